@@ -1,0 +1,307 @@
+"""The ``medimg`` command line: thin wrappers over the Python API. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="medimg",
+    help="Deep-learning medical image analysis: check, plan, fit, evaluate and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Include = Annotated[
+    str | None, typer.Option(help="comma-separated file-name patterns to use, e.g. '*.png,*.dcm'")
+]
+Exclude = Annotated[
+    str | None, typer.Option(help="comma-separated file-name patterns to skip, e.g. '*-d.bmp' (Herlev masks)")
+]
+Window = Annotated[
+    str | None,
+    typer.Option(help="CT window: lung, soft-tissue, brain, bone, ..., 'file' (the file's own), or 'C,W'"),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override any plan field: --set epochs=5 --set augmentation.rotate_deg=0"),
+]
+
+
+def _window(value: str | None) -> str | tuple[float, float] | None:
+    if value and "," in value:
+        from medimg.errors import ConfigError
+
+        try:
+            center, width = (float(v) for v in value.split(","))
+        except ValueError as error:
+            raise ConfigError(f"--window {value!r}: expected a preset name or CENTER,WIDTH") from error
+        return center, width
+    return value
+
+
+def _echo(text: str) -> None:
+    typer.echo(text)
+
+
+@app.command()
+def check(
+    data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
+    include: Include = None,
+    exclude: Exclude = None,
+    window: Window = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here")] = None,
+) -> None:
+    """Count classes and splits, and find unreadable, blank and duplicated images (also across splits)."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.quality import check_dataset
+    from medimg.fileio import atomic_write_json
+
+    dataset = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
+    report = check_dataset(dataset, progress=True)
+    _echo(report.summary())
+    if json_out:
+        atomic_write_json(json_out, report.to_dict())
+        _echo(f"JSON report: {json_out}")
+
+
+@app.command()
+def plan(
+    data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
+    out: Annotated[Path, typer.Option(help="folder for fingerprint.json and plan.json")] = Path("plan"),
+    include: Include = None,
+    exclude: Exclude = None,
+    window: Window = None,
+    config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
+    set_: SetOption = None,
+    seed: int = 0,
+) -> None:
+    """Fingerprint the training split and print the plan the planner chooses (and why)."""
+    from medimg.config import parse_assignments, read_config_file, resolve_plan
+    from medimg.data.dataset import Dataset
+    from medimg.data.loading import read_cases
+    from medimg.data.splits import make_splits
+    from medimg.fileio import atomic_write_json
+    from medimg.planning.fingerprint import extract_fingerprint
+    from medimg.planning.planner import make_plan
+
+    dataset = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
+    splits = make_splits(dataset.cases, seed=seed)
+    loaded = read_cases(dataset, splits.cases(dataset.cases, "train"), progress=True)
+    fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=seed)
+    chosen = resolve_plan(
+        make_plan(fingerprint), read_config_file(config) if config else None, parse_assignments(set_)
+    )
+    atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
+    atomic_write_json(out / "plan.json", chosen.model_dump())
+    for key, value in chosen.model_dump().items():
+        if key != "reasons":
+            reason = chosen.reasons.get(key, "")
+            _echo(f"{key:24s} {json.dumps(value)}" + (f"   # {reason}" if reason else ""))
+    _echo(f"\nwritten: {out / 'fingerprint.json'}, {out / 'plan.json'} (reuse with: medimg fit DATA --config "
+          f"{out / 'plan.json'})")
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
+    network: Annotated[str, typer.Option(help="network name (see `medimg networks`) or auto")] = "auto",
+    epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="batch size (default: planned)")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
+    input_size: Annotated[int | None, typer.Option(help="network input side length in pixels/voxels")] = None,
+    weights: Annotated[Path | None, typer.Option(help="local weights file to start from")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="run folder (default runs/<dataset>/expN)")] = None,
+    seed: int = 0,
+    folds: Annotated[int | None, typer.Option(help="k-fold cross-validation (reports mean ± sd)")] = None,
+    val_fraction: Annotated[float, typer.Option(help="validation share when the data has no split")] = 0.15,
+    test_fraction: Annotated[float, typer.Option(help="test share when the data has no split")] = 0.15,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted run from its last checkpoint")] = False,
+    strict: Annotated[bool, typer.Option(help="fail on unreadable images instead of skipping them")] = False,
+    include: Include = None,
+    exclude: Exclude = None,
+    window: Window = None,
+    config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
+    set_: SetOption = None,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Train a classifier: check -> fingerprint -> plan -> train -> evaluate on the test split."""
+    from medimg.config import parse_assignments
+    from medimg.model import Model
+
+    overrides: dict[str, Any] = parse_assignments(set_)
+    for key, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("learning_rate", learning_rate),
+        ("weights_path", str(weights) if weights else None),
+    ):
+        if value is not None:
+            overrides[key] = value
+    if input_size is not None:
+        overrides["input_size"] = input_size
+    model = Model(network, **overrides)
+    model.fit(
+        data,
+        run_dir=run_dir,
+        config_file=config,
+        include=include,
+        exclude=exclude,
+        window=_window(window),
+        seed=seed,
+        folds=folds,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        resume=resume,
+        strict=strict,
+        progress=progress,
+    )
+    if folds:
+        summary = model.cv_summary_
+        for key, mean in summary["mean"].items():
+            _echo(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}")
+        _echo(f"cross-validation: {model.run_dir_.parent / 'cv.json' if model.run_dir_ else ''}")
+        return
+    _print_metrics(model.last_report_dir_)
+    _echo(f"run folder: {model.run_dir_}")
+    _echo(f"report:     {model.last_report_dir_ / 'report.html'}")
+
+
+def _print_metrics(report_dir: Path | None) -> None:
+    if report_dir is None:
+        return
+    data = json.loads((report_dir / "report.json").read_text())
+    metrics, cis = data["metrics"], data.get("confidence_intervals", {})
+    _echo(f"{data.get('split', 'test')} set: {metrics.get('n')} images")
+    for key in ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity"):
+        ci = cis.get(key) or {}
+        value = ci.get("value", metrics.get(key))
+        if value is None:
+            continue
+        interval = f"  (95% CI {ci['low']:.3f}-{ci['high']:.3f})" if ci.get("low") is not None else ""
+        _echo(f"  {key:18s} {value:.4f}{interval}")
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
+    data: Annotated[Path | None, typer.Argument(help="another dataset (default: the training data)")] = None,
+    split: Annotated[str, typer.Option(help="train, val, test or all")] = "test",
+    out: Annotated[Path | None, typer.Option(help="report folder")] = None,
+) -> None:
+    """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report."""
+    from medimg.model import Model
+
+    model = Model.load(run)
+    model.evaluate(data, split=split, out_dir=out)
+    _print_metrics(model.last_report_dir_)
+    _echo(f"report: {model.last_report_dir_ / 'report.html'}")
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
+    paths: Annotated[list[Path], typer.Argument(help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")],
+    output_format: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Predict labels and class probabilities for images."""
+    from medimg.errors import ConfigError
+    from medimg.fileio import atomic_write_text
+    from medimg.model import Model
+
+    if output_format not in {"json", "csv"}:
+        raise ConfigError(f"--format {output_format!r}: use json or csv")
+    model = Model.load(run)
+    predictions = model.predict(paths)
+    if output_format == "json":
+        text = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
+    else:
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        names = model.class_names_ or []
+        writer = csv.writer(buffer)
+        writer.writerow(["source", "label", "confidence", *[f"p_{n}" for n in names]])
+        for p in predictions:
+            writer.writerow([p.source, p.label, f"{p.confidence:.6f}", *[f"{p.probabilities[n]:.6f}" for n in names]])
+        text = buffer.getvalue()
+    if out:
+        atomic_write_text(out, text)
+        _echo(f"{len(predictions)} prediction(s) written to {out}")
+    else:
+        sys.stdout.write(text)
+    if model.failed_:
+        _echo(f"{len(model.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in model.failed_))
+        raise typer.Exit(1)
+
+
+@app.command()
+def networks() -> None:
+    """List the registered networks."""
+    from medimg.networks import list_networks, network_info
+
+    for name in list_networks():
+        info = network_info(name)
+        dims = "/".join(f"{d}D" for d in info.spatial_dims)
+        _echo(f"{name:18s} {dims:6s} {info.description}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the synthetic data and the run")] = Path("runs/demo"),
+    n_per_class: Annotated[int, typer.Option(help="synthetic images per class")] = 150,
+    epochs: Annotated[int, typer.Option(help="training epochs")] = 12,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """The built-in default: synthetic phantoms -> check -> fit -> evaluate -> predict (about a minute)."""
+    import shutil
+
+    from medimg.data.dataset import Dataset
+    from medimg.data.quality import check_dataset
+    from medimg.data.synthetic import make_phantom_dataset
+    from medimg.model import Model
+
+    data_dir = out / "data"
+    run_dir = out / "run"
+    for folder in (data_dir, run_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+    _echo(f"1/4 drawing {2 * n_per_class} synthetic phantom images (normal / lesion) in {data_dir}")
+    make_phantom_dataset(data_dir, n_per_class=n_per_class, size=64, seed=0)
+    dataset = Dataset.load(data_dir)
+    _echo("2/4 checking the dataset")
+    _echo(check_dataset(dataset).summary())
+    _echo(f"3/4 training (run folder {run_dir})")
+    model = Model("auto").fit(dataset, run_dir=run_dir, epochs=epochs, progress=progress)
+    _print_metrics(model.last_report_dir_)
+    _echo("4/4 predicting two images with the saved model")
+    loaded = Model.load(run_dir)
+    samples = [data_dir / "normal" / "phantom_0000.png", data_dir / "lesion" / "phantom_0000.png"]
+    for p in loaded.predict(samples):
+        _echo(f"  {p.source}: {p.label} ({p.confidence:.1%})")
+    _echo(f"\nreport: {model.last_report_dir_ / 'report.html' if model.last_report_dir_ else ''}")
+
+
+def main() -> None:
+    """Console entry point: user errors are printed as one clear message, never a traceback."""
+    from medimg.errors import MedimgError
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    try:
+        app()
+    except MedimgError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Run options and plan overrides. The one place where precedence is applied:
+
+``defaults < plan < config file < arguments``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medimg.errors import ConfigError, did_you_mean
+from medimg.planning.plan import Plan, plan_field_help
+
+
+class FitOptions(BaseModel):
+    """Options of a training run that are not part of the plan (where, how, with which split)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="random seed for splits, initialisation and augmentation")
+    val_fraction: float = Field(0.15, gt=0, lt=1, description="validation share when the data has no split")
+    test_fraction: float = Field(0.15, ge=0, lt=1, description="test share when the data has no split")
+    folds: int | None = Field(None, ge=2, description="k-fold cross-validation over train+val")
+    strict: bool = Field(False, description="fail on any unreadable image instead of skipping it")
+    resume: bool = Field(False, description="continue an interrupted run from its last checkpoint")
+    progress: bool = Field(True, description="show progress bars")
+    tensorboard: bool = Field(True, description="write TensorBoard logs to RUN/tensorboard")
+    num_threads: int = Field(2, ge=1, description="torch CPU threads")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON config file: plan fields at the top level (``{"epochs": 5, "augmentation": {...}}``)."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {file} does not exist") from error
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"config file {file} is not valid JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {file} must hold a JSON object of plan fields")
+    return data
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["epochs=5", "augmentation.rotate_deg=0"]`` -> nested dict; values parsed as JSON when possible."""
+    result: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set epochs=5")
+        key, raw = item.split("=", 1)
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        target = result
+        *parents, leaf = key.strip().split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = value
+    return result
+
+
+def resolve_plan(planned: Plan, *layers: dict[str, Any] | None) -> Plan:
+    """Apply override layers (config file, then arguments) on top of the planned values.
+
+    Unknown fields raise :class:`ConfigError` with close matches; values are validated by the plan model.
+    Overridden fields get a reason "set by user".
+    """
+    data = planned.model_dump()
+    known = plan_field_help()
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is None:
+                continue
+            if key == "augmentation" and isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    _check_known(f"augmentation.{sub}", known)
+                    data["augmentation"][sub] = sub_value
+                data["reasons"]["augmentation"] = "set by user"
+                continue
+            _check_known(key, known)
+            if key == "input_size" and isinstance(value, int):
+                value = [value] * int(data["spatial_dims"])  # one side length for every axis
+            data[key] = value
+            data["reasons"][key] = "set by user"
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid plan value: {problems}") from error
+
+
+def _check_known(key: str, known: dict[str, str]) -> None:
+    if key not in known:
+        raise ConfigError(f"unknown plan field {key!r}.{did_you_mean(key, known)} See `medimg plan --help`.")

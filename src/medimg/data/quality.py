@@ -1,0 +1,149 @@
+"""``medimg check``: what is in a dataset and what is wrong with it, before any training."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medimg.data.dataset import Dataset
+from medimg.data.loading import read_cases
+from medimg.data.splits import Splits, make_splits
+from medimg.errors import DatasetError
+
+MASK_PATTERNS = ("*-d.*", "*_mask.*", "*-mask.*", "*_seg.*", "*_label.*", "*_gt.*")
+IMBALANCE_WARNING = 3.0
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_dataset`; ``to_dict()`` is the JSON, ``summary()`` the human text."""
+
+    dataset: dict[str, Any]
+    image_sizes: dict[str, int]
+    channels: dict[str, int]
+    dtypes: dict[str, int]
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    blank: list[str] = field(default_factory=list)
+    duplicates: list[list[str]] = field(default_factory=list)
+    cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    suspected_masks: list[str] = field(default_factory=list)
+    imbalance_ratio: float = 1.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing would silently harm training or evaluation."""
+        return not (self.unreadable or self.blank or self.cross_split_duplicates or self.suspected_masks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dataset": self.dataset,
+            "image_sizes": self.image_sizes,
+            "channels": self.channels,
+            "dtypes": self.dtypes,
+            "imbalance_ratio": self.imbalance_ratio,
+            "unreadable": self.unreadable,
+            "blank": self.blank,
+            "duplicates": self.duplicates,
+            "cross_split_duplicates": self.cross_split_duplicates,
+            "suspected_masks": self.suspected_masks,
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        d = self.dataset
+        lines = [
+            f"dataset   {d['name']} ({d['source']}, {d['num_cases']} images, {len(d['class_names'])} classes)",
+            "classes   " + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items()),
+            "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
+            "sizes     " + _top(self.image_sizes),
+            "channels  " + _top(self.channels),
+            "dtypes    " + _top(self.dtypes),
+            f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class)",
+            f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
+            f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}",
+        ]
+        for item in self.unreadable[:10]:
+            lines.append(f"  unreadable: {item['path']}: {item['reason']}")
+        for case_id in self.blank[:10]:
+            lines.append(f"  blank: {case_id}")
+        for group in self.cross_split_duplicates[:10]:
+            lines.append(f"  same image in several splits: {', '.join(group)}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
+        return "\n".join(lines)
+
+
+def _top(counter: dict[str, int], n: int = 5) -> str:
+    items = sorted(counter.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{k} x{v}" for k, v in items[:n])
+    return text + (f", ... ({len(items)} distinct)" if len(items) > n else "")
+
+
+def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: bool = False) -> CheckReport:
+    """Read every image once and report sizes, channels, unreadable/blank files, duplicates and imbalance.
+
+    Duplicates across splits are judged on ``splits`` when given, else on the dataset's own split, else on
+    the split ``medimg fit`` would make with its default seed (so a leak is caught before training).
+    """
+    if splits is None and not dataset.has_own_split:
+        try:
+            splits = make_splits(dataset.cases)
+        except DatasetError:
+            splits = None
+    split_of = {c.case_id: (splits.assignment.get(c.case_id) if splits else c.split) for c in dataset.cases}
+    loaded = read_cases(dataset, dataset.cases, strict=False, progress=progress, desc="checking images")
+    sizes: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    dtypes: Counter[str] = Counter()
+    by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    blank: list[str] = []
+    for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
+        sizes["x".join(map(str, array.shape[1:]))] += 1
+        channels[str(array.shape[0])] += 1
+        dtypes[str(meta.get("dtype") or meta.get("format") or array.dtype)] += 1
+        if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
+            blank.append(case.case_id)
+        digest = hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+        by_hash[digest].append((case.case_id, split_of[case.case_id]))
+    groups = [entries for entries in by_hash.values() if len(entries) > 1]
+    duplicates = [[cid for cid, _ in entries] for entries in groups]
+    cross = [[f"{cid} [{split}]" for cid, split in entries] for entries in groups
+             if len({split for _, split in entries}) > 1]
+    counts = [v for v in dataset.class_counts().values() if v > 0]
+    imbalance = max(counts) / min(counts) if counts else 1.0
+    masks = [str(c.path) for c in dataset.cases if c.path is not None
+             and any(fnmatch.fnmatch(c.path.name.lower(), p) for p in MASK_PATTERNS)]
+    warnings: list[str] = []
+    if masks:
+        warnings.append(
+            f"{len(masks)} file(s) look like segmentation masks (e.g. {masks[0]}); if they are not images to "
+            "classify, exclude them, e.g. --exclude '*-d.bmp'"
+        )
+    if imbalance > IMBALANCE_WARNING:
+        warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
+    if len(sizes) > 1:
+        warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
+    if len(channels) > 1:
+        warnings.append("mixed channel counts; images are converted to the most common channel count")
+    if duplicates and not cross:
+        warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
+    return CheckReport(
+        dataset=dataset.describe(),
+        image_sizes=dict(sizes),
+        channels=dict(channels),
+        dtypes=dict(dtypes),
+        unreadable=[{"path": p, "reason": r} for p, r in loaded.skipped],
+        blank=blank,
+        duplicates=duplicates,
+        cross_split_duplicates=cross,
+        suspected_masks=masks,
+        imbalance_ratio=round(imbalance, 3),
+        warnings=warnings,
+    )

@@ -1,0 +1,162 @@
+"""Train/val/test assignment: the data's own split when it has one, else stratified and patient-grouped.
+
+A split is saved with every run (``splits.json``) so evaluation and prediction use exactly the same cases.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medimg.data.case import Case
+from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Splits:
+    """Which split each case belongs to.
+
+    Attributes:
+        assignment: ``case_id -> "train" | "val" | "test"``.
+        method: how it was made (``"own"``, ``"own+carved-val"``, ``"stratified"``, ``"stratified-grouped"``...).
+        seed: the random seed used for any carving.
+    """
+
+    assignment: dict[str, str]
+    method: str
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+    def cases(self, cases: Sequence[Case], split: str) -> list[Case]:
+        """The cases of ``split``, in dataset order."""
+        return [c for c in cases if self.assignment.get(c.case_id) == split]
+
+    def counts(self) -> dict[str, int]:
+        counts = Counter(self.assignment.values())
+        return {s: counts.get(s, 0) for s in ("train", "val", "test")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "counts": self.counts(),
+            "notes": self.notes,
+            "assignment": self.assignment,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Splits:
+        return cls(
+            assignment=dict(data["assignment"]),
+            method=str(data["method"]),
+            seed=int(data["seed"]),
+            notes=list(data.get("notes", [])),
+        )
+
+
+def make_splits(
+    cases: Sequence[Case],
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+) -> Splits:
+    """Assign every case to train/val/test.
+
+    The data's own split wins when every case has one; a missing ``val`` (or ``test``) part is carved out of
+    ``train`` with the same stratified, patient-grouped procedure. Without an own split, cases are split
+    ``1 - val - test : val : test`` stratified by label and grouped by ``patient_id`` when present, so one
+    patient's images never straddle splits.
+    """
+    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DatasetError(
+            f"invalid split fractions val={val_fraction}, test={test_fraction}: each in (0, 1), sum below 1"
+        )
+    if all(c.split is not None for c in cases):
+        assignment = {c.case_id: str(c.split) for c in cases}
+        method, notes = "own", []
+        present = set(assignment.values())
+        for missing, fraction in (("test", test_fraction), ("val", val_fraction)):
+            if missing in present:
+                continue
+            if missing == "test" and test_fraction == 0:
+                continue
+            train = [c for c in cases if assignment[c.case_id] == "train"]
+            carved = _carve(train, fraction / (1 - (0 if missing == "test" else test_fraction)), seed)
+            for c in carved:
+                assignment[c.case_id] = missing
+            method += f"+carved-{missing}"
+            notes.append(f"the data has no {missing} split: {len(carved)} train cases were moved to {missing}")
+            logger.warning(notes[-1])
+        return Splits(assignment=assignment, method=method, seed=seed, notes=notes)
+
+    grouped = any(c.patient_id for c in cases)
+    assignment = {c.case_id: "train" for c in cases}
+    pool = list(cases)
+    if test_fraction > 0:
+        test = _carve(pool, test_fraction, seed)
+        for c in test:
+            assignment[c.case_id] = "test"
+        chosen = {c.case_id for c in test}
+        pool = [c for c in pool if c.case_id not in chosen]
+    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1):
+        assignment[c.case_id] = "val"
+    return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
+
+
+def _groups(cases: Sequence[Case]) -> np.ndarray:
+    return np.array([c.patient_id or f"__case__{c.case_id}" for c in cases])
+
+
+def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
+    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient."""
+    if not cases:
+        return []
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labels = np.array([c.label if c.label is not None else -1 for c in cases])
+    groups = _groups(cases)
+    n_splits = max(2, round(1 / fraction))
+    smallest = min(Counter(labels.tolist()).values())
+    n_groups = len(set(groups.tolist()))
+    if n_groups < n_splits:
+        raise DatasetError(
+            f"only {n_groups} patients/images to split into parts of {fraction:.0%}: add data or lower the "
+            "val/test fractions"
+        )
+    if smallest < n_splits:
+        logger.warning(
+            "a class has only %d image(s): the split cannot hold every class in every part", smallest
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
+    return [cases[i] for i in sorted(held)]
+
+
+def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[int]:
+    """Fold index (0..folds-1) per case, stratified by label and grouped by patient.
+
+    Raises:
+        DatasetError: fewer than 2 folds, or fewer patients than folds.
+    """
+    if folds < 2:
+        raise DatasetError(f"--folds must be at least 2 (got {folds})")
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    labels = np.array([c.label if c.label is not None else -1 for c in cases])
+    groups = _groups(cases)
+    if len(set(groups.tolist())) < folds:
+        raise DatasetError(f"{folds}-fold cross-validation needs at least {folds} patients/images")
+    fold_of = [0] * len(cases)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups)):
+        for i in held:
+            fold_of[i] = fold
+    return fold_of

@@ -1,0 +1,66 @@
+"""The medimg exception hierarchy.
+
+Every error a user can cause derives from :class:`MedimgError`. Messages say what failed, which file, case or
+value, and how to fix it; the CLI prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class MedimgError(Exception):
+    """Base class of every error medimg raises on purpose."""
+
+
+class DatasetError(MedimgError):
+    """A dataset cannot be found, read or used as asked (empty folder, one class, missing files...)."""
+
+
+class ImageReadError(DatasetError):
+    """One image file cannot be read (corrupt, truncated, unsupported format)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ConfigError(MedimgError):
+    """An option, plan field or name is invalid."""
+
+
+class NotFittedError(MedimgError):
+    """A model is used for prediction or evaluation before it was trained or loaded."""
+
+
+class RunFolderError(MedimgError):
+    """A run folder (model bundle) is missing, incomplete or was written by an incompatible version."""
+
+
+class ExportError(MedimgError):
+    """A model cannot be exported, or the exported model does not match PyTorch."""
+
+
+class MissingDependencyError(MedimgError):
+    """An optional dependency is not installed; the message gives the exact ``pip install`` command."""
+
+    def __init__(self, package: str, extra: str | None = None) -> None:
+        hint = f"pip install 'medimg[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(f"this feature needs the optional package '{package}': {hint}")
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return a ``" Did you mean ...?"`` suffix naming the closest choices, or an empty string.
+
+    Example:
+        >>> did_you_mean("resnet19", ["resnet18", "resnet34"])
+        " Did you mean 'resnet18'?"
+    """
+    choices = list(choices)
+    close = difflib.get_close_matches(value.lower(), [c.lower() for c in choices], n=3, cutoff=0.5)
+    if not close:
+        return ""
+    originals = [next(c for c in choices if c.lower() == m) for m in close]
+    return " Did you mean " + " or ".join(repr(c) for c in originals) + "?"

@@ -1,0 +1,173 @@
+"""Crash-safe file writing and JSON conversion helpers shared across medimg.
+
+Every writer here is *atomic*: the data goes to a temporary file in the destination folder, is flushed and
+fsync'ed, and only then renamed over the destination with :func:`os.replace`. A crash, a full disk or a
+serialisation error therefore leaves either the complete old file or the complete new file, never a
+half-written one, and no temporary file is left behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import ConfigError
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "dumps_json", "to_jsonable"]
+
+_NEW_FILE_MODE = 0o644
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, then ``os.replace``).
+
+    Missing parent folders are created. An existing destination keeps its permission bits; a new one gets
+    ``0o644``.
+
+    Args:
+        path: Destination file.
+        data: The complete new content.
+
+    Returns:
+        The destination as a :class:`~pathlib.Path`.
+
+    Raises:
+        OSError: The folder cannot be created or written; the destination is then unchanged.
+    """
+    dest = Path(path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"atomic_write_bytes expects bytes for {dest}, got {type(data).__name__}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = dest.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _NEW_FILE_MODE
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, dest)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(dest.parent)
+    return dest
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically, encoded with ``encoding`` and without newline translation.
+
+    Args:
+        path: Destination file.
+        text: The complete new content.
+        encoding: Text encoding (UTF-8 by default).
+
+    Returns:
+        The destination as a :class:`~pathlib.Path`.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"atomic_write_text expects str for {path}, got {type(text).__name__}")
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Serialise ``obj`` as indented JSON (``indent=2``) and write it to ``path`` atomically.
+
+    numpy scalars and arrays, paths and datetimes are converted (see :func:`to_jsonable`). Serialisation
+    happens *before* anything touches the disk, so if it fails the destination is left untouched.
+
+    Args:
+        path: Destination file.
+        obj: A JSON-compatible structure (dicts, lists, str, numbers, bool, None, numpy values).
+
+    Returns:
+        The destination as a :class:`~pathlib.Path`.
+
+    Raises:
+        ConfigError: ``obj`` holds a value that cannot be represented in JSON.
+    """
+    try:
+        text = dumps_json(obj)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot write {path} as JSON: {exc}") from exc
+    return atomic_write_text(path, text + "\n")
+
+
+def dumps_json(obj: Any, *, indent: int | None = 2) -> str:
+    """Return ``obj`` as a strict JSON string after :func:`to_jsonable` conversion.
+
+    Raises:
+        ConfigError: ``obj`` holds a value that cannot be represented in JSON.
+    """
+    return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def to_jsonable(obj: Any, *, _where: str = "$") -> Any:
+    """Convert ``obj`` into plain JSON types.
+
+    Conversions: numpy scalars -> Python numbers/bools, numpy arrays -> nested lists, tuples/sets -> lists,
+    :class:`~pathlib.Path` -> ``str``, :class:`datetime.datetime`/``date`` -> ISO string, non-string dict keys
+    -> ``str``. Non-finite floats (NaN, +/-inf), which strict JSON cannot hold, become ``None``.
+
+    Raises:
+        ConfigError: A value has a type with no JSON form; the message names its location (e.g. ``$.a[3]``).
+    """
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return to_jsonable(obj.item(), _where=_where)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), _where=_where)
+    if isinstance(obj, Mapping):
+        return {_json_key(k, _where): to_jsonable(v, _where=f"{_where}.{k}") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, _where=f"{_where}[{i}]") for i, v in enumerate(obj)]
+    if isinstance(obj, (set, frozenset)):
+        return [to_jsonable(v, _where=f"{_where}[]") for v in sorted(obj, key=repr)]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    raise ConfigError(
+        f"value at {_where} has type {type(obj).__name__!r}, which has no JSON form; "
+        "convert it to a str, number, bool, list or dict first"
+    )
+
+
+def _json_key(key: Any, where: str) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, np.generic):
+        key = key.item()
+    if key is None or isinstance(key, (bool, int, float)):
+        return json.dumps(key)
+    if isinstance(key, os.PathLike):
+        return os.fspath(key)
+    raise ConfigError(
+        f"dict key {key!r} at {where} has type {type(key).__name__!r}; JSON keys must be strings"
+    )
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Persist a rename on POSIX file systems; a no-op where directories cannot be opened (Windows)."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

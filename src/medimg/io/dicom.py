@@ -1,0 +1,771 @@
+"""DICOM readers (pydicom): single files, multi-frame files and folders holding one series.
+
+Intensities:
+    * The modality LUT is applied: ``value = stored * RescaleSlope + RescaleIntercept`` (CT -> Hounsfield
+      units), from the top-level tags or the enhanced multi-frame functional groups (per frame when they
+      differ), or a ``ModalityLUTSequence``; RT dose grids are scaled by ``DoseGridScaling`` (-> Gy).
+    * ``MONOCHROME1`` (low values displayed bright, common for CR/DX X-rays) is inverted so that high =
+      bright: ``value' = lo + hi - value`` with ``[lo, hi]`` the range the stored bits can hold after
+      rescaling (the same mapping for every image of a scanner, not a per-image min-max). The file's window
+      center is mapped the same way. Images whose values are physical units (CT and PET, or ``RescaleType ==
+      "HU"``) are NOT inverted: -1000 HU is air whatever the display convention, and ``meta["inverted"]`` says
+      what was done.
+    * Colour (``RGB``, ``YBR_*``, ``PALETTE COLOR``) becomes 3 RGB channels (``convert_color_space`` /
+      ``apply_color_lut``).
+
+Axes and geometry (``ImageData``):
+    * a single frame -> ``(C, H, W)`` (rows, columns); a multi-frame file or a series -> ``(C, D, H, W)``.
+    * ``spacing_mm``: ``(dy, dx)`` from PixelSpacing (ImagerPixelSpacing for projection X-rays), and ``dz``
+      first for volumes: the distance between slices measured along the slice normal (what ITK and most
+      viewers call the slice spacing; it equals SliceThickness for contiguous slices).
+    * ``affine``: 4x4 voxel-index -> world matrix in **RAS+ millimetres** (the NIfTI convention; DICOM's LPS
+      x and y are negated) so that it can be written with :func:`medimg.io.write_nifti` as is. Its columns
+      follow the array's spatial axes: ``(slice, row, column)`` for volumes; for 2D, ``(row, column)`` and
+      then the slice normal (scaled by SliceThickness) as the third column. For a gantry-tilted series the
+      slice column is the true displacement between consecutive ImagePositionPatient values, so the affine is
+      sheared (not orthogonal) and its slice column is longer than ``dz``.
+
+``meta`` never holds patient identifiers (names, IDs, dates, UIDs); only acquisition facts such as
+``modality``, ``photometric_interpretation``, ``window_center``/``window_width`` (first value, in output
+units), the rescale used, bits stored and the transfer syntax.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import ImageReadError, MissingDependencyError
+from medimg.io.formats import file_suffix, has_dicom_magic, looks_like_bare_dicom, read_head
+from medimg.io.image import ImageData
+from medimg.io.windowing import apply_window_to_image
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["read_dicom", "read_dicom_series"]
+
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
+_PHYSICAL_MODALITIES = {"CT", "PT"}
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+# Relative tolerance on slice steps before a series counts as unevenly spaced.
+_UNEVEN_RTOL = 0.01
+_UNEVEN_ATOL_MM = 1e-3
+
+
+# ----------------------------------------------------------------------------------------------- pydicom glue
+
+
+def _pydicom() -> ModuleType:
+    try:
+        return importlib.import_module("pydicom")
+    except ImportError as exc:
+        raise MissingDependencyError("pydicom") from exc
+
+
+def _pixel_utils() -> ModuleType:
+    """``pydicom.pixels`` (pydicom >= 3) or ``pydicom.pixel_data_handlers.util`` (pydicom 2.x)."""
+    try:
+        return importlib.import_module("pydicom.pixels")
+    except ImportError:
+        return importlib.import_module("pydicom.pixel_data_handlers.util")
+
+
+def _pydicom_major() -> int:
+    try:
+        return int(str(_pydicom().__version__).split(".")[0])
+    except ValueError:  # pragma: no cover - odd version strings
+        return 3
+
+
+def _dcmread(path: Path, *, stop_before_pixels: bool = False) -> Any:
+    pydicom = _pydicom()
+    try:
+        return pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+    except FileNotFoundError as exc:
+        raise ImageReadError(path, "the file does not exist; check the path") from exc
+    except IsADirectoryError as exc:
+        raise ImageReadError(path, "this is a folder; use read_dicom_series for a folder of slices") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(
+            path, f"not a valid DICOM file, or its header is corrupt or truncated ({_short(exc)})"
+        ) from exc
+
+
+def _ensure_transfer_syntax(ds: Any) -> None:
+    """Give a dataset read without file meta (no preamble, ACR-NEMA style) the transfer syntax it was read
+    with, which pydicom needs to decode the pixel data."""
+    file_meta = getattr(ds, "file_meta", None)
+    if file_meta is not None and "TransferSyntaxUID" in file_meta:
+        return
+    pydicom = _pydicom()
+    encoding = getattr(ds, "original_encoding", None)
+    if encoding is not None and encoding[0] is not None:
+        implicit, little = encoding
+    else:  # pydicom 2.x
+        implicit, little = getattr(ds, "is_implicit_VR", True), getattr(ds, "is_little_endian", True)
+    uid = pydicom.uid
+    if implicit:
+        syntax = uid.ImplicitVRLittleEndian
+    else:
+        syntax = uid.ExplicitVRLittleEndian if little else uid.ExplicitVRBigEndian
+    if file_meta is None:
+        file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta = file_meta
+    file_meta.TransferSyntaxUID = syntax
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _parsing_stopped_early(ds: Any, path: Path) -> bool:
+    """True if pydicom stopped before the end of the file (truncated, or corrupt after the last element)."""
+    try:
+        size = path.stat().st_size
+        tags = list(ds.keys())
+        if not tags:
+            return True
+        raw = ds.get_item(tags[-1])
+        value_tell = getattr(raw, "value_tell", None)
+        length = getattr(raw, "length", None)
+        if value_tell is None or length is None or length == _UNDEFINED_LENGTH:
+            return False
+        return bool(value_tell + length != size)
+    except Exception:  # any doubt: do not claim truncation
+        return False
+
+
+# ------------------------------------------------------------------------------------------- tag helpers
+
+
+def _functional_group_value(ds: Any, sequence: str, keyword: str, frame: int | None = None) -> Any:
+    """A value from the top level, else the shared, else the (given or first) per-frame functional groups."""
+    if keyword in ds and ds[keyword].value not in (None, ""):
+        return ds[keyword].value
+    groups: list[Any] = []
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame:
+        groups.append(per_frame[frame if frame is not None and frame < len(per_frame) else 0])
+    for group in groups:
+        seq = group.get(sequence)
+        if seq and keyword in seq[0] and seq[0][keyword].value not in (None, ""):
+            return seq[0][keyword].value
+    return None
+
+
+def _floats(value: Any, n: int | None = None) -> list[float] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") else list(value)
+    try:
+        out = [float(v) for v in items]
+    except (TypeError, ValueError):
+        return None
+    if n is not None and len(out) != n:
+        return None
+    if not all(math.isfinite(v) for v in out):
+        return None
+    return out
+
+
+def _first_float(value: Any) -> float | None:
+    values = _floats(value)
+    return values[0] if values else None
+
+
+def _orientation(ds: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row and column direction cosines (LPS), each a unit 3-vector, or None if absent/invalid."""
+    iop = _floats(_functional_group_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 6)
+    if iop is None:
+        return None
+    row, col = np.asarray(iop[:3]), np.asarray(iop[3:])
+    if np.linalg.norm(row) < 1e-6 or np.linalg.norm(col) < 1e-6:
+        return None
+    return row / np.linalg.norm(row), col / np.linalg.norm(col)
+
+
+def _position(ds: Any, frame: int | None = None) -> np.ndarray | None:
+    ipp = _floats(_functional_group_value(ds, "PlanePositionSequence", "ImagePositionPatient", frame), 3)
+    return None if ipp is None else np.asarray(ipp)
+
+
+def _pixel_spacing(ds: Any) -> tuple[tuple[float, float] | None, str | None]:
+    """``((dy, dx), source)``: row spacing then column spacing in mm, or ``(None, None)``."""
+    ps = _floats(_functional_group_value(ds, "PixelMeasuresSequence", "PixelSpacing"), 2)
+    if ps is not None and min(ps) > 0:
+        return (ps[0], ps[1]), "PixelSpacing"
+    ips = _floats(ds.get("ImagerPixelSpacing"), 2)
+    if ips is not None and min(ips) > 0:
+        return (ips[0], ips[1]), "ImagerPixelSpacing"
+    return None, None
+
+
+def _slice_thickness(ds: Any) -> float | None:
+    value = _first_float(_functional_group_value(ds, "PixelMeasuresSequence", "SliceThickness"))
+    return value if value is not None and value > 0 else None
+
+
+def _affine_ras(columns: list[np.ndarray], origin: np.ndarray) -> np.ndarray:
+    affine = np.eye(4)
+    for i, col in enumerate(columns):
+        affine[:3, i] = col
+    affine[:3, 3] = origin
+    return _LPS_TO_RAS @ affine
+
+
+# ------------------------------------------------------------------------------------------- pixel values
+
+
+def _rescale_params(ds: Any, n_frames: int) -> tuple[np.ndarray, np.ndarray, str | None] | None:
+    """Per-frame ``(slopes, intercepts, rescale_type)`` or None when the file defines no rescale."""
+    slope = _first_float(ds.get("RescaleSlope"))
+    intercept = _first_float(ds.get("RescaleIntercept"))
+    rtype = ds.get("RescaleType")
+    if slope is not None or intercept is not None:
+        slopes = np.full(n_frames, 1.0 if slope is None else slope)
+        inters = np.full(n_frames, 0.0 if intercept is None else intercept)
+        return slopes, inters, str(rtype) if rtype else None
+    if "SharedFunctionalGroupsSequence" not in ds and "PerFrameFunctionalGroupsSequence" not in ds:
+        return None
+    slopes, inters = np.ones(n_frames), np.zeros(n_frames)
+    found = False
+    for f in range(n_frames):
+        s = _first_float(_functional_group_value(ds, "PixelValueTransformationSequence", "RescaleSlope", f))
+        i = _first_float(
+            _functional_group_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", f)
+        )
+        if s is not None or i is not None:
+            found = True
+            slopes[f] = 1.0 if s is None else s
+            inters[f] = 0.0 if i is None else i
+    if not found:
+        return None
+    rtype = _functional_group_value(ds, "PixelValueTransformationSequence", "RescaleType")
+    return slopes, inters, str(rtype) if rtype else None
+
+
+def _decode(ds: Any, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(ds.pixel_array)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        message = _short(exc)
+        syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        syntax_name = getattr(syntax, "name", str(syntax)) if syntax is not None else "unknown"
+        if "missing" in message.lower() and ("plugin" in message.lower() or "depend" in message.lower()):
+            reason = (
+                f"its pixel data is compressed ({syntax_name}) and no installed decoder handles it; install "
+                "one: pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (or python-gdcm)"
+            )
+        elif "less than expected" in message or "truncat" in message.lower() or "length" in message.lower():
+            reason = f"the pixel data is truncated or corrupt ({message}); re-copy or re-export the file"
+        else:
+            reason = f"the pixel data cannot be decoded ({message}; transfer syntax {syntax_name})"
+        raise ImageReadError(path, reason) from exc
+
+
+def _stored_range(ds: Any) -> tuple[float, float]:
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+    if int(ds.get("PixelRepresentation") or 0) == 1:
+        return float(-(1 << (bits - 1))), float((1 << (bits - 1)) - 1)
+    return 0.0, float((1 << bits) - 1)
+
+
+def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode the pixels of one dataset to ``(array (C, H, W) or (C, F, H, W) float32, meta)``."""
+    if not any(tag in ds for tag in _PIXEL_TAGS):
+        sop = ds.get("SOPClassUID")
+        kind = str(getattr(sop, "name", None) or ds.get("Modality") or "")
+        if _parsing_stopped_early(ds, path):
+            reason = "the file is truncated or corrupt: its data ends early and there is no pixel data"
+        elif "Rows" in ds or "Columns" in ds or "Image Storage" in kind:
+            reason = (
+                "the file is truncated: it describes an image (Rows/Columns) but ends before the pixel data"
+            )
+        else:
+            what = f"a {kind} object" if kind else "not an image object"
+            reason = f"the DICOM file holds no pixel data ({what}); only DICOM images can be read"
+            raise ImageReadError(path, reason + "; skip this file")
+        raise ImageReadError(path, reason + "; re-copy or re-export it")
+    utils = _pixel_utils()
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    modality = str(ds.get("Modality", "") or "").upper()
+    n_frames = int(_first_float(ds.get("NumberOfFrames")) or 1)
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    arr = _decode(ds, path)
+    meta: dict[str, Any] = {
+        "format": "dicom",
+        "modality": modality or None,
+        "photometric_interpretation": photometric,
+        "bits_stored": int(ds.get("BitsStored") or ds.get("BitsAllocated") or 0) or None,
+        "n_frames": n_frames,
+        "rescale_applied": False,
+    }
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is not None:
+        meta["transfer_syntax"] = getattr(syntax, "name", str(syntax))
+
+    is_color = photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR") or samples == 3
+    if is_color:
+        if photometric == "PALETTE COLOR":
+            arr = np.asarray(utils.apply_color_lut(arr, ds))
+        elif photometric in ("YBR_FULL", "YBR_FULL_422") and _pydicom_major() < 3:
+            # pydicom 3 already returns RGB; pydicom 2 leaves uncompressed YBR data as YCbCr.
+            arr = np.asarray(utils.convert_color_space(arr, photometric, "RGB"))
+        arr = arr.astype(np.float32)
+        meta["inverted"] = False
+        if arr.ndim == 3 and n_frames == 1:  # (H, W, 3) -> (3, H, W)
+            out = np.moveaxis(arr, -1, 0)
+        else:  # (F, H, W, 3) -> (3, F, H, W)
+            out = np.moveaxis(arr.reshape(n_frames, *arr.shape[-3:]), -1, 0)
+        return np.ascontiguousarray(out, dtype=np.float32), meta
+
+    values = arr.astype(np.float64)
+    if n_frames > 1 and values.ndim == 2:
+        values = values[None]
+    if n_frames == 1 and values.ndim == 3:  # pydicom keeps a frame axis for NumberOfFrames == 1 in rare cases
+        values = values[0]
+    lo, hi = _stored_range(ds)
+    rescale = _rescale_params(ds, n_frames)
+    rescale_type: str | None = None
+    if rescale is not None:
+        slopes, inters, rescale_type = rescale
+        if n_frames > 1:
+            values = values * slopes[:, None, None] + inters[:, None, None]
+        else:
+            values = values * slopes[0] + inters[0]
+        meta["rescale_applied"] = bool(np.any(slopes != 1.0) or np.any(inters != 0.0))
+        meta["rescale_slope"] = float(slopes[0])
+        meta["rescale_intercept"] = float(inters[0])
+        if rescale_type:
+            meta["rescale_type"] = rescale_type
+        lo, hi = sorted((lo * slopes[0] + inters[0], hi * slopes[0] + inters[0]))
+    elif "ModalityLUTSequence" in ds:
+        values = np.asarray(utils.apply_modality_lut(arr, ds), dtype=np.float64)
+        meta["rescale_applied"] = True
+        lo, hi = float(values.min()), float(values.max())
+    dose_scaling = _first_float(ds.get("DoseGridScaling")) if modality == "RTDOSE" else None
+    if dose_scaling is not None and rescale is None:
+        values = values * dose_scaling
+        meta["rescale_applied"] = True
+        meta["dose_grid_scaling"] = dose_scaling
+        meta["units"] = str(ds.get("DoseUnits") or "GY")
+
+    padding = _first_float(ds.get("PixelPaddingValue"))
+    if padding is not None and rescale is not None:
+        padding = padding * float(rescale[0][0]) + float(rescale[1][0])
+    center = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowCenter"))
+    width = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowWidth"))
+    physical = modality in _PHYSICAL_MODALITIES or (rescale_type or "").upper() == "HU"
+    if modality == "CT" or (rescale_type or "").upper() == "HU":
+        meta["units"] = "HU"
+    meta["inverted"] = False
+    if photometric == "MONOCHROME1":
+        if physical:
+            logger.info(
+                "%s: MONOCHROME1 %s image left as is: its values are physical units (%s)",
+                path,
+                modality,
+                rescale_type or "HU",
+            )
+        else:
+            values = (lo + hi) - values
+            meta["inverted"] = True
+            if center is not None:
+                center = (lo + hi) - center
+            if padding is not None:
+                padding = (lo + hi) - padding
+    if padding is not None:
+        meta["pixel_padding_value"] = padding  # marks pixels outside the scanned field of view
+    meta["window_center"] = center
+    meta["window_width"] = width if width is not None and width > 0 else None
+    if meta["window_width"] is None:
+        meta["window_center"] = None
+    return np.ascontiguousarray(values[None], dtype=np.float32), meta
+
+
+# ------------------------------------------------------------------------------------------- single file
+
+
+def _single_file_geometry(
+    ds: Any, n_frames: int, meta: dict[str, Any]
+) -> tuple[tuple[float, ...] | None, np.ndarray | None]:
+    spacing, spacing_source = _pixel_spacing(ds)
+    if spacing_source == "ImagerPixelSpacing":
+        meta["spacing_source"] = "ImagerPixelSpacing (at the detector, not corrected for magnification)"
+    orientation = _orientation(ds)
+    origin = _position(ds, 0)
+    thickness = _slice_thickness(ds)
+    if thickness is not None:
+        meta["slice_thickness_mm"] = thickness
+    if n_frames == 1:
+        if spacing is None:
+            return None, None
+        if orientation is None or origin is None:
+            return spacing, None
+        row, col = orientation
+        slice_normal = np.cross(row, col)
+        affine = _affine_ras([col * spacing[0], row * spacing[1], slice_normal * (thickness or 1.0)], origin)
+        return spacing, affine
+
+    # Multi-frame: frame step from per-frame positions, GridFrameOffsetVector, or spacing tags.
+    dz: float | None = None
+    step: np.ndarray | None = None
+    normal: np.ndarray | None = np.cross(*orientation) if orientation is not None else None
+    positions = (
+        [_position(ds, f) for f in range(n_frames)] if "PerFrameFunctionalGroupsSequence" in ds else []
+    )
+    if normal is not None and len(positions) == n_frames and all(p is not None for p in positions):
+        pos = np.asarray(positions, dtype=np.float64)
+        steps = np.diff(pos @ normal)
+        if np.all(np.abs(steps) > 1e-6):
+            dz = float(np.median(np.abs(steps)))
+            step = (pos[-1] - pos[0]) / (n_frames - 1)
+            if not np.allclose(np.abs(steps), dz, rtol=_UNEVEN_RTOL, atol=_UNEVEN_ATOL_MM):
+                meta["uneven_spacing"] = True
+                logger.warning("%s: frames are unevenly spaced (%.3g..%.3g mm)", ds.filename, *_minmax(steps))
+    if dz is None:
+        offsets = _floats(ds.get("GridFrameOffsetVector"))
+        if offsets is not None and len(offsets) == n_frames and n_frames > 1:
+            diffs = np.diff(offsets)
+            if np.all(np.abs(diffs) > 1e-6):
+                dz = float(np.median(np.abs(diffs)))
+                if normal is not None:
+                    step = normal * float(np.median(diffs))
+    if dz is None:
+        for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+            value = _first_float(_functional_group_value(ds, "PixelMeasuresSequence", keyword))
+            if value is not None and value > 0:
+                dz = value
+                meta["slice_spacing_source"] = keyword
+                break
+    if spacing is None:
+        return None, None
+    if dz is None:
+        meta["slice_spacing_source"] = "unknown (assumed 1 mm)"
+        dz = 1.0
+    if orientation is None or origin is None:
+        return (dz, *spacing), None
+    row, col = orientation
+    if step is None:
+        step = np.cross(row, col) * dz
+    return (dz, *spacing), _affine_ras([step, col * spacing[0], row * spacing[1]], origin)
+
+
+def _minmax(values: np.ndarray) -> tuple[float, float]:
+    a = np.abs(values)
+    return float(a.min()), float(a.max())
+
+
+def read_dicom(path: str | os.PathLike[str], window: str | tuple[float, float] | None = None) -> ImageData:
+    """Read one DICOM file (single- or multi-frame).
+
+    Args:
+        path: a DICOM file (Part 10 with ``DICM`` preamble, or a bare dataset).
+        window: optional window applied after reading: a name from ``WINDOW_PRESETS``, ``"auto"``/``"file"``
+            (the file's WindowCenter/WindowWidth, else min-max) or ``(center, width)``; values then lie in
+            0..1 and ``meta["window"] = (center, width)``.
+
+    Returns:
+        ImageData: ``array`` ``float32`` ``(1, H, W)`` grayscale (HU for CT), ``(3, H, W)`` colour, or
+        ``(C, F, H, W)`` for multi-frame files; ``spacing_mm`` ``(dy, dx)`` or ``(dz, dy, dx)``; ``affine`` in
+        RAS+ mm (see the module docstring) or None without geometry tags.
+
+    Raises:
+        ImageReadError: missing, truncated or corrupt file, no pixel data, or an undecodable compression.
+        MissingDependencyError: pydicom is not installed.
+        ConfigError: unknown window name.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ImageReadError(p, "this is a folder; use read_dicom_series(folder) to read a series of slices")
+    ds = _dcmread(p)
+    _ensure_transfer_syntax(ds)
+    array, meta = _dataset_to_array(ds, p)
+    n_frames = int(meta["n_frames"])
+    spacing, affine = _single_file_geometry(ds, n_frames, meta)
+    if spacing is not None and len(spacing) != array.ndim - 1:  # pragma: no cover - defensive
+        spacing = None
+    image = ImageData(array=array, spacing_mm=spacing, affine=affine, source=str(p), meta=meta)
+    if window is not None:
+        apply_window_to_image(image, window)
+    return image
+
+
+# ------------------------------------------------------------------------------------------------ series
+
+
+def _candidate_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    out = []
+    for p in files:
+        suffix = file_suffix(p)
+        if suffix in _DICOM_SUFFIXES or has_dicom_magic(p):
+            out.append(p)
+        elif suffix == "" or suffix[1:].isdigit():
+            try:
+                if looks_like_bare_dicom(read_head(p, 16)):
+                    out.append(p)
+            except ImageReadError:
+                continue
+    return out
+
+
+def _series_summary(groups: dict[str, list[tuple[Path, Any]]]) -> str:
+    parts = []
+    for uid, items in groups.items():
+        desc = items[0][1].get("SeriesDescription") or ""
+        number = items[0][1].get("SeriesNumber")
+        label = f"series {number} " if number is not None else ""
+        parts.append(f"{label}{uid!s} ({len(items)} files{', ' + repr(str(desc)) if desc else ''})")
+    return "; ".join(parts)
+
+
+def read_dicom_series(
+    folder: str | os.PathLike[str],
+    *,
+    series_uid: str | None = None,
+    resample_uneven: bool = False,
+    window: str | tuple[float, float] | None = None,
+) -> ImageData:
+    """Read all slices of one DICOM series in ``folder`` into a volume.
+
+    Files are recognised by content (``DICM`` magic) or a ``.dcm``/``.dicom``/``.ima`` suffix; other files and
+    DICOM objects without pixel data (DICOMDIR, RT structures, reports) are skipped. Slices are sorted by
+    ImagePositionPatient projected on the slice normal (row x column direction cosines); without positions, by
+    InstanceNumber. Slices whose orientation or size differs from the majority (e.g. a localizer) are dropped
+    with a warning.
+
+    Args:
+        folder: the folder holding the slices (not searched recursively).
+        series_uid: which SeriesInstanceUID to read when the folder holds several series.
+        resample_uneven: if the slice spacing is uneven, linearly interpolate the slices onto a uniform grid
+            with the median spacing (``meta["resampled_to_uniform"] = True``). Off by default: the array then
+            holds the slices as acquired and ``spacing_mm``/``affine`` use the median spacing.
+        window: optional window, as for :func:`read_dicom`.
+
+    Returns:
+        ImageData: ``array`` ``float32`` ``(1, D, H, W)`` in HU for CT (``(3, D, H, W)`` for colour), ordered
+        by increasing position along the slice normal; ``spacing_mm`` ``(dz, dy, dx)`` with ``dz`` the median
+        slice distance along the normal; ``affine`` RAS+ (sheared for gantry tilt). ``meta`` adds
+        ``n_slices``, ``slice_positions_mm`` (along the normal), ``uneven_spacing`` (True/False, about the
+        acquired slices), ``gantry_tilt_deg`` when the slices are tilted, and ``slice_thickness_mm``.
+
+    Raises:
+        ImageReadError: no DICOM images in the folder, several series without ``series_uid``, slices sharing a
+            position (several acquisitions mixed), or an unreadable slice (the message names the file).
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageReadError(
+            root, "read_dicom_series needs a folder of DICOM slices; use read_dicom for a file"
+        )
+    headers: list[tuple[Path, Any]] = []
+    skipped = 0
+    for p in _candidate_files(root):
+        try:
+            ds = _pydicom().dcmread(p, force=True, stop_before_pixels=True)
+        except MissingDependencyError:
+            raise
+        except Exception as exc:
+            if file_suffix(p) in _DICOM_SUFFIXES or has_dicom_magic(p):
+                raise ImageReadError(p, f"the DICOM header cannot be read ({_short(exc)})") from exc
+            skipped += 1
+            continue
+        if "Rows" not in ds or "Columns" not in ds:
+            skipped += 1  # no image (DICOMDIR, RTSTRUCT, SR...) or not DICOM at all
+            continue
+        headers.append((p, ds))
+    if not headers:
+        raise ImageReadError(
+            root,
+            "no DICOM image files in this folder (files are recognised by a DICM header or a .dcm suffix)",
+        )
+
+    groups: dict[str, list[tuple[Path, Any]]] = {}
+    for p, ds in headers:
+        groups.setdefault(str(ds.get("SeriesInstanceUID", "") or ""), []).append((p, ds))
+    if series_uid is not None:
+        if series_uid not in groups:
+            raise ImageReadError(
+                root, f"no series with SeriesInstanceUID {series_uid!r}; found: {_series_summary(groups)}"
+            )
+        items = groups[series_uid]
+    elif len(groups) > 1:
+        raise ImageReadError(
+            root,
+            f"the folder holds {len(groups)} series: {_series_summary(groups)}. Pass series_uid=... or put "
+            "each series in its own folder",
+        )
+    else:
+        items = next(iter(groups.values()))
+
+    if len(items) == 1 and int(_first_float(items[0][1].get("NumberOfFrames")) or 1) > 1:
+        return read_dicom(items[0][0], window=window)
+
+    # Keep the majority geometry (orientation rounded, size).
+    def geometry_key(ds: Any) -> tuple[Any, ...]:
+        iop = _floats(ds.get("ImageOrientationPatient"), 6)
+        return (tuple(round(v, 3) for v in iop) if iop else None, int(ds.Rows), int(ds.Columns))
+
+    counts = Counter(geometry_key(ds) for _, ds in items)
+    main_key = counts.most_common(1)[0][0]
+    kept = [(p, ds) for p, ds in items if geometry_key(ds) == main_key]
+    dropped = len(items) - len(kept)
+    if dropped:
+        logger.warning(
+            "%s: dropped %d slice(s) whose orientation or size differs from the other %d (localizer?)",
+            root,
+            dropped,
+            len(kept),
+        )
+
+    meta: dict[str, Any] = {}
+    orientation = _orientation(kept[0][1])
+    positions = [_position(ds) for _, ds in kept]
+    have_geometry = orientation is not None and all(pos is not None for pos in positions)
+    normal = np.cross(*orientation) if orientation is not None else None
+    if have_geometry and normal is not None:
+        pos = np.asarray(positions, dtype=np.float64)
+        proj = pos @ normal
+        order = np.argsort(proj, kind="stable")
+        pos, proj = pos[order], proj[order]
+        kept = [kept[i] for i in order]
+        steps = np.diff(proj)
+        if len(kept) > 1 and np.any(steps < 1e-3):
+            n_dup = int(np.sum(steps < 1e-3)) + 1
+            raise ImageReadError(
+                root,
+                f"{n_dup} slices share a position: the series mixes several acquisitions (echoes, phases or "
+                "time points). Split it by EchoNumbers / TemporalPositionIdentifier into separate folders",
+            )
+        meta["geometry_source"] = "ImagePositionPatient"
+    else:
+
+        def instance(item: tuple[Path, Any]) -> tuple[float, str]:
+            number = _first_float(item[1].get("InstanceNumber"))
+            return (number if number is not None else math.inf, item[0].name)
+
+        kept = sorted(kept, key=instance)
+        pos = np.zeros((len(kept), 3))
+        proj = np.zeros(len(kept))
+        steps = np.zeros(0)
+        meta["geometry_source"] = "InstanceNumber (no ImagePositionPatient/ImageOrientationPatient)"
+        logger.warning("%s: slices have no position tags; sorted by InstanceNumber", root)
+
+    # Decode every slice.
+    slices: list[np.ndarray] = []
+    first_meta: dict[str, Any] = {}
+    for i, (p, _) in enumerate(kept):
+        ds = _dcmread(p)
+        _ensure_transfer_syntax(ds)
+        arr, slice_meta = _dataset_to_array(ds, p)
+        if arr.ndim != 3:
+            raise ImageReadError(p, "a multi-frame file inside a series of single slices is not supported")
+        if slices and arr.shape != slices[0].shape:
+            raise ImageReadError(p, f"slice shape {arr.shape[1:]} differs from {slices[0].shape[1:]}")
+        if i == 0:
+            first_meta = slice_meta
+        slices.append(arr)
+    volume = np.stack(slices, axis=1)  # (C, D, H, W)
+
+    first_ds = kept[0][1]
+    pixel_spacing, _ = _pixel_spacing(first_ds)
+    thickness = _slice_thickness(first_ds)
+    n = len(kept)
+    dz: float | None = None
+    uneven = False
+    step_vec: np.ndarray | None = None
+    if have_geometry and normal is not None and n > 1:
+        dz = float(np.median(steps))
+        uneven = not np.allclose(steps, dz, rtol=_UNEVEN_RTOL, atol=_UNEVEN_ATOL_MM)
+        direction = pos[-1] - pos[0]
+        direction = direction / np.linalg.norm(direction)
+        cos_tilt = float(abs(direction @ normal))
+        tilt = math.degrees(math.acos(min(1.0, cos_tilt)))
+        step_vec = direction * dz / cos_tilt
+        if tilt > 0.01:
+            meta["gantry_tilt_deg"] = round(tilt, 3)
+            logger.info(
+                "%s: slices are tilted by %.2f degrees (gantry tilt); the affine is sheared", root, tilt
+            )
+        if uneven:
+            logger.warning(
+                "%s: uneven slice spacing (%.3g..%.3g mm, median %.3g mm)%s",
+                root,
+                float(steps.min()),
+                float(steps.max()),
+                dz,
+                "; resampling to uniform spacing" if resample_uneven else "",
+            )
+            if resample_uneven:
+                volume, proj = _resample_uniform(volume, proj, dz)
+                meta["resampled_to_uniform"] = True
+    else:
+        for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+            value = _first_float(first_ds.get(keyword))
+            if value is not None and value > 0:
+                dz = value
+                meta["slice_spacing_source"] = keyword
+                break
+        if dz is None:
+            dz = 1.0
+            meta["slice_spacing_source"] = "unknown (assumed 1 mm)"
+
+    meta.update(first_meta)
+    meta.update(
+        {
+            "n_slices": int(volume.shape[1]),
+            "n_files": n,
+            "uneven_spacing": bool(uneven),
+            "slice_positions_mm": [round(float(v), 4) for v in proj] if have_geometry else None,
+        }
+    )
+    meta.pop("n_frames", None)
+    if dropped:
+        meta["dropped_slices"] = dropped
+    if skipped:
+        meta["skipped_files"] = skipped
+    if thickness is not None:
+        meta["slice_thickness_mm"] = thickness
+    spacing = (float(dz), *pixel_spacing) if pixel_spacing is not None and dz is not None else None
+    affine = None
+    if have_geometry and orientation is not None and pixel_spacing is not None:
+        row, col = orientation
+        if step_vec is None:
+            step_vec = np.cross(row, col) * (dz or 1.0)
+        affine = _affine_ras([step_vec, col * pixel_spacing[0], row * pixel_spacing[1]], pos[0])
+    image = ImageData(array=volume, spacing_mm=spacing, affine=affine, source=str(root), meta=meta)
+    if window is not None:
+        apply_window_to_image(image, window)
+    return image
+
+
+def _resample_uniform(volume: np.ndarray, positions: np.ndarray, dz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linearly interpolate ``(C, D, H, W)`` slices at sorted ``positions`` onto a grid with step ``dz``."""
+    n_out = math.floor((positions[-1] - positions[0]) / dz + 1e-6) + 1
+    targets = positions[0] + dz * np.arange(n_out)
+    upper = np.clip(np.searchsorted(positions, targets, side="right"), 1, len(positions) - 1)
+    lower = upper - 1
+    span = positions[upper] - positions[lower]
+    weight = np.clip((targets - positions[lower]) / span, 0.0, 1.0).astype(np.float32)
+    w = weight[None, :, None, None]
+    out = volume[:, lower] * (1.0 - w) + volume[:, upper] * w
+    return np.ascontiguousarray(out, dtype=np.float32), targets

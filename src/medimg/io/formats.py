@@ -1,0 +1,353 @@
+"""Image format detection from file content.
+
+:func:`read_image` is the one entry point that reads any supported file (or a folder holding a DICOM series).
+
+The format of a file is decided by its first bytes (magic numbers), never by its name alone: a PNG saved as
+``scan.jpg`` is read as PNG, and a text file named ``scan.png`` is refused with a clear message. The extension
+is only used to break ties, e.g. a "dual personality" DICOM whose 128-byte preamble is also a TIFF header.
+
+Formats and their signatures:
+
+=========  ==========================================================================================
+``dicom``  ``b"DICM"`` at offset 128 (Part 10 file), or a bare dataset without preamble that pydicom parses
+``nifti``  NIfTI-1 (``sizeof_hdr == 348`` and magic ``n+1``/``ni1`` at 344) or NIfTI-2 (``540``,
+           ``n+2``/``ni2`` at 4), also inside a gzip stream (``.nii.gz``)
+``png``    ``89 50 4E 47 0D 0A 1A 0A``
+``jpeg``   ``FF D8 FF``
+``bmp``    ``b"BM"`` followed by a plausible BITMAPINFO header size
+``tiff``   ``II*\\0`` / ``MM\\0*`` (classic) or ``II+\\0`` / ``MM\\0+`` (BigTIFF)
+``gif``    ``GIF87a`` / ``GIF89a``
+=========  ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medimg.errors import ImageReadError, MedimgError
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "is_image_file", "read_image"]
+
+#: Every format :func:`detect_format` can return.
+FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif")
+
+#: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".dcm", ".dicom", ".nii", ".nii.gz", ".ima"}
+)
+
+# The format each suffix announces; only used as a tie-breaker between content matches.
+_SUFFIX_FORMAT: dict[str, str] = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".gif": "gif",
+    ".dcm": "dicom",
+    ".dicom": "dicom",
+    ".ima": "dicom",
+    ".nii": "nifti",
+    ".nii.gz": "nifti",
+}
+
+_HEAD_BYTES = 1024
+_BMP_INFO_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+# DICOM groups a bare (preamble-less) dataset plausibly starts with.
+_DICOM_FIRST_GROUPS = {0x0002, 0x0008}
+
+
+def file_suffix(path: str | os.PathLike[str]) -> str:
+    """Return the lower-case suffix of ``path``, treating ``.nii.gz`` as a single suffix.
+
+    Args:
+        path: a file path.
+
+    Returns:
+        e.g. ``".png"``, ``".nii.gz"`` or ``""`` when the name has no suffix.
+    """
+    name = Path(path).name.lower()
+    if name.endswith(".nii.gz"):
+        return ".nii.gz"
+    return Path(name).suffix
+
+
+def has_dicom_magic(path: str | os.PathLike[str]) -> bool:
+    """Return True if ``path`` is a file with the DICOM Part 10 signature ``DICM`` at offset 128.
+
+    Never raises: unreadable files simply return False.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """Return True if ``path`` looks like an image medimg can read, judged by its name.
+
+    A file counts when its lower-case suffix is in :data:`IMAGE_SUFFIXES` (``.nii.gz`` included). Files
+    without a suffix -- and files whose "suffix" is only digits, as in the UID-style names DICOM exports use,
+    e.g. ``1.2.840.113619.2.55.3.1`` -- are candidates only if they start with the DICOM magic (``DICM`` at
+    offset 128); that costs one 132-byte read. Hidden files (``.DS_Store``) and folders are never images.
+
+    Args:
+        path: a file path.
+
+    Returns:
+        Whether the folder scanner should treat the file as an image.
+    """
+    p = Path(path)
+    if p.name.startswith("."):
+        return False
+    suffix = file_suffix(p)
+    if suffix in IMAGE_SUFFIXES:
+        return True
+    if suffix == "" or suffix[1:].isdigit():
+        return p.is_file() and has_dicom_magic(p)
+    return False
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise ImageReadError(path, "the file does not exist; check the path and the working directory")
+    if path.is_dir():
+        raise ImageReadError(
+            path, "this is a folder, not an image file (use read_dicom_series for a folder of DICOM slices)"
+        )
+
+
+def read_head(path: Path, n: int = _HEAD_BYTES) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise ImageReadError(path, f"the file cannot be opened ({exc.strerror or exc})") from exc
+
+
+def _is_nifti_header(head: bytes) -> bool:
+    if len(head) >= 348:
+        for endian in "<>":
+            (size,) = struct.unpack(f"{endian}i", head[:4])
+            if size == 348 and head[344:347] in (b"n+1", b"ni1"):
+                return True
+    if len(head) >= 12:
+        for endian in "<>":
+            (size,) = struct.unpack(f"{endian}i", head[:4])
+            if size == 540 and head[4:7] in (b"n+2", b"ni2"):
+                return True
+    return False
+
+
+def _gunzip_head(path: Path, n: int = 544) -> bytes:
+    """Up to ``n`` decompressed bytes from the start of a gzip file (fewer if the stream is cut short);
+    ``b""`` if it is not valid gzip."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 16)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, n)
+    except (OSError, zlib.error):
+        return b""
+
+
+def looks_like_bare_dicom(head: bytes) -> bool:
+    """Cheap pre-check for a DICOM dataset without preamble: the first tag is in group 0002 or 0008."""
+    if len(head) < 8:
+        return False
+    group_le = struct.unpack("<H", head[:2])[0]
+    group_be = struct.unpack(">H", head[:2])[0]
+    return group_le in _DICOM_FIRST_GROUPS or group_be in _DICOM_FIRST_GROUPS
+
+
+def _parses_as_dicom(path: Path) -> bool:
+    """Confirm a bare DICOM dataset by parsing its header with pydicom (without pixel data)."""
+    try:
+        import pydicom
+    except ImportError:
+        return False
+    try:
+        ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+    except Exception:  # any parse failure just means "not DICOM"
+        return False
+    # force=True accepts almost anything; require a few real, known elements.
+    tags = [elem.tag for elem in ds]
+    return len(tags) >= 3 and any(t.group in (0x0008, 0x0010, 0x0018, 0x0020, 0x0028) for t in tags)
+
+
+def _content_matches(path: Path, head: bytes) -> list[str]:
+    """Every format whose signature ``head`` matches, strongest first."""
+    found: list[str] = []
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        found.append("dicom")
+    gzipped_nifti = head[:2] == b"\x1f\x8b" and _is_nifti_header(_gunzip_head(path))
+    if gzipped_nifti or _is_nifti_header(head):
+        found.append("nifti")
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        found.append("png")
+    if head[:3] == b"\xff\xd8\xff":
+        found.append("jpeg")
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        found.append("tiff")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        found.append("gif")
+    if head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES:
+        found.append("bmp")
+    if not found and looks_like_bare_dicom(head) and _parses_as_dicom(path):
+        found.append("dicom")
+    return found
+
+
+_MAGIC_PREFIXES: dict[str, tuple[bytes, ...]] = {
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "JPEG": (b"\xff\xd8\xff",),
+    "GIF": (b"GIF87a", b"GIF89a"),
+    "TIFF": (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
+}
+
+
+def _truncated_signature(path: Path, head: bytes, suffix: str) -> str | None:
+    """Explain a file that is only the start of a known format (cut before its signature is complete)."""
+    size = f"{len(head)} byte{'s' if len(head) != 1 else ''}"
+    for name, magics in _MAGIC_PREFIXES.items():
+        if any(len(head) < len(m) and m.startswith(head) for m in magics):
+            return f"{size}, the beginning of a {name} signature"
+    if len(head) >= 4:
+        for endian in "<>":
+            (header_size,) = struct.unpack(f"{endian}i", head[:4])
+            if header_size in (348, 540) and len(head) < header_size:
+                return f"{size}, shorter than the {header_size}-byte NIfTI header it starts"
+    if head[:2] == b"\x1f\x8b" and suffix == ".nii.gz":
+        inner = _gunzip_head(path)
+        if not inner:
+            return "the gzip stream ends before any data"
+        if len(inner) >= 4 and any(struct.unpack(f"{e}i", inner[:4])[0] in (348, 540) for e in "<>"):
+            return "the gzip stream ends inside the NIfTI header"
+    if len(head) < 132 and (_SUFFIX_FORMAT.get(suffix) == "dicom" or (head and not any(head))):
+        return f"{size}, shorter than the 132-byte DICOM preamble and 'DICM' signature"
+    if len(head) < 8 and suffix in _SUFFIX_FORMAT:
+        return f"only {size}"
+    return None
+
+
+def _describe_head(head: bytes) -> str:
+    text = head[:16]
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in text):
+        return f"text {text.decode('ascii')!r}"
+    return f"bytes {text.hex(' ')}"
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Detect the image format of ``path`` from its content.
+
+    Args:
+        path: an image file.
+
+    Returns:
+        One of ``"dicom"``, ``"nifti"``, ``"png"``, ``"jpeg"``, ``"bmp"``, ``"tiff"``, ``"gif"``.
+
+    Raises:
+        ImageReadError: the file is missing, a folder, empty, unreadable, or matches none of the formats.
+    """
+    p = Path(path)
+    _check_readable(p)
+    head = read_head(p)
+    if not head:
+        raise ImageReadError(p, "the file is empty (0 bytes); re-copy or re-export it")
+    matches = _content_matches(p, head)
+    suffix = file_suffix(p)
+    if not matches:
+        truncated = _truncated_signature(p, head, suffix)
+        if truncated:
+            raise ImageReadError(
+                p, f"the file is truncated: {truncated}; re-copy, re-download or re-export it"
+            )
+        hint = ""
+        if suffix in _SUFFIX_FORMAT:
+            hint = f" although its name ends with {suffix!r}"
+        raise ImageReadError(
+            p,
+            f"unrecognised image format{hint}: the content is none of DICOM, NIfTI, PNG, JPEG, BMP, TIFF, "
+            f"GIF (it starts with {_describe_head(head)}). The file may be corrupt, truncated at the start, "
+            "or another format; open it in an image viewer or re-export it as PNG, TIFF, DICOM or NIfTI.",
+        )
+    expected = _SUFFIX_FORMAT.get(suffix)
+    fmt = expected if expected in matches else matches[0]
+    if expected is not None and expected != fmt:
+        logger.debug("%s: content is %s although the suffix says %s; reading it as %s", p, fmt, expected, fmt)
+    return fmt
+
+
+def read_image(
+    path: str | os.PathLike[str],
+    *,
+    window: str | tuple[float, float] | None = None,
+    max_pixels: int | None = 20_000 * 20_000,
+) -> ImageData:
+    """Read any supported image, detecting its format from the content.
+
+    Dispatches to :func:`medimg.io.read_dicom`, :func:`medimg.io.read_nifti` or the raster reader; a folder is
+    read as one DICOM series (:func:`medimg.io.read_dicom_series`).
+
+    Args:
+        path: an image file (DICOM, NIfTI ``.nii``/``.nii.gz``, PNG, JPEG, BMP, TIFF, GIF) or a DICOM folder.
+        window: optional intensity window: a preset name (``"lung"``, ``"brain"``... see
+            :data:`medimg.io.WINDOW_PRESETS`), ``"auto"``/``"file"`` (the DICOM file's own window, else the
+            image's min-max) or an explicit ``(center, width)``. On non-DICOM images it applies to the raw
+            values. The result is then ``float32`` in 0..1 and ``meta["window"] = (center, width)``.
+        max_pixels: decompression-bomb guard for rasters (pixels per image); None disables it.
+
+    Returns:
+        ImageData with a channel-first ``float32`` array ``(C, H, W)`` or ``(C, D, H, W)``; see each reader
+        for its axis conventions and ``meta``.
+
+    Raises:
+        ImageReadError: missing, empty, truncated, corrupt or unsupported file (the message names the file and
+            says what is wrong). Library exceptions are always wrapped into it.
+        ConfigError: unknown window name or malformed ``(center, width)``.
+        MissingDependencyError: the reader for this format needs a package that is not installed.
+    """
+    from medimg.io.windowing import apply_window_to_image, resolve_window
+
+    p = Path(path)
+    if window is not None:
+        resolve_window(window, {})  # validate the window before any (possibly slow) read
+    fmt = "dicom series" if p.is_dir() else detect_format(p)
+    try:
+        if fmt == "dicom series":
+            from medimg.io.dicom import read_dicom_series
+
+            image = read_dicom_series(p)
+        elif fmt == "dicom":
+            from medimg.io.dicom import read_dicom
+
+            image = read_dicom(p)
+        elif fmt == "nifti":
+            from medimg.io.nifti import read_nifti
+
+            image = read_nifti(p)
+        else:
+            from medimg.io.raster import read_raster
+
+            image = read_raster(p, fmt=fmt, max_pixels=max_pixels)
+    except (MedimgError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ImageReadError(
+            p, f"unexpected error while reading this {fmt} file ({type(exc).__name__}: {exc})"
+        ) from exc
+    if window is not None:
+        apply_window_to_image(image, window)
+    return image

@@ -1,0 +1,236 @@
+"""NIfTI-1/2 reading and writing (nibabel), ``.nii`` and ``.nii.gz``.
+
+Axis convention: the spatial axes are nibabel's voxel axes ``(i, j, k)`` in storage order, unchanged, so that
+``affine`` (nibabel's ``img.affine``: voxel index -> RAS+ world, mm) stays valid for the array as is:
+
+======================================  =====================================================================
+file data shape                         ``ImageData.array``
+======================================  =====================================================================
+``(X, Y, Z)``                           ``(1, X, Y, Z)``
+``(X, Y, Z, C)`` (channels, time...)    ``(C, X, Y, Z)`` (the last axis moved first)
+``(X, Y, Z, 1, C)`` (vector intent)     ``(C, X, Y, Z)``
+``(X, Y)``                              ``(1, X, Y)``: 2D stays 2D
+``(X, Y, 1)``                           ``(1, X, Y)``, with ``meta["squeezed_z"] = True``
+``(X, Y, 1, C)``                        ``(C, X, Y)``
+======================================  =====================================================================
+
+Nothing is reoriented: the array is NOT transposed to ``(D, H, W)`` = ``(k, j, i)`` nor flipped to a canonical
+orientation, so medimg code must always use ``spacing_mm`` / ``affine`` rather than assume an axis meaning.
+For a 2D image the affine's first two columns belong to the two spatial axes and its third to the dropped
+``k`` axis. ``spacing_mm`` comes from the header zooms (converted to mm when the header says metres or
+microns). Intensities are scaled by ``scl_slope``/``scl_inter`` as nibabel's ``get_fdata`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import ConfigError, ImageReadError, MedimgError, MissingDependencyError
+from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["read_nifti", "write_nifti"]
+
+_UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
+
+
+def _nibabel() -> ModuleType:
+    try:
+        return importlib.import_module("nibabel")
+    except ImportError as exc:
+        raise MissingDependencyError("nibabel") from exc
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _to_channel_first(data: np.ndarray, path: Path, meta: dict[str, Any]) -> np.ndarray:
+    """Apply the table of the module docstring."""
+    if data.ndim == 5:
+        if data.shape[3] == 1:
+            data = data[:, :, :, 0, :]
+        elif data.shape[4] == 1:
+            data = data[..., 0]
+        else:
+            raise ImageReadError(
+                path,
+                f"5D NIfTI of shape {data.shape} is not supported; save one (X, Y, Z, C) volume per file",
+            )
+    if data.ndim == 2:
+        return data[None]
+    if data.ndim == 3:
+        if data.shape[2] == 1:
+            meta["squeezed_z"] = True
+            return data[:, :, 0][None]
+        return data[None]
+    if data.ndim == 4:
+        out = np.moveaxis(data, -1, 0)
+        if out.shape[3] == 1:
+            meta["squeezed_z"] = True
+            out = out[:, :, :, 0]
+        return out
+    raise ImageReadError(path, f"NIfTI data of shape {data.shape} is not an image or a volume")
+
+
+def read_nifti(path: str | os.PathLike[str]) -> ImageData:
+    """Read a NIfTI-1 or NIfTI-2 file (``.nii`` or ``.nii.gz``).
+
+    Args:
+        path: the NIfTI file.
+
+    Returns:
+        ImageData: ``array`` ``float32`` ``(C, X, Y, Z)`` or ``(C, X, Y)`` in nibabel voxel order (see the
+        module docstring), ``spacing_mm`` from the header zooms, ``affine`` = ``img.affine`` (RAS+ mm), and
+        ``meta`` with ``format``, ``nifti_version``, ``dtype`` (on disk), ``sform_code``, ``qform_code`` and
+        ``intent``.
+
+    Raises:
+        ImageReadError: missing, corrupt or truncated file, or an unsupported dimensionality.
+        MissingDependencyError: nibabel is not installed.
+    """
+    nib = _nibabel()
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(p, "the file does not exist" if not p.exists() else "this is not a file")
+    try:
+        img = nib.load(str(p))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(
+            p, f"not a valid NIfTI file, or its header is corrupt or truncated ({_short(exc)})"
+        ) from exc
+    header = img.header
+    try:
+        raw = np.asanyarray(img.dataobj)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(
+            p, f"the voxel data is truncated or corrupt ({_short(exc)}); re-copy or re-export the file"
+        ) from exc
+    meta: dict[str, Any] = {"format": "nifti", "dtype": str(header.get_data_dtype())}
+    if raw.dtype.names:  # RGB24 / RGBA32 structured voxels -> trailing channel axis (alpha dropped)
+        names = [n for n in raw.dtype.names if n.upper() != "A"]
+        raw = np.stack([raw[n] for n in names], axis=-1)
+        meta["rgb"] = True
+    data = np.asarray(raw, dtype=np.float32)
+    if not np.all(np.isfinite(data)):
+        logger.warning("%s: the volume holds NaN or infinite values", p)
+    array = _to_channel_first(data, p, meta)
+
+    n_spatial = array.ndim - 1
+    unit = "unknown"
+    try:
+        unit = str(header.get_xyzt_units()[0])
+    except Exception:  # Analyze-style headers have no units
+        unit = "unknown"
+    scale = _UNIT_TO_MM.get(unit, 1.0)
+    zooms = [float(z) * scale for z in header.get_zooms()[:3]]
+    while len(zooms) < 3:
+        zooms.append(1.0)
+    spacing = tuple(zooms[:n_spatial])
+    affine = np.asarray(img.affine, dtype=np.float64).copy()
+    if scale != 1.0:
+        affine[:3, :] *= scale
+        meta["units_converted_from"] = unit
+    meta["nifti_version"] = 2 if "Nifti2" in type(img).__name__ else 1
+    for key in ("sform_code", "qform_code", "intent_code"):
+        try:
+            meta[key.replace("_code", "") if key == "intent_code" else key] = int(header[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ImageData(
+        array=np.ascontiguousarray(array, dtype=np.float32),
+        spacing_mm=spacing,
+        affine=affine,
+        source=str(p),
+        meta=meta,
+    )
+
+
+def write_nifti(
+    image: ImageData, path: str | os.PathLike[str], *, dtype: np.dtype[Any] | type | str | None = None
+) -> Path:
+    """Write ``image`` as NIfTI-1 so that :func:`read_nifti` returns the same array and geometry.
+
+    The inverse of :func:`read_nifti`: ``(1, X, Y, Z)`` -> ``(X, Y, Z)``; ``(C, X, Y, Z)`` -> ``(X, Y, Z,
+    C)``; ``(1, X, Y)`` -> ``(X, Y)``; ``(C, X, Y)`` -> ``(X, Y, 1, C)``. The affine is ``image.affine``, else
+    ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1, scanner), units mm.
+
+    Args:
+        image: the image; ``array`` ``(C, *spatial)``.
+        path: output file ending in ``.nii`` or ``.nii.gz`` (gzip-compressed); parent folders are created.
+        dtype: on-disk dtype, e.g. ``np.uint8`` for label maps (values are rounded first for integer dtypes);
+            default ``float32``.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ConfigError: wrong suffix or array dimensionality.
+        MedimgError: the file cannot be written.
+        MissingDependencyError: nibabel is not installed.
+    """
+    nib = _nibabel()
+    p = Path(path)
+    name = p.name.lower()
+    if not (name.endswith(".nii") or name.endswith(".nii.gz")):
+        raise ConfigError(f"cannot write NIfTI to {p}: the file name must end with .nii or .nii.gz")
+    array = np.asarray(image.array)
+    if array.ndim not in (3, 4):
+        raise ConfigError(
+            f"cannot write NIfTI {p}: expected a channel-first array (C, X, Y) or (C, X, Y, Z), "
+            f"got shape {array.shape}"
+        )
+    n_spatial = array.ndim - 1
+    if array.shape[0] == 1:
+        data = array[0]
+    else:
+        data = np.moveaxis(array, 0, -1)
+        if n_spatial == 2:
+            data = data[:, :, None, :]
+    if image.affine is not None:
+        affine = np.asarray(image.affine, dtype=np.float64)
+        if affine.shape != (4, 4):
+            raise ConfigError(f"cannot write NIfTI {p}: the affine must be 4x4, got {affine.shape}")
+    else:
+        affine = np.eye(4)
+        if image.spacing_mm is not None:
+            for i, s in enumerate(image.spacing_mm[:3]):
+                affine[i, i] = float(s)
+    out_dtype = np.dtype(np.float32 if dtype is None else dtype)
+    if out_dtype.kind in "iub":
+        info = np.iinfo(out_dtype) if out_dtype.kind != "b" else None
+        rounded = np.rint(data)
+        if info is not None and (rounded.min() < info.min or rounded.max() > info.max):
+            raise ConfigError(
+                f"cannot write NIfTI {p}: values {rounded.min()}..{rounded.max()} do not fit dtype "
+                f"{out_dtype}; pass a wider dtype"
+            )
+        data = rounded.astype(out_dtype)
+    else:
+        data = data.astype(out_dtype)
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    img.header.set_xyzt_units("mm")
+    img.header.set_data_dtype(out_dtype)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(img, str(p))
+    except OSError as exc:
+        raise MedimgError(
+            f"cannot write NIfTI {p}: {exc.strerror or exc}; check the folder and free space"
+        ) from exc
+    return p

@@ -1,0 +1,337 @@
+"""Readers for plain raster images: PNG, JPEG, BMP, GIF (Pillow) and TIFF (tifffile, Pillow as fallback).
+
+Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``float32`` array):
+
+* grayscale -> ``(1, H, W)``; RGB -> ``(3, H, W)``; an alpha channel is dropped (RGBA -> 3, LA -> 1 channel);
+* palette images ("P") -> RGB ``(3, H, W)``, unless every palette entry used is gray (R == G == B), then
+  ``(1, H, W)`` with the gray levels (not the palette indices);
+* values are raw: 0..255 for 8 bit, 0..65535 for 16 bit, 0/1 for 1-bit images; float TIFFs keep their values;
+* a multi-page TIFF becomes a volume ``(C, D, H, W)`` only when it is clearly a stack: tifffile groups the
+  pages into one series (same shape and dtype on every page, or an ImageJ/OME ``Z``/``T`` axis). Otherwise
+  only the first image is read. Animated GIFs give their first frame (``meta["n_frames"]`` says how many there
+  were);
+* ``spacing_mm`` and ``affine`` are ``None``: raster resolution tags (dpi) are not reliable physical spacing.
+
+``meta`` holds ``{"format": "png" | "jpeg" | "bmp" | "gif" | "tiff", "bits": bits per sample in the file,
+"mode": Pillow-style mode such as "L", "RGB", "RGBA", "P", "1", "I;16", "F"}`` plus ``"palette": True`` for
+palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images.
+
+A decompression-bomb guard refuses images with more than ``max_pixels`` pixels (per frame, times frames for
+stacks) before any pixel data is decoded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import ConfigError, ImageReadError, MissingDependencyError
+from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_MAX_PIXELS", "read_raster"]
+
+#: Default decompression-bomb limit: 20,000 x 20,000 pixels (4e8).
+DEFAULT_MAX_PIXELS: int = 20_000 * 20_000
+
+# Pillow's limit (Image.MAX_IMAGE_PIXELS) is a process-wide global. While a header is parsed we lift it under
+# this lock so that ``max_pixels`` is the single limit, then restore it.
+_PIL_LIMIT_LOCK = threading.Lock()
+
+_RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff")
+
+# TIFF axes (tifffile codes) that are stacked into the depth dimension and into channels.
+_DEPTH_AXES = set("ZIQTRPEHALVMO")
+_CHANNEL_AXES = set("SC")
+
+
+def _corrupt(path: Path, fmt: str, exc: BaseException) -> ImageReadError:
+    detail = str(exc).strip() or type(exc).__name__
+    return ImageReadError(
+        path,
+        f"the {fmt.upper()} data is corrupt or truncated ({detail}); re-export or re-download the file",
+    )
+
+
+def _check_pixels(path: Path, n_pixels: int, shape: tuple[int, ...], max_pixels: int | None) -> None:
+    if max_pixels is not None and n_pixels > max_pixels:
+        raise ImageReadError(
+            path,
+            f"the image has {n_pixels:,} pixels (shape {shape}), more than the limit of {max_pixels:,} "
+            "(decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
+        )
+
+
+# --------------------------------------------------------------------------------------------------- Pillow
+
+
+def _open_pillow(path: Path, fmt: str) -> Any:
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - pillow is a core dependency
+        raise MissingDependencyError("pillow") from exc
+    with _PIL_LIMIT_LOCK:
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path)
+        except Exception as exc:
+            raise _corrupt(path, fmt, exc) from exc
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _palette_to_array(img: Any, indices: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Map palette indices ``(H, W)`` through the palette. Returns ``(array (C, H, W), is_gray)``."""
+    raw = img.getpalette("RGB") or []
+    palette = np.asarray(raw, dtype=np.uint8).reshape(-1, 3)
+    if palette.shape[0] < 256:
+        palette = np.concatenate([palette, np.zeros((256 - palette.shape[0], 3), np.uint8)])
+    used = np.unique(indices)
+    colours = palette[used]
+    is_gray = bool(np.all(colours[:, 0] == colours[:, 1]) and np.all(colours[:, 1] == colours[:, 2]))
+    if is_gray:
+        return palette[indices, 0][None].astype(np.float32), True
+    return np.moveaxis(palette[indices], -1, 0).astype(np.float32), False
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return None
+    if len(head) == 26 and head[12:16] == b"IHDR":
+        return int(head[24])
+    return None
+
+
+def _pillow_frame_to_array(img: Any) -> tuple[np.ndarray, str, int, dict[str, Any]]:
+    """Convert one loaded Pillow frame to ``(array (C, H, W) float32, mode, bits, extra meta)``."""
+    mode = str(img.mode)
+    extra: dict[str, Any] = {}
+    if mode == "1":
+        return np.asarray(img, dtype=bool)[None].astype(np.float32), mode, 1, extra
+    if mode in ("P", "PA"):
+        data = np.asarray(img)
+        indices = data[..., 0] if data.ndim == 3 else data
+        arr, _is_gray = _palette_to_array(img, indices)
+        extra["palette"] = True
+        return arr, "P", 8, extra
+    if mode in ("L", "LA", "La"):
+        data = np.asarray(img)
+        data = data[..., 0] if data.ndim == 3 else data
+        return data[None].astype(np.float32), mode, 8, extra
+    if mode.startswith("I;16"):
+        return np.asarray(img).astype(np.float32)[None], "I;16", 16, extra
+    if mode in ("I", "F"):
+        return np.asarray(img).astype(np.float32)[None], mode, 32, extra
+    if mode in ("RGB", "RGBA", "RGBa", "RGBX"):
+        data = np.asarray(img)[..., :3]
+        return np.moveaxis(data, -1, 0).astype(np.float32), mode, 8, extra
+    # CMYK, YCbCr, LAB, HSV...: let Pillow convert to RGB.
+    data = np.asarray(img.convert("RGB"))
+    extra["converted_from"] = mode
+    return np.moveaxis(data, -1, 0).astype(np.float32), mode, 8, extra
+
+
+def _read_pillow(path: Path, fmt: str, max_pixels: int | None) -> ImageData:
+    img = _open_pillow(path, fmt)
+    with img:
+        width, height = img.size
+        n_frames = int(getattr(img, "n_frames", 1) or 1)
+        stack = fmt == "tiff" and n_frames > 1
+        _check_pixels(path, width * height * (n_frames if stack else 1), (height, width), max_pixels)
+        frames: list[np.ndarray] = []
+        try:
+            img.load()
+            arr, mode, bits, extra = _pillow_frame_to_array(img)
+            frames.append(arr)
+            if stack:
+                for i in range(1, n_frames):
+                    img.seek(i)
+                    img.load()
+                    if img.size != (width, height):
+                        stack = False
+                        break
+                    frame, frame_mode, _, _ = _pillow_frame_to_array(img)
+                    if frame.shape != arr.shape or frame_mode != mode:
+                        stack = False
+                        break
+                    frames.append(frame)
+        except (ImageReadError, MemoryError):
+            raise
+        except Exception as exc:
+            raise _corrupt(path, fmt, exc) from exc
+    meta: dict[str, Any] = {"format": fmt, "bits": bits, "mode": mode, **extra}
+    if n_frames > 1:
+        meta["n_frames"] = n_frames
+    if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+        logger.warning(
+            "%s: 16-bit colour PNG reduced to 8 bits per channel by Pillow; save it as 16-bit TIFF to keep "
+            "full precision",
+            path,
+        )
+        meta["bits"] = 16
+        meta["precision_reduced"] = True
+    if stack and len(frames) == n_frames:
+        array = np.stack(frames, axis=1)  # (C, D, H, W)
+    else:
+        if n_frames > 1:
+            logger.info("%s: %d frames/pages; reading the first only", path, n_frames)
+        array = frames[0]
+    return ImageData(array=np.ascontiguousarray(array, dtype=np.float32), source=str(path), meta=meta)
+
+
+# -------------------------------------------------------------------------------------------------- tifffile
+
+
+def _tiff_mode(channels: int, dtype: np.dtype, palette: bool) -> str:
+    if palette:
+        return "P"
+    if dtype == np.bool_:
+        return "1"
+    if channels >= 3:
+        return "RGB" if channels == 3 else "RGBA"
+    if dtype.kind == "f":
+        return "F"
+    if dtype.itemsize == 1:
+        return "L"
+    if dtype.itemsize == 2:
+        return "I;16"
+    return "I"
+
+
+def _read_tifffile(path: Path, max_pixels: int | None) -> ImageData:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.series:
+            raise ImageReadError(path, "the TIFF file holds no image data")
+        series = tif.series[0]
+        axes = str(series.axes)
+        shape = tuple(int(s) for s in series.shape)
+        keyframe = series.keyframe
+        photometric = int(keyframe.photometric)
+        bits = int(keyframe.bitspersample)
+        samples = int(keyframe.samplesperpixel)
+        extrasamples = tuple(keyframe.extrasamples or ())
+        colormap = keyframe.colormap
+        n_pages = len(tif.pages)
+        n_series = len(tif.series)
+        # Keep Y, X and every axis longer than 1.
+        keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
+        axes = "".join(axes[i] for i in keep)
+        shape = tuple(shape[i] for i in keep)
+        if "Y" not in axes or "X" not in axes:
+            raise ImageReadError(path, f"unsupported TIFF layout (axes {series.axes!r} have no Y and X)")
+        depth_axes = [a for a in axes if a in _DEPTH_AXES]
+        channel_axes = [a for a in axes if a in _CHANNEL_AXES]
+        other = [a for a in axes if a not in _DEPTH_AXES | _CHANNEL_AXES | {"Y", "X"}]
+        if len(depth_axes) > 1 or len(channel_axes) > 1 or other:
+            raise ImageReadError(
+                path,
+                f"TIFF with axes {series.axes!r} (shape {series.shape}) has more dimensions than an image or "
+                "a volume; export one volume per file (axes ZYX, optionally with channels)",
+            )
+        n_pix = shape[axes.index("Y")] * shape[axes.index("X")]
+        if depth_axes:
+            n_pix *= shape[axes.index(depth_axes[0])]
+        _check_pixels(path, n_pix, tuple(shape), max_pixels)
+        data = np.squeeze(series.asarray()).reshape(shape)
+    order = [axes.index(a) for a in (*channel_axes, *depth_axes, "Y", "X")]
+    data = np.transpose(data, order)
+    if not channel_axes:
+        data = data[None]
+    dtype = data.dtype
+    meta: dict[str, Any] = {"format": "tiff", "bits": bits}
+    palette = photometric == 3 and colormap is not None and data.shape[0] == 1
+    if palette:
+        cmap = np.asarray(colormap)  # (3, 2**bits) uint16
+        idx = data[0].astype(np.intp)
+        used = np.unique(idx)
+        is_gray = bool(np.all(cmap[0, used] == cmap[1, used]) and np.all(cmap[1, used] == cmap[2, used]))
+        if bits <= 8 and cmap.max() > 255:
+            cmap = cmap // 256  # TIFF colormaps are 16-bit; for 8-bit images keep the high byte (0..255)
+        data = cmap[:1, idx] if is_gray else cmap[:, idx]
+        meta["palette"] = True
+    elif photometric == 0 and dtype.kind in "ub":  # MINISWHITE: 0 is white -> invert so that high = bright
+        top = 1 if dtype == np.bool_ else (1 << bits) - 1
+        data = top - data.astype(np.int64)
+        meta["inverted"] = True
+    channels = int(data.shape[0])
+    if channel_axes and samples in (2, 4) and (extrasamples or channels in (2, 4)):
+        channels = channels - 1  # drop alpha
+        data = data[:channels]
+    meta["mode"] = _tiff_mode(channels, dtype, palette)
+    if n_pages > 1:
+        meta["n_pages"] = n_pages
+    if n_series > 1:
+        logger.info("%s: %d image series in the TIFF; reading the first only", path, n_series)
+    return ImageData(array=np.ascontiguousarray(data, dtype=np.float32), source=str(path), meta=meta)
+
+
+def _read_tiff(path: Path, max_pixels: int | None) -> ImageData:
+    try:
+        import tifffile  # noqa: F401
+    except ImportError:
+        tifffile_error: Exception | None = MissingDependencyError("tifffile")
+    else:
+        try:
+            return _read_tifffile(path, max_pixels)
+        except (ImageReadError, MemoryError):
+            raise
+        except Exception as exc:  # e.g. a compression that needs imagecodecs: try Pillow
+            tifffile_error = exc
+            logger.debug("%s: tifffile failed (%s); trying Pillow", path, exc)
+    try:
+        return _read_pillow(path, "tiff", max_pixels)
+    except ImageReadError as exc:
+        if "decompression-bomb" in exc.reason:
+            raise
+        hint = ""
+        if "imagecodecs" in str(tifffile_error):
+            hint = "; its compression needs the 'imagecodecs' package: pip install imagecodecs"
+        raise ImageReadError(
+            path, f"the TIFF cannot be decoded (tifffile: {tifffile_error}; Pillow: {exc.reason}){hint}"
+        ) from exc
+
+
+def read_raster(
+    path: str | os.PathLike[str], *, fmt: str | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> ImageData:
+    """Read a PNG, JPEG, BMP, GIF or TIFF file.
+
+    Args:
+        path: the image file.
+        fmt: the format if already known (one of ``png, jpeg, bmp, gif, tiff``); None: detect from content.
+        max_pixels: refuse images with more pixels than this (decompression-bomb guard); None disables it.
+
+    Returns:
+        ImageData with ``array`` ``float32`` ``(C, H, W)`` (``(C, D, H, W)`` for a TIFF stack), raw values,
+        ``spacing_mm=None``, ``affine=None`` and ``meta`` with ``format``, ``bits`` and ``mode``.
+
+    Raises:
+        ImageReadError: unreadable, corrupt, truncated, too large or not a raster format.
+        ConfigError: ``max_pixels`` is not a positive int or None.
+    """
+    p = Path(path)
+    if fmt is None:
+        from medimg.io.formats import detect_format
+
+        fmt = detect_format(p)
+    if fmt not in _RASTER_FORMATS:
+        raise ImageReadError(p, f"{fmt} is not a raster format; use read_image, which dispatches on format")
+    if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
+        raise ConfigError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
+    image = _read_tiff(p, max_pixels) if fmt == "tiff" else _read_pillow(p, fmt, max_pixels)
+    if image.array.size == 0 or not math.prod(image.array.shape):
+        raise ImageReadError(p, "the image has no pixels (width or height is 0)")
+    return image

@@ -1,0 +1,83 @@
+"""The training plan: every hyperparameter is a described field, saved as ``plan.json`` and overridable."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AugmentationPlan(BaseModel):
+    """Random augmentation applied to each training batch (on tensors, the whole batch at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flip_axes: list[int] = Field(default_factory=list, description="spatial axes flipped with p=0.5 (0=first)")
+    rotate_deg: float = Field(0.0, ge=0, le=180, description="max in-plane rotation, degrees")
+    scale: float = Field(0.0, ge=0, lt=1, description="max relative zoom in/out")
+    translate: float = Field(0.0, ge=0, lt=1, description="max shift as a fraction of the image size")
+    brightness: float = Field(0.0, ge=0, description="max additive shift in normalised intensity units")
+    contrast: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
+    noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(
+            self.flip_axes
+            or self.rotate_deg
+            or self.scale
+            or self.translate
+            or self.brightness
+            or self.contrast
+            or self.noise_std
+        )
+
+
+class Plan(BaseModel):
+    """How to preprocess, build and train a classifier. Made by the planner, editable by the user."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    task: Literal["classify"] = "classify"
+    spatial_dims: int = Field(2, ge=2, le=3, description="2 for images, 3 for volumes")
+    in_channels: int = Field(1, ge=1, description="channels the network sees (gray=1, RGB=3)")
+    num_classes: int = Field(2, ge=2, description="number of classes")
+    input_size: list[int] = Field(default_factory=lambda: [64, 64], description="network input, per spatial axis")
+    clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
+    clip_high: float = Field(255.0, description="upper clip bound")
+    norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")
+    norm_std: float = Field(1.0, gt=0, description="standardisation divisor")
+    network: str = Field("resnet18", description="registry name (see `medimg networks`)")
+    width: float = Field(1.0, gt=0, le=4, description="channel-width multiplier of the network")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the classifier")
+    weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
+    optimizer: Literal["adamw", "sgd", "adam"] = Field("adamw", description="optimiser")
+    learning_rate: float = Field(2e-3, gt=0, description="peak learning rate")
+    weight_decay: float = Field(0.05, ge=0, description="weight decay")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    scheduler: Literal["cosine", "step", "constant"] = Field("cosine", description="learning-rate schedule")
+    warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up length, epochs")
+    step_milestones: list[float] = Field(
+        default_factory=lambda: [0.5, 0.75], description="step schedule: fractions of training at which lr x0.1"
+    )
+    epochs: int = Field(30, ge=1, description="training epochs")
+    batch_size: int = Field(64, ge=1, description="images per training step")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
+    class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
+    augmentation: AugmentationPlan = Field(default_factory=AugmentationPlan)
+    monitor: Literal["auc", "balanced_accuracy", "accuracy", "loss"] = Field(
+        "auc", description="validation metric for early stopping and model selection"
+    )
+    early_stopping_patience: int = Field(10, ge=0, description="epochs without improvement before stopping (0=off)")
+    amp: Literal["bf16", "none"] = Field("bf16", description="mixed precision on CPU (bf16 autocast) or none")
+    channels_last: bool = Field(True, description="channels_last memory format (2D)")
+    tta: bool = Field(False, description="test-time augmentation: average with flipped copies")
+    eval_batch_size: int = Field(256, ge=1, description="images per inference step")
+    reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
+
+
+def plan_field_help() -> dict[str, str]:
+    """``field -> description`` for every overridable plan field (CLI ``--set`` help)."""
+    fields = {name: (f.description or "") for name, f in Plan.model_fields.items() if name not in {"reasons"}}
+    fields.update({f"augmentation.{n}": (f.description or "") for n, f in AugmentationPlan.model_fields.items()})
+    return fields

@@ -1,0 +1,147 @@
+"""Fingerprint -> Plan. Each heuristic is a small ``determine_*`` function whose docstring says why.
+
+The planner targets a CPU budget: the defaults must train a useful model in minutes on 2 cores, and a GPU
+user can raise ``epochs``, ``width`` or ``input_size`` by overriding plan fields.
+"""
+
+from __future__ import annotations
+
+import math
+
+from medimg.planning.fingerprint import Fingerprint
+from medimg.planning.plan import AugmentationPlan, Plan
+
+MAX_INPUT_2D = 128
+MAX_INPUT_3D = 32
+TARGET_STEPS = 1500
+
+
+def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
+    """The network input: the median image shape, capped for CPU cost, rounded to a multiple of 4.
+
+    Small images (MedMNIST 28 px) are used as they are; larger 2D images are resized so the longer median
+    side is at most 128 px, and volumes to at most 32 voxels per axis: cost grows with the pixel count and
+    these sizes keep an epoch in seconds on 2 cores while keeping lesion-scale detail for cell and
+    small-organ images. A square (cubic) input is used because orientation is not canonical in most
+    2D sets and networks pool symmetrically.
+    """
+    cap = MAX_INPUT_2D if fp.spatial_dims == 2 else MAX_INPUT_3D
+    side = min(max(fp.median_shape), cap)
+    side = max(16, int(round(side / 4)) * 4)
+    why = f"median shape {fp.median_shape}, capped at {cap} for CPU training"
+    return [side] * fp.spatial_dims, why
+
+
+def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float, str]:
+    """Clip to the 0.5-99.5 percentiles of the training intensities, then standardise with their mean/sd.
+
+    This is nnU-Net's CT scheme, and it also suits 8-bit rasters: robust to a few saturated pixels and
+    independent of the modality's units (HU, raw MR values, 0-255). Statistics come from training cases
+    only, so nothing leaks from validation or test.
+    """
+    low, high = fp.intensity.percentile_00_5, fp.intensity.percentile_99_5
+    if high <= low:
+        low, high = fp.intensity.min, fp.intensity.max if fp.intensity.max > fp.intensity.min else fp.intensity.min + 1
+    mean = min(max(fp.intensity.mean, low), high)
+    std = max(fp.intensity.std, 1e-6 * max(abs(high - low), 1.0))
+    return low, high, mean, std, "clip to training 0.5-99.5 percentiles, then standardise"
+
+
+def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, float, str]:
+    """ResNet-18 at half width: the MedMNIST baseline family, at a cost a CPU can train in minutes.
+
+    Small 2D inputs (<=64 px) get the CIFAR-style stem (3x3, stride 1, no max-pool) so the few pixels are not
+    thrown away by the first layer. Volumes use a quarter-width 3D ResNet-18: 3D convolutions cost ~3x
+    more per voxel and 3D sets are small, so a narrower net both trains faster and overfits less.
+    """
+    if fp.spatial_dims == 3:
+        return "resnet18", 0.25, "3D ResNet-18 at quarter width (3D cost, small datasets)"
+    return "resnet18", 0.5, f"ResNet-18 at half width for {input_size[0]} px on CPU"
+
+
+def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, str]:
+    """128 for small 2D images, fewer as the pixel count grows (memory and steps per epoch), at least 8.
+
+    Enough optimisation steps matter more than large batches for small medical sets; the number is also
+    capped at a quarter of the training set so every epoch has several steps.
+    """
+    pixels = math.prod(input_size)
+    batch = int(max(8, min(128, 2 ** round(math.log2(128 * (32 * 32) / pixels)))))
+    batch = int(max(8, min(batch, 2 ** int(math.log2(max(8, fp.num_train_cases // 4))))))
+    return batch, f"{pixels} pixels per input, {fp.num_train_cases} training images"
+
+
+def determine_epochs(fp: Fingerprint, batch_size: int) -> tuple[int, int, str]:
+    """About 1,500 optimisation steps, between 10 and 60 epochs; patience a quarter of that (at least 5).
+
+    Small datasets need more passes, large ones fewer; a fixed step budget keeps the CPU time roughly
+    constant across datasets. Early stopping on the validation metric ends runs that have converged.
+    """
+    steps_per_epoch = max(1, math.ceil(fp.num_train_cases / batch_size))
+    epochs = int(min(60, max(10, round(TARGET_STEPS / steps_per_epoch))))
+    patience = max(5, epochs // 4)
+    return epochs, patience, f"~{TARGET_STEPS} steps at {steps_per_epoch} steps/epoch"
+
+
+def determine_class_weights(fp: Fingerprint) -> tuple[list[float] | None, str]:
+    """Inverse-frequency class weights when the largest class is over 1.5x the smallest.
+
+    Without them a classifier on imbalanced data (PneumoniaMNIST is 3:1) learns to favour the majority
+    class, which hurts sensitivity or specificity; weights are normalised to average 1.
+    """
+    counts = [max(1, c) for c in fp.class_counts.values()]
+    if fp.imbalance_ratio <= 1.5:
+        return None, f"balanced classes (ratio {fp.imbalance_ratio:.2f})"
+    total = sum(counts)
+    weights = [total / (len(counts) * c) for c in counts]
+    return [round(w, 4) for w in weights], f"imbalance ratio {fp.imbalance_ratio:.2f} > 1.5"
+
+
+def determine_augmentation(fp: Fingerprint) -> tuple[AugmentationPlan, str]:
+    """Mild geometric and intensity jitter; flips only where anatomy has no handedness.
+
+    Grayscale 2D images are usually radiographs/CT/MR slices, where left and right differ (the heart is on
+    the left), so they get small rotations/zoom/shift but no flips. Colour images (microscopy, cytology,
+    dermoscopy) are rotation-invariant, so they also get flips on both axes. Volumes get small zoom/shift.
+    """
+    if fp.spatial_dims == 3:
+        aug = AugmentationPlan(scale=0.1, translate=0.05, brightness=0.1, contrast=0.1)
+        return aug, "3D: small zoom/shift and intensity jitter"
+    if fp.channels >= 3:
+        aug = AugmentationPlan(
+            flip_axes=[0, 1], rotate_deg=180, scale=0.1, translate=0.05, brightness=0.1, contrast=0.1
+        )
+        return aug, "colour images (microscopy-like): flips and any rotation"
+    aug = AugmentationPlan(rotate_deg=10, scale=0.1, translate=0.06, brightness=0.1, contrast=0.1)
+    return aug, "grayscale (radiograph-like): no flips, small rotation/zoom/shift"
+
+
+def make_plan(fp: Fingerprint) -> Plan:
+    """Build the default plan for a fingerprint. Pure: the same fingerprint always gives the same plan."""
+    reasons: dict[str, str] = {}
+    input_size, reasons["input_size"] = determine_input_size(fp)
+    low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
+    network, width, reasons["network"] = determine_network(fp, input_size)
+    batch_size, reasons["batch_size"] = determine_batch_size(fp, input_size)
+    epochs, patience, reasons["epochs"] = determine_epochs(fp, batch_size)
+    class_weights, reasons["class_weights"] = determine_class_weights(fp)
+    augmentation, reasons["augmentation"] = determine_augmentation(fp)
+    return Plan(
+        spatial_dims=fp.spatial_dims,
+        in_channels=fp.channels,
+        num_classes=len(fp.class_names),
+        input_size=input_size,
+        clip_low=low,
+        clip_high=high,
+        norm_mean=mean,
+        norm_std=std,
+        network=network,
+        width=width,
+        batch_size=batch_size,
+        epochs=epochs,
+        early_stopping_patience=patience,
+        class_weights=class_weights,
+        augmentation=augmentation,
+        channels_last=fp.spatial_dims == 2,
+        reasons=reasons,
+    )

@@ -1,0 +1,76 @@
+"""A run folder is the model bundle: everything ``Model.load`` needs, written atomically.
+
+Layout::
+
+    RUN/config.json        options, dataset path and loading options, seed
+    RUN/dataset.json       dataset summary (classes, counts, source)
+    RUN/fingerprint.json   dataset fingerprint (training split)
+    RUN/plan.json          the resolved plan (after overrides)
+    RUN/splits.json        case -> train/val/test
+    RUN/metadata.json      versions, labels, input spec, training summary
+    RUN/model.pt           selected weights (state_dict)
+    RUN/metrics.jsonl      one line per epoch
+    RUN/checkpoints/       last.pt (resume) and best.pt
+    RUN/report/            report.json, report.html, plots
+    RUN/tensorboard/       TensorBoard event files
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from medimg.errors import RunFolderError
+from medimg.fileio import atomic_write_json
+
+BUNDLE_FILES = ("plan.json", "metadata.json", "model.pt")
+
+
+def new_run_dir(base: str | Path, dataset_name: str) -> Path:
+    """``base/<dataset>/expN`` with the next free N (``runs/herlev/exp3``)."""
+    root = Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+    taken = [int(m.group(1)) for p in root.glob("exp*") if (m := re.fullmatch(r"exp(\d+)", p.name))]
+    return root / f"exp{max(taken, default=0) + 1}"
+
+
+class RunFolder:
+    """Read and write the files of one run folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        target = self.file(name)
+        atomic_write_json(target, obj)
+        return target
+
+    def read_json(self, name: str) -> Any:
+        target = self.file(name)
+        if not target.is_file():
+            raise RunFolderError(
+                f"{self.path} is not a complete medimg run folder: {name} is missing "
+                "(was training interrupted? rerun `medimg fit ... --run-dir {self.path} --resume`)"
+            )
+        try:
+            return json.loads(target.read_text())
+        except json.JSONDecodeError as error:
+            raise RunFolderError(f"{target} is corrupt: {error}") from error
+
+    def is_complete(self) -> bool:
+        return all(self.file(name).is_file() for name in BUNDLE_FILES)
+
+    def ensure_writable(self, *, resume: bool) -> None:
+        """Refuse to overwrite a finished run unless resuming: results already written are never lost."""
+        if resume or not self.path.exists():
+            return
+        if self.is_complete() or self.file("checkpoints/last.pt").is_file():
+            raise RunFolderError(
+                f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to "
+                "continue it"
+            )

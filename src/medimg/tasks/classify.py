@@ -1,0 +1,124 @@
+"""Classification: turn a dataset + plan into tensors, train with the engine, predict probabilities.
+
+The task supplies what is classification-specific (cross-entropy with class weights and label smoothing,
+validation AUC, softmax inference with optional flip test-time augmentation); the loop lives in
+:mod:`medimg.engine.trainer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.data.case import Case
+from medimg.data.dataset import Dataset
+from medimg.data.loading import read_cases
+from medimg.engine.trainer import TaskHooks, autocast_context, to_memory_format
+from medimg.planning.plan import Plan
+from medimg.transforms.preprocess import preprocess_arrays
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedSplit:
+    """Preprocessed tensors of one split: ``x`` ``(N, C, *input_size)`` float16, ``y`` ``(N,)`` int64."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    case_ids: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+
+def prepare_split(
+    dataset: Dataset, cases: Sequence[Case], plan: Plan, *, strict: bool = False, progress: bool = False
+) -> PreparedSplit:
+    """Read and preprocess ``cases`` to the plan's input (unreadable files skipped and reported)."""
+    loaded = read_cases(dataset, cases, strict=strict, progress=progress)
+    x = preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases])
+    y = torch.tensor([c.label if c.label is not None else -1 for c in loaded.cases], dtype=torch.long)
+    return PreparedSplit(x=x, y=y, case_ids=[c.case_id for c in loaded.cases], skipped=loaded.skipped)
+
+
+def make_loss(plan: Plan) -> nn.Module:
+    """Cross-entropy with the plan's class weights and label smoothing."""
+    weight = torch.tensor(plan.class_weights, dtype=torch.float32) if plan.class_weights else None
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=plan.label_smoothing)
+
+
+def tta_flip_axes(plan: Plan) -> list[int]:
+    """Flip axes used at test time: those the training augmentation also used (never a new symmetry)."""
+    return [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
+
+
+@torch.no_grad()
+def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Tensor:
+    """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched, AMP as planned)."""
+    network.eval()
+    flips = tta_flip_axes(plan)
+    outputs = []
+    for start in range(0, x.shape[0], plan.eval_batch_size):
+        xb = to_memory_format(x[start : start + plan.eval_batch_size].float(), plan)
+        with autocast_context(plan):
+            logits = network(xb).float()
+            for axis in flips:
+                logits = logits + network(xb.flip(2 + axis)).float()
+        outputs.append(logits / (1 + len(flips)))
+    if not outputs:
+        return torch.zeros((0, plan.num_classes))
+    return torch.cat(outputs)
+
+
+def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan) -> np.ndarray:
+    """Class probabilities ``(N, K)`` float64 (softmax of the logits)."""
+    return torch.softmax(predict_logits(network, x, plan), dim=1).double().numpy()
+
+
+def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy."""
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    pred = probabilities.argmax(1)
+    result = {
+        "accuracy": float((pred == y).mean()) if len(y) else math.nan,
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)) if len(y) else math.nan,
+    }
+    present = np.unique(y)
+    try:
+        if probabilities.shape[1] == 2:
+            result["auc"] = float(roc_auc_score(y, probabilities[:, 1]))
+        elif len(present) == probabilities.shape[1]:
+            result["auc"] = float(roc_auc_score(y, probabilities, multi_class="ovr", average="macro"))
+        else:
+            result["auc"] = math.nan
+    except ValueError:
+        result["auc"] = math.nan
+    return result
+
+
+def make_hooks(plan: Plan, val: PreparedSplit) -> TaskHooks:
+    """Loss and validation callbacks for the engine."""
+    criterion = make_loss(plan)
+    val_criterion = nn.CrossEntropyLoss()
+
+    def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return criterion(network(xb).float(), yb)
+
+    def validate(network: nn.Module) -> dict[str, float]:
+        if len(val) == 0:
+            return {"loss": math.nan, "auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan}
+        logits = predict_logits(network, val.x, plan)
+        metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
+        metrics["loss"] = float(val_criterion(logits, val.y))
+        return metrics
+
+    return TaskHooks(loss=loss, validate=validate)

@@ -1,0 +1,44 @@
+"""Shared fixtures: small synthetic datasets written to tmp_path, and the real-data location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+torch.set_num_threads(2)
+
+
+def shared_data(relative: str) -> Path:
+    """Path inside ../shared/data, or skip the test with a reason when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (tests that need ../shared/data skip without it)")
+    return path
+
+
+@pytest.fixture
+def phantom_dir(tmp_path: Path) -> Path:
+    """A folder-per-class dataset of 2 x 40 synthetic 32 px PNG phantoms."""
+    from medimg.data.synthetic import make_phantom_dataset
+
+    return make_phantom_dataset(tmp_path / "phantoms", n_per_class=40, size=32, seed=1)
+
+
+def write_npz(path: Path, *, shape: tuple[int, ...] = (28, 28), n: tuple[int, int, int] = (60, 20, 20),
+              classes: int = 2, seed: int = 0) -> Path:
+    """A MedMNIST-format npz whose class is encoded in the image brightness (learnable)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, count in zip(("train", "val", "test"), n, strict=True):
+        labels = rng.integers(0, classes, size=(count, 1)).astype(np.uint8)
+        base = rng.integers(0, 80, size=(count, *shape)).astype(np.float32)
+        images = base + labels.reshape(-1, *[1] * len(shape)) * (150 / max(1, classes - 1))
+        arrays[f"{split}_images"] = np.clip(images, 0, 255).astype(np.uint8)
+        arrays[f"{split}_labels"] = labels
+    np.savez_compressed(path, **arrays)
+    return path

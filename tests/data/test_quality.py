@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medimg import Dataset
+from medimg.data.quality import check_dataset
+
+
+def test_check_finds_problems(phantom_dir: Path) -> None:
+    lesion = phantom_dir / "lesion"
+    (lesion / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(lesion / "blank.png")
+    shutil.copy(lesion / "phantom_0001.png", phantom_dir / "normal" / "copy.png")
+    shutil.copy(lesion / "phantom_0001.png", lesion / "zz-d.png")
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert not report.ok
+    assert [u["path"].endswith("broken.png") for u in report.unreadable] == [True]
+    assert report.blank == ["lesion/blank.png"]
+    assert any("normal/copy.png" in group for group in report.duplicates)
+    assert report.suspected_masks and report.suspected_masks[0].endswith("zz-d.png")
+    text = report.summary()
+    assert "unreadable: " in text and "broken.png" in text
+    data = report.to_dict()
+    assert data["image_sizes"] == {"32x32": 83}  # 84 files, one unreadable
+
+
+def test_check_clean_dataset_is_ok(phantom_dir: Path) -> None:
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert report.ok, report.summary()
+    assert report.imbalance_ratio == 1.0
+
+
+def test_cross_split_duplicates(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / split / cls / "x.png")
+    shutil.copy(tmp_path / "train" / "a" / "x.png", tmp_path / "test" / "a" / "leak.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    assert len(report.cross_split_duplicates) == 1
+    assert "[test]" in " ".join(report.cross_split_duplicates[0])

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+from medimg.errors import DatasetError
+from tests.conftest import shared_data, write_npz
+
+
+def _png(path: Path, value: int = 100, size: int = 16) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size), value, dtype=np.uint8)).save(path)
+
+
+def test_folder_per_class(phantom_dir: Path) -> None:
+    ds = Dataset.load(phantom_dir)
+    assert ds.class_names == ["lesion", "normal"]
+    assert len(ds) == 80
+    assert ds.class_counts() == {"lesion": 40, "normal": 40}
+    assert not ds.has_own_split
+    image = ds.read(ds.cases[0])
+    assert image.array.shape == (1, 32, 32)
+
+
+def test_nested_split_folders(tmp_path: Path) -> None:
+    for split in ("train", "val", "test"):
+        for cls in ("a", "b"):
+            _png(tmp_path / split / cls / f"{split}_{cls}.png")
+    ds = Dataset.load(tmp_path)
+    assert ds.has_own_split
+    assert ds.split_counts() == {"train": 2, "val": 2, "test": 2}
+    assert ds.class_names == ["a", "b"]
+
+
+def test_include_exclude_patterns(tmp_path: Path) -> None:
+    for cls in ("a", "b"):
+        _png(tmp_path / cls / "cell1.BMP")
+        _png(tmp_path / cls / "cell1-d.bmp")
+    assert len(Dataset.load(tmp_path)) == 4
+    assert len(Dataset.load(tmp_path, exclude="*-d.bmp")) == 2
+    assert len(Dataset.load(tmp_path, include="*-d.bmp")) == 2
+
+
+def test_empty_folder_and_single_class(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no class sub-folders"):
+        Dataset.load(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(DatasetError, match="no images found"):
+        Dataset.load(tmp_path)
+    _png(tmp_path / "a" / "x.png")
+    with pytest.raises(DatasetError, match="single class"):
+        Dataset.load(tmp_path)
+
+
+def test_missing_path() -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        Dataset.load("/nonexistent/medimg/data")
+
+
+def test_csv_manifest(tmp_path: Path) -> None:
+    for i in range(6):
+        _png(tmp_path / "img" / f"{i}.png", value=10 * i)
+    rows = ["path,label,patient_id,split"] + [
+        f"img/{i}.png,{'tumour' if i % 2 else 'normal'},p{i // 2},{'train' if i < 4 else 'test'}" for i in range(6)
+    ]
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    ds = Dataset.load(tmp_path / "manifest.csv")
+    assert ds.class_names == ["normal", "tumour"]
+    assert [c.patient_id for c in ds.cases][:2] == ["p0", "p0"]
+    assert ds.split_counts() == {"train": 4, "test": 2}
+
+
+def test_csv_missing_file_is_named(tmp_path: Path) -> None:
+    _png(tmp_path / "a.png")
+    (tmp_path / "m.csv").write_text("path,label\na.png,x\nmissing.png,y\n")
+    with pytest.raises(DatasetError, match=r"line 3: .*missing\.png"):
+        Dataset.load(tmp_path / "m.csv")
+
+
+def test_csv_without_label_column(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("file,diag_x\na.png,x\n")
+    with pytest.raises(DatasetError, match="no 'label' column"):
+        Dataset.load(tmp_path / "m.csv")
+
+
+def test_medmnist_npz_2d_and_3d(tmp_path: Path) -> None:
+    ds = Dataset.load(write_npz(tmp_path / "pneumoniamnist.npz"))
+    assert ds.class_names == ["normal", "pneumonia"]
+    assert ds.spatial_dims == 2
+    assert ds.split_counts() == {"train": 60, "val": 20, "test": 20}
+    assert ds.read(ds.cases[0]).array.shape == (1, 28, 28)
+    vol = Dataset.load(write_npz(tmp_path / "nodulemnist3d.npz", shape=(8, 8, 8)))
+    assert vol.spatial_dims == 3
+    assert vol.class_names == ["benign", "malignant"]
+    assert vol.read(vol.cases[0]).array.shape == (1, 8, 8, 8)
+    rgb = Dataset.load(write_npz(tmp_path / "unknownmnist.npz", shape=(8, 8, 3), classes=3))
+    assert rgb.spatial_dims == 2 and rgb.class_names == ["class_0", "class_1", "class_2"]
+    assert rgb.read(rgb.cases[0]).array.shape == (3, 8, 8)
+
+
+def test_medmnist_multilabel_refused(tmp_path: Path) -> None:
+    path = tmp_path / "chestmnist.npz"
+    np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=np.zeros((4, 14), np.uint8))
+    with pytest.raises(DatasetError, match="multi-label"):
+        Dataset.load(path)
+
+
+def test_real_pneumoniamnist() -> None:
+    ds = Dataset.load(shared_data("medmnist/pneumoniamnist.npz"))
+    assert ds.split_counts() == {"train": 4708, "val": 524, "test": 624}
+    assert ds.class_names == ["normal", "pneumonia"]
+
+
+def test_real_adrenal_3d() -> None:
+    ds = Dataset.load(shared_data("medmnist/adrenalmnist3d_64.npz"))
+    assert ds.spatial_dims == 3
+    assert ds.read(ds.cases[0]).array.shape == (1, 64, 64, 64)
+
+
+def test_real_herlev_excluding_masks() -> None:
+    ds = Dataset.load(shared_data("herlev/data"), exclude="*-d.bmp")
+    assert len(ds.class_names) == 7
+    assert len(ds) == 917
+    assert not any(c.case_id.lower().endswith("-d.bmp") for c in ds.cases)

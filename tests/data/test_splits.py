@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from medimg.data.case import Case
+from medimg.data.splits import Splits, kfold_assignments, make_splits
+from medimg.errors import DatasetError
+
+
+def _cases(n: int = 100, patients: bool = False, split: str | None = None) -> list[Case]:
+    return [
+        Case(case_id=f"c{i}", label=i % 2, patient_id=f"p{i // 4}" if patients else None, split=split)
+        for i in range(n)
+    ]
+
+
+def test_stratified_fractions_and_reproducible() -> None:
+    cases = _cases(200)
+    a = make_splits(cases, seed=3)
+    b = make_splits(cases, seed=3)
+    assert a.assignment == b.assignment
+    counts = a.counts()
+    assert abs(counts["test"] - 30) <= 4 and abs(counts["val"] - 30) <= 4
+    for split in ("train", "val", "test"):
+        labels = Counter(c.label for c in a.cases(cases, split))
+        assert abs(labels[0] - labels[1]) <= 2
+
+
+def test_patients_never_straddle_splits() -> None:
+    cases = _cases(200, patients=True)
+    splits = make_splits(cases, seed=0)
+    by_patient: dict[str, set[str]] = {}
+    for c in cases:
+        by_patient.setdefault(str(c.patient_id), set()).add(splits.assignment[c.case_id])
+    assert all(len(s) == 1 for s in by_patient.values())
+    assert splits.method == "stratified-grouped"
+
+
+def test_own_split_kept_and_val_carved() -> None:
+    cases = _cases(80, split="train") + [Case(f"t{i}", i % 2, split="test") for i in range(20)]
+    splits = make_splits(cases)
+    assert splits.counts()["test"] == 20
+    assert splits.counts()["val"] > 0
+    assert "carved-val" in splits.method
+    assert Splits.from_dict(splits.to_dict()).assignment == splits.assignment
+
+
+def test_kfold_covers_everything_once() -> None:
+    cases = _cases(50, patients=True)
+    folds = kfold_assignments(cases, 5)
+    assert set(folds) == set(range(5))
+    patients: dict[str, set[int]] = {}
+    for c, f in zip(cases, folds, strict=True):
+        patients.setdefault(str(c.patient_id), set()).add(f)
+    assert all(len(s) == 1 for s in patients.values())
+    with pytest.raises(DatasetError):
+        kfold_assignments(cases, 1)
+
+
+def test_bad_fractions() -> None:
+    with pytest.raises(DatasetError, match="fractions"):
+        make_splits(_cases(), val_fraction=0.6, test_fraction=0.5)

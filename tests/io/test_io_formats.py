@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.errors import ImageReadError
+from medimg.io import IMAGE_SUFFIXES, detect_format, is_image_file, read_image
+
+Writer = Callable[..., Path]
+
+
+def _png(path: Path) -> Path:
+    Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).save(path, format="PNG")
+    return path
+
+
+def test_image_suffixes_are_exactly_the_documented_set() -> None:
+    assert set(IMAGE_SUFFIXES) == {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".gif",
+        ".dcm",
+        ".dicom",
+        ".nii",
+        ".nii.gz",
+        ".ima",
+    }
+
+
+@pytest.mark.parametrize(("fmt", "pil_format", "suffix"), [
+    ("png", "PNG", ".png"),
+    ("jpeg", "JPEG", ".jpg"),
+    ("bmp", "BMP", ".bmp"),
+    ("tiff", "TIFF", ".tif"),
+    ("gif", "GIF", ".gif"),
+])  # fmt: skip
+def test_detect_raster_formats_from_content(tmp_path: Path, fmt: str, pil_format: str, suffix: str) -> None:
+    img = Image.fromarray(np.full((4, 5, 3), 100, dtype=np.uint8))
+    path = tmp_path / f"image{suffix}"
+    img.save(path, format=pil_format)
+    assert detect_format(path) == fmt
+    # content wins over a wrong or missing extension
+    renamed = tmp_path / "misnamed.dcm"
+    shutil.copy(path, renamed)
+    assert detect_format(renamed) == fmt
+    bare = tmp_path / "noext"
+    shutil.copy(path, bare)
+    assert detect_format(bare) == fmt
+
+
+def test_detect_nifti_plain_and_gzipped(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.zeros((3, 4, 5), np.float32), np.eye(4))
+    nib.save(img, tmp_path / "a.nii")
+    nib.save(img, tmp_path / "b.nii.gz")
+    assert detect_format(tmp_path / "a.nii") == "nifti"
+    assert detect_format(tmp_path / "b.nii.gz") == "nifti"
+    nib.save(nib.Nifti2Image(np.zeros((3, 4, 5), np.float32), np.eye(4)), tmp_path / "c.nii")
+    assert detect_format(tmp_path / "c.nii") == "nifti"
+    # a gzip file that is not NIfTI is not mistaken for one
+    with gzip.open(tmp_path / "junk.nii.gz", "wb") as fh:
+        fh.write(b"hello world" * 100)
+    with pytest.raises(ImageReadError, match="unrecognised image format"):
+        detect_format(tmp_path / "junk.nii.gz")
+
+
+def test_detect_dicom_with_and_without_preamble(
+    dicom_writer: Writer, bundled_dicom: Callable[[str], str]
+) -> None:
+    pixels = np.zeros((4, 4), np.uint16)
+    with_preamble = dicom_writer("a.dcm", pixels)
+    assert with_preamble.read_bytes()[128:132] == b"DICM"
+    assert detect_format(with_preamble) == "dicom"
+    bare = dicom_writer("bare", pixels, preamble=False)
+    assert bare.read_bytes()[128:132] != b"DICM"
+    assert detect_format(bare) == "dicom"
+    assert read_image(bare).array.shape == (1, 4, 4)
+    assert detect_format(bundled_dicom("ExplVR_LitEndNoMeta.dcm")) == "dicom"
+
+
+def test_text_file_named_png_is_refused_with_a_clear_reason(tmp_path: Path) -> None:
+    path = tmp_path / "scan.png"
+    path.write_text("this is not an image\n")
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "unrecognised image format" in message and "'.png'" in message
+    assert "this is not an" in message
+    assert info.value.path == str(path)
+
+
+def test_empty_missing_and_folder(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.dcm"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageReadError, match="empty"):
+        read_image(empty)
+    with pytest.raises(ImageReadError, match="does not exist"):
+        detect_format(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match="folder"):
+        detect_format(tmp_path)
+
+
+def test_is_image_file(tmp_path: Path, dicom_writer: Writer) -> None:
+    assert is_image_file("a/b/scan.PNG")
+    assert is_image_file("case.nii.gz")
+    assert is_image_file("IMG0001.IMA")
+    assert not is_image_file("notes.txt")
+    assert not is_image_file("archive.gz")
+    assert not is_image_file(".hidden.png")
+    dicom_noext = dicom_writer("IM0001", np.zeros((2, 2), np.uint16))
+    assert is_image_file(dicom_noext)
+    uid_named = dicom_writer("1.2.840.113619.2.55", np.zeros((2, 2), np.uint16))
+    assert is_image_file(uid_named)
+    text_noext = tmp_path / "README"
+    text_noext.write_text("x" * 200)
+    assert not is_image_file(text_noext)
+    assert not is_image_file(tmp_path / "does_not_exist")
+    assert not is_image_file(_png(tmp_path / "noext_png_content"))  # only DICOM magic counts without suffix
+
+
+def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, dicom_writer: Writer) -> None:
+    # A "dual personality" file: TIFF header in the DICOM preamble.
+    dicom = dicom_writer("a.dcm", np.zeros((2, 2), np.uint16))
+    data = bytearray(dicom.read_bytes())
+    data[:4] = b"II*\x00"
+    dual_dcm = tmp_path / "dual.dcm"
+    dual_dcm.write_bytes(bytes(data))
+    dual_tif = tmp_path / "dual.tif"
+    dual_tif.write_bytes(bytes(data))
+    assert detect_format(dual_dcm) == "dicom"
+    assert detect_format(dual_tif) == "tiff"

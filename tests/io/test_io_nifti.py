@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from medimg.errors import ConfigError, ImageReadError
+from medimg.io import read_dicom_series, read_image, read_nifti, write_nifti
+from medimg.io.image import ImageData
+
+RNG = np.random.default_rng(1)
+
+
+def _oblique_affine() -> np.ndarray:
+    """Rotation about z by 30 degrees, spacing (0.8, 1.2, 2.5) mm, an offset: a non-trivial affine."""
+    theta = np.deg2rad(30)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]])
+    affine = np.eye(4)
+    affine[:3, :3] = rot @ np.diag([0.8, 1.2, 2.5])
+    affine[:3, 3] = [-90.0, 12.5, 40.0]
+    return affine
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_3d_round_trip(tmp_path: Path, suffix: str) -> None:
+    array = RNG.normal(size=(1, 5, 6, 7)).astype(np.float32)
+    affine = _oblique_affine()
+    path = write_nifti(ImageData(array=array, affine=affine), tmp_path / f"vol{suffix}")
+    image = read_image(path)
+    assert image.meta["format"] == "nifti"
+    assert image.array.shape == (1, 5, 6, 7)
+    np.testing.assert_array_equal(image.array, array)
+    np.testing.assert_allclose(image.affine, affine, atol=1e-5)
+    assert image.spacing_mm == pytest.approx((0.8, 1.2, 2.5), abs=1e-6)
+    # nibabel agrees on the voxel order: array[0, i, j, k] is voxel (i, j, k)
+    np.testing.assert_array_equal(np.asarray(nib.load(str(path)).dataobj)[1, 2, 3], array[0, 1, 2, 3])
+
+
+def test_4d_round_trip_channels_first(tmp_path: Path) -> None:
+    array = RNG.normal(size=(3, 4, 5, 6)).astype(np.float32)
+    affine = _oblique_affine()
+    write_nifti(ImageData(array=array, affine=affine), tmp_path / "multi.nii.gz")
+    on_disk = np.asarray(nib.load(str(tmp_path / "multi.nii.gz")).dataobj)
+    assert on_disk.shape == (4, 5, 6, 3)
+    np.testing.assert_array_equal(on_disk[..., 2], array[2])
+    image = read_nifti(tmp_path / "multi.nii.gz")
+    assert image.array.shape == (3, 4, 5, 6)
+    np.testing.assert_array_equal(image.array, array)
+    np.testing.assert_allclose(image.affine, affine, atol=1e-5)
+
+
+def test_2d_stays_2d(tmp_path: Path) -> None:
+    array = RNG.normal(size=(1, 8, 9)).astype(np.float32)
+    write_nifti(ImageData(array=array, spacing_mm=(0.5, 0.25)), tmp_path / "flat.nii")
+    image = read_nifti(tmp_path / "flat.nii")
+    assert image.array.shape == (1, 8, 9)
+    np.testing.assert_array_equal(image.array, array)
+    assert image.spacing_mm == pytest.approx((0.5, 0.25))
+    # a volume with a single slice (X, Y, 1) is squeezed to 2D and says so
+    nib.save(nib.Nifti1Image(array[0][..., None], np.diag([0.5, 0.25, 3.0, 1.0])), tmp_path / "z1.nii.gz")
+    squeezed = read_nifti(tmp_path / "z1.nii.gz")
+    assert squeezed.array.shape == (1, 8, 9)
+    assert squeezed.meta["squeezed_z"] is True
+    assert squeezed.spacing_mm == pytest.approx((0.5, 0.25))
+    # 2D with channels round trips too
+    rgb = RNG.normal(size=(3, 8, 9)).astype(np.float32)
+    write_nifti(ImageData(array=rgb), tmp_path / "rgb.nii")
+    np.testing.assert_array_equal(read_nifti(tmp_path / "rgb.nii").array, rgb)
+
+
+def test_label_map_written_as_uint8(tmp_path: Path) -> None:
+    labels = RNG.integers(0, 3, size=(1, 4, 4, 4)).astype(np.float32)
+    write_nifti(ImageData(array=labels, affine=_oblique_affine()), tmp_path / "seg.nii.gz", dtype=np.uint8)
+    assert nib.load(str(tmp_path / "seg.nii.gz")).get_data_dtype() == np.uint8
+    image = read_nifti(tmp_path / "seg.nii.gz")
+    np.testing.assert_array_equal(image.array, labels)
+    assert image.meta["dtype"] == "uint8"
+    with pytest.raises(ConfigError, match="do not fit"):
+        write_nifti(ImageData(array=labels * 1000), tmp_path / "bad.nii", dtype=np.uint8)
+
+
+def test_scaling_and_units_from_header(tmp_path: Path) -> None:
+    data = np.arange(24, dtype=np.int16).reshape(2, 3, 4)
+    img = nib.Nifti1Image(data, np.diag([0.001, 0.002, 0.003, 1.0]))
+    img.header.set_slope_inter(2.0, -5.0)
+    img.header.set_xyzt_units("meter")
+    nib.save(img, tmp_path / "m.nii")
+    image = read_nifti(tmp_path / "m.nii")
+    np.testing.assert_array_equal(image.array[0], data * 2.0 - 5.0)
+    assert image.spacing_mm == pytest.approx((1.0, 2.0, 3.0))
+    np.testing.assert_allclose(np.diag(image.affine)[:3], [1.0, 2.0, 3.0])
+
+
+def test_write_nifti_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\.nii"):
+        write_nifti(ImageData(array=np.zeros((1, 2, 2), np.float32)), tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="channel-first"):
+        write_nifti(ImageData(array=np.zeros((2, 2), np.float32)), tmp_path / "x.nii")
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_truncated_nifti(tmp_path: Path, suffix: str) -> None:
+    write_nifti(ImageData(array=RNG.normal(size=(1, 20, 20, 20)).astype(np.float32)), tmp_path / f"a{suffix}")
+    blob = (tmp_path / f"a{suffix}").read_bytes()
+    for n in (400, len(blob) // 2):
+        cut = tmp_path / f"cut{n}{suffix}"
+        cut.write_bytes(blob[:n])
+        with pytest.raises(ImageReadError) as info:
+            read_image(cut)
+        assert str(cut) in str(info.value)
+
+
+def test_dicom_series_to_nifti_keeps_geometry(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    orientation = (1.0, 0.0, 0.0, 0.0, np.cos(0.2), np.sin(0.2))
+    normal = np.cross(orientation[:3], orientation[3:])
+    for k in range(3):
+        dicom_writer(
+            f"ser/{k}.dcm", np.full((4, 5), k, np.uint16), series_uid="9.9", slope=1, intercept=-1024,
+            position=tuple(np.array([5.0, -3.0, 1.0]) + normal * 1.5 * k), orientation=orientation,
+        )  # fmt: skip
+    series = read_dicom_series(tmp_path / "ser")
+    write_nifti(series, tmp_path / "ser.nii.gz")
+    back = read_nifti(tmp_path / "ser.nii.gz")
+    np.testing.assert_array_equal(back.array, series.array)
+    np.testing.assert_allclose(back.affine, series.affine, atol=1e-5)
+    assert back.spacing_mm == pytest.approx(series.spacing_mm, abs=1e-5)
