@@ -115,7 +115,7 @@ class Model:
         self.run_dir_, self.metadata_ = fit.run_dir, fit.metadata
         self._dataset = dataset
         if not options.folds:
-            self.evaluate(dataset, split="test")
+            self.evaluate(dataset, split="test", strict=options.strict)
         return self
 
     @classmethod
@@ -160,6 +160,7 @@ class Model:
         split: str = "test",
         out_dir: str | Path | None = None,
         n_resamples: int = 1000,
+        strict: bool = False,
     ) -> Any:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
@@ -189,7 +190,7 @@ class Model:
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} images; use --split all for an external set")
         remap = self._label_map(dataset.class_names, class_names)
-        prepared = prepare_split(dataset, cases, plan, progress=False)
+        prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
         y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
         history = _read_history(run.file("metrics.jsonl"))

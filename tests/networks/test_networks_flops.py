@@ -10,8 +10,12 @@ from medimg.networks import count_flops, create_network
 
 def test_exact_count_conv_linear() -> None:
     model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5),
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
     )
     expected = 2 * (28 * 28 * 4 * 9 * 1) + 2 * (14 * 14 * 8 * 9 * 2) + 2 * (8 * 5)
     assert count_flops(model, (1, 28, 28)) == expected

@@ -1,6 +1,8 @@
-"""Every registered network, in every spatial dimensionality it supports: shapes, gradients, hooks, layouts."""
+"""Every registered network in every spatial dimensionality it supports: shapes, gradients, hooks, layouts."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -14,6 +16,17 @@ BATCH = 2
 # (in_channels, spatial side, width) per spatial dimensionality; tiny so the module runs fast on 2 CPU cores.
 # Width 1.0 (the default) is exercised at 28 px; the larger 2D and the 3D cases use half width.
 SHAPES: dict[int, list[tuple[int, int, float]]] = {2: [(1, 28, 1.0), (3, 64, 0.5)], 3: [(1, 16, 0.5)]}
+
+
+# Activation between the target layer and global average pooling (alexnet has FC layers in between).
+POST_TARGET_ACTIVATION: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "simple-cnn": lambda t: t,
+    "resnet18": lambda t: t,
+    "resnet34": lambda t: t,
+    "resnet50": lambda t: t,
+    "densenet121": torch.relu,
+    "efficientnet-b0": nn.functional.silu,
+}
 
 
 def _cases() -> list[pytest.ParameterSet]:
@@ -74,13 +87,20 @@ def test_forward_backward_features_and_target_layer(
     assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
 
     model.eval()
+    captured.clear()
+    handle = target.register_forward_hook(lambda _m, _i, out: captured.append(out.clone()))
     with torch.no_grad():
         features = model.forward_features(x)
         logits_eval = model(x)
+    handle.remove()
     assert features.shape == (BATCH, model.embedding_dim)
     assert torch.isfinite(features).all()
     # the head maps the features to the logits (forward_features is really the penultimate layer)
     torch.testing.assert_close(model.head(features), logits_eval)
+    # the Grad-CAM target is the last conv block: its (activated) map, globally averaged, is the embedding
+    if name in POST_TARGET_ACTIVATION:
+        pooled = POST_TARGET_ACTIVATION[name](captured[0]).flatten(2).mean(-1)
+        torch.testing.assert_close(pooled, features, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", [n for n in list_networks() if 2 in network_info(n).spatial_dims])
@@ -105,7 +125,9 @@ def test_width_scaling_reduces_parameters(name: str) -> None:
     assert half < 0.5 * full, (name, full, half)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "densenet121", "efficientnet-b0", "alexnet"])
+@pytest.mark.parametrize(
+    "name", ["resnet18", "resnet34", "resnet50", "densenet121", "efficientnet-b0", "alexnet"]
+)
 def test_stem_depends_on_input_size(name: str) -> None:
     def first_conv(input_size: int) -> nn.Conv2d:
         model = create_network(name, in_channels=1, num_classes=2, input_size=input_size, width=0.25)
@@ -150,7 +172,9 @@ def test_resnet_width_sets_base_channels() -> None:
 
 
 def test_3d_small_stem() -> None:
-    model = create_network("resnet18", in_channels=1, num_classes=2, spatial_dims=3, input_size=16, width=0.25)
+    model = create_network(
+        "resnet18", in_channels=1, num_classes=2, spatial_dims=3, input_size=16, width=0.25
+    )
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv3d))
     assert conv.stride == (1, 1, 1)
 

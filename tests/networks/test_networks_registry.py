@@ -31,9 +31,9 @@ def test_network_info_fields() -> None:
 
 
 def test_unknown_name_suggests_close_match() -> None:
-    with pytest.raises(ConfigError, match="(?i)did you mean 'resnet18'"):
+    with pytest.raises(ConfigError, match=r"(?i)did you mean 'resnet18'"):
         create_network("resnet19", in_channels=1, num_classes=2)
-    with pytest.raises(ConfigError, match="(?i)did you mean"):
+    with pytest.raises(ConfigError, match=r"(?i)did you mean"):
         network_info("densenet-121")
 
 

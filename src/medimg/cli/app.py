@@ -275,7 +275,7 @@ def demo(
         if folder.exists():
             shutil.rmtree(folder)
     _echo(f"1/4 drawing {2 * n_per_class} synthetic phantom images (normal / lesion) in {data_dir}")
-    make_phantom_dataset(data_dir, n_per_class=n_per_class, size=64, seed=0)
+    make_phantom_dataset(data_dir, n_per_class=n_per_class, size=32, seed=0)
     dataset = Dataset.load(data_dir)
     _echo("2/4 checking the dataset")
     _echo(check_dataset(dataset).summary())

@@ -1,13 +1,13 @@
 """The uniform classifier wrapper every registered network returns, and small N-d layer helpers.
 
-Every network in :data:`medimg.networks.registry.NETWORKS` is a :class:`ClassificationNet`: a ``backbone`` that
-maps ``(B, C, *spatial)`` to pooled features ``(B, embedding_dim)``, a dropout and a linear ``head``. The wrapper
-gives third-party nets (MONAI, torchvision) and our own nets the same interface:
+Every network in :data:`medimg.networks.registry.NETWORKS` is a :class:`ClassificationNet`: a ``backbone``
+that maps ``(B, C, *spatial)`` to pooled features ``(B, embedding_dim)``, a dropout and a linear ``head``.
+The wrapper gives third-party nets (MONAI) and our own nets the same interface:
 
 * ``forward(x) -> (B, num_classes)`` logits,
 * ``forward_features(x) -> (B, embedding_dim)`` penultimate features,
-* ``target_layer_name``: dotted path (for ``model.get_submodule``) of the last convolutional block, whose output
-  is ``(B, C', *spatial')``; Grad-CAM hooks it,
+* ``target_layer_name``: dotted path (for ``model.get_submodule``) of the last convolutional block, whose
+  output is ``(B, C', *spatial')``; Grad-CAM hooks it,
 * ``head_name``: the prefix of the classifier head's parameters (``"head"``), which
   :func:`medimg.networks.weights.load_weights` skips when the number of classes differs.
 """

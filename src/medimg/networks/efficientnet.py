@@ -1,4 +1,4 @@
-"""``efficientnet-b0``: MONAI's N-d EfficientNet-B0 (2D and 3D) with a size-dependent stem and width scaling."""
+"""``efficientnet-b0``: MONAI's N-d EfficientNet-B0 (2D/3D) with a size-dependent stem and width scaling."""
 
 from __future__ import annotations
 
@@ -40,10 +40,10 @@ def efficientnet_b0(
     """Build EfficientNet-B0 (Tan & Le, 2019) on :class:`monai.networks.nets.EfficientNet`, random init.
 
     This is ``EfficientNetBN("efficientnet-b0", pretrained=False)`` with ``width`` as the width coefficient
-    (channels rounded to multiples of 8) and the classifier replaced by our head. Inputs whose smallest side is
-    <= 64 get a stride-1 stem conv (total stride 16 instead of 32). MONAI computes TensorFlow-style "same"
-    padding from the image size, so ``input_size`` is passed on. Grad-CAM target: ``_bn1`` (after the 1x1 head
-    conv, before the final swish).
+    (channels rounded to multiples of 8) and the classifier replaced by our head. Inputs whose smallest side
+    is <= 64 get a stride-1 stem conv (total stride 16 instead of 32). MONAI computes TensorFlow-style
+    "same" padding from the image size, so ``input_size`` is passed on. Grad-CAM target: ``_bn1`` (after
+    the 1x1 head conv, before the final swish).
     """
     small = use_small_stem(input_size)
     side = max(input_size)
@@ -65,8 +65,9 @@ def efficientnet_b0(
         stem.padding = (1,) * spatial_dims
         net._conv_stem_padding = nn.Identity()
     embedding_dim = net._fc.in_features
-    net._dropout = nn.Identity()
-    net._fc = nn.Identity()
+    # our ClassificationNet adds dropout and the head; MONAI's forward then ends with the pooled features
+    net.add_module("_dropout", nn.Identity())
+    net.add_module("_fc", nn.Identity())
     return ClassificationNet(
         net,
         embedding_dim=embedding_dim,

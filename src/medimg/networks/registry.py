@@ -9,9 +9,9 @@ Example:
     torch.Size([4, 2])
 
 Every factory is called with keyword arguments only: ``in_channels``, ``num_classes``, ``spatial_dims``,
-``input_size`` (a tuple with one size per spatial axis, already validated), ``width`` and ``dropout``; it returns
-a :class:`medimg.networks.base.ClassificationNet`. Nothing is ever downloaded: all networks start from random
-weights unless ``weights_path`` names a local file.
+``input_size`` (a tuple with one size per spatial axis, already validated), ``width`` and ``dropout``; it
+returns a :class:`medimg.networks.base.ClassificationNet`. Nothing is ever downloaded: all networks start
+from random weights unless ``weights_path`` names a local file.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 NETWORKS: Registry[nn.Module] = Registry("network")
 """Registry of classification network factories (see the module docstring for the factory signature)."""
+
 
 @dataclass(frozen=True)
 class NetworkInfo:
@@ -86,7 +87,9 @@ def list_networks(pattern: str = "*") -> list[str]:
 def network_info(name: str) -> NetworkInfo:
     """Static facts about network ``name``; unknown names raise :class:`ConfigError` with close matches."""
     NETWORKS.get(name)  # raises the did-you-mean ConfigError for unknown names
-    return _INFO[name.lower()]
+    key = name.lower()
+    # a factory added with NETWORKS.register (not register_network) gets permissive defaults
+    return _INFO.get(key) or NetworkInfo(key, (2, 3), "", default_input_size=224, min_input_size=1)
 
 
 def networks_supporting(spatial_dims: int) -> list[str]:
@@ -151,7 +154,7 @@ def create_network(
             hyper-parameters, or an unreadable weights file.
     """
     factory = NETWORKS.get(name)
-    info = _INFO[name.lower()]
+    info = network_info(name)
     if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
         raise ConfigError(f"in_channels must be an integer >= 1, got {in_channels!r}.")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:

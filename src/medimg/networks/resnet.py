@@ -1,4 +1,4 @@
-"""``resnet18`` / ``resnet34`` / ``resnet50``: MONAI's N-d ResNet with a size-dependent stem and width scaling."""
+"""``resnet18`` / ``resnet34`` / ``resnet50``: MONAI's N-d ResNet, size-dependent stem, width scaling."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def build_resnet(
 _DESCRIPTIONS = {
     "resnet18": "ResNet-18 (MONAI, basic blocks, 11 M params at width 1); small-input stem for <= 64 px.",
     "resnet34": "ResNet-34 (MONAI, basic blocks, 21 M params at width 1); small-input stem for <= 64 px.",
-    "resnet50": "ResNet-50 (MONAI, bottleneck blocks, 23.5 M params at width 1); small-input stem for <= 64 px.",
+    "resnet50": "ResNet-50 (MONAI, bottleneck blocks, 23.5 M params at width 1); small-input stem <= 64 px.",
 }
 
 for _name, _description in _DESCRIPTIONS.items():

@@ -1,4 +1,4 @@
-"""``simple-cnn``: our own small and fast CNN for 2D images and 3D volumes (a strong baseline for tiny inputs)."""
+"""``simple-cnn``: our own small, fast CNN for 2D images and 3D volumes (baseline for tiny inputs)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 """Keys under which a checkpoint dict may hold the model's state_dict, tried in this order."""
 
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-"""Prefixes added by DistributedDataParallel / DataParallel and ``torch.compile``; stripped before matching."""
+"""Prefixes added by (Distributed)DataParallel and ``torch.compile``; stripped before matching."""
 
 
 @dataclass
@@ -100,8 +100,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 break
     if not isinstance(obj, Mapping):
         raise ConfigError(
-            f"weights file {path} holds a {type(obj).__name__}, not a state_dict or a checkpoint dict with one "
-            f"of the keys {', '.join(CHECKPOINT_KEYS)}."
+            f"weights file {path} holds a {type(obj).__name__}, not a state_dict or a checkpoint dict "
+            f"with one of the keys {', '.join(CHECKPOINT_KEYS)}."
         )
     state = {_strip_prefixes(str(k)): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
     if not state:
@@ -157,8 +157,8 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
     body_problems = [k for k in report.skipped + report.missing + report.unexpected if not is_head(k)]
     if strict and body_problems:
         raise ConfigError(
-            f"weights file {path} does not match the model (strict=True): {len(body_problems)} key(s) missing, "
-            f"unexpected or of another shape, e.g. {', '.join(body_problems[:5])}."
+            f"weights file {path} does not match the model (strict=True): {len(body_problems)} key(s) "
+            f"missing, unexpected or of another shape, e.g. {', '.join(body_problems[:5])}."
         )
 
     model.load_state_dict(to_load, strict=False)
@@ -173,7 +173,9 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
                 ", ".join(head_skipped),
             )
         if other_skipped:
-            logger.warning("weights %s: skipped keys with mismatched shapes: %s", path, ", ".join(other_skipped))
+            logger.warning(
+                "weights %s: skipped keys with mismatched shapes: %s", path, ", ".join(other_skipped)
+            )
     body_missing = [k for k in report.missing if not is_head(k)]
     if body_missing or report.unexpected:
         logger.warning(

@@ -13,7 +13,7 @@ from medimg.planning.plan import AugmentationPlan, Plan
 
 MAX_INPUT_2D = 128
 MAX_INPUT_3D = 32
-TARGET_STEPS = 1500
+TARGET_STEPS = 1200
 
 
 def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
@@ -72,7 +72,7 @@ def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, s
 
 
 def determine_epochs(fp: Fingerprint, batch_size: int) -> tuple[int, int, str]:
-    """About 1,500 optimisation steps, between 10 and 60 epochs; patience a quarter of that (at least 5).
+    """About 1,200 optimisation steps, between 10 and 60 epochs; patience a quarter of that (at least 5).
 
     Small datasets need more passes, large ones fewer; a fixed step budget keeps the CPU time roughly
     constant across datasets. Early stopping on the validation metric ends runs that have converged.

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from medimg.engine.checkpoint import load_checkpoint
+from medimg.engine.schedule import lr_multiplier
+from medimg.engine.trainer import TaskHooks, train
+from medimg.networks import create_network
+from medimg.planning.plan import AugmentationPlan, Plan
+from medimg.tasks.classify import PreparedSplit, make_hooks
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 1, 16, 16, generator=g) * 0.5 + y.view(-1, 1, 1, 1).float()
+    return x.half(), y
+
+
+def _plan(**kw: object) -> Plan:
+    base: dict[str, object] = dict(
+        input_size=[16, 16], network="simple-cnn", width=0.5, epochs=4, batch_size=16, amp="none",
+        channels_last=False, early_stopping_patience=0,
+        augmentation=AugmentationPlan(rotate_deg=10, brightness=0.1),
+    )
+    base.update(kw)
+    return Plan.model_validate(base)
+
+
+def _net(plan: Plan) -> torch.nn.Module:
+    return create_network(plan.network, in_channels=1, num_classes=2, input_size=plan.input_size, width=plan.width)
+
+
+def _hooks(plan: Plan, fail_at_call: int | None = None) -> TaskHooks:
+    x, y = _data(32)
+    hooks = make_hooks(plan, PreparedSplit(x=x, y=y, case_ids=[str(i) for i in range(32)]))
+    calls = {"n": 0}
+    validate = hooks.validate
+
+    def maybe_fail(network: torch.nn.Module) -> dict[str, float]:
+        calls["n"] += 1
+        if fail_at_call is not None and calls["n"] == fail_at_call:
+            raise Interrupted
+        return validate(network)
+
+    return TaskHooks(loss=hooks.loss, validate=maybe_fail)
+
+
+def test_training_learns_and_writes_artifacts(tmp_path: Path) -> None:
+    plan = _plan()
+    x, y = _data()
+    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=True)
+    assert len(result.history) == 4
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert result.best_metric > 0.9
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["epoch"] == 4
+    assert any((tmp_path / "tensorboard").iterdir())
+
+
+def test_best_state_is_a_copy(tmp_path: Path) -> None:
+    plan = _plan(epochs=3)
+    x, y = _data()
+    net = _net(plan)
+    result = train(net, x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    saved = load_checkpoint(tmp_path / "checkpoints" / "best.pt")["model"]
+    for key, value in result.best_state.items():
+        assert torch.equal(value, saved[key])
+    # mutating the live network must not touch the kept best weights
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    first = next(k for k, v in result.best_state.items() if v.is_floating_point())
+    assert not torch.equal(result.best_state[first], net.state_dict()[first])
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None:
+    plan = _plan()
+    x, y = _data()
+    torch.manual_seed(0)
+    full = train(_net(plan), x, y, plan, _hooks(plan), tmp_path / "a", seed=1, progress=False, tensorboard=False)
+    torch.manual_seed(0)
+    with pytest.raises(Interrupted):
+        train(_net(plan), x, y, plan, _hooks(plan, fail_at_call=3), tmp_path / "b", seed=1, progress=False,
+              tensorboard=False)
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 2
+    torch.manual_seed(0)
+    resumed = train(_net(plan), x, y, plan, _hooks(plan), tmp_path / "b", seed=1, resume=True, progress=False,
+                    tensorboard=False)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+    assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 4
+    for a, b in zip(full.history, resumed.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+    last_a = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")["model"]
+    last_b = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["model"]
+    for key in last_a:
+        assert torch.allclose(last_a[key].float(), last_b[key].float(), atol=1e-5), key
+
+
+def test_early_stopping(tmp_path: Path) -> None:
+    plan = _plan(epochs=30, early_stopping_patience=2, monitor="loss", learning_rate=1e-9, warmup_epochs=0)
+    x, y = _data()
+    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    assert result.stopped_early and len(result.history) < 30
+
+
+def test_lr_schedules() -> None:
+    cosine = lr_multiplier("cosine", 100, 10)
+    assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)
+    assert cosine(99) < 0.05
+    step = lr_multiplier("step", 100, 0, (0.5, 0.75))
+    assert step(49) == 1.0 and step(50) == pytest.approx(0.1) and step(80) == pytest.approx(0.01)

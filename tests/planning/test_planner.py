@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from medimg.config import parse_assignments, resolve_plan
+from medimg.errors import ConfigError
+from medimg.planning.fingerprint import Fingerprint, IntensityStats
+from medimg.planning.planner import make_plan
+
+
+def _fingerprint(**kw: object) -> Fingerprint:
+    base: dict[str, object] = dict(
+        dataset="d",
+        num_train_cases=4708,
+        class_names=["normal", "pneumonia"],
+        class_counts={"normal": 1214, "pneumonia": 3494},
+        spatial_dims=2,
+        channels=1,
+        channel_counts={"1": 4708},
+        median_shape=[28, 28],
+        min_shape=[28, 28],
+        max_shape=[28, 28],
+        modality="medmnist",
+        intensity=IntensityStats(mean=120, std=60, min=0, max=255, percentile_00_5=3, percentile_99_5=250),
+        sampled_images=4708,
+    )
+    base.update(kw)
+    return Fingerprint.model_validate(base)
+
+
+def test_plan_for_small_grayscale_imbalanced() -> None:
+    plan = make_plan(_fingerprint())
+    assert plan.input_size == [28, 28]
+    assert plan.in_channels == 1 and plan.num_classes == 2
+    assert plan.class_weights is not None and plan.class_weights[0] > plan.class_weights[1]
+    assert plan.augmentation.flip_axes == []  # radiograph-like: no flips
+    assert (plan.clip_low, plan.clip_high) == (3, 250)
+    assert set(plan.reasons) >= {"input_size", "network", "epochs", "class_weights", "augmentation"}
+
+
+def test_plan_caps_large_images_and_3d() -> None:
+    big = make_plan(_fingerprint(median_shape=[512, 400], channels=3))
+    assert big.input_size == [128, 128]
+    assert big.augmentation.flip_axes == [0, 1]
+    vol = make_plan(_fingerprint(spatial_dims=3, median_shape=[64, 64, 64]))
+    assert vol.input_size == [32, 32, 32]
+    assert not vol.channels_last
+
+
+def test_plan_is_pure() -> None:
+    assert make_plan(_fingerprint()) == make_plan(_fingerprint())
+
+
+def test_overrides_precedence_and_validation() -> None:
+    planned = make_plan(_fingerprint())
+    plan = resolve_plan(planned, {"epochs": 3, "batch_size": 16}, {"epochs": 5, "input_size": 32})
+    assert plan.epochs == 5 and plan.batch_size == 16 and plan.input_size == [32, 32]
+    assert plan.reasons["epochs"] == "set by user"
+    nested = resolve_plan(planned, parse_assignments(["augmentation.rotate_deg=0", "network=simple-cnn"]))
+    assert nested.augmentation.rotate_deg == 0 and nested.network == "simple-cnn"
+    with pytest.raises(ConfigError, match="(?i)did you mean 'epochs'"):
+        resolve_plan(planned, {"epoch": 3})
+    with pytest.raises(ConfigError, match="batch_size"):
+        resolve_plan(planned, {"batch_size": 0})
+    with pytest.raises(ConfigError, match="FIELD=VALUE"):
+        parse_assignments(["epochs"])
