@@ -29,8 +29,14 @@ def phantom_dir(tmp_path: Path) -> Path:
     return make_phantom_dataset(tmp_path / "phantoms", n_per_class=40, size=32, seed=1)
 
 
-def write_npz(path: Path, *, shape: tuple[int, ...] = (28, 28), n: tuple[int, int, int] = (60, 20, 20),
-              classes: int = 2, seed: int = 0) -> Path:
+def write_npz(
+    path: Path,
+    *,
+    shape: tuple[int, ...] = (28, 28),
+    n: tuple[int, int, int] = (60, 20, 20),
+    classes: int = 2,
+    seed: int = 0,
+) -> Path:
     """A MedMNIST-format npz whose class is encoded in the image brightness (learnable)."""
     rng = np.random.default_rng(seed)
     arrays = {}

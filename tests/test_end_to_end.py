@@ -28,12 +28,33 @@ def test_cli_check_fit_evaluate_predict(phantom_dir: Path, tmp_path: Path) -> No
     assert json.loads((tmp_path / "check.json").read_text())["ok"] is True
 
     run = tmp_path / "run"
-    fitted = medimg("fit", str(phantom_dir), "--run-dir", str(run), "--epochs", "3", "--network", "simple-cnn",
-                    "--no-progress", cwd=tmp_path)
+    fitted = medimg(
+        "fit",
+        str(phantom_dir),
+        "--run-dir",
+        str(run),
+        "--epochs",
+        "3",
+        "--network",
+        "simple-cnn",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     assert fitted.returncode == 0, fitted.stderr
-    for name in ("config.json", "dataset.json", "fingerprint.json", "plan.json", "splits.json", "metadata.json",
-                 "model.pt", "metrics.jsonl", "report/report.html", "report/report.json", "report/roc.png",
-                 "report/confusion_matrix.png"):
+    for name in (
+        "config.json",
+        "dataset.json",
+        "fingerprint.json",
+        "plan.json",
+        "splits.json",
+        "metadata.json",
+        "model.pt",
+        "metrics.jsonl",
+        "report/report.html",
+        "report/report.json",
+        "report/roc.png",
+        "report/confusion_matrix.png",
+    ):
         assert (run / name).is_file(), name
     assert "roc_auc" in fitted.stdout and "report.html" in fitted.stdout
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
@@ -62,9 +83,7 @@ def test_cli_check_fit_evaluate_predict(phantom_dir: Path, tmp_path: Path) -> No
         (["evaluate", "{missing}"], "does not exist"),
     ],
 )
-def test_cli_bad_input_gives_clear_error(
-    args: list[str], message: str, phantom_dir: Path, tmp_path: Path
-) -> None:
+def test_cli_bad_input_gives_clear_error(args: list[str], message: str, phantom_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     filled = [a.format(empty=tmp_path / "empty", data=phantom_dir, missing=tmp_path / "nope") for a in args]
     result = medimg(*filled, cwd=tmp_path)
@@ -97,6 +116,7 @@ def test_strict_mode_fails_on_corrupt_file(phantom_dir: Path, tmp_path: Path) ->
     (phantom_dir / "normal" / "corrupt.png").write_bytes(b"garbage")
     from medimg.errors import DatasetError
 
-    with pytest.raises(DatasetError, match="corrupt.png"):
-        Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "r", epochs=1, strict=True, progress=False,
-                                test_fraction=0.2)
+    with pytest.raises(DatasetError, match=r"corrupt\.png"):
+        Model("simple-cnn").fit(
+            phantom_dir, run_dir=tmp_path / "r", epochs=1, strict=True, progress=False, test_fraction=0.2
+        )

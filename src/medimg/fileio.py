@@ -158,9 +158,7 @@ def _json_key(key: Any, where: str) -> str:
         return json.dumps(key)
     if isinstance(key, os.PathLike):
         return os.fspath(key)
-    raise ConfigError(
-        f"dict key {key!r} at {where} has type {type(key).__name__!r}; JSON keys must be strings"
-    )
+    raise ConfigError(f"dict key {key!r} at {where} has type {type(key).__name__!r}; JSON keys must be strings")
 
 
 def _fsync_directory(folder: Path) -> None:

@@ -94,8 +94,8 @@ class Model:
         from medimg.pipeline import fit_classifier, fit_cross_validation
         from medimg.run_folder import new_run_dir
 
-        dataset = data if isinstance(data, Dataset) else Dataset.load(
-            data, include=include, exclude=exclude, window=window
+        dataset = (
+            data if isinstance(data, Dataset) else Dataset.load(data, include=include, exclude=exclude, window=window)
         )
         option_fields = set(FitOptions.model_fields)
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in option_fields})
@@ -134,9 +134,7 @@ class Model:
         if not run.path.is_dir():
             raise RunFolderError(f"run folder {run.path} does not exist")
         if run.file("cv.json").is_file() and not run.file("plan.json").is_file():
-            raise RunFolderError(
-                f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}"
-            )
+            raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
         plan = Plan.model_validate(run.read_json("plan.json"))
         metadata = run.read_json("metadata.json")
         network = build_network(plan.model_copy(update={"weights_path": None}))
@@ -178,8 +176,10 @@ class Model:
         network, plan, class_names = self._require_fitted()
         run = RunFolder(self.run_dir_ or ".")
         own_data = data is None or data is getattr(self, "_dataset", None)
-        dataset = self._training_dataset() if data is None else (
-            data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options())
+        dataset = (
+            self._training_dataset()
+            if data is None
+            else (data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options()))
         )
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
         from medimg.pipeline import cases_for
@@ -211,8 +211,10 @@ class Model:
             n_resamples=n_resamples,
         )
         if out_dir is None:
-            out_dir = run.file("report") if own_data and split == "test" else (
-                run.file("evaluations") / f"{dataset.name}-{split}"
+            out_dir = (
+                run.file("report")
+                if own_data and split == "test"
+                else (run.file("evaluations") / f"{dataset.name}-{split}")
             )
         write_report(report, Path(out_dir), y_true=y, probabilities=probabilities, history=history or None)
         self.last_report_dir_ = Path(out_dir)

@@ -96,8 +96,9 @@ def fit_classifier(
             f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation "
             "images; add images or change --val-fraction"
         )
-    loaded = read_cases(dataset, train_cases, strict=options.strict, progress=options.progress,
-                        desc="reading training images")
+    loaded = read_cases(
+        dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training images"
+    )
     fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed)
     run.write_json("fingerprint.json", fingerprint.model_dump())
     if options.resume and run.file("plan.json").is_file():
@@ -175,7 +176,10 @@ def fit_cross_validation(
 
     folds = int(options.folds or 0)
     base = make_splits(
-        dataset.cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
+        dataset.cases,
+        val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        seed=options.seed,
     )
     dev = [c for c in dataset.cases if base.assignment[c.case_id] != "test"]
     fold_of = kfold_assignments(dev, folds, seed=options.seed)

@@ -71,6 +71,5 @@ class RunFolder:
             return
         if self.is_complete() or self.file("checkpoints/last.pt").is_file():
             raise RunFolderError(
-                f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to "
-                "continue it"
+                f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
             )

@@ -11,8 +11,7 @@ from medimg.errors import DatasetError
 
 def _cases(n: int = 100, patients: bool = False, split: str | None = None) -> list[Case]:
     return [
-        Case(case_id=f"c{i}", label=i % 2, patient_id=f"p{i // 4}" if patients else None, split=split)
-        for i in range(n)
+        Case(case_id=f"c{i}", label=i % 2, patient_id=f"p{i // 4}" if patients else None, split=split) for i in range(n)
     ]
 
 

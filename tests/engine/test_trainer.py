@@ -26,8 +26,14 @@ def _data(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _plan(**kw: object) -> Plan:
     base: dict[str, object] = dict(
-        input_size=[16, 16], network="simple-cnn", width=0.5, epochs=4, batch_size=16, amp="none",
-        channels_last=False, early_stopping_patience=0,
+        input_size=[16, 16],
+        network="simple-cnn",
+        width=0.5,
+        epochs=4,
+        batch_size=16,
+        amp="none",
+        channels_last=False,
+        early_stopping_patience=0,
         augmentation=AugmentationPlan(rotate_deg=10, brightness=0.1),
     )
     base.update(kw)
@@ -89,12 +95,31 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None
     full = train(_net(plan), x, y, plan, _hooks(plan), tmp_path / "a", seed=1, progress=False, tensorboard=False)
     torch.manual_seed(0)
     with pytest.raises(Interrupted):
-        train(_net(plan), x, y, plan, _hooks(plan, fail_at_call=3), tmp_path / "b", seed=1, progress=False,
-              tensorboard=False)
+        train(
+            _net(plan),
+            x,
+            y,
+            plan,
+            _hooks(plan, fail_at_call=3),
+            tmp_path / "b",
+            seed=1,
+            progress=False,
+            tensorboard=False,
+        )
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["epoch"] == 2
     torch.manual_seed(0)
-    resumed = train(_net(plan), x, y, plan, _hooks(plan), tmp_path / "b", seed=1, resume=True, progress=False,
-                    tensorboard=False)
+    resumed = train(
+        _net(plan),
+        x,
+        y,
+        plan,
+        _hooks(plan),
+        tmp_path / "b",
+        seed=1,
+        resume=True,
+        progress=False,
+        tensorboard=False,
+    )
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 4
     for a, b in zip(full.history, resumed.history, strict=True):

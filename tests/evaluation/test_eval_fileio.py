@@ -63,9 +63,7 @@ def test_existing_file_untouched_when_serialisation_fails(tmp_path: Path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
-def test_existing_file_untouched_when_the_write_crashes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_existing_file_untouched_when_the_write_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "state.txt"
     path.write_text("old")
 

@@ -86,18 +86,14 @@ def test_matches_sklearn_on_random_data(k: int) -> None:
     r = classification_metrics(y, p, [f"c{i}" for i in range(k)])
     assert r["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert r["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
-    assert r["precision_macro"] == pytest.approx(
-        skm.precision_score(y, pred, average="macro", zero_division=0)
-    )
+    assert r["precision_macro"] == pytest.approx(skm.precision_score(y, pred, average="macro", zero_division=0))
     assert r["recall_macro"] == pytest.approx(skm.recall_score(y, pred, average="macro", zero_division=0))
     assert r["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))
     assert r["confusion_matrix"] == skm.confusion_matrix(y, pred).tolist()
     expected_auc = skm.roc_auc_score(y, p[:, 1]) if k == 2 else skm.roc_auc_score(y, p, multi_class="ovr")
     assert r["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
     for c in range(k):
-        assert r["per_class"][f"c{c}"]["roc_auc"] == pytest.approx(
-            skm.roc_auc_score(y == c, p[:, c]), abs=1e-12
-        )
+        assert r["per_class"][f"c{c}"]["roc_auc"] == pytest.approx(skm.roc_auc_score(y == c, p[:, c]), abs=1e-12)
     assert metrics.roc_auc(y, p) == pytest.approx(expected_auc, abs=1e-12)
 
 

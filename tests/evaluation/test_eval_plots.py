@@ -66,9 +66,7 @@ def test_training_curves_with_missing_and_nan_values(tmp_path: Path) -> None:
     history[4].pop("val_loss")
     history[5]["note"] = "restarted"  # non-numeric values are ignored
     _assert_png(plots.plot_training_curves(history, tmp_path / "curves.png"))
-    _assert_png(
-        plots.plot_training_curves([{"val_auc": 0.7}, {"val_auc": 0.8}], tmp_path / "only_metric.png")
-    )
+    _assert_png(plots.plot_training_curves([{"val_auc": 0.7}, {"val_auc": 0.8}], tmp_path / "only_metric.png"))
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,7 @@ def _data(n: int = 90, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return y, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
-def _report(
-    k: int = 3, names: list[str] | None = None
-) -> tuple[ClassificationReport, np.ndarray, np.ndarray]:
+def _report(k: int = 3, names: list[str] | None = None) -> tuple[ClassificationReport, np.ndarray, np.ndarray]:
     y, p = _data(k=k)
     report = build_classification_report(
         y,

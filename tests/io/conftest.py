@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-REAL_CT_SERIES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ct_head_dicom" / "In" / "GE"
-)
+REAL_CT_SERIES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ct_head_dicom" / "In" / "GE"
 
 PATIENT_NAME = "Doe^Jane"
 PATIENT_ID = "PID-0042"
@@ -152,9 +150,7 @@ def bundled_dicom() -> Callable[[str], str]:
 def real_ct_series() -> Path:
     """The real head-CT series in ../shared/data, or skip the test with a reason when it is absent."""
     if not REAL_CT_SERIES.is_dir():
-        pytest.skip(
-            f"real CT series not found at {REAL_CT_SERIES} (../shared/data is absent on this machine)"
-        )
+        pytest.skip(f"real CT series not found at {REAL_CT_SERIES} (../shared/data is absent on this machine)")
     return REAL_CT_SERIES
 
 

@@ -75,9 +75,7 @@ def test_detect_nifti_plain_and_gzipped(tmp_path: Path) -> None:
         detect_format(tmp_path / "junk.nii.gz")
 
 
-def test_detect_dicom_with_and_without_preamble(
-    dicom_writer: Writer, bundled_dicom: Callable[[str], str]
-) -> None:
+def test_detect_dicom_with_and_without_preamble(dicom_writer: Writer, bundled_dicom: Callable[[str], str]) -> None:
     pixels = np.zeros((4, 4), np.uint16)
     with_preamble = dicom_writer("a.dcm", pixels)
     assert with_preamble.read_bytes()[128:132] == b"DICM"

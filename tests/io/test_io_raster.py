@@ -218,9 +218,7 @@ def test_window_on_a_raster_clips_raw_values(tmp_path: Path) -> None:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def test_16bit_colour_png_is_flagged(tmp_path: Path) -> None:
@@ -228,12 +226,7 @@ def test_16bit_colour_png_is_flagged(tmp_path: Path) -> None:
     pixels = (np.arange(h * w * 3).reshape(h, w, 3) * 1000).astype(">u2")
     raw = b"".join(b"\x00" + pixels[i].tobytes() for i in range(h))
     ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    blob = (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(raw))
-        + _chunk(b"IEND", b"")
-    )
+    blob = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
     (tmp_path / "rgb16.png").write_bytes(blob)
     image = read_image(tmp_path / "rgb16.png")
     assert image.array.shape == (3, 2, 3)

@@ -59,9 +59,7 @@ def test_any_truncation_gives_image_read_error_or_a_valid_image(
 ) -> None:
     for sample in _samples(tmp_path, dicom_writer):
         blob = sample.read_bytes()
-        for n in sorted(
-            {0, 1, 3, 64, 131, 132, 200, 347, 352, len(blob) // 3, len(blob) // 2, len(blob) - 1}
-        ):
+        for n in sorted({0, 1, 3, 64, 131, 132, 200, 347, 352, len(blob) // 3, len(blob) // 2, len(blob) - 1}):
             if n >= len(blob):
                 continue
             cut = tmp_path / f"cut_{n}_{sample.name}"

@@ -125,9 +125,7 @@ def test_width_scaling_reduces_parameters(name: str) -> None:
     assert half < 0.5 * full, (name, full, half)
 
 
-@pytest.mark.parametrize(
-    "name", ["resnet18", "resnet34", "resnet50", "densenet121", "efficientnet-b0", "alexnet"]
-)
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "densenet121", "efficientnet-b0", "alexnet"])
 def test_stem_depends_on_input_size(name: str) -> None:
     def first_conv(input_size: int) -> nn.Conv2d:
         model = create_network(name, in_channels=1, num_classes=2, input_size=input_size, width=0.25)
@@ -155,9 +153,7 @@ def test_resnet_stems_have_expected_kernels_and_pooling(name: str) -> None:
     # the 28 px ResNet keeps a 4x4 map at layer4 (total stride 8); the 224 px one a 7x7 map (stride 32)
     for model, side, expected in ((small, 28, 4), (large, 224, 7)):
         out = {}
-        model.get_submodule(model.target_layer_name).register_forward_hook(
-            lambda _m, _i, o, out=out: out.update(map=o)
-        )
+        model.get_submodule(model.target_layer_name).register_forward_hook(lambda _m, _i, o, out=out: out.update(map=o))
         with torch.no_grad():
             model.eval()(torch.zeros(1, 1, side, side))
         assert out["map"].shape[-2:] == (expected, expected)
@@ -172,9 +168,7 @@ def test_resnet_width_sets_base_channels() -> None:
 
 
 def test_3d_small_stem() -> None:
-    model = create_network(
-        "resnet18", in_channels=1, num_classes=2, spatial_dims=3, input_size=16, width=0.25
-    )
+    model = create_network("resnet18", in_channels=1, num_classes=2, spatial_dims=3, input_size=16, width=0.25)
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv3d))
     assert conv.stride == (1, 1, 1)
 

@@ -49,9 +49,7 @@ def test_same_num_classes_loads_everything_and_predicts_the_same(tmp_path: Path)
     path = tmp_path / "w.pt"
     torch.save(source.state_dict(), path)
     torch.manual_seed(7)
-    target = create_network(
-        "simple-cnn", in_channels=1, num_classes=3, input_size=28, width=0.5, weights_path=path
-    )
+    target = create_network("simple-cnn", in_channels=1, num_classes=3, input_size=28, width=0.5, weights_path=path)
     x = torch.randn(2, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(target.eval()(x), source(x))

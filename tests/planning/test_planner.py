@@ -58,7 +58,7 @@ def test_overrides_precedence_and_validation() -> None:
     assert plan.reasons["epochs"] == "set by user"
     nested = resolve_plan(planned, parse_assignments(["augmentation.rotate_deg=0", "network=simple-cnn"]))
     assert nested.augmentation.rotate_deg == 0 and nested.network == "simple-cnn"
-    with pytest.raises(ConfigError, match="(?i)did you mean 'epochs'"):
+    with pytest.raises(ConfigError, match=r"(?i)did you mean 'epochs'"):
         resolve_plan(planned, {"epoch": 3})
     with pytest.raises(ConfigError, match="batch_size"):
         resolve_plan(planned, {"batch_size": 0})

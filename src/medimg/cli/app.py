@@ -18,9 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-Include = Annotated[
-    str | None, typer.Option(help="comma-separated file-name patterns to use, e.g. '*.png,*.dcm'")
-]
+Include = Annotated[str | None, typer.Option(help="comma-separated file-name patterns to use, e.g. '*.png,*.dcm'")]
 Exclude = Annotated[
     str | None, typer.Option(help="comma-separated file-name patterns to skip, e.g. '*-d.bmp' (Herlev masks)")
 ]
@@ -95,17 +93,17 @@ def plan(
     splits = make_splits(dataset.cases, seed=seed)
     loaded = read_cases(dataset, splits.cases(dataset.cases, "train"), progress=True)
     fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=seed)
-    chosen = resolve_plan(
-        make_plan(fingerprint), read_config_file(config) if config else None, parse_assignments(set_)
-    )
+    chosen = resolve_plan(make_plan(fingerprint), read_config_file(config) if config else None, parse_assignments(set_))
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
     for key, value in chosen.model_dump().items():
         if key != "reasons":
             reason = chosen.reasons.get(key, "")
             _echo(f"{key:24s} {json.dumps(value)}" + (f"   # {reason}" if reason else ""))
-    _echo(f"\nwritten: {out / 'fingerprint.json'}, {out / 'plan.json'} (reuse with: medimg fit DATA --config "
-          f"{out / 'plan.json'})")
+    _echo(
+        f"\nwritten: {out / 'fingerprint.json'}, {out / 'plan.json'} (reuse with: medimg fit DATA --config "
+        f"{out / 'plan.json'})"
+    )
 
 
 @app.command()

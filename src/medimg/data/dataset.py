@@ -180,8 +180,5 @@ def _patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
 def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageData:
     """One MedMNIST row -> channel-first float32 (gray (H,W) / RGB (H,W,3) / volume (D,H,W))."""
     array = np.asarray(row, dtype=np.float32)
-    if spatial_dims == 2 and array.ndim == 3:
-        array = np.moveaxis(array, -1, 0)
-    else:
-        array = array[None]
+    array = np.moveaxis(array, -1, 0) if spatial_dims == 2 and array.ndim == 3 else array[None]
     return ImageData(array=np.ascontiguousarray(array), source=source, meta={"format": "medmnist"})

@@ -114,12 +114,16 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         by_hash[digest].append((case.case_id, split_of[case.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
-    cross = [[f"{cid} [{split}]" for cid, split in entries] for entries in groups
-             if len({split for _, split in entries}) > 1]
+    cross = [
+        [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
+    ]
     counts = [v for v in dataset.class_counts().values() if v > 0]
     imbalance = max(counts) / min(counts) if counts else 1.0
-    masks = [str(c.path) for c in dataset.cases if c.path is not None
-             and any(fnmatch.fnmatch(c.path.name.lower(), p) for p in MASK_PATTERNS)]
+    masks = [
+        str(c.path)
+        for c in dataset.cases
+        if c.path is not None and any(fnmatch.fnmatch(c.path.name.lower(), p) for p in MASK_PATTERNS)
+    ]
     warnings: list[str] = []
     if masks:
         warnings.append(

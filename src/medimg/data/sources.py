@@ -88,9 +88,7 @@ def _drop_empty_classes(class_names: list[str], cases: list[Case], root: Path) -
     return [class_names[i] for i in used], renumbered
 
 
-def load_csv_manifest(
-    manifest: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
-) -> Dataset:
+def load_csv_manifest(manifest: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> Dataset:
     """A CSV with columns ``path,label[,patient_id,split]``; relative paths are relative to the CSV's folder.
 
     Raises:
@@ -166,8 +164,12 @@ def load_csv_manifest(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
     if unlabelled:
-        logger.warning("%s: %d row(s) without a label are ignored (lines %s)", manifest, len(unlabelled),
-                       ", ".join(map(str, unlabelled[:10])))
+        logger.warning(
+            "%s: %d row(s) without a label are ignored (lines %s)",
+            manifest,
+            len(unlabelled),
+            ", ".join(map(str, unlabelled[:10])),
+        )
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         raise DatasetError(
             f"{manifest}: some rows have a split and others do not; fill the split column for every row "
@@ -193,8 +195,11 @@ def load_medmnist_npz(path: Path) -> Dataset:
     """
     try:
         archive = np.load(path, allow_pickle=False)
-        arrays = {split: archive[f"{split}_images"] for split in ("train", "val", "test")
-                  if f"{split}_images" in archive.files}
+        arrays = {
+            split: archive[f"{split}_images"]
+            for split in ("train", "val", "test")
+            if f"{split}_images" in archive.files
+        }
         labels = {split: archive[f"{split}_labels"] for split in arrays}
     except KeyError as error:
         raise DatasetError(f"{path}: {error}; a MedMNIST file needs train/val/test _images and _labels") from error
@@ -202,8 +207,7 @@ def load_medmnist_npz(path: Path) -> Dataset:
         raise DatasetError(f"cannot read {path} as an .npz file: {error}") from error
     if "train" not in arrays:
         raise DatasetError(
-            f"{path} is not a MedMNIST file: keys {archive.files}; expected train_images/train_labels "
-            "(and val_, test_)"
+            f"{path} is not a MedMNIST file: keys {archive.files}; expected train_images/train_labels (and val_, test_)"
         )
     for split, lab in labels.items():
         if lab.ndim == 2 and lab.shape[1] > 1:

@@ -132,9 +132,7 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
             "val/test fractions"
         )
     if smallest < n_splits:
-        logger.warning(
-            "a class has only %d image(s): the split cannot hold every class in every part", smallest
-        )
+        logger.warning("a class has only %d image(s): the split cannot hold every class in every part", smallest)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
     return [cases[i] for i in sorted(held)]

@@ -81,7 +81,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[to
 
 def build_optimizer(network: nn.Module, plan: Plan) -> torch.optim.Optimizer:
     """AdamW / Adam / SGD; no weight decay on biases and normalisation weights."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in network.named_parameters():
         if not param.requires_grad:
             continue

@@ -34,9 +34,7 @@ def _check_options(n_resamples: int, confidence: float) -> None:
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
         raise ConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}")
     if not isinstance(confidence, (int, float)) or not 0.0 < float(confidence) < 1.0:
-        raise ConfigError(
-            f"confidence must be a number strictly between 0 and 1 (e.g. 0.95), got {confidence!r}"
-        )
+        raise ConfigError(f"confidence must be a number strictly between 0 and 1 (e.g. 0.95), got {confidence!r}")
 
 
 def _resample_blocks(n: int, n_resamples: int, seed: int | None) -> Iterator[NDArray[np.int64]]:
@@ -57,9 +55,7 @@ def _draw_counts(indices: NDArray[np.int64], n: int) -> NDArray[np.float64]:
     return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
 
 
-def _interval(
-    values: NDArray[np.float64], confidence: float, label: str
-) -> tuple[float | None, float | None]:
+def _interval(values: NDArray[np.float64], confidence: float, label: str) -> tuple[float | None, float | None]:
     valid = values[np.isfinite(values)]
     skipped = values.size - valid.size
     if valid.size == 0:
@@ -67,8 +63,7 @@ def _interval(
         return None, None
     if skipped > 0.1 * values.size:
         logger.warning(
-            "bootstrap CI of %s: %d of %d resamples skipped (metric undefined); the interval is less "
-            "reliable",
+            "bootstrap CI of %s: %d of %d resamples skipped (metric undefined); the interval is less reliable",
             label,
             skipped,
             values.size,

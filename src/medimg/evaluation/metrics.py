@@ -96,9 +96,7 @@ def validate_inputs(
         raise ConfigError(f"y_true must be a 1-D array (N,) of class indices, got shape {y.shape}{hint}")
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ConfigError(
-                "y_true must hold integer class indices; it has non-integral or non-finite values"
-            )
+            raise ConfigError("y_true must hold integer class indices; it has non-integral or non-finite values")
         y = y.astype(np.int64)
     elif y.dtype.kind in "biu":
         y = y.astype(np.int64)
@@ -258,9 +256,7 @@ def _confusion_rates(cm: FloatArray) -> dict[str, FloatArray]:
     }
 
 
-def batch_metrics(
-    names: Sequence[str], weights: FloatArray, y: IntArray, p: FloatArray
-) -> dict[str, FloatArray]:
+def batch_metrics(names: Sequence[str], weights: FloatArray, y: IntArray, p: FloatArray) -> dict[str, FloatArray]:
     """Compute several metrics for many case weightings at once (the engine behind bootstrap CIs).
 
     Args:

@@ -68,9 +68,7 @@ def _square_roc_axes(fig: Figure) -> Any:
     return ax
 
 
-def plot_roc(
-    y_true: Any, probabilities: Any, class_names: Sequence[str], path: str | os.PathLike[str]
-) -> Path:
+def plot_roc(y_true: Any, probabilities: Any, class_names: Sequence[str], path: str | os.PathLike[str]) -> Path:
     """Plot ROC curves to a PNG file.
 
     Binary: one curve for the positive class (column 1) with its AUC in the legend. Multi-class: a
@@ -111,9 +109,7 @@ def plot_roc(
             auc = _auc_value(y == c, p[:, c])
             tprs.append(np.interp(grid, fpr, tpr))
             aucs.append(auc)
-            ax.plot(
-                fpr, tpr, color=colors[c], linewidth=1.3, alpha=0.9, label=f"{names[c]} (AUC = {auc:.3f})"
-            )
+            ax.plot(fpr, tpr, color=colors[c], linewidth=1.3, alpha=0.9, label=f"{names[c]} (AUC = {auc:.3f})")
         if tprs:
             mean_tpr = np.mean(tprs, axis=0)
             mean_tpr[0] = 0.0
@@ -261,9 +257,7 @@ def plot_reliability(y_true: Any, probabilities: Any, path: str | os.PathLike[st
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_ylabel("Accuracy")
-    ax.set_title(
-        f"Reliability diagram — ECE = {bins.ece:.3f} ({len(bins.counts)} bins, N = {bins.n})", fontsize=11
-    )
+    ax.set_title(f"Reliability diagram — ECE = {bins.ece:.3f} ({len(bins.counts)} bins, N = {bins.n})", fontsize=11)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(True, alpha=0.3)
     ax.tick_params(labelbottom=False)
@@ -276,9 +270,7 @@ def plot_reliability(y_true: Any, probabilities: Any, path: str | os.PathLike[st
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_lr_key(key: str) -> bool:
@@ -312,9 +304,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
     for i, row in enumerate(history):
         if not isinstance(row, Mapping):
             raise ConfigError(f"history row {i} is a {type(row).__name__}, expected a dict of metric values")
-    xs = [
-        float(row["epoch"]) if _is_number(row.get("epoch")) else float(i + 1) for i, row in enumerate(history)
-    ]
+    xs = [float(row["epoch"]) if _is_number(row.get("epoch")) else float(i + 1) for i, row in enumerate(history)]
     keys: list[str] = []
     for row in history:
         for key, value in row.items():
@@ -344,18 +334,12 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
     first_ax = None
     marker = "o" if len(xs) <= 40 else None
     for idx, (title, ks) in enumerate(panels):
-        ax = (
-            fig.add_subplot(grid[idx], sharex=first_ax)
-            if first_ax is not None
-            else fig.add_subplot(grid[idx])
-        )
+        ax = fig.add_subplot(grid[idx], sharex=first_ax) if first_ax is not None else fig.add_subplot(grid[idx])
         first_ax = first_ax or ax
         for key in ks:
             x_values, y_values = series[key]
             style = "--" if key.lower().startswith(("train", "trn")) else "-"
-            ax.plot(
-                x_values, y_values, linestyle=style, marker=marker, markersize=3, linewidth=1.5, label=key
-            )
+            ax.plot(x_values, y_values, linestyle=style, marker=marker, markersize=3, linewidth=1.5, label=key)
         if title == "Learning rate" and all(v > 0 for k in ks for v in series[k][1]):
             ax.set_yscale("log")
         ax.set_ylabel(title)

@@ -111,9 +111,7 @@ class ClassificationReport:
         except FileNotFoundError as exc:
             raise MedimgError(f"report file {source} does not exist") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MedimgError(
-                f"cannot read report {source}: {exc}; re-run the evaluation to rewrite it"
-            ) from exc
+            raise MedimgError(f"cannot read report {source}: {exc}; re-run the evaluation to rewrite it") from exc
         if not isinstance(data, dict) or data.get("format", REPORT_FORMAT) != REPORT_FORMAT:
             raise MedimgError(f"{source} is not a medimg classification report")
         version = data.get("format_version", REPORT_FORMAT_VERSION)
@@ -124,9 +122,7 @@ class ClassificationReport:
             )
         names = {f.name for f in fields(cls)}
         missing = sorted(
-            n
-            for n in ("metrics", "confidence_intervals", "split", "model_name", "dataset_name")
-            if n not in data
+            n for n in ("metrics", "confidence_intervals", "split", "model_name", "dataset_name") if n not in data
         )
         if missing:
             raise MedimgError(f"report {source} lacks required field(s) {missing}; re-run the evaluation")
@@ -275,9 +271,7 @@ def _embed_images(images: Mapping[str, str | os.PathLike[str]]) -> dict[str, str
             data = Path(image_path).read_bytes()
         except OSError as exc:
             raise MedimgError(f"cannot embed figure {key!r} from {image_path}: {exc}") from exc
-        mime = (
-            "image/png" if data.startswith(b"\x89PNG") else "image/svg+xml" if b"<svg" in data[:512] else ""
-        )
+        mime = "image/png" if data.startswith(b"\x89PNG") else "image/svg+xml" if b"<svg" in data[:512] else ""
         if not mime:
             raise MedimgError(f"figure {key!r} at {image_path} is not a PNG or SVG image")
         embedded[str(key)] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
@@ -357,8 +351,7 @@ def _confusion_table(report: ClassificationReport) -> str:
             shade = f"rgba(31, 95, 153, {0.08 + 0.72 * frac[i, j]:.2f})" if cm[i, j] > 0 else "transparent"
             text_class = ' class="cm dark"' if frac[i, j] > 0.55 else ' class="cm"'
             cells.append(
-                f'<td{text_class} style="background:{shade}">{int(cm[i, j]):,}'
-                f"<span>{100 * frac[i, j]:.1f}%</span></td>"
+                f'<td{text_class} style="background:{shade}">{int(cm[i, j]):,}<span>{100 * frac[i, j]:.1f}%</span></td>'
             )
         body.append(f'<tr><th scope="row">{_esc(name)}</th>{"".join(cells)}</tr>')
     return (
@@ -375,8 +368,7 @@ def _figures(images: Mapping[str, str]) -> str:
     for key in ordered:
         caption = FIGURES.get(key, key)
         parts.append(
-            f'<figure><img src="{images[key]}" alt="{_esc(caption)}">'
-            f"<figcaption>{_esc(caption)}</figcaption></figure>"
+            f'<figure><img src="{images[key]}" alt="{_esc(caption)}"><figcaption>{_esc(caption)}</figcaption></figure>'
         )
     return "\n".join(parts)
 
@@ -518,14 +510,10 @@ def _render_html(report: ClassificationReport, images: Mapping[str, str]) -> str
     if metrics.get("n_classes") == 2 and metrics.get("positive_class") is not None:
         positive = f" Positive class: <strong>{_esc(metrics['positive_class'])}</strong>."
     figures = _figures(images)
-    figure_section = (
-        f'<section><h2>Figures</h2><div class="figures">{figures}</div></section>' if figures else ""
-    )
+    figure_section = f'<section><h2>Figures</h2><div class="figures">{figures}</div></section>' if figures else ""
     extra = _extra_rows(report.extra)
     extra_section = (
-        f'<section><h2>Run details</h2><table class="details"><tbody>{extra}</tbody></table></section>'
-        if extra
-        else ""
+        f'<section><h2>Run details</h2><table class="details"><tbody>{extra}</tbody></table></section>' if extra else ""
     )
     return f"""<!DOCTYPE html>
 <html lang="en">

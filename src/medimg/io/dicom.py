@@ -247,9 +247,7 @@ def _rescale_params(ds: Any, n_frames: int) -> tuple[np.ndarray, np.ndarray, str
     found = False
     for f in range(n_frames):
         s = _first_float(_functional_group_value(ds, "PixelValueTransformationSequence", "RescaleSlope", f))
-        i = _first_float(
-            _functional_group_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", f)
-        )
+        i = _first_float(_functional_group_value(ds, "PixelValueTransformationSequence", "RescaleIntercept", f))
         if s is not None or i is not None:
             found = True
             slopes[f] = 1.0 if s is None else s
@@ -296,9 +294,7 @@ def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         if _parsing_stopped_early(ds, path):
             reason = "the file is truncated or corrupt: its data ends early and there is no pixel data"
         elif "Rows" in ds or "Columns" in ds or "Image Storage" in kind:
-            reason = (
-                "the file is truncated: it describes an image (Rows/Columns) but ends before the pixel data"
-            )
+            reason = "the file is truncated: it describes an image (Rows/Columns) but ends before the pixel data"
         else:
             what = f"a {kind} object" if kind else "not an image object"
             reason = f"the DICOM file holds no pixel data ({what}); only DICOM images can be read"
@@ -429,9 +425,7 @@ def _single_file_geometry(
     dz: float | None = None
     step: np.ndarray | None = None
     normal: np.ndarray | None = np.cross(*orientation) if orientation is not None else None
-    positions = (
-        [_position(ds, f) for f in range(n_frames)] if "PerFrameFunctionalGroupsSequence" in ds else []
-    )
+    positions = [_position(ds, f) for f in range(n_frames)] if "PerFrameFunctionalGroupsSequence" in ds else []
     if normal is not None and len(positions) == n_frames and all(p is not None for p in positions):
         pos = np.asarray(positions, dtype=np.float64)
         steps = np.diff(pos @ normal)
@@ -574,9 +568,7 @@ def read_dicom_series(
     """
     root = Path(folder)
     if not root.is_dir():
-        raise ImageReadError(
-            root, "read_dicom_series needs a folder of DICOM slices; use read_dicom for a file"
-        )
+        raise ImageReadError(root, "read_dicom_series needs a folder of DICOM slices; use read_dicom for a file")
     headers: list[tuple[Path, Any]] = []
     skipped = 0
     for p in _candidate_files(root):
@@ -703,9 +695,7 @@ def read_dicom_series(
         step_vec = direction * dz / cos_tilt
         if tilt > 0.01:
             meta["gantry_tilt_deg"] = round(tilt, 3)
-            logger.info(
-                "%s: slices are tilted by %.2f degrees (gantry tilt); the affine is sheared", root, tilt
-            )
+            logger.info("%s: slices are tilted by %.2f degrees (gantry tilt); the affine is sheared", root, tilt)
         if uneven:
             logger.warning(
                 "%s: uneven slice spacing (%.3g..%.3g mm, median %.3g mm)%s",

@@ -271,9 +271,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if not matches:
         truncated = _truncated_signature(p, head, suffix)
         if truncated:
-            raise ImageReadError(
-                p, f"the file is truncated: {truncated}; re-copy, re-download or re-export it"
-            )
+            raise ImageReadError(p, f"the file is truncated: {truncated}; re-copy, re-download or re-export it")
         hint = ""
         if suffix in _SUFFIX_FORMAT:
             hint = f" although its name ends with {suffix!r}"

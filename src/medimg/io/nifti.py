@@ -190,8 +190,7 @@ def write_nifti(
     array = np.asarray(image.array)
     if array.ndim not in (3, 4):
         raise ConfigError(
-            f"cannot write NIfTI {p}: expected a channel-first array (C, X, Y) or (C, X, Y, Z), "
-            f"got shape {array.shape}"
+            f"cannot write NIfTI {p}: expected a channel-first array (C, X, Y) or (C, X, Y, Z), got shape {array.shape}"
         )
     n_spatial = array.ndim - 1
     if array.shape[0] == 1:
@@ -230,7 +229,5 @@ def write_nifti(
         p.parent.mkdir(parents=True, exist_ok=True)
         nib.save(img, str(p))
     except OSError as exc:
-        raise MedimgError(
-            f"cannot write NIfTI {p}: {exc.strerror or exc}; check the folder and free space"
-        ) from exc
+        raise MedimgError(f"cannot write NIfTI {p}: {exc.strerror or exc}; check the folder and free space") from exc
     return p

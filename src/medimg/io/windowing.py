@@ -167,9 +167,7 @@ def apply_window_to_image(image: ImageData, window: WindowSpec | None) -> ImageD
     resolved = resolve_window(window, image.meta, image.array)
     image.meta["window"] = resolved
     if resolved is None:
-        logger.warning(
-            "%s: window %r could not be resolved (empty image); values left as read", image.source, window
-        )
+        logger.warning("%s: window %r could not be resolved (empty image); values left as read", image.source, window)
         return image
     image.array = apply_window(image.array, *resolved)
     return image

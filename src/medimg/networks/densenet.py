@@ -58,9 +58,7 @@ def densenet121(
     )
     features: nn.Sequential = net.features
     if small:
-        conv0 = conv_nd(spatial_dims)(
-            in_channels, init_features, kernel_size=3, stride=1, padding=1, bias=False
-        )
+        conv0 = conv_nd(spatial_dims)(in_channels, init_features, kernel_size=3, stride=1, padding=1, bias=False)
         nn.init.kaiming_normal_(conv0.weight)
         features.conv0 = conv0
         features.pool0 = nn.Identity()

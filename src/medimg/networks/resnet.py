@@ -75,6 +75,6 @@ _DESCRIPTIONS = {
 }
 
 for _name, _description in _DESCRIPTIONS.items():
-    register_network(
-        _name, spatial_dims=(2, 3), description=_description, default_input_size=224, min_input_size=8
-    )(partial(build_resnet, _name))
+    register_network(_name, spatial_dims=(2, 3), description=_description, default_input_size=224, min_input_size=8)(
+        partial(build_resnet, _name)
+    )

@@ -173,9 +173,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
                 ", ".join(head_skipped),
             )
         if other_skipped:
-            logger.warning(
-                "weights %s: skipped keys with mismatched shapes: %s", path, ", ".join(other_skipped)
-            )
+            logger.warning("weights %s: skipped keys with mismatched shapes: %s", path, ", ".join(other_skipped))
     body_missing = [k for k in report.missing if not is_head(k)]
     if body_missing or report.unexpected:
         logger.warning(

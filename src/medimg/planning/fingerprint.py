@@ -75,8 +75,9 @@ def extract_fingerprint(
             flat = flat[rng.integers(0, flat.size, per_image)]
         samples.append(flat)
     values = np.concatenate(samples).astype(np.float64)
-    modalities = Counter(str((m or {}).get("modality") or (m or {}).get("format") or "unknown")
-                         for m in (metas or [{}] * len(arrays)))
+    modalities = Counter(
+        str((m or {}).get("modality") or (m or {}).get("format") or "unknown") for m in (metas or [{}] * len(arrays))
+    )
     spacings = [m.get("spacing_mm") for m in (metas or []) if m and m.get("spacing_mm")]
     labels = Counter(c.label for c in cases)
     return Fingerprint(

@@ -58,7 +58,8 @@ class Plan(BaseModel):
     scheduler: Literal["cosine", "step", "constant"] = Field("cosine", description="learning-rate schedule")
     warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up length, epochs")
     step_milestones: list[float] = Field(
-        default_factory=lambda: [0.5, 0.75], description="step schedule: fractions of training at which lr x0.1"
+        default_factory=lambda: [0.5, 0.75],
+        description="step schedule: fractions of training at which lr x0.1",
     )
     epochs: int = Field(30, ge=1, description="training epochs")
     batch_size: int = Field(64, ge=1, description="images per training step")

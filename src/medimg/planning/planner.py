@@ -27,7 +27,7 @@ def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
     """
     cap = MAX_INPUT_2D if fp.spatial_dims == 2 else MAX_INPUT_3D
     side = min(max(fp.median_shape), cap)
-    side = max(16, int(round(side / 4)) * 4)
+    side = max(16, round(side / 4) * 4)
     why = f"median shape {fp.median_shape}, capped at {cap} for CPU training"
     return [side] * fp.spatial_dims, why
 
@@ -41,7 +41,10 @@ def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float
     """
     low, high = fp.intensity.percentile_00_5, fp.intensity.percentile_99_5
     if high <= low:
-        low, high = fp.intensity.min, fp.intensity.max if fp.intensity.max > fp.intensity.min else fp.intensity.min + 1
+        low, high = (
+            fp.intensity.min,
+            fp.intensity.max if fp.intensity.max > fp.intensity.min else fp.intensity.min + 1,
+        )
     mean = min(max(fp.intensity.mean, low), high)
     std = max(fp.intensity.std, 1e-6 * max(abs(high - low), 1.0))
     return low, high, mean, std, "clip to training 0.5-99.5 percentiles, then standardise"

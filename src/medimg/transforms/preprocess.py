@@ -36,9 +36,7 @@ def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarra
     )
 
 
-def preprocess_arrays(
-    arrays: Sequence[np.ndarray], plan: Plan, sources: Sequence[str] | None = None
-) -> torch.Tensor:
+def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequence[str] | None = None) -> torch.Tensor:
     """Preprocess raw channel-first images to the plan's input.
 
     Images of the same shape are resized together (MONAI ``Resize`` over the stacked channels), so a
