@@ -31,6 +31,7 @@ def test_dicom_folder_fit_and_predict(tmp_path: Path) -> None:
     image = ds.read(ds.cases[0])
     assert image.array.min() >= 0 and image.array.max() <= 1  # windowed to 0..1
     model = Model("simple-cnn").fit(ds, run_dir=tmp_path / "run", epochs=2, progress=False, tensorboard=False)
+    assert model.run_dir_ == tmp_path / "run"
     assert json.loads((tmp_path / "run" / "metadata.json").read_text())["input"]["window"] == "soft-tissue"
     loaded = Model.load(tmp_path / "run")
     preds = loaded.predict(data / "lesion")
