@@ -66,7 +66,7 @@ def test_cli_check_fit_evaluate_predict(phantom_dir: Path, tmp_path: Path) -> No
     predicted = medimg("predict", str(run), str(phantom_dir / "lesion"), "--format", "csv", cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr
     rows = predicted.stdout.strip().splitlines()
-    assert rows[0].startswith("source,label,confidence,p_lesion,p_normal") and len(rows) == 41
+    assert rows[0].startswith("source,label,confidence,p_normal,p_lesion") and len(rows) == 41
 
     again = medimg("fit", str(phantom_dir), "--run-dir", str(run), "--epochs", "1", cwd=tmp_path)
     assert again.returncode == 2 and "already holds a trained run" in again.stderr

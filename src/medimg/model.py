@@ -25,6 +25,7 @@ from medimg.planning.plan import Plan
 logger = logging.getLogger(__name__)
 
 TASKS = ("classify",)
+CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "val_balanced_accuracy", "lr")
 
 
 class Model:
@@ -193,7 +194,9 @@ class Model:
         prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
         y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
-        history = _read_history(run.file("metrics.jsonl"))
+        history = [
+            {k: v for k, v in row.items() if k in CURVE_KEYS} for row in _read_history(run.file("metrics.jsonl"))
+        ]
         report = build_classification_report(
             y,
             probabilities,

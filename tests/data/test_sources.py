@@ -18,7 +18,7 @@ def _png(path: Path, value: int = 100, size: int = 16) -> None:
 
 def test_folder_per_class(phantom_dir: Path) -> None:
     ds = Dataset.load(phantom_dir)
-    assert ds.class_names == ["lesion", "normal"]
+    assert ds.class_names == ["normal", "lesion"]  # the normal-like class first: lesion is positive
     assert len(ds) == 80
     assert ds.class_counts() == {"lesion": 40, "normal": 40}
     assert not ds.has_own_split
@@ -127,3 +127,14 @@ def test_real_herlev_excluding_masks() -> None:
     assert len(ds.class_names) == 7
     assert len(ds) == 917
     assert not any(c.case_id.lower().endswith("-d.bmp") for c in ds.cases)
+
+
+def test_class_order_puts_normal_first() -> None:
+    from medimg.data.sources import order_classes
+
+    assert order_classes({"tumour", "normal"}) == ["normal", "tumour"]
+    assert order_classes({"Pneumonia", "Normal"}) == ["Normal", "Pneumonia"]
+    assert order_classes({"b", "a", "c"}) == ["a", "b", "c"]
+    assert order_classes({"10", "2", "1"}) == ["1", "2", "10"]
+    # more than two classes: plain alphabetical order
+    assert order_classes({"normal_columnar", "carcinoma", "severe"}) == ["carcinoma", "normal_columnar", "severe"]

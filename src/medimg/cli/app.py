@@ -267,7 +267,7 @@ def demo(
     from medimg.data.synthetic import make_phantom_dataset
     from medimg.model import Model
 
-    data_dir = out / "data"
+    data_dir = out / "phantoms"
     run_dir = out / "run"
     for folder in (data_dir, run_dir):
         if folder.exists():

@@ -23,6 +23,27 @@ PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
 SPLIT_COLUMNS = ("split", "fold", "subset")
 
 
+NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
+
+
+def order_classes(names: set[str] | list[str]) -> list[str]:
+    """Class names in a stable order; for two classes, a "normal"-like class first.
+
+    Binary metrics treat class index 1 as the positive class (sensitivity = recall of the disease), so a class
+    named like normal / negative / benign / healthy / control goes first; the rest stay in numeric order when
+    every name is a number, else alphabetical (MedMNIST-style integer labels keep their meaning).
+    """
+    try:
+        ordered = sorted(names, key=float)
+        return ordered
+    except ValueError:
+        ordered = sorted(names)
+    if len(ordered) != 2:
+        return ordered
+    negative = [n for n in ordered if n.lower().startswith(NEGATIVE_CLASS_WORDS)]
+    return negative[:1] + [n for n in ordered if n not in negative[:1]]
+
+
 def _selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     lower = name.lower()
     if include and not any(fnmatch.fnmatch(lower, p.lower()) for p in include):
@@ -59,7 +80,7 @@ def load_folder(root: Path, *, include: tuple[str, ...] = (), exclude: tuple[str
                 ", ".join(named),
             )
         groups = [(None, root)]
-    class_names = sorted({c.name for _, parent in groups for c in parent.iterdir() if c.is_dir()})
+    class_names = order_classes({c.name for _, parent in groups for c in parent.iterdir() if c.is_dir()})
     if not class_names:
         raise DatasetError(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
@@ -118,7 +139,7 @@ def load_csv_manifest(manifest: Path, *, include: tuple[str, ...] = (), exclude:
     assert path_col is not None and label_col is not None  # required=True guarantees it
     base = manifest.parent
     labels_raw = [str(r.get(label_col) or "").strip() for r in rows]
-    class_names = _sorted_labels({lab for lab in labels_raw if lab})
+    class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
     missing: list[str] = []
@@ -176,14 +197,6 @@ def load_csv_manifest(manifest: Path, *, include: tuple[str, ...] = (), exclude:
             "or leave it empty everywhere"
         )
     return Dataset(name=manifest.stem, root=manifest, source="csv", class_names=class_names, cases=cases)
-
-
-def _sorted_labels(labels: set[str]) -> list[str]:
-    """Numeric labels in numeric order, otherwise alphabetical."""
-    try:
-        return sorted(labels, key=float)
-    except ValueError:
-        return sorted(labels)
 
 
 def load_medmnist_npz(path: Path) -> Dataset:
