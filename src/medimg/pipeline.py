@@ -28,7 +28,7 @@ from medimg.engine.trainer import train
 from medimg.errors import DatasetError
 from medimg.planning.fingerprint import extract_fingerprint
 from medimg.planning.plan import Plan
-from medimg.planning.planner import make_plan
+from medimg.planning.planner import cpu_supports_bf16, make_plan
 from medimg.run_folder import RunFolder
 from medimg.tasks.classify import PreparedSplit, make_hooks, predict_proba, prepare_split
 from medimg.transforms.preprocess import preprocess_arrays
@@ -105,7 +105,7 @@ def fit_classifier(
         plan = Plan.model_validate(run.read_json("plan.json"))
         logger.info("resuming with the saved plan %s", run.file("plan.json"))
     else:
-        plan = resolve_plan(make_plan(fingerprint), *plan_layers)
+        plan = resolve_plan(make_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
     run.write_json("plan.json", plan.model_dump())
     train_split = PreparedSplit(
         x=preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases]),

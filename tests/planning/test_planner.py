@@ -64,3 +64,9 @@ def test_overrides_precedence_and_validation() -> None:
         resolve_plan(planned, {"batch_size": 0})
     with pytest.raises(ConfigError, match="FIELD=VALUE"):
         parse_assignments(["epochs"])
+
+
+def test_precision_follows_cpu_bf16_support() -> None:
+    assert make_plan(_fingerprint(), bf16_supported=True).amp == "bf16"
+    fp32 = make_plan(_fingerprint(), bf16_supported=False)
+    assert fp32.amp == "none" and "fp32" in fp32.reasons["amp"]

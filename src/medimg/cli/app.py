@@ -87,13 +87,17 @@ def plan(
     from medimg.data.splits import make_splits
     from medimg.fileio import atomic_write_json
     from medimg.planning.fingerprint import extract_fingerprint
-    from medimg.planning.planner import make_plan
+    from medimg.planning.planner import cpu_supports_bf16, make_plan
 
     dataset = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
     splits = make_splits(dataset.cases, seed=seed)
     loaded = read_cases(dataset, splits.cases(dataset.cases, "train"), progress=True)
     fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=seed)
-    chosen = resolve_plan(make_plan(fingerprint), read_config_file(config) if config else None, parse_assignments(set_))
+    chosen = resolve_plan(
+        make_plan(fingerprint, bf16_supported=cpu_supports_bf16()),
+        read_config_file(config) if config else None,
+        parse_assignments(set_),
+    )
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
     for key, value in chosen.model_dump().items():

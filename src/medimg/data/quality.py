@@ -64,7 +64,7 @@ class CheckReport:
             "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
             "sizes     " + _top(self.image_sizes),
             "channels  " + _top(self.channels),
-            "dtypes    " + _top(self.dtypes),
+            "types     " + _top(self.dtypes),
             f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class)",
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
             f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}",
@@ -84,6 +84,13 @@ def _top(counter: dict[str, int], n: int = 5) -> str:
     items = sorted(counter.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} x{v}" for k, v in items[:n])
     return text + (f", ... ({len(items)} distinct)" if len(items) > n else "")
+
+
+def _sample_type(meta: dict[str, Any]) -> str:
+    """``"png 8-bit"``, ``"dicom 12-bit"``, ``"medmnist"``: the file format and stored bits per sample."""
+    bits = meta.get("bits") or meta.get("bits_stored")
+    fmt = str(meta.get("format") or ("dicom" if "bits_stored" in meta else "unknown"))
+    return f"{fmt} {bits}-bit" if bits else fmt
 
 
 def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: bool = False) -> CheckReport:
@@ -107,7 +114,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
         sizes["x".join(map(str, array.shape[1:]))] += 1
         channels[str(array.shape[0])] += 1
-        dtypes[str(meta.get("dtype") or meta.get("format") or array.dtype)] += 1
+        dtypes[_sample_type(meta)] += 1
         if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
             blank.append(case.case_id)
         digest = hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()

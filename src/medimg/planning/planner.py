@@ -119,8 +119,30 @@ def determine_augmentation(fp: Fingerprint) -> tuple[AugmentationPlan, str]:
     return aug, "grayscale (radiograph-like): no flips, small rotation/zoom/shift"
 
 
-def make_plan(fp: Fingerprint) -> Plan:
-    """Build the default plan for a fingerprint. Pure: the same fingerprint always gives the same plan."""
+def determine_precision(fp: Fingerprint, bf16_supported: bool) -> tuple[str, bool, str]:
+    """bf16 autocast and channels_last where the CPU has native bf16 (AVX512-BF16 / AMX), else fp32.
+
+    Measured on a 2-core AVX512-BF16 machine: bf16 + channels_last trains small 2D CNNs about 2x faster than
+    fp32 with the same accuracy; without native bf16 the conversions make it slower, so fp32 is used.
+    channels_last only applies to 2D tensors.
+    """
+    if bf16_supported:
+        return "bf16", fp.spatial_dims == 2, "CPU has native bf16: bf16 autocast (+ channels_last in 2D)"
+    return "none", fp.spatial_dims == 2, "no native bf16 on this CPU: fp32"
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether oneDNN reports native bf16 support on this CPU (the planner's one hardware input)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
+    """Build the default plan for a fingerprint and the CPU's bf16 support. Pure: same inputs, same plan."""
     reasons: dict[str, str] = {}
     input_size, reasons["input_size"] = determine_input_size(fp)
     low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
@@ -129,6 +151,7 @@ def make_plan(fp: Fingerprint) -> Plan:
     epochs, patience, reasons["epochs"] = determine_epochs(fp, batch_size)
     class_weights, reasons["class_weights"] = determine_class_weights(fp)
     augmentation, reasons["augmentation"] = determine_augmentation(fp)
+    amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
     return Plan(
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
@@ -145,6 +168,7 @@ def make_plan(fp: Fingerprint) -> Plan:
         early_stopping_patience=patience,
         class_weights=class_weights,
         augmentation=augmentation,
-        channels_last=fp.spatial_dims == 2,
+        amp=amp,
+        channels_last=channels_last,
         reasons=reasons,
     )

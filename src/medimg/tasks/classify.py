@@ -84,24 +84,18 @@ def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan) -> np.ndarray
 
 
 def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy."""
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy.
 
-    pred = probabilities.argmax(1)
-    result = {
-        "accuracy": float((pred == y).mean()) if len(y) else math.nan,
-        "balanced_accuracy": float(balanced_accuracy_score(y, pred)) if len(y) else math.nan,
-    }
-    present = np.unique(y)
-    try:
-        if probabilities.shape[1] == 2:
-            result["auc"] = float(roc_auc_score(y, probabilities[:, 1]))
-        elif len(present) == probabilities.shape[1]:
-            result["auc"] = float(roc_auc_score(y, probabilities, multi_class="ovr", average="macro"))
-        else:
-            result["auc"] = math.nan
-    except ValueError:
-        result["auc"] = math.nan
+    Undefined values (e.g. AUC with one class present) are NaN, which never counts as an improvement.
+    """
+    from medimg.evaluation.metrics import accuracy, balanced_accuracy, roc_auc
+
+    if len(y) == 0:
+        return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan}
+    result = {}
+    for name, metric in (("auc", roc_auc), ("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy)):
+        value = metric(y, probabilities)
+        result[name] = math.nan if value is None else float(value)
     return result
 
 
@@ -115,7 +109,7 @@ def make_hooks(plan: Plan, val: PreparedSplit) -> TaskHooks:
 
     def validate(network: nn.Module) -> dict[str, float]:
         if len(val) == 0:
-            return {"loss": math.nan, "auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan}
+            return {"loss": math.nan, **quick_metrics(np.zeros(0), np.zeros((0, plan.num_classes)))}
         logits = predict_logits(network, val.x, plan)
         metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
         metrics["loss"] = float(val_criterion(logits, val.y))
