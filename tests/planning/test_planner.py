@@ -70,3 +70,14 @@ def test_precision_follows_cpu_bf16_support() -> None:
     assert make_plan(_fingerprint(), bf16_supported=True).amp == "bf16"
     fp32 = make_plan(_fingerprint(), bf16_supported=False)
     assert fp32.amp == "none" and "fp32" in fp32.reasons["amp"]
+
+
+def test_batch_size_scales_with_sqrt_of_pixels() -> None:
+    from medimg.planning.planner import determine_batch_size
+
+    fp = _fingerprint()
+    assert determine_batch_size(fp, [28, 28])[0] == 128
+    assert determine_batch_size(fp, [64, 64])[0] == 64
+    assert determine_batch_size(fp, [128, 128])[0] == 32
+    assert determine_batch_size(fp, [32, 32, 32])[0] == 16
+    assert determine_batch_size(_fingerprint(num_train_cases=40), [28, 28])[0] == 8

@@ -63,13 +63,15 @@ def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, floa
 
 
 def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, str]:
-    """128 for small 2D images, fewer as the pixel count grows (memory and steps per epoch), at least 8.
+    """128 for inputs of 32x32 pixels or fewer, halving each time the pixel count quadruples (64 at 64 px,
+    32 at 128 px, ~16 for a 32^3 volume), between 8 and 128, and at most a quarter of the training set.
 
-    Enough optimisation steps matter more than large batches for small medical sets; the number is also
-    capped at a quarter of the training set so every epoch has several steps.
+    Scaling with the square root of the pixel count keeps batches large enough for stable BatchNorm
+    statistics on bigger images while memory and the number of steps per epoch stay reasonable; small medical
+    sets gain more from more optimisation steps than from larger batches.
     """
     pixels = math.prod(input_size)
-    batch = int(max(8, min(128, 2 ** round(math.log2(128 * (32 * 32) / pixels)))))
+    batch = int(max(8, min(128, 2 ** round(math.log2(128 * math.sqrt(1024 / pixels))))))
     batch = int(max(8, min(batch, 2 ** int(math.log2(max(8, fp.num_train_cases // 4))))))
     return batch, f"{pixels} pixels per input, {fp.num_train_cases} training images"
 
