@@ -25,7 +25,7 @@ from medimg.planning.plan import Plan
 logger = logging.getLogger(__name__)
 
 TASKS = ("classify",)
-CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_accuracy", "val_balanced_accuracy", "lr")
+CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
 
 
 class Model:

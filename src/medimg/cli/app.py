@@ -259,8 +259,8 @@ def networks() -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the synthetic data and the run")] = Path("runs/demo"),
-    n_per_class: Annotated[int, typer.Option(help="synthetic images per class")] = 150,
-    epochs: Annotated[int, typer.Option(help="training epochs")] = 12,
+    n_per_class: Annotated[int, typer.Option(help="synthetic images per class")] = 200,
+    epochs: Annotated[int, typer.Option(help="training epochs")] = 20,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """The built-in default: synthetic phantoms -> check -> fit -> evaluate -> predict (about a minute)."""

@@ -29,7 +29,7 @@ def draw_phantom(rng: np.random.Generator, size: int = 64, lesion: bool = False)
         ly, lx = cy + radius * ry * np.sin(angle), cx + radius * rx * np.cos(angle)
         r = rng.uniform(0.05, 0.09)
         blob = np.exp(-(((yy - ly) ** 2 + (xx - lx) ** 2) / (2 * r**2)))
-        image += 0.22 * blob * organ
+        image += 0.3 * blob * organ
     image += rng.normal(0, 0.03, image.shape).astype(np.float32)
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 

@@ -66,8 +66,10 @@ class Plan(BaseModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
     augmentation: AugmentationPlan = Field(default_factory=AugmentationPlan)
-    monitor: Literal["auc", "balanced_accuracy", "accuracy", "loss"] = Field(
-        "auc", description="validation metric for early stopping and model selection"
+    monitor: Literal["auc_bacc", "auc", "balanced_accuracy", "accuracy", "loss"] = Field(
+        "auc_bacc",
+        description="validation metric for early stopping and model selection; auc_bacc = mean of ROC-AUC and "
+        "balanced accuracy (AUC alone can pick an epoch that ranks well but thresholds badly)",
     )
     early_stopping_patience: int = Field(10, ge=0, description="epochs without improvement before stopping (0=off)")
     amp: Literal["bf16", "none"] = Field("bf16", description="mixed precision on CPU (bf16 autocast) or none")

@@ -51,14 +51,16 @@ def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float
 
 
 def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, float, str]:
-    """ResNet-18 at half width: the MedMNIST baseline family, at a cost a CPU can train in minutes.
+    """2D: ResNet-18 at half width, the MedMNIST baseline family at a cost a CPU trains in minutes. 3D: our
+    simple CNN.
 
     Small 2D inputs (<=64 px) get the CIFAR-style stem (3x3, stride 1, no max-pool) so the few pixels are not
-    thrown away by the first layer. Volumes use a quarter-width 3D ResNet-18: 3D convolutions cost ~3x
-    more per voxel and 3D sets are small, so a narrower net both trains faster and overfits less.
+    thrown away by the first layer. For volumes, a quarter-width 3D ResNet-18 trains at 22 volumes/s at 32^3 on
+    2 cores (bf16) against 64/s for the simple CNN (4 conv blocks, 0.4 M parameters), and 3D sets are small,
+    so the lighter network both fits a CPU budget and overfits less. Override with ``--network``.
     """
     if fp.spatial_dims == 3:
-        return "resnet18", 0.25, "3D ResNet-18 at quarter width (3D cost, small datasets)"
+        return "simple-cnn", 1.0, "3D: simple CNN (3D ResNet-18 is ~3x slower on CPU; small 3D sets)"
     return "resnet18", 0.5, f"ResNet-18 at half width for {input_size[0]} px on CPU"
 
 

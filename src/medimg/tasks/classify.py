@@ -84,18 +84,20 @@ def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan) -> np.ndarray
 
 
 def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
-    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy.
+    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy,
+    and ``auc_bacc``, their mean of AUC and balanced accuracy (the default selection metric).
 
     Undefined values (e.g. AUC with one class present) are NaN, which never counts as an improvement.
     """
     from medimg.evaluation.metrics import accuracy, balanced_accuracy, roc_auc
 
     if len(y) == 0:
-        return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan}
+        return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan, "auc_bacc": math.nan}
     result = {}
     for name, metric in (("auc", roc_auc), ("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy)):
         value = metric(y, probabilities)
         result[name] = math.nan if value is None else float(value)
+    result["auc_bacc"] = (result["auc"] + result["balanced_accuracy"]) / 2
     return result
 
 
