@@ -74,7 +74,7 @@ def resolve_plan(planned: Plan, *layers: dict[str, Any] | None) -> Plan:
     known = plan_field_help()
     for layer in layers:
         for key, value in (layer or {}).items():
-            if value is None:
+            if value is None or key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
                 continue
             if key == "augmentation" and isinstance(value, dict):
                 for sub, sub_value in value.items():

@@ -241,7 +241,9 @@ def predict(
     else:
         sys.stdout.write(text)
     if model.failed_:
-        _echo(f"{len(model.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in model.failed_))
+        typer.echo(
+            f"{len(model.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in model.failed_), err=True
+        )
         raise typer.Exit(1)
 
 

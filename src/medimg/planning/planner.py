@@ -79,14 +79,16 @@ def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, s
 
 
 def determine_epochs(fp: Fingerprint, batch_size: int) -> tuple[int, int, str]:
-    """About 1,200 optimisation steps, between 10 and 60 epochs; patience a quarter of that (at least 5).
+    """About 1,200 optimisation steps, between 10 and 60 epochs; early-stopping patience half of that (at least 5).
 
     Small datasets need more passes, large ones fewer; a fixed step budget keeps the CPU time roughly
-    constant across datasets. Early stopping on the validation metric ends runs that have converged.
+    constant across datasets. Early stopping on the validation metric ends runs that have stopped improving,
+    but with a cosine schedule the low-learning-rate final epochs are where a model usually improves most, so
+    the patience is long enough to reach them (a quarter stopped PneumoniaMNIST at epoch 14 of 32).
     """
     steps_per_epoch = max(1, math.ceil(fp.num_train_cases / batch_size))
     epochs = int(min(60, max(10, round(TARGET_STEPS / steps_per_epoch))))
-    patience = max(5, epochs // 4)
+    patience = max(5, epochs // 2)
     return epochs, patience, f"~{TARGET_STEPS} steps at {steps_per_epoch} steps/epoch"
 
 

@@ -1,0 +1,137 @@
+"""The CLI under the conditions users meet: killed runs, odd folders, corrupt files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_end_to_end import medimg
+
+pytestmark = pytest.mark.e2e
+
+
+def _metrics_lines(run: Path) -> list[str]:
+    path = run / "metrics.jsonl"
+    return path.read_text().splitlines() if path.is_file() else []
+
+
+def test_killed_run_resumes_and_finishes_all_epochs(phantom_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = [
+        "fit",
+        str(phantom_dir),
+        "--run-dir",
+        str(run),
+        "--network",
+        "simple-cnn",
+        "--epochs",
+        "25",
+        "--set",
+        "early_stopping_patience=0",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medimg.cli.app", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None and len(_metrics_lines(run)) < 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_metrics_lines(run))
+    assert 2 <= done < 25, f"expected to kill the run mid-training, it had {done} epochs"
+    assert not (run / "model.pt").exists()
+
+    resumed = medimg(*args, "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    epochs = [json.loads(line)["epoch"] for line in _metrics_lines(run)]
+    assert epochs == list(range(1, 26))
+    assert (run / "model.pt").is_file() and (run / "report" / "report.html").is_file()
+
+
+def test_plan_command_prints_reasons_and_honours_overrides(phantom_dir: Path, tmp_path: Path) -> None:
+    result = medimg("plan", str(phantom_dir), "--out", str(tmp_path / "p"), "--set", "epochs=3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert plan["epochs"] == 3 and plan["reasons"]["epochs"] == "set by user"
+    assert "# median shape" in result.stdout
+    assert json.loads((tmp_path / "p" / "fingerprint.json").read_text())["num_train_cases"] > 0
+    reused = medimg(
+        "fit",
+        str(phantom_dir),
+        "--config",
+        str(tmp_path / "p" / "plan.json"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--network",
+        "simple-cnn",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert reused.returncode == 0, reused.stderr
+    assert json.loads((tmp_path / "run" / "plan.json").read_text())["epochs"] == 3
+
+
+def test_mixed_sizes_and_channels_train_with_a_warning(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for label, cls in enumerate(("normal", "tumour")):
+        (tmp_path / "d" / cls).mkdir(parents=True)
+        for i in range(20):
+            size = 24 + 8 * (i % 3)
+            gray = (rng.integers(0, 60, (size, size)) + 120 * label).astype(np.uint8)
+            image = Image.fromarray(gray) if i % 2 else Image.fromarray(np.stack([gray] * 3, -1))
+            image.save(tmp_path / "d" / cls / f"{i}.png")
+    checked = medimg("check", str(tmp_path / "d"), cwd=tmp_path)
+    assert "different image sizes" in checked.stdout and "mixed channel counts" in checked.stdout
+    fitted = medimg(
+        "fit",
+        str(tmp_path / "d"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--network",
+        "simple-cnn",
+        "--epochs",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert "mixed channel counts" in fitted.stderr
+
+
+def test_predict_skips_a_corrupt_file_and_says_so(phantom_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert (
+        medimg(
+            "fit",
+            str(phantom_dir),
+            "--run-dir",
+            str(run),
+            "--network",
+            "simple-cnn",
+            "--epochs",
+            "1",
+            "--no-progress",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    (phantom_dir / "lesion" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
+    (phantom_dir / "lesion" / "notes.png").write_text("this is text, not an image")
+    result = medimg("predict", str(run), str(phantom_dir / "lesion"), cwd=tmp_path)
+    assert result.returncode == 1
+    predictions = json.loads(result.stdout)
+    assert len(predictions) == 40
+    assert "broken.png" in result.stderr and "notes.png" in result.stderr
+    assert "Traceback" not in result.stderr
