@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/medimg demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
 unit: $(STAMP)
