@@ -120,3 +120,15 @@ def test_strict_mode_fails_on_corrupt_file(phantom_dir: Path, tmp_path: Path) ->
         Model("simple-cnn").fit(
             phantom_dir, run_dir=tmp_path / "r", epochs=1, strict=True, progress=False, test_fraction=0.2
         )
+
+
+def test_same_seed_gives_the_same_model(phantom_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    ds = Dataset.load(phantom_dir)
+    weights = []
+    for name in ("a", "b"):
+        Model("simple-cnn").fit(ds, run_dir=tmp_path / name, epochs=2, seed=7, progress=False, tensorboard=False)
+        weights.append(torch.load(tmp_path / name / "model.pt", weights_only=True)["model"])
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key

@@ -115,6 +115,7 @@ def fit_classifier(
     )
     del loaded
     val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
+    torch.manual_seed(options.seed)  # the initial weights too: same seed, same model
     network = build_network(plan)
     result = train(
         network,
