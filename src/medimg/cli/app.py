@@ -10,6 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from medimg.config import FitOptions
+from medimg.planning.plan import plan_field_help
+
 app = typer.Typer(
     name="medimg",
     help="Deep-learning medical image analysis: check, plan, fit, evaluate and predict.",
@@ -28,8 +31,17 @@ Window = Annotated[
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="override any plan field: --set epochs=5 --set augmentation.rotate_deg=0"),
+    typer.Option(
+        "--set",
+        help="override any plan field, e.g. --set epochs=5 --set augmentation.rotate_deg=0. Fields: "
+        + ", ".join(plan_field_help()),
+    ),
 ]
+
+
+def _help(field: str) -> str:
+    """The description of a FitOptions field: CLI help and the Python API share one text."""
+    return FitOptions.model_fields[field].description or ""
 
 
 def _window(value: str | None) -> str | tuple[float, float] | None:
@@ -78,7 +90,7 @@ def plan(
     window: Window = None,
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
 ) -> None:
     """Fingerprint the training split and print the plan the planner chooses (and why)."""
     from medimg.config import parse_assignments, read_config_file, resolve_plan
@@ -120,18 +132,18 @@ def fit(
     input_size: Annotated[int | None, typer.Option(help="network input side length in pixels/voxels")] = None,
     weights: Annotated[Path | None, typer.Option(help="local weights file to start from")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="run folder (default runs/<dataset>/expN)")] = None,
-    seed: int = 0,
-    folds: Annotated[int | None, typer.Option(help="k-fold cross-validation (reports mean ± sd)")] = None,
-    val_fraction: Annotated[float, typer.Option(help="validation share when the data has no split")] = 0.15,
-    test_fraction: Annotated[float, typer.Option(help="test share when the data has no split")] = 0.15,
-    resume: Annotated[bool, typer.Option(help="continue an interrupted run from its last checkpoint")] = False,
-    strict: Annotated[bool, typer.Option(help="fail on unreadable images instead of skipping them")] = False,
+    seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
+    folds: Annotated[int | None, typer.Option(help=_help("folds") + " (reports mean ± sd)")] = None,
+    val_fraction: Annotated[float, typer.Option(help=_help("val_fraction"))] = 0.15,
+    test_fraction: Annotated[float, typer.Option(help=_help("test_fraction"))] = 0.15,
+    resume: Annotated[bool, typer.Option(help=_help("resume"))] = False,
+    strict: Annotated[bool, typer.Option(help=_help("strict"))] = False,
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
-    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
 ) -> None:
     """Train a classifier: check -> fingerprint -> plan -> train -> evaluate on the test split."""
     from medimg.config import parse_assignments
