@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_end_to_end import medimg
+from tests.test_end_to_end import medimg, quick_fit_args
 
 pytestmark = pytest.mark.e2e
 
@@ -25,19 +25,7 @@ def _metrics_lines(run: Path) -> list[str]:
 
 def test_killed_run_resumes_and_finishes_all_epochs(phantom_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    args = [
-        "fit",
-        str(phantom_dir),
-        "--run-dir",
-        str(run),
-        "--network",
-        "simple-cnn",
-        "--epochs",
-        "25",
-        "--set",
-        "early_stopping_patience=0",
-        "--no-progress",
-    ]
+    args = [*quick_fit_args(phantom_dir, run, epochs=25), "--set", "early_stopping_patience=0"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "medimg.cli.app", *args],
         cwd=tmp_path,
@@ -94,39 +82,14 @@ def test_mixed_sizes_and_channels_train_with_a_warning(tmp_path: Path) -> None:
             image.save(tmp_path / "d" / cls / f"{i}.png")
     checked = medimg("check", str(tmp_path / "d"), cwd=tmp_path)
     assert "different image sizes" in checked.stdout and "mixed channel counts" in checked.stdout
-    fitted = medimg(
-        "fit",
-        str(tmp_path / "d"),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--network",
-        "simple-cnn",
-        "--epochs",
-        "2",
-        "--no-progress",
-        cwd=tmp_path,
-    )
+    fitted = medimg(*quick_fit_args(tmp_path / "d", tmp_path / "run", epochs=2), cwd=tmp_path)
     assert fitted.returncode == 0, fitted.stderr
     assert "mixed channel counts" in fitted.stderr
 
 
 def test_predict_skips_a_corrupt_file_and_says_so(phantom_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    assert (
-        medimg(
-            "fit",
-            str(phantom_dir),
-            "--run-dir",
-            str(run),
-            "--network",
-            "simple-cnn",
-            "--epochs",
-            "1",
-            "--no-progress",
-            cwd=tmp_path,
-        ).returncode
-        == 0
-    )
+    assert medimg(*quick_fit_args(phantom_dir, run, epochs=1), cwd=tmp_path).returncode == 0
     (phantom_dir / "lesion" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
     (phantom_dir / "lesion" / "notes.png").write_text("this is text, not an image")
     result = medimg("predict", str(run), str(phantom_dir / "lesion"), cwd=tmp_path)

@@ -21,6 +21,21 @@ def medimg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def quick_fit_args(data: Path, run: Path, epochs: int) -> list[str]:
+    """`medimg fit` arguments for a small, fast simple-cnn run."""
+    return [
+        "fit",
+        str(data),
+        "--run-dir",
+        str(run),
+        "--network",
+        "simple-cnn",
+        "--epochs",
+        str(epochs),
+        "--no-progress",
+    ]
+
+
 def test_cli_check_fit_evaluate_predict(phantom_dir: Path, tmp_path: Path) -> None:
     checked = medimg("check", str(phantom_dir), "--json", str(tmp_path / "check.json"), cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
@@ -28,18 +43,7 @@ def test_cli_check_fit_evaluate_predict(phantom_dir: Path, tmp_path: Path) -> No
     assert json.loads((tmp_path / "check.json").read_text())["ok"] is True
 
     run = tmp_path / "run"
-    fitted = medimg(
-        "fit",
-        str(phantom_dir),
-        "--run-dir",
-        str(run),
-        "--epochs",
-        "3",
-        "--network",
-        "simple-cnn",
-        "--no-progress",
-        cwd=tmp_path,
-    )
+    fitted = medimg(*quick_fit_args(phantom_dir, run, epochs=3), cwd=tmp_path)
     assert fitted.returncode == 0, fitted.stderr
     for name in (
         "config.json",

@@ -236,10 +236,8 @@ class Model:
         network, plan, class_names = self._require_fitted()
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         files = expand_inputs(items)
-        window = (self.metadata_.get("input") or {}).get("window")
-        predictions, failed = predict_files(
-            network, plan, class_names, files, window=tuple(window) if isinstance(window, list) else window
-        )
+        window = _window_from_json((self.metadata_.get("input") or {}).get("window"))
+        predictions, failed = predict_files(network, plan, class_names, files, window=window)
         for path, reason in failed:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
@@ -258,11 +256,10 @@ class Model:
 
         config = RunFolder(self.run_dir_).read_json("config.json")
         options = config.get("dataset_options", {})
-        window = options.get("window")
         return {
             "include": options.get("include") or None,
             "exclude": options.get("exclude") or None,
-            "window": tuple(window) if isinstance(window, list) else window,
+            "window": _window_from_json(options.get("window")),
         }
 
     def _training_dataset(self) -> Dataset:
@@ -286,6 +283,11 @@ class Model:
                 f"(model classes: {', '.join(model_classes)})"
             )
         return np.array([list(model_classes).index(c) for c in data_classes], dtype=np.int64)
+
+
+def _window_from_json(value: Any) -> str | tuple[float, float] | None:
+    """A window as saved in JSON (preset name or ``[center, width]``) back to the reader's form."""
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
 
 
 def _read_history(path: Path) -> list[dict[str, float]]:

@@ -30,8 +30,7 @@ from medimg.planning.fingerprint import extract_fingerprint
 from medimg.planning.plan import Plan
 from medimg.planning.planner import cpu_supports_bf16, make_plan
 from medimg.run_folder import RunFolder
-from medimg.tasks.classify import PreparedSplit, make_hooks, predict_proba, prepare_split
-from medimg.transforms.preprocess import preprocess_arrays
+from medimg.tasks.classify import make_hooks, predict_proba, prepare_loaded, prepare_split
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +106,7 @@ def fit_classifier(
     else:
         plan = resolve_plan(make_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
     run.write_json("plan.json", plan.model_dump())
-    train_split = PreparedSplit(
-        x=preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases]),
-        y=torch.tensor([c.label for c in loaded.cases], dtype=torch.long),
-        case_ids=[c.case_id for c in loaded.cases],
-        skipped=loaded.skipped,
-    )
+    train_split = prepare_loaded(loaded, plan)
     del loaded
     val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
     torch.manual_seed(options.seed)  # the initial weights too: same seed, same model
@@ -237,7 +231,7 @@ def _config_record(
 ) -> dict[str, Any]:
     return {
         "data": str(Path(dataset.root).resolve()),
-        "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in dataset.options.items()},
+        "dataset_options": dataset.describe()["options"],
         "options": options.model_dump(),
         "plan_overrides": [layer for layer in plan_layers if layer],
     }

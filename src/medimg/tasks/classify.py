@@ -18,7 +18,7 @@ from torch import nn
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
-from medimg.data.loading import read_cases
+from medimg.data.loading import LoadedImages, read_cases
 from medimg.engine.trainer import TaskHooks, autocast_context, to_memory_format
 from medimg.planning.plan import Plan
 from medimg.transforms.preprocess import preprocess_arrays
@@ -43,7 +43,11 @@ def prepare_split(
     dataset: Dataset, cases: Sequence[Case], plan: Plan, *, strict: bool = False, progress: bool = False
 ) -> PreparedSplit:
     """Read and preprocess ``cases`` to the plan's input (unreadable files skipped and reported)."""
-    loaded = read_cases(dataset, cases, strict=strict, progress=progress)
+    return prepare_loaded(read_cases(dataset, cases, strict=strict, progress=progress), plan)
+
+
+def prepare_loaded(loaded: LoadedImages, plan: Plan) -> PreparedSplit:
+    """Preprocess images already read (e.g. the training split, read once for the fingerprint too)."""
     x = preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases])
     y = torch.tensor([c.label if c.label is not None else -1 for c in loaded.cases], dtype=torch.long)
     return PreparedSplit(x=x, y=y, case_ids=[c.case_id for c in loaded.cases], skipped=loaded.skipped)
