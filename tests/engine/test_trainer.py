@@ -143,3 +143,12 @@ def test_lr_schedules() -> None:
     assert cosine(99) < 0.05
     step = lr_multiplier("step", 100, 0, (0.5, 0.75))
     assert step(49) == 1.0 and step(50) == pytest.approx(0.1) and step(80) == pytest.approx(0.01)
+
+
+def test_schedule_length_matches_the_batches_actually_run() -> None:
+    from medimg.engine.trainer import _batch_starts, _batches
+
+    for n, bs in ((64, 16), (65, 16), (66, 16), (3, 2), (2, 8)):
+        ran = list(_batches(n, bs, torch.Generator().manual_seed(0)))
+        assert len(ran) == len(_batch_starts(n, bs))
+        assert all(len(b) > 1 for b in ran)

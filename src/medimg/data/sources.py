@@ -34,8 +34,7 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
     every name is a number, else alphabetical (MedMNIST-style integer labels keep their meaning).
     """
     try:
-        ordered = sorted(names, key=float)
-        return ordered
+        return sorted(names, key=float)
     except ValueError:
         ordered = sorted(names)
     if len(ordered) != 2:

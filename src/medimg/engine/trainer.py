@@ -71,11 +71,15 @@ def to_memory_format(x: torch.Tensor, plan: Plan) -> torch.Tensor:
     return x
 
 
+def _batch_starts(n: int, batch_size: int) -> range:
+    """Start index of every training batch; a last batch of one is dropped (BatchNorm cannot train on it)."""
+    stop = n - 1 if n % batch_size == 1 and n > 1 else n
+    return range(0, stop, batch_size)
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     order = torch.randperm(n, generator=generator)
-    # drop a last batch of one: BatchNorm cannot train on it
-    stop = n - 1 if n % batch_size == 1 and n > 1 else n
-    for start in range(0, stop, batch_size):
+    for start in _batch_starts(n, batch_size):
         yield order[start : start + batch_size]
 
 
@@ -128,7 +132,7 @@ def train(
     n = int(inputs.shape[0])
     if n < 2:
         raise RunFolderError("training needs at least 2 images")
-    steps_per_epoch = math.ceil(n / plan.batch_size) if n % plan.batch_size != 1 else n // plan.batch_size
+    steps_per_epoch = len(_batch_starts(n, plan.batch_size))
     torch.manual_seed(seed)
     if plan.channels_last and plan.spatial_dims == 2:
         network = network.to(memory_format=torch.channels_last)
@@ -231,7 +235,7 @@ def train(
         save_checkpoint(
             last_path,
             {
-                "model": copy_state(network),
+                "model": network.state_dict(),  # serialised right away: no copy needed
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "epoch": epoch,
