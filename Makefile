@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	# pyradiomics 3.0.1 (optional radiomics features) only builds without build isolation.
+	$(BIN)/python -m pip install -q -c constraints.txt versioneer
+	$(BIN)/python -m pip install -q -c constraints.txt --no-build-isolation pyradiomics==3.0.1
 	touch $(STAMP)
 
 demo: $(STAMP)
