@@ -24,7 +24,24 @@ from medimg.planning.plan import Plan
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("classify",)
+TASKS = ("classify", "segment")
+# Classical (feature-based, scikit-learn) estimators served through the same facade; see medimg.classical.
+CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regression", "gradient-boosting")
+
+
+def model_class(network: str, task: str) -> type[Model]:
+    """The ``Model`` subclass that serves ``network`` for ``task`` (one dispatch place for the facade)."""
+    if task == "segment":
+        from medimg.segmentation.model import SegmentationModel
+
+        return SegmentationModel
+    if network.lower() in CLASSICAL_MODELS:
+        from medimg.classical.model import ClassicalModel
+
+        return ClassicalModel
+    return Model
+
+
 CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
 
 
@@ -44,16 +61,21 @@ class Model:
         run_dir_: the run folder holding the bundle.
     """
 
-    def __init__(self, network: str = "auto", task: str = "classify", **plan_overrides: Any) -> None:
+    def __new__(cls, network: str = "auto", task: str = "classify", **plan_overrides: Any) -> Model:
         if task not in TASKS:
             raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASKS)} Available: {', '.join(TASKS)}.")
+        if cls is Model:
+            cls = model_class(network, task)
+        return super().__new__(cls)
+
+    def __init__(self, network: str = "auto", task: str = "classify", **plan_overrides: Any) -> None:
         if network != "auto":
             from medimg.networks import list_networks
 
             if network.lower() not in list_networks():
+                choices = [*list_networks(), *CLASSICAL_MODELS]
                 raise ConfigError(
-                    f"unknown network {network!r}.{did_you_mean(network, list_networks())} "
-                    f"Available: {', '.join(list_networks())}."
+                    f"unknown model {network!r}.{did_you_mean(network, choices)} Available: {', '.join(choices)}."
                 )
         self.network = network
         self.task = task
@@ -134,10 +156,13 @@ class Model:
         run = RunFolder(run_dir)
         if not run.path.is_dir():
             raise RunFolderError(f"run folder {run.path} does not exist")
-        if run.file("cv.json").is_file() and not run.file("plan.json").is_file():
+        if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
             raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
-        plan = Plan.model_validate(run.read_json("plan.json"))
         metadata = run.read_json("metadata.json")
+        served_by = model_class(str(metadata.get("network", "auto")), str(metadata.get("task", "classify")))
+        if cls is Model and served_by is not Model:
+            return served_by.load(run_dir)
+        plan = Plan.model_validate(run.read_json("plan.json"))
         network = build_network(plan.model_copy(update={"weights_path": None}))
         state = load_checkpoint(run.file("model.pt"))
         try:

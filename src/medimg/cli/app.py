@@ -125,7 +125,18 @@ def plan(
 @app.command()
 def fit(
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
-    network: Annotated[str, typer.Option(help="network name (see `medimg networks`) or auto")] = "auto",
+    network: Annotated[
+        str,
+        typer.Option(
+            "--network",
+            "--model",
+            help="network (see `medimg networks`), a classical model (random-forest, svm, ...) or auto",
+        ),
+    ] = "auto",
+    task: Annotated[str, typer.Option(help="classify or segment")] = "classify",
+    features: Annotated[
+        str | None, typer.Option(help="features for classical models: handcrafted, radiomics, embeddings:RUN")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (default: planned)")] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
@@ -145,7 +156,7 @@ def fit(
     set_: SetOption = None,
     progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
 ) -> None:
-    """Train a classifier: check -> fingerprint -> plan -> train -> evaluate on the test split."""
+    """Train a model: check -> fingerprint -> plan -> train -> evaluate on the test split."""
     from medimg.config import parse_assignments
     from medimg.model import Model
 
@@ -160,7 +171,9 @@ def fit(
             overrides[key] = value
     if input_size is not None:
         overrides["input_size"] = input_size
-    model = Model(network, **overrides)
+    if features is not None:
+        overrides["features"] = features
+    model = Model(network, task=task, **overrides)
     model.fit(
         data,
         run_dir=run_dir,
@@ -304,6 +317,12 @@ def demo(
     for p in loaded.predict(samples):
         _echo(f"  {p.source}: {p.label} ({p.confidence:.1%})")
     _echo(f"\nreport: {model.last_report_dir_ / 'report.html' if model.last_report_dir_ else ''}")
+
+
+# Commands of later stages live in their own modules and register themselves on ``app``.
+from medimg.cli import commands as _commands  # noqa: E402
+
+_commands.register(app)
 
 
 def main() -> None:
