@@ -145,6 +145,7 @@ def fit_classifier(
             "best_epoch": result.best_epoch,
             f"best_val_{plan.monitor}": result.best_metric,
             "epochs_run": len(result.history),
+            "epochs_scheduled": result.epochs,
             "stopped_early": result.stopped_early,
             "train_time_s": round(result.train_time_s, 2),
             "total_time_s": round(time.perf_counter() - started, 2),

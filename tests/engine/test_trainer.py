@@ -152,3 +152,45 @@ def test_schedule_length_matches_the_batches_actually_run() -> None:
         ran = list(_batches(n, bs, torch.Generator().manual_seed(0)))
         assert len(ran) == len(_batch_starts(n, bs))
         assert all(len(b) > 1 for b in ran)
+
+
+def test_budgeted_epochs() -> None:
+    from medimg.engine.trainer import budgeted_epochs
+
+    assert budgeted_epochs(30, 10.0, None) == 30
+    assert budgeted_epochs(30, 10.0, 95.0) == 9
+    assert budgeted_epochs(30, 10.0, 1000.0) == 30
+    assert budgeted_epochs(30, 10.0, 5.0) == 1
+
+
+def _slow_hooks(plan: Plan, delay_s: float) -> TaskHooks:
+    import time
+
+    hooks = _hooks(plan)
+
+    def validate(network: torch.nn.Module) -> dict[str, float]:
+        time.sleep(delay_s)
+        return hooks.validate(network)
+
+    return TaskHooks(loss=hooks.loss, validate=validate)
+
+
+def test_time_budget_cuts_epochs_and_fits_the_schedule(tmp_path: Path) -> None:
+    plan = _plan(epochs=8, time_budget_s=0.9, warmup_epochs=0)
+    x, y = _data()
+    result = train(_net(plan), x, y, plan, _slow_hooks(plan, 0.4), tmp_path, progress=False, tensorboard=False)
+    assert 1 <= result.epochs <= 2 and len(result.history) == result.epochs
+    # the cosine schedule was re-fitted to the shorter run: it ends at its floor (1% of the peak)
+    assert result.history[-1]["lr"] == pytest.approx(0.01 * plan.learning_rate, rel=0.05)
+    # resuming a finished budgeted run trains nothing more (the budgeted length is saved)
+    again = train(
+        _net(plan), x, y, plan, _slow_hooks(plan, 0.0), tmp_path, resume=True, progress=False, tensorboard=False
+    )
+    assert len(again.history) == result.epochs
+
+
+def test_no_budget_runs_the_planned_epochs(tmp_path: Path) -> None:
+    plan = _plan(epochs=3, grad_clip_norm=None)
+    x, y = _data()
+    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    assert result.epochs == 3 and len(result.history) == 3

@@ -55,6 +55,15 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False
     train_time_s: float = 0.0
+    epochs: int = 0
+
+
+def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -> int:
+    """How many epochs fit: all ``planned`` ones, or as many as ``budget_s`` allows (at least one), estimated
+    from the time the first epoch took (training, validation and checkpoint; the first is the slowest)."""
+    if budget_s is None or epoch_time_s <= 0:
+        return planned
+    return int(max(1, min(planned, math.floor(budget_s / epoch_time_s))))
 
 
 def autocast_context(plan: Plan) -> contextlib.AbstractContextManager[Any]:
@@ -137,15 +146,15 @@ def train(
     if plan.channels_last and plan.spatial_dims == 2:
         network = network.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(network, plan)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lr_multiplier(
-            plan.scheduler,
-            plan.epochs * steps_per_epoch,
-            int(plan.warmup_epochs * steps_per_epoch),
-            plan.step_milestones,
-        ),
-    )
+
+    def make_scheduler(epochs: int, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
+        schedule = lr_multiplier(
+            plan.scheduler, epochs * steps_per_epoch, int(plan.warmup_epochs * steps_per_epoch), plan.step_milestones
+        )
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule, last_epoch=last_step)
+
+    epochs = plan.epochs
+    scheduler = make_scheduler(epochs)
     augment = BatchAugment(plan.augmentation, plan.spatial_dims)
     higher = plan.monitor not in LOWER_IS_BETTER
     best_metric = -math.inf if higher else math.inf
@@ -156,12 +165,14 @@ def train(
         state = load_checkpoint(last_path)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        epochs = int(state.get("epochs", plan.epochs))
+        scheduler = make_scheduler(epochs, int(state["scheduler"]["last_epoch"]) - 1)
         scheduler.load_state_dict(state["scheduler"])
         best_metric, best_epoch, stale = state["best_metric"], state["best_epoch"], state["stale_epochs"]
         history = list(state["history"])
         start_epoch = int(state["epoch"]) + 1
         best_state = load_checkpoint(best_path)["model"] if best_path.is_file() else copy_state(network)
-        logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, plan.epochs)
+        logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
     _write_history(run_dir / "metrics.jsonl", history)
@@ -169,18 +180,22 @@ def train(
     from tqdm.auto import tqdm
 
     epochs_bar = tqdm(
-        range(start_epoch, plan.epochs + 1),
         desc=f"training {label}".strip(),
         unit="epoch",
         disable=not progress,
         initial=start_epoch - 1,
-        total=plan.epochs,
+        total=epochs,
     )
     started = time.perf_counter()
     stopped_early = False
-    for epoch in epochs_bar:
+    epoch = start_epoch - 1
+    while epoch < epochs:
+        epoch += 1
         if plan.early_stopping_patience and stale >= plan.early_stopping_patience:
             stopped_early = True
+            break
+        if plan.time_budget_s is not None and time.perf_counter() - started >= plan.time_budget_s:
+            logger.info("time budget %.0f s spent after %d epochs", plan.time_budget_s, epoch - 1)
             break
         torch.manual_seed(seed * 100_003 + epoch)
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -199,7 +214,8 @@ def train(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(network.parameters(), 5.0)
+            if plan.grad_clip_norm:
+                nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm)
             optimizer.step()
             scheduler.step()
             total_loss += float(loss.detach()) * len(index)
@@ -225,6 +241,16 @@ def train(
         else:
             stale += 1
         row["best_epoch"] = best_epoch
+        if epoch == 1 and plan.time_budget_s is not None:
+            fitted = budgeted_epochs(plan.epochs, time.perf_counter() - started, plan.time_budget_s)
+            if fitted != epochs:
+                logger.info(
+                    "time budget %.0f s: training %d of the planned %d epochs", plan.time_budget_s, fitted, epochs
+                )
+                epochs = fitted
+                scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
+                epochs_bar.total = epochs
+        row["epochs"] = epochs
         history.append(row)
         _append_history(run_dir / "metrics.jsonl", row)
         if writer is not None:
@@ -242,12 +268,15 @@ def train(
                 "best_metric": best_metric,
                 "best_epoch": best_epoch,
                 "stale_epochs": stale,
+                "epochs": epochs,
                 "history": history,
             },
         )
+        epochs_bar.update(1)
         epochs_bar.set_postfix(
             loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{current:.4f}"}, best=best_epoch
         )
+    epochs_bar.close()
     if writer is not None:
         writer.close()
     if stopped_early:
@@ -259,6 +288,7 @@ def train(
         history=history,
         stopped_early=stopped_early,
         train_time_s=time.perf_counter() - started,
+        epochs=epochs,
     )
 
 

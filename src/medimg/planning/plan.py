@@ -62,6 +62,13 @@ class Plan(BaseModel):
         description="step schedule: fractions of training at which lr x0.1",
     )
     epochs: int = Field(30, ge=1, description="training epochs")
+    time_budget_s: float | None = Field(
+        None,
+        gt=0,
+        description="wall-clock budget of the training loop, seconds: after the first epoch the epoch count is "
+        "cut (and the schedule fitted) so training ends within it (None = no budget)",
+    )
+    grad_clip_norm: float | None = Field(5.0, gt=0, description="clip the gradient norm to this (None = no clipping)")
     batch_size: int = Field(64, ge=1, description="images per training step")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
