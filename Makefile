@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/medimg demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 unit: $(STAMP)

@@ -68,13 +68,14 @@ def resolve_plan(planned: Plan, *layers: dict[str, Any] | None) -> Plan:
     """Apply override layers (config file, then arguments) on top of the planned values.
 
     Unknown fields raise :class:`ConfigError` with close matches; values are validated by the plan model.
-    Overridden fields get a reason "set by user".
+    Overridden fields get a reason "set by user". ``None`` is a value too (``class_weights=None`` switches the
+    planned weights off); callers leave a field out of the layer to keep the planned value.
     """
     data = planned.model_dump()
     known = plan_field_help()
     for layer in layers:
         for key, value in (layer or {}).items():
-            if value is None or key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
+            if key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
                 continue
             if key == "augmentation" and isinstance(value, dict):
                 for sub, sub_value in value.items():

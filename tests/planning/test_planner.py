@@ -66,6 +66,15 @@ def test_overrides_precedence_and_validation() -> None:
         parse_assignments(["epochs"])
 
 
+def test_none_overrides_switch_planned_values_off() -> None:
+    planned = make_plan(_fingerprint())
+    assert planned.class_weights is not None
+    plan = resolve_plan(planned, {"class_weights": None, "grad_clip_norm": None})
+    assert plan.class_weights is None and plan.grad_clip_norm is None
+    with pytest.raises(ConfigError, match="epochs"):
+        resolve_plan(planned, {"epochs": None})
+
+
 def test_precision_follows_cpu_bf16_support() -> None:
     assert make_plan(_fingerprint(), bf16_supported=True).amp == "bf16"
     fp32 = make_plan(_fingerprint(), bf16_supported=False)

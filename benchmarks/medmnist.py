@@ -1,0 +1,333 @@
+"""MedMNIST benchmark: every ``.npz`` in a folder, official splits and metrics, >= 3 seeds, the published MedMNIST v2
+baseline protocol (``reference``) next to medimg's own plan under a wall-clock budget (``auto``), plus the
+machine's speed measurements (``benchmarks/speed.py``).
+
+    python benchmarks/medmnist.py --data ../shared/data/medmnist                 # everything, 3 seeds
+    python benchmarks/medmnist.py --data ../shared/data/medmnist --epochs 10     # a shortened reference
+
+Each (dataset, configuration, seed) trains in its own process (so each reports its own peak memory) through
+the public API (``Model().fit``). Results are written after every run to ``benchmarks/results/medmnist.json``;
+``--resume`` keeps the runs already there with the same settings. ACC is argmax accuracy; AUC is the ROC-AUC of
+the positive-class score for binary tasks and the macro one-vs-rest AUC otherwise (MedMNIST's evaluator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+#: Published test ACC / AUC, MedMNIST v2 (Yang et al., Scientific Data 2023), as listed in ../shared/data/README.md.
+PUBLISHED: dict[str, list[tuple[str, float, float]]] = {
+    "pneumoniamnist": [
+        ("ResNet-18 (28)", 0.854, 0.944),
+        ("ResNet-50 (224)", 0.884, 0.962),
+        ("auto-sklearn", 0.855, 0.942),
+        ("AutoKeras", 0.878, 0.947),
+        ("Google AutoML Vision", 0.946, 0.991),
+    ],
+    "adrenalmnist3d": [("ResNet-18+3D (28^3)", 0.721, 0.827), ("auto-sklearn (28^3)", 0.802, 0.828)],
+}
+
+#: The MedMNIST v2 baseline protocol as medimg plan fields: ResNet-18 with the CIFAR stem (medimg uses it for
+#: inputs <= 64 px) at 28 px, Adam lr 1e-3, batch 128, 100 epochs, lr x0.1 at 50% and 75% of training, no
+#: augmentation, (x/255 - 0.5) / 0.5, the checkpoint with the best validation AUC. Precision follows the
+#: machine (bf16 autocast where the CPU has it), as in every medimg run.
+REFERENCE: dict[str, Any] = {
+    "network": "resnet18",
+    "width": 1.0,
+    "dropout": 0.0,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "weight_decay": 0.0,
+    "scheduler": "step",
+    "step_milestones": [0.5, 0.75],
+    "warmup_epochs": 0.0,
+    "epochs": 100,
+    "batch_size": 128,
+    "label_smoothing": 0.0,
+    "class_weights": None,
+    "augmentation": {  # every augmentation off
+        "flip_axes": [],
+        "rotate_deg": 0.0,
+        "scale": 0.0,
+        "translate": 0.0,
+        "brightness": 0.0,
+        "contrast": 0.0,
+        "noise_std": 0.0,
+    },
+    "clip_low": 0.0,
+    "clip_high": 255.0,
+    "norm_mean": 127.5,
+    "norm_std": 127.5,
+    "monitor": "auc",
+    "early_stopping_patience": 0,
+    "tta": False,
+    "grad_clip_norm": None,
+}
+REFERENCE_3D_BATCH = 32  # our choice for 3D volumes (the paper's 2D protocol uses 128)
+BUDGET_RESERVE = 0.1  # share of --budget-s kept for reading, preprocessing, test evaluation and the report
+
+
+def configurations(spatial_dims: int, side: int, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Plan overrides per configuration name for a dataset of ``spatial_dims`` and native side ``side``."""
+    reference = {**REFERENCE, "input_size": 28}
+    if args.epochs:
+        reference["epochs"] = args.epochs
+    budget = {"time_budget_s": args.budget_s * (1 - BUDGET_RESERVE)}
+    if spatial_dims == 2:
+        return {"reference": reference, "auto": budget}
+    reference["batch_size"] = REFERENCE_3D_BATCH
+    configs = {"reference": reference, "auto-28": {**budget, "input_size": 28}}
+    if side != 28:
+        configs[f"auto-{side}"] = budget
+    return configs
+
+
+def official_metrics(y: Any, probabilities: Any) -> tuple[float, float]:
+    """(ACC, AUC) as MedMNIST's evaluator defines them."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y)
+    acc = float(np.mean(probabilities.argmax(axis=1) == y))
+    if probabilities.shape[1] == 2:
+        auc = float(roc_auc_score(y, probabilities[:, 1]))
+    else:
+        auc = float(np.mean([roc_auc_score(y == k, probabilities[:, k]) for k in range(probabilities.shape[1])]))
+    return acc, auc
+
+
+# ---------------------------------------------------------------------------------------------- one run (child)
+def run_one(spec: dict[str, Any]) -> dict[str, Any]:
+    """Train and test one configuration with one seed (runs in its own process)."""
+    import resource
+
+    import numpy as np
+    import torch
+
+    from medimg import Dataset, Model
+    from medimg.tasks.classify import predict_proba, prepare_split
+
+    torch.set_num_threads(spec["threads"])
+    started = time.perf_counter()
+    dataset = Dataset.load(spec["file"])
+    model = Model().fit(
+        dataset, run_dir=spec["run_dir"], seed=spec["seed"], progress=False, tensorboard=False, **spec["overrides"]
+    )
+    wall_s = time.perf_counter() - started
+    assert model.network_ is not None and model.plan_ is not None
+    test = prepare_split(dataset, [c for c in dataset.cases if c.split == "test"], model.plan_)
+    acc, auc = official_metrics(test.y.numpy(), predict_proba(model.network_, test.x, model.plan_))
+    rows = [json.loads(line) for line in (Path(spec["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    plan = model.plan_
+    training = model.metadata_.get("training", {})
+    return {
+        "acc": acc,
+        "auc": auc,
+        "wall_s": wall_s,
+        "train_s": training.get("train_time_s"),
+        "train_images_per_s": float(np.median([r["train_images_per_s"] for r in rows])),
+        "epochs_run": len(rows),
+        "epochs_scheduled": training.get("epochs_scheduled"),
+        "best_epoch": training.get("best_epoch"),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "plan": describe_plan(plan),
+    }
+
+
+def describe_plan(plan: Any) -> str:
+    """One line saying what a plan trains: network, input, batch, optimiser, schedule, augmentation, precision."""
+    side = "x".join(map(str, plan.input_size))
+    return (
+        f"{plan.network} w{plan.width:g} {side} bs{plan.batch_size} {plan.optimizer} lr{plan.learning_rate:g} "
+        f"{plan.scheduler} aug={'on' if plan.augmentation.enabled else 'off'} {plan.amp} "
+        f"tta={'on' if plan.tta else 'off'}"
+    )
+
+
+def _child(spec_path: Path) -> int:
+    spec = json.loads(spec_path.read_text())
+    result = run_one(spec)
+    Path(spec["out"]).write_text(json.dumps(result))
+    return 0
+
+
+def run_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        spec = {**spec, "run_dir": str(Path(folder) / "run"), "out": str(Path(folder) / "result.json")}
+        spec_path = Path(folder) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        proc = subprocess.run([sys.executable, __file__, "--child", str(spec_path)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            return {"error": " | ".join(tail)}
+        return dict(json.loads(Path(spec["out"]).read_text()))
+
+
+# ---------------------------------------------------------------------------------------------- the table
+def describe_file(path: Path) -> dict[str, Any]:
+    """Spatial dims, native side, classes and split sizes of a MedMNIST file (or why it cannot be used)."""
+    from medimg import Dataset
+    from medimg.errors import MedimgError
+
+    try:
+        dataset = Dataset.load(path)
+    except MedimgError as error:
+        return {"skipped": str(error)}
+    arrays = dataset.arrays or {}
+    side = int(arrays["train"].shape[1]) if "train" in arrays else 0
+    counts = {split: len(a) for split, a in arrays.items()}
+    return {"spatial_dims": dataset.spatial_dims, "side": side, "classes": len(dataset.class_names), "split": counts}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+
+    def stat(key: str) -> tuple[float, float]:
+        values = [float(r[key]) for r in ok if r.get(key) is not None]
+        if not values:
+            return float("nan"), float("nan")
+        return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+    return {
+        "seeds": len(ok),
+        "errors": [r["error"] for r in runs if "error" in r],
+        **{f"{k}_mean": stat(k)[0] for k in ("acc", "auc", "wall_s", "train_images_per_s", "peak_rss_mb")},
+        **{f"{k}_sd": stat(k)[1] for k in ("acc", "auc", "wall_s")},
+        "epochs_run": [r.get("epochs_run") for r in ok],
+        "plan": ok[0]["plan"] if ok else "",
+    }
+
+
+def format_table(results: dict[str, Any]) -> str:
+    lines = [
+        "| dataset | configuration | what ran | seeds | test ACC | test AUC | wall s/seed | train img/s "
+        "| peak RSS MB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, entry in results["datasets"].items():
+        if "skipped" in entry:
+            lines.append(f"| {name} | skipped | {entry['skipped']} | | | | | | |")
+            continue
+        for config, data in entry["configurations"].items():
+            s = summarise(data["runs"])
+            epochs = "/".join(str(e) for e in s["epochs_run"])
+            if s["seeds"] == 0:
+                lines.append(f"| {name} | {config} | failed: {'; '.join(s['errors'])[:200]} | 0 | | | | | |")
+                continue
+            lines.append(
+                f"| {name} | {config} | {s['plan']}, epochs {epochs} | {s['seeds']} | "
+                f"{s['acc_mean']:.3f} ± {s['acc_sd']:.3f} | {s['auc_mean']:.3f} ± {s['auc_sd']:.3f} | "
+                f"{s['wall_s_mean']:.0f} ± {s['wall_s_sd']:.0f} | {s['train_images_per_s_mean']:.0f} | "
+                f"{s['peak_rss_mb_mean']:.0f} |"
+            )
+        for label, acc, auc in PUBLISHED.get(name.split("_")[0], []):
+            lines.append(f"| {name} | published: {label} | MedMNIST v2 paper | | {acc:.3f} | {auc:.3f} | | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/medmnist"), help="folder of MedMNIST .npz")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (>= 3 for the published table)")
+    parser.add_argument("--configs", default="", help="only these configurations, e.g. auto,reference")
+    parser.add_argument("--only", default="", help="only these datasets (file stems), comma-separated")
+    parser.add_argument("--epochs", type=int, default=0, help="shorten the reference protocol to this many epochs")
+    parser.add_argument("--budget-s", type=float, default=600.0, help="wall-clock budget per auto run, seconds")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True, help="speed measurements")
+    parser.add_argument("--speed-steps", type=int, default=20, help="timed steps per speed configuration")
+    parser.add_argument("--scale-images", type=int, default=90_000, help="images in the memory check (0 = skip)")
+    parser.add_argument("--resume", action="store_true", help="keep finished runs from --out with the same settings")
+    parser.add_argument("--out", type=Path, default=RESULTS / "medmnist.json")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(args.child)
+
+    files = sorted(args.data.glob("*.npz"))
+    only = {s for s in args.only.split(",") if s}
+    files = [f for f in files if not only or f.stem in only]
+    if not files:
+        print(f"error: no MedMNIST .npz files in {args.data}", file=sys.stderr)
+        return 2
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    wanted = {c for c in args.configs.split(",") if c}
+    previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {"datasets": {}}
+    results: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads},
+        "budget_s": args.budget_s,
+        "reference_epochs": args.epochs or REFERENCE["epochs"],
+        "datasets": {},
+    }
+    for file in files:
+        info = describe_file(file)
+        if "skipped" in info:
+            results["datasets"][file.stem] = info
+            print(f"{file.name}: skipped ({info['skipped']})")
+            continue
+        entry = {**info, "configurations": {}}
+        results["datasets"][file.stem] = entry
+        for config, overrides in configurations(info["spatial_dims"], info["side"], args).items():
+            if wanted and config.split("-")[0] not in wanted and config not in wanted:
+                continue
+            old = previous["datasets"].get(file.stem, {}).get("configurations", {}).get(config, {})
+            runs = []
+            for seed in seeds:
+                kept = [r for r in old.get("runs", []) if r.get("seed") == seed and old.get("overrides") == overrides]
+                if kept and "error" not in kept[0]:
+                    runs.append(kept[0])
+                    continue
+                print(f"{file.name} {config} seed {seed} ...", flush=True)
+                spec = {"file": str(file), "seed": seed, "threads": args.threads, "overrides": overrides}
+                result = {"seed": seed, **run_in_subprocess(spec)}
+                runs.append(result)
+                entry["configurations"][config] = {"overrides": overrides, "runs": runs}
+                _write(args.out, results)
+                shown = result.get("error") or (
+                    f"ACC {result['acc']:.3f} AUC {result['auc']:.3f} in {result['wall_s']:.0f} s "
+                    f"({result['epochs_run']} epochs, {result['train_images_per_s']:.0f} img/s)"
+                )
+                print(f"  {shown}", flush=True)
+            entry["configurations"][config] = {"overrides": overrides, "runs": runs}
+            entry["configurations"][config]["summary"] = summarise(runs)
+    _write(args.out, results)
+    print("\n" + format_table(results))
+    if args.speed:
+        two_d = [f for f in files if results["datasets"][f.stem].get("spatial_dims") == 2]
+        if two_d:
+            speed_args = ["--threads", str(args.threads), "--steps", str(args.speed_steps), "--data", str(two_d[0])]
+            from speed import format_scale, format_speed, run_part  # type: ignore[import-not-found]
+
+            results["speed"] = run_part("speed", speed_args)
+            print("\n" + format_speed(results["speed"]))
+            if args.scale_images:
+                results["scale"] = run_part("scale", ["--scale-images", str(args.scale_images)])
+                print("\n" + format_scale(results["scale"]))
+            _write(args.out, results)
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

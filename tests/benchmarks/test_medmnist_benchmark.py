@@ -1,0 +1,132 @@
+"""The MedMNIST benchmark script runs end to end on tiny synthetic files and writes a well-formed table.
+
+Timing itself belongs to the benchmark, not to tests: here only the structure and the honesty of the
+numbers (they come from real runs: a learnable tiny set scores well above chance) are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_npz
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "medmnist.py"
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    folder = tmp_path_factory.mktemp("medmnist")
+    write_npz(folder / "tinymnist.npz", shape=(16, 16), n=(48, 16, 24))
+    labels = np.zeros((8, 3), dtype=np.uint8)  # multi-label, like ChestMNIST: reported as skipped
+    np.savez(folder / "multimnist.npz", train_images=np.zeros((8, 16, 16), np.uint8), train_labels=labels)
+    out = folder / "result.json"
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--data",
+        str(folder),
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "2",
+        "--budget-s",
+        "30",
+        "--speed-steps",
+        "1",
+        "--scale-images",
+        "300",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_every_file_and_configuration_is_run_over_the_seeds(benchmark_run: tuple[dict, str]) -> None:
+    result, _ = benchmark_run
+    datasets = result["datasets"]
+    assert set(datasets) == {"tinymnist", "multimnist"}
+    assert "multi-label" in datasets["multimnist"]["skipped"]
+    assert set(datasets["tinymnist"]["configurations"]) == {"reference", "auto"}
+    for config in datasets["tinymnist"]["configurations"].values():
+        runs = config["runs"]
+        assert [r["seed"] for r in runs] == [0, 1]
+        for run in runs:
+            assert "error" not in run, run
+            assert 0 <= run["acc"] <= 1 and 0 <= run["auc"] <= 1
+            assert run["wall_s"] > 0 and run["train_images_per_s"] > 0 and run["peak_rss_mb"] > 50
+        assert config["summary"]["seeds"] == 2
+    reference = datasets["tinymnist"]["configurations"]["reference"]
+    assert all(r["epochs_run"] == 2 for r in reference["runs"])  # --epochs shortened the protocol
+    assert "resnet18 w1 16x16" not in reference["runs"][0]["plan"]  # the reference always runs at 28 px
+    assert "resnet18 w1 28x28 bs" in reference["runs"][0]["plan"] and "adam" in reference["runs"][0]["plan"]
+    # the brightness-coded tiny set is learnable: the honest numbers are well above chance
+    auto = datasets["tinymnist"]["configurations"]["auto"]["summary"]
+    assert auto["auc_mean"] > 0.8
+
+
+def test_speed_section_and_table(benchmark_run: tuple[dict, str]) -> None:
+    result, stdout = benchmark_run
+    speed = result["speed"]
+    assert speed["matmul_ceiling_gflops"]["fp32"] > 0 and speed["matmul_ceiling_gflops"]["bf16"] > 0
+    names = [row["configuration"] for row in speed["rows"]]
+    assert names[0].startswith("plain fp32") and any("trainer" in n for n in names)
+    assert all(row["images_per_s"] > 0 and row["fraction_of_ceiling"] > 0 for row in speed["rows"])
+    assert speed["speedup_vs_plain"][names[0]] == pytest.approx(1.0)
+    assert all(v > 0 for v in speed["loader_images_per_s"].values())
+    scale = result["scale"]
+    assert scale["images"] == 300 and scale["loader_workers"] == 0 and scale["peak_rss_mb"] > 0
+    assert "| tinymnist | reference |" in stdout and "| tinymnist | auto |" in stdout
+    assert "published" not in stdout  # no published rows for sets the paper does not list
+    assert "x plain" in stdout and "skipped" in stdout
+
+
+def _bench_module():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(SCRIPT.parent))
+    import medmnist as bench  # type: ignore[import-not-found]
+
+    return bench
+
+
+def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
+    import argparse
+
+    bench = _bench_module()
+    args = argparse.Namespace(epochs=0, budget_s=600.0)
+    configs = bench.configurations(3, 64, args)
+    assert set(configs) == {"reference", "auto-28", "auto-64"}
+    assert configs["reference"]["input_size"] == 28 and configs["reference"]["epochs"] == 100
+    assert configs["auto-28"]["input_size"] == 28 and "input_size" not in configs["auto-64"]
+    assert configs["auto-64"]["time_budget_s"] < 600  # part of the budget is kept for loading and testing
+    assert set(bench.configurations(2, 28, args)) == {"reference", "auto"}
+
+
+def test_official_metrics_match_medmnist_definitions() -> None:
+    bench = _bench_module()
+    y = np.array([0, 1, 1, 0])
+    binary = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])
+    assert bench.official_metrics(y, binary) == pytest.approx((0.75, 1.0))  # AUC of the positive-class score
+    y3 = np.array([0, 1, 2, 2])
+    three = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.6, 0.35, 0.05], [0.1, 0.1, 0.8]])
+    acc, auc = bench.official_metrics(y3, three)
+    assert acc == pytest.approx(0.75)
+    # macro one-vs-rest: classes 0 and 1 rank perfectly; class 2's scores 0.05 and 0.8 beat 0.1, 0.1 in 2 of 4 pairs
+    assert auc == pytest.approx((1 + 1 + 0.5) / 3)
+
+
+def test_published_rows_are_listed_for_known_sets() -> None:
+    bench = _bench_module()
+
+    table = bench.format_table(
+        {"datasets": {"pneumoniamnist": {"configurations": {}}, "adrenalmnist3d_64": {"configurations": {}}}}
+    )
+    assert "Google AutoML Vision | MedMNIST v2 paper | | 0.946 | 0.991" in table
+    assert "auto-sklearn (28^3) | MedMNIST v2 paper | | 0.802 | 0.828" in table
