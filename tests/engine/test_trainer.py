@@ -163,30 +163,53 @@ def test_budgeted_epochs() -> None:
     assert budgeted_epochs(30, 10.0, 5.0) == 1
 
 
-def _slow_hooks(plan: Plan, delay_s: float) -> TaskHooks:
-    import time
+class _FakeClock:
+    """Stands in for the trainer's clock: time passes only when validation says so (load-independent test)."""
 
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_time_budget_cuts_epochs_and_fits_the_schedule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import medimg.engine.trainer as trainer_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    plan = _plan(epochs=8, time_budget_s=3.5, warmup_epochs=0)
     hooks = _hooks(plan)
 
     def validate(network: torch.nn.Module) -> dict[str, float]:
-        time.sleep(delay_s)
+        clock.now += 1.0  # every epoch "takes" one second
         return hooks.validate(network)
 
-    return TaskHooks(loss=hooks.loss, validate=validate)
-
-
-def test_time_budget_cuts_epochs_and_fits_the_schedule(tmp_path: Path) -> None:
-    plan = _plan(epochs=8, time_budget_s=0.9, warmup_epochs=0)
     x, y = _data()
-    result = train(_net(plan), x, y, plan, _slow_hooks(plan, 0.4), tmp_path, progress=False, tensorboard=False)
-    assert 1 <= result.epochs <= 2 and len(result.history) == result.epochs
+    result = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
+    assert result.epochs == 3 and len(result.history) == 3
     # the cosine schedule was re-fitted to the shorter run: it ends at its floor (1% of the peak)
     assert result.history[-1]["lr"] == pytest.approx(0.01 * plan.learning_rate, rel=0.05)
     # resuming a finished budgeted run trains nothing more (the budgeted length is saved)
-    again = train(
-        _net(plan), x, y, plan, _slow_hooks(plan, 0.0), tmp_path, resume=True, progress=False, tensorboard=False
-    )
-    assert len(again.history) == result.epochs
+    again = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, resume=True, progress=False)
+    assert len(again.history) == 3
+
+
+def test_time_budget_stops_a_run_that_slows_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import medimg.engine.trainer as trainer_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    plan = _plan(epochs=8, time_budget_s=4.5, warmup_epochs=0)
+    hooks = _hooks(plan)
+
+    def validate(network: torch.nn.Module) -> dict[str, float]:
+        clock.now += 1.0 if clock.now < 1 else 3.0  # the first epoch is fast, later ones (load) slow
+        return hooks.validate(network)
+
+    x, y = _data()
+    result = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
+    assert result.epochs == 4 and len(result.history) == 3  # 1 + 3 + 3 s: the 4th would start after 4.5 s
 
 
 def test_no_budget_runs_the_planned_epochs(tmp_path: Path) -> None:
@@ -194,3 +217,51 @@ def test_no_budget_runs_the_planned_epochs(tmp_path: Path) -> None:
     x, y = _data()
     result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
     assert result.epochs == 3 and len(result.history) == 3
+
+
+class _NanGradUnderAutocast(torch.autograd.Function):
+    """Adds 0 to the loss, but its gradient is NaN: what oneDNN's bf16 kernels produced on tiny 3D maps."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def, override]
+        ctx.shape = x.shape
+        return x.sum() * 0
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def, override]
+        return torch.full(ctx.shape, float("nan"))
+
+
+def test_non_finite_bf16_gradients_fall_back_to_fp32(tmp_path: Path) -> None:
+    plan = _plan(epochs=3, amp="bf16")
+    x, y = _data()
+    hooks = _hooks(plan)
+    autocast_steps = {"n": 0}
+
+    def loss(network: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        value = hooks.loss(network, xb, yb)
+        if torch.is_autocast_enabled("cpu"):
+            autocast_steps["n"] += 1
+            value = value + _NanGradUnderAutocast.apply(next(network.parameters()))
+        return value
+
+    net = _net(plan)
+    result = train(net, x, y, plan, TaskHooks(loss=loss, validate=hooks.validate), tmp_path, progress=False)
+    assert autocast_steps["n"] == 1  # the first bf16 step failed, every later step ran in fp32
+    assert [row["bf16"] for row in result.history] == [0.0, 0.0, 0.0]
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    assert result.best_metric > 0.9  # and the model still learned
+
+
+def test_non_finite_fp32_gradients_are_a_clear_error(tmp_path: Path) -> None:
+    from medimg.errors import RunFolderError
+
+    plan = _plan(epochs=1)
+    x, y = _data()
+    hooks = _hooks(plan)
+
+    def loss(network: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return hooks.loss(network, xb, yb) + _NanGradUnderAutocast.apply(next(network.parameters()))
+
+    with pytest.raises(RunFolderError, match=r"non-finite at epoch 1.*learning_rate"):
+        train(_net(plan), x, y, plan, TaskHooks(loss=loss, validate=hooks.validate), tmp_path, progress=False)

@@ -155,6 +155,7 @@ def train(
 
     epochs = plan.epochs
     scheduler = make_scheduler(epochs)
+    bf16 = plan.amp == "bf16"  # switched off for good if bf16 ever yields non-finite values
     augment = BatchAugment(plan.augmentation, plan.spatial_dims)
     higher = plan.monitor not in LOWER_IS_BETTER
     best_metric = -math.inf if higher else math.inf
@@ -166,6 +167,7 @@ def train(
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         epochs = int(state.get("epochs", plan.epochs))
+        bf16 = bool(state.get("bf16", bf16))
         scheduler = make_scheduler(epochs, int(state["scheduler"]["last_epoch"]) - 1)
         scheduler.load_state_dict(state["scheduler"])
         best_metric, best_epoch, stale = state["best_metric"], state["best_epoch"], state["stale_epochs"]
@@ -205,17 +207,29 @@ def train(
             xb = augment(inputs[index].float(), generator)
             xb = to_memory_format(xb, plan)
             yb = targets[index]
-            with autocast_context(plan):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = hooks.loss(network, xb, yb)
-            if not torch.isfinite(loss):
-                raise RunFolderError(
-                    f"the training loss became {loss.item()} at epoch {epoch}: lower learning_rate "
-                    "(e.g. --set learning_rate=1e-4) or check the images for extreme values"
-                )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if plan.grad_clip_norm:
-                nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm)
+            finite = bool(torch.isfinite(loss))
+            if finite:
+                loss.backward()
+                norm = nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm or math.inf)
+                finite = bool(torch.isfinite(norm))
+            if not finite:
+                if not bf16:
+                    raise RunFolderError(
+                        f"the training loss or its gradients became non-finite at epoch {epoch} (loss "
+                        f"{loss.item()}): lower learning_rate (e.g. --set learning_rate=1e-4) or check the images "
+                        "for extreme values"
+                    )
+                logger.warning(
+                    "non-finite loss or gradients under bf16 autocast at epoch %d (oneDNN's bf16 kernels can "
+                    "fail on very small feature maps); the batch is skipped and training continues in fp32",
+                    epoch,
+                )
+                bf16 = False
+                scheduler.step()
+                continue
             optimizer.step()
             scheduler.step()
             total_loss += float(loss.detach()) * len(index)
@@ -229,6 +243,7 @@ def train(
             "train_loss": total_loss / max(1, seen),
             "lr": optimizer.param_groups[0]["lr"],
             "train_images_per_s": seen / max(train_time, 1e-9),
+            "bf16": float(bf16),
             **{f"val_{k}": float(v) for k, v in val.items()},
         }
         current = float(val.get(plan.monitor, math.nan))
@@ -269,6 +284,7 @@ def train(
                 "best_epoch": best_epoch,
                 "stale_epochs": stale,
                 "epochs": epochs,
+                "bf16": bf16,
                 "history": history,
             },
         )
