@@ -1,19 +1,26 @@
-"""Prediction on image files and folders with a trained classifier."""
+"""Prediction on image files and folders with a trained classifier.
+
+Importing this module does not import torch (the :class:`Prediction` type is shared with the torch-free ONNX
+predictor in :mod:`medimg.export.predictor`); the PyTorch path loads it on first use.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+import numpy as np
 
 from medimg.errors import DatasetError, ImageReadError
-from medimg.planning.plan import Plan
-from medimg.tasks.classify import predict_proba
-from medimg.transforms.preprocess import preprocess_arrays
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from medimg.io.image import ImageData
+    from medimg.planning.plan import Plan
 
 logger = logging.getLogger(__name__)
 
@@ -27,25 +34,36 @@ class Prediction:
         label: the most probable class name.
         label_index: its index in the model's class list.
         probabilities: ``class name -> probability`` (sums to 1).
+        heatmap: with an explanation: ``(*input_size)`` float32 in 0..1 at the network's input size.
+        explain_method: the method that made ``heatmap`` (``"gradcam"``...).
+        overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
+        overlay_path: where ``overlay_png`` was saved, once it is.
     """
 
     source: str
     label: str
     label_index: int
     probabilities: dict[str, float]
+    heatmap: np.ndarray | None = field(default=None, repr=False)
+    explain_method: str | None = None
+    overlay_png: bytes | None = field(default=None, repr=False)
+    overlay_path: str | None = None
 
     @property
     def confidence(self) -> float:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "source": self.source,
             "label": self.label,
             "label_index": self.label_index,
             "confidence": self.confidence,
             "probabilities": self.probabilities,
         }
+        if self.explain_method is not None:
+            result["explanation"] = {"method": self.explain_method, "overlay": self.overlay_path}
+        return result
 
 
 def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
@@ -78,29 +96,80 @@ def predict_files(
     paths: Sequence[Path],
     *,
     window: str | tuple[float, float] | None = None,
+    explain: str | None = None,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predict every readable file; unreadable ones are returned as ``(path, reason)`` instead."""
+    """Predict every readable file; unreadable ones are returned as ``(path, reason)`` instead.
+
+    Args:
+        explain: also compute a heatmap and its overlay with this method (see
+            :data:`medimg.explain.cam.EXPLAIN_METHODS`).
+    """
     from medimg.io import read_image
 
-    arrays, sources, failed = [], [], []
+    images, failed = [], []
     for path in paths:
         try:
-            arrays.append(read_image(path, window=window).array)
-            sources.append(str(path))
+            images.append(read_image(path, window=window))
         except ImageReadError as error:
             failed.append((str(path), error.reason))
-    predictions: list[Prediction] = []
-    if arrays:
-        x = preprocess_arrays(arrays, plan, sources)
-        probabilities = predict_proba(network, x, plan)
-        for source, row in zip(sources, probabilities, strict=True):
-            index = int(row.argmax())
-            predictions.append(
-                Prediction(
-                    source=source,
-                    label=class_names[index],
-                    label_index=index,
-                    probabilities={name: float(p) for name, p in zip(class_names, row, strict=True)},
-                )
+    return predict_images(network, plan, class_names, images, explain=explain), failed
+
+
+def predict_images(
+    network: nn.Module,
+    plan: Plan,
+    class_names: Sequence[str],
+    images: Sequence[ImageData],
+    *,
+    explain: str | None = None,
+) -> list[Prediction]:
+    """Predict images already read (``ImageData.source`` names each one).
+
+    Args:
+        explain: also compute a heatmap (``Prediction.heatmap``) and its overlay PNG with this method.
+
+    Raises:
+        DatasetError: an image does not fit the model (2D vs 3D, channels).
+    """
+    from medimg.tasks.classify import predict_proba
+    from medimg.transforms.preprocess import preprocess_arrays
+
+    if not images:
+        return []
+    if explain is not None:
+        from medimg.explain.cam import check_method
+
+        explain = check_method(explain)
+    sources = [image.source for image in images]
+    x = preprocess_arrays([image.array for image in images], plan, sources)
+    probabilities = predict_proba(network, x, plan)
+    heatmaps: list[np.ndarray | None] = [None] * len(images)
+    if explain is not None:
+        from medimg.explain.cam import explain_batch
+
+        step = max(1, min(plan.eval_batch_size, 64))
+        for start in range(0, len(images), step):
+            chunk = explain_batch(
+                network,
+                x[start : start + step],
+                method=explain,
+                class_index=[int(row.argmax()) for row in probabilities[start : start + step]],
             )
-    return predictions, failed
+            heatmaps[start : start + len(chunk)] = list(chunk)
+    predictions: list[Prediction] = []
+    for image, row, heatmap in zip(images, probabilities, heatmaps, strict=True):
+        index = int(row.argmax())
+        prediction = Prediction(
+            source=image.source,
+            label=class_names[index],
+            label_index=index,
+            probabilities={name: float(p) for name, p in zip(class_names, row, strict=True)},
+        )
+        if heatmap is not None:
+            from medimg.explain.overlay import overlay_png
+
+            prediction.heatmap = heatmap
+            prediction.explain_method = explain
+            prediction.overlay_png = overlay_png(image.array, heatmap, image.meta)
+        predictions.append(prediction)
+    return predictions

@@ -249,8 +249,13 @@ class Model:
         return report
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, inputs: str | Path | Sequence[str | Path]) -> list[Any]:
+    def predict(self, inputs: str | Path | Sequence[str | Path], *, explain: str | None = None) -> list[Any]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
+
+        Args:
+            inputs: files and/or folders.
+            explain: also explain each prediction: ``"gradcam"``, ``"gradcam++"`` or ``"occlusion"``
+                (``Prediction.heatmap`` and ``Prediction.overlay_png``).
 
         Returns:
             One :class:`~medimg.inference.Prediction` per readable image. Unreadable files are logged and
@@ -262,11 +267,40 @@ class Model:
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         files = expand_inputs(items)
         window = _window_from_json((self.metadata_.get("input") or {}).get("window"))
-        predictions, failed = predict_files(network, plan, class_names, files, window=window)
+        predictions, failed = predict_files(network, plan, class_names, files, window=window, explain=explain)
         for path, reason in failed:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
         return predictions
+
+    # ------------------------------------------------------------------ deployment
+    def export(
+        self,
+        path: str | Path | None = None,
+        *,
+        format: str = "onnx",
+        parity_inputs: Sequence[str | Path] | None = None,
+        tolerance: float = 1e-4,
+    ) -> Any:
+        """Export for deployment, checked against PyTorch on real inputs (default: the run's test split).
+
+        Args:
+            path: output file (default ``RUN/model.onnx``).
+            format: ``"onnx"`` (the only one so far).
+            parity_inputs: image files/folders for the parity check.
+            tolerance: the check fails above this max |PyTorch - ONNX Runtime| difference (float32).
+
+        Returns:
+            :class:`~medimg.export.onnx_export.ExportResult` (path, max_abs_diff, ...).
+
+        Raises:
+            ExportError: the export failed or does not match PyTorch.
+        """
+        if format.lower() != "onnx":
+            raise ConfigError(f"unknown export format {format!r}.{did_you_mean(format, ['onnx'])} Available: onnx.")
+        from medimg.export.onnx_export import export_onnx
+
+        return export_onnx(self, path, parity_inputs=parity_inputs, tolerance=tolerance)
 
     # ------------------------------------------------------------------ helpers
     def _require_fitted(self) -> tuple[nn.Module, Plan, list[str]]:

@@ -55,7 +55,7 @@ class RunFolder:
         if not target.is_file():
             raise RunFolderError(
                 f"{self.path} is not a complete medimg run folder: {name} is missing "
-                "(was training interrupted? rerun `medimg fit ... --run-dir {self.path} --resume`)"
+                f"(was training interrupted? rerun `medimg fit ... --run-dir {self.path} --resume`)"
             )
         try:
             return json.loads(target.read_text())

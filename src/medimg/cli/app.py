@@ -233,20 +233,58 @@ def evaluate(
 
 @app.command()
 def predict(
-    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
+    run: Annotated[
+        Path, typer.Argument(help="run folder written by `medimg fit` (or a .onnx file with --engine onnx)")
+    ],
     paths: Annotated[list[Path], typer.Argument(help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")],
     output_format: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+    engine: Annotated[
+        str, typer.Option(help="torch, or onnx (ONNX Runtime on RUN/model.onnx; see `medimg export`)")
+    ] = "torch",
+    explain: Annotated[
+        bool, typer.Option("--explain", help="also save a heatmap overlay PNG per image (torch engine)")
+    ] = False,
+    explain_method: Annotated[str, typer.Option(help="gradcam, gradcam++ or occlusion")] = "gradcam",
+    explain_dir: Annotated[
+        Path | None, typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./)")
+    ] = None,
 ) -> None:
-    """Predict labels and class probabilities for images."""
+    """Predict labels and class probabilities for images (optionally with Grad-CAM explanations)."""
     from medimg.errors import ConfigError
     from medimg.fileio import atomic_write_text
-    from medimg.model import Model
 
     if output_format not in {"json", "csv"}:
         raise ConfigError(f"--format {output_format!r}: use json or csv")
-    model = Model.load(run)
-    predictions = model.predict(paths)
+    if engine not in {"torch", "onnx"}:
+        raise ConfigError(f"--engine {engine!r}: use torch or onnx")
+    predictor: Any
+    if engine == "onnx":
+        if explain:
+            raise ConfigError("--explain needs the PyTorch engine (gradients); drop --engine onnx")
+        from medimg.export.predictor import OnnxPredictor
+
+        predictor = OnnxPredictor(run)
+        predictions = predictor.predict(paths)
+        names = predictor.class_names
+    else:
+        from medimg.model import Model
+
+        predictor = Model.load(run)
+        predictions = predictor.predict(paths, explain=explain_method if explain else None)
+        names = predictor.class_names_ or []
+    if explain:
+        import re
+
+        from medimg.fileio import atomic_write_bytes
+
+        folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
+        for i, p in enumerate(predictions):
+            if p.overlay_png is not None:
+                stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p.source).stem)
+                target = folder / f"{i:04d}_{stem}.{p.explain_method}.png"
+                atomic_write_bytes(target, p.overlay_png)
+                p.overlay_path = str(target)
     if output_format == "json":
         text = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
     else:
@@ -254,20 +292,30 @@ def predict(
         import io
 
         buffer = io.StringIO()
-        names = model.class_names_ or []
         writer = csv.writer(buffer)
-        writer.writerow(["source", "label", "confidence", *[f"p_{n}" for n in names]])
+        writer.writerow(
+            ["source", "label", "confidence", *[f"p_{n}" for n in names], *(["overlay"] if explain else [])]
+        )
         for p in predictions:
-            writer.writerow([p.source, p.label, f"{p.confidence:.6f}", *[f"{p.probabilities[n]:.6f}" for n in names]])
+            writer.writerow(
+                [
+                    p.source,
+                    p.label,
+                    f"{p.confidence:.6f}",
+                    *[f"{p.probabilities[n]:.6f}" for n in names],
+                    *([p.overlay_path or ""] if explain else []),
+                ]
+            )
         text = buffer.getvalue()
     if out:
         atomic_write_text(out, text)
         _echo(f"{len(predictions)} prediction(s) written to {out}")
     else:
         sys.stdout.write(text)
-    if model.failed_:
+    if predictor.failed_:
         typer.echo(
-            f"{len(model.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in model.failed_), err=True
+            f"{len(predictor.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in predictor.failed_),
+            err=True,
         )
         raise typer.Exit(1)
 

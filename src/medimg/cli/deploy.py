@@ -1,0 +1,129 @@
+"""Deployment commands: ``medimg export``, ``medimg serve`` and ``medimg token create|list|revoke``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medimg.serve.settings import DEFAULT_DATABASE
+
+logger = logging.getLogger(__name__)
+
+Database = Annotated[
+    str,
+    typer.Option("--db", help="SQLite file, or any SQLAlchemy URL (e.g. postgresql+psycopg://user@host/medimg)"),
+]
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
+    output_format: Annotated[str, typer.Option("--format", help="export format: onnx")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="output file (default RUN/model.onnx)")] = None,
+    parity_data: Annotated[
+        list[Path] | None,
+        typer.Option(help="images/folders for the PyTorch parity check (default: the run's test split)"),
+    ] = None,
+    tolerance: Annotated[float, typer.Option(help="fail above this max |PyTorch - ONNX| difference")] = 1e-4,
+) -> None:
+    """Export a trained model to ONNX (dynamic batch, preprocessing + labels inside), checked against PyTorch."""
+    from medimg.model import Model
+
+    model = Model.load(run)
+    result = model.export(out, format=output_format, parity_inputs=parity_data, tolerance=tolerance)
+    typer.echo(f"exported:   {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.exporter} exporter)")
+    typer.echo(
+        f"parity:     max |PyTorch - ONNX Runtime| = {result.max_abs_diff:.3g} on {result.n_parity_images} "
+        f"input(s) from {result.parity_source} (tolerance {result.tolerance:g}) -> OK"
+    )
+    if result.preprocessing_max_abs_diff is not None:
+        typer.echo(f"preprocess: max |MONAI - numpy| on the network input = {result.preprocessing_max_abs_diff:.3g}")
+    typer.echo(f"predict:    medimg predict {result.path} IMAGES --engine onnx")
+
+
+def serve(
+    run: Annotated[Path, typer.Argument(help="run folder to serve")],
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    db: Database = DEFAULT_DATABASE,
+    max_upload_mb: Annotated[float, typer.Option(help="largest accepted upload, MB")] = 50.0,
+    max_pixels: Annotated[int, typer.Option(help="largest accepted image, pixels (decompression bombs)")] = 64_000_000,
+    explain: Annotated[str, typer.Option(help="heatmap method: gradcam, gradcam++, occlusion or none")] = "gradcam",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create."""
+    try:
+        import uvicorn
+    except ImportError as error:
+        from medimg.errors import MissingDependencyError
+
+        raise MissingDependencyError("uvicorn", "serve") from error
+    from medimg.serve.app import create_app
+    from medimg.serve.settings import ServeSettings
+    from medimg.serve.storage import Storage
+
+    settings = ServeSettings(
+        run_dir=run,
+        database=db,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_pixels=max_pixels,
+        explain_method=None if explain.lower() == "none" else explain,
+    )
+    storage = Storage(settings.database_url)
+    if not storage.list_tokens():
+        logger.warning("the database has no API token yet: create one with `medimg token create --db %s`", db)
+    app = create_app(settings, storage=storage)
+    typer.echo(f"medimg serve: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed).", no_args_is_help=True)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="who or what uses it, e.g. 'radiology-workstation-3'")] = "default",
+    db: Database = DEFAULT_DATABASE,
+) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from medimg.serve.settings import database_url
+    from medimg.serve.storage import Storage
+
+    info, token = Storage(database_url(db)).create_token(name)
+    typer.echo(token)
+    typer.echo(f"token {info.id} ({info.name}) created; it is shown only now, store it safely", err=True)
+
+
+@token_app.command("list")
+def token_list(db: Database = DEFAULT_DATABASE) -> None:
+    """List tokens (ids, names, dates; never the tokens)."""
+    from medimg.serve.settings import database_url
+    from medimg.serve.storage import Storage
+
+    for info in Storage(database_url(db)).list_tokens():
+        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
+        typer.echo(f"{info.id}  {info.created_at:%Y-%m-%d %H:%M}  {state:24s} {info.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token id shown by `medimg token list`")],
+    db: Database = DEFAULT_DATABASE,
+) -> None:
+    """Revoke a token: requests with it get 401 from now on."""
+    from medimg.errors import ConfigError
+    from medimg.serve.settings import database_url
+    from medimg.serve.storage import Storage
+
+    if not Storage(database_url(db)).revoke_token(token_id):
+        raise ConfigError(f"no active token with id {token_id!r} (see `medimg token list --db {db}`)")
+    typer.echo(f"token {token_id} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the deployment commands to the ``medimg`` app."""
+    app.command()(export)
+    app.command()(serve)
+    app.add_typer(token_app, name="token")

@@ -1,0 +1,216 @@
+"""Grad-CAM, Grad-CAM++ and occlusion sensitivity heatmaps for 2D and 3D classification networks.
+
+Grad-CAM and Grad-CAM++ are implemented here rather than with ``monai.visualize.GradCAM``/``GradCAMpp``
+because those (MONAI 1.x) register hooks that are never removed, switch ``inplace`` flags of the network's
+layers, and mix classes across a batch (``logits[:, class_idx]`` with one index per sample scores every
+sample against every sample's class; ``GradCAMpp`` fails outright for batches > 1). Here the hooks live only
+for one call, each sample is scored against its own class, and batches of any size work. Occlusion
+sensitivity uses :class:`monai.visualize.OcclusionSensitivity` one image at a time (its batch limit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from medimg.errors import ConfigError, did_you_mean
+
+EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "occlusion")
+"""Names accepted by :func:`explain_batch` (and ``medimg predict --explain``)."""
+
+
+class TargetLayerError(ConfigError):
+    """The network has no convolutional layer Grad-CAM can use (or the named one does not exist / is not spatial)."""
+
+
+def check_method(method: str) -> str:
+    """Normalise an explanation method name, or raise :class:`ConfigError` with close matches."""
+    name = method.strip().lower().replace("_", "").replace("-", "")
+    aliases = {"gradcam": "gradcam", "gradcam++": "gradcam++", "gradcampp": "gradcam++", "occlusion": "occlusion"}
+    if name not in aliases:
+        raise ConfigError(
+            f"unknown explanation method {method!r}.{did_you_mean(method, EXPLAIN_METHODS)} "
+            f"Available: {', '.join(EXPLAIN_METHODS)}."
+        )
+    return aliases[name]
+
+
+def resolve_target_layer(network: nn.Module, target_layer: str | None = None) -> tuple[str, nn.Module]:
+    """The layer Grad-CAM hooks: ``target_layer`` if given, else ``network.target_layer_name``.
+
+    Raises:
+        TargetLayerError: no name is given and the network has no ``target_layer_name``, or the name is not a
+            submodule (the message lists close matches and the convolutional layers there are).
+    """
+    name = target_layer or getattr(network, "target_layer_name", None)
+    conv_layers = [n for n, m in network.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Conv3d)]
+    hint = f" Convolutional layers of this network: {', '.join(conv_layers[-5:])}." if conv_layers else ""
+    if not name:
+        raise TargetLayerError(
+            f"{type(network).__name__} has no target layer for Grad-CAM (no 'target_layer_name' attribute); "
+            f"pass target_layer='...' naming its last convolutional block.{hint}"
+        )
+    modules = dict(network.named_modules())
+    if name not in modules:
+        raise TargetLayerError(
+            f"target layer {name!r} is not a submodule of {type(network).__name__}.{did_you_mean(name, modules)}{hint}"
+        )
+    return name, modules[name]
+
+
+@contextlib.contextmanager
+def _capture(layer: nn.Module, store: dict[str, torch.Tensor]) -> Iterator[None]:
+    """Record the layer's output and the gradient reaching it, for one forward/backward pass.
+
+    The forward hook hands the network a clone of the output, so in-place operations after the layer (an
+    in-place ReLU, a residual ``+=``) cannot alter the recorded activations.
+    """
+
+    def forward_hook(_module: nn.Module, _inputs: Any, output: Any) -> Any:
+        if not isinstance(output, torch.Tensor):
+            store["bad_output"] = torch.zeros(0)
+            return None
+        store["activations"] = output
+        if output.requires_grad:
+            output.register_hook(lambda grad: store.__setitem__("gradients", grad))
+        return output.clone()
+
+    handle = layer.register_forward_hook(forward_hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _normalise_per_sample(maps: torch.Tensor) -> torch.Tensor:
+    """Scale each map to 0..1 (a constant map becomes all zeros)."""
+    flat = maps.flatten(1)
+    low = flat.min(1, keepdim=True).values
+    high = flat.max(1, keepdim=True).values
+    span = (high - low).clamp_min(1e-12)
+    scaled = torch.where(high - low > 1e-12, (flat - low) / span, torch.zeros_like(flat))
+    return scaled.reshape(maps.shape)
+
+
+def _upsample(maps: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    mode = "bilinear" if len(size) == 2 else "trilinear"
+    return F.interpolate(maps[:, None], size=tuple(size), mode=mode, align_corners=False)[:, 0]
+
+
+def _grad_cam(
+    network: nn.Module,
+    x: torch.Tensor,
+    class_index: torch.Tensor | None,
+    target_layer: str | None,
+    plus_plus: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    name, layer = resolve_target_layer(network, target_layer)
+    store: dict[str, torch.Tensor] = {}
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.enable_grad(), _capture(layer, store):
+            inputs = x.detach().float().requires_grad_(True)
+            logits = network(inputs).float()
+            chosen = logits.argmax(1) if class_index is None else class_index
+            network.zero_grad(set_to_none=True)
+            logits.gather(1, chosen[:, None]).sum().backward()
+    finally:
+        network.train(was_training)
+        network.zero_grad(set_to_none=True)
+    if "bad_output" in store or "activations" not in store:
+        raise TargetLayerError(f"target layer {name!r} did not produce a tensor during the forward pass")
+    acts = store["activations"].detach().float()
+    spatial_dims = x.ndim - 2
+    if acts.ndim != x.ndim:
+        raise TargetLayerError(
+            f"target layer {name!r} outputs shape {tuple(acts.shape)}, not a {spatial_dims}D feature map "
+            f"(B, C, {', '.join('*' * spatial_dims)}); choose a convolutional block before global pooling"
+        )
+    if "gradients" not in store:
+        raise TargetLayerError(f"no gradient reached target layer {name!r}; is it part of the path to the logits?")
+    grads = store["gradients"].detach().float()
+    axes = tuple(range(2, acts.ndim))
+    if plus_plus:
+        g2, g3 = grads**2, grads**3
+        denominator = 2 * g2 + acts.sum(dim=axes, keepdim=True) * g3
+        alpha = torch.where(grads != 0, g2 / torch.where(denominator != 0, denominator, torch.ones_like(g2)), 0.0)
+        weights = (alpha * F.relu(grads)).sum(dim=axes, keepdim=True)
+    else:
+        weights = grads.mean(dim=axes, keepdim=True)
+    cam = F.relu((weights * acts).sum(1))
+    return _normalise_per_sample(_upsample(cam, x.shape[2:])), logits.detach()
+
+
+def _occlusion(network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None) -> tuple[torch.Tensor, Any]:
+    from monai.visualize import OcclusionSensitivity
+
+    spatial = x.shape[2:]
+    mask_size = [max(2, s // 6) for s in spatial]
+    occlusion = OcclusionSensitivity(
+        nn_module=network, mask_size=mask_size, n_batch=64, verbose=False, overlap=0.5, activate=True
+    )
+    network.eval()
+    maps, all_logits = [], []
+    with torch.no_grad():
+        for i in range(x.shape[0]):
+            xi = x[i : i + 1].float()
+            logits = network(xi).float()
+            c = int(logits.argmax(1)) if class_index is None else int(class_index[i])
+            base = float(torch.softmax(logits, 1)[0, c])
+            with warnings.catch_warnings():  # MONAI's deprecation chatter about its own internals
+                warnings.simplefilter("ignore")
+                occluded, _ = occlusion(xi)  # (1, K, *spatial): class probabilities with each area hidden
+            maps.append(F.relu(base - occluded[0, c].float()))
+            all_logits.append(logits)
+    return _normalise_per_sample(torch.stack(maps)), torch.cat(all_logits)
+
+
+def explain_batch(
+    network: nn.Module,
+    x: torch.Tensor,
+    *,
+    method: str = "gradcam",
+    class_index: int | Sequence[int] | None = None,
+    target_layer: str | None = None,
+) -> np.ndarray:
+    """Heatmaps of where the evidence for a class lies.
+
+    Args:
+        network: a classification network (``(B, C, *spatial) -> (B, K)`` logits); for the Grad-CAM family it
+            needs ``target_layer_name`` (every :class:`~medimg.networks.ClassificationNet` has one) or
+            ``target_layer``.
+        x: ``(B, C, H, W)`` or ``(B, C, D, H, W)`` preprocessed input (any float dtype; run in float32).
+        method: one of :data:`EXPLAIN_METHODS`.
+        class_index: the class to explain, one for all or one per sample; default the predicted class.
+        target_layer: dotted submodule name overriding ``network.target_layer_name``.
+
+    Returns:
+        ``(B, *spatial)`` float32 in 0..1, the input's spatial size (1 = strongest evidence).
+
+    Raises:
+        ConfigError: unknown method. TargetLayerError: no usable target layer (Grad-CAM family).
+    """
+    name = check_method(method)
+    if x.ndim not in (4, 5):
+        raise ConfigError(f"explanations need a (B, C, H, W) or (B, C, D, H, W) batch, got shape {tuple(x.shape)}")
+    chosen: torch.Tensor | None = None
+    if class_index is not None:
+        values = [class_index] * x.shape[0] if isinstance(class_index, int) else list(class_index)
+        if len(values) != x.shape[0]:
+            raise ConfigError(f"class_index has {len(values)} entries for a batch of {x.shape[0]}")
+        chosen = torch.tensor(values, dtype=torch.long)
+    if x.shape[0] == 0:
+        return np.zeros((0, *x.shape[2:]), dtype=np.float32)
+    if name == "occlusion":
+        maps, _ = _occlusion(network, x, chosen)
+    else:
+        maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
+    return maps.numpy().astype(np.float32)

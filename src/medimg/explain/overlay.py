@@ -1,0 +1,159 @@
+"""Heatmap overlays as PNG (numpy + Pillow only: no torch, no matplotlib).
+
+A heatmap is ``(H, W)`` (or ``(D, H, W)``) float in 0..1 at the network's input size; overlays resize it to
+the displayed image, so the picture keeps the original resolution. 3D volumes are shown as the axial slice
+(first spatial axis) that holds the most evidence.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+MAX_SIDE = 512
+"""Longest side of thumbnails and overlays, pixels."""
+
+
+def jet(values: np.ndarray) -> np.ndarray:
+    """The 'jet' colour map: ``(...)`` float 0..1 -> ``(..., 3)`` uint8 (blue = low, red = high)."""
+    v = np.clip(values.astype(np.float32), 0.0, 1.0)[..., None]
+    centres = np.array([3.0, 2.0, 1.0], dtype=np.float32)  # red, green, blue
+    rgb = np.clip(1.5 - np.abs(4.0 * v - centres), 0.0, 1.0)
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def representative_slice(volume: np.ndarray) -> int:
+    """Index along the first axis of ``(D, H, W)`` with the largest total value (the middle one if all equal)."""
+    totals = volume.reshape(volume.shape[0], -1).sum(1)
+    if not np.any(totals > totals.min()):
+        return volume.shape[0] // 2
+    return int(np.argmax(totals))
+
+
+def _to_uint8(plane: np.ndarray, meta: Mapping[str, Any]) -> np.ndarray:
+    """Map one image plane (any real dtype) to 0..255 for display, choosing a sensible window."""
+    values = plane.astype(np.float32)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(values.shape, dtype=np.uint8)
+    if meta.get("window") is not None:  # already windowed by the reader: 0..1
+        low, high = 0.0, 1.0
+    elif meta.get("window_center") is not None and meta.get("window_width"):
+        center, width = float(meta["window_center"]), float(meta["window_width"])
+        low, high = center - width / 2, center + width / 2
+    elif meta.get("units") == "HU":  # CT without a stored window: soft tissue
+        low, high = 40 - 200.0, 40 + 200.0
+    elif finite.min() >= 0 and finite.max() <= 255 and finite.max() > 1:
+        low, high = 0.0, 255.0
+    else:
+        low, high = (float(p) for p in np.percentile(finite, [0.5, 99.5]))
+        if high <= low:
+            low, high = float(finite.min()), float(finite.max()) + 1e-6
+    scaled = (np.nan_to_num(values, nan=low) - low) / max(high - low, 1e-12)
+    return (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def display_image(
+    array: np.ndarray, meta: Mapping[str, Any] | None = None, *, slice_index: int | None = None
+) -> np.ndarray:
+    """A displayable picture of a read image.
+
+    Args:
+        array: ``(C, H, W)`` or ``(C, D, H, W)`` as :func:`medimg.io.read_image` returns it.
+        meta: the image's ``meta`` (DICOM window, HU units, or an applied window).
+        slice_index: for volumes, the slice to show (default the middle one).
+
+    Returns:
+        ``(H, W)`` (grayscale) or ``(H, W, 3)`` (colour) uint8.
+    """
+    meta = meta or {}
+    if array.ndim == 4:
+        index = array.shape[1] // 2 if slice_index is None else int(np.clip(slice_index, 0, array.shape[1] - 1))
+        array = array[:, index]
+    if array.ndim != 3:
+        raise ValueError(f"expected a (C, H, W) or (C, D, H, W) image, got shape {array.shape}")
+    if array.shape[0] in (3, 4):
+        return np.stack([_to_uint8(c, meta) for c in array[:3]], axis=-1)
+    return _to_uint8(array[0], meta)
+
+
+def _resize_float(values: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    if values.shape[::-1] == size_wh:
+        return values.astype(np.float32)
+    resized = Image.fromarray(values.astype(np.float32), mode="F").resize(size_wh, Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def _plane(heatmap: np.ndarray, slice_index: int | None) -> np.ndarray:
+    if heatmap.ndim == 3:
+        return heatmap[representative_slice(heatmap) if slice_index is None else slice_index]
+    return heatmap
+
+
+def thumbnail(picture: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Shrink ``(H, W)`` / ``(H, W, 3)`` uint8 so its longest side is at most ``max_side`` (never enlarges)."""
+    from PIL import Image
+
+    height, width = picture.shape[:2]
+    scale = max_side / max(height, width)
+    if scale >= 1:
+        return picture
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.LANCZOS))
+
+
+def overlay_rgb(
+    picture: np.ndarray, heatmap: np.ndarray, *, alpha: float = 0.45, slice_index: int | None = None
+) -> np.ndarray:
+    """Blend a heatmap over a picture.
+
+    Args:
+        picture: ``(H, W)`` or ``(H, W, 3)`` uint8 (see :func:`display_image`).
+        heatmap: ``(h, w)`` or ``(d, h, w)`` float 0..1, any size (resized to the picture).
+        alpha: heat opacity at full heat (it scales with the heat, so cold areas stay clear).
+        slice_index: for 3D heatmaps, the slice to use (default :func:`representative_slice`).
+
+    Returns:
+        ``(H, W, 3)`` uint8.
+    """
+    rgb = picture if picture.ndim == 3 else np.repeat(picture[..., None], 3, axis=-1)
+    heat = np.clip(_resize_float(_plane(heatmap, slice_index), (rgb.shape[1], rgb.shape[0])), 0, 1)
+    weight = (alpha * heat)[..., None]
+    blended = rgb.astype(np.float32) * (1 - weight) + jet(heat).astype(np.float32) * weight
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def heatmap_rgba(heatmap: np.ndarray, size_wh: tuple[int, int], *, slice_index: int | None = None) -> np.ndarray:
+    """A transparent colour heatmap ``(H, W, 4)`` uint8 (alpha grows with the heat), to lay over an image."""
+    heat = np.clip(_resize_float(_plane(heatmap, slice_index), size_wh), 0, 1)
+    alpha = (np.clip(heat * 1.25, 0, 1) * 0.7 * 255 + 0.5).astype(np.uint8)
+    return np.concatenate([jet(heat), alpha[..., None]], axis=-1)
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """Encode a uint8 ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` array as PNG."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def overlay_png(
+    array: np.ndarray,
+    heatmap: np.ndarray,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    max_side: int = MAX_SIDE,
+) -> bytes:
+    """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``); 3D shows the hottest slice."""
+    index = representative_slice(heatmap) if heatmap.ndim == 3 else None
+    if index is not None and array.ndim == 4:
+        index = round(index * (array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
+    picture = thumbnail(display_image(array, meta, slice_index=index), max_side)
+    return png_bytes(overlay_rgb(picture, heatmap))

@@ -1,0 +1,137 @@
+"""The plan's preprocessing in numpy only, for the torch-free ONNX predictor.
+
+It reproduces :func:`medimg.transforms.preprocess.preprocess_arrays` step by step: channel conversion, MONAI
+``Resize`` (Gaussian anti-aliasing with the ``erf`` kernel and zero padding when shrinking, then linear
+interpolation with ``align_corners=False``), clip + standardise, and the float16 round trip of the
+preprocessed tensor. ``tests/export`` checks the two against each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import DatasetError
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+PREPROCESSING_KEYS = (
+    "spatial_dims",
+    "in_channels",
+    "input_size",
+    "clip_low",
+    "clip_high",
+    "norm_mean",
+    "norm_std",
+)
+"""Plan fields the ONNX file carries (``medimg.preprocessing`` metadata) so it can preprocess on its own."""
+
+
+def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
+    """``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB(A) -> gray by luminance, RGBA -> RGB."""
+    have = array.shape[0]
+    if have == channels:
+        return array
+    if have == 4 and channels == 3:
+        return array[:3]
+    if have in (3, 4) and channels == 1:
+        return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
+    if have == 1:
+        return np.repeat(array, channels, axis=0)
+    raise DatasetError(
+        f"{source or 'image'} has {have} channels but the model expects {channels}; convert the image first"
+    )
+
+
+def gaussian_kernel(sigma: float, truncated: float = 4.0) -> np.ndarray:
+    """MONAI's ``gaussian_1d(sigma, approx="erf")``: the Gaussian integrated over each unit interval."""
+    tail = int(max(sigma * truncated, 0.5) + 0.5)
+    x = np.arange(-tail, tail + 1, dtype=np.float64)
+    if sigma <= 0:
+        return (x == 0).astype(np.float32)
+    t = 0.70710678 / abs(sigma)
+    erf = np.vectorize(math.erf)
+    return np.clip(0.5 * (erf(t * (x + 0.5)) - erf(t * (x - 0.5))), 0, None).astype(np.float32)
+
+
+def _filter_axis(array: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
+    """Correlate ``array`` with a symmetric 1D ``kernel`` along ``axis``, zero padding (same size)."""
+    pad = (len(kernel) - 1) // 2
+    widths = [(0, 0)] * array.ndim
+    widths[axis] = (pad, pad)
+    padded = np.pad(array, widths)
+    n = array.shape[axis]
+    out = np.zeros_like(array)
+    for k, weight in enumerate(kernel):
+        if weight != 0:
+            out += weight * np.take(padded, np.arange(k, k + n), axis=axis)
+    return out
+
+
+def _linear_axis(array: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Linear interpolation along ``axis`` to ``size`` samples (``align_corners=False``, as torch)."""
+    n = array.shape[axis]
+    if n == size:
+        return array
+    scale = np.float32(n / size)
+    src = np.maximum((np.arange(size, dtype=np.float32) + 0.5) * scale - 0.5, 0).astype(np.float32)
+    low = np.minimum(np.floor(src).astype(np.int64), n - 1)
+    high = np.minimum(low + 1, n - 1)
+    frac = (src - low).astype(np.float32)
+    shape = [1] * array.ndim
+    shape[axis] = size
+    frac = frac.reshape(shape)
+    result = np.take(array, low, axis=axis) * (1 - frac) + np.take(array, high, axis=axis) * frac
+    return result.astype(np.float32)
+
+
+def resize(array: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """MONAI ``Resize(size, mode="bilinear"/"trilinear", anti_aliasing=True)`` of a ``(C, *spatial)`` array."""
+    out = array.astype(np.float32, copy=False)
+    in_size = out.shape[1:]
+    if tuple(in_size) == tuple(size):
+        return out
+    if any(o < i for o, i in zip(size, in_size, strict=True)):
+        for axis, (i, o) in enumerate(zip(in_size, size, strict=True)):
+            sigma = max(0.0, (float(np.float32(i) / np.float32(o)) - 1) / 2)
+            if sigma > 0:
+                out = _filter_axis(out, gaussian_kernel(sigma), axis + 1)
+    for axis, o in enumerate(size):
+        out = _linear_axis(out, int(o), axis + 1)
+    return out
+
+
+def preprocess(
+    arrays: Sequence[np.ndarray], spec: Mapping[str, Any], sources: Sequence[str] | None = None
+) -> np.ndarray:
+    """Raw channel-first images -> the network input.
+
+    Args:
+        arrays: ``(C, H, W)`` or ``(C, D, H, W)`` float arrays as :func:`medimg.io.read_image` returns them.
+        spec: the preprocessing fields (:data:`PREPROCESSING_KEYS`), e.g. from the ONNX metadata.
+        sources: names for error messages.
+
+    Returns:
+        ``(N, in_channels, *input_size)`` float32 (values rounded through float16, like the PyTorch path).
+
+    Raises:
+        DatasetError: an image has the wrong dimensionality or channel count.
+    """
+    size = [int(s) for s in spec["input_size"]]
+    channels, dims = int(spec["in_channels"]), int(spec["spatial_dims"])
+    names = list(sources) if sources is not None else [""] * len(arrays)
+    out = np.empty((len(arrays), channels, *size), dtype=np.float32)
+    for i, array in enumerate(arrays):
+        if array.ndim - 1 != dims:
+            raise DatasetError(
+                f"{names[i] or 'image'} is {array.ndim - 1}D but the model expects {dims}D images of shape "
+                f"(C, {', '.join(map(str, size))})"
+            )
+        resized = resize(to_channels(np.asarray(array, dtype=np.float32), channels, names[i]), size)
+        clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
+        normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
+        out[i] = normalised.astype(np.float16).astype(np.float32)
+    return out

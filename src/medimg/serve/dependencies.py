@@ -1,0 +1,26 @@
+"""Objects the endpoints get with ``Depends``: settings, storage and the prediction service.
+
+Tests replace any of them with ``app.dependency_overrides[get_settings] = ...``.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from medimg.serve.auth import get_storage
+from medimg.serve.service import PredictionService
+from medimg.serve.settings import ServeSettings
+
+__all__ = ["get_service", "get_settings", "get_storage"]
+
+
+def get_settings(request: Request) -> ServeSettings:
+    """The settings the app was created with."""
+    settings: ServeSettings = request.app.state.settings
+    return settings
+
+
+def get_service(request: Request) -> PredictionService:
+    """The prediction service (model loaded once, in the lifespan)."""
+    service: PredictionService = request.app.state.service
+    return service

@@ -1,0 +1,1 @@
+"""One router per resource: health, models, predictions, reports, and the web page."""

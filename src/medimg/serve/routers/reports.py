@@ -1,0 +1,81 @@
+"""``GET /v1/reports`` (paged history) and ``GET /v1/reports/{id}`` as JSON, HTML or FHIR R4, plus images."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from medimg.serve.auth import get_storage, require_token
+from medimg.serve.dependencies import get_settings
+from medimg.serve.reports import iso, report_fhir, report_html, report_json, report_links
+from medimg.serve.settings import ServeSettings
+from medimg.serve.storage import ReportRow, Storage
+
+router = APIRouter(prefix="/v1", tags=["reports"], dependencies=[Depends(require_token)])
+
+FHIR_JSON = "application/fhir+json"
+
+
+def _report(storage: Storage, report_id: str) -> ReportRow:
+    row = storage.get_report(report_id) if report_id.isalnum() and len(report_id) <= 32 else None
+    if row is None:
+        raise HTTPException(404, f"no report with id {report_id!r}")
+    return row
+
+
+@router.get("/reports", summary="Past reports, newest first (paged)")
+def list_reports(
+    limit: int = Query(20, ge=1, description="reports per page"),
+    offset: int = Query(0, ge=0, description="reports to skip"),
+    storage: Storage = Depends(get_storage),
+    settings: ServeSettings = Depends(get_settings),
+) -> dict[str, Any]:
+    limit = min(limit, settings.max_page_size)
+    total, items = storage.list_reports(offset=offset, limit=limit)
+    for item in items:
+        item["created_at"] = iso(item["created_at"])
+        item["links"] = report_links(item["id"])
+    following = offset + limit
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": items,
+        "next": f"/v1/reports?limit={limit}&offset={following}" if following < total else None,
+    }
+
+
+@router.get(
+    "/reports/{report_id}",
+    summary="One report: JSON (default), printable HTML (?format=html) or FHIR R4 DiagnosticReport (?format=fhir)",
+    responses={200: {"content": {"text/html": {}, FHIR_JSON: {}}}},
+)
+def get_report(
+    report_id: str,
+    request: Request,
+    format: Literal["json", "html", "fhir"] | None = Query(
+        None, description="json, html or fhir (default: from the Accept header, else json)"
+    ),
+    storage: Storage = Depends(get_storage),
+) -> Response:
+    row = _report(storage, report_id)
+    accept = request.headers.get("accept", "")
+    chosen = format or ("fhir" if FHIR_JSON in accept else "html" if "text/html" in accept else "json")
+    if chosen == "html":
+        return HTMLResponse(report_html(row))
+    if chosen == "fhir":
+        return JSONResponse(report_fhir(row), media_type=FHIR_JSON)
+    return JSONResponse(report_json(row))
+
+
+@router.get("/reports/{report_id}/{kind}.png", summary="The de-identified image, the heatmap or the overlay (PNG)")
+def get_image(
+    report_id: str, kind: Literal["image", "heatmap", "overlay"], storage: Storage = Depends(get_storage)
+) -> Response:
+    row = _report(storage, report_id)
+    data = {"image": row.image_png, "heatmap": row.heatmap_png, "overlay": row.overlay_png}[kind]
+    if data is None:
+        raise HTTPException(404, f"report {report_id} has no {kind} (the service ran without explanations)")
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,41 @@
+"""Service settings: one validated object, built by the CLI (or a test) and injected with ``Depends``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_DATABASE = "medimg-serve.db"
+
+
+def database_url(database: str | Path) -> str:
+    """A SQLAlchemy URL from a URL (``postgresql+psycopg://...``) or a path to an SQLite file."""
+    text = str(database)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+class ServeSettings(BaseModel):
+    """Everything ``medimg serve`` can be told.
+
+    Example:
+        >>> ServeSettings(run_dir="runs/demo/run").max_upload_bytes
+        52428800
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_dir: Path = Field(description="the run folder (model bundle) to serve")
+    database: str = Field(DEFAULT_DATABASE, description="SQLite file path or any SQLAlchemy database URL")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, gt=0, description="largest accepted upload, bytes")
+    max_pixels: int = Field(
+        64_000_000, gt=0, description="largest accepted image, pixels/voxels (decompression-bomb guard)"
+    )
+    explain_method: str | None = Field("gradcam", description="heatmap method per prediction (None = off)")
+    max_page_size: int = Field(100, ge=1, description="largest page of GET /v1/reports")
+
+    @property
+    def database_url(self) -> str:
+        return database_url(self.database)

@@ -1,0 +1,207 @@
+"""Reports, API tokens and service secrets in a real database (SQLAlchemy 2).
+
+SQLite (the default) runs in WAL mode with ``synchronous=FULL``: every report is one transaction, committed
+before the client hears about it, so a killed server keeps every report it acknowledged and never keeps a
+half-written one. Any other SQLAlchemy URL (PostgreSQL...) works the same way.
+
+Tokens are stored as SHA-256 hashes only (they are 256-bit random secrets, so a fast hash is enough); the
+plain token is shown once, when it is created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, LargeBinary, String, create_engine, event, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+TOKEN_PREFIX = "mdg_"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ReportRow(Base):
+    """One prediction report. Holds no patient identifiers (DICOM is de-identified before it gets here)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    label_index: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    explain_method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    input_format: Mapped[str] = mapped_column(String(20))
+    input_info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_info: Mapped[dict[str, Any]] = mapped_column(JSON)
+    image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    heatmap_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    overlay_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class TokenRow(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SecretRow(Base):
+    __tablename__ = "service_secrets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+REPORT_SUMMARY_FIELDS = ("id", "created_at", "model_name", "label", "confidence", "input_format")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, full sync and a busy timeout; folders are created."""
+    if url.startswith("sqlite"):
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Storage:
+    """The service database.
+
+    Args:
+        url: a SQLAlchemy URL (see :func:`medimg.serve.settings.database_url`).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose work commits as one transaction (rolled back on any error)."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as connection:
+            return connection.execute(text("SELECT 1")).scalar() == 1
+
+    # ------------------------------------------------------------------ secrets
+    def secret(self, key: str) -> str:
+        """A random secret stored under ``key`` (created on first use, stable afterwards)."""
+        with self.session() as session:
+            row = session.get(SecretRow, key)
+            if row is None:
+                row = SecretRow(key=key, value=secrets.token_hex(32))
+                session.add(row)
+            return row.value
+
+    # ------------------------------------------------------------------ tokens
+    def create_token(self, name: str) -> tuple[TokenInfo, str]:
+        """A new API token; returns its record and the plain token (shown once, stored only hashed)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = TokenRow(id=secrets.token_hex(4), name=name, token_sha256=hash_token(token), created_at=_now())
+        with self.session() as session:
+            session.add(row)
+        return TokenInfo(row.id, row.name, row.created_at, None), token
+
+    def verify_token(self, token: str) -> TokenInfo | None:
+        """The token's record if it exists and is not revoked."""
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        with self.session() as session:
+            row = session.scalar(select(TokenRow).where(TokenRow.token_sha256 == hash_token(token)))
+            if row is None or row.revoked_at is not None:
+                return None
+            return TokenInfo(row.id, row.name, row.created_at, row.revoked_at)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        with self.session() as session:
+            rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at)).all()
+            return [TokenInfo(r.id, r.name, r.created_at, r.revoked_at) for r in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke by id; False if there is no such (active) token."""
+        with self.session() as session:
+            row = session.get(TokenRow, token_id)
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = _now()
+            return True
+
+    # ------------------------------------------------------------------ reports
+    def add_report(self, **fields: Any) -> ReportRow:
+        """Store a report in one transaction; returns it with its new ``id`` and ``created_at``."""
+        row = ReportRow(id=uuid.uuid4().hex, created_at=_now(), **fields)
+        with self.session() as session:
+            session.add(row)
+        return row
+
+    def get_report(self, report_id: str) -> ReportRow | None:
+        with self.session() as session:
+            return session.get(ReportRow, report_id)
+
+    def list_reports(self, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, newest-first summaries of one page)`` (no images)."""
+        columns = [getattr(ReportRow, name) for name in REPORT_SUMMARY_FIELDS]
+        with self.session() as session:
+            total = int(session.scalar(select(func.count()).select_from(ReportRow)) or 0)
+            rows = session.execute(
+                select(*columns).order_by(ReportRow.created_at.desc(), ReportRow.id).offset(offset).limit(limit)
+            ).all()
+        return total, [dict(zip(REPORT_SUMMARY_FIELDS, row, strict=True)) for row in rows]
+
+    def count_reports(self) -> int:
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(ReportRow)) or 0)

@@ -1,0 +1,167 @@
+"""Grad-CAM, Grad-CAM++ and occlusion: they find the evidence, match a reference computation, and fail clearly."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from medimg.errors import ConfigError
+from medimg.explain import EXPLAIN_METHODS, TargetLayerError, explain_batch, overlay_png
+from medimg.explain.overlay import display_image, heatmap_rgba, jet, overlay_rgb, representative_slice
+from tests.serve.support import phantom_file
+
+
+class BlobNet(nn.Module):
+    """Class 1 = 'bright pixels present': positive conv -> ReLU -> global mean -> linear (+ for class 1)."""
+
+    def __init__(self, spatial_dims: int = 2) -> None:
+        super().__init__()
+        conv = nn.Conv2d if spatial_dims == 2 else nn.Conv3d
+        self.features = conv(1, 4, 3, padding=1)
+        self.head = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.features.weight.fill_(1 / 9)
+            self.features.bias.fill_(-0.05)
+            self.head.weight.copy_(torch.tensor([[-1.0] * 4, [1.0] * 4]))
+            self.head.bias.zero_()
+        self.target_layer_name = "features"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = torch.relu(self.features(x))
+        return self.head(features.flatten(2).mean(2))
+
+
+def blob_batch(spatial_dims: int, size: int = 24) -> tuple[torch.Tensor, list[tuple[int, ...]]]:
+    """Two images, each dark with one bright 4-px blob at a different place."""
+    centres = [(4,) * spatial_dims, (size - 5,) * spatial_dims]
+    x = torch.zeros((2, 1, *(size,) * spatial_dims))
+    for i, centre in enumerate(centres):
+        x[(i, 0, *[slice(c - 2, c + 2) for c in centre])] = 1.0
+    return x, centres
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+@pytest.mark.parametrize("method", EXPLAIN_METHODS)
+def test_heatmap_peaks_on_the_evidence(method: str, spatial_dims: int) -> None:
+    x, centres = blob_batch(spatial_dims, size=20 if spatial_dims == 2 else 12)
+    maps = explain_batch(BlobNet(spatial_dims), x, method=method, class_index=1)
+    assert maps.shape == (2, *x.shape[2:]) and maps.dtype == np.float32
+    assert maps.min() >= 0 and maps.max() <= 1 + 1e-6
+    for heat, centre in zip(maps, centres, strict=True):
+        peak = np.unravel_index(int(heat.argmax()), heat.shape)
+        assert all(abs(p - c) <= 3 for p, c in zip(peak, centre, strict=True)), (method, peak, centre)
+
+
+def test_gradcam_matches_reference_autograd() -> None:
+    torch.manual_seed(0)
+    network = nn.Sequential()
+    network.add_module("conv", nn.Conv2d(1, 6, 3, padding=1))
+    network.add_module("act", nn.ReLU(inplace=True))  # in-place after the target: must not spoil activations
+    network.add_module("pool", nn.AdaptiveAvgPool2d(1))
+    network.add_module("flat", nn.Flatten())
+    network.add_module("head", nn.Linear(6, 3))
+    x = torch.randn(3, 1, 12, 12)
+    classes = [0, 2, 1]
+    ours = explain_batch(network, x, class_index=classes, target_layer="conv")
+    for i, c in enumerate(classes):
+        acts = network.conv(x[i : i + 1])
+        logits = network[2:](torch.relu(acts))
+        (grad,) = torch.autograd.grad(logits[0, c], acts)
+        cam = torch.relu((grad.mean((2, 3), keepdim=True) * acts).sum(1)).detach()
+        cam = (cam - cam.min()) / (cam.max() - cam.min())
+        np.testing.assert_allclose(ours[i], cam[0].numpy(), atol=1e-5)
+
+
+def test_default_class_is_the_prediction_per_sample() -> None:
+    x, _ = blob_batch(2)
+    network = BlobNet(2)
+    predicted = network(x).argmax(1).tolist()
+    np.testing.assert_allclose(explain_batch(network, x), explain_batch(network, x, class_index=predicted))
+
+
+def test_errors_name_the_problem() -> None:
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2))
+    x = torch.zeros(1, 1, 8, 8)
+    with pytest.raises(TargetLayerError, match=r"no target layer.*Convolutional layers of this network: 0"):
+        explain_batch(plain, x)
+    with pytest.raises(TargetLayerError, match="Did you mean 'features'"):
+        explain_batch(BlobNet(), x, target_layer="feature")
+    with pytest.raises(TargetLayerError, match="not a 2D feature map"):
+        explain_batch(BlobNet(), x, target_layer="head")
+    with pytest.raises(ConfigError, match="Did you mean 'gradcam'"):
+        explain_batch(BlobNet(), x, method="gradcma")
+    assert isinstance(TargetLayerError("x"), ConfigError)
+
+
+def test_hooks_are_removed_and_mode_restored() -> None:
+    network = BlobNet().train()
+    explain_batch(network, blob_batch(2)[0])
+    assert network.training
+    assert not network.features._forward_hooks
+    assert all(p.grad is None for p in network.parameters())
+
+
+def test_overlay_png_keeps_image_size_and_marks_heat() -> None:
+    from PIL import Image
+
+    image = np.zeros((1, 100, 80), dtype=np.float32)
+    heat = np.zeros((20, 16), dtype=np.float32)
+    heat[:5, :4] = 1.0  # top-left corner
+    png = overlay_png(image, heat, {})
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert picture.shape == (100, 80, 3)
+    assert picture[5, 5, 0] > 40 > picture[5, 5, 2] and picture[95, 75].sum() == 0  # red where hot, clear elsewhere
+    assert (jet(np.array([0.0]))[0] == [0, 0, 128]).all() and jet(np.array([1.0]))[0, 0] == 128
+    rgba = heatmap_rgba(heat, (80, 100))
+    assert rgba.shape == (100, 80, 4) and rgba[2, 2, 3] > rgba[90, 70, 3] == 0
+    volume = np.zeros((6, 4, 4))
+    volume[4] = 1
+    assert representative_slice(volume) == 4 and representative_slice(np.zeros((6, 2, 2))) == 3
+    assert overlay_rgb(np.zeros((4, 4), np.uint8), volume).shape == (4, 4, 3)
+
+
+def test_display_image_windows() -> None:
+    ct = np.array([[[-1000.0, 40.0, 1000.0]]], dtype=np.float32)
+    assert display_image(ct, {"units": "HU"}).tolist() == [[0, 128, 255]]
+    assert display_image(ct, {"window_center": 0, "window_width": 2000}).tolist() == [[0, 133, 255]]
+    rgb = np.stack([np.full((2, 2), v, np.float32) for v in (0, 128, 255)])
+    assert display_image(rgb, {}).shape == (2, 2, 3)
+    assert display_image(np.zeros((1, 3, 2, 2), np.float32), {}).shape == (2, 2)
+
+
+def test_model_predict_explain(deploy_run: Path) -> None:
+    from medimg import Model
+
+    model = Model.load(deploy_run)
+    predictions = model.predict([phantom_file(deploy_run), phantom_file(deploy_run, "normal")], explain="gradcam++")
+    for p in predictions:
+        assert p.heatmap is not None and p.heatmap.shape == (32, 32) and p.explain_method == "gradcam++"
+        assert p.overlay_png is not None and p.overlay_png.startswith(b"\x89PNG")
+        assert p.to_dict()["explanation"]["method"] == "gradcam++"
+    assert model.predict(phantom_file(deploy_run))[0].heatmap is None
+
+
+def test_cli_predict_explain_writes_overlays(deploy_run: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    runner = CliRunner()
+    out = tmp_path / "pred.json"
+    images = [str(phantom_file(deploy_run)), str(phantom_file(deploy_run, "normal"))]
+    result = runner.invoke(app, ["predict", str(deploy_run), *images, "--explain", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2
+    for row in rows:
+        overlay = Path(row["explanation"]["overlay"])
+        assert row["explanation"]["method"] == "gradcam" and overlay.is_file()
+        assert overlay.parent == tmp_path / "explanations" and overlay.read_bytes().startswith(b"\x89PNG")
+    refused = runner.invoke(app, ["predict", str(deploy_run), images[0], "--explain", "--engine", "onnx"])
+    assert isinstance(refused.exception, ConfigError) and "--explain needs the PyTorch engine" in str(refused.exception)

@@ -1,0 +1,224 @@
+"""The service API with TestClient: auth, predictions, reports (JSON/HTML/FHIR), paging, refusals, de-identification."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import sqlite3
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from medimg.serve import ServeSettings, create_app
+from medimg.serve.dependencies import get_settings
+from medimg.serve.storage import Storage
+from tests.serve.support import ct_small, phantom_file
+
+
+@pytest.fixture
+def service(deploy_run: Path, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Path]]:
+    database = tmp_path / "reports.db"
+    settings = ServeSettings(run_dir=deploy_run, database=str(database))
+    _, token = Storage(settings.database_url).create_token("tests")
+    with TestClient(create_app(settings)) as client:
+        yield client, {"Authorization": f"Bearer {token}"}, database
+
+
+def upload(client: TestClient, headers: dict[str, str], data: bytes, name: str = "image.png") -> httpx.Response:
+    return client.post("/v1/predictions", headers=headers, files={"file": (name, data, "application/octet-stream")})
+
+
+def db_state(database: Path) -> tuple[int, str]:
+    with sqlite3.connect(database) as connection:
+        count = connection.execute("SELECT count(*) FROM reports").fetchone()[0]
+        integrity = connection.execute("PRAGMA integrity_check").fetchone()[0]
+    return count, integrity
+
+
+def test_health_is_open_everything_else_needs_a_token(service: tuple[TestClient, dict[str, str], Path]) -> None:
+    client, headers, database = service
+    assert client.get("/healthz").json() == {"status": "ok", "model_loaded": True, "database": "ok"}
+    for path in ("/v1/models", "/v1/reports", "/v1/reports/abc"):
+        refused = client.get(path)
+        assert refused.status_code == 401 and "token" in refused.json()["detail"]
+        assert client.get(path, headers={"Authorization": "Bearer mdg_wrong"}).status_code == 401
+    assert upload(client, {}, b"\x89PNG\r\n\x1a\n").status_code == 401
+    assert client.get("/v1/models", headers={"X-API-Key": headers["Authorization"][7:]}).status_code == 200
+    storage = Storage(f"sqlite:///{database}")
+    (token,) = storage.list_tokens()
+    assert storage.revoke_token(token.id)
+    assert client.get("/v1/models", headers=headers).status_code == 401
+    raw = database.read_bytes() + (database.parent / "reports.db-wal").read_bytes()
+    assert headers["Authorization"][7:].encode() not in raw  # only the hash is stored
+
+
+def test_png_prediction_and_report_formats(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+    client, headers, database = service
+    response = upload(client, headers, phantom_file(deploy_run).read_bytes())
+    assert response.status_code == 201, response.text
+    report = response.json()
+    prediction = report["prediction"]
+    assert set(prediction["probabilities"]) == {"normal", "lesion"}
+    assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-6
+    assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
+    assert report["explanation"]["method"] == "gradcam" and report["input"]["format"] == "png"
+
+    stored = client.get(f"/v1/reports/{report['id']}", headers=headers).json()
+    assert stored["prediction"] == prediction
+    for kind in ("image", "heatmap", "overlay"):
+        png = client.get(f"/v1/reports/{report['id']}/{kind}.png", headers=headers)
+        assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    page = client.get(f"/v1/reports/{report['id']}?format=html", headers=headers)
+    assert page.headers["content-type"].startswith("text/html")
+    assert prediction["label"] in page.text and "data:image/png;base64," in page.text and "@media print" in page.text
+    accept_html = client.get(f"/v1/reports/{report['id']}", headers={**headers, "Accept": "text/html"})
+    assert accept_html.headers["content-type"].startswith("text/html")
+    assert client.get("/v1/reports/0123456789abcdef", headers=headers).status_code == 404
+    assert db_state(database) == (1, "ok")
+
+
+def test_fhir_diagnostic_report(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+    client, headers, _ = service
+    report = upload(client, headers, phantom_file(deploy_run).read_bytes()).json()
+    response = client.get(f"/v1/reports/{report['id']}", headers={**headers, "Accept": "application/fhir+json"})
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    fhir = response.json()
+    assert fhir["resourceType"] == "DiagnosticReport" and fhir["id"] == report["id"]
+    assert fhir["status"] in {"registered", "partial", "preliminary", "final"}
+    assert fhir["code"]["coding"][0]["system"] == "http://loinc.org"
+    assert fhir["issued"].endswith("+00:00") and "subject" not in fhir
+    contained = {r["id"]: r for r in fhir["contained"]}
+    values = []
+    for reference in fhir["result"]:
+        observation = contained[reference["reference"].removeprefix("#")]
+        assert observation["resourceType"] == "Observation" and observation["device"]["reference"] == "#model"
+        values.append(observation["valueQuantity"]["value"])
+    assert contained["model"]["resourceType"] == "Device"
+    assert sorted(values) == pytest.approx(sorted(report["prediction"]["probabilities"].values()), abs=1e-6)
+    forms = {f["contentType"]: f for f in fhir["presentedForm"]}
+    assert report["prediction"]["label"] in base64.b64decode(forms["text/html"]["data"]).decode()
+    assert base64.b64decode(forms["image/png"]["data"]).startswith(b"\x89PNG")
+
+
+def test_history_is_paged(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+    client, headers, _ = service
+    ids = [upload(client, headers, phantom_file(deploy_run, "normal", i).read_bytes()).json()["id"] for i in range(3)]
+    first = client.get("/v1/reports?limit=2", headers=headers).json()
+    assert first["total"] == 3 and len(first["items"]) == 2 and first["next"] == "/v1/reports?limit=2&offset=2"
+    second = client.get(first["next"], headers=headers).json()
+    assert second["next"] is None and len(second["items"]) == 1
+    listed = [item["id"] for item in first["items"] + second["items"]]
+    assert sorted(listed) == sorted(ids) and listed[0] == ids[-1]  # newest first
+    assert client.get("/v1/reports?limit=0", headers=headers).status_code == 422
+
+
+def test_dicom_is_deidentified_before_storage_and_logs(
+    service: tuple[TestClient, dict[str, str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    import pydicom
+
+    client, headers, database = service
+    original = pydicom.dcmread(ct_small())
+    identifiers = [str(original.PatientName), str(original.PatientID), original.StudyInstanceUID]
+    identifiers += [original.SOPInstanceUID, str(original.InstitutionName)]
+    with caplog.at_level(logging.DEBUG):
+        first = upload(client, headers, ct_small().read_bytes(), name=f"{original.PatientName}.dcm")
+        second = upload(client, headers, ct_small().read_bytes())
+    assert first.status_code == 201, first.text
+    info = first.json()["input"]["dicom"]
+    assert info["patient_identity_removed"] is True and info["Modality"] == "CT"
+    assert info["StudyInstanceUID"].startswith("2.25.") and info["StudyInstanceUID"] != original.StudyInstanceUID
+    assert second.json()["input"]["dicom"]["StudyInstanceUID"] == info["StudyInstanceUID"]  # consistent
+    everything = json.dumps([first.json(), second.json()]) + caplog.text
+    everything += client.get(f"/v1/reports/{first.json()['id']}?format=fhir", headers=headers).text
+    stored = b"".join(p.read_bytes() for p in database.parent.glob("reports.db*"))
+    for identifier in identifiers:
+        assert identifier not in everything, identifier
+        assert identifier.encode() not in stored, identifier
+
+
+def png_bomb(side: int) -> bytes:
+    """A valid 1-bit PNG of side x side pixels that compresses to a few kB."""
+    raw = zlib.compress(b"\x00" * ((side // 8 + 1) * side), 9)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def nifti_volume() -> bytes:
+    import nibabel as nib
+
+    image = nib.Nifti1Image(np.zeros((8, 8, 8), np.float32), np.eye(4))
+    return image.to_bytes()
+
+
+def zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("scan.png", b"not really")
+    return buffer.getvalue()
+
+
+BAD_UPLOADS = {
+    "empty": (lambda: b"", 400, "empty"),
+    "truncated-dicom": (lambda: ct_small().read_bytes()[:2000], 422, "DICOM"),
+    "text-named-png": (lambda: b"patient notes, definitely not an image\n" * 5, 415, "unrecognised image format"),
+    "zip": (zip_bytes, 415, "unrecognised image format"),
+    "gif": (lambda: b"GIF89a" + b"\x01\x00\x01\x00" + b"\x00" * 40, 415, "GIF files are not accepted"),
+    "decompression-bomb": (lambda: png_bomb(30_000), 413, "limit"),
+    "3d-volume-for-2d-model": (nifti_volume, 422, "expects 2D"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
+def test_bad_upload_is_refused_and_database_intact(
+    case: str, service: tuple[TestClient, dict[str, str], Path], deploy_run: Path
+) -> None:
+    client, headers, database = service
+    assert upload(client, headers, phantom_file(deploy_run).read_bytes()).status_code == 201
+    make, status, message = BAD_UPLOADS[case]
+    response = upload(client, headers, make(), name="scan.png")
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json" and message in response.json()["detail"]
+    assert db_state(database) == (1, "ok")
+    assert upload(client, headers, phantom_file(deploy_run).read_bytes()).status_code == 201  # still serving
+    assert db_state(database) == (2, "ok")
+
+
+def test_oversize_upload_with_overridden_settings(
+    service: tuple[TestClient, dict[str, str], Path], deploy_run: Path
+) -> None:
+    client, headers, database = service
+    small = ServeSettings(run_dir=deploy_run, database=str(database), max_upload_bytes=500)
+    client.app.dependency_overrides[get_settings] = lambda: small  # type: ignore[attr-defined]
+    try:
+        response = upload(client, headers, phantom_file(deploy_run).read_bytes())
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert response.status_code == 413 and "500 bytes" in response.json()["detail"]
+    assert db_state(database) == (0, "ok")
+
+
+def test_models_endpoint_and_openapi(service: tuple[TestClient, dict[str, str], Path]) -> None:
+    client, headers, _ = service
+    (model,) = client.get("/v1/models", headers=headers).json()["models"]
+    assert model["class_names"] == ["normal", "lesion"] and model["network"] == "simple-cnn"
+    schema = client.get("/openapi.json").json()
+    assert {"/v1/predictions", "/v1/reports", "/v1/reports/{report_id}", "/v1/models", "/healthz"} <= set(
+        schema["paths"]
+    )
+    assert client.get("/docs").status_code == 200
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="drop"' in page.text

@@ -1,0 +1,169 @@
+"""The real thing: `medimg token create`, `medimg serve` (uvicorn on 127.0.0.1, a free port), real uploads,
+a killed and restarted server, and Debian's chromium driven by Playwright through the web page."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.serve.support import ct_small, free_port, phantom_file
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def medimg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "medimg.cli.app", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+class Server:
+    """A `medimg serve` process; ``restart(kill=True)`` SIGKILLs it and starts a new one on the same database."""
+
+    def __init__(self, run: Path, folder: Path) -> None:
+        self.run, self.folder = run, folder
+        self.db = folder / "serve.db"
+        created = medimg("token", "create", "--name", "e2e", "--db", str(self.db), cwd=folder)
+        assert created.returncode == 0, created.stderr
+        self.token = created.stdout.strip()
+        self.log = folder / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "medimg.cli.app", "serve", str(self.run), "--port", str(self.port)]
+        command += ["--db", str(self.db), "--max-upload-mb", "1"]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise AssertionError(f"the server did not start in time:\n{self.log.read_text()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def restart(self, *, kill: bool) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def server(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(deploy_run, tmp_path_factory.mktemp("server"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Path) -> None:
+    import pydicom
+
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
+        dicom = client.post("/v1/predictions", files={"file": ("CT_small.dcm", ct_small().read_bytes())})
+        assert dicom.status_code == 201, dicom.text
+        png = client.post("/v1/predictions", files={"file": ("x.png", phantom_file(deploy_run).read_bytes())})
+        assert png.status_code == 201, png.text
+        oversize = client.post("/v1/predictions", files={"file": ("big.png", b"\x89PNG" + b"\0" * 2_000_000)})
+        assert oversize.status_code == 413 and "limit" in oversize.json()["detail"]
+        assert client.get("/healthz").status_code == 200
+        before = {r["id"]: r for r in (dicom.json(), png.json())}
+
+    server.restart(kill=True)  # SIGKILL: no clean shutdown, nothing flushed on exit
+    with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
+        listed = client.get("/v1/reports").json()
+        assert listed["total"] == 2 and {item["id"] for item in listed["items"]} == set(before)
+        for report_id, report in before.items():
+            stored = client.get(f"/v1/reports/{report_id}").json()
+            assert stored["prediction"] == report["prediction"] and stored["input"] == report["input"]
+            assert client.get(f"/v1/reports/{report_id}/image.png").content.startswith(b"\x89PNG")
+        assert before[dicom.json()["id"]]["input"]["dicom"]["Modality"] == "CT"
+        assert client.get("/v1/reports", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+    original = pydicom.dcmread(ct_small())
+    log = server.log.read_text()
+    assert "report " in log  # the server did log its work...
+    for identifier in (str(original.PatientName), str(original.PatientID), original.StudyInstanceUID):
+        assert identifier not in log  # ...but no patient identifier
+
+
+def test_browser_signs_in_uploads_and_sees_the_result(server: Server, deploy_run: Path, tmp_path: Path) -> None:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    screenshot = tmp_path / "medimg-web.png"
+    png = phantom_file(deploy_run).read_bytes()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(server.url + "/")
+            page.fill("#token", "mdg_wrong")
+            page.click("#signin-button")
+            expect(page.locator("#signin-error")).to_contain_text("not accepted")
+            page.fill("#token", server.token)
+            page.click("#signin-button")
+            expect(page.locator("#app")).to_be_visible()
+            expect(page.locator("#model-name")).to_contain_text("simple-cnn")
+
+            # Drag and drop a file onto the drop zone, as a user would.
+            page.evaluate(
+                """(bytes) => {
+                    const file = new File([new Uint8Array(bytes)], "phantom.png", { type: "image/png" });
+                    const data = new DataTransfer();
+                    data.items.add(file);
+                    document.getElementById("drop").dispatchEvent(
+                        new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+                }""",
+                list(png),
+            )
+            expect(page.locator("#result")).to_be_visible(timeout=60_000)
+            label = page.locator("#label").inner_text()
+            assert label in {"normal", "lesion"}
+            expect(page.locator("[data-testid=probability]")).to_have_count(2)
+            page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+            page.wait_for_function("document.getElementById('overlay').naturalWidth > 0")
+            overlay = page.locator("#overlay")
+            expect(overlay).to_be_visible()
+            page.uncheck("#toggle-heatmap")
+            expect(overlay).to_be_hidden()
+            page.check("#toggle-heatmap")
+            expect(overlay).to_be_visible()
+            report_id = page.locator("#report-id").inner_text()
+            expect(page.locator(f"#history tr[data-id='{report_id}']")).to_have_count(1)
+
+            # A bad file gets a clear message, and the page keeps working.
+            page.set_input_files("#file", {"name": "notes.png", "mimeType": "image/png", "buffer": b"just text"})
+            expect(page.locator("#upload-error")).to_contain_text("unrecognised image format")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    with httpx.Client(base_url=server.url, headers=server.headers) as client:
+        assert client.get(f"/v1/reports/{report_id}").json()["prediction"]["label"] == label
