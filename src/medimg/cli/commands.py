@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("deploy",)
+COMMAND_MODULES: tuple[str, ...] = ("compare", "deploy")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,477 @@
+"""``ClassicalModel``: decision tree, random forest, SVM, logistic regression and gradient boosting on image
+features, served through the same facade, run folder, report and prediction types as the deep models.
+
+Example:
+    >>> from medimg import Model
+    >>> m = Model("random-forest", features="handcrafted", masks="herlev")        # doctest: +SKIP
+    >>> m.fit("../shared/data/herlev/data", exclude="*-d.bmp")                    # doctest: +SKIP
+    >>> Model.load(m.run_dir_).predict("cell.BMP")[0].label                        # doctest: +SKIP
+
+Run folder (``Model.load`` needs nothing else): ``config.json``, ``dataset.json``, ``splits.json`` (the
+same split procedure and seed as the deep models, so the same patients), ``features.json`` (feature settings,
+names, imputed values), ``search.json`` (the cross-validated grid search), ``model.joblib`` (the fitted
+feature transformers and scikit-learn pipeline), ``metadata.json`` and ``report/``. ``model.joblib`` is a
+pickle: load run folders you trust only.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from medimg.config import FitOptions, read_config_file
+from medimg.data.dataset import Dataset
+from medimg.errors import ConfigError, DatasetError, ImageReadError, NotFittedError, RunFolderError, did_you_mean
+from medimg.model import CLASSICAL_MODELS, Model
+
+logger = logging.getLogger(__name__)
+
+#: Options of a classical model (keyword arguments of ``Model(name, ...)``, ``--set KEY=VALUE`` on the CLI).
+CLASSICAL_OPTIONS: dict[str, str] = {
+    "features": "feature set: handcrafted, radiomics, embeddings:RUN_DIR, or single families, comma-combined",
+    "masks": "mask preset ('herlev') or file-name pattern beside each image ('{stem}_mask.png'); default none",
+    "cv_folds": "cross-validation folds of the hyper-parameter search (on the training split)",
+    "select_features": "add univariate feature selection (SelectPercentile) to the search",
+    "n_jobs": "parallel workers for feature extraction and the search",
+    "cache_dir": "feature cache folder (default: a .feature-cache folder beside the run folder)",
+}
+BUNDLE = "model.joblib"
+
+
+class ClassicalModel(Model):
+    """A scikit-learn classifier on image features, with the deep models' facade.
+
+    Args:
+        network: ``"decision-tree"``, ``"random-forest"``, ``"svm"``, ``"logistic-regression"`` or
+            ``"gradient-boosting"``.
+        task: ``"classify"``.
+        features: see :data:`CLASSICAL_OPTIONS`; default ``"handcrafted"``.
+        masks: mask preset or pattern (see :mod:`medimg.features.masks`).
+        cv_folds: folds of the grid search (stratified, training split only).
+        select_features: also search a univariate feature selection.
+        n_jobs: workers for extraction and search.
+        cache_dir: feature cache folder.
+
+    Attributes (after ``fit`` or ``load``):
+        estimator_: the fitted :class:`sklearn.pipeline.Pipeline`.
+        extractor_: the fitted :class:`~medimg.features.extract.FeatureExtractor`.
+        class_names_, run_dir_, metadata_: as for deep models; ``network_`` and ``plan_`` stay ``None``.
+    """
+
+    def __init__(
+        self,
+        network: str = "random-forest",
+        task: str = "classify",
+        *,
+        features: str = "handcrafted",
+        masks: str | None = None,
+        cv_folds: int = 5,
+        select_features: bool = False,
+        n_jobs: int = 2,
+        cache_dir: str | Path | None = None,
+        **plan_overrides: Any,
+    ) -> None:
+        self.network = network
+        self.task = task
+        self.features = features
+        self.masks = masks
+        self.cv_folds = cv_folds
+        self.select_features = select_features
+        self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
+        self.plan_overrides = dict(plan_overrides)
+        self.network_ = None
+        self.plan_ = None
+        self.class_names_: list[str] | None = None
+        self.run_dir_: Path | None = None
+        self.metadata_: dict[str, Any] = {}
+        self.estimator_: Any = None
+        self.extractor_: Any = None
+
+    def __repr__(self) -> str:
+        state = f"run_dir={str(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
+        return f"ClassicalModel(network={self.network!r}, features={self.features!r}, {state})"
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        data: Dataset | str | Path,
+        *,
+        run_dir: str | Path | None = None,
+        runs_root: str | Path = "runs",
+        config_file: str | Path | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        window: str | tuple[float, float] | None = None,
+        **kwargs: Any,
+    ) -> ClassicalModel:
+        """Split, extract features (cached), grid-search with CV on the training split, refit, save and
+        evaluate on the test split. Returns ``self``.
+
+        Args:
+            data, run_dir, runs_root, include, exclude, window: as for deep models.
+            config_file: JSON of classical options (``{"features": "radiomics", "cv_folds": 3}``).
+            **kwargs: :class:`~medimg.config.FitOptions` fields (``seed``, ``val_fraction``, ``progress``...)
+                and classical options (:data:`CLASSICAL_OPTIONS`).
+
+        Raises:
+            ConfigError: an unknown model, option or feature set, or a deep-only option (``epochs``...).
+        """
+        from medimg.classical.pipelines import search_and_fit
+        from medimg.data.splits import make_splits
+        from medimg.features.extract import FeatureExtractor
+        from medimg.run_folder import RunFolder, new_run_dir
+
+        if self.task != "classify":
+            raise ConfigError(f"classical models classify; task={self.task!r} is not supported")
+        name = self.network.lower()
+        if name not in CLASSICAL_MODELS:
+            raise ConfigError(f"unknown classical model {self.network!r}.{did_you_mean(name, CLASSICAL_MODELS)}")
+        option_fields = set(FitOptions.model_fields)
+        options = FitOptions(**{k: v for k, v in kwargs.items() if k in option_fields})
+        settings = self._settings(
+            read_config_file(config_file) if config_file else {},
+            {k: v for k, v in kwargs.items() if k not in option_fields},
+        )
+        if options.folds:
+            raise ConfigError(
+                "--folds applies to deep models; classical models already choose hyper-parameters with "
+                f"{settings['cv_folds']}-fold cross-validation on the training split (set cv_folds)"
+            )
+        dataset = (
+            data if isinstance(data, Dataset) else Dataset.load(data, include=include, exclude=exclude, window=window)
+        )
+        run = RunFolder(Path(run_dir) if run_dir else new_run_dir(runs_root, dataset.name))
+        run.ensure_writable(resume=False)
+        started = time.perf_counter()
+        splits = make_splits(
+            dataset.cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
+        )
+        run.write_json("config.json", self._config_record(dataset, options, settings))
+        run.write_json("dataset.json", dataset.describe())
+        run.write_json("splits.json", splits.to_dict())
+        cache = settings["cache_dir"] or run.path.parent / ".feature-cache"
+        extractor = FeatureExtractor(
+            settings["features"],
+            masks=settings["masks"],
+            n_jobs=int(settings["n_jobs"]),
+            cache_dir=cache,
+            progress=options.progress,
+        )
+        train = extractor.extract(dataset, splits.cases(dataset.cases, "train"), desc="features (train)")
+        val = extractor.extract(dataset, splits.cases(dataset.cases, "val"), desc="features (val)")
+        if len(train.case_ids) == 0:
+            raise DatasetError(f"{dataset.root}: the training split is empty")
+        search = search_and_fit(
+            name,
+            train.X,
+            train.y,
+            cv_folds=int(settings["cv_folds"]),
+            select_features=bool(settings["select_features"]),
+            n_jobs=int(settings["n_jobs"]),
+            random_state=options.seed,
+        )
+        self.estimator_, self.extractor_ = search.pipeline, extractor
+        self.class_names_ = list(dataset.class_names)
+        val_metrics = self._val_metrics(val)
+        finite = search.pipeline.named_steps["finite"]
+        run.write_json(
+            "features.json",
+            {
+                **extractor.settings_record(),
+                "feature_names": train.feature_names,
+                "nonfinite_train": train.nonfinite,
+                "imputation": "non-finite values are replaced by the training median of their column "
+                "(FiniteFeatures); columns never finite in training are dropped",
+                "dropped_columns": [n for n, keep in zip(train.feature_names, finite.keep_, strict=True) if not keep],
+                "train_extraction_s": round(train.seconds, 3),
+                "train_rows_from_cache": train.cached,
+            },
+        )
+        run.write_json(
+            "search.json",
+            {
+                "estimator": name,
+                "scoring": search.scoring,
+                "cv_folds": search.cv_folds,
+                "candidates": search.candidates,
+                "best_params": search.best_params,
+                "best_cv_score": search.cv_score,
+                "search_time_s": round(search.search_time_s, 3),
+                "refit_time_s": round(search.fit_time_s, 3),
+            },
+        )
+        import joblib
+
+        joblib.dump({"pipeline": search.pipeline, "extractor": extractor}, run.file(BUNDLE))
+        metadata = {
+            "medimg_version": _version(),
+            "sklearn_version": _sklearn_version(),
+            "python_version": platform.python_version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "task": "classify",
+            "family": "classical",
+            "network": name,
+            "features": extractor.features,
+            "class_names": list(dataset.class_names),
+            "input": {"masks": extractor.masks.to_json() if extractor.masks else None, "window": dataset.window},
+            "training": {
+                "train_time_s": round(train.seconds + search.search_time_s + search.fit_time_s, 2),
+                "feature_extraction_s": round(train.seconds + val.seconds, 2),
+                "search_time_s": round(search.search_time_s, 2),
+                "total_time_s": round(time.perf_counter() - started, 2),
+                "best_params": search.best_params,
+                f"cv_{search.scoring}": search.cv_score,
+                **{f"val_{k}": v for k, v in val_metrics.items()},
+                "train_images": len(train.case_ids),
+                "val_images": len(val.case_ids),
+                "n_features": len(train.feature_names),
+                "nonfinite_values_imputed_train": int(sum(train.nonfinite.values())),
+                "skipped_files": [list(s) for s in (*train.skipped, *val.skipped)],
+            },
+        }
+        run.write_json("metadata.json", metadata)
+        self.run_dir_, self.metadata_ = run.path, metadata
+        self._dataset = dataset
+        self.evaluate(dataset, split="test", strict=options.strict)
+        return self
+
+    def _settings(self, *layers: dict[str, Any]) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "features": self.features,
+            "masks": self.masks,
+            "cv_folds": self.cv_folds,
+            "select_features": self.select_features,
+            "n_jobs": self.n_jobs,
+            "cache_dir": self.cache_dir,
+        }
+        for layer in (*layers, self.plan_overrides):
+            for key, value in layer.items():
+                if value is None:
+                    continue
+                if key not in CLASSICAL_OPTIONS:
+                    raise ConfigError(
+                        f"{key!r} does not apply to the classical model {self.network!r}."
+                        f"{did_you_mean(key, CLASSICAL_OPTIONS)} Options: {', '.join(CLASSICAL_OPTIONS)}"
+                    )
+                settings[key] = value
+        from medimg.features.extract import parse_feature_spec
+        from medimg.features.masks import MaskSpec
+
+        parse_feature_spec(str(settings["features"]))
+        MaskSpec.parse(settings["masks"])
+        if int(settings["cv_folds"]) < 2:
+            raise ConfigError(f"cv_folds must be at least 2, got {settings['cv_folds']}")
+        return settings
+
+    def _config_record(self, dataset: Dataset, options: FitOptions, settings: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "data": str(Path(dataset.root).resolve()),
+            "dataset_options": dataset.describe()["options"],
+            "options": options.model_dump(),
+            "classical": {"estimator": self.network.lower(), **{k: _plain(v) for k, v in settings.items()}},
+        }
+
+    def _val_metrics(self, val: Any) -> dict[str, float]:
+        from medimg.classical.pipelines import predict_proba_full
+        from medimg.tasks.classify import quick_metrics
+
+        if len(val.case_ids) == 0:
+            return {}
+        probabilities = predict_proba_full(self.estimator_, val.X, len(self.class_names_ or []))
+        return {k: float(v) for k, v in quick_metrics(val.y, probabilities).items()}
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, run_dir: str | Path) -> ClassicalModel:
+        """Load a classical run folder.
+
+        Raises:
+            RunFolderError: the folder is missing, incomplete or not a classical run.
+        """
+        import joblib
+
+        from medimg.run_folder import RunFolder
+
+        run = RunFolder(run_dir)
+        if not run.path.is_dir():
+            raise RunFolderError(f"run folder {run.path} does not exist")
+        metadata = run.read_json("metadata.json")
+        if str(metadata.get("network", "")).lower() not in CLASSICAL_MODELS:
+            raise RunFolderError(f"{run.path} is not a classical model run (network {metadata.get('network')!r})")
+        if not run.file(BUNDLE).is_file():
+            raise RunFolderError(f"{run.path} is incomplete: {BUNDLE} is missing (was fitting interrupted?)")
+        try:
+            bundle = joblib.load(run.file(BUNDLE))
+        except Exception as error:  # a corrupt or incompatible pickle: name the file
+            raise RunFolderError(f"{run.file(BUNDLE)} cannot be loaded: {error}") from error
+        config = run.read_json("config.json").get("classical", {})
+        model = cls(
+            network=str(metadata["network"]),
+            task="classify",
+            **{k: v for k, v in config.items() if k in CLASSICAL_OPTIONS},
+        )
+        model.estimator_, model.extractor_ = bundle["pipeline"], bundle["extractor"]
+        model.class_names_ = list(metadata["class_names"])
+        model.run_dir_, model.metadata_ = run.path, metadata
+        return model
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self,
+        data: Dataset | str | Path | None = None,
+        *,
+        split: str = "test",
+        out_dir: str | Path | None = None,
+        n_resamples: int = 1000,
+        strict: bool = False,
+    ) -> Any:
+        """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split); writes
+        ``report.json``, ``report.html`` and plots like a deep model. Returns a ``ClassificationReport``."""
+        from medimg.classical.pipelines import predict_proba_full
+        from medimg.data.splits import Splits
+        from medimg.evaluation.report import build_classification_report, write_report
+        from medimg.pipeline import cases_for
+        from medimg.run_folder import RunFolder
+
+        class_names = self._require_classical()
+        run = RunFolder(self.run_dir_ or ".")
+        own_data = data is None or data is getattr(self, "_dataset", None)
+        dataset = (
+            self._training_dataset()
+            if data is None
+            else (data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options()))
+        )
+        if split not in {"train", "val", "test", "all"}:
+            raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
+        splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
+        cases = cases_for(dataset, splits, split)
+        if not cases:
+            raise DatasetError(f"{dataset.name} has no {split!r} images; use --split all for an external set")
+        remap = self._label_map(dataset.class_names, class_names)
+        matrix = self.extractor_.extract(dataset, cases, desc=f"features ({split})")
+        if strict and matrix.skipped:
+            raise DatasetError(f"{len(matrix.skipped)} unreadable image(s) (--strict): {matrix.skipped[0][0]} ...")
+        y = remap[matrix.y]
+        started = time.perf_counter()
+        probabilities = predict_proba_full(self.estimator_, matrix.X, len(class_names))
+        predict_s = time.perf_counter() - started
+        finite = self.estimator_.named_steps.get("finite")
+        report = build_classification_report(
+            y,
+            probabilities,
+            class_names,
+            split=split,
+            model_name=f"{self.network} ({self.extractor_.features} features)",
+            dataset_name=dataset.name,
+            case_ids=matrix.case_ids,
+            extra={
+                "run_dir": str(run.path),
+                "classical": run.read_json("config.json").get("classical", {})
+                if run.file("config.json").is_file()
+                else {},
+                "training": self.metadata_.get("training", {}),
+                "skipped_files": [list(s) for s in matrix.skipped],
+                "nonfinite_values_imputed": int(getattr(finite, "last_replaced_", 0)),
+                "nonfinite_columns": matrix.nonfinite,
+                "feature_extraction_s": round(matrix.seconds, 3),
+                "features_from_cache": matrix.cached,
+                "classifier_predict_s": round(predict_s, 4),
+            },
+            n_resamples=n_resamples,
+        )
+        if out_dir is None:
+            out_dir = (
+                run.file("report")
+                if own_data and split == "test"
+                else (run.file("evaluations") / f"{dataset.name}-{split}")
+            )
+        write_report(report, Path(out_dir), y_true=y, probabilities=probabilities, history=None)
+        self.last_report_dir_ = Path(out_dir)
+        return report
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, inputs: str | Path | Sequence[str | Path], *, explain: str | None = None) -> list[Any]:
+        """Predict files and/or folders; unreadable files are logged and listed in ``self.failed_``.
+
+        With masks, each file's mask is looked up beside it with the training mask pattern (and mask
+        files themselves are not predicted).
+
+        Raises:
+            DatasetError: a mask is missing, empty or does not match its image.
+        """
+        from medimg.classical.pipelines import predict_proba_full
+        from medimg.features.samples import make_sample
+        from medimg.inference import Prediction, expand_inputs
+        from medimg.io import read_image
+
+        class_names = self._require_classical()
+        if explain:
+            raise ConfigError(f"explain={explain!r} needs a deep model; classical models have no saliency maps")
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        files = expand_inputs(items)
+        masks = self.extractor_.masks
+        if masks is not None:
+            mask_files = set()
+            for path in files:
+                try:
+                    mask_files.add(masks.find(path).resolve())
+                except DatasetError:
+                    continue
+            files = [p for p in files if p.resolve() not in mask_files]
+        window = (self.metadata_.get("input") or {}).get("window")
+        window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
+        samples, failed = [], []
+        for path in files:
+            try:
+                image = read_image(path, window=window)
+            except ImageReadError as error:
+                failed.append((str(path), error.reason))
+                continue
+            mask = masks.read(masks.find(path)) if masks is not None else None
+            samples.append(make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm))
+        for source, reason in failed:
+            logger.warning("skipped %s: %s", source, reason)
+        self.failed_ = failed
+        if not samples:
+            return []
+        probabilities = predict_proba_full(self.estimator_, self.extractor_.extract_samples(samples), len(class_names))
+        predictions = []
+        for sample, row in zip(samples, probabilities, strict=True):
+            index = int(row.argmax())
+            predictions.append(
+                Prediction(
+                    source=sample.source,
+                    label=class_names[index],
+                    label_index=index,
+                    probabilities={n: float(p) for n, p in zip(class_names, row, strict=True)},
+                )
+            )
+        return predictions
+
+    # ------------------------------------------------------------------ helpers
+    def _require_classical(self) -> list[str]:
+        if self.estimator_ is None or self.extractor_ is None or self.class_names_ is None:
+            raise NotFittedError("this model is not trained: call fit(...) or Model.load(run_dir) first")
+        return self.class_names_
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+def _version() -> str:
+    from medimg import __version__
+
+    return __version__
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)

@@ -1,0 +1,306 @@
+"""``medimg compare``: train several models (deep and classical) on the same splits and compare them.
+
+Writes ``OUT/<model>/`` run folders and ``OUT/comparison.{json,csv,md,html}``: every metric with bootstrap
+95% CIs, a paired test of the two best models (DeLong and paired bootstrap on the AUC, paired bootstrap on
+the accuracy), training time and inference time per image.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="compare")(compare)
+
+
+def compare(
+    data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
+    models: Annotated[
+        str, typer.Option(help="comma-separated models: networks (simple-cnn, resnet18...) and classical ones")
+    ] = "simple-cnn,random-forest,svm",
+    out: Annotated[Path | None, typer.Option(help="output folder (default runs/compare/<dataset>)")] = None,
+    features: Annotated[str, typer.Option(help="features of the classical models")] = "handcrafted",
+    masks: Annotated[
+        str | None, typer.Option(help="masks for the classical models: 'herlev' or a pattern like '{stem}_mask.png'")
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="merge classes: NAME=PATTERN[|PATTERN], repeatable, first match wins, e.g. "
+            "--group 'normal=normal_*' --group 'abnormal=*' (the Herlev 2-class task)"
+        ),
+    ] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(help="published result row, e.g. 'auto-sklearn:accuracy=0.855,roc_auc=0.942' (repeatable)"),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="epochs of the deep models (default: planned)")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="plan field of the deep models, e.g. input_size=64")
+    ] = None,
+    cv_folds: Annotated[int, typer.Option(help="CV folds of the classical models' search")] = 5,
+    n_jobs: Annotated[int, typer.Option(help="workers for feature extraction and the classical search")] = 2,
+    seed: Annotated[int, typer.Option(help="seed of the split and of every model")] = 0,
+    val_fraction: Annotated[float, typer.Option(help="validation share when the data has no split")] = 0.15,
+    test_fraction: Annotated[float, typer.Option(help="test share when the data has no split")] = 0.15,
+    include: Annotated[str | None, typer.Option(help="file-name patterns to use")] = None,
+    exclude: Annotated[str | None, typer.Option(help="file-name patterns to skip, e.g. '*-d.bmp'")] = None,
+    timing_images: Annotated[int, typer.Option(help="test images timed for the inference time")] = 200,
+    n_resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    reuse: Annotated[bool, typer.Option(help="reuse finished run folders in OUT instead of refusing")] = False,
+    progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+) -> None:
+    """Train each model on the same splits; one table and one HTML page with CIs and a paired test."""
+    from medimg.config import parse_assignments
+    from medimg.data.dataset import Dataset
+    from medimg.errors import ConfigError
+    from medimg.evaluation.comparison import to_markdown, write_comparison
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if len(set(names)) != len(names) or not names:
+        raise ConfigError(f"--models {models!r}: name each model once")
+    dataset = Dataset.load(data, include=include, exclude=exclude)
+    target = out or Path("runs") / "compare" / dataset.name
+    target.mkdir(parents=True, exist_ok=True)
+    if group:
+        manifest = write_grouped_manifest(dataset, group, target / f"{dataset.name}-grouped.csv")
+        dataset = Dataset.load(manifest)
+    deep_overrides: dict[str, Any] = parse_assignments(set_)
+    if epochs is not None:
+        deep_overrides["epochs"] = epochs
+    rows, predictions, assignments = [], {}, {}
+    for name in names:
+        row, preds, assignment = _fit_one(
+            name,
+            dataset,
+            target / name,
+            classical={"features": features, "masks": masks, "cv_folds": cv_folds, "n_jobs": n_jobs},
+            deep=deep_overrides,
+            fit_options={
+                "seed": seed,
+                "val_fraction": val_fraction,
+                "test_fraction": test_fraction,
+                "progress": progress,
+            },
+            timing_images=timing_images,
+            reuse=reuse,
+        )
+        rows.append(row)
+        predictions[name] = preds
+        assignments[name] = assignment
+        typer.echo(f"{name}: done ({row.fit_wall_s:.0f} s)", err=True)
+    first = names[0]
+    for name in names[1:]:
+        if assignments[name] != assignments[first]:
+            raise ConfigError(f"{name} was trained on other splits than {first}: rerun without --reuse")
+    paired = paired_tests(rows, predictions, dataset.class_names, n_resamples=max(n_resamples, 2000), seed=seed)
+    rows += [parse_reference(r) for r in reference or []]
+    notes = [
+        f"dataset: {dataset.root} ({len(dataset.cases)} images, classes: {', '.join(dataset.class_names)})",
+        f"split seed {seed}; test images: " + ", ".join(f"{r.model}={r.n_test}" for r in rows if not r.reference),
+        f"classical features: {features}" + (f", masks: {masks}" if masks else ""),
+        "published rows are copied from their papers (same official split where stated), without intervals",
+    ]
+    paths = write_comparison(
+        rows,
+        paired,
+        target,
+        title=f"Model comparison: {dataset.name}",
+        notes=notes,
+        extra={"data": str(dataset.root), "models": names, "seed": seed},
+    )
+    typer.echo(to_markdown(rows))
+    for test in paired:
+        p = "-" if test["p_value"] is None else f"{test['p_value']:.4f}"
+        typer.echo(
+            f"{test['method']} {test['metric']}: {test['model_a']} - {test['model_b']} = {test['difference']:+.4f}"
+            f" (95% CI {_fmt(test['low'])} to {_fmt(test['high'])}), p = {p}"
+        )
+    typer.echo(f"table: {paths['csv']}\npage:  {paths['html']}")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
+def write_grouped_manifest(dataset: Any, groups: list[str], path: Path) -> Path:
+    """A CSV manifest of ``dataset`` with classes merged by ``NAME=PATTERN[|PATTERN]`` rules.
+
+    Raises:
+        ConfigError: a malformed rule, a class no rule matches, or fewer than two groups.
+    """
+    import csv
+
+    from medimg.errors import ConfigError
+    from medimg.fileio import atomic_write_text
+
+    rules: list[tuple[str, list[str]]] = []
+    for item in groups:
+        name, sep, patterns = item.partition("=")
+        if not sep or not name.strip() or not patterns.strip():
+            raise ConfigError(f"--group {item!r}: expected NAME=PATTERN[|PATTERN], e.g. 'normal=normal_*'")
+        rules.append((name.strip(), [p.strip() for p in patterns.split("|") if p.strip()]))
+    mapping = {}
+    for cls in dataset.class_names:
+        match = next((n for n, pats in rules if any(fnmatch.fnmatch(cls, p) for p in pats)), None)
+        if match is None:
+            raise ConfigError(f"class {cls!r} matches no --group rule; add a catch-all such as 'other=*'")
+        mapping[cls] = match
+    if len(set(mapping.values())) < 2:
+        raise ConfigError(f"--group rules merge every class into one ({mapping}); a classifier needs two")
+    buffer = [["path", "label", "patient_id", "split"]]
+    for case in dataset.cases:
+        if case.path is None or case.label is None:
+            raise ConfigError("--group needs a file-backed dataset (folders or CSV)")
+        buffer.append(
+            [
+                str(Path(case.path).resolve()),
+                mapping[dataset.class_names[case.label]],
+                case.patient_id or "",
+                case.split or "",
+            ]
+        )
+    import io
+
+    text = io.StringIO()
+    csv.writer(text).writerows(buffer)
+    atomic_write_text(path, text.getvalue())
+    logger.info("class groups %s written to %s", mapping, path)
+    return path
+
+
+def parse_reference(text: str) -> Any:
+    """``'auto-sklearn:accuracy=0.855,roc_auc=0.942'`` -> a reference :class:`ComparisonRow`."""
+    from medimg.errors import ConfigError
+    from medimg.evaluation.comparison import ComparisonRow
+
+    name, sep, rest = text.partition(":")
+    metrics = {}
+    try:
+        for item in rest.split(","):
+            key, _, value = item.partition("=")
+            metrics[key.strip()] = {"value": float(value), "low": None, "high": None}
+    except ValueError as error:
+        raise ConfigError(f"--reference {text!r}: expected NAME:metric=value,...") from error
+    if not sep or not name.strip():
+        raise ConfigError(f"--reference {text!r}: expected NAME:metric=value,...")
+    return ComparisonRow(model=name.strip(), family="published", features="", n_test=0, metrics=metrics, reference=True)
+
+
+def _fit_one(
+    name: str,
+    dataset: Any,
+    run_dir: Path,
+    *,
+    classical: dict[str, Any],
+    deep: dict[str, Any],
+    fit_options: dict[str, Any],
+    timing_images: int,
+    reuse: bool,
+) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    from medimg.evaluation.comparison import ComparisonRow
+    from medimg.evaluation.report import ClassificationReport
+    from medimg.model import CLASSICAL_MODELS, Model
+    from medimg.run_folder import RunFolder
+
+    is_classical = name.lower() in CLASSICAL_MODELS
+    run = RunFolder(run_dir)
+    started = time.perf_counter()
+    if reuse and run.file("report/report.json").is_file() and run.file("metadata.json").is_file():
+        model = Model.load(run_dir)
+        fit_wall = None
+    else:
+        model = Model(name, **(classical if is_classical else deep))
+        model.fit(dataset, run_dir=run_dir, **fit_options)
+        fit_wall = time.perf_counter() - started
+        model = Model.load(run_dir)
+    report = ClassificationReport.from_json(run.file("report/report.json"))
+    metadata = run.read_json("metadata.json")
+    training = metadata.get("training", {})
+    infer_ms = _inference_ms(model, dataset, run, timing_images, is_classical)
+    row = ComparisonRow(
+        model=name,
+        family="classical" if is_classical else "deep",
+        features=str(metadata.get("features", "")) if is_classical else "image (CNN)",
+        n_test=int(report.metrics.get("n", 0)),
+        metrics=report.confidence_intervals,
+        train_time_s=training.get("train_time_s"),
+        fit_wall_s=fit_wall,
+        inference_ms_per_image=infer_ms,
+        run_dir=str(run.path),
+        extra={"best_params": training.get("best_params"), "report": str(run.file("report/report.html"))},
+    )
+    preds = {p["case_id"]: p for p in report.predictions or []}
+    return row, preds, run.read_json("splits.json")["assignment"]
+
+
+def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: bool) -> float | None:
+    """Milliseconds per test image for read + preprocess/extract + predict, in one process."""
+    from medimg.data.splits import Splits
+    from medimg.pipeline import cases_for
+
+    cases = cases_for(dataset, Splits.from_dict(run.read_json("splits.json")), "test")[: max(1, limit)]
+    if not cases:
+        return None
+    started = time.perf_counter()
+    if is_classical:
+        from medimg.classical.pipelines import predict_proba_full
+        from medimg.features.extract import FeatureExtractor
+
+        extractor = FeatureExtractor(model.extractor_.features, masks=model.extractor_.masks, n_jobs=1)
+        extractor.union_ = model.extractor_.union_
+        matrix = extractor.extract(dataset, cases)
+        predict_proba_full(model.estimator_, matrix.X, len(model.class_names_))
+        n = len(matrix.case_ids)
+    else:
+        from medimg.tasks.classify import predict_proba, prepare_split
+
+        prepared = prepare_split(dataset, cases, model.plan_, progress=False)
+        predict_proba(model.network_, prepared.x, model.plan_)
+        n = len(prepared)
+    return 1000 * (time.perf_counter() - started) / max(1, n)
+
+
+def paired_tests(
+    rows: list[Any], predictions: dict[str, dict[str, Any]], class_names: list[str], *, n_resamples: int, seed: int
+) -> list[dict[str, Any]]:
+    """Paired tests between the two models with the highest test ROC AUC (accuracy when AUC is missing)."""
+    import numpy as np
+
+    from medimg.evaluation.paired import delong_test, paired_bootstrap
+
+    def score(row: Any) -> float:
+        for metric in ("roc_auc", "accuracy"):
+            value = (row.metrics.get(metric) or {}).get("value")
+            if value is not None:
+                return float(value)
+        return float("-inf")
+
+    ranked = sorted(rows, key=score, reverse=True)
+    if len(ranked) < 2:
+        return []
+    a, b = ranked[0].model, ranked[1].model
+    common = [c for c in predictions[a] if c in predictions[b]]
+    if not common:
+        return []
+    index = {n: i for i, n in enumerate(class_names)}
+    y = np.array([index[predictions[a][c]["true_label"]] for c in common])
+    pa = np.array([[predictions[a][c]["probabilities"][n] for n in class_names] for c in common])
+    pb = np.array([[predictions[b][c]["probabilities"][n] for n in class_names] for c in common])
+    results = []
+    if len(class_names) == 2 and len(set(y.tolist())) == 2:
+        results.append(delong_test(y, pa[:, 1], pb[:, 1]).to_dict())
+    for metric in ("roc_auc", "accuracy"):
+        results.append(paired_bootstrap(y, pa, pb, metric=metric, n_resamples=n_resamples, seed=seed).to_dict())
+    for r in results:
+        r.update(model_a=a, model_b=b)
+    return results

@@ -1,0 +1,149 @@
+"""ClassicalModel through the facade: fit/save/load/evaluate/predict, CLI, options and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medimg import Model
+from medimg.classical.model import ClassicalModel
+from medimg.classical.pipelines import ESTIMATOR_NAMES, make_pipeline, search_and_fit
+from medimg.errors import ConfigError, DatasetError, NotFittedError
+from medimg.model import CLASSICAL_MODELS
+from tests.conftest import write_npz
+from tests.features.conftest import make_cells
+
+
+def test_registry_names_match_the_facade():
+    assert set(ESTIMATOR_NAMES) == set(CLASSICAL_MODELS)
+
+
+@pytest.mark.parametrize("name", ESTIMATOR_NAMES)
+def test_every_pipeline_learns_a_separable_problem(name):
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 60)  # gradient boosting's leaves hold 20 samples: give each fold enough
+    X = rng.normal(size=(120, 6)) + y[:, None] * 2.0
+    X[3, 2] = np.nan  # a NaN feature never reaches the classifier
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # no OpenMP oversubscription on a shared CPU
+        result = search_and_fit(name, X, y, cv_folds=2)
+    proba = result.pipeline.predict_proba(X)
+    assert np.isfinite(proba).all() and ((proba[:, 1] > 0.5) == y).mean() > 0.9
+    assert result.candidates >= 1 and 0.5 < result.cv_score <= 1.0
+
+
+def test_feature_selection_is_searched():
+    pipeline, grid = make_pipeline("logistic-regression", n_features=10, select_features=True)
+    assert "select" in pipeline.named_steps and grid["select__percentile"] == [25, 50, 100]
+
+
+def test_search_needs_two_classes_with_two_images():
+    with pytest.raises(DatasetError, match="single class"):
+        search_and_fit("svm", np.zeros((5, 2)), np.zeros(5, int))
+    with pytest.raises(DatasetError, match="only 1 training image"):
+        search_and_fit("svm", np.zeros((5, 2)), np.array([0, 0, 0, 0, 1]))
+
+
+def test_fit_load_evaluate_predict_like_a_deep_model(tmp_path):
+    cells = make_cells(tmp_path / "cells", n_per_class=20)
+    model = Model("decision-tree", features="handcrafted", masks="herlev", cv_folds=3, n_jobs=1)
+    assert isinstance(model, ClassicalModel)
+    model.fit(cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    for name in ("config.json", "splits.json", "metadata.json", "features.json", "search.json", "model.joblib"):
+        assert (run / name).is_file(), name
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["network"] == "decision-tree" and metadata["task"] == "classify"
+    report = json.loads((run / "report" / "report.json").read_text())
+    assert (run / "report" / "report.html").is_file() and report["metrics"]["accuracy"] >= 0.8
+    loaded = Model.load(run)
+    assert isinstance(loaded, ClassicalModel) and loaded.class_names_ == model.class_names_
+    val = loaded.evaluate(split="val")
+    assert val.split == "val" and "roc_auc" in val.confidence_intervals
+    predictions = loaded.predict(cells / "abnormal_cell")
+    assert len(predictions) == 20  # mask files next to the images are not predicted themselves
+    assert sum(p.label == "abnormal_cell" for p in predictions) >= 16
+    assert abs(sum(predictions[0].probabilities.values()) - 1) < 1e-6
+    with pytest.raises(ConfigError, match="deep model"):
+        loaded.predict(cells / "abnormal_cell", explain="gradcam")
+
+
+def test_same_splits_as_the_deep_models(tmp_path):
+    from medimg.data.dataset import Dataset
+    from medimg.data.splits import make_splits
+
+    cells = make_cells(tmp_path / "cells", n_per_class=12)
+    Model("logistic-regression", features="first-order", cv_folds=2, n_jobs=1).fit(
+        cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False, seed=3
+    )
+    saved = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
+    ds = Dataset.load(cells, exclude="*-d.bmp")
+    assert saved == make_splits(ds.cases, seed=3).assignment
+
+
+def test_npz_dataset_and_cli_fit_evaluate_predict(tmp_path):
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(40, 12, 12))
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "fit",
+            str(npz),
+            "--model",
+            "svm",
+            "--features",
+            "first-order,glcm",
+            "--set",
+            "cv_folds=3",
+            "--run-dir",
+            str(tmp_path / "svm"),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "accuracy" in result.output
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "svm"), "--split", "val"])
+    assert result.exit_code == 0, result.output
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16), 200, np.uint8)).save(tmp_path / "bright.png")
+    result = runner.invoke(app, ["predict", str(tmp_path / "svm"), str(tmp_path / "bright.png")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["label"] == "class_1"
+
+
+def test_bad_options_are_clear_errors(tmp_path):
+    npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(20, 6, 6))
+    with pytest.raises(ConfigError, match="does not apply"):
+        Model("svm", epochs=3).fit(npz, run_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match="unknown features"):
+        Model("svm", features="radiomix").fit(npz, run_dir=tmp_path / "b", progress=False)
+    with pytest.raises(ConfigError, match="folds"):
+        Model("svm").fit(npz, run_dir=tmp_path / "c", progress=False, folds=3)
+    with pytest.raises(NotFittedError):
+        Model("svm").predict(tmp_path / "x.png")
+
+
+def test_a_nan_feature_is_imputed_and_reported(tmp_path):
+    cells = make_cells(tmp_path / "cells", n_per_class=12)
+    # one cell without nucleus pixels: its nucleus features are undefined (NaN) and must be imputed
+    from PIL import Image
+
+    mask_file = cells / "abnormal_cell" / "cell000-d.bmp"
+    mask = np.asarray(Image.open(mask_file).convert("RGB")).copy()
+    mask[np.all(mask == (0, 0, 255), axis=-1)] = (255, 0, 0)
+    Image.fromarray(mask).save(mask_file)
+    model = Model("logistic-regression", features="first-order,shape", masks="herlev", cv_folds=2, n_jobs=1)
+    model.fit(cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False, test_fraction=0.3)
+    features = json.loads((tmp_path / "run" / "features.json").read_text())
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    total = sum(features["nonfinite_train"].values()) + sum(report["extra"]["nonfinite_columns"].values())
+    assert total > 0 and "imputation" in features
+    assert all(np.isfinite(p) for row in report["predictions"] for p in row["probabilities"].values())

@@ -1,0 +1,146 @@
+"""Dataset-level extraction: feature specs, colour masks, cache, parallel workers, radiomics, embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.errors import ConfigError, DatasetError, MissingDependencyError
+from medimg.features.extract import FeatureExtractor, build_feature_union, parse_feature_spec
+from medimg.features.masks import MaskSpec
+
+
+def test_feature_spec_parsing_and_errors():
+    assert parse_feature_spec("handcrafted, radiomics") == ["handcrafted", "radiomics"]
+    with pytest.raises(ConfigError, match="Did you mean 'handcrafted'"):
+        parse_feature_spec("handcraftd")
+    with pytest.raises(ConfigError, match="run folder"):
+        parse_feature_spec("embeddings")
+    names = [n for n, _ in build_feature_union("handcrafted").transformer_list]
+    assert names == ["first_order", "glcm", "lbp", "hog"]
+    with_masks = [n for n, _ in build_feature_union("handcrafted", masks=MaskSpec.parse("herlev")).transformer_list]
+    assert "shape" in with_masks
+    assert "hog" not in [n for n, _ in build_feature_union("handcrafted", spatial_dims=3).transformer_list]
+
+
+def test_mask_spec_presets_patterns_and_errors(cells_dir, tmp_path):
+    spec = MaskSpec.parse("herlev")
+    assert spec is not None and spec.labels == (1, 2)
+    image = cells_dir / "normal_cell" / "cell000.bmp"
+    labels = spec.read(spec.find(image))
+    assert set(np.unique(labels).tolist()) == {0, 1, 2}
+    with pytest.raises(ConfigError, match="stem"):
+        MaskSpec.parse("masks.png")
+    with pytest.raises(DatasetError, match="no mask"):
+        MaskSpec.parse("{stem}_mask.png").find(image)  # type: ignore[union-attr]
+
+
+def test_extraction_with_masks_cache_and_parallel_agree(cells_dir, tmp_path):
+    ds = Dataset.load(cells_dir, exclude="*-d.bmp")
+    cache = tmp_path / "cache"
+    first = FeatureExtractor("handcrafted", masks="herlev", cache_dir=cache).extract(ds, ds.cases)
+    assert first.X.shape[0] == len(ds.cases) == 32 and first.cached == 0
+    assert any(n.startswith("shape__") for n in first.feature_names)
+    assert len(list(cache.glob("*.npz"))) == 1
+    again = FeatureExtractor("handcrafted", masks="herlev", cache_dir=cache).extract(ds, ds.cases)
+    assert again.cached == 32
+    np.testing.assert_array_equal(first.X, again.X)
+    parallel = FeatureExtractor("handcrafted", masks="herlev", n_jobs=2).extract(ds, ds.cases * 3)
+    np.testing.assert_allclose(parallel.X[:32], first.X)
+    ratio = first.feature_names.index("shape__area_ratio_1_2")
+    normal = first.y == ds.class_names.index("normal_cell")
+    assert first.X[normal, ratio].max() < first.X[~normal, ratio].min()  # the nucleus/cell ratio separates
+
+
+def test_cache_is_invalidated_when_a_file_changes(cells_dir, tmp_path):
+    import os
+
+    ds = Dataset.load(cells_dir, exclude="*-d.bmp")
+    FeatureExtractor("first-order", cache_dir=tmp_path / "c").extract(ds, ds.cases[:4])
+    target = ds.cases[0].path
+    assert target is not None
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
+    again = FeatureExtractor("first-order", cache_dir=tmp_path / "c").extract(ds, ds.cases[:4])
+    assert again.cached == 3
+
+
+def test_unreadable_image_is_skipped_and_reported(cells_dir):
+    broken = cells_dir / "normal_cell" / "cell000.bmp"
+    broken.write_bytes(b"not an image")
+    ds = Dataset.load(cells_dir, exclude="*-d.bmp")
+    matrix = FeatureExtractor("first-order").extract(ds, ds.cases)
+    assert len(matrix.case_ids) == 31 and matrix.skipped[0][0].endswith("cell000.bmp")
+
+
+def test_mismatched_mask_is_a_clear_error(cells_dir):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(cells_dir / "normal_cell" / "cell001-d.bmp")
+    ds = Dataset.load(cells_dir, exclude="*-d.bmp")
+    with pytest.raises(DatasetError, match="must match its image"):
+        FeatureExtractor("first-order", masks="herlev").extract(ds, ds.cases)
+
+
+def test_radiomics_2d_with_0_255_mask_and_without_mask():
+    pytest.importorskip("radiomics")
+    from medimg.features.radiomics import RadiomicsFeatures
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (1, 24, 24))
+    mask = np.zeros((24, 24))
+    mask[4:18, 5:20] = 255
+    t = RadiomicsFeatures(feature_classes=("firstorder", "shape", "glcm")).fit([(image, mask)])
+    names = list(t.get_feature_names_out())
+    assert any(n.startswith("shape2D_") for n in names)
+    row = dict(zip(names, t.transform([(image, mask)])[0], strict=True))
+    assert row["shape2D_PixelSurface"] == pytest.approx(14 * 15)
+    assert row["firstorder_Mean"] == pytest.approx(image[0][mask > 0].mean(), rel=1e-4)
+    whole = t.transform([image])[0]
+    assert np.isfinite(whole).all()
+
+
+def test_radiomics_3d_and_missing_label_nan():
+    pytest.importorskip("radiomics")
+    from medimg.features.radiomics import RadiomicsFeatures
+
+    volume = np.random.default_rng(1).uniform(0, 255, (1, 8, 16, 16))
+    labels = np.zeros((8, 16, 16), int)
+    labels[2:6, 3:12, 3:12] = 2
+    labels[3:5, 5:9, 5:9] = 1
+    t = RadiomicsFeatures(feature_classes=("firstorder", "shape"), label=1).fit([(volume, labels)])
+    assert any(n.startswith("shape_") for n in t.get_feature_names_out())
+    no_nucleus = np.where(labels == 1, 2, labels)
+    out = t.transform([(volume, labels), (volume, no_nucleus)])
+    assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
+
+
+def test_radiomics_missing_gives_install_recipe(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("radiomics"):
+            raise ImportError("no radiomics")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(MissingDependencyError, match=r"--no-build-isolation pyradiomics==3\.0\.1"):
+        build_feature_union("radiomics")
+
+
+def test_cnn_embeddings_from_a_trained_run(tmp_path):
+    from medimg import Model
+    from medimg.features.embeddings import CNNEmbeddings
+    from tests.conftest import write_npz
+
+    npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(24, 8, 8))
+    Model("simple-cnn").fit(npz, run_dir=tmp_path / "cnn", epochs=1, progress=False, tensorboard=False)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 16, 16))
+    t = CNNEmbeddings(run_dir=tmp_path / "cnn").fit(images)
+    out = t.transform(images)
+    assert out.shape == (3, t.network_.embedding_dim) and np.isfinite(out).all()
+    with pytest.raises(ConfigError):
+        CNNEmbeddings().fit(images)
