@@ -191,14 +191,21 @@ def train(
     started = time.perf_counter()
     stopped_early = False
     epoch = start_epoch - 1
+    last_epoch_s = 0.0  # duration of the last epoch (training, validation, checkpoint): the next one's estimate
     while epoch < epochs:
         epoch += 1
         if plan.early_stopping_patience and stale >= plan.early_stopping_patience:
             stopped_early = True
             break
-        if plan.time_budget_s is not None and time.perf_counter() - started >= plan.time_budget_s:
-            logger.info("time budget %.0f s spent after %d epochs", plan.time_budget_s, epoch - 1)
+        if plan.time_budget_s is not None and time.perf_counter() - started + last_epoch_s > plan.time_budget_s:
+            logger.info(
+                "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
+                plan.time_budget_s,
+                epoch,
+                last_epoch_s,
+            )
             break
+        epoch_started = time.perf_counter()
         torch.manual_seed(seed * 100_003 + epoch)
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         network.train()
@@ -288,6 +295,7 @@ def train(
                 "history": history,
             },
         )
+        last_epoch_s = time.perf_counter() - epoch_started
         epochs_bar.update(1)
         epochs_bar.set_postfix(
             loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{current:.4f}"}, best=best_epoch
