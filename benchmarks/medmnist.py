@@ -264,13 +264,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     wanted = {c for c in args.configs.split(",") if c}
-    previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {"datasets": {}}
+    # --resume: start from the saved results; runs of other datasets and configurations are kept as they are
+    previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {}
     results: dict[str, Any] = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "commands": [*previous.get("commands", []), " ".join(["python", *sys.argv])],
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads},
-        "budget_s": args.budget_s,
-        "reference_epochs": args.epochs or REFERENCE["epochs"],
-        "datasets": {},
+        "datasets": dict(previous.get("datasets", {})),
+        **{k: previous[k] for k in ("speed", "scale") if k in previous},
     }
     for file in files:
         info = describe_file(file)
@@ -278,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
             results["datasets"][file.stem] = info
             print(f"{file.name}: skipped ({info['skipped']})")
             continue
-        entry = {**info, "configurations": {}}
+        saved = results["datasets"].get(file.stem, {}).get("configurations", {})
+        entry = {**info, "configurations": dict(saved)}
         results["datasets"][file.stem] = entry
         for config, overrides in configurations(info["spatial_dims"], info["side"], args).items():
             if wanted and config.split("-")[0] not in wanted and config not in wanted:
                 continue
-            old = previous["datasets"].get(file.stem, {}).get("configurations", {}).get(config, {})
+            old = saved.get(config, {})
             runs = []
             for seed in seeds:
                 kept = [r for r in old.get("runs", []) if r.get("seed") == seed and old.get("overrides") == overrides]
@@ -306,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     _write(args.out, results)
     print("\n" + format_table(results))
     if args.speed:
-        two_d = [f for f in files if results["datasets"][f.stem].get("spatial_dims") == 2]
+        described = {f: describe_file(f) for f in sorted(args.data.glob("*.npz"))}
+        two_d = sorted(  # the default 28 px classifier first
+            (f for f, d in described.items() if d.get("spatial_dims") == 2), key=lambda f: described[f]["side"] != 28
+        )
         if two_d:
             speed_args = ["--threads", str(args.threads), "--steps", str(args.speed_steps), "--data", str(two_d[0])]
             from speed import format_scale, format_speed, run_part  # type: ignore[import-not-found]

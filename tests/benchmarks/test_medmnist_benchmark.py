@@ -21,7 +21,7 @@ SCRIPT = ROOT / "benchmarks" / "medmnist.py"
 
 
 @pytest.fixture(scope="module")
-def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     folder = tmp_path_factory.mktemp("medmnist")
     write_npz(folder / "tinymnist.npz", shape=(16, 16), n=(48, 16, 24))
     labels = np.zeros((8, 3), dtype=np.uint8)  # multi-label, like ChestMNIST: reported as skipped
@@ -47,11 +47,29 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     ]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text()), proc.stdout
+    return json.loads(out.read_text()), proc.stdout, folder
 
 
-def test_every_file_and_configuration_is_run_over_the_seeds(benchmark_run: tuple[dict, str]) -> None:
-    result, _ = benchmark_run
+def test_resume_keeps_finished_runs_and_other_configurations(
+    benchmark_run: tuple[dict, str, Path], tmp_path: Path
+) -> None:
+    result, _, folder = benchmark_run
+    out = tmp_path / "result.json"
+    out.write_text(json.dumps(result))
+    command = [sys.executable, str(SCRIPT), "--data", str(folder), "--only", "tinymnist", "--configs", "auto"]
+    command += ["--seeds", "0,1", "--budget-s", "30", "--no-speed", "--resume", "--out", str(out)]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert " seed 0 ..." not in proc.stdout  # nothing retrained
+    again = json.loads(out.read_text())
+    configs = again["datasets"]["tinymnist"]["configurations"]
+    assert configs["reference"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["reference"]["runs"]
+    assert configs["auto"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["auto"]["runs"]
+    assert "speed" in again and len(again["commands"]) == 2
+
+
+def test_every_file_and_configuration_is_run_over_the_seeds(benchmark_run: tuple[dict, str, Path]) -> None:
+    result, _, _ = benchmark_run
     datasets = result["datasets"]
     assert set(datasets) == {"tinymnist", "multimnist"}
     assert "multi-label" in datasets["multimnist"]["skipped"]
@@ -73,8 +91,8 @@ def test_every_file_and_configuration_is_run_over_the_seeds(benchmark_run: tuple
     assert auto["auc_mean"] > 0.8
 
 
-def test_speed_section_and_table(benchmark_run: tuple[dict, str]) -> None:
-    result, stdout = benchmark_run
+def test_speed_section_and_table(benchmark_run: tuple[dict, str, Path]) -> None:
+    result, stdout, _ = benchmark_run
     speed = result["speed"]
     assert speed["matmul_ceiling_gflops"]["fp32"] > 0 and speed["matmul_ceiling_gflops"]["bf16"] > 0
     names = [row["configuration"] for row in speed["rows"]]
@@ -112,8 +130,10 @@ def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
 def test_official_metrics_match_medmnist_definitions() -> None:
     bench = _bench_module()
     y = np.array([0, 1, 1, 0])
-    binary = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8]])
-    assert bench.official_metrics(y, binary) == pytest.approx((0.75, 1.0))  # AUC of the positive-class score
+    binary = np.array([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55], [0.6, 0.4]])
+    assert bench.official_metrics(y, binary) == pytest.approx((1.0, 1.0))  # AUC of the positive-class score
+    swapped = binary[:, ::-1]
+    assert bench.official_metrics(y, swapped) == pytest.approx((0.0, 0.0))
     y3 = np.array([0, 1, 2, 2])
     three = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.6, 0.35, 0.05], [0.1, 0.1, 0.8]])
     acc, auc = bench.official_metrics(y3, three)
