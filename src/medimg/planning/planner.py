@@ -56,8 +56,9 @@ def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, floa
 
     Small 2D inputs (<=32 px) get the CIFAR-style stem (3x3, stride 1, no max-pool) so the few pixels are not
     thrown away by the first layer; 33-64 px inputs a 3x3 stride-2 stem without max-pool, which keeps their cost
-    near a 32 px input's (see :mod:`medimg.networks.resnet`). For volumes, a quarter-width 3D ResNet-18 trains at 22 volumes/s at 32^3 on
-    2 cores (bf16) against 64/s for the simple CNN (4 conv blocks, 0.4 M parameters), and 3D sets are small,
+    near a 32 px input's (see :mod:`medimg.networks.resnet`). For volumes, a quarter-width 3D ResNet-18 trains
+    at 22 volumes/s at 32^3 on 2 cores (bf16) against 64/s for the simple CNN (4 conv blocks, 0.4 M parameters),
+    and 3D sets are small,
     so the lighter network both fits a CPU budget and overfits less. Override with ``--network``.
     """
     if fp.spatial_dims == 3:

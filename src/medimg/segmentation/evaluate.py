@@ -1,0 +1,277 @@
+"""Apply a trained network to whole files: evaluation on a split (metrics, report, overlays) and prediction of
+new files (masks written in the input's format and geometry).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.io.image import ImageData
+from medimg.segmentation.data import SegCase, SegmentationDataset
+from medimg.segmentation.inference import (
+    mask_suffix,
+    postprocess,
+    probabilities_at,
+    sliding_window_probabilities,
+    write_mask,
+)
+from medimg.segmentation.labels import IGNORE
+from medimg.segmentation.planning import SegPlan
+from medimg.segmentation.preprocess import decode_labels, prepare_image
+from medimg.segmentation.report import (
+    SegmentationReport,
+    build_segmentation_report,
+    plot_overlay,
+    write_segmentation_report,
+)
+
+logger = logging.getLogger(__name__)
+
+AUC_PIXELS_PER_CASE = 400_000
+
+
+def segment_image(
+    network: nn.Module, plan: SegPlan, image: ImageData, roi: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segment one image/volume at its own size.
+
+    Returns:
+        ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
+        post-processed with the plan's method and 0 outside ``roi``.
+    """
+    x = prepare_image(image.array, image.spacing_mm, plan, image.source)[None]
+    probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], image.spatial_shape)
+    labels = probs.argmax(0).numpy().astype(np.uint8)
+    labels = postprocess(labels, plan.postprocessing, plan.num_classes, min_object_fraction=plan.min_object_fraction)
+    if roi is not None:
+        labels = np.where(roi, labels, 0).astype(np.uint8)
+    return labels, probs.numpy()
+
+
+def evaluate_cases(
+    network: nn.Module,
+    plan: SegPlan,
+    dataset: SegmentationDataset,
+    cases: Sequence[SegCase],
+    *,
+    split: str,
+    out_dir: Path,
+    n_resamples: int = 1000,
+    strict: bool = False,
+    progress: bool = False,
+    extra: dict[str, Any] | None = None,
+    overlays: int = 6,
+) -> SegmentationReport:
+    """Segment every case, compute per-case metrics at the files' resolution, and write the report."""
+    from tqdm.auto import tqdm
+
+    from medimg.segmentation.fit import read_samples
+    from medimg.segmentation.metrics import case_metrics, pixel_auc
+
+    network.eval()
+    per_case: list[dict[int, dict[str, float]]] = []
+    case_ids: list[str] = []
+    kept: list[SegCase] = []
+    scores: list[np.ndarray] = []
+    truths: list[np.ndarray] = []
+    skipped: list[tuple[str, str]] = []
+    spacing_known = False
+    rng = np.random.default_rng(0)
+    chunk = 16
+    bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not progress, leave=False)
+    for start in range(0, len(cases), chunk):
+        loaded = read_samples(dataset, cases[start : start + chunk], strict=strict)
+        skipped += loaded.skipped
+        for case, sample in zip(loaded.cases, loaded.samples, strict=True):
+            if sample.mask is None:
+                continue
+            truth = decode_labels(sample.mask, sample.roi, plan, str(case.mask))
+            labels, probs = segment_image(network, plan, sample.image)
+            spacing = sample.image.spacing_mm
+            spacing_known = spacing_known or spacing is not None
+            per_case.append(case_metrics(labels, truth, plan.num_classes, spacing))
+            case_ids.append(case.case_id)
+            kept.append(case)
+            if plan.num_classes == 2:
+                valid = truth != IGNORE
+                s, t = probs[1][valid], truth[valid]
+                if s.size > AUC_PIXELS_PER_CASE:
+                    pick = rng.choice(s.size, AUC_PIXELS_PER_CASE, replace=False)
+                    s, t = s[pick], t[pick]
+                scores.append(s.astype(np.float32))
+                truths.append(t)
+            bar.update(1)
+    bar.close()
+    if not per_case:
+        from medimg.errors import DatasetError
+
+        raise DatasetError(f"no readable labelled cases in the {split!r} split of {dataset.name}")
+    auc = pixel_auc(scores, truths) if scores else None
+    report = build_segmentation_report(
+        per_case,
+        case_ids,
+        plan.class_names,
+        split=split,
+        model_name=f"{plan.network} {plan.spatial_dims}D (features {plan.channels})",
+        dataset_name=dataset.name,
+        pixel_auc=auc,
+        postprocessing=plan.postprocessing,
+        n_resamples=n_resamples,
+        extra={**(extra or {}), "spacing_known": spacing_known, "skipped_files": [list(s) for s in skipped]},
+    )
+    images = _overlays(network, plan, dataset, kept, report, out_dir / "overlays", overlays)
+    write_segmentation_report(report, out_dir, overlays=images)
+    return report
+
+
+def _overlays(
+    network: nn.Module,
+    plan: SegPlan,
+    dataset: SegmentationDataset,
+    cases: Sequence[SegCase],
+    report: SegmentationReport,
+    folder: Path,
+    count: int,
+) -> dict[str, Path]:
+    """Overlays of the worst half, a median and the best cases by Dice (re-segmented: cheap for a few)."""
+    rows = [(i, r["dice_mean"]) for i, r in enumerate(report.cases) if not math.isnan(r["dice_mean"])]
+    if not rows or count <= 0:
+        return {}
+    rows.sort(key=lambda t: t[1])
+    n_worst = max(1, count // 2)
+    picks = [*rows[:n_worst], rows[len(rows) // 2], *rows[-max(1, count - n_worst - 1) :]]
+    chosen: list[int] = []
+    for i, _ in picks:
+        if i not in chosen:
+            chosen.append(i)
+    images: dict[str, Path] = {}
+    for rank, i in enumerate(chosen):
+        case = cases[i]
+        sample = dataset.read(case)
+        if sample.mask is None:
+            continue
+        truth = decode_labels(sample.mask, sample.roi, plan, str(case.mask))
+        labels, _ = segment_image(network, plan, sample.image, sample.roi)
+        title = f"{case.case_id}  Dice {report.cases[i]['dice_mean']:.3f}"
+        images[title] = plot_overlay(sample.image.array, truth, labels, title, folder / f"overlay_{rank:02d}.png")
+    return images
+
+
+@dataclass
+class SegmentationPrediction:
+    """The model's answer for one file.
+
+    Attributes:
+        source: the input file.
+        mask_path: where the predicted mask was written (input's format and geometry), or ``None``.
+        class_names: class names, index-aligned.
+        voxels: predicted voxels (pixels) per class.
+        volume_mm3: predicted volume (area in mm^2 for 2D) per class, when the spacing is known.
+        probabilities: mean softmax probability of each class over the image (sums to 1).
+    """
+
+    source: str
+    mask_path: str | None
+    class_names: list[str]
+    voxels: dict[str, int]
+    volume_mm3: dict[str, float] | None
+    probabilities: dict[str, float]
+
+    @property
+    def label(self) -> str:
+        """The foreground class with the most predicted voxels, or the background class when none is found."""
+        foreground = {k: v for k, v in list(self.voxels.items())[1:] if v > 0}
+        return max(foreground, key=lambda k: foreground[k]) if foreground else self.class_names[0]
+
+    @property
+    def confidence(self) -> float:
+        """Mean probability of :attr:`label` over the image."""
+        return self.probabilities[self.label]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "mask_path": self.mask_path,
+            "label": self.label,
+            "class_names": self.class_names,
+            "voxels": self.voxels,
+            "volume_mm3": self.volume_mm3,
+            "probabilities": self.probabilities,
+        }
+
+
+def predict_files(
+    network: nn.Module,
+    plan: SegPlan,
+    files: Sequence[Path],
+    out_dir: Path | None,
+    *,
+    window: str | tuple[float, float] | None = None,
+    colours: dict[int, tuple[int, int, int]] | None = None,
+) -> tuple[list[SegmentationPrediction], list[tuple[str, str]]]:
+    """Segment files; write ``<out_dir>/<name>_mask.png|.nii.gz`` per input (nothing written when ``out_dir`` is
+    None). Returns the predictions and the unreadable files as ``(path, reason)``.
+    """
+    from medimg.errors import DatasetError, ImageReadError
+    from medimg.io import read_image
+
+    predictions: list[SegmentationPrediction] = []
+    failed: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            image = read_image(path, window=window)
+            labels, probs = segment_image(network, plan, image)
+        except (ImageReadError, DatasetError) as error:
+            failed.append((str(path), str(error)))
+            continue
+        mask_path = None
+        if out_dir is not None:
+            suffix = mask_suffix(Path(path))
+            stem = Path(path).name[: -len(suffix)] if Path(path).name.lower().endswith(suffix) else Path(path).stem
+            mask_path = str(
+                write_mask(
+                    labels,
+                    out_dir / f"{stem}_mask{suffix}",
+                    affine=image.affine,
+                    spacing_mm=image.spacing_mm,
+                    colours=colours,
+                    num_classes=plan.num_classes,
+                )
+            )
+        counts = np.bincount(labels.ravel(), minlength=plan.num_classes)[: plan.num_classes]
+        unit = float(np.prod(image.spacing_mm)) if image.spacing_mm else None
+        predictions.append(
+            SegmentationPrediction(
+                source=str(path),
+                mask_path=mask_path,
+                class_names=list(plan.class_names),
+                voxels={n: int(c) for n, c in zip(plan.class_names, counts, strict=True)},
+                volume_mm3={n: float(c) * unit for n, c in zip(plan.class_names, counts, strict=True)}
+                if unit
+                else None,
+                probabilities={
+                    n: float(p)
+                    for n, p in zip(plan.class_names, probs.reshape(probs.shape[0], -1).mean(1), strict=True)
+                },
+            )
+        )
+    return predictions, failed
+
+
+def load_network(plan: SegPlan, state: dict[str, torch.Tensor]) -> nn.Module:
+    """Build the plan's network and load ``state`` into it (eval mode)."""
+    from medimg.segmentation.networks import build_segmentation_network
+
+    network = build_segmentation_network(plan)
+    network.load_state_dict(state)
+    network.eval()
+    return network

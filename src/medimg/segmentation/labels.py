@@ -1,0 +1,240 @@
+"""Mask encodings: how the values stored in a mask file become class indices ``0..K-1``.
+
+Masks arrive as 0/1 or 0/255 binary images, multi-class label maps (NIfTI ``0/1/2``), gray-level coded
+classes (``0/128/255``), JPEG-compressed masks with a few hundred values, or colour-coded RGB images (the
+Herlev ``*-d.bmp`` files). :func:`determine_label_encoding` looks at the values of *all* training masks at once
+(so every file is decoded the same way) and returns a :class:`LabelEncoding` saved with the plan;
+:func:`encode_mask` applies it to one file.
+
+Pixels that must not count for loss or metrics (outside a field-of-view mask, "undefined" colours of a colour
+table) get the label :data:`IGNORE` (255).
+
+Colour tables (colour -> class) are documented in :data:`COLOUR_TABLES`; pass your own as a mapping
+``{"R,G,B": class_index}`` plus class names, or a JSON file ``{"colours": {"255,0,0": 1, ...},
+"class_names": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from medimg.errors import ConfigError, DatasetError
+
+logger = logging.getLogger(__name__)
+
+#: Label value of pixels excluded from loss and metrics (outside the field of view, undefined colours).
+IGNORE = 255
+#: The most classes a gray-level label map may hold before its values are read as intensities.
+MAX_LABEL_VALUE = 32
+
+
+class ColourTable(BaseModel):
+    """Colour -> class table of colour-coded masks.
+
+    Attributes:
+        name: short name (``"herlev"``) or ``"custom"``.
+        colours: ``"R,G,B" -> class index``; the index :data:`IGNORE` marks colours to leave out.
+        class_names: names of classes ``0..K-1`` (class 0 is the background).
+        description: where the table comes from.
+    """
+
+    name: str = "custom"
+    colours: dict[str, int]
+    class_names: list[str]
+    description: str = ""
+
+    def lookup(self) -> dict[tuple[int, int, int], int]:
+        out: dict[tuple[int, int, int], int] = {}
+        for key, value in self.colours.items():
+            parts = [int(float(v)) for v in str(key).replace(" ", "").split(",")]
+            if len(parts) != 3:
+                raise ConfigError(f"colour table key {key!r} must be 'R,G,B' (three integers 0..255)")
+            out[(parts[0], parts[1], parts[2])] = int(value)
+        return out
+
+
+#: Built-in colour tables. ``herlev``: the Herlev Pap-smear ``*-d.bmp`` masks (Jantzen et al. 2005). Measured on
+#: the 917 masks: light blue (0,0,255) is the compact central object (nucleus, touches the border in 10% of
+#: images), dark blue (0,0,128) surrounds it (cytoplasm), red (255,0,0) touches the border in every image
+#: (background). Gray (128,128,128) and black (0,0,0) are thin border regions not assigned to the cell
+#: (undefined): they are ignored by loss and metrics.
+COLOUR_TABLES: dict[str, ColourTable] = {
+    "herlev": ColourTable(
+        name="herlev",
+        colours={"255,0,0": 0, "0,0,128": 1, "0,0,255": 2, "128,128,128": IGNORE, "0,0,0": IGNORE},
+        class_names=["background", "cytoplasm", "nucleus"],
+        description="Herlev *-d.bmp: red background, dark blue cytoplasm, light blue nucleus; gray/black ignored",
+    ),
+}
+
+
+def parse_colour_table(value: str | Path | Mapping[str, Any] | ColourTable | None) -> ColourTable | None:
+    """A colour table from a built-in name, a JSON file, a mapping or a :class:`ColourTable`.
+
+    Raises:
+        ConfigError: unknown name, unreadable file or malformed table.
+    """
+    if value is None or isinstance(value, ColourTable):
+        return value
+    if isinstance(value, Mapping):
+        data = dict(value)
+        if "colours" not in data:  # a bare {"R,G,B": index} mapping
+            data = {"colours": data, "class_names": []}
+    else:
+        text = str(value)
+        if text.lower() in COLOUR_TABLES:
+            return COLOUR_TABLES[text.lower()]
+        path = Path(text)
+        if not path.is_file():
+            from medimg.errors import did_you_mean
+
+            raise ConfigError(
+                f"colour table {text!r} is neither a built-in table ({', '.join(COLOUR_TABLES)})"
+                f"{did_you_mean(text, COLOUR_TABLES)} nor a JSON file"
+            )
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"colour table {path} is not readable JSON: {error}") from error
+    colours = {str(k): int(v) for k, v in dict(data.get("colours", {})).items()}
+    labels = sorted({v for v in colours.values() if v != IGNORE})
+    if not labels or labels != list(range(len(labels))):
+        raise ConfigError(f"colour table classes must be 0..K-1 (plus {IGNORE} = ignore), got {labels}")
+    names = list(data.get("class_names") or [f"class_{i}" for i in labels])
+    if len(names) != len(labels):
+        raise ConfigError(f"colour table has {len(labels)} classes but {len(names)} class names")
+    table = ColourTable(name=str(data.get("name", "custom")), colours=colours, class_names=names)
+    table.lookup()
+    return table
+
+
+class LabelEncoding(BaseModel):
+    """How raw mask values become class indices (decided once per dataset, saved in the plan).
+
+    ``kind``:
+        ``identity``: values are class indices already (0/1 binary, NIfTI label maps 0..K-1);
+        ``values``: ``values[i]`` is the raw value of class ``i`` (0/255 masks, 0/128/255 gray levels);
+        ``threshold``: binary masks with many values (JPEG artefacts): ``raw >= threshold`` is class 1;
+        ``colour``: an RGB colour table.
+    """
+
+    kind: Literal["identity", "values", "threshold", "colour"]
+    num_classes: int = Field(ge=2)
+    values: list[float] = Field(default_factory=list)
+    threshold: float | None = None
+    colour_table: ColourTable | None = None
+    note: str = ""
+
+
+def mask_values(raw: np.ndarray, *, limit: int = 1024) -> np.ndarray:
+    """The distinct values of a gray mask ``(1, *spatial)`` (at most ``limit`` + 1 of them)."""
+    values = np.unique(raw)
+    return values[: limit + 1]
+
+
+def is_colour_mask(raw: np.ndarray) -> bool:
+    """True for a 3-channel mask whose channels differ somewhere (a gray image stored as RGB is not colour)."""
+    return (
+        raw.ndim >= 3 and raw.shape[0] >= 3 and not (np.array_equal(raw[0], raw[1]) and np.array_equal(raw[1], raw[2]))
+    )
+
+
+def determine_label_encoding(
+    unique_values: Iterable[float], *, colour_table: ColourTable | None = None, has_colour: bool = False
+) -> LabelEncoding:
+    """Decide the encoding from the union of the values of every training mask.
+
+    Rules, in order: a colour table (given, or needed for colour masks) wins; values within ``{0, 1}`` or
+    integers ``0..K-1`` with ``K <= 32`` are class indices; ``{0, 255}`` is binary; two values ``{0, v}``
+    are binary with a warning (ambiguous: is ``v`` a class index or "foreground"?); a few evenly spaced gray
+    levels (``0/128/255``) are classes in increasing order, with a warning; anything else (hundreds of values
+    from JPEG compression) is thresholded at the middle of the range, with a warning.
+
+    Raises:
+        DatasetError: colour masks without a colour table.
+    """
+    if colour_table is not None:
+        n = len(colour_table.class_names)
+        return LabelEncoding(kind="colour", num_classes=max(2, n), colour_table=colour_table)
+    if has_colour:
+        raise DatasetError(
+            "the masks are colour-coded RGB images: pass a colour table (colour -> class), e.g. "
+            f"colour_table='herlev' (built in: {', '.join(COLOUR_TABLES)}) or a JSON file "
+            '{"colours": {"255,0,0": 0, "0,0,255": 1}, "class_names": ["background", "lesion"]}'
+        )
+    values = sorted({float(v) for v in unique_values})
+    if not values:
+        raise DatasetError("the masks hold no values")
+    integral = all(v == int(v) and v >= 0 for v in values)
+    if integral and values[-1] <= 1:
+        return LabelEncoding(kind="identity", num_classes=2)
+    if values == [0.0, 255.0]:
+        return LabelEncoding(kind="values", num_classes=2, values=[0.0, 255.0], note="binary 0/255 masks")
+    if integral and values[-1] <= MAX_LABEL_VALUE and values[0] == 0 and len(values) > 2:
+        return LabelEncoding(kind="identity", num_classes=int(values[-1]) + 1, note="label map")
+    if len(values) == 2 and values[0] == 0:
+        note = f"ambiguous binary masks with values 0/{values[1]:g}: read {values[1]:g} as foreground"
+        logger.warning(note)
+        return LabelEncoding(kind="values", num_classes=2, values=values, note=note)
+    steps = np.diff(values)
+    if 2 < len(values) <= 8 and values[0] == 0 and np.allclose(steps, steps.mean(), rtol=0.05, atol=1.5):
+        note = f"gray-level coded classes {values}: read as classes 0..{len(values) - 1} in increasing order"
+        logger.warning(note)
+        return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+    threshold = (values[0] + values[-1]) / 2
+    note = (
+        f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}; JPEG-compressed?): "
+        f"thresholded at {threshold:g} into background/foreground; store masks as PNG to avoid this"
+    )
+    logger.warning(note)
+    return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
+
+
+def encode_mask(raw: np.ndarray, encoding: LabelEncoding, source: str = "") -> np.ndarray:
+    """Apply ``encoding`` to one raw mask ``(C, *spatial)`` -> ``(*spatial)`` uint8 class indices.
+
+    Values the encoding does not know (a colour missing from the table, a label above ``num_classes - 1``)
+    raise :class:`DatasetError` naming the file.
+    """
+    if encoding.kind == "colour":
+        table = encoding.colour_table
+        if table is None:
+            raise ConfigError("colour encoding without a colour table")
+        rgb = np.rint(raw[:3]).astype(np.int64) if raw.shape[0] >= 3 else np.repeat(np.rint(raw[:1]), 3, 0)
+        rgb = rgb.astype(np.int64)
+        key = (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
+        out = np.full(key.shape, -1, dtype=np.int64)
+        for (r, g, b), label in table.lookup().items():
+            out[key == ((r << 16) | (g << 8) | b)] = label
+        if (out < 0).any():
+            bad = np.unique(key[out < 0])[:5]
+            colours = ", ".join(f"({v >> 16},{(v >> 8) & 255},{v & 255})" for v in bad.tolist())
+            raise DatasetError(
+                f"mask {source}: colours {colours} are not in the colour table {table.name!r}; add them to the "
+                "table (use 255 to ignore a colour)"
+            )
+        return out.astype(np.uint8)
+    gray = raw[0] if raw.shape[0] >= 1 else raw
+    if encoding.kind == "identity":
+        labels = np.rint(gray)
+    elif encoding.kind == "threshold":
+        labels = (gray >= float(encoding.threshold or 0.5)).astype(np.float32)
+    else:
+        labels = np.full(gray.shape, -1.0, dtype=np.float32)
+        for index, value in enumerate(encoding.values):
+            labels[np.abs(gray - value) < 0.5] = index
+    if labels.min() < 0 or (labels.max() >= encoding.num_classes and labels.max() != IGNORE):
+        found = ", ".join(f"{v:g}" for v in np.unique(gray)[:8].tolist())
+        raise DatasetError(
+            f"mask {source}: values {found} do not match the dataset's encoding ({encoding.kind}, "
+            f"{encoding.num_classes} classes{', values ' + str(encoding.values) if encoding.values else ''}); "
+            "re-export this mask with the same values as the others"
+        )
+    return labels.astype(np.uint8)

@@ -1,0 +1,151 @@
+"""Segmentation metrics per class and per case, pooled counts, pixel AUC and bootstrap CIs of means.
+
+Definitions (``P`` prediction, ``T`` reference, both restricted to valid pixels, i.e. not :data:`IGNORE`):
+
+* Dice ``2|P∩T| / (|P| + |T|)``; IoU ``|P∩T| / |P∪T|``; sensitivity ``|P∩T| / |T|``; precision ``|P∩T| / |P|``.
+  When both ``P`` and ``T`` are empty, Dice, IoU, sensitivity and precision are undefined (NaN) and left out of
+  means (the case has nothing to find); when only ``T`` is empty, Dice and IoU are 0 and sensitivity NaN.
+* Surface distances use the voxel spacing (mm; pixels for rasters). A surface voxel is a mask voxel with a
+  background neighbour (full connectivity). HD95 is MONAI's: the larger of the two directed 95th percentiles
+  of surface-to-surface distances. ASSD (average symmetric surface distance) is the mean over both surfaces'
+  distances. Both are NaN when either mask is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from medimg.segmentation.labels import IGNORE
+
+METRIC_NAMES = ("dice", "iou", "hd95", "assd", "sensitivity", "precision")
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den > 0 else math.nan
+
+
+def dice_per_class(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(num_classes,)`` Dice of each class (NaN when absent from both); ignored pixels left out."""
+    valid = truth != IGNORE
+    p, t = pred[valid], truth[valid]
+    out = np.full(num_classes, math.nan)
+    for c in range(num_classes):
+        pc, tc = p == c, t == c
+        den = pc.sum() + tc.sum()
+        out[c] = 2 * np.logical_and(pc, tc).sum() / den if den else math.nan
+    return out
+
+
+def _surface(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
+    return mask & ~ndimage.binary_erosion(mask, structure=structure, border_value=0)
+
+
+def surface_distances(a: np.ndarray, b: np.ndarray, spacing: Sequence[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distances from each surface voxel of ``a`` to the surface of ``b``, and from ``b`` to ``a`` (mm/px)."""
+    from scipy import ndimage
+
+    sa, sb = _surface(a), _surface(b)
+    sampling = tuple(spacing) if spacing else None
+    to_b = ndimage.distance_transform_edt(~sb, sampling=sampling)
+    to_a = ndimage.distance_transform_edt(~sa, sampling=sampling)
+    return to_b[sa], to_a[sb]
+
+
+def case_metrics(
+    pred: np.ndarray, truth: np.ndarray, num_classes: int, spacing: Sequence[float] | None = None
+) -> dict[int, dict[str, float]]:
+    """Every metric of every foreground class for one case: ``{class: {metric: value, "tp", "fp", "fn"}}``.
+
+    Args:
+        pred: ``(*spatial)`` predicted classes.
+        truth: ``(*spatial)`` reference classes, :data:`IGNORE` where not evaluated.
+        num_classes: classes including background (0, not reported).
+        spacing: voxel spacing per axis for surface distances (``None``: 1 per pixel).
+    """
+    valid = truth != IGNORE
+    pred = np.where(valid, pred, 0)
+    out: dict[int, dict[str, float]] = {}
+    for c in range(1, num_classes):
+        p = (pred == c) & valid
+        t = (truth == c) & valid
+        tp = float(np.logical_and(p, t).sum())
+        fp = float(p.sum() - tp)
+        fn = float(t.sum() - tp)
+        empty_both = not p.any() and not t.any()
+        row = {
+            "dice": math.nan if empty_both else _ratio(2 * tp, 2 * tp + fp + fn),
+            "iou": math.nan if empty_both else _ratio(tp, tp + fp + fn),
+            "sensitivity": _ratio(tp, tp + fn),
+            "precision": math.nan if empty_both else _ratio(tp, tp + fp),
+            "hd95": math.nan,
+            "assd": math.nan,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+        }
+        if p.any() and t.any():
+            d_pt, d_tp = surface_distances(p, t, spacing)
+            row["hd95"] = float(max(np.percentile(d_pt, 95), np.percentile(d_tp, 95)))
+            row["assd"] = float((d_pt.sum() + d_tp.sum()) / (d_pt.size + d_tp.size))
+        out[c] = row
+    return out
+
+
+def pooled_dice(rows: Sequence[dict[str, float]]) -> float:
+    """Dice over all pixels of all cases together (``2 ΣTP / (2 ΣTP + ΣFP + ΣFN)``; DRIVE's "F1")."""
+    tp = sum(r["tp"] for r in rows)
+    fp = sum(r["fp"] for r in rows)
+    fn = sum(r["fn"] for r in rows)
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def pixel_auc(
+    scores: Sequence[np.ndarray], truths: Sequence[np.ndarray], *, max_pixels: int = 10_000_000, seed: int = 0
+) -> float | None:
+    """ROC AUC of foreground scores over the valid pixels of all cases pooled (binary tasks).
+
+    More than ``max_pixels`` pixels are subsampled uniformly (seeded). ``None`` when one class is absent.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s = np.concatenate([sc[t != IGNORE].ravel() for sc, t in zip(scores, truths, strict=True)])
+    y = np.concatenate([(t[t != IGNORE] > 0).ravel() for t in truths])
+    if y.all() or not y.any():
+        return None
+    if s.size > max_pixels:
+        keep = np.random.default_rng(seed).choice(s.size, max_pixels, replace=False)
+        s, y = s[keep], y[keep]
+    return float(roc_auc_score(y, s))
+
+
+def mean_ci(
+    values: Sequence[float], *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
+    """Mean of per-case ``values`` (NaN left out) with a percentile-bootstrap CI over cases.
+
+    Returns:
+        ``{"value", "low", "high", "confidence", "n_resamples", "n"}``; bounds ``None`` with fewer than 2 cases.
+    """
+    from medimg.evaluation.bootstrap import _check_options, _interval, _resample_blocks
+
+    _check_options(n_resamples, confidence)
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    result: dict[str, Any] = {
+        "value": float(v.mean()) if v.size else None,
+        "low": None,
+        "high": None,
+        "confidence": float(confidence),
+        "n_resamples": int(n_resamples),
+        "n": int(v.size),
+    }
+    if v.size >= 2:
+        means = np.concatenate([v[idx].mean(axis=1) for idx in _resample_blocks(v.size, n_resamples, seed)])
+        result["low"], result["high"] = _interval(means, confidence, "mean")
+    return result

@@ -1,0 +1,402 @@
+"""Segmentation fingerprint -> plan (nnU-Net style): each heuristic is a small ``determine_*`` function whose
+docstring says why, and the plan records a reason per choice.
+
+The planner targets a CPU budget: the default plan trains a useful model in minutes on 2 cores (bf16 autocast,
+channels_last, small U-Nets, patches); a GPU user raises ``epochs``, ``channels`` or ``patch_size``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from medimg.errors import ConfigError, did_you_mean
+from medimg.planning.fingerprint import IntensityStats
+from medimg.segmentation.labels import IGNORE, LabelEncoding
+
+MAX_PATCH_2D = 128
+MAX_PATCH_VOXELS_3D = 64**3
+MIN_FEATURE_MAP = 4
+TARGET_STEPS_2D = 3000
+TARGET_STEPS_3D = 1000
+
+
+class SegFingerprint(BaseModel):
+    """What a segmentation dataset looks like (``fingerprint.json``), from its training cases."""
+
+    dataset: str
+    num_train_cases: int
+    spatial_dims: int
+    channels: int
+    median_shape: list[int]
+    min_shape: list[int]
+    max_shape: list[int]
+    median_spacing_mm: list[float] | None = Field(None, description="None for rasters (no physical spacing)")
+    modality: str
+    intensity: IntensityStats
+    label_encoding: LabelEncoding
+    class_names: list[str]
+    class_fraction: dict[str, float] = Field(description="share of valid pixels per class")
+    foreground_thickness_px: float = Field(description="median over cases of 2x the mean distance to background")
+    has_roi: bool = Field(description="cases carry a region-of-interest (field-of-view) mask or ignored pixels")
+
+
+class SegAugmentation(BaseModel):
+    """Random augmentation of training patches (on tensors, the whole batch at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flip_axes: list[int] = Field(default_factory=list, description="spatial axes flipped with p=0.5")
+    rotate90: bool = Field(False, description="random 90-degree rotations in the plane of the last two axes")
+    intensity_scale: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
+    intensity_shift: float = Field(0.0, ge=0, description="max additive shift (normalised units)")
+    noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
+
+
+class SegPlan(BaseModel):
+    """How to preprocess, build, train and apply a segmentation network. Made by the planner, editable."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    task: Literal["segment"] = "segment"
+    spatial_dims: int = Field(2, ge=2, le=3, description="2 for images, 3 for volumes")
+    in_channels: int = Field(1, ge=1, description="image channels the network sees")
+    num_classes: int = Field(2, ge=2, description="classes including background")
+    class_names: list[str] = Field(
+        default_factory=lambda: ["background", "foreground"], description="names of classes 0..K-1"
+    )
+    label_encoding: LabelEncoding = Field(
+        default_factory=lambda: LabelEncoding(kind="identity", num_classes=2),
+        description="how mask values become classes",
+    )
+    resample_factor: float = Field(1.0, ge=1, description="2D rasters: downsampling factor before the network")
+    target_spacing_mm: list[float] | None = Field(None, description="3D: spacing volumes are resampled to")
+    normalisation: Literal["zscore", "ct"] = Field("zscore", description="per-image z-score, or CT clip + global")
+    clip_low: float = Field(0.0, description="ct: clip bound (training 0.5 percentile)")
+    clip_high: float = Field(1.0, description="ct: clip bound (training 99.5 percentile)")
+    norm_mean: float = Field(0.0, description="ct: global mean")
+    norm_std: float = Field(1.0, gt=0, description="ct: global standard deviation")
+    patch_size: list[int] = Field(default_factory=lambda: [128, 128], description="training patch, per axis")
+    network: Literal["unet", "basicunet", "attention-unet", "segresnet", "vnet"] = Field(
+        "unet", description="MONAI network (see medimg.segmentation.networks)"
+    )
+    channels: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256], description="features per level")
+    num_res_units: int = Field(1, ge=0, description="residual units per level (MONAI UNet)")
+    norm: Literal["batch", "instance"] = Field("batch", description="normalisation layers")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside the network")
+    loss: Literal["dice", "dice_ce", "dice_focal"] = Field("dice_ce", description="training loss")
+    learning_rate: float = Field(3e-3, gt=0, description="peak AdamW learning rate")
+    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
+    warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up, epochs")
+    epochs: int = Field(40, ge=1, description="training epochs")
+    iterations_per_epoch: int = Field(50, ge=1, description="optimisation steps per epoch")
+    batch_size: int = Field(16, ge=1, description="patches per step")
+    foreground_fraction: float = Field(0.33, ge=0, le=1, description="share of patches centred on foreground")
+    augmentation: SegAugmentation = Field(default_factory=SegAugmentation)
+    val_every: int = Field(1, ge=1, description="validate (and maybe keep the weights) every N epochs and at the end")
+    max_val_cases: int = Field(
+        32,
+        ge=1,
+        description="validation cases scored after each epoch (an evenly spaced subset; all for post-processing)",
+    )
+    early_stopping_patience: int = Field(0, ge=0, description="epochs without val Dice gain before stopping (0=off)")
+    amp: Literal["bf16", "none"] = Field("bf16", description="bf16 autocast on CPU, or fp32")
+    channels_last: bool = Field(True, description="channels_last memory format")
+    sw_overlap: float = Field(0.5, ge=0, lt=1, description="sliding-window overlap (Gaussian blending)")
+    sw_batch_size: int = Field(8, ge=1, description="windows per inference step")
+    tta: bool = Field(True, description="test-time flips (averaged with the unflipped prediction)")
+    postprocessing: Literal["none", "largest_component", "remove_small"] = Field(
+        "none", description="post-processing; replaced by the one that scores best on validation"
+    )
+    min_object_fraction: float = Field(
+        0.1, ge=0, le=1, description="remove_small: drop components below this share of the median object size"
+    )
+    reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
+
+
+def seg_plan_field_help() -> dict[str, str]:
+    """``field -> description`` for every overridable field (``--set`` help)."""
+    fields = {n: (f.description or "") for n, f in SegPlan.model_fields.items() if n != "reasons"}
+    fields.update({f"augmentation.{n}": (f.description or "") for n, f in SegAugmentation.model_fields.items()})
+    return fields
+
+
+#: classification plan fields the CLI passes that mean the same here.
+_ALIASES = {"input_size": "patch_size", "weights_path": None, "batch_size": "batch_size"}
+
+
+def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPlan:
+    """Apply override layers (config file, then arguments) over the planned values; reason "set by user".
+
+    Raises:
+        ConfigError: unknown field (with close matches) or invalid value.
+    """
+    data = planned.model_dump()
+    known = seg_plan_field_help()
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is None or key in {"reasons", "task"}:
+                continue
+            target_key = _ALIASES.get(key, key)
+            if target_key is None:
+                raise ConfigError(f"plan field {key!r} is not supported for segmentation")
+            if target_key == "augmentation" and isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    _check_known(f"augmentation.{sub}", known)
+                    data["augmentation"][sub] = sub_value
+                data["reasons"]["augmentation"] = "set by user"
+                continue
+            _check_known(target_key, known)
+            if target_key == "patch_size" and isinstance(value, int):
+                value = [value] * int(data["spatial_dims"])
+            data[target_key] = value
+            data["reasons"][target_key] = "set by user"
+    try:
+        return SegPlan.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid segmentation plan value: {problems}") from error
+
+
+def _check_known(key: str, known: dict[str, str]) -> None:
+    if key not in known:
+        raise ConfigError(f"unknown segmentation plan field {key!r}.{did_you_mean(key, known)}")
+
+
+# ------------------------------------------------------------------------------------------ fingerprint
+def extract_seg_fingerprint(
+    name: str,
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    spacings: Sequence[tuple[float, ...] | None],
+    modalities: Sequence[str],
+    encoding: LabelEncoding,
+    class_names: Sequence[str],
+    *,
+    max_intensity_voxels: int = 2_000_000,
+    seed: int = 0,
+) -> SegFingerprint:
+    """Fingerprint training ``images`` ``(C, *spatial)`` and their encoded ``labels`` ``(*spatial)`` uint8."""
+    from scipy import ndimage
+
+    if not images:
+        raise ConfigError("cannot fingerprint an empty training set")
+    shapes = np.array([a.shape[1:] for a in images])
+    rng = np.random.default_rng(seed)
+    per_image = max(1, max_intensity_voxels // len(images))
+    samples = []
+    for a in images:
+        flat = a.reshape(-1)
+        samples.append(flat[rng.integers(0, flat.size, per_image)] if flat.size > per_image else flat)
+    values = np.concatenate(samples).astype(np.float64)
+    counts = np.zeros(len(class_names), dtype=np.float64)
+    thickness = []
+    has_roi = False
+    for lab in labels:
+        has_roi = has_roi or bool((lab == IGNORE).any())
+        counts += np.bincount(lab[lab != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
+        foreground = (lab > 0) & (lab != IGNORE)
+        if foreground.any():
+            distance = ndimage.distance_transform_edt(foreground)
+            thickness.append(2.0 * float(distance[foreground].mean()))
+    valid_spacings = [s for s in spacings if s]
+    channels = int(np.bincount([a.shape[0] for a in images]).argmax())
+    return SegFingerprint(
+        dataset=name,
+        num_train_cases=len(images),
+        spatial_dims=int(shapes.shape[1]),
+        channels=channels,
+        median_shape=[int(v) for v in np.median(shapes, axis=0)],
+        min_shape=[int(v) for v in shapes.min(axis=0)],
+        max_shape=[int(v) for v in shapes.max(axis=0)],
+        median_spacing_mm=[float(v) for v in np.median(np.array(valid_spacings), axis=0)] if valid_spacings else None,
+        modality=max(set(modalities), key=list(modalities).count) if modalities else "unknown",
+        intensity=IntensityStats(
+            mean=float(values.mean()),
+            std=float(values.std()),
+            min=float(values.min()),
+            max=float(values.max()),
+            percentile_00_5=float(np.percentile(values, 0.5)),
+            percentile_99_5=float(np.percentile(values, 99.5)),
+        ),
+        label_encoding=encoding,
+        class_names=list(class_names),
+        class_fraction={n: float(c / max(1.0, counts.sum())) for n, c in zip(class_names, counts, strict=True)},
+        foreground_thickness_px=float(np.median(thickness)) if thickness else 0.0,
+        has_roi=has_roi,
+    )
+
+
+# ------------------------------------------------------------------------------------------- heuristics
+def determine_resampling(fp: SegFingerprint) -> tuple[float, list[float] | None, str]:
+    """3D: resample to the median spacing (nnU-Net's full-resolution target), so one voxel means the same
+    physical size in every case. 2D rasters have no physical spacing: downsample only when the image is
+    larger than the CPU patch (128 px) *and* the objects are thick enough to survive it (a structure stays at
+    least 8 px thick). Thin structures (retinal vessels, 2-3 px; EM membranes) are never downsampled; large
+    lesions in 256 px dermoscopy are halved, which costs no Dice and saves 4x compute.
+    """
+    if fp.spatial_dims == 3:
+        spacing = fp.median_spacing_mm
+        return 1.0, spacing, f"3D: median spacing {spacing} mm" if spacing else "3D: no spacing, none"
+    side = max(fp.median_shape)
+    by_size = side / MAX_PATCH_2D
+    by_thickness = fp.foreground_thickness_px / 8.0
+    factor = max(1.0, min(by_size, by_thickness))
+    factor = float(2 ** math.floor(math.log2(factor))) if factor >= 2 else 1.0
+    return (
+        factor,
+        None,
+        f"median side {side} px, foreground thickness {fp.foreground_thickness_px:.1f} px: factor {factor:g}",
+    )
+
+
+def _round_to(value: float, multiple: int) -> int:
+    return max(multiple, int(math.ceil(value / multiple) * multiple))
+
+
+def determine_patch_and_depth(fp: SegFingerprint, factor: float) -> tuple[list[int], int, str]:
+    """The patch covers the whole (resampled) median image when it is small, else a CPU-sized crop: at most
+    128 px per side in 2D and 64^3 voxels in 3D. The network downsamples until the coarsest feature map is
+    about 4-8 px (deeper nets see more context; more is wasted on CPU), at most 4 times; the patch is a
+    multiple of 2^depth so every level divides evenly.
+    """
+    shape = [s / factor for s in fp.median_shape]
+    if fp.spatial_dims == 2:
+        sides = [min(s, MAX_PATCH_2D) for s in shape]
+    else:
+        sides = list(shape)
+        while math.prod(sides) > MAX_PATCH_VOXELS_3D:
+            longest = int(np.argmax(sides))
+            sides[longest] *= 0.9
+    depth = int(max(2, min(4, math.floor(math.log2(min(sides) / MIN_FEATURE_MAP)))))
+    patch = [_round_to(s, 2**depth) for s in sides]
+    if fp.spatial_dims == 2:
+        patch = [min(p, MAX_PATCH_2D) for p in patch]
+    return patch, depth, f"median shape {fp.median_shape} / {factor:g}: patch {patch}, {depth} downsamplings"
+
+
+def determine_network(fp: SegFingerprint, depth: int) -> tuple[list[int], str]:
+    """MONAI UNet with one residual unit per level and batch norm, 16 features doubling per level (capped at
+    256 in 2D, 128 in 3D). Measured on 2 cores with bf16 + channels_last: 246 2D patches of 96 px per second
+    (instance norm in 3D is 1.5x slower than batch norm; BasicUNet is 2-5x slower), so a few thousand steps
+    fit in minutes.
+    """
+    cap = 256 if fp.spatial_dims == 2 else 128
+    channels = [min(cap, 16 * 2**i) for i in range(depth + 1)]
+    return channels, f"{depth + 1} levels, features {channels}"
+
+
+def determine_batch_and_schedule(fp: SegFingerprint, patch: list[int], factor: float) -> tuple[int, int, int, str]:
+    """Batch 16 patches of up to 128^2 px in 2D (more for smaller patches) and 8 in 3D; about 3,000 steps in 2D
+    and 1,000 in 3D (a 3D step costs about 10x more), as epochs of one pass over the training patches
+    (between 25 and 100 steps) and between 20 and 100 epochs.
+    """
+    pixels = math.prod(patch)
+    if fp.spatial_dims == 2:
+        batch = int(min(64, max(8, 2 ** round(math.log2(16 * (128 * 128) / pixels)))))
+        target = TARGET_STEPS_2D
+    else:
+        batch = 8 if pixels <= 96**3 // 8 else 4
+        target = TARGET_STEPS_3D
+    image_pixels = math.prod(s / factor for s in fp.median_shape)
+    patches_per_case = max(1.0, image_pixels / pixels)
+    iterations = int(min(100, max(25, math.ceil(fp.num_train_cases * patches_per_case / batch))))
+    epochs = int(min(100, max(20, round(target / iterations))))
+    return batch, iterations, epochs, f"{epochs} epochs x {iterations} steps of {batch} patches (~{target} steps)"
+
+
+def determine_val_every(epochs: int) -> tuple[int, str]:
+    """About 25 validations per run: sliding-window validation of whole images costs as much as several
+    training epochs on large images (DRIVE), and model selection needs no finer grain than that.
+    """
+    every = max(1, epochs // 25)
+    return every, f"validate every {every} epoch(s) of {epochs}"
+
+
+def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAugmentation, str]:
+    """Mirroring on every axis (nnU-Net's default: segmentation is local, and flips are free) plus 90-degree
+    rotations for square 2D patches (microscopy, fundus, dermoscopy have no canonical orientation at the
+    pixel level), and mild contrast/brightness jitter.
+    """
+    rotate = fp.spatial_dims == 2 and len(set(patch)) == 1
+    aug = SegAugmentation(
+        flip_axes=list(range(fp.spatial_dims)),
+        rotate90=rotate,
+        intensity_scale=0.15,
+        intensity_shift=0.1,
+        noise_std=0.05,
+    )
+    return aug, "flips on every axis" + (", 90-degree rotations" if rotate else "") + ", intensity jitter"
+
+
+def determine_normalisation(fp: SegFingerprint) -> tuple[str, float, float, float, float, str]:
+    """CT: clip to the training 0.5-99.5 percentiles and standardise with global statistics (HU are absolute).
+    Everything else (MR, microscopy, photographs): per-image, per-channel z-score, because their intensities
+    have no absolute meaning (nnU-Net's scheme).
+    """
+    if fp.modality.upper() == "CT":
+        i = fp.intensity
+        low, high = i.percentile_00_5, max(i.percentile_99_5, i.percentile_00_5 + 1)
+        return "ct", low, high, min(max(i.mean, low), high), max(i.std, 1e-6), "CT: clip + global z-score"
+    return "zscore", 0.0, 1.0, 0.0, 1.0, f"{fp.modality}: per-image z-score"
+
+
+def determine_loss(fp: SegFingerprint) -> tuple[str, str]:
+    """Dice + cross-entropy (nnU-Net's default): Dice handles the foreground/background imbalance, CE gives
+    well-behaved gradients early and calibrated probabilities (needed for pixel AUC and thresholds).
+    """
+    rare = min((v for k, v in fp.class_fraction.items() if k != fp.class_names[0]), default=0.0)
+    return "dice_ce", f"Dice + CE; rarest foreground class covers {rare:.1%} of pixels"
+
+
+def determine_precision(fp: SegFingerprint, bf16_supported: bool) -> tuple[str, bool, str]:
+    """bf16 autocast + channels_last where the CPU has native bf16: measured 3.8x faster than fp32 for a 2D
+    U-Net step and 1.4x for 3D on 2 cores. Without native bf16 the conversions cost more than they save.
+    """
+    if bf16_supported:
+        return "bf16", True, "native bf16: bf16 autocast + channels_last"
+    return "none", True, "no native bf16: fp32 + channels_last"
+
+
+def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan:
+    """The default plan for a fingerprint. Pure: same inputs, same plan."""
+    reasons: dict[str, str] = {}
+    factor, spacing, reasons["resampling"] = determine_resampling(fp)
+    patch, depth, reasons["patch_size"] = determine_patch_and_depth(fp, factor)
+    channels, reasons["channels"] = determine_network(fp, depth)
+    batch, iterations, epochs, reasons["schedule"] = determine_batch_and_schedule(fp, patch, factor)
+    val_every, reasons["val_every"] = determine_val_every(epochs)
+    augmentation, reasons["augmentation"] = determine_augmentation(fp, patch)
+    norm, low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
+    loss, reasons["loss"] = determine_loss(fp)
+    amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
+    return SegPlan(
+        spatial_dims=fp.spatial_dims,
+        in_channels=fp.channels,
+        num_classes=len(fp.class_names),
+        class_names=list(fp.class_names),
+        label_encoding=fp.label_encoding,
+        resample_factor=factor,
+        target_spacing_mm=spacing,
+        normalisation=norm,
+        clip_low=low,
+        clip_high=high,
+        norm_mean=mean,
+        norm_std=std,
+        patch_size=patch,
+        channels=channels,
+        loss=loss,
+        epochs=epochs,
+        iterations_per_epoch=iterations,
+        val_every=val_every,
+        batch_size=batch,
+        augmentation=augmentation,
+        amp=amp,
+        channels_last=channels_last,
+        sw_batch_size=max(4, batch // 2),
+        reasons=reasons,
+    )

@@ -1,0 +1,139 @@
+"""Foreground-aware patch sampling and batch augmentation for training (tensors held in memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from medimg.segmentation.labels import IGNORE
+from medimg.segmentation.planning import SegAugmentation
+
+MAX_FOREGROUND_POINTS = 20_000
+
+
+def pad_to(image: torch.Tensor, labels: torch.Tensor, patch: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ``(C, *spatial)`` / ``(*spatial)`` symmetrically to at least ``patch``; padded labels are ignored."""
+    pads: list[int] = []
+    for size, want in zip(reversed(image.shape[1:]), reversed(list(patch)), strict=True):
+        extra = max(0, want - size)
+        pads += [extra // 2, extra - extra // 2]
+    if not any(pads):
+        return image, labels
+    return (
+        torch.nn.functional.pad(image, pads, value=0.0),
+        torch.nn.functional.pad(labels[None], pads, value=IGNORE)[0],
+    )
+
+
+class PatchSampler:
+    """Draw training batches: random patches, a share of them centred on a random foreground voxel.
+
+    nnU-Net's scheme: without forcing, small structures (hippocampus, thin vessels) are rare in random crops
+    and the network learns "background"; with ``foreground_fraction`` of the patches centred on a voxel of a
+    random foreground class present in the case, every class is seen in every batch.
+
+    Args:
+        images: per case ``(C, *spatial)`` float32 (already normalised and resampled).
+        labels: per case ``(*spatial)`` uint8.
+        patch_size: patch shape.
+        foreground_fraction: share of each batch forced onto foreground.
+        augmentation: random flips / rotations / intensity jitter.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[torch.Tensor],
+        labels: Sequence[torch.Tensor],
+        patch_size: Sequence[int],
+        foreground_fraction: float,
+        augmentation: SegAugmentation,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.patch = [int(p) for p in patch_size]
+        self.images: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        self.foreground: list[dict[int, torch.Tensor]] = []
+        rng = torch.Generator().manual_seed(seed)
+        for image, label in zip(images, labels, strict=True):
+            image, label = pad_to(image, label, self.patch)
+            self.images.append(image)
+            self.labels.append(label)
+            points: dict[int, torch.Tensor] = {}
+            flat = label.reshape(-1).long()
+            for cls in flat.unique().tolist():
+                if cls in (0, IGNORE):
+                    continue
+                where = torch.nonzero(flat == cls)[:, 0]
+                if where.numel() > MAX_FOREGROUND_POINTS:
+                    where = where[torch.randperm(where.numel(), generator=rng)[:MAX_FOREGROUND_POINTS]]
+                points[int(cls)] = where
+            self.foreground.append(points)
+        self.foreground_fraction = foreground_fraction
+        self.augmentation = augmentation
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _start(self, shape: Sequence[int], center: Sequence[int] | None, generator: torch.Generator) -> list[int]:
+        starts = []
+        for axis, (size, p) in enumerate(zip(shape, self.patch, strict=True)):
+            high = size - p
+            if center is None:
+                starts.append(int(torch.randint(0, high + 1, (1,), generator=generator)))
+            else:
+                jitter = int(torch.randint(-(p // 4), p // 4 + 1, (1,), generator=generator))
+                starts.append(min(max(0, center[axis] - p // 2 + jitter), high))
+        return starts
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch ``(B, C, *patch)`` float32 and its labels ``(B, *patch)`` int64, augmented."""
+        forced_from = round(batch_size * (1 - self.foreground_fraction))
+        xs, ys = [], []
+        for b in range(batch_size):
+            i = int(torch.randint(0, len(self.images), (1,), generator=generator))
+            image, label, points = self.images[i], self.labels[i], self.foreground[i]
+            center: list[int] | None = None
+            if b >= forced_from and points:
+                classes = sorted(points)
+                cls = classes[int(torch.randint(0, len(classes), (1,), generator=generator))]
+                flat = int(points[cls][int(torch.randint(0, points[cls].numel(), (1,), generator=generator))])
+                center = [int(c) for c in torch.unravel_index(torch.tensor(flat), tuple(label.shape))]
+            starts = self._start(label.shape, center, generator)
+            window = tuple(slice(s, s + p) for s, p in zip(starts, self.patch, strict=True))
+            xs.append(image[(slice(None), *window)])
+            ys.append(label[window])
+        x = torch.stack(xs).float()
+        y = torch.stack(ys).long()
+        return augment_batch(x, y, self.augmentation, generator)
+
+
+def augment_batch(
+    x: torch.Tensor, y: torch.Tensor, aug: SegAugmentation, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample random flips, 90-degree rotations (square last two axes) and intensity jitter."""
+    n = x.shape[0]
+    spatial = x.ndim - 2
+    for axis in aug.flip_axes:
+        if axis >= spatial:
+            continue
+        flip = torch.rand(n, generator=generator) < 0.5
+        if flip.any():
+            x[flip] = x[flip].flip(axis + 2)  # (b, C, *spatial)
+            y[flip] = y[flip].flip(axis + 1)  # (b, *spatial)
+    if aug.rotate90 and x.shape[-1] == x.shape[-2]:
+        turns = torch.randint(0, 4, (n,), generator=generator)
+        for k in (1, 2, 3):
+            sel = turns == k
+            if sel.any():
+                x[sel] = torch.rot90(x[sel], k, dims=(-2, -1))
+                y[sel] = torch.rot90(y[sel], k, dims=(-2, -1))
+    shape = (n, *[1] * (x.ndim - 1))
+    if aug.intensity_scale:
+        x = x * (1 + (torch.rand(shape, generator=generator) * 2 - 1) * aug.intensity_scale)
+    if aug.intensity_shift:
+        x = x + (torch.rand(shape, generator=generator) * 2 - 1) * aug.intensity_shift
+    if aug.noise_std:
+        x = x + torch.randn(x.shape, generator=generator) * aug.noise_std * torch.rand(shape, generator=generator)
+    return x, y

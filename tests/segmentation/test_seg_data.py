@@ -1,0 +1,109 @@
+"""Pairing images and masks in folders and manifests; clear errors for bad input; real sets load as they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.errors import DatasetError
+from medimg.segmentation.data import SegmentationDataset, pairing_key
+from tests.conftest import shared_data
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array.astype(np.uint8)).save(path)
+    return path
+
+
+def test_pairing_keys() -> None:
+    assert pairing_key(Path("21_training.tif")) == pairing_key(Path("21_manual1.gif")) == "21"
+    assert pairing_key(Path("21_training_mask.gif")) == "21"
+    assert pairing_key(Path("ISIC_0000009_segmentation.png")) == "isic_0000009"
+    assert pairing_key(Path("1491-001-d.bmp")) == pairing_key(Path("1491-001.BMP"))
+    assert pairing_key(Path("hippocampus_001.nii.gz")) == "hippocampus_001"
+
+
+def test_drive_like_layout_with_fov_and_second_observer(tmp_path: Path) -> None:
+    img = np.zeros((8, 8, 3))
+    for split, ids in (("training", ["21", "22"]), ("test", ["01"])):
+        for i in ids:
+            stem = f"{i}_{'training' if split == 'training' else 'test'}"
+            _png(tmp_path / split / "images" / f"{stem}.png", img)
+            _png(tmp_path / split / "1st_manual" / f"{i}_manual1.png", np.zeros((8, 8)))
+            _png(tmp_path / split / "mask" / f"{stem}_mask.png", np.full((8, 8), 255))
+            _png(tmp_path / split / "2nd_manual" / f"{i}_manual2.png", np.zeros((8, 8)))
+    ds = SegmentationDataset.load(tmp_path)
+    assert len(ds) == 3 and ds.split_counts() == {"test": 1, "train": 2}
+    case = next(c for c in ds.cases if c.case_id.startswith("training/images/21"))
+    assert case.mask is not None and case.mask.parent.name == "1st_manual"
+    assert case.roi is not None and case.roi.parent.name == "mask"
+    sample = ds.read(case)
+    assert sample.roi is not None and sample.roi.all()
+
+
+def test_side_by_side_suffix_masks_and_unpaired(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _png(tmp_path / "a.png", np.zeros((4, 4)))
+    _png(tmp_path / "a_mask.png", np.zeros((4, 4)))
+    _png(tmp_path / "b.png", np.zeros((4, 4)))  # no mask: unlabelled
+    _png(tmp_path / "c_mask.png", np.zeros((4, 4)))  # no image: unpaired
+    ds = SegmentationDataset.load(tmp_path)
+    assert [c.case_id for c in ds.cases] == ["a.png"]
+    assert ds.unlabelled == ["b.png"] and ds.unpaired == ["c_mask.png"]
+    with pytest.raises(DatasetError, match=r"c_mask\.png"):
+        SegmentationDataset.load(tmp_path, strict=True)
+
+
+def test_bad_input_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no image files"):
+        SegmentationDataset.load(tmp_path / "empty")
+    _png(tmp_path / "nomasks" / "x.png", np.zeros((4, 4)))
+    with pytest.raises(DatasetError, match="no masks"):
+        SegmentationDataset.load(tmp_path / "nomasks")
+    _png(tmp_path / "sizes" / "images" / "x.png", np.zeros((4, 4)))
+    _png(tmp_path / "sizes" / "masks" / "x.png", np.zeros((5, 4)))
+    ds = SegmentationDataset.load(tmp_path / "sizes")
+    with pytest.raises(DatasetError, match=r"x.png has size \(5, 4\).*\(4, 4\)"):
+        ds.read(ds.cases[0])
+    with pytest.raises(DatasetError, match="does not exist"):
+        SegmentationDataset.load(tmp_path / "missing")
+
+
+def test_csv_manifest(tmp_path: Path) -> None:
+    _png(tmp_path / "i" / "p1.png", np.zeros((4, 4)))
+    _png(tmp_path / "m" / "p1.png", np.zeros((4, 4)))
+    (tmp_path / "pairs.csv").write_text("image,mask,patient_id,split\ni/p1.png,m/p1.png,P1,test\n")
+    ds = SegmentationDataset.load(tmp_path / "pairs.csv")
+    assert ds.cases[0].patient_id == "P1" and ds.cases[0].split == "test"
+    (tmp_path / "bad.csv").write_text("image,mask\ni/p1.png,m/nope.png\n")
+    with pytest.raises(DatasetError, match=r"line 2: mask .*nope\.png does not exist"):
+        SegmentationDataset.load(tmp_path / "bad.csv")
+    (tmp_path / "cols.csv").write_text("path,label\na,b\n")
+    with pytest.raises(DatasetError, match="'image' and 'mask'"):
+        SegmentationDataset.load(tmp_path / "cols.csv")
+
+
+@pytest.mark.parametrize(
+    ("folder", "cases", "splits", "with_roi"),
+    [
+        ("drive", 40, {"train": 20, "test": 20}, 40),
+        ("isbi2012_membrane", 30, {"train": 30}, 0),
+        ("isic2018_task1_256", 2594, {"train": 1600, "val": 400, "test": 594}, 0),
+        ("msd_hippocampus", 260, {"none": 260}, 0),
+        ("herlev", 917, {"none": 917}, 0),
+    ],
+)
+def test_real_sets_pair_as_they_are(folder: str, cases: int, splits: dict[str, int], with_roi: int) -> None:
+    from medimg.segmentation.fit import determine_dataset_encoding, read_samples
+
+    ds = SegmentationDataset.load(shared_data(folder))
+    assert len(ds) == cases and ds.split_counts() == splits
+    assert sum(c.roi is not None for c in ds.cases) == with_roi
+    loaded = read_samples(ds, ds.cases[:3])
+    encoding = determine_dataset_encoding(ds, loaded.samples)
+    expected = {"msd_hippocampus": 3, "herlev": 3}.get(folder, 2)
+    assert encoding.num_classes == expected

@@ -1,0 +1,54 @@
+"""Mask encodings: binary 0/1 and 0/255, label maps, ambiguous values, colour tables."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from medimg.errors import ConfigError, DatasetError
+from medimg.segmentation.labels import IGNORE, determine_label_encoding, encode_mask, parse_colour_table
+
+
+def test_binary_encodings() -> None:
+    assert determine_label_encoding({0.0, 1.0}).kind == "identity"
+    enc = determine_label_encoding({0.0, 255.0})
+    mask = np.array([[[0, 255], [255, 0]]], np.float32)
+    np.testing.assert_array_equal(encode_mask(mask, enc), [[0, 1], [1, 0]])
+
+
+def test_label_map_and_ambiguous_values(caplog: pytest.LogCaptureFixture) -> None:
+    enc = determine_label_encoding({0.0, 1.0, 2.0})
+    assert (enc.kind, enc.num_classes) == ("identity", 3)
+    with caplog.at_level(logging.WARNING):
+        gray = determine_label_encoding({0.0, 128.0, 255.0})
+    assert gray.num_classes == 3 and "gray-level" in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[255, 128, 0]]], np.float32), gray), [[2, 1, 0]])
+    with caplog.at_level(logging.WARNING):
+        odd = determine_label_encoding({0.0, 100.0})
+    assert odd.values == [0.0, 100.0] and "ambiguous" in caplog.text
+    jpeg = determine_label_encoding({float(v) for v in range(0, 256, 3)})
+    assert jpeg.kind == "threshold"
+    np.testing.assert_array_equal(encode_mask(np.array([[[3, 200]]], np.float32), jpeg), [[0, 1]])
+
+
+def test_values_outside_the_encoding_name_the_file() -> None:
+    enc = determine_label_encoding({0.0, 255.0})
+    with pytest.raises(DatasetError, match=r"odd\.png"):
+        encode_mask(np.array([[[0, 7]]], np.float32), enc, "odd.png")
+
+
+def test_colour_tables() -> None:
+    with pytest.raises(DatasetError, match="colour table"):
+        determine_label_encoding(set(), has_colour=True)
+    table = parse_colour_table("herlev")
+    enc = determine_label_encoding(set(), colour_table=table)
+    rgb = np.array([[[255, 0, 0, 128]], [[0, 0, 0, 128]], [[0, 128, 255, 128]]], np.float32)  # (3, 1, 4)
+    np.testing.assert_array_equal(encode_mask(rgb, enc), [[0, 1, 2, IGNORE]])
+    custom = parse_colour_table({"colours": {"0,0,0": 0, "0,255,0": 1}, "class_names": ["bg", "lesion"]})
+    assert custom is not None and custom.class_names == ["bg", "lesion"]
+    with pytest.raises(DatasetError, match="not in the colour table"):
+        encode_mask(rgb, determine_label_encoding(set(), colour_table=custom), "x.png")
+    with pytest.raises(ConfigError, match="herlev"):
+        parse_colour_table("herlv")

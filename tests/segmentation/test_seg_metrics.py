@@ -1,0 +1,68 @@
+"""Metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from medimg.segmentation.labels import IGNORE
+from medimg.segmentation.metrics import case_metrics, dice_per_class, mean_ci, pixel_auc, pooled_dice
+
+
+def test_overlap_metrics_by_hand() -> None:
+    truth = np.zeros((4, 4), np.uint8)
+    truth[:2, :2] = 1  # 4 pixels
+    pred = np.zeros((4, 4), np.uint8)
+    pred[:2, :3] = 1  # 6 pixels, 4 of them right
+    m = case_metrics(pred, truth, 2)[1]
+    assert (m["tp"], m["fp"], m["fn"]) == (4, 2, 0)
+    assert m["dice"] == pytest.approx(8 / 10)
+    assert m["iou"] == pytest.approx(4 / 6)
+    assert m["sensitivity"] == pytest.approx(1.0)
+    assert m["precision"] == pytest.approx(4 / 6)
+
+
+def test_surface_distances_of_shifted_squares() -> None:
+    truth = np.zeros((20, 20), np.uint8)
+    truth[5:10, 5:10] = 1
+    pred = np.zeros_like(truth)
+    pred[5:10, 7:12] = 1  # shifted 2 px to the right
+    m = case_metrics(pred, truth, 2)[1]
+    assert m["hd95"] == pytest.approx(2.0)
+    # spacing scales the distances along the shifted axis
+    assert case_metrics(pred, truth, 2, spacing=(1.0, 0.5))[1]["hd95"] == pytest.approx(1.0)
+    # of the 16 surface pixels of each square, 6 lie on the other surface, 4 are 1 px and 6 are 2 px away
+    assert m["assd"] == pytest.approx((6 * 0 + 4 * 1 + 6 * 2) / 16)
+
+
+def test_empty_cases_and_ignored_pixels() -> None:
+    empty = np.zeros((5, 5), np.uint8)
+    m = case_metrics(empty, empty, 2)[1]
+    assert math.isnan(m["dice"]) and math.isnan(m["hd95"])
+    truth = empty.copy()
+    truth[2, 2] = 1
+    missed = case_metrics(empty, truth, 2)[1]
+    assert missed["dice"] == 0 and missed["sensitivity"] == 0 and math.isnan(missed["hd95"])
+    # a false positive outside the region of interest does not count
+    truth[0, :] = IGNORE
+    pred = np.zeros_like(truth)
+    pred[2, 2] = 1
+    pred[0, 0] = 1
+    assert case_metrics(pred, truth, 2)[1]["dice"] == 1.0
+    assert dice_per_class(pred, truth, 2)[1] == 1.0
+
+
+def test_pooled_dice_differs_from_mean() -> None:
+    rows = [{"tp": 9.0, "fp": 1.0, "fn": 0.0}, {"tp": 0.0, "fp": 1.0, "fn": 1.0}]
+    assert pooled_dice(rows) == pytest.approx(18 / 21)
+
+
+def test_pixel_auc_and_mean_ci() -> None:
+    truth = np.array([[0, 0, 1, 1]], np.uint8)
+    assert pixel_auc([np.array([[0.1, 0.4, 0.35, 0.8]])], [truth]) == pytest.approx(0.75)
+    assert pixel_auc([np.array([[0.1, 0.2]])], [np.array([[0, 0]])]) is None
+    ci = mean_ci([0.8, 0.9, 1.0, float("nan")], n_resamples=500)
+    assert ci["value"] == pytest.approx(0.9) and ci["n"] == 3
+    assert 0.8 <= ci["low"] <= 0.9 <= ci["high"] <= 1.0

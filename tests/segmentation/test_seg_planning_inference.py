@@ -1,0 +1,146 @@
+"""Planner heuristics, plan overrides, sliding-window inference, post-processing and mask writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medimg.errors import ConfigError
+from medimg.planning.fingerprint import IntensityStats
+from medimg.segmentation.labels import LabelEncoding
+from medimg.segmentation.planning import SegFingerprint, SegPlan, make_seg_plan, resolve_seg_plan
+
+
+def _fingerprint(shape: list[int], thickness: float, spacing: list[float] | None = None) -> SegFingerprint:
+    return SegFingerprint(
+        dataset="x",
+        num_train_cases=100,
+        spatial_dims=len(shape),
+        channels=1,
+        median_shape=shape,
+        min_shape=shape,
+        max_shape=shape,
+        median_spacing_mm=spacing,
+        modality="png",
+        intensity=IntensityStats(mean=0, std=1, min=0, max=1, percentile_00_5=0, percentile_99_5=1),
+        label_encoding=LabelEncoding(kind="identity", num_classes=2),
+        class_names=["background", "foreground"],
+        class_fraction={"background": 0.9, "foreground": 0.1},
+        foreground_thickness_px=thickness,
+        has_roi=False,
+    )
+
+
+def test_thin_structures_keep_full_resolution_large_objects_are_downsampled() -> None:
+    thin = make_seg_plan(_fingerprint([584, 565], thickness=3.0))
+    assert thin.resample_factor == 1 and thin.patch_size == [128, 128]
+    thick = make_seg_plan(_fingerprint([256, 256], thickness=60.0))
+    assert thick.resample_factor == 2 and thick.patch_size == [128, 128]
+    assert "thickness" in thick.reasons["resampling"]
+
+
+def test_3d_patch_is_divisible_and_covers_small_volumes() -> None:
+    plan = make_seg_plan(_fingerprint([36, 50, 35], thickness=5.0, spacing=[1.0, 1.0, 1.0]))
+    assert plan.patch_size == [40, 56, 40] and plan.target_spacing_mm == [1.0, 1.0, 1.0]
+    assert all(p % 2 ** (len(plan.channels) - 1) == 0 for p in plan.patch_size)
+
+
+def test_overrides_are_validated() -> None:
+    plan = make_seg_plan(_fingerprint([64, 64], thickness=5.0))
+    changed = resolve_seg_plan(plan, {"input_size": 32, "loss": "dice_focal", "augmentation": {"rotate90": False}})
+    assert changed.patch_size == [32, 32] and changed.loss == "dice_focal" and changed.reasons["loss"] == "set by user"
+    with pytest.raises(ConfigError, match=r"[Dd]id you mean"):
+        resolve_seg_plan(plan, {"epoch": 3})
+    with pytest.raises(ConfigError, match="loss"):
+        resolve_seg_plan(plan, {"loss": "l2"})
+
+
+@pytest.mark.parametrize("name", ["unet", "basicunet", "attention-unet", "segresnet"])
+def test_every_2d_network_segments_any_size(name: str) -> None:
+    from medimg.segmentation.inference import sliding_window_probabilities
+    from medimg.segmentation.networks import build_segmentation_network
+
+    plan = SegPlan(
+        network=name, channels=[8, 16, 32], patch_size=[32, 32], amp="none", num_classes=3, class_names=["a", "b", "c"]
+    )
+    net = build_segmentation_network(plan).eval()
+    probs = sliding_window_probabilities(net, torch.randn(2, 1, 45, 70), plan)
+    assert probs.shape == (2, 3, 45, 70)
+    torch.testing.assert_close(probs.sum(1), torch.ones(2, 45, 70), atol=1e-4, rtol=0)
+
+
+def test_vnet_is_3d_only() -> None:
+    from medimg.segmentation.networks import build_segmentation_network, check_network_name
+
+    with pytest.raises(ConfigError, match="3D"):
+        build_segmentation_network(SegPlan(network="vnet"))
+    with pytest.raises(ConfigError, match="unet"):
+        check_network_name("unett")
+
+
+def test_postprocessing() -> None:
+    from medimg.segmentation.inference import postprocess, select_postprocessing
+
+    labels = np.zeros((10, 10), np.uint8)
+    labels[1:5, 1:5] = 1  # 16 px
+    labels[8, 8] = 1  # speck
+    assert postprocess(labels, "largest_component", 2)[8, 8] == 0
+    assert postprocess(labels, "remove_small", 2, min_object_fraction=0.1)[8, 8] == 0
+    assert postprocess(labels, "remove_small", 2, min_object_fraction=0.01)[8, 8] == 1
+    truth = labels.copy()
+    truth[8, 8] = 0
+    chosen, scores = select_postprocessing([labels], [truth], 2, min_object_fraction=0.1)
+    assert chosen != "none" and scores[chosen] == pytest.approx(1.0)
+    chosen, _ = select_postprocessing([labels], [labels], 2, min_object_fraction=0.1)
+    assert chosen == "none"  # post-processing must earn its place
+
+
+def test_written_masks_keep_geometry(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from medimg.io import read_image
+    from medimg.segmentation.inference import write_mask
+
+    labels = np.zeros((5, 6, 7), np.uint8)
+    labels[1:3, 2:4, 3:6] = 2
+    affine = np.array([[0, 0, 2.0, 10], [0, 1.5, 0, -3], [-1.0, 0, 0, 7], [0, 0, 0, 1]])
+    path = write_mask(labels, tmp_path / "m.nii.gz", affine=affine, num_classes=3)
+    back = read_image(path)
+    np.testing.assert_allclose(back.affine, affine)
+    np.testing.assert_array_equal(back.array[0], labels)
+    binary = write_mask((labels[0] > 0).astype(np.uint8), tmp_path / "b.png", num_classes=2)
+    assert np.asarray(Image.open(binary)).shape == (6, 7)
+    colour = write_mask(labels[1], tmp_path / "c.png", colours={0: (255, 0, 0), 2: (0, 0, 255)}, num_classes=3)
+    rgb = np.asarray(Image.open(colour))
+    assert tuple(rgb[0, 0]) == (255, 0, 0) and tuple(rgb[2, 3]) == (0, 0, 255)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_augmentation_keeps_images_and_labels_aligned(dims: int) -> None:
+    from medimg.segmentation.planning import SegAugmentation
+    from medimg.segmentation.sampling import augment_batch
+
+    shape = (6, 8, 8) if dims == 2 else (6, 8, 8, 8)
+    y = torch.randint(0, 3, shape)
+    x = torch.stack([y.float(), -y.float()], dim=1)  # both channels encode the label
+    aug = SegAugmentation(flip_axes=list(range(dims)), rotate90=True)
+    gx, gy = augment_batch(x.clone(), y.clone(), aug, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(gx[:, 0], gy.float())
+    torch.testing.assert_close(gx[:, 1], -gy.float())
+    assert not torch.equal(gy, y)  # something was actually flipped or rotated
+
+
+def test_patch_sampler_centres_on_foreground() -> None:
+    from medimg.segmentation.planning import SegAugmentation
+    from medimg.segmentation.sampling import PatchSampler
+
+    labels = torch.zeros(64, 64, dtype=torch.uint8)
+    labels[50:54, 5:9] = 1
+    image = labels[None].float()
+    sampler = PatchSampler([image], [labels], [16, 16], 1.0, SegAugmentation())
+    x, y = sampler.sample(8, torch.Generator().manual_seed(0))
+    assert x.shape == (8, 1, 16, 16) and (y == 1).flatten(1).any(1).all()
+    torch.testing.assert_close(x[:, 0], y.float())
