@@ -155,6 +155,7 @@ def fit(
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
+    threads: Annotated[int, typer.Option(help=_help("num_threads"))] = 2,
 ) -> None:
     """Train a model: check -> fingerprint -> plan -> train -> evaluate on the test split."""
     from medimg.config import parse_assignments
@@ -188,6 +189,7 @@ def fit(
         resume=resume,
         strict=strict,
         progress=progress,
+        num_threads=threads,
     )
     if folds:
         summary = model.cv_summary_
@@ -206,7 +208,8 @@ def _print_metrics(report_dir: Path | None) -> None:
     data = json.loads((report_dir / "report.json").read_text())
     metrics, cis = data["metrics"], data.get("confidence_intervals", {})
     _echo(f"{data.get('split', 'test')} set: {metrics.get('n')} images")
-    for key in ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity"):
+    classification = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
+    for key in data.get("headline") or classification:  # a segmentation report names its headline metrics
         ci = cis.get(key) or {}
         value = ci.get("value", metrics.get(key))
         if value is None:
