@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medimg.errors import ConfigError, did_you_mean
-from medimg.planning.plan import Plan, plan_field_help
+from medimg.planning.plan import field_help
+
+PlanT = TypeVar("PlanT", bound=BaseModel)
 
 
 class FitOptions(BaseModel):
@@ -64,32 +66,35 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
     return result
 
 
-def resolve_plan(planned: Plan, *layers: dict[str, Any] | None) -> Plan:
-    """Apply override layers (config file, then arguments) on top of the planned values.
+def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
+    """Apply override layers (config file, then arguments) on top of the planned values of any plan model
+    (classification :class:`Plan`, segmentation ``SegPlan``).
 
     Unknown fields raise :class:`ConfigError` with close matches; values are validated by the plan model.
     Overridden fields get a reason "set by user". ``None`` is a value too (``class_weights=None`` switches the
-    planned weights off); callers leave a field out of the layer to keep the planned value.
+    planned weights off); callers leave a field out of the layer to keep the planned value. A nested model
+    (``augmentation``) is updated field by field; one int for a per-axis ``*_size`` field applies to every axis.
     """
+    plan_type = type(planned)
     data = planned.model_dump()
-    known = plan_field_help()
+    known = field_help(plan_type)
     for layer in layers:
         for key, value in (layer or {}).items():
             if key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
                 continue
-            if key == "augmentation" and isinstance(value, dict):
+            if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in known):  # a nested model
                 for sub, sub_value in value.items():
-                    _check_known(f"augmentation.{sub}", known)
-                    data["augmentation"][sub] = sub_value
-                data["reasons"]["augmentation"] = "set by user"
+                    _check_known(f"{key}.{sub}", known)
+                    data[key][sub] = sub_value
+                data["reasons"][key] = "set by user"
                 continue
             _check_known(key, known)
-            if key == "input_size" and isinstance(value, int):
+            if key.endswith("_size") and isinstance(value, int) and isinstance(data[key], list):
                 value = [value] * int(data["spatial_dims"])  # one side length for every axis
             data[key] = value
             data["reasons"][key] = "set by user"
     try:
-        return Plan.model_validate(data)
+        return plan_type.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"invalid plan value: {problems}") from error

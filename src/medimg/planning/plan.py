@@ -86,8 +86,19 @@ class Plan(BaseModel):
     reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
 
+def field_help(model: type[BaseModel]) -> dict[str, str]:
+    """``field -> description`` for every overridable field of a plan model, nested models as ``outer.inner``."""
+    fields: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        if name == "reasons":
+            continue
+        fields[name] = info.description or ""
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            fields.update({f"{name}.{n}": (f.description or "") for n, f in nested.model_fields.items()})
+    return fields
+
+
 def plan_field_help() -> dict[str, str]:
     """``field -> description`` for every overridable plan field (CLI ``--set`` help)."""
-    fields = {name: (f.description or "") for name, f in Plan.model_fields.items() if name not in {"reasons"}}
-    fields.update({f"augmentation.{n}": (f.description or "") for n, f in AugmentationPlan.model_fields.items()})
-    return fields
+    return field_help(Plan)

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from medimg.errors import ConfigError, did_you_mean
+from medimg.errors import ConfigError
 from medimg.planning.fingerprint import IntensityStats
+from medimg.planning.plan import field_help
 from medimg.segmentation.labels import IGNORE, LabelEncoding
 
 MAX_PATCH_2D = 128
@@ -120,9 +121,7 @@ class SegPlan(BaseModel):
 
 def seg_plan_field_help() -> dict[str, str]:
     """``field -> description`` for every overridable field (``--set`` help)."""
-    fields = {n: (f.description or "") for n, f in SegPlan.model_fields.items() if n != "reasons"}
-    fields.update({f"augmentation.{n}": (f.description or "") for n, f in SegAugmentation.model_fields.items()})
-    return fields
+    return field_help(SegPlan)
 
 
 #: classification plan fields the CLI passes that mean the same here.
@@ -132,39 +131,26 @@ _ALIASES = {"input_size": "patch_size", "weights_path": None, "batch_size": "bat
 def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPlan:
     """Apply override layers (config file, then arguments) over the planned values; reason "set by user".
 
+    Classification names the CLI passes are translated (``input_size`` -> ``patch_size``) and unset (``None``)
+    values dropped; :func:`medimg.config.resolve_plan` then applies the layers as for every plan.
+
     Raises:
         ConfigError: unknown field (with close matches) or invalid value.
     """
-    data = planned.model_dump()
-    known = seg_plan_field_help()
+    from medimg.config import resolve_plan
+
+    translated: list[dict[str, Any]] = []
     for layer in layers:
+        out: dict[str, Any] = {}
         for key, value in (layer or {}).items():
             if value is None or key in {"reasons", "task"}:
                 continue
             target_key = _ALIASES.get(key, key)
             if target_key is None:
                 raise ConfigError(f"plan field {key!r} is not supported for segmentation")
-            if target_key == "augmentation" and isinstance(value, dict):
-                for sub, sub_value in value.items():
-                    _check_known(f"augmentation.{sub}", known)
-                    data["augmentation"][sub] = sub_value
-                data["reasons"]["augmentation"] = "set by user"
-                continue
-            _check_known(target_key, known)
-            if target_key == "patch_size" and isinstance(value, int):
-                value = [value] * int(data["spatial_dims"])
-            data[target_key] = value
-            data["reasons"][target_key] = "set by user"
-    try:
-        return SegPlan.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid segmentation plan value: {problems}") from error
-
-
-def _check_known(key: str, known: dict[str, str]) -> None:
-    if key not in known:
-        raise ConfigError(f"unknown segmentation plan field {key!r}.{did_you_mean(key, known)}")
+            out[target_key] = value
+        translated.append(out)
+    return resolve_plan(planned, *translated)
 
 
 # ------------------------------------------------------------------------------------------ fingerprint
