@@ -131,7 +131,7 @@ def predict_images(
     Raises:
         DatasetError: an image does not fit the model (2D vs 3D, channels).
     """
-    from medimg.tasks.classify import predict_proba
+    from medimg.tasks.classify import inference_step, predict_proba
     from medimg.transforms.preprocess import preprocess_arrays
 
     if not images:
@@ -147,7 +147,7 @@ def predict_images(
     if explain is not None:
         from medimg.explain.cam import explain_batch
 
-        step = max(1, min(plan.eval_batch_size, 64))
+        step = inference_step(plan, most=64)
         for start in range(0, len(images), step):
             chunk = explain_batch(
                 network,

@@ -82,7 +82,9 @@ class Plan(BaseModel):
     amp: Literal["bf16", "none"] = Field("bf16", description="mixed precision on CPU (bf16 autocast) or none")
     channels_last: bool = Field(True, description="channels_last memory format (2D)")
     tta: bool = Field(False, description="test-time augmentation: average with flipped copies")
-    eval_batch_size: int = Field(256, ge=1, description="images per inference step")
+    eval_batch_size: int = Field(
+        256, ge=1, description="most images per inference step (fewer for large inputs: at most 2^21 pixels a step)"
+    )
     reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
 

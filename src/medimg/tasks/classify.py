@@ -64,14 +64,26 @@ def tta_flip_axes(plan: Plan) -> list[int]:
     return [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
 
 
+#: Inference steps hold at most this many input pixels/voxels (256 images of 32x32, 8 volumes of 64^3):
+#: activations grow with the input, and 256 volumes of 64^3 through a 3D CNN need over 8 GB.
+INFERENCE_STEP_PIXELS = 2**21
+
+
+def inference_step(plan: Plan, most: int | None = None) -> int:
+    """Images per inference step: ``plan.eval_batch_size`` (and ``most``), capped by the input's pixel count."""
+    cap = max(1, INFERENCE_STEP_PIXELS // math.prod(plan.input_size))
+    return max(1, min(plan.eval_batch_size, cap, most or plan.eval_batch_size))
+
+
 @torch.no_grad()
 def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Tensor:
     """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched, AMP as planned)."""
     network.eval()
     flips = tta_flip_axes(plan)
     outputs = []
-    for start in range(0, x.shape[0], plan.eval_batch_size):
-        xb = to_memory_format(x[start : start + plan.eval_batch_size].float(), plan)
+    step = inference_step(plan)
+    for start in range(0, x.shape[0], step):
+        xb = to_memory_format(x[start : start + step].float(), plan)
         with autocast_context(plan):
             logits = network(xb).float()
             for axis in flips:

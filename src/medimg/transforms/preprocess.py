@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from medimg.planning.plan import Plan
 
 logger = logging.getLogger(__name__)
 
+CHUNK_VOXELS = 2**24  # input voxels per resize call (64 MB float32): ~21k 28 px images or 64 volumes of 64^3
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -70,8 +72,9 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     out = torch.empty((len(arrays), plan.in_channels, *plan.input_size), dtype=torch.float16)
     mode = "bilinear" if plan.spatial_dims == 2 else "trilinear"
     resize = Resize(spatial_size=plan.input_size, mode=mode, anti_aliasing=True)
-    chunk = max(1, 4096 // plan.in_channels)
     for shape, indices in by_shape.items():
+        # bounded working set: a chunk holds at most CHUNK_VOXELS input voxels (at least one image)
+        chunk = max(1, CHUNK_VOXELS // (plan.in_channels * math.prod(shape)))
         for start in range(0, len(indices), chunk):
             part = indices[start : start + chunk]
             stacked = np.concatenate([to_channels(arrays[i], plan.in_channels, names[i]) for i in part])
