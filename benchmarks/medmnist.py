@@ -141,6 +141,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "epochs_run": len(rows),
         "epochs_scheduled": training.get("epochs_scheduled"),
         "best_epoch": training.get("best_epoch"),
+        "ensemble": plan.ensemble,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "plan": describe_plan(plan),
     }
@@ -152,7 +153,7 @@ def describe_plan(plan: Any) -> str:
     return (
         f"{plan.network} w{plan.width:g} {side} bs{plan.batch_size} {plan.optimizer} lr{plan.learning_rate:g} "
         f"{plan.scheduler} aug={'on' if plan.augmentation.enabled else 'off'} {plan.amp} "
-        f"tta={'on' if plan.tta else 'off'}"
+        f"tta={'on' if plan.tta else 'off'}" + (f" ensemble of {plan.ensemble}" if plan.ensemble > 1 else "")
     )
 
 
@@ -248,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True, help="speed measurements")
     parser.add_argument("--speed-steps", type=int, default=20, help="timed steps per speed configuration")
+    parser.add_argument(
+        "--speed-compile", action=argparse.BooleanOptionalAction, default=True, help="time torch.compile too"
+    )
     parser.add_argument("--scale-images", type=int, default=90_000, help="images in the memory check (0 = skip)")
     parser.add_argument("--resume", action="store_true", help="keep finished runs from --out with the same settings")
     parser.add_argument("--out", type=Path, default=RESULTS / "medmnist.json")
@@ -313,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if two_d:
             speed_args = ["--threads", str(args.threads), "--steps", str(args.speed_steps), "--data", str(two_d[0])]
+            speed_args.append("--compile" if args.speed_compile else "--no-compile")
             from speed import format_scale, format_speed, run_part  # type: ignore[import-not-found]
 
             results["speed"] = run_part("speed", speed_args)

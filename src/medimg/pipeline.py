@@ -24,13 +24,13 @@ from medimg.data.dataset import Dataset
 from medimg.data.loading import read_cases
 from medimg.data.splits import Splits, kfold_assignments, make_splits
 from medimg.engine.checkpoint import save_checkpoint
-from medimg.engine.trainer import train
+from medimg.engine.trainer import TrainResult, train
 from medimg.errors import DatasetError
 from medimg.planning.fingerprint import extract_fingerprint
 from medimg.planning.plan import Plan
 from medimg.planning.planner import cpu_supports_bf16, make_plan
 from medimg.run_folder import RunFolder
-from medimg.tasks.classify import make_hooks, predict_proba, prepare_loaded, prepare_split
+from medimg.tasks.classify import PreparedSplit, make_hooks, predict_proba, prepare_loaded, prepare_split
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,13 @@ class FitResult:
 
 
 def build_network(plan: Plan) -> nn.Module:
-    """The plan's network, freshly initialised (or from ``plan.weights_path``)."""
+    """The plan's network, freshly initialised (or from ``plan.weights_path``); an :class:`EnsembleNet` of
+    ``plan.ensemble`` such networks when it is above 1."""
     from medimg.networks import create_network
+    from medimg.networks.ensemble import EnsembleNet
 
+    if plan.ensemble > 1:
+        return EnsembleNet([build_network(plan.model_copy(update={"ensemble": 1})) for _ in range(plan.ensemble)])
     return create_network(
         plan.network,
         in_channels=plan.in_channels,
@@ -109,23 +113,11 @@ def fit_classifier(
     train_split = prepare_loaded(loaded, plan)
     del loaded
     val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
-    torch.manual_seed(options.seed)  # the initial weights too: same seed, same model
-    network = build_network(plan)
-    result = train(
-        network,
-        train_split.x,
-        train_split.y,
-        plan,
-        make_hooks(plan, val_split),
-        run.path,
-        seed=options.seed,
-        resume=options.resume,
-        progress=options.progress,
-        tensorboard=options.tensorboard,
-        label=dataset.name,
-    )
-    network.load_state_dict(result.best_state)
-    network = network.to(memory_format=torch.contiguous_format)
+    network, results = train_members(train_split, val_split, plan, run, options, label=dataset.name)
+    result = results[0]
+    if len(results) != plan.ensemble:
+        plan = plan.model_copy(update={"ensemble": len(results)})
+        run.write_json("plan.json", plan.model_dump())
     save_checkpoint(run.file("model.pt"), {"model": network.state_dict()})
     metadata = {
         "medimg_version": _version(),
@@ -147,7 +139,14 @@ def fit_classifier(
             "epochs_run": len(result.history),
             "epochs_scheduled": result.epochs,
             "stopped_early": result.stopped_early,
-            "train_time_s": round(result.train_time_s, 2),
+            "train_time_s": round(sum(r.train_time_s for r in results), 2),
+            "ensemble": {
+                "members": len(results),
+                "seeds": [member_seed(options.seed, k) for k in range(len(results))],
+                "best_epochs": [r.best_epoch for r in results],
+                "epochs_run": [len(r.history) for r in results],
+                f"best_val_{plan.monitor}": [r.best_metric for r in results],
+            },
             "total_time_s": round(time.perf_counter() - started, 2),
             "train_images": len(train_split),
             "val_images": len(val_split),
@@ -156,6 +155,72 @@ def fit_classifier(
     }
     run.write_json("metadata.json", metadata)
     return FitResult(network, plan, list(dataset.class_names), run.path, metadata)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member`` (0 keeps the run's seed; runs with nearby seeds share no member)."""
+    return seed + 1_000 * member
+
+
+def train_members(
+    train_split: PreparedSplit,
+    val_split: PreparedSplit,
+    plan: Plan,
+    run: RunFolder,
+    options: FitOptions,
+    *,
+    label: str = "",
+) -> tuple[nn.Module, list[TrainResult]]:
+    """Train ``plan.ensemble`` networks (member ``k`` with seed :func:`member_seed`, in ``run/member_k``; member 0
+    in the run folder itself) and return their best weights, as one network or an :class:`EnsembleNet`.
+
+    Under ``plan.time_budget_s`` the budget covers all members: the first gets all of it (its epochs are fitted
+    to it), and another member is started, up to ``max(ensemble, ensemble_budget_max)``, only while the time
+    left is at least what the previous member took.
+    """
+    from medimg.networks.ensemble import EnsembleNet
+
+    budget = plan.time_budget_s
+    wanted = plan.ensemble if budget is None else max(plan.ensemble, plan.ensemble_budget_max)
+    single = plan.model_copy(update={"ensemble": 1})
+    hooks = make_hooks(plan, val_split)
+    members: list[nn.Module] = []
+    results: list[TrainResult] = []
+    started = time.perf_counter()
+    for k in range(wanted):
+        member_plan = single
+        if budget is not None:
+            left = budget - (time.perf_counter() - started)
+            if results and left < results[-1].train_time_s:
+                logger.info(
+                    "time budget %.0f s: %d network(s) trained, %.0f s left is less than the last one took (%.0f s)",
+                    budget,
+                    len(results),
+                    left,
+                    results[-1].train_time_s,
+                )
+                break
+            member_plan = single.model_copy(update={"time_budget_s": max(left, 1e-3)})
+        seed = member_seed(options.seed, k)
+        torch.manual_seed(seed)  # the initial weights too: same seed, same model
+        network = build_network(single)
+        result = train(
+            network,
+            train_split.x,
+            train_split.y,
+            member_plan,
+            hooks,
+            run.path if k == 0 else run.path / f"member_{k}",
+            seed=seed,
+            resume=options.resume,
+            progress=options.progress,
+            tensorboard=options.tensorboard,
+            label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),
+        )
+        network.load_state_dict(result.best_state)
+        members.append(network.to(memory_format=torch.contiguous_format))
+        results.append(result)
+    return (members[0] if len(members) == 1 else EnsembleNet(members)), results
 
 
 def fit_cross_validation(

@@ -211,6 +211,22 @@ def explain_batch(
         return np.zeros((0, *x.shape[2:]), dtype=np.float32)
     if name == "occlusion":
         maps, _ = _occlusion(network, x, chosen)
+    elif target_layer is None and isinstance(getattr(network, "members", None), nn.ModuleList):
+        maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
     else:
         maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
     return maps.numpy().astype(np.float32)
+
+
+def _ensemble_grad_cam(
+    network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None, *, plus_plus: bool
+) -> torch.Tensor:
+    """An ensemble's map: the mean of its members' maps for the class the ensemble predicts (or is asked)."""
+    if class_index is None:
+        was_training = network.training
+        network.eval()
+        with torch.no_grad():
+            class_index = network(x.detach().float()).argmax(1)
+        network.train(was_training)
+    maps = [_grad_cam(member, x, class_index, None, plus_plus)[0] for member in network.members]  # type: ignore[union-attr]
+    return _normalise_per_sample(torch.stack(maps).mean(0))

@@ -68,6 +68,16 @@ class Plan(BaseModel):
         description="wall-clock budget of the training loop, seconds: after the first epoch the epoch count is "
         "cut (and the schedule fitted) so training ends within it (None = no budget)",
     )
+    ensemble: int = Field(
+        1, ge=1, le=10, description="networks trained with different seeds whose logits are averaged (1 = one network)"
+    )
+    ensemble_budget_max: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="with time_budget_s: networks are added while the budget left fits another (judged by the "
+        "previous one's training time), up to this many (or ensemble, if larger); 1 = never",
+    )
     grad_clip_norm: float | None = Field(5.0, gt=0, description="clip the gradient norm to this (None = no clipping)")
     batch_size: int = Field(64, ge=1, description="images per training step")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")

@@ -1,0 +1,59 @@
+"""Ensembles: members trained with their own seeds, one network to every consumer, budget-filled members."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medimg import Dataset, Model
+from medimg.networks.ensemble import EnsembleNet
+from medimg.pipeline import member_seed
+
+pytestmark = pytest.mark.e2e
+
+
+def test_ensemble_fit_load_predict_explain_export(phantom_dir: Path, tmp_path: Path) -> None:
+    ds = Dataset.load(phantom_dir)
+    run = tmp_path / "run"
+    model = Model("simple-cnn").fit(ds, run_dir=run, epochs=2, ensemble=2, progress=False, tensorboard=False)
+    assert isinstance(model.network_, EnsembleNet) and len(model.network_.members) == 2
+    assert json.loads((run / "plan.json").read_text())["ensemble"] == 2
+    assert (run / "metrics.jsonl").is_file() and (run / "member_1" / "metrics.jsonl").is_file()
+    ensemble = model.metadata_["training"]["ensemble"]
+    assert ensemble["members"] == 2 and ensemble["seeds"] == [member_seed(0, 0), member_seed(0, 1)]
+    # the members differ (own seeds) and the ensemble's logits are their mean
+    first, second = (m.state_dict() for m in model.network_.members)
+    assert any(not torch.equal(first[k], second[k]) for k in first if first[k].is_floating_point())
+    x = torch.randn(3, 1, 32, 32)
+    model.network_.eval()
+    with torch.no_grad():
+        mean = torch.stack([m(x) for m in model.network_.members]).mean(0)
+        assert torch.allclose(model.network_(x), mean, atol=1e-6)
+
+    loaded = Model.load(run)
+    image = phantom_dir / "lesion" / "phantom_0000.png"
+    before, after = model.predict([image], explain="gradcam")[0], loaded.predict([image], explain="gradcam")[0]
+    assert before.probabilities == pytest.approx(after.probabilities, abs=1e-6)
+    assert after.heatmap is not None and after.heatmap.shape == (32, 32)
+    assert float(np.min(after.heatmap)) >= 0.0 and float(np.max(after.heatmap)) <= 1.0
+
+    pytest.importorskip("onnxruntime")
+    exported = loaded.export()
+    assert exported.max_abs_diff < 1e-4
+
+
+def test_time_budget_adds_members_only_while_they_fit(phantom_dir: Path, tmp_path: Path) -> None:
+    ds = Dataset.load(phantom_dir)
+    common = {"epochs": 1, "progress": False, "tensorboard": False, "ensemble_budget_max": 3}
+    roomy = Model("simple-cnn").fit(ds, run_dir=tmp_path / "roomy", time_budget_s=600, **common)
+    assert roomy.plan_ is not None and roomy.plan_.ensemble == 3
+    assert isinstance(roomy.network_, EnsembleNet) and len(roomy.network_.members) == 3
+    tight = Model("simple-cnn").fit(ds, run_dir=tmp_path / "tight", time_budget_s=1e-3, **common)
+    assert tight.plan_ is not None and tight.plan_.ensemble == 1
+    assert not isinstance(tight.network_, EnsembleNet)
+    assert json.loads((tmp_path / "tight" / "plan.json").read_text())["ensemble"] == 1
+    assert not (tmp_path / "tight" / "member_1").exists()
