@@ -115,12 +115,16 @@ def _images_per_s(batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: i
     return seen / (time.perf_counter() - start)
 
 
-def _train_step(network: nn.Module, plan: Any, *, bf16: bool, channels_last: bool) -> Callable[..., None]:
+def _train_step(
+    network: nn.Module, plan: Any, *, bf16: bool, channels_last: bool, compiled: bool = False
+) -> Callable[..., None]:
     from medimg.engine.trainer import build_optimizer
 
     if channels_last:
         network = network.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(network, plan)
+    if compiled:  # inductor compiles forward + backward on the first step (timed separately as compile_s)
+        network = torch.compile(network)  # type: ignore[assignment]
     criterion = nn.CrossEntropyLoss()
     network.train()
 
@@ -136,14 +140,18 @@ def _train_step(network: nn.Module, plan: Any, *, bf16: bool, channels_last: boo
     return step
 
 
-def measure_speed(data: Path, *, steps: int = 20, rounds: int = 3, trainer_epoch: bool = True) -> dict[str, Any]:
+def measure_speed(
+    data: Path, *, steps: int = 20, rounds: int = 3, trainer_epoch: bool = True, compile_row: bool = True
+) -> dict[str, Any]:
     """Side-by-side training throughput of the default classifier for ``data`` (one process, one run).
 
     Rows: a plain fp32 loop (DataLoader, per-sample torchvision augmentation, NCHW); then the fast path's parts
     added one by one (in-memory batches with batched augmentation, bf16 autocast, channels_last); then the
-    product's own trainer over one full epoch. Each row trains its own freshly initialised network. The rows
-    are timed in turn for ``rounds`` rounds of ``steps`` steps and each keeps its best round, so a burst of
-    load from another process does not decide a ratio.
+    product's own trainer over one full epoch. ``compile_row`` adds the fast path under ``torch.compile``
+    (its one-off compile time is reported as ``compile_s``), to show whether compiling pays on this machine.
+    Each row trains its own freshly initialised network. The rows are timed in turn for ``rounds`` rounds of
+    ``steps`` steps and each keeps its best round, so a burst of load from another process does not decide a
+    ratio.
     """
     from medimg.networks.flops import count_flops
     from medimg.pipeline import build_network
@@ -152,23 +160,31 @@ def measure_speed(data: Path, *, steps: int = 20, rounds: int = 3, trainer_epoch
     forward_flops = count_flops(build_network(plan), (plan.in_channels, *plan.input_size))
     train_flops = 3 * forward_flops  # backward ~ 2x forward
     ceiling = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
-    variants = [  # (name, batches, bf16, channels_last)
-        ("plain fp32 loop (DataLoader, per-sample aug, NCHW)", _plain_batches(x, y, plan), False, False),
-        ("+ in-memory batches, batched tensor aug", _fast_batches(x, y, plan), False, False),
-        ("+ bf16 autocast", _fast_batches(x, y, plan), True, False),
-        ("+ channels_last (the fast path)", _fast_batches(x, y, plan), True, True),
+    variants = [  # (name, batches, bf16, channels_last, torch.compile)
+        ("plain fp32 loop (DataLoader, per-sample aug, NCHW)", _plain_batches(x, y, plan), False, False, False),
+        ("+ in-memory batches, batched tensor aug", _fast_batches(x, y, plan), False, False, False),
+        ("+ bf16 autocast", _fast_batches(x, y, plan), True, False, False),
+        ("+ channels_last (the fast path)", _fast_batches(x, y, plan), True, True, False),
     ]
-    steppers = []
-    for _, _, bf16, channels_last in variants:
+    if compile_row:
+        variants.append(("+ torch.compile (inductor; not in the product)", _fast_batches(x, y, plan), True, True, True))
+    steppers, compile_s = [], None
+    for _, batches, bf16, channels_last, compiled in variants:
         torch.manual_seed(0)
-        steppers.append(_train_step(build_network(plan), plan, bf16=bf16, channels_last=channels_last))
+        steppers.append(
+            _train_step(build_network(plan), plan, bf16=bf16, channels_last=channels_last, compiled=compiled)
+        )
+        if compiled:
+            start = time.perf_counter()
+            steppers[-1](*next(batches))
+            compile_s = time.perf_counter() - start
     best = [0.0] * len(variants)
     for _ in range(rounds):
-        for i, (_, batches, _, _) in enumerate(variants):
+        for i, (_, batches, *_) in enumerate(variants):
             best[i] = max(best[i], _images_per_s(batches, steps, steppers[i]))
     rows = [
         _speed_row(name, ips, train_flops, ceiling["bf16" if bf16 else "fp32"])
-        for (name, _, bf16, _), ips in zip(variants, best, strict=True)
+        for (name, _, bf16, _, _), ips in zip(variants, best, strict=True)
     ]
     if trainer_epoch:
         rows.append(_trainer_epoch_row(plan, x, y, train_flops, ceiling))
@@ -188,6 +204,7 @@ def measure_speed(data: Path, *, steps: int = 20, rounds: int = 3, trainer_epoch
         "rows": rows,
         "speedup_vs_plain": {r["configuration"]: r["images_per_s"] / plain for r in rows},
         "loader_images_per_s": loader,
+        "compile_s": compile_s,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -327,6 +344,8 @@ def format_speed(speed: dict[str, Any]) -> str:
             f"{speed['speedup_vs_plain'][row['configuration']]:.2f} | {row['gflops']:.1f} | "
             f"{row['fraction_of_ceiling']:.1%} |"
         )
+    if speed.get("compile_s") is not None:
+        lines.append(f"\ntorch.compile: {speed['compile_s']:.0f} s to compile before the first step.")
     lines += ["", "| loader (no network) | images/s |", "|---|---:|"]
     lines += [f"| {name} | {ips:.0f} |" for name, ips in speed["loader_images_per_s"].items()]
     return "\n".join(lines)
@@ -360,19 +379,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each configuration keeps its best")
     parser.add_argument("--scale-images", type=int, default=90_000, help="images in the memory check (0 = skip)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=True, help="add the torch.compile row"
+    )
     parser.add_argument("--part", choices=["all", "speed", "scale"], default="all")
     parser.add_argument("--out", type=Path, default=RESULTS / "speed.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     result: dict[str, Any] = {}
     if args.part == "speed":
-        result["speed"] = measure_speed(args.data, steps=args.steps, rounds=args.rounds)
+        result["speed"] = measure_speed(args.data, steps=args.steps, rounds=args.rounds, compile_row=args.compile)
     elif args.part == "scale":
         result["scale"] = measure_scale(args.scale_images)
     else:
         common = ["--threads", str(args.threads)]
         result["speed"] = run_part(
-            "speed", [*common, "--data", str(args.data), "--steps", str(args.steps), "--rounds", str(args.rounds)]
+            "speed",
+            [
+                *common,
+                *["--data", str(args.data), "--steps", str(args.steps), "--rounds", str(args.rounds)],
+                "--compile" if args.compile else "--no-compile",
+            ],
         )
         print(format_speed(result["speed"]))
         if args.scale_images:
