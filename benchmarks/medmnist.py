@@ -90,7 +90,7 @@ def configurations(spatial_dims: int, side: int, args: argparse.Namespace) -> di
     reference["batch_size"] = REFERENCE_3D_BATCH
     configs = {"reference": reference, "auto-28": {**budget, "input_size": 28}}
     if side != 28:
-        configs[f"auto-{side}"] = budget
+        configs[f"auto-{side}"] = {**budget, "input_size": side}  # the native volume (simple-cnn strides it)
     return configs
 
 

@@ -191,3 +191,16 @@ def test_simple_cnn_is_cheap() -> None:
 
     model = create_network("simple-cnn", in_channels=1, num_classes=9, input_size=28)
     assert 0 < count_flops(model, (1, 28, 28)) < 0.05e9
+
+
+def test_simple_cnn_strides_its_first_conv_above_32_px() -> None:
+    from medimg.networks import count_flops
+
+    small = create_network("simple-cnn", in_channels=1, num_classes=2, spatial_dims=3, input_size=32)
+    large = create_network("simple-cnn", in_channels=1, num_classes=2, spatial_dims=3, input_size=64)
+    first = large.backbone.features.block1[0]
+    assert first.stride == (2, 2, 2) and small.backbone.features.block1[0].stride == (1, 1, 1)
+    assert large(torch.zeros(2, 1, 64, 64, 64)).shape == (2, 2)
+    # the 64^3 network sees every voxel at about the cost of the 32^3 one (not 8x)
+    ratio = count_flops(large, (1, 64, 64, 64)) / count_flops(small, (1, 32, 32, 32))
+    assert 0.9 < ratio < 1.5
