@@ -153,7 +153,7 @@ def describe_plan(plan: Any) -> str:
     return (
         f"{plan.network} w{plan.width:g} {side} bs{plan.batch_size} {plan.optimizer} lr{plan.learning_rate:g} "
         f"{plan.scheduler} aug={'on' if plan.augmentation.enabled else 'off'} {plan.amp} "
-        f"tta={'on' if plan.tta else 'off'}" + (f" ensemble of {plan.ensemble}" if plan.ensemble > 1 else "")
+        f"tta={'on' if plan.tta else 'off'}"
     )
 
 
@@ -207,6 +207,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         **{f"{k}_mean": stat(k)[0] for k in ("acc", "auc", "wall_s", "train_images_per_s", "peak_rss_mb")},
         **{f"{k}_sd": stat(k)[1] for k in ("acc", "auc", "wall_s")},
         "epochs_run": [r.get("epochs_run") for r in ok],
+        "networks": [r.get("ensemble", 1) for r in ok],
         "plan": ok[0]["plan"] if ok else "",
     }
 
@@ -224,6 +225,8 @@ def format_table(results: dict[str, Any]) -> str:
         for config, data in entry["configurations"].items():
             s = summarise(data["runs"])
             epochs = "/".join(str(e) for e in s["epochs_run"])
+            if any(n > 1 for n in s["networks"]):  # budget-filled ensembles: networks per seed
+                epochs += ", networks " + "/".join(str(n) for n in s["networks"])
             if s["seeds"] == 0:
                 lines.append(f"| {name} | {config} | failed: {'; '.join(s['errors'])[:200]} | 0 | | | | | |")
                 continue
@@ -254,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale-images", type=int, default=90_000, help="images in the memory check (0 = skip)")
     parser.add_argument("--resume", action="store_true", help="keep finished runs from --out with the same settings")
+    parser.add_argument(
+        "--fresh", action="store_true", help="with --resume: retrain the selected runs (others in --out are kept)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "medmnist.json")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -291,7 +297,11 @@ def main(argv: list[str] | None = None) -> int:
             old = saved.get(config, {})
             runs = []
             for seed in seeds:
-                kept = [r for r in old.get("runs", []) if r.get("seed") == seed and old.get("overrides") == overrides]
+                kept = [
+                    r
+                    for r in old.get("runs", [])
+                    if r.get("seed") == seed and old.get("overrides") == overrides and not args.fresh
+                ]
                 if kept and "error" not in kept[0]:
                     runs.append(kept[0])
                     continue

@@ -57,3 +57,20 @@ def test_time_budget_adds_members_only_while_they_fit(phantom_dir: Path, tmp_pat
     assert not isinstance(tight.network_, EnsembleNet)
     assert json.loads((tmp_path / "tight" / "plan.json").read_text())["ensemble"] == 1
     assert not (tmp_path / "tight" / "member_1").exists()
+
+
+def test_class_weights_are_undone_in_the_saved_logits(phantom_dir: Path, tmp_path: Path) -> None:
+    ds = Dataset.load(phantom_dir)
+    common = {"epochs": 1, "progress": False, "tensorboard": False, "class_weights": [4.0, 0.5]}
+    model = Model("simple-cnn").fit(ds, run_dir=tmp_path / "adjusted", **common)
+    trained = torch.load(tmp_path / "adjusted" / "checkpoints" / "best.pt", weights_only=True)["model"]
+    saved = torch.load(tmp_path / "adjusted" / "model.pt", weights_only=True)["model"]
+    shift = saved["head.bias"] - trained["head.bias"]
+    assert shift.tolist() == pytest.approx([-np.log(4.0), -np.log(0.5)], abs=1e-6)
+    assert model.metadata_["training"]["logit_adjustment"] == pytest.approx([-np.log(4.0), -np.log(0.5)])
+    assert all(torch.equal(saved[k], trained[k]) for k in saved if k != "head.bias")
+    # switched off: the saved network is the trained one
+    Model("simple-cnn").fit(ds, run_dir=tmp_path / "plain", logit_adjustment=False, **common)
+    trained = torch.load(tmp_path / "plain" / "checkpoints" / "best.pt", weights_only=True)["model"]
+    saved = torch.load(tmp_path / "plain" / "model.pt", weights_only=True)["model"]
+    assert torch.equal(saved["head.bias"], trained["head.bias"])

@@ -30,7 +30,15 @@ from medimg.planning.fingerprint import extract_fingerprint
 from medimg.planning.plan import Plan
 from medimg.planning.planner import cpu_supports_bf16, make_plan
 from medimg.run_folder import RunFolder
-from medimg.tasks.classify import PreparedSplit, make_hooks, predict_proba, prepare_loaded, prepare_split
+from medimg.tasks.classify import (
+    PreparedSplit,
+    adjust_for_class_weights,
+    logit_shifts,
+    make_hooks,
+    predict_proba,
+    prepare_loaded,
+    prepare_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +148,7 @@ def fit_classifier(
             "epochs_scheduled": result.epochs,
             "stopped_early": result.stopped_early,
             "train_time_s": round(sum(r.train_time_s for r in results), 2),
+            "logit_adjustment": logit_shifts(plan),
             "ensemble": {
                 "members": len(results),
                 "seeds": [member_seed(options.seed, k) for k in range(len(results))],
@@ -218,6 +227,7 @@ def train_members(
             label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),
         )
         network.load_state_dict(result.best_state)
+        adjust_for_class_weights(network, plan)  # the checkpoints keep the weights as trained
         members.append(network.to(memory_format=torch.contiguous_format))
         results.append(result)
     return (members[0] if len(members) == 1 else EnsembleNet(members)), results

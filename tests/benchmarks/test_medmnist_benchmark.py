@@ -40,6 +40,7 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, 
         "30",
         "--speed-steps",
         "1",
+        "--no-speed-compile",  # compiling takes minutes on 2 cores: tests/benchmarks/test_speed_compile.py (slow)
         "--scale-images",
         "300",
         "--out",
@@ -66,6 +67,14 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     assert configs["reference"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["reference"]["runs"]
     assert configs["auto"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["auto"]["runs"]
     assert "speed" in again and len(again["commands"]) == 2
+    # --fresh retrains the selected runs and keeps the others
+    fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--no-speed", "--resume", "--fresh"]
+    proc = subprocess.run([*fresh, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tinymnist.npz auto seed 0 ..." in proc.stdout and "reference seed" not in proc.stdout
+    third = json.loads(out.read_text())["datasets"]["tinymnist"]["configurations"]
+    assert [r["seed"] for r in third["auto"]["runs"]] == [0]
+    assert third["reference"]["runs"] == configs["reference"]["runs"]
 
 
 def test_every_file_and_configuration_is_run_over_the_seeds(benchmark_run: tuple[dict, str, Path]) -> None:

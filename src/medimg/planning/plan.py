@@ -82,6 +82,12 @@ class Plan(BaseModel):
     batch_size: int = Field(64, ge=1, description="images per training step")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
+    logit_adjustment: bool = Field(
+        True,
+        description="after training with class_weights, subtract log(weight) from each class's logit (folded into "
+        "the classifier's bias): the weights shape training, the probabilities stay calibrated to the training "
+        "prior and argmax maximises accuracy",
+    )
     augmentation: AugmentationPlan = Field(default_factory=AugmentationPlan)
     monitor: Literal["auc_bacc", "auc", "balanced_accuracy", "accuracy", "loss"] = Field(
         "auc_bacc",

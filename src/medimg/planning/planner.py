@@ -98,7 +98,10 @@ def determine_class_weights(fp: Fingerprint) -> tuple[list[float] | None, str]:
     """Inverse-frequency class weights when the largest class is over 1.5x the smallest.
 
     Without them a classifier on imbalanced data (PneumoniaMNIST is 3:1) learns to favour the majority
-    class, which hurts sensitivity or specificity; weights are normalised to average 1.
+    class, which hurts sensitivity or specificity; weights are normalised to average 1. They shape training only:
+    after it, ``plan.logit_adjustment`` subtracts ``log(weight)`` from the logits, so the saved model's
+    probabilities are calibrated to the training prior (measured on AdrenalMNIST3D's validation split, 2 seeds:
+    argmax accuracy 0.847/0.745 with the weighted logits, 0.888/0.857 adjusted, AUC unchanged).
     """
     counts = [max(1, c) for c in fp.class_counts.values()]
     if fp.imbalance_ratio <= 1.5:
