@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -66,7 +66,14 @@ def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -
     return int(max(1, min(planned, math.floor(budget_s / epoch_time_s))))
 
 
-def autocast_context(plan: Plan) -> contextlib.AbstractContextManager[Any]:
+class PrecisionPlan(Protocol):
+    """What :func:`autocast_context` reads: any task's plan (classification ``Plan``, segmentation ``SegPlan``)."""
+
+    @property
+    def amp(self) -> str: ...
+
+
+def autocast_context(plan: PrecisionPlan) -> contextlib.AbstractContextManager[Any]:
     """bf16 autocast on CPU when the plan asks for it, else a no-op."""
     if plan.amp == "bf16":
         return torch.autocast("cpu", dtype=torch.bfloat16)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
+from medimg.networks.ensemble import EnsembleNet
 
 EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "occlusion")
 """Names accepted by :func:`explain_batch` (and ``medimg predict --explain``)."""
@@ -211,7 +212,7 @@ def explain_batch(
         return np.zeros((0, *x.shape[2:]), dtype=np.float32)
     if name == "occlusion":
         maps, _ = _occlusion(network, x, chosen)
-    elif target_layer is None and isinstance(getattr(network, "members", None), nn.ModuleList):
+    elif target_layer is None and isinstance(network, EnsembleNet):
         maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
     else:
         maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
@@ -219,7 +220,7 @@ def explain_batch(
 
 
 def _ensemble_grad_cam(
-    network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None, *, plus_plus: bool
+    network: EnsembleNet, x: torch.Tensor, class_index: torch.Tensor | None, *, plus_plus: bool
 ) -> torch.Tensor:
     """An ensemble's map: the mean of its members' maps for the class the ensemble predicts (or is asked)."""
     if class_index is None:
@@ -228,5 +229,5 @@ def _ensemble_grad_cam(
         with torch.no_grad():
             class_index = network(x.detach().float()).argmax(1)
         network.train(was_training)
-    maps = [_grad_cam(member, x, class_index, None, plus_plus)[0] for member in network.members]  # type: ignore[union-attr]
+    maps = [_grad_cam(member, x, class_index, None, plus_plus)[0] for member in network.members]
     return _normalise_per_sample(torch.stack(maps).mean(0))

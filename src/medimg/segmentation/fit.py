@@ -328,7 +328,7 @@ def fit_segmentation(
         },
         "training": {
             "best_epoch": result.best_epoch,
-            "best_val_dice": result.best_dice,
+            "best_val_dice": result.best_metric,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
             "train_time_s": round(result.train_time_s, 2),

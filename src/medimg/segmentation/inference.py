@@ -4,16 +4,15 @@ geometry, post-processing (largest component, small-object removal) and writing 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from medimg.engine.trainer import autocast_context
 from medimg.segmentation.labels import IGNORE
 from medimg.segmentation.planning import SegPlan
 from medimg.segmentation.preprocess import resize
@@ -21,11 +20,6 @@ from medimg.segmentation.preprocess import resize
 logger = logging.getLogger(__name__)
 
 POSTPROCESSING = ("none", "largest_component", "remove_small")
-
-
-def autocast(plan: SegPlan) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on CPU when the plan asks for it, else a no-op."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if plan.amp == "bf16" else contextlib.nullcontext()
 
 
 def memory_format(x: torch.Tensor, plan: SegPlan) -> torch.Tensor:
@@ -61,7 +55,7 @@ def sliding_window_probabilities(
     network.eval()
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        with autocast(plan):
+        with autocast_context(plan):
             logits = network(memory_format(window, plan))
         return torch.softmax(logits.float(), dim=1)
 

@@ -12,7 +12,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,26 +19,15 @@ from torch import nn
 
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
 from medimg.engine.schedule import lr_multiplier
+from medimg.engine.trainer import TrainResult, autocast_context
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_text
-from medimg.segmentation.inference import autocast, memory_format
+from medimg.segmentation.inference import memory_format
 from medimg.segmentation.losses import make_loss
 from medimg.segmentation.planning import SegPlan
 from medimg.segmentation.sampling import PatchSampler
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SegTrainResult:
-    """What training produced. ``best_state`` is a copy of the weights of the best validation epoch."""
-
-    best_state: dict[str, torch.Tensor]
-    best_epoch: int
-    best_dice: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    stopped_early: bool = False
-    train_time_s: float = 0.0
 
 
 def build_optimizer(network: nn.Module, plan: SegPlan) -> torch.optim.Optimizer:
@@ -63,7 +51,7 @@ def train_segmentation(
     resume: bool = False,
     progress: bool = True,
     label: str = "",
-) -> SegTrainResult:
+) -> TrainResult:
     """Train ``network`` on patches from ``sampler``; ``validate(network) -> {"dice": ..}`` after each epoch.
 
     With ``resume=True`` training continues after the last completed epoch with the same batches as an
@@ -120,7 +108,7 @@ def train_segmentation(
         epoch_start, total_loss = time.perf_counter(), 0.0
         for _ in range(steps):
             x, y = sampler.sample(plan.batch_size, generator)
-            with autocast(plan):
+            with autocast_context(plan):
                 logits = network(memory_format(x, plan))
             loss = loss_fn(logits.float(), y)
             if not torch.isfinite(loss):
@@ -178,11 +166,12 @@ def train_segmentation(
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_dice=f"{best_dice:.4f}", best=best_epoch)
     if stopped_early:
         logger.info("early stopping: no val Dice gain for %d epochs", stale)
-    return SegTrainResult(
+    return TrainResult(
         best_state=best_state,
         best_epoch=best_epoch,
-        best_dice=best_dice,
+        best_metric=best_dice,
         history=history,
         stopped_early=stopped_early,
         train_time_s=time.perf_counter() - started,
+        epochs=plan.epochs,
     )
