@@ -117,7 +117,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from medimg import Dataset, Model
-    from medimg.tasks.classify import predict_proba, prepare_split
+    from medimg.tasks.classify.data import prepare_split
+    from medimg.tasks.classify.inference import predict_proba
 
     torch.set_num_threads(spec["threads"])
     started = time.perf_counter()

@@ -54,8 +54,8 @@ def build_model(args: argparse.Namespace) -> Any:
 
     if args.run:
         return Model.load(args.run)
-    from medimg.pipeline import build_network
     from medimg.planning.plan import Plan
+    from medimg.tasks.classify.run import build_network
 
     dims = args.dims
     plan = Plan(
@@ -87,7 +87,7 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from medimg.tasks.classify import predict_logits
+    from medimg.tasks.classify.inference import predict_logits
 
     torch.set_num_threads(args.threads)
     model = build_model(args)

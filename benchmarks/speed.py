@@ -49,7 +49,7 @@ def _prepared_training_set(data: Path) -> tuple[Any, torch.Tensor, torch.Tensor]
     from medimg.data.loading import read_cases
     from medimg.planning.fingerprint import extract_fingerprint
     from medimg.planning.planner import cpu_supports_bf16, make_plan
-    from medimg.tasks.classify import prepare_loaded
+    from medimg.tasks.classify.data import prepare_loaded
 
     dataset = Dataset.load(data)
     train_cases = [c for c in dataset.cases if c.split == "train"]
@@ -154,7 +154,7 @@ def measure_speed(
     ratio.
     """
     from medimg.networks.flops import count_flops
-    from medimg.pipeline import build_network
+    from medimg.tasks.classify.run import build_network
 
     plan, x, y = _prepared_training_set(data)
     forward_flops = count_flops(build_network(plan), (plan.in_channels, *plan.input_size))
@@ -223,8 +223,8 @@ def _trainer_epoch_row(
     plan: Any, x: torch.Tensor, y: torch.Tensor, train_flops: float, ceiling: dict[str, float]
 ) -> dict[str, Any]:
     from medimg.engine.trainer import TaskHooks, train
-    from medimg.pipeline import build_network
-    from medimg.tasks.classify import make_loss
+    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.step import make_loss
 
     criterion = make_loss(plan)
     hooks = TaskHooks(
@@ -271,7 +271,7 @@ def measure_scale(n_images: int = 90_000, *, steps: int = 10) -> dict[str, Any]:
     from medimg.data.loading import read_cases
     from medimg.planning.fingerprint import extract_fingerprint
     from medimg.planning.planner import cpu_supports_bf16, make_plan
-    from medimg.tasks.classify import prepare_loaded
+    from medimg.tasks.classify.data import prepare_loaded
 
     rss_start = peak_rss_mb()
     rng = np.random.default_rng(0)
@@ -307,7 +307,7 @@ def measure_scale(n_images: int = 90_000, *, steps: int = 10) -> dict[str, Any]:
     for _ in range(math.ceil(n_images / plan.batch_size)):
         next(batches)
     epoch_loader_ips = n_images / (time.perf_counter() - start)
-    from medimg.pipeline import build_network
+    from medimg.tasks.classify.run import build_network
 
     ips = _images_per_s(
         batches, steps, _train_step(build_network(plan), plan, bf16=plan.amp == "bf16", channels_last=True)

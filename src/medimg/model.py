@@ -32,7 +32,7 @@ CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regressio
 def model_class(network: str, task: str) -> type[Model]:
     """The ``Model`` subclass that serves ``network`` for ``task`` (one dispatch place for the facade)."""
     if task == "segment":
-        from medimg.segmentation.model import SegmentationModel
+        from medimg.tasks.segment.model import SegmentationModel
 
         return SegmentationModel
     if network.lower() in CLASSICAL_MODELS:
@@ -114,8 +114,8 @@ class Model:
             **kwargs: :class:`~medimg.config.FitOptions` fields (``seed``, ``folds``, ``resume``, ``strict``,
                 ``progress``...) and plan fields (``epochs``, ``batch_size``...).
         """
-        from medimg.pipeline import fit_classifier, fit_cross_validation
         from medimg.run_folder import new_run_dir
+        from medimg.tasks.classify.run import fit_classifier, fit_cross_validation
 
         dataset = (
             data if isinstance(data, Dataset) else Dataset.load(data, include=include, exclude=exclude, window=window)
@@ -150,8 +150,8 @@ class Model:
         """
         from medimg.engine.checkpoint import load_checkpoint
         from medimg.errors import RunFolderError
-        from medimg.pipeline import build_network
         from medimg.run_folder import RunFolder
+        from medimg.tasks.classify.run import build_network
 
         run = RunFolder(run_dir)
         if not run.path.is_dir():
@@ -197,7 +197,8 @@ class Model:
         from medimg.data.splits import Splits
         from medimg.evaluation.report import build_classification_report, write_report
         from medimg.run_folder import RunFolder
-        from medimg.tasks.classify import predict_proba, prepare_split
+        from medimg.tasks.classify.data import prepare_split
+        from medimg.tasks.classify.inference import predict_proba
 
         network, plan, class_names = self._require_fitted()
         run = RunFolder(self.run_dir_ or ".")
@@ -208,7 +209,7 @@ class Model:
             else (data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options()))
         )
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
-        from medimg.pipeline import cases_for
+        from medimg.tasks.classify.run import cases_for
 
         if split not in {"train", "val", "test", "all"}:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
@@ -258,10 +259,11 @@ class Model:
                 (``Prediction.heatmap`` and ``Prediction.overlay_png``).
 
         Returns:
-            One :class:`~medimg.inference.Prediction` per readable image. Unreadable files are logged and
+            One :class:`~medimg.tasks.classify.predict.Prediction` per readable image. Unreadable files are logged and
             listed in ``self.failed_``.
         """
-        from medimg.inference import expand_inputs, predict_files
+        from medimg.io.inputs import expand_inputs
+        from medimg.tasks.classify.predict import predict_files
 
         network, plan, class_names = self._require_fitted()
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)

@@ -10,7 +10,8 @@ from medimg.engine.schedule import lr_multiplier
 from medimg.engine.trainer import TaskHooks, train
 from medimg.networks import create_network
 from medimg.planning.plan import AugmentationPlan, Plan
-from medimg.tasks.classify import PreparedSplit, make_hooks
+from medimg.tasks.classify.data import PreparedSplit
+from medimg.tasks.classify.step import make_hooks
 
 
 class Interrupted(Exception):

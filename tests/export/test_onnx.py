@@ -163,8 +163,8 @@ def test_export_3d_network(tmp_path: Path) -> None:
     import onnxruntime as ort
 
     from medimg import Model
-    from medimg.pipeline import build_network
     from medimg.planning.plan import Plan
+    from medimg.tasks.classify.run import build_network
 
     plan = Plan(spatial_dims=3, input_size=[12, 12, 12], network="simple-cnn", width=0.25, amp="none")
     model = Model("simple-cnn")

@@ -279,7 +279,7 @@ class ClassicalModel(Model):
 
     def _val_metrics(self, val: Any) -> dict[str, float]:
         from medimg.classical.pipelines import predict_proba_full
-        from medimg.tasks.classify import quick_metrics
+        from medimg.tasks.classify.step import quick_metrics
 
         if len(val.case_ids) == 0:
             return {}
@@ -336,8 +336,8 @@ class ClassicalModel(Model):
         from medimg.classical.pipelines import predict_proba_full
         from medimg.data.splits import Splits
         from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.pipeline import cases_for
         from medimg.run_folder import RunFolder
+        from medimg.tasks.classify.run import cases_for
 
         class_names = self._require_classical()
         run = RunFolder(self.run_dir_ or ".")
@@ -407,8 +407,9 @@ class ClassicalModel(Model):
         """
         from medimg.classical.pipelines import predict_proba_full
         from medimg.features.samples import make_sample
-        from medimg.inference import Prediction, expand_inputs
         from medimg.io import read_image
+        from medimg.io.inputs import expand_inputs
+        from medimg.tasks.classify.predict import Prediction
 
         class_names = self._require_classical()
         if explain:

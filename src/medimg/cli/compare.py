@@ -246,7 +246,7 @@ def _fit_one(
 def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: bool) -> float | None:
     """Milliseconds per test image for read + preprocess/extract + predict, in one process."""
     from medimg.data.splits import Splits
-    from medimg.pipeline import cases_for
+    from medimg.tasks.classify.run import cases_for
 
     cases = cases_for(dataset, Splits.from_dict(run.read_json("splits.json")), "test")[: max(1, limit)]
     if not cases:
@@ -262,7 +262,8 @@ def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: 
         predict_proba_full(model.estimator_, matrix.X, len(model.class_names_))
         n = len(matrix.case_ids)
     else:
-        from medimg.tasks.classify import predict_proba, prepare_split
+        from medimg.tasks.classify.data import prepare_split
+        from medimg.tasks.classify.inference import predict_proba
 
         prepared = prepare_split(dataset, cases, model.plan_, progress=False)
         predict_proba(model.network_, prepared.x, model.plan_)

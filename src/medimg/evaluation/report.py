@@ -1,94 +1,116 @@
-"""Classification evaluation reports: a JSON record and a self-contained, printable HTML page.
+"""Evaluation reports: a JSON record and a self-contained, printable HTML page, shared by every task.
 
-:func:`build_classification_report` computes metrics and bootstrap confidence intervals;
-:func:`write_report` writes ``report.json``, ``report.html`` and the figures into a folder. The HTML page
-needs nothing but a browser: figures are embedded as base64 PNG data URIs, CSS is inline, there is no
-JavaScript and no network access. Every user-provided string is HTML-escaped.
-All files are written atomically.
+:class:`Report` holds what every task reports (split, model, dataset, metrics, bootstrap confidence
+intervals, headline metric names, free-form details) and writes it as JSON (:meth:`Report.to_json`,
+:meth:`Report.save_json`, read back with :meth:`Report.from_dict` / :meth:`Report.from_json`) and as one HTML
+page built only with :mod:`medimg.evaluation.html` (:meth:`Report.to_html`). A task's report subclasses it and
+adds only its own sections by overriding :meth:`Report.task_sections`:
+
+* :class:`ClassificationReport` (here): per-class table, confusion matrix, ROC / reliability / training-curve
+  figures, most confident errors; built by :func:`build_classification_report` and written with its figures by
+  :func:`write_report`.
+* :class:`~medimg.tasks.segment.report.SegmentationReport`: per-class and per-case Dice tables, overlays.
+
+A new task needs only this much::
+
+    @dataclass(kw_only=True)
+    class DetectionReport(Report):
+        FORMAT: ClassVar[str] = "medimg.detection_report"
+        TITLE: ClassVar[str] = "Detection report"
+        METRIC_LABELS: ClassVar[Mapping[str, str]] = {"map50": "mAP at IoU 0.5"}
+        task: str = field(default="detect", init=False)
+
+        def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
+            return [html.section("Per-class AP", html.table(self.metrics["per_class_rows"], COLUMNS))]
+
+All files are written atomically; every user-provided string is HTML-escaped.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from medimg import __version__
 from medimg.errors import ConfigError, MedimgError
-from medimg.evaluation import plots
+from medimg.evaluation import html, plots
 from medimg.evaluation.bootstrap import headline_cis
 from medimg.evaluation.metrics import classification_metrics, validate_inputs
 from medimg.fileio import atomic_write_text, dumps_json, to_jsonable
 
-__all__ = ["ClassificationReport", "build_classification_report", "write_report"]
+__all__ = ["ClassificationReport", "Report", "build_classification_report", "write_report"]
 
-REPORT_FORMAT = "medimg.classification_report"
+#: Version of the report JSON layout (all tasks); bump on a change old readers cannot handle.
 REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT = "medimg.classification_report"
 
-#: Figure keys understood by :meth:`ClassificationReport.to_html`, in page order, with their captions.
-FIGURES: dict[str, str] = {
-    "roc": "ROC curve",
-    "confusion_matrix": "Confusion matrix",
-    "reliability": "Reliability diagram (calibration)",
-    "training_curves": "Training curves",
-}
+# Compatibility for medimg.serve.reports, which styles its page with the report CSS; use html.CSS instead.
+_CSS = html.CSS
 
-_HEADLINE_LABELS: dict[str, str] = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "sensitivity": "Sensitivity (recall of positive class)",
-    "specificity": "Specificity",
-    "f1_macro": "F1 (macro)",
-    "roc_auc": "ROC AUC",
-    "precision_macro": "Precision (macro)",
-    "recall_macro": "Sensitivity / recall (macro)",
-    "specificity_macro": "Specificity (macro)",
-    "ece": "Expected calibration error (ECE, lower is better)",
-}
+_R = TypeVar("_R", bound="Report")
+
+LIMITATIONS = (
+    "For research use only; this is not a medical device and must not be used for diagnosis or treatment "
+    "decisions. Results hold for this data set and split only; performance on other sites, scanners or "
+    "populations may differ, and confidence intervals do not cover such shifts."
+)
 
 
 def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass
-class ClassificationReport:
-    """Result of evaluating a classifier on one split.
+@dataclass(kw_only=True)
+class Report:
+    """Result of evaluating a model on one split, for any task; subclass it per task.
+
+    Class attributes (override in a subclass): ``FORMAT`` (the ``"format"`` key in the JSON), ``TITLE`` (page
+    title prefix), ``METRIC_LABELS`` (``{metric key: label}`` for the headline table) and ``GLOSSARY``
+    (``(term, explanation)`` pairs for the "How to read this" section).
 
     Attributes:
-        metrics: Output of :func:`~medimg.evaluation.metrics.classification_metrics`.
-        confidence_intervals: Output of :func:`~medimg.evaluation.bootstrap.headline_cis`.
+        metrics: Point estimates and task-specific details; ``metrics["n"]`` is the number of cases.
+        confidence_intervals: ``{metric: {"value", "low", "high", "confidence", "n_resamples", ...}}``.
         split: Name of the evaluated split, e.g. ``"test"``.
         model_name: Model identifier shown in the header.
         dataset_name: Dataset identifier shown in the header.
-        created: ISO-8601 creation time (UTC).
+        task: Task name (``"classify"``, ``"segment"``, ...); fixed by each subclass.
+        headline: Names of the headline metrics, in order (printed by ``medimg fit`` / ``medimg evaluate``).
         extra: Free-form JSON-compatible details (plan summary, training time, ...), listed in the page.
-        predictions: Optional per-case rows ``{"case_id", "true_label", "predicted_label", "correct",
-            "probabilities": {class: p}}``.
+        created: ISO-8601 creation time (UTC).
     """
+
+    FORMAT: ClassVar[str] = "medimg.report"
+    TITLE: ClassVar[str] = "Evaluation report"
+    METRIC_LABELS: ClassVar[Mapping[str, str]] = {}
+    GLOSSARY: ClassVar[Sequence[tuple[str, str]]] = ()
 
     metrics: dict[str, Any]
     confidence_intervals: dict[str, Any]
     split: str
     model_name: str
     dataset_name: str
-    created: str = field(default_factory=_now_iso)
+    task: str = "generic"
+    headline: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-    predictions: list[dict[str, Any]] | None = None
+    created: str = field(default_factory=_now_iso)
 
     # ------------------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dict with a ``"format"``/``"format_version"`` header."""
+        """Plain-JSON dict: a ``"format"``/``"format_version"`` header, then every field.
+
+        Raises:
+            ConfigError: A value has no JSON form (the message names its location, e.g. ``$.extra.x``).
+        """
         body = {f.name: getattr(self, f.name) for f in fields(self)}
-        return to_jsonable({"format": REPORT_FORMAT, "format_version": REPORT_FORMAT_VERSION, **body})
+        return to_jsonable({"format": self.FORMAT, "format_version": REPORT_FORMAT_VERSION, **body})
 
     def to_json(self) -> str:
         """Serialise to an indented JSON string (strict JSON: undefined values are ``null``)."""
@@ -99,57 +121,359 @@ class ClassificationReport:
         return atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike[str]) -> ClassificationReport:
-        """Load a report written by :meth:`save_json`.
+    def from_dict(cls: type[_R], data: Mapping[str, Any], *, source: str = "report") -> _R:
+        """Rebuild a report from :meth:`to_dict` output (or parsed ``report.json``).
+
+        On :class:`Report` itself any task's report is accepted and read as a generic report (task-specific
+        fields are dropped); on a subclass the ``format`` and ``task`` must be its own. Unknown keys are ignored.
+
+        Args:
+            data: The parsed JSON object.
+            source: Where ``data`` came from, for error messages.
 
         Raises:
-            MedimgError: The file is missing, not valid JSON, or not a medimg classification report.
+            MedimgError: ``data`` is not a report of this type, is from a newer medimg, or lacks required fields.
         """
-        source = Path(path)
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise MedimgError(f"report file {source} does not exist") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MedimgError(f"cannot read report {source}: {exc}; re-run the evaluation to rewrite it") from exc
-        if not isinstance(data, dict) or data.get("format", REPORT_FORMAT) != REPORT_FORMAT:
-            raise MedimgError(f"{source} is not a medimg classification report")
+        if not isinstance(data, Mapping):
+            raise MedimgError(f"{source} is not a medimg report (expected a JSON object)")
+        task = next((f.default for f in fields(cls) if f.name == "task"), None)
+        if cls is not Report and (data.get("format", cls.FORMAT) != cls.FORMAT or data.get("task", task) != task):
+            raise MedimgError(
+                f"{source} is not a medimg {cls.TITLE.lower()} (format {data.get('format')!r}, task "
+                f"{data.get('task')!r}); load it with the report class of its task"
+            )
         version = data.get("format_version", REPORT_FORMAT_VERSION)
         if not isinstance(version, int) or version > REPORT_FORMAT_VERSION:
             raise MedimgError(
                 f"{source} has report format version {version!r}, newer than this medimg understands "
                 f"({REPORT_FORMAT_VERSION}); upgrade medimg"
             )
-        names = {f.name for f in fields(cls)}
+        settable = [f for f in fields(cls) if f.init]
         missing = sorted(
-            n for n in ("metrics", "confidence_intervals", "split", "model_name", "dataset_name") if n not in data
+            f.name for f in settable if f.default is MISSING and f.default_factory is MISSING and f.name not in data
         )
         if missing:
-            raise MedimgError(f"report {source} lacks required field(s) {missing}; re-run the evaluation")
-        return cls(**{k: v for k, v in data.items() if k in names})
+            raise MedimgError(f"{source} lacks required field(s) {missing}; re-run the evaluation")
+        return cls(**{f.name: data[f.name] for f in settable if f.name in data})
+
+    @classmethod
+    def from_json(cls: type[_R], source: str | os.PathLike[str]) -> _R:
+        """Load a report from a ``report.json`` path (as written by :meth:`save_json`) or from JSON text.
+
+        Args:
+            source: A file path, or a string holding a JSON object (output of :meth:`to_json`).
+
+        Raises:
+            MedimgError: The file is missing, not valid JSON, or not a report of this type (see :meth:`from_dict`).
+        """
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            where, text = "report JSON text", source
+        else:
+            path = Path(source)
+            where = f"report {path}"
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError as exc:
+                raise MedimgError(f"report file {path} does not exist") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise MedimgError(f"cannot read report {path}: {exc}; re-run the evaluation to rewrite it") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MedimgError(f"cannot read {where}: {exc}; re-run the evaluation to rewrite it") from exc
+        return cls.from_dict(data, source=where)
 
     # ------------------------------------------------------------------------------------------ HTML
     def to_html(self, *, images: Mapping[str, str | os.PathLike[str]] | None = None) -> str:
-        """Render one self-contained HTML page (inline CSS, base64-embedded PNGs, no JavaScript).
+        """Render one self-contained HTML page (inline CSS, base64-embedded images, no JavaScript).
 
         Args:
-            images: ``{key: png_path}``; keys from :data:`FIGURES` (``"roc"``, ``"confusion_matrix"``,
-                ``"reliability"``, ``"training_curves"``) get their standard caption, others are shown under
-                "Other figures" with the key as caption.
+            images: ``{key: png_or_svg_path}`` handed to :meth:`task_sections` (each task documents its keys).
 
         Returns:
             The HTML document as a string.
 
         Raises:
-            MedimgError: An image file cannot be read.
+            MedimgError: An image file cannot be read or is not a PNG or SVG image.
         """
-        return _render_html(self, _embed_images(images or {}))
+        return html.page(
+            self.title(),
+            self.sections(_read_images(images or {})),
+            meta=self.meta_items(),
+            footer=f"Generated by medimg {__version__} · report created {self.created}.",
+        )
 
     def save_html(
         self, path: str | os.PathLike[str], images: Mapping[str, str | os.PathLike[str]] | None = None
     ) -> Path:
         """Write :meth:`to_html` to ``path`` atomically and return the path."""
         return atomic_write_text(path, self.to_html(images=images))
+
+    def title(self) -> str:
+        """Page title: ``"<TITLE> — <model> on <dataset>"``."""
+        return f"{self.TITLE} — {self.model_name} on {self.dataset_name}"
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """``(label, value)`` pairs of the header grid; subclasses append their own."""
+        return [
+            ("Model", self.model_name),
+            ("Dataset", self.dataset_name),
+            ("Split", self.split),
+            ("Created", self.created),
+            ("Cases", self.metrics.get("n")),
+        ]
+
+    def sections(self, images: Mapping[str, bytes]) -> list[str]:
+        """The page body in order: headline metrics, the task's sections, run details, glossary, limitations.
+
+        Args:
+            images: ``{key: PNG or SVG bytes}`` from :meth:`to_html`.
+        """
+        parts = [
+            html.section(
+                "Headline metrics",
+                self.headline_intro() + "\n" + html.metrics_table(self.headline_rows(), ci_label=self.ci_label()),
+            ),
+            *self.task_sections(images),
+        ]
+        if self.extra:
+            parts.append(html.section("Run details", html.key_value_table(self.extra)))
+        if self.GLOSSARY:
+            parts.append(html.section("How to read this", html.definition_list(self.GLOSSARY)))
+        parts.append(html.note(html.escape(LIMITATIONS), title="Limitations", warning=True))
+        return parts
+
+    def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
+        """The task's own sections (HTML from :mod:`medimg.evaluation.html`), between headline and details."""
+        return []
+
+    # ---------------------------------------------------------------------------------- headline table
+    def table_metrics(self) -> list[str]:
+        """Metric keys of the headline table (default: :attr:`headline`)."""
+        return list(self.headline)
+
+    def metric_label(self, key: str) -> str:
+        """Reader-facing name of ``key`` (from ``METRIC_LABELS``, else the key)."""
+        return self.METRIC_LABELS.get(key, key)
+
+    def metric_note(self, key: str) -> str | None:
+        """Small note under the label of ``key`` in the headline table (none by default)."""
+        return None
+
+    def headline_rows(self) -> list[html.MetricRow]:
+        """Rows of the headline table; keys in neither ``metrics`` nor ``confidence_intervals`` are skipped."""
+        rows = []
+        for key in self.table_metrics():
+            if key not in self.metrics and key not in self.confidence_intervals:
+                continue
+            entry = self.confidence_intervals.get(key)
+            value = entry.get("value") if isinstance(entry, Mapping) else self.metrics.get(key)
+            ci = entry if isinstance(entry, Mapping) else None
+            rows.append(html.MetricRow(self.metric_label(key), value, ci, self.metric_note(key)))
+        return rows
+
+    def _ci_setting(self, name: str) -> Any:
+        entries = (e for e in self.confidence_intervals.values() if isinstance(e, Mapping))
+        return next((e.get(name) for e in entries if e.get(name) is not None), None)
+
+    def ci_label(self) -> str:
+        """Header of the interval column, from the intervals' coverage (e.g. ``"95% CI"``)."""
+        return html.ci_label(self._ci_setting("confidence"))
+
+    def bootstrap_text(self) -> str:
+        """How the intervals were computed, e.g. ``"95% CIs from a percentile bootstrap over cases (1,000
+        resamples)"``, for :meth:`headline_intro`."""
+        resamples = self._ci_setting("n_resamples")
+        n_boot = f" ({int(resamples):,} resamples)" if isinstance(resamples, int) else ""
+        return f"{self.ci_label()}s from a percentile bootstrap over cases{n_boot}"
+
+    def headline_intro(self) -> str:
+        """Explanatory paragraph (HTML) above the headline table."""
+        return html.paragraph(
+            f"Point estimates on the {html.escape(self.split)} split with {html.escape(self.bootstrap_text())}. "
+            "“—”: not computed or undefined."
+        )
+
+
+def _read_images(images: Mapping[str, str | os.PathLike[str]]) -> dict[str, bytes]:
+    embedded: dict[str, bytes] = {}
+    for key, image_path in images.items():
+        try:
+            data = Path(image_path).read_bytes()
+        except OSError as exc:
+            raise MedimgError(f"cannot embed figure {key!r} from {image_path}: {exc}") from exc
+        if html.image_mime(data) is None:
+            raise MedimgError(f"figure {key!r} at {image_path} is not a PNG or SVG image")
+        embedded[str(key)] = data
+    return embedded
+
+
+# ------------------------------------------------------------------------------------- classification
+#: Figure keys understood by :meth:`ClassificationReport.to_html`, in page order, with their captions.
+FIGURES: dict[str, str] = {
+    "roc": "ROC curve",
+    "confusion_matrix": "Confusion matrix",
+    "reliability": "Reliability diagram (calibration)",
+    "training_curves": "Training curves",
+}
+
+#: Default headline metrics of a classification report, in the order the CLI prints them.
+CLASSIFICATION_HEADLINE = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
+
+_PER_CLASS_COLUMNS = (
+    html.Column("class", "Class", kind="text", row_header=True),
+    html.Column("precision", "Precision"),
+    html.Column("recall", "Recall (sensitivity)"),
+    html.Column("specificity", "Specificity"),
+    html.Column("f1", "F1"),
+    html.Column("support", "Support"),
+    html.Column("roc_auc", "AUC (one-vs-rest)"),
+)
+
+_ERROR_COLUMNS = (
+    html.Column("case_id", "Case", kind="text"),
+    html.Column("true_label", "True", kind="text"),
+    html.Column("predicted_label", "Predicted", kind="text"),
+    html.Column("confidence", "Probability"),
+)
+
+
+@dataclass(kw_only=True)
+class ClassificationReport(Report):
+    """Result of evaluating a classifier on one split.
+
+    Attributes:
+        metrics: Output of :func:`~medimg.evaluation.metrics.classification_metrics`.
+        confidence_intervals: Output of :func:`~medimg.evaluation.bootstrap.headline_cis`.
+        headline: Headline metric names (default :data:`CLASSIFICATION_HEADLINE`).
+        predictions: Optional per-case rows ``{"case_id", "true_label", "predicted_label", "correct",
+            "probabilities": {class: p}}``.
+
+    The other attributes are those of :class:`Report`. :meth:`to_html` understands the image keys of
+    :data:`FIGURES` (shown with their captions, in that order); other keys follow with the key as caption.
+    """
+
+    FORMAT: ClassVar[str] = REPORT_FORMAT
+    TITLE: ClassVar[str] = "Classification report"
+    METRIC_LABELS: ClassVar[Mapping[str, str]] = {
+        "accuracy": "Accuracy",
+        "balanced_accuracy": "Balanced accuracy",
+        "sensitivity": "Sensitivity (recall of positive class)",
+        "specificity": "Specificity",
+        "f1_macro": "F1 (macro)",
+        "roc_auc": "ROC AUC",
+        "precision_macro": "Precision (macro)",
+        "recall_macro": "Sensitivity / recall (macro)",
+        "specificity_macro": "Specificity (macro)",
+        "ece": "Expected calibration error (ECE, lower is better)",
+    }
+    GLOSSARY: ClassVar[Sequence[tuple[str, str]]] = (
+        (
+            "Sensitivity (recall)",
+            "Of the cases that truly belong to a class, the share the model labels as that class.",
+        ),
+        (
+            "Specificity",
+            "Of the cases that do not belong to a class, the share the model correctly labels as not that class.",
+        ),
+        ("Precision", "Of the cases the model assigns to a class, the share that truly belong to it."),
+        (
+            "ROC AUC",
+            "Probability that a random case of a class gets a higher score than a random case of another class: "
+            "0.5 is chance, 1.0 is perfect ranking, independent of any threshold.",
+        ),
+        (
+            "ECE",
+            "Expected calibration error: the average gap between the model's confidence and its actual accuracy "
+            "(0 = confidences can be taken at face value).",
+        ),
+        (
+            "Confidence interval (CI)",
+            "Bootstrap confidence interval over cases: the range the metric would plausibly take on another "
+            "sample of the same population; wide intervals mean too few cases to be sure.",
+        ),
+    )
+
+    task: str = field(default="classify", init=False)
+    headline: list[str] = field(default_factory=lambda: list(CLASSIFICATION_HEADLINE))
+    predictions: list[dict[str, Any]] | None = None
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        """Header grid: the common items and the class names."""
+        return [*super().meta_items(), ("Classes", ", ".join(str(n) for n in self.metrics.get("class_names", [])))]
+
+    def table_metrics(self) -> list[str]:
+        """Accuracy, balanced accuracy, sensitivity and specificity (macro for > 2 classes), F1, AUC, ECE."""
+        binary = self.metrics.get("n_classes") == 2
+        pair = ["sensitivity", "specificity"] if binary else ["recall_macro", "specificity_macro"]
+        return ["accuracy", "balanced_accuracy", *pair, "f1_macro", "roc_auc", "ece"]
+
+    def metric_label(self, key: str) -> str:
+        """Names the positive class in the sensitivity label."""
+        if key == "sensitivity" and self.metrics.get("positive_class") is not None:
+            return f"Sensitivity (recall of “{self.metrics['positive_class']}”)"
+        return super().metric_label(key)
+
+    def metric_note(self, key: str) -> str | None:
+        """Why ROC AUC is undefined, when it is."""
+        note = self.metrics.get("roc_auc_note") if key == "roc_auc" else None
+        return str(note) if note else None
+
+    def headline_intro(self) -> str:
+        """The common intro, naming the positive class of a binary task."""
+        positive = ""
+        if self.metrics.get("n_classes") == 2 and self.metrics.get("positive_class") is not None:
+            positive = f" Positive class: {html.strong(self.metrics['positive_class'])}."
+        return html.paragraph(
+            f"Point estimates on the {html.escape(self.split)} split with {html.escape(self.bootstrap_text())}."
+            f"{positive} “—”: not computed or undefined."
+        )
+
+    def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
+        """Per-class table, confusion matrix, figures and the most confident errors."""
+        per_class = [{"class": name, **stats} for name, stats in self.metrics.get("per_class", {}).items()]
+        parts = [
+            html.section(
+                "Per-class results",
+                html.table(per_class, _PER_CLASS_COLUMNS, css_class="per-class")
+                + "\n"
+                + html.paragraph("“—” marks a value that is undefined (e.g. AUC of a class absent from the data)."),
+            )
+        ]
+        names = self.metrics.get("class_names", [])
+        matrix = html.matrix_table(
+            self.metrics.get("confusion_matrix", []),
+            names,
+            names,
+            caption="Rows: true class · columns: predicted class · cells: count and share of the true class",
+            corner="true ↓ / predicted →",
+        )
+        if matrix:
+            parts.append(html.section("Confusion matrix", matrix))
+        ordered = [k for k in FIGURES if k in images] + [k for k in images if k not in FIGURES]
+        if ordered:
+            grid = html.figure_grid(html.figure(images[k], FIGURES.get(k, k)) for k in ordered)
+            parts.append(html.section("Figures", grid))
+        errors = self._errors_section()
+        if errors:
+            parts.append(errors)
+        return parts
+
+    def _errors_section(self, limit: int = 10) -> str:
+        rows = self.predictions or []
+        wrong = [
+            {**row, "confidence": float((row.get("probabilities") or {}).get(row.get("predicted_label"), 0.0))}
+            for row in rows
+            if not row.get("correct", True)
+        ]
+        if not wrong:
+            return ""
+        wrong.sort(key=lambda row: row["confidence"], reverse=True)
+        intro = html.paragraph(
+            f"{len(wrong):,} of {len(rows):,} cases are misclassified; the {min(limit, len(wrong))} with the highest "
+            "predicted probability are listed (worth a look for label errors or hard cases)."
+        )
+        return html.section("Most confident errors", intro + "\n" + html.table(wrong[:limit], _ERROR_COLUMNS))
 
 
 # ----------------------------------------------------------------------------------------------- building
@@ -181,7 +505,8 @@ def build_classification_report(
         seed: Bootstrap seed.
 
     Returns:
-        The report (not yet written; see :func:`write_report`).
+        The report (not yet written; see :func:`write_report`). Its ``headline`` lists the metrics of
+        :data:`CLASSIFICATION_HEADLINE` that have a value.
 
     Raises:
         ConfigError: Invalid inputs, or ``case_ids`` of the wrong length.
@@ -202,12 +527,18 @@ def build_classification_report(
         }
         for i in range(y.shape[0])
     ]
+    metrics = classification_metrics(y, p, names)
+    cis = headline_cis(y, p, names, n_resamples=n_resamples, seed=seed)
+    headline = [
+        key for key in CLASSIFICATION_HEADLINE if (cis.get(key) or {}).get("value", metrics.get(key)) is not None
+    ]
     return ClassificationReport(
-        metrics=classification_metrics(y, p, names),
-        confidence_intervals=headline_cis(y, p, names, n_resamples=n_resamples, seed=seed),
+        metrics=metrics,
+        confidence_intervals=cis,
         split=str(split),
         model_name=str(model_name),
         dataset_name=str(dataset_name),
+        headline=headline,
         extra=dict(extra or {}),
         predictions=predictions,
     )
@@ -261,325 +592,3 @@ def write_report(
     paths["json"] = report.save_json(folder / "report.json")
     paths["html"] = report.save_html(folder / "report.html", images=images)
     return paths
-
-
-# -------------------------------------------------------------------------------------------- rendering
-def _embed_images(images: Mapping[str, str | os.PathLike[str]]) -> dict[str, str]:
-    embedded: dict[str, str] = {}
-    for key, image_path in images.items():
-        try:
-            data = Path(image_path).read_bytes()
-        except OSError as exc:
-            raise MedimgError(f"cannot embed figure {key!r} from {image_path}: {exc}") from exc
-        mime = "image/png" if data.startswith(b"\x89PNG") else "image/svg+xml" if b"<svg" in data[:512] else ""
-        if not mime:
-            raise MedimgError(f"figure {key!r} at {image_path} is not a PNG or SVG image")
-        embedded[str(key)] = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-    return embedded
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.{digits}f}"
-    return _esc(value)
-
-
-def _ci_text(entry: Mapping[str, Any] | None) -> str:
-    if not entry or entry.get("low") is None or entry.get("high") is None:
-        return "—"
-    return f"{_fmt(entry['low'])} – {_fmt(entry['high'])}"
-
-
-def _headline_rows(report: ClassificationReport) -> str:
-    metrics, cis = report.metrics, report.confidence_intervals
-    binary = metrics.get("n_classes") == 2
-    order = ["accuracy", "balanced_accuracy"]
-    order += ["sensitivity", "specificity"] if binary else ["recall_macro", "specificity_macro"]
-    order += ["f1_macro", "roc_auc", "ece"]
-    rows = []
-    for key in order:
-        if key not in metrics and key not in cis:
-            continue
-        entry = cis.get(key)
-        value = entry.get("value") if entry else metrics.get(key)
-        label = _HEADLINE_LABELS.get(key, key)
-        if key == "sensitivity" and metrics.get("positive_class") is not None:
-            label = f"Sensitivity (recall of “{metrics['positive_class']}”)"
-        note = ""
-        if key == "roc_auc" and metrics.get("roc_auc_note"):
-            note = f'<div class="note">{_esc(metrics["roc_auc_note"])}</div>'
-        rows.append(
-            f'<tr><th scope="row">{_esc(label)}{note}</th>'
-            f'<td class="num strong">{_fmt(value)}</td><td class="num">{_ci_text(entry)}</td></tr>'
-        )
-    return "\n".join(rows)
-
-
-def _per_class_rows(report: ClassificationReport) -> str:
-    rows = []
-    for name, stats in report.metrics.get("per_class", {}).items():
-        cells = "".join(
-            f'<td class="num">{_fmt(stats.get(key))}</td>'
-            for key in ("precision", "recall", "specificity", "f1", "support", "roc_auc")
-        )
-        rows.append(f'<tr><th scope="row">{_esc(name)}</th>{cells}</tr>')
-    return "\n".join(rows)
-
-
-def _confusion_table(report: ClassificationReport) -> str:
-    names = report.metrics.get("class_names", [])
-    cm = np.asarray(report.metrics.get("confusion_matrix", []), dtype=np.float64)
-    if cm.ndim != 2 or cm.shape[0] != len(names) or cm.size == 0:
-        return ""
-    row_sums = cm.sum(axis=1, keepdims=True)
-    frac = np.divide(cm, row_sums, out=np.zeros_like(cm), where=row_sums > 0)
-    head = "".join(f'<th scope="col">{_esc(n)}</th>' for n in names)
-    body = []
-    for i, name in enumerate(names):
-        cells = []
-        for j in range(len(names)):
-            shade = f"rgba(31, 95, 153, {0.08 + 0.72 * frac[i, j]:.2f})" if cm[i, j] > 0 else "transparent"
-            text_class = ' class="cm dark"' if frac[i, j] > 0.55 else ' class="cm"'
-            cells.append(
-                f'<td{text_class} style="background:{shade}">{int(cm[i, j]):,}<span>{100 * frac[i, j]:.1f}%</span></td>'
-            )
-        body.append(f'<tr><th scope="row">{_esc(name)}</th>{"".join(cells)}</tr>')
-    return (
-        '<table class="confusion"><caption>Rows: true class · columns: predicted class · '
-        "cells: count and share of the true class</caption>"
-        f'<thead><tr><th class="corner">true ↓ / predicted →</th>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _figures(images: Mapping[str, str]) -> str:
-    parts = []
-    ordered = [k for k in FIGURES if k in images] + [k for k in images if k not in FIGURES]
-    for key in ordered:
-        caption = FIGURES.get(key, key)
-        parts.append(
-            f'<figure><img src="{images[key]}" alt="{_esc(caption)}"><figcaption>{_esc(caption)}</figcaption></figure>'
-        )
-    return "\n".join(parts)
-
-
-def _extra_rows(extra: Mapping[str, Any]) -> str:
-    rows = []
-    for key, value in extra.items():
-        if isinstance(value, (dict, list, tuple)):
-            shown = f"<pre>{_esc(dumps_json(value))}</pre>"
-        elif isinstance(value, (float, np.floating)):
-            shown = f"{float(value):.6g}"
-        else:
-            shown = _fmt(value)
-        rows.append(f'<tr><th scope="row">{_esc(key)}</th><td>{shown}</td></tr>')
-    return "\n".join(rows)
-
-
-def _top_errors(predictions: Sequence[Mapping[str, Any]] | None, limit: int = 10) -> str:
-    if not predictions:
-        return ""
-    wrong = [row for row in predictions if not row.get("correct", True)]
-    if not wrong:
-        return ""
-
-    def confidence(row: Mapping[str, Any]) -> float:
-        probs = row.get("probabilities") or {}
-        return float(probs.get(row.get("predicted_label"), 0.0))
-
-    wrong.sort(key=confidence, reverse=True)
-    rows = "".join(
-        f"<tr><td>{_esc(row.get('case_id'))}</td><td>{_esc(row.get('true_label'))}</td>"
-        f'<td>{_esc(row.get("predicted_label"))}</td><td class="num">{confidence(row):.3f}</td></tr>'
-        for row in wrong[:limit]
-    )
-    return (
-        "<section><h2>Most confident errors</h2>"
-        f'<p class="muted">{len(wrong):,} of {len(predictions):,} cases '
-        f"are misclassified; the {min(limit, len(wrong))} with the highest predicted probability are listed "
-        "(worth a look for label errors or hard cases).</p>"
-        '<table><thead><tr><th scope="col">Case</th><th scope="col">True</th><th scope="col">Predicted</th>'
-        f'<th scope="col" class="num">Probability</th></tr></thead><tbody>{rows}</tbody></table></section>'
-    )
-
-
-_CSS = """
-:root { --ink: #1d2430; --muted: #5b6575; --line: #d9dee6; --accent: #1f5f99; --soft: #f3f6fa; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff; line-height: 1.45;
-  font: 15px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1000px; margin: 0 auto; padding: 28px 32px 48px; }
-header { border-bottom: 3px solid var(--accent); padding-bottom: 12px; margin-bottom: 20px; }
-h1 { font-size: 24px; margin: 0 0 8px; }
-h2 { font-size: 18px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
-dl.meta { display: grid; grid-template-columns: repeat(auto-fit, minmax(180px, 1fr));
-  gap: 6px 18px; margin: 0; }
-dl.meta div { background: var(--soft); border-radius: 6px; padding: 6px 10px; }
-dl.meta dt { font-size: 11px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
-dl.meta dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
-table { border-collapse: collapse; width: 100%; margin: 6px 0 4px; font-size: 14px; }
-th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-thead th { background: var(--soft); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.strong { font-weight: 700; }
-table.headline { max-width: 720px; }
-table.confusion { width: auto; }
-table.confusion td.cm { text-align: center; min-width: 72px; font-variant-numeric: tabular-nums; }
-table.confusion td.cm span { display: block; font-size: 11px; color: var(--muted); }
-table.confusion td.dark, table.confusion td.dark span { color: #fff; }
-table.confusion th.corner { font-size: 11px; color: var(--muted); text-transform: none; }
-caption { caption-side: bottom; text-align: left; font-size: 12px; color: var(--muted); padding-top: 6px; }
-.note { font-weight: 400; font-size: 12px; color: var(--muted); }
-.muted { color: var(--muted); font-size: 13px; }
-.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 18px; }
-figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; background: #fff; }
-figure img { width: 100%; height: auto; display: block; }
-figcaption { font-size: 13px; color: var(--muted); text-align: center; margin-top: 4px; }
-pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
-dl.howto dt { font-weight: 700; margin-top: 6px; }
-dl.howto dd { margin: 0 0 0 0; color: var(--ink); }
-.limitations { margin-top: 28px; border-left: 4px solid #c0392b; background: #fdf3f2; padding: 10px 14px;
-  border-radius: 4px; font-size: 14px; }
-footer { margin-top: 24px; font-size: 12px; color: var(--muted); }
-@page { size: A4; margin: 14mm; }
-@media print {
-  body { font-size: 11pt; }
-  main { max-width: none; padding: 0; }
-  .figures { display: block; }
-  figure { break-inside: avoid; page-break-inside: avoid; margin-bottom: 10px; border: none; }
-  figure img { max-width: 15cm; margin: 0 auto; }
-  table, tr, .limitations { break-inside: avoid; page-break-inside: avoid; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-}
-"""
-
-_HOW_TO_READ = """
-<dl class="howto">
-<dt>Sensitivity (recall)</dt>
-<dd>Of the cases that truly belong to a class, the share the model labels as that class.</dd>
-<dt>Specificity</dt>
-<dd>Of the cases that do not belong to a class, the share the model correctly labels as not that class.</dd>
-<dt>Precision</dt>
-<dd>Of the cases the model assigns to a class, the share that truly belong to it.</dd>
-<dt>ROC AUC</dt>
-<dd>Probability that a random case of a class gets a higher score than a random case of another class:
-0.5 is chance, 1.0 is perfect ranking, independent of any threshold.</dd>
-<dt>ECE</dt>
-<dd>Expected calibration error: the average gap between the model's confidence and its actual accuracy
-(0 = confidences can be taken at face value).</dd>
-<dt>Confidence interval (CI)</dt>
-<dd>Bootstrap confidence interval over cases: the range the metric would plausibly take on another sample
-of the same population; wide intervals mean too few cases to be sure.</dd>
-</dl>
-"""
-
-
-def _render_html(report: ClassificationReport, images: Mapping[str, str]) -> str:
-    metrics = report.metrics
-    names = metrics.get("class_names", [])
-    confidence = next(
-        (e.get("confidence") for e in report.confidence_intervals.values() if isinstance(e, Mapping)), 0.95
-    )
-    ci_label = f"{100 * float(confidence or 0.95):g}% CI"
-    resamples = next(
-        (e.get("n_resamples") for e in report.confidence_intervals.values() if isinstance(e, Mapping)), None
-    )
-    n_boot = f" ({int(resamples):,} resamples)" if isinstance(resamples, int) else ""
-    title = f"Classification report — {report.model_name} on {report.dataset_name}"
-    meta = [
-        ("Model", report.model_name),
-        ("Dataset", report.dataset_name),
-        ("Split", report.split),
-        ("Created", report.created),
-        ("Cases", _fmt(metrics.get("n"))),
-        ("Classes", ", ".join(str(n) for n in names)),
-    ]
-    meta_html = "".join(f"<div><dt>{_esc(k)}</dt><dd>{_esc(v)}</dd></div>" for k, v in meta)
-    positive = ""
-    if metrics.get("n_classes") == 2 and metrics.get("positive_class") is not None:
-        positive = f" Positive class: <strong>{_esc(metrics['positive_class'])}</strong>."
-    figures = _figures(images)
-    figure_section = f'<section><h2>Figures</h2><div class="figures">{figures}</div></section>' if figures else ""
-    extra = _extra_rows(report.extra)
-    extra_section = (
-        f'<section><h2>Run details</h2><table class="details"><tbody>{extra}</tbody></table></section>' if extra else ""
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_esc(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<main>
-<header>
-<h1>{_esc(title)}</h1>
-<dl class="meta">{meta_html}</dl>
-</header>
-
-<section>
-<h2>Headline metrics</h2>
-<p class="muted">Point estimates on the {_esc(report.split)} split with {ci_label}s from a percentile
-bootstrap over cases{n_boot}.{positive} “—”: not computed or undefined.</p>
-<table class="headline">
-<thead><tr><th scope="col">Metric</th><th scope="col" class="num">Value</th>
-<th scope="col" class="num">{ci_label}</th></tr></thead>
-<tbody>
-{_headline_rows(report)}
-</tbody>
-</table>
-</section>
-
-<section>
-<h2>Per-class results</h2>
-<table class="per-class">
-<thead><tr><th scope="col">Class</th><th scope="col" class="num">Precision</th>
-<th scope="col" class="num">Recall (sensitivity)</th><th scope="col" class="num">Specificity</th>
-<th scope="col" class="num">F1</th><th scope="col" class="num">Support</th>
-<th scope="col" class="num">AUC (one-vs-rest)</th></tr></thead>
-<tbody>
-{_per_class_rows(report)}
-</tbody>
-</table>
-<p class="muted">“—” marks a value that is undefined (e.g. AUC of a class absent from the data).</p>
-</section>
-
-<section>
-<h2>Confusion matrix</h2>
-{_confusion_table(report)}
-</section>
-
-{figure_section}
-
-{_top_errors(report.predictions)}
-
-{extra_section}
-
-<section>
-<h2>How to read this</h2>
-{_HOW_TO_READ}
-</section>
-
-<div class="limitations"><strong>Limitations.</strong> For research use only; this is not a medical device
-and must not be used for diagnosis or treatment decisions. Results hold for this data set and split only;
-performance on other sites, scanners or populations may differ, and confidence intervals do not cover
-such shifts.</div>
-
-<footer>Generated by medimg {_esc(__version__)} · report created {_esc(report.created)}.</footer>
-</main>
-</body>
-</html>
-"""

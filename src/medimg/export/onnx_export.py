@@ -146,7 +146,7 @@ def _parity_images(model: Model, inputs: Sequence[str | Path] | None, limit: int
     window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
     images: list[Any] = []
     if inputs:
-        from medimg.inference import expand_inputs
+        from medimg.io.inputs import expand_inputs
 
         paths = expand_inputs(inputs)
         for path in paths[:limit]:
@@ -160,7 +160,7 @@ def _parity_images(model: Model, inputs: Sequence[str | Path] | None, limit: int
     try:
         from medimg.data.dataset import Dataset
         from medimg.data.splits import Splits
-        from medimg.pipeline import cases_for
+        from medimg.tasks.classify.run import cases_for
         from medimg.run_folder import RunFolder
 
         run = RunFolder(model.run_dir_)

@@ -22,7 +22,8 @@ import numpy as np
 
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
-from medimg.inference import Prediction, expand_inputs
+from medimg.tasks.classify.predict import Prediction
+from medimg.io.inputs import expand_inputs
 
 logger = logging.getLogger(__name__)
 

@@ -150,7 +150,7 @@ class PredictionService:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
         """
         from medimg.explain.overlay import display_image, heatmap_rgba, png_bytes, representative_slice, thumbnail
-        from medimg.inference import predict_images
+        from medimg.tasks.classify.predict import predict_images
         from medimg.io import read_image
 
         started = time.perf_counter()

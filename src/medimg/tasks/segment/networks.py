@@ -18,7 +18,7 @@ from collections.abc import Callable
 from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
-from medimg.segmentation.planning import SegPlan
+from medimg.tasks.segment.planning import SegPlan
 
 
 def _unet(plan: SegPlan) -> nn.Module:

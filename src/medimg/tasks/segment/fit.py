@@ -23,17 +23,17 @@ from medimg.data.splits import Splits, make_splits
 from medimg.engine.checkpoint import save_checkpoint
 from medimg.errors import ConfigError, DatasetError, ImageReadError
 from medimg.run_folder import RunFolder
-from medimg.segmentation.data import SegCase, SegmentationDataset, SegSample
-from medimg.segmentation.inference import probabilities_at, select_postprocessing, sliding_window_probabilities
-from medimg.segmentation.labels import LabelEncoding, determine_label_encoding, is_colour_mask, mask_values
-from medimg.segmentation.networks import build_segmentation_network
-from medimg.segmentation.planning import (
+from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
+from medimg.tasks.segment.inference import probabilities_at, select_postprocessing, sliding_window_probabilities
+from medimg.tasks.segment.labels import LabelEncoding, determine_label_encoding, is_colour_mask, mask_values
+from medimg.tasks.segment.networks import build_segmentation_network
+from medimg.tasks.segment.planning import (
     SegPlan,
     extract_seg_fingerprint,
     make_seg_plan,
     resolve_seg_plan,
 )
-from medimg.segmentation.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
+from medimg.tasks.segment.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def predict_prepared(
 
 def validation_dice(network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan) -> dict[str, float]:
     """Mean foreground Dice over validation cases at network resolution (no test-time flips)."""
-    from medimg.segmentation.metrics import dice_per_class
+    from medimg.tasks.segment.metrics import dice_per_class
 
     scores = []
     for case, probs in zip(cases, predict_prepared(network, cases, plan, tta=False), strict=True):
@@ -183,8 +183,8 @@ def fit_segmentation(
 ) -> SegFitResult:
     """Train one segmentation network on ``dataset`` into ``run_dir``."""
     from medimg.planning.planner import cpu_supports_bf16
-    from medimg.segmentation.sampling import PatchSampler
-    from medimg.segmentation.train import train_segmentation
+    from medimg.tasks.segment.sampling import PatchSampler
+    from medimg.tasks.segment.train import train_segmentation
 
     if options.folds:
         raise ConfigError("cross-validation (--folds) is not available for segmentation yet; train one split")

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from medimg.errors import DatasetError
-from medimg.segmentation.labels import IGNORE, encode_mask
-from medimg.segmentation.planning import SegPlan
+from medimg.tasks.segment.labels import IGNORE, encode_mask
+from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
 

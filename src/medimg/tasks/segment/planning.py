@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from medimg.errors import ConfigError
 from medimg.planning.fingerprint import IntensityStats
 from medimg.planning.plan import field_help
-from medimg.segmentation.labels import IGNORE, LabelEncoding
+from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
 MAX_PATCH_2D = 128
 MAX_PATCH_VOXELS_3D = 64**3
@@ -83,7 +83,7 @@ class SegPlan(BaseModel):
     norm_std: float = Field(1.0, gt=0, description="ct: global standard deviation")
     patch_size: list[int] = Field(default_factory=lambda: [128, 128], description="training patch, per axis")
     network: Literal["unet", "basicunet", "attention-unet", "segresnet", "vnet"] = Field(
-        "unet", description="MONAI network (see medimg.segmentation.networks)"
+        "unet", description="MONAI network (see medimg.tasks.segment.networks)"
     )
     channels: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256], description="features per level")
     num_res_units: int = Field(1, ge=0, description="residual units per level (MONAI UNet)")

@@ -10,8 +10,8 @@ import torch
 
 from medimg.errors import ConfigError
 from medimg.planning.fingerprint import IntensityStats
-from medimg.segmentation.labels import LabelEncoding
-from medimg.segmentation.planning import SegFingerprint, SegPlan, make_seg_plan, resolve_seg_plan
+from medimg.tasks.segment.labels import LabelEncoding
+from medimg.tasks.segment.planning import SegFingerprint, SegPlan, make_seg_plan, resolve_seg_plan
 
 
 def _fingerprint(shape: list[int], thickness: float, spacing: list[float] | None = None) -> SegFingerprint:
@@ -60,8 +60,8 @@ def test_overrides_are_validated() -> None:
 
 @pytest.mark.parametrize("name", ["unet", "basicunet", "attention-unet", "segresnet"])
 def test_every_2d_network_segments_any_size(name: str) -> None:
-    from medimg.segmentation.inference import sliding_window_probabilities
-    from medimg.segmentation.networks import build_segmentation_network
+    from medimg.tasks.segment.inference import sliding_window_probabilities
+    from medimg.tasks.segment.networks import build_segmentation_network
 
     plan = SegPlan(
         network=name, channels=[8, 16, 32], patch_size=[32, 32], amp="none", num_classes=3, class_names=["a", "b", "c"]
@@ -73,7 +73,7 @@ def test_every_2d_network_segments_any_size(name: str) -> None:
 
 
 def test_vnet_is_3d_only() -> None:
-    from medimg.segmentation.networks import build_segmentation_network, check_network_name
+    from medimg.tasks.segment.networks import build_segmentation_network, check_network_name
 
     with pytest.raises(ConfigError, match="3D"):
         build_segmentation_network(SegPlan(network="vnet"))
@@ -82,7 +82,7 @@ def test_vnet_is_3d_only() -> None:
 
 
 def test_postprocessing() -> None:
-    from medimg.segmentation.inference import postprocess, select_postprocessing
+    from medimg.tasks.segment.inference import postprocess, select_postprocessing
 
     labels = np.zeros((10, 10), np.uint8)
     labels[1:5, 1:5] = 1  # 16 px
@@ -102,7 +102,7 @@ def test_written_masks_keep_geometry(tmp_path: Path) -> None:
     from PIL import Image
 
     from medimg.io import read_image
-    from medimg.segmentation.inference import write_mask
+    from medimg.tasks.segment.inference import write_mask
 
     labels = np.zeros((5, 6, 7), np.uint8)
     labels[1:3, 2:4, 3:6] = 2
@@ -120,8 +120,8 @@ def test_written_masks_keep_geometry(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dims", [2, 3])
 def test_augmentation_keeps_images_and_labels_aligned(dims: int) -> None:
-    from medimg.segmentation.planning import SegAugmentation
-    from medimg.segmentation.sampling import augment_batch
+    from medimg.tasks.segment.planning import SegAugmentation
+    from medimg.tasks.segment.sampling import augment_batch
 
     shape = (6, 8, 8) if dims == 2 else (6, 8, 8, 8)
     y = torch.randint(0, 3, shape)
@@ -134,8 +134,8 @@ def test_augmentation_keeps_images_and_labels_aligned(dims: int) -> None:
 
 
 def test_patch_sampler_centres_on_foreground() -> None:
-    from medimg.segmentation.planning import SegAugmentation
-    from medimg.segmentation.sampling import PatchSampler
+    from medimg.tasks.segment.planning import SegAugmentation
+    from medimg.tasks.segment.sampling import PatchSampler
 
     labels = torch.zeros(64, 64, dtype=torch.uint8)
     labels[50:54, 5:9] = 1

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from medimg.engine.trainer import autocast_context
-from medimg.segmentation.labels import IGNORE
-from medimg.segmentation.planning import SegPlan
-from medimg.segmentation.preprocess import resize
+from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.planning import SegPlan
+from medimg.tasks.segment.preprocess import resize
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def select_postprocessing(
     """The post-processing with the best mean foreground Dice on validation cases; ``none`` unless another is
     strictly better (nnU-Net's rule: post-processing must earn its place on held-out data).
     """
-    from medimg.segmentation.metrics import dice_per_class
+    from medimg.tasks.segment.metrics import dice_per_class
 
     scores: dict[str, float] = {}
     for method in POSTPROCESSING:

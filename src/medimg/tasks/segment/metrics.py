@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.segmentation.labels import IGNORE
+from medimg.tasks.segment.labels import IGNORE
 
 METRIC_NAMES = ("dice", "iou", "hd95", "assd", "sensitivity", "precision")
 

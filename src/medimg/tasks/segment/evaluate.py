@@ -16,18 +16,18 @@ import torch
 from torch import nn
 
 from medimg.io.image import ImageData
-from medimg.segmentation.data import SegCase, SegmentationDataset
-from medimg.segmentation.inference import (
+from medimg.tasks.segment.data import SegCase, SegmentationDataset
+from medimg.tasks.segment.inference import (
     mask_suffix,
     postprocess,
     probabilities_at,
     sliding_window_probabilities,
     write_mask,
 )
-from medimg.segmentation.labels import IGNORE
-from medimg.segmentation.planning import SegPlan
-from medimg.segmentation.preprocess import decode_labels, prepare_image
-from medimg.segmentation.report import (
+from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.planning import SegPlan
+from medimg.tasks.segment.preprocess import decode_labels, prepare_image
+from medimg.tasks.segment.report import (
     SegmentationReport,
     build_segmentation_report,
     plot_overlay,
@@ -74,8 +74,8 @@ def evaluate_cases(
     """Segment every case, compute per-case metrics at the files' resolution, and write the report."""
     from tqdm.auto import tqdm
 
-    from medimg.segmentation.fit import read_samples
-    from medimg.segmentation.metrics import case_metrics, pixel_auc
+    from medimg.tasks.segment.fit import read_samples
+    from medimg.tasks.segment.metrics import case_metrics, pixel_auc
 
     network.eval()
     per_case: list[dict[int, dict[str, float]]] = []
@@ -269,7 +269,7 @@ def predict_files(
 
 def load_network(plan: SegPlan, state: dict[str, torch.Tensor]) -> nn.Module:
     """Build the plan's network and load ``state`` into it (eval mode)."""
-    from medimg.segmentation.networks import build_segmentation_network
+    from medimg.tasks.segment.networks import build_segmentation_network
 
     network = build_segmentation_network(plan)
     network.load_state_dict(state)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from medimg import Model
-from tests.segmentation.synthetic import write_2d_pairs, write_3d_pairs
+from tests.tasks.segment.synthetic import write_2d_pairs, write_3d_pairs
 
 FAST_2D = {
     "epochs": 6,

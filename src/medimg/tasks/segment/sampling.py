@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from medimg.segmentation.labels import IGNORE
-from medimg.segmentation.planning import SegAugmentation
+from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.planning import SegAugmentation
 
 MAX_FOREGROUND_POINTS = 20_000
 

@@ -22,10 +22,10 @@ from medimg.engine.schedule import lr_multiplier
 from medimg.engine.trainer import TrainResult, autocast_context
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_text
-from medimg.segmentation.inference import memory_format
-from medimg.segmentation.losses import make_loss
-from medimg.segmentation.planning import SegPlan
-from medimg.segmentation.sampling import PatchSampler
+from medimg.tasks.segment.inference import memory_format
+from medimg.tasks.segment.losses import make_loss
+from medimg.tasks.segment.planning import SegPlan
+from medimg.tasks.segment.sampling import PatchSampler
 
 logger = logging.getLogger(__name__)
 

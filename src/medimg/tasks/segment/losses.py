@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from medimg.segmentation.labels import IGNORE
+from medimg.tasks.segment.labels import IGNORE
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

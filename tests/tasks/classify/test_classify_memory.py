@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from medimg.planning.plan import Plan
-from medimg.tasks.classify import INFERENCE_STEP_PIXELS, inference_step, predict_logits
+from medimg.tasks.classify.inference import INFERENCE_STEP_PIXELS, inference_step, predict_logits
 from medimg.transforms import preprocess
 from medimg.transforms.preprocess import preprocess_arrays
 

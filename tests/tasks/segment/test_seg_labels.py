@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from medimg.errors import ConfigError, DatasetError
-from medimg.segmentation.labels import IGNORE, determine_label_encoding, encode_mask, parse_colour_table
+from medimg.tasks.segment.labels import IGNORE, determine_label_encoding, encode_mask, parse_colour_table
 
 
 def test_binary_encodings() -> None:

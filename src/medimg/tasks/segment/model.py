@@ -19,8 +19,8 @@ from torch import nn
 from medimg.config import FitOptions, read_config_file
 from medimg.errors import ConfigError, DatasetError, NotFittedError, RunFolderError, did_you_mean
 from medimg.model import Model
-from medimg.segmentation.data import SegmentationDataset
-from medimg.segmentation.planning import SegPlan
+from medimg.tasks.segment.data import SegmentationDataset
+from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class SegmentationModel(Model):
     Args:
         network: ``unet`` (default for ``auto``), ``basicunet``, ``attention-unet``, ``segresnet`` or ``vnet``.
         task: ``"segment"``.
-        **plan_overrides: any :class:`~medimg.segmentation.planning.SegPlan` field (``epochs=20``,
+        **plan_overrides: any :class:`~medimg.tasks.segment.planning.SegPlan` field (``epochs=20``,
             ``loss="dice_focal"``, ``class_names=[...]``...).
 
     Attributes (after ``fit`` or ``load``):
@@ -49,7 +49,7 @@ class SegmentationModel(Model):
     plan_: SegPlan | None  # type: ignore[assignment]
 
     def __init__(self, network: str = "auto", task: str = "segment", **plan_overrides: Any) -> None:
-        from medimg.segmentation.networks import check_network_name
+        from medimg.tasks.segment.networks import check_network_name
 
         if task != "segment":
             raise ConfigError(f"SegmentationModel serves task='segment', not {task!r}")
@@ -90,7 +90,7 @@ class SegmentationModel(Model):
                 ``colour_table`` (for colour-coded masks) and plan fields (``epochs``, ``patch_size``...).
         """
         from medimg.run_folder import new_run_dir
-        from medimg.segmentation.fit import fit_segmentation
+        from medimg.tasks.segment.fit import fit_segmentation
 
         option_fields = set(FitOptions.model_fields)
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in option_fields})
@@ -130,7 +130,7 @@ class SegmentationModel(Model):
         """
         from medimg.engine.checkpoint import load_checkpoint
         from medimg.run_folder import RunFolder
-        from medimg.segmentation.evaluate import load_network
+        from medimg.tasks.segment.evaluate import load_network
 
         run = RunFolder(run_dir)
         if not run.path.is_dir():
@@ -165,11 +165,11 @@ class SegmentationModel(Model):
         ``RUN/report`` for the training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise).
 
         Returns:
-            :class:`~medimg.segmentation.report.SegmentationReport`.
+            :class:`~medimg.tasks.segment.report.SegmentationReport`.
         """
         from medimg.data.splits import Splits
         from medimg.run_folder import RunFolder
-        from medimg.segmentation.evaluate import evaluate_cases
+        from medimg.tasks.segment.evaluate import evaluate_cases
 
         network, plan = self._require_seg_fitted()
         run = RunFolder(self.run_dir_ or ".")
@@ -233,11 +233,11 @@ class SegmentationModel(Model):
                 input's affine for NIfTI, ``<name>_mask.png`` at the original size otherwise.
 
         Returns:
-            One :class:`~medimg.segmentation.evaluate.SegmentationPrediction` per readable file; unreadable files
+            One :class:`~medimg.tasks.segment.evaluate.SegmentationPrediction` per readable file; unreadable files
             are logged and listed in ``self.failed_``.
         """
-        from medimg.inference import expand_inputs
-        from medimg.segmentation.evaluate import predict_files
+        from medimg.io.inputs import expand_inputs
+        from medimg.tasks.segment.evaluate import predict_files
 
         if explain is not None:
             raise ConfigError("explain is not available for segmentation models: the predicted mask is the output")

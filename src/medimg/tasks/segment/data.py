@@ -43,7 +43,7 @@ from medimg.data.case import Case, normalise_split
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 from medimg.io.image import ImageData
-from medimg.segmentation.labels import ColourTable, parse_colour_table
+from medimg.tasks.segment.labels import ColourTable, parse_colour_table
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class SegSample:
     Attributes:
         image: the image as read (``array`` ``(C, *spatial)`` float32 with geometry).
         mask: raw mask values ``(C, *spatial)`` float32 (``None`` if unlabelled); decode with
-            :func:`~medimg.segmentation.labels.encode_mask`.
+            :func:`~medimg.tasks.segment.labels.encode_mask`.
         roi: ``(*spatial)`` bool, True inside the region of interest, or ``None``.
     """
 

@@ -30,15 +30,10 @@ from medimg.planning.fingerprint import extract_fingerprint
 from medimg.planning.plan import Plan
 from medimg.planning.planner import cpu_supports_bf16, make_plan
 from medimg.run_folder import RunFolder
-from medimg.tasks.classify import (
-    PreparedSplit,
-    adjust_for_class_weights,
-    logit_shifts,
-    make_hooks,
-    predict_proba,
-    prepare_loaded,
-    prepare_split,
-)
+from medimg.tasks.classify.data import PreparedSplit, prepare_loaded, prepare_split
+from medimg.tasks.classify.inference import predict_proba
+from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
+from medimg.tasks.classify.step import make_hooks
 
 logger = logging.getLogger(__name__)
 

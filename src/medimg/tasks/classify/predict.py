@@ -7,14 +7,14 @@ predictor in :mod:`medimg.export.predictor`); the PyTorch path loads it on first
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medimg.errors import DatasetError, ImageReadError
+from medimg.errors import ImageReadError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -66,29 +66,6 @@ class Prediction:
         return result
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and every image file inside given folders (recursively, sorted).
-
-    Raises:
-        DatasetError: a path does not exist, or a folder holds no image files.
-    """
-    from medimg.io.formats import is_image_file
-
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = [p for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]
-            if not found:
-                raise DatasetError(f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise DatasetError(f"{path} does not exist")
-    return files
-
-
 def predict_files(
     network: nn.Module,
     plan: Plan,
@@ -131,7 +108,7 @@ def predict_images(
     Raises:
         DatasetError: an image does not fit the model (2D vs 3D, channels).
     """
-    from medimg.tasks.classify import inference_step, predict_proba
+    from medimg.tasks.classify.inference import inference_step, predict_proba
     from medimg.transforms.preprocess import preprocess_arrays
 
     if not images:

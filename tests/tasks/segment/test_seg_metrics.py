@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from medimg.segmentation.labels import IGNORE
-from medimg.segmentation.metrics import case_metrics, dice_per_class, mean_ci, pixel_auc, pooled_dice
+from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.metrics import case_metrics, dice_per_class, mean_ci, pixel_auc, pooled_dice
 
 
 def test_overlap_metrics_by_hand() -> None:

@@ -1,0 +1,1 @@
+"""Classification: images with one label each (see :mod:`medimg.tasks`)."""

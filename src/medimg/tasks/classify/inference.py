@@ -1,0 +1,53 @@
+"""Batched network inference for classification: logits and probabilities, flip test-time augmentation,
+inference steps bounded by pixel count."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.engine.trainer import autocast_context, to_memory_format
+from medimg.planning.plan import Plan
+
+
+def tta_flip_axes(plan: Plan) -> list[int]:
+    """Flip axes used at test time: those the training augmentation also used (never a new symmetry)."""
+    return [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
+
+
+#: Inference steps hold at most this many input pixels/voxels (256 images of 32x32, 8 volumes of 64^3):
+#: activations grow with the input, and 256 volumes of 64^3 through a 3D CNN need over 8 GB.
+INFERENCE_STEP_PIXELS = 2**21
+
+
+def inference_step(plan: Plan, most: int | None = None) -> int:
+    """Images per inference step: ``plan.eval_batch_size`` (and ``most``), capped by the input's pixel count."""
+    cap = max(1, INFERENCE_STEP_PIXELS // math.prod(plan.input_size))
+    return max(1, min(plan.eval_batch_size, cap, most or plan.eval_batch_size))
+
+
+@torch.no_grad()
+def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Tensor:
+    """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched, AMP as planned)."""
+    network.eval()
+    flips = tta_flip_axes(plan)
+    outputs = []
+    step = inference_step(plan)
+    for start in range(0, x.shape[0], step):
+        xb = to_memory_format(x[start : start + step].float(), plan)
+        with autocast_context(plan):
+            logits = network(xb).float()
+            for axis in flips:
+                logits = logits + network(xb.flip(2 + axis)).float()
+        outputs.append(logits / (1 + len(flips)))
+    if not outputs:
+        return torch.zeros((0, plan.num_classes))
+    return torch.cat(outputs)
+
+
+def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan) -> np.ndarray:
+    """Class probabilities ``(N, K)`` float64 (softmax of the logits)."""
+    return torch.softmax(predict_logits(network, x, plan), dim=1).double().numpy()

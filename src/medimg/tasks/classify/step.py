@@ -1,0 +1,58 @@
+"""The classification step: class-weighted, label-smoothed cross-entropy for training and the validation
+metrics used for model selection."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.engine.trainer import TaskHooks
+from medimg.planning.plan import Plan
+from medimg.tasks.classify.data import PreparedSplit
+from medimg.tasks.classify.inference import predict_logits
+
+
+def make_loss(plan: Plan) -> nn.Module:
+    """Cross-entropy with the plan's class weights and label smoothing."""
+    weight = torch.tensor(plan.class_weights, dtype=torch.float32) if plan.class_weights else None
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=plan.label_smoothing)
+
+
+def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Validation metrics for model selection: AUC (binary / macro one-vs-rest), accuracy, balanced accuracy,
+    and ``auc_bacc``, their mean of AUC and balanced accuracy (the default selection metric).
+
+    Undefined values (e.g. AUC with one class present) are NaN, which never counts as an improvement.
+    """
+    from medimg.evaluation.metrics import accuracy, balanced_accuracy, roc_auc
+
+    if len(y) == 0:
+        return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan, "auc_bacc": math.nan}
+    result = {}
+    for name, metric in (("auc", roc_auc), ("accuracy", accuracy), ("balanced_accuracy", balanced_accuracy)):
+        value = metric(y, probabilities)
+        result[name] = math.nan if value is None else float(value)
+    result["auc_bacc"] = (result["auc"] + result["balanced_accuracy"]) / 2
+    return result
+
+
+def make_hooks(plan: Plan, val: PreparedSplit) -> TaskHooks:
+    """Loss and validation callbacks for the engine."""
+    criterion = make_loss(plan)
+    val_criterion = nn.CrossEntropyLoss()
+
+    def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return criterion(network(xb).float(), yb)
+
+    def validate(network: nn.Module) -> dict[str, float]:
+        if len(val) == 0:
+            return {"loss": math.nan, **quick_metrics(np.zeros(0), np.zeros((0, plan.num_classes)))}
+        logits = predict_logits(network, val.x, plan)
+        metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
+        metrics["loss"] = float(val_criterion(logits, val.y))
+        return metrics
+
+    return TaskHooks(loss=loss, validate=validate)
