@@ -55,7 +55,7 @@ def build_model(args: argparse.Namespace) -> Any:
     if args.run:
         return Model.load(args.run)
     from medimg.planning.plan import Plan
-    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.network import build_network
 
     dims = args.dims
     plan = Plan(

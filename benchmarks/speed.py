@@ -154,7 +154,7 @@ def measure_speed(
     ratio.
     """
     from medimg.networks.flops import count_flops
-    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.network import build_network
 
     plan, x, y = _prepared_training_set(data)
     forward_flops = count_flops(build_network(plan), (plan.in_channels, *plan.input_size))
@@ -223,7 +223,7 @@ def _trainer_epoch_row(
     plan: Any, x: torch.Tensor, y: torch.Tensor, train_flops: float, ceiling: dict[str, float]
 ) -> dict[str, Any]:
     from medimg.engine.trainer import TaskHooks, train
-    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.network import build_network
     from medimg.tasks.classify.step import make_loss
 
     criterion = make_loss(plan)
@@ -307,7 +307,7 @@ def measure_scale(n_images: int = 90_000, *, steps: int = 10) -> dict[str, Any]:
     for _ in range(math.ceil(n_images / plan.batch_size)):
         next(batches)
     epoch_loader_ips = n_images / (time.perf_counter() - start)
-    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.network import build_network
 
     ips = _images_per_s(
         batches, steps, _train_step(build_network(plan), plan, bf16=plan.amp == "bf16", channels_last=True)

@@ -11,7 +11,7 @@ import torch
 
 from medimg import Dataset, Model
 from medimg.networks.ensemble import EnsembleNet
-from medimg.tasks.classify.run import member_seed
+from medimg.engine.ensemble import member_seed
 
 pytestmark = pytest.mark.e2e
 

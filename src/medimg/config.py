@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,10 +97,43 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     try:
         return plan_type.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid plan value: {problems}") from error
+        raise ConfigError(f"invalid plan value: {_problems(error)}") from error
 
 
-def _check_known(key: str, known: dict[str, str]) -> None:
+def _check_known(key: str, known: dict[str, str], choices: Sequence[str] | None = None) -> None:
     if key not in known:
-        raise ConfigError(f"unknown plan field {key!r}.{did_you_mean(key, known)} See `medimg plan --help`.")
+        hint = did_you_mean(key, list(choices) if choices is not None else list(known))
+        raise ConfigError(f"unknown plan field {key!r}.{hint} See `medimg plan --help`.")
+
+
+def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other_fields: Sequence[str] = ()) -> None:
+    """Check plan overrides before any image is read: every name is a field of ``plan_type`` (or one of
+    ``other_fields``, e.g. run options) and every value is valid for its field on its own.
+
+    Raises:
+        ConfigError: an unknown name (with close matches) or an invalid value (naming the field).
+    """
+    known = field_help(plan_type)
+    options = {k: v for k, v in overrides.items() if k in FitOptions.model_fields}
+    try:
+        FitOptions(**options)
+    except ValidationError as error:
+        raise ConfigError(f"invalid option: {_problems(error)}") from error
+    for key, value in overrides.items():
+        if key in other_fields or key == "reasons":
+            continue
+        if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in known):
+            for sub in value:
+                _check_known(f"{key}.{sub}", known, choices=[*known, *other_fields])
+        else:
+            _check_known(key, known, choices=[*known, *other_fields])
+        if key.endswith("_size") and isinstance(value, int):
+            value = [value, value]
+        try:
+            plan_type.model_validate({key: value})
+        except ValidationError as error:
+            raise ConfigError(f"invalid value for {key}: {_problems(error)}") from error
+
+
+def _problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -1,4 +1,10 @@
-"""``Model``: the one object users hold. It validates, resolves options and delegates; it does not train.
+"""``Model``: the one object users hold, for every task and backend. It validates, resolves options and
+delegates; it does not train.
+
+The task comes from the task registry (:mod:`medimg.tasks.registry`: classify, segment), the backend from the
+model name: a torch network (trained by the shared engine) or a scikit-learn estimator on image features
+(:class:`~medimg.classical.model.ClassicalModel`). Plan overrides are checked against the task's plan fields
+in the constructor, before any image is read.
 
 Example:
     >>> from medimg import Dataset, Model
@@ -6,6 +12,7 @@ Example:
     >>> model = Model("resnet18").fit(ds, epochs=20)                   # doctest: +SKIP
     >>> report = model.evaluate()                                      # doctest: +SKIP
     >>> model.predict("cell.bmp")[0].label                             # doctest: +SKIP
+    >>> Model("unet", task="segment").fit("data/drive")                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -13,78 +20,78 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+from medimg.classical.model import CLASSICAL_MODELS
+from medimg.config import FitOptions, check_overrides, read_config_file
+from medimg.errors import ConfigError, DatasetError, NotFittedError, RunFolderError, did_you_mean
 
-from medimg.config import FitOptions, read_config_file
-from medimg.data.dataset import Dataset
-from medimg.errors import ConfigError, DatasetError, NotFittedError, did_you_mean
-from medimg.planning.plan import Plan
+if TYPE_CHECKING:
+    from torch import nn
+
+    from medimg.classical.model import ClassicalModel
+    from medimg.evaluation.report import Report
+    from medimg.tasks.base import Task
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("classify", "segment")
-# Classical (feature-based, scikit-learn) estimators served through the same facade; see medimg.classical.
-CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regression", "gradient-boosting")
-
-
-def model_class(network: str, task: str) -> type[Model]:
-    """The ``Model`` subclass that serves ``network`` for ``task`` (one dispatch place for the facade)."""
-    if task == "segment":
-        from medimg.tasks.segment.model import SegmentationModel
-
-        return SegmentationModel
-    if network.lower() in CLASSICAL_MODELS:
-        from medimg.classical.model import ClassicalModel
-
-        return ClassicalModel
-    return Model
-
-
-CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
+SPLIT_NAMES = ("train", "val", "test", "all")
 
 
 class Model:
-    """A medical image model: ``fit``, ``evaluate``, ``predict``, ``load``.
+    """A medical image model: ``fit``, ``evaluate``, ``predict``, ``export``, ``load``.
 
     Args:
-        network: a registry name (``"resnet18"``, ``"simple-cnn"``...; see ``medimg networks``) or ``"auto"``
-            to let the planner choose.
-        task: ``"classify"`` (segmentation and detection share this facade as they land).
-        **plan_overrides: any plan field (``epochs=5``, ``learning_rate=1e-3``...), applied over the plan.
+        network: a registry name (``"resnet18"``, ``"unet"``...; see ``medimg networks``), a classical model
+            (``"random-forest"``...) or ``"auto"`` to let the planner choose.
+        task: ``"classify"`` or ``"segment"`` (see :func:`medimg.tasks.registry.list_tasks`).
+        **plan_overrides: any field of the task's plan (``epochs=5``, ``learning_rate=1e-3``...) or run option
+            (``seed``...), checked now: an unknown name or an invalid value raises :class:`ConfigError`.
 
     Attributes (after ``fit`` or ``load``):
-        network_: the trained ``torch.nn.Module`` (best validation epoch).
-        plan_: the resolved :class:`~medimg.planning.plan.Plan`.
-        class_names_: label names, index-aligned with the probabilities.
+        network_: the trained ``torch.nn.Module`` (best validation epoch; ``None`` for classical models).
+        plan_: the resolved plan (``None`` for classical models).
+        class_names_: label names, index-aligned with the outputs.
         run_dir_: the run folder holding the bundle.
+        metadata_: ``metadata.json`` as a dict.
+        last_report_dir_: folder of the latest report (after ``evaluate``).
+        failed_: unreadable files of the latest ``predict``.
     """
 
-    def __new__(cls, network: str = "auto", task: str = "classify", **plan_overrides: Any) -> Model:
-        if task not in TASKS:
-            raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASKS)} Available: {', '.join(TASKS)}.")
-        if cls is Model:
-            cls = model_class(network, task)
-        return super().__new__(cls)
-
     def __init__(self, network: str = "auto", task: str = "classify", **plan_overrides: Any) -> None:
-        if network != "auto":
-            from medimg.networks import list_networks
+        from medimg.tasks.registry import get_task
 
-            if network.lower() not in list_networks():
-                choices = [*list_networks(), *CLASSICAL_MODELS]
-                raise ConfigError(
-                    f"unknown model {network!r}.{did_you_mean(network, choices)} Available: {', '.join(choices)}."
-                )
+        self._task: Task = get_task(task)
+        self.task = self._task.name
         self.network = network
-        self.task = task
+        self.backend = "sklearn" if network.lower() in CLASSICAL_MODELS else "torch"
+        self._classical: ClassicalModel | None = None
+        if self.backend == "sklearn":
+            if self.task != "classify":
+                raise ConfigError(f"{network!r} is a classical classifier; it cannot serve task={task!r}")
+            from medimg.classical.model import ClassicalModel
+
+            self._classical = ClassicalModel(network, **plan_overrides)
+        else:
+            if network != "auto":
+                try:
+                    self.network = self._task.check_network(network)
+                except ConfigError as error:
+                    if self.task != "classify":
+                        raise
+                    close = did_you_mean(network, CLASSICAL_MODELS)
+                    raise ConfigError(f"{error}{close} Classical models: {', '.join(CLASSICAL_MODELS)}.") from error
+            check_overrides(self._task.plan_type, plan_overrides, (*FitOptions.model_fields, *self._task.data_options))
         self.plan_overrides = dict(plan_overrides)
         self.network_: nn.Module | None = None
-        self.plan_: Plan | None = None
+        self.plan_: Any = None
         self.class_names_: list[str] | None = None
         self.run_dir_: Path | None = None
         self.metadata_: dict[str, Any] = {}
+        self.failed_: list[tuple[str, str]] = []
+        self.last_report_dir_: Path | None = None
+        self.cv_summary_: dict[str, Any] | None = None
+        self._dataset: Any = None
 
     def __repr__(self) -> str:
         state = f"run_dir={str(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
@@ -93,7 +100,7 @@ class Model:
     # ------------------------------------------------------------------ training
     def fit(
         self,
-        data: Dataset | str | Path,
+        data: Any,
         *,
         run_dir: str | Path | None = None,
         runs_root: str | Path = "runs",
@@ -106,39 +113,62 @@ class Model:
         """Check, fingerprint, plan and train on ``data``; evaluate on its test split. Returns ``self``.
 
         Args:
-            data: a :class:`Dataset` or a path for :meth:`Dataset.load`.
+            data: a dataset (:meth:`medimg.Dataset.load`) or a path to load one for this task.
             run_dir: where to write the run (default ``runs/<dataset>/expN``).
             runs_root: parent of automatically named run folders.
             config_file: JSON of plan fields, applied over the plan and under keyword arguments.
-            include, exclude, window: passed to :meth:`Dataset.load` when ``data`` is a path.
+            include, exclude, window: loading options when ``data`` is a path.
             **kwargs: :class:`~medimg.config.FitOptions` fields (``seed``, ``folds``, ``resume``, ``strict``,
-                ``progress``...) and plan fields (``epochs``, ``batch_size``...).
-        """
-        from medimg.run_folder import new_run_dir
-        from medimg.tasks.classify.run import fit_classifier, fit_cross_validation
+                ``progress``...), the task's data options (``colour_table``) and plan fields (``epochs``...).
 
-        dataset = (
-            data if isinstance(data, Dataset) else Dataset.load(data, include=include, exclude=exclude, window=window)
-        )
-        option_fields = set(FitOptions.model_fields)
-        options = FitOptions(**{k: v for k, v in kwargs.items() if k in option_fields})
-        overrides = {**self.plan_overrides, **{k: v for k, v in kwargs.items() if k not in option_fields}}
+        Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
+        the run folder and evaluates (the other ranks return with nothing fitted).
+        """
+        if self._classical is not None:
+            self._classical.fit(
+                data,
+                run_dir=run_dir,
+                runs_root=runs_root,
+                config_file=config_file,
+                include=include,
+                exclude=exclude,
+                window=window,
+                **kwargs,
+            )
+            return self._adopt(self._classical)
+        from medimg.engine.distributed import init_distributed
+        from medimg.engine.run import fit_run
+        from medimg.run_folder import new_run_dir
+
+        fields = set(FitOptions.model_fields)
+        check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
+        options = FitOptions(**{k: v for k, v in kwargs.items() if k in fields})
+        data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
+        dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
+        overrides = {
+            **self.plan_overrides,
+            **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
+        }
         if self.network != "auto":
             overrides.setdefault("network", self.network)
         layers = (read_config_file(config_file) if config_file else None, overrides)
-        target = Path(run_dir) if run_dir else new_run_dir(runs_root, dataset.name)
-        if options.folds:
-            results, summary = fit_cross_validation(dataset, target, options, plan_layers=layers)
-            fit = results[0]
-            logger.info("cross-validation summary written to %s", target / "cv.json")
-            self.cv_summary_ = summary
-        else:
-            fit = fit_classifier(dataset, target, options, plan_layers=layers)
-        self.network_, self.plan_, self.class_names_ = fit.network, fit.plan, fit.class_names
-        self.run_dir_, self.metadata_ = fit.run_dir, fit.metadata
+        dist = init_distributed()
+        target = Path(run_dir) if run_dir else dist.broadcast(new_run_dir(runs_root, dataset.name))
         self._dataset = dataset
-        if not options.folds:
-            self.evaluate(dataset, split="test", strict=options.strict)
+        if options.folds:
+            from medimg.engine.cross_validation import fit_cross_validation
+
+            first, self.cv_summary_ = fit_cross_validation(
+                self._task, dataset, target, options, plan_layers=layers, distributed=dist, score=self._score
+            )
+            if first is not None:
+                self._adopt_fit(first)
+            return self
+        fit = fit_run(self._task, dataset, target, options, plan_layers=layers, distributed=dist)
+        if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
+            return self
+        self._adopt_fit(fit)
+        self.evaluate(dataset, split="test", strict=options.strict)
         return self
 
     @classmethod
@@ -146,12 +176,10 @@ class Model:
         """Load a trained model from its run folder (needs nothing else).
 
         Raises:
-            RunFolderError: the folder is missing files or unreadable.
+            RunFolderError: the folder is missing files, unreadable, or a cross-validation parent.
         """
         from medimg.engine.checkpoint import load_checkpoint
-        from medimg.errors import RunFolderError
         from medimg.run_folder import RunFolder
-        from medimg.tasks.classify.run import build_network
 
         run = RunFolder(run_dir)
         if not run.path.is_dir():
@@ -159,117 +187,99 @@ class Model:
         if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
             raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
         metadata = run.read_json("metadata.json")
-        served_by = model_class(str(metadata.get("network", "auto")), str(metadata.get("task", "classify")))
-        if cls is Model and served_by is not Model:
-            return served_by.load(run_dir)
-        plan = Plan.model_validate(run.read_json("plan.json"))
-        network = build_network(plan.model_copy(update={"weights_path": None}))
-        state = load_checkpoint(run.file("model.pt"))
+        network = str(metadata.get("network", "auto"))
+        task = str(metadata.get("task", "classify"))
+        if network.lower() in CLASSICAL_MODELS:
+            from medimg.classical.model import ClassicalModel
+
+            model = cls(network, task=task)
+            return model._adopt(ClassicalModel.load(run.path))
+        model = cls(network if network else "auto", task=task)
+        plan = model._task.plan_type.model_validate(run.read_json("plan.json"))
         try:
-            network.load_state_dict(state["model"])
-        except (RuntimeError, KeyError) as error:
-            raise RunFolderError(f"{run.file('model.pt')} does not match plan.json: {error}") from error
-        network.eval()
-        model = cls(network=plan.network, task=metadata.get("task", "classify"))
-        model.network_, model.plan_ = network, plan
-        model.class_names_ = list(metadata["class_names"])
+            model.network_ = model._task.load_network(plan, load_checkpoint(run.file("model.pt"))["model"])
+        except RunFolderError as error:
+            raise RunFolderError(f"{run.file('model.pt')}: {error}") from error
+        model.plan_ = plan
+        model.class_names_ = list(metadata.get("class_names") or getattr(plan, "class_names", []))
         model.run_dir_, model.metadata_ = run.path, metadata
         return model
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
         self,
-        data: Dataset | str | Path | None = None,
+        data: Any = None,
         *,
         split: str = "test",
         out_dir: str | Path | None = None,
         n_resamples: int = 1000,
         strict: bool = False,
-    ) -> Any:
+    ) -> Report:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
         Writes ``report.json``, ``report.html`` and plots to ``out_dir`` (default ``RUN/report`` for the
         training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise).
 
         Returns:
-            :class:`~medimg.evaluation.report.ClassificationReport`.
+            The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
-        from medimg.data.splits import Splits
-        from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.run_folder import RunFolder
-        from medimg.tasks.classify.data import prepare_split
-        from medimg.tasks.classify.inference import predict_proba
-
-        network, plan, class_names = self._require_fitted()
-        run = RunFolder(self.run_dir_ or ".")
-        own_data = data is None or data is getattr(self, "_dataset", None)
-        dataset = (
-            self._training_dataset()
-            if data is None
-            else (data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options()))
-        )
-        splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
-        from medimg.tasks.classify.run import cases_for
-
-        if split not in {"train", "val", "test", "all"}:
-            raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
-        cases = cases_for(dataset, splits, split)
+        if self._classical is not None:
+            report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
+            self.last_report_dir_ = self._classical.last_report_dir_
+            return report
+        self._require_fitted()
+        if split not in SPLIT_NAMES:
+            raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, SPLIT_NAMES)}")
+        own = data is None or data is self._dataset
+        dataset = self._training_dataset() if data is None else self._as_dataset(data, **self._dataset_options())
+        cases = self._cases(dataset, split, own=own)
         if not cases:
-            raise DatasetError(f"{dataset.name} has no {split!r} images; use --split all for an external set")
-        remap = self._label_map(dataset.class_names, class_names)
-        prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
-        y = remap[prepared.y.numpy()]
-        probabilities = predict_proba(network, prepared.x, plan)
-        history = [
-            {k: v for k, v in row.items() if k in CURVE_KEYS} for row in _read_history(run.file("metrics.jsonl"))
-        ]
-        report = build_classification_report(
-            y,
-            probabilities,
-            class_names,
-            split=split,
-            model_name=f"{plan.network} (width {plan.width})",
-            dataset_name=dataset.name,
-            case_ids=prepared.case_ids,
-            extra={
-                "run_dir": str(run.path),
-                "plan": {k: v for k, v in plan.model_dump().items() if k != "reasons"},
-                "training": self.metadata_.get("training", {}),
-                "skipped_files": [list(s) for s in prepared.skipped],
-            },
-            n_resamples=n_resamples,
-        )
-        if out_dir is None:
-            out_dir = (
-                run.file("report")
-                if own_data and split == "test"
-                else (run.file("evaluations") / f"{dataset.name}-{split}")
+            raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")
+        run_dir = self.run_dir_ or Path(".")
+        target = (
+            Path(out_dir)
+            if out_dir
+            else (
+                run_dir / "report" if own and split == "test" else run_dir / "evaluations" / f"{dataset.name}-{split}"
             )
-        write_report(report, Path(out_dir), y_true=y, probabilities=probabilities, history=history or None)
-        self.last_report_dir_ = Path(out_dir)
+        )
+        report = self._task.evaluate(
+            self, dataset, cases, split=split, out_dir=target, n_resamples=n_resamples, strict=strict
+        )
+        self.last_report_dir_ = target
         return report
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, inputs: str | Path | Sequence[str | Path], *, explain: str | None = None) -> list[Any]:
+    def predict(
+        self,
+        inputs: str | Path | Sequence[str | Path],
+        *,
+        explain: str | None = None,
+        out_dir: str | Path | None = None,
+    ) -> list[Any]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
 
         Args:
             inputs: files and/or folders.
-            explain: also explain each prediction: ``"gradcam"``, ``"gradcam++"`` or ``"occlusion"``
-                (``Prediction.heatmap`` and ``Prediction.overlay_png``).
+            explain: classification: also explain each prediction (``"gradcam"``, ``"gradcam++"``,
+                ``"occlusion"``; ``Prediction.heatmap`` and ``Prediction.overlay_png``).
+            out_dir: segmentation: folder for the masks (default ``RUN/predictions``).
 
         Returns:
-            One :class:`~medimg.tasks.classify.predict.Prediction` per readable image. Unreadable files are logged and
-            listed in ``self.failed_``.
+            One prediction per readable image (the task's type: label and probabilities, or a mask).
+            Unreadable files are logged and listed in ``self.failed_``.
         """
         from medimg.io.inputs import expand_inputs
-        from medimg.tasks.classify.predict import predict_files
 
-        network, plan, class_names = self._require_fitted()
+        if self._classical is not None:
+            predictions = self._classical.predict(inputs, explain=explain)
+            self.failed_ = self._classical.failed_
+            return predictions
+        self._require_fitted()
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        files = expand_inputs(items)
-        window = _window_from_json((self.metadata_.get("input") or {}).get("window"))
-        predictions, failed = predict_files(network, plan, class_names, files, window=window, explain=explain)
+        predictions, failed = self._task.predict(
+            self, expand_inputs(items), explain=explain, out_dir=Path(out_dir) if out_dir else None
+        )
         for path, reason in failed:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
@@ -300,60 +310,78 @@ class Model:
         """
         if format.lower() != "onnx":
             raise ConfigError(f"unknown export format {format!r}.{did_you_mean(format, ['onnx'])} Available: onnx.")
+        if self._classical is not None:
+            raise ConfigError(
+                f"{self.network} is a scikit-learn model: ONNX export covers torch networks; the run folder "
+                f"({self.run_dir_}) is its deployable bundle (Model.load / medimg predict / medimg serve)"
+            )
+        self._require_fitted()
         from medimg.export.onnx_export import export_onnx
 
         return export_onnx(self, path, parity_inputs=parity_inputs, tolerance=tolerance)
 
     # ------------------------------------------------------------------ helpers
-    def _require_fitted(self) -> tuple[nn.Module, Plan, list[str]]:
-        if self.network_ is None or self.plan_ is None or self.class_names_ is None:
+    def _adopt(self, classical: ClassicalModel) -> Model:
+        """Take the state of the sklearn backend after its fit or load."""
+        self._classical = classical
+        self.class_names_ = classical.class_names_
+        self.run_dir_, self.metadata_ = classical.run_dir_, classical.metadata_
+        self.last_report_dir_ = getattr(classical, "last_report_dir_", None)
+        return self
+
+    def _adopt_fit(self, fit: Any) -> None:
+        self.network_, self.plan_, self.class_names_ = fit.network, fit.plan, fit.class_names
+        self.run_dir_, self.metadata_ = fit.run_dir, fit.metadata.model_dump()
+
+    def _score(self, fit: Any, dataset: Any, cases: Sequence[Any], split: str) -> dict[str, float]:
+        """Headline metrics of a cross-validation fold on ``cases`` (its report under ``fold/evaluations``)."""
+        fold = Model(self.network, task=self.task)
+        fold._adopt_fit(fit)
+        report = self._task.evaluate(
+            fold,
+            dataset,
+            cases,
+            split=split,
+            out_dir=fit.run_dir / "evaluations" / f"cv-{split}",
+            n_resamples=200,
+            strict=False,
+        )
+        names = getattr(report, "headline", None) or list(report.metrics)
+        return {k: float(report.metrics[k]) for k in names if isinstance(report.metrics.get(k), (int, float))}
+
+    def _require_fitted(self) -> None:
+        if self.network_ is None or self.plan_ is None:
             raise NotFittedError("this Model is not trained: call fit(...) or Model.load(run_dir) first")
-        return self.network_, self.plan_, self.class_names_
+
+    def _as_dataset(self, data: Any, **options: Any) -> Any:
+        if not isinstance(data, (str, Path)):
+            found = getattr(data, "task", self.task)
+            if found != self.task:
+                raise DatasetError(
+                    f"{getattr(data, 'root', data)} holds {found} data, but this model's task is {self.task!r}: "
+                    f"use Model(..., task={found!r})"
+                )
+            return data
+        return self._task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
+
+    def _cases(self, dataset: Any, split: str, *, own: bool) -> list[Any]:
+        """Cases of ``split``: the run's saved split for the training data, else the data's own split."""
+        from medimg.data.splits import Splits, cases_for
+        from medimg.run_folder import RunFolder
+
+        run = RunFolder(self.run_dir_ or ".")
+        saved = own and run.file("splits.json").is_file()
+        return cases_for(dataset, Splits.from_dict(run.read_json("splits.json")) if saved else None, split)
 
     def _dataset_options(self) -> dict[str, Any]:
-        if self.run_dir_ is None:
-            return {}
-        from medimg.run_folder import RunFolder
+        from medimg.bundle import dataset_options
 
-        config = RunFolder(self.run_dir_).read_json("config.json")
-        options = config.get("dataset_options", {})
-        return {
-            "include": options.get("include") or None,
-            "exclude": options.get("exclude") or None,
-            "window": _window_from_json(options.get("window")),
-        }
+        return dataset_options(self.run_dir_) if self.run_dir_ else {}
 
-    def _training_dataset(self) -> Dataset:
-        cached = getattr(self, "_dataset", None)
-        if cached is not None:
-            return cached
-        from medimg.run_folder import RunFolder
+    def _training_dataset(self) -> Any:
+        if self._dataset is None:
+            from medimg.run_folder import RunFolder
 
-        config = RunFolder(self.run_dir_ or ".").read_json("config.json")
-        self._dataset = Dataset.load(config["data"], **self._dataset_options())
+            config = RunFolder(self.run_dir_ or ".").read_json("config.json")
+            self._dataset = self._as_dataset(Path(config["data"]), **self._dataset_options())
         return self._dataset
-
-    @staticmethod
-    def _label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> Any:
-        import numpy as np
-
-        unknown = [c for c in data_classes if c not in model_classes]
-        if unknown:
-            raise DatasetError(
-                f"the data has classes the model does not know: {', '.join(unknown)} "
-                f"(model classes: {', '.join(model_classes)})"
-            )
-        return np.array([list(model_classes).index(c) for c in data_classes], dtype=np.int64)
-
-
-def _window_from_json(value: Any) -> str | tuple[float, float] | None:
-    """A window as saved in JSON (preset name or ``[center, width]``) back to the reader's form."""
-    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
-
-
-def _read_history(path: Path) -> list[dict[str, float]]:
-    import json
-
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -36,15 +36,24 @@ def new_run_dir(base: str | Path, dataset_name: str) -> Path:
 
 
 class RunFolder:
-    """Read and write the files of one run folder."""
+    """Read and write the files of one run folder.
 
-    def __init__(self, path: str | Path) -> None:
+    Args:
+        path: the folder.
+        writable: ``False`` on distributed ranks other than 0: reads work, writes are skipped (rank 0 alone
+            writes the bundle).
+    """
+
+    def __init__(self, path: str | Path, *, writable: bool = True) -> None:
         self.path = Path(path)
+        self.writable = writable
 
     def file(self, name: str) -> Path:
         return self.path / name
 
     def write_json(self, name: str, obj: Any) -> Path:
+        if not self.writable:
+            return self.file(name)
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.file(name)
         atomic_write_json(target, obj)

@@ -130,7 +130,7 @@ def test_real_herlev_excluding_masks() -> None:
 
 
 def test_class_order_puts_normal_first() -> None:
-    from medimg.data.sources import order_classes
+    from medimg.data.layouts.common import order_classes
 
     assert order_classes({"tumour", "normal"}) == ["normal", "tumour"]
     assert order_classes({"Pneumonia", "Normal"}) == ["Normal", "Pneumonia"]

@@ -24,12 +24,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from medimg.bundle import dataset_options
 from medimg.config import FitOptions, read_config_file
 from medimg.data.dataset import Dataset
+from medimg.data.labels import label_map
 from medimg.errors import ConfigError, DatasetError, ImageReadError, NotFittedError, RunFolderError, did_you_mean
-from medimg.model import CLASSICAL_MODELS, Model
 
 logger = logging.getLogger(__name__)
+
+CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regression", "gradient-boosting")
 
 #: Options of a classical model (keyword arguments of ``Model(name, ...)``, ``--set KEY=VALUE`` on the CLI).
 CLASSICAL_OPTIONS: dict[str, str] = {
@@ -43,8 +46,8 @@ CLASSICAL_OPTIONS: dict[str, str] = {
 BUNDLE = "model.joblib"
 
 
-class ClassicalModel(Model):
-    """A scikit-learn classifier on image features, with the deep models' facade.
+class ClassicalModel:
+    """A scikit-learn classifier on image features: the sklearn backend behind :class:`medimg.Model`.
 
     Args:
         network: ``"decision-tree"``, ``"random-forest"``, ``"svm"``, ``"logistic-regression"`` or
@@ -92,6 +95,9 @@ class ClassicalModel(Model):
         self.metadata_: dict[str, Any] = {}
         self.estimator_: Any = None
         self.extractor_: Any = None
+        self.failed_: list[tuple[str, str]] = []
+        self.last_report_dir_: Path | None = None
+        self._dataset: Dataset | None = None
 
     def __repr__(self) -> str:
         state = f"run_dir={str(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
@@ -144,7 +150,7 @@ class ClassicalModel(Model):
                 f"{settings['cv_folds']}-fold cross-validation on the training split (set cv_folds)"
             )
         dataset = (
-            data if isinstance(data, Dataset) else Dataset.load(data, include=include, exclude=exclude, window=window)
+            data if isinstance(data, Dataset) else Dataset.load(data, task="classify", include=include, exclude=exclude, window=window)
         )
         run = RunFolder(Path(run_dir) if run_dir else new_run_dir(runs_root, dataset.name))
         run.ensure_writable(resume=False)
@@ -334,10 +340,9 @@ class ClassicalModel(Model):
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split); writes
         ``report.json``, ``report.html`` and plots like a deep model. Returns a ``ClassificationReport``."""
         from medimg.classical.pipelines import predict_proba_full
-        from medimg.data.splits import Splits
+        from medimg.data.splits import Splits, cases_for
         from medimg.evaluation.report import build_classification_report, write_report
         from medimg.run_folder import RunFolder
-        from medimg.tasks.classify.run import cases_for
 
         class_names = self._require_classical()
         run = RunFolder(self.run_dir_ or ".")
@@ -345,7 +350,11 @@ class ClassicalModel(Model):
         dataset = (
             self._training_dataset()
             if data is None
-            else (data if isinstance(data, Dataset) else Dataset.load(data, **self._dataset_options()))
+            else (
+                data
+                if isinstance(data, Dataset)
+                else Dataset.load(data, task="classify", **dataset_options(self.run_dir_ or "."))
+            )
         )
         if split not in {"train", "val", "test", "all"}:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
@@ -353,7 +362,7 @@ class ClassicalModel(Model):
         cases = cases_for(dataset, splits, split)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} images; use --split all for an external set")
-        remap = self._label_map(dataset.class_names, class_names)
+        remap = label_map(dataset.class_names, class_names)
         matrix = self.extractor_.extract(dataset, cases, desc=f"features ({split})")
         if strict and matrix.skipped:
             raise DatasetError(f"{len(matrix.skipped)} unreadable image(s) (--strict): {matrix.skipped[0][0]} ...")
@@ -456,6 +465,11 @@ class ClassicalModel(Model):
         return predictions
 
     # ------------------------------------------------------------------ helpers
+    def _training_dataset(self) -> Dataset:
+        if self._dataset is None:
+            self._dataset = _training_dataset_of(self)
+        return self._dataset
+
     def _require_classical(self) -> list[str]:
         if self.estimator_ is None or self.extractor_ is None or self.class_names_ is None:
             raise NotFittedError("this model is not trained: call fit(...) or Model.load(run_dir) first")
@@ -476,3 +490,13 @@ def _sklearn_version() -> str:
     import sklearn
 
     return str(sklearn.__version__)
+
+
+def _training_dataset_of(model: ClassicalModel) -> Dataset:
+    """The run's training data, loaded as the run loaded it."""
+    from medimg.run_folder import RunFolder
+
+    config = RunFolder(model.run_dir_ or ".").read_json("config.json")
+    dataset = Dataset.load(config["data"], task="classify", **dataset_options(model.run_dir_ or "."))
+    assert isinstance(dataset, Dataset)
+    return dataset

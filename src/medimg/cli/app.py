@@ -73,8 +73,11 @@ def check(
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json
 
-    dataset = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
-    report = check_dataset(dataset, progress=True)
+    found = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
+    if not isinstance(found, Dataset):  # image/mask pairs: the pairing summary (per-image checks: classification)
+        _echo(json.dumps(found.describe(), indent=2, default=str))
+        return
+    report = check_dataset(found, progress=True)
     _echo(report.summary())
     if json_out:
         atomic_write_json(json_out, report.to_dict())
@@ -101,7 +104,7 @@ def plan(
     from medimg.planning.fingerprint import extract_fingerprint
     from medimg.planning.planner import cpu_supports_bf16, make_plan
 
-    dataset = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
+    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude, window=_window(window))
     splits = make_splits(dataset.cases, seed=seed)
     loaded = read_cases(dataset, splits.cases(dataset.cases, "train"), progress=True)
     fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=seed)
@@ -133,7 +136,7 @@ def fit(
             help="network (see `medimg networks`), a classical model (random-forest, svm, ...) or auto",
         ),
     ] = "auto",
-    task: Annotated[str, typer.Option(help="classify or segment")] = "classify",
+    task: Annotated[str, typer.Option(help="classify or segment (see medimg.tasks.registry)")] = "classify",
     features: Annotated[
         str | None, typer.Option(help="features for classical models: handcrafted, radiomics, embeddings:RUN")
     ] = None,
@@ -156,25 +159,41 @@ def fit(
     set_: SetOption = None,
     progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
     threads: Annotated[int, typer.Option(help=_help("num_threads"))] = 2,
+    nproc_per_node: Annotated[
+        int | None,
+        typer.Option(help="train with N processes on this machine (DDP through torchrun: gloo on CPU, NCCL on GPU)"),
+    ] = None,
+    nnodes: Annotated[int, typer.Option(help="machines taking part (with --nproc-per-node; see --rdzv-endpoint)")] = 1,
+    node_rank: Annotated[int | None, typer.Option(help="this machine's index (multi-node, static rendezvous)")] = None,
+    rdzv_endpoint: Annotated[
+        str | None, typer.Option(help="HOST:PORT every node can reach, for multi-node training")
+    ] = None,
+    rdzv_id: Annotated[str, typer.Option(help="job id shared by the nodes of one multi-node run")] = "medimg",
 ) -> None:
     """Train a model: check -> fingerprint -> plan -> train -> evaluate on the test split."""
     from medimg.config import parse_assignments
     from medimg.model import Model
 
-    overrides: dict[str, Any] = parse_assignments(set_)
+    if nproc_per_node is not None:
+        from medimg.cli.launch import relaunch_with_torchrun
+
+        raise typer.Exit(
+            relaunch_with_torchrun(
+                nproc_per_node, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id
+            )
+        )
+    overrides: dict[str, Any] = {}
     for key, value in (
         ("epochs", epochs),
         ("batch_size", batch_size),
         ("learning_rate", learning_rate),
         ("weights_path", str(weights) if weights else None),
+        ("input_size", input_size),
+        ("features", features),
     ):
         if value is not None:
             overrides[key] = value
-    if input_size is not None:
-        overrides["input_size"] = input_size
-    if features is not None:
-        overrides["features"] = features
-    model = Model(network, task=task, **overrides)
+    model = Model(network, task=task, **parse_assignments(set_))  # --set values are checked on their own first
     model.fit(
         data,
         run_dir=run_dir,
@@ -190,8 +209,11 @@ def fit(
         strict=strict,
         progress=progress,
         num_threads=threads,
+        **overrides,
     )
-    if folds:
+    if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports
+        return
+    if folds and model.cv_summary_ is not None:
         summary = model.cv_summary_
         for key, mean in summary["mean"].items():
             _echo(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}")
@@ -199,7 +221,7 @@ def fit(
         return
     _print_metrics(model.last_report_dir_)
     _echo(f"run folder: {model.run_dir_}")
-    _echo(f"report:     {model.last_report_dir_ / 'report.html'}")
+    _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
 
 
 def _print_metrics(report_dir: Path | None) -> None:
@@ -231,7 +253,7 @@ def evaluate(
     model = Model.load(run)
     model.evaluate(data, split=split, out_dir=out)
     _print_metrics(model.last_report_dir_)
-    _echo(f"report: {model.last_report_dir_ / 'report.html'}")
+    _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
 
 
 @app.command()
@@ -356,7 +378,7 @@ def demo(
             shutil.rmtree(folder)
     _echo(f"1/4 drawing {2 * n_per_class} synthetic phantom images (normal / lesion) in {data_dir}")
     make_phantom_dataset(data_dir, n_per_class=n_per_class, size=32, seed=0)
-    dataset = Dataset.load(data_dir)
+    dataset = Dataset.load(data_dir, task="classify")
     _echo("2/4 checking the dataset")
     _echo(check_dataset(dataset).summary())
     _echo(f"3/4 training (run folder {run_dir})")
@@ -378,9 +400,15 @@ _commands.register(app)
 
 def main() -> None:
     """Console entry point: user errors are printed as one clear message, never a traceback."""
+    from medimg.engine.distributed import process_rank
     from medimg.errors import MedimgError
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    rank = process_rank()
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format="%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     try:
         app()

@@ -68,12 +68,12 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()]
     if len(set(names)) != len(names) or not names:
         raise ConfigError(f"--models {models!r}: name each model once")
-    dataset = Dataset.load(data, include=include, exclude=exclude)
+    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude)
     target = out or Path("runs") / "compare" / dataset.name
     target.mkdir(parents=True, exist_ok=True)
     if group:
         manifest = write_grouped_manifest(dataset, group, target / f"{dataset.name}-grouped.csv")
-        dataset = Dataset.load(manifest)
+        dataset = Dataset.load(manifest, task="classify")
     deep_overrides: dict[str, Any] = parse_assignments(set_)
     if epochs is not None:
         deep_overrides["epochs"] = epochs
@@ -245,8 +245,7 @@ def _fit_one(
 
 def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: bool) -> float | None:
     """Milliseconds per test image for read + preprocess/extract + predict, in one process."""
-    from medimg.data.splits import Splits
-    from medimg.tasks.classify.run import cases_for
+    from medimg.data.splits import Splits, cases_for
 
     cases = cases_for(dataset, Splits.from_dict(run.read_json("splits.json")), "test")[: max(1, limit)]
     if not cases:

@@ -1,9 +1,13 @@
-"""One item of a dataset: where its pixels are and what we know about it."""
+"""One item of a dataset: where its pixels are and what we know about it (a label, a mask, boxes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, NamedTuple
+
+#: The tasks a dataset can serve; a layout reader declares one (see :mod:`medimg.data.layouts`).
+TaskName = Literal["classify", "segment"]
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {
@@ -28,17 +32,38 @@ def normalise_split(name: str | None) -> str | None:
     return SPLIT_ALIASES.get(text)
 
 
+class Box(NamedTuple):
+    """One object of a detection case: corners in pixels and a class index.
+
+    The convention is Pascal VOC's ``x1, y1, x2, y2``: ``(x1, y1)`` the top-left and ``(x2, y2)`` the
+    bottom-right corner, in pixels of the image as stored (x = column, y = row, origin at the top-left pixel),
+    ``x1 < x2`` and ``y1 < y2``. ``label`` indexes the dataset's class names.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: int
+
+
 @dataclass(frozen=True)
 class Case:
-    """One image with its label.
+    """One image and what it holds: a class label (classification), a mask (segmentation), boxes (detection).
 
     Attributes:
         case_id: unique, stable identifier (the file path relative to the dataset root, or ``"train/17"``).
-        label: class index into ``Dataset.class_names``; ``None`` for unlabelled images.
+        label: class index into ``Dataset.class_names``; ``None`` for unlabelled images (kept in
+            ``Dataset.unlabelled``, never counted as a class nor put in a split).
         split: the dataset's own split (``"train"``, ``"val"``, ``"test"``) or ``None`` when it has none.
         patient_id: groups images of one patient so they never straddle splits; ``None`` when unknown.
         path: the image file, for file-backed datasets.
         index: the row in the in-memory array, for array-backed datasets (MedMNIST ``.npz``).
+        mask: the label-map file of a segmentation case (same size as the image), else ``None``.
+        roi: a region-of-interest (field-of-view) mask file; pixels outside it are ignored. ``None`` if none.
+        boxes: the objects of a detection case as :class:`Box` (``x1, y1, x2, y2`` in pixels + class index);
+            ``None`` when the case carries no box annotation, ``()`` for an annotated image without objects.
+            A placeholder: no reader fills it yet.
     """
 
     case_id: str
@@ -47,3 +72,39 @@ class Case:
     patient_id: str | None = None
     path: Path | None = None
     index: int | None = None
+    mask: Path | None = None
+    roi: Path | None = None
+    boxes: tuple[Box, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SegCase:
+    """One image with its mask.
+
+    Attributes:
+        case_id: unique, stable identifier (image path relative to the dataset root).
+        image: the image file.
+        mask: the mask file (``None`` for unlabelled images).
+        roi: optional region-of-interest (field-of-view) mask; pixels outside it are ignored.
+        patient_id: groups cases of one patient in the split.
+        split: the data's own split, or ``None``.
+    """
+
+    case_id: str
+    image: Path
+    mask: Path | None
+    roi: Path | None = None
+    patient_id: str | None = None
+    split: str | None = None
+
+    def as_case(self) -> Case:
+        """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""
+        return Case(
+            case_id=self.case_id,
+            label=None,
+            split=self.split,
+            patient_id=self.patient_id,
+            path=self.image,
+            mask=self.mask,
+            roi=self.roi,
+        )

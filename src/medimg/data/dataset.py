@@ -1,41 +1,52 @@
-"""``Dataset``: a labelled collection of images, loaded lazily from a folder, a CSV manifest or a MedMNIST npz.
+"""Datasets that know their task: :class:`Dataset` (classification) and :class:`SegmentationDataset` (image/mask pairs).
 
-``Dataset.load`` reads the layout and labels only; pixels are read on demand with :meth:`Dataset.read`.
+``Dataset.load`` reads the layout and labels only, through the layout readers of :mod:`medimg.data.layouts`
+(chosen by ``task`` or by detection); pixels are read on demand with ``read``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import numpy as np
 
-from medimg.data.case import SPLITS, Case
+from medimg.data.case import SPLITS, Case, SegCase, TaskName
 from medimg.errors import DatasetError
 from medimg.io.image import ImageData
 
+if TYPE_CHECKING:
+    from medimg.tasks.segment.labels import ColourTable
+
 logger = logging.getLogger(__name__)
+
+Window = str | tuple[float, float]
 
 
 @dataclass
 class Dataset:
-    """A labelled image dataset.
+    """A labelled image dataset (classification).
 
     Attributes:
+        task: ``"classify"`` (a class attribute; :class:`SegmentationDataset` has ``"segment"``).
         name: short name used in reports (the folder or file stem).
         root: where it was loaded from.
         source: ``"folder"``, ``"csv"`` or ``"medmnist"``.
         class_names: label names; ``Case.label`` indexes into this list.
-        cases: every image, in a stable order.
+        cases: every labelled image, in a stable order.
         window: DICOM/CT window applied when reading (preset name, ``"file"`` or ``(center, width)``).
         spatial_dims: 2 or 3 when known from the layout (npz), otherwise ``None`` until pixels are read.
         arrays: for array-backed datasets, ``{split: (N, *spatial[, C]) uint8}`` as stored in the file.
         options: the loading options (include/exclude patterns...), saved with a run to reload it the same way.
+        unlabelled: images without a label (``Case.label is None``): empty CSV label cells, or the loose images
+            of a folder loaded with ``unlabelled=True``. Never a class, never in a split, not in ``cases``.
     """
+
+    task: ClassVar[TaskName] = "classify"
 
     name: str
     root: Path
@@ -46,53 +57,119 @@ class Dataset:
     spatial_dims: int | None = None
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
+    unlabelled: list[Case] = field(default_factory=list)
+
+    @overload
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        task: Literal["classify"],
+        layout: str | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        window: Window | None = None,
+        **layout_options: Any,
+    ) -> Dataset: ...
+
+    @overload
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        task: Literal["segment"],
+        layout: str | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        window: Window | None = None,
+        **layout_options: Any,
+    ) -> SegmentationDataset: ...
+
+    @overload
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        task: None = None,
+        layout: str | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        window: Window | None = None,
+        **layout_options: Any,
+    ) -> Dataset | SegmentationDataset: ...
 
     @classmethod
     def load(
         cls,
         path: str | Path,
         *,
+        task: TaskName | None = None,
+        layout: str | None = None,
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
-        window: str | tuple[float, float] | None = None,
-    ) -> Dataset:
-        """Load a dataset's layout and labels (no pixels are read).
+        window: Window | None = None,
+        **layout_options: Any,
+    ) -> Dataset | SegmentationDataset:
+        """Load a dataset's layout and labels (no pixels are read), for ``task`` or for the task its layout says.
+
+        The layout is picked from :mod:`medimg.data.layouts`: with ``task``, among that task's layouts; without,
+        by detection (an ``images/`` + ``masks/`` or ``labels/`` folder is segmentation data, never two classes).
 
         Args:
             path: a folder with one sub-folder per class (optionally inside ``train``/``val``/``test``
-                folders), a CSV manifest with columns ``path,label[,patient_id,split]`` (paths relative to
-                the CSV's folder), or a MedMNIST ``.npz`` file.
+                folders), a folder of images with masks, a CSV manifest ``path,label[,patient_id,split]`` or
+                ``image,mask[,roi,patient_id,split]`` (paths relative to the CSV's folder), or a MedMNIST ``.npz``.
+            task: ``"classify"`` (returns a :class:`Dataset`) or ``"segment"`` (a :class:`SegmentationDataset`);
+                ``None`` to follow the layout found.
+            layout: force a registered layout by name (``"class_folders"``...), skipping detection.
             include: shell patterns (``"*.png"``) a file name must match to count as an image (folders
                 only; case-insensitive). Default: every file with an image suffix.
             exclude: shell patterns of file names to skip, e.g. ``"*-d.bmp"`` for the Herlev masks that sit
                 beside each cell image (folders only; case-insensitive).
             window: CT/DICOM window applied on read: a preset (``"lung"``, ``"soft-tissue"``, ``"brain"``,
                 ``"bone"``...), ``"file"`` for the file's own WindowCenter/Width, or ``(center, width)``.
+            **layout_options: options of the chosen layout's reader: ``unlabelled=True`` (class folders, CSV
+                manifests: keep an unlabelled pool, allow a dataset that is only a pool), ``colour_table=``
+                and ``strict=`` (image/mask pairs, see :meth:`SegmentationDataset.load`).
 
         Raises:
-            DatasetError: the path does not exist, holds no images, has a single class, or a manifest row
-                points to a missing file. The message names the path and the fix.
+            DatasetError: the path does not exist, holds no images, has a single class, a manifest row points
+                to a missing file, or the data looks like another task's than ``task``. The message names the
+                path and the fix.
+            ConfigError: an unknown task, layout or layout option.
+
+        Example:
+            >>> ds = Dataset.load("data/msd_hippocampus")              # doctest: +SKIP
+            >>> ds.task, type(ds).__name__                             # doctest: +SKIP
+            ('segment', 'SegmentationDataset')
         """
-        from medimg.data.sources import load_csv_manifest, load_folder, load_medmnist_npz
+        from medimg.data.layouts import get_layout, select_layout
+        from medimg.data.layouts.common import parse_patterns
 
         root = Path(path).expanduser()
         if not root.exists():
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
-        includes = _patterns(include)
-        excludes = _patterns(exclude)
-        if root.is_dir():
-            dataset = load_folder(root, include=includes, exclude=excludes)
-        elif root.suffix.lower() == ".npz":
-            dataset = load_medmnist_npz(root)
-        elif root.suffix.lower() in {".csv", ".tsv"}:
-            dataset = load_csv_manifest(root, include=includes, exclude=excludes)
-        else:
-            raise DatasetError(
-                f"{root} is not a dataset: pass a folder with one sub-folder per class, a CSV manifest "
-                "(path,label[,patient_id,split]) or a MedMNIST .npz file"
-            )
+        chosen = get_layout(layout) if layout else select_layout(root, task)
+        if task is not None and chosen.task != task:
+            raise DatasetError(f"layout {chosen.name!r} reads {chosen.task} data, not {task} data; drop task or layout")
+        chosen.check_options(layout_options)
+        includes, excludes = parse_patterns(include), parse_patterns(exclude)
+        patterns = {"include": includes, "exclude": excludes}
+        dataset = chosen.load(root, **{k: v for k, v in patterns.items() if k in chosen.options}, **layout_options)
         dataset.window = window
-        dataset.options = {"include": includes, "exclude": excludes, "window": window}
+        if isinstance(dataset, SegmentationDataset):
+            window_json = list(window) if isinstance(window, tuple) else window
+            dataset.options = {
+                "include": list(includes),
+                "exclude": list(excludes),
+                "window": window_json,
+                **dataset.options,
+            }
+            return dataset
+        dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
         dataset.validate()
         return dataset
 
@@ -124,8 +201,19 @@ class Dataset:
         return {s: counts[s] for s in (*SPLITS, "none") if counts.get(s)}
 
     def validate(self) -> None:
-        """Raise :class:`DatasetError` when the dataset cannot train a classifier."""
+        """Raise :class:`DatasetError` when the dataset cannot train a classifier.
+
+        A dataset that is only an unlabelled pool (no labelled case) is valid when it was loaded with
+        ``unlabelled=True``.
+        """
         if not self.cases:
+            if self.unlabelled and self.options.get("unlabelled"):
+                return
+            if self.unlabelled:
+                raise DatasetError(
+                    f"all {len(self.unlabelled)} images in {self.root} are unlabelled: fill in their labels, or "
+                    "pass unlabelled=True to load them as an unlabelled pool"
+                )
             raise DatasetError(
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
                 "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
@@ -159,22 +247,16 @@ class Dataset:
             "name": self.name,
             "root": str(self.root),
             "source": self.source,
+            "task": self.task,
             "class_names": self.class_names,
             "num_cases": len(self.cases),
             "class_counts": self.class_counts(),
             "split_counts": self.split_counts(),
             "has_own_split": self.has_own_split,
             "spatial_dims": self.spatial_dims,
+            "unlabelled_images": len(self.unlabelled),
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
         }
-
-
-def _patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    return tuple(value)
 
 
 def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageData:
@@ -182,3 +264,153 @@ def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageDat
     array = np.asarray(row, dtype=np.float32)
     array = np.moveaxis(array, -1, 0) if spatial_dims == 2 and array.ndim == 3 else array[None]
     return ImageData(array=np.ascontiguousarray(array), source=source, meta={"format": "medmnist"})
+
+
+@dataclass
+class SegSample:
+    """Pixels of one case: the image, its raw mask values and the region of interest.
+
+    Attributes:
+        image: the image as read (``array`` ``(C, *spatial)`` float32 with geometry).
+        mask: raw mask values ``(C, *spatial)`` float32 (``None`` if unlabelled); decode with
+            :func:`~medimg.tasks.segment.labels.encode_mask`.
+        roi: ``(*spatial)`` bool, True inside the region of interest, or ``None``.
+    """
+
+    image: ImageData
+    mask: np.ndarray | None
+    roi: np.ndarray | None
+
+
+@dataclass
+class SegmentationDataset:
+    """Image/mask pairs, loaded lazily (segmentation).
+
+    Attributes:
+        task: ``"segment"`` (a class attribute).
+        name: short name used in reports.
+        root: where it was loaded from.
+        source: ``"folder"`` or ``"csv"``.
+        cases: the labelled cases, in a stable order.
+        colour_table: colour -> class table for colour-coded masks (``None`` for gray masks).
+        unlabelled: images without a mask, as paths relative to the root (not used for training or evaluation).
+        unpaired: masks without an image.
+        window: CT window applied to images on read.
+        options: loading options, saved with a run.
+    """
+
+    task: ClassVar[TaskName] = "segment"
+
+    name: str
+    root: Path
+    source: str
+    cases: list[SegCase]
+    colour_table: ColourTable | None = None
+    unlabelled: list[str] = field(default_factory=list)
+    unpaired: list[str] = field(default_factory=list)
+    window: str | tuple[float, float] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        colour_table: str | Path | dict[str, Any] | ColourTable | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        window: Window | None = None,
+        strict: bool = False,
+    ) -> SegmentationDataset:
+        """Find the image/mask pairs under ``path`` (a folder or a CSV manifest); reads no pixels.
+
+        The ``image_mask_pairs`` layout without detection (see :mod:`medimg.data.layouts.image_mask_pairs` for
+        the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection.
+
+        Args:
+            path: a folder of images and masks or a CSV manifest ``image,mask[,roi,patient_id,split]``.
+            colour_table: for colour-coded masks: a built-in name (``"herlev"``), a JSON file or a mapping.
+                Herlev-style ``*-d.bmp`` masks select ``"herlev"`` automatically.
+            include: file-name patterns an image or mask must match (comma-separated or a list).
+            exclude: file-name patterns to skip.
+            window: CT window applied to the images on read (see :func:`medimg.io.read_image`).
+            strict: raise on masks without an image instead of warning.
+
+        Raises:
+            DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
+                (``strict``) unpaired masks. The message names the files and the fix.
+        """
+        return Dataset.load(
+            path,
+            task="segment",
+            layout="image_mask_pairs",
+            include=include,
+            exclude=exclude,
+            window=window,
+            colour_table=colour_table,
+            strict=strict,
+        )
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    @property
+    def has_own_split(self) -> bool:
+        """True when every case carries a split from the data itself."""
+        return bool(self.cases) and all(c.split is not None for c in self.cases)
+
+    def split_counts(self) -> dict[str, int]:
+        """Cases per own split (``"none"`` for cases without one)."""
+        counts: dict[str, int] = defaultdict(int)
+        for c in self.cases:
+            counts[c.split or "none"] += 1
+        return dict(counts)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-serialisable summary (saved in a run folder)."""
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "source": self.source,
+            "task": self.task,
+            "num_cases": len(self.cases),
+            "with_roi": sum(c.roi is not None for c in self.cases),
+            "split_counts": self.split_counts(),
+            "has_own_split": self.has_own_split,
+            "unlabelled_images": len(self.unlabelled),
+            "unpaired_masks": self.unpaired,
+            "options": self.options,
+        }
+
+    # ------------------------------------------------------------------ pixels
+    def read(self, case: SegCase) -> SegSample:
+        """Read one case's image, raw mask and ROI, checking that their sizes agree.
+
+        Raises:
+            ImageReadError: a file is unreadable.
+            DatasetError: the mask (or ROI) does not have the image's size.
+        """
+        from medimg.io import read_image
+
+        image = read_image(case.image, window=self.window)
+        mask = None
+        if case.mask is not None:
+            mask_image = read_image(case.mask)
+            mask = mask_image.array
+            _check_same_shape(case, image, mask, case.mask, "mask")
+        roi = None
+        if case.roi is not None:
+            roi_array = read_image(case.roi).array
+            _check_same_shape(case, image, roi_array, case.roi, "region-of-interest mask")
+            roi = roi_array.max(axis=0) > (0.5 if roi_array.max() <= 1 else 127)
+        return SegSample(image=image, mask=mask, roi=roi)
+
+
+def _check_same_shape(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> None:
+    if tuple(array.shape[1:]) != image.spatial_shape:
+        raise DatasetError(
+            f"{what} {path} has size {tuple(array.shape[1:])} but its image {case.image} has size "
+            f"{image.spatial_shape}: a mask must have exactly its image's size (re-export the mask, or fix the "
+            "pairing)"
+        )

@@ -158,3 +158,15 @@ def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[
         for i in held:
             fold_of[i] = fold
     return fold_of
+
+
+def cases_for(dataset: Any, splits: Splits | None, split: str) -> list[Any]:
+    """Cases of ``split`` ("train"/"val"/"test"/"all"): from saved ``splits`` when they cover the dataset's
+    cases, else the dataset's own split (an external set)."""
+    if split == "all":
+        return list(dataset.cases)
+    if splits is not None:
+        chosen = [c for c in dataset.cases if splits.assignment.get(c.case_id) == split]
+        if chosen or any(c.case_id in splits.assignment for c in dataset.cases):
+            return chosen
+    return [c for c in dataset.cases if c.split == split]

@@ -1,8 +1,9 @@
-"""The one explicit training loop: shuffling, augmentation, AMP, schedule, validation, early stopping,
-atomic checkpoints, resume, ``metrics.jsonl`` and TensorBoard.
+"""The one training loop of every task: optimiser and schedule with warm-up, gradient clipping, bf16/fp16
+autocast with a non-finite fallback, validation cadence, early stopping, time budget, atomic checkpoints,
+resume, ``metrics.jsonl``, TensorBoard, progress, and DDP across processes.
 
-Task specifics (loss, validation metrics) come in through :class:`TaskHooks`, so segmentation and detection
-reuse the same loop.
+A task brings a :class:`~medimg.engine.batches.BatchSource` (what one epoch iterates over) and
+:class:`TaskHooks` (the loss of a batch, the validation metrics); nothing else in the loop is task-specific.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
 
+from medimg.engine.batches import BatchSource
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
+from medimg.engine.distributed import Distributed
 from medimg.engine.schedule import lr_multiplier
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_text
-from medimg.planning.plan import Plan
-from medimg.transforms.augment import BatchAugment
+from medimg.planning.plan import TrainingPlan
 
 logger = logging.getLogger(__name__)
 
@@ -66,40 +68,17 @@ def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -
     return int(max(1, min(planned, math.floor(budget_s / epoch_time_s))))
 
 
-class PrecisionPlan(Protocol):
-    """What :func:`autocast_context` reads: any task's plan (classification ``Plan``, segmentation ``SegPlan``)."""
-
-    @property
-    def amp(self) -> str: ...
-
-
-def autocast_context(plan: PrecisionPlan) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on CPU when the plan asks for it, else a no-op."""
+def autocast_context(plan: TrainingPlan, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager[Any]:
+    """The plan's autocast on ``device`` (bf16 on CPU or GPU; fp16 on GPU), else a no-op."""
+    device_type = torch.device(device).type
     if plan.amp == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    if plan.amp == "fp16" and device_type == "cuda":
+        return torch.autocast(device_type, dtype=torch.float16)
     return contextlib.nullcontext()
 
 
-def to_memory_format(x: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """channels_last for 4D inputs when the plan asks for it."""
-    if plan.channels_last and x.ndim == 4:
-        return x.contiguous(memory_format=torch.channels_last)
-    return x
-
-
-def _batch_starts(n: int, batch_size: int) -> range:
-    """Start index of every training batch; a last batch of one is dropped (BatchNorm cannot train on it)."""
-    stop = n - 1 if n % batch_size == 1 and n > 1 else n
-    return range(0, stop, batch_size)
-
-
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    order = torch.randperm(n, generator=generator)
-    for start in _batch_starts(n, batch_size):
-        yield order[start : start + batch_size]
-
-
-def build_optimizer(network: nn.Module, plan: Plan) -> torch.optim.Optimizer:
+def build_optimizer(network: nn.Module, plan: TrainingPlan) -> torch.optim.Optimizer:
     """AdamW / Adam / SGD; no weight decay on biases and normalisation weights."""
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
@@ -120,9 +99,8 @@ def build_optimizer(network: nn.Module, plan: Plan) -> torch.optim.Optimizer:
 
 def train(
     network: nn.Module,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    plan: Plan,
+    batches: BatchSource,
+    plan: TrainingPlan,
     hooks: TaskHooks,
     run_dir: Path,
     *,
@@ -131,27 +109,34 @@ def train(
     progress: bool = True,
     tensorboard: bool = True,
     label: str = "",
+    distributed: Distributed | None = None,
 ) -> TrainResult:
-    """Train ``network`` on ``inputs`` ``(N, C, *spatial)`` / ``targets`` ``(N,)`` following ``plan``.
+    """Train ``network`` on the batches of ``batches`` following ``plan``; the task's ``hooks`` give the loss of a
+    batch and the validation metrics.
 
-    Every epoch ends with a validation pass, an append to ``run_dir/metrics.jsonl`` and an atomic
-    ``run_dir/checkpoints/last.pt``; the best epoch's weights are also written to ``best.pt``. With
-    ``resume=True`` training continues after the last completed epoch and ends at ``plan.epochs``, with
-    the same shuffling and augmentation as an uninterrupted run (both are seeded per epoch).
+    Every ``plan.val_every`` epochs (and at the last) a validation pass picks the best weights; every epoch ends
+    with an append to ``run_dir/metrics.jsonl`` and an atomic ``run_dir/checkpoints/last.pt``; the best epoch's
+    weights are also written to ``best.pt``. With ``resume=True`` training continues after the last completed
+    epoch and ends at the planned epoch, with the same batches as an uninterrupted run (seeded per epoch).
+
+    The network trains on ``distributed.device`` (CUDA when present). Under torchrun every rank calls this with its
+    shard of the batches; the network is wrapped in DDP, rank 0 validates, decides (early stop, time budget) and
+    writes, the others follow its decisions.
 
     Returns:
         The best weights (a copy), the epoch they came from and the history of epoch metrics.
     """
+    dist = distributed or Distributed()
+    writes = dist.is_main
     ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if writes:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    n = int(inputs.shape[0])
-    if n < 2:
-        raise RunFolderError("training needs at least 2 images")
-    steps_per_epoch = len(_batch_starts(n, plan.batch_size))
+    steps_per_epoch = batches.steps_per_epoch()
+    if steps_per_epoch < 1:
+        raise RunFolderError("training needs at least 2 samples")
     torch.manual_seed(seed)
-    if plan.channels_last and plan.spatial_dims == 2:
-        network = network.to(memory_format=torch.channels_last)
+    network = network.to(dist.device).to(memory_format=batches.memory_format)
     optimizer = build_optimizer(network, plan)
 
     def make_scheduler(epochs: int, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
@@ -162,8 +147,8 @@ def train(
 
     epochs = plan.epochs
     scheduler = make_scheduler(epochs)
-    bf16 = plan.amp == "bf16"  # switched off for good if bf16 ever yields non-finite values
-    augment = BatchAugment(plan.augmentation, plan.spatial_dims)
+    amp = plan.amp != "none"  # switched off for good if autocast ever yields non-finite values
+    scaler = torch.amp.GradScaler("cuda") if plan.amp == "fp16" and dist.device.type == "cuda" else None
     higher = plan.monitor not in LOWER_IS_BETTER
     best_metric = -math.inf if higher else math.inf
     best_epoch, stale, start_epoch = 0, 0, 1
@@ -174,7 +159,7 @@ def train(
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         epochs = int(state.get("epochs", plan.epochs))
-        bf16 = bool(state.get("bf16", bf16))
+        amp = bool(state.get("amp", amp))
         scheduler = make_scheduler(epochs, int(state["scheduler"]["last_epoch"]) - 1)
         scheduler.load_state_dict(state["scheduler"])
         best_metric, best_epoch, stale = state["best_metric"], state["best_epoch"], state["stale_epochs"]
@@ -184,94 +169,102 @@ def train(
         logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
-    _write_history(run_dir / "metrics.jsonl", history)
-    writer = _tensorboard_writer(run_dir / "tensorboard") if tensorboard else None
+    trained = dist.wrap(network)
+    if writes:
+        _write_history(run_dir / "metrics.jsonl", history)
+    writer = _tensorboard_writer(run_dir / "tensorboard") if tensorboard and writes else None
     from tqdm.auto import tqdm
 
     epochs_bar = tqdm(
         desc=f"training {label}".strip(),
         unit="epoch",
-        disable=not progress,
+        disable=not progress or not writes,
         initial=start_epoch - 1,
         total=epochs,
     )
     started = time.perf_counter()
     stopped_early = False
+    out_of_time = False
     epoch = start_epoch - 1
-    last_epoch_s = 0.0  # duration of the last epoch (training, validation, checkpoint): the next one's estimate
     while epoch < epochs:
         epoch += 1
         if plan.early_stopping_patience and stale >= plan.early_stopping_patience:
             stopped_early = True
             break
-        if plan.time_budget_s is not None and time.perf_counter() - started + last_epoch_s > plan.time_budget_s:
-            logger.info(
-                "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
-                plan.time_budget_s,
-                epoch,
-                last_epoch_s,
-            )
+        if out_of_time:
             break
         epoch_started = time.perf_counter()
         torch.manual_seed(seed * 100_003 + epoch)
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         network.train()
-        epoch_start, total_loss, seen = time.perf_counter(), 0.0, 0
-        for index in _batches(n, plan.batch_size, generator):
-            xb = augment(inputs[index].float(), generator)
-            xb = to_memory_format(xb, plan)
-            yb = targets[index]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = hooks.loss(network, xb, yb)
+        total_loss, seen = 0.0, 0
+        for xb, yb in batches.epoch(generator):
+            xb, yb = xb.to(dist.device, non_blocking=True), yb.to(dist.device, non_blocking=True)
+            with torch.autocast(dist.device.type, dtype=_amp_dtype(plan), enabled=amp):
+                loss = hooks.loss(trained, xb, yb)
             optimizer.zero_grad(set_to_none=True)
-            finite = bool(torch.isfinite(loss))
+            finite = dist.all_true(bool(torch.isfinite(loss)))
             if finite:
-                loss.backward()
+                (scaler.scale(loss) if scaler is not None else loss).backward()
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
                 norm = nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm or math.inf)
-                finite = bool(torch.isfinite(norm))
+                finite = scaler is not None or bool(torch.isfinite(norm))
             if not finite:
-                if not bf16:
+                if not amp:
                     raise RunFolderError(
                         f"the training loss or its gradients became non-finite at epoch {epoch} (loss "
                         f"{loss.item()}): lower learning_rate (e.g. --set learning_rate=1e-4) or check the images "
                         "for extreme values"
                     )
                 logger.warning(
-                    "non-finite loss or gradients under bf16 autocast at epoch %d (oneDNN's bf16 kernels can "
+                    "non-finite loss or gradients under %s autocast at epoch %d (oneDNN's bf16 kernels can "
                     "fail on very small feature maps); the batch is skipped and training continues in fp32",
+                    plan.amp,
                     epoch,
                 )
-                bf16 = False
+                amp = False
                 scheduler.step()
                 continue
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             scheduler.step()
-            total_loss += float(loss.detach()) * len(index)
-            seen += len(index)
-        train_time = time.perf_counter() - epoch_start
+            total_loss += float(loss.detach()) * len(xb)
+            seen += len(xb)
+        train_time = time.perf_counter() - epoch_started
         network.eval()
-        with torch.no_grad():
-            val = hooks.validate(network)
+        val_started = time.perf_counter()
+        val: dict[str, float] = {}
+        if epoch % plan.val_every == 0 or epoch == epochs:
+            if writes:
+                with torch.no_grad():
+                    val = hooks.validate(network)
+            val = dist.broadcast(val)
         row: dict[str, float] = {
             "epoch": epoch,
             "train_loss": total_loss / max(1, seen),
             "lr": optimizer.param_groups[0]["lr"],
-            "train_images_per_s": seen / max(train_time, 1e-9),
-            "bf16": float(bf16),
+            f"train_{batches.unit}_per_s": seen * dist.world_size / max(train_time, 1e-9),
+            "val_time_s": time.perf_counter() - val_started,
+            "amp": float(amp),
             **{f"val_{k}": float(v) for k, v in val.items()},
         }
         current = float(val.get(plan.monitor, math.nan))
         improved = not math.isnan(current) and (current > best_metric if higher else current < best_metric)
-        if improved or best_epoch == 0:
+        if val and (improved or best_epoch == 0):
             best_metric = current if not math.isnan(current) else best_metric
             best_epoch, stale = epoch, 0
             best_state = copy_state(network)
-            save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
-        else:
-            stale += 1
+            if writes:
+                save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
+        elif val:
+            stale += plan.val_every
         row["best_epoch"] = best_epoch
         if epoch == 1 and plan.time_budget_s is not None:
-            fitted = budgeted_epochs(plan.epochs, time.perf_counter() - started, plan.time_budget_s)
+            fitted = dist.broadcast(budgeted_epochs(plan.epochs, time.perf_counter() - started, plan.time_budget_s))
             if fitted != epochs:
                 logger.info(
                     "time budget %.0f s: training %d of the planned %d epochs", plan.time_budget_s, fitted, epochs
@@ -281,31 +274,42 @@ def train(
                 epochs_bar.total = epochs
         row["epochs"] = epochs
         history.append(row)
-        _append_history(run_dir / "metrics.jsonl", row)
-        if writer is not None:
-            for key, value in row.items():
-                if key != "epoch":
-                    writer.add_scalar(key, value, epoch)
-            writer.flush()
-        save_checkpoint(
-            last_path,
-            {
-                "model": network.state_dict(),  # serialised right away: no copy needed
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch,
-                "best_metric": best_metric,
-                "best_epoch": best_epoch,
-                "stale_epochs": stale,
-                "epochs": epochs,
-                "bf16": bf16,
-                "history": history,
-            },
-        )
+        if writes:
+            _append_history(run_dir / "metrics.jsonl", row)
+            if writer is not None:
+                for key, value in row.items():
+                    if key != "epoch":
+                        writer.add_scalar(key, value, epoch)
+                writer.flush()
+            save_checkpoint(
+                last_path,
+                {
+                    "model": network.state_dict(),  # serialised right away: no copy needed
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch,
+                    "best_metric": best_metric,
+                    "best_epoch": best_epoch,
+                    "stale_epochs": stale,
+                    "epochs": epochs,
+                    "amp": amp,
+                    "history": history,
+                },
+            )
         last_epoch_s = time.perf_counter() - epoch_started
+        if plan.time_budget_s is not None and epoch < epochs:
+            # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
+            out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > plan.time_budget_s)
+            if out_of_time:
+                logger.info(
+                    "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
+                    plan.time_budget_s,
+                    epoch + 1,
+                    last_epoch_s,
+                )
         epochs_bar.update(1)
         epochs_bar.set_postfix(
-            loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{current:.4f}"}, best=best_epoch
+            loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{best_metric:.4f}"}, best=best_epoch
         )
     epochs_bar.close()
     if writer is not None:
@@ -321,6 +325,10 @@ def train(
         train_time_s=time.perf_counter() - started,
         epochs=epochs,
     )
+
+
+def _amp_dtype(plan: TrainingPlan) -> torch.dtype:
+    return torch.float16 if plan.amp == "fp16" else torch.bfloat16
 
 
 def _write_history(path: Path, history: list[dict[str, float]]) -> None:

@@ -2,7 +2,7 @@
 
 An ensemble is one ``nn.Module``, so everything that takes a network (inference, TTA, ONNX export, the
 service) works on it unchanged; Grad-CAM averages the members' maps (:func:`medimg.explain.cam.explain_batch`).
-Members are trained separately with different seeds (:func:`medimg.tasks.classify.run.fit_classifier`).
+Members are trained separately with different seeds (:func:`medimg.engine.ensemble.train_members`).
 """
 
 from __future__ import annotations

@@ -33,24 +33,13 @@ class AugmentationPlan(BaseModel):
         )
 
 
-class Plan(BaseModel):
-    """How to preprocess, build and train a classifier. Made by the planner, editable by the user."""
+class TrainingPlan(BaseModel):
+    """The fields the engine reads, shared by every task's plan: optimiser, schedule, precision, early stopping,
+    validation cadence, time budget and ensembles. A task's plan subclasses it and may change the defaults."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    task: Literal["classify"] = "classify"
     spatial_dims: int = Field(2, ge=2, le=3, description="2 for images, 3 for volumes")
-    in_channels: int = Field(1, ge=1, description="channels the network sees (gray=1, RGB=3)")
-    num_classes: int = Field(2, ge=2, description="number of classes")
-    input_size: list[int] = Field(default_factory=lambda: [64, 64], description="network input, per spatial axis")
-    clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
-    clip_high: float = Field(255.0, description="upper clip bound")
-    norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")
-    norm_std: float = Field(1.0, gt=0, description="standardisation divisor")
-    network: str = Field("resnet18", description="registry name (see `medimg networks`)")
-    width: float = Field(1.0, gt=0, le=4, description="channel-width multiplier of the network")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the classifier")
-    weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
     optimizer: Literal["adamw", "sgd", "adam"] = Field("adamw", description="optimiser")
     learning_rate: float = Field(2e-3, gt=0, description="peak learning rate")
     weight_decay: float = Field(0.05, ge=0, description="weight decay")
@@ -79,7 +68,34 @@ class Plan(BaseModel):
         "previous one's training time), up to this many (or ensemble, if larger); 1 = never",
     )
     grad_clip_norm: float | None = Field(5.0, gt=0, description="clip the gradient norm to this (None = no clipping)")
-    batch_size: int = Field(64, ge=1, description="images per training step")
+    batch_size: int = Field(64, ge=1, description="samples per training step (over all processes)")
+    monitor: str = Field("loss", description="validation metric for early stopping and model selection")
+    early_stopping_patience: int = Field(10, ge=0, description="epochs without improvement before stopping (0=off)")
+    val_every: int = Field(1, ge=1, description="validate (and maybe keep the weights) every N epochs and at the end")
+    amp: Literal["bf16", "fp16", "none"] = Field(
+        "bf16", description="mixed precision: bf16 autocast (CPU or GPU), fp16 autocast with loss scaling (GPU), none"
+    )
+    channels_last: bool = Field(True, description="channels_last memory format")
+
+
+class Plan(TrainingPlan):
+    """How to preprocess, build and train a classifier. Made by the planner, editable by the user."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    task: Literal["classify"] = "classify"
+    in_channels: int = Field(1, ge=1, description="channels the network sees (gray=1, RGB=3)")
+    num_classes: int = Field(2, ge=2, description="number of classes")
+    input_size: list[int] = Field(default_factory=lambda: [64, 64], description="network input, per spatial axis")
+    clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
+    clip_high: float = Field(255.0, description="upper clip bound")
+    norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")
+    norm_std: float = Field(1.0, gt=0, description="standardisation divisor")
+    network: str = Field("resnet18", description="registry name (see `medimg networks`)")
+    width: float = Field(1.0, gt=0, le=4, description="channel-width multiplier of the network")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the classifier")
+    weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
+    batch_size: int = Field(64, ge=1, description="images per training step (over all processes)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
     logit_adjustment: bool = Field(
@@ -94,8 +110,6 @@ class Plan(BaseModel):
         description="validation metric for early stopping and model selection; auc_bacc = mean of ROC-AUC and "
         "balanced accuracy (AUC alone can pick an epoch that ranks well but thresholds badly)",
     )
-    early_stopping_patience: int = Field(10, ge=0, description="epochs without improvement before stopping (0=off)")
-    amp: Literal["bf16", "none"] = Field("bf16", description="mixed precision on CPU (bf16 autocast) or none")
     channels_last: bool = Field(True, description="channels_last memory format (2D)")
     tta: bool = Field(False, description="test-time augmentation: average with flipped copies")
     eval_batch_size: int = Field(

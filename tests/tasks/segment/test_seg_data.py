@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medimg import Dataset
 from medimg.errors import DatasetError
 from medimg.tasks.segment.data import SegmentationDataset, pairing_key
 from tests.conftest import shared_data
@@ -38,6 +39,8 @@ def test_drive_like_layout_with_fov_and_second_observer(tmp_path: Path) -> None:
             _png(tmp_path / split / "2nd_manual" / f"{i}_manual2.png", np.zeros((8, 8)))
     ds = SegmentationDataset.load(tmp_path)
     assert len(ds) == 3 and ds.split_counts() == {"test": 1, "train": 2}
+    detected = Dataset.load(tmp_path)  # the same reader, found by detection
+    assert isinstance(detected, SegmentationDataset) and detected.cases == ds.cases
     case = next(c for c in ds.cases if c.case_id.startswith("training/images/21"))
     assert case.mask is not None and case.mask.parent.name == "1st_manual"
     assert case.roi is not None and case.roi.parent.name == "mask"

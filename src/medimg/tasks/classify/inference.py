@@ -9,8 +9,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from medimg.engine.trainer import autocast_context, to_memory_format
+from medimg.engine.distributed import network_device
+from medimg.engine.trainer import autocast_context
 from medimg.planning.plan import Plan
+
+
+def memory_format(plan: Plan) -> torch.memory_format:
+    """channels_last for 2D inputs when the plan asks for it (3D classification stays contiguous: faster here)."""
+    return torch.channels_last if plan.channels_last and plan.spatial_dims == 2 else torch.contiguous_format
 
 
 def tta_flip_axes(plan: Plan) -> list[int]:
@@ -33,16 +39,17 @@ def inference_step(plan: Plan, most: int | None = None) -> int:
 def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Tensor:
     """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched, AMP as planned)."""
     network.eval()
+    device = network_device(network)
     flips = tta_flip_axes(plan)
     outputs = []
     step = inference_step(plan)
     for start in range(0, x.shape[0], step):
-        xb = to_memory_format(x[start : start + step].float(), plan)
-        with autocast_context(plan):
+        xb = x[start : start + step].to(device).float().contiguous(memory_format=memory_format(plan))
+        with autocast_context(plan, device):
             logits = network(xb).float()
             for axis in flips:
                 logits = logits + network(xb.flip(2 + axis)).float()
-        outputs.append(logits / (1 + len(flips)))
+        outputs.append((logits / (1 + len(flips))).cpu())
     if not outputs:
         return torch.zeros((0, plan.num_classes))
     return torch.cat(outputs)

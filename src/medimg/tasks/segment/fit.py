@@ -1,51 +1,27 @@
-"""The segmentation run: split -> read -> label encoding -> fingerprint -> plan -> prepare -> train ->
-post-processing chosen on validation -> bundle. Every artifact is written to the run folder as soon as it exists.
-"""
+"""The pieces of a segmentation fit: read cases, find the label encoding, prepare network-resolution tensors,
+predict prepared cases and score validation Dice (the run itself is :func:`medimg.engine.run.fit_run`)."""
 
 from __future__ import annotations
 
 import logging
-import platform
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from medimg.config import FitOptions
-from medimg.data.splits import Splits, make_splits
-from medimg.engine.checkpoint import save_checkpoint
-from medimg.errors import ConfigError, DatasetError, ImageReadError
-from medimg.run_folder import RunFolder
+from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
-from medimg.tasks.segment.inference import probabilities_at, select_postprocessing, sliding_window_probabilities
+from medimg.tasks.segment.inference import sliding_window_probabilities
 from medimg.tasks.segment.labels import LabelEncoding, determine_label_encoding, is_colour_mask, mask_values
-from medimg.tasks.segment.networks import build_segmentation_network
 from medimg.tasks.segment.planning import (
     SegPlan,
-    extract_seg_fingerprint,
-    make_seg_plan,
-    resolve_seg_plan,
 )
 from medimg.tasks.segment.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SegFitResult:
-    """A trained segmentation network and where it lives."""
-
-    network: nn.Module
-    plan: SegPlan
-    run_dir: Path
-    metadata: dict[str, Any]
 
 
 @dataclass
@@ -171,179 +147,3 @@ def validation_dice(network: nn.Module, cases: Sequence[PreparedCase], plan: Seg
         dice = dice_per_class(probs.argmax(0).numpy(), case.labels.numpy(), plan.num_classes)[1:]
         scores.append(float(np.nanmean(dice)) if not np.isnan(dice).all() else np.nan)
     return {"dice": float(np.nanmean(scores)) if scores else float("nan")}
-
-
-def fit_segmentation(
-    dataset: SegmentationDataset,
-    run_dir: Path,
-    options: FitOptions,
-    *,
-    plan_layers: tuple[dict[str, Any] | None, ...] = (),
-    network_name: str | None = None,
-) -> SegFitResult:
-    """Train one segmentation network on ``dataset`` into ``run_dir``."""
-    from medimg.planning.planner import cpu_supports_bf16
-    from medimg.tasks.segment.sampling import PatchSampler
-    from medimg.tasks.segment.train import train_segmentation
-
-    if options.folds:
-        raise ConfigError("cross-validation (--folds) is not available for segmentation yet; train one split")
-    torch.set_num_threads(options.num_threads)
-    run = RunFolder(run_dir)
-    run.ensure_writable(resume=options.resume)
-    started = time.perf_counter()
-    plain_cases = [c.as_case() for c in dataset.cases]
-    if options.resume and run.file("splits.json").is_file():
-        splits = Splits.from_dict(run.read_json("splits.json"))
-    else:
-        splits = make_splits(
-            plain_cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
-        )
-    run.write_json(
-        "config.json",
-        {
-            "task": "segment",
-            "data": str(Path(dataset.root).resolve()),
-            "dataset_options": dataset.options,
-            "options": options.model_dump(),
-            "plan_overrides": [layer for layer in plan_layers if layer],
-        },
-    )
-    run.write_json("dataset.json", dataset.describe())
-    run.write_json("splits.json", splits.to_dict())
-    train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
-    val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
-    if not train_cases or not val_cases:
-        raise DatasetError(
-            f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
-            "add cases or change --val-fraction"
-        )
-    loaded = read_samples(
-        dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
-    )
-    encoding = determine_dataset_encoding(dataset, loaded.samples)
-    names = class_names_for(encoding)
-    provisional = SegPlan(
-        num_classes=encoding.num_classes,
-        label_encoding=encoding,
-        class_names=names,
-        spatial_dims=loaded.samples[0].image.ndim_spatial,
-    )
-    decoded = [
-        decode_labels(s.mask, s.roi, provisional, str(c.mask))
-        for c, s in zip(loaded.cases, loaded.samples, strict=True)
-        if s.mask is not None
-    ]
-    fingerprint = extract_seg_fingerprint(
-        dataset.name,
-        [s.image.array for s in loaded.samples],
-        decoded,
-        [s.image.spacing_mm for s in loaded.samples],
-        [str(s.image.meta.get("modality") or s.image.meta.get("format") or "unknown") for s in loaded.samples],
-        encoding,
-        names,
-        seed=options.seed,
-    )
-    del decoded
-    run.write_json("fingerprint.json", fingerprint.model_dump())
-    if options.resume and run.file("plan.json").is_file():
-        plan = SegPlan.model_validate(run.read_json("plan.json"))
-    else:
-        layers = list(plan_layers)
-        if network_name:
-            layers.insert(0, {"network": network_name})
-        plan = resolve_seg_plan(make_seg_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *layers)
-    if len(plan.class_names) != plan.num_classes:
-        raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
-    run.write_json("plan.json", plan.model_dump())
-    train_prepared, _ = prepare_cases(loaded.cases, loaded.samples, plan, keep_labels=False)
-    train_skipped = loaded.skipped
-    del loaded
-    val_loaded = read_samples(
-        dataset, val_cases, strict=options.strict, progress=options.progress, desc="reading validation cases"
-    )
-    val_prepared, val_truths = prepare_cases(val_loaded.cases, val_loaded.samples, plan)
-    val_shapes = [tuple(s.image.spatial_shape) for s in val_loaded.samples]
-    val_skipped = val_loaded.skipped
-    del val_loaded
-    sampler = PatchSampler(
-        [c.image for c in train_prepared],
-        [c.labels for c in train_prepared if c.labels is not None],
-        plan.patch_size,
-        plan.foreground_fraction,
-        plan.augmentation,
-        seed=options.seed,
-    )
-    del train_prepared
-    step = max(1, len(val_prepared) / plan.max_val_cases)
-    monitored = [val_prepared[int(i * step)] for i in range(min(len(val_prepared), plan.max_val_cases))]
-    torch.manual_seed(options.seed)
-    network = build_segmentation_network(plan)
-    result = train_segmentation(
-        network,
-        sampler,
-        lambda net: validation_dice(net, monitored, plan),
-        plan,
-        run.path,
-        seed=options.seed,
-        resume=options.resume,
-        progress=options.progress,
-        label=dataset.name,
-    )
-    network.load_state_dict(result.best_state)
-    network = network.to(memory_format=torch.contiguous_format)
-    network.eval()
-    predictions = [
-        probabilities_at(p, shape).argmax(0).numpy().astype(np.uint8)
-        for p, shape in zip(predict_prepared(network, val_prepared, plan), val_shapes, strict=True)
-    ]
-    chosen, scores = select_postprocessing(
-        predictions, val_truths, plan.num_classes, min_object_fraction=plan.min_object_fraction
-    )
-    if "postprocessing" not in plan.reasons or plan.reasons["postprocessing"] != "set by user":
-        plan = plan.model_copy(
-            update={
-                "postprocessing": chosen,
-                "reasons": {
-                    **plan.reasons,
-                    "postprocessing": "validation mean Dice: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
-                },
-            }
-        )
-    run.write_json("plan.json", plan.model_dump())
-    save_checkpoint(run.file("model.pt"), {"model": network.state_dict()})
-    metadata = {
-        "medimg_version": _version(),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": "segment",
-        "network": plan.network,
-        "class_names": list(plan.class_names),
-        "input": {
-            "spatial_dims": plan.spatial_dims,
-            "channels": plan.in_channels,
-            "patch_size": plan.patch_size,
-            "window": list(dataset.window) if isinstance(dataset.window, tuple) else dataset.window,
-        },
-        "training": {
-            "best_epoch": result.best_epoch,
-            "best_val_dice": result.best_metric,
-            "epochs_run": len(result.history),
-            "stopped_early": result.stopped_early,
-            "train_time_s": round(result.train_time_s, 2),
-            "total_time_s": round(time.perf_counter() - started, 2),
-            "train_cases": len(sampler),
-            "val_cases": len(val_prepared),
-            "postprocessing_scores": scores,
-            "skipped_files": [list(s) for s in (*train_skipped, *val_skipped)],
-        },
-    }
-    run.write_json("metadata.json", metadata)
-    return SegFitResult(network, plan, run.path, metadata)
-
-
-def _version() -> str:
-    from medimg import __version__
-
-    return __version__

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medimg.engine.distributed import network_device
 from medimg.engine.trainer import autocast_context
 from medimg.tasks.segment.labels import IGNORE
 from medimg.tasks.segment.planning import SegPlan
@@ -53,9 +54,11 @@ def sliding_window_probabilities(
     from monai.inferers import sliding_window_inference
 
     network.eval()
+    device = network_device(network)
+    x = x.to(device)
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        with autocast_context(plan):
+        with autocast_context(plan, device):
             logits = network(memory_format(window, plan))
         return torch.softmax(logits.float(), dim=1)
 
@@ -77,7 +80,7 @@ def sliding_window_probabilities(
         out = out.flip(dims) if dims else out
         total = out if total is None else total + out
     assert total is not None
-    return total / len(passes)
+    return (total / len(passes)).cpu()
 
 
 def probabilities_at(probs: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import ConfigError
 from medimg.planning.fingerprint import IntensityStats
-from medimg.planning.plan import field_help
+from medimg.planning.plan import TrainingPlan, field_help
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
 MAX_PATCH_2D = 128
@@ -58,13 +58,12 @@ class SegAugmentation(BaseModel):
     noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
 
 
-class SegPlan(BaseModel):
+class SegPlan(TrainingPlan):
     """How to preprocess, build, train and apply a segmentation network. Made by the planner, editable."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     task: Literal["segment"] = "segment"
-    spatial_dims: int = Field(2, ge=2, le=3, description="2 for images, 3 for volumes")
     in_channels: int = Field(1, ge=1, description="image channels the network sees")
     num_classes: int = Field(2, ge=2, description="classes including background")
     class_names: list[str] = Field(
@@ -90,23 +89,23 @@ class SegPlan(BaseModel):
     norm: Literal["batch", "instance"] = Field("batch", description="normalisation layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside the network")
     loss: Literal["dice", "dice_ce", "dice_focal"] = Field("dice_ce", description="training loss")
-    learning_rate: float = Field(3e-3, gt=0, description="peak AdamW learning rate")
-    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay")
-    warmup_epochs: float = Field(1.0, ge=0, description="linear warm-up, epochs")
+    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate")
+    weight_decay: float = Field(1e-4, ge=0, description="weight decay")
     epochs: int = Field(40, ge=1, description="training epochs")
     iterations_per_epoch: int = Field(50, ge=1, description="optimisation steps per epoch")
     batch_size: int = Field(16, ge=1, description="patches per step")
     foreground_fraction: float = Field(0.33, ge=0, le=1, description="share of patches centred on foreground")
     augmentation: SegAugmentation = Field(default_factory=SegAugmentation)
-    val_every: int = Field(1, ge=1, description="validate (and maybe keep the weights) every N epochs and at the end")
     max_val_cases: int = Field(
         32,
         ge=1,
         description="validation cases scored after each epoch (an evenly spaced subset; all for post-processing)",
     )
     early_stopping_patience: int = Field(0, ge=0, description="epochs without val Dice gain before stopping (0=off)")
-    amp: Literal["bf16", "none"] = Field("bf16", description="bf16 autocast on CPU, or fp32")
-    channels_last: bool = Field(True, description="channels_last memory format")
+    grad_clip_norm: float | None = Field(12.0, gt=0, description="clip the gradient norm to this (None = no clipping)")
+    monitor: Literal["dice", "loss"] = Field(
+        "dice", description="validation metric for early stopping and model selection"
+    )
     sw_overlap: float = Field(0.5, ge=0, lt=1, description="sliding-window overlap (Gaussian blending)")
     sw_batch_size: int = Field(8, ge=1, description="windows per inference step")
     tta: bool = Field(True, description="test-time flips (averaged with the unflipped prediction)")

@@ -1,0 +1,155 @@
+"""Dataset layouts: one reader module per on-disk layout, and the registry :meth:`Dataset.load` consults.
+
+Each layout module has ``detect(path) -> bool`` (cheap: folder and file names, a CSV header; never pixels) and
+``load(path, **options)`` (paths and labels, no pixels). :data:`LAYOUTS` registers them with a name and the task
+they serve:
+
+====================  =========  ==========================================================================
+name                  task       reads
+====================  =========  ==========================================================================
+``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
+                                 ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
+``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
+``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
+``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
+====================  =========  ==========================================================================
+
+Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before
+generic ones (image/mask pairs before class folders, whose ``detect`` accepts any folder with sub-folders).
+Without a task the first layout that detects the path reads it. With a task, a detecting layout of that task is
+used; a path claimed by a layout of another task is a conflict (:class:`~medimg.errors.DatasetError` naming the
+task it looks like), except the class-folder layout (``exclusive=False``): class folders may hold masks beside
+the images (Herlev's ``*-d.bmp``), which ``task="segment"`` pairs by name. When no layout detects a folder, the
+task's first layout (class folders when no task is given) reads it and explains what it expected.
+
+Adding a layout is one module plus one line in :data:`LAYOUTS`. Pascal VOC (``JPEGImages/`` +
+``Annotations/*.xml``) and COCO (``annotations/instances_*.json``) readers, filling
+:attr:`~medimg.data.case.Case.boxes`, would add a ``"detect"`` task to :data:`~medimg.data.case.TaskName` and
+register before the generic class folders (a VOC or COCO folder has sub-folders too).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medimg.data.layouts import class_folders, csv_manifest, image_mask_pairs, medmnist
+from medimg.errors import ConfigError, DatasetError, did_you_mean
+
+if TYPE_CHECKING:
+    from medimg.data.case import TaskName
+    from medimg.data.dataset import Dataset, SegmentationDataset
+
+TASK_WORDS = {"classify": "classification", "segment": "segmentation"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One registered dataset layout.
+
+    Attributes:
+        name: registry name (``"image_mask_pairs"``), accepted by ``Dataset.load(path, layout=...)``.
+        task: the task its datasets serve (``"classify"`` or ``"segment"``).
+        detect: ``detect(path) -> bool``, cheap: reads names and headers, never pixels.
+        load: ``load(path, **options)`` returning a dataset of ``task`` (no pixels read).
+        description: what it reads, for messages.
+        exclusive: a path this layout detects cannot be read for another task (a conflict); ``False`` for
+            generic layouts that may hold other annotations too (class folders with masks beside the images).
+    """
+
+    name: str
+    task: TaskName
+    detect: Callable[[Path], bool]
+    load: Callable[..., Dataset | SegmentationDataset]
+    description: str
+    exclusive: bool = True
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Keyword options of :attr:`load` (everything after the path)."""
+        return tuple(list(inspect.signature(self.load).parameters)[1:])
+
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raise :class:`ConfigError` (with close matches) for an option :attr:`load` does not take."""
+        for key in options:
+            if key not in self.options:
+                accepted = ", ".join(self.options) or "none"
+                raise ConfigError(
+                    f"the {self.name} layout has no option {key!r}.{did_you_mean(key, self.options)} "
+                    f"Its options: {accepted}."
+                )
+
+
+#: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "image_mask_pairs",
+        "segment",
+        image_mask_pairs.detect,
+        image_mask_pairs.load,
+        "image/mask pairs (images/ + masks/ or labels/ folders, *_mask files, CSV image,mask)",
+    ),
+    Layout(
+        "class_folders",
+        "classify",
+        class_folders.detect,
+        class_folders.load,
+        "one sub-folder per class",
+        exclusive=False,
+    ),
+    Layout("csv_manifest", "classify", csv_manifest.detect, csv_manifest.load, "CSV manifest path,label"),
+    Layout("medmnist", "classify", medmnist.detect, medmnist.load, "MedMNIST .npz"),
+)
+
+
+def layout_names() -> list[str]:
+    """Registered layout names, in detection order."""
+    return [layout.name for layout in LAYOUTS]
+
+
+def get_layout(name: str) -> Layout:
+    """The layout registered as ``name``; unknown names raise :class:`ConfigError` with close matches."""
+    for layout in LAYOUTS:
+        if layout.name == name.lower():
+            return layout
+    names = layout_names()
+    raise ConfigError(f"unknown dataset layout {name!r}.{did_you_mean(name, names)} Available: {', '.join(names)}.")
+
+
+def detect_layout(path: Path) -> Layout | None:
+    """The first registered layout whose ``detect`` accepts ``path``, or ``None``."""
+    return next((layout for layout in LAYOUTS if layout.detect(path)), None)
+
+
+def select_layout(path: Path, task: TaskName | None = None) -> Layout:
+    """The layout that reads ``path`` for ``task`` (see the module docstring for the rules).
+
+    Raises:
+        ConfigError: ``task`` is not a known task.
+        DatasetError: the path looks like data of another task, or is a file no layout reads.
+    """
+    if task is not None and task not in TASK_WORDS:
+        raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASK_WORDS)} Tasks: {', '.join(TASK_WORDS)}.")
+    detected = detect_layout(path)
+    if detected is not None and (task is None or detected.task == task):
+        return detected
+    if detected is not None and task is not None and detected.exclusive:
+        raise DatasetError(
+            f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
+            f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "
+            f"layout to read it as {TASK_WORDS[task]} data anyway (layout=..., one of "
+            f"{', '.join(n.name for n in LAYOUTS if n.task == task)})"
+        )
+    same_task = [layout for layout in LAYOUTS if layout.task == (task or "classify")]
+    for layout in same_task:
+        if layout is not detected and layout.detect(path):
+            return layout
+    if path.is_dir():
+        return same_task[0]
+    raise DatasetError(
+        f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
+        "(images/ + masks/), a CSV manifest (path,label or image,mask) or a MedMNIST .npz file"
+    )

@@ -1,0 +1,121 @@
+"""Folder per class: ``root/<class>/<images>``, optionally inside ``root/{train,val,test}/``.
+
+Files in sub-sub-folders of a class folder belong to that class; hidden files and folders are ignored. With
+``unlabelled=True`` the images lying directly in ``root`` (not in a class folder) form the unlabelled pool
+(``Dataset.unlabelled``), so a plain folder of images loads as a pool without classes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from medimg.data.case import Case, normalise_split
+from medimg.data.dataset import Dataset
+from medimg.data.layouts.common import name_selected, order_classes
+from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+
+def detect(path: Path) -> bool:
+    """A folder with at least one visible sub-folder (the generic layout: registered after specific ones)."""
+    return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+
+
+def image_files(
+    folder: Path, include: tuple[str, ...], exclude: tuple[str, ...], *, recursive: bool = True
+) -> list[Path]:
+    """Image files under ``folder`` (sorted; hidden files skipped) that pass the ``include``/``exclude`` patterns.
+
+    A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
+    suffix and matches them.
+    """
+    from medimg.io.formats import is_image_file
+
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = [
+        p
+        for p in sorted(found)
+        if p.is_file() and not p.name.startswith(".") and name_selected(p.name, include, exclude)
+    ]
+    return [p for p in files if (include and p.suffix) or is_image_file(p)]
+
+
+def load(
+    path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), unlabelled: bool = False
+) -> Dataset:
+    """Read a folder-per-class layout (labels and paths only).
+
+    Args:
+        path: the dataset folder.
+        include: file-name patterns an image must match (case-insensitive); default every image suffix.
+        exclude: file-name patterns to skip (e.g. ``"*-d.bmp"``, the Herlev masks beside each cell image).
+        unlabelled: also keep the images lying directly in ``path`` as unlabelled cases.
+
+    Raises:
+        DatasetError: the folder has no class sub-folders (and ``unlabelled`` is off).
+    """
+    root = path
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    split_dirs = {p: normalise_split(p.name) for p in subdirs}
+    if subdirs and all(split_dirs.values()):
+        groups = [(split_dirs[d], d) for d in subdirs]
+    else:
+        if any(split_dirs.values()):
+            named = [d.name for d, s in split_dirs.items() if s]
+            logger.warning(
+                "%s mixes split folders (%s) with class folders; treating every sub-folder as a class",
+                root,
+                ", ".join(named),
+            )
+        groups = [(None, root)]
+    class_dirs = [(split, c) for split, parent in groups for c in sorted(parent.iterdir()) if _visible_dir(c)]
+    pool = _pool(root, include, exclude) if unlabelled else []
+    class_names = order_classes({c.name for _, c in class_dirs})
+    if not class_names and not pool:
+        raise DatasetError(
+            f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
+            "(or use a CSV manifest with path,label columns; for a folder of unlabelled images pass "
+            "unlabelled=True)"
+        )
+    index = {name: i for i, name in enumerate(class_names)}
+    cases: list[Case] = []
+    for split, class_dir in class_dirs:
+        for file in image_files(class_dir, include, exclude):
+            rel = file.relative_to(root).as_posix()
+            cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
+    class_names, cases = _drop_empty_classes(class_names, cases, root)
+    return Dataset(
+        name=root.name,
+        root=root,
+        source="folder",
+        class_names=class_names,
+        cases=cases,
+        unlabelled=pool,
+        options={"unlabelled": True} if unlabelled else {},
+    )
+
+
+def _visible_dir(path: Path) -> bool:
+    return path.is_dir() and not path.name.startswith(".")
+
+
+def _pool(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Case]:
+    files = image_files(root, include, exclude, recursive=False)
+    return [Case(case_id=f.relative_to(root).as_posix(), label=None, path=f) for f in files]
+
+
+def _drop_empty_classes(class_names: list[str], cases: list[Case], root: Path) -> tuple[list[str], list[Case]]:
+    """Remove class folders that hold no images and renumber labels so they stay contiguous."""
+    used = sorted({c.label for c in cases if c.label is not None})
+    if len(used) == len(class_names):
+        return class_names, cases
+    empty = [n for i, n in enumerate(class_names) if i not in used]
+    logger.warning("%s: class folders without images are ignored: %s", root, ", ".join(empty))
+    remap = {old: new for new, old in enumerate(used)}
+    renumbered = [replace(c, label=remap[c.label]) if c.label is not None else c for c in cases]
+    return [class_names[i] for i in used], renumbered

@@ -1,0 +1,68 @@
+"""Helpers shared by the layout readers: file-name patterns, class order, manifest headers."""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+from collections.abc import Sequence
+from pathlib import Path
+
+MANIFEST_SUFFIXES = (".csv", ".tsv")
+NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
+
+
+def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"*.png, *.bmp"`` or ``["*.png"]`` -> a tuple of shell patterns (empty for ``None``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return tuple(value)
+
+
+def name_selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """True when ``name`` matches an ``include`` pattern (or there are none) and no ``exclude`` pattern.
+
+    Matching is case-insensitive.
+    """
+    lower = name.lower()
+    if include and not any(fnmatch.fnmatch(lower, p.lower()) for p in include):
+        return False
+    return not any(fnmatch.fnmatch(lower, p.lower()) for p in exclude)
+
+
+def order_classes(names: set[str] | list[str]) -> list[str]:
+    """Class names in a stable order; for two classes, a "normal"-like class first.
+
+    Binary metrics treat class index 1 as the positive class (sensitivity = recall of the disease), so a class
+    named like normal / negative / benign / healthy / control goes first; the rest stay in numeric order when
+    every name is a number, else alphabetical (MedMNIST-style integer labels keep their meaning).
+    """
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        ordered = sorted(names)
+    if len(ordered) != 2:
+        return ordered
+    negative = [n for n in ordered if n.lower().startswith(NEGATIVE_CLASS_WORDS)]
+    return negative[:1] + [n for n in ordered if n not in negative[:1]]
+
+
+def is_manifest(path: Path) -> bool:
+    """True for an existing ``.csv``/``.tsv`` file."""
+    return path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file()
+
+
+def manifest_delimiter(path: Path) -> str:
+    """Tab for ``.tsv``, comma otherwise."""
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def manifest_header(path: Path) -> list[str]:
+    """The lower-case column names of a manifest's first row (empty when unreadable); reads one line."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return [c.strip().lower() for c in first]

@@ -1,0 +1,415 @@
+"""Image/mask pairs (segmentation): found in folders by the role of each file, or listed in a CSV manifest.
+
+Folder layouts are recognised by the *role* of each image file, decided by the nearest folder whose name says
+what it holds, else by the file name's suffix:
+
+==================  ===========================================================================================
+role                folder names (case-insensitive)                        / file-name suffixes
+==================  ===========================================================================================
+image               ``images``, ``image``, ``imgs``, ``img``, ``imagesTr``  / anything else (the default)
+mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``*groundtruth*``,
+                    ``annotations``, ``segmentations``                     / ``_mask``, ``_seg``,
+                    ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev)
+region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
+                    (the DRIVE convention: ``mask/`` beside ``1st_manual/`` is the field of view)  / ``_fov``, ``_roi``
+ignored             ``2nd_manual`` (a second observer's annotation, not the reference)
+==================  ===========================================================================================
+
+Files pair up by their *key*: the name without suffix, lower-case, with role and split words stripped from the
+end (``21_training.tif``, ``21_manual1.gif`` and ``21_training_mask.gif`` all have key ``21``;
+``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``). When several images share
+a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
+``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
+masks without an image are reported (an error with ``strict=True``).
+
+A CSV manifest has the header ``image,mask[,roi,patient_id,split]`` with paths relative to the CSV's folder.
+
+Detection (:func:`detect`, names only) claims a folder with a mask-role folder that holds image files, within
+:data:`DETECT_MAX_DEPTH` levels (``images/`` + ``masks/``, ``imagesTr/`` + ``labelsTr/``,
+``DRIVE/training/1st_manual``; not Pascal VOC's ``Annotations/*.xml``); a folder with mask-suffixed files
+beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); and a
+CSV whose header has ``image`` and ``mask``. Masks inside class folders (Herlev's ``<class>/*-d.bmp``) are not
+claimed: such a folder reads as class folders unless ``task="segment"`` is asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import logging
+import re
+from collections import defaultdict
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medimg.data.case import SegCase, normalise_split
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts.common import is_manifest, manifest_delimiter, manifest_header
+from medimg.errors import DatasetError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+
+if TYPE_CHECKING:
+    from medimg.tasks.segment.labels import ColourTable
+
+logger = logging.getLogger(__name__)
+
+IMAGE_DIRS = {"images", "image", "imgs", "img", "imagestr", "imagests", "inputs", "input"}
+LABEL_DIRS = {
+    "labels",
+    "label",
+    "labelstr",
+    "masks_gt",
+    "gt",
+    "ground_truth",
+    "groundtruth",
+    "1st_manual",
+    "manual",
+    "annotations",
+    "segmentations",
+    "segmentation",
+    "targets",
+}
+AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
+ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
+IGNORED_DIRS = {"2nd_manual"}
+LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1")
+ROI_SUFFIXES = ("fov", "roi")
+_STRIP_WORDS = {
+    *LABEL_SUFFIXES,
+    *ROI_SUFFIXES,
+    "masks",
+    "manual",
+    "training",
+    "train",
+    "test",
+    "testing",
+    "val",
+    "image",
+    "img",
+}
+#: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
+DETECT_MAX_DEPTH = 4
+#: At most this many folders (and files per folder) are looked at by :func:`detect`.
+DETECT_MAX_ENTRIES = 2000
+
+
+# --------------------------------------------------------------------------------------------- detection
+def detect(path: Path) -> bool:
+    """True for a folder of images with masks, or a CSV with ``image`` and ``mask`` columns (names only)."""
+    if path.is_file():
+        return is_manifest(path) and {"image", "mask"} <= set(manifest_header(path))
+    if not path.is_dir():
+        return False
+    return _has_mask_folder(path) or _has_masks_beside_images(path)
+
+
+def _visible_dirs(folder: Path) -> list[Path]:
+    try:
+        entries = list(itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES))
+    except OSError:
+        return []
+    return [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+
+
+def _has_mask_folder(root: Path) -> bool:
+    level, seen = [root], 0
+    for _ in range(DETECT_MAX_DEPTH):
+        deeper: list[Path] = []
+        for folder in level:
+            for sub in _visible_dirs(folder):
+                if _dir_role(sub.name, set()) == "mask" and _holds_images(sub):
+                    return True
+                deeper.append(sub)
+        seen += len(deeper)
+        if not deeper or seen > DETECT_MAX_ENTRIES:
+            return False
+        level = deeper
+    return False
+
+
+def _holds_images(folder: Path, sample: int = 50) -> bool:
+    """True when one of the first ``sample`` entries of ``folder`` is an image file (not XML/JSON annotations)."""
+    try:
+        entries = list(itertools.islice(folder.iterdir(), sample))
+    except OSError:
+        return False
+    return any(p.is_file() and file_suffix(p) in IMAGE_SUFFIXES for p in entries)
+
+
+def _has_masks_beside_images(root: Path) -> bool:
+    folders = [root] + [d for d in _visible_dirs(root) if normalise_split(d.name) is not None]
+    for folder in folders:
+        roles: dict[str, set[str]] = defaultdict(set)
+        for p in itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES):
+            if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES:
+                roles[pairing_key(p)].add(_suffix_role(p) or "image")
+        if any({"image", "mask"} <= found for found in roles.values()):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------- loading
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    colour_table: str | Path | dict[str, Any] | ColourTable | None = None,
+    strict: bool = False,
+) -> SegmentationDataset:
+    """Find the image/mask pairs under ``path`` (a folder or a CSV manifest); reads no pixels.
+
+    Args:
+        path: a folder (see the module docstring for the layouts) or a CSV manifest.
+        include: file-name patterns an image or mask must match (folders only).
+        exclude: file-name patterns to skip (folders only).
+        colour_table: for colour-coded masks: a built-in name (``"herlev"``), a JSON file or a mapping.
+            Herlev-style ``*-d.bmp`` masks select ``"herlev"`` automatically.
+        strict: raise on masks without an image instead of warning.
+
+    Raises:
+        DatasetError: no images, no pairs, a manifest row pointing to a missing file, or (``strict``) unpaired
+            masks. The message names the files and the fix.
+    """
+    root = path
+    if root.is_dir():
+        dataset = _load_folder(root, include, exclude)
+    elif is_manifest(root):
+        dataset = _load_csv(root)
+    else:
+        raise DatasetError(
+            f"{root} is not a segmentation dataset: pass a folder of images and masks or a CSV manifest "
+            "with the header image,mask[,roi,patient_id,split]"
+        )
+    herlev = bool(dataset.cases) and all(re.search(r"-d$", _stem(c.mask)) for c in dataset.cases if c.mask)
+    if colour_table is not None or herlev:
+        # Colour tables live with the mask encodings; imported only when a table is in play.
+        from medimg.tasks.segment.labels import parse_colour_table
+
+        table = parse_colour_table(colour_table if colour_table is not None else "herlev")
+        if colour_table is None:
+            logger.info("Herlev-style '*-d' colour masks: using the built-in 'herlev' colour table")
+        dataset.colour_table = table
+    dataset.options = {"colour_table": dataset.colour_table.model_dump() if dataset.colour_table else None}
+    if dataset.unpaired:
+        listing = ", ".join(dataset.unpaired[:10]) + (" ..." if len(dataset.unpaired) > 10 else "")
+        message = (
+            f"{len(dataset.unpaired)} mask(s) in {root} have no image with a matching name: {listing}. "
+            "Rename them to match their image (e.g. case_01.png + case_01_mask.png) or remove them"
+        )
+        if strict:
+            raise DatasetError(message)
+        logger.warning(message + "; they are skipped")
+    if dataset.unlabelled:
+        logger.info(
+            "%d image(s) have no mask and are not used (e.g. %s)", len(dataset.unlabelled), dataset.unlabelled[0]
+        )
+    return dataset
+
+
+# --------------------------------------------------------------------------------------------- roles and keys
+def _stem(path: Path | None) -> str:
+    if path is None:
+        return ""
+    name = path.name
+    suffix = file_suffix(path)
+    return name[: len(name) - len(suffix)] if suffix else name
+
+
+def pairing_key(path: Path) -> str:
+    """The name a file pairs on: lower-case stem with role and split words stripped from the end."""
+    stem = _stem(path).lower()
+    while True:
+        match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
+        if not match or match.group(2) not in _STRIP_WORDS:
+            return stem
+        stem = match.group(1)
+
+
+def _suffix_role(path: Path) -> str | None:
+    stem = _stem(path).lower()
+    match = re.search(r"[-_. ]([a-z0-9]+)$", stem)
+    if not match:
+        return None
+    word = match.group(1)
+    if word in ROI_SUFFIXES:
+        return "roi"
+    if word in LABEL_SUFFIXES:
+        return "mask"
+    return None
+
+
+def _dir_role(name: str, siblings: set[str]) -> str | None:
+    low = name.lower()
+    compact = re.sub(r"[^a-z0-9]", "", low)
+    if low in IGNORED_DIRS:
+        return "ignore"
+    if low in ROI_DIRS:
+        return "roi"
+    if low in AMBIGUOUS_DIRS:
+        return (
+            "roi" if any(_dir_role(s, set()) == "mask" for s in siblings if s.lower() not in AMBIGUOUS_DIRS) else "mask"
+        )
+    if low in LABEL_DIRS or "groundtruth" in compact or compact.startswith("label"):
+        return "mask"
+    if low in IMAGE_DIRS or compact.startswith("images"):
+        return "image"
+    return None
+
+
+def file_role(root: Path, path: Path) -> str:
+    """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table)."""
+    folder = path.parent
+    while folder != root and root in folder.parents:
+        siblings = {p.name for p in folder.parent.iterdir() if p.is_dir()} if folder.parent.is_dir() else set()
+        role = _dir_role(folder.name, siblings)
+        if role is not None:
+            if role == "image":
+                return _suffix_role(path) or "image"
+            return role
+        folder = folder.parent
+    return _suffix_role(path) or "image"
+
+
+def _split_of(root: Path, path: Path) -> str | None:
+    for part in reversed(path.relative_to(root).parts[:-1]):
+        split = normalise_split(part)
+        if split is not None:
+            return split
+    return None
+
+
+def _shared(a: Path, b: Path) -> int:
+    n = 0
+    for x, y in zip(a.parent.parts, b.parent.parts, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> list[Path]:
+    files = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if file_suffix(p) not in IMAGE_SUFFIXES:
+            continue
+        name = p.name.lower()
+        if includes and not any(fnmatch(name, pat.lower()) for pat in includes):
+            continue
+        if any(fnmatch(name, pat.lower()) for pat in excludes):
+            continue
+        files.append(p)
+    return files
+
+
+def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
+    scores = [_shared(c, anchor) for c in candidates]
+    top = max(scores)
+    chosen = [c for c, s in zip(candidates, scores, strict=True) if s == top]
+    if len(chosen) > 1:
+        raise DatasetError(
+            f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
+            "unique name or list the pairs in a CSV manifest (image,mask)"
+        )
+    return chosen[0]
+
+
+# --------------------------------------------------------------------------------------------- readers
+def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
+    files = _image_files(root, includes, excludes)
+    if not files:
+        raise DatasetError(
+            f"no image files found in {root}: expected images and masks (PNG, JPEG, BMP, TIFF, GIF, NIfTI, DICOM), "
+            "e.g. images/case_01.png + masks/case_01.png; check --include/--exclude"
+        )
+    by_role: dict[str, dict[str, list[Path]]] = {
+        "image": defaultdict(list),
+        "mask": defaultdict(list),
+        "roi": defaultdict(list),
+    }
+    for p in files:
+        role = file_role(root, p)
+        if role in by_role:
+            by_role[role][pairing_key(p)].append(p)
+    images, masks, rois = by_role["image"], by_role["mask"], by_role["roi"]
+    if not masks:
+        raise DatasetError(
+            f"found {sum(map(len, images.values()))} images but no masks in {root}: put masks in a 'masks' or "
+            "'labels' folder beside 'images' with the same file names, name them <image>_mask.<ext>, or use a CSV "
+            "manifest (image,mask)"
+        )
+    paired: dict[Path, Path] = {}
+    unpaired: list[str] = []
+    for key, mask_files in sorted(masks.items()):
+        for mask in mask_files:
+            candidates = [p for p in images.get(key, []) if p not in paired]
+            if not candidates:
+                unpaired.append(str(mask.relative_to(root)))
+                continue
+            paired[_best(candidates, mask, "image")] = mask
+    if not paired:
+        example_mask = next(iter(masks.values()))[0]
+        example_image = next(iter(images.values()))[0] if images else None
+        raise DatasetError(
+            f"no image in {root} has a mask with a matching name (e.g. mask {example_mask.name} vs image "
+            f"{example_image.name if example_image else '-'}): name each mask like its image, optionally with a "
+            "suffix _mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
+        )
+    cases = []
+    for image in sorted(paired):
+        key = pairing_key(image)
+        roi = _best(rois[key], image, "region-of-interest mask") if rois.get(key) else None
+        case_id = image.relative_to(root).as_posix()
+        cases.append(SegCase(case_id, image, paired[image], roi=roi, split=_split_of(root, image)))
+    unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired]
+    return SegmentationDataset(
+        name=root.name, root=root, source="folder", cases=cases, unlabelled=sorted(unlabelled), unpaired=unpaired
+    )
+
+
+def _load_csv(path: Path) -> SegmentationDataset:
+    base = path.parent
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter=manifest_delimiter(path)))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"cannot read manifest {path}: {error}") from error
+    if not rows:
+        raise DatasetError(f"manifest {path} has no rows; expected a header image,mask[,roi,patient_id,split]")
+    header = {k.strip().lower(): k for k in rows[0] if k}
+    if "image" not in header or "mask" not in header:
+        raise DatasetError(
+            f"manifest {path} needs columns 'image' and 'mask' (found {', '.join(header) or 'none'}); optional: "
+            "roi, patient_id, split"
+        )
+    cases = []
+    unlabelled: list[str] = []
+    for line, row in enumerate(rows, start=2):
+        values = {k: (row.get(original) or "").strip() for k, original in header.items()}
+        image = (base / values["image"]).resolve()
+        mask = (base / values["mask"]).resolve() if values["mask"] else None
+        roi = (base / values["roi"]).resolve() if values.get("roi") else None
+        for what, file in (("image", image), ("mask", mask), ("roi", roi)):
+            if file is not None and not file.exists():
+                raise DatasetError(
+                    f"{path} line {line}: {what} {file} does not exist; fix the path (relative to {base})"
+                )
+        if mask is None:
+            unlabelled.append(values["image"])
+            continue
+        cases.append(
+            SegCase(
+                case_id=values["image"],
+                image=image,
+                mask=mask,
+                roi=roi,
+                patient_id=values.get("patient_id") or None,
+                split=normalise_split(values.get("split")),
+            )
+        )
+    if not cases:
+        raise DatasetError(f"manifest {path} lists no image with a mask")
+    return SegmentationDataset(name=path.stem, root=path, source="csv", cases=cases, unlabelled=unlabelled)

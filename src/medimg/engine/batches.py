@@ -1,0 +1,136 @@
+"""Batch sources: what the training loop iterates over in one epoch, task-agnostic.
+
+A batch source yields ``(inputs, targets)`` pairs of CPU tensors for one epoch from a seeded generator, so a
+resumed run sees the same batches as an uninterrupted one. Under distributed training each rank draws its shard
+of every global batch (``plan.batch_size`` samples over all ranks), and every rank runs the same number of steps.
+
+* :class:`TensorBatches`: shuffled passes over preprocessed tensors (classification), with batched augmentation.
+* :class:`SampledBatches`: a fixed number of steps drawn from a sampler (segmentation patches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import torch
+
+from medimg.engine.distributed import Distributed
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class BatchSource(Protocol):
+    """One epoch of training batches.
+
+    Attributes:
+        unit: what one sample is, for throughput rows (``"images"``, ``"patches"``).
+        memory_format: the layout the network and its inputs should use (channels_last...).
+    """
+
+    unit: str
+    memory_format: torch.memory_format
+
+    def steps_per_epoch(self) -> int:
+        """Optimisation steps in one epoch (the same on every rank)."""
+        ...
+
+    def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
+        """The epoch's batches, drawn with ``generator`` (seeded per epoch by the loop)."""
+        ...
+
+
+def batch_starts(n: int, batch_size: int, min_last: int = 2) -> range:
+    """Start index of every global batch; a last batch smaller than ``min_last`` is dropped (BatchNorm cannot
+    train on one sample, and under DDP every rank needs at least one)."""
+    remainder = n % batch_size
+    stop = n - remainder if 0 < remainder < min_last and n > remainder else n
+    return range(0, stop, batch_size)
+
+
+class TensorBatches:
+    """Shuffled mini-batches over ``inputs`` ``(N, C, *spatial)`` (any float dtype) and ``targets`` ``(N, ...)``.
+
+    Args:
+        inputs, targets: the training split, index-aligned.
+        batch_size: samples per global batch (over all ranks).
+        augment: ``(batch float32, generator) -> batch``, applied to each drawn batch.
+        memory_format: layout of the batches handed to the network.
+        distributed: this rank's place; each rank takes every ``world_size``-th index of each global batch.
+    """
+
+    unit = "images"
+
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        batch_size: int,
+        *,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        memory_format: torch.memory_format = torch.contiguous_format,
+        distributed: Distributed | None = None,
+    ) -> None:
+        self.inputs, self.targets = inputs, targets
+        self.batch_size = batch_size
+        self.augment = augment
+        self.memory_format = memory_format
+        self.distributed = distributed or Distributed()
+        self.min_last = max(2, 2 * self.distributed.world_size)
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+    def steps_per_epoch(self) -> int:
+        return len(batch_starts(len(self), self.batch_size, self.min_last))
+
+    def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
+        order = torch.randperm(len(self), generator=generator)
+        for start in batch_starts(len(self), self.batch_size, self.min_last):
+            index = self.distributed.shard(order[start : start + self.batch_size])
+            xb = self.inputs[index].float()
+            if self.augment is not None:
+                xb = self.augment(xb, generator)
+            yield xb.contiguous(memory_format=self.memory_format), self.targets[index]
+
+
+class Sampler(Protocol):
+    """Draws ``n`` training samples (e.g. foreground-aware patches) with a generator."""
+
+    def sample(self, n: int, generator: torch.Generator) -> Batch: ...
+
+
+class SampledBatches:
+    """``steps`` batches per epoch, each drawn from ``sampler``.
+
+    Under distributed training each rank draws ``batch_size / world_size`` samples a step from its own stream
+    (the epoch's generator, offset by the rank), so the ranks see different samples.
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler,
+        batch_size: int,
+        steps: int,
+        *,
+        unit: str = "patches",
+        memory_format: torch.memory_format = torch.contiguous_format,
+        distributed: Distributed | None = None,
+    ) -> None:
+        self.sampler = sampler
+        self.distributed = distributed or Distributed()
+        self.batch_size = max(1, batch_size // self.distributed.world_size)
+        self.steps = steps
+        self.unit = unit
+        self.memory_format = memory_format
+
+    def steps_per_epoch(self) -> int:
+        return self.steps
+
+    def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
+        if self.distributed.rank:
+            offset = int(torch.randint(0, 2**62, (1,), generator=generator))
+            generator = torch.Generator().manual_seed(offset + self.distributed.rank)
+        for _ in range(self.steps):
+            x, y = self.sampler.sample(self.batch_size, generator)
+            yield x.contiguous(memory_format=self.memory_format), y

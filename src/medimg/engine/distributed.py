@@ -1,0 +1,140 @@
+"""Device and multi-process training on PyTorch's own distributed engine (torchrun + DistributedDataParallel).
+
+One training run may span several processes, on one machine or many, started by ``torchrun`` (or by
+``medimg fit --nproc-per-node N``, which starts the same agent). Each process is one *rank*: it trains a replica
+of the network on its shard of every batch; DDP averages the gradients, so the replicas stay identical. Rank 0
+alone validates, decides (early stopping, time budget) and writes the run folder; the other ranks receive its
+decisions. Backend: NCCL when each rank has a CUDA device, gloo otherwise.
+
+The torchrun environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``...) is read here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """Where this process stands in a (possibly single-process) training run.
+
+    Attributes:
+        rank: this process's index over all nodes (0 = the one that writes).
+        world_size: number of processes.
+        local_rank: index on this node (selects the GPU).
+        local_world_size: processes on this node (they share its CPU cores).
+        device: where this process trains: ``cuda:<local_rank>`` when CUDA is present, else the CPU.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def enabled(self) -> bool:
+        """More than one process: gradients are all-reduced and rank 0 decides."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """The process that validates, decides and writes files."""
+        return self.rank == 0
+
+    # ------------------------------------------------------------------ collectives (no-ops on one process)
+    def broadcast(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every rank (any picklable value)."""
+        if not self.enabled:
+            return obj
+        box = [obj]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def all_true(self, flag: bool) -> bool:
+        """True only when ``flag`` is true on every rank (e.g. "my loss is finite")."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=self._collective_device())
+        torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MIN)
+        return bool(value.item())
+
+    def barrier(self) -> None:
+        """Wait for every rank."""
+        if self.enabled:
+            torch.distributed.barrier()
+
+    def wrap(self, network: nn.Module) -> nn.Module:
+        """``network`` as every rank should call it in training: wrapped in DDP when distributed."""
+        if not self.enabled:
+            return network
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(network, device_ids=ids)
+
+    def shard(self, global_batch: torch.Tensor) -> torch.Tensor:
+        """This rank's part of one global batch of indices (every ``world_size``-th, from ``rank``)."""
+        return global_batch[self.rank :: self.world_size] if self.enabled else global_batch
+
+    def _collective_device(self) -> torch.device:
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+
+def default_device(local_rank: int = 0) -> torch.device:
+    """``cuda:<local_rank>`` when a CUDA device is present, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
+    return torch.device("cpu")
+
+
+def launched_by_torchrun() -> bool:
+    """True inside a process started by ``torchrun`` (its environment names the world)."""
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def init_distributed() -> Distributed:
+    """This process's :class:`Distributed`: from the torchrun environment (joining the process group once), or
+    a single process on the default device."""
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) <= 1:
+        return Distributed(device=default_device())
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    device = default_device(local_rank)
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group(backend=backend)
+        logger.info("rank %d of %d joined the process group (%s, %s)", rank, world, backend, device)
+    return Distributed(rank=rank, world_size=world, local_rank=local_rank, local_world_size=local_world, device=device)
+
+
+def process_rank() -> int:
+    """This process's rank under torchrun (0 otherwise), without joining the process group (for logging)."""
+    return int(os.environ.get("RANK", "0")) if launched_by_torchrun() else 0
+
+
+def network_device(network: nn.Module) -> torch.device:
+    """The device a network's weights are on (the CPU for a network without parameters)."""
+    for parameter in network.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+def unwrap(network: nn.Module) -> nn.Module:
+    """The network inside a DDP wrapper (or the network itself)."""
+    inner: Any = getattr(network, "module", None)
+    return inner if isinstance(inner, nn.Module) and type(network).__name__ == "DistributedDataParallel" else network

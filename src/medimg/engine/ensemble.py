@@ -1,0 +1,111 @@
+"""Ensembles for every task: ``plan.ensemble`` networks trained with their own seeds, averaged as one network.
+
+Member ``k`` trains with seed :func:`member_seed` in ``run/member_k`` (member 0 in the run folder itself). Under
+``plan.time_budget_s`` the budget covers all members: the first gets all of it (its epochs are fitted to it), and
+another member is started, up to ``max(ensemble, ensemble_budget_max)``, only while the time left is at least
+what the previous member took (rank 0 decides, every rank follows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from medimg.engine.batches import BatchSource
+from medimg.engine.distributed import Distributed
+from medimg.engine.trainer import TaskHooks, TrainResult, train
+from medimg.planning.plan import TrainingPlan
+
+logger = logging.getLogger(__name__)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member`` (0 keeps the run's seed; runs with nearby seeds share no member)."""
+    return seed + 1_000 * member
+
+
+def combine(members: list[nn.Module]) -> nn.Module:
+    """One network: the single member, or an :class:`~medimg.networks.ensemble.EnsembleNet` averaging them."""
+    from medimg.networks.ensemble import EnsembleNet
+
+    return members[0] if len(members) == 1 else EnsembleNet(members)
+
+
+def train_members(
+    build: Callable[[TrainingPlan], nn.Module],
+    batches: BatchSource,
+    plan: TrainingPlan,
+    hooks: TaskHooks,
+    run_dir: Path,
+    *,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: bool = True,
+    label: str = "",
+    distributed: Distributed | None = None,
+    finish: Callable[[nn.Module], object] | None = None,
+) -> tuple[nn.Module, list[TrainResult]]:
+    """Train the plan's members and return their best weights as one network (see the module docstring).
+
+    Args:
+        build: ``plan -> network``, freshly initialised (called after seeding, so the seed fixes the weights).
+        finish: applied to each member after its best weights are loaded (e.g. classification's logit
+            adjustment); the checkpoints keep the weights as trained.
+    """
+    dist = distributed or Distributed()
+    budget = plan.time_budget_s
+    wanted = plan.ensemble if budget is None else max(plan.ensemble, plan.ensemble_budget_max)
+    single = plan.model_copy(update={"ensemble": 1})
+    members: list[nn.Module] = []
+    results: list[TrainResult] = []
+    started = time.perf_counter()
+    for k in range(wanted):
+        member_plan = single
+        if budget is not None:
+            left = dist.broadcast(budget - (time.perf_counter() - started))
+            if results and left < results[-1].train_time_s:
+                logger.info(
+                    "time budget %.0f s: %d network(s) trained, %.0f s left is less than the last one took (%.0f s)",
+                    budget,
+                    len(results),
+                    left,
+                    results[-1].train_time_s,
+                )
+                break
+            member_plan = single.model_copy(update={"time_budget_s": max(left, 1e-3)})
+        member = member_seed(seed, k)
+        torch.manual_seed(member)  # the initial weights too: same seed, same model
+        network = build(single)
+        result = train(
+            network,
+            batches,
+            member_plan,
+            hooks,
+            run_dir if k == 0 else run_dir / f"member_{k}",
+            seed=member,
+            resume=resume,
+            progress=progress,
+            tensorboard=tensorboard,
+            label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),
+            distributed=dist,
+        )
+        network.load_state_dict(result.best_state)
+        if finish is not None:
+            finish(network)
+        members.append(network.to(memory_format=torch.contiguous_format))
+        results.append(result)
+    return combine(members), results
+
+
+def build_planned(build: Callable[[TrainingPlan], nn.Module], plan: TrainingPlan) -> nn.Module:
+    """``build(plan)``, or an ensemble of ``plan.ensemble`` such networks (to load a saved ensemble's weights)."""
+    if plan.ensemble <= 1:
+        return build(plan)
+    single = plan.model_copy(update={"ensemble": 1})
+    return combine([build(single) for _ in range(plan.ensemble)])

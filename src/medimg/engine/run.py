@@ -1,0 +1,188 @@
+"""The training run of every task: split -> read -> fingerprint -> plan -> train -> bundle.
+
+A task brings only what is specific to it through :meth:`~medimg.tasks.base.Task.setup` (reading, fingerprint,
+plan, batch source, loss and validation hooks, network builder); the run writes every artifact of the bundle
+once, atomically, as soon as it exists, so an interrupted run keeps everything it had and ``--resume``
+continues from the last epoch. Under torchrun every rank runs this; rank 0 alone writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+from medimg.bundle import RunMetadata
+from medimg.config import FitOptions
+from medimg.data.splits import Splits, make_splits
+from medimg.engine.batches import BatchSource
+from medimg.engine.checkpoint import save_checkpoint
+from medimg.engine.distributed import Distributed, init_distributed
+from medimg.engine.ensemble import member_seed, train_members
+from medimg.engine.trainer import TaskHooks
+from medimg.errors import DatasetError
+from medimg.planning.plan import TrainingPlan
+from medimg.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    from medimg.tasks.base import Task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingSetup:
+    """What a task hands the run: its artifacts and the pieces the engine trains with.
+
+    Attributes:
+        fingerprint: the training split's fingerprint (``fingerprint.json``).
+        plan: the resolved plan (``plan.json``).
+        batches: the training batch source.
+        hooks: loss of a batch and validation metrics.
+        build: ``plan -> network``, freshly initialised.
+        class_names: label names, index-aligned with the network's outputs.
+        input_spec: what the network expects (``metadata.json`` ``input``).
+        summary: task facts for the training summary (``train_images``, ``val_cases``, logit shifts...).
+        skipped: unreadable files as ``(path, reason)``.
+        finish: applied to each trained member (classification's logit adjustment).
+        after_training: ``(network, plan) -> (plan, summary)`` once the members are trained (segmentation chooses
+            its post-processing on validation); the returned plan is saved.
+    """
+
+    fingerprint: BaseModel
+    plan: TrainingPlan
+    batches: BatchSource
+    hooks: TaskHooks
+    build: Any
+    class_names: list[str]
+    input_spec: dict[str, Any]
+    summary: dict[str, Any] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    finish: Any = None
+    after_training: Any = None
+
+
+@dataclass
+class FitResult:
+    """A trained network and where it lives (``None`` fields on ranks other than 0)."""
+
+    network: nn.Module
+    plan: TrainingPlan
+    class_names: list[str]
+    run_dir: Path
+    metadata: RunMetadata
+
+
+def fit_run(
+    task: Task,
+    dataset: Any,
+    run_dir: Path,
+    options: FitOptions,
+    *,
+    plan_layers: tuple[dict[str, Any] | None, ...] = (),
+    splits: Splits | None = None,
+    distributed: Distributed | None = None,
+) -> FitResult | None:
+    """Train ``task``'s model on ``dataset`` into ``run_dir``. Returns ``None`` on ranks other than 0."""
+    dist = distributed or init_distributed()
+    threads = options.num_threads
+    if dist.device.type == "cpu" and dist.local_world_size > 1:  # the processes of one node share its cores
+        threads = max(1, threads // dist.local_world_size)
+    torch.set_num_threads(threads)
+    run = RunFolder(run_dir, writable=dist.is_main)
+    if dist.is_main:
+        run.ensure_writable(resume=options.resume)
+    started = time.perf_counter()
+    case_view = task.split_cases(dataset)
+    if splits is None:
+        if options.resume and run.file("splits.json").is_file():
+            splits = Splits.from_dict(run.read_json("splits.json"))
+        else:
+            splits = make_splits(
+                case_view, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
+            )
+    run.write_json(
+        "config.json",
+        {
+            "task": task.name,
+            "data": str(Path(dataset.root).resolve()),
+            "dataset_options": dataset.options,
+            "options": options.model_dump(),
+            "plan_overrides": [layer for layer in plan_layers if layer],
+        },
+    )
+    run.write_json("dataset.json", dataset.describe())
+    run.write_json("splits.json", splits.to_dict())
+    train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
+    val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
+    if not train_cases or not val_cases:
+        raise DatasetError(
+            f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
+            "add images or change --val-fraction"
+        )
+    saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
+    setup = task.setup(dataset, train_cases, val_cases, options, plan_layers, saved_plan, dist)
+    run.write_json("fingerprint.json", setup.fingerprint.model_dump())
+    run.write_json("plan.json", setup.plan.model_dump())
+    plan = setup.plan
+    network, results = train_members(
+        setup.build,
+        setup.batches,
+        plan,
+        setup.hooks,
+        run.path,
+        seed=options.seed,
+        resume=options.resume,
+        progress=options.progress,
+        tensorboard=options.tensorboard,
+        label=dataset.name,
+        distributed=dist,
+        finish=setup.finish,
+    )
+    if not dist.is_main:
+        return None
+    network.eval()
+    if len(results) != plan.ensemble:
+        plan = plan.model_copy(update={"ensemble": len(results)})
+    extra: dict[str, Any] = {}
+    if setup.after_training is not None:
+        plan, extra = setup.after_training(network, plan)
+    run.write_json("plan.json", plan.model_dump())
+    save_checkpoint(run.file("model.pt"), {"model": network.state_dict()})
+    result = results[0]
+    training: dict[str, Any] = {
+        "best_epoch": result.best_epoch,
+        f"best_val_{plan.monitor}": result.best_metric,
+        "epochs_run": len(result.history),
+        "epochs_scheduled": result.epochs,
+        "stopped_early": result.stopped_early,
+        "train_time_s": round(sum(r.train_time_s for r in results), 2),
+        "ensemble": {
+            "members": len(results),
+            "seeds": [member_seed(options.seed, k) for k in range(len(results))],
+            "best_epochs": [r.best_epoch for r in results],
+            "epochs_run": [len(r.history) for r in results],
+            f"best_val_{plan.monitor}": [r.best_metric for r in results],
+        },
+        "total_time_s": round(time.perf_counter() - started, 2),
+        "processes": dist.world_size,
+        "device": str(dist.device),
+        **setup.summary,
+        **extra,
+        "skipped_files": [list(s) for s in setup.skipped],
+    }
+    metadata = RunMetadata.create(
+        task=task.name,
+        network=str(getattr(plan, "network", "")),
+        class_names=setup.class_names,
+        input_spec=setup.input_spec,
+        training=training,
+    )
+    run.write_json("metadata.json", metadata.model_dump())
+    return FitResult(network, plan, setup.class_names, run.path, metadata)

@@ -1,0 +1,200 @@
+"""Classification as a :class:`~medimg.tasks.base.Task`: images with one label each.
+
+What is classification-specific lives in this package: reading and preprocessing to tensors (:mod:`.data`),
+the loss and validation metrics (:mod:`.step`), logit adjustment (:mod:`.logit_adjustment`), batched inference
+(:mod:`.inference`), prediction on files (:mod:`.predict`) and the network builder (:mod:`.network`); the plan
+and its ``determine_*`` heuristics are :mod:`medimg.planning`. The loop, run and bundle are the engine's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from medimg.config import FitOptions, resolve_plan
+from medimg.data.case import Case
+from medimg.data.dataset import Dataset
+from medimg.data.labels import label_map
+from medimg.engine.batches import TensorBatches
+from medimg.engine.distributed import Distributed
+from medimg.engine.run import TrainingSetup
+from medimg.errors import ConfigError, RunFolderError, did_you_mean
+from medimg.planning.plan import Plan
+from medimg.tasks.base import Trained
+
+logger = logging.getLogger(__name__)
+
+CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
+
+
+class ClassifyTask:
+    """Image classification (2D and 3D) with the registry's CNNs."""
+
+    name = "classify"
+    plan_type = Plan
+    data_options: tuple[str, ...] = ()
+
+    def check_network(self, name: str) -> str:
+        from medimg.networks import list_networks
+
+        if name.lower() not in list_networks():
+            choices = list_networks()
+            raise ConfigError(f"unknown model {name!r}.{did_you_mean(name, choices)} Available: {', '.join(choices)}.")
+        return name.lower()
+
+    def load_dataset(self, path: str | Path, **options: Any) -> Dataset:
+        dataset = Dataset.load(path, task="classify", **options)
+        assert isinstance(dataset, Dataset)
+        return dataset
+
+    def split_cases(self, dataset: Any) -> list[Case]:
+        return list(dataset.cases)
+
+    def setup(
+        self,
+        dataset: Any,
+        train_cases: Sequence[Any],
+        val_cases: Sequence[Any],
+        options: FitOptions,
+        plan_layers: tuple[dict[str, Any] | None, ...],
+        saved_plan: dict[str, Any] | None,
+        distributed: Distributed,
+    ) -> TrainingSetup:
+        from medimg.data.loading import read_cases
+        from medimg.planning.fingerprint import extract_fingerprint
+        from medimg.planning.planner import cpu_supports_bf16, make_plan
+        from medimg.tasks.classify.data import prepare_loaded, prepare_split
+        from medimg.tasks.classify.inference import memory_format
+        from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
+        from medimg.tasks.classify.network import build_network
+        from medimg.tasks.classify.step import make_hooks
+        from medimg.transforms.augment import BatchAugment
+
+        progress = options.progress and distributed.is_main
+        loaded = read_cases(
+            dataset, train_cases, strict=options.strict, progress=progress, desc="reading training images"
+        )
+        fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed)
+        if saved_plan is not None:
+            plan = Plan.model_validate(saved_plan)
+            logger.info("resuming with the saved plan")
+        else:
+            plan = resolve_plan(make_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
+        train_split = prepare_loaded(loaded, plan)
+        del loaded
+        val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=progress)
+        batches = TensorBatches(
+            train_split.x,
+            train_split.y,
+            plan.batch_size,
+            augment=BatchAugment(plan.augmentation, plan.spatial_dims),
+            memory_format=memory_format(plan),
+            distributed=distributed,
+        )
+        return TrainingSetup(
+            fingerprint=fingerprint,
+            plan=plan,
+            batches=batches,
+            hooks=make_hooks(plan, val_split),
+            build=build_network,
+            class_names=list(dataset.class_names),
+            input_spec={
+                "spatial_dims": plan.spatial_dims,
+                "channels": plan.in_channels,
+                "size": plan.input_size,
+                "window": dataset.window,
+            },
+            summary={
+                "logit_adjustment": logit_shifts(plan),
+                "train_images": len(train_split),
+                "val_images": len(val_split),
+            },
+            skipped=[*train_split.skipped, *val_split.skipped],
+            finish=lambda network: adjust_for_class_weights(network, plan),
+        )
+
+    def load_network(self, plan: Plan, state: dict[str, Any]) -> nn.Module:
+        from medimg.tasks.classify.network import build_network
+
+        network = build_network(plan.model_copy(update={"weights_path": None}))
+        try:
+            network.load_state_dict(state)
+        except (RuntimeError, KeyError) as error:
+            raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
+        network.eval()
+        return network
+
+    def evaluate(
+        self,
+        model: Trained,
+        dataset: Any,
+        cases: Sequence[Any],
+        *,
+        split: str,
+        out_dir: Path,
+        n_resamples: int,
+        strict: bool,
+    ) -> Any:
+        from medimg.evaluation.report import build_classification_report, write_report
+        from medimg.tasks.classify.data import prepare_split
+        from medimg.tasks.classify.inference import predict_proba
+
+        network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
+        assert network is not None and plan is not None
+        remap = label_map(dataset.class_names, class_names)
+        prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
+        y = remap[prepared.y.numpy()]
+        probabilities = predict_proba(network, prepared.x, plan)
+        history = []
+        if model.run_dir_ is not None:
+            history = [{k: v for k, v in row.items() if k in CURVE_KEYS} for row in read_history(model.run_dir_)]
+        report = build_classification_report(
+            y,
+            probabilities,
+            class_names,
+            split=split,
+            model_name=f"{plan.network} (width {plan.width})",
+            dataset_name=dataset.name,
+            case_ids=prepared.case_ids,
+            extra={
+                "run_dir": str(model.run_dir_),
+                "plan": {k: v for k, v in plan.model_dump().items() if k != "reasons"},
+                "training": model.metadata_.get("training", {}),
+                "skipped_files": [list(s) for s in prepared.skipped],
+            },
+            n_resamples=n_resamples,
+        )
+        write_report(report, out_dir, y_true=y, probabilities=probabilities, history=history or None)
+        return report
+
+    def predict(
+        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.tasks.classify.predict import predict_files
+
+        assert model.network_ is not None
+        window = window_from_json((model.metadata_.get("input") or {}).get("window"))
+        return predict_files(
+            model.network_, model.plan_, model.class_names_ or [], files, window=window, explain=explain
+        )
+
+
+def window_from_json(value: Any) -> str | tuple[float, float] | None:
+    """A window as saved in JSON (preset name or ``[center, width]``) back to the reader's form."""
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
+
+
+def read_history(run_dir: Path) -> list[dict[str, float]]:
+    """The epochs of ``RUN/metrics.jsonl`` (empty when absent)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+CLASSIFY = ClassifyTask()

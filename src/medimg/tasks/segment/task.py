@@ -1,0 +1,285 @@
+"""Segmentation as a :class:`~medimg.tasks.base.Task`: image/mask pairs, 2D and 3D.
+
+What is segmentation-specific lives in this package: mask encodings (:mod:`.labels`), the fingerprint and plan
+(:mod:`.planning`), reading and preparing cases (:mod:`.fit`), patch sampling (:mod:`.sampling`), networks and
+losses, sliding-window inference and post-processing (:mod:`.inference`), metrics and the report section. The
+loop, ensembles, budget, checkpoints, distributed training, run and bundle are the engine's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.config import FitOptions
+from medimg.data.case import Case
+from medimg.engine.batches import SampledBatches
+from medimg.engine.distributed import Distributed
+from medimg.engine.run import TrainingSetup
+from medimg.engine.trainer import TaskHooks
+from medimg.errors import ConfigError, RunFolderError
+from medimg.tasks.base import Trained
+from medimg.tasks.segment.planning import SegPlan
+
+logger = logging.getLogger(__name__)
+
+
+class SegmentTask:
+    """Semantic segmentation with MONAI U-Nets, trained on foreground-aware patches."""
+
+    name = "segment"
+    plan_type = SegPlan
+    data_options: tuple[str, ...] = ("colour_table",)
+
+    def check_network(self, name: str) -> str:
+        from medimg.tasks.segment.networks import check_network_name
+
+        return check_network_name(name)
+
+    def load_dataset(self, path: str | Path, **options: Any) -> Any:
+        from medimg.tasks.segment.data import SegmentationDataset
+
+        return SegmentationDataset.load(path, **options)
+
+    def split_cases(self, dataset: Any) -> list[Case]:
+        return [c.as_case() for c in dataset.cases]
+
+    def setup(
+        self,
+        dataset: Any,
+        train_cases: Sequence[Any],
+        val_cases: Sequence[Any],
+        options: FitOptions,
+        plan_layers: tuple[dict[str, Any] | None, ...],
+        saved_plan: dict[str, Any] | None,
+        distributed: Distributed,
+    ) -> TrainingSetup:
+        from medimg.planning.planner import cpu_supports_bf16
+        from medimg.tasks.segment.fit import (
+            class_names_for,
+            determine_dataset_encoding,
+            prepare_cases,
+            read_samples,
+            validation_dice,
+        )
+        from medimg.tasks.segment.planning import extract_seg_fingerprint, make_seg_plan, resolve_seg_plan
+        from medimg.tasks.segment.preprocess import decode_labels
+        from medimg.tasks.segment.sampling import PatchSampler
+
+        progress = options.progress and distributed.is_main
+        loaded = read_samples(
+            dataset, train_cases, strict=options.strict, progress=progress, desc="reading training cases"
+        )
+        encoding = determine_dataset_encoding(dataset, loaded.samples)
+        names = class_names_for(encoding)
+        provisional = SegPlan(
+            num_classes=encoding.num_classes,
+            label_encoding=encoding,
+            class_names=names,
+            spatial_dims=loaded.samples[0].image.ndim_spatial,
+        )
+        decoded = [
+            decode_labels(s.mask, s.roi, provisional, str(c.mask))
+            for c, s in zip(loaded.cases, loaded.samples, strict=True)
+            if s.mask is not None
+        ]
+        fingerprint = extract_seg_fingerprint(
+            dataset.name,
+            [s.image.array for s in loaded.samples],
+            decoded,
+            [s.image.spacing_mm for s in loaded.samples],
+            [str(s.image.meta.get("modality") or s.image.meta.get("format") or "unknown") for s in loaded.samples],
+            encoding,
+            names,
+            seed=options.seed,
+        )
+        del decoded
+        if saved_plan is not None:
+            plan = SegPlan.model_validate(saved_plan)
+        else:
+            plan = resolve_seg_plan(make_seg_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
+        if len(plan.class_names) != plan.num_classes:
+            raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
+        train_prepared, _ = prepare_cases(loaded.cases, loaded.samples, plan, keep_labels=False)
+        skipped = list(loaded.skipped)
+        del loaded
+        val_loaded = read_samples(
+            dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases"
+        )
+        val_prepared, val_truths = prepare_cases(val_loaded.cases, val_loaded.samples, plan)
+        val_shapes = [tuple(s.image.spatial_shape) for s in val_loaded.samples]
+        skipped += val_loaded.skipped
+        del val_loaded
+        sampler = PatchSampler(
+            [c.image for c in train_prepared],
+            [c.labels for c in train_prepared if c.labels is not None],
+            plan.patch_size,
+            plan.foreground_fraction,
+            plan.augmentation,
+            seed=options.seed,
+        )
+        n_train = len(sampler)
+        del train_prepared
+        step = max(1, len(val_prepared) / plan.max_val_cases)
+        monitored = [val_prepared[int(i * step)] for i in range(min(len(val_prepared), plan.max_val_cases))]
+        batches = SampledBatches(
+            sampler,
+            plan.batch_size,
+            plan.iterations_per_epoch,
+            unit="patches",
+            memory_format=_memory_format(plan),
+            distributed=distributed,
+        )
+        hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
+        return TrainingSetup(
+            fingerprint=fingerprint,
+            plan=plan,
+            batches=batches,
+            hooks=hooks,
+            build=_build,
+            class_names=list(plan.class_names),
+            input_spec={
+                "spatial_dims": plan.spatial_dims,
+                "channels": plan.in_channels,
+                "patch_size": plan.patch_size,
+                "window": list(dataset.window) if isinstance(dataset.window, tuple) else dataset.window,
+            },
+            summary={"train_cases": n_train, "val_cases": len(val_prepared)},
+            skipped=skipped,
+            after_training=_postprocessing_chooser(val_prepared, val_truths, val_shapes),
+        )
+
+    def load_network(self, plan: SegPlan, state: dict[str, Any]) -> nn.Module:
+        from medimg.engine.ensemble import build_planned
+
+        network = build_planned(_build, plan)
+        try:
+            network.load_state_dict(state)
+        except (RuntimeError, KeyError) as error:
+            raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
+        network.eval()
+        return network
+
+    def evaluate(
+        self,
+        model: Trained,
+        dataset: Any,
+        cases: Sequence[Any],
+        *,
+        split: str,
+        out_dir: Path,
+        n_resamples: int,
+        strict: bool,
+    ) -> Any:
+        from medimg.tasks.segment.evaluate import evaluate_cases
+
+        plan = model.plan_
+        assert model.network_ is not None and plan is not None
+        return evaluate_cases(
+            model.network_,
+            plan,
+            dataset,
+            cases,
+            split=split,
+            out_dir=out_dir,
+            n_resamples=n_resamples,
+            strict=strict,
+            extra={
+                "run_dir": str(model.run_dir_),
+                "plan": {k: v for k, v in plan.model_dump().items() if k not in {"reasons", "label_encoding"}},
+                "training": model.metadata_.get("training", {}),
+            },
+        )
+
+    def predict(
+        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.tasks.segment.evaluate import predict_files
+
+        if explain is not None:
+            raise ConfigError("explain is not available for segmentation models: the predicted mask is the output")
+        plan: SegPlan = model.plan_
+        assert model.network_ is not None
+        target = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
+        window = (model.metadata_.get("input") or {}).get("window")
+        colours = None
+        table = plan.label_encoding.colour_table
+        if table is not None:
+            lookup = {label: colour for colour, label in table.lookup().items() if label < plan.num_classes}
+            colours = {label: lookup[label] for label in sorted(lookup)}
+        return predict_files(
+            model.network_,
+            plan,
+            list(files),
+            target,
+            window=tuple(window) if isinstance(window, list) else window,
+            colours=colours,
+        )
+
+
+def _build(plan: Any) -> nn.Module:
+    from medimg.tasks.segment.networks import build_segmentation_network
+
+    return build_segmentation_network(plan)
+
+
+def _memory_format(plan: SegPlan) -> torch.memory_format:
+    if not plan.channels_last:
+        return torch.contiguous_format
+    return torch.channels_last if plan.spatial_dims == 2 else torch.channels_last_3d
+
+
+def _loss(plan: SegPlan) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The plan's Dice-family loss of a patch batch, computed in float32 outside autocast."""
+    from medimg.tasks.segment.losses import make_loss
+
+    criterion = make_loss(plan.loss)
+
+    def loss(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits = network(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return criterion(logits.float(), y)
+
+    return loss
+
+
+def _postprocessing_chooser(
+    val_prepared: Sequence[Any], val_truths: Sequence[np.ndarray], val_shapes: Sequence[tuple[int, ...]]
+) -> Callable[[nn.Module, SegPlan], tuple[SegPlan, dict[str, Any]]]:
+    """After training: the post-processing that scores best on the validation cases (unless set by the user)."""
+
+    def choose(network: nn.Module, plan: SegPlan) -> tuple[SegPlan, dict[str, Any]]:
+        from medimg.tasks.segment.fit import predict_prepared
+        from medimg.tasks.segment.inference import probabilities_at, select_postprocessing
+
+        network = network.to(memory_format=torch.contiguous_format)
+        predictions = [
+            probabilities_at(p, shape).argmax(0).numpy().astype(np.uint8)
+            for p, shape in zip(predict_prepared(network, val_prepared, plan), val_shapes, strict=True)
+        ]
+        chosen, scores = select_postprocessing(
+            predictions, list(val_truths), plan.num_classes, min_object_fraction=plan.min_object_fraction
+        )
+        if plan.reasons.get("postprocessing") != "set by user":
+            plan = plan.model_copy(
+                update={
+                    "postprocessing": chosen,
+                    "reasons": {
+                        **plan.reasons,
+                        "postprocessing": "validation mean Dice: "
+                        + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+                    },
+                }
+            )
+        return plan, {"postprocessing_scores": scores}
+
+    return choose
+
+
+SEGMENT = SegmentTask()

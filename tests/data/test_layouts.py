@@ -1,0 +1,274 @@
+"""Dataset layouts: the registry contract, detection of each layout, task conflicts and unlabelled pools."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+from medimg.data.case import Box, Case, SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts import LAYOUTS, Layout, detect_layout, get_layout, layout_names, select_layout
+from medimg.data.splits import make_splits
+from medimg.errors import ConfigError, DatasetError
+from tests.conftest import shared_data, write_npz
+
+
+def _png(path: Path, value: int = 0, size: int = 8) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((size, size), value, dtype=np.uint8)).save(path)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _images_and_masks(root: Path, images: str = "images", masks: str = "masks", n: int = 3) -> Path:
+    for i in range(n):
+        _png(root / images / f"case_{i}.png", 10 * i)
+        _png(root / masks / f"case_{i}.png", 255 * (i % 2))
+    return root
+
+
+def _class_folders(root: Path) -> Path:
+    for cls in ("normal", "tumour"):
+        for i in range(2):
+            _png(root / cls / f"{cls}_{i}.png", 50 if cls == "tumour" else 0)
+    return root
+
+
+def _csv_manifest(root: Path) -> Path:
+    for i in range(4):
+        _png(root / "img" / f"{i}.png", 10 * i)
+    rows = ["path,label"] + [f"img/{i}.png,{'tumour' if i % 2 else 'normal'}" for i in range(4)]
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+#: One synthetic sample per registered layout: a new layout must add its own (the contract test checks).
+SAMPLES: dict[str, Callable[[Path], Path]] = {
+    "image_mask_pairs": _images_and_masks,
+    "class_folders": _class_folders,
+    "csv_manifest": _csv_manifest,
+    "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
+}
+
+
+# --------------------------------------------------------------------------------------------- registry contract
+def test_every_layout_has_a_sample_and_names_are_unique() -> None:
+    assert sorted(layout_names()) == sorted(SAMPLES)
+    assert len(set(layout_names())) == len(LAYOUTS)
+    # image/mask pairs are tried before the generic class folders
+    assert layout_names().index("image_mask_pairs") < layout_names().index("class_folders")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
+def test_layout_contract(layout: Layout, tmp_path: Path) -> None:
+    assert layout.task in ("classify", "segment")
+    assert layout.description
+    assert get_layout(layout.name) is layout
+    assert next(iter(inspect.signature(layout.load).parameters)) == "path"
+    assert all(
+        p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(inspect.signature(layout.load).parameters.values())[1:]
+    )
+    # detect is cheap and total: never raises, answers False for what it cannot be
+    assert layout.detect(tmp_path / "missing") is False
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    assert layout.detect(tmp_path / "notes.txt") is False
+    sample = SAMPLES[layout.name](tmp_path / "sample")
+    assert layout.detect(sample) is True
+    assert select_layout(sample) is layout and select_layout(sample, layout.task) is layout
+    dataset = Dataset.load(sample)
+    assert dataset.task == layout.task and len(dataset.cases) > 0
+    assert dataset.describe()["task"] == layout.task
+    forced = Dataset.load(sample, layout=layout.name, task=layout.task)
+    assert type(forced) is type(dataset) and len(forced.cases) == len(dataset.cases)
+
+
+# --------------------------------------------------------------------------------------------- detection
+@pytest.mark.parametrize(("images", "masks"), [("images", "masks"), ("images", "labels"), ("imagesTr", "labelsTr")])
+def test_image_mask_folders_are_segmentation_not_two_classes(tmp_path: Path, images: str, masks: str) -> None:
+    root = _images_and_masks(tmp_path / "set", images, masks)
+    assert detect_layout(root) is get_layout("image_mask_pairs")
+    ds = Dataset.load(root)
+    assert isinstance(ds, SegmentationDataset) and ds.task == "segment"
+    assert len(ds.cases) == 3 and all(c.mask is not None and c.mask.parent.name == masks for c in ds.cases)
+
+
+def test_image_mask_folders_one_level_down(tmp_path: Path) -> None:
+    """The MSD-style wrapper: ``set/TrainingSet/{images,labels}``."""
+    root = tmp_path / "set"
+    _images_and_masks(root / "TrainingSet", "images", "labels")
+    ds = Dataset.load(root)
+    assert isinstance(ds, SegmentationDataset) and len(ds) == 3
+
+
+def test_mask_suffix_files_beside_images(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        _png(tmp_path / "flat" / f"{name}.png")
+        _png(tmp_path / "flat" / f"{name}_mask.png", 255)
+        _png(tmp_path / "split" / "train" / f"{name}.png")
+        _png(tmp_path / "split" / "train" / f"{name}_seg.png", 255)
+    flat = Dataset.load(tmp_path / "flat")
+    assert isinstance(flat, SegmentationDataset) and [c.case_id for c in flat.cases] == ["a.png", "b.png"]
+    split = Dataset.load(tmp_path / "split")
+    assert isinstance(split, SegmentationDataset) and split.split_counts() == {"train": 2}
+
+
+def test_csv_image_mask_manifest_is_segmentation(tmp_path: Path) -> None:
+    _png(tmp_path / "i" / "p1.png")
+    _png(tmp_path / "m" / "p1.png", 255)
+    _png(tmp_path / "i" / "p2.png")
+    (tmp_path / "pairs.csv").write_text("image,mask,split\ni/p1.png,m/p1.png,train\ni/p2.png,,train\n")
+    ds = Dataset.load(tmp_path / "pairs.csv")
+    assert isinstance(ds, SegmentationDataset) and ds.source == "csv"
+    assert [c.case_id for c in ds.cases] == ["i/p1.png"] and ds.unlabelled == ["i/p2.png"]
+
+
+def test_masks_inside_class_folders_stay_classification_unless_segment_is_asked(tmp_path: Path) -> None:
+    """Herlev: ``<class>/<cell>.BMP`` with ``<cell>-d.bmp`` colour masks beside each image."""
+    for cls in ("normal", "severe"):
+        for i in range(2):
+            _png(tmp_path / cls / f"{cls}{i}.bmp", 100)
+            _png(tmp_path / cls / f"{cls}{i}-d.bmp", 200)
+    ds = Dataset.load(tmp_path, exclude="*-d.bmp")
+    assert isinstance(ds, Dataset) and ds.class_names == ["normal", "severe"] and len(ds) == 4
+    seg = Dataset.load(tmp_path, task="segment")
+    assert isinstance(seg, SegmentationDataset) and len(seg) == 4
+    assert all(c.mask is not None and c.mask.name.endswith("-d.bmp") for c in seg.cases)
+
+
+def test_pascal_voc_annotations_are_not_masks(tmp_path: Path) -> None:
+    _png(tmp_path / "JPEGImages" / "a.png")
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "Annotations" / "a.xml").write_text("<annotation/>")
+    assert get_layout("image_mask_pairs").detect(tmp_path) is False
+
+
+# --------------------------------------------------------------------------------------------- task choice
+def test_task_conflict_is_a_clear_error(tmp_path: Path) -> None:
+    root = _images_and_masks(tmp_path / "set")
+    with pytest.raises(DatasetError, match=r"looks like segmentation data.*--task segment"):
+        Dataset.load(root, task="classify")
+    npz = write_npz(tmp_path / "pneumoniamnist.npz", n=(6, 2, 2))
+    with pytest.raises(DatasetError, match=r"looks like classification data.*--task classify"):
+        Dataset.load(npz, task="segment")
+    with pytest.raises(DatasetError, match="reads segment data, not classify"):
+        Dataset.load(root, task="classify", layout="image_mask_pairs")
+
+
+def test_explicit_layout_and_task_pick_the_reader(tmp_path: Path) -> None:
+    root = _images_and_masks(tmp_path / "set")
+    as_classes = Dataset.load(root, layout="class_folders")
+    assert isinstance(as_classes, Dataset) and as_classes.class_names == ["images", "masks"]
+    assert isinstance(Dataset.load(root, task="segment"), SegmentationDataset)
+    assert isinstance(Dataset.load(_class_folders(tmp_path / "cls"), task="classify"), Dataset)
+
+
+def test_unknown_layout_task_and_option(tmp_path: Path) -> None:
+    root = _class_folders(tmp_path / "cls")
+    with pytest.raises(ConfigError, match="Did you mean 'class_folders'"):
+        Dataset.load(root, layout="class_folder")
+    with pytest.raises(ConfigError, match=r"unknown task 'classfy'.*'classify'"):
+        Dataset.load(root, task="classfy")  # type: ignore[call-overload]
+    with pytest.raises(ConfigError, match=r"no option 'unlabeled'.*'unlabelled'"):
+        Dataset.load(root, unlabeled=True)
+    with pytest.raises(ConfigError, match="medmnist layout has no option 'unlabelled'"):
+        Dataset.load(write_npz(tmp_path / "x.npz", n=(6, 2, 2)), unlabelled=True)
+
+
+def test_segmentation_options_pass_through(tmp_path: Path) -> None:
+    root = _images_and_masks(tmp_path / "set")
+    _png(root / "masks" / "orphan.png")
+    with pytest.raises(DatasetError, match=r"orphan\.png"):
+        Dataset.load(root, strict=True)
+    ds = Dataset.load(root, task="segment", window=(40.0, 400.0))
+    assert ds.window == (40.0, 400.0) and ds.options["window"] == [40.0, 400.0]
+    assert ds.describe()["options"] == SegmentationDataset.load(root, window=(40.0, 400.0)).describe()["options"]
+
+
+# --------------------------------------------------------------------------------------------- unlabelled pools
+def test_csv_rows_with_empty_label_are_unlabelled(tmp_path: Path) -> None:
+    labels = ["" if i % 5 == 4 else ("tumour" if i % 2 else "normal") for i in range(25)]
+    for i in range(len(labels)):
+        _png(tmp_path / "img" / f"{i}.png", 10 * i)
+    rows = ["path,label,patient_id"] + [f"img/{i}.png,{lab},p{i}" for i, lab in enumerate(labels)]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    ds = Dataset.load(tmp_path / "m.csv")
+    assert isinstance(ds, Dataset) and ds.class_names == ["normal", "tumour"]
+    assert len(ds.cases) == 20 and all(c.label is not None for c in ds.cases)
+    assert [c.case_id for c in ds.unlabelled] == [f"img/{i}.png" for i in (4, 9, 14, 19, 24)]
+    assert all(c.label is None and c.patient_id for c in ds.unlabelled)
+    assert sum(ds.class_counts().values()) == 20 and ds.describe()["unlabelled_images"] == 5
+    splits = make_splits(ds.cases)
+    assert set(splits.assignment) == {c.case_id for c in ds.cases}
+
+
+def test_csv_of_an_unlabelled_pool(tmp_path: Path) -> None:
+    for i in range(3):
+        _png(tmp_path / f"{i}.png")
+    (tmp_path / "empty.csv").write_text("path,label\n0.png,\n1.png,\n")
+    with pytest.raises(DatasetError, match=r"all 2 images .* are unlabelled.*unlabelled=True"):
+        Dataset.load(tmp_path / "empty.csv")
+    pool = Dataset.load(tmp_path / "empty.csv", task="classify", unlabelled=True)
+    assert pool.cases == [] and len(pool.unlabelled) == 2 and pool.class_names == []
+    (tmp_path / "paths.csv").write_text("path\n0.png\n1.png\n2.png\n")
+    with pytest.raises(DatasetError, match="no 'label' column"):
+        Dataset.load(tmp_path / "paths.csv")
+    assert len(Dataset.load(tmp_path / "paths.csv", task="classify", unlabelled=True).unlabelled) == 3
+
+
+def test_folder_of_images_as_unlabelled_pool(tmp_path: Path) -> None:
+    for i in range(3):
+        _png(tmp_path / "pool" / f"{i}.png")
+    with pytest.raises(DatasetError, match=r"no class sub-folders.*unlabelled=True"):
+        Dataset.load(tmp_path / "pool")
+    pool = Dataset.load(tmp_path / "pool", task="classify", unlabelled=True)
+    assert isinstance(pool, Dataset) and pool.cases == [] and pool.num_classes == 0
+    assert [c.case_id for c in pool.unlabelled] == ["0.png", "1.png", "2.png"]
+    assert pool.read(pool.unlabelled[0]).array.shape == (1, 8, 8)
+    assert pool.options["unlabelled"] is True
+    mixed = _class_folders(tmp_path / "mixed")
+    _png(mixed / "loose.png")
+    assert Dataset.load(mixed).unlabelled == []  # loose files are ignored unless asked for
+    with_pool = Dataset.load(mixed, task="classify", unlabelled=True)
+    assert len(with_pool.cases) == 4 and [c.case_id for c in with_pool.unlabelled] == ["loose.png"]
+
+
+# --------------------------------------------------------------------------------------------- cases
+def test_case_is_backwards_compatible_and_describes_masks_and_boxes() -> None:
+    case = Case("a.png", 1, "train", "p1", Path("a.png"))
+    assert case.mask is None and case.roi is None and case.boxes is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        case.label = 0  # type: ignore[misc]
+    boxed = Case("b.png", None, boxes=(Box(1, 2, 10, 12, label=0),))
+    assert boxed.boxes is not None and boxed.boxes[0].x2 == 10 and boxed.boxes[0].label == 0
+    seg = SegCase("c.png", Path("c.png"), Path("c_mask.png"), roi=Path("c_fov.png"), split="test").as_case()
+    assert seg.mask == Path("c_mask.png") and seg.roi == Path("c_fov.png") and seg.label is None
+
+
+def test_data_package_does_not_import_tasks() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, medimg.data.layouts, medimg.data.dataset, medimg.data.loading, medimg.data.quality; "
+        "print(sorted(m for m in sys.modules if m.startswith('medimg.tasks')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_real_msd_hippocampus_is_segmentation() -> None:
+    ds = Dataset.load(shared_data("msd_hippocampus"))
+    assert isinstance(ds, SegmentationDataset) and ds.task == "segment" and len(ds.cases) == 260
+    with pytest.raises(DatasetError, match="looks like segmentation data"):
+        Dataset.load(shared_data("msd_hippocampus"), task="classify")
