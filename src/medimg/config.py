@@ -114,6 +114,7 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
         ConfigError: an unknown name (with close matches) or an invalid value (naming the field).
     """
     known = field_help(plan_type)
+    defaults = plan_type().model_dump()
     options = {k: v for k, v in overrides.items() if k in FitOptions.model_fields}
     try:
         FitOptions(**options)
@@ -127,8 +128,8 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
                 _check_known(f"{key}.{sub}", known, choices=[*known, *other_fields])
         else:
             _check_known(key, known, choices=[*known, *other_fields])
-        if key.endswith("_size") and isinstance(value, int):
-            value = [value, value]
+        if key.endswith("_size") and isinstance(value, int) and isinstance(defaults.get(key), list):
+            value = [value, value]  # one side length for every axis, as resolve_plan expands it
         try:
             plan_type.model_validate({key: value})
         except ValidationError as error:

@@ -7,11 +7,25 @@ import torch
 
 from medimg.engine.checkpoint import load_checkpoint
 from medimg.engine.schedule import lr_multiplier
+from medimg.engine.batches import TensorBatches
 from medimg.engine.trainer import TaskHooks, train
 from medimg.networks import create_network
 from medimg.planning.plan import AugmentationPlan, Plan
 from medimg.tasks.classify.data import PreparedSplit
+from medimg.tasks.classify.inference import memory_format
 from medimg.tasks.classify.step import make_hooks
+from medimg.transforms.augment import BatchAugment
+
+
+def _source(plan: Plan, x: torch.Tensor, y: torch.Tensor) -> TensorBatches:
+    """The classification batch source the run builds for ``plan``."""
+    return TensorBatches(
+        x,
+        y,
+        plan.batch_size,
+        augment=BatchAugment(plan.augmentation, plan.spatial_dims),
+        memory_format=memory_format(plan),
+    )
 
 
 class Interrupted(Exception):
@@ -63,7 +77,7 @@ def _hooks(plan: Plan, fail_at_call: int | None = None) -> TaskHooks:
 def test_training_learns_and_writes_artifacts(tmp_path: Path) -> None:
     plan = _plan()
     x, y = _data()
-    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=True)
+    result = train(_net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path, progress=False, tensorboard=True)
     assert len(result.history) == 4
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.best_metric > 0.9
@@ -77,7 +91,7 @@ def test_best_state_is_a_copy(tmp_path: Path) -> None:
     plan = _plan(epochs=3)
     x, y = _data()
     net = _net(plan)
-    result = train(net, x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    result = train(net, _source(plan, x, y), plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
     saved = load_checkpoint(tmp_path / "checkpoints" / "best.pt")["model"]
     for key, value in result.best_state.items():
         assert torch.equal(value, saved[key])
@@ -93,13 +107,14 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None
     plan = _plan()
     x, y = _data()
     torch.manual_seed(0)
-    full = train(_net(plan), x, y, plan, _hooks(plan), tmp_path / "a", seed=1, progress=False, tensorboard=False)
+    full = train(
+        _net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path / "a", seed=1, progress=False, tensorboard=False
+    )
     torch.manual_seed(0)
     with pytest.raises(Interrupted):
         train(
             _net(plan),
-            x,
-            y,
+            _source(plan, x, y),
             plan,
             _hooks(plan, fail_at_call=3),
             tmp_path / "b",
@@ -111,8 +126,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None
     torch.manual_seed(0)
     resumed = train(
         _net(plan),
-        x,
-        y,
+        _source(plan, x, y),
         plan,
         _hooks(plan),
         tmp_path / "b",
@@ -134,7 +148,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None
 def test_early_stopping(tmp_path: Path) -> None:
     plan = _plan(epochs=30, early_stopping_patience=2, monitor="loss", learning_rate=1e-9, warmup_epochs=0)
     x, y = _data()
-    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    result = train(_net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
     assert result.stopped_early and len(result.history) < 30
 
 
@@ -147,12 +161,28 @@ def test_lr_schedules() -> None:
 
 
 def test_schedule_length_matches_the_batches_actually_run() -> None:
-    from medimg.engine.trainer import _batch_starts, _batches
+    from medimg.engine.batches import TensorBatches
 
     for n, bs in ((64, 16), (65, 16), (66, 16), (3, 2), (2, 8)):
-        ran = list(_batches(n, bs, torch.Generator().manual_seed(0)))
-        assert len(ran) == len(_batch_starts(n, bs))
-        assert all(len(b) > 1 for b in ran)
+        source = TensorBatches(torch.zeros(n, 1, 4, 4), torch.zeros(n, dtype=torch.long), bs)
+        ran = list(source.epoch(torch.Generator().manual_seed(0)))
+        assert len(ran) == source.steps_per_epoch()
+        assert all(len(xb) > 1 for xb, _ in ran)
+
+
+def test_distributed_shards_cover_each_global_batch_once() -> None:
+    """Two ranks take disjoint halves of every global batch and run the same number of steps."""
+    from medimg.engine.distributed import Distributed
+
+    n, bs = 37, 8
+    x, y = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1), torch.arange(n)
+    ranks = [TensorBatches(x, y, bs, distributed=Distributed(rank=r, world_size=2)) for r in range(2)]
+    epochs = [list(source.epoch(torch.Generator().manual_seed(3))) for source in ranks]
+    assert len(epochs[0]) == len(epochs[1]) == ranks[0].steps_per_epoch()
+    whole = list(TensorBatches(x, y, bs).epoch(torch.Generator().manual_seed(3)))
+    for step, full in enumerate(whole[: len(epochs[0])]):
+        shards = torch.cat([epochs[0][step][1], epochs[1][step][1]])
+        assert sorted(shards.tolist()) == sorted(full[1].tolist())  # nothing lost, nothing twice
 
 
 def test_budgeted_epochs() -> None:
@@ -187,12 +217,14 @@ def test_time_budget_cuts_epochs_and_fits_the_schedule(tmp_path: Path, monkeypat
         return hooks.validate(network)
 
     x, y = _data()
-    result = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
+    result = train(_net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
     assert result.epochs == 3 and len(result.history) == 3
     # the cosine schedule was re-fitted to the shorter run: it ends at its floor (1% of the peak)
     assert result.history[-1]["lr"] == pytest.approx(0.01 * plan.learning_rate, rel=0.05)
     # resuming a finished budgeted run trains nothing more (the budgeted length is saved)
-    again = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, resume=True, progress=False)
+    again = train(
+        _net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path, resume=True, progress=False
+    )
     assert len(again.history) == 3
 
 
@@ -209,7 +241,7 @@ def test_time_budget_stops_a_run_that_slows_down(tmp_path: Path, monkeypatch: py
         return hooks.validate(network)
 
     x, y = _data()
-    result = train(_net(plan), x, y, plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
+    result = train(_net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
     # 1 s + 3 s = 4 s: a third epoch (estimated 3 s, like the last) would end after the 4.5 s budget
     assert result.epochs == 4 and len(result.history) == 2
 
@@ -217,7 +249,7 @@ def test_time_budget_stops_a_run_that_slows_down(tmp_path: Path, monkeypatch: py
 def test_no_budget_runs_the_planned_epochs(tmp_path: Path) -> None:
     plan = _plan(epochs=3, grad_clip_norm=None)
     x, y = _data()
-    result = train(_net(plan), x, y, plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
+    result = train(_net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
     assert result.epochs == 3 and len(result.history) == 3
 
 
@@ -248,9 +280,11 @@ def test_non_finite_bf16_gradients_fall_back_to_fp32(tmp_path: Path) -> None:
         return value
 
     net = _net(plan)
-    result = train(net, x, y, plan, TaskHooks(loss=loss, validate=hooks.validate), tmp_path, progress=False)
+    result = train(
+        net, _source(plan, x, y), plan, TaskHooks(loss=loss, validate=hooks.validate), tmp_path, progress=False
+    )
     assert autocast_steps["n"] == 1  # the first bf16 step failed, every later step ran in fp32
-    assert [row["bf16"] for row in result.history] == [0.0, 0.0, 0.0]
+    assert [row["amp"] for row in result.history] == [0.0, 0.0, 0.0]
     assert all(torch.isfinite(p).all() for p in net.parameters())
     assert result.best_metric > 0.9  # and the model still learned
 
@@ -266,4 +300,11 @@ def test_non_finite_fp32_gradients_are_a_clear_error(tmp_path: Path) -> None:
         return hooks.loss(network, xb, yb) + _NanGradUnderAutocast.apply(next(network.parameters()))
 
     with pytest.raises(RunFolderError, match=r"non-finite at epoch 1.*learning_rate"):
-        train(_net(plan), x, y, plan, TaskHooks(loss=loss, validate=hooks.validate), tmp_path, progress=False)
+        train(
+            _net(plan),
+            _source(plan, x, y),
+            plan,
+            TaskHooks(loss=loss, validate=hooks.validate),
+            tmp_path,
+            progress=False,
+        )

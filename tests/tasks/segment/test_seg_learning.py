@@ -58,7 +58,7 @@ def test_2d_reload_predicts_png_at_original_size(run_2d: tuple[Path, Model], tmp
     meta = json.loads((model.run_dir_ / "metadata.json").read_text())
     assert meta["task"] == "segment" and meta["network"] == "unet"
     loaded = Model.load(model.run_dir_)
-    assert type(loaded).__name__ == "SegmentationModel"
+    assert type(loaded) is Model and loaded.task == "segment" and loaded.plan_.task == "segment"
     source = data / "images" / "case_00.png"
     big = tmp_path / "big.png"
     Image.open(source).resize((45, 37)).save(big)  # any size: sliding window + resampling back
