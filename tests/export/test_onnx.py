@@ -164,7 +164,7 @@ def test_export_3d_network(tmp_path: Path) -> None:
 
     from medimg import Model
     from medimg.planning.plan import Plan
-    from medimg.tasks.classify.run import build_network
+    from medimg.tasks.classify.network import build_network
 
     plan = Plan(spatial_dims=3, input_size=[12, 12, 12], network="simple-cnn", width=0.25, amp="none")
     model = Model("simple-cnn")

@@ -19,7 +19,7 @@ Database = Annotated[
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
+    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit` (classification or segmentation)")],
     output_format: Annotated[str, typer.Option("--format", help="export format: onnx")] = "onnx",
     out: Annotated[Path | None, typer.Option(help="output file (default RUN/model.onnx)")] = None,
     parity_data: Annotated[
@@ -28,18 +28,34 @@ def export(
     ] = None,
     tolerance: Annotated[float, typer.Option(help="fail above this max |PyTorch - ONNX| difference")] = 1e-4,
 ) -> None:
-    """Export a trained model to ONNX (dynamic batch, preprocessing + labels inside), checked against PyTorch."""
-    from medimg.model import Model
+    """Export a trained model to ONNX (dynamic batch, preprocessing + labels inside), checked against PyTorch.
 
-    model = Model.load(run)
-    result = model.export(out, format=output_format, parity_inputs=parity_data, tolerance=tolerance)
+    A segmentation network is exported at its patch size; `medimg predict RUN IMAGES --engine onnx` runs the same
+    sliding windows in numpy and writes the masks.
+    """
+    from medimg.errors import ConfigError, did_you_mean
+    from medimg.export.onnx_export import export_onnx
+
+    if output_format.lower() != "onnx":
+        raise ConfigError(
+            f"unknown export format {output_format!r}.{did_you_mean(output_format, ['onnx'])} Available: onnx."
+        )
+    result = export_onnx(run, out, parity_inputs=parity_data, tolerance=tolerance)
     typer.echo(f"exported:   {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.exporter} exporter)")
     typer.echo(
         f"parity:     max |PyTorch - ONNX Runtime| = {result.max_abs_diff:.3g} on {result.n_parity_images} "
         f"input(s) from {result.parity_source} (tolerance {result.tolerance:g}) -> OK"
     )
     if result.preprocessing_max_abs_diff is not None:
-        typer.echo(f"preprocess: max |MONAI - numpy| on the network input = {result.preprocessing_max_abs_diff:.3g}")
+        diff = result.preprocessing_max_abs_diff
+        typer.echo(f"preprocess: max |PyTorch/MONAI - numpy| on the network input = {diff:.3g}")
+    if result.pipeline_max_abs_diff is not None:
+        typer.echo(
+            f"pipeline:   max |PyTorch - numpy + ONNX Runtime| on whole-image probabilities = "
+            f"{result.pipeline_max_abs_diff:.3g} (sliding windows, resampling) -> OK"
+        )
+    for note in result.notes:
+        typer.echo(f"note:       {note}")
     typer.echo(f"predict:    medimg predict {result.path} IMAGES --engine onnx")
 
 

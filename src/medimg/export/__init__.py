@@ -1,10 +1,12 @@
-"""Offline deployment: ONNX export (PyTorch side) and the torch-free ONNX Runtime predictor.
+"""Offline deployment: ONNX export (PyTorch side) and the torch-free ONNX Runtime predictor, for classification
+and segmentation runs.
 
 Example:
-    >>> from medimg import Model
-    >>> result = Model.load("runs/herlev/exp1").export()            # doctest: +SKIP
+    >>> from medimg.export import export_onnx
+    >>> result = export_onnx("runs/herlev/exp1")                      # any run folder (bundle)  # doctest: +SKIP
     >>> from medimg.export import OnnxPredictor                       # needs only medimg[onnx]
     >>> OnnxPredictor("runs/herlev/exp1/model.onnx").predict("cell.bmp")[0].label   # doctest: +SKIP
+    >>> OnnxPredictor("runs/discs/exp1").predict("case.png")[0].voxels             # segmentation  # doctest: +SKIP
 
 Importing this package imports neither torch nor onnxruntime; :mod:`medimg.export.onnx_export` (torch) and
 :mod:`medimg.export.predictor` (onnxruntime, numpy) load on first use.

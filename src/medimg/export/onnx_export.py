@@ -1,14 +1,29 @@
-"""Export a trained classifier to ONNX, with its preprocessing and labels inside, checked against PyTorch.
+"""Export a trained model bundle to ONNX, with its preprocessing and labels inside, checked against PyTorch.
 
-The exported graph maps ``image`` ``(batch, C, *input_size)`` float32 (already preprocessed) to ``logits``
-and ``probabilities`` ``(batch, K)``; the batch axis is dynamic. The file's metadata carries everything
-:class:`medimg.export.predictor.OnnxPredictor` needs to go from an image file to a label without torch:
+One code path for every task: :func:`export_onnx` takes the bundle (a run folder, or a loaded
+:class:`~medimg.model.Model` with ``network_``, ``plan_``, ``class_names_``, ``metadata_``), asks the task's
+preparer for the network's parity inputs and the task's metadata, then exports, checks and writes the file.
+
+The graph maps ``image`` ``(batch, C, *spatial)`` float32 (already preprocessed) to ``logits`` and
+``probabilities`` (softmax over the class axis 1); the batch axis is dynamic.
+
+* ``classify``: ``spatial`` is the plan's ``input_size``; outputs ``(batch, K)``.
+* ``segment``: ``spatial`` is the plan's ``patch_size`` (fixed: U-Nets need sizes divisible by 2^depth, and
+  the PyTorch path runs every image as sliding windows of this size anyway); outputs ``(batch, K, *patch)``.
+  :class:`~medimg.export.predictor.OnnxPredictor` runs the same Gaussian-blended sliding windows in numpy
+  (:mod:`medimg.export.segment`).
+
+The file's metadata carries everything the predictor needs to go from an image file to a result without torch:
 
 =========================  ===========================================================================
-``medimg.class_names``     JSON list, index-aligned with the outputs
-``medimg.preprocessing``   JSON: spatial_dims, in_channels, input_size, clip/normalisation, tta_flip_axes
+``medimg.task``            ``classify`` or ``segment``
+``medimg.class_names``     JSON list, index-aligned with the outputs' class axis
+``medimg.preprocessing``   JSON: classify: spatial_dims, in_channels, input_size, clip/normalisation,
+                           tta_flip_axes; segment: :data:`~medimg.export.segment.SEGMENT_PREPROCESSING_KEYS`
+                           (normalisation, resampling, patch_size, sw_overlap, flips, post-processing)
+``medimg.mask_colours``    segment only: JSON ``{class: [R, G, B]}`` for colour-coded PNG masks, or null
 ``medimg.input``           JSON: the run's input spec (window for DICOM/CT...)
-``medimg.network``         registry name; ``medimg.task``: ``classify``; ``medimg.version``
+``medimg.network``         registry name; ``medimg.version``, ``medimg.created``, ``medimg.format_version``
 =========================  ===========================================================================
 """
 
@@ -22,10 +37,10 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -35,7 +50,10 @@ from medimg.errors import ExportError, ImageReadError, MissingDependencyError
 from medimg.export.preprocess import PREPROCESSING_KEYS
 
 if TYPE_CHECKING:
+    from medimg.io.image import ImageData
     from medimg.model import Model
+    from medimg.planning.plan import Plan
+    from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +68,14 @@ class ExportResult:
     Attributes:
         path: the ``.onnx`` file.
         max_abs_diff: largest |PyTorch - ONNX Runtime| over logits and probabilities (float32).
-        n_parity_images: how many inputs the check used.
+        n_parity_images: how many network inputs the check used (segment: sliding windows of the patch size).
         parity_source: where they came from (the run's test split, given files, or random).
         preprocessing_max_abs_diff: largest difference between the numpy preprocessing of the ONNX predictor
             and the PyTorch/MONAI preprocessing on the same images (None when the inputs were random).
+        pipeline_max_abs_diff: segment: largest difference between the whole-image probabilities of the
+            PyTorch path (float32) and of the ONNX predictor's numpy path (sliding windows, blending,
+            resampling to the file's grid) on the parity images; None for classify or random inputs.
+        task: ``"classify"`` or ``"segment"``.
         exporter: ``"dynamo"`` or ``"torchscript"``.
         size_bytes: file size.
         export_time_s: time spent exporting and checking.
@@ -64,6 +86,8 @@ class ExportResult:
     n_parity_images: int
     parity_source: str
     preprocessing_max_abs_diff: float | None = None
+    pipeline_max_abs_diff: float | None = None
+    task: str = "classify"
     exporter: str = "dynamo"
     size_bytes: int = 0
     export_time_s: float = 0.0
@@ -138,18 +162,22 @@ def _torch_export(wrapper: nn.Module, example: torch.Tensor, target: Path, opset
     return "torchscript"
 
 
-def _parity_images(model: Model, inputs: Sequence[str | Path] | None, limit: int) -> tuple[list[Any], str]:
-    """Real images for the parity check: given files/folders, else the run's test split (then val, train)."""
+def _parity_images(
+    model: Model,
+    inputs: Sequence[str | Path] | None,
+    limit: int,
+    split_images: Callable[[Model, Any, int], tuple[list[ImageData], str]],
+) -> tuple[list[ImageData], str]:
+    """Real images for the parity check: given files/folders, else ``split_images(model, run, limit)`` (the run's
+    test split, then val, then train, as the task reads its data); random inputs when neither is available."""
     from medimg.io import read_image
 
-    window = (model.metadata_.get("input") or {}).get("window")
-    window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
-    images: list[Any] = []
+    images: list[ImageData] = []
     if inputs:
         from medimg.io.inputs import expand_inputs
 
-        paths = expand_inputs(inputs)
-        for path in paths[:limit]:
+        window = _window((model.metadata_.get("input") or {}).get("window"))
+        for path in expand_inputs(inputs)[:limit]:
             try:
                 images.append(read_image(path, window=window))
             except ImageReadError as error:
@@ -158,27 +186,213 @@ def _parity_images(model: Model, inputs: Sequence[str | Path] | None, limit: int
     if model.run_dir_ is None:  # built in memory, never trained into a run folder
         return [], "random inputs"
     try:
-        from medimg.data.dataset import Dataset
-        from medimg.data.splits import Splits
-        from medimg.tasks.classify.run import cases_for
         from medimg.run_folder import RunFolder
 
-        run = RunFolder(model.run_dir_)
-        dataset = Dataset.load(run.read_json("config.json")["data"], **model._dataset_options())
-        splits = Splits.from_dict(run.read_json("splits.json"))
-        for split in ("test", "val", "train"):
-            for case in cases_for(dataset, splits, split)[:limit]:
-                with contextlib.suppress(ImageReadError):
-                    images.append(dataset.read(case))
-            if images:
-                return images, f"the run's {split} split of {dataset.name}"
+        images, source = split_images(model, RunFolder(model.run_dir_), limit)
+        if images:
+            return images, source
     except Exception as error:  # data moved or deleted...: say so and fall back
         logger.warning("the training data is not available for the parity check (%s)", error)
     return [], "random inputs"
 
 
+def _first_split(
+    cases_of: Callable[[str], Sequence[Any]], read: Callable[[Any], ImageData], limit: int
+) -> tuple[list[ImageData], str]:
+    """Up to ``limit`` readable images of the first non-empty split among test, val and train."""
+    for split in ("test", "val", "train"):
+        images = []
+        for case in cases_of(split)[:limit]:
+            with contextlib.suppress(ImageReadError):
+                images.append(read(case))
+        if images:
+            return images, split
+    return [], ""
+
+
+def _classify_split_images(model: Model, run: Any, limit: int) -> tuple[list[ImageData], str]:
+    from medimg.data.dataset import Dataset
+    from medimg.data.splits import Splits, cases_for
+
+    dataset = Dataset.load(run.read_json("config.json")["data"], **model._dataset_options())
+    splits = Splits.from_dict(run.read_json("splits.json"))
+    images, split = _first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
+    return images, f"the run's {split} split of {dataset.name}"
+
+
+def _segment_split_images(model: Model, run: Any, limit: int) -> tuple[list[ImageData], str]:
+    from medimg.data.splits import Splits
+    from medimg.tasks.segment.data import SegmentationDataset
+
+    config = run.read_json("config.json")
+    options = config.get("dataset_options") or {}
+    dataset = SegmentationDataset.load(
+        config["data"],
+        include=options.get("include") or None,
+        exclude=options.get("exclude") or None,
+        window=_window(options.get("window")),
+        colour_table=options.get("colour_table"),
+    )
+    assignment = Splits.from_dict(run.read_json("splits.json")).assignment
+    images, split = _first_split(
+        lambda name: [c for c in dataset.cases if assignment.get(c.case_id) == name],
+        lambda case: dataset.read(case).image,
+        limit,
+    )
+    return images, f"{len(images)} case(s) of the run's {split} split of {dataset.name}"
+
+
+def _window(value: Any) -> str | tuple[float, float] | None:
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
+
+
+@dataclass
+class _Prepared:
+    """What a task's preparer hands the shared export code.
+
+    Attributes:
+        network: the float32, eval-mode network.
+        inputs: parity inputs ``(N, C, *spatial)`` float32, exactly what the network sees.
+        source: where they came from.
+        preprocessing: the ``medimg.preprocessing`` spec.
+        extra_metadata: further ``medimg.*`` entries.
+        doc: the graph's doc string.
+        preprocessing_diff: numpy vs PyTorch preprocessing on the parity images (None for random inputs).
+        pipeline_check: ``ONNX session -> max |difference|`` of whole results (segment), run after the parity.
+        notes: remarks for :attr:`ExportResult.notes`.
+    """
+
+    network: nn.Module
+    inputs: torch.Tensor
+    source: str
+    preprocessing: dict[str, Any]
+    extra_metadata: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+    preprocessing_diff: float | None = None
+    pipeline_check: Callable[[Any], float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _random_inputs(channels: int, size: Sequence[int], count: int = 8) -> torch.Tensor:
+    logger.warning("parity check on random inputs: pass parity_inputs (--parity-data) to use real images")
+    return torch.randn((count, channels, *size), generator=torch.Generator().manual_seed(0))
+
+
+def _prepare_classify(
+    model: Model, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
+) -> _Prepared:
+    from medimg.export.preprocess import preprocess as numpy_preprocess
+    from medimg.transforms.preprocess import preprocess_arrays
+
+    plan = cast("Plan", model.plan_)
+    class_names = list(model.class_names_ or [])
+    images, source = _parity_images(model, parity_inputs, limit, _classify_split_images)
+    preprocessing_diff: float | None = None
+    if images:
+        sources = [image.source for image in images]
+        x = preprocess_arrays([image.array for image in images], plan, sources).float()
+        x_numpy = numpy_preprocess([image.array for image in images], plan.model_dump(), sources)
+        preprocessing_diff = float(np.abs(x.numpy() - x_numpy).max())
+    else:
+        x = _random_inputs(plan.in_channels, plan.input_size)
+    spec = {key: getattr(plan, key) for key in PREPROCESSING_KEYS}
+    spec["tta_flip_axes"] = [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
+    return _Prepared(
+        network=network,
+        inputs=x,
+        source=source,
+        preprocessing=spec,
+        doc=f"medimg {plan.network} classifier: {', '.join(class_names)}",
+        preprocessing_diff=preprocessing_diff,
+    )
+
+
+SEGMENT_PARITY_CASES = 4
+"""Images a segmentation parity check runs through both whole pipelines (all their windows feed the graph check)."""
+
+
+def _prepare_segment(
+    model: Model, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
+) -> _Prepared:
+    from medimg.export import segment as numpy_segment
+    from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
+    from medimg.tasks.segment.preprocess import prepare_image
+
+    plan = cast("SegPlan", model.plan_)
+    spec = numpy_segment.segment_spec(plan.model_dump())
+    images, source = _parity_images(model, parity_inputs, SEGMENT_PARITY_CASES, _segment_split_images)
+    patch = [int(p) for p in plan.patch_size]
+    preprocessing_diff: float | None = None
+    prepared: list[tuple[Any, torch.Tensor]] = []
+    if images:
+        windows = []
+        diffs = []
+        for image in images:
+            x = prepare_image(image.array, image.spacing_mm, plan, image.source).float()
+            x_numpy = numpy_segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
+            diffs.append(float(np.abs(x.numpy() - x_numpy).max()))
+            windows.append(numpy_segment.extract_windows(x.numpy(), patch, plan.sw_overlap)[0])
+            prepared.append((image, x))
+        preprocessing_diff = max(diffs)
+        stacked = np.concatenate(windows)[:limit]
+        x_windows = torch.from_numpy(np.concatenate([stacked, stacked]) if len(stacked) < 2 else stacked)
+        source = f"{sum(len(w) for w in windows)} window(s) of {source}"
+    else:
+        x_windows = _random_inputs(plan.in_channels, patch)
+
+    float_plan = plan.model_copy(update={"amp": "none", "channels_last": False})
+
+    def pipeline_check(session: Any) -> float:
+        """Whole images: PyTorch (float32) vs numpy sliding windows over ONNX Runtime, on the file's grid."""
+
+        def run(windows: np.ndarray) -> np.ndarray:
+            return np.asarray(session.run(["probabilities"], {"image": windows})[0])
+
+        worst = 0.0
+        for image, x in prepared:
+            with torch.no_grad():
+                probs = sliding_window_probabilities(network, x[None], float_plan)[0]
+                reference = probabilities_at(probs, image.spatial_shape)
+            x_numpy = numpy_segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
+            ours = numpy_segment.probabilities_at(
+                numpy_segment.sliding_window_probabilities(run, x_numpy, spec, batch_size=plan.sw_batch_size),
+                image.spatial_shape,
+            )
+            worst = max(worst, float(np.abs(reference.numpy() - ours).max()))
+        return worst
+
+    colours = {str(k): list(v) for k, v in (numpy_segment.mask_colours(plan) or {}).items()}
+    return _Prepared(
+        network=network,
+        inputs=x_windows,
+        source=source,
+        preprocessing=spec,
+        extra_metadata={"medimg.mask_colours": json.dumps(colours or None)},
+        doc=f"medimg {plan.network} {plan.spatial_dims}D segmentation (patch {patch}): {', '.join(plan.class_names)}",
+        preprocessing_diff=preprocessing_diff,
+        pipeline_check=pipeline_check if prepared else None,
+    )
+
+
+_PREPARERS = {"classify": _prepare_classify, "segment": _prepare_segment}
+
+
+def load_bundle(bundle: Model | str | os.PathLike[str]) -> Model:
+    """A loaded model from a run folder (or the loaded model itself).
+
+    Raises:
+        ExportError: the model is not trained.
+    """
+    from medimg.model import Model
+
+    model = Model.load(Path(bundle)) if isinstance(bundle, (str, os.PathLike)) else bundle
+    if model.network_ is None or model.plan_ is None:
+        raise ExportError("this model is not trained: fit it or load a run folder before exporting")
+    return model
+
+
 def export_onnx(
-    model: Model,
+    bundle: Model | str | os.PathLike[str],
     path: str | Path | None = None,
     *,
     parity_inputs: Sequence[str | Path] | None = None,
@@ -186,13 +400,14 @@ def export_onnx(
     tolerance: float = PARITY_TOLERANCE,
     opset: int = 18,
 ) -> ExportResult:
-    """Export ``model`` to ONNX and check it against PyTorch on real inputs.
+    """Export a trained bundle (classification or segmentation) to ONNX and check it against PyTorch.
 
     Args:
-        model: a fitted or loaded classification :class:`~medimg.model.Model`.
+        bundle: a run folder written by ``medimg fit``, or a fitted/loaded :class:`~medimg.model.Model`.
         path: the ``.onnx`` file (default ``RUN/model.onnx``).
         parity_inputs: image files/folders for the parity check (default: the run's test split).
-        max_parity_images: at most this many images are compared.
+        max_parity_images: at most this many network inputs are compared (segment: sliding windows of
+            :data:`SEGMENT_PARITY_CASES` images).
         tolerance: the check fails above this max |difference| (float32 logits and probabilities).
         opset: ONNX opset.
 
@@ -200,59 +415,48 @@ def export_onnx(
         :class:`ExportResult` (also saved next to the file as ``<name>.export.json``).
 
     Raises:
-        ExportError: export failed, or ONNX Runtime differs from PyTorch by more than ``tolerance`` (the
-            message gives the difference). The ``.onnx`` file is then not written.
+        ExportError: export failed, the task cannot be exported, or ONNX Runtime differs from PyTorch by more
+            than ``tolerance`` (the message gives the difference). The ``.onnx`` file is then not written.
         MissingDependencyError: onnx / onnxruntime are not installed.
     """
     onnx = _require_onnx()
     import onnxruntime as ort
 
-    from medimg.export.preprocess import preprocess as numpy_preprocess
-    from medimg.transforms.preprocess import preprocess_arrays
-
     started = time.perf_counter()
-    network, plan, class_names = model._require_fitted()
-    if model.task != "classify":
-        raise ExportError(f"ONNX export supports classification models; this one is task={model.task!r}")
+    model = load_bundle(bundle)
+    preparer = _PREPARERS.get(model.task)
+    if preparer is None:
+        raise ExportError(f"ONNX export supports {' and '.join(_PREPARERS)} models; this one is task={model.task!r}")
     target = Path(path) if path else Path(model.run_dir_ or ".") / "model.onnx"
     if target.suffix.lower() != ".onnx":
         raise ExportError(f"{target}: the exported file name must end with .onnx")
-    network = network.float().to(memory_format=torch.contiguous_format).eval()
-
-    images, source = _parity_images(model, parity_inputs, max_parity_images)
-    if images:
-        sources = [image.source for image in images]
-        x = preprocess_arrays([image.array for image in images], plan, sources).float()
-        x_numpy = numpy_preprocess([image.array for image in images], plan.model_dump(), sources)
-        preprocessing_diff: float | None = float(np.abs(x.numpy() - x_numpy).max())
-    else:
-        logger.warning("parity check on random inputs: pass parity_inputs (--parity-data) to use real images")
-        generator = torch.Generator().manual_seed(0)
-        x = torch.randn((8, plan.in_channels, *plan.input_size), generator=generator)
-        preprocessing_diff = None
+    network = model.network_.float().to(memory_format=torch.contiguous_format).eval()  # type: ignore[union-attr]
+    prepared = preparer(model, network, parity_inputs, max_parity_images)
+    x = prepared.inputs
     with torch.no_grad():
         reference_logits = network(x).float()
         reference = (reference_logits.numpy(), torch.softmax(reference_logits, 1).numpy())
 
-    spec = {key: getattr(plan, key) for key in PREPROCESSING_KEYS}
-    spec["tta_flip_axes"] = [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
+    plan = model.plan_
     metadata = {
         "medimg.format_version": "1",
-        "medimg.task": "classify",
-        "medimg.network": plan.network,
-        "medimg.class_names": json.dumps(list(class_names)),
-        "medimg.preprocessing": json.dumps(spec),
+        "medimg.task": model.task,
+        "medimg.network": str(plan.network),
+        "medimg.class_names": json.dumps(list(model.class_names_ or [])),
+        "medimg.preprocessing": json.dumps(prepared.preprocessing),
         "medimg.input": json.dumps(model.metadata_.get("input") or {}),
         "medimg.version": str(model.metadata_.get("medimg_version", "")),
         "medimg.created": str(model.metadata_.get("created", "")),
+        **prepared.extra_metadata,
     }
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    pipeline_diff: float | None = None
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".onnx-export-") as tmp:
         raw = Path(tmp) / "raw.onnx"
         exporter = _torch_export(_WithProbabilities(network).eval(), x[:2], raw, opset)
         proto = onnx.load(str(raw))
-        proto.doc_string = f"medimg {plan.network} classifier: {', '.join(class_names)}"
+        proto.doc_string = prepared.doc
         for key, value in metadata.items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
@@ -271,21 +475,32 @@ def export_onnx(
         if not np.isfinite(diff) or diff > tolerance:
             raise ExportError(
                 f"ONNX Runtime differs from PyTorch by max |diff| = {diff:.3g} on {len(feed)} input(s) from "
-                f"{source} (tolerance {tolerance:g}); the model was not written to {target}"
+                f"{prepared.source} (tolerance {tolerance:g}); the model was not written to {target}"
             )
+        if prepared.pipeline_check is not None:
+            pipeline_diff = float(prepared.pipeline_check(session))
+            if not np.isfinite(pipeline_diff) or pipeline_diff > tolerance:
+                raise ExportError(
+                    f"the ONNX predictor's whole-image probabilities differ from PyTorch's by max |diff| = "
+                    f"{pipeline_diff:.3g} (tolerance {tolerance:g}): its numpy preprocessing or sliding windows do "
+                    f"not match; the model was not written to {target}"
+                )
         os.replace(final, target)
     result = ExportResult(
         path=target,
         max_abs_diff=diff,
         n_parity_images=len(feed),
-        parity_source=source,
-        preprocessing_max_abs_diff=preprocessing_diff,
+        parity_source=prepared.source,
+        preprocessing_max_abs_diff=prepared.preprocessing_diff,
+        pipeline_max_abs_diff=pipeline_diff,
+        task=model.task,
         exporter=exporter,
         size_bytes=target.stat().st_size,
         export_time_s=round(time.perf_counter() - started, 3),
         tolerance=tolerance,
+        notes=prepared.notes,
     )
-    if plan.amp == "bf16":
+    if getattr(plan, "amp", "none") == "bf16":
         result.notes.append(
             "the PyTorch predictor runs in bf16 autocast (plan.amp); ONNX Runtime runs in float32, so their "
             "probabilities differ by the bf16 rounding (~1e-2), not by the export"

@@ -1,12 +1,16 @@
 """Prediction with an exported ``.onnx`` file and ONNX Runtime. This module never imports torch.
 
-A workstation needs only ``pip install 'medimg[onnx]'``: the file carries its preprocessing and labels (see
-:mod:`medimg.export.onnx_export`), images are read by :mod:`medimg.io` (numpy, pydicom, nibabel, Pillow)
-and preprocessed by :mod:`medimg.export.preprocess` (numpy).
+A workstation needs only ``pip install 'medimg[onnx]'``: the file carries its task, preprocessing and labels
+(see :mod:`medimg.export.onnx_export`), images are read by :mod:`medimg.io` (numpy, pydicom, nibabel, Pillow)
+and preprocessed in numpy: :mod:`medimg.export.preprocess` for classifiers, :mod:`medimg.export.segment` for
+segmentation (normalisation, resampling, Gaussian-blended sliding windows of the exported patch size,
+test-time flips, post-processing, masks written as PNG or NIfTI in the input's geometry).
 
 Example:
     >>> predictor = OnnxPredictor("runs/demo/run/model.onnx")           # doctest: +SKIP
     >>> [p.label for p in predictor.predict(["a.png", "b.dcm"])]         # doctest: +SKIP
+    >>> seg = OnnxPredictor("runs/discs/exp1")                           # a segmentation export  # doctest: +SKIP
+    >>> seg.predict("case.png")[0].volume_mm3                            # per-class area/volume  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
-from medimg.tasks.classify.predict import Prediction
+from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPrediction
 from medimg.io.inputs import expand_inputs
+from medimg.tasks.classify.predict import Prediction
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +54,32 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
 
 
 class OnnxPredictor:
-    """Classify image files with an ONNX model exported by medimg.
+    """Classify or segment image files with an ONNX model exported by medimg (the task is in the file).
 
     Args:
         path: the ``.onnx`` file or a run folder holding ``model.onnx``.
         threads: ONNX Runtime intra-op threads (default: its own choice).
-        batch_size: images per ``session.run`` call.
+        batch_size: images (classify) or sliding windows (segment) per ``session.run`` call.
+        mask_dir: segment: folder for the predicted masks (default ``predictions/`` beside the ``.onnx`` file,
+            i.e. ``RUN/predictions`` as for the PyTorch engine).
 
     Attributes:
+        task: ``"classify"`` or ``"segment"``.
         class_names: labels, index-aligned with the probabilities.
         preprocessing: the embedded preprocessing spec.
         input_spec: the run's input spec (``window`` for CT...).
+        mask_colours: segment: ``class -> (R, G, B)`` of colour-coded PNG masks, or ``None``.
         failed_: ``(path, reason)`` of the files the last :meth:`predict` could not read.
     """
 
-    def __init__(self, path: str | Path, *, threads: int | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int | None = None,
+        batch_size: int = 64,
+        mask_dir: str | Path | None = None,
+    ) -> None:
         try:
             import onnxruntime as ort
         except ImportError as error:
@@ -80,19 +99,31 @@ class OnnxPredictor:
             raise ExportError(
                 f"{self.path} lacks medimg metadata ({', '.join(missing)}); export it with `medimg export`"
             )
+        self.task = props.get("medimg.task", "classify")
+        required = {"classify": PREPROCESSING_KEYS, "segment": SEGMENT_PREPROCESSING_KEYS}.get(self.task)
+        if required is None:
+            raise ExportError(f"{self.path} holds a {self.task!r} model; this medimg predicts classify and segment")
         self.class_names: list[str] = list(json.loads(props["medimg.class_names"]))
         self.preprocessing: dict[str, Any] = json.loads(props["medimg.preprocessing"])
-        absent = [k for k in PREPROCESSING_KEYS if k not in self.preprocessing]
+        absent = [k for k in required if k not in self.preprocessing]
         if absent:
             raise ExportError(f"{self.path}: preprocessing metadata lacks {', '.join(absent)}")
         self.input_spec: dict[str, Any] = json.loads(props.get("medimg.input", "{}"))
+        colours = json.loads(props.get("medimg.mask_colours", "null"))
+        self.mask_colours: dict[int, tuple[int, ...]] | None = (
+            {int(k): tuple(int(c) for c in v) for k, v in colours.items()} if colours else None
+        )
         self.network_name = props.get("medimg.network", "")
         self.metadata = props
         self.batch_size = max(1, int(batch_size))
+        self.mask_dir = Path(mask_dir) if mask_dir is not None else self.path.parent / "predictions"
         self.failed_: list[tuple[str, str]] = []
 
     def __repr__(self) -> str:
-        return f"OnnxPredictor({str(self.path)!r}, network={self.network_name!r}, classes={self.class_names})"
+        return (
+            f"OnnxPredictor({str(self.path)!r}, task={self.task!r}, network={self.network_name!r}, "
+            f"classes={self.class_names})"
+        )
 
     @property
     def window(self) -> str | tuple[float, float] | None:
@@ -100,8 +131,9 @@ class OnnxPredictor:
         value = self.input_spec.get("window")
         return (float(value[0]), float(value[1])) if isinstance(value, list) else value
 
+    # ------------------------------------------------------------------ classify
     def preprocess(self, arrays: Sequence[np.ndarray], sources: Sequence[str] | None = None) -> np.ndarray:
-        """Raw ``(C, *spatial)`` images -> ``(N, C, *input_size)`` float32 network input."""
+        """Raw ``(C, *spatial)`` images -> ``(N, C, *input_size)`` float32 network input (classify)."""
         return preprocess(arrays, self.preprocessing, sources)
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -122,7 +154,8 @@ class OnnxPredictor:
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     def predict_arrays(self, arrays: Sequence[np.ndarray], sources: Sequence[str] | None = None) -> list[Prediction]:
-        """Predict images already read (``(C, *spatial)`` float arrays)."""
+        """Classify images already read (``(C, *spatial)`` float arrays)."""
+        self._require_task("classify", "predict_arrays")
         names = list(sources) if sources is not None else [""] * len(arrays)
         probabilities = self.run(self.preprocess(arrays, names))
         predictions = []
@@ -138,19 +171,118 @@ class OnnxPredictor:
             )
         return predictions
 
-    def predict(self, inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Prediction]:
-        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI); unreadable files go to ``failed_``."""
+    # ------------------------------------------------------------------ segment
+    def run_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Softmax probabilities ``(n, K, *patch_size)`` of preprocessed windows ``(n, C, *patch_size)``."""
+        out = [
+            self.session.run(["probabilities"], {"image": np.ascontiguousarray(windows[i : i + self.batch_size])})[0]
+            for i in range(0, len(windows), self.batch_size)
+        ]
+        return np.concatenate(out)
+
+    def segment_image(self, image: ImageData) -> tuple[np.ndarray, np.ndarray]:
+        """Segment one read image/volume at its own size, as the PyTorch path does.
+
+        Returns:
+            ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
+            post-processed with the exported method.
+
+        Raises:
+            DatasetError: the image has the wrong dimensionality or channel count for the model.
+        """
+        from medimg.export import segment
+
+        self._require_task("segment", "segment_image")
+        spec = self.preprocessing
+        x = segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
+        probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)
+        probs = segment.probabilities_at(probs, image.array.shape[1:])
+        labels = probs.argmax(0).astype(np.uint8)
+        labels = segment.postprocess(
+            labels,
+            str(spec["postprocessing"]),
+            int(spec["num_classes"]),
+            min_object_fraction=float(spec["min_object_fraction"]),
+        )
+        return labels, probs
+
+    def segment_images(
+        self, images: Sequence[ImageData], out_dir: str | Path | None = None, *, write_masks: bool = True
+    ) -> list[SegmentationPrediction]:
+        """Segment images already read; write ``<out_dir>/<name>_mask.png|.nii.gz`` per image with a source.
+
+        Args:
+            images: read images (:func:`medimg.io.read_image`); ``source`` names the mask file.
+            out_dir: mask folder (default :attr:`mask_dir`).
+            write_masks: False keeps the masks in memory only (``prediction.mask``).
+        """
+        from medimg.export import segment
+
+        folder = Path(out_dir) if out_dir is not None else self.mask_dir
+        predictions = []
+        for image in images:
+            labels, probs = self.segment_image(image)
+            mask_path = None
+            if write_masks and image.source:
+                source = Path(image.source)
+                suffix = segment.mask_suffix(source)
+                stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
+                mask_path = str(
+                    segment.write_mask(
+                        labels,
+                        folder / f"{stem}_mask{suffix}",
+                        affine=image.affine,
+                        spacing_mm=image.spacing_mm,
+                        colours=self.mask_colours,
+                        num_classes=len(self.class_names),
+                    )
+                )
+            predictions.append(
+                segment.summarise(labels, probs, self.class_names, image.spacing_mm, image.source, mask_path)
+            )
+        return predictions
+
+    # ------------------------------------------------------------------ files
+    def predict(
+        self,
+        inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        out_dir: str | Path | None = None,
+        write_masks: bool = True,
+    ) -> list[Prediction] | list[SegmentationPrediction]:
+        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI); unreadable files go to ``failed_``.
+
+        Returns:
+            classify: one :class:`~medimg.tasks.classify.predict.Prediction` per readable image; segment: one
+            :class:`~medimg.export.segment.SegmentationPrediction` per image (mask written to ``out_dir``,
+            default :attr:`mask_dir`, unless ``write_masks`` is False), as the PyTorch engine returns them.
+        """
+        from medimg.errors import DatasetError
         from medimg.io import read_image
 
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         files = expand_inputs([Path(p) for p in items])
-        arrays, sources, failed = [], [], []
+        images, failed = [], []
         for path in files:
             try:
-                arrays.append(read_image(path, window=self.window).array)
-                sources.append(str(path))
+                image = read_image(path, window=self.window)
+                image.source = str(path)
+                images.append(image)
             except ImageReadError as error:
                 failed.append((str(path), error.reason))
                 logger.warning("skipped %s: %s", path, error.reason)
         self.failed_ = failed
-        return self.predict_arrays(arrays, sources) if arrays else []
+        if self.task == "classify":
+            return self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
+        predictions: list[SegmentationPrediction] = []
+        for image in images:
+            try:
+                predictions += self.segment_images([image], out_dir, write_masks=write_masks)
+            except DatasetError as error:
+                self.failed_.append((image.source, str(error)))
+                logger.warning("skipped %s: %s", image.source, error)
+        return predictions
+
+    def _require_task(self, task: str, method: str) -> None:
+        if self.task != task:
+            raise ConfigError(f"{method} is for {task} models; {self.path} holds a {self.task} model")

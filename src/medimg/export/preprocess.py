@@ -71,7 +71,7 @@ def _filter_axis(array: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray
     return out
 
 
-def _linear_axis(array: np.ndarray, size: int, axis: int) -> np.ndarray:
+def linear_axis(array: np.ndarray, size: int, axis: int) -> np.ndarray:
     """Linear interpolation along ``axis`` to ``size`` samples (``align_corners=False``, as torch)."""
     n = array.shape[axis]
     if n == size:
@@ -100,7 +100,7 @@ def resize(array: np.ndarray, size: Sequence[int]) -> np.ndarray:
             if sigma > 0:
                 out = _filter_axis(out, gaussian_kernel(sigma), axis + 1)
     for axis, o in enumerate(size):
-        out = _linear_axis(out, int(o), axis + 1)
+        out = linear_axis(out, int(o), axis + 1)
     return out
 
 

@@ -130,7 +130,7 @@ def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> Fa
 
     app = FastAPI(
         title="medimg",
-        summary="Medical image classification with explanations and stored reports",
+        summary="Medical image classification (with explanations) and segmentation, with stored reports",
         description=(
             "Upload an image to `POST /v1/predictions`; read the stored reports under `/v1/reports` as JSON, "
             "printable HTML or FHIR R4 `DiagnosticReport`. Every `/v1` call needs an API token "

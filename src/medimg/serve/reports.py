@@ -2,8 +2,10 @@
 
 FHIR notes: the report has no ``subject`` (the upload was de-identified, so there is no patient to point
 at; the receiving system links it to its own patient). Its status is ``preliminary``: it is machine output
-that a clinician has not reviewed. Each class probability is a contained ``Observation`` (unit ``1``, UCUM)
-made by a contained ``Device`` (the model); the HTML report and the heatmap overlay travel as
+that a clinician has not reviewed. A classification has one contained ``Observation`` per class probability
+(unit ``1``, UCUM); a segmentation has one per class area (``mm2``) or volume (``mm3``), or pixel/voxel count
+(``{pixel}``/``{voxel}``) when the spacing is unknown, with the count as a ``component``. Observations are made
+by a contained ``Device`` (the model); the HTML report and the heatmap or segmentation overlay travel as
 ``presentedForm`` attachments.
 """
 
@@ -29,9 +31,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def report_links(report_id: str, prefix: str = "/v1") -> dict[str, str]:
+def report_links(report_id: str, prefix: str = "/v1", *, mask_format: str | None = None) -> dict[str, str]:
+    """URLs of a report and its pictures; ``mask`` (``mask.png`` or ``mask.nii.gz``) for segmentations."""
     base = f"{prefix}/reports/{report_id}"
-    return {
+    links = {
         "self": base,
         "html": f"{base}?format=html",
         "fhir": f"{base}?format=fhir",
@@ -39,13 +42,22 @@ def report_links(report_id: str, prefix: str = "/v1") -> dict[str, str]:
         "heatmap": f"{base}/heatmap.png",
         "overlay": f"{base}/overlay.png",
     }
+    if mask_format:
+        links["mask"] = f"{base}/mask.{mask_format}"
+    return links
+
+
+def _task(row: ReportRow) -> str:
+    return row.task or "classify"
 
 
 def report_json(row: ReportRow) -> dict[str, Any]:
-    links = report_links(row.id)
-    return {
+    segmentation = row.segmentation if _task(row) == "segment" else None
+    links = report_links(row.id, mask_format=(segmentation or {}).get("mask_format"))
+    body = {
         "id": row.id,
         "created_at": iso(row.created_at),
+        "task": _task(row),
         "model": {"name": row.model_name, **row.model_info},
         "prediction": {
             "label": row.label,
@@ -61,10 +73,28 @@ def report_json(row: ReportRow) -> dict[str, Any]:
         "input": row.input_info,
         "links": links,
     }
+    if segmentation is not None:
+        body["segmentation"] = {**segmentation, "mask": links["mask"], "overlay": links["overlay"]}
+    return body
 
 
 def _data_uri(png: bytes | None) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
+
+
+def size_text(entry: dict[str, Any], segmentation: dict[str, Any]) -> str:
+    """``"56.7 mm² (1,234 pixels)"``, or ``"1,234 pixels"`` when the spacing is unknown."""
+    count = f"{entry['count']:,} {segmentation.get('count_unit', 'pixel')}s"
+    size = entry.get(segmentation.get("measure", ""))
+    if size is None:
+        return count
+    unit = "mm²" if segmentation.get("size_unit") == "mm2" else "mm³"
+    return f"{size:,.4g} {unit} ({count})"
+
+
+def _segmented(row: ReportRow) -> list[dict[str, Any]]:
+    """Foreground classes with at least one pixel/voxel."""
+    return [c for c in (row.segmentation or {}).get("classes", [])[1:] if c["count"] > 0]
 
 
 def report_html(row: ReportRow) -> str:
@@ -72,12 +102,7 @@ def report_html(row: ReportRow) -> str:
     from medimg.evaluation.report import _CSS
 
     e = html.escape
-    ranked = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
-    bars = "".join(
-        f'<tr><td{" class=strong" if name == row.label else ""}>{e(name)}</td><td class="num">{p:.1%}</td>'
-        f'<td style="width:55%"><div class="bar" style="width:{100 * p:.1f}%"></div></td></tr>'
-        for name, p in ranked
-    )
+    segmentation = row.segmentation if _task(row) == "segment" else None
     info = row.input_info
     facts = {
         "Report": row.id,
@@ -85,6 +110,8 @@ def report_html(row: ReportRow) -> str:
         "Model": f"{row.model_name} ({row.model_info.get('network', '')})",
         "Input": f"{info.get('format', '').upper()}, shape {info.get('shape')}",
     }
+    if segmentation is not None and info.get("spacing_mm"):
+        facts["Spacing (mm)"] = " × ".join(f"{s:g}" for s in info["spacing_mm"])
     dicom = info.get("dicom") or {}
     if dicom.get("Modality"):
         facts["Modality"] = dicom["Modality"]
@@ -94,27 +121,63 @@ def report_html(row: ReportRow) -> str:
     figures = (
         f'<figure><img alt="uploaded image" src="{_data_uri(row.image_png)}"><figcaption>Image</figcaption></figure>'
     )
+    if segmentation is None:
+        title = "Image classification report"
+        headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
+        ranked = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
+        rows = "".join(
+            f'<tr><td{" class=strong" if name == row.label else ""}>{e(name)}</td><td class="num">{p:.1%}</td>'
+            f'<td style="width:55%"><div class="bar" style="width:{100 * p:.1f}%"></div></td></tr>'
+            for name, p in ranked
+        )
+        table = (
+            "<h2>Class probabilities</h2>"
+            '<table class="headline"><thead><tr><th>Class</th><th class="num">Probability</th><th></th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+        caption = f"{e(row.explain_method or '')} heatmap for “{e(row.label)}” (red = strongest evidence)"
+    else:
+        title = "Image segmentation report"
+        found = _segmented(row)
+        headline = (
+            "Segmented: " + "; ".join(f"<strong>{e(c['name'])}</strong> {e(size_text(c, segmentation))}" for c in found)
+            if found
+            else "Nothing segmented (background only)"
+        )
+        measure = "Area" if segmentation.get("measure") == "area_mm2" else "Volume"
+        unit = {"mm2": " (mm²)", "mm3": " (mm³)"}.get(segmentation.get("size_unit") or "", "")
+        sizes = [c.get(segmentation.get("measure", "")) for c in segmentation.get("classes", [])]
+        rows = "".join(
+            f'<tr><td><span class="swatch" style="background:{e(c["colour"])}"></span>{e(c["name"])}</td>'
+            f'<td class="num">{c["count"]:,}</td><td class="num">{"" if size is None else f"{size:,.4g}"}</td>'
+            f'<td class="num">{c["fraction"]:.1%}</td></tr>'
+            for c, size in zip(segmentation.get("classes", []), sizes, strict=True)
+        )
+        table = (
+            "<h2>Segmented classes</h2>"
+            f'<table class="headline"><thead><tr><th>Class</th><th class="num">{e(segmentation["count_unit"].title())}s'
+            f'</th><th class="num">{measure}{unit}</th><th class="num">Share of image</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+        caption = "Segmentation overlay (filled and outlined by class)"
     if row.overlay_png:
         figures += (
-            f'<figure><img alt="heatmap overlay" src="{_data_uri(row.overlay_png)}">'
-            f"<figcaption>{e(row.explain_method or '')} heatmap for “{e(row.label)}” (red = strongest evidence)"
-            "</figcaption></figure>"
+            f'<figure><img alt="overlay" src="{_data_uri(row.overlay_png)}"><figcaption>{caption}</figcaption></figure>'
         )
     extra_css = (
         ".bar { height: 12px; background: var(--accent); border-radius: 3px; min-width: 1px; }"
         " .headline { font-size: 20px; margin: 10px 0 4px; } figure img { image-rendering: auto; }"
+        " .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medimg report {e(row.id[:8])}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>{_CSS}{extra_css}</style></head>
 <body><main>
-<header><h1>Image classification report</h1>
-<p class="headline">Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})</p></header>
+<header><h1>{title}</h1>
+<p class="headline">{headline}</p></header>
 <dl class="meta">{meta}</dl>
-<h2>Class probabilities</h2>
-<table class="headline"><thead><tr><th>Class</th><th class="num">Probability</th><th></th></tr></thead>
-<tbody>{bars}</tbody></table>
+{table}
 <h2>Images</h2><div class="figures">{figures}</div>
 <div class="limitations"><strong>Limitations.</strong> {e(DISCLAIMER)}</div>
 <footer>medimg · report {e(row.id)}</footer>
@@ -122,46 +185,88 @@ def report_html(row: ReportRow) -> str:
 """
 
 
+_UCUM = "http://unitsofmeasure.org"
+
+
+def _observation(index: int, name: str, created: str, value: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "id": f"p{index}",
+        "status": "preliminary",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "imaging",
+                        "display": "Imaging",
+                    }
+                ]
+            }
+        ],
+        "code": {"text": name},
+        "effectiveDateTime": created,
+        "valueQuantity": value,
+        **extra,
+        "device": {"reference": "#model"},
+    }
+
+
+def _segment_observations(row: ReportRow, created: str) -> list[dict[str, Any]]:
+    """One Observation per class: its area (mm2) or volume (mm3), else its pixel/voxel count; the count as a
+    component."""
+    segmentation = row.segmentation or {}
+    counted = segmentation.get("count_unit", "pixel")
+    kind = "area" if segmentation.get("measure") == "area_mm2" else "volume"
+    observations = []
+    for entry in segmentation.get("classes", []):
+        count = {"value": int(entry["count"]), "unit": f"{counted}s", "system": _UCUM, "code": f"{{{counted}}}"}
+        size = entry.get(segmentation.get("measure", ""))
+        unit = segmentation.get("size_unit")
+        if size is not None and unit:
+            value = {"value": round(float(size), 6), "unit": unit, "system": _UCUM, "code": unit}
+            name = f"Segmented {kind} of class '{entry['name']}'"
+        else:
+            value, name = count, f"Segmented {counted} count of class '{entry['name']}'"
+        component = [{"code": {"text": f"{counted} count"}, "valueQuantity": count}]
+        observations.append(_observation(int(entry["index"]), name, created, value, component=component))
+    return observations
+
+
 def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
     """The report as a FHIR R4 ``DiagnosticReport`` resource (JSON)."""
     created = iso(row.created_at)
     network = str(row.model_info.get("network", ""))
+    segmentation = row.segmentation if _task(row) == "segment" else None
+    what = "segmentation" if segmentation is not None else "classification"
     device = {
         "resourceType": "Device",
         "id": "model",
         "deviceName": [{"name": f"medimg {row.model_name}", "type": "model-name"}],
-        "type": {"text": "AI image classification model"},
+        "type": {"text": f"AI image {what} model"},
         "version": [{"value": network}],
     }
-    observations: list[dict[str, Any]] = []
-    for i, (name, probability) in enumerate(row.probabilities.items()):
-        observations.append(
-            {
-                "resourceType": "Observation",
-                "id": f"p{i}",
-                "status": "preliminary",
-                "category": [
-                    {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                "code": "imaging",
-                                "display": "Imaging",
-                            }
-                        ]
-                    }
-                ],
-                "code": {"text": f"Model probability of class '{name}'"},
-                "effectiveDateTime": created,
-                "valueQuantity": {
-                    "value": round(float(probability), 6),
-                    "unit": "probability",
-                    "system": "http://unitsofmeasure.org",
-                    "code": "1",
-                },
-                "device": {"reference": "#model"},
-            }
+    if segmentation is None:
+        observations = [
+            _observation(
+                i,
+                f"Model probability of class '{name}'",
+                created,
+                {"value": round(float(probability), 6), "unit": "probability", "system": _UCUM, "code": "1"},
+            )
+            for i, (name, probability) in enumerate(row.probabilities.items())
+        ]
+        conclusion = f"Predicted class: {row.label} (probability {row.confidence:.3f})."
+        overlay_title = f"{row.explain_method} heatmap overlay"
+    else:
+        observations = _segment_observations(row, created)
+        found = _segmented(row)
+        conclusion = (
+            "Segmented: " + "; ".join(f"{c['name']} {size_text(c, segmentation)}" for c in found) + "."
+            if found
+            else "Nothing segmented (background only)."
         )
+        overlay_title = "segmentation overlay"
     presented = [
         {
             "contentType": "text/html",
@@ -176,7 +281,7 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
             {
                 "contentType": "image/png",
                 "data": base64.b64encode(row.overlay_png).decode(),
-                "title": f"{row.explain_method} heatmap overlay",
+                "title": overlay_title,
                 "creation": created,
             }
         )
@@ -199,13 +304,13 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         ],
         "code": {
             "coding": [{"system": "http://loinc.org", "code": "18748-4", "display": "Diagnostic imaging study"}],
-            "text": "AI image classification",
+            "text": f"AI image {what}",
         },
         "effectiveDateTime": created,
         "issued": created,
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
-        "conclusion": f"Predicted class: {row.label} (probability {row.confidence:.3f}). {DISCLAIMER}",
+        "conclusion": f"{conclusion} {DISCLAIMER}",
         "conclusionCode": [{"text": row.label}],
         "presentedForm": presented,
     }

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,12 @@ from medimg.errors import ConfigError, DatasetError, ImageReadError, MedimgError
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import ReportRow, Storage
 
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+
 logger = logging.getLogger("medimg.serve")
+
+SERVED_TASKS = ("classify", "segment")
 
 ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff")
 _SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif"}
@@ -80,8 +85,10 @@ def _dicom_pixels(path: Path) -> int:
 class PredictionService:
     """The loaded model plus the storage; :meth:`process` turns upload bytes into a stored report.
 
-    The model is loaded once; predictions run one at a time under a lock (Grad-CAM hooks the network, and
-    the CPU is better used by torch's own threads than by competing requests).
+    A classification run gives a label, class probabilities and a heatmap; a segmentation run gives a mask,
+    per-class pixel/voxel counts with areas (mm^2) or volumes (mm^3) when the spacing is known, and an
+    overlay. The model is loaded once; predictions run one at a time under a lock (Grad-CAM hooks the
+    network, and the CPU is better used by torch's own threads than by competing requests).
     """
 
     def __init__(self, settings: ServeSettings, storage: Storage) -> None:
@@ -90,12 +97,15 @@ class PredictionService:
         self.settings = settings
         self.storage = storage
         self.model = Model.load(settings.run_dir)
-        if self.model.task != "classify":
-            raise ConfigError(f"{settings.run_dir} is a {self.model.task!r} model; the service serves classify")
-        if settings.explain_method:
+        if self.model.task not in SERVED_TASKS:
+            raise ConfigError(
+                f"{settings.run_dir} is a {self.model.task!r} model; the service serves {' and '.join(SERVED_TASKS)}"
+            )
+        explain_method = settings.explain_method if self.model.task == "classify" else None
+        if explain_method:
             from medimg.explain.cam import check_method, resolve_target_layer
 
-            check_method(settings.explain_method)
+            check_method(explain_method)
             resolve_target_layer(self.model.network_)  # type: ignore[arg-type]
         metadata = self.model.metadata_
         self.info = ModelInfo(
@@ -105,8 +115,13 @@ class PredictionService:
             class_names=list(self.model.class_names_ or []),
             input=dict(metadata.get("input") or {}),
             training={k: v for k, v in (metadata.get("training") or {}).items() if k != "skipped_files"},
-            explain_method=settings.explain_method,
+            explain_method=explain_method,
         )
+        self._mask_colours: dict[int, tuple[int, int, int]] | None = None
+        if self.model.task == "segment":
+            from medimg.export.segment import mask_colours
+
+            self._mask_colours = mask_colours(self.model.plan_)
         self._uid_salt = storage.secret("dicom_uid_salt")
         self._lock = threading.Lock()
 
@@ -144,13 +159,11 @@ class PredictionService:
 
     # ------------------------------------------------------------------ the pipeline
     def process(self, data: bytes) -> ReportRow:
-        """Check, de-identify, predict, explain and store one upload.
+        """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements) and store one upload.
 
         Raises:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
         """
-        from medimg.explain.overlay import display_image, heatmap_rgba, png_bytes, representative_slice, thumbnail
-        from medimg.tasks.classify.predict import predict_images
         from medimg.io import read_image
 
         started = time.perf_counter()
@@ -180,17 +193,42 @@ class PredictionService:
                 input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
             try:
                 with self._lock:
-                    (prediction,) = predict_images(
-                        self.model.network_,  # type: ignore[arg-type]
-                        self.model.plan_,  # type: ignore[arg-type]
-                        self.info.class_names,
-                        [image],
-                        explain=self.settings.explain_method,
-                    )
+                    fields = self._segment(image, fmt) if self.model.task == "segment" else self._classify(image)
             except DatasetError as error:
                 raise UploadRejected(422, f"the image does not fit this model: {error}") from error
             except MedimgError as error:
                 raise UploadRejected(422, str(error)) from error
+        row = self.storage.add_report(
+            model_name=self.info.name,
+            task=self.model.task,
+            input_format=fmt,
+            input_info=input_info,
+            model_info={"network": self.info.network, "class_names": self.info.class_names},
+            **fields,
+        )
+        logger.info(
+            "report %s: %s upload (%d bytes) -> %s (%.3f) in %.0f ms",
+            row.id,
+            fmt,
+            len(data),
+            row.label,
+            row.confidence,
+            1000 * (time.perf_counter() - started),
+        )
+        return row
+
+    def _classify(self, image: ImageData) -> dict[str, Any]:
+        """Label, probabilities and (optionally) a heatmap: the report fields of a classification."""
+        from medimg.explain.overlay import display_image, heatmap_rgba, png_bytes, representative_slice, thumbnail
+        from medimg.tasks.classify.predict import predict_images
+
+        (prediction,) = predict_images(
+            self.model.network_,  # type: ignore[arg-type]
+            self.model.plan_,
+            self.info.class_names,
+            [image],
+            explain=self.info.explain_method,
+        )
         heatmap = prediction.heatmap
         index = None
         if heatmap is not None and heatmap.ndim == 3 and image.array.ndim == 4:
@@ -198,30 +236,57 @@ class PredictionService:
             index = round(hot * (image.array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
         picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
         size = (picture.shape[1], picture.shape[0])
-        row = self.storage.add_report(
-            model_name=self.info.name,
-            label=prediction.label,
-            label_index=prediction.label_index,
-            confidence=prediction.confidence,
-            probabilities=prediction.probabilities,
-            explain_method=prediction.explain_method,
-            input_format=fmt,
-            input_info=input_info,
-            model_info={"network": self.info.network, "class_names": self.info.class_names},
-            image_png=png_bytes(picture),
-            heatmap_png=png_bytes(heatmap_rgba(heatmap, size)) if heatmap is not None else None,
-            overlay_png=prediction.overlay_png,
+        return {
+            "label": prediction.label,
+            "label_index": prediction.label_index,
+            "confidence": prediction.confidence,
+            "probabilities": prediction.probabilities,
+            "explain_method": prediction.explain_method,
+            "image_png": png_bytes(picture),
+            "heatmap_png": png_bytes(heatmap_rgba(heatmap, size)) if heatmap is not None else None,
+            "overlay_png": prediction.overlay_png,
+        }
+
+    def _segment(self, image: ImageData, fmt: str) -> dict[str, Any]:
+        """Mask (NIfTI for NIfTI uploads and volumes, else PNG), per-class measurements and an overlay: the report
+        fields of a segmentation."""
+        from medimg.explain.overlay import display_image, png_bytes, thumbnail
+        from medimg.export.segment import summarise
+        from medimg.serve.segmentation import mask_file, measurements, overlay_picture, representative_slice
+        from medimg.tasks.segment.evaluate import segment_image
+
+        plan: Any = self.model.plan_
+        labels, probs = segment_image(self.model.network_, plan, image)  # type: ignore[arg-type]
+        names = self.info.class_names
+        summary = summarise(labels, probs, names, image.spacing_mm)
+        segmentation = measurements(labels, summary.probabilities, names, image.spacing_mm)
+        mask, mask_format = mask_file(
+            labels,
+            nifti=fmt == "nifti",
+            affine=image.affine,
+            spacing_mm=image.spacing_mm,
+            colours=self._mask_colours,
+            num_classes=len(names),
         )
-        logger.info(
-            "report %s: %s upload (%d bytes) -> %s (%.3f) in %.0f ms",
-            row.id,
-            fmt,
-            len(data),
-            prediction.label,
-            prediction.confidence,
-            1000 * (time.perf_counter() - started),
-        )
-        return row
+        segmentation["mask_format"] = mask_format
+        segmentation["postprocessing"] = str(plan.postprocessing)
+        index = representative_slice(labels)
+        if index is not None:
+            segmentation["overlay_slice"] = index
+        picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
+        shown = labels[index] if index is not None else labels
+        return {
+            "label": summary.label,
+            "label_index": names.index(summary.label),
+            "confidence": summary.confidence,
+            "probabilities": summary.probabilities,
+            "explain_method": None,
+            "image_png": png_bytes(picture),
+            "heatmap_png": None,
+            "overlay_png": png_bytes(overlay_picture(picture, shown)),
+            "segmentation": segmentation,
+            "mask_data": mask,
+        }
 
     def _deidentify(self, path: Path) -> dict[str, Any]:
         """De-identify the DICOM file in place; return the non-identifying facts worth keeping."""

@@ -19,7 +19,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, LargeBinary, String, create_engine, event, func, select, text
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -31,7 +44,12 @@ class Base(DeclarativeBase):
 
 
 class ReportRow(Base):
-    """One prediction report. Holds no patient identifiers (DICOM is de-identified before it gets here)."""
+    """One prediction report. Holds no patient identifiers (DICOM is de-identified before it gets here).
+
+    Segmentation reports (``task == "segment"``) also hold ``segmentation`` (per-class pixel/voxel counts,
+    areas/volumes, the mask format) and ``mask_data`` (the label map: PNG for images, NIfTI for volumes);
+    their ``label`` is the largest segmented class and ``probabilities`` the mean class probabilities.
+    """
 
     __tablename__ = "reports"
 
@@ -49,6 +67,9 @@ class ReportRow(Base):
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
     heatmap_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     overlay_png: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    task: Mapped[str] = mapped_column(String(20), default="classify", server_default="classify")
+    segmentation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    mask_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class TokenRow(Base):
@@ -76,7 +97,7 @@ class TokenInfo:
     revoked_at: datetime | None
 
 
-REPORT_SUMMARY_FIELDS = ("id", "created_at", "model_name", "label", "confidence", "input_format")
+REPORT_SUMMARY_FIELDS = ("id", "created_at", "model_name", "task", "label", "confidence", "input_format")
 
 
 def _now() -> datetime:
@@ -111,6 +132,25 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable/defaulted ``reports`` columns a database made by an older medimg lacks; returns them.
+
+    Reports stored before segmentation existed keep working: they read back as ``task="classify"``.
+    """
+    present = {column["name"] for column in inspect(engine).get_columns(ReportRow.__tablename__)}
+    added = []
+    with engine.begin() as connection:
+        for column in ReportRow.__table__.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            server_default: Any = column.server_default
+            default = f" DEFAULT '{server_default.arg}'" if server_default is not None else ""
+            connection.execute(text(f"ALTER TABLE {ReportRow.__tablename__} ADD COLUMN {column.name} {kind}{default}"))
+            added.append(column.name)
+    return added
+
+
 class Storage:
     """The service database.
 
@@ -122,6 +162,7 @@ class Storage:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

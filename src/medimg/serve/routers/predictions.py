@@ -1,4 +1,5 @@
-"""``POST /v1/predictions``: upload an image, get a prediction, probabilities, a heatmap and a report id."""
+"""``POST /v1/predictions``: upload an image, get a report id and the result: a label, probabilities and a heatmap
+(classification), or per-class areas/volumes, a mask and an overlay (segmentation)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
 @router.post(
     "/predictions",
     status_code=status.HTTP_201_CREATED,
-    summary="Classify an uploaded DICOM, NIfTI, PNG, JPEG, BMP or TIFF file and store the report",
+    summary="Classify or segment an uploaded DICOM, NIfTI, PNG, JPEG, BMP or TIFF file and store the report",
     responses={
         400: {"description": "empty or truncated file"},
         401: {"description": "missing or invalid API token"},
@@ -32,7 +33,12 @@ def create_prediction(
     service: PredictionService = Depends(get_service),
     settings: ServeSettings = Depends(get_settings),
 ) -> dict[str, Any]:
-    """Plain ``def``: inference blocks, so FastAPI runs it in its thread pool."""
+    """Plain ``def``: inference blocks, so FastAPI runs it in its thread pool.
+
+    A segmentation model's report has a ``segmentation`` object: ``classes`` (per class ``count`` of pixels or
+    voxels, ``area_mm2`` or ``volume_mm3`` when the spacing is known, ``fraction``, ``colour``), and the URLs of
+    the ``mask`` (PNG, or NIfTI for volumes) and of the ``overlay`` PNG.
+    """
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise UploadRejected(

@@ -70,12 +70,35 @@ def get_report(
     return JSONResponse(report_json(row))
 
 
-@router.get("/reports/{report_id}/{kind}.png", summary="The de-identified image, the heatmap or the overlay (PNG)")
+@router.get(
+    "/reports/{report_id}/{kind}.png",
+    summary="The de-identified image, the heatmap, the overlay, or a 2D segmentation's mask (PNG)",
+)
 def get_image(
-    report_id: str, kind: Literal["image", "heatmap", "overlay"], storage: Storage = Depends(get_storage)
+    report_id: str, kind: Literal["image", "heatmap", "overlay", "mask"], storage: Storage = Depends(get_storage)
 ) -> Response:
     row = _report(storage, report_id)
+    if kind == "mask":
+        return _mask(row, "png")
     data = {"image": row.image_png, "heatmap": row.heatmap_png, "overlay": row.overlay_png}[kind]
     if data is None:
         raise HTTPException(404, f"report {report_id} has no {kind} (the service ran without explanations)")
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/reports/{report_id}/mask.nii.gz", summary="A 3D segmentation's mask (NIfTI, the input's affine)")
+def get_volume_mask(report_id: str, storage: Storage = Depends(get_storage)) -> Response:
+    return _mask(_report(storage, report_id), "nii.gz")
+
+
+def _mask(row: ReportRow, fmt: str) -> Response:
+    stored = (row.segmentation or {}).get("mask_format")
+    if row.mask_data is None or stored is None:
+        raise HTTPException(404, f"report {row.id} has no mask (it is not a segmentation)")
+    if stored != fmt:
+        raise HTTPException(404, f"report {row.id}'s mask is mask.{stored}, not mask.{fmt}")
+    media = "image/png" if fmt == "png" else "application/gzip"
+    headers = {"Cache-Control": "private, max-age=3600"}
+    if fmt != "png":
+        headers["Content-Disposition"] = f'attachment; filename="mask-{row.id}.nii.gz"'
+    return Response(row.mask_data, media_type=media, headers=headers)
