@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from medimg import Dataset, Model
-from medimg.networks.ensemble import EnsembleNet
 from medimg.engine.ensemble import member_seed
+from medimg.networks.ensemble import EnsembleNet
 
 pytestmark = pytest.mark.e2e
 

@@ -85,3 +85,22 @@ def dataset_options(run_dir: str | Path) -> dict[str, Any]:
     if options.get("colour_table"):
         loaded["colour_table"] = options["colour_table"]
     return loaded
+
+
+def load_network(task: Any, plan: Any, state: dict[str, Any]) -> Any:
+    """``task``'s network for ``plan`` (an ensemble when ``plan.ensemble > 1``) with the trained ``state``, in
+    eval mode.
+
+    Raises:
+        RunFolderError: the weights do not match the plan.
+    """
+    from medimg.engine.ensemble import build_planned
+    from medimg.errors import RunFolderError
+
+    network = build_planned(lambda single: task.build_network(single, initial_weights=False), plan)
+    try:
+        network.load_state_dict(state)
+    except (RuntimeError, KeyError) as error:
+        raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
+    network.eval()
+    return network

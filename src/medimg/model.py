@@ -178,6 +178,7 @@ class Model:
         Raises:
             RunFolderError: the folder is missing files, unreadable, or a cross-validation parent.
         """
+        from medimg.bundle import load_network
         from medimg.engine.checkpoint import load_checkpoint
         from medimg.run_folder import RunFolder
 
@@ -197,7 +198,7 @@ class Model:
         model = cls(network if network else "auto", task=task)
         plan = model._task.plan_type.model_validate(run.read_json("plan.json"))
         try:
-            model.network_ = model._task.load_network(plan, load_checkpoint(run.file("model.pt"))["model"])
+            model.network_ = load_network(model._task, plan, load_checkpoint(run.file("model.pt"))["model"])
         except RunFolderError as error:
             raise RunFolderError(f"{run.file('model.pt')}: {error}") from error
         model.plan_ = plan

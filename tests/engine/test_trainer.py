@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from medimg.engine.batches import TensorBatches
 from medimg.engine.checkpoint import load_checkpoint
 from medimg.engine.schedule import lr_multiplier
-from medimg.engine.batches import TensorBatches
 from medimg.engine.trainer import TaskHooks, train
 from medimg.networks import create_network
 from medimg.planning.plan import AugmentationPlan, Plan

@@ -150,7 +150,9 @@ class ClassicalModel:
                 f"{settings['cv_folds']}-fold cross-validation on the training split (set cv_folds)"
             )
         dataset = (
-            data if isinstance(data, Dataset) else Dataset.load(data, task="classify", include=include, exclude=exclude, window=window)
+            data
+            if isinstance(data, Dataset)
+            else Dataset.load(data, task="classify", include=include, exclude=exclude, window=window)
         )
         run = RunFolder(Path(run_dir) if run_dir else new_run_dir(runs_root, dataset.name))
         run.ensure_writable(resume=False)

@@ -94,25 +94,21 @@ def plan(
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
+    task: Annotated[str, typer.Option(help="classify or segment")] = "classify",
 ) -> None:
-    """Fingerprint the training split and print the plan the planner chooses (and why)."""
-    from medimg.config import parse_assignments, read_config_file, resolve_plan
-    from medimg.data.dataset import Dataset
-    from medimg.data.loading import read_cases
-    from medimg.data.splits import make_splits
+    """Fingerprint the training split and print the plan the planner chooses (and why), as `fit` would."""
+    from medimg.config import FitOptions, check_overrides, parse_assignments, read_config_file
+    from medimg.engine.run import plan_run
     from medimg.fileio import atomic_write_json
-    from medimg.planning.fingerprint import extract_fingerprint
-    from medimg.planning.planner import cpu_supports_bf16, make_plan
+    from medimg.tasks.registry import get_task
 
-    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude, window=_window(window))
-    splits = make_splits(dataset.cases, seed=seed)
-    loaded = read_cases(dataset, splits.cases(dataset.cases, "train"), progress=True)
-    fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=seed)
-    chosen = resolve_plan(
-        make_plan(fingerprint, bf16_supported=cpu_supports_bf16()),
-        read_config_file(config) if config else None,
-        parse_assignments(set_),
-    )
+    chosen_task = get_task(task)
+    overrides = parse_assignments(set_)
+    check_overrides(chosen_task.plan_type, overrides)
+    options = {"include": include, "exclude": exclude, "window": _window(window)}
+    dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
+    layers = (read_config_file(config) if config else None, overrides)
+    fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(seed=seed), layers)
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
     for key, value in chosen.model_dump().items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ class TrainingSetup:
     plan: TrainingPlan
     batches: BatchSource
     hooks: TaskHooks
-    build: Any
+    build: Callable[[TrainingPlan], nn.Module]
     class_names: list[str]
     input_spec: dict[str, Any]
     summary: dict[str, Any] = field(default_factory=dict)
@@ -99,14 +100,11 @@ def fit_run(
     if dist.is_main:
         run.ensure_writable(resume=options.resume)
     started = time.perf_counter()
-    case_view = task.split_cases(dataset)
     if splits is None:
         if options.resume and run.file("splits.json").is_file():
             splits = Splits.from_dict(run.read_json("splits.json"))
         else:
-            splits = make_splits(
-                case_view, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
-            )
+            splits = default_splits(task, dataset, options)
     run.write_json(
         "config.json",
         {
@@ -119,15 +117,11 @@ def fit_run(
     )
     run.write_json("dataset.json", dataset.describe())
     run.write_json("splits.json", splits.to_dict())
-    train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
-    val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
-    if not train_cases or not val_cases:
-        raise DatasetError(
-            f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
-            "add images or change --val-fraction"
-        )
+    train_cases, val_cases = training_cases(dataset, splits)
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
-    setup = task.setup(dataset, train_cases, val_cases, options, plan_layers, saved_plan, dist)
+    local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
+    planned = task.plan(dataset, train_cases, local, plan_layers, saved_plan)
+    setup = task.setup(dataset, planned, val_cases, local, dist)
     run.write_json("fingerprint.json", setup.fingerprint.model_dump())
     run.write_json("plan.json", setup.plan.model_dump())
     plan = setup.plan
@@ -186,3 +180,34 @@ def fit_run(
     )
     run.write_json("metadata.json", metadata.model_dump())
     return FitResult(network, plan, setup.class_names, run.path, metadata)
+
+
+def default_splits(task: Task, dataset: Any, options: FitOptions) -> Splits:
+    """The split a run makes when it is given none: the data's own, else stratified/grouped by ``options``."""
+    cases = task.split_cases(dataset)
+    return make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
+
+
+def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:
+    """The training and validation cases of ``splits``.
+
+    Raises:
+        DatasetError: either is empty.
+    """
+    train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
+    val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
+    if not train_cases or not val_cases:
+        raise DatasetError(
+            f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
+            "add images or change --val-fraction"
+        )
+    return train_cases, val_cases
+
+
+def plan_run(
+    task: Task, dataset: Any, options: FitOptions, plan_layers: tuple[dict[str, Any] | None, ...] = ()
+) -> tuple[BaseModel, TrainingPlan]:
+    """The fingerprint and plan a fit of ``dataset`` would use (same split, same reading), without training."""
+    train_cases, _ = training_cases(dataset, default_splits(task, dataset, options))
+    planned = task.plan(dataset, train_cases, options, plan_layers)
+    return planned.fingerprint, planned.plan

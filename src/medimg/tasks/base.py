@@ -9,8 +9,11 @@ distributed training, the run folder and ``metadata.json``, the ``Model`` facade
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,6 +23,16 @@ if TYPE_CHECKING:
     from medimg.engine.distributed import Distributed
     from medimg.engine.run import TrainingSetup
     from medimg.planning.plan import TrainingPlan
+
+
+@dataclass
+class Planned:
+    """A task's plan for a dataset: the training split's fingerprint, the plan, and the training cases as read
+    (so training does not read them twice)."""
+
+    fingerprint: BaseModel
+    plan: TrainingPlan
+    loaded: Any
 
 
 class Trained(Protocol):
@@ -54,21 +67,27 @@ class Task(Protocol):
         """The dataset's cases as :class:`~medimg.data.case.Case` for splitting (labels stratify, patients group)."""
         ...
 
-    def setup(
+    def plan(
         self,
         dataset: Any,
         train_cases: Sequence[Any],
-        val_cases: Sequence[Any],
         options: FitOptions,
         plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None,
-        distributed: Distributed,
-    ) -> TrainingSetup:
-        """Read the training and validation cases, fingerprint, plan and build the training pieces."""
+        saved_plan: dict[str, Any] | None = None,
+    ) -> Planned:
+        """Read the training cases, fingerprint them and plan (the saved plan when resuming, else the planner's
+        under the override layers)."""
         ...
 
-    def load_network(self, plan: Any, state: dict[str, Any]) -> nn.Module:
-        """Rebuild the plan's network (an ensemble when ``plan.ensemble > 1``) and load ``state`` (eval mode)."""
+    def setup(
+        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
+    ) -> TrainingSetup:
+        """Prepare the training and validation data and the pieces the engine trains with."""
+        ...
+
+    def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
+        """One freshly initialised network of the plan (``initial_weights``: from the plan's local weights file,
+        when it names one; off when loading a trained bundle)."""
         ...
 
     def evaluate(

@@ -23,9 +23,9 @@ from medimg.data.labels import label_map
 from medimg.engine.batches import TensorBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
-from medimg.errors import ConfigError, RunFolderError, did_you_mean
+from medimg.errors import ConfigError, did_you_mean
 from medimg.planning.plan import Plan
-from medimg.tasks.base import Trained
+from medimg.tasks.base import Planned, Trained
 
 logger = logging.getLogger(__name__)
 
@@ -55,29 +55,20 @@ class ClassifyTask:
     def split_cases(self, dataset: Any) -> list[Case]:
         return list(dataset.cases)
 
-    def setup(
+    def plan(
         self,
         dataset: Any,
         train_cases: Sequence[Any],
-        val_cases: Sequence[Any],
         options: FitOptions,
         plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None,
-        distributed: Distributed,
-    ) -> TrainingSetup:
+        saved_plan: dict[str, Any] | None = None,
+    ) -> Planned:
         from medimg.data.loading import read_cases
         from medimg.planning.fingerprint import extract_fingerprint
         from medimg.planning.planner import cpu_supports_bf16, make_plan
-        from medimg.tasks.classify.data import prepare_loaded, prepare_split
-        from medimg.tasks.classify.inference import memory_format
-        from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
-        from medimg.tasks.classify.network import build_network
-        from medimg.tasks.classify.step import make_hooks
-        from medimg.transforms.augment import BatchAugment
 
-        progress = options.progress and distributed.is_main
         loaded = read_cases(
-            dataset, train_cases, strict=options.strict, progress=progress, desc="reading training images"
+            dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training images"
         )
         fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed)
         if saved_plan is not None:
@@ -85,9 +76,22 @@ class ClassifyTask:
             logger.info("resuming with the saved plan")
         else:
             plan = resolve_plan(make_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
-        train_split = prepare_loaded(loaded, plan)
-        del loaded
-        val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=progress)
+        return Planned(fingerprint, plan, loaded)
+
+    def setup(
+        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
+    ) -> TrainingSetup:
+        from medimg.tasks.classify.data import prepare_loaded, prepare_split
+        from medimg.tasks.classify.inference import memory_format
+        from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
+        from medimg.tasks.classify.step import make_hooks
+        from medimg.transforms.augment import BatchAugment
+
+        plan = planned.plan
+        assert isinstance(plan, Plan)
+        train_split = prepare_loaded(planned.loaded, plan)
+        planned.loaded = None  # the raw images are not needed any more
+        val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
         batches = TensorBatches(
             train_split.x,
             train_split.y,
@@ -97,11 +101,11 @@ class ClassifyTask:
             distributed=distributed,
         )
         return TrainingSetup(
-            fingerprint=fingerprint,
+            fingerprint=planned.fingerprint,
             plan=plan,
             batches=batches,
             hooks=make_hooks(plan, val_split),
-            build=build_network,
+            build=self.build_network,
             class_names=list(dataset.class_names),
             input_spec={
                 "spatial_dims": plan.spatial_dims,
@@ -118,16 +122,19 @@ class ClassifyTask:
             finish=lambda network: adjust_for_class_weights(network, plan),
         )
 
-    def load_network(self, plan: Plan, state: dict[str, Any]) -> nn.Module:
-        from medimg.tasks.classify.network import build_network
+    def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
+        from medimg.networks import create_network
 
-        network = build_network(plan.model_copy(update={"weights_path": None}))
-        try:
-            network.load_state_dict(state)
-        except (RuntimeError, KeyError) as error:
-            raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
-        network.eval()
-        return network
+        return create_network(
+            plan.network,
+            in_channels=plan.in_channels,
+            num_classes=plan.num_classes,
+            spatial_dims=plan.spatial_dims,
+            input_size=plan.input_size,
+            width=plan.width,
+            dropout=plan.dropout,
+            weights_path=plan.weights_path if initial_weights else None,
+        )
 
     def evaluate(
         self,

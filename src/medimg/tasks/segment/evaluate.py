@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,9 @@ from torch import nn
 
 from medimg.io.image import ImageData
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
-from medimg.tasks.segment.inference import (
-    mask_suffix,
-    postprocess,
-    probabilities_at,
-    sliding_window_probabilities,
-    write_mask,
-)
+from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
 from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.masks import SegmentationPrediction, mask_path_for, postprocess, summarise, write_mask
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import decode_labels, prepare_image
 from medimg.tasks.segment.report import (
@@ -166,49 +160,6 @@ def _overlays(
     return images
 
 
-@dataclass
-class SegmentationPrediction:
-    """The model's answer for one file.
-
-    Attributes:
-        source: the input file.
-        mask_path: where the predicted mask was written (input's format and geometry), or ``None``.
-        class_names: class names, index-aligned.
-        voxels: predicted voxels (pixels) per class.
-        volume_mm3: predicted volume (area in mm^2 for 2D) per class, when the spacing is known.
-        probabilities: mean softmax probability of each class over the image (sums to 1).
-    """
-
-    source: str
-    mask_path: str | None
-    class_names: list[str]
-    voxels: dict[str, int]
-    volume_mm3: dict[str, float] | None
-    probabilities: dict[str, float]
-
-    @property
-    def label(self) -> str:
-        """The foreground class with the most predicted voxels, or the background class when none is found."""
-        foreground = {k: v for k, v in list(self.voxels.items())[1:] if v > 0}
-        return max(foreground, key=lambda k: foreground[k]) if foreground else self.class_names[0]
-
-    @property
-    def confidence(self) -> float:
-        """Mean probability of :attr:`label` over the image."""
-        return self.probabilities[self.label]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "mask_path": self.mask_path,
-            "label": self.label,
-            "class_names": self.class_names,
-            "voxels": self.voxels,
-            "volume_mm3": self.volume_mm3,
-            "probabilities": self.probabilities,
-        }
-
-
 def predict_files(
     network: nn.Module,
     plan: SegPlan,
@@ -235,34 +186,18 @@ def predict_files(
             continue
         mask_path = None
         if out_dir is not None:
-            suffix = mask_suffix(Path(path))
-            stem = Path(path).name[: -len(suffix)] if Path(path).name.lower().endswith(suffix) else Path(path).stem
             mask_path = str(
                 write_mask(
                     labels,
-                    out_dir / f"{stem}_mask{suffix}",
+                    mask_path_for(path, out_dir),
                     affine=image.affine,
                     spacing_mm=image.spacing_mm,
                     colours=colours,
                     num_classes=plan.num_classes,
                 )
             )
-        counts = np.bincount(labels.ravel(), minlength=plan.num_classes)[: plan.num_classes]
-        unit = float(np.prod(image.spacing_mm)) if image.spacing_mm else None
         predictions.append(
-            SegmentationPrediction(
-                source=str(path),
-                mask_path=mask_path,
-                class_names=list(plan.class_names),
-                voxels={n: int(c) for n, c in zip(plan.class_names, counts, strict=True)},
-                volume_mm3={n: float(c) * unit for n, c in zip(plan.class_names, counts, strict=True)}
-                if unit
-                else None,
-                probabilities={
-                    n: float(p)
-                    for n, p in zip(plan.class_names, probs.reshape(probs.shape[0], -1).mean(1), strict=True)
-                },
-            )
+            summarise(labels, probs, plan.class_names, image.spacing_mm, str(path), mask_path, keep_mask=False)
         )
     return predictions, failed
 

@@ -1,12 +1,14 @@
 """Sliding-window inference with Gaussian overlap blending, test-time flips, resampling back to the file's
-geometry, post-processing (largest component, small-object removal) and writing masks in the input's format.
+geometry and the choice of post-processing on validation cases.
+
+Post-processing itself and mask writing are torch-free, shared with the ONNX predictor:
+:mod:`medimg.tasks.segment.masks`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,13 +16,11 @@ from torch import nn
 
 from medimg.engine.distributed import network_device
 from medimg.engine.trainer import autocast_context
-from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.masks import POSTPROCESSING, postprocess
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import resize
 
 logger = logging.getLogger(__name__)
-
-POSTPROCESSING = ("none", "largest_component", "remove_small")
 
 
 def memory_format(x: torch.Tensor, plan: SegPlan) -> torch.Tensor:
@@ -90,40 +90,6 @@ def probabilities_at(probs: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------- post-processing
-def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from scipy import ndimage
-
-    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
-    labelled, count = ndimage.label(mask, structure=structure)
-    sizes = np.bincount(labelled.ravel(), minlength=count + 1)
-    sizes[0] = 0
-    return labelled, sizes
-
-
-def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object_fraction: float = 0.1) -> np.ndarray:
-    """Clean a predicted label map ``(*spatial)``.
-
-    ``largest_component``: keep only the largest connected component of each foreground class (organs,
-    single lesions). ``remove_small``: drop components smaller than ``min_object_fraction`` of that class's
-    largest component (speckle). ``none``: unchanged. Removed voxels become background.
-    """
-    if method == "none":
-        return labels
-    out = labels.copy()
-    for cls in range(1, num_classes):
-        mask = labels == cls
-        if not mask.any():
-            continue
-        labelled, sizes = _components(mask)
-        if method == "largest_component":
-            keep = labelled == int(sizes.argmax())
-        else:
-            keep_ids = np.nonzero(sizes >= min_object_fraction * sizes.max())[0]
-            keep = np.isin(labelled, keep_ids)
-        out[mask & ~keep] = 0
-    return out
-
-
 def select_postprocessing(
     predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], num_classes: int, *, min_object_fraction: float
 ) -> tuple[str, dict[str, float]]:
@@ -142,57 +108,3 @@ def select_postprocessing(
     best = max(POSTPROCESSING, key=lambda m: (scores[m] > scores["none"] + 1e-6, scores[m]))
     return (best if scores[best] > scores["none"] + 1e-6 else "none"), scores
 
-
-# ------------------------------------------------------------------------------------------------- output
-def mask_suffix(source: Path) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, everything else becomes PNG (lossless)."""
-    name = source.name.lower()
-    return ".nii.gz" if name.endswith((".nii", ".nii.gz")) else ".png"
-
-
-def write_mask(
-    labels: np.ndarray,
-    path: Path,
-    *,
-    affine: np.ndarray | None = None,
-    spacing_mm: Sequence[float] | None = None,
-    colours: dict[int, tuple[int, int, int]] | None = None,
-    num_classes: int = 2,
-) -> Path:
-    """Write a label map in the input's geometry.
-
-    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine. PNG: binary masks as 0/255,
-    colour-coded sets with their table's colours, other label maps as class indices.
-    """
-    from medimg.io.image import ImageData
-
-    labels = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
-    name = path.name.lower()
-    if name.endswith((".nii", ".nii.gz")):
-        from medimg.io.nifti import write_nifti
-
-        return write_nifti(
-            ImageData(labels[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine),
-            path,
-            dtype=np.uint8,
-        )
-    from PIL import Image
-
-    from medimg.fileio import atomic_write_bytes
-
-    if labels.ndim != 2:
-        raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
-    if colours:
-        rgb = np.zeros((*labels.shape, 3), dtype=np.uint8)
-        for cls, colour in colours.items():
-            rgb[labels == cls] = colour
-        image = Image.fromarray(rgb, mode="RGB")
-    elif num_classes == 2:
-        image = Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L")
-    else:
-        image = Image.fromarray(labels, mode="L")
-    import io
-
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return atomic_write_bytes(path, buffer.getvalue())

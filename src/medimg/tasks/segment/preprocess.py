@@ -1,4 +1,8 @@
-"""From a read case to network tensors and back: channel matching, normalisation, resampling, label decoding."""
+"""From a read case to network tensors and back: resampling (torch) and label decoding.
+
+Channel matching, normalisation and the network-resolution shape are torch-free and shared with the ONNX
+predictor: :mod:`medimg.tasks.segment.arrays`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from medimg.errors import DatasetError
+from medimg.tasks.segment.arrays import network_input, network_shape
 from medimg.tasks.segment.labels import IGNORE, encode_mask
 from medimg.tasks.segment.planning import SegPlan
 
@@ -35,41 +39,6 @@ class PreparedCase:
     original_shape: tuple[int, ...]
 
 
-def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
-    """Make ``(C, *spatial)`` have ``channels`` channels: gray -> repeated, RGBA -> RGB, RGB -> mean gray."""
-    have = array.shape[0]
-    if have == channels:
-        return array
-    if have == 1:
-        return np.repeat(array, channels, axis=0)
-    if have == 4 and channels == 3:
-        return array[:3]
-    if channels == 1 and have in (3, 4):
-        return array[:3].mean(axis=0, keepdims=True)
-    raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}")
-
-
-def normalise(array: np.ndarray, plan: SegPlan) -> np.ndarray:
-    """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score."""
-    x = array.astype(np.float32, copy=True)
-    if plan.normalisation == "ct":
-        np.clip(x, plan.clip_low, plan.clip_high, out=x)
-        return (x - plan.norm_mean) / plan.norm_std
-    axes = tuple(range(1, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    std = x.std(axis=axes, keepdims=True)
-    return (x - mean) / np.maximum(std, 1e-6)
-
-
-def network_shape(shape: Sequence[int], spacing: Sequence[float] | None, plan: SegPlan) -> tuple[int, ...]:
-    """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``)."""
-    if plan.spatial_dims == 3 and plan.target_spacing_mm and spacing:
-        return tuple(max(1, round(s * sp / t)) for s, sp, t in zip(shape, spacing, plan.target_spacing_mm, strict=True))
-    if plan.resample_factor != 1:
-        return tuple(max(1, round(s / plan.resample_factor)) for s in shape)
-    return tuple(int(s) for s in shape)
-
-
 def resize(x: torch.Tensor, shape: Sequence[int], *, labels: bool = False) -> torch.Tensor:
     """Resize ``(C, *spatial)`` (or ``(*spatial)`` labels) to ``shape``: linear for images, nearest for labels."""
     if tuple(x.shape[-len(shape) :]) == tuple(shape):
@@ -86,14 +55,13 @@ def resize(x: torch.Tensor, shape: Sequence[int], *, labels: bool = False) -> to
 
 
 def prepare_image(array: np.ndarray, spacing: Sequence[float] | None, plan: SegPlan, source: str = "") -> torch.Tensor:
-    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor."""
-    if array.ndim - 1 != plan.spatial_dims:
-        raise DatasetError(
-            f"{source}: a {array.ndim - 1}D image for a {plan.spatial_dims}D model; use a model trained on "
-            f"{array.ndim - 1}D data"
-        )
-    x = torch.from_numpy(normalise(match_channels(array, plan.in_channels, source), plan))
-    return resize(x, network_shape(array.shape[1:], spacing, plan))
+    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor.
+
+    Raises:
+        DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
+    """
+    x, shape = network_input(array, spacing, plan, source)
+    return resize(torch.from_numpy(x), shape)
 
 
 def decode_labels(mask: np.ndarray, roi: np.ndarray | None, plan: SegPlan, source: str = "") -> np.ndarray:

@@ -23,8 +23,8 @@ from medimg.engine.batches import SampledBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
-from medimg.errors import ConfigError, RunFolderError
-from medimg.tasks.base import Trained
+from medimg.errors import ConfigError
+from medimg.tasks.base import Planned, Trained
 from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
@@ -50,29 +50,20 @@ class SegmentTask:
     def split_cases(self, dataset: Any) -> list[Case]:
         return [c.as_case() for c in dataset.cases]
 
-    def setup(
+    def plan(
         self,
         dataset: Any,
         train_cases: Sequence[Any],
-        val_cases: Sequence[Any],
         options: FitOptions,
         plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None,
-        distributed: Distributed,
-    ) -> TrainingSetup:
+        saved_plan: dict[str, Any] | None = None,
+    ) -> Planned:
         from medimg.planning.planner import cpu_supports_bf16
-        from medimg.tasks.segment.fit import (
-            class_names_for,
-            determine_dataset_encoding,
-            prepare_cases,
-            read_samples,
-            validation_dice,
-        )
+        from medimg.tasks.segment.fit import class_names_for, determine_dataset_encoding, read_samples
         from medimg.tasks.segment.planning import extract_seg_fingerprint, make_seg_plan, resolve_seg_plan
         from medimg.tasks.segment.preprocess import decode_labels
-        from medimg.tasks.segment.sampling import PatchSampler
 
-        progress = options.progress and distributed.is_main
+        progress = options.progress
         loaded = read_samples(
             dataset, train_cases, strict=options.strict, progress=progress, desc="reading training cases"
         )
@@ -106,9 +97,21 @@ class SegmentTask:
             plan = resolve_seg_plan(make_seg_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
         if len(plan.class_names) != plan.num_classes:
             raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
+        return Planned(fingerprint, plan, loaded)
+
+    def setup(
+        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
+    ) -> TrainingSetup:
+        from medimg.tasks.segment.fit import prepare_cases, read_samples, validation_dice
+        from medimg.tasks.segment.sampling import PatchSampler
+
+        plan = planned.plan
+        assert isinstance(plan, SegPlan)
+        progress = options.progress
+        loaded = planned.loaded
         train_prepared, _ = prepare_cases(loaded.cases, loaded.samples, plan, keep_labels=False)
         skipped = list(loaded.skipped)
-        del loaded
+        planned.loaded = loaded = None
         val_loaded = read_samples(
             dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases"
         )
@@ -138,11 +141,11 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         return TrainingSetup(
-            fingerprint=fingerprint,
+            fingerprint=planned.fingerprint,
             plan=plan,
             batches=batches,
             hooks=hooks,
-            build=_build,
+            build=self.build_network,
             class_names=list(plan.class_names),
             input_spec={
                 "spatial_dims": plan.spatial_dims,
@@ -155,16 +158,10 @@ class SegmentTask:
             after_training=_postprocessing_chooser(val_prepared, val_truths, val_shapes),
         )
 
-    def load_network(self, plan: SegPlan, state: dict[str, Any]) -> nn.Module:
-        from medimg.engine.ensemble import build_planned
+    def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
+        from medimg.tasks.segment.networks import build_segmentation_network
 
-        network = build_planned(_build, plan)
-        try:
-            network.load_state_dict(state)
-        except (RuntimeError, KeyError) as error:
-            raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
-        network.eval()
-        return network
+        return build_segmentation_network(plan)
 
     def evaluate(
         self,
@@ -221,12 +218,6 @@ class SegmentTask:
             window=tuple(window) if isinstance(window, list) else window,
             colours=colours,
         )
-
-
-def _build(plan: Any) -> nn.Module:
-    from medimg.tasks.segment.networks import build_segmentation_network
-
-    return build_segmentation_network(plan)
 
 
 def _memory_format(plan: SegPlan) -> torch.memory_format:

@@ -1,0 +1,90 @@
+"""Network input from a read image, torch-free: dimensionality check, channel matching, normalisation and the
+spatial shape at network resolution.
+
+Shared by the PyTorch path (:func:`medimg.tasks.segment.preprocess.prepare_image`, which resamples with
+``torch.nn.functional.interpolate``) and the ONNX Runtime predictor (:func:`medimg.export.segment.prepare_image`,
+which resamples in numpy). The settings are a :class:`~medimg.tasks.segment.planning.SegPlan` or the mapping an
+ONNX export carries (:func:`medimg.export.segment.segment_spec`): the same field names either way. Importing this
+module loads neither torch nor MONAI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+
+from medimg.errors import DatasetError
+
+if TYPE_CHECKING:
+    from medimg.tasks.segment.planning import SegPlan
+
+Settings: TypeAlias = "SegPlan | Mapping[str, Any]"
+"""A plan or an export's preprocessing mapping."""
+_REQUIRED: Any = object()
+
+
+def setting(settings: Settings, key: str, default: Any = _REQUIRED) -> Any:
+    """Field ``key`` of a plan or of an export's preprocessing mapping (``default`` when given and absent)."""
+    if isinstance(settings, Mapping):
+        return settings[key] if default is _REQUIRED else settings.get(key, default)
+    return getattr(settings, key) if default is _REQUIRED else getattr(settings, key, default)
+
+
+def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
+    """Make ``(C, *spatial)`` have ``channels`` channels: gray -> repeated, RGBA -> RGB, RGB -> mean gray."""
+    have = array.shape[0]
+    if have == channels:
+        return array
+    if have == 1:
+        return np.repeat(array, channels, axis=0)
+    if have == 4 and channels == 3:
+        return array[:3]
+    if channels == 1 and have in (3, 4):
+        return array[:3].mean(axis=0, keepdims=True)
+    raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}")
+
+
+def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
+    """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score."""
+    x = array.astype(np.float32, copy=True)
+    if setting(settings, "normalisation") == "ct":
+        np.clip(x, setting(settings, "clip_low"), setting(settings, "clip_high"), out=x)
+        return (x - setting(settings, "norm_mean")) / setting(settings, "norm_std")
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    return (x - mean) / np.maximum(std, 1e-6)
+
+
+def network_shape(
+    shape: Sequence[int], spacing: Sequence[float] | None, settings: Settings
+) -> tuple[int, ...]:
+    """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``)."""
+    target = setting(settings, "target_spacing_mm", None)
+    if int(setting(settings, "spatial_dims")) == 3 and target and spacing:
+        return tuple(max(1, round(s * sp / t)) for s, sp, t in zip(shape, spacing, target, strict=True))
+    factor = float(setting(settings, "resample_factor", 1.0))
+    if factor != 1:
+        return tuple(max(1, round(s / factor)) for s in shape)
+    return tuple(int(s) for s in shape)
+
+
+def network_input(
+    array: np.ndarray, spacing: Sequence[float] | None, settings: Settings, source: str = ""
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Raw image ``(C, *spatial)`` -> its normalised ``(C, *spatial)`` float32 array at the file's resolution and
+    the spatial shape at network resolution (:func:`network_shape`) that the caller resamples it to.
+
+    Raises:
+        DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
+    """
+    dims = int(setting(settings, "spatial_dims"))
+    if array.ndim - 1 != dims:
+        raise DatasetError(
+            f"{source or 'image'}: a {array.ndim - 1}D image for a {dims}D model; use a model trained on "
+            f"{array.ndim - 1}D data"
+        )
+    x = normalise(match_channels(np.asarray(array), int(setting(settings, "in_channels")), source), settings)
+    return x, network_shape(array.shape[1:], spacing, settings)

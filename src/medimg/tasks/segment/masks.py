@@ -1,0 +1,192 @@
+"""Predicted label maps, torch-free: post-processing, mask files and the per-file prediction record.
+
+Shared by the PyTorch path (:mod:`medimg.tasks.segment.inference`, :mod:`medimg.tasks.segment.evaluate`) and the
+ONNX Runtime predictor (:mod:`medimg.export.segment`). Importing it loads neither torch nor MONAI (nor pydantic):
+numpy only, with scipy, Pillow and the NIfTI writer imported when first used.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+IGNORE = 255
+"""Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
+
+POSTPROCESSING = ("none", "largest_component", "remove_small")
+"""Post-processing methods of a plan (``SegPlan.postprocessing``)."""
+
+
+# ---------------------------------------------------------------------------------------- post-processing
+def _components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of a boolean mask (full connectivity) and their sizes (background's set to 0)."""
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
+    labelled, count = ndimage.label(mask, structure=structure)
+    sizes = np.bincount(labelled.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    return labelled, sizes
+
+
+def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object_fraction: float = 0.1) -> np.ndarray:
+    """Clean a predicted label map ``(*spatial)``.
+
+    ``largest_component``: keep only the largest connected component of each foreground class (organs,
+    single lesions). ``remove_small``: drop components smaller than ``min_object_fraction`` of that class's
+    largest component (speckle). ``none``: unchanged. Removed voxels become background.
+    """
+    if method == "none":
+        return labels
+    out = labels.copy()
+    for cls in range(1, num_classes):
+        mask = labels == cls
+        if not mask.any():
+            continue
+        labelled, sizes = _components(mask)
+        if method == "largest_component":
+            keep = labelled == int(sizes.argmax())
+        else:
+            keep = np.isin(labelled, np.nonzero(sizes >= min_object_fraction * sizes.max())[0])
+        out[mask & ~keep] = 0
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- output
+def mask_suffix(source: Path) -> str:
+    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, everything else becomes PNG (lossless)."""
+    return ".nii.gz" if source.name.lower().endswith((".nii", ".nii.gz")) else ".png"
+
+
+def mask_path_for(source: str | Path, folder: Path) -> Path:
+    """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written."""
+    source = Path(source)
+    suffix = mask_suffix(source)
+    stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
+    return folder / f"{stem}_mask{suffix}"
+
+
+def mask_png(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
+    """A 2D label map as PNG: colour-coded with ``colours``, binary as 0/255, otherwise class indices."""
+    from PIL import Image
+
+    if labels.ndim != 2:
+        raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
+    labels = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
+    if colours:
+        rgb = np.zeros((*labels.shape, 3), dtype=np.uint8)
+        for cls, colour in colours.items():
+            rgb[labels == int(cls)] = [int(c) for c in colour]
+        image = Image.fromarray(rgb, mode="RGB")
+    elif num_classes == 2:
+        image = Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L")
+    else:
+        image = Image.fromarray(labels, mode="L")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_mask(
+    labels: np.ndarray,
+    path: Path,
+    *,
+    affine: np.ndarray | None = None,
+    spacing_mm: Sequence[float] | None = None,
+    colours: Mapping[int, Sequence[int]] | None = None,
+    num_classes: int = 2,
+) -> Path:
+    """Write a label map in the input's geometry.
+
+    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine. PNG (:func:`mask_png`): binary
+    masks as 0/255, colour-coded sets with their table's colours, other label maps as class indices.
+    """
+    from medimg.fileio import atomic_write_bytes
+    from medimg.io.image import ImageData
+
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        from medimg.io.nifti import write_nifti
+
+        clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
+        image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine)
+        return write_nifti(image, path, dtype=np.uint8)
+    return atomic_write_bytes(path, mask_png(labels, colours=colours, num_classes=num_classes))
+
+
+# --------------------------------------------------------------------------------------------- prediction
+@dataclass
+class SegmentationPrediction:
+    """The model's answer for one file (the PyTorch engine and the ONNX predictor return the same records).
+
+    Attributes:
+        source: the input file.
+        mask_path: where the predicted mask was written (input's format and geometry), or ``None``.
+        class_names: class names, index-aligned.
+        voxels: predicted voxels (pixels) per class.
+        volume_mm3: predicted volume (area in mm^2 for 2D) per class, when the spacing is known.
+        probabilities: mean softmax probability of each class over the image (sums to 1).
+        mask: the label map ``(*spatial)`` uint8 in the file's geometry when kept in memory (not in
+            :meth:`to_dict`).
+    """
+
+    source: str
+    mask_path: str | None
+    class_names: list[str]
+    voxels: dict[str, int]
+    volume_mm3: dict[str, float] | None
+    probabilities: dict[str, float]
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """The foreground class with the most predicted voxels, or the background class when none is found."""
+        foreground = {k: v for k, v in list(self.voxels.items())[1:] if v > 0}
+        return max(foreground, key=lambda k: foreground[k]) if foreground else self.class_names[0]
+
+    @property
+    def confidence(self) -> float:
+        """Mean probability of :attr:`label` over the image."""
+        return self.probabilities[self.label]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "mask_path": self.mask_path,
+            "label": self.label,
+            "class_names": self.class_names,
+            "voxels": self.voxels,
+            "volume_mm3": self.volume_mm3,
+            "probabilities": self.probabilities,
+        }
+
+
+def summarise(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    spacing_mm: Sequence[float] | None,
+    source: str = "",
+    mask_path: str | None = None,
+    *,
+    keep_mask: bool = True,
+) -> SegmentationPrediction:
+    """Per-class voxel counts, physical sizes (mm^2 in 2D, mm^3 in 3D, when the spacing is known) and mean
+    probabilities of a label map ``(*spatial)`` and its probabilities ``(K, *spatial)``; ``keep_mask`` keeps
+    ``labels`` as :attr:`SegmentationPrediction.mask`."""
+    k = len(class_names)
+    counts = np.bincount(labels.ravel(), minlength=k)[:k]
+    unit = float(np.prod(spacing_mm)) if spacing_mm else None
+    return SegmentationPrediction(
+        source=source,
+        mask_path=mask_path,
+        class_names=list(class_names),
+        voxels={n: int(c) for n, c in zip(class_names, counts, strict=True)},
+        volume_mm3={n: float(c) * unit for n, c in zip(class_names, counts, strict=True)} if unit else None,
+        probabilities={n: float(p) for n, p in zip(class_names, probs.reshape(k, -1).mean(1), strict=True)},
+        mask=labels if keep_mask else None,
+    )
