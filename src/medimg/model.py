@@ -54,6 +54,7 @@ class Model:
         class_names_: label names, index-aligned with the outputs.
         run_dir_: the run folder holding the bundle.
         metadata_: ``metadata.json`` as a dict.
+        report_: the test-split report of ``fit`` (metrics with CIs; also written to ``RUN/report``).
         last_report_dir_: folder of the latest report (after ``evaluate``).
         failed_: unreadable files of the latest ``predict``.
     """
@@ -90,6 +91,7 @@ class Model:
         self.metadata_: dict[str, Any] = {}
         self.failed_: list[tuple[str, str]] = []
         self.last_report_dir_: Path | None = None
+        self.report_: Report | None = None
         self.cv_summary_: dict[str, Any] | None = None
         self._dataset: Any = None
 
@@ -135,7 +137,9 @@ class Model:
                 window=window,
                 **kwargs,
             )
-            return self._adopt(self._classical)
+            self._adopt(self._classical)
+            self.report_ = getattr(self._classical, "report_", None)
+            return self
         from medimg.engine.distributed import init_distributed
         from medimg.engine.run import fit_run
         from medimg.run_folder import new_run_dir
@@ -168,7 +172,7 @@ class Model:
         if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
             return self
         self._adopt_fit(fit)
-        self.evaluate(dataset, split="test", strict=options.strict)
+        self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
         return self
 
     @classmethod

@@ -112,31 +112,37 @@ def test_numpy_segmentation_steps_match_pytorch() -> None:
         at = inference.probabilities_at(reference, shape[1:]).numpy()
         np.testing.assert_allclose(segment.probabilities_at(ours, shape[1:]), at, atol=1e-5)
 
-    labels = (rng.uniform(size=(40, 50)) > 0.7).astype(np.uint8) + (rng.uniform(size=(40, 50)) > 0.9)
-    for method in ("none", "largest_component", "remove_small"):
-        expected = inference.postprocess(labels, method, 3, min_object_fraction=0.2)
-        np.testing.assert_array_equal(segment.postprocess(labels, method, 3, min_object_fraction=0.2), expected)
 
-
-def test_numpy_masks_are_written_like_pytorch(tmp_path: Path) -> None:
+def test_the_predictor_shares_the_torch_free_steps_of_pytorch(tmp_path: Path) -> None:
+    """Post-processing, masks, the prediction record and the input's normalisation are one copy for both paths."""
     from medimg.export import segment
     from medimg.io import read_image
-    from medimg.tasks.segment import inference
+    from medimg.tasks.segment import arrays, evaluate, inference, labels, masks, preprocess
 
-    labels = np.zeros((12, 9), np.uint8)
-    labels[2:6, 3:7] = 1
-    labels[8:10, 1:3] = 2
-    colours = {0: (255, 0, 0), 1: (0, 0, 128), 2: (0, 0, 255)}
-    for name, kwargs in [("binary.png", {"num_classes": 2}), ("colours.png", {"colours": colours, "num_classes": 3})]:
-        binary = labels.clip(0, 1) if name == "binary.png" else labels
-        ours = segment.write_mask(binary, tmp_path / "ours" / name, **kwargs)  # type: ignore[arg-type]
-        theirs = inference.write_mask(binary, tmp_path / "torch" / name, **kwargs)  # type: ignore[arg-type]
-        assert ours.read_bytes() == theirs.read_bytes()
+    assert segment.postprocess is masks.postprocess is inference.postprocess
+    assert segment.write_mask is masks.write_mask is evaluate.write_mask
+    assert segment.SegmentationPrediction is masks.SegmentationPrediction is evaluate.SegmentationPrediction
+    assert segment.network_input is arrays.network_input is preprocess.network_input
+    assert masks.IGNORE == labels.IGNORE
+
+    label_map = np.zeros((12, 9), np.uint8)
+    label_map[2:6, 3:7] = 1
+    label_map[8:10, 1:3] = 2
+    label_map[0, 0] = masks.IGNORE
     affine = np.diag([0.5, 0.8, 1.0, 1.0])
-    ours = segment.write_mask(labels, tmp_path / "m.nii.gz", affine=affine, spacing_mm=(0.5, 0.8))
-    back = read_image(ours)
-    np.testing.assert_array_equal(back.array[0], labels)
+    target = masks.mask_path_for("in/case.nii.gz", tmp_path)
+    path = masks.write_mask(label_map, target, affine=affine, spacing_mm=(0.5, 0.8))
+    assert path == tmp_path / "case_mask.nii.gz"
+    back = read_image(path)
+    np.testing.assert_array_equal(back.array[0], np.where(label_map == masks.IGNORE, 0, label_map))
     assert back.spacing_mm == pytest.approx((0.5, 0.8))
+    assert masks.mask_path_for(Path("in/case.v1.PNG"), tmp_path) == tmp_path / "case.v1_mask.png"
+    assert masks.mask_path_for("in/scan.dcm", tmp_path) == tmp_path / "scan_mask.png"
+    binary = np.isin(label_map, (1, 2)).astype(np.uint8)
+    probs = np.stack([1 - binary, binary]).astype(np.float32)
+    summary = masks.summarise(binary, probs, ["bg", "fg"], (0.5, 0.8), "x.png", keep_mask=False)
+    assert summary.mask is None and summary.label == "fg" and summary.voxels == {"bg": 108 - 20, "fg": 20}
+    assert summary.volume_mm3 == pytest.approx({"bg": 88 * 0.4, "fg": 20 * 0.4})
 
 
 TORCH_FREE = """

@@ -97,6 +97,7 @@ class ClassicalModel:
         self.extractor_: Any = None
         self.failed_: list[tuple[str, str]] = []
         self.last_report_dir_: Path | None = None
+        self.report_: Any = None
         self._dataset: Dataset | None = None
 
     def __repr__(self) -> str:
@@ -246,7 +247,7 @@ class ClassicalModel:
         run.write_json("metadata.json", metadata)
         self.run_dir_, self.metadata_ = run.path, metadata
         self._dataset = dataset
-        self.evaluate(dataset, split="test", strict=options.strict)
+        self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
         return self
 
     def _settings(self, *layers: dict[str, Any]) -> dict[str, Any]:

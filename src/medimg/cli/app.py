@@ -215,15 +215,16 @@ def fit(
             _echo(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}")
         _echo(f"cross-validation: {model.run_dir_.parent / 'cv.json' if model.run_dir_ else ''}")
         return
-    _print_metrics(model.last_report_dir_)
+    _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
     _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
 
 
-def _print_metrics(report_dir: Path | None) -> None:
-    if report_dir is None:
+def _print_metrics(report: Any) -> None:
+    """The report's headline metrics with their 95% CIs."""
+    if report is None:
         return
-    data = json.loads((report_dir / "report.json").read_text())
+    data = report.to_dict()
     metrics, cis = data["metrics"], data.get("confidence_intervals", {})
     _echo(f"{data.get('split', 'test')} set: {metrics.get('n')} images")
     classification = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
@@ -247,8 +248,7 @@ def evaluate(
     from medimg.model import Model
 
     model = Model.load(run)
-    model.evaluate(data, split=split, out_dir=out)
-    _print_metrics(model.last_report_dir_)
+    _print_metrics(model.evaluate(data, split=split, out_dir=out))
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
 
 
@@ -379,7 +379,7 @@ def demo(
     _echo(check_dataset(dataset).summary())
     _echo(f"3/4 training (run folder {run_dir})")
     model = Model("auto").fit(dataset, run_dir=run_dir, epochs=epochs, progress=progress)
-    _print_metrics(model.last_report_dir_)
+    _print_metrics(model.report_)
     _echo("4/4 predicting two images with the saved model")
     loaded = Model.load(run_dir)
     samples = [data_dir / "normal" / "phantom_0000.png", data_dir / "lesion" / "phantom_0000.png"]

@@ -1,16 +1,16 @@
 """Segmentation inference in numpy only, for the torch-free ONNX predictor (and the export's parity check).
 
-It reproduces the PyTorch path of :mod:`medimg.tasks.segment` step by step, so that ONNX Runtime and PyTorch
-give the same masks:
+What the PyTorch path of :mod:`medimg.tasks.segment` computes with numpy already is shared, not copied: channel
+matching, normalisation and the network-resolution shape (:mod:`medimg.tasks.segment.arrays`), post-processing,
+mask files and the prediction record (:mod:`medimg.tasks.segment.masks`, re-exported here). This module holds
+the numpy twins of the steps the PyTorch path does with torch and MONAI, so that ONNX Runtime and PyTorch give
+the same masks:
 
-* :func:`prepare_image`: channel matching, per-image z-score or CT clip + global z-score, resampling to network
-  resolution (2D: ``resample_factor``; 3D: ``target_spacing_mm``) with ``torch.nn.functional.interpolate``'s
+* :func:`resize` (in :func:`prepare_image` and :func:`probabilities_at`): ``torch.nn.functional.interpolate``'s
   linear interpolation (``align_corners=False``, antialiased when a 2D image shrinks);
 * :func:`sliding_window_probabilities`: MONAI's ``sliding_window_inference`` (windows of the patch size,
   ``overlap``, Gaussian blending with ``sigma = patch / 8``, zero padding of inputs smaller than a window) and
-  test-time flips;
-* :func:`probabilities_at` (back to the file's grid), :func:`postprocess` (largest component / small-object
-  removal) and :func:`write_mask` (PNG or NIfTI in the input's geometry).
+  test-time flips.
 
 ``tests/export`` checks each against its PyTorch twin. The ONNX graph of a segmentation network has a dynamic
 batch and the fixed spatial size of the plan's patch: every network input is one sliding window.
@@ -18,18 +18,23 @@ batch and the fixed spatial size of the plan's patch: every network input is one
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medimg.errors import DatasetError
 from medimg.export.preprocess import linear_axis
+from medimg.tasks.segment.arrays import network_input
+
+# The torch-free pieces the PyTorch path shares, re-exported for the ONNX predictor and the service.
+from medimg.tasks.segment.masks import SegmentationPrediction as SegmentationPrediction
+from medimg.tasks.segment.masks import mask_png as mask_png
+from medimg.tasks.segment.masks import mask_suffix as mask_suffix
+from medimg.tasks.segment.masks import postprocess as postprocess
+from medimg.tasks.segment.masks import summarise as summarise
+from medimg.tasks.segment.masks import write_mask as write_mask
 
 SEGMENT_PREPROCESSING_KEYS = (
     "spatial_dims",
@@ -50,9 +55,6 @@ SEGMENT_PREPROCESSING_KEYS = (
 )
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`)."""
 
-IGNORE = 255
-"""Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
-
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The inference part of a segmentation plan (``SegPlan.model_dump()``), as the ONNX metadata carries it."""
@@ -72,43 +74,6 @@ def mask_colours(plan: Any) -> dict[int, tuple[int, int, int]] | None:
 
 
 # ------------------------------------------------------------------------------------------- preprocessing
-def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
-    """Make ``(C, *spatial)`` have ``channels`` channels: gray -> repeated, RGBA -> RGB, RGB -> mean gray."""
-    have = array.shape[0]
-    if have == channels:
-        return array
-    if have == 1:
-        return np.repeat(array, channels, axis=0)
-    if have == 4 and channels == 3:
-        return array[:3]
-    if channels == 1 and have in (3, 4):
-        return array[:3].mean(axis=0, keepdims=True)
-    raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}")
-
-
-def normalise(array: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
-    """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score."""
-    x = array.astype(np.float32, copy=True)
-    if spec["normalisation"] == "ct":
-        np.clip(x, spec["clip_low"], spec["clip_high"], out=x)
-        return (x - spec["norm_mean"]) / spec["norm_std"]
-    axes = tuple(range(1, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    std = x.std(axis=axes, keepdims=True)
-    return (x - mean) / np.maximum(std, 1e-6)
-
-
-def network_shape(shape: Sequence[int], spacing: Sequence[float] | None, spec: Mapping[str, Any]) -> tuple[int, ...]:
-    """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``)."""
-    target = spec.get("target_spacing_mm")
-    if int(spec["spatial_dims"]) == 3 and target and spacing:
-        return tuple(max(1, round(s * sp / t)) for s, sp, t in zip(shape, spacing, target, strict=True))
-    factor = float(spec.get("resample_factor", 1.0))
-    if factor != 1:
-        return tuple(max(1, round(s / factor)) for s in shape)
-    return tuple(int(s) for s in shape)
-
-
 def _antialiased_axis(array: np.ndarray, size: int, axis: int) -> np.ndarray:
     """torch's ``interpolate(..., antialias=True)`` along one axis: a triangle filter widened by the scale."""
     n = array.shape[axis]
@@ -155,14 +120,8 @@ def prepare_image(
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
     """
-    dims = int(spec["spatial_dims"])
-    if array.ndim - 1 != dims:
-        raise DatasetError(
-            f"{source or 'image'}: a {array.ndim - 1}D image for a {dims}D model; use a model trained on "
-            f"{array.ndim - 1}D data"
-        )
-    x = normalise(match_channels(np.asarray(array), int(spec["in_channels"]), source), spec)
-    return resize(x, network_shape(array.shape[1:], spacing, spec))
+    x, shape = network_input(array, spacing, spec, source)
+    return resize(x, shape)
 
 
 # ------------------------------------------------------------------------------------------ sliding window
@@ -256,149 +215,3 @@ def probabilities_at(probs: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Resample ``(K, *spatial)`` probabilities to the file's ``shape`` (linear), renormalised."""
     out = resize(probs, shape)
     return out / np.maximum(out.sum(0, keepdims=True), np.float32(1e-8))
-
-
-# ---------------------------------------------------------------------------------------- post-processing
-def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object_fraction: float = 0.1) -> np.ndarray:
-    """Clean a label map ``(*spatial)`` as :func:`medimg.tasks.segment.inference.postprocess` does.
-
-    ``largest_component`` keeps the largest connected component of each foreground class; ``remove_small``
-    drops components smaller than ``min_object_fraction`` of the class's largest one; ``none`` does nothing.
-    """
-    if method == "none":
-        return labels
-    from scipy import ndimage
-
-    out = labels.copy()
-    for cls in range(1, num_classes):
-        mask = labels == cls
-        if not mask.any():
-            continue
-        structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
-        labelled, count = ndimage.label(mask, structure=structure)
-        sizes = np.bincount(labelled.ravel(), minlength=count + 1)
-        sizes[0] = 0
-        if method == "largest_component":
-            keep = labelled == int(sizes.argmax())
-        else:
-            keep = np.isin(labelled, np.nonzero(sizes >= min_object_fraction * sizes.max())[0])
-        out[mask & ~keep] = 0
-    return out
-
-
-# ------------------------------------------------------------------------------------------------- output
-def mask_suffix(source: Path) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, everything else becomes PNG (lossless)."""
-    return ".nii.gz" if source.name.lower().endswith((".nii", ".nii.gz")) else ".png"
-
-
-def mask_png(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
-    """A 2D label map as PNG: colour-coded with ``colours``, binary as 0/255, otherwise class indices."""
-    from PIL import Image
-
-    if labels.ndim != 2:
-        raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
-    labels = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
-    if colours:
-        rgb = np.zeros((*labels.shape, 3), dtype=np.uint8)
-        for cls, colour in colours.items():
-            rgb[labels == int(cls)] = [int(c) for c in colour]
-        image = Image.fromarray(rgb, mode="RGB")
-    elif num_classes == 2:
-        image = Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L")
-    else:
-        image = Image.fromarray(labels, mode="L")
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def write_mask(
-    labels: np.ndarray,
-    path: Path,
-    *,
-    affine: np.ndarray | None = None,
-    spacing_mm: Sequence[float] | None = None,
-    colours: Mapping[int, Sequence[int]] | None = None,
-    num_classes: int = 2,
-) -> Path:
-    """Write a label map in the input's geometry: NIfTI (uint8, the input's affine) or PNG (:func:`mask_png`)."""
-    from medimg.fileio import atomic_write_bytes
-    from medimg.io.image import ImageData
-
-    if path.name.lower().endswith((".nii", ".nii.gz")):
-        from medimg.io.nifti import write_nifti
-
-        clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
-        image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine)
-        return write_nifti(image, path, dtype=np.uint8)
-    return atomic_write_bytes(path, mask_png(labels, colours=colours, num_classes=num_classes))
-
-
-@dataclass
-class SegmentationPrediction:
-    """The model's answer for one file (the torch-free twin of the PyTorch path's result: same ``to_dict``).
-
-    Attributes:
-        source: the input file.
-        mask_path: where the predicted mask was written (input's format and geometry), or ``None``.
-        class_names: class names, index-aligned.
-        voxels: predicted voxels (pixels) per class.
-        volume_mm3: predicted volume (area in mm^2 for 2D) per class, when the spacing is known.
-        probabilities: mean softmax probability of each class over the image (sums to 1).
-        mask: the label map ``(*spatial)`` uint8 in the file's geometry (not in :meth:`to_dict`).
-    """
-
-    source: str
-    mask_path: str | None
-    class_names: list[str]
-    voxels: dict[str, int]
-    volume_mm3: dict[str, float] | None
-    probabilities: dict[str, float]
-    mask: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        """The foreground class with the most predicted voxels, or the background class when none is found."""
-        foreground = {k: v for k, v in list(self.voxels.items())[1:] if v > 0}
-        return max(foreground, key=lambda k: foreground[k]) if foreground else self.class_names[0]
-
-    @property
-    def confidence(self) -> float:
-        """Mean probability of :attr:`label` over the image."""
-        return self.probabilities[self.label]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "mask_path": self.mask_path,
-            "label": self.label,
-            "class_names": self.class_names,
-            "voxels": self.voxels,
-            "volume_mm3": self.volume_mm3,
-            "probabilities": self.probabilities,
-        }
-
-
-def summarise(
-    labels: np.ndarray,
-    probs: np.ndarray,
-    class_names: Sequence[str],
-    spacing_mm: Sequence[float] | None,
-    source: str = "",
-    mask_path: str | None = None,
-) -> SegmentationPrediction:
-    """Per-class voxel counts, physical sizes (mm^2 in 2D, mm^3 in 3D, when the spacing is known) and mean
-    probabilities of a label map ``(*spatial)`` and its probabilities ``(K, *spatial)``."""
-    k = len(class_names)
-    counts = np.bincount(labels.ravel(), minlength=k)[:k]
-    unit = float(np.prod(spacing_mm)) if spacing_mm else None
-    return SegmentationPrediction(
-        source=source,
-        mask_path=mask_path,
-        class_names=list(class_names),
-        voxels={n: int(c) for n, c in zip(class_names, counts, strict=True)},
-        volume_mm3={n: float(c) * unit for n, c in zip(class_names, counts, strict=True)} if unit else None,
-        probabilities={n: float(p) for n, p in zip(class_names, probs.reshape(k, -1).mean(1), strict=True)},
-        mask=labels,
-    )

@@ -76,6 +76,7 @@ class TrainingPlan(BaseModel):
         "bf16", description="mixed precision: bf16 autocast (CPU or GPU), fp16 autocast with loss scaling (GPU), none"
     )
     channels_last: bool = Field(True, description="channels_last memory format")
+    reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
 
 class Plan(TrainingPlan):
@@ -115,7 +116,6 @@ class Plan(TrainingPlan):
     eval_batch_size: int = Field(
         256, ge=1, description="most images per inference step (fewer for large inputs: at most 2^21 pixels a step)"
     )
-    reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
 
 def field_help(model: type[BaseModel]) -> dict[str, str]:

@@ -82,7 +82,8 @@ def test_vnet_is_3d_only() -> None:
 
 
 def test_postprocessing() -> None:
-    from medimg.tasks.segment.inference import postprocess, select_postprocessing
+    from medimg.tasks.segment.inference import select_postprocessing
+    from medimg.tasks.segment.masks import postprocess
 
     labels = np.zeros((10, 10), np.uint8)
     labels[1:5, 1:5] = 1  # 16 px
@@ -102,7 +103,7 @@ def test_written_masks_keep_geometry(tmp_path: Path) -> None:
     from PIL import Image
 
     from medimg.io import read_image
-    from medimg.tasks.segment.inference import write_mask
+    from medimg.tasks.segment.masks import write_mask
 
     labels = np.zeros((5, 6, 7), np.uint8)
     labels[1:3, 2:4, 3:6] = 2
@@ -144,3 +145,18 @@ def test_patch_sampler_centres_on_foreground() -> None:
     x, y = sampler.sample(8, torch.Generator().manual_seed(0))
     assert x.shape == (8, 1, 16, 16) and (y == 1).flatten(1).any(1).all()
     torch.testing.assert_close(x[:, 0], y.float())
+
+
+def test_shared_mask_and_array_modules_load_without_torch() -> None:
+    """masks/arrays serve the torch-free ONNX predictor too: importing them must not load torch, MONAI or pydantic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['monai'] = None\n"
+        "import medimg.tasks.segment.arrays, medimg.tasks.segment.masks\n"
+        "print(sorted(m for m in ('torch', 'monai', 'pydantic') if sys.modules.get(m)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -58,9 +58,7 @@ def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
     return (x - mean) / np.maximum(std, 1e-6)
 
 
-def network_shape(
-    shape: Sequence[int], spacing: Sequence[float] | None, settings: Settings
-) -> tuple[int, ...]:
+def network_shape(shape: Sequence[int], spacing: Sequence[float] | None, settings: Settings) -> tuple[int, ...]:
     """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``)."""
     target = setting(settings, "target_spacing_mm", None)
     if int(setting(settings, "spatial_dims")) == 3 and target and spacing:

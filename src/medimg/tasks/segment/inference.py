@@ -107,4 +107,3 @@ def select_postprocessing(
         scores[method] = float(np.nanmean(values)) if values else float("nan")
     best = max(POSTPROCESSING, key=lambda m: (scores[m] > scores["none"] + 1e-6, scores[m]))
     return (best if scores[best] > scores["none"] + 1e-6 else "none"), scores
-

@@ -115,7 +115,6 @@ class SegPlan(TrainingPlan):
     min_object_fraction: float = Field(
         0.1, ge=0, le=1, description="remove_small: drop components below this share of the median object size"
     )
-    reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
 
 def seg_plan_field_help() -> dict[str, str]:
