@@ -1,74 +1,15 @@
-"""The model bundle's typed metadata (``RUN/metadata.json``), written in one place by every task's run.
+"""Loading the model bundle: a run folder holds everything a trained model needs (see :mod:`medimg.run_folder`,
+whose :class:`~medimg.run_folder.RunMetadata` says which task and backend made it).
 
-A run folder is the whole bundle (see :mod:`medimg.run_folder` for its files); ``metadata.json`` says which task
-and backend made it, with which versions, class names and input, and how training went.
+:func:`load_bundle` rebuilds a torch bundle's network from ``plan.json`` and ``model.pt``; export, serving, CNN
+embeddings and ``Model.load`` all load bundles through it.
 """
 
 from __future__ import annotations
 
-import platform
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class RunMetadata(BaseModel):
-    """``metadata.json``: what a bundle holds and how it was made.
-
-    Attributes:
-        task: the task registry name (``classify``, ``segment``...).
-        backend: ``torch`` (a network in ``model.pt``) or ``sklearn`` (an estimator in ``model.joblib``).
-        network: the network or estimator name.
-        class_names: label names, index-aligned with the model's outputs.
-        input: what the model expects (spatial dims, channels, size, DICOM window...).
-        training: the training summary (best epoch, time, ensemble, counts, skipped files...).
-    """
-
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
-
-    medimg_version: str = ""
-    torch_version: str = ""
-    python_version: str = ""
-    created: str = ""
-    task: str = "classify"
-    backend: Literal["torch", "sklearn"] = "torch"
-    network: str = ""
-    class_names: list[str] = Field(default_factory=list)
-    input: dict[str, Any] = Field(default_factory=dict)
-    training: dict[str, Any] = Field(default_factory=dict)
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        task: str,
-        network: str,
-        class_names: list[str],
-        input_spec: dict[str, Any],
-        training: dict[str, Any],
-        backend: Literal["torch", "sklearn"] = "torch",
-        **extra: Any,
-    ) -> RunMetadata:
-        """Metadata of a run finished now, with this process's versions."""
-        import torch
-
-        from medimg import __version__
-
-        return cls(
-            medimg_version=__version__,
-            torch_version=torch.__version__,
-            python_version=platform.python_version(),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            task=task,
-            backend=backend,
-            network=network,
-            class_names=list(class_names),
-            input=input_spec,
-            training=training,
-            **extra,
-        )
+from typing import Any
 
 
 def dataset_options(run_dir: str | Path) -> dict[str, Any]:
@@ -104,3 +45,57 @@ def load_network(task: Any, plan: Any, state: dict[str, Any]) -> Any:
         raise RunFolderError(f"the saved weights do not match plan.json: {error}") from error
     network.eval()
     return network
+
+
+@dataclass
+class TrainedBundle:
+    """A trained torch model as its run folder holds it (the attributes a fitted ``Model`` has too).
+
+    Attributes:
+        network_: the network in eval mode (an ensemble when the plan has several members).
+        plan_: the task's plan (``plan.json``).
+        class_names_: label names, index-aligned with the outputs.
+        run_dir_: the run folder.
+        metadata_: ``metadata.json``.
+    """
+
+    network_: Any
+    plan_: Any
+    class_names_: list[str]
+    run_dir_: Path
+    metadata_: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        """The task registry name."""
+        return str(self.metadata_.get("task", "classify"))
+
+
+def load_bundle(run_dir: str | Path) -> TrainedBundle:
+    """Load a torch bundle: its plan, metadata and network with the trained weights (checked against the plan).
+
+    Raises:
+        RunFolderError: the folder is missing, incomplete, a cross-validation parent, not a torch bundle, or its
+            weights do not match its plan.
+    """
+    from medimg.engine.checkpoint import load_checkpoint
+    from medimg.errors import RunFolderError
+    from medimg.run_folder import RunFolder, RunMetadata
+    from medimg.tasks.registry import get_task
+
+    run = RunFolder(run_dir)
+    if not run.path.is_dir():
+        raise RunFolderError(f"run folder {run.path} does not exist")
+    if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
+        raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
+    metadata = run.read_json("metadata.json")
+    if RunMetadata.model_validate(metadata).backend != "torch" or not run.file("model.pt").is_file():
+        raise RunFolderError(f"{run.path} holds no torch network (model.pt); load it with medimg.Model.load")
+    task = get_task(str(metadata.get("task", "classify")))
+    plan = task.plan_type.model_validate(run.read_json("plan.json"))
+    try:
+        network = load_network(task, plan, load_checkpoint(run.file("model.pt"))["model"])
+    except RunFolderError as error:
+        raise RunFolderError(f"{run.file('model.pt')}: {error}") from error
+    names = list(metadata.get("class_names") or getattr(plan, "class_names", []))
+    return TrainedBundle(network, plan, names, run.path, metadata)

@@ -24,14 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, NotFittedError, RunFolderError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, NotFittedError, did_you_mean
 
 if TYPE_CHECKING:
     from torch import nn
 
     from medimg.classical.model import ClassicalModel
     from medimg.evaluation.report import Report
+    from medimg.export.onnx_export import ExportResult
     from medimg.tasks.base import Task
+    from medimg.tasks.classify.predict import Prediction
+    from medimg.tasks.segment.masks import SegmentationPrediction
 
 logger = logging.getLogger(__name__)
 
@@ -182,32 +185,21 @@ class Model:
         Raises:
             RunFolderError: the folder is missing files, unreadable, or a cross-validation parent.
         """
-        from medimg.bundle import load_network
-        from medimg.engine.checkpoint import load_checkpoint
+        from medimg.bundle import load_bundle
         from medimg.run_folder import RunFolder
 
         run = RunFolder(run_dir)
-        if not run.path.is_dir():
-            raise RunFolderError(f"run folder {run.path} does not exist")
-        if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
-            raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
-        metadata = run.read_json("metadata.json")
+        metadata = run.read_json("metadata.json") if run.file("metadata.json").is_file() else {}
         network = str(metadata.get("network", "auto"))
-        task = str(metadata.get("task", "classify"))
         if network.lower() in CLASSICAL_MODELS:
             from medimg.classical.model import ClassicalModel
 
-            model = cls(network, task=task)
+            model = cls(network, task=str(metadata.get("task", "classify")))
             return model._adopt(ClassicalModel.load(run.path))
-        model = cls(network if network else "auto", task=task)
-        plan = model._task.plan_type.model_validate(run.read_json("plan.json"))
-        try:
-            model.network_ = load_network(model._task, plan, load_checkpoint(run.file("model.pt"))["model"])
-        except RunFolderError as error:
-            raise RunFolderError(f"{run.file('model.pt')}: {error}") from error
-        model.plan_ = plan
-        model.class_names_ = list(metadata.get("class_names") or getattr(plan, "class_names", []))
-        model.run_dir_, model.metadata_ = run.path, metadata
+        bundle = load_bundle(run.path)
+        model = cls(network or "auto", task=bundle.task)
+        model.network_, model.plan_, model.class_names_ = bundle.network_, bundle.plan_, bundle.class_names_
+        model.run_dir_, model.metadata_ = bundle.run_dir_, bundle.metadata_
         return model
 
     # ------------------------------------------------------------------ evaluation
@@ -261,7 +253,7 @@ class Model:
         *,
         explain: str | None = None,
         out_dir: str | Path | None = None,
-    ) -> list[Any]:
+    ) -> list[Prediction | SegmentationPrediction]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
 
         Args:
@@ -298,7 +290,7 @@ class Model:
         format: str = "onnx",
         parity_inputs: Sequence[str | Path] | None = None,
         tolerance: float = 1e-4,
-    ) -> Any:
+    ) -> ExportResult:
         """Export for deployment, checked against PyTorch on real inputs (default: the run's test split).
 
         Args:

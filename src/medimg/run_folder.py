@@ -18,9 +18,13 @@ Layout::
 from __future__ import annotations
 
 import json
+import platform
 import re
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_json
@@ -82,3 +86,60 @@ class RunFolder:
             raise RunFolderError(
                 f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
             )
+
+
+class RunMetadata(BaseModel):
+    """``metadata.json``: what a bundle holds and how it was made.
+
+    Attributes:
+        task: the task registry name (``classify``, ``segment``...).
+        backend: ``torch`` (a network in ``model.pt``) or ``sklearn`` (an estimator in ``model.joblib``).
+        network: the network or estimator name.
+        class_names: label names, index-aligned with the model's outputs.
+        input: what the model expects (spatial dims, channels, size, DICOM window...).
+        training: the training summary (best epoch, time, ensemble, counts, skipped files...).
+    """
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    medimg_version: str = ""
+    torch_version: str = ""
+    python_version: str = ""
+    created: str = ""
+    task: str = "classify"
+    backend: Literal["torch", "sklearn"] = "torch"
+    network: str = ""
+    class_names: list[str] = Field(default_factory=list)
+    input: dict[str, Any] = Field(default_factory=dict)
+    training: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        task: str,
+        network: str,
+        class_names: list[str],
+        input_spec: dict[str, Any],
+        training: dict[str, Any],
+        backend: Literal["torch", "sklearn"] = "torch",
+        **extra: Any,
+    ) -> RunMetadata:
+        """Metadata of a run finished now, with this process's versions."""
+        import torch
+
+        from medimg import __version__
+
+        return cls(
+            medimg_version=__version__,
+            torch_version=torch.__version__,
+            python_version=platform.python_version(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            task=task,
+            backend=backend,
+            network=network,
+            class_names=list(class_names),
+            input=input_spec,
+            training=training,
+            **extra,
+        )

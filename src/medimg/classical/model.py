@@ -17,10 +17,8 @@ pickle: load run folders you trust only.
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from medimg.config import FitOptions, read_config_file
 from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
 from medimg.errors import ConfigError, DatasetError, ImageReadError, NotFittedError, RunFolderError, did_you_mean
+from medimg.run_folder import RunMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -218,18 +217,16 @@ class ClassicalModel:
         import joblib
 
         joblib.dump({"pipeline": search.pipeline, "extractor": extractor}, run.file(BUNDLE))
-        metadata = {
-            "medimg_version": _version(),
-            "sklearn_version": _sklearn_version(),
-            "python_version": platform.python_version(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "task": "classify",
-            "family": "classical",
-            "network": name,
-            "features": extractor.features,
-            "class_names": list(dataset.class_names),
-            "input": {"masks": extractor.masks.to_json() if extractor.masks else None, "window": dataset.window},
-            "training": {
+        metadata = RunMetadata.create(
+            task="classify",
+            backend="sklearn",
+            network=name,
+            class_names=list(dataset.class_names),
+            input_spec={"masks": extractor.masks.to_json() if extractor.masks else None, "window": dataset.window},
+            sklearn_version=_sklearn_version(),
+            family="classical",
+            features=extractor.features,
+            training={
                 "train_time_s": round(train.seconds + search.search_time_s + search.fit_time_s, 2),
                 "feature_extraction_s": round(train.seconds + val.seconds, 2),
                 "search_time_s": round(search.search_time_s, 2),
@@ -243,7 +240,7 @@ class ClassicalModel:
                 "nonfinite_values_imputed_train": int(sum(train.nonfinite.values())),
                 "skipped_files": [list(s) for s in (*train.skipped, *val.skipped)],
             },
-        }
+        ).model_dump()
         run.write_json("metadata.json", metadata)
         self.run_dir_, self.metadata_ = run.path, metadata
         self._dataset = dataset
@@ -481,12 +478,6 @@ class ClassicalModel:
 
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
-
-
-def _version() -> str:
-    from medimg import __version__
-
-    return __version__
 
 
 def _sklearn_version() -> str:

@@ -20,7 +20,7 @@ from medimg.errors import DatasetError
 from medimg.io.image import ImageData
 
 if TYPE_CHECKING:
-    from medimg.tasks.segment.labels import ColourTable
+    from medimg.data.colour_tables import ColourTable
 
 logger = logging.getLogger(__name__)
 

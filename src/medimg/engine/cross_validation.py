@@ -8,25 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from medimg.config import FitOptions
 from medimg.data.splits import Splits, kfold_assignments, make_splits
 from medimg.engine.distributed import Distributed
-from medimg.engine.run import FitResult, fit_run
+from medimg.engine.run import FitResult, RunnableTask, fit_run
 from medimg.run_folder import RunFolder
-
-if TYPE_CHECKING:
-    from medimg.tasks.base import Task
 
 #: ``(fit, dataset, cases, split) -> {metric: value}`` for one fold
 Score = Callable[[FitResult, Any, Sequence[Any], str], dict[str, float]]
 
 
 def fit_cross_validation(
-    task: Task,
+    task: RunnableTask,
     dataset: Any,
     run_dir: Path,
     options: FitOptions,

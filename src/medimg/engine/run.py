@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 from pydantic import BaseModel
 from torch import nn
 
-from medimg.bundle import RunMetadata
 from medimg.config import FitOptions
+from medimg.data.case import Case
 from medimg.data.splits import Splits, make_splits
 from medimg.engine.batches import BatchSource
 from medimg.engine.checkpoint import save_checkpoint
@@ -29,12 +29,19 @@ from medimg.engine.ensemble import member_seed, train_members
 from medimg.engine.trainer import TaskHooks
 from medimg.errors import DatasetError
 from medimg.planning.plan import TrainingPlan
-from medimg.run_folder import RunFolder
-
-if TYPE_CHECKING:
-    from medimg.tasks.base import Task
+from medimg.run_folder import RunFolder, RunMetadata
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Planned:
+    """A task's plan for a dataset: the training split's fingerprint, the plan, and the training cases as read
+    (so training does not read them twice)."""
+
+    fingerprint: BaseModel
+    plan: TrainingPlan
+    loaded: Any
 
 
 @dataclass
@@ -69,6 +76,35 @@ class TrainingSetup:
     after_training: Any = None
 
 
+class RunnableTask(Protocol):
+    """What the run needs from a task (the full protocol is :class:`medimg.tasks.base.Task`)."""
+
+    #: registry name (``"classify"``, ``"segment"``)
+    name: str
+
+    def split_cases(self, dataset: Any) -> list[Case]:
+        """The dataset's cases as :class:`~medimg.data.case.Case` for splitting (labels stratify, patients group)."""
+        ...
+
+    def plan(
+        self,
+        dataset: Any,
+        train_cases: Sequence[Any],
+        options: FitOptions,
+        plan_layers: tuple[dict[str, Any] | None, ...],
+        saved_plan: dict[str, Any] | None = None,
+    ) -> Planned:
+        """Read the training cases, fingerprint them and plan (the saved plan when resuming, else the planner's
+        under the override layers)."""
+        ...
+
+    def setup(
+        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
+    ) -> TrainingSetup:
+        """Prepare the training and validation data and the pieces the engine trains with."""
+        ...
+
+
 @dataclass
 class FitResult:
     """A trained network and where it lives (``None`` fields on ranks other than 0)."""
@@ -81,7 +117,7 @@ class FitResult:
 
 
 def fit_run(
-    task: Task,
+    task: RunnableTask,
     dataset: Any,
     run_dir: Path,
     options: FitOptions,
@@ -182,7 +218,7 @@ def fit_run(
     return FitResult(network, plan, setup.class_names, run.path, metadata)
 
 
-def default_splits(task: Task, dataset: Any, options: FitOptions) -> Splits:
+def default_splits(task: RunnableTask, dataset: Any, options: FitOptions) -> Splits:
     """The split a run makes when it is given none: the data's own, else stratified/grouped by ``options``."""
     cases = task.split_cases(dataset)
     return make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
@@ -205,7 +241,7 @@ def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:
 
 
 def plan_run(
-    task: Task, dataset: Any, options: FitOptions, plan_layers: tuple[dict[str, Any] | None, ...] = ()
+    task: RunnableTask, dataset: Any, options: FitOptions, plan_layers: tuple[dict[str, Any] | None, ...] = ()
 ) -> tuple[BaseModel, TrainingPlan]:
     """The fingerprint and plan a fit of ``dataset`` would use (same split, same reading), without training."""
     train_cases, _ = training_cases(dataset, default_splits(task, dataset, options))

@@ -51,8 +51,8 @@ from medimg.export.preprocess import PREPROCESSING_KEYS
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
-    from medimg.model import Model
     from medimg.planning.plan import Plan
+    from medimg.tasks.base import Trained
     from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
@@ -163,10 +163,10 @@ def _torch_export(wrapper: nn.Module, example: torch.Tensor, target: Path, opset
 
 
 def _parity_images(
-    model: Model,
+    model: Trained,
     inputs: Sequence[str | Path] | None,
     limit: int,
-    split_images: Callable[[Model, Any, int], tuple[list[ImageData], str]],
+    split_images: Callable[[Trained, Any, int], tuple[list[ImageData], str]],
 ) -> tuple[list[ImageData], str]:
     """Real images for the parity check: given files/folders, else ``split_images(model, run, limit)`` (the run's
     test split, then val, then train, as the task reads its data); random inputs when neither is available."""
@@ -210,17 +210,18 @@ def _first_split(
     return [], ""
 
 
-def _classify_split_images(model: Model, run: Any, limit: int) -> tuple[list[ImageData], str]:
+def _classify_split_images(model: Trained, run: Any, limit: int) -> tuple[list[ImageData], str]:
+    from medimg.bundle import dataset_options
     from medimg.data.dataset import Dataset
     from medimg.data.splits import Splits, cases_for
 
-    dataset = Dataset.load(run.read_json("config.json")["data"], **model._dataset_options())
+    dataset = Dataset.load(run.read_json("config.json")["data"], task="classify", **dataset_options(run.path))
     splits = Splits.from_dict(run.read_json("splits.json"))
     images, split = _first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
     return images, f"the run's {split} split of {dataset.name}"
 
 
-def _segment_split_images(model: Model, run: Any, limit: int) -> tuple[list[ImageData], str]:
+def _segment_split_images(model: Trained, run: Any, limit: int) -> tuple[list[ImageData], str]:
     from medimg.data.splits import Splits
     from medimg.tasks.segment.data import SegmentationDataset
 
@@ -279,7 +280,7 @@ def _random_inputs(channels: int, size: Sequence[int], count: int = 8) -> torch.
 
 
 def _prepare_classify(
-    model: Model, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
+    model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
 ) -> _Prepared:
     from medimg.export.preprocess import preprocess as numpy_preprocess
     from medimg.transforms.preprocess import preprocess_arrays
@@ -312,7 +313,7 @@ SEGMENT_PARITY_CASES = 4
 
 
 def _prepare_segment(
-    model: Model, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
+    model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
 ) -> _Prepared:
     from medimg.export import segment as numpy_segment
     from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
@@ -377,22 +378,22 @@ def _prepare_segment(
 _PREPARERS = {"classify": _prepare_classify, "segment": _prepare_segment}
 
 
-def load_bundle(bundle: Model | str | os.PathLike[str]) -> Model:
-    """A loaded model from a run folder (or the loaded model itself).
+def load_bundle(bundle: Trained | str | os.PathLike[str]) -> Trained:
+    """A loaded bundle from a run folder (or a fitted/loaded model or bundle itself).
 
     Raises:
         ExportError: the model is not trained.
     """
-    from medimg.model import Model
+    from medimg import bundle as bundles
 
-    model = Model.load(Path(bundle)) if isinstance(bundle, (str, os.PathLike)) else bundle
+    model: Trained = bundles.load_bundle(Path(bundle)) if isinstance(bundle, (str, os.PathLike)) else bundle
     if model.network_ is None or model.plan_ is None:
         raise ExportError("this model is not trained: fit it or load a run folder before exporting")
     return model
 
 
 def export_onnx(
-    bundle: Model | str | os.PathLike[str],
+    bundle: Trained | str | os.PathLike[str],
     path: str | Path | None = None,
     *,
     parity_inputs: Sequence[str | Path] | None = None,
@@ -403,7 +404,8 @@ def export_onnx(
     """Export a trained bundle (classification or segmentation) to ONNX and check it against PyTorch.
 
     Args:
-        bundle: a run folder written by ``medimg fit``, or a fitted/loaded :class:`~medimg.model.Model`.
+        bundle: a run folder written by ``medimg fit``, a loaded :class:`~medimg.bundle.TrainedBundle` or a
+            fitted/loaded :class:`~medimg.model.Model`.
         path: the ``.onnx`` file (default ``RUN/model.onnx``).
         parity_inputs: image files/folders for the parity check (default: the run's test split).
         max_parity_images: at most this many network inputs are compared (segment: sliding windows of

@@ -224,13 +224,10 @@ class OnnxPredictor:
             labels, probs = self.segment_image(image)
             mask_path = None
             if write_masks and image.source:
-                source = Path(image.source)
-                suffix = segment.mask_suffix(source)
-                stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
                 mask_path = str(
                     segment.write_mask(
                         labels,
-                        folder / f"{stem}_mask{suffix}",
+                        segment.mask_path_for(image.source, folder),
                         affine=image.affine,
                         spacing_mm=image.spacing_mm,
                         colours=self.mask_colours,

@@ -30,6 +30,7 @@ from medimg.tasks.segment.arrays import network_input
 
 # The torch-free pieces the PyTorch path shares, re-exported for the ONNX predictor and the service.
 from medimg.tasks.segment.masks import SegmentationPrediction as SegmentationPrediction
+from medimg.tasks.segment.masks import mask_path_for as mask_path_for
 from medimg.tasks.segment.masks import mask_png as mask_png
 from medimg.tasks.segment.masks import mask_suffix as mask_suffix
 from medimg.tasks.segment.masks import postprocess as postprocess

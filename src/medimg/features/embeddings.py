@@ -33,12 +33,12 @@ class CNNEmbeddings(ImageFeatureTransformer):
         self.batch_size = batch_size
 
     def fit(self, X: Any, y: Any = None) -> CNNEmbeddings:
-        from medimg.model import Model
+        from medimg.bundle import load_bundle
 
         if not self.run_dir:
             raise ConfigError("CNN embeddings need the run folder of a trained network: features='embeddings:RUN'")
-        model = Model.load(self.run_dir)
-        network = getattr(model, "network_", None)
+        model = load_bundle(self.run_dir)
+        network = model.network_
         if network is None or not hasattr(network, "forward_features"):
             raise ConfigError(f"{self.run_dir} is not a deep medimg classifier: its network has no penultimate layer")
         self.network_ = network.eval()

@@ -9,47 +9,49 @@ distributed training, the run folder and ``metadata.json``, the ``Model`` facade
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from medimg.engine.run import Planned, RunnableTask, TrainingSetup
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from medimg.config import FitOptions
-    from medimg.data.case import Case
-    from medimg.engine.distributed import Distributed
-    from medimg.engine.run import TrainingSetup
     from medimg.planning.plan import TrainingPlan
 
-
-@dataclass
-class Planned:
-    """A task's plan for a dataset: the training split's fingerprint, the plan, and the training cases as read
-    (so training does not read them twice)."""
-
-    fingerprint: BaseModel
-    plan: TrainingPlan
-    loaded: Any
+__all__ = ["Planned", "Task", "Trained", "TrainingSetup"]
 
 
 class Trained(Protocol):
-    """A trained torch model as the facade holds it (``Model`` after ``fit`` or ``load``)."""
+    """A trained torch model as tasks, export and serving read it: a fitted or loaded ``Model``, or a
+    :class:`~medimg.bundle.TrainedBundle` (read-only view)."""
 
-    network_: nn.Module | None
-    plan_: Any
-    class_names_: list[str] | None
-    run_dir_: Path | None
-    metadata_: dict[str, Any]
+    @property
+    def task(self) -> str: ...
+
+    @property
+    def network_(self) -> nn.Module | None: ...
+
+    @property
+    def plan_(self) -> Any: ...
+
+    @property
+    def class_names_(self) -> list[str] | None: ...
+
+    @property
+    def run_dir_(self) -> Path | None: ...
+
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
 
 
-class Task(Protocol):
-    """One task package's contribution. Implementations are registered in :mod:`medimg.tasks.registry`."""
+class Task(RunnableTask, Protocol):
+    """One task package's contribution. Implementations are registered in :mod:`medimg.tasks.registry`.
 
-    #: registry name (``"classify"``, ``"segment"``)
-    name: str
+    What the run needs (``name``, ``split_cases``, ``plan``, ``setup``) is
+    :class:`~medimg.engine.run.RunnableTask`; the rest serves the facade, the bundle, export and serving.
+    """
+
     #: the plan model (a :class:`~medimg.planning.plan.TrainingPlan`); overrides are checked against its fields
     plan_type: type[TrainingPlan]
     #: dataset loading options of this task beyond include/exclude/window (e.g. ``colour_table``)
@@ -61,28 +63,6 @@ class Task(Protocol):
 
     def load_dataset(self, path: str | Path, **options: Any) -> Any:
         """Load this task's dataset from a path (no pixels read)."""
-        ...
-
-    def split_cases(self, dataset: Any) -> list[Case]:
-        """The dataset's cases as :class:`~medimg.data.case.Case` for splitting (labels stratify, patients group)."""
-        ...
-
-    def plan(
-        self,
-        dataset: Any,
-        train_cases: Sequence[Any],
-        options: FitOptions,
-        plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None = None,
-    ) -> Planned:
-        """Read the training cases, fingerprint them and plan (the saved plan when resuming, else the planner's
-        under the override layers)."""
-        ...
-
-    def setup(
-        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
-    ) -> TrainingSetup:
-        """Prepare the training and validation data and the pieces the engine trains with."""
         ...
 
     def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:

@@ -50,7 +50,7 @@ from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 if TYPE_CHECKING:
-    from medimg.tasks.segment.labels import ColourTable
+    from medimg.data.colour_tables import ColourTable
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def load(
     herlev = bool(dataset.cases) and all(re.search(r"-d$", _stem(c.mask)) for c in dataset.cases if c.mask)
     if colour_table is not None or herlev:
         # Colour tables live with the mask encodings; imported only when a table is in play.
-        from medimg.tasks.segment.labels import parse_colour_table
+        from medimg.data.colour_tables import parse_colour_table
 
         table = parse_colour_table(colour_table if colour_table is not None else "herlev")
         if colour_table is None:

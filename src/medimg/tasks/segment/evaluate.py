@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from medimg.io.image import ImageData
@@ -200,13 +199,3 @@ def predict_files(
             summarise(labels, probs, plan.class_names, image.spacing_mm, str(path), mask_path, keep_mask=False)
         )
     return predictions, failed
-
-
-def load_network(plan: SegPlan, state: dict[str, torch.Tensor]) -> nn.Module:
-    """Build the plan's network and load ``state`` into it (eval mode)."""
-    from medimg.tasks.segment.networks import build_segmentation_network
-
-    network = build_segmentation_network(plan)
-    network.load_state_dict(state)
-    network.eval()
-    return network
