@@ -11,13 +11,25 @@ of every global batch (``plan.batch_size`` samples over all ranks), and every ra
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
 from medimg.engine.distributed import Distributed
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+#: ``(inputs, targets)``: tensors, or lists/dicts of tensors (e.g. detection: a list of images and of box targets)
+Batch = tuple[Any, Any]
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """``value`` on ``device``: a tensor, or the tensors inside lists, tuples and dicts (other values unchanged)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
 
 
 class BatchSource(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from medimg.engine.batches import BatchSource
+from medimg.engine.batches import BatchSource, to_device
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
 from medimg.engine.distributed import Distributed
 from medimg.engine.schedule import lr_multiplier
@@ -199,7 +199,7 @@ def train(
         network.train()
         total_loss, seen = 0.0, 0
         for xb, yb in batches.epoch(generator):
-            xb, yb = xb.to(dist.device, non_blocking=True), yb.to(dist.device, non_blocking=True)
+            xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)
             with torch.autocast(dist.device.type, dtype=_amp_dtype(plan), enabled=amp):
                 loss = hooks.loss(trained, xb, yb)
             optimizer.zero_grad(set_to_none=True)

@@ -101,7 +101,7 @@ def test_csv_manifest(tmp_path: Path) -> None:
     ],
 )
 def test_real_sets_pair_as_they_are(folder: str, cases: int, splits: dict[str, int], with_roi: int) -> None:
-    from medimg.tasks.segment.fit import determine_dataset_encoding, read_samples
+    from medimg.tasks.segment.cases import determine_dataset_encoding, read_samples
 
     ds = SegmentationDataset.load(shared_data(folder))
     assert len(ds) == cases and ds.split_counts() == splits

@@ -67,7 +67,7 @@ def evaluate_cases(
     """Segment every case, compute per-case metrics at the files' resolution, and write the report."""
     from tqdm.auto import tqdm
 
-    from medimg.tasks.segment.fit import read_samples
+    from medimg.tasks.segment.cases import read_samples
     from medimg.tasks.segment.metrics import case_metrics, pixel_auc
 
     network.eval()

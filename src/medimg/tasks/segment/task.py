@@ -1,7 +1,7 @@
 """Segmentation as a :class:`~medimg.tasks.base.Task`: image/mask pairs, 2D and 3D.
 
 What is segmentation-specific lives in this package: mask encodings (:mod:`.labels`), the fingerprint and plan
-(:mod:`.planning`), reading and preparing cases (:mod:`.fit`), patch sampling (:mod:`.sampling`), networks and
+(:mod:`.planning`), reading and preparing cases (:mod:`.cases`), patch sampling (:mod:`.sampling`), networks and
 losses, sliding-window inference and post-processing (:mod:`.inference`), metrics and the report section. The
 loop, ensembles, budget, checkpoints, distributed training, run and bundle are the engine's.
 """
@@ -59,7 +59,7 @@ class SegmentTask:
         saved_plan: dict[str, Any] | None = None,
     ) -> Planned:
         from medimg.planning.planner import cpu_supports_bf16
-        from medimg.tasks.segment.fit import class_names_for, determine_dataset_encoding, read_samples
+        from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
         from medimg.tasks.segment.planning import extract_seg_fingerprint, make_seg_plan, resolve_seg_plan
         from medimg.tasks.segment.preprocess import decode_labels
 
@@ -102,7 +102,7 @@ class SegmentTask:
     def setup(
         self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
     ) -> TrainingSetup:
-        from medimg.tasks.segment.fit import prepare_cases, read_samples, validation_dice
+        from medimg.tasks.segment.cases import prepare_cases, read_samples, validation_dice
         from medimg.tasks.segment.sampling import PatchSampler
 
         plan = planned.plan
@@ -246,7 +246,7 @@ def _postprocessing_chooser(
     """After training: the post-processing that scores best on the validation cases (unless set by the user)."""
 
     def choose(network: nn.Module, plan: SegPlan) -> tuple[SegPlan, dict[str, Any]]:
-        from medimg.tasks.segment.fit import predict_prepared
+        from medimg.tasks.segment.cases import predict_prepared
         from medimg.tasks.segment.inference import probabilities_at, select_postprocessing
 
         network = network.to(memory_format=torch.contiguous_format)
