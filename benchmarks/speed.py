@@ -94,14 +94,14 @@ def _plain_batches(x: torch.Tensor, y: torch.Tensor, plan: Any) -> Iterator[tupl
 
 
 def _fast_batches(x: torch.Tensor, y: torch.Tensor, plan: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    from medimg.engine.trainer import _batches
+    """The product's batch source (in-memory tensors, batched augmentation), endlessly, in NCHW."""
+    from medimg.engine.batches import TensorBatches
     from medimg.transforms.augment import BatchAugment
 
-    augment = BatchAugment(plan.augmentation, plan.spatial_dims)
+    source = TensorBatches(x, y, plan.batch_size, augment=BatchAugment(plan.augmentation, plan.spatial_dims))
     generator = torch.Generator().manual_seed(0)
     while True:
-        for index in _batches(int(x.shape[0]), plan.batch_size, generator):
-            yield augment(x[index].float(), generator), y[index]
+        yield from source.epoch(generator)
 
 
 def _images_per_s(batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int, step: Callable[..., None]) -> float:
@@ -154,20 +154,26 @@ def measure_speed(
     ratio.
     """
     from medimg.networks.flops import count_flops
+    from medimg.planning.planner import cpu_supports_bf16
     from medimg.tasks.classify.network import build_network
 
     plan, x, y = _prepared_training_set(data)
     forward_flops = count_flops(build_network(plan), (plan.in_channels, *plan.input_size))
     train_flops = 3 * forward_flops  # backward ~ 2x forward
-    ceiling = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    # Without native bf16 (AVX512-BF16 / AMX) bf16 is emulated, minutes per matmul: measured only where it is native.
+    native_bf16 = cpu_supports_bf16()
+    ceiling = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16) if native_bf16 else None}
     variants = [  # (name, batches, bf16, channels_last, torch.compile)
         ("plain fp32 loop (DataLoader, per-sample aug, NCHW)", _plain_batches(x, y, plan), False, False, False),
         ("+ in-memory batches, batched tensor aug", _fast_batches(x, y, plan), False, False, False),
-        ("+ bf16 autocast", _fast_batches(x, y, plan), True, False, False),
-        ("+ channels_last (the fast path)", _fast_batches(x, y, plan), True, True, False),
     ]
+    if native_bf16:
+        variants.append(("+ bf16 autocast", _fast_batches(x, y, plan), True, False, False))
+    variants.append(("+ channels_last (the fast path)", _fast_batches(x, y, plan), native_bf16, True, False))
     if compile_row:
-        variants.append(("+ torch.compile (inductor; not in the product)", _fast_batches(x, y, plan), True, True, True))
+        variants.append(
+            ("+ torch.compile (inductor; not in the product)", _fast_batches(x, y, plan), native_bf16, True, True)
+        )
     steppers, compile_s = [], None
     for _, batches, bf16, channels_last, compiled in variants:
         torch.manual_seed(0)
@@ -201,6 +207,7 @@ def measure_speed(
         "rounds": rounds,
         "forward_gflops_per_image": forward_flops / 1e9,
         "matmul_ceiling_gflops": ceiling,
+        "native_bf16": native_bf16,
         "rows": rows,
         "speedup_vs_plain": {r["configuration"]: r["images_per_s"] / plain for r in rows},
         "loader_images_per_s": loader,
@@ -209,8 +216,10 @@ def measure_speed(
     }
 
 
-def _speed_row(name: str, images_per_s: float, train_flops: float, ceiling_gflops: float) -> dict[str, Any]:
+def _speed_row(name: str, images_per_s: float, train_flops: float, ceiling_gflops: float | None) -> dict[str, Any]:
     achieved = images_per_s * train_flops / 1e9
+    if ceiling_gflops is None:
+        raise ValueError("a bf16 row needs the bf16 matmul ceiling")
     return {
         "configuration": name,
         "images_per_s": images_per_s,
@@ -220,11 +229,14 @@ def _speed_row(name: str, images_per_s: float, train_flops: float, ceiling_gflop
 
 
 def _trainer_epoch_row(
-    plan: Any, x: torch.Tensor, y: torch.Tensor, train_flops: float, ceiling: dict[str, float]
+    plan: Any, x: torch.Tensor, y: torch.Tensor, train_flops: float, ceiling: dict[str, float | None]
 ) -> dict[str, Any]:
+    from medimg.engine.batches import TensorBatches
     from medimg.engine.trainer import TaskHooks, train
+    from medimg.tasks.classify.inference import memory_format
     from medimg.tasks.classify.network import build_network
     from medimg.tasks.classify.step import make_loss
+    from medimg.transforms.augment import BatchAugment
 
     criterion = make_loss(plan)
     hooks = TaskHooks(
@@ -233,10 +245,16 @@ def _trainer_epoch_row(
     )
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
-        result = train(
-            build_network(plan),
+        batches = TensorBatches(
             x,
             y,
+            plan.batch_size,
+            augment=BatchAugment(plan.augmentation, plan.spatial_dims),
+            memory_format=memory_format(plan),
+        )
+        result = train(
+            build_network(plan),
+            batches,
             plan.model_copy(update={"epochs": 1}),
             hooks,
             Path(folder),
@@ -333,7 +351,10 @@ def format_speed(speed: dict[str, Any]) -> str:
     lines = [
         f"Training throughput: {speed['network']} on {Path(speed['data']).name}, {speed['threads']} threads; "
         f"forward {speed['forward_gflops_per_image']:.3f} GFLOP/image (training ~3x). "
-        f"Matmul ceiling: fp32 {ceiling['fp32']:.0f} GFLOP/s, bf16 {ceiling['bf16']:.0f} GFLOP/s.",
+        f"Matmul ceiling: fp32 {ceiling['fp32']:.0f} GFLOP/s, "
+        + (
+            f"bf16 {ceiling['bf16']:.0f} GFLOP/s." if ceiling.get("bf16") else "no native bf16 on this CPU (fp32 only)."
+        ),
         "",
         "| configuration | images/s | x plain | GFLOP/s | of ceiling |",
         "|---|---:|---:|---:|---:|",
