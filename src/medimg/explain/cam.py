@@ -210,13 +210,16 @@ def explain_batch(
         chosen = torch.tensor(values, dtype=torch.long)
     if x.shape[0] == 0:
         return np.zeros((0, *x.shape[2:]), dtype=np.float32)
+    device = next((p.device for p in network.parameters()), x.device)  # CUDA when the network is there
+    x = x.to(device)
+    chosen = chosen.to(device) if chosen is not None else None
     if name == "occlusion":
         maps, _ = _occlusion(network, x, chosen)
     elif target_layer is None and isinstance(network, EnsembleNet):
         maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
     else:
         maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
-    return maps.numpy().astype(np.float32)
+    return maps.detach().cpu().numpy().astype(np.float32)
 
 
 def _ensemble_grad_cam(
