@@ -81,21 +81,23 @@ class RunnableTask(Protocol):
 
     #: registry name (``"classify"``, ``"segment"``)
     name: str
+    #: the plan model (a :class:`~medimg.planning.plan.TrainingPlan`); overrides are checked against its fields
+    plan_type: type[TrainingPlan]
 
     def split_cases(self, dataset: Any) -> list[Case]:
         """The dataset's cases as :class:`~medimg.data.case.Case` for splitting (labels stratify, patients group)."""
         ...
 
-    def plan(
-        self,
-        dataset: Any,
-        train_cases: Sequence[Any],
-        options: FitOptions,
-        plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None = None,
-    ) -> Planned:
-        """Read the training cases, fingerprint them and plan (the saved plan when resuming, else the planner's
-        under the override layers)."""
+    def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
+        """Read the training cases and fingerprint them; returns the fingerprint and the cases as read."""
+        ...
+
+    def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> TrainingPlan:
+        """The planner's plan for a fingerprint (the ``determine_*`` heuristics with their reasons)."""
+        ...
+
+    def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> TrainingPlan:
+        """The planned plan under override layers (config file, then arguments); ConfigError when invalid."""
         ...
 
     def setup(
@@ -156,7 +158,7 @@ def fit_run(
     train_cases, val_cases = training_cases(dataset, splits)
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
     local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
-    planned = task.plan(dataset, train_cases, local, plan_layers, saved_plan)
+    planned = plan_training(task, dataset, train_cases, local, plan_layers, saved_plan)
     setup = task.setup(dataset, planned, val_cases, local, dist)
     run.write_json("fingerprint.json", setup.fingerprint.model_dump())
     run.write_json("plan.json", setup.plan.model_dump())
@@ -245,5 +247,26 @@ def plan_run(
 ) -> tuple[BaseModel, TrainingPlan]:
     """The fingerprint and plan a fit of ``dataset`` would use (same split, same reading), without training."""
     train_cases, _ = training_cases(dataset, default_splits(task, dataset, options))
-    planned = task.plan(dataset, train_cases, options, plan_layers)
+    planned = plan_training(task, dataset, train_cases, options, plan_layers)
     return planned.fingerprint, planned.plan
+
+
+def plan_training(
+    task: RunnableTask,
+    dataset: Any,
+    train_cases: Sequence[Any],
+    options: FitOptions,
+    plan_layers: tuple[dict[str, Any] | None, ...],
+    saved_plan: dict[str, Any] | None = None,
+) -> Planned:
+    """Fingerprint the training cases and plan: the saved plan when resuming, else the planner's under the
+    override layers (``defaults < plan < config file < arguments``)."""
+    from medimg.planning.planner import cpu_supports_bf16
+
+    fingerprint, loaded = task.fingerprint(dataset, train_cases, options)
+    if saved_plan is not None:
+        logger.info("resuming with the saved plan")
+        plan = task.plan_type.model_validate(saved_plan)
+    else:
+        plan = task.resolve_plan(task.propose_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
+    return Planned(fingerprint, plan, loaded)

@@ -17,7 +17,6 @@ from medimg.engine.run import Planned, RunnableTask, TrainingSetup
 if TYPE_CHECKING:
     from torch import nn
 
-    from medimg.planning.plan import TrainingPlan
 
 __all__ = ["Planned", "Task", "Trained", "TrainingSetup"]
 
@@ -48,12 +47,11 @@ class Trained(Protocol):
 class Task(RunnableTask, Protocol):
     """One task package's contribution. Implementations are registered in :mod:`medimg.tasks.registry`.
 
-    What the run needs (``name``, ``split_cases``, ``plan``, ``setup``) is
+    What the run needs (``name``, ``plan_type``, ``split_cases``, ``fingerprint``, ``propose_plan``,
+    ``resolve_plan``, ``setup``) is
     :class:`~medimg.engine.run.RunnableTask`; the rest serves the facade, the bundle, export and serving.
     """
 
-    #: the plan model (a :class:`~medimg.planning.plan.TrainingPlan`); overrides are checked against its fields
-    plan_type: type[TrainingPlan]
     #: dataset loading options of this task beyond include/exclude/window (e.g. ``colour_table``)
     data_options: tuple[str, ...]
 

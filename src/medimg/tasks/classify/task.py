@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from torch import nn
 
 from medimg.config import FitOptions, resolve_plan
@@ -55,28 +56,23 @@ class ClassifyTask:
     def split_cases(self, dataset: Any) -> list[Case]:
         return list(dataset.cases)
 
-    def plan(
-        self,
-        dataset: Any,
-        train_cases: Sequence[Any],
-        options: FitOptions,
-        plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None = None,
-    ) -> Planned:
+    def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
         from medimg.data.loading import read_cases
         from medimg.planning.fingerprint import extract_fingerprint
-        from medimg.planning.planner import cpu_supports_bf16, make_plan
 
         loaded = read_cases(
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training images"
         )
-        fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed)
-        if saved_plan is not None:
-            plan = Plan.model_validate(saved_plan)
-            logger.info("resuming with the saved plan")
-        else:
-            plan = resolve_plan(make_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
-        return Planned(fingerprint, plan, loaded)
+        return extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed), loaded
+
+    def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> Plan:
+        from medimg.planning.planner import make_plan
+
+        return make_plan(fingerprint, bf16_supported=bf16_supported)
+
+    def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> Plan:
+        plan: Plan = resolve_plan(planned, *layers)
+        return plan
 
     def setup(
         self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed

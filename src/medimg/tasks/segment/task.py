@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from medimg.config import FitOptions
@@ -50,22 +51,13 @@ class SegmentTask:
     def split_cases(self, dataset: Any) -> list[Case]:
         return [c.as_case() for c in dataset.cases]
 
-    def plan(
-        self,
-        dataset: Any,
-        train_cases: Sequence[Any],
-        options: FitOptions,
-        plan_layers: tuple[dict[str, Any] | None, ...],
-        saved_plan: dict[str, Any] | None = None,
-    ) -> Planned:
-        from medimg.planning.planner import cpu_supports_bf16
+    def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
         from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
-        from medimg.tasks.segment.planning import extract_seg_fingerprint, make_seg_plan, resolve_seg_plan
+        from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
-        progress = options.progress
         loaded = read_samples(
-            dataset, train_cases, strict=options.strict, progress=progress, desc="reading training cases"
+            dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
         encoding = determine_dataset_encoding(dataset, loaded.samples)
         names = class_names_for(encoding)
@@ -90,14 +82,20 @@ class SegmentTask:
             names,
             seed=options.seed,
         )
-        del decoded
-        if saved_plan is not None:
-            plan = SegPlan.model_validate(saved_plan)
-        else:
-            plan = resolve_seg_plan(make_seg_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
+        return fingerprint, loaded
+
+    def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> SegPlan:
+        from medimg.tasks.segment.planning import make_seg_plan
+
+        return make_seg_plan(fingerprint, bf16_supported=bf16_supported)
+
+    def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> SegPlan:
+        from medimg.tasks.segment.planning import resolve_seg_plan
+
+        plan = resolve_seg_plan(planned, *layers)
         if len(plan.class_names) != plan.num_classes:
             raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
-        return Planned(fingerprint, plan, loaded)
+        return plan
 
     def setup(
         self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
