@@ -1,9 +1,10 @@
 """The training run of every task: split -> read -> fingerprint -> plan -> train -> bundle.
 
-A task brings only what is specific to it through :meth:`~medimg.tasks.base.Task.setup` (reading, fingerprint,
-plan, batch source, loss and validation hooks, network builder); the run writes every artifact of the bundle
-once, atomically, as soon as it exists, so an interrupted run keeps everything it had and ``--resume``
-continues from the last epoch. Under torchrun every rank runs this; rank 0 alone writes.
+A task brings only what is specific to it (:class:`RunnableTask`: reading and fingerprinting its cases, its
+planner and override rules, and a :class:`TrainingSetup` with its batch source, loss and validation hooks and
+network builder); the run chooses the plan, trains, and writes every artifact of the bundle once, atomically, as
+soon as it exists, so an interrupted run keeps everything it had and ``--resume`` continues from the last epoch.
+Under torchrun every rank runs this; rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -49,8 +50,6 @@ class TrainingSetup:
     """What a task hands the run: its artifacts and the pieces the engine trains with.
 
     Attributes:
-        fingerprint: the training split's fingerprint (``fingerprint.json``).
-        plan: the resolved plan (``plan.json``).
         batches: the training batch source.
         hooks: loss of a batch and validation metrics.
         build: ``plan -> network``, freshly initialised.
@@ -63,8 +62,6 @@ class TrainingSetup:
             its post-processing on validation); the returned plan is saved.
     """
 
-    fingerprint: BaseModel
-    plan: TrainingPlan
     batches: BatchSource
     hooks: TaskHooks
     build: Callable[[TrainingPlan], nn.Module]
@@ -72,8 +69,8 @@ class TrainingSetup:
     input_spec: dict[str, Any]
     summary: dict[str, Any] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    finish: Any = None
-    after_training: Any = None
+    finish: Callable[[nn.Module], object] | None = None
+    after_training: Callable[[nn.Module, Any], tuple[TrainingPlan, dict[str, Any]]] | None = None
 
 
 class RunnableTask(Protocol):
@@ -160,9 +157,9 @@ def fit_run(
     local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
     planned = plan_training(task, dataset, train_cases, local, plan_layers, saved_plan)
     setup = task.setup(dataset, planned, val_cases, local, dist)
-    run.write_json("fingerprint.json", setup.fingerprint.model_dump())
-    run.write_json("plan.json", setup.plan.model_dump())
-    plan = setup.plan
+    run.write_json("fingerprint.json", planned.fingerprint.model_dump())
+    run.write_json("plan.json", planned.plan.model_dump())
+    plan = planned.plan
     network, results = train_members(
         setup.build,
         setup.batches,

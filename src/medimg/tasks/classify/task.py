@@ -97,8 +97,6 @@ class ClassifyTask:
             distributed=distributed,
         )
         return TrainingSetup(
-            fingerprint=planned.fingerprint,
-            plan=plan,
             batches=batches,
             hooks=make_hooks(plan, val_split),
             build=self.build_network,

@@ -139,8 +139,6 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         return TrainingSetup(
-            fingerprint=planned.fingerprint,
-            plan=plan,
             batches=batches,
             hooks=hooks,
             build=self.build_network,
