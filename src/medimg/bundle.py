@@ -91,6 +91,7 @@ def load_bundle(run_dir: str | Path) -> TrainedBundle:
     metadata = run.read_json("metadata.json")
     if RunMetadata.model_validate(metadata).backend != "torch" or not run.file("model.pt").is_file():
         raise RunFolderError(f"{run.path} holds no torch network (model.pt); load it with medimg.Model.load")
+    run.verify_weights(metadata)
     task = get_task(str(metadata.get("task", "classify")))
     plan = task.plan_type.model_validate(run.read_json("plan.json"))
     try:

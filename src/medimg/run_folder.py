@@ -17,6 +17,7 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import re
@@ -75,6 +76,30 @@ class RunFolder:
         except json.JSONDecodeError as error:
             raise RunFolderError(f"{target} is corrupt: {error}") from error
 
+    def sha256(self, name: str) -> str:
+        """SHA-256 of one file of the run (hex)."""
+        digest = hashlib.sha256()
+        with self.file(name).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def verify_weights(self, metadata: dict[str, Any]) -> None:
+        """Check the weight files against the hashes ``metadata.json`` recorded when they were written.
+
+        Raises:
+            RunFolderError: a file is missing or its content changed (corrupted on disk or replaced).
+        """
+        for name, expected in (metadata.get("weights_sha256") or {}).items():
+            if not self.file(name).is_file():
+                raise RunFolderError(f"{self.file(name)} is missing: the run folder is incomplete")
+            if self.sha256(name) != expected:
+                raise RunFolderError(
+                    f"{self.file(name)} does not match the SHA-256 recorded in metadata.json when it was written: "
+                    "the file is corrupted or was replaced. Restore it from a backup or retrain "
+                    "(`medimg fit ... --run-dir NEW`)"
+                )
+
     def is_complete(self) -> bool:
         return all(self.file(name).is_file() for name in BUNDLE_FILES)
 
@@ -98,6 +123,7 @@ class RunMetadata(BaseModel):
         class_names: label names, index-aligned with the model's outputs.
         input: what the model expects (spatial dims, channels, size, DICOM window...).
         training: the training summary (best epoch, time, ensemble, counts, skipped files...).
+        weights_sha256: SHA-256 of each weight file (``model.pt``...) as written; checked on every load.
     """
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
@@ -112,6 +138,7 @@ class RunMetadata(BaseModel):
     class_names: list[str] = Field(default_factory=list)
     input: dict[str, Any] = Field(default_factory=dict)
     training: dict[str, Any] = Field(default_factory=dict)
+    weights_sha256: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def create(

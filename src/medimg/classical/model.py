@@ -224,6 +224,7 @@ class ClassicalModel:
             class_names=list(dataset.class_names),
             input_spec={"masks": extractor.masks.to_json() if extractor.masks else None, "window": dataset.window},
             sklearn_version=_sklearn_version(),
+            weights_sha256={BUNDLE: run.sha256(BUNDLE)},
             family="classical",
             features=extractor.features,
             training={
@@ -312,6 +313,7 @@ class ClassicalModel:
             raise RunFolderError(f"{run.path} is not a classical model run (network {metadata.get('network')!r})")
         if not run.file(BUNDLE).is_file():
             raise RunFolderError(f"{run.path} is incomplete: {BUNDLE} is missing (was fitting interrupted?)")
+        run.verify_weights(metadata)
         try:
             bundle = joblib.load(run.file(BUNDLE))
         except Exception as error:  # a corrupt or incompatible pickle: name the file

@@ -212,6 +212,7 @@ def fit_run(
         class_names=setup.class_names,
         input_spec=setup.input_spec,
         training=training,
+        weights_sha256={"model.pt": run.sha256("model.pt")},
     )
     run.write_json("metadata.json", metadata.model_dump())
     return FitResult(network, plan, setup.class_names, run.path, metadata)
