@@ -88,3 +88,17 @@ def test_window_name_is_validated_before_reading(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="Did you mean 'brain'"):
         read_image(tmp_path / "does_not_matter.png", window="brian")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_pixels_are_refused_naming_the_file(tmp_path: Path, bad: float) -> None:
+    """A NaN/Inf image never reaches a network (it would give NaN probabilities and invalid JSON)."""
+    import nibabel as nib
+
+    array = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    array[2:5, 2:5] = bad
+    path = tmp_path / "bad.nii.gz"
+    nib.save(nib.Nifti1Image(array, np.eye(4)), path)
+    with pytest.raises(ImageReadError, match="9 of 256 pixel values are NaN or infinite") as error:
+        read_image(path)
+    assert "bad.nii.gz" in str(error.value)

@@ -29,6 +29,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from medimg.errors import ImageReadError, MedimgError
 
 if TYPE_CHECKING:
@@ -346,6 +348,13 @@ def read_image(
         raise ImageReadError(
             p, f"unexpected error while reading this {fmt} file ({type(exc).__name__}: {exc})"
         ) from exc
+    if np.issubdtype(image.array.dtype, np.floating) and not np.isfinite(image.array).all():
+        bad = int(image.array.size - np.count_nonzero(np.isfinite(image.array)))
+        raise ImageReadError(
+            p,
+            f"{bad} of {image.array.size} pixel values are NaN or infinite: no prediction or training can use them. "
+            "Replace them (e.g. with 0 or the background value) and save the image again",
+        )
     if window is not None:
         apply_window_to_image(image, window)
     return image

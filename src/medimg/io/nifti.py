@@ -124,9 +124,7 @@ def read_nifti(path: str | os.PathLike[str]) -> ImageData:
         names = [n for n in raw.dtype.names if n.upper() != "A"]
         raw = np.stack([raw[n] for n in names], axis=-1)
         meta["rgb"] = True
-    data = np.asarray(raw, dtype=np.float32)
-    if not np.all(np.isfinite(data)):
-        logger.warning("%s: the volume holds NaN or infinite values", p)
+    data = np.asarray(raw, dtype=np.float32)  # NaN/Inf voxels are refused by medimg.io.read_image
     array = _to_channel_first(data, p, meta)
 
     n_spatial = array.ndim - 1
