@@ -44,3 +44,19 @@ def test_cross_split_duplicates(tmp_path: Path) -> None:
     report = check_dataset(Dataset.load(tmp_path))
     assert len(report.cross_split_duplicates) == 1
     assert "[test]" in " ".join(report.cross_split_duplicates[0])
+
+
+def test_label_conflicts_are_problems_and_named(phantom_dir: Path, tmp_path: Path) -> None:
+    """Identical pixels with different labels: named as a label conflict, and `medimg check` exits 1."""
+    import subprocess
+    import sys
+
+    shutil.copy(phantom_dir / "normal" / "phantom_0001.png", phantom_dir / "lesion" / "dup_of_normal.png")
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert not report.ok
+    assert len(report.label_conflicts) == 1 and "[lesion]" in " ".join(report.label_conflicts[0])
+    assert "label conflict" in report.summary() and report.to_dict()["label_conflicts"]
+    done = subprocess.run(
+        [sys.executable, "-m", "medimg", "check", str(phantom_dir)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 1 and "label conflict" in done.stdout and "PROBLEMS FOUND" in done.stdout

@@ -68,7 +68,8 @@ def check(
     window: Window = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here")] = None,
 ) -> None:
-    """Count classes and splits, and find unreadable, blank and duplicated images (also across splits)."""
+    """Count classes and splits, and find unreadable, blank and duplicated images (also across splits) and label
+    conflicts; exits 1 when problems are found."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json
@@ -82,6 +83,8 @@ def check(
     if json_out:
         atomic_write_json(json_out, report.to_dict())
         _echo(f"JSON report: {json_out}")
+    if not report.ok:
+        raise typer.Exit(1)  # problems found: scripts and CI can stop here
 
 
 @app.command()

@@ -31,6 +31,7 @@ class CheckReport:
     blank: list[str] = field(default_factory=list)
     duplicates: list[list[str]] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    label_conflicts: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
     imbalance_ratio: float = 1.0
     warnings: list[str] = field(default_factory=list)
@@ -38,7 +39,9 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         """True when nothing would silently harm training or evaluation."""
-        return not (self.unreadable or self.blank or self.cross_split_duplicates or self.suspected_masks)
+        return not (
+            self.unreadable or self.blank or self.cross_split_duplicates or self.label_conflicts or self.suspected_masks
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class CheckReport:
             "blank": self.blank,
             "duplicates": self.duplicates,
             "cross_split_duplicates": self.cross_split_duplicates,
+            "label_conflicts": self.label_conflicts,
             "suspected_masks": self.suspected_masks,
             "warnings": self.warnings,
         }
@@ -67,7 +71,8 @@ class CheckReport:
             "types     " + _top(self.dtypes),
             f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class)",
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
-            f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}",
+            f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}, label conflicts "
+            f"{len(self.label_conflicts)}",
         ]
         for item in self.unreadable[:10]:
             lines.append(f"  unreadable: {item['path']}: {item['reason']}")
@@ -75,6 +80,8 @@ class CheckReport:
             lines.append(f"  blank: {case_id}")
         for group in self.cross_split_duplicates[:10]:
             lines.append(f"  same image in several splits: {', '.join(group)}")
+        for group in self.label_conflicts[:10]:
+            lines.append(f"  label conflict (identical pixels, different labels): {', '.join(group)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
         return "\n".join(lines)
@@ -110,6 +117,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     channels: Counter[str] = Counter()
     dtypes: Counter[str] = Counter()
     by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    label_of = {c.case_id: (dataset.class_names[c.label] if c.label is not None else "?") for c in dataset.cases}
     blank: list[str] = []
     for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
         sizes["x".join(map(str, array.shape[1:]))] += 1
@@ -123,6 +131,11 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     duplicates = [[cid for cid, _ in entries] for entries in groups]
     cross = [
         [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
+    ]
+    conflicts = [
+        [f"{cid} [{label_of[cid]}]" for cid, _ in entries]
+        for entries in groups
+        if len({label_of[cid] for cid, _ in entries}) > 1
     ]
     counts = [v for v in dataset.class_counts().values() if v > 0]
     imbalance = max(counts) / min(counts) if counts else 1.0
@@ -143,7 +156,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     if len(channels) > 1:
         warnings.append("mixed channel counts; images are converted to the most common channel count")
-    if duplicates and not cross:
+    if conflicts:
+        warnings.append(
+            f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
+            "or remove the wrong copy"
+        )
+    if duplicates and not cross and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
     return CheckReport(
         dataset=dataset.describe(),
@@ -154,6 +172,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         blank=blank,
         duplicates=duplicates,
         cross_split_duplicates=cross,
+        label_conflicts=conflicts,
         suspected_masks=masks,
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
