@@ -53,6 +53,7 @@ class Model:
 
     Attributes (after ``fit`` or ``load``):
         network_: the trained ``torch.nn.Module`` (best validation epoch; ``None`` for classical models).
+        estimator_, extractor_: classical models: the fitted scikit-learn pipeline and feature extractor.
         plan_: the resolved plan (``None`` for classical models).
         class_names_: label names, index-aligned with the outputs.
         run_dir_: the run folder holding the bundle.
@@ -96,6 +97,8 @@ class Model:
         self.last_report_dir_: Path | None = None
         self.report_: Report | None = None
         self.cv_summary_: dict[str, Any] | None = None
+        self.estimator_: Any = None  # sklearn backend: the fitted pipeline and its feature extractor
+        self.extractor_: Any = None
         self._dataset: Any = None
 
     def __repr__(self) -> str:
@@ -321,6 +324,7 @@ class Model:
     def _adopt(self, classical: ClassicalModel) -> Model:
         """Take the state of the sklearn backend after its fit or load."""
         self._classical = classical
+        self.estimator_, self.extractor_ = classical.estimator_, classical.extractor_
         self.class_names_ = classical.class_names_
         self.run_dir_, self.metadata_ = classical.run_dir_, classical.metadata_
         self.last_report_dir_ = getattr(classical, "last_report_dir_", None)

@@ -50,7 +50,7 @@ def test_search_needs_two_classes_with_two_images():
 def test_fit_load_evaluate_predict_like_a_deep_model(tmp_path):
     cells = make_cells(tmp_path / "cells", n_per_class=20)
     model = Model("decision-tree", features="handcrafted", masks="herlev", cv_folds=3, n_jobs=1)
-    assert isinstance(model, ClassicalModel)
+    assert model.backend == "sklearn" and isinstance(model._classical, ClassicalModel)  # the one facade
     model.fit(cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False)
     run = tmp_path / "run"
     for name in ("config.json", "splits.json", "metadata.json", "features.json", "search.json", "model.joblib"):
@@ -60,7 +60,8 @@ def test_fit_load_evaluate_predict_like_a_deep_model(tmp_path):
     report = json.loads((run / "report" / "report.json").read_text())
     assert (run / "report" / "report.html").is_file() and report["metrics"]["accuracy"] >= 0.8
     loaded = Model.load(run)
-    assert isinstance(loaded, ClassicalModel) and loaded.class_names_ == model.class_names_
+    assert loaded.backend == "sklearn" and loaded.class_names_ == model.class_names_
+    assert loaded.estimator_ is not None and loaded.extractor_ is not None
     val = loaded.evaluate(split="val")
     assert val.split == "val" and "roc_auc" in val.confidence_intervals
     predictions = loaded.predict(cells / "abnormal_cell")
