@@ -46,7 +46,7 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, 
         "--out",
         str(out),
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text()), proc.stdout, folder
 
@@ -59,7 +59,7 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     out.write_text(json.dumps(result))
     command = [sys.executable, str(SCRIPT), "--data", str(folder), "--only", "tinymnist", "--configs", "auto"]
     command += ["--seeds", "0,1", "--budget-s", "10", "--no-speed", "--resume", "--out", str(out)]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert " seed 0 ..." not in proc.stdout  # nothing retrained
     again = json.loads(out.read_text())
@@ -69,7 +69,7 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     assert "speed" in again and len(again["commands"]) == 2
     # --fresh retrains the selected runs and keeps the others
     fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--no-speed", "--resume", "--fresh"]
-    proc = subprocess.run([*fresh, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run([*fresh, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tinymnist.npz auto seed 0 ..." in proc.stdout and "reference seed" not in proc.stdout
     third = json.loads(out.read_text())["datasets"]["tinymnist"]["configurations"]
