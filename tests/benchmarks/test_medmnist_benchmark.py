@@ -68,7 +68,8 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     assert configs["auto"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["auto"]["runs"]
     assert "speed" in again and len(again["commands"]) == 2
     # --fresh retrains the selected runs and keeps the others
-    fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--no-speed", "--resume", "--fresh"]
+    fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--budget-s", "10", "--no-speed", "--resume"]
+    fresh.append("--fresh")
     proc = subprocess.run([*fresh, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "tinymnist.npz auto seed 0 ..." in proc.stdout and "reference seed" not in proc.stdout
