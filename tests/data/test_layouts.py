@@ -18,6 +18,7 @@ from medimg.data.layouts import LAYOUTS, Layout, detect_layout, get_layout, layo
 from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
+from tests.data.test_detection_layouts import DETECTION_SAMPLES
 
 
 def _png(path: Path, value: int = 0, size: int = 8) -> Path:
@@ -59,6 +60,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
+    **DETECTION_SAMPLES,
 }
 
 
@@ -72,7 +74,7 @@ def test_every_layout_has_a_sample_and_names_are_unique() -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS, ids=lambda layout: layout.name)
 def test_layout_contract(layout: Layout, tmp_path: Path) -> None:
-    assert layout.task in ("classify", "segment")
+    assert layout.task in ("classify", "segment", "detect")
     assert layout.description
     assert get_layout(layout.name) is layout
     assert next(iter(inspect.signature(layout.load).parameters)) == "path"

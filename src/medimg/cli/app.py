@@ -80,8 +80,15 @@ def check(
         return
     report = check_dataset(found, progress=True)
     _echo(report.summary())
+    extra: dict[str, Any] = {}
+    if found.task == "detect":  # boxes per class: sizes, boxes per image, out-of-bounds and duplicate boxes
+        from medimg.data.detection import DetectionDataset, box_statistics
+
+        assert isinstance(found, DetectionDataset)
+        extra["boxes"] = box_statistics(found).to_dict()
+        _echo(box_statistics(found).summary())
     if json_out:
-        atomic_write_json(json_out, report.to_dict())
+        atomic_write_json(json_out, {**report.to_dict(), **extra})
         _echo(f"JSON report: {json_out}")
     if not report.ok:
         raise typer.Exit(1)  # problems found: scripts and CI can stop here

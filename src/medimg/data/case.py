@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 #: The tasks a dataset can serve; a layout reader declares one (see :mod:`medimg.data.layouts`).
-TaskName = Literal["classify", "segment"]
+TaskName = Literal["classify", "segment", "detect"]
 
 SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {
@@ -63,7 +63,7 @@ class Case:
         roi: a region-of-interest (field-of-view) mask file; pixels outside it are ignored. ``None`` if none.
         boxes: the objects of a detection case as :class:`Box` (``x1, y1, x2, y2`` in pixels + class index);
             ``None`` when the case carries no box annotation, ``()`` for an annotated image without objects.
-            A placeholder: no reader fills it yet.
+            Filled by the detection layouts (Pascal VOC, COCO, CSV boxes).
     """
 
     case_id: str

@@ -12,6 +12,10 @@ The graph maps ``image`` ``(batch, C, *spatial)`` float32 (already preprocessed)
   the PyTorch path runs every image as sliding windows of this size anyway); outputs ``(batch, K, *patch)``.
   :class:`~medimg.export.predictor.OnnxPredictor` runs the same Gaussian-blended sliding windows in numpy
   (:mod:`medimg.export.segment`).
+* ``detect``: the graph is the detector between its transform and its post-processing: ``image`` (normalised,
+  padded to multiples of 32; dynamic batch and size) -> ``cls_logits``, ``bbox_regression`` (and FCOS's
+  ``bbox_ctrness``) per anchor; anchors, decoding and NMS run in numpy (:mod:`medimg.export.detect`) and the
+  parity check also compares whole detections (boxes, scores, labels) with PyTorch's.
 
 The file's metadata carries everything the predictor needs to go from an image file to a result without torch:
 
@@ -121,14 +125,26 @@ def _require_onnx() -> Any:
     return onnx
 
 
-def _torch_export(wrapper: nn.Module, example: torch.Tensor, target: Path, opset: int) -> str:
+def _torch_export(
+    wrapper: nn.Module,
+    example: torch.Tensor,
+    target: Path,
+    opset: int,
+    output_names: Sequence[str] = ("logits", "probabilities"),
+    dynamic_spatial: bool = False,
+) -> str:
     """Export with the dynamo exporter; fall back to the TorchScript one if it fails. Returns which worked."""
-    names = {"input_names": ["image"], "output_names": ["logits", "probabilities"]}
+    names = {"input_names": ["image"], "output_names": list(output_names)}
     chatter = io.StringIO()
     try:
         with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             batch = torch.export.Dim("batch", min=1, max=65536)
+            axes: dict[int, Any] = {0: batch}
+            if dynamic_spatial:  # detection: any input size (multiples of 32)
+                axes.update(
+                    {2: 32 * torch.export.Dim("rows", min=1, max=512), 3: 32 * torch.export.Dim("cols", min=1, max=512)}
+                )
             torch.onnx.export(
                 wrapper,
                 (example,),
@@ -136,7 +152,7 @@ def _torch_export(wrapper: nn.Module, example: torch.Tensor, target: Path, opset
                 dynamo=True,
                 external_data=False,
                 opset_version=opset,
-                dynamic_shapes={"image": {0: batch}},
+                dynamic_shapes={"image": axes},
                 **names,  # type: ignore[arg-type]
             )
         return "dynamo"
@@ -154,7 +170,10 @@ def _torch_export(wrapper: nn.Module, example: torch.Tensor, target: Path, opset
                 str(target),
                 dynamo=False,
                 opset_version=min(opset, 17),
-                dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "probabilities": {0: "batch"}},
+                dynamic_axes={
+                    "image": {0: "batch", **({2: "height", 3: "width"} if dynamic_spatial else {})},
+                    **{name: {0: "batch"} for name in output_names},
+                },
                 **names,  # type: ignore[arg-type]
             )
     except Exception as error:
@@ -261,6 +280,8 @@ class _Prepared:
         preprocessing_diff: numpy vs PyTorch preprocessing on the parity images (None for random inputs).
         pipeline_check: ``ONNX session -> max |difference|`` of whole results (segment), run after the parity.
         notes: remarks for :attr:`ExportResult.notes`.
+        graph: the module exported, ``inputs -> outputs`` (default: the network's logits and their softmax).
+        output_names: the graph's output names (default ``logits``, ``probabilities``).
     """
 
     network: nn.Module
@@ -272,6 +293,8 @@ class _Prepared:
     preprocessing_diff: float | None = None
     pipeline_check: Callable[[Any], float] | None = None
     notes: list[str] = field(default_factory=list)
+    graph: nn.Module | None = None
+    output_names: tuple[str, ...] = ("logits", "probabilities")
 
 
 def _random_inputs(channels: int, size: Sequence[int], count: int = 8) -> torch.Tensor:
@@ -375,7 +398,16 @@ def _prepare_segment(
     )
 
 
-_PREPARERS = {"classify": _prepare_classify, "segment": _prepare_segment}
+def _prepare_detect(
+    model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
+) -> _Prepared:
+    from medimg.tasks.detect.export import prepare_detect_export
+
+    prepared: _Prepared = prepare_detect_export(model, network, parity_inputs, limit)
+    return prepared
+
+
+_PREPARERS = {"classify": _prepare_classify, "segment": _prepare_segment, "detect": _prepare_detect}
 
 
 def load_bundle(bundle: Trained | str | os.PathLike[str]) -> Trained:
@@ -435,9 +467,15 @@ def export_onnx(
     network = model.network_.float().to(memory_format=torch.contiguous_format).eval()  # type: ignore[union-attr]
     prepared = preparer(model, network, parity_inputs, max_parity_images)
     x = prepared.inputs
+    names = list(prepared.output_names)
+    graph = prepared.graph
     with torch.no_grad():
-        reference_logits = network(x).float()
-        reference = (reference_logits.numpy(), torch.softmax(reference_logits, 1).numpy())
+        if graph is None:  # the network's logits, and their softmax computed here (not by the exported wrapper)
+            reference_logits = network(x).float()
+            reference: tuple[np.ndarray, ...] = (reference_logits.numpy(), torch.softmax(reference_logits, 1).numpy())
+            graph = _WithProbabilities(network).eval()
+        else:
+            reference = tuple(o.float().numpy() for o in graph(x))
 
     plan = model.plan_
     metadata = {
@@ -456,7 +494,7 @@ def export_onnx(
     pipeline_diff: float | None = None
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".onnx-export-") as tmp:
         raw = Path(tmp) / "raw.onnx"
-        exporter = _torch_export(_WithProbabilities(network).eval(), x[:2], raw, opset)
+        exporter = _torch_export(graph, x[:2], raw, opset, names, dynamic_spatial=model.task == "detect")
         proto = onnx.load(str(raw))
         proto.doc_string = prepared.doc
         for key, value in metadata.items():
@@ -467,11 +505,10 @@ def export_onnx(
         onnx.save(proto, str(final))
         session = ort.InferenceSession(str(final), providers=["CPUExecutionProvider"])
         feed = x.numpy().astype(np.float32)
-        outputs = session.run(["logits", "probabilities"], {"image": feed})
-        single = session.run(["logits", "probabilities"], {"image": feed[:1]})  # the dynamic axis at batch 1
+        outputs = session.run(names, {"image": feed})
+        single = session.run(names, {"image": feed[:1]})  # the dynamic axis at batch 1
         diff = max(
-            float(np.abs(outputs[0] - reference[0]).max()),
-            float(np.abs(outputs[1] - reference[1]).max()),
+            *(float(np.abs(out - ref).max()) for out, ref in zip(outputs, reference, strict=True)),
             float(np.abs(single[0] - reference[0][:1]).max()),
         )
         if not np.isfinite(diff) or diff > tolerance:

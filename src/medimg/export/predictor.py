@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
+from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPrediction
 from medimg.io.inputs import expand_inputs
 from medimg.tasks.classify.predict import Prediction
+from medimg.tasks.detect.predict import DetectionPrediction
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -100,9 +102,15 @@ class OnnxPredictor:
                 f"{self.path} lacks medimg metadata ({', '.join(missing)}); export it with `medimg export`"
             )
         self.task = props.get("medimg.task", "classify")
-        required = {"classify": PREPROCESSING_KEYS, "segment": SEGMENT_PREPROCESSING_KEYS}.get(self.task)
+        required = {
+            "classify": PREPROCESSING_KEYS,
+            "segment": SEGMENT_PREPROCESSING_KEYS,
+            "detect": DETECT_PREPROCESSING_KEYS,
+        }.get(self.task)
         if required is None:
-            raise ExportError(f"{self.path} holds a {self.task!r} model; this medimg predicts classify and segment")
+            raise ExportError(
+                f"{self.path} holds a {self.task!r} model; this medimg predicts classify, segment and detect"
+            )
         self.class_names: list[str] = list(json.loads(props["medimg.class_names"]))
         self.preprocessing: dict[str, Any] = json.loads(props["medimg.preprocessing"])
         absent = [k for k in required if k not in self.preprocessing]
@@ -269,6 +277,8 @@ class OnnxPredictor:
                 failed.append((str(path), error.reason))
                 logger.warning("skipped %s: %s", path, error.reason)
         self.failed_ = failed
+        if self.task == "detect":
+            return self.detect_images(images)  # type: ignore[return-value]
         if self.task == "classify":
             return self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
         predictions: list[SegmentationPrediction] = []
@@ -278,6 +288,40 @@ class OnnxPredictor:
             except DatasetError as error:
                 self.failed_.append((image.source, str(error)))
                 logger.warning("skipped %s: %s", image.source, error)
+        return predictions
+
+    # ------------------------------------------------------------------ detect
+    def detect_images(self, images: Sequence[ImageData]) -> list[DetectionPrediction]:
+        """Detect objects in images already read: boxes (score at least the exported threshold) in the files'
+        pixels, as the PyTorch engine returns them (without overlays)."""
+        from medimg.export import detect
+
+        self._require_task("detect", "detect_images")
+        spec = self.preprocessing
+        names = ["cls_logits", "bbox_regression"] + (["bbox_ctrness"] if spec["network"] == "fcos" else [])
+
+        def run(batch: np.ndarray) -> dict[str, np.ndarray]:
+            return dict(zip(names, self.session.run(names, {"image": batch}), strict=True))
+
+        predictions = []
+        for image in images:
+            x, (sy, sx) = detect.prepare_image(image.array, spec)
+            boxes, scores, labels = detect.run_graph(run, [x], spec)[0]
+            keep = scores >= float(spec["score_threshold"])
+            factors = np.asarray([sx, sy, sx, sy], dtype=np.float32)
+            height, width = image.spatial_shape[-2:]
+            predictions.append(
+                DetectionPrediction(
+                    source=image.source,
+                    boxes=(boxes[keep] / factors).astype(np.float32),
+                    scores=scores[keep],
+                    labels=[self.class_names[int(k)] for k in labels[keep]],
+                    label_indices=[int(k) for k in labels[keep]],
+                    class_names=list(self.class_names),
+                    score_threshold=float(spec["score_threshold"]),
+                    image_size=(int(height), int(width)),
+                )
+            )
         return predictions
 
     def _require_task(self, task: str, method: str) -> None:

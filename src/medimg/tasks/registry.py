@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 TASKS: dict[str, str] = {
     "classify": "medimg.tasks.classify.task:CLASSIFY",
     "segment": "medimg.tasks.segment.task:SEGMENT",
+    "detect": "medimg.tasks.detect.task:DETECT",
 }
 
 

@@ -12,6 +12,9 @@ name                  task       reads
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
+``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
+``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
+``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
 ====================  =========  ==========================================================================
 
 Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before
@@ -22,10 +25,9 @@ task it looks like), except the class-folder layout (``exclusive=False``): class
 the images (Herlev's ``*-d.bmp``), which ``task="segment"`` pairs by name. When no layout detects a folder, the
 task's first layout (class folders when no task is given) reads it and explains what it expected.
 
-Adding a layout is one module plus one line in :data:`LAYOUTS`. Pascal VOC (``JPEGImages/`` +
-``Annotations/*.xml``) and COCO (``annotations/instances_*.json``) readers, filling
-:attr:`~medimg.data.case.Case.boxes`, would add a ``"detect"`` task to :data:`~medimg.data.case.TaskName` and
-register before the generic class folders (a VOC or COCO folder has sub-folders too).
+Adding a layout is one module plus one line in :data:`LAYOUTS`. The detection readers (Pascal VOC, COCO, CSV
+boxes) fill :attr:`~medimg.data.case.Case.boxes` and register before the generic class folders (a VOC or COCO
+folder has sub-folders too) and the CSV box manifest before the generic CSV manifest.
 """
 
 from __future__ import annotations
@@ -36,14 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medimg.data.layouts import class_folders, csv_manifest, image_mask_pairs, medmnist
+from medimg.data.layouts import class_folders, coco, csv_boxes, csv_manifest, image_mask_pairs, medmnist, voc
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 
 if TYPE_CHECKING:
     from medimg.data.case import TaskName
     from medimg.data.dataset import Dataset, SegmentationDataset
 
-TASK_WORDS = {"classify": "classification", "segment": "segmentation"}
+TASK_WORDS = {"classify": "classification", "segment": "segmentation", "detect": "detection"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Layout:
 
     Attributes:
         name: registry name (``"image_mask_pairs"``), accepted by ``Dataset.load(path, layout=...)``.
-        task: the task its datasets serve (``"classify"`` or ``"segment"``).
+        task: the task its datasets serve (``"classify"``, ``"segment"`` or ``"detect"``).
         detect: ``detect(path) -> bool``, cheap: reads names and headers, never pixels.
         load: ``load(path, **options)`` returning a dataset of ``task`` (no pixels read).
         description: what it reads, for messages.
@@ -92,6 +94,9 @@ LAYOUTS: tuple[Layout, ...] = (
         image_mask_pairs.load,
         "image/mask pairs (images/ + masks/ or labels/ folders, *_mask files, CSV image,mask)",
     ),
+    Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/)"),
+    Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),
+    Layout("csv_boxes", "detect", csv_boxes.detect, csv_boxes.load, "CSV boxes path,x1,y1,x2,y2,label"),
     Layout(
         "class_folders",
         "classify",
@@ -151,5 +156,6 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         return same_task[0]
     raise DatasetError(
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
-        "(images/ + masks/), a CSV manifest (path,label or image,mask) or a MedMNIST .npz file"
+        "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC or "
+        "COCO folder, or a MedMNIST .npz file"
     )

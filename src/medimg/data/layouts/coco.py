@@ -1,0 +1,223 @@
+"""COCO detection JSON: ``images``, ``annotations`` (``bbox`` ``[x, y, width, height]``) and ``categories``.
+
+The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ...; or ``*.json``
+at its top). With several files, the split comes from each file's name (``train``, ``val``, ``test``, as in
+``instances_val2017.json``). Image ``file_name`` entries are resolved against, in order: the JSON's folder, its
+parent, ``images/`` and ``images/<split name>/`` beside it, and the folder named like the file's suffix
+(``train2017/`` for ``instances_train2017.json``).
+
+Class names come from ``categories`` (ordered by id); boxes are clipped to the image's ``width``/``height``,
+degenerate and duplicate boxes and ``iscrowd`` regions dropped and reported. Images without annotations are
+images without objects. A missing image, an empty or malformed file, or an annotation naming an unknown
+category or image is a :class:`~medimg.errors.DatasetError` naming the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medimg.data.case import Case, normalise_split
+from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
+from medimg.data.layouts.common import name_selected
+from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+SNIFF_BYTES = 1 << 16
+
+
+def _looks_like_coco(file: Path) -> bool:
+    """A ``.json`` file whose start names ``images`` and (``annotations`` or ``categories``); reads 64 KiB."""
+    if file.suffix.lower() != ".json" or not file.is_file():
+        return False
+    try:
+        with file.open("r", encoding="utf-8", errors="replace") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return '"images"' in head and ('"annotations"' in head or '"categories"' in head)
+
+
+def _json_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path] if _looks_like_coco(path) else []
+    if not path.is_dir():
+        return []
+    found: list[Path] = []
+    for folder in (path / "annotations", path):
+        if folder.is_dir():
+            try:
+                entries = sorted(itertools.islice(folder.iterdir(), 500))
+            except OSError:
+                continue
+            found += [p for p in entries if _looks_like_coco(p)]
+        if found:
+            break
+    return found
+
+
+def detect(path: Path) -> bool:
+    """A COCO JSON file, or a folder with COCO JSON files in ``annotations/`` or at its top."""
+    return bool(_json_files(path))
+
+
+def _split_of(file: Path, several: bool) -> str | None:
+    if not several:
+        return None
+    for word in re.split(r"[^a-z]+", file.stem.lower()):
+        split = normalise_split(word)
+        if split:
+            return split
+    return None
+
+
+def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
+    base = file.parent
+    stem_words = file.stem.split("_", 1)
+    candidates = [base / file_name, base.parent / file_name, base / "images" / file_name]
+    candidates += [base.parent / "images" / file_name]
+    if split:
+        candidates += [base.parent / "images" / split / file_name, base / "images" / split / file_name]
+    if len(stem_words) == 2:
+        candidates += [base.parent / stem_words[1] / file_name, base / stem_words[1] / file_name]
+        candidates += [base.parent / "images" / stem_words[1] / file_name]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(f"{file}: cannot read the COCO file ({error})") from error
+    if not text.strip():
+        raise DatasetError(f"{file}: the COCO annotation file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DatasetError(f"{file}: not valid JSON ({error})") from error
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DatasetError(f"{file}: not a COCO detection file (needs 'images', 'annotations' and 'categories')")
+    return data
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    class_names: Sequence[str] | None = None,
+) -> DetectionDataset:
+    """Read COCO detection JSON (annotations and paths only).
+
+    Args:
+        path: a COCO JSON file or a folder of them (see the module docstring).
+        include: file-name patterns an image must match to be kept.
+        exclude: file-name patterns of images to skip.
+        class_names: the expected classes, in this order; a category of another name is an error. Default: the
+            files' categories, by id.
+
+    Raises:
+        DatasetError: no COCO file, an empty or malformed one, an annotation naming an unknown category or image,
+            or images that do not exist; the message names the files.
+    """
+    if path.is_file() and path.suffix.lower() == ".json":
+        files = [path]  # named explicitly: read it, and say what is wrong with it
+    elif (path / "annotations").is_dir() and _json_files(path):
+        files = sorted(p for p in (path / "annotations").iterdir() if p.suffix.lower() == ".json")
+    else:
+        files = _json_files(path)
+    if not files:
+        raise DatasetError(f"{path}: no COCO JSON file (with 'images' and 'annotations') found")
+    documents = [(file, _read(file)) for file in files]
+    categories: dict[str, int] = {}  # name -> smallest id seen, for the order
+    for file, data in documents:
+        for category in data.get("categories") or []:
+            name = str(category.get("name", "")).strip()
+            if not name:
+                raise DatasetError(f"{file}: a category has no name")
+            categories[name] = min(categories.get(name, int(category.get("id", 0))), int(category.get("id", 0)))
+    names = list(class_names) if class_names is not None else sorted(categories, key=lambda n: (categories[n], n))
+    index = {name: i for i, name in enumerate(names)}
+    problems: list[str] = []
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    root = path if path.is_dir() else path.parent
+    for file, data in documents:
+        split = _split_of(file, len(documents) > 1)
+        category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
+        for name in sorted(set(category_name.values()) - set(index)):
+            problems.append(f"{file}: category {name!r} is not in class_names {names}")
+        per_image: dict[int, list[tuple[float, float, float, float, int]]] = {}
+        crowd: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
+        images = {int(image["id"]): image for image in data["images"] if "id" in image}
+        for annotation in data.get("annotations") or []:
+            image_id, category_id = annotation.get("image_id"), annotation.get("category_id")
+            if image_id not in images:
+                problems.append(f"{file}: annotation {annotation.get('id')} names image id {image_id}, not in images")
+                continue
+            if category_id not in category_name:
+                problems.append(
+                    f"{file}: annotation {annotation.get('id')} names category id {category_id}, not in categories"
+                )
+                continue
+            bbox = annotation.get("bbox")
+            if not isinstance(bbox, list) or len(bbox) != 4:
+                problems.append(f"{file}: annotation {annotation.get('id')} has no bbox [x, y, width, height]")
+                continue
+            x, y, w, h = (float(v) for v in bbox)
+            name = category_name[category_id]
+            if name not in index:
+                continue
+            if annotation.get("iscrowd"):
+                crowd.setdefault(image_id, []).append((name, (x, y, x + w, y + h)))
+                continue
+            per_image.setdefault(image_id, []).append((x, y, x + w, y + h, index[name]))
+        for image_id, image in images.items():
+            file_name = str(image.get("file_name", ""))
+            if not name_selected(Path(file_name).name, include, exclude):
+                continue
+            found = _image_path(file, file_name, split)
+            if found is None:
+                problems.append(f"{file}: image {file_name!r} (id {image_id}) not found beside the JSON")
+                continue
+            case_id = _case_id(found, root)
+            width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+            size = (height, width) if width > 0 and height > 0 else image_size(found)
+            boxes, found_issues = clean_boxes(per_image.get(image_id, []), size, names, file=str(file), image=case_id)
+            issues += found_issues
+            issues += [BoxIssue(str(file), case_id, "crowd", n, b) for n, b in crowd.get(image_id, [])]
+            if size is not None:
+                sizes[case_id] = size
+            cases.append(Case(case_id=case_id, label=None, split=split, path=found, boxes=boxes))
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise DatasetError(f"{path}: {len(problems)} annotation problem(s):\n  {shown}")
+    if len({c.case_id for c in cases}) != len(cases):
+        raise DatasetError(f"{path}: the same image is listed more than once across the COCO files")
+    if cases and any(c.split for c in cases) and not all(c.split for c in cases):
+        logger.warning("%s: some COCO files name no split; the data's own split is not used", path)
+        cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
+    log_issues(issues, path)
+    return DetectionDataset(
+        name=(path if path.is_dir() else path.parent).resolve().name,
+        root=path,
+        source="coco",
+        class_names=names,
+        cases=cases,
+        box_issues=issues,
+        image_sizes=sizes,
+    )
+
+
+def _case_id(image: Path, root: Path) -> str:
+    try:
+        return image.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return image.as_posix()

@@ -1,0 +1,156 @@
+"""CSV manifest of boxes: ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box.
+
+Paths are relative to the CSV's folder; an image has as many rows as it has boxes. A row whose box cells are all
+empty lists an image without objects (a negative). Column names are matched case-insensitively, with synonyms
+(``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``, ``class``). Boxes are clipped to the image
+(its size read from the file header), degenerate and duplicate ones dropped and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from medimg.data.case import Case, normalise_split
+from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
+from medimg.data.layouts.common import is_manifest, manifest_delimiter, manifest_header, name_selected
+from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+PATH_COLUMNS = ("path", "image", "file", "filename", "image_path")
+CORNER_COLUMNS = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
+LABEL_COLUMNS = ("label", "class", "class_name", "category")
+SPLIT_COLUMNS = ("split", "subset", "fold")
+PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
+
+
+def detect(path: Path) -> bool:
+    """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``)."""
+    if not is_manifest(path):
+        return False
+    header = set(manifest_header(path))
+    return bool(header & set(PATH_COLUMNS)) and all(header & set(options) for options in CORNER_COLUMNS)
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    class_names: Sequence[str] | None = None,
+) -> DetectionDataset:
+    """Read a box manifest (paths and boxes; image headers for the sizes).
+
+    Args:
+        path: the CSV (or TSV) file.
+        include: file-name patterns an image must match to be kept.
+        exclude: file-name patterns of images to skip.
+        class_names: the expected classes, in this order; a row of another class is an error. Default: every
+            class found, alphabetically.
+
+    Raises:
+        DatasetError: a required column is missing, rows point to missing files, a corner is not a number, a box
+            has no label, a label is outside ``class_names``, or split values disagree; the message names lines.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{path} is not a file: a box manifest is a CSV path,x1,y1,x2,y2,label")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
+        columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+        rows = list(reader)
+
+    def column(options: Sequence[str], required: bool) -> str | None:
+        for option in options:
+            if option in columns:
+                return columns[option]
+        if required:
+            raise DatasetError(f"{path} has no {options[0]!r} column; the header needs path,x1,y1,x2,y2,label")
+        return None
+
+    path_col = column(PATH_COLUMNS, True) or ""
+    corner_cols = [column(options, True) or "" for options in CORNER_COLUMNS]
+    label_col = column(LABEL_COLUMNS, True) or ""
+    split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
+    problems: list[str] = []
+    order: list[str] = []
+    info: dict[str, tuple[Path, str | None, str | None]] = {}
+    raw: dict[str, list[tuple[float, float, float, float, str, int]]] = {}
+    for line, row in enumerate(rows, start=2):
+        raw_path = str(row.get(path_col) or "").strip()
+        if not raw_path:
+            problems.append(f"line {line}: empty path")
+            continue
+        file = Path(raw_path).expanduser()
+        file = file if file.is_absolute() else path.parent / file
+        if not name_selected(file.name, include, exclude):
+            continue
+        if raw_path not in info:
+            if not file.is_file():
+                problems.append(f"line {line}: {file} does not exist")
+                continue
+            split_raw = str(row.get(split_col) or "").strip() if split_col else ""
+            split = normalise_split(split_raw)
+            if split_raw and split is None:
+                problems.append(f"line {line}: unknown split {split_raw!r} (use train, val or test)")
+            patient = str(row.get(patient_col) or "").strip() if patient_col else ""
+            info[raw_path] = (file, split, patient or None)
+            order.append(raw_path)
+            raw[raw_path] = []
+        cells = [str(row.get(c) or "").strip() for c in corner_cols]
+        label = str(row.get(label_col) or "").strip()
+        if not any(cells) and not label:
+            continue  # an image without objects
+        try:
+            x1, y1, x2, y2 = (float(c) for c in cells)
+        except ValueError:
+            problems.append(f"line {line}: box corners {cells} are not all numbers")
+            continue
+        if not label:
+            problems.append(f"line {line}: the box has no label")
+            continue
+        if class_names is not None and label not in class_names:
+            problems.append(f"line {line}: label {label!r} is not in class_names {list(class_names)}")
+            continue
+        raw[raw_path].append((x1, y1, x2, y2, label, line))
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise DatasetError(f"{path}: {len(problems)} problem(s):\n  {shown}")
+    names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
+    index = {name: i for i, name in enumerate(names)}
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    for raw_path in order:
+        file, own_split, own_patient = info[raw_path]
+        size = image_size(file)
+        entries = raw[raw_path]
+        boxes, found = clean_boxes(
+            [(x1, y1, x2, y2, index[label]) for x1, y1, x2, y2, label, _ in entries],
+            size,
+            names,
+            file=f"{path}:{entries[0][5] if entries else '?'}",
+            image=raw_path,
+        )
+        issues += found
+        if size is not None:
+            sizes[raw_path] = size
+        cases.append(
+            Case(case_id=raw_path, label=None, split=own_split, patient_id=own_patient, path=file, boxes=boxes)
+        )
+    if cases and any(c.split for c in cases) and not all(c.split for c in cases):
+        raise DatasetError(
+            f"{path}: some images have a split and others do not; fill the split column for every row or for none"
+        )
+    log_issues(issues, path)
+    return DetectionDataset(
+        name=path.stem,
+        root=path,
+        source="csv",
+        class_names=names,
+        cases=cases,
+        box_issues=issues,
+        image_sizes=sizes,
+    )

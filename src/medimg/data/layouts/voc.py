@@ -1,0 +1,220 @@
+"""Pascal VOC detection folders: ``Annotations/*.xml`` + ``JPEGImages/``, split by ``ImageSets/Main/*.txt``.
+
+The folder given (or its only sub-folder holding ``Annotations/``, as BCCD's ``bccd/BCCD/``) is read as:
+
+* ``Annotations/<id>.xml``: one ``<annotation>`` per image with ``<filename>``, ``<size>`` and ``<object>`` entries
+  (``<name>`` and ``<bndbox>`` ``xmin ymin xmax ymax`` in pixels). An annotation without objects is an image
+  without objects (a negative).
+* ``JPEGImages/``: the images; one without an XML is kept aside as unlabelled.
+* ``ImageSets/Main/{train,val,test}.txt`` (ids, one a line): the official split when present (``trainval.txt``
+  stands in for a missing ``train.txt``).
+
+Boxes are clipped to the image (the ``<size>`` of the XML, else the image header), degenerate and duplicate boxes
+dropped; both are reported (:class:`~medimg.data.detection.BoxIssue`). A missing image, an empty or malformed XML,
+or (with ``class_names``) an object of an unknown class is a :class:`~medimg.errors.DatasetError` naming the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from medimg.data.case import Case
+from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
+from medimg.data.layouts.common import name_selected
+from medimg.errors import DatasetError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+
+logger = logging.getLogger(__name__)
+
+ANNOTATIONS = "Annotations"
+IMAGES = "JPEGImages"
+SPLIT_FILES = {"train": ("train.txt", "trainval.txt"), "val": ("val.txt",), "test": ("test.txt",)}
+
+
+def _voc_root(path: Path) -> Path | None:
+    """The folder holding ``Annotations/`` and ``JPEGImages/``: ``path`` or one of its sub-folders."""
+    if not path.is_dir():
+        return None
+    candidates = [path]
+    try:
+        candidates += [p for p in itertools.islice(path.iterdir(), 200) if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return None
+    for folder in candidates:
+        if (folder / ANNOTATIONS).is_dir() and (folder / IMAGES).is_dir():
+            return folder
+    return None
+
+
+def detect(path: Path) -> bool:
+    """A folder (or its sub-folder) with ``Annotations/`` holding ``.xml`` files and ``JPEGImages/``."""
+    root = _voc_root(path)
+    if root is None:
+        return False
+    try:
+        return any(p.suffix.lower() == ".xml" for p in itertools.islice((root / ANNOTATIONS).iterdir(), 500))
+    except OSError:
+        return False
+
+
+def _text(element: ET.Element | None, tag: str) -> str:
+    found = element.find(tag) if element is not None else None
+    return (found.text or "").strip() if found is not None and found.text else ""
+
+
+def _official_split(root: Path) -> dict[str, str]:
+    """``image id -> split`` from ``ImageSets/Main`` (empty when there is none)."""
+    folder = root / "ImageSets" / "Main"
+    split_of: dict[str, str] = {}
+    for split, names in SPLIT_FILES.items():
+        for name in names:
+            file = folder / name
+            if not file.is_file():
+                continue
+            for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+                ident = line.strip().split()[0] if line.strip() else ""
+                if ident and ident not in split_of:
+                    split_of[ident] = split
+            break
+    return split_of
+
+
+def _find_image(images: Path, filename: str, stem: str) -> Path | None:
+    if filename and (images / filename).is_file():
+        return images / filename
+    for base in dict.fromkeys([Path(filename).stem if filename else stem, stem]):
+        for suffix in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".JPG", ".PNG"):
+            if (images / f"{base}{suffix}").is_file():
+                return images / f"{base}{suffix}"
+    return None
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    class_names: Sequence[str] | None = None,
+) -> DetectionDataset:
+    """Read a Pascal VOC folder (annotations and paths only; image headers only where the XML lacks a size).
+
+    Args:
+        path: the VOC folder, or a folder whose sub-folder is one (``bccd/`` holding ``BCCD/``).
+        include: file-name patterns an image must match to be kept.
+        exclude: file-name patterns of images to skip.
+        class_names: the expected classes, in this order; an object of another class is an error. Default:
+            every class found, alphabetically.
+
+    Raises:
+        DatasetError: no VOC folder, an XML that is empty or malformed, an XML whose image is missing, or an
+            object of a class outside ``class_names``; the message names the files.
+    """
+    root = _voc_root(path)
+    if root is None:
+        raise DatasetError(f"{path} is not a Pascal VOC folder: expected Annotations/*.xml beside JPEGImages/")
+    images_dir = root / IMAGES
+    split_of = _official_split(root)
+    parsed: list[tuple[Path, Path, str, tuple[int, int] | None, list[tuple[str, tuple[float, ...]]]]] = []
+    problems: list[str] = []
+    for xml in sorted((root / ANNOTATIONS).glob("*.xml")):
+        try:
+            text = xml.read_text(encoding="utf-8", errors="replace")
+            if not text.strip():
+                problems.append(f"{xml}: the file is empty")
+                continue
+            tree = ET.fromstring(text)
+        except (OSError, ET.ParseError) as error:
+            problems.append(f"{xml}: not a readable VOC XML ({error})")
+            continue
+        filename = _text(tree, "filename")
+        image = _find_image(images_dir, filename, xml.stem)
+        if image is None:
+            problems.append(f"{xml}: its image {filename or xml.stem + '.*'} is not in {images_dir}")
+            continue
+        if not name_selected(image.name, include, exclude):
+            continue
+        size_node = tree.find("size")
+        try:
+            width, height = int(float(_text(size_node, "width") or 0)), int(float(_text(size_node, "height") or 0))
+        except ValueError:
+            width = height = 0
+        size = (height, width) if width > 0 and height > 0 else image_size(image)
+        objects: list[tuple[str, tuple[float, ...]]] = []
+        for obj in tree.findall("object"):
+            name = _text(obj, "name")
+            box = obj.find("bndbox")
+            try:
+                corners = tuple(float(_text(box, tag)) for tag in ("xmin", "ymin", "xmax", "ymax"))
+            except ValueError:
+                problems.append(f"{xml}: object {name!r} has no numeric bndbox xmin/ymin/xmax/ymax")
+                continue
+            if not name:
+                problems.append(f"{xml}: an object has no <name>")
+                continue
+            objects.append((name, corners))
+        parsed.append((xml, image, xml.stem, size, objects))
+    found = {name for *_, objects in parsed for name, _ in objects}
+    if class_names is not None:
+        names = list(class_names)
+        for xml, *_, objects in parsed:
+            unknown = sorted({name for name, _ in objects} - set(names))
+            if unknown:
+                problems.append(f"{xml}: class(es) {', '.join(map(repr, unknown))} not in class_names {names}")
+    else:
+        names = sorted(found)
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise DatasetError(
+            f"{root}: {len(problems)} annotation problem(s):\n  {shown}\n"
+            "Fix or remove those annotation files (an XML needs its image in JPEGImages/)."
+        )
+    index = {name: i for i, name in enumerate(names)}
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    annotated: set[Path] = set()
+    for xml, image, ident, size, objects in parsed:
+        case_id = image.relative_to(path).as_posix()
+        boxes, found_issues = clean_boxes(
+            [(*corners, index[name]) for name, corners in objects],  # type: ignore[misc]
+            size,
+            names,
+            file=str(xml),
+            image=case_id,
+        )
+        issues += found_issues
+        if size is not None:
+            sizes[case_id] = size
+        annotated.add(image)
+        cases.append(Case(case_id=case_id, label=None, split=split_of.get(ident), path=image, boxes=boxes))
+    pool = [
+        Case(case_id=p.relative_to(path).as_posix(), label=None, path=p)
+        for p in sorted(images_dir.iterdir())
+        if p not in annotated and file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude)
+    ]
+    if pool:
+        logger.info("%s: %d image(s) without an annotation are kept aside as unlabelled", root, len(pool))
+    if split_of and cases and not all(c.split for c in cases):
+        missing = [c.case_id for c in cases if not c.split]
+        logger.warning(
+            "%s: %d annotated image(s) are in no ImageSets/Main list (e.g. %s): the official split is not used",
+            root,
+            len(missing),
+            missing[0],
+        )
+        cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
+    log_issues(issues, root)
+    return DetectionDataset(
+        name=path.resolve().name,
+        root=path,
+        source="voc",
+        class_names=names,
+        cases=cases,
+        unlabelled=pool,
+        box_issues=issues,
+        image_sizes=sizes,
+    )

@@ -1,0 +1,112 @@
+"""Running a detector on prepared images, and choosing its decoding (NMS IoU, score threshold) on validation.
+
+The network keeps every candidate above ``plan.candidate_threshold`` (what mAP and FROC are computed on);
+``plan.score_threshold`` selects the detections a user sees (predict, counts, overlays). NMS is applied by the
+detector with ``plan.nms_iou``; :func:`choose_decoding` runs the network once without suppression and tries the
+IoUs on the same candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from medimg.tasks.detect.metrics import Detections, best_f1_threshold, coco_ap, match_detections
+from medimg.tasks.detect.plan import DetectPlan
+
+logger = logging.getLogger(__name__)
+
+NMS_CHOICES = (0.4, 0.5, 0.6, 0.7)
+"""NMS IoUs tried on the validation split."""
+CANDIDATES_WITHOUT_NMS = 1000
+"""Candidates kept per image when the network runs without suppression (to choose the NMS IoU)."""
+
+
+def configure_decoding(
+    network: nn.Module, plan: DetectPlan, *, nms_iou: float | None = None, keep: int | None = None
+) -> None:
+    """Set the detector's candidate threshold, NMS IoU and detections per image from ``plan`` (or the given)."""
+    detector = getattr(network, "module", network)
+    detector.score_thresh = plan.candidate_threshold
+    detector.nms_thresh = plan.nms_iou if nms_iou is None else nms_iou
+    detector.detections_per_img = keep or plan.detections_per_image
+    detector.topk_candidates = plan.topk_candidates
+
+
+def detect_prepared(
+    network: nn.Module,
+    images: Sequence[torch.Tensor],
+    plan: DetectPlan,
+    *,
+    batch_size: int = 8,
+    nms_iou: float | None = None,
+    keep: int | None = None,
+) -> list[Detections]:
+    """Detections of prepared images (uint8 or float ``(C, h, w)`` at the input scale), in input pixels."""
+    configure_decoding(network, plan, nms_iou=nms_iou, keep=keep)
+    was_training = network.training
+    network.eval()
+    device = next(network.parameters()).device
+    results: list[Detections] = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            chunk = [_as_float(x).to(device) for x in images[start : start + batch_size]]
+            for out in network(chunk):
+                results.append(
+                    Detections(
+                        out["boxes"].float().cpu().numpy(),
+                        out["scores"].float().cpu().numpy(),
+                        out["labels"].cpu().numpy().astype(np.int64),
+                    )
+                )
+    network.train(was_training)
+    configure_decoding(network, plan)
+    return results
+
+
+def _as_float(image: torch.Tensor) -> torch.Tensor:
+    return image.float().div(255.0) if image.dtype == torch.uint8 else image.float()
+
+
+def nms(found: Detections, iou: float, keep: int) -> Detections:
+    """Class-wise NMS of ``found`` at ``iou``, best ``keep`` kept (torchvision's ``batched_nms``)."""
+    from torchvision.ops import batched_nms
+
+    if not len(found.scores):
+        return found
+    index = batched_nms(
+        torch.from_numpy(found.boxes), torch.from_numpy(found.scores), torch.from_numpy(found.labels), iou
+    )[:keep].numpy()
+    return Detections(found.boxes[index], found.scores[index], found.labels[index])
+
+
+def validation_map(
+    network: nn.Module, images: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
+) -> dict[str, float]:
+    """mAP@0.5 and mAP@[.5:.95] of the prepared validation images (the monitor of training)."""
+    found = detect_prepared(network, images, plan)
+    table = match_detections(truths, found, plan.class_names, max_detections=plan.detections_per_image)
+    ap = coco_ap(table)
+    return {"map50": ap["map50"] or 0.0, "map": ap["map"] or 0.0}
+
+
+def choose_decoding(
+    network: nn.Module, images: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
+) -> tuple[float, float, dict[str, Any]]:
+    """The NMS IoU with the best validation mAP@0.5 (of :data:`NMS_CHOICES`), then the score threshold with the
+    best mean per-class F1 at IoU 0.5. Returns ``(nms_iou, score_threshold, scores)``."""
+    raw = detect_prepared(network, images, plan, nms_iou=1.0, keep=CANDIDATES_WITHOUT_NMS)
+    results: dict[float, float] = {}
+    tables = {}
+    for iou in NMS_CHOICES:
+        suppressed = [nms(found, iou, plan.detections_per_image) for found in raw]
+        tables[iou] = match_detections(truths, suppressed, plan.class_names, max_detections=plan.detections_per_image)
+        results[iou] = coco_ap(tables[iou])["map50"] or 0.0
+    best_iou = max(results, key=lambda k: (results[k], -abs(k - 0.5)))
+    threshold, f1 = best_f1_threshold(tables[best_iou])
+    return best_iou, threshold, {"nms_map50": {str(k): round(v, 4) for k, v in results.items()}, "val_f1": round(f1, 4)}

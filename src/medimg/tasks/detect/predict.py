@@ -1,0 +1,140 @@
+"""Detection on image files: boxes, labels and scores in the file's pixels, counts per class, overlay PNGs.
+
+:class:`DetectionPrediction` is shared with the torch-free ONNX predictor: importing this module loads no torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medimg.errors import ImageReadError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from medimg.tasks.detect.plan import DetectPlan
+
+
+@dataclass
+class DetectionPrediction:
+    """The detector's answer for one image.
+
+    Attributes:
+        source: the file it was made from.
+        boxes: ``(N, 4)`` float32 ``x1, y1, x2, y2`` in the file's pixels (score at least the plan's threshold).
+        scores: ``(N,)`` float32.
+        labels: ``(N,)`` class names.
+        label_indices: ``(N,)`` class indices.
+        class_names: every class of the model (for the counts).
+        score_threshold: the threshold applied.
+        image_size: the file's ``(height, width)``.
+        overlay_png: the image with the boxes drawn (PNG bytes).
+        overlay_path: where ``overlay_png`` was saved, once it is.
+    """
+
+    source: str
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+    label_indices: list[int]
+    class_names: list[str]
+    score_threshold: float
+    image_size: tuple[int, int]
+    overlay_png: bytes | None = field(default=None, repr=False)
+    overlay_path: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Detections per class (every class listed, zeros included)."""
+        return {name: self.labels.count(name) for name in self.class_names}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``source``, ``boxes`` (one object each: corners, ``label``, ``score``), ``counts``..."""
+        return {
+            "source": self.source,
+            "image_size": list(self.image_size),
+            "score_threshold": self.score_threshold,
+            "boxes": [
+                {
+                    "x1": round(float(b[0]), 2),
+                    "y1": round(float(b[1]), 2),
+                    "x2": round(float(b[2]), 2),
+                    "y2": round(float(b[3]), 2),
+                    "label": label,
+                    "label_index": index,
+                    "score": round(float(score), 5),
+                }
+                for b, score, label, index in zip(self.boxes, self.scores, self.labels, self.label_indices, strict=True)
+            ],
+            "counts": self.counts,
+            "overlay": self.overlay_path,
+        }
+
+
+def overlay_path_for(source: str | Path, folder: Path) -> Path:
+    """``<folder>/<name>_boxes.png``: where the overlay of ``source`` is written."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).name.split(".")[0]) or "image"
+    return folder / f"{stem}_boxes.png"
+
+
+def predict_files(
+    network: nn.Module,
+    plan: DetectPlan,
+    files: Sequence[Path],
+    *,
+    out_dir: Path | None = None,
+    window: str | tuple[float, float] | None = None,
+) -> tuple[list[DetectionPrediction], list[tuple[str, str]]]:
+    """Detect objects in ``files``; overlays are written to ``out_dir`` when given.
+
+    Returns:
+        The predictions of the readable files and the unreadable ones as ``(path, reason)``.
+    """
+    from medimg.fileio import atomic_write_bytes
+    from medimg.io import read_image
+    from medimg.tasks.detect.data import prepare_image, scale_boxes
+    from medimg.tasks.detect.inference import detect_prepared
+    from medimg.tasks.detect.report import draw_boxes
+
+    predictions: list[DetectionPrediction] = []
+    failed: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            image = read_image(path, window=window)
+            prepared, scale = prepare_image(image.array, plan)
+        except ImageReadError as error:
+            failed.append((str(path), error.reason))
+            continue
+        except Exception as error:  # an image the detector cannot take (a volume...): reported, not fatal
+            failed.append((str(path), str(error)))
+            continue
+        found = detect_prepared(network, [prepared], plan)[0].above(plan.score_threshold)
+        boxes = scale_boxes(found.boxes, scale, inverse=True)
+        height, width = image.spatial_shape[-2:]
+        prediction = DetectionPrediction(
+            source=str(path),
+            boxes=boxes,
+            scores=found.scores,
+            labels=[plan.class_names[int(k)] for k in found.labels],
+            label_indices=[int(k) for k in found.labels],
+            class_names=list(plan.class_names),
+            score_threshold=plan.score_threshold,
+            image_size=(int(height), int(width)),
+        )
+        prediction.overlay_png = draw_boxes(
+            prepared.numpy(),
+            plan.class_names,
+            predicted=found.__class__(scale_boxes(boxes, scale), found.scores, found.labels),
+        )
+        if out_dir is not None:
+            target = overlay_path_for(path, out_dir)
+            atomic_write_bytes(target, prediction.overlay_png)
+            prediction.overlay_path = str(target)
+        predictions.append(prediction)
+    return predictions, failed

@@ -1,0 +1,238 @@
+"""Detection as a :class:`~medimg.tasks.base.Task`: images with boxes (Pascal VOC, COCO, CSV boxes).
+
+What is detection-specific lives in this package: the fingerprint and plan (:mod:`.fingerprint`, :mod:`.plan`),
+preparing images and the augmented batch source (:mod:`.data`), the detectors (:mod:`.networks`), running them
+and choosing the decoding (:mod:`.inference`), metrics (:mod:`.metrics`), evaluation and its report
+(:mod:`.evaluate`, :mod:`.report`) and prediction (:mod:`.predict`). The loop, budget, checkpoints, resume,
+distributed training, run and bundle are the engine's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+from medimg.config import FitOptions, resolve_plan
+from medimg.data.case import Case
+from medimg.engine.distributed import Distributed
+from medimg.engine.run import TrainingSetup
+from medimg.engine.trainer import TaskHooks
+from medimg.errors import ConfigError, DatasetError
+from medimg.tasks.base import Planned, Trained
+from medimg.tasks.detect.plan import DetectPlan
+
+logger = logging.getLogger(__name__)
+
+
+class DetectTask:
+    """Object detection (2D) with torchvision's FCOS / RetinaNet on a small ResNet + FPN, trained from scratch."""
+
+    name = "detect"
+    plan_type = DetectPlan
+    data_options: tuple[str, ...] = ()
+
+    def check_network(self, name: str) -> str:
+        from medimg.tasks.detect.networks import check_network_name
+
+        return check_network_name(name)
+
+    def load_dataset(self, path: str | Path, **options: Any) -> Any:
+        from medimg.data.dataset import Dataset
+        from medimg.data.detection import DetectionDataset
+
+        dataset = Dataset.load(path, task="detect", **options)  # type: ignore[call-overload]
+        if not isinstance(dataset, DetectionDataset):
+            raise DatasetError(f"{path} was not read as detection data")
+        return dataset
+
+    def split_cases(self, dataset: Any) -> list[Case]:
+        return list(dataset.cases)
+
+    def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
+        """Image and box sizes from the annotations, intensities from a sample; the cases are read in ``setup``."""
+        from medimg.tasks.detect.fingerprint import extract_detect_fingerprint
+
+        return extract_detect_fingerprint(dataset, list(train_cases), seed=options.seed), list(train_cases)
+
+    def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> DetectPlan:
+        from medimg.tasks.detect.plan import make_detect_plan
+
+        return make_detect_plan(fingerprint, bf16_supported=bf16_supported)
+
+    def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> DetectPlan:
+        plan = resolve_plan(planned, *layers)
+        check_plan(plan)
+        return plan
+
+    def setup(
+        self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
+    ) -> TrainingSetup:
+        from medimg.tasks.detect.data import DetectionBatches, prepare_cases
+        from medimg.tasks.detect.inference import validation_map
+
+        plan = planned.plan
+        assert isinstance(plan, DetectPlan)
+        train = prepare_cases(
+            dataset,
+            planned.loaded,
+            plan,
+            strict=options.strict,
+            progress=options.progress,
+            desc="reading training images",
+            quantise=True,
+        )
+        planned.loaded = None
+        step = max(1, len(val_cases) / plan.max_val_images)
+        monitored = [val_cases[int(i * step)] for i in range(min(len(val_cases), plan.max_val_images))]
+        val = prepare_cases(
+            dataset,
+            monitored,
+            plan,
+            strict=options.strict,
+            progress=options.progress,
+            desc="reading validation images",
+            quantise=True,
+        )
+        if not len(train) or not len(val):
+            raise DatasetError(f"{dataset.root}: no readable training or validation image")
+        truths = [(b.numpy(), lab.numpy()) for b, lab in zip(val.boxes, val.labels, strict=True)]
+        batches = DetectionBatches(train, plan.batch_size, plan.augmentation, distributed=distributed)
+        hooks = TaskHooks(loss=_loss, validate=lambda network: validation_map(network, val.images, truths, plan))
+        return TrainingSetup(
+            batches=batches,
+            hooks=hooks,
+            build=self.build_network,
+            class_names=list(plan.class_names),
+            input_spec={
+                "spatial_dims": 2,
+                "channels": plan.in_channels,
+                "size": plan.input_size,
+                "window": list(dataset.window) if isinstance(dataset.window, tuple) else dataset.window,
+            },
+            summary={
+                "train_images": len(train),
+                "train_boxes": int(sum(len(b) for b in train.boxes)),
+                "val_images": len(val),
+            },
+            skipped=[*train.skipped, *val.skipped],
+            after_training=_decoding_chooser(val.images, truths),
+        )
+
+    def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
+        from medimg.tasks.detect.networks import build_detector
+
+        network = build_detector(plan)
+        if initial_weights and plan.weights_path:
+            from medimg.engine.checkpoint import load_checkpoint
+
+            state = load_checkpoint(Path(plan.weights_path))
+            missing, unexpected = network.load_state_dict(state.get("model", state), strict=False)
+            logger.info(
+                "initial weights %s (%d missing, %d unexpected keys)", plan.weights_path, len(missing), len(unexpected)
+            )
+        return network
+
+    def evaluate(
+        self,
+        model: Trained,
+        dataset: Any,
+        cases: Sequence[Any],
+        *,
+        split: str,
+        out_dir: Path,
+        n_resamples: int,
+        strict: bool,
+    ) -> Any:
+        from medimg.tasks.detect.evaluate import evaluate_cases
+
+        plan = model.plan_
+        assert model.network_ is not None and plan is not None
+        return evaluate_cases(
+            model.network_,
+            plan,
+            dataset,
+            cases,
+            split=split,
+            out_dir=out_dir,
+            n_resamples=n_resamples,
+            strict=strict,
+            extra={
+                "run_dir": str(model.run_dir_),
+                "plan": {k: v for k, v in plan.model_dump().items() if k != "reasons"},
+                "training": model.metadata_.get("training", {}),
+            },
+        )
+
+    def predict(
+        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.tasks.detect.predict import predict_files
+
+        if explain is not None:
+            raise ConfigError("explain is not available for detection models: the boxes are the explanation")
+        assert model.network_ is not None
+        window = (model.metadata_.get("input") or {}).get("window")
+        return predict_files(
+            model.network_,
+            model.plan_,
+            list(files),
+            out_dir=Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions",
+            window=tuple(window) if isinstance(window, list) else window,
+        )
+
+
+def check_plan(plan: DetectPlan) -> None:
+    """Raise :class:`ConfigError` when the plan's parts disagree."""
+    if len(plan.class_names) != plan.num_classes:
+        raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
+    if len(plan.anchor_sizes) != len(plan.fpn_strides):
+        raise ConfigError(f"anchor_sizes needs one size per FPN level ({len(plan.fpn_strides)}): {plan.anchor_sizes}")
+    if not set(plan.fpn_strides) <= {8, 16, 32} or sorted(plan.fpn_strides) != plan.fpn_strides:
+        raise ConfigError(f"fpn_strides must be increasing values of 8, 16, 32; got {plan.fpn_strides}")
+    if len(plan.backbone_widths) != 4 or len(plan.backbone_depths) != 4:
+        raise ConfigError("backbone_widths and backbone_depths need 4 values (one per stage)")
+    if len(plan.input_size) != 2:
+        raise ConfigError(f"input_size is [height, width]; got {plan.input_size}")
+    if len(plan.norm_mean) != plan.in_channels or len(plan.norm_std) != plan.in_channels:
+        raise ConfigError(f"norm_mean and norm_std need {plan.in_channels} value(s), one per channel")
+
+
+def _loss(network: nn.Module, images: Any, targets: Any) -> torch.Tensor:
+    """The detector's losses (classification, box regression, centerness) of ``images`` (a list of ``(C, h, w)``)
+    and ``targets`` (a list of ``{"boxes", "labels"}``), summed."""
+    losses = network(images, targets)
+    total: torch.Tensor = sum(losses.values())
+    return total
+
+
+def _decoding_chooser(
+    images: Sequence[torch.Tensor], truths: Sequence[Any]
+) -> Callable[[nn.Module, DetectPlan], tuple[DetectPlan, dict[str, Any]]]:
+    """After training: the NMS IoU and score threshold that do best on the validation images (unless set)."""
+
+    def choose(network: nn.Module, plan: DetectPlan) -> tuple[DetectPlan, dict[str, Any]]:
+        from medimg.tasks.detect.inference import choose_decoding
+
+        iou, threshold, scores = choose_decoding(network, images, truths, plan)
+        update: dict[str, Any] = {}
+        reasons = dict(plan.reasons)
+        if plan.reasons.get("nms_iou") != "set by user":
+            update["nms_iou"] = iou
+            reasons["nms_iou"] = f"best validation mAP@0.5 of NMS IoUs {scores['nms_map50']}"
+        if plan.reasons.get("score_threshold") != "set by user":
+            update["score_threshold"] = threshold
+            reasons["score_threshold"] = f"best validation mean per-class F1 at IoU 0.5 ({scores['val_f1']})"
+        if update:
+            plan = plan.model_copy(update={**update, "reasons": reasons})
+        return plan, {"decoding": {"nms_iou": plan.nms_iou, "score_threshold": plan.score_threshold, **scores}}
+
+    return choose
+
+
+DETECT = DetectTask()

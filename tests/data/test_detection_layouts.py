@@ -1,0 +1,185 @@
+"""Detection layouts (Pascal VOC, COCO, CSV boxes): reading, official splits, box cleaning, clear errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from medimg import Dataset
+from medimg.data.detection import DetectionDataset, box_statistics
+from medimg.data.layouts import detect_layout, get_layout, select_layout
+from medimg.errors import DatasetError
+from tests.conftest import shared_data
+from tests.tasks.detect.synthetic import voc_xml, write_coco, write_csv, write_voc
+
+#: One sample per detection layout, for the registry contract test in ``test_layouts.py``.
+DETECTION_SAMPLES: dict[str, Callable[[Path], Path]] = {
+    "voc": lambda root: write_voc(root, n=4),
+    "coco": lambda root: write_coco(root, n=4),
+    "csv_boxes": lambda root: write_csv(root, n=3),
+}
+
+
+def test_voc_folder_with_its_official_split(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "voc", n=12)
+    assert detect_layout(root) is get_layout("voc")
+    ds = Dataset.load(root)
+    assert isinstance(ds, DetectionDataset) and ds.task == "detect" and ds.source == "voc"
+    assert ds.class_names == ["disc", "square"] and len(ds) == 12 and ds.num_boxes == 36
+    assert ds.split_counts() == {"train": 8, "val": 2, "test": 2}
+    case = ds.cases[0]
+    assert case.label is None and case.boxes and all(b.x2 > b.x1 and b.y2 > b.y1 for b in case.boxes)
+    assert case.case_id == "JPEGImages/img_000.png" and ds.image_sizes[case.case_id] == (48, 64)
+    assert ds.describe()["num_boxes"] == 36 and sum(ds.class_counts().values()) == 36
+
+
+def test_voc_one_level_down_and_unlabelled_images(tmp_path: Path) -> None:
+    """BCCD's layout: ``bccd/BCCD/{Annotations,JPEGImages,ImageSets}``; an image without XML is unlabelled."""
+    root = write_voc(tmp_path / "bccd" / "BCCD", n=6, splits=False)
+    (root / "Annotations" / "img_005.xml").unlink()
+    ds = Dataset.load(tmp_path / "bccd", task="detect")
+    assert isinstance(ds, DetectionDataset) and ds.name == "bccd" and len(ds) == 5
+    assert [c.case_id for c in ds.unlabelled] == ["BCCD/JPEGImages/img_005.png"]
+    assert not ds.has_own_split
+
+
+def test_boxes_are_clipped_and_bad_ones_dropped_and_reported(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "voc", n=2, splits=False)
+    objects = [
+        (-3, 5, 20, 30, "disc"),  # out of bounds: clipped
+        (10, 10, 10, 20, "disc"),  # zero width: degenerate
+        (30, 5, 40, 15, "square"),
+        (30, 5, 40, 15, "square"),  # duplicate
+        (60, 40, 70, 50, "square"),  # partly outside (64 x 48 image)
+    ]
+    (root / "Annotations" / "img_000.xml").write_text(voc_xml("img_000.png", (48, 64), objects))
+    ds = Dataset.load(root)
+    assert isinstance(ds, DetectionDataset)
+    boxes = ds.cases[0].boxes
+    assert boxes is not None and len(boxes) == 3
+    assert boxes[0][:4] == (0.0, 5.0, 20.0, 30.0) and boxes[2][:4] == (60.0, 40.0, 64.0, 48.0)
+    kinds = sorted(issue.kind for issue in ds.box_issues)
+    assert kinds == ["degenerate", "duplicate", "out_of_bounds", "out_of_bounds"]
+    stats = box_statistics(ds)
+    assert stats.per_class["disc"]["out_of_bounds"] == 1 and stats.per_class["square"]["duplicates"] == 1
+    text = stats.summary()
+    assert "disc" in text and "square" in text and "degenerate" in text
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda root: (root / "Annotations" / "img_001.xml").write_text(""), r"img_001\.xml: the file is empty"),
+        (lambda root: (root / "JPEGImages" / "img_001.png").unlink(), r"img_001\.xml: its image img_001\.png"),
+        (lambda root: (root / "Annotations" / "img_001.xml").write_text("<annotation><object>"), r"img_001\.xml: not"),
+    ],
+    ids=["empty-xml", "missing-image", "malformed-xml"],
+)
+def test_voc_problems_name_the_file(tmp_path: Path, damage: Callable[[Path], object], message: str) -> None:
+    root = write_voc(tmp_path / "voc", n=3, splits=False)
+    damage(root)
+    with pytest.raises(DatasetError, match=message):
+        Dataset.load(root, task="detect")
+
+
+def test_unknown_label_names_the_file(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "voc", n=3, splits=False)
+    with pytest.raises(DatasetError, match=r"img_00\d\.xml: class\(es\) '(disc|square)' not in class_names"):
+        Dataset.load(root, class_names=["disc"])
+    csv = write_csv(tmp_path / "csv", n=3)
+    with pytest.raises(DatasetError, match=r"line \d+: label '(disc|square)' is not in class_names"):
+        Dataset.load(csv, class_names=["circle"])
+
+
+def test_coco_folder_with_split_files(tmp_path: Path) -> None:
+    root = write_coco(tmp_path / "coco", n=8)
+    assert detect_layout(root) is get_layout("coco")
+    ds = Dataset.load(root)
+    assert isinstance(ds, DetectionDataset) and ds.source == "coco"
+    assert ds.class_names == ["disc", "square"] and len(ds) == 8 and ds.num_boxes == 24
+    assert ds.split_counts() == {"train": 6, "val": 2}
+    box = ds.cases[0].boxes[0]  # type: ignore[index]
+    assert box.x2 - box.x1 >= 9 and box.y2 - box.y1 >= 9  # [x, y, w, h] became corners
+
+
+def test_coco_single_file_and_its_errors(tmp_path: Path) -> None:
+    root = write_coco(tmp_path / "coco", n=4, split_files=False)
+    file = root / "annotations" / "instances_all.json"
+    ds = Dataset.load(file)
+    assert isinstance(ds, DetectionDataset) and len(ds) == 4 and not ds.has_own_split
+    data = json.loads(file.read_text())
+    data["annotations"][0]["category_id"] = 99
+    file.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"instances_all\.json: annotation 1 names category id 99"):
+        Dataset.load(file)
+    data["annotations"][0]["category_id"] = 7
+    data["images"][0]["file_name"] = "gone.png"
+    file.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"image 'gone\.png' \(id 100\) not found"):
+        Dataset.load(file)
+    file.write_text("")
+    assert not get_layout("coco").detect(file)
+    with pytest.raises(DatasetError, match=r"instances_all\.json: the COCO annotation file is empty"):
+        Dataset.load(file, layout="coco")
+
+
+def test_coco_crowd_regions_are_dropped(tmp_path: Path) -> None:
+    root = write_coco(tmp_path / "coco", n=4, split_files=False)
+    file = root / "annotations" / "instances_all.json"
+    data = json.loads(file.read_text())
+    data["annotations"][0]["iscrowd"] = 1
+    file.write_text(json.dumps(data))
+    ds = Dataset.load(file)
+    assert isinstance(ds, DetectionDataset) and ds.num_boxes == 11
+    assert [issue.kind for issue in ds.box_issues] == ["crowd"]
+
+
+def test_csv_boxes_with_negatives(tmp_path: Path) -> None:
+    manifest = write_csv(tmp_path / "csv", n=4, negatives=1)
+    assert detect_layout(manifest) is get_layout("csv_boxes")
+    ds = Dataset.load(manifest)
+    assert isinstance(ds, DetectionDataset) and ds.source == "csv" and len(ds) == 4
+    assert ds.cases[0].boxes == () and ds.num_boxes == 9
+    assert ds.describe()["images_without_boxes"] == 1
+
+
+def test_csv_boxes_errors_name_the_line(tmp_path: Path) -> None:
+    manifest = write_csv(tmp_path / "csv", n=2, negatives=0)
+    manifest.write_text(manifest.read_text() + "img/9.png,1,1,5,5,disc\nimg/0.png,a,1,5,5,disc\nimg/1.png,1,1,5,5,\n")
+    with pytest.raises(DatasetError) as error:
+        Dataset.load(manifest)
+    text = str(error.value)
+    assert "img/9.png does not exist" in text and "are not all numbers" in text and "has no label" in text
+
+
+def test_detection_data_is_not_read_as_another_task(tmp_path: Path) -> None:
+    root = write_voc(tmp_path / "voc", n=4)
+    assert select_layout(root).task == "detect"
+    with pytest.raises(DatasetError, match=r"looks like detection data.*--task detect"):
+        Dataset.load(root, task="classify")
+
+
+def test_bccd_reads_with_its_official_split() -> None:
+    root = shared_data("bccd")
+    ds = Dataset.load(root, task="detect")
+    assert isinstance(ds, DetectionDataset) and len(ds) == 364
+    assert ds.class_names == ["Platelets", "RBC", "WBC"]
+    assert ds.split_counts() == {"train": 205, "val": 87, "test": 72}
+    # 4,888 boxes annotated; two have zero width and height (a point) and are dropped and reported
+    assert ds.num_boxes == 4886 and [issue.kind for issue in ds.box_issues] == ["degenerate", "degenerate"]
+
+
+def test_check_reports_boxes_per_class(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    root = write_voc(tmp_path / "voc", n=6)
+    result = CliRunner().invoke(app, ["check", str(root), "--json", str(tmp_path / "check.json")])
+    assert result.exit_code == 0, result.output
+    assert "class " in result.output and "disc" in result.output and "square" in result.output
+    boxes = json.loads((tmp_path / "check.json").read_text())["boxes"]
+    assert set(boxes["per_class"]) == {"disc", "square"} and boxes["images"] == 6

@@ -1,0 +1,275 @@
+"""The detect task: plan, augmentation geometry, metrics (pycocotools), and a tiny detector trained end to end
+(run folder, report with mAP and FROC, predict boxes, reload)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medimg import Dataset, Model
+from medimg.data.detection import DetectionDataset
+from medimg.tasks.detect.data import augment, flip_boxes, rotate90_boxes, zoom_and_crop
+from medimg.tasks.detect.metrics import (
+    Detections,
+    bootstrap_weights,
+    coco_ap,
+    f1_at,
+    froc,
+    match_detections,
+    weighted_ap,
+    weighted_map,
+)
+from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
+from tests.tasks.detect.synthetic import write_voc
+
+TINY = {
+    "epochs": 2,
+    "batch_size": 4,
+    "backbone_widths": [8, 16, 32, 64],
+    "backbone_depths": [1, 1, 1, 1],
+    "fpn_channels": 16,
+    "head_convs": 1,
+    "time_budget_s": None,
+    "learning_rate": 3e-3,
+}
+
+
+@pytest.fixture(scope="module")
+def voc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_voc(tmp_path_factory.mktemp("det") / "voc", n=18, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(voc: Path, tmp_path_factory: pytest.TempPathFactory) -> Model:
+    torch.set_num_threads(1)
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    return Model("fcos", task="detect", **TINY).fit(voc, run_dir=run, progress=False, tensorboard=False)
+
+
+# ------------------------------------------------------------------------------------------------ plan
+def test_plan_from_the_fingerprint(voc: Path) -> None:
+    from medimg.config import FitOptions
+    from medimg.engine.run import plan_run
+    from medimg.tasks.registry import get_task
+
+    task = get_task("detect")
+    dataset = task.load_dataset(voc)
+    fingerprint, plan = plan_run(task, dataset, FitOptions(progress=False))
+    assert isinstance(plan, DetectPlan) and plan.class_names == ["disc", "square"] and plan.num_classes == 2
+    assert all(side % 32 == 0 for side in plan.input_size) and plan.in_channels == 3
+    assert plan.augmentation.rotate90 and plan.augmentation.hue > 0  # RGB: microscopy-like
+    assert {"input_size", "augmentation", "anchor_sizes", "batch_size"} <= set(plan.reasons)
+    assert fingerprint.model_dump()["per_class"]["disc"]["boxes"] > 0
+
+
+# ------------------------------------------------------------------------------------------ augmentation
+def _box_of(mask: torch.Tensor) -> list[float]:
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    return [float(xs.min()), float(ys.min()), float(xs.max()) + 1, float(ys.max()) + 1]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_rotation_moves_boxes_with_the_pixels(k: int) -> None:
+    image = torch.zeros(1, 20, 30)
+    image[0, 3:9, 4:15] = 1
+    boxes = torch.tensor([[4.0, 3.0, 15.0, 9.0]])
+    rotated = torch.rot90(image, k, dims=(1, 2))
+    assert rotate90_boxes(boxes, 30, 20, k)[0].tolist() == _box_of(rotated[0] > 0)
+
+
+def test_flips_and_zoom_move_boxes_with_the_pixels() -> None:
+    image = torch.zeros(1, 20, 30)
+    image[0, 3:9, 4:15] = 1
+    boxes = torch.tensor([[4.0, 3.0, 15.0, 9.0]])
+    assert flip_boxes(boxes, 30, 20, horizontal=True)[0].tolist() == _box_of(image.flip(-1)[0] > 0)
+    assert flip_boxes(boxes, 30, 20, horizontal=False)[0].tolist() == _box_of(image.flip(-2)[0] > 0)
+    zoomed, moved, labels = zoom_and_crop(image, boxes, torch.tensor([1]), 1.0, torch.Generator())
+    assert torch.equal(zoomed, image) and torch.equal(moved, boxes)
+    zoomed, moved, labels = zoom_and_crop(image, boxes, torch.tensor([1]), 1.5, torch.Generator().manual_seed(3))
+    assert zoomed.shape == image.shape and len(labels) <= 1
+    if len(labels):
+        assert np.allclose(moved[0].tolist(), _box_of(zoomed[0] > 0.5), atol=1.0)
+
+
+def test_augment_keeps_boxes_inside_the_image() -> None:
+    aug = DetectAugmentation(
+        flip_vertical=True, rotate90=True, scale=0.3, brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05
+    )
+    image = torch.randint(0, 255, (3, 32, 48), dtype=torch.uint8)
+    boxes = torch.tensor([[2.0, 2.0, 12.0, 10.0], [30.0, 20.0, 47.0, 31.0]])
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        x, b, labels = augment(image, boxes, torch.tensor([0, 1]), aug, generator)
+        height, width = x.shape[1:]
+        assert x.dtype == torch.float32 and float(x.min()) >= 0 and float(x.max()) <= 1
+        assert len(b) == len(labels) and (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all()
+        assert (b[:, 0] >= 0).all() and (b[:, 2] <= width).all() and (b[:, 3] <= height).all()
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+def _truths() -> list[tuple[np.ndarray, np.ndarray]]:
+    return [
+        (np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32), np.array([0, 1])),
+        (np.array([[5, 5, 15, 15]], np.float32), np.array([0])),
+        (np.zeros((0, 4), np.float32), np.zeros(0, np.int64)),
+    ]
+
+
+def test_perfect_and_empty_detections() -> None:
+    truths = _truths()
+    perfect = [Detections(b, np.full(len(b), 0.9, np.float32), lab) for b, lab in truths]
+    table = match_detections(truths, perfect, ["a", "b"])
+    ap = coco_ap(table)
+    assert ap["map50"] == pytest.approx(1.0) and ap["map"] == pytest.approx(1.0)
+    assert froc(table)[0][0].tolist() == [1.0] * 7 and f1_at(table, 0.5).tolist() == [1.0, 1.0]
+    empty = match_detections(truths, [Detections.empty() for _ in truths], ["a", "b"])
+    assert coco_ap(empty)["map50"] == 0.0 and froc(empty)[0].max() == 0.0
+
+
+def test_weighted_ap_repeats_cocoeval() -> None:
+    rng = np.random.default_rng(0)
+    truths, found = [], []
+    for _ in range(12):
+        boxes = rng.uniform(0, 80, (5, 2))
+        truth = np.concatenate([boxes, boxes + rng.uniform(8, 20, (5, 2))], 1).astype(np.float32)
+        labels = rng.integers(0, 2, 5)
+        truths.append((truth, labels))
+        noisy = truth[:4] + rng.normal(0, 2.5, (4, 4)).astype(np.float32)
+        spurious = np.array([[50, 50, 60, 62]], np.float32)
+        found.append(
+            Detections(
+                np.concatenate([noisy, spurious]), rng.uniform(0.05, 1, 5).astype(np.float32), rng.integers(0, 2, 5)
+            )
+        )
+    table = match_detections(truths, found, ["a", "b"])
+    reference = coco_ap(table)
+    ones = np.ones((1, table.n_images))
+    for k, name in enumerate(["a", "b"]):
+        assert weighted_ap(table, ones, k, 0)[0] == pytest.approx(reference["per_class"][name]["ap50"], abs=1e-9)
+    assert weighted_map(table, ones)["map"][0] == pytest.approx(reference["map"], abs=1e-9)
+    weights = bootstrap_weights(table.n_images, 50)
+    samples = weighted_map(table, weights)["map50"]
+    assert samples.shape == (50,) and 0 <= samples.min() <= reference["map50"] <= samples.max() <= 1
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def test_run_folder_and_report(trained: Model) -> None:
+    run = trained.run_dir_
+    assert run is not None
+    for name in ("model.pt", "plan.json", "fingerprint.json", "splits.json", "metrics.jsonl", "metadata.json"):
+        assert (run / name).is_file(), name
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["task"] == "detect" and "validation" in plan["reasons"]["nms_iou"]
+    report = json.loads((run / "report" / "report.json").read_text())
+    assert report["task"] == "detect" and report["format"] == "medimg.detection_report"
+    for key in ("map", "map50", "froc_average", "froc", "per_class"):
+        assert key in report["metrics"], key
+    assert set(report["metrics"]["per_class"]) == {"disc", "square"}
+    assert "map50" in report["confidence_intervals"] and len(report["images"]) == 3
+    assert (run / "report" / "pr_curves.png").is_file() and (run / "report" / "froc.png").is_file()
+    page = (run / "report" / "report.html").read_text()
+    assert "FROC" in page and "Per-class results" in page and "image worst" in page
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 2 and "val_map50" in history[-1]
+
+
+def test_predict_and_reload(trained: Model, voc: Path, tmp_path: Path) -> None:
+    loaded = Model.load(trained.run_dir_)  # type: ignore[arg-type]
+    assert loaded.task == "detect" and loaded.class_names_ == ["disc", "square"]
+    image = voc / "JPEGImages" / "img_000.png"
+    first = loaded.predict(image, out_dir=tmp_path)[0]
+    data = first.to_dict()  # type: ignore[union-attr]
+    assert "boxes" in data and set(data["counts"]) == {"disc", "square"}
+    assert data["image_size"] == [48, 64] and Path(data["overlay"]).is_file()
+    for box in data["boxes"]:
+        assert 0 <= box["x1"] < box["x2"] <= 64 and box["label"] in ("disc", "square")
+    again = trained.predict(image, out_dir=tmp_path)[0].to_dict()  # type: ignore[union-attr]
+    assert again["boxes"] == data["boxes"]  # the bundle reloads the same network and decoding
+
+
+def test_evaluate_another_split(trained: Model) -> None:
+    report = trained.evaluate(split="val", n_resamples=20)
+    assert report.metrics["n"] == 3 and report.task == "detect"
+    assert report.to_dict()["metrics"]["map50"] is not None
+
+
+def test_check_overrides_and_unknown_network() -> None:
+    from medimg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fcos"):
+        Model("fcoss", task="detect")
+    with pytest.raises(ConfigError, match="nms_iou"):
+        Model("fcos", task="detect", nms_iuo=0.5)
+
+
+def test_a_detection_dataset_is_refused_by_classification(voc: Path, tmp_path: Path) -> None:
+    from medimg.errors import DatasetError
+
+    dataset = Dataset.load(voc)
+    assert isinstance(dataset, DetectionDataset)
+    with pytest.raises(DatasetError, match="detect"):
+        Model("simple-cnn").fit(dataset, run_dir=tmp_path / "run")
+
+
+def test_onnx_export_and_torch_free_predictor(trained: Model, voc: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    result = export_onnx(trained, tmp_path / "det.onnx")
+    assert result.task == "detect" and result.max_abs_diff <= result.tolerance
+    assert result.pipeline_max_abs_diff is not None and result.pipeline_max_abs_diff <= result.tolerance
+    predictor = OnnxPredictor(tmp_path / "det.onnx")
+    assert predictor.task == "detect" and predictor.class_names == ["disc", "square"]
+    image = voc / "JPEGImages" / "img_001.png"
+    onnx_boxes = predictor.predict(image)[0].to_dict()["boxes"]
+    torch_boxes = trained.predict(image, out_dir=tmp_path)[0].to_dict()["boxes"]  # type: ignore[union-attr]
+    assert len(onnx_boxes) == len(torch_boxes)
+    for ours, theirs in zip(onnx_boxes, torch_boxes, strict=True):
+        assert ours["label"] == theirs["label"] and abs(ours["score"] - theirs["score"]) < 1e-3
+        assert all(abs(ours[k] - theirs[k]) < 0.05 for k in ("x1", "y1", "x2", "y2"))
+
+
+@pytest.mark.parametrize("network", ["fcos", "retinanet"])
+def test_numpy_decoding_matches_torchvision(network: str) -> None:
+    """The torch-free predictor's anchors, decoding and NMS give torchvision's detections on the same outputs."""
+    from medimg.export import detect as numpy_detect
+    from medimg.tasks.detect.export import DetectionGraph
+    from medimg.tasks.detect.inference import detect_prepared
+    from medimg.tasks.detect.networks import build_detector
+
+    plan = DetectPlan(
+        network=network,
+        num_classes=2,
+        class_names=["a", "b"],
+        input_size=[64, 96],
+        **{k: v for k, v in TINY.items() if k in ("backbone_widths", "backbone_depths", "fpn_channels", "head_convs")},
+        candidate_threshold=0.2,
+        detections_per_image=30,
+        anchor_sizes=[12.0, 24.0, 48.0],
+    )
+    torch.manual_seed(0)
+    detector = build_detector(plan).eval()
+    with torch.no_grad():
+        for name, parameter in detector.head.named_parameters():
+            if name.endswith("weight") and parameter.ndim == 4:
+                parameter.normal_(0, 0.2)  # distinct scores: no ties for NMS to order differently
+    image = torch.rand(3, 60, 90, generator=torch.Generator().manual_seed(1))
+    reference = detect_prepared(detector, [image], plan)[0]
+    assert len(reference.scores) > 3
+    graph = DetectionGraph(detector).eval()
+    names = (
+        ["cls_logits", "bbox_regression", "bbox_ctrness"] if network == "fcos" else ["cls_logits", "bbox_regression"]
+    )
+
+    def run(batch: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            return {k: v.numpy() for k, v in zip(names, graph(torch.from_numpy(batch)), strict=True)}
+
+    boxes, scores, labels = numpy_detect.run_graph(run, [image.numpy()], numpy_detect.detect_spec(plan.model_dump()))[0]
+    assert np.array_equal(labels, reference.labels)
+    assert np.allclose(scores, reference.scores, atol=1e-5) and np.allclose(boxes, reference.boxes, atol=1e-3)
