@@ -87,3 +87,14 @@ class Task(RunnableTask, Protocol):
     ) -> tuple[list[Any], list[tuple[str, str]]]:
         """Predict files; returns the predictions and the unreadable files as ``(path, reason)``."""
         ...
+
+
+def run_details(model: Trained) -> dict[str, Any]:
+    """The run facts every report carries: run folder, plan (without its reasons and bulky encodings) and the
+    training summary."""
+    plan = model.plan_.model_dump() if model.plan_ is not None else {}
+    return {
+        "run_dir": str(model.run_dir_),
+        "plan": {k: v for k, v in plan.items() if k not in {"reasons", "label_encoding"}},
+        "training": model.metadata_.get("training", {}),
+    }

@@ -26,7 +26,7 @@ from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, did_you_mean
 from medimg.planning.plan import Plan
-from medimg.tasks.base import Planned, Trained
+from medimg.tasks.base import Planned, Trained, run_details
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +162,7 @@ class ClassifyTask:
             model_name=f"{plan.network} (width {plan.width})",
             dataset_name=dataset.name,
             case_ids=prepared.case_ids,
-            extra={
-                "run_dir": str(model.run_dir_),
-                "plan": {k: v for k, v in plan.model_dump().items() if k != "reasons"},
-                "training": model.metadata_.get("training", {}),
-                "skipped_files": [list(s) for s in prepared.skipped],
-            },
+            extra={**run_details(model), "skipped_files": [list(s) for s in prepared.skipped]},
             n_resamples=n_resamples,
         )
         write_report(report, out_dir, y_true=y, probabilities=probabilities, history=history or None)

@@ -24,7 +24,7 @@ from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError, DatasetError
-from medimg.tasks.base import Planned, Trained
+from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.detect.plan import DetectPlan
 
 logger = logging.getLogger(__name__)
@@ -162,11 +162,7 @@ class DetectTask:
             out_dir=out_dir,
             n_resamples=n_resamples,
             strict=strict,
-            extra={
-                "run_dir": str(model.run_dir_),
-                "plan": {k: v for k, v in plan.model_dump().items() if k != "reasons"},
-                "training": model.metadata_.get("training", {}),
-            },
+            extra=run_details(model),
         )
 
     def predict(

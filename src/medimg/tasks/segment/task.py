@@ -25,7 +25,7 @@ from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError
-from medimg.tasks.base import Planned, Trained
+from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.segment.planning import SegPlan
 
 logger = logging.getLogger(__name__)
@@ -183,11 +183,7 @@ class SegmentTask:
             out_dir=out_dir,
             n_resamples=n_resamples,
             strict=strict,
-            extra={
-                "run_dir": str(model.run_dir_),
-                "plan": {k: v for k, v in plan.model_dump().items() if k not in {"reasons", "label_encoding"}},
-                "training": model.metadata_.get("training", {}),
-            },
+            extra=run_details(model),
         )
 
     def predict(
