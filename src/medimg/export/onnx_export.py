@@ -401,7 +401,7 @@ def _prepare_segment(
 def _prepare_detect(
     model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
 ) -> _Prepared:
-    from medimg.tasks.detect.export import prepare_detect_export
+    from medimg.export.detect_onnx import prepare_detect_export
 
     prepared: _Prepared = prepare_detect_export(model, network, parity_inputs, limit)
     return prepared

@@ -238,7 +238,7 @@ def test_onnx_export_and_torch_free_predictor(trained: Model, voc: Path, tmp_pat
 def test_numpy_decoding_matches_torchvision(network: str) -> None:
     """The torch-free predictor's anchors, decoding and NMS give torchvision's detections on the same outputs."""
     from medimg.export import detect as numpy_detect
-    from medimg.tasks.detect.export import DetectionGraph
+    from medimg.export.detect_onnx import DetectionGraph
     from medimg.tasks.detect.inference import detect_prepared
     from medimg.tasks.detect.networks import build_detector
 
