@@ -274,3 +274,15 @@ def test_real_msd_hippocampus_is_segmentation() -> None:
     assert isinstance(ds, SegmentationDataset) and ds.task == "segment" and len(ds.cases) == 260
     with pytest.raises(DatasetError, match="looks like segmentation data"):
         Dataset.load(shared_data("msd_hippocampus"), task="classify")
+
+
+@pytest.mark.parametrize("header", ["path,label", "image,mask", "path,x1,y1,x2,y2,label"])
+def test_a_manifest_that_is_not_utf8_is_a_clear_error(tmp_path: Path, header: str) -> None:
+    """Every manifest reader names the file and the fix instead of a UnicodeDecodeError traceback."""
+    from medimg.data.dataset import Dataset
+    from medimg.errors import DatasetError
+
+    manifest = tmp_path / "bad.csv"
+    manifest.write_bytes(header.encode() + b"\n\xff\xfe\xfa.png,a,b,c,d,e\n")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        Dataset.load(manifest)

@@ -66,3 +66,26 @@ def manifest_header(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
     return [c.strip().lower() for c in first]
+
+
+def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """A manifest's columns (``lower-case name -> column as written``) and rows, read as UTF-8 (BOM allowed).
+
+    Raises:
+        DatasetError: the file is not UTF-8 text or not valid CSV (the message names the file and the fix).
+    """
+    from medimg.errors import DatasetError
+
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
+            columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+            rows = list(reader)
+    except UnicodeDecodeError as error:
+        raise DatasetError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be decoded): save the manifest as UTF-8 "
+            "(spreadsheets: 'CSV UTF-8')"
+        ) from error
+    except (OSError, csv.Error) as error:
+        raise DatasetError(f"cannot read manifest {path}: {error}") from error
+    return columns, rows

@@ -8,14 +8,13 @@ empty lists an image without objects (a negative). Column names are matched case
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import is_manifest, manifest_delimiter, manifest_header, name_selected
+from medimg.data.layouts.common import is_manifest, manifest_header, name_selected, read_manifest
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -57,10 +56,7 @@ def load(
     """
     if not path.is_file():
         raise DatasetError(f"{path} is not a file: a box manifest is a CSV path,x1,y1,x2,y2,label")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
-        columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
-        rows = list(reader)
+    columns, rows = read_manifest(path)
 
     def column(options: Sequence[str], required: bool) -> str | None:
         for option in options:

@@ -8,13 +8,12 @@ an unlabelled pool).
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
-from medimg.data.layouts.common import is_manifest, manifest_delimiter, name_selected, order_classes
+from medimg.data.layouts.common import is_manifest, name_selected, order_classes, read_manifest
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -48,10 +47,7 @@ def load(
     manifest = path
     if not manifest.is_file():
         raise DatasetError(f"{manifest} is not a file: a manifest is a CSV with columns path,label")
-    with manifest.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle, delimiter=manifest_delimiter(manifest))
-        columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
-        rows = list(reader)
+    columns, rows = read_manifest(manifest)
 
     def column(options: tuple[str, ...], required: bool) -> str | None:
         for option in options:

@@ -34,7 +34,6 @@ claimed: such a folder reads as class folders unless ``task="segment"`` is asked
 
 from __future__ import annotations
 
-import csv
 import itertools
 import logging
 import re
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import is_manifest, manifest_delimiter, manifest_header
+from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -372,11 +371,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
 
 def _load_csv(path: Path) -> SegmentationDataset:
     base = path.parent
-    try:
-        with path.open(newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter=manifest_delimiter(path)))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DatasetError(f"cannot read manifest {path}: {error}") from error
+    _, rows = read_manifest(path)
     if not rows:
         raise DatasetError(f"manifest {path} has no rows; expected a header image,mask[,roi,patient_id,split]")
     header = {k.strip().lower(): k for k in rows[0] if k}
