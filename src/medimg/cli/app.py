@@ -297,13 +297,11 @@ def predict(
 
         predictor = OnnxPredictor(run)
         predictions = predictor.predict(paths)
-        names = predictor.class_names
     else:
         from medimg.model import Model
 
         predictor = Model.load(run)
         predictions = predictor.predict(paths, explain=explain_method if explain else None)
-        names = predictor.class_names_ or []
     if explain:
         import re
 
@@ -319,25 +317,9 @@ def predict(
     if output_format == "json":
         text = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
     else:
-        import csv
-        import io
+        from medimg.tasks.prediction_table import prediction_csv
 
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            ["source", "label", "confidence", *[f"p_{n}" for n in names], *(["overlay"] if explain else [])]
-        )
-        for p in predictions:
-            writer.writerow(
-                [
-                    p.source,
-                    p.label,
-                    f"{p.confidence:.6f}",
-                    *[f"{p.probabilities[n]:.6f}" for n in names],
-                    *([p.overlay_path or ""] if explain else []),
-                ]
-            )
-        text = buffer.getvalue()
+        text = prediction_csv(predictions)
     if out:
         atomic_write_text(out, text)
         _echo(f"{len(predictions)} prediction(s) written to {out}")

@@ -191,6 +191,29 @@ def test_predict_and_reload(trained: Model, voc: Path, tmp_path: Path) -> None:
     assert again["boxes"] == data["boxes"]  # the bundle reloads the same network and decoding
 
 
+def test_predict_csv_has_one_row_per_box(trained: Model, voc: Path) -> None:
+    """`medimg predict DET_RUN IMAGES --format csv`: one row per box in the file's pixels, an image without boxes
+    still listed."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    images = [voc / "JPEGImages" / "img_000.png", voc / "JPEGImages" / "img_001.png"]
+    result = CliRunner().invoke(app, ["predict", str(trained.run_dir_), *map(str, images), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["source", "x1", "y1", "x2", "y2", "label", "score"]
+    expected = trained.predict(images)
+    n_boxes = sum(max(1, len(p.to_dict()["boxes"])) for p in expected)  # type: ignore[union-attr]
+    assert len(rows) == n_boxes and {r["source"] for r in rows} == {str(i) for i in images}
+    for row in rows:
+        if row["label"]:
+            assert row["label"] in ("disc", "square") and 0 <= float(row["x1"]) < float(row["x2"]) <= 64
+
+
 def test_evaluate_another_split(trained: Model) -> None:
     report = trained.evaluate(split="val", n_resamples=20)
     assert report.metrics["n"] == 3 and report.task == "detect"

@@ -65,6 +65,14 @@ class Prediction:
             result["explanation"] = {"method": self.explain_method, "overlay": self.overlay_path}
         return result
 
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One CSV row: source, label, confidence, ``p_<class>`` per class (and the overlay when explained)."""
+        row: dict[str, Any] = {"source": self.source, "label": self.label, "confidence": f"{self.confidence:.6f}"}
+        row.update({f"p_{name}": f"{p:.6f}" for name, p in self.probabilities.items()})
+        if self.explain_method is not None:
+            row["overlay"] = self.overlay_path or ""
+        return [row]
+
 
 def predict_files(
     network: nn.Module,

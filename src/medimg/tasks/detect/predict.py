@@ -76,6 +76,24 @@ class DetectionPrediction:
             "overlay": self.overlay_path,
         }
 
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One CSV row per box (``source, x1, y1, x2, y2, label, score`` in the file's pixels); an image without
+        detections gets one row with empty box fields, so every input is listed."""
+        rows: list[dict[str, Any]] = [
+            {
+                "source": self.source,
+                "x1": f"{b[0]:.2f}",
+                "y1": f"{b[1]:.2f}",
+                "x2": f"{b[2]:.2f}",
+                "y2": f"{b[3]:.2f}",
+                "label": label,
+                "score": f"{score:.5f}",
+            }
+            for b, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
+        ]
+        empty = {"source": self.source, "x1": "", "y1": "", "x2": "", "y2": "", "label": "", "score": ""}
+        return rows or [empty]
+
 
 def overlay_path_for(source: str | Path, folder: Path) -> Path:
     """``<folder>/<name>_boxes.png``: where the overlay of ``source`` is written."""

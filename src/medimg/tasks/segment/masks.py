@@ -164,6 +164,17 @@ class SegmentationPrediction:
             "probabilities": self.probabilities,
         }
 
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One CSV row: source, mask path, label, then voxels (and mm^2/mm^3 when known) and mean probability per
+        class."""
+        row: dict[str, Any] = {"source": self.source, "mask_path": self.mask_path or "", "label": self.label}
+        for name in self.class_names:
+            row[f"voxels_{name}"] = self.voxels[name]
+            if self.volume_mm3 is not None:
+                row[f"volume_mm3_{name}"] = f"{self.volume_mm3[name]:.3f}"
+            row[f"p_{name}"] = f"{self.probabilities[name]:.6f}"
+        return [row]
+
 
 def summarise(
     labels: np.ndarray,

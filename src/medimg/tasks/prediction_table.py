@@ -1,0 +1,30 @@
+"""Predictions of any task as one CSV table.
+
+Every prediction record (classification, segmentation, detection) gives its rows with ``csv_rows()``; the table's
+columns are the union of the rows' keys in order of first appearance, so a detection table has one row per box
+and a classification table one row per image with a probability column per class.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class TabularPrediction(Protocol):
+    def csv_rows(self) -> list[dict[str, Any]]: ...
+
+
+def prediction_csv(predictions: Sequence[TabularPrediction]) -> str:
+    """The CSV text of ``predictions`` (header first; a missing field is an empty cell)."""
+    rows = [row for prediction in predictions for row in prediction.csv_rows()]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns) or ["source"], restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
