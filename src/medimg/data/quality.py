@@ -64,12 +64,14 @@ class CheckReport:
         d = self.dataset
         lines = [
             f"dataset   {d['name']} ({d['source']}, {d['num_cases']} images, {len(d['class_names'])} classes)",
-            "classes   " + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items()),
+            ("boxes     " if d.get("task") == "detect" else "classes   ")
+            + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items()),
             "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
             "sizes     " + _top(self.image_sizes),
             "channels  " + _top(self.channels),
             "types     " + _top(self.dtypes),
-            f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class)",
+            f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class"
+            + (" by boxes)" if d.get("task") == "detect" else ")"),
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
             f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}, label conflicts "
             f"{len(self.label_conflicts)}",
@@ -150,7 +152,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"{len(masks)} file(s) look like segmentation masks (e.g. {masks[0]}); if they are not images to "
             "classify, exclude them, e.g. --exclude '*-d.bmp'"
         )
-    if imbalance > IMBALANCE_WARNING:
+    if imbalance > IMBALANCE_WARNING and dataset.task == "detect":
+        warnings.append(
+            f"boxes per class are imbalanced ({imbalance:.1f}:1); the detector's focal loss is meant for this (no "
+            "class weights are planned): look at the per-class AP in the report"
+        )
+    elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")

@@ -296,3 +296,12 @@ def test_numpy_decoding_matches_torchvision(network: str) -> None:
     boxes, scores, labels = numpy_detect.run_graph(run, [image.numpy()], numpy_detect.detect_spec(plan.model_dump()))[0]
     assert np.array_equal(labels, reference.labels)
     assert np.allclose(scores, reference.scores, atol=1e-5) and np.allclose(boxes, reference.boxes, atol=1e-3)
+
+
+def test_check_speaks_of_boxes_not_images(voc: Path) -> None:
+    """`medimg check` on detection data counts boxes per class and never promises classification loss weights."""
+    from medimg.data.quality import check_dataset
+
+    summary = check_dataset(Dataset.load(voc)).summary()
+    assert "\nboxes     disc: " in summary and "by boxes)" in summary, summary
+    assert "planner will weight the loss" not in summary
