@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medimg.errors import ImageReadError
+from medimg.errors import ImageReadError, MedimgError
 
 if TYPE_CHECKING:
     from torch import nn
 
+    from medimg.io.image import ImageData
     from medimg.tasks.detect.plan import DetectPlan
 
 
@@ -101,6 +102,39 @@ def overlay_path_for(source: str | Path, folder: Path) -> Path:
     return folder / f"{stem}_boxes.png"
 
 
+def predict_image(network: nn.Module, plan: DetectPlan, image: ImageData) -> DetectionPrediction:
+    """Detect objects in one read image (the CLI, the Python API and the service share this): boxes in the
+    image's pixels above the plan's score threshold, and the overlay PNG (boxes drawn at the network's scale).
+
+    Raises:
+        DatasetError: the image does not fit a 2D detector (a volume...).
+    """
+    from medimg.tasks.detect.data import prepare_image, scale_boxes
+    from medimg.tasks.detect.inference import detect_prepared
+    from medimg.tasks.detect.report import draw_boxes
+
+    prepared, scale = prepare_image(image.array, plan)
+    found = detect_prepared(network, [prepared], plan)[0].above(plan.score_threshold)
+    boxes = scale_boxes(found.boxes, scale, inverse=True)
+    height, width = image.spatial_shape[-2:]
+    prediction = DetectionPrediction(
+        source=str(image.source),
+        boxes=boxes,
+        scores=found.scores,
+        labels=[plan.class_names[int(k)] for k in found.labels],
+        label_indices=[int(k) for k in found.labels],
+        class_names=list(plan.class_names),
+        score_threshold=plan.score_threshold,
+        image_size=(int(height), int(width)),
+    )
+    prediction.overlay_png = draw_boxes(
+        prepared.numpy(),
+        plan.class_names,
+        predicted=found.__class__(scale_boxes(boxes, scale), found.scores, found.labels),
+    )
+    return prediction
+
+
 def predict_files(
     network: nn.Module,
     plan: DetectPlan,
@@ -116,43 +150,23 @@ def predict_files(
     """
     from medimg.fileio import atomic_write_bytes
     from medimg.io import read_image
-    from medimg.tasks.detect.data import prepare_image, scale_boxes
-    from medimg.tasks.detect.inference import detect_prepared
-    from medimg.tasks.detect.report import draw_boxes
 
     predictions: list[DetectionPrediction] = []
     failed: list[tuple[str, str]] = []
     for path in files:
         try:
             image = read_image(path, window=window)
-            prepared, scale = prepare_image(image.array, plan)
+            image.source = str(path)
+            prediction = predict_image(network, plan, image)
         except ImageReadError as error:
             failed.append((str(path), error.reason))
             continue
-        except Exception as error:  # an image the detector cannot take (a volume...): reported, not fatal
+        except MedimgError as error:  # an image the detector cannot take (a volume...): reported, not fatal
             failed.append((str(path), str(error)))
             continue
-        found = detect_prepared(network, [prepared], plan)[0].above(plan.score_threshold)
-        boxes = scale_boxes(found.boxes, scale, inverse=True)
-        height, width = image.spatial_shape[-2:]
-        prediction = DetectionPrediction(
-            source=str(path),
-            boxes=boxes,
-            scores=found.scores,
-            labels=[plan.class_names[int(k)] for k in found.labels],
-            label_indices=[int(k) for k in found.labels],
-            class_names=list(plan.class_names),
-            score_threshold=plan.score_threshold,
-            image_size=(int(height), int(width)),
-        )
-        prediction.overlay_png = draw_boxes(
-            prepared.numpy(),
-            plan.class_names,
-            predicted=found.__class__(scale_boxes(boxes, scale), found.scores, found.labels),
-        )
         if out_dir is not None:
             target = overlay_path_for(path, out_dir)
-            atomic_write_bytes(target, prediction.overlay_png)
+            atomic_write_bytes(target, prediction.overlay_png or b"")
             prediction.overlay_path = str(target)
         predictions.append(prediction)
     return predictions, failed
