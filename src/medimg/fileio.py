@@ -12,9 +12,10 @@ import datetime as _dt
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
-from contextlib import suppress
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,21 @@ import numpy as np
 
 from medimg.errors import ConfigError
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "dumps_json", "to_jsonable"]
+__all__ = [
+    "TEMPORARY_SUFFIX",
+    "atomic_directory",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "dumps_json",
+    "to_jsonable",
+]
 
 _NEW_FILE_MODE = 0o644
+_NEW_FOLDER_MODE = 0o755
+TEMPORARY_SUFFIX = ".tmp"
+"""Temporary files and folders are named ``.<destination name>.<random>.tmp`` next to their destination; what a
+killed process leaves is recognisable by that shape (see :func:`medimg.run_folder.sweep_leftovers`)."""
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -51,7 +64,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         mode = dest.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = _NEW_FILE_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -104,6 +117,55 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     except ConfigError as exc:
         raise ConfigError(f"cannot write {path} as JSON: {exc}") from exc
     return atomic_write_text(path, text + "\n")
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, replace: bool = True) -> Iterator[Path]:
+    """Fill a folder that appears at ``path`` complete or not at all.
+
+    The caller writes into a temporary sibling folder (``.<name>.<random>.tmp``); when the block ends without an
+    error the folder is renamed into place. An error (or a kill) leaves ``path`` as it was; the temporary folder
+    is removed on errors, and a killed process's one is swept by :func:`medimg.run_folder.sweep_leftovers`.
+
+    Args:
+        path: the destination folder.
+        replace: an existing ``path`` is replaced as a whole (the old one moved aside first, then removed), so
+            no file of an older content survives. With ``False`` (a folder the user named, which may hold other
+            files) the new files are moved into it one by one, in the order they were written.
+
+    Example:
+        >>> with atomic_directory(run / "report") as folder:     # doctest: +SKIP
+        ...     write_report(report, folder, ...)
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX))
+    try:
+        os.chmod(staging, _NEW_FOLDER_MODE)
+        yield staging
+        if not dest.exists():
+            os.replace(staging, dest)
+        elif replace:
+            old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX))
+            os.replace(dest, old / dest.name)
+            os.replace(staging, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            _merge_into(staging, dest)
+        _fsync_directory(dest.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merge_into(source: Path, dest: Path) -> None:
+    """Move every file of ``source`` to the same place under ``dest``, oldest first (the order written)."""
+    files = sorted((p for p in source.rglob("*") if not p.is_dir()), key=lambda p: p.stat().st_mtime_ns)
+    for file in files:
+        target = dest / file.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(file, target)
 
 
 def dumps_json(obj: Any, *, indent: int | None = 2) -> str:

@@ -13,31 +13,225 @@ Layout::
     RUN/checkpoints/       last.pt (resume) and best.pt
     RUN/report/            report.json, report.html, plots
     RUN/tensorboard/       TensorBoard event files
+    RUN/.lock              present while a process runs in the folder (its pid, host and start time)
+
+A run folder belongs to one process at a time: :func:`claim_run_dir` holds an exclusive lock on ``RUN/.lock``
+for the whole run (training, bundle and report); a second ``medimg fit`` on the same folder is refused with a
+message naming the holder. The lock is an ``fcntl.flock``: the kernel drops it when its process dies, so a
+killed run never blocks the next one. :func:`create_run_dir` picks ``runs/<data>/expN`` by creating the folder
+exclusively, so two runs started together never share one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import platform
 import re
+import shutil
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import RunFolderError
-from medimg.fileio import atomic_write_json
+from medimg.fileio import TEMPORARY_SUFFIX, atomic_write_json
+
+if TYPE_CHECKING:
+    from medimg.engine.distributed import Distributed
+
+logger = logging.getLogger(__name__)
 
 BUNDLE_FILES = ("plan.json", "metadata.json", "model.pt")
+LOCK_FILE = ".lock"
 
 
-def new_run_dir(base: str | Path, dataset_name: str) -> Path:
-    """``base/<dataset>/expN`` with the next free N (``runs/herlev/exp3``)."""
+def create_run_dir(base: str | Path, dataset_name: str) -> Path:
+    """Create and return ``base/<dataset>/expN`` with the next free N (``runs/herlev/exp3``).
+
+    The folder is created exclusively (``mkdir`` fails if it exists), so two processes started together get
+    different folders: the loser of a race moves on to the next N.
+    """
     root = Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+    root.mkdir(parents=True, exist_ok=True)
     taken = [int(m.group(1)) for p in root.glob("exp*") if (m := re.fullmatch(r"exp(\d+)", p.name))]
-    return root / f"exp{max(taken, default=0) + 1}"
+    number = max(taken, default=0) + 1
+    while True:
+        candidate = root / f"exp{number}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            number += 1
+            continue
+        return candidate
+
+
+class RunLock:
+    """An exclusive claim on one run folder, held from :meth:`acquire` to :meth:`release`.
+
+    ``RUN/.lock`` is locked with ``fcntl.flock`` (never blocking) and holds the holder's pid, host, start time
+    and command line, so a refused process can say who has the folder. The kernel releases the lock when the
+    holder exits or dies; the file itself is removed on release. On platforms without ``fcntl`` (Windows) the
+    folder is not locked and a warning says so.
+
+    Args:
+        folder: the run folder (created if missing).
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_FILE
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock.
+
+        Raises:
+            RunFolderError: another live process holds it (the message names the folder and the holder), or
+                the folder cannot be created.
+        """
+        if self._fd is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            logger.warning("%s: file locking is not available on this platform; the run folder is not locked", self)
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunFolderError(f"cannot create the run folder {self.folder}: {error}") from error
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise RunFolderError(
+                    f"{self.folder} is in use by another medimg process ({self._describe_holder()}); wait for it to "
+                    "finish, or choose another --run-dir"
+                ) from None
+            # The holder before us may have removed the file between our open and our lock: then we locked a
+            # file nobody else will see. Retry on the file the path names now.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+        }
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(holder).encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        """Give the folder up (removing ``RUN/.lock``); a no-op when not held."""
+        if self._fd is None:
+            return
+        with suppress(OSError):
+            os.unlink(self.path)  # still locked: a process that opens the path now opens a new file
+        os.close(self._fd)
+        self._fd = None
+
+    def holder(self) -> dict[str, Any]:
+        """What the current holder wrote in the lock file (empty when unreadable or being written)."""
+        try:
+            info = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def _describe_holder(self) -> str:
+        info = self.holder()
+        if not info:
+            return "holder unknown"
+        parts = [f"pid {info.get('pid', '?')} on {info.get('host', '?')}"]
+        if info.get("started"):
+            parts.append(f"since {info['started']}")
+        if info.get("command"):
+            parts.append(f"running `{info['command']}`")
+        return ", ".join(parts)
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"RunLock({str(self.folder)!r})"
+
+
+@contextmanager
+def claim_run_dir(folder: str | Path, distributed: Distributed | None = None) -> Iterator[Path]:
+    """Hold ``folder`` for one run: lock it, sweep what killed runs left, release it at the end.
+
+    Under torchrun rank 0 alone takes the lock; its outcome is broadcast, so when the folder is taken every rank
+    raises the same error (none waits forever in a collective).
+
+    Raises:
+        RunFolderError: another live process holds the folder.
+    """
+    lock = RunLock(folder)
+    main = distributed is None or distributed.is_main
+    refusal: str | None = None
+    if main:
+        try:
+            lock.acquire()
+        except RunFolderError as error:
+            refusal = str(error)
+    if distributed is not None:
+        refusal = distributed.broadcast(refusal)
+    if refusal is not None:
+        lock.release()
+        raise RunFolderError(refusal)
+    try:
+        if main:
+            sweep_leftovers(Path(folder))
+        yield Path(folder)
+    finally:
+        lock.release()
+
+
+def sweep_leftovers(folder: Path) -> list[Path]:
+    """Remove what a killed writer left in ``folder`` (recursively): ``.NAME.*.tmp`` files of interrupted atomic
+    writes and ``.NAME.*.tmp`` folders of interrupted report writes. Call it only while holding the folder.
+
+    Returns:
+        The removed paths.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.rglob(f".*{TEMPORARY_SUFFIX}"), key=lambda p: len(p.parts), reverse=True):
+        with suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        logger.info("removed %d leftover temporary file(s) of an interrupted run in %s", len(removed), folder)
+    return removed
 
 
 class RunFolder:

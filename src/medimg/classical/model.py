@@ -27,7 +27,7 @@ from medimg.config import FitOptions, read_config_file
 from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
 from medimg.errors import ConfigError, DatasetError, ImageReadError, NotFittedError, RunFolderError, did_you_mean
-from medimg.run_folder import RunMetadata
+from medimg.run_folder import RunFolder, RunMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +128,7 @@ class ClassicalModel:
         Raises:
             ConfigError: an unknown model, option or feature set, or a deep-only option (``epochs``...).
         """
-        from medimg.classical.pipelines import search_and_fit
-        from medimg.data.splits import make_splits
-        from medimg.features.extract import FeatureExtractor
-        from medimg.run_folder import RunFolder, new_run_dir
+        from medimg.run_folder import claim_run_dir, create_run_dir
 
         if self.task != "classify":
             raise ConfigError(f"classical models classify; task={self.task!r} is not supported")
@@ -154,7 +151,18 @@ class ClassicalModel:
             if isinstance(data, Dataset)
             else Dataset.load(data, task="classify", include=include, exclude=exclude, window=window)
         )
-        run = RunFolder(Path(run_dir) if run_dir else new_run_dir(runs_root, dataset.name))
+        run = RunFolder(Path(run_dir) if run_dir else create_run_dir(runs_root, dataset.name))
+        with claim_run_dir(run.path):  # one process per run folder, for training and report
+            return self._fit_into(run, dataset, name, options, settings)
+
+    def _fit_into(
+        self, run: RunFolder, dataset: Dataset, name: str, options: FitOptions, settings: dict[str, Any]
+    ) -> ClassicalModel:
+        """Extract features, search and fit, write the bundle into ``run`` and evaluate on the test split."""
+        from medimg.classical.pipelines import search_and_fit
+        from medimg.data.splits import make_splits
+        from medimg.features.extract import FeatureExtractor
+
         run.ensure_writable(resume=False)
         started = time.perf_counter()
         splits = make_splits(
@@ -344,7 +352,7 @@ class ClassicalModel:
         from medimg.classical.pipelines import predict_proba_full
         from medimg.data.splits import Splits, cases_for
         from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.run_folder import RunFolder
+        from medimg.fileio import atomic_directory
 
         class_names = self._require_classical()
         run = RunFolder(self.run_dir_ or ".")
@@ -396,14 +404,17 @@ class ClassicalModel:
             },
             n_resamples=n_resamples,
         )
+        replace = out_dir is None
         if out_dir is None:
             out_dir = (
                 run.file("report")
                 if own_data and split == "test"
                 else (run.file("evaluations") / f"{dataset.name}-{split}")
             )
-        write_report(report, Path(out_dir), y_true=y, probabilities=probabilities, history=None)
-        self.last_report_dir_ = Path(out_dir)
+        target = Path(out_dir)
+        with atomic_directory(target, replace=replace) as staging:  # a kill never leaves half a report
+            write_report(report, staging, y_true=y, probabilities=probabilities, history=None)
+        self.last_report_dir_ = target
         return report
 
     # ------------------------------------------------------------------ prediction
