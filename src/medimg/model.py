@@ -148,7 +148,7 @@ class Model:
             return self
         from medimg.engine.distributed import init_distributed
         from medimg.engine.run import fit_run
-        from medimg.run_folder import new_run_dir
+        from medimg.run_folder import claim_run_dir, create_run_dir
 
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
@@ -163,22 +163,26 @@ class Model:
             overrides.setdefault("network", self.network)
         layers = (read_config_file(config_file) if config_file else None, overrides)
         dist = init_distributed()
-        target = Path(run_dir) if run_dir else dist.broadcast(new_run_dir(runs_root, dataset.name))
+        if run_dir:
+            target = Path(run_dir)
+        else:  # rank 0 creates the folder; the others learn its name
+            target = dist.broadcast(create_run_dir(runs_root, dataset.name) if dist.is_main else Path())
         self._dataset = dataset
-        if options.folds:
-            from medimg.engine.cross_validation import fit_cross_validation
+        with claim_run_dir(target, dist):  # one process per run folder, for training and report
+            if options.folds:
+                from medimg.engine.cross_validation import fit_cross_validation
 
-            first, self.cv_summary_ = fit_cross_validation(
-                self._task, dataset, target, options, plan_layers=layers, distributed=dist, score=self._score
-            )
-            if first is not None:
-                self._adopt_fit(first)
-            return self
-        fit = fit_run(self._task, dataset, target, options, plan_layers=layers, distributed=dist)
-        if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
-            return self
-        self._adopt_fit(fit)
-        self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
+                first, self.cv_summary_ = fit_cross_validation(
+                    self._task, dataset, target, options, plan_layers=layers, distributed=dist, score=self._score
+                )
+                if first is not None:
+                    self._adopt_fit(first)
+                return self
+            fit = fit_run(self._task, dataset, target, options, plan_layers=layers, distributed=dist)
+            if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
+                return self
+            self._adopt_fit(fit)
+            self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
         return self
 
     @classmethod
@@ -223,6 +227,8 @@ class Model:
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
+        from medimg.fileio import atomic_directory
+
         if self._classical is not None:
             report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
             self.last_report_dir_ = self._classical.last_report_dir_
@@ -243,9 +249,10 @@ class Model:
                 run_dir / "report" if own and split == "test" else run_dir / "evaluations" / f"{dataset.name}-{split}"
             )
         )
-        report = self._task.evaluate(
-            self, dataset, cases, split=split, out_dir=target, n_resamples=n_resamples, strict=strict
-        )
+        with atomic_directory(target, replace=out_dir is None) as staging:  # a kill never leaves half a report
+            report = self._task.evaluate(
+                self, dataset, cases, split=split, out_dir=staging, n_resamples=n_resamples, strict=strict
+            )
         self.last_report_dir_ = target
         return report
 
