@@ -60,6 +60,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
+    "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     **DETECTION_SAMPLES,
 }
 
@@ -87,8 +88,9 @@ def test_layout_contract(layout: Layout, tmp_path: Path) -> None:
     assert layout.detect(tmp_path / "notes.txt") is False
     sample = SAMPLES[layout.name](tmp_path / "sample")
     assert layout.detect(sample) is True
-    assert select_layout(sample) is layout and select_layout(sample, layout.task) is layout
-    dataset = Dataset.load(sample)
+    # a derived layout (boxes from masks) is chosen only when its task is asked for, never by detection alone
+    assert (select_layout(sample) is layout) is not layout.derived and select_layout(sample, layout.task) is layout
+    dataset = Dataset.load(sample, task=layout.task) if layout.derived else Dataset.load(sample)
     assert dataset.task == layout.task and len(dataset.cases) > 0
     assert dataset.describe()["task"] == layout.task
     forced = Dataset.load(sample, layout=layout.name, task=layout.task)

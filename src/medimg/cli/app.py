@@ -67,6 +67,10 @@ def check(
     exclude: Exclude = None,
     window: Window = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="read the data for this task (detect: boxes from an image/mask dataset's masks)"),
+    ] = None,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated images (also across splits) and label
     conflicts; exits 1 when problems are found."""
@@ -74,7 +78,8 @@ def check(
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json
 
-    found = Dataset.load(data, include=include, exclude=exclude, window=_window(window))
+    load = Dataset.load
+    found = load(data, task=task, include=include, exclude=exclude, window=_window(window))  # type: ignore[arg-type]
     if not isinstance(found, Dataset):  # image/mask pairs: the pairing summary (per-image checks: classification)
         _echo(json.dumps(found.describe(), indent=2, default=str))
         return

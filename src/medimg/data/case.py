@@ -33,11 +33,18 @@ def normalise_split(name: str | None) -> str | None:
 
 
 class Box(NamedTuple):
-    """One object of a detection case: corners in pixels and a class index.
+    """One object of a detection case: corners in pixels (voxels) and a class index.
 
-    The convention is Pascal VOC's ``x1, y1, x2, y2``: ``(x1, y1)`` the top-left and ``(x2, y2)`` the
-    bottom-right corner, in pixels of the image as stored (x = column, y = row, origin at the top-left pixel),
-    ``x1 < x2`` and ``y1 < y2``. ``label`` indexes the dataset's class names.
+    2D: Pascal VOC's ``x1, y1, x2, y2``: ``(x1, y1)`` the top-left and ``(x2, y2)`` the bottom-right corner, in
+    pixels of the image as stored (x = column, y = row, origin at the top-left pixel), ``x1 < x2`` and
+    ``y1 < y2``. ``label`` indexes the dataset's class names.
+
+    3D: ``z1, z2`` are set too. Against a volume's array ``(C, D, H, W)`` (``medimg.io`` order; for NIfTI the
+    voxel axes ``(i, j, k)`` as stored): ``x`` runs along ``W`` (the last axis, ``k``), ``y`` along ``H`` (``j``)
+    and ``z`` along ``D`` (the first spatial axis, ``i``), so a slice ``array[:, d]`` shows the box's ``x, y`` as
+    in 2D. Corners are continuous: voxel ``n`` covers ``[n, n + 1)``, so a box of voxels ``3..7`` has
+    ``x1 = 3, x2 = 8``. MONAI's detectors take boxes in array-axis order ``[d1, h1, w1, d2, h2, w2]``
+    (= ``[z1, y1, x1, z2, y2, x2]``); :func:`medimg.data.detection.case_boxes` gives them in that order.
     """
 
     x1: float
@@ -45,6 +52,13 @@ class Box(NamedTuple):
     x2: float
     y2: float
     label: int
+    z1: float | None = None
+    z2: float | None = None
+
+    @property
+    def is_3d(self) -> bool:
+        """True for a box of a volume (``z1``/``z2`` set)."""
+        return self.z1 is not None and self.z2 is not None
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,8 @@ class Case:
         index: the row in the in-memory array, for array-backed datasets (MedMNIST ``.npz``).
         mask: the label-map file of a segmentation case (same size as the image), else ``None``.
         roi: a region-of-interest (field-of-view) mask file; pixels outside it are ignored. ``None`` if none.
-        boxes: the objects of a detection case as :class:`Box` (``x1, y1, x2, y2`` in pixels + class index);
+        boxes: the objects of a detection case as :class:`Box` (``x1, y1, x2, y2`` in pixels + class index;
+            volumes also ``z1, z2``);
             ``None`` when the case carries no box annotation, ``()`` for an annotated image without objects.
             Filled by the detection layouts (Pascal VOC, COCO, CSV boxes).
     """

@@ -1,18 +1,20 @@
-"""Detection datasets: images with boxes (Pascal VOC, COCO, CSV boxes), box cleaning and box statistics.
+"""Detection datasets: images with boxes (Pascal VOC, COCO, CSV boxes, boxes derived from masks), box cleaning
+and box statistics.
 
 :class:`DetectionDataset` is a :class:`~medimg.data.dataset.Dataset` whose cases carry
-:attr:`~medimg.data.case.Case.boxes` (``x1, y1, x2, y2`` in pixels + class index) instead of a label. The layout
-readers (:mod:`medimg.data.layouts.voc`, :mod:`~medimg.data.layouts.coco`, :mod:`~medimg.data.layouts.csv_boxes`)
-clean every image's boxes with :func:`clean_boxes` (clipped to the image, degenerate and duplicate boxes dropped)
-and keep what they changed as :class:`BoxIssue` records; :func:`box_statistics` summarises the boxes per class for
-``medimg check``.
+:attr:`~medimg.data.case.Case.boxes` (``x1, y1, x2, y2`` in pixels + class index; volumes also ``z1, z2``)
+instead of a label. The layout readers (:mod:`medimg.data.layouts.voc`, :mod:`~medimg.data.layouts.coco`,
+:mod:`~medimg.data.layouts.csv_boxes`) clean every image's boxes with :func:`clean_boxes` (clipped to the image,
+degenerate and duplicate boxes dropped) and keep what they changed as :class:`BoxIssue` records;
+:mod:`~medimg.data.layouts.mask_boxes` derives one box per connected component of each label of a segmentation
+mask, in 2D or 3D. :func:`box_statistics` summarises the boxes per class for ``medimg check``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -42,14 +44,14 @@ class BoxIssue:
             :data:`MIN_BOX_SIDE_PX` after clipping: dropped), ``duplicate`` (same class and corners as another box
             of the image: dropped), ``crowd`` (COCO ``iscrowd`` region: dropped).
         label: the class name.
-        box: the corners as annotated ``(x1, y1, x2, y2)``.
+        box: the corners as annotated ``(x1, y1, x2, y2)`` (volumes: ``(x1, y1, z1, x2, y2, z2)``).
     """
 
     file: str
     image: str
     kind: IssueKind
     label: str
-    box: tuple[float, float, float, float]
+    box: tuple[float, ...]
 
 
 def clean_boxes(
@@ -141,20 +143,23 @@ class DetectionDataset(Dataset):
         cases: every annotated image (``label`` is ``None``; ``boxes`` may be empty: an image without objects).
         unlabelled: images without an annotation (VOC images without XML), never in a split.
         box_issues: boxes the reader clipped or dropped (:class:`BoxIssue`).
-        image_sizes: ``case_id -> (height, width)`` where the annotation (or the image header) gives it.
+        image_sizes: ``case_id -> (height, width)`` (volumes: ``(depth, height, width)``, the array's spatial
+            shape) where the annotation, the image header or the mask gives it.
+        spatial_dims: 3 for volumes (boxes with ``z1, z2``), 2 for images, ``None`` when not known yet.
     """
 
     task: ClassVar[TaskName] = "detect"
 
     box_issues: list[BoxIssue] = field(default_factory=list)
-    image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    image_sizes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise :class:`DatasetError` when the dataset cannot train a detector (no images, or no box at all)."""
         if not self.cases:
             raise DatasetError(
                 f"no annotated images found in {self.root}: expected Pascal VOC (Annotations/*.xml + JPEGImages/), "
-                "COCO JSON (annotations/instances_*.json) or a CSV path,x1,y1,x2,y2,label"
+                "COCO JSON (annotations/instances_*.json), a CSV path,x1,y1,x2,y2,label, or images with masks "
+                "(images/ + masks/ or imagesTr/ + labelsTr/: one box per connected component of each label)"
             )
         if not any(c.boxes for c in self.cases):
             raise DatasetError(f"{self.root}: none of the {len(self.cases)} annotated images has a box")
@@ -194,8 +199,9 @@ class BoxStatistics:
 
     Attributes:
         per_class: ``class -> {images, boxes, boxes_per_image_mean, boxes_per_image_max, width_median,
-            height_median, side_min, side_max, aspect_median, out_of_bounds, duplicates, degenerate}``
-            (sizes in pixels of the stored image; aspect = width / height).
+            height_median, depth_median, side_min, side_max, aspect_median, out_of_bounds, duplicates,
+            degenerate}`` (sizes in pixels (voxels) of the stored image; aspect = width / height; ``depth_median``
+            ``None`` for 2D boxes).
         images: annotated images.
         images_without_boxes: annotated images without any box (negatives).
         unlabelled: images without an annotation.
@@ -216,14 +222,16 @@ class BoxStatistics:
         lines = [
             f"boxes     {sum(v['boxes'] for v in self.per_class.values())} in {self.images} annotated images "
             f"({self.images_without_boxes} without boxes, {self.unlabelled} without annotation)",
-            f"{'class':14s} {'images':>6s} {'boxes':>6s} {'per img':>8s} {'w x h median':>13s} {'side min-max':>13s} "
-            f"{'out':>4s} {'dup':>4s} {'degen':>5s}",
+            f"{'class':14s} {'images':>6s} {'boxes':>6s} {'per img':>8s} {'w x h (x d) med':>17s} "
+            f"{'side min-max':>13s} {'out':>4s} {'dup':>4s} {'degen':>5s}",
         ]
         for name, s in self.per_class.items():
             size = f"{s['width_median']:.0f} x {s['height_median']:.0f}" if s["boxes"] else "-"
+            if s["boxes"] and s.get("depth_median") is not None:
+                size += f" x {s['depth_median']:.0f}"
             side = f"{s['side_min']:.0f}-{s['side_max']:.0f}" if s["boxes"] else "-"
             lines.append(
-                f"{name[:14]:14s} {s['images']:6d} {s['boxes']:6d} {s['boxes_per_image_mean']:8.1f} {size:>13s} "
+                f"{name[:14]:14s} {s['images']:6d} {s['boxes']:6d} {s['boxes_per_image_mean']:8.1f} {size:>17s} "
                 f"{side:>13s} {s['out_of_bounds']:4d} {s['duplicates']:4d} {s['degenerate']:5d}"
             )
         for issue in self.issues[:10]:
@@ -236,15 +244,18 @@ def box_statistics(dataset: DetectionDataset, max_issues: int = 50) -> BoxStatis
     per_class: dict[str, dict[str, Any]] = {}
     issues = Counter((issue.label, issue.kind) for issue in dataset.box_issues)
     for index, name in enumerate(dataset.class_names):
-        widths, heights, per_image = [], [], []
+        widths, heights, depths, per_image = [], [], [], []
         for case in dataset.cases:
             mine = [b for b in case.boxes or () if b.label == index]
             if mine:
                 per_image.append(len(mine))
             widths += [b.x2 - b.x1 for b in mine]
             heights += [b.y2 - b.y1 for b in mine]
+            depths += [b.z2 - b.z1 for b in mine if b.z1 is not None and b.z2 is not None]
         w, h = np.asarray(widths, dtype=np.float64), np.asarray(heights, dtype=np.float64)
+        d = np.asarray(depths, dtype=np.float64)
         any_box = bool(len(w))
+        sides = [w, h, d] if len(d) == len(w) and len(d) else [w, h]
         per_class[name] = {
             "images": len(per_image),
             "boxes": len(w),
@@ -252,8 +263,9 @@ def box_statistics(dataset: DetectionDataset, max_issues: int = 50) -> BoxStatis
             "boxes_per_image_max": int(max(per_image)) if per_image else 0,
             "width_median": float(np.median(w)) if any_box else None,
             "height_median": float(np.median(h)) if any_box else None,
-            "side_min": float(np.minimum(w, h).min()) if any_box else None,
-            "side_max": float(np.maximum(w, h).max()) if any_box else None,
+            "depth_median": float(np.median(d)) if len(sides) == 3 else None,
+            "side_min": float(np.min(sides, axis=0).min()) if any_box else None,
+            "side_max": float(np.max(sides, axis=0).max()) if any_box else None,
             "aspect_median": float(np.median(w / h)) if any_box else None,
             "out_of_bounds": issues.get((name, "out_of_bounds"), 0),
             "duplicates": issues.get((name, "duplicate"), 0),
@@ -275,3 +287,32 @@ def case_boxes(case: Case) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, 4), dtype=np.float32), np.zeros((0,), dtype=np.int64)
     array = np.asarray([(b.x1, b.y1, b.x2, b.y2) for b in boxes], dtype=np.float32)
     return array, np.asarray([b.label for b in boxes], dtype=np.int64)
+
+
+def volume_boxes(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """A volume case's boxes in array-axis order (MONAI's ``xyzxyz`` with ``indexing="ij"``): ``(N, 6)`` float32
+    ``[d1, h1, w1, d2, h2, w2]`` = ``[z1, y1, x1, z2, y2, x2]`` and ``(N,)`` int64 labels.
+
+    Raises:
+        DatasetError: a box of the case has no ``z1, z2`` (a 2D box).
+    """
+    boxes = case.boxes or ()
+    if not boxes:
+        return np.zeros((0, 6), dtype=np.float32), np.zeros((0,), dtype=np.int64)
+    if not all(b.is_3d for b in boxes):
+        raise DatasetError(f"{case.case_id}: a 2D box (no z1, z2) in a volume; 3D detection needs 3D boxes")
+    array = np.asarray([(b.z1, b.y1, b.x1, b.z2, b.y2, b.x2) for b in boxes], dtype=np.float32)
+    return array, np.asarray([b.label for b in boxes], dtype=np.int64)
+
+
+def box_from_array_order(corners: Sequence[float], label: int) -> Box:
+    """The :class:`Box` of corners in array-axis order: ``[d1, h1, w1, d2, h2, w2]`` (3D) or ``[h1, w1, h2, w2]``
+    (2D, the order of a ``(C, H, W)`` array's axes)."""
+    values = [float(v) for v in corners]
+    if len(values) == 6:
+        d1, h1, w1, d2, h2, w2 = values
+        return Box(w1, h1, w2, h2, int(label), z1=d1, z2=d2)
+    if len(values) == 4:
+        h1, w1, h2, w2 = values
+        return Box(w1, h1, w2, h2, int(label))
+    raise ValueError(f"expected 4 or 6 corners, got {len(values)}")

@@ -15,15 +15,19 @@ name                  task       reads
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
 ``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
 ``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
+``mask_boxes``        detect     the image/mask pairs above, one box per connected component of each mask
+                                 label (2D or 3D), only when ``task="detect"`` is asked for
 ====================  =========  ==========================================================================
 
 Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before
 generic ones (image/mask pairs before class folders, whose ``detect`` accepts any folder with sub-folders).
 Without a task the first layout that detects the path reads it. With a task, a detecting layout of that task is
-used; a path claimed by a layout of another task is a conflict (:class:`~medimg.errors.DatasetError` naming the
-task it looks like), except the class-folder layout (``exclusive=False``): class folders may hold masks beside
-the images (Herlev's ``*-d.bmp``), which ``task="segment"`` pairs by name. When no layout detects a folder, the
-task's first layout (class folders when no task is given) reads it and explains what it expected.
+used; a layout that *derives* that task's annotations from another task's (``mask_boxes``: boxes from masks)
+reads a path another task's layout claims; otherwise a path claimed by a layout of another task is a conflict
+(:class:`~medimg.errors.DatasetError` naming the task it looks like), except the class-folder layout
+(``exclusive=False``): class folders may hold masks beside the images (Herlev's ``*-d.bmp``), which
+``task="segment"`` pairs by name. When no layout detects a folder, the task's first layout (class folders when
+no task is given) reads it and explains what it expected.
 
 Adding a layout is one module plus one line in :data:`LAYOUTS`. The detection readers (Pascal VOC, COCO, CSV
 boxes) fill :attr:`~medimg.data.case.Case.boxes` and register before the generic class folders (a VOC or COCO
@@ -38,7 +42,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medimg.data.layouts import class_folders, coco, csv_boxes, csv_manifest, image_mask_pairs, medmnist, voc
+from medimg.data.layouts import (
+    class_folders,
+    coco,
+    csv_boxes,
+    csv_manifest,
+    image_mask_pairs,
+    mask_boxes,
+    medmnist,
+    voc,
+)
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 
 if TYPE_CHECKING:
@@ -60,6 +73,8 @@ class Layout:
         description: what it reads, for messages.
         exclusive: a path this layout detects cannot be read for another task (a conflict); ``False`` for
             generic layouts that may hold other annotations too (class folders with masks beside the images).
+        derived: the layout derives its task's annotations from another task's data (boxes from masks): it is
+            never chosen by detection alone, only when its task is asked for.
     """
 
     name: str
@@ -68,6 +83,7 @@ class Layout:
     load: Callable[..., Dataset | SegmentationDataset]
     description: str
     exclusive: bool = True
+    derived: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -98,6 +114,14 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),
     Layout("csv_boxes", "detect", csv_boxes.detect, csv_boxes.load, "CSV boxes path,x1,y1,x2,y2,label"),
     Layout(
+        "mask_boxes",
+        "detect",
+        mask_boxes.detect,
+        mask_boxes.load,
+        "boxes derived from segmentation masks (one per connected component of each label)",
+        derived=True,
+    ),
+    Layout(
         "class_folders",
         "classify",
         class_folders.detect,
@@ -125,8 +149,8 @@ def get_layout(name: str) -> Layout:
 
 
 def detect_layout(path: Path) -> Layout | None:
-    """The first registered layout whose ``detect`` accepts ``path``, or ``None``."""
-    return next((layout for layout in LAYOUTS if layout.detect(path)), None)
+    """The first registered layout whose ``detect`` accepts ``path`` (derived layouts aside), or ``None``."""
+    return next((layout for layout in LAYOUTS if not layout.derived and layout.detect(path)), None)
 
 
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:
@@ -141,6 +165,10 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     detected = detect_layout(path)
     if detected is not None and (task is None or detected.task == task):
         return detected
+    if detected is not None and task is not None:
+        derived = next((lay for lay in LAYOUTS if lay.derived and lay.task == task and lay.detect(path)), None)
+        if derived is not None:
+            return derived
     if detected is not None and task is not None and detected.exclusive:
         raise DatasetError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "

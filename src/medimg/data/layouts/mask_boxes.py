@@ -1,0 +1,239 @@
+"""Detection boxes derived from segmentation masks: one box per connected component of each foreground label.
+
+Any folder (or CSV manifest) the :mod:`~medimg.data.layouts.image_mask_pairs` layout reads (``images/`` +
+``masks/``, ``imagesTr/`` + ``labelsTr/``, ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``) can be
+read for detection (``Dataset.load(path, task="detect")``, CLI ``--task detect``): the pairs are found by that
+layout, then every *mask* is read (the images are not) and each foreground label value's connected components
+(:func:`scipy.ndimage.label` with full connectivity: pixels/voxels touching at an edge or a corner are one
+object) become one :class:`~medimg.data.case.Box` each, the tight box around the component, in 2D or 3D (see
+:class:`~medimg.data.case.Box` for the axis order against the array's ``(D, H, W)``).
+
+Classes are the foreground label values found in the masks (0 is background), in increasing order. Their names
+come from ``label_names`` (``{value: name}`` or a list indexed by value), else from a ``dataset.json`` in the folder
+or its parent (the Medical Segmentation Decathlon's ``"labels": {"1": "Anterior", ...}`` or nnU-Net v2's
+``"labels": {"Anterior": 1, ...}``), else ``label_<value>`` (``foreground`` for binary masks).
+
+Masks must be gray label maps of integer values; a colour mask or one with fractional values is a
+:class:`~medimg.errors.DatasetError` naming the file. Components smaller than ``min_size`` pixels/voxels are
+dropped and reported as degenerate boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.data.case import Box, Case, SegCase
+from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
+from medimg.data.layouts import image_mask_pairs
+from medimg.errors import DatasetError, ImageReadError
+
+logger = logging.getLogger(__name__)
+
+LABEL_MAP_FILE = "dataset.json"
+"""The file whose ``labels`` name the mask values (MSD / nnU-Net), looked for in the folder and its parent."""
+READ_WORKERS = 4
+"""Threads reading masks."""
+
+
+def detect(path: Path) -> bool:
+    """The image/mask pair layouts (names only): a mask folder holding images, ``*_mask`` files, CSV image,mask."""
+    return image_mask_pairs.detect(path)
+
+
+def read_label_map(root: Path) -> dict[int, str]:
+    """``{value: name}`` from the ``labels`` of a ``dataset.json`` in ``root`` (or its parent); empty when none.
+
+    Raises:
+        DatasetError: the file exists but is not JSON with a ``labels`` mapping.
+    """
+    folder = root if root.is_dir() else root.parent
+    for candidate in (folder / LABEL_MAP_FILE, folder.parent / LABEL_MAP_FILE):
+        if not candidate.is_file():
+            continue
+        try:
+            labels = json.loads(candidate.read_text(encoding="utf-8")).get("labels")
+        except (OSError, ValueError, AttributeError) as error:
+            raise DatasetError(
+                f"{candidate}: not a readable dataset.json ({error}); fix it or pass label_names"
+            ) from error
+        if not isinstance(labels, Mapping):
+            continue
+        return _label_names(labels, str(candidate))
+    return {}
+
+
+def _label_names(labels: Mapping[Any, Any] | Sequence[str], source: str) -> dict[int, str]:
+    """``{value: name}`` from ``{value: name}`` (MSD), ``{name: value}`` (nnU-Net v2) or a list by value."""
+    if not isinstance(labels, Mapping):
+        return {i: str(name) for i, name in enumerate(labels)}
+    names: dict[int, str] = {}
+    for key, value in labels.items():
+        try:
+            if str(key).strip().lstrip("-").isdigit():
+                names[int(key)] = str(value)
+            elif isinstance(value, int | float) or str(value).strip().isdigit():
+                names[int(value)] = str(key)
+        except (TypeError, ValueError) as error:
+            raise DatasetError(f"{source}: label {key!r}: {value!r} is not value -> name") from error
+    return names
+
+
+def components(
+    mask: np.ndarray, min_size: int = 1
+) -> tuple[list[tuple[int, list[float]]], list[tuple[int, list[float]]]]:
+    """Connected components of each foreground value of ``mask`` (``(*spatial)`` integers, 0 = background).
+
+    Returns:
+        ``(kept, dropped)``: ``(value, corners)`` per component, corners in array-axis order
+        (``[d1, h1, w1, d2, h2, w2]`` or ``[h1, w1, h2, w2]``, the stop exclusive); ``dropped`` are those under
+        ``min_size`` pixels/voxels.
+    """
+    from scipy import ndimage
+
+    structure = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
+    kept: list[tuple[int, list[float]]] = []
+    dropped: list[tuple[int, list[float]]] = []
+    for value in np.unique(mask):
+        if value == 0:
+            continue
+        labelled, count = ndimage.label(mask == value, structure=structure)
+        sizes = np.bincount(labelled.ravel(), minlength=count + 1)
+        for index, slices in enumerate(ndimage.find_objects(labelled), start=1):
+            if slices is None:
+                continue
+            corners = [float(s.start) for s in slices] + [float(s.stop) for s in slices]
+            (kept if sizes[index] >= min_size else dropped).append((int(value), corners))
+    return kept, dropped
+
+
+def _read_mask(case: SegCase) -> np.ndarray:
+    """The mask of ``case`` as ``(*spatial)`` int64 label values.
+
+    Raises:
+        DatasetError: unreadable, colour, or not integer values (the message names the file).
+    """
+    from medimg.io import read_image
+
+    assert case.mask is not None
+    try:
+        raw = read_image(case.mask).array
+    except ImageReadError as error:
+        raise DatasetError(f"mask {case.mask} cannot be read: {error.reason}") from error
+    if raw.shape[0] != 1 and not all(np.array_equal(raw[0], raw[c]) for c in range(1, raw.shape[0])):
+        raise DatasetError(
+            f"mask {case.mask} has {raw.shape[0]} different channels (a colour mask): boxes are derived from gray "
+            "label maps (0 = background, 1, 2, ... = classes); convert it to a label map"
+        )
+    values = raw[0]
+    if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)) or values.min() < 0:
+        raise DatasetError(
+            f"mask {case.mask} holds non-integer or negative values: boxes are derived from label maps of integers "
+            "(0 = background); store the mask without interpolation or compression (PNG or NIfTI)"
+        )
+    return values.astype(np.int64)
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+    min_size: int = 1,
+    strict: bool = False,
+) -> DetectionDataset:
+    """Find the image/mask pairs under ``path``, read the masks and derive one box per connected component.
+
+    Args:
+        path: a folder of images with masks, or a CSV manifest ``image,mask[,roi,patient_id,split]``.
+        include: file-name patterns an image or mask must match (folders only).
+        exclude: file-name patterns to skip.
+        label_names: names of the mask values: ``{value: name}`` or a list indexed by value (default: the
+            ``dataset.json`` labels, else ``label_<value>``).
+        min_size: components with fewer pixels/voxels are dropped (and reported).
+        strict: raise on masks without an image instead of warning.
+
+    Raises:
+        DatasetError: no pairs, an unreadable or colour mask, masks of different dimensionality, or no
+            foreground in any mask; the message names the file and the fix.
+    """
+    pairs = image_mask_pairs.load(path, include=include, exclude=exclude, strict=strict)
+    labelled = [c for c in pairs.cases if c.mask is not None]
+    with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+        masks = list(pool.map(_read_mask, labelled))
+    dims = {m.ndim for m in masks}
+    if len(dims) > 1:
+        raise DatasetError(
+            f"{path}: the masks mix 2D and 3D ({sorted(dims)}); read 2D images and volumes as separate datasets"
+        )
+    found: list[tuple[SegCase, np.ndarray, list[tuple[int, list[float]]], list[tuple[int, list[float]]]]] = []
+    values: set[int] = set()
+    for case, mask in zip(labelled, masks, strict=True):
+        kept, dropped = components(mask, min_size=int(min_size))
+        values |= {v for v, _ in kept}
+        found.append((case, mask, kept, dropped))
+    if not values:
+        raise DatasetError(
+            f"{path}: no mask holds a foreground value (all zeros): there is nothing to derive boxes from"
+        )
+    named = _label_names(label_names, "label_names") if label_names is not None else read_label_map(path)
+    ordered = sorted(values)
+    default = {ordered[0]: "foreground"} if len(ordered) == 1 else {}
+    class_names = [named.get(v) or default.get(v) or f"label_{v}" for v in ordered]
+    if len(set(class_names)) != len(class_names):
+        raise DatasetError(f"{path}: the label names {class_names} are not unique; pass label_names")
+    index = {v: k for k, v in enumerate(ordered)}
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, ...]] = {}
+    for case, mask, kept, dropped in found:
+        boxes: tuple[Box, ...] = tuple(box_from_array_order(corners, index[v]) for v, corners in kept)
+        for value, corners in dropped:
+            box = box_from_array_order(corners, index.get(value, 0))
+            issues.append(
+                BoxIssue(str(case.mask), case.case_id, "degenerate", named.get(value) or f"label_{value}", _xyz(box))
+            )
+        sizes[case.case_id] = tuple(int(s) for s in mask.shape)
+        cases.append(
+            Case(
+                case_id=case.case_id,
+                label=None,
+                split=case.split,
+                patient_id=case.patient_id,
+                path=case.image,
+                mask=case.mask,
+                roi=case.roi,
+                boxes=boxes,
+            )
+        )
+    log_issues(issues, path)
+    root = pairs.root
+    unlabelled = [
+        Case(case_id=rel, label=None, path=(root if root.is_dir() else root.parent) / rel) for rel in pairs.unlabelled
+    ]
+    return DetectionDataset(
+        name=pairs.name,
+        root=path,
+        source="masks",
+        class_names=class_names,
+        cases=cases,
+        spatial_dims=next(iter(dims)),
+        unlabelled=unlabelled,
+        box_issues=issues,
+        image_sizes=sizes,
+        options={"label_names": {str(v): n for v, n in zip(ordered, class_names, strict=True)}, "min_size": min_size},
+    )
+
+
+def _xyz(box: Box) -> tuple[float, ...]:
+    """A box's corners for a report: ``(x1, y1, x2, y2)`` or ``(x1, y1, z1, x2, y2, z2)``."""
+    if box.is_3d:
+        return (box.x1, box.y1, float(box.z1 or 0.0), box.x2, box.y2, float(box.z2 or 0.0))
+    return (box.x1, box.y1, box.x2, box.y2)
