@@ -4,9 +4,10 @@ FHIR notes: the report has no ``subject`` (the upload was de-identified, so ther
 at; the receiving system links it to its own patient). Its status is ``preliminary``: it is machine output
 that a clinician has not reviewed. A classification has one contained ``Observation`` per class probability
 (unit ``1``, UCUM); a segmentation has one per class area (``mm2``) or volume (``mm3``), or pixel/voxel count
-(``{pixel}``/``{voxel}``) when the spacing is unknown, with the count as a ``component``. Observations are made
-by a contained ``Device`` (the model); the HTML report and the heatmap or segmentation overlay travel as
-``presentedForm`` attachments.
+(``{pixel}``/``{voxel}``) when the spacing is unknown, with the count as a ``component``; a detection has one
+per class count of detected objects (``{objects}``, zeros included) with the highest box score as a
+``component``. Observations are made by a contained ``Device`` (the model); the HTML report and the heatmap,
+segmentation or box overlay travel as ``presentedForm`` attachments.
 """
 
 from __future__ import annotations
@@ -75,7 +76,15 @@ def report_json(row: ReportRow) -> dict[str, Any]:
     }
     if segmentation is not None:
         body["segmentation"] = {**segmentation, "mask": links["mask"], "overlay": links["overlay"]}
+    detection = _detection(row)
+    if detection is not None:
+        body["detection"] = {**detection, "overlay": links["overlay"]}
     return body
+
+
+def _detection(row: ReportRow) -> dict[str, Any] | None:
+    """A detection report's boxes and counts (None for other tasks)."""
+    return row.detection if _task(row) == "detect" else None
 
 
 def _data_uri(png: bytes | None) -> str:
@@ -121,7 +130,28 @@ def report_html(row: ReportRow) -> str:
     figures = (
         f'<figure><img alt="uploaded image" src="{_data_uri(row.image_png)}"><figcaption>Image</figcaption></figure>'
     )
-    if segmentation is None:
+    detection = _detection(row)
+    if detection is not None:
+        from medimg.serve.detection import count_text
+
+        title = "Object detection report"
+        headline = f"Detected: <strong>{e(count_text(detection))}</strong>"
+        rows = "".join(
+            f'<tr><td><span class="swatch" style="background:{e(detection["colours"].get(name, "#888"))}"></span>'
+            f'{e(name)}</td><td class="num">{n:,}</td><td class="num">'
+            f"{row.probabilities.get(name, 0.0):.2f}</td></tr>"
+            for name, n in detection["counts"].items()
+        )
+        table = (
+            "<h2>Detected objects</h2>"
+            '<table class="headline"><thead><tr><th>Class</th><th class="num">Count</th>'
+            '<th class="num">Highest score</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+            f'<p class="muted">Boxes scoring at least {detection["score_threshold"]:.2f} after non-maximum '
+            f"suppression at IoU {detection['nms_iou']:.2f}; {detection['total']} in all.</p>"
+        )
+        caption = "Detected boxes (colour by class, with scores)"
+    elif segmentation is None:
         title = "Image classification report"
         headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
         ranked = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
@@ -233,12 +263,27 @@ def _segment_observations(row: ReportRow, created: str) -> list[dict[str, Any]]:
     return observations
 
 
+def _detect_observations(row: ReportRow, detection: dict[str, Any], created: str) -> list[dict[str, Any]]:
+    """One Observation per class: the number of detected objects (zeros included), the highest box score as a
+    component."""
+    observations = []
+    for index, (name, count) in enumerate(detection.get("counts", {}).items()):
+        value = {"value": int(count), "unit": "objects", "system": _UCUM, "code": "{objects}"}
+        score = {"value": round(float(row.probabilities.get(name, 0.0)), 6), "unit": "score", "system": _UCUM}
+        component = [{"code": {"text": "highest detection score"}, "valueQuantity": {**score, "code": "1"}}]
+        observations.append(
+            _observation(index, f"Detected count of class '{name}'", created, value, component=component)
+        )
+    return observations
+
+
 def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
     """The report as a FHIR R4 ``DiagnosticReport`` resource (JSON)."""
     created = iso(row.created_at)
     network = str(row.model_info.get("network", ""))
     segmentation = row.segmentation if _task(row) == "segment" else None
-    what = "segmentation" if segmentation is not None else "classification"
+    detection = _detection(row)
+    what = "segmentation" if segmentation is not None else "detection" if detection is not None else "classification"
     device = {
         "resourceType": "Device",
         "id": "model",
@@ -246,7 +291,13 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "type": {"text": f"AI image {what} model"},
         "version": [{"value": network}],
     }
-    if segmentation is None:
+    if detection is not None:
+        from medimg.serve.detection import count_text
+
+        observations = _detect_observations(row, detection, created)
+        conclusion = f"Detected: {count_text(detection)}."
+        overlay_title = "detected boxes"
+    elif segmentation is None:
         observations = [
             _observation(
                 i,

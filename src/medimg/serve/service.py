@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("medimg.serve")
 
-SERVED_TASKS = ("classify", "segment")
+SERVED_TASKS = ("classify", "segment", "detect")
 
 ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff")
 _SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif"}
@@ -87,8 +87,9 @@ class PredictionService:
 
     A classification run gives a label, class probabilities and a heatmap; a segmentation run gives a mask,
     per-class pixel/voxel counts with areas (mm^2) or volumes (mm^3) when the spacing is known, and an
-    overlay. The model is loaded once; predictions run one at a time under a lock (Grad-CAM hooks the
-    network, and the CPU is better used by torch's own threads than by competing requests).
+    overlay; a detection run gives boxes, counts per class and the boxes drawn over the image. The model is
+    loaded once; predictions run one at a time under a lock (Grad-CAM hooks the network, and the CPU is better
+    used by torch's own threads than by competing requests).
     """
 
     def __init__(self, settings: ServeSettings, storage: Storage) -> None:
@@ -159,7 +160,8 @@ class PredictionService:
 
     # ------------------------------------------------------------------ the pipeline
     def process(self, data: bytes) -> ReportRow:
-        """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements) and store one upload.
+        """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements; detect: boxes +
+        counts) and store one upload.
 
         Raises:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
@@ -193,7 +195,12 @@ class PredictionService:
                 input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
             try:
                 with self._lock:
-                    fields = self._segment(image, fmt) if self.model.task == "segment" else self._classify(image)
+                    if self.model.task == "segment":
+                        fields = self._segment(image, fmt)
+                    elif self.model.task == "detect":
+                        fields = self._detect(image)
+                    else:
+                        fields = self._classify(image)
             except DatasetError as error:
                 raise UploadRejected(422, f"the image does not fit this model: {error}") from error
             except MedimgError as error:
@@ -286,6 +293,20 @@ class PredictionService:
             "overlay_png": png_bytes(overlay_picture(picture, shown)),
             "segmentation": segmentation,
             "mask_data": mask,
+        }
+
+    def _detect(self, image: ImageData) -> dict[str, Any]:
+        """Boxes (in the image's pixels), counts per class and the boxes drawn over the image: the report fields of
+        a detection."""
+        from medimg.explain.overlay import display_image, png_bytes, thumbnail
+        from medimg.serve.detection import detection_fields
+        from medimg.tasks.detect.predict import predict_image
+
+        plan: Any = self.model.plan_
+        prediction = predict_image(self.model.network_, plan, image)  # type: ignore[arg-type]
+        return {
+            **detection_fields(prediction, plan.nms_iou),
+            "image_png": png_bytes(thumbnail(display_image(image.array, image.meta))),
         }
 
     def _deidentify(self, path: Path) -> dict[str, Any]:

@@ -49,6 +49,8 @@ class ReportRow(Base):
     Segmentation reports (``task == "segment"``) also hold ``segmentation`` (per-class pixel/voxel counts,
     areas/volumes, the mask format) and ``mask_data`` (the label map: PNG for images, NIfTI for volumes);
     their ``label`` is the largest segmented class and ``probabilities`` the mean class probabilities.
+    Detection reports (``task == "detect"``) hold ``detection`` (boxes in the image's pixels, counts per class);
+    their ``label`` is the most frequent class and ``probabilities`` the highest box score per class.
     """
 
     __tablename__ = "reports"
@@ -70,6 +72,7 @@ class ReportRow(Base):
     task: Mapped[str] = mapped_column(String(20), default="classify", server_default="classify")
     segmentation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     mask_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    detection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class TokenRow(Base):
