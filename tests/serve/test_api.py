@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import re
-import sqlite3
 import struct
 import zipfile
 import zlib
@@ -21,15 +20,20 @@ from fastapi.testclient import TestClient
 
 from medimg.serve import ServeSettings, create_app
 from medimg.serve.dependencies import get_settings
-from medimg.serve.storage import Storage
+from medimg.serve.storage import Storage, hash_token
+from tests.serve.databases import TestDatabase
 from tests.serve.support import ct_small, phantom_file
+
+Service = tuple[TestClient, dict[str, str], TestDatabase]
 
 
 @pytest.fixture
-def service(deploy_run: Path, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Path]]:
-    database = tmp_path / "reports.db"
-    settings = ServeSettings(run_dir=deploy_run, database=str(database))
-    _, token = Storage(settings.database_url).create_token("tests")
+def service(deploy_run: Path, database: TestDatabase) -> Iterator[Service]:
+    """The app on each database kind (SQLite, PostgreSQL), with a token."""
+    settings = ServeSettings(run_dir=deploy_run, database=database.url)
+    storage = Storage(settings.database_url)
+    _, token = storage.create_token("tests")
+    storage.close()
     with TestClient(create_app(settings)) as client:
         yield client, {"Authorization": f"Bearer {token}"}, database
 
@@ -38,14 +42,7 @@ def upload(client: TestClient, headers: dict[str, str], data: bytes, name: str =
     return client.post("/v1/predictions", headers=headers, files={"file": (name, data, "application/octet-stream")})
 
 
-def db_state(database: Path) -> tuple[int, str]:
-    with sqlite3.connect(database) as connection:
-        count = connection.execute("SELECT count(*) FROM reports").fetchone()[0]
-        integrity = connection.execute("PRAGMA integrity_check").fetchone()[0]
-    return count, integrity
-
-
-def test_health_is_open_everything_else_needs_a_token(service: tuple[TestClient, dict[str, str], Path]) -> None:
+def test_health_is_open_everything_else_needs_a_token(service: Service) -> None:
     client, headers, database = service
     assert client.get("/healthz").json() == {"status": "ok", "model_loaded": True, "database": "ok"}
     for path in ("/v1/models", "/v1/reports", "/v1/reports/abc"):
@@ -54,15 +51,17 @@ def test_health_is_open_everything_else_needs_a_token(service: tuple[TestClient,
         assert client.get(path, headers={"Authorization": "Bearer mdg_wrong"}).status_code == 401
     assert upload(client, {}, b"\x89PNG\r\n\x1a\n").status_code == 401
     assert client.get("/v1/models", headers={"X-API-Key": headers["Authorization"][7:]}).status_code == 200
-    storage = Storage(f"sqlite:///{database}")
+    storage = Storage(database.url)
     (token,) = storage.list_tokens()
     assert storage.revoke_token(token.id)
     assert client.get("/v1/models", headers=headers).status_code == 401
-    raw = database.read_bytes() + (database.parent / "reports.db-wal").read_bytes()
-    assert headers["Authorization"][7:].encode() not in raw  # only the hash is stored
+    storage.close()
+    stored = database.stored_bytes()
+    assert hash_token(headers["Authorization"][7:]).encode() in stored  # what is stored: the hash...
+    assert headers["Authorization"][7:].encode() not in stored  # ...never the token
 
 
-def test_png_prediction_and_report_formats(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+def test_png_prediction_and_report_formats(service: Service, deploy_run: Path) -> None:
     client, headers, database = service
     response = upload(client, headers, phantom_file(deploy_run).read_bytes())
     assert response.status_code == 201, response.text
@@ -84,10 +83,10 @@ def test_png_prediction_and_report_formats(service: tuple[TestClient, dict[str, 
     accept_html = client.get(f"/v1/reports/{report['id']}", headers={**headers, "Accept": "text/html"})
     assert accept_html.headers["content-type"].startswith("text/html")
     assert client.get("/v1/reports/0123456789abcdef", headers=headers).status_code == 404
-    assert db_state(database) == (1, "ok")
+    assert database.state() == (1, "ok")
 
 
-def test_fhir_diagnostic_report(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+def test_fhir_diagnostic_report(service: Service, deploy_run: Path) -> None:
     client, headers, _ = service
     report = upload(client, headers, phantom_file(deploy_run).read_bytes()).json()
     response = client.get(f"/v1/reports/{report['id']}", headers={**headers, "Accept": "application/fhir+json"})
@@ -110,7 +109,7 @@ def test_fhir_diagnostic_report(service: tuple[TestClient, dict[str, str], Path]
     assert base64.b64decode(forms["image/png"]["data"]).startswith(b"\x89PNG")
 
 
-def test_history_is_paged(service: tuple[TestClient, dict[str, str], Path], deploy_run: Path) -> None:
+def test_history_is_paged(service: Service, deploy_run: Path) -> None:
     client, headers, _ = service
     ids = [upload(client, headers, phantom_file(deploy_run, "normal", i).read_bytes()).json()["id"] for i in range(3)]
     first = client.get("/v1/reports?limit=2", headers=headers).json()
@@ -122,9 +121,7 @@ def test_history_is_paged(service: tuple[TestClient, dict[str, str], Path], depl
     assert client.get("/v1/reports?limit=0", headers=headers).status_code == 422
 
 
-def test_dicom_is_deidentified_before_storage_and_logs(
-    service: tuple[TestClient, dict[str, str], Path], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_dicom_is_deidentified_before_storage_and_logs(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     import pydicom
 
     client, headers, database = service
@@ -145,7 +142,8 @@ def test_dicom_is_deidentified_before_storage_and_logs(
         if form["contentType"] == "text/html":
             everything += re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", base64.b64decode(form["data"]).decode())
     everything += json.dumps(fhir)
-    stored = b"".join(p.read_bytes() for p in database.parent.glob("reports.db*"))
+    stored = database.stored_bytes()
+    assert info["StudyInstanceUID"].encode() in stored  # the search does see the stored reports
     for identifier in identifiers:
         assert identifier not in everything, identifier
         assert identifier.encode() not in stored, identifier
@@ -188,35 +186,31 @@ BAD_UPLOADS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
-def test_bad_upload_is_refused_and_database_intact(
-    case: str, service: tuple[TestClient, dict[str, str], Path], deploy_run: Path
-) -> None:
+def test_bad_upload_is_refused_and_database_intact(case: str, service: Service, deploy_run: Path) -> None:
     client, headers, database = service
     assert upload(client, headers, phantom_file(deploy_run).read_bytes()).status_code == 201
     make, status, message = BAD_UPLOADS[case]
     response = upload(client, headers, make(), name="scan.png")
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json" and message in response.json()["detail"]
-    assert db_state(database) == (1, "ok")
+    assert database.state() == (1, "ok")
     assert upload(client, headers, phantom_file(deploy_run).read_bytes()).status_code == 201  # still serving
-    assert db_state(database) == (2, "ok")
+    assert database.state() == (2, "ok")
 
 
-def test_oversize_upload_with_overridden_settings(
-    service: tuple[TestClient, dict[str, str], Path], deploy_run: Path
-) -> None:
+def test_oversize_upload_with_overridden_settings(service: Service, deploy_run: Path) -> None:
     client, headers, database = service
-    small = ServeSettings(run_dir=deploy_run, database=str(database), max_upload_bytes=500)
+    small = ServeSettings(run_dir=deploy_run, database=database.url, max_upload_bytes=500)
     client.app.dependency_overrides[get_settings] = lambda: small  # type: ignore[attr-defined]
     try:
         response = upload(client, headers, phantom_file(deploy_run).read_bytes())
     finally:
         client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
     assert response.status_code == 413 and "500 bytes" in response.json()["detail"]
-    assert db_state(database) == (0, "ok")
+    assert database.state() == (0, "ok")
 
 
-def test_models_endpoint_and_openapi(service: tuple[TestClient, dict[str, str], Path]) -> None:
+def test_models_endpoint_and_openapi(service: Service) -> None:
     client, headers, _ = service
     (model,) = client.get("/v1/models", headers=headers).json()["models"]
     assert model["class_names"] == ["normal", "lesion"] and model["network"] == "simple-cnn"

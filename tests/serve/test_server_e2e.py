@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.serve.databases import DATABASE_KINDS
+from tests.serve.postgres import PostgresServer
 from tests.serve.support import ct_small, free_port, phantom_file
 
 pytestmark = pytest.mark.e2e
@@ -29,10 +31,9 @@ def medimg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 class Server:
     """A `medimg serve` process; ``restart(kill=True)`` SIGKILLs it and starts a new one on the same database."""
 
-    def __init__(self, run: Path, folder: Path) -> None:
-        self.run, self.folder = run, folder
-        self.db = folder / "serve.db"
-        created = medimg("token", "create", "--name", "e2e", "--db", str(self.db), cwd=folder)
+    def __init__(self, run: Path, folder: Path, db: str) -> None:
+        self.run, self.folder, self.db = run, folder, db
+        created = medimg("token", "create", "--name", "e2e", "--db", self.db, cwd=folder)
         assert created.returncode == 0, created.stderr
         self.token = created.stdout.strip()
         self.log = folder / "server.log"
@@ -47,7 +48,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "medimg.cli.app", "serve", str(self.run), "--port", str(self.port)]
-        command += ["--db", str(self.db), "--max-upload-mb", "1"]
+        command += ["--db", self.db, "--max-upload-mb", "1"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
@@ -71,12 +72,32 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(deploy_run, tmp_path_factory.mktemp("server"))
+def sqlite_server(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`medimg serve` on an SQLite file."""
+    folder = tmp_path_factory.mktemp("server")
+    running = Server(deploy_run, folder, str(folder / "serve.db"))
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_served(
+    deploy_run: Path, tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer
+) -> Iterator[Server]:
+    """`medimg serve` on a database of the throwaway PostgreSQL server."""
+    running = Server(deploy_run, tmp_path_factory.mktemp("pg-server"), postgres_server.create_database())
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def server(request: pytest.FixtureRequest) -> Server:
+    """The running server on each database kind."""
+    return request.getfixturevalue("sqlite_server" if request.param == "sqlite" else "postgres_served")
 
 
 def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Path) -> None:
@@ -110,7 +131,8 @@ def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Pat
         assert identifier not in log  # ...but no patient identifier
 
 
-def test_browser_signs_in_uploads_and_sees_the_result(server: Server, deploy_run: Path, tmp_path: Path) -> None:
+def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, deploy_run: Path, tmp_path: Path) -> None:
+    server = sqlite_server
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
     from playwright.sync_api import expect, sync_playwright
