@@ -16,22 +16,12 @@ from medimg.serve import ServeSettings, create_app
 from medimg.serve.storage import Storage
 from tests.serve.support import free_port
 from tests.tasks.detect.synthetic import write_voc
+from tests.tasks.detect.test_detect import TINY
 
 CHROMIUM = Path("/usr/bin/chromium")
 
-#: A tiny FCOS (as in tests/tasks/detect) with a low fixed score threshold, so the page has boxes to draw.
-TINY_DETECTOR = {
-    "epochs": 2,
-    "batch_size": 4,
-    "backbone_widths": [8, 16, 32, 64],
-    "backbone_depths": [1, 1, 1, 1],
-    "fpn_channels": 16,
-    "head_convs": 1,
-    "time_budget_s": None,
-    "learning_rate": 3e-3,
-    "score_threshold": 0.05,
-    "detections_per_image": 12,
-}
+#: The tiny FCOS of tests/tasks/detect with a low fixed score threshold, so the page has boxes to draw.
+TINY_DETECTOR = {**TINY, "score_threshold": 0.05, "detections_per_image": 12}
 
 
 @pytest.fixture(scope="module")
