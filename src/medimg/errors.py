@@ -27,6 +27,20 @@ class ImageReadError(DatasetError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
+class OutOfDomainError(ImageReadError):
+    """An input lies outside the model's training domain and strict mode refuses it (see
+    :mod:`medimg.planning.domain`)."""
+
+    def __init__(self, path: object, reasons: list[str]) -> None:
+        self.reasons = list(reasons)
+        super().__init__(
+            path,
+            "outside the model's training domain (refused by --strict): "
+            + "; ".join(self.reasons)
+            + ". Convert it to what the model was trained on, or drop --strict to predict with a warning",
+        )
+
+
 class ConfigError(MedimgError):
     """An option, plan field or name is invalid."""
 

@@ -263,14 +263,24 @@ class Model:
         *,
         explain: str | None = None,
         out_dir: str | Path | None = None,
+        window: str | tuple[float, float] | None = None,
+        strict: bool = False,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
     ) -> list[Prediction | SegmentationPrediction]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
+
+        Each input is compared with the run's training domain (:mod:`medimg.planning.domain`): an input outside
+        it is logged as a warning and its prediction's ``domain`` says why.
 
         Args:
             inputs: files and/or folders.
             explain: classification: also explain each prediction (``"gradcam"``, ``"gradcam++"``,
                 ``"occlusion"``; ``Prediction.heatmap`` and ``Prediction.overlay_png``).
-            out_dir: segmentation: folder for the masks (default ``RUN/predictions``).
+            out_dir: segmentation: folder for the masks (default ``RUN/predictions``), mirroring the input tree.
+            window: intensity window instead of the run's (see :func:`medimg.io.read_image`).
+            strict: refuse inputs outside the training domain (listed in ``failed_``) instead of warning.
+            include, exclude: file-name patterns selecting the files inside folders.
 
         Returns:
             One prediction per readable image (the task's type: label and probabilities, or a mask).
@@ -283,10 +293,18 @@ class Model:
             self.failed_ = self._classical.failed_
             return predictions
         self._require_fitted()
+        from medimg.planning.domain import InputReader
+
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        reader = InputReader.for_run(self, window=window, strict=strict)
         predictions, failed = self._task.predict(
-            self, expand_inputs(items), explain=explain, out_dir=Path(out_dir) if out_dir else None
+            self,
+            expand_inputs(items, include=include, exclude=exclude),
+            explain=explain,
+            out_dir=Path(out_dir) if out_dir else None,
+            reader=reader,
         )
+        reader.annotate(predictions)
         for path, reason in failed:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed

@@ -27,8 +27,15 @@ Exclude = Annotated[
 ]
 Window = Annotated[
     str | None,
-    typer.Option(help="CT window: lung, soft-tissue, brain, bone, ..., 'file' (the file's own), or 'C,W'"),
+    typer.Option(
+        help="intensity window: a CT preset (lung, soft-tissue, brain, bone, ...: CT only), 'file' (the file's "
+        "own), or 'C,W'; without it non-CT DICOM is mapped to 0..255 by its own window"
+    ),
 ]
+Strict = Annotated[
+    bool, typer.Option(help="refuse inputs outside the model's training domain (exit 1) instead of warning")
+]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for inference (default: the library's choice)")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -58,6 +65,14 @@ def _window(value: str | None) -> str | tuple[float, float] | None:
 
 def _echo(text: str) -> None:
     typer.echo(text)
+
+
+def _set_threads(threads: int | None) -> None:
+    """Torch CPU threads for inference, when asked."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
 
 
 @app.command()
@@ -285,8 +300,17 @@ def predict(
     explain_dir: Annotated[
         Path | None, typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./)")
     ] = None,
+    window: Window = None,
+    strict: Strict = False,
+    threads: Threads = None,
+    include: Include = None,
+    exclude: Exclude = None,
 ) -> None:
-    """Predict labels and class probabilities for images (optionally with Grad-CAM explanations)."""
+    """Predict labels and class probabilities for images (optionally with Grad-CAM explanations).
+
+    Each input is compared with what the model was trained on: one outside it gets a warning and
+    "domain": {"in_domain": false, "reasons": [...]} in the output (--strict refuses it). --out DIR (a folder)
+    writes predictions.json|csv there and segmentation masks mirroring the input tree."""
     from medimg.errors import ConfigError
     from medimg.fileio import atomic_write_text
 
@@ -294,19 +318,31 @@ def predict(
         raise ConfigError(f"--format {output_format!r}: use json or csv")
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
+    out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
+    if out_folder is not None:
+        out = out_folder / f"predictions.{output_format}"
     predictor: Any
     if engine == "onnx":
         if explain:
             raise ConfigError("--explain needs the PyTorch engine (gradients); drop --engine onnx")
         from medimg.export.predictor import OnnxPredictor
 
-        predictor = OnnxPredictor(run)
-        predictions = predictor.predict(paths)
+        predictor = OnnxPredictor(run, threads=threads, window=_window(window), strict=strict)
+        predictions = predictor.predict(paths, out_dir=out_folder, include=include, exclude=exclude)
     else:
         from medimg.model import Model
 
+        _set_threads(threads)
         predictor = Model.load(run)
-        predictions = predictor.predict(paths, explain=explain_method if explain else None)
+        predictions = predictor.predict(
+            paths,
+            explain=explain_method if explain else None,
+            out_dir=out_folder,
+            window=_window(window),
+            strict=strict,
+            include=include,
+            exclude=exclude,
+        )
     if explain:
         import re
 
@@ -332,7 +368,8 @@ def predict(
         sys.stdout.write(text)
     if predictor.failed_:
         typer.echo(
-            f"{len(predictor.failed_)} file(s) could not be read: " + ", ".join(p for p, _ in predictor.failed_),
+            f"{len(predictor.failed_)} file(s) could not be used: "
+            + "; ".join(f"{p} ({reason})" for p, reason in predictor.failed_),
             err=True,
         )
         raise typer.Exit(1)

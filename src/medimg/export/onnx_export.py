@@ -27,6 +27,8 @@ The file's metadata carries everything the predictor needs to go from an image f
                            (normalisation, resampling, patch_size, sw_overlap, flips, post-processing)
 ``medimg.mask_colours``    segment only: JSON ``{class: [R, G, B]}`` for colour-coded PNG masks, or null
 ``medimg.input``           JSON: the run's input spec (window for DICOM/CT...)
+``medimg.domain``          JSON: the training domain inputs are checked against (:mod:`medimg.planning.domain`),
+                           when the run's fingerprint records one
 ``medimg.network``         registry name; ``medimg.version``, ``medimg.created``, ``medimg.format_version``
 =========================  ===========================================================================
 """
@@ -485,6 +487,7 @@ def export_onnx(
         "medimg.class_names": json.dumps(list(model.class_names_ or [])),
         "medimg.preprocessing": json.dumps(prepared.preprocessing),
         "medimg.input": json.dumps(model.metadata_.get("input") or {}),
+        **_domain_metadata(model.run_dir_),
         "medimg.version": str(model.metadata_.get("medimg_version", "")),
         "medimg.created": str(model.metadata_.get("created", "")),
         **prepared.extra_metadata,
@@ -548,3 +551,11 @@ def export_onnx(
 
     atomic_write_json(target.with_suffix(".export.json"), result.to_dict())
     return result
+
+
+def _domain_metadata(run_dir: Path | None) -> dict[str, str]:
+    """``{"medimg.domain": JSON}`` of the run's training domain, or nothing when the run has no fingerprint."""
+    from medimg.planning.domain import load_training_domain
+
+    domain = load_training_domain(run_dir)
+    return {"medimg.domain": domain.model_dump_json()} if domain is not None else {}

@@ -28,7 +28,8 @@ from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDepen
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPrediction
-from medimg.io.inputs import expand_inputs
+from medimg.io.inputs import common_root, expand_inputs, mirrored_folder
+from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
 from medimg.tasks.classify.predict import Prediction
 from medimg.tasks.detect.predict import DetectionPrediction
 
@@ -64,6 +65,8 @@ class OnnxPredictor:
         batch_size: images (classify) or sliding windows (segment) per ``session.run`` call.
         mask_dir: segment: folder for the predicted masks (default ``predictions/`` beside the ``.onnx`` file,
             i.e. ``RUN/predictions`` as for the PyTorch engine).
+        window: intensity window instead of the exported input spec's (see :func:`medimg.io.read_image`).
+        strict: refuse inputs outside the training domain (listed in ``failed_``) instead of warning.
 
     Attributes:
         task: ``"classify"`` or ``"segment"``.
@@ -72,6 +75,9 @@ class OnnxPredictor:
         input_spec: the run's input spec (``window`` for CT...).
         mask_colours: segment: ``class -> (R, G, B)`` of colour-coded PNG masks, or ``None``.
         failed_: ``(path, reason)`` of the files the last :meth:`predict` could not read.
+        reader: reads each input and checks it against the training domain (embedded at export as
+            ``medimg.domain``, else ``fingerprint.json`` beside the ``.onnx`` file; see
+            :mod:`medimg.planning.domain`).
     """
 
     def __init__(
@@ -81,6 +87,8 @@ class OnnxPredictor:
         threads: int | None = None,
         batch_size: int = 64,
         mask_dir: str | Path | None = None,
+        window: str | tuple[float, float] | None = None,
+        strict: bool = False,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -126,6 +134,16 @@ class OnnxPredictor:
         self.batch_size = max(1, int(batch_size))
         self.mask_dir = Path(mask_dir) if mask_dir is not None else self.path.parent / "predictions"
         self.failed_: list[tuple[str, str]] = []
+        self.reader = InputReader(
+            window=window if window is not None else self.window, domain=self._training_domain(), strict=strict
+        )
+
+    def _training_domain(self) -> TrainingDomain | None:
+        """The embedded training domain, else the one of ``fingerprint.json`` beside the file, else ``None``."""
+        embedded = self.metadata.get("medimg.domain")
+        if embedded:
+            return TrainingDomain.model_validate_json(embedded)
+        return load_training_domain(self.path.parent)
 
     def __repr__(self) -> str:
         return (
@@ -254,8 +272,14 @@ class OnnxPredictor:
         *,
         out_dir: str | Path | None = None,
         write_masks: bool = True,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
     ) -> list[Prediction] | list[SegmentationPrediction]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI); unreadable files go to ``failed_``.
+
+        Each input is checked against the training domain (a warning, ``prediction.domain``; refused when the
+        predictor is ``strict``). Masks are written mirroring the inputs' folder tree. ``include``/``exclude``
+        select files inside folders by name pattern.
 
         Returns:
             classify: one :class:`~medimg.tasks.classify.predict.Prediction` per readable image; segment: one
@@ -263,31 +287,36 @@ class OnnxPredictor:
             default :attr:`mask_dir`, unless ``write_masks`` is False), as the PyTorch engine returns them.
         """
         from medimg.errors import DatasetError
-        from medimg.io import read_image
 
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-        files = expand_inputs([Path(p) for p in items])
+        files = expand_inputs([Path(p) for p in items], include=include, exclude=exclude)
         images, failed = [], []
         for path in files:
             try:
-                image = read_image(path, window=self.window)
-                image.source = str(path)
-                images.append(image)
+                images.append(self.reader.read(path))
             except ImageReadError as error:
                 failed.append((str(path), error.reason))
                 logger.warning("skipped %s: %s", path, error.reason)
         self.failed_ = failed
         if self.task == "detect":
-            return self.detect_images(images)  # type: ignore[return-value]
+            found = self.detect_images(images)
+            self.reader.annotate(found)
+            return found  # type: ignore[return-value]
         if self.task == "classify":
-            return self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
+            labelled = self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
+            self.reader.annotate(labelled)
+            return labelled
         predictions: list[SegmentationPrediction] = []
+        root, folder = common_root(files), Path(out_dir) if out_dir is not None else self.mask_dir
         for image in images:
             try:
-                predictions += self.segment_images([image], out_dir, write_masks=write_masks)
+                predictions += self.segment_images(
+                    [image], mirrored_folder(image.source, root, folder), write_masks=write_masks
+                )
             except DatasetError as error:
                 self.failed_.append((image.source, str(error)))
                 logger.warning("skipped %s: %s", image.source, error)
+        self.reader.annotate(predictions)
         return predictions
 
     # ------------------------------------------------------------------ detect

@@ -295,6 +295,7 @@ def read_image(
     *,
     window: str | tuple[float, float] | None = None,
     max_pixels: int | None = 20_000 * 20_000,
+    dicom_display: bool = True,
 ) -> ImageData:
     """Read any supported image, detecting its format from the content.
 
@@ -308,6 +309,9 @@ def read_image(
             image's min-max) or an explicit ``(center, width)``. On non-DICOM images it applies to the raw
             values. The result is then ``float32`` in 0..1 and ``meta["window"] = (center, width)``.
         max_pixels: decompression-bomb guard for rasters (pixels per image); None disables it.
+        dicom_display: without a window, map non-CT grey DICOM (MR, US, CR, DX...) to 0..255 by its own VOI
+            window or robust percentiles, as its 8-bit export would be (see :mod:`medimg.io.windowing`);
+            ``False`` keeps the raw scanner values.
 
     Returns:
         ImageData with a channel-first ``float32`` array ``(C, H, W)`` or ``(C, D, H, W)``; see each reader
@@ -316,10 +320,10 @@ def read_image(
     Raises:
         ImageReadError: missing, empty, truncated, corrupt or unsupported file (the message names the file and
             says what is wrong). Library exceptions are always wrapped into it.
-        ConfigError: unknown window name or malformed ``(center, width)``.
+        ConfigError: unknown window name, malformed ``(center, width)``, or a CT window on a non-CT DICOM.
         MissingDependencyError: the reader for this format needs a package that is not installed.
     """
-    from medimg.io.windowing import apply_window_to_image, resolve_window
+    from medimg.io.windowing import apply_input_intensity, resolve_window
 
     p = Path(path)
     if window is not None:
@@ -355,6 +359,4 @@ def read_image(
             f"{bad} of {image.array.size} pixel values are NaN or infinite: no prediction or training can use them. "
             "Replace them (e.g. with 0 or the background value) and save the image again",
         )
-    if window is not None:
-        apply_window_to_image(image, window)
-    return image
+    return apply_input_intensity(image, window, dicom_display=dicom_display)

@@ -1,21 +1,54 @@
-"""What the user named on the command line: files as given, and the image files inside folders."""
+"""What the user named on the command line: files as given, and the image files inside folders; and where the
+outputs for them go (mirroring the input tree, so two inputs of the same name never share an output)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fnmatch
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from medimg.errors import DatasetError
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"*.png, *.bmp"`` or ``["*.png"]`` -> a tuple of shell patterns (empty for ``None``)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return tuple(value)
+
+
+def name_selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """True when ``name`` matches an ``include`` pattern (or there are none) and no ``exclude`` pattern.
+
+    Matching is case-insensitive.
+    """
+    lower = name.lower()
+    if include and not any(fnmatch.fnmatch(lower, p.lower()) for p in include):
+        return False
+    return not any(fnmatch.fnmatch(lower, p.lower()) for p in exclude)
+
+
+def expand_inputs(
+    inputs: Iterable[str | Path],
+    *,
+    include: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+) -> list[Path]:
     """Files as given, and every image file inside given folders (recursively, sorted).
 
+    Args:
+        include, exclude: file-name patterns (``"*.png,*.dcm"``) selecting the files found inside folders
+            (files named explicitly are always kept).
+
     Raises:
-        DatasetError: a path does not exist, or a folder holds no image files.
+        DatasetError: a path does not exist, or a folder holds no (selected) image files.
     """
     from medimg.io.formats import is_image_file
 
+    includes, excludes = parse_patterns(include), parse_patterns(exclude)
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
@@ -23,9 +56,36 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
             found = [p for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]
             if not found:
                 raise DatasetError(f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")
-            files.extend(found)
+            selected = [p for p in found if name_selected(p.name, includes, excludes)]
+            if not selected:
+                raise DatasetError(
+                    f"{path}: none of its {len(found)} image files matches --include {include or '-'} / "
+                    f"--exclude {exclude or '-'}"
+                )
+            files.extend(selected)
         elif path.is_file():
             files.append(path)
         else:
             raise DatasetError(f"{path} does not exist")
     return files
+
+
+def common_root(files: Sequence[str | Path]) -> Path:
+    """The deepest folder holding every file (its own folder for a single file)."""
+    if not files:
+        return Path(".")
+    parents = [str(Path(f).resolve().parent) for f in files]
+    try:
+        return Path(os.path.commonpath(parents))
+    except ValueError:  # different drives (Windows): no common folder
+        return Path(parents[0])
+
+
+def mirrored_folder(source: str | Path, root: Path, folder: Path) -> Path:
+    """The folder under ``folder`` for the outputs of ``source``: its path relative to ``root`` (see
+    :func:`common_root`), so that ``a/x.png`` and ``b/x.png`` get ``folder/a/`` and ``folder/b/``."""
+    parent = Path(source).resolve().parent
+    try:
+        return folder / parent.relative_to(root)
+    except ValueError:
+        return folder

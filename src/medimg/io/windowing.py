@@ -1,9 +1,23 @@
-"""Intensity windows (window center / width), mostly for CT in Hounsfield units.
+"""Intensity windows (window center / width) and the intensity rules by DICOM modality.
 
 A window ``(center, width)`` maps the intensity interval ``[center - width/2, center + width/2]`` linearly
 onto ``[0, 1]`` and clips everything outside it. This is the plain linear window (as in most viewers and in
 MONAI's ``ScaleIntensityRange``), not the DICOM ``LINEAR`` VOI function with its ``-0.5`` / ``width - 1``
 offsets, so that e.g. the lung window maps -600 HU to exactly 0.5.
+
+Intensity by modality (:func:`apply_input_intensity`, what :func:`medimg.io.read_image` applies):
+
+* **CT** (and any image in Hounsfield units) keeps HU; the named presets of :data:`WINDOW_PRESETS` are HU
+  windows and apply only to it.
+* **Calibrated units** (PET ``PT``, ``NM``, ``RTDOSE``) keep their values.
+* **Every other DICOM grey image** (MR, US, CR, DX, MG, XA...) has arbitrary scanner units, so it is mapped
+  to the display range ``0..255`` -- the values its 8-bit export would hold -- through the file's own VOI
+  window (WindowCenter/WindowWidth, first value) when it has one; else 8-bit data is kept as stored, and
+  deeper data is stretched between its 0.5th and 99.5th percentiles. ``meta["display_scaling"]`` says which.
+  A DICOM slice and its 8-bit export therefore reach the network in the same range.
+* A CT preset on an image whose DICOM modality is not CT is refused (:class:`~medimg.errors.ConfigError`
+  naming the modality); ``"file"``/``"auto"`` and explicit ``(center, width)`` windows apply to any image.
+* Rasters and NIfTI carry no modality: windows apply to their values as read.
 """
 
 from __future__ import annotations
@@ -22,7 +36,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AUTO_WINDOWS", "WINDOW_PRESETS", "apply_window", "apply_window_to_image", "resolve_window"]
+__all__ = [
+    "AUTO_WINDOWS",
+    "CALIBRATED_MODALITIES",
+    "DISPLAY_MAX",
+    "WINDOW_PRESETS",
+    "apply_input_intensity",
+    "apply_window",
+    "apply_window_to_image",
+    "check_window_fits_modality",
+    "display_scale",
+    "is_hounsfield",
+    "resolve_window",
+]
 
 #: Standard CT windows ``name -> (center, width)`` in Hounsfield units (values as listed by Radiopaedia,
 #: "Windowing (CT)"). ``bone`` uses the common W 1800 / L 400 setting; narrower bone windows such as
@@ -43,6 +69,15 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
 AUTO_WINDOWS: frozenset[str] = frozenset({"auto", "file"})
 
 WindowSpec = str | tuple[float, float] | list[float]
+
+#: DICOM modalities whose values are physical units, kept as they are (CT: HU, PET: SUV/Bq/ml, RT dose: Gy).
+CALIBRATED_MODALITIES: frozenset[str] = frozenset({"CT", "PT", "NM", "RTDOSE"})
+
+#: Top of the display range non-calibrated DICOM images are mapped to (the values of an 8-bit export).
+DISPLAY_MAX = 255.0
+
+#: Percentiles that stretch a deep (> 8-bit) image without a VOI window onto the display range.
+DISPLAY_PERCENTILES = (0.5, 99.5)
 
 
 def _normalise_name(name: str) -> str:
@@ -149,6 +184,92 @@ def resolve_window(
     return (center, width)
 
 
+def _modality(meta: Mapping[str, Any]) -> str | None:
+    value = meta.get("modality")
+    return str(value).upper() if value else None
+
+
+def is_hounsfield(meta: Mapping[str, Any]) -> bool:
+    """True when the image's values are Hounsfield units (DICOM CT, or a rescale type of HU)."""
+    return meta.get("units") == "HU" or _modality(meta) == "CT"
+
+
+def check_window_fits_modality(window: WindowSpec | None, meta: Mapping[str, Any], source: str = "") -> None:
+    """Refuse a CT (Hounsfield) preset on a DICOM image of another modality.
+
+    Raises:
+        ConfigError: ``window`` names a preset of :data:`WINDOW_PRESETS` and the image is DICOM with a modality
+            other than CT (its values are not HU, so the window would silently clip it to noise).
+    """
+    if not isinstance(window, str) or _normalise_name(window) not in WINDOW_PRESETS:
+        return
+    modality = _modality(meta)
+    if meta.get("format") != "dicom" or modality is None or is_hounsfield(meta):
+        return
+    raise ConfigError(
+        f"{source or 'image'}: window {window!r} is a CT window in Hounsfield units, but this image's modality is "
+        f"{modality} (not CT), whose values are not HU. Use --window file (the file's own window), an explicit "
+        "CENTER,WIDTH in its units, or no window (non-CT DICOM is mapped to 0..255 by its own window)"
+    )
+
+
+def display_scale(image: ImageData) -> ImageData:
+    """Map a non-calibrated grey DICOM image (MR, US, CR, DX...) onto ``0..DISPLAY_MAX`` in place.
+
+    The file's VOI window when it has one (as its 8-bit export would show it); else 8-bit data is kept as stored;
+    else the 0.5th-99.5th percentiles are stretched onto the range. Colour images, calibrated modalities
+    (:data:`CALIBRATED_MODALITIES`, HU) and non-DICOM images are returned unchanged.
+
+    Returns:
+        The same ``image``; ``meta["display_scaling"]`` describes the mapping when one was applied.
+    """
+    meta = image.meta
+    modality = _modality(meta)
+    if meta.get("format") != "dicom" or modality in CALIBRATED_MODALITIES or is_hounsfield(meta):
+        return image
+    if image.channels != 1 or str(meta.get("photometric_interpretation", "")).upper() not in {
+        "MONOCHROME1",
+        "MONOCHROME2",
+    }:
+        return image
+    center = _first_number(meta.get("window_center"))
+    width = _first_number(meta.get("window_width"))
+    if center is not None and width is not None and width > 0:
+        image.array = apply_window(image.array, center, width) * np.float32(DISPLAY_MAX)
+        meta["display_scaling"] = f"file window (center {center:g}, width {width:g}) -> 0..{DISPLAY_MAX:g}"
+        return image
+    bits = meta.get("bits_stored") or 0
+    finite = image.array[np.isfinite(image.array)]
+    if finite.size == 0 or (0 < bits <= 8 and finite.min() >= 0 and finite.max() <= DISPLAY_MAX):
+        meta["display_scaling"] = "8-bit values kept"
+        return image
+    low, high = (float(v) for v in np.percentile(finite, DISPLAY_PERCENTILES))
+    if high <= low:
+        high = low + 1.0
+    image.array = apply_window(image.array, (low + high) / 2.0, high - low) * np.float32(DISPLAY_MAX)
+    meta["display_scaling"] = f"percentiles 0.5-99.5 ({low:g}..{high:g}) -> 0..{DISPLAY_MAX:g}"
+    return image
+
+
+def apply_input_intensity(image: ImageData, window: WindowSpec | None, *, dicom_display: bool = True) -> ImageData:
+    """The intensity rules by modality (see the module docstring), applied in place after an image is read.
+
+    Args:
+        image: an image as read.
+        window: anything :func:`resolve_window` accepts; ``None`` for the modality's default.
+        dicom_display: map non-calibrated DICOM to the display range when no window is given (runs trained
+            before this rule read such images raw: pass ``False`` for them).
+
+    Raises:
+        ConfigError: a CT preset on a non-CT DICOM image, an unknown preset or a malformed window.
+    """
+    if window is not None:
+        return apply_window_to_image(image, window)
+    if dicom_display:
+        display_scale(image)
+    return image
+
+
 def apply_window_to_image(image: ImageData, window: WindowSpec | None) -> ImageData:
     """Resolve ``window`` against ``image.meta`` and apply it in place.
 
@@ -160,10 +281,11 @@ def apply_window_to_image(image: ImageData, window: WindowSpec | None) -> ImageD
         The same ``image``, with ``meta["window"] = (center, width)`` (``None`` if no window applied).
 
     Raises:
-        ConfigError: unknown preset name or malformed window.
+        ConfigError: unknown preset name, malformed window, or a CT preset on a non-CT DICOM image.
     """
     if window is None:
         return image
+    check_window_fits_modality(window, image.meta, image.source)
     resolved = resolve_window(window, image.meta, image.array)
     image.meta["window"] = resolved
     if resolved is None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.planning.domain import TrainingDomain, describe_training_domain
 
 
 class IntensityStats(BaseModel):
@@ -32,8 +33,10 @@ class Fingerprint(BaseModel):
     class_names: list[str]
     class_counts: dict[str, int] = Field(description="training images per class")
     spatial_dims: int = Field(description="2 for images, 3 for volumes")
-    channels: int = Field(description="most common channel count")
-    channel_counts: dict[str, int] = Field(description="how many images have each channel count")
+    channels: int = Field(
+        description="most common channel count by content: grey images stored as RGB count as 1 (planned as grey)"
+    )
+    channel_counts: dict[str, int] = Field(description="how many images have each stored channel count")
     median_shape: list[int]
     min_shape: list[int]
     max_shape: list[int]
@@ -41,6 +44,9 @@ class Fingerprint(BaseModel):
     modality: str = Field(description="DICOM modality (CT, MR, CR...) or the raster format")
     intensity: IntensityStats
     sampled_images: int = Field(description="images the intensity statistics were computed from")
+    domain: TrainingDomain | None = Field(
+        None, description="what inference inputs are compared with (absent in runs trained before it was saved)"
+    )
 
     @property
     def imbalance_ratio(self) -> float:
@@ -60,7 +66,9 @@ def extract_fingerprint(
     """Fingerprint the training ``cases`` whose pixels are ``arrays`` (channel-first float32, one per case).
 
     Intensity statistics use a random subsample of at most ``max_intensity_voxels`` values so large
-    datasets fingerprint in seconds; shapes, channels and classes use every case.
+    datasets fingerprint in seconds; shapes, channels and classes use every case. ``domain`` records what
+    inference inputs are checked against (:mod:`medimg.planning.domain`); images stored as RGB whose channels
+    are equal count as grey in ``channels``.
     """
     if not arrays:
         raise ValueError("cannot fingerprint an empty training set")
@@ -80,13 +88,15 @@ def extract_fingerprint(
     )
     spacings = [m.get("spacing_mm") for m in (metas or []) if m and m.get("spacing_mm")]
     labels = Counter(c.label for c in cases)
+    domain = describe_training_domain(arrays, metas, seed=seed)
+    content_channels = Counter({int(k): v for k, v in domain.channels.items()})
     return Fingerprint(
         dataset=dataset.name,
         num_train_cases=len(cases),
         class_names=list(dataset.class_names),
         class_counts={n: labels.get(i, 0) for i, n in enumerate(dataset.class_names)},
         spatial_dims=int(shapes.shape[1]),
-        channels=channel_counts.most_common(1)[0][0],
+        channels=content_channels.most_common(1)[0][0],
         channel_counts={str(k): v for k, v in sorted(channel_counts.items())},
         median_shape=[int(v) for v in np.median(shapes, axis=0)],
         min_shape=[int(v) for v in shapes.min(axis=0)],
@@ -102,4 +112,5 @@ def extract_fingerprint(
             percentile_99_5=float(np.percentile(values, 99.5)),
         ),
         sampled_images=len(arrays),
+        domain=domain,
     )

@@ -17,6 +17,8 @@ from medimg.engine.run import Planned, RunnableTask, TrainingSetup
 if TYPE_CHECKING:
     from torch import nn
 
+    from medimg.planning.domain import InputReader
+
 
 __all__ = ["Planned", "Task", "Trained", "TrainingSetup"]
 
@@ -83,9 +85,19 @@ class Task(RunnableTask, Protocol):
         ...
 
     def predict(
-        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+        self,
+        model: Trained,
+        files: Sequence[Path],
+        *,
+        explain: str | None,
+        out_dir: Path | None,
+        reader: InputReader | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
-        """Predict files; returns the predictions and the unreadable files as ``(path, reason)``."""
+        """Predict files; returns the predictions and the unreadable files as ``(path, reason)``.
+
+        ``reader`` reads each file (window, modality scaling) and checks it against the training domain
+        (:class:`~medimg.planning.domain.InputReader`); ``None``: the run's own (``InputReader.for_run``).
+        """
         ...
 
 

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import csv
-import fnmatch
-from collections.abc import Sequence
 from pathlib import Path
+
+# file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
+from medimg.io.inputs import name_selected as name_selected
+from medimg.io.inputs import parse_patterns as parse_patterns
 
 MANIFEST_SUFFIXES = (".csv", ".tsv")
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
-
-
-def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"*.png, *.bmp"`` or ``["*.png"]`` -> a tuple of shell patterns (empty for ``None``)."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    return tuple(value)
-
-
-def name_selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
-    """True when ``name`` matches an ``include`` pattern (or there are none) and no ``exclude`` pattern.
-
-    Matching is case-insensitive.
-    """
-    lower = name.lower()
-    if include and not any(fnmatch.fnmatch(lower, p.lower()) for p in include):
-        return False
-    return not any(fnmatch.fnmatch(lower, p.lower()) for p in exclude)
 
 
 def order_classes(names: set[str] | list[str]) -> list[str]:

@@ -7,7 +7,7 @@ predictor in :mod:`medimg.export.predictor`); the PyTorch path loads it on first
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,8 @@ class Prediction:
         explain_method: the method that made ``heatmap`` (``"gradcam"``...).
         overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
         overlay_path: where ``overlay_png`` was saved, once it is.
+        domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
+            :mod:`medimg.planning.domain`), ``None`` when the run records no domain.
     """
 
     source: str
@@ -48,6 +50,7 @@ class Prediction:
     explain_method: str | None = None
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
+    domain: dict[str, Any] | None = None
 
     @property
     def confidence(self) -> float:
@@ -63,6 +66,8 @@ class Prediction:
         }
         if self.explain_method is not None:
             result["explanation"] = {"method": self.explain_method, "overlay": self.overlay_path}
+        if self.domain is not None:
+            result["domain"] = self.domain
         return result
 
     def csv_rows(self) -> list[dict[str, Any]]:
@@ -82,19 +87,22 @@ def predict_files(
     *,
     window: str | tuple[float, float] | None = None,
     explain: str | None = None,
+    read: Callable[[Path], ImageData] | None = None,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predict every readable file; unreadable ones are returned as ``(path, reason)`` instead.
 
     Args:
         explain: also compute a heatmap and its overlay with this method (see
             :data:`medimg.explain.cam.EXPLAIN_METHODS`).
+        read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks
+            the training domain); default :func:`medimg.io.read_image` with ``window``.
     """
     from medimg.io import read_image
 
     images, failed = [], []
     for path in paths:
         try:
-            images.append(read_image(path, window=window))
+            images.append(read(path) if read is not None else read_image(path, window=window))
         except ImageReadError as error:
             failed.append((str(path), error.reason))
     return predict_images(network, plan, class_names, images, explain=explain), failed

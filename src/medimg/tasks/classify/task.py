@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from torch import nn
@@ -27,6 +27,9 @@ from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, did_you_mean
 from medimg.planning.plan import Plan
 from medimg.tasks.base import Planned, Trained, run_details
+
+if TYPE_CHECKING:
+    from medimg.planning.domain import InputReader
 
 logger = logging.getLogger(__name__)
 
@@ -169,20 +172,22 @@ class ClassifyTask:
         return report
 
     def predict(
-        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+        self,
+        model: Trained,
+        files: Sequence[Path],
+        *,
+        explain: str | None,
+        out_dir: Path | None,
+        reader: InputReader | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.planning.domain import InputReader
         from medimg.tasks.classify.predict import predict_files
 
         assert model.network_ is not None
-        window = window_from_json((model.metadata_.get("input") or {}).get("window"))
+        reader = reader or InputReader.for_run(model)
         return predict_files(
-            model.network_, model.plan_, model.class_names_ or [], files, window=window, explain=explain
+            model.network_, model.plan_, model.class_names_ or [], files, explain=explain, read=reader.read
         )
-
-
-def window_from_json(value: Any) -> str | tuple[float, float] | None:
-    """A window as saved in JSON (preset name or ``[center, width]``) back to the reader's form."""
-    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
 
 
 def read_history(run_dir: Path) -> list[dict[str, float]]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,8 @@ class DetectionPrediction:
         image_size: the file's ``(height, width)``.
         overlay_png: the image with the boxes drawn (PNG bytes).
         overlay_path: where ``overlay_png`` was saved, once it is.
+        domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
+            :mod:`medimg.planning.domain`), ``None`` when not checked.
     """
 
     source: str
@@ -49,6 +51,7 @@ class DetectionPrediction:
     image_size: tuple[int, int]
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
+    domain: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -75,6 +78,7 @@ class DetectionPrediction:
             ],
             "counts": self.counts,
             "overlay": self.overlay_path,
+            **({"domain": self.domain} if self.domain is not None else {}),
         }
 
     def csv_rows(self) -> list[dict[str, Any]]:
@@ -142,20 +146,28 @@ def predict_files(
     *,
     out_dir: Path | None = None,
     window: str | tuple[float, float] | None = None,
+    read: Callable[[Path], ImageData] | None = None,
 ) -> tuple[list[DetectionPrediction], list[tuple[str, str]]]:
-    """Detect objects in ``files``; overlays are written to ``out_dir`` when given.
+    """Detect objects in ``files``; overlays are written to ``out_dir`` when given, mirroring the inputs' folder
+    tree (same-named inputs from different folders never share an overlay).
+
+    Args:
+        read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks the
+            training domain); default :func:`medimg.io.read_image` with ``window``.
 
     Returns:
         The predictions of the readable files and the unreadable ones as ``(path, reason)``.
     """
     from medimg.fileio import atomic_write_bytes
     from medimg.io import read_image
+    from medimg.io.inputs import common_root, mirrored_folder
 
     predictions: list[DetectionPrediction] = []
     failed: list[tuple[str, str]] = []
+    root = common_root(files)
     for path in files:
         try:
-            image = read_image(path, window=window)
+            image = read(path) if read is not None else read_image(path, window=window)
             image.source = str(path)
             prediction = predict_image(network, plan, image)
         except ImageReadError as error:
@@ -165,7 +177,7 @@ def predict_files(
             failed.append((str(path), str(error)))
             continue
         if out_dir is not None:
-            target = overlay_path_for(path, out_dir)
+            target = overlay_path_for(path, mirrored_folder(path, root, out_dir))
             atomic_write_bytes(target, prediction.overlay_png or b"")
             prediction.overlay_path = str(target)
         predictions.append(prediction)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import BaseModel
@@ -26,6 +26,9 @@ from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.detect.plan import DetectPlan
+
+if TYPE_CHECKING:
+    from medimg.planning.domain import InputReader
 
 logger = logging.getLogger(__name__)
 
@@ -166,21 +169,30 @@ class DetectTask:
         )
 
     def predict(
-        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+        self,
+        model: Trained,
+        files: Sequence[Path],
+        *,
+        explain: str | None,
+        out_dir: Path | None,
+        reader: InputReader | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.planning.domain import InputReader
         from medimg.tasks.detect.predict import predict_files
 
         if explain is not None:
             raise ConfigError("explain is not available for detection models: the boxes are the explanation")
         assert model.network_ is not None
-        window = (model.metadata_.get("input") or {}).get("window")
-        return predict_files(
-            model.network_,
-            model.plan_,
-            list(files),
-            out_dir=Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions",
-            window=tuple(window) if isinstance(window, list) else window,
-        )
+        reader = reader or InputReader.for_run(model)
+        folder = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
+        if model.plan_.spatial_dims == 3:
+            from medimg.tasks.detect.predict3d import predict_volumes
+
+            volumes, failed = predict_volumes(
+                model.network_, model.plan_, list(files), out_dir=folder, read=reader.read
+            )
+            return list(volumes), failed
+        return predict_files(model.network_, model.plan_, list(files), out_dir=folder, read=reader.read)
 
 
 def check_plan(plan: DetectPlan) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -167,18 +167,27 @@ def predict_files(
     *,
     window: str | tuple[float, float] | None = None,
     colours: dict[int, tuple[int, int, int]] | None = None,
+    read: Callable[[Path], ImageData] | None = None,
 ) -> tuple[list[SegmentationPrediction], list[tuple[str, str]]]:
-    """Segment files; write ``<out_dir>/<name>_mask.png|.nii.gz`` per input (nothing written when ``out_dir`` is
-    None). Returns the predictions and the unreadable files as ``(path, reason)``.
+    """Segment files; write ``<out_dir>/<sub-folders>/<name>_mask.png|.nii.gz`` per input, the sub-folders
+    mirroring the inputs' tree below their common folder (so same-named inputs from different folders never
+    overwrite each other; nothing written when ``out_dir`` is None). Returns the predictions and the unreadable
+    files as ``(path, reason)``.
+
+    Args:
+        read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks the
+            training domain); default :func:`medimg.io.read_image` with ``window``.
     """
     from medimg.errors import DatasetError, ImageReadError
     from medimg.io import read_image
+    from medimg.io.inputs import common_root, mirrored_folder
 
     predictions: list[SegmentationPrediction] = []
     failed: list[tuple[str, str]] = []
+    root = common_root(files)
     for path in files:
         try:
-            image = read_image(path, window=window)
+            image = read(path) if read is not None else read_image(path, window=window)
             labels, probs = segment_image(network, plan, image)
         except (ImageReadError, DatasetError) as error:
             failed.append((str(path), str(error)))
@@ -188,7 +197,7 @@ def predict_files(
             mask_path = str(
                 write_mask(
                     labels,
-                    mask_path_for(path, out_dir),
+                    mask_path_for(path, mirrored_folder(path, root, out_dir)),
                     affine=image.affine,
                     spacing_mm=image.spacing_mm,
                     colours=colours,

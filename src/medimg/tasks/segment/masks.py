@@ -132,6 +132,8 @@ class SegmentationPrediction:
         probabilities: mean softmax probability of each class over the image (sums to 1).
         mask: the label map ``(*spatial)`` uint8 in the file's geometry when kept in memory (not in
             :meth:`to_dict`).
+        domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
+            :mod:`medimg.planning.domain`), ``None`` when not checked.
     """
 
     source: str
@@ -141,6 +143,7 @@ class SegmentationPrediction:
     volume_mm3: dict[str, float] | None
     probabilities: dict[str, float]
     mask: np.ndarray | None = field(default=None, repr=False)
+    domain: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -154,7 +157,7 @@ class SegmentationPrediction:
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "source": self.source,
             "mask_path": self.mask_path,
             "label": self.label,
@@ -163,6 +166,9 @@ class SegmentationPrediction:
             "volume_mm3": self.volume_mm3,
             "probabilities": self.probabilities,
         }
+        if self.domain is not None:
+            result["domain"] = self.domain
+        return result
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row: source, mask path, label, then voxels (and mm^2/mm^3 when known) and mean probability per

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.segment.planning import SegPlan
+
+if TYPE_CHECKING:
+    from medimg.planning.domain import InputReader
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +190,15 @@ class SegmentTask:
         )
 
     def predict(
-        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+        self,
+        model: Trained,
+        files: Sequence[Path],
+        *,
+        explain: str | None,
+        out_dir: Path | None,
+        reader: InputReader | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
+        from medimg.planning.domain import InputReader
         from medimg.tasks.segment.evaluate import predict_files
 
         if explain is not None:
@@ -196,7 +206,7 @@ class SegmentTask:
         plan: SegPlan = model.plan_
         assert model.network_ is not None
         target = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
-        window = (model.metadata_.get("input") or {}).get("window")
+        reader = reader or InputReader.for_run(model)
         colours = None
         table = plan.label_encoding.colour_table
         if table is not None:
@@ -207,8 +217,8 @@ class SegmentTask:
             plan,
             list(files),
             target,
-            window=tuple(window) if isinstance(window, list) else window,
             colours=colours,
+            read=reader.read,
         )
 
 

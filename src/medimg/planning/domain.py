@@ -1,0 +1,479 @@
+"""Input domain: what a model was trained on, and whether an image given at inference lies inside it.
+
+A network answers confidently on anything; a model trained on 8-bit JPEG slices labels raw 16-bit MR values as
+chest X-rays at 0.998. So the run's ``fingerprint.json`` records the training domain (:class:`TrainingDomain`:
+file formats, DICOM modalities, stored bit depth, channels, intensity range after the input spec, size and
+spacing), and every image read for prediction or evaluation is compared with it
+(:func:`check_input_domain`). An out-of-domain image gets a warning naming the file and each mismatch, a
+``"domain": {"in_domain": false, "reasons": [...]}`` entry in the prediction's JSON, and is refused in strict
+mode (:class:`~medimg.errors.OutOfDomainError`).
+
+Runs trained before the domain was recorded still load: :func:`domain_from_fingerprint` rebuilds what their
+fingerprint holds (modality or format, channels, intensity range, sizes, median spacing) and checks only that.
+
+Tolerances (each a module constant, chosen to flag a different kind of image, not a different patient):
+
+* intensity: the image's 99.5th percentile more than half the training range above the training maximum, or
+  (when per-image levels are known) below a tenth of the darkest training image's (0..1 values into a 0..255
+  model), or its minimum more than half the range below the training minimum;
+* size: a spatial axis below half the smallest or above twice the largest training size;
+* spacing: a pixel/voxel spacing below 1/1.5 or above 1.5 times the training spacings (a different scale);
+* formats: rasters (PNG, JPEG, BMP, TIFF, GIF) are one family; DICOM is compared by modality; NIfTI apart.
+
+Example:
+    >>> reader = InputReader.for_run(Model.load("runs/demo/run"))                   # doctest: +SKIP
+    >>> image = reader.read("mr.dcm")                                               # warns: outside the domain
+    >>> reader.verdicts["mr.dcm"].reasons                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from medimg.errors import OutOfDomainError
+from medimg.io.windowing import CALIBRATED_MODALITIES
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DomainVerdict",
+    "InputReader",
+    "TrainingDomain",
+    "check_input_domain",
+    "describe_training_domain",
+    "domain_from_fingerprint",
+    "effective_channels",
+    "load_training_domain",
+]
+
+#: Raster formats: one family (a JPEG given to a PNG-trained model is not out of domain by its format).
+RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif"})
+#: Intensity tolerance, as a fraction of the training range (max - min).
+INTENSITY_TOLERANCE = 0.5
+#: An image whose 99.5th percentile lies below this fraction of the darkest training image's (above the training
+#: minimum) has another intensity range (0..1 values given to a 0..255 model), not just a dark picture.
+DARK_FRACTION = 0.1
+#: Size tolerance: an axis outside [smallest / SIZE_FACTOR, largest * SIZE_FACTOR] of training.
+SIZE_FACTOR = 2.0
+#: Spacing tolerance: a spacing outside [smallest / SPACING_FACTOR, largest * SPACING_FACTOR] of training.
+SPACING_FACTOR = 1.5
+#: Two channels of an RGB image count as equal when they differ by at most this fraction of the value range.
+GREY_TOLERANCE = 1.0 / 255.0
+#: Values sampled per image for its percentiles.
+SAMPLE_VALUES = 200_000
+
+
+class TrainingDomain(BaseModel):
+    """What the training images were, as the network saw them (saved in ``fingerprint.json`` as ``domain``)."""
+
+    formats: dict[str, int] = Field(default_factory=dict, description="images per file format (png, dicom, nifti...)")
+    modalities: dict[str, int] = Field(default_factory=dict, description="DICOM images per modality (CT, MR...)")
+    bits: dict[str, int] = Field(default_factory=dict, description="images per stored bit depth (8, 16...)")
+    channels: dict[str, int] = Field(
+        default_factory=dict, description="images per channel count by content (grey stored as RGB counts as 1)"
+    )
+    grey_as_rgb: int = Field(0, description="training images stored as RGB whose three channels are equal")
+    spatial_dims: int | None = Field(None, description="2 for images, 3 for volumes")
+    min_shape: list[int] | None = None
+    max_shape: list[int] | None = None
+    min_spacing_mm: list[float] | None = None
+    max_spacing_mm: list[float] | None = None
+    intensity_min: float | None = Field(None, description="lowest value after the input spec (window, scaling)")
+    intensity_max: float | None = Field(None, description="highest value after the input spec")
+    image_high: list[float] | None = Field(
+        None, description="[lowest, highest] per-image 99.5th percentile after the input spec"
+    )
+    dicom_display: bool = Field(
+        True, description="non-CT DICOM was mapped to 0..255 by its own window when read (False: raw values)"
+    )
+
+
+@dataclass
+class DomainVerdict:
+    """Whether one image lies inside the training domain, and why not."""
+
+    source: str
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def in_domain(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"in_domain": bool, "reasons": [...]}``."""
+        return {"in_domain": self.in_domain, "reasons": list(self.reasons)}
+
+
+# --------------------------------------------------------------------------------------------- image facts
+def effective_channels(array: np.ndarray) -> int:
+    """Channels by content: a 3- or 4-channel image whose colour channels are equal counts as 1 (grey)."""
+    if array.shape[0] < 3:
+        return int(array.shape[0])
+    rgb = array[:3]
+    span = float(np.nanmax(rgb) - np.nanmin(rgb)) if rgb.size else 0.0
+    tolerance = max(span, 1.0) * GREY_TOLERANCE
+    grey = bool(np.abs(rgb[0] - rgb[1]).max() <= tolerance and np.abs(rgb[0] - rgb[2]).max() <= tolerance)
+    return 1 if grey else 3
+
+
+def _bits(meta: Mapping[str, Any]) -> int | None:
+    value = meta.get("bits_stored") or meta.get("bits")
+    try:
+        return int(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _high(array: np.ndarray, rng: np.random.Generator | None = None) -> float:
+    """The 99.5th percentile of an image's finite values (on a sample for large images)."""
+    flat = array.reshape(-1)
+    if flat.size > SAMPLE_VALUES:
+        flat = flat[(rng or np.random.default_rng(0)).integers(0, flat.size, SAMPLE_VALUES)]
+    flat = flat[np.isfinite(flat)]
+    return float(np.percentile(flat, 99.5)) if flat.size else 0.0
+
+
+def _family(fmt: str | None, modality: str | None) -> str:
+    """How an input is described in a reason: ``"DICOM MR"``, ``"NIfTI"``, ``"raster (png)"``."""
+    if fmt == "dicom":
+        return f"DICOM {modality}" if modality else "DICOM"
+    if fmt == "nifti":
+        return "NIfTI"
+    return f"{fmt or 'unknown'}"
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(k for k, _ in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+# ---------------------------------------------------------------------------------------- training domain
+def describe_training_domain(
+    arrays: Sequence[np.ndarray], metas: Sequence[Mapping[str, Any]] | None = None, *, seed: int = 0
+) -> TrainingDomain:
+    """The domain of training images as read (channel-first float32, after the window / display scaling).
+
+    Args:
+        arrays: ``(C, *spatial)`` per image.
+        metas: each image's ``ImageData.meta`` (``format``, ``modality``, ``bits``...) with ``spacing_mm``.
+    """
+    metas = list(metas) if metas is not None else [{} for _ in arrays]
+    rng = np.random.default_rng(seed)
+    formats = Counter(str(m.get("format")) for m in metas if m.get("format"))
+    modalities = Counter(
+        str(m.get("modality")).upper() for m in metas if m.get("format") == "dicom" and m.get("modality")
+    )
+    bits = Counter(str(b) for b in (_bits(m) for m in metas) if b)
+    content = [effective_channels(a) for a in arrays]
+    shapes = np.array([a.shape[1:] for a in arrays]) if arrays else np.zeros((0, 2))
+    spacings = [m["spacing_mm"] for m in metas if m.get("spacing_mm")]
+    spacing_dims = {len(s) for s in spacings}
+    highs = [_high(a, rng) for a in arrays]
+    lows = [float(np.nanmin(a)) for a in arrays if a.size]
+    tops = [float(np.nanmax(a)) for a in arrays if a.size]
+    return TrainingDomain(
+        formats=dict(formats),
+        modalities=dict(modalities),
+        bits=dict(bits),
+        channels={str(k): v for k, v in sorted(Counter(content).items())},
+        grey_as_rgb=sum(1 for a, c in zip(arrays, content, strict=True) if a.shape[0] >= 3 and c == 1),
+        spatial_dims=int(shapes.shape[1]) if len(shapes) else None,
+        min_shape=[int(v) for v in shapes.min(axis=0)] if len(shapes) else None,
+        max_shape=[int(v) for v in shapes.max(axis=0)] if len(shapes) else None,
+        min_spacing_mm=[float(v) for v in np.min(spacings, axis=0)] if spacings and len(spacing_dims) == 1 else None,
+        max_spacing_mm=[float(v) for v in np.max(spacings, axis=0)] if spacings and len(spacing_dims) == 1 else None,
+        intensity_min=min(lows) if lows else None,
+        intensity_max=max(tops) if tops else None,
+        image_high=[min(highs), max(highs)] if highs else None,
+        dicom_display=True,
+    )
+
+
+def domain_from_fingerprint(fingerprint: Mapping[str, Any]) -> TrainingDomain:
+    """The training domain a saved fingerprint describes (any task's ``fingerprint.json`` as a dict).
+
+    A fingerprint with a ``domain`` entry gives it as saved. An older one (no ``domain``) gives what its common
+    fields hold: the most common modality or format, channel counts, the intensity range, sizes and the median
+    spacing. Its ``dicom_display`` is False when it was trained on non-CT DICOM (then read raw).
+    """
+    saved = fingerprint.get("domain")
+    if isinstance(saved, Mapping):
+        return TrainingDomain.model_validate(saved)
+    n = int(fingerprint.get("num_train_cases") or 1)
+    modality = str(fingerprint.get("modality") or "unknown")
+    formats: dict[str, int] = {}
+    modalities: dict[str, int] = {}
+    if modality.lower() in RASTER_FORMATS or modality.lower() == "nifti":
+        formats = {modality.lower(): n}
+    elif modality not in {"unknown", "None"}:
+        formats, modalities = {"dicom": n}, {modality.upper(): n}
+    channel_counts = fingerprint.get("channel_counts") or (
+        {str(fingerprint["channels"]): n} if fingerprint.get("channels") else {}
+    )
+    intensity = fingerprint.get("intensity") or {}
+    median_shape = fingerprint.get("median_shape")
+    spacing = fingerprint.get("median_spacing_mm")
+    return TrainingDomain(
+        formats=formats,
+        modalities=modalities,
+        channels={str(k): int(v) for k, v in channel_counts.items()},
+        spatial_dims=fingerprint.get("spatial_dims"),
+        min_shape=fingerprint.get("min_shape") or median_shape,
+        max_shape=fingerprint.get("max_shape") or median_shape,
+        min_spacing_mm=spacing,
+        max_spacing_mm=spacing,
+        intensity_min=intensity.get("min"),
+        intensity_max=intensity.get("max"),
+        dicom_display=not any(m not in CALIBRATED_MODALITIES for m in modalities),
+    )
+
+
+def load_training_domain(run_dir: str | Path | None) -> TrainingDomain | None:
+    """The training domain of a run folder (``RUN/fingerprint.json``); ``None`` when it has none."""
+    if run_dir is None:
+        return None
+    path = Path(run_dir) / "fingerprint.json"
+    if not path.is_file():
+        return None
+    try:
+        return domain_from_fingerprint(json.loads(path.read_text()))
+    except (OSError, ValueError) as error:
+        logger.warning("%s cannot be read (%s): inputs are not checked against the training domain", path, error)
+        return None
+
+
+# ------------------------------------------------------------------------------------------------ the check
+def check_input_domain(image: ImageData, domain: TrainingDomain) -> DomainVerdict:
+    """Compare one image, as read for the network (after the window / display scaling), with the training domain.
+
+    This is the one check the CLI, the Python API, the ONNX predictor and the service use.
+
+    Args:
+        image: the image as read by :func:`medimg.io.read_image` with the run's input spec.
+        domain: the run's :class:`TrainingDomain` (:func:`load_training_domain`).
+
+    Returns:
+        A :class:`DomainVerdict`: ``in_domain`` and one plain-language reason per mismatch.
+    """
+    meta = image.meta
+    verdict = DomainVerdict(source=image.source)
+    reasons = verdict.reasons
+    fmt = str(meta.get("format") or "") or None
+    modality = str(meta["modality"]).upper() if meta.get("modality") else None
+    trained = _trained_on(domain)
+    if domain.formats and fmt:
+        raster = fmt in RASTER_FORMATS
+        known_raster = any(f in RASTER_FORMATS for f in domain.formats)
+        if (raster and not known_raster) or (not raster and fmt not in domain.formats):
+            reasons.append(f"a {_family(fmt, modality)} image; the model was trained on {trained}")
+        elif fmt == "dicom" and domain.modalities and modality and modality not in domain.modalities:
+            reasons.append(f"modality {modality}; the model was trained on {trained}")
+    bits = _bits(meta)
+    trained_bits = [int(b) for b in domain.bits]
+    if bits and trained_bits and bits > max(trained_bits):
+        reasons.append(f"{bits}-bit stored values; the model was trained on {max(trained_bits)}-bit images")
+    if domain.spatial_dims and image.ndim_spatial != domain.spatial_dims:
+        reasons.append(f"a {image.ndim_spatial}D image; the model was trained on {domain.spatial_dims}D images")
+    content = effective_channels(image.array)
+    trained_channels = {int(c) for c in domain.channels}
+    if trained_channels and content not in trained_channels:
+        what = {1: "grey", 3: "colour"}.get(content, f"{content}-channel")
+        known = " or ".join({1: "grey", 3: "colour"}.get(c, f"{c}-channel") for c in sorted(trained_channels))
+        reasons.append(f"a {what} image; the model was trained on {known} images")
+    reasons.extend(_intensity_reasons(image, domain))
+    if domain.spatial_dims == image.ndim_spatial:
+        reasons.extend(_size_reasons(image, domain))
+        reasons.extend(_spacing_reasons(image, domain))
+    return verdict
+
+
+def _trained_on(domain: TrainingDomain) -> str:
+    if domain.modalities:
+        return f"DICOM {_counts_text(domain.modalities)} images"
+    if domain.formats:
+        return f"{_counts_text(domain.formats)} images"
+    return "other images"
+
+
+def _intensity_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+    low, high = domain.intensity_min, domain.intensity_max
+    if low is None or high is None or image.array.size == 0:
+        return []
+    span = max(high - low, 1e-6)
+    level = _high(image.array)
+    scaling = image.meta.get("display_scaling") or (
+        f"window {image.meta['window']}" if image.meta.get("window") else ""
+    )
+    after = f" (after {scaling})" if scaling else ""
+    if level > high + INTENSITY_TOLERANCE * span:
+        return [f"intensities up to {level:g}{after}, outside the training range {low:g}..{high:g}"]
+    if domain.image_high is not None and level - low < DARK_FRACTION * (domain.image_high[0] - low):
+        return [
+            f"intensities reach only {level:g}{after}; training images reach {domain.image_high[0]:g}.."
+            f"{domain.image_high[1]:g} (a different intensity range)"
+        ]
+    bottom = float(np.nanmin(image.array))
+    if bottom < low - INTENSITY_TOLERANCE * span:
+        return [f"intensities down to {bottom:g}{after}, outside the training range {low:g}..{high:g}"]
+    return []
+
+
+def _size_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+    if not domain.min_shape or not domain.max_shape:
+        return []
+    shape = image.spatial_shape
+    if len(shape) != len(domain.min_shape):
+        return []
+    small = any(s < lo / SIZE_FACTOR for s, lo in zip(shape, domain.min_shape, strict=True))
+    large = any(s > hi * SIZE_FACTOR for s, hi in zip(shape, domain.max_shape, strict=True))
+    if not (small or large):
+        return []
+    seen = "x".join(map(str, domain.min_shape))
+    if domain.max_shape != domain.min_shape:
+        seen += " to " + "x".join(map(str, domain.max_shape))
+    return [f"size {'x'.join(map(str, shape))} px; training images were {seen} px"]
+
+
+def _spacing_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+    spacing = image.spacing_mm
+    if spacing is None or not domain.min_spacing_mm or not domain.max_spacing_mm:
+        return []
+    if len(spacing) != len(domain.min_spacing_mm):
+        return []
+    off = any(
+        s < lo / SPACING_FACTOR or s > hi * SPACING_FACTOR
+        for s, lo, hi in zip(spacing, domain.min_spacing_mm, domain.max_spacing_mm, strict=True)
+    )
+    if not off:
+        return []
+    seen = " x ".join(f"{v:.3g}" for v in domain.min_spacing_mm)
+    if domain.max_spacing_mm != domain.min_spacing_mm:
+        seen += " to " + " x ".join(f"{v:.3g}" for v in domain.max_spacing_mm)
+    return [
+        f"pixel spacing {' x '.join(f'{v:.3g}' for v in spacing)} mm; training images had {seen} mm "
+        "(structures appear at a different scale)"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- the reader
+@dataclass
+class InputReader:
+    """Reads inference inputs the way the run's training images were read, and checks each against the domain.
+
+    Args:
+        window: the intensity window (the user's ``--window``, else the run's input spec).
+        domain: the run's training domain; ``None`` skips the check (a run without ``fingerprint.json``).
+        strict: refuse out-of-domain inputs (:class:`~medimg.errors.OutOfDomainError`, an ``ImageReadError``:
+            the file is listed as not used, with the reasons).
+        max_pixels: decompression-bomb guard for rasters (see :func:`medimg.io.read_image`).
+        warn_each: log a warning per out-of-domain input (prediction); ``False`` for evaluation, which logs one
+            :meth:`summary` instead.
+
+    Attributes:
+        verdicts: ``source -> DomainVerdict`` of every input read so far.
+    """
+
+    window: str | tuple[float, float] | None = None
+    domain: TrainingDomain | None = None
+    strict: bool = False
+    max_pixels: int | None = 20_000 * 20_000
+    warn_each: bool = True
+    verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
+
+    @classmethod
+    def for_run(
+        cls, model: Any, *, window: str | tuple[float, float] | None = None, strict: bool = False
+    ) -> InputReader:
+        """The reader of a trained model (a ``Model``, ``TrainedBundle`` or anything with ``metadata_`` and
+        ``run_dir_``): its saved window unless ``window`` overrides it, and its training domain."""
+        saved = (getattr(model, "metadata_", None) or {}).get("input") or {}
+        chosen = window if window is not None else saved.get("window")
+        if isinstance(chosen, list):
+            chosen = (float(chosen[0]), float(chosen[1]))
+        return cls(window=chosen, domain=load_training_domain(getattr(model, "run_dir_", None)), strict=strict)
+
+    def read(self, path: str | Path) -> ImageData:
+        """Read one input (window, modality scaling), check it against the domain, warn or refuse.
+
+        Raises:
+            ImageReadError: unreadable file, or (``strict``) an out-of-domain one (:class:`OutOfDomainError`).
+            ConfigError: the window does not fit the image (a CT window on MR).
+        """
+        from medimg.io import read_image
+
+        image = read_image(
+            path,
+            window=self.window,
+            max_pixels=self.max_pixels,
+            dicom_display=self.domain.dicom_display if self.domain is not None else True,
+        )
+        image.source = str(path)
+        self.check(image)
+        return image
+
+    def check(self, image: ImageData) -> DomainVerdict | None:
+        """Check an image already read (its ``source`` names it); warn or (``strict``) refuse.
+
+        Raises:
+            OutOfDomainError: ``strict`` and the image is outside the training domain.
+        """
+        if self.domain is None:
+            return None
+        verdict = check_input_domain(image, self.domain)
+        self.verdicts[image.source] = verdict
+        if not verdict.in_domain:
+            listing = "; ".join(verdict.reasons)
+            if self.strict:
+                raise OutOfDomainError(image.source, verdict.reasons)
+            if not self.warn_each:
+                return verdict
+            logger.warning(
+                "%s is outside the model's training domain: %s. The prediction may be wrong; "
+                "--strict refuses such inputs",
+                image.source,
+                listing,
+            )
+        return verdict
+
+    def annotate(self, predictions: Sequence[Any]) -> None:
+        """Set ``prediction.domain`` (the verdict as JSON) on predictions whose ``source`` was read here."""
+        for prediction in predictions:
+            verdict = self.verdicts.get(str(getattr(prediction, "source", "")))
+            if verdict is not None and hasattr(prediction, "domain"):
+                prediction.domain = verdict.to_dict()
+
+    def summary(self) -> dict[str, Any] | None:
+        """Evaluation: how many inputs were checked, how many lie outside the domain, each reason's count and the
+        first out-of-domain files; logs one warning when any is outside. ``None`` without a domain."""
+        if self.domain is None:
+            return None
+        outside = [v for v in self.verdicts.values() if not v.in_domain]
+        reasons = Counter(r for v in outside for r in v.reasons)
+        result = {
+            "checked": len(self.verdicts),
+            "out_of_domain": len(outside),
+            "reasons": dict(reasons.most_common()),
+            "files": [v.source for v in outside[:20]],
+        }
+        if outside:
+            listing = "; ".join(f"{r} ({n})" for r, n in reasons.most_common(5))
+            logger.warning(
+                "%d of %d images are outside the model's training domain: %s. Metrics on them may not reflect the "
+                "model (first: %s)",
+                len(outside),
+                len(self.verdicts),
+                listing,
+                outside[0].source,
+            )
+        return result

@@ -1,0 +1,125 @@
+"""Real-world inputs at inference: the input-domain check, DICOM intensity by modality, --window/--strict/--threads/
+--include/--exclude on predict, outputs that mirror the input tree (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from medimg.cli.app import app
+from tests.serve.support import train_tiny_run, train_tiny_segmentation_run
+from tests.test_end_to_end import medimg
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tiny_run(tmp_path_factory)
+
+
+@pytest.fixture
+def mr_dcm(tmp_path: Path) -> Path:
+    """pydicom's MR_small.dcm: a 16-bit MR slice (values 127..2145) with its own VOI window (600/1600)."""
+    from pydicom.data import get_testdata_file
+
+    return Path(shutil.copy(get_testdata_file("MR_small.dcm"), tmp_path / "mr.dcm"))
+
+
+def _predict(*args: str) -> tuple[int, list[dict], str]:
+    result = CliRunner().invoke(app, ["predict", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    start = result.stdout.find("[")
+    rows = json.loads(result.stdout[start:]) if start >= 0 else []
+    return result.exit_code, rows, result.output
+
+
+def test_16bit_mr_into_an_8bit_model_is_flagged_and_strict_refuses_it(
+    tiny_run: Path, mr_dcm: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        code, rows, _ = _predict(str(tiny_run), str(mr_dcm))
+    assert code == 0
+    assert rows[0]["domain"]["in_domain"] is False
+    assert any("DICOM MR" in r for r in rows[0]["domain"]["reasons"])
+    assert "outside the model's training domain" in caplog.text and str(mr_dcm) in caplog.text
+    strict_code, strict_rows, output = _predict(str(tiny_run), str(mr_dcm), "--strict")
+    assert strict_code == 1 and strict_rows == []
+    assert "refused by --strict" in output
+
+
+def test_an_input_like_the_training_images_is_in_domain(tiny_run: Path) -> None:
+    sample = sorted((tiny_run.parent / "phantoms" / "normal").glob("*.png"))[0]
+    code, rows, _ = _predict(str(tiny_run), str(sample), "--threads", "1")
+    assert code == 0 and rows[0]["domain"] == {"in_domain": True, "reasons": []}
+
+
+def test_a_run_trained_before_the_domain_was_saved_still_predicts_and_checks(
+    tiny_run: Path, mr_dcm: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old-run"
+    shutil.copytree(tiny_run, old)
+    fingerprint = json.loads((old / "fingerprint.json").read_text())
+    fingerprint.pop("domain")
+    (old / "fingerprint.json").write_text(json.dumps(fingerprint))
+    code, rows, _ = _predict(str(old), str(mr_dcm))
+    assert code == 0 and rows[0]["domain"]["in_domain"] is False
+
+
+def test_ct_window_on_mr_is_refused_naming_the_modality(tiny_run: Path, mr_dcm: Path, tmp_path: Path) -> None:
+    result = medimg("predict", str(tiny_run), str(mr_dcm), "--window", "brain", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "modality is MR" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_window_file_on_predict_applies_the_file_window(tiny_run: Path, mr_dcm: Path) -> None:
+    code, rows, _ = _predict(str(tiny_run), str(mr_dcm), "--window", "file")
+    assert code == 0  # 0..1 values into a 0..255 model: predicted, and flagged
+    assert any("reach only" in r for r in rows[0]["domain"]["reasons"])
+
+
+def test_include_and_exclude_select_files_inside_folders(tiny_run: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for name in ("a.png", "b.png", "b_mask_1.png"):
+        Image.fromarray(np.full((32, 32), 90, np.uint8)).save(folder / name)
+    code, rows, _ = _predict(str(tiny_run), str(folder), "--exclude", "*_mask*")
+    assert code == 0 and sorted(Path(r["source"]).name for r in rows) == ["a.png", "b.png"]
+    code, rows, _ = _predict(str(tiny_run), str(folder), "--include", "a*")
+    assert [Path(r["source"]).name for r in rows] == ["a.png"]
+
+
+def test_same_named_inputs_from_two_folders_get_their_own_masks(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    run = train_tiny_segmentation_run(tmp_path_factory)
+    source = run.parent / "discs" / "images" / "case_00.png"
+    for folder in ("site_a", "site_b"):
+        (tmp_path / "in" / folder).mkdir(parents=True)
+        shutil.copy(source, tmp_path / "in" / folder / "scan.png")
+    out = tmp_path / "out"
+    code, rows, _ = _predict(str(run), str(tmp_path / "in"), "--out", str(out))
+    assert code == 0
+    masks = sorted(p.relative_to(out).as_posix() for p in out.rglob("*_mask.png"))
+    assert masks == ["site_a/scan_mask.png", "site_b/scan_mask.png"]
+    assert json.loads((out / "predictions.json").read_text())[0]["mask_path"].endswith("site_a/scan_mask.png")
+
+
+def test_onnx_predictor_flags_the_same_inputs(tiny_run: Path, mr_dcm: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from medimg import Model
+    from medimg.export.predictor import OnnxPredictor
+
+    target = tmp_path / "export" / "model.onnx"
+    Model.load(tiny_run).export(target)  # the training domain travels inside the file
+    predictor = OnnxPredictor(target)
+    [prediction] = predictor.predict(mr_dcm)
+    assert prediction.domain is not None and prediction.domain["in_domain"] is False
+    strict = OnnxPredictor(target, strict=True)
+    assert strict.predict(mr_dcm) == [] and "refused by --strict" in strict.failed_[0][1]

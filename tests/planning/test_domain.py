@@ -1,0 +1,118 @@
+"""Input-domain check: the training domain a fingerprint records, and each inference input compared with it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medimg.io.image import ImageData
+from medimg.planning.domain import (
+    InputReader,
+    TrainingDomain,
+    check_input_domain,
+    describe_training_domain,
+    domain_from_fingerprint,
+    effective_channels,
+)
+
+
+def _png_like(n: int = 6, size: int = 32, seed: int = 0) -> tuple[list[np.ndarray], list[dict]]:
+    rng = np.random.default_rng(seed)
+    arrays = [rng.integers(0, 256, (1, size, size)).astype(np.float32) for _ in range(n)]
+    return arrays, [{"format": "png", "bits": 8} for _ in arrays]
+
+
+def _mr16(size: int = 32) -> ImageData:
+    array = np.linspace(0, 2000, size * size, dtype=np.float32).reshape(1, size, size)
+    meta = {"format": "dicom", "modality": "MR", "bits_stored": 16, "photometric_interpretation": "MONOCHROME2"}
+    return ImageData(array=array, source="mr.dcm", meta=meta)
+
+
+def test_an_8bit_png_like_input_is_in_the_domain() -> None:
+    arrays, metas = _png_like()
+    domain = describe_training_domain(arrays, metas)
+    assert domain.formats == {"png": 6} and domain.bits == {"8": 6} and domain.channels == {"1": 6}
+    image = ImageData(array=arrays[0].copy(), source="a.jpg", meta={"format": "jpeg", "bits": 8})
+    verdict = check_input_domain(image, domain)
+    assert verdict.in_domain, verdict.reasons  # a JPEG is a raster like the PNGs: same family
+    assert verdict.to_dict() == {"in_domain": True, "reasons": []}
+
+
+def test_raw_16bit_mr_into_an_8bit_model_is_flagged_with_each_reason() -> None:
+    domain = describe_training_domain(*_png_like())
+    verdict = check_input_domain(_mr16(), domain)
+    assert not verdict.in_domain
+    text = " | ".join(verdict.reasons)
+    assert "DICOM MR" in text and "png" in text
+    assert "16-bit" in text
+    assert "outside the training range" in text  # raw values up to 2000 vs 0..255
+
+
+def test_runs_without_a_saved_domain_are_checked_from_their_old_fingerprint() -> None:
+    old = {  # a fingerprint.json written before the domain was recorded (the demo run's)
+        "num_train_cases": 285,
+        "spatial_dims": 2,
+        "channels": 1,
+        "channel_counts": {"1": 285},
+        "median_shape": [32, 32],
+        "min_shape": [32, 32],
+        "max_shape": [32, 32],
+        "median_spacing_mm": None,
+        "modality": "png",
+        "intensity": {"mean": 55, "std": 48, "min": 0, "max": 241, "percentile_00_5": 1, "percentile_99_5": 174},
+    }
+    domain = domain_from_fingerprint(old)
+    assert domain.formats == {"png": 285} and domain.dicom_display is True
+    verdict = check_input_domain(_mr16(), domain)
+    assert any("DICOM MR" in r for r in verdict.reasons)
+    # trained on raw DICOM MR before the display rule: such runs keep reading MR raw
+    assert domain_from_fingerprint({**old, "modality": "MR"}).dicom_display is False
+    assert domain_from_fingerprint({**old, "modality": "CT"}).dicom_display is True
+
+
+def test_channels_spacing_and_size_mismatches() -> None:
+    grey = [np.full((1, 32, 32), 100, np.float32) for _ in range(3)]
+    metas = [{"format": "png", "bits": 8, "spacing_mm": [0.5, 0.5]} for _ in grey]
+    domain = describe_training_domain(grey, metas)
+    colour = np.stack([np.full((32, 32), 10.0), np.full((32, 32), 200.0), np.full((32, 32), 90.0)]).astype(np.float32)
+    reasons = check_input_domain(ImageData(colour, source="c.png", meta={"format": "png"}), domain).reasons
+    assert any("colour image" in r for r in reasons)
+    coarse = ImageData(grey[0].copy(), spacing_mm=(1.0, 1.0), source="s.png", meta={"format": "png"})
+    assert any("pixel spacing" in r for r in check_input_domain(coarse, domain).reasons)
+    big = ImageData(np.full((1, 100, 100), 100, np.float32), source="b.png", meta={"format": "png"})
+    assert any("size 100x100" in r for r in check_input_domain(big, domain).reasons)
+    dark = ImageData(np.full((1, 32, 32), 0.5, np.float32), source="d.png", meta={"format": "png"})
+    assert any("reach only" in r for r in check_input_domain(dark, domain).reasons)  # 0..1 into a 0..255 model
+
+
+def test_grey_stored_as_rgb_counts_as_grey() -> None:
+    grey = np.random.default_rng(0).integers(0, 256, (32, 32)).astype(np.float32)
+    assert effective_channels(np.stack([grey, grey, grey])) == 1
+    assert effective_channels(np.stack([grey, grey, 255 - grey])) == 3
+    domain = describe_training_domain([np.stack([grey, grey, grey])] * 2, [{"format": "png"}] * 2)
+    assert domain.channels == {"1": 2} and domain.grey_as_rgb == 2
+
+
+def test_reader_strict_refuses_and_summary_counts(tmp_path) -> None:
+    import pytest
+    from PIL import Image
+
+    from medimg.errors import OutOfDomainError
+
+    domain = describe_training_domain(*_png_like())
+    inside, outside = tmp_path / "in.png", tmp_path / "big.png"
+    Image.fromarray(np.full((32, 32), 120, np.uint8)).save(inside)
+    Image.fromarray(np.full((200, 200), 120, np.uint8)).save(outside)
+    reader = InputReader(domain=domain, warn_each=False)
+    reader.read(inside)
+    reader.read(outside)
+    summary = reader.summary()
+    assert summary is not None and summary["checked"] == 2 and summary["out_of_domain"] == 1
+    assert summary["files"] == [str(outside)]
+    with pytest.raises(OutOfDomainError, match="size 200x200"):
+        InputReader(domain=domain, strict=True).read(outside)
+    assert InputReader(domain=None).read(outside).spatial_shape == (200, 200)  # no domain: no check
+
+
+def test_training_domain_round_trips_through_json() -> None:
+    domain = describe_training_domain(*_png_like())
+    assert TrainingDomain.model_validate_json(domain.model_dump_json()) == domain
