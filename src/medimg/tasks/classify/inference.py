@@ -3,6 +3,7 @@ inference steps bounded by pixel count."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -36,8 +37,14 @@ def inference_step(plan: Plan, most: int | None = None) -> int:
 
 
 @torch.no_grad()
-def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched, AMP as planned)."""
+def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan, *, amp: bool = False) -> torch.Tensor:
+    """Logits ``(N, K)`` float32 for preprocessed inputs ``x`` (eval mode, batched).
+
+    Float32 unless ``amp``: predictions and evaluations are computed in float32 whatever the training precision,
+    so one model gives the same probabilities on every machine (with or without native bf16) and agrees with
+    its ONNX export to the export's parity tolerance; bf16 autocast moves probabilities by up to ~1e-2. Validation
+    during training passes ``amp=True`` (the plan's precision: it only ranks epochs).
+    """
     network.eval()
     device = network_device(network)
     flips = tta_flip_axes(plan)
@@ -45,7 +52,7 @@ def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Ten
     step = inference_step(plan)
     for start in range(0, x.shape[0], step):
         xb = x[start : start + step].to(device).float().contiguous(memory_format=memory_format(plan))
-        with autocast_context(plan, device):
+        with autocast_context(plan, device) if amp else contextlib.nullcontext():
             logits = network(xb).float()
             for axis in flips:
                 logits = logits + network(xb.flip(2 + axis)).float()
@@ -55,6 +62,6 @@ def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan) -> torch.Ten
     return torch.cat(outputs)
 
 
-def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan) -> np.ndarray:
-    """Class probabilities ``(N, K)`` float64 (softmax of the logits)."""
-    return torch.softmax(predict_logits(network, x, plan), dim=1).double().numpy()
+def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan, *, amp: bool = False) -> np.ndarray:
+    """Class probabilities ``(N, K)`` float64 (softmax of the logits; float32 inference unless ``amp``)."""
+    return torch.softmax(predict_logits(network, x, plan, amp=amp), dim=1).double().numpy()

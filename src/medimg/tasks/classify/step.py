@@ -50,7 +50,7 @@ def make_hooks(plan: Plan, val: PreparedSplit) -> TaskHooks:
     def validate(network: nn.Module) -> dict[str, float]:
         if len(val) == 0:
             return {"loss": math.nan, **quick_metrics(np.zeros(0), np.zeros((0, plan.num_classes)))}
-        logits = predict_logits(network, val.x, plan)
+        logits = predict_logits(network, val.x, plan, amp=True)
         metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
         metrics["loss"] = float(val_criterion(logits, val.y))
         return metrics

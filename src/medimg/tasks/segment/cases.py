@@ -118,9 +118,10 @@ def prepare_cases(
 
 
 def predict_prepared(
-    network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan, *, tta: bool | None = None
+    network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan, *, tta: bool | None = None, amp: bool = False
 ) -> list[torch.Tensor]:
-    """Probabilities ``(K, *spatial)`` at network resolution for each case (same-shape cases batched)."""
+    """Probabilities ``(K, *spatial)`` at network resolution for each case (same-shape cases batched; float32
+    unless ``amp``, see :func:`sliding_window_probabilities`)."""
     out: list[torch.Tensor | None] = [None] * len(cases)
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, case in enumerate(cases):
@@ -130,7 +131,7 @@ def predict_prepared(
         for start in range(0, len(indices), batch):
             chunk = indices[start : start + batch]
             x = torch.stack([cases[i].image for i in chunk])
-            probs = sliding_window_probabilities(network, x, plan, tta=tta)
+            probs = sliding_window_probabilities(network, x, plan, tta=tta, amp=amp)
             for j, i in enumerate(chunk):
                 out[i] = probs[j]
     return [p for p in out if p is not None]
@@ -141,7 +142,7 @@ def validation_dice(network: nn.Module, cases: Sequence[PreparedCase], plan: Seg
     from medimg.tasks.segment.metrics import dice_per_class
 
     scores = []
-    for case, probs in zip(cases, predict_prepared(network, cases, plan, tta=False), strict=True):
+    for case, probs in zip(cases, predict_prepared(network, cases, plan, tta=False, amp=True), strict=True):
         if case.labels is None:
             continue
         dice = dice_per_class(probs.argmax(0).numpy(), case.labels.numpy(), plan.num_classes)[1:]

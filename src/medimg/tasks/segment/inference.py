@@ -7,6 +7,7 @@ Post-processing itself and mask writing are torch-free, shared with the ONNX pre
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -43,13 +44,21 @@ def flip_sets(spatial_dims: int, tta: bool) -> list[tuple[int, ...]]:
 
 @torch.no_grad()
 def sliding_window_probabilities(
-    network: nn.Module, x: torch.Tensor, plan: SegPlan, *, tta: bool | None = None, overlap: float | None = None
+    network: nn.Module,
+    x: torch.Tensor,
+    plan: SegPlan,
+    *,
+    tta: bool | None = None,
+    overlap: float | None = None,
+    amp: bool = False,
 ) -> torch.Tensor:
     """Softmax probabilities of ``x`` ``(B, C, *spatial)`` -> ``(B, K, *spatial)`` float32, any spatial size.
 
     Windows of ``plan.patch_size`` overlap by ``plan.sw_overlap`` and are blended with a Gaussian weight
     (centre pixels count most), as in nnU-Net; inputs smaller than a window are padded. With ``tta`` the
-    prediction is averaged with those of the input flipped along each spatial axis.
+    prediction is averaged with those of the input flipped along each spatial axis. Float32 unless ``amp``
+    (the plan's precision, for validation during training), so predictions agree with the ONNX export and do
+    not depend on the machine's bf16 support.
     """
     from monai.inferers import sliding_window_inference
 
@@ -58,7 +67,7 @@ def sliding_window_probabilities(
     x = x.to(device)
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        with autocast_context(plan, device):
+        with autocast_context(plan, device) if amp else contextlib.nullcontext():
             logits = network(memory_format(window, plan))
         return torch.softmax(logits.float(), dim=1)
 
