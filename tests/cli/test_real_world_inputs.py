@@ -104,7 +104,7 @@ def test_same_named_inputs_from_two_folders_get_their_own_masks(
         (tmp_path / "in" / folder).mkdir(parents=True)
         shutil.copy(source, tmp_path / "in" / folder / "scan.png")
     out = tmp_path / "out"
-    code, rows, _ = _predict(str(run), str(tmp_path / "in"), "--out", str(out))
+    code, _, _ = _predict(str(run), str(tmp_path / "in"), "--out", str(out))
     assert code == 0
     masks = sorted(p.relative_to(out).as_posix() for p in out.rglob("*_mask.png"))
     assert masks == ["site_a/scan_mask.png", "site_b/scan_mask.png"]
@@ -123,3 +123,50 @@ def test_onnx_predictor_flags_the_same_inputs(tiny_run: Path, mr_dcm: Path, tmp_
     assert prediction.domain is not None and prediction.domain["in_domain"] is False
     strict = OnnxPredictor(target, strict=True)
     assert strict.predict(mr_dcm) == [] and "refused by --strict" in strict.failed_[0][1]
+
+
+def _evaluate(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["evaluate", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_single_class_external_set_is_evaluated_with_the_defined_metrics(tiny_run: Path, tmp_path: Path) -> None:
+    external = tmp_path / "external" / "lesion"
+    external.mkdir(parents=True)
+    for source in sorted((tiny_run.parent / "phantoms" / "lesion").glob("*.png"))[:8]:
+        shutil.copy(source, external / source.name)
+    shutil.copy(external / "phantom_0000.png", external / "phantom_0000_mask_1.png")
+    out = tmp_path / "report"
+    code, output = _evaluate(
+        str(tiny_run), str(tmp_path / "external"), "--split", "all", "--out", str(out), "--exclude", "*_mask*",
+        "--threads", "1",
+    )  # fmt: skip
+    assert code == 0, output
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["n"] == 8  # the excluded file is not evaluated
+    assert report["metrics"]["roc_auc"] is None and "undefined" in report["metrics"]["roc_auc_note"]
+    assert report["metrics"]["sensitivity"] is not None
+    assert report["extra"]["domain"]["checked"] == 8
+
+
+def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_a_warning(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.tasks.segment.synthetic import write_2d_pairs
+
+    run = train_tiny_segmentation_run(tmp_path_factory)  # trained on 32 px images with 0/255 masks
+    external = write_2d_pairs(tmp_path / "ext", n=4, size=64, seed=3, mask_scale=1)  # 0/1 masks, twice the size
+    out = tmp_path / "report"
+    with caplog.at_level(logging.WARNING):
+        code, output = _evaluate(str(run), str(external), "--split", "all", "--out", str(out))
+    assert code == 0, output
+    report = json.loads((out / "report.json").read_text())
+    assert report["extra"]["domain"]["out_of_domain"] == 4
+    assert "outside the model's training domain" in caplog.text and "size 64x64" in caplog.text
+    assert "values 0/1 read as" in caplog.text
+    from medimg.errors import OutOfDomainError
+
+    strict = CliRunner().invoke(app, ["evaluate", str(run), str(external), "--split", "all", "--strict"])
+    assert isinstance(strict.exception, OutOfDomainError)  # the CLI's main prints it as one error line, exit 2

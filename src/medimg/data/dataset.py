@@ -70,6 +70,7 @@ class Dataset:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: Window | None = None,
+        min_classes: int = 2,
         **layout_options: Any,
     ) -> Dataset: ...
 
@@ -84,6 +85,7 @@ class Dataset:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: Window | None = None,
+        min_classes: int = 2,
         **layout_options: Any,
     ) -> SegmentationDataset: ...
 
@@ -98,6 +100,7 @@ class Dataset:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: Window | None = None,
+        min_classes: int = 2,
         **layout_options: Any,
     ) -> Dataset | SegmentationDataset: ...
 
@@ -111,6 +114,7 @@ class Dataset:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: Window | None = None,
+        min_classes: int = 2,
         **layout_options: Any,
     ) -> Dataset | SegmentationDataset:
         """Load a dataset's layout and labels (no pixels are read), for ``task`` or for the task its layout says.
@@ -131,6 +135,8 @@ class Dataset:
                 beside each cell image (folders only; case-insensitive).
             window: CT/DICOM window applied on read: a preset (``"lung"``, ``"soft-tissue"``, ``"brain"``,
                 ``"bone"``...), ``"file"`` for the file's own WindowCenter/Width, or ``(center, width)``.
+            min_classes: classification: classes that must be present (2 to train; 1 for an external
+                evaluation set, evaluated with the metrics defined on one class).
             **layout_options: options of the chosen layout's reader: ``unlabelled=True`` (class folders, CSV
                 manifests: keep an unlabelled pool, allow a dataset that is only a pool), ``colour_table=``
                 and ``strict=`` (image/mask pairs, see :meth:`SegmentationDataset.load`).
@@ -170,7 +176,7 @@ class Dataset:
             }
             return dataset
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
-        dataset.validate()
+        dataset.validate(min_classes=min_classes)
         return dataset
 
     # ------------------------------------------------------------------ views
@@ -200,8 +206,9 @@ class Dataset:
         counts = Counter(c.split or "none" for c in self.cases)
         return {s: counts[s] for s in (*SPLITS, "none") if counts.get(s)}
 
-    def validate(self) -> None:
-        """Raise :class:`DatasetError` when the dataset cannot train a classifier.
+    def validate(self, min_classes: int = 2) -> None:
+        """Raise :class:`DatasetError` when the dataset cannot train a classifier (fewer than ``min_classes``
+        classes present; 1 for an external evaluation set).
 
         A dataset that is only an unlabelled pool (no labelled case) is valid when it was loaded with
         ``unlabelled=True``.
@@ -219,7 +226,7 @@ class Dataset:
                 "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
             )
         present = {c.label for c in self.cases if c.label is not None}
-        if len(present) < 2:
+        if len(present) < min_classes:
             only = self.class_names[next(iter(present))] if present else "none"
             raise DatasetError(
                 f"{self.root} has a single class ({only!r}): a classifier needs at least two classes, "

@@ -153,8 +153,9 @@ class DetectionDataset(Dataset):
     box_issues: list[BoxIssue] = field(default_factory=list)
     image_sizes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
-    def validate(self) -> None:
-        """Raise :class:`DatasetError` when the dataset cannot train a detector (no images, or no box at all)."""
+    def validate(self, min_classes: int = 2) -> None:
+        """Raise :class:`DatasetError` when the dataset cannot train a detector (no images, or no box at all);
+        ``min_classes`` (a classification setting) does not apply: one object class is a detection task."""
         if not self.cases:
             raise DatasetError(
                 f"no annotated images found in {self.root}: expected Pascal VOC (Annotations/*.xml + JPEGImages/), "

@@ -16,7 +16,8 @@ Tolerances (each a module constant, chosen to flag a different kind of image, no
 * intensity: the image's 99.5th percentile more than half the training range above the training maximum, or
   (when per-image levels are known) below a tenth of the darkest training image's (0..1 values into a 0..255
   model), or its minimum more than half the range below the training minimum;
-* size: a spatial axis below half the smallest or above twice the largest training size;
+* size: a spatial axis below 1/1.5 of the smallest or above 1.5 times the largest training size (a retinal set
+  at twice the resolution of the training one is flagged);
 * spacing: a pixel/voxel spacing below 1/1.5 or above 1.5 times the training spacings (a different scale);
 * formats: rasters (PNG, JPEG, BMP, TIFF, GIF) are one family; DICOM is compared by modality; NIfTI apart.
 
@@ -52,6 +53,7 @@ __all__ = [
     "InputReader",
     "TrainingDomain",
     "check_input_domain",
+    "check_loaded_domain",
     "describe_training_domain",
     "domain_from_fingerprint",
     "effective_channels",
@@ -66,7 +68,7 @@ INTENSITY_TOLERANCE = 0.5
 #: minimum) has another intensity range (0..1 values given to a 0..255 model), not just a dark picture.
 DARK_FRACTION = 0.1
 #: Size tolerance: an axis outside [smallest / SIZE_FACTOR, largest * SIZE_FACTOR] of training.
-SIZE_FACTOR = 2.0
+SIZE_FACTOR = 1.5
 #: Spacing tolerance: a spacing outside [smallest / SPACING_FACTOR, largest * SPACING_FACTOR] of training.
 SPACING_FACTOR = 1.5
 #: Two channels of an RGB image count as equal when they differ by at most this fraction of the value range.
@@ -477,3 +479,43 @@ class InputReader:
                 outside[0].source,
             )
         return result
+
+
+def check_loaded_domain(
+    run_dir: str | Path | None,
+    arrays: Sequence[np.ndarray],
+    metas: Sequence[Mapping[str, Any]],
+    sources: Sequence[str],
+    *,
+    strict: bool = False,
+) -> dict[str, Any] | None:
+    """Evaluation: compare images already read (``arrays`` with their ``metas``, incl. ``spacing_mm``) with the
+    run's training domain; one warning summarises them.
+
+    Returns:
+        :meth:`InputReader.summary` (``None`` when the run records no domain).
+
+    Raises:
+        DatasetError: ``strict`` and some images lie outside the domain (the message lists them and why).
+    """
+    from medimg.errors import DatasetError
+    from medimg.io.image import ImageData
+
+    reader = InputReader(domain=load_training_domain(run_dir), warn_each=False)
+    if reader.domain is None:
+        return None
+    for array, meta, source in zip(arrays, metas, sources, strict=True):
+        spacing = meta.get("spacing_mm")
+        reader.check(
+            ImageData(array=array, spacing_mm=tuple(spacing) if spacing else None, source=source, meta=dict(meta))
+        )
+    summary = reader.summary()
+    if strict and summary and summary["out_of_domain"]:
+        listing = "\n  ".join(
+            f"{v.source}: {'; '.join(v.reasons)}" for v in reader.verdicts.values() if not v.in_domain
+        )
+        raise DatasetError(
+            f"{summary['out_of_domain']} image(s) lie outside the model's training domain (--strict):\n  {listing}\n"
+            "Evaluate data like the training data, or drop --strict to evaluate with a warning."
+        )
+    return summary

@@ -66,11 +66,11 @@ def evaluate_cases(
     figures = write_figures(report, table, out_dir, prepared, detections, truths)
     report.save_json(out_dir / "report.json")
     report.save_html(out_dir / "report.html", images=figures)
-    atomic_write_text(out_dir / "per_image.csv", _per_image_csv(report.images))
+    atomic_write_text(out_dir / "per_image.csv", per_image_csv(report.images))
     return report
 
 
-def _per_image_csv(rows: Sequence[dict[str, Any]]) -> str:
+def per_image_csv(rows: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     if rows:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))

@@ -7,7 +7,8 @@ detector's own transform normalises and, at inference, resizes every image to th
 the boxes back to the image's pixels; in training the batches are already at that size (augmented), so it only
 normalises.
 
-Registry: :data:`DETECTORS` (``fcos``, ``retinanet``); :func:`check_network_name` for "did you mean".
+Registry: :data:`DETECTORS` (``fcos``, ``retinanet``; ``retinanet3d`` for volumes is built by
+:mod:`medimg.tasks.detect.networks3d`); :func:`check_network_name` for "did you mean".
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 DETECTORS: dict[str, str] = {
     "fcos": "FCOS (anchor-free, one point per location; levels split by object size) on a small ResNet + FPN",
     "retinanet": "RetinaNet (anchors with planned sizes and aspect ratios, focal loss) on a small ResNet + FPN",
+    "retinanet3d": "volumes: MONAI's RetinaNet (planned anchor shapes, ATSS matching) on a small 3D ResNet + FPN "
+    "(tasks/detect/networks3d.py)",
 }
 """Registered detector names and a one-line description each."""
 

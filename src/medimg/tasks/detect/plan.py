@@ -74,8 +74,11 @@ class DetectAugmentation(BaseModel):
 
     flip_horizontal: bool = Field(True, description="mirror left-right with p=0.5")
     flip_vertical: bool = Field(False, description="mirror up-down with p=0.5")
-    rotate90: bool = Field(False, description="random multiples of 90 degrees (orientation-free images: microscopy)")
-    scale: float = Field(0.0, ge=0, lt=1, description="max relative zoom in/out (then a random crop to the input)")
+    flip_depth: bool = Field(False, description="volumes: mirror along the first spatial axis (D) with p=0.5")
+    rotate90: bool = Field(
+        False, description="2D: random multiples of 90 degrees (orientation-free images: microscopy)"
+    )
+    scale: float = Field(0.0, ge=0, lt=1, description="2D: max relative zoom in/out (then a random crop to the input)")
     brightness: float = Field(0.0, ge=0, lt=1, description="max relative brightness change")
     contrast: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
     saturation: float = Field(0.0, ge=0, lt=1, description="RGB: max relative saturation change")
@@ -88,14 +91,16 @@ class DetectPlan(TrainingPlan):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     task: Literal["detect"] = "detect"
-    network: str = Field("fcos", description="detector: fcos or retinanet (see tasks/detect/networks.py)")
+    network: str = Field(
+        "fcos", description="detector: fcos or retinanet (2D), retinanet3d (volumes; see tasks/detect/networks.py)"
+    )
     in_channels: int = Field(3, ge=1, description="image channels the network sees")
     num_classes: int = Field(1, ge=1, description="object classes (no background class)")
     class_names: list[str] = Field(default_factory=lambda: ["object"], description="names of classes 0..K-1")
     input_size: list[int] = Field(
         default_factory=lambda: [256, 256],
-        description="[height, width] the images are resized to (aspect kept: the short side to min, the long "
-        "side at most max)",
+        description="2D: [height, width] the images are resized to (aspect kept: the short side to min, the long "
+        "side at most max); 3D: [depth, height, width] the largest volume, padded (voxels are not resampled)",
     )
     clip_low: float = Field(0.0, description="intensity mapped to 0")
     clip_high: float = Field(255.0, description="intensity mapped to 1")
@@ -105,9 +110,12 @@ class DetectPlan(TrainingPlan):
         default_factory=lambda: [32, 64, 128, 256], description="channels of the 4 ResNet stages"
     )
     backbone_depths: list[int] = Field(default_factory=lambda: [1, 2, 2, 1], description="blocks per stage")
-    fpn_strides: list[int] = Field(default_factory=lambda: [8, 16, 32], description="feature levels used")
+    fpn_strides: list[int] = Field(
+        default_factory=lambda: [8, 16, 32],
+        description="feature levels used (3D: the backbone levels; the FPN adds one at twice the last stride)",
+    )
     fpn_channels: int = Field(64, ge=8, description="channels of the FPN and the head")
-    head_convs: int = Field(3, ge=1, le=6, description="convolutions of the head's towers")
+    head_convs: int = Field(3, ge=1, le=6, description="2D: convolutions of the head's towers (MONAI's 3D: 4)")
     anchor_sizes: list[float] = Field(
         default_factory=lambda: [8.0, 16.0, 32.0],
         description="per FPN level: the object-size unit (FCOS: the level takes regression distances 4x-8x it; "
@@ -118,6 +126,15 @@ class DetectPlan(TrainingPlan):
     )
     aspect_ratios: list[float] = Field(
         default_factory=lambda: [0.5, 1.0, 2.0], description="RetinaNet: anchor height/width ratios"
+    )
+    anchor_shapes: list[list[float]] = Field(
+        default_factory=list,
+        description="3D: anchor shapes [depth, height, width] in voxels at the finest level (x2 per coarser level)",
+    )
+    normalisation: Literal["dataset", "per_image"] = Field(
+        "dataset",
+        description="intensities to 0..1 by clip_low..clip_high (dataset) or by each image's own 0.5-99.5th "
+        "percentiles (per_image: MRI, whose scale differs between scans)",
     )
     weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
     augmentation: DetectAugmentation = Field(default_factory=DetectAugmentation)

@@ -50,7 +50,8 @@ class DetectionReport(Report):
     """Evaluation of a detector on one split.
 
     Attributes:
-        metrics: ``n`` (images), ``n_boxes``, ``class_names``, ``map`` (COCO mAP@[.5:.95]), ``map50``, ``map75``,
+        metrics: ``n`` (images), ``n_boxes``, ``class_names``, ``matching`` (how detections were matched, when
+            not pycocotools: 3D), ``map`` (COCO mAP@[.5:.95]), ``map50``, ``map75``,
             ``froc_average`` (mean sensitivity at 1/8..8 false positives per image, IoU >= 0.5), ``froc``
             (``{rate: sensitivity}``), ``score_threshold`` and ``nms_iou`` (the decoding), ``per_class``
             ``{name: {ap, ap50, ap75, n_boxes, froc_average, f1, count_accuracy, count_mae,
@@ -115,8 +116,9 @@ class DetectionReport(Report):
         ]
 
     def headline_intro(self) -> str:
+        matching = self.metrics.get("matching") or "COCO evaluation (pycocotools)"
         return html.paragraph(
-            f"COCO evaluation (pycocotools) on the {html.escape(self.split)} split, in the images' own pixels, with "
+            f"{html.escape(str(matching))} on the {html.escape(self.split)} split, in the images' own pixels, with "
             f"{html.escape(self.bootstrap_text())} (resampling images). mAP and FROC use every detection above the "
             "candidate threshold; counts and the per-image table use the chosen score threshold."
         )
@@ -346,15 +348,16 @@ def _plot(draw: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def write_figures(
-    report: DetectionReport,
-    table: MatchTable,
-    folder: Path,
-    prepared: Prepared,
-    detections: Sequence[Detections],
-    truths: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> dict[str, Path]:
-    """``pr_curves.png``, ``froc.png`` and the worst/median/best overlays into ``folder``; ``{caption: path}``."""
+def picked_images(report: DetectionReport) -> dict[str, int]:
+    """The images the report draws: ``{"worst": i, "median": j, "best": k}`` by per-image F1 (empty when none)."""
+    order = sorted(range(len(report.images)), key=lambda i: (report.images[i]["f1"], report.images[i]["case_id"]))
+    if not order:
+        return {}
+    return {"worst": order[0], "median": order[len(order) // 2], "best": order[-1]}
+
+
+def write_curves(report: DetectionReport, folder: Path) -> dict[str, Path]:
+    """``pr_curves.png`` and ``froc.png`` into ``folder``; ``{caption: path}``."""
     figures: dict[str, Path] = {}
 
     def pr(ax: Any) -> None:
@@ -382,9 +385,21 @@ def write_figures(
 
     figures["Precision-recall curves (IoU 0.5)"] = _plot(pr, folder / "pr_curves.png")
     figures["FROC curve"] = _plot(froc_plot, folder / "froc.png")
-    order = sorted(range(len(report.images)), key=lambda i: (report.images[i]["f1"], report.images[i]["case_id"]))
-    if order:
-        picks = {"worst": order[0], "median": order[len(order) // 2], "best": order[-1]}
+    return figures
+
+
+def write_figures(
+    report: DetectionReport,
+    table: MatchTable,
+    folder: Path,
+    prepared: Prepared,
+    detections: Sequence[Detections],
+    truths: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> dict[str, Path]:
+    """``pr_curves.png``, ``froc.png`` and the worst/median/best overlays into ``folder``; ``{caption: path}``."""
+    figures = write_curves(report, folder)
+    picks = picked_images(report)
+    if picks:
         threshold = report.metrics["score_threshold"]
         from medimg.tasks.detect.data import scale_boxes
         from medimg.tasks.detect.metrics import Detections as _Detections

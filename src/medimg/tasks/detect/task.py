@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 class DetectTask:
-    """Object detection (2D) with torchvision's FCOS / RetinaNet on a small ResNet + FPN, trained from scratch."""
+    """Object detection with torchvision's FCOS / RetinaNet on a small ResNet + FPN (2D) or MONAI's RetinaNet on
+    a small 3D ResNet + FPN (volumes: :mod:`.task3d`), trained from scratch."""
 
     name = "detect"
     plan_type = DetectPlan
@@ -60,12 +61,21 @@ class DetectTask:
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
         """Image and box sizes from the annotations, intensities from a sample; the cases are read in ``setup``."""
         from medimg.tasks.detect.fingerprint import extract_detect_fingerprint
+        from medimg.tasks.detect.task3d import is_volume_dataset
 
+        if is_volume_dataset(dataset):
+            from medimg.tasks.detect.fingerprint3d import extract_detect3d_fingerprint
+
+            return extract_detect3d_fingerprint(dataset, list(train_cases), seed=options.seed), list(train_cases)
         return extract_detect_fingerprint(dataset, list(train_cases), seed=options.seed), list(train_cases)
 
     def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> DetectPlan:
         from medimg.tasks.detect.plan import make_detect_plan
 
+        if getattr(fingerprint, "spatial_dims", 2) == 3:
+            from medimg.tasks.detect.plan3d import make_detect3d_plan
+
+            return make_detect3d_plan(fingerprint)
         return make_detect_plan(fingerprint, bf16_supported=bf16_supported)
 
     def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> DetectPlan:
@@ -81,6 +91,10 @@ class DetectTask:
 
         plan = planned.plan
         assert isinstance(plan, DetectPlan)
+        if plan.spatial_dims == 3:
+            from medimg.tasks.detect.task3d import setup_3d
+
+            return setup_3d(dataset, planned, val_cases, options, distributed, self.build_network)
         train = prepare_cases(
             dataset,
             planned.loaded,
@@ -106,7 +120,9 @@ class DetectTask:
             raise DatasetError(f"{dataset.root}: no readable training or validation image")
         truths = [(b.numpy(), lab.numpy()) for b, lab in zip(val.boxes, val.labels, strict=True)]
         batches = DetectionBatches(train, plan.batch_size, plan.augmentation, distributed=distributed)
-        hooks = TaskHooks(loss=_loss, validate=lambda network: validation_map(network, val.images, truths, plan))
+        hooks = TaskHooks(
+            loss=loss_of_detector, validate=lambda network: validation_map(network, val.images, truths, plan)
+        )
         return TrainingSetup(
             batches=batches,
             hooks=hooks,
@@ -124,13 +140,18 @@ class DetectTask:
                 "val_images": len(val),
             },
             skipped=[*train.skipped, *val.skipped],
-            after_training=_decoding_chooser(val.images, truths),
+            after_training=decoding_chooser(val.images, truths),
         )
 
     def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
         from medimg.tasks.detect.networks import build_detector
 
-        network = build_detector(plan)
+        if plan.spatial_dims == 3:
+            from medimg.tasks.detect.networks3d import build_detector_3d
+
+            network: nn.Module = build_detector_3d(plan)
+        else:
+            network = build_detector(plan)
         if initial_weights and plan.weights_path:
             from medimg.engine.checkpoint import load_checkpoint
 
@@ -156,7 +177,13 @@ class DetectTask:
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
-        return evaluate_cases(
+        if plan.spatial_dims == 3:
+            from medimg.tasks.detect.evaluate3d import evaluate_volumes
+
+            evaluate = evaluate_volumes
+        else:
+            evaluate = evaluate_cases
+        return evaluate(
             model.network_,
             plan,
             dataset,
@@ -199,6 +226,13 @@ def check_plan(plan: DetectPlan) -> None:
     """Raise :class:`ConfigError` when the plan's parts disagree."""
     if len(plan.class_names) != plan.num_classes:
         raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
+    if plan.spatial_dims == 3:
+        from medimg.tasks.detect.task3d import check_plan_3d
+
+        check_plan_3d(plan)
+        return
+    if plan.network == "retinanet3d":
+        raise ConfigError("retinanet3d detects in volumes; this plan is 2D (fcos or retinanet)")
     if len(plan.anchor_sizes) != len(plan.fpn_strides):
         raise ConfigError(f"anchor_sizes needs one size per FPN level ({len(plan.fpn_strides)}): {plan.anchor_sizes}")
     if not set(plan.fpn_strides) <= {8, 16, 32} or sorted(plan.fpn_strides) != plan.fpn_strides:
@@ -211,23 +245,27 @@ def check_plan(plan: DetectPlan) -> None:
         raise ConfigError(f"norm_mean and norm_std need {plan.in_channels} value(s), one per channel")
 
 
-def _loss(network: nn.Module, images: Any, targets: Any) -> torch.Tensor:
-    """The detector's losses (classification, box regression, centerness) of ``images`` (a list of ``(C, h, w)``)
-    and ``targets`` (a list of ``{"boxes", "labels"}``), summed."""
+def loss_of_detector(network: nn.Module, images: Any, targets: Any) -> torch.Tensor:
+    """The detector's losses (classification, box regression, centerness) of ``images`` (a list of ``(C, h, w)``
+    or ``(C, D, H, W)``) and ``targets`` (a list of ``{"boxes", "labels"}``), summed."""
     losses = network(images, targets)
     total: torch.Tensor = sum(losses.values())
     return total
 
 
-def _decoding_chooser(
-    images: Sequence[torch.Tensor], truths: Sequence[Any]
+def decoding_chooser(
+    images: Sequence[torch.Tensor],
+    truths: Sequence[Any],
+    chooser: Callable[..., tuple[float, float, dict[str, Any]]] | None = None,
 ) -> Callable[[nn.Module, DetectPlan], tuple[DetectPlan, dict[str, Any]]]:
-    """After training: the NMS IoU and score threshold that do best on the validation images (unless set)."""
+    """After training: the NMS IoU and score threshold that do best on the validation images (unless set);
+    ``chooser``: ``(network, images, truths, plan) -> (nms_iou, score_threshold, scores)``, default 2D's
+    :func:`~medimg.tasks.detect.inference.choose_decoding`."""
 
     def choose(network: nn.Module, plan: DetectPlan) -> tuple[DetectPlan, dict[str, Any]]:
         from medimg.tasks.detect.inference import choose_decoding
 
-        iou, threshold, scores = choose_decoding(network, images, truths, plan)
+        iou, threshold, scores = (chooser or choose_decoding)(network, images, truths, plan)
         update: dict[str, Any] = {}
         reasons = dict(plan.reasons)
         if plan.reasons.get("nms_iou") != "set by user":

@@ -14,6 +14,7 @@ import numpy as np
 from torch import nn
 
 from medimg.io.image import ImageData
+from medimg.planning.domain import TrainingDomain
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
 from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
 from medimg.tasks.segment.labels import IGNORE
@@ -63,10 +64,20 @@ def evaluate_cases(
     progress: bool = False,
     extra: dict[str, Any] | None = None,
     overlays: int = 6,
+    domain: TrainingDomain | None = None,
 ) -> SegmentationReport:
-    """Segment every case, compute per-case metrics at the files' resolution, and write the report."""
+    """Segment every case, compute per-case metrics at the files' resolution, and write the report.
+
+    Args:
+        domain: the run's training domain: each image is compared with it (size and spacing: a pixel scale that
+            differs from training) and the report's ``domain`` entry summarises them (``strict`` refuses them).
+
+    Binary masks of an external set are read in whichever two-value encoding they use (0/1 or 0/255): the run's
+    encoding first, else background = 0 and foreground = the other value (:func:`decode_external_labels`).
+    """
     from tqdm.auto import tqdm
 
+    from medimg.planning.domain import InputReader
     from medimg.tasks.segment.cases import read_samples
     from medimg.tasks.segment.metrics import case_metrics, pixel_auc
 
@@ -80,6 +91,7 @@ def evaluate_cases(
     spacing_known = False
     rng = np.random.default_rng(0)
     chunk = 16
+    reader = InputReader(domain=domain, strict=strict, warn_each=False)
     bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not progress, leave=False)
     for start in range(0, len(cases), chunk):
         loaded = read_samples(dataset, cases[start : start + chunk], strict=strict)
@@ -87,7 +99,9 @@ def evaluate_cases(
         for case, sample in zip(loaded.cases, loaded.samples, strict=True):
             if sample.mask is None:
                 continue
-            truth = decode_labels(sample.mask, sample.roi, plan, str(case.mask))
+            sample.image.source = str(case.image)
+            reader.check(sample.image)
+            truth = decode_external_labels(sample.mask, sample.roi, plan, str(case.mask))
             labels, probs = segment_image(network, plan, sample.image)
             spacing = sample.image.spacing_mm
             spacing_known = spacing_known or spacing is not None
@@ -119,11 +133,45 @@ def evaluate_cases(
         pixel_auc=auc,
         postprocessing=plan.postprocessing,
         n_resamples=n_resamples,
-        extra={**(extra or {}), "spacing_known": spacing_known, "skipped_files": [list(s) for s in skipped]},
+        extra={
+            **(extra or {}),
+            "spacing_known": spacing_known,
+            "skipped_files": [list(s) for s in skipped],
+            **({"domain": reader.summary()} if domain is not None else {}),
+        },
     )
     images = _overlays(network, plan, dataset, kept, report, out_dir / "overlays", overlays)
     write_segmentation_report(report, out_dir, overlays=images)
     return report
+
+
+def decode_external_labels(mask: np.ndarray, roi: np.ndarray | None, plan: SegPlan, source: str = "") -> np.ndarray:
+    """A mask's classes under the run's encoding; for a binary run, a two-valued mask in another encoding (0/1
+    where training had 0/255, or the reverse) is read as background 0 / foreground the other value, with a
+    warning, instead of being refused.
+
+    Raises:
+        DatasetError: the values fit neither (the message names the file).
+    """
+    from medimg.errors import DatasetError
+
+    try:
+        return decode_labels(mask, roi, plan, source)
+    except DatasetError:
+        values = np.unique(mask[0] if mask.ndim > 2 else mask)
+        if plan.num_classes != 2 or len(values) != 2 or values[0] != 0 or plan.label_encoding.kind == "colour":
+            raise
+    labels = ((mask[0] if mask.ndim > 2 else mask) == values[1]).astype(np.uint8)
+    logger.warning(
+        "mask %s: values 0/%g read as %s/%s (the run's masks are encoded as %s)",
+        source,
+        float(values[1]),
+        *plan.class_names[:2],
+        plan.label_encoding.values or plan.label_encoding.kind,
+    )
+    if roi is not None:
+        labels = np.where(roi, labels, IGNORE).astype(np.uint8)
+    return labels
 
 
 def _overlays(
@@ -152,7 +200,7 @@ def _overlays(
         sample = dataset.read(case)
         if sample.mask is None:
             continue
-        truth = decode_labels(sample.mask, sample.roi, plan, str(case.mask))
+        truth = decode_external_labels(sample.mask, sample.roi, plan, str(case.mask))
         labels, _ = segment_image(network, plan, sample.image, sample.roi)
         title = f"{case.case_id}  Dice {report.cases[i]['dice_mean']:.3f}"
         images[title] = plot_overlay(sample.image.array, truth, labels, title, folder / f"overlay_{rank:02d}.png")

@@ -173,6 +173,7 @@ class SegmentTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
+        from medimg.planning.domain import load_training_domain
         from medimg.tasks.segment.evaluate import evaluate_cases
 
         plan = model.plan_
@@ -187,6 +188,7 @@ class SegmentTask:
             n_resamples=n_resamples,
             strict=strict,
             extra=run_details(model),
+            domain=load_training_domain(model.run_dir_),
         )
 
     def predict(

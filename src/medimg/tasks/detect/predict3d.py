@@ -1,0 +1,200 @@
+"""3D detection on volume files (NIfTI, DICOM series...): boxes in voxels and, where the affine is known, in mm;
+counts per class; a representative slice with the boxes as PNG.
+
+Voxel boxes use :class:`~medimg.data.case.Box`'s convention against the array's ``(D, H, W)``: ``x`` along ``W``
+(the last axis), ``y`` along ``H``, ``z`` along ``D``, continuous corners (voxel ``n`` covers ``[n, n + 1)``). World
+coordinates come from the file's affine (NIfTI: voxel index ``(i, j, k)`` = ``(d, h, w)`` -> RAS+ mm, voxel centres
+at whole indices): each box gets its centre in mm, its size in mm along the voxel axes (``x, y, z``), and the
+world-axis-aligned bounds of its eight corners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medimg.errors import ImageReadError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from medimg.io.image import ImageData
+    from medimg.tasks.detect.plan import DetectPlan
+
+VOXEL_AXES = "x along W (last array axis), y along H, z along D (first spatial axis); voxel n covers [n, n+1)"
+
+
+def world_geometry(corners: np.ndarray, affine: np.ndarray) -> dict[str, list[float]]:
+    """Centre, size along the voxel axes and world bounds (mm) of a box ``[d1, h1, w1, d2, h2, w2]`` (continuous
+    voxel corners) under ``affine`` (voxel index ``(d, h, w)`` -> world, voxel centres at whole indices)."""
+    low, high = corners[:3] - 0.5, corners[3:] - 0.5  # continuous corners -> voxel-centre index coordinates
+    points = np.array(
+        [[(low, high)[a][0], (low, high)[b][1], (low, high)[c][2]] for a in (0, 1) for b in (0, 1) for c in (0, 1)]
+    )
+    world = (affine[:3, :3] @ points.T).T + affine[:3, 3]
+    centre = affine[:3, :3] @ ((low + high) / 2) + affine[:3, 3]
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)  # mm per voxel step along d, h, w
+    extent = (high - low) * spacing  # along d, h, w
+    return {
+        "center_mm": [round(float(v), 3) for v in centre],
+        "size_mm": [round(float(v), 3) for v in extent[::-1]],  # x (w), y (h), z (d)
+        "bounds_min_mm": [round(float(v), 3) for v in world.min(axis=0)],
+        "bounds_max_mm": [round(float(v), 3) for v in world.max(axis=0)],
+    }
+
+
+@dataclass
+class VolumeDetectionPrediction:
+    """The 3D detector's answer for one volume.
+
+    Attributes:
+        source: the file it was made from.
+        boxes: ``(N, 6)`` float32 ``[d1, h1, w1, d2, h2, w2]`` voxels (array-axis order; score at least the
+            plan's threshold).
+        scores: ``(N,)`` float32.
+        labels: ``(N,)`` class names.
+        label_indices: ``(N,)`` class indices.
+        class_names: every class of the model (for the counts).
+        score_threshold: the threshold applied.
+        image_size: the volume's ``(depth, height, width)``.
+        affine: voxel -> world (mm) 4x4, ``None`` when the file has none.
+        overlay_png: a representative slice with the boxes drawn (PNG bytes).
+        overlay_path: where ``overlay_png`` was saved, once it is.
+    """
+
+    source: str
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+    label_indices: list[int]
+    class_names: list[str]
+    score_threshold: float
+    image_size: tuple[int, int, int]
+    affine: np.ndarray | None = field(default=None, repr=False)
+    overlay_png: bytes | None = field(default=None, repr=False)
+    overlay_path: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Detections per class (every class listed, zeros included)."""
+        return {name: self.labels.count(name) for name in self.class_names}
+
+    def box_records(self) -> list[dict[str, Any]]:
+        """One record per box: voxel corners ``x1, y1, z1, x2, y2, z2``, ``label``, ``score`` and, with an affine,
+        ``center_mm``, ``size_mm`` (x, y, z) and ``bounds_min_mm``/``bounds_max_mm`` (world)."""
+        records = []
+        for b, score, label, index in zip(self.boxes, self.scores, self.labels, self.label_indices, strict=True):
+            record: dict[str, Any] = {
+                "x1": round(float(b[2]), 2),
+                "y1": round(float(b[1]), 2),
+                "z1": round(float(b[0]), 2),
+                "x2": round(float(b[5]), 2),
+                "y2": round(float(b[4]), 2),
+                "z2": round(float(b[3]), 2),
+                "label": label,
+                "label_index": index,
+                "score": round(float(score), 5),
+            }
+            if self.affine is not None:
+                record.update(world_geometry(np.asarray(b, dtype=np.float64), np.asarray(self.affine)))
+            records.append(record)
+        return records
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``source``, ``image_size`` ``[D, H, W]``, ``voxel_axes``, ``boxes``, ``counts``..."""
+        return {
+            "source": self.source,
+            "image_size": list(self.image_size),
+            "voxel_axes": VOXEL_AXES,
+            "score_threshold": self.score_threshold,
+            "boxes": self.box_records(),
+            "counts": self.counts,
+            "overlay": self.overlay_path,
+        }
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One CSV row per box (voxel corners, label, score, centre in mm where known); a volume without
+        detections gets one row with empty box fields, so every input is listed."""
+        rows = []
+        for record in self.box_records():
+            row = {"source": self.source, **{k: record[k] for k in ("x1", "y1", "z1", "x2", "y2", "z2")}}
+            row.update({"label": record["label"], "score": record["score"]})
+            if "center_mm" in record:
+                row.update({f"center_{axis}_mm": v for axis, v in zip("xyz", record["center_mm"], strict=True)})
+            rows.append(row)
+        return rows or [{"source": self.source, "x1": "", "label": "", "score": ""}]
+
+
+def predict_volume(network: nn.Module, plan: DetectPlan, image: ImageData) -> VolumeDetectionPrediction:
+    """Detect objects in one read volume: boxes above the plan's score threshold, and the overlay PNG.
+
+    Raises:
+        DatasetError: the image is not a volume.
+    """
+    from medimg.tasks.detect.data3d import prepare_volume
+    from medimg.tasks.detect.evaluate3d import draw_slice, representative_slice
+    from medimg.tasks.detect.inference3d import detect_volumes
+
+    volume = prepare_volume(image.array, plan)
+    found = detect_volumes(network, [volume], plan)[0].above(plan.score_threshold)
+    depth, height, width = (int(v) for v in volume.shape[1:])
+    prediction = VolumeDetectionPrediction(
+        source=str(image.source),
+        boxes=found.boxes,
+        scores=found.scores,
+        labels=[plan.class_names[int(k)] for k in found.labels],
+        label_indices=[int(k) for k in found.labels],
+        class_names=list(plan.class_names),
+        score_threshold=plan.score_threshold,
+        image_size=(depth, height, width),
+        affine=None if image.affine is None else np.asarray(image.affine, dtype=np.float64),
+    )
+    index = representative_slice(np.zeros((0, 6)), found.boxes, depth)
+    prediction.overlay_png = draw_slice(volume.numpy(), index, plan.class_names, predicted=found)
+    return prediction
+
+
+def predict_volumes(
+    network: nn.Module,
+    plan: DetectPlan,
+    files: Sequence[Path],
+    *,
+    out_dir: Path | None = None,
+    window: str | tuple[float, float] | None = None,
+    read: Callable[[Path], ImageData] | None = None,
+) -> tuple[list[VolumeDetectionPrediction], list[tuple[str, str]]]:
+    """Detect objects in volume ``files``; overlays (a slice with the boxes) are written to ``out_dir`` when given.
+
+    Args:
+        read: how each file is read; default :func:`medimg.io.read_image` with ``window``.
+
+    Returns:
+        The predictions of the readable files and the unusable ones as ``(path, reason)``.
+    """
+    from medimg.fileio import atomic_write_bytes
+    from medimg.io import read_image
+    from medimg.tasks.detect.predict import overlay_path_for
+
+    predictions: list[VolumeDetectionPrediction] = []
+    failed: list[tuple[str, str]] = []
+    for path in files:
+        try:
+            image = read(path) if read is not None else read_image(path, window=window)
+            image.source = str(path)
+            prediction = predict_volume(network, plan, image)
+        except ImageReadError as error:
+            failed.append((str(path), error.reason))
+            continue
+        except Exception as error:  # an input the detector cannot take (a 2D image...): reported, not fatal
+            failed.append((str(path), str(error)))
+            continue
+        if out_dir is not None:
+            target = overlay_path_for(path, out_dir)
+            atomic_write_bytes(target, prediction.overlay_png or b"")
+            prediction.overlay_path = str(target)
+        predictions.append(prediction)
+    return predictions, failed
