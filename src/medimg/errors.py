@@ -27,6 +27,11 @@ class ImageReadError(DatasetError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image is larger than a reading limit (pixels, or memory: see :mod:`medimg.io.limits`); a service
+    answers it with 413."""
+
+
 class OutOfDomainError(ImageReadError):
     """An input lies outside the model's training domain and strict mode refuses it (see
     :mod:`medimg.planning.domain`)."""

@@ -1,6 +1,7 @@
 """The plan's preprocessing in numpy only, for the torch-free ONNX predictor.
 
-It reproduces :func:`medimg.transforms.preprocess.preprocess_arrays` step by step: channel conversion, MONAI
+It reproduces :func:`medimg.transforms.preprocess.preprocess_arrays` step by step: block reduction of images
+many times the input size (:func:`medimg.io.limits.reduce_for_size`), channel conversion, MONAI
 ``Resize`` (Gaussian anti-aliasing with the ``erf`` kernel and zero padding when shrinking, then linear
 interpolation with ``align_corners=False``), clip + standardise, and the float16 round trip of the
 preprocessed tensor. ``tests/export`` checks the two against each other.
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import DatasetError
+from medimg.io.limits import reduce_for_size
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -130,7 +132,8 @@ def preprocess(
                 f"{names[i] or 'image'} is {array.ndim - 1}D but the model expects {dims}D images of shape "
                 f"(C, {', '.join(map(str, size))})"
             )
-        resized = resize(to_channels(np.asarray(array, dtype=np.float32), channels, names[i]), size)
+        reduced = reduce_for_size(array, size)  # block means first for images many times the input size
+        resized = resize(to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i]), size)
         clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
         normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
         out[i] = normalised.astype(np.float16).astype(np.float32)

@@ -46,11 +46,12 @@ import numpy as np
 from medimg.errors import ImageReadError, MissingDependencyError
 from medimg.io.formats import file_suffix, has_dicom_magic, looks_like_bare_dicom, read_head
 from medimg.io.image import ImageData
+from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 from medimg.io.windowing import apply_window_to_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_dicom", "read_dicom_series"]
+__all__ = ["dicom_header", "read_dicom", "read_dicom_series"]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -286,8 +287,34 @@ def _stored_range(ds: Any) -> tuple[float, float]:
     return 0.0, float((1 << bits) - 1)
 
 
-def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """Decode the pixels of one dataset to ``(array (C, H, W) or (C, F, H, W) float32, meta)``."""
+def _is_colour(ds: Any) -> bool:
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    return photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR") or samples == 3
+
+
+def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """The shape and decoded size of a DICOM file's pixels, from its header (the pixel data is not read).
+
+    Raises:
+        ImageReadError: not a DICOM file, or its header is corrupt.
+    """
+    p = Path(path)
+    ds = _dcmread(p, stop_before_pixels=True)
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    frames = int(_first_float(ds.get("NumberOfFrames")) or 1)
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    stored = max(1, math.ceil(int(ds.get("BitsAllocated") or 16) / 8))
+    palette = str(ds.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR"
+    spatial = (frames, rows, columns) if frames > 1 else (rows, columns)
+    channels = 3 if _is_colour(ds) else 1
+    decoded = math.prod(spatial) * (samples * stored + (3 * 2 if palette else 0))  # + the 16-bit colour LUT
+    return ImageHeader(format="dicom", shape=(channels, *spatial), decoded_bytes=decoded)
+
+
+def _dataset_to_array(ds: Any, path: Path, reduce: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode the pixels of one dataset to ``(array (C, H, W) or (C, F, H, W) float32, meta)``, reduced by
+    ``reduce`` on each spatial axis (block means, before the float64 rescaling where that is linear)."""
     if not any(tag in ds for tag in _PIXEL_TAGS):
         sop = ds.get("SOPClassUID")
         kind = str(getattr(sop, "name", None) or ds.get("Modality") or "")
@@ -304,7 +331,6 @@ def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     modality = str(ds.get("Modality", "") or "").upper()
     n_frames = int(_first_float(ds.get("NumberOfFrames")) or 1)
-    samples = int(ds.get("SamplesPerPixel") or 1)
     arr = _decode(ds, path)
     meta: dict[str, Any] = {
         "format": "dicom",
@@ -318,22 +344,29 @@ def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     if syntax is not None:
         meta["transfer_syntax"] = getattr(syntax, "name", str(syntax))
 
-    is_color = photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR") or samples == 3
-    if is_color:
+    if reduce > 1:
+        meta["reduced_by"] = reduce
+    if _is_colour(ds):
         if photometric == "PALETTE COLOR":
             arr = np.asarray(utils.apply_color_lut(arr, ds))
         elif photometric in ("YBR_FULL", "YBR_FULL_422") and _pydicom_major() < 3:
             # pydicom 3 already returns RGB; pydicom 2 leaves uncompressed YBR data as YCbCr.
             arr = np.asarray(utils.convert_color_space(arr, photometric, "RGB"))
-        arr = arr.astype(np.float32)
         meta["inverted"] = False
         if arr.ndim == 3 and n_frames == 1:  # (H, W, 3) -> (3, H, W)
             out = np.moveaxis(arr, -1, 0)
         else:  # (F, H, W, 3) -> (3, F, H, W)
             out = np.moveaxis(arr.reshape(n_frames, *arr.shape[-3:]), -1, 0)
-        return np.ascontiguousarray(out, dtype=np.float32), meta
+        if reduce > 1:
+            meta["full_shape"] = [int(n) for n in out.shape]
+        return np.ascontiguousarray(reduce_blocks(out, reduce), dtype=np.float32), meta
 
-    values = arr.astype(np.float64)
+    # Reduce the stored values first when every later step is linear and the same for every pixel (one frame,
+    # no lookup table); otherwise reduce the final values.
+    early = reduce > 1 and n_frames == 1 and arr.ndim == 2 and "ModalityLUTSequence" not in ds
+    if reduce > 1:
+        meta["full_shape"] = [1, *(int(n) for n in arr.shape[-3 if n_frames > 1 else -2 :])]
+    values = (reduce_blocks(arr, reduce, axes=(0, 1)) if early else arr).astype(np.float64)
     if n_frames > 1 and values.ndim == 2:
         values = values[None]
     if n_frames == 1 and values.ndim == 3:  # pydicom keeps a frame axis for NumberOfFrames == 1 in rare cases
@@ -394,6 +427,8 @@ def _dataset_to_array(ds: Any, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     meta["window_width"] = width if width is not None and width > 0 else None
     if meta["window_width"] is None:
         meta["window_center"] = None
+    if reduce > 1 and not early:
+        return np.ascontiguousarray(reduce_blocks(values[None], reduce), dtype=np.float32), meta
     return np.ascontiguousarray(values[None], dtype=np.float32), meta
 
 
@@ -468,7 +503,9 @@ def _minmax(values: np.ndarray) -> tuple[float, float]:
     return float(a.min()), float(a.max())
 
 
-def read_dicom(path: str | os.PathLike[str], window: str | tuple[float, float] | None = None) -> ImageData:
+def read_dicom(
+    path: str | os.PathLike[str], window: str | tuple[float, float] | None = None, *, reduce: int = 1
+) -> ImageData:
     """Read one DICOM file (single- or multi-frame).
 
     Args:
@@ -476,6 +513,8 @@ def read_dicom(path: str | os.PathLike[str], window: str | tuple[float, float] |
         window: optional window applied after reading: a name from ``WINDOW_PRESETS``, ``"auto"``/``"file"``
             (the file's WindowCenter/WindowWidth, else min-max) or ``(center, width)``; values then lie in
             0..1 and ``meta["window"] = (center, width)``.
+        reduce: read reduced by this integer factor on each spatial axis (block means; spacing and affine
+            follow; ``meta["reduced_by"]``, ``meta["full_shape"]``). See :mod:`medimg.io.limits`.
 
     Returns:
         ImageData: ``array`` ``float32`` ``(1, H, W)`` grayscale (HU for CT), ``(3, H, W)`` colour, or
@@ -492,9 +531,10 @@ def read_dicom(path: str | os.PathLike[str], window: str | tuple[float, float] |
         raise ImageReadError(p, "this is a folder; use read_dicom_series(folder) to read a series of slices")
     ds = _dcmread(p)
     _ensure_transfer_syntax(ds)
-    array, meta = _dataset_to_array(ds, p)
+    array, meta = _dataset_to_array(ds, p, reduce)
     n_frames = int(meta["n_frames"])
     spacing, affine = _single_file_geometry(ds, n_frames, meta)
+    spacing, affine = reduced_geometry(spacing, affine, reduce, axes=array.ndim - 1)
     if spacing is not None and len(spacing) != array.ndim - 1:  # pragma: no cover - defensive
         spacing = None
     image = ImageData(array=array, spacing_mm=spacing, affine=affine, source=str(p), meta=meta)

@@ -26,12 +26,14 @@ import logging
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medimg.errors import ImageReadError, MedimgError
+from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
+from medimg.io.limits import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -290,12 +292,30 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+def _plan_read(
+    path: Path, fmt: str, max_pixels: int | None, max_bytes: int | None, target_size: Sequence[int] | None
+) -> int:
+    """Check the header against the limits before decoding; the reduction factor to read with."""
+    from medimg.io.limits import plan_read, read_header
+
+    header = read_header(path, fmt)
+    if max_pixels is not None and header.pixels > max_pixels:
+        raise ImageTooLargeError(
+            path,
+            f"the image has {header.pixels:,} pixels (shape {header.spatial_shape}), more than the limit of "
+            f"{max_pixels:,} (decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
+        )
+    return plan_read(header, path, max_bytes=max_bytes, target_size=target_size)
+
+
 def read_image(
     path: str | os.PathLike[str],
     *,
     window: str | tuple[float, float] | None = None,
     max_pixels: int | None = 20_000 * 20_000,
     dicom_display: bool = True,
+    max_bytes: int | None = MAX_IMAGE_BYTES,
+    target_size: Sequence[int] | None = None,
 ) -> ImageData:
     """Read any supported image, detecting its format from the content.
 
@@ -308,10 +328,16 @@ def read_image(
             :data:`medimg.io.WINDOW_PRESETS`), ``"auto"``/``"file"`` (the DICOM file's own window, else the
             image's min-max) or an explicit ``(center, width)``. On non-DICOM images it applies to the raw
             values. The result is then ``float32`` in 0..1 and ``meta["window"] = (center, width)``.
-        max_pixels: decompression-bomb guard for rasters (pixels per image); None disables it.
+        max_pixels: decompression-bomb guard (pixels per image, from the header, any format); None disables it.
         dicom_display: without a window, map non-CT grey DICOM (MR, US, CR, DX...) to 0..255 by its own VOI
             window or robust percentiles, as its 8-bit export would be (see :mod:`medimg.io.windowing`);
             ``False`` keeps the raw scanner values.
+        max_bytes: memory budget of this read (:data:`medimg.io.limits.MAX_IMAGE_BYTES`): computed from the
+            header before any pixel is decoded; an image over it is read reduced when ``target_size`` allows,
+            else refused. None disables it.
+        target_size: the spatial size the caller resizes to (a classifier's input size): a much larger image is
+            read reduced by an integer factor, keeping at least 8x this size (``meta["reduced_by"]`` and
+            ``meta["full_shape"]`` say so; spacing and affine follow). None: full resolution.
 
     Returns:
         ImageData with a channel-first ``float32`` array ``(C, H, W)`` or ``(C, D, H, W)``; see each reader
@@ -320,6 +346,7 @@ def read_image(
     Raises:
         ImageReadError: missing, empty, truncated, corrupt or unsupported file (the message names the file and
             says what is wrong). Library exceptions are always wrapped into it.
+        ImageTooLargeError: more pixels than ``max_pixels``, or more memory than ``max_bytes`` even reduced.
         ConfigError: unknown window name, malformed ``(center, width)``, or a CT window on a non-CT DICOM.
         MissingDependencyError: the reader for this format needs a package that is not installed.
     """
@@ -329,6 +356,7 @@ def read_image(
     if window is not None:
         resolve_window(window, {})  # validate the window before any (possibly slow) read
     fmt = "dicom series" if p.is_dir() else detect_format(p)
+    reduce = 1 if fmt == "dicom series" else _plan_read(p, fmt, max_pixels, max_bytes, target_size)
     try:
         if fmt == "dicom series":
             from medimg.io.dicom import read_dicom_series
@@ -337,15 +365,15 @@ def read_image(
         elif fmt == "dicom":
             from medimg.io.dicom import read_dicom
 
-            image = read_dicom(p)
+            image = read_dicom(p, reduce=reduce)
         elif fmt == "nifti":
             from medimg.io.nifti import read_nifti
 
-            image = read_nifti(p)
+            image = read_nifti(p, reduce=reduce)
         else:
             from medimg.io.raster import read_raster
 
-            image = read_raster(p, fmt=fmt, max_pixels=max_pixels)
+            image = read_raster(p, fmt=fmt, max_pixels=max_pixels, reduce=reduce)
     except (MedimgError, MemoryError):
         raise
     except Exception as exc:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 from pathlib import Path
 from types import ModuleType
@@ -34,10 +35,11 @@ import numpy as np
 
 from medimg.errors import ConfigError, ImageReadError, MedimgError, MissingDependencyError
 from medimg.io.image import ImageData
+from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_nifti", "write_nifti"]
+__all__ = ["nifti_header", "read_nifti", "write_nifti"]
 
 _UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
 
@@ -82,11 +84,46 @@ def _to_channel_first(data: np.ndarray, path: Path, meta: dict[str, Any]) -> np.
     raise ImageReadError(path, f"NIfTI data of shape {data.shape} is not an image or a volume")
 
 
-def read_nifti(path: str | os.PathLike[str]) -> ImageData:
+def _load(p: Path) -> Any:
+    nib = _nibabel()
+    if not p.is_file():
+        raise ImageReadError(p, "the file does not exist" if not p.exists() else "this is not a file")
+    try:
+        return nib.load(str(p))
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ImageReadError(
+            p, f"not a valid NIfTI file, or its header is corrupt or truncated ({_short(exc)})"
+        ) from exc
+
+
+def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """The shape and decoded size of a NIfTI file's voxels, from its header (the voxel data is not read).
+
+    Raises:
+        ImageReadError: not a valid NIfTI file, or an unsupported dimensionality.
+    """
+    p = Path(path)
+    img = _load(p)
+    shape = tuple(int(n) for n in img.header.get_data_shape())
+    dtype = np.dtype(img.header.get_data_dtype())
+    channels = len([n for n in dtype.names if n.upper() != "A"]) if dtype.names else 1
+    view = np.broadcast_to(np.zeros((), np.uint8), (*shape, channels) if dtype.names else shape)  # no memory
+    layout = _to_channel_first(view, p, {})
+    slope, inter = getattr(img.dataobj, "slope", 1.0), getattr(img.dataobj, "inter", 0.0)
+    scaled = slope is not None and inter is not None and (float(slope) != 1.0 or float(inter) != 0.0)
+    sample_bytes = 8 if scaled else (dtype.itemsize // channels if dtype.names else dtype.itemsize)
+    return ImageHeader(format="nifti", shape=tuple(layout.shape), decoded_bytes=math.prod(layout.shape) * sample_bytes)
+
+
+def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     """Read a NIfTI-1 or NIfTI-2 file (``.nii`` or ``.nii.gz``).
 
     Args:
         path: the NIfTI file.
+        reduce: read reduced by this integer factor on each spatial axis (block means computed before the
+            float32 conversion; spacing and affine follow; ``meta["reduced_by"]``, ``meta["full_shape"]``).
 
     Returns:
         ImageData: ``array`` ``float32`` ``(C, X, Y, Z)`` or ``(C, X, Y)`` in nibabel voxel order (see the
@@ -98,18 +135,8 @@ def read_nifti(path: str | os.PathLike[str]) -> ImageData:
         ImageReadError: missing, corrupt or truncated file, or an unsupported dimensionality.
         MissingDependencyError: nibabel is not installed.
     """
-    nib = _nibabel()
     p = Path(path)
-    if not p.is_file():
-        raise ImageReadError(p, "the file does not exist" if not p.exists() else "this is not a file")
-    try:
-        img = nib.load(str(p))
-    except MemoryError:
-        raise
-    except Exception as exc:
-        raise ImageReadError(
-            p, f"not a valid NIfTI file, or its header is corrupt or truncated ({_short(exc)})"
-        ) from exc
+    img = _load(p)
     header = img.header
     try:
         raw = np.asanyarray(img.dataobj)
@@ -124,8 +151,13 @@ def read_nifti(path: str | os.PathLike[str]) -> ImageData:
         names = [n for n in raw.dtype.names if n.upper() != "A"]
         raw = np.stack([raw[n] for n in names], axis=-1)
         meta["rgb"] = True
-    data = np.asarray(raw, dtype=np.float32)  # NaN/Inf voxels are refused by medimg.io.read_image
-    array = _to_channel_first(data, p, meta)
+    if reduce > 1:  # block means of the stored values: no full-size float32 copy
+        full = _to_channel_first(raw, p, meta)
+        meta["reduced_by"], meta["full_shape"] = reduce, [int(n) for n in full.shape]
+        array = reduce_blocks(full, reduce)
+    else:
+        data = np.asarray(raw, dtype=np.float32)  # NaN/Inf voxels are refused by medimg.io.read_image
+        array = _to_channel_first(data, p, meta)
 
     n_spatial = array.ndim - 1
     unit = "unknown"
@@ -142,6 +174,8 @@ def read_nifti(path: str | os.PathLike[str]) -> ImageData:
     if scale != 1.0:
         affine[:3, :] *= scale
         meta["units_converted_from"] = unit
+    reduced_spacing, reduced_affine = reduced_geometry(spacing, affine, reduce, axes=n_spatial)
+    spacing, affine = reduced_spacing or spacing, reduced_affine if reduced_affine is not None else affine
     meta["nifti_version"] = 2 if "Nifti2" in type(img).__name__ else 1
     for key in ("sform_code", "qform_code", "intent_code"):
         try:

@@ -17,7 +17,10 @@ Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``flo
 palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images.
 
 A decompression-bomb guard refuses images with more than ``max_pixels`` pixels (per frame, times frames for
-stacks) before any pixel data is decoded.
+stacks) before any pixel data is decoded. :func:`raster_header` gives the shape and decoded size from the header
+alone, and ``reduce=k`` reads the image reduced by ``k`` on each side (JPEG decoded at 1/2..1/8 scale, then
+block-averaged in the file's own dtype before any float conversion; see :mod:`medimg.io.limits`);
+``meta["reduced_by"]`` and ``meta["full_shape"]`` then record it.
 """
 
 from __future__ import annotations
@@ -31,12 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from medimg.errors import ConfigError, ImageReadError, MissingDependencyError
+from medimg.errors import ConfigError, ImageReadError, ImageTooLargeError, MissingDependencyError
 from medimg.io.image import ImageData
+from medimg.io.limits import ImageHeader, reduce_blocks
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MAX_PIXELS", "read_raster"]
+__all__ = ["DEFAULT_MAX_PIXELS", "raster_header", "read_raster"]
 
 #: Default decompression-bomb limit: 20,000 x 20,000 pixels (4e8).
 DEFAULT_MAX_PIXELS: int = 20_000 * 20_000
@@ -51,6 +55,12 @@ _RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff")
 _DEPTH_AXES = set("ZIQTRPEHALVMO")
 _CHANNEL_AXES = set("SC")
 
+# Pillow modes read as one channel, and Pillow modes that Image.reduce handles.
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F")
+_PILLOW_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK", "YCbCr")
+# The factors a JPEG decoder can reduce by while decoding (Pillow's draft mode).
+_JPEG_SCALES = (1, 2, 4, 8)
+
 
 def _corrupt(path: Path, fmt: str, exc: BaseException) -> ImageReadError:
     detail = str(exc).strip() or type(exc).__name__
@@ -62,7 +72,7 @@ def _corrupt(path: Path, fmt: str, exc: BaseException) -> ImageReadError:
 
 def _check_pixels(path: Path, n_pixels: int, shape: tuple[int, ...], max_pixels: int | None) -> None:
     if max_pixels is not None and n_pixels > max_pixels:
-        raise ImageReadError(
+        raise ImageTooLargeError(
             path,
             f"the image has {n_pixels:,} pixels (shape {shape}), more than the limit of {max_pixels:,} "
             "(decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
@@ -142,7 +152,57 @@ def _pillow_frame_to_array(img: Any) -> tuple[np.ndarray, str, int, dict[str, An
     return np.moveaxis(data, -1, 0).astype(np.float32), mode, 8, extra
 
 
-def _read_pillow(path: Path, fmt: str, max_pixels: int | None) -> ImageData:
+def _pillow_channels(mode: str) -> int:
+    return 1 if mode in _GREY_MODES or mode.startswith("I;16") else 3
+
+
+def _pillow_pixel_bytes(mode: str) -> int:
+    """Bytes per pixel Pillow holds a decoded image of ``mode`` in."""
+    if mode in ("1", "L", "P"):
+        return 1
+    return 2 if mode.startswith("I;16") else 4
+
+
+def _pillow_header(path: Path, fmt: str) -> ImageHeader:
+    img = _open_pillow(path, fmt)
+    with img:
+        width, height = img.size
+        mode = str(img.mode)
+        n_frames = int(getattr(img, "n_frames", 1) or 1)
+    spatial = (n_frames, height, width) if fmt == "tiff" and n_frames > 1 else (height, width)
+    return ImageHeader(
+        format=fmt,
+        shape=(_pillow_channels(mode), *spatial),
+        decoded_bytes=math.prod(spatial) * _pillow_pixel_bytes(mode),
+        decode_scales=_JPEG_SCALES if fmt == "jpeg" else (1,),
+    )
+
+
+def _pillow_reduced_frame(img: Any, factor: int) -> tuple[np.ndarray, str, int, dict[str, Any]]:
+    """One loaded Pillow frame as ``(array (C, H, W) float32, mode, bits, extra meta)`` (see
+    :func:`_pillow_frame_to_array`), reduced by ``factor`` with Pillow's box reduction first: the pixels stay in
+    their 8/16/32-bit form until the image is small."""
+    mode = str(img.mode)
+    if factor <= 1:
+        return _pillow_frame_to_array(img)
+    if mode in ("P", "PA"):  # reduce the colours, not the palette indices
+        used = [index for _, index in img.getcolors(maxcolors=1 << 16) or []]
+        palette = np.asarray(img.getpalette("RGB") or [0, 0, 0], dtype=np.uint8).reshape(-1, 3)
+        colours = palette[[i for i in used if i < len(palette)]]
+        grey = bool(len(colours) and np.all(colours == colours[:, :1]))
+        array = _pillow_frame_to_array(img.convert("L" if grey else "RGB").reduce(factor))[0]
+        return array, "P", 8, {"palette": True}
+    if mode == "1":  # as 0/255 grey, then back to 0..1 (fractions where the block was mixed)
+        return _pillow_frame_to_array(img.convert("L").reduce(factor))[0] / 255.0, "1", 1, {}
+    if mode.startswith("I;16"):
+        return _pillow_frame_to_array(img.convert("I").reduce(factor))[0], "I;16", 16, {}
+    if mode not in _PILLOW_REDUCIBLE:
+        array = _pillow_frame_to_array(img.convert("RGB").reduce(factor))[0]
+        return array, mode, 8, {"converted_from": mode}
+    return _pillow_frame_to_array(img.reduce(factor))
+
+
+def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) -> ImageData:
     img = _open_pillow(path, fmt)
     with img:
         width, height = img.size
@@ -150,18 +210,23 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None) -> ImageData:
         stack = fmt == "tiff" and n_frames > 1
         _check_pixels(path, width * height * (n_frames if stack else 1), (height, width), max_pixels)
         frames: list[np.ndarray] = []
+        drafted = 1
         try:
+            if fmt == "jpeg" and reduce > 1:  # decode at 1/2, 1/4 or 1/8 scale directly
+                img.draft(img.mode, (math.ceil(width / reduce), math.ceil(height / reduce)))
+                drafted = max(1, width // img.size[0])
             img.load()
-            arr, mode, bits, extra = _pillow_frame_to_array(img)
+            frame_size = img.size
+            arr, mode, bits, extra = _pillow_reduced_frame(img, reduce // drafted)
             frames.append(arr)
             if stack:
                 for i in range(1, n_frames):
                     img.seek(i)
                     img.load()
-                    if img.size != (width, height):
+                    if img.size != frame_size:
                         stack = False
                         break
-                    frame, frame_mode, _, _ = _pillow_frame_to_array(img)
+                    frame, frame_mode, _, _ = _pillow_reduced_frame(img, reduce)
                     if frame.shape != arr.shape or frame_mode != mode:
                         stack = False
                         break
@@ -171,6 +236,14 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None) -> ImageData:
         except Exception as exc:
             raise _corrupt(path, fmt, exc) from exc
     meta: dict[str, Any] = {"format": fmt, "bits": bits, "mode": mode, **extra}
+    if reduce > 1:
+        meta["reduced_by"] = drafted * max(1, reduce // drafted)
+        meta["full_shape"] = [
+            int(arr.shape[0]),
+            *((n_frames,) if stack and len(frames) == n_frames else ()),
+            height,
+            width,
+        ]
     if n_frames > 1:
         meta["n_frames"] = n_frames
     if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
@@ -183,6 +256,8 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None) -> ImageData:
         meta["precision_reduced"] = True
     if stack and len(frames) == n_frames:
         array = np.stack(frames, axis=1)  # (C, D, H, W)
+        if reduce > 1:
+            array = reduce_blocks(array, reduce, axes=(1,))  # the frames were reduced one by one; now the depth
     else:
         if n_frames > 1:
             logger.info("%s: %d frames/pages; reading the first only", path, n_frames)
@@ -209,15 +284,70 @@ def _tiff_mode(channels: int, dtype: np.dtype, palette: bool) -> str:
     return "I"
 
 
-def _read_tifffile(path: Path, max_pixels: int | None) -> ImageData:
+def _tiff_layout(tif: Any, path: Path) -> tuple[Any, str, tuple[int, ...], list[str], list[str]]:
+    """The first series of a TIFF and its layout: ``(series, axes, shape, channel_axes, depth_axes)`` with the
+    axes of length 1 dropped (Y and X kept).
+
+    Raises:
+        ImageReadError: no image data, or more dimensions than an image or a volume.
+    """
+    if not tif.series:
+        raise ImageReadError(path, "the TIFF file holds no image data")
+    series = tif.series[0]
+    axes = str(series.axes)
+    shape = tuple(int(s) for s in series.shape)
+    # Keep Y, X and every axis longer than 1.
+    keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
+    axes = "".join(axes[i] for i in keep)
+    shape = tuple(shape[i] for i in keep)
+    if "Y" not in axes or "X" not in axes:
+        raise ImageReadError(path, f"unsupported TIFF layout (axes {series.axes!r} have no Y and X)")
+    depth_axes = [a for a in axes if a in _DEPTH_AXES]
+    channel_axes = [a for a in axes if a in _CHANNEL_AXES]
+    other = [a for a in axes if a not in _DEPTH_AXES | _CHANNEL_AXES | {"Y", "X"}]
+    if len(depth_axes) > 1 or len(channel_axes) > 1 or other:
+        raise ImageReadError(
+            path,
+            f"TIFF with axes {series.axes!r} (shape {series.shape}) has more dimensions than an image or "
+            "a volume; export one volume per file (axes ZYX, optionally with channels)",
+        )
+    return series, axes, shape, channel_axes, depth_axes
+
+
+def _tifffile_header(path: Path) -> ImageHeader:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        if not tif.series:
-            raise ImageReadError(path, "the TIFF file holds no image data")
-        series = tif.series[0]
-        axes = str(series.axes)
-        shape = tuple(int(s) for s in series.shape)
+        series, axes, shape, channel_axes, depth_axes = _tiff_layout(tif, path)
+        palette = int(series.keyframe.photometric) == 3 and series.keyframe.colormap is not None
+        itemsize = int(np.dtype(series.dtype).itemsize)
+    spatial = tuple(shape[axes.index(a)] for a in (*depth_axes, "Y", "X"))
+    channels = shape[axes.index(channel_axes[0])] if channel_axes else 3 if palette else 1
+    return ImageHeader(format="tiff", shape=(channels, *spatial), decoded_bytes=math.prod(shape) * itemsize)
+
+
+def raster_header(path: str | os.PathLike[str], fmt: str) -> ImageHeader:
+    """The shape and decoded size of a PNG, JPEG, BMP, GIF or TIFF from its header (no pixel is decoded).
+
+    Raises:
+        ImageReadError: the header is corrupt or truncated.
+    """
+    p = Path(path)
+    if fmt == "tiff":
+        try:
+            return _tifffile_header(p)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # tifffile missing or unable: Pillow reads the header below
+            logger.debug("%s: tifffile cannot read the header (%s); trying Pillow", p, exc)
+    return _pillow_header(p, fmt)
+
+
+def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> ImageData:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series, axes, shape, channel_axes, depth_axes = _tiff_layout(tif, path)
         keyframe = series.keyframe
         photometric = int(keyframe.photometric)
         bits = int(keyframe.bitspersample)
@@ -226,21 +356,6 @@ def _read_tifffile(path: Path, max_pixels: int | None) -> ImageData:
         colormap = keyframe.colormap
         n_pages = len(tif.pages)
         n_series = len(tif.series)
-        # Keep Y, X and every axis longer than 1.
-        keep = [i for i, a in enumerate(axes) if a in "YX" or shape[i] > 1]
-        axes = "".join(axes[i] for i in keep)
-        shape = tuple(shape[i] for i in keep)
-        if "Y" not in axes or "X" not in axes:
-            raise ImageReadError(path, f"unsupported TIFF layout (axes {series.axes!r} have no Y and X)")
-        depth_axes = [a for a in axes if a in _DEPTH_AXES]
-        channel_axes = [a for a in axes if a in _CHANNEL_AXES]
-        other = [a for a in axes if a not in _DEPTH_AXES | _CHANNEL_AXES | {"Y", "X"}]
-        if len(depth_axes) > 1 or len(channel_axes) > 1 or other:
-            raise ImageReadError(
-                path,
-                f"TIFF with axes {series.axes!r} (shape {series.shape}) has more dimensions than an image or "
-                "a volume; export one volume per file (axes ZYX, optionally with channels)",
-            )
         n_pix = shape[axes.index("Y")] * shape[axes.index("X")]
         if depth_axes:
             n_pix *= shape[axes.index(depth_axes[0])]
@@ -275,26 +390,29 @@ def _read_tifffile(path: Path, max_pixels: int | None) -> ImageData:
         meta["n_pages"] = n_pages
     if n_series > 1:
         logger.info("%s: %d image series in the TIFF; reading the first only", path, n_series)
+    if reduce > 1:  # block means in the file's dtype (float32 sums), never a full-size float copy
+        meta["reduced_by"], meta["full_shape"] = reduce, [int(n) for n in data.shape]
+        data = reduce_blocks(data, reduce)
     return ImageData(array=np.ascontiguousarray(data, dtype=np.float32), source=str(path), meta=meta)
 
 
-def _read_tiff(path: Path, max_pixels: int | None) -> ImageData:
+def _read_tiff(path: Path, max_pixels: int | None, reduce: int = 1) -> ImageData:
     try:
         import tifffile  # noqa: F401
     except ImportError:
         tifffile_error: Exception | None = MissingDependencyError("tifffile")
     else:
         try:
-            return _read_tifffile(path, max_pixels)
+            return _read_tifffile(path, max_pixels, reduce)
         except (ImageReadError, MemoryError):
             raise
         except Exception as exc:  # e.g. a compression that needs imagecodecs: try Pillow
             tifffile_error = exc
             logger.debug("%s: tifffile failed (%s); trying Pillow", path, exc)
     try:
-        return _read_pillow(path, "tiff", max_pixels)
+        return _read_pillow(path, "tiff", max_pixels, reduce)
     except ImageReadError as exc:
-        if "decompression-bomb" in exc.reason:
+        if isinstance(exc, ImageTooLargeError):
             raise
         hint = ""
         if "imagecodecs" in str(tifffile_error):
@@ -305,7 +423,11 @@ def _read_tiff(path: Path, max_pixels: int | None) -> ImageData:
 
 
 def read_raster(
-    path: str | os.PathLike[str], *, fmt: str | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    reduce: int = 1,
 ) -> ImageData:
     """Read a PNG, JPEG, BMP, GIF or TIFF file.
 
@@ -313,6 +435,8 @@ def read_raster(
         path: the image file.
         fmt: the format if already known (one of ``png, jpeg, bmp, gif, tiff``); None: detect from content.
         max_pixels: refuse images with more pixels than this (decompression-bomb guard); None disables it.
+        reduce: read the image reduced by this integer factor on each spatial side (block means, computed
+            before any float conversion; JPEG decoded at a smaller scale directly). See :mod:`medimg.io.limits`.
 
     Returns:
         ImageData with ``array`` ``float32`` ``(C, H, W)`` (``(C, D, H, W)`` for a TIFF stack), raw values,
@@ -331,7 +455,7 @@ def read_raster(
         raise ImageReadError(p, f"{fmt} is not a raster format; use read_image, which dispatches on format")
     if max_pixels is not None and (not isinstance(max_pixels, int) or max_pixels <= 0):
         raise ConfigError(f"max_pixels must be a positive int or None, got {max_pixels!r}")
-    image = _read_tiff(p, max_pixels) if fmt == "tiff" else _read_pillow(p, fmt, max_pixels)
+    image = _read_tiff(p, max_pixels, reduce) if fmt == "tiff" else _read_pillow(p, fmt, max_pixels, reduce)
     if image.array.size == 0 or not math.prod(image.array.shape):
         raise ImageReadError(p, "the image has no pixels (width or height is 0)")
     return image

@@ -42,12 +42,16 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     """Preprocess raw channel-first images to the plan's input.
 
     Images of the same shape are resized together (MONAI ``Resize`` over the stacked channels), so a
-    MedMNIST-sized set is one vectorised call, and mixed-size folders still work.
+    MedMNIST-sized set is one vectorised call, and mixed-size folders still work. An image many times larger
+    than the input size is first shrunk by block averaging (:func:`medimg.io.limits.reduce_for_size`), so the
+    anti-aliasing filter never runs at full size.
 
     Returns:
         ``(N, in_channels, *input_size)`` float16, clipped and standardised.
     """
     from monai.transforms import Resize
+
+    from medimg.io.limits import reduce_for_size
 
     if not arrays:
         return torch.zeros((0, plan.in_channels, *plan.input_size), dtype=torch.float16)
@@ -68,6 +72,8 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
                 f"{names[i] or 'image'} is {a.ndim - 1}D but the model expects {plan.spatial_dims}D "
                 f"images of shape (C, {', '.join(map(str, plan.input_size))})"
             )
+    arrays = [reduce_for_size(a, plan.input_size) for a in arrays]
+    for i, a in enumerate(arrays):
         by_shape[tuple(a.shape[1:])].append(i)
     out = torch.empty((len(arrays), plan.in_channels, *plan.input_size), dtype=torch.float16)
     mode = "bilinear" if plan.spatial_dims == 2 else "trilinear"
