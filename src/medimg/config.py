@@ -32,6 +32,11 @@ class FitOptions(BaseModel):
     progress: bool = Field(True, description="show progress bars")
     tensorboard: bool = Field(True, description="write TensorBoard logs to RUN/tensorboard")
     num_threads: int = Field(2, ge=1, description="torch CPU threads")
+    unlabelled: str | None = Field(
+        None,
+        description="unlabelled pool for semi-supervised training (where it came from; the images travel with the "
+        "dataset): a folder of images, a CSV manifest, or the data's own rows with an empty label",
+    )
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from medimg.classical.model import ClassicalModel
+    from medimg.data.pool import PoolSource
     from medimg.evaluation.report import Report
     from medimg.export.onnx_export import ExportResult
     from medimg.tasks.base import Task
@@ -116,6 +117,7 @@ class Model:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: str | tuple[float, float] | None = None,
+        unlabelled: PoolSource | None = None,
         **kwargs: Any,
     ) -> Model:
         """Check, fingerprint, plan and train on ``data``; evaluate on its test split. Returns ``self``.
@@ -126,6 +128,10 @@ class Model:
             runs_root: parent of automatically named run folders.
             config_file: JSON of plan fields, applied over the plan and under keyword arguments.
             include, exclude, window: loading options when ``data`` is a path.
+            unlabelled: an unlabelled pool for semi-supervised training (``plan.semi_supervised``): a folder of
+                images, a CSV manifest, ``data`` itself (its rows with an empty label / images without a mask),
+                a loaded dataset, or cases of ``data``. Pool images that are validation or test images are
+                dropped; the pool is never evaluated on.
             **kwargs: :class:`~medimg.config.FitOptions` fields (``seed``, ``folds``, ``resume``, ``strict``,
                 ``progress``...), the task's data options (``colour_table``) and plan fields (``epochs``...).
 
@@ -133,6 +139,8 @@ class Model:
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
         if self._classical is not None:
+            if unlabelled is not None:
+                raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
             self._classical.fit(
                 data,
                 run_dir=run_dir,
@@ -155,6 +163,11 @@ class Model:
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in fields})
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
         dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
+        if unlabelled is not None:
+            from medimg.data.pool import attach_pool
+
+            dataset, pool_name = attach_pool(dataset, unlabelled)
+            options = options.model_copy(update={"unlabelled": pool_name})
         overrides = {
             **self.plan_overrides,
             **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
@@ -218,17 +231,11 @@ class Model:
         out_dir: str | Path | None = None,
         n_resamples: int = 1000,
         strict: bool = False,
-        window: str | tuple[float, float] | None = None,
-        include: str | Sequence[str] | None = None,
-        exclude: str | Sequence[str] | None = None,
     ) -> Report:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
         Writes ``report.json``, ``report.html`` and plots to ``out_dir`` (default ``RUN/report`` for the
-        training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise). Images are read as the run's
-        training data was (its include/exclude/window) unless ``window``/``include``/``exclude`` say otherwise,
-        and compared with the training domain (the report's ``domain`` entry; ``strict`` refuses images outside
-        it). A classification set holding one class is evaluated with the metrics defined on it.
+        training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise).
 
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
@@ -243,15 +250,7 @@ class Model:
         if split not in SPLIT_NAMES:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, SPLIT_NAMES)}")
         own = data is None or data is self._dataset
-        given = {"window": window, "include": include, "exclude": exclude}
-        options = {**self._dataset_options(), **{k: v for k, v in given.items() if v is not None}}
-        if self.task == "classify":  # an external test set may hold one class: evaluated with the defined metrics
-            options["min_classes"] = 1
-        if data is None and any(v is not None for v in given.values()):  # the training data, read differently
-            from medimg.run_folder import RunFolder
-
-            data = Path(RunFolder(self.run_dir_ or ".").read_json("config.json")["data"])
-        dataset = self._training_dataset() if data is None else self._as_dataset(data, **options)
+        dataset = self._training_dataset() if data is None else self._as_dataset(data, **self._dataset_options())
         cases = self._cases(dataset, split, own=own)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")

@@ -166,6 +166,15 @@ def fit(
     features: Annotated[
         str | None, typer.Option(help="features for classical models: handcrafted, radiomics, embeddings:RUN")
     ] = None,
+    unlabelled: Annotated[
+        Path | None,
+        typer.Option(
+            "--unlabelled",
+            metavar="POOL",
+            help="semi-supervised: also learn from unlabelled images (a folder, a CSV manifest, or DATA itself for "
+            "its rows with an empty label); settings: --set semi_supervised.FIELD=VALUE",
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (default: planned)")] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
@@ -227,6 +236,7 @@ def fit(
         include=include,
         exclude=exclude,
         window=_window(window),
+        unlabelled=unlabelled,
         seed=seed,
         folds=folds,
         val_fraction=val_fraction,
@@ -273,24 +283,12 @@ def evaluate(
     data: Annotated[Path | None, typer.Argument(help="another dataset (default: the training data)")] = None,
     split: Annotated[str, typer.Option(help="train, val, test or all")] = "test",
     out: Annotated[Path | None, typer.Option(help="report folder")] = None,
-    include: Include = None,
-    exclude: Exclude = None,
-    window: Window = None,
-    threads: Threads = None,
-    strict: Strict = False,
 ) -> None:
-    """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report.
-
-    Images are compared with what the model was trained on (a warning and the report's "domain" entry; --strict
-    refuses images outside it). An external set with one class is evaluated with the metrics defined on it."""
+    """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report."""
     from medimg.model import Model
 
-    _set_threads(threads)
     model = Model.load(run)
-    report = model.evaluate(
-        data, split=split, out_dir=out, strict=strict, window=_window(window), include=include, exclude=exclude
-    )
-    _print_metrics(report)
+    _print_metrics(model.evaluate(data, split=split, out_dir=out))
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
 
 

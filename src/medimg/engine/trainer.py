@@ -41,10 +41,13 @@ class TaskHooks:
     Attributes:
         loss: ``(network, inputs, targets) -> scalar loss`` for one training batch.
         validate: ``network -> {"loss": .., "auc": .., ...}`` on the validation set (network in eval mode).
+        begin_epoch: called with the epoch number (1-based, also after a resume) before its first batch, for
+            losses that change over training (e.g. the warm-up of a semi-supervised term).
     """
 
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     validate: Callable[[nn.Module], dict[str, float]]
+    begin_epoch: Callable[[int], None] | None = None
 
 
 @dataclass
@@ -197,6 +200,8 @@ def train(
         torch.manual_seed(seed * 100_003 + epoch)
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         network.train()
+        if hooks.begin_epoch is not None:
+            hooks.begin_epoch(epoch)
         total_loss, seen = 0.0, 0
         for xb, yb in batches.epoch(generator):
             xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)

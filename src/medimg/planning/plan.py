@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from medimg.planning.semi_supervised import SemiSupervisedPlan
+
 
 class AugmentationPlan(BaseModel):
     """Random augmentation applied to each training batch (on tensors, the whole batch at once)."""
@@ -106,6 +108,9 @@ class Plan(TrainingPlan):
         "prior and argmax maximises accuracy",
     )
     augmentation: AugmentationPlan = Field(default_factory=AugmentationPlan)
+    semi_supervised: SemiSupervisedPlan = Field(
+        default_factory=SemiSupervisedPlan, description="learning from an unlabelled pool (fit --unlabelled only)"
+    )
     monitor: Literal["auc_bacc", "auc", "balanced_accuracy", "accuracy", "loss"] = Field(
         "auc_bacc",
         description="validation metric for early stopping and model selection; auc_bacc = mean of ROC-AUC and "

@@ -10,6 +10,7 @@ import math
 
 from medimg.planning.fingerprint import Fingerprint
 from medimg.planning.plan import AugmentationPlan, Plan
+from medimg.planning.semi_supervised import determine_semi_supervised
 
 MAX_INPUT_2D = 128
 MAX_INPUT_3D = 32
@@ -163,6 +164,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     class_weights, reasons["class_weights"] = determine_class_weights(fp)
     augmentation, reasons["augmentation"] = determine_augmentation(fp)
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
+    semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("classify")
     return Plan(
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
@@ -179,6 +181,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
         early_stopping_patience=patience,
         class_weights=class_weights,
         augmentation=augmentation,
+        semi_supervised=semi_supervised,
         amp=amp,
         channels_last=channels_last,
         reasons=reasons,

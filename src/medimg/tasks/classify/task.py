@@ -21,7 +21,7 @@ from medimg.config import FitOptions, resolve_plan
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
-from medimg.engine.batches import TensorBatches
+from medimg.engine.batches import BatchSource, TensorBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, did_you_mean
@@ -89,9 +89,10 @@ class ClassifyTask:
         plan = planned.plan
         assert isinstance(plan, Plan)
         train_split = prepare_loaded(planned.loaded, plan)
+        train_ids = {c.case_id for c in planned.loaded.cases}
         planned.loaded = None  # the raw images are not needed any more
         val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
-        batches = TensorBatches(
+        labelled = TensorBatches(
             train_split.x,
             train_split.y,
             plan.batch_size,
@@ -99,9 +100,25 @@ class ClassifyTask:
             memory_format=memory_format(plan),
             distributed=distributed,
         )
+        batches: BatchSource = labelled
+        hooks = make_hooks(plan, val_split)
+        summary = {
+            "logit_adjustment": logit_shifts(plan),
+            "train_images": len(train_split),
+            "val_images": len(val_split),
+        }
+        skipped = [*train_split.skipped, *val_split.skipped]
+        after_training = None
+        if options.unlabelled is not None:  # semi-supervised: the pool joins every batch, the loss uses it
+            from medimg.tasks.classify.semi_supervised import setup_semi_supervised
+
+            semi = setup_semi_supervised(dataset, train_ids, plan, labelled, options, distributed)
+            batches, hooks, after_training = semi.batches, semi.hooks(hooks.validate), semi.after_training()
+            summary["unlabelled_images"] = semi.summary["unlabelled_images"]
+            skipped += semi.skipped
         return TrainingSetup(
             batches=batches,
-            hooks=make_hooks(plan, val_split),
+            hooks=hooks,
             build=self.build_network,
             class_names=list(dataset.class_names),
             input_spec={
@@ -110,13 +127,10 @@ class ClassifyTask:
                 "size": plan.input_size,
                 "window": dataset.window,
             },
-            summary={
-                "logit_adjustment": logit_shifts(plan),
-                "train_images": len(train_split),
-                "val_images": len(val_split),
-            },
-            skipped=[*train_split.skipped, *val_split.skipped],
+            summary=summary,
+            skipped=skipped,
             finish=lambda network: adjust_for_class_weights(network, plan),
+            after_training=after_training,
         )
 
     def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
@@ -144,19 +158,14 @@ class ClassifyTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
-        from medimg.data.loading import read_cases
         from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.planning.domain import check_loaded_domain
-        from medimg.tasks.classify.data import prepare_loaded
+        from medimg.tasks.classify.data import prepare_split
         from medimg.tasks.classify.inference import predict_proba
 
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
-        loaded = read_cases(dataset, cases, strict=strict, progress=False)
-        sources = [str(c.path or c.case_id) for c in loaded.cases]
-        domain = check_loaded_domain(model.run_dir_, loaded.arrays, loaded.metas, sources, strict=strict)
-        prepared = prepare_loaded(loaded, plan)
+        prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
         y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
         history = []
@@ -170,11 +179,7 @@ class ClassifyTask:
             model_name=f"{plan.network} (width {plan.width})",
             dataset_name=dataset.name,
             case_ids=prepared.case_ids,
-            extra={
-                **run_details(model),
-                "skipped_files": [list(s) for s in prepared.skipped],
-                **({"domain": domain} if domain is not None else {}),
-            },
+            extra={**run_details(model), "skipped_files": [list(s) for s in prepared.skipped]},
             n_resamples=n_resamples,
         )
         write_report(report, out_dir, y_true=y, probabilities=probabilities, history=history or None)

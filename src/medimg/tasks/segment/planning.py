@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from medimg.errors import ConfigError
 from medimg.planning.fingerprint import IntensityStats
 from medimg.planning.plan import TrainingPlan, field_help
+from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
 MAX_PATCH_2D = 128
@@ -96,6 +97,9 @@ class SegPlan(TrainingPlan):
     batch_size: int = Field(16, ge=1, description="patches per step")
     foreground_fraction: float = Field(0.33, ge=0, le=1, description="share of patches centred on foreground")
     augmentation: SegAugmentation = Field(default_factory=SegAugmentation)
+    semi_supervised: SemiSupervisedPlan = Field(
+        default_factory=SemiSupervisedPlan, description="learning from an unlabelled pool (fit --unlabelled only)"
+    )
     max_val_cases: int = Field(
         32,
         ge=1,
@@ -358,6 +362,7 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
     norm, low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
     loss, reasons["loss"] = determine_loss(fp)
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
+    semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("segment")
     return SegPlan(
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
@@ -379,6 +384,7 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
         val_every=val_every,
         batch_size=batch,
         augmentation=augmentation,
+        semi_supervised=semi_supervised,
         amp=amp,
         channels_last=channels_last,
         sw_batch_size=max(4, batch // 2),

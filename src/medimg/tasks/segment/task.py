@@ -20,7 +20,7 @@ from torch import nn
 
 from medimg.config import FitOptions
 from medimg.data.case import Case
-from medimg.engine.batches import SampledBatches
+from medimg.engine.batches import BatchSource, SampledBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
@@ -112,6 +112,7 @@ class SegmentTask:
         loaded = planned.loaded
         train_prepared, _ = prepare_cases(loaded.cases, loaded.samples, plan, keep_labels=False)
         skipped = list(loaded.skipped)
+        train_ids = {c.case_id for c in loaded.cases}
         planned.loaded = loaded = None
         val_loaded = read_samples(
             dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases"
@@ -141,8 +142,19 @@ class SegmentTask:
             distributed=distributed,
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
+        summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
+        after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes)
+        source: BatchSource = batches
+        if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
+            from medimg.tasks.segment.semi_supervised import setup_semi_supervised
+
+            semi = setup_semi_supervised(dataset, train_ids, plan, batches, options, distributed)
+            source, hooks = semi.batches, semi.hooks(hooks.validate)
+            after_training = semi.after_training(after_training)
+            summary["unlabelled_images"] = semi.summary["unlabelled_images"]
+            skipped += semi.skipped
         return TrainingSetup(
-            batches=batches,
+            batches=source,
             hooks=hooks,
             build=self.build_network,
             class_names=list(plan.class_names),
@@ -152,9 +164,9 @@ class SegmentTask:
                 "patch_size": plan.patch_size,
                 "window": list(dataset.window) if isinstance(dataset.window, tuple) else dataset.window,
             },
-            summary={"train_cases": n_train, "val_cases": len(val_prepared)},
+            summary=summary,
             skipped=skipped,
-            after_training=_postprocessing_chooser(val_prepared, val_truths, val_shapes),
+            after_training=after_training,
         )
 
     def build_network(self, plan: Any, *, initial_weights: bool = True) -> nn.Module:
@@ -173,7 +185,6 @@ class SegmentTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
-        from medimg.planning.domain import load_training_domain
         from medimg.tasks.segment.evaluate import evaluate_cases
 
         plan = model.plan_
@@ -188,7 +199,6 @@ class SegmentTask:
             n_resamples=n_resamples,
             strict=strict,
             extra=run_details(model),
-            domain=load_training_domain(model.run_dir_),
         )
 
     def predict(

@@ -1,0 +1,159 @@
+"""The unlabelled pool of semi-supervised training (``medimg fit DATA --unlabelled POOL``).
+
+A pool is images without labels that training may learn from and nothing else may see. It travels with the
+dataset as ``dataset.unlabelled`` (classification: :class:`~medimg.data.case.Case` with ``label=None``;
+segmentation: image paths), so a run, its folds and its ranks read it the same way:
+
+* :func:`attach_pool` gives a copy of the dataset whose ``unlabelled`` is the pool: the data's own unlabelled
+  images (``POOL`` is ``DATA``: CSV rows with an empty label, images without a mask), a folder of images, a CSV
+  manifest (labels, if any, are ignored), a loaded dataset, or cases of the dataset itself (Python).
+* :func:`drop_evaluation_copies` removes from the pool every image that is a validation or test image of the
+  run (the same file, or a byte-identical copy of it), so no evaluation image is ever trained on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medimg.data.case import Case, SegCase
+from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.errors import ConfigError, DatasetError
+
+logger = logging.getLogger(__name__)
+
+#: tasks that can learn from an unlabelled pool
+SEMI_SUPERVISED_TASKS = ("classify", "segment")
+
+#: what ``Model.fit(..., unlabelled=...)`` accepts
+PoolSource = str | Path | Dataset | SegmentationDataset | Sequence[Case]
+
+
+def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
+    """A copy of ``dataset`` whose ``unlabelled`` images are the pool of ``source``, and how to name the source
+    (saved in ``config.json``).
+
+    Raises:
+        DatasetError: the pool holds no image, or cannot be read with this dataset.
+        ConfigError: the dataset's task cannot learn from a pool.
+    """
+    if dataset.task not in SEMI_SUPERVISED_TASKS:
+        raise ConfigError(
+            f"--unlabelled: {dataset.task} models do not learn from unlabelled images (semi-supervised training "
+            f"covers {', '.join(SEMI_SUPERVISED_TASKS)})"
+        )
+    if isinstance(source, (str, Path)) and _same_path(Path(source), Path(dataset.root)):
+        pool: list[Any] = list(dataset.unlabelled)
+        name = f"{dataset.root} (its own unlabelled images)"
+        if not pool:
+            what = "rows with an empty label" if dataset.task == "classify" else "images without a mask"
+            raise DatasetError(
+                f"--unlabelled {source}: the data has no {what}; pass a folder of unlabelled images instead"
+            )
+    elif isinstance(dataset, SegmentationDataset):
+        pool, name = _segmentation_pool(source)
+    else:
+        pool, name = _classification_pool(dataset, source)
+    if not pool:
+        raise DatasetError(f"--unlabelled {name}: no images found; give a folder of images or a CSV manifest")
+    logger.info("unlabelled pool: %d image(s) from %s", len(pool), name)
+    return dataclasses.replace(dataset, unlabelled=pool), name
+
+
+def _classification_pool(dataset: Dataset, source: PoolSource) -> tuple[list[Case], str]:
+    if isinstance(source, (str, Path)):
+        loaded = Dataset.load(source, task="classify", unlabelled=True)
+        name = str(Path(source).expanduser().resolve())
+    elif isinstance(source, Dataset):
+        loaded, name = source, str(source.root)
+    elif isinstance(source, SegmentationDataset):
+        raise ConfigError("--unlabelled: a segmentation dataset cannot be the pool of a classification fit")
+    else:
+        cases = [dataclasses.replace(c, label=None) for c in source]
+        if any(c.index is not None and c.split is not None for c in cases) and not dataset.arrays:
+            raise DatasetError("unlabelled cases point to array rows, but the dataset holds no arrays")
+        return cases, f"{len(cases)} case(s) given in Python"
+    if loaded.arrays and loaded is not dataset:
+        raise DatasetError(
+            f"--unlabelled {name}: a MedMNIST .npz pool can only be the training data itself; export the images "
+            "to a folder, or pass cases of the dataset (Model.fit(..., unlabelled=[cases]))"
+        )
+    labelled = [dataclasses.replace(c, label=None, split=None) for c in loaded.cases]
+    if labelled:
+        logger.info("--unlabelled %s: the labels of its %d labelled image(s) are ignored", name, len(labelled))
+    return [*loaded.unlabelled, *labelled], name
+
+
+def _segmentation_pool(source: PoolSource) -> tuple[list[str], str]:
+    if isinstance(source, Dataset):
+        raise ConfigError("--unlabelled: a classification dataset cannot be the pool of a segmentation fit")
+    if isinstance(source, SegmentationDataset):
+        images = [str(Path(source.root) / p) for p in source.unlabelled] + [str(c.image) for c in source.cases]
+        return images, str(source.root)
+    if not isinstance(source, (str, Path)):
+        raise ConfigError("--unlabelled for segmentation: give a folder of images (or the data itself)")
+    from medimg.io.inputs import expand_inputs
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        raise ConfigError(
+            f"--unlabelled {path}: a segmentation pool is a folder of images (or DATA itself, for its images "
+            "without a mask)"
+        )
+    return [str(p.resolve()) for p in expand_inputs([path])], str(path.resolve())
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.expanduser().resolve() == b.expanduser().resolve()
+    except OSError:
+        return False
+
+
+def drop_evaluation_copies(
+    pool: Sequence[Any], pool_digests: Sequence[str], evaluation_digests: set[str]
+) -> tuple[list[Any], int]:
+    """The pool without the images whose digest (:func:`file_digest`, :func:`array_digest`) is one of an
+    evaluation (validation or test) image, and how many were dropped."""
+    kept = [item for item, digest in zip(pool, pool_digests, strict=True) if digest not in evaluation_digests]
+    dropped = len(pool) - len(kept)
+    if dropped:
+        logger.warning(
+            "unlabelled pool: %d image(s) are copies of validation/test images and are not used for training",
+            dropped,
+        )
+    return kept, dropped
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-1 of a file's bytes (a copy of a file has its digest); a file that cannot be read gets a digest of
+    its path (it matches nothing else; reading it for training reports it)."""
+    try:
+        with Path(path).open("rb") as handle:
+            return "file:" + hashlib.file_digest(handle, "sha1").hexdigest()
+    except OSError:
+        return f"unreadable:{Path(path).resolve()}"
+
+
+def case_digest(dataset: Dataset, case: Case) -> str:
+    """The digest of a classification case: its array row (npz datasets) or its file's bytes."""
+    if case.index is not None and case.split is not None and dataset.arrays:
+        return "array:" + hashlib.sha1(dataset.arrays[case.split][case.index].tobytes()).hexdigest()
+    if case.path is None:
+        raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
+    return file_digest(case.path)
+
+
+def segmentation_image(dataset: SegmentationDataset, item: str) -> Path:
+    """A pool item of a segmentation dataset (a path, relative to the dataset's root or absolute)."""
+    root = Path(dataset.root)
+    return Path(item) if Path(item).is_absolute() else (root if root.is_dir() else root.parent) / item
+
+
+def unlabelled_segcase(dataset: SegmentationDataset, item: str) -> SegCase:
+    """A pool item as a :class:`SegCase` without a mask (read with ``dataset.read``)."""
+    return SegCase(case_id=str(item), image=segmentation_image(dataset, item), mask=None)

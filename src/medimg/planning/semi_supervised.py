@@ -1,0 +1,66 @@
+"""The semi-supervised part of a plan: how an unlabelled pool (``medimg fit DATA --unlabelled POOL``) trains.
+
+The fields sit in every plan that can learn from a pool (classification ``Plan``, segmentation ``SegPlan``) as
+``plan.semi_supervised`` and are used only when fit is given a pool; ``--set semi_supervised.FIELD=VALUE``
+overrides them like any plan field. :func:`determine_semi_supervised` is the planner's choice, with its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SemiSupervisedPlan(BaseModel):
+    """Pseudo-labelling / FixMatch settings (Sohn et al. 2020, "FixMatch"; Lee 2013, "Pseudo-Label")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["fixmatch", "pseudo_label"] = Field(
+        "fixmatch",
+        description="fixmatch: confident predictions on a weakly augmented view of an unlabelled image are the "
+        "targets of a strongly augmented view of it; pseudo_label: they are the targets of that same weak view",
+    )
+    confidence_threshold: float = Field(
+        0.95,
+        gt=0,
+        lt=1,
+        description="a prediction becomes a pseudo-label only when its top softmax probability reaches this "
+        "(per image for classification, per pixel for segmentation)",
+    )
+    unlabelled_ratio: int = Field(
+        3, ge=1, le=16, description="unlabelled images per labelled image in each training step (FixMatch's mu)"
+    )
+    loss_weight: float = Field(1.0, ge=0, description="weight of the unlabelled loss next to the supervised one")
+    warmup_epochs: float = Field(
+        1.0,
+        ge=0,
+        description="the unlabelled loss weight ramps linearly from 0 to loss_weight over these epochs (0 = full "
+        "weight from the first step)",
+    )
+    strong_magnitude: float = Field(
+        2.0,
+        ge=1,
+        le=5,
+        description="fixmatch's strong view: the plan's augmentation ranges times this (intensity jitter at least "
+        "a floor), then cutout",
+    )
+    cutout: float = Field(
+        0.25, ge=0, lt=1, description="strong view: side of the erased square, as a fraction of the image side"
+    )
+
+
+def determine_semi_supervised(task: Literal["classify", "segment"]) -> tuple[SemiSupervisedPlan, str]:
+    """FixMatch with its published threshold for images, a lower one per pixel, and a CPU-sized ratio.
+
+    FixMatch's 0.95 threshold keeps pseudo-labels almost as accurate as labels on image classification; per-pixel
+    softmax outputs of a segmentation network are less peaked (boundaries are uncertain), so 0.9 keeps enough
+    pixels. The paper's ratio of 7 unlabelled images per labelled one makes a step 15x the supervised work (two
+    views each); 3 (7x) lets a CPU time budget hold several passes over the pool. A one-epoch ramp keeps the
+    first, untrained predictions from pulling the network.
+    """
+    if task == "segment":
+        plan = SemiSupervisedPlan(confidence_threshold=0.9)
+        return plan, "fixmatch per pixel, threshold 0.9 (pixel softmax is less peaked), 3 unlabelled per labelled"
+    return SemiSupervisedPlan(), "fixmatch, threshold 0.95 (the paper's), 3 unlabelled per labelled (CPU-sized)"

@@ -1,0 +1,83 @@
+"""Classification's unlabelled pool: read and preprocess it like the training split (never a validation or
+test image), and build the semi-supervised batches and loss of :mod:`medimg.tasks.semi_supervised`."""
+
+from __future__ import annotations
+
+import torch
+
+from medimg.config import FitOptions
+from medimg.data.dataset import Dataset
+from medimg.data.pool import case_digest, drop_evaluation_copies
+from medimg.engine.batches import TensorBatches
+from medimg.engine.distributed import Distributed
+from medimg.errors import DatasetError
+from medimg.planning.plan import Plan
+from medimg.tasks.classify.data import prepare_split
+from medimg.tasks.classify.step import make_loss
+from medimg.tasks.semi_supervised import (
+    PoolViews,
+    SemiSupervisedBatches,
+    SemiSupervisedLoss,
+    SemiSupervisedTraining,
+    pool_steps,
+    pool_summary,
+    strong_augmentation,
+)
+from medimg.transforms.augment import BatchAugment
+
+
+def setup_semi_supervised(
+    dataset: Dataset,
+    train_ids: set[str],
+    plan: Plan,
+    labelled: TensorBatches,
+    options: FitOptions,
+    distributed: Distributed,
+) -> SemiSupervisedTraining:
+    """The pool of ``dataset.unlabelled`` without copies of the run's validation/test images (every labelled
+    case not in ``train_ids``), preprocessed to the plan's input, as batches and a loss hook.
+
+    An epoch passes over the pool once (in draws) or over the labelled set, whichever is longer.
+
+    Raises:
+        DatasetError: no pool image is left or readable.
+    """
+    evaluation = {case_digest(dataset, c) for c in dataset.cases if c.case_id not in train_ids}
+    pool = list(dataset.unlabelled)
+    kept, dropped = drop_evaluation_copies(pool, [case_digest(dataset, c) for c in pool], evaluation)
+    if not kept:
+        raise DatasetError(
+            f"--unlabelled {options.unlabelled}: all {len(pool)} pool image(s) are copies of validation/test "
+            "images; give images that are not in the evaluated data"
+        )
+    prepared = prepare_split(dataset, kept, plan, strict=options.strict, progress=options.progress)
+    if len(prepared) == 0:
+        raise DatasetError(f"--unlabelled {options.unlabelled}: none of the {len(kept)} pool image(s) is readable")
+    images = prepared.x
+    semi = plan.semi_supervised
+
+    def sample(n: int, generator: torch.Generator) -> torch.Tensor:
+        return images[torch.randint(0, len(images), (n,), generator=generator)].float()
+
+    views = PoolViews(
+        len(images),
+        sample,
+        BatchAugment(plan.augmentation, plan.spatial_dims),
+        BatchAugment(strong_augmentation(plan.augmentation, semi.strong_magnitude), plan.spatial_dims),
+        cutout_fraction=semi.cutout,
+    )
+    steps = pool_steps(
+        len(images), min(plan.batch_size, len(labelled)), semi.unlabelled_ratio, labelled.steps_per_epoch()
+    )
+    batches = SemiSupervisedBatches(
+        labelled,
+        views,
+        unlabelled_ratio=semi.unlabelled_ratio,
+        strong=semi.method == "fixmatch",
+        steps=steps,
+        distributed=distributed,
+    )
+    criterion = make_loss(plan)
+    loss = SemiSupervisedLoss(lambda logits, y: criterion.to(logits.device)(logits, y), semi, steps)
+    summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(prepared.skipped))
+    return SemiSupervisedTraining(batches, loss, summary, list(prepared.skipped))

@@ -1,0 +1,306 @@
+"""Semi-supervised training on an unlabelled pool, for any task whose network outputs class logits per image
+``(N, K)`` or per pixel ``(N, K, *spatial)``: pseudo-labelling and FixMatch over the shared engine.
+
+Nothing in the training loop changes. :class:`SemiSupervisedBatches` is a
+:class:`~medimg.engine.batches.BatchSource` whose every batch is the labelled batch followed by views of
+``unlabelled_ratio`` times as many pool images: ``inputs = cat([labelled, weak, strong])`` (``strong`` only for
+FixMatch) and ``targets`` the labelled targets alone, so a loss can split the one forward pass by position (one
+pass keeps BatchNorm statistics over all three, as in FixMatch). :class:`SemiSupervisedLoss` is the loss hook:
+the task's supervised loss on the labelled part plus ``weight x`` the unlabelled loss, where predictions on the
+weak view whose top probability reaches ``confidence_threshold`` are hard targets (pseudo-labels) of the strong
+view (FixMatch) or of the weak view itself (pseudo-labelling). The weight ramps up over ``warmup_epochs``.
+
+The task packages read their pool into :class:`PoolViews` (classification:
+:mod:`medimg.tasks.classify.semi_supervised`; segmentation: :mod:`medimg.tasks.segment.semi_supervised`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from medimg.engine.batches import Batch, BatchSource
+from medimg.engine.distributed import Distributed
+from medimg.planning.plan import AugmentationPlan
+from medimg.planning.semi_supervised import SemiSupervisedPlan
+
+logger = logging.getLogger(__name__)
+
+#: ``(batch float32, generator) -> batch``
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+#: intensity jitter of a strong view at least this much (normalised units), so it always differs from the weak one
+MIN_STRONG_CONTRAST = 0.3
+MIN_STRONG_BRIGHTNESS = 0.2
+
+
+def strong_augmentation(weak: AugmentationPlan, magnitude: float, *, geometric: bool = True) -> AugmentationPlan:
+    """The strong view's augmentation: ``weak``'s ranges times ``magnitude`` within their valid bounds, with an
+    intensity jitter floor (``geometric=False``: intensity only, for pixel-aligned views in segmentation)."""
+    return AugmentationPlan(
+        flip_axes=list(weak.flip_axes) if geometric else [],
+        rotate_deg=min(180.0, weak.rotate_deg * magnitude) if geometric else 0.0,
+        scale=min(0.5, weak.scale * magnitude) if geometric else 0.0,
+        translate=min(0.3, weak.translate * magnitude) if geometric else 0.0,
+        brightness=max(MIN_STRONG_BRIGHTNESS, weak.brightness * magnitude),
+        contrast=min(0.9, max(MIN_STRONG_CONTRAST, weak.contrast * magnitude)),
+        noise_std=weak.noise_std * magnitude,
+    )
+
+
+def cutout(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Erase one random square (cube in 3D) of side ``fraction`` x the image side per sample, to the sample's
+    mean (DeVries & Taylor 2017; FixMatch's strong augmentation ends with it). ``x``: ``(N, C, *spatial)``."""
+    if fraction <= 0 or x.shape[0] == 0:
+        return x
+    n, spatial = x.shape[0], x.shape[2:]
+    erase = torch.ones((n, 1, *spatial), dtype=torch.bool)  # the square: inside the chosen range on every axis
+    for axis, size in enumerate(spatial):
+        side = max(1, round(fraction * size))
+        start = torch.randint(0, size - side + 1, (n,), generator=generator)
+        position = torch.arange(size).view(1, -1)
+        inside = (position >= start.view(-1, 1)) & (position < (start + side).view(-1, 1))  # (n, size)
+        shape = [n, 1] + [1] * len(spatial)
+        shape[2 + axis] = size
+        erase = erase & inside.view(shape)
+    erase = erase.to(x.device)
+    mean = x.mean(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return torch.where(erase, mean, x)
+
+
+class PoolViews:
+    """Weak and strong views of images drawn from an unlabelled pool.
+
+    Args:
+        size: images in the pool.
+        sample: ``(n, generator) -> (n, C, *spatial)`` float32: ``n`` pool images (drawn with replacement).
+        weak: the weak view's augmentation of a sample (the plan's training augmentation).
+        strong: the strong view's augmentation (:func:`strong_augmentation`), followed by cutout.
+        cutout_fraction: side of the cutout square (0 = none).
+        strong_from_weak: the strong view augments the weak view (pixel-aligned, for segmentation) instead of
+            the sample (classification: a second, independent geometric draw).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        sample: Callable[[int, torch.Generator], torch.Tensor],
+        weak: Augment,
+        strong: Augment,
+        *,
+        cutout_fraction: float,
+        strong_from_weak: bool = False,
+    ) -> None:
+        self.size = size
+        self.sample = sample
+        self.weak = weak
+        self.strong = strong
+        self.cutout_fraction = cutout_fraction
+        self.strong_from_weak = strong_from_weak
+
+    def __len__(self) -> int:
+        return self.size
+
+    def draw(self, n: int, generator: torch.Generator, *, strong: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` weak views and (with ``strong``) their strong views, index-aligned."""
+        raw = self.sample(n, generator)
+        weak = self.weak(raw.clone(), generator)
+        if not strong:
+            return weak, None
+        source = weak.clone() if self.strong_from_weak else raw
+        return weak, cutout(self.strong(source, generator), self.cutout_fraction, generator)
+
+
+class SemiSupervisedBatches:
+    """Labelled batches of ``labelled`` (cycled when the epoch is longer), each followed by pool views.
+
+    Each batch is ``(cat([x, weak, strong]), y)`` with ``len(weak) = len(strong) = unlabelled_ratio * len(x)``
+    (at most the pool's size; ``strong`` only when ``strong=True``). An epoch is ``steps`` batches (default the
+    labelled source's).
+    Each rank draws its own pool images (a stream seeded from the epoch's generator and the rank), so ranks see
+    different unlabelled images while the labelled source shards as usual.
+    """
+
+    def __init__(
+        self,
+        labelled: BatchSource,
+        views: PoolViews,
+        *,
+        unlabelled_ratio: int,
+        strong: bool,
+        steps: int | None = None,
+        distributed: Distributed | None = None,
+    ) -> None:
+        self.labelled = labelled
+        self.views = views
+        self.unlabelled_ratio = unlabelled_ratio
+        self.strong = strong
+        self.steps = steps
+        self.distributed = distributed or Distributed()
+        self.unit = labelled.unit
+        self.memory_format = labelled.memory_format
+
+    def steps_per_epoch(self) -> int:
+        return self.steps or self.labelled.steps_per_epoch()
+
+    def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
+        pool_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        pool_generator = torch.Generator().manual_seed(pool_seed + self.distributed.rank)
+        labelled = iter(self.labelled.epoch(generator))
+        for _ in range(self.steps_per_epoch()):
+            batch = next(labelled, None)
+            if batch is None:  # the labelled set is shorter than the epoch: another pass
+                labelled = iter(self.labelled.epoch(generator))
+                batch = next(labelled)
+            x, y = batch
+            n_unlabelled = min(self.unlabelled_ratio * len(x), len(self.views))  # never more than the pool holds
+            weak, strong = self.views.draw(n_unlabelled, pool_generator, strong=self.strong)
+            parts = [x, weak.to(x.dtype)] + ([strong.to(x.dtype)] if strong is not None else [])
+            yield torch.cat(parts).contiguous(memory_format=self.memory_format), y
+
+
+def pool_steps(pool_size: int, labelled_batch: int, unlabelled_ratio: int, labelled_steps: int) -> int:
+    """Steps of an epoch that passes over the pool once (in draws) at ``unlabelled_ratio`` pool images per
+    labelled one, or over the labelled set, whichever is longer."""
+    per_step = max(1, labelled_batch * unlabelled_ratio)
+    return max(labelled_steps, math.ceil(pool_size / per_step))
+
+
+class SemiSupervisedLoss:
+    """The loss hook of a semi-supervised fit, with the unlabelled weight's warm-up and per-epoch statistics.
+
+    Args:
+        supervised: ``(logits of the labelled part, targets) -> loss`` (the task's own loss).
+        plan: the semi-supervised settings.
+        steps_per_epoch: for the warm-up ramp within an epoch.
+
+    Use ``hooks = TaskHooks(loss=semi, validate=..., begin_epoch=semi.begin_epoch)``.
+    """
+
+    def __init__(
+        self,
+        supervised: Callable[[torch.Tensor, Any], torch.Tensor],
+        plan: SemiSupervisedPlan,
+        steps_per_epoch: int,
+    ) -> None:
+        self.supervised = supervised
+        self.plan = plan
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.epoch = 1
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self._sums = {"unlabelled_loss": 0.0, "pseudo_label_rate": 0.0, "weight": 0.0}
+
+    def weight(self) -> float:
+        """The unlabelled loss weight now: linear from 0 to ``loss_weight`` over ``warmup_epochs``."""
+        if self.plan.warmup_epochs <= 0:
+            return self.plan.loss_weight
+        progress = (self.epoch - 1 + self.step / self.steps_per_epoch) / self.plan.warmup_epochs
+        return self.plan.loss_weight * min(1.0, progress)
+
+    def begin_epoch(self, epoch: int) -> None:
+        """Called by the loop before each epoch: closes the previous epoch's statistics."""
+        self._close_epoch()
+        self.epoch, self.step = epoch, 0
+
+    def __call__(self, network: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
+        logits = network(x).float()
+        n_labelled = len(y)
+        supervised = self.supervised(logits[:n_labelled], y)
+        unlabelled, rate = self.unlabelled_loss(logits[n_labelled:])
+        weight = self.weight()
+        self.step += 1
+        self._sums["unlabelled_loss"] += float(unlabelled.detach())
+        self._sums["pseudo_label_rate"] += rate
+        self._sums["weight"] += weight
+        return supervised + weight * unlabelled
+
+    def unlabelled_loss(self, logits: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Cross-entropy of confident pseudo-labels (mean over every unlabelled image or pixel, the
+        unconfident counting 0), and the share of confident ones. ``logits``: ``(weak[, strong])`` stacked."""
+        with torch.autocast(logits.device.type, enabled=False):
+            logits = logits.float()
+            if self.plan.method == "fixmatch":
+                weak, strong = logits.chunk(2)
+            else:
+                weak = strong = logits
+            probabilities = torch.softmax(weak.detach(), dim=1)
+            confidence, pseudo = probabilities.max(dim=1)
+            mask = (confidence >= self.plan.confidence_threshold).float()
+            per_item = F.cross_entropy(strong, pseudo, reduction="none")
+            return (per_item * mask).mean(), float(mask.mean())
+
+    def summary(self) -> dict[str, Any]:
+        """Per-epoch means of the unlabelled loss, the pseudo-label rate and the weight (``training.json``)."""
+        self._close_epoch()
+        return {"epochs": list(self.history)}
+
+    def _close_epoch(self) -> None:
+        if not self.step:
+            return
+        row = {"epoch": float(self.epoch), **{k: v / self.step for k, v in self._sums.items()}}
+        self.history.append(row)
+        logger.info(
+            "epoch %d: unlabelled loss %.4f, %.1f%% of pool predictions confident, weight %.2f",
+            self.epoch,
+            row["unlabelled_loss"],
+            100 * row["pseudo_label_rate"],
+            row["weight"],
+        )
+        self._sums = dict.fromkeys(self._sums, 0.0)
+        self.step = 0
+
+
+class SemiSupervisedTraining:
+    """What a task's pool setup hands its ``setup``: the batches and loss hook that replace the supervised ones,
+    the facts for the training summary and the unreadable pool files."""
+
+    def __init__(
+        self,
+        batches: SemiSupervisedBatches,
+        loss: SemiSupervisedLoss,
+        summary: dict[str, Any],
+        skipped: list[tuple[str, str]],
+    ) -> None:
+        self.batches = batches
+        self.loss = loss
+        self.summary = summary
+        self.skipped = skipped
+
+    def hooks(self, validate: Callable[[nn.Module], dict[str, float]]) -> Any:
+        """The engine's hooks: this loss (with its warm-up) and the task's validation."""
+        from medimg.engine.trainer import TaskHooks
+
+        return TaskHooks(loss=self.loss, validate=validate, begin_epoch=self.loss.begin_epoch)
+
+    def after_training(
+        self, then: Callable[[nn.Module, Any], tuple[Any, dict[str, Any]]] | None = None
+    ) -> Callable[[nn.Module, Any], tuple[Any, dict[str, Any]]]:
+        """An ``after_training`` that adds the per-epoch unlabelled statistics to the summary (after ``then``, the
+        task's own, when it has one)."""
+
+        def finish(network: nn.Module, plan: Any) -> tuple[Any, dict[str, Any]]:
+            plan, extra = then(network, plan) if then is not None else (plan, {})
+            semi = {**self.summary, **self.loss.summary()}
+            return plan, {**extra, "semi_supervised": semi}
+
+        return finish
+
+
+def pool_summary(
+    plan: SemiSupervisedPlan, source: str | None, used: int, dropped: int, unreadable: int
+) -> dict[str, Any]:
+    """The facts a run records about its pool (``metadata.json`` ``training.semi_supervised``)."""
+    return {
+        "method": plan.method,
+        "pool": source,
+        "unlabelled_images": used,
+        "dropped_evaluation_copies": dropped,
+        "unreadable": unreadable,
+    }

@@ -1,0 +1,226 @@
+"""Semi-supervised training (``fit --unlabelled POOL``): the unlabelled loss, its batches, and classification
+runs whose pool never reaches validation or test. Tiny synthetic data only."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from medimg.engine.batches import TensorBatches
+from medimg.errors import ConfigError, DatasetError
+from medimg.planning.semi_supervised import SemiSupervisedPlan
+from medimg.tasks.semi_supervised import (
+    PoolViews,
+    SemiSupervisedBatches,
+    SemiSupervisedLoss,
+    cutout,
+    pool_steps,
+)
+
+FAST = {"progress": False, "tensorboard": False, "epochs": 1, "input_size": 32, "batch_size": 16}
+
+
+def _zero_supervised(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return logits[:0].sum()  # 0, but part of the graph
+
+
+@pytest.mark.parametrize("method", ["fixmatch", "pseudo_label"])
+def test_unlabelled_term_is_positive_and_trains_the_network(method: str) -> None:
+    torch.manual_seed(0)
+    network = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    plan = SemiSupervisedPlan(method=method, confidence_threshold=0.34, warmup_epochs=0)  # every prediction counts
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, steps_per_epoch=1)
+    n_labelled, n_unlabelled = 2, 6
+    views = 2 if method == "fixmatch" else 1
+    x = torch.randn(n_labelled + views * n_unlabelled, 1, 4, 4)
+    loss = loss_fn(network, x, torch.zeros(n_labelled, dtype=torch.long))
+    assert float(loss.detach()) > 0  # only the unlabelled term can make it non-zero
+    loss.backward()
+    assert network[1].weight.grad is not None and network[1].weight.grad.abs().sum() > 0
+    assert loss_fn.summary()["epochs"][0]["pseudo_label_rate"] == 1.0
+
+
+def test_unconfident_predictions_give_no_pseudo_labels() -> None:
+    network = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    nn.init.zeros_(network[1].weight)
+    nn.init.zeros_(network[1].bias)  # every prediction is 50/50
+    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    loss = loss_fn(network, torch.randn(2 + 2 * 4, 1, 4, 4), torch.zeros(2, dtype=torch.long))
+    assert float(loss.detach()) == 0
+    assert loss_fn.summary()["epochs"][0]["pseudo_label_rate"] == 0.0
+
+
+def test_fixmatch_targets_come_from_the_weak_view_and_train_the_strong_one() -> None:
+    network = nn.Identity()
+    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    weak = torch.tensor([[10.0, 0.0]])  # confident: class 0
+    strong = torch.tensor([[0.0, 10.0]], requires_grad=True)  # predicts class 1
+    logits = torch.cat([weak, strong])
+    loss = loss_fn(network, logits, torch.zeros(0, dtype=torch.long))
+    assert float(loss.detach()) == pytest.approx(10.0, abs=1e-3)  # cross-entropy of class 0 under the strong logits
+    loss.backward()
+    assert strong.grad is not None and strong.grad[0, 0] < 0  # pushes the strong view towards the pseudo-label
+
+
+def test_per_pixel_pseudo_labels_for_segmentation_logits() -> None:
+    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    weak = torch.zeros(1, 2, 4, 4)
+    weak[:, 1, :2] = 10.0  # the top half confidently foreground, the rest 50/50
+    strong = torch.zeros(1, 2, 4, 4)
+    loss = loss_fn(nn.Identity(), torch.cat([weak, strong]), torch.zeros(0, 4, 4, dtype=torch.long))
+    assert float(loss.detach()) == pytest.approx(0.5 * torch.log(torch.tensor(2.0)).item(), rel=1e-4)
+    assert loss_fn.summary()["epochs"][0]["pseudo_label_rate"] == 0.5
+
+
+def test_weight_ramps_up_over_the_warmup_epochs() -> None:
+    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(loss_weight=2.0, warmup_epochs=2), 4)
+    loss_fn.begin_epoch(1)
+    assert loss_fn.weight() == 0.0
+    loss_fn.step = 2
+    assert loss_fn.weight() == pytest.approx(0.5)  # a quarter of the way
+    loss_fn.begin_epoch(2)
+    assert loss_fn.weight() == pytest.approx(1.0)
+    loss_fn.begin_epoch(3)
+    assert loss_fn.weight() == pytest.approx(2.0)
+    loss_fn.begin_epoch(9)  # also after a resume
+    assert loss_fn.weight() == pytest.approx(2.0)
+
+
+def test_cutout_erases_one_square_per_image_to_its_mean() -> None:
+    x = torch.rand(3, 1, 8, 8)
+    out = cutout(x.clone(), 0.5, torch.Generator().manual_seed(0))
+    for i in range(3):
+        changed = out[i, 0] != x[i, 0]
+        assert int(changed.sum()) <= 16
+        rows, cols = torch.nonzero(changed, as_tuple=True)
+        assert int(rows.max() - rows.min()) < 4 and int(cols.max() - cols.min()) < 4
+        assert torch.allclose(out[i, 0][changed], x[i].mean().expand(int(changed.sum())))
+
+
+def test_batches_hold_labelled_then_weak_then_strong_views() -> None:
+    labelled = TensorBatches(torch.zeros(10, 1, 4, 4), torch.arange(10), batch_size=4)
+    pool = torch.ones(30, 1, 4, 4)
+    views = PoolViews(
+        30,
+        lambda n, g: pool[torch.randint(0, 30, (n,), generator=g)],
+        lambda x, g: x * 2,
+        lambda x, g: x * 3,
+        cutout_fraction=0.0,
+    )
+    steps = pool_steps(30, 4, 2, labelled.steps_per_epoch())
+    assert steps == 4  # one pass over the pool at 8 pool images a step; the labelled set (3 steps) is cycled
+    batches = SemiSupervisedBatches(labelled, views, unlabelled_ratio=2, strong=True, steps=steps)
+    seen = list(batches.epoch(torch.Generator().manual_seed(0)))
+    assert len(seen) == 4
+    for x, y in seen:
+        n = len(y)
+        assert x.shape[0] == n + 2 * 2 * n
+        assert torch.all(x[:n] == 0) and torch.all(x[n : 3 * n] == 2) and torch.all(x[3 * n :] == 3)
+
+
+# ---------------------------------------------------------------------------------------- classification runs
+def _flat_pool(tmp_path: Path, n_per_class: int, seed: int) -> Path:
+    from medimg.data.synthetic import make_phantom_dataset
+
+    source = make_phantom_dataset(tmp_path / f"source{seed}", n_per_class=n_per_class, size=32, seed=seed)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    for file in source.rglob("*.png"):
+        shutil.copy(file, pool / f"{file.parent.name}_{file.name}")
+    return pool
+
+
+def test_fit_with_a_pool_folder_never_trains_on_evaluation_images(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg import Model
+    from medimg.config import FitOptions
+    from medimg.engine.run import default_splits
+    from medimg.tasks.registry import get_task
+
+    pool = _flat_pool(tmp_path, n_per_class=4, seed=5)
+    task = get_task("classify")
+    assignment = default_splits(task, task.load_dataset(phantom_dir), FitOptions()).assignment  # what fit will use
+    evaluation = sorted(k for k, v in assignment.items() if v in ("val", "test"))[:3]
+    for k, case_id in enumerate(evaluation):  # copies of validation/test images slipped into the pool
+        shutil.copy(phantom_dir / case_id, pool / f"copy_{k}.png")
+    model = Model("simple-cnn").fit(
+        phantom_dir,
+        run_dir=tmp_path / "semi",
+        unlabelled=pool,
+        semi_supervised={"confidence_threshold": 0.5, "warmup_epochs": 0},
+        **FAST,
+    )
+    run = model.run_dir_
+    assert run is not None
+    training = json.loads((run / "metadata.json").read_text())["training"]
+    semi = training["semi_supervised"]
+    assert training["unlabelled_images"] == 8 and semi["unlabelled_images"] == 8
+    assert semi["dropped_evaluation_copies"] == 3
+    assert semi["epochs"][0]["pseudo_label_rate"] > 0 and semi["epochs"][0]["unlabelled_loss"] > 0
+    saved = json.loads((run / "splits.json").read_text())["assignment"]
+    assert saved == assignment  # the pool changes no split
+    assert not any("pool" in k or "copy_" in k for k in saved)
+    assert json.loads((run / "config.json").read_text())["options"]["unlabelled"] == str(pool.resolve())
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["semi_supervised"]["confidence_threshold"] == 0.5
+    assert plan["reasons"]["semi_supervised"] == "set by user"
+    assert model.report_ is not None and model.report_.metrics["n"] == sum(v == "test" for v in assignment.values())
+
+
+def _manifest_with_empty_labels(root: Path, phantom_dir: Path, unlabelled_every: int = 4) -> Path:
+    rows = []
+    for k, file in enumerate(sorted(phantom_dir.rglob("*.png"))):
+        label = "" if k % unlabelled_every == 0 else file.parent.name
+        rows.append({"path": str(file), "label": label})
+    manifest = root / "manifest.csv"
+    with manifest.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
+
+
+def test_csv_rows_with_an_empty_label_are_the_pool_only_when_asked(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg import Dataset, Model
+
+    manifest = _manifest_with_empty_labels(tmp_path, phantom_dir)
+    dataset = Dataset.load(manifest)
+    assert len(dataset.unlabelled) == 20 and len(dataset.cases) == 60
+    plain = Model("simple-cnn").fit(manifest, run_dir=tmp_path / "plain", **FAST)
+    assert "semi_supervised" not in plain.metadata_["training"]
+    semi = Model("simple-cnn").fit(manifest, run_dir=tmp_path / "semi", unlabelled=manifest, **FAST)
+    assert semi.metadata_["training"]["unlabelled_images"] == 20
+    assignment = json.loads((tmp_path / "semi" / "splits.json").read_text())["assignment"]
+    assert not set(assignment) & {c.case_id for c in dataset.unlabelled}
+
+
+def test_cases_of_an_npz_dataset_as_the_pool(tmp_path: Path) -> None:
+    """The Python form the data-efficiency benchmark uses: a labelled subset, the other training rows as pool."""
+    from medimg import Dataset, Model
+    from tests.conftest import write_npz
+
+    dataset = Dataset.load(write_npz(tmp_path / "tiny.npz", n=(40, 16, 16)))
+    train = [c for c in dataset.cases if c.split == "train"]
+    labelled = dataclasses.replace(dataset, cases=[c for c in dataset.cases if c not in train[10:]])
+    model = Model("simple-cnn").fit(labelled, run_dir=tmp_path / "run", unlabelled=train[10:], **FAST)
+    assert model.metadata_["training"]["unlabelled_images"] == 30
+    assert model.metadata_["training"]["train_images"] == 10
+
+
+def test_pool_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg import Model
+
+    with pytest.raises(DatasetError, match="no rows with an empty label"):
+        Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "a", unlabelled=phantom_dir, **FAST)
+    with pytest.raises(DatasetError, match="does not exist"):
+        Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "b", unlabelled=tmp_path / "nope", **FAST)
+    with pytest.raises(ConfigError, match="classical"):
+        Model("random-forest").fit(phantom_dir, run_dir=tmp_path / "c", unlabelled=phantom_dir)
+    with pytest.raises(ConfigError, match=r"semi_supervised\.confidence_treshold"):
+        Model("simple-cnn", semi_supervised={"confidence_treshold": 0.9})
