@@ -231,11 +231,17 @@ class Model:
         out_dir: str | Path | None = None,
         n_resamples: int = 1000,
         strict: bool = False,
+        window: str | tuple[float, float] | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
     ) -> Report:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
         Writes ``report.json``, ``report.html`` and plots to ``out_dir`` (default ``RUN/report`` for the
-        training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise).
+        training data's test split, ``RUN/evaluations/<dataset>-<split>`` otherwise). Images are read as the run's
+        training data was (its include/exclude/window) unless ``window``/``include``/``exclude`` say otherwise,
+        and compared with the training domain (the report's ``domain`` entry; ``strict`` refuses images outside
+        it). A classification set holding one class is evaluated with the metrics defined on it.
 
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
@@ -250,7 +256,15 @@ class Model:
         if split not in SPLIT_NAMES:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, SPLIT_NAMES)}")
         own = data is None or data is self._dataset
-        dataset = self._training_dataset() if data is None else self._as_dataset(data, **self._dataset_options())
+        given = {"window": window, "include": include, "exclude": exclude}
+        options = {**self._dataset_options(), **{k: v for k, v in given.items() if v is not None}}
+        if self.task == "classify":  # an external test set may hold one class: evaluated with the defined metrics
+            options["min_classes"] = 1
+        if data is None and any(v is not None for v in given.values()):  # the training data, read differently
+            from medimg.run_folder import RunFolder
+
+            data = Path(RunFolder(self.run_dir_ or ".").read_json("config.json")["data"])
+        dataset = self._training_dataset() if data is None else self._as_dataset(data, **options)
         cases = self._cases(dataset, split, own=own)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")

@@ -283,12 +283,24 @@ def evaluate(
     data: Annotated[Path | None, typer.Argument(help="another dataset (default: the training data)")] = None,
     split: Annotated[str, typer.Option(help="train, val, test or all")] = "test",
     out: Annotated[Path | None, typer.Option(help="report folder")] = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    window: Window = None,
+    threads: Threads = None,
+    strict: Strict = False,
 ) -> None:
-    """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report."""
+    """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report.
+
+    Images are compared with what the model was trained on (a warning and the report's "domain" entry; --strict
+    refuses images outside it). An external set with one class is evaluated with the metrics defined on it."""
     from medimg.model import Model
 
+    _set_threads(threads)
     model = Model.load(run)
-    _print_metrics(model.evaluate(data, split=split, out_dir=out))
+    report = model.evaluate(
+        data, split=split, out_dir=out, strict=strict, window=_window(window), include=include, exclude=exclude
+    )
+    _print_metrics(report)
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
 
 

@@ -158,14 +158,19 @@ class ClassifyTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
+        from medimg.data.loading import read_cases
         from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.tasks.classify.data import prepare_split
+        from medimg.planning.domain import check_loaded_domain
+        from medimg.tasks.classify.data import prepare_loaded
         from medimg.tasks.classify.inference import predict_proba
 
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
-        prepared = prepare_split(dataset, cases, plan, strict=strict, progress=False)
+        loaded = read_cases(dataset, cases, strict=strict, progress=False)
+        sources = [str(c.path or c.case_id) for c in loaded.cases]
+        domain = check_loaded_domain(model.run_dir_, loaded.arrays, loaded.metas, sources, strict=strict)
+        prepared = prepare_loaded(loaded, plan)
         y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
         history = []
@@ -179,7 +184,11 @@ class ClassifyTask:
             model_name=f"{plan.network} (width {plan.width})",
             dataset_name=dataset.name,
             case_ids=prepared.case_ids,
-            extra={**run_details(model), "skipped_files": [list(s) for s in prepared.skipped]},
+            extra={
+                **run_details(model),
+                "skipped_files": [list(s) for s in prepared.skipped],
+                **({"domain": domain} if domain is not None else {}),
+            },
             n_resamples=n_resamples,
         )
         write_report(report, out_dir, y_true=y, probabilities=probabilities, history=history or None)

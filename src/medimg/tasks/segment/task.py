@@ -185,6 +185,7 @@ class SegmentTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
+        from medimg.planning.domain import load_training_domain
         from medimg.tasks.segment.evaluate import evaluate_cases
 
         plan = model.plan_
@@ -199,6 +200,7 @@ class SegmentTask:
             n_resamples=n_resamples,
             strict=strict,
             extra=run_details(model),
+            domain=load_training_domain(model.run_dir_),
         )
 
     def predict(
