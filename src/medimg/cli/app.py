@@ -92,7 +92,11 @@ def check(
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json
+    from medimg.io.dicom_survey import survey_dicom
 
+    survey = survey_dicom(data)
+    if survey.series:
+        _echo(survey.summary())
     load = Dataset.load
     found = load(data, task=task, include=include, exclude=exclude, window=_window(window))  # type: ignore[arg-type]
     if not isinstance(found, Dataset):  # image/mask pairs: the pairing summary (per-image checks: classification)
@@ -100,7 +104,7 @@ def check(
         return
     report = check_dataset(found, progress=True)
     _echo(report.summary())
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"dicom": survey.to_dict()} if survey.series else {}
     if found.task == "detect":  # boxes per class: sizes, boxes per image, out-of-bounds and duplicate boxes
         from medimg.data.detection import DetectionDataset, box_statistics
 

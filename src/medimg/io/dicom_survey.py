@@ -1,0 +1,207 @@
+"""What DICOM files a folder holds, series by series, from their headers only (no pixels are decoded).
+
+``medimg check`` prints this for any folder holding DICOM, so a study folder is seen as what it is (series of
+one patient, their modality, size, spacing and orientation) and not only as "5 classes". Patients are grouped by
+a hash of their PatientID: no identifier is printed or stored.
+
+Example:
+    >>> survey = survey_dicom("data/study")                          # doctest: +SKIP
+    >>> print(survey.summary())                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DicomSeries", "DicomSurvey", "survey_dicom"]
+
+#: Header reads at most (a survey of a huge archive stops there and says so).
+MAX_FILES = 20_000
+
+
+@dataclass
+class DicomSeries:
+    """One series as its headers describe it.
+
+    Attributes:
+        series: a short hash of the SeriesInstanceUID (UIDs are not shown).
+        patient: a short hash of the PatientID (``"none"`` without one).
+        folder: the folder holding its files (relative to the surveyed root).
+        modality: DICOM Modality (``"?"`` when absent).
+        slices: files (slices or multi-frame files) in the series.
+        size: ``[rows, columns]`` (the most common one).
+        spacing_mm: ``[dy, dx]`` from PixelSpacing (or ImagerPixelSpacing), with the slice spacing first for
+            series of several slices with positions.
+        orientation: ``axial``, ``coronal``, ``sagittal``, ``oblique`` or ``unknown``.
+        description: SeriesDescription, when present.
+    """
+
+    series: str
+    patient: str
+    folder: str
+    modality: str
+    slices: int
+    size: list[int] | None
+    spacing_mm: list[float] | None
+    orientation: str
+    description: str = ""
+
+
+@dataclass
+class DicomSurvey:
+    """The DICOM series under a folder, and what a user should know about them."""
+
+    root: str
+    series: list[DicomSeries] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unreadable: int = 0
+
+    @property
+    def patients(self) -> int:
+        return len({s.patient for s in self.series})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "patients": self.patients,
+            "series": [asdict(s) for s in self.series],
+            "warnings": list(self.warnings),
+            "unreadable_files": self.unreadable,
+        }
+
+    def summary(self) -> str:
+        """A table of the series (one line each) and the warnings."""
+        lines = [f"DICOM: {len(self.series)} series, {self.patients} patient(s) (hashed PatientID) under {self.root}"]
+        for s in self.series:
+            size = "x".join(map(str, s.size)) if s.size else "?"
+            spacing = " x ".join(f"{v:.3g}" for v in s.spacing_mm) + " mm" if s.spacing_mm else "spacing ?"
+            described = f"  '{s.description}'" if s.description else ""
+            lines.append(
+                f"  {s.folder or '.'}: {s.modality:3s} {s.slices:4d} slice(s)  {size:>9s}  {spacing}  {s.orientation}"
+                f"  patient {s.patient}{described}"
+            )
+        if self.unreadable:
+            lines.append(f"  {self.unreadable} DICOM file(s) had unreadable headers")
+        lines += [f"WARNING: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _short_hash(value: Any) -> str:
+    return hashlib.sha256(str(value).encode()).hexdigest()[:8] if value else "none"
+
+
+def _floats(value: Any) -> list[float] | None:
+    try:
+        return [float(v) for v in value] if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _orientation(cosines: list[float] | None) -> str:
+    if not cosines or len(cosines) != 6:
+        return "unknown"
+    normal = np.abs(np.cross(cosines[:3], cosines[3:]))
+    if normal.max() < 0.8:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[int(normal.argmax())]
+
+
+def _dicom_files(root: Path) -> Iterable[Path]:
+    from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, has_dicom_magic
+
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        suffix = file_suffix(path)
+        if suffix in {".dcm", ".dicom", ".ima"} or (suffix not in IMAGE_SUFFIXES and has_dicom_magic(path)):
+            yield path
+
+
+def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey:
+    """Group the DICOM files under ``root`` by series, from their headers (pydicom, pixels not read).
+
+    Warns when the series mix modalities, when one patient's series are spread over several top-level folders
+    (class folders that are series of one patient?) and when a series mixes image sizes.
+
+    Returns:
+        A :class:`DicomSurvey` (empty when the folder holds no DICOM or pydicom is not installed).
+    """
+    base = Path(root)
+    survey = DicomSurvey(root=str(base))
+    if not base.is_dir():
+        return survey
+    try:
+        import pydicom
+    except ImportError:
+        return survey
+    groups: dict[str, list[Any]] = defaultdict(list)
+    folders: dict[str, str] = {}
+    for count, path in enumerate(_dicom_files(base)):
+        if count >= max_files:
+            survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
+            break
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        except Exception:  # a header pydicom cannot parse: counted, the pixels readers say why
+            survey.unreadable += 1
+            continue
+        if "Rows" not in ds and "SeriesInstanceUID" not in ds:
+            survey.unreadable += 1
+            continue
+        key = str(ds.get("SeriesInstanceUID") or path.parent)
+        groups[key].append(ds)
+        folders.setdefault(key, str(path.parent.relative_to(base)) if path.parent != base else "")
+    for key, datasets in groups.items():
+        first = datasets[0]
+        sizes = Counter((int(d.get("Rows") or 0), int(d.get("Columns") or 0)) for d in datasets)
+        spacing = _floats(first.get("PixelSpacing") or first.get("ImagerPixelSpacing"))
+        cosines = _floats(first.get("ImageOrientationPatient"))
+        positions = [_floats(d.get("ImagePositionPatient")) for d in datasets]
+        if spacing and cosines and len(datasets) > 1 and all(p and len(p) == 3 for p in positions):
+            normal = np.cross(cosines[:3], cosines[3:])
+            along = np.sort([float(np.dot(p, normal)) for p in positions if p])
+            steps = np.diff(along)
+            if steps.size and float(np.median(steps)) > 0:
+                spacing = [round(float(np.median(steps)), 4), *spacing]
+        survey.series.append(
+            DicomSeries(
+                series=_short_hash(key),
+                patient=_short_hash(first.get("PatientID")),
+                folder=folders[key],
+                modality=str(first.get("Modality") or "?"),
+                slices=len(datasets),
+                size=list(sizes.most_common(1)[0][0]) if sizes else None,
+                spacing_mm=spacing,
+                orientation=_orientation(cosines),
+                description=str(first.get("SeriesDescription") or "")[:40],
+            )
+        )
+        if len(sizes) > 1:
+            survey.warnings.append(
+                f"series in {folders[key] or '.'} mixes image sizes {', '.join(f'{r}x{c}' for r, c in sizes)}"
+            )
+    survey.series.sort(key=lambda s: (s.folder, s.series))
+    modalities = Counter(s.modality for s in survey.series)
+    if len(modalities) > 1:
+        mixed = ", ".join(f"{m} ({n} series)" for m, n in modalities.most_common())
+        survey.warnings.append(
+            f"mixed modalities: {mixed}. A model sees their intensities on different scales (CT in HU, others "
+            "mapped to 0..255); train one model per modality, or make sure this mix is intended"
+        )
+    tops = {s.folder.split("/")[0] for s in survey.series if s.folder}
+    if len(tops) > 1 and survey.patients == 1:
+        survey.warnings.append(
+            f"the {len(tops)} top-level folders hold series of ONE patient: if they are used as classes, the model "
+            "learns series (scanner settings), not a diagnosis; class folders should hold many patients"
+        )
+    return survey

@@ -1,0 +1,63 @@
+"""medimg check on a DICOM study folder: series listed (modality, slices, size, spacing, orientation, hashed
+patient), mixed modalities and one-patient "classes" warned about (issue 14)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from medimg.cli.app import app
+from medimg.io.dicom_survey import survey_dicom
+
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+SAGITTAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+
+
+def _study(dicom_writer: Callable[..., Path], tmp_path: Path) -> Path:
+    """study/ct_head (3 axial CT slices, 2.5 mm apart) and study/mr_t1 (2 sagittal MR slices): one patient."""
+    rng = np.random.default_rng(0)
+    ct_uid, mr_uid = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
+    for i in range(3):
+        ct = rng.integers(0, 2000, (8, 10)).astype(np.uint16)
+        dicom_writer(
+            f"study/ct_head/{i}.dcm", ct, modality="CT", slope=1, intercept=-1024, position=(0, 0, 2.5 * i),
+            orientation=AXIAL, series_uid=ct_uid,
+        )  # fmt: skip
+    for i in range(2):
+        mr = rng.integers(0, 900, (12, 12)).astype(np.uint16)
+        dicom_writer(
+            f"study/mr_t1/{i}.dcm", mr, modality="MR", position=(1.2 * i, 0, 0), orientation=SAGITTAL,
+            series_uid=mr_uid,
+        )  # fmt: skip
+    return tmp_path / "study"
+
+
+def test_survey_groups_series_and_hashes_the_patient(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    survey = survey_dicom(_study(dicom_writer, tmp_path))
+    by_folder = {s.folder: s for s in survey.series}
+    assert set(by_folder) == {"ct_head", "mr_t1"} and survey.patients == 1
+    ct, mr = by_folder["ct_head"], by_folder["mr_t1"]
+    assert (ct.modality, ct.slices, ct.size, ct.orientation) == ("CT", 3, [8, 10], "axial")
+    assert ct.spacing_mm == [2.5, 0.5, 0.75]
+    assert (mr.modality, mr.slices, mr.orientation) == ("MR", 2, "sagittal")
+    assert "PID-0042" not in json.dumps(survey.to_dict())  # the patient is a hash, never the ID
+    assert any("mixed modalities" in w for w in survey.warnings)
+    assert any("ONE patient" in w for w in survey.warnings)
+
+
+def test_check_prints_the_series_and_records_them_in_json(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    study = _study(dicom_writer, tmp_path)
+    result = CliRunner().invoke(app, ["check", str(study), "--json", str(tmp_path / "check.json")])
+    assert "DICOM: 2 series, 1 patient(s)" in result.output
+    assert "ct_head: CT     3 slice(s)" in result.output and "mixed modalities" in result.output
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert len(saved["dicom"]["series"]) == 2
+
+
+def test_a_folder_without_dicom_has_no_survey(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"")
+    assert survey_dicom(tmp_path).series == []
