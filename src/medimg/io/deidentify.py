@@ -1,83 +1,68 @@
-"""DICOM de-identification before anything is stored or logged (a subset of the DICOM PS3.15 basic profile).
+"""DICOM de-identification with the DICOM PS3.15 Annex E *Basic Application Level Confidentiality Profile*.
 
-What :func:`deidentify_dataset` does, recursively through sequences:
+The profile's table (PS3.15 Table E.1-1: ~650 attributes, each with an action) comes from ``dicom-anonymizer``
+(KitwareMedical), which transcribes it from the standard release by release; medimg uses its
+:data:`PROFILE_TABLE` edition. :func:`deidentify_dataset` applies it, recursively through every sequence item:
 
-* removes the direct identifiers listed in :data:`REMOVED_KEYWORDS` (patient name, ID, birth date, address,
-  other IDs, accession number, institution, physicians, operators, station, study ID, comments...),
-* removes every other person name (VR ``PN``), every date/time of birth, and all private tags,
-* replaces instance UIDs (study, series, SOP instance, frame of reference, referenced instances...) with
-  ``2.25.<n>`` UIDs derived from the original by a keyed hash (HMAC-SHA256 with a secret ``salt``): the same
-  original UID always maps to the same new one under the same salt, so series stay together, and nobody
-  without the salt can map them back,
-* sets PatientIdentityRemoved = YES and records the method.
+=========  =====================================================================================================
+Action     What medimg does
+=========  =====================================================================================================
+``X``      remove the attribute
+``Z``      empty it (zero length; dates become the dummy ``00010101``; a sequence becomes empty)
+``D``      replace it with a dummy of its VR (``ANONYMIZED``, ``0``, ``00010101``...); in a sequence, every value
+``U``      replace the UID with ``2.25.<n>`` from a keyed hash of the original (HMAC-SHA256 under a secret
+           ``salt``): the same UID always maps to the same new one, so series stay together, and nobody without
+           the salt can map them back
+``Z/D``    ``Z``; ``X/Z``, ``X/D``, ``X/Z/D``, ``X/Z/U*``: ``X`` -- where the table allows a choice, the option
+           that keeps the least (the de-identified dataset is read for its pixels and a few facts, never
+           re-exported, so IOD conformance does not call for more)
+=========  =====================================================================================================
+
+On top of the profile: all private tags are removed (the profile's default), every other instance UID is
+replaced the same keyed way (class, transfer-syntax and coding-scheme UIDs are kept), and PatientIdentityRemoved,
+DeidentificationMethod and DeidentificationMethodCodeSequence (``113100``, the basic profile) are set.
 
 Example:
     >>> import pydicom
     >>> from pydicom.data import get_testdata_file
     >>> ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
     >>> _ = deidentify_dataset(ds, salt="secret")
-    >>> "PatientName" in ds, ds.PatientIdentityRemoved
-    (False, 'YES')
+    >>> str(ds.PatientName), "StudyDescription" in ds, ds.PatientIdentityRemoved
+    ('', False, 'YES')
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-METHOD = "medimg PS3.15 subset: identifiers removed, UIDs keyed-hashed"
+PROFILE_TABLE = "dicomfields_2026c"
+"""The edition of PS3.15 Table E.1-1 used (a module of ``dicomanonymizer.dicom_anonymization_databases``)."""
+
+METHOD = "DICOM PS3.15 E basic profile (table 2026c), keyed UIDs"
 """DeidentificationMethod (VR LO: at most 64 characters)."""
 
-REMOVED_KEYWORDS: tuple[str, ...] = (
-    "PatientName",
-    "PatientID",
-    "IssuerOfPatientID",
-    "PatientBirthDate",
-    "PatientBirthTime",
-    "PatientBirthName",
-    "PatientAddress",
-    "PatientTelephoneNumbers",
-    "PatientMotherBirthName",
-    "OtherPatientIDs",
-    "OtherPatientIDsSequence",
-    "OtherPatientNames",
-    "PatientAge",
-    "MedicalRecordLocator",
-    "MilitaryRank",
-    "BranchOfService",
-    "Occupation",
-    "PatientInsurancePlanCodeSequence",
-    "AdditionalPatientHistory",
-    "PatientComments",
-    "AccessionNumber",
-    "StudyID",
-    "InstitutionName",
-    "InstitutionAddress",
-    "InstitutionalDepartmentName",
-    "InstitutionCodeSequence",
-    "ReferringPhysicianName",
-    "ReferringPhysicianAddress",
-    "ReferringPhysicianTelephoneNumbers",
-    "ReferringPhysicianIdentificationSequence",
-    "PerformingPhysicianName",
-    "PhysiciansOfRecord",
-    "NameOfPhysiciansReadingStudy",
-    "RequestingPhysician",
-    "OperatorsName",
-    "StationName",
-    "DeviceSerialNumber",
-    "RequestAttributesSequence",
-    "ImageComments",
-    "StudyComments",
-    "CurrentPatientLocation",
-    "PatientState",
-    "ResponsiblePerson",
-    "ResponsibleOrganization",
-)
-"""Attributes removed outright (wherever they occur)."""
+ACTIONS: dict[str, str] = {
+    "D_TAGS": "D",
+    "Z_TAGS": "Z",
+    "X_TAGS": "X",
+    "U_TAGS": "U",
+    "Z_D_TAGS": "Z/D",
+    "X_Z_TAGS": "X/Z",
+    "X_D_TAGS": "X/D",
+    "X_Z_D_TAGS": "X/Z/D",
+    "X_Z_U_STAR_TAGS": "X/Z/U*",
+}
+"""The table's action codes, by ``dicom-anonymizer``'s category name."""
+
+APPLIED: dict[str, str] = {"D": "D", "Z": "Z", "X": "X", "U": "U", "Z/D": "Z", "X/Z": "X", "X/D": "X"}
+APPLIED |= {"X/Z/D": "X", "X/Z/U*": "X"}
+"""The action medimg applies for each code of the table (the choice that keeps the least)."""
 
 KEPT_UID_KEYWORDS = frozenset(
     {
@@ -94,6 +79,58 @@ KEPT_UID_KEYWORDS = frozenset(
 )
 """UIDs that name standard classes/syntaxes rather than instances: never replaced."""
 
+_DUMMY_DATE = {"DA": "00010101", "DT": "00010101010101.000000+0000", "TM": "000000.00"}
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+
+
+class BasicProfile:
+    """PS3.15 Table E.1-1: the action code (``"X"``, ``"Z"``, ``"X/Z/D"``...) of each tag it lists.
+
+    Args:
+        exact: action code by tag (``(group << 16) | element``).
+        masked: ``(group, element, group mask, element mask, code)`` for repeating groups (curves, overlays).
+    """
+
+    def __init__(self, exact: dict[int, str], masked: list[tuple[int, int, int, int, str]]) -> None:
+        self.exact = exact
+        self.masked = masked
+
+    def code(self, tag: int) -> str | None:
+        """The table's action code for ``tag``, or None when the profile keeps it (``K`` or not listed)."""
+        found = self.exact.get(int(tag))
+        if found is not None:
+            return found
+        group, element = int(tag) >> 16, int(tag) & 0xFFFF
+        for g, e, group_mask, element_mask, code in self.masked:
+            if group & group_mask == g & group_mask and element & element_mask == e & element_mask:
+                return code
+        return None
+
+
+@cache
+def basic_profile() -> BasicProfile:
+    """The table of :data:`PROFILE_TABLE` (loaded once).
+
+    Raises:
+        MissingDependencyError: ``dicom-anonymizer`` is not installed.
+    """
+    try:
+        from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
+    except ImportError as error:
+        from medimg.errors import MissingDependencyError
+
+        raise MissingDependencyError("dicom-anonymizer", "serve") from error
+    table = dicom_anonymization_database_selector(PROFILE_TABLE)
+    exact: dict[int, str] = {}
+    masked: list[tuple[int, int, int, int, str]] = []
+    for category, code in ACTIONS.items():
+        for entry in table[category]:
+            if len(entry) == 2:
+                exact[(entry[0] << 16) | entry[1]] = code
+            else:
+                masked.append((entry[0], entry[1], entry[2], entry[3], code))
+    return BasicProfile(exact, masked)
+
 
 def new_uid(uid: str, salt: str) -> str:
     """The replacement for ``uid``: ``2.25.`` + a 128-bit integer from HMAC-SHA256(salt, uid) (<= 64 chars)."""
@@ -101,46 +138,127 @@ def new_uid(uid: str, salt: str) -> str:
     return "2.25." + str(int.from_bytes(digest[:16], "big"))
 
 
-def _walk(dataset: Any, salt: str, changed: set[str]) -> None:
-    for keyword in REMOVED_KEYWORDS:
-        if keyword in dataset:
-            delattr(dataset, keyword)
-            changed.add(keyword)
-    for element in list(dataset):
-        keyword = element.keyword or str(element.tag)
-        if element.VR == "SQ":
-            for item in element.value or []:
-                _walk(item, salt, changed)
-        elif element.VR == "PN":
+def _replace_uids(element: Any, salt: str) -> None:
+    if not element.value:
+        return
+    if element.VM > 1:
+        element.value = [new_uid(str(v), salt) for v in element.value]
+    else:
+        element.value = new_uid(str(element.value), salt)
+
+
+def _empty(element: Any) -> None:
+    """``Z``: zero length (a dummy date for DA/DT/TM, as ``dicom-anonymizer`` does)."""
+    if element.VR == "SQ":
+        element.value = []
+    elif element.VR in _DUMMY_DATE:
+        element.value = _DUMMY_DATE[element.VR]
+    elif element.VR in _BINARY_VRS:
+        element.value = b""
+    else:
+        element.value = None
+
+
+def _dummy(dataset: Any, element: Any, salt: str) -> None:
+    """``D``: a non-empty dummy of the element's VR (``dicom-anonymizer``'s); in a sequence, every value."""
+    from dicomanonymizer.simpledicomanonymizer import replace_element
+
+    if element.VR == "UI":
+        _replace_uids(element, salt)
+    elif element.VR == "SQ":
+        for item in element.value or []:
+            for inner in list(item):
+                _dummy(item, inner, salt)
+    else:
+        try:
+            replace_element(element)
+        except NotImplementedError:  # a VR it has no dummy for (OW, AT...): remove instead
             del dataset[element.tag]
-            changed.add(keyword)
-        elif element.VR == "UI" and keyword not in KEPT_UID_KEYWORDS and element.value:
-            values = element.value if element.VM > 1 else [element.value]
-            replaced = [new_uid(str(v), salt) for v in values]
-            element.value = replaced if element.VM > 1 else replaced[0]
-            changed.add(keyword)
+
+
+def _apply_profile(dataset: Any, profile: BasicProfile, salt: str, changed: set[str]) -> None:
+    for element in list(dataset):
+        code = profile.code(element.tag)
+        keyword = element.keyword or str(element.tag)
+        action = APPLIED[code] if code is not None else None
+        if action == "X":
+            del dataset[element.tag]
+        elif action == "Z":
+            _empty(element)
+        elif action == "D":
+            _dummy(dataset, element, salt)
+        elif action == "U" or (
+            element.VR == "UI" and element.value and keyword not in KEPT_UID_KEYWORDS and not element.tag.is_private
+        ):
+            _replace_uids(element, salt)
+        elif element.VR == "SQ":  # kept: its items are de-identified the same way
+            for item in element.value or []:
+                _apply_profile(item, profile, salt, changed)
+            continue
+        else:
+            continue
+        changed.add(keyword)
 
 
 def deidentify_dataset(dataset: Any, *, salt: str) -> list[str]:
-    """De-identify a pydicom ``Dataset`` in place (and its ``file_meta``).
+    """De-identify a pydicom ``Dataset`` in place (and its ``file_meta``) with the PS3.15 basic profile.
 
     Args:
         dataset: a ``pydicom.Dataset``.
         salt: the secret key of the UID mapping (keep it stable for consistent UIDs; never publish it).
 
     Returns:
-        The sorted keywords that were removed or replaced.
+        The sorted keywords that were removed, emptied or replaced (top level and inside sequences).
+
+    Raises:
+        MissingDependencyError: ``dicom-anonymizer`` (the profile's table) is not installed.
     """
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    profile = basic_profile()
     changed: set[str] = set()
-    dataset.remove_private_tags()
-    _walk(dataset, salt, changed)
+    dataset.remove_private_tags()  # recursive
+    _apply_profile(dataset, profile, salt, changed)
     file_meta = getattr(dataset, "file_meta", None)
-    if file_meta is not None and "MediaStorageSOPInstanceUID" in file_meta:
-        file_meta.MediaStorageSOPInstanceUID = new_uid(str(file_meta.MediaStorageSOPInstanceUID), salt)
-        changed.add("MediaStorageSOPInstanceUID")
+    if file_meta is not None:
+        _apply_profile(file_meta, profile, salt, changed)
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = METHOD
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
+    code.CodeMeaning = "Basic Application Confidentiality Profile"
+    dataset.DeidentificationMethodCodeSequence = Sequence([code])
     return sorted(changed)
+
+
+def deidentify_bytes(data: bytes, *, salt: str) -> tuple[bytes, Any]:
+    """De-identify a DICOM file held in memory: nothing of the original is written anywhere.
+
+    Returns:
+        ``(the de-identified file's bytes, its pydicom Dataset)``.
+
+    Raises:
+        ValueError: the bytes are not DICOM pydicom can parse and rewrite (the message names no value). Only
+            what pydicom parsed is written back: bytes after a truncation point are dropped, never copied.
+    """
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(data), force=True)
+        for _ in dataset.iterall():  # every element parsed now: a broken one fails here, not half-way through
+            pass
+    except Exception as error:  # pydicom raises many types for broken files
+        raise ValueError(f"the DICOM data cannot be parsed ({type(error).__name__})") from error
+    if len(dataset) == 0:
+        raise ValueError("the DICOM data cannot be parsed (no data element could be read after the header)")
+    deidentify_dataset(dataset, salt=salt)
+    buffer = io.BytesIO()
+    try:
+        dataset.save_as(buffer, enforce_file_format=False)
+    except Exception as error:
+        raise ValueError(f"the DICOM data cannot be rewritten ({type(error).__name__})") from error
+    return buffer.getvalue(), dataset
 
 
 def deidentify_file(path: str | os.PathLike[str], *, salt: str, out: str | os.PathLike[str] | None = None) -> Any:
@@ -152,20 +270,13 @@ def deidentify_file(path: str | os.PathLike[str], *, salt: str, out: str | os.Pa
     Raises:
         ImageReadError: the file is not readable DICOM.
     """
-    import pydicom
-
     from medimg.errors import ImageReadError
+    from medimg.fileio import atomic_write_bytes
 
     source = Path(path)
     try:
-        dataset = pydicom.dcmread(source, force=True)
-    except Exception as error:  # pydicom raises many types for broken files
-        raise ImageReadError(source, f"the DICOM data cannot be parsed ({type(error).__name__})") from error
-    deidentify_dataset(dataset, salt=salt)
-    try:
-        dataset.save_as(Path(out) if out else source, enforce_file_format=False)
-    except TypeError:  # pydicom < 3 has no enforce_file_format
-        dataset.save_as(Path(out) if out else source)
-    except Exception as error:
-        raise ImageReadError(source, f"the DICOM data cannot be rewritten ({type(error).__name__})") from error
+        data, dataset = deidentify_bytes(source.read_bytes(), salt=salt)
+    except (OSError, ValueError) as error:
+        raise ImageReadError(source, str(error)) from error
+    atomic_write_bytes(Path(out) if out else source, data)
     return dataset
