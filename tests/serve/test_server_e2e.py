@@ -37,6 +37,7 @@ class Server:
         assert created.returncode == 0, created.stderr
         self.token = created.stdout.strip()
         self.log = folder / "server.log"
+        self.work_dir = folder / "work"
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -48,7 +49,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "medimg.cli.app", "serve", str(self.run), "--port", str(self.port)]
-        command += ["--db", self.db, "--max-upload-mb", "1"]
+        command += ["--db", self.db, "--max-upload-mb", "1", "--work-dir", str(self.work_dir)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
@@ -113,7 +114,9 @@ def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Pat
         assert client.get("/healthz").status_code == 200
         before = {r["id"]: r for r in (dicom.json(), png.json())}
 
+    killed = {p.name for p in server.work_dir.iterdir()}
     server.restart(kill=True)  # SIGKILL: no clean shutdown, nothing flushed on exit
+    assert not killed & {p.name for p in server.work_dir.iterdir()}  # what the killed server left: swept
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
         listed = client.get("/v1/reports").json()
         assert listed["total"] == 2 and {item["id"] for item in listed["items"]} == set(before)

@@ -67,30 +67,53 @@ def serve(
     max_upload_mb: Annotated[float, typer.Option(help="largest accepted upload, MB")] = 50.0,
     max_pixels: Annotated[int, typer.Option(help="largest accepted image, pixels (decompression bombs)")] = 64_000_000,
     explain: Annotated[str, typer.Option(help="heatmap method: gradcam, gradcam++, occlusion or none")] = "gradcam",
+    workers: Annotated[int, typer.Option(help="uploads processed at the same time")] = 2,
+    queue_limit: Annotated[int, typer.Option(help="uploads that may wait for a worker; more get 503")] = 8,
+    timeout: Annotated[float, typer.Option(help="seconds before an unfinished upload gets 503")] = 120.0,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="private folder for uploads being read (default <temp>/medimg-serve-<uid>)")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create."""
+    """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create.
+
+    The model is loaded and checked (weights' SHA-256, explanation method) before the server listens: a missing,
+    truncated or altered run is a clear error, not a server that starts and fails.
+    """
     try:
         import uvicorn
     except ImportError as error:
         from medimg.errors import MissingDependencyError
 
         raise MissingDependencyError("uvicorn", "serve") from error
+    from pydantic import ValidationError
+
+    from medimg.errors import ConfigError
     from medimg.serve.app import create_app
+    from medimg.serve.service import PredictionService
     from medimg.serve.settings import ServeSettings
     from medimg.serve.storage import Storage
 
-    settings = ServeSettings(
-        run_dir=run,
-        database=db,
-        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-        max_pixels=max_pixels,
-        explain_method=None if explain.lower() == "none" else explain,
-    )
+    try:
+        settings = ServeSettings(
+            run_dir=run,
+            database=db,
+            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+            max_pixels=max_pixels,
+            explain_method=None if explain.lower() == "none" else explain,
+            workers=workers,
+            queue_limit=queue_limit,
+            request_timeout_s=timeout,
+            work_dir=work_dir,
+        )
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid `medimg serve` option(s): {problems}") from None
     storage = Storage(settings.database_url)
     if not storage.list_tokens():
         logger.warning("the database has no API token yet: create one with `medimg token create --db %s`", db)
-    app = create_app(settings, storage=storage)
+    service = PredictionService(settings, storage)
+    app = create_app(settings, storage=storage, service=service)
     typer.echo(f"medimg serve: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 

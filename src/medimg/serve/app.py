@@ -5,9 +5,10 @@ Example:
     >>> app = create_app(ServeSettings(run_dir="runs/demo/run", database="serve.db"))   # doctest: +SKIP
     >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
-The model and the database open once, in the lifespan. Every ``/v1`` endpoint needs an API token; every
-refusal is a JSON 4xx ``{"detail": "..."}``; an unexpected error is a JSON 500 that names no internals, and
-the server keeps serving.
+The model, the database and the inference pool open once, in the lifespan. Every ``/v1`` endpoint needs an
+API token; every refusal is a JSON 4xx ``{"detail": "..."}`` (503 with ``Retry-After`` when the pool is full);
+an unexpected error is a JSON 500 that names no internals, logged as its type only, on a connection that stays
+open for the next request.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from medimg.errors import MedimgError
 from medimg.serve.service import PredictionService, UploadRejected
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import Storage
+from medimg.serve.uploads import MULTIPART_OVERHEAD
+from medimg.serve.workers import Busy, InferencePool
 
 logger = logging.getLogger("medimg.serve")
 
@@ -33,19 +36,13 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-MULTIPART_OVERHEAD = 64 * 1024
-"""Bytes allowed on top of the upload limit for the multipart envelope."""
-
-
-class _BodyTooLarge(Exception):
-    pass
-
 
 class BodySizeLimit:
-    """ASGI middleware refusing request bodies above ``max_bytes`` (413) before they are parsed or spooled.
+    """ASGI middleware refusing request bodies above ``max_bytes`` (413) before they are parsed.
 
-    A declared ``Content-Length`` is checked up front; a body without one (chunked) is counted as it
-    streams in and cut off as soon as it passes the limit.
+    A declared ``Content-Length`` is checked up front; a body without one (chunked) is counted as it streams
+    in: as soon as it passes the limit, the 413 goes out, the application is told the client left (so it stops
+    reading), and whatever it answers after that is dropped.
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
@@ -63,16 +60,53 @@ class BodySizeLimit:
             await _send_json(send, 413, message)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    refused = True
+                    if not started:
+                        await _send_json(send, 413, message)
+                    return {"type": "http.disconnect"}
             return event
+
+        async def tracking_send(event: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if event["type"] == "http.response.start":
+                started = True
+            await send(event)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except Exception:
+            if not refused:
+                raise  # a real error: ContainErrors (inside) normally answers it already
+
+
+class ContainErrors:
+    """ASGI middleware answering any unexpected exception with a JSON 500 that names no internals.
+
+    It sits inside Starlette's own error middleware, which would log the traceback (SQL statements and their
+    parameters included) and, once a response has started, close the connection: here the error is logged as
+    its type only and the connection stays usable for the client's next request.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
 
         async def tracking_send(event: Message) -> None:
             nonlocal started
@@ -81,30 +115,40 @@ class BodySizeLimit:
             await send(event)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            logger.error("unexpected %s while handling %s %s", type(error).__name__, scope["method"], scope["path"])
             if not started:
-                await _send_json(send, 413, message)
+                await _send_json(send, 500, "internal error; the request was not completed")
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
+async def _send_json(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> FastAPI:
+def create_app(
+    settings: ServeSettings, *, storage: Storage | None = None, service: PredictionService | None = None
+) -> FastAPI:
     """The service for ``settings`` (model from ``settings.run_dir``, reports in ``settings.database``).
 
     Args:
         settings: see :class:`~medimg.serve.settings.ServeSettings`.
-        storage: an open storage to use instead of opening ``settings.database`` (tests).
+        storage: an open storage to use instead of opening ``settings.database``.
+        service: a loaded prediction service (on ``storage``) to use instead of loading the model in the
+            lifespan: ``medimg serve`` loads it first, so a broken run is a clear error before the server starts.
     """
     from medimg.serve.routers import health, models, predictions, reports, web
 
@@ -115,7 +159,8 @@ def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = storage is None
         app.state.storage = storage or Storage(settings.database_url)
-        app.state.service = PredictionService(settings, app.state.storage)
+        app.state.service = service or PredictionService(settings, app.state.storage)
+        app.state.pool = InferencePool(settings.workers, settings.queue_limit, settings.request_timeout_s)
         logger.info(
             "serving %s (%s, classes: %s)",
             app.state.service.info.name,
@@ -125,6 +170,8 @@ def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> Fa
         try:
             yield
         finally:
+            app.state.pool.close()
+            app.state.service.close()
             if own:
                 app.state.storage.close()
 
@@ -140,7 +187,8 @@ def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+    app.add_middleware(ContainErrors)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)  # the outer one
 
     @app.exception_handler(UploadRejected)
     async def rejected(_request: Request, error: UploadRejected) -> JSONResponse:
@@ -152,10 +200,11 @@ def create_app(settings: ServeSettings, *, storage: Storage | None = None) -> Fa
     async def medimg_error(_request: Request, error: MedimgError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
-    @app.exception_handler(Exception)
-    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
-        logger.error("unexpected %s while handling a request", type(error).__name__)
-        return JSONResponse({"detail": "internal error; the request was not completed"}, status_code=500)
+    @app.exception_handler(Busy)
+    async def busy(_request: Request, error: Busy) -> JSONResponse:
+        logger.info("request refused with 503: the inference pool is full or the request ran out of time")
+        headers = {"Retry-After": str(error.retry_after_s)}
+        return JSONResponse({"detail": error.message}, status_code=503, headers=headers)
 
     for module in (health, models, predictions, reports, web):
         app.include_router(module.router)

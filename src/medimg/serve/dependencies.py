@@ -10,8 +10,9 @@ from fastapi import Request
 from medimg.serve.auth import get_storage
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
+from medimg.serve.workers import InferencePool
 
-__all__ = ["get_service", "get_settings", "get_storage"]
+__all__ = ["get_pool", "get_service", "get_settings", "get_storage"]
 
 
 def get_settings(request: Request) -> ServeSettings:
@@ -24,3 +25,9 @@ def get_service(request: Request) -> PredictionService:
     """The prediction service (model loaded once, in the lifespan)."""
     service: PredictionService = request.app.state.service
     return service
+
+
+def get_pool(request: Request) -> InferencePool:
+    """The bounded inference pool (made in the lifespan)."""
+    pool: InferencePool = request.app.state.pool
+    return pool

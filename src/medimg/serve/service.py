@@ -1,15 +1,17 @@
 """From an uploaded file to a stored report: checks, de-identification, prediction, heatmap, storage.
 
 This module knows nothing about HTTP; refusals are :class:`UploadRejected` with a status code and a message
-the client can act on. Patient identifiers never reach a log line: uploads are handled under a random
-temporary name (the client's file name is never used or stored), DICOM is de-identified on disk before it
-is read for pixels, and log lines carry only the report id, the format and sizes.
+the client can act on. Patient identifiers never reach a disk or a log line: a DICOM upload is de-identified
+in memory (DICOM PS3.15 basic profile, :mod:`medimg.io.deidentify`) before anything is written; the image
+readers then read a file in the service's private, swept working folder (:mod:`medimg.serve.workspace`) under
+a fixed name (the client's file name is never used or stored); log lines carry only the report id, the format
+and sizes.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ import numpy as np
 from medimg.errors import ConfigError, DatasetError, ImageReadError, MedimgError
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import ReportRow, Storage
+from medimg.serve.workers import CommitGuard
+from medimg.serve.workspace import UploadWorkspace
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -66,20 +70,22 @@ def _nifti_voxels(path: Path) -> int:
         raise UploadRejected(422, f"the NIfTI header cannot be read ({type(error).__name__})") from error
 
 
-def _dicom_pixels(path: Path) -> int:
-    import pydicom
-
-    try:
-        ds = pydicom.dcmread(path, force=True, stop_before_pixels=True)
-    except Exception as error:
-        raise UploadRejected(422, f"the DICOM header cannot be parsed ({type(error).__name__})") from error
-    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
-    frames = int(str(ds.get("NumberOfFrames") or 1) or 1)
+def _dicom_pixels(dataset: Any) -> int:
+    rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
+    frames = int(str(dataset.get("NumberOfFrames") or 1) or 1)
     if rows <= 0 or columns <= 0:
         raise UploadRejected(
             422, "the DICOM file holds no image (no Rows/Columns): it is truncated or not an image object"
         )
-    return rows * columns * max(frames, 1) * int(ds.get("SamplesPerPixel") or 1)
+    return rows * columns * max(frames, 1) * int(dataset.get("SamplesPerPixel") or 1)
+
+
+def might_be_dicom(data: bytes) -> bool:
+    """True for anything :func:`~medimg.io.formats.detect_format` could call DICOM ("DICM" at 128, or a bare
+    dataset's first group): such bytes are de-identified in memory before they are written anywhere."""
+    from medimg.io.formats import looks_like_bare_dicom
+
+    return data[128:132] == b"DICM" or looks_like_bare_dicom(data[:1024])
 
 
 class PredictionService:
@@ -88,8 +94,9 @@ class PredictionService:
     A classification run gives a label, class probabilities and a heatmap; a segmentation run gives a mask,
     per-class pixel/voxel counts with areas (mm^2) or volumes (mm^3) when the spacing is known, and an
     overlay; a detection run gives boxes, counts per class and the boxes drawn over the image. The model is
-    loaded once; predictions run one at a time under a lock (Grad-CAM hooks the network, and the CPU is better
-    used by torch's own threads than by competing requests).
+    loaded once; each worker thread of the inference pool gets its own copy of the network on first use
+    (Grad-CAM hooks the network it explains), so requests never wait for each other's forward pass and a heavy
+    one does not hold up the rest.
     """
 
     def __init__(self, settings: ServeSettings, storage: Storage) -> None:
@@ -124,7 +131,20 @@ class PredictionService:
 
             self._mask_colours = mask_colours(self.model.plan_)
         self._uid_salt = storage.secret("dicom_uid_salt")
-        self._lock = threading.Lock()
+        self._replicas = threading.local()
+        self.workspace = UploadWorkspace(settings.work_dir)
+
+    def close(self) -> None:
+        """Remove this server's working folder."""
+        self.workspace.close()
+
+    def _network(self) -> Any:
+        """This thread's copy of the network (made on the thread's first request)."""
+        network = getattr(self._replicas, "network", None)
+        if network is None:
+            network = copy.deepcopy(self.model.network_)
+            self._replicas.network = network
+        return network
 
     # ------------------------------------------------------------------ checks
     def _check_upload(self, data: bytes) -> None:
@@ -151,67 +171,79 @@ class PredictionService:
             )
         return fmt
 
-    def _check_pixels(self, path: Path, fmt: str) -> None:
-        count = _dicom_pixels(path) if fmt == "dicom" else _nifti_voxels(path) if fmt == "nifti" else None
-        if count is not None and count > self.settings.max_pixels:
+    def _check_pixels(self, count: int) -> None:
+        if count > self.settings.max_pixels:
             raise UploadRejected(
                 413, f"the image has {count:,} pixels, more than the limit of {self.settings.max_pixels:,}"
             )
 
     # ------------------------------------------------------------------ the pipeline
-    def process(self, data: bytes) -> ReportRow:
-        """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements; detect: boxes +
-        counts) and store one upload.
+    def process(self, data: bytes, *, guard: CommitGuard | None = None) -> ReportRow:
+        """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements; detect: boxes) and
+        store one upload.
+
+        Args:
+            data: the uploaded file.
+            guard: the inference pool's guard: the report is stored only if the request is still wanted.
 
         Raises:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
+            Abandoned: the request timed out (``guard``); nothing stored.
         """
         from medimg.io import read_image
 
+        guard = guard or CommitGuard()
         started = time.perf_counter()
         self._check_upload(data)
-        with tempfile.TemporaryDirectory(prefix="medimg-upload-") as tmp:
-            raw = Path(tmp) / "upload.bin"
+        input_info: dict[str, Any] = {"bytes": len(data)}
+        dicom_facts = None
+        if might_be_dicom(data):
+            data, dicom_facts = self._deidentify(data)  # in memory: the original is never written
+        with self.workspace.request_folder() as folder:
+            raw = folder / "upload.bin"
             raw.write_bytes(data)
             fmt = self._sniff(raw)
             suffix = (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii") if fmt == "nifti" else _SUFFIXES[fmt]
-            path = raw.rename(Path(tmp) / f"upload{suffix}")
-            self._check_pixels(path, fmt)
-            input_info: dict[str, Any] = {"format": fmt, "bytes": len(data)}
-            if fmt == "dicom":
-                input_info["dicom"] = self._deidentify(path)
+            path = raw.rename(folder / f"upload{suffix}")
+            if fmt == "nifti":
+                self._check_pixels(_nifti_voxels(path))
+            input_info = {"format": fmt, **input_info}
+            if dicom_facts is not None:
+                input_info["dicom"] = dicom_facts
             window = self.model.metadata_.get("input", {}).get("window")
             window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
+            guard.check()
             try:
                 image = read_image(path, window=window, max_pixels=self.settings.max_pixels)
             except ImageReadError as error:
                 status = 413 if "decompression-bomb" in error.reason else 422
                 raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {error.reason}") from error
-            if int(np.prod(image.array.shape[1:])) > self.settings.max_pixels:
-                raise UploadRejected(413, f"the image is larger than the limit of {self.settings.max_pixels:,} pixels")
-            image.source = f"upload.{fmt}"
-            input_info["shape"] = list(image.array.shape)
-            if image.spacing_mm is not None:
-                input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
-            try:
-                with self._lock:
-                    if self.model.task == "segment":
-                        fields = self._segment(image, fmt)
-                    elif self.model.task == "detect":
-                        fields = self._detect(image)
-                    else:
-                        fields = self._classify(image)
-            except DatasetError as error:
-                raise UploadRejected(422, f"the image does not fit this model: {error}") from error
-            except MedimgError as error:
-                raise UploadRejected(422, str(error)) from error
-        row = self.storage.add_report(
-            model_name=self.info.name,
-            task=self.model.task,
-            input_format=fmt,
-            input_info=input_info,
-            model_info={"network": self.info.network, "class_names": self.info.class_names},
-            **fields,
+        self._check_pixels(int(np.prod(image.array.shape[1:])))
+        image.source = f"upload.{fmt}"
+        input_info["shape"] = list(image.array.shape)
+        if image.spacing_mm is not None:
+            input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
+        guard.check()
+        try:
+            if self.model.task == "segment":
+                fields = self._segment(image, fmt)
+            elif self.model.task == "detect":
+                fields = self._detect(image)
+            else:
+                fields = self._classify(image)
+        except DatasetError as error:
+            raise UploadRejected(422, f"the image does not fit this model: {error}") from error
+        except MedimgError as error:
+            raise UploadRejected(422, str(error)) from error
+        row = guard.commit(
+            lambda: self.storage.add_report(
+                model_name=self.info.name,
+                task=self.model.task,
+                input_format=fmt,
+                input_info=input_info,
+                model_info={"network": self.info.network, "class_names": self.info.class_names},
+                **fields,
+            )
         )
         logger.info(
             "report %s: %s upload (%d bytes) -> %s (%.3f) in %.0f ms",
@@ -230,7 +262,7 @@ class PredictionService:
         from medimg.tasks.classify.predict import predict_images
 
         (prediction,) = predict_images(
-            self.model.network_,  # type: ignore[arg-type]
+            self._network(),
             self.model.plan_,
             self.info.class_names,
             [image],
@@ -263,7 +295,7 @@ class PredictionService:
         from medimg.tasks.segment.evaluate import segment_image
 
         plan: Any = self.model.plan_
-        labels, probs = segment_image(self.model.network_, plan, image)  # type: ignore[arg-type]
+        labels, probs = segment_image(self._network(), plan, image)
         names = self.info.class_names
         summary = summarise(labels, probs, names, image.spacing_mm)
         segmentation = measurements(labels, summary.probabilities, names, image.spacing_mm)
@@ -303,20 +335,21 @@ class PredictionService:
         from medimg.tasks.detect.predict import predict_image
 
         plan: Any = self.model.plan_
-        prediction = predict_image(self.model.network_, plan, image)  # type: ignore[arg-type]
+        prediction = predict_image(self._network(), plan, image)
         return {
             **detection_fields(prediction, plan.nms_iou),
             "image_png": png_bytes(thumbnail(display_image(image.array, image.meta))),
         }
 
-    def _deidentify(self, path: Path) -> dict[str, Any]:
-        """De-identify the DICOM file in place; return the non-identifying facts worth keeping."""
-        from medimg.io.deidentify import deidentify_file
+    def _deidentify(self, data: bytes) -> tuple[bytes, dict[str, Any]]:
+        """De-identify DICOM bytes in memory; return the de-identified file and the facts worth keeping."""
+        from medimg.io.deidentify import deidentify_bytes
 
         try:
-            dataset = deidentify_file(path, salt=self._uid_salt)
-        except ImageReadError as error:
-            raise UploadRejected(422, f"the DICOM file cannot be read: {error.reason}") from error
+            cleaned, dataset = deidentify_bytes(data, salt=self._uid_salt)
+        except ValueError as error:
+            raise UploadRejected(422, f"the DICOM file cannot be read: {error}") from error
+        self._check_pixels(_dicom_pixels(dataset))
         facts: dict[str, Any] = {"patient_identity_removed": True}
         for keyword in (
             "Modality",
@@ -329,4 +362,4 @@ class PredictionService:
             value = dataset.get(keyword)
             if value not in (None, ""):
                 facts[keyword] = str(value)
-        return facts
+        return cleaned, facts

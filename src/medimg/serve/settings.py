@@ -35,6 +35,16 @@ class ServeSettings(BaseModel):
     )
     explain_method: str | None = Field("gradcam", description="heatmap method per prediction (None = off)")
     max_page_size: int = Field(100, ge=1, description="largest page of GET /v1/reports")
+    workers: int = Field(2, ge=1, le=64, description="uploads processed at the same time (each has a network copy)")
+    queue_limit: int = Field(8, ge=0, description="uploads that may wait for a worker; one more gets 503")
+    request_timeout_s: float = Field(
+        120.0, gt=0, description="an upload not answered within this time gets 503 (its report is not stored)"
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="private folder where uploads sit while being read (default <temp>/medimg-serve-<uid>); "
+        "swept of what stopped servers left at every start",
+    )
 
     @property
     def database_url(self) -> str:

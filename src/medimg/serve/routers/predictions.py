@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, UploadFile, status
+from fastapi import APIRouter, Depends, Request, status
 
 from medimg.serve.auth import require_token
-from medimg.serve.dependencies import get_service, get_settings
+from medimg.serve.dependencies import get_pool, get_service, get_settings
 from medimg.serve.reports import report_json
-from medimg.serve.service import PredictionService, UploadRejected
+from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
+from medimg.serve.uploads import REQUEST_BODY, read_upload
+from medimg.serve.workers import InferencePool
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_token)])
 
@@ -21,27 +23,27 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
     status_code=status.HTTP_201_CREATED,
     summary="Classify or segment an uploaded DICOM, NIfTI, PNG, JPEG, BMP or TIFF file and store the report",
     responses={
-        400: {"description": "empty or truncated file"},
+        400: {"description": "empty, truncated or malformed upload"},
         401: {"description": "missing or invalid API token"},
         413: {"description": "file or image too large"},
         415: {"description": "not a supported image format (judged from the content, not the name)"},
         422: {"description": "unreadable image, or an image that does not fit the model"},
+        503: {"description": "the server is busy or the image took too long; see the Retry-After header"},
     },
+    openapi_extra=REQUEST_BODY,
 )
-def create_prediction(
-    file: UploadFile = File(description="the image file (multipart form field 'file')"),
+async def create_prediction(
+    request: Request,
     service: PredictionService = Depends(get_service),
     settings: ServeSettings = Depends(get_settings),
+    pool: InferencePool = Depends(get_pool),
 ) -> dict[str, Any]:
-    """Plain ``def``: inference blocks, so FastAPI runs it in its thread pool.
+    """The upload is read into memory (never written as received), then processed by the bounded inference pool.
 
     A segmentation model's report has a ``segmentation`` object: ``classes`` (per class ``count`` of pixels or
     voxels, ``area_mm2`` or ``volume_mm3`` when the spacing is known, ``fraction``, ``colour``), and the URLs of
     the ``mask`` (PNG, or NIfTI for volumes) and of the ``overlay`` PNG.
     """
-    data = file.file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise UploadRejected(
-            413, f"the upload is larger than the limit of {settings.max_upload_bytes:,} bytes; send a smaller file"
-        )
-    return report_json(service.process(data))
+    data = await read_upload(request, settings.max_upload_bytes)
+    row = await pool.run(lambda guard: service.process(data, guard=guard))
+    return report_json(row)

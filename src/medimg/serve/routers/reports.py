@@ -16,6 +16,8 @@ from medimg.serve.storage import ReportRow, Storage
 router = APIRouter(prefix="/v1", tags=["reports"], dependencies=[Depends(require_token)])
 
 FHIR_JSON = "application/fhir+json"
+MAX_OFFSET = 2**31 - 1
+"""The largest ``offset`` accepted (a larger one is a 422, not a database integer overflow)."""
 
 
 def _report(storage: Storage, report_id: str) -> ReportRow:
@@ -28,7 +30,7 @@ def _report(storage: Storage, report_id: str) -> ReportRow:
 @router.get("/reports", summary="Past reports, newest first (paged)")
 def list_reports(
     limit: int = Query(20, ge=1, description="reports per page"),
-    offset: int = Query(0, ge=0, description="reports to skip"),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="reports to skip"),
     storage: Storage = Depends(get_storage),
     settings: ServeSettings = Depends(get_settings),
 ) -> dict[str, Any]:
