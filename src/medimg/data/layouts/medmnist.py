@@ -5,6 +5,8 @@ Label names and dimensionality come from :mod:`medimg.data.medmnist` (which also
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +42,10 @@ def load(path: Path) -> Dataset:
         labels = {split: archive[f"{split}_labels"] for split in arrays}
     except KeyError as error:
         raise DatasetError(f"{path}: {error}; a MedMNIST file needs train/val/test _images and _labels") from error
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"cannot read {path} as an .npz file: {error}") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:  # corrupt or truncated
+        raise DatasetError(
+            f"cannot read {path} as an .npz file ({type(error).__name__}: {error}); re-download or re-create it"
+        ) from error
     if "train" not in arrays:
         raise DatasetError(
             f"{path} is not a MedMNIST file: keys {archive.files}; expected train_images/train_labels (and val_, test_)"
