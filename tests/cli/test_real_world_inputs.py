@@ -170,3 +170,19 @@ def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_
 
     strict = CliRunner().invoke(app, ["evaluate", str(run), str(external), "--split", "all", "--strict"])
     assert isinstance(strict.exception, OutOfDomainError)  # the CLI's main prints it as one error line, exit 2
+
+
+def test_fit_prints_the_check_findings_and_strict_refuses_them(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg.errors import DatasetError
+    from tests.test_end_to_end import quick_fit_args
+
+    lesion = phantom_dir / "lesion"
+    pixels = np.asarray(Image.open(lesion / "phantom_0000.png"))
+    Image.fromarray(np.where(pixels > pixels.mean(), 255, 0).astype(np.uint8)).save(lesion / "phantom_0000_mask_1.png")
+    strict = CliRunner().invoke(app, [*quick_fit_args(phantom_dir, tmp_path / "strict", epochs=1), "--strict"])
+    assert isinstance(strict.exception, DatasetError) and "--strict refuses" in str(strict.exception)
+    assert "check: warning: 1 file(s) are label maps" in strict.output and "*_mask_1.png" in strict.output
+    assert not (tmp_path / "strict" / "model.pt").exists()
+    trained = CliRunner().invoke(app, quick_fit_args(phantom_dir, tmp_path / "run", epochs=1))
+    assert trained.exit_code == 0, trained.output
+    assert "check: warning: 1 file(s) are label maps" in trained.output and "training anyway" in trained.output

@@ -15,7 +15,8 @@ def test_check_finds_problems(phantom_dir: Path) -> None:
     (lesion / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(lesion / "blank.png")
     shutil.copy(lesion / "phantom_0001.png", phantom_dir / "normal" / "copy.png")
-    shutil.copy(lesion / "phantom_0001.png", lesion / "zz-d.png")
+    pixels = np.asarray(Image.open(lesion / "phantom_0001.png"))
+    Image.fromarray(np.where(pixels > pixels.mean(), 255, 0).astype(np.uint8)).save(lesion / "zz-d.png")  # a mask
     report = check_dataset(Dataset.load(phantom_dir))
     assert not report.ok
     assert [u["path"].endswith("broken.png") for u in report.unreadable] == [True]
@@ -60,3 +61,22 @@ def test_label_conflicts_are_problems_and_named(phantom_dir: Path, tmp_path: Pat
         [sys.executable, "-m", "medimg", "check", str(phantom_dir)], capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 1 and "label conflict" in done.stdout and "PROBLEMS FOUND" in done.stdout
+
+
+def test_masks_are_found_by_content_not_by_name(phantom_dir: Path) -> None:
+    """A binary image the size of the others is a mask whatever its name (``*_mask_1.png`` is no Herlev name);
+    an image that is only named like a mask is not; the suggested --exclude comes from the names found."""
+    lesion = phantom_dir / "lesion"
+    for i in (0, 1):
+        pixels = np.asarray(Image.open(lesion / f"phantom_000{i}.png"))
+        Image.fromarray(np.where(pixels > pixels.mean(), 1, 0).astype(np.uint8)).save(
+            lesion / f"phantom_000{i}_mask_1.png"
+        )
+    shutil.copy(lesion / "phantom_0002.png", lesion / "phantom_0002_label.png")  # a real image named like a mask
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert sorted(Path(p).name for p in report.suspected_masks) == [
+        "phantom_0000_mask_1.png",
+        "phantom_0001_mask_1.png",
+    ]
+    assert not report.ok
+    assert "--exclude '*_mask_1.png'" in report.summary()

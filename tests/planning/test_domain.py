@@ -116,3 +116,28 @@ def test_reader_strict_refuses_and_summary_counts(tmp_path) -> None:
 def test_training_domain_round_trips_through_json() -> None:
     domain = describe_training_domain(*_png_like())
     assert TrainingDomain.model_validate_json(domain.model_dump_json()) == domain
+
+
+def test_grey_stored_as_rgb_is_fingerprinted_and_planned_as_grey(tmp_path) -> None:
+    from PIL import Image
+
+    from medimg import Dataset
+    from medimg.data.loading import read_cases
+    from medimg.planning.fingerprint import extract_fingerprint
+    from medimg.planning.planner import make_plan
+
+    rng = np.random.default_rng(0)
+    for cls in ("normal", "lesion"):
+        (tmp_path / cls).mkdir()
+        for i in range(4):
+            grey = rng.integers(0, 256, (24, 24)).astype(np.uint8)
+            Image.fromarray(np.stack([grey] * 3, axis=-1), mode="RGB").save(
+                tmp_path / cls / f"{i}.png"
+            )  # ultrasound-like
+    dataset = Dataset.load(tmp_path)
+    loaded = read_cases(dataset, dataset.cases)
+    fingerprint = extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas)
+    assert fingerprint.channel_counts == {"3": 8} and fingerprint.channels == 1
+    assert fingerprint.domain is not None and fingerprint.domain.grey_as_rgb == 8
+    plan = make_plan(fingerprint, bf16_supported=False)
+    assert plan.in_channels == 1 and "grayscale" in plan.reasons["augmentation"]

@@ -88,7 +88,8 @@ def check(
     ] = None,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated images (also across splits) and label
-    conflicts; exits 1 when problems are found."""
+    conflicts; exits 1 when problems are found. A folder holding DICOM also gets its series listed (modality,
+    slices, size, spacing, orientation, patients by hashed ID), with a warning on mixed modalities."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json
@@ -233,6 +234,8 @@ def fit(
         if value is not None:
             overrides[key] = value
     model = Model(network, task=task, **parse_assignments(set_))  # --set values are checked on their own first
+    if task == "classify" and not resume:
+        _check_before_fit(data, include, exclude, window, strict=strict)
     model.fit(
         data,
         run_dir=run_dir,
@@ -262,6 +265,35 @@ def fit(
     _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
     _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
+
+
+#: fit runs the dataset check first on classification data up to this many images (it reads every image once)
+PRECHECK_MAX_IMAGES = 20_000
+
+
+def _check_before_fit(
+    data: Path, include: str | None, exclude: str | None, window: str | None, *, strict: bool
+) -> None:
+    """Print what `medimg check` finds (problems and warnings) before training; --strict refuses problems."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.quality import check_dataset
+    from medimg.errors import DatasetError
+
+    try:
+        found = Dataset.load(data, task="classify", include=include, exclude=exclude, window=_window(window))
+    except DatasetError:
+        return  # fit itself says what is wrong with the data
+    if not isinstance(found, Dataset) or len(found.cases) > PRECHECK_MAX_IMAGES:
+        return
+    report = check_dataset(found)
+    findings = [line for line in report.summary().splitlines() if line.startswith(("  ", "warning:"))]
+    for line in findings:
+        _echo(f"check: {line.strip()}")
+    if not report.ok:
+        message = "the dataset check found problems (listed above; details: medimg check DATA)"
+        if strict:
+            raise DatasetError(f"{message}; --strict refuses to train on them: fix them, or drop --strict")
+        _echo(f"check: {message}; training anyway (--strict refuses)")
 
 
 def _print_metrics(report: Any) -> None:

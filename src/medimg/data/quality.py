@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,10 @@ from medimg.data.loading import read_cases
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 
-MASK_PATTERNS = ("*-d.*", "*_mask.*", "*-mask.*", "*_seg.*", "*_label.*", "*_gt.*")
 IMBALANCE_WARNING = 3.0
+#: An image with at most this many distinct integer values (and at least two) is label-valued: a mask, not a
+#: photograph or scan (whose noise alone gives hundreds of values).
+MASK_MAX_VALUES = 8
 
 
 @dataclass
@@ -121,8 +123,15 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
     label_of = {c.case_id: (dataset.class_names[c.label] if c.label is not None else "?") for c in dataset.cases}
     blank: list[str] = []
+    label_valued: list[tuple[str, str]] = []  # (path, spatial size) of images whose content is a label map
+    image_sizes: set[str] = set()  # sizes of the images that are not label maps
     for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
-        sizes["x".join(map(str, array.shape[1:]))] += 1
+        size = "x".join(map(str, array.shape[1:]))
+        if case.path is not None and is_label_valued(array):
+            label_valued.append((str(case.path), size))
+        else:
+            image_sizes.add(size)
+        sizes[size] += 1
         channels[str(array.shape[0])] += 1
         dtypes[_sample_type(meta)] += 1
         if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
@@ -141,16 +150,15 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     ]
     counts = [v for v in dataset.class_counts().values() if v > 0]
     imbalance = max(counts) / min(counts) if counts else 1.0
-    masks = [
-        str(c.path)
-        for c in dataset.cases
-        if c.path is not None and any(fnmatch.fnmatch(c.path.name.lower(), p) for p in MASK_PATTERNS)
-    ]
+    masks = [path for path, size in label_valued if size in image_sizes]
     warnings: list[str] = []
     if masks:
+        flagged = set(masks)
+        others = [str(c.path) for c in loaded.cases if c.path is not None and str(c.path) not in flagged]
         warnings.append(
-            f"{len(masks)} file(s) look like segmentation masks (e.g. {masks[0]}); if they are not images to "
-            "classify, exclude them, e.g. --exclude '*-d.bmp'"
+            f"{len(masks)} file(s) are label maps by their content (a few integer values, the size of other "
+            f"images), i.e. segmentation masks beside the images (e.g. {masks[0]}); exclude them, e.g. "
+            f"--exclude '{','.join(exclude_patterns(masks, others))}'"
         )
     if imbalance > IMBALANCE_WARNING and dataset.task == "detect":
         warnings.append(
@@ -184,3 +192,31 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )
+
+
+def is_label_valued(array: np.ndarray) -> bool:
+    """True when an image's content is a label map: 2..:data:`MASK_MAX_VALUES` distinct integer values (0/255
+    binary masks, 0/1/2 label maps), identical in every channel."""
+    if array.size == 0 or not np.isfinite(array).all():
+        return False
+    if array.shape[0] > 1 and not all(np.array_equal(array[0], array[c]) for c in range(1, array.shape[0])):
+        return False
+    values = np.unique(array[0])
+    return 2 <= values.size <= MASK_MAX_VALUES and bool(np.all(values == np.round(values)))
+
+
+def exclude_patterns(masks: list[str], images: list[str], most: int = 3) -> list[str]:
+    """``--exclude`` patterns for the mask files, from how their names extend the image names beside them.
+
+    ``cell_01_mask_1.png`` beside ``cell_01.png`` gives ``*_mask_1.png``; a mask whose name extends no image name
+    is named as it is.
+    """
+    stems: dict[Path, list[str]] = defaultdict(list)
+    for image in images:
+        stems[Path(image).parent].append(Path(image).stem)
+    patterns: Counter[str] = Counter()
+    for mask in masks:
+        path = Path(mask)
+        prefixes = [s for s in stems.get(path.parent, []) if path.stem.startswith(s) and len(s) < len(path.stem)]
+        patterns["*" + path.name[len(max(prefixes, key=len)) :] if prefixes else path.name] += 1
+    return [p for p, _ in patterns.most_common(most)]
