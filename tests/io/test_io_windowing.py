@@ -81,3 +81,56 @@ def test_apply_window_to_image_records_the_window() -> None:
     apply_window_to_image(constant, "auto")
     assert constant.meta["window"] == (7.0, 1.0)
     assert np.all(constant.array == 0.5)
+
+
+# ------------------------------------------------------------------ intensity by modality (issue 14)
+def _mr_slice(dicom_writer, name: str = "mr.dcm", window: tuple[float, float] | None = (600.0, 1600.0)):
+    stored = np.linspace(0, 2000, 16 * 16).reshape(16, 16).astype(np.uint16)
+    return stored, dicom_writer(name, stored, modality="MR", bits_stored=16, window=window)
+
+
+def test_mr_slice_and_its_8bit_export_reach_the_network_in_the_same_range(dicom_writer, tmp_path) -> None:
+    from PIL import Image
+
+    from medimg.io import read_image
+
+    stored, path = _mr_slice(dicom_writer)
+    exported = np.clip((stored.astype(np.float64) + 200) / 1600 * 255, 0, 255).round().astype(np.uint8)  # an export
+    Image.fromarray(exported).save(tmp_path / "mr.png")
+    from_dicom, from_png = read_image(path), read_image(tmp_path / "mr.png")
+    assert from_dicom.meta["display_scaling"].startswith("file window (center 600, width 1600)")
+    assert float(np.abs(from_dicom.array - from_png.array).max()) <= 1.0  # within one grey level
+    raw = read_image(path, dicom_display=False)
+    assert float(raw.array.max()) == 2000.0  # the raw scanner values stay available
+
+
+def test_mr_without_a_window_is_stretched_by_robust_percentiles(dicom_writer) -> None:
+    from medimg.io import read_image
+
+    _, path = _mr_slice(dicom_writer, window=None)
+    image = read_image(path)
+    assert image.meta["display_scaling"].startswith("percentiles 0.5-99.5")
+    assert float(image.array.min()) == 0.0 and float(image.array.max()) == 255.0
+
+
+def test_ct_keeps_hounsfield_units_and_8bit_ultrasound_is_kept(dicom_writer) -> None:
+    from medimg.io import read_image
+
+    ct = dicom_writer("ct.dcm", np.full((8, 8), 1064, np.uint16), modality="CT", slope=1, intercept=-1024)
+    assert float(read_image(ct).array.max()) == 40.0 and "display_scaling" not in read_image(ct).meta
+    us = dicom_writer("us.dcm", np.arange(64, dtype=np.uint8).reshape(8, 8) * 3, modality="US", bits_stored=8)
+    image = read_image(us)
+    assert image.meta["display_scaling"] == "8-bit values kept" and float(image.array.max()) == 189.0
+
+
+def test_a_ct_window_on_mr_is_refused_naming_the_modality(dicom_writer, tmp_path) -> None:
+    from PIL import Image
+
+    from medimg.io import read_image
+
+    _, path = _mr_slice(dicom_writer)
+    with pytest.raises(ConfigError, match=r"CT window in Hounsfield units.*modality is MR"):
+        read_image(path, window="brain")
+    assert read_image(path, window="file").meta["window"] == (600.0, 1600.0)  # the file's own window is fine
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "slice.png")
+    read_image(tmp_path / "slice.png", window="brain")  # a raster has no modality: applied to its values
