@@ -178,6 +178,24 @@ def test_an_upload_over_the_time_limit_gets_503_and_is_not_stored(
         assert post(client, phantom_file(deploy_run).read_bytes()).status_code == 201
 
 
+def test_a_huge_image_is_read_reduced_and_one_over_the_budget_gets_413(deploy_run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    grey = io.BytesIO()
+    Image.fromarray(np.zeros((2000, 2000), np.uint8)).save(grey, "PNG")  # decodes to 4 MB
+    rgb = io.BytesIO()
+    Image.fromarray(np.zeros((2000, 2000, 3), np.uint8)).save(rgb, "PNG")  # decodes to 16 MB (4 bytes a pixel)
+    with (
+        app_server(deploy_run, tmp_path, max_image_bytes=8 << 20) as (url, headers, _app),
+        httpx.Client(base_url=url, headers=headers, timeout=60) as client,
+    ):
+        reduced = post(client, grey.getvalue())
+        assert reduced.status_code == 201, reduced.text
+        assert reduced.json()["input"]["shape"] == [1, 2000, 2000] and reduced.json()["input"]["read_reduced_by"] > 1
+        refused = post(client, rgb.getvalue())
+        assert refused.status_code == 413 and "per-image limit" in refused.json()["detail"]
+
+
 # ---------------------------------------------------------------------------------------------- edges
 
 

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from medimg.errors import ConfigError, DatasetError, ImageReadError, MedimgError
+from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import ReportRow, Storage
 from medimg.serve.workers import CommitGuard
@@ -58,16 +56,6 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _nifti_voxels(path: Path) -> int:
-    import nibabel as nib
-
-    try:
-        image: Any = nib.load(str(path))
-        return int(np.prod(image.shape, dtype=np.int64))
-    except Exception as error:
-        raise UploadRejected(422, f"the NIfTI header cannot be read ({type(error).__name__})") from error
 
 
 def _dicom_pixels(dataset: Any) -> int:
@@ -132,6 +120,10 @@ class PredictionService:
             self._mask_colours = mask_colours(self.model.plan_)
         self._uid_salt = storage.secret("dicom_uid_salt")
         self._replicas = threading.local()
+        # A classifier resizes to its input size, so a much larger image is read reduced (medimg.io.limits); masks
+        # and boxes are given in the image's own pixels, so segmentation and detection read at full resolution.
+        plan: Any = self.model.plan_
+        self._read_size: list[int] | None = list(plan.input_size) if self.model.task == "classify" else None
         self.workspace = UploadWorkspace(settings.work_dir)
 
     def close(self) -> None:
@@ -205,8 +197,6 @@ class PredictionService:
             fmt = self._sniff(raw)
             suffix = (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii") if fmt == "nifti" else _SUFFIXES[fmt]
             path = raw.rename(folder / f"upload{suffix}")
-            if fmt == "nifti":
-                self._check_pixels(_nifti_voxels(path))
             input_info = {"format": fmt, **input_info}
             if dicom_facts is not None:
                 input_info["dicom"] = dicom_facts
@@ -214,13 +204,21 @@ class PredictionService:
             window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
             guard.check()
             try:
-                image = read_image(path, window=window, max_pixels=self.settings.max_pixels)
+                image = read_image(
+                    path,
+                    window=window,
+                    max_pixels=self.settings.max_pixels,
+                    max_bytes=self.settings.max_image_bytes,
+                    target_size=self._read_size,
+                )
             except ImageReadError as error:
-                status = 413 if "decompression-bomb" in error.reason else 422
+                too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
+                status = 413 if too_large else 422
                 raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {error.reason}") from error
-        self._check_pixels(int(np.prod(image.array.shape[1:])))
         image.source = f"upload.{fmt}"
-        input_info["shape"] = list(image.array.shape)
+        input_info["shape"] = list(image.meta.get("full_shape") or image.array.shape)
+        if image.meta.get("reduced_by"):
+            input_info["read_reduced_by"] = int(image.meta["reduced_by"])
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
         guard.check()

@@ -33,6 +33,12 @@ class ServeSettings(BaseModel):
     max_pixels: int = Field(
         64_000_000, gt=0, description="largest accepted image, pixels/voxels (decompression-bomb guard)"
     )
+    max_image_bytes: int = Field(
+        256 * 2**20,
+        gt=0,
+        description="memory budget of reading one image (medimg.io.limits): a larger one is read reduced when the "
+        "model allows (classification), else refused with 413; a request peaks at about 1.5-3.5x this",
+    )
     explain_method: str | None = Field("gradcam", description="heatmap method per prediction (None = off)")
     max_page_size: int = Field(100, ge=1, description="largest page of GET /v1/reports")
     workers: int = Field(2, ge=1, le=64, description="uploads processed at the same time (each has a network copy)")
