@@ -65,6 +65,13 @@ def prepare_detect_export(
     from medimg.tasks.detect.inference import detect_prepared
 
     plan = model.plan_
+    if getattr(plan, "spatial_dims", 2) == 3:
+        from medimg.errors import ConfigError
+
+        raise ConfigError(
+            "ONNX export of 3D detectors (retinanet3d) is not available yet: predict with the PyTorch engine "
+            "(`medimg predict RUN volume.nii.gz`)"
+        )
     spec = numpy_detect.detect_spec(plan.model_dump())
     images, source = _parity_images(model, parity_inputs, PARITY_IMAGES, _split_images)
     detector: Any = getattr(network, "module", network)

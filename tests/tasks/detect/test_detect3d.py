@@ -255,6 +255,15 @@ def test_predict_nifti_boxes_in_voxels_and_mm(trained: Model, volumes: Path, tmp
     assert reloaded.plan_.spatial_dims == 3
 
 
+def test_onnx_export_of_a_3d_detector_is_a_clear_error(trained: Model, tmp_path: Path) -> None:
+    from medimg.errors import ConfigError
+    from medimg.export.onnx_export import export_onnx
+
+    with pytest.raises(ConfigError, match="3D detectors"):
+        export_onnx(trained, tmp_path / "det3d.onnx")
+    assert not (tmp_path / "det3d.onnx").exists()
+
+
 # ---------------------------------------------------------------------------------------------- real data
 def test_msd_hippocampus_boxes_train_and_evaluate(tmp_path: Path) -> None:
     """A short run on boxes derived from the real hippocampus masks: the pipeline runs, mAP is a number (the
