@@ -32,6 +32,11 @@ class FitOptions(BaseModel):
     progress: bool = Field(True, description="show progress bars")
     tensorboard: bool = Field(True, description="write TensorBoard logs to RUN/tensorboard")
     num_threads: int = Field(2, ge=1, description="torch CPU threads")
+    synthetic: str | None = Field(
+        None,
+        description="folder (or synthetic.csv) of images written by `medimg generate`: added to the training split "
+        "only, never to validation or test",
+    )
     unlabelled: str | None = Field(
         None,
         description="unlabelled pool for semi-supervised training (where it came from; the images travel with the "

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from medimg.export.onnx_export import ExportResult
     from medimg.tasks.base import Task
     from medimg.tasks.classify.predict import Prediction
+    from medimg.tasks.generate.synthesis import SyntheticSet
     from medimg.tasks.segment.masks import SegmentationPrediction
 
 logger = logging.getLogger(__name__)
@@ -337,6 +338,30 @@ class Model:
         self.failed_ = failed
         return predictions
 
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0
+    ) -> SyntheticSet:
+        """Draw ``n`` images from a generative model (``task="generate"``) into ``out_dir``: class folders in the
+        training data's format and size, with ``synthetic.csv`` marking them synthetic (``fit(...,
+        synthetic=out_dir)`` adds them to a training split).
+
+        Args:
+            n: images to draw (all of ``class_name``, or spread evenly over the classes).
+            out_dir: the set's folder (an existing set is added to).
+            class_name: the class to draw, or ``None`` for all.
+            seed: noise seed (the same seed draws the same images).
+        """
+        if self.task != "generate":
+            raise ConfigError(f"generate needs a generative model (task 'generate'); this one is task {self.task!r}")
+        self._require_fitted()
+        from medimg.tasks.generate.synthesis import write_synthetic_set
+
+        assert self.network_ is not None
+        return write_synthetic_set(
+            self.network_, self.plan_, out_dir, n=n, class_name=class_name, seed=seed, run=str(self.run_dir_ or "")
+        )
+
     # ------------------------------------------------------------------ deployment
     def export(
         self,
@@ -409,7 +434,7 @@ class Model:
     def _as_dataset(self, data: Any, **options: Any) -> Any:
         if not isinstance(data, (str, Path)):
             found = getattr(data, "task", self.task)
-            if found != self.task:
+            if found not in (self.task, getattr(self._task, "data_task", self.task)):  # generate reads classify data
                 raise DatasetError(
                     f"{getattr(data, 'root', data)} holds {found} data, but this model's task is {self.task!r}: "
                     f"use Model(..., task={found!r})"

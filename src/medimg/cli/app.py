@@ -185,6 +185,9 @@ def fit(
     learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
     input_size: Annotated[int | None, typer.Option(help="network input side length in pixels/voxels")] = None,
     weights: Annotated[Path | None, typer.Option(help="local weights file to start from")] = None,
+    synthetic: Annotated[
+        Path | None, typer.Option(help="synthetic images (`medimg generate --out DIR`): training split only")
+    ] = None,
     run_dir: Annotated[Path | None, typer.Option(help="run folder (default runs/<dataset>/expN)")] = None,
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
     folds: Annotated[int | None, typer.Option(help=_help("folds") + " (reports mean ± sd)")] = None,
@@ -252,6 +255,7 @@ def fit(
         strict=strict,
         progress=progress,
         num_threads=threads,
+        synthetic=str(synthetic) if synthetic else None,
         **overrides,
     )
     if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports

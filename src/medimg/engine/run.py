@@ -28,7 +28,7 @@ from medimg.engine.checkpoint import save_checkpoint
 from medimg.engine.distributed import Distributed, init_distributed
 from medimg.engine.ensemble import member_seed, train_members
 from medimg.engine.trainer import TaskHooks
-from medimg.errors import DatasetError
+from medimg.errors import ConfigError, DatasetError
 from medimg.planning.plan import TrainingPlan
 from medimg.run_folder import RunFolder, RunMetadata
 
@@ -38,11 +38,13 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Planned:
     """A task's plan for a dataset: the training split's fingerprint, the plan, and the training cases as read
-    (so training does not read them twice)."""
+    (so training does not read them twice); ``run_dir``: the run folder, for a task that keeps a helper model
+    beside its own (generation's feature classifier), set by :func:`fit_run`."""
 
     fingerprint: BaseModel
     plan: TrainingPlan
     loaded: Any
+    run_dir: Path | None = None
 
 
 @dataclass
@@ -153,9 +155,12 @@ def fit_run(
     run.write_json("dataset.json", dataset.describe())
     run.write_json("splits.json", splits.to_dict())
     train_cases, val_cases = training_cases(dataset, splits)
+    synthetic = synthetic_cases(dataset, options.synthetic) if options.synthetic else []
+    train_cases = [*train_cases, *synthetic]
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
     local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
     planned = plan_training(task, dataset, train_cases, local, plan_layers, saved_plan)
+    planned.run_dir = run.path
     setup = task.setup(dataset, planned, val_cases, local, dist)
     run.write_json("fingerprint.json", planned.fingerprint.model_dump())
     run.write_json("plan.json", planned.plan.model_dump())
@@ -203,6 +208,7 @@ def fit_run(
         "processes": dist.world_size,
         "device": str(dist.device),
         **setup.summary,
+        **({"synthetic_images": len(synthetic), "synthetic_source": options.synthetic} if synthetic else {}),
         **extra,
         "skipped_files": [list(s) for s in setup.skipped],
     }
@@ -222,6 +228,23 @@ def default_splits(task: RunnableTask, dataset: Any, options: FitOptions) -> Spl
     """The split a run makes when it is given none: the data's own, else stratified/grouped by ``options``."""
     cases = task.split_cases(dataset)
     return make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
+
+
+def synthetic_cases(dataset: Any, source: str) -> list[Case]:
+    """The images of a synthetic set (``medimg generate``) as extra training cases of a classification dataset;
+    they are never in ``splits.json``, so validation and test stay real.
+
+    Raises:
+        ConfigError: the dataset is not classification data.
+        DatasetError: the set is missing, empty or names a class the dataset lacks.
+    """
+    from medimg.data.synthetic_sets import read_synthetic_cases
+
+    if getattr(dataset, "task", None) != "classify":
+        raise ConfigError(f"--synthetic adds labelled images to classification data, not to {dataset.task} data")
+    cases = read_synthetic_cases(source, list(dataset.class_names))
+    logger.info("%d synthetic image(s) from %s join the training split", len(cases), source)
+    return cases
 
 
 def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:

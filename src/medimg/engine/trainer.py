@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -31,7 +31,22 @@ from medimg.planning.plan import TrainingPlan
 
 logger = logging.getLogger(__name__)
 
-LOWER_IS_BETTER = {"loss"}
+LOWER_IS_BETTER = {"loss", "fd"}
+"""Validation metrics where lower is better (``fd``: Fréchet distance of a generative model)."""
+
+
+class OptimisationStep(Protocol):
+    """A task's own optimisation step, for models the one-loss, one-optimiser step does not fit (a GAN: a
+    discriminator and a generator update, each with its own optimiser). It runs the forward and backward
+    passes and the optimiser steps itself; its state (optimisers, EMA counters) goes into the checkpoints."""
+
+    def __call__(self, network: nn.Module, inputs: Any, targets: Any) -> torch.Tensor:
+        """Train on one batch; returns the (detached) loss to log."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -43,11 +58,15 @@ class TaskHooks:
         validate: ``network -> {"loss": .., "auc": .., ...}`` on the validation set (network in eval mode).
         begin_epoch: called with the epoch number (1-based, also after a resume) before its first batch, for
             losses that change over training (e.g. the warm-up of a semi-supervised term).
+        step: optional ``(network, plan) -> OptimisationStep`` for a task that owns its optimisation step; the
+            loop then calls it for each batch instead of ``loss``, backward, clipping and the optimiser (it runs
+            in fp32, on the unwrapped network, at its own learning rates: the loop's schedule does not apply).
     """
 
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     validate: Callable[[nn.Module], dict[str, float]]
     begin_epoch: Callable[[int], None] | None = None
+    step: Callable[[nn.Module, TrainingPlan], OptimisationStep] | None = None
 
 
 @dataclass
@@ -141,6 +160,7 @@ def train(
     torch.manual_seed(seed)
     network = network.to(dist.device).to(memory_format=batches.memory_format)
     optimizer = build_optimizer(network, plan)
+    own_step = hooks.step(network, plan) if hooks.step is not None else None
 
     def make_scheduler(epochs: int, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
         schedule = lr_multiplier(
@@ -161,6 +181,8 @@ def train(
         state = load_checkpoint(last_path)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if own_step is not None:
+            own_step.load_state_dict(state["task_step"])
         epochs = int(state.get("epochs", plan.epochs))
         amp = bool(state.get("amp", amp))
         scheduler = make_scheduler(epochs, int(state["scheduler"]["last_epoch"]) - 1)
@@ -205,6 +227,16 @@ def train(
         total_loss, seen = 0.0, 0
         for xb, yb in batches.epoch(generator):
             xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)
+            if own_step is not None:
+                loss = own_step(network, xb, yb)
+                if not torch.isfinite(loss):
+                    raise RunFolderError(
+                        f"the training loss became non-finite at epoch {epoch} (loss {loss.item()}): lower "
+                        "learning_rate (e.g. --set learning_rate=1e-4)"
+                    )
+                total_loss += float(loss) * len(xb)
+                seen += len(xb)
+                continue
             with torch.autocast(dist.device.type, dtype=_amp_dtype(plan), enabled=amp):
                 loss = hooks.loss(trained, xb, yb)
             optimizer.zero_grad(set_to_none=True)
@@ -299,6 +331,7 @@ def train(
                     "epochs": epochs,
                     "amp": amp,
                     "history": history,
+                    **({"task_step": own_step.state_dict()} if own_step is not None else {}),
                 },
             )
         last_epoch_s = time.perf_counter() - epoch_started

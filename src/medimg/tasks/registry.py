@@ -16,6 +16,7 @@ TASKS: dict[str, str] = {
     "classify": "medimg.tasks.classify.task:CLASSIFY",
     "segment": "medimg.tasks.segment.task:SEGMENT",
     "detect": "medimg.tasks.detect.task:DETECT",
+    "generate": "medimg.tasks.generate.task:GENERATE",
 }
 
 

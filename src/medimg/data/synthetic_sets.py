@@ -1,0 +1,64 @@
+"""Synthetic image sets (written by ``medimg generate``) as training cases of a real dataset.
+
+A synthetic set is a folder of class sub-folders with ``synthetic.csv`` (``path,label,synthetic,run,seed``; the
+labels are exact, the folder names may be sanitised), or any classification folder or CSV manifest. Its images
+join the training split only: they are never in ``splits.json``, so validation, test and every report stay real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medimg.data.case import Case
+from medimg.errors import DatasetError
+
+MANIFEST = "synthetic.csv"
+"""The manifest ``medimg generate`` writes beside the images."""
+
+
+def read_synthetic_cases(source: str | Path, class_names: list[str]) -> list[Case]:
+    """The images of a synthetic set as cases labelled with indices into ``class_names``.
+
+    Case ids are ``synthetic/<path relative to the set>``, so they never collide with the real cases.
+
+    Raises:
+        DatasetError: the set does not exist, holds no images, or names a class the real data lacks.
+    """
+    root = Path(source)
+    if not root.exists():
+        raise DatasetError(f"synthetic set {root} does not exist; write one with `medimg generate RUN --out {root}`")
+    manifest = root / MANIFEST if root.is_dir() else root
+    if manifest.is_file():
+        from medimg.data.layouts.common import read_manifest
+
+        columns, rows = read_manifest(manifest)
+        if "path" not in columns or "label" not in columns:
+            raise DatasetError(f"{manifest} needs the columns path,label (found: {', '.join(columns) or 'none'})")
+        base = manifest.parent
+        found = [(base / row[columns["path"]], str(row[columns["label"]])) for row in rows]
+    else:
+        from medimg.data.dataset import Dataset
+
+        dataset = Dataset.load(root, task="classify")
+        base = Path(dataset.root)
+        found = [(Path(c.path), dataset.class_names[c.label]) for c in dataset.cases if c.path and c.label is not None]
+    if not found:
+        raise DatasetError(f"synthetic set {root} holds no images")
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted({label for _, label in found if label not in index})
+    if unknown:
+        raise DatasetError(
+            f"synthetic set {root} has class(es) {unknown} that the training data lacks ({class_names}); "
+            "generate from a run trained on this data"
+        )
+    missing = [str(path) for path, _ in found if not path.is_file()]
+    if missing:
+        raise DatasetError(f"synthetic set {root}: {len(missing)} listed file(s) do not exist, e.g. {missing[0]}")
+    cases = []
+    for path, label in found:
+        try:
+            relative = path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            relative = path.name
+        cases.append(Case(case_id=f"synthetic/{relative}", label=index[label], path=path.resolve()))
+    return cases

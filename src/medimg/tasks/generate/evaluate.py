@@ -1,0 +1,228 @@
+"""Evaluating a generative model against the real images of a split: samples with the split's labels, Fréchet
+distance and precision/recall in the feature space (with bootstrap CIs and the real-vs-real reference), the
+memorisation check against the training split, and the report with image grids (JSON + HTML)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import DatasetError
+from medimg.tasks.generate.features import feature_space_of_run
+from medimg.tasks.generate.metrics import frechet_distance, nearest_distances, precision_recall
+from medimg.tasks.generate.plan import GeneratePlan
+from medimg.tasks.generate.report import GenerationReport, image_grid, pair_strip
+
+logger = logging.getLogger(__name__)
+
+EVALUATION_SEED = 2024
+"""Seed of the evaluation samples (and of the subsampling)."""
+COPY_PERCENTILE = 1.0
+"""A synthetic image closer to a training image than this percentile of the real split's distances is a
+near-copy."""
+MIN_CLASS_IMAGES = 5
+"""Per-class metrics need this many real images of the class."""
+MAX_BOOTSTRAP = 100
+"""Bootstrap resamples at most (each one refits two covariance matrices)."""
+GRID_IMAGES = 16
+CLOSEST_PAIRS = 8
+
+
+def evaluate_generator(
+    model: Any,
+    dataset: Any,
+    cases: Sequence[Any],
+    *,
+    split: str,
+    out_dir: Path,
+    n_resamples: int = 1000,
+    strict: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> GenerationReport:
+    """Compare samples of ``model`` with the real images of ``cases``; write ``out_dir/report.{json,html}``."""
+    from medimg.tasks.generate.data import read_real
+    from medimg.tasks.generate.sampling import sample_images
+
+    plan: GeneratePlan = model.plan_
+    network = model.network_
+    run_dir = Path(model.run_dir_ or ".")
+    real = read_real(dataset, cases, plan, strict=strict)
+    if len(real) < 2:
+        raise DatasetError(f"{dataset.name}: fewer than 2 readable {split} images to compare samples with")
+    rng = np.random.default_rng(EVALUATION_SEED)
+    n = min(len(real), plan.eval_samples)
+    chosen = np.sort(rng.permutation(len(real))[:n])
+    real_x, real_y = real.x[chosen].float(), real.y[chosen]
+    fake_x = sample_images(network, plan, real_y, seed=EVALUATION_SEED)
+    train = _training_images(model, dataset, plan, strict)
+    space = feature_space_of_run(run_dir, plan)
+    real_f = space.embed(real_x, plan.eval_batch_size)
+    fake_f = space.embed(fake_x, plan.eval_batch_size)
+    train_pick = np.sort(rng.permutation(len(train))[:n]) if len(train) else np.zeros(0, dtype=np.int64)
+    train_f = space.embed(train.x[train_pick].float(), plan.eval_batch_size) if len(train_pick) >= 2 else None
+
+    k = plan.nearest_k
+    in_real, in_fake = precision_recall(real_f, fake_f, k)
+    metrics: dict[str, Any] = {
+        "n": int(n),
+        "n_synthetic": len(fake_x),
+        "class_names": list(plan.class_names),
+        "fd": frechet_distance(real_f, fake_f),
+        "precision": float(in_real.mean()),
+        "recall": float(in_fake.mean()),
+        "feature_space": str(space.source),
+        "feature_dim": int(real_f.shape[1]),
+        "nearest_k": k,
+        "fd_real_reference": None,
+        "precision_real_reference": None,
+        "recall_real_reference": None,
+    }
+    if train_f is not None:
+        ref_precision, ref_recall = precision_recall(real_f, train_f, k)
+        metrics["fd_real_reference"] = frechet_distance(real_f, train_f)
+        metrics["precision_real_reference"] = float(ref_precision.mean())
+        metrics["recall_real_reference"] = float(ref_recall.mean())
+    metrics["per_class"] = _per_class(plan, real_y.numpy(), real_f, fake_f, train.y[train_pick].numpy(), train_f, k)
+    closest: list[dict[str, Any]] = []
+    pair_images: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    if len(train):
+        synthetic_nn, synthetic_index = nearest_distances(fake_x, train.x)
+        real_nn, _ = nearest_distances(real_x, train.x)
+        threshold = float(np.percentile(real_nn, COPY_PERCENTILE))
+        metrics.update(
+            {
+                "nn_distance_synthetic_median": float(np.median(synthetic_nn)),
+                "nn_distance_real_median": float(np.median(real_nn)),
+                "copy_threshold": threshold,
+                "memorised_share": float((synthetic_nn < threshold).mean()),
+                "training_images_searched": len(train),
+            }
+        )
+        for i in np.argsort(synthetic_nn)[:CLOSEST_PAIRS]:
+            j = int(synthetic_index[i])
+            closest.append(
+                {
+                    "synthetic_index": int(i),
+                    "training_case": train.case_ids[j],
+                    "distance": float(synthetic_nn[i]),
+                    "class": plan.class_names[int(real_y[i])],
+                }
+            )
+            pair_images[0].append(fake_x[i].numpy())
+            pair_images[1].append(train.x[j].float().numpy())
+    cis = _confidence_intervals(real_f, fake_f, in_real, in_fake, min(n_resamples, MAX_BOOTSTRAP))
+    report = GenerationReport(
+        metrics=metrics,
+        confidence_intervals=cis,
+        split=split,
+        model_name=_model_name(plan),
+        dataset_name=str(dataset.name),
+        headline=list(("fd", "precision", "recall", "memorised_share")),
+        extra={**(extra or {}), "skipped_files": [list(s) for s in real.skipped]},
+        closest_pairs=closest,
+    )
+    figures: dict[str, bytes] = {}
+    for c, name in enumerate(plan.class_names):
+        fakes = [fake_x[i].numpy() for i in np.flatnonzero(real_y.numpy() == c)[:GRID_IMAGES]]
+        reals = [real_x[i].numpy() for i in np.flatnonzero(real_y.numpy() == c)[:GRID_IMAGES]]
+        if fakes:
+            figures[f"grid:{name}: synthetic"] = image_grid(fakes)
+            figures[f"grid:{name}: real"] = image_grid(reals)
+    if pair_images[0]:
+        figures["closest_pairs"] = pair_strip(*pair_images)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for key, data in figures.items():
+        path = out_dir / f"{_file_stem(key)}.png"
+        path.write_bytes(data)
+        paths[key] = path
+    report.save_json(out_dir / "report.json")
+    report.save_html(out_dir / "report.html", images=paths)
+    return report
+
+
+def _model_name(plan: GeneratePlan) -> str:
+    if plan.network == "gan":
+        return f"conditional GAN (width {plan.base_width}, {plan.gan_loss} loss, EMA), {plan.input_size} px"
+    return f"conditional diffusion UNet {plan.unet_channels}, DDIM {plan.sample_steps} steps, {plan.input_size} px"
+
+
+def _file_stem(key: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_")
+
+
+def _training_images(model: Any, dataset: Any, plan: GeneratePlan, strict: bool) -> Any:
+    """The run's training split, prepared like the samples (for the memorisation check and the reference)."""
+    from medimg.bundle import dataset_options
+    from medimg.data.splits import Splits, cases_for
+    from medimg.run_folder import RunFolder
+    from medimg.tasks.generate.data import read_real
+    from medimg.tasks.generate.task import GENERATE
+
+    run = RunFolder(model.run_dir_ or ".")
+    if not run.file("splits.json").is_file():
+        return read_real(dataset, [], plan)
+    config = run.read_json("config.json")
+    source = dataset
+    if Path(config["data"]).resolve() != Path(dataset.root).resolve():
+        source = GENERATE.load_dataset(Path(config["data"]), **dataset_options(run.path))
+    cases = cases_for(source, Splits.from_dict(run.read_json("splits.json")), "train")
+    return read_real(source, cases, plan, strict=strict)
+
+
+def _per_class(
+    plan: GeneratePlan,
+    labels: np.ndarray,
+    real_f: np.ndarray,
+    fake_f: np.ndarray,
+    train_labels: np.ndarray,
+    train_f: np.ndarray | None,
+    k: int,
+) -> list[dict[str, Any]]:
+    rows = []
+    for c, name in enumerate(plan.class_names):
+        mask = labels == c
+        row: dict[str, Any] = {"class": name, "n_real": int(mask.sum()), "n_synthetic": int(mask.sum())}
+        if mask.sum() >= MIN_CLASS_IMAGES:
+            precision, recall = precision_recall(real_f[mask], fake_f[mask], k)
+            row.update(
+                {
+                    "fd": frechet_distance(real_f[mask], fake_f[mask]),
+                    "precision": float(precision.mean()),
+                    "recall": float(recall.mean()),
+                }
+            )
+            train_mask = train_labels == c
+            if train_f is not None and train_mask.sum() >= MIN_CLASS_IMAGES:
+                row["fd_real_reference"] = frechet_distance(real_f[mask], train_f[train_mask])
+        rows.append(row)
+    return rows
+
+
+def _confidence_intervals(
+    real_f: np.ndarray, fake_f: np.ndarray, in_real: np.ndarray, in_fake: np.ndarray, n_resamples: int
+) -> dict[str, Any]:
+    """Percentile-bootstrap 95% CIs: FD resamples both feature sets; precision and recall their indicators."""
+    rng = np.random.default_rng(EVALUATION_SEED)
+
+    def interval(value: float, draw: Callable[[], float]) -> dict[str, Any]:
+        values = np.array([draw() for _ in range(n_resamples)])
+        low, high = np.percentile(values, [2.5, 97.5])
+        return {"value": value, "low": float(low), "high": float(high), "confidence": 0.95, "n_resamples": n_resamples}
+
+    def fd_draw() -> float:
+        r = rng.integers(0, len(real_f), len(real_f))
+        f = rng.integers(0, len(fake_f), len(fake_f))
+        return frechet_distance(real_f[r], fake_f[f])
+
+    return {
+        "fd": interval(frechet_distance(real_f, fake_f), fd_draw),
+        "precision": interval(float(in_real.mean()), lambda: float(rng.choice(in_real, len(in_real)).mean())),
+        "recall": interval(float(in_fake.mean()), lambda: float(rng.choice(in_fake, len(in_fake)).mean())),
+    }

@@ -1,0 +1,51 @@
+"""Drawing images from a trained generative network: labels in, images in [-1, 1] out, batch by batch, from a
+seed (the same seed gives the same images on any device)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from medimg.tasks.generate.plan import GeneratePlan
+
+
+def sample_images(
+    network: nn.Module,
+    plan: GeneratePlan,
+    labels: Sequence[int] | torch.Tensor,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Images ``(N, C, *input_size)`` float32 in [-1, 1] on the CPU, one per label (class indices).
+
+    The network runs on its own device in eval mode (restored afterwards); noise is drawn on the CPU from
+    ``seed`` (one generator for the whole call).
+    """
+    from medimg.tasks.generate.diffusion import sample_diffusion
+    from medimg.tasks.generate.gan import ConditionalGAN
+
+    wanted = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    device = next(network.parameters()).device
+    generator = torch.Generator().manual_seed(int(seed))
+    step = int(batch_size or plan.eval_batch_size)
+    was_training = network.training
+    network.eval()
+    out = torch.empty((len(wanted), plan.in_channels, *plan.input_size), dtype=torch.float32)
+    with torch.no_grad():
+        for start in range(0, len(wanted), step):
+            part = wanted[start : start + step].to(device)
+            if isinstance(network, ConditionalGAN):
+                images = network.sample(part, generator)
+            else:
+                images = sample_diffusion(network, plan, part, generator)
+            out[start : start + len(part)] = images.float().cpu()
+    network.train(was_training)
+    return out
+
+
+def balanced_labels(n: int, num_classes: int) -> list[int]:
+    """``n`` labels spread as evenly as possible over the classes (class 0 first)."""
+    return sorted(i % num_classes for i in range(n))
