@@ -147,33 +147,50 @@ def main(argv: list[str] | None = None) -> int:
         "spinning against other load",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "detection.json")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the runs already in --out (same plan overrides) and add these; a run of the same seed and budget "
+        "is replaced",
+    )
     args = parser.parse_args(argv)
 
     overrides = _assignments(args.set_)
     budgets: list[float | None] = list(args.budgets) if args.budgets else [None]
-    rows = []
+    rows: list[dict[str, Any]] = []
+    commands: list[str] = []
+    if args.merge and args.out.is_file():
+        previous = json.loads(args.out.read_text())
+        if previous.get("overrides", {}) != overrides:
+            raise SystemExit(f"--merge: {args.out} was run with other plan overrides ({previous.get('overrides')})")
+        rows = list(previous.get("runs", []))
+        commands = list(previous.get("commands") or [previous.get("command", "")])
+    done: list[dict[str, Any]] = []
     for budget in budgets:
         for seed in args.seeds:
             name = f"seed{seed}" + (f"_budget{int(budget)}" if budget is not None else "")
             row = run_one(args.data, args.runs / name, seed, budget, overrides, args.threads, args.nproc_per_node)
-            rows.append(row)
+            done.append(row)
             print(
                 f"{name:22s} mAP@0.5 {row['map50']:.4f}  mAP {row['map']:.4f}  FROC {row['froc_average']:.4f}  "
                 + "  ".join(f"{k[5:]} {row[k]:.3f}" for k in row if k.startswith("ap50_"))
                 + f"  epochs {row['epochs_run']}  train {row['train_time_s']:.0f} s  wall {row['wall_s']:.0f} s",
                 flush=True,
             )
+    replaced = {(r["seed"], r["time_budget_s"]) for r in done}
+    rows = [r for r in rows if (r["seed"], r["time_budget_s"]) not in replaced] + done
     keys = ["map50", "map", "froc_average", *[k for k in rows[0] if k.startswith("ap50_")], "wall_s", "train_time_s"]
     by_budget = {
-        str(int(budget) if budget is not None else rows[0]["time_budget_s"]): summarise(
-            [r for r in rows if r["time_budget_s"] == (budget if budget is not None else r["time_budget_s"])], keys
-        )
-        for budget in budgets
+        str(int(budget)): summarise([r for r in rows if r["time_budget_s"] == budget], keys)
+        for budget in sorted({r["time_budget_s"] for r in rows})
     }
     result = {
         "benchmark": "detection",
         "dataset": "BCCD (Pascal VOC), official ImageSets split 205 / 87 / 72; test split scored",
-        "command": "python benchmarks/detection.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "commands": [
+            *commands,
+            "python benchmarks/detection.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        ],
         "network": "fcos (planned small ResNet + FPN, from scratch)",
         "overrides": overrides,
         "processes": args.nproc_per_node,
@@ -184,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
         },
         "targets": TARGETS,
-        "summary": summarise(rows, keys),
+        "summary": summarise([r for r in rows if r["time_budget_s"] == max(r["time_budget_s"] for r in rows)], keys),
         "by_budget": by_budget,
         "runs": rows,
     }
