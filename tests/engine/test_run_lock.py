@@ -173,3 +173,26 @@ def test_a_folder_the_user_named_keeps_its_other_files(tmp_path: Path) -> None:
         time.sleep(0.01)
         (staging / "report.json").write_text("{}")
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt", "plot.png", "report.json"]
+
+
+def test_a_fit_leaves_no_lock_and_a_failed_re_evaluation_keeps_the_old_report(
+    tmp_path: Path, phantom_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medimg import Model
+
+    run = tmp_path / "run"
+    model = Model("simple-cnn").fit(phantom_dir, run_dir=run, epochs=1, progress=False, tensorboard=False)
+    assert not (run / ".lock").exists()
+    assert not [p for p in run.rglob("*.tmp")]
+    before = sorted(p.name for p in (run / "report").iterdir())
+    assert "report.json" in before and "report.html" in before
+
+    def killed_mid_report(*args: Any, out_dir: Path, **kwargs: Any) -> None:
+        (out_dir / "roc.png").write_bytes(b"one plot, then the process dies")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model._task, "evaluate", killed_mid_report)
+    with pytest.raises(KeyboardInterrupt):
+        model.evaluate()
+    assert sorted(p.name for p in (run / "report").iterdir()) == before  # the complete old report, untouched
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
