@@ -21,7 +21,6 @@ from medimg.tasks.semi_supervised import (
     SemiSupervisedBatches,
     SemiSupervisedLoss,
     cutout,
-    pool_steps,
 )
 
 FAST = {"progress": False, "tensorboard": False, "epochs": 1, "input_size": 32, "batch_size": 16}
@@ -114,11 +113,19 @@ def test_batches_hold_labelled_then_weak_then_strong_views() -> None:
         lambda x, g: x * 3,
         cutout_fraction=0.0,
     )
-    steps = pool_steps(30, 4, 2, labelled.steps_per_epoch())
-    assert steps == 4  # one pass over the pool at 8 pool images a step; the labelled set (3 steps) is cycled
-    batches = SemiSupervisedBatches(labelled, views, unlabelled_ratio=2, strong=True, steps=steps)
+    batches = SemiSupervisedBatches(labelled, views, unlabelled_ratio=2, strong=True, steps=4)
     seen = list(batches.epoch(torch.Generator().manual_seed(0)))
-    assert len(seen) == 4
+    assert len(seen) == 4  # the labelled set (3 steps) is cycled
+    assert (
+        len(
+            list(
+                SemiSupervisedBatches(labelled, views, unlabelled_ratio=2, strong=False).epoch(
+                    torch.Generator().manual_seed(0)
+                )
+            )
+        )
+        == labelled.steps_per_epoch()
+    )  # by default an epoch is a pass over the labelled set
     for x, y in seen:
         n = len(y)
         assert x.shape[0] == n + 2 * 2 * n

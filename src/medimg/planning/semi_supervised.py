@@ -57,7 +57,7 @@ def determine_semi_supervised(task: Literal["classify", "segment"]) -> tuple[Sem
     FixMatch's 0.95 threshold keeps pseudo-labels almost as accurate as labels on image classification; per-pixel
     softmax outputs of a segmentation network are less peaked (boundaries are uncertain), so 0.9 keeps enough
     pixels. The paper's ratio of 7 unlabelled images per labelled one makes a step 15x the supervised work (two
-    views each); 3 (7x) lets a CPU time budget hold several passes over the pool. A one-epoch ramp keeps the
+    views each); 3 (7x) keeps an epoch (a pass over the labelled set) affordable on a CPU. A one-epoch ramp keeps the
     first, untrained predictions from pulling the network.
     """
     if task == "segment":

@@ -17,7 +17,6 @@ The task packages read their pool into :class:`PoolViews` (classification:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -163,13 +162,6 @@ class SemiSupervisedBatches:
             weak, strong = self.views.draw(n_unlabelled, pool_generator, strong=self.strong)
             parts = [x, weak.to(x.dtype)] + ([strong.to(x.dtype)] if strong is not None else [])
             yield torch.cat(parts).contiguous(memory_format=self.memory_format), y
-
-
-def pool_steps(pool_size: int, labelled_batch: int, unlabelled_ratio: int, labelled_steps: int) -> int:
-    """Steps of an epoch that passes over the pool once (in draws) at ``unlabelled_ratio`` pool images per
-    labelled one, or over the labelled set, whichever is longer."""
-    per_step = max(1, labelled_batch * unlabelled_ratio)
-    return max(labelled_steps, math.ceil(pool_size / per_step))
 
 
 class SemiSupervisedLoss:

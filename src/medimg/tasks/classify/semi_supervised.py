@@ -19,7 +19,6 @@ from medimg.tasks.semi_supervised import (
     SemiSupervisedBatches,
     SemiSupervisedLoss,
     SemiSupervisedTraining,
-    pool_steps,
     pool_summary,
     strong_augmentation,
 )
@@ -37,7 +36,8 @@ def setup_semi_supervised(
     """The pool of ``dataset.unlabelled`` without copies of the run's validation/test images (every labelled
     case not in ``train_ids``), preprocessed to the plan's input, as batches and a loss hook.
 
-    An epoch passes over the pool once (in draws) or over the labelled set, whichever is longer.
+    An epoch is a pass over the labelled set, as without a pool (so the planned epochs, the time budget and the
+    warm-up mean the same); each step draws ``unlabelled_ratio`` pool images per labelled one.
 
     Raises:
         DatasetError: no pool image is left or readable.
@@ -66,15 +66,12 @@ def setup_semi_supervised(
         BatchAugment(strong_augmentation(plan.augmentation, semi.strong_magnitude), plan.spatial_dims),
         cutout_fraction=semi.cutout,
     )
-    steps = pool_steps(
-        len(images), min(plan.batch_size, len(labelled)), semi.unlabelled_ratio, labelled.steps_per_epoch()
-    )
+    steps = labelled.steps_per_epoch()
     batches = SemiSupervisedBatches(
         labelled,
         views,
         unlabelled_ratio=semi.unlabelled_ratio,
         strong=semi.method == "fixmatch",
-        steps=steps,
         distributed=distributed,
     )
     criterion = make_loss(plan)
