@@ -66,6 +66,9 @@ def serve(
     db: Database = DEFAULT_DATABASE,
     max_upload_mb: Annotated[float, typer.Option(help="largest accepted upload, MB")] = 50.0,
     max_pixels: Annotated[int, typer.Option(help="largest accepted image, pixels (decompression bombs)")] = 64_000_000,
+    max_image_mb: Annotated[
+        float, typer.Option(help="memory budget of reading one image, MB (larger: read reduced, or 413)")
+    ] = 256.0,
     explain: Annotated[str, typer.Option(help="heatmap method: gradcam, gradcam++, occlusion or none")] = "gradcam",
     workers: Annotated[int, typer.Option(help="uploads processed at the same time")] = 2,
     queue_limit: Annotated[int, typer.Option(help="uploads that may wait for a worker; more get 503")] = 8,
@@ -100,6 +103,7 @@ def serve(
             database=db,
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
             max_pixels=max_pixels,
+            max_image_bytes=int(max_image_mb * 1024 * 1024),
             explain_method=None if explain.lower() == "none" else explain,
             workers=workers,
             queue_limit=queue_limit,
