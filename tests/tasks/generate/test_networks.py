@@ -59,7 +59,11 @@ def test_gan_step_updates_both_networks_and_the_average_and_restores_its_state()
     loss = step(gan, real, labels)
     assert loss.ndim == 0 and torch.isfinite(loss)
     after = gan.state_dict()
-    for part in ("generator.to_image.weight", "discriminator.score.parametrizations.weight.original", "ema.to_image.weight"):
+    for part in (
+        "generator.to_image.weight",
+        "discriminator.score.parametrizations.weight.original",
+        "ema.to_image.weight",
+    ):
         assert not torch.equal(before[part], after[part]), part
     restored = GANStep(ConditionalGAN(plan), plan)
     restored.load_state_dict(step.state_dict())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from torch import nn
@@ -27,6 +27,9 @@ from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.generate.plan import GeneratePlan
+
+if TYPE_CHECKING:
+    from medimg.planning.domain import InputReader
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +95,9 @@ class GenerateTask:
         val = read_real(dataset, monitored, plan, strict=options.strict, progress=options.progress)
         if len(train) < 2 or not len(val):
             raise DatasetError(f"{dataset.root}: too few readable training or validation images to train a generator")
-        space = None
-        needs_space = plan.monitor == "fd" or plan.network == "gan"
-        if needs_space:
-            run_dir = planned.run_dir or Path(".")
-            space = train_feature_space(dataset, loaded.cases, val_cases, plan, run_dir, options, distributed)
-            space.network.to(distributed.device)
+        run_dir = planned.run_dir or Path(".")  # the feature space is the run's, for validation and evaluation
+        space = train_feature_space(dataset, loaded.cases, val_cases, plan, run_dir, options, distributed)
+        space.network.to(distributed.device)
         planned.loaded = None
         batches = TensorBatches(train.x, train.y, plan.batch_size, distributed=distributed)
         return TrainingSetup(
@@ -114,7 +114,7 @@ class GenerateTask:
             summary={
                 "train_images": len(train),
                 "val_images": len(val),
-                "feature_space": str(space.source) if space is not None else None,
+                "feature_space": str(space.source),
             },
             skipped=[*train.skipped, *val.skipped],
         )
@@ -149,7 +149,13 @@ class GenerateTask:
         )
 
     def predict(
-        self, model: Trained, files: Sequence[Path], *, explain: str | None, out_dir: Path | None
+        self,
+        model: Trained,
+        files: Sequence[Path],
+        *,
+        explain: str | None,
+        out_dir: Path | None,
+        reader: InputReader | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
         raise ConfigError(
             "a generative model does not predict images: draw new ones with `medimg generate RUN --n N --out DIR` "
