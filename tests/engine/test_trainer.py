@@ -242,8 +242,41 @@ def test_time_budget_stops_a_run_that_slows_down(tmp_path: Path, monkeypatch: py
 
     x, y = _data()
     result = train(_net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
-    # 1 s + 3 s = 4 s: a third epoch (estimated 3 s, like the last) would end after the 4.5 s budget
-    assert result.epochs == 4 and len(result.history) == 2
+    # 1 s + 3 s = 4 s: a third epoch (estimated 3 s, like the last) would end after the 4.5 s budget; the schedule
+    # was re-fitted to the slower epochs (3 instead of 4) so the learning rate is further down its curve
+    assert result.epochs == 3 and len(result.history) == 2
+
+
+def test_time_budget_refits_the_schedule_when_the_machine_gets_faster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Epoch 1 ran while another job shared the CPU (2 s); later epochs take 0.5 s: the run fills its budget with
+    18 epochs instead of the 5 epoch 1 suggested, and its cosine schedule still ends at the floor."""
+    import medimg.engine.trainer as trainer_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    plan = _plan(epochs=20, time_budget_s=10.5, warmup_epochs=0)
+    hooks = _hooks(plan)
+
+    def validate(network: torch.nn.Module) -> dict[str, float]:
+        clock.now += 2.0 if clock.now < 1 else 0.5
+        return hooks.validate(network)
+
+    x, y = _data()
+    result = train(_net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path, progress=False)
+    assert result.epochs == 18 and len(result.history) == 18
+    assert [row["epochs"] for row in result.history][:3] == [5, 5, 18]  # re-fitted after epoch 2
+    assert result.history[-1]["lr"] == pytest.approx(0.01 * plan.learning_rate, rel=0.05)
+
+
+def test_refitted_epochs() -> None:
+    from medimg.engine.trainer import refitted_epochs
+
+    assert refitted_epochs(5, 2, 2.5, 0.5, 10.5, 20) == 18  # faster: more epochs, up to the plan
+    assert refitted_epochs(5, 2, 2.5, 0.1, 10.5, 20) == 20
+    assert refitted_epochs(10, 2, 4.0, 1.05, 12.0, 20) == 10  # within 10%: unchanged
+    assert refitted_epochs(10, 2, 9.0, 5.0, 12.0, 20) == 3  # slower: fewer, but always one more
 
 
 def test_no_budget_runs_the_planned_epochs(tmp_path: Path) -> None:

@@ -90,6 +90,24 @@ def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -
     return int(max(1, min(planned, math.floor(budget_s / epoch_time_s))))
 
 
+#: The schedule is re-fitted to the budget during its first quarter when the epoch time changes by more than this
+#: share of the epochs (another job starting or ending on the machine): later, the cosine tail is left alone.
+REFIT_TOLERANCE = 0.1
+
+
+def refitted_epochs(
+    current: int, done: int, elapsed_s: float, epoch_time_s: float, budget_s: float, planned: int
+) -> int:
+    """The epoch count that fills ``budget_s`` at the recent ``epoch_time_s`` after ``done`` epochs took
+    ``elapsed_s`` (between ``done + 1`` and the ``planned`` count), or ``current`` when it differs by no more than
+    :data:`REFIT_TOLERANCE` of it."""
+    if epoch_time_s <= 0:
+        return current
+    fit = done + math.floor(max(0.0, budget_s - elapsed_s) / epoch_time_s)
+    fit = int(min(planned, max(done + 1, fit)))
+    return fit if abs(fit - current) > REFIT_TOLERANCE * current else current
+
+
 def autocast_context(plan: TrainingPlan, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager[Any]:
     """The plan's autocast on ``device`` (bf16 on CPU or GPU; fp16 on GPU), else a no-op."""
     device_type = torch.device(device).type
@@ -208,6 +226,7 @@ def train(
         total=epochs,
     )
     started = time.perf_counter()
+    epoch_times: list[float] = []
     stopped_early = False
     out_of_time = False
     epoch = start_epoch - 1
@@ -335,6 +354,32 @@ def train(
                 },
             )
         last_epoch_s = time.perf_counter() - epoch_started
+        epoch_times.append(last_epoch_s)
+        if plan.time_budget_s is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
+            # the machine got faster or slower since epoch 1 (another job ended or started): fit the schedule to
+            # the budget again while it is young, from the median of the last epochs after the first
+            recent = sorted((epoch_times[1:] or epoch_times)[-3:])
+            refit = dist.broadcast(
+                refitted_epochs(
+                    epochs,
+                    epoch,
+                    time.perf_counter() - started,
+                    recent[len(recent) // 2],
+                    plan.time_budget_s,
+                    plan.epochs,
+                )
+            )
+            if refit != epochs:
+                logger.info(
+                    "time budget %.0f s: epochs now take %.0f s, training %d epochs instead of %d",
+                    plan.time_budget_s,
+                    recent[len(recent) // 2],
+                    refit,
+                    epochs,
+                )
+                epochs = refit
+                scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
+                epochs_bar.total = epochs
         if plan.time_budget_s is not None and epoch < epochs:
             # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
             out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > plan.time_budget_s)
