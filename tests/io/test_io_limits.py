@@ -213,3 +213,18 @@ def test_both_preprocessing_engines_shrink_a_huge_image_the_same_way() -> None:
     numpy_input = preprocess([image], spec)
     assert torch_input.shape == numpy_input.shape == (1, 1, 16, 16)
     np.testing.assert_allclose(torch_input, numpy_input, atol=2e-3)
+
+
+def test_classification_datasets_read_huge_images_reduced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import medimg.data.dataset as dataset_module
+    from medimg.data.dataset import Dataset
+
+    for label in ("a", "b"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(_stripes(200, 260)).save(tmp_path / "data" / label / f"{i}.png")
+    dataset = Dataset.load(tmp_path / "data")
+    assert dataset.read(dataset.cases[0]).array.shape == (1, 200, 260)  # far below 8192 px: as it is
+    monkeypatch.setattr(dataset_module, "CLASSIFY_READ_SIZE", (8, 8))  # as if the images were huge
+    image = dataset.read(dataset.cases[0])
+    assert image.meta["reduced_by"] == 3 and image.array.shape == (1, 67, 87)

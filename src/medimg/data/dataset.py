@@ -27,6 +27,13 @@ logger = logging.getLogger(__name__)
 Window = str | tuple[float, float]
 
 
+CLASSIFY_READ_SIZE = (512, 512)
+"""The size 2D classification images are read for: 4x the largest input the planner chooses
+(:data:`medimg.planning.planner.MAX_INPUT_2D`), so a larger ``--set input_size`` still works; with the reading
+margin (:data:`medimg.io.limits.REDUCTION_MARGIN`) only images over 8192 px per side are read reduced, to at least
+4096 px."""
+
+
 @dataclass
 class Dataset:
     """A labelled image dataset (classification).
@@ -237,8 +244,12 @@ class Dataset:
     def read(self, case: Case) -> ImageData:
         """Read one case's pixels as :class:`ImageData` (channel-first float32).
 
+        A classification image far larger than any network input (over 8192 px per side) is read reduced, so a
+        huge file costs its reduced size (see :data:`CLASSIFY_READ_SIZE`); boxes and masks (the other tasks)
+        need every pixel.
+
         Raises:
-            ImageReadError: the file is unreadable or corrupt (the error names it).
+            ImageReadError: the file is unreadable or corrupt (the error names it), or too large to read.
         """
         if case.index is not None and case.split is not None and self.arrays:
             return _medmnist_image(self.arrays[case.split][case.index], self.spatial_dims or 2, case.case_id)
@@ -246,7 +257,8 @@ class Dataset:
             raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
         from medimg.io import read_image
 
-        return read_image(case.path, window=self.window)
+        target = CLASSIFY_READ_SIZE if self.task == "classify" else None
+        return read_image(case.path, window=self.window, target_size=target)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable summary (saved in a run folder)."""
