@@ -76,6 +76,9 @@ def serve(
     work_dir: Annotated[
         Path | None, typer.Option(help="private folder for uploads being read (default <temp>/medimg-serve-<uid>)")
     ] = None,
+    strict_domain: Annotated[
+        bool, typer.Option(help="refuse (422) uploads outside the training domain instead of flagging them")
+    ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create.
@@ -109,6 +112,7 @@ def serve(
             queue_limit=queue_limit,
             request_timeout_s=timeout,
             work_dir=work_dir,
+            strict_domain=strict_domain,
         )
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -334,7 +334,10 @@ def _intensity_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
 def _size_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
     if not domain.min_shape or not domain.max_shape:
         return []
-    shape = image.spatial_shape
+    shape = tuple(image.spatial_shape)
+    full = image.meta.get("full_shape")  # an image read reduced (medimg.io.limits) is judged by its stored size
+    if full and len(full) >= len(shape):
+        shape = tuple(int(n) for n in full[len(full) - len(shape) :])
     if len(shape) != len(domain.min_shape):
         return []
     small = any(s < lo / SIZE_FACTOR for s, lo in zip(shape, domain.min_shape, strict=True))
@@ -349,8 +352,8 @@ def _size_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
 
 def _spacing_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
     spacing = image.spacing_mm
-    if spacing is None or not domain.min_spacing_mm or not domain.max_spacing_mm:
-        return []
+    if spacing is None or not domain.min_spacing_mm or not domain.max_spacing_mm or image.meta.get("reduced_by"):
+        return []  # a reduced read has a coarser spacing than the file: its stored size is judged instead
     if len(spacing) != len(domain.min_spacing_mm):
         return []
     off = any(

@@ -72,6 +72,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
             else None
         ),
         "input": row.input_info,
+        "domain": row.input_info.get("domain"),
         "links": links,
     }
     if segmentation is not None:
@@ -85,6 +86,18 @@ def report_json(row: ReportRow) -> dict[str, Any]:
 def _detection(row: ReportRow) -> dict[str, Any] | None:
     """A detection report's boxes and counts (None for other tasks)."""
     return row.detection if _task(row) == "detect" else None
+
+
+def domain_warning(row: ReportRow) -> str | None:
+    """The plain-text warning of an upload outside the model's training domain (None when inside or unchecked)."""
+    domain = (row.input_info or {}).get("domain") or {}
+    if domain.get("in_domain", True):
+        return None
+    return (
+        "The image is outside the model's training domain ("
+        + "; ".join(domain.get("reasons") or ["unspecified"])
+        + "): the result may be wrong."
+    )
 
 
 def _data_uri(png: bytes | None) -> str:
@@ -194,6 +207,10 @@ def report_html(row: ReportRow) -> str:
         figures += (
             f'<figure><img alt="overlay" src="{_data_uri(row.overlay_png)}"><figcaption>{caption}</figcaption></figure>'
         )
+    warning = domain_warning(row)
+    domain_block = (
+        f'<div class="limitations domain"><strong>Out of domain.</strong> {e(warning)}</div>' if warning else ""
+    )
     extra_css = (
         ".bar { height: 12px; background: var(--accent); border-radius: 3px; min-width: 1px; }"
         " .headline { font-size: 20px; margin: 10px 0 4px; } figure img { image-rendering: auto; }"
@@ -206,7 +223,7 @@ def report_html(row: ReportRow) -> str:
 <body><main>
 <header><h1>{title}</h1>
 <p class="headline">{headline}</p></header>
-<dl class="meta">{meta}</dl>
+{domain_block}<dl class="meta">{meta}</dl>
 {table}
 <h2>Images</h2><div class="figures">{figures}</div>
 <div class="limitations"><strong>Limitations.</strong> {e(DISCLAIMER)}</div>
@@ -361,7 +378,7 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "issued": created,
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
-        "conclusion": f"{conclusion} {DISCLAIMER}",
+        "conclusion": " ".join(filter(None, [domain_warning(row), conclusion, DISCLAIMER])),
         "conclusionCode": [{"text": row.label}],
         "presentedForm": presented,
     }

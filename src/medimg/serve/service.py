@@ -125,6 +125,10 @@ class PredictionService:
         plan: Any = self.model.plan_
         self._read_size: list[int] | None = list(plan.input_size) if self.model.task == "classify" else None
         self.workspace = UploadWorkspace(settings.work_dir)
+        from medimg.planning.domain import load_training_domain
+
+        # what the model was trained on: each upload is compared with it (flagged in the report, or refused)
+        self.domain = load_training_domain(settings.run_dir)
 
     def close(self) -> None:
         """Remove this server's working folder."""
@@ -210,6 +214,7 @@ class PredictionService:
                     max_pixels=self.settings.max_pixels,
                     max_bytes=self.settings.max_image_bytes,
                     target_size=self._read_size,
+                    dicom_display=self.domain.dicom_display if self.domain is not None else True,
                 )
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
@@ -221,6 +226,17 @@ class PredictionService:
             input_info["read_reduced_by"] = int(image.meta["reduced_by"])
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
+        if self.domain is not None:
+            from medimg.planning.domain import check_input_domain
+
+            verdict = check_input_domain(image, self.domain)
+            if not verdict.in_domain and self.settings.strict_domain:
+                raise UploadRejected(
+                    422,
+                    "the image is outside the model's training domain: " + "; ".join(verdict.reasons) + " (this "
+                    "server refuses such images: --strict-domain)",
+                )
+            input_info["domain"] = verdict.to_dict()
         guard.check()
         try:
             if self.model.task == "segment":

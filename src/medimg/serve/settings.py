@@ -40,6 +40,10 @@ class ServeSettings(BaseModel):
         "model allows (classification), else refused with 413; a request peaks at about 1.5-3.5x this",
     )
     explain_method: str | None = Field("gradcam", description="heatmap method per prediction (None = off)")
+    strict_domain: bool = Field(
+        False,
+        description="refuse (422) uploads outside the model's training domain instead of flagging them in the report",
+    )
     max_page_size: int = Field(100, ge=1, description="largest page of GET /v1/reports")
     workers: int = Field(2, ge=1, le=64, description="uploads processed at the same time (each has a network copy)")
     queue_limit: int = Field(8, ge=0, description="uploads that may wait for a worker; one more gets 503")
