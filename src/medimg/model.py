@@ -142,6 +142,8 @@ class Model:
         if self._classical is not None:
             if unlabelled is not None:
                 raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
+            if kwargs.get("synthetic"):
+                raise ConfigError(f"{self.network} is a classical model: synthetic training images need a network")
             self._classical.fit(
                 data,
                 run_dir=run_dir,

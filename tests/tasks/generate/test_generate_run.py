@@ -113,6 +113,8 @@ def test_synthetic_sets_with_unknown_classes_or_missing_folders_are_refused(phan
     Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(other / "x.png")
     with pytest.raises(DatasetError, match="tumour"):
         Model("simple-cnn").fit(phantoms, run_dir=tmp_path / "b", epochs=1, synthetic=str(other))
+    with pytest.raises(ConfigError, match="classical model"):
+        Model("random-forest").fit(phantoms, run_dir=tmp_path / "c", synthetic=str(other))
 
 
 def test_a_generative_model_does_not_predict(gan_run: Model, phantoms: Path) -> None:

@@ -98,9 +98,10 @@ def train_feature_space(
     run_dir: Path,
     options: FitOptions,
     distributed: Any,
-) -> FeatureSpace:
+) -> FeatureSpace | None:
     """Train the feature classifier on ``train_cases`` (selected on ``val_cases``) into ``run_dir/features``, or
-    load it when that folder already holds a finished run (``--resume``), or load ``plan.features_run``."""
+    load it when that folder already holds a finished run (``--resume``), or load ``plan.features_run``.
+    ``None`` on the processes other than rank 0 of a distributed run (they neither validate nor evaluate)."""
     from medimg.data.splits import Splits
     from medimg.engine.run import fit_run
     from medimg.tasks.registry import get_task
@@ -121,6 +122,6 @@ def train_feature_space(
     fit = fit_run(
         get_task("classify"), dataset, folder, local, plan_layers=(overrides,), splits=splits, distributed=distributed
     )
-    if fit is None:
-        raise ConfigError("the feature classifier is trained in one process")
+    if fit is None:  # another process of a distributed run: rank 0 validates and evaluates, it alone needs it
+        return None
     return FeatureSpace(fit.network, fit.plan, plan, folder)

@@ -97,7 +97,8 @@ class GenerateTask:
             raise DatasetError(f"{dataset.root}: too few readable training or validation images to train a generator")
         run_dir = planned.run_dir or Path(".")  # the feature space is the run's, for validation and evaluation
         space = train_feature_space(dataset, loaded.cases, val_cases, plan, run_dir, options, distributed)
-        space.network.to(distributed.device)
+        if space is not None:
+            space.network.to(distributed.device)
         planned.loaded = None
         batches = TensorBatches(train.x, train.y, plan.batch_size, distributed=distributed)
         return TrainingSetup(
@@ -114,7 +115,7 @@ class GenerateTask:
             summary={
                 "train_images": len(train),
                 "val_images": len(val),
-                "feature_space": str(space.source),
+                "feature_space": str(space.source) if space is not None else None,
             },
             skipped=[*train.skipped, *val.skipped],
         )

@@ -23,15 +23,16 @@ VALIDATION_SEED = 12_345
 """Seed of the validation noise: every epoch is scored on the same draws."""
 
 
-def make_hooks(plan: GeneratePlan, val: PreparedSplit, space: FeatureSpace) -> TaskHooks:
-    """The engine's hooks for ``plan``'s network, validated on ``val`` (images in [-1, 1])."""
+def make_hooks(plan: GeneratePlan, val: PreparedSplit, space: FeatureSpace | None) -> TaskHooks:
+    """The engine's hooks for ``plan``'s network, validated on ``val`` (images in [-1, 1]); ``space`` is ``None``
+    on processes that never validate (ranks other than 0)."""
     from medimg.tasks.generate.diffusion import DenoisingLoss
     from medimg.tasks.generate.gan_step import discriminator_loss, draw_labels, make_gan_step
     from medimg.tasks.generate.metrics import frechet_distance
     from medimg.tasks.generate.sampling import sample_images
 
     wants_fd = plan.monitor == "fd" or plan.network == "gan"
-    real_features = space.embed(val.x.float(), plan.eval_batch_size) if wants_fd else None
+    real_features = space.embed(val.x.float(), plan.eval_batch_size) if wants_fd and space is not None else None
     denoising = DenoisingLoss(plan) if plan.network == "diffusion" else None
 
     def gan_loss(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,7 @@ def make_hooks(plan: GeneratePlan, val: PreparedSplit, space: FeatureSpace) -> T
                 y = val.y[start : start + plan.eval_batch_size].to(device)
                 total += float(denoising(network, x, y, generator)) * len(x)
             metrics["loss"] = total / max(1, len(val))
-        if real_features is not None:
+        if real_features is not None and space is not None:
             fake = sample_images(network, plan, val.y, seed=VALIDATION_SEED)
             metrics["fd"] = frechet_distance(real_features, space.embed(fake, plan.eval_batch_size))
         return metrics
