@@ -160,7 +160,8 @@ def test_cli_output_shape(tmp_path: Path) -> None:
     assert predicted.returncode == 0, _explain(predicted)
     rows = json.loads(predicted.stdout)
     assert isinstance(rows, list) and len(rows) == 1
-    assert set(rows[0]) == {"source", "label", "label_index", "confidence", "probabilities"}, rows[0]
+    assert set(rows[0]) == {"source", "label", "label_index", "confidence", "probabilities", "domain"}, rows[0]
+    assert rows[0]["domain"] == {"in_domain": True, "reasons": []}  # a training-like image is not flagged
     assert rows[0]["label"] in class_names and set(rows[0]["probabilities"]) == set(class_names)
 
     assert as_csv.returncode == 0, _explain(as_csv)
