@@ -141,3 +141,26 @@ def test_grey_stored_as_rgb_is_fingerprinted_and_planned_as_grey(tmp_path) -> No
     assert fingerprint.domain is not None and fingerprint.domain.grey_as_rgb == 8
     plan = make_plan(fingerprint, bf16_supported=False)
     assert plan.in_channels == 1 and "grayscale" in plan.reasons["augmentation"]
+
+
+def test_a_classifier_reader_reads_huge_images_reduced(tmp_path) -> None:
+    """The reader of a classification run asks for the network's input size, so an image far larger than it is
+    read reduced (judged by its stored size); other tasks read every pixel."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from medimg.planning.domain import InputReader
+
+    big = tmp_path / "big.png"
+    pixels = np.zeros((4096, 3072), np.uint8)
+    pixels[::7] = 200
+    Image.fromarray(pixels).save(big)
+    plan = SimpleNamespace(input_size=[32, 32])
+    classifier = InputReader.for_run(SimpleNamespace(task="classify", plan_=plan, metadata_={}, run_dir_=None))
+    assert classifier.target_size == [32, 32]
+    image = classifier.read(big)
+    assert image.array.shape[1] < 4096 and image.meta.get("reduced_by", 1) > 1
+    assert image.meta["full_shape"][-2:] == [4096, 3072]
+    segmenter = InputReader.for_run(SimpleNamespace(task="segment", plan_=plan, metadata_={}, run_dir_=None))
+    assert segmenter.target_size is None and segmenter.read(big).array.shape[1:] == (4096, 3072)

@@ -134,8 +134,13 @@ class OnnxPredictor:
         self.batch_size = max(1, int(batch_size))
         self.mask_dir = Path(mask_dir) if mask_dir is not None else self.path.parent / "predictions"
         self.failed_: list[tuple[str, str]] = []
+        resized = self.task == "classify" and "input_size" in self.preprocessing
         self.reader = InputReader(
-            window=window if window is not None else self.window, domain=self._training_domain(), strict=strict
+            window=window if window is not None else self.window,
+            domain=self._training_domain(),
+            strict=strict,
+            # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
+            target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
         )
 
     def _training_domain(self) -> TrainingDomain | None:

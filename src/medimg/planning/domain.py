@@ -384,6 +384,9 @@ class InputReader:
         max_pixels: decompression-bomb guard for rasters (see :func:`medimg.io.read_image`).
         warn_each: log a warning per out-of-domain input (prediction); ``False`` for evaluation, which logs one
             :meth:`summary` instead.
+        target_size: the network's input size when it resizes whole images (classification): an image much
+            larger is read reduced within the reading budget (:mod:`medimg.io.limits`); ``None`` reads every pixel
+            (masks and boxes are given in the image's own pixels).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -394,6 +397,7 @@ class InputReader:
     strict: bool = False
     max_pixels: int | None = 20_000 * 20_000
     warn_each: bool = True
+    target_size: list[int] | None = None
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
 
     @classmethod
@@ -406,7 +410,14 @@ class InputReader:
         chosen = window if window is not None else saved.get("window")
         if isinstance(chosen, list):
             chosen = (float(chosen[0]), float(chosen[1]))
-        return cls(window=chosen, domain=load_training_domain(getattr(model, "run_dir_", None)), strict=strict)
+        size = getattr(getattr(model, "plan_", None), "input_size", None)
+        resizes = getattr(model, "task", None) == "classify" and size is not None
+        return cls(
+            window=chosen,
+            domain=load_training_domain(getattr(model, "run_dir_", None)),
+            strict=strict,
+            target_size=[int(n) for n in size] if resizes and size is not None else None,
+        )
 
     def read(self, path: str | Path) -> ImageData:
         """Read one input (window, modality scaling), check it against the domain, warn or refuse.
@@ -422,6 +433,7 @@ class InputReader:
             window=self.window,
             max_pixels=self.max_pixels,
             dicom_display=self.domain.dicom_display if self.domain is not None else True,
+            target_size=self.target_size,
         )
         image.source = str(path)
         self.check(image)
