@@ -61,3 +61,13 @@ def test_kfold_covers_everything_once() -> None:
 def test_bad_fractions() -> None:
     with pytest.raises(DatasetError, match="fractions"):
         make_splits(_cases(), val_fraction=0.6, test_fraction=0.5)
+
+
+def test_classes_smaller_than_the_parts_are_split_without_stratification() -> None:
+    """Five images per class cannot be stratified into 1/7 parts (sklearn refuses): the parts are drawn at random
+    instead of `medimg fit` failing with a traceback."""
+    cases = [Case(case_id=f"{k}/{i}", label=k) for k in (0, 1) for i in range(5)]
+    splits = make_splits(cases)
+    counts = Counter(splits.assignment.values())
+    assert set(splits.assignment) == {c.case_id for c in cases}
+    assert counts["test"] >= 1 and counts["val"] >= 1 and counts["train"] >= 6

@@ -134,7 +134,18 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
     if smallest < n_splits:
         logger.warning("a class has only %d image(s): the split cannot hold every class in every part", smallest)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
+    try:
+        _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
+    except ValueError:  # every class is smaller than the number of parts: a plain grouped random part instead
+        from sklearn.model_selection import GroupShuffleSplit
+
+        logger.warning(
+            "every class has fewer than %d images: the %.0f%% part is drawn without stratification",
+            n_splits,
+            100 * fraction,
+        )
+        shuffled = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        _, held = next(iter(shuffled.split(np.zeros(len(cases)), labels, groups)))
     return [cases[i] for i in sorted(held)]
 
 
