@@ -341,9 +341,7 @@ class Model:
         return predictions
 
     # ------------------------------------------------------------------ generation
-    def generate(
-        self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0
-    ) -> SyntheticSet:
+    def generate(self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0) -> SyntheticSet:
         """Draw ``n`` images from a generative model (``task="generate"``) into ``out_dir``: class folders in the
         training data's format and size, with ``synthetic.csv`` marking them synthetic (``fit(...,
         synthetic=out_dir)`` adds them to a training split).
