@@ -147,13 +147,16 @@ def predict_files(
     out_dir: Path | None = None,
     window: str | tuple[float, float] | None = None,
     read: Callable[[Path], ImageData] | None = None,
-) -> tuple[list[DetectionPrediction], list[tuple[str, str]]]:
+    detect: Callable[[nn.Module, DetectPlan, ImageData], Any] = predict_image,
+) -> tuple[list[Any], list[tuple[str, str]]]:
     """Detect objects in ``files``; overlays are written to ``out_dir`` when given, mirroring the inputs' folder
     tree (same-named inputs from different folders never share an overlay).
 
     Args:
         read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks the
             training domain); default :func:`medimg.io.read_image` with ``window``.
+        detect: one read image -> its prediction (with ``overlay_png`` / ``overlay_path``): :func:`predict_image`
+            for 2D detectors, :func:`medimg.tasks.detect.predict3d.predict_volume` for volumes.
 
     Returns:
         The predictions of the readable files and the unreadable ones as ``(path, reason)``.
@@ -162,18 +165,18 @@ def predict_files(
     from medimg.io import read_image
     from medimg.io.inputs import common_root, mirrored_folder
 
-    predictions: list[DetectionPrediction] = []
+    predictions: list[Any] = []
     failed: list[tuple[str, str]] = []
     root = common_root(files)
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
             image.source = str(path)
-            prediction = predict_image(network, plan, image)
+            prediction = detect(network, plan, image)
         except ImageReadError as error:
             failed.append((str(path), error.reason))
             continue
-        except MedimgError as error:  # an image the detector cannot take (a volume...): reported, not fatal
+        except MedimgError as error:  # an image the detector cannot take (a volume, a 2D image...): reported
             failed.append((str(path), str(error)))
             continue
         if out_dir is not None:

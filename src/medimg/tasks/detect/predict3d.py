@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medimg.errors import ImageReadError
-
 if TYPE_CHECKING:
     from torch import nn
 
@@ -167,7 +165,8 @@ def predict_volumes(
     window: str | tuple[float, float] | None = None,
     read: Callable[[Path], ImageData] | None = None,
 ) -> tuple[list[VolumeDetectionPrediction], list[tuple[str, str]]]:
-    """Detect objects in volume ``files``; overlays (a slice with the boxes) are written to ``out_dir`` when given.
+    """Detect objects in volume ``files``; overlays (a slice with the boxes) are written to ``out_dir`` when given,
+    mirroring the inputs' folder tree (the 2D loop, :func:`medimg.tasks.detect.predict.predict_files`).
 
     Args:
         read: how each file is read; default :func:`medimg.io.read_image` with ``window``.
@@ -175,26 +174,6 @@ def predict_volumes(
     Returns:
         The predictions of the readable files and the unusable ones as ``(path, reason)``.
     """
-    from medimg.fileio import atomic_write_bytes
-    from medimg.io import read_image
-    from medimg.tasks.detect.predict import overlay_path_for
+    from medimg.tasks.detect.predict import predict_files
 
-    predictions: list[VolumeDetectionPrediction] = []
-    failed: list[tuple[str, str]] = []
-    for path in files:
-        try:
-            image = read(path) if read is not None else read_image(path, window=window)
-            image.source = str(path)
-            prediction = predict_volume(network, plan, image)
-        except ImageReadError as error:
-            failed.append((str(path), error.reason))
-            continue
-        except Exception as error:  # an input the detector cannot take (a 2D image...): reported, not fatal
-            failed.append((str(path), str(error)))
-            continue
-        if out_dir is not None:
-            target = overlay_path_for(path, out_dir)
-            atomic_write_bytes(target, prediction.overlay_png or b"")
-            prediction.overlay_path = str(target)
-        predictions.append(prediction)
-    return predictions, failed
+    return predict_files(network, plan, files, out_dir=out_dir, window=window, read=read, detect=predict_volume)
