@@ -272,13 +272,16 @@ def augment(
 
 class DetectionBatches:
     """Shuffled passes over prepared images: each batch is ``(list of (C, h, w) float images, list of
-    {"boxes", "labels"})``, augmented per image. Under DDP each rank takes its shard of every global batch."""
+    {"boxes", "labels"})``, augmented per image. Under DDP each rank takes its shard of every global batch.
+
+    ``prepared`` is a :class:`Prepared` (or, for :class:`~medimg.tasks.detect.data3d.VolumeBatches`, prepared
+    volumes): anything with ``images``, ``boxes`` and ``labels`` lists that :meth:`augmented` reads."""
 
     unit = "images"
     memory_format = torch.contiguous_format
 
     def __init__(
-        self, prepared: Prepared, batch_size: int, aug: DetectAugmentation, *, distributed: Distributed | None = None
+        self, prepared: Any, batch_size: int, aug: DetectAugmentation, *, distributed: Distributed | None = None
     ) -> None:
         self.prepared = prepared
         self.batch_size = batch_size
@@ -297,9 +300,14 @@ class DetectionBatches:
         for start in batch_starts(len(self), self.batch_size, self.min_last):
             images, targets = [], []
             for i in self.distributed.shard(order[start : start + self.batch_size]).tolist():
-                x, boxes, labels = augment(
-                    self.prepared.images[i], self.prepared.boxes[i], self.prepared.labels[i], self.aug, generator
-                )
+                x, target = self.augmented(i, generator)
                 images.append(x)
-                targets.append({"boxes": boxes.float().reshape(-1, 4), "labels": labels.long()})
+                targets.append(target)
             yield images, targets
+
+    def augmented(self, i: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Item ``i`` augmented, with its target ``{"boxes": (n, 4) float, "labels": (n,) long}``."""
+        x, boxes, labels = augment(
+            self.prepared.images[i], self.prepared.boxes[i], self.prepared.labels[i], self.aug, generator
+        )
+        return x, {"boxes": boxes.float().reshape(-1, 4), "labels": labels.long()}

@@ -10,7 +10,7 @@ prediction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +20,8 @@ import torch
 
 from medimg.data.case import Case
 from medimg.data.detection import volume_boxes
-from medimg.engine.batches import Batch, batch_starts
-from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError, ImageReadError
-from medimg.tasks.detect.data import jitter_colour
+from medimg.tasks.detect.data import DetectionBatches, jitter_colour
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
 
 logger = logging.getLogger(__name__)
@@ -158,39 +156,14 @@ def augment_volume(
     return x.contiguous(), boxes
 
 
-class VolumeBatches:
-    """Shuffled passes over prepared volumes: each batch is ``(list of (C, D, H, W) volumes, list of {"boxes",
-    "labels"})``, augmented per volume. Under DDP each rank takes its shard of every global batch."""
+class VolumeBatches(DetectionBatches):
+    """Shuffled passes over prepared volumes (:class:`PreparedVolumes`): each batch is ``(list of (C, D, H, W)
+    volumes, list of {"boxes", "labels"})``, augmented per volume (flips move the boxes). Under DDP each rank takes
+    its shard of every global batch."""
 
     unit = "volumes"
-    memory_format = torch.contiguous_format
 
-    def __init__(
-        self,
-        prepared: PreparedVolumes,
-        batch_size: int,
-        aug: DetectAugmentation,
-        *,
-        distributed: Distributed | None = None,
-    ) -> None:
-        self.prepared = prepared
-        self.batch_size = batch_size
-        self.aug = aug
-        self.distributed = distributed or Distributed()
-        self.min_last = max(2, 2 * self.distributed.world_size)
-
-    def __len__(self) -> int:
-        return len(self.prepared)
-
-    def steps_per_epoch(self) -> int:
-        return len(batch_starts(len(self), self.batch_size, self.min_last))
-
-    def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
-        order = torch.randperm(len(self), generator=generator)
-        for start in batch_starts(len(self), self.batch_size, self.min_last):
-            volumes, targets = [], []
-            for i in self.distributed.shard(order[start : start + self.batch_size]).tolist():
-                x, boxes = augment_volume(self.prepared.images[i], self.prepared.boxes[i], self.aug, generator)
-                volumes.append(x)
-                targets.append({"boxes": boxes.float().reshape(-1, 6), "labels": self.prepared.labels[i].long()})
-            yield volumes, targets
+    def augmented(self, i: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Volume ``i`` augmented, with its target ``{"boxes": (n, 6) float, "labels": (n,) long}``."""
+        x, boxes = augment_volume(self.prepared.images[i], self.prepared.boxes[i], self.aug, generator)
+        return x, {"boxes": boxes.float().reshape(-1, 6), "labels": self.prepared.labels[i].long()}

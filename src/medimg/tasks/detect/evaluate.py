@@ -63,11 +63,15 @@ def evaluate_cases(
         extra={**(extra or {}), "skipped_files": [list(s) for s in prepared.skipped]},
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = write_figures(report, table, out_dir, prepared, detections, truths)
+    save_report(report, out_dir, write_figures(report, table, out_dir, prepared, detections, truths))
+    return report
+
+
+def save_report(report: DetectionReport, out_dir: Path, figures: dict[str, Path]) -> None:
+    """``out_dir/report.json``, ``report.html`` (with ``figures``: caption -> PNG path) and ``per_image.csv``."""
     report.save_json(out_dir / "report.json")
     report.save_html(out_dir / "report.html", images=figures)
     atomic_write_text(out_dir / "per_image.csv", per_image_csv(report.images))
-    return report
 
 
 def per_image_csv(rows: Sequence[dict[str, Any]]) -> str:

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from medimg.fileio import atomic_write_bytes, atomic_write_text
+from medimg.fileio import atomic_write_bytes
 from medimg.tasks.detect.data3d import PreparedVolumes, prepare_volumes
-from medimg.tasks.detect.evaluate import per_image_csv
+from medimg.tasks.detect.evaluate import save_report
 from medimg.tasks.detect.inference3d import detect_volumes
 from medimg.tasks.detect.metrics import Detections
 from medimg.tasks.detect.metrics3d import match_detections_3d
@@ -64,9 +64,7 @@ def evaluate_volumes(
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = write_curves(report, out_dir)
     figures.update(write_slices(report, out_dir, prepared, detections))
-    report.save_json(out_dir / "report.json")
-    report.save_html(out_dir / "report.html", images=figures)
-    atomic_write_text(out_dir / "per_image.csv", per_image_csv(report.images))
+    save_report(report, out_dir, figures)
     return report
 
 

@@ -9,8 +9,8 @@ IoUs on the same candidates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -86,27 +86,53 @@ def nms(found: Detections, iou: float, keep: int) -> Detections:
 
 
 def validation_map(
-    network: nn.Module, images: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
+    network: nn.Module,
+    images: Sequence[torch.Tensor],
+    truths: Sequence[Any],
+    plan: DetectPlan,
+    *,
+    geometry: Geometry | None = None,
 ) -> dict[str, float]:
-    """mAP@0.5 and mAP@[.5:.95] of the prepared validation images (the monitor of training)."""
-    found = detect_prepared(network, images, plan)
-    table = match_detections(truths, found, plan.class_names, max_detections=plan.detections_per_image)
+    """mAP@0.5 and mAP@[.5:.95] of the prepared validation images (the monitor of training); ``geometry``: how
+    to detect and match (default 2D; :data:`medimg.tasks.detect.inference3d.VOLUMES` in 3D)."""
+    detect, _, match = geometry or IMAGES
+    found = detect(network, images, plan)
+    table = match(truths, found, plan.class_names, max_detections=plan.detections_per_image)
     ap = coco_ap(table)
     return {"map50": ap["map50"] or 0.0, "map": ap["map"] or 0.0}
 
 
 def choose_decoding(
-    network: nn.Module, images: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
+    network: nn.Module,
+    images: Sequence[torch.Tensor],
+    truths: Sequence[Any],
+    plan: DetectPlan,
+    *,
+    geometry: Geometry | None = None,
 ) -> tuple[float, float, dict[str, Any]]:
     """The NMS IoU with the best validation mAP@0.5 (of :data:`NMS_CHOICES`), then the score threshold with the
     best mean per-class F1 at IoU 0.5. Returns ``(nms_iou, score_threshold, scores)``."""
-    raw = detect_prepared(network, images, plan, nms_iou=1.0, keep=CANDIDATES_WITHOUT_NMS)
+    detect, suppress, match = geometry or IMAGES
+    raw = detect(network, images, plan, nms_iou=1.0, keep=CANDIDATES_WITHOUT_NMS)
     results: dict[float, float] = {}
     tables = {}
     for iou in NMS_CHOICES:
-        suppressed = [nms(found, iou, plan.detections_per_image) for found in raw]
-        tables[iou] = match_detections(truths, suppressed, plan.class_names, max_detections=plan.detections_per_image)
+        suppressed = [suppress(found, iou, plan.detections_per_image) for found in raw]
+        tables[iou] = match(truths, suppressed, plan.class_names, max_detections=plan.detections_per_image)
         results[iou] = coco_ap(tables[iou])["map50"] or 0.0
     best_iou = max(results, key=lambda k: (results[k], -abs(k - 0.5)))
     threshold, f1 = best_f1_threshold(tables[best_iou])
     return best_iou, threshold, {"nms_map50": {str(k): round(v, 4) for k, v in results.items()}, "val_f1": round(f1, 4)}
+
+
+class Geometry(NamedTuple):
+    """How detections are made and scored in one geometry: ``detect(network, items, plan, nms_iou=, keep=)``,
+    ``suppress(found, iou, keep)`` (NMS) and ``match(truths, found, class_names, max_detections=)``."""
+
+    detect: Callable[..., list[Detections]]
+    suppress: Callable[[Detections, float, int], Detections]
+    match: Callable[..., Any]
+
+
+IMAGES = Geometry(detect_prepared, nms, match_detections)
+"""2D images: torchvision's detector and NMS, 2D IoU matching."""

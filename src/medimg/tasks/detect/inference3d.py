@@ -1,17 +1,17 @@
-"""Running the 3D detector on prepared volumes, and choosing its decoding (NMS IoU, score threshold) on validation,
-as :mod:`medimg.tasks.detect.inference` does in 2D (the same choices, the same :class:`MatchTable` metrics)."""
+"""Running the 3D detector on prepared volumes; :data:`VOLUMES` lets :mod:`medimg.tasks.detect.inference` monitor
+training and choose the decoding (NMS IoU, score threshold) on validation volumes as it does in 2D (the same
+choices, the same :class:`MatchTable` metrics)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from medimg.tasks.detect.inference import CANDIDATES_WITHOUT_NMS, NMS_CHOICES
-from medimg.tasks.detect.metrics import Detections, best_f1_threshold, coco_ap
+from medimg.tasks.detect.inference import Geometry
+from medimg.tasks.detect.metrics import Detections
 from medimg.tasks.detect.metrics3d import match_detections_3d
 from medimg.tasks.detect.networks3d import configure_decoding_3d
 from medimg.tasks.detect.plan import DetectPlan
@@ -68,30 +68,6 @@ def nms_3d(found: Detections, iou: float, keep: int) -> Detections:
     return Detections(found.boxes[index], found.scores[index], found.labels[index])
 
 
-def validation_map_3d(
-    network: nn.Module, volumes: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
-) -> dict[str, float]:
-    """mAP@0.5 and mAP@[.5:.95] (3D IoU) of the prepared validation volumes (the monitor of training)."""
-    found = detect_volumes(network, volumes, plan)
-    table = match_detections_3d(truths, found, plan.class_names, max_detections=plan.detections_per_image)
-    ap = coco_ap(table)
-    return {"map50": ap["map50"] or 0.0, "map": ap["map"] or 0.0}
-
-
-def choose_decoding_3d(
-    network: nn.Module, volumes: Sequence[torch.Tensor], truths: Sequence[Any], plan: DetectPlan
-) -> tuple[float, float, dict[str, Any]]:
-    """The NMS IoU with the best validation mAP@0.5 (of :data:`NMS_CHOICES`), then the score threshold with the
-    best mean per-class F1 at IoU 0.5. Returns ``(nms_iou, score_threshold, scores)``."""
-    raw = detect_volumes(network, volumes, plan, nms_iou=1.0, keep=CANDIDATES_WITHOUT_NMS)
-    results: dict[float, float] = {}
-    tables = {}
-    for iou in NMS_CHOICES:
-        suppressed = [nms_3d(found, iou, plan.detections_per_image) for found in raw]
-        tables[iou] = match_detections_3d(
-            truths, suppressed, plan.class_names, max_detections=plan.detections_per_image
-        )
-        results[iou] = coco_ap(tables[iou])["map50"] or 0.0
-    best_iou = max(results, key=lambda k: (results[k], -abs(k - 0.5)))
-    threshold, f1 = best_f1_threshold(tables[best_iou])
-    return best_iou, threshold, {"nms_map50": {str(k): round(v, 4) for k, v in results.items()}, "val_f1": round(f1, 4)}
+VOLUMES = Geometry(detect_volumes, nms_3d, match_detections_3d)
+"""3D volumes: MONAI's detector and 3D NMS, 3D IoU matching (for :func:`~medimg.tasks.detect.inference.validation_map`
+and :func:`~medimg.tasks.detect.inference.choose_decoding`)."""

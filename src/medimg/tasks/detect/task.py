@@ -29,6 +29,7 @@ from medimg.tasks.detect.plan import DetectPlan
 
 if TYPE_CHECKING:
     from medimg.planning.domain import InputReader
+    from medimg.tasks.detect.inference import Geometry
 
 logger = logging.getLogger(__name__)
 
@@ -256,16 +257,15 @@ def loss_of_detector(network: nn.Module, images: Any, targets: Any) -> torch.Ten
 def decoding_chooser(
     images: Sequence[torch.Tensor],
     truths: Sequence[Any],
-    chooser: Callable[..., tuple[float, float, dict[str, Any]]] | None = None,
+    geometry: Geometry | None = None,
 ) -> Callable[[nn.Module, DetectPlan], tuple[DetectPlan, dict[str, Any]]]:
-    """After training: the NMS IoU and score threshold that do best on the validation images (unless set);
-    ``chooser``: ``(network, images, truths, plan) -> (nms_iou, score_threshold, scores)``, default 2D's
-    :func:`~medimg.tasks.detect.inference.choose_decoding`."""
+    """After training: the NMS IoU and score threshold that do best on the validation images (unless set), by
+    :func:`~medimg.tasks.detect.inference.choose_decoding` (``geometry``: 2D images unless given)."""
 
     def choose(network: nn.Module, plan: DetectPlan) -> tuple[DetectPlan, dict[str, Any]]:
         from medimg.tasks.detect.inference import choose_decoding
 
-        iou, threshold, scores = (chooser or choose_decoding)(network, images, truths, plan)
+        iou, threshold, scores = choose_decoding(network, images, truths, plan, geometry=geometry)
         update: dict[str, Any] = {}
         reasons = dict(plan.reasons)
         if plan.reasons.get("nms_iou") != "set by user":

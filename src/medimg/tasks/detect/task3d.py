@@ -63,7 +63,8 @@ def setup_3d(
     """Read the training and (monitored) validation volumes and hand the engine the 3D batches and hooks
     (``build``: the task's network builder, which also loads the plan's initial weights)."""
     from medimg.tasks.detect.data3d import VolumeBatches, prepare_volumes
-    from medimg.tasks.detect.inference3d import choose_decoding_3d, validation_map_3d
+    from medimg.tasks.detect.inference import validation_map
+    from medimg.tasks.detect.inference3d import VOLUMES
     from medimg.tasks.detect.task import decoding_chooser, loss_of_detector
 
     plan = planned.plan
@@ -82,7 +83,8 @@ def setup_3d(
     truths = val.truths()
     batches = VolumeBatches(train, plan.batch_size, plan.augmentation, distributed=distributed)
     hooks = TaskHooks(
-        loss=loss_of_detector, validate=lambda network: validation_map_3d(network, val.images, truths, plan)
+        loss=loss_of_detector,
+        validate=lambda network: validation_map(network, val.images, truths, plan, geometry=VOLUMES),
     )
     return TrainingSetup(
         batches=batches,
@@ -101,5 +103,5 @@ def setup_3d(
             "val_images": len(val),
         },
         skipped=[*train.skipped, *val.skipped],
-        after_training=decoding_chooser(val.images, truths, choose_decoding_3d),
+        after_training=decoding_chooser(val.images, truths, geometry=VOLUMES),
     )
