@@ -27,7 +27,16 @@ class FitOptions(BaseModel):
     val_fraction: float = Field(0.15, gt=0, lt=1, description="validation share when the data has no split")
     test_fraction: float = Field(0.15, ge=0, lt=1, description="test share when the data has no split")
     folds: int | None = Field(None, ge=2, description="k-fold cross-validation over train+val")
-    strict: bool = Field(False, description="fail on any unreadable image instead of skipping it")
+    strict: bool = Field(
+        False,
+        description="fail on any unreadable image instead of skipping it, and on identical images with different "
+        "labels instead of leaving them out",
+    )
+    keep_conflicts: bool = Field(
+        False,
+        description="train on identical images that carry different labels (by default every copy is left out of "
+        "training, validation and test)",
+    )
     resume: bool = Field(False, description="continue an interrupted run from its last checkpoint")
     progress: bool = Field(True, description="show progress bars")
     tensorboard: bool = Field(True, description="write TensorBoard logs to RUN/tensorboard")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from medimg.classical.model import ClassicalModel
     from medimg.data.pool import PoolSource
+    from medimg.data.quality import CheckReport
     from medimg.evaluation.report import Report
     from medimg.export.onnx_export import ExportResult
     from medimg.tasks.base import Task
@@ -119,6 +120,7 @@ class Model:
         exclude: str | Sequence[str] | None = None,
         window: str | tuple[float, float] | None = None,
         unlabelled: PoolSource | None = None,
+        check: CheckReport | None = None,
         **kwargs: Any,
     ) -> Model:
         """Check, fingerprint, plan and train on ``data``; evaluate on its test split. Returns ``self``.
@@ -133,8 +135,15 @@ class Model:
                 images, a CSV manifest, ``data`` itself (its rows with an empty label / images without a mask),
                 a loaded dataset, or cases of ``data``. Pool images that are validation or test images are
                 dropped; the pool is never evaluated on.
+            check: the dataset check of ``data`` already made (``medimg fit`` runs it first): its label conflicts
+                are used instead of reading every image again.
             **kwargs: :class:`~medimg.config.FitOptions` fields (``seed``, ``folds``, ``resume``, ``strict``,
-                ``progress``...), the task's data options (``colour_table``) and plan fields (``epochs``...).
+                ``keep_conflicts``, ``progress``...), the task's data options (``colour_table``) and plan fields
+                (``epochs``...).
+
+        Classification data is searched for identical images with different labels first; every copy is left out
+        of training, validation and test (listed in ``dataset.json`` and the training summary) unless
+        ``keep_conflicts`` (``strict`` refuses them).
 
         Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
         the run folder and evaluates (the other ranks return with nothing fitted).
@@ -144,8 +153,10 @@ class Model:
                 raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
             if kwargs.get("synthetic"):
                 raise ConfigError(f"{self.network} is a classical model: synthetic training images need a network")
+            options = FitOptions(**{k: v for k, v in kwargs.items() if k in FitOptions.model_fields})
+            loaded = self._as_dataset(data, include=include, exclude=exclude, window=window)
             self._classical.fit(
-                data,
+                self._without_label_conflicts(loaded, options, check),
                 run_dir=run_dir,
                 runs_root=runs_root,
                 config_file=config_file,
@@ -166,6 +177,7 @@ class Model:
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in fields})
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
         dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
+        dataset = self._without_label_conflicts(dataset, options, check)
         if unlabelled is not None:
             from medimg.data.pool import attach_pool
 
@@ -426,6 +438,21 @@ class Model:
         )
         names = getattr(report, "headline", None) or list(report.metrics)
         return {k: float(report.metrics[k]) for k in names if isinstance(report.metrics.get(k), (int, float))}
+
+    @staticmethod
+    def _without_label_conflicts(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
+        """Classification data without its identical images that carry different labels (see ``fit``)."""
+        from medimg.data.quality import drop_label_conflicts
+
+        if getattr(dataset, "task", None) != "classify":
+            return dataset
+        return drop_label_conflicts(
+            dataset,
+            keep=options.keep_conflicts,
+            strict=options.strict,
+            known=check.label_conflict_ids if check is not None else None,
+            progress=options.progress,
+        )
 
     def _require_fitted(self) -> None:
         if self.network_ is None or self.plan_ is None:

@@ -6,12 +6,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from medimg.config import FitOptions
 from medimg.planning.plan import plan_field_help
+
+if TYPE_CHECKING:
+    from medimg.data.quality import CheckReport
 
 app = typer.Typer(
     name="medimg",
@@ -195,6 +198,7 @@ def fit(
     test_fraction: Annotated[float, typer.Option(help=_help("test_fraction"))] = 0.15,
     resume: Annotated[bool, typer.Option(help=_help("resume"))] = False,
     strict: Annotated[bool, typer.Option(help=_help("strict"))] = False,
+    keep_conflicts: Annotated[bool, typer.Option(help=_help("keep_conflicts"))] = False,
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
@@ -237,8 +241,9 @@ def fit(
         if value is not None:
             overrides[key] = value
     model = Model(network, task=task, **parse_assignments(set_))  # --set values are checked on their own first
+    check = None
     if task == "classify" and not resume:
-        _check_before_fit(data, include, exclude, window, strict=strict)
+        check = _check_before_fit(data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts)
     model.fit(
         data,
         run_dir=run_dir,
@@ -253,6 +258,8 @@ def fit(
         test_fraction=test_fraction,
         resume=resume,
         strict=strict,
+        keep_conflicts=keep_conflicts,
+        check=check,
         progress=progress,
         num_threads=threads,
         synthetic=str(synthetic) if synthetic else None,
@@ -276,9 +283,10 @@ PRECHECK_MAX_IMAGES = 20_000
 
 
 def _check_before_fit(
-    data: Path, include: str | None, exclude: str | None, window: str | None, *, strict: bool
-) -> None:
-    """Print what `medimg check` finds (problems and warnings) before training; --strict refuses problems."""
+    data: Path, include: str | None, exclude: str | None, window: str | None, *, strict: bool, keep_conflicts: bool
+) -> CheckReport | None:
+    """Print what `medimg check` finds (problems and warnings) before training; --strict refuses problems.
+    Returns the check (fit uses its label conflicts), or ``None`` when it was not run."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.errors import DatasetError
@@ -286,9 +294,9 @@ def _check_before_fit(
     try:
         found = Dataset.load(data, task="classify", include=include, exclude=exclude, window=_window(window))
     except DatasetError:
-        return  # fit itself says what is wrong with the data
+        return None  # fit itself says what is wrong with the data
     if not isinstance(found, Dataset) or len(found.cases) > PRECHECK_MAX_IMAGES:
-        return
+        return None
     report = check_dataset(found)
     findings = [line for line in report.summary().splitlines() if line.startswith(("  ", "warning:"))]
     for line in findings:
@@ -297,7 +305,14 @@ def _check_before_fit(
         message = "the dataset check found problems (listed above; details: medimg check DATA)"
         if strict:
             raise DatasetError(f"{message}; --strict refuses to train on them: fix them, or drop --strict")
+        conflicting = sum(len(group) for group in report.label_conflict_ids)
+        if conflicting and not keep_conflicts:
+            message += (
+                f"; the {conflicting} images in label conflicts are left out of training, validation and test "
+                "(--keep-conflicts keeps them)"
+            )
         _echo(f"check: {message}; training anyway (--strict refuses)")
+    return report
 
 
 def _print_metrics(report: Any) -> None:

@@ -51,6 +51,8 @@ class Dataset:
         options: the loading options (include/exclude patterns...), saved with a run to reload it the same way.
         unlabelled: images without a label (``Case.label is None``): empty CSV label cells, or the loose images
             of a folder loaded with ``unlabelled=True``. Never a class, never in a split, not in ``cases``.
+        excluded: images left out of ``cases`` after loading, each ``{"case_id", "path", "label", "reason"}``
+            (identical images with conflicting labels: :func:`medimg.data.quality.drop_label_conflicts`).
     """
 
     task: ClassVar[TaskName] = "classify"
@@ -65,6 +67,7 @@ class Dataset:
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     unlabelled: list[Case] = field(default_factory=list)
+    excluded: list[dict[str, str]] = field(default_factory=list)
 
     @overload
     @classmethod
@@ -275,6 +278,7 @@ class Dataset:
             "spatial_dims": self.spatial_dims,
             "unlabelled_images": len(self.unlabelled),
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
+            **({"excluded": self.excluded} if self.excluded else {}),
         }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,14 @@ from medimg.data.loading import read_cases
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 
+logger = logging.getLogger(__name__)
+
 IMBALANCE_WARNING = 3.0
 #: An image with at most this many distinct integer values (and at least two) is label-valued: a mask, not a
 #: photograph or scan (whose noise alone gives hundreds of values).
 MASK_MAX_VALUES = 8
+#: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
+CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 
 
 @dataclass
@@ -34,6 +41,7 @@ class CheckReport:
     duplicates: list[list[str]] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
     label_conflicts: list[list[str]] = field(default_factory=list)
+    label_conflict_ids: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
     imbalance_ratio: float = 1.0
     warnings: list[str] = field(default_factory=list)
@@ -58,6 +66,7 @@ class CheckReport:
             "duplicates": self.duplicates,
             "cross_split_duplicates": self.cross_split_duplicates,
             "label_conflicts": self.label_conflicts,
+            "label_conflict_ids": self.label_conflict_ids,
             "suspected_masks": self.suspected_masks,
             "warnings": self.warnings,
         }
@@ -121,7 +130,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     channels: Counter[str] = Counter()
     dtypes: Counter[str] = Counter()
     by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
-    label_of = {c.case_id: (dataset.class_names[c.label] if c.label is not None else "?") for c in dataset.cases}
+    label_of = _label_names(dataset)
     blank: list[str] = []
     label_valued: list[tuple[str, str]] = []  # (path, spatial size) of images whose content is a label map
     image_sizes: set[str] = set()  # sizes of the images that are not label maps
@@ -136,18 +145,14 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         dtypes[_sample_type(meta)] += 1
         if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
             blank.append(case.case_id)
-        digest = hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
-        by_hash[digest].append((case.case_id, split_of[case.case_id]))
+        by_hash[_pixel_digest(array)].append((case.case_id, split_of[case.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
     cross = [
         [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
     ]
-    conflicts = [
-        [f"{cid} [{label_of[cid]}]" for cid, _ in entries]
-        for entries in groups
-        if len({label_of[cid] for cid, _ in entries}) > 1
-    ]
+    conflict_ids = _conflicting(duplicates, label_of)
+    conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
     counts = [v for v in dataset.class_counts().values() if v > 0]
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
@@ -174,7 +179,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     if conflicts:
         warnings.append(
             f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
-            "or remove the wrong copy"
+            "or remove the wrong copy (`medimg fit` leaves every image of such a group out unless --keep-conflicts)"
         )
     if duplicates and not cross and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
@@ -188,9 +193,104 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         duplicates=duplicates,
         cross_split_duplicates=cross,
         label_conflicts=conflicts,
+        label_conflict_ids=conflict_ids,
         suspected_masks=masks,
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
+    )
+
+
+def _pixel_digest(array: np.ndarray) -> str:
+    """A digest of an image's decoded pixels (identical pixels, identical digest, whatever the file format)."""
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _label_names(dataset: Dataset) -> dict[str, str]:
+    """``case_id -> class name`` (``"?"`` for a case without a label)."""
+    return {c.case_id: (dataset.class_names[c.label] if c.label is not None else "?") for c in dataset.cases}
+
+
+def _conflicting(groups: Sequence[Sequence[str]], label_of: dict[str, str]) -> list[list[str]]:
+    """The groups of identical images (case ids) whose labels differ."""
+    return [list(group) for group in groups if len({label_of[cid] for cid in group}) > 1]
+
+
+def find_label_conflicts(dataset: Dataset, *, progress: bool = False) -> list[list[str]]:
+    """Case ids of identical images (the same decoded pixels) that carry different labels, one list per group.
+
+    Reads every image once (unreadable ones are left to training, which skips or refuses them).
+    """
+    loaded = read_cases(dataset, dataset.cases, strict=False, progress=progress, desc="looking for label conflicts")
+    by_hash: dict[str, list[str]] = defaultdict(list)
+    for case, array in zip(loaded.cases, loaded.arrays, strict=True):
+        by_hash[_pixel_digest(array)].append(case.case_id)
+    return _conflicting([group for group in by_hash.values() if len(group) > 1], _label_names(dataset))
+
+
+def drop_label_conflicts(
+    dataset: Dataset,
+    *,
+    keep: bool = False,
+    strict: bool = False,
+    known: Sequence[Sequence[str]] | None = None,
+    progress: bool = False,
+) -> Dataset:
+    """The dataset without every image of each group of identical images that carry different labels.
+
+    A model cannot learn both labels of one image, and whichever copy lands in the test split scores the other
+    as an error; without knowing which label is right, every copy is left out of training, validation and test.
+    The returned dataset lists them in ``excluded`` (saved in ``dataset.json`` and the run's training summary);
+    a warning names each file.
+
+    Args:
+        dataset: classification data (other tasks have no image label to conflict; returned as given).
+        keep: keep them all (``fit --keep-conflicts``): the data is returned as given (with a warning when
+            ``known`` names conflicts; nothing is read).
+        strict: refuse them instead (``fit --strict``).
+        known: the conflicting groups (case ids) when already found (``CheckReport.label_conflict_ids``);
+            ``None``: found here, reading every image once (:func:`find_label_conflicts`).
+        progress: show a progress bar while reading.
+
+    Raises:
+        DatasetError: ``strict`` and such images exist (the message names them).
+    """
+    if dataset.task != "classify" or not dataset.cases or (keep and known is None):
+        return dataset
+    groups = [list(g) for g in known] if known is not None else find_label_conflicts(dataset, progress=progress)
+    if not groups:
+        return dataset
+    label_of, path_of = _label_names(dataset), {c.case_id: str(c.path or c.case_id) for c in dataset.cases}
+    named = [", ".join(f"{path_of[cid]} [{label_of[cid]}]" for cid in group if cid in path_of) for group in groups]
+    listing = "\n  ".join(named[:20]) + (f"\n  ... ({len(named) - 20} more groups)" if len(named) > 20 else "")
+    if strict:
+        raise DatasetError(
+            f"{dataset.root}: {len(groups)} group(s) of identical images carry different labels (strict refuses "
+            f"them):\n  {listing}\nFix the wrong label or remove the wrong copy, or drop --strict to leave them out"
+        )
+    if keep:
+        logger.warning(
+            "%d group(s) of identical images carry different labels; kept as asked (--keep-conflicts):\n  %s",
+            len(groups),
+            listing,
+        )
+        return dataset
+    conflicting = {cid for group in groups for cid in group}
+    excluded = [
+        {"case_id": cid, "path": path_of[cid], "label": label_of[cid], "reason": CONFLICT_REASON}
+        for cid in path_of
+        if cid in conflicting
+    ]
+    logger.warning(
+        "left out %d image(s) of training, validation and test: %d group(s) of identical images carry different "
+        "labels (a model cannot learn both; fix the wrong label, or keep them with --keep-conflicts):\n  %s",
+        len(excluded),
+        len(groups),
+        listing,
+    )
+    return dataclasses.replace(
+        dataset,
+        cases=[c for c in dataset.cases if c.case_id not in conflicting],
+        excluded=[*dataset.excluded, *excluded],
     )
 
 

@@ -211,6 +211,7 @@ def fit_run(
         **({"synthetic_images": len(synthetic), "synthetic_source": options.synthetic} if synthetic else {}),
         **extra,
         "skipped_files": [list(s) for s in setup.skipped],
+        **({"excluded_files": list(dataset.excluded)} if getattr(dataset, "excluded", None) else {}),
     }
     metadata = RunMetadata.create(
         task=task.name,
