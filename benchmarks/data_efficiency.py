@@ -93,6 +93,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     overrides = dict(spec["overrides"])
     if spec["arm"] == "semi":
         fit_options["unlabelled"] = rest
+        if spec.get("semi_supervised"):
+            overrides["semi_supervised"] = spec["semi_supervised"]
     elif spec["arm"] == "synthetic":
         folder, generator = synthesise(spec, dataset, labelled)
         fit_options["synthetic"] = str(folder)
@@ -130,10 +132,27 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "pseudo_label_rate_last": (training.get("semi_supervised", {}).get("epochs") or [{}])[-1].get(
             "pseudo_label_rate"
         ),
+        "pseudo_labels_per_class_last": (training.get("semi_supervised", {}).get("epochs") or [{}])[-1].get(
+            "pseudo_labels_per_class"
+        ),
+        **validation_at_best(rows, training.get("best_epoch")),
         "plan": f"{model.plan_.network} w{model.plan_.width:g} bs{model.plan_.batch_size}",
         "val_every": model.plan_.val_every,
         "test_labels": y.tolist(),
         "test_scores": [round(float(p), 6) for p in probabilities[:, 1]],
+    }
+
+
+def validation_at_best(rows: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
+    """The official validation split's AUC, balanced accuracy and accuracy at the selected epoch (the numbers
+    settings are chosen on; the test split is never used for that)."""
+    row = next((r for r in rows if r.get("epoch") == best_epoch), None)
+    if row is None:
+        return {}
+    return {
+        f"val_{name}": round(float(row[f"val_{name}"]), 4)
+        for name in ("auc", "balanced_accuracy", "accuracy")
+        if f"val_{name}" in row
     }
 
 
@@ -326,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator-budget-s", type=float, default=0.0, help="generator budget (default: --budget-s)")
     parser.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic images per labelled image")
     parser.add_argument("--network", default="auto", help="every arm's network (default: the planner's)")
+    parser.add_argument("--semi", default="{}", help="the semi arm's semi_supervised plan fields, as JSON")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples")
     parser.add_argument("--resume", action="store_true", help="keep finished runs from --out with the same settings")
@@ -345,9 +365,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown arm(s) {', '.join(sorted(unknown))}; choose from {', '.join(ARMS)}", file=sys.stderr)
         return 2
     overrides = common_overrides(args.budget_s, args.network)
+    semi_fields = json.loads(args.semi)
     settings = {
         "data": str(args.data.resolve()),
         "overrides": overrides,
+        **({"semi_supervised": semi_fields} if semi_fields else {}),
         "threads": args.threads,
         "generator_budget_s": args.generator_budget_s or args.budget_s,
         "synthetic_ratio": args.synthetic_ratio,

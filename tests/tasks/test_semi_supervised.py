@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from medimg.tasks.semi_supervised import (
     cutout,
 )
 
+#: the pool's loss at full weight from the first step, every prediction counted as it is (unit tests of the loss)
+NOW = SemiSupervisedPlan(warmup_epochs=0, supervised_epochs=0, distribution_alignment=False)
 FAST = {"progress": False, "tensorboard": False, "epochs": 1, "input_size": 32, "batch_size": 16}
 
 
@@ -34,7 +37,9 @@ def _zero_supervised(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def test_unlabelled_term_is_positive_and_trains_the_network(method: str) -> None:
     torch.manual_seed(0)
     network = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
-    plan = SemiSupervisedPlan(method=method, confidence_threshold=0.34, warmup_epochs=0)  # every prediction counts
+    plan = SemiSupervisedPlan(
+        method=method, confidence_threshold=0.34, warmup_epochs=0, supervised_epochs=0
+    )  # every prediction counts
     loss_fn = SemiSupervisedLoss(_zero_supervised, plan, steps_per_epoch=1)
     n_labelled, n_unlabelled = 2, 6
     views = 2 if method == "fixmatch" else 1
@@ -50,7 +55,7 @@ def test_unconfident_predictions_give_no_pseudo_labels() -> None:
     network = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
     nn.init.zeros_(network[1].weight)
     nn.init.zeros_(network[1].bias)  # every prediction is 50/50
-    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
     loss = loss_fn(network, torch.randn(2 + 2 * 4, 1, 4, 4), torch.zeros(2, dtype=torch.long))
     assert float(loss.detach()) == 0
     assert loss_fn.summary()["epochs"][0]["pseudo_label_rate"] == 0.0
@@ -58,7 +63,7 @@ def test_unconfident_predictions_give_no_pseudo_labels() -> None:
 
 def test_fixmatch_targets_come_from_the_weak_view_and_train_the_strong_one() -> None:
     network = nn.Identity()
-    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
     weak = torch.tensor([[10.0, 0.0]])  # confident: class 0
     strong = torch.tensor([[0.0, 10.0]], requires_grad=True)  # predicts class 1
     logits = torch.cat([weak, strong])
@@ -69,7 +74,7 @@ def test_fixmatch_targets_come_from_the_weak_view_and_train_the_strong_one() -> 
 
 
 def test_per_pixel_pseudo_labels_for_segmentation_logits() -> None:
-    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(warmup_epochs=0), steps_per_epoch=1)
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
     weak = torch.zeros(1, 2, 4, 4)
     weak[:, 1, :2] = 10.0  # the top half confidently foreground, the rest 50/50
     strong = torch.zeros(1, 2, 4, 4)
@@ -79,7 +84,9 @@ def test_per_pixel_pseudo_labels_for_segmentation_logits() -> None:
 
 
 def test_weight_ramps_up_over_the_warmup_epochs() -> None:
-    loss_fn = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(loss_weight=2.0, warmup_epochs=2), 4)
+    loss_fn = SemiSupervisedLoss(
+        _zero_supervised, SemiSupervisedPlan(loss_weight=2.0, warmup_epochs=2, supervised_epochs=0), 4
+    )
     loss_fn.begin_epoch(1)
     assert loss_fn.weight() == 0.0
     loss_fn.step = 2
@@ -90,6 +97,72 @@ def test_weight_ramps_up_over_the_warmup_epochs() -> None:
     assert loss_fn.weight() == pytest.approx(2.0)
     loss_fn.begin_epoch(9)  # also after a resume
     assert loss_fn.weight() == pytest.approx(2.0)
+
+
+def test_the_pool_waits_for_the_labelled_only_epochs() -> None:
+    plan = SemiSupervisedPlan(supervised_epochs=2, warmup_epochs=0, distribution_alignment=False)
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, steps_per_epoch=1)
+    labelled = TensorBatches(torch.zeros(8, 1, 4, 4), torch.zeros(8, dtype=torch.long), batch_size=4)
+    views = PoolViews(5, lambda n, g: torch.ones(n, 1, 4, 4), lambda x, g: x, lambda x, g: x, cutout_fraction=0.0)
+    batches = SemiSupervisedBatches(labelled, views, unlabelled_ratio=1, strong=True, use_pool=loss_fn.uses_pool)
+    network = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    for epoch, pooled in ((1, False), (2, False), (3, True)):
+        loss_fn.begin_epoch(epoch)
+        assert loss_fn.uses_pool() is pooled and loss_fn.weight() == (1.0 if pooled else 0.0)
+        for x, y in batches.epoch(torch.Generator().manual_seed(epoch)):
+            assert len(x) == (3 * len(y) if pooled else len(y))  # no pool images drawn before
+            loss_fn(network, x, y)
+
+
+def test_distribution_alignment_moves_pseudo_labels_off_the_majority_class() -> None:
+    """A network that calls every pool image class 1 (mean prediction 27/73) while the target is balanced: after
+    alignment its least sure class-1 calls become class 0, the sure ones stay class 1."""
+    plan = SemiSupervisedPlan(warmup_epochs=0, supervised_epochs=0, ema_momentum=0.0)
+    target = torch.tensor([0.5, 0.5])
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, 1, target_distribution=target)
+    probabilities = torch.tensor([[0.45, 0.55]] * 4 + [[0.15, 0.85]] * 6)
+    aligned = loss_fn.align(probabilities)
+    assert torch.allclose(aligned.sum(1), torch.ones(10))
+    assert probabilities.argmax(1).tolist() == [1] * 10
+    assert aligned.argmax(1).tolist() == [0] * 4 + [1] * 6
+    assert loss_fn.model_distribution is not None
+    assert torch.allclose(loss_fn.model_distribution, torch.tensor([0.27, 0.73]))
+    off = plan.model_copy(update={"distribution_alignment": False})
+    unaligned = SemiSupervisedLoss(_zero_supervised, off, 1, target_distribution=target)
+    assert torch.equal(unaligned.align(probabilities), probabilities)  # the plan switches it off
+    assert torch.equal(SemiSupervisedLoss(_zero_supervised, plan, 1).align(probabilities), probabilities)  # no target
+
+
+def test_alignment_target_is_the_prior_the_weighted_loss_trains_towards() -> None:
+    from medimg.tasks.classify.semi_supervised import alignment_target
+
+    targets = torch.tensor([0] * 25 + [1] * 75)
+    assert torch.allclose(alignment_target(targets, 2, None), torch.tensor([0.25, 0.75]))
+    inverse = torch.tensor([2.0, 2 / 3])  # inverse-frequency weights: a balanced target
+    assert torch.allclose(alignment_target(targets, 2, inverse), torch.tensor([0.5, 0.5]))
+    assert float(alignment_target(torch.zeros(4, dtype=torch.long), 3, None)[2]) > 0  # no class gets 0
+
+
+def test_self_adaptive_thresholds_are_lower_for_rarely_predicted_classes() -> None:
+    plan = SemiSupervisedPlan(threshold="self_adaptive", ema_momentum=0.0, distribution_alignment=False)
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, 1)
+    probabilities = torch.tensor([[0.9, 0.1]] * 3 + [[0.3, 0.7]])
+    thresholds = loss_fn.thresholds(probabilities)
+    mean_top = (0.9 * 3 + 0.7) / 4
+    assert torch.allclose(thresholds, torch.tensor([mean_top, mean_top * (0.1 * 3 + 0.7) / (0.9 * 3 + 0.3)]))
+    fixed = SemiSupervisedLoss(_zero_supervised, SemiSupervisedPlan(confidence_threshold=0.8), 1)
+    assert torch.equal(fixed.thresholds(probabilities), torch.tensor([0.8, 0.8]))
+
+
+def test_pseudo_labels_carry_the_class_weights() -> None:
+    weak = torch.tensor([[10.0, 0.0], [0.0, 10.0]])  # confident: class 0, class 1
+    strong = torch.zeros(2, 2)  # 50/50: each costs log 2 unweighted
+    logits = torch.cat([weak, strong])
+    weights = torch.tensor([3.0, 1.0])
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, 1, class_weights=weights)
+    loss = loss_fn(nn.Identity(), logits, torch.zeros(0, dtype=torch.long))
+    assert float(loss) == pytest.approx((3 + 1) / 2 * math.log(2), rel=1e-5)
+    assert loss_fn.summary()["epochs"][0]["pseudo_labels_per_class"] == [1, 1]
 
 
 def test_cutout_erases_one_square_per_image_to_its_mean() -> None:
@@ -160,7 +233,7 @@ def test_fit_with_a_pool_folder_never_trains_on_evaluation_images(phantom_dir: P
         phantom_dir,
         run_dir=tmp_path / "semi",
         unlabelled=pool,
-        semi_supervised={"confidence_threshold": 0.5, "warmup_epochs": 0},
+        semi_supervised={"confidence_threshold": 0.5, "warmup_epochs": 0, "supervised_epochs": 0},
         **FAST,
     )
     run = model.run_dir_

@@ -11,6 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: the classification choices, made on the PneumoniaMNIST validation split (benchmarks/data_efficiency.py)
+SUPERVISED_EPOCHS = 5
+THRESHOLD: Literal["fixed", "self_adaptive"] = "fixed"
+
 
 class SemiSupervisedPlan(BaseModel):
     """Pseudo-labelling / FixMatch settings (Sohn et al. 2020, "FixMatch"; Lee 2013, "Pseudo-Label")."""
@@ -49,6 +53,32 @@ class SemiSupervisedPlan(BaseModel):
     cutout: float = Field(
         0.25, ge=0, lt=1, description="strong view: side of the erased square, as a fraction of the image side"
     )
+    supervised_epochs: int = Field(
+        SUPERVISED_EPOCHS,
+        ge=0,
+        description="labelled-only epochs before the pool is used (no pool images are drawn, so they cost what a "
+        "supervised epoch costs); the warmup_epochs ramp starts after them",
+    )
+    distribution_alignment: bool = Field(
+        True,
+        description="ReMixMatch's distribution alignment (classification): weak-view probabilities are scaled by "
+        "the target class distribution over the running mean of the predictions on the pool, then renormalised, "
+        "so pseudo-labels cannot drift to the majority class; the target is the labelled set's class frequencies "
+        "times the plan's class weights (the distribution the weighted loss trains towards)",
+    )
+    threshold: Literal["fixed", "self_adaptive"] = Field(
+        THRESHOLD,
+        description="fixed: confidence_threshold for every class; self_adaptive (FreeMatch, classification): a "
+        "global threshold from the running mean of the top probability on the pool, scaled per class by its "
+        "running mean probability over the largest one (rarely predicted classes get a lower threshold)",
+    )
+    ema_momentum: float = Field(
+        0.99,
+        ge=0,
+        lt=1,
+        description="momentum of the running means over pool predictions (distribution alignment, self-adaptive "
+        "thresholds), per step",
+    )
 
 
 def determine_semi_supervised(task: Literal["classify", "segment"]) -> tuple[SemiSupervisedPlan, str]:
@@ -60,7 +90,9 @@ def determine_semi_supervised(task: Literal["classify", "segment"]) -> tuple[Sem
     views each); 3 (7x) keeps an epoch (a pass over the labelled set) affordable on a CPU. A one-epoch ramp keeps the
     first, untrained predictions from pulling the network.
     """
-    if task == "segment":
-        plan = SemiSupervisedPlan(confidence_threshold=0.9)
+    if task == "segment":  # per-pixel alignment and adaptive thresholds are not measured there: plain FixMatch
+        plan = SemiSupervisedPlan(
+            confidence_threshold=0.9, supervised_epochs=0, distribution_alignment=False, threshold="fixed"
+        )
         return plan, "fixmatch per pixel, threshold 0.9 (pixel softmax is less peaked), 3 unlabelled per labelled"
     return SemiSupervisedPlan(), "fixmatch, threshold 0.95 (the paper's), 3 unlabelled per labelled (CPU-sized)"

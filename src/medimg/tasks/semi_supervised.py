@@ -8,7 +8,13 @@ FixMatch) and ``targets`` the labelled targets alone, so a loss can split the on
 pass keeps BatchNorm statistics over all three, as in FixMatch). :class:`SemiSupervisedLoss` is the loss hook:
 the task's supervised loss on the labelled part plus ``weight x`` the unlabelled loss, where predictions on the
 weak view whose top probability reaches ``confidence_threshold`` are hard targets (pseudo-labels) of the strong
-view (FixMatch) or of the weak view itself (pseudo-labelling). The weight ramps up over ``warmup_epochs``.
+view (FixMatch) or of the weak view itself (pseudo-labelling). The pool joins the batches only after
+``supervised_epochs`` labelled-only epochs; its weight then ramps up over ``warmup_epochs``.
+
+Against class imbalance (classification): the pseudo-labels' cross-entropy carries the supervised loss's class
+weights, distribution alignment (Berthelot et al. 2020, "ReMixMatch") scales the weak-view probabilities by a
+target class distribution over the running mean of the predictions on the pool, and ``threshold="self_adaptive"``
+gives each class its own threshold (Wang et al. 2023, "FreeMatch": self-adaptive thresholding).
 
 The task packages read their pool into :class:`PoolViews` (classification:
 :mod:`medimg.tasks.classify.semi_supervised`; segmentation: :mod:`medimg.tasks.segment.semi_supervised`).
@@ -122,6 +128,8 @@ class SemiSupervisedBatches:
     Each batch is ``(cat([x, weak, strong]), y)`` with ``len(weak) = len(strong) = unlabelled_ratio * len(x)``
     (at most the pool's size; ``strong`` only when ``strong=True``). An epoch is ``steps`` batches (default the
     labelled source's).
+    While ``use_pool()`` is false (a labelled-only warm-up, asked once per epoch) the batches are the labelled
+    ones alone.
     Each rank draws its own pool images (a stream seeded from the epoch's generator and the rank), so ranks see
     different unlabelled images while the labelled source shards as usual.
     """
@@ -135,8 +143,10 @@ class SemiSupervisedBatches:
         strong: bool,
         steps: int | None = None,
         distributed: Distributed | None = None,
+        use_pool: Callable[[], bool] | None = None,
     ) -> None:
         self.labelled = labelled
+        self.use_pool = use_pool or (lambda: True)
         self.views = views
         self.unlabelled_ratio = unlabelled_ratio
         self.strong = strong
@@ -151,6 +161,7 @@ class SemiSupervisedBatches:
     def epoch(self, generator: torch.Generator) -> Iterator[Batch]:
         pool_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         pool_generator = torch.Generator().manual_seed(pool_seed + self.distributed.rank)
+        with_pool = self.use_pool()
         labelled = iter(self.labelled.epoch(generator))
         for _ in range(self.steps_per_epoch()):
             batch = next(labelled, None)
@@ -158,6 +169,9 @@ class SemiSupervisedBatches:
                 labelled = iter(self.labelled.epoch(generator))
                 batch = next(labelled)
             x, y = batch
+            if not with_pool:
+                yield batch
+                continue
             n_unlabelled = min(self.unlabelled_ratio * len(x), len(self.views))  # never more than the pool holds
             weak, strong = self.views.draw(n_unlabelled, pool_generator, strong=self.strong)
             parts = [x, weak.to(x.dtype)] + ([strong.to(x.dtype)] if strong is not None else [])
@@ -171,6 +185,10 @@ class SemiSupervisedLoss:
         supervised: ``(logits of the labelled part, targets) -> loss`` (the task's own loss).
         plan: the semi-supervised settings.
         steps_per_epoch: for the warm-up ramp within an epoch.
+        class_weights: ``(K,)`` the supervised loss's class weights, also given to the pseudo-labels'
+            cross-entropy (``None``: unweighted).
+        target_distribution: ``(K,)`` the class distribution distribution alignment aligns the pool's
+            predictions to (``None``: no alignment, whatever the plan says).
 
     Use ``hooks = TaskHooks(loss=semi, validate=..., begin_epoch=semi.begin_epoch)``.
     """
@@ -180,20 +198,37 @@ class SemiSupervisedLoss:
         supervised: Callable[[torch.Tensor, Any], torch.Tensor],
         plan: SemiSupervisedPlan,
         steps_per_epoch: int,
+        *,
+        class_weights: torch.Tensor | None = None,
+        target_distribution: torch.Tensor | None = None,
     ) -> None:
         self.supervised = supervised
         self.plan = plan
         self.steps_per_epoch = max(1, steps_per_epoch)
+        self.class_weights = class_weights
+        self.target_distribution = target_distribution if plan.distribution_alignment else None
+        self.model_distribution: torch.Tensor | None = None  # running mean of weak-view probabilities (K,)
+        self.mean_confidence: torch.Tensor | None = None  # self-adaptive thresholds: running mean top probability
+        self.class_confidence: torch.Tensor | None = None  # and running mean probabilities (K,)
         self.epoch = 1
         self.step = 0
-        self.history: list[dict[str, float]] = []
+        self.history: list[dict[str, Any]] = []
         self._sums = {"unlabelled_loss": 0.0, "pseudo_label_rate": 0.0, "weight": 0.0}
+        self._pseudo_counts: torch.Tensor | None = None  # confident pseudo-labels per class this epoch
+
+    def uses_pool(self) -> bool:
+        """Whether this epoch's batches carry pool views (false during the labelled-only ``supervised_epochs``)."""
+        return self.epoch > self.plan.supervised_epochs
 
     def weight(self) -> float:
-        """The unlabelled loss weight now: linear from 0 to ``loss_weight`` over ``warmup_epochs``."""
+        """The unlabelled loss weight now: 0 during the labelled-only epochs, then linear from 0 to
+        ``loss_weight`` over ``warmup_epochs``."""
+        if not self.uses_pool():
+            return 0.0
         if self.plan.warmup_epochs <= 0:
             return self.plan.loss_weight
-        progress = (self.epoch - 1 + self.step / self.steps_per_epoch) / self.plan.warmup_epochs
+        epochs_with_pool = self.epoch - 1 - self.plan.supervised_epochs
+        progress = (epochs_with_pool + self.step / self.steps_per_epoch) / self.plan.warmup_epochs
         return self.plan.loss_weight * min(1.0, progress)
 
     def begin_epoch(self, epoch: int) -> None:
@@ -205,6 +240,9 @@ class SemiSupervisedLoss:
         logits = network(x).float()
         n_labelled = len(y)
         supervised = self.supervised(logits[:n_labelled], y)
+        if len(logits) == n_labelled:  # a labelled-only batch (the warm-up before the pool joins)
+            self.step += 1
+            return supervised
         unlabelled, rate = self.unlabelled_loss(logits[n_labelled:])
         weight = self.weight()
         self.step += 1
@@ -222,11 +260,47 @@ class SemiSupervisedLoss:
                 weak, strong = logits.chunk(2)
             else:
                 weak = strong = logits
-            probabilities = torch.softmax(weak.detach(), dim=1)
+            probabilities = self.align(torch.softmax(weak.detach(), dim=1))
             confidence, pseudo = probabilities.max(dim=1)
-            mask = (confidence >= self.plan.confidence_threshold).float()
-            per_item = F.cross_entropy(strong, pseudo, reduction="none")
+            mask = (confidence >= self.thresholds(probabilities)[pseudo]).float()
+            weight = self.class_weights.to(strong.device) if self.class_weights is not None else None
+            per_item = F.cross_entropy(strong, pseudo, weight=weight, reduction="none")
+            counts = torch.bincount(pseudo.flatten(), weights=mask.flatten(), minlength=probabilities.shape[1])
+            self._pseudo_counts = counts.cpu() if self._pseudo_counts is None else self._pseudo_counts + counts.cpu()
             return (per_item * mask).mean(), float(mask.mean())
+
+    def align(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Distribution alignment: ``p * target / running mean of p``, renormalised per image (or pixel); the
+        running mean starts at this batch's mean and moves with ``ema_momentum`` per step. Unchanged without a
+        target. ``probabilities``: ``(N, K, *spatial)``, detached."""
+        if self.target_distribution is None:
+            return probabilities
+        batch_mean = probabilities.transpose(0, 1).reshape(probabilities.shape[1], -1).mean(dim=1)
+        momentum = self.plan.ema_momentum
+        running = self.model_distribution
+        running = batch_mean if running is None else momentum * running.to(batch_mean) + (1 - momentum) * batch_mean
+        self.model_distribution = running
+        shape = (1, -1) + (1,) * (probabilities.ndim - 2)
+        ratio = (self.target_distribution.to(running) / running.clamp_min(1e-6)).view(shape)
+        aligned = probabilities * ratio
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+    def thresholds(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """``(K,)`` confidence thresholds: ``confidence_threshold`` for every class, or (``self_adaptive``) the
+        running mean top probability times each class's running mean probability over the largest one (FreeMatch;
+        both running means start at 1/K, as in the paper, and use the probabilities after alignment)."""
+        k = probabilities.shape[1]
+        if self.plan.threshold == "fixed":
+            return torch.full((k,), self.plan.confidence_threshold, device=probabilities.device)
+        flat = probabilities.transpose(0, 1).reshape(k, -1)
+        momentum = self.plan.ema_momentum
+        if self.mean_confidence is None or self.class_confidence is None:
+            self.mean_confidence = torch.tensor(1.0 / k, device=probabilities.device)
+            self.class_confidence = torch.full((k,), 1.0 / k, device=probabilities.device)
+        self.mean_confidence = momentum * self.mean_confidence + (1 - momentum) * flat.max(dim=0).values.mean()
+        local = momentum * self.class_confidence + (1 - momentum) * flat.mean(dim=1)
+        self.class_confidence = local
+        return self.mean_confidence * local / local.max()
 
     def summary(self) -> dict[str, Any]:
         """Per-epoch means of the unlabelled loss, the pseudo-label rate and the weight (``training.json``)."""
@@ -236,7 +310,11 @@ class SemiSupervisedLoss:
     def _close_epoch(self) -> None:
         if not self.step:
             return
-        row = {"epoch": float(self.epoch), **{k: v / self.step for k, v in self._sums.items()}}
+        row: dict[str, Any] = {"epoch": float(self.epoch), **{k: v / self.step for k, v in self._sums.items()}}
+        if self._pseudo_counts is not None:  # how the confident pseudo-labels split over the classes
+            row["pseudo_labels_per_class"] = [int(c) for c in self._pseudo_counts.round().tolist()]
+        if self.model_distribution is not None:
+            row["pool_prediction_mean"] = [round(float(p), 4) for p in self.model_distribution]
         self.history.append(row)
         logger.info(
             "epoch %d: unlabelled loss %.4f, %.1f%% of pool predictions confident, weight %.2f",
@@ -246,6 +324,7 @@ class SemiSupervisedLoss:
             row["weight"],
         )
         self._sums = dict.fromkeys(self._sums, 0.0)
+        self._pseudo_counts = None
         self.step = 0
 
 

@@ -3,6 +3,8 @@ test image), and build the semi-supervised batches and loss of :mod:`medimg.task
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from medimg.config import FitOptions
@@ -23,6 +25,18 @@ from medimg.tasks.semi_supervised import (
     strong_augmentation,
 )
 from medimg.transforms.augment import BatchAugment
+
+logger = logging.getLogger(__name__)
+
+
+def alignment_target(targets: torch.Tensor, num_classes: int, class_weights: torch.Tensor | None) -> torch.Tensor:
+    """The class distribution the pool's predictions are aligned to: the labelled set's class frequencies times the
+    class weights, normalised. A network trained with a loss weighted by ``w_k`` predicts about ``prior_k x w_k``
+    (normalised) on data drawn from the prior, so this is what an unbiased network of this run predicts on the pool
+    (balanced when the weights are inverse frequencies). ``targets``: ``(N,)`` int64 class indices."""
+    counts = torch.bincount(targets.flatten().long(), minlength=num_classes).float().clamp_min(1)  # no zero class
+    target = counts / counts.sum() * (class_weights if class_weights is not None else 1.0)
+    return target / target.sum()
 
 
 def setup_semi_supervised(
@@ -55,6 +69,13 @@ def setup_semi_supervised(
         raise DatasetError(f"--unlabelled {options.unlabelled}: none of the {len(kept)} pool image(s) is readable")
     images = prepared.x
     semi = plan.semi_supervised
+    if plan.epochs <= semi.supervised_epochs:
+        logger.warning(
+            "the pool will not be used: the plan trains %d epoch(s), all of them labelled-only "
+            "(semi_supervised.supervised_epochs=%d); lower it, e.g. --set semi_supervised.supervised_epochs=0",
+            plan.epochs,
+            semi.supervised_epochs,
+        )
 
     def sample(n: int, generator: torch.Generator) -> torch.Tensor:
         return images[torch.randint(0, len(images), (n,), generator=generator)].float()
@@ -75,6 +96,14 @@ def setup_semi_supervised(
         distributed=distributed,
     )
     criterion = make_loss(plan)
-    loss = SemiSupervisedLoss(lambda logits, y: criterion.to(logits.device)(logits, y), semi, steps)
+    class_weights = torch.tensor(plan.class_weights, dtype=torch.float32) if plan.class_weights else None
+    loss = SemiSupervisedLoss(
+        lambda logits, y: criterion.to(logits.device)(logits, y),
+        semi,
+        steps,
+        class_weights=class_weights,
+        target_distribution=alignment_target(labelled.targets, plan.num_classes, class_weights),
+    )
+    batches.use_pool = loss.uses_pool
     summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(prepared.skipped))
     return SemiSupervisedTraining(batches, loss, summary, list(prepared.skipped))
