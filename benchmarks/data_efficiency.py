@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -96,7 +97,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         if spec.get("semi_supervised"):
             overrides["semi_supervised"] = spec["semi_supervised"]
     elif spec["arm"] == "synthetic":
+        generator_started = time.perf_counter()
         folder, generator = synthesise(spec, dataset, labelled)
+        generator["total_s"] = round(time.perf_counter() - generator_started, 1)
+        started += generator["total_s"]  # the classifier's wall time excludes training and sampling the generator
         fit_options["synthetic"] = str(folder)
     model = Model().fit(
         subset,
@@ -125,6 +129,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "synthetic_images": training.get("synthetic_images", 0),
         "generator": generator,
         "wall_s": round(wall_s, 1),
+        "autogroup_nice": autogroup_nice(),
         "train_s": training.get("train_time_s"),
         "epochs_run": len(rows),
         "best_epoch": training.get("best_epoch"),
@@ -141,6 +146,26 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "test_labels": y.tolist(),
         "test_scores": [round(float(p), 6) for p in probabilities[:, 1]],
     }
+
+
+def autogroup_nice() -> int | None:
+    """This process's autogroup nice value (Linux ``/proc/self/autogroup``; ``None`` elsewhere): the priority the
+    run had on a shared machine (-15: raised over other sessions' jobs)."""
+    try:
+        return int(Path("/proc/self/autogroup").read_text().split("nice")[-1])
+    except (OSError, ValueError):
+        return None
+
+
+def budget_flags(runs: dict[str, Any], budget_s: float, tolerance: float = 0.15) -> dict[str, str]:
+    """Runs whose classifier wall time (reading, preprocessing and training; not the test scoring) is not within
+    ``tolerance`` of the budget: they got more or less compute than the others."""
+    flags = {}
+    for key, run in runs.items():
+        wall = run.get("wall_s")
+        if wall is not None and abs(wall - budget_s) > tolerance * budget_s:
+            flags[key] = f"wall {wall:.0f} s for a {budget_s:.0f} s budget"
+    return flags
 
 
 def validation_at_best(rows: list[dict[str, Any]], best_epoch: int | None) -> dict[str, Any]:
@@ -348,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--semi", default="{}", help="the semi arm's semi_supervised plan fields, as JSON")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples")
+    parser.add_argument("--note", default="", help="how the machine was run (load, priority), kept in the JSON")
     parser.add_argument("--resume", action="store_true", help="keep finished runs from --out with the same settings")
     parser.add_argument("--out", type=Path, default=RESULTS / "data_efficiency.json")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -377,7 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {}
     results: dict[str, Any] = {
         "commands": [*previous.get("commands", []), " ".join(["python", *sys.argv])],
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "threads": args.threads},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+        },
+        "notes": [*previous.get("notes", []), *([args.note] if args.note else [])],
         "runs": dict(previous.get("runs", {})),
         "comparisons": [],
         "summary": {},
@@ -408,8 +440,11 @@ def main(argv: list[str] | None = None) -> int:
             results["summary"][f"{arm}@{fraction:g}"] = found
     results["comparisons"] = comparisons(results, seeds, fractions, args.resamples)
     results["gap_closed"] = {f"{f:g}": gap_closed(results["summary"], f) for f in fractions}
+    results["off_budget"] = budget_flags(results["runs"], args.budget_s)
     _write(args.out, results)
     print("\n" + format_table(results, seeds, fractions))
+    for key, flag in results["off_budget"].items():
+        print(f"off budget: {key}: {flag}")
     print(f"\nwritten: {args.out}")
     return 0
 
