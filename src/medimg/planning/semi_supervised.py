@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: the classification choices, made on the PneumoniaMNIST validation split (benchmarks/data_efficiency.py)
-SUPERVISED_EPOCHS = 5
+SUPERVISED_EPOCHS = 10
 THRESHOLD: Literal["fixed", "self_adaptive"] = "fixed"
 
 
@@ -89,10 +89,20 @@ def determine_semi_supervised(task: Literal["classify", "segment"]) -> tuple[Sem
     pixels. The paper's ratio of 7 unlabelled images per labelled one makes a step 15x the supervised work (two
     views each); 3 (7x) keeps an epoch (a pass over the labelled set) affordable on a CPU. A one-epoch ramp keeps the
     first, untrained predictions from pulling the network.
+
+    Classification starts with 10 labelled-only epochs (cheap: no pool views) and aligns the pool's predictions to
+    the labelled class distribution (ReMixMatch); without these, on PneumoniaMNIST (74% pneumonia) at 5% labels the
+    pseudo-labels followed the majority class and test accuracy fell to 0.625 (every image called pneumonia).
+    Chosen on the official validation split at 5% labels, seed 0, a 60 s CPU budget (``auc_bacc``, the selection
+    metric): 10 labelled-only epochs 0.972, 5: 0.966, 20: 0.966; self-adaptive thresholds 0.961; no alignment and no
+    labelled-only epochs 0.962; supervised alone 0.969 (one seed: differences of this size are noise-level).
     """
     if task == "segment":  # per-pixel alignment and adaptive thresholds are not measured there: plain FixMatch
         plan = SemiSupervisedPlan(
             confidence_threshold=0.9, supervised_epochs=0, distribution_alignment=False, threshold="fixed"
         )
         return plan, "fixmatch per pixel, threshold 0.9 (pixel softmax is less peaked), 3 unlabelled per labelled"
-    return SemiSupervisedPlan(), "fixmatch, threshold 0.95 (the paper's), 3 unlabelled per labelled (CPU-sized)"
+    return SemiSupervisedPlan(), (
+        "fixmatch, threshold 0.95 (the paper's), 3 unlabelled per labelled (CPU-sized), after 10 labelled-only "
+        "epochs, with distribution alignment (imbalanced pools)"
+    )
