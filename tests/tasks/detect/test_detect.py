@@ -305,3 +305,29 @@ def test_check_speaks_of_boxes_not_images(voc: Path) -> None:
     summary = check_dataset(Dataset.load(voc)).summary()
     assert "\nboxes     disc: " in summary and "by boxes)" in summary, summary
     assert "planner will weight the loss" not in summary
+
+
+def test_the_run_saves_its_training_domain_and_flags_unlike_inputs(
+    trained: Model, voc: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like classification runs, a detection run saves the training domain (format, bit depth, channels, intensities,
+    sizes); a 16-bit grey image given to a detector trained on 8-bit colour PNGs is flagged (issue 14)."""
+    import logging
+
+    from PIL import Image
+
+    run = Path(trained.run_dir_ or ".")
+    domain = json.loads((run / "fingerprint.json").read_text())["domain"]
+    assert set(domain["formats"]) == {"png"} and set(domain["bits"]) == {"8"} and set(domain["channels"]) == {"3"}
+    assert domain["min_shape"] == domain["max_shape"] == [48, 64] and domain["intensity_max"] <= 255
+    grey = np.asarray(Image.open(voc / "JPEGImages" / "img_000.png").convert("L"), dtype=np.uint16)
+    Image.fromarray(grey * 257).save(tmp_path / "deep.png")  # the same picture in 16-bit values
+    with caplog.at_level(logging.WARNING):
+        (prediction,) = Model.load(run).predict(tmp_path / "deep.png", out_dir=tmp_path / "out")
+    verdict = prediction.to_dict()["domain"]  # type: ignore[union-attr]
+    assert verdict["in_domain"] is False
+    assert any("16-bit" in r for r in verdict["reasons"]) and any("intensities" in r for r in verdict["reasons"])
+    assert "outside the model's training domain" in caplog.text and "deep.png" in caplog.text
+    report = trained.evaluate(split="val", n_resamples=20)  # images like the training ones: checked, none flagged
+    assert report.to_dict()["extra"]["domain"]["checked"] == 3
+    assert report.to_dict()["extra"]["domain"]["out_of_domain"] == 0

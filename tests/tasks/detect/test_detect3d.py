@@ -286,3 +286,32 @@ def test_msd_hippocampus_boxes_train_and_evaluate(tmp_path: Path) -> None:
     assert model.plan_.network == "retinanet3d" and model.plan_.class_names == ["label_1", "label_2"]
     report = model.evaluate(split="test")
     assert isinstance(report.metrics["map50"], float) and isinstance(report.metrics["map"], float)
+
+
+def test_the_run_saves_its_training_domain_and_flags_unlike_volumes(
+    trained: Model, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 3D detection run saves the training domain (sizes, spacing, intensities); volumes in another intensity
+    range are flagged by predict and evaluate, and refused by a strict evaluation (issue 14)."""
+    import logging
+
+    import nibabel as nib
+
+    from medimg.errors import OutOfDomainError
+
+    run = Path(trained.run_dir_ or ".")
+    domain = json.loads((run / "fingerprint.json").read_text())["domain"]
+    assert domain["spatial_dims"] == 3 and domain["min_shape"] == [SIZE] * 3
+    assert domain["min_spacing_mm"] == pytest.approx([1.5, 1.0, 1.0]) and domain["intensity_max"] < 200
+    external = write_volumes(tmp_path / "scaled", n=4, seed=5)
+    for path in (external / "imagesTr").glob("*.nii.gz"):  # the same kind of volume, in values 100x larger
+        volume = nib.load(path)
+        nib.save(nib.Nifti1Image(np.asarray(volume.dataobj) * 100.0, volume.affine), path)
+    with caplog.at_level(logging.WARNING):
+        (prediction,) = Model.load(run).predict([external / "imagesTr" / "case_00.nii.gz"])
+    verdict = prediction.to_dict()["domain"]
+    assert verdict["in_domain"] is False and any("intensities" in r for r in verdict["reasons"])
+    report = Model.load(run).evaluate(external, split="all", out_dir=tmp_path / "report", n_resamples=10)
+    assert report.to_dict()["extra"]["domain"]["out_of_domain"] == 4
+    with pytest.raises(OutOfDomainError):
+        Model.load(run).evaluate(external, split="all", out_dir=tmp_path / "strict", n_resamples=10, strict=True)

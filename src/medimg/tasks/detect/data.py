@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from medimg.engine.batches import Batch, batch_starts
 from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan, input_scale
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
 
 logger = logging.getLogger(__name__)
 
@@ -120,9 +123,11 @@ def prepare_cases(
     desc: str = "reading images",
     workers: int = 4,
     quantise: bool = False,
+    check: Callable[[ImageData], object] | None = None,
 ) -> Prepared:
     """Read and prepare ``cases`` (threads); unreadable files are skipped and listed (``strict``: an error).
-    ``quantise`` keeps the images as uint8 (training: a quarter of the memory).
+    ``quantise`` keeps the images as uint8 (training: a quarter of the memory); ``check`` sees each image as read,
+    its ``source`` the file (evaluation: :meth:`medimg.planning.domain.InputReader.check`, which may refuse it).
 
     Raises:
         DatasetError: ``strict`` and a file is unreadable, or more than half of them are.
@@ -133,6 +138,9 @@ def prepare_cases(
             image = dataset.read(case)
         except ImageReadError as error:
             return case, None, (1.0, 1.0), error.reason
+        if check is not None:
+            image.source = str(case.path or case.case_id)
+            check(image)
         try:
             prepared, scale = prepare_image(image.array, plan, quantise=quantise)
         except DatasetError as error:

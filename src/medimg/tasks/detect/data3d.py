@@ -10,10 +10,10 @@ prediction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from medimg.data.detection import volume_boxes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.detect.data import DetectionBatches, jitter_colour
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +95,11 @@ def prepare_volumes(
     progress: bool = False,
     desc: str = "reading volumes",
     workers: int = 4,
+    check: Callable[[ImageData], object] | None = None,
 ) -> PreparedVolumes:
     """Read and prepare ``cases`` (threads); unreadable files are skipped and listed (``strict``: an error).
+    ``check`` sees each volume as read, its ``source`` the file (evaluation:
+    :meth:`medimg.planning.domain.InputReader.check`, which may refuse it).
 
     Raises:
         DatasetError: ``strict`` and a file is unreadable, or more than half of them are.
@@ -102,6 +108,12 @@ def prepare_volumes(
     def one(case: Case) -> tuple[Case, torch.Tensor | None, np.ndarray | None, str | None]:
         try:
             image = dataset.read(case)
+        except ImageReadError as error:
+            return case, None, None, error.reason
+        if check is not None:
+            image.source = str(case.path or case.case_id)
+            check(image)
+        try:
             return case, prepare_volume(image.array, plan), image.affine, None
         except ImageReadError as error:
             return case, None, None, error.reason

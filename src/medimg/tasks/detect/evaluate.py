@@ -14,6 +14,7 @@ import numpy as np
 from torch import nn
 
 from medimg.fileio import atomic_write_text
+from medimg.planning.domain import InputReader, TrainingDomain
 from medimg.tasks.detect.data import prepare_cases, scale_boxes
 from medimg.tasks.detect.inference import detect_prepared
 from medimg.tasks.detect.metrics import Detections, match_detections
@@ -37,12 +38,14 @@ def evaluate_cases(
     n_resamples: int = 1000,
     strict: bool = False,
     extra: dict[str, Any] | None = None,
+    domain: TrainingDomain | None = None,
 ) -> DetectionReport:
     """Detect on ``cases``, score against their boxes (in the files' pixels), write ``out_dir/report.{json,html}``
     with PR and FROC curves and worst/median/best overlays, and ``per_image.csv``; return the report."""
     from medimg.errors import DatasetError
 
-    prepared = prepare_cases(dataset, cases, plan, strict=strict, desc=f"reading {split} images")
+    reader = InputReader(domain=domain, strict=strict, warn_each=False)
+    prepared = prepare_cases(dataset, cases, plan, strict=strict, desc=f"reading {split} images", check=reader.check)
     if not len(prepared):
         raise DatasetError(f"no readable {split} image to evaluate")
     found = detect_prepared(network, prepared.images, plan)
@@ -60,7 +63,11 @@ def evaluate_cases(
         model_name=f"{plan.network} ({'/'.join(map(str, plan.backbone_widths))} ResNet + FPN, input {plan.input_size})",
         dataset_name=str(dataset.name),
         n_resamples=n_resamples,
-        extra={**(extra or {}), "skipped_files": [list(s) for s in prepared.skipped]},
+        extra={
+            **(extra or {}),
+            "skipped_files": [list(s) for s in prepared.skipped],
+            **({"domain": reader.summary()} if domain is not None else {}),
+        },
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     save_report(report, out_dir, write_figures(report, table, out_dir, prepared, detections, truths))

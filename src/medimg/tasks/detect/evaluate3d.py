@@ -13,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from medimg.fileio import atomic_write_bytes
+from medimg.planning.domain import InputReader, TrainingDomain
 from medimg.tasks.detect.data3d import PreparedVolumes, prepare_volumes
 from medimg.tasks.detect.evaluate import save_report
 from medimg.tasks.detect.inference3d import detect_volumes
@@ -39,12 +40,14 @@ def evaluate_volumes(
     n_resamples: int = 1000,
     strict: bool = False,
     extra: dict[str, Any] | None = None,
+    domain: TrainingDomain | None = None,
 ) -> DetectionReport:
     """Detect on ``cases`` (volumes), score against their boxes, write ``out_dir/report.{json,html}`` with PR and
     FROC curves and slices of the worst/median/best volumes, and ``per_image.csv``; return the report."""
     from medimg.errors import DatasetError
 
-    prepared = prepare_volumes(dataset, cases, plan, strict=strict, desc=f"reading {split} volumes")
+    reader = InputReader(domain=domain, strict=strict, warn_each=False)
+    prepared = prepare_volumes(dataset, cases, plan, strict=strict, desc=f"reading {split} volumes", check=reader.check)
     if not len(prepared):
         raise DatasetError(f"no readable {split} volume to evaluate")
     detections = detect_volumes(network, prepared.images, plan)
@@ -58,7 +61,11 @@ def evaluate_volumes(
         model_name=f"{plan.network} ({'/'.join(map(str, plan.backbone_widths))} 3D ResNet + FPN, whole volumes)",
         dataset_name=str(dataset.name),
         n_resamples=n_resamples,
-        extra={**(extra or {}), "skipped_files": [list(s) for s in prepared.skipped]},
+        extra={
+            **(extra or {}),
+            "skipped_files": [list(s) for s in prepared.skipped],
+            **({"domain": reader.summary()} if domain is not None else {}),
+        },
     )
     report.metrics["matching"] = MATCHING
     out_dir.mkdir(parents=True, exist_ok=True)

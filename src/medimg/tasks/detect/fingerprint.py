@@ -12,6 +12,7 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.detection import image_size
 from medimg.errors import DatasetError, ImageReadError
+from medimg.planning.domain import describe_training_domain
 from medimg.tasks.detect.plan import DetectFingerprint, box_size_stats
 
 INTENSITY_SAMPLE = 32
@@ -47,7 +48,7 @@ def extract_detect_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: int
         raise DatasetError(f"{dataset.root}: the training split has no box; a detector needs boxes to learn from")
     rng = np.random.default_rng(seed)
     sample = [cases[i] for i in sorted(rng.choice(len(cases), size=min(INTENSITY_SAMPLE, len(cases)), replace=False))]
-    arrays, formats = [], []
+    arrays, formats, metas = [], [], []
     for case in sample:
         try:
             image = dataset.read(case)
@@ -55,6 +56,7 @@ def extract_detect_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: int
             continue
         arrays.append(image.array)
         formats.append(str(image.meta.get("format") or "unknown"))
+        metas.append({**image.meta, "spacing_mm": list(image.spacing_mm) if image.spacing_mm else None})
         if not sizes:
             sizes.append((int(image.spatial_shape[-2]), int(image.spatial_shape[-1])))
     if not arrays:
@@ -89,6 +91,9 @@ def extract_detect_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: int
         all_boxes=box_size_stats(all_w, all_h, sum(1 for n in per_image if n)),
         per_class={names[k]: box_size_stats(widths[k], heights[k], images_with[k]) for k in range(len(names))},
         modality=Counter(formats).most_common(1)[0][0],
+        domain=describe_training_domain(arrays, metas, seed=seed).model_copy(
+            update={"min_shape": [min(heights_all), min(widths_all)], "max_shape": [max(heights_all), max(widths_all)]}
+        ),
     )
 
 

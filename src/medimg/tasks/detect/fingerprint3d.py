@@ -12,6 +12,7 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.detection import volume_boxes
 from medimg.errors import DatasetError, ImageReadError
+from medimg.planning.domain import describe_training_domain
 from medimg.tasks.detect.plan3d import AxisSizeStats, Detect3DFingerprint
 
 INTENSITY_SAMPLE = 32
@@ -56,7 +57,7 @@ def extract_detect3d_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: i
     shapes = [tuple(dataset.image_sizes[c.case_id]) for c in cases if c.case_id in dataset.image_sizes]
     rng = np.random.default_rng(seed)
     sample = [cases[i] for i in sorted(rng.choice(len(cases), size=min(INTENSITY_SAMPLE, len(cases)), replace=False))]
-    arrays, formats, spacings = [], [], []
+    arrays, formats, spacings, metas = [], [], [], []
     for case in sample:
         try:
             image = dataset.read(case)
@@ -66,6 +67,7 @@ def extract_detect3d_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: i
             raise DatasetError(f"{case.path}: a {image.array.ndim - 1}D image in a 3D detection dataset")
         arrays.append(image.array)
         formats.append(str(image.meta.get("format") or "unknown"))
+        metas.append({**image.meta, "spacing_mm": list(image.spacing_mm) if image.spacing_mm else None})
         if image.spacing_mm is not None:
             spacings.append([float(s) for s in image.spacing_mm])
         if not shapes:
@@ -98,4 +100,10 @@ def extract_detect3d_fingerprint(dataset: Any, cases: Sequence[Case], *, seed: i
             names[k]: axis_size_stats(np.asarray(sizes_by_class[k]).reshape(-1, 3), images_with[k])
             for k in range(len(names))
         },
+        domain=describe_training_domain(arrays, metas, seed=seed).model_copy(
+            update={
+                "min_shape": [int(v) for v in shape_array.min(axis=0)],
+                "max_shape": [int(v) for v in shape_array.max(axis=0)],
+            }
+        ),
     )

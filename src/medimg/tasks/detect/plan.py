@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from medimg.planning.domain import TrainingDomain
 from medimg.planning.plan import TrainingPlan
 
 SMALL_OBJECT_SIDE_PX = 14.0
@@ -68,6 +69,11 @@ class DetectFingerprint(BaseModel):
     all_boxes: BoxSizeStats
     per_class: dict[str, BoxSizeStats]
     modality: str
+    domain: TrainingDomain | None = Field(
+        None,
+        description="what inference inputs are checked against (medimg.planning.domain), from the sampled images "
+        "with the sizes of every training image; None in older runs",
+    )
 
 
 class DetectAugmentation(BaseModel):

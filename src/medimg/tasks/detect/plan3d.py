@@ -16,6 +16,7 @@ import math
 from pydantic import BaseModel, Field
 
 from medimg.errors import ConfigError
+from medimg.planning.domain import TrainingDomain
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
 
 MAX_VOLUME_VOXELS = 160**3
@@ -60,6 +61,11 @@ class Detect3DFingerprint(BaseModel):
     boxes_per_image_max: int
     all_boxes: AxisSizeStats
     per_class: dict[str, AxisSizeStats]
+    domain: TrainingDomain | None = Field(
+        None,
+        description="what inference inputs are checked against (medimg.planning.domain), from the sampled images "
+        "with the sizes of every training image; None in older runs",
+    )
 
 
 def determine_input_size(fp: Detect3DFingerprint, size_divisible: int) -> tuple[list[int], str]:

@@ -62,6 +62,8 @@ class VolumeDetectionPrediction:
         affine: voxel -> world (mm) 4x4, ``None`` when the file has none.
         overlay_png: a representative slice with the boxes drawn (PNG bytes).
         overlay_path: where ``overlay_png`` was saved, once it is.
+        domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
+            :mod:`medimg.planning.domain`), ``None`` when not checked.
     """
 
     source: str
@@ -75,6 +77,7 @@ class VolumeDetectionPrediction:
     affine: np.ndarray | None = field(default=None, repr=False)
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
+    domain: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -112,6 +115,7 @@ class VolumeDetectionPrediction:
             "boxes": self.box_records(),
             "counts": self.counts,
             "overlay": self.overlay_path,
+            **({"domain": self.domain} if self.domain is not None else {}),
         }
 
     def csv_rows(self) -> list[dict[str, Any]]:

@@ -174,6 +174,7 @@ class DetectTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
+        from medimg.planning.domain import load_training_domain
         from medimg.tasks.detect.evaluate import evaluate_cases
 
         plan = model.plan_
@@ -194,6 +195,7 @@ class DetectTask:
             n_resamples=n_resamples,
             strict=strict,
             extra=run_details(model),
+            domain=load_training_domain(model.run_dir_),
         )
 
     def predict(

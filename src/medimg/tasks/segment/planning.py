@@ -8,13 +8,14 @@ channels_last, small U-Nets, patches); a GPU user raises ``epochs``, ``channels`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import ConfigError
+from medimg.planning.domain import TrainingDomain, describe_training_domain
 from medimg.planning.fingerprint import IntensityStats
 from medimg.planning.plan import TrainingPlan, field_help
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
@@ -45,6 +46,9 @@ class SegFingerprint(BaseModel):
     class_fraction: dict[str, float] = Field(description="share of valid pixels per class")
     foreground_thickness_px: float = Field(description="median over cases of 2x the mean distance to background")
     has_roi: bool = Field(description="cases carry a region-of-interest (field-of-view) mask or ignored pixels")
+    domain: TrainingDomain | None = Field(
+        None, description="what inference inputs are checked against (medimg.planning.domain); None in older runs"
+    )
 
 
 class SegAugmentation(BaseModel):
@@ -165,10 +169,15 @@ def extract_seg_fingerprint(
     encoding: LabelEncoding,
     class_names: Sequence[str],
     *,
+    metas: Sequence[Mapping[str, Any]] | None = None,
     max_intensity_voxels: int = 2_000_000,
     seed: int = 0,
 ) -> SegFingerprint:
-    """Fingerprint training ``images`` ``(C, *spatial)`` and their encoded ``labels`` ``(*spatial)`` uint8."""
+    """Fingerprint training ``images`` ``(C, *spatial)`` and their encoded ``labels`` ``(*spatial)`` uint8.
+
+    ``metas`` (each image's ``ImageData.meta``: format, modality, bits) with ``spacings`` give the training domain
+    that inference inputs are checked against (:func:`~medimg.planning.domain.describe_training_domain`).
+    """
     from scipy import ndimage
 
     if not images:
@@ -216,6 +225,14 @@ def extract_seg_fingerprint(
         class_fraction={n: float(c / max(1.0, counts.sum())) for n, c in zip(class_names, counts, strict=True)},
         foreground_thickness_px=float(np.median(thickness)) if thickness else 0.0,
         has_roi=has_roi,
+        domain=describe_training_domain(
+            images,
+            [
+                {**meta, "spacing_mm": list(spacing) if spacing else None}
+                for meta, spacing in zip(metas or [{}] * len(images), spacings, strict=True)
+            ],
+            seed=seed,
+        ),
     )
 
 

@@ -83,6 +83,7 @@ class SegmentTask:
             [str(s.image.meta.get("modality") or s.image.meta.get("format") or "unknown") for s in loaded.samples],
             encoding,
             names,
+            metas=[s.image.meta for s in loaded.samples],
             seed=options.seed,
         )
         return fingerprint, loaded
