@@ -249,6 +249,8 @@ class Model:
         window: str | tuple[float, float] | None = None,
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
+        scale: float | None = None,
+        mask_labels: str | Path | dict[str, str] | None = None,
     ) -> Report:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
@@ -258,11 +260,18 @@ class Model:
         and compared with the training domain (the report's ``domain`` entry; ``strict`` refuses images outside
         it). A classification set holding one class is evaluated with the metrics defined on it.
 
+        Segmentation only: ``scale`` resizes every image by this factor before the network (an external set at
+        another pixel scale; predictions come back at the image's size, see :mod:`medimg.tasks.segment.scale`);
+        masks in another encoding are mapped to the run's classes, ``mask_labels`` (``"0=background,1=vessel"``,
+        a JSON file or a mapping) saying which value is which class where that is ambiguous
+        (:mod:`medimg.tasks.segment.external`).
+
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
         from medimg.fileio import atomic_directory
 
+        segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
         if self._classical is not None:
             report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
             self.last_report_dir_ = self._classical.last_report_dir_
@@ -293,7 +302,14 @@ class Model:
         )
         with atomic_directory(target, replace=out_dir is None) as staging:  # a kill never leaves half a report
             report = self._task.evaluate(
-                self, dataset, cases, split=split, out_dir=staging, n_resamples=n_resamples, strict=strict
+                self,
+                dataset,
+                cases,
+                split=split,
+                out_dir=staging,
+                n_resamples=n_resamples,
+                strict=strict,
+                **segment_options,
             )
         self.last_report_dir_ = target
         return report
@@ -309,6 +325,7 @@ class Model:
         strict: bool = False,
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
+        scale: float | None = None,
     ) -> list[Prediction | SegmentationPrediction]:
         """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
 
@@ -323,6 +340,8 @@ class Model:
             window: intensity window instead of the run's (see :func:`medimg.io.read_image`).
             strict: refuse inputs outside the training domain (listed in ``failed_``) instead of warning.
             include, exclude: file-name patterns selecting the files inside folders.
+            scale: segmentation: resize every input by this factor before the network (inputs at another pixel
+                scale than training; masks come back at the input's size, see :mod:`medimg.tasks.segment.scale`).
 
         Returns:
             One prediction per readable image (the task's type: label and probabilities, or a mask).
@@ -330,6 +349,7 @@ class Model:
         """
         from medimg.io.inputs import expand_inputs
 
+        segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
             predictions = self._classical.predict(inputs, explain=explain)
             self.failed_ = self._classical.failed_
@@ -345,6 +365,7 @@ class Model:
             explain=explain,
             out_dir=Path(out_dir) if out_dir else None,
             reader=reader,
+            **segment_options,
         )
         reader.annotate(predictions)
         for path, reason in failed:
@@ -453,6 +474,22 @@ class Model:
             known=check.label_conflict_ids if check is not None else None,
             progress=options.progress,
         )
+
+    def _segmentation_options(self, **options: Any) -> dict[str, Any]:
+        """The given segmentation-only inference options (``scale``, ``mask_labels``), for the task's evaluate or
+        predict.
+
+        Raises:
+            ConfigError: given to a model of another task.
+        """
+        given = {k: v for k, v in options.items() if v is not None}
+        if given and self.task != "segment":
+            names = " and ".join(f"--{k.replace('_', '-')}" for k in given)
+            raise ConfigError(
+                f"{names}: for segmentation models only; this model's task is {self.task!r} (a classifier resizes "
+                "every image to its input size, so the pixel scale of its inputs needs no option)"
+            )
+        return given
 
     def _require_fitted(self) -> None:
         if self.network_ is None or self.plan_ is None:

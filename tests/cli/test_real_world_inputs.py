@@ -165,11 +165,54 @@ def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_
     report = json.loads((out / "report.json").read_text())
     assert report["extra"]["domain"]["out_of_domain"] == 4
     assert "outside the model's training domain" in caplog.text and "size 64x64" in caplog.text
-    assert "values 0/1 read as" in caplog.text
+    assert "mapped by rank of values (0 -> background, 1 -> foreground)" in caplog.text
+    assert "mapped by rank" in report["extra"]["label_mapping"]
+    # the pixel scale: one warning naming the files and the factor to try; --scale 0.5 applies it
+    assert "4 of 4 input(s) are at about 2x the training images' resolution" in caplog.text
+    assert "case_00.png (64x64 px)" in caplog.text and "rerun with --scale 0.5" in caplog.text
+    assert report["extra"]["scale"]["suggested_scale"] == 0.5
+    caplog.clear()
+    rescaled = tmp_path / "rescaled"
+    with caplog.at_level(logging.WARNING):
+        code, output = _evaluate(str(run), str(external), "--split", "all", "--out", str(rescaled), "--scale", "0.5")
+    assert code == 0, output
+    scaled = json.loads((rescaled / "report.json").read_text())
+    assert "--scale" not in caplog.text and scaled["extra"]["scale"] == {
+        "scale": 0.5, "checked": 4, "differing": 0, "examples": [], "suggested_scale": None
+    }  # fmt: skip
+    assert scaled["metrics"]["dice_mean"] != report["metrics"]["dice_mean"]
+    assert [c["case_id"] for c in scaled["cases"]] == [c["case_id"] for c in report["cases"]]
+    # predicted masks come back at the input's native size
+    code, _, output = _predict(str(run), str(external / "images"), "--scale", "0.5", "--out", str(tmp_path / "p"))
+    assert code == 0, output
+    masks = sorted((tmp_path / "p").rglob("*_mask.png"))
+    assert len(masks) == 4 and all(Image.open(m).size == (64, 64) for m in masks)
     from medimg.errors import OutOfDomainError
 
     strict = CliRunner().invoke(app, ["evaluate", str(run), str(external), "--split", "all", "--strict"])
     assert isinstance(strict.exception, OutOfDomainError)  # the CLI's main prints it as one error line, exit 2
+
+
+def test_ambiguous_external_masks_name_the_file_and_the_fix(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from medimg.errors import DatasetError
+    from tests.tasks.segment.synthetic import write_2d_pairs
+
+    run = train_tiny_segmentation_run(tmp_path_factory)  # binary, 0/255 masks
+    external = write_2d_pairs(tmp_path / "ext", n=2, size=32, seed=4, mask_scale=255)
+    mask = np.asarray(Image.open(external / "masks" / "case_01.png")).copy()
+    mask[:4, :4] = 128  # a third value: 0/128/255 is three classes for a two-class run
+    Image.fromarray(mask).save(external / "masks" / "case_01.png")
+    result = CliRunner().invoke(app, ["evaluate", str(run), str(external), "--split", "all"])
+    assert isinstance(result.exception, DatasetError)
+    message = str(result.exception)
+    assert "case_01.png" in message and "values 0, 128, 255" in message and "--mask-labels" in message
+    out = tmp_path / "report"
+    labels = "0=background,128=ignore,255=foreground"
+    code, output = _evaluate(str(run), str(external), "--split", "all", "--out", str(out), "--mask-labels", labels)
+    assert code == 0, output
+    assert "mask labels" in json.loads((out / "report.json").read_text())["extra"]["label_mapping"]
 
 
 def test_fit_prints_the_check_findings_and_strict_refuses_them(phantom_dir: Path, tmp_path: Path) -> None:

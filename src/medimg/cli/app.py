@@ -39,6 +39,13 @@ Strict = Annotated[
     bool, typer.Option(help="refuse inputs outside the model's training domain (exit 1) instead of warning")
 ]
 Threads = Annotated[int | None, typer.Option(help="CPU threads for inference (default: the library's choice)")]
+Scale = Annotated[
+    float | None,
+    typer.Option(
+        help="segmentation: resize every input by this factor before the network, e.g. 0.5 for images at twice "
+        "the training resolution (masks come back at the input's size; 3D volumes are resampled by their spacing)"
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -343,17 +350,36 @@ def evaluate(
     window: Window = None,
     threads: Threads = None,
     strict: Strict = False,
+    scale: Scale = None,
+    mask_labels: Annotated[
+        str | None,
+        typer.Option(
+            help="segmentation: which mask value is which of the run's classes, e.g. '0=background,1=vessel' "
+            "(colours: '255,0,0=background;0,0,255=nucleus'; 'ignore' leaves a value out) or a JSON file"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report.
 
     Images are compared with what the model was trained on (a warning and the report's "domain" entry; --strict
-    refuses images outside it). An external set with one class is evaluated with the metrics defined on it."""
+    refuses images outside it). An external set with one class is evaluated with the metrics defined on it.
+    Segmentation masks in another encoding (0/1 vs 0/255, other label values or colours) are mapped to the run's
+    classes, by the names the data gives or by rank of values (a warning says which); images at another pixel
+    scale than training get a warning suggesting --scale."""
     from medimg.model import Model
 
     _set_threads(threads)
     model = Model.load(run)
     report = model.evaluate(
-        data, split=split, out_dir=out, strict=strict, window=_window(window), include=include, exclude=exclude
+        data,
+        split=split,
+        out_dir=out,
+        strict=strict,
+        window=_window(window),
+        include=include,
+        exclude=exclude,
+        scale=scale,
+        mask_labels=mask_labels,
     )
     _print_metrics(report)
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
@@ -382,6 +408,7 @@ def predict(
     threads: Threads = None,
     include: Include = None,
     exclude: Exclude = None,
+    scale: Scale = None,
 ) -> None:
     """Predict labels and class probabilities for images (optionally with Grad-CAM explanations).
 
@@ -402,6 +429,8 @@ def predict(
     if engine == "onnx":
         if explain:
             raise ConfigError("--explain needs the PyTorch engine (gradients); drop --engine onnx")
+        if scale is not None:
+            raise ConfigError("--scale needs the PyTorch engine; drop --engine onnx")
         from medimg.export.predictor import OnnxPredictor
 
         predictor = OnnxPredictor(run, threads=threads, window=_window(window), strict=strict)
@@ -419,6 +448,7 @@ def predict(
             strict=strict,
             include=include,
             exclude=exclude,
+            scale=scale,
         )
     if explain:
         import re

@@ -58,22 +58,26 @@ def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
     return (x - mean) / np.maximum(std, 1e-6)
 
 
-def network_shape(shape: Sequence[int], spacing: Sequence[float] | None, settings: Settings) -> tuple[int, ...]:
-    """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``)."""
+def network_shape(
+    shape: Sequence[int], spacing: Sequence[float] | None, settings: Settings, scale: float = 1.0
+) -> tuple[int, ...]:
+    """Spatial shape at network resolution (2D: divided by ``resample_factor``; 3D: at ``target_spacing_mm``),
+    times ``scale`` (an input at another pixel scale than training, see :mod:`medimg.tasks.segment.scale`)."""
     target = setting(settings, "target_spacing_mm", None)
     if int(setting(settings, "spatial_dims")) == 3 and target and spacing:
-        return tuple(max(1, round(s * sp / t)) for s, sp, t in zip(shape, spacing, target, strict=True))
-    factor = float(setting(settings, "resample_factor", 1.0))
+        return tuple(max(1, round(s * sp / t * scale)) for s, sp, t in zip(shape, spacing, target, strict=True))
+    factor = float(setting(settings, "resample_factor", 1.0)) / scale
     if factor != 1:
         return tuple(max(1, round(s / factor)) for s in shape)
     return tuple(int(s) for s in shape)
 
 
 def network_input(
-    array: np.ndarray, spacing: Sequence[float] | None, settings: Settings, source: str = ""
+    array: np.ndarray, spacing: Sequence[float] | None, settings: Settings, source: str = "", scale: float = 1.0
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Raw image ``(C, *spatial)`` -> its normalised ``(C, *spatial)`` float32 array at the file's resolution and
-    the spatial shape at network resolution (:func:`network_shape`) that the caller resamples it to.
+    the spatial shape at network resolution (:func:`network_shape`, with ``scale``) that the caller resamples it
+    to.
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
@@ -85,4 +89,4 @@ def network_input(
             f"{array.ndim - 1}D data"
         )
     x = normalise(match_channels(np.asarray(array), int(setting(settings, "in_channels")), source), settings)
-    return x, network_shape(array.shape[1:], spacing, settings)
+    return x, network_shape(array.shape[1:], spacing, settings, scale)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from medimg.tasks.segment.report import (
     plot_overlay,
     write_segmentation_report,
 )
+from medimg.tasks.segment.scale import ScaleMonitor, TrainingScale
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,16 @@ AUC_PIXELS_PER_CASE = 400_000
 
 
 def segment_image(
-    network: nn.Module, plan: SegPlan, image: ImageData, roi: np.ndarray | None = None
+    network: nn.Module, plan: SegPlan, image: ImageData, roi: np.ndarray | None = None, *, scale: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Segment one image/volume at its own size.
+    """Segment one image/volume at its own size (``scale``: resized by this factor before the network, see
+    :mod:`medimg.tasks.segment.scale`; the result comes back at the file's size).
 
     Returns:
         ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
         post-processed with the plan's method and 0 outside ``roi``.
     """
-    x = prepare_image(image.array, image.spacing_mm, plan, image.source)[None]
+    x = prepare_image(image.array, image.spacing_mm, plan, image.source, scale)[None]
     probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], image.spatial_shape)
     labels = probs.argmax(0).numpy().astype(np.uint8)
     labels = postprocess(labels, plan.postprocessing, plan.num_classes, min_object_fraction=plan.min_object_fraction)
@@ -65,15 +67,24 @@ def evaluate_cases(
     extra: dict[str, Any] | None = None,
     overlays: int = 6,
     domain: TrainingDomain | None = None,
+    training_scale: TrainingScale | None = None,
+    scale: float = 1.0,
+    mask_labels: Mapping[str, str] | None = None,
 ) -> SegmentationReport:
     """Segment every case, compute per-case metrics at the files' resolution, and write the report.
 
     Args:
         domain: the run's training domain: each image is compared with it (size and spacing: a pixel scale that
             differs from training) and the report's ``domain`` entry summarises them (``strict`` refuses them).
+        training_scale: the training images' size/spacing: inputs at another pixel scale (after ``scale``) get
+            one warning suggesting ``--scale`` and the report's ``scale`` entry (:mod:`.scale`).
+        scale: resize factor applied to every image before the network; predictions come back at the image's
+            size and are compared with its mask at the mask's native resolution.
+        mask_labels: ``{raw mask value: class name}`` for masks the run's encoding does not cover.
 
-    Binary masks of an external set are read in whichever two-value encoding they use (0/1 or 0/255): the run's
-    encoding first, else background = 0 and foreground = the other value (:func:`decode_external_labels`).
+    The masks of the set are read with the encoding :func:`~medimg.tasks.segment.external.external_label_encoding`
+    decides for the whole set: the run's when they fit it, else mapped to the run's class names (by the names the
+    data gives, else by rank of values), with a warning that says which mapping was used.
     """
     from tqdm.auto import tqdm
 
@@ -82,6 +93,8 @@ def evaluate_cases(
     from medimg.tasks.segment.metrics import case_metrics, pixel_auc
 
     network.eval()
+    labels_plan = mask_encoding_plan(plan, dataset, cases, mask_labels)
+    monitor = ScaleMonitor(training_scale, scale)
     per_case: list[dict[int, dict[str, float]]] = []
     case_ids: list[str] = []
     kept: list[SegCase] = []
@@ -101,8 +114,9 @@ def evaluate_cases(
                 continue
             sample.image.source = str(case.image)
             reader.check(sample.image)
-            truth = decode_external_labels(sample.mask, sample.roi, plan, str(case.mask))
-            labels, probs = segment_image(network, plan, sample.image)
+            monitor.check(sample.image)
+            truth = decode_labels(sample.mask, sample.roi, labels_plan, str(case.mask))
+            labels, probs = segment_image(network, plan, sample.image, scale=scale)
             spacing = sample.image.spacing_mm
             spacing_known = spacing_known or spacing is not None
             per_case.append(case_metrics(labels, truth, plan.num_classes, spacing))
@@ -122,6 +136,8 @@ def evaluate_cases(
         from medimg.errors import DatasetError
 
         raise DatasetError(f"no readable labelled cases in the {split!r} split of {dataset.name}")
+    if (warning := monitor.warning()) is not None:
+        logger.warning("%s", warning)
     auc = pixel_auc(scores, truths) if scores else None
     report = build_segmentation_report(
         per_case,
@@ -138,52 +154,61 @@ def evaluate_cases(
             "spacing_known": spacing_known,
             "skipped_files": [list(s) for s in skipped],
             **({"domain": reader.summary()} if domain is not None else {}),
+            **({"scale": monitor.summary()} if training_scale is not None or scale != 1 else {}),
+            **({"label_mapping": labels_plan.label_encoding.note} if labels_plan is not plan else {}),
         },
     )
-    images = _overlays(network, plan, dataset, kept, report, out_dir / "overlays", overlays)
+    images = _overlays(network, plan, labels_plan, dataset, kept, report, out_dir / "overlays", overlays, scale)
     write_segmentation_report(report, out_dir, overlays=images)
     return report
 
 
-def decode_external_labels(mask: np.ndarray, roi: np.ndarray | None, plan: SegPlan, source: str = "") -> np.ndarray:
-    """A mask's classes under the run's encoding; for a binary run, a two-valued mask in another encoding (0/1
-    where training had 0/255, or the reverse) is read as background 0 / foreground the other value, with a
-    warning, instead of being refused.
+def mask_encoding_plan(
+    plan: SegPlan,
+    dataset: SegmentationDataset,
+    cases: Sequence[SegCase],
+    mask_labels: Mapping[str, str] | None = None,
+) -> SegPlan:
+    """``plan`` itself when the masks of ``cases`` fit its encoding, else a copy whose ``label_encoding`` maps them
+    to the run's classes (:func:`~medimg.tasks.segment.external.external_label_encoding`; the mapping is logged).
 
     Raises:
-        DatasetError: the values fit neither (the message names the file).
+        DatasetError: the mapping is ambiguous (the message names a file and the fix).
     """
-    from medimg.errors import DatasetError
+    from medimg.data.layouts.mask_boxes import read_label_map
+    from medimg.tasks.segment.external import external_label_encoding, survey_masks
 
-    try:
-        return decode_labels(mask, roi, plan, source)
-    except DatasetError:
-        values = np.unique(mask[0] if mask.ndim > 2 else mask)
-        if plan.num_classes != 2 or len(values) != 2 or values[0] != 0 or plan.label_encoding.kind == "colour":
-            raise
-    labels = ((mask[0] if mask.ndim > 2 else mask) == values[1]).astype(np.uint8)
-    logger.warning(
-        "mask %s: values 0/%g read as %s/%s (the run's masks are encoded as %s)",
-        source,
-        float(values[1]),
-        *plan.class_names[:2],
-        plan.label_encoding.values or plan.label_encoding.kind,
+    masks = [Path(case.mask) for case in cases if case.mask is not None]
+    if not masks:
+        return plan
+    encoding = external_label_encoding(
+        survey_masks(masks),
+        plan.label_encoding,
+        plan.class_names,
+        colour_table=dataset.colour_table,
+        value_names=read_label_map(masks[0].parent),
+        mask_labels=mask_labels,
+        dataset_name=dataset.name,
     )
-    if roi is not None:
-        labels = np.where(roi, labels, IGNORE).astype(np.uint8)
-    return labels
+    if encoding is plan.label_encoding:
+        return plan
+    logger.warning("%s", encoding.note)
+    return plan.model_copy(update={"label_encoding": encoding})
 
 
 def _overlays(
     network: nn.Module,
     plan: SegPlan,
+    labels_plan: SegPlan,
     dataset: SegmentationDataset,
     cases: Sequence[SegCase],
     report: SegmentationReport,
     folder: Path,
     count: int,
+    scale: float = 1.0,
 ) -> dict[str, Path]:
-    """Overlays of the worst half, a median and the best cases by Dice (re-segmented: cheap for a few)."""
+    """Overlays of the worst half, a median and the best cases by Dice (re-segmented: cheap for a few; masks
+    decoded with ``labels_plan``'s encoding, images segmented at ``scale``)."""
     rows = [(i, r["dice_mean"]) for i, r in enumerate(report.cases) if not math.isnan(r["dice_mean"])]
     if not rows or count <= 0:
         return {}
@@ -200,8 +225,8 @@ def _overlays(
         sample = dataset.read(case)
         if sample.mask is None:
             continue
-        truth = decode_external_labels(sample.mask, sample.roi, plan, str(case.mask))
-        labels, _ = segment_image(network, plan, sample.image, sample.roi)
+        truth = decode_labels(sample.mask, sample.roi, labels_plan, str(case.mask))
+        labels, _ = segment_image(network, plan, sample.image, sample.roi, scale=scale)
         title = f"{case.case_id}  Dice {report.cases[i]['dice_mean']:.3f}"
         images[title] = plot_overlay(sample.image.array, truth, labels, title, folder / f"overlay_{rank:02d}.png")
     return images
@@ -216,6 +241,8 @@ def predict_files(
     window: str | tuple[float, float] | None = None,
     colours: dict[int, tuple[int, int, int]] | None = None,
     read: Callable[[Path], ImageData] | None = None,
+    scale: float = 1.0,
+    training_scale: TrainingScale | None = None,
 ) -> tuple[list[SegmentationPrediction], list[tuple[str, str]]]:
     """Segment files; write ``<out_dir>/<sub-folders>/<name>_mask.png|.nii.gz`` per input, the sub-folders
     mirroring the inputs' tree below their common folder (so same-named inputs from different folders never
@@ -225,6 +252,9 @@ def predict_files(
     Args:
         read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks the
             training domain); default :func:`medimg.io.read_image` with ``window``.
+        scale: resize factor applied to every input before the network (masks come back at the input's size).
+        training_scale: the training images' size/spacing: inputs at another pixel scale get one warning that
+            suggests ``--scale`` (:mod:`medimg.tasks.segment.scale`).
     """
     from medimg.errors import DatasetError, ImageReadError
     from medimg.io import read_image
@@ -233,10 +263,12 @@ def predict_files(
     predictions: list[SegmentationPrediction] = []
     failed: list[tuple[str, str]] = []
     root = common_root(files)
+    monitor = ScaleMonitor(training_scale, scale)
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
-            labels, probs = segment_image(network, plan, image)
+            monitor.check(image)
+            labels, probs = segment_image(network, plan, image, scale=scale)
         except (ImageReadError, DatasetError) as error:
             failed.append((str(path), str(error)))
             continue
@@ -255,4 +287,6 @@ def predict_files(
         predictions.append(
             summarise(labels, probs, plan.class_names, image.spacing_mm, str(path), mask_path, keep_mask=False)
         )
+    if (warning := monitor.warning()) is not None:
+        logger.warning("%s", warning)
     return predictions, failed

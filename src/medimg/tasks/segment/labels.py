@@ -39,14 +39,17 @@ class LabelEncoding(BaseModel):
         ``identity``: values are class indices already (0/1 binary, NIfTI label maps 0..K-1);
         ``values``: ``values[i]`` is the raw value of class ``i`` (0/255 masks, 0/128/255 gray levels);
         ``threshold``: binary masks with many values (JPEG artefacts): ``raw >= threshold`` is class 1;
-        ``colour``: an RGB colour table.
+        ``colour``: an RGB colour table;
+        ``mapping``: ``value_map[raw]`` is the class of each raw value (an external set's masks mapped to a run's
+        classes, :mod:`medimg.tasks.segment.external`); :data:`IGNORE` leaves a value out.
     """
 
-    kind: Literal["identity", "values", "threshold", "colour"]
+    kind: Literal["identity", "values", "threshold", "colour", "mapping"]
     num_classes: int = Field(ge=2)
     values: list[float] = Field(default_factory=list)
     threshold: float | None = None
     colour_table: ColourTable | None = None
+    value_map: dict[float, int] = Field(default_factory=dict)
     note: str = ""
 
 
@@ -143,6 +146,10 @@ def encode_mask(raw: np.ndarray, encoding: LabelEncoding, source: str = "") -> n
         labels = np.rint(gray)
     elif encoding.kind == "threshold":
         labels = (gray >= float(encoding.threshold or 0.5)).astype(np.float32)
+    elif encoding.kind == "mapping":
+        labels = np.full(gray.shape, -1.0, dtype=np.float32)
+        for value, index in encoding.value_map.items():
+            labels[np.abs(gray - value) < 0.5] = index
     else:
         labels = np.full(gray.shape, -1.0, dtype=np.float32)
         for index, value in enumerate(encoding.values):

@@ -54,13 +54,16 @@ def resize(x: torch.Tensor, shape: Sequence[int], *, labels: bool = False) -> to
     return out[0]
 
 
-def prepare_image(array: np.ndarray, spacing: Sequence[float] | None, plan: SegPlan, source: str = "") -> torch.Tensor:
-    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor.
+def prepare_image(
+    array: np.ndarray, spacing: Sequence[float] | None, plan: SegPlan, source: str = "", scale: float = 1.0
+) -> torch.Tensor:
+    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor (``scale``: an extra
+    resize factor, see :mod:`medimg.tasks.segment.scale`).
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
     """
-    x, shape = network_input(array, spacing, plan, source)
+    x, shape = network_input(array, spacing, plan, source, scale)
     return resize(torch.from_numpy(x), shape)
 
 

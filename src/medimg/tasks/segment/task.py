@@ -9,7 +9,7 @@ loop, ensembles, budget, checkpoints, distributed training, run and bundle are t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from medimg.tasks.segment.planning import SegPlan
 
 if TYPE_CHECKING:
     from medimg.planning.domain import InputReader
+    from medimg.tasks.segment.scale import TrainingScale
 
 logger = logging.getLogger(__name__)
 
@@ -185,9 +186,16 @@ class SegmentTask:
         out_dir: Path,
         n_resamples: int,
         strict: bool,
+        scale: float | None = None,
+        mask_labels: str | Path | Mapping[str, str] | None = None,
     ) -> Any:
+        """Evaluate ``cases`` (see :func:`~medimg.tasks.segment.evaluate.evaluate_cases`); ``scale`` resizes every
+        image before the network, ``mask_labels`` (:func:`~medimg.tasks.segment.external.parse_mask_labels`) says
+        which mask value is which class."""
         from medimg.planning.domain import load_training_domain
         from medimg.tasks.segment.evaluate import evaluate_cases
+        from medimg.tasks.segment.external import parse_mask_labels
+        from medimg.tasks.segment.scale import validate_scale
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
@@ -202,6 +210,9 @@ class SegmentTask:
             strict=strict,
             extra=run_details(model),
             domain=load_training_domain(model.run_dir_),
+            training_scale=_training_scale(model),
+            scale=validate_scale(scale),
+            mask_labels=parse_mask_labels(mask_labels),
         )
 
     def predict(
@@ -212,9 +223,13 @@ class SegmentTask:
         explain: str | None,
         out_dir: Path | None,
         reader: InputReader | None = None,
+        scale: float | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
+        """Segment ``files`` (see :func:`~medimg.tasks.segment.evaluate.predict_files`); ``scale`` resizes every
+        input before the network (masks come back at the input's size)."""
         from medimg.planning.domain import InputReader
         from medimg.tasks.segment.evaluate import predict_files
+        from medimg.tasks.segment.scale import validate_scale
 
         if explain is not None:
             raise ConfigError("explain is not available for segmentation models: the predicted mask is the output")
@@ -234,7 +249,19 @@ class SegmentTask:
             target,
             colours=colours,
             read=reader.read,
+            scale=validate_scale(scale),
+            training_scale=_training_scale(model),
         )
+
+
+def _training_scale(model: Trained) -> TrainingScale | None:
+    """The run's training image sizes/spacing (from its fingerprint), for the pixel-scale check."""
+    from medimg.tasks.segment.scale import load_training_scale
+
+    plan: SegPlan = model.plan_
+    return load_training_scale(
+        model.run_dir_, resampled_by_spacing=plan.spatial_dims == 3 and bool(plan.target_spacing_mm)
+    )
 
 
 def _memory_format(plan: SegPlan) -> torch.memory_format:

@@ -1,0 +1,175 @@
+"""External evaluation of segmentation: masks in another encoding mapped to the run's classes, and the pixel scale
+of inputs compared with training (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.errors import ConfigError, DatasetError
+from medimg.io.image import ImageData
+from medimg.tasks.segment.arrays import network_shape
+from medimg.tasks.segment.external import (
+    MaskSurvey,
+    external_label_encoding,
+    parse_mask_labels,
+    survey_masks,
+)
+from medimg.tasks.segment.labels import IGNORE, ColourTable, determine_label_encoding, encode_mask
+from medimg.tasks.segment.scale import ScaleMonitor, TrainingScale, relative_scale, validate_scale
+
+BINARY = ["background", "foreground"]
+
+
+def _survey(values: list[float], source: str = "ext/masks/a.png") -> MaskSurvey:
+    return MaskSurvey(values={float(v): source for v in values})
+
+
+# ------------------------------------------------------------------------------------------- mask encodings
+def test_masks_that_fit_the_run_keep_its_encoding() -> None:
+    run = determine_label_encoding({0.0, 255.0})
+    assert external_label_encoding(_survey([0, 255]), run, BINARY) is run
+    assert external_label_encoding(_survey([0]), run, BINARY) is run  # an image without foreground
+
+
+def test_255_masks_for_a_run_trained_on_0_1_masks_are_mapped_not_ignored() -> None:
+    """0/255 under a 0/1 (class index) run used to decode 255 as the ignore label: foreground left out, Dice 0."""
+    run = determine_label_encoding({0.0, 1.0})
+    encoding = external_label_encoding(_survey([0, 255]), run, BINARY, dataset_name="ext")
+    assert encoding is not run and "mapped by rank" in encoding.note and "255 -> foreground" in encoding.note
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 255]]], np.float32), encoding), [[0, 1]])
+
+
+def test_0_1_masks_for_a_0_255_or_thresholded_run_are_mapped_by_rank() -> None:
+    for run in (determine_label_encoding({0.0, 255.0}), determine_label_encoding({float(v) for v in range(0, 256, 5)})):
+        encoding = external_label_encoding(_survey([0, 1]), run, BINARY)
+        assert "mapped by rank" in encoding.note
+        np.testing.assert_array_equal(encode_mask(np.array([[[1, 0]]], np.float32), encoding), [[1, 0]])
+
+
+def test_multi_class_masks_map_by_rank_when_the_count_matches_else_name_the_file_and_the_fix() -> None:
+    names = ["background", "cytoplasm", "nucleus"]
+    run = determine_label_encoding({0.0, 128.0, 255.0})  # gray-level classes
+    encoding = external_label_encoding(_survey([0, 1, 2]), run, names)
+    assert "0 -> background, 1 -> cytoplasm, 2 -> nucleus" in encoding.note
+    np.testing.assert_array_equal(encode_mask(np.array([[[2, 0, 1]]], np.float32), encoding), [[2, 0, 1]])
+    with pytest.raises(DatasetError, match=r"ext/masks/a\.png.*2 classes.*3\s+classes.*--mask-labels '0=background"):
+        external_label_encoding(_survey([0, 1]), run, names)
+
+
+def test_classes_named_by_the_data_map_by_name() -> None:
+    names = ["background", "anterior", "posterior"]
+    run = determine_label_encoding({0.0, 1.0, 2.0})
+    value_names = {0: "background", 10: "Posterior", 20: "anterior"}  # a dataset.json in another order
+    encoding = external_label_encoding(_survey([0, 10, 20]), run, names, value_names=value_names)
+    assert encoding.kind == "mapping" and "by name" in encoding.note
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 10, 20]]], np.float32), encoding), [[0, 2, 1]])
+    # names the run does not know: mapped by rank, and the note says why
+    other = external_label_encoding(_survey([0, 10, 20]), run, names, value_names={0: "bg", 10: "a", 20: "b"})
+    assert "not among the run's classes" in other.note and "mapped by rank" in other.note
+
+
+def test_another_colour_table_maps_by_class_name() -> None:
+    run_table = ColourTable(
+        colours={"255,0,0": 0, "0,0,128": 1, "0,0,255": 2}, class_names=["background", "cytoplasm", "nucleus"]
+    )
+    run = determine_label_encoding([], colour_table=run_table)
+    theirs = ColourTable(
+        name="theirs",
+        colours={"0,0,0": 0, "0,255,0": 1, "255,255,0": 2, "9,9,9": IGNORE},
+        class_names=["background", "nucleus", "cytoplasm"],
+    )
+    survey = MaskSurvey(colours={(0, 0, 0): "m.png", (0, 255, 0): "m.png", (255, 255, 0): "m.png"})
+    encoding = external_label_encoding(survey, run, run_table.class_names, colour_table=theirs)
+    assert encoding.kind == "colour" and "by name" in encoding.note
+    rgb = np.array([[[0, 0, 255]], [[0, 255, 255]], [[0, 0, 0]]], np.float32)  # (3, 1, 3): black, green, yellow
+    np.testing.assert_array_equal(encode_mask(rgb, encoding), [[0, 2, 1]])
+
+
+def test_mask_labels_say_which_value_is_which_class(tmp_path: Path) -> None:
+    assert parse_mask_labels("0=background, 255=vessel") == {"0": "background", "255": "vessel"}
+    assert parse_mask_labels("255,0,0=background;0,0,255=nucleus") == {"255,0,0": "background", "0,0,255": "nucleus"}
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": {"0": "background", "7": "foreground"}}))
+    assert parse_mask_labels(str(tmp_path / "labels.json")) == {"0": "background", "7": "foreground"}
+    with pytest.raises(ConfigError, match="VALUE=CLASS"):
+        parse_mask_labels("background")
+    run = determine_label_encoding({0.0, 255.0})
+    labels = {"0": "background", "7": "foreground", "9": "ignore"}
+    encoding = external_label_encoding(_survey([0, 7, 9]), run, BINARY, mask_labels=labels)
+    np.testing.assert_array_equal(encode_mask(np.array([[[7, 9, 0]]], np.float32), encoding), [[1, IGNORE, 0]])
+    with pytest.raises(DatasetError, match=r"ext/masks/a\.png holds 3"):
+        external_label_encoding(_survey([0, 3, 7]), run, BINARY, mask_labels=labels)
+    with pytest.raises(ConfigError, match=r"foregroud.*Did you mean"):
+        external_label_encoding(_survey([0, 7]), run, BINARY, mask_labels={"0": "background", "7": "foregroud"})
+
+
+def test_survey_reads_every_mask_and_remembers_a_file_per_value(tmp_path: Path) -> None:
+    Image.fromarray(np.array([[0, 1]], np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.array([[0, 2]], np.uint8)).save(tmp_path / "b.png")
+    survey = survey_masks([tmp_path / "a.png", tmp_path / "b.png"])
+    assert survey.values == {0.0: str(tmp_path / "a.png"), 1.0: str(tmp_path / "a.png"), 2.0: str(tmp_path / "b.png")}
+
+
+# --------------------------------------------------------------------------------------------- pixel scale
+def test_scale_resizes_the_network_input() -> None:
+    plan = {"spatial_dims": 2, "resample_factor": 1.0}
+    assert network_shape((64, 60), None, plan, 0.5) == (32, 30)
+    assert network_shape((64, 60), None, {**plan, "resample_factor": 2.0}, 0.5) == (16, 15)
+    volume = {"spatial_dims": 3, "target_spacing_mm": [1.0, 1.0, 2.0]}
+    assert network_shape((10, 10, 10), (2.0, 2.0, 2.0), volume, 0.5) == (10, 10, 5)
+    assert validate_scale(None) == 1.0
+    with pytest.raises(ConfigError, match="--scale"):
+        validate_scale(0)
+
+
+def test_a_raster_at_twice_the_training_size_is_reported_with_the_scale_to_try() -> None:
+    training = TrainingScale(median_shape=(32, 32), min_shape=(30, 30), max_shape=(36, 36))
+    large = ImageData(np.zeros((1, 64, 64), np.float32), source="ext/big.png")
+    same = ImageData(np.zeros((1, 34, 31), np.float32), source="ext/same.png")
+    assert relative_scale(large, training)[:2] == (2.0, True)  # type: ignore[index]
+    assert relative_scale(same, training)[1] is False  # type: ignore[index]
+    monitor = ScaleMonitor(training)
+    monitor.check(large), monitor.check(same)
+    warning = monitor.warning() or ""
+    assert "1 of 2 input(s)" in warning and "big.png (64x64 px)" in warning and "--scale 0.5" in warning
+    rescaled = ScaleMonitor(training, scale=0.5)
+    rescaled.check(large)
+    assert rescaled.warning() is None and rescaled.summary()["checked"] == 1
+
+
+def test_spacing_decides_for_images_that_have_one_and_resampled_volumes_are_not_checked() -> None:
+    training = TrainingScale(median_shape=(32, 32), median_spacing_mm=(0.5, 0.5))
+    fine = ImageData(np.zeros((1, 32, 32), np.float32), spacing_mm=(0.25, 0.25), source="fine.nii.gz")
+    monitor = ScaleMonitor(training)
+    assert monitor.check(fine) == pytest.approx(2.0)
+    assert "spacing 0.25 x 0.25 mm" in (monitor.warning() or "")
+    volume = TrainingScale(median_shape=(8, 8, 8), median_spacing_mm=(1.0, 1.0, 1.0), resampled_by_spacing=True)
+    cube = ImageData(np.zeros((1, 16, 16, 16), np.float32), spacing_mm=(0.5, 0.5, 0.5))
+    assert relative_scale(cube, volume) is None
+
+
+# ------------------------------------------------------------------------------------ evaluation end to end
+def test_evaluating_0_255_masks_with_a_run_trained_on_0_1_masks_scores_the_foreground(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from medimg import Model
+    from medimg.tasks.segment.data import SegmentationDataset
+    from medimg.tasks.segment.evaluate import evaluate_cases
+    from tests.serve.support import train_tiny_segmentation_run
+    from tests.tasks.segment.synthetic import write_2d_pairs
+
+    model = Model.load(train_tiny_segmentation_run(tmp_path_factory))
+    assert model.network_ is not None and model.plan_ is not None
+    plan = model.plan_.model_copy(update={"label_encoding": determine_label_encoding({0.0, 1.0})})  # a 0/1 run
+    dataset = SegmentationDataset.load(write_2d_pairs(tmp_path / "ext", n=3, size=32, seed=5, mask_scale=255))
+    with caplog.at_level(logging.WARNING):
+        report = evaluate_cases(
+            model.network_, plan, dataset, dataset.cases, split="all", out_dir=tmp_path / "r", n_resamples=10
+        )
+    assert "255 -> foreground" in caplog.text and "255 -> foreground" in report.extra["label_mapping"]
+    assert report.metrics["dice_mean"] > 0.3  # was 0: every foreground pixel read as "ignore"
