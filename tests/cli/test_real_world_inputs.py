@@ -177,7 +177,9 @@ def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_
         code, output = _evaluate(str(run), str(external), "--split", "all", "--out", str(rescaled), "--scale", "0.5")
     assert code == 0, output
     scaled = json.loads((rescaled / "report.json").read_text())
-    assert "--scale" not in caplog.text and scaled["extra"]["scale"] == {
+    assert "--scale" not in caplog.text and "outside the model's training domain" not in caplog.text
+    assert scaled["extra"]["domain"]["out_of_domain"] == 0  # judged at the size the network sees
+    assert scaled["extra"]["scale"] == {
         "scale": 0.5, "checked": 4, "differing": 0, "examples": [], "suggested_scale": None
     }  # fmt: skip
     assert scaled["metrics"]["dice_mean"] != report["metrics"]["dice_mean"]

@@ -256,7 +256,7 @@ def load_training_domain(run_dir: str | Path | None) -> TrainingDomain | None:
 
 
 # ------------------------------------------------------------------------------------------------ the check
-def check_input_domain(image: ImageData, domain: TrainingDomain) -> DomainVerdict:
+def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float = 1.0) -> DomainVerdict:
     """Compare one image, as read for the network (after the window / display scaling), with the training domain.
 
     This is the one check the CLI, the Python API, the ONNX predictor and the service use.
@@ -264,6 +264,8 @@ def check_input_domain(image: ImageData, domain: TrainingDomain) -> DomainVerdic
     Args:
         image: the image as read by :func:`medimg.io.read_image` with the run's input spec.
         domain: the run's :class:`TrainingDomain` (:func:`load_training_domain`).
+        scale: the resize factor applied before the network (segmentation ``--scale``): size and spacing are judged
+            as the network sees them.
 
     Returns:
         A :class:`DomainVerdict`: ``in_domain`` and one plain-language reason per mismatch.
@@ -295,8 +297,8 @@ def check_input_domain(image: ImageData, domain: TrainingDomain) -> DomainVerdic
         reasons.append(f"a {what} image; the model was trained on {known} images")
     reasons.extend(_intensity_reasons(image, domain))
     if domain.spatial_dims == image.ndim_spatial:
-        reasons.extend(_size_reasons(image, domain))
-        reasons.extend(_spacing_reasons(image, domain))
+        reasons.extend(_size_reasons(image, domain, scale))
+        reasons.extend(_spacing_reasons(image, domain, scale))
     return verdict
 
 
@@ -331,13 +333,14 @@ def _intensity_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
     return []
 
 
-def _size_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+def _size_reasons(image: ImageData, domain: TrainingDomain, scale: float = 1.0) -> list[str]:
     if not domain.min_shape or not domain.max_shape:
         return []
     shape = tuple(image.spatial_shape)
     full = image.meta.get("full_shape")  # an image read reduced (medimg.io.limits) is judged by its stored size
     if full and len(full) >= len(shape):
         shape = tuple(int(n) for n in full[len(full) - len(shape) :])
+    shape = tuple(max(1, round(n * scale)) for n in shape)
     if len(shape) != len(domain.min_shape):
         return []
     small = any(s < lo / SIZE_FACTOR for s, lo in zip(shape, domain.min_shape, strict=True))
@@ -347,11 +350,12 @@ def _size_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
     seen = "x".join(map(str, domain.min_shape))
     if domain.max_shape != domain.min_shape:
         seen += " to " + "x".join(map(str, domain.max_shape))
-    return [f"size {'x'.join(map(str, shape))} px; training images were {seen} px"]
+    scaled = f" after --scale {scale:g}" if scale != 1 else ""
+    return [f"size {'x'.join(map(str, shape))} px{scaled}; training images were {seen} px"]
 
 
-def _spacing_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
-    spacing = image.spacing_mm
+def _spacing_reasons(image: ImageData, domain: TrainingDomain, scale: float = 1.0) -> list[str]:
+    spacing = tuple(s / scale for s in image.spacing_mm) if image.spacing_mm is not None else None
     if spacing is None or not domain.min_spacing_mm or not domain.max_spacing_mm or image.meta.get("reduced_by"):
         return []  # a reduced read has a coarser spacing than the file: its stored size is judged instead
     if len(spacing) != len(domain.min_spacing_mm):
@@ -387,6 +391,8 @@ class InputReader:
         target_size: the network's input size when it resizes whole images (classification): an image much
             larger is read reduced within the reading budget (:mod:`medimg.io.limits`); ``None`` reads every pixel
             (masks and boxes are given in the image's own pixels).
+        scale: the resize factor segmentation applies before the network (``--scale``): sizes and spacings are
+            judged after it.
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -398,6 +404,7 @@ class InputReader:
     max_pixels: int | None = 20_000 * 20_000
     warn_each: bool = True
     target_size: list[int] | None = None
+    scale: float = 1.0
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
 
     @classmethod
@@ -447,7 +454,7 @@ class InputReader:
         """
         if self.domain is None:
             return None
-        verdict = check_input_domain(image, self.domain)
+        verdict = check_input_domain(image, self.domain, scale=self.scale)
         self.verdicts[image.source] = verdict
         if not verdict.in_domain:
             listing = "; ".join(verdict.reasons)

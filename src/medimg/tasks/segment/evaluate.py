@@ -104,7 +104,7 @@ def evaluate_cases(
     spacing_known = False
     rng = np.random.default_rng(0)
     chunk = 16
-    reader = InputReader(domain=domain, strict=strict, warn_each=False)
+    reader = InputReader(domain=domain, strict=strict, warn_each=False, scale=scale)
     bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not progress, leave=False)
     for start in range(0, len(cases), chunk):
         loaded = read_samples(dataset, cases[start : start + chunk], strict=strict)

@@ -237,6 +237,7 @@ class SegmentTask:
         assert model.network_ is not None
         target = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
         reader = reader or InputReader.for_run(model)
+        reader.scale = factor = validate_scale(scale)  # the domain check judges sizes as the network sees them
         colours = None
         table = plan.label_encoding.colour_table
         if table is not None:
@@ -249,7 +250,7 @@ class SegmentTask:
             target,
             colours=colours,
             read=reader.read,
-            scale=validate_scale(scale),
+            scale=factor,
             training_scale=_training_scale(model),
         )
 
