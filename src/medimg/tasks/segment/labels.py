@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from medimg.data.colour_tables import COLOUR_TABLES, IGNORE, ColourTable, parse_colour_table
 from medimg.errors import ConfigError, DatasetError
@@ -51,6 +51,14 @@ class LabelEncoding(BaseModel):
     colour_table: ColourTable | None = None
     value_map: dict[float, int] = Field(default_factory=dict)
     note: str = ""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_value_map(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``value_map`` only for the ``mapping`` kind, so saved plans keep their fields."""
+        data: dict[str, Any] = handler(self)
+        if not self.value_map:
+            data.pop("value_map", None)
+        return data
 
 
 def mask_values(raw: np.ndarray, *, limit: int = 1024) -> np.ndarray:
