@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---|---:|")
     for entry in time_to_dice(rows):
         print(
-            f"| {entry['time_budget_s'] / 60:.0f} min | {entry['dice_mean']:.3f} ± {entry['dice_sd']:.3f} | "
+            f"| {entry['time_budget_s'] / 60:g} min | {entry['dice_mean']:.3f} ± {entry['dice_sd']:.3f} | "
             f"{'/'.join(map(str, entry['epochs_run']))} | {entry['train_time_s']:.0f} s |"
         )
     print(f"written: {out}")
