@@ -80,7 +80,7 @@ def load_bundle(run_dir: str | Path) -> TrainedBundle:
     """
     from medimg.engine.checkpoint import load_checkpoint
     from medimg.errors import RunFolderError
-    from medimg.run_folder import RunFolder, RunMetadata
+    from medimg.run_folder import RunFolder, RunLock, RunMetadata
     from medimg.tasks.registry import get_task
 
     run = RunFolder(run_dir)
@@ -88,6 +88,9 @@ def load_bundle(run_dir: str | Path) -> TrainedBundle:
         raise RunFolderError(f"run folder {run.path} does not exist")
     if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
         raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
+    holder = RunLock(run.path).busy()
+    if holder is not None and not run.is_complete():
+        raise RunFolderError(f"{run.path} is being trained ({holder}); load it when that has finished")
     metadata = run.read_json("metadata.json")
     if RunMetadata.model_validate(metadata).backend != "torch" or not run.file("model.pt").is_file():
         raise RunFolderError(f"{run.path} holds no torch network (model.pt); load it with medimg.Model.load")

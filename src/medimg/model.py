@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,7 @@ class Model:
         self.metadata_: dict[str, Any] = {}
         self.failed_: list[tuple[str, str]] = []
         self.last_report_dir_: Path | None = None
+        self._holding_run = False  # fit holds the run folder's lock (claim_run_dir) while it evaluates in it
         self.report_: Report | None = None
         self.cv_summary_: dict[str, Any] | None = None
         self.estimator_: Any = None  # sklearn backend: the fitted pipeline and its feature extractor
@@ -210,7 +212,11 @@ class Model:
             if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
                 return self
             self._adopt_fit(fit)
-            self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
+            self._holding_run = True
+            try:
+                self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
+            finally:
+                self._holding_run = False
         return self
 
     @classmethod
@@ -273,7 +279,8 @@ class Model:
 
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
         if self._classical is not None:
-            report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
+            with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
+                report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
             self.last_report_dir_ = self._classical.last_report_dir_
             return report
         self._require_fitted()
@@ -300,7 +307,10 @@ class Model:
                 run_dir / "report" if own and split == "test" else run_dir / "evaluations" / f"{dataset.name}-{split}"
             )
         )
-        with atomic_directory(target, replace=out_dir is None) as staging:  # a kill never leaves half a report
+        with (
+            self._hold_run(target, "evaluate"),  # never while a fit writes the run; alone while writing into it
+            atomic_directory(target, replace=out_dir is None) as staging,  # a kill never leaves half a report
+        ):
             report = self._task.evaluate(
                 self,
                 dataset,
@@ -490,6 +500,15 @@ class Model:
                 "every image to its input size, so the pixel scale of its inputs needs no option)"
             )
         return given
+
+    def _hold_run(self, target: Path, doing: str) -> AbstractContextManager[None]:
+        """The run folder held while ``doing`` writes ``target`` (:func:`medimg.run_folder.hold_trained_run`);
+        nothing more when this model's own fit already holds it."""
+        from contextlib import nullcontext
+
+        from medimg.run_folder import hold_trained_run
+
+        return nullcontext() if self._holding_run else hold_trained_run(self.run_dir_, target, doing=doing)
 
     def _require_fitted(self) -> None:
         if self.network_ is None or self.plan_ is None:

@@ -19,7 +19,9 @@ A run folder belongs to one process at a time: :func:`claim_run_dir` holds an ex
 for the whole run (training, bundle and report); a second ``medimg fit`` on the same folder is refused with a
 message naming the holder. The lock is an ``fcntl.flock``: the kernel drops it when its process dies, so a
 killed run never blocks the next one. :func:`create_run_dir` picks ``runs/<data>/expN`` by creating the folder
-exclusively, so two runs started together never share one.
+exclusively, so two runs started together never share one. ``evaluate`` and ``export`` of a trained run go through
+:func:`hold_trained_run`: they are refused while a fit holds the folder, and hold it themselves while they write
+into it (``RUN/report``, ``RUN/evaluations``, ``RUN/model.onnx``).
 """
 
 from __future__ import annotations
@@ -83,11 +85,15 @@ class RunLock:
 
     Args:
         folder: the run folder (created if missing).
+        advice: what a refused process is told to do (after naming the holder).
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(
+        self, folder: str | Path, *, advice: str = "wait for it to finish, or choose another --run-dir"
+    ) -> None:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_FILE
+        self.advice = advice
         self._fd: int | None = None
 
     @property
@@ -119,8 +125,7 @@ class RunLock:
             except OSError:
                 os.close(fd)
                 raise RunFolderError(
-                    f"{self.folder} is in use by another medimg process ({self._describe_holder()}); wait for it to "
-                    "finish, or choose another --run-dir"
+                    f"{self.folder} is in use by another medimg process ({self._describe_holder()}); {self.advice}"
                 ) from None
             # The holder before us may have removed the file between our open and our lock: then we locked a
             # file nobody else will see. Retry on the file the path names now.
@@ -150,6 +155,25 @@ class RunLock:
             os.unlink(self.path)  # still locked: a process that opens the path now opens a new file
         os.close(self._fd)
         self._fd = None
+
+    def busy(self) -> str | None:
+        """Who holds the folder when another process does (pid, host, start, command), else ``None``; takes and
+        creates nothing (a shared probe of an existing ``RUN/.lock``), so it works on read-only folders too."""
+        if self._fd is not None:
+            return None
+        try:
+            import fcntl
+
+            fd = os.open(self.path, os.O_RDONLY)
+        except (ImportError, OSError):  # no lock file (nobody holds it), or no locking on this platform
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return self._describe_holder()
+        finally:
+            os.close(fd)  # closing drops the probe's shared lock
+        return None
 
     def holder(self) -> dict[str, Any]:
         """What the current holder wrote in the lock file (empty when unreadable or being written)."""
@@ -208,6 +232,48 @@ def claim_run_dir(folder: str | Path, distributed: Distributed | None = None) ->
         if main:
             sweep_leftovers(Path(folder))
         yield Path(folder)
+    finally:
+        lock.release()
+
+
+@contextmanager
+def hold_trained_run(run_dir: str | Path | None, target: str | Path, *, doing: str) -> Iterator[None]:
+    """Keep other medimg processes out of a trained run while ``doing`` (``"evaluate"``, ``"export"``) writes
+    ``target``.
+
+    A ``target`` inside the run folder (``RUN/report``, ``RUN/evaluations/...``, ``RUN/model.onnx``) is written
+    holding the run's lock, so it never interleaves with a fit (or ``--resume``) or another writer of the folder,
+    and what killed writers left is swept first. A ``target`` elsewhere only needs the run to be finished: the
+    lock is probed (:meth:`RunLock.busy`), not taken, so evaluations of one run into other folders run side by side,
+    and a read-only run folder can still be evaluated elsewhere.
+
+    Args:
+        run_dir: the run folder (``None``: nothing to hold).
+        target: the file or folder about to be written.
+        doing: the command, for the refusal's advice.
+
+    Raises:
+        RunFolderError: another process holds the run (the message names it: pid, host, start, command), or the
+            run folder cannot be locked for a write inside it.
+    """
+    if run_dir is None:
+        yield
+        return
+    folder = Path(run_dir).resolve()
+    lock = RunLock(folder, advice=f"{doing} the run when that has finished (a run is locked while it trains)")
+    if not Path(target).resolve().is_relative_to(folder):
+        holder = lock.busy()
+        if holder is not None:
+            raise RunFolderError(f"{folder} is in use by another medimg process ({holder}); {lock.advice}")
+        yield
+        return
+    try:
+        lock.acquire()
+    except OSError as error:  # the lock file cannot be created: a read-only run folder
+        raise RunFolderError(f"cannot lock {folder} to {doing} into it: {error}; write elsewhere (--out)") from error
+    try:
+        sweep_leftovers(folder)
+        yield
     finally:
         lock.release()
 

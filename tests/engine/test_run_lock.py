@@ -196,3 +196,92 @@ def test_a_fit_leaves_no_lock_and_a_failed_re_evaluation_keeps_the_old_report(
         model.evaluate()
     assert sorted(p.name for p in (run / "report").iterdir()) == before  # the complete old report, untouched
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_evaluate_and_export_write_into_a_run_only_while_no_one_else_holds_it(tmp_path: Path) -> None:
+    """`hold_trained_run`: a report or model.onnx inside the run is written holding the run's lock; output elsewhere
+    only needs the run not to be held (evaluations into other folders run side by side)."""
+    from medimg.run_folder import hold_trained_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with hold_trained_run(run, run / "report", doing="evaluate"):
+        assert (run / ".lock").is_file()
+        with pytest.raises(RunFolderError, match="in use by another medimg process"):
+            RunLock(run).acquire()  # a fit started now is refused
+    assert not (run / ".lock").exists()
+    with hold_trained_run(run, tmp_path / "elsewhere" / "report", doing="evaluate"):
+        assert not (run / ".lock").exists()
+        with hold_trained_run(run, tmp_path / "other" / "model.onnx", doing="export"):
+            pass  # side by side
+    holder = _hold_in_subprocess(run)
+    try:
+        for target in (run / "report", tmp_path / "elsewhere", run / "model.onnx"):
+            refused = pytest.raises(RunFolderError, match=f"pid {holder.pid}.*when that has finished")
+            with refused, hold_trained_run(run, target, doing="export"):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    with hold_trained_run(run, run / "report", doing="evaluate"):  # a dead holder blocks nothing
+        pass
+
+
+def test_evaluate_and_export_of_a_run_being_trained_are_refused_naming_the_fit(
+    tmp_path: Path, phantom_dir: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from medimg import Model
+    from medimg.cli.app import app
+
+    run = tmp_path / "run"
+    Model("simple-cnn").fit(phantom_dir, run_dir=run, epochs=1, progress=False, tensorboard=False)
+    report = (run / "report" / "report.json").read_bytes()
+    holder = _hold_in_subprocess(run)  # as a `medimg fit --resume` on it would
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "medimg", "evaluate", str(run)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert f"{run} is in use by another medimg process (pid {holder.pid}" in done.stderr
+        assert "evaluate the run when that has finished" in done.stderr
+        if _importable("onnx"):
+            exported = CliRunner().invoke(app, ["export", str(run)])
+            assert isinstance(exported.exception, RunFolderError), exported.output
+            assert f"pid {holder.pid}" in str(exported.exception) and not (run / "model.onnx").exists()
+        elsewhere = CliRunner().invoke(app, ["evaluate", str(run), "--split", "val", "--out", str(tmp_path / "v")])
+        assert isinstance(elsewhere.exception, RunFolderError)  # not even read while it is being trained
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    assert (run / "report" / "report.json").read_bytes() == report  # nothing was written while it was held
+    again = CliRunner().invoke(app, ["evaluate", str(run), "--split", "val"])  # finished and free: evaluated
+    assert again.exit_code == 0, again.output
+    assert (run / "evaluations").is_dir() and not (run / ".lock").exists()
+
+
+def test_loading_a_run_that_is_being_trained_for_the_first_time_names_the_fit(tmp_path: Path) -> None:
+    from medimg import Model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    holder = _hold_in_subprocess(run)
+    try:
+        with pytest.raises(RunFolderError, match=f"is being trained \\(pid {holder.pid}"):
+            Model.load(run)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

@@ -455,9 +455,9 @@ def export_onnx(
             than ``tolerance`` (the message gives the difference). The ``.onnx`` file is then not written.
         MissingDependencyError: onnx / onnxruntime are not installed.
     """
-    onnx = _require_onnx()
-    import onnxruntime as ort
+    from medimg.run_folder import hold_trained_run
 
+    _require_onnx()
     started = time.perf_counter()
     model = load_bundle(bundle)
     preparer = _PREPARERS.get(model.task)
@@ -466,6 +466,25 @@ def export_onnx(
     target = Path(path) if path else Path(model.run_dir_ or ".") / "model.onnx"
     if target.suffix.lower() != ".onnx":
         raise ExportError(f"{target}: the exported file name must end with .onnx")
+    with hold_trained_run(model.run_dir_, target, doing="export"):  # never while a fit writes the run
+        return _export_checked(model, preparer, target, parity_inputs, max_parity_images, tolerance, opset, started)
+
+
+def _export_checked(
+    model: Trained,
+    preparer: Callable[..., _Prepared],
+    target: Path,
+    parity_inputs: Sequence[str | Path] | None,
+    max_parity_images: int,
+    tolerance: float,
+    opset: int,
+    started: float,
+) -> ExportResult:
+    """Export ``model`` to ``target`` through a temporary file, check it against PyTorch and keep it only when it
+    matches (see :func:`export_onnx`)."""
+    onnx = _require_onnx()
+    import onnxruntime as ort
+
     network = model.network_.float().to(memory_format=torch.contiguous_format).eval()  # type: ignore[union-attr]
     prepared = preparer(model, network, parity_inputs, max_parity_images)
     x = prepared.inputs
