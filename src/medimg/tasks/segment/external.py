@@ -262,7 +262,7 @@ def external_label_encoding(
         return own.model_copy(update={"note": note})
     source = _first_unfitting_file(survey, run_encoding)
     example = (
-        ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(sorted(survey.values)[: max(k, 2)]))
+        ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(sorted(survey.values)[:8]))
         or "255,0,0=" + class_names[0]
     )
     found = f"{own.num_classes} classes" if own is not None else "colour-coded classes without a colour table"
