@@ -111,7 +111,8 @@ def test_mask_labels_say_which_value_is_which_class(tmp_path: Path) -> None:
 def test_survey_reads_every_mask_and_remembers_a_file_per_value(tmp_path: Path) -> None:
     Image.fromarray(np.array([[0, 1]], np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.array([[0, 2]], np.uint8)).save(tmp_path / "b.png")
-    survey = survey_masks([tmp_path / "a.png", tmp_path / "b.png"])
+    (tmp_path / "broken.png").write_bytes(b"not a png")  # left out: reading the cases reports it
+    survey = survey_masks([tmp_path / "a.png", tmp_path / "broken.png", tmp_path / "b.png"])
     assert survey.values == {0.0: str(tmp_path / "a.png"), 1.0: str(tmp_path / "a.png"), 2.0: str(tmp_path / "b.png")}
 
 

@@ -84,17 +84,22 @@ class MaskSurvey:
 
 
 def survey_masks(mask_files: Sequence[Path], *, workers: int = 4) -> MaskSurvey:
-    """Read every mask file (threads) and collect its values.
-
-    Raises:
-        ImageReadError: a mask file is unreadable.
-    """
+    """Read every mask file (threads) and collect its values; unreadable files are left out (reading the cases
+    reports them)."""
+    from medimg.errors import ImageReadError
     from medimg.io import read_image
+
+    def read(path: Path) -> np.ndarray | None:
+        try:
+            return read_image(path).array
+        except ImageReadError:
+            return None
 
     survey = MaskSurvey()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for path, image in zip(mask_files, pool.map(read_image, mask_files), strict=True):
-            survey.add(image.array, str(path))
+        for path, array in zip(mask_files, pool.map(read, mask_files), strict=True):
+            if array is not None:
+                survey.add(array, str(path))
     return survey
 
 
