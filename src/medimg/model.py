@@ -355,29 +355,35 @@ class Model:
 
         Returns:
             One prediction per readable image (the task's type: label and probabilities, or a mask).
-            Unreadable files are logged and listed in ``self.failed_``.
+            Unreadable files are logged and listed in ``self.failed_``. A DICOM series in a folder
+            (:mod:`medimg.tasks.series_prediction`) gets one prediction of its volume from a 3D model (``source``:
+            the folder, ``series``: its UID, slice count...), or from a 2D model one prediction per slice in slice
+            order followed by a :class:`~medimg.tasks.series_prediction.SeriesSummary`.
         """
-        from medimg.io.inputs import expand_inputs
-
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
             predictions = self._classical.predict(inputs, explain=explain)
             self.failed_ = self._classical.failed_
             return predictions
         self._require_fitted()
+        from medimg.io.series_inputs import expand_prediction_inputs
         from medimg.planning.domain import InputReader
+        from medimg.tasks.series_prediction import series_files, with_series
 
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         reader = InputReader.for_run(self, window=window, strict=strict)
+        found = expand_prediction_inputs(items, include=include, exclude=exclude)
+        volumetric = getattr(self.plan_, "spatial_dims", 2) == 3
         predictions, failed = self._task.predict(
             self,
-            expand_inputs(items, include=include, exclude=exclude),
+            series_files(found, volumetric=volumetric, reader=reader),
             explain=explain,
             out_dir=Path(out_dir) if out_dir else None,
             reader=reader,
             **segment_options,
         )
         reader.annotate(predictions)
+        predictions = list(with_series(predictions, found, volumetric=volumetric))
         for path, reason in failed:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed

@@ -457,7 +457,7 @@ def predict(
 
         folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
         for i, p in enumerate(predictions):
-            if p.overlay_png is not None:
+            if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
                 stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p.source).stem)
                 target = folder / f"{i:04d}_{stem}.{p.explain_method}.png"
                 atomic_write_bytes(target, p.overlay_png)

@@ -28,10 +28,12 @@ from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDepen
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPrediction
-from medimg.io.inputs import common_root, expand_inputs, mirrored_folder
+from medimg.io.inputs import common_root, mirrored_folder
+from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
 from medimg.tasks.classify.predict import Prediction
 from medimg.tasks.detect.predict import DetectionPrediction
+from medimg.tasks.series_prediction import series_files, with_series
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -157,6 +159,14 @@ class OnnxPredictor:
         )
 
     @property
+    def spatial_dims(self) -> int:
+        """2 for an image model, 3 for a volume model (from the exported input size or patch size)."""
+        spec = self.preprocessing
+        if "spatial_dims" in spec:
+            return int(spec["spatial_dims"])
+        return len(spec.get("patch_size") or spec.get("input_size") or (0, 0))
+
+    @property
     def window(self) -> str | tuple[float, float] | None:
         """The intensity window the model was trained with (applied when reading DICOM/NIfTI)."""
         value = self.input_spec.get("window")
@@ -258,7 +268,7 @@ class OnnxPredictor:
                 mask_path = str(
                     segment.write_mask(
                         labels,
-                        segment.mask_path_for(image.source, folder),
+                        segment.mask_path_for(image.source, folder, volume=labels.ndim == 3),
                         affine=image.affine,
                         spacing_mm=image.spacing_mm,
                         colours=self.mask_colours,
@@ -289,12 +299,16 @@ class OnnxPredictor:
         Returns:
             classify: one :class:`~medimg.tasks.classify.predict.Prediction` per readable image; segment: one
             :class:`~medimg.export.segment.SegmentationPrediction` per image (mask written to ``out_dir``,
-            default :attr:`mask_dir`, unless ``write_masks`` is False), as the PyTorch engine returns them.
+            default :attr:`mask_dir`, unless ``write_masks`` is False), as the PyTorch engine returns them. A DICOM
+            series in a folder gets one volume prediction from a 3D model, or per-slice predictions and a
+            :class:`~medimg.tasks.series_prediction.SeriesSummary` from a 2D model, as with the PyTorch engine.
         """
         from medimg.errors import DatasetError
 
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-        files = expand_inputs([Path(p) for p in items], include=include, exclude=exclude)
+        found = expand_prediction_inputs([Path(p) for p in items], include=include, exclude=exclude)
+        volumetric = self.spatial_dims == 3
+        files = series_files(found, volumetric=volumetric, reader=self.reader)
         images, failed = [], []
         for path in files:
             try:
@@ -304,13 +318,13 @@ class OnnxPredictor:
                 logger.warning("skipped %s: %s", path, error.reason)
         self.failed_ = failed
         if self.task == "detect":
-            found = self.detect_images(images)
-            self.reader.annotate(found)
-            return found  # type: ignore[return-value]
+            boxes = self.detect_images(images)
+            self.reader.annotate(boxes)
+            return list(with_series(boxes, found, volumetric=volumetric))
         if self.task == "classify":
             labelled = self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
             self.reader.annotate(labelled)
-            return labelled
+            return list(with_series(labelled, found, volumetric=volumetric))
         predictions: list[SegmentationPrediction] = []
         root, folder = common_root(files), Path(out_dir) if out_dir is not None else self.mask_dir
         for image in images:
@@ -322,7 +336,7 @@ class OnnxPredictor:
                 self.failed_.append((image.source, str(error)))
                 logger.warning("skipped %s: %s", image.source, error)
         self.reader.annotate(predictions)
-        return predictions
+        return list(with_series(predictions, found, volumetric=volumetric))
 
     # ------------------------------------------------------------------ detect
     def detect_images(self, images: Sequence[ImageData]) -> list[DetectionPrediction]:

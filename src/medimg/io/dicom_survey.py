@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,15 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DicomSeries", "DicomSurvey", "survey_dicom"]
+__all__ = [
+    "DicomSeries",
+    "DicomSurvey",
+    "SeriesHeaders",
+    "group_series",
+    "looks_like_dicom",
+    "slice_positions",
+    "survey_dicom",
+]
 
 #: Header reads at most (a survey of a huge archive stops there and says so).
 MAX_FILES = 20_000
@@ -116,15 +124,66 @@ def _orientation(cosines: list[float] | None) -> str:
     return ("sagittal", "coronal", "axial")[int(normal.argmax())]
 
 
-def _dicom_files(root: Path) -> Iterable[Path]:
+def looks_like_dicom(path: Path) -> bool:
+    """A DICOM suffix (``.dcm``, ``.dicom``, ``.ima``), or no image suffix and the ``DICM`` magic."""
     from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, has_dicom_magic
 
+    suffix = file_suffix(path)
+    return suffix in {".dcm", ".dicom", ".ima"} or (suffix not in IMAGE_SUFFIXES and has_dicom_magic(path))
+
+
+def _dicom_files(root: Path) -> Iterable[Path]:
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        suffix = file_suffix(path)
-        if suffix in {".dcm", ".dicom", ".ima"} or (suffix not in IMAGE_SUFFIXES and has_dicom_magic(path)):
+        if path.is_file() and not path.name.startswith(".") and looks_like_dicom(path):
             yield path
+
+
+@dataclass
+class SeriesHeaders:
+    """DICOM headers grouped by series (see :func:`group_series`).
+
+    Attributes:
+        groups: ``SeriesInstanceUID`` (else the file's folder) -> ``(path, header)`` of its files, in the order read.
+        unreadable: files whose header pydicom cannot parse, or that hold no image and no series.
+        stopped: ``max_files`` was reached before every file was read.
+    """
+
+    groups: dict[str, list[tuple[Path, Any]]] = field(default_factory=dict)
+    unreadable: list[Path] = field(default_factory=list)
+    stopped: bool = False
+
+
+def group_series(paths: Iterable[Path], *, max_files: int | None = MAX_FILES) -> SeriesHeaders:
+    """Read the headers of ``paths`` (pydicom, pixels not read) and group them by SeriesInstanceUID; files
+    without one are grouped by their folder. Needs pydicom."""
+    import pydicom
+
+    found = SeriesHeaders()
+    for count, path in enumerate(paths):
+        if max_files is not None and count >= max_files:
+            found.stopped = True
+            break
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        except Exception:  # a header pydicom cannot parse: listed, the pixel readers say why
+            found.unreadable.append(path)
+            continue
+        if "Rows" not in ds and "SeriesInstanceUID" not in ds:
+            found.unreadable.append(path)
+            continue
+        found.groups.setdefault(str(ds.get("SeriesInstanceUID") or path.parent), []).append((path, ds))
+    return found
+
+
+def slice_positions(headers: Sequence[Any]) -> list[float] | None:
+    """Each header's position along the slice normal (mm, from ImagePositionPatient and the first header's
+    ImageOrientationPatient), or ``None`` when a header lacks them."""
+    cosines = _floats(headers[0].get("ImageOrientationPatient")) if headers else None
+    positions = [_floats(d.get("ImagePositionPatient")) for d in headers]
+    if not cosines or len(cosines) != 6 or not all(p and len(p) == 3 for p in positions):
+        return None
+    normal = np.cross(cosines[:3], cosines[3:])
+    return [float(np.dot(p, normal)) for p in positions if p]
 
 
 def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey:
@@ -141,36 +200,26 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     if not base.is_dir():
         return survey
     try:
-        import pydicom
+        import pydicom  # noqa: F401  (group_series reads the headers with it)
     except ImportError:
         return survey
-    groups: dict[str, list[Any]] = defaultdict(list)
-    folders: dict[str, str] = {}
-    for count, path in enumerate(_dicom_files(base)):
-        if count >= max_files:
-            survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
-            break
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-        except Exception:  # a header pydicom cannot parse: counted, the pixels readers say why
-            survey.unreadable += 1
-            continue
-        if "Rows" not in ds and "SeriesInstanceUID" not in ds:
-            survey.unreadable += 1
-            continue
-        key = str(ds.get("SeriesInstanceUID") or path.parent)
-        groups[key].append(ds)
-        folders.setdefault(key, str(path.parent.relative_to(base)) if path.parent != base else "")
+    headers = group_series(_dicom_files(base), max_files=max_files)
+    if headers.stopped:
+        survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
+    survey.unreadable = len(headers.unreadable)
+    folders = {
+        key: str(items[0][0].parent.relative_to(base)) if items[0][0].parent != base else ""
+        for key, items in headers.groups.items()
+    }
+    groups = {key: [ds for _, ds in items] for key, items in headers.groups.items()}
     for key, datasets in groups.items():
         first = datasets[0]
         sizes = Counter((int(d.get("Rows") or 0), int(d.get("Columns") or 0)) for d in datasets)
         spacing = _floats(first.get("PixelSpacing") or first.get("ImagerPixelSpacing"))
         cosines = _floats(first.get("ImageOrientationPatient"))
-        positions = [_floats(d.get("ImagePositionPatient")) for d in datasets]
-        if spacing and cosines and len(datasets) > 1 and all(p and len(p) == 3 for p in positions):
-            normal = np.cross(cosines[:3], cosines[3:])
-            along = np.sort([float(np.dot(p, normal)) for p in positions if p])
-            steps = np.diff(along)
+        positions = slice_positions(datasets)
+        if spacing and positions and len(datasets) > 1:
+            steps = np.diff(np.sort(positions))
             if steps.size and float(np.median(steps)) > 0:
                 spacing = [round(float(np.median(steps)), 4), *spacing]
         survey.series.append(

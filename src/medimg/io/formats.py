@@ -316,6 +316,7 @@ def read_image(
     dicom_display: bool = True,
     max_bytes: int | None = MAX_IMAGE_BYTES,
     target_size: Sequence[int] | None = None,
+    series_uid: str | None = None,
 ) -> ImageData:
     """Read any supported image, detecting its format from the content.
 
@@ -338,6 +339,8 @@ def read_image(
         target_size: the spatial size the caller resizes to (a classifier's input size): a much larger image is
             read reduced by an integer factor, keeping at least 8x this size (``meta["reduced_by"]`` and
             ``meta["full_shape"]`` say so; spacing and affine follow). None: full resolution.
+        series_uid: a folder: the SeriesInstanceUID of the series to read, when it holds several (``""``: the
+            files without one).
 
     Returns:
         ImageData with a channel-first ``float32`` array ``(C, H, W)`` or ``(C, D, H, W)``; see each reader
@@ -361,7 +364,7 @@ def read_image(
         if fmt == "dicom series":
             from medimg.io.dicom import read_dicom_series
 
-            image = read_dicom_series(p)
+            image = read_dicom_series(p, series_uid=series_uid)
         elif fmt == "dicom":
             from medimg.io.dicom import read_dicom
 

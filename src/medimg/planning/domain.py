@@ -45,6 +45,7 @@ from medimg.io.windowing import CALIBRATED_MODALITIES
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
+    from medimg.io.series_inputs import SeriesInput
 
 logger = logging.getLogger(__name__)
 
@@ -393,6 +394,8 @@ class InputReader:
             (masks and boxes are given in the image's own pixels).
         scale: the resize factor segmentation applies before the network (``--scale``): sizes and spacings are
             judged after it.
+        series: ``key -> SeriesInput``: paths that name a DICOM series, read as one volume (a 3D model's series,
+            see :func:`medimg.tasks.series_prediction.series_files`).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -405,6 +408,7 @@ class InputReader:
     warn_each: bool = True
     target_size: list[int] | None = None
     scale: float = 1.0
+    series: dict[str, SeriesInput] = field(default_factory=dict)
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
 
     @classmethod
@@ -434,14 +438,16 @@ class InputReader:
             ConfigError: the window does not fit the image (a CT window on MR).
         """
         from medimg.io import read_image
+        from medimg.io.series_inputs import read_series
 
-        image = read_image(
-            path,
-            window=self.window,
-            max_pixels=self.max_pixels,
-            dicom_display=self.domain.dicom_display if self.domain is not None else True,
-            target_size=self.target_size,
-        )
+        options: dict[str, Any] = {
+            "window": self.window,
+            "max_pixels": self.max_pixels,
+            "dicom_display": self.domain.dicom_display if self.domain is not None else True,
+            "target_size": self.target_size,
+        }
+        series = self.series.get(str(path))
+        image = read_series(series, **options) if series is not None else read_image(path, **options)
         image.source = str(path)
         self.check(image)
         return image

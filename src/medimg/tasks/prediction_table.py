@@ -28,3 +28,13 @@ def prediction_csv(predictions: Sequence[TabularPrediction]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def series_columns(series: dict[str, Any] | None) -> dict[str, Any]:
+    """The CSV columns of a prediction's DICOM series (see :mod:`medimg.tasks.series_prediction`): ``series_uid``
+    and ``slice`` (its 1-based place in slice order, or ``volume (N slices)``); none when ``series`` is ``None``,
+    empty ones for ``{}`` (a plain file among series, so every row has the same columns)."""
+    if series is None:
+        return {}
+    place = series.get("slice", f"volume ({series['slices']} slices)" if "slices" in series else "")
+    return {"series_uid": series.get("series_uid") or "", "slice": place}

@@ -40,6 +40,8 @@ class Prediction:
         overlay_path: where ``overlay_png`` was saved, once it is.
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when the run records no domain.
+        series: the DICOM series of the input (see :mod:`medimg.tasks.series_prediction`): a slice's
+            ``series_uid``, ``slice`` (1-based in slice order) and ``slices``; ``None`` for a plain file.
     """
 
     source: str
@@ -51,6 +53,7 @@ class Prediction:
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
     domain: dict[str, Any] | None = None
+    series: dict[str, Any] | None = None
 
     @property
     def confidence(self) -> float:
@@ -68,15 +71,20 @@ class Prediction:
             result["explanation"] = {"method": self.explain_method, "overlay": self.overlay_path}
         if self.domain is not None:
             result["domain"] = self.domain
+        if self.series:
+            result["series"] = self.series
         return result
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One CSV row: source, label, confidence, ``p_<class>`` per class (and the overlay when explained)."""
+        """One CSV row: source, label, confidence, ``p_<class>`` per class (and the overlay when explained; the
+        series columns for inputs among DICOM series)."""
+        from medimg.tasks.prediction_table import series_columns
+
         row: dict[str, Any] = {"source": self.source, "label": self.label, "confidence": f"{self.confidence:.6f}"}
         row.update({f"p_{name}": f"{p:.6f}" for name, p in self.probabilities.items()})
         if self.explain_method is not None:
             row["overlay"] = self.overlay_path or ""
-        return [row]
+        return [{**row, **series_columns(self.series)}]
 
 
 def predict_files(

@@ -39,6 +39,8 @@ class DetectionPrediction:
         overlay_path: where ``overlay_png`` was saved, once it is.
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when not checked.
+        series: the DICOM series of the input (see :mod:`medimg.tasks.series_prediction`): a slice's
+            ``series_uid``, ``slice`` (1-based in slice order) and ``slices``; ``None`` for a plain file.
     """
 
     source: str
@@ -52,6 +54,7 @@ class DetectionPrediction:
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
     domain: dict[str, Any] | None = None
+    series: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -79,11 +82,15 @@ class DetectionPrediction:
             "counts": self.counts,
             "overlay": self.overlay_path,
             **({"domain": self.domain} if self.domain is not None else {}),
+            **({"series": self.series} if self.series else {}),
         }
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row per box (``source, x1, y1, x2, y2, label, score`` in the file's pixels); an image without
-        detections gets one row with empty box fields, so every input is listed."""
+        detections gets one row with empty box fields, so every input is listed (the series columns follow for
+        inputs among DICOM series)."""
+        from medimg.tasks.prediction_table import series_columns
+
         rows: list[dict[str, Any]] = [
             {
                 "source": self.source,
@@ -97,7 +104,7 @@ class DetectionPrediction:
             for b, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
         ]
         empty = {"source": self.source, "x1": "", "y1": "", "x2": "", "y2": "", "label": "", "score": ""}
-        return rows or [empty]
+        return [{**row, **series_columns(self.series)} for row in rows or [empty]]
 
 
 def overlay_path_for(source: str | Path, folder: Path) -> Path:

@@ -64,6 +64,8 @@ class VolumeDetectionPrediction:
         overlay_path: where ``overlay_png`` was saved, once it is.
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when not checked.
+        series: for a DICOM series read as the volume: its folder, ``series_uid``, ``slices``... (see
+            :mod:`medimg.tasks.series_prediction`); ``None`` for a volume file.
     """
 
     source: str
@@ -78,6 +80,7 @@ class VolumeDetectionPrediction:
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
     domain: dict[str, Any] | None = None
+    series: dict[str, Any] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -116,11 +119,15 @@ class VolumeDetectionPrediction:
             "counts": self.counts,
             "overlay": self.overlay_path,
             **({"domain": self.domain} if self.domain is not None else {}),
+            **({"series": self.series} if self.series else {}),
         }
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row per box (voxel corners, label, score, centre in mm where known); a volume without
-        detections gets one row with empty box fields, so every input is listed."""
+        detections gets one row with empty box fields, so every input is listed (the series columns follow for a
+        DICOM series)."""
+        from medimg.tasks.prediction_table import series_columns
+
         rows = []
         for record in self.box_records():
             row = {"source": self.source, **{k: record[k] for k in ("x1", "y1", "z1", "x2", "y2", "z2")}}
@@ -128,7 +135,8 @@ class VolumeDetectionPrediction:
             if "center_mm" in record:
                 row.update({f"center_{axis}_mm": v for axis, v in zip("xyz", record["center_mm"], strict=True)})
             rows.append(row)
-        return rows or [{"source": self.source, "x1": "", "label": "", "score": ""}]
+        empty = {"source": self.source, "x1": "", "label": "", "score": ""}
+        return [{**row, **series_columns(self.series)} for row in rows or [empty]]
 
 
 def predict_volume(network: nn.Module, plan: DetectPlan, image: ImageData) -> VolumeDetectionPrediction:

@@ -277,7 +277,7 @@ def predict_files(
             mask_path = str(
                 write_mask(
                     labels,
-                    mask_path_for(path, mirrored_folder(path, root, out_dir)),
+                    mask_path_for(path, mirrored_folder(path, root, out_dir), volume=labels.ndim == 3),
                     affine=image.affine,
                     spacing_mm=image.spacing_mm,
                     colours=colours,

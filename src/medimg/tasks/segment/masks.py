@@ -58,15 +58,17 @@ def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object
 
 
 # ------------------------------------------------------------------------------------------------- output
-def mask_suffix(source: Path) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, everything else becomes PNG (lossless)."""
-    return ".nii.gz" if source.name.lower().endswith((".nii", ".nii.gz")) else ".png"
+def mask_suffix(source: Path, *, volume: bool = False) -> str:
+    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a volume (a DICOM series or multi-frame file)
+    becomes NIfTI, everything else PNG (lossless)."""
+    return ".nii.gz" if volume or source.name.lower().endswith((".nii", ".nii.gz")) else ".png"
 
 
-def mask_path_for(source: str | Path, folder: Path) -> Path:
-    """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written."""
+def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> Path:
+    """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written (``volume``: a 3D
+    label map, always NIfTI)."""
     source = Path(source)
-    suffix = mask_suffix(source)
+    suffix = mask_suffix(source, volume=volume)
     stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
     return folder / f"{stem}_mask{suffix}"
 
@@ -134,6 +136,8 @@ class SegmentationPrediction:
             :meth:`to_dict`).
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when not checked.
+        series: the DICOM series of the input (see :mod:`medimg.tasks.series_prediction`): a volume's folder,
+            ``series_uid`` and ``slices``, or a slice's place; ``None`` for a plain file.
     """
 
     source: str
@@ -144,6 +148,7 @@ class SegmentationPrediction:
     probabilities: dict[str, float]
     mask: np.ndarray | None = field(default=None, repr=False)
     domain: dict[str, Any] | None = None
+    series: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -168,18 +173,22 @@ class SegmentationPrediction:
         }
         if self.domain is not None:
             result["domain"] = self.domain
+        if self.series:
+            result["series"] = self.series
         return result
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row: source, mask path, label, then voxels (and mm^2/mm^3 when known) and mean probability per
-        class."""
+        class (and the series columns for inputs among DICOM series)."""
+        from medimg.tasks.prediction_table import series_columns
+
         row: dict[str, Any] = {"source": self.source, "mask_path": self.mask_path or "", "label": self.label}
         for name in self.class_names:
             row[f"voxels_{name}"] = self.voxels[name]
             if self.volume_mm3 is not None:
                 row[f"volume_mm3_{name}"] = f"{self.volume_mm3[name]:.3f}"
             row[f"p_{name}"] = f"{self.probabilities[name]:.6f}"
-        return [row]
+        return [{**row, **series_columns(self.series)}]
 
 
 def summarise(

@@ -1,0 +1,237 @@
+"""Prediction inputs with their DICOM series found: what a folder handed to ``predict`` holds, file by file or
+series by series.
+
+A folder of DICOM slices is a study, not a pile of pictures: slices sharing a SeriesInstanceUID in one folder are
+one :class:`SeriesInput` (grouped by :func:`medimg.io.dicom_survey.group_series`, the grouping ``medimg check``
+prints). A 3D model predicts the series as one volume, a 2D model slice by slice in slice order plus a series
+summary (:mod:`medimg.tasks.series_prediction`). Files named one by one, single DICOM files and multi-frame files
+stay plain files; several series in one folder stay separate.
+
+Example:
+    >>> inputs = expand_prediction_inputs(["study/"])                    # doctest: +SKIP
+    >>> [s.slices for s in inputs.series]                                # doctest: +SKIP
+    [120, 34]
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medimg.errors import ImageReadError
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+
+__all__ = ["PredictionInputs", "SeriesInput", "expand_prediction_inputs", "find_series", "read_series"]
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    """One DICOM series of single-frame slices in one folder.
+
+    Attributes:
+        folder: the folder holding its files.
+        series_uid: its SeriesInstanceUID (``""`` when the files have none).
+        files: its slices in slice order (position along the slice normal, else InstanceNumber, else name).
+        key: the path the readers are handed for the whole series: ``folder`` when it is the folder's only
+            series, else ``folder/series_<number>`` (a name, not a file), so masks and overlays never collide.
+        modality: DICOM Modality (``"?"`` when absent).
+        number: SeriesNumber, when present.
+        description: SeriesDescription (at most 64 characters).
+        spacing_mm: ``(dz, dy, dx)``: slice distance (positions, else SpacingBetweenSlices/SliceThickness) and
+            PixelSpacing; ``None`` when either is unknown.
+    """
+
+    folder: Path
+    series_uid: str
+    files: tuple[Path, ...]
+    key: Path
+    modality: str = "?"
+    number: int | None = None
+    description: str = ""
+    spacing_mm: tuple[float, float, float] | None = None
+
+    @property
+    def slices(self) -> int:
+        return len(self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: folder, series_uid (``None`` when absent), number, modality, description, slices, spacing."""
+        return {
+            "folder": str(self.folder),
+            "series_uid": self.series_uid or None,
+            "series_number": self.number,
+            "modality": self.modality,
+            "description": self.description,
+            "slices": self.slices,
+            "spacing_mm": list(self.spacing_mm) if self.spacing_mm else None,
+        }
+
+
+@dataclass
+class PredictionInputs:
+    """Inputs in the order given: plain files and series (see :func:`expand_prediction_inputs`)."""
+
+    items: list[Path | SeriesInput] = field(default_factory=list)
+
+    @property
+    def series(self) -> list[SeriesInput]:
+        return [item for item in self.items if isinstance(item, SeriesInput)]
+
+    @property
+    def files(self) -> list[Path]:
+        """The plain files (not in a series)."""
+        return [item for item in self.items if isinstance(item, Path)]
+
+
+def expand_prediction_inputs(
+    inputs: Iterable[str | Path],
+    *,
+    include: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+) -> PredictionInputs:
+    """Files as given, and the files inside given folders (see :func:`medimg.io.inputs.expand_inputs`) with the
+    DICOM series among them grouped (:func:`find_series`). Files named explicitly always stay files.
+
+    Raises:
+        DatasetError: a path does not exist, or a folder holds no (selected) image files.
+    """
+    from medimg.io.inputs import expand_inputs
+
+    found = PredictionInputs()
+    for item in inputs:
+        files = expand_inputs([item], include=include, exclude=exclude)
+        found.items += find_series(files) if Path(item).expanduser().is_dir() else list(files)
+    return found
+
+
+def find_series(files: Sequence[Path]) -> list[Path | SeriesInput]:
+    """``files`` with every DICOM series among them (two or more single-frame image files of one SeriesInstanceUID
+    in one folder) replaced by one :class:`SeriesInput`, placed where its first file was.
+
+    Files whose header cannot be read stay plain files (their reader then says why); without pydicom nothing is
+    grouped.
+    """
+    from medimg.io.dicom_survey import group_series, looks_like_dicom
+
+    candidates = [path for path in files if looks_like_dicom(path)]
+    if len(candidates) < 2:
+        return list(files)
+    try:
+        headers = group_series(candidates, max_files=None)
+    except ImportError:  # no pydicom: the DICOM reader reports the missing package per file
+        return list(files)
+    series: list[SeriesInput] = []
+    for members in headers.groups.values():
+        uid = str(members[0][1].get("SeriesInstanceUID") or "")
+        by_folder: dict[Path, list[tuple[Path, Any]]] = {}
+        for path, ds in members:
+            by_folder.setdefault(path.parent, []).append((path, ds))
+        for folder, items in by_folder.items():
+            images = [(p, ds) for p, ds in items if "Rows" in ds and int(_number(ds.get("NumberOfFrames")) or 1) == 1]
+            if len(images) >= 2:
+                series.append(_series_input(folder, uid, images))
+    if not series:
+        return list(files)
+    owner = {path: item for item in _with_keys(series) for path in item.files}
+    result: list[Path | SeriesInput] = []
+    placed: set[Path] = set()
+    for path in files:
+        item = owner.get(path)
+        if item is None:
+            result.append(path)
+        elif item.key not in placed:
+            placed.add(item.key)
+            result.append(item)
+    return result
+
+
+def read_series(series: SeriesInput, **options: Any) -> ImageData:
+    """The series as one volume (:func:`medimg.io.read_image` on its folder and SeriesInstanceUID; ``options`` as
+    for it), its ``source`` the series' :attr:`~SeriesInput.key`.
+
+    Raises:
+        ImageReadError: under the series' key; a slice that cannot be read is named in the reason.
+    """
+    from medimg.io import read_image
+
+    try:
+        image = read_image(series.folder, series_uid=series.series_uid, **options)
+    except ImageReadError as error:
+        if error.path in (str(series.folder), str(series.key)):
+            raise
+        raise ImageReadError(series.key, f"slice {error.path}: {error.reason}") from error
+    image.source = str(series.key)
+    return image
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value[0] if isinstance(value, (list, tuple)) else value) if value not in (None, "") else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> SeriesInput:
+    """Order the slices and read the series' facts from the headers."""
+    from medimg.io.dicom_survey import slice_positions
+
+    headers = [ds for _, ds in items]
+    positions = slice_positions(headers)
+    if positions is not None:
+        order = sorted(range(len(items)), key=lambda i: (positions[i], items[i][0].name))
+    else:
+        order = sorted(
+            range(len(items)),
+            key=lambda i: (_number(headers[i].get("InstanceNumber")) or math.inf, items[i][0].name),
+        )
+    first = headers[order[0]]
+    dz: float | None = None
+    if positions is not None:
+        steps = np.diff(np.sort(positions))
+        dz = float(np.median(steps)) if steps.size and float(np.median(steps)) > 0 else None
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        dz = dz or _number(first.get(keyword))
+    pixel = first.get("PixelSpacing") or first.get("ImagerPixelSpacing")
+    spacing = None
+    if dz and pixel is not None and len(pixel) == 2:
+        spacing = (round(dz, 4), float(pixel[0]), float(pixel[1]))
+    number = _number(first.get("SeriesNumber"))
+    return SeriesInput(
+        folder=folder,
+        series_uid=uid,
+        files=tuple(items[i][0] for i in order),
+        key=folder,
+        modality=str(first.get("Modality") or "?"),
+        number=int(number) if number is not None else None,
+        description=str(first.get("SeriesDescription") or "")[:64],
+        spacing_mm=spacing,
+    )
+
+
+def _with_keys(series: list[SeriesInput]) -> list[SeriesInput]:
+    """Each series' key: its folder when alone there, else ``folder/series_<number or n>`` (unique)."""
+    from dataclasses import replace
+
+    per_folder: dict[Path, list[SeriesInput]] = {}
+    for item in series:
+        per_folder.setdefault(item.folder, []).append(item)
+    keyed: dict[int, SeriesInput] = {}
+    for folder, items in per_folder.items():
+        if len(items) == 1:
+            continue
+        used: set[str] = set()
+        for n, item in enumerate(items, start=1):
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"series_{item.number if item.number is not None else n}")
+            while name in used:
+                name += f"_{n}"
+            used.add(name)
+            keyed[id(item)] = replace(item, key=folder / name)
+    return [keyed.get(id(item), item) for item in series]
