@@ -69,6 +69,14 @@ def test_classes_named_by_the_data_map_by_name() -> None:
     encoding = external_label_encoding(_survey([0, 10, 20]), run, names, value_names=value_names)
     assert encoding.kind == "mapping" and "by name" in encoding.note
     np.testing.assert_array_equal(encode_mask(np.array([[[0, 10, 20]]], np.float32), encoding), [[0, 2, 1]])
+    # names win over values that happen to fit the run's 0..2; the same names in the same order change nothing
+    partial = {0: "background", 1: "posterior"}  # value 2 unnamed: no mapping by name; the values fit the run's
+    assert external_label_encoding(_survey([0, 1, 2]), run, names, value_names=partial) is run
+    swapped = external_label_encoding(
+        _survey([0, 1, 2]), run, names, value_names={0: "background", 1: "posterior", 2: "anterior"}
+    )
+    np.testing.assert_array_equal(encode_mask(np.array([[[1, 2]]], np.float32), swapped), [[2, 1]])
+    assert external_label_encoding(_survey([0, 1, 2]), run, names, value_names=dict(enumerate(names))) is run
     # names the run does not know: mapped by rank, and the note says why
     other = external_label_encoding(_survey([0, 10, 20]), run, names, value_names={0: "bg", 10: "a", 20: "b"})
     assert "not among the run's classes" in other.note and "mapped by rank" in other.note

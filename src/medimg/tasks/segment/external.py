@@ -7,9 +7,10 @@ vessel set with 0/1 masks for a run trained on 0/255 masks, a label map numbered
 (with the first file holding each), and :func:`external_label_encoding` decides, once for the whole set:
 
 1. ``mask_labels`` given (``--mask-labels "0=background,1=vessel"`` or a JSON file): exactly that;
-2. the values fit the run's encoding: the run's encoding, unchanged;
-3. the data names its classes (its own colour table's class names, or the ``labels`` of a ``dataset.json`` beside
-   the masks, as MSD / nnU-Net sets have) and every name is one of the run's class names: mapped by name;
+2. the data names its classes (its own colour table's class names, or the ``labels`` of a ``dataset.json`` beside
+   the masks, as MSD / nnU-Net sets have) and every name is one of the run's class names: mapped by name (the
+   run's own encoding when that is the same mapping);
+3. the values fit the run's encoding: the run's encoding, unchanged;
 4. the set's own encoding (:func:`~medimg.tasks.segment.labels.determine_label_encoding`) has as many classes as
    the run: mapped by rank of values (the lowest value is the run's class 0, ...);
 5. otherwise: a :class:`~medimg.errors.DatasetError` naming a file, the values and the fix (``mask_labels``).
@@ -249,12 +250,11 @@ def external_label_encoding(
     k = len(class_names)
     if mask_labels:
         return _from_mask_labels(mask_labels, survey, class_names, "mask values mapped by the given mask labels")
+    by_name = _by_name(survey, class_names, colour_table, value_names)
+    if isinstance(by_name, LabelEncoding):  # names win, even over values that happen to fit the run's encoding
+        return run_encoding if _same_classes(survey, by_name, run_encoding) else by_name
     if fits_encoding(survey, run_encoding):
         return run_encoding
-    unmatched = ""
-    by_name = _by_name(survey, class_names, colour_table, value_names)
-    if isinstance(by_name, LabelEncoding):
-        return by_name
     unmatched = by_name
     own = _own_encoding(survey, colour_table)
     target = ", ".join(class_names)
@@ -277,6 +277,20 @@ def external_label_encoding(
         f"with --mask-labels '{example}' (Python: mask_labels=...; 'ignore' leaves a value out) or put a "
         'dataset.json with "labels": {"0": "background", ...} beside the masks'
     )
+
+
+def _same_classes(survey: MaskSurvey, one: LabelEncoding, other: LabelEncoding) -> bool:
+    """True when both encodings give every value (colour) of the survey the same class."""
+    from medimg.tasks.segment.labels import encode_mask
+
+    if survey.colours:
+        raw = np.array([list(c) for c in survey.colours], dtype=np.float32).T[:, None, :]  # (3, 1, N)
+    else:
+        raw = np.array([[list(survey.values)]], dtype=np.float32)  # (1, 1, N)
+    try:
+        return bool(np.array_equal(encode_mask(raw, one), encode_mask(raw, other)))
+    except DatasetError:
+        return False
 
 
 def _first_unfitting_file(survey: MaskSurvey, run_encoding: LabelEncoding) -> str:
