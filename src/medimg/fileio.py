@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from medimg.errors import ConfigError
 __all__ = [
     "TEMPORARY_SUFFIX",
     "atomic_directory",
+    "atomic_text_file",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -94,6 +95,39 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
     if not isinstance(text, str):
         raise TypeError(f"atomic_write_text expects str for {path}, got {type(text).__name__}")
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextmanager
+def atomic_text_file(path: str | os.PathLike[str], *, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Open a text file to write in pieces (a stream of records) that appears at ``path`` only when complete.
+
+    The text goes to a temporary file in the destination folder; on a normal exit it is flushed, fsync'ed and
+    renamed over ``path`` (as :func:`atomic_write_bytes`); on an exception it is removed and ``path`` is unchanged.
+
+    Example:
+        >>> with atomic_text_file("predictions.jsonl") as handle:   # doctest: +SKIP
+        ...     for record in records:
+        ...         handle.write(json.dumps(record) + "\n")
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = dest.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _NEW_FILE_MODE
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, dest)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(dest.parent)
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:

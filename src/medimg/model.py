@@ -18,7 +18,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from medimg.export.onnx_export import ExportResult
     from medimg.tasks.base import Task
     from medimg.tasks.classify.predict import Prediction
+    from medimg.tasks.classify.stream import StreamStats
     from medimg.tasks.generate.synthesis import SyntheticSet
     from medimg.tasks.segment.masks import SegmentationPrediction
 
@@ -388,6 +389,62 @@ class Model:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
         return predictions
+
+    def predict_iter(
+        self,
+        inputs: str | Path | Sequence[str | Path],
+        *,
+        explain: str | None = None,
+        out_dir: str | Path | None = None,
+        window: str | tuple[float, float] | None = None,
+        strict: bool = False,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        stats: StreamStats | None = None,
+        **stream: Any,
+    ) -> Iterator[Prediction | SegmentationPrediction]:
+        """:meth:`predict` as a stream, for folders of any size: a classifier (torch network) reads the files in
+        chunks with a pool of decode workers while the network runs, and yields predictions in file order with
+        memory bounded by a few chunks (:mod:`medimg.tasks.classify.stream`). Other tasks and classical models
+        yield :meth:`predict`'s list.
+
+        Args:
+            stats: filled in as the stream runs (images, failed files, decode and network seconds).
+            stream: ``chunk_size``, ``decode_workers``, ``decode_pool`` (see
+                :func:`~medimg.tasks.classify.stream.stream_predictions`).
+
+        ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
+        """
+        if self._classical is not None or self.task != "classify":
+            yield from self.predict(
+                inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
+            )
+            return
+        self._require_fitted()
+        from medimg.io.series_inputs import expand_prediction_inputs
+        from medimg.planning.domain import InputReader
+        from medimg.tasks.classify.predict import iter_predict_files
+        from medimg.tasks.classify.stream import StreamStats
+        from medimg.tasks.series_prediction import series_files, with_series
+
+        assert self.network_ is not None and self.plan_ is not None
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        stats = stats if stats is not None else StreamStats()
+        self.failed_ = stats.failed
+        reader = InputReader.for_run(self, window=window, strict=strict)
+        found = expand_prediction_inputs(items, include=include, exclude=exclude)
+        volumetric = self.plan_.spatial_dims == 3
+        predictions = iter_predict_files(
+            self.network_,
+            self.plan_,
+            self.class_names_ or [],
+            series_files(found, volumetric=volumetric, reader=reader),
+            reader=reader,
+            explain=explain,
+            stats=stats,
+            **stream,
+        )
+        yield from with_series(predictions, found, volumetric=volumetric)
 
     # ------------------------------------------------------------------ generation
     def generate(self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0) -> SyntheticSet:

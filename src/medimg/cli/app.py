@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -391,7 +392,9 @@ def predict(
         Path, typer.Argument(help="run folder written by `medimg fit` (or a .onnx file with --engine onnx)")
     ],
     paths: Annotated[list[Path], typer.Argument(help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")],
-    output_format: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    output_format: Annotated[
+        str, typer.Option("--format", help="json (an array), jsonl (one object per line) or csv")
+    ] = "json",
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
     engine: Annotated[
         str, typer.Option(help="torch, or onnx (ONNX Runtime on RUN/model.onnx; see `medimg export`)")
@@ -406,6 +409,10 @@ def predict(
     window: Window = None,
     strict: Strict = False,
     threads: Threads = None,
+    decode_workers: Annotated[
+        int | None,
+        typer.Option(help="classify: processes decoding images beside the network (default: cores - 1; 0: none)"),
+    ] = None,
     include: Include = None,
     exclude: Exclude = None,
     scale: Scale = None,
@@ -414,18 +421,23 @@ def predict(
 
     Each input is compared with what the model was trained on: one outside it gets a warning and
     "domain": {"in_domain": false, "reasons": [...]} in the output (--strict refuses it). --out DIR (a folder)
-    writes predictions.json|csv there and segmentation masks mirroring the input tree."""
+    writes predictions.json|jsonl|csv there and segmentation masks mirroring the input tree. A classifier streams:
+    decode workers read the next images while the network runs, rows are written as they come, memory stays
+    bounded; with --out, images/s and peak memory are reported on stderr."""
     from medimg.errors import ConfigError
-    from medimg.fileio import atomic_write_text
+    from medimg.tasks.classify.stream import StreamStats
+    from medimg.tasks.prediction_output import PREDICTION_FORMATS, write_predictions
 
-    if output_format not in {"json", "csv"}:
-        raise ConfigError(f"--format {output_format!r}: use json or csv")
+    if output_format not in PREDICTION_FORMATS:
+        raise ConfigError(f"--format {output_format!r}: use {', '.join(PREDICTION_FORMATS)}")
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
     if out_folder is not None:
         out = out_folder / f"predictions.{output_format}"
     predictor: Any
+    stats = StreamStats()  # a classifier streams: decode pool beside the network, bounded memory
+    predictions: Iterable[Any]
     if engine == "onnx":
         if explain:
             raise ConfigError("--explain needs the PyTorch engine (gradients); drop --engine onnx")
@@ -434,45 +446,39 @@ def predict(
         from medimg.export.predictor import OnnxPredictor
 
         predictor = OnnxPredictor(run, threads=threads, window=_window(window), strict=strict)
-        predictions = predictor.predict(paths, out_dir=out_folder, include=include, exclude=exclude)
+        if predictor.task == "classify":
+            predictions = predictor.predict_iter(
+                paths, include=include, exclude=exclude, stats=stats, decode_workers=decode_workers
+            )
+        else:
+            predictions = predictor.predict(paths, out_dir=out_folder, include=include, exclude=exclude)
     else:
         from medimg.model import Model
 
         _set_threads(threads)
         predictor = Model.load(run)
-        predictions = predictor.predict(
-            paths,
+        options: dict[str, Any] = dict(
             explain=explain_method if explain else None,
             out_dir=out_folder,
             window=_window(window),
             strict=strict,
             include=include,
             exclude=exclude,
-            scale=scale,
         )
+        if scale is not None:  # segmentation only (Model.predict refuses it for other tasks)
+            options["scale"] = scale
+        if predictor.task == "classify" and scale is None:
+            predictions = predictor.predict_iter(paths, stats=stats, decode_workers=decode_workers, **options)
+        else:
+            predictions = predictor.predict(paths, **options)
     if explain:
-        import re
-
-        from medimg.fileio import atomic_write_bytes
-
         folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
-        for i, p in enumerate(predictions):
-            if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
-                stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p.source).stem)
-                target = folder / f"{i:04d}_{stem}.{p.explain_method}.png"
-                atomic_write_bytes(target, p.overlay_png)
-                p.overlay_path = str(target)
-    if output_format == "json":
-        text = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
-    else:
-        from medimg.tasks.prediction_table import prediction_csv
-
-        text = prediction_csv(predictions)
+        predictions = _saved_overlays(predictions, folder)
+    count = write_predictions(predictions, out if out else sys.stdout, output_format)
     if out:
-        atomic_write_text(out, text)
-        _echo(f"{len(predictions)} prediction(s) written to {out}")
-    else:
-        sys.stdout.write(text)
+        _echo(f"{count} prediction(s) written to {out}")
+        if stats.images:
+            typer.echo(_throughput_line(stats), err=True)
     if predictor.failed_:
         typer.echo(
             f"{len(predictor.failed_)} file(s) could not be used: "
@@ -480,6 +486,33 @@ def predict(
             err=True,
         )
         raise typer.Exit(1)
+
+
+def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
+    """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory."""
+    import re
+
+    from medimg.fileio import atomic_write_bytes
+
+    for i, p in enumerate(predictions):
+        if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p.source).stem)
+            target = folder / f"{i:04d}_{stem}.{p.explain_method}.png"
+            atomic_write_bytes(target, p.overlay_png)
+            p.overlay_path, p.overlay_png, p.heatmap = str(target), None, None
+        yield p
+
+
+def _throughput_line(stats: Any) -> str:
+    """``medimg predict``'s summary of a stream: images/s, where the time went, peak memory."""
+    from medimg.tasks.classify.stream import peak_rss_mb
+
+    workers = f" + {stats.worker_peak_rss_mb:.0f} MB per decode worker" if stats.worker_peak_rss_mb else ""
+    return (
+        f"{stats.images} image(s) in {stats.wall_s:.1f} s ({stats.images_per_s:.0f} images/s): decoding "
+        f"{stats.decode_s:.1f} s in {stats.decode_workers or 'no'} worker(s) (waited {stats.wait_s:.1f} s), network "
+        f"{stats.network_s:.1f} s; peak RSS {peak_rss_mb():.0f} MB{workers}"
+    )
 
 
 @app.command()

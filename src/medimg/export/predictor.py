@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from medimg.io.inputs import common_root, mirrored_folder
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
 from medimg.tasks.classify.predict import Prediction
+from medimg.tasks.classify.stream import StreamStats, stream_predictions
 from medimg.tasks.detect.predict import DetectionPrediction
 from medimg.tasks.series_prediction import series_files, with_series
 
@@ -98,6 +99,9 @@ class OnnxPredictor:
             raise MissingDependencyError("onnxruntime", "onnx") from error
         self.path = resolve_onnx_path(path)
         options = ort.SessionOptions()
+        # idle threads sleep instead of spinning: spinning ones take the cores the decode workers of a streamed
+        # prediction need (medimg predict on 5,000 PNGs, 2 cores: 189 images/s spinning, 453 not)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
@@ -305,6 +309,8 @@ class OnnxPredictor:
         """
         from medimg.errors import DatasetError
 
+        if self.task == "classify":  # chunk by chunk in this process: a pool is predict_iter's choice to make
+            return list(self.predict_iter(inputs, include=include, exclude=exclude, decode_workers=0))
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         found = expand_prediction_inputs([Path(p) for p in items], include=include, exclude=exclude)
         volumetric = self.spatial_dims == 3
@@ -321,10 +327,6 @@ class OnnxPredictor:
             boxes = self.detect_images(images)
             self.reader.annotate(boxes)
             return list(with_series(boxes, found, volumetric=volumetric))
-        if self.task == "classify":
-            labelled = self.predict_arrays([i.array for i in images], [i.source for i in images]) if images else []
-            self.reader.annotate(labelled)
-            return list(with_series(labelled, found, volumetric=volumetric))
         predictions: list[SegmentationPrediction] = []
         root, folder = common_root(files), Path(out_dir) if out_dir is not None else self.mask_dir
         for image in images:
@@ -337,6 +339,42 @@ class OnnxPredictor:
                 logger.warning("skipped %s: %s", image.source, error)
         self.reader.annotate(predictions)
         return list(with_series(predictions, found, volumetric=volumetric))
+
+    def predict_iter(
+        self,
+        inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        *,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        stats: StreamStats | None = None,
+        **stream: Any,
+    ) -> Iterator[Prediction]:
+        """Classify files and/or folders as a stream: a pool of decode workers reads the next chunks while ONNX
+        Runtime runs, predictions come in file order and memory stays bounded by a few chunks
+        (:mod:`medimg.tasks.classify.stream`, the loop the PyTorch engine uses too).
+
+        Args:
+            stats: filled in as the stream runs (images, failed files, decode and network seconds).
+            stream: ``chunk_size``, ``decode_workers``, ``decode_pool`` (see
+                :func:`~medimg.tasks.classify.stream.stream_predictions`).
+
+        ``failed_`` lists the unusable files read so far (complete once the iteration ends).
+        """
+        self._require_task("classify", "predict_iter")
+        items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        found = expand_prediction_inputs([Path(p) for p in items], include=include, exclude=exclude)
+        volumetric = self.spatial_dims == 3
+        files = series_files(found, volumetric=volumetric, reader=self.reader)
+        stats = stats if stats is not None else StreamStats()
+        self.failed_ = stats.failed
+        predictions = stream_predictions(
+            files,
+            self.reader,
+            lambda images: self.predict_arrays([i.array for i in images], [i.source for i in images]),
+            stats=stats,
+            **stream,
+        )
+        return with_series(predictions, found, volumetric=volumetric)
 
     # ------------------------------------------------------------------ detect
     def detect_images(self, images: Sequence[ImageData]) -> list[DetectionPrediction]:

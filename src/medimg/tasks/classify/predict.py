@@ -7,14 +7,15 @@ predictor in :mod:`medimg.export.predictor`); the PyTorch path loads it on first
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medimg.errors import ImageReadError
+from medimg.tasks.classify.stream import DecodePool, Reader, StreamStats, stream_predictions
 
 if TYPE_CHECKING:
     from torch import nn
@@ -96,24 +97,76 @@ def predict_files(
     window: str | tuple[float, float] | None = None,
     explain: str | None = None,
     read: Callable[[Path], ImageData] | None = None,
+    reader: Reader | None = None,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predict every readable file; unreadable ones are returned as ``(path, reason)`` instead.
+
+    Files are read and predicted a chunk at a time (:func:`iter_predict_files` in this process), so only the
+    predictions accumulate, not the images.
 
     Args:
         explain: also compute a heatmap and its overlay with this method (see
             :data:`medimg.explain.cam.EXPLAIN_METHODS`).
-        read: how each file is read (e.g. :meth:`medimg.planning.domain.InputReader.read`, which also checks
-            the training domain); default :func:`medimg.io.read_image` with ``window``.
+        read: how each file is read; default :func:`medimg.io.read_image` with ``window``.
+        reader: instead of ``read``: an :class:`~medimg.planning.domain.InputReader` (reads and checks the
+            training domain; each prediction's ``domain`` is set from its verdict).
     """
-    from medimg.io import read_image
+    stats = StreamStats()
+    predictions = list(
+        iter_predict_files(
+            network,
+            plan,
+            class_names,
+            paths,
+            reader=reader or _CallableReader(read, window),
+            explain=explain,
+            decode_workers=0,
+            stats=stats,
+        )
+    )
+    return predictions, stats.failed
 
-    images, failed = [], []
-    for path in paths:
-        try:
-            images.append(read(path) if read is not None else read_image(path, window=window))
-        except ImageReadError as error:
-            failed.append((str(path), error.reason))
-    return predict_images(network, plan, class_names, images, explain=explain), failed
+
+def iter_predict_files(
+    network: nn.Module,
+    plan: Plan,
+    class_names: Sequence[str],
+    paths: Sequence[Path],
+    *,
+    reader: Reader,
+    explain: str | None = None,
+    chunk_size: int | None = None,
+    decode_workers: int | None = None,
+    decode_pool: DecodePool = "process",
+    stats: StreamStats | None = None,
+) -> Iterator[Prediction]:
+    """Stream predictions for many files in file order, reading the next chunks in a decode pool while the
+    network runs (:func:`medimg.tasks.classify.stream.stream_predictions`); memory stays bounded by a few
+    chunks. Unusable files are listed in ``stats.failed``."""
+    return stream_predictions(
+        paths,
+        reader,
+        partial(predict_images, network, plan, class_names, explain=explain),
+        chunk_size=chunk_size,
+        decode_workers=decode_workers,
+        decode_pool=decode_pool,
+        stats=stats,
+    )
+
+
+@dataclass
+class _CallableReader:
+    """A reading function (or :func:`medimg.io.read_image` with a window) as a stream reader."""
+
+    read_file: Callable[[Path], ImageData] | None = None
+    window: str | tuple[float, float] | None = None
+
+    def read(self, path: Path) -> ImageData:
+        if self.read_file is not None:
+            return self.read_file(path)
+        from medimg.io import read_image
+
+        return read_image(path, window=self.window)
 
 
 def predict_images(

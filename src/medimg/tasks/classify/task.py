@@ -209,7 +209,7 @@ class ClassifyTask:
         assert model.network_ is not None
         reader = reader or InputReader.for_run(model)
         return predict_files(
-            model.network_, model.plan_, model.class_names_ or [], files, explain=explain, read=reader.read
+            model.network_, model.plan_, model.class_names_ or [], files, explain=explain, reader=reader
         )
 
 
