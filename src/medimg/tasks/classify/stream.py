@@ -92,7 +92,9 @@ class StreamStats:
         network_s: seconds of preprocessing + network + result records in the calling process.
         wall_s: seconds from the start of the iteration to its end.
         decode_workers: workers used (0: read in the calling process).
-        max_chunks_held: the most chunks read but not yet predicted at any time (the memory bound).
+        max_chunks_held: the most chunks read or being read but not yet predicted at any time (the memory bound:
+            at most ``2 * prefetch``).
+        chunks_read_here: chunks the calling process read itself while the pool was behind.
         worker_peak_rss_mb: the largest peak resident memory of a decode worker (MB; with ``decode_pool="process"``).
     """
 
@@ -104,6 +106,7 @@ class StreamStats:
     wall_s: float = 0.0
     decode_workers: int = 0
     max_chunks_held: int = 0
+    chunks_read_here: int = 0
     worker_peak_rss_mb: float = 0.0
 
     @property
@@ -121,6 +124,7 @@ class StreamStats:
             "images_per_s": round(self.images_per_s, 1),
             "decode_workers": self.decode_workers,
             "max_chunks_held": self.max_chunks_held,
+            "chunks_read_here": self.chunks_read_here,
             "worker_peak_rss_mb": round(self.worker_peak_rss_mb, 1),
         }
 
@@ -211,6 +215,7 @@ def stream_predictions(
     decode_workers: int | None = None,
     decode_pool: DecodePool = "process",
     prefetch: int | None = None,
+    steal: bool = True,
     stats: StreamStats | None = None,
 ) -> Iterator[Prediction]:
     """Predictions for ``paths`` in file order, read by a decode pool while the network runs.
@@ -223,7 +228,10 @@ def stream_predictions(
         chunk_size: files per chunk (one network call; default :data:`CHUNK_SIZE`).
         decode_workers: decode workers (default :func:`default_decode_workers`); 0 reads in this process.
         decode_pool: ``"process"`` (default) or ``"thread"``.
-        prefetch: chunks read ahead of the one being predicted (default ``PREFETCH_PER_WORKER`` per worker).
+        prefetch: chunks given to the pool ahead of the one being predicted (default ``PREFETCH_PER_WORKER`` per
+            worker).
+        steal: when the next chunk is not decoded yet, read one in this process instead of waiting (at most
+            ``prefetch`` more chunks held): the network's idle time decodes too.
         stats: filled in with counts, timings and the failed files as the stream runs.
 
     Yields:
@@ -244,26 +252,33 @@ def stream_predictions(
     started = time.perf_counter()
     pool = _pool(decode_pool, workers) if workers else None
     ahead = max(1, prefetch if prefetch is not None else PREFETCH_PER_WORKER * max(1, workers))
-    pending: deque[Future[ReadChunk]] = deque()
+    pending: deque[tuple[Future[ReadChunk], bool]] = deque()  # (chunk, read here) in file order
     next_chunk = 0
     try:
         while next_chunk < len(chunks) or pending:
-            if pool is None:
-                waited = time.perf_counter()
-                chunk = read_chunk(reader, chunks[next_chunk])
-                next_chunk += 1
-                stats.wait_s += time.perf_counter() - waited
-                stats.max_chunks_held = max(stats.max_chunks_held, 1)
-            else:
-                while next_chunk < len(chunks) and len(pending) < ahead:
-                    pending.append(pool.submit(read_chunk, reader, chunks[next_chunk]))
+            if pool is not None:
+                while next_chunk < len(chunks) and sum(not here for _, here in pending) < ahead:
+                    pending.append((pool.submit(read_chunk, reader, chunks[next_chunk]), False))
                     next_chunk += 1
-                stats.max_chunks_held = max(stats.max_chunks_held, len(pending))
-                waited = time.perf_counter()
-                chunk = pending.popleft().result()
-                stats.wait_s += time.perf_counter() - waited
+            waited = time.perf_counter()
+            if next_chunk < len(chunks) and (
+                pool is None or (not pending[0][0].done() and len(pending) < 2 * ahead and steal)
+            ):
+                # the next decoded chunk is not ready: read one here rather than wait idle (it keeps its turn)
+                done: Future[ReadChunk] = Future()
+                done.set_result(read_chunk(reader, chunks[next_chunk]))
+                pending.append((done, True))
+                next_chunk += 1
+                stats.chunks_read_here += 1
+                if pool is not None:
+                    stats.max_chunks_held = max(stats.max_chunks_held, len(pending))
+                    continue
+            stats.max_chunks_held = max(stats.max_chunks_held, len(pending))
+            future, here = pending.popleft()
+            chunk = future.result()
+            stats.wait_s += time.perf_counter() - waited
             stats.decode_s += chunk.read_s
-            if pool is not None and decode_pool == "process":
+            if not here and decode_pool == "process":
                 stats.worker_peak_rss_mb = max(stats.worker_peak_rss_mb, chunk.worker_peak_rss_mb)
             for path, reason in chunk.failed:
                 logger.warning("skipped %s: %s", path, reason)
@@ -284,7 +299,7 @@ def stream_predictions(
             stats.wall_s = time.perf_counter() - started
             yield from predictions
     finally:
-        for future in pending:
+        for future, _ in pending:
             future.cancel()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
