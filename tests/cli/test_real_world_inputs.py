@@ -84,6 +84,15 @@ def test_window_file_on_predict_applies_the_file_window(tiny_run: Path, mr_dcm: 
     assert any("reach only" in r for r in rows[0]["domain"]["reasons"])
 
 
+def test_scale_is_refused_for_a_classifier_with_the_reason(tiny_run: Path) -> None:
+    from medimg.errors import ConfigError
+
+    sample = sorted((tiny_run.parent / "phantoms" / "normal").glob("*.png"))[0]
+    result = CliRunner().invoke(app, ["predict", str(tiny_run), str(sample), "--scale", "0.5"])
+    assert isinstance(result.exception, ConfigError)
+    assert "--scale: for segmentation models only" in str(result.exception)
+
+
 def test_include_and_exclude_select_files_inside_folders(tiny_run: Path, tmp_path: Path) -> None:
     folder = tmp_path / "inputs"
     folder.mkdir()
