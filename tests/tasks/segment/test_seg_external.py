@@ -124,6 +124,21 @@ def test_survey_reads_every_mask_and_remembers_a_file_per_value(tmp_path: Path) 
     assert survey.values == {0.0: str(tmp_path / "a.png"), 1.0: str(tmp_path / "a.png"), 2.0: str(tmp_path / "b.png")}
 
 
+def test_near_grey_palette_masks_count_as_grey_and_colour_masks_without_a_table_name_the_fix() -> None:
+    """DRIVE's second-observer GIFs read as RGB (4,2,4)/(252,254,252): binary, mapped by rank."""
+    palette = np.zeros((3, 2, 2), np.float32)
+    palette[:, 0, 0], palette[:, 1, 1] = (4, 2, 4), (252, 254, 252)
+    palette[:, 0, 1], palette[:, 1, 0] = (4, 2, 4), (4, 2, 4)
+    survey = MaskSurvey()
+    survey.add(palette, "2nd_manual/01.gif")
+    assert survey.values == {4.0: "2nd_manual/01.gif", 252.0: "2nd_manual/01.gif"} and not survey.colours
+    encoding = external_label_encoding(survey, determine_label_encoding({0.0, 255.0}), BINARY)
+    np.testing.assert_array_equal(encode_mask(palette, encoding), [[0, 0], [0, 1]])
+    coloured = MaskSurvey(colours={(200, 0, 0): "c.png", (0, 0, 50): "c.png"})  # the darker one first
+    with pytest.raises(DatasetError, match=r"c\.png.*--mask-labels '0,0,50=background;200,0,0=foreground'"):
+        external_label_encoding(coloured, determine_label_encoding({0.0, 255.0}), BINARY)
+
+
 # --------------------------------------------------------------------------------------------- pixel scale
 def test_scale_resizes_the_network_input() -> None:
     plan = {"spatial_dims": 2, "resample_factor": 1.0}

@@ -42,6 +42,8 @@ from medimg.tasks.segment.labels import (
 
 #: Distinct values (or colours) a survey keeps; more means a JPEG-compressed or intensity-like mask.
 SURVEY_LIMIT = 1024
+#: Largest channel spread of a colour read as grey (palette masks store grey levels as almost-grey colours).
+NEAR_GREY = 8
 #: The class name that leaves a value out of the metrics in ``mask_labels``.
 IGNORE_NAME = "ignore"
 
@@ -61,12 +63,17 @@ class MaskSurvey:
     colours: dict[Colour, str] = field(default_factory=dict)
 
     def add(self, raw: np.ndarray, source: str) -> None:
-        """Add the values of one raw mask ``(C, *spatial)``."""
+        """Add the values of one raw mask ``(C, *spatial)``. An RGB mask whose colours are all near-grey (a
+        palette GIF's ``(4,2,4)``/``(252,254,252)``, as DRIVE's second-observer masks) counts by its first
+        channel, the channel the gray encodings decode."""
         if is_colour_mask(raw):
             rgb = np.rint(raw[:3]).astype(np.int64).reshape(3, -1)
-            for colour in np.unique((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])[: SURVEY_LIMIT + 1].tolist():
-                self.colours.setdefault((colour >> 16, (colour >> 8) & 255, colour & 255), source)
-            return
+            keys = np.unique((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])[: SURVEY_LIMIT + 1].tolist()
+            colours = [(key >> 16, (key >> 8) & 255, key & 255) for key in keys]
+            if any(max(c) - min(c) > NEAR_GREY for c in colours):
+                for colour in colours:
+                    self.colours.setdefault(colour, source)
+                return
         for value in np.unique(raw[0])[: SURVEY_LIMIT + 1].tolist():
             if len(self.values) > SURVEY_LIMIT:
                 break
@@ -266,9 +273,9 @@ def external_label_encoding(
         )
         return own.model_copy(update={"note": note})
     source = _first_unfitting_file(survey, run_encoding)
-    example = (
-        ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(sorted(survey.values)[:8]))
-        or "255,0,0=" + class_names[0]
+    by_brightness = sorted(survey.colours, key=sum)[:8]
+    example = ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(sorted(survey.values)[:8])) or (
+        ";".join(f"{r},{g},{b}={class_names[min(i, k - 1)]}" for i, (r, g, b) in enumerate(by_brightness))
     )
     found = f"{own.num_classes} classes" if own is not None else "colour-coded classes without a colour table"
     raise DatasetError(
