@@ -196,3 +196,30 @@ def test_cli_json_of_nothing_is_an_empty_array(tiny_run: Path, tmp_path: Path) -
     broken.write_bytes(b"garbage")
     result = CliRunner().invoke(app, ["predict", str(tiny_run), str(broken), "--out", str(tmp_path / "p.json")])
     assert result.exit_code == 1 and json.loads((tmp_path / "p.json").read_text()) == []
+
+
+def test_out_of_domain_warnings_are_capped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The first DOMAIN_WARNINGS out-of-domain files are warned about one by one, then one summary counts them."""
+    from PIL import Image
+
+    from medimg.planning.domain import InputReader, TrainingDomain
+    from medimg.tasks.classify.stream import DOMAIN_WARNINGS
+
+    paths = []
+    for i in range(DOMAIN_WARNINGS + 5):
+        paths.append(tmp_path / f"img_{i:02d}.png")
+        Image.fromarray(np.full((8, 8), i * 8, np.uint8)).save(paths[-1])
+    reader = InputReader(domain=TrainingDomain(formats={"dicom": 10}, modalities={"CT": 10}))
+
+    def constant(images: list[ImageData]) -> list[Prediction]:
+        return [Prediction(image.source, "a", 0, {"a": 1.0}) for image in images]
+
+    stats = StreamStats()
+    with caplog.at_level("WARNING"):
+        predictions = list(stream_predictions(paths, reader, constant, chunk_size=4, decode_workers=0, stats=stats))
+    assert all(p.domain is not None and not p.domain["in_domain"] for p in predictions)
+    assert stats.out_of_domain == DOMAIN_WARNINGS + 5 and not reader.verdicts  # verdicts do not pile up
+    warned = [r.getMessage() for r in caplog.records if "outside the model's training domain" in r.getMessage()]
+    assert len(warned) == DOMAIN_WARNINGS + 1, warned
+    assert warned[0].startswith(str(paths[0])) and "a png image" in warned[0]
+    assert warned[-1].startswith(f"{DOMAIN_WARNINGS + 5} of {DOMAIN_WARNINGS + 5} images")

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -48,6 +49,9 @@ logger = logging.getLogger(__name__)
 #: Images per chunk: large enough that a chunk is one efficient network batch and the pool's per-task overhead
 #: (pickling, scheduling) is negligible, small enough that a few chunks of 28-512 px images stay within tens of MB.
 CHUNK_SIZE = 256
+#: Out-of-domain inputs warned about one by one; beyond them one summary says how many more there were (a folder of
+#: 100,000 images from another scanner would otherwise print 100,000 warnings).
+DOMAIN_WARNINGS = 20
 #: Chunks read ahead per decode worker (one being decoded, one waiting), so the network never waits for the pool
 #: unless decoding is the slower side.
 PREFETCH_PER_WORKER = 2
@@ -92,6 +96,7 @@ class StreamStats:
         network_s: seconds of preprocessing + network + result records in the calling process.
         wall_s: seconds from the start of the iteration to its end.
         decode_workers: workers used (0: read in the calling process).
+        out_of_domain: predictions whose input lies outside the training domain.
         max_chunks_held: the most chunks read or being read but not yet predicted at any time (the memory bound:
             at most ``2 * prefetch``).
         chunks_read_here: chunks the calling process read itself while the pool was behind.
@@ -105,6 +110,7 @@ class StreamStats:
     network_s: float = 0.0
     wall_s: float = 0.0
     decode_workers: int = 0
+    out_of_domain: int = 0
     max_chunks_held: int = 0
     chunks_read_here: int = 0
     worker_peak_rss_mb: float = 0.0
@@ -117,6 +123,7 @@ class StreamStats:
         return {
             "images": self.images,
             "failed": len(self.failed),
+            "out_of_domain": self.out_of_domain,
             "decode_s": round(self.decode_s, 3),
             "wait_s": round(self.wait_s, 3),
             "network_s": round(self.network_s, 3),
@@ -243,6 +250,9 @@ def stream_predictions(
         ConfigError: the reader's window does not fit an image (as :meth:`InputReader.read`).
     """
     stats = stats if stats is not None else StreamStats()
+    if getattr(reader, "warn_each", False) and dataclasses.is_dataclass(reader):
+        # verdicts are warned about here, in file order and at most DOMAIN_WARNINGS of them, not in the workers
+        reader = dataclasses.replace(reader, warn_each=False)
     chunk_size = max(1, int(chunk_size or CHUNK_SIZE))
     chunks = [list(paths[i : i + chunk_size]) for i in range(0, len(paths), chunk_size)]
     workers = default_decode_workers() if decode_workers is None else max(0, int(decode_workers))
@@ -294,6 +304,8 @@ def stream_predictions(
             for prediction, domain in zip(predictions, domains, strict=True):
                 if domain is not None:
                     prediction.domain = domain
+                    if not domain["in_domain"]:
+                        _warn_out_of_domain(prediction.source, domain["reasons"], stats)
             del chunk
             stats.images += len(predictions)
             stats.wall_s = time.perf_counter() - started
@@ -304,3 +316,23 @@ def stream_predictions(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         stats.wall_s = time.perf_counter() - started
+        if stats.out_of_domain > DOMAIN_WARNINGS:
+            logger.warning(
+                "%d of %d images are outside the model's training domain (the first %d are listed above); each "
+                'prediction\'s "domain" says why',
+                stats.out_of_domain,
+                stats.images,
+                DOMAIN_WARNINGS,
+            )
+
+
+def _warn_out_of_domain(source: str, reasons: list[str], stats: StreamStats) -> None:
+    """The warning :meth:`InputReader.check <medimg.planning.domain.InputReader.check>` gives, for the first
+    :data:`DOMAIN_WARNINGS` out-of-domain inputs of a stream."""
+    stats.out_of_domain += 1
+    if stats.out_of_domain <= DOMAIN_WARNINGS:
+        logger.warning(
+            "%s is outside the model's training domain: %s. The prediction may be wrong; --strict refuses such inputs",
+            source,
+            "; ".join(reasons),
+        )
