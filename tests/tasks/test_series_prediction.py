@@ -170,6 +170,17 @@ def test_onnx_predictor_gives_the_same_series_records(tiny_run: Path, tmp_path: 
     assert onnx_means == pytest.approx(torch_means, abs=1e-3)
 
 
+def test_classical_classifier_predicts_slices_and_a_summary(tiny_run: Path, tmp_path: Path) -> None:
+    from medimg import Model
+
+    model = Model("logistic-regression", features="first-order", cv_folds=2, n_jobs=1)
+    model.fit(tiny_run.parent / "phantoms", run_dir=tmp_path / "run", progress=False)
+    slices = write_series(tmp_path / "study", "1.2.3.1", n=3)
+    *per_slice, summary = Model.load(tmp_path / "run").predict(tmp_path / "study")
+    assert [p.source for p in per_slice] == [str(s) for s in slices]
+    assert isinstance(summary, SeriesSummary) and sum(summary.summary["label_counts"].values()) == 3
+
+
 # ---------------------------------------------------------------------------------------------------- 3D model
 FAST_3D = {
     "epochs": 1,
@@ -220,6 +231,22 @@ def test_3d_model_names_the_corrupt_slice_of_a_series(run_3d: Path, tmp_path: Pa
     assert code == 1 and "Traceback" not in output
     assert slices[1].name in output
     assert json.loads((tmp_path / "out" / "predictions.json").read_text()) == []
+
+
+def test_onnx_3d_segmentation_predicts_the_series_as_one_volume(run_3d: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from medimg import Model
+    from medimg.export.predictor import OnnxPredictor
+
+    Model.load(run_3d).export(tmp_path / "model.onnx")
+    folder = tmp_path / "series"
+    write_series(folder, "1.2.3.1", n=5, size=16)
+    predictor = OnnxPredictor(tmp_path / "model.onnx", mask_dir=tmp_path / "masks")
+    assert predictor.spatial_dims == 3
+    (prediction,) = predictor.predict(folder)
+    assert prediction.source == str(folder) and prediction.series is not None
+    assert (prediction.series["series_uid"], prediction.series["slices"]) == ("1.2.3.1", 5)
+    assert str(prediction.mask_path).endswith(".nii.gz") and Path(str(prediction.mask_path)).is_file()
 
 
 # ---------------------------------------------------------------------------------------------------- summaries

@@ -422,7 +422,8 @@ class ClassicalModel:
         """Predict files and/or folders; unreadable files are logged and listed in ``self.failed_``.
 
         With masks, each file's mask is looked up beside it with the training mask pattern (and mask
-        files themselves are not predicted).
+        files themselves are not predicted). A DICOM series in a folder is predicted slice by slice in slice order,
+        followed by its :class:`~medimg.tasks.series_prediction.SeriesSummary`, as with a 2D network.
 
         Raises:
             DatasetError: a mask is missing, empty or does not match its image.
@@ -430,14 +431,16 @@ class ClassicalModel:
         from medimg.classical.pipelines import predict_proba_full
         from medimg.features.samples import make_sample
         from medimg.io import read_image
-        from medimg.io.inputs import expand_inputs
+        from medimg.io.series_inputs import expand_prediction_inputs
         from medimg.tasks.classify.predict import Prediction
+        from medimg.tasks.series_prediction import series_files, with_series
 
         class_names = self._require_classical()
         if explain:
             raise ConfigError(f"explain={explain!r} needs a deep model; classical models have no saliency maps")
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        files = expand_inputs(items)
+        found = expand_prediction_inputs(items)
+        files = series_files(found, volumetric=False)
         masks = self.extractor_.masks
         if masks is not None:
             mask_files = set()
@@ -475,7 +478,7 @@ class ClassicalModel:
                     probabilities={n: float(p) for n, p in zip(class_names, row, strict=True)},
                 )
             )
-        return predictions
+        return list(with_series(predictions, found, volumetric=False))
 
     # ------------------------------------------------------------------ helpers
     def _training_dataset(self) -> Dataset:
