@@ -35,7 +35,7 @@ class FitOptions(BaseModel):
     keep_conflicts: bool = Field(
         False,
         description="train on identical images that carry different labels (by default every copy is left out of "
-        "training, validation and test)",
+        "training, validation and test; strict refuses them)",
     )
     resume: bool = Field(False, description="continue an interrupted run from its last checkpoint")
     progress: bool = Field(True, description="show progress bars")

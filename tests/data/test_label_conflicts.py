@@ -43,8 +43,9 @@ def test_conflicting_copies_are_dropped_and_listed(conflicted: Path, caplog: pyt
     assert sorted(known[0]) == sorted(CONFLICT)
     assert [c.case_id for c in drop_label_conflicts(dataset, known=known).cases] == [c.case_id for c in kept.cases]
     assert drop_label_conflicts(dataset, keep=True) is dataset
-    with pytest.raises(DatasetError, match=r"dup_of_normal\.png"):
-        drop_label_conflicts(dataset, strict=True)
+    for keep in (False, True):  # strict refuses them whatever keep says, as `fit --strict` refuses every problem
+        with pytest.raises(DatasetError, match=r"dup_of_normal\.png"):
+            drop_label_conflicts(dataset, strict=True, keep=keep)
 
 
 def test_a_dataset_without_conflicts_is_unchanged(phantom_dir: Path) -> None:

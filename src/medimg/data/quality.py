@@ -246,7 +246,7 @@ def drop_label_conflicts(
         dataset: classification data (other tasks have no image label to conflict; returned as given).
         keep: keep them all (``fit --keep-conflicts``): the data is returned as given (with a warning when
             ``known`` names conflicts; nothing is read).
-        strict: refuse them instead (``fit --strict``).
+        strict: refuse them instead (``fit --strict``, which refuses every problem of the check, ``keep`` or not).
         known: the conflicting groups (case ids) when already found (``CheckReport.label_conflict_ids``);
             ``None``: found here, reading every image once (:func:`find_label_conflicts`).
         progress: show a progress bar while reading.
@@ -254,7 +254,7 @@ def drop_label_conflicts(
     Raises:
         DatasetError: ``strict`` and such images exist (the message names them).
     """
-    if dataset.task != "classify" or not dataset.cases or (keep and known is None):
+    if dataset.task != "classify" or not dataset.cases or (keep and not strict and known is None):
         return dataset
     groups = [list(g) for g in known] if known is not None else find_label_conflicts(dataset, progress=progress)
     if not groups:
