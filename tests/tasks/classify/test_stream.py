@@ -90,8 +90,10 @@ def test_read_ahead_is_bounded_by_chunks() -> None:
     assert prefetch <= stats.max_chunks_held <= 2 * prefetch and stats.decode_workers == 2
 
 
-def test_failed_files_in_the_middle_keep_the_order() -> None:
-    """An unreadable file and one the network refuses are listed; the others come in file order."""
+@pytest.mark.parametrize("chunk_size", [4, 1])
+def test_failed_files_in_the_middle_keep_the_order(chunk_size: int) -> None:
+    """An unreadable file and one the network refuses (alone in its chunk or not) are listed; the others come in
+    file order."""
     paths = [Path(f"img_{i}.png") for i in range(30)]
 
     class OddShape(CountingReader):
@@ -102,10 +104,10 @@ def test_failed_files_in_the_middle_keep_the_order() -> None:
             return image
 
     stats = StreamStats()
+    reader = OddShape(bad={"img_5.png"})
     stream = stream_predictions(
-        paths, OddShape(bad={"img_5.png"}), label_by_value, chunk_size=4, decode_workers=2, decode_pool="thread",
-        stats=stats,
-    )  # fmt: skip
+        paths, reader, label_by_value, chunk_size=chunk_size, decode_workers=2, decode_pool="thread", stats=stats
+    )
     predictions = list(stream)
     expected = [f"img_{i}.png" for i in range(30) if i not in (5, 17)]
     assert [p.source for p in predictions] == expected

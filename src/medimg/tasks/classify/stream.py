@@ -197,12 +197,11 @@ def _predict_chunk_tolerant(
     predict_chunk: Callable[[list[ImageData]], list[Prediction]], chunk: ReadChunk
 ) -> tuple[list[Prediction], list[dict[str, Any] | None], list[tuple[str, str]]]:
     """Predict a chunk; when it holds an image the model cannot take (3D for a 2D model, 5 channels), predict its
-    images one by one so that only those files fail (with the reason), not the whole run."""
+    images one by one so that only those files fail (with the reason), as an unreadable file does."""
     try:
         return predict_chunk(chunk.images), chunk.domains, []
     except DatasetError:
-        if len(chunk.images) == 1:
-            raise
+        pass
     predictions, domains, failed = [], [], []
     for image, domain in zip(chunk.images, chunk.domains, strict=True):
         try:
