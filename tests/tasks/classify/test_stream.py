@@ -225,3 +225,24 @@ def test_out_of_domain_warnings_are_capped(tmp_path: Path, caplog: pytest.LogCap
     assert len(warned) == DOMAIN_WARNINGS + 1, warned
     assert warned[0].startswith(str(paths[0])) and "a png image" in warned[0]
     assert warned[-1].startswith(f"{DOMAIN_WARNINGS + 5} of {DOMAIN_WARNINGS + 5} images")
+
+
+def test_a_broken_pool_falls_back_to_reading_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that cannot start (a script without a main guard) cost speed, not predictions."""
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    class BrokenPool(Executor):
+        def submit(self, *args: object, **kwargs: object) -> Future:  # type: ignore[override]
+            future: Future = Future()
+            future.set_exception(BrokenProcessPool("a child process terminated abruptly"))
+            return future
+
+    monkeypatch.setattr("medimg.tasks.classify.stream._pool", lambda kind, workers: BrokenPool())
+    paths = [Path(f"img_{i}.png") for i in range(25)]
+    stats = StreamStats()
+    predictions = list(
+        stream_predictions(paths, CountingReader(), label_by_value, chunk_size=4, decode_workers=2, stats=stats)
+    )
+    assert [p.source for p in predictions] == [str(p) for p in paths]
+    assert stats.decode_workers == 0 and not stats.failed

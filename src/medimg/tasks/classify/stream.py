@@ -15,6 +15,9 @@ Decode pool: processes by default. Reading a 28 px PNG costs about 0.4 ms of whi
 third; the rest (format sniffing, array conversion, the domain statistics) is Python holding the GIL, so threads
 barely overlap it with the network (``decode_pool="thread"`` stays available and is what tests use to count
 reads). Small inputs (at most one chunk) are read in the calling process: a pool would cost more than it saves.
+Worker processes import the calling script again (multiprocessing's rule), so a script that streams with them
+needs ``if __name__ == "__main__":``; without it the workers cannot start, and the stream says so once and reads
+the rest in the calling process (same predictions, slower). ``decode_workers=0`` never starts a worker.
 
 Example:
     >>> stats = StreamStats()
@@ -34,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -263,6 +267,7 @@ def stream_predictions(
     ahead = max(1, prefetch if prefetch is not None else PREFETCH_PER_WORKER * max(1, workers))
     pending: deque[tuple[Future[ReadChunk], bool]] = deque()  # (chunk, read here) in file order
     next_chunk = 0
+    consumed = 0  # chunks taken out of ``pending`` so far
     try:
         while next_chunk < len(chunks) or pending:
             if pool is not None:
@@ -284,7 +289,20 @@ def stream_predictions(
                     continue
             stats.max_chunks_held = max(stats.max_chunks_held, len(pending))
             future, here = pending.popleft()
-            chunk = future.result()
+            try:
+                chunk = future.result()
+            except BrokenProcessPool:
+                # a worker could not start: typically a script without `if __name__ == "__main__":`, which the
+                # workers import again (multiprocessing's rule); go on reading here, from the chunk that failed
+                logger.warning(
+                    'decode workers stopped (a script that predicts with them needs `if __name__ == "__main__":`); '
+                    "reading the images in this process instead"
+                )
+                pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+                pool, pending, next_chunk = None, deque(), consumed
+                stats.decode_workers = 0
+                continue
+            consumed += 1
             stats.wait_s += time.perf_counter() - waited
             stats.decode_s += chunk.read_s
             if not here and decode_pool == "process":
