@@ -138,6 +138,16 @@ def test_cli_keeps_two_series_of_one_folder_apart_in_valid_json_and_csv(tiny_run
     assert all(r["label"] and float(r["confidence"]) > 0 for r in marked)
 
 
+def test_cli_explain_saves_slice_overlays_and_keeps_the_summary(tiny_run: Path, tmp_path: Path) -> None:
+    write_series(tmp_path / "series", "1.2.3.1", n=3)
+    out = tmp_path / "out"
+    code, _, output = _cli(str(tiny_run), str(tmp_path / "series"), "--explain", "--out", str(out))
+    assert code == 0, output
+    rows = json.loads((out / "predictions.json").read_text())
+    assert [r.get("record") for r in rows] == [None, None, None, "series_summary"]
+    assert all(Path(r["explanation"]["overlay"]).is_file() for r in rows[:3])
+
+
 def test_corrupt_slices_are_reported_by_name_and_the_rest_predicted(tiny_run: Path, tmp_path: Path) -> None:
     folder = tmp_path / "series"
     slices = write_series(folder, "1.2.3.1")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,9 @@ def find_series(files: Sequence[Path]) -> list[Path | SeriesInput]:
     from medimg.io.dicom_survey import group_series, looks_like_dicom
 
     candidates = [path for path in files if looks_like_dicom(path)]
-    if len(candidates) < 2:
+    per_folder = Counter(path.parent for path in candidates)
+    candidates = [path for path in candidates if per_folder[path.parent] >= 2]  # no header read for lone files
+    if not candidates:
         return list(files)
     try:
         headers = group_series(candidates, max_files=None)
