@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from medimg.errors import ConfigError
 from medimg.evaluation import metrics as _m
+from medimg.evaluation.inputs import validate_inputs
 
 __all__ = ["bootstrap_ci", "headline_cis"]
 
@@ -138,7 +139,7 @@ def bootstrap_ci(
         ConfigError: Invalid inputs, an unknown metric name or invalid options.
     """
     _check_options(n_resamples, confidence)
-    y, p = _m.validate_inputs(y_true, probabilities)
+    y, p = validate_inputs(y_true, probabilities)
     name = metric_fn if isinstance(metric_fn, str) else _m.FAST_METRICS.get(metric_fn)
     if name is not None:
         values = _bootstrap_named([name], y, p, int(n_resamples), seed)[name]
@@ -183,7 +184,7 @@ def headline_cis(
         ConfigError: Invalid inputs or options.
     """
     _check_options(n_resamples, confidence)
-    y, p = _m.validate_inputs(y_true, probabilities, class_names)
+    y, p = validate_inputs(y_true, probabilities, class_names)
     names = ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc"]
     if p.shape[1] == 2:
         names += ["sensitivity", "specificity"]

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medimg.errors import ConfigError
-from medimg.evaluation.metrics import validate_inputs
+from medimg.evaluation.inputs import validate_inputs
 
 __all__ = ["ReliabilityBins", "expected_calibration_error", "reliability_bins"]
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from medimg.errors import ConfigError
 from medimg.evaluation import metrics as _m
+from medimg.evaluation.inputs import validate_inputs
 
 __all__ = ["PairedTest", "delong_test", "paired_bootstrap"]
 
@@ -141,8 +142,8 @@ def paired_bootstrap(
     _check_options(n_resamples, confidence)
     if metric not in _m.BATCH_METRIC_NAMES:
         raise ConfigError(f"unknown metric {metric!r}; choose from {', '.join(_m.BATCH_METRIC_NAMES)}")
-    y, pa = _m.validate_inputs(y_true, probabilities_a)
-    _, pb = _m.validate_inputs(y_true, probabilities_b)
+    y, pa = validate_inputs(y_true, probabilities_a)
+    _, pb = validate_inputs(y_true, probabilities_b)
     if pa.shape != pb.shape:
         raise ConfigError(f"the two models' probabilities differ in shape: {pa.shape} vs {pb.shape}")
     n = y.shape[0]

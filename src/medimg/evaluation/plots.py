@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from medimg.errors import ConfigError
 from medimg.evaluation.calibration import reliability_bins
-from medimg.evaluation.metrics import validate_inputs, weighted_auc
+from medimg.evaluation.inputs import validate_inputs
+from medimg.evaluation.metrics import weighted_auc
 from medimg.fileio import atomic_write_bytes
 
 __all__ = ["plot_confusion_matrix", "plot_reliability", "plot_roc", "plot_training_curves"]

@@ -42,7 +42,8 @@ from medimg import __version__
 from medimg.errors import ConfigError, MedimgError
 from medimg.evaluation import html, plots
 from medimg.evaluation.bootstrap import headline_cis
-from medimg.evaluation.metrics import classification_metrics, validate_inputs
+from medimg.evaluation.inputs import validate_inputs
+from medimg.evaluation.metrics import classification_metrics
 from medimg.fileio import atomic_write_text, dumps_json, to_jsonable
 
 __all__ = ["ClassificationReport", "Report", "build_classification_report", "write_report"]
