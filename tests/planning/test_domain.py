@@ -37,6 +37,15 @@ def test_an_8bit_png_like_input_is_in_the_domain() -> None:
     assert verdict.to_dict() == {"in_domain": True, "reasons": []}
 
 
+def test_a_png_given_to_a_model_trained_on_medmnist_npz_is_in_the_domain() -> None:
+    arrays, _ = _png_like()
+    domain = describe_training_domain(arrays, [{"format": "medmnist"} for _ in arrays])
+    image = ImageData(array=arrays[0].copy(), source="a.png", meta={"format": "png", "bits": 8})
+    assert check_input_domain(image, domain).in_domain  # the .npz holds 8-bit rasters: a PNG export is the same
+    dicom = ImageData(array=arrays[0].copy(), source="a.dcm", meta={"format": "dicom", "modality": "CR"})
+    assert not check_input_domain(dicom, domain).in_domain
+
+
 def test_raw_16bit_mr_into_an_8bit_model_is_flagged_with_each_reason() -> None:
     domain = describe_training_domain(*_png_like())
     verdict = check_input_domain(_mr16(), domain)
