@@ -2,7 +2,8 @@
 
 What is detection-specific lives in this package: the fingerprint and plan (:mod:`.fingerprint`, :mod:`.plan`),
 preparing images and the augmented batch source (:mod:`.data`), the detectors (:mod:`.networks`), running them
-and choosing the decoding (:mod:`.inference`), metrics (:mod:`.metrics`), evaluation and its report
+and choosing the decoding (:mod:`.inference`), the training loss and decoding choice 2D and 3D share
+(:mod:`.training`), metrics (:mod:`.metrics`), evaluation and its report
 (:mod:`.evaluate`, :mod:`.report`) and prediction (:mod:`.predict`). The loop, budget, checkpoints, resume,
 distributed training, run and bundle are the engine's.
 """
@@ -10,11 +11,10 @@ distributed training, run and bundle are the engine's.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import BaseModel
 from torch import nn
 
@@ -26,10 +26,10 @@ from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.detect.plan import DetectPlan
+from medimg.tasks.detect.training import decoding_chooser, loss_of_detector
 
 if TYPE_CHECKING:
     from medimg.planning.domain import InputReader
-    from medimg.tasks.detect.inference import Geometry
 
 logger = logging.getLogger(__name__)
 
@@ -246,41 +246,6 @@ def check_plan(plan: DetectPlan) -> None:
         raise ConfigError(f"input_size is [height, width]; got {plan.input_size}")
     if len(plan.norm_mean) != plan.in_channels or len(plan.norm_std) != plan.in_channels:
         raise ConfigError(f"norm_mean and norm_std need {plan.in_channels} value(s), one per channel")
-
-
-def loss_of_detector(network: nn.Module, images: Any, targets: Any) -> torch.Tensor:
-    """The detector's losses (classification, box regression, centerness) of ``images`` (a list of ``(C, h, w)``
-    or ``(C, D, H, W)``) and ``targets`` (a list of ``{"boxes", "labels"}``), summed."""
-    losses = network(images, targets)
-    total: torch.Tensor = sum(losses.values())
-    return total
-
-
-def decoding_chooser(
-    images: Sequence[torch.Tensor],
-    truths: Sequence[Any],
-    geometry: Geometry | None = None,
-) -> Callable[[nn.Module, DetectPlan], tuple[DetectPlan, dict[str, Any]]]:
-    """After training: the NMS IoU and score threshold that do best on the validation images (unless set), by
-    :func:`~medimg.tasks.detect.inference.choose_decoding` (``geometry``: 2D images unless given)."""
-
-    def choose(network: nn.Module, plan: DetectPlan) -> tuple[DetectPlan, dict[str, Any]]:
-        from medimg.tasks.detect.inference import choose_decoding
-
-        iou, threshold, scores = choose_decoding(network, images, truths, plan, geometry=geometry)
-        update: dict[str, Any] = {}
-        reasons = dict(plan.reasons)
-        if plan.reasons.get("nms_iou") != "set by user":
-            update["nms_iou"] = iou
-            reasons["nms_iou"] = f"best validation mAP@0.5 of NMS IoUs {scores['nms_map50']}"
-        if plan.reasons.get("score_threshold") != "set by user":
-            update["score_threshold"] = threshold
-            reasons["score_threshold"] = f"best validation mean per-class F1 at IoU 0.5 ({scores['val_f1']})"
-        if update:
-            plan = plan.model_copy(update={**update, "reasons": reasons})
-        return plan, {"decoding": {"nms_iou": plan.nms_iou, "score_threshold": plan.score_threshold, **scores}}
-
-    return choose
 
 
 DETECT = DetectTask()

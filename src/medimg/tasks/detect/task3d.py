@@ -21,6 +21,7 @@ from medimg.engine.run import Planned, TrainingSetup
 from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.detect.plan import DetectPlan
+from medimg.tasks.detect.training import decoding_chooser, loss_of_detector
 
 
 def is_volume_dataset(dataset: Any) -> bool:
@@ -65,7 +66,6 @@ def setup_3d(
     from medimg.tasks.detect.data3d import VolumeBatches, prepare_volumes
     from medimg.tasks.detect.inference import validation_map
     from medimg.tasks.detect.inference3d import VOLUMES
-    from medimg.tasks.detect.task import decoding_chooser, loss_of_detector
 
     plan = planned.plan
     assert isinstance(plan, DetectPlan)
