@@ -40,13 +40,12 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from medimg.errors import DatasetError, ImageReadError
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
-    from medimg.tasks.classify.predict import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +60,17 @@ DOMAIN_WARNINGS = 20
 PREFETCH_PER_WORKER = 2
 
 DecodePool = Literal["process", "thread"]
+
+
+class StreamedPrediction(Protocol):
+    """What the stream needs of a prediction (e.g. :class:`medimg.tasks.classify.predict.Prediction`): its source
+    and the domain verdict the stream sets."""
+
+    source: str
+    domain: dict[str, Any] | None
+
+
+Prediction = TypeVar("Prediction", bound=StreamedPrediction)
 
 
 class Reader(Protocol):
