@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from medimg.export.parity import PreparedExport, first_split, parity_images
+
 PARITY_IMAGES = 4
 """Images a detection parity check runs through both whole pipelines."""
 SCORE_MARGIN = 0.01
@@ -45,22 +47,20 @@ class DetectionGraph(nn.Module):
 def _split_images(model: Any, run: Any, limit: int) -> tuple[list[Any], str]:
     from medimg.bundle import dataset_options
     from medimg.data.splits import Splits, cases_for
-    from medimg.export.onnx_export import _first_split
     from medimg.tasks.detect.task import DETECT
 
     options = {k: v for k, v in dataset_options(run.path).items() if v is not None}
     dataset = DETECT.load_dataset(run.read_json("config.json")["data"], **options)
     splits = Splits.from_dict(run.read_json("splits.json"))
-    images, split = _first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
+    images, split = first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
     return images, f"{len(images)} image(s) of the run's {split} split of {dataset.name}"
 
 
 def prepare_detect_export(
     model: Any, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
-) -> Any:
+) -> PreparedExport:
     """The ``detect`` preparer: the graph, its parity inputs, the numpy spec and the whole-pipeline check."""
     from medimg.export import detect as numpy_detect
-    from medimg.export.onnx_export import _parity_images, _Prepared
     from medimg.tasks.detect.data import prepare_image
     from medimg.tasks.detect.inference import detect_prepared
 
@@ -73,7 +73,7 @@ def prepare_detect_export(
             "(`medimg predict RUN volume.nii.gz`)"
         )
     spec = numpy_detect.detect_spec(plan.model_dump())
-    images, source = _parity_images(model, parity_inputs, PARITY_IMAGES, _split_images)
+    images, source = parity_images(model, parity_inputs, PARITY_IMAGES, _split_images)
     detector: Any = getattr(network, "module", network)
     graph = DetectionGraph(detector).eval()
     torch_ready = [prepare_image(image.array, plan)[0] for image in images]
@@ -121,7 +121,7 @@ def prepare_detect_export(
             )
         return worst
 
-    return _Prepared(
+    return PreparedExport(
         network=network,
         inputs=inputs.float(),
         source=source,

@@ -52,7 +52,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from medimg.errors import ExportError, ImageReadError, MissingDependencyError
+from medimg.errors import ExportError, MissingDependencyError
+from medimg.export.parity import PreparedExport, first_split, parity_images, window_from_json
 from medimg.export.preprocess import PREPROCESSING_KEYS
 
 if TYPE_CHECKING:
@@ -183,54 +184,6 @@ def _torch_export(
     return "torchscript"
 
 
-def _parity_images(
-    model: Trained,
-    inputs: Sequence[str | Path] | None,
-    limit: int,
-    split_images: Callable[[Trained, Any, int], tuple[list[ImageData], str]],
-) -> tuple[list[ImageData], str]:
-    """Real images for the parity check: given files/folders, else ``split_images(model, run, limit)`` (the run's
-    test split, then val, then train, as the task reads its data); random inputs when neither is available."""
-    from medimg.io import read_image
-
-    images: list[ImageData] = []
-    if inputs:
-        from medimg.io.inputs import expand_inputs
-
-        window = _window((model.metadata_.get("input") or {}).get("window"))
-        for path in expand_inputs(inputs)[:limit]:
-            try:
-                images.append(read_image(path, window=window))
-            except ImageReadError as error:
-                logger.warning("parity check skips %s: %s", path, error.reason)
-        return images, f"{len(images)} given image(s)"
-    if model.run_dir_ is None:  # built in memory, never trained into a run folder
-        return [], "random inputs"
-    try:
-        from medimg.run_folder import RunFolder
-
-        images, source = split_images(model, RunFolder(model.run_dir_), limit)
-        if images:
-            return images, source
-    except Exception as error:  # data moved or deleted...: say so and fall back
-        logger.warning("the training data is not available for the parity check (%s)", error)
-    return [], "random inputs"
-
-
-def _first_split(
-    cases_of: Callable[[str], Sequence[Any]], read: Callable[[Any], ImageData], limit: int
-) -> tuple[list[ImageData], str]:
-    """Up to ``limit`` readable images of the first non-empty split among test, val and train."""
-    for split in ("test", "val", "train"):
-        images = []
-        for case in cases_of(split)[:limit]:
-            with contextlib.suppress(ImageReadError):
-                images.append(read(case))
-        if images:
-            return images, split
-    return [], ""
-
-
 def _classify_split_images(model: Trained, run: Any, limit: int) -> tuple[list[ImageData], str]:
     from medimg.bundle import dataset_options
     from medimg.data.dataset import Dataset
@@ -238,7 +191,7 @@ def _classify_split_images(model: Trained, run: Any, limit: int) -> tuple[list[I
 
     dataset = Dataset.load(run.read_json("config.json")["data"], task="classify", **dataset_options(run.path))
     splits = Splits.from_dict(run.read_json("splits.json"))
-    images, split = _first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
+    images, split = first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
     return images, f"the run's {split} split of {dataset.name}"
 
 
@@ -252,51 +205,16 @@ def _segment_split_images(model: Trained, run: Any, limit: int) -> tuple[list[Im
         config["data"],
         include=options.get("include") or None,
         exclude=options.get("exclude") or None,
-        window=_window(options.get("window")),
+        window=window_from_json(options.get("window")),
         colour_table=options.get("colour_table"),
     )
     assignment = Splits.from_dict(run.read_json("splits.json")).assignment
-    images, split = _first_split(
+    images, split = first_split(
         lambda name: [c for c in dataset.cases if assignment.get(c.case_id) == name],
         lambda case: dataset.read(case).image,
         limit,
     )
     return images, f"{len(images)} case(s) of the run's {split} split of {dataset.name}"
-
-
-def _window(value: Any) -> str | tuple[float, float] | None:
-    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
-
-
-@dataclass
-class _Prepared:
-    """What a task's preparer hands the shared export code.
-
-    Attributes:
-        network: the float32, eval-mode network.
-        inputs: parity inputs ``(N, C, *spatial)`` float32, exactly what the network sees.
-        source: where they came from.
-        preprocessing: the ``medimg.preprocessing`` spec.
-        extra_metadata: further ``medimg.*`` entries.
-        doc: the graph's doc string.
-        preprocessing_diff: numpy vs PyTorch preprocessing on the parity images (None for random inputs).
-        pipeline_check: ``ONNX session -> max |difference|`` of whole results (segment), run after the parity.
-        notes: remarks for :attr:`ExportResult.notes`.
-        graph: the module exported, ``inputs -> outputs`` (default: the network's logits and their softmax).
-        output_names: the graph's output names (default ``logits``, ``probabilities``).
-    """
-
-    network: nn.Module
-    inputs: torch.Tensor
-    source: str
-    preprocessing: dict[str, Any]
-    extra_metadata: dict[str, str] = field(default_factory=dict)
-    doc: str = ""
-    preprocessing_diff: float | None = None
-    pipeline_check: Callable[[Any], float] | None = None
-    notes: list[str] = field(default_factory=list)
-    graph: nn.Module | None = None
-    output_names: tuple[str, ...] = ("logits", "probabilities")
 
 
 def _random_inputs(channels: int, size: Sequence[int], count: int = 8) -> torch.Tensor:
@@ -306,13 +224,13 @@ def _random_inputs(channels: int, size: Sequence[int], count: int = 8) -> torch.
 
 def _prepare_classify(
     model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
-) -> _Prepared:
+) -> PreparedExport:
     from medimg.export.preprocess import preprocess as numpy_preprocess
     from medimg.transforms.preprocess import preprocess_arrays
 
     plan = cast("Plan", model.plan_)
     class_names = list(model.class_names_ or [])
-    images, source = _parity_images(model, parity_inputs, limit, _classify_split_images)
+    images, source = parity_images(model, parity_inputs, limit, _classify_split_images)
     preprocessing_diff: float | None = None
     if images:
         sources = [image.source for image in images]
@@ -323,7 +241,7 @@ def _prepare_classify(
         x = _random_inputs(plan.in_channels, plan.input_size)
     spec = {key: getattr(plan, key) for key in PREPROCESSING_KEYS}
     spec["tta_flip_axes"] = [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
-    return _Prepared(
+    return PreparedExport(
         network=network,
         inputs=x,
         source=source,
@@ -339,14 +257,14 @@ SEGMENT_PARITY_CASES = 4
 
 def _prepare_segment(
     model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
-) -> _Prepared:
+) -> PreparedExport:
     from medimg.export import segment as numpy_segment
     from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
     from medimg.tasks.segment.preprocess import prepare_image
 
     plan = cast("SegPlan", model.plan_)
     spec = numpy_segment.segment_spec(plan.model_dump())
-    images, source = _parity_images(model, parity_inputs, SEGMENT_PARITY_CASES, _segment_split_images)
+    images, source = parity_images(model, parity_inputs, SEGMENT_PARITY_CASES, _segment_split_images)
     patch = [int(p) for p in plan.patch_size]
     preprocessing_diff: float | None = None
     prepared: list[tuple[Any, torch.Tensor]] = []
@@ -388,7 +306,7 @@ def _prepare_segment(
         return worst
 
     colours = {str(k): list(v) for k, v in (numpy_segment.mask_colours(plan) or {}).items()}
-    return _Prepared(
+    return PreparedExport(
         network=network,
         inputs=x_windows,
         source=source,
@@ -402,10 +320,10 @@ def _prepare_segment(
 
 def _prepare_detect(
     model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
-) -> _Prepared:
+) -> PreparedExport:
     from medimg.export.detect_onnx import prepare_detect_export
 
-    prepared: _Prepared = prepare_detect_export(model, network, parity_inputs, limit)
+    prepared: PreparedExport = prepare_detect_export(model, network, parity_inputs, limit)
     return prepared
 
 
@@ -472,7 +390,7 @@ def export_onnx(
 
 def _export_checked(
     model: Trained,
-    preparer: Callable[..., _Prepared],
+    preparer: Callable[..., PreparedExport],
     target: Path,
     parity_inputs: Sequence[str | Path] | None,
     max_parity_images: int,

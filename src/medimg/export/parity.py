@@ -1,0 +1,113 @@
+"""What the task preparers of :func:`medimg.export.onnx_export.export_onnx` share: the prepared export and the
+real images its parity check runs on.
+
+This module sits below :mod:`medimg.export.onnx_export` (the shared export code) and the task preparers such as
+:mod:`medimg.export.detect_onnx`, so a preparer never imports the export code that calls it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from medimg.errors import ImageReadError
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+    from medimg.tasks.base import Trained
+
+__all__ = ["PreparedExport", "first_split", "parity_images", "window_from_json"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedExport:
+    """What a task's preparer hands the shared export code.
+
+    Attributes:
+        network: the float32, eval-mode network.
+        inputs: parity inputs ``(N, C, *spatial)`` float32, exactly what the network sees.
+        source: where they came from.
+        preprocessing: the ``medimg.preprocessing`` spec.
+        extra_metadata: further ``medimg.*`` entries.
+        doc: the graph's doc string.
+        preprocessing_diff: numpy vs PyTorch preprocessing on the parity images (None for random inputs).
+        pipeline_check: ``ONNX session -> max |difference|`` of whole results (segment), run after the parity.
+        notes: remarks for :attr:`ExportResult.notes`.
+        graph: the module exported, ``inputs -> outputs`` (default: the network's logits and their softmax).
+        output_names: the graph's output names (default ``logits``, ``probabilities``).
+    """
+
+    network: nn.Module
+    inputs: torch.Tensor
+    source: str
+    preprocessing: dict[str, Any]
+    extra_metadata: dict[str, str] = field(default_factory=dict)
+    doc: str = ""
+    preprocessing_diff: float | None = None
+    pipeline_check: Callable[[Any], float] | None = None
+    notes: list[str] = field(default_factory=list)
+    graph: nn.Module | None = None
+    output_names: tuple[str, ...] = ("logits", "probabilities")
+
+
+def parity_images(
+    model: Trained,
+    inputs: Sequence[str | Path] | None,
+    limit: int,
+    split_images: Callable[[Trained, Any, int], tuple[list[ImageData], str]],
+) -> tuple[list[ImageData], str]:
+    """Real images for the parity check: given files/folders, else ``split_images(model, run, limit)`` (the run's
+    test split, then val, then train, as the task reads its data); random inputs when neither is available."""
+    from medimg.io import read_image
+
+    images: list[ImageData] = []
+    if inputs:
+        from medimg.io.inputs import expand_inputs
+
+        window = window_from_json((model.metadata_.get("input") or {}).get("window"))
+        for path in expand_inputs(inputs)[:limit]:
+            try:
+                images.append(read_image(path, window=window))
+            except ImageReadError as error:
+                logger.warning("parity check skips %s: %s", path, error.reason)
+        return images, f"{len(images)} given image(s)"
+    if model.run_dir_ is None:  # built in memory, never trained into a run folder
+        return [], "random inputs"
+    try:
+        from medimg.run_folder import RunFolder
+
+        images, source = split_images(model, RunFolder(model.run_dir_), limit)
+        if images:
+            return images, source
+    except Exception as error:  # data moved or deleted...: say so and fall back
+        logger.warning("the training data is not available for the parity check (%s)", error)
+    return [], "random inputs"
+
+
+def first_split(
+    cases_of: Callable[[str], Sequence[Any]], read: Callable[[Any], ImageData], limit: int
+) -> tuple[list[ImageData], str]:
+    """Up to ``limit`` readable images of the first non-empty split among test, val and train."""
+    for split in ("test", "val", "train"):
+        images = []
+        for case in cases_of(split)[:limit]:
+            with contextlib.suppress(ImageReadError):
+                images.append(read(case))
+        if images:
+            return images, split
+    return [], ""
+
+
+def window_from_json(value: Any) -> str | tuple[float, float] | None:
+    """A window as saved in JSON (a preset name, ``[center, width]`` or null), as :func:`medimg.io.read_image`
+    takes it."""
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
