@@ -16,11 +16,11 @@ from medimg.io import read_image
 from medimg.io.limits import (
     MAX_IMAGE_BYTES,
     plan_read,
-    read_header,
     reduce_blocks,
     reduced_geometry,
     reduction_factor,
 )
+from medimg.io.read import read_header
 
 Writer = Callable[..., Path]
 

@@ -13,9 +13,10 @@ Importing this package is cheap: pydicom, nibabel, Pillow and tifffile load on f
 from __future__ import annotations
 
 from medimg.io.dicom import read_dicom, read_dicom_series
-from medimg.io.formats import IMAGE_SUFFIXES, detect_format, is_image_file, read_image
+from medimg.io.formats import IMAGE_SUFFIXES, detect_format, is_image_file
 from medimg.io.image import ImageData
 from medimg.io.nifti import read_nifti, write_nifti
+from medimg.io.read import read_image
 from medimg.io.windowing import WINDOW_PRESETS, apply_window, resolve_window
 
 __all__ = [

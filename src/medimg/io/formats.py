@@ -1,6 +1,7 @@
 """Image format detection from file content.
 
-:func:`read_image` is the one entry point that reads any supported file (or a folder holding a DICOM series).
+Detection only, below the readers: :func:`medimg.io.read.read_image` is the one entry point that reads any supported
+file (or a folder holding a DICOM series).
 
 The format of a file is decided by its first bytes (magic numbers), never by its name alone: a PNG saved as
 ``scan.jpg`` is read as PNG, and a text file named ``scan.png`` is refused with a clear message. The extension
@@ -26,21 +27,13 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
-from medimg.io.limits import MAX_IMAGE_BYTES
-
-if TYPE_CHECKING:
-    from medimg.io.image import ImageData
+from medimg.errors import ImageReadError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "is_image_file", "read_image"]
+__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "is_image_file"]
 
 #: Every format :func:`detect_format` can return.
 FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif")
@@ -290,104 +283,3 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if expected is not None and expected != fmt:
         logger.debug("%s: content is %s although the suffix says %s; reading it as %s", p, fmt, expected, fmt)
     return fmt
-
-
-def _plan_read(
-    path: Path, fmt: str, max_pixels: int | None, max_bytes: int | None, target_size: Sequence[int] | None
-) -> int:
-    """Check the header against the limits before decoding; the reduction factor to read with."""
-    from medimg.io.limits import plan_read, read_header
-
-    header = read_header(path, fmt)
-    if max_pixels is not None and header.pixels > max_pixels:
-        raise ImageTooLargeError(
-            path,
-            f"the image has {header.pixels:,} pixels (shape {header.spatial_shape}), more than the limit of "
-            f"{max_pixels:,} (decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
-        )
-    return plan_read(header, path, max_bytes=max_bytes, target_size=target_size)
-
-
-def read_image(
-    path: str | os.PathLike[str],
-    *,
-    window: str | tuple[float, float] | None = None,
-    max_pixels: int | None = 20_000 * 20_000,
-    dicom_display: bool = True,
-    max_bytes: int | None = MAX_IMAGE_BYTES,
-    target_size: Sequence[int] | None = None,
-    series_uid: str | None = None,
-) -> ImageData:
-    """Read any supported image, detecting its format from the content.
-
-    Dispatches to :func:`medimg.io.read_dicom`, :func:`medimg.io.read_nifti` or the raster reader; a folder is
-    read as one DICOM series (:func:`medimg.io.read_dicom_series`).
-
-    Args:
-        path: an image file (DICOM, NIfTI ``.nii``/``.nii.gz``, PNG, JPEG, BMP, TIFF, GIF) or a DICOM folder.
-        window: optional intensity window: a preset name (``"lung"``, ``"brain"``... see
-            :data:`medimg.io.WINDOW_PRESETS`), ``"auto"``/``"file"`` (the DICOM file's own window, else the
-            image's min-max) or an explicit ``(center, width)``. On non-DICOM images it applies to the raw
-            values. The result is then ``float32`` in 0..1 and ``meta["window"] = (center, width)``.
-        max_pixels: decompression-bomb guard (pixels per image, from the header, any format); None disables it.
-        dicom_display: without a window, map non-CT grey DICOM (MR, US, CR, DX...) to 0..255 by its own VOI
-            window or robust percentiles, as its 8-bit export would be (see :mod:`medimg.io.windowing`);
-            ``False`` keeps the raw scanner values.
-        max_bytes: memory budget of this read (:data:`medimg.io.limits.MAX_IMAGE_BYTES`): computed from the
-            header before any pixel is decoded; an image over it is read reduced when ``target_size`` allows,
-            else refused. None disables it.
-        target_size: the spatial size the caller resizes to (a classifier's input size): a much larger image is
-            read reduced by an integer factor, keeping at least 8x this size (``meta["reduced_by"]`` and
-            ``meta["full_shape"]`` say so; spacing and affine follow). None: full resolution.
-        series_uid: a folder: the SeriesInstanceUID of the series to read, when it holds several (``""``: the
-            files without one).
-
-    Returns:
-        ImageData with a channel-first ``float32`` array ``(C, H, W)`` or ``(C, D, H, W)``; see each reader
-        for its axis conventions and ``meta``.
-
-    Raises:
-        ImageReadError: missing, empty, truncated, corrupt or unsupported file (the message names the file and
-            says what is wrong). Library exceptions are always wrapped into it.
-        ImageTooLargeError: more pixels than ``max_pixels``, or more memory than ``max_bytes`` even reduced.
-        ConfigError: unknown window name, malformed ``(center, width)``, or a CT window on a non-CT DICOM.
-        MissingDependencyError: the reader for this format needs a package that is not installed.
-    """
-    from medimg.io.windowing import apply_input_intensity, resolve_window
-
-    p = Path(path)
-    if window is not None:
-        resolve_window(window, {})  # validate the window before any (possibly slow) read
-    fmt = "dicom series" if p.is_dir() else detect_format(p)
-    reduce = 1 if fmt == "dicom series" else _plan_read(p, fmt, max_pixels, max_bytes, target_size)
-    try:
-        if fmt == "dicom series":
-            from medimg.io.dicom import read_dicom_series
-
-            image = read_dicom_series(p, series_uid=series_uid)
-        elif fmt == "dicom":
-            from medimg.io.dicom import read_dicom
-
-            image = read_dicom(p, reduce=reduce)
-        elif fmt == "nifti":
-            from medimg.io.nifti import read_nifti
-
-            image = read_nifti(p, reduce=reduce)
-        else:
-            from medimg.io.raster import read_raster
-
-            image = read_raster(p, fmt=fmt, max_pixels=max_pixels, reduce=reduce)
-    except (MedimgError, MemoryError):
-        raise
-    except Exception as exc:
-        raise ImageReadError(
-            p, f"unexpected error while reading this {fmt} file ({type(exc).__name__}: {exc})"
-        ) from exc
-    if np.issubdtype(image.array.dtype, np.floating) and not np.isfinite(image.array).all():
-        bad = int(image.array.size - np.count_nonzero(np.isfinite(image.array)))
-        raise ImageReadError(
-            p,
-            f"{bad} of {image.array.size} pixel values are NaN or infinite: no prediction or training can use them. "
-            "Replace them (e.g. with 0 or the background value) and save the image again",
-        )
-    return apply_input_intensity(image, window, dicom_display=dicom_display)

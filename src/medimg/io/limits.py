@@ -1,8 +1,8 @@
 """What one image may cost to read, known from its header before any pixel is decoded.
 
 A 100 KB PNG can hold 20,000 x 20,000 pixels; decoded naively it needs gigabytes. Every reader therefore first
-reads the header (:func:`read_header`: format, shape, bytes per sample) and :func:`plan_read` decides how to
-read the pixels:
+reads the header (:func:`medimg.io.read.read_header`: format, shape, bytes per sample) and :func:`plan_read`
+decides how to read the pixels:
 
 * at full resolution when the array :func:`~medimg.io.read_image` returns (``float32``, every channel) fits in
   the budget ``max_bytes`` (default :data:`MAX_IMAGE_BYTES`, 2 GiB);
@@ -33,18 +33,16 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
+from medimg.errors import ImageTooLargeError
 
 __all__ = [
     "MAX_IMAGE_BYTES",
     "REDUCTION_MARGIN",
     "ImageHeader",
     "plan_read",
-    "read_header",
     "reduce_blocks",
     "reduce_for_size",
     "reduced_geometry",
@@ -95,39 +93,6 @@ class ImageHeader:
         return math.prod(self.shape) * 4
 
 
-def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHeader:
-    """The header of an image file, read without decoding its pixels.
-
-    Args:
-        path: an image file (not a DICOM folder).
-        fmt: its format when already known (:func:`~medimg.io.formats.detect_format`).
-
-    Raises:
-        ImageReadError: the file is missing, not an image, or its header is corrupt.
-    """
-    p = Path(path)
-    if fmt is None:
-        from medimg.io.formats import detect_format
-
-        fmt = detect_format(p)
-    try:
-        if fmt == "dicom":
-            from medimg.io.dicom import dicom_header
-
-            return dicom_header(p)
-        if fmt == "nifti":
-            from medimg.io.nifti import nifti_header
-
-            return nifti_header(p)
-        from medimg.io.raster import raster_header
-
-        return raster_header(p, fmt)
-    except (MedimgError, MemoryError):
-        raise
-    except Exception as exc:
-        raise ImageReadError(p, f"the {fmt} header cannot be read ({type(exc).__name__}: {exc})") from exc
-
-
 def reduction_factor(
     spatial_shape: Sequence[int], target_size: Sequence[int] | None, margin: int = REDUCTION_MARGIN
 ) -> int:
@@ -161,7 +126,7 @@ def plan_read(
     """Decide how to read an image within the budget: the reduction factor (1 = full resolution).
 
     Args:
-        header: the file's header (:func:`read_header`).
+        header: the file's header (:func:`medimg.io.read.read_header`).
         path: the file, for the error message.
         max_bytes: the budget (see :data:`MAX_IMAGE_BYTES`); ``None``: no limit.
         target_size: the spatial size the caller will resize to; ``None``: the caller needs full resolution.
