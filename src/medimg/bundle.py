@@ -14,14 +14,14 @@ from typing import Any
 
 def dataset_options(run_dir: str | Path) -> dict[str, Any]:
     """How the run's training data was loaded (``config.json``), to load it (or an external set) the same way."""
+    from medimg.io.windowing import window_from_json
     from medimg.run_folder import RunFolder
 
     options = RunFolder(run_dir).read_json("config.json").get("dataset_options", {})
-    window = options.get("window")
     loaded: dict[str, Any] = {
         "include": options.get("include") or None,
         "exclude": options.get("exclude") or None,
-        "window": (float(window[0]), float(window[1])) if isinstance(window, list) else window,
+        "window": window_from_json(options.get("window")),
     }
     if options.get("colour_table"):
         loaded["colour_table"] = options["colour_table"]

@@ -450,8 +450,9 @@ class ClassicalModel:
                 except DatasetError:
                     continue
             files = [p for p in files if p.resolve() not in mask_files]
-        window = (self.metadata_.get("input") or {}).get("window")
-        window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
+        from medimg.io.windowing import window_from_json
+
+        window = window_from_json((self.metadata_.get("input") or {}).get("window"))
         samples, failed = [], []
         for path in files:
             try:

@@ -53,8 +53,9 @@ import torch
 from torch import nn
 
 from medimg.errors import ExportError, MissingDependencyError
-from medimg.export.parity import PreparedExport, first_split, parity_images, window_from_json
+from medimg.export.parity import PreparedExport, first_split, parity_images
 from medimg.export.preprocess import PREPROCESSING_KEYS
+from medimg.io.windowing import window_from_json
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData

@@ -18,12 +18,13 @@ import torch
 from torch import nn
 
 from medimg.errors import ImageReadError
+from medimg.io.windowing import window_from_json
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
     from medimg.tasks.base import Trained
 
-__all__ = ["PreparedExport", "first_split", "parity_images", "window_from_json"]
+__all__ = ["PreparedExport", "first_split", "parity_images"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +106,3 @@ def first_split(
         if images:
             return images, split
     return [], ""
-
-
-def window_from_json(value: Any) -> str | tuple[float, float] | None:
-    """A window as saved in JSON (a preset name, ``[center, width]`` or null), as :func:`medimg.io.read_image`
-    takes it."""
-    return (float(value[0]), float(value[1])) if isinstance(value, list) else value

@@ -173,8 +173,9 @@ class OnnxPredictor:
     @property
     def window(self) -> str | tuple[float, float] | None:
         """The intensity window the model was trained with (applied when reading DICOM/NIfTI)."""
-        value = self.input_spec.get("window")
-        return (float(value[0]), float(value[1])) if isinstance(value, list) else value
+        from medimg.io.windowing import window_from_json
+
+        return window_from_json(self.input_spec.get("window"))
 
     # ------------------------------------------------------------------ classify
     def preprocess(self, arrays: Sequence[np.ndarray], sources: Sequence[str] | None = None) -> np.ndarray:

@@ -48,6 +48,7 @@ __all__ = [
     "display_scale",
     "is_hounsfield",
     "resolve_window",
+    "window_from_json",
 ]
 
 #: Standard CT windows ``name -> (center, width)`` in Hounsfield units (values as listed by Radiopaedia,
@@ -78,6 +79,12 @@ DISPLAY_MAX = 255.0
 
 #: Percentiles that stretch a deep (> 8-bit) image without a VOI window onto the display range.
 DISPLAY_PERCENTILES = (0.5, 99.5)
+
+
+def window_from_json(value: Any) -> str | tuple[float, float] | None:
+    """A window as saved in JSON (a preset name, ``[center, width]`` or null), as :func:`medimg.io.read_image`
+    takes it."""
+    return (float(value[0]), float(value[1])) if isinstance(value, list) else value
 
 
 def _normalise_name(name: str) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
+from medimg.io.windowing import window_from_json
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import ReportRow, Storage
 from medimg.serve.workers import CommitGuard
@@ -204,8 +205,7 @@ class PredictionService:
             input_info = {"format": fmt, **input_info}
             if dicom_facts is not None:
                 input_info["dicom"] = dicom_facts
-            window = self.model.metadata_.get("input", {}).get("window")
-            window = (float(window[0]), float(window[1])) if isinstance(window, list) else window
+            window = window_from_json(self.model.metadata_.get("input", {}).get("window"))
             guard.check()
             try:
                 image = read_image(
