@@ -60,24 +60,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     dest = Path(path)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"atomic_write_bytes expects bytes for {dest}, got {type(data).__name__}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = dest.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = _NEW_FILE_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(dest.parent)
+    with _replacing(dest, "wb") as handle:
+        handle.write(data)
     return dest
 
 
@@ -109,19 +93,28 @@ def atomic_text_file(path: str | os.PathLike[str], *, encoding: str = "utf-8") -
         ...     for record in records:
         ...         handle.write(json.dumps(record) + "\n")
     """
-    dest = Path(path)
+    with _replacing(Path(path), "w", encoding=encoding) as handle:
+        yield handle
+
+
+@contextmanager
+def _replacing(dest: Path, mode: str, *, encoding: str | None = None) -> Iterator[Any]:
+    """A temporary file beside ``dest`` opened with ``mode`` (``"wb"``, or ``"w"`` without newline translation);
+    on a normal exit flushed, fsync'ed, given ``dest``'s permission bits (``0o644`` when new) and renamed over it;
+    on an exception removed, ``dest`` unchanged. Missing parent folders are created."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode = dest.stat().st_mode & 0o7777
+        permissions = dest.stat().st_mode & 0o7777
     except FileNotFoundError:
-        mode = _NEW_FILE_MODE
+        permissions = _NEW_FILE_MODE
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+        text = "b" not in mode
+        with os.fdopen(fd, mode, encoding=encoding if text else None, newline="" if text else None) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
+        os.chmod(tmp_name, permissions)
         os.replace(tmp_name, dest)
     except BaseException:
         with suppress(OSError):
