@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from medimg.data.quality import CheckReport
     from medimg.evaluation.report import Report
     from medimg.export.onnx_export import ExportResult
+    from medimg.io.series_inputs import PredictionInputs
+    from medimg.planning.domain import InputReader
     from medimg.tasks.base import Task
     from medimg.tasks.classify.predict import Prediction
     from medimg.tasks.classify.stream import StreamStats
@@ -367,14 +369,9 @@ class Model:
             self.failed_ = self._classical.failed_
             return predictions
         self._require_fitted()
-        from medimg.io.series_inputs import expand_prediction_inputs
-        from medimg.planning.domain import InputReader
         from medimg.tasks.series_prediction import series_files, with_series
 
-        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        reader = InputReader.for_run(self, window=window, strict=strict)
-        found = expand_prediction_inputs(items, include=include, exclude=exclude)
-        volumetric = getattr(self.plan_, "spatial_dims", 2) == 3
+        reader, found, volumetric = self._prediction_inputs(inputs, window, strict, include, exclude)
         predictions, failed = self._task.predict(
             self,
             series_files(found, volumetric=volumetric, reader=reader),
@@ -421,19 +418,14 @@ class Model:
             )
             return
         self._require_fitted()
-        from medimg.io.series_inputs import expand_prediction_inputs
-        from medimg.planning.domain import InputReader
         from medimg.tasks.classify.predict import iter_predict_files
         from medimg.tasks.classify.stream import StreamStats
         from medimg.tasks.series_prediction import series_files, with_series
 
         assert self.network_ is not None and self.plan_ is not None
-        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         stats = stats if stats is not None else StreamStats()
         self.failed_ = stats.failed
-        reader = InputReader.for_run(self, window=window, strict=strict)
-        found = expand_prediction_inputs(items, include=include, exclude=exclude)
-        volumetric = self.plan_.spatial_dims == 3
+        reader, found, volumetric = self._prediction_inputs(inputs, window, strict, include, exclude)
         predictions = iter_predict_files(
             self.network_,
             self.plan_,
@@ -445,6 +437,25 @@ class Model:
             **stream,
         )
         yield from with_series(predictions, found, volumetric=volumetric)
+
+    def _prediction_inputs(
+        self,
+        inputs: str | Path | Sequence[str | Path],
+        window: str | tuple[float, float] | None,
+        strict: bool,
+        include: str | Sequence[str] | None,
+        exclude: str | Sequence[str] | None,
+    ) -> tuple[InputReader, PredictionInputs, bool]:
+        """What :meth:`predict` and :meth:`predict_iter` read: the run's input reader (window, domain check), the
+        files and DICOM series found in ``inputs`` (:func:`medimg.io.series_inputs.expand_prediction_inputs`) and
+        whether the model is 3D (a series is then one volume)."""
+        from medimg.io.series_inputs import expand_prediction_inputs
+        from medimg.planning.domain import InputReader
+
+        items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+        reader = InputReader.for_run(self, window=window, strict=strict)
+        found = expand_prediction_inputs(items, include=include, exclude=exclude)
+        return reader, found, getattr(self.plan_, "spatial_dims", 2) == 3
 
     # ------------------------------------------------------------------ generation
     def generate(self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0) -> SyntheticSet:
