@@ -37,7 +37,7 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, 
         "--epochs",
         "2",
         "--budget-s",
-        "10",  # the tiny set is learnt within seconds; a longer budget only buys ensemble members
+        "4",  # the tiny set is learnt within seconds; a longer budget only buys ensemble members
         "--speed-steps",
         "1",
         "--no-speed-compile",  # compiling takes minutes on 2 cores: tests/benchmarks/test_speed_compile.py (slow)
@@ -58,7 +58,7 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     out = tmp_path / "result.json"
     out.write_text(json.dumps(result))
     command = [sys.executable, str(SCRIPT), "--data", str(folder), "--only", "tinymnist", "--configs", "auto"]
-    command += ["--seeds", "0,1", "--budget-s", "10", "--no-speed", "--resume", "--out", str(out)]
+    command += ["--seeds", "0,1", "--budget-s", "4", "--no-speed", "--resume", "--out", str(out)]
     proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert " seed 0 ..." not in proc.stdout  # nothing retrained
@@ -68,7 +68,7 @@ def test_resume_keeps_finished_runs_and_other_configurations(
     assert configs["auto"]["runs"] == result["datasets"]["tinymnist"]["configurations"]["auto"]["runs"]
     assert "speed" in again and len(again["commands"]) == 2
     # --fresh retrains the selected runs and keeps the others
-    fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--budget-s", "10", "--no-speed", "--resume"]
+    fresh = [*command[: command.index("--seeds")], "--seeds", "0", "--budget-s", "4", "--no-speed", "--resume"]
     fresh.append("--fresh")
     proc = subprocess.run([*fresh, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
