@@ -192,3 +192,11 @@ def test_the_gan_step_resumes_with_its_optimisers(phantoms: Path, tmp_path: Path
     state = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert [row["epoch"] for row in result.history] == [1, 2]
     assert state["task_step"]["generator_steps"] == 6 and state["task_step"]["g_optimizer"]["state"]
+
+
+def test_evaluating_on_another_set_compares_with_the_runs_own_training_images(gan_run: Model, tmp_path: Path) -> None:
+    other = make_phantom_dataset(tmp_path / "other", n_per_class=8, size=16, seed=1)
+    report = gan_run.evaluate(other, split="all", out_dir=tmp_path / "report")
+    metrics = report.metrics
+    assert metrics["n"] >= 2 and metrics["fd_real_reference"] is not None  # the training split was loaded
+    assert 0 <= metrics["memorised_share"] <= 1 and len(report.closest_pairs) >= 1

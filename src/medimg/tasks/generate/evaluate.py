@@ -42,8 +42,12 @@ def evaluate_generator(
     n_resamples: int = 1000,
     strict: bool = False,
     extra: dict[str, Any] | None = None,
+    load_dataset: Callable[..., Any],
 ) -> GenerationReport:
-    """Compare samples of ``model`` with the real images of ``cases``; write ``out_dir/report.{json,html}``."""
+    """Compare samples of ``model`` with the real images of ``cases``; write ``out_dir/report.{json,html}``.
+
+    ``load_dataset(path, **options)`` loads the run's training data when ``dataset`` is another set (the task's
+    :meth:`~medimg.tasks.generate.task.GenerateTask.load_dataset`)."""
     from medimg.tasks.generate.data import read_real
     from medimg.tasks.generate.sampling import sample_images
 
@@ -58,7 +62,7 @@ def evaluate_generator(
     chosen = np.sort(rng.permutation(len(real))[:n])
     real_x, real_y = real.x[chosen].float(), real.y[chosen]
     fake_x = sample_images(network, plan, real_y, seed=EVALUATION_SEED)
-    train = _training_images(model, dataset, plan, strict)
+    train = _training_images(model, dataset, plan, strict, load_dataset)
     space = feature_space_of_run(run_dir, plan)
     real_f = space.embed(real_x, plan.eval_batch_size)
     fake_f = space.embed(fake_x, plan.eval_batch_size)
@@ -157,13 +161,14 @@ def _file_stem(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_")
 
 
-def _training_images(model: Any, dataset: Any, plan: GeneratePlan, strict: bool) -> Any:
+def _training_images(
+    model: Any, dataset: Any, plan: GeneratePlan, strict: bool, load_dataset: Callable[..., Any]
+) -> Any:
     """The run's training split, prepared like the samples (for the memorisation check and the reference)."""
     from medimg.bundle import dataset_options
     from medimg.data.splits import Splits, cases_for
     from medimg.run_folder import RunFolder
     from medimg.tasks.generate.data import read_real
-    from medimg.tasks.generate.task import GENERATE
 
     run = RunFolder(model.run_dir_ or ".")
     if not run.file("splits.json").is_file():
@@ -171,7 +176,7 @@ def _training_images(model: Any, dataset: Any, plan: GeneratePlan, strict: bool)
     config = run.read_json("config.json")
     source = dataset
     if Path(config["data"]).resolve() != Path(dataset.root).resolve():
-        source = GENERATE.load_dataset(Path(config["data"]), **dataset_options(run.path))
+        source = load_dataset(Path(config["data"]), **dataset_options(run.path))
     cases = cases_for(source, Splits.from_dict(run.read_json("splits.json")), "train")
     return read_real(source, cases, plan, strict=strict)
 

@@ -147,6 +147,7 @@ class GenerateTask:
             n_resamples=n_resamples,
             strict=strict,
             extra=run_details(model),
+            load_dataset=self.load_dataset,
         )
 
     def predict(
