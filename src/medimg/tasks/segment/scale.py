@@ -30,9 +30,11 @@ import numpy as np
 
 from medimg.errors import ConfigError
 from medimg.io.image import ImageData
+from medimg.planning.domain import SIZE_FACTOR
 
-#: An input whose scale differs from training by more than this factor (either way) is reported.
-SCALE_TOLERANCE = 1.5
+#: An input whose scale differs from training by more than this factor (either way) is reported: the input-domain
+#: check's size tolerance, so the scale warning and the domain verdict judge sizes alike.
+SCALE_TOLERANCE = SIZE_FACTOR
 
 
 def validate_scale(scale: float | None) -> float:
