@@ -59,6 +59,27 @@ def test_time_budget_adds_members_only_while_they_fit(phantom_dir: Path, tmp_pat
     assert not (tmp_path / "tight" / "member_1").exists()
 
 
+def test_time_budget_is_split_among_networks_of_enough_epochs(phantom_dir: Path, tmp_path: Path) -> None:
+    """With ensemble_min_epochs the first network takes only its share of the budget, so the others fit too;
+    without it the first network's schedule fills the whole budget and it stays alone."""
+    ds = Dataset.load(phantom_dir)
+    common = {
+        "epochs": 10_000,
+        "early_stopping_patience": 0,  # each network runs until its budget ends
+        "progress": False,
+        "tensorboard": False,
+        "ensemble_budget_max": 3,
+        "time_budget_s": 8,
+    }
+    shared = Model("simple-cnn").fit(ds, run_dir=tmp_path / "shared", ensemble_min_epochs=2, **common)
+    training = shared.metadata_["training"]
+    assert training["ensemble"]["members"] == 3, training
+    assert training["train_time_s"] <= 8 * 1.5
+    alone = Model("simple-cnn").fit(ds, run_dir=tmp_path / "alone", ensemble_min_epochs=None, **common)
+    assert alone.metadata_["training"]["ensemble"]["members"] == 1
+    assert alone.metadata_["training"]["epochs_run"] > training["epochs_run"]
+
+
 def test_class_weights_are_undone_in_the_saved_logits(phantom_dir: Path, tmp_path: Path) -> None:
     ds = Dataset.load(phantom_dir)
     common = {"epochs": 1, "progress": False, "tensorboard": False, "class_weights": [4.0, 0.5]}

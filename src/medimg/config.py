@@ -46,6 +46,11 @@ class FitOptions(BaseModel):
         description="folder (or synthetic.csv) of images written by `medimg generate`: added to the training split "
         "only, never to validation or test",
     )
+    teacher: str | None = Field(
+        None,
+        description="run folder of a trained classifier (e.g. an ensemble) whose soft predictions the network learns "
+        "from as well as from the labels (knowledge distillation into a smaller, faster network)",
+    )
     unlabelled: str | None = Field(
         None,
         description="unlabelled pool for semi-supervised training (where it came from; the images travel with the "

@@ -158,6 +158,8 @@ class Model:
                 raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
             if kwargs.get("synthetic"):
                 raise ConfigError(f"{self.network} is a classical model: synthetic training images need a network")
+            if kwargs.get("teacher"):
+                raise ConfigError(f"{self.network} is a classical model: distillation from a teacher needs a network")
             options = FitOptions(**{k: v for k, v in kwargs.items() if k in FitOptions.model_fields})
             loaded = self._as_dataset(data, include=include, exclude=exclude, window=window)
             self._classical.fit(
@@ -180,6 +182,8 @@ class Model:
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in fields})
+        if options.teacher is not None and self._task.name != "classify":
+            raise ConfigError(f"--teacher distils a classifier; the {self._task.name} task does not take one")
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
         dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
         dataset = self._without_label_conflicts(dataset, options, check)

@@ -130,7 +130,7 @@ def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
     import argparse
 
     bench = _bench_module()
-    args = argparse.Namespace(epochs=0, budget_s=600.0)
+    args = argparse.Namespace(epochs=0, budget_s=600.0, short_budget_s=0.0)
     configs = bench.configurations(3, 64, args)
     assert set(configs) == {"reference", "auto-28", "auto-64"}
     assert configs["reference"]["input_size"] == 28 and configs["reference"]["epochs"] == 100

@@ -8,7 +8,7 @@ import torch
 from medimg.engine.batches import TensorBatches
 from medimg.engine.checkpoint import load_checkpoint
 from medimg.engine.schedule import lr_multiplier
-from medimg.engine.trainer import TaskHooks, train
+from medimg.engine.trainer import TaskHooks, networks_in_budget, train
 from medimg.networks import create_network
 from medimg.planning.plan import AugmentationPlan, Plan
 from medimg.tasks.classify.data import PreparedSplit
@@ -183,6 +183,13 @@ def test_distributed_shards_cover_each_global_batch_once() -> None:
     for step, full in enumerate(whole[: len(epochs[0])]):
         shards = torch.cat([epochs[0][step][1], epochs[1][step][1]])
         assert sorted(shards.tolist()) == sorted(full[1].tolist())  # nothing lost, nothing twice
+
+
+def test_networks_in_budget() -> None:
+    assert networks_in_budget(3, None, 1.0, 100.0) == 1  # no minimum: the first network takes it all
+    assert networks_in_budget(3, 10, 1.0, 100.0) == 3  # room for 10 networks of 10 epochs, at most 3
+    assert networks_in_budget(3, 10, 4.0, 100.0) == 2  # 25 epochs fit: two networks of 12
+    assert networks_in_budget(3, 10, 20.0, 100.0) == 1  # not even one network of 10 epochs: it keeps the budget
 
 
 def test_budgeted_epochs() -> None:

@@ -191,6 +191,14 @@ def fit(
             "its rows with an empty label); settings: --set semi_supervised.FIELD=VALUE",
         ),
     ] = None,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RUN",
+            help="distil a trained classifier (e.g. an ensemble) into this network: it learns from RUN's soft "
+            "predictions as well as the labels; settings: --set distill_weight=W distill_temperature=T",
+        ),
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (default: planned)")] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
@@ -271,6 +279,7 @@ def fit(
         progress=progress,
         num_threads=threads,
         synthetic=str(synthetic) if synthetic else None,
+        teacher=str(teacher) if teacher else None,
         **overrides,
     )
     if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports

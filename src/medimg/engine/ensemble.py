@@ -1,9 +1,11 @@
 """Ensembles for every task: ``plan.ensemble`` networks trained with their own seeds, averaged as one network.
 
 Member ``k`` trains with seed :func:`member_seed` in ``run/member_k`` (member 0 in the run folder itself). Under
-``plan.time_budget_s`` the budget covers all members: the first gets all of it (its epochs are fitted to it), and
-another member is started, up to ``max(ensemble, ensemble_budget_max)``, only while the time left is at least
-what the previous member took (rank 0 decides, every rank follows).
+``plan.time_budget_s`` the budget covers all members: the first gets all of it (its epochs are fitted to it), or,
+with ``plan.ensemble_min_epochs``, the share of it its first epoch says leaves room for that many epochs in each of
+up to ``ensemble_budget_max`` members; the members after it split the time left among those still planned. Another
+member is started, up to ``max(ensemble, ensemble_budget_max)``, only while the time left is at least what the
+previous member took (rank 0 decides, every rank follows).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def train_members(
                     results[-1].train_time_s,
                 )
                 break
-            member_plan = single.model_copy(update={"time_budget_s": max(left, 1e-3)})
+            planned_after = max(1, results[0].budget_share - k) if results else 1  # members sharing what is left
+            member_plan = single.model_copy(update={"time_budget_s": max(left / planned_after, 1e-3)})
         member = member_seed(seed, k)
         torch.manual_seed(member)  # the initial weights too: same seed, same model
         network = build(single)
@@ -94,6 +97,7 @@ def train_members(
             tensorboard=tensorboard,
             label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),
             distributed=dist,
+            budget_networks=wanted if k == 0 and budget is not None else 1,
         )
         network.load_state_dict(result.best_state)
         if finish is not None:

@@ -25,6 +25,7 @@ from medimg.engine.batches import BatchSource, to_device
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
 from medimg.engine.distributed import Distributed
 from medimg.engine.schedule import lr_multiplier
+from medimg.engine.weight_average import WeightAverage
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_text
 from medimg.planning.plan import TrainingPlan
@@ -80,6 +81,15 @@ class TrainResult:
     stopped_early: bool = False
     train_time_s: float = 0.0
     epochs: int = 0
+    budget_share: int = 1
+
+
+def networks_in_budget(most: int, min_epochs: int | None, epoch_time_s: float, budget_s: float) -> int:
+    """How many networks (1 to ``most``) can share ``budget_s`` with at least ``min_epochs`` epochs each, at the
+    first epoch's ``epoch_time_s`` (1 when ``min_epochs`` is ``None``)."""
+    if min_epochs is None or epoch_time_s <= 0:
+        return 1
+    return int(max(1, min(most, math.floor(budget_s / (min_epochs * epoch_time_s)))))
 
 
 def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -> int:
@@ -150,6 +160,7 @@ def train(
     tensorboard: bool = True,
     label: str = "",
     distributed: Distributed | None = None,
+    budget_networks: int = 1,
 ) -> TrainResult:
     """Train ``network`` on the batches of ``batches`` following ``plan``; the task's ``hooks`` give the loss of a
     batch and the validation metrics.
@@ -158,6 +169,10 @@ def train(
     with an append to ``run_dir/metrics.jsonl`` and an atomic ``run_dir/checkpoints/last.pt``; the best epoch's
     weights are also written to ``best.pt``. With ``resume=True`` training continues after the last completed
     epoch and ends at the planned epoch, with the same batches as an uninterrupted run (seeded per epoch).
+
+    With ``budget_networks > 1`` (the first of an ensemble under a time budget) and ``plan.ensemble_min_epochs``,
+    the first epoch's time decides how many networks share the budget (:func:`networks_in_budget`); this one is
+    fitted to its share (``TrainResult.budget_share`` says how many).
 
     The network trains on ``distributed.device`` (CUDA when present). Under torchrun every rank calls this with its
     shard of the batches; the network is wrapped in DDP, rank 0 validates, decides (early stop, time budget) and
@@ -179,6 +194,9 @@ def train(
     network = network.to(dist.device).to(memory_format=batches.memory_format)
     optimizer = build_optimizer(network, plan)
     own_step = hooks.step(network, plan) if hooks.step is not None else None
+    # the EMA of the weights (a task with its own step, a GAN, keeps its own averages)
+    average = WeightAverage(network, plan.weight_ema) if plan.weight_ema and own_step is None else None
+    selected = average.module if average is not None else network  # what is validated and kept
 
     def make_scheduler(epochs: int, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
         schedule = lr_multiplier(
@@ -193,7 +211,7 @@ def train(
     higher = plan.monitor not in LOWER_IS_BETTER
     best_metric = -math.inf if higher else math.inf
     best_epoch, stale, start_epoch = 0, 0, 1
-    best_state = copy_state(network)
+    best_state = copy_state(selected)
     history: list[dict[str, float]] = []
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
@@ -201,6 +219,8 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         if own_step is not None:
             own_step.load_state_dict(state["task_step"])
+        if average is not None and "weight_average" in state:
+            average.load_state_dict(state["weight_average"])
         epochs = int(state.get("epochs", plan.epochs))
         amp = bool(state.get("amp", amp))
         scheduler = make_scheduler(epochs, int(state["scheduler"]["last_epoch"]) - 1)
@@ -208,7 +228,7 @@ def train(
         best_metric, best_epoch, stale = state["best_metric"], state["best_epoch"], state["stale_epochs"]
         history = list(state["history"])
         start_epoch = int(state["epoch"]) + 1
-        best_state = load_checkpoint(best_path)["model"] if best_path.is_file() else copy_state(network)
+        best_state = load_checkpoint(best_path)["model"] if best_path.is_file() else copy_state(selected)
         logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
@@ -226,6 +246,8 @@ def train(
         total=epochs,
     )
     started = time.perf_counter()
+    budget = plan.time_budget_s  # this network's budget (a share of the plan's when networks split it)
+    budget_share = 1
     epoch_times: list[float] = []
     stopped_early = False
     out_of_time = False
@@ -287,17 +309,20 @@ def train(
                 scaler.update()
             else:
                 optimizer.step()
+            if average is not None:
+                average.update(network)
             scheduler.step()
             total_loss += float(loss.detach()) * len(xb)
             seen += len(xb)
         train_time = time.perf_counter() - epoch_started
         network.eval()
+        selected.eval()
         val_started = time.perf_counter()
         val: dict[str, float] = {}
         if epoch % plan.val_every == 0 or epoch == epochs:
             if writes:
                 with torch.no_grad():
-                    val = hooks.validate(network)
+                    val = hooks.validate(selected)
             val = dist.broadcast(val)
         row: dict[str, float] = {
             "epoch": epoch,
@@ -313,18 +338,23 @@ def train(
         if val and (improved or best_epoch == 0):
             best_metric = current if not math.isnan(current) else best_metric
             best_epoch, stale = epoch, 0
-            best_state = copy_state(network)
+            best_state = copy_state(selected)
             if writes:
                 save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
         elif val:
             stale += plan.val_every
         row["best_epoch"] = best_epoch
-        if epoch == 1 and plan.time_budget_s is not None:
-            fitted = dist.broadcast(budgeted_epochs(plan.epochs, time.perf_counter() - started, plan.time_budget_s))
+        if epoch == 1 and budget is not None:
+            first_s = time.perf_counter() - started
+            budget_share = dist.broadcast(
+                networks_in_budget(budget_networks, plan.ensemble_min_epochs, first_s, budget)
+            )
+            if budget_share > 1:
+                budget /= budget_share
+                logger.info("time budget: %d networks share it, %.0f s each", budget_share, budget)
+            fitted = dist.broadcast(budgeted_epochs(plan.epochs, first_s, budget))
             if fitted != epochs:
-                logger.info(
-                    "time budget %.0f s: training %d of the planned %d epochs", plan.time_budget_s, fitted, epochs
-                )
+                logger.info("time budget %.0f s: training %d of the planned %d epochs", budget, fitted, epochs)
                 epochs = fitted
                 scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
                 epochs_bar.total = epochs
@@ -351,11 +381,12 @@ def train(
                     "amp": amp,
                     "history": history,
                     **({"task_step": own_step.state_dict()} if own_step is not None else {}),
+                    **({"weight_average": average.state_dict()} if average is not None else {}),
                 },
             )
         last_epoch_s = time.perf_counter() - epoch_started
         epoch_times.append(last_epoch_s)
-        if plan.time_budget_s is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
+        if budget is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
             # the machine got faster or slower since epoch 1 (another job ended or started): fit the schedule to
             # the budget again while it is young, from the median of the last epochs after the first
             recent = sorted((epoch_times[1:] or epoch_times)[-3:])
@@ -365,14 +396,14 @@ def train(
                     epoch,
                     time.perf_counter() - started,
                     recent[len(recent) // 2],
-                    plan.time_budget_s,
+                    budget,
                     plan.epochs,
                 )
             )
             if refit != epochs:
                 logger.info(
                     "time budget %.0f s: epochs now take %.0f s, training %d epochs instead of %d",
-                    plan.time_budget_s,
+                    budget,
                     recent[len(recent) // 2],
                     refit,
                     epochs,
@@ -380,13 +411,13 @@ def train(
                 epochs = refit
                 scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
                 epochs_bar.total = epochs
-        if plan.time_budget_s is not None and epoch < epochs:
+        if budget is not None and epoch < epochs:
             # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
-            out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > plan.time_budget_s)
+            out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > budget)
             if out_of_time:
                 logger.info(
                     "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
-                    plan.time_budget_s,
+                    budget,
                     epoch + 1,
                     last_epoch_s,
                 )
@@ -407,6 +438,7 @@ def train(
         stopped_early=stopped_early,
         train_time_s=time.perf_counter() - started,
         epochs=epochs,
+        budget_share=budget_share,
     )
 
 

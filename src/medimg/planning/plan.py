@@ -69,6 +69,20 @@ class TrainingPlan(BaseModel):
         description="with time_budget_s: networks are added while the budget left fits another (judged by the "
         "previous one's training time), up to this many (or ensemble, if larger); 1 = never",
     )
+    weight_ema: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="decay of an exponential moving average of the weights, updated every step; the average is "
+        "what is validated and saved (None = off; 0.99 averages over about the last 100 steps)",
+    )
+    ensemble_min_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="with time_budget_s: split the budget among as many networks (up to ensemble_budget_max) as "
+        "get at least this many epochs each, judged from the first epoch's time (None = the first network takes "
+        "the whole budget)",
+    )
     grad_clip_norm: float | None = Field(5.0, gt=0, description="clip the gradient norm to this (None = no clipping)")
     batch_size: int = Field(64, ge=1, description="samples per training step (over all processes)")
     monitor: str = Field("loss", description="validation metric for early stopping and model selection")
@@ -106,6 +120,16 @@ class Plan(TrainingPlan):
         description="after training with class_weights, subtract log(weight) from each class's logit (folded into "
         "the classifier's bias): the weights shape training, the probabilities stay calibrated to the training "
         "prior and argmax maximises accuracy",
+    )
+    distill_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="fit --teacher only: share of the loss that follows the teacher's soft predictions (the rest "
+        "follows the labels)",
+    )
+    distill_temperature: float = Field(
+        2.0, gt=0, description="fit --teacher only: softmax temperature of the distillation term"
     )
     augmentation: AugmentationPlan = Field(default_factory=AugmentationPlan)
     semi_supervised: SemiSupervisedPlan = Field(

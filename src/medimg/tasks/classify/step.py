@@ -12,6 +12,7 @@ from torch import nn
 from medimg.engine.trainer import TaskHooks
 from medimg.planning.plan import Plan
 from medimg.tasks.classify.data import PreparedSplit
+from medimg.tasks.classify.distillation import SoftTargets, distillation_loss
 from medimg.tasks.classify.inference import predict_logits
 
 
@@ -39,13 +40,16 @@ def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     return result
 
 
-def make_hooks(plan: Plan, val: PreparedSplit) -> TaskHooks:
-    """Loss and validation callbacks for the engine."""
+def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = None) -> TaskHooks:
+    """Loss and validation callbacks for the engine; with a ``teacher`` the loss also distils its predictions."""
     criterion = make_loss(plan)
     val_criterion = nn.CrossEntropyLoss()
 
     def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        return criterion(network(xb).float(), yb)
+        logits = network(xb).float()
+        if teacher is None:
+            return criterion(logits, yb)
+        return distillation_loss(logits, teacher(xb), criterion(logits, yb), plan)
 
     def validate(network: nn.Module) -> dict[str, float]:
         if len(val) == 0:

@@ -101,11 +101,21 @@ class ClassifyTask:
             distributed=distributed,
         )
         batches: BatchSource = labelled
-        hooks = make_hooks(plan, val_split)
+        teacher = None
+        if options.teacher is not None:
+            from medimg.tasks.classify.distillation import load_teacher
+
+            if options.unlabelled is not None:
+                raise ConfigError("--teacher and --unlabelled cannot be combined yet: distil, or learn from the pool")
+            assert planned.run_dir is not None
+            split = json.loads((planned.run_dir / "splits.json").read_text())["assignment"]
+            teacher = load_teacher(options.teacher, plan, list(dataset.class_names), split, distributed.device)
+        hooks = make_hooks(plan, val_split, teacher)
         summary = {
             "logit_adjustment": logit_shifts(plan),
             "train_images": len(train_split),
             "val_images": len(val_split),
+            **({"teacher": str(options.teacher)} if options.teacher is not None else {}),
         }
         skipped = [*train_split.skipped, *val_split.skipped]
         after_training = None

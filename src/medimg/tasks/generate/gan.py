@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from medimg.engine.weight_average import ema_update
 from medimg.tasks.generate.plan import GeneratePlan
 
 START_SIDE = 4
@@ -110,10 +111,7 @@ class ConditionalGAN(nn.Module):
     @torch.no_grad()
     def update_ema(self, decay: float) -> None:
         """``ema = decay * ema + (1 - decay) * generator``; BatchNorm statistics are copied."""
-        for average, current in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
-            average.lerp_(current, 1 - decay)
-        for average_buffer, buffer in zip(self.ema.buffers(), self.generator.buffers(), strict=True):
-            average_buffer.copy_(buffer)
+        ema_update(self.ema, self.generator, decay, average_buffers=False)
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

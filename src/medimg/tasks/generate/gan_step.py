@@ -12,12 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medimg.engine.weight_average import decay_at
 from medimg.tasks.generate.gan import ConditionalGAN
 from medimg.tasks.generate.plan import GeneratePlan
-
-EMA_WARMUP = 10.0
-"""The average's decay is ``min(ema_decay, (1 + t) / (EMA_WARMUP + t))`` at generator step ``t``: early on it
-tracks the generator, so a short run does not sample from near-initial weights."""
 
 
 def discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, kind: str) -> torch.Tensor:
@@ -76,7 +73,7 @@ class GANStep:
         self.g_optimizer.step()
         self.generator_steps += 1
         t = self.generator_steps
-        gan.update_ema(min(self.plan.ema_decay, (1 + t) / (EMA_WARMUP + t)))
+        gan.update_ema(decay_at(self.plan.ema_decay, t))  # warmed up: no sampling from near-initial weights
         return (d_loss + g_loss).detach()
 
     def state_dict(self) -> dict[str, Any]:

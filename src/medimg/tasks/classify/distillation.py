@@ -1,0 +1,93 @@
+"""Knowledge distillation (Hinton et al., 2015): a network learns from a trained classifier's soft predictions as
+well as from the labels, e.g. one small, fast network from an ensemble (``medimg fit DATA --teacher RUN``).
+
+The teacher sees each training batch exactly as the student does (after augmentation), in eval mode and without
+gradients. Its logits are taken before its class-weight logit adjustment, so teacher and student targets live in
+the same (class-weighted) space; the student gets its own adjustment when it has trained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from medimg.errors import ConfigError
+from medimg.planning.plan import Plan
+from medimg.tasks.classify.logit_adjustment import logit_shifts
+
+#: The plan fields that make a network's input: a teacher must share them with its student.
+INPUT_FIELDS = ("spatial_dims", "in_channels", "input_size", "clip_low", "clip_high", "norm_mean", "norm_std")
+
+SoftTargets = Callable[[torch.Tensor], torch.Tensor]
+"""``inputs -> teacher logits`` for a training batch."""
+
+
+def load_teacher(
+    run_dir: str | Path, plan: Plan, class_names: list[str], assignment: dict[str, str], device: torch.device
+) -> SoftTargets:
+    """The teacher of run folder ``run_dir`` as ``inputs -> logits`` (before its logit adjustment).
+
+    Args:
+        assignment: the student's split, ``case id -> train/val/test`` (``splits.json``): the teacher must not have
+            trained on the student's validation or test images, or its soft labels would leak them.
+
+    Raises:
+        RunFolderError: the folder holds no trained torch classifier.
+        ConfigError: the teacher classifies other classes, trained on the student's validation or test images, or
+            its input differs from the student's plan.
+    """
+    from medimg.bundle import load_bundle
+    from medimg.run_folder import RunFolder
+
+    bundle = load_bundle(run_dir)
+    if bundle.task != "classify":
+        raise ConfigError(f"teacher {run_dir} is a {bundle.task} run; distillation needs a classifier")
+    if list(bundle.class_names_) != list(class_names):
+        raise ConfigError(
+            f"teacher {run_dir} classifies {bundle.class_names_}, this data has {class_names}: train the student on "
+            "the teacher's data"
+        )
+    teacher_split = RunFolder(run_dir).read_json("splits.json").get("assignment", {})
+    leaked = sorted(c for c, part in assignment.items() if part != "train" and teacher_split.get(c) == "train")
+    if leaked:
+        raise ConfigError(
+            f"teacher {run_dir} trained on {len(leaked)} of this run's validation/test images (e.g. {leaked[0]}): "
+            "its soft labels would leak them; fit the student with the teacher's split (same --seed, "
+            "--val-fraction and --test-fraction)"
+        )
+    teacher_plan: Plan = bundle.plan_
+    differ = [f for f in INPUT_FIELDS if getattr(teacher_plan, f) != getattr(plan, f)]
+    if differ:
+        settings = " ".join(f"--set {f}={json.dumps(getattr(teacher_plan, f), separators=(',', ':'))}" for f in differ)
+        raise ConfigError(
+            f"teacher {run_dir} was trained on other inputs ({', '.join(differ)} differ): give the student the "
+            f"teacher's: {settings}"
+        )
+    network: nn.Module = bundle.network_.to(device).eval()
+    network.requires_grad_(False)
+    shifts = logit_shifts(teacher_plan)
+    undo = -torch.tensor(shifts, device=device) if shifts is not None else None
+
+    @torch.no_grad()
+    def soft_targets(inputs: torch.Tensor) -> torch.Tensor:
+        logits = network(inputs).float()
+        return logits if undo is None else logits + undo
+
+    return soft_targets
+
+
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, label_loss: torch.Tensor, plan: Plan
+) -> torch.Tensor:
+    """``(1 - w) * label_loss + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))`` with the plan's
+    ``distill_weight`` w and ``distill_temperature`` T (T^2 keeps the soft term's gradients on the labels' scale)."""
+    t = plan.distill_temperature
+    soft = F.kl_div(
+        F.log_softmax(student_logits / t, dim=1), F.softmax(teacher_logits / t, dim=1), reduction="batchmean"
+    )
+    return (1 - plan.distill_weight) * label_loss + plan.distill_weight * t * t * soft
