@@ -86,7 +86,10 @@ def configurations(spatial_dims: int, side: int, args: argparse.Namespace) -> di
         reference["epochs"] = args.epochs
     budget = {"time_budget_s": args.budget_s * (1 - BUDGET_RESERVE)}
     if spatial_dims == 2:
-        return {"reference": reference, "auto": budget}
+        configs = {"reference": reference, "auto": budget}
+        if args.short_budget_s:  # how soon the default plan passes the reference protocol's accuracy
+            configs[f"auto-{args.short_budget_s:g}s"] = {"time_budget_s": args.short_budget_s * (1 - BUDGET_RESERVE)}
+        return configs
     reference["batch_size"] = REFERENCE_3D_BATCH
     configs = {"reference": reference, "auto-28": {**budget, "input_size": 28}}
     if side != 28:
@@ -128,14 +131,20 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     )
     wall_s = time.perf_counter() - started
     assert model.network_ is not None and model.plan_ is not None
+    distilled = distil(dataset, spec) if spec.get("distil") else None
     test = prepare_split(dataset, [c for c in dataset.cases if c.split == "test"], model.plan_)
-    acc, auc = official_metrics(test.y.numpy(), predict_proba(model.network_, test.x, model.plan_))
+    probabilities = predict_proba(model.network_, test.x, model.plan_)
+    acc, auc = official_metrics(test.y.numpy(), probabilities)
+    train_labels = np.array([c.label for c in dataset.cases if c.split == "train"])
+    ablation = ablate(model.network_, model.plan_, test, probabilities, train_labels)
     rows = [json.loads(line) for line in (Path(spec["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
     plan = model.plan_
     training = model.metadata_.get("training", {})
     return {
         "acc": acc,
         "auc": auc,
+        "ablation": ablation,
+        **({"distilled": distilled} if distilled else {}),
         "wall_s": wall_s,
         "train_s": training.get("train_time_s"),
         "train_images_per_s": float(np.median([r["train_images_per_s"] for r in rows])),
@@ -146,6 +155,81 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "plan": describe_plan(plan),
     }
+
+
+def distil(dataset: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Distil the run just trained into ``spec["distil"]`` (a network name) under ``spec["distil_budget_s"]``:
+    ``medimg fit --teacher RUN``, the same seed and split; its test ACC/AUC (and ACC at the balanced decision)."""
+    import numpy as np
+
+    from medimg import Model
+    from medimg.tasks.classify.data import prepare_split
+    from medimg.tasks.classify.inference import predict_proba
+
+    started = time.perf_counter()
+    student = Model(spec["distil"]).fit(
+        dataset,
+        run_dir=str(Path(spec["run_dir"]).parent / "student"),
+        teacher=spec["run_dir"],
+        seed=spec["seed"],
+        progress=False,
+        tensorboard=False,
+        time_budget_s=spec["distil_budget_s"],
+        ensemble_budget_max=1,
+    )
+    assert student.network_ is not None and student.plan_ is not None
+    test = prepare_split(dataset, [c for c in dataset.cases if c.split == "test"], student.plan_)
+    probabilities = predict_proba(student.network_, test.x, student.plan_)
+    acc, auc = official_metrics(test.y.numpy(), probabilities)
+    train_labels = np.array([c.label for c in dataset.cases if c.split == "train"])
+    balanced = float(np.mean(balanced_accuracy_decision(probabilities, train_labels) == test.y.numpy()))
+    rows = student.metadata_.get("training", {})
+    return {
+        "network": spec["distil"],
+        "acc": acc,
+        "auc": auc,
+        "acc_balanced": balanced,
+        "wall_s": time.perf_counter() - started,
+        "epochs_run": rows.get("epochs_run"),
+    }
+
+
+def balanced_accuracy_decision(probabilities: Any, train_labels: Any) -> Any:
+    """The balanced decision: argmax of ``p(k|x) / prior_k`` with the training prior (for two classes, the threshold
+    at the training share of the positive class). The saved network is calibrated to the training prior; this
+    operating point weighs every class equally, as if the classes were balanced (the same as training without the
+    logit adjustment)."""
+    import numpy as np
+
+    prior = np.bincount(train_labels, minlength=probabilities.shape[1]) / len(train_labels)
+    return np.argmax(probabilities / np.maximum(prior, 1e-12), axis=1)
+
+
+def ablate(network: Any, plan: Any, test: Any, probabilities: Any, train_labels: Any) -> dict[str, Any]:
+    """What each post-training ingredient does on the test split, from the one trained model: every ensemble
+    member alone, the ensemble, and the balanced decision instead of argmax (ACC at both)."""
+    import numpy as np
+
+    from medimg.tasks.classify.inference import predict_proba
+
+    y = test.y.numpy()
+    members = list(getattr(network, "members", [network]))
+    rows: dict[str, Any] = {}
+    for k, member in enumerate(members):
+        p = predict_proba(member, test.x, plan) if len(members) > 1 else probabilities
+        acc, auc = official_metrics(y, p)
+        rows[f"network_{k + 1}"] = {
+            "acc": acc,
+            "auc": auc,
+            "acc_balanced": float(np.mean(balanced_accuracy_decision(p, train_labels) == y)),
+        }
+    acc, auc = official_metrics(y, probabilities)
+    rows["ensemble"] = {
+        "acc": acc,
+        "auc": auc,
+        "acc_balanced": float(np.mean(balanced_accuracy_decision(probabilities, train_labels) == y)),
+    }
+    return rows
 
 
 def describe_plan(plan: Any) -> str:
@@ -165,8 +249,11 @@ def _child(spec_path: Path) -> int:
     return 0
 
 
-def run_in_subprocess(spec: dict[str, Any]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
+def run_in_subprocess(spec: dict[str, Any], keep: Path | None = None) -> dict[str, Any]:
+    """Run one configuration and seed in its own process; its run folders go to ``keep`` (else are deleted)."""
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary) if keep is None else keep
+        folder.mkdir(parents=True, exist_ok=True)
         spec = {**spec, "run_dir": str(Path(folder) / "run"), "out": str(Path(folder) / "result.json")}
         spec_path = Path(folder) / "spec.json"
         spec_path.write_text(json.dumps(spec))
@@ -208,9 +295,50 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         **{f"{k}_mean": stat(k)[0] for k in ("acc", "auc", "wall_s", "train_images_per_s", "peak_rss_mb")},
         **{f"{k}_sd": stat(k)[1] for k in ("acc", "auc", "wall_s")},
         "epochs_run": [r.get("epochs_run") for r in ok],
+        "ablation_mean": mean_rows([r["ablation"] for r in ok if "ablation" in r]),
+        **(
+            {"distilled_mean": mean_rows([{"student": r["distilled"]} for r in ok])["student"]}
+            if ok and all("distilled" in r for r in ok)
+            else {}
+        ),
         "networks": [r.get("ensemble", 1) for r in ok],
         "plan": ok[0]["plan"] if ok else "",
     }
+
+
+def mean_rows(ablations: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per row present in every run (``network_1``, ``ensemble``...), the mean of each numeric value over runs."""
+    if not ablations:
+        return {}
+    shared = [k for k in ablations[0] if all(k in a for a in ablations)]
+    return {
+        row: {
+            key: statistics.fmean(float(a[row][key]) for a in ablations)
+            for key, value in ablations[0][row].items()
+            if isinstance(value, (int, float)) and all(isinstance(a[row].get(key), (int, float)) for a in ablations)
+        }
+        for row in shared
+    }
+
+
+def format_ablation(results: dict[str, Any]) -> str:
+    """Mean test ACC (argmax and balanced decision) and AUC per ingredient, from the same trained runs."""
+    lines = [
+        "| dataset | configuration | model | test ACC | ACC, balanced decision | test AUC |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for name, entry in results["datasets"].items():
+        for config, data in entry.get("configurations", {}).items():
+            s = data.get("summary") or summarise(data["runs"])
+            rows = dict(s.get("ablation_mean", {}))
+            if "distilled_mean" in s:
+                rows[f"distilled into {data['runs'][0]['distilled']['network']}"] = s["distilled_mean"]
+            for row, m in rows.items():
+                if {"acc", "auc", "acc_balanced"} <= set(m):
+                    lines.append(
+                        f"| {name} | {config} | {row} | {m['acc']:.3f} | {m['acc_balanced']:.3f} | {m['auc']:.3f} |"
+                    )
+    return "\n".join(lines)
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -251,6 +379,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=0, help="shorten the reference protocol to this many epochs")
     parser.add_argument("--budget-s", type=float, default=600.0, help="wall-clock budget per auto run, seconds")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    parser.add_argument(
+        "--short-budget-s", type=float, default=0.0, help="also run auto at this budget (time to reference accuracy)"
+    )
+    parser.add_argument("--keep-runs", type=Path, help="keep every run folder under this folder")
+    parser.add_argument("--distil", default="", help="distil each 2D auto run into this network (e.g. simple-cnn)")
+    parser.add_argument("--distil-budget-s", type=float, default=150.0, help="training budget of each distillation")
     parser.add_argument("--speed", action=argparse.BooleanOptionalAction, default=True, help="speed measurements")
     parser.add_argument("--speed-steps", type=int, default=20, help="timed steps per speed configuration")
     parser.add_argument(
@@ -308,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"{file.name} {config} seed {seed} ...", flush=True)
                 spec = {"file": str(file), "seed": seed, "threads": args.threads, "overrides": overrides}
-                result = {"seed": seed, **run_in_subprocess(spec)}
+                if args.distil and config == "auto" and info["spatial_dims"] == 2:
+                    spec.update(distil=args.distil, distil_budget_s=args.distil_budget_s)
+                keep = args.keep_runs / file.stem / config / f"seed_{seed}" if args.keep_runs else None
+                result = {"seed": seed, **run_in_subprocess(spec, keep)}
                 runs.append(result)
                 entry["configurations"][config] = {"overrides": overrides, "runs": runs}
                 _write(args.out, results)
@@ -321,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["configurations"][config]["summary"] = summarise(runs)
     _write(args.out, results)
     print("\n" + format_table(results))
+    print("\n" + format_ablation(results))
     if args.speed:
         described = {f: describe_file(f) for f in sorted(args.data.glob("*.npz"))}
         two_d = sorted(  # the default 28 px classifier first
