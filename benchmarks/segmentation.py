@@ -5,6 +5,7 @@
     python benchmarks/segmentation.py hippocampus              # MSD hippocampus, fixed 20% test split
     python benchmarks/segmentation.py drive --threads 1        # one torch thread (a busy, shared machine)
     python benchmarks/segmentation.py hippocampus --budgets 120 300 600 900 --seeds 0 1 2   # time-to-Dice curve
+    python benchmarks/segmentation.py hippocampus --budgets 900 --set weight_ema=0.99       # a plan change
 
 Without ``--budgets`` the default plan trains as planned (its epochs). With ``--budgets`` every run trains for a
 wall-clock budget instead (``time_budget_s``; epochs unbounded, the schedule fitted to the budget), one run per
@@ -60,7 +61,7 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
 
     spec = SETS[args.name]
     run_dir = args.runs / (args.name + (f"_seed{seed}_budget{int(budget)}" if budget is not None else ""))
-    plan = dict(spec["plan"])
+    plan = {**spec["plan"], **args.plan_overrides}
     if budget is not None:
         plan.update(time_budget_s=budget, epochs=BUDGET_EPOCHS)
     started, cpu_started = time.perf_counter(), _cpu_s()
@@ -82,6 +83,7 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
         "threads": args.threads,
         "seed": seed,
         "time_budget_s": budget,
+        "plan_overrides": args.plan_overrides,
         "wall_s": round(wall_s, 1),
         "cpu_s": round(cpu_s, 1),
         "training": training,
@@ -124,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", type=float, nargs="+", default=None, help="training budgets, seconds")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default: results/segmentation_SET.json")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--set", dest="set_", nargs="*", default=[], help="plan fields, FIELD=VALUE (as medimg fit)")
     args = parser.parse_args(argv)
+    from medimg.config import parse_assignments
+
+    args.plan_overrides = parse_assignments(args.set_)
 
     if not args.budgets:
         result = run_one(args, args.seed, None)
