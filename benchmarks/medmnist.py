@@ -89,6 +89,12 @@ def configurations(spatial_dims: int, side: int, args: argparse.Namespace) -> di
         configs = {"reference": reference, "auto": budget}
         if args.short_budget_s:  # how soon the default plan passes the reference protocol's accuracy
             configs[f"auto-{args.short_budget_s:g}s"] = {"time_budget_s": args.short_budget_s * (1 - BUDGET_RESERVE)}
+        if args.distil:  # the student network alone, same budget, no teacher: what distillation adds
+            configs[f"{args.distil}-alone"] = {
+                "network": args.distil,
+                "time_budget_s": args.distil_budget_s,
+                "ensemble_budget_max": 1,
+            }
         return configs
     reference["batch_size"] = REFERENCE_3D_BATCH
     configs = {"reference": reference, "auto-28": {**budget, "input_size": 28}}
