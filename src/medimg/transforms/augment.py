@@ -57,23 +57,55 @@ class BatchAugment:
 
     def _affine(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         p = self.plan
-        batch, d = x.shape[0], self.spatial_dims
-        angle = math.radians(p.rotate_deg) * _uniform(generator, batch)
-        zoom = 1 + p.scale * _uniform(generator, batch)
-        shift = 2 * p.translate * _uniform(generator, batch, d)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.zeros(batch, d, d + 1)
-        if d == 2:
-            theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
-            theta[:, 1, 0], theta[:, 1, 1] = sin, cos
-        else:  # rotate in the last two axes (the in-plane rotation of a slice), identity along depth
-            theta[:, 0, 0] = 1
-            theta[:, 1, 1], theta[:, 1, 2] = cos, -sin
-            theta[:, 2, 1], theta[:, 2, 2] = sin, cos
-        theta[:, :, :d] = theta[:, :, :d] / zoom.view(-1, 1, 1)
-        theta[:, :, d] = shift
-        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        grid = random_affine_grid(
+            x.shape, generator, rotate_deg=p.rotate_deg, scale=p.scale, translate=p.translate, dtype=x.dtype
+        )
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_affine_grid(
+    shape: torch.Size | tuple[int, ...],
+    generator: torch.Generator,
+    *,
+    rotate_deg: float,
+    scale: float,
+    translate: float = 0.0,
+    all_axes: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A ``grid_sample`` grid of one random rotation + zoom + shift per sample of a ``(B, C, *spatial)`` batch.
+
+    Angles are uniform in ``[-rotate_deg, rotate_deg]``, zoom in ``[1 - scale, 1 + scale]``, shifts in
+    ``[-translate, translate]`` of the size. Rotations are in voxel space (a non-square patch is not sheared).
+    2D: in the image plane. 3D: in the plane of the last two axes, or with ``all_axes`` about all three axes
+    (independent angles; nnU-Net's 3D augmentation).
+    """
+    batch, d = shape[0], len(shape) - 2
+    angle = math.radians(rotate_deg) * _uniform(generator, batch)
+    zoom = 1 + scale * _uniform(generator, batch)
+    shift = 2 * translate * _uniform(generator, batch, d)
+    if d == 2:
+        linear = _rotation(angle, 0, 1, 2)
+    else:  # affine_grid orders axes (x=W, y=H, z=D): rows 1, 2 are the last two tensor axes' other pair
+        linear = _rotation(angle, 1, 2, 3)
+        if all_axes:
+            for a, b in ((0, 2), (0, 1)):
+                extra = math.radians(rotate_deg) * _uniform(generator, batch)
+                linear = linear @ _rotation(extra, a, b, 3)
+    # rotate in voxel units: S^-1 R S with S the half-sizes in affine_grid's (W, H, D) order
+    half = torch.tensor([float(s) for s in reversed(shape[2:])])
+    linear = linear * half.view(1, 1, d) / half.view(1, d, 1)
+    theta = torch.cat([linear / zoom.view(-1, 1, 1), shift.unsqueeze(-1)], dim=2)
+    return F.affine_grid(theta.to(dtype), list(shape), align_corners=False)
+
+
+def _rotation(angle: torch.Tensor, a: int, b: int, d: int) -> torch.Tensor:
+    """Per-sample ``(B, d, d)`` rotations by ``angle`` in the plane of axes ``a``, ``b``."""
+    rot = torch.eye(d).repeat(angle.shape[0], 1, 1)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rot[:, a, a], rot[:, a, b] = cos, -sin
+    rot[:, b, a], rot[:, b, b] = sin, cos
+    return rot
 
 
 def _uniform(generator: torch.Generator, *shape: int) -> torch.Tensor:

@@ -134,6 +134,47 @@ def test_augmentation_keeps_images_and_labels_aligned(dims: int) -> None:
     assert not torch.equal(gy, y)  # something was actually flipped or rotated
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_rotation_and_zoom_keep_labels_aligned_and_ignore_outside(dims: int) -> None:
+    """Warped labels stay where the warped image says they are; voxels from outside the patch are ignored."""
+    from medimg.tasks.segment.labels import IGNORE
+    from medimg.tasks.segment.planning import SegAugmentation
+    from medimg.tasks.segment.sampling import augment_batch
+
+    shape = (8, 24, 32) if dims == 2 else (8, 12, 16, 20)  # non-square: rotations must not shear
+    y = torch.zeros(shape, dtype=torch.long)
+    centre = tuple(slice(s // 4, 3 * s // 4) for s in shape[1:])
+    y[(slice(None), *centre)] = 1
+    y[(slice(None), *[slice(s // 2 - 1, s // 2 + 1) for s in shape[1:]])] = 2
+    x = y.float().unsqueeze(1) * 10
+    aug = SegAugmentation(rotate_deg=30, scale=0.25, spatial_probability=1.0)
+    gx, gy = augment_batch(x.clone(), y.clone(), aug, torch.Generator().manual_seed(3))
+    assert not torch.equal(gy, y)
+    inside = gy != IGNORE
+    # bilinear image vs nearest labels agree away from edges: where the image is clearly one class
+    for cls in (0, 1):
+        clear = inside & ((gx[:, 0] - 10 * cls).abs() < 1)
+        assert (gy[clear] == cls).float().mean() > 0.97
+    assert (gy == IGNORE).any() and (gx[:, 0][gy == IGNORE].abs() < 10).all()
+    assert set(gy.unique().tolist()) <= {0, 1, 2, IGNORE}
+    none = SegAugmentation(rotate_deg=30, scale=0.25, spatial_probability=0.0)
+    same_x, same_y = augment_batch(x.clone(), y.clone(), none, torch.Generator().manual_seed(3))
+    assert torch.equal(same_y, y) and torch.equal(same_x, x)
+
+
+def test_volumes_get_rotation_and_zoom_by_default() -> None:
+    from medimg.tasks.segment.planning import SegFingerprint, determine_augmentation
+
+    fields = SegFingerprint.model_fields
+    assert "spatial_dims" in fields
+    volume = SegFingerprint.model_construct(spatial_dims=3)
+    aug, reason = determine_augmentation(volume, [40, 56, 40])
+    assert aug.spatial_probability > 0 and aug.rotate_deg > 0 and aug.scale > 0 and "rotation" in reason
+    flat = SegFingerprint.model_construct(spatial_dims=2)
+    aug, _ = determine_augmentation(flat, [128, 128])
+    assert aug.spatial_probability == 0
+
+
 def test_patch_sampler_centres_on_foreground() -> None:
     from medimg.tasks.segment.planning import SegAugmentation
     from medimg.tasks.segment.sampling import PatchSampler

@@ -58,6 +58,11 @@ class SegAugmentation(BaseModel):
 
     flip_axes: list[int] = Field(default_factory=list, description="spatial axes flipped with p=0.5")
     rotate90: bool = Field(False, description="random 90-degree rotations in the plane of the last two axes")
+    rotate_deg: float = Field(0.0, ge=0, le=180, description="max rotation (3D: about every axis), degrees")
+    scale: float = Field(0.0, ge=0, lt=1, description="max relative zoom in/out")
+    spatial_probability: float = Field(
+        0.0, ge=0, le=1, description="share of patches given a random rotation + zoom (labels: nearest neighbour)"
+    )
     intensity_scale: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
     intensity_shift: float = Field(0.0, ge=0, description="max additive shift (normalised units)")
     noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
@@ -325,17 +330,24 @@ def determine_val_every(epochs: int) -> tuple[int, str]:
 def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAugmentation, str]:
     """Mirroring on every axis (nnU-Net's default: segmentation is local, and flips are free) plus 90-degree
     rotations for square 2D patches (microscopy, fundus, dermoscopy have no canonical orientation at the
-    pixel level), and mild contrast/brightness jitter.
+    pixel level), and mild contrast/brightness jitter. Volumes also get nnU-Net's rotation (+-30 degrees about
+    every axis) and zoom (+-25%) on a third of the patches: 3D training sets are small (hundreds of cases).
     """
     rotate = fp.spatial_dims == 2 and len(set(patch)) == 1
+    volume = fp.spatial_dims == 3
     aug = SegAugmentation(
         flip_axes=list(range(fp.spatial_dims)),
         rotate90=rotate,
+        rotate_deg=30.0 if volume else 0.0,
+        scale=0.25 if volume else 0.0,
+        spatial_probability=0.33 if volume else 0.0,
         intensity_scale=0.15,
         intensity_shift=0.1,
         noise_std=0.05,
     )
-    return aug, "flips on every axis" + (", 90-degree rotations" if rotate else "") + ", intensity jitter"
+    reason = "flips on every axis" + (", 90-degree rotations" if rotate else "")
+    reason += ", rotation +-30 deg + zoom +-25% on 1/3 of the patches" if volume else ""
+    return aug, reason + ", intensity jitter"
 
 
 def determine_normalisation(fp: SegFingerprint) -> tuple[str, float, float, float, float, str]:

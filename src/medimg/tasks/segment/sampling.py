@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from medimg.tasks.segment.labels import IGNORE
 from medimg.tasks.segment.planning import SegAugmentation
+from medimg.transforms.augment import random_affine_grid
 
 MAX_FOREGROUND_POINTS = 20_000
 
@@ -112,7 +114,7 @@ class PatchSampler:
 def augment_batch(
     x: torch.Tensor, y: torch.Tensor, aug: SegAugmentation, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample random flips, 90-degree rotations (square last two axes) and intensity jitter."""
+    """Per-sample random flips, 90-degree rotations (square last two axes), rotation + zoom and intensity jitter."""
     n = x.shape[0]
     spatial = x.ndim - 2
     for axis in aug.flip_axes:
@@ -129,6 +131,8 @@ def augment_batch(
             if sel.any():
                 x[sel] = torch.rot90(x[sel], k, dims=(-2, -1))
                 y[sel] = torch.rot90(y[sel], k, dims=(-2, -1))
+    if aug.spatial_probability and (aug.rotate_deg or aug.scale):
+        x, y = _rotate_and_zoom(x, y, aug, generator)
     shape = (n, *[1] * (x.ndim - 1))
     if aug.intensity_scale:
         x = x * (1 + (torch.rand(shape, generator=generator) * 2 - 1) * aug.intensity_scale)
@@ -136,4 +140,25 @@ def augment_batch(
         x = x + (torch.rand(shape, generator=generator) * 2 - 1) * aug.intensity_shift
     if aug.noise_std:
         x = x + torch.randn(x.shape, generator=generator) * aug.noise_std * torch.rand(shape, generator=generator)
+    return x, y
+
+
+def _rotate_and_zoom(
+    x: torch.Tensor, y: torch.Tensor, aug: SegAugmentation, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotate + zoom a random ``spatial_probability`` share of the batch: images bilinear (zero outside the
+    patch = the normalised mean), labels nearest neighbour; voxels that come from outside the patch are ignored."""
+    chosen = torch.rand(x.shape[0], generator=generator) < aug.spatial_probability
+    if not chosen.any():
+        return x, y
+    xs = x[chosen]
+    grid = random_affine_grid(
+        xs.shape, generator, rotate_deg=aug.rotate_deg, scale=aug.scale, all_axes=True, dtype=xs.dtype
+    )
+    x[chosen] = F.grid_sample(xs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    shifted = (y[chosen] + 1).unsqueeze(1).to(xs.dtype)  # 0 marks "outside" after sampling
+    warped = F.grid_sample(shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0]
+    labels = warped.round().long() - 1
+    labels[labels < 0] = IGNORE
+    y[chosen] = labels
     return x, y
