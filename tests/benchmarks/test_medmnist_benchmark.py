@@ -130,13 +130,16 @@ def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
     import argparse
 
     bench = _bench_module()
-    args = argparse.Namespace(epochs=0, budget_s=600.0, short_budget_s=0.0)
+    args = argparse.Namespace(epochs=0, budget_s=600.0, short_budget_s=0.0, distil=None, distil_budget_s=60.0)
     configs = bench.configurations(3, 64, args)
     assert set(configs) == {"reference", "auto-28", "auto-64"}
     assert configs["reference"]["input_size"] == 28 and configs["reference"]["epochs"] == 100
     assert configs["auto-28"]["input_size"] == 28 and configs["auto-64"]["input_size"] == 64  # native volume
     assert configs["auto-64"]["time_budget_s"] < 600  # part of the budget is kept for loading and testing
     assert set(bench.configurations(2, 28, args)) == {"reference", "auto"}
+    args.distil = "simple-cnn"  # --distil also trains the student network alone under the student's budget
+    alone = bench.configurations(2, 28, args)["simple-cnn-alone"]
+    assert alone == {"network": "simple-cnn", "time_budget_s": 60.0, "ensemble_budget_max": 1}
 
 
 def test_official_metrics_match_medmnist_definitions() -> None:

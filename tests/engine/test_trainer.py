@@ -8,7 +8,7 @@ import torch
 from medimg.engine.batches import TensorBatches
 from medimg.engine.checkpoint import load_checkpoint
 from medimg.engine.schedule import lr_multiplier
-from medimg.engine.trainer import TaskHooks, networks_in_budget, train
+from medimg.engine.trainer import TaskHooks, TrainResult, networks_in_budget, train
 from medimg.networks import create_network
 from medimg.planning.plan import AugmentationPlan, Plan
 from medimg.tasks.classify.data import PreparedSplit
@@ -103,8 +103,9 @@ def test_best_state_is_a_copy(tmp_path: Path) -> None:
     assert not torch.equal(result.best_state[first], net.state_dict()[first])
 
 
-def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None:
-    plan = _plan()
+def full_and_resumed(plan: Plan, tmp_path: Path) -> tuple[TrainResult, TrainResult]:
+    """The same training twice: uninterrupted in ``tmp_path/a``; interrupted during epoch 3 and resumed in
+    ``tmp_path/b``. Returns both results."""
     x, y = _data()
     torch.manual_seed(0)
     full = train(
@@ -135,6 +136,11 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None
         progress=False,
         tensorboard=False,
     )
+    return full, resumed
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path: Path) -> None:
+    full, resumed = full_and_resumed(_plan(), tmp_path)
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 4
     for a, b in zip(full.history, resumed.history, strict=True):

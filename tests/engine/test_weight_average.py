@@ -9,7 +9,7 @@ from torch import nn
 from medimg.engine.checkpoint import load_checkpoint
 from medimg.engine.trainer import train
 from medimg.engine.weight_average import WeightAverage, decay_at, ema_update
-from tests.engine.test_trainer import Interrupted, _data, _hooks, _net, _plan, _source
+from tests.engine.test_trainer import _data, _hooks, _net, _plan, _source, full_and_resumed
 
 
 def test_decay_warms_up_then_holds() -> None:
@@ -62,27 +62,7 @@ def test_training_keeps_the_averaged_weights(tmp_path: Path) -> None:
 
 
 def test_resume_restores_the_average(tmp_path: Path) -> None:
-    plan = _plan(weight_ema=0.9)
-    x, y = _data()
-    torch.manual_seed(0)
-    hooks = _hooks(plan)
-    train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path / "a", seed=1, progress=False, tensorboard=False)
-    torch.manual_seed(0)
-    with pytest.raises(Interrupted):
-        hooks = _hooks(plan, fail_at_call=3)
-        train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path / "b", seed=1, progress=False, tensorboard=False)
-    torch.manual_seed(0)
-    train(
-        _net(plan),
-        _source(plan, x, y),
-        plan,
-        _hooks(plan),
-        tmp_path / "b",
-        seed=1,
-        resume=True,
-        progress=False,
-        tensorboard=False,
-    )
+    full_and_resumed(_plan(weight_ema=0.9), tmp_path)
     a = load_checkpoint(tmp_path / "a" / "checkpoints" / "last.pt")["weight_average"]
     b = load_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["weight_average"]
     assert a["updates"] == b["updates"] == 16
