@@ -77,8 +77,8 @@ def random_affine_grid(
 
     Angles are uniform in ``[-rotate_deg, rotate_deg]``, zoom in ``[1 - scale, 1 + scale]``, shifts in
     ``[-translate, translate]`` of the size. Rotations are in voxel space (a non-square patch is not sheared).
-    2D: in the image plane. 3D: in the plane of the last two axes, or with ``all_axes`` about all three axes
-    (independent angles; nnU-Net's 3D augmentation).
+    2D: in the image plane. 3D: in the plane of the first two spatial axes (D, H of ``(B, C, D, H, W)``), or with
+    ``all_axes`` about all three axes (independent angles; nnU-Net's 3D augmentation).
     """
     batch, d = shape[0], len(shape) - 2
     angle = math.radians(rotate_deg) * _uniform(generator, batch)
@@ -86,7 +86,7 @@ def random_affine_grid(
     shift = 2 * translate * _uniform(generator, batch, d)
     if d == 2:
         linear = _rotation(angle, 0, 1, 2)
-    else:  # affine_grid orders axes (x=W, y=H, z=D): rows 1, 2 are the last two tensor axes' other pair
+    else:  # affine_grid's rows are (x=W, y=H, z=D): rows 1, 2 rotate the D-H plane
         linear = _rotation(angle, 1, 2, 3)
         if all_axes:
             for a, b in ((0, 2), (0, 1)):

@@ -348,7 +348,11 @@ def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAug
         noise_std=0.05,
     )
     reason = "flips on every axis" + (", 90-degree rotations" if rotate else "")
-    reason += ", rotation +-30 deg + zoom +-25% on 1/3 of the patches" if volume else ""
+    if aug.spatial_probability:
+        reason += (
+            f", rotation +-{aug.rotate_deg:g} deg + zoom +-{aug.scale:.0%} on {aug.spatial_probability:.0%} of the"
+            " patches"
+        )
     return aug, reason + ", intensity jitter"
 
 

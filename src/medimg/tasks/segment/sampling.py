@@ -158,7 +158,7 @@ def _rotate_and_zoom(
     x[chosen] = F.grid_sample(xs, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     shifted = (y[chosen] + 1).unsqueeze(1).to(xs.dtype)  # 0 marks "outside" after sampling
     warped = F.grid_sample(shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0]
-    labels = warped.round().long() - 1
+    labels = warped.long() - 1  # nearest-neighbour values are the exact label + 1
     labels[labels < 0] = IGNORE
     y[chosen] = labels
     return x, y
