@@ -68,3 +68,34 @@ def test_resume_restores_the_average(tmp_path: Path) -> None:
     assert a["updates"] == b["updates"] == 16
     for key, value in a["module"].items():
         assert torch.allclose(value.float(), b["module"][key].float(), atol=1e-5), key
+
+
+def test_a_loss_that_asks_for_the_average_gets_the_network_that_is_validated(tmp_path: Path) -> None:
+    import dataclasses
+
+    plan = _plan(epochs=1, weight_ema=0.9)
+    x, y = _data()
+    given: list[nn.Module] = []
+    validated: list[nn.Module] = []
+    hooks = _hooks(plan)
+    validate = hooks.validate
+
+    def record(network: nn.Module) -> dict[str, float]:
+        validated.append(network)
+        return validate(network)
+
+    hooks = dataclasses.replace(hooks, validate=record, use_average=given.append)
+    train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path, progress=False, tensorboard=False)
+    assert len(given) == 1 and given[0] is validated[-1]  # the EMA network, frozen
+    assert not any(p.requires_grad for p in given[0].parameters())
+
+
+def test_without_weight_ema_no_average_is_given(tmp_path: Path) -> None:
+    import dataclasses
+
+    plan = _plan(epochs=1, weight_ema=0.0)
+    x, y = _data()
+    given: list[nn.Module] = []
+    hooks = dataclasses.replace(_hooks(plan), use_average=given.append)
+    train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path, progress=False, tensorboard=False)
+    assert given == []

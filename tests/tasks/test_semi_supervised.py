@@ -73,6 +73,35 @@ def test_fixmatch_targets_come_from_the_weak_view_and_train_the_strong_one() -> 
     assert strong.grad is not None and strong.grad[0, 0] < 0  # pushes the strong view towards the pseudo-label
 
 
+def test_a_mean_teacher_predicts_the_weak_view_and_the_network_never_sees_it() -> None:
+    seen: list[torch.Tensor] = []
+
+    class Recorder(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x
+
+    teacher = nn.Linear(2, 2)
+    with torch.no_grad():  # the teacher always says class 1, whatever the weak view
+        teacher.weight.zero_()
+        teacher.bias.copy_(torch.tensor([0.0, 10.0]))
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW.model_copy(update={"teacher": "weight_average"}), 1)
+    loss_fn.use_average(teacher)
+    weak = torch.tensor([[10.0, 0.0]])  # the network's own view would say class 0
+    strong = torch.tensor([[10.0, 0.0]], requires_grad=True)
+    loss = loss_fn(Recorder(), torch.cat([weak, strong]), torch.zeros(0, dtype=torch.long))
+    assert len(seen) == 1 and torch.equal(seen[0], strong.detach())  # only the strong view went through it
+    assert float(loss.detach()) == pytest.approx(10.0, abs=1e-3)  # cross-entropy towards the teacher's class 1
+    loss.backward()
+    assert teacher.weight.grad is None  # the teacher does not train
+
+
+def test_without_a_teacher_in_the_plan_the_average_is_ignored() -> None:
+    loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
+    loss_fn.use_average(nn.Linear(2, 2))
+    assert loss_fn.teacher is None
+
+
 def test_per_pixel_pseudo_labels_for_segmentation_logits() -> None:
     loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
     weak = torch.zeros(1, 2, 4, 4)

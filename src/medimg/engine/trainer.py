@@ -62,12 +62,15 @@ class TaskHooks:
         step: optional ``(network, plan) -> OptimisationStep`` for a task that owns its optimisation step; the
             loop then calls it for each batch instead of ``loss``, backward, clipping and the optimiser (it runs
             in fp32, on the unwrapped network, at its own learning rates: the loop's schedule does not apply).
+        use_average: called once, before the first batch, with the weight average (the EMA network, when the plan
+            keeps one), for losses that take their targets from it (a mean teacher).
     """
 
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     validate: Callable[[nn.Module], dict[str, float]]
     begin_epoch: Callable[[int], None] | None = None
     step: Callable[[nn.Module, TrainingPlan], OptimisationStep] | None = None
+    use_average: Callable[[nn.Module], None] | None = None
 
 
 @dataclass
@@ -197,6 +200,8 @@ def train(
     # the EMA of the weights (a task with its own step, a GAN, keeps its own averages)
     average = WeightAverage(network, plan.weight_ema) if plan.weight_ema and own_step is None else None
     selected = average.module if average is not None else network  # what is validated and kept
+    if average is not None and hooks.use_average is not None:
+        hooks.use_average(average.module)
 
     def make_scheduler(epochs: int, last_step: int = -1) -> torch.optim.lr_scheduler.LambdaLR:
         schedule = lr_multiplier(

@@ -72,6 +72,11 @@ class SemiSupervisedPlan(BaseModel):
         "global threshold from the running mean of the top probability on the pool, scaled per class by its "
         "running mean probability over the largest one (rarely predicted classes get a lower threshold)",
     )
+    teacher: Literal["network", "weight_average"] = Field(
+        "network",
+        description="what predicts the weak view (the pseudo-labels): the network being trained (FixMatch), or "
+        "the EMA of its weights (a mean teacher, steadier targets; needs the plan's weight_ema, else the network)",
+    )
     ema_momentum: float = Field(
         0.99,
         ge=0,

@@ -210,6 +210,7 @@ class SemiSupervisedLoss:
         self.model_distribution: torch.Tensor | None = None  # running mean of weak-view probabilities (K,)
         self.mean_confidence: torch.Tensor | None = None  # self-adaptive thresholds: running mean top probability
         self.class_confidence: torch.Tensor | None = None  # and running mean probabilities (K,)
+        self.teacher: nn.Module | None = None  # the weight average, when the plan asks for a mean teacher
         self.epoch = 1
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -236,14 +237,27 @@ class SemiSupervisedLoss:
         self._close_epoch()
         self.epoch, self.step = epoch, 0
 
+    def use_average(self, average: nn.Module) -> None:
+        """The engine's hook: with ``teacher="weight_average"``, the EMA network predicts the weak views."""
+        if self.plan.teacher == "weight_average":
+            self.teacher = average
+
     def __call__(self, network: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
-        logits = network(x).float()
         n_labelled = len(y)
+        teacher_logits = None
+        if self.teacher is not None and len(x) > n_labelled:  # mean teacher: it predicts the weak views
+            fixmatch = self.plan.method == "fixmatch"
+            n_weak = (len(x) - n_labelled) // 2 if fixmatch else len(x) - n_labelled
+            with torch.no_grad():
+                teacher_logits = self.teacher(x[n_labelled : n_labelled + n_weak]).float()
+            if fixmatch:  # the network itself needs no weak view
+                x = torch.cat([x[:n_labelled], x[n_labelled + n_weak :]])
+        logits = network(x).float()
         supervised = self.supervised(logits[:n_labelled], y)
         if len(logits) == n_labelled:  # a labelled-only batch (the warm-up before the pool joins)
             self.step += 1
             return supervised
-        unlabelled, rate = self.unlabelled_loss(logits[n_labelled:])
+        unlabelled, rate = self.unlabelled_loss(logits[n_labelled:], teacher_logits)
         weight = self.weight()
         self.step += 1
         self._sums["unlabelled_loss"] += float(unlabelled.detach())
@@ -251,15 +265,20 @@ class SemiSupervisedLoss:
         self._sums["weight"] += weight
         return supervised + weight * unlabelled
 
-    def unlabelled_loss(self, logits: torch.Tensor) -> tuple[torch.Tensor, float]:
+    def unlabelled_loss(
+        self, logits: torch.Tensor, teacher_logits: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, float]:
         """Cross-entropy of confident pseudo-labels (mean over every unlabelled image or pixel, the
-        unconfident counting 0), and the share of confident ones. ``logits``: ``(weak[, strong])`` stacked."""
+        unconfident counting 0), and the share of confident ones. ``logits``: the network's on ``(weak[, strong])``
+        stacked, or with ``teacher_logits`` (the teacher's on the weak views) its strong views alone (FixMatch)."""
         with torch.autocast(logits.device.type, enabled=False):
             logits = logits.float()
             if self.plan.method == "fixmatch":
-                weak, strong = logits.chunk(2)
+                weak, strong = logits.chunk(2) if teacher_logits is None else (teacher_logits, logits)
             else:
                 weak = strong = logits
+                if teacher_logits is not None:
+                    weak = teacher_logits
             probabilities = self.align(torch.softmax(weak.detach(), dim=1))
             confidence, pseudo = probabilities.max(dim=1)
             mask = (confidence >= self.thresholds(probabilities)[pseudo]).float()
@@ -345,10 +364,12 @@ class SemiSupervisedTraining:
         self.skipped = skipped
 
     def hooks(self, validate: Callable[[nn.Module], dict[str, float]]) -> Any:
-        """The engine's hooks: this loss (with its warm-up) and the task's validation."""
+        """The engine's hooks: this loss (with its warm-up and teacher) and the task's validation."""
         from medimg.engine.trainer import TaskHooks
 
-        return TaskHooks(loss=self.loss, validate=validate, begin_epoch=self.loss.begin_epoch)
+        return TaskHooks(
+            loss=self.loss, validate=validate, begin_epoch=self.loss.begin_epoch, use_average=self.loss.use_average
+        )
 
     def after_training(
         self, then: Callable[[nn.Module, Any], tuple[Any, dict[str, Any]]] | None = None
