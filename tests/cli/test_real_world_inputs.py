@@ -240,3 +240,17 @@ def test_fit_prints_the_check_findings_and_strict_refuses_them(phantom_dir: Path
     trained = CliRunner().invoke(app, quick_fit_args(phantom_dir, tmp_path / "run", epochs=1))
     assert trained.exit_code == 0, trained.output
     assert "check: warning: 1 file(s) are label maps" in trained.output and "training anyway" in trained.output
+
+
+def test_a_multi_page_tiff_among_2d_images_is_left_out_with_the_reason(phantom_dir: Path, tmp_path: Path) -> None:
+    from tests.test_end_to_end import quick_fit_args
+
+    pages = [Image.fromarray(np.full((32, 32), 40 * k, dtype=np.uint8)) for k in range(3)]
+    stack = phantom_dir / "lesion" / "scan stack.tif"
+    pages[0].save(stack, save_all=True, append_images=pages[1:])
+    checked = CliRunner().invoke(app, ["check", str(phantom_dir)])
+    assert checked.exit_code == 1
+    assert "scan stack.tif: a 3D image (3 x 32 x 32, a multi-page file or volume) among 2D images" in checked.output
+    trained = CliRunner().invoke(app, quick_fit_args(phantom_dir, tmp_path / "run", epochs=1))
+    assert trained.exit_code == 0, trained.output
+    assert "scan stack.tif: a 3D image" in trained.output

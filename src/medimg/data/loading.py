@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,8 +36,12 @@ def read_cases(
     progress: bool = False,
     desc: str = "reading images",
     workers: int = 4,
+    spatial_dims: int | None = None,
 ) -> LoadedImages:
     """Read every case; skip unreadable files with a warning listing them (``strict`` makes it an error).
+
+    A dataset is all 2D or all 3D: an image of other dimensions than ``spatial_dims`` (default: those of most of
+    the images read), e.g. a multi-page TIFF among 2D images, is skipped the same way, with the reason.
 
     Raises:
         DatasetError: ``strict`` and a file is unreadable, or more than half of the files are unreadable
@@ -62,8 +67,12 @@ def read_cases(
             results = list(
                 tqdm(pool.map(read_one, cases), total=len(cases), desc=desc, disable=not progress, leave=False)
             )
+    dims = [a.ndim - 1 for _, a, _, _ in results if a is not None]
+    expected = spatial_dims or (Counter(dims).most_common(1)[0][0] if dims else None)
     loaded = LoadedImages(cases=[], arrays=[], metas=[])
     for case, array, meta, reason in results:
+        if array is not None and array.ndim - 1 != expected:
+            array, reason = None, _other_dimensions(array, expected)
         if array is None:
             loaded.skipped.append((str(case.path or case.case_id), str(reason)))
             continue
@@ -85,3 +94,13 @@ def read_cases(
             )
         logger.warning("skipped %d unreadable image(s):\n  %s%s", len(loaded.skipped), listing, more)
     return loaded
+
+
+def _other_dimensions(array: np.ndarray, expected: int | None) -> str:
+    """Why an image of the wrong dimensionality is left out, with the fix."""
+    shape = " x ".join(str(v) for v in array.shape[1:])
+    what = "a multi-page file or volume" if array.ndim - 1 > (expected or 0) else "a single slice"
+    return (
+        f"a {array.ndim - 1}D image ({shape}, {what}) among {expected}D images: a dataset is all 2D or all 3D; "
+        "remove it, or save its pages/slices as separate images"
+    )

@@ -31,7 +31,8 @@ def prepare_split(
     dataset: Dataset, cases: Sequence[Case], plan: Plan, *, strict: bool = False, progress: bool = False
 ) -> PreparedSplit:
     """Read and preprocess ``cases`` to the plan's input (unreadable files skipped and reported)."""
-    return prepare_loaded(read_cases(dataset, cases, strict=strict, progress=progress), plan)
+    loaded = read_cases(dataset, cases, strict=strict, progress=progress, spatial_dims=plan.spatial_dims)
+    return prepare_loaded(loaded, plan)
 
 
 def prepare_loaded(loaded: LoadedImages, plan: Plan) -> PreparedSplit:

@@ -177,7 +177,7 @@ class ClassifyTask:
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
-        loaded = read_cases(dataset, cases, strict=strict, progress=False)
+        loaded = read_cases(dataset, cases, strict=strict, progress=False, spatial_dims=plan.spatial_dims)
         sources = [str(c.path or c.case_id) for c in loaded.cases]
         domain = check_loaded_domain(model.run_dir_, loaded.arrays, loaded.metas, sources, strict=strict)
         prepared = prepare_loaded(loaded, plan)
