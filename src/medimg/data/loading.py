@@ -72,7 +72,8 @@ def read_cases(
     loaded = LoadedImages(cases=[], arrays=[], metas=[])
     for case, array, meta, reason in results:
         if array is not None and array.ndim - 1 != expected:
-            array, reason = None, _other_dimensions(array, expected)
+            reason = _other_dimensions(array, expected)
+            array = None
         if array is None:
             loaded.skipped.append((str(case.path or case.case_id), str(reason)))
             continue
