@@ -26,6 +26,11 @@ def test_folder_per_class(phantom_dir: Path) -> None:
     assert image.array.shape == (1, 32, 32)
 
 
+def test_a_folder_given_as_dot_is_named_after_the_folder(phantom_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(phantom_dir)
+    assert Dataset.load(Path(".")).name == phantom_dir.name
+
+
 def test_nested_split_folders(tmp_path: Path) -> None:
     for split in ("train", "val", "test"):
         for cls in ("a", "b"):

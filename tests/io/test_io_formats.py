@@ -121,6 +121,8 @@ def test_is_image_file(tmp_path: Path, dicom_writer: Writer) -> None:
     assert is_image_file(dicom_noext)
     uid_named = dicom_writer("1.2.840.113619.2.55", np.zeros((2, 2), np.uint16))
     assert is_image_file(uid_named)
+    index = dicom_writer("DICOMDIR", np.zeros((2, 2), np.uint16))  # a CD export's index: DICM magic, no image
+    assert not is_image_file(index)
     text_noext = tmp_path / "README"
     text_noext.write_text("x" * 200)
     assert not is_image_file(text_noext)

@@ -99,7 +99,8 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     A file counts when its lower-case suffix is in :data:`IMAGE_SUFFIXES` (``.nii.gz`` included). Files
     without a suffix -- and files whose "suffix" is only digits, as in the UID-style names DICOM exports use,
     e.g. ``1.2.840.113619.2.55.3.1`` -- are candidates only if they start with the DICOM magic (``DICM`` at
-    offset 128); that costs one 132-byte read. Hidden files (``.DS_Store``) and folders are never images.
+    offset 128); that costs one 132-byte read. Hidden files (``.DS_Store``), the ``DICOMDIR`` index of a DICOM
+    export (a directory record, no pixels) and folders are never images.
 
     Args:
         path: a file path.
@@ -108,7 +109,7 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
         Whether the folder scanner should treat the file as an image.
     """
     p = Path(path)
-    if p.name.startswith("."):
+    if p.name.startswith(".") or p.name.upper() == "DICOMDIR":
         return False
     suffix = file_suffix(p)
     if suffix in IMAGE_SUFFIXES:

@@ -8,6 +8,7 @@ Files in sub-sub-folders of a class folder belong to that class; hidden files an
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def load(
             cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
     class_names, cases = _drop_empty_classes(class_names, cases, root)
     return Dataset(
-        name=root.name,
+        name=Path(os.path.abspath(root)).name,
         root=root,
         source="folder",
         class_names=class_names,

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 from collections import defaultdict
 from fnmatch import fnmatch
@@ -365,7 +366,12 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=_split_of(root, image)))
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired]
     return SegmentationDataset(
-        name=root.name, root=root, source="folder", cases=cases, unlabelled=sorted(unlabelled), unpaired=unpaired
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source="folder",
+        cases=cases,
+        unlabelled=sorted(unlabelled),
+        unpaired=unpaired,
     )
 
 
