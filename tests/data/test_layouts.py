@@ -115,6 +115,24 @@ def test_image_mask_folders_one_level_down(tmp_path: Path) -> None:
     assert isinstance(ds, SegmentationDataset) and len(ds) == 3
 
 
+def test_nnunet_raw_data_pairs_channel_zero_images_with_their_labels(tmp_path: Path) -> None:
+    root = tmp_path / "Dataset001_Liver"
+    for case in ("liver_001", "liver_002"):
+        _png(root / "imagesTr" / f"{case}_0000.png")
+        _png(root / "labelsTr" / f"{case}.png", 255)
+    _png(root / "imagesTs" / "liver_100_0000.png")
+    ds = Dataset.load(root)
+    assert isinstance(ds, SegmentationDataset)
+    assert [(c.image.name, c.mask.name if c.mask else None) for c in ds.cases] == [
+        ("liver_001_0000.png", "liver_001.png"),
+        ("liver_002_0000.png", "liver_002.png"),
+    ]
+    assert ds.unlabelled == ["imagesTs/liver_100_0000.png"]
+    _png(root / "imagesTr" / "liver_001_0001.png")  # a second channel in its own file
+    with pytest.raises(DatasetError, match=r"labelsTr/liver_001.png has 2 channel images .* --exclude '\*_0001.png'"):
+        Dataset.load(root)
+
+
 def test_mask_suffix_files_beside_images(tmp_path: Path) -> None:
     for name in ("a", "b"):
         _png(tmp_path / "flat" / f"{name}.png")

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from medimg.errors import ConfigError, DatasetError
-from medimg.tasks.segment.labels import IGNORE, determine_label_encoding, encode_mask, parse_colour_table
+from medimg.tasks.segment.labels import (
+    IGNORE,
+    LabelEncoding,
+    determine_label_encoding,
+    encode_mask,
+    parse_colour_table,
+)
 
 
 def test_binary_encodings() -> None:
@@ -52,3 +58,19 @@ def test_colour_tables() -> None:
         encode_mask(rgb, determine_label_encoding(set(), colour_table=custom), "x.png")
     with pytest.raises(ConfigError, match="herlev"):
         parse_colour_table("herlv")
+
+
+def test_class_names_come_from_the_data_when_it_names_every_class() -> None:
+    from medimg.tasks.segment.cases import class_names_for
+
+    three = LabelEncoding(kind="identity", num_classes=3)
+    assert class_names_for(three, {0: "background", 1: "Anterior", 2: "Posterior"}) == [
+        "background",
+        "Anterior",
+        "Posterior",
+    ]
+    grey = LabelEncoding(kind="values", num_classes=2, values=[0.0, 255.0])
+    assert class_names_for(grey, {0: "background", 255: "lesion"}) == ["background", "lesion"]
+    assert class_names_for(three, {0: "background", 1: "Anterior"}) == ["background", "class_1", "class_2"]  # partial
+    assert class_names_for(three, {0: "x", 1: "x", 2: "y"}) == ["background", "class_1", "class_2"]  # not unique
+    assert class_names_for(grey, None) == ["background", "foreground"]

@@ -17,7 +17,9 @@ ignored             ``2nd_manual`` (a second observer's annotation, not the refe
 
 Files pair up by their *key*: the name without suffix, lower-case, with role and split words stripped from the
 end (``21_training.tif``, ``21_manual1.gif`` and ``21_training_mask.gif`` all have key ``21``;
-``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``). When several images share
+``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``); a mask no image has the key
+of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`` (``labelsTr/case_001.nii.gz`` with
+``imagesTr/case_001_0000.nii.gz``; one channel per case). When several images share
 a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
 masks without an image are reported (an error with ``strict=True``).
@@ -88,6 +90,8 @@ _STRIP_WORDS = {
     "image",
     "img",
 }
+#: nnU-Net's raw image names: ``<case>_<channel>``, the channel in four digits (``case_001_0000.nii.gz``)
+NNUNET_CHANNEL = re.compile(r"^(.+)_(\d{4})$")
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -317,6 +321,30 @@ def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
     return chosen[0]
 
 
+def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """Images named like nnU-Net's raw data, ``<case>_<4-digit channel>``, by ``<case>``."""
+    by_case: dict[str, list[Path]] = defaultdict(list)
+    for key, paths in images.items():
+        match = NNUNET_CHANNEL.match(key)
+        if match:
+            by_case[match.group(1)].extend(paths)
+    return by_case
+
+
+def _one_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
+    """The image of ``mask`` among its nnU-Net channel files (those nearest to it); several channels are refused."""
+    nearest = max(_shared(f, mask) for f in files)
+    channels = sorted(f for f in files if _shared(f, mask) == nearest)
+    if len(channels) > 1:
+        names = ", ".join(f.name for f in channels[:4])
+        raise DatasetError(
+            f"{mask.relative_to(root)} has {len(channels)} channel images ({names}): images of several channels in "
+            "separate files (nnU-Net's _0000, _0001, ...) are not supported; train on one channel, e.g. "
+            f"--exclude '*_0001{file_suffix(channels[1])}', or stack the channels into one file per case"
+        )
+    return channels
+
+
 # --------------------------------------------------------------------------------------------- readers
 def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
     files = _image_files(root, includes, excludes)
@@ -343,9 +371,12 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         )
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
+    channel_files = _channel_files(images)
     for key, mask_files in sorted(masks.items()):
         for mask in mask_files:
             candidates = [p for p in images.get(key, []) if p not in paired]
+            if not candidates and key in channel_files:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
+                candidates = _one_channel(channel_files[key], mask, root)
             if not candidates:
                 unpaired.append(str(mask.relative_to(root)))
                 continue

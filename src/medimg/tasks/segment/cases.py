@@ -4,7 +4,7 @@ predict prepared cases and score validation Dice (the run itself is :func:`medim
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -89,10 +89,20 @@ def determine_dataset_encoding(dataset: SegmentationDataset, samples: Sequence[S
     return determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=has_colour)
 
 
-def class_names_for(encoding: LabelEncoding) -> list[str]:
-    """Colour-table names, ``background/foreground`` for binary masks, ``background, class_1..`` otherwise."""
+def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:
+    """Colour-table names; else the names the data's ``dataset.json`` gives each class's raw value (``value_names``,
+    MSD's ``{"0": "background", ...}`` or nnU-Net's ``{"background": 0, ...}``) when it names every class once;
+    else ``background/foreground`` for binary masks, ``background, class_1..`` otherwise."""
     if encoding.colour_table is not None:
         return list(encoding.colour_table.class_names)
+    raw_values: list[float] = []
+    if encoding.kind == "identity":
+        raw_values = list(range(encoding.num_classes))
+    elif encoding.kind == "values":
+        raw_values = list(encoding.values)
+    named = [value_names.get(int(v)) if value_names and float(v).is_integer() else None for v in raw_values]
+    if raw_values and all(named) and len(set(named)) == len(named):
+        return [str(n) for n in named]
     if encoding.num_classes == 2:
         return ["background", "foreground"]
     return ["background", *[f"class_{i}" for i in range(1, encoding.num_classes)]]

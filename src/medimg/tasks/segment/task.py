@@ -56,6 +56,7 @@ class SegmentTask:
         return [c.as_case() for c in dataset.cases]
 
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
+        from medimg.data.layouts.mask_boxes import read_label_map
         from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
@@ -64,7 +65,7 @@ class SegmentTask:
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
         encoding = determine_dataset_encoding(dataset, loaded.samples)
-        names = class_names_for(encoding)
+        names = class_names_for(encoding, read_label_map(dataset.root))
         provisional = SegPlan(
             num_classes=encoding.num_classes,
             label_encoding=encoding,
