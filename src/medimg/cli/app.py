@@ -99,7 +99,9 @@ def check(
     ] = None,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated images (also across splits) and label
-    conflicts; exits 1 when problems are found. A folder holding DICOM also gets its series listed (modality,
+    conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make of them, cases per
+    class, size mismatches, masks without an image, empty masks); exits 1 when problems are found. A folder
+    holding DICOM also gets its series listed (modality,
     slices, size, spacing, orientation, patients by hashed ID), with a warning on mixed modalities."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
@@ -111,13 +113,16 @@ def check(
         _echo(survey.summary())
     load = Dataset.load
     found = load(data, task=task, include=include, exclude=exclude, window=_window(window))  # type: ignore[arg-type]
-    if not isinstance(found, Dataset):  # image/mask pairs: the pairing summary (per-image checks: classification)
-        _echo(json.dumps(found.describe(), indent=2, default=str))
-        return
-    report = check_dataset(found, progress=True)
+    report: Any
+    if isinstance(found, Dataset):
+        report = check_dataset(found, progress=True)
+    else:  # image/mask pairs
+        from medimg.tasks.segment.quality import check_segmentation
+
+        report = check_segmentation(found, progress=True)
     _echo(report.summary())
     extra: dict[str, Any] = {"dicom": survey.to_dict()} if survey.series else {}
-    if found.task == "detect":  # boxes per class: sizes, boxes per image, out-of-bounds and duplicate boxes
+    if isinstance(found, Dataset) and found.task == "detect":  # boxes per class: sizes, per image, out of bounds
         from medimg.data.detection import DetectionDataset, box_statistics
 
         assert isinstance(found, DetectionDataset)

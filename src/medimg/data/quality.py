@@ -78,9 +78,9 @@ class CheckReport:
             ("boxes     " if d.get("task") == "detect" else "classes   ")
             + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items()),
             "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
-            "sizes     " + _top(self.image_sizes),
-            "channels  " + _top(self.channels),
-            "types     " + _top(self.dtypes),
+            "sizes     " + top_counts(self.image_sizes),
+            "channels  " + top_counts(self.channels),
+            "types     " + top_counts(self.dtypes),
             f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class"
             + (" by boxes)" if d.get("task") == "detect" else ")"),
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
@@ -100,7 +100,7 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _top(counter: dict[str, int], n: int = 5) -> str:
+def top_counts(counter: dict[str, int], n: int = 5) -> str:
     items = sorted(counter.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} x{v}" for k, v in items[:n])
     return text + (f", ... ({len(items)} distinct)" if len(items) > n else "")

@@ -1,0 +1,220 @@
+"""``medimg check`` for image/mask pairs: what is in a segmentation dataset and what is wrong with it.
+
+Every case is read once, one at a time (a folder of CT volumes never sits in memory at once): image sizes,
+spacings and channels; the values of the masks and the classes ``fit`` will make of them (the same decision as
+training, :func:`~medimg.tasks.segment.labels.determine_label_encoding`, with the names of a ``dataset.json``);
+how many cases hold each class; and the problems: unreadable files, masks whose size differs from their image's,
+masks without an image, empty masks (no foreground at all) and the same image in several splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.quality import top_counts
+from medimg.errors import DatasetError, ImageReadError
+from medimg.tasks.segment.labels import (
+    LabelEncoding,
+    determine_label_encoding,
+    encode_mask,
+    is_colour_mask,
+    mask_values,
+)
+
+#: more distinct mask values than this: not a label map (a photograph or a soft mask), reported as such
+MAX_MASK_VALUES = 1024
+
+
+@dataclass
+class SegCheckReport:
+    """The result of :func:`check_segmentation`; ``to_dict()`` is the JSON, ``summary()`` the human text."""
+
+    dataset: dict[str, Any]
+    image_sizes: dict[str, int]
+    spacings: dict[str, int]
+    channels: dict[str, int]
+    mask_values: list[float]
+    colour_masks: int
+    encoding: str
+    class_names: list[str]
+    cases_per_class: dict[str, int]
+    unreadable: list[dict[str, str]] = field(default_factory=list)
+    size_mismatches: list[dict[str, str]] = field(default_factory=list)
+    empty_masks: list[str] = field(default_factory=list)
+    cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing would silently harm training or evaluation (empty masks are only a warning: a case
+        without the structure is legitimate, e.g. a healthy scan)."""
+        return not (
+            self.unreadable or self.size_mismatches or self.cross_split_duplicates or self.dataset["unpaired_masks"]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dataset": self.dataset,
+            "image_sizes": self.image_sizes,
+            "spacings_mm": self.spacings,
+            "channels": self.channels,
+            "mask_values": self.mask_values,
+            "colour_masks": self.colour_masks,
+            "encoding": self.encoding,
+            "class_names": self.class_names,
+            "cases_per_class": self.cases_per_class,
+            "unreadable": self.unreadable,
+            "size_mismatches": self.size_mismatches,
+            "empty_masks": self.empty_masks,
+            "cross_split_duplicates": self.cross_split_duplicates,
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> str:
+        d = self.dataset
+        shown = ", ".join(_number(v) for v in self.mask_values[:12])
+        more = f", ... ({len(self.mask_values)} distinct)" if len(self.mask_values) > 12 else ""
+        lines = [
+            f"dataset   {d['name']} ({d['source']}, {d['num_cases']} image/mask pairs, segmentation)",
+            "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
+            "sizes     " + top_counts(self.image_sizes),
+            *(["spacing   " + top_counts(self.spacings) + " (mm)"] if self.spacings else []),
+            "channels  " + top_counts(self.channels),
+            "masks     "
+            + (f"values {shown}{more}" if self.mask_values else "")
+            + (f"{'; ' if self.mask_values else ''}{self.colour_masks} colour-coded" if self.colour_masks else "")
+            + f" -> {self.encoding}",
+            "classes   " + ", ".join(f"{name} in {n} case(s)" for name, n in self.cases_per_class.items()),
+            f"unreadable {len(self.unreadable)}, size mismatches {len(self.size_mismatches)}, masks without an "
+            f"image {len(d['unpaired_masks'])}, empty masks {len(self.empty_masks)}, same image across splits "
+            f"{len(self.cross_split_duplicates)}",
+        ]
+        lines += [f"  unreadable: {u['case']}: {u['reason']}" for u in self.unreadable[:10]]
+        lines += [f"  size mismatch: {m['reason']}" for m in self.size_mismatches[:10]]
+        lines += [f"  mask without an image: {m}" for m in d["unpaired_masks"][:10]]
+        lines += [f"  same image in several splits: {', '.join(g)}" for g in self.cross_split_duplicates[:10]]
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
+        return "\n".join(lines)
+
+
+def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) -> SegCheckReport:
+    """Read every case once and report what :class:`SegCheckReport` holds (see the module docstring)."""
+    from tqdm.auto import tqdm
+
+    sizes: Counter[str] = Counter()
+    spacings: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    values: set[float] = set()
+    distinct_per_case: list[np.ndarray] = []  # each mask's distinct values (1, 1, N) or colours (3, 1, N)
+    colour_masks = 0
+    unreadable: list[dict[str, str]] = []
+    mismatches: list[dict[str, str]] = []
+    empty: list[str] = []
+    digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
+        try:
+            sample = dataset.read(case)
+        except ImageReadError as error:
+            unreadable.append({"case": case.case_id, "reason": f"{error.path}: {error.reason}"})
+            continue
+        except DatasetError as error:  # the mask's size differs from its image's
+            mismatches.append({"case": case.case_id, "reason": str(error)})
+            continue
+        image = sample.image
+        sizes["x".join(map(str, image.spatial_shape))] += 1
+        channels[str(image.array.shape[0])] += 1
+        if image.spacing_mm is not None:
+            spacings["x".join(f"{v:.2f}" for v in image.spacing_mm)] += 1
+        split = case.split or "none"
+        digests[hashlib.sha1(np.ascontiguousarray(image.array).tobytes()).hexdigest()].append((case.case_id, split))
+        if sample.mask is None:
+            continue
+        if is_colour_mask(sample.mask):
+            colour_masks += 1
+            colours = np.unique(np.rint(sample.mask[:3]).reshape(3, -1).T, axis=0)  # (N, 3)
+            distinct_per_case.append(colours.T[:, None, :].astype(np.float32))
+            if len(colours) == 1:
+                empty.append(case.case_id)
+            continue
+        found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
+        distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
+        if len(values) <= MAX_MASK_VALUES:
+            values.update(float(v) for v in found)
+        if len(found) == 1:
+            empty.append(case.case_id)
+    encoding, names, per_class, warnings = _classes(dataset, values, distinct_per_case, colour_masks)
+    cross = [sorted(c for c, _ in group) for group in digests.values() if len({split for _, split in group}) > 1]
+    if empty:
+        warnings.append(
+            f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {empty[0]}; fine for cases "
+            "without the structure, a wrong mask otherwise"
+        )
+    if len(channels) > 1:
+        warnings.append("mixed channel counts; images are converted to the most common channel count")
+    return SegCheckReport(
+        dataset=dataset.describe(),
+        image_sizes=dict(sizes),
+        spacings=dict(spacings),
+        channels=dict(channels),
+        mask_values=sorted(values)[: MAX_MASK_VALUES + 1],
+        colour_masks=colour_masks,
+        encoding=encoding,
+        class_names=names,
+        cases_per_class=per_class,
+        unreadable=unreadable,
+        size_mismatches=mismatches,
+        empty_masks=empty,
+        cross_split_duplicates=cross,
+        warnings=warnings,
+    )
+
+
+def _classes(
+    dataset: SegmentationDataset, values: set[float], distinct_per_case: Sequence[np.ndarray], colour_masks: int
+) -> tuple[str, list[str], dict[str, int], list[str]]:
+    """How fit will read the masks (a phrase), the class names, cases holding each foreground class, warnings."""
+    from medimg.data.layouts.mask_boxes import read_label_map
+    from medimg.tasks.segment.cases import class_names_for
+    from medimg.tasks.segment.external import describe_encoding
+
+    if not values and not colour_masks:
+        return "no mask could be read", [], {}, []
+    try:
+        encoding = determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=colour_masks > 0)
+    except DatasetError as error:
+        return "not readable as classes", [], {}, [str(error)]
+    names = class_names_for(encoding, read_label_map(dataset.root))
+    per_class: dict[str, int] = dict.fromkeys(names[1:], 0)
+    for distinct in distinct_per_case:
+        for k in _classes_of(distinct, encoding) - {0}:
+            if k < len(names):
+                per_class[names[k]] += 1
+    described = encoding.kind == "identity" or encoding.values == [0.0, 255.0]  # plain: no assumption to flag
+    warnings = [encoding.note] if encoding.note and not described else []
+    absent = [n for n, count in per_class.items() if count == 0]
+    if absent:
+        warnings.append(f"class(es) {', '.join(absent)} appear in no mask")
+    return f"{encoding.num_classes} classes, {describe_encoding(encoding)}", names, per_class, warnings
+
+
+def _classes_of(distinct: np.ndarray, encoding: LabelEncoding) -> set[int]:
+    """The class indices of a mask whose distinct values (colours) are ``distinct`` (none when they do not fit)."""
+    if distinct.size == 0:
+        return set()
+    try:
+        return {int(k) for k in encode_mask(distinct, encoding).ravel()}
+    except DatasetError:
+        return set()
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,74 @@
+"""``medimg check`` on image/mask pairs: what the report says and when it fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from medimg.cli.app import app
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array.astype(np.uint8)).save(path)
+
+
+def _disc(value: int, size: int = 16) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    return np.where((yy - 8) ** 2 + (xx - 8) ** 2 < 16, value, 0)
+
+
+def _pairs(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for k in range(3):
+            _save(root / split / "images" / f"{split}{k}.png", rng.integers(0, 255, (16, 16)))
+            _save(root / split / "masks" / f"{split}{k}.png", _disc(255))
+    return root
+
+
+def test_a_clean_set_reports_sizes_values_and_classes(tmp_path: Path) -> None:
+    root = _pairs(tmp_path / "set")
+    (root / "dataset.json").write_text(json.dumps({"labels": {"background": 0, "lesion": 255}}))
+    result = CliRunner().invoke(app, ["check", str(root), "--json", str(tmp_path / "check.json")])
+    assert result.exit_code == 0, result.output
+    assert "6 image/mask pairs, segmentation" in result.output
+    assert "sizes     16x16 x6" in result.output
+    assert "masks     values 0, 255 -> 2 classes, values 0/255" in result.output
+    assert "classes   lesion in 6 case(s)" in result.output and "status    OK" in result.output
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["ok"] and report["class_names"] == ["background", "lesion"]
+
+
+def test_problems_are_named_and_fail_the_check(tmp_path: Path) -> None:
+    root = _pairs(tmp_path / "set")
+    _save(root / "train" / "masks" / "train1.png", np.zeros((20, 20)))  # another size than its image
+    _save(root / "train" / "masks" / "train2.png", np.zeros((16, 16)))  # no structure at all
+    _save(root / "train" / "masks" / "orphan.png", _disc(255))  # no image
+    (root / "test" / "images" / "test0.png").write_bytes(b"not a png")  # corrupt
+    duplicate = np.asarray(Image.open(root / "train" / "images" / "train0.png"))
+    _save(root / "test" / "images" / "test1.png", duplicate)  # the same image in train and test
+    result = CliRunner().invoke(app, ["check", str(root)])
+    assert result.exit_code == 1, result.output
+    out = result.output
+    assert "unreadable 1, size mismatches 1, masks without an image 1, empty masks 1, same image across splits 1" in out
+    assert "size mismatch: mask" in out and "train1.png has size (20, 20)" in out
+    assert "mask without an image: train/masks/orphan.png" in out
+    assert "unreadable: test/images/test0.png" in out
+    assert "same image in several splits: test/images/test1.png, train/images/train0.png" in out
+    assert "1 mask(s) hold a single value" in out and "PROBLEMS FOUND" in out
+
+
+def test_a_class_no_mask_holds_is_a_warning(tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    rng = np.random.default_rng(1)
+    for k in range(3):
+        _save(root / "images" / f"c{k}.png", rng.integers(0, 255, (16, 16)))
+        _save(root / "labels" / f"c{k}.png", _disc(1 if k else 3))  # label map 0..3: classes 2 never drawn
+    result = CliRunner().invoke(app, ["check", str(root)])
+    assert "classes   class_1 in 2 case(s), class_2 in 0 case(s), class_3 in 1 case(s)" in result.output
+    assert "warning: class(es) class_2 appear in no mask" in result.output
