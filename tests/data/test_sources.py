@@ -80,6 +80,21 @@ def test_csv_manifest(tmp_path: Path) -> None:
     assert ds.split_counts() == {"train": 4, "test": 2}
 
 
+def test_a_spreadsheet_export_with_semicolons_windows_paths_and_label_case_variants(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(6):
+        _png(tmp_path / "img" / "sub" / f"{i}.png", value=10 * i)
+    labels = ["Tumour", "tumour ", "NORMAL", "normal", "normal", "tumour"]
+    rows = ["Filename;Diagnosis;Patient"] + [f"img\\sub\\{i}.png;{labels[i]};p{i // 2}" for i in range(6)]
+    (tmp_path / "export.csv").write_text("\n".join(rows) + "\n", encoding="utf-8-sig")
+    ds = Dataset.load(tmp_path / "export.csv")
+    assert len(ds.cases) == 6 and ds.cases[0].path == tmp_path / "img" / "sub" / "0.png"
+    assert ds.class_names == ["normal", "tumour"]  # one class per spelling family, as most rows spell it
+    assert [c.patient_id for c in ds.cases][:2] == ["p0", "p0"]
+    assert "'normal' (2 rows), 'NORMAL' (1 rows) differ only in case" in caplog.text
+
+
 def test_csv_missing_file_is_named(tmp_path: Path) -> None:
     _png(tmp_path / "a.png")
     (tmp_path / "m.csv").write_text("path,label\na.png,x\nmissing.png,y\n")

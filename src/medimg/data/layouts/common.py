@@ -35,9 +35,22 @@ def is_manifest(path: Path) -> bool:
     return path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file()
 
 
+#: what separates a manifest's columns: comma, semicolon (spreadsheets in locales with a decimal comma), tab, bar
+DELIMITERS = (",", ";", "\t", "|")
+
+
 def manifest_delimiter(path: Path) -> str:
-    """Tab for ``.tsv``, comma otherwise."""
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+    """Tab for ``.tsv``; otherwise the delimiter the header row uses most (comma when it has none: one column)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline(65536)
+    except OSError:
+        return ","
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def manifest_header(path: Path) -> list[str]:

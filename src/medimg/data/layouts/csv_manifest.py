@@ -9,6 +9,7 @@ an unlabelled pool).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
@@ -22,6 +23,33 @@ PATH_COLUMNS = ("path", "file", "filename", "image", "image_path")
 LABEL_COLUMNS = ("label", "class", "target", "diagnosis")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
 SPLIT_COLUMNS = ("split", "fold", "subset")
+
+
+def _resolve(raw_path: str, base: Path) -> Path:
+    """A row's file: absolute, or relative to the CSV's folder; Windows separators (``imgs\\a.png``) work too."""
+    file = Path(raw_path).expanduser()
+    file = file if file.is_absolute() else base / file
+    if not file.exists() and "\\" in raw_path:
+        windows = Path(raw_path.replace("\\", "/")).expanduser()
+        file = windows if windows.is_absolute() else base / windows
+    return file
+
+
+def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
+    """Labels that differ only in case (``NORMAL``, ``normal``) become one class, spelled as most rows spell it,
+    with a warning naming the spellings."""
+    spellings: dict[str, Counter[str]] = {}
+    for label in labels:
+        if label:
+            spellings.setdefault(label.casefold(), Counter())[label] += 1
+    chosen: dict[str, str] = {}
+    for counts in spellings.values():
+        name = counts.most_common(1)[0][0]
+        if len(counts) > 1:
+            listed = ", ".join(f"{spelling!r} ({n} rows)" for spelling, n in counts.most_common())
+            logger.warning("%s: labels %s differ only in case: read as one class %r", manifest, listed, name)
+        chosen.update(dict.fromkeys(counts, name))
+    return [chosen.get(label, label) for label in labels]
 
 
 def detect(path: Path) -> bool:
@@ -65,7 +93,8 @@ def load(
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
     base = manifest.parent
-    labels_raw = [str(r.get(label_col) or "").strip() if label_col else "" for r in rows]
+    written = [str(r.get(label_col) or "").strip() if label_col else "" for r in rows]
+    labels_raw = _merge_case_variants(written, manifest)
     class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
@@ -77,8 +106,7 @@ def load(
         if not raw_path:
             missing.append(f"line {line}: empty path")
             continue
-        file = Path(raw_path).expanduser()
-        file = file if file.is_absolute() else base / file
+        file = _resolve(raw_path, base)
         if not name_selected(file.name, include, exclude):
             continue
         if not file.is_file():
