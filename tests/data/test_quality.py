@@ -80,3 +80,18 @@ def test_masks_are_found_by_content_not_by_name(phantom_dir: Path) -> None:
     ]
     assert not report.ok
     assert "--exclude '*_mask_1.png'" in report.summary()
+
+
+def test_photos_turned_by_their_exif_are_read_as_stored_and_flagged(phantom_dir: Path) -> None:
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3)).astype(np.uint8)
+    photo = Image.fromarray(pixels)
+    exif = photo.getexif()
+    exif[0x0112] = 6  # viewers turn it a quarter clockwise
+    path = phantom_dir / "lesion" / "phone photo.jpg"
+    photo.save(path, exif=exif, quality=95)
+    from medimg.io import read_image
+
+    image = read_image(path)
+    assert image.array.shape == (3, 20, 30) and image.meta["exif_orientation"] == 6  # the stored pixels
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert any("1 image(s) carry an EXIF orientation" in w and "phone photo.jpg" in w for w in report.warnings)

@@ -100,6 +100,15 @@ class CheckReport:
         return "\n".join(lines)
 
 
+def exif_warning(paths: Sequence[str]) -> str:
+    """The check's warning about images whose EXIF orientation is not upright."""
+    return (
+        f"{len(paths)} image(s) carry an EXIF orientation (e.g. {paths[0]}): photo viewers show them turned or "
+        "mirrored, medimg reads the pixels as stored (as MONAI and torchvision do); masks and boxes must be drawn on "
+        "the stored pixels, or re-save the images upright"
+    )
+
+
 def top_counts(counter: dict[str, int], n: int = 5) -> str:
     items = sorted(counter.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} x{v}" for k, v in items[:n])
@@ -134,6 +143,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     blank: list[str] = []
     label_valued: list[tuple[str, str]] = []  # (path, spatial size) of images whose content is a label map
     image_sizes: set[str] = set()  # sizes of the images that are not label maps
+    turned: list[str] = []  # images whose EXIF says viewers show them turned or mirrored
     for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
         size = "x".join(map(str, array.shape[1:]))
         if case.path is not None and is_label_valued(array):
@@ -143,6 +153,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         sizes[size] += 1
         channels[str(array.shape[0])] += 1
         dtypes[_sample_type(meta)] += 1
+        if meta.get("exif_orientation"):
+            turned.append(str(case.path or case.case_id))
         if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
             blank.append(case.case_id)
         by_hash[_pixel_digest(array)].append((case.case_id, split_of[case.case_id]))
@@ -172,6 +184,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
+    if turned:
+        warnings.append(exif_warning(turned))
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     if len(channels) > 1:

@@ -80,6 +80,7 @@ def _check_pixels(path: Path, n_pixels: int, shape: tuple[int, ...], max_pixels:
 
 
 # --------------------------------------------------------------------------------------------------- Pillow
+EXIF_ORIENTATION_TAG = 0x0112
 
 
 def _open_pillow(path: Path, fmt: str) -> Any:
@@ -217,6 +218,7 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
                 drafted = max(1, width // img.size[0])
             img.load()
             frame_size = img.size
+            orientation = _exif_orientation(img)
             arr, mode, bits, extra = _pillow_reduced_frame(img, reduce // drafted)
             frames.append(arr)
             if stack:
@@ -246,6 +248,8 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
         ]
     if n_frames > 1:
         meta["n_frames"] = n_frames
+    if orientation != 1:  # viewers show it turned; the pixels are read as stored (as MONAI and torchvision do)
+        meta["exif_orientation"] = orientation
     if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
         logger.warning(
             "%s: 16-bit colour PNG reduced to 8 bits per channel by Pillow; save it as 16-bit TIFF to keep "
@@ -263,6 +267,14 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
             logger.info("%s: %d frames/pages; reading the first only", path, n_frames)
         array = frames[0]
     return ImageData(array=np.ascontiguousarray(array, dtype=np.float32), source=str(path), meta=meta)
+
+
+def _exif_orientation(img: Any) -> int:
+    """The EXIF orientation tag of a Pillow image: 1 (upright) when it has none or the EXIF block is damaged."""
+    try:
+        return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+    except Exception:  # a damaged EXIF block must not make the pixels unreadable
+        return 1
 
 
 # -------------------------------------------------------------------------------------------------- tifffile

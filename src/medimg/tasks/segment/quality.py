@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.quality import top_counts
+from medimg.data.quality import exif_warning, top_counts
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.labels import (
     LabelEncoding,
@@ -120,6 +120,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     mismatches: list[dict[str, str]] = []
     empty: list[str] = []
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    turned: list[str] = []
     for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
         try:
             sample = dataset.read(case)
@@ -130,6 +131,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             mismatches.append({"case": case.case_id, "reason": str(error)})
             continue
         image = sample.image
+        if image.meta.get("exif_orientation"):
+            turned.append(str(case.image))
         sizes["x".join(map(str, image.spatial_shape))] += 1
         channels[str(image.array.shape[0])] += 1
         if image.spacing_mm is not None:
@@ -160,6 +163,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         )
     if len(channels) > 1:
         warnings.append("mixed channel counts; images are converted to the most common channel count")
+    if turned:
+        warnings.append(exif_warning(turned))
     return SegCheckReport(
         dataset=dataset.describe(),
         image_sizes=dict(sizes),
