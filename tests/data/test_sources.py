@@ -158,3 +158,29 @@ def test_class_order_puts_normal_first() -> None:
     assert order_classes({"10", "2", "1"}) == ["1", "2", "10"]
     # more than two classes: plain alphabetical order
     assert order_classes({"normal_columnar", "carcinoma", "severe"}) == ["carcinoma", "normal_columnar", "severe"]
+
+
+def test_sub_folders_of_class_folders_are_patients_of_the_split(tmp_path: Path) -> None:
+    from medimg.data.splits import make_splits
+
+    for patient in range(24):
+        cls = "pneumonia" if patient % 2 else "normal"
+        for view in range(3):
+            _png(tmp_path / "xrays" / cls / f"patient_{patient:02d}" / f"view{view}.png", value=patient * 3 + view)
+    ds = Dataset.load(tmp_path / "xrays")
+    assert {c.patient_id for c in ds.cases} == {f"patient_{p:02d}" for p in range(24)}
+    splits = make_splits(ds.cases, seed=0)
+    for patient in {c.patient_id for c in ds.cases}:  # each patient's views on one side only
+        assert len({splits.assignment[c.case_id] for c in ds.cases if c.patient_id == patient}) == 1
+
+
+def test_a_few_sub_folders_are_not_patients_and_a_warning_says_how_to_give_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for batch in ("batch1", "batch2"):
+        for i in range(4):
+            _png(tmp_path / "d" / "normal" / batch / f"{i}.png", value=i)
+            _png(tmp_path / "d" / "tumour" / batch / f"{i}.png", value=100 + i)
+    ds = Dataset.load(tmp_path / "d")
+    assert all(c.patient_id is None for c in ds.cases)
+    assert "too few sub-folders (2)" in caplog.text and "patient_id column" in caplog.text

@@ -1,6 +1,8 @@
 """Folder per class: ``root/<class>/<images>``, optionally inside ``root/{train,val,test}/``.
 
-Files in sub-sub-folders of a class folder belong to that class; hidden files and folders are ignored. With
+Files in sub-sub-folders of a class folder belong to that class; hidden files and folders are ignored. With at
+least :data:`MIN_FOLDER_GROUPS` sub-folders inside the class folders (``<class>/<patient>/<images>``), each
+sub-folder is a patient for the split (``Case.patient_id``), so its images stay on one side. With
 ``unlabelled=True`` the images lying directly in ``root`` (not in a class folder) form the unlabelled pool
 (``Dataset.unlabelled``), so a plain folder of images loads as a pool without classes.
 """
@@ -18,6 +20,9 @@ from medimg.data.layouts.common import name_selected, order_classes
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
+
+#: at least this many sub-folders inside class folders make them the split's groups (patients)
+MIN_FOLDER_GROUPS = 10
 
 
 def detect(path: Path) -> bool:
@@ -85,10 +90,15 @@ def load(
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
+    folder_of: dict[str, str] = {}  # case id -> its sub-folder of the class folder
     for split, class_dir in class_dirs:
         for file in image_files(class_dir, include, exclude):
             rel = file.relative_to(root).as_posix()
             cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
+            inside = file.relative_to(class_dir).parts
+            if len(inside) > 1:
+                folder_of[rel] = inside[0]
+    cases = _group_by_sub_folder(cases, folder_of, root)
     class_names, cases = _drop_empty_classes(class_names, cases, root)
     return Dataset(
         name=Path(os.path.abspath(root)).name,
@@ -99,6 +109,36 @@ def load(
         unlabelled=pool,
         options={"unlabelled": True} if unlabelled else {},
     )
+
+
+def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Path) -> list[Case]:
+    """Images in sub-folders of a class folder (``<class>/<patient>/<images>``: the slices, views or patches of one
+    patient) get the sub-folder's name as their group (``patient_id``), so a split never puts one sub-folder's
+    images on both sides, when there are at least :data:`MIN_FOLDER_GROUPS` such sub-folders; with fewer, they
+    are not groups of a split (``batch1/``, ``batch2/``) and a warning says how to give patients."""
+    folders = set(folder_of.values())
+    if not folders:
+        return cases
+    if len(folders) < MIN_FOLDER_GROUPS:
+        example = next(iter(folder_of))
+        logger.warning(
+            "%s: %d image(s) lie in sub-folders of their class folder (e.g. %s), too few sub-folders (%d) to keep "
+            "each one within a split; if several images belong to one patient, give a CSV manifest with a "
+            "patient_id column so the split keeps each patient on one side",
+            root,
+            len(folder_of),
+            example,
+            len(folders),
+        )
+        return cases
+    logger.info(
+        "%s: images grouped by their sub-folder of the class folder (%d sub-folders, e.g. %s): one sub-folder's "
+        "images never straddle train/val/test",
+        root,
+        len(folders),
+        sorted(folders)[0],
+    )
+    return [replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of else c for c in cases]
 
 
 def _visible_dir(path: Path) -> bool:
