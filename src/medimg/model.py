@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, NotFittedError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
+from medimg.io.arrays import is_array_input
 
 if TYPE_CHECKING:
     from torch import nn
@@ -334,7 +335,7 @@ class Model:
     # ------------------------------------------------------------------ prediction
     def predict(
         self,
-        inputs: str | Path | Sequence[str | Path],
+        inputs: str | Path | Sequence[str | Path] | Any,
         *,
         explain: str | None = None,
         out_dir: str | Path | None = None,
@@ -344,7 +345,10 @@ class Model:
         exclude: str | Sequence[str] | None = None,
         scale: float | None = None,
     ) -> list[Prediction | SegmentationPrediction]:
-        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI).
+        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI), or (classifiers) images given as
+        arrays: one NumPy array / PIL image / CPU tensor, or a list of them, each ``(H, W)``, ``(H, W, 3)`` RGB or
+        ``(C, H, W)`` (3D: ``(D, H, W)``), holding the values a training file would (0..255, HU...); their
+        ``source`` is ``array[i]``.
 
         Each input is compared with the run's training domain (:mod:`medimg.planning.domain`): an input outside
         it is logged as a warning and its prediction's ``domain`` says why.
@@ -367,6 +371,8 @@ class Model:
             the folder, ``series``: its UID, slice count...), or from a 2D model one prediction per slice in slice
             order followed by a :class:`~medimg.tasks.series_prediction.SeriesSummary`.
         """
+        if is_array_input(inputs) or (isinstance(inputs, Sequence) and any(map(is_array_input, inputs))):
+            return self._predict_arrays(inputs, explain=explain, strict=strict)
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
             predictions = self._classical.predict(inputs, explain=explain)
@@ -416,7 +422,8 @@ class Model:
 
         ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
         """
-        if self._classical is not None or self.task != "classify":
+        arrays = is_array_input(inputs) or (isinstance(inputs, Sequence) and any(map(is_array_input, inputs)))
+        if arrays or self._classical is not None or self.task != "classify":
             yield from self.predict(
                 inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
             )
@@ -441,6 +448,42 @@ class Model:
             **stream,
         )
         yield from with_series(predictions, found, volumetric=volumetric)
+
+    def _predict_arrays(
+        self, inputs: Any, *, explain: str | None, strict: bool
+    ) -> list[Prediction | SegmentationPrediction]:
+        """:meth:`predict` of images given as arrays (a classifier; see :mod:`medimg.io.arrays` for the layouts)."""
+        from medimg.io.arrays import images_from_array
+        from medimg.io.image import ImageData
+        from medimg.planning.domain import InputReader
+        from medimg.tasks.classify.predict import predict_images
+
+        if self._classical is not None or self.task != "classify":
+            raise ConfigError(
+                f"predict takes arrays for classifiers only; this is a {self.task} model: save the image to a file "
+                "(PNG, NIfTI...) and give its path, so its geometry comes with it"
+            )
+        self._require_fitted()
+        assert self.network_ is not None and self.plan_ is not None
+        items = [inputs] if is_array_input(inputs) else list(inputs)
+        if not all(map(is_array_input, items)):
+            raise ConfigError("give predict either paths or arrays, not both in one call")
+        reader = InputReader.for_run(self, strict=strict)
+        given: list[ImageData] = []
+        for item in items:
+            given += images_from_array(item, self.plan_.spatial_dims, self.plan_.in_channels, first=len(given))
+        images, failed = [], []
+        for image in given:
+            try:
+                reader.check(image)
+            except OutOfDomainError as error:
+                failed.append((image.source, error.reason))
+                continue
+            images.append(image)
+        predictions = predict_images(self.network_, self.plan_, self.class_names_ or [], images, explain=explain)
+        reader.annotate(predictions)
+        self.failed_ = failed
+        return list(predictions)
 
     def _prediction_inputs(
         self,

@@ -1,0 +1,61 @@
+"""Images given as arrays: the layouts :func:`images_from_array` reads, and ``Model.predict(array)`` giving what
+the same image as a file gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.errors import ConfigError
+from medimg.io.arrays import images_from_array, is_array_input
+from tests.serve.support import train_tiny_run
+
+
+@pytest.mark.parametrize(
+    ("shape", "channels", "expected"),
+    [
+        ((20, 30), 1, [(1, 20, 30)]),
+        ((20, 30, 3), 3, [(3, 20, 30)]),  # RGB, channel last (PIL, imageio)
+        ((3, 20, 30), 3, [(3, 20, 30)]),
+        ((5, 20, 30), 1, [(1, 20, 30)] * 5),  # a batch of grey images
+        ((2, 1, 20, 30), 1, [(1, 20, 30)] * 2),
+        ((2, 20, 30, 3), 3, [(3, 20, 30)] * 2),
+    ],
+)
+def test_2d_layouts(shape: tuple[int, ...], channels: int, expected: list[tuple[int, ...]]) -> None:
+    images = images_from_array(np.zeros(shape, np.uint8), 2, channels)
+    assert [i.array.shape for i in images] == expected
+    assert [i.source for i in images] == [f"array[{k}]" for k in range(len(expected))]
+    assert all(i.array.dtype == np.float32 and "format" not in i.meta for i in images)
+
+
+def test_3d_layouts_and_errors() -> None:
+    assert [i.array.shape for i in images_from_array(np.zeros((8, 9, 10)), 3, 1)] == [(1, 8, 9, 10)]
+    assert [i.array.shape for i in images_from_array(np.zeros((2, 8, 9, 10)), 3, 1)] == [(1, 8, 9, 10)] * 2
+    with pytest.raises(ConfigError, match=r"shape \(2, 2, 2, 9, 10\) is not a 2D image"):
+        images_from_array(np.zeros((2, 2, 2, 9, 10)), 2, 1)
+    with pytest.raises(ConfigError, match="is not an image; give numbers"):
+        images_from_array(np.array([["a"]]), 2, 1)
+    assert is_array_input(Image.new("L", (4, 4))) and not is_array_input("scan.png")
+
+
+def test_an_array_is_predicted_as_the_same_image_in_a_file(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from medimg import Model
+
+    model = Model.load(train_tiny_run(tmp_path_factory))
+    pixels = np.random.default_rng(0).integers(0, 255, (32, 32)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    from_file = model.predict(tmp_path / "x.png")[0]
+    from_array, from_pil = model.predict([pixels, Image.fromarray(pixels)])
+    assert from_array.source == "array[0]" and from_pil.source == "array[1]"
+    for prediction in (from_array, from_pil):
+        assert prediction.label == from_file.label
+        assert prediction.probabilities == pytest.approx(from_file.probabilities, abs=1e-6)
+        assert prediction.domain is not None and prediction.domain["in_domain"]
+    with pytest.raises(ConfigError, match="either paths or arrays"):
+        model.predict([tmp_path / "x.png", pixels])
