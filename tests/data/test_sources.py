@@ -123,6 +123,26 @@ def test_medmnist_npz_2d_and_3d(tmp_path: Path) -> None:
     assert rgb.read(rgb.cases[0]).array.shape == (3, 8, 8)
 
 
+def test_other_npz_spellings_keras_style_and_unsplit_with_string_labels(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    keras = tmp_path / "keras.npz"
+    images = rng.integers(0, 255, (30, 1, 16, 16)).astype(np.uint8)  # PyTorch's (N, C, H, W)
+    np.savez(keras, x_train=images[:20], y_train=rng.integers(0, 2, 20), x_test=images[20:], y_test=np.ones(10))
+    ds = Dataset.load(keras)
+    assert ds.split_counts() == {"train": 20, "test": 10} and ds.source == "npz"
+    assert np.array_equal(ds.read(ds.cases[0]).array[0], images[0, 0].astype(np.float32))
+    unsplit = tmp_path / "lesions.npz"
+    labels = np.array(["malignant", "benign"])[rng.integers(0, 2, 12)]
+    np.savez(unsplit, images=rng.integers(0, 255, (12, 16, 16, 3)).astype(np.uint8), labels=labels)
+    ds = Dataset.load(unsplit)
+    assert ds.class_names == ["benign", "malignant"] and not ds.has_own_split
+    assert [ds.class_names[c.label] for c in ds.cases] == labels.tolist()
+    assert ds.read(ds.cases[3]).array.shape == (3, 16, 16)
+    np.savez(tmp_path / "odd.npz", pixels=images)
+    with pytest.raises(DatasetError, match=r"hold no images with labels; name them train_images/train_labels"):
+        Dataset.load(tmp_path / "odd.npz")
+
+
 def test_medmnist_multilabel_refused(tmp_path: Path) -> None:
     path = tmp_path / "chestmnist.npz"
     np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=np.zeros((4, 14), np.uint8))

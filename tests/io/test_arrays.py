@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tests.serve.support import train_tiny_run
 
 from medimg.errors import ConfigError
 from medimg.io.arrays import images_from_array, is_array_input
-from tests.serve.support import train_tiny_run
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ class Dataset:
         task: ``"classify"`` (a class attribute; :class:`SegmentationDataset` has ``"segment"``).
         name: short name used in reports (the folder or file stem).
         root: where it was loaded from.
-        source: ``"folder"``, ``"csv"`` or ``"medmnist"``.
+        source: ``"folder"``, ``"csv"``, ``"medmnist"`` or ``"npz"`` (another .npz of images and labels).
         class_names: label names; ``Case.label`` indexes into this list.
         cases: every labelled image, in a stable order.
         window: DICOM/CT window applied when reading (preset name, ``"file"`` or ``(center, width)``).
@@ -254,8 +254,9 @@ class Dataset:
         Raises:
             ImageReadError: the file is unreadable or corrupt (the error names it), or too large to read.
         """
-        if case.index is not None and case.split is not None and self.arrays:
-            return _medmnist_image(self.arrays[case.split][case.index], self.spatial_dims or 2, case.case_id)
+        if case.index is not None and self.arrays:  # a row of an .npz (the "all" array when it had no split)
+            rows = self.arrays[case.split] if case.split in self.arrays else self.arrays["all"]
+            return _medmnist_image(rows[case.index], self.spatial_dims or 2, case.case_id)
         if case.path is None:
             raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
         from medimg.io import read_image

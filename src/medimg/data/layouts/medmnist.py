@@ -13,6 +13,7 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.layouts.common import order_classes
 from medimg.data.medmnist import medmnist_label_names, medmnist_spatial_dims
 from medimg.errors import DatasetError
 
@@ -25,53 +26,97 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".npz" and path.is_file()
 
 
+#: the names an ``.npz`` split's arrays go by: MedMNIST's, then Keras-style and other common spellings
+SPLIT_KEYS = {
+    "train": ("train",),
+    "val": ("val", "valid", "validation"),
+    "test": ("test",),
+}
+KEY_PATTERNS = (("{}_images", "{}_labels"), ("x_{}", "y_{}"), ("X_{}", "y_{}"), ("{}_x", "{}_y"))
+#: one array pair without a split (medimg then makes the split)
+UNSPLIT_KEYS = (("images", "labels"), ("x", "y"), ("X", "y"), ("X", "Y"), ("imgs", "labels"), ("data", "labels"))
+#: where an array without an own split is kept (``Dataset.arrays``)
+UNSPLIT = "all"
+
+
+def _split_keys(files: list[str]) -> dict[str, tuple[str, str]]:
+    """``split -> (images key, labels key)`` of the splits the archive holds, else ``{UNSPLIT: keys}``."""
+    found: dict[str, tuple[str, str]] = {}
+    for split, names in SPLIT_KEYS.items():
+        for name in names:
+            for images, labels in KEY_PATTERNS:
+                pair = (images.format(name), labels.format(name))
+                if split not in found and pair[0] in files and pair[1] in files:
+                    found[split] = pair
+    if found:
+        return found
+    return next(({UNSPLIT: pair} for pair in UNSPLIT_KEYS if pair[0] in files and pair[1] in files), {})
+
+
 def load(path: Path) -> Dataset:
-    """Read a MedMNIST file; its arrays stay in memory (``Dataset.arrays``), cases index their rows.
+    """Read an ``.npz`` of images and labels; its arrays stay in memory (``Dataset.arrays``), cases index rows.
+
+    MedMNIST's ``{train,val,test}_images`` / ``_labels`` (its label names and dimensionality are known), Keras-style
+    ``x_train``/``y_train``... and a single ``images``/``labels`` (or ``x``/``y``) pair, which medimg splits.
+    Images are ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` (C <= 4) or volumes ``(N, D, H, W)``; labels are
+    integers or strings, one per image.
 
     Raises:
-        DatasetError: keys are missing, or labels are multi-label (e.g. ChestMNIST), which a single-label
-            classifier cannot use.
+        DatasetError: no known keys, labels are multi-label (e.g. ChestMNIST), which a single-label classifier
+            cannot use, or counts differ.
     """
     try:
         archive = np.load(path, allow_pickle=False)
-        arrays = {
-            split: archive[f"{split}_images"]
-            for split in ("train", "val", "test")
-            if f"{split}_images" in archive.files
-        }
-        labels = {split: archive[f"{split}_labels"] for split in arrays}
-    except KeyError as error:
-        raise DatasetError(f"{path}: {error}; a MedMNIST file needs train/val/test _images and _labels") from error
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:  # corrupt or truncated
+        keys = _split_keys(list(archive.files))
+        arrays = {split: _channel_last(archive[images]) for split, (images, _) in keys.items()}
+        labels = {split: archive[label] for split, (_, label) in keys.items()}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # corrupt, truncated
         raise DatasetError(
             f"cannot read {path} as an .npz file ({type(error).__name__}: {error}); re-download or re-create it"
         ) from error
-    if "train" not in arrays:
+    if not keys or ("train" not in arrays and UNSPLIT not in arrays):
         raise DatasetError(
-            f"{path} is not a MedMNIST file: keys {archive.files}; expected train_images/train_labels (and val_, test_)"
+            f"{path}: keys {archive.files} hold no images with labels; name them train_images/train_labels (and "
+            "val_, test_; MedMNIST), x_train/y_train (and x_val, x_test), or images/labels (medimg makes the split)"
         )
     for split, lab in labels.items():
         if lab.ndim == 2 and lab.shape[1] > 1:
             raise DatasetError(
-                f"{path}: {split}_labels has shape {lab.shape} (multi-label, like ChestMNIST); "
+                f"{path}: {keys[split][1]} has shape {lab.shape} (multi-label, like ChestMNIST); "
                 "medimg classifies one label per image"
             )
         if len(lab) != len(arrays[split]):
-            raise DatasetError(f"{path}: {split} has {len(arrays[split])} images but {len(lab)} labels")
-    flat = {split: lab.reshape(-1).astype(np.int64) for split, lab in labels.items()}
-    num_classes = int(max(int(lab.max()) for lab in flat.values() if lab.size)) + 1
-    spatial_dims = medmnist_spatial_dims(path.stem, tuple(arrays["train"].shape[1:]))
+            raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
+    flat = {split: lab.reshape(-1) for split, lab in labels.items()}
+    if any(lab.dtype.kind in "US" for lab in flat.values()):  # class names as strings
+        class_names = order_classes({str(v) for lab in flat.values() for v in lab.tolist()})
+        index = {name: i for i, name in enumerate(class_names)}
+        numbers = {split: np.array([index[str(v)] for v in lab.tolist()], np.int64) for split, lab in flat.items()}
+    else:
+        numbers = {split: lab.astype(np.int64) for split, lab in flat.items()}
+        num_classes = int(max(int(lab.max()) for lab in numbers.values() if lab.size)) + 1
+        class_names = medmnist_label_names(path.stem, num_classes)
+    first = next(iter(arrays.values()))
+    spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
     cases = [
-        Case(case_id=f"{split}/{i}", label=int(label), split=split, index=i)
-        for split, lab in flat.items()
+        Case(case_id=f"{split}/{i}", label=int(label), split=None if split == UNSPLIT else split, index=i)
+        for split, lab in numbers.items()
         for i, label in enumerate(lab)
     ]
     return Dataset(
         name=path.stem,
         root=path,
-        source="medmnist",
-        class_names=medmnist_label_names(path.stem, num_classes),
+        source="medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz",
+        class_names=class_names,
         cases=cases,
         spatial_dims=spatial_dims,
         arrays=arrays,
     )
+
+
+def _channel_last(images: np.ndarray) -> np.ndarray:
+    """``(N, C, H, W)`` with ``C <= 4`` (PyTorch's order) as ``(N, H, W, C)`` (MedMNIST's); others as they are."""
+    if images.ndim == 4 and images.shape[1] in (1, 3, 4) and min(images.shape[2:]) > 4 and images.shape[3] > 4:
+        moved = np.moveaxis(images, 1, -1)
+        return moved[..., 0] if moved.shape[-1] == 1 else moved
+    return images
