@@ -24,7 +24,7 @@ from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 MAX_PATCH_2D = 128
 MAX_PATCH_VOXELS_3D = 64**3
 MIN_FEATURE_MAP = 4
-TARGET_STEPS_2D = 3000
+TARGET_STEPS_2D = 6000
 TARGET_STEPS_3D = 2000
 
 
@@ -301,11 +301,14 @@ def determine_network(fp: SegFingerprint, depth: int) -> tuple[list[int], str]:
 
 
 def determine_batch_and_schedule(fp: SegFingerprint, patch: list[int], factor: float) -> tuple[int, int, int, str]:
-    """Batch 16 patches of up to 128^2 px in 2D (more for smaller patches) and 8 in 3D; about 3,000 steps in 2D
+    """Batch 16 patches of up to 128^2 px in 2D (more for smaller patches) and 8 in 3D; about 6,000 steps in 2D
     and 2,000 in 3D (a 3D step costs about 10x more), as epochs of one pass over the training patches
-    (between 25 and 100 steps) and between 20 and 100 epochs. 3D: with the rotation/zoom augmentation the
+    (between 25 and 100 steps) and between 20 and 200 epochs. 3D: with the rotation/zoom augmentation the
     best validation epoch of MSD hippocampus runs came at the end of 30-, 147- and 227-epoch schedules (1,000
-    steps is 40 epochs there), so 2,000 steps (80 epochs, ~8 CPU-minutes) is the default.
+    steps is 40 epochs there), so 2,000 steps (80 epochs, ~8 CPU-minutes) is the default. 2D: at 3,000 steps the
+    best validation epoch of ISIC came at 22 of 30 and of DRIVE at 72 of 100; twice the steps raised validation
+    Dice from 0.871 to 0.880 (ISIC, 60 epochs, 11 CPU-minutes) and from 0.812 to 0.815 (DRIVE, 200 epochs,
+    10 CPU-minutes).
     """
     pixels = math.prod(patch)
     if fp.spatial_dims == 2:
@@ -317,7 +320,7 @@ def determine_batch_and_schedule(fp: SegFingerprint, patch: list[int], factor: f
     image_pixels = math.prod(s / factor for s in fp.median_shape)
     patches_per_case = max(1.0, image_pixels / pixels)
     iterations = int(min(100, max(25, math.ceil(fp.num_train_cases * patches_per_case / batch))))
-    epochs = int(min(100, max(20, round(target / iterations))))
+    epochs = int(min(200, max(20, round(target / iterations))))
     return batch, iterations, epochs, f"{epochs} epochs x {iterations} steps of {batch} patches (~{target} steps)"
 
 
