@@ -304,7 +304,12 @@ class Model:
 
             data = Path(RunFolder(self.run_dir_ or ".").read_json("config.json")["data"])
         dataset = self._training_dataset() if data is None else self._as_dataset(data, **options)
+        own = own or self._is_training_data(dataset)  # the training data by its path: its saved split, not all of it
         cases = self._cases(dataset, split, own=own)
+        if not cases and not own and split == "test" and not any(c.split for c in dataset.cases):
+            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.name, len(dataset))
+            split = "all"
+            cases = self._cases(dataset, split, own=False)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")
         run_dir = self.run_dir_ or Path(".")
@@ -654,6 +659,16 @@ class Model:
         run = RunFolder(self.run_dir_ or ".")
         saved = own and run.file("splits.json").is_file()
         return cases_for(dataset, Splits.from_dict(run.read_json("splits.json")) if saved else None, split)
+
+    def _is_training_data(self, dataset: Any) -> bool:
+        """True when ``dataset`` was loaded from the path this run was trained on."""
+        from medimg.run_folder import RunFolder
+
+        run = RunFolder(self.run_dir_ or ".")
+        if not run.file("config.json").is_file():
+            return False
+        trained_on = run.read_json("config.json").get("data")
+        return trained_on is not None and Path(str(trained_on)).resolve() == Path(dataset.root).resolve()
 
     def _dataset_options(self) -> dict[str, Any]:
         from medimg.bundle import dataset_options

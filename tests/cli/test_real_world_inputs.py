@@ -160,6 +160,29 @@ def test_single_class_external_set_is_evaluated_with_the_defined_metrics(tiny_ru
     assert report["extra"]["domain"]["checked"] == 8
 
 
+def test_an_external_set_without_splits_is_evaluated_whole_and_class_names_match_in_any_case(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    for name in ("normal", "lesion"):  # the model's classes, spelled as another site spells them
+        folder = tmp_path / "external" / name.upper()
+        folder.mkdir(parents=True)
+        for source in sorted((tiny_run.parent / "phantoms" / name).glob("*.png"))[:5]:
+            shutil.copy(source, folder / source.name)
+    out = tmp_path / "report"
+    code, output = _evaluate(str(tiny_run), str(tmp_path / "external"), "--out", str(out), "--threads", "1")
+    assert code == 0, output
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["n"] == 10 and report["split"] == "all"
+    assert report["metrics"]["accuracy"] > 0.5  # NORMAL read as normal, LESION as lesion
+
+
+def test_the_training_data_given_by_its_path_is_evaluated_on_the_saved_test_split(tiny_run: Path) -> None:
+    saved = json.loads((tiny_run / "splits.json").read_text())["assignment"]
+    code, output = _evaluate(str(tiny_run), str(tiny_run.parent / "phantoms"), "--threads", "1")
+    assert code == 0, output
+    assert f"test set: {sum(v == 'test' for v in saved.values())} images" in output  # not all of it
+
+
 def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_a_warning(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

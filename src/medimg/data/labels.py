@@ -15,10 +15,11 @@ def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.n
     Raises:
         DatasetError: the data has classes the model does not know.
     """
-    unknown = [c for c in data_classes if c not in model_classes]
+    known = {c.casefold(): i for i, c in enumerate(model_classes)}  # "NORMAL" in the data is the model's "normal"
+    unknown = [c for c in data_classes if c.casefold() not in known]
     if unknown:
         raise DatasetError(
             f"the data has classes the model does not know: {', '.join(unknown)} "
-            f"(model classes: {', '.join(model_classes)})"
+            f"(model classes: {', '.join(model_classes)}); rename the folders or labels to the model's classes"
         )
-    return np.array([list(model_classes).index(c) for c in data_classes], dtype=np.int64)
+    return np.array([known[c.casefold()] for c in data_classes], dtype=np.int64)
