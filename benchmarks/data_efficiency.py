@@ -3,6 +3,7 @@ few training labels are known? PneumoniaMNIST, official splits, the official tes
 
     python benchmarks/data_efficiency.py --budget-s 60                       # every arm, 3 seeds
     python benchmarks/data_efficiency.py --budget-s 60 --arms supervised,semi,full
+    python benchmarks/data_efficiency.py --budget-s 90 --fractions 0.05 --arms supervised,semi,full --set width=1
 
 For each labelled fraction (default 1%, 5%, 20%) and seed, a stratified subset of the official training split
 (``sklearn.model_selection.train_test_split``, ``random_state=seed``) keeps its labels; the arms train on it:
@@ -371,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic images per labelled image")
     parser.add_argument("--network", default="auto", help="every arm's network (default: the planner's)")
     parser.add_argument("--semi", default="{}", help="the semi arm's semi_supervised plan fields, as JSON")
+    parser.add_argument("--set", dest="set_", nargs="*", default=[], help="every arm's plan fields, FIELD=VALUE")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples")
     parser.add_argument("--note", default="", help="how the machine was run (load, priority), kept in the JSON")
@@ -390,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown arm(s) {', '.join(sorted(unknown))}; choose from {', '.join(ARMS)}", file=sys.stderr)
         return 2
-    overrides = common_overrides(args.budget_s, args.network)
+    from medimg.config import parse_assignments
+
+    overrides = {**common_overrides(args.budget_s, args.network), **parse_assignments(args.set_)}
     semi_fields = json.loads(args.semi)
     settings = {
         "data": str(args.data.resolve()),
