@@ -204,3 +204,28 @@ def test_a_few_sub_folders_are_not_patients_and_a_warning_says_how_to_give_them(
     ds = Dataset.load(tmp_path / "d")
     assert all(c.patient_id is None for c in ds.cases)
     assert "too few sub-folders (2)" in caplog.text and "patient_id column" in caplog.text
+
+
+def test_csv_rows_naming_dicom_series_folders_are_volumes(tmp_path: Path) -> None:
+    from tests.io.conftest import write_dicom
+
+    rows = ["path,label"]
+    for s in range(4):
+        series = f"1.2.3.{s}"
+        (tmp_path / "studies" / f"S{s}").mkdir(parents=True)
+        for z in range(5):
+            pixels = np.full((8, 8), 100 * s + z, dtype=np.uint16)
+            write_dicom(
+                tmp_path / "studies" / f"S{s}" / f"IM{z}", pixels, position=(0, 0, 2.0 * z), series_uid=series,
+                instance=z + 1, orientation=(1, 0, 0, 0, 1, 0), thickness=2.0,
+            )  # fmt: skip
+        rows.append(f"studies/S{s},{'nodule' if s % 2 else 'clear'}")
+    (tmp_path / "studies" / "empty").mkdir()
+    (tmp_path / "studies.csv").write_text("\n".join(rows) + "\n")
+    ds = Dataset.load(tmp_path / "studies.csv")
+    volume = ds.read(ds.cases[1])
+    assert volume.array.shape == (1, 5, 8, 8) and volume.spacing_mm is not None
+    assert list(volume.array[0, :, 0, 0] - volume.array[0, 0, 0, 0]) == [0, 1, 2, 3, 4]  # slices in order
+    (tmp_path / "bad.csv").write_text("path,label\nstudies/empty,clear\nstudies/S0,clear\n")
+    with pytest.raises(DatasetError, match=r"studies/empty \(a folder without DICOM slices\)"):
+        Dataset.load(tmp_path / "bad.csv")

@@ -1,5 +1,7 @@
 """CSV manifest of a classification set: ``path,label[,patient_id,split]``, paths relative to the CSV's folder.
 
+A path may name a folder of DICOM slices: that row is one volume (the series), for classifying CT or MR studies.
+
 Column names are matched case-insensitively, with synonyms (:data:`PATH_COLUMNS`, :data:`LABEL_COLUMNS`...).
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
@@ -33,6 +35,15 @@ def _resolve(raw_path: str, base: Path) -> Path:
         windows = Path(raw_path.replace("\\", "/")).expanduser()
         file = windows if windows.is_absolute() else base / windows
     return file
+
+
+def _is_series_folder(path: Path) -> bool:
+    """A folder holding DICOM slices: a row naming it is one volume (a DICOM series)."""
+    if not path.is_dir():
+        return False
+    from medimg.io.formats import has_dicom_magic
+
+    return any(f.is_file() and has_dicom_magic(f) for f in sorted(path.iterdir())[:20])
 
 
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
@@ -109,8 +120,8 @@ def load(
         file = _resolve(raw_path, base)
         if not name_selected(file.name, include, exclude):
             continue
-        if not file.is_file():
-            missing.append(f"line {line}: {file}")
+        if not (file.is_file() or _is_series_folder(file)):
+            missing.append(f"line {line}: {file}" + (" (a folder without DICOM slices)" if file.is_dir() else ""))
             continue
         split_raw = row.get(split_col) if split_col else None
         split = normalise_split(split_raw)
