@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -141,3 +142,31 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
     dual_tif.write_bytes(bytes(data))
     assert detect_format(dual_dcm) == "dicom"
     assert detect_format(dual_tif) == "tiff"
+
+
+@pytest.mark.parametrize(
+    ("head", "named"),
+    [
+        (b"ObjectType = Image\nNDims = 3\n", "a MetaImage (.mha/.mhd) file"),
+        (b"NRRD0004\ntype: float\n", "an NRRD (.nrrd/.nhdr) file"),
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "a RIFF (e.g. WebP) file"),
+    ],
+)
+def test_known_formats_medimg_does_not_read_are_named_with_the_conversion(
+    tmp_path: Path, head: bytes, named: str
+) -> None:
+    path = tmp_path / "scan.bin"
+    path.write_bytes(head + b"\0" * 200)
+    with pytest.raises(ImageReadError, match=re.escape(named) + ", which medimg does not read; "):
+        detect_format(path)
+
+
+def test_a_folder_of_unread_formats_says_what_it_found(tmp_path: Path) -> None:
+    from medimg import Dataset
+    from medimg.errors import DatasetError
+
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        (tmp_path / cls / "case.mha").write_bytes(b"ObjectType = Image\n")
+    with pytest.raises(DatasetError, match=r"found 2 MetaImage file\(s\), which medimg does not read"):
+        Dataset.load(tmp_path)

@@ -233,7 +233,7 @@ class Dataset:
                 )
             raise DatasetError(
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
-                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
+                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns" + _unread_files(self.root)
             )
         present = {c.label for c in self.cases if c.label is not None}
         if len(present) < min_classes:
@@ -286,6 +286,28 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
+
+
+#: suffixes of medical image formats medimg does not read, named when a folder holds nothing else
+UNREAD_SUFFIXES = {".mha": "MetaImage", ".mhd": "MetaImage", ".nrrd": "NRRD", ".nhdr": "NRRD", ".h5": "HDF5",
+                   ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide", ".ndpi": "whole-slide"}  # fmt: skip
+
+
+def _unread_files(root: Path, most: int = 10_000) -> str:
+    """``"; found 12 MetaImage file(s) ..."`` when ``root`` holds files in formats medimg does not read."""
+    if not root.is_dir():
+        return ""
+    found: dict[str, int] = defaultdict(int)
+    for i, path in enumerate(root.rglob("*")):
+        if i >= most:
+            break
+        kind = UNREAD_SUFFIXES.get(path.suffix.lower())
+        if kind is not None and path.is_file():
+            found[kind] += 1
+    if not found:
+        return ""
+    listed = ", ".join(f"{n} {kind}" for kind, n in found.items())
+    return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF"
 
 
 def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageData:

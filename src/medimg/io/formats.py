@@ -208,6 +208,33 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
     return found
 
 
+#: formats met in medical data that medimg does not read: ``(signature at the start, name, how to convert)``
+_UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
+    (
+        b"ObjectType = Image",
+        "a MetaImage (.mha/.mhd) file",
+        "convert it to NIfTI, e.g. SimpleITK.WriteImage(SimpleITK.ReadImage(path), 'case.nii.gz')",
+    ),
+    (
+        b"NRRD000",
+        "an NRRD (.nrrd/.nhdr) file",
+        "convert it to NIfTI, e.g. SimpleITK.WriteImage(SimpleITK.ReadImage(path), 'case.nii.gz') or 3D Slicer",
+    ),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
+    (b"RIFF", "a RIFF (e.g. WebP) file", "re-save it as PNG (e.g. PIL.Image.open(path).save('x.png'))"),
+    (b"PK\x03\x04", "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
+    (b"%PDF", "a PDF document", "export the image pages as PNG"),
+)
+
+
+def _unsupported_format(head: bytes) -> str | None:
+    """What a file in a known format medimg does not read is, and how to convert it (``None``: not known)."""
+    for signature, name, fix in _UNSUPPORTED:
+        if head.startswith(signature):
+            return f"{name}, which medimg does not read; {fix}"
+    return None
+
+
 _MAGIC_PREFIXES: dict[str, tuple[bytes, ...]] = {
     "PNG": (b"\x89PNG\r\n\x1a\n",),
     "JPEG": (b"\xff\xd8\xff",),
@@ -270,6 +297,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         truncated = _truncated_signature(p, head, suffix)
         if truncated:
             raise ImageReadError(p, f"the file is truncated: {truncated}; re-copy, re-download or re-export it")
+        known = _unsupported_format(head)
+        if known is not None:
+            raise ImageReadError(p, known)
         hint = ""
         if suffix in _SUFFIX_FORMAT:
             hint = f" although its name ends with {suffix!r}"
