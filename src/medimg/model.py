@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
 from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
-from medimg.io.arrays import is_array_input
+from medimg.io.arrays import holds_arrays, is_array_input
 
 if TYPE_CHECKING:
     from torch import nn
@@ -376,7 +376,7 @@ class Model:
             the folder, ``series``: its UID, slice count...), or from a 2D model one prediction per slice in slice
             order followed by a :class:`~medimg.tasks.series_prediction.SeriesSummary`.
         """
-        if is_array_input(inputs) or (isinstance(inputs, Sequence) and any(map(is_array_input, inputs))):
+        if holds_arrays(inputs):
             return self._predict_arrays(inputs, explain=explain, strict=strict)
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
@@ -427,8 +427,7 @@ class Model:
 
         ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
         """
-        arrays = is_array_input(inputs) or (isinstance(inputs, Sequence) and any(map(is_array_input, inputs)))
-        if arrays or self._classical is not None or self.task != "classify":
+        if holds_arrays(inputs) or self._classical is not None or self.task != "classify":
             yield from self.predict(
                 inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
             )

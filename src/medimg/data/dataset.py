@@ -288,13 +288,10 @@ class Dataset:
         }
 
 
-#: suffixes of medical image formats medimg does not read, named when a folder holds nothing else
-UNREAD_SUFFIXES = {".mha": "MetaImage", ".mhd": "MetaImage", ".nrrd": "NRRD", ".nhdr": "NRRD", ".h5": "HDF5",
-                   ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide", ".ndpi": "whole-slide"}  # fmt: skip
-
-
 def _unread_files(root: Path, most: int = 10_000) -> str:
     """``"; found 12 MetaImage file(s) ..."`` when ``root`` holds files in formats medimg does not read."""
+    from medimg.io.formats import UNREAD_SUFFIXES
+
     if not root.is_dir():
         return ""
     found: dict[str, int] = defaultdict(int)

@@ -24,6 +24,8 @@ IMBALANCE_WARNING = 3.0
 #: An image with at most this many distinct integer values (and at least two) is label-valued: a mask, not a
 #: photograph or scan (whose noise alone gives hundreds of values).
 MASK_MAX_VALUES = 8
+#: The check's warning when images differ in channel count (classification and segmentation checks).
+MIXED_CHANNELS_WARNING = "mixed channel counts; images are converted to the most common channel count"
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 
@@ -157,7 +159,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             turned.append(str(case.path or case.case_id))
         if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
             blank.append(case.case_id)
-        by_hash[_pixel_digest(array)].append((case.case_id, split_of[case.case_id]))
+        by_hash[pixel_digest(array)].append((case.case_id, split_of[case.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
     cross = [
@@ -189,7 +191,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     if len(channels) > 1:
-        warnings.append("mixed channel counts; images are converted to the most common channel count")
+        warnings.append(MIXED_CHANNELS_WARNING)
     if conflicts:
         warnings.append(
             f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
@@ -214,7 +216,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     )
 
 
-def _pixel_digest(array: np.ndarray) -> str:
+def pixel_digest(array: np.ndarray) -> str:
     """A digest of an image's decoded pixels (identical pixels, identical digest, whatever the file format)."""
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
 
@@ -237,7 +239,7 @@ def find_label_conflicts(dataset: Dataset, *, progress: bool = False) -> list[li
     loaded = read_cases(dataset, dataset.cases, strict=False, progress=progress, desc="looking for label conflicts")
     by_hash: dict[str, list[str]] = defaultdict(list)
     for case, array in zip(loaded.cases, loaded.arrays, strict=True):
-        by_hash[_pixel_digest(array)].append(case.case_id)
+        by_hash[pixel_digest(array)].append(case.case_id)
     return _conflicting([group for group in by_hash.values() if len(group) > 1], _label_names(dataset))
 
 

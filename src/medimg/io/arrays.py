@@ -25,6 +25,13 @@ def is_array_input(value: Any) -> bool:
     return hasattr(value, "__array__") or hasattr(value, "__array_interface__")
 
 
+def holds_arrays(inputs: Any) -> bool:
+    """True when ``inputs`` (what ``Model.predict`` was given) is an array or a sequence holding one."""
+    if is_array_input(inputs):
+        return True
+    return isinstance(inputs, list | tuple) and any(map(is_array_input, inputs))
+
+
 def images_from_array(value: Any, spatial_dims: int, channels: int, first: int = 0) -> list[ImageData]:
     """Channel-first ``float32`` images (``source`` ``array[i]``, counted from ``first``) from one array:
 

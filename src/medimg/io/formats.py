@@ -208,7 +208,10 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
     return found
 
 
-#: formats met in medical data that medimg does not read: ``(signature at the start, name, how to convert)``
+#: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
+UNREAD_SUFFIXES = {".mha": "MetaImage", ".mhd": "MetaImage", ".nrrd": "NRRD", ".nhdr": "NRRD", ".h5": "HDF5",
+                   ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide", ".ndpi": "whole-slide"}  # fmt: skip
+#: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (
         b"ObjectType = Image",

@@ -41,9 +41,9 @@ def _is_series_folder(path: Path) -> bool:
     """A folder holding DICOM slices: a row naming it is one volume (a DICOM series)."""
     if not path.is_dir():
         return False
-    from medimg.io.formats import has_dicom_magic
+    from medimg.io.dicom_survey import looks_like_dicom  # what read_dicom_series takes for a slice
 
-    return any(f.is_file() and has_dicom_magic(f) for f in sorted(path.iterdir())[:20])
+    return any(f.is_file() and looks_like_dicom(f) for f in sorted(path.iterdir())[:20])
 
 
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:

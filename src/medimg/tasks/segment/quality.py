@@ -9,7 +9,6 @@ masks without an image, empty masks (no foreground at all) and the same image in
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.quality import exif_warning, top_counts
+from medimg.data.quality import MIXED_CHANNELS_WARNING, exif_warning, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.labels import (
     LabelEncoding,
@@ -80,7 +79,7 @@ class SegCheckReport:
 
     def summary(self) -> str:
         d = self.dataset
-        shown = ", ".join(_number(v) for v in self.mask_values[:12])
+        shown = ", ".join(f"{v:g}" for v in self.mask_values[:12])
         more = f", ... ({len(self.mask_values)} distinct)" if len(self.mask_values) > 12 else ""
         lines = [
             f"dataset   {d['name']} ({d['source']}, {d['num_cases']} image/mask pairs, segmentation)",
@@ -138,7 +137,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         if image.spacing_mm is not None:
             spacings["x".join(f"{v:.2f}" for v in image.spacing_mm)] += 1
         split = case.split or "none"
-        digests[hashlib.sha1(np.ascontiguousarray(image.array).tobytes()).hexdigest()].append((case.case_id, split))
+        digests[pixel_digest(image.array)].append((case.case_id, split))
         if sample.mask is None:
             continue
         if is_colour_mask(sample.mask):
@@ -162,7 +161,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             "without the structure, a wrong mask otherwise"
         )
     if len(channels) > 1:
-        warnings.append("mixed channel counts; images are converted to the most common channel count")
+        warnings.append(MIXED_CHANNELS_WARNING)
     if turned:
         warnings.append(exif_warning(turned))
     return SegCheckReport(
@@ -219,7 +218,3 @@ def _classes_of(distinct: np.ndarray, encoding: LabelEncoding) -> set[int]:
         return {int(k) for k in encode_mask(distinct, encoding).ravel()}
     except DatasetError:
         return set()
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
