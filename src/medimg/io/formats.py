@@ -234,7 +234,7 @@ def _unsupported_format(head: bytes) -> str | None:
     """What a file in a known format medimg does not read is, and how to convert it (``None``: not known)."""
     for signature, name, fix in _UNSUPPORTED:
         if head.startswith(signature):
-            return f"{name}, which medimg does not read; {fix}"
+            return f"unrecognised image format: {name}, which medimg does not read; {fix}"
     return None
 
 
