@@ -51,13 +51,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DomainVerdict",
+    "ImageFacts",
     "InputReader",
     "TrainingDomain",
     "check_input_domain",
     "check_loaded_domain",
     "describe_training_domain",
+    "domain_from_facts",
     "domain_from_fingerprint",
     "effective_channels",
+    "image_facts",
     "load_training_domain",
 ]
 
@@ -163,6 +166,31 @@ def _counts_text(counts: Mapping[str, int]) -> str:
 
 
 # ---------------------------------------------------------------------------------------- training domain
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the training domain keeps of one training image (so a large set can be described one image at a
+    time, without holding the arrays): its shape, channels by content and intensity range."""
+
+    shape: tuple[int, ...]
+    channels: int
+    content_channels: int
+    high: float
+    low: float | None
+    top: float | None
+
+
+def image_facts(array: np.ndarray, rng: np.random.Generator) -> ImageFacts:
+    """The :class:`ImageFacts` of a ``(C, *spatial)`` image as read (``rng``: for the 99.5th percentile sample)."""
+    return ImageFacts(
+        shape=tuple(int(s) for s in array.shape[1:]),
+        channels=int(array.shape[0]),
+        content_channels=effective_channels(array),
+        high=_high(array, rng),
+        low=float(np.nanmin(array)) if array.size else None,
+        top=float(np.nanmax(array)) if array.size else None,
+    )
+
+
 def describe_training_domain(
     arrays: Sequence[np.ndarray], metas: Sequence[Mapping[str, Any]] | None = None, *, seed: int = 0
 ) -> TrainingDomain:
@@ -172,26 +200,31 @@ def describe_training_domain(
         arrays: ``(C, *spatial)`` per image.
         metas: each image's ``ImageData.meta`` (``format``, ``modality``, ``bits``...) with ``spacing_mm``.
     """
-    metas = list(metas) if metas is not None else [{} for _ in arrays]
     rng = np.random.default_rng(seed)
+    return domain_from_facts([image_facts(a, rng) for a in arrays], metas)
+
+
+def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, Any]] | None = None) -> TrainingDomain:
+    """The training domain of images described by their :class:`ImageFacts` and ``metas`` (as
+    :func:`describe_training_domain`)."""
+    metas = list(metas) if metas is not None else [{} for _ in facts]
     formats = Counter(str(m.get("format")) for m in metas if m.get("format"))
     modalities = Counter(
         str(m.get("modality")).upper() for m in metas if m.get("format") == "dicom" and m.get("modality")
     )
     bits = Counter(str(b) for b in (_bits(m) for m in metas) if b)
-    content = [effective_channels(a) for a in arrays]
-    shapes = np.array([a.shape[1:] for a in arrays]) if arrays else np.zeros((0, 2))
+    shapes = np.array([f.shape for f in facts]) if facts else np.zeros((0, 2))
     spacings = [m["spacing_mm"] for m in metas if m.get("spacing_mm")]
     spacing_dims = {len(s) for s in spacings}
-    highs = [_high(a, rng) for a in arrays]
-    lows = [float(np.nanmin(a)) for a in arrays if a.size]
-    tops = [float(np.nanmax(a)) for a in arrays if a.size]
+    highs = [f.high for f in facts]
+    lows = [f.low for f in facts if f.low is not None]
+    tops = [f.top for f in facts if f.top is not None]
     return TrainingDomain(
         formats=dict(formats),
         modalities=dict(modalities),
         bits=dict(bits),
-        channels={str(k): v for k, v in sorted(Counter(content).items())},
-        grey_as_rgb=sum(1 for a, c in zip(arrays, content, strict=True) if a.shape[0] >= 3 and c == 1),
+        channels={str(k): v for k, v in sorted(Counter(f.content_channels for f in facts).items())},
+        grey_as_rgb=sum(1 for f in facts if f.channels >= 3 and f.content_channels == 1),
         spatial_dims=int(shapes.shape[1]) if len(shapes) else None,
         min_shape=[int(v) for v in shapes.min(axis=0)] if len(shapes) else None,
         max_shape=[int(v) for v in shapes.max(axis=0)] if len(shapes) else None,

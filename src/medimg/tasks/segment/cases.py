@@ -3,9 +3,11 @@ predict prepared cases and score validation Dice (the run itself is :func:`medim
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,8 @@ from medimg.tasks.segment.planning import (
     SegPlan,
 )
 from medimg.tasks.segment.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
+from medimg.tasks.segment.sampling import pad_to
+from medimg.tasks.segment.store import CaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,133 @@ class ReadCases:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
+READ_THREADS = 4
+READ_AHEAD = 8
+"""Cases read ahead of the one in use (bounds the memory of a pass over large volumes)."""
+
+
+class CaseReader:
+    """The readable cases of a split, read with threads on each pass over them (``for case, sample in reader``).
+
+    The first full pass finds the unreadable cases (skipped with a warning; an error with ``strict`` or when more
+    than half are unreadable) and keeps the samples in memory while they fit ``budget`` bytes (default:
+    :func:`~medimg.tasks.segment.store.case_memory_budget`); later passes replay them, or read the files again when
+    the set is larger, so a set of large volumes is never held whole.
+    """
+
+    def __init__(
+        self,
+        dataset: SegmentationDataset,
+        cases: Sequence[SegCase],
+        *,
+        strict: bool = False,
+        progress: bool = False,
+        desc: str = "reading cases",
+        budget: int | None = None,
+    ) -> None:
+        from medimg.tasks.segment.store import case_memory_budget
+
+        self.dataset = dataset
+        self.cases = list(cases)
+        self.strict = strict
+        self.progress = progress
+        self.desc = desc
+        self.budget = case_memory_budget() if budget is None else budget
+        self.readable: list[SegCase] | None = None
+        self.skipped: list[tuple[str, str]] = []
+        self._kept: list[SegSample] | None = None
+
+    def __len__(self) -> int:
+        """Readable cases (all cases before the first pass)."""
+        return len(self.readable if self.readable is not None else self.cases)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the samples are held (after a first pass that fitted the budget)."""
+        return self._kept is not None
+
+    def __iter__(self) -> Iterator[tuple[SegCase, SegSample]]:
+        if self.readable is None:
+            return self._first_pass()
+        if self._kept is not None:
+            return iter(zip(self.readable, self._kept, strict=True))
+        return self._read_again()
+
+    def release(self) -> None:
+        """Drop the samples held in memory (later passes read the files again)."""
+        self._kept = None
+
+    def _results(self, cases: Sequence[SegCase], desc: str) -> Iterator[tuple[SegCase, SegSample | None, str | None]]:
+        from tqdm.auto import tqdm
+
+        def read_one(case: SegCase) -> tuple[SegCase, SegSample | None, str | None]:
+            try:
+                return case, self.dataset.read(case), None
+            except ImageReadError as error:
+                return case, None, f"{error.path}: {error.reason}"
+
+        with (
+            ThreadPoolExecutor(max_workers=READ_THREADS) as pool,
+            tqdm(total=len(cases), desc=desc, disable=not self.progress, leave=False) as bar,
+        ):
+            pending: deque[Future[tuple[SegCase, SegSample | None, str | None]]] = deque()
+            queue = iter(cases)
+            for case in itertools.islice(queue, READ_AHEAD):
+                pending.append(pool.submit(read_one, case))
+            while pending:
+                result = pending.popleft().result()
+                following = next(queue, None)
+                if following is not None:
+                    pending.append(pool.submit(read_one, following))
+                bar.update()
+                yield result
+
+    def _first_pass(self) -> Iterator[tuple[SegCase, SegSample]]:
+        from medimg.tasks.segment.store import nbytes
+
+        readable: list[SegCase] = []
+        skipped: list[tuple[str, str]] = []
+        kept: list[SegSample] | None = []
+        held = 0
+        for case, sample, reason in self._results(self.cases, self.desc):
+            if sample is None:
+                skipped.append((case.case_id, str(reason)))
+                continue
+            readable.append(case)
+            if kept is not None:
+                held += sum(nbytes(a) for a in (sample.image.array, sample.mask, sample.roi) if a is not None)
+                if held <= self.budget:
+                    kept.append(sample)
+                else:
+                    logger.info(
+                        "%s: the cases exceed %.0f MB; they are read again when needed instead of held in memory",
+                        self.desc,
+                        self.budget / 2**20,
+                    )
+                    kept = None
+            yield case, sample
+        self._report(skipped)
+        self.readable, self.skipped, self._kept = readable, skipped, kept
+
+    def _read_again(self) -> Iterator[tuple[SegCase, SegSample]]:
+        assert self.readable is not None
+        for case, sample, reason in self._results(self.readable, self.desc):
+            if sample is None:
+                raise DatasetError(f"{case.case_id} became unreadable during the run: {reason}")
+            yield case, sample
+
+    def _report(self, skipped: list[tuple[str, str]]) -> None:
+        if not skipped:
+            return
+        listing = "\n  ".join(f"{c}: {r}" for c, r in skipped[:20])
+        if self.strict or len(skipped) > len(self.cases) / 2:
+            raise DatasetError(
+                f"{len(skipped)} of {len(self.cases)} cases are unreadable:\n  {listing}\n"
+                "Remove or replace them" + ("" if self.strict else ", or check the dataset path")
+            )
+        logger.warning("skipped %d unreadable case(s):\n  %s", len(skipped), listing)
+
+
 def read_samples(
     dataset: SegmentationDataset,
     cases: Sequence[SegCase],
@@ -41,39 +172,16 @@ def read_samples(
     progress: bool = False,
     desc: str = "reading cases",
 ) -> ReadCases:
-    """Read cases with threads; unreadable files are skipped with a warning (an error with ``strict``).
+    """Read all ``cases`` into memory (see :class:`CaseReader` for the skipping rules).
 
     Size mismatches between an image and its mask always raise :class:`DatasetError` (a pairing problem).
     """
-    from tqdm.auto import tqdm
-
-    def read_one(case: SegCase) -> tuple[SegCase, SegSample | None, str | None]:
-        try:
-            return case, dataset.read(case), None
-        except ImageReadError as error:
-            return case, None, f"{error.path}: {error.reason}"
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(tqdm(pool.map(read_one, cases), total=len(cases), desc=desc, disable=not progress, leave=False))
-    out = ReadCases([], [])
-    for case, sample, reason in results:
-        if sample is None:
-            out.skipped.append((case.case_id, str(reason)))
-        else:
-            out.cases.append(case)
-            out.samples.append(sample)
-    if out.skipped:
-        listing = "\n  ".join(f"{c}: {r}" for c, r in out.skipped[:20])
-        if strict or len(out.skipped) > len(cases) / 2:
-            raise DatasetError(
-                f"{len(out.skipped)} of {len(cases)} cases are unreadable:\n  {listing}\n"
-                "Remove or replace them" + ("" if strict else ", or check the dataset path")
-            )
-        logger.warning("skipped %d unreadable case(s):\n  %s", len(out.skipped), listing)
-    return out
+    reader = CaseReader(dataset, cases, strict=strict, progress=progress, desc=desc, budget=0)
+    pairs = list(reader)
+    return ReadCases([c for c, _ in pairs], [s for _, s in pairs], reader.skipped)
 
 
-def determine_dataset_encoding(dataset: SegmentationDataset, samples: Sequence[SegSample]) -> LabelEncoding:
+def determine_dataset_encoding(dataset: SegmentationDataset, samples: Iterable[SegSample]) -> LabelEncoding:
     """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`)."""
     has_colour = False
     values: set[float] = set()
@@ -109,20 +217,35 @@ def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | No
 
 
 def prepare_cases(
-    cases: Sequence[SegCase], samples: Sequence[SegSample], plan: SegPlan, *, keep_labels: bool = True
+    pairs: Iterable[tuple[SegCase, SegSample]],
+    plan: SegPlan,
+    *,
+    keep_labels: bool = True,
+    store: CaseStore | None = None,
+    pad_to_patch: bool = False,
 ) -> tuple[list[PreparedCase], list[np.ndarray]]:
-    """Network-resolution tensors of each case, plus its decoded labels at the file's resolution."""
+    """Network-resolution tensors of each case, plus its decoded labels at the file's resolution, one case at a
+    time; ``store`` keeps them (in memory, or memory-mapped beyond its budget). ``pad_to_patch``: training cases
+    smaller than the plan's patch are padded first (:func:`~medimg.tasks.segment.sampling.pad_to`; padded
+    labels are ignored), so the sampler takes them as kept."""
+
     prepared: list[PreparedCase] = []
     originals: list[np.ndarray] = []
-    for case, sample in zip(cases, samples, strict=True):
+    for case, sample in pairs:
         spacing = sample.image.spacing_mm
         image = prepare_image(sample.image.array, spacing, plan, str(case.image))
         labels = None
         if sample.mask is not None:
             decoded = decode_labels(sample.mask, sample.roi, plan, str(case.mask))
             labels = prepare_labels(decoded, spacing, plan)
+            if pad_to_patch:
+                image, labels = pad_to(image, labels, plan.patch_size)
             if keep_labels:
-                originals.append(decoded)
+                originals.append(store.keep(decoded) if store is not None else decoded)
+            if store is not None:
+                labels = store.keep(labels)
+        if store is not None:
+            image = store.keep(image)
         prepared.append(PreparedCase(case.case_id, image, labels, tuple(sample.image.spatial_shape)))
     return prepared, originals
 

@@ -8,14 +8,14 @@ channels_last, small U-Nets, patches); a GPU user raises ``epochs``, ``channels`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import ConfigError
-from medimg.planning.domain import TrainingDomain, describe_training_domain
+from medimg.planning.domain import ImageFacts, TrainingDomain, domain_from_facts, image_facts
 from medimg.planning.fingerprint import IntensityStats
 from medimg.planning.plan import TrainingPlan, field_help
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
@@ -167,56 +167,65 @@ def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPla
 # ------------------------------------------------------------------------------------------ fingerprint
 def extract_seg_fingerprint(
     name: str,
-    images: Sequence[np.ndarray],
-    labels: Sequence[np.ndarray],
-    spacings: Sequence[tuple[float, ...] | None],
-    modalities: Sequence[str],
+    cases: Iterable[tuple[np.ndarray, np.ndarray | None, Sequence[float] | None, Mapping[str, Any]]],
+    num_cases: int,
     encoding: LabelEncoding,
     class_names: Sequence[str],
     *,
-    metas: Sequence[Mapping[str, Any]] | None = None,
     max_intensity_voxels: int = 2_000_000,
     seed: int = 0,
 ) -> SegFingerprint:
-    """Fingerprint training ``images`` ``(C, *spatial)`` and their encoded ``labels`` ``(*spatial)`` uint8.
+    """Fingerprint the training cases, one at a time (a large set is never held whole).
 
-    ``metas`` (each image's ``ImageData.meta``: format, modality, bits) with ``spacings`` give the training domain
-    that inference inputs are checked against (:func:`~medimg.planning.domain.describe_training_domain`).
+    Args:
+        cases: ``num_cases`` tuples of image ``(C, *spatial)``, encoded labels ``(*spatial)`` uint8 (or ``None``),
+            spacing and the image's ``ImageData.meta`` (format, modality, bits): with the spacings they give the
+            training domain inference inputs are checked against (:func:`~medimg.planning.domain.domain_from_facts`).
+        num_cases: how many ``cases`` come (each contributes ``max_intensity_voxels / num_cases`` intensity values).
     """
     from scipy import ndimage
 
-    if not images:
-        raise ConfigError("cannot fingerprint an empty training set")
-    shapes = np.array([a.shape[1:] for a in images])
-    rng = np.random.default_rng(seed)
-    per_image = max(1, max_intensity_voxels // len(images))
-    samples = []
-    for a in images:
-        flat = a.reshape(-1)
-        samples.append(flat[rng.integers(0, flat.size, per_image)] if flat.size > per_image else flat)
-    values = np.concatenate(samples).astype(np.float64)
+    rng, domain_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    per_image = max(1, max_intensity_voxels // max(1, num_cases))
+    samples: list[np.ndarray] = []
+    facts: list[ImageFacts] = []
+    metas: list[dict[str, Any]] = []
+    spacings: list[Sequence[float]] = []
+    modalities: list[str] = []
     counts = np.zeros(len(class_names), dtype=np.float64)
     thickness = []
     has_roi = False
-    for lab in labels:
-        has_roi = has_roi or bool((lab == IGNORE).any())
-        counts += np.bincount(lab[lab != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
-        foreground = (lab > 0) & (lab != IGNORE)
+    for image, labels, spacing, meta in cases:
+        flat = image.reshape(-1)
+        samples.append(flat[rng.integers(0, flat.size, per_image)] if flat.size > per_image else flat.copy())
+        facts.append(image_facts(image, domain_rng))
+        metas.append({**meta, "spacing_mm": list(spacing) if spacing else None})
+        if spacing:
+            spacings.append(spacing)
+        modalities.append(str(meta.get("modality") or meta.get("format") or "unknown"))
+        if labels is None:
+            continue
+        has_roi = has_roi or bool((labels == IGNORE).any())
+        counts += np.bincount(labels[labels != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
+        foreground = (labels > 0) & (labels != IGNORE)
         if foreground.any():
             distance = ndimage.distance_transform_edt(foreground)
             thickness.append(2.0 * float(distance[foreground].mean()))
-    valid_spacings = [s for s in spacings if s]
-    channels = int(np.bincount([a.shape[0] for a in images]).argmax())
+    if not facts:
+        raise ConfigError("cannot fingerprint an empty training set")
+    values = np.concatenate(samples).astype(np.float64)
+    shapes = np.array([f.shape for f in facts])
+    channels = int(np.bincount([f.channels for f in facts]).argmax())
     return SegFingerprint(
         dataset=name,
-        num_train_cases=len(images),
+        num_train_cases=len(facts),
         spatial_dims=int(shapes.shape[1]),
         channels=channels,
         median_shape=[int(v) for v in np.median(shapes, axis=0)],
         min_shape=[int(v) for v in shapes.min(axis=0)],
         max_shape=[int(v) for v in shapes.max(axis=0)],
-        median_spacing_mm=[float(v) for v in np.median(np.array(valid_spacings), axis=0)] if valid_spacings else None,
-        modality=max(set(modalities), key=list(modalities).count) if modalities else "unknown",
+        median_spacing_mm=[float(v) for v in np.median(np.array(spacings), axis=0)] if spacings else None,
+        modality=max(set(modalities), key=modalities.count),
         intensity=IntensityStats(
             mean=float(values.mean()),
             std=float(values.std()),
@@ -230,14 +239,7 @@ def extract_seg_fingerprint(
         class_fraction={n: float(c / max(1.0, counts.sum())) for n, c in zip(class_names, counts, strict=True)},
         foreground_thickness_px=float(np.median(thickness)) if thickness else 0.0,
         has_roi=has_roi,
-        domain=describe_training_domain(
-            images,
-            [
-                {**meta, "spacing_mm": list(spacing) if spacing else None}
-                for meta, spacing in zip(metas or [{}] * len(images), spacings, strict=True)
-            ],
-            seed=seed,
-        ),
+        domain=domain_from_facts(facts, metas),
     )
 
 

@@ -56,39 +56,37 @@ class SegmentTask:
         return [c.as_case() for c in dataset.cases]
 
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
+        """Two passes over the training cases (the label encoding needs every mask's values before the labels can
+        be summarised); the cases stay in memory for training when they fit the case-memory budget
+        (:class:`~medimg.tasks.segment.cases.CaseReader`), else each pass reads them again."""
         from medimg.data.layouts.mask_boxes import read_label_map
-        from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
+        from medimg.tasks.segment.cases import CaseReader, class_names_for, determine_dataset_encoding
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
-        loaded = read_samples(
+        reader = CaseReader(
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
-        encoding = determine_dataset_encoding(dataset, loaded.samples)
+        encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader))
         names = class_names_for(encoding, read_label_map(dataset.root))
-        provisional = SegPlan(
-            num_classes=encoding.num_classes,
-            label_encoding=encoding,
-            class_names=names,
-            spatial_dims=loaded.samples[0].image.ndim_spatial,
-        )
-        decoded = [
-            decode_labels(s.mask, s.roi, provisional, str(c.mask))
-            for c, s in zip(loaded.cases, loaded.samples, strict=True)
-            if s.mask is not None
-        ]
+        provisional = SegPlan(num_classes=encoding.num_classes, label_encoding=encoding, class_names=names)
         fingerprint = extract_seg_fingerprint(
             dataset.name,
-            [s.image.array for s in loaded.samples],
-            decoded,
-            [s.image.spacing_mm for s in loaded.samples],
-            [str(s.image.meta.get("modality") or s.image.meta.get("format") or "unknown") for s in loaded.samples],
+            (
+                (
+                    s.image.array,
+                    decode_labels(s.mask, s.roi, provisional, str(c.mask)) if s.mask is not None else None,
+                    s.image.spacing_mm,
+                    s.image.meta,
+                )
+                for c, s in reader
+            ),
+            len(reader),
             encoding,
             names,
-            metas=[s.image.meta for s in loaded.samples],
             seed=options.seed,
         )
-        return fingerprint, loaded
+        return fingerprint, reader
 
     def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> SegPlan:
         from medimg.tasks.segment.planning import make_seg_plan
@@ -106,24 +104,27 @@ class SegmentTask:
     def setup(
         self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
     ) -> TrainingSetup:
-        from medimg.tasks.segment.cases import prepare_cases, read_samples, validation_dice
+        from medimg.tasks.segment.cases import CaseReader, prepare_cases, validation_dice
         from medimg.tasks.segment.sampling import PatchSampler
+        from medimg.tasks.segment.store import CaseStore
 
         plan = planned.plan
         assert isinstance(plan, SegPlan)
         progress = options.progress
-        loaded = planned.loaded
-        train_prepared, _ = prepare_cases(loaded.cases, loaded.samples, plan, keep_labels=False)
-        skipped = list(loaded.skipped)
-        train_ids = {c.case_id for c in loaded.cases}
-        planned.loaded = loaded = None
-        val_loaded = read_samples(
-            dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases"
+        reader: CaseReader = planned.loaded
+        planned.loaded = None
+        store = CaseStore(planned.run_dir)  # prepared cases beyond the budget are memory-mapped
+        train_prepared, _ = prepare_cases(reader, plan, keep_labels=False, store=store, pad_to_patch=True)
+        skipped = list(reader.skipped)
+        train_ids = {c.case_id for c in reader.readable or []}
+        del reader
+        val_reader = CaseReader(
+            dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases", budget=0
         )
-        val_prepared, val_truths = prepare_cases(val_loaded.cases, val_loaded.samples, plan)
-        val_shapes = [tuple(s.image.spatial_shape) for s in val_loaded.samples]
-        skipped += val_loaded.skipped
-        del val_loaded
+        val_prepared, val_truths = prepare_cases(val_reader, plan, store=store)
+        val_shapes = [c.original_shape for c in val_prepared]
+        skipped += val_reader.skipped
+        del val_reader
         sampler = PatchSampler(
             [c.image for c in train_prepared],
             [c.labels for c in train_prepared if c.labels is not None],
@@ -146,6 +147,8 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
+        if store.on_disk:
+            summary["prepared_arrays_memory_mapped"] = store.on_disk
         after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes)
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them

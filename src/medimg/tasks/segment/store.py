@@ -1,0 +1,101 @@
+"""Where a segmentation fit keeps its cases: in memory while they fit the case-memory budget, beyond it in ``.npy``
+files mapped into memory (nnU-Net's preprocessed folder), so a set of large CT or MR volumes trains in bounded
+memory: the operating system pages the patches in and drops them again.
+
+The budget is ``MEDIMG_CASE_MEMORY_MB`` megabytes when set, else a quarter of the machine's memory; it applies
+separately to the cases as read (kept between planning and training) and to the prepared ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from medimg.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MEMORY_ENV = "MEDIMG_CASE_MEMORY_MB"
+FALLBACK_MEMORY_BYTES = 8 * 2**30
+"""The machine's memory when the system does not say (a quarter of it is the budget)."""
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+def case_memory_budget() -> int:
+    """Bytes of cases a fit may hold in memory (``MEDIMG_CASE_MEMORY_MB``, else a quarter of the machine's memory).
+
+    Raises:
+        ConfigError: ``MEDIMG_CASE_MEMORY_MB`` is not a non-negative number.
+    """
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if text:
+        try:
+            megabytes = float(text)
+        except ValueError:
+            megabytes = -1.0
+        if not megabytes >= 0:
+            raise ConfigError(f"{MEMORY_ENV}={text!r} is not a number of megabytes (e.g. {MEMORY_ENV}=4000)")
+        return int(megabytes * 2**20)
+    try:
+        total = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        total = FALLBACK_MEMORY_BYTES
+    return total // 4
+
+
+def nbytes(array: np.ndarray | torch.Tensor) -> int:
+    """Bytes an array or tensor holds."""
+    if isinstance(array, torch.Tensor):
+        return array.numel() * array.element_size()
+    return int(array.nbytes)
+
+
+class CaseStore:
+    """Keeps prepared arrays in memory up to ``budget`` bytes and memory-maps the rest from a temporary folder
+    under ``parent`` (the run folder: the data's disk, not a RAM-backed ``/tmp``), deleted with the store.
+
+    Args:
+        parent: folder the temporary folder is made in (the system's temporary folder when ``None``).
+        budget: bytes kept in memory (default :func:`case_memory_budget`).
+    """
+
+    def __init__(self, parent: Path | None = None, budget: int | None = None) -> None:
+        self.budget = case_memory_budget() if budget is None else budget
+        self.in_memory = 0
+        self.on_disk = 0
+        self.parent = parent
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def keep(self, array: ArrayT) -> ArrayT:
+        """``array`` itself while the budget holds it, else a memory-mapped copy of the same type and values."""
+        size = nbytes(array)
+        if self.in_memory + size <= self.budget:
+            self.in_memory += size
+            return array
+        if self._folder is None:
+            if self.parent is not None:
+                self.parent.mkdir(parents=True, exist_ok=True)
+            self._folder = tempfile.TemporaryDirectory(prefix=".prepared-", dir=self.parent, ignore_cleanup_errors=True)
+            logger.info(
+                "cases beyond %.0f MB are kept on disk (%s) and memory-mapped; set %s to change the budget",
+                self.budget / 2**20,
+                self._folder.name,
+                MEMORY_ENV,
+            )
+        path = Path(self._folder.name) / f"{self.on_disk}.npy"
+        values = array.numpy() if isinstance(array, torch.Tensor) else array
+        np.save(path, np.ascontiguousarray(values))
+        self.on_disk += 1
+        mapped = np.load(path, mmap_mode="r+")
+        return torch.from_numpy(mapped) if isinstance(array, torch.Tensor) else mapped
+
+    def describe(self) -> dict[str, int]:
+        """How many arrays were memory-mapped and how many bytes are held in memory (for the run summary)."""
+        return {"arrays_on_disk": self.on_disk, "bytes_in_memory": self.in_memory}

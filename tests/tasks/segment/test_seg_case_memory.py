@@ -1,0 +1,89 @@
+"""Cases beyond the case-memory budget: read again on each pass instead of held, prepared ones memory-mapped from
+the run folder; training on them must give exactly the run that holds everything in memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medimg import Model
+from medimg.errors import ConfigError
+from medimg.tasks.segment.cases import CaseReader
+from medimg.tasks.segment.data import SegmentationDataset
+from medimg.tasks.segment.store import MEMORY_ENV, CaseStore, case_memory_budget
+from tests.tasks.segment.synthetic import write_3d_pairs
+
+TINY_3D = {
+    "epochs": 2,
+    "iterations_per_epoch": 4,
+    "batch_size": 2,
+    "channels": [4, 8, 16],
+    "tta": False,
+    "amp": "none",
+    "channels_last": False,
+}
+
+
+def test_store_keeps_in_memory_then_maps_from_disk(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path, budget=100 * 4)
+    small = torch.arange(100, dtype=torch.float32)
+    assert store.keep(small) is small
+    big = torch.arange(50, dtype=torch.float32)
+    mapped = store.keep(big)
+    assert mapped is not big and torch.equal(mapped, big)
+    labels = np.arange(10, dtype=np.uint8)
+    mapped_labels = store.keep(labels)
+    assert isinstance(mapped_labels, np.memmap) and np.array_equal(mapped_labels, labels)
+    assert store.describe() == {"arrays_on_disk": 2, "bytes_in_memory": 400}
+    folders = list(tmp_path.glob(".prepared-*"))
+    assert len(folders) == 1 and len(list(folders[0].glob("*.npy"))) == 2
+    del store
+    import gc
+
+    gc.collect()
+    assert not list(tmp_path.glob(".prepared-*"))  # the temporary folder goes with the store
+
+
+def test_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "1.5")
+    assert case_memory_budget() == int(1.5 * 2**20)
+    monkeypatch.setenv(MEMORY_ENV, "lots")
+    with pytest.raises(ConfigError, match=MEMORY_ENV):
+        case_memory_budget()
+    monkeypatch.delenv(MEMORY_ENV)
+    assert case_memory_budget() > 0
+
+
+def test_reader_replays_or_reads_again(tmp_path: Path) -> None:
+    data = write_3d_pairs(tmp_path / "vols", n=6)
+    (data / "images" / "broken.nii.gz").write_bytes(b"not a volume")
+    (data / "labels" / "broken.nii.gz").write_bytes(b"not a volume")
+    dataset = SegmentationDataset.load(data)
+    held = CaseReader(dataset, dataset.cases)
+    streamed = CaseReader(dataset, dataset.cases, budget=0)
+    first = [(c.case_id, s.image.array.sum()) for c, s in held]
+    assert [(c.case_id, s.image.array.sum()) for c, s in streamed] == first
+    assert held.in_memory and not streamed.in_memory
+    assert len(held) == len(streamed) == len(dataset.cases) - 1
+    assert [c for c, _ in held.skipped] == [c for c, _ in streamed.skipped] and len(held.skipped) == 1
+    again = [(c.case_id, s.image.array.sum()) for c, s in streamed]  # read from the files again
+    assert again == first == [(c.case_id, s.image.array.sum()) for c, s in held]
+
+
+def test_fit_with_cases_on_disk_equals_fit_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_3d_pairs(tmp_path / "vols", n=8)
+    in_memory = Model("unet", task="segment", **TINY_3D).fit(data, run_dir=tmp_path / "held", progress=False)
+    monkeypatch.setenv(MEMORY_ENV, "0")
+    mapped = Model("unet", task="segment", **TINY_3D).fit(data, run_dir=tmp_path / "mapped", progress=False)
+    training = json.loads((tmp_path / "mapped" / "metadata.json").read_text())["training"]
+    assert training["prepared_arrays_memory_mapped"] > 0
+    assert "prepared_arrays_memory_mapped" not in in_memory.metadata_["training"]
+    assert not list((tmp_path / "mapped").glob(".prepared-*"))  # the cache went with the run
+    for name, value in in_memory.network_.state_dict().items():
+        assert torch.equal(value, mapped.network_.state_dict()[name]), name
+    for run in ("held", "mapped"):
+        assert (tmp_path / run / "fingerprint.json").read_text() == (tmp_path / "held" / "fingerprint.json").read_text()
