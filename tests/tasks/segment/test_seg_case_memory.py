@@ -87,3 +87,32 @@ def test_fit_with_cases_on_disk_equals_fit_in_memory(tmp_path: Path, monkeypatch
         assert torch.equal(value, mapped.network_.state_dict()[name]), name
     for run in ("held", "mapped"):
         assert (tmp_path / run / "fingerprint.json").read_text() == (tmp_path / "held" / "fingerprint.json").read_text()
+
+
+def test_unlabelled_pool_on_disk_trains_as_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    from tests.tasks.segment.synthetic import disc_image, write_2d_pairs
+
+    data = write_2d_pairs(tmp_path / "discs", n=12, size=32)
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(4):
+        Image.fromarray(disc_image(rng, 32)[0]).save(pool / f"unlabelled_{i}.png")
+    fast = {"epochs": 1, "iterations_per_epoch": 3, "batch_size": 4, "channels": [8, 16, 32], "tta": False}
+    semi = {"confidence_threshold": 0.5, "warmup_epochs": 0}
+    held = Model("unet", task="segment", **fast).fit(
+        data, run_dir=tmp_path / "held", unlabelled=pool, semi_supervised=semi, progress=False
+    )
+    monkeypatch.setenv(MEMORY_ENV, "0")
+    mapped = Model("unet", task="segment", **fast).fit(
+        data, run_dir=tmp_path / "mapped", unlabelled=pool, semi_supervised=semi, progress=False
+    )
+    # training cases (image, labels), validation cases (image, labels, labels at file size), pool (image, labels)
+    training = mapped.metadata_["training"]
+    assert training["unlabelled_images"] == 4
+    expected = 2 * training["train_cases"] + 3 * training["val_cases"] + 2 * 4
+    assert training["prepared_arrays_memory_mapped"] == expected
+    for name, value in held.network_.state_dict().items():
+        assert torch.equal(value, mapped.network_.state_dict()[name]), name

@@ -3,7 +3,6 @@ predict prepared cases and score validation Dice (the run itself is :func:`medim
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,7 +22,7 @@ from medimg.tasks.segment.planning import (
 )
 from medimg.tasks.segment.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
 from medimg.tasks.segment.sampling import pad_to
-from medimg.tasks.segment.store import CaseStore
+from medimg.tasks.segment.store import CaseStore, nbytes
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +38,14 @@ class ReadCases:
 
 READ_THREADS = 4
 READ_AHEAD = 8
-"""Cases read ahead of the one in use (bounds the memory of a pass over large volumes)."""
+"""Cases read ahead of the one in use, at most..."""
+READ_AHEAD_BYTES = 512 * 2**20
+"""...and at most this much of them (one case at a time when a case is larger: large CT volumes)."""
+
+
+def sample_bytes(sample: SegSample) -> int:
+    """Bytes a read case holds (image, raw mask, region of interest)."""
+    return sum(nbytes(a) for a in (sample.image.array, sample.mask, sample.roi) if a is not None)
 
 
 class CaseReader:
@@ -108,19 +114,22 @@ class CaseReader:
         ):
             pending: deque[Future[tuple[SegCase, SegSample | None, str | None]]] = deque()
             queue = iter(cases)
-            for case in itertools.islice(queue, READ_AHEAD):
-                pending.append(pool.submit(read_one, case))
-            while pending:
-                result = pending.popleft().result()
-                following = next(queue, None)
-                if following is not None:
+            ahead = 1  # until the size of a case is known
+            while True:
+                while len(pending) < ahead:
+                    following = next(queue, None)
+                    if following is None:
+                        break
                     pending.append(pool.submit(read_one, following))
+                if not pending:
+                    return
+                result = pending.popleft().result()
+                if result[1] is not None:
+                    ahead = max(1, min(READ_AHEAD, READ_AHEAD_BYTES // max(1, sample_bytes(result[1]))))
                 bar.update()
                 yield result
 
     def _first_pass(self) -> Iterator[tuple[SegCase, SegSample]]:
-        from medimg.tasks.segment.store import nbytes
-
         readable: list[SegCase] = []
         skipped: list[tuple[str, str]] = []
         kept: list[SegSample] | None = []
@@ -131,11 +140,12 @@ class CaseReader:
                 continue
             readable.append(case)
             if kept is not None:
-                held += sum(nbytes(a) for a in (sample.image.array, sample.mask, sample.roi) if a is not None)
+                held += sample_bytes(sample)
                 if held <= self.budget:
                     kept.append(sample)
                 else:
-                    logger.info(
+                    logger.log(
+                        logging.INFO if self.budget else logging.DEBUG,
                         "%s: the cases exceed %.0f MB; they are read again when needed instead of held in memory",
                         self.desc,
                         self.budget / 2**20,

@@ -89,7 +89,7 @@ def evaluate_cases(
     from tqdm.auto import tqdm
 
     from medimg.planning.domain import InputReader
-    from medimg.tasks.segment.cases import read_samples
+    from medimg.tasks.segment.cases import CaseReader
     from medimg.tasks.segment.metrics import case_metrics, pixel_auc
 
     network.eval()
@@ -103,35 +103,33 @@ def evaluate_cases(
     skipped: list[tuple[str, str]] = []
     spacing_known = False
     rng = np.random.default_rng(0)
-    chunk = 16
     reader = InputReader(domain=domain, strict=strict, warn_each=False, scale=scale)
+    cases_read = CaseReader(dataset, cases, strict=strict, budget=0)  # one case at a time (large volumes)
     bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not progress, leave=False)
-    for start in range(0, len(cases), chunk):
-        loaded = read_samples(dataset, cases[start : start + chunk], strict=strict)
-        skipped += loaded.skipped
-        for case, sample in zip(loaded.cases, loaded.samples, strict=True):
-            if sample.mask is None:
-                continue
-            sample.image.source = str(case.image)
-            reader.check(sample.image)
-            monitor.check(sample.image)
-            truth = decode_labels(sample.mask, sample.roi, labels_plan, str(case.mask))
-            labels, probs = segment_image(network, plan, sample.image, scale=scale)
-            spacing = sample.image.spacing_mm
-            spacing_known = spacing_known or spacing is not None
-            per_case.append(case_metrics(labels, truth, plan.num_classes, spacing))
-            case_ids.append(case.case_id)
-            kept.append(case)
-            if plan.num_classes == 2:
-                valid = truth != IGNORE
-                s, t = probs[1][valid], truth[valid]
-                if s.size > AUC_PIXELS_PER_CASE:
-                    pick = rng.choice(s.size, AUC_PIXELS_PER_CASE, replace=False)
-                    s, t = s[pick], t[pick]
-                scores.append(s.astype(np.float32))
-                truths.append(t)
-            bar.update(1)
+    for case, sample in cases_read:
+        if sample.mask is None:
+            continue
+        sample.image.source = str(case.image)
+        reader.check(sample.image)
+        monitor.check(sample.image)
+        truth = decode_labels(sample.mask, sample.roi, labels_plan, str(case.mask))
+        labels, probs = segment_image(network, plan, sample.image, scale=scale)
+        spacing = sample.image.spacing_mm
+        spacing_known = spacing_known or spacing is not None
+        per_case.append(case_metrics(labels, truth, plan.num_classes, spacing))
+        case_ids.append(case.case_id)
+        kept.append(case)
+        if plan.num_classes == 2:
+            valid = truth != IGNORE
+            s, t = probs[1][valid], truth[valid]
+            if s.size > AUC_PIXELS_PER_CASE:
+                pick = rng.choice(s.size, AUC_PIXELS_PER_CASE, replace=False)
+                s, t = s[pick], t[pick]
+            scores.append(s.astype(np.float32))
+            truths.append(t)
+        bar.update(1)
     bar.close()
+    skipped += cases_read.skipped
     if not per_case:
         from medimg.errors import DatasetError
 

@@ -26,6 +26,8 @@ MAX_PATCH_VOXELS_3D = 64**3
 MIN_FEATURE_MAP = 4
 TARGET_STEPS_2D = 6000
 TARGET_STEPS_3D = 2000
+MAX_THICKNESS_VOXELS = 16_000_000
+"""Larger masks are subsampled for the foreground thickness (only 2D plans use it)."""
 
 
 class SegFingerprint(BaseModel):
@@ -207,10 +209,13 @@ def extract_seg_fingerprint(
             continue
         has_roi = has_roi or bool((labels == IGNORE).any())
         counts += np.bincount(labels[labels != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
+        # the distance transform of a large volume costs ~20 bytes a voxel: measured on every stride-th voxel
+        stride = max(1, math.ceil((labels.size / MAX_THICKNESS_VOXELS) ** (1 / labels.ndim)))
         foreground = (labels > 0) & (labels != IGNORE)
+        foreground = foreground[(slice(None, None, stride),) * labels.ndim] if stride > 1 else foreground
         if foreground.any():
             distance = ndimage.distance_transform_edt(foreground)
-            thickness.append(2.0 * float(distance[foreground].mean()))
+            thickness.append(2.0 * stride * float(distance[foreground].mean()))
     if not facts:
         raise ConfigError("cannot fingerprint an empty training set")
     values = np.concatenate(samples).astype(np.float64)

@@ -16,13 +16,14 @@ from medimg.engine.batches import SampledBatches
 from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError
 from medimg.planning.plan import AugmentationPlan
-from medimg.tasks.segment.cases import read_samples
+from medimg.tasks.segment.cases import CaseReader
 from medimg.tasks.segment.data import SegmentationDataset
 from medimg.tasks.segment.labels import IGNORE
 from medimg.tasks.segment.losses import make_loss
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import prepare_image
-from medimg.tasks.segment.sampling import PatchSampler
+from medimg.tasks.segment.sampling import PatchSampler, pad_to
+from medimg.tasks.segment.store import CaseStore
 from medimg.tasks.semi_supervised import (
     PoolViews,
     SemiSupervisedBatches,
@@ -41,10 +42,11 @@ def setup_semi_supervised(
     labelled: SampledBatches,
     options: FitOptions,
     distributed: Distributed,
+    store: CaseStore | None = None,
 ) -> SemiSupervisedTraining:
     """The pool of ``dataset.unlabelled`` without copies of the run's validation/test images (every case not in
-    ``train_ids``), prepared to network resolution, as patch batches and a per-pixel loss hook. An epoch keeps
-    the plan's ``iterations_per_epoch``.
+    ``train_ids``), prepared to network resolution (kept by ``store``: memory-mapped beyond its budget), as patch
+    batches and a per-pixel loss hook. An epoch keeps the plan's ``iterations_per_epoch``.
 
     Raises:
         DatasetError: no pool image is left or readable.
@@ -57,14 +59,17 @@ def setup_semi_supervised(
             f"--unlabelled {options.unlabelled}: all {len(pool)} pool image(s) are copies of validation/test "
             "images; give images that are not in the evaluated data"
         )
-    read = read_samples(dataset, kept, strict=options.strict, progress=options.progress, desc="reading pool")
-    images = [
-        prepare_image(s.image.array, s.image.spacing_mm, plan, str(c.image))
-        for c, s in zip(read.cases, read.samples, strict=True)
-    ]
+    reader = CaseReader(dataset, kept, strict=options.strict, progress=options.progress, desc="reading pool", budget=0)
+    store = store or CaseStore()
+    images: list[torch.Tensor] = []
+    ignored: list[torch.Tensor] = []
+    for case, sample in reader:  # one at a time; the store memory-maps what exceeds its budget
+        image = prepare_image(sample.image.array, sample.image.spacing_mm, plan, str(case.image))
+        image, labels = pad_to(image, torch.full(tuple(image.shape[1:]), IGNORE, dtype=torch.uint8), plan.patch_size)
+        images.append(store.keep(image))
+        ignored.append(store.keep(labels))
     if not images:
         raise DatasetError(f"--unlabelled {options.unlabelled}: none of the {len(kept)} pool image(s) is readable")
-    ignored = [torch.full(tuple(image.shape[1:]), IGNORE, dtype=torch.uint8) for image in images]
     sampler = PatchSampler(images, ignored, plan.patch_size, 0.0, plan.augmentation, seed=options.seed)
     semi = plan.semi_supervised
     intensity = AugmentationPlan(
@@ -96,5 +101,5 @@ def setup_semi_supervised(
             return criterion(logits.float(), y)
 
     loss = SemiSupervisedLoss(supervised, semi, steps)
-    summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(read.skipped))
-    return SemiSupervisedTraining(batches, loss, summary, list(read.skipped))
+    summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(reader.skipped))
+    return SemiSupervisedTraining(batches, loss, summary, list(reader.skipped))

@@ -147,18 +147,18 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
-        if store.on_disk:
-            summary["prepared_arrays_memory_mapped"] = store.on_disk
         after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes)
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
 
-            semi = setup_semi_supervised(dataset, train_ids, plan, batches, options, distributed)
+            semi = setup_semi_supervised(dataset, train_ids, plan, batches, options, distributed, store=store)
             source, hooks = semi.batches, semi.hooks(hooks.validate)
             after_training = semi.after_training(after_training)
             summary["unlabelled_images"] = semi.summary["unlabelled_images"]
             skipped += semi.skipped
+        if store.on_disk:
+            summary["prepared_arrays_memory_mapped"] = store.on_disk
         return TrainingSetup(
             batches=source,
             hooks=hooks,
