@@ -262,10 +262,11 @@ def prepare_cases(
 
 def predict_prepared(
     network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan, *, tta: bool | None = None, amp: bool = False
-) -> list[torch.Tensor]:
-    """Probabilities ``(K, *spatial)`` at network resolution for each case (same-shape cases batched; float32
-    unless ``amp``, see :func:`sliding_window_probabilities`)."""
-    out: list[torch.Tensor | None] = [None] * len(cases)
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(index, probabilities (K, *spatial))`` at network resolution for each case, as they are computed
+    (same-shape cases batched, so not in order; float32 unless ``amp``, see :func:`sliding_window_probabilities`).
+    A generator: the caller reduces each case (labels, Dice) before the next, so a large validation set's
+    probabilities are never held together."""
     by_shape: dict[tuple[int, ...], list[int]] = {}
     for i, case in enumerate(cases):
         by_shape.setdefault(tuple(case.image.shape), []).append(i)
@@ -276,18 +277,19 @@ def predict_prepared(
             x = torch.stack([cases[i].image for i in chunk])
             probs = sliding_window_probabilities(network, x, plan, tta=tta, amp=amp)
             for j, i in enumerate(chunk):
-                out[i] = probs[j]
-    return [p for p in out if p is not None]
+                yield i, probs[j]
 
 
 def validation_dice(network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan) -> dict[str, float]:
     """Mean foreground Dice over validation cases at network resolution (no test-time flips)."""
     from medimg.tasks.segment.metrics import dice_per_class
 
-    scores = []
-    for case, probs in zip(cases, predict_prepared(network, cases, plan, tta=False, amp=True), strict=True):
-        if case.labels is None:
+    by_case: dict[int, float] = {}
+    for i, probs in predict_prepared(network, cases, plan, tta=False, amp=True):
+        labels = cases[i].labels
+        if labels is None:
             continue
-        dice = dice_per_class(probs.argmax(0).numpy(), case.labels.numpy(), plan.num_classes)[1:]
-        scores.append(float(np.nanmean(dice)) if not np.isnan(dice).all() else np.nan)
+        dice = dice_per_class(probs.argmax(0).numpy(), labels.numpy(), plan.num_classes)[1:]
+        by_case[i] = float(np.nanmean(dice)) if not np.isnan(dice).all() else np.nan
+    scores = [by_case[i] for i in sorted(by_case)]
     return {"dice": float(np.nanmean(scores)) if scores else float("nan")}

@@ -31,6 +31,7 @@ from medimg.tasks.segment.planning import SegPlan
 if TYPE_CHECKING:
     from medimg.planning.domain import InputReader
     from medimg.tasks.segment.scale import TrainingScale
+    from medimg.tasks.segment.store import CaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
-        after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes)
+        after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes, store)
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
@@ -290,19 +291,24 @@ def _loss(plan: SegPlan) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], to
 
 
 def _postprocessing_chooser(
-    val_prepared: Sequence[Any], val_truths: Sequence[np.ndarray], val_shapes: Sequence[tuple[int, ...]]
+    val_prepared: Sequence[Any],
+    val_truths: Sequence[np.ndarray],
+    val_shapes: Sequence[tuple[int, ...]],
+    store: CaseStore,
 ) -> Callable[[nn.Module, SegPlan], tuple[SegPlan, dict[str, Any]]]:
-    """After training: the post-processing that scores best on the validation cases (unless set by the user)."""
+    """After training: the post-processing that scores best on the validation cases (unless set by the user);
+    each case's predicted labels are kept by ``store`` (memory-mapped beyond its budget)."""
 
     def choose(network: nn.Module, plan: SegPlan) -> tuple[SegPlan, dict[str, Any]]:
         from medimg.tasks.segment.cases import predict_prepared
         from medimg.tasks.segment.inference import probabilities_at, select_postprocessing
 
         network = network.to(memory_format=torch.contiguous_format)
-        predictions = [
-            probabilities_at(p, shape).argmax(0).numpy().astype(np.uint8)
-            for p, shape in zip(predict_prepared(network, val_prepared, plan), val_shapes, strict=True)
-        ]
+        by_case = {
+            i: store.keep(probabilities_at(p, val_shapes[i]).argmax(0).numpy().astype(np.uint8))
+            for i, p in predict_prepared(network, val_prepared, plan)
+        }
+        predictions = [by_case[i] for i in range(len(val_prepared))]
         chosen, scores = select_postprocessing(
             predictions, list(val_truths), plan.num_classes, min_object_fraction=plan.min_object_fraction
         )
