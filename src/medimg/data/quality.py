@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from medimg.data.case import Case
 from medimg.data.dataset import Dataset
-from medimg.data.loading import read_cases
+from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 
@@ -124,6 +125,37 @@ def _sample_type(meta: dict[str, Any]) -> str:
     return f"{fmt} {bits}-bit" if bits else fmt
 
 
+@dataclass(frozen=True)
+class _ImageRecord:
+    """What the check keeps of one image read (the pixels are not kept)."""
+
+    case_id: str
+    path: str
+    has_path: bool
+    shape: tuple[int, ...]
+    channels: int
+    sample_type: str
+    turned: bool
+    blank: bool
+    label_valued: bool
+    digest: str
+
+    @classmethod
+    def of(cls, case: Case, array: np.ndarray, meta: dict[str, Any]) -> _ImageRecord:
+        return cls(
+            case_id=case.case_id,
+            path=str(case.path or case.case_id),
+            has_path=case.path is not None,
+            shape=tuple(int(v) for v in array.shape[1:]),
+            channels=int(array.shape[0]),
+            sample_type=_sample_type(meta),
+            turned=bool(meta.get("exif_orientation")),
+            blank=not np.isfinite(array).all() or float(array.max()) == float(array.min()),
+            label_valued=case.path is not None and is_label_valued(array),
+            digest=pixel_digest(array),
+        )
+
+
 def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: bool = False) -> CheckReport:
     """Read every image once and report sizes, channels, unreadable/blank files, duplicates and imbalance.
 
@@ -136,7 +168,17 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         except DatasetError:
             splits = None
     split_of = {c.case_id: (splits.assignment.get(c.case_id) if splits else c.split) for c in dataset.cases}
-    loaded = read_cases(dataset, dataset.cases, strict=False, progress=progress, desc="checking images")
+    records: list[_ImageRecord] = []
+    unreadable: list[tuple[str, str]] = []
+    for case, array, meta, reason in iter_images(dataset, dataset.cases, progress=progress, desc="checking images"):
+        if array is None:  # one image at a time: a large set is never held
+            unreadable.append((str(case.path or case.case_id), str(reason)))
+        else:
+            records.append(_ImageRecord.of(case, array, meta))
+    dims = Counter(len(r.shape) for r in records)
+    expected = dims.most_common(1)[0][0] if dims else None
+    unreadable += [(r.path, other_dimensions(r.shape, expected)) for r in records if len(r.shape) != expected]
+    records = [r for r in records if len(r.shape) == expected]
     sizes: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     dtypes: Counter[str] = Counter()
@@ -146,20 +188,20 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     label_valued: list[tuple[str, str]] = []  # (path, spatial size) of images whose content is a label map
     image_sizes: set[str] = set()  # sizes of the images that are not label maps
     turned: list[str] = []  # images whose EXIF says viewers show them turned or mirrored
-    for case, array, meta in zip(loaded.cases, loaded.arrays, loaded.metas, strict=True):
-        size = "x".join(map(str, array.shape[1:]))
-        if case.path is not None and is_label_valued(array):
-            label_valued.append((str(case.path), size))
+    for record in records:
+        size = "x".join(map(str, record.shape))
+        if record.label_valued:
+            label_valued.append((record.path, size))
         else:
             image_sizes.add(size)
         sizes[size] += 1
-        channels[str(array.shape[0])] += 1
-        dtypes[_sample_type(meta)] += 1
-        if meta.get("exif_orientation"):
-            turned.append(str(case.path or case.case_id))
-        if not np.isfinite(array).all() or float(array.max()) == float(array.min()):
-            blank.append(case.case_id)
-        by_hash[pixel_digest(array)].append((case.case_id, split_of[case.case_id]))
+        channels[str(record.channels)] += 1
+        dtypes[record.sample_type] += 1
+        if record.turned:
+            turned.append(record.path)
+        if record.blank:
+            blank.append(record.case_id)
+        by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
     cross = [
@@ -173,7 +215,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     warnings: list[str] = []
     if masks:
         flagged = set(masks)
-        others = [str(c.path) for c in loaded.cases if c.path is not None and str(c.path) not in flagged]
+        others = [r.path for r in records if r.has_path and r.path not in flagged]
         warnings.append(
             f"{len(masks)} file(s) are label maps by their content (a few integer values, the size of other "
             f"images), i.e. segmentation masks beside the images (e.g. {masks[0]}); exclude them, e.g. "
@@ -204,7 +246,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         image_sizes=dict(sizes),
         channels=dict(channels),
         dtypes=dict(dtypes),
-        unreadable=[{"path": p, "reason": r} for p, r in loaded.skipped],
+        unreadable=[{"path": p, "reason": r} for p, r in unreadable],
         blank=blank,
         duplicates=duplicates,
         cross_split_duplicates=cross,
@@ -234,12 +276,12 @@ def _conflicting(groups: Sequence[Sequence[str]], label_of: dict[str, str]) -> l
 def find_label_conflicts(dataset: Dataset, *, progress: bool = False) -> list[list[str]]:
     """Case ids of identical images (the same decoded pixels) that carry different labels, one list per group.
 
-    Reads every image once (unreadable ones are left to training, which skips or refuses them).
+    Reads every image once, one at a time (unreadable ones are left to training, which skips or refuses them).
     """
-    loaded = read_cases(dataset, dataset.cases, strict=False, progress=progress, desc="looking for label conflicts")
     by_hash: dict[str, list[str]] = defaultdict(list)
-    for case, array in zip(loaded.cases, loaded.arrays, strict=True):
-        by_hash[pixel_digest(array)].append(case.case_id)
+    for case, array, _, _ in iter_images(dataset, dataset.cases, progress=progress, desc="looking for label conflicts"):
+        if array is not None:  # one image at a time: a large set is never held
+            by_hash[pixel_digest(array)].append(case.case_id)
     return _conflicting([group for group in by_hash.values() if len(group) > 1], _label_names(dataset))
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "DomainVerdict",
     "ImageFacts",
     "InputReader",
+    "LoadedDomainCheck",
     "TrainingDomain",
     "check_input_domain",
     "check_loaded_domain",
@@ -543,6 +544,48 @@ class InputReader:
         return result
 
 
+class LoadedDomainCheck:
+    """Evaluation: compare images already read with the run's training domain, a batch at a time (``add``), and
+    summarise them in one warning (``finish``); nothing is checked when the run records no domain."""
+
+    def __init__(self, run_dir: str | Path | None, *, strict: bool = False) -> None:
+        self.reader = InputReader(domain=load_training_domain(run_dir), warn_each=False)
+        self.strict = strict
+
+    def add(self, arrays: Sequence[np.ndarray], metas: Sequence[Mapping[str, Any]], sources: Sequence[str]) -> None:
+        """Check ``arrays`` with their ``metas`` (incl. ``spacing_mm``), named by ``sources``."""
+        from medimg.io.image import ImageData
+
+        if self.reader.domain is None:
+            return
+        for array, meta, source in zip(arrays, metas, sources, strict=True):
+            spacing = meta.get("spacing_mm")
+            self.reader.check(
+                ImageData(array=array, spacing_mm=tuple(spacing) if spacing else None, source=source, meta=dict(meta))
+            )
+
+    def finish(self) -> dict[str, Any] | None:
+        """:meth:`InputReader.summary` of every image added (``None`` when the run records no domain).
+
+        Raises:
+            DatasetError: ``strict`` and some images lie outside the domain (the message lists them and why).
+        """
+        from medimg.errors import DatasetError
+
+        if self.reader.domain is None:
+            return None
+        summary = self.reader.summary()
+        if self.strict and summary and summary["out_of_domain"]:
+            listing = "\n  ".join(
+                f"{v.source}: {'; '.join(v.reasons)}" for v in self.reader.verdicts.values() if not v.in_domain
+            )
+            raise DatasetError(
+                f"{summary['out_of_domain']} image(s) lie outside the model's training domain (--strict):\n"
+                f"  {listing}\nEvaluate data like the training data, or drop --strict to evaluate with a warning."
+            )
+        return summary
+
+
 def check_loaded_domain(
     run_dir: str | Path | None,
     arrays: Sequence[np.ndarray],
@@ -552,32 +595,11 @@ def check_loaded_domain(
     strict: bool = False,
 ) -> dict[str, Any] | None:
     """Evaluation: compare images already read (``arrays`` with their ``metas``, incl. ``spacing_mm``) with the
-    run's training domain; one warning summarises them.
-
-    Returns:
-        :meth:`InputReader.summary` (``None`` when the run records no domain).
+    run's training domain; one warning summarises them (see :class:`LoadedDomainCheck`).
 
     Raises:
         DatasetError: ``strict`` and some images lie outside the domain (the message lists them and why).
     """
-    from medimg.errors import DatasetError
-    from medimg.io.image import ImageData
-
-    reader = InputReader(domain=load_training_domain(run_dir), warn_each=False)
-    if reader.domain is None:
-        return None
-    for array, meta, source in zip(arrays, metas, sources, strict=True):
-        spacing = meta.get("spacing_mm")
-        reader.check(
-            ImageData(array=array, spacing_mm=tuple(spacing) if spacing else None, source=source, meta=dict(meta))
-        )
-    summary = reader.summary()
-    if strict and summary and summary["out_of_domain"]:
-        listing = "\n  ".join(
-            f"{v.source}: {'; '.join(v.reasons)}" for v in reader.verdicts.values() if not v.in_domain
-        )
-        raise DatasetError(
-            f"{summary['out_of_domain']} image(s) lie outside the model's training domain (--strict):\n  {listing}\n"
-            "Evaluate data like the training data, or drop --strict to evaluate with a warning."
-        )
-    return summary
+    check = LoadedDomainCheck(run_dir, strict=strict)
+    check.add(arrays, metas, sources)
+    return check.finish()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
-from medimg.planning.domain import TrainingDomain, describe_training_domain
+from medimg.planning.domain import ImageFacts, TrainingDomain, domain_from_facts, image_facts
 
 
 class IntensityStats(BaseModel):
@@ -54,13 +55,50 @@ class Fingerprint(BaseModel):
         return max(counts) / min(counts) if counts else 1.0
 
 
+MAX_INTENSITY_VOXELS = 2_000_000
+"""Intensity values sampled over the training images (each gives its share)."""
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What the fingerprint keeps of one training image: a large set is summarised one image at a time."""
+
+    case: Case
+    shape: tuple[int, ...]
+    channels: int
+    intensities: np.ndarray
+    facts: ImageFacts
+    meta: dict[str, Any]
+
+
+class ImageSummariser:
+    """Summarise training images in order (``per_image`` intensity values each; ``seed`` fixes the samples)."""
+
+    def __init__(self, per_image: int, seed: int = 0) -> None:
+        self.per_image = max(1, per_image)
+        self._rng = np.random.default_rng(seed)
+        self._domain_rng = np.random.default_rng(seed)
+
+    def __call__(self, case: Case, array: np.ndarray, meta: dict[str, Any] | None) -> ImageSummary:
+        flat = array.reshape(-1)
+        sample = flat[self._rng.integers(0, flat.size, self.per_image)] if flat.size > self.per_image else flat.copy()
+        return ImageSummary(
+            case=case,
+            shape=tuple(int(v) for v in array.shape[1:]),
+            channels=int(array.shape[0]),
+            intensities=sample,
+            facts=image_facts(array, self._domain_rng),
+            meta=dict(meta or {}),
+        )
+
+
 def extract_fingerprint(
     dataset: Dataset,
     cases: Sequence[Case],
     arrays: Sequence[np.ndarray],
     metas: Sequence[dict[str, Any]] | None = None,
     *,
-    max_intensity_voxels: int = 2_000_000,
+    max_intensity_voxels: int = MAX_INTENSITY_VOXELS,
     seed: int = 0,
 ) -> Fingerprint:
     """Fingerprint the training ``cases`` whose pixels are ``arrays`` (channel-first float32, one per case).
@@ -72,27 +110,27 @@ def extract_fingerprint(
     """
     if not arrays:
         raise ValueError("cannot fingerprint an empty training set")
-    shapes = np.array([a.shape[1:] for a in arrays])
-    channel_counts = Counter(int(a.shape[0]) for a in arrays)
-    rng = np.random.default_rng(seed)
-    per_image = max(1, max_intensity_voxels // len(arrays))
-    samples = []
-    for a in arrays:
-        flat = a.reshape(-1)
-        if flat.size > per_image:
-            flat = flat[rng.integers(0, flat.size, per_image)]
-        samples.append(flat)
-    values = np.concatenate(samples).astype(np.float64)
-    modalities = Counter(
-        str((m or {}).get("modality") or (m or {}).get("format") or "unknown") for m in (metas or [{}] * len(arrays))
-    )
-    spacings = [m.get("spacing_mm") for m in (metas or []) if m and m.get("spacing_mm")]
-    labels = Counter(c.label for c in cases)
-    domain = describe_training_domain(arrays, metas, seed=seed)
+    summarise = ImageSummariser(max_intensity_voxels // len(arrays), seed)
+    metas = metas or [{}] * len(arrays)
+    return fingerprint_summaries(dataset, [summarise(c, a, m) for c, a, m in zip(cases, arrays, metas, strict=True)])
+
+
+def fingerprint_summaries(dataset: Dataset, summaries: Sequence[ImageSummary]) -> Fingerprint:
+    """The fingerprint of training images summarised by :class:`ImageSummariser` (see :func:`extract_fingerprint`)."""
+    if not summaries:
+        raise ValueError("cannot fingerprint an empty training set")
+    shapes = np.array([s.shape for s in summaries])
+    channel_counts = Counter(s.channels for s in summaries)
+    values = np.concatenate([s.intensities for s in summaries]).astype(np.float64)
+    metas = [s.meta for s in summaries]
+    modalities = Counter(str(m.get("modality") or m.get("format") or "unknown") for m in metas)
+    spacings = [m.get("spacing_mm") for m in metas if m.get("spacing_mm")]
+    labels = Counter(s.case.label for s in summaries)
+    domain = domain_from_facts([s.facts for s in summaries], metas)
     content_channels = Counter({int(k): v for k, v in domain.channels.items()})
     return Fingerprint(
         dataset=dataset.name,
-        num_train_cases=len(cases),
+        num_train_cases=len(summaries),
         class_names=list(dataset.class_names),
         class_counts={n: labels.get(i, 0) for i, n in enumerate(dataset.class_names)},
         spatial_dims=int(shapes.shape[1]),
@@ -111,6 +149,6 @@ def extract_fingerprint(
             percentile_00_5=float(np.percentile(values, 0.5)),
             percentile_99_5=float(np.percentile(values, 99.5)),
         ),
-        sampled_images=len(arrays),
+        sampled_images=len(summaries),
         domain=domain,
     )

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from medimg import Model
+from medimg.data.memory import MEMORY_ENV, case_memory_budget
 from medimg.errors import ConfigError
 from medimg.tasks.segment.cases import CaseReader
 from medimg.tasks.segment.data import SegmentationDataset
-from medimg.tasks.segment.store import MEMORY_ENV, CaseStore, case_memory_budget
+from medimg.tasks.segment.store import CaseStore
 from tests.tasks.segment.synthetic import write_3d_pairs
 
 TINY_3D = {

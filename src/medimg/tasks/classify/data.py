@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -9,9 +11,20 @@ import torch
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
-from medimg.data.loading import LoadedImages, read_cases
+from medimg.data.loading import LoadedImages, iter_images, other_dimensions, read_case_chunks, report_skipped
+from medimg.data.memory import MEMORY_ENV, case_memory_budget
+from medimg.errors import DatasetError
+from medimg.planning.fingerprint import (
+    MAX_INTENSITY_VOXELS,
+    Fingerprint,
+    ImageSummariser,
+    ImageSummary,
+    fingerprint_summaries,
+)
 from medimg.planning.plan import Plan
 from medimg.transforms.preprocess import preprocess_arrays
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,12 +40,104 @@ class PreparedSplit:
         return len(self.case_ids)
 
 
+def fingerprint_training_images(
+    dataset: Dataset, cases: Sequence[Case], *, strict: bool = False, progress: bool = False, seed: int = 0
+) -> tuple[Fingerprint, LoadedImages]:
+    """Fingerprint the training images, reading each once; they are kept for training while they fit the
+    case-memory budget (:func:`~medimg.data.memory.case_memory_budget`), else read again by
+    :func:`prepare_training` (a folder of full-size radiographs is never held whole).
+
+    As :func:`~medimg.data.loading.read_cases`: an image of other dimensions than most (a multi-page TIFF among
+    2D images) is skipped with the reason, and unreadable files are skipped with a warning.
+
+    Raises:
+        DatasetError: ``strict`` and a file is unreadable, more than half are unreadable, or none is readable.
+    """
+    budget = case_memory_budget()
+    summarise = ImageSummariser(MAX_INTENSITY_VOXELS // max(1, len(cases)), seed)
+    summaries: list[ImageSummary] = []
+    held: LoadedImages | None = LoadedImages(cases=[], arrays=[], metas=[])
+    skipped: list[tuple[str, str]] = []
+    total = 0
+    for case, array, meta, reason in iter_images(dataset, cases, progress=progress, desc="reading training images"):
+        if array is None:
+            skipped.append((str(case.path or case.case_id), str(reason)))
+            continue
+        summaries.append(summarise(case, array, meta))
+        if held is not None:
+            total += int(array.nbytes)
+            if total > budget:
+                logger.info(
+                    "the training images exceed %.0f MB (%s): they are read again for training instead of held",
+                    budget / 2**20,
+                    MEMORY_ENV,
+                )
+                held = None
+            else:
+                held.cases.append(case)
+                held.arrays.append(array)
+                held.metas.append(meta)
+    dims = Counter(len(s.shape) for s in summaries)
+    expected = dims.most_common(1)[0][0] if dims else None
+    skipped += [
+        (str(s.case.path or s.case.case_id), other_dimensions(s.shape, expected))
+        for s in summaries
+        if len(s.shape) != expected
+    ]
+    summaries = [s for s in summaries if len(s.shape) == expected]
+    report_skipped(skipped, len(cases), strict=strict)
+    if not summaries:
+        raise DatasetError(f"{dataset.root}: none of the {len(cases)} training images is readable")
+    if held is None:
+        loaded = LoadedImages(cases=[s.case for s in summaries], arrays=[], metas=[], skipped=skipped, held=False)
+    else:
+        keep = [i for i, a in enumerate(held.arrays) if a.ndim - 1 == expected]
+        loaded = LoadedImages(
+            cases=[held.cases[i] for i in keep],
+            arrays=[held.arrays[i] for i in keep],
+            metas=[held.metas[i] for i in keep],
+            skipped=skipped,
+        )
+    return fingerprint_summaries(dataset, summaries), loaded
+
+
 def prepare_split(
     dataset: Dataset, cases: Sequence[Case], plan: Plan, *, strict: bool = False, progress: bool = False
 ) -> PreparedSplit:
-    """Read and preprocess ``cases`` to the plan's input (unreadable files skipped and reported)."""
-    loaded = read_cases(dataset, cases, strict=strict, progress=progress, spatial_dims=plan.spatial_dims)
-    return prepare_loaded(loaded, plan)
+    """Read and preprocess ``cases`` to the plan's input, a chunk at a time (only the preprocessed tensors of the
+    whole split are held); unreadable files skipped and reported."""
+    parts = [
+        prepare_loaded(chunk, plan)
+        for chunk in read_case_chunks(dataset, cases, spatial_dims=plan.spatial_dims, strict=strict, progress=progress)
+    ]
+    return join_splits(parts, plan)
+
+
+def join_splits(parts: Sequence[PreparedSplit], plan: Plan) -> PreparedSplit:
+    """One split of consecutive prepared chunks (an empty split of the plan's shape when there are none)."""
+    if not parts:
+        empty = torch.zeros((0, plan.in_channels, *plan.input_size), dtype=torch.float16)
+        return PreparedSplit(x=empty, y=torch.zeros(0, dtype=torch.long), case_ids=[])
+    if len(parts) == 1:
+        return parts[0]
+    return PreparedSplit(
+        x=torch.cat([p.x for p in parts]),
+        y=torch.cat([p.y for p in parts]),
+        case_ids=[c for p in parts for c in p.case_ids],
+        skipped=[s for p in parts for s in p.skipped],
+    )
+
+
+def prepare_training(
+    dataset: Dataset, loaded: LoadedImages, plan: Plan, *, strict: bool = False, progress: bool = False
+) -> PreparedSplit:
+    """The training split from what :func:`fingerprint_training_images` read: its images when it kept them, else
+    the same cases read again a chunk at a time."""
+    if loaded.held:
+        return prepare_loaded(loaded, plan)
+    prepared = prepare_split(dataset, loaded.cases, plan, strict=strict, progress=progress)
+    prepared.skipped = [*loaded.skipped, *prepared.skipped]
+    return prepared
 
 
 def prepare_loaded(loaded: LoadedImages, plan: Plan) -> PreparedSplit:

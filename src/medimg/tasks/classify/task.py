@@ -60,13 +60,11 @@ class ClassifyTask:
         return list(dataset.cases)
 
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
-        from medimg.data.loading import read_cases
-        from medimg.planning.fingerprint import extract_fingerprint
+        from medimg.tasks.classify.data import fingerprint_training_images
 
-        loaded = read_cases(
-            dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training images"
+        return fingerprint_training_images(
+            dataset, train_cases, strict=options.strict, progress=options.progress, seed=options.seed
         )
-        return extract_fingerprint(dataset, loaded.cases, loaded.arrays, loaded.metas, seed=options.seed), loaded
 
     def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> Plan:
         from medimg.planning.planner import make_plan
@@ -80,7 +78,7 @@ class ClassifyTask:
     def setup(
         self, dataset: Any, planned: Planned, val_cases: Sequence[Any], options: FitOptions, distributed: Distributed
     ) -> TrainingSetup:
-        from medimg.tasks.classify.data import prepare_loaded, prepare_split
+        from medimg.tasks.classify.data import prepare_split, prepare_training
         from medimg.tasks.classify.inference import memory_format
         from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
         from medimg.tasks.classify.step import make_hooks
@@ -88,7 +86,7 @@ class ClassifyTask:
 
         plan = planned.plan
         assert isinstance(plan, Plan)
-        train_split = prepare_loaded(planned.loaded, plan)
+        train_split = prepare_training(dataset, planned.loaded, plan, strict=options.strict, progress=options.progress)
         train_ids = {c.case_id for c in planned.loaded.cases}
         planned.loaded = None  # the raw images are not needed any more
         val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
@@ -168,19 +166,22 @@ class ClassifyTask:
         n_resamples: int,
         strict: bool,
     ) -> Any:
-        from medimg.data.loading import read_cases
+        from medimg.data.loading import read_case_chunks
         from medimg.evaluation.report import build_classification_report, write_report
-        from medimg.planning.domain import check_loaded_domain
-        from medimg.tasks.classify.data import prepare_loaded
+        from medimg.planning.domain import LoadedDomainCheck
+        from medimg.tasks.classify.data import join_splits, prepare_loaded
         from medimg.tasks.classify.inference import predict_proba
 
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
-        loaded = read_cases(dataset, cases, strict=strict, progress=False, spatial_dims=plan.spatial_dims)
-        sources = [str(c.path or c.case_id) for c in loaded.cases]
-        domain = check_loaded_domain(model.run_dir_, loaded.arrays, loaded.metas, sources, strict=strict)
-        prepared = prepare_loaded(loaded, plan)
+        check = LoadedDomainCheck(model.run_dir_, strict=strict)
+        parts = []
+        for chunk in read_case_chunks(dataset, cases, spatial_dims=plan.spatial_dims, strict=strict):
+            check.add(chunk.arrays, chunk.metas, [str(c.path or c.case_id) for c in chunk.cases])
+            parts.append(prepare_loaded(chunk, plan))  # a chunk at a time: the test split is never held whole
+        domain = check.finish()
+        prepared = join_splits(parts, plan)
         y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
         history = []

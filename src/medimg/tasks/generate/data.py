@@ -12,13 +12,17 @@ import torch.nn.functional as F
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.loading import LoadedImages
-from medimg.tasks.classify.data import PreparedSplit, prepare_loaded, prepare_split
+from medimg.tasks.classify.data import PreparedSplit, prepare_split, prepare_training
 from medimg.tasks.generate.plan import GeneratePlan
 
 
-def prepare_real(loaded: LoadedImages, plan: GeneratePlan) -> PreparedSplit:
-    """Images already read -> ``x`` ``(N, C, *input_size)`` float16 in [-1, 1] and their labels."""
-    return prepare_loaded(loaded, plan.preprocessing())
+def prepare_real(
+    dataset: Dataset, loaded: LoadedImages, plan: GeneratePlan, *, strict: bool = False, progress: bool = False
+) -> PreparedSplit:
+    """The training images the fingerprint read (read again when it did not keep them, see
+    :func:`~medimg.tasks.classify.data.prepare_training`) -> ``x`` ``(N, C, *input_size)`` float16 in [-1, 1] and
+    their labels."""
+    return prepare_training(dataset, loaded, plan.preprocessing(), strict=strict, progress=progress)
 
 
 def read_real(

@@ -89,7 +89,7 @@ class GenerateTask:
         if distributed.world_size > 1 and plan.network == "gan":
             raise ConfigError("GAN training runs in one process: drop --nproc-per-node (diffusion models can use it)")
         loaded = planned.loaded
-        train = prepare_real(loaded, plan)
+        train = prepare_real(dataset, loaded, plan, strict=options.strict, progress=options.progress)
         step = max(1.0, len(val_cases) / plan.max_val_images)
         monitored = [val_cases[int(i * step)] for i in range(min(len(val_cases), plan.max_val_images))]
         val = read_real(dataset, monitored, plan, strict=options.strict, progress=options.progress)

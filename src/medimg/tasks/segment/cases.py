@@ -4,15 +4,14 @@ predict prepared cases and score validation Dice (the run itself is :func:`medim
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from medimg.data.memory import nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
@@ -22,7 +21,7 @@ from medimg.tasks.segment.planning import (
 )
 from medimg.tasks.segment.preprocess import PreparedCase, decode_labels, prepare_image, prepare_labels
 from medimg.tasks.segment.sampling import pad_to
-from medimg.tasks.segment.store import CaseStore, nbytes
+from medimg.tasks.segment.store import CaseStore
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +35,6 @@ class ReadCases:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-READ_THREADS = 4
-READ_AHEAD = 8
-"""Cases read ahead of the one in use, at most..."""
-READ_AHEAD_BYTES = 512 * 2**20
-"""...and at most this much of them (one case at a time when a case is larger: large CT volumes)."""
-
-
 def sample_bytes(sample: SegSample) -> int:
     """Bytes a read case holds (image, raw mask, region of interest)."""
     return sum(nbytes(a) for a in (sample.image.array, sample.mask, sample.roi) if a is not None)
@@ -53,7 +45,7 @@ class CaseReader:
 
     The first full pass finds the unreadable cases (skipped with a warning; an error with ``strict`` or when more
     than half are unreadable) and keeps the samples in memory while they fit ``budget`` bytes (default:
-    :func:`~medimg.tasks.segment.store.case_memory_budget`); later passes replay them, or read the files again when
+    :func:`~medimg.data.memory.case_memory_budget`); later passes replay them, or read the files again when
     the set is larger, so a set of large volumes is never held whole.
     """
 
@@ -67,7 +59,7 @@ class CaseReader:
         desc: str = "reading cases",
         budget: int | None = None,
     ) -> None:
-        from medimg.tasks.segment.store import case_memory_budget
+        from medimg.data.memory import case_memory_budget
 
         self.dataset = dataset
         self.cases = list(cases)
@@ -100,7 +92,7 @@ class CaseReader:
         self._kept = None
 
     def _results(self, cases: Sequence[SegCase], desc: str) -> Iterator[tuple[SegCase, SegSample | None, str | None]]:
-        from tqdm.auto import tqdm
+        from medimg.data.loading import read_ahead
 
         def read_one(case: SegCase) -> tuple[SegCase, SegSample | None, str | None]:
             try:
@@ -108,26 +100,13 @@ class CaseReader:
             except ImageReadError as error:
                 return case, None, f"{error.path}: {error.reason}"
 
-        with (
-            ThreadPoolExecutor(max_workers=READ_THREADS) as pool,
-            tqdm(total=len(cases), desc=desc, disable=not self.progress, leave=False) as bar,
-        ):
-            pending: deque[Future[tuple[SegCase, SegSample | None, str | None]]] = deque()
-            queue = iter(cases)
-            ahead = 1  # until the size of a case is known
-            while True:
-                while len(pending) < ahead:
-                    following = next(queue, None)
-                    if following is None:
-                        break
-                    pending.append(pool.submit(read_one, following))
-                if not pending:
-                    return
-                result = pending.popleft().result()
-                if result[1] is not None:
-                    ahead = max(1, min(READ_AHEAD, READ_AHEAD_BYTES // max(1, sample_bytes(result[1]))))
-                bar.update()
-                yield result
+        return read_ahead(
+            cases,
+            read_one,
+            lambda result: sample_bytes(result[1]) if result[1] is not None else 0,
+            progress=self.progress,
+            desc=desc,
+        )
 
     def _first_pass(self) -> Iterator[tuple[SegCase, SegSample]]:
         readable: list[SegCase] = []

@@ -2,14 +2,13 @@
 files mapped into memory (nnU-Net's preprocessed folder), so a set of large CT or MR volumes trains in bounded
 memory: the operating system pages the patches in and drops them again.
 
-The budget is ``MEDIMG_CASE_MEMORY_MB`` megabytes when set, else a quarter of the machine's memory; it applies
-separately to the cases as read (kept between planning and training) and to the prepared ones.
+The budget (:func:`~medimg.data.memory.case_memory_budget`) applies separately to the cases as read (kept between
+planning and training) and to the prepared ones.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import TypeVar
@@ -17,44 +16,11 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from medimg.errors import ConfigError
+from medimg.data.memory import MEMORY_ENV, case_memory_budget, nbytes
 
 logger = logging.getLogger(__name__)
 
-MEMORY_ENV = "MEDIMG_CASE_MEMORY_MB"
-FALLBACK_MEMORY_BYTES = 8 * 2**30
-"""The machine's memory when the system does not say (a quarter of it is the budget)."""
-
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
-
-
-def case_memory_budget() -> int:
-    """Bytes of cases a fit may hold in memory (``MEDIMG_CASE_MEMORY_MB``, else a quarter of the machine's memory).
-
-    Raises:
-        ConfigError: ``MEDIMG_CASE_MEMORY_MB`` is not a non-negative number.
-    """
-    text = os.environ.get(MEMORY_ENV, "").strip()
-    if text:
-        try:
-            megabytes = float(text)
-        except ValueError:
-            megabytes = -1.0
-        if not megabytes >= 0:
-            raise ConfigError(f"{MEMORY_ENV}={text!r} is not a number of megabytes (e.g. {MEMORY_ENV}=4000)")
-        return int(megabytes * 2**20)
-    try:
-        total = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):  # not POSIX
-        total = FALLBACK_MEMORY_BYTES
-    return total // 4
-
-
-def nbytes(array: np.ndarray | torch.Tensor) -> int:
-    """Bytes an array or tensor holds."""
-    if isinstance(array, torch.Tensor):
-        return array.numel() * array.element_size()
-    return int(array.nbytes)
 
 
 class CaseStore:
