@@ -35,6 +35,10 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".nii",
         ".nii.gz",
         ".ima",
+        ".mha",
+        ".mhd",
+        ".nrrd",
+        ".nhdr",
     }
 
 
@@ -147,8 +151,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
 @pytest.mark.parametrize(
     ("head", "named"),
     [
-        (b"ObjectType = Image\nNDims = 3\n", "a MetaImage (.mha/.mhd) file"),
-        (b"NRRD0004\ntype: float\n", "an NRRD (.nrrd/.nhdr) file"),
+        (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
         (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "a RIFF (e.g. WebP) file"),
     ],
 )
@@ -167,6 +170,6 @@ def test_a_folder_of_unread_formats_says_what_it_found(tmp_path: Path) -> None:
 
     for cls in ("a", "b"):
         (tmp_path / cls).mkdir()
-        (tmp_path / cls / "case.mha").write_bytes(b"ObjectType = Image\n")
-    with pytest.raises(DatasetError, match=r"found 2 MetaImage file\(s\), which medimg does not read"):
+        (tmp_path / cls / "case.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(DatasetError, match=r"found 2 HDF5 file\(s\), which medimg does not read"):
         Dataset.load(tmp_path)

@@ -36,11 +36,27 @@ logger = logging.getLogger(__name__)
 __all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "is_image_file"]
 
 #: Every format :func:`detect_format` can return.
-FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif")
+FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "metaimage", "nrrd")
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".dcm", ".dicom", ".nii", ".nii.gz", ".ima"}
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".gif",
+        ".dcm",
+        ".dicom",
+        ".nii",
+        ".nii.gz",
+        ".ima",
+        ".mha",
+        ".mhd",
+    }
+    | {".nrrd", ".nhdr"}
 )
 
 # The format each suffix announces; only used as a tie-breaker between content matches.
@@ -57,6 +73,10 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".ima": "dicom",
     ".nii": "nifti",
     ".nii.gz": "nifti",
+    ".mha": "metaimage",
+    ".mhd": "metaimage",
+    ".nrrd": "nrrd",
+    ".nhdr": "nrrd",
 }
 
 _HEAD_BYTES = 1024
@@ -201,6 +221,10 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("tiff")
     if head[:6] in (b"GIF87a", b"GIF89a"):
         found.append("gif")
+    if _is_metaimage_header(head):
+        found.append("metaimage")
+    if head.startswith(b"NRRD000"):
+        found.append("nrrd")
     if head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES:
         found.append("bmp")
     if not found and looks_like_bare_dicom(head) and _parses_as_dicom(path):
@@ -208,21 +232,17 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
     return found
 
 
+def _is_metaimage_header(head: bytes) -> bool:
+    """A MetaImage (MetaIO) header: ``Key = Value`` text lines starting with ``ObjectType`` or ``NDims``."""
+    first = head.lstrip()[:64]
+    return first.startswith((b"ObjectType", b"NDims")) and b"=" in first.split(b"\n", 1)[0]
+
+
 #: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
-UNREAD_SUFFIXES = {".mha": "MetaImage", ".mhd": "MetaImage", ".nrrd": "NRRD", ".nhdr": "NRRD", ".h5": "HDF5",
-                   ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide", ".ndpi": "whole-slide"}  # fmt: skip
+UNREAD_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide",
+                   ".ndpi": "whole-slide"}  # fmt: skip
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
-    (
-        b"ObjectType = Image",
-        "a MetaImage (.mha/.mhd) file",
-        "convert it to NIfTI, e.g. SimpleITK.WriteImage(SimpleITK.ReadImage(path), 'case.nii.gz')",
-    ),
-    (
-        b"NRRD000",
-        "an NRRD (.nrrd/.nhdr) file",
-        "convert it to NIfTI, e.g. SimpleITK.WriteImage(SimpleITK.ReadImage(path), 'case.nii.gz') or 3D Slicer",
-    ),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
     (b"RIFF", "a RIFF (e.g. WebP) file", "re-save it as PNG (e.g. PIL.Image.open(path).save('x.png'))"),
     (b"PK\x03\x04", "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
@@ -284,7 +304,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         path: an image file.
 
     Returns:
-        One of ``"dicom"``, ``"nifti"``, ``"png"``, ``"jpeg"``, ``"bmp"``, ``"tiff"``, ``"gif"``.
+        One of :data:`FORMATS`: ``"dicom"``, ``"nifti"``, ``"png"``, ``"jpeg"``, ``"bmp"``, ``"tiff"``, ``"gif"``,
+        ``"metaimage"`` (``.mha``/``.mhd``), ``"nrrd"``.
 
     Raises:
         ImageReadError: the file is missing, a folder, empty, unreadable, or matches none of the formats.
@@ -309,8 +330,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise ImageReadError(
             p,
             f"unrecognised image format{hint}: the content is none of DICOM, NIfTI, PNG, JPEG, BMP, TIFF, "
-            f"GIF (it starts with {_describe_head(head)}). The file may be corrupt, truncated at the start, "
-            "or another format; open it in an image viewer or re-export it as PNG, TIFF, DICOM or NIfTI.",
+            f"GIF, MetaImage, NRRD (it starts with {_describe_head(head)}). The file may be corrupt, truncated at the "
+            "start, or another format; open it in an image viewer or re-export it as PNG, TIFF, DICOM or NIfTI.",
         )
     expected = _SUFFIX_FORMAT.get(suffix)
     fmt = expected if expected in matches else matches[0]

@@ -47,6 +47,10 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
             from medimg.io.nifti import nifti_header
 
             return nifti_header(p)
+        if fmt in ("metaimage", "nrrd"):
+            from medimg.io.itk import itk_header
+
+            return itk_header(p)
         from medimg.io.raster import raster_header
 
         return raster_header(p, fmt)
@@ -86,7 +90,8 @@ def read_image(
     read as one DICOM series (:func:`medimg.io.read_dicom_series`).
 
     Args:
-        path: an image file (DICOM, NIfTI ``.nii``/``.nii.gz``, PNG, JPEG, BMP, TIFF, GIF) or a DICOM folder.
+        path: an image file (DICOM, NIfTI ``.nii``/``.nii.gz``, PNG, JPEG, BMP, TIFF, GIF, MetaImage
+            ``.mha``/``.mhd`` and NRRD with SimpleITK installed) or a DICOM folder.
         window: optional intensity window: a preset name (``"lung"``, ``"brain"``... see
             :data:`medimg.io.WINDOW_PRESETS`), ``"auto"``/``"file"`` (the DICOM file's own window, else the
             image's min-max) or an explicit ``(center, width)``. On non-DICOM images it applies to the raw
@@ -135,6 +140,10 @@ def read_image(
             from medimg.io.nifti import read_nifti
 
             image = read_nifti(p, reduce=reduce)
+        elif fmt in ("metaimage", "nrrd"):
+            from medimg.io.itk import read_itk
+
+            image = read_itk(p, reduce=reduce)
         else:
             from medimg.io.raster import read_raster
 

@@ -59,9 +59,10 @@ def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object
 
 # ------------------------------------------------------------------------------------------------- output
 def mask_suffix(source: Path, *, volume: bool = False) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a volume (a DICOM series or multi-frame file)
-    becomes NIfTI, everything else PNG (lossless)."""
-    return ".nii.gz" if volume or source.name.lower().endswith((".nii", ".nii.gz")) else ".png"
+    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a volume (a DICOM series or multi-frame file) and
+    a MetaImage/NRRD image become NIfTI (with the image's geometry), everything else PNG (lossless)."""
+    medical = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
+    return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
 def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> Path:

@@ -1,0 +1,126 @@
+"""MetaImage (``.mha``/``.mhd``) and NRRD (``.nrrd``/``.nhdr``) reading through SimpleITK (optional:
+``pip install 'medimg[itk]'``). Challenge data (LUNA16, PROMISE12, many grand-challenge sets) and 3D Slicer exports
+come in these formats.
+
+Axes follow the NIfTI reader (:mod:`medimg.io.nifti`), so an image and its mask read the same whichever of the two
+formats holds them: spatial axes in ITK index order ``(i, j, k)`` = ``(x, y, z)`` (SimpleITK's NumPy view is
+``(z, y, x)``; it is transposed), channel first, ``spacing_mm`` per axis, and ``affine`` mapping voxel indices to
+RAS+ millimetres (ITK's direction, spacing and origin are LPS: x and y are negated). A detached header (``.mhd``
+with ``.raw``/``.zraw``, ``.nhdr``) needs its data file beside it, as it names it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.errors import ImageReadError, MissingDependencyError
+from medimg.io.image import ImageData
+from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
+
+_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+
+
+def _sitk() -> Any:
+    try:
+        import SimpleITK
+    except ImportError as exc:
+        raise MissingDependencyError("SimpleITK", "itk") from exc
+    return SimpleITK
+
+
+def _reader(path: Path) -> Any:
+    sitk = _sitk()
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise ImageReadError(path, f"the header cannot be read ({_itk_reason(exc)})") from exc
+    return reader
+
+
+def _itk_reason(exc: Exception) -> str:
+    """The useful line of an ITK exception (they carry file/line noise)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if line.lower().startswith(("description", "itk::error"))] or lines
+    return useful[-1][:300] if useful else type(exc).__name__
+
+
+def _layout(size: tuple[int, ...], components: int) -> tuple[int, ...]:
+    """``(C, *spatial)`` as :func:`read_itk` returns it (a z axis of one slice is dropped)."""
+    spatial = list(size)
+    if len(spatial) == 3 and spatial[2] == 1:
+        spatial = spatial[:2]
+    return (components, *spatial)
+
+
+def itk_header(path: str | os.PathLike[str]) -> ImageHeader:
+    """Shape and decoded size of a MetaImage/NRRD file from its header (the pixels are not read)."""
+    p = Path(path)
+    reader = _reader(p)
+    size = tuple(int(n) for n in reader.GetSize())
+    components = int(reader.GetNumberOfComponents())
+    if len(size) not in (2, 3):
+        raise ImageReadError(p, f"a {len(size)}D image ({size}) is not an image or a volume; save 2D or 3D images")
+    bits = re.search(r"(\d+)-bit", _sitk().GetPixelIDValueAsString(reader.GetPixelID()))
+    sample_bytes = int(bits.group(1)) // 8 if bits else 8
+    shape = _layout(size, components)
+    fmt = "nrrd" if p.name.lower().endswith((".nrrd", ".nhdr")) else "metaimage"
+    return ImageHeader(format=fmt, shape=shape, decoded_bytes=math.prod(shape) * sample_bytes)
+
+
+def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
+    """Read a MetaImage or NRRD file.
+
+    Args:
+        path: ``.mha``, ``.mhd`` (with its data file), ``.nrrd`` or ``.nhdr`` (with its data file).
+        reduce: read reduced by this integer factor on each spatial axis (block means; spacing and affine follow).
+
+    Returns:
+        ImageData: ``float32`` ``(C, X, Y[, Z])`` (see the module docstring), ``spacing_mm``, ``affine`` (RAS+ mm)
+        and ``meta`` with ``format`` (``metaimage`` or ``nrrd``), ``dtype`` (ITK's pixel type) and ``orientation``.
+
+    Raises:
+        ImageReadError: unreadable, truncated or a missing data file (the message names what ITK reported).
+        MissingDependencyError: SimpleITK is not installed.
+    """
+    p = Path(path)
+    sitk = _sitk()
+    header = itk_header(p)
+    try:
+        image = sitk.ReadImage(str(p))
+    except RuntimeError as exc:
+        raise ImageReadError(
+            p, f"the pixels cannot be read ({_itk_reason(exc)}); a detached header needs its data file beside it"
+        ) from exc
+    dims = image.GetDimension()
+    data = sitk.GetArrayFromImage(image)  # (z, y, x[, c]) or (y, x[, c])
+    data = np.moveaxis(data, -1, 0) if image.GetNumberOfComponentsPerPixel() > 1 else data[None]
+    array = np.ascontiguousarray(np.transpose(data, (0, *range(dims, 0, -1))), dtype=np.float32)  # (C, x, y[, z])
+    spacing = tuple(float(s) for s in image.GetSpacing())
+    direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dims, dims)
+    affine = np.eye(4)
+    rotation = np.eye(3)
+    rotation[:dims, :dims] = direction
+    scale = np.ones(3)
+    scale[:dims] = spacing
+    origin = np.zeros(3)
+    origin[:dims] = image.GetOrigin()
+    affine[:3, :3] = _LPS_TO_RAS @ rotation @ np.diag(scale)
+    affine[:3, 3] = _LPS_TO_RAS @ origin
+    meta: dict[str, Any] = {"format": header.format, "dtype": image.GetPixelIDTypeAsString()}
+    if dims == 3 and array.shape[3] == 1:  # one slice: a 2D image
+        array, spacing = array[..., 0], spacing[:2]
+        meta["squeezed_z"] = True
+    if reduce > 1:
+        meta["reduced_by"], meta["full_shape"] = reduce, [int(n) for n in array.shape]
+        array = reduce_blocks(array, reduce)
+        reduced_spacing, reduced_affine = reduced_geometry(spacing, affine, reduce, axes=array.ndim - 1)
+        spacing, affine = reduced_spacing or spacing, reduced_affine if reduced_affine is not None else affine
+    return ImageData(array=array, spacing_mm=spacing, affine=affine, source=str(p), meta=meta)
