@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
@@ -53,18 +54,24 @@ def manifest_delimiter(path: Path) -> str:
     return best if counts[best] else ","
 
 
+def column_key(name: str) -> str:
+    """How a manifest column is matched: lower case, spaces and hyphens as underscores (``Patient ID`` ->
+    ``patient_id``, as spreadsheets and public sets such as NIH ChestX-ray14 write them)."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
 def manifest_header(path: Path) -> list[str]:
-    """The lower-case column names of a manifest's first row (empty when unreadable); reads one line."""
+    """The column names (:func:`column_key`) of a manifest's first row (empty when unreadable); reads one line."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
-    return [c.strip().lower() for c in first]
+    return [column_key(c) for c in first]
 
 
 def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """A manifest's columns (``lower-case name -> column as written``) and rows, read as UTF-8 (BOM allowed).
+    """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed).
 
     Raises:
         DatasetError: the file is not UTF-8 text or not valid CSV (the message names the file and the fix).
@@ -74,7 +81,7 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
-            columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+            columns = {column_key(c): c for c in (reader.fieldnames or [])}
             rows = list(reader)
     except UnicodeDecodeError as error:
         raise DatasetError(

@@ -2,7 +2,11 @@
 
 A path may name a folder of DICOM slices: that row is one volume (the series), for classifying CT or MR studies.
 
-Column names are matched case-insensitively, with synonyms (:data:`PATH_COLUMNS`, :data:`LABEL_COLUMNS`...).
+Column names are matched case-insensitively, spaces as underscores, with synonyms (:data:`PATH_COLUMNS`,
+:data:`LABEL_COLUMNS`..., including public sets' own headers: NIH ChestX-ray14's ``Image Index``/``Finding
+Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, or an
+identifier without suffix, of a file in a sub-folder: it is found by name. Several labels joined by ``|``
+(multi-label sets) are refused with the fix.
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
 an unlabelled pool).
@@ -11,6 +15,7 @@ an unlabelled pool).
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +23,16 @@ from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import is_manifest, name_selected, order_classes, read_manifest
 from medimg.errors import DatasetError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
-PATH_COLUMNS = ("path", "file", "filename", "image", "image_path")
-LABEL_COLUMNS = ("label", "class", "target", "diagnosis")
-PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
+PATH_COLUMNS = (
+    "path", "file", "filename", "file_name", "image", "image_path", "image_file", "image_index", "image_id"
+)  # fmt: skip
+LABEL_COLUMNS = ("label", "class", "target", "diagnosis", "finding_labels", "dx")
+PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
+MULTI_LABEL_SEPARATOR = "|"
 SPLIT_COLUMNS = ("split", "fold", "subset")
 
 
@@ -35,6 +44,36 @@ def _resolve(raw_path: str, base: Path) -> Path:
         windows = Path(raw_path.replace("\\", "/")).expanduser()
         file = windows if windows.is_absolute() else base / windows
     return file
+
+
+class _FilesByName:
+    """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
+    ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
+    (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``). Built on first use; a name found twice is
+    ambiguous and not used."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._names: dict[str, list[Path]] | None = None
+        self._stems: dict[str, list[Path]] = {}
+
+    def find(self, raw_path: str) -> tuple[Path | None, str]:
+        """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
+        if self._names is None:
+            self._names = {}
+            for folder, _, files in os.walk(self.base):
+                for name in files:
+                    path = Path(folder) / name
+                    self._names.setdefault(name.lower(), []).append(path)
+                    if file_suffix(path) in IMAGE_SUFFIXES:
+                        self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
+        key = raw_path.strip().lower()
+        hits = self._names.get(key) or self._stems.get(key, [])
+        if len(hits) == 1:
+            return hits[0], ""
+        if hits:
+            return None, f" (several files have this name: {hits[0]}, {hits[1]})"
+        return None, ""
 
 
 def _is_series_folder(path: Path) -> bool:
@@ -61,6 +100,26 @@ def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
             logger.warning("%s: labels %s differ only in case: read as one class %r", manifest, listed, name)
         chosen.update(dict.fromkeys(counts, name))
     return [chosen.get(label, label) for label in labels]
+
+
+def _refuse_multi_label(labels: list[str], manifest: Path, column: str) -> None:
+    """Labels such as NIH ChestX-ray14's ``Atelectasis|Effusion`` (several findings per image) would each become a
+    class of their own; medimg trains single-label classifiers, so such a manifest is refused with the fix.
+
+    Raises:
+        DatasetError: some labels join others with ``|``.
+    """
+    joined = sorted({lab for lab in labels if MULTI_LABEL_SEPARATOR in lab})
+    if not joined:
+        return
+    parts = sorted({part.strip() for lab in joined for part in lab.split(MULTI_LABEL_SEPARATOR) if part.strip()})
+    rows = sum(1 for lab in labels if MULTI_LABEL_SEPARATOR in lab)
+    raise DatasetError(
+        f"{manifest}: {rows} row(s) give several labels joined by '|' in column {column!r} (e.g. {joined[0]!r}): "
+        f"a multi-label set ({len(parts)} findings: {', '.join(parts[:8])}{', ...' if len(parts) > 8 else ''}). "
+        "medimg trains single-label classifiers: make one label per row, e.g. one finding against the rest "
+        f"(label = '{parts[0]}' when the row lists it, else 'other'), or keep the rows with a single label"
+    )
 
 
 def detect(path: Path) -> bool:
@@ -105,6 +164,8 @@ def load(
     split_col = column(SPLIT_COLUMNS, False)
     base = manifest.parent
     written = [str(r.get(label_col) or "").strip() if label_col else "" for r in rows]
+    if label_col:
+        _refuse_multi_label(written, manifest, label_col)
     labels_raw = _merge_case_variants(written, manifest)
     class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
@@ -112,16 +173,23 @@ def load(
     pool: list[Case] = []
     missing: list[str] = []
     bad_split: list[str] = []
+    by_name, found_by_name = _FilesByName(base), 0
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
             missing.append(f"line {line}: empty path")
             continue
         file = _resolve(raw_path, base)
+        why = ""
+        if not file.exists() and not any(sep in raw_path for sep in "/\\"):  # a bare name: look in sub-folders
+            found, why = by_name.find(raw_path)
+            if found is not None:
+                file, found_by_name = found, found_by_name + 1
         if not name_selected(file.name, include, exclude):
             continue
         if not (file.is_file() or _is_series_folder(file)):
-            missing.append(f"line {line}: {file}" + (" (a folder without DICOM slices)" if file.is_dir() else ""))
+            note = " (a folder without DICOM slices)" if file.is_dir() else why
+            missing.append(f"line {line}: {file}{note}")
             continue
         split_raw = row.get(split_col) if split_col else None
         split = normalise_split(split_raw)
@@ -145,6 +213,10 @@ def load(
     if bad_split:
         raise DatasetError(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
+        )
+    if found_by_name:
+        logger.info(
+            "%s: %d row(s) name a file without its folder: found by name under %s", manifest, found_by_name, base
         )
     if pool and cases:
         logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))

@@ -1,0 +1,63 @@
+"""CSV manifests as public sets ship them: headers with spaces and their own names, bare file names or identifiers
+of images kept in sub-folders, and multi-label rows (refused with the fix, never turned into combination classes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+from medimg.errors import DatasetError
+
+
+def _image(path: Path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
+
+
+def test_nih_style_manifest_with_images_in_subfolders(tmp_path: Path) -> None:
+    rows = ["Image Index,Finding Labels,Follow-up #,Patient ID"]
+    for i in range(6):
+        name = f"0000000{i}_000.png"
+        _image(tmp_path / f"images_00{i % 2 + 1}" / "images" / name, 10 * i)
+        rows.append(f"{name},{'Effusion' if i % 2 else 'No Finding'},0,{i // 2}")
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "Data_Entry_2017.csv")
+    assert set(dataset.class_names) == {"Effusion", "No Finding"}
+    assert len(dataset.cases) == 6
+    assert all(c.path is not None and c.path.is_file() and "images_00" in str(c.path) for c in dataset.cases)
+    assert sorted({c.patient_id for c in dataset.cases}) == ["0", "1", "2"]  # "Patient ID" groups the split
+
+
+def test_ham10000_style_identifiers_without_suffix(tmp_path: Path) -> None:
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i in range(4):
+        _image(tmp_path / f"HAM10000_images_part_{i % 2 + 1}" / f"ISIC_00{i}.jpg", 50 * i)
+        rows.append(f"HAM_{i // 2},ISIC_00{i},{'mel' if i % 2 else 'nv'},histo")
+    (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "HAM10000_metadata.csv")
+    assert [c.path.name for c in dataset.cases if c.path] == [f"ISIC_00{i}.jpg" for i in range(4)]
+    assert [c.patient_id for c in dataset.cases] == ["HAM_0", "HAM_0", "HAM_1", "HAM_1"]  # one lesion, one split
+
+
+def test_a_name_found_twice_is_named_as_ambiguous(tmp_path: Path) -> None:
+    _image(tmp_path / "a" / "x.png", 1)
+    _image(tmp_path / "b" / "x.png", 2)
+    _image(tmp_path / "b" / "y.png", 3)
+    (tmp_path / "labels.csv").write_text("path,label\nx.png,one\ny.png,two\n")
+    with pytest.raises(DatasetError, match="several files have this name"):
+        Dataset.load(tmp_path / "labels.csv")
+
+
+def test_multi_label_rows_are_refused_with_the_fix(tmp_path: Path) -> None:
+    rows = ["Image Index,Finding Labels"]
+    for i, label in enumerate(["No Finding", "Effusion", "Atelectasis|Effusion", "Effusion|Mass"]):
+        _image(tmp_path / f"{i}.png", i)
+        rows.append(f"{i}.png,{label}")
+    (tmp_path / "entries.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"2 row\(s\) give several labels joined by '\|'") as error:
+        Dataset.load(tmp_path / "entries.csv")
+    assert "single-label" in str(error.value) and "Atelectasis, Effusion, Mass" in str(error.value)
