@@ -19,7 +19,10 @@ Files pair up by their *key*: the name without suffix, lower-case, with role and
 end (``21_training.tif``, ``21_manual1.gif`` and ``21_training_mask.gif`` all have key ``21``;
 ``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``); a mask no image has the key
 of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`` (``labelsTr/case_001.nii.gz`` with
-``imagesTr/case_001_0000.nii.gz``; one channel per case). When several images share
+``imagesTr/case_001_0000.nii.gz``; one channel per case). In one folder per case, a mask named only for its role
+(``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the one image
+whose name extends ``<case>`` (BraTS's four modalities are refused with the ``--exclude`` that keeps one). When
+several images share
 a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
 masks without an image are reported (an error with ``strict=True``).
@@ -77,6 +80,8 @@ ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 IGNORED_DIRS = {"2nd_manual"}
 LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1")
 ROI_SUFFIXES = ("fov", "roi")
+MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth"}
+"""Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``)."""
 _STRIP_WORDS = {
     *LABEL_SUFFIXES,
     *ROI_SUFFIXES,
@@ -233,6 +238,8 @@ def pairing_key(path: Path) -> str:
 
 def _suffix_role(path: Path) -> str | None:
     stem = _stem(path).lower()
+    if stem in MASK_NAMES:  # a case folder's segmentation.nii.gz beside its imaging.nii.gz (KiTS)
+        return "mask"
     match = re.search(r"[-_. ]([a-z0-9]+)$", stem)
     if not match:
         return None
@@ -331,6 +338,29 @@ def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
     return by_case
 
 
+def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
+    """Per-case folders: the image beside a mask no image name matches. The mask may be named only for its role
+    (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``), then any image of its folder counts; or
+    the images extend the mask's key (BraTS's ``<case>_seg.nii.gz`` beside ``<case>_flair.nii.gz``, ``_t1``...).
+    Several such images are channels in separate files: refused with the ``--exclude`` that keeps one."""
+    bare = _stem(mask).lower() in MASK_NAMES
+    beside = sorted(
+        p
+        for paths in images.values()
+        for p in paths
+        if p.parent == mask.parent and p not in taken and (bare or pairing_key(p).startswith(key + "_"))
+    )
+    if len(beside) > 1:
+        prefix = os.path.commonprefix([p.name for p in beside])  # noqa: RUF071 (file names, by character)
+        others = ",".join(f"*{p.name[len(prefix) :]}" for p in beside[1:])
+        raise DatasetError(
+            f"{mask.relative_to(root)} has {len(beside)} images beside it ({', '.join(p.name for p in beside[:4])}) "
+            "and none is named like it: images of several channels in separate files are not supported; train on "
+            f"one channel, e.g. --exclude '{others}', or stack the channels into one file per case"
+        )
+    return beside
+
+
 def _one_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
     """The image of ``mask`` among its nnU-Net channel files (those nearest to it); several channels are refused."""
     nearest = max(_shared(f, mask) for f in files)
@@ -377,6 +407,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             candidates = [p for p in images.get(key, []) if p not in paired]
             if not candidates and key in channel_files:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _one_channel(channel_files[key], mask, root)
+            if not candidates:  # per-case folders (KiTS, BraTS)
+                candidates = _image_beside(mask, key, images, set(paired), root)
             if not candidates:
                 unpaired.append(str(mask.relative_to(root)))
                 continue

@@ -1,0 +1,60 @@
+"""Segmentation data in one folder per case: KiTS (``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``) pairs
+as it is; BraTS (four modality files beside ``<case>_seg.nii.gz``) is refused with the ``--exclude`` that keeps one
+channel, and loads with it; a flat folder's mask without an image is still only reported."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+
+def _nifti(path: Path, array: np.ndarray) -> None:
+    import nibabel as nib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(array, np.eye(4)), path)
+
+
+def _mask() -> np.ndarray:
+    mask = np.zeros((6, 6, 6), np.uint8)
+    mask[1:4, 1:4, 1:4] = 1
+    return mask
+
+
+def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
+    for i in range(3):
+        _nifti(tmp_path / f"case_{i:05d}" / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(tmp_path / f"case_{i:05d}" / "segmentation.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path, task="segment")
+    pairs = sorted((c.image.parent.name, c.image.name, c.mask.name) for c in dataset.cases)
+    assert pairs == [(f"case_{i:05d}", "imaging.nii.gz", "segmentation.nii.gz") for i in range(3)]
+    assert not dataset.unpaired and not dataset.unlabelled
+
+
+def test_brats_modalities_are_refused_with_the_exclude_that_keeps_one(tmp_path: Path) -> None:
+    for i in range(2):
+        case = tmp_path / f"BraTS2021_0000{i}"
+        for modality in ("flair", "t1", "t1ce", "t2"):
+            _nifti(case / f"{case.name}_{modality}.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(case / f"{case.name}_seg.nii.gz", _mask())
+    with pytest.raises(DatasetError, match="4 images beside it") as error:
+        Dataset.load(tmp_path, task="segment")
+    exclude = re.search(r"--exclude '([^']+)'", str(error.value))
+    assert exclude is not None
+    dataset = Dataset.load(tmp_path, task="segment", exclude=tuple(exclude.group(1).split(",")))
+    assert sorted(c.image.name for c in dataset.cases) == [f"BraTS2021_0000{i}_flair.nii.gz" for i in range(2)]
+
+
+def test_a_flat_folder_mask_without_its_image_is_only_reported(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name in ("case_01.png", "case_01_mask.png", "case_02.png", "case_02_mask.png", "case_03_mask.png"):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / name)
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 2 and dataset.unpaired == ["case_03_mask.png"]
