@@ -61,3 +61,28 @@ def test_multi_label_rows_are_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"2 row\(s\) give several labels joined by '\|'") as error:
         Dataset.load(tmp_path / "entries.csv")
     assert "single-label" in str(error.value) and "Atelectasis, Effusion, Mass" in str(error.value)
+
+
+def test_isic_one_hot_ground_truth(tmp_path: Path) -> None:
+    rows = ["image,MEL,NV,BCC"]
+    for i, hot in enumerate(["1.0,0.0,0.0", "0.0,1.0,0.0", "0.0,0.0,1.0", "0.0,1.0,0.0"]):
+        _image(tmp_path / "ISIC2018_Task3_Training_Input" / f"ISIC_{i:07d}.jpg", 40 * i)
+        rows.append(f"ISIC_{i:07d},{hot}")
+    (tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "ISIC2018_Task3_Training_GroundTruth.csv")
+    assert [dataset.class_names[c.label] for c in dataset.cases if c.label is not None] == ["MEL", "NV", "BCC", "NV"]
+
+
+def test_one_hot_rows_with_several_classes_are_refused(tmp_path: Path) -> None:
+    _image(tmp_path / "a.png", 1)
+    _image(tmp_path / "b.png", 2)
+    (tmp_path / "gt.csv").write_text("path,Effusion,Mass\na.png,1,0\nb.png,1,1\n")
+    with pytest.raises(DatasetError, match=r"1 row\(s\) set several of the one-hot columns Effusion, Mass"):
+        Dataset.load(tmp_path / "gt.csv")
+
+
+def test_without_label_or_one_hot_columns_the_label_column_is_asked_for(tmp_path: Path) -> None:
+    _image(tmp_path / "a.png", 1)
+    (tmp_path / "gt.csv").write_text("path,age\na.png,63\n")
+    with pytest.raises(DatasetError, match="has no 'label' column"):
+        Dataset.load(tmp_path / "gt.csv")

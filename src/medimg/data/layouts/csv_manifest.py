@@ -5,8 +5,9 @@ A path may name a folder of DICOM slices: that row is one volume (the series), f
 Column names are matched case-insensitively, spaces as underscores, with synonyms (:data:`PATH_COLUMNS`,
 :data:`LABEL_COLUMNS`..., including public sets' own headers: NIH ChestX-ray14's ``Image Index``/``Finding
 Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, or an
-identifier without suffix, of a file in a sub-folder: it is found by name. Several labels joined by ``|``
-(multi-label sets) are refused with the fix.
+identifier without suffix, of a file in a sub-folder: it is found by name. Without a label column, one-hot
+columns give the label (ISIC's ``image,MEL,NV,...`` ground truth). Several labels per row (joined by ``|``, or
+several one-hot columns set) are a multi-label set: refused with the fix.
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
 an unlabelled pool).
@@ -33,6 +34,7 @@ PATH_COLUMNS = (
 LABEL_COLUMNS = ("label", "class", "target", "diagnosis", "finding_labels", "dx")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
+_BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
 
 
@@ -122,6 +124,40 @@ def _refuse_multi_label(labels: list[str], manifest: Path, column: str) -> None:
     )
 
 
+def _one_hot_labels(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> list[str] | None:
+    """Labels from one-hot columns (ISIC's ``image,MEL,NV,BCC,...`` ground truth: one ``1`` per row), named by
+    the column; ``None`` when fewer than two columns hold only 0/1.
+
+    Raises:
+        DatasetError: a row sets no class or several (a multi-label set: refused with the fix).
+    """
+    binary = [c for c in candidates if rows and all(str(r.get(c) or "").strip() in _BINARY for r in rows)]
+    if len(binary) < 2:
+        return None
+    labels: list[str] = []
+    several: list[int] = []
+    none: list[int] = []
+    for line, row in enumerate(rows, start=2):
+        on = [c for c in binary if float(str(row.get(c)).strip()) == 1.0]
+        if len(on) == 1:
+            labels.append(on[0])
+        else:
+            (several if on else none).append(line)
+    if several:
+        raise DatasetError(
+            f"{manifest}: {len(several)} row(s) set several of the one-hot columns {', '.join(binary)} (e.g. line "
+            f"{several[0]}): a multi-label set. medimg trains single-label classifiers: make one label per row, "
+            "e.g. one finding against the rest"
+        )
+    if none:
+        raise DatasetError(
+            f"{manifest}: {len(none)} row(s) set none of the one-hot columns {', '.join(binary)} (e.g. line "
+            f"{none[0]}): give every row its class, or a 'label' column"
+        )
+    logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(binary))
+    return labels
+
+
 def detect(path: Path) -> bool:
     """A ``.csv``/``.tsv`` file (registered after the image/mask manifest, which claims ``image,mask`` headers)."""
     return is_manifest(path)
@@ -159,13 +195,21 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
-    label_col = column(LABEL_COLUMNS, not unlabelled)
+    label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
     base = manifest.parent
-    written = [str(r.get(label_col) or "").strip() if label_col else "" for r in rows]
     if label_col:
+        written = [str(r.get(label_col) or "").strip() for r in rows]
         _refuse_multi_label(written, manifest, label_col)
+    else:
+        used = {path_col, patient_col, split_col}
+        one_hot = (
+            None if unlabelled else _one_hot_labels(manifest, [c for c in columns.values() if c not in used], rows)
+        )
+        if one_hot is None and not unlabelled:
+            column(LABEL_COLUMNS, True)  # raises: no label column
+        written = one_hot or [""] * len(rows)  # a pool's manifest: no labels
     labels_raw = _merge_case_variants(written, manifest)
     class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
