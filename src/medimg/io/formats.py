@@ -33,7 +33,19 @@ from medimg.errors import ImageReadError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "is_image_file"]
+__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file"]
+
+#: Folders that operating systems, archivers and NAS boxes add beside data, never data themselves: macOS zip
+#: resource forks, Synology thumbnails (real JPEGs), Windows recycle bin and volume information, Python caches.
+SYSTEM_FOLDERS = frozenset({"__macosx", "@eadir", "$recycle.bin", "system volume information", "__pycache__"})
+
+
+def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, below ``root``, is or lies in a hidden (``.name``) or :data:`SYSTEM_FOLDERS` entry."""
+    p = Path(path)
+    parts = p.relative_to(root).parts if p.is_relative_to(root) else (p.name,)
+    return any(part.lower() in SYSTEM_FOLDERS or (part.startswith(".") and part not in (".", "..")) for part in parts)
+
 
 #: Every format :func:`detect_format` can return.
 FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "metaimage", "nrrd")

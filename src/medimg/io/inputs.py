@@ -46,16 +46,18 @@ def expand_inputs(
     Raises:
         DatasetError: a path does not exist, or a folder holds no (selected) image files.
     """
-    from medimg.io.formats import is_image_file
+    from medimg.io.formats import in_system_folder, is_image_file
 
     includes, excludes = parse_patterns(include), parse_patterns(exclude)
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = [p for p in sorted(path.rglob("*")) if p.is_file() and is_image_file(p)]
+            found = [
+                p for p in sorted(path.rglob("*")) if p.is_file() and not in_system_folder(p, path) and is_image_file(p)
+            ]
             if not found:
-                raise DatasetError(f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")
+                raise DatasetError(f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MetaImage, NRRD)")
             selected = [p for p in found if name_selected(p.name, includes, excludes)]
             if not selected:
                 raise DatasetError(

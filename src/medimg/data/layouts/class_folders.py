@@ -27,24 +27,25 @@ MIN_FOLDER_GROUPS = 10
 
 def detect(path: Path) -> bool:
     """A folder with at least one visible sub-folder (the generic layout: registered after specific ones)."""
-    return path.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
+    return path.is_dir() and any(_visible_dir(p) for p in path.iterdir())
 
 
 def image_files(
     folder: Path, include: tuple[str, ...], exclude: tuple[str, ...], *, recursive: bool = True
 ) -> list[Path]:
-    """Image files under ``folder`` (sorted; hidden files skipped) that pass the ``include``/``exclude`` patterns.
+    """Image files under ``folder`` (sorted; hidden files and system folders such as ``__MACOSX`` skipped) that pass
+    the ``include``/``exclude`` patterns.
 
     A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
     suffix and matches them.
     """
-    from medimg.io.formats import is_image_file
+    from medimg.io.formats import in_system_folder, is_image_file
 
     found = folder.rglob("*") if recursive else folder.iterdir()
     files = [
         p
         for p in sorted(found)
-        if p.is_file() and not p.name.startswith(".") and name_selected(p.name, include, exclude)
+        if p.is_file() and not in_system_folder(p, folder) and name_selected(p.name, include, exclude)
     ]
     return [p for p in files if (include and p.suffix) or is_image_file(p)]
 
@@ -66,7 +67,7 @@ def load(
     root = path
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    subdirs = sorted(p for p in root.iterdir() if _visible_dir(p))
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
     if subdirs and all(split_dirs.values()):
         groups = [(split_dirs[d], d) for d in subdirs]
@@ -142,7 +143,10 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
 
 
 def _visible_dir(path: Path) -> bool:
-    return path.is_dir() and not path.name.startswith(".")
+    """A folder that may hold data: not hidden, not ``__MACOSX`` or another system folder."""
+    from medimg.io.formats import in_system_folder
+
+    return path.is_dir() and not in_system_folder(path, path.parent)
 
 
 def _pool(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Case]:

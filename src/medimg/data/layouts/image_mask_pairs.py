@@ -52,7 +52,7 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 if TYPE_CHECKING:
     from medimg.data.colour_tables import ColourTable
@@ -118,7 +118,7 @@ def _visible_dirs(folder: Path) -> list[Path]:
         entries = list(itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES))
     except OSError:
         return []
-    return [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    return [p for p in entries if p.is_dir() and not in_system_folder(p, folder)]
 
 
 def _has_mask_folder(root: Path) -> bool:
@@ -303,7 +303,7 @@ def _shared(a: Path, b: Path) -> int:
 def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> list[Path]:
     files = []
     for p in sorted(root.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(root).parts):
+        if not p.is_file() or in_system_folder(p, root):
             continue
         if file_suffix(p) not in IMAGE_SUFFIXES:
             continue

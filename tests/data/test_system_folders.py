@@ -1,0 +1,55 @@
+"""Folders that archivers, operating systems and NAS boxes add beside data (``__MACOSX`` from a zip made on a Mac,
+Synology's ``@eaDir`` thumbnails, ``$RECYCLE.BIN``) are never classes, images or inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.io.formats import in_system_folder
+from medimg.io.inputs import expand_inputs
+
+
+def _png(path: Path, value: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8), value, dtype=np.uint8)).save(path)
+
+
+def test_a_macosx_folder_beside_split_folders_keeps_the_splits(tmp_path: Path) -> None:
+    for split in ("train", "val", "test"):
+        for cls in ("NORMAL", "PNEUMONIA"):
+            _png(tmp_path / split / cls / "a.png", 1)
+            (tmp_path / "__MACOSX" / split / cls).mkdir(parents=True)
+            (tmp_path / "__MACOSX" / split / cls / "._a.png").write_bytes(b"\x00\x05\x16\x07")
+    _png(tmp_path / "train" / "NORMAL" / "@eaDir" / "a.png" / "SYNOFILE_THUMB_M.png", 2)  # a real PNG thumbnail
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["NORMAL", "PNEUMONIA"]
+    assert sorted({c.split for c in dataset.cases}) == ["test", "train", "val"]
+    assert len(dataset.cases) == 6 and not any("@eaDir" in c.case_id for c in dataset.cases)
+
+
+def test_segmentation_pairs_and_predict_inputs_skip_them(tmp_path: Path) -> None:
+    for i in range(2):
+        _png(tmp_path / "images" / f"c{i}.png")
+        _png(tmp_path / "masks" / f"c{i}.png")
+    _png(tmp_path / "$RECYCLE.BIN" / "images" / "old.png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert sorted(c.case_id for c in dataset.cases) == ["images/c0.png", "images/c1.png"]
+    assert not dataset.unlabelled
+    inputs = expand_inputs([tmp_path])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in inputs) == [
+        "images/c0.png",
+        "images/c1.png",
+        "masks/c0.png",
+        "masks/c1.png",
+    ]
+
+
+def test_only_parts_below_the_root_count(tmp_path: Path) -> None:
+    hidden_parent = tmp_path / ".cache" / "data"
+    assert not in_system_folder(hidden_parent / "a.png", hidden_parent)
+    assert in_system_folder(hidden_parent / "__MACOSX" / "a.png", hidden_parent)
+    assert in_system_folder(hidden_parent / ".ipynb_checkpoints" / "a.png", hidden_parent)
