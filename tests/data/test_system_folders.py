@@ -53,3 +53,21 @@ def test_only_parts_below_the_root_count(tmp_path: Path) -> None:
     assert not in_system_folder(hidden_parent / "a.png", hidden_parent)
     assert in_system_folder(hidden_parent / "__MACOSX" / "a.png", hidden_parent)
     assert in_system_folder(hidden_parent / ".ipynb_checkpoints" / "a.png", hidden_parent)
+
+
+def test_split_folders_beside_a_nested_copy_are_the_data(tmp_path: Path) -> None:
+    """Kaggle's chest_xray archive: train/, val/, test/ beside chest_xray/ (a second copy of the same tree)."""
+    for root in (tmp_path, tmp_path / "chest_xray"):
+        for split in ("train", "val", "test"):
+            for cls in ("NORMAL", "PNEUMONIA"):
+                _png(root / split / cls / "a.png", 1)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["NORMAL", "PNEUMONIA"]
+    assert sorted(c.case_id for c in dataset.cases)[:2] == ["test/NORMAL/a.png", "test/PNEUMONIA/a.png"]
+    assert len(dataset.cases) == 6
+
+
+def test_a_class_named_test_stays_a_class(tmp_path: Path) -> None:
+    for cls in ("test", "control"):
+        _png(tmp_path / cls / "a.png", 1)
+    assert Dataset.load(tmp_path).class_names == ["control", "test"]

@@ -69,8 +69,19 @@ def load(
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
     subdirs = sorted(p for p in root.iterdir() if _visible_dir(p))
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
+    named_splits = {s for s in split_dirs.values() if s}
     if subdirs and all(split_dirs.values()):
         groups = [(split_dirs[d], d) for d in subdirs]
+    elif len(named_splits) >= 2 and "train" in named_splits:  # splits beside another folder: a zip's nested copy
+        others = [d.name for d, s in split_dirs.items() if not s]
+        logger.warning(
+            "%s: split folders (%s) beside other folders (%s): the split folders are the data, the others are "
+            "ignored (archives often hold a nested copy of the data); point medimg at the folder you mean",
+            root,
+            ", ".join(d.name for d, s in split_dirs.items() if s),
+            ", ".join(others),
+        )
+        groups = [(s, d) for d, s in split_dirs.items() if s]
     else:
         if any(split_dirs.values()):
             named = [d.name for d, s in split_dirs.items() if s]
