@@ -78,3 +78,29 @@ def test_cli_fit_leaves_them_out_and_keep_conflicts_keeps_them(conflicted: Path,
     assert "left out" not in kept.output
     assert set(CONFLICT) <= set(json.loads((tmp_path / "kept" / "splits.json").read_text())["assignment"])
     assert "excluded" not in json.loads((tmp_path / "kept" / "dataset.json").read_text())
+
+
+def test_cli_fit_leaves_out_masks_and_blank_files_stored_among_the_images(phantom_dir: Path, tmp_path: Path) -> None:
+    """BUSI's layout: ``<class>/<image> (1).png`` with ``<image> (1)_mask.png`` beside it; a "normal" mask is blank."""
+    import numpy as np
+    from PIL import Image
+
+    masks = []
+    for cls in ("normal", "lesion"):
+        for i, image in enumerate(sorted((phantom_dir / cls).glob("*.png"))[:3]):
+            mask = np.zeros((32, 32), np.uint8)
+            if cls == "lesion":
+                mask[4 + i : 14 + i, 6:16] = 255
+            Image.fromarray(mask).save(image.with_name(f"{image.stem}_mask.png"))
+            masks.append(f"{cls}/{image.stem}_mask.png")
+    result = CliRunner().invoke(app, quick_fit_args(phantom_dir, tmp_path / "run", epochs=1))
+    assert result.exit_code == 0, result.output
+    assert "the 6 masks and blank files are left out" in result.output
+    assert not set(masks) & set(json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"])
+    excluded = json.loads((tmp_path / "run" / "dataset.json").read_text())["excluded"]
+    reasons = {e["case_id"]: e["reason"] for e in excluded}
+    assert sorted(reasons) == sorted(masks)
+    assert sum("segmentation mask" in r for r in reasons.values()) == 3
+    assert sum(r.startswith("blank") for r in reasons.values()) == 3
+    strict = CliRunner().invoke(app, [*quick_fit_args(phantom_dir, tmp_path / "strict", epochs=1), "--strict"])
+    assert strict.exit_code != 0 and "--strict refuses" in f"{strict.output}{strict.exception}"

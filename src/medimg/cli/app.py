@@ -327,6 +327,9 @@ def _check_before_fit(
         message = "the dataset check found problems (listed above; details: medimg check DATA)"
         if strict:
             raise DatasetError(f"{message}; --strict refuses to train on them: fix them, or drop --strict")
+        left_out = len(report.suspected_masks) + len(report.blank)
+        if left_out:
+            message += f"; the {left_out} masks and blank files are left out (not images of their class)"
         conflicting = sum(len(group) for group in report.label_conflict_ids)
         if conflicting and not keep_conflicts:
             message += (

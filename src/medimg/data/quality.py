@@ -29,6 +29,8 @@ MASK_MAX_VALUES = 8
 MIXED_CHANNELS_WARNING = "mixed channel counts; images are converted to the most common channel count"
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
+MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
+BLANK_REASON = "blank: one value everywhere, nothing to classify"
 
 
 @dataclass
@@ -350,6 +352,49 @@ def drop_label_conflicts(
         cases=[c for c in dataset.cases if c.case_id not in conflicting],
         excluded=[*dataset.excluded, *excluded],
     )
+
+
+def drop_non_images(
+    dataset: Dataset, masks: Sequence[str], blank: Sequence[str] = (), *, strict: bool = False
+) -> Dataset:
+    """Classification data without the files :func:`check_dataset` found are not images of their class: the
+    segmentation masks stored among the images (``masks``, paths: BUSI's ``<class>/<image> (1)_mask.png`` beside
+    ``<image> (1).png``) and the blank files (``blank``, case ids: one value everywhere, e.g. the empty mask of a
+    "normal" case). Neither holds anything to classify and both can give the class away: they are left out of
+    training, validation and test and listed in ``excluded``.
+
+    Raises:
+        DatasetError: ``strict`` and masks are among the images (the message gives the ``--exclude``).
+    """
+    flagged, empty = set(masks), set(blank)
+    if dataset.task != "classify" or not (flagged or empty):
+        return dataset
+    reason_of = {
+        c.case_id: MASK_REASON if str(c.path or c.case_id) in flagged else BLANK_REASON
+        for c in dataset.cases
+        if str(c.path or c.case_id) in flagged or c.case_id in empty
+    }
+    if not reason_of:
+        return dataset
+    kept = [c for c in dataset.cases if c.case_id not in reason_of]
+    dropped = [c for c in dataset.cases if c.case_id in reason_of]
+    patterns = exclude_patterns(sorted(flagged), [str(c.path) for c in kept if c.path is not None])
+    if strict and flagged:
+        raise DatasetError(
+            f"{dataset.root}: {len(flagged)} file(s) are segmentation masks by their content (e.g. "
+            f"{sorted(flagged)[0]}): exclude them (--exclude '{','.join(patterns)}') or drop --strict to leave them out"
+        )
+    label_of = _label_names(dataset)
+    for reason in (MASK_REASON, BLANK_REASON):
+        these = [c for c in dropped if reason_of[c.case_id] == reason]
+        if these:
+            hint = f"; --exclude '{','.join(patterns)}' says so explicitly" if reason == MASK_REASON else ""
+            logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), these[0].path, reason, hint)
+    excluded = [
+        {"case_id": c.case_id, "path": str(c.path), "label": label_of[c.case_id], "reason": reason_of[c.case_id]}
+        for c in dropped
+    ]
+    return dataclasses.replace(dataset, cases=kept, excluded=[*dataset.excluded, *excluded])
 
 
 def is_label_valued(array: np.ndarray) -> bool:
