@@ -597,18 +597,19 @@ class Model:
 
     @staticmethod
     def _without_label_conflicts(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
-        """Classification data without its identical images that carry different labels (see ``fit``) and, when
-        the check found them, without the segmentation masks and blank files stored among its images."""
-        from medimg.data.quality import drop_label_conflicts, drop_non_images
+        """Classification data without the segmentation masks and blank files stored among its images and without
+        its identical images that carry different labels (see ``fit``), as ``check`` found them (``None``: checked
+        here, reading every image once)."""
+        from medimg.data.quality import check_dataset, drop_label_conflicts, drop_non_images
 
-        if getattr(dataset, "task", None) != "classify":
+        if getattr(dataset, "task", None) != "classify" or not dataset.cases:
             return dataset
-        known = None
-        if check is not None:
-            dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
-            label_of = {c.case_id: c.label for c in dataset.cases}  # groups among the images left
-            groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
-            known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
+        if check is None:
+            check = check_dataset(dataset, progress=options.progress)
+        dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
+        label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
+        groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
+        known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
         return drop_label_conflicts(
             dataset,
             keep=options.keep_conflicts,
