@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medimg.data.dataset import Dataset
@@ -71,3 +72,20 @@ def test_a_class_named_test_stays_a_class(tmp_path: Path) -> None:
     for cls in ("test", "control"):
         _png(tmp_path / cls / "a.png", 1)
     assert Dataset.load(tmp_path).class_names == ["control", "test"]
+
+
+def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The COVID-19 Radiography Database: ``COVID/images/*.png`` beside ``COVID/masks/*.png`` (lung masks)."""
+    for cls in ("COVID", "Normal"):
+        for i in range(3):
+            _png(tmp_path / cls / "images" / f"{cls}-{i}.png", 10 * i + 1)
+            _png(tmp_path / cls / "masks" / f"{cls}-{i}.png", 255)
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path, layout="class_folders")  # fit says to name the layout: it looks like pairs
+    assert sorted(c.case_id for c in dataset.cases) == [
+        f"{c}/images/{c}-{i}.png" for c in ("COVID", "Normal") for i in range(3)
+    ]
+    assert "left out 6 file(s) in mask folders" in caplog.text
+    assert dataset.class_names == ["Normal", "COVID"]  # the normal class first

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,13 +104,25 @@ def load(
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
     folder_of: dict[str, str] = {}  # case id -> its sub-folder of the class folder
+    in_mask_folders: list[str] = []
     for split, class_dir in class_dirs:
         for file in image_files(class_dir, include, exclude):
             rel = file.relative_to(root).as_posix()
-            cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
             inside = file.relative_to(class_dir).parts
+            if any(_is_mask_folder(part) for part in inside[:-1]):
+                in_mask_folders.append(rel)
+                continue
+            cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
             if len(inside) > 1:
                 folder_of[rel] = inside[0]
+    if in_mask_folders:
+        logger.warning(
+            "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks are not images of "
+            "their class (segmentation data: medimg fit DATA --task segment)",
+            root,
+            len(in_mask_folders),
+            in_mask_folders[0],
+        )
     cases = _group_by_sub_folder(cases, folder_of, root)
     class_names, cases = _drop_empty_classes(class_names, cases, root)
     return Dataset(
@@ -151,6 +164,16 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
         sorted(folders)[0],
     )
     return [replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of else c for c in cases]
+
+
+def _is_mask_folder(name: str) -> bool:
+    """A folder of masks by its name (``masks``, ``labels``, ``ground_truth``, ``lung masks``...), as the
+    image/mask layout reads folder names: inside a class folder (the COVID-19 Radiography Database's
+    ``COVID/images`` + ``COVID/masks``) its files are not images of the class."""
+    from medimg.data.layouts.image_mask_pairs import folder_role
+
+    compact = re.sub(r"[^a-z0-9]", "", name.lower())
+    return folder_role(name) in ("mask", "roi") or compact.endswith(("masks", "mask"))
 
 
 def _visible_dir(path: Path) -> bool:

@@ -269,6 +269,12 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
     return None
 
 
+def folder_role(name: str) -> str | None:
+    """What a folder named ``name`` holds by its name alone (``"image"``, ``"mask"``, ``"roi"``, ``"ignore"``, or
+    ``None``); ``mask``/``masks`` count as masks (without the siblings that would make them fields of view)."""
+    return _dir_role(name, set())
+
+
 def file_role(root: Path, path: Path) -> str:
     """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table)."""
     folder = path.parent
