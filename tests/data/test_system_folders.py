@@ -83,9 +83,10 @@ def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
             _png(tmp_path / cls / "images" / f"{cls}-{i}.png", 10 * i + 1)
             _png(tmp_path / cls / "masks" / f"{cls}-{i}.png", 255)
     with caplog.at_level("WARNING"):
-        dataset = Dataset.load(tmp_path, layout="class_folders")  # fit says to name the layout: it looks like pairs
+        dataset = Dataset.load(tmp_path, task="classify")  # what medimg fit reads; without a task: image/mask pairs
     assert sorted(c.case_id for c in dataset.cases) == [
         f"{c}/images/{c}-{i}.png" for c in ("COVID", "Normal") for i in range(3)
     ]
     assert "left out 6 file(s) in mask folders" in caplog.text
+    assert "sub-folders of their class folder" not in caplog.text  # <class>/images/ is not a patient folder
     assert dataset.class_names == ["Normal", "COVID"]  # the normal class first

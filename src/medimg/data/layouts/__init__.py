@@ -169,12 +169,14 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         derived = next((lay for lay in LAYOUTS if lay.derived and lay.task == task and lay.detect(path)), None)
         if derived is not None:
             return derived
+    if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
+        return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
     if detected is not None and task is not None and detected.exclusive:
         raise DatasetError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "
-            f"layout to read it as {TASK_WORDS[task]} data anyway (layout=..., one of "
-            f"{', '.join(n.name for n in LAYOUTS if n.task == task)})"
+            f"layout to read it as {TASK_WORDS[task]} data anyway (Python: layout=..., one of "
+            f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)"
         )
     same_task = [layout for layout in LAYOUTS if layout.task == (task or "classify")]
     for layout in same_task:

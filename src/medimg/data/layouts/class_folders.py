@@ -18,6 +18,7 @@ from pathlib import Path
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import name_selected, order_classes
+from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def load(
                 in_mask_folders.append(rel)
                 continue
             cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
-            if len(inside) > 1:
+            if len(inside) > 1 and folder_role(inside[0]) != "image":  # <class>/images/ is no patient
                 folder_of[rel] = inside[0]
     if in_mask_folders:
         logger.warning(
@@ -166,12 +167,27 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
     return [replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of else c for c in cases]
 
 
+def masks_inside_classes(path: Path) -> bool:
+    """Whether every class folder of ``path`` (at least two; inside split folders when those are all there is)
+    holds a mask folder beside its images: classification data that ships its masks (COVID-19 Radiography
+    Database), not image/mask pairs."""
+    if not path.is_dir():
+        return False
+    top = [p for p in path.iterdir() if _visible_dir(p)]
+    classes = (
+        [c for s in top for c in s.iterdir() if _visible_dir(c)]
+        if top and all(normalise_split(p.name) for p in top)
+        else top
+    )
+    return len(classes) >= 2 and all(
+        any(_visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes
+    )
+
+
 def _is_mask_folder(name: str) -> bool:
     """A folder of masks by its name (``masks``, ``labels``, ``ground_truth``, ``lung masks``...), as the
     image/mask layout reads folder names: inside a class folder (the COVID-19 Radiography Database's
     ``COVID/images`` + ``COVID/masks``) its files are not images of the class."""
-    from medimg.data.layouts.image_mask_pairs import folder_role
-
     compact = re.sub(r"[^a-z0-9]", "", name.lower())
     return folder_role(name) in ("mask", "roi") or compact.endswith(("masks", "mask"))
 
