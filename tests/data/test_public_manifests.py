@@ -86,3 +86,16 @@ def test_without_label_or_one_hot_columns_the_label_column_is_asked_for(tmp_path
     (tmp_path / "gt.csv").write_text("path,age\na.png,63\n")
     with pytest.raises(DatasetError, match="has no 'label' column"):
         Dataset.load(tmp_path / "gt.csv")
+
+
+def test_absolute_paths_from_another_machine_are_found_by_name(tmp_path: Path) -> None:
+    _image(tmp_path / "xray" / "a.png", 1)
+    _image(tmp_path / "xray" / "b.png", 2)
+    _image(tmp_path / "xray" / "c.png", 3)
+    rows = ["path,label", "/home/alice/data/xray/a.png,normal", "C:\\Users\\bob\\xray\\b.png,effusion"]
+    (tmp_path / "labels.csv").write_text("\n".join([*rows, "moved/c.png,normal"]) + "\n")
+    with pytest.raises(DatasetError, match=r"1 row\(s\) point to files that do not exist:\n  line 4: .*moved/c\.png"):
+        Dataset.load(tmp_path / "labels.csv")  # a relative path with folders is taken as written
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    assert [c.path.name for c in dataset.cases if c.path] == ["a.png", "b.png"]

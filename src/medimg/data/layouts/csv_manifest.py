@@ -4,8 +4,8 @@ A path may name a folder of DICOM slices: that row is one volume (the series), f
 
 Column names are matched case-insensitively, spaces as underscores, with synonyms (:data:`PATH_COLUMNS`,
 :data:`LABEL_COLUMNS`..., including public sets' own headers: NIH ChestX-ray14's ``Image Index``/``Finding
-Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, or an
-identifier without suffix, of a file in a sub-folder: it is found by name. Without a label column, one-hot
+Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, an
+identifier without suffix or an absolute path from another machine: the file is found by its name in sub-folders. Without a label column, one-hot
 columns give the label (ISIC's ``image,MEL,NV,...`` ground truth). Several labels per row (joined by ``|``, or
 several one-hot columns set) are a multi-label set: refused with the fix.
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -46,6 +47,14 @@ def _resolve(raw_path: str, base: Path) -> Path:
         windows = Path(raw_path.replace("\\", "/")).expanduser()
         file = windows if windows.is_absolute() else base / windows
     return file
+
+
+def _by_name_only(raw_path: str) -> bool:
+    """A row that names its file without a usable folder: a bare name, or an absolute path from another machine
+    (``/home/alice/xray/a.png``, ``C:\\Users\\...\\a.png``): such files are looked up by name. A relative path
+    with folders is taken as written (a wrong one is reported)."""
+    absolute = re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
+    return absolute or not any(sep in raw_path for sep in "/\\")
 
 
 class _FilesByName:
@@ -225,8 +234,8 @@ def load(
             continue
         file = _resolve(raw_path, base)
         why = ""
-        if not file.exists() and not any(sep in raw_path for sep in "/\\"):  # a bare name: look in sub-folders
-            found, why = by_name.find(raw_path)
+        if not file.exists() and _by_name_only(raw_path):  # look for the file's name in sub-folders
+            found, why = by_name.find(re.split(r"[/\\]", raw_path)[-1])
             if found is not None:
                 file, found_by_name = found, found_by_name + 1
         if not name_selected(file.name, include, exclude):
