@@ -5,9 +5,11 @@ A path may name a folder of DICOM slices: that row is one volume (the series), f
 Column names are matched case-insensitively, spaces as underscores, with synonyms (:data:`PATH_COLUMNS`,
 :data:`LABEL_COLUMNS`..., including public sets' own headers: NIH ChestX-ray14's ``Image Index``/``Finding
 Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, an
-identifier without suffix or an absolute path from another machine: the file is found by its name in sub-folders. Without a label column, one-hot
-columns give the label (ISIC's ``image,MEL,NV,...`` ground truth). Several labels per row (joined by ``|``, or
-several one-hot columns set) are a multi-label set: refused with the fix.
+identifier without suffix or an absolute path from another machine: the file is found by its name in
+sub-folders. Without a label column, one-hot columns give the label (ISIC's ``image,MEL,NV,...`` ground truth).
+Several labels per row (joined by ``|``, or several one-hot columns set) are a multi-label set: refused with the
+fix.
+
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
 an unlabelled pool).
