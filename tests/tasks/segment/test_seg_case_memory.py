@@ -117,3 +117,15 @@ def test_unlabelled_pool_on_disk_trains_as_in_memory(tmp_path: Path, monkeypatch
     assert training["prepared_arrays_memory_mapped"] == expected
     for name, value in held.network_.state_dict().items():
         assert torch.equal(value, mapped.network_.state_dict()[name]), name
+
+
+def test_a_full_disk_is_named_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medimg.errors import RunFolderError
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    store = CaseStore(tmp_path, budget=0)
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(RunFolderError, match=f"No space left on device.*free disk space there, or raise {MEMORY_ENV}"):
+        store.keep(torch.zeros(4))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from medimg.data.memory import MEMORY_ENV, case_memory_budget, nbytes
+from medimg.errors import RunFolderError
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,15 @@ class CaseStore:
             )
         path = Path(self._folder.name) / f"{self.on_disk}.npy"
         values = array.numpy() if isinstance(array, torch.Tensor) else array
-        np.save(path, np.ascontiguousarray(values))
+        try:
+            np.save(path, np.ascontiguousarray(values))
+        except OSError as error:  # a full disk, a read-only run folder
+            path.unlink(missing_ok=True)
+            raise RunFolderError(
+                f"cannot write the prepared cases beyond the case-memory budget to {self._folder.name} ({error}): "
+                f"free disk space there, or raise {MEMORY_ENV} (now {self.budget / 2**20:.0f} MB) to hold more "
+                "in memory"
+            ) from error
         self.on_disk += 1
         mapped = np.load(path, mmap_mode="r+")
         return torch.from_numpy(mapped) if isinstance(array, torch.Tensor) else mapped
