@@ -90,3 +90,23 @@ def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
     assert "left out 6 file(s) in mask folders" in caplog.text
     assert "sub-folders of their class folder" not in caplog.text  # <class>/images/ is not a patient folder
     assert dataset.class_names == ["Normal", "COVID"]  # the normal class first
+
+
+def test_kaggle_split_folder_names(tmp_path: Path) -> None:
+    """``training_set``/``test_set`` (and ``..._images``, ``..._data``) are split folders, not classes."""
+    from medimg.data.case import normalise_split
+
+    assert [normalise_split(n) for n in ("training_set", "Test Set", "val-images", "train_data", "holdout")] == [
+        "train",
+        "test",
+        "val",
+        "train",
+        None,
+    ]
+    for split in ("training_set", "test_set"):
+        for cls in ("benign", "malignant"):
+            for i in range(2):
+                _png(tmp_path / split / cls / f"{i}.png", i + 1)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["benign", "malignant"]
+    assert sorted({c.split for c in dataset.cases}) == ["test", "train"]

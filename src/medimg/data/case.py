@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -23,13 +24,14 @@ SPLIT_ALIASES = {
 
 
 def normalise_split(name: str | None) -> str | None:
-    """Map a user's split name (``"Validation"``, ``"testing"``...) to ``train``/``val``/``test`` or ``None``."""
+    """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_images"``...)
+    to ``train``/``val``/``test`` or ``None``."""
     if name is None:
         return None
     text = str(name).strip().lower()
     if not text or text in {"nan", "none"}:
         return None
-    return SPLIT_ALIASES.get(text)
+    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images|imgs|split)$", "", text))
 
 
 class Box(NamedTuple):
