@@ -58,3 +58,22 @@ def test_a_flat_folder_mask_without_its_image_is_only_reported(tmp_path: Path) -
         Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / name)
     dataset = Dataset.load(tmp_path, task="segment")
     assert len(dataset.cases) == 2 and dataset.unpaired == ["case_03_mask.png"]
+
+
+def test_split_prefixed_image_and_mask_folders(tmp_path: Path) -> None:
+    """Kaggle-style ``train_images/`` + ``train_masks/`` and ``test_images/`` + ``test_masks/``."""
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for kind in ("images", "masks"):
+            folder = tmp_path / f"{split}_{kind}"
+            folder.mkdir()
+            for i in range(2):
+                Image.fromarray(np.full((4, 4), 255 if kind == "masks" else i, np.uint8)).save(folder / f"{i}.png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert sorted((c.split, c.image.parent.name, c.mask.parent.name) for c in dataset.cases) == [
+        ("test", "test_images", "test_masks"),
+        ("test", "test_images", "test_masks"),
+        ("train", "train_images", "train_masks"),
+        ("train", "train_images", "train_masks"),
+    ]

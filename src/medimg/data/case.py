@@ -24,14 +24,14 @@ SPLIT_ALIASES = {
 
 
 def normalise_split(name: str | None) -> str | None:
-    """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_images"``...)
+    """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``...)
     to ``train``/``val``/``test`` or ``None``."""
     if name is None:
         return None
     text = str(name).strip().lower()
     if not text or text in {"nan", "none"}:
         return None
-    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images|imgs|split)$", "", text))
+    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images|imgs|masks|labels|split)$", "", text))
 
 
 class Box(NamedTuple):

@@ -251,7 +251,20 @@ def _suffix_role(path: Path) -> str | None:
     return None
 
 
+def _core_name(name: str) -> str:
+    """A folder name without split words, and a role word at the end alone: ``train_masks`` -> ``masks``,
+    ``Training_Images`` -> ``images``, ``lung_masks`` -> ``masks``; other names lower-cased as they are."""
+    words = [w for w in re.split(r"[\s_\-]+", name.lower()) if w]
+    kept = [w for w in words if not normalise_split(w)] if len(words) > 1 else words
+    if len(kept) > 1 and kept[-1] in {"masks", "mask", "labels", "segmentations", "annotations", "images"}:
+        kept = kept[-1:]
+    return "_".join(kept) if kept else name.lower()
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
+    core = _core_name(name)
+    if core != name.lower():
+        return _dir_role(core, {_core_name(s) for s in siblings})
     low = name.lower()
     compact = re.sub(r"[^a-z0-9]", "", low)
     if low in IGNORED_DIRS:
@@ -411,6 +424,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     for key, mask_files in sorted(masks.items()):
         for mask in mask_files:
             candidates = [p for p in images.get(key, []) if p not in paired]
+            split = _split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
+            candidates = [p for p in candidates if _split_of(root, p) == split] or candidates
             if not candidates and key in channel_files:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _one_channel(channel_files[key], mask, root)
             if not candidates:  # per-case folders (KiTS, BraTS)
