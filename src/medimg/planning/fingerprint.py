@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,19 @@ class IntensityStats(BaseModel):
     max: float
     percentile_00_5: float
     percentile_99_5: float
+
+    @classmethod
+    def of(cls, samples: Sequence[np.ndarray]) -> IntensityStats:
+        """The statistics of the intensity ``samples`` of all images (:attr:`ImageSummary.intensities`)."""
+        values = np.concatenate(list(samples)).astype(np.float64)
+        return cls(
+            mean=float(values.mean()),
+            std=float(values.std()),
+            min=float(values.min()),
+            max=float(values.max()),
+            percentile_00_5=float(np.percentile(values, 0.5)),
+            percentile_99_5=float(np.percentile(values, 99.5)),
+        )
 
 
 class Fingerprint(BaseModel):
@@ -61,9 +74,9 @@ MAX_INTENSITY_VOXELS = 2_000_000
 
 @dataclass(frozen=True)
 class ImageSummary:
-    """What the fingerprint keeps of one training image: a large set is summarised one image at a time."""
+    """What a fingerprint keeps of one training image (classification and segmentation): a large set is
+    summarised one image at a time."""
 
-    case: Case
     shape: tuple[int, ...]
     channels: int
     intensities: np.ndarray
@@ -79,11 +92,10 @@ class ImageSummariser:
         self._rng = np.random.default_rng(seed)
         self._domain_rng = np.random.default_rng(seed)
 
-    def __call__(self, case: Case, array: np.ndarray, meta: dict[str, Any] | None) -> ImageSummary:
+    def __call__(self, array: np.ndarray, meta: Mapping[str, Any] | None) -> ImageSummary:
         flat = array.reshape(-1)
         sample = flat[self._rng.integers(0, flat.size, self.per_image)] if flat.size > self.per_image else flat.copy()
         return ImageSummary(
-            case=case,
             shape=tuple(int(v) for v in array.shape[1:]),
             channels=int(array.shape[0]),
             intensities=sample,
@@ -112,20 +124,20 @@ def extract_fingerprint(
         raise ValueError("cannot fingerprint an empty training set")
     summarise = ImageSummariser(max_intensity_voxels // len(arrays), seed)
     metas = metas or [{}] * len(arrays)
-    return fingerprint_summaries(dataset, [summarise(c, a, m) for c, a, m in zip(cases, arrays, metas, strict=True)])
+    return fingerprint_summaries(dataset, cases, [summarise(a, m) for a, m in zip(arrays, metas, strict=True)])
 
 
-def fingerprint_summaries(dataset: Dataset, summaries: Sequence[ImageSummary]) -> Fingerprint:
-    """The fingerprint of training images summarised by :class:`ImageSummariser` (see :func:`extract_fingerprint`)."""
+def fingerprint_summaries(dataset: Dataset, cases: Sequence[Case], summaries: Sequence[ImageSummary]) -> Fingerprint:
+    """The fingerprint of training ``cases`` summarised by :class:`ImageSummariser` (one summary per case; see
+    :func:`extract_fingerprint`)."""
     if not summaries:
         raise ValueError("cannot fingerprint an empty training set")
     shapes = np.array([s.shape for s in summaries])
     channel_counts = Counter(s.channels for s in summaries)
-    values = np.concatenate([s.intensities for s in summaries]).astype(np.float64)
     metas = [s.meta for s in summaries]
     modalities = Counter(str(m.get("modality") or m.get("format") or "unknown") for m in metas)
     spacings = [m.get("spacing_mm") for m in metas if m.get("spacing_mm")]
-    labels = Counter(s.case.label for s in summaries)
+    labels = Counter(c.label for c in cases)
     domain = domain_from_facts([s.facts for s in summaries], metas)
     content_channels = Counter({int(k): v for k, v in domain.channels.items()})
     return Fingerprint(
@@ -141,14 +153,7 @@ def fingerprint_summaries(dataset: Dataset, summaries: Sequence[ImageSummary]) -
         max_shape=[int(v) for v in shapes.max(axis=0)],
         median_spacing_mm=[float(v) for v in np.median(np.array(spacings), axis=0)] if spacings else None,
         modality=modalities.most_common(1)[0][0],
-        intensity=IntensityStats(
-            mean=float(values.mean()),
-            std=float(values.std()),
-            min=float(values.min()),
-            max=float(values.max()),
-            percentile_00_5=float(np.percentile(values, 0.5)),
-            percentile_99_5=float(np.percentile(values, 99.5)),
-        ),
+        intensity=IntensityStats.of([s.intensities for s in summaries]),
         sampled_images=len(summaries),
         domain=domain,
     )

@@ -55,7 +55,7 @@ def fingerprint_training_images(
     """
     budget = case_memory_budget()
     summarise = ImageSummariser(MAX_INTENSITY_VOXELS // max(1, len(cases)), seed)
-    summaries: list[ImageSummary] = []
+    summaries: list[tuple[Case, ImageSummary]] = []
     held: LoadedImages | None = LoadedImages(cases=[], arrays=[], metas=[])
     skipped: list[tuple[str, str]] = []
     total = 0
@@ -63,7 +63,7 @@ def fingerprint_training_images(
         if array is None:
             skipped.append((str(case.path or case.case_id), str(reason)))
             continue
-        summaries.append(summarise(case, array, meta))
+        summaries.append((case, summarise(array, meta)))
         if held is not None:
             total += int(array.nbytes)
             if total > budget:
@@ -77,19 +77,20 @@ def fingerprint_training_images(
                 held.cases.append(case)
                 held.arrays.append(array)
                 held.metas.append(meta)
-    dims = Counter(len(s.shape) for s in summaries)
+    dims = Counter(len(s.shape) for _, s in summaries)
     expected = dims.most_common(1)[0][0] if dims else None
     skipped += [
-        (str(s.case.path or s.case.case_id), other_dimensions(s.shape, expected))
-        for s in summaries
+        (str(c.path or c.case_id), other_dimensions(s.shape, expected))
+        for c, s in summaries
         if len(s.shape) != expected
     ]
-    summaries = [s for s in summaries if len(s.shape) == expected]
+    summaries = [(c, s) for c, s in summaries if len(s.shape) == expected]
     report_skipped(skipped, len(cases), strict=strict)
     if not summaries:
         raise DatasetError(f"{dataset.root}: none of the {len(cases)} training images is readable")
+    kept_cases = [c for c, _ in summaries]
     if held is None:
-        loaded = LoadedImages(cases=[s.case for s in summaries], arrays=[], metas=[], skipped=skipped, held=False)
+        loaded = LoadedImages(cases=kept_cases, arrays=[], metas=[], skipped=skipped, held=False)
     else:
         keep = [i for i, a in enumerate(held.arrays) if a.ndim - 1 == expected]
         loaded = LoadedImages(
@@ -98,7 +99,7 @@ def fingerprint_training_images(
             metas=[held.metas[i] for i in keep],
             skipped=skipped,
         )
-    return fingerprint_summaries(dataset, summaries), loaded
+    return fingerprint_summaries(dataset, kept_cases, [s for _, s in summaries]), loaded
 
 
 def prepare_split(

@@ -15,8 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import ConfigError
-from medimg.planning.domain import ImageFacts, TrainingDomain, domain_from_facts, image_facts
-from medimg.planning.fingerprint import IntensityStats
+from medimg.planning.domain import TrainingDomain, domain_from_facts
+from medimg.planning.fingerprint import MAX_INTENSITY_VOXELS, ImageSummariser, ImageSummary, IntensityStats
 from medimg.planning.plan import TrainingPlan, field_help
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
@@ -174,7 +174,7 @@ def extract_seg_fingerprint(
     encoding: LabelEncoding,
     class_names: Sequence[str],
     *,
-    max_intensity_voxels: int = 2_000_000,
+    max_intensity_voxels: int = MAX_INTENSITY_VOXELS,
     seed: int = 0,
 ) -> SegFingerprint:
     """Fingerprint the training cases, one at a time (a large set is never held whole).
@@ -187,24 +187,13 @@ def extract_seg_fingerprint(
     """
     from scipy import ndimage
 
-    rng, domain_rng = np.random.default_rng(seed), np.random.default_rng(seed)
-    per_image = max(1, max_intensity_voxels // max(1, num_cases))
-    samples: list[np.ndarray] = []
-    facts: list[ImageFacts] = []
-    metas: list[dict[str, Any]] = []
-    spacings: list[Sequence[float]] = []
-    modalities: list[str] = []
+    summarise = ImageSummariser(max_intensity_voxels // max(1, num_cases), seed)
+    summaries: list[ImageSummary] = []
     counts = np.zeros(len(class_names), dtype=np.float64)
     thickness = []
     has_roi = False
     for image, labels, spacing, meta in cases:
-        flat = image.reshape(-1)
-        samples.append(flat[rng.integers(0, flat.size, per_image)] if flat.size > per_image else flat.copy())
-        facts.append(image_facts(image, domain_rng))
-        metas.append({**meta, "spacing_mm": list(spacing) if spacing else None})
-        if spacing:
-            spacings.append(spacing)
-        modalities.append(str(meta.get("modality") or meta.get("format") or "unknown"))
+        summaries.append(summarise(image, {**meta, "spacing_mm": list(spacing) if spacing else None}))
         if labels is None:
             continue
         has_roi = has_roi or bool((labels == IGNORE).any())
@@ -216,35 +205,28 @@ def extract_seg_fingerprint(
         if foreground.any():
             distance = ndimage.distance_transform_edt(foreground)
             thickness.append(2.0 * stride * float(distance[foreground].mean()))
-    if not facts:
+    if not summaries:
         raise ConfigError("cannot fingerprint an empty training set")
-    values = np.concatenate(samples).astype(np.float64)
-    shapes = np.array([f.shape for f in facts])
-    channels = int(np.bincount([f.channels for f in facts]).argmax())
+    shapes = np.array([s.shape for s in summaries])
+    spacings = [s.meta["spacing_mm"] for s in summaries if s.meta["spacing_mm"]]
+    modalities = [str(s.meta.get("modality") or s.meta.get("format") or "unknown") for s in summaries]
     return SegFingerprint(
         dataset=name,
-        num_train_cases=len(facts),
+        num_train_cases=len(summaries),
         spatial_dims=int(shapes.shape[1]),
-        channels=channels,
+        channels=int(np.bincount([s.channels for s in summaries]).argmax()),
         median_shape=[int(v) for v in np.median(shapes, axis=0)],
         min_shape=[int(v) for v in shapes.min(axis=0)],
         max_shape=[int(v) for v in shapes.max(axis=0)],
         median_spacing_mm=[float(v) for v in np.median(np.array(spacings), axis=0)] if spacings else None,
         modality=max(set(modalities), key=modalities.count),
-        intensity=IntensityStats(
-            mean=float(values.mean()),
-            std=float(values.std()),
-            min=float(values.min()),
-            max=float(values.max()),
-            percentile_00_5=float(np.percentile(values, 0.5)),
-            percentile_99_5=float(np.percentile(values, 99.5)),
-        ),
+        intensity=IntensityStats.of([s.intensities for s in summaries]),
         label_encoding=encoding,
         class_names=list(class_names),
         class_fraction={n: float(c / max(1.0, counts.sum())) for n, c in zip(class_names, counts, strict=True)},
         foreground_thickness_px=float(np.median(thickness)) if thickness else 0.0,
         has_roi=has_roi,
-        domain=domain_from_facts(facts, metas),
+        domain=domain_from_facts([s.facts for s in summaries], [s.meta for s in summaries]),
     )
 
 
