@@ -39,7 +39,7 @@ def test_store_keeps_in_memory_then_maps_from_disk(tmp_path: Path) -> None:
     labels = np.arange(10, dtype=np.uint8)
     mapped_labels = store.keep(labels)
     assert isinstance(mapped_labels, np.memmap) and np.array_equal(mapped_labels, labels)
-    assert store.describe() == {"arrays_on_disk": 2, "bytes_in_memory": 400}
+    assert (store.on_disk, store.in_memory) == (2, 400)
     folders = list(tmp_path.glob(".prepared-*"))
     assert len(folders) == 1 and len(list(folders[0].glob("*.npy"))) == 2
     del store

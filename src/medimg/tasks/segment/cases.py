@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from medimg.data.memory import nbytes
+from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
@@ -59,8 +59,6 @@ class CaseReader:
         desc: str = "reading cases",
         budget: int | None = None,
     ) -> None:
-        from medimg.data.memory import case_memory_budget
-
         self.dataset = dataset
         self.cases = list(cases)
         self.strict = strict
@@ -86,10 +84,6 @@ class CaseReader:
         if self._kept is not None:
             return iter(zip(self.readable, self._kept, strict=True))
         return self._read_again()
-
-    def release(self) -> None:
-        """Drop the samples held in memory (later passes read the files again)."""
-        self._kept = None
 
     def _results(self, cases: Sequence[SegCase], desc: str) -> Iterator[tuple[SegCase, SegSample | None, str | None]]:
         from medimg.data.loading import read_ahead

@@ -70,7 +70,3 @@ class CaseStore:
         self.on_disk += 1
         mapped = np.load(path, mmap_mode="r+")
         return torch.from_numpy(mapped) if isinstance(array, torch.Tensor) else mapped
-
-    def describe(self) -> dict[str, int]:
-        """How many arrays were memory-mapped and how many bytes are held in memory (for the run summary)."""
-        return {"arrays_on_disk": self.on_disk, "bytes_in_memory": self.in_memory}

@@ -123,7 +123,6 @@ class SegmentTask:
             dataset, val_cases, strict=options.strict, progress=progress, desc="reading validation cases", budget=0
         )
         val_prepared, val_truths = prepare_cases(val_reader, plan, store=store)
-        val_shapes = [c.original_shape for c in val_prepared]
         skipped += val_reader.skipped
         del val_reader
         sampler = PatchSampler(
@@ -148,7 +147,7 @@ class SegmentTask:
         )
         hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
         summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
-        after_training = _postprocessing_chooser(val_prepared, val_truths, val_shapes, store)
+        after_training = _postprocessing_chooser(val_prepared, val_truths, store)
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
@@ -293,7 +292,6 @@ def _loss(plan: SegPlan) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], to
 def _postprocessing_chooser(
     val_prepared: Sequence[Any],
     val_truths: Sequence[np.ndarray],
-    val_shapes: Sequence[tuple[int, ...]],
     store: CaseStore,
 ) -> Callable[[nn.Module, SegPlan], tuple[SegPlan, dict[str, Any]]]:
     """After training: the post-processing that scores best on the validation cases (unless set by the user);
@@ -305,7 +303,7 @@ def _postprocessing_chooser(
 
         network = network.to(memory_format=torch.contiguous_format)
         by_case = {
-            i: store.keep(probabilities_at(p, val_shapes[i]).argmax(0).numpy().astype(np.uint8))
+            i: store.keep(probabilities_at(p, val_prepared[i].original_shape).argmax(0).numpy().astype(np.uint8))
             for i, p in predict_prepared(network, val_prepared, plan)
         }
         predictions = [by_case[i] for i in range(len(val_prepared))]
