@@ -334,23 +334,27 @@ def drop_label_conflicts(
             listing,
         )
         return dataset
-    conflicting = {cid for group in groups for cid in group}
-    excluded = [
-        {"case_id": cid, "path": path_of[cid], "label": label_of[cid], "reason": CONFLICT_REASON}
-        for cid in path_of
-        if cid in conflicting
-    ]
+    conflicting = {cid: CONFLICT_REASON for group in groups for cid in group if cid in path_of}
     logger.warning(
         "left out %d image(s) of training, validation and test: %d group(s) of identical images carry different "
         "labels (a model cannot learn both; fix the wrong label, or keep them with --keep-conflicts):\n  %s",
-        len(excluded),
+        len(conflicting),
         len(groups),
         listing,
     )
+    return _without(dataset, conflicting)
+
+
+def _without(dataset: Dataset, reason_of: dict[str, str]) -> Dataset:
+    """``dataset`` without the cases of ``reason_of`` (case id -> why), each recorded in ``excluded``."""
+    label_of = _label_names(dataset)
+    excluded = [
+        {"case_id": c.case_id, "path": str(c.path or c.case_id), "label": label_of[c.case_id], "reason": why}
+        for c in dataset.cases
+        if (why := reason_of.get(c.case_id)) is not None
+    ]
     return dataclasses.replace(
-        dataset,
-        cases=[c for c in dataset.cases if c.case_id not in conflicting],
-        excluded=[*dataset.excluded, *excluded],
+        dataset, cases=[c for c in dataset.cases if c.case_id not in reason_of], excluded=[*dataset.excluded, *excluded]
     )
 
 
@@ -384,17 +388,12 @@ def drop_non_images(
             f"{dataset.root}: {len(flagged)} file(s) are segmentation masks by their content (e.g. "
             f"{sorted(flagged)[0]}): exclude them (--exclude '{','.join(patterns)}') or drop --strict to leave them out"
         )
-    label_of = _label_names(dataset)
     for reason in (MASK_REASON, BLANK_REASON):
         these = [c for c in dropped if reason_of[c.case_id] == reason]
         if these:
             hint = f"; --exclude '{','.join(patterns)}' says so explicitly" if reason == MASK_REASON else ""
             logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), these[0].path, reason, hint)
-    excluded = [
-        {"case_id": c.case_id, "path": str(c.path), "label": label_of[c.case_id], "reason": reason_of[c.case_id]}
-        for c in dropped
-    ]
-    return dataclasses.replace(dataset, cases=kept, excluded=[*dataset.excluded, *excluded])
+    return _without(dataset, reason_of)
 
 
 def is_label_valued(array: np.ndarray) -> bool:
