@@ -164,7 +164,7 @@ class Model:
             options = FitOptions(**{k: v for k, v in kwargs.items() if k in FitOptions.model_fields})
             loaded = self._as_dataset(data, include=include, exclude=exclude, window=window)
             self._classical.fit(
-                self._without_label_conflicts(loaded, options, check),
+                self._without_unusable_images(loaded, options, check),
                 run_dir=run_dir,
                 runs_root=runs_root,
                 config_file=config_file,
@@ -187,7 +187,7 @@ class Model:
             raise ConfigError(f"--teacher distils a classifier; the {self._task.name} task does not take one")
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
         dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
-        dataset = self._without_label_conflicts(dataset, options, check)
+        dataset = self._without_unusable_images(dataset, options, check)
         if unlabelled is not None:
             from medimg.data.pool import attach_pool
 
@@ -596,7 +596,7 @@ class Model:
         return {k: float(report.metrics[k]) for k in names if isinstance(report.metrics.get(k), (int, float))}
 
     @staticmethod
-    def _without_label_conflicts(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
+    def _without_unusable_images(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
         """Classification data without the segmentation masks and blank files stored among its images and without
         its identical images that carry different labels (see ``fit``), as ``check`` found them (``None``: checked
         here, reading every image once)."""

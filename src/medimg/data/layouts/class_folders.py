@@ -20,6 +20,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import name_selected, order_classes
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
+from medimg.io.formats import in_system_folder, is_image_file
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def image_files(
     A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
     suffix and matches them.
     """
-    from medimg.io.formats import in_system_folder, is_image_file
-
     found = folder.rglob("*") if recursive else folder.iterdir()
     files = [
         p
@@ -194,8 +193,6 @@ def _is_mask_folder(name: str) -> bool:
 
 def _visible_dir(path: Path) -> bool:
     """A folder that may hold data: not hidden, not ``__MACOSX`` or another system folder."""
-    from medimg.io.formats import in_system_folder
-
     return path.is_dir() and not in_system_folder(path, path.parent)
 
 
