@@ -162,6 +162,7 @@ class Dataset:
             >>> ds.task, type(ds).__name__                             # doctest: +SKIP
             ('segment', 'SegmentationDataset')
         """
+        from medimg.data.dicom_patients import group_by_dicom_patient
         from medimg.data.layouts import get_layout, select_layout
         from medimg.data.layouts.common import parse_patterns
 
@@ -186,6 +187,7 @@ class Dataset:
             }
             return dataset
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
+        dataset.cases = group_by_dicom_patient(dataset.cases, root)  # slices of one patient stay on one side
         dataset.validate(min_classes=min_classes)
         return dataset
 

@@ -45,6 +45,7 @@ class CheckReport:
     blank: list[str] = field(default_factory=list)
     duplicates: list[list[str]] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    cross_split_patients: list[str] = field(default_factory=list)
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
@@ -55,7 +56,12 @@ class CheckReport:
     def ok(self) -> bool:
         """True when nothing would silently harm training or evaluation."""
         return not (
-            self.unreadable or self.blank or self.cross_split_duplicates or self.label_conflicts or self.suspected_masks
+            self.unreadable
+            or self.blank
+            or self.cross_split_duplicates
+            or self.cross_split_patients
+            or self.label_conflicts
+            or self.suspected_masks
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +76,7 @@ class CheckReport:
             "blank": self.blank,
             "duplicates": self.duplicates,
             "cross_split_duplicates": self.cross_split_duplicates,
+            "cross_split_patients": self.cross_split_patients,
             "label_conflicts": self.label_conflicts,
             "label_conflict_ids": self.label_conflict_ids,
             "suspected_masks": self.suspected_masks,
@@ -98,6 +105,8 @@ class CheckReport:
             lines.append(f"  blank: {case_id}")
         for group in self.cross_split_duplicates[:10]:
             lines.append(f"  same image in several splits: {', '.join(group)}")
+        for patient in self.cross_split_patients[:10]:
+            lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
             lines.append(f"  label conflict (identical pixels, different labels): {', '.join(group)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
@@ -170,6 +179,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         except DatasetError:
             splits = None
     split_of = {c.case_id: (splits.assignment.get(c.case_id) if splits else c.split) for c in dataset.cases}
+    straddling = patients_in_several_splits(dataset.cases, split_of)
     records: list[_ImageRecord] = []
     unreadable: list[tuple[str, str]] = []
     for case, array, meta, reason in iter_images(dataset, dataset.cases, progress=progress, desc="checking images"):
@@ -241,6 +251,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
             "or remove the wrong copy (`medimg fit` leaves every image of such a group out unless --keep-conflicts)"
         )
+    if straddling:
+        warnings.append(
+            f"{len(straddling)} patient(s) have images in several splits (e.g. {straddling[0]}): the test score would "
+            "measure patients seen in training; move each patient's images into one split folder, or merge the "
+            "split folders and let medimg split by patient"
+        )
     if duplicates and not cross and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
     return CheckReport(
@@ -252,12 +268,30 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         blank=blank,
         duplicates=duplicates,
         cross_split_duplicates=cross,
+        cross_split_patients=straddling,
         label_conflicts=conflicts,
         label_conflict_ids=conflict_ids,
         suspected_masks=masks,
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )
+
+
+def patients_in_several_splits(cases: Sequence[Case], split_of: dict[str, str | None]) -> list[str]:
+    """``"<patient> [<splits>] (<n> images)"`` for every patient (``Case.patient_id``: a CSV column, a sub-folder,
+    DICOM headers) whose images lie in more than one split."""
+    splits_of: dict[str, set[str]] = defaultdict(set)
+    images: Counter[str] = Counter()
+    for case in cases:
+        split = split_of.get(case.case_id)
+        if case.patient_id and split:
+            splits_of[case.patient_id].add(split)
+            images[case.patient_id] += 1
+    return [
+        f"{patient} [{', '.join(sorted(splits))}] ({images[patient]} images)"
+        for patient, splits in splits_of.items()
+        if len(splits) > 1
+    ]
 
 
 def pixel_digest(array: np.ndarray) -> str:

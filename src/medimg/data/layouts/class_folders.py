@@ -20,6 +20,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import name_selected, order_classes
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
+from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.formats import in_system_folder, is_image_file
 
 logger = logging.getLogger(__name__)
@@ -140,10 +141,13 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
     """Images in sub-folders of a class folder (``<class>/<patient>/<images>``: the slices, views or patches of one
     patient) get the sub-folder's name as their group (``patient_id``), so a split never puts one sub-folder's
     images on both sides, when there are at least :data:`MIN_FOLDER_GROUPS` such sub-folders; with fewer, they
-    are not groups of a split (``batch1/``, ``batch2/``) and a warning says how to give patients."""
+    are not groups of a split (``batch1/``, ``batch2/``) and a warning says how to give patients. DICOM files are
+    left to their headers (:mod:`medimg.data.dicom_patients`)."""
     folders = set(folder_of.values())
     if not folders:
         return cases
+    if all(looks_like_dicom(root / case_id) for case_id in folder_of):
+        return cases  # DICOM files: their headers name the patients (medimg.data.dicom_patients), not folder names
     if len(folders) < MIN_FOLDER_GROUPS:
         example = next(iter(folder_of))
         logger.warning(

@@ -1,0 +1,93 @@
+"""Patients of DICOM images from their headers, so a split never puts one patient's slices or views on both sides.
+
+A folder per class of DICOM files (the slices of CT or MR series, several views of one patient) or a CSV manifest
+of them without a ``patient_id`` column names no patients, and a split by image would put slices of one series
+in training and test: the test score then measures recall of a patient already seen. The headers say who is who.
+:func:`group_by_dicom_patient` reads them (no pixels) and gives every DICOM case without a patient a group:
+
+- ``PatientID`` when every file has one and they name at least :data:`MIN_GROUPS` patients;
+- else ``StudyInstanceUID``, then ``SeriesInstanceUID``, under the same rule (de-identified sets often blank or
+  unify PatientID but keep the UIDs);
+- else the finest of them present on every file with at least two values (a small set: a series never spans two
+  patients, so this is never looser than one group per image).
+
+The group is a hash of the value (``dicom-<field>-<sha256[:10]>``): no identifier reaches a run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from medimg.data.case import Case
+
+logger = logging.getLogger(__name__)
+
+#: header fields that group images, coarsest first
+GROUP_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
+#: a field naming at least this many groups is taken as it is (fewer: a de-identified constant, or a tiny set)
+MIN_GROUPS = 10
+
+
+def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list[Case]:
+    """``cases`` with a ``patient_id`` from the DICOM headers for every DICOM case that has none (see the module
+    doc); unchanged when fewer than two such cases, when no field is on every file, or when no two files share a
+    group (then grouping changes nothing)."""
+    from medimg.io.dicom_survey import looks_like_dicom
+
+    dicom = [c for c in cases if c.patient_id is None and c.path is not None and looks_like_dicom(c.path)]
+    if len(dicom) < 2:
+        return list(cases)
+    identities = {c.case_id: _identity(c.path) for c in dicom if c.path is not None}
+    field = _choose_field(list(identities.values()))
+    if field is None:
+        return list(cases)
+    column = GROUP_FIELDS.index(field)
+    groups = {case_id: f"dicom-{field}-{_hash(values[column])}" for case_id, values in identities.items()}
+    sizes = Counter(groups.values())
+    if max(sizes.values()) < 2:
+        return list(cases)
+    logger.info(
+        "%s: %d DICOM image(s) grouped by their %s into %d group(s) (largest %d images), so one patient's images "
+        "never straddle train/val/test",
+        root or "dataset",
+        len(groups),
+        field,
+        len(sizes),
+        max(sizes.values()),
+    )
+    return [replace(c, patient_id=groups[c.case_id]) if c.case_id in groups else c for c in cases]
+
+
+def _identity(path: Path) -> tuple[str, ...]:
+    """The :data:`GROUP_FIELDS` of one file's header (``""`` where absent or unreadable: the reader reports bad
+    files later, with their pixels)."""
+    import pydicom
+
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(GROUP_FIELDS), force=True)
+    except Exception:  # any unreadable header is "no identity"; reading the image later names the error
+        return ("",) * len(GROUP_FIELDS)
+    return tuple(str(header.get(name, "") or "").strip() for name in GROUP_FIELDS)
+
+
+def _choose_field(identities: list[tuple[str, ...]]) -> str | None:
+    """The grouping field: the coarsest on every file with :data:`MIN_GROUPS` values, else the finest on every
+    file with two or more, else ``None``."""
+    present = []
+    for column, name in enumerate(GROUP_FIELDS):
+        values = [identity[column] for identity in identities]
+        if all(values) and len(set(values)) >= 2:
+            present.append((name, len(set(values))))
+    for name, distinct in present:
+        if distinct >= MIN_GROUPS:
+            return name
+    return present[-1][0] if present else None
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:10]

@@ -1,0 +1,98 @@
+"""DICOM images are grouped by the patient their headers name, so splits keep each patient on one side, and the
+check flags a patient whose images lie in several of the data's own splits."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.data.dicom_patients import group_by_dicom_patient
+from medimg.data.quality import check_dataset
+from medimg.data.splits import make_splits
+from tests.io.conftest import write_dicom
+
+
+def _write_patients(
+    root: Path,
+    patients: int,
+    slices: int,
+    *,
+    patient_id: str | None = None,
+    sub_folders: bool = False,
+    split: str = "",
+) -> list[Path]:
+    """``patients`` per class, ``slices`` files each (one series per patient); ``patient_id`` set: every file carries
+    that PatientID (a de-identified constant)."""
+    rng = np.random.default_rng(0)
+    written = []
+    for label, shift in (("normal", 0), ("tumour", 300)):
+        for p in range(patients):
+            study, series = f"1.2.826.0.1.{shift}.{p}", f"1.2.826.0.2.{shift}.{p}"
+            folder = root / split / label / (f"patient{p}" if sub_folders else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            for s in range(slices):
+                pixels = rng.integers(0, 1000, (16, 16)) + shift
+                extra = {"PatientID": patient_id or f"{label}-{p}", "StudyInstanceUID": study}
+                path = folder / f"{label}_{p}_{s}.dcm"
+                written.append(write_dicom(path, pixels, series_uid=series, instance=s, extra=extra))
+    return written
+
+
+def _straddling(dataset: Dataset) -> int:
+    splits = make_splits(dataset.cases)
+    sides: dict[str, set[str]] = {}
+    for case in dataset.cases:
+        sides.setdefault(case.path.name.rsplit("_", 1)[0], set()).add(splits.assignment[case.case_id])
+    return sum(len(s) > 1 for s in sides.values())
+
+
+@pytest.mark.parametrize("sub_folders", [False, True])
+def test_slices_of_one_patient_never_straddle_the_split(tmp_path: Path, sub_folders: bool) -> None:
+    _write_patients(tmp_path, patients=12, slices=5, sub_folders=sub_folders)
+    dataset = Dataset.load(tmp_path, task="classify")
+    groups = {c.patient_id for c in dataset.cases}
+    assert len(groups) == 24 and all(g and g.startswith("dicom-PatientID-") for g in groups)
+    assert not any("normal-" in g or "tumour-" in g for g in groups if g)  # hashed: no identifier is kept
+    assert _straddling(dataset) == 0
+    assert make_splits(dataset.cases).method == "stratified-grouped"
+
+
+def test_a_constant_patient_id_falls_back_to_the_study(tmp_path: Path) -> None:
+    _write_patients(tmp_path, patients=6, slices=3, patient_id="ANONYMOUS")
+    cases = Dataset.load(tmp_path, task="classify").cases
+    groups = {c.patient_id for c in cases}
+    assert len(groups) == 12 and all(g and g.startswith("dicom-StudyInstanceUID-") for g in groups)
+
+
+def test_one_file_per_patient_and_raster_images_are_left_as_they_are(tmp_path: Path, phantom_dir: Path) -> None:
+    _write_patients(tmp_path, patients=6, slices=1)
+    assert {c.patient_id for c in Dataset.load(tmp_path, task="classify").cases} == {None}  # nothing to group
+    rasters = Dataset.load(phantom_dir, task="classify").cases
+    assert group_by_dicom_patient(rasters) == rasters
+
+
+def test_the_check_flags_a_patient_in_several_own_splits(tmp_path: Path) -> None:
+    _write_patients(tmp_path, patients=5, slices=2, split="train")
+    _write_patients(tmp_path, patients=5, slices=2, split="test")  # the same patients again: a leak
+    report = check_dataset(Dataset.load(tmp_path, task="classify"))
+    assert not report.ok
+    assert len(report.cross_split_patients) == 10
+    assert "[test, train] (4 images)" in report.cross_split_patients[0]
+    assert "one patient in several splits" in report.summary()
+
+
+def test_a_csv_manifest_of_dicom_files_is_grouped_too(tmp_path: Path) -> None:
+    files = _write_patients(tmp_path / "images", patients=12, slices=3)
+    manifest = tmp_path / "labels.csv"
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label"])
+        for path in files:
+            writer.writerow([path.relative_to(tmp_path).as_posix(), path.parent.name])
+    dataset = Dataset.load(manifest, task="classify")
+    assert len({c.patient_id for c in dataset.cases}) == 24
+    assert _straddling(dataset) == 0
