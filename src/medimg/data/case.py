@@ -105,6 +105,8 @@ class SegCase:
         roi: optional region-of-interest (field-of-view) mask; pixels outside it are ignored.
         patient_id: groups cases of one patient in the split.
         split: the data's own split, or ``None``.
+        extra_masks: further mask files of the same image, merged into ``mask`` on read (BUSI's
+            ``<image>_mask_1.png`` for a second lesion).
     """
 
     case_id: str
@@ -113,6 +115,7 @@ class SegCase:
     roi: Path | None = None
     patient_id: str | None = None
     split: str | None = None
+    extra_masks: tuple[Path, ...] = ()
 
     def as_case(self) -> Case:
         """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""

@@ -444,10 +444,8 @@ class SegmentationDataset:
         from medimg.io import read_image
 
         image = read_image(case.image, window=self.window)
-        mask = None
-        if case.mask is not None:
-            mask_image = read_image(case.mask)
-            mask = mask_image.array
+        mask = read_case_mask(case)
+        if mask is not None and case.mask is not None:
             _check_same_shape(case, image, mask, case.mask, "mask")
         roi = None
         if case.roi is not None:
@@ -455,6 +453,30 @@ class SegmentationDataset:
             _check_same_shape(case, image, roi_array, case.roi, "region-of-interest mask")
             roi = roi_array.max(axis=0) > (0.5 if roi_array.max() <= 1 else 127)
         return SegSample(image=image, mask=mask, roi=roi)
+
+
+def read_case_mask(case: SegCase) -> np.ndarray | None:
+    """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it), with its :attr:`SegCase.extra_masks`
+    merged in (the larger value where they overlap: the union of binary masks); ``None`` without a mask.
+
+    Raises:
+        ImageReadError: a mask file is unreadable.
+        DatasetError: an extra mask does not have the first one's size.
+    """
+    from medimg.io import read_image
+
+    if case.mask is None:
+        return None
+    mask = read_image(case.mask).array
+    for extra in case.extra_masks:
+        other = read_image(extra).array
+        if other.shape != mask.shape:
+            raise DatasetError(
+                f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "
+                f"{tuple(mask.shape)}: every mask of one image must have its size (re-export it, or remove it)"
+            )
+        mask = np.maximum(mask, other)
+    return mask
 
 
 def _check_same_shape(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> None:

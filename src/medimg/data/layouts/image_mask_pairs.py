@@ -97,6 +97,9 @@ _STRIP_WORDS = {
 }
 #: nnU-Net's raw image names: ``<case>_<channel>``, the channel in four digits (``case_001_0000.nii.gz``)
 NNUNET_CHANNEL = re.compile(r"^(.+)_(\d{4})$")
+#: a further mask of one image: a mask name with a number after it (BUSI's ``benign (4)_mask_1.png`` beside
+#: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
+EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{1,2})$")
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -229,6 +232,9 @@ def _stem(path: Path | None) -> str:
 def pairing_key(path: Path) -> str:
     """The name a file pairs on: lower-case stem with role and split words stripped from the end."""
     stem = _stem(path).lower()
+    extra = EXTRA_MASK.match(stem)
+    if extra:
+        stem = extra.group(1)
     while True:
         match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
         if not match or match.group(2) not in _STRIP_WORDS:
@@ -238,7 +244,7 @@ def pairing_key(path: Path) -> str:
 
 def _suffix_role(path: Path) -> str | None:
     stem = _stem(path).lower()
-    if stem in MASK_NAMES:  # a case folder's segmentation.nii.gz beside its imaging.nii.gz (KiTS)
+    if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
         return "mask"
     match = re.search(r"[-_. ]([a-z0-9]+)$", stem)
     if not match:
@@ -394,6 +400,31 @@ def _one_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
     return channels
 
 
+def _attach_extra_masks(
+    extras: dict[str, list[Path]], paired: dict[Path, Path], unpaired: list[str], root: Path
+) -> dict[Path, list[Path]]:
+    """Each further mask (``<image>_mask_1``) under the first mask of its key nearest to it; one whose image has no
+    first mask is unpaired."""
+    firsts: dict[str, list[Path]] = defaultdict(list)
+    for mask in paired.values():
+        firsts[pairing_key(mask)].append(mask)
+    extra_of: dict[Path, list[Path]] = defaultdict(list)
+    for key, files in sorted(extras.items()):
+        for extra in sorted(files):
+            if not firsts.get(key):
+                unpaired.append(str(extra.relative_to(root)))
+                continue
+            extra_of[_best(firsts[key], extra, "first mask")].append(extra)
+    if extra_of:
+        example = next(iter(extra_of.values()))[0]
+        logger.info(
+            "%d further mask file(s) are merged into the first mask of their image (e.g. %s)",
+            sum(map(len, extra_of.values())),
+            example.relative_to(root),
+        )
+    return extra_of
+
+
 # --------------------------------------------------------------------------------------------- readers
 def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
     files = _image_files(root, includes, excludes)
@@ -421,8 +452,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
     channel_files = _channel_files(images)
+    extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     for key, mask_files in sorted(masks.items()):
-        for mask in mask_files:
+        for mask in [m for m in mask_files if m not in extras[key]]:
             candidates = [p for p in images.get(key, []) if p not in paired]
             split = _split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
             candidates = [p for p in candidates if _split_of(root, p) == split] or candidates
@@ -442,12 +474,14 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             f"{example_image.name if example_image else '-'}): name each mask like its image, optionally with a "
             "suffix _mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
         )
+    extra_of = _attach_extra_masks(extras, paired, unpaired, root)
     cases = []
     for image in sorted(paired):
         key = pairing_key(image)
         roi = _best(rois[key], image, "region-of-interest mask") if rois.get(key) else None
         case_id = image.relative_to(root).as_posix()
-        cases.append(SegCase(case_id, image, paired[image], roi=roi, split=_split_of(root, image)))
+        more = tuple(extra_of.get(paired[image], ()))
+        cases.append(SegCase(case_id, image, paired[image], roi=roi, split=_split_of(root, image), extra_masks=more))
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired]
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.case import Box, Case, SegCase
+from medimg.data.dataset import read_case_mask
 from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
 from medimg.data.layouts import image_mask_pairs
 from medimg.errors import DatasetError, ImageReadError
@@ -119,13 +120,12 @@ def _read_mask(case: SegCase) -> np.ndarray:
     Raises:
         DatasetError: unreadable, colour, or not integer values (the message names the file).
     """
-    from medimg.io import read_image
-
     assert case.mask is not None
     try:
-        raw = read_image(case.mask).array
+        raw = read_case_mask(case)
     except ImageReadError as error:
         raise DatasetError(f"mask {case.mask} cannot be read: {error.reason}") from error
+    assert raw is not None  # the case has a mask
     if raw.shape[0] != 1 and not all(np.array_equal(raw[0], raw[c]) for c in range(1, raw.shape[0])):
         raise DatasetError(
             f"mask {case.mask} has {raw.shape[0]} different channels (a colour mask): boxes are derived from gray "

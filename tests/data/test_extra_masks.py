@@ -1,0 +1,68 @@
+"""Several mask files of one image (BUSI's ``benign (4)_mask.png`` + ``benign (4)_mask_1.png``, one per lesion) are
+one ground truth: the further masks are merged into the first on read, for segmentation and for boxes from masks,
+instead of being read as images without a mask (the second lesion was silently background)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+
+def _busi(root: Path) -> None:
+    """Two classes of ``<class> (<i>).png`` with ``_mask.png`` beside each; image 2 of each class has a second
+    lesion in ``_mask_1.png``."""
+    for cls in ("benign", "malignant"):
+        folder = root / cls
+        folder.mkdir(parents=True)
+        for i in range(1, 4):
+            Image.fromarray(np.full((12, 16, 3), 40, np.uint8)).save(folder / f"{cls} ({i}).png")
+            first = np.zeros((12, 16), np.uint8)
+            first[1:4, 1:4] = 255
+            Image.fromarray(first).save(folder / f"{cls} ({i})_mask.png")
+            if i == 2:
+                second = np.zeros((12, 16), np.uint8)
+                second[7:10, 10:14] = 255
+                Image.fromarray(second).save(folder / f"{cls} ({i})_mask_1.png")
+
+
+def test_a_second_mask_of_one_image_is_merged_into_its_ground_truth(tmp_path: Path) -> None:
+    _busi(tmp_path)
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 6 and not dataset.unlabelled and not dataset.unpaired
+    case = next(c for c in dataset.cases if c.image.name == "benign (2).png")
+    assert case.mask.name == "benign (2)_mask.png"
+    assert [p.name for p in case.extra_masks] == ["benign (2)_mask_1.png"]
+    mask = dataset.read(case).mask[0]
+    assert (mask > 0).sum() == 9 + 12  # both lesions
+    single = next(c for c in dataset.cases if c.image.name == "benign (1).png")
+    assert single.extra_masks == () and (dataset.read(single).mask[0] > 0).sum() == 9
+
+
+def test_boxes_from_masks_see_both_lesions(tmp_path: Path) -> None:
+    _busi(tmp_path)
+    dataset = Dataset.load(tmp_path, task="detect", layout="mask_boxes")
+    boxes = {c.path.name: len(c.boxes or ()) for c in dataset.cases}
+    assert boxes["benign (2).png"] == 2 and boxes["benign (1).png"] == 1
+
+
+def test_a_further_mask_of_another_size_is_an_error_naming_it(tmp_path: Path) -> None:
+    _busi(tmp_path)
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "benign" / "benign (2)_mask_1.png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    case = next(c for c in dataset.cases if c.image.name == "benign (2).png")
+    with pytest.raises(DatasetError, match=r"benign \(2\)_mask_1\.png has size"):
+        dataset.read(case)
+
+
+def test_a_further_mask_without_a_first_one_is_reported_unpaired(tmp_path: Path) -> None:
+    _busi(tmp_path)
+    (tmp_path / "benign" / "benign (2)_mask.png").unlink()
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert dataset.unpaired == ["benign/benign (2)_mask_1.png"]
+    assert dataset.unlabelled == ["benign/benign (2).png"]
