@@ -8,8 +8,8 @@ role                folder names (case-insensitive)                        / fil
 ==================  ===========================================================================================
 image               ``images``, ``image``, ``imgs``, ``img``, ``imagesTr``  / anything else (the default)
 mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``*groundtruth*``,
-                    ``annotations``, ``segmentations``                     / ``_mask``, ``_seg``,
-                    ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev)
+                    ``annotations``, ``segmentations``, ``*mask`` (``leftMask``)  / ``_mask``, ``_seg``,
+                    ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev); ``mask_001``
 region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
                     (the DRIVE convention: ``mask/`` beside ``1st_manual/`` is the field of view)  / ``_fov``, ``_roi``
 ignored             ``2nd_manual`` (a second observer's annotation, not the reference)
@@ -17,7 +17,8 @@ ignored             ``2nd_manual`` (a second observer's annotation, not the refe
 
 Files pair up by their *key*: the name without suffix, lower-case, with role and split words stripped from the
 end (``21_training.tif``, ``21_manual1.gif`` and ``21_training_mask.gif`` all have key ``21``;
-``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``); a mask no image has the key
+``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``), and role words from the
+start (LiTS's ``volume-0.nii`` and ``segmentation-0.nii``, ``image_001`` and ``mask_001``); a mask no image has the key
 of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`` (``labelsTr/case_001.nii.gz`` with
 ``imagesTr/case_001_0000.nii.gz``; one channel per case). In one folder per case, a mask named only for its role
 (``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the one image
@@ -25,7 +26,9 @@ whose name extends ``<case>`` (BraTS's four modalities are refused with the ``--
 several images share
 a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
-masks without an image are reported (an error with ``strict=True``).
+masks without an image are reported (an error with ``strict=True``). Further masks of an image already paired
+(BUSI's ``<image>_mask_1.png``; Montgomery's ``leftMask/`` + ``rightMask/``) are merged into its first mask on read
+(:attr:`SegCase.extra_masks`).
 
 A CSV manifest has the header ``image,mask[,roi,patient_id,split]`` with paths relative to the CSV's folder.
 
@@ -100,6 +103,11 @@ NNUNET_CHANNEL = re.compile(r"^(.+)_(\d{4})$")
 #: a further mask of one image: a mask name with a number after it (BUSI's ``benign (4)_mask_1.png`` beside
 #: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
 EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{1,2})$")
+#: role words at the start of a name (LiTS's ``volume-0.nii`` + ``segmentation-0.nii``, ``image_001.png`` +
+#: ``mask_001.png``): stripped from the key; the mask words also give a file outside role folders the mask role
+IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
+MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
+ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")[-_. ]+(?=[a-z0-9])")
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -235,6 +243,7 @@ def pairing_key(path: Path) -> str:
     extra = EXTRA_MASK.match(stem)
     if extra:
         stem = extra.group(1)
+    stem = ROLE_PREFIX.sub("", stem)
     while True:
         match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
         if not match or match.group(2) not in _STRIP_WORDS:
@@ -245,6 +254,8 @@ def pairing_key(path: Path) -> str:
 def _suffix_role(path: Path) -> str | None:
     stem = _stem(path).lower()
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
+        return "mask"
+    if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
         return "mask"
     match = re.search(r"[-_. ]([a-z0-9]+)$", stem)
     if not match:
@@ -285,6 +296,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return "mask"
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
+    if compact.endswith(("mask", "masks")):  # Montgomery's ManualMask/leftMask/ and rightMask/
+        return "mask"
     return None
 
 
@@ -462,6 +475,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
                 candidates = _one_channel(channel_files[key], mask, root)
             if not candidates:  # per-case folders (KiTS, BraTS)
                 candidates = _image_beside(mask, key, images, set(paired), root)
+            if not candidates and any(p in paired for p in images.get(key, [])):
+                extras[key].append(mask)  # another mask of an image already paired (leftMask/ and rightMask/)
+                continue
             if not candidates:
                 unpaired.append(str(mask.relative_to(root)))
                 continue

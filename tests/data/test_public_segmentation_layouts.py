@@ -1,0 +1,60 @@
+"""Public segmentation sets' own names pair as shipped: LiTS (``volume-0.nii`` + ``segmentations/segmentation-0.nii``),
+role words at the start of names (``images/image_001.png`` + ``masks/mask_001.png``, or side by side), and
+Montgomery's two lung masks per radiograph in ``ManualMask/leftMask/`` and ``rightMask/``, merged into one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+
+
+def _png(path: Path, box: tuple[slice, slice] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.zeros((16, 16), np.uint8) if box else np.full((16, 16), 90, np.uint8)
+    if box:
+        array[box] = 255
+    Image.fromarray(array).save(path)
+
+
+def _pairs(root: Path) -> list[tuple[str, str]]:
+    dataset = Dataset.load(root, task="segment")
+    assert not dataset.unpaired and not dataset.unlabelled
+    return sorted((c.image.relative_to(root).as_posix(), c.mask.relative_to(root).as_posix()) for c in dataset.cases)
+
+
+def test_lits_volumes_pair_with_their_segmentations(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    for i in range(3):
+        for folder, name, dtype in (("volume_pt1", "volume", np.float32), ("segmentations", "segmentation", np.uint8)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            nib.save(nib.Nifti1Image(np.ones((4, 4, 3), dtype), np.eye(4)), tmp_path / folder / f"{name}-{i}.nii")
+    assert _pairs(tmp_path) == [(f"volume_pt1/volume-{i}.nii", f"segmentations/segmentation-{i}.nii") for i in range(3)]
+
+
+def test_role_words_at_the_start_of_names(tmp_path: Path) -> None:
+    for i in range(3):
+        _png(tmp_path / "in_folders" / "images" / f"image_{i:03d}.png")
+        _png(tmp_path / "in_folders" / "masks" / f"mask_{i:03d}.png", (slice(2, 5), slice(2, 5)))
+        _png(tmp_path / "side_by_side" / f"img-{i}.png")
+        _png(tmp_path / "side_by_side" / f"mask-{i}.png", (slice(2, 5), slice(2, 5)))
+    expected = [(f"images/image_{i:03d}.png", f"masks/mask_{i:03d}.png") for i in range(3)]
+    assert _pairs(tmp_path / "in_folders") == expected
+    assert _pairs(tmp_path / "side_by_side") == [(f"img-{i}.png", f"mask-{i}.png") for i in range(3)]
+
+
+def test_montgomery_left_and_right_lung_masks_are_one_ground_truth(tmp_path: Path) -> None:
+    for i in range(3):
+        name = f"MCUCXR_{i:04d}_0.png"
+        _png(tmp_path / "CXR_png" / name)
+        _png(tmp_path / "ManualMask" / "leftMask" / name, (slice(2, 12), slice(1, 6)))
+        _png(tmp_path / "ManualMask" / "rightMask" / name, (slice(2, 12), slice(9, 15)))
+    dataset = Dataset.load(tmp_path)  # recognised as segmentation data by itself
+    assert dataset.task == "segment" and len(dataset.cases) == 3 and not dataset.unpaired
+    case = dataset.cases[0]
+    assert case.mask.parent.name == "leftMask" and [p.parent.name for p in case.extra_masks] == ["rightMask"]
+    assert (dataset.read(case).mask[0] > 0).sum() == 10 * 5 + 10 * 6
