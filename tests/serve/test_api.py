@@ -221,3 +221,34 @@ def test_models_endpoint_and_openapi(service: Service) -> None:
     assert client.get("/docs").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and 'id="drop"' in page.text
+
+
+def test_clients_that_name_the_field_otherwise_or_send_the_raw_body(service: Service, deploy_run: Path) -> None:
+    client, headers, database = service
+    png = phantom_file(deploy_run).read_bytes()
+    named = client.post("/v1/predictions", headers=headers, files={"image": ("scan.png", png, "image/png")})
+    assert named.status_code == 201, named.text
+    for content_type in ("application/octet-stream", "image/png"):
+        raw = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=png)
+        assert raw.status_code == 201, raw.text
+        assert raw.json()["prediction"] == named.json()["prediction"]
+    dicom = client.post(
+        "/v1/predictions", headers={**headers, "Content-Type": "application/dicom"}, content=ct_small().read_bytes()
+    )
+    assert dicom.status_code in (201, 422), dicom.text  # read as DICOM: a CT slice may not fit a PNG model
+    assert "format" not in dicom.json().get("detail", "")
+    two = client.post(
+        "/v1/predictions", headers=headers, files={"a": ("a.png", png, "image/png"), "b": ("b.png", png, "image/png")}
+    )
+    assert two.status_code in (400, 422) and "detail" in two.json()
+    json_body = client.post("/v1/predictions", headers=headers, json={"image": "aGVsbG8="})
+    assert json_body.status_code == 415 and "--data-binary" in json_body.json()["detail"]
+    small = ServeSettings(run_dir=deploy_run, database=database.url, max_upload_bytes=500)
+    client.app.dependency_overrides[get_settings] = lambda: small  # type: ignore[attr-defined]
+    try:
+        raw_headers = {**headers, "Content-Type": "application/octet-stream"}
+        big = client.post("/v1/predictions", headers=raw_headers, content=png)
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert big.status_code == 413 and "500 bytes" in big.json()["detail"]
+    assert database.state() == (3 + (dicom.status_code == 201), "ok")

@@ -1,4 +1,6 @@
-"""The uploaded file, read from the ``multipart/form-data`` body into memory only.
+"""The uploaded file, read into memory only: the one file of a ``multipart/form-data`` body (form field ``file``,
+or any single file field: clients name it ``image``, ``upload``...), or a raw body (``curl --data-binary @ct.dcm``
+with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``...; DICOMweb-style clients).
 
 Starlette's parser spools a file part above 1 MB to a temporary file on disk; the service must never write an
 upload before de-identifying it, so the parser here keeps every part in memory. Memory stays bounded because
@@ -19,6 +21,9 @@ from medimg.serve.service import UploadRejected
 FIELD = "file"
 """The form field holding the image."""
 
+RAW_TYPES = ("application/octet-stream", "application/dicom", "application/gzip", "application/x-gzip", "image/")
+"""Content types whose body is the image itself (the format is judged from the content, as for a form upload)."""
+
 MULTIPART_OVERHEAD = 64 * 1024
 """Bytes allowed on top of the upload limit for the multipart envelope."""
 
@@ -32,7 +37,9 @@ REQUEST_BODY: dict[str, Any] = {
                     "required": [FIELD],
                     "properties": {FIELD: {"type": "string", "format": "binary", "description": "the image file"}},
                 }
-            }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/dicom": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -57,15 +64,22 @@ async def _limited(stream: AsyncGenerator[bytes, None], max_bytes: int) -> Async
 
 
 async def read_upload(request: Request, max_bytes: int) -> bytes:
-    """The bytes of the form field ``file`` (at most ``max_bytes``); nothing is written to disk.
+    """The uploaded image's bytes (at most ``max_bytes``): the form field ``file`` (or the form's only file), or a
+    raw body of one of :data:`RAW_TYPES`; nothing is written to disk.
 
     Raises:
-        UploadRejected: 415 not multipart, 400 a malformed body, 422 no ``file`` field, 413 too large.
+        UploadRejected: 415 neither multipart nor a raw image type, 400 a malformed body, 422 no file in the form
+            (or several), 413 too large.
     """
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith(RAW_TYPES):
+        return await _read_raw(request, max_bytes)
+    if not content_type.startswith("multipart/form-data"):
         raise UploadRejected(
-            415, f"send the image as multipart/form-data in the form field '{FIELD}' (curl -F {FIELD}=@image.dcm)"
+            415,
+            f"send the image as multipart/form-data in the form field '{FIELD}' (curl -F {FIELD}=@image.dcm), or "
+            "as the raw body with Content-Type application/octet-stream or application/dicom (curl --data-binary "
+            f"@image.dcm -H 'Content-Type: application/dicom'); got {content_type or 'no Content-Type'}",
         )
     limit = max_bytes + MULTIPART_OVERHEAD
     parser = InMemoryMultiPartParser(
@@ -77,11 +91,30 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
         raise UploadRejected(400, f"the multipart body cannot be parsed: {error.message}") from error
     try:
         upload = form.get(FIELD)
-        if not isinstance(upload, UploadFile):
-            raise UploadRejected(422, f"the request has no file in the form field '{FIELD}'")
+        if not isinstance(upload, UploadFile):  # another name for the one file: image=, upload=, dicom=...
+            files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+            if len(files) != 1:
+                raise UploadRejected(422, f"the request has no file in the form field '{FIELD}'")
+            upload = files[0]
         data = await upload.read(max_bytes + 1)
     finally:
         await form.close()
+    return _within(data, max_bytes)
+
+
+async def _read_raw(request: Request, max_bytes: int) -> bytes:
+    """A raw body, read up to one byte over ``max_bytes`` (so a larger one is refused without reading it all)."""
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        received += len(chunk)
+        if received > max_bytes:
+            break
+    return _within(b"".join(chunks), max_bytes)
+
+
+def _within(data: bytes, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise UploadRejected(413, f"the upload is larger than the limit of {max_bytes:,} bytes; send a smaller file")
-    return data
+    return data  # an empty one is refused by the service (400)
