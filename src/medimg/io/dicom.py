@@ -271,7 +271,7 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
         if "missing" in message.lower() and ("plugin" in message.lower() or "depend" in message.lower()):
             reason = (
                 f"its pixel data is compressed ({syntax_name}) and no installed decoder handles it; install "
-                "one: pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg (or python-gdcm)"
+                "one: pip install python-gdcm (a medimg dependency), or pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
             )
         elif "less than expected" in message or "truncat" in message.lower() or "length" in message.lower():
             reason = f"the pixel data is truncated or corrupt ({message}); re-copy or re-export the file"
