@@ -429,6 +429,7 @@ class ClassicalModel:
             DatasetError: a mask is missing, empty or does not match its image.
         """
         from medimg.classical.pipelines import predict_proba_full
+        from medimg.data.layouts.image_mask_pairs import annotation_files
         from medimg.features.samples import make_sample
         from medimg.io import read_image
         from medimg.io.series_inputs import expand_prediction_inputs
@@ -439,7 +440,7 @@ class ClassicalModel:
         if explain:
             raise ConfigError(f"explain={explain!r} needs a deep model; classical models have no saliency maps")
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-        found = expand_prediction_inputs(items)
+        found = expand_prediction_inputs(items, leave_out=annotation_files)
         files = series_files(found, volumetric=False)
         masks = self.extractor_.masks
         if masks is not None:

@@ -15,10 +15,11 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medimg.errors import ImageReadError
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -97,9 +100,14 @@ def expand_prediction_inputs(
     *,
     include: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
+    leave_out: Callable[[Sequence[Path], Path], Sequence[Path]] | None = None,
 ) -> PredictionInputs:
     """Files as given, and the files inside given folders (see :func:`medimg.io.inputs.expand_inputs`) with the
     DICOM series among them grouped (:func:`find_series`). Files named explicitly always stay files.
+
+    Args:
+        leave_out: ``(files found in a folder, the folder) -> files that are not inputs`` (the annotations beside
+            the images: :func:`medimg.data.layouts.image_mask_pairs.annotation_files`); logged with an example.
 
     Raises:
         DatasetError: a path does not exist, or a folder holds no (selected) image files.
@@ -109,7 +117,20 @@ def expand_prediction_inputs(
     found = PredictionInputs()
     for item in inputs:
         files = expand_inputs([item], include=include, exclude=exclude)
-        found.items += find_series(files) if Path(item).expanduser().is_dir() else list(files)
+        folder = Path(item).expanduser()
+        if not folder.is_dir():
+            found.items += list(files)
+            continue
+        left = set(leave_out(files, folder)) if leave_out is not None else set()
+        if left:
+            logger.info(
+                "%s: %d mask/annotation file(s) beside their images are not predicted (e.g. %s); name a file to "
+                "predict it anyway",
+                folder,
+                len(left),
+                sorted(left)[0].relative_to(folder),
+            )
+        found.items += find_series([f for f in files if f not in left])
     return found
 
 

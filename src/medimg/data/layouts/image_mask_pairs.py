@@ -47,6 +47,7 @@ import logging
 import os
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -307,18 +308,34 @@ def folder_role(name: str) -> str | None:
     return _dir_role(name, set())
 
 
-def file_role(root: Path, path: Path) -> str:
-    """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table)."""
+def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | None = None) -> str:
+    """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table).
+    ``folder_roles``: a cache of each folder's role by name and siblings, shared over calls (many files)."""
     folder = path.parent
+    cache: dict[Path, str | None] = {} if folder_roles is None else folder_roles
     while folder != root and root in folder.parents:
-        siblings = {p.name for p in folder.parent.iterdir() if p.is_dir()} if folder.parent.is_dir() else set()
-        role = _dir_role(folder.name, siblings)
+        if folder not in cache:
+            parent = folder.parent
+            siblings = {p.name for p in parent.iterdir() if p.is_dir()} if parent.is_dir() else set()
+            cache[folder] = _dir_role(folder.name, siblings)
+        role = cache[folder]
         if role is not None:
             if role == "image":
                 return _suffix_role(path) or "image"
             return role
         folder = folder.parent
     return _suffix_role(path) or "image"
+
+
+def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
+    """The masks, regions of interest and second observers' annotations among ``files`` (found under ``root``) by
+    this module's roles, that pair with an image among them: what a folder of images *with* their annotations holds
+    besides the images (``medimg predict RUN test/`` on ``images/`` + ``masks/``, BUSI's ``<image>_mask.png``).
+    A mask-like name without such an image (``scan-d.png`` alone) is not one."""
+    folder_roles: dict[Path, str | None] = {}
+    roles = {path: file_role(root, path, folder_roles) for path in files}
+    image_keys = {pairing_key(path) for path, r in roles.items() if r == "image"}
+    return [path for path, r in roles.items() if r != "image" and pairing_key(path) in image_keys]
 
 
 def _split_of(root: Path, path: Path) -> str | None:
@@ -451,8 +468,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         "mask": defaultdict(list),
         "roi": defaultdict(list),
     }
+    folder_roles: dict[Path, str | None] = {}
     for p in files:
-        role = file_role(root, p)
+        role = file_role(root, p, folder_roles)
         if role in by_role:
             by_role[role][pairing_key(p)].append(p)
     images, masks, rois = by_role["image"], by_role["mask"], by_role["roi"]
