@@ -500,13 +500,12 @@ class Model:
         """What :meth:`predict` and :meth:`predict_iter` read: the run's input reader (window, domain check), the
         files and DICOM series found in ``inputs`` (:func:`medimg.io.series_inputs.expand_prediction_inputs`) and
         whether the model is 3D (a series is then one volume)."""
-        from medimg.data.layouts.image_mask_pairs import annotation_files
         from medimg.io.series_inputs import expand_prediction_inputs
         from medimg.planning.domain import InputReader
 
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         reader = InputReader.for_run(self, window=window, strict=strict)
-        found = expand_prediction_inputs(items, include=include, exclude=exclude, leave_out=annotation_files)
+        found = expand_prediction_inputs(items, include=include, exclude=exclude, leave_out=reader.not_inputs)
         return reader, found, getattr(self.plan_, "spatial_dims", 2) == 3
 
     # ------------------------------------------------------------------ generation

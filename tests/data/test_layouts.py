@@ -128,9 +128,9 @@ def test_nnunet_raw_data_pairs_channel_zero_images_with_their_labels(tmp_path: P
         ("liver_002_0000.png", "liver_002.png"),
     ]
     assert ds.unlabelled == ["imagesTs/liver_100_0000.png"]
-    _png(root / "imagesTr" / "liver_001_0001.png")  # a second channel in its own file
-    with pytest.raises(DatasetError, match=r"labelsTr/liver_001.png has 2 channel images .* --exclude '\*_0001.png'"):
-        Dataset.load(root)
+    _png(root / "imagesTr" / "liver_001_0001.png")  # a second channel in its own file: stacked on read
+    (first, _) = Dataset.load(root).cases
+    assert [p.name for p in first.channels] == ["liver_001_0001.png"]
 
 
 def test_mask_suffix_files_beside_images(tmp_path: Path) -> None:

@@ -107,6 +107,8 @@ class SegCase:
         split: the data's own split, or ``None``.
         extra_masks: further mask files of the same image, merged into ``mask`` on read (BUSI's
             ``<image>_mask_1.png`` for a second lesion).
+        channels: further channel files of the image, stacked after its channels on read (nnU-Net's
+            ``<case>_0001.nii.gz``... beside ``image``, the ``<case>_0000.nii.gz``).
     """
 
     case_id: str
@@ -116,6 +118,7 @@ class SegCase:
     patient_id: str | None = None
     split: str | None = None
     extra_masks: tuple[Path, ...] = ()
+    channels: tuple[Path, ...] = ()
 
     def as_case(self) -> Case:
         """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medimg.data.layouts.image_mask_pairs import annotation_files
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
@@ -315,7 +314,7 @@ class OnnxPredictor:
             return list(self.predict_iter(inputs, include=include, exclude=exclude, decode_workers=0))
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         found = expand_prediction_inputs(
-            [Path(p) for p in items], include=include, exclude=exclude, leave_out=annotation_files
+            [Path(p) for p in items], include=include, exclude=exclude, leave_out=self.reader.not_inputs
         )
         volumetric = self.spatial_dims == 3
         files = series_files(found, volumetric=volumetric, reader=self.reader)
@@ -367,7 +366,7 @@ class OnnxPredictor:
         self._require_task("classify", "predict_iter")
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         found = expand_prediction_inputs(
-            [Path(p) for p in items], include=include, exclude=exclude, leave_out=annotation_files
+            [Path(p) for p in items], include=include, exclude=exclude, leave_out=self.reader.not_inputs
         )
         volumetric = self.spatial_dims == 3
         files = series_files(found, volumetric=volumetric, reader=self.reader)

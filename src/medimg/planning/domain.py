@@ -41,6 +41,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from medimg.errors import OutOfDomainError
+from medimg.io.channels import channel_files, stack_channels
 from medimg.io.windowing import CALIBRATED_MODALITIES
 
 if TYPE_CHECKING:
@@ -106,6 +107,13 @@ class TrainingDomain(BaseModel):
     dicom_display: bool = Field(
         True, description="non-CT DICOM was mapped to 0..255 by its own window when read (False: raw values)"
     )
+
+    @property
+    def stacked_channels(self) -> int | None:
+        """The channel count every training image had, when more than one (multi-channel models: an input
+        ``<case>_0000`` with fewer channels is read with its further channel files, :mod:`medimg.io.channels`)."""
+        counts = {int(c) for c in self.channels}
+        return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
 
 
 @dataclass
@@ -483,9 +491,32 @@ class InputReader:
         }
         series = self.series.get(str(path))
         image = read_series(series, **options) if series is not None else read_image(path, **options)
+        files = self._channel_files(Path(path)) if series is None and image.channels == 1 else []
+        if len(files) > 1:  # nnU-Net's <case>_0000 with its further channel files
+            image = stack_channels([image, *(read_image(file, **options) for file in files[1:])])
         image.source = str(path)
         self.check(image)
         return image
+
+    def not_inputs(self, files: Sequence[Path], folder: Path) -> list[Path]:
+        """The files found in ``folder`` that are no input of their own: the annotations beside the images
+        (:func:`medimg.data.layouts.image_mask_pairs.annotation_files`) and, for a multi-channel model, the further
+        channel files of a ``<case>_0000`` among them (read with it)."""
+        from medimg.data.layouts.image_mask_pairs import annotation_files
+
+        left = annotation_files(files, folder)
+        found = set(files)
+        left += [f for first in files for f in self._channel_files(first)[1:] if f in found]
+        return left
+
+    def _channel_files(self, first: Path) -> list[Path]:
+        """``first`` and its further channel files when the model takes several channels and ``first`` is named
+        ``<case>_0000`` with exactly that many files (not a numbered sequence of frames), else ``[]``."""
+        stacked = self.domain.stacked_channels if self.domain is not None else None
+        if stacked is None:
+            return []
+        files = channel_files(first)
+        return files if len(files) == stacked else []
 
     def check(self, image: ImageData) -> DomainVerdict | None:
         """Check an image already read (its ``source`` names it); warn or (``strict``) refuse.

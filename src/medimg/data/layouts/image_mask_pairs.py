@@ -20,7 +20,8 @@ end (``21_training.tif``, ``21_manual1.gif`` and ``21_training_mask.gif`` all ha
 ``ISIC_0000009.jpg`` and ``ISIC_0000009_segmentation.png`` have key ``isic_0000009``), and role words from the
 start (LiTS's ``volume-0.nii`` and ``segmentation-0.nii``, ``image_001`` and ``mask_001``); a mask no image has the key
 of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`` (``labelsTr/case_001.nii.gz`` with
-``imagesTr/case_001_0000.nii.gz``; one channel per case). In one folder per case, a mask named only for its role
+``imagesTr/case_001_0000.nii.gz``; further channels ``case_001_0001.nii.gz``... are stacked after it on read,
+:attr:`SegCase.channels`). In one folder per case, a mask named only for its role
 (``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the one image
 whose name extends ``<case>`` (BraTS's four modalities are refused with the ``--exclude`` that keeps one). When
 several images share
@@ -56,6 +57,7 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
 from medimg.errors import DatasetError
+from medimg.io.channels import CHANNEL_NAME, channel_files
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 if TYPE_CHECKING:
@@ -99,8 +101,6 @@ _STRIP_WORDS = {
     "image",
     "img",
 }
-#: nnU-Net's raw image names: ``<case>_<channel>``, the channel in four digits (``case_001_0000.nii.gz``)
-NNUNET_CHANNEL = re.compile(r"^(.+)_(\d{4})$")
 #: a further mask of one image: a mask name with a number after it (BUSI's ``benign (4)_mask_1.png`` beside
 #: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
 EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{1,2})$")
@@ -387,7 +387,7 @@ def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
     """Images named like nnU-Net's raw data, ``<case>_<4-digit channel>``, by ``<case>``."""
     by_case: dict[str, list[Path]] = defaultdict(list)
     for key, paths in images.items():
-        match = NNUNET_CHANNEL.match(key)
+        match = CHANNEL_NAME.match(key)
         if match:
             by_case[match.group(1)].extend(paths)
     return by_case
@@ -416,18 +416,23 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
     return beside
 
 
-def _one_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
-    """The image of ``mask`` among its nnU-Net channel files (those nearest to it); several channels are refused."""
+def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
+    """The image of ``mask`` among its nnU-Net channel files (those nearest to it): its ``_0000`` file, whose
+    further channels (``_0001``...) are stacked after it on read (:func:`medimg.io.channels.channel_files`).
+
+    Raises:
+        DatasetError: the channels are not numbered 0, 1, 2... (one missing).
+    """
     nearest = max(_shared(f, mask) for f in files)
     channels = sorted(f for f in files if _shared(f, mask) == nearest)
-    if len(channels) > 1:
-        names = ", ".join(f.name for f in channels[:4])
+    stacked = channel_files(channels[0])
+    if [f.name for f in stacked] != [f.name for f in channels]:
+        names = ", ".join(f.name for f in channels[:6])
         raise DatasetError(
-            f"{mask.relative_to(root)} has {len(channels)} channel images ({names}): images of several channels in "
-            "separate files (nnU-Net's _0000, _0001, ...) are not supported; train on one channel, e.g. "
-            f"--exclude '*_0001{file_suffix(channels[1])}', or stack the channels into one file per case"
+            f"{mask.relative_to(root)} has channel images {names}: nnU-Net's channel files must be numbered _0000, "
+            "_0001, ... without a gap; rename them, or leave out the extra files with --exclude"
         )
-    return channels
+    return channels[:1]
 
 
 def _attach_extra_masks(
@@ -482,15 +487,17 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         )
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
-    channel_files = _channel_files(images)
+    channel_cases = _channel_files(images)
+    multi_channel: set[Path] = set()  # images paired by their nnU-Net channel name: further channels stacked
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     for key, mask_files in sorted(masks.items()):
         for mask in [m for m in mask_files if m not in extras[key]]:
             candidates = [p for p in images.get(key, []) if p not in paired]
             split = _split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
             candidates = [p for p in candidates if _split_of(root, p) == split] or candidates
-            if not candidates and key in channel_files:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
-                candidates = _one_channel(channel_files[key], mask, root)
+            if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
+                candidates = _first_channel(channel_cases[key], mask, root)
+                multi_channel.update(candidates)
             if not candidates:  # per-case folders (KiTS, BraTS)
                 candidates = _image_beside(mask, key, images, set(paired), root)
             if not candidates and any(p in paired for p in images.get(key, [])):
@@ -510,13 +517,17 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         )
     extra_of = _attach_extra_masks(extras, paired, unpaired, root)
     cases = []
+    taken = set(paired)  # images of a case, as its first file or a further channel
     for image in sorted(paired):
         key = pairing_key(image)
         roi = _best(rois[key], image, "region-of-interest mask") if rois.get(key) else None
         case_id = image.relative_to(root).as_posix()
         more = tuple(extra_of.get(paired[image], ()))
-        cases.append(SegCase(case_id, image, paired[image], roi=roi, split=_split_of(root, image), extra_masks=more))
-    unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired]
+        channels = tuple(channel_files(image)[1:]) if image in multi_channel else ()
+        taken.update(channels)
+        split = _split_of(root, image)
+        cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
+    unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,
         root=root,

@@ -1,0 +1,82 @@
+"""Images whose channels lie in separate files, as nnU-Net's raw data keeps them (``imagesTr/<case>_0000`` and
+``<case>_0001`` + ``labelsTr/<case>``: MSD prostate T2 + ADC converted by nnU-Net), train as one multi-channel image
+per case and predict that way from a folder (``imagesTs/``); before, such a set was refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Model
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+TINY = {"epochs": 3, "iterations_per_epoch": 5, "channels": [8, 16, 32], "learning_rate": 1e-2, "tta": False}
+
+
+def _write_case(folder: Path, case: str, rng: np.random.Generator, labels: Path | None) -> None:
+    """A disc bright in channel 0 and dark in channel 1 (only the two together show it without noise)."""
+    yy, xx = np.mgrid[:32, :32]
+    cy, cx = rng.integers(10, 22, 2)
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= 36
+    folder.mkdir(parents=True, exist_ok=True)
+    for channel, sign in ((0, 1), (1, -1)):
+        pixels = np.clip(128 + sign * 80 * disc + rng.normal(0, 20, disc.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{case}_{channel:04d}.png")
+    if labels is not None:
+        labels.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(disc.astype(np.uint8)).save(labels / f"{case}.png")
+
+
+def _nnunet_set(root: Path, train: int = 12, test: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(train):
+        _write_case(root / "imagesTr", f"disc_{i:03d}", rng, root / "labelsTr")
+    for i in range(train, train + test):
+        _write_case(root / "imagesTs", f"disc_{i:03d}", rng, None)
+    (root / "dataset.json").write_text(
+        json.dumps({"channel_names": {"0": "a", "1": "b"}, "labels": {"background": 0, "disc": 1}})
+    )
+    return root
+
+
+def test_channel_files_of_a_case_are_read_as_one_image(tmp_path: Path) -> None:
+    dataset = Dataset.load(_nnunet_set(tmp_path / "set", train=4, test=1), task="segment")
+    assert len(dataset.cases) == 4 and not dataset.unpaired
+    case = dataset.cases[0]
+    assert case.image.name == "disc_000_0000.png" and [p.name for p in case.channels] == ["disc_000_0001.png"]
+    assert not any("imagesTr" in name for name in dataset.unlabelled)  # channel 1 is not an image without a mask
+    sample = dataset.read(case)
+    assert sample.image.array.shape == (2, 32, 32)
+    first = np.asarray(Image.open(case.image), dtype=np.float32)
+    second = np.asarray(Image.open(case.channels[0]), dtype=np.float32)
+    assert np.array_equal(sample.image.array[0], first) and np.array_equal(sample.image.array[1], second)
+
+
+def test_a_gap_in_the_channel_numbers_is_an_error_naming_the_files(tmp_path: Path) -> None:
+    root = _nnunet_set(tmp_path / "set", train=3, test=0)
+    (root / "imagesTr" / "disc_001_0001.png").rename(root / "imagesTr" / "disc_001_0002.png")
+    with pytest.raises(DatasetError, match=r"_0000, _0001, \.\.\. without a gap"):
+        Dataset.load(root, task="segment")
+
+
+def test_a_multi_channel_run_predicts_each_case_from_its_channel_files(tmp_path: Path) -> None:
+    root = _nnunet_set(tmp_path / "set")
+    model = Model("unet", task="segment", **TINY).fit(root, run_dir=tmp_path / "run", progress=False, tensorboard=False)
+    fingerprint = json.loads((tmp_path / "run" / "fingerprint.json").read_text())
+    assert set(fingerprint["domain"]["channels"]) == {"2"}  # the training split, two channels each
+    predictions = Model.load(model.run_dir_).predict(root / "imagesTs", out_dir=tmp_path / "out")
+    assert sorted(Path(p.source).name for p in predictions) == [f"disc_{i:03d}_0000.png" for i in (12, 13, 14)]
+    assert all(p.to_dict()["domain"]["in_domain"] for p in predictions)
+    mask = np.asarray(Image.open(predictions[0].mask_path))
+    assert mask.shape == (32, 32)
+    pytest.importorskip("onnxruntime")
+    from medimg.export import OnnxPredictor
+
+    exported = Model.load(model.run_dir_).export()
+    onnx = OnnxPredictor(exported.path).predict(root / "imagesTs", out_dir=tmp_path / "onnx")
+    assert sorted(Path(p.source).name for p in onnx) == [f"disc_{i:03d}_0000.png" for i in (12, 13, 14)]
