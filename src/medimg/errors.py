@@ -9,6 +9,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: why a one-channel input is refused by a model of several channels (MR modalities, nnU-Net channel files)
+MULTI_CHANNEL_HINT = (
+    "; a model of several channels (modalities) takes them together: give the first channel's file with the "
+    "others beside it, named as in training (nnU-Net's <case>_0000, _0001...; BraTS's <case>_flair, _t1...)"
+)
+
 
 class MedimgError(Exception):
     """Base class of every error medimg raises on purpose."""

@@ -1,10 +1,9 @@
 """Segmentation data in one folder per case: KiTS (``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``) pairs
-as it is; BraTS (four modality files beside ``<case>_seg.nii.gz``) is refused with the ``--exclude`` that keeps one
-channel, and loads with it; a flat folder's mask without an image is still only reported."""
+as it is; BraTS (four modality files beside ``<case>_seg.nii.gz``) is one case of four channels; a flat folder's
+mask without an image is still only reported."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +36,25 @@ def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
     assert not dataset.unpaired and not dataset.unlabelled
 
 
-def test_brats_modalities_are_refused_with_the_exclude_that_keeps_one(tmp_path: Path) -> None:
+def test_brats_modalities_are_the_channels_of_one_case(tmp_path: Path) -> None:
     for i in range(2):
         case = tmp_path / f"BraTS2021_0000{i}"
-        for modality in ("flair", "t1", "t1ce", "t2"):
-            _nifti(case / f"{case.name}_{modality}.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        for channel, modality in enumerate(("flair", "t1", "t1ce", "t2")):
+            _nifti(case / f"{case.name}_{modality}.nii.gz", np.full((6, 6, 6), channel, np.float32))
         _nifti(case / f"{case.name}_seg.nii.gz", _mask())
-    with pytest.raises(DatasetError, match="4 images beside it") as error:
-        Dataset.load(tmp_path, task="segment")
-    exclude = re.search(r"--exclude '([^']+)'", str(error.value))
-    assert exclude is not None
-    dataset = Dataset.load(tmp_path, task="segment", exclude=tuple(exclude.group(1).split(",")))
+    dataset = Dataset.load(tmp_path, task="segment")
     assert sorted(c.image.name for c in dataset.cases) == [f"BraTS2021_0000{i}_flair.nii.gz" for i in range(2)]
+    assert not dataset.unlabelled
+    sample = dataset.read(dataset.cases[0])
+    assert sample.image.array.shape == (4, 6, 6, 6)
+    assert [float(sample.image.array[c].mean()) for c in range(4)] == [0.0, 1.0, 2.0, 3.0]  # flair, t1, t1ce, t2
+    assert sample.image.meta["channel_suffixes"] == ["flair.nii.gz", "t1.nii.gz", "t1ce.nii.gz", "t2.nii.gz"]
+    (tmp_path / "BraTS2021_00001" / "BraTS2021_00001_t1ce.nii.gz").unlink()  # one case lacks a modality
+    with pytest.raises(DatasetError, match="different channel files") as error:
+        Dataset.load(tmp_path, task="segment")
+    assert "t1ce.nii.gz" in str(error.value)
+    exclude = "*_t1ce.nii.gz"
+    assert len(Dataset.load(tmp_path, task="segment", exclude=(exclude,)).cases[0].channels) == 2
 
 
 def test_a_flat_folder_mask_without_its_image_is_only_reported(tmp_path: Path) -> None:

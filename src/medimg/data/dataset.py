@@ -442,11 +442,12 @@ class SegmentationDataset:
             DatasetError: the mask (or ROI) does not have the image's size.
         """
         from medimg.io import read_image
-        from medimg.io.channels import stack_channels
+        from medimg.io.channels import channel_suffixes, stack_channels
 
         image = read_image(case.image, window=self.window)
-        if case.channels:  # nnU-Net's channel files of one case
+        if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
+            image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
         mask = read_case_mask(case)
         if mask is not None and case.mask is not None:
             _check_same_shape(case, image, mask, case.mask, "mask")

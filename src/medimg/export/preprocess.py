@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.errors import DatasetError
+from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
 from medimg.io.limits import reduce_for_size
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -41,10 +41,11 @@ def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarra
         return array[:3]
     if have in (3, 4) and channels == 1:
         return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
-    if have == 1:
+    if have == 1 and channels == 3:
         return np.repeat(array, channels, axis=0)
     raise DatasetError(
         f"{source or 'image'} has {have} channels but the model expects {channels}; convert the image first"
+        + MULTI_CHANNEL_HINT
     )
 
 

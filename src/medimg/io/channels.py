@@ -2,13 +2,17 @@
 ``<case>_0001.nii.gz`` (channel 1), ... in one folder (MSD tasks converted by nnU-Net: prostate T2 + ADC, brain
 tumour FLAIR/T1/T1ce/T2).
 
-:func:`channel_files` names the files of one case from its first, :func:`stack_channels` stacks the images read
-from them into one multi-channel image (same spatial size required), so training (``SegmentationDataset.read``) and
-prediction (``InputReader.read`` for a multi-channel model) read such a case as one image.
+:func:`channel_files` names the files of one nnU-Net case from its first, :func:`stack_channels` stacks the images
+read from them into one multi-channel image (same spatial size required), so training (``SegmentationDataset.read``)
+reads such a case as one image; BraTS's modality files (``<case>_flair``, ``_t1``, ``_t1ce``, ``_t2`` beside
+``<case>_seg``) too. :func:`channel_suffixes` records what tells the files apart, so prediction
+(``InputReader.read`` for a multi-channel model) reads an input named like the first channel with the others
+(:func:`files_with_suffixes`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -43,6 +47,27 @@ def channel_files(first: Path) -> list[Path]:
     while (following := first.with_name(f"{case}_{len(files):04d}{suffix}")).is_file():
         files.append(following)
     return files
+
+
+def channel_suffixes(paths: Sequence[Path]) -> list[str]:
+    """What tells one case's channel files apart: each name after the longest common prefix that ends at a
+    separator (``BraTS2021_00000_flair.nii.gz``, ``..._t1.nii.gz`` -> ``flair.nii.gz``, ``t1.nii.gz``;
+    ``case_0000.png``, ``case_0001.png`` -> ``0000.png``, ``0001.png``). A run records them, so an input named
+    like the first channel is read with the files of the others (:func:`files_with_suffixes`)."""
+    names = [p.name for p in paths]
+    prefix = os.path.commonprefix(names)  # noqa: RUF071 (file names, by character)
+    cut = max(prefix.rfind(separator) for separator in "-_. ") + 1
+    return [name[cut:] for name in names]
+
+
+def files_with_suffixes(first: Path, suffixes: Sequence[str]) -> list[Path]:
+    """``first`` and its sibling channel files, when ``first``'s name ends with ``suffixes[0]`` (after a name of
+    its own) and a file with each further suffix lies beside it; else ``[]``."""
+    if len(suffixes) < 2 or not first.name.endswith(suffixes[0]) or len(first.name) == len(suffixes[0]):
+        return []
+    stem = first.name[: len(first.name) - len(suffixes[0])]
+    files = [first, *(first.with_name(stem + suffix) for suffix in suffixes[1:])]
+    return files if all(f.is_file() for f in files[1:]) else []
 
 
 def stack_channels(images: Sequence[ImageData]) -> ImageData:

@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from medimg.errors import OutOfDomainError
-from medimg.io.channels import channel_files, stack_channels
+from medimg.io.channels import files_with_suffixes, stack_channels
 from medimg.io.windowing import CALIBRATED_MODALITIES
 
 if TYPE_CHECKING:
@@ -107,13 +107,12 @@ class TrainingDomain(BaseModel):
     dicom_display: bool = Field(
         True, description="non-CT DICOM was mapped to 0..255 by its own window when read (False: raw values)"
     )
-
-    @property
-    def stacked_channels(self) -> int | None:
-        """The channel count every training image had, when more than one (multi-channel models: an input
-        ``<case>_0000`` with fewer channels is read with its further channel files, :mod:`medimg.io.channels`)."""
-        counts = {int(c) for c in self.channels}
-        return counts.pop() if len(counts) == 1 and min(counts) > 1 else None
+    channel_suffixes: list[str] | None = Field(
+        None,
+        description="each training case's channels came from files with these name endings, first to last "
+        "(nnU-Net's 0000.nii.gz, 0001.nii.gz; BraTS's flair.nii.gz, t1.nii.gz...): an input named like the first is "
+        "read with the others",
+    )
 
 
 @dataclass
@@ -228,6 +227,7 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
     highs = [f.high for f in facts]
     lows = [f.low for f in facts if f.low is not None]
     tops = [f.top for f in facts if f.top is not None]
+    suffixes = {tuple(m["channel_suffixes"]) for m in metas if m.get("channel_suffixes")}
     return TrainingDomain(
         formats=dict(formats),
         modalities=dict(modalities),
@@ -243,6 +243,7 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
         intensity_max=max(tops) if tops else None,
         image_high=[min(highs), max(highs)] if highs else None,
         dicom_display=True,
+        channel_suffixes=list(suffixes.pop()) if len(suffixes) == 1 else None,
     )
 
 
@@ -510,13 +511,10 @@ class InputReader:
         return left
 
     def _channel_files(self, first: Path) -> list[Path]:
-        """``first`` and its further channel files when the model takes several channels and ``first`` is named
-        ``<case>_0000`` with exactly that many files (not a numbered sequence of frames), else ``[]``."""
-        stacked = self.domain.stacked_channels if self.domain is not None else None
-        if stacked is None:
-            return []
-        files = channel_files(first)
-        return files if len(files) == stacked else []
+        """``first`` and its further channel files when the model was trained on cases of several channel files
+        and ``first`` is named like the first of them (``TrainingDomain.channel_suffixes``), else ``[]``."""
+        suffixes = self.domain.channel_suffixes if self.domain is not None else None
+        return files_with_suffixes(first, suffixes) if suffixes else []
 
     def check(self, image: ImageData) -> DomainVerdict | None:
         """Check an image already read (its ``source`` names it); warn or (``strict``) refuse.

@@ -28,13 +28,13 @@ def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarra
         return array[:3]
     if have in (3, 4) and channels == 1:
         return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
-    if have == 1:
+    if have == 1 and channels == 3:
         return np.repeat(array, channels, axis=0)
-    from medimg.errors import DatasetError
+    from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
 
     raise DatasetError(
         f"{source or 'image'} has {have} channels but the plan expects {channels}; "
-        "convert the image or set in_channels in the plan"
+        "convert the image or set in_channels in the plan" + MULTI_CHANNEL_HINT
     )
 
 

@@ -74,9 +74,40 @@ def test_a_multi_channel_run_predicts_each_case_from_its_channel_files(tmp_path:
     assert all(p.to_dict()["domain"]["in_domain"] for p in predictions)
     mask = np.asarray(Image.open(predictions[0].mask_path))
     assert mask.shape == (32, 32)
+    (root / "imagesTs" / "disc_014_0001.png").unlink()  # one channel alone: refused, never repeated into two
+    loaded = Model.load(model.run_dir_)
+    assert loaded.predict(root / "imagesTs" / "disc_014_0000.png", out_dir=tmp_path / "alone") == []
+    ((source, reason),) = loaded.failed_
+    assert source.endswith("disc_014_0000.png") and "has 1 channels but the model expects 2" in reason
+    assert "others beside it" in reason
     pytest.importorskip("onnxruntime")
     from medimg.export import OnnxPredictor
 
     exported = Model.load(model.run_dir_).export()
     onnx = OnnxPredictor(exported.path).predict(root / "imagesTs", out_dir=tmp_path / "onnx")
-    assert sorted(Path(p.source).name for p in onnx) == [f"disc_{i:03d}_0000.png" for i in (12, 13, 14)]
+    assert sorted(Path(p.source).name for p in onnx) == [f"disc_{i:03d}_0000.png" for i in (12, 13, 14)][:2]
+
+
+def test_an_input_named_like_the_first_channel_is_read_with_the_others(tmp_path: Path) -> None:
+    """BraTS-style names: a run trained on flair/t1/t1ce/t2 cases reads ``<case>_flair.nii.gz`` with its three
+    siblings; they are not inputs of their own; another name, or a missing sibling, is read as it is."""
+    import nibabel as nib
+
+    from medimg.planning.domain import InputReader, TrainingDomain
+
+    modalities = ("flair", "t1", "t1ce", "t2")
+    case = tmp_path / "BraTS2021_01000"
+    case.mkdir()
+    for channel, modality in enumerate(modalities):
+        volume = np.full((5, 6, 7), channel, np.float32)
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), case / f"{case.name}_{modality}.nii.gz")
+    suffixes = [f"{m}.nii.gz" for m in modalities]
+    reader = InputReader(domain=TrainingDomain(channels={"4": 10}, channel_suffixes=suffixes))
+    image = reader.read(case / f"{case.name}_flair.nii.gz")
+    assert image.array.shape == (4, 5, 6, 7) and image.source.endswith("_flair.nii.gz")
+    assert [float(image.array[c].mean()) for c in range(4)] == [0.0, 1.0, 2.0, 3.0]
+    files = sorted(case.iterdir())
+    assert sorted(p.name for p in reader.not_inputs(files, case)) == [f"{case.name}_{m}.nii.gz" for m in modalities[1:]]
+    assert reader.read(case / f"{case.name}_t1.nii.gz").array.shape == (1, 5, 6, 7)  # not the first channel
+    (case / f"{case.name}_t2.nii.gz").unlink()
+    assert reader.read(case / f"{case.name}_flair.nii.gz").array.shape == (1, 5, 6, 7)  # a sibling is missing

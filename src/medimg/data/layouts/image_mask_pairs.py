@@ -57,7 +57,7 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
 from medimg.errors import DatasetError
-from medimg.io.channels import CHANNEL_NAME, channel_files
+from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 if TYPE_CHECKING:
@@ -394,10 +394,11 @@ def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
 
 
 def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
-    """Per-case folders: the image beside a mask no image name matches. The mask may be named only for its role
-    (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``), then any image of its folder counts; or
-    the images extend the mask's key (BraTS's ``<case>_seg.nii.gz`` beside ``<case>_flair.nii.gz``, ``_t1``...).
-    Several such images are channels in separate files: refused with the ``--exclude`` that keeps one."""
+    """Per-case folders: the image(s) beside a mask no image name matches. The mask may be named only for its role
+    (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``), then any image of its folder counts, and
+    several are refused (which one is the image?); or the images extend the mask's key (BraTS's
+    ``<case>_seg.nii.gz`` beside ``<case>_flair.nii.gz``, ``_t1``...): several are the case's channels, returned
+    in name order (the first is the image, the others :attr:`SegCase.channels`)."""
     bare = _stem(mask).lower() in MASK_NAMES
     beside = sorted(
         p
@@ -405,13 +406,11 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
         for p in paths
         if p.parent == mask.parent and p not in taken and (bare or pairing_key(p).startswith(key + "_"))
     )
-    if len(beside) > 1:
-        prefix = os.path.commonprefix([p.name for p in beside])  # noqa: RUF071 (file names, by character)
-        others = ",".join(f"*{p.name[len(prefix) :]}" for p in beside[1:])
+    if len(beside) > 1 and bare:
         raise DatasetError(
             f"{mask.relative_to(root)} has {len(beside)} images beside it ({', '.join(p.name for p in beside[:4])}) "
-            "and none is named like it: images of several channels in separate files are not supported; train on "
-            f"one channel, e.g. --exclude '{others}', or stack the channels into one file per case"
+            "and none is named like it: name the image like the mask (<case>.nii.gz + <case>_seg.nii.gz), or "
+            "leave the others out with --exclude"
         )
     return beside
 
@@ -460,6 +459,24 @@ def _attach_extra_masks(
     return extra_of
 
 
+def _check_channel_names(cases: Sequence[SegCase], root: Path) -> None:
+    """Every case of several channel files has the same ones (by :func:`~medimg.io.channels.channel_suffixes`).
+
+    Raises:
+        DatasetError: two cases differ, e.g. one lacks a modality (naming both and their files).
+    """
+    seen: dict[tuple[str, ...], SegCase] = {}
+    for case in cases:
+        if case.channels:
+            seen.setdefault(tuple(channel_suffixes([case.image, *case.channels])), case)
+    if len(seen) > 1:
+        (a, first), (b, second) = list(seen.items())[:2]
+        raise DatasetError(
+            f"the cases of {root} have different channel files: {first.case_id} has {', '.join(a)} but "
+            f"{second.case_id} has {', '.join(b)}; give every case the same channels, or train on one with --exclude"
+        )
+
+
 # --------------------------------------------------------------------------------------------- readers
 def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
     files = _image_files(root, includes, excludes)
@@ -488,7 +505,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
     channel_cases = _channel_files(images)
-    multi_channel: set[Path] = set()  # images paired by their nnU-Net channel name: further channels stacked
+    channels_of: dict[Path, tuple[Path, ...]] = {}  # an image's further channel files (nnU-Net, BraTS)
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     for key, mask_files in sorted(masks.items()):
         for mask in [m for m in mask_files if m not in extras[key]]:
@@ -497,9 +514,12 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             candidates = [p for p in candidates if _split_of(root, p) == split] or candidates
             if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _first_channel(channel_cases[key], mask, root)
-                multi_channel.update(candidates)
+                channels_of.update({first: tuple(channel_files(first)[1:]) for first in candidates})
             if not candidates:  # per-case folders (KiTS, BraTS)
-                candidates = _image_beside(mask, key, images, set(paired), root)
+                beside = _image_beside(mask, key, images, set(paired), root)
+                candidates = beside[:1]
+                if len(beside) > 1:  # BraTS: one file per modality
+                    channels_of[beside[0]] = tuple(beside[1:])
             if not candidates and any(p in paired for p in images.get(key, [])):
                 extras[key].append(mask)  # another mask of an image already paired (leftMask/ and rightMask/)
                 continue
@@ -523,10 +543,11 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         roi = _best(rois[key], image, "region-of-interest mask") if rois.get(key) else None
         case_id = image.relative_to(root).as_posix()
         more = tuple(extra_of.get(paired[image], ()))
-        channels = tuple(channel_files(image)[1:]) if image in multi_channel else ()
+        channels = channels_of.get(image, ())
         taken.update(channels)
         split = _split_of(root, image)
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
+    _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
-from medimg.errors import DatasetError
+from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
 
 if TYPE_CHECKING:
     from medimg.tasks.segment.planning import SegPlan
@@ -33,17 +33,18 @@ def setting(settings: Settings, key: str, default: Any = _REQUIRED) -> Any:
 
 
 def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
-    """Make ``(C, *spatial)`` have ``channels`` channels: gray -> repeated, RGBA -> RGB, RGB -> mean gray."""
+    """Make ``(C, *spatial)`` have ``channels`` channels: gray -> RGB repeated, RGBA -> RGB, RGB -> mean gray; one
+    channel is never repeated into a multi-channel (multi-modality) model's others."""
     have = array.shape[0]
     if have == channels:
         return array
-    if have == 1:
+    if have == 1 and channels == 3:
         return np.repeat(array, channels, axis=0)
     if have == 4 and channels == 3:
         return array[:3]
     if channels == 1 and have in (3, 4):
         return array[:3].mean(axis=0, keepdims=True)
-    raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}")
+    raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}" + MULTI_CHANNEL_HINT)
 
 
 def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
