@@ -30,20 +30,22 @@ def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
     for i in range(3):
         _nifti(tmp_path / f"case_{i:05d}" / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
         _nifti(tmp_path / f"case_{i:05d}" / "segmentation.nii.gz", _mask())
-    dataset = Dataset.load(tmp_path, task="segment")
+    dataset = Dataset.load(tmp_path)  # recognised as segmentation data by itself, not 3 classes of one case each
+    assert dataset.task == "segment"
     pairs = sorted((c.image.parent.name, c.image.name, c.mask.name) for c in dataset.cases)
     assert pairs == [(f"case_{i:05d}", "imaging.nii.gz", "segmentation.nii.gz") for i in range(3)]
     assert not dataset.unpaired and not dataset.unlabelled
 
 
 def test_brats_modalities_are_the_channels_of_one_case(tmp_path: Path) -> None:
-    for i in range(2):
+    for i in range(3):
         case = tmp_path / f"BraTS2021_0000{i}"
         for channel, modality in enumerate(("flair", "t1", "t1ce", "t2")):
             _nifti(case / f"{case.name}_{modality}.nii.gz", np.full((6, 6, 6), channel, np.float32))
         _nifti(case / f"{case.name}_seg.nii.gz", _mask())
-    dataset = Dataset.load(tmp_path, task="segment")
-    assert sorted(c.image.name for c in dataset.cases) == [f"BraTS2021_0000{i}_flair.nii.gz" for i in range(2)]
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment"
+    assert sorted(c.image.name for c in dataset.cases) == [f"BraTS2021_0000{i}_flair.nii.gz" for i in range(3)]
     assert not dataset.unlabelled
     sample = dataset.read(dataset.cases[0])
     assert sample.image.array.shape == (4, 6, 6, 6)

@@ -36,9 +36,10 @@ A CSV manifest has the header ``image,mask[,roi,patient_id,split]`` with paths r
 Detection (:func:`detect`, names only) claims a folder with a mask-role folder that holds image files, within
 :data:`DETECT_MAX_DEPTH` levels (``images/`` + ``masks/``, ``imagesTr/`` + ``labelsTr/``,
 ``DRIVE/training/1st_manual``; not Pascal VOC's ``Annotations/*.xml``); a folder with mask-suffixed files
-beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); and a
-CSV whose header has ``image`` and ``mask``. Masks inside class folders (Herlev's ``<class>/*-d.bmp``) are not
-claimed: such a folder reads as class folders unless ``task="segment"`` is asked for.
+beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); folders
+per case, each holding one mask beside its image(s) (KiTS, BraTS); and a CSV whose header has ``image`` and
+``mask``. Masks inside class folders (Herlev's ``<class>/*-d.bmp``) are not claimed: such a folder reads as
+class folders unless ``task="segment"`` is asked for.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
 MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")[-_. ]+(?=[a-z0-9])")
+#: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images
+MIN_CASE_FOLDERS = 3
+MAX_CASE_IMAGES = 8
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -122,7 +126,7 @@ def detect(path: Path) -> bool:
         return is_manifest(path) and {"image", "mask"} <= set(manifest_header(path))
     if not path.is_dir():
         return False
-    return _has_mask_folder(path) or _has_masks_beside_images(path)
+    return _has_mask_folder(path) or _has_masks_beside_images(path) or _has_case_folders(path)
 
 
 def _visible_dirs(folder: Path) -> list[Path]:
@@ -168,6 +172,22 @@ def _has_masks_beside_images(root: Path) -> bool:
         if any({"image", "mask"} <= found for found in roles.values()):
             return True
     return False
+
+
+def _has_case_folders(root: Path, sample: int = 20) -> bool:
+    """One folder per case (KiTS's ``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``, BraTS's modalities +
+    ``<case>_seg.nii.gz``): each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds
+    exactly one mask by name beside at most :data:`MAX_CASE_IMAGES` images. Class folders with masks beside their
+    images (BUSI, Herlev) hold many of each."""
+    folders = _visible_dirs(root)[:sample]
+    if len(folders) < MIN_CASE_FOLDERS:
+        return False
+    for folder in folders:
+        files = [p for p in itertools.islice(folder.iterdir(), 50) if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES]
+        masks = [p for p in files if _suffix_role(p) == "mask"]
+        if len(masks) != 1 or not 2 <= len(files) <= MAX_CASE_IMAGES + 1:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------- loading
