@@ -124,8 +124,8 @@ def expand_prediction_inputs(
         left = set(leave_out(files, folder)) if leave_out is not None else set()
         if left:
             logger.info(
-                "%s: %d mask/annotation file(s) beside their images are not predicted (e.g. %s); name a file to "
-                "predict it anyway",
+                "%s: %d file(s) are annotations or further channel files of the images beside them and are not "
+                "predicted on their own (e.g. %s); name a file to predict it anyway",
                 folder,
                 len(left),
                 sorted(left)[0].relative_to(folder),

@@ -133,9 +133,12 @@ class DomainVerdict:
 
 # --------------------------------------------------------------------------------------------- image facts
 def effective_channels(array: np.ndarray) -> int:
-    """Channels by content: a 3- or 4-channel image whose colour channels are equal counts as 1 (grey)."""
-    if array.shape[0] < 3:
-        return int(array.shape[0])
+    """Channels by content: a 3-channel image (or 4 with a constant alpha) whose colour channels are equal counts as
+    1 (grey), else 3 (colour); other counts (MR modalities stacked from separate files) count as they are."""
+    channels = int(array.shape[0])
+    alpha = channels == 4 and float(np.nanmax(array[3]) - np.nanmin(array[3])) == 0.0
+    if channels != 3 and not alpha:
+        return channels
     rgb = array[:3]
     span = float(np.nanmax(rgb) - np.nanmin(rgb)) if rgb.size else 0.0
     tolerance = max(span, 1.0) * GREY_TOLERANCE

@@ -44,6 +44,6 @@ def test_predicting_a_dataset_folder_predicts_its_images_only(
         predictions = Model.load(run).predict(data, out_dir=tmp_path / "out")
     assert sorted(Path(p.source).name for p in predictions) == [p.name for p in images]
     assert all(Path(p.source).parent.name == "images" for p in predictions)
-    assert f"{len(images)} mask/annotation file(s) beside their images are not predicted" in caplog.text
+    assert f"{len(images)} file(s) are annotations or further channel files" in caplog.text
     (named,) = Model.load(run).predict(data / "masks" / images[0].name, out_dir=tmp_path / "named")
     assert Path(named.source).parent.name == "masks"  # a file named explicitly is always predicted

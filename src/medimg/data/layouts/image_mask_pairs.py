@@ -355,7 +355,17 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     folder_roles: dict[Path, str | None] = {}
     roles = {path: file_role(root, path, folder_roles) for path in files}
     image_keys = {pairing_key(path) for path, r in roles.items() if r == "image"}
-    return [path for path, r in roles.items() if r != "image" and pairing_key(path) in image_keys]
+    in_folder: dict[Path, list[str]] = defaultdict(list)  # folders per case: KiTS, BraTS
+    for path, r in roles.items():
+        if r == "image":
+            in_folder[path.parent].append(pairing_key(path))
+
+    def annotates(path: Path) -> bool:
+        key, beside = pairing_key(path), in_folder.get(path.parent, [])
+        bare = _stem(path).lower() in MASK_NAMES  # KiTS's segmentation.nii.gz beside imaging.nii.gz
+        return key in image_keys or (bool(beside) and bare) or any(k.startswith(key + "_") for k in beside)
+
+    return [path for path, r in roles.items() if r != "image" and annotates(path)]
 
 
 def _split_of(root: Path, path: Path) -> str | None:
