@@ -85,3 +85,14 @@ def test_split_prefixed_image_and_mask_folders(tmp_path: Path) -> None:
         ("train", "train_images", "train_masks"),
         ("train", "train_images", "train_masks"),
     ]
+
+
+def test_brats_2023_names_with_hyphens(tmp_path: Path) -> None:
+    for i in range(3):
+        case = tmp_path / f"BraTS-GLI-0000{i}-000"
+        for modality in ("t1c", "t1n", "t2f", "t2w"):
+            _nifti(case / f"{case.name}-{modality}.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(case / f"{case.name}-seg.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 3 and not dataset.unlabelled
+    assert [p.name.split("-")[-1] for p in dataset.cases[0].channels] == ["t1n.nii.gz", "t2f.nii.gz", "t2w.nii.gz"]

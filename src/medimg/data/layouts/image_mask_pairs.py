@@ -363,7 +363,7 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     def annotates(path: Path) -> bool:
         key, beside = pairing_key(path), in_folder.get(path.parent, [])
         bare = _stem(path).lower() in MASK_NAMES  # KiTS's segmentation.nii.gz beside imaging.nii.gz
-        return key in image_keys or (bool(beside) and bare) or any(k.startswith(key + "_") for k in beside)
+        return key in image_keys or (bool(beside) and bare) or any(_extends(k, key) for k in beside)
 
     return [path for path, r in roles.items() if r != "image" and annotates(path)]
 
@@ -434,7 +434,7 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
         p
         for paths in images.values()
         for p in paths
-        if p.parent == mask.parent and p not in taken and (bare or pairing_key(p).startswith(key + "_"))
+        if p.parent == mask.parent and p not in taken and (bare or _extends(pairing_key(p), key))
     )
     if len(beside) > 1 and bare:
         raise DatasetError(
@@ -443,6 +443,11 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
             "leave the others out with --exclude"
         )
     return beside
+
+
+def _extends(name: str, key: str) -> bool:
+    """``name`` is ``key`` plus a separator and more (BraTS 2021's ``<case>_flair``, 2023's ``<case>-t1c``)."""
+    return len(name) > len(key) + 1 and name.startswith(key) and name[len(key)] in "-_. "
 
 
 def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
