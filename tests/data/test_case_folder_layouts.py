@@ -96,3 +96,19 @@ def test_brats_2023_names_with_hyphens(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 3 and not dataset.unlabelled
     assert [p.name.split("-")[-1] for p in dataset.cases[0].channels] == ["t1n.nii.gz", "t2f.nii.gz", "t2w.nii.gz"]
+
+
+def test_acdc_patient_folders_inside_split_folders(tmp_path: Path) -> None:
+    """ACDC: ``training/patient001/patient001_frame01.nii.gz`` + ``_gt``, two frames per patient, beside a 4D cine
+    file without a mask."""
+    for split, patients in (("training", range(1, 4)), ("testing", range(101, 103))):
+        for i in patients:
+            folder = tmp_path / split / f"patient{i:03d}"
+            _nifti(folder / f"patient{i:03d}_4d.nii.gz", np.random.rand(6, 6, 6, 3).astype(np.float32))
+            for frame in (1, 12):
+                _nifti(folder / f"patient{i:03d}_frame{frame:02d}.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+                _nifti(folder / f"patient{i:03d}_frame{frame:02d}_gt.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path)  # segmentation by itself, not one class per patient
+    assert dataset.task == "segment" and len(dataset.cases) == 10
+    assert dataset.split_counts() == {"train": 6, "test": 4}
+    assert sorted(Path(p).name for p in dataset.unlabelled)[0] == "patient001_4d.nii.gz"

@@ -37,7 +37,7 @@ Detection (:func:`detect`, names only) claims a folder with a mask-role folder t
 :data:`DETECT_MAX_DEPTH` levels (``images/`` + ``masks/``, ``imagesTr/`` + ``labelsTr/``,
 ``DRIVE/training/1st_manual``; not Pascal VOC's ``Annotations/*.xml``); a folder with mask-suffixed files
 beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); folders
-per case, each holding one mask beside its image(s) (KiTS, BraTS); and a CSV whose header has ``image`` and
+per case, each holding a mask or two beside a few images (KiTS, BraTS, ACDC); and a CSV whose header has ``image`` and
 ``mask``. Masks inside class folders (Herlev's ``<class>/*-d.bmp``) are not claimed: such a folder reads as
 class folders unless ``task="segment"`` is asked for.
 """
@@ -110,9 +110,10 @@ EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
 MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")[-_. ]+(?=[a-z0-9])")
-#: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images
+#: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images and masks
 MIN_CASE_FOLDERS = 3
 MAX_CASE_IMAGES = 8
+MAX_CASE_MASKS = 4
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -176,18 +177,25 @@ def _has_masks_beside_images(root: Path) -> bool:
 
 def _has_case_folders(root: Path, sample: int = 20) -> bool:
     """One folder per case (KiTS's ``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``, BraTS's modalities +
-    ``<case>_seg.nii.gz``): each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds
-    exactly one mask by name beside at most :data:`MAX_CASE_IMAGES` images. Class folders with masks beside their
-    images (BUSI, Herlev) hold many of each."""
-    folders = _visible_dirs(root)[:sample]
-    if len(folders) < MIN_CASE_FOLDERS:
+    ``<case>_seg.nii.gz``, ACDC's ``patient001/patient001_frame01.nii.gz`` + ``_gt``), directly in ``root`` or in
+    its split folders: each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds at most
+    :data:`MAX_CASE_IMAGES` images and a mask or two by name, one of them named for an image beside it. Class
+    folders with masks beside their images (BUSI, Herlev) hold many of each."""
+    splits = [d for d in _visible_dirs(root) if normalise_split(d.name) is not None]
+    folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
+    return len(folders) >= MIN_CASE_FOLDERS and all(_is_case_folder(folder) for folder in folders)
+
+
+def _is_case_folder(folder: Path) -> bool:
+    files = [p for p in itertools.islice(folder.iterdir(), 50) if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES]
+    masks = [p for p in files if _suffix_role(p) == "mask"]
+    keys = [pairing_key(p) for p in files if p not in masks]
+    if not 1 <= len(masks) <= MAX_CASE_MASKS or not 1 <= len(keys) <= MAX_CASE_IMAGES:
         return False
-    for folder in folders:
-        files = [p for p in itertools.islice(folder.iterdir(), 50) if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES]
-        masks = [p for p in files if _suffix_role(p) == "mask"]
-        if len(masks) != 1 or not 2 <= len(files) <= MAX_CASE_IMAGES + 1:
-            return False
-    return True
+    named = (pairing_key(m) for m in masks)
+    return any(_stem(m).lower() in MASK_NAMES for m in masks) or any(
+        key == k or _extends(k, key) for key in named for k in keys
+    )
 
 
 # --------------------------------------------------------------------------------------------- loading
