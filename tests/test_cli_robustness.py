@@ -98,3 +98,17 @@ def test_predict_skips_a_corrupt_file_and_says_so(phantom_dir: Path, tmp_path: P
     assert len(predictions) == 40
     assert "broken.png" in result.stderr and "notes.png" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fit_without_task_trains_what_the_data_holds(tmp_path: Path) -> None:
+    """Image/mask pairs give a segmentation run without --task (it says so); class folders stay classification."""
+    from tests.tasks.segment.synthetic import write_2d_pairs
+
+    data = write_2d_pairs(tmp_path / "discs", n=12, size=32)
+    fields = ("epochs=2", "iterations_per_epoch=3", "channels=[8,16,32]", "tta=false")
+    tiny = [arg for field in fields for arg in ("--set", field)]
+    result = medimg("fit", str(data), "--run-dir", str(tmp_path / "run"), "--no-progress", *tiny, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "task: segment (image/mask pairs" in result.stderr + result.stdout
+    assert json.loads((tmp_path / "run" / "metadata.json").read_text())["task"] == "segment"
+    assert "dice_mean" in result.stdout

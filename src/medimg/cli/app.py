@@ -145,7 +145,7 @@ def plan(
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
-    task: Annotated[str, typer.Option(help="classify or segment")] = "classify",
+    task: Annotated[str, typer.Option(help="classify, segment or detect; auto: what the data holds")] = "auto",
 ) -> None:
     """Fingerprint the training split and print the plan the planner chooses (and why), as `fit` would."""
     from medimg.config import FitOptions, check_overrides, parse_assignments, read_config_file
@@ -153,7 +153,7 @@ def plan(
     from medimg.fileio import atomic_write_json
     from medimg.tasks.registry import get_task
 
-    chosen_task = get_task(task)
+    chosen_task = get_task(_data_task(task, data))
     overrides = parse_assignments(set_)
     check_overrides(chosen_task.plan_type, overrides)
     options = {"include": include, "exclude": exclude, "window": _window(window)}
@@ -183,7 +183,10 @@ def fit(
             help="network (see `medimg networks`), a classical model (random-forest, svm, ...) or auto",
         ),
     ] = "auto",
-    task: Annotated[str, typer.Option(help="classify or segment (see medimg.tasks.registry)")] = "classify",
+    task: Annotated[
+        str,
+        typer.Option(help="classify, segment, detect or generate (medimg.tasks.registry); auto: what the data holds"),
+    ] = "auto",
     features: Annotated[
         str | None, typer.Option(help="features for classical models: handcrafted, radiomics, embeddings:RUN")
     ] = None,
@@ -261,6 +264,7 @@ def fit(
     ):
         if value is not None:
             overrides[key] = value
+    task = _data_task(task, data)
     model = Model(network, task=task, **parse_assignments(set_))  # --set values are checked on their own first
     check = None
     if task == "classify" and not resume:
@@ -298,6 +302,22 @@ def fit(
     _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
     _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
+
+
+def _data_task(task: str, data: Path) -> str:
+    """``task``, or for ``auto`` the task the data holds by its layout (:func:`medimg.data.layouts.data_task`),
+    said on stderr when it is not classification; classification when the path reads as nothing (fit says why)."""
+    if task != "auto":
+        return task
+    from medimg.data.layouts import data_task
+
+    path = Path(data).expanduser()
+    if not path.exists():
+        return "classify"
+    found, layout = data_task(path)
+    if found != "classify" and layout is not None:
+        _echo(f"task: {found} ({layout.description} in {data}; --task chooses another)")
+    return found
 
 
 #: fit runs the dataset check first on classification data up to this many images (it reads every image once)

@@ -153,6 +153,16 @@ def detect_layout(path: Path) -> Layout | None:
     return next((layout for layout in LAYOUTS if not layout.derived and layout.detect(path)), None)
 
 
+def data_task(path: Path) -> tuple[TaskName, Layout | None]:
+    """The task ``path``'s data serves by itself, and the layout that says so: the first layout detecting it
+    (image/mask pairs: segmentation; VOC, COCO, CSV boxes: detection), else classification; class folders that
+    keep masks beside their images (``<class>/images`` + ``<class>/masks``) are classes."""
+    detected = detect_layout(path)
+    if detected is None or (detected.task == "segment" and class_folders.masks_inside_classes(path)):
+        return "classify", detected
+    return detected.task, detected
+
+
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     """The layout that reads ``path`` for ``task`` (see the module docstring for the rules).
 
