@@ -49,6 +49,28 @@ def test_store_keeps_in_memory_then_maps_from_disk(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".prepared-*"))  # the temporary folder goes with the store
 
 
+def test_a_folder_left_by_a_killed_run_is_deleted_by_the_next_store(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    owners = {"killed": f"{host} {ended.stdout.strip()}", "running": f"{host} {os.getpid()}", "other": "elsewhere 1"}
+    for name, owner in owners.items():
+        folder = tmp_path / f".prepared-{name}"
+        folder.mkdir()
+        (folder / "0.npy").write_bytes(b"x" * 1000)
+        (folder / "owner").write_text(owner)
+    (tmp_path / ".prepared-old").mkdir()  # no owner: left alone
+    store = CaseStore(tmp_path, budget=0)
+    store.keep(np.zeros(10, np.float32))
+    left = sorted(p.name for p in tmp_path.glob(".prepared-*"))
+    assert ".prepared-killed" not in left
+    assert {".prepared-running", ".prepared-other", ".prepared-old"} <= set(left) and len(left) == 4  # + its own
+
+
 def test_budget_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(MEMORY_ENV, "1.5")
     assert case_memory_budget() == int(1.5 * 2**20)

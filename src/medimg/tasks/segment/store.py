@@ -3,12 +3,16 @@ files mapped into memory (nnU-Net's preprocessed folder), so a set of large CT o
 memory: the operating system pages the patches in and drops them again.
 
 The budget (:func:`~medimg.data.memory.case_memory_budget`) applies separately to the cases as read (kept between
-planning and training) and to the prepared ones.
+planning and training) and to the prepared ones. A folder left by a killed run is deleted by the next store made in
+the same run folder on the same machine (:func:`remove_stale_folders`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +26,38 @@ from medimg.errors import RunFolderError
 logger = logging.getLogger(__name__)
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+#: in each store's folder: ``<host> <pid>`` of the process that made it
+OWNER_FILE = "owner"
+
+
+def remove_stale_folders(parent: Path) -> list[Path]:
+    """Delete the ``.prepared-*`` folders under ``parent`` whose process ended without deleting them (a run
+    killed by the OS or a power cut): made on this host by a process that no longer runs. Folders of other hosts
+    (a shared file system) and without an owner are left. Returns the folders deleted."""
+    removed = []
+    for folder in sorted(parent.glob(".prepared-*")):
+        try:
+            host, pid = (folder / OWNER_FILE).read_text().split()
+        except (OSError, ValueError):
+            continue
+        if host != socket.gethostname() or _running(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+        logger.info("deleted %s, left by a run that ended without cleaning up (process %s)", folder, pid)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class CaseStore:
@@ -49,7 +85,9 @@ class CaseStore:
         if self._folder is None:
             if self.parent is not None:
                 self.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale_folders(self.parent)
             self._folder = tempfile.TemporaryDirectory(prefix=".prepared-", dir=self.parent, ignore_cleanup_errors=True)
+            (Path(self._folder.name) / OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
             logger.info(
                 "cases beyond %.0f MB are kept on disk (%s) and memory-mapped; set %s to change the budget",
                 self.budget / 2**20,
