@@ -73,7 +73,8 @@ def test_time_budget_is_split_among_networks_of_enough_epochs(phantom_dir: Path,
     }
     shared = Model("simple-cnn").fit(ds, run_dir=tmp_path / "shared", ensemble_min_epochs=2, **common)
     training = shared.metadata_["training"]
-    assert training["ensemble"]["members"] == 3, training
+    # how many share it follows the first epoch's wall time (3 on an idle machine; a loaded one leaves room for 2)
+    assert training["ensemble"]["members"] >= 2, training
     assert training["train_time_s"] <= 8 * 1.5
     alone = Model("simple-cnn").fit(ds, run_dir=tmp_path / "alone", ensemble_min_epochs=None, **common)
     assert alone.metadata_["training"]["ensemble"]["members"] == 1
