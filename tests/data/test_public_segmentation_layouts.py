@@ -58,3 +58,23 @@ def test_montgomery_left_and_right_lung_masks_are_one_ground_truth(tmp_path: Pat
     case = dataset.cases[0]
     assert case.mask.parent.name == "leftMask" and [p.parent.name for p in case.extra_masks] == ["rightMask"]
     assert (dataset.read(case).mask[0] > 0).sum() == 10 * 5 + 10 * 6
+
+
+def test_palette_masks_give_their_indices_as_classes(tmp_path: Path) -> None:
+    """Masks saved as colour palette PNGs (Pascal VOC's SegmentationClass, annotation tools' exports): the index is
+    the class; before, the palette colours made them "colour-coded masks" without a table."""
+    from medimg.io import read_image, read_mask
+
+    labels = np.zeros((16, 16), np.uint8)
+    labels[2:6, 2:6], labels[9:14, 9:14] = 1, 2
+    for i in range(3):
+        _png(tmp_path / "images" / f"c{i}.png")
+        mask = Image.fromarray(labels, mode="P")
+        mask.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * (253 * 3))
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        mask.save(tmp_path / "masks" / f"c{i}.png")
+    path = tmp_path / "masks" / "c0.png"
+    assert read_image(path).array.shape == (3, 16, 16)  # as a picture: the colours
+    assert np.array_equal(read_mask(path).array[0], labels)  # as a mask: the classes
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert np.array_equal(dataset.read(dataset.cases[0]).mask[0], labels)

@@ -448,7 +448,7 @@ class SegmentationDataset:
         if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
-        mask = read_case_mask(case)
+        mask = read_case_mask(case, palette_indices=self.colour_table is None)  # a colour table maps colours
         if mask is not None and case.mask is not None:
             _check_same_shape(case, image, mask, case.mask, "mask")
         roi = None
@@ -459,21 +459,23 @@ class SegmentationDataset:
         return SegSample(image=image, mask=mask, roi=roi)
 
 
-def read_case_mask(case: SegCase) -> np.ndarray | None:
-    """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it), with its :attr:`SegCase.extra_masks`
-    merged in (the larger value where they overlap: the union of binary masks); ``None`` without a mask.
+def read_case_mask(case: SegCase, *, palette_indices: bool = True) -> np.ndarray | None:
+    """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it; a colour palette PNG as its indices unless
+    ``palette_indices`` is false, see :func:`medimg.io.read_mask`), with its :attr:`SegCase.extra_masks` merged in
+    (the larger value where they overlap: the union of binary masks); ``None`` without a mask.
 
     Raises:
         ImageReadError: a mask file is unreadable.
         DatasetError: an extra mask does not have the first one's size.
     """
-    from medimg.io import read_image
+    from medimg.io import read_image, read_mask
 
     if case.mask is None:
         return None
-    mask = read_image(case.mask).array
+    read = read_mask if palette_indices else read_image
+    mask = read(case.mask).array
     for extra in case.extra_masks:
-        other = read_image(extra).array
+        other = read(extra).array
         if other.shape != mask.shape:
             raise DatasetError(
                 f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "

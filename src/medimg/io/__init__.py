@@ -16,7 +16,7 @@ from medimg.io.dicom import read_dicom, read_dicom_series
 from medimg.io.formats import IMAGE_SUFFIXES, detect_format, is_image_file
 from medimg.io.image import ImageData
 from medimg.io.nifti import read_nifti, write_nifti
-from medimg.io.read import read_image
+from medimg.io.read import read_image, read_mask
 from medimg.io.windowing import WINDOW_PRESETS, apply_window, resolve_window
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "read_dicom",
     "read_dicom_series",
     "read_image",
+    "read_mask",
     "read_nifti",
     "resolve_window",
     "write_nifti",

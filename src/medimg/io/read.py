@@ -162,3 +162,27 @@ def read_image(
             "Replace them (e.g. with 0 or the background value) and save the image again",
         )
     return apply_input_intensity(image, window, dicom_display=dicom_display)
+
+
+def read_mask(path: str | os.PathLike[str]) -> ImageData:
+    """A label map (segmentation mask), read as :func:`read_image` reads it except that a colour palette image
+    gives its palette *indices*, the class labels (Pascal VOC's convention, and that of annotation tools exporting
+    "SegmentationClass" PNGs), not the colours the palette paints them with. A grey palette keeps its grey levels.
+
+    Raises:
+        ImageReadError: as :func:`read_image`.
+    """
+    from dataclasses import replace
+
+    image = read_image(path)
+    if not image.meta.get("palette") or image.channels != 3:
+        return image
+    from PIL import Image
+
+    try:
+        with Image.open(path) as picture:
+            indices = np.asarray(picture)
+    except OSError as error:  # read a moment ago: a file changed under us
+        raise ImageReadError(path, f"the palette indices cannot be read ({error})") from error
+    indices = indices[..., 0] if indices.ndim == 3 else indices
+    return replace(image, array=indices[None].astype(np.float32), meta={**image.meta, "palette_indices": True})

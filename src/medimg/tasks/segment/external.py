@@ -95,11 +95,11 @@ def survey_masks(mask_files: Sequence[Path], *, workers: int = 4) -> MaskSurvey:
     """Read every mask file (threads) and collect its values; unreadable files are left out (reading the cases
     reports them)."""
     from medimg.errors import ImageReadError
-    from medimg.io import read_image
+    from medimg.io import read_mask
 
     def read(path: Path) -> np.ndarray | None:
         try:
-            return read_image(path).array
+            return read_mask(path).array
         except ImageReadError:
             return None
 
