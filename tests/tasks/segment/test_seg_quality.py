@@ -72,3 +72,17 @@ def test_a_class_no_mask_holds_is_a_warning(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(root)])
     assert "classes   class_1 in 2 case(s), class_2 in 0 case(s), class_3 in 1 case(s)" in result.output
     assert "warning: class(es) class_2 appear in no mask" in result.output
+
+
+def test_colour_masks_without_a_table_fail_the_check(tmp_path: Path) -> None:
+    """fit cannot turn RGB colour masks into classes without a colour table: the check says so and exits 1 (it said
+    OK before)."""
+    root = _pairs(tmp_path / "set")
+    colour = np.zeros((16, 16, 3), np.uint8)
+    colour[2:6, 2:6] = (255, 0, 0)
+    colour[9:13, 9:13] = (0, 0, 255)
+    for mask in sorted(root.rglob("masks/*.png")):
+        _save(mask, colour)
+    result = CliRunner().invoke(app, ["check", str(root)])
+    assert result.exit_code == 1, result.output
+    assert "not readable as classes" in result.output and "pass a colour table" in result.output

@@ -27,6 +27,10 @@ from medimg.tasks.segment.labels import (
     mask_values,
 )
 
+#: the encoding phrases of masks fit cannot turn into classes (colour masks without a table, no readable mask)
+NOT_CLASSES = "not readable as classes"
+NO_MASK = "no mask could be read"
+UNDECODABLE = (NOT_CLASSES, NO_MASK)
 #: more distinct mask values than this: not a label map (a photograph or a soft mask), reported as such
 MAX_MASK_VALUES = 1024
 
@@ -55,7 +59,11 @@ class SegCheckReport:
         """True when nothing would silently harm training or evaluation (empty masks are only a warning: a case
         without the structure is legitimate, e.g. a healthy scan)."""
         return not (
-            self.unreadable or self.size_mismatches or self.cross_split_duplicates or self.dataset["unpaired_masks"]
+            self.unreadable
+            or self.size_mismatches
+            or self.cross_split_duplicates
+            or self.dataset["unpaired_masks"]
+            or self.encoding in UNDECODABLE
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,11 +199,11 @@ def _classes(
     from medimg.tasks.segment.external import describe_encoding
 
     if not values and not colour_masks:
-        return "no mask could be read", [], {}, []
+        return NO_MASK, [], {}, []
     try:
         encoding = determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=colour_masks > 0)
     except DatasetError as error:
-        return "not readable as classes", [], {}, [str(error)]
+        return NOT_CLASSES, [], {}, [str(error)]
     names = class_names_for(encoding, read_label_map(dataset.root))
     per_class: dict[str, int] = dict.fromkeys(names[1:], 0)
     for distinct in distinct_per_case:
