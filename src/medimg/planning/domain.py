@@ -496,7 +496,7 @@ class InputReader:
         series = self.series.get(str(path))
         image = read_series(series, **options) if series is not None else read_image(path, **options)
         files = self._channel_files(Path(path)) if series is None and image.channels == 1 else []
-        if len(files) > 1:  # nnU-Net's <case>_0000 with its further channel files
+        if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
             image = stack_channels([image, *(read_image(file, **options) for file in files[1:])])
         image.source = str(path)
         self.check(image)
@@ -504,8 +504,8 @@ class InputReader:
 
     def not_inputs(self, files: Sequence[Path], folder: Path) -> list[Path]:
         """The files found in ``folder`` that are no input of their own: the annotations beside the images
-        (:func:`medimg.data.layouts.image_mask_pairs.annotation_files`) and, for a multi-channel model, the further
-        channel files of a ``<case>_0000`` among them (read with it)."""
+        (:func:`medimg.data.layouts.image_mask_pairs.annotation_files`) and, for a model trained on cases of several
+        channel files, the further channel files of a first one among them (read with it)."""
         from medimg.data.layouts.image_mask_pairs import annotation_files
 
         left = annotation_files(files, folder)
