@@ -118,8 +118,9 @@ def determine_label_encoding(
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
     threshold = (values[0] + values[-1]) / 2
     note = (
-        f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}; JPEG-compressed?): "
-        f"thresholded at {threshold:g} into background/foreground; store masks as PNG to avoid this"
+        f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}: JPEG-compressed, or resampled "
+        f"with interpolation?): thresholded at {threshold:g} into background/foreground; store masks as PNG or "
+        "integer NIfTI, resampled with nearest-neighbour, to avoid this"
     )
     logger.warning(note)
     return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
