@@ -154,6 +154,23 @@ def segmentation_image(dataset: SegmentationDataset, item: str) -> Path:
     return Path(item) if Path(item).is_absolute() else (root if root.is_dir() else root.parent) / item
 
 
-def unlabelled_segcase(dataset: SegmentationDataset, item: str) -> SegCase:
-    """A pool item as a :class:`SegCase` without a mask (read with ``dataset.read``)."""
-    return SegCase(case_id=str(item), image=segmentation_image(dataset, item), mask=None)
+def unlabelled_segcases(dataset: SegmentationDataset) -> list[SegCase]:
+    """The pool items (``dataset.unlabelled``) as :class:`SegCase` without a mask (read with ``dataset.read``).
+    When the labelled cases take their channels from several files (nnU-Net's ``_0000``, ``_0001``; BraTS's
+    modalities), a pool item named like a first channel file carries the others, which are no items of their own
+    (:mod:`medimg.io.channels`)."""
+    from medimg.io.channels import channel_suffixes, files_with_suffixes
+
+    suffixes = next((channel_suffixes([c.image, *c.channels]) for c in dataset.cases if c.channels), None)
+    images = [segmentation_image(dataset, item) for item in dataset.unlabelled]
+    channels_of: dict[Path, tuple[Path, ...]] = {}
+    for image in images if suffixes else []:
+        files = files_with_suffixes(image, suffixes or [])
+        if files:
+            channels_of[image] = tuple(files[1:])
+    further = {path for paths in channels_of.values() for path in paths}
+    return [
+        SegCase(case_id=str(item), image=image, mask=None, channels=channels_of.get(image, ()))
+        for item, image in zip(dataset.unlabelled, images, strict=True)
+        if image not in further
+    ]

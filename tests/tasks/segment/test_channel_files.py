@@ -111,3 +111,17 @@ def test_an_input_named_like_the_first_channel_is_read_with_the_others(tmp_path:
     assert reader.read(case / f"{case.name}_t1.nii.gz").array.shape == (1, 5, 6, 7)  # not the first channel
     (case / f"{case.name}_t2.nii.gz").unlink()
     assert reader.read(case / f"{case.name}_flair.nii.gz").array.shape == (1, 5, 6, 7)  # a sibling is missing
+
+
+def test_a_pool_of_channel_files_is_one_image_per_case(tmp_path: Path) -> None:
+    """``--unlabelled imagesTs/`` of such a set: each case's channel files are one pool image of two channels."""
+    root = _nnunet_set(tmp_path / "set", train=10, test=3)
+    model = Model("unet", task="segment", **TINY).fit(
+        root,
+        run_dir=tmp_path / "run",
+        unlabelled=root / "imagesTs",
+        semi_supervised={"warmup_epochs": 0},
+        progress=False,
+        tensorboard=False,
+    )
+    assert model.metadata_["training"]["semi_supervised"]["unlabelled_images"] == 3
