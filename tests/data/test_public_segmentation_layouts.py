@@ -78,3 +78,38 @@ def test_palette_masks_give_their_indices_as_classes(tmp_path: Path) -> None:
     assert np.array_equal(read_mask(path).array[0], labels)  # as a mask: the classes
     dataset = Dataset.load(tmp_path, task="segment")
     assert np.array_equal(dataset.read(dataset.cases[0]).mask[0], labels)
+
+
+def _vessels(path: Path, rows: slice) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = np.zeros((16, 16), np.uint8)
+    array[rows, 2:14] = 255
+    Image.fromarray(array).save(path)
+
+
+def test_retinal_vessel_sets_pair_with_their_reference_observer(tmp_path: Path) -> None:
+    """CHASE_DB1 (``Image_01L.jpg`` + ``_1stHO.png``, a second observer's ``_2ndHO.png`` beside), HRF
+    (``images/`` + ``manual1/`` + the field of view in ``mask/``) and STARE (``.ppm`` files, ``labels-ah/im0001.ah.ppm``
+    and the second observer's ``labels-vk/im0001.vk.ppm``, which overlaps it: not merged)."""
+    for i in (1, 2, 3):
+        _png(tmp_path / "chase" / f"Image_0{i}L.jpg")
+        _vessels(tmp_path / "chase" / f"Image_0{i}L_1stHO.png", slice(3, 5))
+        _vessels(tmp_path / "chase" / f"Image_0{i}L_2ndHO.png", slice(3, 6))
+        _png(tmp_path / "hrf" / "images" / f"0{i}_dr.jpg")
+        _vessels(tmp_path / "hrf" / "manual1" / f"0{i}_dr.tif", slice(3, 5))
+        _vessels(tmp_path / "hrf" / "mask" / f"0{i}_dr_mask.tif", slice(0, 16))
+        (tmp_path / "stare" / "stare-images").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / "stare" / "stare-images" / f"im000{i}.ppm")
+        _vessels(tmp_path / "stare" / "labels-ah" / f"im000{i}.ah.png", slice(3, 5))
+        _vessels(tmp_path / "stare" / "labels-vk" / f"im000{i}.vk.png", slice(3, 6))
+    chase = Dataset.load(tmp_path / "chase")
+    assert chase.task == "segment" and chase.cases[0].mask.name == "Image_01L_1stHO.png"
+    assert not chase.unlabelled and not chase.unpaired  # the 2ndHO files are neither images nor masks
+    hrf = Dataset.load(tmp_path / "hrf")
+    case = hrf.cases[0]
+    assert (case.mask.parent.name, case.roi.parent.name if case.roi else None) == ("manual1", "mask")
+    stare = Dataset.load(tmp_path / "stare")
+    case = stare.cases[0]
+    assert case.image.suffix == ".ppm" and case.mask.parent.name == "labels-ah"
+    assert [p.parent.name for p in case.extra_masks] == ["labels-vk"]
+    assert (stare.read(case).mask[0] > 0).sum() == 2 * 12  # the reference alone, not the union with labels-vk

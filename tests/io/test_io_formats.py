@@ -39,6 +39,10 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".mhd",
         ".nrrd",
         ".nhdr",
+        ".pgm",
+        ".ppm",
+        ".pbm",
+        ".pnm",
     }
 
 
@@ -48,6 +52,7 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
     ("bmp", "BMP", ".bmp"),
     ("tiff", "TIFF", ".tif"),
     ("gif", "GIF", ".gif"),
+    ("pnm", "PPM", ".ppm"),
 ])  # fmt: skip
 def test_detect_raster_formats_from_content(tmp_path: Path, fmt: str, pil_format: str, suffix: str) -> None:
     img = Image.fromarray(np.full((4, 5, 3), 100, dtype=np.uint8))

@@ -254,3 +254,17 @@ def test_our_limit_replaces_pillows_global_one(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone would refuse this image
     assert read_image(tmp_path / "p.png").array.shape == (1, 100, 100)
     assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_netpbm_images_are_read(tmp_path: Path) -> None:
+    """PGM/PPM (MIAS mammograms, STARE fundus images): read by content like any raster, found in folders."""
+    from medimg.io.formats import detect_format, is_image_file
+
+    grey = (np.arange(20 * 24) % 251).astype(np.uint8).reshape(20, 24)
+    Image.fromarray(grey).save(tmp_path / "mdb001.pgm")
+    Image.fromarray(np.stack([grey] * 3, axis=-1)).save(tmp_path / "im0001.ppm")
+    for name, channels in (("mdb001.pgm", 1), ("im0001.ppm", 3)):
+        path = tmp_path / name
+        assert is_image_file(path) and detect_format(path) == "pnm"
+        image = read_image(path)
+        assert image.array.shape == (channels, 20, 24) and np.array_equal(image.array[0], grey)

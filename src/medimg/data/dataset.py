@@ -473,16 +473,46 @@ def read_case_mask(case: SegCase, *, palette_indices: bool = True) -> np.ndarray
     if case.mask is None:
         return None
     read = read_mask if palette_indices else read_image
-    mask = read(case.mask).array
+    first = read(case.mask).array
+    mask = first
     for extra in case.extra_masks:
         other = read(extra).array
-        if other.shape != mask.shape:
+        if other.shape != first.shape:
             raise DatasetError(
                 f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "
-                f"{tuple(mask.shape)}: every mask of one image must have its size (re-export it, or remove it)"
+                f"{tuple(first.shape)}: every mask of one image must have its size (re-export it, or remove it)"
             )
+        if _same_structure(first, other):  # a second observer's annotation: the first one is the reference
+            _note_second_observer(extra, case.mask)
+            continue
         mask = np.maximum(mask, other)
     return mask
+
+
+#: two masks of one image whose foregrounds overlap by more than this share of the smaller one annotate the same
+#: structure (two observers); less: different parts of one ground truth (two lesions, two lungs), merged
+SAME_STRUCTURE_OVERLAP = 0.5
+_noted_observer_folders: set[Path] = set()
+
+
+def _same_structure(first: np.ndarray, other: np.ndarray) -> bool:
+    a, b = first.max(axis=0) > 0, other.max(axis=0) > 0
+    smaller = min(int(a.sum()), int(b.sum()))
+    return smaller > 0 and int((a & b).sum()) > SAME_STRUCTURE_OVERLAP * smaller
+
+
+def _note_second_observer(extra: Path, reference: Path) -> None:
+    if extra.parent in _noted_observer_folders:
+        return
+    _noted_observer_folders.add(extra.parent)
+    logger.warning(
+        "%s overlaps %s mostly: read as a second observer's annotation of the same structure, not used (the first, "
+        "%s, is the reference); the other masks in %s are read the same way",
+        extra,
+        reference,
+        reference.parent,
+        extra.parent,
+    )
 
 
 def _check_same_shape(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> None:

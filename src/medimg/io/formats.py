@@ -18,6 +18,7 @@ Formats and their signatures:
 ``bmp``    ``b"BM"`` followed by a plausible BITMAPINFO header size
 ``tiff``   ``II*\\0`` / ``MM\\0*`` (classic) or ``II+\\0`` / ``MM\\0+`` (BigTIFF)
 ``gif``    ``GIF87a`` / ``GIF89a``
+``pnm``    Netpbm ``P1``..``P6`` and whitespace (PGM/PPM: MIAS mammograms, STARE fundus images)
 =========  ==========================================================================================
 """
 
@@ -48,7 +49,7 @@ def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str])
 
 
 #: Every format :func:`detect_format` can return.
-FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "metaimage", "nrrd")
+FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "metaimage", "nrrd")
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
@@ -69,6 +70,7 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(
         ".mhd",
     }
     | {".nrrd", ".nhdr"}
+    | {".pgm", ".ppm", ".pbm", ".pnm"}
 )
 
 # The format each suffix announces; only used as a tie-breaker between content matches.
@@ -89,6 +91,10 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".mhd": "metaimage",
     ".nrrd": "nrrd",
     ".nhdr": "nrrd",
+    ".pgm": "pnm",
+    ".ppm": "pnm",
+    ".pbm": "pnm",
+    ".pnm": "pnm",
 }
 
 _HEAD_BYTES = 1024
@@ -233,6 +239,8 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("tiff")
     if head[:6] in (b"GIF87a", b"GIF89a"):
         found.append("gif")
+    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
+        found.append("pnm")
     if _is_metaimage_header(head):
         found.append("metaimage")
     if head.startswith(b"NRRD000"):
@@ -342,8 +350,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise ImageReadError(
             p,
             f"unrecognised image format{hint}: the content is none of DICOM, NIfTI, PNG, JPEG, BMP, TIFF, "
-            f"GIF, MetaImage, NRRD (it starts with {_describe_head(head)}). The file may be corrupt, truncated at the "
-            "start, or another format; open it in an image viewer or re-export it as PNG, TIFF, DICOM or NIfTI.",
+            f"GIF, Netpbm, MetaImage, NRRD (it starts with {_describe_head(head)}). The file may be corrupt, "
+            "truncated at the start, or another format; open it in an image viewer or re-export it as PNG, TIFF, "
+            "DICOM or NIfTI.",
         )
     expected = _SUFFIX_FORMAT.get(suffix)
     fmt = expected if expected in matches else matches[0]

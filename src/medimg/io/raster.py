@@ -49,7 +49,7 @@ DEFAULT_MAX_PIXELS: int = 20_000 * 20_000
 # this lock so that ``max_pixels`` is the single limit, then restore it.
 _PIL_LIMIT_LOCK = threading.Lock()
 
-_RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff")
+_RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff", "pnm")
 
 # TIFF axes (tifffile codes) that are stacked into the depth dimension and into channels.
 _DEPTH_AXES = set("ZIQTRPEHALVMO")

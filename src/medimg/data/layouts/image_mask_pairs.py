@@ -7,12 +7,13 @@ what it holds, else by the file name's suffix:
 role                folder names (case-insensitive)                        / file-name suffixes
 ==================  ===========================================================================================
 image               ``images``, ``image``, ``imgs``, ``img``, ``imagesTr``  / anything else (the default)
-mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``*groundtruth*``,
-                    ``annotations``, ``segmentations``, ``*mask`` (``leftMask``)  / ``_mask``, ``_seg``,
-                    ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev); ``mask_001``
+mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``manual1`` (HRF),
+                    ``*groundtruth*``, ``annotations``, ``segmentations``, ``*mask`` (``leftMask``)  / ``_mask``,
+                    ``_seg``, ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev), ``_1stHO`` (CHASE_DB1);
+                    ``mask_001``
 region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
                     (the DRIVE convention: ``mask/`` beside ``1st_manual/`` is the field of view)  / ``_fov``, ``_roi``
-ignored             ``2nd_manual`` (a second observer's annotation, not the reference)
+ignored             ``2nd_manual`` (a second observer's annotation, not the reference)  / ``_2ndHO``
 ==================  ===========================================================================================
 
 Files pair up by their *key*: the name without suffix, lower-case, with role and split words stripped from the
@@ -29,7 +30,9 @@ a key, the one whose path shares the most folders with the mask wins. A split co
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
 masks without an image are reported (an error with ``strict=True``). Further masks of an image already paired
 (BUSI's ``<image>_mask_1.png``; Montgomery's ``leftMask/`` + ``rightMask/``) are merged into its first mask on read
-(:attr:`SegCase.extra_masks`).
+(:attr:`SegCase.extra_masks`), unless one mostly covers the other: then it is another observer's annotation of the
+same structure (STARE's ``labels-ah/`` + ``labels-vk/``) and the first is the reference
+(:func:`medimg.data.dataset.read_case_mask`).
 
 A CSV manifest has the header ``image,mask[,roi,patient_id,split]`` with paths relative to the CSV's folder.
 
@@ -77,6 +80,7 @@ LABEL_DIRS = {
     "groundtruth",
     "1st_manual",
     "manual",
+    "manual1",
     "annotations",
     "segmentations",
     "segmentation",
@@ -85,13 +89,16 @@ LABEL_DIRS = {
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 IGNORED_DIRS = {"2nd_manual"}
-LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1")
+LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1", "1stho")
+#: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
+IGNORED_SUFFIXES = ("2ndho",)
 ROI_SUFFIXES = ("fov", "roi")
 MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth"}
 """Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``)."""
 _STRIP_WORDS = {
     *LABEL_SUFFIXES,
     *ROI_SUFFIXES,
+    *IGNORED_SUFFIXES,
     "masks",
     "manual",
     "training",
@@ -110,6 +117,8 @@ EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
 MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")[-_. ]+(?=[a-z0-9])")
+#: an observer's initials after the image's name in a mask's name (STARE's ``im0001.ah.ppm``, ``im0001.vk.ppm``)
+OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
 #: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images and masks
 MIN_CASE_FOLDERS = 3
 MAX_CASE_IMAGES = 8
@@ -294,6 +303,8 @@ def _suffix_role(path: Path) -> str | None:
         return "roi"
     if word in LABEL_SUFFIXES:
         return "mask"
+    if word in IGNORED_SUFFIXES:
+        return "ignore"
     return None
 
 
@@ -480,11 +491,11 @@ def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
 def _attach_extra_masks(
     extras: dict[str, list[Path]], paired: dict[Path, Path], unpaired: list[str], root: Path
 ) -> dict[Path, list[Path]]:
-    """Each further mask (``<image>_mask_1``) under the first mask of its key nearest to it; one whose image has no
-    first mask is unpaired."""
+    """Each further mask (``<image>_mask_1``; ``rightMask/<image>``) under the first mask of the image of its key
+    nearest to it; one whose image has no first mask is unpaired."""
     firsts: dict[str, list[Path]] = defaultdict(list)
-    for mask in paired.values():
-        firsts[pairing_key(mask)].append(mask)
+    for image, mask in paired.items():
+        firsts[pairing_key(image)].append(mask)
     extra_of: dict[Path, list[Path]] = defaultdict(list)
     for key, files in sorted(extras.items()):
         for extra in sorted(files):
@@ -563,8 +574,12 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
                 candidates = beside[:1]
                 if len(beside) > 1:  # BraTS: one file per modality
                     channels_of[beside[0]] = tuple(beside[1:])
+            tagged = OBSERVER_TAG.sub("", key)  # STARE's labels-ah/im0001.ah.ppm for stare-images/im0001.ppm
+            if not candidates and tagged != key and tagged in images:
+                candidates = [p for p in images[tagged] if p not in paired]
+                key = tagged if not candidates else key
             if not candidates and any(p in paired for p in images.get(key, [])):
-                extras[key].append(mask)  # another mask of an image already paired (leftMask/ and rightMask/)
+                extras.setdefault(key, []).append(mask)  # another mask of an image already paired (rightMask/)
                 continue
             if not candidates:
                 unpaired.append(str(mask.relative_to(root)))
