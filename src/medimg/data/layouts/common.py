@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import csv
+import logging
+import os
 import re
 from pathlib import Path
+
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
 from medimg.io.inputs import name_selected as name_selected
 from medimg.io.inputs import parse_patterns as parse_patterns
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".csv", ".tsv")
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
@@ -91,3 +97,82 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     except (OSError, csv.Error) as error:
         raise DatasetError(f"cannot read manifest {path}: {error}") from error
     return columns, rows
+
+
+def _resolve(raw_path: str, base: Path) -> Path:
+    """A row's file: absolute, or relative to the CSV's folder; Windows separators (``imgs\\a.png``) work too."""
+    file = Path(raw_path).expanduser()
+    file = file if file.is_absolute() else base / file
+    if not file.exists() and "\\" in raw_path:
+        windows = Path(raw_path.replace("\\", "/")).expanduser()
+        file = windows if windows.is_absolute() else base / windows
+    return file
+
+
+def _by_name_only(raw_path: str) -> bool:
+    """A row that names its file without a usable folder: a bare name, or an absolute path from another machine
+    (``/home/alice/xray/a.png``, ``C:\\Users\\...\\a.png``): such files are looked up by name. A relative path
+    with folders is taken as written (a wrong one is reported)."""
+    absolute = re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
+    return absolute or not any(sep in raw_path for sep in "/\\")
+
+
+class _FilesByName:
+    """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
+    ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
+    (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``). Built on first use; a name found twice is
+    ambiguous and not used."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._names: dict[str, list[Path]] | None = None
+        self._stems: dict[str, list[Path]] = {}
+
+    def find(self, raw_path: str) -> tuple[Path | None, str]:
+        """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
+        if self._names is None:
+            self._names = {}
+            for folder, _, files in os.walk(self.base):
+                for name in files:
+                    path = Path(folder) / name
+                    self._names.setdefault(name.lower(), []).append(path)
+                    if file_suffix(path) in IMAGE_SUFFIXES:
+                        self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
+        key = raw_path.strip().lower()
+        hits = self._names.get(key) or self._stems.get(key, [])
+        if len(hits) == 1:
+            return hits[0], ""
+        if hits:
+            return None, f" (several files have this name: {hits[0]}, {hits[1]})"
+        return None, ""
+
+
+class ManifestFiles:
+    """Where a manifest's rows point: a path relative to the manifest's folder (or absolute; Windows ``\\``
+    separators work), else, for a row naming its file without a usable folder, the one file of that name (or
+    identifier without suffix) under the folder (:class:`_FilesByName`). Shared by the label and box manifests."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.by_name = _FilesByName(base)
+        self.found_by_name = 0
+
+    def locate(self, raw_path: str) -> tuple[Path, str]:
+        """The file a row names (may not exist) and, when it was looked up by name and not found, why."""
+        file = _resolve(raw_path, self.base)
+        why = ""
+        if not file.exists() and _by_name_only(raw_path):  # look for the file's name in sub-folders
+            found, why = self.by_name.find(re.split(r"[/\\]", raw_path)[-1])
+            if found is not None:
+                file, self.found_by_name = found, self.found_by_name + 1
+        return file, why
+
+    def report(self, manifest: Path) -> None:
+        """One log line when rows were found by name."""
+        if self.found_by_name:
+            logger.info(
+                "%s: %d row(s) name a file without its folder: found by name under %s",
+                manifest,
+                self.found_by_name,
+                self.base,
+            )

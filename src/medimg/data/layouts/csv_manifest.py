@@ -18,16 +18,13 @@ an unlabelled pool).
 from __future__ import annotations
 
 import logging
-import os
-import re
 from collections import Counter
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
-from medimg.data.layouts.common import is_manifest, name_selected, order_classes, read_manifest
+from medimg.data.layouts.common import ManifestFiles, is_manifest, name_selected, order_classes, read_manifest
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -39,54 +36,6 @@ PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid"
 MULTI_LABEL_SEPARATOR = "|"
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
-
-
-def _resolve(raw_path: str, base: Path) -> Path:
-    """A row's file: absolute, or relative to the CSV's folder; Windows separators (``imgs\\a.png``) work too."""
-    file = Path(raw_path).expanduser()
-    file = file if file.is_absolute() else base / file
-    if not file.exists() and "\\" in raw_path:
-        windows = Path(raw_path.replace("\\", "/")).expanduser()
-        file = windows if windows.is_absolute() else base / windows
-    return file
-
-
-def _by_name_only(raw_path: str) -> bool:
-    """A row that names its file without a usable folder: a bare name, or an absolute path from another machine
-    (``/home/alice/xray/a.png``, ``C:\\Users\\...\\a.png``): such files are looked up by name. A relative path
-    with folders is taken as written (a wrong one is reported)."""
-    absolute = re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
-    return absolute or not any(sep in raw_path for sep in "/\\")
-
-
-class _FilesByName:
-    """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
-    ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
-    (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``). Built on first use; a name found twice is
-    ambiguous and not used."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self._names: dict[str, list[Path]] | None = None
-        self._stems: dict[str, list[Path]] = {}
-
-    def find(self, raw_path: str) -> tuple[Path | None, str]:
-        """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
-        if self._names is None:
-            self._names = {}
-            for folder, _, files in os.walk(self.base):
-                for name in files:
-                    path = Path(folder) / name
-                    self._names.setdefault(name.lower(), []).append(path)
-                    if file_suffix(path) in IMAGE_SUFFIXES:
-                        self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
-        key = raw_path.strip().lower()
-        hits = self._names.get(key) or self._stems.get(key, [])
-        if len(hits) == 1:
-            return hits[0], ""
-        if hits:
-            return None, f" (several files have this name: {hits[0]}, {hits[1]})"
-        return None, ""
 
 
 def _is_series_folder(path: Path) -> bool:
@@ -228,18 +177,13 @@ def load(
     pool: list[Case] = []
     missing: list[str] = []
     bad_split: list[str] = []
-    by_name, found_by_name = _FilesByName(base), 0
+    files = ManifestFiles(base)
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
             missing.append(f"line {line}: empty path")
             continue
-        file = _resolve(raw_path, base)
-        why = ""
-        if not file.exists() and _by_name_only(raw_path):  # look for the file's name in sub-folders
-            found, why = by_name.find(re.split(r"[/\\]", raw_path)[-1])
-            if found is not None:
-                file, found_by_name = found, found_by_name + 1
+        file, why = files.locate(raw_path)
         if not name_selected(file.name, include, exclude):
             continue
         if not (file.is_file() or _is_series_folder(file)):
@@ -269,10 +213,7 @@ def load(
         raise DatasetError(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
-    if found_by_name:
-        logger.info(
-            "%s: %d row(s) name a file without its folder: found by name under %s", manifest, found_by_name, base
-        )
+    files.report(manifest)
     if pool and cases:
         logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
