@@ -1,9 +1,12 @@
 """CSV manifest of boxes: ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box.
 
-Paths are relative to the CSV's folder; an image has as many rows as it has boxes. A row whose box cells are all
-empty lists an image without objects (a negative). Column names are matched case-insensitively, with synonyms
-(``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``, ``class``). Boxes are clipped to the image
-(its size read from the file header), degenerate and duplicate ones dropped and reported.
+Paths are relative to the CSV's folder, or a bare name or identifier found under it
+(:class:`~medimg.data.layouts.common.ManifestFiles`); an image has as many rows as it has boxes. A row whose box
+cells are all empty lists an image without objects (a negative), whatever its label says. Column names are matched
+case-insensitively, with synonyms (``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``,
+``class``); corners may also be given as ``x,y,width,height`` (COCO's order; the RSNA Pneumonia Detection
+Challenge's ``patientId,x,y,width,height,Target``, whose ids name ``<patientId>.dcm`` files). Boxes are clipped to
+the image (its size read from the file header), degenerate and duplicate ones dropped and reported.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import is_manifest, manifest_header, name_selected, read_manifest
+from medimg.data.layouts.common import ManifestFiles, is_manifest, manifest_header, name_selected, read_manifest
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-PATH_COLUMNS = ("path", "image", "file", "filename", "image_path")
+PATH_COLUMNS = ("path", "image", "file", "filename", "image_path", "image_id", "patientid")
 CORNER_COLUMNS = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
-LABEL_COLUMNS = ("label", "class", "class_name", "category")
+#: the other way to give a box: its top-left corner and its size
+SIZE_COLUMNS = ("x", "y", "width", "height")
+LABEL_COLUMNS = ("label", "class", "class_name", "category", "target")
 SPLIT_COLUMNS = ("split", "subset", "fold")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
 
@@ -31,7 +36,8 @@ def detect(path: Path) -> bool:
     if not is_manifest(path):
         return False
     header = set(manifest_header(path))
-    return bool(header & set(PATH_COLUMNS)) and all(header & set(options) for options in CORNER_COLUMNS)
+    corners = all(header & set(options) for options in CORNER_COLUMNS) or set(SIZE_COLUMNS) <= header
+    return bool(header & set(PATH_COLUMNS)) and corners
 
 
 def load(
@@ -67,8 +73,10 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
-    corner_cols = [column(options, True) or "" for options in CORNER_COLUMNS]
+    sized = set(SIZE_COLUMNS) <= set(columns) and not all(set(options) & set(columns) for options in CORNER_COLUMNS)
+    corner_cols = [columns[c] for c in SIZE_COLUMNS] if sized else [column(o, True) or "" for o in CORNER_COLUMNS]
     label_col = column(LABEL_COLUMNS, True) or ""
+    files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
     problems: list[str] = []
     order: list[str] = []
@@ -79,13 +87,12 @@ def load(
         if not raw_path:
             problems.append(f"line {line}: empty path")
             continue
-        file = Path(raw_path).expanduser()
-        file = file if file.is_absolute() else path.parent / file
+        file, why = files.locate(raw_path)
         if not name_selected(file.name, include, exclude):
             continue
         if raw_path not in info:
             if not file.is_file():
-                problems.append(f"line {line}: {file} does not exist")
+                problems.append(f"line {line}: {file} does not exist{why}")
                 continue
             split_raw = str(row.get(split_col) or "").strip() if split_col else ""
             split = normalise_split(split_raw)
@@ -97,13 +104,15 @@ def load(
             raw[raw_path] = []
         cells = [str(row.get(c) or "").strip() for c in corner_cols]
         label = str(row.get(label_col) or "").strip()
-        if not any(cells) and not label:
-            continue  # an image without objects
+        if not any(cells):
+            continue  # an image without objects (RSNA: Target 0 with empty box cells)
         try:
             x1, y1, x2, y2 = (float(c) for c in cells)
         except ValueError:
             problems.append(f"line {line}: box corners {cells} are not all numbers")
             continue
+        if sized:  # x, y, width, height
+            x2, y2 = x1 + x2, y1 + y2
         if not label:
             problems.append(f"line {line}: the box has no label")
             continue
@@ -141,6 +150,7 @@ def load(
             f"{path}: some images have a split and others do not; fill the split column for every row or for none"
         )
     log_issues(issues, path)
+    files.report(path)
     return DetectionDataset(
         name=path.stem,
         root=path,

@@ -1,0 +1,36 @@
+"""The RSNA Pneumonia Detection Challenge's box manifest as shipped: ``patientId,x,y,width,height,Target``, the ids
+naming ``stage_2_train_images/<patientId>.dcm``, negatives as rows with empty box cells and Target 0, two boxes of one
+image on two rows. Before: "no 'path' column"."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from medimg.data.dataset import Dataset
+from tests.io.conftest import write_dicom
+
+
+def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
+    images = tmp_path / "stage_2_train_images"
+    images.mkdir()
+    rows = []
+    for i in range(6):
+        pid = f"0004cfab-14fd-4e49-80ba-63a80b6bddd{i}"
+        write_dicom(images / f"{pid}.dcm", np.zeros((64, 64), np.uint16), modality="CR")
+        if i % 2:
+            rows.append([pid, "", "", "", "", "0"])
+        else:
+            rows += [[pid, "10", "12", "20.5", "30", "1"], [pid, "40", "5", "10", "10", "1"]]
+    with (tmp_path / "stage_2_train_labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
+        writer.writerows(rows)
+    dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv")
+    assert dataset.task == "detect" and len(dataset.cases) == 6
+    boxes = {c.case_id[-1]: c.boxes for c in dataset.cases}
+    assert boxes["1"] == () and len(boxes["0"] or ()) == 2  # a negative; an image with two boxes
+    first = (boxes["0"] or ())[0]
+    assert (first.x1, first.y1, first.x2, first.y2) == (10.0, 12.0, 30.5, 42.0)  # x + width, y + height
