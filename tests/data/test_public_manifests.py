@@ -99,3 +99,25 @@ def test_absolute_paths_from_another_machine_are_found_by_name(tmp_path: Path) -
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path / "labels.csv")
     assert [c.path.name for c in dataset.cases if c.path] == ["a.png", "b.png"]
+
+
+def test_isic_2020_and_rsna_class_manifests_load_as_shipped(tmp_path: Path) -> None:
+    """ISIC 2020's ``image_name,patient_id,...,target`` (images ``train/<image_name>.jpg``) and RSNA's
+    ``stage_2_detailed_class_info.csv`` (``patientId,class``, images ``<patientId>.dcm``)."""
+    from tests.io.conftest import write_dicom
+
+    (tmp_path / "isic" / "train").mkdir(parents=True)
+    (tmp_path / "rsna" / "stage_2_train_images").mkdir(parents=True)
+    isic = ["image_name,patient_id,sex,diagnosis,benign_malignant,target"]
+    rsna = ["patientId,class"]
+    for i in range(8):
+        Image.fromarray(np.full((8, 8, 3), 10 * i, np.uint8)).save(tmp_path / "isic" / "train" / f"ISIC_{i:07d}.jpg")
+        isic.append(f"ISIC_{i:07d},IP_{i // 2},male,nevus,benign,{i % 2}")
+        write_dicom(tmp_path / "rsna" / "stage_2_train_images" / f"p{i}.dcm", np.zeros((8, 8), np.uint16))
+        rsna.append(f"p{i},{'Lung Opacity' if i % 2 else 'Normal'}")
+    (tmp_path / "isic" / "train.csv").write_text("\n".join(isic) + "\n")
+    (tmp_path / "rsna" / "stage_2_detailed_class_info.csv").write_text("\n".join(rsna) + "\n")
+    first = Dataset.load(tmp_path / "isic" / "train.csv")
+    assert first.class_names == ["0", "1"] and len({c.patient_id for c in first.cases}) == 4
+    second = Dataset.load(tmp_path / "rsna" / "stage_2_detailed_class_info.csv")
+    assert second.class_names == ["Normal", "Lung Opacity"] and all(c.path.suffix == ".dcm" for c in second.cases)

@@ -29,7 +29,9 @@ from medimg.errors import DatasetError
 logger = logging.getLogger(__name__)
 
 PATH_COLUMNS = (
-    "path", "file", "filename", "file_name", "image", "image_path", "image_file", "image_index", "image_id"
+    "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
+    "image_index", "image_id", "image_name", "img", "img_path",
+    "patientid",  # last: RSNA's patientId names <patientId>.dcm when no column names the file
 )  # fmt: skip
 LABEL_COLUMNS = ("label", "class", "target", "diagnosis", "finding_labels", "dx")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
