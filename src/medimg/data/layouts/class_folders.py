@@ -95,7 +95,8 @@ def load(
         groups = [(None, root)]
     class_dirs = [(split, c) for split, parent in groups for c in sorted(parent.iterdir()) if _visible_dir(c)]
     pool = _pool(root, include, exclude) if unlabelled else []
-    class_names = order_classes({c.name for _, c in class_dirs})
+    class_of = _classes_across_splits(class_dirs, root)
+    class_names = order_classes(set(class_of.values()))
     if not class_names and not pool:
         raise DatasetError(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
@@ -113,7 +114,7 @@ def load(
             if any(_is_mask_folder(part) for part in inside[:-1]):
                 in_mask_folders.append(rel)
                 continue
-            cases.append(Case(case_id=rel, label=index[class_dir.name], split=split, path=file))
+            cases.append(Case(case_id=rel, label=index[class_of[class_dir]], split=split, path=file))
             if len(inside) > 1 and folder_role(inside[0]) != "image":  # <class>/images/ is no patient
                 folder_of[rel] = inside[0]
     if in_mask_folders:
@@ -135,6 +136,49 @@ def load(
         unlabelled=pool,
         options={"unlabelled": True} if unlabelled else {},
     )
+
+
+def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path) -> dict[Path, str]:
+    """The class of each class folder. Split folders may spell a class differently: in case only (``Normal`` and
+    ``normal``), or with details after the name in one split (Kaggle's Chest CT-Scan images:
+    ``train/adenocarcinoma_left.lower.lobe_T2_N0_M0_Ib`` and ``test/adenocarcinoma``): such folders are one class,
+    the shorter name (a warning lists the mapping). A class that is evaluated (val/test) but has no training folder
+    is refused: its images could never be predicted right.
+
+    Raises:
+        DatasetError: a val/test class has no training images under any spelling (naming the folders).
+    """
+    names = sorted({c.name for _, c in class_dirs}, key=lambda name: (len(name), name))
+    splits_of: dict[str, set[str | None]] = {}
+    for split, c in class_dirs:
+        splits_of.setdefault(c.name, set()).add(split)
+
+    def spelling_of(name: str, shorter: str) -> bool:  # never side by side in one split, and the same or extended
+        low, short = name.lower(), shorter.lower()
+        extends = low == short or (low.startswith(short) and low[len(short)] in "._- ")
+        return extends and not splits_of[name] & splits_of[shorter]
+
+    canonical: dict[str, str] = {}
+    for name in names:  # shortest first: a longer name maps to the shortest one it extends
+        canonical[name] = next((canonical[m] for m in canonical if spelling_of(name, m)), name)
+    renamed = {n: c for n, c in canonical.items() if n != c}
+    if renamed:
+        logger.warning(
+            "%s: class folders spelled differently across splits are one class: %s",
+            root,
+            "; ".join(f"{n!r} -> {c!r}" for n, c in sorted(renamed.items())),
+        )
+    splits = {split for split, _ in class_dirs}
+    trained = {canonical[c.name] for split, c in class_dirs if split == "train"}
+    if "train" in splits:
+        unseen = sorted({(canonical[c.name], split) for split, c in class_dirs if canonical[c.name] not in trained})
+        if unseen:
+            listing = ", ".join(f"{split}/{name}" for name, split in unseen)
+            raise DatasetError(
+                f"{root}: class folder(s) {listing} have no training folder of the same class (training classes: "
+                f"{', '.join(sorted(trained))}): name each class the same in every split folder"
+            )
+    return {c: canonical[c.name] for _, c in class_dirs}
 
 
 def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Path) -> list[Case]:
