@@ -121,3 +121,20 @@ def test_isic_2020_and_rsna_class_manifests_load_as_shipped(tmp_path: Path) -> N
     assert first.class_names == ["0", "1"] and len({c.patient_id for c in first.cases}) == 4
     second = Dataset.load(tmp_path / "rsna" / "stage_2_detailed_class_info.csv")
     assert second.class_names == ["Normal", "Lung Opacity"] and all(c.path.suffix == ".dcm" for c in second.cases)
+
+
+def test_diabetic_retinopathy_manifests_load_as_shipped(tmp_path: Path) -> None:
+    """APTOS 2019's ``id_code,diagnosis`` (``train_images/<id_code>.png``) and EyePACS's ``image,level``
+    (``train/<image>.jpeg``): the grade is the class."""
+    (tmp_path / "aptos" / "train_images").mkdir(parents=True)
+    (tmp_path / "eyepacs" / "train").mkdir(parents=True)
+    aptos, eyepacs = ["id_code,diagnosis"], ["image,level"]
+    for i in range(6):
+        Image.fromarray(np.full((8, 8, 3), 10 * i, np.uint8)).save(tmp_path / "aptos" / "train_images" / f"{i:04x}.png")
+        Image.fromarray(np.full((8, 8, 3), 10 * i, np.uint8)).save(tmp_path / "eyepacs" / "train" / f"{i}_left.jpeg")
+        aptos.append(f"{i:04x},{i % 3}")
+        eyepacs.append(f"{i}_left,{i % 2}")
+    (tmp_path / "aptos" / "train.csv").write_text("\n".join(aptos) + "\n")
+    (tmp_path / "eyepacs" / "trainLabels.csv").write_text("\n".join(eyepacs) + "\n")
+    assert Dataset.load(tmp_path / "aptos" / "train.csv").class_names == ["0", "1", "2"]
+    assert Dataset.load(tmp_path / "eyepacs" / "trainLabels.csv").class_names == ["0", "1"]
