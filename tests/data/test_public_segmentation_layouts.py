@@ -113,3 +113,23 @@ def test_retinal_vessel_sets_pair_with_their_reference_observer(tmp_path: Path) 
     assert case.image.suffix == ".ppm" and case.mask.parent.name == "labels-ah"
     assert [p.parent.name for p in case.extra_masks] == ["labels-vk"]
     assert (stare.read(case).mask[0] > 0).sum() == 2 * 12  # the reference alone, not the union with labels-vk
+
+
+def test_patient_folders_of_slices_with_masks_are_segmentation_grouped_by_patient(tmp_path: Path) -> None:
+    """The LGG MRI set (``kaggle_3m/TCGA_CS_4941_19960909/<slice>.tif`` + ``<slice>_mask.tif``, ~110 patients): read as
+    one class per patient without --task, and with it split slice by slice (one patient on both sides) before."""
+    from medimg.data.splits import make_splits
+
+    for p in range(12):
+        patient = tmp_path / f"TCGA_CS_{4941 + p}_19960909"
+        for s in range(1, 5):
+            _png(patient / f"{patient.name}_{s}.tif")
+            _png(patient / f"{patient.name}_{s}_mask.tif", (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 48
+    assert len({c.patient_id for c in dataset.cases}) == 12
+    splits = make_splits([c.as_case() for c in dataset.cases])
+    sides: dict[str, set[str]] = {}
+    for case in dataset.cases:
+        sides.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
+    assert all(len(s) == 1 for s in sides.values())

@@ -17,16 +17,13 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
-from medimg.data.layouts.common import name_selected, order_classes
+from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.formats import in_system_folder, is_image_file
 
 logger = logging.getLogger(__name__)
-
-#: at least this many sub-folders inside class folders make them the split's groups (patients)
-MIN_FOLDER_GROUPS = 10
 
 
 def detect(path: Path) -> bool:

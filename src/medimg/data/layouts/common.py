@@ -17,6 +17,8 @@ from medimg.io.inputs import parse_patterns as parse_patterns
 logger = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".csv", ".tsv")
+#: at least this many sub-folders holding images are patients (the groups of a split), not batches or classes
+MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
 
 

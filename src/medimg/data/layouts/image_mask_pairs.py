@@ -51,15 +51,16 @@ import itertools
 import logging
 import os
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
+from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, manifest_header, read_manifest
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -172,16 +173,25 @@ def _holds_images(folder: Path, sample: int = 50) -> bool:
     return any(p.is_file() and file_suffix(p) in IMAGE_SUFFIXES for p in entries)
 
 
-def _has_masks_beside_images(root: Path) -> bool:
-    folders = [root] + [d for d in _visible_dirs(root) if normalise_split(d.name) is not None]
-    for folder in folders:
-        roles: dict[str, set[str]] = defaultdict(set)
-        for p in itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES):
-            if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES:
-                roles[pairing_key(p)].add(_suffix_role(p) or "image")
-        if any({"image", "mask"} <= found for found in roles.values()):
-            return True
-    return False
+def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
+    """Mask-suffixed files beside their images in ``root`` or its split folders, or in every one of the first
+    ``sample`` of at least :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` patient folders (the LGG MRI set's
+    ``kaggle_3m/TCGA_CS_4941_19960909/<slice>.tif`` + ``<slice>_mask.tif``; a few class folders holding masks, BUSI's,
+    stay classes)."""
+    subdirs = _visible_dirs(root)
+    folders = [root] + [d for d in subdirs if normalise_split(d.name) is not None]
+    if any(_pairs_beside(folder) for folder in folders):
+        return True
+    patients = [d for d in subdirs if normalise_split(d.name) is None and _dir_role(d.name, set()) is None]
+    return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
+
+
+def _pairs_beside(folder: Path) -> bool:
+    roles: dict[str, set[str]] = defaultdict(set)
+    for p in itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES):
+        if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES:
+            roles[pairing_key(p)].add(_suffix_role(p) or "image")
+    return any({"image", "mask"} <= found for found in roles.values())
 
 
 def _has_case_folders(root: Path, sample: int = 20) -> bool:
@@ -513,6 +523,32 @@ def _attach_extra_masks(
     return extra_of
 
 
+def _group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
+    """Cases below at least :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` folders that are neither role nor
+    split folders (``kaggle_3m/<patient>/<slices>``, ACDC's ``training/<patient>/<frames>``) get the folder as
+    their patient, so a split never puts one patient's slices on both sides; unchanged when no folder holds two
+    cases (KiTS: one case per folder) or the folders are too few to be patients."""
+    folder_of: dict[str, str] = {}
+    for case in cases:
+        parts = case.image.relative_to(root).parts[:-1]
+        kept = [p for p in parts if normalise_split(p) is None and _dir_role(p, set()) is None]
+        if kept:
+            folder_of[case.case_id] = kept[0]
+    sizes = Counter(folder_of.values())
+    if len(sizes) < MIN_FOLDER_GROUPS or max(sizes.values()) < 2:
+        return cases
+    logger.info(
+        "%s: cases grouped by their patient folder (%d folders, e.g. %s): one folder's cases never straddle "
+        "train/val/test",
+        root,
+        len(sizes),
+        next(iter(sizes)),
+    )
+    return [
+        replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of and not c.patient_id else c for c in cases
+    ]
+
+
 def _check_channel_names(cases: Sequence[SegCase], root: Path) -> None:
     """Every case of several channel files has the same ones (by :func:`~medimg.io.channels.channel_suffixes`).
 
@@ -605,6 +641,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         taken.update(channels)
         split = _split_of(root, image)
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
+    cases = _group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(
