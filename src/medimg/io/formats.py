@@ -51,29 +51,8 @@ def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str])
 #: Every format :func:`detect_format` can return.
 FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "metaimage", "nrrd")
 
-#: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".gif",
-        ".dcm",
-        ".dicom",
-        ".nii",
-        ".nii.gz",
-        ".ima",
-        ".mha",
-        ".mhd",
-    }
-    | {".nrrd", ".nhdr"}
-    | {".pgm", ".ppm", ".pbm", ".pnm"}
-)
-
-# The format each suffix announces; only used as a tie-breaker between content matches.
+# The format each suffix announces; only used as a tie-breaker between content matches (its keys are the image
+# suffixes).
 _SUFFIX_FORMAT: dict[str, str] = {
     ".png": "png",
     ".jpg": "jpeg",
@@ -96,6 +75,9 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".pbm": "pnm",
     ".pnm": "pnm",
 }
+
+#: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
+IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMAT)
 
 _HEAD_BYTES = 1024
 _BMP_INFO_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
