@@ -462,7 +462,9 @@ class SegmentationDataset:
 def read_case_mask(case: SegCase, *, palette_indices: bool = True) -> np.ndarray | None:
     """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it; a colour palette PNG as its indices unless
     ``palette_indices`` is false, see :func:`medimg.io.read_mask`), with its :attr:`SegCase.extra_masks` merged in
-    (the larger value where they overlap: the union of binary masks); ``None`` without a mask.
+    (the larger value where they overlap: the union of binary masks), except those that mostly cover the first (a
+    second observer's annotation of the same structure, left out with one warning per folder); ``None`` without a
+    mask.
 
     Raises:
         ImageReadError: a mask file is unreadable.

@@ -159,18 +159,14 @@ def unlabelled_segcases(dataset: SegmentationDataset) -> list[SegCase]:
     When the labelled cases take their channels from several files (nnU-Net's ``_0000``, ``_0001``; BraTS's
     modalities), a pool item named like a first channel file carries the others, which are no items of their own
     (:mod:`medimg.io.channels`)."""
-    from medimg.io.channels import channel_suffixes, files_with_suffixes
+    from medimg.io.channels import channel_groups, channel_suffixes
 
     suffixes = next((channel_suffixes([c.image, *c.channels]) for c in dataset.cases if c.channels), None)
     images = [segmentation_image(dataset, item) for item in dataset.unlabelled]
-    channels_of: dict[Path, tuple[Path, ...]] = {}
-    for image in images if suffixes else []:
-        files = files_with_suffixes(image, suffixes or [])
-        if files:
-            channels_of[image] = tuple(files[1:])
+    channels_of = channel_groups(images, suffixes) if suffixes else {}
     further = {path for paths in channels_of.values() for path in paths}
     return [
-        SegCase(case_id=str(item), image=image, mask=None, channels=channels_of.get(image, ()))
+        SegCase(case_id=str(item), image=image, mask=None, channels=tuple(channels_of.get(image, ())))
         for item, image in zip(dataset.unlabelled, images, strict=True)
         if image not in further
     ]

@@ -70,6 +70,13 @@ def files_with_suffixes(first: Path, suffixes: Sequence[str]) -> list[Path]:
     return files if all(f.is_file() for f in files[1:]) else []
 
 
+def channel_groups(files: Sequence[Path], suffixes: Sequence[str]) -> dict[Path, list[Path]]:
+    """The files among ``files`` named like a first channel (``suffixes[0]``) whose sibling channel files all lie
+    beside them, each with its further channel files (:func:`files_with_suffixes`)."""
+    groups = {first: files_with_suffixes(first, suffixes) for first in files}
+    return {first: group[1:] for first, group in groups.items() if group}
+
+
 def stack_channels(images: Sequence[ImageData]) -> ImageData:
     """One image with the channels of ``images`` in order (spacing, affine and source of the first).
 

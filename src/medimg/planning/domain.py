@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from medimg.errors import OutOfDomainError
-from medimg.io.channels import files_with_suffixes, stack_channels
+from medimg.io.channels import channel_groups, files_with_suffixes, stack_channels
 from medimg.io.windowing import CALIBRATED_MODALITIES
 
 if TYPE_CHECKING:
@@ -509,9 +509,9 @@ class InputReader:
         from medimg.data.layouts.image_mask_pairs import annotation_files
 
         left = annotation_files(files, folder)
-        found = set(files)
-        left += [f for first in files for f in self._channel_files(first)[1:] if f in found]
-        return left
+        suffixes = self.domain.channel_suffixes if self.domain is not None else None
+        further = {f for group in channel_groups(files, suffixes).values() for f in group} if suffixes else set()
+        return left + [f for f in files if f in further]
 
     def _channel_files(self, first: Path) -> list[Path]:
         """``first`` and its further channel files when the model was trained on cases of several channel files

@@ -23,8 +23,8 @@ start (LiTS's ``volume-0.nii`` and ``segmentation-0.nii``, ``image_001`` and ``m
 of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`` (``labelsTr/case_001.nii.gz`` with
 ``imagesTr/case_001_0000.nii.gz``; further channels ``case_001_0001.nii.gz``... are stacked after it on read,
 :attr:`SegCase.channels`). In one folder per case, a mask named only for its role
-(``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the one image
-whose name extends ``<case>`` (BraTS's four modalities are refused with the ``--exclude`` that keeps one). When
+(``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the images
+whose names extend ``<case>`` (BraTS's four modalities: one case of four channels, in name order). When
 several images share
 a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
@@ -182,7 +182,7 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     folders = [root] + [d for d in subdirs if normalise_split(d.name) is not None]
     if any(_pairs_beside(folder) for folder in folders):
         return True
-    patients = [d for d in subdirs if normalise_split(d.name) is None and _dir_role(d.name, set()) is None]
+    patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
     return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
 
 
@@ -211,10 +211,17 @@ def _is_case_folder(folder: Path) -> bool:
     keys = [pairing_key(p) for p in files if p not in masks]
     if not 1 <= len(masks) <= MAX_CASE_MASKS or not 1 <= len(keys) <= MAX_CASE_IMAGES:
         return False
-    named = (pairing_key(m) for m in masks)
-    return any(_stem(m).lower() in MASK_NAMES for m in masks) or any(
-        key == k or _extends(k, key) for key in named for k in keys
-    )
+    return any(_names_an_image_beside(m, keys) for m in masks)
+
+
+def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
+    """Whether ``mask`` is named for one of the images beside it (their pairing ``keys``): by its key, by a key that
+    extends it (BraTS's ``<case>_seg`` beside ``<case>_flair``), or by its role alone (KiTS's
+    ``segmentation.nii.gz`` beside ``imaging.nii.gz``)."""
+    if not keys:
+        return False
+    key = pairing_key(mask)
+    return _stem(mask).lower() in MASK_NAMES or any(k == key or _extends(k, key) for k in keys)
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -390,9 +397,7 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
             in_folder[path.parent].append(pairing_key(path))
 
     def annotates(path: Path) -> bool:
-        key, beside = pairing_key(path), in_folder.get(path.parent, [])
-        bare = _stem(path).lower() in MASK_NAMES  # KiTS's segmentation.nii.gz beside imaging.nii.gz
-        return key in image_keys or (bool(beside) and bare) or any(_extends(k, key) for k in beside)
+        return pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, []))
 
     return [path for path, r in roles.items() if r != "image" and annotates(path)]
 
@@ -531,7 +536,7 @@ def _group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     folder_of: dict[str, str] = {}
     for case in cases:
         parts = case.image.relative_to(root).parts[:-1]
-        kept = [p for p in parts if normalise_split(p) is None and _dir_role(p, set()) is None]
+        kept = [p for p in parts if normalise_split(p) is None and folder_role(p) is None]
         if kept:
             folder_of[case.case_id] = kept[0]
     sizes = Counter(folder_of.values())
@@ -612,8 +617,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
                     channels_of[beside[0]] = tuple(beside[1:])
             tagged = OBSERVER_TAG.sub("", key)  # STARE's labels-ah/im0001.ah.ppm for stare-images/im0001.ppm
             if not candidates and tagged != key and tagged in images:
-                candidates = [p for p in images[tagged] if p not in paired]
-                key = tagged if not candidates else key
+                key = tagged  # the mask is the image's own, named with the observer's initials
+                candidates = [p for p in images[key] if p not in paired]
             if not candidates and any(p in paired for p in images.get(key, [])):
                 extras.setdefault(key, []).append(mask)  # another mask of an image already paired (rightMask/)
                 continue
