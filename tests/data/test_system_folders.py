@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medimg.data.dataset import Dataset
+from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.io.formats import in_system_folder
 from medimg.io.inputs import expand_inputs
 
@@ -83,13 +83,16 @@ def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
             _png(tmp_path / cls / "images" / f"{cls}-{i}.png", 10 * i + 1)
             _png(tmp_path / cls / "masks" / f"{cls}-{i}.png", 255)
     with caplog.at_level("WARNING"):
-        dataset = Dataset.load(tmp_path, task="classify")  # what medimg fit reads; without a task: image/mask pairs
+        dataset = Dataset.load(tmp_path)  # what medimg fit and medimg check read without --task
     assert sorted(c.case_id for c in dataset.cases) == [
         f"{c}/images/{c}-{i}.png" for c in ("COVID", "Normal") for i in range(3)
     ]
     assert "left out 6 file(s) in mask folders" in caplog.text
     assert "sub-folders of their class folder" not in caplog.text  # <class>/images/ is not a patient folder
     assert dataset.class_names == ["Normal", "COVID"]  # the normal class first
+    assert Dataset.load(tmp_path, task="classify").class_names == dataset.class_names
+    segmentation = Dataset.load(tmp_path, task="segment")  # the lung masks, when they are asked for
+    assert isinstance(segmentation, SegmentationDataset) and len(segmentation) == 6
 
 
 def test_kaggle_split_folder_names(tmp_path: Path) -> None:

@@ -19,15 +19,17 @@ name                  task       reads
                                  label (2D or 3D), only when ``task="detect"`` is asked for
 ====================  =========  ==========================================================================
 
-Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before
-generic ones (image/mask pairs before class folders, whose ``detect`` accepts any folder with sub-folders).
-Without a task the first layout that detects the path reads it. With a task, a detecting layout of that task is
-used; a layout that *derives* that task's annotations from another task's (``mask_boxes``: boxes from masks)
-reads a path another task's layout claims; otherwise a path claimed by a layout of another task is a conflict
+Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before generic
+ones (image/mask pairs before class folders, whose ``detect`` accepts any folder with sub-folders). Without a task
+the first layout that detects the path reads it, except that class folders keeping masks beside their images
+(``<class>/images`` + ``<class>/masks``: the COVID-19 Radiography Database) are classes, as :func:`data_task` says
+(``medimg fit`` and ``medimg check`` without ``--task``). With a task, a detecting layout of that task is used; a
+layout that *derives* that task's annotations from another task's (``mask_boxes``: boxes from masks) reads a path
+another task's layout claims; otherwise a path claimed by a layout of another task is a conflict
 (:class:`~medimg.errors.DatasetError` naming the task it looks like), except the class-folder layout
 (``exclusive=False``): class folders may hold masks beside the images (Herlev's ``*-d.bmp``), which
-``task="segment"`` pairs by name. When no layout detects a folder, the task's first layout (class folders when
-no task is given) reads it and explains what it expected.
+``task="segment"`` pairs by name. When no layout detects a folder, the task's first layout (class folders when no
+task is given) reads it and explains what it expected.
 
 Adding a layout is one module plus one line in :data:`LAYOUTS`. The detection readers (Pascal VOC, COCO, CSV
 boxes) fill :attr:`~medimg.data.case.Case.boxes` and register before the generic class folders (a VOC or COCO
@@ -158,9 +160,15 @@ def data_task(path: Path) -> tuple[TaskName, Layout | None]:
     (image/mask pairs: segmentation; VOC, COCO, CSV boxes: detection), else classification; class folders that
     keep masks beside their images (``<class>/images`` + ``<class>/masks``) are classes."""
     detected = detect_layout(path)
+    return _own_task(path, detected), detected
+
+
+def _own_task(path: Path, detected: Layout | None) -> TaskName:
+    """The task of data ``path`` that ``detected`` (its first detecting layout) reads: classification when no
+    layout detects it or when its class folders keep masks beside their images."""
     if detected is None or (detected.task == "segment" and class_folders.masks_inside_classes(path)):
-        return "classify", detected
-    return detected.task, detected
+        return "classify"
+    return detected.task
 
 
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:
@@ -173,6 +181,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if task is not None and task not in TASK_WORDS:
         raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASK_WORDS)} Tasks: {', '.join(TASK_WORDS)}.")
     detected = detect_layout(path)
+    if task is None and detected is not None:
+        task = _own_task(path, detected)  # as medimg fit reads it without --task
     if detected is not None and (task is None or detected.task == task):
         return detected
     if detected is not None and task is not None:
