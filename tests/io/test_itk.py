@@ -71,6 +71,18 @@ def test_a_header_without_its_data_file_is_named(tmp_path: Path) -> None:
     assert "a detached header needs its data file beside it" in str(error.value)
 
 
+@pytest.mark.parametrize("name", ["ct.mha", "ct.nrrd", "ct.mhd", "ct.nhdr"])
+def test_the_data_file_a_header_names(tmp_path: Path, name: str) -> None:
+    from medimg.io.formats import read_head
+    from medimg.io.itk import detached_data_file
+
+    _, image = _volume()
+    sitk.WriteImage(image, str(tmp_path / name))
+    named = detached_data_file(read_head(tmp_path / name, 8192))
+    data_files = sorted(p.name for p in tmp_path.iterdir() if p.name != name)
+    assert named == (data_files[0] if data_files else None)  # .mha/.nrrd hold their pixels (LOCAL): None
+
+
 def test_segmentation_trains_on_metaimage_pairs_and_writes_nifti_masks(tmp_path: Path) -> None:
     from medimg import Model
 

@@ -252,3 +252,27 @@ def test_clients_that_name_the_field_otherwise_or_send_the_raw_body(service: Ser
         client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
     assert big.status_code == 413 and "500 bytes" in big.json()["detail"]
     assert database.state() == (3 + (dicom.status_code == 201), "ok")
+
+
+def test_pgm_metaimage_and_nrrd_uploads_predict_as_the_png(service: Service, deploy_run: Path, tmp_path: Path) -> None:
+    """A scan exported by ITK tools (3D Slicer, grand-challenge sets) or as Netpbm is read, not refused (415)."""
+    import SimpleITK as sitk
+    from PIL import Image
+
+    client, headers, database = service
+    png_path = phantom_file(deploy_run)
+    expected = upload(client, headers, png_path.read_bytes()).json()["prediction"]
+    pixels = np.asarray(Image.open(png_path).convert("L"))
+    Image.fromarray(pixels).save(tmp_path / "scan.pgm")
+    for name in ("scan.mha", "scan.nrrd"):  # ITK images are read in index order (x, y), as NIfTI: transposed here
+        sitk.WriteImage(sitk.GetImageFromArray(np.ascontiguousarray(pixels.T)), str(tmp_path / name))
+    for name in ("scan.pgm", "scan.mha", "scan.nrrd"):
+        response = upload(client, headers, (tmp_path / name).read_bytes(), name="upload")
+        assert response.status_code == 201, (name, response.text)
+        assert response.json()["prediction"]["label"] == expected["label"], name
+        assert response.json()["prediction"]["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-4)
+    sitk.WriteImage(sitk.GetImageFromArray(pixels), str(tmp_path / "detached.mhd"))  # + detached.raw
+    detached = upload(client, headers, (tmp_path / "detached.mhd").read_bytes(), name="detached.mhd")
+    assert detached.status_code == 422 and "detached.raw" in detached.json()["detail"]
+    assert ".mha" in detached.json()["detail"]
+    assert database.state() == (4, "ok")

@@ -26,12 +26,29 @@ from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
 
+def require_simpleitk() -> None:
+    """Raise :class:`~medimg.errors.MissingDependencyError` (with the install command) when SimpleITK is missing."""
+    _sitk()
+
+
 def _sitk() -> Any:
     try:
         import SimpleITK
     except ImportError as exc:
         raise MissingDependencyError("SimpleITK", "itk") from exc
     return SimpleITK
+
+
+def detached_data_file(head: bytes) -> str | None:
+    """The data file a MetaImage or NRRD header names (``ElementDataFile = scan.raw``, NRRD's ``data file:``), or
+    ``None`` when the pixels follow the header in the same file (``.mha``'s ``LOCAL``, ``.nrrd``)."""
+    text = head.split(b"\n\n", 1)[0] if head.startswith(b"NRRD") else head
+    for line in text.decode("latin-1").splitlines():
+        key, sep, value = line.partition(":" if head.startswith(b"NRRD") else "=")
+        key, value = key.strip().lower(), value.strip().lstrip("=").strip()
+        if sep and key in ("elementdatafile", "data file", "datafile") and value.upper() != "LOCAL":
+            return value
+    return None
 
 
 def _reader(path: Path) -> Any:

@@ -32,8 +32,10 @@ logger = logging.getLogger("medimg.serve")
 
 SERVED_TASKS = ("classify", "segment", "detect")
 
-ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff")
-_SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif"}
+ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "metaimage", "nrrd")
+ACCEPTED_NAMES = "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, MetaImage (.mha) or NRRD"
+_SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif",
+             "pnm": ".pnm", "metaimage": ".mha", "nrrd": ".nrrd"}  # fmt: skip
 
 
 class UploadRejected(Exception):
@@ -163,9 +165,24 @@ class PredictionService:
             status = 400 if damaged else 415
             raise UploadRejected(status, f"not a supported image: {error.reason}") from error
         if fmt not in ACCEPTED_FORMATS:
-            raise UploadRejected(
-                415, f"{fmt.upper()} files are not accepted; upload DICOM, NIfTI, PNG, JPEG, BMP or TIFF"
-            )
+            raise UploadRejected(415, f"{fmt.upper()} files are not accepted; upload {ACCEPTED_NAMES}")
+        if fmt in ("metaimage", "nrrd"):
+            from medimg.errors import MissingDependencyError
+            from medimg.io.formats import read_head
+            from medimg.io.itk import detached_data_file, require_simpleitk
+
+            try:
+                require_simpleitk()
+            except MissingDependencyError as error:
+                raise UploadRejected(415, f"{fmt} uploads need SimpleITK on the server: {error}") from error
+            data_file = detached_data_file(read_head(raw, 8192))
+            if data_file is not None:
+                raise UploadRejected(
+                    422,
+                    f"the upload is a {fmt} header whose pixels are in another file ({data_file!r}); upload one "
+                    "file with the pixels inside: a .mha (MetaImage) or .nrrd, e.g. "
+                    "SimpleITK.WriteImage(SimpleITK.ReadImage('scan.mhd'), 'scan.mha')",
+                )
         return fmt
 
     def _check_pixels(self, count: int) -> None:

@@ -21,7 +21,10 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
 @router.post(
     "/predictions",
     status_code=status.HTTP_201_CREATED,
-    summary="Classify or segment an uploaded DICOM, NIfTI, PNG, JPEG, BMP or TIFF file and store the report",
+    summary=(
+        "Classify, segment or detect on an uploaded DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, MetaImage (.mha) "
+        "or NRRD file and store the report"
+    ),
     responses={
         400: {"description": "empty, truncated or malformed upload"},
         401: {"description": "missing or invalid API token"},
