@@ -37,3 +37,58 @@ def test_names_and_dims() -> None:
     assert medmnist_label_names("pneumoniamnist", 3) == ["class_0", "class_1", "class_2"]
     assert medmnist_spatial_dims("adrenalmnist3d_64", (64, 64, 64)) == 3
     assert medmnist_spatial_dims("pathmnist", (28, 28, 3)) == 2
+
+
+def test_official_names_sizes_and_checksums() -> None:
+    from medimg.data.medmnist import MEDMNIST_MD5, medmnist_stem
+
+    assert medmnist_stem("PneumoniaMNIST") == "pneumoniamnist"
+    assert medmnist_stem("pneumoniamnist.npz", 224) == "pneumoniamnist_224"
+    assert medmnist_stem("dermamnist_64", 28) == "dermamnist"
+    assert medmnist_stem("organmnist3d", 224) is None  # 3D sets: 28 and 64 only
+    assert medmnist_stem("mnist") is None
+    assert len(MEDMNIST_MD5) == 12 * 4 + 6 * 2 and all(len(v) == 32 for v in MEDMNIST_MD5.values())
+    assert medmnist_label_names("organmnist3d_64", 11)[0] == "liver"  # not class_0: the official names
+    assert medmnist_label_names("organsmnist", 11)[0] == "bladder"
+
+
+def test_a_bare_name_finds_the_downloaded_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medimg.data.dataset import Dataset
+
+    monkeypatch.setenv("MEDMNIST_ROOT", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match=r"medimg download pneumoniamnist_64`"):
+        Dataset.load("PneumoniaMNIST_64")
+    with pytest.raises(DatasetError, match="does not exist"):
+        Dataset.load("pneumoniamnist_99")  # not an official file: the usual message
+    (tmp_path / "cache").mkdir()
+    write_npz(tmp_path / "cache" / "pneumoniamnist_64.npz")
+    assert len(Dataset.load("pneumoniamnist_64")) == len(Dataset.load(tmp_path / "cache" / "pneumoniamnist_64.npz"))
+    (tmp_path / "pneumoniamnist_64").mkdir()  # a folder of that name here wins over the download
+    with pytest.raises(DatasetError, match=r"no images|empty|no class"):
+        Dataset.load("pneumoniamnist_64")
+
+
+def test_download_command_from_a_mirror_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+    from medimg.data import medmnist
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    source = write_npz(mirror / "breastmnist_128.npz")
+    root = tmp_path / "cache"
+    args = ["download", "breastmnist", "--size", "128", "--root", str(root), "--url", str(mirror)]
+    refused = CliRunner().invoke(app, args)  # the fake file is not the official one: its checksum says so
+    assert isinstance(refused.exception, DatasetError) and "checksum mismatch" in str(refused.exception)
+    assert not root.exists() or not any(root.iterdir())
+    monkeypatch.setitem(medmnist.MEDMNIST_MD5, "breastmnist_128", md5sum(source))
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert (root / "breastmnist_128.npz").read_bytes() == source.read_bytes()
+    assert f"breastmnist_128: {root / 'breastmnist_128.npz'}" in done.stdout
+    unknown = CliRunner().invoke(app, ["download", "pneumoniamnist3d"])
+    assert isinstance(unknown.exception, DatasetError) and "pneumoniamnist" in str(unknown.exception)
+    wrong_size = CliRunner().invoke(app, ["download", "vesselmnist3d", "--size", "128"])
+    assert "comes in sizes 28, 64" in str(wrong_size.exception)

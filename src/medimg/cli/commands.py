@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("compare", "deploy", "generate")
+COMMAND_MODULES: tuple[str, ...] = ("compare", "deploy", "generate", "download")
 
 
 def register(app: typer.Typer) -> None:

@@ -135,7 +135,8 @@ class Dataset:
         Args:
             path: a folder with one sub-folder per class (optionally inside ``train``/``val``/``test``
                 folders), a folder of images with masks, a CSV manifest ``path,label[,patient_id,split]`` or
-                ``image,mask[,roi,patient_id,split]`` (paths relative to the CSV's folder), or a MedMNIST ``.npz``.
+                ``image,mask[,roi,patient_id,split]`` (paths relative to the CSV's folder), or a MedMNIST ``.npz``
+                (or its bare name, ``"pneumoniamnist_64"``, once ``medimg download`` has fetched it).
             task: ``"classify"`` (returns a :class:`Dataset`) or ``"segment"`` (a :class:`SegmentationDataset`);
                 ``None`` to follow the layout found.
             layout: force a registered layout by name (``"class_folders"``...), skipping detection.
@@ -165,8 +166,10 @@ class Dataset:
         from medimg.data.dicom_patients import group_by_dicom_patient
         from medimg.data.layouts import get_layout, select_layout
         from medimg.data.layouts.common import parse_patterns
+        from medimg.data.medmnist import resolve_medmnist_name
 
         root = Path(path).expanduser()
+        root = resolve_medmnist_name(root) or root  # a bare MedMNIST name: its downloaded file
         if not root.exists():
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
         chosen = get_layout(layout) if layout else select_layout(root, task)
