@@ -28,6 +28,10 @@ def test_label_map_and_ambiguous_values(caplog: pytest.LogCaptureFixture) -> Non
     enc = determine_label_encoding({0.0, 1.0, 2.0})
     assert (enc.kind, enc.num_classes) == ("identity", 3)
     with caplog.at_level(logging.WARNING):
+        brats = determine_label_encoding({0.0, 1.0, 2.0, 4.0})  # BraTS 2021: no label 3
+    assert (brats.kind, brats.num_classes) == ("identity", 5)
+    assert "3 never occurs" in caplog.text and "3 never occurs" in brats.note
+    with caplog.at_level(logging.WARNING):
         gray = determine_label_encoding({0.0, 128.0, 255.0})
     assert gray.num_classes == 3 and "gray-level" in caplog.text
     np.testing.assert_array_equal(encode_mask(np.array([[[255, 128, 0]]], np.float32), gray), [[2, 1, 0]])

@@ -106,7 +106,17 @@ def determine_label_encoding(
     if values == [0.0, 255.0]:
         return LabelEncoding(kind="values", num_classes=2, values=[0.0, 255.0], note="binary 0/255 masks")
     if integral and values[-1] <= MAX_LABEL_VALUE and values[0] == 0 and len(values) > 2:
-        return LabelEncoding(kind="identity", num_classes=int(values[-1]) + 1, note="label map")
+        missing = sorted(set(range(int(values[-1]) + 1)) - {int(v) for v in values})
+        note = "label map"
+        if missing:  # BraTS's 0/1/2/4: the masks' own values stay the classes, so predictions keep them
+            note = (
+                f"label map with values {', '.join(f'{v:g}' for v in values)}: "
+                f"{', '.join(map(str, missing))} never occur{'s' if len(missing) == 1 else ''} in the training masks; "
+                "kept as empty classes so that predicted masks keep the masks' own values (BraTS's 4 stays 4), "
+                "and reported without a score"
+            )
+            logger.warning(note)
+        return LabelEncoding(kind="identity", num_classes=int(values[-1]) + 1, note=note)
     if len(values) == 2 and values[0] == 0:
         note = f"ambiguous binary masks with values 0/{values[1]:g}: read {values[1]:g} as foreground"
         logger.warning(note)
