@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.errors import DatasetError
 from medimg.io.formats import in_system_folder
 from medimg.io.inputs import expand_inputs
 
@@ -113,3 +114,52 @@ def test_kaggle_split_folder_names(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["benign", "malignant"]
     assert sorted({c.split for c in dataset.cases}) == ["test", "train"]
+
+
+def test_patient_folders_holding_class_folders(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Kaggle's Breast Histopathology Images (IDC): ``<patient>/0/*.png`` and ``<patient>/1/*.png``; the patient
+    folders were read as classes (a patient-ID classifier, with check saying OK)."""
+    for patient in range(8900, 8912):
+        for label in ("0", "1"):
+            for k in range(3):
+                _png(tmp_path / str(patient) / label / f"{patient}_idx5_x{k}_y{k}_class{label}.png", 10 * k + 1)
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1"] and len(dataset) == 72
+    assert "<patient>/<class>/" in caplog.text
+    assert {c.patient_id for c in dataset.cases} == {str(p) for p in range(8900, 8912)}
+    assert all(c.label == int(c.path.parent.name) for c in dataset.cases)
+
+
+def test_group_folders_of_classes_inside_a_wrapper_folder(tmp_path: Path) -> None:
+    """LC25000: ``lung_colon_image_set/{lung_image_sets,colon_image_sets}/<class>/`` was "a single class"."""
+    groups = {"lung_image_sets": ["lung_aca", "lung_n", "lung_scc"], "colon_image_sets": ["colon_aca", "colon_n"]}
+    for group, classes in groups.items():
+        for cls in classes:
+            for k in range(3):
+                _png(tmp_path / "lung_colon_image_set" / group / cls / f"{cls}{k + 1}.jpeg", k + 1)
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["colon_aca", "colon_n", "lung_aca", "lung_n", "lung_scc"]
+    assert all(c.patient_id is None for c in dataset.cases) and len(dataset) == 15
+
+
+def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tmp_path: Path) -> None:
+    """``<class>/<patient>/`` (numbered), ``<class>/<view>/`` with few classes, a wrapper around class folders, and a
+    wrapper around one class folder (still refused as a single class)."""
+    for cls in ("benign", "malignant"):
+        for p in range(12):
+            _png(tmp_path / "patients" / cls / f"P{p:03d}" / "a.png", p + 1)
+    assert Dataset.load(tmp_path / "patients").class_names == ["benign", "malignant"]
+    for cls in ("normal", "benign", "malignant"):
+        for view in ("CC", "MLO"):
+            for k in range(2):
+                _png(tmp_path / "views" / cls / view / f"{k}.png", k + 1)
+    assert sorted(Dataset.load(tmp_path / "views").class_names) == ["benign", "malignant", "normal"]
+    for cls in ("normal", "pneumonia"):
+        for k in range(3):
+            _png(tmp_path / "wrapped" / "chest_xray" / cls / f"{k}.png", k + 1)
+    assert Dataset.load(tmp_path / "wrapped").class_names == ["normal", "pneumonia"]
+    for k in range(3):
+        _png(tmp_path / "single" / "inner" / "pneumonia" / f"{k}.png", k + 1)
+    with pytest.raises(DatasetError, match="single class"):
+        Dataset.load(tmp_path / "single")

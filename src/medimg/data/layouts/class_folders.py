@@ -1,6 +1,8 @@
 """Folder per class: ``root/<class>/<images>``, optionally inside ``root/{train,val,test}/``.
 
-Files in sub-sub-folders of a class folder belong to that class; hidden files and folders are ignored. With at
+Files in sub-sub-folders of a class folder belong to that class; hidden files and folders are ignored. Class
+folders one level further down (``<patient>/<class>/``, ``<group>/<class>/``) and an archive's wrapper folder are
+found by :mod:`.class_nesting`. With at
 least :data:`MIN_FOLDER_GROUPS` sub-folders inside the class folders (``<class>/<patient>/<images>``), each
 sub-folder is a patient for the split (``Case.patient_id``), so its images stay on one side. With
 ``unlabelled=True`` the images lying directly in ``root`` (not in a class folder) form the unlabelled pool
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
 from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
@@ -66,7 +69,8 @@ def load(
     root = path
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
-    subdirs = sorted(p for p in root.iterdir() if _visible_dir(p))
+    base = data_folder(root)  # below an archive's wrapper folder
+    subdirs = sorted(p for p in base.iterdir() if _visible_dir(p))
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
     named_splits = {s for s in split_dirs.values() if s}
     if subdirs and all(split_dirs.values()):
@@ -89,8 +93,16 @@ def load(
                 root,
                 ", ".join(named),
             )
-        groups = [(None, root)]
-    class_dirs = [(split, c) for split, parent in groups for c in sorted(parent.iterdir()) if _visible_dir(c)]
+        groups = [(None, base)]
+    class_dirs: list[tuple[str | None, Path]] = []
+    group_of_dir: dict[Path, str] = {}  # class folder -> the patient folder holding it (<patient>/<class>/)
+    for split, parent in groups:
+        nested = nested_class_folders(parent)
+        if nested is None:
+            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if _visible_dir(c)]
+        else:
+            class_dirs += [(split, c) for c in nested.class_dirs]
+            group_of_dir.update(nested.group_of)
     pool = _pool(root, include, exclude) if unlabelled else []
     class_of = _classes_across_splits(class_dirs, root)
     class_names = order_classes(set(class_of.values()))
@@ -112,7 +124,9 @@ def load(
                 in_mask_folders.append(rel)
                 continue
             cases.append(Case(case_id=rel, label=index[class_of[class_dir]], split=split, path=file))
-            if len(inside) > 1 and folder_role(inside[0]) != "image":  # <class>/images/ is no patient
+            if class_dir in group_of_dir:
+                folder_of[rel] = group_of_dir[class_dir]
+            elif len(inside) > 1 and folder_role(inside[0]) != "image":  # <class>/images/ is no patient
                 folder_of[rel] = inside[0]
     if in_mask_folders:
         logger.warning(
@@ -202,8 +216,8 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
         )
         return cases
     logger.info(
-        "%s: images grouped by their sub-folder of the class folder (%d sub-folders, e.g. %s): one sub-folder's "
-        "images never straddle train/val/test",
+        "%s: images grouped by their patient folder (%d folders, e.g. %s): one folder's images never straddle "
+        "train/val/test",
         root,
         len(folders),
         sorted(folders)[0],

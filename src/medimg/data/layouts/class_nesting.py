@@ -1,0 +1,132 @@
+"""Where the class folders of a folder-per-class set sit when they are not its sub-folders.
+
+Public sets nest them in three ways the class-folder layout (:mod:`.class_folders`) reads:
+
+* **a wrapper folder** (an archive's only folder: ``lc25000/lung_colon_image_set/...``): :func:`data_folder` goes
+  down to the first folder that holds images or several sub-folders;
+* **patient folders holding the same few class folders** (Kaggle's Breast Histopathology Images, IDC:
+  ``<patient>/0/*.png`` and ``<patient>/1/*.png`` in 279 patient folders): the repeated names are the classes and
+  each patient folder is a group of the split;
+* **group folders of distinct classes** (LC25000: ``lung_image_sets/{lung_aca,lung_n,lung_scc}`` and
+  ``colon_image_sets/{colon_aca,colon_n}``): the inner folders are the classes.
+
+Both nestings look like ``<class>/<patient>/<images>``, the layout's own reading, so each needs strong evidence
+(:func:`nested_class_folders`); anything else keeps the top folders as classes. Only directory entries are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medimg.data.case import normalise_split
+from medimg.data.layouts.common import MIN_FOLDER_GROUPS
+from medimg.data.layouts.image_mask_pairs import folder_role
+from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
+
+logger = logging.getLogger(__name__)
+
+MAX_NESTED_CLASSES = 12
+"""At most this many classes are read from group folders of distinct classes (more are patients or cases)."""
+
+
+@dataclass
+class NestedClasses:
+    """Class folders found one level down, and the group (patient) of each when the folders above are patients."""
+
+    class_dirs: list[Path]
+    group_of: dict[Path, str] = field(default_factory=dict)
+
+
+def _entries(folder: Path) -> tuple[list[Path], bool]:
+    """``(visible sub-folders, whether an image file lies directly in folder)`` from one directory listing."""
+    subdirs: list[Path] = []
+    has_image = False
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if entry.is_dir():
+                path = Path(entry.path)
+                if not entry.name.startswith(".") and not in_system_folder(path, folder):
+                    subdirs.append(path)
+            elif not has_image and _is_image_name(entry.name):
+                has_image = True
+    return sorted(subdirs), has_image
+
+
+def _is_image_name(name: str) -> bool:
+    low = name.lower()
+    return not low.startswith(".") and any(low.endswith(suffix) for suffix in IMAGE_SUFFIXES)
+
+
+def data_folder(root: Path) -> Path:
+    """``root``, or the folder a chain of wrapper folders leads to: while a folder holds no image and exactly one
+    sub-folder (not a split folder) that holds further folders, the data is inside it."""
+    folder = root
+    while True:
+        subdirs, has_image = _entries(folder)
+        if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
+            break
+        inner, _ = _entries(subdirs[0])
+        if len(inner) < 2:  # one folder of images: a single class, which the layout refuses with its reason
+            break
+        folder = subdirs[0]
+    if folder != root:
+        logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
+    return folder
+
+
+def nested_class_folders(parent: Path) -> NestedClasses | None:
+    """The class folders one level below ``parent``'s sub-folders, or ``None`` when its sub-folders are the classes.
+
+    Every sub-folder must hold folders only, each of those images only (no deeper folders, no image/mask role
+    names). Then, with ``n`` sub-folders holding ``k`` distinct inner names:
+
+    * patient folders of classes: ``n >= MIN_FOLDER_GROUPS``, ``2 <= k <= n / 3`` and every name under at least two
+      sub-folders; the classes are the names, each sub-folder is the group of its images;
+    * group folders of classes: every inner name appears once, at most :data:`MAX_NESTED_CLASSES` of them, none
+      with a digit (patient and case folders are numbered: ``P001``, ``1.2.840...``, ``LIDC-IDRI-0001``).
+    """
+    tops, _ = _entries(parent)
+    if len(tops) < 2:
+        return None
+    inner: dict[Path, list[Path]] = {}
+    for top in tops:
+        subdirs, has_image = _entries(top)
+        if has_image or not subdirs:
+            return None
+        inner[top] = subdirs
+    leaves = [leaf for subdirs in inner.values() for leaf in subdirs]
+    if any(folder_role(leaf.name) is not None or normalise_split(leaf.name) for leaf in leaves):
+        return None  # <class>/images + <class>/masks, <class>/train: the top folders are the classes
+    for leaf in leaves:
+        subdirs, has_image = _entries(leaf)
+        if subdirs or not has_image:
+            return None
+    names = Counter(leaf.name.lower() for leaf in leaves)
+    if len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
+        logger.warning(
+            "%s: %d folders each hold class folders of the same names (%s): read as <patient>/<class>/ folders, "
+            "classes %s, each of the %d folders a patient kept on one side of the split; if the outer folders "
+            "are the classes, give a CSV manifest (path,label)",
+            parent,
+            len(tops),
+            ", ".join(sorted(names)),
+            ", ".join(sorted(names)),
+            len(tops),
+        )
+        return NestedClasses(leaves, {leaf: top.name for top, subdirs in inner.items() for leaf in subdirs})
+    numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)
+    if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered:
+        logger.warning(
+            "%s: the folders %s hold class folders: read as %d classes (%s); to classify the outer folders instead, "
+            "give a CSV manifest (path,label)",
+            parent,
+            ", ".join(top.name for top in tops),
+            len(leaves),
+            ", ".join(leaf.name for leaf in leaves),
+        )
+        return NestedClasses(leaves)
+    return None
