@@ -92,6 +92,11 @@ def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
     assert "sub-folders of their class folder" not in caplog.text  # <class>/images/ is not a patient folder
     assert dataset.class_names == ["Normal", "COVID"]  # the normal class first
     assert Dataset.load(tmp_path, task="classify").class_names == dataset.class_names
+    wrapped = tmp_path / "download" / "COVID-19_Radiography_Dataset"  # as Kaggle's archive unpacks
+    wrapped.mkdir(parents=True)
+    for cls in ("COVID", "Normal"):
+        (tmp_path / cls).rename(wrapped / cls)
+    assert Dataset.load(tmp_path / "download").class_names == ["Normal", "COVID"]
     segmentation = Dataset.load(tmp_path, task="segment")  # the lung masks, when they are asked for
     assert isinstance(segmentation, SegmentationDataset) and len(segmentation) == 6
 
