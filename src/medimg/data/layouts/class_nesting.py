@@ -29,8 +29,9 @@ from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
 
 logger = logging.getLogger(__name__)
 
-MAX_NESTED_CLASSES = 12
-"""At most this many classes are read from group folders of distinct classes (more are patients or cases)."""
+MAX_NESTED_CLASSES = 40
+"""At most this many classes are read from group folders of distinct classes (Kaggle's Multi Cancer set: 26 in 8
+groups); more are patients or cases."""
 
 
 @dataclass
