@@ -1,6 +1,6 @@
 """The uploaded file, read into memory only: the one file of a ``multipart/form-data`` body (form field ``file``,
-or any single file field: clients name it ``image``, ``upload``...), or a raw body (``curl --data-binary @ct.dcm``
-with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``...; DICOMweb-style clients).
+or any single file field: clients name it ``image``, ``upload``...), or a raw body (``curl --data-binary @ct.dcm``,
+with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``... or none).
 
 Starlette's parser spools a file part above 1 MB to a temporary file on disk; the service must never write an
 upload before de-identifying it, so the parser here keeps every part in memory. Memory stays bounded because
@@ -21,8 +21,13 @@ from medimg.serve.service import UploadRejected
 FIELD = "file"
 """The form field holding the image."""
 
-RAW_TYPES = ("application/octet-stream", "application/dicom", "application/gzip", "application/x-gzip", "image/")
-"""Content types whose body is the image itself (the format is judged from the content, as for a form upload)."""
+RAW_TYPES = (
+    "application/octet-stream", "application/dicom", "application/gzip", "application/x-gzip", "image/",
+    "application/x-www-form-urlencoded",  # what `curl --data-binary @scan.png` sends unless told otherwise
+)  # fmt: skip
+"""Content types whose body is the image itself (the format is judged from the content, as for a form upload). A
+body without a Content-Type (Python's ``requests.post(url, data=open(path, "rb"))``, a browser's ``fetch`` of a
+``.dcm`` or ``.nii`` file, which have no MIME type) is read the same way."""
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Bytes allowed on top of the upload limit for the multipart envelope."""
@@ -71,8 +76,8 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
         UploadRejected: 415 neither multipart nor a raw image type, 400 a malformed body, 422 no file in the form
             (or several), 413 too large.
     """
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith(RAW_TYPES):
+    content_type = request.headers.get("content-type", "").strip().lower()
+    if not content_type or content_type.startswith(RAW_TYPES):
         return await _read_raw(request, max_bytes)
     if not content_type.startswith("multipart/form-data"):
         raise UploadRejected(
