@@ -451,7 +451,9 @@ class SegmentationDataset:
         if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
-        mask = read_case_mask(case, palette_indices=self.colour_table is None)  # a colour table maps colours
+        mask = read_case_mask(  # a colour table maps colours; a mask stored otherwise is put on the image's grid
+            case, palette_indices=self.colour_table is None, image_affine=image.affine
+        )
         if mask is not None and case.mask is not None:
             _check_same_shape(case, image, mask, case.mask, "mask")
         roi = None
@@ -462,12 +464,15 @@ class SegmentationDataset:
         return SegSample(image=image, mask=mask, roi=roi)
 
 
-def read_case_mask(case: SegCase, *, palette_indices: bool = True) -> np.ndarray | None:
+def read_case_mask(
+    case: SegCase, *, palette_indices: bool = True, image_affine: np.ndarray | None = None
+) -> np.ndarray | None:
     """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it; a colour palette PNG as its indices unless
     ``palette_indices`` is false, see :func:`medimg.io.read_mask`), with its :attr:`SegCase.extra_masks` merged in
     (the larger value where they overlap: the union of binary masks), except those that mostly cover the first (a
     second observer's annotation of the same structure, left out with one warning per folder); ``None`` without a
-    mask.
+    mask. With ``image_affine`` (the image's geometry), a mask file stored in another voxel orientation is brought
+    onto the image's grid (:func:`medimg.io.orientation.reorient_like`, one warning per folder).
 
     Raises:
         ImageReadError: a mask file is unreadable.
@@ -478,10 +483,21 @@ def read_case_mask(case: SegCase, *, palette_indices: bool = True) -> np.ndarray
     if case.mask is None:
         return None
     read = read_mask if palette_indices else read_image
-    first = read(case.mask).array
+
+    def read_aligned(path: Path) -> np.ndarray:
+        from medimg.io.orientation import reorient_like
+
+        data = read(path)
+        aligned = reorient_like(data.array, data.affine, image_affine)
+        if aligned is None:
+            return data.array
+        _note_reoriented(path, case.image)
+        return aligned
+
+    first = read_aligned(case.mask)
     mask = first
     for extra in case.extra_masks:
-        other = read(extra).array
+        other = read_aligned(extra)
         if other.shape != first.shape:
             raise DatasetError(
                 f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "
@@ -517,6 +533,22 @@ def _note_second_observer(extra: Path, reference: Path) -> None:
         reference,
         reference.parent,
         extra.parent,
+    )
+
+
+_noted_reoriented_folders: set[Path] = set()
+
+
+def _note_reoriented(mask: Path, image: Path) -> None:
+    if mask.parent in _noted_reoriented_folders:
+        return
+    _noted_reoriented_folders.add(mask.parent)
+    logger.warning(
+        "%s is stored in another voxel orientation than its image %s (their headers' axes differ): its axes are "
+        "flipped/permuted onto the image's grid; the other masks in %s are read the same way",
+        mask,
+        image,
+        mask.parent,
     )
 
 
