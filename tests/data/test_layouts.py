@@ -303,6 +303,25 @@ def test_a_manifest_that_is_not_utf8_is_a_clear_error(tmp_path: Path, header: st
     from medimg.errors import DatasetError
 
     manifest = tmp_path / "bad.csv"
-    manifest.write_bytes(header.encode() + b"\n\xff\xfe\xfa.png,a,b,c,d,e\n")
+    manifest.write_bytes(header.encode() + b"\n\x81\x8d\x9d.png,a,b,c,d,e\n")  # neither UTF-8 nor Windows-1252
     with pytest.raises(DatasetError, match="not UTF-8"):
         Dataset.load(manifest)
+
+
+def test_a_manifest_saved_by_excel_in_windows_1252_is_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Excel's plain "CSV" on a European Windows: semicolons, CRLF, and Windows-1252 (Röntgen, Lungenentzündung)."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    rows = []
+    for i in range(8):
+        name = f"röntgen_{i}.png"
+        Image.fromarray(np.full((8, 8), i * 20, np.uint8)).save(tmp_path / name)
+        rows.append(f"{name};{'gesund' if i % 2 else 'Lungenentzündung'}\r\n")
+    manifest = tmp_path / "export.csv"
+    manifest.write_bytes(("path;label\r\n" + "".join(rows)).encode("cp1252"))
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(manifest)
+    assert sorted(dataset.class_names) == ["Lungenentzündung", "gesund"] and len(dataset) == 8
+    assert "Windows-1252" in caplog.text

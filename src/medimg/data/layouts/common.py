@@ -44,6 +44,11 @@ def is_manifest(path: Path) -> bool:
     return path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file()
 
 
+#: the encoding a manifest that is not UTF-8 is read in: Windows' Western code page, what Excel's plain
+#: "CSV (comma delimited)" writes on a European or American Windows
+LEGACY_ENCODING = "cp1252"
+
+
 #: what separates a manifest's columns: comma, semicolon (spreadsheets in locales with a decimal comma), tab, bar
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -70,35 +75,54 @@ def column_key(name: str) -> str:
 
 def manifest_header(path: Path) -> list[str]:
     """The column names (:func:`column_key`) of a manifest's first row (empty when unreadable); reads one line."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
-    return [column_key(c) for c in first]
+    for encoding in ("utf-8-sig", LEGACY_ENCODING):
+        try:
+            with path.open(newline="", encoding=encoding) as handle:
+                first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
+            return [column_key(c) for c in first]
+        except UnicodeDecodeError:
+            continue
+        except (OSError, csv.Error):
+            return []
+    return []
 
 
 def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed).
+    """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed), else as
+    :data:`LEGACY_ENCODING` with a warning (``Röntgen.png`` saved by Excel without 'CSV UTF-8').
 
     Raises:
-        DatasetError: the file is not UTF-8 text or not valid CSV (the message names the file and the fix).
+        DatasetError: the file is in neither encoding or not valid CSV (the message names the file and the fix).
     """
     from medimg.errors import DatasetError
 
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
-            columns = {column_key(c): c for c in (reader.fieldnames or [])}
-            rows = list(reader)
+        return _read_rows(path, "utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DatasetError(
-            f"{path} is not UTF-8 text (byte {error.start} cannot be decoded): save the manifest as UTF-8 "
-            "(spreadsheets: 'CSV UTF-8')"
-        ) from error
+        utf8_error = error
     except (OSError, csv.Error) as error:
         raise DatasetError(f"cannot read manifest {path}: {error}") from error
+    try:
+        columns, rows = _read_rows(path, LEGACY_ENCODING)
+    except (UnicodeDecodeError, OSError, csv.Error):
+        raise DatasetError(
+            f"{path} is not UTF-8 text (byte {utf8_error.start} cannot be decoded): save the manifest as UTF-8 "
+            "(spreadsheets: 'CSV UTF-8')"
+        ) from utf8_error
+    logger.warning(
+        "%s is not UTF-8 (byte %d): read as Windows-1252, the code page of Excel's plain CSV; if names with accents "
+        "or umlauts come out wrong, save it as 'CSV UTF-8'",
+        path,
+        utf8_error.start,
+    )
     return columns, rows
+
+
+def _read_rows(path: Path, encoding: str) -> tuple[dict[str, str], list[dict[str, str]]]:
+    with path.open(newline="", encoding=encoding) as handle:
+        reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
+        columns = {column_key(c): c for c in (reader.fieldnames or [])}
+        return columns, list(reader)
 
 
 def _resolve(raw_path: str, base: Path) -> Path:
