@@ -168,3 +168,8 @@ def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tm
         _png(tmp_path / "single" / "inner" / "pneumonia" / f"{k}.png", k + 1)
     with pytest.raises(DatasetError, match="single class"):
         Dataset.load(tmp_path / "single")
+    for series in ("1.2.840.113619.2.1", "1.2.840.113619.2.2", "1.2.840.113619.2.3"):  # one patient's PACS export
+        for k in range(2):
+            _png(tmp_path / "pacs" / "STUDY01" / series / f"IM{k:04d}.png", k + 1)
+    with pytest.raises(DatasetError, match="single class"):  # its series are not classes
+        Dataset.load(tmp_path / "pacs")

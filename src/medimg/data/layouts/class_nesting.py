@@ -64,19 +64,28 @@ def _is_image_name(name: str) -> bool:
 
 def data_folder(root: Path) -> Path:
     """``root``, or the folder a chain of wrapper folders leads to: while a folder holds no image and exactly one
-    sub-folder (not a split folder) that holds further folders, the data is inside it."""
+    sub-folder (not a split folder) holding two or more folders that can be classes (:func:`_class_like`), the
+    data is inside it."""
     folder = root
     while True:
         subdirs, has_image = _entries(folder)
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
         inner, _ = _entries(subdirs[0])
-        if len(inner) < 2:  # one folder of images: a single class, which the layout refuses with its reason
-            break
+        if len(inner) < 2 or not _class_like([p.name for p in inner]):  # one class (refused later), or a PACS
+            break  # export's patient/study/series folders: not classes
         folder = subdirs[0]
     if folder != root:
         logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
     return folder
+
+
+def _class_like(names: list[str]) -> bool:
+    """Whether folder names can be classes: some name without a digit (``normal``, ``lung_aca``), or all short
+    numbers (grades ``0``..``4``); not all numbered like patients, studies and series (``P001``, ``1.2.840...``)."""
+    return any(not any(ch.isdigit() for ch in name) for name in names) or all(
+        name.isdigit() and len(name) <= 2 for name in names
+    )
 
 
 def nested_class_folders(parent: Path) -> NestedClasses | None:
@@ -119,7 +128,7 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
             len(tops),
         )
         return NestedClasses(leaves, {leaf: top.name for top, subdirs in inner.items() for leaf in subdirs})
-    numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)
+    numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)  # patients, cases, series
     if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered:
         logger.warning(
             "%s: the folders %s hold class folders: read as %d classes (%s); to classify the outer folders instead, "
