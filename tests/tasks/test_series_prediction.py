@@ -300,3 +300,54 @@ def test_detection_summary_counts_boxes_per_class_and_the_best_slice() -> None:
     assert summary["slices_with"] == {"nodule": [1, 3], "mass": [3]}
     assert summary["max_score"]["nodule"] == {"score": 0.9, "slice": 3, "source": "/s/2.dcm"}
     assert json.loads(json.dumps(summary)) == summary
+
+
+def test_a_multi_frame_file_is_predicted_frame_by_frame_by_a_2d_model(tiny_run: Path, tmp_path: Path) -> None:
+    """An ultrasound cine or angiography run (one multi-frame file) was refused by a 2D model ("is 3D"): each frame
+    is predicted as the same pixels in a single-frame file would be, with a summary; ONNX Runtime agrees."""
+    pytest.importorskip("onnxruntime")
+    from medimg import Model
+    from medimg.export.predictor import OnnxPredictor
+
+    rng = np.random.default_rng(0)
+    frames = np.clip(rng.normal(90, 40, (4, 32, 32)), 0, 255)
+    frames[1:3, 8:24, 8:24] = 250  # frames 2 and 3 hold a bright square
+    (tmp_path / "cine").mkdir()
+    (tmp_path / "singles").mkdir()
+    cine = write_dicom(tmp_path / "cine" / "us.dcm", frames, modality="US", bits_stored=8, series_uid="1.2.5")
+    for i in range(4):
+        write_dicom(tmp_path / "singles" / f"f{i}.dcm", frames[i], modality="US", bits_stored=8)
+    model = Model.load(tiny_run)
+    *per_frame, summary = model.predict(cine)
+    alone = model.predict(tmp_path / "singles")
+    assert [p.source for p in per_frame] == [str(tmp_path / "cine" / f"us_frame000{i}.dcm") for i in range(1, 5)]
+    assert [p.series["slice"] for p in per_frame] == [1, 2, 3, 4] and per_frame[0].series["series_uid"] == "1.2.5"
+    for frame, single in zip(per_frame, alone, strict=True):
+        assert frame.probabilities == pytest.approx(single.probabilities, abs=1e-5)
+    assert isinstance(summary, SeriesSummary) and summary.source == str(cine)
+    assert summary.series["file"] == str(cine) and summary.slices_predicted == 4
+    onnx_path = tmp_path / "model.onnx"
+    model.export(onnx_path, parity_inputs=[tiny_run.parent / "phantoms"])
+    onnx_records = [p.to_dict() for p in OnnxPredictor(onnx_path).predict(cine)]
+    assert [r["source"] for r in onnx_records] == [*(p.source for p in per_frame), str(cine)]
+    for record, frame in zip(onnx_records[:-1], per_frame, strict=True):
+        assert record["probabilities"] == pytest.approx(frame.probabilities, abs=1e-3)
+    assert expand_prediction_inputs([cine]).series == []  # a 3D model reads the file as one volume, as before
+
+
+def test_a_2d_segmentation_model_writes_one_mask_per_frame(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from medimg import Model
+    from tests.serve.support import train_tiny_segmentation_run
+
+    run = train_tiny_segmentation_run(tmp_path_factory)
+    folder = tmp_path_factory.mktemp("cine")
+    frames = np.full((3, 32, 32), 30.0)
+    for i, radius in enumerate((4, 8, 12)):
+        yy, xx = np.mgrid[:32, :32]
+        frames[i][(yy - 16) ** 2 + (xx - 16) ** 2 <= radius**2] = 220
+    cine = write_dicom(folder / "run.dcm", frames, modality="XA", bits_stored=8)
+    *per_frame, summary = Model.load(run).predict(cine, out_dir=folder / "masks")
+    paths = [Path(p.mask_path) for p in per_frame]
+    assert [p.name for p in paths] == [f"run_frame000{i}_mask.png" for i in (1, 2, 3)]
+    assert all(p.is_file() for p in paths)
+    assert isinstance(summary, SeriesSummary) and summary.task == "segment" and summary.slices_predicted == 3

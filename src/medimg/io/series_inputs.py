@@ -33,7 +33,10 @@ logger = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
-__all__ = ["PredictionInputs", "SeriesInput", "expand_prediction_inputs", "find_series", "read_series"]
+__all__ = [
+    "PredictionInputs", "SeriesInput", "expand_prediction_inputs", "find_series", "frame_series", "read_frame",
+    "read_series",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class SeriesInput:
         description: SeriesDescription (at most 64 characters).
         spacing_mm: ``(dz, dy, dx)``: slice distance (positions, else SpacingBetweenSlices/SliceThickness) and
             PixelSpacing; ``None`` when either is unknown.
+        frames_of: for the frames of one multi-frame file (an ultrasound cine, an X-ray angiography run, an
+            enhanced CT/MR) handed to a 2D model (:func:`frame_series`): that file; ``files`` are then names for its
+            frames (``<stem>_frame0001<suffix>``, no files of their own) and ``key`` is the file.
     """
 
     folder: Path
@@ -61,10 +67,16 @@ class SeriesInput:
     number: int | None = None
     description: str = ""
     spacing_mm: tuple[float, float, float] | None = None
+    frames_of: Path | None = None
 
     @property
     def slices(self) -> int:
         return len(self.files)
+
+    @property
+    def source(self) -> Path:
+        """What the series came from: the multi-frame file, else its folder."""
+        return self.frames_of or self.folder
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: folder, series_uid (``None`` when absent), number, modality, description, slices, spacing."""
@@ -76,6 +88,7 @@ class SeriesInput:
             "description": self.description,
             "slices": self.slices,
             "spacing_mm": list(self.spacing_mm) if self.spacing_mm else None,
+            **({"file": str(self.frames_of)} if self.frames_of is not None else {}),
         }
 
 
@@ -175,6 +188,68 @@ def find_series(files: Sequence[Path]) -> list[Path | SeriesInput]:
             placed.add(item.key)
             result.append(item)
     return result
+
+
+MAX_FRAME_FILE_VALUES = 1 << 28
+"""A multi-frame file is decoded whole for its frames (float32: at most 1 GiB)."""
+
+
+def frame_series(path: Path) -> SeriesInput | None:
+    """A multi-frame DICOM image file as a series of its frames (for a 2D model, which predicts each frame), or
+    ``None`` for any other file (or an unreadable header: its reader then says why). Reads the header only."""
+    from medimg.io.dicom_survey import looks_like_dicom
+
+    if not path.is_file() or not looks_like_dicom(path):
+        return None
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    except Exception:  # any header pydicom cannot parse is the reader's to explain
+        return None
+    frames = int(_number(ds.get("NumberOfFrames")) or 1)
+    if frames < 2 or "Rows" not in ds:
+        return None
+    values = frames * int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * int(ds.get("SamplesPerPixel") or 1)
+    if values > MAX_FRAME_FILE_VALUES:
+        logger.warning(
+            "%s: %d frames of %sx%s are more than medimg decodes at once (%d values; limit %d): not predicted frame "
+            "by frame; split it into single-frame files",
+            path,
+            frames,
+            ds.get("Rows"),
+            ds.get("Columns"),
+            values,
+            MAX_FRAME_FILE_VALUES,
+        )
+        return None
+    suffix = path.suffix if len(path.suffix) <= 6 else ""
+    stem = path.name[: -len(suffix)] if suffix else path.name
+    number = _number(ds.get("SeriesNumber"))
+    return SeriesInput(
+        folder=path.parent,
+        series_uid=str(ds.get("SeriesInstanceUID") or ""),
+        files=tuple(path.parent / f"{stem}_frame{n:04d}{suffix}" for n in range(1, frames + 1)),
+        key=path,
+        modality=str(ds.get("Modality") or "?"),
+        number=int(number) if number is not None else None,
+        description=str(ds.get("SeriesDescription") or "")[:64],
+        frames_of=path,
+    )
+
+
+def read_frame(series: SeriesInput, index: int, volume: ImageData) -> ImageData:
+    """Frame ``index`` (0-based) of ``volume``, the multi-frame file of ``series`` read whole, as a 2D image named
+    by its frame name (``series.files[index]``)."""
+    from medimg.io.image import ImageData
+
+    spacing = volume.spacing_mm[-2:] if volume.spacing_mm is not None and len(volume.spacing_mm) == 3 else None
+    return ImageData(
+        array=np.ascontiguousarray(volume.array[:, index]),
+        spacing_mm=tuple(spacing) if spacing is not None else None,
+        meta={**volume.meta, "frame": index + 1, "frames": volume.array.shape[1]},
+        source=str(series.files[index]),
+    )
 
 
 def read_series(series: SeriesInput, **options: Any) -> ImageData:

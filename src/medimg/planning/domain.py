@@ -443,6 +443,8 @@ class InputReader:
             judged after it.
         series: ``key -> SeriesInput``: paths that name a DICOM series, read as one volume (a 3D model's series,
             see :func:`medimg.tasks.series_prediction.series_files`).
+        frames: ``frame name -> (series of a multi-frame file, frame index)``: a 2D model's frames, each read from
+            the file (decoded once for all its frames, which come in order).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -456,7 +458,9 @@ class InputReader:
     target_size: list[int] | None = None
     scale: float = 1.0
     series: dict[str, SeriesInput] = field(default_factory=dict)
+    frames: dict[str, tuple[SeriesInput, int]] = field(default_factory=dict)
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
+    _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
 
     @classmethod
     def for_run(
@@ -494,13 +498,30 @@ class InputReader:
             "target_size": self.target_size,
         }
         series = self.series.get(str(path))
-        image = read_series(series, **options) if series is not None else read_image(path, **options)
-        files = self._channel_files(Path(path)) if series is None and image.channels == 1 else []
+        frame = self.frames.get(str(path))
+        if frame is not None:
+            image = self._read_frame(*frame, options)
+        elif series is not None:
+            image = read_series(series, **options)
+        else:
+            image = read_image(path, **options)
+        files = self._channel_files(Path(path)) if series is None and frame is None and image.channels == 1 else []
         if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
             image = stack_channels([image, *(read_image(file, **options) for file in files[1:])])
         image.source = str(path)
         self.check(image)
         return image
+
+    def _read_frame(self, series: SeriesInput, index: int, options: dict[str, Any]) -> ImageData:
+        """Frame ``index`` of a multi-frame file; the file is decoded once and kept while its frames are read."""
+        from medimg.io import read_image
+        from medimg.io.series_inputs import read_frame
+
+        file = series.frames_of or series.key
+        if self._frame_file is None or self._frame_file[0] != file:
+            self._frame_file = None  # the previous file's frames are done: free them before decoding the next
+            self._frame_file = (file, read_image(file, **{**options, "target_size": None}))
+        return read_frame(series, index, self._frame_file[1])
 
     def not_inputs(self, files: Sequence[Path], folder: Path) -> list[Path]:
         """The files found in ``folder`` that are no input of their own: the annotations beside the images

@@ -105,7 +105,11 @@ class SeriesSummary:
 def series_files(inputs: PredictionInputs, *, volumetric: bool, reader: InputReader | None = None) -> list[Path]:
     """The paths to predict, in input order (see the module docstring). For a 3D model each series' key is
     registered with ``reader`` (:attr:`~medimg.planning.domain.InputReader.series`), which then reads it as one
-    volume."""
+    volume. For a 2D model with a ``reader``, a multi-frame DICOM file (an ultrasound cine, an angiography run)
+    becomes the series of its frames in ``inputs`` (:func:`~medimg.io.series_inputs.frame_series`), each frame
+    registered with the reader (:attr:`~medimg.planning.domain.InputReader.frames`) and predicted on its own."""
+    if not volumetric and reader is not None:
+        inputs.items = [_frames_of(item, reader) if isinstance(item, Path) else item for item in inputs.items]
     files: list[Path] = []
     for item in inputs.items:
         if not isinstance(item, SeriesInput):
@@ -117,6 +121,17 @@ def series_files(inputs: PredictionInputs, *, volumetric: bool, reader: InputRea
         else:
             files.extend(item.files)
     return files
+
+
+def _frames_of(path: Path, reader: InputReader) -> Path | SeriesInput:
+    from medimg.io.series_inputs import frame_series
+
+    frames = frame_series(path)
+    if frames is None:
+        return path
+    for index, name in enumerate(frames.files):
+        reader.frames[str(name)] = (frames, index)
+    return frames
 
 
 def with_series(predictions: Iterable[Any], inputs: PredictionInputs, *, volumetric: bool) -> Iterator[Any]:
@@ -177,7 +192,7 @@ def summarise_series(series: SeriesInput, predictions: Sequence[Any]) -> SeriesS
     domains = [p.domain for p in predictions if getattr(p, "domain", None) is not None]
     outside = sum(1 for d in domains if not d.get("in_domain", True))
     return SeriesSummary(
-        source=str(series.folder),
+        source=str(series.source),
         task=task,
         series=series.to_dict(),
         slices_predicted=len(predictions),
