@@ -523,10 +523,9 @@ def _same_structure(first: np.ndarray, other: np.ndarray) -> bool:
 
 
 def _note_second_observer(extra: Path, reference: Path) -> None:
-    if extra.parent in _noted_observer_folders:
-        return
-    _noted_observer_folders.add(extra.parent)
-    logger.warning(
+    _warn_once_per_folder(
+        _noted_observer_folders,
+        extra.parent,
         "%s overlaps %s mostly: read as a second observer's annotation of the same structure, not used (the first, "
         "%s, is the reference); the other masks in %s are read the same way",
         extra,
@@ -540,16 +539,22 @@ _noted_reoriented_folders: set[Path] = set()
 
 
 def _note_reoriented(mask: Path, image: Path) -> None:
-    if mask.parent in _noted_reoriented_folders:
-        return
-    _noted_reoriented_folders.add(mask.parent)
-    logger.warning(
+    _warn_once_per_folder(
+        _noted_reoriented_folders,
+        mask.parent,
         "%s is stored in another voxel orientation than its image %s (their headers' axes differ): its axes are "
         "flipped/permuted onto the image's grid; the other masks in %s are read the same way",
         mask,
         image,
         mask.parent,
     )
+
+
+def _warn_once_per_folder(noted: set[Path], folder: Path, message: str, *args: object) -> None:
+    """Log ``message`` for the first mask of ``folder`` that needs it (its siblings are read the same way)."""
+    if folder not in noted:
+        noted.add(folder)
+        logger.warning(message, *args)
 
 
 def _check_same_shape(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> None:
