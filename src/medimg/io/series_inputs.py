@@ -94,9 +94,15 @@ class SeriesInput:
 
 @dataclass
 class PredictionInputs:
-    """Inputs in the order given: plain files and series (see :func:`expand_prediction_inputs`)."""
+    """Inputs in the order given: plain files and series (see :func:`expand_prediction_inputs`).
+
+    Attributes:
+        frame_counts: ``NumberOfFrames`` of the DICOM files whose header was read to find the series (a file not
+            listed has not been looked into).
+    """
 
     items: list[Path | SeriesInput] = field(default_factory=list)
+    frame_counts: dict[Path, int] = field(default_factory=dict)
 
     @property
     def series(self) -> list[SeriesInput]:
@@ -143,16 +149,16 @@ def expand_prediction_inputs(
                 len(left),
                 sorted(left)[0].relative_to(folder),
             )
-        found.items += find_series([f for f in files if f not in left])
+        found.items += find_series([f for f in files if f not in left], frame_counts=found.frame_counts)
     return found
 
 
-def find_series(files: Sequence[Path]) -> list[Path | SeriesInput]:
+def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None = None) -> list[Path | SeriesInput]:
     """``files`` with every DICOM series among them (two or more single-frame image files of one SeriesInstanceUID
     in one folder) replaced by one :class:`SeriesInput`, placed where its first file was.
 
     Files whose header cannot be read stay plain files (their reader then says why); without pydicom nothing is
-    grouped.
+    grouped. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
     """
     from medimg.io.dicom_survey import group_series, looks_like_dicom
 
@@ -167,6 +173,8 @@ def find_series(files: Sequence[Path]) -> list[Path | SeriesInput]:
         return list(files)
     series: list[SeriesInput] = []
     for members in headers.groups.values():
+        if frame_counts is not None:
+            frame_counts.update({path: int(_number(ds.get("NumberOfFrames")) or 1) for path, ds in members})
         uid = str(members[0][1].get("SeriesInstanceUID") or "")
         by_folder: dict[Path, list[tuple[Path, Any]]] = {}
         for path, ds in members:
@@ -199,7 +207,7 @@ def frame_series(path: Path) -> SeriesInput | None:
     ``None`` for any other file (or an unreadable header: its reader then says why). Reads the header only."""
     from medimg.io.dicom_survey import looks_like_dicom
 
-    if not path.is_file() or not looks_like_dicom(path):
+    if not looks_like_dicom(path) or not path.is_file():
         return None
     try:
         import pydicom

@@ -109,7 +109,10 @@ def series_files(inputs: PredictionInputs, *, volumetric: bool, reader: InputRea
     becomes the series of its frames in ``inputs`` (:func:`~medimg.io.series_inputs.frame_series`), each frame
     registered with the reader (:attr:`~medimg.planning.domain.InputReader.frames`) and predicted on its own."""
     if not volumetric and reader is not None:
-        inputs.items = [_frames_of(item, reader) if isinstance(item, Path) else item for item in inputs.items]
+        inputs.items = [
+            _frames_of(item, reader) if isinstance(item, Path) and inputs.frame_counts.get(item, 2) > 1 else item
+            for item in inputs.items
+        ]  # a file whose header said one frame is not read again
     files: list[Path] = []
     for item in inputs.items:
         if not isinstance(item, SeriesInput):
