@@ -95,3 +95,28 @@ def test_photos_turned_by_their_exif_are_read_as_stored_and_flagged(phantom_dir:
     assert image.array.shape == (3, 20, 30) and image.meta["exif_orientation"] == 6  # the stored pixels
     report = check_dataset(Dataset.load(phantom_dir))
     assert any("1 image(s) carry an EXIF orientation" in w and "phone photo.jpg" in w for w in report.warnings)
+
+
+def test_a_file_property_that_tells_the_classes_apart_is_a_shortcut_warning(tmp_path: Path) -> None:
+    """Each class from another source: normal X-rays as 16-bit PNG, pneumonia as 8-bit JPEG. Mixed sources (both
+    kinds in both classes) and sizes that merely vary are not flagged."""
+    rng = np.random.default_rng(0)
+
+    def write(root: Path, cls: str, i: int, wide: bool, size: int = 24) -> None:
+        (root / cls).mkdir(parents=True, exist_ok=True)
+        if wide:
+            Image.fromarray(rng.integers(0, 60000, (size, size)).astype(np.uint16)).save(root / cls / f"{i}.png")
+        else:
+            Image.fromarray(rng.integers(0, 255, (size, size)).astype(np.uint8)).save(root / cls / f"{i}.jpg")
+
+    for i in range(15):
+        write(tmp_path / "split", "normal", i, wide=True)
+        write(tmp_path / "split", "pneumonia", i, wide=False)
+        write(tmp_path / "mixed", "normal", i, wide=i % 2 == 0, size=20 + i)
+        write(tmp_path / "mixed", "pneumonia", i, wide=i % 2 == 1, size=21 + i)
+    report = check_dataset(Dataset.load(tmp_path / "split"))
+    (warning,) = [w for w in report.warnings if "tells the classes apart" in w]
+    assert "the file type" in warning and "normal: png 16-bit 15/15" in warning and "jpeg 8-bit 15/15" in warning
+    assert report.ok  # a warning, not a problem: a property may separate classes for an honest reason
+    mixed = check_dataset(Dataset.load(tmp_path / "mixed"))
+    assert not any("tells the classes apart" in w for w in mixed.warnings)

@@ -16,6 +16,7 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.loading import iter_images, other_dimensions
+from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 
@@ -259,6 +260,14 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     if duplicates and not cross and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
+    if dataset.task == "classify":
+        warnings += shortcut_warnings(
+            {
+                "file type": [(label_of[r.case_id], r.sample_type) for r in records],
+                "image size": [(label_of[r.case_id], "x".join(map(str, r.shape))) for r in records],
+                "colour mode": [(label_of[r.case_id], "colour" if r.channels >= 3 else "grey") for r in records],
+            }
+        )
     return CheckReport(
         dataset=dataset.describe(),
         image_sizes=dict(sizes),
