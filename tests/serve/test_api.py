@@ -279,3 +279,30 @@ def test_pgm_metaimage_and_nrrd_uploads_predict_as_the_png(service: Service, dep
     assert detached.status_code == 422 and "detached.raw" in detached.json()["detail"]
     assert ".mha" in detached.json()["detail"]
     assert database.state() == (4, "ok")
+
+
+def test_cors_is_off_by_default_and_opens_to_the_origins_given(deploy_run: Path, tmp_path: Path) -> None:
+    """A viewer on another origin (a hospital's web PACS) calls the API from the browser only when allowed."""
+    from pydantic import ValidationError
+
+    storage = Storage(f"sqlite:///{tmp_path / 'cors.db'}")
+    _, token = storage.create_token("tests")
+    storage.close()
+    viewer = "https://viewer.hospital.example"
+    preflight = {"Origin": viewer, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+    closed = ServeSettings(run_dir=deploy_run, database=str(tmp_path / "cors.db"))
+    with TestClient(create_app(closed)) as client:
+        answer = client.options("/v1/predictions", headers=preflight)
+        assert "access-control-allow-origin" not in answer.headers
+    opened = closed.model_copy(update={"cors_origins": [viewer]})
+    with TestClient(create_app(opened)) as client:
+        answer = client.options("/v1/predictions", headers=preflight)
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == viewer
+        assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+        listed = client.get("/v1/models", headers={"Origin": viewer, "Authorization": f"Bearer {token}"})
+        assert listed.status_code == 200 and listed.headers["access-control-allow-origin"] == viewer
+        other = client.options("/v1/predictions", headers={**preflight, "Origin": "https://elsewhere.example"})
+        assert other.headers.get("access-control-allow-origin") != "https://elsewhere.example"
+    with pytest.raises(ValidationError, match="not an origin"):
+        ServeSettings(run_dir=deploy_run, cors_origins=["viewer.hospital.example/app"])

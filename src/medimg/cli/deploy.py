@@ -79,6 +79,13 @@ def serve(
     strict_domain: Annotated[
         bool, typer.Option(help="refuse (422) uploads outside the training domain instead of flagging them")
     ] = False,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a web page's origin allowed to call the API from a browser, e.g. https://viewer.hospital.example "
+            "(repeat for several; '*' for any); none by default"
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create.
@@ -113,6 +120,7 @@ def serve(
             request_timeout_s=timeout,
             work_dir=work_dir,
             strict_domain=strict_domain,
+            cors_origins=cors_origin or [],
         )
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -188,6 +188,16 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(ContainErrors)
+    if settings.cors_origins:  # a viewer on another origin calls the API from the browser (tokens, no cookies)
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            max_age=600,
+        )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)  # the outer one
 
     @app.exception_handler(UploadRejected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_DATABASE = "medimg-serve.db"
 
@@ -50,11 +50,26 @@ class ServeSettings(BaseModel):
     request_timeout_s: float = Field(
         120.0, gt=0, description="an upload not answered within this time gets 503 (its report is not stored)"
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="web pages on other origins allowed to call the API from a browser (CORS), e.g. "
+        "https://viewer.hospital.example; none by default (the service's own page needs none); '*' allows any",
+    )
     work_dir: Path | None = Field(
         None,
         description="private folder where uploads sit while being read (default <temp>/medimg-serve-<uid>); "
         "swept of what stopped servers left at every start",
     )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        """``scheme://host[:port]`` each (a browser's Origin has no path), or ``*``."""
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if origin != "*" and (not sep or scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port], e.g. https://viewer.example")
+        return [origin.rstrip("/") for origin in origins]
 
     @property
     def database_url(self) -> str:
