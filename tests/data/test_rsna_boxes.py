@@ -34,3 +34,21 @@ def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     assert boxes["1"] == () and len(boxes["0"] or ()) == 2  # a negative; an image with two boxes
     first = (boxes["0"] or ())[0]
     assert (first.x1, first.y1, first.x2, first.y2) == (10.0, 12.0, 30.5, 42.0)  # x + width, y + height
+
+
+def test_nih_chestxray14_box_list_loads_as_shipped(tmp_path: Path) -> None:
+    """NIH ChestX-ray14's ``BBox_List_2017.csv``: header ``Image Index,Finding Label,Bbox [x,y,w,h],,,`` (the box
+    header splits into ``Bbox [x``, ``y``, ``w``, ``h]``), images in ``images/``. Before: "no 'label' column"."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    lines = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"]
+    for i, finding in enumerate(("Atelectasis", "Cardiomegaly", "Atelectasis", "Mass")):
+        name = f"0000{i:04d}_000.png"
+        Image.fromarray(np.zeros((100, 100), np.uint8)).save(tmp_path / "images" / name)
+        lines.append(f"{name},{finding},{10 + i}.5,20.25,30.0,40.0,,,")
+    (tmp_path / "BBox_List_2017.csv").write_text("\n".join(lines) + "\n")
+    dataset = Dataset.load(tmp_path / "BBox_List_2017.csv")
+    assert dataset.task == "detect" and dataset.class_names == ["Atelectasis", "Cardiomegaly", "Mass"]
+    first = next(c for c in dataset.cases if c.case_id.startswith("00000000"))
+    assert first.boxes is not None and np.allclose(np.asarray(first.boxes)[0, :4], [10.5, 20.25, 40.5, 60.25])

@@ -22,11 +22,12 @@ from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-PATH_COLUMNS = ("path", "image", "file", "filename", "image_path", "image_id", "patientid")
+PATH_COLUMNS = ("path", "image", "file", "filename", "image_path", "image_id", "image_index", "image_name", "patientid")
 CORNER_COLUMNS = (("x1", "xmin"), ("y1", "ymin"), ("x2", "xmax"), ("y2", "ymax"))
-#: the other way to give a box: its top-left corner and its size
-SIZE_COLUMNS = ("x", "y", "width", "height")
-LABEL_COLUMNS = ("label", "class", "class_name", "category", "target")
+#: the other way to give a box: its top-left corner and its size (NIH ChestX-ray14's ``BBox_List_2017.csv`` header
+#: ``Bbox [x,y,w,h]`` splits into the columns ``Bbox [x``, ``y``, ``w``, ``h]``)
+SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x"), ("y", "bbox_y"), ("width", "w", "bbox_w"), ("height", "h", "h]", "bbox_h"))
+LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
 SPLIT_COLUMNS = ("split", "subset", "fold")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
 
@@ -36,7 +37,9 @@ def detect(path: Path) -> bool:
     if not is_manifest(path):
         return False
     header = set(manifest_header(path))
-    corners = all(header & set(options) for options in CORNER_COLUMNS) or set(SIZE_COLUMNS) <= header
+    corners = all(header & set(options) for options in CORNER_COLUMNS) or all(
+        header & set(options) for options in SIZE_COLUMNS
+    )
     return bool(header & set(PATH_COLUMNS)) and corners
 
 
@@ -73,8 +76,8 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
-    sized = set(SIZE_COLUMNS) <= set(columns) and not all(set(options) & set(columns) for options in CORNER_COLUMNS)
-    corner_cols = [columns[c] for c in SIZE_COLUMNS] if sized else [column(o, True) or "" for o in CORNER_COLUMNS]
+    sized = all(set(o) & set(columns) for o in SIZE_COLUMNS) and not all(set(o) & set(columns) for o in CORNER_COLUMNS)
+    corner_cols = [column(o, True) or "" for o in (SIZE_COLUMNS if sized else CORNER_COLUMNS)]
     label_col = column(LABEL_COLUMNS, True) or ""
     files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
