@@ -13,13 +13,14 @@ from medimg.data.detection import DetectionDataset, box_statistics
 from medimg.data.layouts import detect_layout, get_layout, select_layout
 from medimg.errors import DatasetError
 from tests.conftest import shared_data
-from tests.tasks.detect.synthetic import voc_xml, write_coco, write_csv, write_voc
+from tests.tasks.detect.synthetic import voc_xml, write_coco, write_csv, write_voc, write_yolo
 
 #: One sample per detection layout, for the registry contract test in ``test_layouts.py``.
 DETECTION_SAMPLES: dict[str, Callable[[Path], Path]] = {
     "voc": lambda root: write_voc(root, n=4),
     "coco": lambda root: write_coco(root, n=4),
     "csv_boxes": lambda root: write_csv(root, n=3),
+    "yolo": lambda root: write_yolo(root, n=4),
 }
 
 

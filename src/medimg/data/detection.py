@@ -138,7 +138,7 @@ class DetectionDataset(Dataset):
 
     Attributes:
         task: ``"detect"``.
-        source: ``"voc"``, ``"coco"`` or ``"csv"``.
+        source: ``"voc"``, ``"coco"``, ``"yolo"`` or ``"csv"``.
         class_names: object classes; ``Box.label`` indexes into this list.
         cases: every annotated image (``label`` is ``None``; ``boxes`` may be empty: an image without objects).
         unlabelled: images without an annotation (VOC images without XML), never in a split.

@@ -112,3 +112,23 @@ def write_csv(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> P
         rows += [f"img/{i}.png,{x1:g},{y1:g},{x2:g},{y2:g},{name}" for x1, y1, x2, y2, name in objects]
     (root / "boxes.csv").write_text("\n".join(rows) + "\n")
     return root / "boxes.csv"
+
+
+def write_yolo(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> Path:
+    """A Roboflow-style YOLO folder: ``{train,valid}/images/*.png`` + ``labels/*.txt`` and ``data.yaml``."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        split = "valid" if i % 4 == 3 else "train"
+        (root / split / "images").mkdir(parents=True, exist_ok=True)
+        (root / split / "labels").mkdir(parents=True, exist_ok=True)
+        image, objects = draw_image(rng, n_objects=0 if i < negatives else 3)
+        Image.fromarray(image).save(root / split / "images" / f"{i}.png")
+        height, width = image.shape[:2]
+        lines = [
+            f"{CLASSES.index(name)} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+            for x1, y1, x2, y2, name in objects
+        ]
+        (root / split / "labels" / f"{i}.txt").write_text("".join(f"{line}\n" for line in lines))
+    (root / "data.yaml").write_text(f"nc: {len(CLASSES)}\nnames: {list(CLASSES)}\n")
+    return root

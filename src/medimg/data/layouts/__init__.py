@@ -15,6 +15,7 @@ name                  task       reads
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
 ``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
 ``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
+``yolo``              detect     YOLO ``images/`` + ``labels/*.txt`` (per split: Roboflow's and Ultralytics' folders)
 ``mask_boxes``        detect     the image/mask pairs above, one box per connected component of each mask
                                  label (2D or 3D), only when ``task="detect"`` is asked for
 ====================  =========  ==========================================================================
@@ -53,6 +54,7 @@ from medimg.data.layouts import (
     mask_boxes,
     medmnist,
     voc,
+    yolo,
 )
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 
@@ -105,6 +107,7 @@ class Layout:
 
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
+    Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),
     Layout(
         "image_mask_pairs",
         "segment",
@@ -206,6 +209,6 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         return same_task[0]
     raise DatasetError(
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
-        "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC or "
-        "COCO folder, or a MedMNIST .npz file"
+        "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
+        "COCO or YOLO folder, or a MedMNIST .npz file"
     )
