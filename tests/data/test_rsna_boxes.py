@@ -52,3 +52,21 @@ def test_nih_chestxray14_box_list_loads_as_shipped(tmp_path: Path) -> None:
     assert dataset.task == "detect" and dataset.class_names == ["Atelectasis", "Cardiomegaly", "Mass"]
     first = next(c for c in dataset.cases if c.case_id.startswith("00000000"))
     assert first.boxes is not None and np.allclose(np.asarray(first.boxes)[0, :4], [10.5, 20.25, 40.5, 60.25])
+
+
+def test_vindr_cxr_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
+    """VinDr-CXR's ``train.csv``: ``image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max``, images as
+    ``train/<image_id>.dicom``, "No finding" rows without a box (negatives), one row per radiologist's box."""
+    (tmp_path / "train").mkdir()
+    lines = ["image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max"]
+    for i in range(4):
+        image_id = f"9a5094b2563a1ef3ff50dc5c7ff7134{i}"
+        write_dicom(tmp_path / "train" / f"{image_id}.dicom", np.zeros((64, 64), np.uint16), modality="DX")
+        if i % 2:
+            lines += [f"{image_id},No finding,14,R{r},,,," for r in (1, 2, 3)]
+        else:
+            lines += [f"{image_id},Cardiomegaly,3,R8,10.0,20.0,40.0,50.0", f"{image_id},Nodule/Mass,8,R9,5,5,15,15"]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert dataset.task == "detect" and dataset.class_names == ["Cardiomegaly", "Nodule/Mass"]
+    assert sorted(len(c.boxes or ()) for c in dataset.cases) == [0, 0, 2, 2]
