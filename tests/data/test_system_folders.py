@@ -173,3 +173,25 @@ def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tm
             _png(tmp_path / "pacs" / "STUDY01" / series / f"IM{k:04d}.png", k + 1)
     with pytest.raises(DatasetError, match="single class"):  # its series are not classes
         Dataset.load(tmp_path / "pacs")
+
+
+def test_patients_several_levels_down_stay_on_one_side(tmp_path: Path) -> None:
+    """BreakHis: ``<class>/SOB/<tumour type>/<patient>/<magnification>/*.png``; grouping by the first sub-folder
+    (``SOB``, one for all) kept no patient together: one patient's magnifications straddled train and test."""
+    from medimg.data.splits import make_splits
+
+    types = {"benign": ["adenosis", "fibroadenoma"], "malignant": ["ductal_carcinoma", "lobular_carcinoma"]}
+    for cls, tumours in types.items():
+        for tumour in tumours:
+            for p in range(3):
+                patient = f"SOB_{cls[0].upper()}_{tumour[:2].upper()}_14-{p}{tumour[:3]}"
+                for zoom in ("40X", "100X", "200X", "400X"):
+                    _png(tmp_path / cls / "SOB" / tumour / patient / zoom / f"{patient}-{zoom}-1.png", p + 1)
+    dataset = Dataset.load(tmp_path)
+    patients = {c.patient_id for c in dataset.cases}
+    assert len(patients) == 12 and all(p is not None and p.count("/") == 2 for p in patients)
+    splits = make_splits(dataset.cases, seed=0)
+    side: dict[str | None, set[str | None]] = {}
+    for case in dataset.cases:
+        side.setdefault(case.patient_id, set()).add(splits.assignment[case.case_id])
+    assert all(len(s) == 1 for s in side.values())

@@ -114,7 +114,7 @@ def load(
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
-    folder_of: dict[str, str] = {}  # case id -> its sub-folder of the class folder
+    folder_of: dict[str, tuple[str, ...]] = {}  # case id -> its sub-folders inside the class folder (or its patient)
     in_mask_folders: list[str] = []
     for split, class_dir in class_dirs:
         for file in image_files(class_dir, include, exclude):
@@ -125,9 +125,9 @@ def load(
                 continue
             cases.append(Case(case_id=rel, label=index[class_of[class_dir]], split=split, path=file))
             if class_dir in group_of_dir:
-                folder_of[rel] = group_of_dir[class_dir]
-            elif len(inside) > 1 and folder_role(inside[0]) != "image":  # <class>/images/ is no patient
-                folder_of[rel] = inside[0]
+                folder_of[rel] = (group_of_dir[class_dir],)
+            elif parts := tuple(part for part in inside[:-1] if folder_role(part) != "image"):  # images/: no patient
+                folder_of[rel] = parts
     if in_mask_folders:
         logger.warning(
             "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks are not images of "
@@ -192,18 +192,27 @@ def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path
     return {c: canonical[c.name] for _, c in class_dirs}
 
 
-def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Path) -> list[Case]:
+def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]], root: Path) -> list[Case]:
     """Images in sub-folders of a class folder (``<class>/<patient>/<images>``: the slices, views or patches of one
-    patient) get the sub-folder's name as their group (``patient_id``), so a split never puts one sub-folder's
-    images on both sides, when there are at least :data:`MIN_FOLDER_GROUPS` such sub-folders; with fewer, they
-    are not groups of a split (``batch1/``, ``batch2/``) and a warning says how to give patients. DICOM files are
-    left to their headers (:mod:`medimg.data.dicom_patients`)."""
-    folders = set(folder_of.values())
-    if not folders:
+    patient) get their patient folder as their group (``patient_id``), so a split never puts one patient's images
+    on both sides. The patient level is the first depth with at least :data:`MIN_FOLDER_GROUPS` distinct folders
+    (BreakHis: ``benign/SOB/adenosis/SOB_B_A_14-22549AB/40X/``, the patients three levels down, below the tumour
+    types and above the magnifications); with fewer at every depth they are not groups of a split (``batch1/``,
+    ``batch2/``) and a warning says how to give patients. DICOM files are left to their headers
+    (:mod:`medimg.data.dicom_patients`)."""
+    if not folder_of:
         return cases
     if all(looks_like_dicom(root / case_id) for case_id in folder_of):
         return cases  # DICOM files: their headers name the patients (medimg.data.dicom_patients), not folder names
-    if len(folders) < MIN_FOLDER_GROUPS:
+    depth = next(
+        (
+            d
+            for d in range(1, max(len(parts) for parts in folder_of.values()) + 1)
+            if len({parts[:d] for parts in folder_of.values() if len(parts) >= d}) >= MIN_FOLDER_GROUPS
+        ),
+        None,
+    )
+    if depth is None:
         example = next(iter(folder_of))
         logger.warning(
             "%s: %d image(s) lie in sub-folders of their class folder (e.g. %s), too few sub-folders (%d) to keep "
@@ -212,17 +221,19 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, str], root: Pat
             root,
             len(folder_of),
             example,
-            len(folders),
+            len({parts[:1] for parts in folder_of.values()}),
         )
         return cases
+    group_of = {case_id: "/".join(parts[:depth]) for case_id, parts in folder_of.items()}
+    groups = sorted(set(group_of.values()))
     logger.info(
         "%s: images grouped by their patient folder (%d folders, e.g. %s): one folder's images never straddle "
         "train/val/test",
         root,
-        len(folders),
-        sorted(folders)[0],
+        len(groups),
+        groups[0],
     )
-    return [replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of else c for c in cases]
+    return [replace(c, patient_id=group_of[c.case_id]) if c.case_id in group_of else c for c in cases]
 
 
 def masks_inside_classes(path: Path) -> bool:
