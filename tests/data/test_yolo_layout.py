@@ -48,6 +48,8 @@ def test_ultralytics_folders_names_as_a_mapping_and_polygons(tmp_path: Path) -> 
     (tmp_path / "nodules.yaml").write_text("path: .\nnames:\n  0: nodule\n")
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["nodule"] and {c.split for c in dataset.cases} == {"train", "val"}
+    by_yaml = Dataset.load(tmp_path / "nodules.yaml")  # as `yolo train data=nodules.yaml`
+    assert [c.case_id for c in by_yaml.cases] == [c.case_id for c in dataset.cases]
     (box,) = dataset.cases[0].boxes
     assert (box.x1, box.y1, box.x2, box.y2) == pytest.approx((10.0, 10.0, 50.0, 30.0))
 

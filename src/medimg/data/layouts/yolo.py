@@ -63,9 +63,29 @@ def _has_text_file(folder: Path) -> bool:
         return any(entry.name.lower().endswith(".txt") and entry.is_file() for entry in listing)
 
 
+def dataset_folder(path: Path) -> Path:
+    """The folder of a YOLO dataset given as its YAML (``medimg fit data.yaml``, as ``yolo train data=...``): the
+    YAML's ``path`` when it names a folder (relative to the YAML), else the YAML's own folder; a folder as it is."""
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return path
+    import yaml
+
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError as error:
+        raise DatasetError(f"{path}: not a readable YAML file ({error})") from error
+    named = content.get("path") if isinstance(content, dict) else None
+    if isinstance(named, str) and named.strip():
+        folder = (path.parent / named).expanduser()
+        if folder.is_dir():
+            return folder
+    return path.parent
+
+
 def detect(path: Path) -> bool:
-    """Images folders with ``labels`` twins holding ``.txt`` files (masks there would be segmentation data)."""
-    folders = _image_folders(path)
+    """Images folders with ``labels`` twins holding ``.txt`` files (masks there would be segmentation data), or a
+    dataset YAML beside (or naming) such folders."""
+    folders = _image_folders(dataset_folder(path))
     return bool(folders) and any(_has_text_file(_labels_folder(images)) for _, images in folders)
 
 
@@ -128,7 +148,7 @@ def load(
     """Read a YOLO folder (label files and image headers; no pixels).
 
     Args:
-        path: the dataset folder.
+        path: the dataset folder, or its YAML (:func:`dataset_folder`).
         include: file-name patterns an image must match to be kept.
         exclude: file-name patterns of images to skip.
         class_names: the class of each id, in id order (default: the YAML's ``names``, else ``class_<id>``).
@@ -137,6 +157,7 @@ def load(
         DatasetError: no images folder with a labels twin, a malformed label line, or a class id without a name;
             the message names the files and lines.
     """
+    path = dataset_folder(path)
     folders = _image_folders(path)
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
