@@ -184,3 +184,28 @@ def test_check_reports_boxes_per_class(tmp_path: Path) -> None:
     assert "class " in result.output and "disc" in result.output and "square" in result.output
     boxes = json.loads((tmp_path / "check.json").read_text())["boxes"]
     assert set(boxes["per_class"]) == {"disc", "square"} and boxes["images"] == 6
+
+
+def test_roboflow_coco_export_per_split_folder(tmp_path: Path) -> None:
+    """Roboflow's COCO export: ``<split>/_annotations.coco.json`` beside the split's images, and the dataset's name
+    as category 0, the supercategory of the real ones (no box has it). Before: "no class sub-folders"."""
+    from PIL import Image
+
+    for split, n in (("train", 4), ("valid", 2), ("test", 2)):
+        (tmp_path / split).mkdir()
+        images, annotations = [], []
+        for i in range(n):
+            name = f"img_{i}_jpg.rf.{i:032x}.jpg"
+            Image.new("RGB", (50, 40)).save(tmp_path / split / name)
+            images.append({"id": i, "file_name": name, "width": 50, "height": 40})
+            annotations.append({"id": i, "image_id": i, "category_id": 1 + i % 2, "bbox": [5, 6, 10, 12], "iscrowd": 0})
+        categories = [
+            {"id": 0, "name": "cells", "supercategory": "none"},
+            {"id": 1, "name": "RBC", "supercategory": "cells"},
+            {"id": 2, "name": "WBC", "supercategory": "cells"},
+        ]
+        document = {"images": images, "annotations": annotations, "categories": categories}
+        (tmp_path / split / "_annotations.coco.json").write_text(json.dumps(document))
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["RBC", "WBC"]
+    assert dataset.split_counts() == {"train": 4, "val": 2, "test": 2} and dataset.num_boxes == 8

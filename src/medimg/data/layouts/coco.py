@@ -1,10 +1,10 @@
 """COCO detection JSON: ``images``, ``annotations`` (``bbox`` ``[x, y, width, height]``) and ``categories``.
 
-The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ...; or ``*.json``
-at its top). With several files, the split comes from each file's name (``train``, ``val``, ``test``, as in
-``instances_val2017.json``). Image ``file_name`` entries are resolved against, in order: the JSON's folder, its
-parent, ``images/`` and ``images/<split name>/`` beside it, and the folder named like the file's suffix
-(``train2017/`` for ``instances_train2017.json``).
+The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ...; or ``*.json`` at
+its top; or Roboflow's ``<split>/_annotations.coco.json`` beside each split's images). With several files, the split
+comes from each file's name (``train``, ``val``, ``test``, as in ``instances_val2017.json``). Image ``file_name``
+entries are resolved against, in order: the JSON's folder, its parent, ``images/`` and ``images/<split name>/``
+beside it, and the folder named like the file's suffix (``train2017/`` for ``instances_train2017.json``).
 
 Class names come from ``categories`` (ordered by id); boxes are clipped to the image's ``width``/``height``,
 degenerate and duplicate boxes and ``iscrowd`` regions dropped and reported. Images without annotations are
@@ -59,6 +59,9 @@ def _json_files(path: Path) -> list[Path]:
             found += [p for p in entries if _looks_like_coco(p)]
         if found:
             break
+    if not found:  # Roboflow's COCO export: <split>/_annotations.coco.json beside the split's images
+        for split_folder in sorted(p for p in path.iterdir() if p.is_dir() and normalise_split(p.name)):
+            found += sorted(p for p in split_folder.glob("*.json") if _looks_like_coco(p))
     return found
 
 
@@ -68,13 +71,14 @@ def detect(path: Path) -> bool:
 
 
 def _split_of(file: Path, several: bool) -> str | None:
+    """The split a file's name says (``instances_val2017``), else its folder's (Roboflow's ``valid/``)."""
     if not several:
         return None
     for word in re.split(r"[^a-z]+", file.stem.lower()):
         split = normalise_split(word)
         if split:
             return split
-    return None
+    return normalise_split(file.parent.name)
 
 
 def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
@@ -88,6 +92,28 @@ def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
         candidates += [base.parent / stem_words[1] / file_name, base / stem_words[1] / file_name]
         candidates += [base.parent / "images" / stem_words[1] / file_name]
     return next((c for c in candidates if c.is_file()), None)
+
+
+def _without_unused_parents(
+    categories: dict[str, int], documents: Sequence[tuple[Path, dict[str, Any]]]
+) -> dict[str, int]:
+    """``categories`` without those that only name the supercategory of others and hold no annotation (Roboflow
+    exports the dataset's name as category 0: ``cells`` above ``RBC`` and ``WBC``), which would be classes no box
+    ever has."""
+    used: set[str] = set()
+    parents: set[str] = set()
+    for _, data in documents:
+        by_id = {c.get("id"): str(c.get("name", "")).strip() for c in data.get("categories") or []}
+        used |= {by_id.get(a.get("category_id"), "") for a in data.get("annotations") or []}
+        parents |= {
+            str(c.get("supercategory", "")).strip()
+            for c in data.get("categories") or []
+            if str(c.get("supercategory", "")).strip() != str(c.get("name", "")).strip()
+        }
+    unused = {name for name in categories if name in parents and name not in used}
+    if unused:
+        logger.info("COCO categories %s only name others' supercategory and hold no box: not classes", sorted(unused))
+    return {name: i for name, i in categories.items() if name not in unused}
 
 
 def _read(file: Path) -> dict[str, Any]:
@@ -142,6 +168,8 @@ def load(
             if not name:
                 raise DatasetError(f"{file}: a category has no name")
             categories[name] = min(categories.get(name, int(category.get("id", 0))), int(category.get("id", 0)))
+    if class_names is None:
+        categories = _without_unused_parents(categories, documents)
     names = list(class_names) if class_names is not None else sorted(categories, key=lambda n: (categories[n], n))
     index = {name: i for i, name in enumerate(names)}
     problems: list[str] = []
@@ -152,7 +180,8 @@ def load(
     for file, data in documents:
         split = _split_of(file, len(documents) > 1)
         category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
-        for name in sorted(set(category_name.values()) - set(index)):
+        annotated = {category_name.get(a.get("category_id"), "") for a in data.get("annotations") or []}
+        for name in sorted((set(category_name.values()) & annotated) - set(index)):
             problems.append(f"{file}: category {name!r} is not in class_names {names}")
         per_image: dict[int, list[tuple[float, float, float, float, int]]] = {}
         crowd: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
