@@ -209,3 +209,22 @@ def test_roboflow_coco_export_per_split_folder(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path)
     assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["RBC", "WBC"]
     assert dataset.split_counts() == {"train": 4, "val": 2, "test": 2} and dataset.num_boxes == 8
+
+
+def test_roboflow_voc_export_with_each_xml_beside_its_image(tmp_path: Path) -> None:
+    """Roboflow's Pascal VOC export: ``train/``, ``valid/``, ``test/`` each holding images with their XML beside
+    them (no Annotations/ or JPEGImages/). Before: "no class sub-folders"."""
+    from PIL import Image
+
+    for split, n in (("train", 3), ("valid", 1), ("test", 1)):
+        (tmp_path / split).mkdir()
+        for i in range(n):
+            stem = f"img_{i}_jpg.rf.{i:08x}"
+            Image.new("RGB", (50, 40)).save(tmp_path / split / f"{stem}.jpg")
+            xml = voc_xml(f"{stem}.jpg", (40, 50), [(5.0, 6.0, 20.0, 30.0, "WBC"), (25.0, 6.0, 45.0, 30.0, "RBC")])
+            (tmp_path / split / f"{stem}.xml").write_text(xml)
+    Image.new("RGB", (50, 40)).save(tmp_path / "train" / "unannotated.jpg")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["RBC", "WBC"]
+    assert dataset.split_counts() == {"train": 3, "val": 1, "test": 1} and dataset.num_boxes == 10
+    assert [c.case_id for c in dataset.unlabelled] == ["train/unannotated.jpg"]

@@ -115,7 +115,7 @@ LAYOUTS: tuple[Layout, ...] = (
         image_mask_pairs.load,
         "image/mask pairs (images/ + masks/ or labels/ folders, *_mask files, CSV image,mask)",
     ),
-    Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/)"),
+    Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),
     Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),
     Layout("csv_boxes", "detect", csv_boxes.detect, csv_boxes.load, "CSV boxes path,x1,y1,x2,y2,label"),
     Layout(

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from medimg.data.case import Case
+from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected
 from medimg.errors import DatasetError
@@ -50,11 +50,37 @@ def _voc_root(path: Path) -> Path | None:
     return None
 
 
+def _holds_voc_xml(folder: Path) -> bool:
+    """Whether ``folder`` holds a VOC ``<annotation>`` XML (among its first 500 entries)."""
+    try:
+        for entry in itertools.islice(folder.iterdir(), 500):
+            if entry.suffix.lower() == ".xml" and entry.is_file():
+                with entry.open("r", encoding="utf-8", errors="replace") as handle:
+                    if "<annotation" in handle.read(2048):
+                        return True
+    except OSError:
+        return False
+    return False
+
+
+def _paired_folders(path: Path) -> list[tuple[str | None, Path]]:
+    """``(split, folder)`` of the folders holding each image's XML beside it (Roboflow's VOC export:
+    ``train/``, ``valid/``, ``test/``; or ``path`` itself)."""
+    if not path.is_dir():
+        return []
+    splits = [(normalise_split(p.name), p) for p in sorted(path.iterdir()) if p.is_dir()]
+    found: list[tuple[str | None, Path]] = [
+        (split, folder) for split, folder in splits if split and _holds_voc_xml(folder)
+    ]
+    return found or ([(None, path)] if _holds_voc_xml(path) else [])
+
+
 def detect(path: Path) -> bool:
-    """A folder (or its sub-folder) with ``Annotations/`` holding ``.xml`` files and ``JPEGImages/``."""
+    """A folder (or its sub-folder) with ``Annotations/`` holding ``.xml`` files and ``JPEGImages/``, or folders
+    holding each image's XML beside it (:func:`_paired_folders`)."""
     root = _voc_root(path)
     if root is None:
-        return False
+        return bool(_paired_folders(path))
     try:
         return any(p.suffix.lower() == ".xml" for p in itertools.islice((root / ANNOTATIONS).iterdir(), 500))
     except OSError:
@@ -93,34 +119,22 @@ def _find_image(images: Path, filename: str, stem: str) -> Path | None:
     return None
 
 
-def load(
-    path: Path,
-    *,
-    include: tuple[str, ...] = (),
-    exclude: tuple[str, ...] = (),
-    class_names: Sequence[str] | None = None,
-) -> DetectionDataset:
-    """Read a Pascal VOC folder (annotations and paths only; image headers only where the XML lacks a size).
+_Parsed = tuple[Path, Path, str, tuple[int, int] | None, list[tuple[str, tuple[float, ...]]], str | None]
+"""One VOC XML read: ``(xml, image, id, size (height, width) or None, [(class, corners)], split of its folder)``."""
 
-    Args:
-        path: the VOC folder, or a folder whose sub-folder is one (``bccd/`` holding ``BCCD/``).
-        include: file-name patterns an image must match to be kept.
-        exclude: file-name patterns of images to skip.
-        class_names: the expected classes, in this order; an object of another class is an error. Default:
-            every class found, alphabetically.
 
-    Raises:
-        DatasetError: no VOC folder, an XML that is empty or malformed, an XML whose image is missing, or an
-            object of a class outside ``class_names``; the message names the files.
-    """
-    root = _voc_root(path)
-    if root is None:
-        raise DatasetError(f"{path} is not a Pascal VOC folder: expected Annotations/*.xml beside JPEGImages/")
-    images_dir = root / IMAGES
-    split_of = _official_split(root)
-    parsed: list[tuple[Path, Path, str, tuple[int, int] | None, list[tuple[str, tuple[float, ...]]]]] = []
-    problems: list[str] = []
-    for xml in sorted((root / ANNOTATIONS).glob("*.xml")):
+def _parse_folder(
+    xml_dir: Path,
+    images_dir: Path,
+    split: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    problems: list[str],
+) -> list[_Parsed]:
+    """``(xml, image, id, size, objects, split)`` of every VOC XML in ``xml_dir`` whose image is in ``images_dir``;
+    what is wrong with a file is added to ``problems``."""
+    parsed: list[_Parsed] = []
+    for xml in sorted(xml_dir.glob("*.xml")):
         try:
             text = xml.read_text(encoding="utf-8", errors="replace")
             if not text.strip():
@@ -156,11 +170,52 @@ def load(
                 problems.append(f"{xml}: an object has no <name>")
                 continue
             objects.append((name, corners))
-        parsed.append((xml, image, xml.stem, size, objects))
-    found = {name for *_, objects in parsed for name, _ in objects}
+        parsed.append((xml, image, xml.stem, size, objects, split))
+    return parsed
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    class_names: Sequence[str] | None = None,
+) -> DetectionDataset:
+    """Read a Pascal VOC folder (annotations and paths only; image headers only where the XML lacks a size).
+
+    Args:
+        path: the VOC folder, or a folder whose sub-folder is one (``bccd/`` holding ``BCCD/``).
+        include: file-name patterns an image must match to be kept.
+        exclude: file-name patterns of images to skip.
+        class_names: the expected classes, in this order; an object of another class is an error. Default:
+            every class found, alphabetically.
+
+    Raises:
+        DatasetError: no VOC folder, an XML that is empty or malformed, an XML whose image is missing, or an
+            object of a class outside ``class_names``; the message names the files.
+    """
+    root = _voc_root(path)
+    if root is not None:
+        sources: list[tuple[str | None, Path, Path]] = [(None, root / ANNOTATIONS, root / IMAGES)]
+        split_of = _official_split(root)
+    else:
+        sources = [(split, folder, folder) for split, folder in _paired_folders(path)]
+        split_of = {}
+        root = path
+    if not sources:
+        raise DatasetError(
+            f"{path} is not a Pascal VOC folder: expected Annotations/*.xml beside JPEGImages/, or each image's XML "
+            "beside it"
+        )
+    parsed: list[_Parsed] = []
+    problems: list[str] = []
+    for source_split, xml_dir, images_dir in sources:
+        parsed += _parse_folder(xml_dir, images_dir, source_split, include, exclude, problems)
+    found = {name for *_, objects, _ in parsed for name, _ in objects}
+
     if class_names is not None:
         names = list(class_names)
-        for xml, *_, objects in parsed:
+        for xml, *_, objects, _ in parsed:
             unknown = sorted({name for name, _ in objects} - set(names))
             if unknown:
                 problems.append(f"{xml}: class(es) {', '.join(map(repr, unknown))} not in class_names {names}")
@@ -170,14 +225,14 @@ def load(
         shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise DatasetError(
             f"{root}: {len(problems)} annotation problem(s):\n  {shown}\n"
-            "Fix or remove those annotation files (an XML needs its image in JPEGImages/)."
+            "Fix or remove those annotation files (an XML needs its image in JPEGImages/, or beside it)."
         )
     index = {name: i for i, name in enumerate(names)}
     cases: list[Case] = []
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, int]] = {}
     annotated: set[Path] = set()
-    for xml, image, ident, size, objects in parsed:
+    for xml, image, ident, size, objects, own_split in parsed:
         case_id = image.relative_to(path).as_posix()
         boxes, found_issues = clean_boxes(
             [(*corners, index[name]) for name, corners in objects],  # type: ignore[misc]
@@ -190,9 +245,11 @@ def load(
         if size is not None:
             sizes[case_id] = size
         annotated.add(image)
-        cases.append(Case(case_id=case_id, label=None, split=split_of.get(ident), path=image, boxes=boxes))
+        split = split_of.get(ident) or own_split
+        cases.append(Case(case_id=case_id, label=None, split=split, path=image, boxes=boxes))
     pool = [
         Case(case_id=p.relative_to(path).as_posix(), label=None, path=p)
+        for _, _, images_dir in sources
         for p in sorted(images_dir.iterdir())
         if p not in annotated and file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude)
     ]
