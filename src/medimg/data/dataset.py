@@ -350,6 +350,8 @@ class SegmentationDataset:
         unpaired: masks without an image.
         window: CT window applied to images on read.
         options: loading options, saved with a run.
+        value_names: ``{mask value: class name}`` the annotations give (COCO categories drawn into masks); empty
+            when the masks' names come from a ``dataset.json`` or nowhere.
     """
 
     task: ClassVar[TaskName] = "segment"
@@ -363,6 +365,7 @@ class SegmentationDataset:
     unpaired: list[str] = field(default_factory=list)
     window: str | tuple[float, float] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    value_names: dict[int, str] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -378,7 +381,9 @@ class SegmentationDataset:
         """Find the image/mask pairs under ``path`` (a folder or a CSV manifest); reads no pixels.
 
         The ``image_mask_pairs`` layout without detection (see :mod:`medimg.data.layouts.image_mask_pairs` for
-        the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection.
+        the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection. A
+        path that holds no image/mask pairs but COCO segmentation (outlines) gets its masks drawn
+        (:mod:`medimg.data.layouts.coco_masks`; ``colour_table`` and ``strict`` do not apply).
 
         Args:
             path: a folder of images and masks or a CSV manifest ``image,mask[,roi,patient_id,split]``.
@@ -393,6 +398,12 @@ class SegmentationDataset:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
         """
+        from medimg.data.layouts import coco_masks, image_mask_pairs
+
+        root = Path(path).expanduser()
+        if not image_mask_pairs.detect(root) and coco_masks.detect(root):
+            drawn = "coco_masks"
+            return Dataset.load(root, task="segment", layout=drawn, include=include, exclude=exclude, window=window)
         return Dataset.load(
             path,
             task="segment",

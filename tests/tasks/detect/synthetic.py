@@ -69,8 +69,9 @@ def voc_xml(filename: str, size: tuple[int, int], objects: list) -> str:
     )
 
 
-def write_coco(root: Path, n: int = 8, *, seed: int = 0, split_files: bool = True) -> Path:
-    """A COCO folder: ``images/*.png`` and ``annotations/instances_{train,val}.json`` (or one file)."""
+def write_coco(root: Path, n: int = 8, *, seed: int = 0, split_files: bool = True, outlines: bool = False) -> Path:
+    """A COCO folder: ``images/*.png`` and ``annotations/instances_{train,val}.json`` (or one file); ``outlines``
+    adds each object's ``segmentation`` polygon (a square's corners, a disc's 16-gon)."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True, exist_ok=True)
     (root / "annotations").mkdir(parents=True, exist_ok=True)
@@ -84,16 +85,17 @@ def write_coco(root: Path, n: int = 8, *, seed: int = 0, split_files: bool = Tru
         Image.fromarray(image).save(root / "images" / file_name)
         doc["images"].append({"id": 100 + i, "file_name": file_name, "width": image.shape[1], "height": image.shape[0]})
         for x1, y1, x2, y2, name in objects:
-            doc["annotations"].append(
-                {
-                    "id": len(doc["annotations"]) + 1,
-                    "image_id": 100 + i,
-                    "category_id": 7 + CLASSES.index(name),
-                    "bbox": [x1, y1, x2 - x1, y2 - y1],
-                    "area": (x2 - x1) * (y2 - y1),
-                    "iscrowd": 0,
-                }
-            )
+            annotation = {
+                "id": len(doc["annotations"]) + 1,
+                "image_id": 100 + i,
+                "category_id": 7 + CLASSES.index(name),
+                "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0,
+            }
+            if outlines:
+                annotation["segmentation"] = [outline(x1, y1, x2, y2, name)]
+            doc["annotations"].append(annotation)
     for split, doc in documents.items():
         (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(doc))
     return root
@@ -132,3 +134,12 @@ def write_yolo(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> 
         (root / split / "labels" / f"{i}.txt").write_text("".join(f"{line}\n" for line in lines))
     (root / "data.yaml").write_text(f"nc: {len(CLASSES)}\nnames: {list(CLASSES)}\n")
     return root
+
+
+def outline(x1: float, y1: float, x2: float, y2: float, name: str) -> list[float]:
+    """A drawn object's outline as a COCO polygon ``[x1, y1, x2, y2, ...]``: a square's corners, a disc's 16-gon."""
+    if name != "disc":
+        return [x1, y1, x2, y1, x2, y2, x1, y2]
+    cx, cy, r = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    return [float(v) for a in angles for v in (cx + r * np.cos(a), cy + r * np.sin(a))]

@@ -18,6 +18,8 @@ name                  task       reads
 ``yolo``              detect     YOLO ``images/`` + ``labels/*.txt`` (per split: Roboflow's and Ultralytics' folders)
 ``mask_boxes``        detect     the image/mask pairs above, one box per connected component of each mask
                                  label (2D or 3D), only when ``task="detect"`` is asked for
+``coco_masks``        segment    COCO ``segmentation`` outlines drawn into label maps (cached), only when
+                                 ``task="segment"`` is asked for
 ====================  =========  ==========================================================================
 
 Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before generic
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.layouts import (
     class_folders,
     coco,
+    coco_masks,
     csv_boxes,
     csv_manifest,
     image_mask_pairs,
@@ -124,6 +127,14 @@ LAYOUTS: tuple[Layout, ...] = (
         mask_boxes.detect,
         mask_boxes.load,
         "boxes derived from segmentation masks (one per connected component of each label)",
+        derived=True,
+    ),
+    Layout(
+        "coco_masks",
+        "segment",
+        coco_masks.detect,
+        coco_masks.load,
+        "masks drawn from COCO segmentation (polygons, run-length masks)",
         derived=True,
     ),
     Layout(

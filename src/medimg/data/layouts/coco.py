@@ -94,6 +94,40 @@ def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+def read_documents(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The COCO files of ``path`` (see the module docstring), parsed.
+
+    Raises:
+        DatasetError: none found, or one is empty or malformed.
+    """
+    if path.is_file() and path.suffix.lower() == ".json":
+        files = [path]  # named explicitly: read it, and say what is wrong with it
+    elif (path / "annotations").is_dir() and _json_files(path):
+        files = sorted(p for p in (path / "annotations").iterdir() if p.suffix.lower() == ".json")
+    else:
+        files = _json_files(path)
+    if not files:
+        raise DatasetError(f"{path}: no COCO JSON file (with 'images' and 'annotations') found")
+    return [(file, _read(file)) for file in files]
+
+
+def category_names(documents: Sequence[tuple[Path, dict[str, Any]]]) -> list[str]:
+    """The classes of the files' categories, by id (a name across files once), without unused parents.
+
+    Raises:
+        DatasetError: a category without a name.
+    """
+    categories: dict[str, int] = {}  # name -> smallest id seen, for the order
+    for file, data in documents:
+        for category in data.get("categories") or []:
+            name = str(category.get("name", "")).strip()
+            if not name:
+                raise DatasetError(f"{file}: a category has no name")
+            categories[name] = min(categories.get(name, int(category.get("id", 0))), int(category.get("id", 0)))
+    categories = _without_unused_parents(categories, documents)
+    return sorted(categories, key=lambda n: (categories[n], n))
+
+
 def _without_unused_parents(
     categories: dict[str, int], documents: Sequence[tuple[Path, dict[str, Any]]]
 ) -> dict[str, int]:
@@ -152,25 +186,8 @@ def load(
         DatasetError: no COCO file, an empty or malformed one, an annotation naming an unknown category or image,
             or images that do not exist; the message names the files.
     """
-    if path.is_file() and path.suffix.lower() == ".json":
-        files = [path]  # named explicitly: read it, and say what is wrong with it
-    elif (path / "annotations").is_dir() and _json_files(path):
-        files = sorted(p for p in (path / "annotations").iterdir() if p.suffix.lower() == ".json")
-    else:
-        files = _json_files(path)
-    if not files:
-        raise DatasetError(f"{path}: no COCO JSON file (with 'images' and 'annotations') found")
-    documents = [(file, _read(file)) for file in files]
-    categories: dict[str, int] = {}  # name -> smallest id seen, for the order
-    for file, data in documents:
-        for category in data.get("categories") or []:
-            name = str(category.get("name", "")).strip()
-            if not name:
-                raise DatasetError(f"{file}: a category has no name")
-            categories[name] = min(categories.get(name, int(category.get("id", 0))), int(category.get("id", 0)))
-    if class_names is None:
-        categories = _without_unused_parents(categories, documents)
-    names = list(class_names) if class_names is not None else sorted(categories, key=lambda n: (categories[n], n))
+    documents = read_documents(path)
+    names = list(class_names) if class_names is not None else category_names(documents)
     index = {name: i for i, name in enumerate(names)}
     problems: list[str] = []
     cases: list[Case] = []

@@ -204,7 +204,7 @@ def _classes(
         encoding = determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=colour_masks > 0)
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
-    names = class_names_for(encoding, read_label_map(dataset.root))
+    names = class_names_for(encoding, dataset.value_names or read_label_map(dataset.root))
     per_class: dict[str, int] = dict.fromkeys(names[1:], 0)
     for distinct in distinct_per_case:
         for k in _classes_of(distinct, encoding) - {0}:

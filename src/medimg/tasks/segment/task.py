@@ -69,7 +69,7 @@ class SegmentTask:
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
         encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader))
-        names = class_names_for(encoding, read_label_map(dataset.root))
+        names = class_names_for(encoding, dataset.value_names or read_label_map(dataset.root))
         provisional = SegPlan(num_classes=encoding.num_classes, label_encoding=encoding, class_names=names)
         fingerprint = extract_seg_fingerprint(
             dataset.name,

@@ -1,0 +1,51 @@
+"""COCO segmentation outlines (CVAT, Roboflow, Label Studio exports) train a segmentation network with --task
+segment: the masks are drawn once into label maps, cached outside the data, and match the outlines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset, SegmentationDataset
+from tests.tasks.detect.synthetic import CLASSES, write_coco
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_outlines_become_label_maps_named_by_category(tmp_path: Path, _cache: Path) -> None:
+    root = write_coco(tmp_path / "coco", n=8, outlines=True)
+    assert Dataset.load(root).task == "detect"  # the boxes, unless segmentation is asked for
+    dataset = SegmentationDataset.load(root)
+    assert dataset.value_names == {0: "background", 1: CLASSES[0], 2: CLASSES[1]}
+    assert {c.split for c in dataset.cases} == {"train", "val"} and len(dataset) == 8
+    assert all(c.mask is not None and c.mask.is_relative_to(_cache) for c in dataset.cases)
+    assert not list(root.rglob("*.png.part")) and len(list(root.rglob("*.png"))) == 8  # nothing written beside it
+    document = json.loads((root / "annotations" / "instances_train.json").read_text())
+    image = document["images"][0]
+    sample = dataset.read(next(c for c in dataset.cases if c.case_id.endswith(image["file_name"])))
+    assert sample.mask is not None
+    for annotation in (a for a in document["annotations"] if a["image_id"] == image["id"]):
+        x, y, w, h = (round(v) for v in annotation["bbox"])
+        inside = sample.mask[0, y + 2 : y + h - 2, x + 2 : x + w - 2]
+        assert inside.size and np.isin(inside, [1, 2]).mean() > 0.9  # the object's interior is drawn
+    mtime = dataset.cases[0].mask.stat().st_mtime_ns  # type: ignore[union-attr]
+    again = SegmentationDataset.load(root)  # unchanged annotations: the drawn masks are reused
+    assert again.cases[0].mask == dataset.cases[0].mask and again.cases[0].mask.stat().st_mtime_ns == mtime  # type: ignore[union-attr]
+
+
+def test_a_segmentation_run_trains_on_coco_outlines(tmp_path: Path) -> None:
+    from medimg import Model
+
+    root = write_coco(tmp_path / "coco", n=12, outlines=True)
+    model = Model("unet", task="segment", epochs=2, channels=[8, 16], batch_size=4).fit(
+        root, run_dir=tmp_path / "run", seed=0, progress=False, tensorboard=False
+    )
+    assert model.plan_.class_names == ["background", *CLASSES]
+    assert 0.0 <= model.report_.metrics["dice_mean"] <= 1.0
