@@ -49,3 +49,17 @@ def test_a_segmentation_run_trains_on_coco_outlines(tmp_path: Path) -> None:
     )
     assert model.plan_.class_names == ["background", *CLASSES]
     assert 0.0 <= model.report_.metrics["dice_mean"] <= 1.0
+
+
+def test_yolo_segmentation_polygons_become_label_maps(tmp_path: Path, _cache: Path) -> None:
+    """Ultralytics' ``yolo segment`` labels (``class x1 y1 x2 y2 ...`` as fractions) train segmentation."""
+    from tests.tasks.detect.synthetic import write_yolo
+
+    root = write_yolo(tmp_path / "yolo", n=8, outlines=True)
+    assert Dataset.load(root).task == "detect"  # their bounding boxes, unless segmentation is asked for
+    dataset = SegmentationDataset.load(root)
+    assert dataset.value_names == {0: "background", 1: CLASSES[0], 2: CLASSES[1]}
+    assert {c.split for c in dataset.cases} == {"train", "val"} and len(dataset) == 8
+    first = next(c for c in dataset.cases if (root / "train" / "labels" / f"{c.image.stem}.txt").read_text())
+    values = np.unique(dataset.read(first).mask)
+    assert values[0] == 0 and set(values[1:]) <= {1, 2} and len(values) > 1

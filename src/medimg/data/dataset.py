@@ -382,8 +382,9 @@ class SegmentationDataset:
 
         The ``image_mask_pairs`` layout without detection (see :mod:`medimg.data.layouts.image_mask_pairs` for
         the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection. A
-        path that holds no image/mask pairs but COCO segmentation (outlines) gets its masks drawn
-        (:mod:`medimg.data.layouts.coco_masks`; ``colour_table`` and ``strict`` do not apply).
+        path that holds no image/mask pairs but COCO or YOLO segmentation (outlines) gets its masks drawn
+        (:mod:`medimg.data.layouts.coco_masks`, :mod:`~medimg.data.layouts.yolo_masks`; ``colour_table`` and
+        ``strict`` do not apply).
 
         Args:
             path: a folder of images and masks or a CSV manifest ``image,mask[,roi,patient_id,split]``.
@@ -398,11 +399,17 @@ class SegmentationDataset:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
         """
-        from medimg.data.layouts import coco_masks, image_mask_pairs
+        from medimg.data.layouts import coco_masks, image_mask_pairs, yolo_masks
 
         root = Path(path).expanduser()
-        if not image_mask_pairs.detect(root) and coco_masks.detect(root):
-            drawn = "coco_masks"
+        drawn = (
+            "yolo_masks"
+            if yolo_masks.detect(root)
+            else "coco_masks"
+            if not image_mask_pairs.detect(root) and coco_masks.detect(root)
+            else None
+        )
+        if drawn is not None:
             return Dataset.load(root, task="segment", layout=drawn, include=include, exclude=exclude, window=window)
         return Dataset.load(
             path,

@@ -116,8 +116,9 @@ def write_csv(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> P
     return root / "boxes.csv"
 
 
-def write_yolo(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> Path:
-    """A Roboflow-style YOLO folder: ``{train,valid}/images/*.png`` + ``labels/*.txt`` and ``data.yaml``."""
+def write_yolo(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1, outlines: bool = False) -> Path:
+    """A Roboflow-style YOLO folder: ``{train,valid}/images/*.png`` + ``labels/*.txt`` and ``data.yaml``;
+    ``outlines`` writes YOLO segmentation lines (each object's :func:`outline`) instead of boxes."""
     rng = np.random.default_rng(seed)
     for i in range(n):
         split = "valid" if i % 4 == 3 else "train"
@@ -131,6 +132,14 @@ def write_yolo(root: Path, n: int = 8, *, seed: int = 0, negatives: int = 1) -> 
             f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
             for x1, y1, x2, y2, name in objects
         ]
+        if outlines:
+            lines = [
+                f"{CLASSES.index(name)} "
+                + " ".join(
+                    f"{v / (width if k % 2 == 0 else height):.6f}" for k, v in enumerate(outline(x1, y1, x2, y2, name))
+                )
+                for x1, y1, x2, y2, name in objects
+            ]
         (root / split / "labels" / f"{i}.txt").write_text("".join(f"{line}\n" for line in lines))
     (root / "data.yaml").write_text(f"nc: {len(CLASSES)}\nnames: {list(CLASSES)}\n")
     return root

@@ -20,6 +20,7 @@ name                  task       reads
                                  label (2D or 3D), only when ``task="detect"`` is asked for
 ``coco_masks``        segment    COCO ``segmentation`` outlines drawn into label maps (cached), only when
                                  ``task="segment"`` is asked for
+``yolo_masks``        segment    YOLO segmentation polygons drawn into label maps (cached), the same way
 ====================  =========  ==========================================================================
 
 Choosing a layout (:func:`select_layout`): registration order decides ties, so specific layouts come before generic
@@ -58,6 +59,7 @@ from medimg.data.layouts import (
     medmnist,
     voc,
     yolo,
+    yolo_masks,
 )
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 
@@ -135,6 +137,14 @@ LAYOUTS: tuple[Layout, ...] = (
         coco_masks.detect,
         coco_masks.load,
         "masks drawn from COCO segmentation (polygons, run-length masks)",
+        derived=True,
+    ),
+    Layout(
+        "yolo_masks",
+        "segment",
+        yolo_masks.detect,
+        yolo_masks.load,
+        "masks drawn from YOLO segmentation polygons",
         derived=True,
     ),
     Layout(
