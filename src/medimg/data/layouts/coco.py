@@ -24,7 +24,7 @@ from typing import Any
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected
+from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -226,16 +226,10 @@ def load(
                 continue
             per_image.setdefault(image_id, []).append((x, y, x + w, y + h, index[name]))
         for image_id, image in images.items():
-            file_name = str(image.get("file_name", ""))
-            if not name_selected(Path(file_name).name, include, exclude):
+            located = locate_image(file, image, split, root, include, exclude, problems)
+            if located is None:
                 continue
-            found = _image_path(file, file_name, split)
-            if found is None:
-                problems.append(f"{file}: image {file_name!r} (id {image_id}) not found beside the JSON")
-                continue
-            case_id = _case_id(found, root)
-            width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-            size = (height, width) if width > 0 and height > 0 else image_size(found)
+            found, case_id, size = located
             boxes, found_issues = clean_boxes(per_image.get(image_id, []), size, names, file=str(file), image=case_id)
             issues += found_issues
             issues += [BoxIssue(str(file), case_id, "crowd", n, b) for n, b in crowd.get(image_id, [])]
@@ -243,8 +237,7 @@ def load(
                 sizes[case_id] = size
             cases.append(Case(case_id=case_id, label=None, split=split, path=found, boxes=boxes))
     if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(f"{path}: {len(problems)} annotation problem(s):\n  {shown}")
+        raise problems_error(path, problems, "annotation problem(s)")
     if len({c.case_id for c in cases}) != len(cases):
         raise DatasetError(f"{path}: the same image is listed more than once across the COCO files")
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
@@ -260,6 +253,28 @@ def load(
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+def locate_image(
+    file: Path,
+    image: dict[str, Any],
+    split: str | None,
+    root: Path,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    problems: list[str],
+) -> tuple[Path, str, tuple[int, int] | None] | None:
+    """``(image file, case id, (height, width) or None)`` of one ``images`` entry of ``file``; ``None`` when the
+    patterns leave it out or it is not found (then added to ``problems``)."""
+    file_name = str(image.get("file_name", ""))
+    if not name_selected(Path(file_name).name, include, exclude):
+        return None
+    found = _image_path(file, file_name, split)
+    if found is None:
+        problems.append(f"{file}: image {file_name!r} (id {image.get('id')}) not found beside the JSON")
+        return None
+    width, height = int(image.get("width") or 0), int(image.get("height") or 0)
+    return found, _case_id(found, root), (height, width) if width > 0 and height > 0 else image_size(found)
 
 
 def _case_id(image: Path, root: Path) -> str:

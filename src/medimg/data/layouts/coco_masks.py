@@ -19,9 +19,8 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.detection import image_size
-from medimg.data.layouts.coco import _case_id, _image_path, _json_files, _split_of, category_names, read_documents
-from medimg.data.layouts.common import name_selected
+from medimg.data.layouts.coco import _json_files, _split_of, category_names, locate_image, read_documents
+from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError, MissingDependencyError
 
@@ -97,26 +96,19 @@ def load(
         for annotation in data.get("annotations") or []:
             per_image.setdefault(annotation.get("image_id"), []).append(annotation)
         for image in data["images"]:
-            file_name = str(image.get("file_name", ""))
-            if not name_selected(Path(file_name).name, include, exclude):
+            located = locate_image(file, image, split, root, include, exclude, problems)
+            if located is None:
                 continue
-            found = _image_path(file, file_name, split)
-            if found is None:
-                problems.append(f"{file}: image {file_name!r} (id {image.get('id')}) not found beside the JSON")
-                continue
-            case_id = _case_id(found, root)
+            found, case_id, size = located
             target = mask_file(cache, case_id)
             if not target.is_file():
-                width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-                size = (height, width) if width > 0 and height > 0 else image_size(found)
                 if size is None:
                     problems.append(f"{file}: the size of {found} is neither in the JSON nor in its header")
                     continue
                 write_mask(target, draw_label_map(size, _objects(per_image.get(image.get("id"), []), value_of, file)))
             cases.append(SegCase(case_id=case_id, image=found, mask=target, split=split))
     if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(f"{path}: {len(problems)} annotation problem(s):\n  {shown}")
+        raise problems_error(path, problems, "annotation problem(s)")
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         logger.warning("%s: some COCO files name no split; the data's own split is not used", path)
         cases = [SegCase(c.case_id, c.image, c.mask) for c in cases]

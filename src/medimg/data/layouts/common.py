@@ -6,8 +6,10 @@ import csv
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
+from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
@@ -202,3 +204,10 @@ class ManifestFiles:
                 self.found_by_name,
                 self.base,
             )
+
+
+def problems_error(where: Path, problems: Sequence[str], what: str = "problem(s)", fix: str = "") -> DatasetError:
+    """One :class:`~medimg.errors.DatasetError` listing the first ten of a reader's ``problems`` (and how many
+    more), so that a user fixes them all in one pass instead of one per run."""
+    shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+    return DatasetError(f"{where}: {len(problems)} {what}:\n  {shown}" + (f"\n{fix}" if fix else ""))

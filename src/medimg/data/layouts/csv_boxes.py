@@ -17,7 +17,14 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import ManifestFiles, is_manifest, manifest_header, name_selected, read_manifest
+from medimg.data.layouts.common import (
+    ManifestFiles,
+    is_manifest,
+    manifest_header,
+    name_selected,
+    problems_error,
+    read_manifest,
+)
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -124,8 +131,7 @@ def load(
             continue
         raw[raw_path].append((x1, y1, x2, y2, label, line))
     if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(f"{path}: {len(problems)} problem(s):\n  {shown}")
+        raise problems_error(path, problems)
     names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
     index = {name: i for i, name in enumerate(names)}
     cases: list[Case] = []

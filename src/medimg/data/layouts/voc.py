@@ -24,7 +24,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected
+from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -222,10 +222,11 @@ def load(
     else:
         names = sorted(found)
     if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(
-            f"{root}: {len(problems)} annotation problem(s):\n  {shown}\n"
-            "Fix or remove those annotation files (an XML needs its image in JPEGImages/, or beside it)."
+        raise problems_error(
+            root,
+            problems,
+            "annotation problem(s)",
+            "Fix or remove those annotation files (an XML needs its image in JPEGImages/, or beside it).",
         )
     index = {name: i for i, name in enumerate(names)}
     cases: list[Case] = []

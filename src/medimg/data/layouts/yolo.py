@@ -23,7 +23,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected
+from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -179,8 +179,7 @@ def load(
     if unnamed:
         problems.append(f"class id(s) {unnamed} have no name (names: {names}); fix the labels or the YAML 'names'")
     if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise DatasetError(f"{path}: {len(problems)} label problem(s):\n  {shown}")
+        raise problems_error(path, problems, "label problem(s)")
     if not entries:
         raise DatasetError(f"{path}: the images folders hold no images")
     cases: list[Case] = []
