@@ -195,3 +195,19 @@ def test_patients_several_levels_down_stay_on_one_side(tmp_path: Path) -> None:
     for case in dataset.cases:
         side.setdefault(case.patient_id, set()).add(splits.assignment[case.case_id])
     assert all(len(s) == 1 for s in side.values())
+
+
+def test_classes_with_sub_type_folders_stay_the_classes(tmp_path: Path) -> None:
+    """``benign/{adenosis,fibroadenoma}``, ``malignant/{ductal,lobular}``: classes with sub-types, not four classes
+    (the outer names share no word with the inner ones); Kaggle's Multi Cancer groups do (``Lymphoma/lymph_cll``)."""
+    for cls, subtypes in {"benign": ["adenosis", "fibroadenoma"], "malignant": ["ductal", "lobular"]}.items():
+        for subtype in subtypes:
+            for k in range(2):
+                _png(tmp_path / "subtypes" / cls / subtype / f"{k}.png", k + 1)
+    assert sorted(Dataset.load(tmp_path / "subtypes").class_names) == ["benign", "malignant"]
+    groups = {"Lymphoma": ["lymph_cll", "lymph_fl"], "Cervical Cancer": ["cervix_dyk", "cervix_koc"]}
+    for group, classes in groups.items():
+        for cls in classes:
+            for k in range(2):
+                _png(tmp_path / "multi" / group / cls / f"{k}.jpg", k + 1)
+    assert sorted(Dataset.load(tmp_path / "multi").class_names) == ["cervix_dyk", "cervix_koc", "lymph_cll", "lymph_fl"]

@@ -8,7 +8,9 @@ Public sets nest them in three ways the class-folder layout (:mod:`.class_folder
   ``<patient>/0/*.png`` and ``<patient>/1/*.png`` in 279 patient folders): the repeated names are the classes and
   each patient folder is a group of the split;
 * **group folders of distinct classes** (LC25000: ``lung_image_sets/{lung_aca,lung_n,lung_scc}`` and
-  ``colon_image_sets/{colon_aca,colon_n}``): the inner folders are the classes.
+  ``colon_image_sets/{colon_aca,colon_n}``): the inner folders are the classes, when the outer names read as
+  groups of them (a word in common, or ``sets``/``images``); ``benign/{adenosis,fibroadenoma}`` stays two classes
+  with sub-types.
 
 Both nestings look like ``<class>/<patient>/<images>``, the layout's own reading, so each needs strong evidence
 (:func:`nested_class_folders`); anything else keeps the top folders as classes. Only directory entries are read.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +83,24 @@ def data_folder(root: Path) -> Path:
     return folder
 
 
+#: words of a folder that only holds others (LC25000's ``lung_image_sets``)
+CONTAINER_WORDS = frozenset({"set", "sets", "image", "images", "data", "dataset", "datasets", "folder", "part"})
+
+
+def _groups(outer: str, inner: list[str]) -> bool:
+    """Whether ``outer`` is a group of the classes ``inner`` rather than a class with sub-types: a container word
+    in its name, or every inner name sharing a word with it (``Brain Cancer/brain_glioma``, ``Lymphoma/lymph_cll``:
+    words compared by their first four letters). ``benign/adenosis`` is a class with a sub-type."""
+    words = _words(outer)
+    return bool(words & CONTAINER_WORDS) or all(
+        {w[:4] for w in _words(name)} & {w[:4] for w in words} for name in inner
+    )
+
+
+def _words(name: str) -> set[str]:
+    return {word for word in re.split(r"[^a-z]+", name.lower()) if len(word) >= 3}
+
+
 def _class_like(names: list[str]) -> bool:
     """Whether folder names can be classes: some name without a digit (``normal``, ``lung_aca``), or all short
     numbers (grades ``0``..``4``); not all numbered like patients, studies and series (``P001``, ``1.2.840...``)."""
@@ -129,7 +150,8 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
         )
         return NestedClasses(leaves, {leaf: top.name for top, subdirs in inner.items() for leaf in subdirs})
     numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)  # patients, cases, series
-    if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered:
+    grouped = all(_groups(top.name, [leaf.name for leaf in subdirs]) for top, subdirs in inner.items())
+    if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered and grouped:
         logger.warning(
             "%s: the folders %s hold class folders: read as %d classes (%s); to classify the outer folders instead, "
             "give a CSV manifest (path,label)",
