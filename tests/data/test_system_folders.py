@@ -211,3 +211,12 @@ def test_classes_with_sub_type_folders_stay_the_classes(tmp_path: Path) -> None:
             for k in range(2):
                 _png(tmp_path / "multi" / group / cls / f"{k}.jpg", k + 1)
     assert sorted(Dataset.load(tmp_path / "multi").class_names) == ["cervix_dyk", "cervix_koc", "lymph_cll", "lymph_fl"]
+
+
+def test_many_class_folders_with_view_folders_stay_classes(tmp_path: Path) -> None:
+    """Twelve class folders each holding ``CC/`` and ``MLO/``: not two classes (the views) of twelve patients."""
+    classes = [f"finding_{name}" for name in "abcdefghijkl"]
+    for cls in classes:
+        for view in ("CC", "MLO"):
+            _png(tmp_path / cls / view / "a.png", 5)
+    assert sorted(Dataset.load(tmp_path).class_names) == sorted(classes)

@@ -115,8 +115,9 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
     Every sub-folder must hold folders only, each of those images only (no deeper folders, no image/mask role
     names). Then, with ``n`` sub-folders holding ``k`` distinct inner names:
 
-    * patient folders of classes: ``n >= MIN_FOLDER_GROUPS``, ``2 <= k <= n / 3`` and every name under at least two
-      sub-folders; the classes are the names, each sub-folder is the group of its images;
+    * patient folders of classes: ``n >= MIN_FOLDER_GROUPS`` numbered folders (patient IDs), ``2 <= k <= n / 3``
+      and every name under at least two of them; the classes are the names, each sub-folder is the group of its
+      images (twelve class folders each holding ``CC/`` and ``MLO/`` views stay twelve classes);
     * group folders of classes: every inner name appears once, at most :data:`MAX_NESTED_CLASSES` of them, none
       with a digit (patient and case folders are numbered: ``P001``, ``1.2.840...``, ``LIDC-IDRI-0001``).
     """
@@ -137,7 +138,8 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
         if subdirs or not has_image:
             return None
     names = Counter(leaf.name.lower() for leaf in leaves)
-    if len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
+    patients = sum(any(ch.isdigit() for ch in top.name) for top in tops) >= 0.8 * len(tops)  # numbered, as IDs are
+    if patients and len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
         logger.warning(
             "%s: %d folders each hold class folders of the same names (%s): read as <patient>/<class>/ folders, "
             "classes %s, each of the %d folders a patient kept on one side of the split; if the outer folders "
