@@ -133,3 +133,31 @@ def test_patient_folders_of_slices_with_masks_are_segmentation_grouped_by_patien
     for case in dataset.cases:
         sides.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
     assert all(len(s) == 1 for s in sides.values())
+
+
+def test_pascal_voc_segmentation_folders_with_their_split_lists(tmp_path: Path) -> None:
+    """VOC2012's and CVAT's "Segmentation mask" export: ``JPEGImages/`` + ``SegmentationClass/`` (palette PNGs),
+    ``SegmentationObject/`` (instance ids, not the ground truth) and ``ImageSets/Segmentation/{train,val}.txt``.
+    Before: three classes named after the folders."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset, SegmentationDataset
+
+    palette = [0, 0, 0, 250, 50, 83] + [0] * (256 * 3 - 6)
+    names = [f"2007_{i:06d}" for i in range(6)]
+    for folder in ("JPEGImages", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
+        (tmp_path / folder).mkdir(parents=True)
+    for i, name in enumerate(names):
+        Image.new("RGB", (40, 30)).save(tmp_path / "JPEGImages" / f"{name}.jpg")
+        labels = np.zeros((30, 40), np.uint8)
+        labels[5:15, 5 + i : 20 + i] = 1
+        for folder in ("SegmentationClass", "SegmentationObject"):
+            mask = Image.fromarray(labels, mode="P")
+            mask.putpalette(palette)
+            mask.save(tmp_path / folder / f"{name}.png")
+    (tmp_path / "ImageSets" / "Segmentation" / "train.txt").write_text("\n".join(names[:4]) + "\n")
+    (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text("\n".join(names[4:]) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, SegmentationDataset) and len(dataset) == 6
+    assert all(c.mask is not None and c.mask.parent.name == "SegmentationClass" for c in dataset.cases)
+    assert dataset.split_counts() == {"train": 4, "val": 2}

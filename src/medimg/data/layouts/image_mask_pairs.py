@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IMAGE_DIRS = {"images", "image", "imgs", "img", "imagestr", "imagests", "inputs", "input"}
+IMAGE_DIRS = {"images", "image", "imgs", "img", "imagestr", "imagests", "inputs", "input", "jpegimages"}
 LABEL_DIRS = {
     "labels",
     "label",
@@ -86,10 +86,13 @@ LABEL_DIRS = {
     "segmentations",
     "segmentation",
     "targets",
+    "segmentationclass",  # Pascal VOC segmentation (VOC2012, CVAT's "Segmentation mask" export)
+    "segmentationclassaug",
+    "segmentationclassraw",
 }
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
-IGNORED_DIRS = {"2nd_manual"}
+IGNORED_DIRS = {"2nd_manual", "segmentationobject"}  # VOC's instance ids beside SegmentationClass
 LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1", "1stho")
 #: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
 IGNORED_SUFFIXES = ("2ndho",)
@@ -635,6 +638,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             "suffix _mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
         )
     extra_of = _attach_extra_masks(extras, paired, unpaired, root)
+    listed = _listed_splits(root)
     cases = []
     taken = set(paired)  # images of a case, as its first file or a further channel
     for image in sorted(paired):
@@ -644,8 +648,10 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         more = tuple(extra_of.get(paired[image], ()))
         channels = channels_of.get(image, ())
         taken.update(channels)
-        split = _split_of(root, image)
+        split = _split_of(root, image) or listed.get(_stem(image))
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
+    if listed and not all(c.split for c in cases):
+        cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole
     cases = _group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
@@ -657,6 +663,21 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
     )
+
+
+def _listed_splits(root: Path) -> dict[str, str]:
+    """``image stem -> split`` from Pascal VOC's ``ImageSets/Segmentation/{train,val,test}.txt`` (``trainval``
+    standing in for a missing ``train``); empty without them (CVAT's single ``default.txt`` names no split)."""
+    folder = root / "ImageSets" / "Segmentation"
+    listed: dict[str, str] = {}
+    for split, names in (("train", ("train.txt", "trainval.txt")), ("val", ("val.txt",)), ("test", ("test.txt",))):
+        file = next((folder / name for name in names if (folder / name).is_file()), None)
+        if file is None:
+            continue
+        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                listed.setdefault(line.split()[0], split)
+    return listed
 
 
 def _load_csv(path: Path) -> SegmentationDataset:
