@@ -31,6 +31,10 @@ def test_label_map_and_ambiguous_values(caplog: pytest.LogCaptureFixture) -> Non
         brats = determine_label_encoding({0.0, 1.0, 2.0, 4.0})  # BraTS 2021: no label 3
     assert (brats.kind, brats.num_classes) == ("identity", 5)
     assert "3 never occurs" in caplog.text and "3 never occurs" in brats.note
+    voc = determine_label_encoding({0.0, 1.0, 2.0, 255.0})  # VOC2012's palette masks: 255 is the void border
+    assert (voc.kind, voc.num_classes) == ("identity", 3) and "void" in voc.note
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 2, 255]]], np.float32), voc), [[0, 2, 255]])
+    assert determine_label_encoding({0.0, 255.0}).values == [0.0, 255.0]  # 0/255 alone stays binary
     with caplog.at_level(logging.WARNING):
         gray = determine_label_encoding({0.0, 128.0, 255.0})
     assert gray.num_classes == 3 and "gray-level" in caplog.text
@@ -78,3 +82,21 @@ def test_class_names_come_from_the_data_when_it_names_every_class() -> None:
     assert class_names_for(three, {0: "background", 1: "Anterior"}) == ["background", "class_1", "class_2"]  # partial
     assert class_names_for(three, {0: "x", 1: "x", 2: "y"}) == ["background", "class_1", "class_2"]  # not unique
     assert class_names_for(grey, None) == ["background", "foreground"]
+
+
+def test_binary_masks_saved_two_ways_are_one_foreground(caplog: pytest.LogCaptureFixture) -> None:
+    """Some masks 0/1, others 0/255 (two tools, two exports): the union {0, 1, 255} alone would read 255 as a VOC
+    border (ignored) or threshold 1 into background; per mask it is binary both ways."""
+    from medimg.tasks.segment.labels import MaskValueSurvey
+
+    survey = MaskValueSurvey()
+    for values in ([0.0, 1.0], [0.0, 255.0], [0.0]):
+        survey.add(values)
+    with caplog.at_level(logging.WARNING):
+        encoding = survey.encoding()
+    assert encoding.kind == "mapping" and encoding.num_classes == 2 and "two ways" in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 1, 255]]], np.float32), encoding), [[0, 1, 1]])
+    voc = MaskValueSurvey()
+    for values in ([0.0, 1.0, 255.0], [0.0, 2.0, 255.0]):
+        voc.add(values)
+    assert voc.encoding().kind == "identity" and voc.encoding().num_classes == 3  # borders: VOC's void

@@ -15,7 +15,7 @@ from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
-from medimg.tasks.segment.labels import LabelEncoding, determine_label_encoding, is_colour_mask, mask_values
+from medimg.tasks.segment.labels import LabelEncoding, MaskValueSurvey, is_colour_mask, mask_values
 from medimg.tasks.segment.planning import (
     SegPlan,
 )
@@ -167,17 +167,17 @@ def read_samples(
 def determine_dataset_encoding(dataset: SegmentationDataset, samples: Iterable[SegSample]) -> LabelEncoding:
     """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`)."""
     has_colour = False
-    values: set[float] = set()
+    survey = MaskValueSurvey()
     for sample in samples:
         if sample.mask is None:
             continue
         if is_colour_mask(sample.mask):
             has_colour = True
             continue
-        values.update(float(v) for v in mask_values(sample.mask[0]))
-        if len(values) > 1024:
+        survey.add(mask_values(sample.mask[0]))
+        if len(survey.values) > survey.limit:
             break
-    return determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=has_colour)
+    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour)
 
 
 def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -80,7 +81,8 @@ def determine_label_encoding(
     """Decide the encoding from the union of the values of every training mask.
 
     Rules, in order: a colour table (given, or needed for colour masks) wins; values within ``{0, 1}`` or
-    integers ``0..K-1`` with ``K <= 32`` are class indices; ``{0, 255}`` is binary; two values ``{0, v}``
+    integers ``0..K-1`` with ``K <= 32`` are class indices (with ``255`` beside them: Pascal VOC's ignored "void"
+    border); ``{0, 255}`` is binary; two values ``{0, v}``
     are binary with a warning (ambiguous: is ``v`` a class index or "foreground"?); a few evenly spaced gray
     levels (``0/128/255``) are classes in increasing order, with a warning; anything else (hundreds of values
     from JPEG compression) is thresholded at the middle of the range, with a warning.
@@ -103,6 +105,14 @@ def determine_label_encoding(
     integral = all(v == int(v) and v >= 0 for v in values)
     if integral and values[-1] <= 1:
         return LabelEncoding(kind="identity", num_classes=2)
+    if integral and values[-1] == IGNORE and values[0] == 0 and len(values) >= 3 and values[-2] <= MAX_LABEL_VALUE:
+        classes = int(values[-2]) + 1  # class indices 0..K with 255 borders: Pascal VOC's "void", not a class
+        note = (
+            f"label map 0..{classes - 1} with the value 255 (Pascal VOC's 'void' border): 255 pixels are ignored "
+            "in training and scoring"
+        )
+        logger.warning(note)
+        return LabelEncoding(kind="identity", num_classes=max(2, classes), note=note)
     if values == [0.0, 255.0]:
         return LabelEncoding(kind="values", num_classes=2, values=[0.0, 255.0], note="binary 0/255 masks")
     if integral and values[-1] <= MAX_LABEL_VALUE and values[0] == 0 and len(values) > 2:
@@ -134,6 +144,44 @@ def determine_label_encoding(
     )
     logger.warning(note)
     return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
+
+
+@dataclass
+class MaskValueSurvey:
+    """The values of a set's masks, and what each gray mask alone holds (binary 0/1, binary 0/255, or other), so
+    that binary masks saved two ways in one set are told apart from a label map with Pascal VOC's 255 borders.
+
+    Attributes:
+        values: every distinct value over the masks (at most ``limit`` + 1 kept).
+        binary_kinds: ``"0/1"``, ``"0/255"``, ``"other"`` for the masks added (an empty mask says nothing).
+    """
+
+    limit: int = 1024
+    values: set[float] = field(default_factory=set)
+    binary_kinds: set[str] = field(default_factory=set)
+
+    def add(self, found: Iterable[float]) -> None:
+        """Add one gray mask's distinct values."""
+        own = {float(v) for v in found}
+        if own != {0.0}:
+            self.binary_kinds.add("0/1" if own <= {0.0, 1.0} else "0/255" if own <= {0.0, 255.0} else "other")
+        if len(self.values) <= self.limit:
+            self.values.update(own)
+
+    def encoding(self, *, colour_table: ColourTable | None = None, has_colour: bool = False) -> LabelEncoding:
+        """The set's encoding: :func:`mixed_binary_encoding` for binary masks saved two ways, else
+        :func:`determine_label_encoding` of the values."""
+        if self.binary_kinds == {"0/1", "0/255"} and colour_table is None and not has_colour:
+            return mixed_binary_encoding()
+        return determine_label_encoding(self.values, colour_table=colour_table, has_colour=has_colour)
+
+
+def mixed_binary_encoding() -> LabelEncoding:
+    """Binary masks saved two ways in one set (some 0/1, some 0/255, as two tools or two exports write them): 1 and
+    255 are both foreground (read from the union of values alone, 255 would be a class or a border)."""
+    note = "binary masks saved two ways (some 0/1, some 0/255): 1 and 255 are both foreground"
+    logger.warning(note)
+    return LabelEncoding(kind="mapping", num_classes=2, value_map={0.0: 0, 1.0: 1, 255.0: 1}, note=note)
 
 
 def encode_mask(raw: np.ndarray, encoding: LabelEncoding, source: str = "") -> np.ndarray:

@@ -21,7 +21,7 @@ from medimg.data.quality import MIXED_CHANNELS_WARNING, exif_warning, pixel_dige
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.labels import (
     LabelEncoding,
-    determine_label_encoding,
+    MaskValueSurvey,
     encode_mask,
     is_colour_mask,
     mask_values,
@@ -120,7 +120,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     sizes: Counter[str] = Counter()
     spacings: Counter[str] = Counter()
     channels: Counter[str] = Counter()
-    values: set[float] = set()
+    survey = MaskValueSurvey(limit=MAX_MASK_VALUES)
+    values = survey.values
     distinct_per_case: list[np.ndarray] = []  # each mask's distinct values (1, 1, N) or colours (3, 1, N)
     colour_masks = 0
     unreadable: list[dict[str, str]] = []
@@ -157,11 +158,10 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
-        if len(values) <= MAX_MASK_VALUES:
-            values.update(float(v) for v in found)
+        survey.add(found)
         if len(found) == 1:
             empty.append(case.case_id)
-    encoding, names, per_class, warnings = _classes(dataset, values, distinct_per_case, colour_masks)
+    encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
     cross = [sorted(c for c, _ in group) for group in digests.values() if len({split for _, split in group}) > 1]
     if empty:
         warnings.append(
@@ -191,17 +191,17 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
 
 
 def _classes(
-    dataset: SegmentationDataset, values: set[float], distinct_per_case: Sequence[np.ndarray], colour_masks: int
+    dataset: SegmentationDataset, survey: MaskValueSurvey, distinct_per_case: Sequence[np.ndarray], colour_masks: int
 ) -> tuple[str, list[str], dict[str, int], list[str]]:
     """How fit will read the masks (a phrase), the class names, cases holding each foreground class, warnings."""
     from medimg.data.layouts.mask_boxes import read_label_map
     from medimg.tasks.segment.cases import class_names_for
     from medimg.tasks.segment.external import describe_encoding
 
-    if not values and not colour_masks:
+    if not survey.values and not colour_masks:
         return NO_MASK, [], {}, []
     try:
-        encoding = determine_label_encoding(values, colour_table=dataset.colour_table, has_colour=colour_masks > 0)
+        encoding = survey.encoding(colour_table=dataset.colour_table, has_colour=colour_masks > 0)
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
     names = class_names_for(encoding, dataset.value_names or read_label_map(dataset.root))
