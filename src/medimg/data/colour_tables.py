@@ -98,3 +98,35 @@ def parse_colour_table(value: str | Path | Mapping[str, Any] | ColourTable | Non
     table = ColourTable(name=str(data.get("name", "custom")), colours=colours, class_names=names)
     table.lookup()
     return table
+
+
+LABELMAP_FILE = "labelmap.txt"
+"""CVAT's and Datumaro's Pascal VOC segmentation export names each class and its mask colour here."""
+
+
+def labelmap_colour_table(root: Path) -> ColourTable | None:
+    """The colour table of a ``labelmap.txt`` in ``root`` (lines ``name:R,G,B:parts:actions``, ``#`` comments; the
+    classes in line order, ``background`` first when listed), or ``None`` when there is none.
+
+    Raises:
+        ConfigError: a line without a colour, or two classes of one colour.
+    """
+    file = root / LABELMAP_FILE
+    if not file.is_file():
+        return None
+    colours: dict[str, int] = {}
+    names: list[str] = []
+    for number, line in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, rest = line.partition(":")
+        rgb = rest.split(":", 1)[0].strip()
+        parts = [p.strip() for p in rgb.split(",")]
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ConfigError(f"{file}:{number}: expected 'name:R,G,B::' (CVAT's label map), got {line.strip()!r}")
+        key = ",".join(parts)
+        if key in colours:
+            raise ConfigError(f"{file}:{number}: the colour {key} is also {names[colours[key]]!r}'s")
+        colours[key] = len(names)
+        names.append(name.strip() or f"class_{len(names)}")
+    return parse_colour_table({"name": "labelmap", "colours": colours, "class_names": names}) if names else None

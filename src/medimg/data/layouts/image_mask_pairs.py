@@ -261,14 +261,17 @@ def load(
             "with the header image,mask[,roi,patient_id,split]"
         )
     herlev = bool(dataset.cases) and all(re.search(r"-d$", _stem(c.mask)) for c in dataset.cases if c.mask)
-    if colour_table is not None or herlev:
-        # Colour tables live with the mask encodings; imported only when a table is in play.
-        from medimg.data.colour_tables import parse_colour_table
+    from medimg.data.colour_tables import labelmap_colour_table, parse_colour_table
 
+    labelmap = labelmap_colour_table(root) if colour_table is None and not herlev and root.is_dir() else None
+    if colour_table is not None or herlev:
         table = parse_colour_table(colour_table if colour_table is not None else "herlev")
         if colour_table is None:
             logger.info("Herlev-style '*-d' colour masks: using the built-in 'herlev' colour table")
         dataset.colour_table = table
+    elif labelmap is not None:  # CVAT's VOC export: the classes and their mask colours
+        logger.info("%s: classes and mask colours from labelmap.txt: %s", root, ", ".join(labelmap.class_names))
+        dataset.colour_table = labelmap
     dataset.options = {"colour_table": dataset.colour_table.model_dump() if dataset.colour_table else None}
     if dataset.unpaired:
         listing = ", ".join(dataset.unpaired[:10]) + (" ..." if len(dataset.unpaired) > 10 else "")

@@ -180,7 +180,7 @@ def mask_encoding_plan(
     if not masks:
         return plan
     encoding = external_label_encoding(
-        survey_masks(masks),
+        survey_masks(masks, palette_indices=dataset.colour_table is None),
         plan.label_encoding,
         plan.class_names,
         colour_table=dataset.colour_table,

@@ -91,15 +91,18 @@ class MaskSurvey:
         return " and ".join(parts) or "no values"
 
 
-def survey_masks(mask_files: Sequence[Path], *, workers: int = 4) -> MaskSurvey:
+def survey_masks(mask_files: Sequence[Path], *, workers: int = 4, palette_indices: bool = True) -> MaskSurvey:
     """Read every mask file (threads) and collect its values; unreadable files are left out (reading the cases
-    reports them)."""
+    reports them). ``palette_indices``: palette PNGs as their indices, as a set without a colour table reads them
+    (with one, as their colours: :meth:`medimg.data.dataset.SegmentationDataset.read`)."""
     from medimg.errors import ImageReadError
-    from medimg.io import read_mask
+    from medimg.io import read_image, read_mask
+
+    reader = read_mask if palette_indices else read_image
 
     def read(path: Path) -> np.ndarray | None:
         try:
-            return read_mask(path).array
+            return reader(path).array
         except ImageReadError:
             return None
 
