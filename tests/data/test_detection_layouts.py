@@ -228,3 +228,23 @@ def test_roboflow_voc_export_with_each_xml_beside_its_image(tmp_path: Path) -> N
     assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["RBC", "WBC"]
     assert dataset.split_counts() == {"train": 3, "val": 1, "test": 1} and dataset.num_boxes == 10
     assert [c.case_id for c in dataset.unlabelled] == ["train/unannotated.jpg"]
+
+
+def test_roboflow_tensorflow_csv_export_per_split_folder(tmp_path: Path) -> None:
+    """Roboflow's TensorFlow CSV export: ``<split>/_annotations.csv`` (``filename,width,height,class,xmin,ymin,
+    xmax,ymax``) beside the split's images, a file name possibly in several splits. Before: one split at a time."""
+    from PIL import Image
+
+    for split, classes in (("train", ("RBC", "WBC")), ("valid", ("RBC",)), ("test", ("Platelets",))):
+        (tmp_path / split).mkdir()
+        rows = ["filename,width,height,class,xmin,ymin,xmax,ymax"]
+        for i, cls in enumerate(classes):
+            Image.new("RGB", (50, 40)).save(tmp_path / split / f"img_{i}.jpg")
+            rows.append(f"img_{i}.jpg,50,40,{cls},5,6,25,30")
+        (tmp_path / split / "_annotations.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["Platelets", "RBC", "WBC"]
+    assert dataset.split_counts() == {"train": 2, "val": 1, "test": 1}
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert set(by_id) == {"train/img_0.jpg", "train/img_1.jpg", "valid/img_0.jpg", "test/img_0.jpg"}
+    assert [dataset.class_names[b.label] for b in by_id["test/img_0.jpg"].boxes or ()] == ["Platelets"]

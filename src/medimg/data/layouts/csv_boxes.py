@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
@@ -39,8 +40,27 @@ SPLIT_COLUMNS = ("split", "subset", "fold")
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
 
 
+def _split_manifests(path: Path) -> list[tuple[str, Path]]:
+    """``(split, box CSV)`` of each split folder holding one (Roboflow's TensorFlow CSV export:
+    ``train/_annotations.csv`` beside the split's images), when ``path`` is a folder."""
+    if not path.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        split = normalise_split(folder.name)
+        manifests = [f for f in sorted(folder.glob("*.csv")) if _is_box_manifest(f)] if split else []
+        if split and len(manifests) == 1:
+            found.append((split, manifests[0]))
+    return found
+
+
 def detect(path: Path) -> bool:
-    """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``)."""
+    """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``), or a
+    folder of split folders holding one each."""
+    return _is_box_manifest(path) or bool(_split_manifests(path))
+
+
+def _is_box_manifest(path: Path) -> bool:
     if not is_manifest(path):
         return False
     header = set(manifest_header(path))
@@ -70,6 +90,8 @@ def load(
         DatasetError: a required column is missing, rows point to missing files, a corner is not a number, a box
             has no label, a label is outside ``class_names``, or split values disagree; the message names lines.
     """
+    if path.is_dir():
+        return _load_split_folders(path, include, exclude, class_names)
     if not path.is_file():
         raise DatasetError(f"{path} is not a file: a box manifest is a CSV path,x1,y1,x2,y2,label")
     columns, rows = read_manifest(path)
@@ -165,6 +187,40 @@ def load(
         root=path,
         source="csv",
         class_names=names,
+        cases=cases,
+        box_issues=issues,
+        image_sizes=sizes,
+    )
+
+
+def _load_split_folders(
+    path: Path, include: tuple[str, ...], exclude: tuple[str, ...], class_names: Sequence[str] | None
+) -> DetectionDataset:
+    """One dataset from the box CSV of each split folder (:func:`_split_manifests`): case ids prefixed with the
+    folder, the split from the folder where the rows give none, one class list for all (alphabetical)."""
+    manifests = _split_manifests(path)
+    if not manifests:
+        raise DatasetError(f"{path}: no split folder holds a box CSV (path,x1,y1,x2,y2,label)")
+    if class_names is None:
+        found = [load(manifest, include=include, exclude=exclude) for _, manifest in manifests]
+        class_names = sorted({name for dataset in found for name in dataset.class_names})
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, ...]] = {}
+    for split, manifest in manifests:
+        part = load(manifest, include=include, exclude=exclude, class_names=class_names)
+        prefix = manifest.parent.name
+        for case in part.cases:
+            case_id = f"{prefix}/{case.case_id}"
+            cases.append(replace(case, case_id=case_id, split=case.split or split))
+            if case.case_id in part.image_sizes:
+                sizes[case_id] = part.image_sizes[case.case_id]
+        issues += part.box_issues
+    return DetectionDataset(
+        name=path.resolve().name,
+        root=path,
+        source="csv",
+        class_names=list(class_names),
         cases=cases,
         box_issues=issues,
         image_sizes=sizes,
