@@ -138,3 +138,60 @@ def test_diabetic_retinopathy_manifests_load_as_shipped(tmp_path: Path) -> None:
     (tmp_path / "eyepacs" / "trainLabels.csv").write_text("\n".join(eyepacs) + "\n")
     assert Dataset.load(tmp_path / "aptos" / "train.csv").class_names == ["0", "1", "2"]
     assert Dataset.load(tmp_path / "eyepacs" / "trainLabels.csv").class_names == ["0", "1"]
+
+
+def test_a_folder_of_image_containers_with_its_label_csv_reads_the_csv(tmp_path: Path) -> None:
+    """HAM10000 as unpacked: ``HAM10000_images_part_1/``, ``..._part_2/`` and ``HAM10000_metadata.csv`` (image_id, dx,
+    lesion_id). Pointed at the folder, medimg read the two parts as two classes (check said OK)."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    root = tmp_path / "HAM10000"
+    rows = ["lesion_id,image_id,dx,dx_type,age,sex,localization"]
+    for i in range(12):
+        part = root / f"HAM10000_images_part_{1 + i % 2}"
+        part.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), i * 10, np.uint8)).save(part / f"ISIC_{i:07d}.jpg")
+        rows.append(f"HAM_{i // 2:07d},ISIC_{i:07d},{('nv', 'mel', 'bkl')[i % 3]},histo,50,male,back")
+    (root / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(root)
+    assert sorted(dataset.class_names) == ["bkl", "mel", "nv"] and len(dataset) == 12
+    assert {c.patient_id for c in dataset.cases} == {f"HAM_{k:07d}" for k in range(6)}  # lesion_id groups
+
+
+def test_class_folders_with_a_metadata_csv_stay_class_folders(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    for cls in ("normal", "pneumonia"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), i, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "metadata.csv").write_text("image,label,age\nnormal/0.png,normal,3\n")
+    assert Dataset.load(tmp_path).class_names == ["normal", "pneumonia"] and len(Dataset.load(tmp_path)) == 6
+
+
+def test_nih_folder_reads_its_data_entry_beside_the_box_list(tmp_path: Path) -> None:
+    """NIH ChestX-ray14 as unpacked: ``images_001/``... with ``Data_Entry_2017.csv`` and ``BBox_List_2017.csv``: the
+    labels come from the data entry (multi-label rows are refused with the reason), not twelve folder classes."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+    from medimg.errors import DatasetError
+
+    rows = ["Image Index,Finding Labels,Follow-up #,Patient ID"]
+    for i in range(6):
+        folder = tmp_path / f"images_00{1 + i % 2}" / "images"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(folder / f"0000000{i}_000.png")
+        rows.append(f"0000000{i}_000.png,{'No Finding' if i % 2 else 'Effusion'},0,{i}")
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    boxes = "Image Index,Finding Label,Bbox [x,y,w,h],,,\n00000000_000.png,Effusion,1,1,3,3,,,\n"
+    (tmp_path / "BBox_List_2017.csv").write_text(boxes)
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["Effusion", "No Finding"] and len(dataset) == 6
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join([*rows, "00000000_000.png,Effusion|Mass,0,0"]) + "\n")
+    with pytest.raises(DatasetError, match="multi-label"):
+        Dataset.load(tmp_path)

@@ -30,8 +30,12 @@ logger = logging.getLogger(__name__)
 
 
 def detect(path: Path) -> bool:
-    """A folder with at least one visible sub-folder (the generic layout: registered after specific ones)."""
-    return path.is_dir() and any(_visible_dir(p) for p in path.iterdir())
+    """A folder with at least one visible sub-folder (the generic layout: registered after specific ones), unless
+    its sub-folders only hold the images of the label manifest beside them (:func:`.csv_manifest.folder_manifest`:
+    that manifest reads it)."""
+    from medimg.data.layouts.csv_manifest import folder_manifest
+
+    return path.is_dir() and any(_visible_dir(p) for p in path.iterdir()) and folder_manifest(path) is None
 
 
 def image_files(

@@ -18,12 +18,20 @@ an unlabelled pool).
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
-from medimg.data.layouts.common import ManifestFiles, is_manifest, name_selected, order_classes, read_manifest
+from medimg.data.layouts.common import (
+    ManifestFiles,
+    is_manifest,
+    manifest_header,
+    name_selected,
+    order_classes,
+    read_manifest,
+)
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -120,9 +128,41 @@ def _one_hot_labels(manifest: Path, candidates: list[str], rows: list[dict[str, 
     return labels
 
 
+#: words of a folder that holds images, not a class (``images_001``, ``HAM10000_images_part_1``,
+#: ``ISIC_2019_Training_Input``)
+CONTAINER_WORDS = frozenset(
+    {"image", "images", "img", "imgs", "input", "inputs", "part", "data", "dicom", "dicoms", "jpg", "jpeg", "png"}
+)
+
+
 def detect(path: Path) -> bool:
-    """A ``.csv``/``.tsv`` file (registered after the image/mask manifest, which claims ``image,mask`` headers)."""
-    return is_manifest(path)
+    """A ``.csv``/``.tsv`` file (registered after the image/mask manifest, which claims ``image,mask`` headers), or a
+    folder of image containers with one label manifest beside them (:func:`folder_manifest`)."""
+    return is_manifest(path) or folder_manifest(path) is not None
+
+
+def folder_manifest(path: Path) -> Path | None:
+    """The label manifest of a folder that ships its images in container folders and its labels in one CSV at its
+    top (HAM10000's ``HAM10000_images_part_1/`` + ``HAM10000_metadata.csv``, NIH ChestX-ray14's ``images_001/``...
+    + ``Data_Entry_2017.csv``, ISIC 2019's ``..._Training_Input/`` + ``..._GroundTruth.csv``): read as class folders,
+    the containers would be the classes. ``None`` unless every sub-folder's name reads as a container and exactly
+    one CSV at the top has a path column and a label column (or one-hot label columns)."""
+    if not path.is_dir():
+        return None
+    subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and not p.name.startswith("__")]
+    words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
+    if not subdirs or not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
+        return None
+    from medimg.data.layouts.csv_boxes import detect as is_box_manifest  # NIH's BBox_List_2017.csv beside its labels
+
+    labelled = []
+    for candidate in sorted(p for p in path.iterdir() if is_manifest(p)):
+        header = manifest_header(candidate)
+        if set(header) & set(PATH_COLUMNS) and (set(header) & set(LABEL_COLUMNS) or len(header) >= 3):
+            labelled.append(candidate)
+    if len(labelled) > 1:
+        labelled = [candidate for candidate in labelled if not is_box_manifest(candidate)]
+    return labelled[0] if len(labelled) == 1 else None
 
 
 def load(
@@ -140,7 +180,9 @@ def load(
         DatasetError: a required column is missing, rows point to files that do not exist (all listed), or
             split values are unknown or set on some rows only.
     """
-    manifest = path
+    manifest = folder_manifest(path) or path
+    if manifest != path:
+        logger.info("%s: labels from %s (its sub-folders hold the images)", path, manifest.name)
     if not manifest.is_file():
         raise DatasetError(f"{manifest} is not a file: a manifest is a CSV with columns path,label")
     columns, rows = read_manifest(manifest)
