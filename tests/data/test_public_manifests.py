@@ -195,3 +195,34 @@ def test_nih_folder_reads_its_data_entry_beside_the_box_list(tmp_path: Path) -> 
     (tmp_path / "Data_Entry_2017.csv").write_text("\n".join([*rows, "00000000_000.png,Effusion|Mass,0,0"]) + "\n")
     with pytest.raises(DatasetError, match="multi-label"):
         Dataset.load(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["aptos", "isic2019"])
+def test_the_label_csv_is_picked_among_several(tmp_path: Path, kind: str) -> None:
+    """APTOS: ``train.csv`` beside ``test.csv`` and ``sample_submission.csv``; ISIC 2019: the one-hot
+    ``..._GroundTruth.csv`` beside ``..._Metadata.csv``."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    images = tmp_path / ("train_images" if kind == "aptos" else "ISIC_2019_Training_Input")
+    images.mkdir()
+    names = [f"im{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        Image.fromarray(np.full((8, 8, 3), i * 20, np.uint8)).save(images / f"{name}.png")
+    if kind == "aptos":
+        (tmp_path / "test_images").mkdir()
+        (tmp_path / "train.csv").write_text(
+            "id_code,diagnosis\n" + "".join(f"{n},{i % 2}\n" for i, n in enumerate(names))
+        )
+        (tmp_path / "test.csv").write_text("id_code\nother\n")
+        (tmp_path / "sample_submission.csv").write_text("id_code,diagnosis\nother,0\n")
+    else:
+        onehot = "".join(f"{n},{1.0 if i % 2 else 0.0},{0.0 if i % 2 else 1.0}\n" for i, n in enumerate(names))
+        (tmp_path / "ISIC_2019_Training_GroundTruth.csv").write_text("image,MEL,NV\n" + onehot)
+        meta = "".join(f"{n},50,anterior torso,BCN_{i},male\n" for i, n in enumerate(names))
+        (tmp_path / "ISIC_2019_Training_Metadata.csv").write_text(
+            "image,age_approx,anatom_site_general,lesion_id,sex\n" + meta
+        )
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset) == 6 and len(dataset.class_names) == 2

@@ -145,23 +145,30 @@ def folder_manifest(path: Path) -> Path | None:
     """The label manifest of a folder that ships its images in container folders and its labels in one CSV at its
     top (HAM10000's ``HAM10000_images_part_1/`` + ``HAM10000_metadata.csv``, NIH ChestX-ray14's ``images_001/``...
     + ``Data_Entry_2017.csv``, ISIC 2019's ``..._Training_Input/`` + ``..._GroundTruth.csv``): read as class folders,
-    the containers would be the classes. ``None`` unless every sub-folder's name reads as a container and exactly
-    one CSV at the top has a path column and a label column (or one-hot label columns)."""
+    the containers would be the classes. ``None`` unless every sub-folder's name reads as a container and one CSV at
+    the top has a path column and a label column (or one-hot label columns); among several, box lists, Kaggle
+    submissions, files without a label column and then files not named for labels are left out in turn."""
     if not path.is_dir():
         return None
     subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and not p.name.startswith("__")]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
     if not subdirs or not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
         return None
-    from medimg.data.layouts.csv_boxes import detect as is_box_manifest  # NIH's BBox_List_2017.csv beside its labels
+    from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
     labelled = []
     for candidate in sorted(p for p in path.iterdir() if is_manifest(p)):
         header = manifest_header(candidate)
         if set(header) & set(PATH_COLUMNS) and (set(header) & set(LABEL_COLUMNS) or len(header) >= 3):
             labelled.append(candidate)
-    if len(labelled) > 1:
-        labelled = [candidate for candidate in labelled if not is_box_manifest(candidate)]
+    for keep in (
+        lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
+        lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
+        lambda c: bool(set(manifest_header(c)) & set(LABEL_COLUMNS)),
+        lambda c: any(word in c.stem.lower() for word in ("groundtruth", "truth", "label")),  # ISIC's one-hot file
+    ):
+        if len(labelled) > 1:
+            labelled = [c for c in labelled if keep(c)] or labelled
     return labelled[0] if len(labelled) == 1 else None
 
 
