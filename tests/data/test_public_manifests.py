@@ -226,3 +226,25 @@ def test_the_label_csv_is_picked_among_several(tmp_path: Path, kind: str) -> Non
         )
     dataset = Dataset.load(tmp_path)
     assert len(dataset) == 6 and len(dataset.class_names) == 2
+
+
+def test_pad_ufes_20_metadata(tmp_path: Path) -> None:
+    """PAD-UFES-20 (smartphone skin lesions): ``images/imgs_part_1/`` + ``metadata.csv`` with ``img_id`` and
+    ``diagnostic``, patients in ``patient_id``."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    (tmp_path / "images" / "imgs_part_1").mkdir(parents=True)
+    rows = ["patient_id,lesion_id,smoke,age,img_id,diagnostic,biopsed"]
+    for i in range(6):
+        name = f"PAT_{i // 2}_{i}_{100 + i}.png"
+        Image.fromarray(np.full((8, 8, 3), i * 30, np.uint8)).save(tmp_path / "images" / "imgs_part_1" / name)
+        rows.append(f"PAT_{i // 2},{i},False,55,{name},{('BCC', 'NEV')[i % 2]},True")
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["BCC", "NEV"] and {c.patient_id for c in dataset.cases} == {
+        "PAT_0",
+        "PAT_1",
+        "PAT_2",
+    }

@@ -38,10 +38,12 @@ logger = logging.getLogger(__name__)
 
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
-    "image_index", "image_id", "image_name", "img", "img_path", "id_code",
+    "image_index", "image_id", "image_name", "img", "img_path", "img_id", "id_code",
     "patientid",  # last: RSNA's patientId names <patientId>.dcm when no column names the file
 )  # fmt: skip
-LABEL_COLUMNS = ("label", "class", "target", "diagnosis", "finding_labels", "dx", "level", "retinopathy_grade")
+LABEL_COLUMNS = (
+    "label", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level", "retinopathy_grade",
+)  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
 _BINARY = {"0", "1", "0.0", "1.0"}
