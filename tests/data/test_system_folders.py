@@ -164,6 +164,10 @@ def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tm
         for k in range(3):
             _png(tmp_path / "wrapped" / "chest_xray" / cls / f"{k}.png", k + 1)
     assert Dataset.load(tmp_path / "wrapped").class_names == ["normal", "pneumonia"]
+    for cls in ("CT-0", "CT-1", "CT-2"):  # MosMedData's severity classes, numbered but not like IDs
+        for k in range(2):
+            _png(tmp_path / "mosmed" / "studies" / cls / f"study_{k:04d}.png", k + 1)
+    assert Dataset.load(tmp_path / "mosmed").class_names == ["CT-0", "CT-1", "CT-2"]
     for k in range(3):
         _png(tmp_path / "single" / "inner" / "pneumonia" / f"{k}.png", k + 1)
     with pytest.raises(DatasetError, match="single class"):

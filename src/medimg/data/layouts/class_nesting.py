@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimg.data.case import normalise_split
-from medimg.data.layouts.common import MIN_FOLDER_GROUPS
+from medimg.data.layouts.common import CONTAINER_WORDS, MIN_FOLDER_GROUPS
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
 
@@ -83,10 +83,6 @@ def data_folder(root: Path) -> Path:
     return folder
 
 
-#: words of a folder that only holds others (LC25000's ``lung_image_sets``)
-CONTAINER_WORDS = frozenset({"set", "sets", "image", "images", "data", "dataset", "datasets", "folder", "part"})
-
-
 def _groups(outer: str, inner: list[str]) -> bool:
     """Whether ``outer`` is a group of the classes ``inner`` rather than a class with sub-types: a container word
     in its name, or every inner name sharing a word with it (``Brain Cancer/brain_glioma``, ``Lymphoma/lymph_cll``:
@@ -102,11 +98,10 @@ def _words(name: str) -> set[str]:
 
 
 def _class_like(names: list[str]) -> bool:
-    """Whether folder names can be classes: some name without a digit (``normal``, ``lung_aca``), or all short
-    numbers (grades ``0``..``4``); not all numbered like patients, studies and series (``P001``, ``1.2.840...``)."""
-    return any(not any(ch.isdigit() for ch in name) for name in names) or all(
-        name.isdigit() and len(name) <= 2 for name in names
-    )
+    """Whether folder names can be classes: not all numbered like patients, studies and series (three digits or
+    more in a row, ``P001``, ``LIDC-IDRI-0001``, or a UID ``1.2.840...``); ``normal``, grades ``0``..``4`` and
+    MosMedData's ``CT-0``..``CT-4`` can."""
+    return not all(re.search(r"\d{3,}", name) or (re.fullmatch(r"[\d.]+", name) and "." in name) for name in names)
 
 
 def nested_class_folders(parent: Path) -> NestedClasses | None:

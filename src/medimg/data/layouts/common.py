@@ -51,6 +51,14 @@ def is_manifest(path: Path) -> bool:
 LEGACY_ENCODING = "cp1252"
 
 
+#: words of a folder that holds images or other folders, not a class: ``images_001``, ``HAM10000_images_part_1``,
+#: ``ISIC_2019_Training_Input``, LC25000's ``lung_image_sets``
+CONTAINER_WORDS = frozenset({
+    "image", "images", "img", "imgs", "input", "inputs", "part", "data", "dataset", "datasets", "set", "sets",
+    "folder", "dicom", "dicoms", "jpg", "jpeg", "png",
+})  # fmt: skip
+
+
 #: what separates a manifest's columns: comma, semicolon (spreadsheets in locales with a decimal comma), tab, bar
 DELIMITERS = (",", ";", "\t", "|")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import (
+    CONTAINER_WORDS,
     ManifestFiles,
     is_manifest,
     manifest_header,
@@ -128,13 +129,6 @@ def _one_hot_labels(manifest: Path, candidates: list[str], rows: list[dict[str, 
         )
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(binary))
     return labels
-
-
-#: words of a folder that holds images, not a class (``images_001``, ``HAM10000_images_part_1``,
-#: ``ISIC_2019_Training_Input``)
-CONTAINER_WORDS = frozenset(
-    {"image", "images", "img", "imgs", "input", "inputs", "part", "data", "dicom", "dicoms", "jpg", "jpeg", "png"}
-)
 
 
 def detect(path: Path) -> bool:
