@@ -219,3 +219,22 @@ def problems_error(where: Path, problems: Sequence[str], what: str = "problem(s)
     more), so that a user fixes them all in one pass instead of one per run."""
     shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
     return DatasetError(f"{where}: {len(problems)} {what}:\n  {shown}" + (f"\n{fix}" if fix else ""))
+
+
+#: Pascal VOC's split lists in ``ImageSets/<Main|Segmentation>/``: ``trainval.txt`` stands in for a missing
+#: ``train.txt``
+SPLIT_LISTS = {"train": ("train.txt", "trainval.txt"), "val": ("val.txt",), "test": ("test.txt",)}
+
+
+def listed_splits(folder: Path) -> dict[str, str]:
+    """``id -> split`` from the Pascal VOC split lists in ``folder`` (one id a line, the first split naming an id
+    wins); empty when there are none."""
+    split_of: dict[str, str] = {}
+    for split, names in SPLIT_LISTS.items():
+        file = next((folder / name for name in names if (folder / name).is_file()), None)
+        if file is None:
+            continue
+        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                split_of.setdefault(line.split()[0], split)
+    return split_of

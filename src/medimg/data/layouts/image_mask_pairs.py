@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, manifest_header, read_manifest
+from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, listed_splits, manifest_header, read_manifest
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -641,7 +641,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             "suffix _mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
         )
     extra_of = _attach_extra_masks(extras, paired, unpaired, root)
-    listed = _listed_splits(root)
+    listed = listed_splits(root / "ImageSets" / "Segmentation")  # Pascal VOC segmentation
     cases = []
     taken = set(paired)  # images of a case, as its first file or a further channel
     for image in sorted(paired):
@@ -666,21 +666,6 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
     )
-
-
-def _listed_splits(root: Path) -> dict[str, str]:
-    """``image stem -> split`` from Pascal VOC's ``ImageSets/Segmentation/{train,val,test}.txt`` (``trainval``
-    standing in for a missing ``train``); empty without them (CVAT's single ``default.txt`` names no split)."""
-    folder = root / "ImageSets" / "Segmentation"
-    listed: dict[str, str] = {}
-    for split, names in (("train", ("train.txt", "trainval.txt")), ("val", ("val.txt",)), ("test", ("test.txt",))):
-        file = next((folder / name for name in names if (folder / name).is_file()), None)
-        if file is None:
-            continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                listed.setdefault(line.split()[0], split)
-    return listed
 
 
 def _load_csv(path: Path) -> SegmentationDataset:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.common import listed_splits, name_selected, problems_error
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 ANNOTATIONS = "Annotations"
 IMAGES = "JPEGImages"
-SPLIT_FILES = {"train": ("train.txt", "trainval.txt"), "val": ("val.txt",), "test": ("test.txt",)}
 
 
 def _voc_root(path: Path) -> Path | None:
@@ -90,23 +89,6 @@ def detect(path: Path) -> bool:
 def _text(element: ET.Element | None, tag: str) -> str:
     found = element.find(tag) if element is not None else None
     return (found.text or "").strip() if found is not None and found.text else ""
-
-
-def _official_split(root: Path) -> dict[str, str]:
-    """``image id -> split`` from ``ImageSets/Main`` (empty when there is none)."""
-    folder = root / "ImageSets" / "Main"
-    split_of: dict[str, str] = {}
-    for split, names in SPLIT_FILES.items():
-        for name in names:
-            file = folder / name
-            if not file.is_file():
-                continue
-            for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-                ident = line.strip().split()[0] if line.strip() else ""
-                if ident and ident not in split_of:
-                    split_of[ident] = split
-            break
-    return split_of
 
 
 def _find_image(images: Path, filename: str, stem: str) -> Path | None:
@@ -197,7 +179,7 @@ def load(
     root = _voc_root(path)
     if root is not None:
         sources: list[tuple[str | None, Path, Path]] = [(None, root / ANNOTATIONS, root / IMAGES)]
-        split_of = _official_split(root)
+        split_of = listed_splits(root / "ImageSets" / "Main")
     else:
         sources = [(split, folder, folder) for split, folder in _paired_folders(path)]
         split_of = {}
