@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
@@ -68,12 +69,7 @@ def dataset_folder(path: Path) -> Path:
     YAML's ``path`` when it names a folder (relative to the YAML), else the YAML's own folder; a folder as it is."""
     if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
         return path
-    import yaml
-
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
-    except yaml.YAMLError as error:
-        raise DatasetError(f"{path}: not a readable YAML file ({error})") from error
+    content = _read_yaml(path)
     named = content.get("path") if isinstance(content, dict) else None
     if isinstance(named, str) and named.strip():
         folder = (path.parent / named).expanduser()
@@ -89,22 +85,26 @@ def detect(path: Path) -> bool:
     return bool(folders) and any(_has_text_file(_labels_folder(images)) for _, images in folders)
 
 
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+    except yaml.YAMLError as error:
+        raise DatasetError(f"{path}: not a readable YAML file ({error}); fix it or remove it") from error
+
+
 def class_names_from_yaml(root: Path) -> list[str] | None:
     """The ``names`` of a YOLO dataset YAML in ``root`` or its parent (a list, or ``{id: name}``), else ``None``.
 
     Raises:
         DatasetError: the YAML cannot be parsed.
     """
-    import yaml
-
     candidates = [root / "data.yaml", root / "dataset.yaml", *sorted(root.glob("*.yaml")), root.parent / "data.yaml"]
     for candidate in dict.fromkeys(candidates):
         if not candidate.is_file():
             continue
-        try:
-            content = yaml.safe_load(candidate.read_text(encoding="utf-8", errors="replace"))
-        except yaml.YAMLError as error:
-            raise DatasetError(f"{candidate}: not a readable YAML file ({error}); fix it or remove it") from error
+        content = _read_yaml(candidate)
         names = content.get("names") if isinstance(content, dict) else None
         if isinstance(names, dict):
             return [str(names[key]) for key in sorted(names, key=int)]
@@ -113,11 +113,13 @@ def class_names_from_yaml(root: Path) -> list[str] | None:
     return None
 
 
-def _read_objects(label_file: Path, problems: list[str]) -> list[tuple[int, float, float, float, float]]:
-    """``(class id, x1, y1, x2, y2)`` in fractions of the image size, from one YOLO label file."""
-    objects: list[tuple[int, float, float, float, float]] = []
+def read_label_lines(label_file: Path, problems: list[str]) -> list[tuple[int, int, list[float]]]:
+    """``(line number, class id, values)`` of a YOLO label file's lines: four values (a box ``x_center y_center
+    width height``) or an even number from six (a polygon ``x1 y1 x2 y2 ...``), as fractions of the image size;
+    what is malformed is added to ``problems``. A missing file has no lines (an image without objects)."""
+    lines: list[tuple[int, int, list[float]]] = []
     if not label_file.is_file():
-        return objects
+        return lines
     for number, line in enumerate(label_file.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         fields = line.split()
         if not fields:
@@ -127,15 +129,53 @@ def _read_objects(label_file: Path, problems: list[str]) -> list[tuple[int, floa
         except ValueError:
             problems.append(f"{label_file}:{number}: not 'class x_center y_center width height' numbers")
             continue
-        if len(values) == 4:
-            cx, cy, w, h = values
-            objects.append((cls, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-        elif len(values) >= 6 and len(values) % 2 == 0:  # a segmentation polygon: its bounding box
-            xs, ys = values[0::2], values[1::2]
-            objects.append((cls, min(xs), min(ys), max(xs), max(ys)))
+        if len(values) == 4 or (len(values) >= 6 and len(values) % 2 == 0):
+            lines.append((number, cls, values))
         else:
             problems.append(f"{label_file}:{number}: {len(fields)} values; a YOLO box line has 5")
-    return objects
+    return lines
+
+
+def _box(values: list[float]) -> tuple[float, float, float, float]:
+    """``(x1, y1, x2, y2)`` of a box line's values, or of a polygon's bounding box."""
+    if len(values) == 4:
+        cx, cy, w, h = values
+        return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    xs, ys = values[0::2], values[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def labelled_images(
+    folders: Sequence[tuple[str | None, Path]], include: tuple[str, ...], exclude: tuple[str, ...]
+) -> Iterator[tuple[str | None, Path, Path]]:
+    """``(split, image, its label file)`` of every selected image of ``folders``, in order."""
+    for split, images in folders:
+        labels = _labels_folder(images)
+        for image in sorted(p for p in images.rglob("*") if p.is_file()):
+            if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
+                yield split, image, labels / image.relative_to(images).with_suffix(".txt")
+
+
+def unnamed_ids(ids: set[int], names: Sequence[str]) -> str | None:
+    """The problem of class ids without a name, or ``None``."""
+    unnamed = sorted(i for i in ids if not 0 <= i < len(names))
+    return (
+        f"class id(s) {unnamed} have no name (names: {list(names)}); fix the labels or the YAML 'names'"
+        if unnamed
+        else None
+    )
+
+
+def required_size(image: Path) -> tuple[int, int]:
+    """``(height, width)`` of an image from its header, needed to turn YOLO's fractions into pixels.
+
+    Raises:
+        DatasetError: the header does not give it.
+    """
+    size = image_size(image)
+    if size is None:
+        raise DatasetError(f"{image}: its size cannot be read from its header, so YOLO's fractions cannot be used")
+    return size
 
 
 def load(
@@ -163,21 +203,16 @@ def load(
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
     names = list(class_names) if class_names is not None else class_names_from_yaml(path)
     problems: list[str] = []
-    entries: list[tuple[str | None, Path, list[tuple[int, float, float, float, float]]]] = []
-    for split, images in folders:
-        labels = _labels_folder(images)
-        for image in sorted(p for p in images.rglob("*") if p.is_file()):
-            if file_suffix(image) not in IMAGE_SUFFIXES or not name_selected(image.name, include, exclude):
-                continue
-            label_file = labels / image.relative_to(images).with_suffix(".txt")
-            entries.append((split, image, _read_objects(label_file, problems)))
+    entries = [
+        (split, image, [(cls, *_box(values)) for _, cls, values in read_label_lines(label_file, problems)])
+        for split, image, label_file in labelled_images(folders, include, exclude)
+    ]
     ids = {obj[0] for *_, objects in entries for obj in objects}
     if names is None:
         names = [f"class_{i}" for i in range(max(ids, default=0) + 1)]
         logger.warning("%s: no YAML with class names (data.yaml 'names'): classes are named %s", path, names)
-    unnamed = sorted(i for i in ids if not 0 <= i < len(names))
-    if unnamed:
-        problems.append(f"class id(s) {unnamed} have no name (names: {names}); fix the labels or the YAML 'names'")
+    if (unnamed := unnamed_ids(ids, names)) is not None:
+        problems.append(unnamed)
     if problems:
         raise problems_error(path, problems, "label problem(s)")
     if not entries:
@@ -187,9 +222,7 @@ def load(
     sizes: dict[str, tuple[int, int]] = {}
     for split, image, objects in entries:
         case_id = image.relative_to(path).as_posix()
-        size = image_size(image)
-        if size is None and objects:
-            raise DatasetError(f"{image}: its size cannot be read from its header, so YOLO's fractions cannot be used")
+        size = required_size(image) if objects else image_size(image)
         height, width = size or (1, 1)
         raw = [(x1 * width, y1 * height, x2 * width, y2 * height, cls) for cls, x1, y1, x2, y2 in objects]
         boxes, found = clean_boxes(raw, size, names, file=str(image), image=case_id)
