@@ -248,3 +248,4 @@ def test_roboflow_tensorflow_csv_export_per_split_folder(tmp_path: Path) -> None
     by_id = {c.case_id: c for c in dataset.cases}
     assert set(by_id) == {"train/img_0.jpg", "train/img_1.jpg", "valid/img_0.jpg", "test/img_0.jpg"}
     assert [dataset.class_names[b.label] for b in by_id["test/img_0.jpg"].boxes or ()] == ["Platelets"]
+    assert [dataset.class_names[b.label] for b in by_id["train/img_1.jpg"].boxes or ()] == ["WBC"]  # one list

@@ -201,18 +201,19 @@ def _load_split_folders(
     manifests = _split_manifests(path)
     if not manifests:
         raise DatasetError(f"{path}: no split folder holds a box CSV (path,x1,y1,x2,y2,label)")
-    if class_names is None:
-        found = [load(manifest, include=include, exclude=exclude) for _, manifest in manifests]
-        class_names = sorted({name for dataset in found for name in dataset.class_names})
+    parts = [(split, manifest, load(manifest, include=include, exclude=exclude, class_names=class_names))
+             for split, manifest in manifests]  # fmt: skip
+    names = list(class_names) if class_names is not None else sorted({n for *_, p in parts for n in p.class_names})
     cases: list[Case] = []
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, ...]] = {}
-    for split, manifest in manifests:
-        part = load(manifest, include=include, exclude=exclude, class_names=class_names)
+    for split, manifest, part in parts:
         prefix = manifest.parent.name
+        index = [names.index(name) for name in part.class_names]  # each part's labels -> the shared list
         for case in part.cases:
             case_id = f"{prefix}/{case.case_id}"
-            cases.append(replace(case, case_id=case_id, split=case.split or split))
+            boxes = tuple(box._replace(label=index[box.label]) for box in case.boxes or ())
+            cases.append(replace(case, case_id=case_id, split=case.split or split, boxes=boxes))
             if case.case_id in part.image_sizes:
                 sizes[case_id] = part.image_sizes[case.case_id]
         issues += part.box_issues
@@ -220,7 +221,7 @@ def _load_split_folders(
         name=path.resolve().name,
         root=path,
         source="csv",
-        class_names=list(class_names),
+        class_names=names,
         cases=cases,
         box_issues=issues,
         image_sizes=sizes,
