@@ -20,7 +20,7 @@ from pathlib import Path
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
-from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes
+from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes, visible_dir
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
@@ -35,7 +35,7 @@ def detect(path: Path) -> bool:
     that manifest reads it)."""
     from medimg.data.layouts.csv_manifest import folder_manifest
 
-    return path.is_dir() and any(_visible_dir(p) for p in path.iterdir()) and folder_manifest(path) is None
+    return path.is_dir() and any(visible_dir(p) for p in path.iterdir()) and folder_manifest(path) is None
 
 
 def image_files(
@@ -74,7 +74,7 @@ def load(
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
     base = data_folder(root)  # below an archive's wrapper folder
-    subdirs = sorted(p for p in base.iterdir() if _visible_dir(p))
+    subdirs = sorted(p for p in base.iterdir() if visible_dir(p))
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
     named_splits = {s for s in split_dirs.values() if s}
     if subdirs and all(split_dirs.values()):
@@ -103,7 +103,7 @@ def load(
     for split, parent in groups:
         nested = nested_class_folders(parent)
         if nested is None:
-            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if _visible_dir(c)]
+            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c)]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
@@ -246,14 +246,14 @@ def masks_inside_classes(path: Path) -> bool:
     Database), not image/mask pairs."""
     if not path.is_dir():
         return False
-    top = [p for p in data_folder(path).iterdir() if _visible_dir(p)]
+    top = [p for p in data_folder(path).iterdir() if visible_dir(p)]
     classes = (
-        [c for s in top for c in s.iterdir() if _visible_dir(c)]
+        [c for s in top for c in s.iterdir() if visible_dir(c)]
         if top and all(normalise_split(p.name) for p in top)
         else top
     )
     return len(classes) >= 2 and all(
-        any(_visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes
+        any(visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes
     )
 
 
@@ -263,11 +263,6 @@ def _is_mask_folder(name: str) -> bool:
     ``COVID/images`` + ``COVID/masks``) its files are not images of the class."""
     compact = re.sub(r"[^a-z0-9]", "", name.lower())
     return folder_role(name) in ("mask", "roi") or compact.endswith(("masks", "mask"))
-
-
-def _visible_dir(path: Path) -> bool:
-    """A folder that may hold data: not hidden, not ``__MACOSX`` or another system folder."""
-    return path.is_dir() and not in_system_folder(path, path.parent)
 
 
 def _pool(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Case]:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
 from medimg.io.inputs import name_selected as name_selected
@@ -238,3 +238,8 @@ def listed_splits(folder: Path) -> dict[str, str]:
             if line.strip():
                 split_of.setdefault(line.split()[0], split)
     return split_of
+
+
+def visible_dir(path: Path) -> bool:
+    """A folder that may hold data: not hidden, not ``__MACOSX`` or another system folder."""
+    return path.is_dir() and not in_system_folder(path, path.parent)

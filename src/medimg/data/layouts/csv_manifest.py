@@ -32,6 +32,7 @@ from medimg.data.layouts.common import (
     name_selected,
     order_classes,
     read_manifest,
+    visible_dir,
 )
 from medimg.errors import DatasetError
 
@@ -146,21 +147,20 @@ def folder_manifest(path: Path) -> Path | None:
     submissions, files without a label column and then files not named for labels are left out in turn."""
     if not path.is_dir():
         return None
-    subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".") and not p.name.startswith("__")]
+    subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
     if not subdirs or not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
         return None
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
-    labelled = []
-    for candidate in sorted(p for p in path.iterdir() if is_manifest(p)):
-        header = manifest_header(candidate)
-        if set(header) & set(PATH_COLUMNS) and (set(header) & set(LABEL_COLUMNS) or len(header) >= 3):
-            labelled.append(candidate)
+    headers = {
+        candidate: set(manifest_header(candidate)) for candidate in sorted(path.iterdir()) if is_manifest(candidate)
+    }
+    labelled = [c for c, h in headers.items() if h & set(PATH_COLUMNS) and (h & set(LABEL_COLUMNS) or len(h) >= 3)]
     for keep in (
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
         lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
-        lambda c: bool(set(manifest_header(c)) & set(LABEL_COLUMNS)),
+        lambda c: bool(headers[c] & set(LABEL_COLUMNS)),
         lambda c: any(word in c.stem.lower() for word in ("groundtruth", "truth", "label")),  # ISIC's one-hot file
     ):
         if len(labelled) > 1:
