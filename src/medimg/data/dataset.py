@@ -399,18 +399,14 @@ class SegmentationDataset:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
         """
-        from medimg.data.layouts import coco_masks, image_mask_pairs, yolo_masks
+        from medimg.data.layouts import derived_layout
 
         root = Path(path).expanduser()
-        drawn = (
-            "yolo_masks"
-            if yolo_masks.detect(root)
-            else "coco_masks"
-            if not image_mask_pairs.detect(root) and coco_masks.detect(root)
-            else None
-        )
+        drawn = derived_layout(root, "segment") if root.exists() else None  # COCO / YOLO outlines: masks drawn
         if drawn is not None:
-            return Dataset.load(root, task="segment", layout=drawn, include=include, exclude=exclude, window=window)
+            return Dataset.load(
+                root, task="segment", layout=drawn.name, include=include, exclude=exclude, window=window
+            )
         return Dataset.load(
             path,
             task="segment",

@@ -179,6 +179,17 @@ def detect_layout(path: Path) -> Layout | None:
     return next((layout for layout in LAYOUTS if not layout.derived and layout.detect(path)), None)
 
 
+def derived_layout(path: Path, task: TaskName) -> Layout | None:
+    """The layout deriving ``task``'s annotations from the data at ``path`` when another task's layout detects it
+    (boxes from masks, masks drawn from COCO or YOLO outlines), or ``None``."""
+    detected = detect_layout(path)
+    return None if detected is None or detected.task == task else _deriving(path, task)
+
+
+def _deriving(path: Path, task: TaskName) -> Layout | None:
+    return next((lay for lay in LAYOUTS if lay.derived and lay.task == task and lay.detect(path)), None)
+
+
 def data_task(path: Path) -> tuple[TaskName, Layout | None]:
     """The task ``path``'s data serves by itself, and the layout that says so: the first layout detecting it
     (image/mask pairs: segmentation; VOC, COCO, CSV boxes: detection), else classification; class folders that
@@ -210,7 +221,7 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if detected is not None and (task is None or detected.task == task):
         return detected
     if detected is not None and task is not None:
-        derived = next((lay for lay in LAYOUTS if lay.derived and lay.task == task and lay.detect(path)), None)
+        derived = _deriving(path, task)
         if derived is not None:
             return derived
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
