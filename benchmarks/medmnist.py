@@ -280,6 +280,11 @@ def describe_file(path: Path) -> dict[str, Any]:
         dataset = Dataset.load(path)
     except MedimgError as error:
         return {"skipped": str(error)}
+    if dataset.multi_label:
+        return {
+            "skipped": f"multi-label ({len(dataset.class_names)} findings per image): this table is single-label "
+            "accuracy/AUC; `medimg fit` reports the macro AUC per finding"
+        }
     arrays = dataset.arrays or {}
     side = int(arrays["train"].shape[1]) if "train" in arrays else 0
     counts = {split: len(a) for split, a in arrays.items()}

@@ -24,7 +24,7 @@ SCRIPT = ROOT / "benchmarks" / "medmnist.py"
 def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
     folder = tmp_path_factory.mktemp("medmnist")
     write_npz(folder / "tinymnist.npz", shape=(16, 16), n=(48, 16, 24))
-    labels = np.zeros((8, 3), dtype=np.uint8)  # multi-label, like ChestMNIST: reported as skipped
+    labels = np.eye(8, 3, dtype=np.uint8)  # multi-label, like ChestMNIST: reported as skipped
     np.savez(folder / "multimnist.npz", train_images=np.zeros((8, 16, 16), np.uint8), train_labels=labels)
     out = folder / "result.json"
     command = [

@@ -1,5 +1,5 @@
 """CSV manifests as public sets ship them: headers with spaces and their own names, bare file names or identifiers
-of images kept in sub-folders, and multi-label rows (refused with the fix, never turned into combination classes)."""
+of images kept in sub-folders, and multi-label rows (each row's findings, never combination classes)."""
 
 from __future__ import annotations
 
@@ -52,15 +52,24 @@ def test_a_name_found_twice_is_named_as_ambiguous(tmp_path: Path) -> None:
         Dataset.load(tmp_path / "labels.csv")
 
 
-def test_multi_label_rows_are_refused_with_the_fix(tmp_path: Path) -> None:
+def test_findings_joined_by_a_bar_are_a_multi_label_set(tmp_path: Path) -> None:
+    """NIH ChestX-ray14's ``Finding Labels``: each row's findings (never combination classes); "No Finding" is none of
+    them, an empty cell an unlabelled image."""
     rows = ["Image Index,Finding Labels"]
-    for i, label in enumerate(["No Finding", "Effusion", "Atelectasis|Effusion", "Effusion|Mass"]):
+    for i, label in enumerate(["No Finding", "Effusion", "Atelectasis|Effusion", "Effusion|Mass", ""]):
         _image(tmp_path / f"{i}.png", i)
         rows.append(f"{i}.png,{label}")
     (tmp_path / "entries.csv").write_text("\n".join(rows) + "\n")
-    with pytest.raises(DatasetError, match=r"2 row\(s\) give several labels joined by '\|'") as error:
-        Dataset.load(tmp_path / "entries.csv")
-    assert "single-label" in str(error.value) and "Atelectasis, Effusion, Mass" in str(error.value)
+    dataset = Dataset.load(tmp_path / "entries.csv")
+    assert dataset.multi_label and dataset.class_names == ["Atelectasis", "Effusion", "Mass"]
+    assert [[dataset.class_names[i] for i in c.findings or ()] for c in dataset.cases] == [
+        [],
+        ["Effusion"],
+        ["Atelectasis", "Effusion"],
+        ["Effusion", "Mass"],
+    ]
+    assert all(c.label is None for c in dataset.cases) and [c.case_id for c in dataset.unlabelled] == ["4.png"]
+    assert dataset.class_counts() == {"Atelectasis": 1, "Effusion": 3, "Mass": 1}
 
 
 def test_isic_one_hot_ground_truth(tmp_path: Path) -> None:
@@ -73,12 +82,27 @@ def test_isic_one_hot_ground_truth(tmp_path: Path) -> None:
     assert [dataset.class_names[c.label] for c in dataset.cases if c.label is not None] == ["MEL", "NV", "BCC", "NV"]
 
 
-def test_one_hot_rows_with_several_classes_are_refused(tmp_path: Path) -> None:
-    _image(tmp_path / "a.png", 1)
-    _image(tmp_path / "b.png", 2)
-    (tmp_path / "gt.csv").write_text("path,Effusion,Mass\na.png,1,0\nb.png,1,1\n")
-    with pytest.raises(DatasetError, match=r"1 row\(s\) set several of the one-hot columns Effusion, Mass"):
-        Dataset.load(tmp_path / "gt.csv")
+def test_one_hot_rows_with_several_classes_are_a_multi_label_set(tmp_path: Path) -> None:
+    for name in "abc":
+        _image(tmp_path / f"{name}.png", ord(name))
+    (tmp_path / "gt.csv").write_text("path,Effusion,Mass\na.png,1,0\nb.png,1,1\nc.png,0,0\n")
+    dataset = Dataset.load(tmp_path / "gt.csv")
+    assert dataset.multi_label and [c.findings for c in dataset.cases] == [(0,), (0, 1), ()]
+
+
+def test_chexpert_uncertain_and_blank_labels(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """CheXpert's ``train.csv``: 1 present, 0 or blank absent, -1 uncertain (read as present, with a warning); the
+    ``No Finding`` column is no finding; ``Sex``/``Age`` are not label columns."""
+    header = "Path,Sex,Age,No Finding,Cardiomegaly,Edema,Pleural Effusion"
+    rows = [header]
+    for i, cells in enumerate(["Female,60,1.0,,,", "Male,71,,1.0,-1.0,", "Male,33,,0.0,1.0,1.0"]):
+        _image(tmp_path / "train" / f"patient{i}" / "view1_frontal.jpg", 30 * i)
+        rows.append(f"train/patient{i}/view1_frontal.jpg,{cells}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert dataset.multi_label and dataset.class_names == ["Cardiomegaly", "Edema", "Pleural Effusion"]
+    assert [c.findings for c in dataset.cases] == [(), (0, 1), (1, 2)]
+    assert "1 uncertain (-1) finding label(s) are read as present" in caplog.text
 
 
 def test_without_label_or_one_hot_columns_the_label_column_is_asked_for(tmp_path: Path) -> None:
@@ -175,7 +199,7 @@ def test_class_folders_with_a_metadata_csv_stay_class_folders(tmp_path: Path) ->
 
 def test_nih_folder_reads_its_data_entry_beside_the_box_list(tmp_path: Path) -> None:
     """NIH ChestX-ray14 as unpacked: ``images_001/``... with ``Data_Entry_2017.csv`` and ``BBox_List_2017.csv``: the
-    labels come from the data entry (multi-label rows are refused with the reason), not twelve folder classes."""
+    labels come from the data entry (multi-label rows make a multi-label set), not twelve folder classes."""
     from PIL import Image
 
     from medimg.data.dataset import Dataset
@@ -193,8 +217,8 @@ def test_nih_folder_reads_its_data_entry_beside_the_box_list(tmp_path: Path) -> 
     dataset = Dataset.load(tmp_path)
     assert sorted(dataset.class_names) == ["Effusion", "No Finding"] and len(dataset) == 6
     (tmp_path / "Data_Entry_2017.csv").write_text("\n".join([*rows, "00000000_000.png,Effusion|Mass,0,0"]) + "\n")
-    with pytest.raises(DatasetError, match="multi-label"):
-        Dataset.load(tmp_path)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.multi_label and dataset.class_names == ["Effusion", "Mass"] and len(dataset) == 7
 
 
 @pytest.mark.parametrize("kind", ["aptos", "isic2019"])

@@ -143,10 +143,17 @@ def test_other_npz_spellings_keras_style_and_unsplit_with_string_labels(tmp_path
         Dataset.load(tmp_path / "odd.npz")
 
 
-def test_medmnist_multilabel_refused(tmp_path: Path) -> None:
+def test_chestmnist_is_a_multi_label_set(tmp_path: Path) -> None:
     path = tmp_path / "chestmnist.npz"
-    np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=np.zeros((4, 14), np.uint8))
-    with pytest.raises(DatasetError, match="multi-label"):
+    labels = np.zeros((4, 14), np.uint8)
+    labels[1, [2, 5]] = 1
+    labels[3, 13] = 1
+    np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=labels)
+    ds = Dataset.load(path)
+    assert ds.multi_label and ds.class_names[:3] == ["atelectasis", "cardiomegaly", "effusion"]
+    assert [c.findings for c in ds.cases] == [(), (2, 5), (), (13,)] and ds.class_names[13] == "hernia"
+    np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=labels * 3)
+    with pytest.raises(DatasetError, match="values other than 0/1"):
         Dataset.load(path)
 
 

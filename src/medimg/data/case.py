@@ -81,6 +81,9 @@ class Case:
             volumes also ``z1, z2``);
             ``None`` when the case carries no box annotation, ``()`` for an annotated image without objects.
             Filled by the detection layouts (Pascal VOC, COCO, CSV boxes).
+        findings: the findings of a multi-label case (ChestMNIST, NIH ChestX-ray14's ``Finding Labels``): indices
+            into ``Dataset.class_names`` of every finding the image shows, ``()`` for an image without any ("No
+            Finding"); ``label`` is then ``None``. ``None`` for a single-label (or unlabelled) case.
     """
 
     case_id: str
@@ -92,6 +95,20 @@ class Case:
     mask: Path | None = None
     roi: Path | None = None
     boxes: tuple[Box, ...] | None = None
+    findings: tuple[int, ...] | None = None
+
+    @property
+    def labelled(self) -> bool:
+        """True when the case has a class label or (multi-label) its set of findings."""
+        return self.label is not None or self.findings is not None
+
+    @property
+    def stratum(self) -> int:
+        """The label splits are stratified by: the class, or for a multi-label case its first (lowest-index)
+        finding; ``-1`` for no finding or no label."""
+        if self.label is not None:
+            return self.label
+        return self.findings[0] if self.findings else -1
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class Dataset:
             of a folder loaded with ``unlabelled=True``. Never a class, never in a split, not in ``cases``.
         excluded: images left out of ``cases`` after loading, each ``{"case_id", "path", "label", "reason"}``
             (identical images with conflicting labels: :func:`medimg.data.quality.drop_label_conflicts`).
+        multi_label: each image shows any number of ``class_names`` (findings; ``Case.findings``) instead of
+            one class: ChestMNIST, NIH ChestX-ray14's ``Finding Labels``, one-hot columns with several set.
     """
 
     task: ClassVar[TaskName] = "classify"
@@ -68,6 +70,7 @@ class Dataset:
     options: dict[str, Any] = field(default_factory=dict)
     unlabelled: list[Case] = field(default_factory=list)
     excluded: list[dict[str, str]] = field(default_factory=list)
+    multi_label: bool = False
 
     @overload
     @classmethod
@@ -212,8 +215,13 @@ class Dataset:
         return bool(self.cases) and all(c.split is not None for c in self.cases)
 
     def class_counts(self, split: str | None = None) -> dict[str, int]:
-        """Images per class, optionally within one of the dataset's own splits."""
-        counts = Counter(c.label for c in self.cases if split is None or c.split == split)
+        """Images per class (multi-label: images showing each finding), optionally within one of the dataset's own
+        splits."""
+        chosen = [c for c in self.cases if split is None or c.split == split]
+        if self.multi_label:
+            counts: Counter[int | None] = Counter(i for c in chosen for i in c.findings or ())
+        else:
+            counts = Counter(c.label for c in chosen)
         return {name: counts.get(i, 0) for i, name in enumerate(self.class_names)}
 
     def split_counts(self) -> dict[str, int]:
@@ -240,6 +248,10 @@ class Dataset:
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
                 "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns" + _unread_files(self.root)
             )
+        if self.multi_label:
+            if not any(c.findings for c in self.cases):
+                raise DatasetError(f"{self.root}: no image shows any of the findings {', '.join(self.class_names)}")
+            return
         present = {c.label for c in self.cases if c.label is not None}
         if len(present) < min_classes:
             only = self.class_names[next(iter(present))] if present else "none"
@@ -284,6 +296,11 @@ class Dataset:
             "class_names": self.class_names,
             "num_cases": len(self.cases),
             "class_counts": self.class_counts(),
+            **(
+                {"multi_label": True, "images_without_findings": sum(not c.findings for c in self.cases)}
+                if self.multi_label
+                else {}
+            ),
             "split_counts": self.split_counts(),
             "has_own_split": self.has_own_split,
             "spatial_dims": self.spatial_dims,

@@ -15,6 +15,7 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.labels import label_text
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
@@ -310,7 +311,7 @@ def pixel_digest(array: np.ndarray) -> str:
 
 def _label_names(dataset: Dataset) -> dict[str, str]:
     """``case_id -> class name`` (``"?"`` for a case without a label)."""
-    return {c.case_id: (dataset.class_names[c.label] if c.label is not None else "?") for c in dataset.cases}
+    return {c.case_id: label_text(c, dataset.class_names) for c in dataset.cases}
 
 
 def _conflicting(groups: Sequence[Sequence[str]], label_of: dict[str, str]) -> list[list[str]]:

@@ -121,7 +121,7 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
         return []
     from sklearn.model_selection import StratifiedGroupKFold
 
-    labels = np.array([c.label if c.label is not None else -1 for c in cases])
+    labels = np.array([c.stratum for c in cases])
     groups = _groups(cases)
     n_splits = max(2, round(1 / fraction))
     smallest = min(Counter(labels.tolist()).values())
@@ -159,7 +159,7 @@ def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[
         raise DatasetError(f"--folds must be at least 2 (got {folds})")
     from sklearn.model_selection import StratifiedGroupKFold
 
-    labels = np.array([c.label if c.label is not None else -1 for c in cases])
+    labels = np.array([c.stratum for c in cases])
     groups = _groups(cases)
     if len(set(groups.tolist())) < folds:
         raise DatasetError(f"{folds}-fold cross-validation needs at least {folds} patients/images")

@@ -26,7 +26,7 @@ from medimg.evaluation.inputs import validate_inputs
 from medimg.evaluation.metrics import weighted_auc
 from medimg.fileio import atomic_write_bytes
 
-__all__ = ["plot_confusion_matrix", "plot_reliability", "plot_roc", "plot_training_curves"]
+__all__ = ["plot_confusion_matrix", "plot_finding_rocs", "plot_reliability", "plot_roc", "plot_training_curves"]
 
 _DPI = 120
 _ACCENT = "#1f5f99"
@@ -102,29 +102,58 @@ def plot_roc(y_true: Any, probabilities: Any, class_names: Sequence[str], path: 
             ax.plot(fpr, tpr, color=_ACCENT, linewidth=2, label=f"{names[1]} (AUC = {auc:.3f})")
     else:
         title = "ROC curves — one-vs-rest"
-        grid = np.linspace(0.0, 1.0, 201)
-        tprs, aucs = [], []
         colors = _class_colors(k)
-        for c in present:
-            fpr, tpr = _roc_points(y == c, p[:, c])
-            auc = _auc_value(y == c, p[:, c])
-            tprs.append(np.interp(grid, fpr, tpr))
-            aucs.append(auc)
-            ax.plot(fpr, tpr, color=colors[c], linewidth=1.3, alpha=0.9, label=f"{names[c]} (AUC = {auc:.3f})")
-        if tprs:
-            mean_tpr = np.mean(tprs, axis=0)
-            mean_tpr[0] = 0.0
-            ax.plot(
-                grid,
-                mean_tpr,
-                color="black",
-                linewidth=2.4,
-                label=f"macro average (AUC = {np.mean(aucs):.3f})",
-            )
+        _macro_roc_curves(ax, [(names[c], y == c, p[:, c]) for c in present], [colors[c] for c in present])
     if not present:
         ax.text(0.5, 0.55, "ROC undefined:\nonly one class in y_true", ha="center", va="center", fontsize=12)
     ax.set_title(title, fontsize=11)
     ax.legend(loc="lower right", fontsize=8 if k <= 8 else 6, framealpha=0.9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _macro_roc_curves(
+    ax: Any, curves: Sequence[tuple[str, NDArray[np.bool_], NDArray[np.float64]]], colors: Sequence[Any]
+) -> None:
+    """One ROC curve per ``(name, positive, scores)`` and their macro average (mean TPR on a common FPR grid)."""
+    grid = np.linspace(0.0, 1.0, 201)
+    tprs, aucs = [], []
+    for (name, positive, scores), color in zip(curves, colors, strict=True):
+        fpr, tpr = _roc_points(positive, scores)
+        auc = _auc_value(positive, scores)
+        tprs.append(np.interp(grid, fpr, tpr))
+        aucs.append(auc)
+        ax.plot(fpr, tpr, color=color, linewidth=1.3, alpha=0.9, label=f"{name} (AUC = {auc:.3f})")
+    if tprs:
+        mean_tpr = np.mean(tprs, axis=0)
+        mean_tpr[0] = 0.0
+        ax.plot(grid, mean_tpr, color="black", linewidth=2.4, label=f"macro average (AUC = {np.mean(aucs):.3f})")
+
+
+def plot_finding_rocs(findings: Any, probabilities: Any, names: Sequence[str], path: str | os.PathLike[str]) -> Path:
+    """A multi-label model's ROC curves: one per finding present and absent in the data, and their macro average.
+
+    Args:
+        findings: ``(N, K)`` 0/1 findings.
+        probabilities: ``(N, K)`` per-finding probabilities.
+        names: ``K`` finding names.
+        path: Destination ``.png`` file.
+
+    Raises:
+        ConfigError: Invalid inputs.
+    """
+    from medimg.evaluation.multilabel import validate_multilabel
+
+    y, p = validate_multilabel(findings, probabilities, names)
+    fig = Figure(figsize=(6.0, 6.0))
+    ax = _square_roc_axes(fig)
+    present = [j for j in range(y.shape[1]) if 0 < int(y[:, j].sum()) < y.shape[0]]
+    colors = _class_colors(len(names))
+    _macro_roc_curves(ax, [(str(names[j]), y[:, j], p[:, j]) for j in present], [colors[j] for j in present])
+    if not present:
+        ax.text(0.5, 0.55, "ROC undefined:\nno finding both present and absent", ha="center", va="center", fontsize=12)
+    ax.set_title("ROC curves — one per finding", fontsize=11)
+    ax.legend(loc="lower right", fontsize=8 if len(present) <= 8 else 6, framealpha=0.9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -109,15 +109,17 @@ class ExportResult:
 
 
 class _WithProbabilities(nn.Module):
-    """``x -> (logits, softmax(logits))``: both outputs in the graph, so no consumer re-implements softmax."""
+    """``x -> (logits, softmax(logits))`` (multi-label: one sigmoid per finding): both outputs in the graph, so no
+    consumer re-implements them."""
 
-    def __init__(self, network: nn.Module) -> None:
+    def __init__(self, network: nn.Module, *, multi_label: bool = False) -> None:
         super().__init__()
         self.network = network
+        self.multi_label = multi_label
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.network(image)
-        return logits, torch.softmax(logits, dim=1)
+        return logits, torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
 
 
 def _require_onnx() -> Any:
@@ -242,14 +244,18 @@ def _prepare_classify(
         x = _random_inputs(plan.in_channels, plan.input_size)
     spec = {key: getattr(plan, key) for key in PREPROCESSING_KEYS}
     spec["tta_flip_axes"] = [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
-    return PreparedExport(
+    prepared = PreparedExport(
         network=network,
         inputs=x,
         source=source,
         preprocessing=spec,
-        doc=f"medimg {plan.network} classifier: {', '.join(class_names)}",
+        doc=f"medimg {plan.network} {'multi-label ' if plan.multi_label else ''}classifier: {', '.join(class_names)}",
         preprocessing_diff=preprocessing_diff,
     )
+    if plan.multi_label:  # one sigmoid per finding in the graph, and the predictor told so
+        prepared.graph = _WithProbabilities(network, multi_label=True).eval()
+        prepared.extra_metadata["medimg.multi_label"] = "true"
+    return prepared
 
 
 SEGMENT_PARITY_CASES = 4

@@ -31,7 +31,7 @@ from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPredic
 from medimg.io.inputs import common_root, mirrored_folder
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
-from medimg.tasks.classify.predict import Prediction
+from medimg.tasks.classify.predict import Prediction, make_prediction
 from medimg.tasks.classify.stream import StreamStats, stream_predictions
 from medimg.tasks.detect.predict import DetectionPrediction
 from medimg.tasks.series_prediction import series_files, with_series
@@ -73,6 +73,7 @@ class OnnxPredictor:
 
     Attributes:
         task: ``"classify"`` or ``"segment"``.
+        multi_label: a multi-label classifier (one sigmoid per finding; ``Prediction.findings``).
         class_names: labels, index-aligned with the probabilities.
         preprocessing: the embedded preprocessing spec.
         input_spec: the run's input spec (``window`` for CT...).
@@ -116,6 +117,7 @@ class OnnxPredictor:
                 f"{self.path} lacks medimg metadata ({', '.join(missing)}); export it with `medimg export`"
             )
         self.task = props.get("medimg.task", "classify")
+        self.multi_label = props.get("medimg.multi_label") == "true"
         required = {
             "classify": PREPROCESSING_KEYS,
             "segment": SEGMENT_PREPROCESSING_KEYS,
@@ -196,6 +198,8 @@ class OnnxPredictor:
         if not out:
             return np.zeros((0, len(self.class_names)))
         logits = np.concatenate(out)
+        if self.multi_label:  # one sigmoid per finding
+            return 1.0 / (1.0 + np.exp(-logits))
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -204,18 +208,10 @@ class OnnxPredictor:
         self._require_task("classify", "predict_arrays")
         names = list(sources) if sources is not None else [""] * len(arrays)
         probabilities = self.run(self.preprocess(arrays, names))
-        predictions = []
-        for source, row in zip(names, probabilities, strict=True):
-            index = int(row.argmax())
-            predictions.append(
-                Prediction(
-                    source=source,
-                    label=self.class_names[index],
-                    label_index=index,
-                    probabilities={n: float(p) for n, p in zip(self.class_names, row, strict=True)},
-                )
-            )
-        return predictions
+        return [
+            make_prediction(source, row, self.class_names, multi_label=self.multi_label)
+            for source, row in zip(names, probabilities, strict=True)
+        ]
 
     # ------------------------------------------------------------------ segment
     def run_windows(self, windows: np.ndarray) -> np.ndarray:

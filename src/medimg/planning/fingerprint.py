@@ -45,7 +45,8 @@ class Fingerprint(BaseModel):
     dataset: str
     num_train_cases: int
     class_names: list[str]
-    class_counts: dict[str, int] = Field(description="training images per class")
+    class_counts: dict[str, int] = Field(description="training images per class (multi-label: showing each finding)")
+    multi_label: bool = Field(False, description="each image shows any number of the classes (findings)")
     spatial_dims: int = Field(description="2 for images, 3 for volumes")
     channels: int = Field(
         description="most common channel count by content: grey images stored as RGB count as 1 (planned as grey)"
@@ -137,7 +138,9 @@ def fingerprint_summaries(dataset: Dataset, cases: Sequence[Case], summaries: Se
     metas = [s.meta for s in summaries]
     modalities = Counter(str(m.get("modality") or m.get("format") or "unknown") for m in metas)
     spacings = [m.get("spacing_mm") for m in metas if m.get("spacing_mm")]
-    labels = Counter(c.label for c in cases)
+    labels = (
+        Counter(i for c in cases for i in c.findings or ()) if dataset.multi_label else Counter(c.label for c in cases)
+    )
     domain = domain_from_facts([s.facts for s in summaries], metas)
     content_channels = Counter({int(k): v for k, v in domain.channels.items()})
     return Fingerprint(
@@ -145,6 +148,7 @@ def fingerprint_summaries(dataset: Dataset, cases: Sequence[Case], summaries: Se
         num_train_cases=len(summaries),
         class_names=list(dataset.class_names),
         class_counts={n: labels.get(i, 0) for i, n in enumerate(dataset.class_names)},
+        multi_label=dataset.multi_label,
         spatial_dims=int(shapes.shape[1]),
         channels=content_channels.most_common(1)[0][0],
         channel_counts={str(k): v for k, v in sorted(channel_counts.items())},

@@ -102,7 +102,18 @@ class Plan(TrainingPlan):
 
     task: Literal["classify"] = "classify"
     in_channels: int = Field(1, ge=1, description="channels the network sees (gray=1, RGB=3)")
-    num_classes: int = Field(2, ge=2, description="number of classes")
+    num_classes: int = Field(2, ge=2, description="number of classes (multi-label: of findings)")
+    multi_label: bool = Field(
+        False,
+        description="each image shows any number of the classes (findings): one sigmoid per finding and a binary "
+        "cross-entropy instead of a softmax over classes (set from the data)",
+    )
+    finding_threshold: Literal["youden", "f1", "fixed"] = Field(
+        "youden",
+        description="multi-label only: each finding's operating point, chosen on the validation split (youden: "
+        "the best sensitivity + specificity, f1: the best F1) or fixed at probability 0.5; folded into the "
+        "classifier's bias, so a finding is reported present when its output reaches 0.5",
+    )
     input_size: list[int] = Field(default_factory=lambda: [64, 64], description="network input, per spatial axis")
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")

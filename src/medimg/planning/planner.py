@@ -104,6 +104,8 @@ def determine_class_weights(fp: Fingerprint) -> tuple[list[float] | None, str]:
     probabilities are calibrated to the training prior (measured on AdrenalMNIST3D's validation split, 2 seeds:
     argmax accuracy 0.847/0.745 with the weighted logits, 0.888/0.857 adjusted, AUC unchanged).
     """
+    if fp.multi_label:
+        return None, "multi-label: one binary cross-entropy per finding (its operating point is chosen on validation)"
     counts = [max(1, c) for c in fp.class_counts.values()]
     if fp.imbalance_ratio <= 1.5:
         return None, f"balanced classes (ratio {fp.imbalance_ratio:.2f})"
@@ -184,6 +186,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
         num_classes=len(fp.class_names),
+        multi_label=fp.multi_label,
         input_size=input_size,
         clip_low=low,
         clip_high=high,

@@ -65,6 +65,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
             "label_index": row.label_index,
             "confidence": row.confidence,
             "probabilities": row.probabilities,
+            **({"findings": findings} if (findings := report_findings(row)) is not None else {}),
         },
         "explanation": (
             {"method": row.explain_method, "heatmap": links["heatmap"], "overlay": links["overlay"]}
@@ -86,6 +87,15 @@ def report_json(row: ReportRow) -> dict[str, Any]:
 def _detection(row: ReportRow) -> dict[str, Any] | None:
     """A detection report's boxes and counts (None for other tasks)."""
     return row.detection if _task(row) == "detect" else None
+
+
+def report_findings(row: ReportRow) -> list[str] | None:
+    """A multi-label classifier's findings (probability 0.5 or more, most probable first); ``None`` for a
+    single-label or another task's report."""
+    if _task(row) != "classify" or not (row.model_info or {}).get("multi_label"):
+        return None
+    ranked = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
+    return [name for name, p in ranked if p >= 0.5]
 
 
 def domain_warning(row: ReportRow) -> str | None:
@@ -165,20 +175,36 @@ def report_html(row: ReportRow) -> str:
         )
         caption = "Detected boxes (colour by class, with scores)"
     elif segmentation is None:
-        title = "Image classification report"
-        headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
+        findings = report_findings(row)
         ranked = sorted(row.probabilities.items(), key=lambda kv: -kv[1])
+        shown = set(findings) if findings is not None else {row.label}
         rows = "".join(
-            f'<tr><td{" class=strong" if name == row.label else ""}>{e(name)}</td><td class="num">{p:.1%}</td>'
+            f'<tr><td{" class=strong" if name in shown else ""}>{e(name)}</td><td class="num">{p:.1%}</td>'
             f'<td style="width:55%"><div class="bar" style="width:{100 * p:.1f}%"></div></td></tr>'
             for name, p in ranked
         )
+        if findings is None:
+            title = "Image classification report"
+            headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
+            heading, note, explained = "Class probabilities", "", row.label
+        else:
+            title = "Multi-label classification report"
+            headline = (
+                "Findings: " + ", ".join(f"<strong>{e(name)}</strong>" for name in findings)
+                if findings
+                else "No finding reaches its operating point"
+            )
+            heading, explained = "Finding probabilities", ranked[0][0] if ranked else ""
+            note = (
+                '<p class="muted">Each finding has its own probability (they do not add up to 100%); a finding is '
+                "reported at 50% or more, its operating point chosen on the validation split.</p>"
+            )
         table = (
-            "<h2>Class probabilities</h2>"
+            f"<h2>{heading}</h2>"
             '<table class="headline"><thead><tr><th>Class</th><th class="num">Probability</th><th></th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
+            f"<tbody>{rows}</tbody></table>{note}"
         )
-        caption = f"{e(row.explain_method or '')} heatmap for “{e(row.label)}” (red = strongest evidence)"
+        caption = f"{e(row.explain_method or '')} heatmap for “{e(explained)}” (red = strongest evidence)"
     else:
         title = "Image segmentation report"
         found = _segmented(row)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.windowing import window_from_json
 from medimg.serve.settings import ServeSettings
-from medimg.serve.storage import ReportRow, Storage
+from medimg.serve.storage import LABEL_LENGTH, ReportRow, Storage
 from medimg.serve.workers import CommitGuard
 from medimg.serve.workspace import UploadWorkspace
 
@@ -56,6 +56,7 @@ class ModelInfo:
     input: dict[str, Any]
     training: dict[str, Any]
     explain_method: str | None
+    multi_label: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,6 +116,7 @@ class PredictionService:
             input=dict(metadata.get("input") or {}),
             training={k: v for k, v in (metadata.get("training") or {}).items() if k != "skipped_files"},
             explain_method=explain_method,
+            multi_label=bool(getattr(self.model.plan_, "multi_label", False)),
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
         if self.model.task == "segment":
@@ -272,7 +274,11 @@ class PredictionService:
                 task=self.model.task,
                 input_format=fmt,
                 input_info=input_info,
-                model_info={"network": self.info.network, "class_names": self.info.class_names},
+                model_info={
+                    "network": self.info.network,
+                    "class_names": self.info.class_names,
+                    **({"multi_label": True} if self.info.multi_label else {}),
+                },
                 **fields,
             )
         )
@@ -306,8 +312,11 @@ class PredictionService:
             index = round(hot * (image.array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
         picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
         size = (picture.shape[1], picture.shape[0])
+        label = prediction.label
+        if len(label) > LABEL_LENGTH:  # many findings joined: the column holds 200 characters
+            label = f"{len(prediction.findings or [])} findings"
         return {
-            "label": prediction.label,
+            "label": label,
             "label_index": prediction.label_index,
             "confidence": prediction.confidence,
             "probabilities": prediction.probabilities,

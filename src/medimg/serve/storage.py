@@ -39,6 +39,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 TOKEN_PREFIX = "mdg_"
 
 
+#: the longest label a report row stores (a multi-label model's many findings are then stored as their count)
+LABEL_LENGTH = 200
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -51,6 +55,8 @@ class ReportRow(Base):
     their ``label`` is the largest segmented class and ``probabilities`` the mean class probabilities.
     Detection reports (``task == "detect"``) hold ``detection`` (boxes in the image's pixels, counts per class);
     their ``label`` is the most frequent class and ``probabilities`` the highest box score per class.
+    A multi-label classifier's reports (``model_info["multi_label"]``) hold each finding's probability; its
+    findings are those at 0.5 or more, and ``label`` joins them with ``|``.
     """
 
     __tablename__ = "reports"
@@ -58,7 +64,7 @@ class ReportRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     model_name: Mapped[str] = mapped_column(String(200))
-    label: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(LABEL_LENGTH))
     label_index: Mapped[int] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float)
     probabilities: Mapped[dict[str, float]] = mapped_column(JSON)

@@ -7,8 +7,8 @@ Column names are matched case-insensitively, spaces as underscores, with synonym
 Labels``/``Patient ID``, HAM10000's ``image_id``/``dx``/``lesion_id``). A row may give a bare file name, an
 identifier without suffix or an absolute path from another machine: the file is found by its name in
 sub-folders. Without a label column, one-hot columns give the label (ISIC's ``image,MEL,NV,...`` ground truth).
-Several labels per row (joined by ``|``, or several one-hot columns set) are a multi-label set: refused with the
-fix.
+Several labels per row (joined by ``|``, or several one-hot columns set, CheXpert's ``-1`` uncertain labels) make a
+multi-label set: each row's findings (``Case.findings``), "No Finding" being none of them.
 
 A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
@@ -78,58 +79,85 @@ def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
     return [chosen.get(label, label) for label in labels]
 
 
-def _refuse_multi_label(labels: list[str], manifest: Path, column: str) -> None:
-    """Labels such as NIH ChestX-ray14's ``Atelectasis|Effusion`` (several findings per image) would each become a
-    class of their own; medimg trains single-label classifiers, so such a manifest is refused with the fix.
+def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[list[str] | None] | None:
+    """NIH ChestX-ray14's ``Finding Labels`` (``Atelectasis|Effusion``): when some labels join several with ``|``,
+    each row's findings (a "No Finding"-like label is none: :func:`~medimg.data.labels.is_no_finding`; an empty
+    cell ``None``, an unlabelled image); ``None`` when no label joins others (a single-label set)."""
+    from medimg.data.labels import is_no_finding
 
-    Raises:
-        DatasetError: some labels join others with ``|``.
-    """
-    joined = sorted({lab for lab in labels if MULTI_LABEL_SEPARATOR in lab})
-    if not joined:
-        return
-    parts = sorted({part.strip() for lab in joined for part in lab.split(MULTI_LABEL_SEPARATOR) if part.strip()})
-    rows = sum(1 for lab in labels if MULTI_LABEL_SEPARATOR in lab)
-    raise DatasetError(
-        f"{manifest}: {rows} row(s) give several labels joined by '|' in column {column!r} (e.g. {joined[0]!r}): "
-        f"a multi-label set ({len(parts)} findings: {', '.join(parts[:8])}{', ...' if len(parts) > 8 else ''}). "
-        "medimg trains single-label classifiers: make one label per row, e.g. one finding against the rest "
-        f"(label = '{parts[0]}' when the row lists it, else 'other'), or keep the rows with a single label"
+    if not any(MULTI_LABEL_SEPARATOR in label for label in labels):
+        return None
+    rows: list[list[str] | None] = []
+    for label in labels:
+        parts = [part.strip() for part in label.split(MULTI_LABEL_SEPARATOR)] if label else []
+        rows.append([part for part in parts if part and not is_no_finding(part)] if label else None)
+    joined = sum(1 for label in labels if MULTI_LABEL_SEPARATOR in label)
+    logger.info(
+        "%s: %d row(s) list several findings joined by '|' in column %r: read as a multi-label set",
+        manifest,
+        joined,
+        column,
     )
+    return rows
 
 
-def _one_hot_labels(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> list[str] | None:
-    """Labels from one-hot columns (ISIC's ``image,MEL,NV,BCC,...`` ground truth: one ``1`` per row), named by
-    the column; ``None`` when fewer than two columns hold only 0/1.
+#: one-hot cell values: 1 present, 0 (or empty) absent, -1 uncertain (CheXpert's labeller)
+_ONE_HOT_VALUES = {"0", "1", "0.0", "1.0", "-1", "-1.0", ""}
+
+
+def _cell(row: dict[str, str], column: str) -> str:
+    return str(row.get(column) or "").strip()
+
+
+@dataclass
+class OneHot:
+    """Labels read from one-hot columns: ``labels`` (one class per row) or ``findings`` (a multi-label set)."""
+
+    labels: list[str] | None = None
+    findings: list[list[str] | None] | None = None
+
+
+def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> OneHot | None:
+    """Labels from one-hot columns, named by the column; ``None`` when fewer than two columns hold only 0/1 (and
+    set some row).
+
+    One ``1`` per row (ISIC's ``image,MEL,NV,BCC,...`` ground truth): one class per row. Rows that set several
+    columns, or CheXpert's ``-1`` (uncertain), make a multi-label set: each row's findings (a "No Finding" column
+    is not a finding; an uncertain finding counts as present, the "U-Ones" policy of Irvin et al. 2019, with a
+    warning; an empty cell as absent).
 
     Raises:
-        DatasetError: a row sets no class or several (a multi-label set: refused with the fix).
+        DatasetError: a single-label set's row sets no class.
     """
-    binary = [c for c in candidates if rows and all(str(r.get(c) or "").strip() in _BINARY for r in rows)]
+    from medimg.data.labels import is_no_finding
+
+    binary = [
+        c
+        for c in candidates
+        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) in {"1", "1.0"} for r in rows)
+    ]
     if len(binary) < 2:
         return None
-    labels: list[str] = []
-    several: list[int] = []
-    none: list[int] = []
-    for line, row in enumerate(rows, start=2):
-        on = [c for c in binary if float(str(row.get(c)).strip()) == 1.0]
-        if len(on) == 1:
-            labels.append(on[0])
-        else:
-            (several if on else none).append(line)
-    if several:
-        raise DatasetError(
-            f"{manifest}: {len(several)} row(s) set several of the one-hot columns {', '.join(binary)} (e.g. line "
-            f"{several[0]}): a multi-label set. medimg trains single-label classifiers: make one label per row, "
-            "e.g. one finding against the rest"
-        )
+    on = [[c for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
+    uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
+    if uncertain or any(len(row_on) > 1 for row_on in on):
+        if uncertain:
+            logger.warning(
+                "%s: %d uncertain (-1) finding label(s) are read as present (U-Ones); edit them to 0 or 1 to decide "
+                "otherwise",
+                manifest,
+                uncertain,
+            )
+        logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, ", ".join(binary))
+        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
+    none = [line for line, row_on in enumerate(on, start=2) if not row_on]
     if none:
         raise DatasetError(
             f"{manifest}: {len(none)} row(s) set none of the one-hot columns {', '.join(binary)} (e.g. line "
             f"{none[0]}): give every row its class, or a 'label' column"
         )
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(binary))
-    return labels
+    return OneHot(labels=[row_on[0] for row_on in on])
 
 
 def detect(path: Path) -> bool:
@@ -206,19 +234,23 @@ def load(
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
     base = manifest.parent
+    finding_rows: list[list[str] | None] | None = None
     if label_col:
         written = [str(r.get(label_col) or "").strip() for r in rows]
-        _refuse_multi_label(written, manifest, label_col)
+        finding_rows = _joined_findings(written, manifest, label_col)
     else:
         used = {path_col, patient_col, split_col}
-        one_hot = (
-            None if unlabelled else _one_hot_labels(manifest, [c for c in columns.values() if c not in used], rows)
-        )
+        one_hot = None if unlabelled else _one_hot(manifest, [c for c in columns.values() if c not in used], rows)
         if one_hot is None and not unlabelled:
             column(LABEL_COLUMNS, True)  # raises: no label column
-        written = one_hot or [""] * len(rows)  # a pool's manifest: no labels
-    labels_raw = _merge_case_variants(written, manifest)
-    class_names = order_classes({lab for lab in labels_raw if lab})
+        written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
+        finding_rows = one_hot.findings if one_hot else None
+    if finding_rows is not None:
+        class_names = order_classes({name for row in finding_rows for name in row or ()})
+        labels_raw = ["x" if row is not None else "" for row in finding_rows]  # which rows are labelled
+    else:
+        labels_raw = _merge_case_variants(written, manifest)
+        class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
     pool: list[Case] = []
@@ -242,12 +274,14 @@ def load(
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
         patient = str(row.get(patient_col) or "").strip() if patient_col else ""
+        findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
             case_id=raw_path,
-            label=index[label] if label else None,
+            label=index[label] if label and findings is None else None,
             split=split,
             patient_id=patient or None,
             path=file,
+            findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
         (cases if label else pool).append(case)
     if missing:
@@ -276,4 +310,5 @@ def load(
         cases=cases,
         unlabelled=pool,
         options={"unlabelled": True} if unlabelled else {},
+        multi_label=finding_rows is not None,
     )

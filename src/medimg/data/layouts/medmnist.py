@@ -61,9 +61,11 @@ def load(path: Path) -> Dataset:
     Images are ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` (C <= 4) or volumes ``(N, D, H, W)``; labels are
     integers or strings, one per image.
 
+    Labels of shape ``(N, K)`` with ``K > 1`` columns of 0/1 are multi-label (ChestMNIST's 14 findings): each row's
+    ones are its findings (``Case.findings``), the dataset is ``multi_label``.
+
     Raises:
-        DatasetError: no known keys, labels are multi-label (e.g. ChestMNIST), which a single-label classifier
-            cannot use, or counts differ.
+        DatasetError: no known keys, ``(N, K)`` labels that are not 0/1, or counts differ.
     """
     try:
         archive = np.load(path, allow_pickle=False)
@@ -80,13 +82,13 @@ def load(path: Path) -> Dataset:
             "val_, test_; MedMNIST), x_train/y_train (and x_val, x_test), or images/labels (medimg makes the split)"
         )
     for split, lab in labels.items():
-        if lab.ndim == 2 and lab.shape[1] > 1:
-            raise DatasetError(
-                f"{path}: {keys[split][1]} has shape {lab.shape} (multi-label, like ChestMNIST); "
-                "medimg classifies one label per image"
-            )
         if len(lab) != len(arrays[split]):
             raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
+    first = next(iter(arrays.values()))
+    spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
+    source = "medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz"
+    if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
+        return _multi_label(path, keys, arrays, labels, spatial_dims, source)
     flat = {split: lab.reshape(-1) for split, lab in labels.items()}
     if any(lab.dtype.kind in "US" for lab in flat.values()):  # class names as strings
         class_names = order_classes({str(v) for lab in flat.values() for v in lab.tolist()})
@@ -96,8 +98,6 @@ def load(path: Path) -> Dataset:
         numbers = {split: lab.astype(np.int64) for split, lab in flat.items()}
         num_classes = int(max(int(lab.max()) for lab in numbers.values() if lab.size)) + 1
         class_names = medmnist_label_names(path.stem, num_classes)
-    first = next(iter(arrays.values()))
-    spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
     cases = [
         Case(case_id=f"{split}/{i}", label=int(label), split=None if split == UNSPLIT else split, index=i)
         for split, lab in numbers.items()
@@ -106,11 +106,57 @@ def load(path: Path) -> Dataset:
     return Dataset(
         name=path.stem,
         root=path,
-        source="medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz",
+        source=source,
         class_names=class_names,
         cases=cases,
         spatial_dims=spatial_dims,
         arrays=arrays,
+    )
+
+
+def _multi_label(
+    path: Path,
+    keys: dict[str, tuple[str, str]],
+    arrays: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    spatial_dims: int,
+    source: str,
+) -> Dataset:
+    """A multi-label ``.npz`` (ChestMNIST): ``(N, K)`` 0/1 labels, each row's ones its findings.
+
+    Raises:
+        DatasetError: the splits' label columns differ, or a value is not 0/1.
+    """
+    widths = {lab.shape[1] if lab.ndim == 2 else 1 for lab in labels.values()}
+    if len(widths) > 1:
+        raise DatasetError(f"{path}: the splits' label arrays have different numbers of columns ({sorted(widths)})")
+    for split, lab in labels.items():
+        if lab.size and not np.isin(lab, (0, 1)).all():
+            raise DatasetError(
+                f"{path}: {keys[split][1]} has shape {lab.shape} but values other than 0/1: (N, K) labels are read as "
+                "K findings per image, each present (1) or absent (0)"
+            )
+    class_names = medmnist_label_names(path.stem, widths.pop())
+    cases = [
+        Case(
+            case_id=f"{split}/{i}",
+            label=None,
+            findings=tuple(int(j) for j in np.flatnonzero(row)),
+            split=None if split == UNSPLIT else split,
+            index=i,
+        )
+        for split, lab in labels.items()
+        for i, row in enumerate(lab.reshape(len(lab), -1))
+    ]
+    return Dataset(
+        name=path.stem,
+        root=path,
+        source=source,
+        class_names=class_names,
+        cases=cases,
+        spatial_dims=spatial_dims,
+        arrays=arrays,
+        multi_label=True,
     )
 
 

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class PreparedSplit:
-    """Preprocessed tensors of one split: ``x`` ``(N, C, *input_size)`` float16, ``y`` ``(N,)`` int64."""
+    """Preprocessed tensors of one split: ``x`` ``(N, C, *input_size)`` float16, ``y`` ``(N,)`` int64 class indices
+    (multi-label: ``(N, K)`` float32 multi-hot findings)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -118,7 +119,7 @@ def join_splits(parts: Sequence[PreparedSplit], plan: Plan) -> PreparedSplit:
     """One split of consecutive prepared chunks (an empty split of the plan's shape when there are none)."""
     if not parts:
         empty = torch.zeros((0, plan.in_channels, *plan.input_size), dtype=torch.float16)
-        return PreparedSplit(x=empty, y=torch.zeros(0, dtype=torch.long), case_ids=[])
+        return PreparedSplit(x=empty, y=_targets([], plan), case_ids=[])
     if len(parts) == 1:
         return parts[0]
     return PreparedSplit(
@@ -144,5 +145,16 @@ def prepare_training(
 def prepare_loaded(loaded: LoadedImages, plan: Plan) -> PreparedSplit:
     """Preprocess images already read (e.g. the training split, read once for the fingerprint too)."""
     x = preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases])
-    y = torch.tensor([c.label if c.label is not None else -1 for c in loaded.cases], dtype=torch.long)
-    return PreparedSplit(x=x, y=y, case_ids=[c.case_id for c in loaded.cases], skipped=loaded.skipped)
+    return PreparedSplit(
+        x=x, y=_targets(loaded.cases, plan), case_ids=[c.case_id for c in loaded.cases], skipped=loaded.skipped
+    )
+
+
+def _targets(cases: Sequence[Case], plan: Plan) -> torch.Tensor:
+    """Class indices ``(N,)`` (-1 for an unlabelled case), or for a multi-label plan the multi-hot findings
+    ``(N, K)`` (:func:`~medimg.data.labels.findings_matrix`)."""
+    if plan.multi_label:
+        from medimg.data.labels import findings_matrix
+
+        return torch.from_numpy(findings_matrix(cases, plan.num_classes))
+    return torch.tensor([c.label if c.label is not None else -1 for c in cases], dtype=torch.long)

@@ -63,5 +63,11 @@ def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan, *, amp: bool
 
 
 def predict_proba(network: nn.Module, x: torch.Tensor, plan: Plan, *, amp: bool = False) -> np.ndarray:
-    """Class probabilities ``(N, K)`` float64 (softmax of the logits; float32 inference unless ``amp``)."""
-    return torch.softmax(predict_logits(network, x, plan, amp=amp), dim=1).double().numpy()
+    """Class probabilities ``(N, K)`` float64 (softmax of the logits; a multi-label plan's per-finding sigmoids;
+    float32 inference unless ``amp``)."""
+    return probabilities_of(predict_logits(network, x, plan, amp=amp), plan).double().numpy()
+
+
+def probabilities_of(logits: torch.Tensor, plan: Plan) -> torch.Tensor:
+    """The model's probabilities from its logits: softmax over classes, or one sigmoid per finding."""
+    return torch.sigmoid(logits) if plan.multi_label else torch.softmax(logits, dim=1)

@@ -32,9 +32,13 @@ class Prediction:
 
     Attributes:
         source: the file it was made from.
-        label: the most probable class name.
-        label_index: its index in the model's class list.
-        probabilities: ``class name -> probability`` (sums to 1).
+        label: the most probable class name (multi-label: the findings present joined by ``|``, or ``"no
+            finding"``).
+        label_index: its index in the model's class list (multi-label: the most probable finding's).
+        probabilities: ``class name -> probability`` (sums to 1; multi-label: each finding's own probability,
+            present at 0.5 or more).
+        findings: a multi-label model's findings present (probability >= 0.5), most probable first; ``None`` for
+            a single-label model.
         heatmap: with an explanation: ``(*input_size)`` float32 in 0..1 at the network's input size.
         explain_method: the method that made ``heatmap`` (``"gradcam"``...).
         overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
@@ -55,9 +59,13 @@ class Prediction:
     overlay_path: str | None = None
     domain: dict[str, Any] | None = None
     series: dict[str, Any] | None = None
+    findings: list[str] | None = None
 
     @property
     def confidence(self) -> float:
+        """The predicted class's probability (multi-label: the most probable finding's)."""
+        if self.findings is not None:
+            return max(self.probabilities.values(), default=0.0)
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +74,7 @@ class Prediction:
             "label": self.label,
             "label_index": self.label_index,
             "confidence": self.confidence,
+            **({"findings": self.findings} if self.findings is not None else {}),
             "probabilities": self.probabilities,
         }
         if self.explain_method is not None:
@@ -86,6 +95,28 @@ class Prediction:
         if self.explain_method is not None:
             row["overlay"] = self.overlay_path or ""
         return [{**row, **series_columns(self.series)}]
+
+
+#: a multi-label prediction's label when no finding reaches its operating point
+NO_FINDING = "no finding"
+
+
+def make_prediction(source: str, row: np.ndarray, class_names: Sequence[str], *, multi_label: bool) -> Prediction:
+    """The prediction for one image's probabilities ``row`` ``(K,)``: the most probable class, or for a
+    multi-label model the findings at 0.5 or more (each finding's operating point, see
+    :mod:`medimg.tasks.classify.operating_points`)."""
+    index = int(row.argmax())
+    probabilities = {name: float(p) for name, p in zip(class_names, row, strict=True)}
+    if not multi_label:
+        return Prediction(source=source, label=class_names[index], label_index=index, probabilities=probabilities)
+    present = [class_names[j] for j in np.argsort(-row, kind="stable") if row[j] >= 0.5]
+    return Prediction(
+        source=source,
+        label="|".join(present) or NO_FINDING,
+        label_index=index,
+        probabilities=probabilities,
+        findings=present,
+    )
 
 
 def predict_files(
@@ -212,13 +243,7 @@ def predict_images(
             heatmaps[start : start + len(chunk)] = list(chunk)
     predictions: list[Prediction] = []
     for image, row, heatmap in zip(images, probabilities, heatmaps, strict=True):
-        index = int(row.argmax())
-        prediction = Prediction(
-            source=image.source,
-            label=class_names[index],
-            label_index=index,
-            probabilities={name: float(p) for name, p in zip(class_names, row, strict=True)},
-        )
+        prediction = make_prediction(image.source, row, class_names, multi_label=plan.multi_label)
         if heatmap is not None:
             from medimg.explain.overlay import overlay_png
 

@@ -17,7 +17,10 @@ from medimg.tasks.classify.inference import predict_logits
 
 
 def make_loss(plan: Plan) -> nn.Module:
-    """Cross-entropy with the plan's class weights and label smoothing."""
+    """Cross-entropy with the plan's class weights and label smoothing; a multi-label plan's binary cross-entropy
+    per finding (on multi-hot targets)."""
+    if plan.multi_label:
+        return nn.BCEWithLogitsLoss()
     weight = torch.tensor(plan.class_weights, dtype=torch.float32) if plan.class_weights else None
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=plan.label_smoothing)
 
@@ -40,10 +43,30 @@ def quick_metrics(y: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     return result
 
 
+def multilabel_quick_metrics(findings: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """:func:`quick_metrics` of a multi-label model: the macro AUC over findings (``auc``), the label-wise
+    accuracy and the macro balanced accuracy at 0.5 (before the operating points are chosen), and their
+    ``auc_bacc``."""
+    from medimg.evaluation.multilabel import multilabel_metrics
+
+    if len(findings) == 0:
+        return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan, "auc_bacc": math.nan}
+    names = [str(i) for i in range(findings.shape[1])]
+    metrics = multilabel_metrics(findings, probabilities, names)
+    sensitivity, specificity = metrics["macro_sensitivity"], metrics["macro_specificity"]
+    bacc = math.nan if sensitivity is None or specificity is None else (sensitivity + specificity) / 2
+    auc = math.nan if metrics["macro_auc"] is None else metrics["macro_auc"]
+    return {"auc": auc, "accuracy": metrics["label_accuracy"], "balanced_accuracy": bacc, "auc_bacc": (auc + bacc) / 2}
+
+
 def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = None) -> TaskHooks:
     """Loss and validation callbacks for the engine; with a ``teacher`` the loss also distils its predictions."""
     criterion = make_loss(plan)
-    val_criterion = nn.CrossEntropyLoss()
+    val_criterion = nn.BCEWithLogitsLoss() if plan.multi_label else nn.CrossEntropyLoss()
+    if teacher is not None and plan.multi_label:
+        from medimg.errors import ConfigError
+
+        raise ConfigError("--teacher distils a single-label classifier; a multi-label model cannot be distilled yet")
 
     def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         logits = network(xb).float()
@@ -55,7 +78,10 @@ def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = Non
         if len(val) == 0:
             return {"loss": math.nan, **quick_metrics(np.zeros(0), np.zeros((0, plan.num_classes)))}
         logits = predict_logits(network, val.x, plan, amp=True)
-        metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
+        if plan.multi_label:
+            metrics = multilabel_quick_metrics(val.y.numpy(), torch.sigmoid(logits).double().numpy())
+        else:
+            metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
         metrics["loss"] = float(val_criterion(logits, val.y))
         return metrics
 

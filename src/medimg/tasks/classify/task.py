@@ -24,7 +24,7 @@ from medimg.data.labels import label_map
 from medimg.engine.batches import BatchSource, TensorBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
-from medimg.errors import ConfigError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, did_you_mean
 from medimg.planning.plan import Plan
 from medimg.tasks.base import Planned, Trained, run_details
 
@@ -81,6 +81,7 @@ class ClassifyTask:
         from medimg.tasks.classify.data import prepare_split, prepare_training
         from medimg.tasks.classify.inference import memory_format
         from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
+        from medimg.tasks.classify.operating_points import fold_operating_points
         from medimg.tasks.classify.step import make_hooks
         from medimg.transforms.augment import BatchAugment
 
@@ -109,14 +110,26 @@ class ClassifyTask:
             split = json.loads((planned.run_dir / "splits.json").read_text())["assignment"]
             teacher = load_teacher(options.teacher, plan, list(dataset.class_names), split, distributed.device)
         hooks = make_hooks(plan, val_split, teacher)
-        summary = {
+        summary: dict[str, Any] = {
             "logit_adjustment": logit_shifts(plan),
             "train_images": len(train_split),
             "val_images": len(val_split),
             **({"teacher": str(options.teacher)} if options.teacher is not None else {}),
         }
         skipped = [*train_split.skipped, *val_split.skipped]
+        operating_points: list[dict[str, float]] = []  # per trained network (multi-label): the thresholds chosen
+        if plan.multi_label:
+            summary["finding_thresholds"] = operating_points
+
+        def finish(network: nn.Module) -> None:
+            adjust_for_class_weights(network, plan)
+            thresholds = fold_operating_points(network, plan, val_split)
+            if thresholds is not None:
+                operating_points.append(dict(zip(dataset.class_names, thresholds, strict=True)))
+
         after_training = None
+        if options.unlabelled is not None and plan.multi_label:
+            raise ConfigError("--unlabelled: semi-supervised training of a multi-label model is not supported yet")
         if options.unlabelled is not None:  # semi-supervised: the pool joins every batch, the loss uses it
             from medimg.tasks.classify.semi_supervised import setup_semi_supervised
 
@@ -137,7 +150,7 @@ class ClassifyTask:
             },
             summary=summary,
             skipped=skipped,
-            finish=lambda network: adjust_for_class_weights(network, plan),
+            finish=finish,
             after_training=after_training,
         )
 
@@ -167,6 +180,7 @@ class ClassifyTask:
         strict: bool,
     ) -> Any:
         from medimg.data.loading import read_case_chunks
+        from medimg.evaluation.multilabel_report import build_multilabel_report, write_multilabel_report
         from medimg.evaluation.report import build_classification_report, write_report
         from medimg.planning.domain import LoadedDomainCheck
         from medimg.tasks.classify.data import join_splits, prepare_loaded
@@ -175,6 +189,11 @@ class ClassifyTask:
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
+        if dataset.multi_label and not plan.multi_label:
+            raise DatasetError(
+                f"{dataset.root} lists several findings per image, but the model gives one class per image: evaluate "
+                "it on single-label data"
+            )
         check = LoadedDomainCheck(model.run_dir_, strict=strict)
         parts = []
         for chunk in read_case_chunks(dataset, cases, spatial_dims=plan.spatial_dims, strict=strict):
@@ -182,26 +201,29 @@ class ClassifyTask:
             parts.append(prepare_loaded(chunk, plan))  # a chunk at a time: the test split is never held whole
         domain = check.finish()
         prepared = join_splits(parts, plan)
-        y = remap[prepared.y.numpy()]
         probabilities = predict_proba(network, prepared.x, plan)
         history = []
         if model.run_dir_ is not None:
             history = [{k: v for k, v in row.items() if k in CURVE_KEYS} for row in read_history(model.run_dir_)]
-        report = build_classification_report(
-            y,
-            probabilities,
-            class_names,
-            split=split,
-            model_name=f"{plan.network} (width {plan.width})",
-            dataset_name=dataset.name,
-            case_ids=prepared.case_ids,
-            extra={
+        options = {
+            "split": split,
+            "model_name": f"{plan.network} (width {plan.width})",
+            "dataset_name": dataset.name,
+            "case_ids": prepared.case_ids,
+            "extra": {
                 **run_details(model),
                 "skipped_files": [list(s) for s in prepared.skipped],
                 **({"domain": domain} if domain is not None else {}),
             },
-            n_resamples=n_resamples,
-        )
+            "n_resamples": n_resamples,
+        }
+        if plan.multi_label:
+            findings = _multilabel_targets(dataset, cases, prepared.case_ids, remap, len(class_names))
+            multi = build_multilabel_report(findings, probabilities, class_names, **options)
+            write_multilabel_report(multi, out_dir, findings=findings, probabilities=probabilities, history=history)
+            return multi
+        y = remap[prepared.y.numpy()]
+        report = build_classification_report(y, probabilities, class_names, **options)
         write_report(report, out_dir, y_true=y, probabilities=probabilities, history=history or None)
         return report
 
@@ -222,6 +244,25 @@ class ClassifyTask:
         return predict_files(
             model.network_, model.plan_, model.class_names_ or [], files, explain=explain, reader=reader
         )
+
+
+def _multilabel_targets(
+    dataset: Dataset, cases: Sequence[Case], case_ids: Sequence[str], remap: Any, num_findings: int
+) -> Any:
+    """The multi-hot findings ``(N, K)`` of the images read (``case_ids``), mapped to the model's findings.
+
+    Raises:
+        DatasetError: the data gives one class per image.
+    """
+    from medimg.data.labels import findings_matrix
+
+    if not dataset.multi_label:
+        raise DatasetError(
+            f"{dataset.root} gives one class per image, but the model is multi-label: evaluate it on data that "
+            "lists each image's findings (a CSV with findings joined by '|', one-hot columns, ChestMNIST)"
+        )
+    by_id = {c.case_id: c for c in cases}
+    return findings_matrix([by_id[i] for i in case_ids], num_findings, remap)
 
 
 def read_history(run_dir: Path) -> list[dict[str, float]]:

@@ -1,0 +1,241 @@
+"""Multi-label metrics: each image shows any number of findings (ChestMNIST, NIH ChestX-ray14, CheXpert).
+
+Conventions: ``findings`` is an ``(N, K)`` 0/1 array (one column per finding, a row of zeros for an image without
+any) and ``probabilities`` an ``(N, K)`` array of independent per-finding probabilities (sigmoids; rows need not
+sum to 1). A finding is predicted present when its probability reaches 0.5: a model trained by medimg has each
+finding's operating point folded into its output (see :func:`choose_thresholds`).
+
+Per finding: ROC AUC, average precision, sensitivity, specificity, precision and F1 at 0.5. Summaries: the macro
+AUC (mean over the findings both present and absent in the data, the figure ChestMNIST and CheXpert papers
+report), the micro AUC (every image-finding pair pooled), the mean average precision, macro sensitivity,
+specificity and F1, the label-wise accuracy and the exact-match ratio (every finding of the image right).
+Undefined values are ``None`` (a finding without positives has no AUC). Bootstrap intervals resample images (all
+their findings together) and use the weighted, exact ROC AUC of :func:`medimg.evaluation.metrics.weighted_auc`,
+so 1,000 resamples of a 20,000-image test split with 14 findings take seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from medimg.errors import ConfigError
+from medimg.evaluation.bootstrap import _draw_counts, _interval, _resample_blocks
+from medimg.evaluation.metrics import weighted_auc
+
+__all__ = ["choose_thresholds", "multilabel_cis", "multilabel_metrics", "validate_multilabel"]
+
+FloatArray = NDArray[np.float64]
+
+#: the summary metrics with bootstrap intervals, in the order reports print them
+MULTILABEL_HEADLINE = (
+    "macro_auc",
+    "micro_auc",
+    "mean_average_precision",
+    "macro_sensitivity",
+    "macro_specificity",
+    "macro_f1",
+)
+
+
+def validate_multilabel(
+    findings: Any, probabilities: Any, names: Sequence[str] | None = None
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """``(findings as bool (N, K), probabilities as float64 (N, K))``.
+
+    Raises:
+        ConfigError: shapes differ, values are not 0/1 or probabilities fall outside [0, 1].
+    """
+    y = np.asarray(findings)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if y.ndim != 2 or p.shape != y.shape:
+        raise ConfigError(f"multi-label findings {y.shape} and probabilities {p.shape} must both be (N, K)")
+    if names is not None and len(names) != y.shape[1]:
+        raise ConfigError(f"{len(names)} finding names for {y.shape[1]} columns")
+    if y.size and not np.isin(y, (0, 1)).all():
+        raise ConfigError("multi-label findings must be 0/1")
+    if p.size and (not np.isfinite(p).all() or p.min() < 0 or p.max() > 1):
+        raise ConfigError("multi-label probabilities must lie in [0, 1] (apply a sigmoid to logits first)")
+    return y.astype(bool), p
+
+
+def _weighted_counts(weights: FloatArray, y: NDArray[np.bool_], predicted: NDArray[np.bool_]) -> dict[str, FloatArray]:
+    """``tp, fp, fn, tn`` ``(B, K)`` under case weights ``(B, N)``."""
+    return {
+        "tp": weights @ (y & predicted).astype(np.float64),
+        "fp": weights @ (~y & predicted).astype(np.float64),
+        "fn": weights @ (y & ~predicted).astype(np.float64),
+        "tn": weights @ (~y & ~predicted).astype(np.float64),
+    }
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    return np.divide(num, den, out=np.full(np.broadcast(num, den).shape, np.nan), where=den > 0)
+
+
+def _nanmean(values: FloatArray) -> FloatArray:
+    """Mean over the last axis ignoring NaN (NaN where every value is)."""
+    valid = ~np.isnan(values)
+    count = valid.sum(axis=-1)
+    total = np.where(valid, values, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
+
+
+def _batch(weights: FloatArray, y: NDArray[np.bool_], p: FloatArray, *, micro: bool = True) -> dict[str, FloatArray]:
+    """Per-finding ``(B, K)`` and summary ``(B,)`` metrics for ``B`` weightings of the same images (``micro``:
+    also the micro AUC, which pools ``N * K`` pairs: the bootstrap leaves it out to bound its memory)."""
+    k = y.shape[1]
+    auc = np.stack([weighted_auc(weights, y[:, j], p[:, j]) for j in range(k)], axis=1)
+    counts = _weighted_counts(weights, y, p >= 0.5)
+    sensitivity = _ratio(counts["tp"], counts["tp"] + counts["fn"])
+    specificity = _ratio(counts["tn"], counts["tn"] + counts["fp"])
+    f1 = _ratio(2 * counts["tp"], 2 * counts["tp"] + counts["fp"] + counts["fn"])
+    pooled = weighted_auc(np.repeat(weights, k, axis=1), y.reshape(-1), p.reshape(-1)) if micro else None
+    has_positive = counts["tp"] + counts["fn"] > 0
+    return {
+        "auc": auc,
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+        "f1": np.where(has_positive, f1, np.nan),
+        "macro_auc": _nanmean(auc),
+        **({"micro_auc": pooled} if pooled is not None else {}),
+        "macro_sensitivity": _nanmean(sensitivity),
+        "macro_specificity": _nanmean(specificity),
+        "macro_f1": _nanmean(np.where(has_positive, f1, np.nan)),
+    }
+
+
+def _average_precision(y: NDArray[np.bool_], scores: FloatArray) -> float | None:
+    if not y.any():
+        return None
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(y, scores))
+
+
+def _value(x: float) -> float | None:
+    return None if math.isnan(float(x)) else float(x)
+
+
+def multilabel_metrics(findings: Any, probabilities: Any, names: Sequence[str]) -> dict[str, Any]:
+    """Point estimates: ``per_finding`` ``{name: {positives, prevalence, roc_auc, average_precision, sensitivity,
+    specificity, precision, f1}}`` and the summaries of the module docstring.
+
+    Raises:
+        ConfigError: invalid inputs (see :func:`validate_multilabel`).
+    """
+    y, p = validate_multilabel(findings, probabilities, names)
+    n, k = y.shape
+    batch = _batch(np.ones((1, n)), y, p)
+    counts = _weighted_counts(np.ones((1, n)), y, p >= 0.5)
+    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])[0]
+    per_finding: dict[str, dict[str, Any]] = {}
+    aps: list[float] = []
+    for j, name in enumerate(names):
+        ap = _average_precision(y[:, j], p[:, j])
+        if ap is not None:
+            aps.append(ap)
+        per_finding[str(name)] = {
+            "positives": int(y[:, j].sum()),
+            "prevalence": float(y[:, j].mean()) if n else None,
+            "predicted": int((p[:, j] >= 0.5).sum()),
+            "roc_auc": _value(batch["auc"][0, j]),
+            "average_precision": ap,
+            "sensitivity": _value(batch["sensitivity"][0, j]),
+            "specificity": _value(batch["specificity"][0, j]),
+            "precision": _value(precision[j]),
+            "f1": _value(batch["f1"][0, j]),
+        }
+    predicted = p >= 0.5
+    return {
+        "n": int(n),
+        "n_findings": int(k),
+        "class_names": [str(c) for c in names],
+        "multi_label": True,
+        "images_without_findings": int((~y.any(axis=1)).sum()),
+        "per_finding": per_finding,
+        **{
+            key: _value(batch[key][0])
+            for key in ("macro_auc", "micro_auc", "macro_sensitivity", "macro_specificity", "macro_f1")
+        },
+        "mean_average_precision": float(np.mean(aps)) if aps else None,
+        "label_accuracy": float((predicted == y).mean()) if y.size else None,
+        "exact_match": float((predicted == y).all(axis=1).mean()) if n else None,
+    }
+
+
+def multilabel_cis(
+    findings: Any,
+    probabilities: Any,
+    names: Sequence[str],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Percentile-bootstrap intervals over images of the macro summaries (the macro AUC, sensitivity, specificity
+    and F1; the micro AUC and mean average precision are point estimates) and of each finding's AUC
+    (``"auc/<finding>"``); each ``{"value", "low", "high", "confidence", "n_resamples"}``."""
+    y, p = validate_multilabel(findings, probabilities, names)
+    n = y.shape[0]
+    keys = ("macro_auc", "macro_sensitivity", "macro_specificity", "macro_f1")
+    point = _batch(np.ones((1, n)), y, p, micro=False)
+    if n == 0:
+        return {}
+    parts: dict[str, list[FloatArray]] = {key: [] for key in keys}
+    auc_parts: list[FloatArray] = []
+    for indices in _resample_blocks(n, n_resamples, seed):
+        values = _batch(_draw_counts(indices, n), y, p, micro=False)
+        for key in keys:
+            parts[key].append(values[key])
+        auc_parts.append(values["auc"])
+    cis: dict[str, Any] = {}
+
+    def entry(label: str, value: float, samples: FloatArray) -> dict[str, Any]:
+        low, high = _interval(samples, confidence, label)
+        return {"value": _value(value), "low": low, "high": high, "confidence": confidence, "n_resamples": n_resamples}
+
+    for key in keys:
+        if not math.isnan(float(point[key][0])):
+            cis[key] = entry(key, point[key][0], np.concatenate(parts[key]))
+    aucs = np.concatenate(auc_parts)
+    for j, name in enumerate(names):
+        if not math.isnan(float(point["auc"][0, j])):
+            cis[f"auc/{name}"] = entry(f"AUC of {name}", point["auc"][0, j], aucs[:, j])
+    return cis
+
+
+ThresholdRule = Literal["youden", "f1", "fixed"]
+
+
+def choose_thresholds(findings: Any, probabilities: Any, rule: ThresholdRule) -> list[float]:
+    """Each finding's operating point on validation data: the probability that maximises sensitivity +
+    specificity (``"youden"``) or F1 (``"f1"``); 0.5 for ``"fixed"`` and for a finding the validation split
+    cannot judge (no positive or no negative image).
+
+    A threshold is the midpoint between two neighbouring distinct scores, so it separates the validation images
+    as chosen without sitting on one of them.
+    """
+    y, p = validate_multilabel(findings, probabilities)
+    thresholds: list[float] = []
+    for j in range(y.shape[1]):
+        positives, negatives = int(y[:, j].sum()), int((~y[:, j]).sum())
+        if rule == "fixed" or positives == 0 or negatives == 0:
+            thresholds.append(0.5)
+            continue
+        order = np.argsort(-p[:, j], kind="stable")
+        scores, truth = p[order, j], y[order, j]
+        last = np.r_[scores[1:] != scores[:-1], True]  # cut after each group of equal scores
+        tp = np.cumsum(truth)[last].astype(np.float64)
+        fp = np.cumsum(~truth)[last].astype(np.float64)
+        youden = tp / positives - fp / negatives
+        gain = youden if rule == "youden" else 2 * tp / (2 * tp + fp + (positives - tp))
+        best = int(np.argmax(gain))
+        distinct = scores[last]
+        below = distinct[best + 1] if best + 1 < len(distinct) else 0.0
+        thresholds.append(float((distinct[best] + below) / 2))
+    return thresholds

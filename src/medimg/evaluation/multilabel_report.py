@@ -1,0 +1,188 @@
+"""The evaluation report of a multi-label classifier: per-finding results, summary metrics with bootstrap
+intervals, ROC curves per finding, training curves; JSON and one HTML page like every task's report."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from medimg.errors import ConfigError
+from medimg.evaluation import html, plots
+from medimg.evaluation.multilabel import MULTILABEL_HEADLINE, multilabel_cis, multilabel_metrics, validate_multilabel
+from medimg.evaluation.report import Report
+from medimg.fileio import to_jsonable
+
+__all__ = ["MultiLabelReport", "build_multilabel_report", "write_multilabel_report"]
+
+_PER_FINDING_COLUMNS = (
+    html.Column("finding", "Finding", kind="text", row_header=True),
+    html.Column("positives", "Images with it", digits=0),
+    html.Column("prevalence", "Prevalence"),
+    html.Column("roc_auc", "ROC AUC"),
+    html.Column("auc_ci", "AUC 95% CI", kind="ci"),
+    html.Column("average_precision", "Average precision"),
+    html.Column("sensitivity", "Sensitivity"),
+    html.Column("specificity", "Specificity"),
+    html.Column("precision", "Precision"),
+    html.Column("f1", "F1"),
+)
+
+_FIGURES = {"roc": "ROC curves per finding", "training_curves": "Training curves"}
+
+
+@dataclass(kw_only=True)
+class MultiLabelReport(Report):
+    """Result of evaluating a multi-label classifier on one split.
+
+    Attributes:
+        metrics: Output of :func:`~medimg.evaluation.multilabel.multilabel_metrics`.
+        confidence_intervals: Output of :func:`~medimg.evaluation.multilabel.multilabel_cis`.
+        predictions: Per-image rows ``{"case_id", "true_findings", "predicted_findings", "exact",
+            "probabilities": {finding: p}}``.
+    """
+
+    FORMAT: ClassVar[str] = "medimg.multilabel_report"
+    TITLE: ClassVar[str] = "Multi-label classification report"
+    METRIC_LABELS: ClassVar[Mapping[str, str]] = {
+        "macro_auc": "ROC AUC (macro, mean over findings)",
+        "micro_auc": "ROC AUC (micro, all image-finding pairs)",
+        "mean_average_precision": "Mean average precision",
+        "macro_sensitivity": "Sensitivity (macro)",
+        "macro_specificity": "Specificity (macro)",
+        "macro_f1": "F1 (macro)",
+        "label_accuracy": "Label-wise accuracy",
+        "exact_match": "Exact match (every finding right)",
+    }
+    GLOSSARY: ClassVar[Sequence[tuple[str, str]]] = (
+        (
+            "Finding",
+            "Each image may show any number of findings; the model gives each one its own probability, and reports "
+            "it present at 0.5 or more (each finding's operating point was chosen on the validation split).",
+        ),
+        (
+            "ROC AUC",
+            "For one finding: the probability that a random image with it scores higher than a random image without "
+            "it (0.5 is chance, 1.0 perfect ranking). Macro: the mean over findings.",
+        ),
+        (
+            "Average precision",
+            "The area under the precision-recall curve of a finding: how well it ranks when the finding is rare.",
+        ),
+        (
+            "Sensitivity / specificity",
+            "Per finding, at its operating point: images with it found / without it cleared.",
+        ),
+        ("Exact match", "The share of images whose findings are all predicted right, none missed and none extra."),
+        (
+            "Confidence interval (CI)",
+            "Bootstrap over images (all their findings together): the range a metric would plausibly take on "
+            "another sample of the same population.",
+        ),
+    )
+
+    task: str = field(default="classify", init=False)
+    headline: list[str] = field(default_factory=lambda: list(MULTILABEL_HEADLINE))
+    predictions: list[dict[str, Any]] | None = None
+
+    def meta_items(self) -> list[tuple[str, Any]]:
+        names = self.metrics.get("class_names", [])
+        return [*super().meta_items(), ("Findings", f"{len(names)}: " + ", ".join(str(n) for n in names))]
+
+    def table_metrics(self) -> list[str]:
+        return [*MULTILABEL_HEADLINE, "label_accuracy", "exact_match"]
+
+    def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
+        rows = [
+            {"finding": name, **stats, "auc_ci": self.confidence_intervals.get(f"auc/{name}")}
+            for name, stats in self.metrics.get("per_finding", {}).items()
+        ]
+        without = self.metrics.get("images_without_findings")
+        parts = [
+            html.section(
+                "Per-finding results",
+                html.table(rows, _PER_FINDING_COLUMNS, css_class="per-class")
+                + "\n"
+                + html.paragraph(
+                    f"{without if without is not None else '—'} of {self.metrics.get('n', '—')} images show none of "
+                    "the findings. “—”: undefined (a finding absent from the split has no AUC)."
+                ),
+            )
+        ]
+        ordered = [k for k in _FIGURES if k in images] + [k for k in images if k not in _FIGURES]
+        if ordered:
+            grid = html.figure_grid(html.figure(images[k], _FIGURES.get(k, k)) for k in ordered)
+            parts.append(html.section("Figures", grid))
+        return parts
+
+
+def build_multilabel_report(
+    findings: Any,
+    probabilities: Any,
+    names: Sequence[str],
+    *,
+    split: str,
+    model_name: str,
+    dataset_name: str,
+    case_ids: Sequence[Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> MultiLabelReport:
+    """Metrics, bootstrap intervals and per-image rows of one split.
+
+    Raises:
+        ConfigError: invalid inputs, or ``case_ids`` of the wrong length.
+    """
+    y, p = validate_multilabel(findings, probabilities, names)
+    if case_ids is not None and len(case_ids) != y.shape[0]:
+        raise ConfigError(f"case_ids has {len(case_ids)} entries but there are {y.shape[0]} images")
+    ids: Sequence[Any] = case_ids if case_ids is not None else range(y.shape[0])
+    labels = [str(n) for n in names]
+    predicted = p >= 0.5
+    rows = [
+        {
+            "case_id": to_jsonable(ids[i]),
+            "true_findings": [labels[j] for j in range(len(labels)) if y[i, j]],
+            "predicted_findings": [labels[j] for j in range(len(labels)) if predicted[i, j]],
+            "exact": bool((predicted[i] == y[i]).all()),
+            "probabilities": {labels[j]: float(p[i, j]) for j in range(len(labels))},
+        }
+        for i in range(y.shape[0])
+    ]
+    metrics = multilabel_metrics(y, p, labels)
+    cis = multilabel_cis(y, p, labels, n_resamples=n_resamples, seed=seed)
+    return MultiLabelReport(
+        metrics=metrics,
+        confidence_intervals=cis,
+        split=str(split),
+        model_name=str(model_name),
+        dataset_name=str(dataset_name),
+        headline=[k for k in MULTILABEL_HEADLINE if metrics.get(k) is not None],
+        extra=dict(extra or {}),
+        predictions=rows,
+    )
+
+
+def write_multilabel_report(
+    report: MultiLabelReport,
+    out_dir: str | os.PathLike[str],
+    *,
+    findings: Any,
+    probabilities: Any,
+    history: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Path]:
+    """Write ``roc.png``, ``training_curves.png`` (with ``history``), ``report.json`` and ``report.html`` into
+    ``out_dir``, each atomically."""
+    names = [str(c) for c in report.metrics.get("class_names", [])]
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {"roc": plots.plot_finding_rocs(findings, probabilities, names, folder / "roc.png")}
+    if history:
+        paths["training_curves"] = plots.plot_training_curves(history, folder / "training_curves.png")
+    images = dict(paths)
+    paths["json"] = report.save_json(folder / "report.json")
+    paths["html"] = report.save_html(folder / "report.html", images=images)
+    return paths
