@@ -203,7 +203,6 @@ def test_nih_folder_reads_its_data_entry_beside_the_box_list(tmp_path: Path) -> 
     from PIL import Image
 
     from medimg.data.dataset import Dataset
-    from medimg.errors import DatasetError
 
     rows = ["Image Index,Finding Labels,Follow-up #,Patient ID"]
     for i in range(6):

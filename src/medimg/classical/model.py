@@ -151,6 +151,11 @@ class ClassicalModel:
             if isinstance(data, Dataset)
             else Dataset.load(data, task="classify", include=include, exclude=exclude, window=window)
         )
+        if dataset.multi_label:
+            raise ConfigError(
+                f"{dataset.root} lists several findings per image: the classical baselines are single-label; train a "
+                "deep model (medimg fit), which handles multi-label data"
+            )
         run = RunFolder(Path(run_dir) if run_dir else create_run_dir(runs_root, dataset.name))
         with claim_run_dir(run.path):  # one process per run folder, for training and report
             return self._fit_into(run, dataset, name, options, settings)

@@ -69,6 +69,11 @@ def compare(
     if len(set(names)) != len(names) or not names:
         raise ConfigError(f"--models {models!r}: name each model once")
     dataset = Dataset.load(data, task="classify", include=include, exclude=exclude)
+    if dataset.multi_label:
+        raise ConfigError(
+            f"{dataset.root} lists several findings per image: compare's table and paired test are single-label; "
+            "train and evaluate a multi-label model with medimg fit"
+        )
     target = out or Path("runs") / "compare" / dataset.name
     target.mkdir(parents=True, exist_ok=True)
     if group:

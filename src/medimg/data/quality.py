@@ -87,10 +87,13 @@ class CheckReport:
 
     def summary(self) -> str:
         d = self.dataset
+        multi = bool(d.get("multi_label"))
+        kind = "findings (multi-label)" if multi else "classes"
         lines = [
-            f"dataset   {d['name']} ({d['source']}, {d['num_cases']} images, {len(d['class_names'])} classes)",
-            ("boxes     " if d.get("task") == "detect" else "classes   ")
-            + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items()),
+            f"dataset   {d['name']} ({d['source']}, {d['num_cases']} images, {len(d['class_names'])} {kind})",
+            ("boxes     " if d.get("task") == "detect" else "findings  " if multi else "classes   ")
+            + ", ".join(f"{k}: {v}" for k, v in d["class_counts"].items())
+            + (f"; {d['images_without_findings']} image(s) without any" if multi else ""),
             "splits    " + (", ".join(f"{k}: {v}" for k, v in d["split_counts"].items()) or "none"),
             "sizes     " + top_counts(self.image_sizes),
             "channels  " + top_counts(self.channels),
@@ -239,6 +242,11 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(
             f"boxes per class are imbalanced ({imbalance:.1f}:1); the detector's focal loss is meant for this (no "
             "class weights are planned): look at the per-class AP in the report"
+        )
+    elif imbalance > IMBALANCE_WARNING and getattr(dataset, "multi_label", False):
+        warnings.append(
+            f"findings are imbalanced ({imbalance:.1f}:1 images with the most / fewest common one); each finding's "
+            "operating point is chosen on validation: look at the per-finding results in the report"
         )
     elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")

@@ -114,6 +114,19 @@ def determine_class_weights(fp: Fingerprint) -> tuple[list[float] | None, str]:
     return [round(w, 4) for w in weights], f"imbalance ratio {fp.imbalance_ratio:.2f} > 1.5"
 
 
+def determine_monitor(fp: Fingerprint) -> tuple[str, str]:
+    """Model selection by the mean of ROC-AUC and balanced accuracy; a multi-label model by its macro AUC over the
+    findings.
+
+    AUC alone can pick an epoch that ranks well but thresholds badly, hence the balanced accuracy beside it; a
+    multi-label model's thresholds are chosen on validation after training (its operating points), so while it
+    trains the balanced accuracy at 0.5 only measures how far a rare finding's sigmoid is from 0.5.
+    """
+    if fp.multi_label:
+        return "auc", "multi-label: macro AUC over the findings (their operating points are chosen after training)"
+    return "auc_bacc", "mean of ROC-AUC and balanced accuracy"
+
+
 def determine_augmentation(fp: Fingerprint) -> tuple[AugmentationPlan, str]:
     """Mild geometric and intensity jitter; flips only where anatomy has no handedness.
 
@@ -182,6 +195,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
     weight_ema, ensemble_min_epochs, reasons["weight_ema"] = determine_averaging(fp)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("classify")
+    monitor, reasons["monitor"] = determine_monitor(fp)
     return Plan(
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
@@ -200,6 +214,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
         class_weights=class_weights,
         augmentation=augmentation,
         semi_supervised=semi_supervised,
+        monitor=monitor,
         amp=amp,
         channels_last=channels_last,
         weight_ema=weight_ema,

@@ -14,7 +14,8 @@ engines (PyTorch, ONNX Runtime), and works on a list or a stream of predictions:
 
 The summary of a 2D model's slices (:func:`summarise_series`):
 
-* classify: slices per label (``label_counts``), the most frequent label, mean probabilities, and per class the
+* classify: slices per label (``label_counts``; a multi-label model's: slices showing each finding), the most
+  frequent label, mean probabilities, and per class the
   slice with the highest probability;
 * segment: voxels per class over the series, the volume in mL from the series' spacing (slice distance x pixel
   spacing), and the slices where each class is found;
@@ -204,11 +205,17 @@ def summarise_series(series: SeriesInput, predictions: Sequence[Any]) -> SeriesS
     )
 
 
+def _shows(prediction: Any, name: str) -> bool:
+    """Whether a slice's prediction is ``name`` (a multi-label model's: lists it among its findings)."""
+    findings = getattr(prediction, "findings", None)
+    return name in findings if findings is not None else bool(prediction.label == name)
+
+
 def _classification_summary(numbered: Sequence[tuple[int, Any]]) -> dict[str, Any]:
     if not numbered:
         return {"label_counts": {}, "majority_label": None, "mean_probabilities": {}, "max_probability": {}}
     names = list(numbered[0][1].probabilities)
-    counts = {name: sum(1 for _, p in numbered if p.label == name) for name in names}
+    counts = {name: sum(1 for _, p in numbered if _shows(p, name)) for name in names}
     means = {name: sum(p.probabilities[name] for _, p in numbered) / len(numbered) for name in names}
     peaks = {}
     for name in names:

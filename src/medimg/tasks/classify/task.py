@@ -189,6 +189,11 @@ class ClassifyTask:
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         remap = label_map(dataset.class_names, class_names)
+        if plan.multi_label and not dataset.multi_label:
+            raise DatasetError(
+                f"{dataset.root} gives one class per image, but the model is multi-label: evaluate it on data that "
+                "lists each image's findings (a CSV with findings joined by '|', one-hot columns, ChestMNIST)"
+            )
         if dataset.multi_label and not plan.multi_label:
             raise DatasetError(
                 f"{dataset.root} lists several findings per image, but the model gives one class per image: evaluate "
@@ -218,7 +223,7 @@ class ClassifyTask:
             "n_resamples": n_resamples,
         }
         if plan.multi_label:
-            findings = _multilabel_targets(dataset, cases, prepared.case_ids, remap, len(class_names))
+            findings = _multilabel_targets(cases, prepared.case_ids, remap, len(class_names))
             multi = build_multilabel_report(findings, probabilities, class_names, **options)
             write_multilabel_report(multi, out_dir, findings=findings, probabilities=probabilities, history=history)
             return multi
@@ -246,21 +251,10 @@ class ClassifyTask:
         )
 
 
-def _multilabel_targets(
-    dataset: Dataset, cases: Sequence[Case], case_ids: Sequence[str], remap: Any, num_findings: int
-) -> Any:
-    """The multi-hot findings ``(N, K)`` of the images read (``case_ids``), mapped to the model's findings.
-
-    Raises:
-        DatasetError: the data gives one class per image.
-    """
+def _multilabel_targets(cases: Sequence[Case], case_ids: Sequence[str], remap: Any, num_findings: int) -> Any:
+    """The multi-hot findings ``(N, K)`` of the images read (``case_ids``), mapped to the model's findings."""
     from medimg.data.labels import findings_matrix
 
-    if not dataset.multi_label:
-        raise DatasetError(
-            f"{dataset.root} gives one class per image, but the model is multi-label: evaluate it on data that "
-            "lists each image's findings (a CSV with findings joined by '|', one-hot columns, ChestMNIST)"
-        )
     by_id = {c.case_id: c for c in cases}
     return findings_matrix([by_id[i] for i in case_ids], num_findings, remap)
 

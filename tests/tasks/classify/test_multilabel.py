@@ -1,0 +1,199 @@
+"""A multi-label classifier end to end: fit on a ChestMNIST-shaped file whose findings are bright quadrants, the
+report per finding, the operating points folded into the network, predict, the ONNX export and the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FINDINGS = 3
+
+
+def write_quadrant_npz(path: Path, n: tuple[int, int, int] = (240, 80, 80), seed: int = 0) -> Path:
+    """``(N, 3)`` 0/1 labels: finding ``j`` brightens quadrant ``j`` of a 28 px noise image (any number of them)."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, count in zip(("train", "val", "test"), n, strict=True):
+        labels = (rng.random((count, FINDINGS)) < [0.2, 0.35, 0.5]).astype(np.uint8)
+        images = rng.integers(0, 70, size=(count, 28, 28)).astype(np.int32)
+        for j in range(FINDINGS):
+            r, c = (j // 2) * 14, (j % 2) * 14
+            images[:, r : r + 14, c : c + 14] += (labels[:, j] * 140)[:, None, None]
+        arrays[f"{split}_images"] = images.clip(0, 255).astype(np.uint8)
+        arrays[f"{split}_labels"] = labels
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def multilabel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from medimg import Model
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("multilabel")
+    data = write_quadrant_npz(root / "quadrants.npz")
+    Model("simple-cnn").fit(data, run_dir=root / "run", epochs=6, seed=0, progress=False, tensorboard=False)
+    return root / "run"
+
+
+def test_fit_reports_each_finding(multilabel_run: Path) -> None:
+    import json
+
+    from medimg.evaluation.multilabel_report import MultiLabelReport
+
+    report = MultiLabelReport.from_json(multilabel_run / "report" / "report.json")
+    assert report.metrics["class_names"] == ["class_0", "class_1", "class_2"] and report.metrics["n"] == 80
+    assert report.metrics["macro_auc"] > 0.95, report.metrics
+    for name, row in report.metrics["per_finding"].items():
+        assert row["roc_auc"] > 0.9 and row["sensitivity"] > 0.7 and row["specificity"] > 0.7, (name, row)
+        interval = report.confidence_intervals[f"auc/{name}"]
+        assert interval["low"] <= row["roc_auc"] <= interval["high"]
+    plan = json.loads((multilabel_run / "plan.json").read_text())
+    assert plan["multi_label"] and plan["class_weights"] is None and plan["monitor"] == "auc"
+    metadata = json.loads((multilabel_run / "metadata.json").read_text())
+    (thresholds,) = metadata["training"]["finding_thresholds"]
+    assert set(thresholds) == {"class_0", "class_1", "class_2"} and all(0 < t < 1 for t in thresholds.values())
+    page = (multilabel_run / "report" / "report.html").read_text()
+    assert "Per-finding results" in page and "ROC curves per finding" in page
+
+
+def test_operating_points_are_folded_into_the_bias() -> None:
+    """After folding, a finding's output reaches 0.5 exactly where its raw probability reaches the threshold chosen
+    on validation."""
+    import torch
+    from torch import nn
+
+    from medimg.planning.plan import Plan
+    from medimg.tasks.classify.data import PreparedSplit
+    from medimg.tasks.classify.inference import predict_proba
+    from medimg.tasks.classify.operating_points import fold_operating_points
+
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(x.flatten(1)[:, :4])
+
+    plan = Plan(multi_label=True, num_classes=2, in_channels=1, input_size=[2, 2], amp="none", channels_last=False)
+    network = Net()
+    x = torch.randn(200, 1, 2, 2)
+    y = (torch.rand(200, 2) < torch.sigmoid(3 * x.flatten(1)[:, :2])).float()
+    raw = predict_proba(network, x, plan)
+    thresholds = fold_operating_points(network, plan, PreparedSplit(x=x, y=y, case_ids=[str(i) for i in range(200)]))
+    assert thresholds is not None and thresholds != [0.5, 0.5]
+    folded = predict_proba(network, x, plan)
+    for j, t in enumerate(thresholds):
+        assert ((folded[:, j] >= 0.5) == (raw[:, j] >= t)).all()
+        assert np.argsort(folded[:, j]).tolist() == np.argsort(raw[:, j]).tolist()  # the ranking (AUC) is kept
+
+
+def _test_images(run: Path, folder: Path, count: int = 6) -> tuple[list[Path], np.ndarray]:
+    from PIL import Image
+
+    data = np.load(run.parent / "quadrants.npz")
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"{i}.png")
+        Image.fromarray(data["test_images"][i]).save(paths[-1])
+    return paths, data["test_labels"][:count]
+
+
+def test_predict_lists_the_findings_and_onnx_agrees(multilabel_run: Path, tmp_path: Path) -> None:
+    from medimg import Model
+    from medimg.export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    paths, truth = _test_images(multilabel_run, tmp_path / "images")
+    predictions = Model.load(multilabel_run).predict(paths)
+    names = ["class_0", "class_1", "class_2"]
+    right = 0
+    for prediction, row in zip(predictions, truth, strict=True):
+        present = {names[j] for j in range(FINDINGS) if row[j]}
+        found = set(prediction.findings or [])  # type: ignore[union-attr]
+        right += found == present
+        assert found == {n for n, p in prediction.probabilities.items() if p >= 0.5}  # type: ignore[union-attr]
+        assert prediction.label == ("|".join(prediction.findings) or "no finding")  # type: ignore[union-attr]
+        assert prediction.to_dict()["findings"] == prediction.findings  # type: ignore[union-attr]
+    assert right >= 5, [p.to_dict() for p in predictions]
+    result = export_onnx(Model.load(multilabel_run), tmp_path / "model.onnx")
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-3
+    onnx_predictions = OnnxPredictor(tmp_path / "model.onnx").predict(paths)
+    assert [p.findings for p in onnx_predictions] == [p.findings for p in predictions]  # type: ignore[union-attr]
+    for ours, theirs in zip(onnx_predictions, predictions, strict=True):
+        for name in names:
+            assert ours.probabilities[name] == pytest.approx(theirs.probabilities[name], abs=2e-2)  # type: ignore[union-attr]
+
+
+def test_a_single_label_set_is_not_evaluated_by_a_multi_label_model(multilabel_run: Path, tmp_path: Path) -> None:
+    from medimg import Model
+    from medimg.errors import DatasetError
+    from tests.conftest import write_npz
+
+    other = write_npz(tmp_path / "single.npz")
+    with pytest.raises(DatasetError, match="one class per image, but the model is multi-label"):
+        Model.load(multilabel_run).evaluate(other, out_dir=tmp_path / "eval", split="test")
+
+
+@pytest.fixture
+def multilabel_service(multilabel_run: Path, tmp_path: Path) -> Iterator[tuple[object, dict[str, str]]]:
+    from fastapi.testclient import TestClient
+
+    from medimg.serve import ServeSettings, create_app
+    from medimg.serve.storage import Storage
+
+    settings = ServeSettings(run_dir=multilabel_run, database=str(tmp_path / "reports.db"))
+    _, token = Storage(settings.database_url).create_token("tests")
+    with TestClient(create_app(settings)) as client:
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+def test_the_service_reports_the_findings(
+    multilabel_service: tuple[object, dict[str, str]], multilabel_run: Path, tmp_path: Path
+) -> None:
+    from medimg import Model
+
+    client, headers = multilabel_service
+    paths, _ = _test_images(multilabel_run, tmp_path / "images", count=2)
+    for path in paths:
+        response = client.post(  # type: ignore[attr-defined]
+            "/v1/predictions", headers=headers, files={"file": (path.name, path.read_bytes(), "image/png")}
+        )
+        assert response.status_code == 201, response.text
+        report = response.json()
+        (expected,) = Model.load(multilabel_run).predict([path])
+        assert report["prediction"]["findings"] == expected.findings  # type: ignore[union-attr]
+        assert report["model"]["multi_label"] is True
+        page = client.get(report["links"]["html"], headers=headers)  # type: ignore[attr-defined]
+        assert page.status_code == 200 and "Multi-label classification report" in page.text
+        assert ("Findings: " in page.text) == bool(expected.findings)  # type: ignore[union-attr]
+
+
+def test_single_label_tools_refuse_multi_label_data(tmp_path: Path) -> None:
+    from medimg.classical.model import ClassicalModel
+    from medimg.errors import ConfigError
+
+    data = write_quadrant_npz(tmp_path / "quadrants.npz", n=(30, 10, 10))
+    with pytest.raises(ConfigError, match="classical baselines are single-label"):
+        ClassicalModel("random-forest").fit(data, run_dir=tmp_path / "run")
+
+
+def test_check_counts_images_per_finding(tmp_path: Path) -> None:
+    from medimg.data.dataset import Dataset
+    from medimg.data.quality import check_dataset
+
+    dataset = Dataset.load(write_quadrant_npz(tmp_path / "quadrants.npz", n=(30, 10, 10)))
+    summary = check_dataset(dataset).summary()
+    counts = dataset.class_counts()
+    without = sum(not c.findings for c in dataset.cases)
+    assert "3 findings (multi-label)" in summary and f"class_1: {counts['class_1']}" in summary
+    assert f"{without} image(s) without any" in summary
