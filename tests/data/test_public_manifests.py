@@ -271,3 +271,53 @@ def test_pad_ufes_20_metadata(tmp_path: Path) -> None:
         "PAT_1",
         "PAT_2",
     }
+
+
+def _roboflow_classification(root: Path, rows: dict[str, list[str]], header: str) -> Path:
+    """Roboflow's classification CSV export: ``<split>/_classes.csv`` (``filename, A, B``: spaces after the commas)
+    beside the split's images."""
+    for split, lines in rows.items():
+        for i, _ in enumerate(lines):
+            _image(root / split / f"{split}_{i}_jpg.rf.{i:032x}.jpg", 10 * i + len(split))
+        body = [f"{split}_{i}_jpg.rf.{i:032x}.jpg,{line}" for i, line in enumerate(lines)]
+        (root / split / "_classes.csv").write_text("\n".join([header, *body]) + "\n")
+    return root
+
+
+def test_roboflow_multi_label_classification_export(tmp_path: Path) -> None:
+    root = _roboflow_classification(
+        tmp_path / "export",
+        {"train": ["1, 1, 0", "0, 1, 0", "0, 0, 1"], "valid": ["1, 0, 0", "0, 0, 1"], "test": ["0, 1, 0"]},
+        "filename, Effusion, Nodule, Normal",
+    )
+    dataset = Dataset.load(root)  # a folder of split folders, not three classes named train/valid/test
+    assert dataset.multi_label and dataset.class_names == ["Effusion", "Nodule"]  # "Normal" is no finding
+    by_id = {c.case_id: (c.split, [dataset.class_names[i] for i in c.findings or ()]) for c in dataset.cases}
+    assert by_id["train/train_0_jpg.rf.00000000000000000000000000000000.jpg"] == ("train", ["Effusion", "Nodule"])
+    assert by_id["valid/valid_1_jpg.rf.00000000000000000000000000000001.jpg"] == ("val", [])
+    assert by_id["test/test_0_jpg.rf.00000000000000000000000000000000.jpg"] == ("test", ["Nodule"])  # one per row
+
+
+def test_roboflow_single_label_classification_export(tmp_path: Path) -> None:
+    root = _roboflow_classification(
+        tmp_path / "export", {"train": ["1, 0", "0, 1", "0, 1"], "valid": ["1, 0", "0, 1"]}, "filename, benign, tumor"
+    )
+    dataset = Dataset.load(root)
+    assert not dataset.multi_label and dataset.class_names == ["benign", "tumor"]
+    assert [(c.split, dataset.class_names[c.label]) for c in dataset.cases if c.label is not None] == [
+        ("train", "benign"),
+        ("train", "tumor"),
+        ("train", "tumor"),
+        ("val", "benign"),
+        ("val", "tumor"),
+    ]
+
+
+def test_split_folders_of_class_folders_with_a_csv_stay_class_folders(tmp_path: Path) -> None:
+    for split in ("train", "test"):
+        for cls in ("normal", "tumor"):
+            for i in range(2):
+                _image(tmp_path / split / cls / f"{i}.png", i + len(cls))
+        (tmp_path / split / "labels.csv").write_text("filename,label,age\nnormal/0.png,normal,3\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["normal", "tumor"] and len(dataset) == 8

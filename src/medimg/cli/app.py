@@ -368,13 +368,15 @@ def _print_metrics(report: Any) -> None:
     metrics, cis = data["metrics"], data.get("confidence_intervals", {})
     _echo(f"{data.get('split', 'test')} set: {metrics.get('n')} images")
     classification = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
-    for key in data.get("headline") or classification:  # a segmentation report names its headline metrics
+    keys = data.get("headline") or classification  # a segmentation report names its headline metrics
+    width = max(18, *(len(k) for k in keys))
+    for key in keys:
         ci = cis.get(key) or {}
         value = ci.get("value", metrics.get(key))
         if value is None:
             continue
         interval = f"  (95% CI {ci['low']:.3f}-{ci['high']:.3f})" if ci.get("low") is not None else ""
-        _echo(f"  {key:18s} {value:.4f}{interval}")
+        _echo(f"  {key:{width}s} {value:.4f}{interval}")
 
 
 @app.command()

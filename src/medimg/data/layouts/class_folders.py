@@ -31,11 +31,17 @@ logger = logging.getLogger(__name__)
 
 def detect(path: Path) -> bool:
     """A folder with at least one visible sub-folder (the generic layout: registered after specific ones), unless
-    its sub-folders only hold the images of the label manifest beside them (:func:`.csv_manifest.folder_manifest`:
-    that manifest reads it)."""
-    from medimg.data.layouts.csv_manifest import folder_manifest
+    its sub-folders only hold the images of the label manifest beside them (:func:`.csv_manifest.folder_manifest`),
+    or are split folders holding their images and label manifest (:func:`.csv_manifest.split_manifests`): those
+    manifests read it."""
+    from medimg.data.layouts.csv_manifest import folder_manifest, split_manifests
 
-    return path.is_dir() and any(visible_dir(p) for p in path.iterdir()) and folder_manifest(path) is None
+    return (
+        path.is_dir()
+        and any(visible_dir(p) for p in path.iterdir())
+        and folder_manifest(path) is None
+        and not split_manifests(path)
+    )
 
 
 def image_files(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
@@ -118,8 +118,8 @@ class OneHot:
 
 
 def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> OneHot | None:
-    """Labels from one-hot columns, named by the column; ``None`` when fewer than two columns hold only 0/1 (and
-    set some row).
+    """Labels from one-hot columns, named by the column; ``None`` when fewer than two columns hold only 0/1 (empty
+    cells and CheXpert's -1 allowed, an empty column not).
 
     One ``1`` per row (ISIC's ``image,MEL,NV,BCC,...`` ground truth): one class per row. Rows that set several
     columns, or CheXpert's ``-1`` (uncertain), make a multi-label set: each row's findings (a "No Finding" column
@@ -134,11 +134,11 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     binary = [
         c
         for c in candidates
-        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) in {"1", "1.0"} for r in rows)
+        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) for r in rows)
     ]
     if len(binary) < 2:
         return None
-    on = [[c for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
+    on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
     uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
     if uncertain or any(len(row_on) > 1 for row_on in on):
         if uncertain:
@@ -148,7 +148,11 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
                 manifest,
                 uncertain,
             )
-        logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, ", ".join(binary))
+        logger.info(
+            "%s: rows set several of the one-hot columns %s: a multi-label set",
+            manifest,
+            ", ".join(c.strip() for c in binary),
+        )
         return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
     none = [line for line, row_on in enumerate(on, start=2) if not row_on]
     if none:
@@ -156,14 +160,38 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
             f"{manifest}: {len(none)} row(s) set none of the one-hot columns {', '.join(binary)} (e.g. line "
             f"{none[0]}): give every row its class, or a 'label' column"
         )
-    logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(binary))
+    logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] for row_on in on])
 
 
 def detect(path: Path) -> bool:
-    """A ``.csv``/``.tsv`` file (registered after the image/mask manifest, which claims ``image,mask`` headers), or a
-    folder of image containers with one label manifest beside them (:func:`folder_manifest`)."""
-    return is_manifest(path) or folder_manifest(path) is not None
+    """A ``.csv``/``.tsv`` file (registered after the image/mask manifest, which claims ``image,mask`` headers), a
+    folder of image containers with one label manifest beside them (:func:`folder_manifest`), or split folders each
+    holding its images and their label manifest (:func:`split_manifests`)."""
+    return is_manifest(path) or folder_manifest(path) is not None or bool(split_manifests(path))
+
+
+def _labels_manifest(header: set[str]) -> bool:
+    """A header with a path column and a label column, or at least two more columns (one-hot labels)."""
+    return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or len(header) >= 3)
+
+
+def split_manifests(path: Path) -> list[tuple[str, Path]]:
+    """``(split, label CSV)`` of a folder whose sub-folders are all split folders (``train``, ``valid``, ``test``)
+    holding their images and one label manifest directly, no class folders: Roboflow's classification CSV exports
+    (``train/_classes.csv``: ``filename`` and one-hot columns). Empty otherwise."""
+    if not path.is_dir():
+        return []
+    found: list[tuple[str, Path]] = []
+    for folder in sorted(p for p in path.iterdir() if visible_dir(p)):
+        split = normalise_split(folder.name)
+        if split is None or any(visible_dir(p) for p in folder.iterdir()):
+            return []
+        labelled = [c for c in sorted(folder.iterdir()) if is_manifest(c) and _labels_manifest(set(manifest_header(c)))]
+        if len(labelled) != 1:
+            return []
+        found.append((split, labelled[0]))
+    return found
 
 
 def folder_manifest(path: Path) -> Path | None:
@@ -184,7 +212,7 @@ def folder_manifest(path: Path) -> Path | None:
     headers = {
         candidate: set(manifest_header(candidate)) for candidate in sorted(path.iterdir()) if is_manifest(candidate)
     }
-    labelled = [c for c, h in headers.items() if h & set(PATH_COLUMNS) and (h & set(LABEL_COLUMNS) or len(h) >= 3)]
+    labelled = [c for c, h in headers.items() if _labels_manifest(h)]
     for keep in (
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
         lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
@@ -211,6 +239,8 @@ def load(
         DatasetError: a required column is missing, rows point to files that do not exist (all listed), or
             split values are unknown or set on some rows only.
     """
+    if split_manifests(path):
+        return _load_split_folders(path, include, exclude, unlabelled)
     manifest = folder_manifest(path) or path
     if manifest != path:
         logger.info("%s: labels from %s (its sub-folders hold the images)", path, manifest.name)
@@ -311,4 +341,48 @@ def load(
         unlabelled=pool,
         options={"unlabelled": True} if unlabelled else {},
         multi_label=finding_rows is not None,
+    )
+
+
+def _load_split_folders(path: Path, include: tuple[str, ...], exclude: tuple[str, ...], unlabelled: bool) -> Dataset:
+    """One dataset from the label manifest of each split folder (:func:`split_manifests`): case ids prefixed with the
+    folder, the split from the folder where the rows give none, one class list for all. When one split's rows list
+    several findings, every split is read as multi-label (a split whose rows happen to set one column each gives
+    that finding; a "No Finding"-like column none)."""
+    from medimg.data.labels import is_no_finding
+
+    parts = [
+        (split, manifest, load(manifest, include=include, exclude=exclude, unlabelled=unlabelled))
+        for split, manifest in split_manifests(path)
+    ]
+    multi = any(part.multi_label for *_, part in parts)
+
+    def names_of(part: Dataset) -> list[str]:
+        return [n for n in part.class_names if not (multi and not part.multi_label and is_no_finding(n))]
+
+    names = order_classes({n for *_, part in parts for n in names_of(part)})
+    cases: list[Case] = []
+    pool: list[Case] = []
+    for split, manifest, part in parts:
+        index = {i: names.index(n) for i, n in enumerate(part.class_names) if n in names}
+
+        def moved(case: Case, split: str = split, prefix: str = manifest.parent.name, index: dict = index) -> Case:
+            label = index.get(case.label) if case.label is not None else None
+            findings = tuple(sorted(index[i] for i in case.findings)) if case.findings is not None else None
+            if multi and case.label is not None:  # a single-label split of a multi-label set
+                findings, label = ((label,) if label is not None else ()), None
+            case_id = f"{prefix}/{case.case_id}"
+            return replace(case, case_id=case_id, split=case.split or split, label=label, findings=findings)
+
+        cases += [moved(c) for c in part.cases]
+        pool += [moved(c) for c in part.unlabelled]
+    return Dataset(
+        name=path.resolve().name,
+        root=path,
+        source="csv",
+        class_names=names,
+        cases=cases,
+        unlabelled=pool,
+        options={"unlabelled": True} if unlabelled else {},
+        multi_label=multi,
     )
