@@ -321,3 +321,44 @@ def test_split_folders_of_class_folders_with_a_csv_stay_class_folders(tmp_path: 
         (tmp_path / split / "labels.csv").write_text("filename,label,age\nnormal/0.png,normal,3\n")
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["normal", "tumor"] and len(dataset) == 8
+
+
+def test_nih_official_split_lists_are_the_split(tmp_path: Path) -> None:
+    """NIH ChestX-ray14 ships ``train_val_list.txt`` and ``test_list.txt`` beside ``Data_Entry_2017.csv``: papers
+    report on that test list, so medimg uses it (validation is carved from train_val, patient-grouped)."""
+    rows = ["Image Index,Finding Labels,Patient ID"]
+    for i in range(6):
+        _image(tmp_path / "images_001" / "images" / f"0000000{i}_000.png", i)
+        rows.append(f"0000000{i}_000.png,{'Effusion|Mass' if i % 2 else 'No Finding'},{i}")
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "train_val_list.txt").write_text("00000000_000.png\n00000001_000.png\n00000002_000.png\n")
+    (tmp_path / "test_list.txt").write_text("00000003_000.png\n00000004_000.png\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.multi_label
+    assert [c.split for c in dataset.cases] == ["train", "train", "train", "test", "test", "train"]  # 5: unlisted
+
+
+def test_chexpert_train_and_valid_csvs_with_paths_from_above(tmp_path: Path) -> None:
+    """CheXpert-v1.0-small: ``train.csv`` and ``valid.csv`` at the top (one split each), their paths written from
+    the folder above (``CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg``)."""
+    root = tmp_path / "CheXpert-v1.0-small"
+    for split, count in (("train", 4), ("valid", 2)):
+        rows = ["Path,Sex,Age,Frontal/Lateral,AP/PA,No Finding,Edema,Pleural Effusion"]
+        for i in range(count):
+            _image(root / split / f"patient0000{i}" / "study1" / "view1_frontal.jpg", i + count)
+            cells = ["1.0,,", ",1.0,-1.0", ",0.0,1.0", ",1.0,1.0"][i]
+            rows.append(
+                f"CheXpert-v1.0-small/{split}/patient0000{i}/study1/view1_frontal.jpg,Male,50,Frontal,AP,{cells}"
+            )
+        (root / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(root)
+    assert dataset.multi_label and dataset.class_names == ["Edema", "Pleural Effusion"]
+    assert [(c.split, c.findings) for c in dataset.cases] == [
+        ("train", ()),
+        ("train", (0, 1)),
+        ("train", (1,)),
+        ("train", (0, 1)),
+        ("val", ()),
+        ("val", (0, 1)),
+    ]
+    assert all(c.path is not None and c.path.is_file() for c in dataset.cases)

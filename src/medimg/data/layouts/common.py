@@ -183,6 +183,10 @@ class _FilesByName:
         return None, ""
 
 
+#: the most leading folders dropped from a manifest's relative path to find its file under the manifest's folder
+DROPPED_FOLDERS = 2
+
+
 class ManifestFiles:
     """Where a manifest's rows point: a path relative to the manifest's folder (or absolute; Windows ``\\``
     separators work), else, for a row naming its file without a usable folder, the one file of that name (or
@@ -192,19 +196,38 @@ class ManifestFiles:
         self.base = base
         self.by_name = _FilesByName(base)
         self.found_by_name = 0
+        self.found_from_above = 0
 
     def locate(self, raw_path: str) -> tuple[Path, str]:
-        """The file a row names (may not exist) and, when it was looked up by name and not found, why."""
+        """The file a row names (may not exist) and, when it was looked up by name and not found, why.
+
+        A relative path written from a folder above the manifest's (CheXpert's ``CheXpert-v1.0-small/train/
+        patient00001/study1/view1_frontal.jpg`` in ``CheXpert-v1.0-small/train.csv``) is found by dropping its first
+        folders (up to :data:`DROPPED_FOLDERS`)."""
         file = _resolve(raw_path, self.base)
         why = ""
         if not file.exists() and _by_name_only(raw_path):  # look for the file's name in sub-folders
             found, why = self.by_name.find(re.split(r"[/\\]", raw_path)[-1])
             if found is not None:
                 file, self.found_by_name = found, self.found_by_name + 1
+        elif not file.exists() and not Path(raw_path).is_absolute():
+            parts = [p for p in re.split(r"[/\\]", raw_path) if p]
+            for dropped in range(1, min(DROPPED_FOLDERS, len(parts) - 1) + 1):
+                shorter = self.base.joinpath(*parts[dropped:])
+                if shorter.exists():
+                    file, self.found_from_above = shorter, self.found_from_above + 1
+                    break
         return file, why
 
     def report(self, manifest: Path) -> None:
-        """One log line when rows were found by name."""
+        """One log line when rows were found by name, or by dropping their first folders."""
+        if self.found_from_above:
+            logger.info(
+                "%s: %d row(s) give their path from a folder above the manifest's: found under %s",
+                manifest,
+                self.found_from_above,
+                self.base,
+            )
         if self.found_by_name:
             logger.info(
                 "%s: %d row(s) name a file without its folder: found by name under %s",

@@ -176,12 +176,60 @@ def _labels_manifest(header: set[str]) -> bool:
     return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or len(header) >= 3)
 
 
+#: split list files beside a manifest (NIH ChestX-ray14's ``train_val_list.txt``, ``test_list.txt``): one image name
+#: a line
+_SPLIT_LIST = re.compile(r"^(train_?val|train|val|valid|validation|test)[_-]?list$", re.IGNORECASE)
+
+
+def split_lists(folder: Path) -> dict[str, str]:
+    """``image file name -> split`` from the split list files in ``folder`` (:data:`_SPLIT_LIST`; ``train_val``
+    counts as train, medimg carves validation from it); empty when there are none."""
+    listed: dict[str, str] = {}
+    for candidate in sorted(folder.glob("*.txt")):
+        match = _SPLIT_LIST.match(candidate.stem)
+        if match is None:
+            continue
+        split = "train" if match.group(1).lower().replace("_", "") == "trainval" else normalise_split(match.group(1))
+        for name in candidate.read_text(errors="replace").split():
+            listed.setdefault(name.strip(), str(split))
+        logger.info("%s: the split of the images it lists (%s)", candidate, split)
+    return listed
+
+
+def _unlisted_to_train(cases: list[Case], manifest: Path) -> list[Case]:
+    """Cases that no split list names, moved to train (with one warning)."""
+    unlisted = [c for c in cases if c.split is None]
+    if unlisted:
+        example = unlisted[0].case_id
+        logger.warning(
+            "%s: %d image(s) are in no split list beside it (e.g. %s): they train", manifest, len(unlisted), example
+        )
+    return [c if c.split is not None else replace(c, split="train") for c in cases]
+
+
+def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
+    """``(split, label CSV)`` of the label manifests at the top of ``path`` named for two or more splits (CheXpert's
+    ``train.csv`` and ``valid.csv``), one per split; empty otherwise."""
+    named: dict[str, list[Path]] = {}
+    for candidate in sorted(path.iterdir()):
+        split = normalise_split(candidate.stem) if is_manifest(candidate) else None
+        if split is not None and _labels_manifest(set(manifest_header(candidate))):
+            named.setdefault(split, []).append(candidate)
+    if len(named) < 2 or any(len(files) > 1 for files in named.values()):
+        return []
+    return [(split, files[0]) for split, files in named.items()]
+
+
 def split_manifests(path: Path) -> list[tuple[str, Path]]:
-    """``(split, label CSV)`` of a folder whose sub-folders are all split folders (``train``, ``valid``, ``test``)
-    holding their images and one label manifest directly, no class folders: Roboflow's classification CSV exports
-    (``train/_classes.csv``: ``filename`` and one-hot columns). Empty otherwise."""
+    """``(split, label CSV)`` of a folder that keeps one label manifest per split: named for its split at the top
+    (CheXpert's ``train.csv``, ``valid.csv``), or inside split folders (``train``, ``valid``, ``test``) that hold
+    their images directly, no class folders (Roboflow's classification CSV exports: ``train/_classes.csv``,
+    ``filename`` and one-hot columns). Empty otherwise."""
     if not path.is_dir():
         return []
+    top = _split_named_manifests(path)
+    if top:
+        return top
     found: list[tuple[str, Path]] = []
     for folder in sorted(p for p in path.iterdir() if visible_dir(p)):
         split = normalise_split(folder.name)
@@ -282,6 +330,7 @@ def load(
         labels_raw = _merge_case_variants(written, manifest)
         class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
+    listed = {} if split_col else split_lists(base)
     cases: list[Case] = []
     pool: list[Case] = []
     missing: list[str] = []
@@ -300,7 +349,7 @@ def load(
             missing.append(f"line {line}: {file}{note}")
             continue
         split_raw = row.get(split_col) if split_col else None
-        split = normalise_split(split_raw)
+        split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
         patient = str(row.get(patient_col) or "").strip() if patient_col else ""
@@ -327,6 +376,8 @@ def load(
     files.report(manifest)
     if pool and cases:
         logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))
+    if listed and cases:
+        cases = _unlisted_to_train(cases, manifest)
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         raise DatasetError(
             f"{manifest}: some rows have a split and others do not; fill the split column for every row "
@@ -345,7 +396,7 @@ def load(
 
 
 def _load_split_folders(path: Path, include: tuple[str, ...], exclude: tuple[str, ...], unlabelled: bool) -> Dataset:
-    """One dataset from the label manifest of each split folder (:func:`split_manifests`): case ids prefixed with the
+    """One dataset from the label manifest of each split (:func:`split_manifests`): case ids prefixed with the split
     folder, the split from the folder where the rows give none, one class list for all. When one split's rows list
     several findings, every split is read as multi-label (a split whose rows happen to set one column each gives
     that finding; a "No Finding"-like column none)."""
@@ -366,12 +417,14 @@ def _load_split_folders(path: Path, include: tuple[str, ...], exclude: tuple[str
     for split, manifest, part in parts:
         index = {i: names.index(n) for i, n in enumerate(part.class_names) if n in names}
 
-        def moved(case: Case, split: str = split, prefix: str = manifest.parent.name, index: dict = index) -> Case:
+        folder = f"{manifest.parent.name}/" if manifest.parent != path else ""  # CSVs at the top name full paths
+
+        def moved(case: Case, split: str = split, prefix: str = folder, index: dict = index) -> Case:
             label = index.get(case.label) if case.label is not None else None
             findings = tuple(sorted(index[i] for i in case.findings)) if case.findings is not None else None
             if multi and case.label is not None:  # a single-label split of a multi-label set
                 findings, label = ((label,) if label is not None else ()), None
-            case_id = f"{prefix}/{case.case_id}"
+            case_id = f"{prefix}{case.case_id}"
             return replace(case, case_id=case_id, split=case.split or split, label=label, findings=findings)
 
         cases += [moved(c) for c in part.cases]
