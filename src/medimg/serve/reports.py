@@ -341,16 +341,22 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         conclusion = f"Detected: {count_text(detection)}."
         overlay_title = "detected boxes"
     elif segmentation is None:
+        multi_label = bool((row.model_info or {}).get("multi_label"))
         observations = [
             _observation(
                 i,
-                f"Model probability of class '{name}'",
+                f"Model probability of {'finding' if multi_label else 'class'} '{name}'",
                 created,
                 {"value": round(float(probability), 6), "unit": "probability", "system": _UCUM, "code": "1"},
             )
             for i, (name, probability) in enumerate(row.probabilities.items())
         ]
-        conclusion = f"Predicted class: {row.label} (probability {row.confidence:.3f})."
+        findings = report_findings(row)
+        if findings is None:
+            conclusion = f"Predicted class: {row.label} (probability {row.confidence:.3f})."
+        else:
+            listed = ", ".join(f"{name} (probability {row.probabilities[name]:.3f})" for name in findings)
+            conclusion = f"Findings: {listed}." if findings else "No finding reaches its operating point."
         overlay_title = f"{row.explain_method} heatmap overlay"
     else:
         observations = _segment_observations(row, created)

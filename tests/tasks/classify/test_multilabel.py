@@ -176,6 +176,46 @@ def test_the_service_reports_the_findings(
         page = client.get(report["links"]["html"], headers=headers)  # type: ignore[attr-defined]
         assert page.status_code == 200 and "Multi-label classification report" in page.text
         assert ("Findings: " in page.text) == bool(expected.findings)  # type: ignore[union-attr]
+        fhir = client.get(report["links"]["fhir"], headers=headers).json()  # type: ignore[attr-defined]
+        for name in expected.findings or []:  # type: ignore[union-attr]
+            assert name in fhir["conclusion"]
+        assert fhir["conclusion"].startswith("Findings:" if expected.findings else "No finding")  # type: ignore[union-attr]
+
+
+def test_browser_shows_the_findings(multilabel_run: Path, tmp_path: Path) -> None:
+    """The web page of a multi-label model: the findings in the headline, one bar per finding, those present marked."""
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from medimg import Model
+    from medimg.serve import ServeSettings, create_app
+    from medimg.serve.storage import Storage
+    from tests.serve.support import serving
+
+    (path,), _ = _test_images(multilabel_run, tmp_path / "images", count=1)
+    (expected,) = Model.load(multilabel_run).predict([path])
+    settings = ServeSettings(run_dir=multilabel_run, database=str(tmp_path / "reports.db"))
+    _, token = Storage(settings.database_url).create_token("tests")
+    with serving(create_app(settings)) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            expect(page.locator("#app")).to_be_visible()
+            page.set_input_files("#file", str(path))
+            expect(page.locator("#result")).to_be_visible(timeout=60_000)
+            expect(page.locator("#headline-kind")).to_have_text("Findings")
+            shown = page.locator("#label").inner_text()
+            assert shown == (", ".join(expected.findings) or "none reaches its operating point")  # type: ignore[union-attr, arg-type]
+            expect(page.locator("[data-testid=probability]")).to_have_count(FINDINGS)
+            expect(page.locator(".bar-row.top")).to_have_count(len(expected.findings or []))  # type: ignore[union-attr]
+        finally:
+            browser.close()
 
 
 def test_single_label_tools_refuse_multi_label_data(tmp_path: Path) -> None:
