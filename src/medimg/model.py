@@ -187,6 +187,11 @@ class Model:
             raise ConfigError(f"--teacher distils a classifier; the {self._task.name} task does not take one")
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}
         dataset = self._as_dataset(data, include=include, exclude=exclude, window=window, **data_options)
+        if getattr(dataset, "multi_label", False) and (unlabelled is not None or options.teacher is not None):
+            raise ConfigError(
+                f"{dataset.root} lists several findings per image: semi-supervised training (--unlabelled) and "
+                "distillation (--teacher) take single-label classification data; train without them"
+            )
         dataset = self._without_unusable_images(dataset, options, check)
         if unlabelled is not None:
             from medimg.data.pool import attach_pool

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medimg.errors import ConfigError
 from medimg.evaluation import html, plots
 from medimg.evaluation.multilabel import MULTILABEL_HEADLINE, multilabel_cis, multilabel_metrics, validate_multilabel
-from medimg.evaluation.report import Report
+from medimg.evaluation.report import Report, row_ids
 from medimg.fileio import to_jsonable
 
 __all__ = ["MultiLabelReport", "build_multilabel_report", "write_multilabel_report"]
@@ -137,9 +136,7 @@ def build_multilabel_report(
         ConfigError: invalid inputs, or ``case_ids`` of the wrong length.
     """
     y, p = validate_multilabel(findings, probabilities, names)
-    if case_ids is not None and len(case_ids) != y.shape[0]:
-        raise ConfigError(f"case_ids has {len(case_ids)} entries but there are {y.shape[0]} images")
-    ids: Sequence[Any] = case_ids if case_ids is not None else range(y.shape[0])
+    ids = row_ids(case_ids, y.shape[0])
     labels = [str(n) for n in names]
     predicted = p >= 0.5
     rows = [

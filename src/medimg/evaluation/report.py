@@ -478,6 +478,17 @@ class ClassificationReport(Report):
 
 
 # ----------------------------------------------------------------------------------------------- building
+def row_ids(case_ids: Sequence[Any] | None, n: int) -> Sequence[Any]:
+    """The identifiers of a report's ``n`` per-case rows: ``case_ids``, or the row index when there are none.
+
+    Raises:
+        ConfigError: ``case_ids`` has another length.
+    """
+    if case_ids is not None and len(case_ids) != n:
+        raise ConfigError(f"case_ids has {len(case_ids)} entries but there are {n} cases")
+    return case_ids if case_ids is not None else range(n)
+
+
 def build_classification_report(
     y_true: Any,
     probabilities: Any,
@@ -514,9 +525,7 @@ def build_classification_report(
     """
     y, p = validate_inputs(y_true, probabilities, class_names)
     names = [str(c) for c in class_names]
-    if case_ids is not None and len(case_ids) != y.shape[0]:
-        raise ConfigError(f"case_ids has {len(case_ids)} entries but there are {y.shape[0]} cases")
-    ids: Sequence[Any] = case_ids if case_ids is not None else range(y.shape[0])
+    ids = row_ids(case_ids, y.shape[0])
     pred = p.argmax(axis=1)
     predictions = [
         {

@@ -237,3 +237,23 @@ def test_check_counts_images_per_finding(tmp_path: Path) -> None:
     without = sum(not c.findings for c in dataset.cases)
     assert "3 findings (multi-label)" in summary and f"class_1: {counts['class_1']}" in summary
     assert f"{without} image(s) without any" in summary
+
+
+def test_generation_refuses_multi_label_data(tmp_path: Path) -> None:
+    from medimg.errors import DatasetError
+    from medimg.tasks.registry import get_task
+
+    data = write_quadrant_npz(tmp_path / "quadrants.npz", n=(30, 10, 10))
+    with pytest.raises(DatasetError, match="conditioned on one class per image"):
+        get_task("generate").load_dataset(data)
+
+
+def test_semi_supervised_and_distillation_refuse_multi_label_data(tmp_path: Path) -> None:
+    from medimg import Model
+    from medimg.errors import ConfigError
+
+    data = write_quadrant_npz(tmp_path / "quadrants.npz", n=(30, 10, 10))
+    with pytest.raises(ConfigError, match="semi-supervised training"):
+        Model("simple-cnn").fit(data, run_dir=tmp_path / "run", unlabelled=data, progress=False)
+    with pytest.raises(ConfigError, match="distillation"):
+        Model("simple-cnn").fit(data, run_dir=tmp_path / "run2", teacher=tmp_path, progress=False)

@@ -63,10 +63,6 @@ def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = Non
     """Loss and validation callbacks for the engine; with a ``teacher`` the loss also distils its predictions."""
     criterion = make_loss(plan)
     val_criterion = nn.BCEWithLogitsLoss() if plan.multi_label else nn.CrossEntropyLoss()
-    if teacher is not None and plan.multi_label:
-        from medimg.errors import ConfigError
-
-        raise ConfigError("--teacher distils a single-label classifier; a multi-label model cannot be distilled yet")
 
     def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         logits = network(xb).float()

@@ -128,8 +128,6 @@ class ClassifyTask:
                 operating_points.append(dict(zip(dataset.class_names, thresholds, strict=True)))
 
         after_training = None
-        if options.unlabelled is not None and plan.multi_label:
-            raise ConfigError("--unlabelled: semi-supervised training of a multi-label model is not supported yet")
         if options.unlabelled is not None:  # semi-supervised: the pool joins every batch, the loss uses it
             from medimg.tasks.classify.semi_supervised import setup_semi_supervised
 

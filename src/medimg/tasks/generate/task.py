@@ -49,9 +49,16 @@ class GenerateTask:
         return check_network_name(name)
 
     def load_dataset(self, path: str | Path, **options: Any) -> Any:
+        from medimg.errors import DatasetError
         from medimg.tasks.classify.task import CLASSIFY
 
-        return CLASSIFY.load_dataset(path, **options)
+        dataset = CLASSIFY.load_dataset(path, **options)
+        if dataset.multi_label:
+            raise DatasetError(
+                f"{dataset.root} lists several findings per image: the generative models are conditioned on one class "
+                "per image; give them single-label data (e.g. one finding against the rest)"
+            )
+        return dataset
 
     def split_cases(self, dataset: Any) -> list[Case]:
         return list(dataset.cases)
