@@ -188,3 +188,18 @@ def test_cvat_labelmap_names_the_classes_and_their_colours(tmp_path: Path) -> No
         tmp_path, run_dir=tmp_path / "run", seed=0, progress=False, tensorboard=False
     )
     assert model.plan_.class_names == ["background", "polyp"] and "dice_mean" in model.report_.metrics
+
+
+def test_ph2_case_folders_with_the_image_and_lesion_in_sub_folders(tmp_path: Path) -> None:
+    """PH2 as unpacked: ``PH2 Dataset images/IMD002/IMD002_Dermoscopic_Image/IMD002.bmp`` with
+    ``IMD002_lesion/IMD002_lesion.bmp`` (and ``IMD002_roi/`` colour-region files, not the ground truth)."""
+    cases = ("IMD002", "IMD003", "IMD004", "IMD006")
+    for case in cases:
+        folder = tmp_path / "PH2Dataset" / "PH2 Dataset images" / case
+        _png(folder / f"{case}_Dermoscopic_Image" / f"{case}.bmp")
+        _png(folder / f"{case}_lesion" / f"{case}_lesion.bmp", (slice(2, 9), slice(3, 12)))
+        _png(folder / f"{case}_roi" / f"{case}_R1_Label1.bmp", (slice(2, 4), slice(3, 5)))
+    dataset = Dataset.load(tmp_path / "PH2Dataset")  # the wrapper folder, as the archive unpacks
+    assert dataset.task == "segment"
+    found = sorted((c.image.name, c.mask.name) for c in dataset.cases if c.mask is not None)
+    assert found == [(f"{case}.bmp", f"{case}_lesion.bmp") for case in cases]

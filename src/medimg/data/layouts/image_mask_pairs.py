@@ -9,8 +9,8 @@ role                folder names (case-insensitive)                        / fil
 image               ``images``, ``image``, ``imgs``, ``img``, ``imagesTr``  / anything else (the default)
 mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``manual1`` (HRF),
                     ``*groundtruth*``, ``annotations``, ``segmentations``, ``*mask`` (``leftMask``)  / ``_mask``,
-                    ``_seg``, ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev), ``_1stHO`` (CHASE_DB1);
-                    ``mask_001``
+                    ``_seg``, ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev), ``_1stHO`` (CHASE_DB1),
+                    ``_lesion`` (PH2); ``mask_001``
 region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
                     (the DRIVE convention: ``mask/`` beside ``1st_manual/`` is the field of view)  / ``_fov``, ``_roi``
 ignored             ``2nd_manual`` (a second observer's annotation, not the reference)  / ``_2ndHO``
@@ -40,7 +40,8 @@ Detection (:func:`detect`, names only) claims a folder with a mask-role folder t
 :data:`DETECT_MAX_DEPTH` levels (``images/`` + ``masks/``, ``imagesTr/`` + ``labelsTr/``,
 ``DRIVE/training/1st_manual``; not Pascal VOC's ``Annotations/*.xml``); a folder with mask-suffixed files
 beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); folders
-per case, each holding a mask or two beside a few images (KiTS, BraTS, ACDC); and a CSV whose header has ``image`` and
+per case, each holding a mask or two beside a few images (KiTS, BraTS, ACDC), or in sub-folders of their own (PH2); and
+a CSV whose header has ``image`` and
 ``mask``. Masks inside class folders (Herlev's ``<class>/*-d.bmp``) are not claimed: such a folder reads as
 class folders unless ``task="segment"`` is asked for.
 """
@@ -93,7 +94,7 @@ LABEL_DIRS = {
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 IGNORED_DIRS = {"2nd_manual", "segmentationobject"}  # VOC's instance ids beside SegmentationClass
-LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1", "1stho")
+LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1", "1stho", "lesion")
 #: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
 IGNORED_SUFFIXES = ("2ndho",)
 ROI_SUFFIXES = ("fov", "roi")
@@ -203,13 +204,28 @@ def _has_case_folders(root: Path, sample: int = 20) -> bool:
     its split folders: each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds at most
     :data:`MAX_CASE_IMAGES` images and a mask or two by name, one of them named for an image beside it. Class
     folders with masks beside their images (BUSI, Herlev) hold many of each."""
-    splits = [d for d in _visible_dirs(root) if normalise_split(d.name) is not None]
+    subdirs = _visible_dirs(root)
+    if (
+        len(subdirs) == 1 and normalise_split(subdirs[0].name) is None
+    ):  # an archive's wrapper: PH2's "PH2 Dataset images"
+        return _has_case_folders(subdirs[0], sample)
+    splits = [d for d in subdirs if normalise_split(d.name) is not None]
     folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
     return len(folders) >= MIN_CASE_FOLDERS and all(_is_case_folder(folder) for folder in folders)
 
 
+def _case_files(folder: Path) -> list[Path]:
+    """The image files of a case folder: those in it, else those in its sub-folders (PH2's
+    ``IMD002/IMD002_Dermoscopic_Image/IMD002.bmp`` + ``IMD002/IMD002_lesion/IMD002_lesion.bmp``)."""
+
+    def images(where: Path) -> list[Path]:
+        return [p for p in itertools.islice(where.iterdir(), 50) if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES]
+
+    return images(folder) or [p for sub in _visible_dirs(folder)[:10] for p in images(sub)]
+
+
 def _is_case_folder(folder: Path) -> bool:
-    files = [p for p in itertools.islice(folder.iterdir(), 50) if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES]
+    files = _case_files(folder)
     masks = [p for p in files if _suffix_role(p) == "mask"]
     keys = [pairing_key(p) for p in files if p not in masks]
     if not 1 <= len(masks) <= MAX_CASE_MASKS or not 1 <= len(keys) <= MAX_CASE_IMAGES:
