@@ -362,3 +362,18 @@ def test_chexpert_train_and_valid_csvs_with_paths_from_above(tmp_path: Path) -> 
         ("val", (0, 1)),
     ]
     assert all(c.path is not None and c.path.is_file() for c in dataset.cases)
+
+
+def test_kaggle_histopathologic_cancer_detection(tmp_path: Path) -> None:
+    """PCam's Kaggle edition: ``train_labels.csv`` (``id,label``: a bare id names ``train/<id>.tif``) beside
+    ``sample_submission.csv``, ``train/`` and ``test/``."""
+    rows = ["id,label"]
+    for i in range(4):
+        _image(tmp_path / "train" / f"{i:040x}.tif", i)
+        rows.append(f"{i:040x},{i % 2}")
+    _image(tmp_path / "test" / f"t{0:039x}.tif", 9)
+    (tmp_path / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "sample_submission.csv").write_text(f"id,label\nt{0:039x},0\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1"] and [c.label for c in dataset.cases] == [0, 1, 0, 1]
+    assert all(c.path is not None and c.path.parent.name == "train" for c in dataset.cases)

@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
     "image_index", "image_id", "image_name", "img", "img_path", "img_id", "id_code",
-    "patientid",  # last: RSNA's patientId names <patientId>.dcm when no column names the file
+    "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
+    "id",  # last: Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
 )  # fmt: skip
 LABEL_COLUMNS = (
     "label", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level", "retinopathy_grade",
