@@ -256,4 +256,4 @@ def test_semi_supervised_and_distillation_refuse_multi_label_data(tmp_path: Path
     with pytest.raises(ConfigError, match="semi-supervised training"):
         Model("simple-cnn").fit(data, run_dir=tmp_path / "run", unlabelled=data, progress=False)
     with pytest.raises(ConfigError, match="distillation"):
-        Model("simple-cnn").fit(data, run_dir=tmp_path / "run2", teacher=tmp_path, progress=False)
+        Model("simple-cnn").fit(data, run_dir=tmp_path / "run2", teacher=str(tmp_path), progress=False)
