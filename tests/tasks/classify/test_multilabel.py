@@ -257,3 +257,21 @@ def test_semi_supervised_and_distillation_refuse_multi_label_data(tmp_path: Path
         Model("simple-cnn").fit(data, run_dir=tmp_path / "run", unlabelled=data, progress=False)
     with pytest.raises(ConfigError, match="distillation"):
         Model("simple-cnn").fit(data, run_dir=tmp_path / "run2", teacher=str(tmp_path), progress=False)
+
+
+def test_an_external_set_without_findings_is_evaluated(multilabel_run: Path, tmp_path: Path) -> None:
+    """Normal images only (no finding at all): specificity is still measured; the AUCs are undefined."""
+    from medimg import Model
+
+    rows = ["path,class_0,class_1,class_2"]
+    data = np.load(multilabel_run.parent / "quadrants.npz")
+    normal = [i for i, row in enumerate(data["test_labels"]) if not row.any()][:6]
+    from PIL import Image
+
+    for i in normal:
+        Image.fromarray(data["test_images"][i]).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.png,0,0,0")
+    (tmp_path / "normals.csv").write_text("\n".join(rows) + "\n")
+    report = Model.load(multilabel_run).evaluate(tmp_path / "normals.csv", out_dir=tmp_path / "eval", split="all")
+    assert report.metrics["n"] == len(normal) and report.metrics["macro_auc"] is None
+    assert report.metrics["macro_specificity"] is not None and report.metrics["macro_specificity"] > 0.5

@@ -123,12 +123,10 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     cells and CheXpert's -1 allowed, an empty column not).
 
     One ``1`` per row (ISIC's ``image,MEL,NV,BCC,...`` ground truth): one class per row. Rows that set several
-    columns, or CheXpert's ``-1`` (uncertain), make a multi-label set: each row's findings (a "No Finding" column
+    columns or none (with a warning: a class per row cannot be empty), or CheXpert's ``-1`` (uncertain), make a
+    multi-label set: each row's findings (a "No Finding" column
     is not a finding; an uncertain finding counts as present, the "U-Ones" policy of Irvin et al. 2019, with a
     warning; an empty cell as absent).
-
-    Raises:
-        DatasetError: a single-label set's row sets no class.
     """
     from medimg.data.labels import is_no_finding
 
@@ -156,11 +154,16 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
         )
         return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
     none = [line for line, row_on in enumerate(on, start=2) if not row_on]
-    if none:
-        raise DatasetError(
-            f"{manifest}: {len(none)} row(s) set none of the one-hot columns {', '.join(binary)} (e.g. line "
-            f"{none[0]}): give every row its class, or a 'label' column"
+    if none:  # a class per row cannot be empty: the columns are findings an image may lack
+        logger.warning(
+            "%s: %d row(s) set none of the one-hot columns %s (e.g. line %d): read as a multi-label set, each "
+            "column a finding an image may show or not; if every image has exactly one class, give those rows theirs",
+            manifest,
+            len(none),
+            ", ".join(c.strip() for c in binary),
+            none[0],
         )
+        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] for row_on in on])
 
