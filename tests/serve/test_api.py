@@ -306,3 +306,32 @@ def test_cors_is_off_by_default_and_opens_to_the_origins_given(deploy_run: Path,
         assert other.headers.get("access-control-allow-origin") != "https://elsewhere.example"
     with pytest.raises(ValidationError, match="not an origin"):
         ServeSettings(run_dir=deploy_run, cors_origins=["viewer.hospital.example/app"])
+
+
+def test_a_multi_frame_dicom_is_classified_frame_by_frame(service: Service, deploy_run: Path, tmp_path: Path) -> None:
+    """An ultrasound cine uploaded to a 2D classifier was refused ("3D"): every frame is predicted as `medimg predict`
+    predicts it, the report gives the label most frames have with the mean probabilities, each frame's label, and
+    shows the frame most probably of that label."""
+    from medimg import Model
+    from tests.io.conftest import write_dicom
+
+    client, headers, _ = service
+    rng = np.random.default_rng(0)
+    frames = np.clip(rng.normal(90, 40, (5, 32, 32)), 0, 255)
+    frames[1:4, 8:24, 8:24] = 250
+    cine = write_dicom(tmp_path / "us.dcm", frames, modality="US", bits_stored=8, series_uid="1.2.9")
+    response = upload(client, headers, cine.read_bytes(), "us.dcm")
+    assert response.status_code == 201, response.text
+    report = response.json()
+    *per_frame, _summary = Model.load(deploy_run).predict(cine)
+    listed = report["input"]["frames"]
+    assert listed["count"] == 5 and [f["label"] for f in listed["per_frame"]] == [p.label for p in per_frame]
+    names = list(per_frame[0].probabilities)
+    mean = {n: float(np.mean([p.probabilities[n] for p in per_frame])) for n in names}
+    assert report["prediction"]["probabilities"] == pytest.approx(mean, abs=1e-4)
+    counts = {n: sum(p.label == n for p in per_frame) for n in names}
+    assert listed["label_counts"] == counts and report["prediction"]["label"] == max(
+        names, key=lambda n: (counts[n], mean[n])
+    )
+    page = client.get(report["links"]["html"], headers=headers).text
+    assert "Frames" in page and f"shown: frame {listed['shown']}" in page

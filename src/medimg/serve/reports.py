@@ -142,6 +142,10 @@ def report_html(row: ReportRow) -> str:
         "Model": f"{row.model_name} ({row.model_info.get('network', '')})",
         "Input": f"{info.get('format', '').upper()}, shape {info.get('shape')}",
     }
+    frames = info.get("frames") or {}
+    if frames.get("label_counts"):  # a multi-frame upload to a 2D classifier: every frame predicted
+        counts = ", ".join(f"{name} {n}" for name, n in frames["label_counts"].items() if n)
+        facts["Frames"] = f"{frames['count']} predicted one by one ({counts}); shown: frame {frames['shown']}"
     if segmentation is not None and info.get("spacing_mm"):
         facts["Spacing (mm)"] = " × ".join(f"{s:g}" for s in info["spacing_mm"])
     dicom = info.get("dicom") or {}

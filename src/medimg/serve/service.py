@@ -72,6 +72,28 @@ def _dicom_pixels(dataset: Any) -> int:
     return rows * columns * max(frames, 1) * int(dataset.get("SamplesPerPixel") or 1)
 
 
+#: a multi-frame upload's report lists at most this many frames' labels (all are predicted and counted)
+MAX_LISTED_FRAMES = 2000
+
+
+def frames_verdict(frames: list[ImageData], domain: Any) -> Any:
+    """One domain verdict for the frames of an upload: inside when every frame is; the reasons of the first frames
+    that are not (at most three, each named by its frame)."""
+    from medimg.planning.domain import DomainVerdict, check_input_domain
+
+    reasons: list[str] = []
+    outside = 0
+    for frame in frames:
+        verdict = check_input_domain(frame, domain)
+        if not verdict.in_domain:
+            outside += 1
+            if outside <= 3:
+                reasons += [f"frame {frame.meta.get('frame')}: {reason}" for reason in verdict.reasons]
+    if outside > 3:
+        reasons.append(f"{outside} of {len(frames)} frames are outside the training domain")
+    return DomainVerdict(source=frames[0].source if frames else "", reasons=reasons)
+
+
 def might_be_dicom(data: bytes) -> bool:
     """True for anything :func:`~medimg.io.formats.detect_format` could call DICOM ("DICM" at 128, or a bare
     dataset's first group): such bytes are de-identified in memory before they are written anywhere."""
@@ -245,10 +267,13 @@ class PredictionService:
             input_info["read_reduced_by"] = int(image.meta["reduced_by"])
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
+        frames = self._frames(image, fmt)
+        if frames is not None:
+            input_info["frames"] = {"count": len(frames)}
         if self.domain is not None:
             from medimg.planning.domain import check_input_domain
 
-            verdict = check_input_domain(image, self.domain)
+            verdict = check_input_domain(image, self.domain) if frames is None else frames_verdict(frames, self.domain)
             if not verdict.in_domain and self.settings.strict_domain:
                 raise UploadRejected(
                     422,
@@ -262,6 +287,9 @@ class PredictionService:
                 fields = self._segment(image, fmt)
             elif self.model.task == "detect":
                 fields = self._detect(image)
+            elif frames is not None:
+                fields = self._classify_frames(frames)
+                input_info["frames"] = fields.pop("frames")
             else:
                 fields = self._classify(image)
         except DatasetError as error:
@@ -292,6 +320,57 @@ class PredictionService:
             1000 * (time.perf_counter() - started),
         )
         return row
+
+    def _frames(self, image: ImageData, fmt: str) -> list[ImageData] | None:
+        """The frames of a multi-frame DICOM upload (an ultrasound cine, an angiography run) for a 2D classifier,
+        each predicted on its own; ``None`` for any other upload or model."""
+        plan: Any = self.model.plan_
+        if fmt != "dicom" or self.model.task != "classify" or plan.spatial_dims != 2 or image.array.ndim != 4:
+            return None
+        import numpy as np
+
+        from medimg.io.image import ImageData
+
+        spacing = image.spacing_mm[-2:] if image.spacing_mm is not None and len(image.spacing_mm) == 3 else None
+        count = image.array.shape[1]
+        return [
+            ImageData(
+                array=np.ascontiguousarray(image.array[:, index]),
+                spacing_mm=tuple(spacing) if spacing is not None else None,
+                meta={**image.meta, "frame": index + 1, "frames": count},
+                source=f"{image.source}#frame{index + 1}",
+            )
+            for index in range(count)
+        ]
+
+    def _classify_frames(self, frames: list[ImageData]) -> dict[str, Any]:
+        """A multi-frame upload to a 2D classifier: every frame predicted; the report gives the label most frames
+        have (the series summary of ``medimg predict``), the mean probabilities, each frame's label, and shows the
+        frame most probably of that label with its heatmap."""
+        from medimg.tasks.classify.predict import predict_images
+        from medimg.tasks.series_prediction import classification_summary
+
+        predictions = predict_images(self._network(), self.model.plan_, self.info.class_names, frames)
+        summary = classification_summary(list(enumerate(predictions, start=1)))
+        label = summary["majority_label"]
+        shown = int(summary["max_probability"][label]["slice"])
+        fields = self._classify(frames[shown - 1])
+        fields.update(
+            label=label,
+            label_index=self.info.class_names.index(label),
+            confidence=summary["mean_probabilities"][label],
+            probabilities=summary["mean_probabilities"],
+        )
+        fields["frames"] = {
+            "count": len(frames),
+            "shown": shown,
+            "label_counts": summary["label_counts"],
+            "per_frame": [
+                {"frame": number, "label": p.label, "confidence": round(p.confidence, 6)}
+                for number, p in enumerate(predictions[:MAX_LISTED_FRAMES], start=1)
+            ],
+        }
+        return fields
 
     def _classify(self, image: ImageData) -> dict[str, Any]:
         """Label, probabilities and (optionally) a heatmap: the report fields of a classification."""

@@ -186,7 +186,7 @@ def summarise_series(series: SeriesInput, predictions: Sequence[Any]) -> SeriesS
     numbered = [(int((p.series or {}).get("slice", i + 1)), p) for i, p in enumerate(predictions)]
     first = predictions[0] if predictions else None
     if first is None or isinstance(first, Prediction):
-        task, summary = "classify", _classification_summary(numbered)
+        task, summary = "classify", classification_summary(numbered)
     elif isinstance(first, SegmentationPrediction):
         task, summary = "segment", _segmentation_summary(numbered, series)
     elif isinstance(first, DetectionPrediction):
@@ -211,7 +211,9 @@ def _shows(prediction: Any, name: str) -> bool:
     return name in findings if findings is not None else bool(prediction.label == name)
 
 
-def _classification_summary(numbered: Sequence[tuple[int, Any]]) -> dict[str, Any]:
+def classification_summary(numbered: Sequence[tuple[int, Any]]) -> dict[str, Any]:
+    """Slices per label (multi-label: showing each finding), the most frequent label, mean probabilities, and per
+    class the slice with the highest probability, of ``(slice number, classifier prediction)`` pairs."""
     if not numbered:
         return {"label_counts": {}, "majority_label": None, "mean_probabilities": {}, "max_probability": {}}
     names = list(numbered[0][1].probabilities)
