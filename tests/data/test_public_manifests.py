@@ -377,3 +377,18 @@ def test_kaggle_histopathologic_cancer_detection(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["0", "1"] and [c.label for c in dataset.cases] == [0, 1, 0, 1]
     assert all(c.path is not None and c.path.parent.name == "train" for c in dataset.cases)
+
+
+def test_rsna_screening_mammography_learns_cancer(tmp_path: Path) -> None:
+    """RSNA Screening Mammography's ``train.csv``: ``patient_id``, ``image_id`` (``train_images/<patient>/<image>.dcm``
+    here PNG), ``cancer`` beside other 0/1 columns (``biopsy``, ``invasive``, ``implant``) that are not the label."""
+    rows = ["site_id,patient_id,image_id,laterality,view,age,cancer,biopsy,invasive,BIRADS,implant,density"]
+    for i in range(6):
+        patient = 10000 + i // 2
+        _image(tmp_path / "train_images" / str(patient) / f"{4620 + i}.png", i)
+        rows.append(f"2,{patient},{4620 + i},L,CC,61,{i % 2},{i % 2},0,,0,B")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert not dataset.multi_label and dataset.class_names == ["0", "1"]
+    assert [c.label for c in dataset.cases] == [0, 1, 0, 1, 0, 1]
+    assert [c.patient_id for c in dataset.cases] == ["10000", "10000", "10001", "10001", "10002", "10002"]

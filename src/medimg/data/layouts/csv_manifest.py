@@ -47,6 +47,7 @@ PATH_COLUMNS = (
 )  # fmt: skip
 LABEL_COLUMNS = (
     "label", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level", "retinopathy_grade",
+    "cancer",  # RSNA Screening Mammography's train.csv (beside biopsy, invasive, implant: not labels to learn)
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
