@@ -335,3 +335,29 @@ def test_a_multi_frame_dicom_is_classified_frame_by_frame(service: Service, depl
     )
     page = client.get(report["links"]["html"], headers=headers).text
     assert "Frames" in page and f"shown: frame {listed['shown']}" in page
+
+
+def _related(parts: list[tuple[str, bytes]], boundary: str = "DICOMwebBoundary.3f2a") -> tuple[bytes, str]:
+    body = b"preamble\r\n"
+    for kind, data in parts:
+        body += f"--{boundary}\r\nContent-Type: {kind}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f'multipart/related; type="application/dicom"; boundary="{boundary}"'
+
+
+def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
+    """A DICOMweb client (STOW-RS) posts the instance as a part of a multipart/related body: the same report as the
+    raw file; several instances are refused (one per request), a body without its boundary is a 400."""
+    client, headers, _ = service
+    dicom = ct_small().read_bytes()
+    raw = client.post("/v1/predictions", headers={**headers, "Content-Type": "application/dicom"}, content=dicom)
+    body, content_type = _related([("application/dicom", dicom)])
+    related = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=body)
+    assert related.status_code == 201, related.text
+    assert related.json()["prediction"] == raw.json()["prediction"]
+    assert related.json()["input"]["dicom"] == raw.json()["input"]["dicom"]
+    two, content_type = _related([("application/dicom", dicom), ("application/dicom", dicom)])
+    refused = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=two)
+    assert refused.status_code == 422 and "one per request" in refused.json()["detail"]
+    lost = client.post("/v1/predictions", headers={**headers, "Content-Type": "multipart/related"}, content=body)
+    assert lost.status_code == 400 and "boundary" in lost.json()["detail"]
