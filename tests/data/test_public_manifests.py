@@ -392,3 +392,33 @@ def test_rsna_screening_mammography_learns_cancer(tmp_path: Path) -> None:
     assert not dataset.multi_label and dataset.class_names == ["0", "1"]
     assert [c.label for c in dataset.cases] == [0, 1, 0, 1, 0, 1]
     assert [c.patient_id for c in dataset.cases] == ["10000", "10000", "10001", "10001", "10002", "10002"]
+
+
+def test_rsna_intracranial_hemorrhage_rows_per_image_and_finding(tmp_path: Path) -> None:
+    """RSNA ICH's ``stage_2_train.csv``: ``ID,Label`` with one row per image and subtype (``ID_63eb1e259_epidural``),
+    the image ``stage_2_train/ID_63eb1e259.dcm`` (PNG here): one multi-label case per image."""
+    subtypes = ("epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural", "any")
+    positive = {"ID_000a": {"subdural", "any"}, "ID_000b": set(), "ID_000c": {"epidural", "subdural", "any"}}
+    rows = ["ID,Label"]
+    for i, (image, found) in enumerate(positive.items()):
+        _image(tmp_path / "stage_2_train" / f"{image}.png", i)
+        rows += [f"{image}_{subtype},{int(subtype in found)}" for subtype in subtypes]
+    _image(tmp_path / "stage_2_test" / "ID_fff0.png", 9)
+    (tmp_path / "stage_2_train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "stage_2_sample_submission.csv").write_text("ID,Label\nID_fff0_any,0.5\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.multi_label and sorted(dataset.class_names) == sorted(subtypes)
+    read = {c.case_id: {dataset.class_names[i] for i in c.findings or ()} for c in dataset.cases}
+    assert read == positive
+
+
+def test_two_column_ids_with_a_word_at_the_end_stay_single_label(tmp_path: Path) -> None:
+    """``P_00001_LEFT,1``: the id names its own file, so it is no image-and-finding pair."""
+    rows = ["id,label"]
+    for i, side in enumerate(("LEFT", "RIGHT", "LEFT", "RIGHT")):
+        name = f"P_0000{i // 2}_{side}"
+        _image(tmp_path / f"{name}.png", i)
+        rows.append(f"{name},{i % 2}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    assert not dataset.multi_label and [c.label for c in dataset.cases] == [0, 1, 0, 1]

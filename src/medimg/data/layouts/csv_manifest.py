@@ -103,6 +103,47 @@ def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[lis
     return rows
 
 
+#: a long-format table lists at most this many findings per image
+MAX_LONG_FINDINGS = 20
+
+
+def _long_findings(
+    rows: list[dict[str, str]], path_col: str, label_col: str, manifest: Path
+) -> tuple[list[dict[str, str]], list[list[str] | None], tuple[str, ...]] | None:
+    """RSNA Intracranial Hemorrhage's ``stage_2_train.csv``: one row per image and finding (``ID_63eb1e259_epidural,0``,
+    six per image), the image being ``ID_63eb1e259.dcm``: pivoted into one row per image with its findings (those
+    labelled 1), and every finding word. ``None`` unless the table has only these two columns, every id ends with
+    one of a few (2..:data:`MAX_LONG_FINDINGS`) finding words, every label is 0/1, most images are listed with every
+    finding, and the first rows' ids name no file while their images do."""
+    if not rows or set(rows[0]) - {path_col, label_col}:
+        return None
+    parsed = [(str(r.get(path_col) or "").strip().rpartition("_"), str(r.get(label_col) or "").strip()) for r in rows]
+    if not all(image and word.isalpha() and value in _BINARY for (image, _, word), value in parsed):
+        return None
+    files = ManifestFiles(manifest.parent)
+    for (image, _, word), _value in parsed[:3]:
+        whole, named = files.locate(f"{image}_{word}")[0], files.locate(image)[0]
+        if whole.exists() or not named.exists():
+            return None
+    findings: dict[str, list[str]] = {}
+    words: dict[str, None] = {}
+    for (image, _, word), value in parsed:
+        words.setdefault(word, None)
+        listed = findings.setdefault(image, [])
+        if value in ("1", "1.0"):
+            listed.append(word)
+    if not 2 <= len(words) <= MAX_LONG_FINDINGS or len(rows) < len(words) * len(findings) // 2:
+        return None
+    logger.info(
+        "%s: one row per image and finding (%s): %d images, pivoted into one row each",
+        manifest,
+        ", ".join(words),
+        len(findings),
+    )
+    pivoted: list[list[str] | None] = [sorted(set(found)) for found in findings.values()]
+    return [{path_col: image} for image in findings], pivoted, tuple(words)
+
+
 #: one-hot cell values: 1 present, 0 (or empty) absent, -1 uncertain (CheXpert's labeller)
 _ONE_HOT_VALUES = {"0", "1", "0.0", "1.0", "-1", "-1.0", ""}
 
@@ -117,6 +158,7 @@ class OneHot:
 
     labels: list[str] | None = None
     findings: list[list[str] | None] | None = None
+    names: tuple[str, ...] = ()  # every finding column, set in some row or not
 
 
 def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> OneHot | None:
@@ -139,6 +181,7 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     if len(binary) < 2:
         return None
     on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
+    names = tuple(c.strip() for c in binary if not is_no_finding(c))
     uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
     if uncertain or any(len(row_on) > 1 for row_on in on):
         if uncertain:
@@ -153,7 +196,7 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
             manifest,
             ", ".join(c.strip() for c in binary),
         )
-        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
+        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on], names=names)
     none = [line for line, row_on in enumerate(on, start=2) if not row_on]
     if none:  # a class per row cannot be empty: the columns are findings an image may lack
         logger.warning(
@@ -164,7 +207,7 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
             ", ".join(c.strip() for c in binary),
             none[0],
         )
-        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on])
+        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on], names=names)
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] for row_on in on])
 
@@ -318,7 +361,11 @@ def load(
     split_col = column(SPLIT_COLUMNS, False)
     base = manifest.parent
     finding_rows: list[list[str] | None] | None = None
-    if label_col:
+    finding_names: tuple[str, ...] = ()  # findings no row shows are findings too (a one-hot column, an ICH subtype)
+    long = _long_findings(rows, path_col, label_col, manifest) if label_col else None
+    if long is not None:  # one row per image and finding: pivoted to one row per image
+        rows, finding_rows, finding_names = long
+    elif label_col:
         written = [str(r.get(label_col) or "").strip() for r in rows]
         finding_rows = _joined_findings(written, manifest, label_col)
     else:
@@ -328,8 +375,9 @@ def load(
             column(LABEL_COLUMNS, True)  # raises: no label column
         written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
         finding_rows = one_hot.findings if one_hot else None
+        finding_names = one_hot.names if one_hot else ()
     if finding_rows is not None:
-        class_names = order_classes({name for row in finding_rows for name in row or ()})
+        class_names = order_classes({*finding_names, *(name for row in finding_rows for name in row or ())})
         labels_raw = ["x" if row is not None else "" for row in finding_rows]  # which rows are labelled
     else:
         labels_raw = _merge_case_variants(written, manifest)
