@@ -76,6 +76,12 @@ def _dicom_pixels(dataset: Any) -> int:
 MAX_LISTED_FRAMES = 2000
 
 
+def stored_label(label: str, findings: list[str] | None) -> str:
+    """A report's label as stored: a multi-label model's many findings joined may exceed the column
+    (:data:`~medimg.serve.storage.LABEL_LENGTH`), then their count stands in."""
+    return label if len(label) <= LABEL_LENGTH else f"{len(findings or [])} findings"
+
+
 def frames_verdict(frames: list[ImageData], domain: Any) -> Any:
     """One domain verdict for the frames of an upload: inside when every frame is; the reasons of the first frames
     that are not (at most three, each named by its frame)."""
@@ -355,12 +361,14 @@ class PredictionService:
         label = summary["majority_label"]
         shown = int(summary["max_probability"][label]["slice"])
         fields = self._classify(frames[shown - 1])
-        fields.update(
-            label=label,
-            label_index=self.info.class_names.index(label),
-            confidence=summary["mean_probabilities"][label],
-            probabilities=summary["mean_probabilities"],
-        )
+        means = summary["mean_probabilities"]
+        fields.update(label=label, label_index=self.info.class_names.index(label), confidence=means[label])
+        fields["probabilities"] = means
+        if self.info.multi_label:  # the findings of the mean probabilities, as for one image
+            from medimg.tasks.classify.predict import NO_FINDING
+
+            present = [name for name in sorted(means, key=lambda n: -means[n]) if means[name] >= 0.5]
+            fields["label"] = stored_label("|".join(present) or NO_FINDING, present)
         fields["frames"] = {
             "count": len(frames),
             "shown": shown,
@@ -391,11 +399,8 @@ class PredictionService:
             index = round(hot * (image.array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
         picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
         size = (picture.shape[1], picture.shape[0])
-        label = prediction.label
-        if len(label) > LABEL_LENGTH:  # many findings joined: the column holds 200 characters
-            label = f"{len(prediction.findings or [])} findings"
         return {
-            "label": label,
+            "label": stored_label(prediction.label, prediction.findings),
             "label_index": prediction.label_index,
             "confidence": prediction.confidence,
             "probabilities": prediction.probabilities,

@@ -275,3 +275,22 @@ def test_an_external_set_without_findings_is_evaluated(multilabel_run: Path, tmp
     report = Model.load(multilabel_run).evaluate(tmp_path / "normals.csv", out_dir=tmp_path / "eval", split="all")
     assert report.metrics["n"] == len(normal) and report.metrics["macro_auc"] is None
     assert report.metrics["macro_specificity"] is not None and report.metrics["macro_specificity"] > 0.5
+
+
+def test_a_cine_to_a_multi_label_model_reports_the_findings_of_its_mean(
+    multilabel_service: tuple[object, dict[str, str]], multilabel_run: Path, tmp_path: Path
+) -> None:
+    from tests.io.conftest import write_dicom
+
+    client, headers = multilabel_service
+    data = np.load(multilabel_run.parent / "quadrants.npz")
+    cine = write_dicom(tmp_path / "cine.dcm", data["test_images"][:3].astype(float), modality="US", bits_stored=8)
+    response = client.post(  # type: ignore[attr-defined]
+        "/v1/predictions", headers=headers, files={"file": ("cine.dcm", cine.read_bytes(), "application/dicom")}
+    )
+    assert response.status_code == 201, response.text
+    report = response.json()
+    means = report["prediction"]["probabilities"]
+    present = sorted((n for n in means if means[n] >= 0.5), key=lambda n: -means[n])
+    assert report["input"]["frames"]["count"] == 3 and report["prediction"]["findings"] == present
+    assert report["prediction"]["label"] == ("|".join(present) or "no finding")
