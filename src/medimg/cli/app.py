@@ -377,6 +377,15 @@ def _print_metrics(report: Any) -> None:
             continue
         interval = f"  (95% CI {ci['low']:.3f}-{ci['high']:.3f})" if ci.get("low") is not None else ""
         _echo(f"  {key:{width}s} {value:.4f}{interval}")
+    per_finding = metrics.get("per_finding") or {}  # a multi-label model: each finding's AUC and operating point
+    if per_finding:
+        _echo(f"  {'finding':{width}s} {'AUC':>6s}  sens   spec   (images with it)")
+        for name, row in per_finding.items():
+            auc, sens, spec = (row.get(k) for k in ("roc_auc", "sensitivity", "specificity"))
+            cells = "  ".join("  —  " if v is None else f"{v:.3f}" for v in (sens, spec))
+            _echo(
+                f"  {name[:width]:{width}s} {'—' if auc is None else f'{auc:.4f}':>6s}  {cells}  ({row['positives']})"
+            )
 
 
 @app.command()

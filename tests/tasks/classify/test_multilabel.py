@@ -294,3 +294,18 @@ def test_a_cine_to_a_multi_label_model_reports_the_findings_of_its_mean(
     present = sorted((n for n in means if means[n] >= 0.5), key=lambda n: -means[n])
     assert report["input"]["frames"]["count"] == 3 and report["prediction"]["findings"] == present
     assert report["prediction"]["label"] == ("|".join(present) or "no finding")
+
+
+def test_the_cli_prints_each_finding(multilabel_run: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    result = CliRunner().invoke(app, ["evaluate", str(multilabel_run), "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    for name, row in report["metrics"]["per_finding"].items():
+        line = next(line for line in result.output.splitlines() if line.strip().startswith(name))
+        assert f"{row['roc_auc']:.4f}" in line and f"({row['positives']})" in line
