@@ -422,3 +422,21 @@ def test_two_column_ids_with_a_word_at_the_end_stay_single_label(tmp_path: Path)
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path / "labels.csv")
     assert not dataset.multi_label and [c.label for c in dataset.cases] == [0, 1, 0, 1]
+
+
+def test_labels_written_as_lists(tmp_path: Path) -> None:
+    """pandas saves a list column as ``['N']``: ODIR-5K's ``full_df.csv`` (``filename``, ``labels``, and a ``target``
+    one-hot string) reads its classes from the lists; lists of several names are a multi-label set."""
+    rows = ["ID,filename,labels,target"]
+    for i, label in enumerate(["N", "D", "N", "G"]):
+        _image(tmp_path / "preprocessed_images" / f"{i}_right.jpg", i)
+        rows.append(f"{i},{i}_right.jpg,['{label}'],\"[1, 0, 0]\"")
+    (tmp_path / "full_df.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "full_df.csv")
+    assert not dataset.multi_label and dataset.class_names == ["D", "G", "N"]
+    assert [dataset.class_names[c.label] for c in dataset.cases if c.label is not None] == ["N", "D", "N", "G"]
+    rows = ["filename,labels", "0_right.jpg,\"['D', 'G']\"", "1_right.jpg,['No Finding']", "2_right.jpg,['G']"]
+    (tmp_path / "multi.csv").write_text("\n".join(rows) + "\n")
+    multi = Dataset.load(tmp_path / "multi.csv")
+    assert multi.multi_label and multi.class_names == ["D", "G"]
+    assert [c.findings for c in multi.cases] == [(0, 1), (), (1,)]

@@ -46,7 +46,8 @@ PATH_COLUMNS = (
     "id",  # last: Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
 )  # fmt: skip
 LABEL_COLUMNS = (
-    "label", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level", "retinopathy_grade",
+    "label", "labels", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level",
+    "retinopathy_grade",
     "cancer",  # RSNA Screening Mammography's train.csv (beside biopsy, invasive, implant: not labels to learn)
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
@@ -142,6 +143,23 @@ def _long_findings(
     )
     pivoted: list[list[str] | None] = [sorted(set(found)) for found in findings.values()]
     return [{path_col: image} for image in findings], pivoted, tuple(words)
+
+
+_LIST_LITERAL = re.compile(r"^\[\s*(?:(['\"])[^'\"]*\1\s*(?:,\s*(['\"])[^'\"]*\2\s*)*)?\]$")
+
+
+def _list_labels(labels: list[str]) -> list[list[str] | None] | None:
+    """Labels written as lists of names, as pandas saves a list column (ODIR-5K's ``labels``: ``['N']``,
+    ``['D', 'G']``): each row's names (``None`` for an empty cell); ``None`` unless every non-empty label is one."""
+    written = [label for label in labels if label]
+    if not written or not all(_LIST_LITERAL.match(label) for label in written):
+        return None
+    import ast
+
+    rows: list[list[str] | None] = []
+    for label in labels:
+        rows.append([str(name).strip() for name in ast.literal_eval(label) if str(name).strip()] if label else None)
+    return rows
 
 
 #: one-hot cell values: 1 present, 0 (or empty) absent, -1 uncertain (CheXpert's labeller)
@@ -367,7 +385,15 @@ def load(
         rows, finding_rows, finding_names = long
     elif label_col:
         written = [str(r.get(label_col) or "").strip() for r in rows]
-        finding_rows = _joined_findings(written, manifest, label_col)
+        lists = _list_labels(written)
+        if lists is not None and any(len(row or ()) != 1 for row in lists if row is not None):
+            from medimg.data.labels import is_no_finding
+
+            finding_rows = [[n for n in row if not is_no_finding(n)] if row is not None else None for row in lists]
+        elif lists is not None:
+            written = [row[0] if row else "" for row in lists]  # ['N']: one class in a list
+        else:
+            finding_rows = _joined_findings(written, manifest, label_col)
     else:
         used = {path_col, patient_col, split_col}
         one_hot = None if unlabelled else _one_hot(manifest, [c for c in columns.values() if c not in used], rows)
