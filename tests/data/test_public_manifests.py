@@ -440,3 +440,36 @@ def test_labels_written_as_lists(tmp_path: Path) -> None:
     multi = Dataset.load(tmp_path / "multi.csv")
     assert multi.multi_label and multi.class_names == ["D", "G"]
     assert [c.findings for c in multi.cases] == [(0, 1), (), (1,)]
+
+
+def test_mimic_cxr_jpg_joins_study_labels_to_its_images(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """MIMIC-CXR-JPG: ``files/p10/p10000032/s50414267/<dicom_id>.jpg`` with gzipped split and CheXpert tables; each
+    image gets its study's findings (-1 uncertain as present), its subject as the patient, the table's split
+    (``validate`` -> val); an image not downloaded is left out with a warning, a study without labels is unlabelled."""
+    import gzip
+
+    root = tmp_path / "mimic-cxr-jpg" / "2.0.0"
+    images = [("d1", "50000001", "10000032", "train"), ("d2", "50000001", "10000032", "train"),
+              ("d3", "50000002", "10000040", "validate"), ("d4", "50000003", "11000050", "test"),
+              ("d5", "50000004", "12000060", "train"), ("d6", "50000005", "12000061", "train")]  # fmt: skip
+    for dicom, study, subject, _ in images[:-1]:  # d6 is not downloaded
+        _image(root / "files" / f"p{subject[:2]}" / f"p{subject}" / f"s{study}" / f"{dicom}.jpg", int(dicom[1:]))
+    split = "dicom_id,study_id,subject_id,split\n" + "".join(",".join(i) + "\n" for i in images)
+    labels = (
+        "subject_id,study_id,Atelectasis,Cardiomegaly,Edema,No Finding\n"
+        "10000032,50000001,1.0,,-1.0,\n10000040,50000002,,,,1.0\n11000050,50000003,0.0,1.0,,\n"
+        "12000061,50000005,,1.0,,\n"
+    )
+    with gzip.open(root / "mimic-cxr-2.0.0-split.csv.gz", "wt") as f:
+        f.write(split)
+    with gzip.open(root / "mimic-cxr-2.0.0-chexpert.csv.gz", "wt") as f:
+        f.write(labels)
+    dataset = Dataset.load(root)
+    assert dataset.multi_label and dataset.class_names == ["Atelectasis", "Cardiomegaly", "Edema"]
+    read = [(c.path.stem, c.split, c.patient_id, c.findings) for c in dataset.cases if c.path is not None]
+    assert read == [
+        ("d1", "train", "10000032", (0, 2)), ("d2", "train", "10000032", (0, 2)),
+        ("d3", "val", "10000040", ()), ("d4", "test", "11000050", (1,)),
+    ]  # fmt: skip
+    assert [c.path.stem for c in dataset.unlabelled if c.path is not None] == ["d5"]  # study 50000004 has no labels
+    assert "1 of the 6 images mimic-cxr-2.0.0-split.csv.gz lists are not under files/" in caplog.text

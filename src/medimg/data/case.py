@@ -17,6 +17,7 @@ SPLIT_ALIASES = {
     "val": "val",
     "valid": "val",
     "validation": "val",
+    "validate": "val",  # MIMIC-CXR's split table
     "dev": "val",
     "test": "test",
     "testing": "test",

@@ -12,6 +12,7 @@ name                  task       reads
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
+``mimic_cxr``         classify   MIMIC-CXR-JPG: ``files/`` + its split and CheXpert tables (multi-label, per study)
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
 ``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
 ``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
@@ -57,6 +58,7 @@ from medimg.data.layouts import (
     image_mask_pairs,
     mask_boxes,
     medmnist,
+    mimic_cxr,
     voc,
     yolo,
     yolo_masks,
@@ -156,6 +158,9 @@ LAYOUTS: tuple[Layout, ...] = (
         exclusive=False,
     ),
     Layout("csv_manifest", "classify", csv_manifest.detect, csv_manifest.load, "CSV manifest path,label"),
+    Layout(
+        "mimic_cxr", "classify", mimic_cxr.detect, mimic_cxr.load, "MIMIC-CXR-JPG (files/ + split and label tables)"
+    ),
     Layout("medmnist", "classify", medmnist.detect, medmnist.load, "MedMNIST .npz"),
 )
 

@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 def detect(path: Path) -> bool:
     """A folder with at least one visible sub-folder (the generic layout: registered after specific ones), unless
     its sub-folders only hold the images of the label manifest beside them (:func:`.csv_manifest.folder_manifest`),
-    or are split folders holding their images and label manifest (:func:`.csv_manifest.split_manifests`): those
-    manifests read it."""
+    or are split folders holding their images and label manifest (:func:`.csv_manifest.split_manifests`), or it is
+    MIMIC-CXR-JPG's ``files/`` beside its tables (:mod:`.mimic_cxr`): those tables read it."""
+    from medimg.data.layouts import mimic_cxr
     from medimg.data.layouts.csv_manifest import folder_manifest, split_manifests
 
     return (
@@ -41,6 +42,7 @@ def detect(path: Path) -> bool:
         and any(visible_dir(p) for p in path.iterdir())
         and folder_manifest(path) is None
         and not split_manifests(path)
+        and not mimic_cxr.detect(path)
     )
 
 

@@ -179,42 +179,71 @@ class OneHot:
     names: tuple[str, ...] = ()  # every finding column, set in some row or not
 
 
+def _columns_set(
+    manifest: Path, candidates: list[str], rows: list[dict[str, str]]
+) -> tuple[list[str], list[list[str]]]:
+    """The one-hot columns among ``candidates`` (only 0/1 cells: empty cells and CheXpert's -1 allowed, an empty
+    column not) and the columns each row sets (stripped names); an uncertain ``-1`` counts as set (the "U-Ones" policy
+    of Irvin et al. 2019), with one warning."""
+    binary = [
+        c
+        for c in candidates
+        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) for r in rows)
+    ]
+    on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
+    uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
+    if uncertain and len(binary) >= 2:
+        logger.warning(
+            "%s: %d uncertain (-1) finding label(s) are read as present (U-Ones); edit them to 0 or 1 to decide "
+            "otherwise",
+            manifest,
+            uncertain,
+        )
+    return binary, on
+
+
+def _findings_of(binary: list[str], on: list[list[str]]) -> OneHot:
+    """The multi-label reading of one-hot columns: each row's findings, a "No Finding"-like column none."""
+    from medimg.data.labels import is_no_finding
+
+    names = tuple(c.strip() for c in binary if not is_no_finding(c))
+    return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on], names=names)
+
+
+def one_hot_findings(
+    manifest: Path, candidates: list[str], rows: list[dict[str, str]]
+) -> tuple[list[str], list[list[str]]]:
+    """One-hot finding columns read as a multi-label set whatever the rows set (MIMIC-CXR's CheXpert table): the
+    finding names in order and each row's findings.
+
+    Raises:
+        DatasetError: fewer than two one-hot columns.
+    """
+    binary, on = _columns_set(manifest, candidates, rows)
+    if len(binary) < 2:
+        raise DatasetError(f"{manifest}: no one-hot finding columns (1/0/-1/empty) among {', '.join(candidates)}")
+    found = _findings_of(binary, on)
+    assert found.findings is not None
+    return order_classes(list(found.names)), [row or [] for row in found.findings]
+
+
 def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> OneHot | None:
     """Labels from one-hot columns, named by the column; ``None`` when fewer than two columns hold only 0/1 (empty
     cells and CheXpert's -1 allowed, an empty column not).
 
     One ``1`` per row (ISIC's ``image,MEL,NV,BCC,...`` ground truth): one class per row. Rows that set several
     columns or none (with a warning: a class per row cannot be empty), or CheXpert's ``-1`` (uncertain), make a
-    multi-label set: each row's findings (a "No Finding" column
-    is not a finding; an uncertain finding counts as present, the "U-Ones" policy of Irvin et al. 2019, with a
-    warning; an empty cell as absent).
+    multi-label set: each row's findings (a "No Finding" column is not a finding; an uncertain finding counts as
+    present; an empty cell as absent).
     """
-    from medimg.data.labels import is_no_finding
-
-    binary = [
-        c
-        for c in candidates
-        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) for r in rows)
-    ]
+    binary, on = _columns_set(manifest, candidates, rows)
     if len(binary) < 2:
         return None
-    on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
-    names = tuple(c.strip() for c in binary if not is_no_finding(c))
-    uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
+    uncertain = any(_cell(row, c).startswith("-") for row in rows for c in binary)
     if uncertain or any(len(row_on) > 1 for row_on in on):
-        if uncertain:
-            logger.warning(
-                "%s: %d uncertain (-1) finding label(s) are read as present (U-Ones); edit them to 0 or 1 to decide "
-                "otherwise",
-                manifest,
-                uncertain,
-            )
-        logger.info(
-            "%s: rows set several of the one-hot columns %s: a multi-label set",
-            manifest,
-            ", ".join(c.strip() for c in binary),
-        )
-        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on], names=names)
+        listed = ", ".join(c.strip() for c in binary)
+        logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, listed)
+        return _findings_of(binary, on)
     none = [line for line, row_on in enumerate(on, start=2) if not row_on]
     if none:  # a class per row cannot be empty: the columns are findings an image may lack
         logger.warning(
@@ -225,7 +254,7 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
             ", ".join(c.strip() for c in binary),
             none[0],
         )
-        return OneHot(findings=[[c for c in row_on if not is_no_finding(c)] for row_on in on], names=names)
+        return _findings_of(binary, on)
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] for row_on in on])
 
