@@ -55,12 +55,27 @@ def _csv_manifest(root: Path) -> Path:
     return root / "manifest.csv"
 
 
+def _mimic_cxr(root: Path) -> Path:
+    """MIMIC-CXR-JPG's shape: ``files/pXX/p<subject>/s<study>/<dicom>.jpg`` with the split and CheXpert tables."""
+    rows = ["dicom_id,study_id,subject_id,split"]
+    labels = ["subject_id,study_id,Edema,Pneumonia,No Finding"]
+    for i in range(4):
+        subject, study = f"1000000{i}", f"5000000{i}"
+        _png(root / "files" / "p10" / f"p{subject}" / f"s{study}" / f"d{i}.jpg", 10 * i)
+        rows.append(f"d{i},{study},{subject},{'train' if i < 3 else 'test'}")
+        labels.append(f"{subject},{study},{['1.0,,', ',1.0,', ',,1.0', '1.0,-1.0,'][i]}")
+    (root / "mimic-cxr-2.0.0-split.csv").write_text("\n".join(rows) + "\n")
+    (root / "mimic-cxr-2.0.0-chexpert.csv").write_text("\n".join(labels) + "\n")
+    return root
+
+
 #: One synthetic sample per registered layout: a new layout must add its own (the contract test checks).
 SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
+    "mimic_cxr": _mimic_cxr,
     "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     "coco_masks": lambda root: write_coco(root, n=4, outlines=True),  # derived: masks drawn from COCO outlines
     "yolo_masks": lambda root: write_yolo(root, n=4, outlines=True),  # derived: masks drawn from YOLO polygons
