@@ -473,3 +473,22 @@ def test_mimic_cxr_jpg_joins_study_labels_to_its_images(tmp_path: Path, caplog: 
     ]  # fmt: skip
     assert [c.path.stem for c in dataset.unlabelled if c.path is not None] == ["d5"]  # study 50000004 has no labels
     assert "1 of the 6 images mimic-cxr-2.0.0-split.csv.gz lists are not under files/" in caplog.text
+
+
+def test_a_partial_download_trains_on_the_images_it_has(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """NIH ChestX-ray14 with only ``images_001/`` of its twelve archives unpacked: the data entry's rows whose file is
+    under no sub-folder are left out with a warning (a relative path with folders that does not exist stays an
+    error; no file at all stays an error)."""
+    rows = ["Image Index,Finding Labels,Patient ID"]
+    for i in range(6):
+        if i < 3:
+            _image(tmp_path / "images_001" / "images" / f"0000000{i}_000.png", i)
+        rows.append(f"0000000{i}_000.png,{'Effusion|Mass' if i % 2 else 'No Finding'},{i}")
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert [c.case_id for c in dataset.cases] == [f"0000000{i}_000.png" for i in range(3)]
+    assert "3 of the 6 rows name a file that is under no sub-folder" in caplog.text
+    for i in range(3):
+        (tmp_path / "images_001" / "images" / f"0000000{i}_000.png").unlink()
+    with pytest.raises(DatasetError, match=r"6 row\(s\) point to files that do not exist"):
+        Dataset.load(tmp_path)

@@ -145,7 +145,7 @@ def _resolve(raw_path: str, base: Path) -> Path:
     return file
 
 
-def _by_name_only(raw_path: str) -> bool:
+def by_name_only(raw_path: str) -> bool:
     """A row that names its file without a usable folder: a bare name, or an absolute path from another machine
     (``/home/alice/xray/a.png``, ``C:\\Users\\...\\a.png``): such files are looked up by name. A relative path
     with folders is taken as written (a wrong one is reported)."""
@@ -206,7 +206,7 @@ class ManifestFiles:
         folders (up to :data:`DROPPED_FOLDERS`)."""
         file = _resolve(raw_path, self.base)
         why = ""
-        if not file.exists() and _by_name_only(raw_path):  # look for the file's name in sub-folders
+        if not file.exists() and by_name_only(raw_path):  # look for the file's name in sub-folders
             found, why = self.by_name.find(re.split(r"[/\\]", raw_path)[-1])
             if found is not None:
                 file, self.found_by_name = found, self.found_by_name + 1

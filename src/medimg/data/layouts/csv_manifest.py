@@ -28,6 +28,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
+    by_name_only,
     is_manifest,
     manifest_header,
     name_selected,
@@ -442,6 +443,7 @@ def load(
     cases: list[Case] = []
     pool: list[Case] = []
     missing: list[str] = []
+    absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
     files = ManifestFiles(base)
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
@@ -454,7 +456,10 @@ def load(
             continue
         if not (file.is_file() or _is_series_folder(file)):
             note = " (a folder without DICOM slices)" if file.is_dir() else why
-            missing.append(f"line {line}: {file}{note}")
+            if not why and not file.exists() and by_name_only(raw_path):  # named by name, under no sub-folder
+                absent.append(f"line {line}: {raw_path}")
+            else:
+                missing.append(f"line {line}: {file}{note}")
             continue
         split_raw = row.get(split_col) if split_col else None
         split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
@@ -471,6 +476,19 @@ def load(
             findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
         (cases if label else pool).append(case)
+    downloaded_in_parts = folder_manifest(base) == manifest  # images in container folders
+    if absent and (cases or pool) and not missing and downloaded_in_parts:  # NIH's images_001/ of twelve: the rest
+        logger.warning(
+            "%s: %d of the %d rows name a file that is under no sub-folder of %s (a partial download?): left out "
+            "(e.g. %s)",
+            manifest,
+            len(absent),
+            len(rows),
+            base,
+            absent[0],
+        )
+    else:
+        missing += absent
     if missing:
         shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise DatasetError(
