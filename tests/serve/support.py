@@ -74,6 +74,21 @@ def phantom_file(run: Path, label: str = "lesion", index: int = 0) -> Path:
     return run.parent / "phantoms" / label / f"phantom_{index:04d}.png"
 
 
+@contextmanager
+def service_client(run_dir: Path, database: Path) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app serving ``run_dir`` (reports in the SQLite file ``database``) in a test client, with a fresh token's
+    ``Authorization`` header."""
+    from fastapi.testclient import TestClient
+
+    from medimg.serve import ServeSettings, create_app
+    from medimg.serve.storage import Storage
+
+    settings = ServeSettings(run_dir=run_dir, database=str(database))
+    _, token = Storage(settings.database_url).create_token("tests")
+    with TestClient(create_app(settings)) as client:
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from medimg.serve import ServeSettings, create_app
 from medimg.serve.storage import Storage
-from tests.serve.support import free_port
+from tests.serve.support import free_port, service_client
 from tests.tasks.detect.synthetic import write_voc
 from tests.tasks.detect.test_detect import TINY
 
@@ -39,10 +39,8 @@ def det_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def det_service(det_run: Path, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = ServeSettings(run_dir=det_run, database=str(tmp_path / "reports.db"))
-    _, token = Storage(settings.database_url).create_token("tests")
-    with TestClient(create_app(settings)) as client:
-        yield client, {"Authorization": f"Bearer {token}"}
+    with service_client(det_run, tmp_path / "reports.db") as served:
+        yield served
 
 
 def _image(run: Path, index: int = 0) -> Path:

@@ -13,17 +13,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from medimg.serve import ServeSettings, create_app
 from medimg.serve.storage import Storage
-from tests.serve.support import disc_files
+from tests.serve.support import disc_files, service_client
 
 
 @pytest.fixture
 def seg_service(seg_run: Path, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    settings = ServeSettings(run_dir=seg_run, database=str(tmp_path / "reports.db"))
-    _, token = Storage(settings.database_url).create_token("tests")
-    with TestClient(create_app(settings)) as client:
-        yield client, {"Authorization": f"Bearer {token}"}
+    with service_client(seg_run, tmp_path / "reports.db") as served:
+        yield served
 
 
 def _upload(client: TestClient, headers: dict[str, str], path: Path) -> dict:

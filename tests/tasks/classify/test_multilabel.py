@@ -146,15 +146,10 @@ def test_a_single_label_set_is_not_evaluated_by_a_multi_label_model(multilabel_r
 
 @pytest.fixture
 def multilabel_service(multilabel_run: Path, tmp_path: Path) -> Iterator[tuple[object, dict[str, str]]]:
-    from fastapi.testclient import TestClient
+    from tests.serve.support import service_client
 
-    from medimg.serve import ServeSettings, create_app
-    from medimg.serve.storage import Storage
-
-    settings = ServeSettings(run_dir=multilabel_run, database=str(tmp_path / "reports.db"))
-    _, token = Storage(settings.database_url).create_token("tests")
-    with TestClient(create_app(settings)) as client:
-        yield client, {"Authorization": f"Bearer {token}"}
+    with service_client(multilabel_run, tmp_path / "reports.db") as served:
+        yield served
 
 
 def test_the_service_reports_the_findings(
