@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,9 @@ from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
 from medimg.networks.ensemble import EnsembleNet
+
+#: logits ``(B, K)`` -> probabilities: the model's own (a softmax over classes, a sigmoid per finding)
+Activation = Callable[[torch.Tensor], torch.Tensor]
 
 EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "occlusion")
 """Names accepted by :func:`explain_batch` (and ``medimg predict --explain``)."""
@@ -150,13 +153,19 @@ def _grad_cam(
     return _normalise_per_sample(_upsample(cam, x.shape[2:])), logits.detach()
 
 
-def _occlusion(network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None) -> tuple[torch.Tensor, Any]:
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits, 1)
+
+
+def _occlusion(
+    network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None, activation: Activation
+) -> tuple[torch.Tensor, Any]:
     from monai.visualize import OcclusionSensitivity
 
     spatial = x.shape[2:]
     mask_size = [max(2, s // 6) for s in spatial]
     occlusion = OcclusionSensitivity(
-        nn_module=network, mask_size=mask_size, n_batch=64, verbose=False, overlap=0.5, activate=True
+        nn_module=network, mask_size=mask_size, n_batch=64, verbose=False, overlap=0.5, activate=activation
     )
     network.eval()
     maps, all_logits = [], []
@@ -165,7 +174,7 @@ def _occlusion(network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | 
             xi = x[i : i + 1].float()
             logits = network(xi).float()
             c = int(logits.argmax(1)) if class_index is None else int(class_index[i])
-            base = float(torch.softmax(logits, 1)[0, c])
+            base = float(activation(logits)[0, c])
             with warnings.catch_warnings():  # MONAI's deprecation chatter about its own internals
                 warnings.simplefilter("ignore")
                 occluded, _ = occlusion(xi)  # (1, K, *spatial): class probabilities with each area hidden
@@ -181,6 +190,7 @@ def explain_batch(
     method: str = "gradcam",
     class_index: int | Sequence[int] | None = None,
     target_layer: str | None = None,
+    activation: Activation | None = None,
 ) -> np.ndarray:
     """Heatmaps of where the evidence for a class lies.
 
@@ -192,6 +202,8 @@ def explain_batch(
         method: one of :data:`EXPLAIN_METHODS`.
         class_index: the class to explain, one for all or one per sample; default the predicted class.
         target_layer: dotted submodule name overriding ``network.target_layer_name``.
+        activation: logits -> probabilities, for occlusion (the drop in the class's probability when an area is
+            hidden); default a softmax over classes (a multi-label model passes its sigmoid per finding).
 
     Returns:
         ``(B, *spatial)`` float32 in 0..1, the input's spatial size (1 = strongest evidence).
@@ -214,7 +226,7 @@ def explain_batch(
     x = x.to(device)
     chosen = chosen.to(device) if chosen is not None else None
     if name == "occlusion":
-        maps, _ = _occlusion(network, x, chosen)
+        maps, _ = _occlusion(network, x, chosen, activation or _softmax)
     elif target_layer is None and isinstance(network, EnsembleNet):
         maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
     else:

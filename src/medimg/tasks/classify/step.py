@@ -13,7 +13,7 @@ from medimg.engine.trainer import TaskHooks
 from medimg.planning.plan import Plan
 from medimg.tasks.classify.data import PreparedSplit
 from medimg.tasks.classify.distillation import SoftTargets, distillation_loss
-from medimg.tasks.classify.inference import predict_logits
+from medimg.tasks.classify.inference import predict_logits, probabilities_of
 
 
 def make_loss(plan: Plan) -> nn.Module:
@@ -74,10 +74,9 @@ def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = Non
         if len(val) == 0:
             return {"loss": math.nan, **quick_metrics(np.zeros(0), np.zeros((0, plan.num_classes)))}
         logits = predict_logits(network, val.x, plan, amp=True)
-        if plan.multi_label:
-            metrics = multilabel_quick_metrics(val.y.numpy(), torch.sigmoid(logits).double().numpy())
-        else:
-            metrics = quick_metrics(val.y.numpy(), torch.softmax(logits, 1).double().numpy())
+        probabilities = probabilities_of(logits, plan).double().numpy()
+        summarise = multilabel_quick_metrics if plan.multi_label else quick_metrics
+        metrics = summarise(val.y.numpy(), probabilities)
         metrics["loss"] = float(val_criterion(logits, val.y))
         return metrics
 
