@@ -110,22 +110,20 @@ MAX_LONG_FINDINGS = 20
 
 
 def _long_findings(
-    rows: list[dict[str, str]], path_col: str, label_col: str, manifest: Path
+    rows: list[dict[str, str]], path_col: str, label_col: str, manifest: Path, files: ManifestFiles
 ) -> tuple[list[dict[str, str]], list[list[str] | None], tuple[str, ...]] | None:
     """RSNA Intracranial Hemorrhage's ``stage_2_train.csv``: one row per image and finding (``ID_63eb1e259_epidural,0``,
     six per image), the image being ``ID_63eb1e259.dcm``: pivoted into one row per image with its findings (those
     labelled 1), and every finding word. ``None`` unless the table has only these two columns, every id ends with
     one of a few (2..:data:`MAX_LONG_FINDINGS`) finding words, every label is 0/1, most images are listed with every
-    finding, and the first rows' ids name no file while their images do."""
+    finding, and the first rows' ids (bare names) name no file while their images do."""
     if not rows or set(rows[0]) - {path_col, label_col}:
         return None
     parsed = [(str(r.get(path_col) or "").strip().rpartition("_"), str(r.get(label_col) or "").strip()) for r in rows]
     if not all(image and word.isalpha() and value in _BINARY for (image, _, word), value in parsed):
         return None
-    files = ManifestFiles(manifest.parent)
-    for (image, _, word), _value in parsed[:3]:
-        whole, named = files.locate(f"{image}_{word}")[0], files.locate(image)[0]
-        if whole.exists() or not named.exists():
+    for (image, _, word), _value in parsed[:3]:  # looked up in the index by name (the rows' count is left alone)
+        if not by_name_only(image) or files.by_name.find(f"{image}_{word}")[0] or not files.by_name.find(image)[0]:
             return None
     findings: dict[str, list[str]] = {}
     words: dict[str, None] = {}
@@ -182,10 +180,10 @@ class OneHot:
 
 def _columns_set(
     manifest: Path, candidates: list[str], rows: list[dict[str, str]]
-) -> tuple[list[str], list[list[str]]]:
+) -> tuple[list[str], list[list[str]], int]:
     """The one-hot columns among ``candidates`` (only 0/1 cells: empty cells and CheXpert's -1 allowed, an empty
-    column not) and the columns each row sets (stripped names); an uncertain ``-1`` counts as set (the "U-Ones" policy
-    of Irvin et al. 2019), with one warning."""
+    column not), the columns each row sets (stripped names) and how many cells are uncertain: a ``-1`` counts as set
+    (the "U-Ones" policy of Irvin et al. 2019), with one warning."""
     binary = [
         c
         for c in candidates
@@ -200,7 +198,7 @@ def _columns_set(
             manifest,
             uncertain,
         )
-    return binary, on
+    return binary, on, uncertain
 
 
 def _findings_of(binary: list[str], on: list[list[str]]) -> OneHot:
@@ -220,7 +218,7 @@ def one_hot_findings(
     Raises:
         DatasetError: fewer than two one-hot columns.
     """
-    binary, on = _columns_set(manifest, candidates, rows)
+    binary, on, _ = _columns_set(manifest, candidates, rows)
     if len(binary) < 2:
         raise DatasetError(f"{manifest}: no one-hot finding columns (1/0/-1/empty) among {', '.join(candidates)}")
     found = _findings_of(binary, on)
@@ -237,10 +235,9 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     multi-label set: each row's findings (a "No Finding" column is not a finding; an uncertain finding counts as
     present; an empty cell as absent).
     """
-    binary, on = _columns_set(manifest, candidates, rows)
+    binary, on, uncertain = _columns_set(manifest, candidates, rows)
     if len(binary) < 2:
         return None
-    uncertain = any(_cell(row, c).startswith("-") for row in rows for c in binary)
     if uncertain or any(len(row_on) > 1 for row_on in on):
         listed = ", ".join(c.strip() for c in binary)
         logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, listed)
@@ -383,8 +380,9 @@ def load(
         DatasetError: a required column is missing, rows point to files that do not exist (all listed), or
             split values are unknown or set on some rows only.
     """
-    if split_manifests(path):
-        return _load_split_folders(path, include, exclude, unlabelled)
+    per_split = split_manifests(path)
+    if per_split:
+        return _load_split_folders(path, per_split, include, exclude, unlabelled)
     manifest = folder_manifest(path) or path
     if manifest != path:
         logger.info("%s: labels from %s (its sub-folders hold the images)", path, manifest.name)
@@ -410,7 +408,8 @@ def load(
     base = manifest.parent
     finding_rows: list[list[str] | None] | None = None
     finding_names: tuple[str, ...] = ()  # findings no row shows are findings too (a one-hot column, an ICH subtype)
-    long = _long_findings(rows, path_col, label_col, manifest) if label_col else None
+    files = ManifestFiles(base)  # one index of the files by name, for the long-format check and the rows
+    long = _long_findings(rows, path_col, label_col, manifest, files) if label_col else None
     if long is not None:  # one row per image and finding: pivoted to one row per image
         rows, finding_rows, finding_names = long
     elif label_col:
@@ -434,7 +433,7 @@ def load(
         finding_names = one_hot.names if one_hot else ()
     if finding_rows is not None:
         class_names = order_classes({*finding_names, *(name for row in finding_rows for name in row or ())})
-        labels_raw = ["x" if row is not None else "" for row in finding_rows]  # which rows are labelled
+        labels_raw = [""] * len(rows)  # no class per row: the findings label it
     else:
         labels_raw = _merge_case_variants(written, manifest)
         class_names = order_classes({lab for lab in labels_raw if lab})
@@ -445,7 +444,6 @@ def load(
     missing: list[str] = []
     absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
-    files = ManifestFiles(base)
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
@@ -469,15 +467,15 @@ def load(
         findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
             case_id=raw_path,
-            label=index[label] if label and findings is None else None,
+            label=index[label] if label else None,
             split=split,
             patient_id=patient or None,
             path=file,
             findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
-        (cases if label else pool).append(case)
-    downloaded_in_parts = folder_manifest(base) == manifest  # images in container folders
-    if absent and (cases or pool) and not missing and downloaded_in_parts:  # NIH's images_001/ of twelve: the rest
+        (cases if case.labelled else pool).append(case)
+    # images in container folders, some not unpacked (NIH's images_001/ of twelve): the rest train
+    if absent and (cases or pool) and not missing and folder_manifest(base) == manifest:
         logger.warning(
             "%s: %d of the %d rows name a file that is under no sub-folder of %s (a partial download?): left out "
             "(e.g. %s)",
@@ -521,16 +519,22 @@ def load(
     )
 
 
-def _load_split_folders(path: Path, include: tuple[str, ...], exclude: tuple[str, ...], unlabelled: bool) -> Dataset:
-    """One dataset from the label manifest of each split (:func:`split_manifests`): case ids prefixed with the split
-    folder, the split from the folder where the rows give none, one class list for all. When one split's rows list
-    several findings, every split is read as multi-label (a split whose rows happen to set one column each gives
-    that finding; a "No Finding"-like column none)."""
+def _load_split_folders(
+    path: Path,
+    per_split: list[tuple[str, Path]],
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    unlabelled: bool,
+) -> Dataset:
+    """One dataset from the label manifest of each split (``per_split``, :func:`split_manifests`): case ids prefixed
+    with the split folder, the split from the folder where the rows give none, one class list for all. When one
+    split's rows list several findings, every split is read as multi-label (a split whose rows happen to set one
+    column each gives that finding; a "No Finding"-like column none)."""
     from medimg.data.labels import is_no_finding
 
     parts = [
         (split, manifest, load(manifest, include=include, exclude=exclude, unlabelled=unlabelled))
-        for split, manifest in split_manifests(path)
+        for split, manifest in per_split
     ]
     multi = any(part.multi_label for *_, part in parts)
 
