@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
 __all__ = [
-    "PredictionInputs", "SeriesInput", "expand_prediction_inputs", "find_series", "frame_series", "read_frame",
-    "read_series",
+    "PredictionInputs", "SeriesInput", "expand_prediction_inputs", "find_series", "frame_of", "frame_series",
+    "read_frame", "read_series",
 ]  # fmt: skip
 
 
@@ -249,6 +249,12 @@ def frame_series(path: Path) -> SeriesInput | None:
 def read_frame(series: SeriesInput, index: int, volume: ImageData) -> ImageData:
     """Frame ``index`` (0-based) of ``volume``, the multi-frame file of ``series`` read whole, as a 2D image named
     by its frame name (``series.files[index]``)."""
+    return frame_of(volume, index, str(series.files[index]))
+
+
+def frame_of(volume: ImageData, index: int, source: str) -> ImageData:
+    """Frame ``index`` (0-based) of a multi-frame image ``volume`` (``(C, frames, H, W)``) as a 2D image: its pixels,
+    the in-plane spacing, ``meta["frame"]`` (1-based) and ``meta["frames"]``, named ``source``."""
     from medimg.io.image import ImageData
 
     spacing = volume.spacing_mm[-2:] if volume.spacing_mm is not None and len(volume.spacing_mm) == 3 else None
@@ -256,7 +262,7 @@ def read_frame(series: SeriesInput, index: int, volume: ImageData) -> ImageData:
         array=np.ascontiguousarray(volume.array[:, index]),
         spacing_mm=tuple(spacing) if spacing is not None else None,
         meta={**volume.meta, "frame": index + 1, "frames": volume.array.shape[1]},
-        source=str(series.files[index]),
+        source=source,
     )
 
 

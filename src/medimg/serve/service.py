@@ -333,21 +333,9 @@ class PredictionService:
         plan: Any = self.model.plan_
         if fmt != "dicom" or self.model.task != "classify" or plan.spatial_dims != 2 or image.array.ndim != 4:
             return None
-        import numpy as np
+        from medimg.io.series_inputs import frame_of
 
-        from medimg.io.image import ImageData
-
-        spacing = image.spacing_mm[-2:] if image.spacing_mm is not None and len(image.spacing_mm) == 3 else None
-        count = image.array.shape[1]
-        return [
-            ImageData(
-                array=np.ascontiguousarray(image.array[:, index]),
-                spacing_mm=tuple(spacing) if spacing is not None else None,
-                meta={**image.meta, "frame": index + 1, "frames": count},
-                source=f"{image.source}#frame{index + 1}",
-            )
-            for index in range(count)
-        ]
+        return [frame_of(image, index, f"{image.source}#frame{index + 1}") for index in range(image.array.shape[1])]
 
     def _classify_frames(self, frames: list[ImageData]) -> dict[str, Any]:
         """A multi-frame upload to a 2D classifier: every frame predicted; the report gives the label most frames
