@@ -75,3 +75,13 @@ def test_invalid_inputs_are_refused() -> None:
         multilabel_metrics(np.full((2, 2), 2), np.zeros((2, 2)), ["a", "b"])
     with pytest.raises(ConfigError, match="apply a sigmoid"):
         multilabel_metrics(np.zeros((2, 2)), np.full((2, 2), 3.0), ["a", "b"])
+
+
+def test_validation_summaries_are_the_reports_numbers() -> None:
+    from medimg.evaluation.multilabel import validation_summaries
+
+    y, p = _scores()
+    full = multilabel_metrics(y, p, ["a", "b", "c", "d"])
+    quick = validation_summaries(y, p)
+    for key in ("macro_auc", "macro_sensitivity", "macro_specificity", "label_accuracy"):
+        assert quick[key] == pytest.approx(full[key])

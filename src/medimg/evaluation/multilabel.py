@@ -27,7 +27,7 @@ from medimg.errors import ConfigError
 from medimg.evaluation.bootstrap import _draw_counts, _interval, _resample_blocks
 from medimg.evaluation.metrics import weighted_auc
 
-__all__ = ["choose_thresholds", "multilabel_cis", "multilabel_metrics", "validate_multilabel"]
+__all__ = ["choose_thresholds", "multilabel_cis", "multilabel_metrics", "validate_multilabel", "validation_summaries"]
 
 FloatArray = NDArray[np.float64]
 
@@ -93,6 +93,7 @@ def _batch(weights: FloatArray, y: NDArray[np.bool_], p: FloatArray, *, micro: b
     counts = _weighted_counts(weights, y, p >= 0.5)
     sensitivity = _ratio(counts["tp"], counts["tp"] + counts["fn"])
     specificity = _ratio(counts["tn"], counts["tn"] + counts["fp"])
+    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])
     f1 = _ratio(2 * counts["tp"], 2 * counts["tp"] + counts["fp"] + counts["fn"])
     pooled = weighted_auc(np.repeat(weights, k, axis=1), y.reshape(-1), p.reshape(-1)) if micro else None
     has_positive = counts["tp"] + counts["fn"] > 0
@@ -100,6 +101,7 @@ def _batch(weights: FloatArray, y: NDArray[np.bool_], p: FloatArray, *, micro: b
         "auc": auc,
         "sensitivity": sensitivity,
         "specificity": specificity,
+        "precision": precision,
         "f1": np.where(has_positive, f1, np.nan),
         "macro_auc": _nanmean(auc),
         **({"micro_auc": pooled} if pooled is not None else {}),
@@ -121,6 +123,20 @@ def _value(x: float) -> float | None:
     return None if math.isnan(float(x)) else float(x)
 
 
+def validation_summaries(findings: Any, probabilities: Any) -> dict[str, float]:
+    """What model selection reads each epoch, without the per-finding table, average precision or micro AUC of
+    :func:`multilabel_metrics`: the macro AUC, macro sensitivity and specificity at 0.5 and the label-wise accuracy
+    (NaN where undefined).
+
+    Raises:
+        ConfigError: invalid inputs (see :func:`validate_multilabel`).
+    """
+    y, p = validate_multilabel(findings, probabilities)
+    batch = _batch(np.ones((1, y.shape[0])), y, p, micro=False)
+    summaries = {key: float(batch[key][0]) for key in ("macro_auc", "macro_sensitivity", "macro_specificity")}
+    return {**summaries, "label_accuracy": float(((p >= 0.5) == y).mean()) if y.size else math.nan}
+
+
 def multilabel_metrics(findings: Any, probabilities: Any, names: Sequence[str]) -> dict[str, Any]:
     """Point estimates: ``per_finding`` ``{name: {positives, prevalence, roc_auc, average_precision, sensitivity,
     specificity, precision, f1}}`` and the summaries of the module docstring.
@@ -131,8 +147,6 @@ def multilabel_metrics(findings: Any, probabilities: Any, names: Sequence[str]) 
     y, p = validate_multilabel(findings, probabilities, names)
     n, k = y.shape
     batch = _batch(np.ones((1, n)), y, p)
-    counts = _weighted_counts(np.ones((1, n)), y, p >= 0.5)
-    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])[0]
     per_finding: dict[str, dict[str, Any]] = {}
     aps: list[float] = []
     for j, name in enumerate(names):
@@ -147,7 +161,7 @@ def multilabel_metrics(findings: Any, probabilities: Any, names: Sequence[str]) 
             "average_precision": ap,
             "sensitivity": _value(batch["sensitivity"][0, j]),
             "specificity": _value(batch["specificity"][0, j]),
-            "precision": _value(precision[j]),
+            "precision": _value(batch["precision"][0, j]),
             "f1": _value(batch["f1"][0, j]),
         }
     predicted = p >= 0.5

@@ -47,16 +47,14 @@ def multilabel_quick_metrics(findings: np.ndarray, probabilities: np.ndarray) ->
     """:func:`quick_metrics` of a multi-label model: the macro AUC over findings (``auc``), the label-wise
     accuracy and the macro balanced accuracy at 0.5 (before the operating points are chosen), and their
     ``auc_bacc``."""
-    from medimg.evaluation.multilabel import multilabel_metrics
+    from medimg.evaluation.multilabel import validation_summaries
 
     if len(findings) == 0:
         return {"auc": math.nan, "accuracy": math.nan, "balanced_accuracy": math.nan, "auc_bacc": math.nan}
-    names = [str(i) for i in range(findings.shape[1])]
-    metrics = multilabel_metrics(findings, probabilities, names)
-    sensitivity, specificity = metrics["macro_sensitivity"], metrics["macro_specificity"]
-    bacc = math.nan if sensitivity is None or specificity is None else (sensitivity + specificity) / 2
-    auc = math.nan if metrics["macro_auc"] is None else metrics["macro_auc"]
-    return {"auc": auc, "accuracy": metrics["label_accuracy"], "balanced_accuracy": bacc, "auc_bacc": (auc + bacc) / 2}
+    summary = validation_summaries(findings, probabilities)
+    auc = summary["macro_auc"]
+    bacc = (summary["macro_sensitivity"] + summary["macro_specificity"]) / 2
+    return {"auc": auc, "accuracy": summary["label_accuracy"], "balanced_accuracy": bacc, "auc_bacc": (auc + bacc) / 2}
 
 
 def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = None) -> TaskHooks:
