@@ -255,12 +255,17 @@ def listed_splits(folder: Path) -> dict[str, str]:
     split_of: dict[str, str] = {}
     for split, names in SPLIT_LISTS.items():
         file = next((folder / name for name in names if (folder / name).is_file()), None)
-        if file is None:
-            continue
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                split_of.setdefault(line.split()[0], split)
+        if file is not None:
+            read_split_list(file, split, split_of)
     return split_of
+
+
+def read_split_list(file: Path, split: str, split_of: dict[str, str]) -> None:
+    """Add the names a split list names (the first word of each line) to ``split_of`` as ``split``; a name already
+    there keeps its split."""
+    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.strip():
+            split_of.setdefault(line.split()[0], split)
 
 
 def visible_dir(path: Path) -> bool:

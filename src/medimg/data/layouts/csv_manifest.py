@@ -34,6 +34,7 @@ from medimg.data.layouts.common import (
     name_selected,
     order_classes,
     read_manifest,
+    read_split_list,
     visible_dir,
 )
 from medimg.errors import DatasetError
@@ -283,8 +284,7 @@ def split_lists(folder: Path) -> dict[str, str]:
         if match is None:
             continue
         split = "train" if match.group(1).lower().replace("_", "") == "trainval" else normalise_split(match.group(1))
-        for name in candidate.read_text(errors="replace").split():
-            listed.setdefault(name.strip(), str(split))
+        read_split_list(candidate, str(split), listed)
         logger.info("%s: the split of the images it lists (%s)", candidate, split)
     return listed
 
