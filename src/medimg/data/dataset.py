@@ -268,8 +268,9 @@ class Dataset:
         huge file costs its reduced size (see :data:`CLASSIFY_READ_SIZE`); boxes and masks (the other tasks)
         need every pixel.
 
-        A case whose path is a folder (a CSV row naming a DICOM series folder) is read as one volume
-        (:func:`medimg.io.read_dicom_series`).
+        A case whose path is a folder (a CSV row naming a DICOM series folder, a series in a class folder) is read
+        as one volume, with the same intensity rules as a file (:func:`medimg.io.read_image`; prediction reads it
+        so too).
 
         Raises:
             ImageReadError: the file is unreadable or corrupt (the error names it), or too large to read.
@@ -279,10 +280,8 @@ class Dataset:
             return _medmnist_image(rows[case.index], self.spatial_dims or 2, case.case_id)
         if case.path is None:
             raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
-        from medimg.io import read_dicom_series, read_image
+        from medimg.io import read_image
 
-        if case.path.is_dir():  # a folder of DICOM slices (a CSV row naming a series): one volume
-            return read_dicom_series(case.path, window=self.window)
         target = CLASSIFY_READ_SIZE if self.task == "classify" else None
         return read_image(case.path, window=self.window, target_size=target)
 

@@ -2,7 +2,8 @@
 
 A folder per class of DICOM files (the slices of CT or MR series, several views of one patient) or a CSV manifest
 of them without a ``patient_id`` column names no patients, and a split by image would put slices of one series
-in training and test: the test score then measures recall of a patient already seen. The headers say who is who.
+in training and test: the test score then measures recall of a patient already seen. The headers say who is who
+(a series folder read as one volume, :mod:`medimg.data.dicom_volumes`: its first file's header).
 :func:`group_by_dicom_patient` reads them (no pixels) and gives every DICOM case without a patient a group:
 
 - ``PatientID`` when every file has one and they name at least :data:`MIN_GROUPS` patients;
@@ -37,12 +38,11 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
     """``cases`` with a ``patient_id`` from the DICOM headers for every DICOM case that has none (see the module
     doc); unchanged when fewer than two such cases, when no field is on every file, or when no two files share a
     group (then grouping changes nothing)."""
-    from medimg.io.dicom_survey import looks_like_dicom
-
-    dicom = [c for c in cases if c.patient_id is None and c.path is not None and looks_like_dicom(c.path)]
+    header_of = {c.case_id: _header_file(c.path) for c in cases if c.patient_id is None and c.path is not None}
+    dicom = {case_id: path for case_id, path in header_of.items() if path is not None}
     if len(dicom) < 2:
         return list(cases)
-    identities = {c.case_id: _identity(c.path) for c in dicom if c.path is not None}
+    identities = {case_id: _identity(path) for case_id, path in dicom.items()}
     field = _choose_field(list(identities.values()))
     if field is None:
         return list(cases)
@@ -61,6 +61,16 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
         max(sizes.values()),
     )
     return [replace(c, patient_id=groups[c.case_id]) if c.case_id in groups else c for c in cases]
+
+
+def _header_file(path: Path) -> Path | None:
+    """The DICOM file whose header speaks for a case: the case's file, or a series folder's first DICOM file
+    (:mod:`medimg.data.dicom_volumes`); ``None`` for anything else."""
+    from medimg.io.dicom_survey import looks_like_dicom
+
+    if not path.is_dir():
+        return path if looks_like_dicom(path) else None
+    return next((f for f in sorted(path.iterdir()) if f.is_file() and looks_like_dicom(f)), None)
 
 
 def _identity(path: Path) -> tuple[str, ...]:

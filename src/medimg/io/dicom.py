@@ -59,8 +59,8 @@ _PHYSICAL_MODALITIES = {"CT", "PT"}
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # Relative tolerance on slice steps before a series counts as unevenly spaced.
-_UNEVEN_RTOL = 0.01
-_UNEVEN_ATOL_MM = 1e-3
+UNEVEN_RTOL = 0.01
+UNEVEN_ATOL_MM = 1e-3
 
 
 # ----------------------------------------------------------------------------------------------- pydicom glue
@@ -467,7 +467,7 @@ def _single_file_geometry(
         if np.all(np.abs(steps) > 1e-6):
             dz = float(np.median(np.abs(steps)))
             step = (pos[-1] - pos[0]) / (n_frames - 1)
-            if not np.allclose(np.abs(steps), dz, rtol=_UNEVEN_RTOL, atol=_UNEVEN_ATOL_MM):
+            if not np.allclose(np.abs(steps), dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM):
                 meta["uneven_spacing"] = True
                 logger.warning("%s: frames are unevenly spaced (%.3g..%.3g mm)", ds.filename, *_minmax(steps))
     if dz is None:
@@ -727,7 +727,7 @@ def read_dicom_series(
     step_vec: np.ndarray | None = None
     if have_geometry and normal is not None and n > 1:
         dz = float(np.median(steps))
-        uneven = not np.allclose(steps, dz, rtol=_UNEVEN_RTOL, atol=_UNEVEN_ATOL_MM)
+        uneven = not np.allclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM)
         direction = pos[-1] - pos[0]
         direction = direction / np.linalg.norm(direction)
         cos_tilt = float(abs(direction @ normal))

@@ -68,6 +68,7 @@ class SeriesInput:
     description: str = ""
     spacing_mm: tuple[float, float, float] | None = None
     frames_of: Path | None = None
+    evenly_spaced: bool = False
 
     @property
     def slices(self) -> int:
@@ -294,6 +295,7 @@ def _number(value: Any) -> float | None:
 
 def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> SeriesInput:
     """Order the slices and read the series' facts from the headers."""
+    from medimg.io.dicom import UNEVEN_ATOL_MM, UNEVEN_RTOL
     from medimg.io.dicom_survey import slice_positions
 
     headers = [ds for _, ds in items]
@@ -307,9 +309,11 @@ def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> Seri
         )
     first = headers[order[0]]
     dz: float | None = None
+    even = False
     if positions is not None:
         steps = np.diff(np.sort(positions))
         dz = float(np.median(steps)) if steps.size and float(np.median(steps)) > 0 else None
+        even = dz is not None and bool(np.allclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM))
     for keyword in ("SpacingBetweenSlices", "SliceThickness"):
         dz = dz or _number(first.get(keyword))
     pixel = first.get("PixelSpacing") or first.get("ImagerPixelSpacing")
@@ -326,6 +330,7 @@ def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> Seri
         number=int(number) if number is not None else None,
         description=str(first.get("SeriesDescription") or "")[:64],
         spacing_mm=spacing,
+        evenly_spaced=even,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.dicom_volumes import series_as_volumes
 from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
 from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes, visible_dir
 from medimg.data.layouts.image_mask_pairs import folder_role
@@ -149,6 +150,7 @@ def load(
             in_mask_folders[0],
         )
     cases = _group_by_sub_folder(cases, folder_of, root)
+    cases = series_as_volumes(cases, root, {class_dir for _, class_dir in class_dirs})
     class_names, cases = _drop_empty_classes(class_names, cases, root)
     return Dataset(
         name=Path(os.path.abspath(root)).name,

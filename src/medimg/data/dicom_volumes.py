@@ -1,0 +1,109 @@
+"""DICOM series in a folder per class read as volumes: ``<class>/<patient>/<slices>.dcm`` is one 3D image of its
+class, not a pile of slices each labelled with the patient's class.
+
+A class folder's label belongs to what it holds: the CT or MR series of a patient filed under ``tumour`` says that
+the patient's volume shows a tumour, not that every slice does (most do not). :func:`series_as_volumes` replaces
+the slices of each series that is a whole volume by one case, its folder, which the readers take as one volume
+(:func:`medimg.io.read_image` on a folder: slices ordered along the normal, spacing and orientation from the
+headers) and the planner gives a 3D network. A series is a whole volume when
+
+- it is the only series of its own folder, a folder below the class folder (the folder is the case),
+- it has at least :data:`MIN_VOLUME_SLICES` slices, and
+- its slice positions step evenly (slices picked from a volume leave gaps).
+
+Volumes are read when such series hold most of the DICOM slices; the other DICOM files are then left out with a
+warning (a 3D classifier takes no 2D images). Otherwise nothing changes: each slice is a 2D image of its folder's
+class, its patient from the headers (:mod:`medimg.data.dicom_patients`).
+
+Example:
+    >>> ds = Dataset.load("ct_by_class/")       # ct_by_class/<class>/<patient>/<series slices>  # doctest: +SKIP
+    >>> ds.cases[0].path                                                                        # doctest: +SKIP
+    PosixPath('ct_by_class/covid/patient_0001')
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from medimg.data.case import Case
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MIN_VOLUME_SLICES", "series_as_volumes"]
+
+#: a series with fewer slices is not taken for a volume (a scout, a few picked slices)
+MIN_VOLUME_SLICES = 8
+
+
+def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collection[Path]) -> list[Case]:
+    """``cases`` with the slices of every whole-volume DICOM series replaced by one case for the series folder (see
+    the module doc); unchanged when such series hold at most half of the DICOM slices, or without pydicom.
+
+    Args:
+        cases: the class folders' images, ``case_id`` relative to ``root``.
+        root: the dataset folder.
+        class_folders: the folders that hold a class's images (never a case themselves).
+    """
+    from medimg.io.dicom_survey import looks_like_dicom
+    from medimg.io.series_inputs import SeriesInput, find_series
+
+    dicom = [c for c in cases if c.path is not None and looks_like_dicom(c.path)]
+    below = [c.path for c in dicom if c.path is not None and c.path.parent not in set(class_folders)]
+    if not below:
+        return list(cases)
+    volumes = [
+        item
+        for item in find_series(below)
+        if isinstance(item, SeriesInput)
+        and item.key == item.folder
+        and item.slices >= MIN_VOLUME_SLICES
+        and item.evenly_spaced
+    ]
+    in_volumes = {path: series for series in volumes for path in series.files}
+    dicom_ids = {c.case_id for c in dicom}
+    if 2 * len(in_volumes) <= len(dicom):
+        if volumes:
+            logger.info(
+                "%s: %d of %d DICOM slices form whole series (e.g. %s); the rest do not, so every slice is "
+                "classified as a 2D image of its folder's class",
+                root,
+                len(in_volumes),
+                len(dicom),
+                volumes[0].folder,
+            )
+        return list(cases)
+    result: list[Case] = []
+    placed: set[Path] = set()
+    left_out: list[str] = []
+    for case in cases:
+        series = in_volumes.get(case.path) if case.path is not None else None
+        if series is None:
+            if case.case_id in dicom_ids:
+                left_out.append(case.case_id)
+            else:
+                result.append(case)
+        elif series.folder not in placed:
+            placed.add(series.folder)
+            case_id = series.folder.relative_to(root).as_posix()
+            result.append(Case(case_id=case_id, label=case.label, split=case.split, path=series.folder))
+    logger.info(
+        "%s: %d DICOM series read as 3D volumes, one case each (e.g. %s: %d slices); the class folder labels "
+        "the series, not each slice",
+        root,
+        len(volumes),
+        volumes[0].folder.relative_to(root),
+        volumes[0].slices,
+    )
+    if left_out:
+        logger.warning(
+            "%s: left out %d DICOM file(s) that are not part of a whole series (e.g. %s): the other images are "
+            "volumes, read one folder per series; put each series in its own folder (at least %d evenly spaced "
+            "slices) to use them",
+            root,
+            len(left_out),
+            left_out[0],
+            MIN_VOLUME_SLICES,
+        )
+    return result

@@ -1,0 +1,106 @@
+"""DICOM series in class folders (``<class>/<patient>/<series>/<slices>.dcm``) are classified as volumes, one case
+per series, read as prediction reads them; slices picked from series stay 2D images."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.data.dicom_volumes import MIN_VOLUME_SLICES
+from medimg.io.series_inputs import expand_prediction_inputs, read_series
+from tests.io.conftest import write_dicom
+
+pytest.importorskip("pydicom")
+
+
+def _write_series(folder: Path, label: str, patient: str, positions: list[float], *, modality: str = "MR") -> None:
+    rng = np.random.default_rng(len(positions))
+    uid = f"1.2.826.0.9.{abs(hash((str(folder), label))) % 10**8}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, z in enumerate(positions, start=1):
+        pixels = rng.integers(0, 2000, (16, 16)) + (1000 if label == "tumour" else 0)
+        write_dicom(
+            folder / f"Image-{n}.dcm",
+            pixels,
+            modality=modality,
+            position=(0.0, 0.0, z),
+            orientation=(1, 0, 0, 0, 1, 0),
+            thickness=2.0,
+            series_uid=uid,
+            instance=n,
+            extra={"PatientID": patient},
+        )
+
+
+def _volumes(root: Path, patients: int, sequences: tuple[str, ...] = ("FLAIR", "T1w")) -> None:
+    for label in ("normal", "tumour"):
+        for p in range(patients):
+            for sequence in sequences:
+                positions = [2.0 * z for z in range(MIN_VOLUME_SLICES + 2)]
+                _write_series(root / label / f"{label}{p:03d}" / sequence, label, f"{label}-{p}", positions)
+
+
+def test_series_folders_in_class_folders_are_volumes_with_their_patients(tmp_path: Path) -> None:
+    _volumes(tmp_path, patients=6)
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 2 * 6 * 2  # one case per series, not one per slice
+    by_id = {c.case_id: c for c in dataset.cases}
+    case = by_id["tumour/tumour003/FLAIR"]
+    assert case.path == tmp_path / "tumour" / "tumour003" / "FLAIR"
+    assert dataset.class_names[case.label] == "tumour"
+    assert dataset.class_names[by_id["normal/normal001/T1w"].label] == "normal"
+    image = dataset.read(case)
+    assert image.array.shape == (1, MIN_VOLUME_SLICES + 2, 16, 16)
+    # a patient's two series share the patient read from their headers, and patients differ
+    assert by_id["tumour/tumour003/FLAIR"].patient_id == by_id["tumour/tumour003/T1w"].patient_id
+    assert by_id["tumour/tumour003/FLAIR"].patient_id != by_id["tumour/tumour004/FLAIR"].patient_id
+
+
+def test_a_series_case_is_read_as_prediction_reads_it(tmp_path: Path) -> None:
+    """An MR series is mapped to its display range on read: training read the raw scanner values while prediction
+    mapped them, so every prediction of a series-trained model saw other intensities than training did."""
+    _volumes(tmp_path, patients=1, sequences=("FLAIR",))
+    dataset = Dataset.load(tmp_path)
+    case = next(c for c in dataset.cases if c.case_id == "tumour/tumour000/FLAIR")
+    trained_on = dataset.read(case).array
+    series = expand_prediction_inputs([case.path]).series[0]
+    predicted_on = read_series(series).array
+    assert trained_on.max() <= 255.0  # display range, not the raw 1000..3000
+    np.testing.assert_array_equal(trained_on, predicted_on)
+
+
+def test_slices_picked_from_series_stay_2d_images(tmp_path: Path) -> None:
+    """Slices with gaps between them (a selection, each with its own label) are not a volume."""
+    for label in ("normal", "tumour"):
+        for p in range(3):
+            positions = [0.0, 2.0, 10.0, 12.0, 30.0, 32.0, 34.0, 60.0, 80.0]
+            _write_series(tmp_path / label / f"{label}{p}", label, f"{label}-{p}", positions)
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 2 * 3 * 9
+    assert all(c.path is not None and c.path.is_file() for c in dataset.cases)
+
+
+def test_short_series_and_loose_slices_beside_volumes_are_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _volumes(tmp_path, patients=3, sequences=("FLAIR",))
+    _write_series(tmp_path / "normal" / "scout", "normal", "normal-9", [0.0, 2.0, 4.0])  # too few slices
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert sorted(c.case_id for c in dataset.cases) == sorted(
+        f"{label}/{label}{p:03d}/FLAIR" for label in ("normal", "tumour") for p in range(3)
+    )
+    assert "6 DICOM series read as 3D volumes" in caplog.text
+    assert "left out 3 DICOM file(s)" in caplog.text and "normal/scout/Image-1.dcm" in caplog.text
+
+
+def test_series_lying_loose_in_the_class_folder_stay_slices(tmp_path: Path) -> None:
+    """The class folder itself is never a case: a series written straight into it stays a set of 2D images."""
+    for label in ("normal", "tumour"):
+        _write_series(tmp_path / label, label, f"{label}-0", [2.0 * z for z in range(MIN_VOLUME_SLICES + 2)])
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 2 * (MIN_VOLUME_SLICES + 2)
