@@ -104,3 +104,21 @@ def test_series_lying_loose_in_the_class_folder_stay_slices(tmp_path: Path) -> N
         _write_series(tmp_path / label, label, f"{label}-0", [2.0 * z for z in range(MIN_VOLUME_SLICES + 2)])
     dataset = Dataset.load(tmp_path)
     assert len(dataset.cases) == 2 * (MIN_VOLUME_SLICES + 2)
+
+
+def test_a_label_table_naming_study_folders_by_uid_reads_each_study_as_a_volume(tmp_path: Path) -> None:
+    """Kaggle RSNA's layout: ``train.csv`` (``StudyInstanceUID,label``) beside ``train_images/<uid>/<n>.dcm``: the
+    rows name folders, not files; read as class folders, each study would have been a class of its own."""
+    rows = ["StudyInstanceUID,label"]
+    for p in range(8):
+        uid = f"1.2.826.0.1.3680043.{p}"
+        label = "tumour" if p % 2 else "normal"
+        _write_series(tmp_path / "train_images" / uid, label, f"p{p}", [1.0 * z for z in range(MIN_VOLUME_SLICES)])
+        rows.append(f"{uid},{p % 2}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1"]
+    assert len(dataset.cases) == 8
+    case = dataset.cases[3]
+    assert case.path == tmp_path / "train_images" / "1.2.826.0.1.3680043.3" and dataset.class_names[case.label] == "1"
+    assert dataset.read(case).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)

@@ -156,26 +156,30 @@ def by_name_only(raw_path: str) -> bool:
 class _FilesByName:
     """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
     ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
-    (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``). Built on first use; a name found twice is
-    ambiguous and not used."""
+    (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``), else the folder of that name (a study's or
+    series' DICOM slices: Kaggle RSNA's ``train_images/<StudyInstanceUID>/``). Built on first use; a name found
+    twice is ambiguous and not used."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self._names: dict[str, list[Path]] | None = None
         self._stems: dict[str, list[Path]] = {}
+        self._folders: dict[str, list[Path]] = {}
 
     def find(self, raw_path: str) -> tuple[Path | None, str]:
         """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
         if self._names is None:
             self._names = {}
-            for folder, _, files in os.walk(self.base):
+            for folder, folders, files in os.walk(self.base):
+                for name in folders:
+                    self._folders.setdefault(name.lower(), []).append(Path(folder) / name)
                 for name in files:
                     path = Path(folder) / name
                     self._names.setdefault(name.lower(), []).append(path)
                     if file_suffix(path) in IMAGE_SUFFIXES:
                         self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
         key = raw_path.strip().lower()
-        hits = self._names.get(key) or self._stems.get(key, [])
+        hits = self._names.get(key) or self._stems.get(key) or self._folders.get(key, [])
         if len(hits) == 1:
             return hits[0], ""
         if hits:

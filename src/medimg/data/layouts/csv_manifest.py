@@ -45,7 +45,8 @@ PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
     "image_index", "image_id", "image_name", "img", "img_path", "img_id", "id_code",
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
-    "id",  # last: Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
+    "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
+    "studyinstanceuid", "seriesinstanceuid",  # last: a study's or series' folder of DICOM slices (Kaggle RSNA's)
 )  # fmt: skip
 LABEL_COLUMNS = (
     "label", "labels", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level",
