@@ -178,7 +178,7 @@ BAD_UPLOADS = {
     "empty": (lambda: b"", 400, "empty"),
     "truncated-dicom": (lambda: ct_small().read_bytes()[:2000], 422, "DICOM"),
     "text-named-png": (lambda: b"patient notes, definitely not an image\n" * 5, 415, "unrecognised image format"),
-    "zip": (zip_bytes, 415, "unrecognised image format"),
+    "zip": (zip_bytes, 422, "no DICOM files"),  # a zip is read as a DICOM series; this one has none
     "gif": (lambda: b"GIF89a" + b"\x01\x00\x01\x00" + b"\x00" * 40, 415, "GIF files are not accepted"),
     "decompression-bomb": (lambda: png_bomb(30_000), 413, "limit"),
     "3d-volume-for-2d-model": (nifti_volume, 422, "expects 2D"),

@@ -23,7 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from medimg.errors import MedimgError
-from medimg.serve.service import PredictionService, UploadRejected
+from medimg.serve.rejections import UploadRejected
+from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import Storage
 from medimg.serve.uploads import MULTIPART_OVERHEAD

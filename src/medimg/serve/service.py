@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.windowing import window_from_json
+from medimg.serve.rejections import UploadRejected
+from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
 from medimg.serve.storage import LABEL_LENGTH, ReportRow, Storage
 from medimg.serve.workers import CommitGuard
@@ -33,18 +35,11 @@ logger = logging.getLogger("medimg.serve")
 SERVED_TASKS = ("classify", "segment", "detect")
 
 ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "metaimage", "nrrd")
-ACCEPTED_NAMES = "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, MetaImage (.mha) or NRRD"
+ACCEPTED_NAMES = "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, MetaImage (.mha), NRRD, or a zip of one DICOM series"
+SERIES_FORMAT = "dicom series"
+"""The format of a zip upload holding a DICOM series (:mod:`medimg.serve.series_upload`)."""
 _SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif",
              "pnm": ".pnm", "metaimage": ".mha", "nrrd": ".nrrd"}  # fmt: skip
-
-
-class UploadRejected(Exception):
-    """An upload the service refuses; ``status_code`` is a 4xx and ``message`` says why and what to do."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
 
 
 @dataclass
@@ -244,11 +239,21 @@ class PredictionService:
         if might_be_dicom(data):
             data, dicom_facts = self._deidentify(data)  # in memory: the original is never written
         with self.workspace.request_folder() as folder:
-            raw = folder / "upload.bin"
-            raw.write_bytes(data)
-            fmt = self._sniff(raw)
-            suffix = (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii") if fmt == "nifti" else _SUFFIXES[fmt]
-            path = raw.rename(folder / f"upload{suffix}")
+            if is_zip(data):  # a DICOM series, de-identified slice by slice as it is unpacked
+                path, dicom_facts = unpack_series(
+                    data,
+                    folder,
+                    max_bytes=self.settings.max_image_bytes // 2,  # 16-bit slices, read as float32
+                    deidentify=self._deidentify,
+                    is_dicom=might_be_dicom,
+                )
+                fmt = SERIES_FORMAT
+            else:
+                raw = folder / "upload.bin"
+                raw.write_bytes(data)
+                fmt = self._sniff(raw)
+                suffix = (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii") if fmt == "nifti" else _SUFFIXES[fmt]
+                path = raw.rename(folder / f"upload{suffix}")
             input_info = {"format": fmt, **input_info}
             if dicom_facts is not None:
                 input_info["dicom"] = dicom_facts
@@ -266,8 +271,14 @@ class PredictionService:
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
+                if fmt == SERIES_FORMAT:
+                    raise UploadRejected(
+                        status, f"the zipped DICOM series cannot be read: {error.reason} (zip one series per upload)"
+                    ) from error
                 raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {error.reason}") from error
-        image.source = f"upload.{fmt}"
+        if fmt == SERIES_FORMAT:
+            self._check_pixels(image.array.size)
+        image.source = "upload.zip" if fmt == SERIES_FORMAT else f"upload.{fmt}"
         input_info["shape"] = list(image.meta.get("full_shape") or image.array.shape)
         if image.meta.get("reduced_by"):
             input_info["read_reduced_by"] = int(image.meta["reduced_by"])
@@ -328,10 +339,11 @@ class PredictionService:
         return row
 
     def _frames(self, image: ImageData, fmt: str) -> list[ImageData] | None:
-        """The frames of a multi-frame DICOM upload (an ultrasound cine, an angiography run) for a 2D classifier,
-        each predicted on its own; ``None`` for any other upload or model."""
+        """The frames of a multi-frame DICOM upload (an ultrasound cine, an angiography run) or the slices of a
+        zipped series, for a 2D classifier, each predicted on its own; ``None`` for any other upload or model."""
         plan: Any = self.model.plan_
-        if fmt != "dicom" or self.model.task != "classify" or plan.spatial_dims != 2 or image.array.ndim != 4:
+        dicom = fmt in ("dicom", SERIES_FORMAT)
+        if not dicom or self.model.task != "classify" or plan.spatial_dims != 2 or image.array.ndim != 4:
             return None
         from medimg.io.series_inputs import frame_of
 

@@ -1,7 +1,8 @@
 """The uploaded file, read into memory only: the one file of a ``multipart/form-data`` body (form field ``file``,
 or any single file field: clients name it ``image``, ``upload``...), the one instance of a ``multipart/related``
 body (DICOMweb STOW-RS style), or a raw body (``curl --data-binary @ct.dcm``,
-with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``... or none).
+with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``, ``application/zip`` (a DICOM
+series, :mod:`medimg.serve.series_upload`)... or none).
 
 Starlette's parser spools a file part above 1 MB to a temporary file on disk; the service must never write an
 upload before de-identifying it, so the parser here keeps every part in memory. Memory stays bounded because
@@ -18,7 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from medimg.serve.service import UploadRejected
+from medimg.serve.rejections import UploadRejected
 
 FIELD = "file"
 """The form field holding the image."""
@@ -26,6 +27,7 @@ FIELD = "file"
 RAW_TYPES = (
     "application/octet-stream", "application/dicom", "application/gzip", "application/x-gzip", "image/",
     "application/x-www-form-urlencoded",  # what `curl --data-binary @scan.png` sends unless told otherwise
+    "application/zip", "application/x-zip-compressed",  # a DICOM series (Windows browsers send the second)
 )  # fmt: skip
 """Content types whose body is the image itself (the format is judged from the content, as for a form upload). A
 body without a Content-Type (Python's ``requests.post(url, data=open(path, "rb"))``, a browser's ``fetch`` of a
