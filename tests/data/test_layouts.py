@@ -343,3 +343,23 @@ def test_a_manifest_saved_by_excel_in_windows_1252_is_read(tmp_path: Path, caplo
         dataset = Dataset.load(manifest)
     assert sorted(dataset.class_names) == ["Lungenentzündung", "gesund"] and len(dataset) == 8
     assert "Windows-1252" in caplog.text
+
+
+@pytest.mark.parametrize(("name", "kind"), [("chest_xray.zip", "zip"), ("ph2.tar.gz", "tar"), ("data.7z", "7z")])
+def test_a_downloaded_archive_is_refused_with_how_to_unpack_it(tmp_path: Path, name: str, kind: str) -> None:
+    import io
+    import tarfile
+    import zipfile
+
+    archive = tmp_path / name
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as handle:
+            handle.writestr("chest_xray/NORMAL/a.png", b"x")
+    elif kind == "tar":
+        with tarfile.open(archive, "w:gz") as handle:
+            handle.addfile(tarfile.TarInfo("ph2/a.bmp"), io.BytesIO(b""))
+    else:
+        archive.write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\0" * 32)
+    with pytest.raises(DatasetError, match=f"is a {kind} archive, not a dataset: unpack it first") as error:
+        Dataset.load(archive)
+    assert str(archive) in str(error.value)

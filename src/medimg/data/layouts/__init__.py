@@ -244,8 +244,36 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
             return layout
     if path.is_dir():
         return same_task[0]
+    archive = _archive_kind(path)
+    if archive is not None:
+        raise DatasetError(
+            f"{path} is a {archive} archive, not a dataset: unpack it first ({_UNPACK[archive].format(path=path)}) and "
+            "pass the folder it makes"
+        )
     raise DatasetError(
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
         "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
         "COCO or YOLO folder, or a MedMNIST .npz file"
     )
+
+
+#: how to unpack each archive kind a dataset is downloaded as (Kaggle, Zenodo, PhysioNet, Grand Challenge)
+_UNPACK = {
+    "zip": "unzip -q {path} -d data/",
+    "tar": "mkdir -p data && tar -xf {path} -C data/",
+    "7z": "7z x {path} -odata/",
+    "rar": "unrar x {path} data/",
+}
+_ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!", "rar"))
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
+
+
+def _archive_kind(path: Path) -> str | None:
+    """``zip``, ``tar``, ``7z`` or ``rar`` for an archive file (its first bytes, or a tar suffix), else ``None``."""
+    if not path.is_file() or path.suffix.lower() == ".npz":  # a NumPy archive is a zip too: its reader explains
+        return None
+    if path.name.lower().endswith(_TAR_SUFFIXES):
+        return "tar"
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    return next((kind for magic, kind in _ARCHIVE_MAGIC if head.startswith(magic)), None)
