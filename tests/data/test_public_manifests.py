@@ -492,3 +492,28 @@ def test_a_partial_download_trains_on_the_images_it_has(tmp_path: Path, caplog: 
         (tmp_path / "images_001" / "images" / f"0000000{i}_000.png").unlink()
     with pytest.raises(DatasetError, match=r"6 row\(s\) point to files that do not exist"):
         Dataset.load(tmp_path)
+
+
+def test_ids_whose_leading_zeros_a_spreadsheet_dropped_find_their_files(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``00017.png`` listed as ``17`` (Excel) or ``17.0`` (pandas, a column with gaps): matched by the number."""
+    rows = ["id,label"]
+    for i in range(6):
+        _image(tmp_path / "train" / f"{i * 17:05d}.png", 10 * i)
+        rows.append(f"{i * 17}{'.0' if i % 2 else ''},{'yes' if i % 2 else 'no'}")
+    (tmp_path / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path / "train_labels.csv")
+    assert [c.path.name for c in dataset.cases if c.path] == [f"{i * 17:05d}.png" for i in range(6)]
+    assert [dataset.class_names[c.label] for c in dataset.cases] == ["no", "yes"] * 3
+    assert "6 row(s) give a number whose file or folder name has leading zeros" in caplog.text
+
+
+def test_a_number_matching_two_padded_names_is_ambiguous(tmp_path: Path) -> None:
+    _image(tmp_path / "imgs" / "017.png", 1)
+    _image(tmp_path / "imgs" / "0017.png", 2)
+    _image(tmp_path / "imgs" / "5.png", 3)
+    (tmp_path / "labels.csv").write_text("path,label\n17,one\n5,two\n")
+    with pytest.raises(DatasetError, match="several files have this name"):
+        Dataset.load(tmp_path / "labels.csv")

@@ -157,14 +157,18 @@ class _FilesByName:
     """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
     ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
     (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``), else the folder of that name (a study's or
-    series' DICOM slices: Kaggle RSNA's ``train_images/<StudyInstanceUID>/``). Built on first use; a name found
-    twice is ambiguous and not used."""
+    series' DICOM slices: Kaggle RSNA's ``train_images/<StudyInstanceUID>/``). A number matches a name of digits
+    with leading zeros (``17`` or ``17.0`` -> ``00017.png``, ``00017/``): spreadsheets drop the zeros of an id
+    column, pandas writes a column of ids with gaps as floats. Built on first use; a name found twice is ambiguous
+    and not used."""
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self._names: dict[str, list[Path]] | None = None
         self._stems: dict[str, list[Path]] = {}
         self._folders: dict[str, list[Path]] = {}
+        self._numbers: dict[int, list[Path]] | None = None
+        self.unpadded = 0  # rows found only by their number
 
     def find(self, raw_path: str) -> tuple[Path | None, str]:
         """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
@@ -180,6 +184,15 @@ class _FilesByName:
                         self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
         key = raw_path.strip().lower()
         hits = self._names.get(key) or self._stems.get(key) or self._folders.get(key, [])
+        number = re.fullmatch(r"(\d+)(\.0+)?", key)
+        if not hits and number is not None:
+            if self._numbers is None:
+                self._numbers = {}
+                for name, paths in (*self._stems.items(), *self._folders.items()):
+                    if name.isdigit():
+                        self._numbers.setdefault(int(name), []).extend(paths)
+            hits = self._numbers.get(int(number.group(1)), [])
+            self.unpadded += len(hits) == 1
         if len(hits) == 1:
             return hits[0], ""
         if hits:
@@ -238,6 +251,13 @@ class ManifestFiles:
                 manifest,
                 self.found_by_name,
                 self.base,
+            )
+        if self.by_name.unpadded:
+            logger.warning(
+                "%s: %d row(s) give a number whose file or folder name has leading zeros (17 -> 00017): matched by "
+                "the number (a spreadsheet drops an id's zeros; keep the column as text)",
+                manifest,
+                self.by_name.unpadded,
             )
 
 
