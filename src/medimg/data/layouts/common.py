@@ -42,8 +42,10 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
 
 
 def is_manifest(path: Path) -> bool:
-    """True for an existing ``.csv``/``.tsv`` file."""
-    return path.suffix.lower() in MANIFEST_SUFFIXES and path.is_file()
+    """True for an existing ``.csv``/``.tsv`` file or Excel workbook (:mod:`.spreadsheets`)."""
+    from medimg.data.layouts.spreadsheets import is_spreadsheet
+
+    return (path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)) and path.is_file()
 
 
 #: the encoding a manifest that is not UTF-8 is read in: Windows' Western code page, what Excel's plain
@@ -85,6 +87,13 @@ def column_key(name: str) -> str:
 
 def manifest_header(path: Path) -> list[str]:
     """The column names (:func:`column_key`) of a manifest's first row (empty when unreadable); reads one line."""
+    from medimg.data.layouts.spreadsheets import is_spreadsheet, read_sheet
+
+    if is_spreadsheet(path):
+        try:
+            return [column_key(c) for c in read_sheet(path, header_only=True)[0]]
+        except DatasetError:
+            return []
     for encoding in ("utf-8-sig", LEGACY_ENCODING):
         try:
             with path.open(newline="", encoding=encoding) as handle:
@@ -101,11 +110,16 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed), else as
     :data:`LEGACY_ENCODING` with a warning (``Röntgen.png`` saved by Excel without 'CSV UTF-8').
 
+    An Excel workbook is read by :func:`.spreadsheets.read_sheet`.
+
     Raises:
         DatasetError: the file is in neither encoding or not valid CSV (the message names the file and the fix).
     """
-    from medimg.errors import DatasetError
+    from medimg.data.layouts.spreadsheets import is_spreadsheet, read_sheet
 
+    if is_spreadsheet(path):
+        header, records = read_sheet(path)
+        return {column_key(c): c for c in header}, records
     try:
         return _read_rows(path, "utf-8-sig")
     except UnicodeDecodeError as error:

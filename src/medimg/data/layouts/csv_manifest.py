@@ -340,15 +340,22 @@ def folder_manifest(path: Path) -> Path | None:
     """The label manifest of a folder that ships its images in container folders and its labels in one CSV at its
     top (HAM10000's ``HAM10000_images_part_1/`` + ``HAM10000_metadata.csv``, NIH ChestX-ray14's ``images_001/``...
     + ``Data_Entry_2017.csv``, ISIC 2019's ``..._Training_Input/`` + ``..._GroundTruth.csv``): read as class folders,
-    the containers would be the classes. ``None`` unless every sub-folder's name reads as a container and one CSV at
-    the top has a path column and a label column (or one-hot label columns); among several, box lists, Kaggle
-    submissions, files without a label column and then files not named for labels are left out in turn."""
+    the containers would be the classes; or the images lie beside the table, without sub-folders (Messidor's
+    ``Base11/`` with its ``.tif`` images and ``Annotation_Base11.xls``). ``None`` unless every sub-folder's name reads
+    as a container (or there is one, or none and images) and one CSV or workbook at the top has a path column and a
+    label column (or one-hot label columns); among several, box lists, Kaggle submissions, files without a label
+    column and then files not named for labels are left out in turn."""
     if not path.is_dir():
         return None
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
-    if not subdirs or not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
-        return None
+    if not subdirs:
+        from medimg.io.formats import is_image_file
+
+        if not any(is_image_file(p) for p in path.iterdir() if p.is_file()):
+            return None
+    elif len(subdirs) > 1 and not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
+        return None  # (one sub-folder is no set of classes: the table's images are in it)
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
     headers = {
@@ -386,9 +393,11 @@ def load(
         return _load_split_folders(path, per_split, include, exclude, unlabelled)
     manifest = folder_manifest(path) or path
     if manifest != path:
-        logger.info("%s: labels from %s (its sub-folders hold the images)", path, manifest.name)
+        nested = any(visible_dir(p) for p in path.iterdir())
+        where = "its sub-folders hold the images" if nested else "the images beside it"
+        logger.info("%s: labels from %s (%s)", path, manifest.name, where)
     if not manifest.is_file():
-        raise DatasetError(f"{manifest} is not a file: a manifest is a CSV with columns path,label")
+        raise DatasetError(f"{manifest} is not a file: a manifest is a CSV (or Excel workbook) with columns path,label")
     columns, rows = read_manifest(manifest)
 
     def column(options: tuple[str, ...], required: bool) -> str | None:
@@ -476,7 +485,8 @@ def load(
         )
         (cases if case.labelled else pool).append(case)
     # images in container folders, some not unpacked (NIH's images_001/ of twelve): the rest train
-    if absent and (cases or pool) and not missing and folder_manifest(base) == manifest:
+    containers = any(visible_dir(p) for p in base.iterdir())  # beside images, not containers: nothing to unpack
+    if absent and (cases or pool) and not missing and containers and folder_manifest(base) == manifest:
         logger.warning(
             "%s: %d of the %d rows name a file that is under no sub-folder of %s (a partial download?): left out "
             "(e.g. %s)",
