@@ -43,6 +43,11 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".ppm",
         ".pbm",
         ".pnm",
+        ".webp",
+        ".jp2",
+        ".j2k",
+        ".j2c",
+        ".jpx",
     }
 
 
@@ -157,7 +162,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
     ("head", "named"),
     [
         (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
-        (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "a RIFF (e.g. WebP) file"),
+        (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (a video or sound?)"),
     ],
 )
 def test_known_formats_medimg_does_not_read_are_named_with_the_conversion(
@@ -178,3 +183,26 @@ def test_a_folder_of_unread_formats_says_what_it_found(tmp_path: Path) -> None:
         (tmp_path / cls / "case.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
     with pytest.raises(DatasetError, match=r"found 2 HDF5 file\(s\), which medimg does not read"):
         Dataset.load(tmp_path)
+
+
+def test_webp_and_jpeg2000_are_read_exactly(tmp_path: Path) -> None:
+    """Lossless WebP (Kaggle exports; grey is stored as RGB) and JPEG 2000 (JP2 and bare J2K, 16-bit kept)."""
+    from PIL import Image
+
+    from medimg.io import read_image
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (40, 30), dtype=np.uint8)
+    deep = rng.integers(0, 4000, (40, 30)).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "a.webp", lossless=True)
+    Image.fromarray(deep).save(tmp_path / "b.jp2")
+    Image.fromarray(grey).save(tmp_path / "c.j2k")
+    (tmp_path / "d.png").write_bytes((tmp_path / "a.webp").read_bytes())  # named wrongly: the content decides
+    assert [detect_format(tmp_path / n) for n in ("a.webp", "b.jp2", "c.j2k", "d.png")] == [
+        "webp", "jpeg2000", "jpeg2000", "webp",
+    ]  # fmt: skip
+    webp = read_image(tmp_path / "a.webp")
+    assert webp.array.shape == (3, 40, 30) and all(np.array_equal(c, grey) for c in webp.array)
+    jp2 = read_image(tmp_path / "b.jp2")
+    assert jp2.meta["bits"] == 16 and np.array_equal(jp2.array[0], deep)
+    assert np.array_equal(read_image(tmp_path / "c.j2k").array[0], grey)

@@ -257,8 +257,11 @@ def test_clients_that_name_the_field_otherwise_or_send_the_raw_body(service: Ser
     assert database.state() == (5 + (dicom.status_code == 201), "ok")
 
 
-def test_pgm_metaimage_and_nrrd_uploads_predict_as_the_png(service: Service, deploy_run: Path, tmp_path: Path) -> None:
-    """A scan exported by ITK tools (3D Slicer, grand-challenge sets) or as Netpbm is read, not refused (415)."""
+def test_pgm_webp_jpeg2000_metaimage_and_nrrd_uploads_predict_as_the_png(
+    service: Service, deploy_run: Path, tmp_path: Path
+) -> None:
+    """A scan exported by ITK tools (3D Slicer, grand-challenge sets), as Netpbm, lossless WebP (grey stored as RGB)
+    or JPEG 2000 is read, not refused (415)."""
     import SimpleITK as sitk
     from PIL import Image
 
@@ -267,9 +270,11 @@ def test_pgm_metaimage_and_nrrd_uploads_predict_as_the_png(service: Service, dep
     expected = upload(client, headers, png_path.read_bytes()).json()["prediction"]
     pixels = np.asarray(Image.open(png_path).convert("L"))
     Image.fromarray(pixels).save(tmp_path / "scan.pgm")
+    Image.fromarray(pixels).save(tmp_path / "scan.webp", lossless=True)
+    Image.fromarray(pixels).save(tmp_path / "scan.jp2")  # reversible wavelet: lossless
     for name in ("scan.mha", "scan.nrrd"):  # ITK images are read in index order (x, y), as NIfTI: transposed here
         sitk.WriteImage(sitk.GetImageFromArray(np.ascontiguousarray(pixels.T)), str(tmp_path / name))
-    for name in ("scan.pgm", "scan.mha", "scan.nrrd"):
+    for name in ("scan.pgm", "scan.webp", "scan.jp2", "scan.mha", "scan.nrrd"):
         response = upload(client, headers, (tmp_path / name).read_bytes(), name="upload")
         assert response.status_code == 201, (name, response.text)
         assert response.json()["prediction"]["label"] == expected["label"], name
@@ -278,7 +283,7 @@ def test_pgm_metaimage_and_nrrd_uploads_predict_as_the_png(service: Service, dep
     detached = upload(client, headers, (tmp_path / "detached.mhd").read_bytes(), name="detached.mhd")
     assert detached.status_code == 422 and "detached.raw" in detached.json()["detail"]
     assert ".mha" in detached.json()["detail"]
-    assert database.state() == (4, "ok")
+    assert database.state() == (6, "ok")
 
 
 def test_cors_is_off_by_default_and_opens_to_the_origins_given(deploy_run: Path, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ Formats and their signatures:
 ``tiff``   ``II*\\0`` / ``MM\\0*`` (classic) or ``II+\\0`` / ``MM\\0+`` (BigTIFF)
 ``gif``    ``GIF87a`` / ``GIF89a``
 ``pnm``    Netpbm ``P1``..``P6`` and whitespace (PGM/PPM: MIAS mammograms, STARE fundus images)
+``webp``   ``RIFF`` ... ``WEBP`` (Kaggle and web exports)
+``jpeg2000``  the JP2 signature box or a bare J2K codestream (``FF 4F FF 51``; pathology and archive exports)
 =========  ==========================================================================================
 """
 
@@ -49,7 +51,9 @@ def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str])
 
 
 #: Every format :func:`detect_format` can return.
-FORMATS: tuple[str, ...] = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "metaimage", "nrrd")
+FORMATS: tuple[str, ...] = (
+    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "metaimage", "nrrd",
+)  # fmt: skip
 
 # The format each suffix announces; only used as a tie-breaker between content matches (its keys are the image
 # suffixes).
@@ -74,6 +78,11 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".ppm": "pnm",
     ".pbm": "pnm",
     ".pnm": "pnm",
+    ".webp": "webp",
+    ".jp2": "jpeg2000",
+    ".j2k": "jpeg2000",
+    ".j2c": "jpeg2000",
+    ".jpx": "jpeg2000",
 }
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
@@ -223,6 +232,10 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("gif")
     if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
         found.append("pnm")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        found.append("webp")
+    if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":
+        found.append("jpeg2000")
     if _is_metaimage_header(head):
         found.append("metaimage")
     if head.startswith(b"NRRD000"):
@@ -241,12 +254,11 @@ def _is_metaimage_header(head: bytes) -> bool:
 
 
 #: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
-UNREAD_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".webp": "WebP", ".svs": "whole-slide",
-                   ".ndpi": "whole-slide"}  # fmt: skip
+UNREAD_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide"}
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
-    (b"RIFF", "a RIFF (e.g. WebP) file", "re-save it as PNG (e.g. PIL.Image.open(path).save('x.png'))"),
+    (b"RIFF", "a RIFF file that is not WebP (a video or sound?)", "export its frames as PNG"),
     (b"PK\x03\x04", "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
 )

@@ -12,7 +12,7 @@ Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``flo
   were);
 * ``spacing_mm`` and ``affine`` are ``None``: raster resolution tags (dpi) are not reliable physical spacing.
 
-``meta`` holds ``{"format": "png" | "jpeg" | "bmp" | "gif" | "tiff", "bits": bits per sample in the file,
+``meta`` holds ``{"format": "png" | "jpeg" | "bmp" | "gif" | "tiff" | "webp" | "jpeg2000", "bits": bits per sample,
 "mode": Pillow-style mode such as "L", "RGB", "RGBA", "P", "1", "I;16", "F"}`` plus ``"palette": True`` for
 palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images.
 
@@ -49,7 +49,7 @@ DEFAULT_MAX_PIXELS: int = 20_000 * 20_000
 # this lock so that ``max_pixels`` is the single limit, then restore it.
 _PIL_LIMIT_LOCK = threading.Lock()
 
-_RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff", "pnm")
+_RASTER_FORMATS = ("png", "jpeg", "bmp", "gif", "tiff", "pnm", "webp", "jpeg2000")
 
 # TIFF axes (tifffile codes) that are stacked into the depth dimension and into channels.
 _DEPTH_AXES = set("ZIQTRPEHALVMO")

@@ -68,7 +68,7 @@ __all__ = [
 
 #: Raster formats: one family (a JPEG given to a PNG-trained model is not out of domain by its format). MedMNIST
 #: ``.npz`` images are 8-bit rasters too: their PNG exports are the same kind of input.
-RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif", "pnm", "medmnist"})
+RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "medmnist"})
 #: Intensity tolerance, as a fraction of the training range (max - min).
 INTENSITY_TOLERANCE = 0.5
 #: An image whose 99.5th percentile lies below this fraction of the darkest training image's (above the training

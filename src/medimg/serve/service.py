@@ -34,12 +34,14 @@ logger = logging.getLogger("medimg.serve")
 
 SERVED_TASKS = ("classify", "segment", "detect")
 
-ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "metaimage", "nrrd")
-ACCEPTED_NAMES = "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, MetaImage (.mha), NRRD, or a zip of one DICOM series"
+ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "webp", "jpeg2000", "metaimage", "nrrd")
+ACCEPTED_NAMES = (
+    "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, WebP, JPEG 2000, MetaImage (.mha), NRRD, or a zip of one DICOM series"
+)
 SERIES_FORMAT = "dicom series"
 """The format of a zip upload holding a DICOM series (:mod:`medimg.serve.series_upload`)."""
 _SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif",
-             "pnm": ".pnm", "metaimage": ".mha", "nrrd": ".nrrd"}  # fmt: skip
+             "pnm": ".pnm", "webp": ".webp", "jpeg2000": ".jp2", "metaimage": ".mha", "nrrd": ".nrrd"}  # fmt: skip
 
 
 @dataclass
