@@ -244,8 +244,19 @@ def test_clients_that_name_the_field_otherwise_or_send_the_raw_body(service: Ser
         "/v1/predictions", headers=headers, files={"a": ("a.png", png, "image/png"), "b": ("b.png", png, "image/png")}
     )
     assert two.status_code in (400, 422) and "detail" in two.json()
-    json_body = client.post("/v1/predictions", headers=headers, json={"image": "aGVsbG8="})
-    assert json_body.status_code == 415 and "--data-binary" in json_body.json()["detail"]
+    # JSON clients (a web or mobile app): the file as base64, plain or as the data URL a browser's FileReader makes
+    encoded = base64.b64encode(png).decode()
+    for body in ({"image": encoded}, {"file": f"data:image/png;base64,{encoded}"}):
+        as_json = client.post("/v1/predictions", headers=headers, json=body)
+        assert as_json.status_code == 201, as_json.text
+        assert as_json.json()["prediction"] == named.json()["prediction"]
+    not_an_image = client.post("/v1/predictions", headers=headers, json={"image": "aGVsbG8="})  # "hello"
+    assert not_an_image.status_code == 415 and "unrecognised image format" in not_an_image.json()["detail"]
+    for body, words in (({"name": "scan.png"}, "base64 string"), ({"image": "not base64!"}, "not valid base64")):
+        refused = client.post("/v1/predictions", headers=headers, json=body)
+        assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
+    bad_json = client.post("/v1/predictions", headers={**headers, "Content-Type": "application/json"}, content=b"{")
+    assert bad_json.status_code == 400 and "cannot be parsed" in bad_json.json()["detail"]
     small = ServeSettings(run_dir=deploy_run, database=database.url, max_upload_bytes=500)
     client.app.dependency_overrides[get_settings] = lambda: small  # type: ignore[attr-defined]
     try:
@@ -254,7 +265,7 @@ def test_clients_that_name_the_field_otherwise_or_send_the_raw_body(service: Ser
     finally:
         client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
     assert big.status_code == 413 and "500 bytes" in big.json()["detail"]
-    assert database.state() == (5 + (dicom.status_code == 201), "ok")
+    assert database.state() == (7 + (dicom.status_code == 201), "ok")
 
 
 def test_pgm_webp_jpeg2000_metaimage_and_nrrd_uploads_predict_as_the_png(

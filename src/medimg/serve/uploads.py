@@ -2,7 +2,7 @@
 or any single file field: clients name it ``image``, ``upload``...), the one instance of a ``multipart/related``
 body (DICOMweb STOW-RS style), or a raw body (``curl --data-binary @ct.dcm``,
 with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``, ``application/zip`` (a DICOM
-series, :mod:`medimg.serve.series_upload`)... or none).
+series, :mod:`medimg.serve.series_upload`)... or none), or a JSON body with the file as base64 (:func:`json_image`).
 
 Starlette's parser spools a file part above 1 MB to a temporary file on disk; the service must never write an
 upload before de-identifying it, so the parser here keeps every part in memory. Memory stays bounded because
@@ -50,6 +50,13 @@ REQUEST_BODY: dict[str, Any] = {
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "application/dicom": {"schema": {"type": "string", "format": "binary"}},
             "multipart/related": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {"image": {"type": "string", "format": "byte", "description": "the file, base64"}},
+                }
+            },
         },
     }
 }
@@ -87,12 +94,16 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
     if content_type.startswith("multipart/related"):  # DICOMweb STOW-RS style: the instance as a body part
         body = await _read_raw(request, max_bytes + MULTIPART_OVERHEAD)
         return _within(related_part(body, request.headers.get("content-type", "")), max_bytes)
+    if content_type.startswith(("application/json", "text/json")) or "+json" in content_type.split(";")[0]:
+        body = await _read_raw(request, max_bytes * 4 // 3 + MULTIPART_OVERHEAD)  # base64: 4 characters per 3 bytes
+        return _within(json_image(body), max_bytes)
     if not content_type.startswith("multipart/form-data"):
         raise UploadRejected(
             415,
-            f"send the image as multipart/form-data in the form field '{FIELD}' (curl -F {FIELD}=@image.dcm), or "
+            f"send the image as multipart/form-data in the form field '{FIELD}' (curl -F {FIELD}=@image.dcm), "
             "as the raw body with Content-Type application/octet-stream or application/dicom (curl --data-binary "
-            f"@image.dcm -H 'Content-Type: application/dicom'); got {content_type or 'no Content-Type'}",
+            '@image.dcm -H \'Content-Type: application/dicom\'), or as JSON {"image": "<base64>"}; got '
+            f"{content_type or 'no Content-Type'}",
         )
     limit = max_bytes + MULTIPART_OVERHEAD
     parser = InMemoryMultiPartParser(
@@ -113,6 +124,42 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
     finally:
         await form.close()
     return _within(data, max_bytes)
+
+
+#: the JSON members a client may put the base64 image in (the first present is taken)
+JSON_IMAGE_KEYS = ("file", "image", "data", "content", "image_base64", "base64")
+
+
+def json_image(body: bytes) -> bytes:
+    """The image of a JSON body ``{"image": "<base64>"}`` (also ``file``, ``data``...; a ``data:image/png;base64,``
+    URL as a browser's ``FileReader.readAsDataURL`` gives it; standard or URL-safe alphabet, padding optional).
+
+    Raises:
+        UploadRejected: 400 not JSON, no image member, or not base64.
+    """
+    import base64
+    import binascii
+    import json
+
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UploadRejected(400, f"the JSON body cannot be parsed ({error})") from error
+    value = next((document[k] for k in JSON_IMAGE_KEYS if isinstance(document, dict) and k in document), None)
+    if not isinstance(value, str) or not value.strip():
+        raise UploadRejected(
+            400,
+            'a JSON body needs the image as a base64 string: {"image": "<base64 of the file>"} (also "file" or '
+            '"data"); or send the file itself (curl -F file=@image.png)',
+        )
+    encoded = value.strip()
+    if encoded.startswith("data:"):  # data:image/png;base64,....
+        encoded = encoded.partition(",")[2]
+    encoded = "".join(encoded.split()).replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise UploadRejected(400, f"the JSON image is not valid base64 ({error})") from error
 
 
 def related_part(body: bytes, content_type: str) -> bytes:
