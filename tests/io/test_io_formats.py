@@ -48,6 +48,7 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".j2k",
         ".j2c",
         ".jpx",
+        ".npy",
     }
 
 

@@ -20,6 +20,7 @@ Formats and their signatures:
 ``gif``    ``GIF87a`` / ``GIF89a``
 ``pnm``    Netpbm ``P1``..``P6`` and whitespace (PGM/PPM: MIAS mammograms, STARE fundus images)
 ``webp``   ``RIFF`` ... ``WEBP`` (Kaggle and web exports)
+``npy``    ``\\x93NUMPY``: one array per file (:mod:`medimg.io.npy`)
 ``jpeg2000``  the JP2 signature box or a bare J2K codestream (``FF 4F FF 51``; pathology and archive exports)
 =========  ==========================================================================================
 """
@@ -52,7 +53,7 @@ def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str])
 
 #: Every format :func:`detect_format` can return.
 FORMATS: tuple[str, ...] = (
-    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "metaimage", "nrrd",
+    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "metaimage", "nrrd", "npy",
 )  # fmt: skip
 
 # The format each suffix announces; only used as a tie-breaker between content matches (its keys are the image
@@ -83,6 +84,7 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".j2k": "jpeg2000",
     ".j2c": "jpeg2000",
     ".jpx": "jpeg2000",
+    ".npy": "npy",
 }
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
@@ -232,6 +234,8 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("gif")
     if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
         found.append("pnm")
+    if head[:6] == b"\x93NUMPY":
+        found.append("npy")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         found.append("webp")
     if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":

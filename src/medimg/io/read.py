@@ -51,6 +51,10 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
             from medimg.io.itk import itk_header
 
             return itk_header(p)
+        if fmt == "npy":
+            from medimg.io.npy import npy_header
+
+            return npy_header(p)
         from medimg.io.raster import raster_header
 
         return raster_header(p, fmt)
@@ -144,6 +148,10 @@ def read_image(
             from medimg.io.itk import read_itk
 
             image = read_itk(p, reduce=reduce)
+        elif fmt == "npy":
+            from medimg.io.npy import read_npy
+
+            image = read_npy(p, reduce=reduce)
         else:
             from medimg.io.raster import read_raster
 

@@ -34,14 +34,18 @@ logger = logging.getLogger("medimg.serve")
 
 SERVED_TASKS = ("classify", "segment", "detect")
 
-ACCEPTED_FORMATS = ("dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "webp", "jpeg2000", "metaimage", "nrrd")
+ACCEPTED_FORMATS = (
+    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "webp", "jpeg2000", "metaimage", "nrrd", "npy",
+)  # fmt: skip
 ACCEPTED_NAMES = (
-    "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, WebP, JPEG 2000, MetaImage (.mha), NRRD, or a zip of one DICOM series"
+    "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, WebP, JPEG 2000, MetaImage (.mha), NRRD, NumPy .npy, or a zip of "
+    "one DICOM series"
 )
 SERIES_FORMAT = "dicom series"
 """The format of a zip upload holding a DICOM series (:mod:`medimg.serve.series_upload`)."""
 _SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif",
-             "pnm": ".pnm", "webp": ".webp", "jpeg2000": ".jp2", "metaimage": ".mha", "nrrd": ".nrrd"}  # fmt: skip
+             "pnm": ".pnm", "webp": ".webp", "jpeg2000": ".jp2", "metaimage": ".mha", "nrrd": ".nrrd",
+             "npy": ".npy"}  # fmt: skip
 
 
 @dataclass
