@@ -19,6 +19,7 @@ from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
+from tests.data.test_hdf5_arrays import write_pcam
 from tests.tasks.detect.synthetic import write_coco, write_yolo
 
 
@@ -76,6 +77,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
     "mimic_cxr": _mimic_cxr,
+    "hdf5_arrays": lambda root: (write_pcam(root / "pcam"), root)[1],
     "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     "coco_masks": lambda root: write_coco(root, n=4, outlines=True),  # derived: masks drawn from COCO outlines
     "yolo_masks": lambda root: write_yolo(root, n=4, outlines=True),  # derived: masks drawn from YOLO polygons

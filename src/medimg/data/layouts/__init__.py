@@ -13,6 +13,8 @@ name                  task       reads
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
 ``mimic_cxr``         classify   MIMIC-CXR-JPG: ``files/`` + its split and CheXpert tables (multi-label, per study)
+``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
+                                 named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
 ``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
 ``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
@@ -55,6 +57,7 @@ from medimg.data.layouts import (
     coco_masks,
     csv_boxes,
     csv_manifest,
+    hdf5_arrays,
     image_mask_pairs,
     mask_boxes,
     medmnist,
@@ -162,6 +165,7 @@ LAYOUTS: tuple[Layout, ...] = (
         "mimic_cxr", "classify", mimic_cxr.detect, mimic_cxr.load, "MIMIC-CXR-JPG (files/ + split and label tables)"
     ),
     Layout("medmnist", "classify", medmnist.detect, medmnist.load, "MedMNIST .npz"),
+    Layout("hdf5_arrays", "classify", hdf5_arrays.detect, hdf5_arrays.load, "HDF5 image arrays (PatchCamelyon)"),
 )
 
 

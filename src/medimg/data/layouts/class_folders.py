@@ -34,8 +34,9 @@ def detect(path: Path) -> bool:
     """A folder with at least one visible sub-folder (the generic layout: registered after specific ones), unless
     its sub-folders only hold the images of the label manifest beside them (:func:`.csv_manifest.folder_manifest`),
     or are split folders holding their images and label manifest (:func:`.csv_manifest.split_manifests`), or it is
-    MIMIC-CXR-JPG's ``files/`` beside its tables (:mod:`.mimic_cxr`): those tables read it."""
-    from medimg.data.layouts import mimic_cxr
+    MIMIC-CXR-JPG's ``files/`` beside its tables (:mod:`.mimic_cxr`): those tables read it, or a folder holding
+    PatchCamelyon's HDF5 files in a sub-folder (torchvision's ``root/pcam/``, :mod:`.hdf5_arrays`)."""
+    from medimg.data.layouts import hdf5_arrays, mimic_cxr
     from medimg.data.layouts.csv_manifest import folder_manifest, split_manifests
 
     return (
@@ -44,6 +45,7 @@ def detect(path: Path) -> bool:
         and folder_manifest(path) is None
         and not split_manifests(path)
         and not mimic_cxr.detect(path)
+        and not hdf5_arrays.detect(path)
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ UNSPLIT_KEYS = (("images", "labels"), ("x", "y"), ("X", "y"), ("X", "Y"), ("imgs
 UNSPLIT = "all"
 
 
-def _split_keys(files: list[str]) -> dict[str, tuple[str, str]]:
+def split_keys(files: list[str]) -> dict[str, tuple[str, str]]:
     """``split -> (images key, labels key)`` of the splits the archive holds, else ``{UNSPLIT: keys}``."""
     found: dict[str, tuple[str, str]] = {}
     for split, names in SPLIT_KEYS.items():
@@ -69,7 +70,7 @@ def load(path: Path) -> Dataset:
     """
     try:
         archive = np.load(path, allow_pickle=False)
-        keys = _split_keys(list(archive.files))
+        keys = split_keys(list(archive.files))
         arrays = {split: _channel_last(archive[images]) for split, (images, _) in keys.items()}
         labels = {split: archive[label] for split, (_, label) in keys.items()}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # corrupt, truncated
@@ -81,15 +82,39 @@ def load(path: Path) -> Dataset:
             f"{path}: keys {archive.files} hold no images with labels; name them train_images/train_labels (and "
             "val_, test_; MedMNIST), x_train/y_train (and x_val, x_test), or images/labels (medimg makes the split)"
         )
+    source = "medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz"
+    return arrays_dataset(path, keys, arrays, labels, source=source)
+
+
+def arrays_dataset(
+    path: Path,
+    keys: dict[str, tuple[str, str]],
+    arrays: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    *,
+    source: str,
+    class_names: list[str] | None = None,
+) -> Dataset:
+    """The dataset of image arrays and their labels per split (an ``.npz``'s, an HDF5 file's: :mod:`.hdf5_arrays`).
+
+    Args:
+        keys: ``split -> (images name, labels name)``, for messages.
+        arrays: ``split -> images``, anything indexable by row with a ``shape`` (a lazy HDF5 dataset too).
+        labels: ``split -> labels`` in memory.
+        class_names: the names of integer labels ``0..K-1`` (default: MedMNIST's when the file is MedMNIST's,
+            else the numbers).
+
+    Raises:
+        DatasetError: a split's image and label counts differ, or ``(N, K)`` labels that are not 0/1.
+    """
     for split, lab in labels.items():
         if len(lab) != len(arrays[split]):
             raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
-    source = "medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz"
     if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
         return _multi_label(path, keys, arrays, labels, spatial_dims, source)
-    flat = {split: lab.reshape(-1) for split, lab in labels.items()}
+    flat = {split: _text_if_bytes(lab.reshape(-1)) for split, lab in labels.items()}
     if any(lab.dtype.kind in "US" for lab in flat.values()):  # class names as strings
         class_names = order_classes({str(v) for lab in flat.values() for v in lab.tolist()})
         index = {name: i for i, name in enumerate(class_names)}
@@ -97,7 +122,7 @@ def load(path: Path) -> Dataset:
     else:
         numbers = {split: lab.astype(np.int64) for split, lab in flat.items()}
         num_classes = int(max(int(lab.max()) for lab in numbers.values() if lab.size)) + 1
-        class_names = medmnist_label_names(path.stem, num_classes)
+        class_names = class_names or medmnist_label_names(path.stem, num_classes)
     cases = [
         Case(case_id=f"{split}/{i}", label=int(label), split=None if split == UNSPLIT else split, index=i)
         for split, lab in numbers.items()
@@ -117,7 +142,7 @@ def load(path: Path) -> Dataset:
 def _multi_label(
     path: Path,
     keys: dict[str, tuple[str, str]],
-    arrays: dict[str, np.ndarray],
+    arrays: dict[str, Any],
     labels: dict[str, np.ndarray],
     spatial_dims: int,
     source: str,
@@ -158,6 +183,13 @@ def _multi_label(
         arrays=arrays,
         multi_label=True,
     )
+
+
+def _text_if_bytes(labels: np.ndarray) -> np.ndarray:
+    """Byte-string labels (``dtype "S"``, or HDF5's variable-length bytes) as text, so ``b"nevus"`` is ``nevus``."""
+    if labels.dtype.kind == "S" or (labels.dtype.kind == "O" and labels.size and isinstance(labels[0], bytes)):
+        return np.array([bytes(v).decode("utf-8", "replace") for v in labels.tolist()])
+    return labels
 
 
 def _channel_last(images: np.ndarray) -> np.ndarray:
