@@ -129,3 +129,23 @@ def test_bad_zips_are_refused_with_the_reason(volume_run: Path, tmp_path: Path) 
             assert response.status_code == status, (name, response.text)  # type: ignore[attr-defined]
             assert words in response.json()["detail"], (name, response.text)  # type: ignore[attr-defined]
         assert test_client.get("/v1/reports", headers=headers).json()["total"] == 0
+
+
+def test_a_series_sent_as_several_files_in_one_form(
+    client: tuple[TestClient, dict[str, str], Path], volume_run: Path, tmp_path: Path
+) -> None:
+    """``curl -F file=@IM0000.dcm -F file=@IM0001.dcm ...`` (or a browser's folder upload): one series, as its zip."""
+    from medimg import Model
+
+    test_client, headers, _ = client
+    folder = _series(tmp_path / "study", "normal", 98)
+    files = [("file", (f.name, f.read_bytes(), "application/dicom")) for f in sorted(folder.glob("*.dcm"))]
+    files.append(("file", ("DICOMDIR", b"\0" * 128 + b"DICM" + b"\0" * 64, "application/dicom")))
+    response = test_client.post("/v1/predictions", headers=headers, files=files)
+    assert response.status_code == 201, response.text
+    (expected,) = Model.load(volume_run).predict(folder)
+    assert response.json()["prediction"]["probabilities"] == pytest.approx(expected.probabilities, abs=1e-4)
+    assert response.json()["input"]["dicom"]["files"] == SLICES
+    png = ("file", ("x.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png"))
+    mixed = test_client.post("/v1/predictions", headers=headers, files=[files[0], png])
+    assert mixed.status_code == 422 and "file 2 is not DICOM" in mixed.json()["detail"]

@@ -1,6 +1,7 @@
 """The uploaded file, read into memory only: the one file of a ``multipart/form-data`` body (form field ``file``,
-or any single file field: clients name it ``image``, ``upload``...), the one instance of a ``multipart/related``
-body (DICOMweb STOW-RS style), or a raw body (``curl --data-binary @ct.dcm``,
+or any single file field: clients name it ``image``, ``upload``...; several DICOM files in the form are the slices
+of one series), the one instance of a ``multipart/related`` body (DICOMweb STOW-RS style), or a raw body
+(``curl --data-binary @ct.dcm``,
 with ``Content-Type: application/dicom``, ``application/octet-stream``, ``image/png``, ``application/zip`` (a DICOM
 series, :mod:`medimg.serve.series_upload`)... or none), or a JSON body with the file as base64 (:func:`json_image`).
 
@@ -11,8 +12,11 @@ the body itself is limited (:class:`~medimg.serve.app.BodySizeLimit`, and the co
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import AsyncGenerator
+from pathlib import PurePath
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -20,6 +24,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from medimg.serve.rejections import UploadRejected
+from medimg.serve.series_upload import MAX_MEMBERS
 
 FIELD = "file"
 """The form field holding the image."""
@@ -107,23 +112,48 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
         )
     limit = max_bytes + MULTIPART_OVERHEAD
     parser = InMemoryMultiPartParser(
-        request.headers, _limited(request.stream(), limit), max_files=1, max_fields=16, memory_bytes=limit
+        request.headers, _limited(request.stream(), limit), max_files=MAX_MEMBERS, max_fields=16, memory_bytes=limit
     )
     try:
         form = await parser.parse()
     except MultiPartException as error:
         raise UploadRejected(400, f"the multipart body cannot be parsed: {error.message}") from error
-    try:
-        upload = form.get(FIELD)
-        if not isinstance(upload, UploadFile):  # another name for the one file: image=, upload=, dicom=...
-            files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
-            if len(files) != 1:
-                raise UploadRejected(422, f"the request has no file in the form field '{FIELD}'")
-            upload = files[0]
-        data = await upload.read(max_bytes + 1)
+    try:  # the field `file`, else the form's files under any name (image=, upload=, dicom=...)
+        named = [value for value in form.getlist(FIELD) if isinstance(value, UploadFile)]
+        files = named or [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        if not files:
+            raise UploadRejected(422, f"the request has no file in the form field '{FIELD}'")
+        data = await files[0].read(max_bytes + 1) if len(files) == 1 else await _series_zip(files, max_bytes)
     finally:
         await form.close()
     return _within(data, max_bytes)
+
+
+async def _series_zip(files: list[UploadFile], max_bytes: int) -> bytes:
+    """Several files in one form (the slices of a series: ``curl -F file=@IM1.dcm -F file=@IM2.dcm ...``, a
+    browser's folder upload) packed as one zip, which the service reads as a zipped series
+    (:mod:`medimg.serve.series_upload`); a ``DICOMDIR`` among them is left out.
+
+    Raises:
+        UploadRejected: 422 a file that is not DICOM (several images are not one upload).
+    """
+    from medimg.serve.service import might_be_dicom
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number, upload in enumerate(files, start=1):
+            name = PurePath((upload.filename or "").replace("\\", "/")).name
+            data = await upload.read(max_bytes + 1)
+            if name.upper() == "DICOMDIR":
+                continue
+            if not might_be_dicom(data):
+                raise UploadRejected(
+                    422,
+                    f"the request holds {len(files)} files and file {number} is not DICOM: send one image per "
+                    "request, or the slices of one DICOM series (as several files, or as one zip)",
+                )
+            archive.writestr(f"{number:05d}.dcm", data)
+    return buffer.getvalue()
 
 
 #: the JSON members a client may put the base64 image in (the first present is taken)
