@@ -43,11 +43,18 @@ def test_ham10000_style_identifiers_without_suffix(tmp_path: Path) -> None:
     assert [c.patient_id for c in dataset.cases] == ["HAM_0", "HAM_0", "HAM_1", "HAM_1"]  # one lesion, one split
 
 
-def test_a_name_found_twice_is_named_as_ambiguous(tmp_path: Path) -> None:
-    _image(tmp_path / "a" / "x.png", 1)
-    _image(tmp_path / "b" / "x.png", 2)
+@pytest.mark.parametrize(
+    ("files", "row"),
+    [
+        (("a/x.png", "b/x.png"), "x.png"),  # one name in two folders
+        (("imgs/017.png", "imgs/0017.png"), "17"),  # a number matching two zero-padded names
+    ],
+)
+def test_a_name_found_twice_is_named_as_ambiguous(tmp_path: Path, files: tuple[str, str], row: str) -> None:
+    for value, name in enumerate(files, start=1):
+        _image(tmp_path / name, value)
     _image(tmp_path / "b" / "y.png", 3)
-    (tmp_path / "labels.csv").write_text("path,label\nx.png,one\ny.png,two\n")
+    (tmp_path / "labels.csv").write_text(f"path,label\n{row},one\ny.png,two\n")
     with pytest.raises(DatasetError, match="several files have this name"):
         Dataset.load(tmp_path / "labels.csv")
 
@@ -508,12 +515,3 @@ def test_ids_whose_leading_zeros_a_spreadsheet_dropped_find_their_files(
     assert [c.path.name for c in dataset.cases if c.path] == [f"{i * 17:05d}.png" for i in range(6)]
     assert [dataset.class_names[c.label] for c in dataset.cases] == ["no", "yes"] * 3
     assert "6 row(s) give a number whose file or folder name has leading zeros" in caplog.text
-
-
-def test_a_number_matching_two_padded_names_is_ambiguous(tmp_path: Path) -> None:
-    _image(tmp_path / "imgs" / "017.png", 1)
-    _image(tmp_path / "imgs" / "0017.png", 2)
-    _image(tmp_path / "imgs" / "5.png", 3)
-    (tmp_path / "labels.csv").write_text("path,label\n17,one\n5,two\n")
-    with pytest.raises(DatasetError, match="several files have this name"):
-        Dataset.load(tmp_path / "labels.csv")
