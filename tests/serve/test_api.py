@@ -51,6 +51,10 @@ def test_health_is_open_everything_else_needs_a_token(service: Service) -> None:
         assert client.get(path, headers={"Authorization": "Bearer mdg_wrong"}).status_code == 401
     assert upload(client, {}, b"\x89PNG\r\n\x1a\n").status_code == 401
     assert client.get("/v1/models", headers={"X-API-Key": headers["Authorization"][7:]}).status_code == 200
+    # HTTP Basic, for clients that speak nothing else: the token as the password, or as the user with no password
+    for login in (("medimg", headers["Authorization"][7:]), (headers["Authorization"][7:], "")):
+        assert client.get("/v1/models", auth=login).status_code == 200
+    assert client.get("/v1/models", auth=("medimg", "mdg_wrong")).status_code == 401
     storage = Storage(database.url)
     (token,) = storage.list_tokens()
     assert storage.revoke_token(token.id)
