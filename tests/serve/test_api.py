@@ -367,7 +367,7 @@ def _related(parts: list[tuple[str, bytes]], boundary: str = "DICOMwebBoundary.3
 
 def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
     """A DICOMweb client (STOW-RS) posts the instance as a part of a multipart/related body: the same report as the
-    raw file; several instances are refused (one per request), a body without its boundary is a 400."""
+    raw file; several instances are one series (a slice repeated is not), a body without its boundary is a 400."""
     client, headers, _ = service
     dicom = ct_small().read_bytes()
     raw = client.post("/v1/predictions", headers={**headers, "Content-Type": "application/dicom"}, content=dicom)
@@ -378,6 +378,6 @@ def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
     assert related.json()["input"]["dicom"] == raw.json()["input"]["dicom"]
     two, content_type = _related([("application/dicom", dicom), ("application/dicom", dicom)])
     refused = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=two)
-    assert refused.status_code == 422 and "one per request" in refused.json()["detail"]
+    assert refused.status_code == 422 and "series cannot be read" in refused.json()["detail"]
     lost = client.post("/v1/predictions", headers={**headers, "Content-Type": "multipart/related"}, content=body)
     assert lost.status_code == 400 and "boundary" in lost.json()["detail"]

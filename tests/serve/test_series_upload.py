@@ -149,3 +149,26 @@ def test_a_series_sent_as_several_files_in_one_form(
     png = ("file", ("x.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png"))
     mixed = test_client.post("/v1/predictions", headers=headers, files=[files[0], png])
     assert mixed.status_code == 422 and "file 2 is not DICOM" in mixed.json()["detail"]
+
+
+def test_a_series_sent_as_dicomweb_stow_instances(
+    client: tuple[TestClient, dict[str, str], Path], volume_run: Path, tmp_path: Path
+) -> None:
+    """DICOMweb STOW-RS sends a series as the instances of one multipart/related body."""
+    from medimg import Model
+
+    test_client, headers, _ = client
+    folder = _series(tmp_path / "study", "tumour", 97)
+    boundary = "stow.7d1f"
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + f.read_bytes() + b"\r\n"
+            for f in sorted(folder.glob("*.dcm"))
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
+    response = test_client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=body)
+    assert response.status_code == 201, response.text
+    (expected,) = Model.load(volume_run).predict(folder)
+    assert response.json()["prediction"]["probabilities"] == pytest.approx(expected.probabilities, abs=1e-4)

@@ -279,7 +279,7 @@ class PredictionService:
                 status = 413 if too_large else 422
                 if fmt == SERIES_FORMAT:
                     raise UploadRejected(
-                        status, f"the zipped DICOM series cannot be read: {error.reason} (zip one series per upload)"
+                        status, f"the DICOM series cannot be read: {error.reason} (send one series per upload)"
                     ) from error
                 raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {error.reason}") from error
         if fmt == SERIES_FORMAT:

@@ -137,13 +137,22 @@ async def _series_zip(files: list[UploadFile], max_bytes: int) -> bytes:
     Raises:
         UploadRejected: 422 a file that is not DICOM (several images are not one upload).
     """
+    named = [(PurePath((u.filename or "").replace("\\", "/")).name, await u.read(max_bytes + 1)) for u in files]
+    return pack_series(named)
+
+
+def pack_series(files: list[tuple[str, bytes]]) -> bytes:
+    """``(name, content)`` DICOM files as one zip (stored, not compressed) for the series reader; a ``DICOMDIR`` is
+    left out, names are not kept.
+
+    Raises:
+        UploadRejected: 422 a file that is not DICOM (several images are not one upload).
+    """
     from medimg.serve.service import might_be_dicom
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for number, upload in enumerate(files, start=1):
-            name = PurePath((upload.filename or "").replace("\\", "/")).name
-            data = await upload.read(max_bytes + 1)
+        for number, (name, data) in enumerate(files, start=1):
             if name.upper() == "DICOMDIR":
                 continue
             if not might_be_dicom(data):
@@ -193,12 +202,13 @@ def json_image(body: bytes) -> bytes:
 
 
 def related_part(body: bytes, content_type: str) -> bytes:
-    """The one image of a ``multipart/related`` body (DICOMweb STOW-RS: ``Content-Type: multipart/related;
+    """The image of a ``multipart/related`` body (DICOMweb STOW-RS: ``Content-Type: multipart/related;
     type="application/dicom"; boundary=...``, each part an instance): the part whose type is ``application/dicom``, or
-    the body's only part. Split with ``bytes.split`` (a 50 MB body in milliseconds, nothing decoded).
+    the body's only part; several instances are one series (:func:`pack_series`). Split with ``bytes.split`` (a 50 MB
+    body in milliseconds, nothing decoded).
 
     Raises:
-        UploadRejected: 400 no boundary or no part, 422 several images (one per request).
+        UploadRejected: 400 no boundary or no part, 422 several parts of which one is not DICOM.
     """
     match = re.search(r'boundary="?([^";]+)"?', content_type, re.IGNORECASE)
     if match is None:
@@ -217,11 +227,7 @@ def related_part(body: bytes, content_type: str) -> bytes:
     if not parts:
         raise UploadRejected(400, "the multipart/related body holds no part (check its boundary)")
     chosen = [content for kind, content in parts if kind == "application/dicom"] or [c for _, c in parts]
-    if len(chosen) != 1:
-        raise UploadRejected(
-            422, f"the request holds {len(chosen)} images: send one per request (each instance in its own POST)"
-        )
-    return chosen[0]
+    return chosen[0] if len(chosen) == 1 else pack_series([("", content) for content in chosen])
 
 
 async def _read_raw(request: Request, max_bytes: int) -> bytes:
