@@ -134,6 +134,21 @@ def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Pat
         assert identifier not in log  # ...but no patient identifier
 
 
+def _series_slices(folder: Path, slices: int) -> list[Path]:
+    """``slices`` CT slices of one series (16 px, positions 2 mm apart)."""
+    import numpy as np
+
+    from tests.io.conftest import write_dicom
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    return [
+        write_dicom(folder / f"IM{z:04d}.dcm", rng.integers(0, 255, (16, 16)), position=(0.0, 0.0, 2.0 * z),
+                    orientation=(1, 0, 0, 0, 1, 0), series_uid="1.2.826.0.5.1", instance=z + 1)
+        for z in range(slices)
+    ]  # fmt: skip
+
+
 def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, deploy_run: Path, tmp_path: Path) -> None:
     server = sqlite_server
     if not CHROMIUM.is_file():
@@ -182,6 +197,10 @@ def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, dep
             expect(overlay).to_be_visible()
             report_id = page.locator("#report-id").inner_text()
             expect(page.locator(f"#history tr[data-id='{report_id}']")).to_have_count(1)
+
+            # The slices of a DICOM series chosen together are one upload: every slice predicted.
+            page.set_input_files("#file", [str(f) for f in _series_slices(tmp_path / "series", slices=6)])
+            expect(page.locator("#confidence")).to_contain_text("mean of 6 frames", timeout=60_000)
 
             # A bad file gets a clear message, and the page keeps working.
             page.set_input_files("#file", {"name": "notes.png", "mimeType": "image/png", "buffer": b"just text"})
