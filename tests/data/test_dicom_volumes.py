@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES
@@ -89,13 +90,14 @@ def test_short_series_and_loose_slices_beside_volumes_are_left_out_with_a_warnin
 ) -> None:
     _volumes(tmp_path, patients=3, sequences=("FLAIR",))
     _write_series(tmp_path / "normal" / "scout", "normal", "normal-9", [0.0, 2.0, 4.0])  # too few slices
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "tumour" / "tumour001" / "FLAIR" / "preview.png")
     with caplog.at_level(logging.INFO, logger="medimg"):
         dataset = Dataset.load(tmp_path)
     assert sorted(c.case_id for c in dataset.cases) == sorted(
         f"{label}/{label}{p:03d}/FLAIR" for label in ("normal", "tumour") for p in range(3)
     )
     assert "6 DICOM series read as 3D volumes" in caplog.text
-    assert "left out 3 DICOM file(s)" in caplog.text and "normal/scout/Image-1.dcm" in caplog.text
+    assert "left out 4 file(s)" in caplog.text and "normal/scout/Image-1.dcm" in caplog.text
 
 
 def test_series_lying_loose_in_the_class_folder_stay_slices(tmp_path: Path) -> None:

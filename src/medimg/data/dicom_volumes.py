@@ -11,9 +11,10 @@ headers) and the planner gives a 3D network. A series is a whole volume when
 - it has at least :data:`MIN_VOLUME_SLICES` slices, and
 - its slice positions step evenly (slices picked from a volume leave gaps).
 
-Volumes are read when such series hold most of the DICOM slices; the other DICOM files are then left out with a
-warning (a 3D classifier takes no 2D images). Otherwise nothing changes: each slice is a 2D image of its folder's
-class, its patient from the headers (:mod:`medimg.data.dicom_patients`).
+Volumes are read when such series hold most of the DICOM slices; the other DICOM files, and other images inside a
+series' folder (a viewer's preview), are then left out with a warning (a 3D classifier takes no 2D images).
+Otherwise nothing changes: each slice is a 2D image of its folder's class, its patient from the headers
+(:mod:`medimg.data.dicom_patients`).
 
 Example:
     >>> ds = Dataset.load("ct_by_class/")       # ct_by_class/<class>/<patient>/<series slices>  # doctest: +SKIP
@@ -62,6 +63,7 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         and item.evenly_spaced
     ]
     in_volumes = {path: series for series in volumes for path in series.files}
+    volume_folders = {series.folder for series in volumes}
     dicom_ids = {c.case_id for c in dicom}
     if 2 * len(in_volumes) <= len(dicom):
         if volumes:
@@ -80,7 +82,8 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     for case in cases:
         series = in_volumes.get(case.path) if case.path is not None else None
         if series is None:
-            if case.case_id in dicom_ids:
+            beside = case.path is not None and case.path.parent in volume_folders  # a viewer's preview.jpg
+            if case.case_id in dicom_ids or beside:
                 left_out.append(case.case_id)
             else:
                 result.append(case)
@@ -98,7 +101,7 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     )
     if left_out:
         logger.warning(
-            "%s: left out %d DICOM file(s) that are not part of a whole series (e.g. %s): the other images are "
+            "%s: left out %d file(s) that are not part of a whole series (e.g. %s): the other images are "
             "volumes, read one folder per series; put each series in its own folder (at least %d evenly spaced "
             "slices) to use them",
             root,
