@@ -71,3 +71,14 @@ def test_classes_smaller_than_the_parts_are_split_without_stratification() -> No
     counts = Counter(splits.assignment.values())
     assert set(splits.assignment) == {c.case_id for c in cases}
     assert counts["test"] >= 1 and counts["val"] >= 1 and counts["train"] >= 6
+
+
+def test_small_classes_are_reported_in_medimgs_words_not_sklearns(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    cases = [Case(case_id=f"c{i}", label=int(i < 4), path=None) for i in range(40)]  # 4 images of class 1
+    with caplog.at_level("WARNING"):
+        make_splits(cases, seed=0)
+        kfold_assignments(cases, folds=5, seed=0)
+    assert "a class has only 4 image(s)" in caplog.text
+    assert not [w for w in recwarn if "least populated class" in str(w.message)]

@@ -6,8 +6,10 @@ A split is saved with every run (``splits.json``) so evaluation and prediction u
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,7 +137,8 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
         logger.warning("a class has only %d image(s): the split cannot hold every class in every part", smallest)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
-        _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
+        with _quiet_small_classes():  # said above in medimg's words
+            _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
     except ValueError:  # every class is smaller than the number of parts: a plain grouped random part instead
         from sklearn.model_selection import GroupShuffleSplit
 
@@ -165,10 +168,23 @@ def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[
         raise DatasetError(f"{folds}-fold cross-validation needs at least {folds} patients/images")
     fold_of = [0] * len(cases)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups)):
-        for i in held:
-            fold_of[i] = fold
+    smallest = min(Counter(labels.tolist()).values())
+    if smallest < folds:
+        logger.warning("a class has only %d image(s): not every fold can hold every class", smallest)
+    with _quiet_small_classes():
+        for fold, (_, held) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups)):
+            for i in held:
+                fold_of[i] = fold
     return fold_of
+
+
+@contextmanager
+def _quiet_small_classes() -> Iterator[None]:
+    """scikit-learn's "least populated class" UserWarning, printed raw to the user's terminal, is silenced where
+    medimg logs the same fact itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        yield
 
 
 def cases_for(dataset: Any, splits: Splits | None, split: str) -> list[Any]:
