@@ -27,6 +27,7 @@ from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
 from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
 from medimg.io.arrays import holds_arrays, is_array_input
+from medimg.io.in_memory import bytes_as_files, holds_file_bytes
 
 if TYPE_CHECKING:
     from torch import nn
@@ -355,7 +356,8 @@ class Model:
         exclude: str | Sequence[str] | None = None,
         scale: float | None = None,
     ) -> list[Prediction | SegmentationPrediction]:
-        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI), or (classifiers) images given as
+        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI...), file contents as ``bytes`` (one, or a
+        list; ``source`` ``bytes[i]``, :mod:`medimg.io.in_memory`), or (classifiers) images given as
         arrays: one NumPy array / PIL image / CPU tensor, or a list of them, each ``(H, W)``, ``(H, W, 3)`` RGB or
         ``(C, H, W)`` (3D: ``(D, H, W)``), holding the values a training file would (0..255, HU...); their
         ``source`` is ``array[i]``.
@@ -383,6 +385,15 @@ class Model:
         """
         if holds_arrays(inputs):
             return self._predict_arrays(inputs, explain=explain, strict=strict)
+        if holds_file_bytes(inputs):  # file contents (an upload's bytes): read as the files they are
+            with bytes_as_files(inputs) as names:
+                predictions = self.predict(
+                    list(names), explain=explain, out_dir=out_dir, window=window, strict=strict, scale=scale
+                )
+            for prediction in predictions:
+                prediction.source = names.get(prediction.source, prediction.source)
+            self.failed_ = [(names.get(str(path), str(path)), reason) for path, reason in self.failed_]
+            return predictions
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
             predictions = self._classical.predict(inputs, explain=explain)

@@ -59,3 +59,21 @@ def test_an_array_is_predicted_as_the_same_image_in_a_file(
         assert prediction.domain is not None and prediction.domain["in_domain"]
     with pytest.raises(ConfigError, match="either paths or arrays"):
         model.predict([tmp_path / "x.png", pixels])
+
+
+def test_file_contents_as_bytes_are_predicted_as_the_files(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """``Model.predict(upload.read())``: bytes were iterated as numbers (a TypeError); they are the file's content."""
+    from medimg import Model
+
+    model = Model.load(train_tiny_run(tmp_path_factory))
+    pixels = np.random.default_rng(1).integers(0, 255, (32, 32)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.png")
+    Image.fromarray(pixels).save(tmp_path / "x.bmp")
+    from_file = model.predict(tmp_path / "x.png")[0]
+    (one,) = model.predict((tmp_path / "x.png").read_bytes())
+    assert one.source == "bytes[0]" and one.probabilities == pytest.approx(from_file.probabilities, abs=1e-6)
+    both = model.predict([(tmp_path / "x.bmp").read_bytes(), b"not an image at all"])
+    assert [p.source for p in both] == ["bytes[0]"] and both[0].label == from_file.label
+    assert [(path, "unrecognised" in reason) for path, reason in model.failed_] == [("bytes[1]", True)]

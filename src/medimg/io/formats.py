@@ -37,7 +37,9 @@ from medimg.errors import ImageReadError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file"]
+__all__ = [
+    "FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file", "suffix_for",
+]  # fmt: skip
 
 #: Folders that operating systems, archivers and NAS boxes add beside data, never data themselves: macOS zip
 #: resource forks, Synology thumbnails (real JPEGs), Windows recycle bin and volume information, Python caches.
@@ -89,6 +91,16 @@ _SUFFIX_FORMAT: dict[str, str] = {
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMAT)
+
+
+def suffix_for(fmt: str, head: bytes = b"") -> str:
+    """The file suffix of format ``fmt`` (its first in :data:`_SUFFIX_FORMAT`: ``.dcm``, ``.jpg``...; NIfTI
+    ``.nii.gz`` when ``head``, the file's first bytes, is gzip), for naming content whose format was detected;
+    ``""`` for an unknown format."""
+    if fmt == "nifti":
+        return ".nii.gz" if head[:2] == b"\x1f\x8b" else ".nii"
+    return next((suffix for suffix, known in _SUFFIX_FORMAT.items() if known == fmt), "")
+
 
 _HEAD_BYTES = 1024
 _BMP_INFO_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}

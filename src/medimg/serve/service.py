@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
+from medimg.io.formats import suffix_for
 from medimg.io.windowing import window_from_json
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
@@ -43,9 +44,6 @@ ACCEPTED_NAMES = (
 )
 SERIES_FORMAT = "dicom series"
 """The format of a zip upload holding a DICOM series (:mod:`medimg.serve.series_upload`)."""
-_SUFFIXES = {"dicom": ".dcm", "png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "gif": ".gif",
-             "pnm": ".pnm", "webp": ".webp", "jpeg2000": ".jp2", "metaimage": ".mha", "nrrd": ".nrrd",
-             "npy": ".npy"}  # fmt: skip
 
 
 @dataclass
@@ -258,8 +256,7 @@ class PredictionService:
                 raw = folder / "upload.bin"
                 raw.write_bytes(data)
                 fmt = self._sniff(raw)
-                suffix = (".nii.gz" if data[:2] == b"\x1f\x8b" else ".nii") if fmt == "nifti" else _SUFFIXES[fmt]
-                path = raw.rename(folder / f"upload{suffix}")
+                path = raw.rename(folder / f"upload{suffix_for(fmt, data[:2])}")
             input_info = {"format": fmt, **input_info}
             if dicom_facts is not None:
                 input_info["dicom"] = dicom_facts

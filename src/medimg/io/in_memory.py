@@ -1,0 +1,51 @@
+"""Image files given as bytes (``Model.predict(upload.read())``: what a web framework or an object store hands over),
+read as the files they are.
+
+Each bytes object is written to a private temporary folder under a name whose suffix its content says (format
+detection never trusts names, :mod:`medimg.io.formats`), so every reader and check applies as to a file on disk;
+the folder is removed afterwards. Predictions name their input ``bytes[i]``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from medimg.errors import ImageReadError
+
+__all__ = ["bytes_as_files", "holds_file_bytes"]
+
+_BYTES = (bytes, bytearray, memoryview)
+
+
+def holds_file_bytes(inputs: Any) -> bool:
+    """True for a bytes object, or a non-empty list/tuple of them."""
+    if isinstance(inputs, _BYTES):
+        return True
+    return isinstance(inputs, list | tuple) and bool(inputs) and all(isinstance(x, _BYTES) for x in inputs)
+
+
+@contextmanager
+def bytes_as_files(inputs: Any) -> Iterator[dict[str, str]]:
+    """Write ``inputs`` (see :func:`holds_file_bytes`) to temporary files; yields ``file path -> "bytes[i]"`` in
+    input order. A content no format recognises keeps no suffix: its reader then says why it cannot be read."""
+    from medimg.io.formats import detect_format, suffix_for
+
+    items = [inputs] if isinstance(inputs, _BYTES) else list(inputs)
+    with tempfile.TemporaryDirectory(prefix="medimg-bytes-") as folder:
+        names: dict[str, str] = {}
+        for index, data in enumerate(items):
+            path = Path(folder) / f"bytes_{index:05d}"
+            path.write_bytes(bytes(data))
+            try:
+                fmt = detect_format(path)
+            except ImageReadError:
+                fmt = ""
+            suffix = suffix_for(fmt, bytes(data[:2]))
+            if suffix:
+                path = path.rename(path.with_name(path.name + suffix))
+            names[str(path)] = f"bytes[{index}]"
+        yield names
