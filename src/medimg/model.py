@@ -443,7 +443,7 @@ class Model:
 
         ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
         """
-        if holds_arrays(inputs) or self._classical is not None or self.task != "classify":
+        if holds_arrays(inputs) or holds_file_bytes(inputs) or self._classical is not None or self.task != "classify":
             yield from self.predict(
                 inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
             )

@@ -77,3 +77,4 @@ def test_file_contents_as_bytes_are_predicted_as_the_files(
     both = model.predict([(tmp_path / "x.bmp").read_bytes(), b"not an image at all"])
     assert [p.source for p in both] == ["bytes[0]"] and both[0].label == from_file.label
     assert [(path, "unrecognised" in reason) for path, reason in model.failed_] == [("bytes[1]", True)]
+    assert [p.source for p in model.predict_iter((tmp_path / "x.png").read_bytes())] == ["bytes[0]"]
