@@ -27,7 +27,7 @@ from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
 from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
 from medimg.io.arrays import holds_arrays, is_array_input
-from medimg.io.in_memory import bytes_as_files, holds_file_bytes
+from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
 if TYPE_CHECKING:
     from torch import nn
@@ -386,14 +386,13 @@ class Model:
         if holds_arrays(inputs):
             return self._predict_arrays(inputs, explain=explain, strict=strict)
         if holds_file_bytes(inputs):  # file contents (an upload's bytes): read as the files they are
-            with bytes_as_files(inputs) as names:
-                predictions = self.predict(
-                    list(names), explain=explain, out_dir=out_dir, window=window, strict=strict, scale=scale
-                )
-            for prediction in predictions:
-                prediction.source = names.get(prediction.source, prediction.source)
-            self.failed_ = [(names.get(str(path), str(path)), reason) for path, reason in self.failed_]
-            return predictions
+            return predict_file_bytes(
+                inputs,
+                lambda paths: self.predict(
+                    paths, explain=explain, out_dir=out_dir, window=window, strict=strict, scale=scale
+                ),
+                self,
+            )
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
             predictions = self._classical.predict(inputs, explain=explain)

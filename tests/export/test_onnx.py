@@ -173,3 +173,15 @@ def test_export_3d_network(tmp_path: Path) -> None:
     assert result.max_abs_diff <= 1e-4 and result.parity_source == "random inputs"
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     assert session.run(["probabilities"], {"image": np.zeros((3, 1, 12, 12, 12), np.float32)})[0].shape == (3, 2)
+
+
+def test_onnx_predictor_takes_file_bytes(exported: tuple[Path, dict], deploy_run: Path) -> None:
+    from medimg.export.predictor import OnnxPredictor
+
+    predictor = OnnxPredictor(exported[0])
+    file = phantom_file(deploy_run, "lesion", 0)
+    (from_file,) = predictor.predict(file)
+    first, *rest = predictor.predict([file.read_bytes(), b"plain text, not an image"])
+    assert first.source == "bytes[0]" and not rest
+    assert first.probabilities == pytest.approx(from_file.probabilities, abs=1e-6)
+    assert [path for path, _ in predictor.failed_] == ["bytes[1]"]

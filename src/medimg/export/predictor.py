@@ -291,7 +291,8 @@ class OnnxPredictor:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
     ) -> list[Prediction] | list[SegmentationPrediction]:
-        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI); unreadable files go to ``failed_``.
+        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI...) or file contents as ``bytes`` (one
+        or a list; ``source`` ``bytes[i]``); unreadable files go to ``failed_``.
 
         Each input is checked against the training domain (a warning, ``prediction.domain``; refused when the
         predictor is ``strict``). Masks are written mirroring the inputs' folder tree. ``include``/``exclude``
@@ -305,7 +306,14 @@ class OnnxPredictor:
             :class:`~medimg.tasks.series_prediction.SeriesSummary` from a 2D model, as with the PyTorch engine.
         """
         from medimg.errors import DatasetError
+        from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
+        if holds_file_bytes(inputs):  # file contents as bytes: read as the files they are (sources bytes[i])
+
+            def of_paths(paths: list[str]) -> list[Any]:
+                return list(self.predict(paths, out_dir=out_dir, write_masks=write_masks))
+
+            return predict_file_bytes(inputs, of_paths, self)
         if self.task == "classify":  # chunk by chunk in this process: a pool is predict_iter's choice to make
             return list(self.predict_iter(inputs, include=include, exclude=exclude, decode_workers=0))
         items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)

@@ -9,16 +9,17 @@ the folder is removed afterwards. Predictions name their input ``bytes[i]``.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from medimg.errors import ImageReadError
 
-__all__ = ["bytes_as_files", "holds_file_bytes"]
+__all__ = ["bytes_as_files", "holds_file_bytes", "predict_file_bytes"]
 
 _BYTES = (bytes, bytearray, memoryview)
+P = TypeVar("P")
 
 
 def holds_file_bytes(inputs: Any) -> bool:
@@ -49,3 +50,16 @@ def bytes_as_files(inputs: Any) -> Iterator[dict[str, str]]:
                 path = path.rename(path.with_name(path.name + suffix))
             names[str(path)] = f"bytes[{index}]"
         yield names
+
+
+def predict_file_bytes(inputs: Any, predict: Callable[[list[str]], list[P]], owner: Any) -> list[P]:
+    """``predict`` (a predictor's own ``predict`` of paths) of ``inputs`` written as files: each prediction's
+    ``source`` and the ``owner.failed_`` list name the inputs ``bytes[i]``, not the temporary files."""
+    with bytes_as_files(inputs) as names:
+        predictions = predict(list(names))
+    for prediction in predictions:
+        source = getattr(prediction, "source", None)
+        if source in names:
+            prediction.source = names[source]  # type: ignore[attr-defined]
+    owner.failed_ = [(names.get(str(path), str(path)), reason) for path, reason in owner.failed_]
+    return predictions
