@@ -79,3 +79,18 @@ def test_a_damaged_workbook_is_named_with_the_fix(tmp_path: Path) -> None:
     (tmp_path / "labels.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(DatasetError, match=r"cannot read the spreadsheet .*labels\.xlsx.*export the sheet as CSV"):
         Dataset.load(tmp_path / "labels.xlsx")
+
+
+def test_a_table_beside_one_wrapper_folder_of_classes_is_not_taken_for_labels(tmp_path: Path) -> None:
+    """A wrapper folder of class folders beside a table that is not their labels (BreakHis's ``Folds.csv``:
+    ``fold,mag,grp,filename``, no label column). The class folders label the images, not the table."""
+    breast = tmp_path / "BreaKHis_v1"
+    rows = ["fold,mag,grp,filename"]
+    for label in ("benign", "malignant"):
+        for i in range(3):
+            name = f"SOB_{label[0].upper()}_x-{i}-40-001.png"
+            _image(breast / label / "SOB" / f"patient{i}" / "40X" / name, 40 * i)
+            rows.append(f"1,40,train,BreaKHis_v1/{label}/SOB/patient{i}/40X/{name}")
+    (tmp_path / "Folds.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["benign", "malignant"] and len(dataset.cases) == 6

@@ -341,27 +341,32 @@ def folder_manifest(path: Path) -> Path | None:
     top (HAM10000's ``HAM10000_images_part_1/`` + ``HAM10000_metadata.csv``, NIH ChestX-ray14's ``images_001/``...
     + ``Data_Entry_2017.csv``, ISIC 2019's ``..._Training_Input/`` + ``..._GroundTruth.csv``): read as class folders,
     the containers would be the classes; or the images lie beside the table, without sub-folders (Messidor's
-    ``Base11/`` with its ``.tif`` images and ``Annotation_Base11.xls``). ``None`` unless every sub-folder's name reads
-    as a container (or there is one, or none and images) and one CSV or workbook at the top has a path column and a
-    label column (or one-hot label columns); among several, box lists, Kaggle submissions, files without a label
-    column and then files not named for labels are left out in turn."""
+    ``Base11/`` with its ``.tif`` images and ``Annotation_Base11.xls``), or in one sub-folder of any name holding
+    them (``xrays/`` + ``labels.csv``; then only a table with a label column counts: BreakHis's ``Folds.csv`` beside
+    its wrapper folder of class folders is not its labels). ``None`` unless every sub-folder's name reads as a
+    container (or those cases) and one CSV or workbook at the top has a path column and a label column (or one-hot
+    label columns); among several, box lists, Kaggle submissions, files without a label column and then files not
+    named for labels are left out in turn."""
     if not path.is_dir():
         return None
+    from medimg.io.formats import is_image_file
+
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
-    if not subdirs:
-        from medimg.io.formats import is_image_file
-
-        if not any(is_image_file(p) for p in path.iterdir() if p.is_file()):
-            return None
-    elif len(subdirs) > 1 and not all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words):
-        return None  # (one sub-folder is no set of classes: the table's images are in it)
+    containers = all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words)
+    holding = subdirs if subdirs and (len(subdirs) == 1 and not containers) else [path] if not subdirs else []
+    if holding and not any(is_image_file(p) for p in holding[0].iterdir() if p.is_file()):
+        return None  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
+    if not holding and not containers:
+        return None
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
     headers = {
         candidate: set(manifest_header(candidate)) for candidate in sorted(path.iterdir()) if is_manifest(candidate)
     }
     labelled = [c for c, h in headers.items() if _labels_manifest(h)]
+    if subdirs and holding:  # one folder of images, not named as a container: a real label column only
+        labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
     for keep in (
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
         lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
