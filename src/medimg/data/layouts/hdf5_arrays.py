@@ -57,8 +57,8 @@ def _data_folder(path: Path) -> Path | None:
         return path
     if not path.is_dir():
         return None
-    inside = [d for d in path.iterdir() if visible_dir(d) and _split_files(d)]
-    return inside[0] if len(inside) == 1 else None
+    inside = [d for d in path.iterdir() if visible_dir(d)]  # only a lone sub-folder is looked into (cheap)
+    return inside[0] if len(inside) == 1 and _split_files(inside[0]) else None
 
 
 def detect(path: Path) -> bool:
