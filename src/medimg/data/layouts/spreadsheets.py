@@ -41,7 +41,17 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
         DatasetError: the file is not a workbook its suffix says, is protected, or has no row with data.
     """
     try:
-        sheets = list(_sheets(path))
+        for rows in _sheets(path):  # lazily: the header of a large workbook is found without reading its rows
+            table = ([_text(cell) for cell in row] for row in rows)
+            first = next((row for row in table if any(row)), None)
+            if first is None:
+                continue
+            header = [name.strip() or f"column_{n}" for n, name in enumerate(first, start=1)]
+            if header_only:
+                return header, []
+            width = len(header)
+            records = [dict(zip(header, [*row, *[""] * (width - len(row))], strict=False)) for row in table if any(row)]
+            return header, records
     except DatasetError:
         raise
     except Exception as error:  # openpyxl/xlrd raise many types for a damaged or mislabelled file
@@ -49,16 +59,6 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
             f"cannot read the spreadsheet {path} ({type(error).__name__}: {error}): open it in a spreadsheet program "
             "and save it again as .xlsx, or export the sheet as CSV (UTF-8)"
         ) from error
-    for rows in sheets:
-        table = [[_text(cell) for cell in row] for row in rows]
-        table = [row for row in table if any(row)]
-        if not table:
-            continue
-        header = [name.strip() or f"column_{n}" for n, name in enumerate(table[0], start=1)]
-        if header_only:
-            return header, []
-        records = [dict(zip(header, [*row, *[""] * (len(header) - len(row))], strict=False)) for row in table[1:]]
-        return header, records
     raise DatasetError(f"the spreadsheet {path} has no rows with values: put the labels in its first worksheet")
 
 
@@ -70,7 +70,7 @@ def _sheets(path: Path) -> Iterable[Iterable[Iterable[Any]]]:
         book = xlrd.open_workbook(str(path), on_demand=True)
         try:
             for sheet in book.sheets():
-                yield [[_xls_value(cell, book.datemode) for cell in sheet.row(r)] for r in range(sheet.nrows)]
+                yield ([_xls_value(cell, book.datemode) for cell in sheet.row(r)] for r in range(sheet.nrows))
         finally:
             book.release_resources()
         return
@@ -79,7 +79,7 @@ def _sheets(path: Path) -> Iterable[Iterable[Iterable[Any]]]:
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         for sheet in book.worksheets:
-            yield list(sheet.iter_rows(values_only=True))
+            yield sheet.iter_rows(values_only=True)
     finally:
         book.close()
 
