@@ -18,14 +18,16 @@ from tests.io.conftest import write_dicom
 pytest.importorskip("pydicom")
 
 
-def _write_series(folder: Path, label: str, patient: str, positions: list[float], *, modality: str = "MR") -> None:
+def _write_series(
+    folder: Path, label: str, patient: str, positions: list[float], *, modality: str = "MR", name: str = "Image"
+) -> None:
     rng = np.random.default_rng(len(positions))
-    uid = f"1.2.826.0.9.{abs(hash((str(folder), label))) % 10**8}"
+    uid = f"1.2.826.0.9.{abs(hash((str(folder), label, name))) % 10**8}"
     folder.mkdir(parents=True, exist_ok=True)
     for n, z in enumerate(positions, start=1):
         pixels = rng.integers(0, 2000, (16, 16)) + (1000 if label == "tumour" else 0)
         write_dicom(
-            folder / f"Image-{n}.dcm",
+            folder / f"{name}-{n}.dcm",
             pixels,
             modality=modality,
             position=(0.0, 0.0, z),
@@ -124,3 +126,25 @@ def test_a_label_table_naming_study_folders_by_uid_reads_each_study_as_a_volume(
     case = dataset.cases[3]
     assert case.path == tmp_path / "train_images" / "1.2.826.0.1.3680043.3" and dataset.class_names[case.label] == "1"
     assert dataset.read(case).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+
+
+def test_a_study_folder_of_several_series_gives_its_largest_whole_series(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A PACS export writes a study's series into one folder (axial, coronal reformat, scout): one case per folder,
+    the largest whole series, read by its SeriesInstanceUID; the rest left out."""
+    axial = MIN_VOLUME_SLICES + 4
+    for label in ("normal", "tumour"):
+        for p in range(3):
+            folder = tmp_path / label / f"{label}{p}"
+            _write_series(folder, label, f"{label}-{p}", [2.0 * z for z in range(axial)], name="axial")
+            _write_series(folder, label, f"{label}-{p}", [1.0 * z for z in range(MIN_VOLUME_SLICES)], name="coronal")
+            _write_series(folder, label, f"{label}-{p}", [0.0, 5.0], name="scout")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert sorted(c.case_id for c in dataset.cases) == sorted(
+        f"{label}/{label}{p}" for label in ("normal", "tumour") for p in range(3)
+    )
+    case = dataset.cases[0]
+    assert case.series_uid and dataset.read(case).array.shape == (1, axial, 16, 16)
+    assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text

@@ -85,6 +85,8 @@ class Case:
         findings: the findings of a multi-label case (ChestMNIST, NIH ChestX-ray14's ``Finding Labels``): indices
             into ``Dataset.class_names`` of every finding the image shows, ``()`` for an image without any ("No
             Finding"); ``label`` is then ``None``. ``None`` for a single-label (or unlabelled) case.
+        series_uid: for a ``path`` that is a folder holding several DICOM series, the SeriesInstanceUID of the one
+            this case reads (:mod:`medimg.data.dicom_volumes`); ``None`` otherwise.
     """
 
     case_id: str
@@ -97,6 +99,7 @@ class Case:
     roi: Path | None = None
     boxes: tuple[Box, ...] | None = None
     findings: tuple[int, ...] | None = None
+    series_uid: str | None = None
 
     @property
     def labelled(self) -> bool:

@@ -283,7 +283,7 @@ class Dataset:
         from medimg.io import read_image
 
         target = CLASSIFY_READ_SIZE if self.task == "classify" else None
-        return read_image(case.path, window=self.window, target_size=target)
+        return read_image(case.path, window=self.window, target_size=target, series_uid=case.series_uid)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable summary (saved in a run folder)."""

@@ -7,9 +7,12 @@ the slices of each series that is a whole volume by one case, its folder, which 
 (:func:`medimg.io.read_image` on a folder: slices ordered along the normal, spacing and orientation from the
 headers) and the planner gives a 3D network. A series is a whole volume when
 
-- it is the only series of its own folder, a folder below the class folder (the folder is the case),
+- it lies in a folder of its own below the class folder (the folder is the case),
 - it has at least :data:`MIN_VOLUME_SLICES` slices, and
 - its slice positions step evenly (slices picked from a volume leave gaps).
+
+A folder holding several such series (a PACS export of a study: axial, coronal reformat...) gives the one with the
+most slices (``Case.series_uid`` says which; an INFO line names the others); its other files are left out.
 
 Volumes are read when such series hold most of the DICOM slices; the other DICOM files, and other images inside a
 series' folder (a viewer's preview), are then left out with a warning (a 3D classifier takes no 2D images).
@@ -54,14 +57,16 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     below = [c.path for c in dicom if c.path is not None and c.path.parent not in set(class_folders)]
     if not below:
         return list(cases)
-    volumes = [
+    whole = [
         item
         for item in find_series(below)
-        if isinstance(item, SeriesInput)
-        and item.key == item.folder
-        and item.slices >= MIN_VOLUME_SLICES
-        and item.evenly_spaced
+        if isinstance(item, SeriesInput) and item.slices >= MIN_VOLUME_SLICES and item.evenly_spaced
     ]
+    largest: dict[Path, SeriesInput] = {}
+    for item in whole:  # one volume per folder: its largest whole series
+        if item.folder not in largest or item.slices > largest[item.folder].slices:
+            largest[item.folder] = item
+    volumes = list(largest.values())
     in_volumes = {path: series for series in volumes for path in series.files}
     volume_folders = {series.folder for series in volumes}
     dicom_ids = {c.case_id for c in dicom}
@@ -90,7 +95,8 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         elif series.folder not in placed:
             placed.add(series.folder)
             case_id = series.folder.relative_to(root).as_posix()
-            result.append(Case(case_id=case_id, label=case.label, split=case.split, path=series.folder))
+            uid = series.series_uid if series.key != series.folder else None  # the folder holds other series too
+            result.append(Case(case_id=case_id, label=case.label, split=case.split, path=series.folder, series_uid=uid))
     logger.info(
         "%s: %d DICOM series read as 3D volumes, one case each (e.g. %s: %d slices); the class folder labels "
         "the series, not each slice",
@@ -99,6 +105,16 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         volumes[0].folder.relative_to(root),
         volumes[0].slices,
     )
+    if len(whole) > len(volumes):
+        logger.info(
+            "%s: %d folder(s) hold several whole series; each gives its largest (e.g. %s: %d slices); the other %d "
+            "series are left out",
+            root,
+            len({s.folder for s in whole if s is not largest[s.folder]}),
+            next(s for s in volumes if s.key != s.folder).folder.relative_to(root),
+            next(s for s in volumes if s.key != s.folder).slices,
+            len(whole) - len(volumes),
+        )
     if left_out:
         logger.warning(
             "%s: left out %d file(s) that are not part of a whole series (e.g. %s): the other images are "
