@@ -117,9 +117,9 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         )
     if left_out:
         logger.warning(
-            "%s: left out %d file(s) that are not part of a whole series (e.g. %s): the other images are "
-            "volumes, read one folder per series; put each series in its own folder (at least %d evenly spaced "
-            "slices) to use them",
+            "%s: left out %d file(s) outside the series read as volumes (e.g. %s: slices of no whole series, a "
+            "study folder's other series, other images); the data is read one volume per folder: put each series "
+            "in its own folder (at least %d evenly spaced slices) to use it",
             root,
             len(left_out),
             left_out[0],
