@@ -54,7 +54,8 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     from medimg.io.series_inputs import SeriesInput, find_series
 
     dicom = [c for c in cases if c.path is not None and looks_like_dicom(c.path)]
-    below = [c.path for c in dicom if c.path is not None and c.path.parent not in set(class_folders)]
+    containers = set(class_folders)
+    below = [c.path for c in dicom if c.path is not None and c.path.parent not in containers]
     if not below:
         return list(cases)
     whole = [
@@ -106,13 +107,14 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         volumes[0].slices,
     )
     if len(whole) > len(volumes):
+        chosen = next(s for s in volumes if s.key != s.folder)  # a folder's largest among several
         logger.info(
             "%s: %d folder(s) hold several whole series; each gives its largest (e.g. %s: %d slices); the other %d "
             "series are left out",
             root,
             len({s.folder for s in whole if s is not largest[s.folder]}),
-            next(s for s in volumes if s.key != s.folder).folder.relative_to(root),
-            next(s for s in volumes if s.key != s.folder).slices,
+            chosen.folder.relative_to(root),
+            chosen.slices,
             len(whole) - len(volumes),
         )
     if left_out:
