@@ -26,7 +26,7 @@ import numpy as np
 from medimg.data.case import normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.layouts.common import visible_dir
-from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, split_keys
+from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, channel_first, split_keys
 from medimg.errors import DatasetError, MissingDependencyError
 
 __all__ = ["detect", "load"]
@@ -110,11 +110,8 @@ class _ChannelLast:
 
 
 def _rows(array: Any) -> Any:
-    """``array`` as channel-last rows (as the ``.npz`` path has them), without reading it."""
-    shape = tuple(array.shape)
-    if len(shape) == 4 and shape[1] in (1, 3, 4) and min(shape[2:]) > 4:
-        return _ChannelLast(array)
-    return array
+    """``array`` as channel-last rows (as the ``.npz`` path has them, :func:`.medmnist.channel_first`), unread."""
+    return _ChannelLast(array) if channel_first(tuple(array.shape)) else array
 
 
 def load(path: Path) -> Dataset:

@@ -192,9 +192,15 @@ def _text_if_bytes(labels: np.ndarray) -> np.ndarray:
     return labels
 
 
+def channel_first(shape: tuple[int, ...]) -> bool:
+    """Whether image rows of ``shape`` are ``(N, C, H, W)`` with ``C`` 1, 3 or 4 (PyTorch's order), not MedMNIST's
+    channel-last ``(N, H, W, C)`` or a stack of volumes."""
+    return len(shape) == 4 and shape[1] in (1, 3, 4) and min(shape[2:]) > 4
+
+
 def _channel_last(images: np.ndarray) -> np.ndarray:
     """``(N, C, H, W)`` with ``C <= 4`` (PyTorch's order) as ``(N, H, W, C)`` (MedMNIST's); others as they are."""
-    if images.ndim == 4 and images.shape[1] in (1, 3, 4) and min(images.shape[2:]) > 4 and images.shape[3] > 4:
+    if channel_first(images.shape):
         moved = np.moveaxis(images, 1, -1)
         return moved[..., 0] if moved.shape[-1] == 1 else moved
     return images
