@@ -354,18 +354,19 @@ def folder_manifest(path: Path) -> Path | None:
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
     containers = all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words)
-    holding = subdirs if subdirs and (len(subdirs) == 1 and not containers) else [path] if not subdirs else []
-    if holding and not any(is_image_file(p) for p in holding[0].iterdir() if p.is_file()):
-        return None  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
-    if not holding and not containers:
+    one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
+    images_in = path if not subdirs else subdirs[0] if one_folder else None  # the folder that must hold images
+    if images_in is None and not containers:
         return None
+    if images_in is not None and not any(is_image_file(p) for p in images_in.iterdir() if p.is_file()):
+        return None  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
     headers = {
         candidate: set(manifest_header(candidate)) for candidate in sorted(path.iterdir()) if is_manifest(candidate)
     }
     labelled = [c for c, h in headers.items() if _labels_manifest(h)]
-    if subdirs and holding:  # one folder of images, not named as a container: a real label column only
+    if one_folder:  # a folder of images not named as a container: a real label column only
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
     for keep in (
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
@@ -490,8 +491,13 @@ def load(
         )
         (cases if case.labelled else pool).append(case)
     # images in container folders, some not unpacked (NIH's images_001/ of twelve): the rest train
-    containers = any(visible_dir(p) for p in base.iterdir())  # beside images, not containers: nothing to unpack
-    if absent and (cases or pool) and not missing and containers and folder_manifest(base) == manifest:
+    if (
+        absent
+        and (cases or pool)
+        and not missing
+        and any(visible_dir(p) for p in base.iterdir())  # images beside the table, no containers: nothing unpacked
+        and folder_manifest(base) == manifest
+    ):
         logger.warning(
             "%s: %d of the %d rows name a file that is under no sub-folder of %s (a partial download?): left out "
             "(e.g. %s)",
