@@ -38,7 +38,8 @@ from medimg.errors import ImageReadError
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "FORMATS", "IMAGE_SUFFIXES", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file", "suffix_for",
+    "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file",
+    "suffix_for",
 ]  # fmt: skip
 
 #: Folders that operating systems, archivers and NAS boxes add beside data, never data themselves: macOS zip
@@ -269,13 +270,16 @@ def _is_metaimage_header(head: bytes) -> bool:
     return first.startswith((b"ObjectType", b"NDims")) and b"=" in first.split(b"\n", 1)[0]
 
 
+#: the first bytes of a zip archive (a local file header; an ``.npz`` is one too)
+ZIP_MAGIC = b"PK\x03\x04"
+
 #: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
 UNREAD_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide"}
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
     (b"RIFF", "a RIFF file that is not WebP (a video or sound?)", "export its frames as PNG"),
-    (b"PK\x03\x04", "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
+    (ZIP_MAGIC, "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
 )
 

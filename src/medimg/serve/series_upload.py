@@ -17,18 +17,19 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from medimg.io.formats import ZIP_MAGIC
 from medimg.serve.rejections import UploadRejected
 
 __all__ = ["MAX_MEMBERS", "is_zip", "unpack_series"]
 
-ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_STARTS = (ZIP_MAGIC, b"PK\x05\x06")  # a member's header, or the end record of an empty archive
 #: most files a series zip may hold
 MAX_MEMBERS = 5000
 
 
 def is_zip(data: bytes) -> bool:
     """A zip archive by its first bytes (an empty one included)."""
-    return data[:4] in ZIP_MAGIC
+    return data[:4] in ZIP_STARTS
 
 
 def unpack_series(

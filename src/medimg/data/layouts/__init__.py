@@ -67,6 +67,7 @@ from medimg.data.layouts import (
     yolo_masks,
 )
 from medimg.errors import ConfigError, DatasetError, did_you_mean
+from medimg.io.formats import ZIP_MAGIC
 
 if TYPE_CHECKING:
     from medimg.data.case import TaskName
@@ -268,7 +269,7 @@ _UNPACK = {
     "7z": "7z x {path} -odata/",
     "rar": "unrar x {path} data/",
 }
-_ARCHIVE_MAGIC = ((b"PK\x03\x04", "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!", "rar"))
+_ARCHIVE_MAGIC = ((ZIP_MAGIC, "zip"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!", "rar"))
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
 
 
