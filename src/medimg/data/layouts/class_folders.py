@@ -258,7 +258,7 @@ def masks_inside_classes(path: Path) -> bool:
     Database), not image/mask pairs."""
     if not path.is_dir():
         return False
-    top = [p for p in data_folder(path).iterdir() if visible_dir(p)]
+    top = [p for p in data_folder(path, announce=False).iterdir() if visible_dir(p)]
     classes = (
         [c for s in top for c in s.iterdir() if visible_dir(c)]
         if top and all(normalise_split(p.name) for p in top)

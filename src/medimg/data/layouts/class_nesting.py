@@ -65,10 +65,10 @@ def _is_image_name(name: str) -> bool:
     return not low.startswith(".") and any(low.endswith(suffix) for suffix in IMAGE_SUFFIXES)
 
 
-def data_folder(root: Path) -> Path:
+def data_folder(root: Path, *, announce: bool = True) -> Path:
     """``root``, or the folder a chain of wrapper folders leads to: while a folder holds no image and exactly one
     sub-folder (not a split folder) holding two or more folders that can be classes (:func:`_class_like`), the
-    data is inside it."""
+    data is inside it. ``announce``: log where the data was found (off for a layout test, which loading repeats)."""
     folder = root
     while True:
         subdirs, has_image = _entries(folder)
@@ -78,7 +78,7 @@ def data_folder(root: Path) -> Path:
         if len(inner) < 2 or not _class_like([p.name for p in inner]):  # one class (refused later), or a PACS
             break  # export's patient/study/series folders: not classes
         folder = subdirs[0]
-    if folder != root:
+    if folder != root and announce:
         logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
     return folder
 
