@@ -148,3 +148,29 @@ def test_a_study_folder_of_several_series_gives_its_largest_whole_series(
     case = dataset.cases[0]
     assert case.series_uid and dataset.read(case).array.shape == (1, axial, 16, 16)
     assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text
+
+
+def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_largest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row naming a PACS export's study folder (axial + coronal reformat + scout in one folder) is its largest
+    series, as in class folders; it was refused when read ("the folder holds 3 series")."""
+    axial = MIN_VOLUME_SLICES + 4
+    rows = ["study_folder,label"]
+    for p in range(4):
+        label = "tumour" if p % 2 else "normal"
+        folder = tmp_path / "studies" / f"S{p}"
+        _write_series(folder, label, f"p{p}", [2.0 * z for z in range(axial)], name="axial")
+        _write_series(folder, label, f"p{p}", [1.0 * z for z in range(MIN_VOLUME_SLICES)], name="coronal")
+        _write_series(folder, label, f"p{p}", [0.0, 5.0], name="scout")
+        rows.append(f"studies/S{p},{label}")
+    _write_series(tmp_path / "studies" / "single", "normal", "p9", [1.0 * z for z in range(MIN_VOLUME_SLICES)])
+    rows.append("studies/single,normal")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "labels.csv")
+    assert "4 row(s) name a folder of several DICOM series; each is read as its largest" in caplog.text
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert by_id["studies/S1"].series_uid and by_id["studies/single"].series_uid is None  # one series: no choice
+    assert dataset.read(by_id["studies/S1"]).array.shape == (1, axial, 16, 16)
+    assert dataset.read(by_id["studies/single"]).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)

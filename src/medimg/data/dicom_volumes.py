@@ -28,14 +28,19 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from medimg.data.case import Case
 
+if TYPE_CHECKING:
+    from medimg.io.series_inputs import SeriesInput
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["MIN_VOLUME_SLICES", "series_as_volumes"]
+__all__ = ["MIN_VOLUME_SLICES", "largest_series", "series_as_volumes"]
 
 #: a series with fewer slices is not taken for a volume (a scout, a few picked slices)
 MIN_VOLUME_SLICES = 8
@@ -63,10 +68,7 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         for item in find_series(below)
         if isinstance(item, SeriesInput) and item.slices >= MIN_VOLUME_SLICES and item.evenly_spaced
     ]
-    largest: dict[Path, SeriesInput] = {}
-    for item in whole:  # one volume per folder: its largest whole series
-        if item.folder not in largest or item.slices > largest[item.folder].slices:
-            largest[item.folder] = item
+    largest = _largest_per_folder(whole)  # one volume per folder: its largest whole series
     volumes = list(largest.values())
     in_volumes = {path: series for series in volumes for path in series.files}
     volume_folders = {series.folder for series in volumes}
@@ -128,3 +130,25 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
             MIN_VOLUME_SLICES,
         )
     return result
+
+
+def _largest_per_folder(series: Sequence[SeriesInput]) -> dict[Path, SeriesInput]:
+    """``folder -> its series with the most slices`` (the first of equals)."""
+    largest: dict[Path, SeriesInput] = {}
+    for item in series:
+        if item.folder not in largest or item.slices > largest[item.folder].slices:
+            largest[item.folder] = item
+    return largest
+
+
+def largest_series(folders: Collection[Path]) -> dict[Path, SeriesInput]:
+    """``folder -> the series with the most slices`` for each of ``folders`` that holds several DICOM series (a study
+    folder of a PACS export: axial, reformats, a scout); a folder of one series is absent. Reads the headers only.
+    A label table's row naming such a folder is that series, as a class folder's study folder is
+    (:func:`series_as_volumes`)."""
+    from medimg.io.series_inputs import SeriesInput, find_series
+
+    files = [f for folder in sorted(set(folders)) for f in sorted(folder.iterdir()) if f.is_file()]
+    found = [item for item in find_series(files) if isinstance(item, SeriesInput)]
+    several = {folder for folder, n in Counter(item.folder for item in found).items() if n > 1}
+    return {folder: item for folder, item in _largest_per_folder(found).items() if folder in several}

@@ -1,6 +1,7 @@
 """CSV manifest of a classification set: ``path,label[,patient_id,split]``, paths relative to the CSV's folder.
 
-A path may name a folder of DICOM slices: that row is one volume (the series), for classifying CT or MR studies.
+A path may name a folder of DICOM slices: that row is one volume (the series; a study folder of several series, its
+largest), for classifying CT or MR studies.
 
 Column names are matched case-insensitively, spaces as underscores, with synonyms (:data:`PATH_COLUMNS`,
 :data:`LABEL_COLUMNS`..., including public sets' own headers: NIH ChestX-ray14's ``Image Index``/``Finding
@@ -46,7 +47,9 @@ PATH_COLUMNS = (
     "image_index", "image_id", "image_name", "img", "img_path", "img_id", "id_code",
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
     "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
-    "studyinstanceuid", "seriesinstanceuid",  # last: a study's or series' folder of DICOM slices (Kaggle RSNA's)
+    # last: a study's or series' folder of DICOM slices (Kaggle RSNA's uids, or named as a folder)
+    "studyinstanceuid", "seriesinstanceuid", "folder", "directory", "study_folder", "series_folder", "study_path",
+    "series_path",
 )  # fmt: skip
 LABEL_COLUMNS = (
     "label", "labels", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level",
@@ -66,6 +69,30 @@ def _is_series_folder(path: Path) -> bool:
     from medimg.io.dicom_survey import looks_like_dicom  # what read_dicom_series takes for a slice
 
     return any(f.is_file() and looks_like_dicom(f) for f in sorted(path.iterdir())[:20])
+
+
+def _largest_series_of_study_folders(cases: list[Case], manifest: Path) -> list[Case]:
+    """``cases`` with each row naming a folder of several DICOM series (a study exported from a PACS: axial,
+    reformats, a scout) set to read its largest series, as a class folder's study folder is read."""
+    folders = [c.path for c in cases if c.path is not None and c.path.is_dir()]
+    if not folders:
+        return cases
+    from medimg.data.dicom_volumes import largest_series
+
+    chosen = largest_series(folders)
+    if not chosen:
+        return cases
+    folder, series = next(iter(chosen.items()))
+    logger.info(
+        "%s: %d row(s) name a folder of several DICOM series; each is read as its largest (e.g. %s: %d slices of "
+        "series %s); name a series' own folder to choose another",
+        manifest,
+        len(chosen),
+        folder,
+        series.slices,
+        series.series_uid,
+    )
+    return [replace(c, series_uid=chosen[c.path].series_uid) if c.path in chosen else c for c in cases]
 
 
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
@@ -520,6 +547,7 @@ def load(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
     files.report(manifest)
+    cases, pool = _largest_series_of_study_folders(cases, manifest), _largest_series_of_study_folders(pool, manifest)
     if pool and cases:
         logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))
     if listed and cases:
