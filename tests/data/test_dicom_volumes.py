@@ -12,6 +12,7 @@ from PIL import Image
 
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES
+from medimg.errors import DatasetError
 from medimg.io.series_inputs import expand_prediction_inputs, read_series
 from tests.io.conftest import write_dicom
 
@@ -174,3 +175,41 @@ def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_lar
     assert by_id["studies/S1"].series_uid and by_id["studies/single"].series_uid is None  # one series: no choice
     assert dataset.read(by_id["studies/S1"]).array.shape == (1, axial, 16, 16)
     assert dataset.read(by_id["studies/single"]).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+
+
+def test_a_label_table_naming_patient_folders_of_sequence_folders(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RSNA-MICCAI's layout: ``train_labels.csv`` (``BraTS21ID,MGMT_value``: neither named as a path or label column,
+    the ids without their zeros) beside ``train/00000/{FLAIR,T1w}/Image-N.dcm``: each sequence is a case with the
+    patient's label, the patient's sequences never split apart. It was refused: no path column, then "a folder
+    without DICOM slices"."""
+    rows = ["BraTS21ID,MGMT_value"]
+    for p in range(6):
+        label = "1" if p % 2 else "0"
+        for sequence in ("FLAIR", "T1w"):
+            folder = tmp_path / "train" / f"{p:05d}" / sequence
+            _write_series(folder, label, f"p{p}", [1.0 * z for z in range(MIN_VOLUME_SLICES)], name=sequence)
+        rows.append(f"{p},{label}")
+    (tmp_path / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "train_labels.csv")
+    assert "'BraTS21ID' names the files" in caplog.text and "other column, 'MGMT_value', gives them" in caplog.text
+    assert "6 row(s) name a folder of DICOM series folders" in caplog.text
+    assert dataset.class_names == ["0", "1"]
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert sorted(by_id) == sorted(f"{p}/{s}" for p in range(6) for s in ("FLAIR", "T1w"))
+    flair, t1 = by_id["3/FLAIR"], by_id["3/T1w"]
+    assert flair.path == tmp_path / "train" / "00003" / "FLAIR" and dataset.class_names[flair.label] == "1"
+    assert flair.patient_id == t1.patient_id == "3"
+    assert dataset.read(t1).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+
+
+def test_a_table_whose_only_other_column_is_unique_per_row_is_not_taken_for_labels(tmp_path: Path) -> None:
+    """``file,notes`` with a different note on every row: not labels, so the missing label column is still an
+    error naming the columns found."""
+    for i in range(4):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    (tmp_path / "t.csv").write_text("file,notes\n" + "".join(f"{i}.png,note {i}\n" for i in range(4)))
+    with pytest.raises(DatasetError, match=r"no 'label' column \(found: file, notes\)"):
+        Dataset.load(tmp_path / "t.csv")

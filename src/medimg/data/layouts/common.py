@@ -250,6 +250,15 @@ class ManifestFiles:
                     break
         return file, why
 
+    def all_found(self, raw_paths: list[str]) -> bool:
+        """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
+        the counts :meth:`report` logs are left as they were."""
+        counts = (self.found_by_name, self.found_from_above)
+        try:
+            return bool(raw_paths) and all(self.locate(raw)[0].exists() for raw in raw_paths)
+        finally:
+            self.found_by_name, self.found_from_above = counts
+
     def report(self, manifest: Path) -> None:
         """One log line when rows were found by name, or by dropping their first folders."""
         if self.found_from_above:

@@ -71,6 +71,33 @@ def _is_series_folder(path: Path) -> bool:
     return any(f.is_file() and looks_like_dicom(f) for f in sorted(path.iterdir())[:20])
 
 
+def _column_naming_files(
+    manifest: Path, candidates: list[str], rows: list[dict[str, str]], files: ManifestFiles
+) -> str | None:
+    """The first of ``candidates`` whose values (the first 20 rows that have one) all name a file or folder under the
+    manifest's folder: the path column of a table that names it otherwise (``BraTS21ID``, ``ImageId``, ``fname``)."""
+    for candidate in candidates:
+        values = [str(row.get(candidate) or "").strip() for row in rows]
+        sample = [v for v in values if v][:20]
+        if files.all_found(sample):
+            logger.info("%s: no column is named as paths; %r names the files", manifest, candidate)
+            return candidate
+    return None
+
+
+def _series_folders_below(folder: Path, depth: int = 3) -> list[Path]:
+    """The folders up to ``depth`` levels below ``folder`` that hold DICOM slices themselves (a patient's sequence
+    folders: RSNA-MICCAI's ``00000/FLAIR/``, ``00000/T1w/``...); a folder holding slices is not looked into."""
+    found: list[Path] = []
+    level = [folder]
+    for _ in range(depth):
+        subs = [sub for parent in level for sub in sorted(parent.iterdir()) if visible_dir(sub)]
+        below = [(sub, _is_series_folder(sub)) for sub in subs]
+        found += [sub for sub, holds_slices in below if holds_slices]
+        level = [sub for sub, holds_slices in below if not holds_slices]
+    return sorted(found)
+
+
 def _largest_series_of_study_folders(cases: list[Case], manifest: Path) -> list[Case]:
     """``cases`` with each row naming a folder of several DICOM series (a study exported from a PACS: axial,
     reformats, a scout) set to read its largest series, as a class folder's study folder is read."""
@@ -444,14 +471,29 @@ def load(
             )
         return None
 
-    path_col = column(PATH_COLUMNS, True) or ""
+    base = manifest.parent
+    files = ManifestFiles(base)  # one index of the files by name, for the long-format check and the rows
     label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
-    base = manifest.parent
+    known = {label_col, patient_col, split_col}
+    path_col = (
+        column(PATH_COLUMNS, False)
+        or _column_naming_files(manifest, [c for c in columns.values() if c not in known], rows, files)
+        or column(PATH_COLUMNS, True)
+        or ""
+    )
+    if label_col is None and not unlabelled and len(columns) == 2:  # a path and one more column
+        others = [c for c in columns.values() if c != path_col]
+        values = [str(row.get(others[0]) or "").strip() for row in rows] if len(others) == 1 else []
+        given = [v for v in values if v]
+        if given and len(set(given)) <= len(given) / 2:  # repeated values: the labels
+            label_col = others[0]  # (RSNA-MICCAI's BraTS21ID,MGMT_value)
+            logger.info(
+                "%s: no column is named as labels; the table's other column, %r, gives them", manifest, label_col
+            )
     finding_rows: list[list[str] | None] | None = None
     finding_names: tuple[str, ...] = ()  # findings no row shows are findings too (a one-hot column, an ICH subtype)
-    files = ManifestFiles(base)  # one index of the files by name, for the long-format check and the rows
     long = _long_findings(rows, path_col, label_col, manifest, files) if label_col else None
     if long is not None:  # one row per image and finding: pivoted to one row per image
         rows, finding_rows, finding_names = long
@@ -487,6 +529,7 @@ def load(
     missing: list[str] = []
     absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
+    expanded = 0  # rows naming a folder of series folders
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
@@ -495,7 +538,8 @@ def load(
         file, why = files.locate(raw_path)
         if not name_selected(file.name, include, exclude):
             continue
-        if not (file.is_file() or _is_series_folder(file)):
+        series_below = _series_folders_below(file) if file.is_dir() and not _is_series_folder(file) else []
+        if not (file.is_file() or _is_series_folder(file) or series_below):
             note = " (a folder without DICOM slices)" if file.is_dir() else why
             if not why and not file.exists() and by_name_only(raw_path):  # named by name, under no sub-folder
                 absent.append(f"line {line}: {raw_path}")
@@ -516,6 +560,15 @@ def load(
             path=file,
             findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
+        if series_below:  # a patient's folder of sequence folders: a case per series, the folder their patient
+            expanded += 1
+            patient = patient or raw_path
+            for folder in series_below:
+                part = folder.relative_to(file).as_posix()
+                (cases if case.labelled else pool).append(
+                    replace(case, case_id=f"{raw_path.rstrip('/')}/{part}", path=folder, patient_id=patient)
+                )
+            continue
         (cases if case.labelled else pool).append(case)
     # images in container folders, some not unpacked (NIH's images_001/ of twelve): the rest train
     if (
@@ -547,6 +600,13 @@ def load(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
     files.report(manifest)
+    if expanded:
+        logger.info(
+            "%s: %d row(s) name a folder of DICOM series folders (a patient's sequences: FLAIR, T1w...): each series "
+            "is a case with the row's label, the row's folder their patient (never split apart)",
+            manifest,
+            expanded,
+        )
     cases, pool = _largest_series_of_study_folders(cases, manifest), _largest_series_of_study_folders(pool, manifest)
     if pool and cases:
         logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))
