@@ -515,3 +515,34 @@ def test_ids_whose_leading_zeros_a_spreadsheet_dropped_find_their_files(
     assert [c.path.name for c in dataset.cases if c.path] == [f"{i * 17:05d}.png" for i in range(6)]
     assert [dataset.class_names[c.label] for c in dataset.cases] == ["no", "yes"] * 3
     assert "6 row(s) give a number whose file or folder name has leading zeros" in caplog.text
+
+
+def test_isic_2018_task_3_ground_truth_in_its_folder_and_lesions_beside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ISIC 2018 task 3 as unpacked: ``..._Training_Input/`` images, ``..._Training_GroundTruth/`` holding the
+    one-hot table (and licence files), ``..._LesionGroupings.csv`` (``image,lesion_id,diagnosis_confirm_type``) at
+    the top. The groupings table gave the labels (its confirmation types: histopathology, follow-up...): the
+    diagnoses come from the ground truth, the lesions group the split."""
+    classes = ["MEL", "NV", "BCC"]
+    truth = ["image," + ",".join(classes)]
+    groups = ["image,lesion_id,diagnosis_confirm_type"]
+    for i in range(12):
+        name = f"ISIC_{24306 + i:07d}"
+        _image(tmp_path / "ISIC2018_Task3_Training_Input" / f"{name}.jpg", 20 * i)
+        truth.append(f"{name}," + ",".join("1.0" if k == i % 3 else "0.0" for k in range(3)))
+        groups.append(f"{name},HAM_{i // 2:07d},{'histopathology' if i % 2 else 'follow-up'}")
+    (tmp_path / "ISIC2018_Task3_Training_Input" / "ATTRIBUTION.txt").write_text("by")
+    (tmp_path / "ISIC2018_Task3_Training_GroundTruth").mkdir()
+    (tmp_path / "ISIC2018_Task3_Training_GroundTruth" / "LICENSE.txt").write_text("CC")
+    (tmp_path / "ISIC2018_Task3_Training_GroundTruth" / "ISIC2018_Task3_Training_GroundTruth.csv").write_text(
+        "\n".join(truth) + "\n"
+    )
+    (tmp_path / "ISIC2018_Task3_Training_LesionGroupings.csv").write_text("\n".join(groups) + "\n")
+    with caplog.at_level("INFO", logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == sorted(classes)
+    assert len(dataset.cases) == 12
+    assert dataset.class_names[dataset.cases[4].label] == "NV"  # ISIC_0024310: the second column
+    assert {c.patient_id for c in dataset.cases} == {f"HAM_{k:07d}" for k in range(6)}
+    assert "patients from ISIC2018_Task3_Training_LesionGroupings.csv (lesion_id), 6 of them" in caplog.text

@@ -85,6 +85,38 @@ def _column_naming_files(
     return None
 
 
+def _patients_from_a_table_beside(cases: list[Case], manifest: Path, base: Path) -> list[Case]:
+    """``cases`` with their patient (or lesion) from another table at the top of ``base`` that names the same images
+    and has a patient column (ISIC 2018's ``..._LesionGroupings.csv``: ``image,lesion_id``), when it names every
+    case; images of one lesion or patient then never straddle the splits."""
+    key = _image_key
+    for table in sorted(base.iterdir()):
+        if table == manifest or not is_manifest(table):
+            continue
+        header = set(manifest_header(table))
+        path_key = next((c for c in PATH_COLUMNS if c in header), None)
+        patient_key = next((c for c in PATIENT_COLUMNS if c in header), None)
+        if path_key is None or patient_key is None:
+            continue
+        columns, rows = read_manifest(table)
+        patients = {
+            key(row.get(columns[path_key]) or ""): str(row.get(columns[patient_key]) or "").strip() for row in rows
+        }
+        found = [patients.get(key(c.case_id)) for c in cases]
+        if cases and all(found):
+            logger.info(
+                "%s: patients from %s (%s), %d of them", manifest, table.name, columns[patient_key], len(set(found))
+            )
+            return [replace(c, patient_id=patient) for c, patient in zip(cases, found, strict=True)]
+    return cases
+
+
+def _image_key(raw_path: str) -> str:
+    """How two tables name one image: its file name without folders or suffix."""
+    name = re.split(r"[/\\]", raw_path.strip())[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
 def _series_folders_below(folder: Path, depth: int = 3) -> list[Path]:
     """The folders up to ``depth`` levels below ``folder`` that hold DICOM slices themselves (a patient's sequence
     folders: RSNA-MICCAI's ``00000/FLAIR/``, ``00000/T1w/``...); a folder holding slices is not looked into."""
@@ -416,9 +448,8 @@ def folder_manifest(path: Path) -> Path | None:
         return None  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
-    headers = {
-        candidate: set(manifest_header(candidate)) for candidate in sorted(path.iterdir()) if is_manifest(candidate)
-    }
+    tables = [*sorted(path.iterdir()), *(t for folder in _label_folders(subdirs) for t in sorted(folder.iterdir()))]
+    headers = {candidate: set(manifest_header(candidate)) for candidate in tables if is_manifest(candidate)}
     labelled = [c for c, h in headers.items() if _labels_manifest(h)]
     if one_folder:  # a folder of images not named as a container: a real label column only
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
@@ -431,6 +462,15 @@ def folder_manifest(path: Path) -> Path | None:
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled
     return labelled[0] if len(labelled) == 1 else None
+
+
+def _label_folders(subdirs: list[Path]) -> list[Path]:
+    """Sub-folders that hold a dataset's label table and no images, named for it (ISIC 2018's
+    ``ISIC2018_Task3_Training_GroundTruth/``, beside ``..._Training_Input/``)."""
+    from medimg.io.formats import is_image_file
+
+    named = [d for d in subdirs if re.search(r"ground_?truth|labels?\b|labels?_", d.name.lower())]
+    return [d for d in named if not any(is_image_file(f) for f in d.iterdir() if f.is_file())]
 
 
 def load(
@@ -471,7 +511,7 @@ def load(
             )
         return None
 
-    base = manifest.parent
+    base = path if path.is_dir() else manifest.parent  # a folder's table may lie in a sub-folder (ISIC 2018)
     files = ManifestFiles(base)  # one index of the files by name, for the long-format check and the rows
     label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
@@ -600,6 +640,8 @@ def load(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
     files.report(manifest)
+    if patient_col is None and base == path:
+        cases = _patients_from_a_table_beside(cases, manifest, base)
     if expanded:
         logger.info(
             "%s: %d row(s) name a folder of DICOM series folders (a patient's sequences: FLAIR, T1w...): each series "
