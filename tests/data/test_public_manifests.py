@@ -546,3 +546,43 @@ def test_isic_2018_task_3_ground_truth_in_its_folder_and_lesions_beside(
     assert dataset.class_names[dataset.cases[4].label] == "NV"  # ISIC_0024310: the second column
     assert {c.patient_id for c in dataset.cases} == {f"HAM_{k:07d}" for k in range(6)}
     assert "patients from ISIC2018_Task3_Training_LesionGroupings.csv (lesion_id), 6 of them" in caplog.text
+
+
+def test_ham10000_kaggle_copies_in_folders_named_alike_but_for_case(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kaggle's HAM10000 ships every image twice, in ``HAM10000_images_part_1/`` and ``ham10000_images_part_1/``:
+    identical copies are one file (each row was "several files have this name"); copies that differ are not."""
+    rows = ["lesion_id,image_id,dx"]
+    for i in range(6):
+        for folder in (f"HAM10000_images_part_{i % 2 + 1}", f"ham10000_images_part_{i % 2 + 1}"):
+            _image(tmp_path / folder / f"ISIC_00{i}.jpg", 30 * i)
+        rows.append(f"HAM_{i // 2},ISIC_00{i},{'mel' if i % 2 else 'nv'}")
+    (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("INFO", logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 6 and all("HAM10000_images" in str(c.path) for c in dataset.cases)
+    assert "6 row(s) name a file kept twice" in caplog.text
+    _image(tmp_path / "ham10000_images_part_1" / "ISIC_000.jpg", 200)  # no longer a copy
+    with pytest.raises(DatasetError, match=r"several files have this name.*keep one copy"):
+        Dataset.load(tmp_path)
+
+
+def test_isic_2020_kaggle_with_dicom_and_jpeg_copies_and_an_unlabelled_test_csv(tmp_path: Path) -> None:
+    """Kaggle's SIIM-ISIC 2020: ``train/*.dcm`` and ``jpeg/train/*.jpg`` of the same images, ``train.csv`` and a
+    ``test.csv`` without labels. The test table made the folder fail ("no 'label' column"); the two formats are
+    chosen between with --include, which the error now says."""
+    rows = ["image_name,patient_id,sex,age_approx,anatom_site_general_challenge,diagnosis,benign_malignant,target"]
+    for i in range(6):
+        name = f"ISIC_{1000 + i}"
+        _image(tmp_path / "jpeg" / "train" / f"{name}.jpg", 20 * i)
+        (tmp_path / "train").mkdir(exist_ok=True)
+        (tmp_path / "train" / f"{name}.dcm").write_bytes(b"\0" * 128 + b"DICM")
+        rows.append(f"{name},IP_{i // 2},male,45,torso,{'melanoma' if i % 2 else 'nevus'},x,{i % 2}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test.csv").write_text("image_name,patient_id,sex,age_approx,anatom_site_general_challenge\n")
+    with pytest.raises(DatasetError, match=r"choose with --include '\*\.dcm' or --include '\*\.jpg'"):
+        Dataset.load(tmp_path)
+    dataset = Dataset.load(tmp_path, include=("*.jpg",))
+    assert len(dataset.cases) == 6 and all(c.path is not None and c.path.suffix == ".jpg" for c in dataset.cases)
+    assert dataset.class_names == ["0", "1"] and {c.patient_id for c in dataset.cases} == {"IP_0", "IP_1", "IP_2"}

@@ -6,7 +6,7 @@ import csv
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimg.errors import DatasetError
@@ -173,11 +173,15 @@ class _FilesByName:
     (HAM10000's ``ISIC_0027419`` in ``HAM10000_images_part_1/``), else the folder of that name (a study's or
     series' DICOM slices: Kaggle RSNA's ``train_images/<StudyInstanceUID>/``). A number matches a name of digits
     with leading zeros (``17`` or ``17.0`` -> ``00017.png``, ``00017/``): spreadsheets drop the zeros of an id
-    column, pandas writes a column of ids with gaps as floats. Built on first use; a name found twice is ambiguous
-    and not used."""
+    column, pandas writes a column of ids with gaps as floats. Built on first use. A name found twice is ambiguous
+    and not used, unless ``select`` (the ``--include``/``--exclude`` patterns) keeps one of the files, or the files
+    are copies of one another in folders named alike but for letter case (Kaggle's HAM10000 ships
+    ``HAM10000_images_part_1/`` and ``ham10000_images_part_1/``): the first is used and counted in ``copies``."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None) -> None:
         self.base = base
+        self.select = select
+        self.copies = 0  # rows whose name several copies of one file have
         self._names: dict[str, list[Path]] | None = None
         self._stems: dict[str, list[Path]] = {}
         self._folders: dict[str, list[Path]] = {}
@@ -207,11 +211,37 @@ class _FilesByName:
                         self._numbers.setdefault(int(name), []).extend(paths)
             hits = self._numbers.get(int(number.group(1)), [])
             self.unpadded += len(hits) == 1
+        if len(hits) > 1 and self.select is not None:
+            hits = [hit for hit in hits if self.select(hit)] or hits
+        if len(hits) > 1 and _copies(hits):
+            self.copies += 1
+            hits = sorted(hits)[:1]  # the same copy whatever order the folders are listed in
         if len(hits) == 1:
             return hits[0], ""
         if hits:
-            return None, f" (several files have this name: {hits[0]}, {hits[1]})"
+            suffixes = sorted({file_suffix(hit) for hit in hits})
+            choose = (
+                "; choose with " + " or ".join(f"--include '*{suffix}'" for suffix in suffixes)
+                if len(suffixes) > 1
+                else "; keep one copy, or give the rows their folder"
+            )
+            return None, f" (several files have this name: {hits[0]}, {hits[1]}{choose})"
         return None, ""
+
+
+def _copies(paths: list[Path]) -> bool:
+    """Whether ``paths`` are one file's copies in folders named alike but for letter case (same size, same bytes)."""
+    first = str(paths[0]).lower()
+    if any(str(p).lower() != first for p in paths[1:]):
+        return False
+    try:
+        size = paths[0].stat().st_size
+        if any(p.stat().st_size != size for p in paths[1:]):
+            return False
+        content = paths[0].read_bytes()
+        return all(p.read_bytes() == content for p in paths[1:])
+    except OSError:
+        return False
 
 
 #: the most leading folders dropped from a manifest's relative path to find its file under the manifest's folder
@@ -223,9 +253,9 @@ class ManifestFiles:
     separators work), else, for a row naming its file without a usable folder, the one file of that name (or
     identifier without suffix) under the folder (:class:`_FilesByName`). Shared by the label and box manifests."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None) -> None:
         self.base = base
-        self.by_name = _FilesByName(base)
+        self.by_name = _FilesByName(base, select)
         self.found_by_name = 0
         self.found_from_above = 0
 
@@ -274,6 +304,13 @@ class ManifestFiles:
                 manifest,
                 self.found_by_name,
                 self.base,
+            )
+        if self.by_name.copies:
+            logger.info(
+                "%s: %d row(s) name a file kept twice, in folders named alike but for letter case (identical copies): "
+                "the first copy is read",
+                manifest,
+                self.by_name.copies,
             )
         if self.by_name.unpadded:
             logger.warning(

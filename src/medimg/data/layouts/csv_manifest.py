@@ -154,6 +154,10 @@ def _largest_series_of_study_folders(cases: list[Case], manifest: Path) -> list[
     return [replace(c, series_uid=chosen[c.path].series_uid) if c.path in chosen else c for c in cases]
 
 
+class NoLabelColumnError(DatasetError):
+    """A label table without a label column (or one-hot columns)."""
+
+
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
     """Labels that differ only in case (``NORMAL``, ``normal``) become one class, spelled as most rows spell it,
     with a warning naming the spellings."""
@@ -505,14 +509,16 @@ def load(
             if option in columns:
                 return columns[option]
         if required:
-            raise DatasetError(
+            raise (NoLabelColumnError if options == LABEL_COLUMNS else DatasetError)(
                 f"{manifest} has no {options[0]!r} column (found: {', '.join(columns) or 'none'}); "
                 "the manifest needs a header row path,label[,patient_id,split]"
             )
         return None
 
     base = path if path.is_dir() else manifest.parent  # a folder's table may lie in a sub-folder (ISIC 2018)
-    files = ManifestFiles(base)  # one index of the files by name, for the long-format check and the rows
+    files = ManifestFiles(
+        base, lambda p: name_selected(p.name, include, exclude)
+    )  # one index of the files by name, for the long-format check and the rows
     label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
@@ -684,10 +690,23 @@ def _load_split_folders(
     column each gives that finding; a "No Finding"-like column none)."""
     from medimg.data.labels import is_no_finding
 
-    parts = [
-        (split, manifest, load(manifest, include=include, exclude=exclude, unlabelled=unlabelled))
-        for split, manifest in per_split
-    ]
+    parts: list[tuple[str, Path, Dataset]] = []
+    without_labels: list[Path] = []
+    for split, manifest in per_split:
+        try:
+            parts.append((split, manifest, load(manifest, include=include, exclude=exclude, unlabelled=unlabelled)))
+        except NoLabelColumnError:
+            without_labels.append(manifest)  # a competition's test.csv: the images to predict
+    if without_labels:
+        if not parts:
+            raise NoLabelColumnError(
+                f"{path}: none of its label tables ({', '.join(m.name for m in without_labels)}) has a label column"
+            )
+        logger.info(
+            "%s: %s has no labels (a competition's test set?): not read; predict its images with medimg predict",
+            path,
+            ", ".join(m.name for m in without_labels),
+        )
     multi = any(part.multi_label for *_, part in parts)
 
     def names_of(part: Dataset) -> list[str]:
