@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from medimg.errors import MedimgError
 from medimg.serve.rejections import UploadRejected
@@ -38,26 +39,48 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
+class RedactQueries(logging.Filter):
+    """Access-log filter: a request line's query string is replaced by ``?...`` (a client may put a token or a
+    patient's name in the URL; the log must not keep it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?...", *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Install :class:`RedactQueries` on uvicorn's access logger (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQueries) for f in access.filters):
+        access.addFilter(RedactQueries())
+
+
 class BodySizeLimit:
-    """ASGI middleware refusing request bodies above ``max_bytes`` (413) before they are parsed.
+    """ASGI middleware refusing request bodies above the upload limit (413) before they are parsed (plus the
+    multipart envelope; a JSON body, base64, may be 4/3 of the limit).
 
     A declared ``Content-Length`` is checked up front; a body without one (chunked) is counted as it streams
     in: as soon as it passes the limit, the 413 goes out, the application is told the client left (so it stops
     reading), and whatever it answers after that is dropped.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    def __init__(self, app: Callable[..., Awaitable[None]], max_upload: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_upload = max_upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
             await self.app(scope, receive, send)
             return
-        message = f"the request is larger than the upload limit of {self.max_bytes - MULTIPART_OVERHEAD:,} bytes"
+        message = f"the request is larger than the upload limit of {self.max_upload:,} bytes"
         headers = dict(scope.get("headers") or [])
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        as_text = kind.endswith(b"json")  # base64: 4 characters per 3 bytes of the file
+        max_bytes = (self.max_upload * 4 // 3 if as_text else self.max_upload) + MULTIPART_OVERHEAD
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await _send_json(send, 413, message)
             return
         received = 0
@@ -70,7 +93,7 @@ class BodySizeLimit:
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     refused = True
                     if not started:
                         await _send_json(send, 413, message)
@@ -90,6 +113,26 @@ class BodySizeLimit:
         except Exception:
             if not refused:
                 raise  # a real error: ContainErrors (inside) normally answers it already
+
+
+class HeadAsGet:
+    """ASGI middleware answering ``HEAD`` as ``GET`` without the body (health checks, ``wget --spider``, uptime
+    monitors); the routes declare GET only, which answered HEAD with 405."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(event: Message) -> None:
+            if event["type"] == "http.response.body":
+                event = {**event, "body": b""}
+            await send(event)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 class ContainErrors:
@@ -117,6 +160,8 @@ class ContainErrors:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:  # the client went away mid-upload: nothing to answer, nothing went wrong here
+            logger.info("the client left before %s %s was read", scope["method"], scope["path"])
         except Exception as error:
             logger.error("unexpected %s while handling %s %s", type(error).__name__, scope["method"], scope["path"])
             if not started:
@@ -158,6 +203,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_access_log()  # here: uvicorn has configured its loggers by now
         own = storage is None
         app.state.storage = storage or Storage(settings.database_url)
         app.state.service = service or PredictionService(settings, app.state.storage)
@@ -189,17 +235,20 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(ContainErrors)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(BodySizeLimit, max_upload=settings.max_upload_bytes)
     if settings.cors_origins:  # a viewer on another origin calls the API from the browser (tokens, no cookies)
         from starlette.middleware.cors import CORSMiddleware
 
-        app.add_middleware(
+        app.add_middleware(  # the outer one: its headers go on every answer, a 413 of the size limit included
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_methods=["GET", "HEAD", "POST"],
+            # X-Requested-With and Cache-Control: what upload widgets (Dropzone.js) send by default
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Requested-With", "Cache-Control"],
+            expose_headers=["Retry-After", "Location"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)  # the outer one
 
     @app.exception_handler(UploadRejected)
     async def rejected(_request: Request, error: UploadRejected) -> JSONResponse:
@@ -214,7 +263,7 @@ def create_app(
     @app.exception_handler(Busy)
     async def busy(_request: Request, error: Busy) -> JSONResponse:
         logger.info("request refused with 503: the inference pool is full or the request ran out of time")
-        headers = {"Retry-After": str(error.retry_after_s)}
+        headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else {}
         return JSONResponse({"detail": error.message}, status_code=503, headers=headers)
 
     for module in (health, models, predictions, reports, web):

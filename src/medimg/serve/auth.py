@@ -20,7 +20,17 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
+#: the challenges of a 401: Bearer, and Basic for clients that send credentials only when asked (curl --anyauth,
+#: .NET's CredentialCache, Java's Authenticator, a browser opening a report link)
+CHALLENGE = 'Bearer, Basic realm="medimg", charset="UTF-8"'
+HOW = (
+    "send 'Authorization: Bearer <token>', 'X-API-Key: <token>' or HTTP Basic with the token as the password "
+    "(create one with `medimg token create`)"
+)
+
+
 def require_token(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     key: str | None = Depends(api_key),
     login: HTTPBasicCredentials | None = Depends(basic),
@@ -31,16 +41,23 @@ def require_token(
     if not token and login is not None:
         token = login.password or login.username
     if not token:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "an API token is required: send 'Authorization: Bearer <token>' (create one with `medimg token create`)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, _missing(request), headers={"WWW-Authenticate": CHALLENGE})
     info = storage.verify_token(token.strip())
     if info is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "the API token is unknown or revoked",
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={"WWW-Authenticate": CHALLENGE},
         )
     return info
+
+
+def _missing(request: Request) -> str:
+    """Why no token was read: none sent, one in the URL, or an Authorization header of another scheme."""
+    if any(name.lower() in {"token", "api_key", "apikey", "access_token", "key"} for name in request.query_params):
+        return f"a token in the URL is not accepted (URLs are logged and kept in browser history): {HOW}"
+    scheme = request.headers.get("authorization", "").strip().split(" ")[0]
+    if scheme and scheme.lower() not in {"bearer", "basic"}:
+        shown = scheme if len(scheme) <= 20 and scheme.isalpha() else "without a scheme"
+        return f"the Authorization header's scheme ({shown}) is not one this service reads: {HOW}"
+    return f"an API token is required: {HOW}"

@@ -274,11 +274,15 @@ class PredictionService:
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
+                reason = error.reason.replace(  # the reader's hint is for a caller of read_image
+                    "if the file is trusted, pass a larger max_pixels",
+                    "this server's limit (the operator sets it: medimg serve --max-pixels)",
+                )
                 if fmt == SERIES_FORMAT:
                     raise UploadRejected(
-                        status, f"the DICOM series cannot be read: {error.reason} (send one series per upload)"
+                        status, f"the DICOM series cannot be read: {reason} (send one series per upload)"
                     ) from error
-                raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {error.reason}") from error
+                raise UploadRejected(status, f"the {fmt.upper()} file cannot be read: {reason}") from error
         if fmt == SERIES_FORMAT:
             self._check_pixels(image.array.size)
         image.source = "upload.zip" if fmt == SERIES_FORMAT else f"upload.{fmt}"
@@ -312,8 +316,11 @@ class PredictionService:
                 input_info["frames"] = fields.pop("frames")
             else:
                 fields = self._classify(image)
-        except DatasetError as error:
-            raise UploadRejected(422, f"the image does not fit this model: {error}") from error
+        except DatasetError as error:  # named as the client knows the file, not by the request folder's name
+            sent = "the uploaded DICOM series" if fmt == SERIES_FORMAT else f"the uploaded {fmt.upper()} file"
+            raise UploadRejected(
+                422, f"the image does not fit this model: {str(error).replace(image.source, sent)}"
+            ) from error
         except MedimgError as error:
             raise UploadRejected(422, str(error)) from error
         row = guard.commit(

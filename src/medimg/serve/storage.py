@@ -126,7 +126,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, full sync and a busy timeout; folders are created."""
+    """An engine for ``url``; SQLite files get WAL, full sync and a busy timeout; folders are created, and a new
+    database file is readable by its owner only (it holds reports and token hashes)."""
     if url.startswith("sqlite"):
         from pathlib import Path
 
@@ -135,6 +136,8 @@ def make_engine(url: str) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            Path(database).touch(mode=0o600, exist_ok=True)  # a new file readable by its owner only (SQLite
+            # gives its -wal and -shm files the database's permissions)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -69,11 +69,25 @@ REQUEST_BODY: dict[str, Any] = {
 
 
 class InMemoryMultiPartParser(MultiPartParser):
-    """Starlette's multipart parser with the file spool kept in memory up to ``memory_bytes``."""
+    """Starlette's multipart parser with the file spool kept in memory up to ``memory_bytes``, taking a part without
+    a file name for a file when it is the field ``file`` or not text (Node's ``form.append('file', buffer)``,
+    OkHttp, ``requests``' ``files={'file': (None, data)}``, a name given only as ``filename*=``): Starlette reads such
+    a part as a text field (refused as "no file", or over 1 MB as an oversized field)."""
 
     def __init__(self, *args: Any, memory_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spool_max_size = memory_bytes
+
+    def on_headers_finished(self) -> None:
+        from starlette.formparsers import parse_options_header  # python-multipart's, as Starlette imports it
+
+        part = self._current_part
+        _, options = parse_options_header(part.content_disposition or b"")
+        kind = dict((k.lower(), v) for k, v in part.item_headers).get(b"content-type", b"").lower()
+        binary = bool(kind) and not kind.startswith(b"text/")
+        if b"filename" not in options and (options.get(b"name") == FIELD.encode() or binary):
+            part.content_disposition = (part.content_disposition or b"") + b'; filename="upload"'
+        super().on_headers_finished()
 
 
 async def _limited(stream: AsyncGenerator[bytes, None], max_bytes: int) -> AsyncGenerator[bytes, None]:
@@ -94,8 +108,17 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
             (or several), 413 too large.
     """
     content_type = request.headers.get("content-type", "").strip().lower()
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in {"", "identity"}:
+        return await _decoded(request, encoding, content_type, max_bytes)
+    if content_type.split(";")[0].strip() == "application/dicom+json":
+        raise UploadRejected(
+            415,
+            "DICOM JSON is the header without the pixels: send the DICOM file itself (Part 10) as application/dicom "
+            "or in the form field 'file'",
+        )
     if not content_type or content_type.startswith(RAW_TYPES):
-        return await _read_raw(request, max_bytes)
+        return _not_a_url_encoded_form(await _read_raw(request, max_bytes), content_type)
     if content_type.startswith("multipart/related"):  # DICOMweb STOW-RS style: the instance as a body part
         body = await _read_raw(request, max_bytes + MULTIPART_OVERHEAD)
         return _within(related_part(body, request.headers.get("content-type", "")), max_bytes)
@@ -228,6 +251,41 @@ def related_part(body: bytes, content_type: str) -> bytes:
         raise UploadRejected(400, "the multipart/related body holds no part (check its boundary)")
     chosen = [content for kind, content in parts if kind == "application/dicom"] or [c for _, c in parts]
     return chosen[0] if len(chosen) == 1 else pack_series([("", content) for content in chosen])
+
+
+def _not_a_url_encoded_form(data: bytes, content_type: str) -> bytes:
+    """``data``, unless it is an HTML form's fields (``file=scan.png``: a form without
+    ``enctype="multipart/form-data"``, ``curl -d``), which carry the file's name, not the file."""
+    if content_type.startswith("application/x-www-form-urlencoded") and re.fullmatch(
+        rb"[\w.\-\[\]%+]+=[\x20-\x7e]*(&[\w.\-\[\]%+]+=[\x20-\x7e]*)*\s*", data[:4096]
+    ):
+        raise UploadRejected(
+            415,
+            "the body is URL-encoded form fields, which carry a file's name, not the file: give the HTML form "
+            'enctype="multipart/form-data" (curl -F file=@scan.png, not -d), or send the file as the raw body',
+        )
+    return data
+
+
+async def _decoded(request: Request, encoding: str, content_type: str, max_bytes: int) -> bytes:
+    """A raw body sent with ``Content-Encoding: gzip`` or ``deflate``, decompressed up to ``max_bytes`` (a bomb stops
+    there); other encodings, or a compressed form, are refused naming the header."""
+    import zlib
+
+    raw = not content_type or content_type.startswith(RAW_TYPES)
+    if encoding not in {"gzip", "x-gzip", "deflate"} or not raw:
+        raise UploadRejected(
+            415,
+            f"Content-Encoding {encoding!r} is not read here: send the file uncompressed (or a raw body compressed "
+            "with gzip)",
+        )
+    body = await _read_raw(request, max_bytes)
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS)
+    try:
+        data = inflate.decompress(body, max_bytes + 1)
+    except zlib.error as error:
+        raise UploadRejected(400, f"the body is not valid {encoding} data ({error})") from error
+    return _within(data, max_bytes)
 
 
 async def _read_raw(request: Request, max_bytes: int) -> bytes:

@@ -26,9 +26,10 @@ T = TypeVar("T")
 
 
 class Busy(Exception):
-    """The pool cannot take the request now (full, or it ran out of time): HTTP 503 with ``Retry-After``."""
+    """The pool cannot take the request now (full, or it ran out of time): HTTP 503, with ``Retry-After`` unless
+    ``retry_after_s`` is ``None`` (the image itself took too long: the same request would again)."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
+    def __init__(self, message: str, retry_after_s: int | None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after_s = retry_after_s
@@ -44,6 +45,7 @@ class CommitGuard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._abandoned = False
+        self.started_at: float | None = None  # when a worker took it up (perf_counter)
 
     def check(self) -> None:
         """Raise :class:`Abandoned` when the request has been given up (cheap: call it between steps)."""
@@ -105,7 +107,7 @@ class InferencePool:
 
     def _timed(self, job: Callable[[CommitGuard], T], guard: CommitGuard) -> T:
         guard.check()  # timed out while it waited: do not start
-        started = time.perf_counter()
+        started = guard.started_at = time.perf_counter()
         try:
             return job(guard)
         finally:
@@ -135,9 +137,17 @@ class InferencePool:
         except asyncio.TimeoutError:
             if not guard.abandon():  # it is being stored right now: the result is moments away
                 return await waiting
+            ran = time.perf_counter() - guard.started_at if guard.started_at is not None else 0.0
+            if ran >= self.timeout_s / 2:  # mostly its own work, not the wait for a worker: a retry takes as long
+                raise Busy(
+                    f"the image took longer than the server's limit of {self.timeout_s:g} s to process "
+                    f"({ran:.1f} s of it on a worker); nothing was stored. Sending it again will take as long: send "
+                    "a smaller image, or ask the operator to raise the limit (medimg serve --timeout)",
+                    None,
+                ) from None
             raise Busy(
-                f"the image took longer than the limit of {self.timeout_s:g} s; nothing was stored. Retry later, "
-                "or send a smaller image",
+                f"the request waited for a worker and ran past the limit of {self.timeout_s:g} s; nothing was "
+                "stored. Retry after the time in the Retry-After header",
                 self.retry_after_s(),
             ) from None
 

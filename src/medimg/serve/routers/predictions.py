@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from medimg.serve.auth import require_token
 from medimg.serve.dependencies import get_pool, get_service, get_settings
@@ -31,12 +31,13 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
         413: {"description": "file or image too large"},
         415: {"description": "not a supported image format (judged from the content, not the name)"},
         422: {"description": "unreadable image, or an image that does not fit the model"},
-        503: {"description": "the server is busy or the image took too long; see the Retry-After header"},
+        503: {"description": "the server is busy or the image took too long (Retry-After when waiting helps)"},
     },
     openapi_extra=REQUEST_BODY,
 )
 async def create_prediction(
     request: Request,
+    response: Response,
     service: PredictionService = Depends(get_service),
     settings: ServeSettings = Depends(get_settings),
     pool: InferencePool = Depends(get_pool),
@@ -49,4 +50,6 @@ async def create_prediction(
     """
     data = await read_upload(request, settings.max_upload_bytes)
     row = await pool.run(lambda guard: service.process(data, guard=guard))
-    return report_json(row)
+    body = report_json(row)
+    response.headers["Location"] = body["links"]["self"]  # 201 Created names what it created
+    return body
