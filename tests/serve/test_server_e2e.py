@@ -126,6 +126,10 @@ def test_real_server_uploads_and_survives_a_kill(server: Server, deploy_run: Pat
             assert client.get(f"/v1/reports/{report_id}/image.png").content.startswith(b"\x89PNG")
         assert before[dicom.json()["id"]]["input"]["dicom"]["Modality"] == "CT"
         assert client.get("/v1/reports", headers={"Authorization": "Bearer nope"}).status_code == 401
+    leaked = httpx.get(f"{server.url}/v1/models?token={server.token}", timeout=30)  # a token put in the URL
+    assert leaked.status_code == 401 and "not accepted" in leaked.json()["detail"]
+    time.sleep(0.5)  # the access log line is written after the answer
+    assert server.token not in server.log.read_text() and "/v1/models?..." in server.log.read_text()
 
     original = pydicom.dcmread(ct_small())
     log = server.log.read_text()
