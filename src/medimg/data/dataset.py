@@ -170,6 +170,7 @@ class Dataset:
         from medimg.data.layouts import get_layout, select_layout
         from medimg.data.layouts.common import parse_patterns
         from medimg.data.medmnist import resolve_medmnist_name
+        from medimg.data.name_patients import group_by_name_patient
 
         root = Path(path).expanduser()
         root = resolve_medmnist_name(root) or root  # a bare MedMNIST name: its downloaded file
@@ -194,6 +195,7 @@ class Dataset:
             return dataset
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
         dataset.cases = group_by_dicom_patient(dataset.cases, root)  # slices of one patient stay on one side
+        dataset.cases = group_by_name_patient(dataset.cases, root)  # person1_bacteria_1.jpeg, CNV-1016042-1.jpeg
         dataset.validate(min_classes=min_classes)
         return dataset
 

@@ -1,0 +1,78 @@
+"""Patients from file names, so a split never puts one patient's images on both sides when nothing else names them.
+
+Public sets often put the patient in each image's name and nowhere else: Kermany's chest X-rays
+(``person1_bacteria_1.jpeg``, ``NORMAL2-IM-1427-0001.jpeg``), OCT2017 (``CNV-1016042-1.jpeg``), NIH ChestX-ray14
+(``00000001_000.png``), Kaggle's diabetic retinopathy (``10_left.jpeg``, ``10_right.jpeg``), the Monkeypox set
+(``M01_01.jpg``). Split image by image, a patient's second image lands in the test split and the score measures
+recall of a patient already seen. :func:`group_by_name_patient` takes a name's key, the name without its last
+part when that part is an image counter (digits) or a side (``left``/``right``, ``L``/``R``, ``OD``/``OS``), and
+uses the keys as patients when they look like patient ids:
+
+- the key holds a digit (``ISIC_0024306`` -> ``ISIC`` names no one) and most names have one;
+- at least :data:`MIN_GROUPS` keys, and images share them (at most 80% as many keys as images);
+- no key holds more than :data:`MAX_GROUP_SHARE` of the images (a date or a scanner prefix is not a patient).
+
+Only cases without a patient (no patient column, folder or DICOM header named one) are grouped; an INFO line gives
+an example.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from medimg.data.case import Case
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_GROUP_SHARE", "MIN_GROUPS", "group_by_name_patient", "name_key"]
+
+#: fewer keys than this are not patients (a class prefix, a handful of batches)
+MIN_GROUPS = 10
+#: a key holding more than this share of the images (and more than 10 of them) is not a patient
+MAX_GROUP_SHARE = 0.05
+#: a name's last part that says which side, not which image
+SIDES = frozenset({"left", "right", "l", "r", "od", "os"})
+
+
+def name_key(name: str) -> str | None:
+    """The patient part of a file name (see the module doc), or ``None``: ``CNV-1016042-1.jpeg`` ->
+    ``CNV-1016042``, ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left)."""
+    stem = name.split(".", 1)[0]
+    parts = [p for p in re.split(r"[-_ ]+", stem) if p]
+    if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
+        return None
+    key = "-".join(parts[:-1]).lower()
+    return key if any(ch.isdigit() for ch in key) else None
+
+
+def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[Case]:
+    """``cases`` with a ``patient_id`` from their file names when no case has a patient yet and the names carry
+    patient ids (see the module doc); unchanged otherwise."""
+    if not cases or any(c.patient_id for c in cases) or any(c.path is None or c.index is not None for c in cases):
+        return list(cases)
+    keys = [name_key(Path(c.case_id).name) for c in cases]
+    named = [k for k in keys if k is not None]
+    counts = Counter(named)
+    if (
+        len(named) < 0.9 * len(cases)
+        or len(counts) < MIN_GROUPS
+        or len(counts) > 0.8 * len(named)
+        or max(counts.values()) > max(10, MAX_GROUP_SHARE * len(named))
+    ):
+        return list(cases)
+    example = next(c for c, k in zip(cases, keys, strict=True) if k is not None and counts[k] > 1)
+    logger.info(
+        "%s: images grouped by the patient in their file names (%d patients for %d images, e.g. %s -> %s): one "
+        "patient's images never straddle train/val/test; give a patient_id column to group them otherwise",
+        root,
+        len(counts),
+        len(cases),
+        Path(example.case_id).name,
+        name_key(Path(example.case_id).name),
+    )
+    return [replace(c, patient_id=f"name-{k}") if k is not None else c for c, k in zip(cases, keys, strict=True)]
