@@ -586,3 +586,16 @@ def test_isic_2020_kaggle_with_dicom_and_jpeg_copies_and_an_unlabelled_test_csv(
     dataset = Dataset.load(tmp_path, include=("*.jpg",))
     assert len(dataset.cases) == 6 and all(c.path is not None and c.path.suffix == ".jpg" for c in dataset.cases)
     assert dataset.class_names == ["0", "1"] and {c.patient_id for c in dataset.cases} == {"IP_0", "IP_1", "IP_2"}
+
+
+def test_ham10000_from_dataverse_with_its_tab_separated_metadata(tmp_path: Path) -> None:
+    """Harvard Dataverse exports HAM10000's metadata as ``HAM10000_metadata.tab`` (tab-separated, quoted): without
+    it being read, the two image folders were the classes."""
+    rows = ["lesion_id\timage_id\tdx\tdx_type\tage"]
+    for i in range(6):
+        _image(tmp_path / f"HAM10000_images_part_{i % 2 + 1}" / f"ISIC_00{i}.jpg", 30 * i)
+        rows.append(f'"HAM_{i // 2}"\t"ISIC_00{i}"\t"{"mel" if i % 3 else "nv"}"\t"histo"\t55.0')
+    (tmp_path / "HAM10000_metadata.tab").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["mel", "nv"] and len(dataset.cases) == 6
+    assert {c.patient_id for c in dataset.cases} == {"HAM_0", "HAM_1", "HAM_2"}

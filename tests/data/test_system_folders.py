@@ -227,3 +227,33 @@ def test_many_class_folders_with_view_folders_stay_classes(tmp_path: Path) -> No
         for view in ("CC", "MLO"):
             _png(tmp_path / cls / view / "a.png", 5)
     assert sorted(Dataset.load(tmp_path).class_names) == sorted(classes)
+
+
+def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> None:
+    """The Monkeypox Skin Lesion Dataset: ``Original Images/``, ``Augmented Images/``, ``Fold1/`` each holding the
+    class folders; Kaggle's blood cells: ``dataset-master/`` and ``dataset2-master/``. They were read as classes
+    ("Original Images": 28 images...) with status OK; now an error that points at the class folders inside."""
+    for version in ("Original Images", "Augmented Images"):
+        for cls in ("Monkey Pox", "Others"):
+            for i in range(2):
+                _png(tmp_path / "mpox" / version / version / cls / f"M0{i}_0{i}.png", 10 * i + 1)
+    for cls in ("Monkeypox", "Others"):
+        _png(tmp_path / "mpox" / "Fold1" / "Fold1" / "Train" / cls / "a.png", 3)
+    with pytest.raises(DatasetError, match=r"look like versions or parts of the dataset.*medimg fit '.*Images'"):
+        Dataset.load(tmp_path / "mpox")
+    for cls in ("EOSINOPHIL", "NEUTROPHIL"):
+        _png(tmp_path / "cells" / "dataset2-master" / "dataset2-master" / "images" / "TRAIN" / cls / "_0_1.jpeg", 5)
+        _png(tmp_path / "cells" / "dataset2-master" / "dataset2-master" / "images" / "TEST" / cls / "_0_2.jpeg", 5)
+    _png(tmp_path / "cells" / "dataset-master" / "dataset-master" / "JPEGImages" / "BloodImage_00000.jpg", 7)
+    with pytest.raises(DatasetError, match=r"medimg fit '.*dataset2-master/images'"):
+        Dataset.load(tmp_path / "cells")
+    classes = Dataset.load(tmp_path / "mpox" / "Original Images").class_names  # the folder the error names
+    assert sorted(classes) == ["Monkey Pox", "Others"]
+
+
+def test_classes_named_with_container_words_stay_classes(tmp_path: Path) -> None:
+    """``Covid images/`` and ``Normal images/`` holding their images are classes."""
+    for cls in ("Covid images", "Normal images"):
+        for i in range(3):
+            _png(tmp_path / cls / f"{i}.png", 10 * i + 1)
+    assert sorted(Dataset.load(tmp_path).class_names) == ["Covid images", "Normal images"]

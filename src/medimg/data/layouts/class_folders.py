@@ -21,7 +21,13 @@ from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import series_as_volumes
 from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
-from medimg.data.layouts.common import MIN_FOLDER_GROUPS, name_selected, order_classes, visible_dir
+from medimg.data.layouts.common import (
+    CONTAINER_WORDS,
+    MIN_FOLDER_GROUPS,
+    name_selected,
+    order_classes,
+    visible_dir,
+)
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
@@ -114,6 +120,8 @@ def load(
     for split, parent in groups:
         nested = nested_class_folders(parent)
         if nested is None:
+            if split is None:
+                _refuse_versions_of_the_data(root, subdirs)
             class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c)]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
@@ -206,6 +214,51 @@ def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path
                 f"{', '.join(sorted(trained))}): name each class the same in every split folder"
             )
     return {c: canonical[c.name] for _, c in class_dirs}
+
+
+#: words of a folder name that make it a copy, version or part of a dataset, not a class (with CONTAINER_WORDS)
+VERSION_WORDS = frozenset({
+    "master", "main", "fold", "folds", "augmented", "original", "version", "copy", "raw", "processed",
+    "preprocessed", "resized",
+})  # fmt: skip
+
+
+def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
+    """Raise when the would-be classes are versions or parts of the dataset (the Monkeypox set's ``Original
+    Images/``, ``Augmented Images/``, ``Fold1/``; Kaggle's blood cells' ``dataset-master/``, ``dataset2-master/``):
+    every name has a container or version word, none holds images itself, and each holds folders. Read as class
+    folders they were classes "Original Images" and "Fold1"; the message names a folder of class folders inside."""
+    if len(subdirs) < 2:
+        return
+    words = CONTAINER_WORDS | VERSION_WORDS
+    for folder in subdirs:
+        if not set(re.split(r"[^a-z]+", folder.name.lower())) & words:
+            return
+        entries = list(folder.iterdir())
+        if any(p.is_file() and is_image_file(p) for p in entries) or not any(visible_dir(p) for p in entries):
+            return
+    inside = next((found for folder in subdirs if (found := _class_folders_inside(folder)) is not None), None)
+    example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in subdirs)}) look like versions or parts of the dataset "
+        f"(original, augmented, folds, archives), not classes; point medimg at the folder that holds the class "
+        f"folders{example}"
+    )
+
+
+def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
+    """The first folder at most ``depth`` levels below ``folder`` (breadth first) holding two or more folders of
+    images, or split folders."""
+    level = [folder]
+    for _ in range(depth):
+        below = [d for parent in level for d in sorted(parent.iterdir()) if visible_dir(d)]
+        for parent in level:
+            subs = [d for d in sorted(parent.iterdir()) if visible_dir(d)]
+            with_images = [d for d in subs if any(f.is_file() and is_image_file(f) for f in d.iterdir())]
+            if len(with_images) >= 2 or (subs and all(normalise_split(d.name) for d in subs)):
+                return parent.parent if normalise_split(parent.name) else parent  # above a split folder
+        level = below
+    return None
 
 
 def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]], root: Path) -> list[Case]:

@@ -18,7 +18,7 @@ from medimg.io.inputs import parse_patterns as parse_patterns
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_SUFFIXES = (".csv", ".tsv")
+MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-separated export (HAM10000's)
 #: at least this many sub-folders holding images are patients (the groups of a split), not batches or classes
 MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
@@ -42,7 +42,7 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
 
 
 def is_manifest(path: Path) -> bool:
-    """True for an existing ``.csv``/``.tsv`` file or Excel workbook (:mod:`.spreadsheets`)."""
+    """True for an existing ``.csv``/``.tsv``/``.tab`` file or Excel workbook (:mod:`.spreadsheets`)."""
     from medimg.data.layouts.spreadsheets import is_spreadsheet
 
     return (path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)) and path.is_file()
@@ -66,8 +66,9 @@ DELIMITERS = (",", ";", "\t", "|")
 
 
 def manifest_delimiter(path: Path) -> str:
-    """Tab for ``.tsv``; otherwise the delimiter the header row uses most (comma when it has none: one column)."""
-    if path.suffix.lower() == ".tsv":
+    """Tab for ``.tsv`` and ``.tab``; otherwise the delimiter the header row uses most (comma when it has none: one
+    column)."""
+    if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
