@@ -164,6 +164,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
     [
         (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
         (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (a video or sound?)"),
+        (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),
     ],
 )
 def test_known_formats_medimg_does_not_read_are_named_with_the_conversion(
@@ -207,3 +208,17 @@ def test_webp_and_jpeg2000_are_read_exactly(tmp_path: Path) -> None:
     jp2 = read_image(tmp_path / "b.jp2")
     assert jp2.meta["bits"] == 16 and np.array_equal(jp2.array[0], deep)
     assert np.array_equal(read_image(tmp_path / "c.j2k").array[0], grey)
+
+
+def test_a_folder_or_file_of_matlab_arrays_says_so(tmp_path: Path) -> None:
+    """Figshare's brain tumour set ships ``1.mat``...: "no class sub-folders" / "not a dataset" said nothing of them."""
+    from medimg import Dataset
+    from medimg.errors import DatasetError
+
+    for i in range(3):
+        (tmp_path / "brain" / f"{i + 1}.mat").parent.mkdir(exist_ok=True)
+        (tmp_path / "brain" / f"{i + 1}.mat").write_bytes(b"\x89HDF\r\n\x1a\n")  # v7.3: an HDF5 file
+    with pytest.raises(DatasetError, match=r"found 3 MATLAB \.mat file\(s\).*scipy\.io\.loadmat"):
+        Dataset.load(tmp_path / "brain")
+    with pytest.raises(DatasetError, match=r"is not a dataset.*found 1 MATLAB \.mat file"):
+        Dataset.load(tmp_path / "brain" / "1.mat")

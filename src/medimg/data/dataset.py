@@ -246,9 +246,12 @@ class Dataset:
                     f"all {len(self.unlabelled)} images in {self.root} are unlabelled: fill in their labels, or "
                     "pass unlabelled=True to load them as an unlabelled pool"
                 )
+            from medimg.io.formats import unread_files_note
+
             raise DatasetError(
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
-                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns" + _unread_files(self.root)
+                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
+                + unread_files_note(Path(self.root))
             )
         if self.multi_label:  # an external evaluation set (min_classes=1) may show no finding at all
             if min_classes > 1 and not any(c.findings for c in self.cases):
@@ -309,25 +312,6 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
-
-
-def _unread_files(root: Path, most: int = 10_000) -> str:
-    """``"; found 12 MetaImage file(s) ..."`` when ``root`` holds files in formats medimg does not read."""
-    from medimg.io.formats import UNREAD_SUFFIXES
-
-    if not root.is_dir():
-        return ""
-    found: dict[str, int] = defaultdict(int)
-    for i, path in enumerate(root.rglob("*")):
-        if i >= most:
-            break
-        kind = UNREAD_SUFFIXES.get(path.suffix.lower())
-        if kind is not None and path.is_file():
-            found[kind] += 1
-    if not found:
-        return ""
-    listed = ", ".join(f"{n} {kind}" for kind, n in found.items())
-    return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF"
 
 
 def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageData:

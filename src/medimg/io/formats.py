@@ -27,6 +27,7 @@ Formats and their signatures:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import struct
@@ -274,14 +275,35 @@ def _is_metaimage_header(head: bytes) -> bool:
 ZIP_MAGIC = b"PK\x03\x04"
 
 #: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
-UNREAD_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide"}
+UNREAD_SUFFIXES = {
+    ".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide",
+    ".mat": "MATLAB .mat",
+    ".tfrec": "TFRecord", ".tfrecord": "TFRecord", ".pkl": "pickle", ".pickle": "pickle",
+}  # fmt: skip
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
     (b"RIFF", "a RIFF file that is not WebP (a video or sound?)", "export its frames as PNG"),
     (ZIP_MAGIC, "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
+    (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat)"),
 )
+
+
+def unread_files_note(root: Path, most: int = 10_000) -> str:
+    """``"; found 12 MetaImage file(s) ..."`` when ``root`` (a folder, or one file) holds files in formats medimg
+    does not read (:data:`UNREAD_SUFFIXES`; the first ``most`` entries of a folder are looked at), else ``""``."""
+    found: dict[str, int] = {}
+    paths = [root] if root.is_file() else itertools.islice(root.rglob("*"), most) if root.is_dir() else []
+    for path in paths:
+        kind = UNREAD_SUFFIXES.get(path.suffix.lower())
+        if kind is not None and path.is_file():
+            found[kind] = found.get(kind, 0) + 1
+    if not found:
+        return ""
+    listed = ", ".join(f"{n} {kind}" for kind, n in found.items())
+    how = " (scipy.io.loadmat reads a .mat file's arrays; h5py a v7.3 one)" if "MATLAB .mat" in found else ""
+    return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
 
 
 def _unsupported_format(head: bytes) -> str | None:

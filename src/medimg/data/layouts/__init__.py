@@ -67,7 +67,7 @@ from medimg.data.layouts import (
     yolo_masks,
 )
 from medimg.errors import ConfigError, DatasetError, did_you_mean
-from medimg.io.formats import ZIP_MAGIC
+from medimg.io.formats import ZIP_MAGIC, unread_files_note
 
 if TYPE_CHECKING:
     from medimg.data.case import TaskName
@@ -258,7 +258,7 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     raise DatasetError(
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
         "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
-        "COCO or YOLO folder, or a MedMNIST .npz file"
+        "COCO or YOLO folder, or a MedMNIST .npz file" + unread_files_note(path)
     )
 
 

@@ -31,7 +31,7 @@ from medimg.data.layouts.common import (
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
-from medimg.io.formats import in_system_folder, is_image_file
+from medimg.io.formats import in_system_folder, is_image_file, unread_files_note
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def load(
         raise DatasetError(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
             "(or use a CSV manifest with path,label columns; for a folder of unlabelled images pass "
-            "unlabelled=True)"
+            "unlabelled=True)" + unread_files_note(root)
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
