@@ -599,3 +599,19 @@ def test_ham10000_from_dataverse_with_its_tab_separated_metadata(tmp_path: Path)
     dataset = Dataset.load(tmp_path)
     assert sorted(dataset.class_names) == ["mel", "nv"] and len(dataset.cases) == 6
     assert {c.patient_id for c in dataset.cases} == {"HAM_0", "HAM_1", "HAM_2"}
+
+
+def test_messidor_2_from_kaggle(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``messidor_data.csv`` (``image_id,adjudicated_dr_grade,adjudicated_dme,adjudicated_gradable``) beside
+    ``messidor-2/IMAGES/``: the folder was "a single class", the table a multi-label set of DME and gradability."""
+    rows = ["image_id,adjudicated_dr_grade,adjudicated_dme,adjudicated_gradable"]
+    for i in range(10):
+        name = f"IM{i:06d}.JPG" if i % 2 else f"20051020_{i:05d}_0100_PP.png"
+        _image(tmp_path / "messidor-2" / "IMAGES" / name, 20 * i)
+        rows.append(f"{name},{i % 5 if i else ''},{i % 2},{0 if i == 0 else 1}")  # the first: ungradable, no grade
+    (tmp_path / "messidor_data.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("INFO", logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1", "2", "3", "4"] and not dataset.multi_label
+    assert len(dataset.cases) == 9 and len(dataset.unlabelled) == 1
+    assert "labels from its column 'adjudicated_dr_grade'" in caplog.text

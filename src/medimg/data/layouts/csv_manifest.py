@@ -55,6 +55,7 @@ LABEL_COLUMNS = (
     "label", "labels", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level",
     "retinopathy_grade",
     "cancer",  # RSNA Screening Mammography's train.csv (beside biopsy, invasive, implant: not labels to learn)
+    "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
@@ -445,7 +446,7 @@ def folder_manifest(path: Path) -> Path | None:
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
     containers = all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words)
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
-    images_in = path if not subdirs else subdirs[0] if one_folder else None  # the folder that must hold images
+    images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:
         return None
     if images_in is not None and not any(is_image_file(p) for p in images_in.iterdir() if p.is_file()):
@@ -466,6 +467,17 @@ def folder_manifest(path: Path) -> Path | None:
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled
     return labelled[0] if len(labelled) == 1 else None
+
+
+def _below_wrappers(folder: Path, depth: int = 2) -> Path:
+    """``folder``, or the folder below it through up to ``depth`` levels of folders holding nothing but one folder
+    (Messidor-2's ``messidor-2/IMAGES/`` beside ``messidor_data.csv``)."""
+    for _ in range(depth):
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        if len(entries) != 1 or not visible_dir(entries[0]):
+            break
+        folder = entries[0]
+    return folder
 
 
 def _label_folders(subdirs: list[Path]) -> list[Path]:
@@ -529,6 +541,14 @@ def load(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    if label_col is not None and len(columns) > 3:  # say which column, when there were others to choose
+        others = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
+        logger.info(
+            "%s: labels from its column %r (not from %s)",
+            manifest,
+            label_col,
+            ", ".join(repr(c) for c in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else ""),
+        )
     if label_col is None and not unlabelled and len(columns) == 2:  # a path and one more column
         others = [c for c in columns.values() if c != path_col]
         values = [str(row.get(others[0]) or "").strip() for row in rows] if len(others) == 1 else []
