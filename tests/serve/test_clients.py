@@ -152,3 +152,23 @@ def test_base64_json_is_allowed_its_third_more_bytes(deploy_run: Path, tmp_path:
 def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     Storage(f"sqlite:///{tmp_path / 'new.db'}").close()
     assert stat.S_IMODE((tmp_path / "new.db").stat().st_mode) == 0o600
+
+
+def test_methods_types_and_bodies_met_in_the_wild(served: tuple[TestClient, str, bytes]) -> None:
+    client, token, png = served
+    auth = {"Authorization": f"Bearer {token}"}
+    put = client.put("/v1/predictions", headers=auth, content=png)  # curl -T
+    assert put.status_code == 405 and "use POST" in put.json()["detail"] and "curl -F" in put.json()["detail"]
+    s3 = client.post("/v1/predictions", headers={**auth, "Content-Type": "binary/octet-stream"}, content=png)
+    assert s3.status_code == 201, s3.text  # S3's default type for an object stored without one
+    boundary = "cut0ff"
+    truncated = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode() + png[:100]  # no closing boundary: the client was cut off
+    cut = client.post(
+        "/v1/predictions",
+        headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        content=truncated,
+    )
+    assert cut.status_code == 400 and "closing boundary" in cut.json()["detail"]

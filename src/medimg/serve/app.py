@@ -20,7 +20,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from medimg.errors import MedimgError
@@ -255,6 +257,17 @@ def create_app(
         # The status only: a message may quote the first bytes of the upload, which could be patient data.
         logger.info("upload refused with status %d", error.status_code)
         return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code != 405:
+            return await http_exception_handler(request, error)
+        allowed = (error.headers or {}).get("Allow", "") or "another method"
+        fix = ""
+        if request.method == "PUT":
+            fix = " (curl -T sends PUT: upload with curl -F file=@FILE or --data-binary @FILE)"
+        detail = f"{request.method} is not accepted on {request.url.path}; use {allowed}{fix}"
+        return JSONResponse({"detail": detail}, status_code=405, headers=error.headers)
 
     @app.exception_handler(MedimgError)
     async def medimg_error(_request: Request, error: MedimgError) -> JSONResponse:

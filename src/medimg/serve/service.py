@@ -107,6 +107,23 @@ def might_be_dicom(data: bytes) -> bool:
     return data[128:132] == b"DICM" or looks_like_bare_dicom(data[:1024])
 
 
+#: the readers' hints for a caller of read_image, and what a client of the service can do instead
+_CLIENT_HINTS = (
+    (
+        "if the file is trusted, pass a larger max_pixels",
+        "this server's limit (its operator sets medimg serve --max-pixels)",
+    ),
+    (". Pass series_uid=... or put each series in its own folder", ""),
+)
+
+
+def _for_a_client(reason: str) -> str:
+    """A reader's message with the hints meant for Python callers replaced by what an HTTP client can do."""
+    for hint, instead in _CLIENT_HINTS:
+        reason = reason.replace(hint, instead)
+    return reason
+
+
 class PredictionService:
     """The loaded model plus the storage; :meth:`process` turns upload bytes into a stored report.
 
@@ -274,10 +291,7 @@ class PredictionService:
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
-                reason = error.reason.replace(  # the reader's hint is for a caller of read_image
-                    "if the file is trusted, pass a larger max_pixels",
-                    "this server's limit (the operator sets it: medimg serve --max-pixels)",
-                )
+                reason = _for_a_client(error.reason)
                 if fmt == SERIES_FORMAT:
                     raise UploadRejected(
                         status, f"the DICOM series cannot be read: {reason} (send one series per upload)"

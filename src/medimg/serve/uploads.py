@@ -12,6 +12,7 @@ the body itself is limited (:class:`~medimg.serve.app.BodySizeLimit`, and the co
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import zipfile
@@ -31,6 +32,8 @@ FIELD = "file"
 
 RAW_TYPES = (
     "application/octet-stream", "application/dicom", "application/gzip", "application/x-gzip", "image/",
+    "binary/octet-stream",  # S3's default for an object stored without a type
+    "application/x-dicom", "application/x-nifti", "application/x-zip",
     "application/x-www-form-urlencoded",  # what `curl --data-binary @scan.png` sends unless told otherwise
     "application/zip", "application/x-zip-compressed",  # a DICOM series (Windows browsers send the second)
 )  # fmt: skip
@@ -90,12 +93,18 @@ class InMemoryMultiPartParser(MultiPartParser):
         super().on_headers_finished()
 
 
-async def _limited(stream: AsyncGenerator[bytes, None], max_bytes: int) -> AsyncGenerator[bytes, None]:
+async def _limited(
+    stream: AsyncGenerator[bytes, None], max_bytes: int, tail: bytearray | None = None
+) -> AsyncGenerator[bytes, None]:
+    """``stream``, refused past ``max_bytes``; its last 512 bytes are kept in ``tail``."""
     received = 0
     async for chunk in stream:
         received += len(chunk)
         if received > max_bytes:
             raise UploadRejected(413, f"the request is larger than the upload limit of {max_bytes:,} bytes")
+        if tail is not None:
+            tail += chunk
+            del tail[:-512]
         yield chunk
 
 
@@ -134,8 +143,13 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
             f"{content_type or 'no Content-Type'}",
         )
     limit = max_bytes + MULTIPART_OVERHEAD
+    tail = bytearray()
     parser = InMemoryMultiPartParser(
-        request.headers, _limited(request.stream(), limit), max_files=MAX_MEMBERS, max_fields=16, memory_bytes=limit
+        request.headers,
+        _limited(request.stream(), limit, tail),
+        max_files=MAX_MEMBERS,
+        max_fields=16,
+        memory_bytes=limit,
     )
     try:
         form = await parser.parse()
@@ -145,6 +159,11 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
         named = [value for value in form.getlist(FIELD) if isinstance(value, UploadFile)]
         files = named or [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if not files:
+            boundary = re.search(r'boundary="?([^";]+)', request.headers.get("content-type", ""))
+            if boundary is not None and f"--{boundary.group(1)}--".encode() not in tail:
+                raise UploadRejected(
+                    400, "the multipart body ends before its closing boundary (an interrupted upload?): send it again"
+                )
             raise UploadRejected(422, f"the request has no file in the form field '{FIELD}'")
         data = await files[0].read(max_bytes + 1) if len(files) == 1 else await _series_zip(files, max_bytes)
     finally:
@@ -166,7 +185,8 @@ async def _series_zip(files: list[UploadFile], max_bytes: int) -> bytes:
 
 def pack_series(files: list[tuple[str, bytes]]) -> bytes:
     """``(name, content)`` DICOM files as one zip (stored, not compressed) for the series reader; a ``DICOMDIR`` is
-    left out, names are not kept.
+    left out, and so is a second copy of a file (a STOW-RS client retrying one instance sent it twice: read as two
+    slices at one position, "the series mixes several acquisitions"); names are not kept.
 
     Raises:
         UploadRejected: 422 a file that is not DICOM (several images are not one upload).
@@ -174,10 +194,13 @@ def pack_series(files: list[tuple[str, bytes]]) -> bytes:
     from medimg.serve.service import might_be_dicom
 
     buffer = io.BytesIO()
+    seen: set[bytes] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for number, (name, data) in enumerate(files, start=1):
-            if name.upper() == "DICOMDIR":
+            digest = hashlib.sha256(data).digest()
+            if name.upper() == "DICOMDIR" or digest in seen:
                 continue
+            seen.add(digest)
             if not might_be_dicom(data):
                 raise UploadRejected(
                     422,
