@@ -367,7 +367,10 @@ def _related(parts: list[tuple[str, bytes]], boundary: str = "DICOMwebBoundary.3
 
 def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
     """A DICOMweb client (STOW-RS) posts the instance as a part of a multipart/related body: the same report as the
-    raw file; several instances are one series (a slice repeated is not), a body without its boundary is a 400."""
+    raw file; several instances are one series (two at one position are not; one sent twice is one), a body
+    without its boundary is a 400."""
+    import pydicom
+
     client, headers, _ = service
     dicom = ct_small().read_bytes()
     raw = client.post("/v1/predictions", headers={**headers, "Content-Type": "application/dicom"}, content=dicom)
@@ -376,7 +379,14 @@ def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
     assert related.status_code == 201, related.text
     assert related.json()["prediction"] == raw.json()["prediction"]
     assert related.json()["input"]["dicom"] == raw.json()["input"]["dicom"]
-    two, content_type = _related([("application/dicom", dicom), ("application/dicom", dicom)])
+    retried, content_type = _related([("application/dicom", dicom), ("application/dicom", dicom)])
+    again = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=retried)
+    assert again.status_code == 201 and again.json()["prediction"] == raw.json()["prediction"]  # one copy read
+    other = pydicom.dcmread(io.BytesIO(dicom))
+    other.SOPInstanceUID = pydicom.uid.generate_uid()  # another instance at the same position
+    written = io.BytesIO()
+    other.save_as(written)
+    two, content_type = _related([("application/dicom", dicom), ("application/dicom", written.getvalue())])
     refused = client.post("/v1/predictions", headers={**headers, "Content-Type": content_type}, content=two)
     assert refused.status_code == 422 and "series cannot be read" in refused.json()["detail"]
     lost = client.post("/v1/predictions", headers={**headers, "Content-Type": "multipart/related"}, content=body)
