@@ -198,7 +198,7 @@ def create_app(
         service: a loaded prediction service (on ``storage``) to use instead of loading the model in the
             lifespan: ``medimg serve`` loads it first, so a broken run is a clear error before the server starts.
     """
-    from medimg.serve.routers import health, models, predictions, reports, web
+    from medimg.serve.routers import api_docs, health, models, predictions, reports, web
 
     # Library loggers may print element values of malformed DICOM files: keep them to errors only.
     logging.getLogger("pydicom").setLevel(logging.ERROR)
@@ -234,6 +234,8 @@ def create_app(
         ),
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: /docs is a self-contained page (routers.api_docs)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_middleware(ContainErrors)
@@ -279,7 +281,7 @@ def create_app(
         headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else {}
         return JSONResponse({"detail": error.message}, status_code=503, headers=headers)
 
-    for module in (health, models, predictions, reports, web):
+    for module in (health, models, predictions, reports, web, api_docs):
         app.include_router(module.router)
     return app
 
