@@ -172,3 +172,13 @@ def test_methods_types_and_bodies_met_in_the_wild(served: tuple[TestClient, str,
         content=truncated,
     )
     assert cut.status_code == 400 and "closing boundary" in cut.json()["detail"]
+
+
+def test_every_refusal_has_one_shape(served: tuple[TestClient, str, bytes]) -> None:
+    """``{"detail": "<text>"}``, also for a query value out of range (FastAPI's default was a list of objects)."""
+    client, token, _ = served
+    for query in ("limit=0", "offset=1.5", "format=pdf"):
+        path = "/v1/reports" if "format" not in query else "/v1/reports/abc"
+        answer = client.get(f"{path}?{query}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 422 and isinstance(answer.json()["detail"], str), answer.text
+        assert answer.json()["detail"].startswith("invalid request: query ")

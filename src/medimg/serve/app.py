@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -270,6 +271,15 @@ def create_app(
             fix = " (curl -T sends PUT: upload with curl -F file=@FILE or --data-binary @FILE)"
         detail = f"{request.method} is not accepted on {request.url.path}; use {allowed}{fix}"
         return JSONResponse({"detail": detail}, status_code=405, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # one shape for every refusal, {"detail": "<text>"}: FastAPI's default is a list of objects
+        problems = "; ".join(
+            f"{' '.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg', 'invalid')}"
+            for problem in error.errors()
+        )
+        return JSONResponse({"detail": f"invalid request: {problems}"}, status_code=422)
 
     @app.exception_handler(MedimgError)
     async def medimg_error(_request: Request, error: MedimgError) -> JSONResponse:
