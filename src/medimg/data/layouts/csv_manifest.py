@@ -528,9 +528,9 @@ def load(
         return None
 
     base = path if path.is_dir() else manifest.parent  # a folder's table may lie in a sub-folder (ISIC 2018)
-    files = ManifestFiles(
-        base, lambda p: name_selected(p.name, include, exclude)
-    )  # one index of the files by name, for the long-format check and the rows
+    # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
+    # files of one name
+    files = ManifestFiles(base, lambda p: name_selected(p.name, include, exclude))
     label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
@@ -666,7 +666,7 @@ def load(
             f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
         )
     files.report(manifest)
-    if patient_col is None and base == path:
+    if patient_col is None:
         cases = _patients_from_a_table_beside(cases, manifest, base)
     if expanded:
         logger.info(
