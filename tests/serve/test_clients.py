@@ -182,3 +182,29 @@ def test_every_refusal_has_one_shape(served: tuple[TestClient, str, bytes]) -> N
         answer = client.get(f"{path}?{query}", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 422 and isinstance(answer.json()["detail"], str), answer.text
         assert answer.json()["detail"].startswith("invalid request: query ")
+
+
+def test_an_upload_that_stops_sending_gets_408_and_frees_the_server() -> None:
+    """A client that declares a body and sends none (a stalled upload, or a slow-body attack) held its connection
+    and a worker slot forever; after ``stall_s`` of silence it is answered 408 and the app sees a disconnect."""
+    import asyncio
+
+    from medimg.serve.app import BodySizeLimit
+
+    sent: list[dict] = []
+    seen: list[str] = []
+
+    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
+        seen.append((await receive())["type"])
+
+    async def silent() -> dict:
+        await asyncio.sleep(3600)
+        return {"type": "http.request", "body": b""}
+
+    async def record(event: dict) -> None:
+        sent.append(event)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/predictions", "headers": [(b"content-length", b"900")]}
+    asyncio.run(asyncio.wait_for(BodySizeLimit(app, max_upload=1000, stall_s=0.2)(scope, silent, record), 5))
+    assert sent[0]["status"] == 408 and b"sent nothing for 0.2 s" in sent[1]["body"]
+    assert seen == ["http.disconnect"]

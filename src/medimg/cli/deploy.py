@@ -73,6 +73,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="uploads processed at the same time")] = 2,
     queue_limit: Annotated[int, typer.Option(help="uploads that may wait for a worker; more get 503")] = 8,
     timeout: Annotated[float, typer.Option(help="seconds before an unfinished upload gets 503")] = 120.0,
+    upload_stall: Annotated[
+        float, typer.Option(help="seconds an upload may send nothing before it gets 408 (slow or stalled clients)")
+    ] = 30.0,
     work_dir: Annotated[
         Path | None, typer.Option(help="private folder for uploads being read (default <temp>/medimg-serve-<uid>)")
     ] = None,
@@ -118,6 +121,7 @@ def serve(
             workers=workers,
             queue_limit=queue_limit,
             request_timeout_s=timeout,
+            upload_stall_s=upload_stall,
             work_dir=work_dir,
             strict_domain=strict_domain,
             cors_origins=cors_origin or [],

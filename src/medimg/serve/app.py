@@ -13,6 +13,7 @@ open for the next request.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -69,9 +70,10 @@ class BodySizeLimit:
     reading), and whatever it answers after that is dropped.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_upload: int) -> None:
+    def __init__(self, app: Callable[..., Awaitable[None]], max_upload: int, stall_s: float = 30.0) -> None:
         self.app = app
         self.max_upload = max_upload
+        self.stall_s = stall_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
@@ -93,7 +95,14 @@ class BodySizeLimit:
             nonlocal received, refused
             if refused:
                 return {"type": "http.disconnect"}
-            event = await receive()
+            try:
+                event = await asyncio.wait_for(receive(), self.stall_s)
+            except asyncio.TimeoutError:  # a client that stopped sending (or a slow-body attack) frees its slot
+                refused = True
+                logger.info("an upload sent nothing for %g s: answered 408", self.stall_s)
+                if not started:
+                    await _send_json(send, 408, f"the upload sent nothing for {self.stall_s:g} s: send it again")
+                return {"type": "http.disconnect"}
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
                 if received > max_bytes:
@@ -241,7 +250,7 @@ def create_app(
     app.state.settings = settings
     app.add_middleware(ContainErrors)
     app.add_middleware(HeadAsGet)
-    app.add_middleware(BodySizeLimit, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_upload=settings.max_upload_bytes, stall_s=settings.upload_stall_s)
     if settings.cors_origins:  # a viewer on another origin calls the API from the browser (tokens, no cookies)
         from starlette.middleware.cors import CORSMiddleware
 

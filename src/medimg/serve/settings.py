@@ -50,6 +50,9 @@ class ServeSettings(BaseModel):
     request_timeout_s: float = Field(
         120.0, gt=0, description="an upload not answered within this time gets 503 (its report is not stored)"
     )
+    upload_stall_s: float = Field(
+        30.0, gt=0, description="an upload whose body sends nothing for this long gets 408 and its connection closes"
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="web pages on other origins allowed to call the API from a browser (CORS), e.g. "
