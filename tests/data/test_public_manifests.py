@@ -615,3 +615,19 @@ def test_messidor_2_from_kaggle(tmp_path: Path, caplog: pytest.LogCaptureFixture
     assert dataset.class_names == ["0", "1", "2", "3", "4"] and not dataset.multi_label
     assert len(dataset.cases) == 9 and len(dataset.unlabelled) == 1
     assert "labels from its column 'adjudicated_dr_grade'" in caplog.text
+
+
+def test_hyperkvasir_image_labels_csv(tmp_path: Path) -> None:
+    """``image-labels.csv`` (``Video file,Organ,Finding,Classification``; the first column is the image's name
+    without ``.jpg``): no column was named as paths or labels. The findings are the classes."""
+    rows = ["Video file,Organ,Finding,Classification"]
+    findings = {"cecum": "anatomical-landmarks", "polyps": "pathological-findings", "pylorus": "anatomical-landmarks"}
+    for i in range(9):
+        finding = list(findings)[i % 3]
+        name = f"{i:08x}-8261-4d32-9142-bb167c05289d"
+        organ = "upper-gi-tract" if finding == "pylorus" else "lower-gi-tract"
+        _image(tmp_path / organ / findings[finding] / finding / f"{name}.jpg", 20 * i)
+        rows.append(f"{name},{'Upper GI' if finding == 'pylorus' else 'Lower GI'},{finding},{findings[finding]}")
+    (tmp_path / "image-labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "image-labels.csv")
+    assert sorted(dataset.class_names) == ["cecum", "polyps", "pylorus"] and len(dataset.cases) == 9

@@ -56,6 +56,7 @@ LABEL_COLUMNS = (
     "retinopathy_grade",
     "cancer",  # RSNA Screening Mammography's train.csv (beside biopsy, invasive, implant: not labels to learn)
     "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
+    "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
