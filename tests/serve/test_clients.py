@@ -208,3 +208,33 @@ def test_an_upload_that_stops_sending_gets_408_and_frees_the_server() -> None:
     asyncio.run(asyncio.wait_for(BodySizeLimit(app, max_upload=1000, stall_s=0.2)(scope, silent, record), 5))
     assert sent[0]["status"] == 408 and b"sent nothing for 0.2 s" in sent[1]["body"]
     assert seen == ["http.disconnect"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "chosen"),
+    [
+        ("", "json"),
+        ("*/*", "json"),
+        ("text/html", "html"),
+        ("text/html;q=0", "json"),  # q=0 refuses HTML
+        ("application/json, text/html;q=0.1", "json"),
+        ("text/html;q=0.9, application/fhir+json", "fhir"),
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "html"),  # a browser's
+        ("application/json;q=0.5, text/html;q=0.5", "json"),  # a tie: the first listed
+    ],
+)
+def test_the_accept_header_is_weighed(accept: str, chosen: str) -> None:
+    from medimg.serve.routers.reports import negotiate
+
+    assert negotiate(accept) == chosen
+
+
+def test_a_report_answer_varies_with_accept(served: tuple[TestClient, str, bytes]) -> None:
+    client, token, png = served
+    auth = {"Authorization": f"Bearer {token}"}
+    report = client.post("/v1/predictions", headers=auth, files={"file": ("x.png", png)}).json()["links"]["self"]
+    refused_html = client.get(report, headers={**auth, "Accept": "application/json, text/html;q=0.1"})
+    assert (
+        refused_html.headers["content-type"].startswith("application/json")
+        and "accept" in refused_html.headers["vary"].lower()
+    )

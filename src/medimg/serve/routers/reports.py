@@ -63,13 +63,38 @@ def get_report(
     storage: Storage = Depends(get_storage),
 ) -> Response:
     row = _report(storage, report_id)
-    accept = request.headers.get("accept", "")
-    chosen = format or ("fhir" if FHIR_JSON in accept else "html" if "text/html" in accept else "json")
+    chosen = format or negotiate(request.headers.get("accept", ""))
+    vary = {"Vary": "Accept"}  # a cache must not give one client's HTML to another's JSON
     if chosen == "html":
-        return HTMLResponse(report_html(row))
+        return HTMLResponse(report_html(row), headers=vary)
     if chosen == "fhir":
-        return JSONResponse(report_fhir(row), media_type=FHIR_JSON)
-    return JSONResponse(report_json(row))
+        return JSONResponse(report_fhir(row), media_type=FHIR_JSON, headers=vary)
+    return JSONResponse(report_json(row), headers=vary)
+
+
+#: the media types a report is given in, and the format each names
+_FORMATS = {FHIR_JSON: "fhir", "text/html": "html", "application/json": "json"}
+
+
+def negotiate(accept: str) -> Literal["json", "html", "fhir"]:
+    """The report format an ``Accept`` header asks for: the named type with the highest quality (``q=0`` is a
+    refusal; on a tie the first listed), else JSON (``*/*``, nothing named, or only other types)."""
+    best: tuple[float, int, str] | None = None
+    for order, item in enumerate(accept.split(",")):
+        media, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        kind = _FORMATS.get(media.lower())
+        if kind is not None and quality > 0 and (best is None or (quality, -order) > (best[0], best[1])):
+            best = (quality, -order, kind)
+    chosen = best[2] if best is not None else "json"
+    return "fhir" if chosen == "fhir" else "html" if chosen == "html" else "json"
 
 
 @router.get(
