@@ -7,7 +7,7 @@ value, and how to fix it; the CLI prints them without a traceback.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 #: why a one-channel input is refused by a model of several channels (MR modalities, nnU-Net channel files)
 MULTI_CHANNEL_HINT = (
@@ -22,6 +22,20 @@ class MedimgError(Exception):
 
 class DatasetError(MedimgError):
     """A dataset cannot be found, read or used as asked (empty folder, one class, missing files...)."""
+
+
+def wrong_dimensions(name: str, image_dims: int, model_dims: int, input_size: Sequence[int]) -> DatasetError:
+    """The error for an image of ``image_dims`` spatial dimensions given to a model of ``model_dims``, with what to
+    give instead (a volume or a multi-page file to a 2D model; a 2D image to a 3D one)."""
+    shape = f"(C, {', '.join(map(str, input_size))})"
+    fix = (
+        ": it is a volume or a multi-page file (TIFF pages, frames); a 2D model takes one slice or page per file"
+        if image_dims > model_dims
+        else ": a 3D model takes volumes (a NIfTI file, a folder of DICOM slices)"
+    )
+    return DatasetError(
+        f"{name or 'image'} is {image_dims}D but the model expects {model_dims}D images of shape {shape}{fix}"
+    )
 
 
 class ImageReadError(DatasetError):

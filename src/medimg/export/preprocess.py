@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
+from medimg.errors import MULTI_CHANNEL_HINT, DatasetError, wrong_dimensions
 from medimg.io.limits import reduce_for_size
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -129,10 +129,7 @@ def preprocess(
     out = np.empty((len(arrays), channels, *size), dtype=np.float32)
     for i, array in enumerate(arrays):
         if array.ndim - 1 != dims:
-            raise DatasetError(
-                f"{names[i] or 'image'} is {array.ndim - 1}D but the model expects {dims}D images of shape "
-                f"(C, {', '.join(map(str, size))})"
-            )
+            raise wrong_dimensions(names[i], array.ndim - 1, dims, size)
         reduced = reduce_for_size(array, size)  # block means first for images many times the input size
         resized = resize(to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i]), size)
         clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))

@@ -66,12 +66,9 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for i, a in enumerate(arrays):
         if a.ndim - 1 != plan.spatial_dims:
-            from medimg.errors import DatasetError
+            from medimg.errors import wrong_dimensions
 
-            raise DatasetError(
-                f"{names[i] or 'image'} is {a.ndim - 1}D but the model expects {plan.spatial_dims}D "
-                f"images of shape (C, {', '.join(map(str, plan.input_size))})"
-            )
+            raise wrong_dimensions(names[i], a.ndim - 1, plan.spatial_dims, plan.input_size)
     arrays = [reduce_for_size(a, plan.input_size) for a in arrays]
     for i, a in enumerate(arrays):
         by_shape[tuple(a.shape[1:])].append(i)
