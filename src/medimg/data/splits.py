@@ -108,7 +108,7 @@ def make_splits(
             assignment[c.case_id] = "test"
         chosen = {c.case_id for c in test}
         pool = [c for c in pool if c.case_id not in chosen]
-    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1):
+    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1, warn_small=test_fraction == 0):
         assignment[c.case_id] = "val"
     return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
 
@@ -117,8 +117,9 @@ def _groups(cases: Sequence[Case]) -> np.ndarray:
     return np.array([c.patient_id or f"__case__{c.case_id}" for c in cases])
 
 
-def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
-    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient."""
+def _carve(cases: Sequence[Case], fraction: float, seed: int, *, warn_small: bool = True) -> list[Case]:
+    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient (``warn_small``:
+    say when a class is too small to be in every part; once per split, not once per part)."""
     if not cases:
         return []
     from sklearn.model_selection import StratifiedGroupKFold
@@ -133,7 +134,7 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
             f"only {n_groups} patients/images to split into parts of {fraction:.0%}: add data or lower the "
             "val/test fractions"
         )
-    if smallest < n_splits:
+    if smallest < n_splits and warn_small:
         logger.warning("a class has only %d image(s): the split cannot hold every class in every part", smallest)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
