@@ -79,7 +79,7 @@ def test_small_classes_are_reported_in_medimgs_words_not_sklearns(
     cases = [Case(case_id=f"c{i}", label=int(i < 4), path=None) for i in range(40)]  # 4 images of class 1
     with caplog.at_level("WARNING"):
         make_splits(cases, seed=0)
-    assert caplog.text.count("a class has only 4 image(s)") == 1  # once per split, not once per part carved
+    assert caplog.text.count("a class has only") == 1 and "only 4 image(s)" in caplog.text  # once per split
     with caplog.at_level("WARNING"):
         kfold_assignments(cases, folds=5, seed=0)
     assert "a class has only 4 image(s): not every fold" in caplog.text
