@@ -65,7 +65,7 @@ def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[
         or max(counts.values()) > max(10, MAX_GROUP_SHARE * len(named))
     ):
         return list(cases)
-    example = next(c for c, k in zip(cases, keys, strict=True) if k is not None and counts[k] > 1)
+    example, example_key = next((c, k) for c, k in zip(cases, keys, strict=True) if k is not None and counts[k] > 1)
     logger.info(
         "%s: images grouped by the patient in their file names (%d patients for %d images, e.g. %s -> %s): one "
         "patient's images never straddle train/val/test; give a patient_id column to group them otherwise",
@@ -73,6 +73,6 @@ def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[
         len(counts),
         len(cases),
         Path(example.case_id).name,
-        name_key(Path(example.case_id).name),
+        example_key,
     )
     return [replace(c, patient_id=f"name-{k}") if k is not None else c for c, k in zip(cases, keys, strict=True)]

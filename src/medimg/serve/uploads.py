@@ -126,7 +126,7 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
             "DICOM JSON is the header without the pixels: send the DICOM file itself (Part 10) as application/dicom "
             "or in the form field 'file'",
         )
-    if not content_type or content_type.startswith(RAW_TYPES):
+    if _raw_body(content_type):
         return _not_a_url_encoded_form(await _read_raw(request, max_bytes), content_type)
     if content_type.startswith("multipart/related"):  # DICOMweb STOW-RS style: the instance as a body part
         body = await _read_raw(request, max_bytes + MULTIPART_OVERHEAD)
@@ -276,6 +276,11 @@ def related_part(body: bytes, content_type: str) -> bytes:
     return chosen[0] if len(chosen) == 1 else pack_series([("", content) for content in chosen])
 
 
+def _raw_body(content_type: str) -> bool:
+    """Whether a body of ``content_type`` (lower case) is the file itself (:data:`RAW_TYPES`, or no type)."""
+    return not content_type or content_type.startswith(RAW_TYPES)
+
+
 def _not_a_url_encoded_form(data: bytes, content_type: str) -> bytes:
     """``data``, unless it is an HTML form's fields (``file=scan.png``: a form without
     ``enctype="multipart/form-data"``, ``curl -d``), which carry the file's name, not the file."""
@@ -295,8 +300,7 @@ async def _decoded(request: Request, encoding: str, content_type: str, max_bytes
     there); other encodings, or a compressed form, are refused naming the header."""
     import zlib
 
-    raw = not content_type or content_type.startswith(RAW_TYPES)
-    if encoding not in {"gzip", "x-gzip", "deflate"} or not raw:
+    if encoding not in {"gzip", "x-gzip", "deflate"} or not _raw_body(content_type):
         raise UploadRejected(
             415,
             f"Content-Encoding {encoding!r} is not read here: send the file uncompressed (or a raw body compressed "

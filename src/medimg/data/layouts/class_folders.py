@@ -251,12 +251,13 @@ def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
     images, or split folders."""
     level = [folder]
     for _ in range(depth):
-        below = [d for parent in level for d in sorted(parent.iterdir()) if visible_dir(d)]
+        below: list[Path] = []
         for parent in level:
             subs = [d for d in sorted(parent.iterdir()) if visible_dir(d)]
             with_images = [d for d in subs if any(f.is_file() and is_image_file(f) for f in d.iterdir())]
             if len(with_images) >= 2 or (subs and all(normalise_split(d.name) for d in subs)):
                 return parent.parent if normalise_split(parent.name) else parent  # above a split folder
+            below += subs
         level = below
     return None
 

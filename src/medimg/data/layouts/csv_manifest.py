@@ -605,8 +605,9 @@ def load(
         file, why = files.locate(raw_path)
         if not name_selected(file.name, include, exclude):
             continue
-        series_below = _series_folders_below(file) if file.is_dir() and not _is_series_folder(file) else []
-        if not (file.is_file() or _is_series_folder(file) or series_below):
+        series = _is_series_folder(file)  # lists the folder: once per row
+        series_below = _series_folders_below(file) if file.is_dir() and not series else []
+        if not (file.is_file() or series or series_below):
             note = " (a folder without DICOM slices)" if file.is_dir() else why
             if not why and not file.exists() and by_name_only(raw_path):  # named by name, under no sub-folder
                 absent.append(f"line {line}: {raw_path}")
