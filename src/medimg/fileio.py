@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from medimg.errors import ConfigError
 
 __all__ = [
     "TEMPORARY_SUFFIX",
+    "atomic_binary_file",
     "atomic_directory",
     "atomic_text_file",
     "atomic_write_bytes",
@@ -94,6 +95,14 @@ def atomic_text_file(path: str | os.PathLike[str], *, encoding: str = "utf-8") -
         ...         handle.write(json.dumps(record) + "\n")
     """
     with _replacing(Path(path), "w", encoding=encoding) as handle:
+        yield handle
+
+
+@contextmanager
+def atomic_binary_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """:func:`atomic_text_file` for bytes: a binary file written in pieces (``np.savez(handle, ...)``) that appears
+    at ``path`` only when complete."""
+    with _replacing(Path(path), "wb") as handle:
         yield handle
 
 

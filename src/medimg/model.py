@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
 from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
-from medimg.io.arrays import holds_arrays, is_array_input
+from medimg.io.arrays import holds_arrays, is_array_data, is_array_input
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
 if TYPE_CHECKING:
@@ -119,7 +119,10 @@ class Model:
     def fit(
         self,
         data: Any,
+        labels: Any = None,
         *,
+        validation_data: tuple[Any, Any] | None = None,
+        test_data: tuple[Any, Any] | None = None,
         run_dir: str | Path | None = None,
         runs_root: str | Path = "runs",
         config_file: str | Path | None = None,
@@ -133,7 +136,15 @@ class Model:
         """Check, fingerprint, plan and train on ``data``; evaluate on its test split. Returns ``self``.
 
         Args:
-            data: a dataset (:meth:`medimg.Dataset.load`) or a path to load one for this task.
+            data: a dataset (:meth:`medimg.Dataset.load`), a path to load one for this task, or (classification)
+                images as an array ``X`` of ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` or ``(N, D, H, W)``
+                (or a list of equally shaped images), with ``labels``.
+            labels: ``y`` for images given as an array: a class per image (``0..K-1`` named by
+                ``class_names=[...]``, or text), or ``(N, K)`` 0/1 findings. The arrays are written to
+                ``RUN/training_data.npz``, so the run evaluates and resumes like one fitted on a file
+                (:mod:`medimg.data.given_arrays`); medimg makes the split unless ``validation_data``/``test_data``
+                give ``(X, y)`` pairs for those splits.
+            validation_data, test_data: ``(X, y)`` of the validation / test split, with ``labels``.
             run_dir: where to write the run (default ``runs/<dataset>/expN``).
             runs_root: parent of automatically named run folders.
             config_file: JSON of plan fields, applied over the plan and under keyword arguments.
@@ -155,6 +166,10 @@ class Model:
         Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
+        if labels is not None or validation_data is not None or test_data is not None or is_array_data(data):
+            data, run_dir = self._given_arrays(
+                data, labels, validation_data, test_data, kwargs.pop("class_names", None), run_dir, runs_root, kwargs
+            )
         if self._classical is not None:
             if unlabelled is not None:
                 raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
@@ -233,6 +248,47 @@ class Model:
                 self._holding_run = False
         return self
 
+    def _given_arrays(
+        self,
+        images: Any,
+        labels: Any,
+        validation_data: tuple[Any, Any] | None,
+        test_data: tuple[Any, Any] | None,
+        class_names: Sequence[str] | None,
+        run_dir: str | Path | None,
+        runs_root: str | Path,
+        options: dict[str, Any],
+    ) -> tuple[Any, Path]:
+        """:meth:`fit`'s data given as arrays: the dataset and the run folder, whose ``training_data.npz`` holds
+        them (written by rank 0 under torchrun; every rank reads its own arrays from memory)."""
+        from medimg.data.given_arrays import ARRAYS_FILE, given_arrays
+        from medimg.engine.distributed import init_distributed
+        from medimg.run_folder import RunFolder, create_run_dir
+
+        if getattr(self._task, "data_task", self.task) != "classify":
+            raise ConfigError(
+                f"fit(X, y) takes images and class labels as arrays; the {self.task} task reads files: save the "
+                "images and their masks or boxes as files and fit the folder"
+            )
+        if not is_array_data(images):
+            raise ConfigError(
+                "labels go with images given as an array (fit(X, y)); for image files give a folder per class, or "
+                "a CSV manifest with a path and a label column, as data"
+            )
+        gathered = given_arrays(
+            images, labels, validation_data=validation_data, test_data=test_data, class_names=class_names
+        )
+        dist = init_distributed()
+        target = (
+            Path(run_dir)
+            if run_dir
+            else dist.broadcast(create_run_dir(runs_root, "arrays") if dist.is_main else Path())
+        )
+        if dist.is_main:
+            RunFolder(target).ensure_writable(resume=bool(options.get("resume")))  # never over a finished run's copy
+            gathered.save(target / ARRAYS_FILE)
+        return gathered.dataset(target / ARRAYS_FILE), target
+
     @classmethod
     def load(cls, run_dir: str | Path) -> Model:
         """Load a trained model from its run folder (needs nothing else).
@@ -261,6 +317,7 @@ class Model:
     def evaluate(
         self,
         data: Any = None,
+        labels: Any = None,
         *,
         split: str = "test",
         out_dir: str | Path | None = None,
@@ -280,6 +337,9 @@ class Model:
         and compared with the training domain (the report's ``domain`` entry; ``strict`` refuses images outside
         it). A classification set holding one class is evaluated with the metrics defined on it.
 
+        ``data`` may be images given as an array with their ``labels`` (``evaluate(X_test, y_test)``, the layouts
+        :meth:`fit` takes; integer labels index this model's classes): all of them are evaluated.
+
         Segmentation only: ``scale`` resizes every image by this factor before the network (an external set at
         another pixel scale; predictions come back at the image's size, see :mod:`medimg.tasks.segment.scale`);
         masks in another encoding are mapped to the run's classes, ``mask_labels`` (``"0=background,1=vessel"``,
@@ -292,6 +352,8 @@ class Model:
         from medimg.fileio import atomic_directory
 
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
+        if labels is not None or is_array_data(data):
+            data, split = self._arrays_to_evaluate(data, labels), "all"  # arrays have no split of their own
         if self._classical is not None:
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
                 report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
@@ -342,6 +404,21 @@ class Model:
             )
         self.last_report_dir_ = target
         return report
+
+    def _arrays_to_evaluate(self, images: Any, labels: Any) -> Any:
+        """:meth:`evaluate`'s images given as an array: a dataset in memory, labelled by this model's classes."""
+        from medimg.data.given_arrays import given_arrays
+
+        if self.task != "classify":
+            raise ConfigError(
+                f"evaluate(X, y) takes a classifier's images and labels as arrays; this is a {self.task} model: "
+                "save the images with their masks or boxes as files and evaluate the folder"
+            )
+        if not is_array_data(images):
+            raise ConfigError("labels go with images given as an array (evaluate(X, y)); for files give the data")
+        if self._classical is None:
+            self._require_fitted()
+        return given_arrays(images, labels, class_names=self.class_names_).dataset(Path("arrays"))
 
     # ------------------------------------------------------------------ prediction
     def predict(

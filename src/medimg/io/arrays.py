@@ -32,6 +32,13 @@ def holds_arrays(inputs: Any) -> bool:
     return isinstance(inputs, list | tuple) and any(map(is_array_input, inputs))
 
 
+def is_array_data(data: Any) -> bool:
+    """True for images given as one array, or a non-empty list/tuple of arrays only (``Model.fit(X, y)``)."""
+    if is_array_input(data):
+        return True
+    return isinstance(data, list | tuple) and bool(data) and all(map(is_array_input, data))
+
+
 def images_from_array(value: Any, spatial_dims: int, channels: int, first: int = 0) -> list[ImageData]:
     """Channel-first ``float32`` images (``source`` ``array[i]``, counted from ``first``) from one array:
 

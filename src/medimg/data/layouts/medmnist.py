@@ -38,6 +38,8 @@ KEY_PATTERNS = (("{}_images", "{}_labels"), ("x_{}", "y_{}"), ("X_{}", "y_{}"), 
 UNSPLIT_KEYS = (("images", "labels"), ("x", "y"), ("X", "y"), ("X", "Y"), ("imgs", "labels"), ("data", "labels"))
 #: where an array without an own split is kept (``Dataset.arrays``)
 UNSPLIT = "all"
+#: keys an ``.npz`` may name its integer labels' classes (or a multi-label array's columns) by, in label order
+CLASS_NAME_KEYS = ("class_names", "label_names")
 
 
 def split_keys(files: list[str]) -> dict[str, tuple[str, str]]:
@@ -62,6 +64,9 @@ def load(path: Path) -> Dataset:
     Images are ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` (C <= 4) or volumes ``(N, D, H, W)``; labels are
     integers or strings, one per image.
 
+    A ``class_names`` (or ``label_names``) array names integer labels ``0..K-1`` in order (what
+    ``Model.fit(X, y, class_names=...)`` writes).
+
     Labels of shape ``(N, K)`` with ``K > 1`` columns of 0/1 are multi-label (ChestMNIST's 14 findings): each row's
     ones are its findings (``Case.findings``), the dataset is ``multi_label``.
 
@@ -71,8 +76,9 @@ def load(path: Path) -> Dataset:
     try:
         archive = np.load(path, allow_pickle=False)
         keys = split_keys(list(archive.files))
-        arrays = {split: _channel_last(archive[images]) for split, (images, _) in keys.items()}
+        arrays = {split: as_channel_last(archive[images]) for split, (images, _) in keys.items()}
         labels = {split: archive[label] for split, (_, label) in keys.items()}
+        names = next((archive[key] for key in CLASS_NAME_KEYS if key in archive.files), None)
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # corrupt, truncated
         raise DatasetError(
             f"cannot read {path} as an .npz file ({type(error).__name__}: {error}); re-download or re-create it"
@@ -83,7 +89,8 @@ def load(path: Path) -> Dataset:
             "val_, test_; MedMNIST), x_train/y_train (and x_val, x_test), or images/labels (medimg makes the split)"
         )
     source = "medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz"
-    return arrays_dataset(path, keys, arrays, labels, source=source)
+    class_names = None if names is None else [str(v) for v in _text_if_bytes(names.reshape(-1)).tolist()]
+    return arrays_dataset(path, keys, arrays, labels, source=source, class_names=class_names)
 
 
 def arrays_dataset(
@@ -101,11 +108,12 @@ def arrays_dataset(
         keys: ``split -> (images name, labels name)``, for messages.
         arrays: ``split -> images``, anything indexable by row with a ``shape`` (a lazy HDF5 dataset too).
         labels: ``split -> labels`` in memory.
-        class_names: the names of integer labels ``0..K-1`` (default: MedMNIST's when the file is MedMNIST's,
-            else the numbers).
+        class_names: the names of integer labels ``0..K-1`` or of multi-label columns (default: MedMNIST's when
+            the file is MedMNIST's, else ``class_0``...); unused for text labels, which name themselves.
 
     Raises:
-        DatasetError: a split's image and label counts differ, or ``(N, K)`` labels that are not 0/1.
+        DatasetError: a split's image and label counts differ, ``(N, K)`` labels that are not 0/1, or fewer
+            class names than classes.
     """
     for split, lab in labels.items():
         if len(lab) != len(arrays[split]):
@@ -113,7 +121,7 @@ def arrays_dataset(
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
     if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
-        return _multi_label(path, keys, arrays, labels, spatial_dims, source)
+        return _multi_label(path, keys, arrays, labels, spatial_dims, source, class_names)
     flat = {split: _text_if_bytes(lab.reshape(-1)) for split, lab in labels.items()}
     if any(lab.dtype.kind in "US" for lab in flat.values()):  # class names as strings
         class_names = order_classes({str(v) for lab in flat.values() for v in lab.tolist()})
@@ -122,7 +130,7 @@ def arrays_dataset(
     else:
         numbers = {split: lab.astype(np.int64) for split, lab in flat.items()}
         num_classes = int(max(int(lab.max()) for lab in numbers.values() if lab.size)) + 1
-        class_names = class_names or medmnist_label_names(path.stem, num_classes)
+        class_names = _named(path, class_names, num_classes) or medmnist_label_names(path.stem, num_classes)
     cases = [
         Case(case_id=f"{split}/{i}", label=int(label), split=None if split == UNSPLIT else split, index=i)
         for split, lab in numbers.items()
@@ -146,6 +154,7 @@ def _multi_label(
     labels: dict[str, np.ndarray],
     spatial_dims: int,
     source: str,
+    class_names: list[str] | None = None,
 ) -> Dataset:
     """A multi-label ``.npz`` (ChestMNIST): ``(N, K)`` 0/1 labels, each row's ones its findings.
 
@@ -161,7 +170,8 @@ def _multi_label(
                 f"{path}: {keys[split][1]} has shape {lab.shape} but values other than 0/1: (N, K) labels are read as "
                 "K findings per image, each present (1) or absent (0)"
             )
-    class_names = medmnist_label_names(path.stem, widths.pop())
+    width = widths.pop()
+    class_names = _named(path, class_names, width) or medmnist_label_names(path.stem, width)
     cases = [
         Case(
             case_id=f"{split}/{i}",
@@ -185,6 +195,22 @@ def _multi_label(
     )
 
 
+def _named(path: Path, class_names: list[str] | None, num_classes: int) -> list[str] | None:
+    """``class_names`` when given for ``num_classes`` classes (a longer list keeps its classes without images).
+
+    Raises:
+        DatasetError: fewer names than classes.
+    """
+    if class_names is None:
+        return None
+    if len(class_names) < num_classes:
+        raise DatasetError(
+            f"{path}: {len(class_names)} class names ({', '.join(class_names)}) for {num_classes} classes: name "
+            "every class, in label order"
+        )
+    return list(class_names)
+
+
 def _text_if_bytes(labels: np.ndarray) -> np.ndarray:
     """Byte-string labels (``dtype "S"``, or HDF5's variable-length bytes) as text, so ``b"nevus"`` is ``nevus``."""
     if labels.dtype.kind == "S" or (labels.dtype.kind == "O" and labels.size and isinstance(labels[0], bytes)):
@@ -198,7 +224,7 @@ def channel_first(shape: tuple[int, ...]) -> bool:
     return len(shape) == 4 and shape[1] in (1, 3, 4) and min(shape[2:]) > 4
 
 
-def _channel_last(images: np.ndarray) -> np.ndarray:
+def as_channel_last(images: np.ndarray) -> np.ndarray:
     """``(N, C, H, W)`` with ``C <= 4`` (PyTorch's order) as ``(N, H, W, C)`` (MedMNIST's); others as they are."""
     if channel_first(images.shape):
         moved = np.moveaxis(images, 1, -1)

@@ -1,0 +1,240 @@
+"""Images and labels given as arrays: ``Model("resnet18").fit(X, y)``, as scikit-learn and Keras users write it.
+
+``X`` is a NumPy array (or a CPU tensor, or a list of equally shaped arrays / PIL images) of ``N`` images laid out
+as an ``.npz`` holds them (:mod:`medimg.data.layouts.medmnist`): ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)``
+or volumes ``(N, D, H, W)``, holding the values a file would (0..255, Hounsfield units...). ``y`` holds one label
+per image: integers ``0..K-1`` (named by ``class_names``), text, MedMNIST's ``(N, 1)``, or ``(N, K)`` 0/1 columns
+for several findings per image.
+
+The arrays become an ``.npz`` dataset: training writes them into its run folder (``RUN/training_data.npz``) so the
+run can be evaluated and resumed later like any other, and reads them from memory meanwhile (no second copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.data.dataset import Dataset
+from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, as_channel_last
+from medimg.errors import ConfigError
+from medimg.fileio import atomic_binary_file
+
+__all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays"]
+
+#: the run folder's copy of training data given as arrays
+ARRAYS_FILE = "training_data.npz"
+
+
+@dataclass(frozen=True)
+class GivenArrays:
+    """Images and labels per split (``"all"`` when medimg is to make the split), with the classes' names."""
+
+    images: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    class_names: list[str] | None
+
+    def keys(self) -> dict[str, tuple[str, str]]:
+        """``split -> (images key, labels key)`` in the ``.npz``."""
+        if UNSPLIT in self.images:
+            return {UNSPLIT: ("images", "labels")}
+        return {split: (f"{split}_images", f"{split}_labels") for split in self.images}
+
+    def save(self, path: Path) -> Path:
+        """Write the arrays as an uncompressed ``.npz`` at ``path`` (atomically) that loads as this dataset."""
+        arrays: dict[str, Any] = {}
+        for split, (images_key, labels_key) in self.keys().items():
+            arrays[images_key], arrays[labels_key] = self.images[split], self.labels[split]
+        if self.class_names is not None:
+            arrays["class_names"] = np.array(self.class_names)
+        with atomic_binary_file(path) as handle:
+            np.savez(handle, **arrays)
+        return path
+
+    def dataset(self, path: Path) -> Dataset:
+        """The dataset :meth:`save` writes to ``path``, built from the arrays in memory."""
+        return arrays_dataset(
+            path,
+            self.keys(),
+            {split: as_channel_last(images) for split, images in self.images.items()},
+            self.labels,
+            source="npz",
+            class_names=self.class_names,
+        )
+
+
+def given_arrays(
+    images: Any,
+    labels: Any,
+    *,
+    validation_data: tuple[Any, Any] | None = None,
+    test_data: tuple[Any, Any] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> GivenArrays:
+    """Check and gather ``images`` and ``labels`` (and the validation / test pairs, Keras's ``validation_data``).
+
+    Without ``validation_data`` and ``test_data`` the images are one pool that medimg splits (by its split
+    fractions, stratified); with either, ``images`` is the training split and the pairs given are the others.
+
+    Raises:
+        ConfigError: labels missing or of another count than the images, images of different shapes, values
+            that are not numbers, labels that are not classes (fractions, empty values), or labels that
+            ``class_names`` does not name.
+    """
+    pairs = {"train": (images, labels), "val": validation_data, "test": test_data}
+    given = {split: pair for split, pair in pairs.items() if pair is not None}
+    if set(given) == {"train"}:
+        given = {UNSPLIT: given["train"]}
+    stacked: dict[str, np.ndarray] = {}
+    found: dict[str, np.ndarray] = {}
+    for split, pair in given.items():
+        what = "X" if split in ("train", UNSPLIT) else f"{'validation' if split == 'val' else 'test'}_data"
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ConfigError(f"{what}: give the images and their labels as a pair (images, labels)")
+        stacked[split] = _stacked_images(pair[0], what)
+        found[split] = _label_array(pair[1], len(stacked[split]), what)
+    channels = {images.shape[1:] for images in stacked.values()}
+    if len(channels) > 1:
+        raise ConfigError(
+            f"the training, validation and test images have different shapes ({', '.join(map(str, channels))}): "
+            "give every split the same image size and channels"
+        )
+    names = list(class_names) if class_names is not None else None
+    kinds = {labels.dtype.kind for labels in found.values()}
+    if "U" in kinds:
+        if kinds != {"U"}:
+            raise ConfigError("the splits' labels mix text and numbers: give every split's labels alike")
+        if names is not None:  # text labels, ordered as class_names says
+            found = {split: _indices(labels, names) for split, labels in found.items()}
+    elif names is not None:
+        top = max((labels.shape[1] - 1 if labels.ndim == 2 else int(labels.max())) for labels in found.values())
+        if top >= len(names):
+            raise ConfigError(
+                f"class_names names {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: name "
+                "every class, in label order"
+            )
+    return GivenArrays(images=stacked, labels=found, class_names=names)
+
+
+def _stacked_images(images: Any, what: str) -> np.ndarray:
+    """One array of ``N`` images from an array, a tensor or a list of equally shaped images."""
+    if isinstance(images, list | tuple):
+        if not images:
+            raise ConfigError(f"{what} holds no images")
+        rows = [_numbers(image, f"{what}[{i}]") for i, image in enumerate(images)]
+        shapes = {row.shape for row in rows}
+        if len(shapes) > 1:
+            first = rows[0].shape
+            odd = next(i for i, row in enumerate(rows) if row.shape != first)
+            raise ConfigError(
+                f"{what}[{odd}] has shape {rows[odd].shape} but {what}[0] {first}: arrays of one fit share one size; "
+                "resize them first, or save them as files (a folder per class) and fit the folder, which medimg "
+                "resizes"
+            )
+        return np.stack(rows)
+    array = _numbers(images, what)
+    if array.ndim < 3:
+        raise ConfigError(
+            f"{what} has shape {array.shape}: give N images as (N, H, W), (N, H, W, C), (N, C, H, W) or volumes "
+            "(N, D, H, W)"
+        )
+    if not len(array):
+        raise ConfigError(f"{what} holds no images")
+    return array
+
+
+def _numbers(value: Any, what: str) -> np.ndarray:
+    """``value`` as a NumPy array of numbers (a CUDA tensor is asked to come to the CPU first)."""
+    if getattr(value, "is_cuda", False):
+        raise ConfigError(f"{what} is a CUDA tensor: pass X.cpu() (medimg puts the batches on the device itself)")
+    array = np.asarray(value)
+    if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
+        raise ConfigError(f"{what} is an array of {array.dtype}, not an image: give numbers (e.g. uint8 or float)")
+    return array
+
+
+def _label_array(labels: Any, count: int, what: str) -> np.ndarray:
+    """Labels as integers (``(N,)``, or ``(N, K)`` 0/1 findings) or text, one per image.
+
+    Raises:
+        ConfigError: another count than the images, empty values, fractions, negative numbers.
+    """
+    if labels is None:
+        raise ConfigError(
+            f"{what} came without labels: fit(X, y) takes one label per image (unlabelled images go in unlabelled=...)"
+        )
+    if getattr(labels, "is_cuda", False):
+        labels = labels.cpu()
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:  # MedMNIST's (N, 1)
+        array = array[:, 0]
+    if array.ndim not in (1, 2) or len(array) != count:
+        raise ConfigError(
+            f"{what} has {count} images but its labels have shape {array.shape}: give one label per image"
+        )
+    if array.dtype.kind in "OUS":
+        text = [_text(value) for value in array.reshape(-1).tolist()]
+        empty = next((i for i, value in enumerate(text) if not value), None)
+        if empty is not None:
+            raise ConfigError(
+                f"label {empty} of {what} is empty: every image given to fit(X, y) needs a class (images without "
+                "one go in unlabelled=...)"
+            )
+        if not _all_numbers(text):
+            if array.ndim == 2:
+                raise ConfigError(f"the labels of {what} are a table of text: give (N, K) columns of 0/1 findings")
+            return np.array(text)
+        array = np.array(text, dtype=float).reshape(array.shape)  # numbers held as objects (a pandas column)
+    if array.dtype.kind == "b":
+        array = array.astype(np.int64)
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)):
+            raise ConfigError(f"the labels of {what} hold NaN or infinite values: every image needs a class")
+        if not np.all(array == np.round(array)):
+            raise ConfigError(
+                f"the labels of {what} hold fractions (e.g. {array[array != np.round(array)].flat[0]}): fit(X, y) "
+                "classifies, so give class numbers 0..K-1 or names"
+            )
+    if array.dtype.kind not in "iuf":
+        raise ConfigError(f"the labels of {what} are {array.dtype}: give class numbers 0..K-1 or names")
+    array = array.astype(np.int64)
+    if array.size and array.min() < 0:
+        raise ConfigError(f"the labels of {what} hold {int(array.min())}: class numbers start at 0")
+    return array
+
+
+def _text(value: Any) -> str:
+    """A label as text: bytes decoded, ``None``/NaN empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return str(value).strip()
+
+
+def _all_numbers(text: list[str]) -> bool:
+    try:
+        [float(value) for value in text]
+    except ValueError:
+        return False
+    return True
+
+
+def _indices(labels: np.ndarray, names: list[str]) -> np.ndarray:
+    """Text labels as indices into ``names``.
+
+    Raises:
+        ConfigError: a label ``names`` does not hold.
+    """
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({str(v) for v in labels.tolist()} - set(index))
+    if unknown:
+        raise ConfigError(
+            f"labels {', '.join(map(repr, unknown[:5]))} are not among class_names ({', '.join(names)}): name every "
+            "class"
+        )
+    return np.array([index[str(v)] for v in labels.tolist()], np.int64)
