@@ -138,12 +138,13 @@ class Model:
         Args:
             data: a dataset (:meth:`medimg.Dataset.load`), a path to load one for this task, or (classification)
                 images as an array ``X`` of ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` or ``(N, D, H, W)``
-                (or a list of equally shaped images), with ``labels``.
-            labels: ``y`` for images given as an array: a class per image (``0..K-1`` named by
-                ``class_names=[...]``, or text), or ``(N, K)`` 0/1 findings. The arrays are written to
-                ``RUN/training_data.npz``, so the run evaluates and resumes like one fitted on a file
-                (:mod:`medimg.data.given_arrays`); medimg makes the split unless ``validation_data``/``test_data``
-                give ``(X, y)`` pairs for those splits.
+                (or a list of equally shaped images), or a list of image files, with ``labels``.
+            labels: ``y`` for images given as an array or a list of image files: a class per image (``0..K-1``
+                named by ``class_names=[...]``, or text), or ``(N, K)`` 0/1 findings. The arrays are written to
+                ``RUN/training_data.npz`` (:mod:`medimg.data.given_arrays`), the files' labels to
+                ``RUN/training_labels.csv`` (:mod:`medimg.data.given_files`), so the run evaluates and resumes like
+                one fitted on a file; medimg makes the split unless ``validation_data``/``test_data`` give
+                ``(X, y)`` pairs for those splits.
             validation_data, test_data: ``(X, y)`` of the validation / test split, with ``labels``.
             run_dir: where to write the run (default ``runs/<dataset>/expN``).
             runs_root: parent of automatically named run folders.
@@ -167,7 +168,7 @@ class Model:
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
         if labels is not None or validation_data is not None or test_data is not None or is_array_data(data):
-            data, run_dir = self._given_arrays(
+            data, run_dir = self._given_data(
                 data, labels, validation_data, test_data, kwargs.pop("class_names", None), run_dir, runs_root, kwargs
             )
         if self._classical is not None:
@@ -248,7 +249,7 @@ class Model:
                 self._holding_run = False
         return self
 
-    def _given_arrays(
+    def _given_data(
         self,
         images: Any,
         labels: Any,
@@ -259,35 +260,38 @@ class Model:
         runs_root: str | Path,
         options: dict[str, Any],
     ) -> tuple[Any, Path]:
-        """:meth:`fit`'s data given as arrays: the dataset and the run folder, whose ``training_data.npz`` holds
-        them (written by rank 0 under torchrun; every rank reads its own arrays from memory)."""
-        from medimg.data.given_arrays import ARRAYS_FILE, given_arrays
+        """:meth:`fit`'s data given as arrays or as lists of files, with labels: what to train on and the run
+        folder, which keeps a copy (``training_data.npz`` of the arrays, read from memory meanwhile; or
+        ``training_labels.csv`` naming the files, then read like any CSV manifest), written by rank 0 alone."""
+        from medimg.data.given_arrays import ARRAYS_FILE, GivenArrays, given_arrays
+        from medimg.data.given_files import FILES_TABLE, is_file_list, labels_table
         from medimg.engine.distributed import init_distributed
         from medimg.run_folder import RunFolder, create_run_dir
 
+        arrays = is_array_data(images)
         if getattr(self._task, "data_task", self.task) != "classify":
             raise ConfigError(
-                f"fit(X, y) takes images and class labels as arrays; the {self.task} task reads files: save the "
-                "images and their masks or boxes as files and fit the folder"
+                f"fit(X, y) takes images and class labels; the {self.task} task reads its masks or boxes from files: "
+                "give the folder or a CSV manifest of the images and their annotations"
             )
-        if not is_array_data(images):
+        if not arrays and not is_file_list(images):
             raise ConfigError(
-                "labels go with images given as an array (fit(X, y)); for image files give a folder per class, or "
-                "a CSV manifest with a path and a label column, as data"
+                "labels go with images given as an array (fit(X, y)) or a list of image files (fit(paths, labels)); "
+                "a folder or a CSV manifest carries its own labels"
             )
-        gathered = given_arrays(
-            images, labels, validation_data=validation_data, test_data=test_data, class_names=class_names
-        )
+        given: dict[str, Any] = {"validation_data": validation_data, "test_data": test_data, "class_names": class_names}
+        gathered = given_arrays(images, labels, **given) if arrays else labels_table(images, labels, **given)
         dist = init_distributed()
+        name = "arrays" if arrays else "files"
         target = (
-            Path(run_dir)
-            if run_dir
-            else dist.broadcast(create_run_dir(runs_root, "arrays") if dist.is_main else Path())
+            Path(run_dir) if run_dir else dist.broadcast(create_run_dir(runs_root, name) if dist.is_main else Path())
         )
+        copy = target / (ARRAYS_FILE if arrays else FILES_TABLE)
+        RunFolder(target).ensure_writable(resume=bool(options.get("resume")))  # never over a finished run's copy
         if dist.is_main:
-            RunFolder(target).ensure_writable(resume=bool(options.get("resume")))  # never over a finished run's copy
-            gathered.save(target / ARRAYS_FILE)
-        return gathered.dataset(target / ARRAYS_FILE), target
+            gathered.save(copy)
+        dist.barrier()  # written before any rank reads it
+        return (gathered.dataset(copy) if isinstance(gathered, GivenArrays) else copy), target
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Model:
@@ -337,8 +341,8 @@ class Model:
         and compared with the training domain (the report's ``domain`` entry; ``strict`` refuses images outside
         it). A classification set holding one class is evaluated with the metrics defined on it.
 
-        ``data`` may be images given as an array with their ``labels`` (``evaluate(X_test, y_test)``, the layouts
-        :meth:`fit` takes; integer labels index this model's classes): all of them are evaluated.
+        ``data`` may be images given as an array or a list of files, with their ``labels`` (``evaluate(X_test,
+        y_test)``, as :meth:`fit` takes them; integer labels index this model's classes): all are evaluated.
 
         Segmentation only: ``scale`` resizes every image by this factor before the network (an external set at
         another pixel scale; predictions come back at the image's size, see :mod:`medimg.tasks.segment.scale`);
@@ -353,7 +357,7 @@ class Model:
 
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
         if labels is not None or is_array_data(data):
-            data, split = self._arrays_to_evaluate(data, labels), "all"  # arrays have no split of their own
+            data, split = self._given_to_evaluate(data, labels), "all"  # they have no split of their own
         if self._classical is not None:
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
                 report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
@@ -405,20 +409,28 @@ class Model:
         self.last_report_dir_ = target
         return report
 
-    def _arrays_to_evaluate(self, images: Any, labels: Any) -> Any:
-        """:meth:`evaluate`'s images given as an array: a dataset in memory, labelled by this model's classes."""
+    def _given_to_evaluate(self, images: Any, labels: Any) -> Any:
+        """:meth:`evaluate`'s images given as an array (a dataset in memory) or as a list of files (a CSV manifest
+        written to ``RUN/evaluations/files.csv``), with labels; integer labels index this model's classes."""
         from medimg.data.given_arrays import given_arrays
+        from medimg.data.given_files import is_file_list, labels_table
 
         if self.task != "classify":
             raise ConfigError(
-                f"evaluate(X, y) takes a classifier's images and labels as arrays; this is a {self.task} model: "
-                "save the images with their masks or boxes as files and evaluate the folder"
+                f"evaluate(X, y) takes a classifier's images and labels; this is a {self.task} model: give the folder "
+                "or a CSV manifest of the images and their annotations"
             )
-        if not is_array_data(images):
-            raise ConfigError("labels go with images given as an array (evaluate(X, y)); for files give the data")
+        if not is_array_data(images) and not is_file_list(images):
+            raise ConfigError(
+                "labels go with images given as an array (evaluate(X, y)) or a list of image files "
+                "(evaluate(paths, labels)); a folder or a CSV manifest carries its own labels"
+            )
         if self._classical is None:
             self._require_fitted()
-        return given_arrays(images, labels, class_names=self.class_names_).dataset(Path("arrays"))
+        if is_array_data(images):
+            return given_arrays(images, labels, class_names=self.class_names_).dataset(Path("arrays"))
+        table = labels_table(images, labels, class_names=self.class_names_)
+        return table.save(Path(self.run_dir_ or ".") / "evaluations" / "files.csv")
 
     # ------------------------------------------------------------------ prediction
     def predict(
@@ -740,6 +752,12 @@ class Model:
             raise NotFittedError("this Model is not trained: call fit(...) or Model.load(run_dir) first")
 
     def _as_dataset(self, data: Any, **options: Any) -> Any:
+        if not isinstance(data, (str, Path)) and not hasattr(data, "cases"):
+            given = "a list of files" if isinstance(data, list | tuple) else f"a {type(data).__name__}"
+            raise ConfigError(
+                f"{given} is not data medimg reads: give a folder or a CSV/.npz file (its path), a Dataset, images "
+                "as an array with their labels (X, y), or a list of image files with their labels (paths, labels)"
+            )
         if not isinstance(data, (str, Path)):
             found = getattr(data, "task", self.task)
             if found not in (self.task, getattr(self._task, "data_task", self.task)):  # generate reads classify data

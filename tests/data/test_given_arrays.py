@@ -99,7 +99,7 @@ def test_an_npz_names_its_classes(tmp_path: Path) -> None:
     np.savez(tmp_path / "x.npz", images=images, labels=labels, class_names=np.array([b"benign", b"malignant"]))
     assert Dataset.load(tmp_path / "x.npz").class_names == ["benign", "malignant"]
     np.savez(tmp_path / "y.npz", images=images, labels=labels, label_names=np.array(["one"]))
-    with pytest.raises(DatasetError, match="1 class names .* for 2 classes"):
+    with pytest.raises(DatasetError, match=r"1 class names .* for 2 classes"):
         Dataset.load(tmp_path / "y.npz")
 
 
@@ -123,7 +123,7 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: 
     with pytest.raises(RunFolderError, match="already holds a trained run"):
         Model("simple-cnn").fit(images[:10], labels[:10], run_dir=run, epochs=1, progress=False)
     assert len(Dataset.load(run / ARRAYS_FILE)) == 60  # the finished run's copy is untouched
-    with pytest.raises(ConfigError, match="the segment task reads files"):
+    with pytest.raises(ConfigError, match="the segment task reads its masks or boxes from files"):
         Model("unet", task="segment").fit(images, labels)
     with pytest.raises(ConfigError, match="labels go with images given as an array"):
         Model("simple-cnn").fit(str(tmp_path), labels)

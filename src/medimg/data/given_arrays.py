@@ -24,7 +24,7 @@ from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, as_channel_las
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
 
-__all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays"]
+__all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays", "label_array"]
 
 #: the run folder's copy of training data given as arrays
 ARRAYS_FILE = "training_data.npz"
@@ -96,7 +96,7 @@ def given_arrays(
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise ConfigError(f"{what}: give the images and their labels as a pair (images, labels)")
         stacked[split] = _stacked_images(pair[0], what)
-        found[split] = _label_array(pair[1], len(stacked[split]), what)
+        found[split] = label_array(pair[1], len(stacked[split]), what)
     channels = {images.shape[1:] for images in stacked.values()}
     if len(channels) > 1:
         raise ConfigError(
@@ -157,7 +157,7 @@ def _numbers(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def _label_array(labels: Any, count: int, what: str) -> np.ndarray:
+def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     """Labels as integers (``(N,)``, or ``(N, K)`` 0/1 findings) or text, one per image.
 
     Raises:

@@ -1,0 +1,108 @@
+"""Image files and their labels given as lists: ``Model("resnet18").fit(paths, labels)``, the pair a script builds
+from its own table or glob.
+
+The lists become a CSV manifest (``path,label[,split]``, absolute paths; :mod:`medimg.data.layouts.csv_manifest`)
+written into the run folder (``RUN/training_labels.csv``), so the run reads, evaluates and resumes exactly as one
+fitted on a CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medimg.data.given_arrays import label_array
+from medimg.data.layouts.csv_manifest import MULTI_LABEL_SEPARATOR
+from medimg.errors import ConfigError
+from medimg.fileio import atomic_text_file
+
+__all__ = ["FILES_TABLE", "LabelsTable", "is_file_list", "labels_table"]
+
+#: the run folder's table of training files given as lists
+FILES_TABLE = "training_labels.csv"
+
+
+def is_file_list(data: Any) -> bool:
+    """True for a non-empty list/tuple of paths (``str`` or ``os.PathLike``)."""
+    return isinstance(data, list | tuple) and bool(data) and all(isinstance(p, str | os.PathLike) for p in data)
+
+
+@dataclass(frozen=True)
+class LabelsTable:
+    """The rows of a CSV manifest: absolute path, label text, split (empty when medimg is to make the split)."""
+
+    rows: list[tuple[str, str, str]]
+
+    def save(self, path: Path) -> Path:
+        """Write the manifest at ``path`` (atomically)."""
+        with atomic_text_file(path) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "label", "split"])
+            writer.writerows(self.rows)
+        return path
+
+
+def labels_table(
+    files: Sequence[str | os.PathLike[str]],
+    labels: Any,
+    *,
+    validation_data: tuple[Any, Any] | None = None,
+    test_data: tuple[Any, Any] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> LabelsTable:
+    """The manifest of files and their labels, and of the validation / test pairs when given.
+
+    Labels are as :func:`medimg.data.given_arrays.label_array` takes them: a class per file (integers named by
+    ``class_names``, or text) or ``(N, K)`` 0/1 findings (written as names joined by ``|``). Classes are ordered
+    as for a folder per class (a "normal"-like class first of two, else alphabetically).
+
+    Raises:
+        ConfigError: a file that does not exist, labels of another count, or labels that are not classes.
+    """
+    splits = {"train": (files, labels), "val": validation_data, "test": test_data}
+    own_splits = validation_data is not None or test_data is not None  # else medimg makes the split
+    rows: list[tuple[str, str, str]] = []
+    for split, pair in splits.items():
+        if pair is None:
+            continue
+        what = "the files" if split == "train" else f"{'validation' if split == 'val' else 'test'}_data"
+        if not isinstance(pair, tuple | list) or len(pair) != 2 or not is_file_list(pair[0]):
+            raise ConfigError(f"{what}: give the files and their labels as a pair (paths, labels)")
+        found = [Path(p).expanduser().resolve() for p in pair[0]]
+        missing = [str(p) for p in found if not p.exists()]
+        if missing:
+            raise ConfigError(
+                f"{len(missing)} of {what} do not exist (e.g. {missing[0]}); relative paths are read from the "
+                f"current folder, {Path.cwd()}"
+            )
+        names = [_class_text(label, class_names, what) for label in label_array(pair[1], len(found), what)]
+        rows += [(str(p), name, split if own_splits else "") for p, name in zip(found, names, strict=True)]
+    return LabelsTable(rows)
+
+
+def _class_text(label: Any, class_names: Sequence[str] | None, what: str) -> str:
+    """One label as the manifest's text: a name, or a multi-label row's names joined by ``|``."""
+    if isinstance(label, np.ndarray):  # a row of (N, K) findings; none is "No Finding", as NIH's table says it
+        found = [_name(int(i), class_names, what) for i in np.flatnonzero(label)]
+        return MULTI_LABEL_SEPARATOR.join(found) or "No Finding"
+    if isinstance(label, str | np.str_):
+        if class_names is not None and str(label) not in class_names:
+            raise ConfigError(f"{what}: label {str(label)!r} is not among class_names ({', '.join(class_names)})")
+        return str(label)
+    return _name(int(label), class_names, what)
+
+
+def _name(index: int, class_names: Sequence[str] | None, what: str) -> str:
+    if class_names is None:
+        return str(index)
+    if index >= len(class_names):
+        raise ConfigError(
+            f"{what}: label {index} but class_names names {len(class_names)} classes ({', '.join(class_names)})"
+        )
+    return class_names[index]
