@@ -8,7 +8,7 @@ import base64
 import gzip
 import logging
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 
 import pytest
@@ -238,3 +238,39 @@ def test_a_report_answer_varies_with_accept(served: tuple[TestClient, str, bytes
         refused_html.headers["content-type"].startswith("application/json")
         and "accept" in refused_html.headers["vary"].lower()
     )
+
+
+def test_a_413_names_the_upload_limit_not_the_encodings_allowance(served: tuple[TestClient, str, bytes]) -> None:
+    """Chunked bodies (no Content-Length) over the 64 KiB limit: the refusal names the limit the service was
+    started with, whichever reader stops the body (the reader behind the size limit named the limit plus the
+    multipart or base64 allowance)."""
+    client, token, png = served
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\n\r\n'.encode()
+    bodies = {
+        f"multipart/form-data; boundary={boundary}": [head, png, b"\0" * (200 * 1024), f"\r\n--{boundary}--".encode()],
+        "application/json": [b'{"image": "', base64.b64encode(b"\0" * (200 * 1024)), b'"}'],
+        'multipart/related; type="application/dicom"; boundary=b0undary': [head, b"\0" * (200 * 1024)],
+    }
+    for content_type, chunks in bodies.items():
+        refused = client.post(
+            "/v1/predictions",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+            content=iter(chunks),
+        )
+        assert refused.status_code == 413, (content_type, refused.text)
+        assert "limit of 65,536 bytes" in refused.json()["detail"], (content_type, refused.json())
+
+    import asyncio
+
+    from medimg.serve.uploads import UploadRejected, _limited
+
+    async def read_all() -> None:
+        async def chunks() -> AsyncGenerator[bytes, None]:
+            yield b"\0" * (200 * 1024)
+
+        async for _ in _limited(chunks(), 64 * 1024 + 65536, 64 * 1024):
+            pass
+
+    with pytest.raises(UploadRejected, match="limit of 65,536 bytes"):
+        asyncio.run(read_all())

@@ -94,14 +94,15 @@ class InMemoryMultiPartParser(MultiPartParser):
 
 
 async def _limited(
-    stream: AsyncGenerator[bytes, None], max_bytes: int, tail: bytearray | None = None
+    stream: AsyncGenerator[bytes, None], allowed: int, limit: int, tail: bytearray | None = None
 ) -> AsyncGenerator[bytes, None]:
-    """``stream``, refused past ``max_bytes``; its last 512 bytes are kept in ``tail``."""
+    """``stream``, refused past ``allowed`` bytes (the upload ``limit`` and its encoding's allowance), naming
+    ``limit``; its last 512 bytes are kept in ``tail``."""
     received = 0
     async for chunk in stream:
         received += len(chunk)
-        if received > max_bytes:
-            raise UploadRejected(413, f"the request is larger than the upload limit of {max_bytes:,} bytes")
+        if received > allowed:
+            raise UploadRejected(413, f"the request is larger than the upload limit of {limit:,} bytes")
         if tail is not None:
             tail += chunk
             del tail[:-512]
@@ -129,10 +130,10 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
     if _raw_body(content_type):
         return _not_a_url_encoded_form(await _read_raw(request, max_bytes), content_type)
     if content_type.startswith("multipart/related"):  # DICOMweb STOW-RS style: the instance as a body part
-        body = await _read_raw(request, max_bytes + MULTIPART_OVERHEAD)
+        body = await _read_raw(request, max_bytes + MULTIPART_OVERHEAD, max_bytes)
         return _within(related_part(body, request.headers.get("content-type", "")), max_bytes)
     if content_type.startswith(("application/json", "text/json")) or "+json" in content_type.split(";")[0]:
-        body = await _read_raw(request, max_bytes * 4 // 3 + MULTIPART_OVERHEAD)  # base64: 4 characters per 3 bytes
+        body = await _read_raw(request, max_bytes * 4 // 3 + MULTIPART_OVERHEAD, max_bytes)  # base64: 4 per 3 bytes
         return _within(json_image(body), max_bytes)
     if not content_type.startswith("multipart/form-data"):
         raise UploadRejected(
@@ -146,7 +147,7 @@ async def read_upload(request: Request, max_bytes: int) -> bytes:
     tail = bytearray()
     parser = InMemoryMultiPartParser(
         request.headers,
-        _limited(request.stream(), limit, tail),
+        _limited(request.stream(), limit, max_bytes, tail),
         max_files=MAX_MEMBERS,
         max_fields=16,
         memory_bytes=limit,
@@ -315,8 +316,9 @@ async def _decoded(request: Request, encoding: str, content_type: str, max_bytes
     return _within(data, max_bytes)
 
 
-async def _read_raw(request: Request, max_bytes: int) -> bytes:
-    """A raw body, read up to one byte over ``max_bytes`` (so a larger one is refused without reading it all)."""
+async def _read_raw(request: Request, max_bytes: int, limit: int | None = None) -> bytes:
+    """A raw body, read up to one byte over ``max_bytes`` (so a larger one is refused without reading it all); a
+    refusal names ``limit`` (the upload limit, when ``max_bytes`` adds an encoding's allowance to it)."""
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
@@ -324,10 +326,12 @@ async def _read_raw(request: Request, max_bytes: int) -> bytes:
         received += len(chunk)
         if received > max_bytes:
             break
-    return _within(b"".join(chunks), max_bytes)
+    return _within(b"".join(chunks), max_bytes, limit)
 
 
-def _within(data: bytes, max_bytes: int) -> bytes:
+def _within(data: bytes, max_bytes: int, limit: int | None = None) -> bytes:
+    """``data`` unless longer than ``max_bytes`` (refused with 413 naming ``limit``, else ``max_bytes``)."""
     if len(data) > max_bytes:
-        raise UploadRejected(413, f"the upload is larger than the limit of {max_bytes:,} bytes; send a smaller file")
+        named = max_bytes if limit is None else limit
+        raise UploadRejected(413, f"the upload is larger than the limit of {named:,} bytes; send a smaller file")
     return data  # an empty one is refused by the service (400)
