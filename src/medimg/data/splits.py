@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,13 +85,15 @@ def make_splits(
         assignment = {c.case_id: str(c.split) for c in cases}
         method, notes = "own", []
         present = set(assignment.values())
-        for missing, fraction in (("test", test_fraction), ("val", val_fraction)):
-            if missing in present:
-                continue
-            if missing == "test" and test_fraction == 0:
-                continue
+        parts = {
+            missing: fraction / (1 - (0 if missing == "test" else test_fraction))
+            for missing, fraction in (("test", test_fraction), ("val", val_fraction))
+            if missing not in present and fraction > 0
+        }
+        _warn_small_classes([c for c in cases if c.split == "train"], parts.values())
+        for missing, part in parts.items():
             train = [c for c in cases if assignment[c.case_id] == "train"]
-            carved = _carve(train, fraction / (1 - (0 if missing == "test" else test_fraction)), seed)
+            carved = _carve(train, part, seed)
             for c in carved:
                 assignment[c.case_id] = missing
             method += f"+carved-{missing}"
@@ -102,13 +104,14 @@ def make_splits(
     grouped = any(c.patient_id for c in cases)
     assignment = {c.case_id: "train" for c in cases}
     pool = list(cases)
+    _warn_small_classes(pool, [f for f in (test_fraction, val_fraction / (1 - test_fraction)) if f > 0])
     if test_fraction > 0:
         test = _carve(pool, test_fraction, seed)
         for c in test:
             assignment[c.case_id] = "test"
         chosen = {c.case_id for c in test}
         pool = [c for c in pool if c.case_id not in chosen]
-    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1, warn_small=test_fraction == 0):
+    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1):
         assignment[c.case_id] = "val"
     return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
 
@@ -117,25 +120,36 @@ def _groups(cases: Sequence[Case]) -> np.ndarray:
     return np.array([c.patient_id or f"__case__{c.case_id}" for c in cases])
 
 
-def _carve(cases: Sequence[Case], fraction: float, seed: int, *, warn_small: bool = True) -> list[Case]:
-    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient (``warn_small``:
-    say when a class is too small to be in every part; once per split, not once per part)."""
+def _parts(fraction: float) -> int:
+    """How many parts :func:`_carve` cuts to hold out ``fraction``."""
+    return max(2, round(1 / fraction))
+
+
+def _warn_small_classes(cases: Sequence[Case], fractions: Iterable[float]) -> None:
+    """Say once, before the parts are carved, when a class is too small to be in every part."""
+    counts = Counter(c.stratum for c in cases)
+    needed = max((_parts(f) for f in fractions), default=0)
+    if counts and min(counts.values()) < needed:
+        logger.warning(
+            "a class has only %d image(s): the split cannot hold every class in every part", min(counts.values())
+        )
+
+
+def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
+    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient."""
     if not cases:
         return []
     from sklearn.model_selection import StratifiedGroupKFold
 
     labels = np.array([c.stratum for c in cases])
     groups = _groups(cases)
-    n_splits = max(2, round(1 / fraction))
-    smallest = min(Counter(labels.tolist()).values())
+    n_splits = _parts(fraction)
     n_groups = len(set(groups.tolist()))
     if n_groups < n_splits:
         raise DatasetError(
             f"only {n_groups} patients/images to split into parts of {fraction:.0%}: add data or lower the "
             "val/test fractions"
         )
-    if smallest < n_splits and warn_small:
-        logger.warning("a class has only %d image(s): the split cannot hold every class in every part", smallest)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
         with _quiet_small_classes():  # said above in medimg's words
