@@ -80,12 +80,10 @@ def load_bundle(run_dir: str | Path) -> TrainedBundle:
     """
     from medimg.engine.checkpoint import load_checkpoint
     from medimg.errors import RunFolderError
-    from medimg.run_folder import RunFolder, RunLock, RunMetadata
+    from medimg.run_folder import RunFolder, RunLock, RunMetadata, run_folder_to_load
     from medimg.tasks.registry import get_task
 
-    run = RunFolder(run_dir)
-    if not run.path.is_dir():
-        raise RunFolderError(f"run folder {run.path} does not exist")
+    run = RunFolder(run_folder_to_load(run_dir))
     if run.file("cv.json").is_file() and not run.file("metadata.json").is_file():
         raise RunFolderError(f"{run.path} is a cross-validation run; load one fold, e.g. {run.path / 'fold_0'}")
     holder = RunLock(run.path).busy()

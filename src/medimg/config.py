@@ -124,9 +124,29 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
 
 
+#: other libraries' names for medimg's settings (PyTorch Lightning, Keras, scikit-learn, Ultralytics, timm)
+SYNONYMS = {
+    "lr": "learning_rate", "learningrate": "learning_rate", "max_epochs": "epochs", "num_epochs": "epochs",
+    "n_epochs": "epochs", "batch": "batch_size", "bs": "batch_size", "batchsize": "batch_size",
+    "imgsz": "input_size", "image_size": "input_size", "img_size": "input_size", "resolution": "input_size",
+    "pretrained": "weights_path", "weights": "weights_path", "checkpoint": "weights_path",
+    "random_state": "seed", "random_seed": "seed", "manual_seed": "seed", "verbose": "progress",
+    "patience": "early_stopping_patience", "validation_split": "val_fraction", "wd": "weight_decay",
+    "arch": "network", "model": "network", "backbone": "network", "mixed_precision": "amp",
+}  # fmt: skip
+DEVICE_NOTE = (
+    "medimg chooses the device itself: CUDA when a GPU is present, else the CPU (CUDA_VISIBLE_DEVICES= forces the "
+    "CPU; CUDA_VISIBLE_DEVICES=1 picks a GPU); there is no device setting"
+)
+
+
 def _check_known(key: str, known: dict[str, str], choices: Sequence[str] | None = None) -> None:
     if key not in known:
-        hint = did_you_mean(key, list(choices) if choices is not None else list(known))
+        options = list(choices) if choices is not None else list(known)
+        if key.lower() in {"device", "devices", "gpus", "gpu", "accelerator"}:
+            raise ConfigError(f"unknown plan field {key!r}: {DEVICE_NOTE}.")
+        meant = SYNONYMS.get(key.lower())
+        hint = f" medimg calls it {meant!r}." if meant in options else did_you_mean(key, options)
         raise ConfigError(f"unknown plan field {key!r}.{hint} See `medimg plan --help`.")
 
 

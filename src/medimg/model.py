@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, NotFittedError, OutOfDomainError, did_you_mean
-from medimg.io.arrays import holds_arrays, is_array_data, is_array_input
+from medimg.errors import ConfigError, DatasetError, NotFittedError, did_you_mean
+from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
 if TYPE_CHECKING:
@@ -91,6 +91,12 @@ class Model:
                 try:
                     self.network = self._task.check_network(network)
                 except ConfigError as error:
+                    other = _task_of_network(network, self.task)
+                    if other is not None:
+                        raise ConfigError(
+                            f"{network!r} is a {other} network, not a {self.task} one: Model({network!r}, "
+                            f"task={other!r})"
+                        ) from error
                     if self.task != "classify":
                         raise
                     close = did_you_mean(network, CLASSICAL_MODELS)
@@ -113,7 +119,8 @@ class Model:
 
     def __repr__(self) -> str:
         state = f"run_dir={str(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
-        return f"Model(network={self.network!r}, task={self.task!r}, {state})"
+        network = getattr(self.plan_, "network", None) or self.network  # what "auto" became, once fitted
+        return f"Model(network={network!r}, task={self.task!r}, {state})"
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -167,6 +174,15 @@ class Model:
         Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
+        kwargs = {**self._run_options(), **kwargs}  # Model(seed=0) as fit(seed=0); fit's own win
+        refit = self._classical is None and self.run_dir_ is not None
+        if refit and "weights_path" not in {*kwargs, *self.plan_overrides}:
+            logger.warning(
+                "this Model holds the trained run %s: fit trains a new network from scratch (as scikit-learn's "
+                "fit does); weights_path=%r starts from its weights instead",
+                self.run_dir_,
+                str(Path(str(self.run_dir_)) / "model.pt"),
+            )
         if labels is not None or validation_data is not None or test_data is not None or is_array_data(data):
             data, run_dir = self._given_data(
                 data, labels, validation_data, test_data, kwargs.pop("class_names", None), run_dir, runs_root, kwargs
@@ -216,7 +232,7 @@ class Model:
             dataset, pool_name = attach_pool(dataset, unlabelled)
             options = options.model_copy(update={"unlabelled": pool_name})
         overrides = {
-            **self.plan_overrides,
+            **{k: v for k, v in self.plan_overrides.items() if k not in self._run_options()},
             **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
         }
         if self.network != "auto":
@@ -249,6 +265,12 @@ class Model:
                 self._holding_run = False
         return self
 
+    def _run_options(self) -> dict[str, Any]:
+        """The constructor's run options (``seed``, ``progress``...) and data options: :meth:`fit` takes them, the
+        plan does not."""
+        names = {*FitOptions.model_fields, *self._task.data_options}
+        return {k: v for k, v in self.plan_overrides.items() if k in names}
+
     def _given_data(
         self,
         images: Any,
@@ -275,6 +297,12 @@ class Model:
                 "give the folder or a CSV manifest of the images and their annotations"
             )
         if not arrays and not is_file_list(images):
+            if labels is None:  # fit("data/train", validation_data="data/val")
+                raise ConfigError(
+                    "validation_data and test_data take (X, y) pairs beside fit(X, y) or fit(paths, labels); data "
+                    "from a folder brings its own parts: train/, val/ and test/ sub-folders, or a split column in a "
+                    "CSV manifest"
+                )
             raise ConfigError(
                 "labels go with images given as an array (fit(X, y)) or a list of image files (fit(paths, labels)); "
                 "a folder or a CSV manifest carries its own labels"
@@ -301,9 +329,9 @@ class Model:
             RunFolderError: the folder is missing files, unreadable, or a cross-validation parent.
         """
         from medimg.bundle import load_bundle
-        from medimg.run_folder import RunFolder
+        from medimg.run_folder import RunFolder, run_folder_to_load
 
-        run = RunFolder(run_dir)
+        run = RunFolder(run_folder_to_load(run_dir))
         metadata = run.read_json("metadata.json") if run.file("metadata.json").is_file() else {}
         network = str(metadata.get("network", "auto"))
         if network.lower() in CLASSICAL_MODELS:
@@ -437,7 +465,7 @@ class Model:
         self,
         inputs: str | Path | Sequence[str | Path] | Any,
         *,
-        explain: str | None = None,
+        explain: str | bool | None = None,
         out_dir: str | Path | None = None,
         window: str | tuple[float, float] | None = None,
         strict: bool = False,
@@ -456,7 +484,7 @@ class Model:
 
         Args:
             inputs: files and/or folders.
-            explain: classification: also explain each prediction (``"gradcam"``, ``"gradcam++"``,
+            explain: classification: also explain each prediction (``True`` or ``"gradcam"``, ``"gradcam++"``,
                 ``"occlusion"``; ``Prediction.heatmap`` and ``Prediction.overlay_png``).
             out_dir: segmentation: folder for the masks (default ``RUN/predictions``), mirroring the input tree.
             window: intensity window instead of the run's (see :func:`medimg.io.read_image`).
@@ -472,6 +500,7 @@ class Model:
             the folder, ``series``: its UID, slice count...), or from a 2D model one prediction per slice in slice
             order followed by a :class:`~medimg.tasks.series_prediction.SeriesSummary`.
         """
+        explain = _explain_method(explain)
         if holds_arrays(inputs):
             return self._predict_arrays(inputs, explain=explain, strict=strict)
         if holds_file_bytes(inputs):  # file contents (an upload's bytes): read as the files they are
@@ -501,7 +530,7 @@ class Model:
         )
         reader.annotate(predictions)
         predictions = list(with_series(predictions, found, volumetric=volumetric))
-        for path, reason in failed:
+        for path, reason in failed if self.task != "classify" else ():  # a classifier's stream said each as read
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
         return predictions
@@ -510,7 +539,7 @@ class Model:
         self,
         inputs: str | Path | Sequence[str | Path],
         *,
-        explain: str | None = None,
+        explain: str | bool | None = None,
         out_dir: str | Path | None = None,
         window: str | tuple[float, float] | None = None,
         strict: bool = False,
@@ -531,6 +560,7 @@ class Model:
 
         ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
         """
+        explain = _explain_method(explain)
         if holds_arrays(inputs) or holds_file_bytes(inputs) or self._classical is not None or self.task != "classify":
             yield from self.predict(
                 inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
@@ -561,33 +591,21 @@ class Model:
         self, inputs: Any, *, explain: str | None, strict: bool
     ) -> list[Prediction | SegmentationPrediction]:
         """:meth:`predict` of images given as arrays (a classifier; see :mod:`medimg.io.arrays` for the layouts)."""
-        from medimg.io.arrays import images_from_array
-        from medimg.io.image import ImageData
+        from medimg.io.arrays import array_images, refuse_arrays_unless_classifier
         from medimg.planning.domain import InputReader
         from medimg.tasks.classify.predict import predict_images
 
-        if self._classical is not None or self.task != "classify":
-            raise ConfigError(
-                f"predict takes arrays for classifiers only; this is a {self.task} model: save the image to a file "
-                "(PNG, NIfTI...) and give its path, so its geometry comes with it"
-            )
+        if self._classical is not None:
+            if explain:
+                raise ConfigError(f"explain={explain!r} needs a deep model; classical models have no saliency maps")
+            predictions = self._classical.predict_arrays(inputs)
+            self.failed_ = self._classical.failed_
+            return list(predictions)
+        refuse_arrays_unless_classifier(self.task)
         self._require_fitted()
         assert self.network_ is not None and self.plan_ is not None
-        items = [inputs] if is_array_input(inputs) else list(inputs)
-        if not all(map(is_array_input, items)):
-            raise ConfigError("give predict either paths or arrays, not both in one call")
         reader = InputReader.for_run(self, strict=strict)
-        given: list[ImageData] = []
-        for item in items:
-            given += images_from_array(item, self.plan_.spatial_dims, self.plan_.in_channels, first=len(given))
-        images, failed = [], []
-        for image in given:
-            try:
-                reader.check(image)
-            except OutOfDomainError as error:
-                failed.append((image.source, error.reason))
-                continue
-            images.append(image)
+        images, failed = reader.usable(array_images(inputs, self.plan_.spatial_dims, self.plan_.in_channels))
         predictions = predict_images(self.network_, self.plan_, self.class_names_ or [], images, explain=explain)
         reader.annotate(predictions)
         self.failed_ = failed
@@ -799,3 +817,25 @@ class Model:
             config = RunFolder(self.run_dir_ or ".").read_json("config.json")
             self._dataset = self._as_dataset(Path(config["data"]), **self._dataset_options())
         return self._dataset
+
+
+def _explain_method(explain: str | bool | None) -> str | None:
+    """``predict``'s ``explain``: ``True`` is Grad-CAM (the default method), ``False`` none."""
+    if isinstance(explain, bool):
+        return "gradcam" if explain else None
+    return explain
+
+
+def _task_of_network(network: str, besides: str) -> str | None:
+    """The task other than ``besides`` that has a network named ``network``, if one does."""
+    from medimg.tasks.registry import get_task, list_tasks
+
+    for name in list_tasks():
+        if name == besides:
+            continue
+        try:
+            get_task(name).check_network(network)
+        except ConfigError:
+            continue
+        return name
+    return None

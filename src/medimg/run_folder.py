@@ -55,6 +55,35 @@ BUNDLE_FILES = ("plan.json", "metadata.json", "model.pt")
 LOCK_FILE = ".lock"
 
 
+def run_folder_to_load(path: str | Path) -> Path:
+    """The run folder ``path`` names for loading a model: ``~`` expanded; a file of a run (``RUN/model.pt``, as
+    Ultralytics users pass ``best.pt``) names its folder.
+
+    Raises:
+        RunFolderError: nothing there; a folder that holds no run (a data folder: the error says what to give; a
+            folder of runs: the error lists them).
+    """
+    folder = Path(path).expanduser()
+    if folder.is_file() and folder.parent.joinpath("metadata.json").is_file():
+        logger.info("%s is a file of the run in %s: loading that run", folder, folder.parent)
+        return folder.parent
+    if not folder.exists():
+        raise RunFolderError(f"run folder {folder} does not exist")
+    if not folder.is_dir():
+        raise RunFolderError(f"{folder} is a file, not a run folder: give the folder `medimg fit` wrote (runs/...)")
+    traces = ("metadata.json", "config.json", "plan.json", "checkpoints", "cv.json")
+    if any(folder.joinpath(name).exists() for name in traces):
+        return folder
+    runs = sorted({p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)})
+    if runs:
+        listed = ", ".join(str(run) for run in runs[:5]) + (f" (and {len(runs) - 5} more)" if len(runs) > 5 else "")
+        raise RunFolderError(f"{folder} holds runs, not one: give one of them ({listed})")
+    raise RunFolderError(
+        f"{folder} is not a medimg run folder (no metadata.json or checkpoints): give the folder a training run "
+        "wrote (fit prints it; by default runs/<data>/expN)"
+    )
+
+
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:
     """Create and return ``base/<dataset>/expN`` with the next free N (``runs/herlev/exp3``).
 

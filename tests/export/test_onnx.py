@@ -185,3 +185,23 @@ def test_onnx_predictor_takes_file_bytes(exported: tuple[Path, dict], deploy_run
     assert first.source == "bytes[0]" and not rest
     assert first.probabilities == pytest.approx(from_file.probabilities, abs=1e-6)
     assert [path for path, _ in predictor.failed_] == ["bytes[1]"]
+
+
+def test_onnx_predictor_takes_arrays_as_model_predict_does(exported: tuple[Path, dict], deploy_run: Path) -> None:
+    """``OnnxPredictor.predict(array)`` (a bare pathlib TypeError before) gives what the same image as a file gives,
+    with the training-domain verdict."""
+    from PIL import Image
+
+    from medimg.export.predictor import OnnxPredictor
+
+    predictor = OnnxPredictor(exported[0])
+    file = phantom_file(deploy_run, "lesion", 0)
+    (from_file,) = predictor.predict(file)
+    pixels = np.asarray(Image.open(file))
+    from_array, from_batch = predictor.predict([pixels, pixels[None]])
+    assert (from_array.source, from_batch.source) == ("array[0]", "array[1]")
+    for prediction in (from_array, from_batch):
+        assert prediction.probabilities == pytest.approx(from_file.probabilities, abs=1e-6)
+        assert prediction.domain is not None and prediction.domain["in_domain"]
+    with pytest.raises(ConfigError, match="either paths or arrays"):
+        predictor.predict([pixels, str(file)])

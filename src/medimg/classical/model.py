@@ -433,15 +433,13 @@ class ClassicalModel:
         Raises:
             DatasetError: a mask is missing, empty or does not match its image.
         """
-        from medimg.classical.pipelines import predict_proba_full
         from medimg.data.layouts.image_mask_pairs import annotation_files
         from medimg.features.samples import make_sample
         from medimg.io import read_image
         from medimg.io.series_inputs import expand_prediction_inputs
-        from medimg.tasks.classify.predict import Prediction
         from medimg.tasks.series_prediction import series_files, with_series
 
-        class_names = self._require_classical()
+        self._require_classical()
         if explain:
             raise ConfigError(f"explain={explain!r} needs a deep model; classical models have no saliency maps")
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
@@ -471,6 +469,33 @@ class ClassicalModel:
         for source, reason in failed:
             logger.warning("skipped %s: %s", source, reason)
         self.failed_ = failed
+        return list(with_series(self._predicted(samples), found, volumetric=False))
+
+    def predict_arrays(self, inputs: Any) -> list[Any]:
+        """Predict images given as arrays (the layouts of :func:`medimg.io.arrays.images_from_array`; sources
+        ``array[i]``).
+
+        Raises:
+            ConfigError: the model reads a mask beside each image (arrays come without one), or bad arrays.
+        """
+        from medimg.features.samples import make_sample
+        from medimg.io.arrays import array_images
+
+        self._require_classical()
+        if self.extractor_.masks is not None:
+            raise ConfigError(
+                "this model's features are read inside a mask beside each image: give image files with their masks"
+            )
+        given = array_images(inputs, 2, 1)  # (C, H, W) with C > 1 is a batch of C grey images
+        self.failed_ = []
+        return self._predicted([make_sample(image.array, None, source=image.source) for image in given])
+
+    def _predicted(self, samples: list[Any]) -> list[Any]:
+        """The predictions of feature samples, in order."""
+        from medimg.classical.pipelines import predict_proba_full
+        from medimg.tasks.classify.predict import Prediction
+
+        class_names = self._require_classical()
         if not samples:
             return []
         probabilities = predict_proba_full(self.estimator_, self.extractor_.extract_samples(samples), len(class_names))
@@ -485,7 +510,7 @@ class ClassicalModel:
                     probabilities={n: float(p) for n, p in zip(class_names, row, strict=True)},
                 )
             )
-        return list(with_series(predictions, found, volumetric=False))
+        return predictions
 
     # ------------------------------------------------------------------ helpers
     def _training_dataset(self) -> Dataset:

@@ -206,6 +206,15 @@ class Dataset:
     def __iter__(self) -> Iterator[Case]:
         return iter(self.cases)
 
+    def __getitem__(self, index: int) -> Case:
+        """The ``index``-th case (``dataset.read(dataset[0])`` reads its pixels)."""
+        return self.cases[index]
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.class_names[:6]) + (", ..." if len(self.class_names) > 6 else "")
+        kind = "findings" if self.multi_label else "classes"
+        return _summary(self, f"{len(self.class_names)} {kind} ({names})", len(self.unlabelled))
+
     @property
     def num_classes(self) -> int:
         """Number of classes."""
@@ -312,6 +321,18 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
+
+
+def _summary(dataset: Dataset | SegmentationDataset, what: str, unlabelled: int) -> str:
+    """A dataset's one-line ``repr``: name, size, what it holds and its own split (never every case: a notebook
+    showed hundreds of KB for one ``ds``)."""
+    counts = dataset.split_counts()
+    split = "no split of its own" if set(counts) <= {"none"} else " / ".join(f"{k} {v}" for k, v in counts.items())
+    extra = f", {unlabelled} unlabelled" if unlabelled else ""
+    return (
+        f"{type(dataset).__name__}({dataset.name!r}, {len(dataset)} images, {what}, {split}{extra}, "
+        f"source={dataset.source!r}, root={str(dataset.root)!r})"
+    )
 
 
 def _medmnist_image(row: np.ndarray, spatial_dims: int, source: str) -> ImageData:
@@ -423,6 +444,13 @@ class SegmentationDataset:
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
         return len(self.cases)
+
+    def __getitem__(self, index: int) -> SegCase:
+        """The ``index``-th case (``dataset.read(dataset[0])`` reads its image and mask)."""
+        return self.cases[index]
+
+    def __repr__(self) -> str:
+        return _summary(self, "image/mask pairs", len(self.unlabelled))
 
     @property
     def has_own_split(self) -> bool:

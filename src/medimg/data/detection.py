@@ -132,7 +132,7 @@ def log_issues(issues: Sequence[BoxIssue], source: Path) -> None:
         )
 
 
-@dataclass
+@dataclass(repr=False)  # Dataset's one-line summary, not every case
 class DetectionDataset(Dataset):
     """Images with boxes (detection): a :class:`~medimg.data.dataset.Dataset` whose cases carry ``boxes``.
 

@@ -12,6 +12,7 @@ run can be evaluated and resumed later like any other, and reads them from memor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from medimg.data.dataset import Dataset
 from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays", "label_array"]
 
@@ -202,6 +205,14 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         raise ConfigError(f"the labels of {what} are {array.dtype}: give class numbers 0..K-1 or names")
     array = array.astype(np.int64)
+    if array.ndim == 2 and array.size and np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
+        logger.info(
+            "the labels of %s are one-hot (one 1 in each row, Keras's to_categorical): read as classes 0..%d "
+            "(0/1 columns are read as findings, several or none per image, when a row has another count of ones)",
+            what,
+            array.shape[1] - 1,
+        )
+        return array.argmax(axis=1)
     if array.size and array.min() < 0:
         raise ConfigError(f"the labels of {what} hold {int(array.min())}: class numbers start at 0")
     return array

@@ -127,7 +127,27 @@ def fit_run(
     splits: Splits | None = None,
     distributed: Distributed | None = None,
 ) -> FitResult | None:
-    """Train ``task``'s model on ``dataset`` into ``run_dir``. Returns ``None`` on ranks other than 0."""
+    """Train ``task``'s model on ``dataset`` into ``run_dir``. Returns ``None`` on ranks other than 0.
+
+    Training runs on ``options.num_threads`` CPU threads; the caller's thread count is restored afterwards (a
+    notebook that set ``torch.set_num_threads(1)`` keeps it).
+    """
+    caller_threads = torch.get_num_threads()
+    try:
+        return _fit_run(task, dataset, run_dir, options, plan_layers, splits, distributed)
+    finally:
+        torch.set_num_threads(caller_threads)
+
+
+def _fit_run(
+    task: RunnableTask,
+    dataset: Any,
+    run_dir: Path,
+    options: FitOptions,
+    plan_layers: tuple[dict[str, Any] | None, ...],
+    splits: Splits | None,
+    distributed: Distributed | None,
+) -> FitResult | None:
     dist = distributed or init_distributed()
     threads = options.num_threads
     if dist.device.type == "cpu" and dist.local_world_size > 1:  # the processes of one node share its cores

@@ -213,6 +213,18 @@ class OnnxPredictor:
             for source, row in zip(names, probabilities, strict=True)
         ]
 
+    def _predict_given_arrays(self, inputs: Any) -> list[Prediction]:
+        """:meth:`predict` of images given as arrays (``Model.predict``'s layouts, :mod:`medimg.io.arrays`;
+        sources ``array[i]``), checked against the training domain as files are."""
+        from medimg.io.arrays import array_images, refuse_arrays_unless_classifier
+
+        refuse_arrays_unless_classifier(self.task)
+        channels = int(self.preprocessing["in_channels"])
+        images, self.failed_ = self.reader.usable(array_images(inputs, self.spatial_dims, channels))
+        predictions = self.predict_arrays([image.array for image in images], [image.source for image in images])
+        self.reader.annotate(predictions)
+        return predictions
+
     # ------------------------------------------------------------------ segment
     def run_windows(self, windows: np.ndarray) -> np.ndarray:
         """Softmax probabilities ``(n, K, *patch_size)`` of preprocessed windows ``(n, C, *patch_size)``."""
@@ -291,8 +303,9 @@ class OnnxPredictor:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
     ) -> list[Prediction] | list[SegmentationPrediction]:
-        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI...) or file contents as ``bytes`` (one
-        or a list; ``source`` ``bytes[i]``); unreadable files go to ``failed_``.
+        """Predict files and/or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI...), file contents as ``bytes`` (one
+        or a list; ``source`` ``bytes[i]``) or (classifiers) images as arrays, as ``Model.predict`` takes them
+        (``source`` ``array[i]``); unreadable files go to ``failed_``.
 
         Each input is checked against the training domain (a warning, ``prediction.domain``; refused when the
         predictor is ``strict``). Masks are written mirroring the inputs' folder tree. ``include``/``exclude``
@@ -306,8 +319,11 @@ class OnnxPredictor:
             :class:`~medimg.tasks.series_prediction.SeriesSummary` from a 2D model, as with the PyTorch engine.
         """
         from medimg.errors import DatasetError
+        from medimg.io.arrays import holds_arrays
         from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
+        if holds_arrays(inputs):
+            return self._predict_given_arrays(inputs)
         if holds_file_bytes(inputs):  # file contents as bytes: read as the files they are (sources bytes[i])
 
             def of_paths(paths: list[str]) -> list[Any]:

@@ -79,3 +79,32 @@ def images_from_array(value: Any, spatial_dims: int, channels: int, first: int =
         )
         for i, image in enumerate(batch)
     ]
+
+
+def array_images(inputs: Any, spatial_dims: int, channels: int) -> list[ImageData]:
+    """The images of ``predict``'s array input: one array (an image or a batch) or a list of them, numbered
+    ``array[0]``, ``array[1]``... across the list.
+
+    Raises:
+        ConfigError: paths and arrays mixed in one call, or an array :func:`images_from_array` refuses.
+    """
+    items = [inputs] if is_array_input(inputs) else list(inputs)
+    if not all(map(is_array_input, items)):
+        raise ConfigError("give predict either paths or arrays, not both in one call")
+    images: list[ImageData] = []
+    for item in items:
+        images += images_from_array(item, spatial_dims, channels, first=len(images))
+    return images
+
+
+def refuse_arrays_unless_classifier(task: str) -> None:
+    """Arrays carry no geometry (spacing, orientation), which masks and boxes need: only a classifier takes them.
+
+    Raises:
+        ConfigError: ``task`` is not ``classify``.
+    """
+    if task != "classify":
+        raise ConfigError(
+            f"predict takes arrays for classifiers only; this is a {task} model: save the image to a file "
+            "(PNG, NIfTI...) and give its path, so its geometry comes with it"
+        )

@@ -564,6 +564,18 @@ class InputReader:
             )
         return verdict
 
+    def usable(self, images: Sequence[ImageData]) -> tuple[list[ImageData], list[tuple[str, str]]]:
+        """:meth:`check` each image: those to predict, and ``(source, reason)`` of those refused (``strict``)."""
+        kept, refused = [], []
+        for image in images:
+            try:
+                self.check(image)
+            except OutOfDomainError as error:
+                refused.append((image.source, error.reason))
+                continue
+            kept.append(image)
+        return kept, refused
+
     def annotate(self, predictions: Sequence[Any]) -> None:
         """Set ``prediction.domain`` (the verdict as JSON) on predictions whose ``source`` was read here."""
         for prediction in predictions:

@@ -72,7 +72,18 @@ class ClassifyTask:
         return make_plan(fingerprint, bf16_supported=bf16_supported)
 
     def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> Plan:
+        """The planned plan under the override layers.
+
+        Raises:
+            ConfigError: an override's ``num_classes`` other than the data's (timm's habit; it trained to the end
+                and failed writing the report, or failed in the loss).
+        """
         plan: Plan = resolve_plan(planned, *layers)
+        if plan.num_classes != planned.num_classes:
+            raise ConfigError(
+                f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
+                "out, medimg takes it from the data"
+            )
         return plan
 
     def setup(
