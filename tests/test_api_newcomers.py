@@ -142,3 +142,15 @@ def test_fitting_a_trained_model_again_says_it_starts_from_scratch(
         model.fit(images, labels, run_dir=tmp_path / "again", epochs=1, progress=False)
     assert any("trains a new network from scratch" in r.getMessage() for r in caplog.records)
     assert any("weights_path=" in r.getMessage() and "model.pt" in r.getMessage() for r in caplog.records)
+
+
+def test_predict_proba_and_classes_as_scikit_learn_names_them(fitted: tuple[Model, int]) -> None:
+    model, _ = fitted
+    images, _ = _two_classes(6, seed=2)
+    probabilities = model.predict_proba(images)
+    assert model.classes_ == model.class_names_ and probabilities.shape == (6, 2)
+    assert np.allclose(probabilities.sum(axis=1), 1)
+    labels = [p.label for p in model.predict(images)]
+    assert [model.classes_[i] for i in probabilities.argmax(axis=1)] == labels
+    with pytest.raises(ConfigError, match="predict_proba gives class probabilities; this is a segment model"):
+        Model("unet", task="segment").predict_proba(images)

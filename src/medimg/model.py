@@ -30,6 +30,7 @@ from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import nn
 
     from medimg.classical.model import ClassicalModel
@@ -64,7 +65,7 @@ class Model:
         network_: the trained ``torch.nn.Module`` (best validation epoch; ``None`` for classical models).
         estimator_, extractor_: classical models: the fitted scikit-learn pipeline and feature extractor.
         plan_: the resolved plan (``None`` for classical models).
-        class_names_: label names, index-aligned with the outputs.
+        class_names_: label names, index-aligned with the outputs (``classes_``, scikit-learn's name, too).
         run_dir_: the run folder holding the bundle.
         metadata_: ``metadata.json`` as a dict.
         report_: the test-split report of ``fit`` (metrics with CIs; also written to ``RUN/report``).
@@ -534,6 +535,27 @@ class Model:
             logger.warning("skipped %s: %s", path, reason)
         self.failed_ = failed
         return predictions
+
+    def predict_proba(self, inputs: Any, **options: Any) -> np.ndarray:
+        """scikit-learn's ``predict_proba``: a classifier's probabilities, ``(N, K)`` with columns in
+        :attr:`classes_` order, one row per image :meth:`predict` reads (options as there; a DICOM series'
+        summary is not a row). Multi-label: each finding's own probability.
+
+        Raises:
+            ConfigError: not a classifier.
+        """
+        import numpy as np
+
+        if self.task != "classify":
+            raise ConfigError(f"predict_proba gives class probabilities; this is a {self.task} model: use predict")
+        rows = [p.probabilities for p in self.predict(inputs, **options) if hasattr(p, "probabilities")]
+        names = self.class_names_ or []
+        return np.array([[row[name] for name in names] for row in rows], dtype=float).reshape(len(rows), len(names))
+
+    @property
+    def classes_(self) -> list[str] | None:
+        """scikit-learn's name for :attr:`class_names_`: the class (or finding) names, in output order."""
+        return self.class_names_
 
     def predict_iter(
         self,
