@@ -12,6 +12,9 @@ from medimg.serve.settings import DEFAULT_DATABASE
 
 logger = logging.getLogger(__name__)
 
+#: the ports ``medimg serve`` listens on (0, "any free port", is refused: the URL it prints must be the real one)
+MIN_PORT, MAX_PORT = 1, 65535
+
 Database = Annotated[
     str,
     typer.Option("--db", help="SQLite file, or any SQLAlchemy URL (e.g. postgresql+psycopg://user@host/medimg)"),
@@ -21,7 +24,10 @@ Database = Annotated[
 def export(
     run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit` (classification or segmentation)")],
     output_format: Annotated[str, typer.Option("--format", help="export format: onnx")] = "onnx",
-    out: Annotated[Path | None, typer.Option(help="output file (default RUN/model.onnx)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="output .onnx file, or an existing folder to write model.onnx into (default RUN)"),
+    ] = None,
     parity_data: Annotated[
         list[Path] | None,
         typer.Option(help="images/folders for the PyTorch parity check (default: the run's test split)"),
@@ -62,7 +68,7 @@ def export(
 def serve(
     run: Annotated[Path, typer.Argument(help="run folder to serve")],
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(help=f"TCP port, {MIN_PORT}-{MAX_PORT}")] = 8000,
     db: Database = DEFAULT_DATABASE,
     max_upload_mb: Annotated[float, typer.Option(help="largest accepted upload, MB")] = 50.0,
     max_pixels: Annotated[int, typer.Option(help="largest accepted image, pixels (decompression bombs)")] = 64_000_000,
@@ -93,9 +99,16 @@ def serve(
 ) -> None:
     """Run the web service (OpenAPI docs at /docs, web page at /). Create a token first: medimg token create.
 
-    The model is loaded and checked (weights' SHA-256, explanation method) before the server listens: a missing,
-    truncated or altered run is a clear error, not a server that starts and fails.
+    The port and the model are checked (weights' SHA-256, explanation method) before the database is opened (an
+    SQLite file is created if missing) and the server listens: a port out of range or a missing, truncated or
+    altered run is a clear error that creates nothing, not a server that starts and fails.
     """
+    from medimg.errors import ConfigError
+
+    if not MIN_PORT <= port <= MAX_PORT:  # the socket layer would wrap it (99999 -> 34463) or pick any port (0)
+        raise ConfigError(
+            f"--port {port} is not a port to listen on: give a TCP port from {MIN_PORT} to {MAX_PORT} (default 8000)"
+        )
     try:
         import uvicorn
     except ImportError as error:
@@ -104,9 +117,8 @@ def serve(
         raise MissingDependencyError("uvicorn", "serve") from error
     from pydantic import ValidationError
 
-    from medimg.errors import ConfigError
     from medimg.serve.app import create_app
-    from medimg.serve.service import PredictionService
+    from medimg.serve.service import PredictionService, load_served_model
     from medimg.serve.settings import ServeSettings
     from medimg.serve.storage import Storage
 
@@ -129,10 +141,11 @@ def serve(
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"invalid `medimg serve` option(s): {problems}") from None
+    model = load_served_model(settings)  # a broken run is refused before the database is created
     storage = Storage(settings.database_url)
     if not storage.list_tokens():
         logger.warning("the database has no API token yet: create one with `medimg token create --db %s`", db)
-    service = PredictionService(settings, storage)
+    service = PredictionService(settings, storage, model=model)
     app = create_app(settings, storage=storage, service=service)
     typer.echo(f"medimg serve: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
@@ -157,11 +170,11 @@ def token_create(
 
 @token_app.command("list")
 def token_list(db: Database = DEFAULT_DATABASE) -> None:
-    """List tokens (ids, names, dates; never the tokens)."""
+    """List tokens (ids, names, dates; never the tokens). The database must exist (`medimg token create` makes it)."""
     from medimg.serve.settings import database_url
     from medimg.serve.storage import Storage
 
-    for info in Storage(database_url(db)).list_tokens():
+    for info in Storage(database_url(db), create=False).list_tokens():
         state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
         typer.echo(f"{info.id}  {info.created_at:%Y-%m-%d %H:%M}  {state:24s} {info.name}")
 
@@ -171,12 +184,12 @@ def token_revoke(
     token_id: Annotated[str, typer.Argument(help="the token id shown by `medimg token list`")],
     db: Database = DEFAULT_DATABASE,
 ) -> None:
-    """Revoke a token: requests with it get 401 from now on."""
+    """Revoke a token: requests with it get 401 from now on. The database must exist."""
     from medimg.errors import ConfigError
     from medimg.serve.settings import database_url
     from medimg.serve.storage import Storage
 
-    if not Storage(database_url(db)).revoke_token(token_id):
+    if not Storage(database_url(db), create=False).revoke_token(token_id):
         raise ConfigError(f"no active token with id {token_id!r} (see `medimg token list --db {db}`)")
     typer.echo(f"token {token_id} revoked")
 

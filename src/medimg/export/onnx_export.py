@@ -365,7 +365,7 @@ def export_onnx(
     Args:
         bundle: a run folder written by ``medimg fit``, a loaded :class:`~medimg.bundle.TrainedBundle` or a
             fitted/loaded :class:`~medimg.model.Model`.
-        path: the ``.onnx`` file (default ``RUN/model.onnx``).
+        path: the ``.onnx`` file, or an existing folder to write ``model.onnx`` into (default ``RUN/model.onnx``).
         parity_inputs: image files/folders for the parity check (default: the run's test split).
         max_parity_images: at most this many network inputs are compared (segment: sliding windows of
             :data:`SEGMENT_PARITY_CASES` images).
@@ -376,8 +376,9 @@ def export_onnx(
         :class:`ExportResult` (also saved next to the file as ``<name>.export.json``).
 
     Raises:
-        ExportError: export failed, the task cannot be exported, or ONNX Runtime differs from PyTorch by more
-            than ``tolerance`` (the message gives the difference). The ``.onnx`` file is then not written.
+        ExportError: ``path`` is neither an existing folder nor a name ending with ``.onnx``; export failed, the
+            task cannot be exported, or ONNX Runtime differs from PyTorch by more than ``tolerance`` (the message
+            gives the difference). The ``.onnx`` file is then not written.
         MissingDependencyError: onnx / onnxruntime are not installed.
     """
     from medimg.run_folder import hold_trained_run
@@ -389,6 +390,8 @@ def export_onnx(
     if preparer is None:
         raise ExportError(f"ONNX export supports {' and '.join(_PREPARERS)} models; this one is task={model.task!r}")
     target = Path(path) if path else Path(model.run_dir_ or ".") / "model.onnx"
+    if target.is_dir():  # an existing folder (the run folder, a deployment folder): the file goes inside
+        target = target / "model.onnx"
     if target.suffix.lower() != ".onnx":
         raise ExportError(f"{target}: the exported file name must end with .onnx")
     with hold_trained_run(model.run_dir_, target, doing="export"):  # never while a fit writes the run
@@ -488,8 +491,8 @@ def _export_checked(
     )
     if getattr(plan, "amp", "none") == "bf16":
         result.notes.append(
-            "the PyTorch predictor runs in bf16 autocast (plan.amp); ONNX Runtime runs in float32, so their "
-            "probabilities differ by the bf16 rounding (~1e-2), not by the export"
+            "the network was trained with bf16 autocast (plan.amp); PyTorch predictions, evaluations and the "
+            "service run in float32, as ONNX Runtime does, so both engines agree to the parity tolerance"
         )
     from medimg.fileio import atomic_write_json
 

@@ -30,6 +30,7 @@ from medimg.serve.workspace import UploadWorkspace
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
+    from medimg.model import Model
 
 logger = logging.getLogger("medimg.serve")
 
@@ -124,6 +125,30 @@ def _for_a_client(reason: str) -> str:
     return reason
 
 
+def load_served_model(settings: ServeSettings) -> Model:
+    """The model of ``settings.run_dir``, checked for serving: ``medimg serve`` calls this before it opens (or
+    creates) the database, so a broken run is refused with nothing created.
+
+    Raises:
+        RunFolderError: the run is missing, incomplete, or its weights fail their SHA-256.
+        ConfigError: the run's task is not one the service serves, or the explanation method is unknown or finds
+            no layer to explain in the network.
+    """
+    from medimg.model import Model
+
+    model = Model.load(settings.run_dir)
+    if model.task not in SERVED_TASKS:
+        raise ConfigError(
+            f"{settings.run_dir} is a {model.task!r} model; the service serves {' and '.join(SERVED_TASKS)}"
+        )
+    if settings.explain_method and model.task == "classify":
+        from medimg.explain.cam import check_method, resolve_target_layer
+
+        check_method(settings.explain_method)
+        resolve_target_layer(model.network_)  # type: ignore[arg-type]
+    return model
+
+
 class PredictionService:
     """The loaded model plus the storage; :meth:`process` turns upload bytes into a stored report.
 
@@ -133,24 +158,22 @@ class PredictionService:
     loaded once; each worker thread of the inference pool gets its own copy of the network on first use
     (Grad-CAM hooks the network it explains), so requests never wait for each other's forward pass and a heavy
     one does not hold up the rest.
+
+    Args:
+        settings: the service's settings.
+        storage: the open database.
+        model: the model as :func:`load_served_model` returns it (loaded and checked here when None).
+
+    Raises:
+        RunFolderError: the run is missing, incomplete or altered.
+        ConfigError: the run's task is not served, or the explanation method cannot explain its network.
     """
 
-    def __init__(self, settings: ServeSettings, storage: Storage) -> None:
-        from medimg.model import Model
-
+    def __init__(self, settings: ServeSettings, storage: Storage, *, model: Model | None = None) -> None:
         self.settings = settings
         self.storage = storage
-        self.model = Model.load(settings.run_dir)
-        if self.model.task not in SERVED_TASKS:
-            raise ConfigError(
-                f"{settings.run_dir} is a {self.model.task!r} model; the service serves {' and '.join(SERVED_TASKS)}"
-            )
+        self.model = model if model is not None else load_served_model(settings)
         explain_method = settings.explain_method if self.model.task == "classify" else None
-        if explain_method:
-            from medimg.explain.cam import check_method, resolve_target_layer
-
-            check_method(explain_method)
-            resolve_target_layer(self.model.network_)  # type: ignore[arg-type]
         metadata = self.model.metadata_
         self.info = ModelInfo(
             name=Path(settings.run_dir).resolve().name,

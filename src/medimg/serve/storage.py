@@ -11,6 +11,7 @@ plain token is shown once, when it is created.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -33,8 +35,11 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from medimg.errors import ConfigError
 
 TOKEN_PREFIX = "mdg_"
 
@@ -125,23 +130,87 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite files get WAL, full sync and a busy timeout; folders are created, and a new
-    database file is readable by its owner only (it holds reports and token hashes)."""
+    database file is readable by its owner only (it holds reports and token hashes).
+
+    Args:
+        url: a SQLAlchemy URL.
+        create: whether a missing SQLite file may be created (``medimg serve``, ``medimg token create``); commands
+            that only read or revoke pass False, so a mistyped path is an error, not a new empty database.
+
+    Raises:
+        ConfigError: ``create`` is False and the SQLite file does not exist; the URL names no database SQLAlchemy
+            knows, or its driver is not installed.
+    """
     if url.startswith("sqlite"):
         from pathlib import Path
 
-        from sqlalchemy.engine import make_url
-
         database = make_url(url).database
         if database and database != ":memory:":
+            if not create and not Path(database).exists():
+                raise ConfigError(
+                    f"the SQLite database {database} does not exist: check the --db path (a new database is "
+                    f"created by `medimg token create --db {database}` or `medimg serve`)"
+                )
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             Path(database).touch(mode=0o600, exist_ok=True)  # a new file readable by its owner only (SQLite
             # gives its -wal and -shm files the database's permissions)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ValueError) as error:  # unparsable (a port that is no number), an unknown dialect
+        raise ConfigError(
+            f"{shown_url(url)} is not a database URL SQLAlchemy can use ({error}): give an SQLite file path or a "
+            "URL such as postgresql+psycopg://user@host/medimg"
+        ) from error
+    except ImportError as error:  # the dialect's default driver (postgresql:// means psycopg2)
+        hint = " or write the URL as postgresql+psycopg://... (psycopg 3, part of medimg[serve])"
+        raise ConfigError(
+            f"the database URL {shown_url(url)} needs the Python driver {error.name or 'module'!r}, which is not "
+            f"installed: pip install {error.name or 'the driver'}{hint if url.startswith('postgresql') else ''}"
+        ) from error
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown in a message or a log line: the password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "the --db value"
+
+
+def _driver_reason(url: str, error: DBAPIError) -> str:
+    """The first line of the driver's message, the URL's password (whole occurrences) replaced by ``***``."""
+    reason = (str(error.orig) if error.orig is not None else str(error)).strip().splitlines()
+    text = reason[0].strip() if reason else type(error).__name__
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    for secret in {str(password), quote(str(password), safe="")} if password else set():
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", "***", text)
+    return text
+
+
+def unusable_database(url: str, error: DBAPIError) -> ConfigError:
+    """The user's error for a database that cannot be opened or reached: which file or server (never the
+    password), the driver's reason, and what to check."""
+    reason = _driver_reason(url, error)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return ConfigError(
+            f"cannot open the SQLite database {parsed.database}: {reason}; check that the --db path names a file "
+            "(not a folder) in a folder you may write to"
+        )
+    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}"
+    return ConfigError(
+        f"cannot use the database {parsed.database!r} on {where} ({shown_url(url)}): {reason}; check that the "
+        "server runs there and accepts connections from this machine, and the user name, password and database "
+        "name in the --db URL"
+    )
 
 
 def add_missing_columns(engine: Engine) -> list[str]:
@@ -168,13 +237,23 @@ class Storage:
 
     Args:
         url: a SQLAlchemy URL (see :func:`medimg.serve.settings.database_url`).
+        create: whether a missing SQLite file may be created; False for commands that only read or revoke.
+
+    Raises:
+        ConfigError: the database cannot be opened or reached (an SQLite path that is a folder or not writable, a
+            server that is down or refuses the user): one message naming the file or the host and database, never
+            the password; ``create`` is False and the SQLite file does not exist; the URL or its driver is unusable.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
-        add_missing_columns(self.engine)
+        self.engine = make_engine(url, create=create)
+        try:
+            Base.metadata.create_all(self.engine)
+            add_missing_columns(self.engine)
+        except (OperationalError, InterfaceError) as error:
+            self.engine.dispose()
+            raise unusable_database(url, error) from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
