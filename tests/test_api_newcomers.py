@@ -154,3 +154,40 @@ def test_predict_proba_and_classes_as_scikit_learn_names_them(fitted: tuple[Mode
     assert [model.classes_[i] for i in probabilities.argmax(axis=1)] == labels
     with pytest.raises(ConfigError, match="predict_proba gives class probabilities; this is a segment model"):
         Model("unet", task="segment").predict_proba(images)
+
+
+def test_torchvision_and_timm_spellings_name_medimgs_networks() -> None:
+    assert Model("efficientnet_b0").network == "efficientnet-b0"
+    assert Model("ResNet-18").network == "resnet18"
+    assert Model("random_forest").network == "random-forest" and Model("RandomForest").backend == "sklearn"
+
+
+def test_training_threads_follow_the_machine_or_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from medimg.config import FitOptions, default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert FitOptions().num_threads == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_threads() == len(os.sched_getaffinity(0))  # was 2 whatever the machine
+
+
+def test_a_second_prediction_call_never_replaces_the_first_ones_masks(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    import shutil
+
+    from tests.serve.support import train_tiny_segmentation_run
+
+    shared = train_tiny_segmentation_run(tmp_path_factory)
+    run = Path(shutil.copytree(shared, tmp_path / "run", ignore=shutil.ignore_patterns("predictions*")))
+    model = Model.load(run)
+    first = model.predict(shared.parent / "discs" / "images" / "case_00.png")[0]
+    other = tmp_path / "elsewhere" / "case_00.png"  # another image of the same name
+    other.parent.mkdir()
+    shutil.copy(shared.parent / "discs" / "images" / "case_01.png", other)
+    second = model.predict(other)[0]
+    assert Path(first.mask_path).parent == run / "predictions"
+    assert Path(second.mask_path).parent == run / "predictions2"
+    assert Path(first.mask_path).is_file() and Path(second.mask_path).is_file()

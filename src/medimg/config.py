@@ -18,6 +18,20 @@ from medimg.planning.plan import field_help
 PlanT = TypeVar("PlanT", bound=BaseModel)
 
 
+def default_threads() -> int:
+    """Training's CPU threads: ``OMP_NUM_THREADS`` when set (a shared machine's limit), else the cores this process
+    may run on (its CPU affinity: a container's or a batch job's share, not the whole machine)."""
+    import os
+
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
 class FitOptions(BaseModel):
     """Options of a training run that are not part of the plan (where, how, with which split)."""
 
@@ -40,7 +54,11 @@ class FitOptions(BaseModel):
     resume: bool = Field(False, description="continue an interrupted run from its last checkpoint")
     progress: bool = Field(True, description="show progress bars")
     tensorboard: bool = Field(True, description="write TensorBoard logs to RUN/tensorboard")
-    num_threads: int = Field(2, ge=1, description="torch CPU threads")
+    num_threads: int = Field(
+        default_factory=lambda: default_threads(),
+        ge=1,
+        description="torch CPU threads (default: OMP_NUM_THREADS when set, else the cores this process may use)",
+    )
     synthetic: str | None = Field(
         None,
         description="folder (or synthetic.csv) of images written by `medimg generate`: added to the training split "
@@ -172,6 +190,10 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
                 _check_known(f"{key}.{sub}", known, choices=[*known, *other_fields])
         else:
             _check_known(key, known, choices=[*known, *other_fields])
+        if key == "weights_path" and value:  # before any image is read, not after
+            from medimg.networks.weights import weights_file
+
+            weights_file(value)
         if key.endswith("_size") and isinstance(value, int) and isinstance(defaults.get(key), list):
             value = [value, value]  # one side length for every axis, as resolve_plan expands it
         try:

@@ -78,6 +78,9 @@ class Model:
 
         self._task: Task = get_task(task)
         self.task = self._task.name
+        from medimg.registry import spelled_as
+
+        network = spelled_as(network, CLASSICAL_MODELS) or network  # random_forest, RandomForest: random-forest
         self.network = network
         self.backend = "sklearn" if network.lower() in CLASSICAL_MODELS else "torch"
         self._classical: ClassicalModel | None = None
@@ -189,6 +192,8 @@ class Model:
                 data, labels, validation_data, test_data, kwargs.pop("class_names", None), run_dir, runs_root, kwargs
             )
         if self._classical is not None:
+            from medimg.run_folder import refuse_run_inside_data
+
             if unlabelled is not None:
                 raise ConfigError(f"{self.network} is a classical model: semi-supervised training needs a network")
             if kwargs.get("synthetic"):
@@ -197,6 +202,7 @@ class Model:
                 raise ConfigError(f"{self.network} is a classical model: distillation from a teacher needs a network")
             options = FitOptions(**{k: v for k, v in kwargs.items() if k in FitOptions.model_fields})
             loaded = self._as_dataset(data, include=include, exclude=exclude, window=window)
+            refuse_run_inside_data(Path(run_dir or runs_root), Path(loaded.root))
             self._classical.fit(
                 self._without_unusable_images(loaded, options, check),
                 run_dir=run_dir,
@@ -212,7 +218,7 @@ class Model:
             return self
         from medimg.engine.distributed import init_distributed
         from medimg.engine.run import fit_run
-        from medimg.run_folder import claim_run_dir, create_run_dir
+        from medimg.run_folder import claim_run_dir, create_run_dir, refuse_run_inside_data
 
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
@@ -226,6 +232,7 @@ class Model:
                 f"{dataset.root} lists several findings per image: semi-supervised training (--unlabelled) and "
                 "distillation (--teacher) take single-label classification data; train without them"
             )
+        refuse_run_inside_data(Path(run_dir or runs_root), Path(dataset.root))  # before any folder is made
         dataset = self._without_unusable_images(dataset, options, check)
         if unlabelled is not None:
             from medimg.data.pool import attach_pool
@@ -382,8 +389,10 @@ class Model:
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
+        from medimg.data.case import normalise_split
         from medimg.fileio import atomic_directory
 
+        split = "all" if split.strip().lower() == "all" else normalise_split(split) or split  # "validation": val
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
         if labels is not None or is_array_data(data):
             data, split = self._given_to_evaluate(data, labels), "all"  # they have no split of their own
@@ -487,7 +496,8 @@ class Model:
             inputs: files and/or folders.
             explain: classification: also explain each prediction (``True`` or ``"gradcam"``, ``"gradcam++"``,
                 ``"occlusion"``; ``Prediction.heatmap`` and ``Prediction.overlay_png``).
-            out_dir: segmentation: folder for the masks (default ``RUN/predictions``), mirroring the input tree.
+            out_dir: segmentation: folder for the masks (default ``RUN/predictions``, or ``predictions2``... when
+                an earlier call's masks are there), mirroring the input tree.
             window: intensity window instead of the run's (see :func:`medimg.io.read_image`).
             strict: refuse inputs outside the training domain (listed in ``failed_``) instead of warning.
             include, exclude: file-name patterns selecting the files inside folders.

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from medimg.errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
+
+
+def spelled_as(name: str, choices: Iterable[str]) -> str | None:
+    """The choice ``name`` spells with other case or separators (``efficientnet_b0``, ``ResNet-18`` for
+    ``efficientnet-b0``, ``resnet18``: torchvision's and timm's spellings), else ``None``."""
+    bare = re.sub(r"[-_ .]", "", name.lower())
+    return next((choice for choice in choices if re.sub(r"[-_ .]", "", choice.lower()) == bare), None)
 
 
 class Registry(Generic[T]):

@@ -55,6 +55,31 @@ BUNDLE_FILES = ("plan.json", "metadata.json", "model.pt")
 LOCK_FILE = ".lock"
 
 
+#: files and folders only a run folder holds (one of them is enough: an interrupted run has no metadata yet)
+RUN_TRACES = ("metadata.json", "config.json", "plan.json", "checkpoints", "cv.json")
+
+
+def looks_like_run(folder: Path) -> bool:
+    """True for a folder a training run wrote into (finished or not)."""
+    return folder.is_dir() and any(folder.joinpath(name).exists() for name in RUN_TRACES)
+
+
+def refuse_run_inside_data(run_dir: Path, data_root: Path) -> None:
+    """A run folder must lie outside a data folder: its reports and checkpoints would be read as data next time
+    (a class "report").
+
+    Raises:
+        RunFolderError: ``run_dir`` is the folder ``data_root`` or inside it.
+    """
+    data = data_root.expanduser().resolve()
+    run = run_dir.expanduser().resolve()
+    if data.is_dir() and (run == data or data in run.parents):
+        raise RunFolderError(
+            f"the run folder {run_dir} is inside the data folder {data_root}: the run's files would be read as data "
+            "(a class named 'report'...); choose a --run-dir outside it, or run medimg from another folder"
+        )
+
+
 def run_folder_to_load(path: str | Path) -> Path:
     """The run folder ``path`` names for loading a model: ``~`` expanded; a file of a run (``RUN/model.pt``, as
     Ultralytics users pass ``best.pt``) names its folder.
@@ -70,9 +95,11 @@ def run_folder_to_load(path: str | Path) -> Path:
     if not folder.exists():
         raise RunFolderError(f"run folder {folder} does not exist")
     if not folder.is_dir():
-        raise RunFolderError(f"{folder} is a file, not a run folder: give the folder `medimg fit` wrote (runs/...)")
-    traces = ("metadata.json", "config.json", "plan.json", "checkpoints", "cv.json")
-    if any(folder.joinpath(name).exists() for name in traces):
+        raise RunFolderError(
+            f"{folder} is a file, not a run folder: give the folder `medimg fit` wrote (runs/...), first: "
+            "medimg predict RUN IMAGES"
+        )
+    if looks_like_run(folder):
         return folder
     runs = sorted({p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)})
     if runs:
@@ -82,6 +109,18 @@ def run_folder_to_load(path: str | Path) -> Path:
         f"{folder} is not a medimg run folder (no metadata.json or checkpoints): give the folder a training run "
         "wrote (fit prints it; by default runs/<data>/expN)"
     )
+
+
+def predictions_dir(run_dir: Path | None) -> Path:
+    """Where a prediction call without an output folder writes its masks or box files: ``RUN/predictions``, or
+    ``RUN/predictions2``, ``3``... when it already holds an earlier call's (Ultralytics' habit: a second call on
+    another ``c0.png`` replaced the first call's ``c0_mask.png`` without a word)."""
+    base = (run_dir or Path(".")) / "predictions"
+    candidate, number = base, 1
+    while candidate.is_dir() and any(candidate.iterdir()):
+        number += 1
+        candidate = base.with_name(f"predictions{number}")
+    return candidate
 
 
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:

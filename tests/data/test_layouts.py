@@ -271,7 +271,7 @@ def test_csv_of_an_unlabelled_pool(tmp_path: Path) -> None:
 def test_folder_of_images_as_unlabelled_pool(tmp_path: Path) -> None:
     for i in range(3):
         _png(tmp_path / "pool" / f"{i}.png")
-    with pytest.raises(DatasetError, match=r"no class sub-folders.*unlabelled=True"):
+    with pytest.raises(DatasetError, match=r"no class sub-folders.*--unlabelled FOLDER.*\(Python: unlabelled="):
         Dataset.load(tmp_path / "pool")
     pool = Dataset.load(tmp_path / "pool", task="classify", unlabelled=True)
     assert isinstance(pool, Dataset) and pool.cases == [] and pool.num_classes == 0

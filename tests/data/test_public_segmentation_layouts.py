@@ -171,21 +171,22 @@ def test_cvat_labelmap_names_the_classes_and_their_colours(tmp_path: Path) -> No
     from medimg import Model
     from medimg.data.dataset import Dataset, SegmentationDataset
 
+    data = tmp_path / "cvat"
     for folder in ("JPEGImages", "SegmentationClass"):
-        (tmp_path / folder).mkdir()
-    (tmp_path / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\npolyp:250,50,83::\n")
+        (data / folder).mkdir(parents=True)
+    (data / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\npolyp:250,50,83::\n")
     for i in range(10):
         image = np.full((32, 32, 3), 40, np.uint8)
         mask = np.zeros((32, 32, 3), np.uint8)
         image[8 + i % 4 : 20 + i % 4, 8:20] = 200
         mask[8 + i % 4 : 20 + i % 4, 8:20] = (250, 50, 83)
-        Image.fromarray(image).save(tmp_path / "JPEGImages" / f"frame_{i:06d}.jpg")
-        Image.fromarray(mask).save(tmp_path / "SegmentationClass" / f"frame_{i:06d}.png")
-    dataset = Dataset.load(tmp_path)
+        Image.fromarray(image).save(data / "JPEGImages" / f"frame_{i:06d}.jpg")
+        Image.fromarray(mask).save(data / "SegmentationClass" / f"frame_{i:06d}.png")
+    dataset = Dataset.load(data)
     assert isinstance(dataset, SegmentationDataset) and dataset.colour_table is not None
     assert dataset.colour_table.class_names == ["background", "polyp"]
     model = Model("unet", task="segment", epochs=1, channels=[8, 16], batch_size=4).fit(
-        tmp_path, run_dir=tmp_path / "run", seed=0, progress=False, tensorboard=False
+        data, run_dir=tmp_path / "run", seed=0, progress=False, tensorboard=False
     )
     assert model.plan_.class_names == ["background", "polyp"] and "dice_mean" in model.report_.metrics
 

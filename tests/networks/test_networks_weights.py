@@ -94,7 +94,7 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
 def test_nothing_matches_raises(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"encoder.weight": torch.zeros(3, 3)}, path)
-    with pytest.raises(ConfigError, match="no tensor"):
+    with pytest.raises(ConfigError, match=r"0 of the 26 tensors of the model .simple-cnn. match"):
         load_weights(_net("simple-cnn", 2, 0), path)
 
 
@@ -107,3 +107,27 @@ def test_other_architecture_width_fails_strict(tmp_path: Path) -> None:
     # non-strict: loads what fits (here only BN running counters) and reports the rest
     report = load_weights(narrow, path)
     assert any(k.startswith("backbone.") for k in report.skipped)
+
+
+def test_a_stray_match_is_not_a_load_and_a_run_folder_gives_its_model(tmp_path: Path) -> None:
+    """A file of another network that shares one tensor name and shape "loaded 1/N" and trained from scratch with
+    exit 0; a run folder given as the weights was "does not exist (or is not a file)"."""
+    source = _net("simple-cnn", 2, 0)
+    state = {k: v for k, v in source.state_dict().items()}
+    first = next(iter(state))
+    torch.save({first: state[first], "other.weight": torch.zeros(3)}, tmp_path / "stray.pt")
+    with pytest.raises(ConfigError, match=r"1 of the \d+ tensors of the model 'simple-cnn' match"):
+        load_weights(_net("simple-cnn", 2, 0), tmp_path / "stray.pt")
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(state, run / "model.pt")
+    assert len(load_weights(_net("simple-cnn", 2, 0), run).loaded) == len(state)
+    with pytest.raises(ConfigError, match=r"a folder without model\.pt"):
+        load_weights(_net("simple-cnn", 2, 0), tmp_path)
+
+
+def test_missing_weights_are_refused_before_any_image_is_read(tmp_path: Path) -> None:
+    from medimg import Model
+
+    with pytest.raises(ConfigError, match=r"weights file .*nope\.pt does not exist"):
+        Model("simple-cnn", weights_path=str(tmp_path / "nope.pt"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from medimg.config import FitOptions
+from medimg.config import FitOptions, default_threads
 from medimg.planning.plan import plan_field_help
 
 if TYPE_CHECKING:
@@ -55,6 +55,26 @@ SetOption = Annotated[
         + ", ".join(plan_field_help()),
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import platform
+
+        import medimg
+
+        typer.echo(f"medimg {medimg.__version__} (Python {platform.python_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print medimg's version and exit"),
+    ] = False,
+) -> None:
+    """Deep-learning medical image analysis: check, plan, fit, evaluate and predict."""
 
 
 def _help(field: str) -> str:
@@ -204,7 +224,7 @@ def fit(
         typer.Option(
             metavar="RUN",
             help="distil a trained classifier (e.g. an ensemble) into this network: it learns from RUN's soft "
-            "predictions as well as the labels; settings: --set distill_weight=W distill_temperature=T",
+            "predictions as well as the labels; settings: --set distill_weight=W --set distill_temperature=T",
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
@@ -229,7 +249,7 @@ def fit(
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
-    threads: Annotated[int, typer.Option(help=_help("num_threads"))] = 2,
+    threads: Annotated[int | None, typer.Option(help=_help("num_threads"))] = None,
     nproc_per_node: Annotated[
         int | None,
         typer.Option(help="train with N processes on this machine (DDP through torchrun: gloo on CPU, NCCL on GPU)"),
@@ -286,7 +306,7 @@ def fit(
         keep_conflicts=keep_conflicts,
         check=check,
         progress=progress,
-        num_threads=threads,
+        num_threads=threads or default_threads(),
         synthetic=str(synthetic) if synthetic else None,
         teacher=str(teacher) if teacher else None,
         **overrides,
@@ -441,8 +461,11 @@ def predict(
     ],
     paths: Annotated[list[Path], typer.Argument(help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")],
     output_format: Annotated[
-        str, typer.Option("--format", help="json (an array), jsonl (one object per line) or csv")
-    ] = "json",
+        str | None,
+        typer.Option(
+            "--format", help="json (an array), jsonl (one object per line) or csv; default: --out's suffix, else json"
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
     engine: Annotated[
         str, typer.Option(help="torch, or onnx (ONNX Runtime on RUN/model.onnx; see `medimg export`)")
@@ -476,8 +499,7 @@ def predict(
     from medimg.tasks.classify.stream import StreamStats
     from medimg.tasks.prediction_output import PREDICTION_FORMATS, write_predictions
 
-    if output_format not in PREDICTION_FORMATS:
-        raise ConfigError(f"--format {output_format!r}: use {', '.join(PREDICTION_FORMATS)}")
+    output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
@@ -536,6 +558,22 @@ def predict(
         raise typer.Exit(1)
 
 
+def _prediction_format(given: str | None, out: Path | None, formats: Sequence[str]) -> str:
+    """``--format`` (any case), else the one ``--out``'s suffix names (``p.csv``: csv), else json.
+
+    Raises:
+        ConfigError: an unknown format.
+    """
+    from medimg.errors import ConfigError
+
+    if given is None:
+        suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+        return {"ndjson": "jsonl"}.get(suffix, suffix) if suffix in {*formats, "ndjson"} else "json"
+    if given.lower() not in formats:
+        raise ConfigError(f"--format {given!r}: use {', '.join(formats)}")
+    return given.lower()
+
+
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
     """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory."""
     import re
@@ -565,13 +603,22 @@ def _throughput_line(stats: Any) -> str:
 
 @app.command()
 def networks() -> None:
-    """List the registered networks."""
+    """List the networks of every task (--network NAME, --task TASK) and the classical models."""
+    from medimg.classical.model import CLASSICAL_MODELS
     from medimg.networks import list_networks, network_info
+    from medimg.tasks.detect.networks import DETECTORS
+    from medimg.tasks.generate.networks import NETWORKS as GENERATORS
+    from medimg.tasks.segment.networks import list_segmentation_networks
 
+    _echo("classify (default task):")
     for name in list_networks():
         info = network_info(name)
         dims = "/".join(f"{d}D" for d in info.spatial_dims)
-        _echo(f"{name:18s} {dims:6s} {info.description}")
+        _echo(f"  {name:18s} {dims:6s} {info.description}")
+    _echo("classify, classical (scikit-learn on image features): " + ", ".join(CLASSICAL_MODELS))
+    _echo("segment (--task segment): " + ", ".join(list_segmentation_networks()))
+    _echo("detect (--task detect): " + ", ".join(DETECTORS))
+    _echo("generate (--task generate): " + ", ".join(GENERATORS))
 
 
 @app.command()
@@ -632,6 +679,15 @@ def main() -> None:
         app()
     except MedimgError as error:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
+        where = f" {error.filename}" if error.filename else ""
+        typer.secho(
+            f"error: cannot write or read{where}: {error.strerror or error}; choose a folder you can write to "
+            "(--run-dir, --out) or free some space",
+            fg=typer.colors.RED,
+            err=True,
+        )
         sys.exit(2)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -176,6 +177,7 @@ class Dataset:
         root = resolve_medmnist_name(root) or root  # a bare MedMNIST name: its downloaded file
         if not root.exists():
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
+        _refuse_run_folder(root)
         chosen = get_layout(layout) if layout else select_layout(root, task)
         if task is not None and chosen.task != task:
             raise DatasetError(f"layout {chosen.name!r} reads {chosen.task} data, not {task} data; drop task or layout")
@@ -252,8 +254,9 @@ class Dataset:
                 return
             if self.unlabelled:
                 raise DatasetError(
-                    f"all {len(self.unlabelled)} images in {self.root} are unlabelled: fill in their labels, or "
-                    "pass unlabelled=True to load them as an unlabelled pool"
+                    f"all {len(self.unlabelled)} images in {self.root} are unlabelled: fill in their labels, or use "
+                    "them as a pool (`medimg fit DATA --unlabelled POOL`; Python: unlabelled=True) or predict them "
+                    "(`medimg predict RUN POOL`)"
                 )
             from medimg.io.formats import unread_files_note
 
@@ -321,6 +324,32 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
+
+
+def _refuse_run_folder(root: Path) -> None:
+    """A training run's folder given as data (its reports read as a class "report").
+
+    Raises:
+        DatasetError: ``root`` is a run folder; the message names the data it was trained on when it says.
+    """
+    if not root.is_dir():
+        return
+    records = {}
+    for name, keys in (("config.json", {"task", "data", "options"}), ("metadata.json", {"medimg_version", "task"})):
+        try:
+            record = json.loads((root / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and keys <= set(record):  # what fit writes: not a data set's own config.json
+            records[name] = record
+    if not records:
+        return
+    trained_on = records.get("config.json", {}).get("data")
+    source = f" (it was trained on {trained_on})" if trained_on else ""
+    raise DatasetError(
+        f"{root} is a medimg run folder, not data{source}: give the images (a folder of class folders, images with "
+        "masks, a CSV manifest...); the run goes to medimg predict/evaluate RUN"
+    )
 
 
 def _summary(dataset: Dataset | SegmentationDataset, what: str, unlabelled: int) -> str:

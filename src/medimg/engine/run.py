@@ -293,6 +293,14 @@ def plan_run(
     return planned.fingerprint, planned.plan
 
 
+def _same_setting(saved: Any, given: Any) -> bool:
+    """``given`` sets what ``saved`` holds (one side length for every axis of a ``*_size`` list, some fields of a
+    nested model, too)."""
+    if isinstance(saved, dict) and isinstance(given, dict):
+        return all(_same_setting(saved.get(key), value) for key, value in given.items())
+    return bool(saved == given or (isinstance(saved, list) and saved == [given] * len(saved)))
+
+
 def plan_training(
     task: RunnableTask,
     dataset: Any,
@@ -307,8 +315,22 @@ def plan_training(
 
     fingerprint, loaded = task.fingerprint(dataset, train_cases, options)
     if saved_plan is not None:
-        logger.info("resuming with the saved plan")
         plan = task.plan_type.model_validate(saved_plan)
+        saved = plan.model_dump()
+        ignored = {
+            key: value
+            for layer in plan_layers
+            for key, value in (layer or {}).items()
+            if key != "reasons" and key in saved and not _same_setting(saved[key], value)
+        }
+        if ignored:  # a resumed run keeps its plan: the schedule and the weights belong to it
+            logger.warning(
+                "resuming with the saved plan: %s given now differ from it and are not applied (--resume continues "
+                "the run as planned; start a new run folder to train with them)",
+                ", ".join(f"{k}={v!r} (saved {saved[k]!r})" for k, v in ignored.items()),
+            )
+        else:
+            logger.info("resuming with the saved plan")
     else:
         plan = task.resolve_plan(task.propose_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
     return Planned(fingerprint, plan, loaded)

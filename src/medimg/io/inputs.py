@@ -4,6 +4,7 @@ outputs for them go (mirroring the input tree, so two inputs of the same name ne
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,7 +38,8 @@ def expand_inputs(
     include: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
 ) -> list[Path]:
-    """Files as given, and every image file inside given folders (recursively, sorted).
+    """Files as given, every image file inside given folders (recursively, sorted), and what a shell pattern
+    names (``"scans/*.dcm"``, ``"**/*.png"``: quoted, or from Python) when no such file exists.
 
     Args:
         include, exclude: file-name patterns (``"*.png,*.dcm"``) selecting the files found inside folders
@@ -52,6 +54,12 @@ def expand_inputs(
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
+        if not path.exists() and any(c in str(path) for c in "*?["):  # a quoted pattern ('scans/*.dcm', '**/*.png')
+            matches = [m for m in sorted(glob.glob(str(path), recursive=True)) if Path(m).is_dir() or is_image_file(m)]
+            if not matches:
+                raise DatasetError(f"{path} matches no file: check the pattern (relative to {Path.cwd()})")
+            files.extend(expand_inputs(matches, include=include, exclude=exclude))
+            continue
         if path.is_dir():
             found = [
                 p for p in sorted(path.rglob("*")) if p.is_file() and not in_system_folder(p, path) and is_image_file(p)

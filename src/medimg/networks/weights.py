@@ -69,6 +69,26 @@ def _strip_prefixes(key: str) -> str:
     return key
 
 
+#: the least share of a model's tensors a weights file must fill (a pretrained backbone under a new head fills most)
+MIN_LOADED_SHARE = 0.1
+
+
+def weights_file(path: str | Path) -> Path:
+    """The weights file ``path`` names: the file itself, or a run folder's ``model.pt``.
+
+    Raises:
+        ConfigError: nothing there, or a folder without ``model.pt``.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir() and (path / "model.pt").is_file():
+        return path / "model.pt"
+    if path.is_dir():
+        raise ConfigError(f"weights {path} is a folder without model.pt: give a weights file (.pt) or a run folder")
+    if not path.is_file():
+        raise ConfigError(f"weights file {path} does not exist (or is not a file).")
+    return path
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict from a ``torch.save`` file (bare state_dict or checkpoint dict), on the CPU.
 
@@ -81,9 +101,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Raises:
         ConfigError: the file is missing, unreadable, not a PyTorch file, or holds no tensors.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"weights file {path} does not exist (or is not a file).")
+    path = weights_file(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -127,7 +145,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
     Raises:
         ConfigError: missing/corrupt file, no tensor matched the model, or (``strict``) a non-head mismatch.
     """
-    path = Path(path)
+    path = weights_file(path)
     state = read_state_dict(path)
     own = model.state_dict()
     head = _head_prefix(model)
@@ -143,12 +161,13 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
             report.loaded.append(key)
     report.missing = [k for k in own if k not in state]
 
-    if not report.loaded:
+    if len(report.loaded) < MIN_LOADED_SHARE * len(own):  # none, or a stray match (a 1/122 "load" trained from scratch)
         sample = ", ".join(list(state)[:3])
         arch = getattr(model, "network_name", type(model).__name__)
         raise ConfigError(
-            f"no tensor in weights file {path} matches the model {arch!r} (file keys look like {sample}); "
-            "was it saved from another architecture or width?"
+            f"{len(report.loaded)} of the {len(own)} tensors of the model {arch!r} match weights file {path} (file "
+            f"keys look like {sample}): it was saved from another architecture or width; give that network "
+            "(--network) or weights of this one"
         )
 
     def is_head(key: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from medimg.planning.semi_supervised import SemiSupervisedPlan
 
@@ -114,7 +114,9 @@ class Plan(TrainingPlan):
         "the best sensitivity + specificity, f1: the best F1) or fixed at probability 0.5; folded into the "
         "classifier's bias, so a finding is reported present when its output reaches 0.5",
     )
-    input_size: list[int] = Field(default_factory=lambda: [64, 64], description="network input, per spatial axis")
+    input_size: list[PositiveInt] = Field(
+        default_factory=lambda: [64, 64], description="network input, per spatial axis"
+    )
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")
     norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")

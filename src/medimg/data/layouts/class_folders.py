@@ -132,8 +132,9 @@ def load(
     if not class_names and not pool:
         raise DatasetError(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
-            "(or use a CSV manifest with path,label columns; for a folder of unlabelled images pass "
-            "unlabelled=True)" + unread_files_note(root)
+            "(or use a CSV manifest with path,label columns); images without labels are predicted by `medimg "
+            "predict RUN FOLDER` and learnt from by `medimg fit DATA --unlabelled FOLDER` (Python: unlabelled=...)"
+            + unread_files_note(root)
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []

@@ -45,11 +45,13 @@ class ClassifyTask:
 
     def check_network(self, name: str) -> str:
         from medimg.networks import list_networks
+        from medimg.registry import spelled_as
 
-        if name.lower() not in list_networks():
-            choices = list_networks()
+        choices = list_networks()
+        found = spelled_as(name, choices)
+        if found is None:
             raise ConfigError(f"unknown model {name!r}.{did_you_mean(name, choices)} Available: {', '.join(choices)}.")
-        return name.lower()
+        return found
 
     def load_dataset(self, path: str | Path, **options: Any) -> Dataset:
         dataset = Dataset.load(path, task="classify", **options)

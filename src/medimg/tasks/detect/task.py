@@ -214,7 +214,9 @@ class DetectTask:
             raise ConfigError("explain is not available for detection models: the boxes are the explanation")
         assert model.network_ is not None
         reader = reader or InputReader.for_run(model)
-        folder = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
+        from medimg.run_folder import predictions_dir
+
+        folder = Path(out_dir) if out_dir else predictions_dir(model.run_dir_)
         if model.plan_.spatial_dims == 3:
             from medimg.tasks.detect.predict3d import predict_volumes
 

@@ -239,7 +239,9 @@ class SegmentTask:
             raise ConfigError("explain is not available for segmentation models: the predicted mask is the output")
         plan: SegPlan = model.plan_
         assert model.network_ is not None
-        target = Path(out_dir) if out_dir else (model.run_dir_ or Path(".")) / "predictions"
+        from medimg.run_folder import predictions_dir
+
+        target = Path(out_dir) if out_dir else predictions_dir(model.run_dir_)
         reader = reader or InputReader.for_run(model)
         reader.scale = factor = validate_scale(scale)  # the domain check judges sizes as the network sees them
         colours = None

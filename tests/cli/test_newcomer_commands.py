@@ -1,0 +1,80 @@
+"""The CLI as users of Ultralytics, nnU-Net and Unix tools type it: a run and its data mixed up, an output named
+by its suffix, a quoted glob, a folder that cannot be written, a resumed run given new settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.serve.support import phantom_file, train_tiny_run
+from tests.test_end_to_end import medimg
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tiny_run(tmp_path_factory)
+
+
+def test_a_run_and_its_data_are_never_taken_for_each_other(run: Path, tmp_path: Path) -> None:
+    data = run.parent / "phantoms"
+    image = phantom_file(run)
+    as_run = medimg("predict", str(data), str(image), cwd=tmp_path)
+    assert as_run.returncode == 2 and "is not a medimg run folder" in as_run.stderr
+    assert "--resume" not in as_run.stderr  # it advised `fit ... --run-dir DATA --resume`, writing a run into the data
+    swapped = medimg("predict", str(image), str(run), cwd=tmp_path)
+    assert swapped.returncode == 2 and "is a file, not a run folder" in swapped.stderr
+    assert "medimg predict RUN IMAGES" in swapped.stderr
+    for command in ("check", "fit"):
+        as_data = medimg(command, str(run), cwd=tmp_path)
+        assert as_data.returncode == 2, as_data.stderr
+        assert "is a medimg run folder, not data (it was trained on" in as_data.stderr, as_data.stderr
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    inside = medimg("fit", str(copy), "--run-dir", str(copy), "--resume", "--epochs", "1", cwd=tmp_path)
+    assert inside.returncode == 2 and "is inside the data folder" in inside.stderr
+    from_within = medimg("fit", ".", "--epochs", "1", cwd=copy)  # runs/ would land among the class folders
+    assert from_within.returncode == 2 and "is inside the data folder" in from_within.stderr
+    assert sorted(p.name for p in copy.iterdir()) == ["lesion", "normal"]  # nothing was written into the data
+
+
+def test_the_output_format_follows_the_suffix_and_quoted_globs_expand(run: Path, tmp_path: Path) -> None:
+    pattern = str(run.parent / "phantoms" / "lesion" / "phantom_000*.png")  # quoted: the shell did not expand it
+    done = medimg("predict", str(run), pattern, "--out", "p.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with (tmp_path / "p.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))  # was JSON in a .csv file
+    assert len(rows) == 10 and all(r["source"].endswith(".png") for r in rows)
+    upper = medimg("predict", str(run), str(phantom_file(run)), "--format", "JSONL", cwd=tmp_path)
+    assert upper.returncode == 0 and json.loads(upper.stdout.splitlines()[0])["label"] in {"lesion", "normal"}
+    nothing = medimg("predict", str(run), str(run.parent / "phantoms" / "*.dcm"), cwd=tmp_path)
+    assert nothing.returncode == 2 and "matches no file" in nothing.stderr
+
+
+def test_a_folder_that_cannot_be_written_is_an_error_line(run: Path, tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("not a folder")
+    blocked = medimg("predict", str(run), str(phantom_file(run)), "--out", "a_file/p.csv", cwd=tmp_path)
+    assert blocked.returncode == 2 and "Traceback" not in blocked.stderr
+    assert "error: cannot write or read" in blocked.stderr and "a_file" in blocked.stderr
+
+
+def test_bad_sizes_version_and_a_resumed_run_given_new_settings(run: Path, tmp_path: Path) -> None:
+    data = run.parent / "phantoms"
+    zero = medimg("fit", str(data), "--input-size", "0", "--run-dir", "r0", cwd=tmp_path)
+    assert zero.returncode == 2 and "input_size" in zero.stderr and "greater than 0" in zero.stderr
+    assert not (tmp_path / "r0").exists()  # refused before a run folder was made
+    version = medimg("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("medimg ")
+    first = medimg("fit", str(data), "--network", "simple-cnn", "--epochs", "1", "--run-dir", "r1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "r1" / "metadata.json").unlink()  # as if it had been interrupted before the end
+    again = medimg("fit", str(data), "--run-dir", "r1", "--resume", "--epochs", "3", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "epochs=3 (saved 1) given now differ from it and are not applied" in again.stderr
+    split = medimg("evaluate", str(tmp_path / "r1"), "--split", "validation", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
