@@ -14,14 +14,7 @@ import torch
 from medimg import Dataset, Model
 from medimg.data.given_arrays import given_arrays
 from medimg.errors import ConfigError, RunFolderError
-
-
-def _two_classes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 60, (n, 24, 24)).astype(np.uint8)
-    labels = np.arange(n) % 2
-    images[labels == 1, 6:18, 6:18] = 220
-    return images, labels
+from tests.data.test_given_arrays import two_class_images
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Model, in
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        images, labels = _two_classes(60)
+        images, labels = two_class_images(60)
         model = Model(seed=3, progress=False, epochs=2).fit(  # sklearn's habit: settings in the constructor
             images, labels, run_dir=tmp_path_factory.mktemp("run") / "run"
         )
@@ -50,7 +43,7 @@ def test_constructor_run_options_apply_and_the_threads_are_given_back(fitted: tu
 
 def test_explain_true_is_grad_cam(fitted: tuple[Model, int]) -> None:
     model, _ = fitted
-    prediction = model.predict(_two_classes(2)[0], explain=True)[0]
+    prediction = model.predict(two_class_images(2)[0], explain=True)[0]
     assert prediction.heatmap is not None and prediction.heatmap.shape == (24, 24)
 
 
@@ -71,15 +64,15 @@ def test_load_names_what_to_give(fitted: tuple[Model, int], tmp_path: Path, monk
 
 
 def test_a_classical_model_predicts_arrays(tmp_path: Path) -> None:
-    images, labels = _two_classes(40)
+    images, labels = two_class_images(40)
     model = Model("random-forest").fit(images, labels, run_dir=tmp_path / "run", progress=False)
-    predictions = model.predict(_two_classes(6, seed=1)[0])
+    predictions = model.predict(two_class_images(6, seed=1)[0])
     assert [p.source for p in predictions] == [f"array[{i}]" for i in range(6)]
     assert [p.label_index for p in predictions] == [0, 1] * 3
 
 
 def test_num_classes_other_than_the_data_is_refused_before_training(tmp_path: Path) -> None:
-    images, labels = _two_classes(30)
+    images, labels = two_class_images(30)
     with pytest.raises(ConfigError, match="num_classes=5, but the data has 2 classes"):
         Model("simple-cnn", num_classes=5).fit(images, labels, run_dir=tmp_path / "run", epochs=1, progress=False)
     assert not (tmp_path / "run" / "model.pt").exists()
@@ -103,7 +96,7 @@ def test_other_libraries_spellings_get_medimgs(call: object, message: str) -> No
 
 
 def test_one_hot_labels_are_classes_not_findings() -> None:
-    images, labels = _two_classes(8)
+    images, labels = two_class_images(8)
     gathered = given_arrays(images, np.eye(2, dtype=np.float32)[labels])  # Keras's to_categorical
     dataset = gathered.dataset(Path("x.npz"))
     assert not dataset.multi_label and [c.label for c in dataset.cases] == labels.tolist()
@@ -113,7 +106,7 @@ def test_one_hot_labels_are_classes_not_findings() -> None:
 
 
 def test_a_dataset_shows_a_summary_not_every_case(tmp_path: Path) -> None:
-    images, labels = _two_classes(500)
+    images, labels = two_class_images(500)
     dataset = given_arrays(images, np.array(["normal", "tumour"])[labels]).dataset(tmp_path / "cells.npz")
     shown = repr(dataset)
     assert len(shown) < 300, shown
@@ -137,7 +130,7 @@ def test_fitting_a_trained_model_again_says_it_starts_from_scratch(
     fitted: tuple[Model, int], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     model = Model.load(fitted[0].run_dir_)
-    images, labels = _two_classes(30)
+    images, labels = two_class_images(30)
     with caplog.at_level("WARNING"):
         model.fit(images, labels, run_dir=tmp_path / "again", epochs=1, progress=False)
     assert any("trains a new network from scratch" in r.getMessage() for r in caplog.records)
@@ -146,7 +139,7 @@ def test_fitting_a_trained_model_again_says_it_starts_from_scratch(
 
 def test_predict_proba_and_classes_as_scikit_learn_names_them(fitted: tuple[Model, int]) -> None:
     model, _ = fitted
-    images, _ = _two_classes(6, seed=2)
+    images, _ = two_class_images(6, seed=2)
     probabilities = model.predict_proba(images)
     assert model.classes_ == model.class_names_ and probabilities.shape == (6, 2)
     assert np.allclose(probabilities.sum(axis=1), 1)

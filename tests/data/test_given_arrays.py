@@ -15,7 +15,7 @@ from medimg.data.given_arrays import ARRAYS_FILE, given_arrays
 from medimg.errors import ConfigError, DatasetError, RunFolderError
 
 
-def _two_classes(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def two_class_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` 24 px grey images: class 1 has a bright square, class 0 none (learnable in one epoch)."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 60, (n, 24, 24)).astype(np.uint8)
@@ -58,7 +58,7 @@ def test_the_saved_copy_loads_as_the_dataset_in_memory(
 
 
 def test_splits_given_and_several_findings(tmp_path: Path) -> None:
-    images, labels = _two_classes(8)
+    images, labels = two_class_images(8)
     gathered = given_arrays(images, labels, validation_data=(images[:4], labels[:4]), test_data=(images, labels))
     dataset = gathered.dataset(tmp_path / ARRAYS_FILE)
     assert dataset.split_counts() == {"train": 8, "val": 4, "test": 8}
@@ -89,13 +89,13 @@ def test_splits_given_and_several_findings(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arrays_are_refused_saying_what_to_give(call: object, message: str) -> None:
-    images, labels = _two_classes(8)
+    images, labels = two_class_images(8)
     with pytest.raises(ConfigError, match=message):
         call(images, labels)  # type: ignore[operator]
 
 
 def test_an_npz_names_its_classes(tmp_path: Path) -> None:
-    images, labels = _two_classes(6)
+    images, labels = two_class_images(6)
     np.savez(tmp_path / "x.npz", images=images, labels=labels, class_names=np.array([b"benign", b"malignant"]))
     assert Dataset.load(tmp_path / "x.npz").class_names == ["benign", "malignant"]
     np.savez(tmp_path / "y.npz", images=images, labels=labels, label_names=np.array(["one"]))
@@ -106,14 +106,14 @@ def test_an_npz_names_its_classes(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    images, labels = _two_classes(60)
+    images, labels = two_class_images(60)
     names = np.array(["normal", "lesion"])[labels]
     model = Model("simple-cnn").fit(images, names, epochs=2, progress=False, seed=0)
     run = Path(model.run_dir_)
     assert run.parent == Path("runs/arrays") and (run / ARRAYS_FILE).is_file()
     assert model.class_names_ == ["normal", "lesion"]
     assert json.loads((run / "config.json").read_text())["data"] == str((run / ARRAYS_FILE).resolve())
-    held_out, truth = _two_classes(20, seed=1)
+    held_out, truth = two_class_images(20, seed=1)
     report = model.evaluate(held_out, truth)  # integers index the model's classes
     assert report.metrics["accuracy"] > 0.8
     assert model.last_report_dir_ == run / "evaluations" / "arrays-all"
@@ -132,11 +132,11 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: 
 
 
 def test_a_classical_model_fits_and_evaluates_arrays(tmp_path: Path) -> None:
-    images, labels = _two_classes(40)
+    images, labels = two_class_images(40)
     model = Model("random-forest").fit(
         images, labels, class_names=["normal", "lesion"], run_dir=tmp_path / "run", progress=False
     )
     assert model.class_names_ == ["normal", "lesion"] and (tmp_path / "run" / ARRAYS_FILE).is_file()
-    held_out, truth = _two_classes(20, seed=1)
+    held_out, truth = two_class_images(20, seed=1)
     assert model.evaluate(held_out, truth).metrics["accuracy"] > 0.8
     assert Model.load(tmp_path / "run").evaluate().metrics == model.report_.metrics
