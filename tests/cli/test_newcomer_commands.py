@@ -78,3 +78,16 @@ def test_bad_sizes_version_and_a_resumed_run_given_new_settings(run: Path, tmp_p
     assert "epochs=3 (saved 1) given now differ from it and are not applied" in again.stderr
     split = medimg("evaluate", str(tmp_path / "r1"), "--split", "validation", cwd=tmp_path)
     assert split.returncode == 0, split.stderr
+
+
+def test_json_to_standard_output_and_a_hint_for_key_value_settings(run: Path, tmp_path: Path) -> None:
+    data = run.parent / "phantoms"
+    checked = medimg("check", str(data), "--json", "-", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)  # the JSON alone: the summary went to stderr
+    assert report["dataset"]["num_cases"] == 80 and "status" in checked.stderr
+    assert not (tmp_path / "-").exists()  # it wrote a file named '-'
+    ultralytics = medimg("fit", str(data), "epochs=5", cwd=tmp_path)
+    assert ultralytics.returncode == 2
+    assert "hint: epochs=5 is not read as a setting: medimg takes --epochs 5" in ultralytics.stderr
+    assert "--set epochs=5" in ultralytics.stderr

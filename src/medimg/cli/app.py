@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -112,7 +113,9 @@ def check(
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="also write the report as JSON here")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the report as JSON here ('-': standard output)")
+    ] = None,
     task: Annotated[
         str | None,
         typer.Option(help="read the data for this task (detect: boxes from an image/mask dataset's masks)"),
@@ -125,12 +128,17 @@ def check(
     slices, size, spacing, orientation, patients by hashed ID), with a warning on mixed modalities."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
-    from medimg.fileio import atomic_write_json
+    from medimg.fileio import atomic_write_json, dumps_json
     from medimg.io.dicom_survey import survey_dicom
+
+    to_stdout = json_out is not None and str(json_out) == "-"  # the JSON alone on stdout: the summary to stderr
+
+    def say(text: str) -> None:
+        typer.echo(text, err=to_stdout)
 
     survey = survey_dicom(data)
     if survey.series:
-        _echo(survey.summary())
+        say(survey.summary())
     load = Dataset.load
     found = load(data, task=task, include=include, exclude=exclude, window=_window(window))  # type: ignore[arg-type]
     report: Any
@@ -140,15 +148,17 @@ def check(
         from medimg.tasks.segment.quality import check_segmentation
 
         report = check_segmentation(found, progress=True)
-    _echo(report.summary())
+    say(report.summary())
     extra: dict[str, Any] = {"dicom": survey.to_dict()} if survey.series else {}
     if isinstance(found, Dataset) and found.task == "detect":  # boxes per class: sizes, per image, out of bounds
         from medimg.data.detection import DetectionDataset, box_statistics
 
         assert isinstance(found, DetectionDataset)
         extra["boxes"] = box_statistics(found).to_dict()
-        _echo(box_statistics(found).summary())
-    if json_out:
+        say(box_statistics(found).summary())
+    if to_stdout:  # Unix's "standard output" (it wrote a file named '-')
+        typer.echo(dumps_json({**report.to_dict(), **extra}))
+    elif json_out:
         atomic_write_json(json_out, {**report.to_dict(), **extra})
         _echo(f"JSON report: {json_out}")
     if not report.ok:
@@ -663,6 +673,22 @@ from medimg.cli import commands as _commands  # noqa: E402
 _commands.register(app)
 
 
+def _key_value_hint(args: list[str]) -> str | None:
+    """For ``medimg fit DATA epochs=5`` (Ultralytics' form): how medimg takes it."""
+    loose = [
+        arg
+        for before, arg in zip(["", *args], args, strict=False)
+        if re.fullmatch(r"[A-Za-z_][\w.]*=\S+", arg) and before != "--set"
+    ]
+    if not loose:
+        return None
+    key, value = loose[0].split("=", 1)
+    return (
+        f"hint: {loose[0]} is not read as a setting: medimg takes --{key.replace('_', '-')} {value} where the "
+        f"command has that option, or --set {loose[0]} for any plan field"
+    )
+
+
 def main() -> None:
     """Console entry point: user errors are printed as one clear message, never a traceback."""
     from medimg.engine.distributed import process_rank
@@ -677,6 +703,11 @@ def main() -> None:
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     try:
         app()
+    except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
+        hint = _key_value_hint(sys.argv[1:]) if done.code == 2 else None
+        if hint:
+            typer.secho(hint, fg=typer.colors.RED, err=True)
+        raise
     except MedimgError as error:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         sys.exit(2)
