@@ -218,7 +218,7 @@ class Model:
             return self
         from medimg.engine.distributed import init_distributed
         from medimg.engine.run import fit_run
-        from medimg.run_folder import claim_run_dir, create_run_dir, refuse_run_inside_data
+        from medimg.run_folder import claim_run_dir, create_run_dir, latest_resumable_run, refuse_run_inside_data
 
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
@@ -247,8 +247,11 @@ class Model:
             overrides.setdefault("network", self.network)
         layers = (read_config_file(config_file) if config_file else None, overrides)
         dist = init_distributed()
-        if run_dir:
-            target = Path(run_dir)
+        interrupted = latest_resumable_run(runs_root, dataset.name) if options.resume and not run_dir else None
+        if run_dir or interrupted:
+            target = Path(run_dir or str(interrupted))
+            if interrupted:
+                logger.info("--resume without --run-dir: continuing the latest interrupted run, %s", interrupted)
         else:  # rank 0 creates the folder; the others learn its name
             target = dist.broadcast(create_run_dir(runs_root, dataset.name) if dist.is_main else Path())
         self._dataset = dataset

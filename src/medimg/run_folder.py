@@ -129,10 +129,9 @@ def create_run_dir(base: str | Path, dataset_name: str) -> Path:
     The folder is created exclusively (``mkdir`` fails if it exists), so two processes started together get
     different folders: the loser of a race moves on to the next N.
     """
-    root = Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+    root = _runs_of(base, dataset_name)
     root.mkdir(parents=True, exist_ok=True)
-    taken = [int(m.group(1)) for p in root.glob("exp*") if (m := re.fullmatch(r"exp(\d+)", p.name))]
-    number = max(taken, default=0) + 1
+    number = max(_numbered_runs(root), default=0) + 1
     while True:
         candidate = root / f"exp{number}"
         try:
@@ -141,6 +140,27 @@ def create_run_dir(base: str | Path, dataset_name: str) -> Path:
             number += 1
             continue
         return candidate
+
+
+def latest_resumable_run(base: str | Path, dataset_name: str) -> Path | None:
+    """The newest ``base/<dataset>/expN`` that an interrupted fit left (a checkpoint, no finished bundle): what
+    ``--resume`` without ``--run-dir`` continues (Ultralytics' habit), or ``None``."""
+    root = _runs_of(base, dataset_name)
+    for number in sorted(_numbered_runs(root), reverse=True):
+        run = RunFolder(root / f"exp{number}")
+        if run.file("checkpoints/last.pt").is_file() and not run.is_complete():
+            return run.path
+    return None
+
+
+def _runs_of(base: str | Path, dataset_name: str) -> Path:
+    """The folder of a dataset's numbered runs: ``base/<dataset name, file-system safe>``."""
+    return Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+
+
+def _numbered_runs(root: Path) -> list[int]:
+    """The ``N`` of the ``expN`` folders in ``root``."""
+    return [int(m.group(1)) for p in root.glob("exp*") if (m := re.fullmatch(r"exp(\d+)", p.name))]
 
 
 class RunLock:

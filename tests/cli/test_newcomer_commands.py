@@ -91,3 +91,37 @@ def test_json_to_standard_output_and_a_hint_for_key_value_settings(run: Path, tm
     assert ultralytics.returncode == 2
     assert "hint: epochs=5 is not read as a setting: medimg takes --epochs 5" in ultralytics.stderr
     assert "--set epochs=5" in ultralytics.stderr
+
+
+def test_resume_without_a_run_folder_continues_the_latest_interrupted_run(run: Path, tmp_path: Path) -> None:
+    data = run.parent / "phantoms"
+    first = medimg("fit", str(data), "--network", "simple-cnn", "--epochs", "2", "--no-progress", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    interrupted = tmp_path / "runs" / "phantoms" / "exp1"
+    (interrupted / "metadata.json").unlink()  # as a kill before the end leaves it: checkpoints, no bundle
+    resumed = medimg("fit", str(data), "--resume", "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "continuing the latest interrupted run" in resumed.stderr  # it started runs/phantoms/exp2 from scratch
+    assert [p.name for p in (tmp_path / "runs" / "phantoms").iterdir()] == ["exp1"]
+    assert (interrupted / "metadata.json").is_file()
+
+
+def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = run.parent / "phantoms"
+    args = ["fit", str(data), "--network", "simple-cnn", "--epochs", "200", "--no-progress", "--run-dir", "r"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medimg.cli.app", *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "r" / "metrics.jsonl").is_file():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume`" in stderr
+    assert "Traceback" not in stderr

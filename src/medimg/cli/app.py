@@ -673,6 +673,12 @@ from medimg.cli import commands as _commands  # noqa: E402
 _commands.register(app)
 
 
+INTERRUPTED = (
+    "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume` (the latest interrupted run "
+    "of DATA; --run-dir RUN --resume for another)"
+)
+
+
 def _key_value_hint(args: list[str]) -> str | None:
     """For ``medimg fit DATA epochs=5`` (Ultralytics' form): how medimg takes it."""
     loose = [
@@ -705,12 +711,17 @@ def main() -> None:
         app()
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
         hint = _key_value_hint(sys.argv[1:]) if done.code == 2 else None
+        if done.code == 130:  # Ctrl-C (typer's exit code for it): how to go on
+            hint = INTERRUPTED
         if hint:
             typer.secho(hint, fg=typer.colors.RED, err=True)
         raise
     except MedimgError as error:
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C outside typer's own handling: how to go on, not a traceback
+        typer.secho(INTERRUPTED, fg=typer.colors.RED, err=True)
+        sys.exit(130)
     except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
         where = f" {error.filename}" if error.filename else ""
         typer.secho(
