@@ -204,5 +204,25 @@ def test_cli_predict_with_the_onnx_engine_writes_masks(seg_exported: tuple[Path,
     result = CliRunner().invoke(app, ["predict", str(seg_run), str(source), "--engine", "onnx"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output[result.output.index("[") :])
-    assert row["mask_path"] == str(seg_run / "predictions" / "case_03_mask.png")
+    mask = Path(row["mask_path"])  # RUN/predictions, or predictions2... when an earlier test's masks are there
+    assert mask.name == "case_03_mask.png" and mask.parent.parent == seg_run
+    assert mask.parent.name.startswith("predictions")
     assert Path(row["mask_path"]).is_file() and sum(row["voxels"].values()) == 32 * 32
+
+
+def test_a_second_onnx_prediction_call_never_replaces_the_first_ones_masks(
+    seg_exported: tuple[Path, dict, str], seg_run: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from medimg.export.predictor import OnnxPredictor
+
+    run = Path(shutil.copytree(seg_run, tmp_path / "run", ignore=shutil.ignore_patterns("predictions*")))
+    predictor = OnnxPredictor(run)
+    other = tmp_path / "elsewhere" / "case_00.png"  # another image of the same name
+    other.parent.mkdir()
+    shutil.copy(seg_run.parent / "discs" / "images" / "case_01.png", other)
+    first = predictor.predict(seg_run.parent / "discs" / "images" / "case_00.png")[0]
+    second = predictor.predict(other)[0]
+    assert Path(first.mask_path).parent == run / "predictions"
+    assert Path(second.mask_path).parent == run / "predictions2" and Path(first.mask_path).is_file()

@@ -67,7 +67,8 @@ class OnnxPredictor:
         threads: ONNX Runtime intra-op threads (default: its own choice).
         batch_size: images (classify) or sliding windows (segment) per ``session.run`` call.
         mask_dir: segment: folder for the predicted masks (default ``predictions/`` beside the ``.onnx`` file,
-            i.e. ``RUN/predictions`` as for the PyTorch engine).
+            i.e. ``RUN/predictions`` as for the PyTorch engine, or ``predictions2/``... for a call after one that
+            wrote masks there).
         window: intensity window instead of the exported input spec's (see :func:`medimg.io.read_image`).
         strict: refuse inputs outside the training domain (listed in ``failed_``) instead of warning.
 
@@ -141,6 +142,7 @@ class OnnxPredictor:
         self.metadata = props
         self.batch_size = max(1, int(batch_size))
         self.mask_dir = Path(mask_dir) if mask_dir is not None else self.path.parent / "predictions"
+        self._own_mask_dir = mask_dir is not None  # else each predict call takes a fresh predictions folder
         self.failed_: list[tuple[str, str]] = []
         resized = self.task == "classify" and "input_size" in self.preprocessing
         self.reader = InputReader(
@@ -212,6 +214,16 @@ class OnnxPredictor:
             make_prediction(source, row, self.class_names, multi_label=self.multi_label)
             for source, row in zip(names, probabilities, strict=True)
         ]
+
+    def _masks_folder(self, out_dir: str | Path | None) -> Path:
+        """Where one :meth:`predict` call writes its masks: ``out_dir``, the ``mask_dir`` given, else
+        ``predictions`` beside the model, or ``predictions2``... when an earlier call's masks are there (as the
+        PyTorch engine does: a second call never replaces the first one's)."""
+        from medimg.run_folder import predictions_dir
+
+        if out_dir is not None:
+            return Path(out_dir)
+        return self.mask_dir if self._own_mask_dir else predictions_dir(self.path.parent)
 
     def _predict_given_arrays(self, inputs: Any) -> list[Prediction]:
         """:meth:`predict` of images given as arrays (``Model.predict``'s layouts, :mod:`medimg.io.arrays`;
@@ -351,7 +363,7 @@ class OnnxPredictor:
             self.reader.annotate(boxes)
             return list(with_series(boxes, found, volumetric=volumetric))
         predictions: list[SegmentationPrediction] = []
-        root, folder = common_root(files), Path(out_dir) if out_dir is not None else self.mask_dir
+        root, folder = common_root(files), self._masks_folder(out_dir)
         for image in images:
             try:
                 predictions += self.segment_images(
