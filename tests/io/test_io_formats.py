@@ -49,6 +49,9 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".j2c",
         ".jpx",
         ".npy",
+        ".jpe",
+        ".jfif",
+        ".dib",
     }
 
 
@@ -143,7 +146,11 @@ def test_is_image_file(tmp_path: Path, dicom_writer: Writer) -> None:
     text_noext.write_text("x" * 200)
     assert not is_image_file(text_noext)
     assert not is_image_file(tmp_path / "does_not_exist")
-    assert not is_image_file(_png(tmp_path / "noext_png_content"))  # only DICOM magic counts without suffix
+    assert is_image_file(_png(tmp_path / "noext_png_content"))  # a PNG exported without its suffix (was skipped)
+    jpeg = tmp_path / "photo"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(jpeg, format="JPEG")
+    assert is_image_file(jpeg) and is_image_file("scan.JPE") and is_image_file("x.jfif") and is_image_file("a.dib")
+    assert read_image(jpeg).array.shape == (1, 4, 4)
 
 
 def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, dicom_writer: Writer) -> None:

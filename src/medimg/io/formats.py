@@ -89,6 +89,9 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".j2c": "jpeg2000",
     ".jpx": "jpeg2000",
     ".npy": "npy",
+    ".jpe": "jpeg",  # older JPEG suffixes (Windows, cameras): read by content like every other file
+    ".jfif": "jpeg",
+    ".dib": "bmp",
 }
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
@@ -144,8 +147,8 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     A file counts when its lower-case suffix is in :data:`IMAGE_SUFFIXES` (``.nii.gz`` included). Files
     without a suffix -- and files whose "suffix" is only digits, as in the UID-style names DICOM exports use,
     e.g. ``1.2.840.113619.2.55.3.1`` -- are candidates only if they start with the DICOM magic (``DICM`` at
-    offset 128); that costs one 132-byte read. Hidden files (``.DS_Store``), the ``DICOMDIR`` index of a DICOM
-    export (a directory record, no pixels) and folders are never images.
+    offset 128) or a PNG or JPEG signature; that costs one 132-byte read. Hidden files (``.DS_Store``), the
+    ``DICOMDIR`` index of a DICOM export (a directory record, no pixels) and folders are never images.
 
     Args:
         path: a file path.
@@ -160,8 +163,23 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
     if suffix in IMAGE_SUFFIXES:
         return True
     if suffix == "" or suffix[1:].isdigit():
-        return p.is_file() and has_dicom_magic(p)
+        return p.is_file() and _unnamed_image(p)
     return False
+
+
+#: the first bytes of the rasters an export may leave without a suffix (PNG, JPEG)
+_RASTER_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+
+
+def _unnamed_image(path: Path) -> bool:
+    """A file without a suffix that is an image by its first bytes: DICOM (``DICM`` at 128), PNG or JPEG.
+    Never raises."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return head.startswith(_RASTER_MAGIC) or (len(head) == 132 and head[128:132] == b"DICM")
 
 
 def _check_readable(path: Path) -> None:
