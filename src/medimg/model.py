@@ -178,7 +178,8 @@ class Model:
         Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
-        kwargs = {**self._run_options(), **kwargs}  # Model(seed=0) as fit(seed=0); fit's own win
+        run_options = self._run_options()  # Model(seed=0) is fit(seed=0); fit's own win
+        kwargs = {**run_options, **kwargs}
         refit = self._classical is None and self.run_dir_ is not None
         if refit and "weights_path" not in {*kwargs, *self.plan_overrides}:
             logger.warning(
@@ -240,7 +241,7 @@ class Model:
             dataset, pool_name = attach_pool(dataset, unlabelled)
             options = options.model_copy(update={"unlabelled": pool_name})
         overrides = {
-            **{k: v for k, v in self.plan_overrides.items() if k not in self._run_options()},
+            **{k: v for k, v in self.plan_overrides.items() if k not in run_options},
             **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
         }
         if self.network != "auto":
@@ -301,23 +302,12 @@ class Model:
         from medimg.engine.distributed import init_distributed
         from medimg.run_folder import RunFolder, create_run_dir
 
-        arrays = is_array_data(images)
-        if getattr(self._task, "data_task", self.task) != "classify":
-            raise ConfigError(
-                f"fit(X, y) takes images and class labels; the {self.task} task reads its masks or boxes from files: "
-                "give the folder or a CSV manifest of the images and their annotations"
+        if labels is None and not is_array_data(images) and not is_file_list(images):
+            raise ConfigError(  # fit("data/train", validation_data="data/val")
+                "validation_data and test_data take (X, y) pairs beside fit(X, y) or fit(paths, labels); data from a "
+                "folder brings its own parts: train/, val/ and test/ sub-folders, or a split column in a CSV manifest"
             )
-        if not arrays and not is_file_list(images):
-            if labels is None:  # fit("data/train", validation_data="data/val")
-                raise ConfigError(
-                    "validation_data and test_data take (X, y) pairs beside fit(X, y) or fit(paths, labels); data "
-                    "from a folder brings its own parts: train/, val/ and test/ sub-folders, or a split column in a "
-                    "CSV manifest"
-                )
-            raise ConfigError(
-                "labels go with images given as an array (fit(X, y)) or a list of image files (fit(paths, labels)); "
-                "a folder or a CSV manifest carries its own labels"
-            )
+        arrays = self._given_as_arrays(images, "fit", getattr(self._task, "data_task", self.task))
         given: dict[str, Any] = {"validation_data": validation_data, "test_data": test_data, "class_names": class_names}
         gathered = given_arrays(images, labels, **given) if arrays else labels_table(images, labels, **given)
         dist = init_distributed()
@@ -454,24 +444,37 @@ class Model:
         """:meth:`evaluate`'s images given as an array (a dataset in memory) or as a list of files (a CSV manifest
         written to ``RUN/evaluations/files.csv``), with labels; integer labels index this model's classes."""
         from medimg.data.given_arrays import given_arrays
-        from medimg.data.given_files import is_file_list, labels_table
+        from medimg.data.given_files import labels_table
 
-        if self.task != "classify":
-            raise ConfigError(
-                f"evaluate(X, y) takes a classifier's images and labels; this is a {self.task} model: give the folder "
-                "or a CSV manifest of the images and their annotations"
-            )
-        if not is_array_data(images) and not is_file_list(images):
-            raise ConfigError(
-                "labels go with images given as an array (evaluate(X, y)) or a list of image files "
-                "(evaluate(paths, labels)); a folder or a CSV manifest carries its own labels"
-            )
+        arrays = self._given_as_arrays(images, "evaluate", self.task)
         if self._classical is None:
             self._require_fitted()
-        if is_array_data(images):
+        if arrays:
             return given_arrays(images, labels, class_names=self.class_names_).dataset(Path("arrays"))
         table = labels_table(images, labels, class_names=self.class_names_)
         return table.save(Path(self.run_dir_ or ".") / "evaluations" / "files.csv")
+
+    def _given_as_arrays(self, images: Any, verb: str, reads: str) -> bool:
+        """Whether the images given to ``fit``/``evaluate`` (``verb``) with labels are arrays (else a file list);
+        ``reads``: the task whose data they are (a generator is fitted on a classifier's, evaluated on its own).
+
+        Raises:
+            ConfigError: that task reads masks or boxes (from files), or the images are neither.
+        """
+        from medimg.data.given_files import is_file_list
+
+        if reads != "classify":
+            raise ConfigError(
+                f"{verb}(X, y) takes images and class labels; the {self.task} task reads its masks or boxes from "
+                "files: give the folder or a CSV manifest of the images and their annotations"
+            )
+        arrays = is_array_data(images)
+        if not arrays and not is_file_list(images):
+            raise ConfigError(
+                f"labels go with images given as an array ({verb}(X, y)) or a list of image files ({verb}(paths, "
+                "labels)); a folder or a CSV manifest carries its own labels"
+            )
+        return arrays
 
     # ------------------------------------------------------------------ prediction
     def predict(

@@ -83,7 +83,7 @@ def test_splits_given_and_several_findings(tmp_path: Path) -> None:
         (lambda x, y: given_arrays(x, ["a", "b"] * 4, class_names=["a"]), "'b' are not among class_names"),
         (lambda x, y: given_arrays([x[0], x[1, :10]], y[:2]), r"X\[1\] has shape \(10, 24\) but X\[0\] \(24, 24\)"),
         (lambda x, y: given_arrays(x[0], y), r"X has shape \(24, 24\): give N images"),
-        (lambda x, y: given_arrays(x.astype(str), y), "not an image: give numbers"),
+        (lambda x, y: given_arrays(x.astype(str), y), "not an image; give numbers"),
         (lambda x, y: given_arrays(x, y, validation_data=(x[:, :10],)), "as a pair"),
         (lambda x, y: given_arrays(x, y, validation_data=(x[:, :10], y)), "different shapes"),
     ],

@@ -24,10 +24,11 @@ from medimg.data.dataset import Dataset
 from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
+from medimg.io.arrays import numeric_array
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays", "label_array"]
+__all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays", "label_array", "named_pairs"]
 
 #: the run folder's copy of training data given as arrays
 ARRAYS_FILE = "training_data.npz"
@@ -88,18 +89,14 @@ def given_arrays(
             that are not numbers, labels that are not classes (fractions, empty values), or labels that
             ``class_names`` does not name.
     """
-    pairs = {"train": (images, labels), "val": validation_data, "test": test_data}
-    given = {split: pair for split, pair in pairs.items() if pair is not None}
+    given = named_pairs(images, labels, validation_data, test_data, first="X", noun="images", pair="images, labels")
     if set(given) == {"train"}:
         given = {UNSPLIT: given["train"]}
     stacked: dict[str, np.ndarray] = {}
     found: dict[str, np.ndarray] = {}
-    for split, pair in given.items():
-        what = "X" if split in ("train", UNSPLIT) else f"{'validation' if split == 'val' else 'test'}_data"
-        if not isinstance(pair, tuple | list) or len(pair) != 2:
-            raise ConfigError(f"{what}: give the images and their labels as a pair (images, labels)")
-        stacked[split] = _stacked_images(pair[0], what)
-        found[split] = label_array(pair[1], len(stacked[split]), what)
+    for split, (what, split_images, split_labels) in given.items():
+        stacked[split] = _stacked_images(split_images, what)
+        found[split] = label_array(split_labels, len(stacked[split]), what)
     channels = {images.shape[1:] for images in stacked.values()}
     if len(channels) > 1:
         raise ConfigError(
@@ -123,12 +120,38 @@ def given_arrays(
     return GivenArrays(images=stacked, labels=found, class_names=names)
 
 
+def named_pairs(
+    images: Any,
+    labels: Any,
+    validation_data: Any,
+    test_data: Any,
+    *,
+    first: str,
+    noun: str,
+    pair: str,
+) -> dict[str, tuple[str, Any, Any]]:
+    """``split -> (its argument's name for messages, images, labels)`` of the splits given: the first pair is
+    ``train`` (named ``first``), then Keras's ``validation_data`` and ``test_data``.
+
+    Raises:
+        ConfigError: ``validation_data`` or ``test_data`` is not a pair (of ``noun`` and labels, ``pair``).
+    """
+    named = {"train": (first, images, labels)}
+    for split, what, given in (("val", "validation_data", validation_data), ("test", "test_data", test_data)):
+        if given is None:
+            continue
+        if not isinstance(given, tuple | list) or len(given) != 2:
+            raise ConfigError(f"{what}: give the {noun} and their labels as a pair ({pair})")
+        named[split] = (what, given[0], given[1])
+    return named
+
+
 def _stacked_images(images: Any, what: str) -> np.ndarray:
     """One array of ``N`` images from an array, a tensor or a list of equally shaped images."""
     if isinstance(images, list | tuple):
         if not images:
             raise ConfigError(f"{what} holds no images")
-        rows = [_numbers(image, f"{what}[{i}]") for i, image in enumerate(images)]
+        rows = [numeric_array(image, f"{what}[{i}]") for i, image in enumerate(images)]
         shapes = {row.shape for row in rows}
         if len(shapes) > 1:
             first = rows[0].shape
@@ -139,7 +162,7 @@ def _stacked_images(images: Any, what: str) -> np.ndarray:
                 "resizes"
             )
         return np.stack(rows)
-    array = _numbers(images, what)
+    array = numeric_array(images, what)
     if array.ndim < 3:
         raise ConfigError(
             f"{what} has shape {array.shape}: give N images as (N, H, W), (N, H, W, C), (N, C, H, W) or volumes "
@@ -147,16 +170,6 @@ def _stacked_images(images: Any, what: str) -> np.ndarray:
         )
     if not len(array):
         raise ConfigError(f"{what} holds no images")
-    return array
-
-
-def _numbers(value: Any, what: str) -> np.ndarray:
-    """``value`` as a NumPy array of numbers (a CUDA tensor is asked to come to the CPU first)."""
-    if getattr(value, "is_cuda", False):
-        raise ConfigError(f"{what} is a CUDA tensor: pass X.cpu() (medimg puts the batches on the device itself)")
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
-        raise ConfigError(f"{what} is an array of {array.dtype}, not an image: give numbers (e.g. uint8 or float)")
     return array
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.given_arrays import label_array
+from medimg.data.given_arrays import label_array, named_pairs
 from medimg.data.layouts.csv_manifest import MULTI_LABEL_SEPARATOR
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_text_file
@@ -65,23 +65,22 @@ def labels_table(
     Raises:
         ConfigError: a file that does not exist, labels of another count, or labels that are not classes.
     """
-    splits = {"train": (files, labels), "val": validation_data, "test": test_data}
-    own_splits = validation_data is not None or test_data is not None  # else medimg makes the split
+    given = named_pairs(
+        files, labels, validation_data, test_data, first="the files", noun="files", pair="paths, labels"
+    )
+    own_splits = len(given) > 1  # else medimg makes the split
     rows: list[tuple[str, str, str]] = []
-    for split, pair in splits.items():
-        if pair is None:
-            continue
-        what = "the files" if split == "train" else f"{'validation' if split == 'val' else 'test'}_data"
-        if not isinstance(pair, tuple | list) or len(pair) != 2 or not is_file_list(pair[0]):
+    for split, (what, split_files, split_labels) in given.items():
+        if not is_file_list(split_files):
             raise ConfigError(f"{what}: give the files and their labels as a pair (paths, labels)")
-        found = [Path(p).expanduser().resolve() for p in pair[0]]
+        found = [Path(p).expanduser().resolve() for p in split_files]
         missing = [str(p) for p in found if not p.exists()]
         if missing:
             raise ConfigError(
                 f"{len(missing)} of {what} do not exist (e.g. {missing[0]}); relative paths are read from the "
                 f"current folder, {Path.cwd()}"
             )
-        names = [_class_text(label, class_names, what) for label in label_array(pair[1], len(found), what)]
+        names = [_class_text(label, class_names, what) for label in label_array(split_labels, len(found), what)]
         rows += [(str(p), name, split if own_splits else "") for p, name in zip(found, names, strict=True)]
     return LabelsTable(rows)
 

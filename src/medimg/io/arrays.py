@@ -39,6 +39,20 @@ def is_array_data(data: Any) -> bool:
     return isinstance(data, list | tuple) and bool(data) and all(map(is_array_input, data))
 
 
+def numeric_array(value: Any, what: str) -> np.ndarray:
+    """``value`` (an array, a CPU tensor, a PIL image, a list of rows) as a NumPy array of numbers.
+
+    Raises:
+        ConfigError: a CUDA tensor (it must come to the CPU first), or values that are not numbers.
+    """
+    if getattr(value, "is_cuda", False):
+        raise ConfigError(f"{what} is a CUDA tensor: pass X.cpu() (medimg puts the batches on the device itself)")
+    array = np.asarray(value)
+    if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
+        raise ConfigError(f"{what}: an array of {array.dtype} is not an image; give numbers (e.g. uint8 or float)")
+    return array
+
+
 def images_from_array(value: Any, spatial_dims: int, channels: int, first: int = 0) -> list[ImageData]:
     """Channel-first ``float32`` images (``source`` ``array[i]``, counted from ``first``) from one array:
 
@@ -49,11 +63,7 @@ def images_from_array(value: Any, spatial_dims: int, channels: int, first: int =
     Raises:
         ConfigError: not numbers, or dimensions that fit none of these (the message says which shapes work).
     """
-    array = np.asarray(value)
-    if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
-        raise ConfigError(
-            f"array[{first}]: an array of {array.dtype} is not an image; give numbers (e.g. uint8 or float)"
-        )
+    array = numeric_array(value, f"array[{first}]")
     colour_last = array.ndim >= 3 and array.shape[-1] in CHANNEL_LAST and array.shape[-3] > max(CHANNEL_LAST)
     if spatial_dims == 2 and colour_last:
         array = np.moveaxis(array, -1, -3)  # (..., H, W, C) -> (..., C, H, W)

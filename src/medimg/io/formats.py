@@ -133,12 +133,20 @@ def has_dicom_magic(path: str | os.PathLike[str]) -> bool:
 
     Never raises: unreadable files simply return False.
     """
+    return _is_dicom_part10(_file_start(path))
+
+
+def _file_start(path: str | os.PathLike[str], n: int = 132) -> bytes:
+    """A file's first ``n`` bytes (enough for DICOM's magic at 128), ``b""`` when it cannot be read."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(132)
+            return fh.read(n)
     except OSError:
-        return False
-    return len(head) == 132 and head[128:132] == b"DICM"
+        return b""
+
+
+def _is_dicom_part10(head: bytes) -> bool:
+    return len(head) >= 132 and head[128:132] == b"DICM"
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
@@ -174,12 +182,8 @@ _RASTER_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 def _unnamed_image(path: Path) -> bool:
     """A file without a suffix that is an image by its first bytes: DICOM (``DICM`` at 128), PNG or JPEG.
     Never raises."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return head.startswith(_RASTER_MAGIC) or (len(head) == 132 and head[128:132] == b"DICM")
+    head = _file_start(path)
+    return head.startswith(_RASTER_MAGIC) or _is_dicom_part10(head)
 
 
 def _check_readable(path: Path) -> None:
@@ -251,7 +255,7 @@ def _parses_as_dicom(path: Path) -> bool:
 def _content_matches(path: Path, head: bytes) -> list[str]:
     """Every format whose signature ``head`` matches, strongest first."""
     found: list[str] = []
-    if len(head) >= 132 and head[128:132] == b"DICM":
+    if _is_dicom_part10(head):
         found.append("dicom")
     gzipped_nifti = head[:2] == b"\x1f\x8b" and _is_nifti_header(_gunzip_head(path))
     if gzipped_nifti or _is_nifti_header(head):
