@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from monai.networks.nets import DenseNet121
 from torch import nn
 
 from medimg.networks.base import ClassificationNet, conv_nd, round_channels, use_small_stem
@@ -47,6 +46,8 @@ def densenet121(
     small = use_small_stem(input_size)
     init_features = round_channels(64 * width)
     growth_rate = round_channels(32 * width)
+    from monai.networks.nets import DenseNet121  # imported when built: importing MONAI takes seconds
+
     net = DenseNet121(
         spatial_dims=spatial_dims,
         in_channels=in_channels,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from monai.networks.nets import EfficientNet
 from torch import nn
 
 from medimg.networks.base import ClassificationNet, use_small_stem
@@ -47,6 +46,8 @@ def efficientnet_b0(
     """
     small = use_small_stem(input_size)
     side = max(input_size)
+    from monai.networks.nets import EfficientNet  # imported when built: importing MONAI takes seconds
+
     net = EfficientNet(
         blocks_args_str=B0_BLOCKS,
         spatial_dims=spatial_dims,

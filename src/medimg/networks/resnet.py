@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from monai.networks.nets import ResNet
-
 from medimg.networks.base import ClassificationNet, round_channels, use_small_stem
 from medimg.networks.registry import register_network
 
@@ -44,6 +42,8 @@ def build_resnet(
     base = round_channels(BASE_WIDTH * width)
     small = use_small_stem(input_size)
     stem_stride = 1 if small and min(input_size) <= 32 else 2
+    from monai.networks.nets import ResNet  # imported when built: importing MONAI takes seconds
+
     backbone = ResNet(
         block=block,
         layers=layers,

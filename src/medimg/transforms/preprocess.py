@@ -49,8 +49,6 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     Returns:
         ``(N, in_channels, *input_size)`` float16, clipped and standardised.
     """
-    from monai.transforms import Resize
-
     from medimg.io.limits import reduce_for_size
 
     if not arrays:
@@ -74,7 +72,7 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
         by_shape[tuple(a.shape[1:])].append(i)
     out = torch.empty((len(arrays), plan.in_channels, *plan.input_size), dtype=torch.float16)
     mode = "bilinear" if plan.spatial_dims == 2 else "trilinear"
-    resize = Resize(spatial_size=plan.input_size, mode=mode, anti_aliasing=True)
+    resize = None  # MONAI's Resize, imported only when an image needs it (importing MONAI takes seconds)
     for shape, indices in by_shape.items():
         # bounded working set: a chunk holds at most CHUNK_VOXELS input voxels (at least one image)
         chunk = max(1, CHUNK_VOXELS // (plan.in_channels * math.prod(shape)))
@@ -83,6 +81,10 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
             stacked = np.concatenate([to_channels(arrays[i], plan.in_channels, names[i]) for i in part])
             tensor = torch.from_numpy(np.ascontiguousarray(stacked, dtype=np.float32))
             if list(shape) != list(plan.input_size):
+                if resize is None:
+                    from monai.transforms import Resize
+
+                    resize = Resize(spatial_size=plan.input_size, mode=mode, anti_aliasing=True)
                 tensor = torch.as_tensor(resize(tensor, anti_aliasing=True))
             tensor = normalise(tensor, plan)
             out[part] = tensor.reshape(len(part), plan.in_channels, *plan.input_size).to(torch.float16)
