@@ -11,6 +11,10 @@ For each labelled fraction (default 1%, 5%, 20%) and seed, a stratified subset o
 * ``supervised``: the labelled subset only;
 * ``semi``: the subset plus the rest of the training split as the unlabelled pool (``Model.fit(unlabelled=...)``,
   the plan's ``semi_supervised`` settings: FixMatch by default);
+* ``noisy_student``: a teacher trained on the subset for ``--teacher-share`` of the budget (``--teacher-arm``:
+  supervised, or semi-supervised on the pool), then a student fit on the subset and the pool for the rest of the
+  budget, the teacher's soft predictions on the pool being its targets (``Model.fit(teacher=..., unlabelled=...)``;
+  Xie et al. 2020, "Self-training with Noisy Student"); the two fits together get the one budget;
 * ``synthetic`` (5% and 20%): the subset plus images drawn from a class-conditional generative model trained on
   that subset alone (``medimg fit SUBSET --task generate``, ``medimg generate``, ``Model.fit(synthetic=...)``);
   the generator has its own budget (``--generator-budget-s``), reported next to the classifier's;
@@ -42,7 +46,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 BUDGET_RESERVE = 0.1  # share of --budget-s kept for reading, preprocessing and evaluation
-ARMS = ("supervised", "semi", "synthetic", "full")
+ARMS = ("supervised", "semi", "noisy_student", "synthetic", "full")
+POOL_ARMS = ("semi", "noisy_student")  # the arms that learn from the unlabelled pool
 SYNTHETIC_FRACTIONS = (0.05, 0.2)
 
 
@@ -93,10 +98,30 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     fit_options: dict[str, Any] = {}
     generator: dict[str, Any] = {}
     overrides = dict(spec["overrides"])
-    if spec["arm"] == "semi":
+    teacher: dict[str, Any] = {}
+    if spec["arm"] in POOL_ARMS:
         fit_options["unlabelled"] = rest
         if spec.get("semi_supervised"):
             overrides["semi_supervised"] = spec["semi_supervised"]
+    if spec["arm"] == "noisy_student":
+        share = spec["teacher_share"]
+        teacher_dir = Path(spec["run_dir"]).parent / "teacher"
+        teacher_options = {"unlabelled": rest} if spec["teacher_arm"] == "semi" else {}
+        teacher_overrides = {**overrides, "time_budget_s": overrides["time_budget_s"] * share}
+        trained = Model().fit(
+            subset, run_dir=teacher_dir, seed=spec["seed"], progress=False, tensorboard=False,
+            num_threads=spec["threads"], **teacher_options, **teacher_overrides,
+        )  # fmt: skip
+        trained_training = trained.metadata_.get("training", {})
+        teacher = {
+            "arm": spec["teacher_arm"],
+            "share": share,
+            "train_s": trained_training.get("train_time_s"),
+            "best_epoch": trained_training.get("best_epoch"),
+            **validation_at_best(_metrics_rows(teacher_dir), trained_training.get("best_epoch")),
+        }
+        overrides["time_budget_s"] = overrides["time_budget_s"] * (1 - share)
+        fit_options["teacher"] = str(teacher_dir)
     elif spec["arm"] == "synthetic":
         generator_started = time.perf_counter()
         folder, generator = synthesise(spec, dataset, labelled)
@@ -120,7 +145,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     y = test.y.numpy()
     from sklearn.metrics import roc_auc_score
 
-    rows = [json.loads(line) for line in (Path(spec["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    rows = _metrics_rows(Path(spec["run_dir"]))
     training = model.metadata_.get("training", {})
     return {
         "auc": float(roc_auc_score(y, probabilities[:, 1])),
@@ -129,6 +154,7 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "unlabelled_images": training.get("unlabelled_images", 0),
         "synthetic_images": training.get("synthetic_images", 0),
         "generator": generator,
+        "teacher": teacher,
         "wall_s": round(wall_s, 1),
         "autogroup_nice": autogroup_nice(),
         "train_s": training.get("train_time_s"),
@@ -147,6 +173,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         "test_labels": y.tolist(),
         "test_scores": [round(float(p), 6) for p in probabilities[:, 1]],
     }
+
+
+def _metrics_rows(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def autogroup_nice() -> int | None:
@@ -270,7 +300,7 @@ def comparisons(results: dict[str, Any], seeds: list[int], fractions: list[float
     runs = results["runs"]
     found = []
     for fraction in fractions:
-        for arm in ("semi", "synthetic", "full"):
+        for arm in (*POOL_ARMS, "synthetic", "full"):
             for seed in seeds:
                 b = run_key("supervised", fraction, seed)
                 a = run_key(arm, 1.0 if arm == "full" else fraction, seed)
@@ -307,10 +337,10 @@ def arm_summary(runs: dict[str, Any], arm: str, fraction: float, seeds: list[int
     }
 
 
-def gap_closed(summary: dict[str, Any], fraction: float) -> float | None:
-    """Share of the supervised AUC gap (fraction vs 100%) that semi-supervised training closes (seed means)."""
+def gap_closed(summary: dict[str, Any], fraction: float, arm: str = "semi") -> float | None:
+    """Share of the supervised AUC gap (fraction vs 100%) that ``arm`` closes (seed means)."""
     sup = summary.get(f"supervised@{fraction:g}")
-    semi = summary.get(f"semi@{fraction:g}")
+    semi = summary.get(f"{arm}@{fraction:g}")
     full = summary.get("full@1")
     if not (sup and semi and full and sup["seeds"] and semi["seeds"] and full["seeds"]):
         return None
@@ -334,7 +364,7 @@ def format_table(results: dict[str, Any], seeds: list[int], fractions: list[floa
             f"{c[metric]['difference']:+.3f} [{c[metric]['low']:+.3f}, {c[metric]['high']:+.3f}]" for c in items
         )
 
-    rows = [(f, arm) for f in fractions for arm in ("supervised", "semi", "synthetic")] + [(1.0, "full")]
+    rows = [(f, arm) for f in fractions for arm in ("supervised", *POOL_ARMS, "synthetic")] + [(1.0, "full")]
     for fraction, arm in rows:
         s = summary.get(f"{arm}@{fraction:g}")
         if not s:
@@ -351,13 +381,14 @@ def format_table(results: dict[str, Any], seeds: list[int], fractions: list[floa
             f"{'/'.join(str(e) for e in s['epochs_run'])} |"
         )
     for fraction in fractions:
-        share = gap_closed(summary, fraction)
-        if share is not None:
-            gap = summary["full@1"]["auc_mean"] - summary[f"supervised@{fraction:g}"]["auc_mean"]
-            lines.append(
-                f"\nAt {fraction:.0%} labels semi-supervised training closes {share:.0%} of the AUC gap to 100% "
-                f"supervised (a gap of {gap:.3f}; seed means; goal at 5%: >= 50%)."
-            )
+        for arm in POOL_ARMS:
+            share = gap_closed(summary, fraction, arm)
+            if share is not None:
+                gap = summary["full@1"]["auc_mean"] - summary[f"supervised@{fraction:g}"]["auc_mean"]
+                lines.append(
+                    f"\nAt {fraction:.0%} labels the {arm} arm closes {share:.0%} of the AUC gap to 100% "
+                    f"supervised (a gap of {gap:.3f}; seed means; goal at 5%: >= 50%)."
+                )
     return "\n".join(lines)
 
 
@@ -371,7 +402,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generator-budget-s", type=float, default=0.0, help="generator budget (default: --budget-s)")
     parser.add_argument("--synthetic-ratio", type=float, default=1.0, help="synthetic images per labelled image")
     parser.add_argument("--network", default="auto", help="every arm's network (default: the planner's)")
-    parser.add_argument("--semi", default="{}", help="the semi arm's semi_supervised plan fields, as JSON")
+    parser.add_argument("--semi", default="{}", help="the pool arms' semi_supervised plan fields, as JSON")
+    parser.add_argument("--teacher-share", type=float, default=1 / 3, help="noisy_student: the teacher's budget share")
+    parser.add_argument(
+        "--teacher-arm", choices=("supervised", "semi"), default="supervised", help="noisy_student: teacher training"
+    )
     parser.add_argument("--set", dest="set_", nargs="*", default=[], help="every arm's plan fields, FIELD=VALUE")
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples")
@@ -403,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "generator_budget_s": args.generator_budget_s or args.budget_s,
         "synthetic_ratio": args.synthetic_ratio,
+        **({"teacher_share": args.teacher_share, "teacher_arm": args.teacher_arm} if "noisy_student" in arms else {}),
     }
     previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {}
     results: dict[str, Any] = {
@@ -418,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         "comparisons": [],
         "summary": {},
     }
-    plan = [(arm, f) for f in fractions for arm in ("supervised", "semi", "synthetic") if arm in arms]
+    plan = [(arm, f) for f in fractions for arm in ("supervised", *POOL_ARMS, "synthetic") if arm in arms]
     plan = [(arm, f) for arm, f in plan if arm != "synthetic" or any(abs(f - s) < 1e-9 for s in SYNTHETIC_FRACTIONS)]
     if "full" in arms:
         plan.append(("full", 1.0))
@@ -444,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
             results["summary"][f"{arm}@{fraction:g}"] = found
     results["comparisons"] = comparisons(results, seeds, fractions, args.resamples)
     results["gap_closed"] = {f"{f:g}": gap_closed(results["summary"], f) for f in fractions}
+    results["gap_closed_by_arm"] = {
+        arm: {f"{f:g}": gap_closed(results["summary"], f, arm) for f in fractions} for arm in POOL_ARMS
+    }
     results["off_budget"] = budget_flags(results["runs"], args.budget_s)
     _write(args.out, results)
     print("\n" + format_table(results, seeds, fractions))

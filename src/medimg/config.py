@@ -67,7 +67,8 @@ class FitOptions(BaseModel):
     teacher: str | None = Field(
         None,
         description="run folder of a trained classifier (e.g. an ensemble) whose soft predictions the network learns "
-        "from as well as from the labels (knowledge distillation into a smaller, faster network)",
+        "from as well as from the labels (knowledge distillation into a smaller, faster network); with an "
+        "unlabelled pool, its predictions on the pool are the pool's targets (a noisy student)",
     )
     unlabelled: str | None = Field(
         None,

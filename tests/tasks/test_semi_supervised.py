@@ -96,6 +96,40 @@ def test_a_mean_teacher_predicts_the_weak_view_and_the_network_never_sees_it() -
     assert teacher.weight.grad is None  # the teacher does not train
 
 
+def test_a_trained_teacher_softly_labels_the_pool_from_the_first_step() -> None:
+    """Noisy student: the frozen teacher's softened prediction on the weak view is the strong view's target, with
+    no threshold (a 60/40 prediction counts), no labelled-only epochs and no warm-up, even when the plan has them."""
+    from medimg.tasks.semi_supervised import soft_target_loss
+
+    seen: list[torch.Tensor] = []
+
+    class Recorder(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x)
+            return x
+
+    teacher_logits = torch.tensor([[0.4, 0.0]])  # 60/40: below any confidence threshold
+
+    def teacher(x: torch.Tensor) -> torch.Tensor:
+        return teacher_logits.expand(len(x), 2)
+
+    plan = SemiSupervisedPlan(supervised_epochs=10, warmup_epochs=5)  # what a user's plan may say
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, 1, trained_teacher=teacher, temperature=2.0)
+    loss_fn.use_average(nn.Linear(2, 2))  # a mean teacher never replaces the trained one
+    loss_fn.begin_epoch(1)
+    assert loss_fn.uses_pool() and loss_fn.weight() == plan.loss_weight
+    weak = torch.tensor([[-5.0, 5.0]])  # the network's own view would say class 1
+    strong = torch.tensor([[0.0, 3.0]], requires_grad=True)
+    loss = loss_fn(Recorder(), torch.cat([weak, strong]), torch.zeros(0, dtype=torch.long))
+    assert len(seen) == 1 and torch.equal(seen[0], strong.detach())  # the student sees the strong view only
+    expected = soft_target_loss(strong.detach(), teacher_logits, 2.0)
+    assert float(loss.detach()) == pytest.approx(float(expected)) and float(expected) > 0
+    loss.backward()
+    assert strong.grad is not None and strong.grad[0, 0] < 0  # towards the teacher's class 0
+    same = soft_target_loss(teacher_logits, teacher_logits, 2.0)
+    assert float(same) == pytest.approx(0.0, abs=1e-7)  # 0 when the student matches
+
+
 def test_without_a_teacher_in_the_plan_the_average_is_ignored() -> None:
     loss_fn = SemiSupervisedLoss(_zero_supervised, NOW, steps_per_epoch=1)
     loss_fn.use_average(nn.Linear(2, 2))

@@ -234,7 +234,8 @@ def fit(
         typer.Option(
             metavar="RUN",
             help="distil a trained classifier (e.g. an ensemble) into this network: it learns from RUN's soft "
-            "predictions as well as the labels; settings: --set distill_weight=W --set distill_temperature=T",
+            "predictions as well as the labels (with --unlabelled: RUN's predictions label the pool, a noisy "
+            "student); settings: --set distill_weight=W --set distill_temperature=T",
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,

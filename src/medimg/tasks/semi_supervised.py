@@ -16,6 +16,11 @@ weights, distribution alignment (Berthelot et al. 2020, "ReMixMatch") scales the
 target class distribution over the running mean of the predictions on the pool, and ``threshold="self_adaptive"``
 gives each class its own threshold (Wang et al. 2023, "FreeMatch": self-adaptive thresholding).
 
+With a trained teacher (``medimg fit DATA --teacher RUN --unlabelled POOL``) the teacher, frozen, predicts the weak
+views instead of the network, and its soft predictions (at a temperature, no threshold) are the targets of the
+strong view: self-training with a noisy student (Xie et al. 2020), the distillation of a teacher over the pool. A
+trained teacher needs no labelled-only epochs or warm-up: the pool joins from the first step at full weight.
+
 The task packages read their pool into :class:`PoolViews` (classification:
 :mod:`medimg.tasks.classify.semi_supervised`; segmentation: :mod:`medimg.tasks.segment.semi_supervised`).
 """
@@ -189,6 +194,9 @@ class SemiSupervisedLoss:
             cross-entropy (``None``: unweighted).
         target_distribution: ``(K,)`` the class distribution distribution alignment aligns the pool's
             predictions to (``None``: no alignment, whatever the plan says).
+        trained_teacher: ``inputs -> logits`` of a frozen, trained network that predicts the weak views; its
+            softened predictions are the strong views' targets (no threshold, no alignment).
+        temperature: the trained teacher's softening temperature (the loss is scaled by its square).
 
     Use ``hooks = TaskHooks(loss=semi, validate=..., begin_epoch=semi.begin_epoch)``.
     """
@@ -201,12 +209,18 @@ class SemiSupervisedLoss:
         *,
         class_weights: torch.Tensor | None = None,
         target_distribution: torch.Tensor | None = None,
+        trained_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        temperature: float = 1.0,
     ) -> None:
         self.supervised = supervised
+        self.trained_teacher = trained_teacher
+        self.temperature = temperature
         self.plan = plan
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.class_weights = class_weights
-        self.target_distribution = target_distribution if plan.distribution_alignment else None
+        self.target_distribution = (
+            target_distribution if plan.distribution_alignment and trained_teacher is None else None
+        )
         self.model_distribution: torch.Tensor | None = None  # running mean of weak-view probabilities (K,)
         self.mean_confidence: torch.Tensor | None = None  # self-adaptive thresholds: running mean top probability
         self.class_confidence: torch.Tensor | None = None  # and running mean probabilities (K,)
@@ -218,15 +232,16 @@ class SemiSupervisedLoss:
         self._pseudo_counts: torch.Tensor | None = None  # confident pseudo-labels per class this epoch
 
     def uses_pool(self) -> bool:
-        """Whether this epoch's batches carry pool views (false during the labelled-only ``supervised_epochs``)."""
-        return self.epoch > self.plan.supervised_epochs
+        """Whether this epoch's batches carry pool views (false during the labelled-only ``supervised_epochs``;
+        always with a trained teacher)."""
+        return self.trained_teacher is not None or self.epoch > self.plan.supervised_epochs
 
     def weight(self) -> float:
         """The unlabelled loss weight now: 0 during the labelled-only epochs, then linear from 0 to
         ``loss_weight`` over ``warmup_epochs``."""
         if not self.uses_pool():
             return 0.0
-        if self.plan.warmup_epochs <= 0:
+        if self.plan.warmup_epochs <= 0 or self.trained_teacher is not None:
             return self.plan.loss_weight
         epochs_with_pool = self.epoch - 1 - self.plan.supervised_epochs
         progress = (epochs_with_pool + self.step / self.steps_per_epoch) / self.plan.warmup_epochs
@@ -239,17 +254,18 @@ class SemiSupervisedLoss:
 
     def use_average(self, average: nn.Module) -> None:
         """The engine's hook: with ``teacher="weight_average"``, the EMA network predicts the weak views."""
-        if self.plan.teacher == "weight_average":
+        if self.plan.teacher == "weight_average" and self.trained_teacher is None:
             self.teacher = average
 
     def __call__(self, network: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
         n_labelled = len(y)
         teacher_logits = None
-        if self.teacher is not None and len(x) > n_labelled:  # mean teacher: it predicts the weak views
+        teacher = self.trained_teacher if self.trained_teacher is not None else self.teacher
+        if teacher is not None and len(x) > n_labelled:  # a trained or mean teacher: it predicts the weak views
             fixmatch = self.plan.method == "fixmatch"
             n_weak = (len(x) - n_labelled) // 2 if fixmatch else len(x) - n_labelled
             with torch.no_grad():
-                teacher_logits = self.teacher(x[n_labelled : n_labelled + n_weak]).float()
+                teacher_logits = teacher(x[n_labelled : n_labelled + n_weak]).float()
             if fixmatch:  # the network itself needs no weak view
                 x = torch.cat([x[:n_labelled], x[n_labelled + n_weak :]])
         logits = network(x).float()
@@ -270,7 +286,8 @@ class SemiSupervisedLoss:
     ) -> tuple[torch.Tensor, float]:
         """Cross-entropy of confident pseudo-labels (mean over every unlabelled image or pixel, the
         unconfident counting 0), and the share of confident ones. ``logits``: the network's on ``(weak[, strong])``
-        stacked, or with ``teacher_logits`` (the teacher's on the weak views) its strong views alone (FixMatch)."""
+        stacked, or with ``teacher_logits`` (the teacher's on the weak views) its strong views alone (FixMatch).
+        With a trained teacher: the distillation loss of its softened predictions, over every image or pixel."""
         with torch.autocast(logits.device.type, enabled=False):
             logits = logits.float()
             if self.plan.method == "fixmatch":
@@ -282,11 +299,14 @@ class SemiSupervisedLoss:
             probabilities = self.align(torch.softmax(weak.detach(), dim=1))
             confidence, pseudo = probabilities.max(dim=1)
             mask = (confidence >= self.thresholds(probabilities)[pseudo]).float()
-            weight = self.class_weights.to(strong.device) if self.class_weights is not None else None
-            per_item = F.cross_entropy(strong, pseudo, weight=weight, reduction="none")
+            if self.trained_teacher is not None:
+                loss = soft_target_loss(strong, weak.detach(), self.temperature)
+            else:
+                weight = self.class_weights.to(strong.device) if self.class_weights is not None else None
+                loss = (F.cross_entropy(strong, pseudo, weight=weight, reduction="none") * mask).mean()
             counts = torch.bincount(pseudo.flatten(), weights=mask.flatten(), minlength=probabilities.shape[1])
             self._pseudo_counts = counts.cpu() if self._pseudo_counts is None else self._pseudo_counts + counts.cpu()
-            return (per_item * mask).mean(), float(mask.mean())
+            return loss, float(mask.mean())
 
     def align(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Distribution alignment: ``p * target / running mean of p``, renormalised per image (or pixel); the
@@ -345,6 +365,15 @@ class SemiSupervisedLoss:
         self._sums = dict.fromkeys(self._sums, 0.0)
         self._pseudo_counts = None
         self.step = 0
+
+
+def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``T^2 x KL(softmax(teacher / T) || softmax(student / T))`` over the class axis (1), averaged over images
+    (or pixels): Hinton et al.'s distillation loss, 0 when the student matches; ``T^2`` keeps its gradients on the
+    scale of a cross-entropy."""
+    t = temperature
+    student_log, teacher_log = F.log_softmax(student / t, dim=1), F.log_softmax(teacher / t, dim=1)
+    return F.kl_div(student_log, teacher_log, reduction="none", log_target=True).sum(dim=1).mean() * t * t
 
 
 class SemiSupervisedTraining:

@@ -49,6 +49,37 @@ def test_student_learns_from_the_teacher(teacher: tuple[Path, Path], tmp_path: P
     assert student.report_ is not None and student.report_.metrics["accuracy"] > 0.8
 
 
+def test_a_student_learns_the_teachers_predictions_on_an_unlabelled_pool(
+    teacher: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """--teacher with --unlabelled: a noisy student (it was refused as "cannot be combined yet")."""
+    import dataclasses
+
+    data, teacher_run = teacher
+    dataset = Dataset.load(data)
+    train = [c for c in dataset.cases if c.split == "train"]
+    labelled = dataclasses.replace(dataset, cases=[c for c in dataset.cases if c not in train[20:]])
+    teacher_plan = Model.load(teacher_run).plan_
+    assert teacher_plan is not None
+    inputs = {f: getattr(teacher_plan, f) for f in ("clip_low", "clip_high", "norm_mean", "norm_std")}
+    student = Model("simple-cnn").fit(
+        labelled,
+        run_dir=tmp_path / "noisy",
+        teacher=str(teacher_run),
+        unlabelled=train[20:],
+        **inputs,
+        **{**COMMON, "epochs": 8},  # 20 labelled images: 2 steps an epoch
+    )
+    training = student.metadata_["training"]
+    assert training["teacher"] == str(teacher_run) and training["unlabelled_images"] == 60
+    semi = training["semi_supervised"]
+    assert semi["targets"].startswith(f"the soft predictions of teacher {teacher_run}")
+    first = semi["epochs"][0]  # the pool joined at once, at full weight, despite 10 planned labelled-only epochs
+    assert first["epoch"] == 1 and first["weight"] == 1.0 and first["unlabelled_loss"] > 0
+    # 20 labelled images select an early epoch whose class-weight adjustment moves accuracy: rank by AUC
+    assert student.report_ is not None and student.report_.metrics["roc_auc"] > 0.8
+
+
 def test_teacher_logits_are_taken_before_its_logit_adjustment(teacher: tuple[Path, Path]) -> None:
     _, teacher_run = teacher
     loaded = Model.load(teacher_run)

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from medimg.errors import ConfigError
 from medimg.planning.plan import Plan
 from medimg.tasks.classify.logit_adjustment import logit_shifts
+from medimg.tasks.semi_supervised import soft_target_loss
 
 #: The plan fields that make a network's input: a teacher must share them with its student.
 INPUT_FIELDS = ("spatial_dims", "in_channels", "input_size", "clip_low", "clip_high", "norm_mean", "norm_std")
@@ -86,8 +86,5 @@ def distillation_loss(
 ) -> torch.Tensor:
     """``(1 - w) * label_loss + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))`` with the plan's
     ``distill_weight`` w and ``distill_temperature`` T (T^2 keeps the soft term's gradients on the labels' scale)."""
-    t = plan.distill_temperature
-    soft = F.kl_div(
-        F.log_softmax(student_logits / t, dim=1), F.softmax(teacher_logits / t, dim=1), reduction="batchmean"
-    )
-    return (1 - plan.distill_weight) * label_loss + plan.distill_weight * t * t * soft
+    soft = soft_target_loss(student_logits, teacher_logits, plan.distill_temperature)
+    return (1 - plan.distill_weight) * label_loss + plan.distill_weight * soft

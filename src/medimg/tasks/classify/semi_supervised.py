@@ -15,6 +15,7 @@ from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError
 from medimg.planning.plan import Plan
 from medimg.tasks.classify.data import prepare_split
+from medimg.tasks.classify.distillation import SoftTargets
 from medimg.tasks.classify.step import make_loss
 from medimg.tasks.semi_supervised import (
     PoolViews,
@@ -46,9 +47,14 @@ def setup_semi_supervised(
     labelled: TensorBatches,
     options: FitOptions,
     distributed: Distributed,
+    *,
+    teacher: SoftTargets | None = None,
 ) -> SemiSupervisedTraining:
     """The pool of ``dataset.unlabelled`` without copies of the run's validation/test images (every labelled
     case not in ``train_ids``), preprocessed to the plan's input, as batches and a loss hook.
+
+    With a trained ``teacher`` (``--teacher RUN``) its soft predictions on the weak views, at the plan's
+    ``distill_temperature``, are the pool's targets (a noisy student) instead of the network's confident ones.
 
     An epoch is a pass over the labelled set, as without a pool (so the planned epochs, the time budget and the
     warm-up mean the same); each step draws ``unlabelled_ratio`` pool images per labelled one.
@@ -69,7 +75,7 @@ def setup_semi_supervised(
         raise DatasetError(f"--unlabelled {options.unlabelled}: none of the {len(kept)} pool image(s) is readable")
     images = prepared.x
     semi = plan.semi_supervised
-    if plan.epochs <= semi.supervised_epochs:
+    if plan.epochs <= semi.supervised_epochs and teacher is None:
         logger.warning(
             "the pool will not be used: the plan trains %d epoch(s), all of them labelled-only "
             "(semi_supervised.supervised_epochs=%d); lower it, e.g. --set semi_supervised.supervised_epochs=0",
@@ -103,7 +109,11 @@ def setup_semi_supervised(
         steps,
         class_weights=class_weights,
         target_distribution=alignment_target(labelled.targets, plan.num_classes, class_weights),
+        trained_teacher=teacher,
+        temperature=plan.distill_temperature,
     )
     batches.use_pool = loss.uses_pool
     summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(prepared.skipped))
+    if teacher is not None:
+        summary["targets"] = f"the soft predictions of teacher {options.teacher} (T={plan.distill_temperature:g})"
     return SemiSupervisedTraining(batches, loss, summary, list(prepared.skipped))

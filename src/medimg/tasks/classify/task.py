@@ -117,8 +117,6 @@ class ClassifyTask:
         if options.teacher is not None:
             from medimg.tasks.classify.distillation import load_teacher
 
-            if options.unlabelled is not None:
-                raise ConfigError("--teacher and --unlabelled cannot be combined yet: distil, or learn from the pool")
             assert planned.run_dir is not None
             split = json.loads((planned.run_dir / "splits.json").read_text())["assignment"]
             teacher = load_teacher(options.teacher, plan, list(dataset.class_names), split, distributed.device)
@@ -144,7 +142,7 @@ class ClassifyTask:
         if options.unlabelled is not None:  # semi-supervised: the pool joins every batch, the loss uses it
             from medimg.tasks.classify.semi_supervised import setup_semi_supervised
 
-            semi = setup_semi_supervised(dataset, train_ids, plan, labelled, options, distributed)
+            semi = setup_semi_supervised(dataset, train_ids, plan, labelled, options, distributed, teacher=teacher)
             batches, hooks, after_training = semi.batches, semi.hooks(hooks.validate), semi.after_training()
             summary["unlabelled_images"] = semi.summary["unlabelled_images"]
             skipped += semi.skipped
