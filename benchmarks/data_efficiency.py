@@ -438,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "generator_budget_s": args.generator_budget_s or args.budget_s,
         "synthetic_ratio": args.synthetic_ratio,
-        **({"teacher_share": args.teacher_share, "teacher_arm": args.teacher_arm} if "noisy_student" in arms else {}),
     }
+    teacher_settings = {"teacher_share": args.teacher_share, "teacher_arm": args.teacher_arm}
     previous = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {}
     results: dict[str, Any] = {
         "commands": [*previous.get("commands", []), " ".join(["python", *sys.argv])],
@@ -462,11 +462,13 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds:
             key = run_key(arm, fraction, seed)
             old = results["runs"].get(key, {})
-            if old and "error" not in old and old.get("settings") == settings:
+            arm_settings = {**settings, **(teacher_settings if arm == "noisy_student" else {})}
+            if old and "error" not in old and old.get("settings") == arm_settings:
                 continue
             print(f"{key} ...", flush=True)
-            spec = {"arm": arm, "fraction": fraction, "seed": seed, **settings}
-            result = {"arm": arm, "fraction": fraction, "seed": seed, "settings": settings, **run_in_subprocess(spec)}
+            spec = {"arm": arm, "fraction": fraction, "seed": seed, **arm_settings}
+            result = {"arm": arm, "fraction": fraction, "seed": seed, "settings": arm_settings}
+            result.update(run_in_subprocess(spec))
             results["runs"][key] = result
             _write(args.out, results)
             shown = result.get("error") or (
