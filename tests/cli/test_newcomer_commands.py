@@ -70,12 +70,11 @@ def test_bad_sizes_version_and_a_resumed_run_given_new_settings(run: Path, tmp_p
     assert not (tmp_path / "r0").exists()  # refused before a run folder was made
     version = medimg("--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("medimg ")
-    first = medimg("fit", str(data), "--network", "simple-cnn", "--epochs", "1", "--run-dir", "r1", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    shutil.copytree(run, tmp_path / "r1")  # a 3-epoch simple-cnn fit of the data
     (tmp_path / "r1" / "metadata.json").unlink()  # as if it had been interrupted before the end
-    again = medimg("fit", str(data), "--run-dir", "r1", "--resume", "--epochs", "3", cwd=tmp_path)
+    again = medimg("fit", str(data), "--run-dir", "r1", "--resume", "--epochs", "5", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "epochs=3 (saved 1) given now differ from it and are not applied" in again.stderr
+    assert "epochs=5 (saved 3) given now differ from it and are not applied" in again.stderr
     split = medimg("evaluate", str(tmp_path / "r1"), "--split", "validation", cwd=tmp_path)
     assert split.returncode == 0, split.stderr
 
@@ -95,9 +94,8 @@ def test_json_to_standard_output_and_a_hint_for_key_value_settings(run: Path, tm
 
 def test_resume_without_a_run_folder_continues_the_latest_interrupted_run(run: Path, tmp_path: Path) -> None:
     data = run.parent / "phantoms"
-    first = medimg("fit", str(data), "--network", "simple-cnn", "--epochs", "2", "--no-progress", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
     interrupted = tmp_path / "runs" / "phantoms" / "exp1"
+    shutil.copytree(run, interrupted)  # where `medimg fit DATA` from tmp_path puts its first run
     (interrupted / "metadata.json").unlink()  # as a kill before the end leaves it: checkpoints, no bundle
     resumed = medimg("fit", str(data), "--resume", "--no-progress", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
