@@ -117,6 +117,28 @@ def test_an_unreachable_postgresql_prints_no_traceback(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in lines[0] and "s3cret-pw" not in done.stderr + done.stdout
 
 
+def test_a_postgresql_server_that_never_answers_fails_within_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port that accepts TCP connections (the kernel completes them) but never answers, as a stuck server or a
+    proxy in front of a dead one: it waited for the operating system's TCP timeout, minutes."""
+    import socket
+    import time
+
+    from medimg.serve import storage
+
+    monkeypatch.setattr(storage, "CONNECT_TIMEOUT_S", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # never accepted: connections wait in the backlog, no byte is ever sent back
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        message = str(_refusal(["token", "list", "--db", f"postgresql+psycopg://medimg:pw@127.0.0.1:{port}/reports"]))
+        waited = time.monotonic() - started
+    assert f"'reports' on 127.0.0.1:{port}" in message and "check that the server runs there" in message
+    assert waited < 30, f"waited {waited:.0f} s"
+
+
 def test_a_sqlite_path_that_is_a_folder_is_one_error(tmp_path: Path) -> None:
     message = str(_refusal(["token", "create", "--db", str(tmp_path)]))
     assert f"cannot open the SQLite database {tmp_path}" in message and "not a folder" in message

@@ -46,6 +46,10 @@ TOKEN_PREFIX = "mdg_"
 
 #: the longest label a report row stores (a multi-label model's many findings are then stored as their count)
 LABEL_LENGTH = 200
+#: seconds a PostgreSQL connection may take to open (libpq's connect_timeout; the URL's own value wins): a server
+#: behind a firewall that drops packets, or one that accepts and never answers, fails in this time instead of the
+#: operating system's TCP timeout (minutes)
+CONNECT_TIMEOUT_S = 10
 
 
 class Base(DeclarativeBase):
@@ -132,7 +136,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite files get WAL, full sync and a busy timeout; folders are created, and a new
-    database file is readable by its owner only (it holds reports and token hashes).
+    database file is readable by its owner only (it holds reports and token hashes). A PostgreSQL connection
+    gives up after :data:`CONNECT_TIMEOUT_S` unless the URL sets ``connect_timeout``.
 
     Args:
         url: a SQLAlchemy URL.
@@ -160,7 +165,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        parsed = make_url(url)
+        timeout = parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, ValueError) as error:  # unparsable (a port that is no number), an unknown dialect
         raise ConfigError(
             f"{shown_url(url)} is not a database URL SQLAlchemy can use ({error}): give an SQLite file path or a "
