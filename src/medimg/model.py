@@ -406,7 +406,7 @@ class Model:
             from medimg.run_folder import RunFolder
 
             data = Path(RunFolder(self.run_dir_ or ".").read_json("config.json")["data"])
-        dataset = self._training_dataset() if data is None else self._as_dataset(data, **options)
+        dataset = self._training_dataset() if data is None else self._evaluation_dataset(data, options)
         own = own or self._is_training_data(dataset)  # the training data by its path: its saved split, not all of it
         cases = self._cases(dataset, split, own=own)
         if not cases and not own and split == "test" and not any(c.split for c in dataset.cases):
@@ -806,6 +806,26 @@ class Model:
     def _require_fitted(self) -> None:
         if self.network_ is None or self.plan_ is None:
             raise NotFittedError("this Model is not trained: call fit(...) or Model.load(run_dir) first")
+
+    def _evaluation_dataset(self, data: Any, options: dict[str, Any]) -> Any:
+        """:meth:`_as_dataset` for ``evaluate``: data of another task is refused naming the run it needs (the
+        loader's advice, ``--task``, is fit's)."""
+        try:
+            return self._as_dataset(data, **options)
+        except DatasetError as error:
+            if not isinstance(data, (str, Path)) or "--task" not in str(error):  # not the loader's other-task advice
+                raise
+            from medimg.data.layouts import TASK_WORDS, detect_layout
+
+            detected = detect_layout(Path(data))
+            if detected is None or detected.task == self.task or self.task not in TASK_WORDS:
+                raise
+            found = TASK_WORDS[detected.task]
+            raise DatasetError(
+                f"{data} holds {found} data ({detected.description}) and {self.run_dir_ or 'this model'} is a "
+                f"{TASK_WORDS[self.task]} run: evaluate a {found} run on it, or give this run "
+                f"{TASK_WORDS[self.task]} data"
+            ) from error
 
     def _as_dataset(self, data: Any, **options: Any) -> Any:
         if not isinstance(data, (str, Path)) and not hasattr(data, "cases"):

@@ -167,3 +167,14 @@ def test_a_url_sqlalchemy_cannot_use_is_one_error(url: str, tmp_path: Path, monk
     monkeypatch.chdir(tmp_path)
     message = str(_refusal(["token", "list", "--db", url]))
     assert "is not a database URL SQLAlchemy can use" in message and "s3cret-pw" not in message, message
+
+
+def test_evaluating_a_run_on_data_of_another_task_says_which_run_it_needs(tiny_run: Path, tmp_path: Path) -> None:
+    """`evaluate CLASSIFIER_RUN SEGMENTATION_DATA` advised `--task segment`, which evaluate has no use for."""
+    from tests.tasks.segment.synthetic import write_2d_pairs
+
+    data = write_2d_pairs(tmp_path / "discs", n=6, size=32)
+    message = str(_refusal(["evaluate", str(tiny_run), str(data)]))
+    assert "--task" not in message and "task=" not in message, message
+    assert f"{data} holds segmentation data" in message and "is a classification run" in message, message
+    assert "evaluate a segmentation run on it" in message, message
