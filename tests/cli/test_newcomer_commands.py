@@ -123,3 +123,19 @@ def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr
     assert "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume`" in stderr
     assert "Traceback" not in stderr
+
+
+def test_paths_piped_to_predict_with_a_dash(run: Path, tmp_path: Path) -> None:
+    """`find ... | medimg predict RUN -`, as Unix tools read a list (it looked for a file named '-')."""
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    files = [phantom_file(run, "lesion", 0), phantom_file(run, "normal", 1)]
+    piped = "".join(f"{f}\n" for f in files) + "\n"
+    done = CliRunner().invoke(app, ["predict", str(run), "-", "--format", "jsonl"], input=piped)
+    assert done.exit_code == 0, done.output
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["source"] for r in rows] == [str(f) for f in files]
+    empty = CliRunner().invoke(app, ["predict", str(run), "-"], input="\n")  # `medimg` prints it as an error line
+    assert "read no paths from standard input" in str(empty.exception)

@@ -465,12 +465,39 @@ def evaluate(
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")
 
 
+def _paths_with_standard_input(paths: list[Path]) -> list[Path]:
+    """``paths`` with ``-`` replaced by the paths read from standard input, one per line (blank lines skipped).
+
+    Raises:
+        ConfigError: ``-`` with a terminal as standard input (nothing piped), or nothing read.
+    """
+    from medimg.errors import ConfigError
+
+    if Path("-") not in paths:
+        return paths
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ConfigError(
+            "- reads image paths from standard input, one per line: pipe them in, e.g. "
+            "find scans -name '*.dcm' | medimg predict RUN -"
+        )
+    piped = [Path(line.rstrip("\r\n")) for line in sys.stdin if line.strip()]
+    if not piped:
+        raise ConfigError("- read no paths from standard input: give one image path per line")
+    return [q for p in paths for q in (piped if p == Path("-") else [p])]
+
+
 @app.command()
 def predict(
     run: Annotated[
         Path, typer.Argument(help="run folder written by `medimg fit` (or a .onnx file with --engine onnx)")
     ],
-    paths: Annotated[list[Path], typer.Argument(help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI)")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="image files or folders (PNG, JPEG, BMP, TIFF, DICOM, NIfTI); - reads paths from standard input, "
+            "one per line (find scans -name '*.dcm' | medimg predict RUN -)"
+        ),
+    ],
     output_format: Annotated[
         str | None,
         typer.Option(
@@ -511,6 +538,7 @@ def predict(
     from medimg.tasks.prediction_output import PREDICTION_FORMATS, write_predictions
 
     output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
+    paths = _paths_with_standard_input(paths)
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
