@@ -42,7 +42,7 @@ def benchmark_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, 
         "1",
         "--no-speed-compile",  # compiling takes minutes on 2 cores: tests/benchmarks/test_speed_compile.py (slow)
         "--scale-images",
-        "300",
+        "100",
         "--out",
         str(out),
     ]
@@ -113,7 +113,7 @@ def test_speed_section_and_table(benchmark_run: tuple[dict, str, Path]) -> None:
     assert speed["speedup_vs_plain"][names[0]] == pytest.approx(1.0)
     assert all(v > 0 for v in speed["loader_images_per_s"].values())
     scale = result["scale"]
-    assert scale["images"] == 300 and scale["loader_workers"] == 0 and scale["peak_rss_mb"] > 0
+    assert scale["images"] == 100 and scale["loader_workers"] == 0 and scale["peak_rss_mb"] > 0
     assert "| tinymnist | reference |" in stdout and "| tinymnist | auto |" in stdout
     assert "published" not in stdout  # no published rows for sets the paper does not list
     assert "x plain" in stdout and "skipped" in stdout
