@@ -114,13 +114,19 @@ def run_folder_to_load(path: str | Path) -> Path:
 def predictions_dir(run_dir: Path | None) -> Path:
     """Where a prediction call without an output folder writes its masks or box files: ``RUN/predictions``, or
     ``RUN/predictions2``, ``3``... when it already holds an earlier call's (Ultralytics' habit: a second call on
-    another ``c0.png`` replaced the first call's ``c0_mask.png`` without a word)."""
+    another ``c0.png`` replaced the first call's ``c0_mask.png`` without a word).
+
+    The folder is created exclusively, as :func:`create_run_dir` claims ``expN``: two calls running together
+    never share one (an existing folder, even an empty one, is passed over)."""
     base = (run_dir or Path(".")) / "predictions"
-    candidate, number = base, 1
-    while candidate.is_dir() and any(candidate.iterdir()):
-        number += 1
-        candidate = base.with_name(f"predictions{number}")
-    return candidate
+    number = 1
+    while True:
+        candidate = base if number == 1 else base.with_name(f"predictions{number}")
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            number += 1
 
 
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:

@@ -111,6 +111,28 @@ def test_automatic_run_folders_are_distinct_under_a_race(tmp_path: Path) -> None
     assert all(p.is_dir() and p.parent.name == "data_set" for p in created)
 
 
+def test_prediction_calls_running_together_never_share_a_folder(tmp_path: Path) -> None:
+    """Two predict calls on one run chose RUN/predictions both (it was numbered by "not empty", checked before
+    either wrote), and the second call's masks replaced the first's."""
+    from medimg.run_folder import predictions_dir
+
+    start = threading.Event()
+    chosen: list[Path] = []
+
+    def pick() -> None:
+        start.wait()
+        chosen.append(predictions_dir(tmp_path))
+
+    threads = [threading.Thread(target=pick) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    start.set()
+    for thread in threads:
+        thread.join()
+    assert sorted(p.name for p in chosen) == ["predictions", *(f"predictions{n}" for n in range(2, 7))]
+    assert all(p.is_dir() for p in chosen)
+
+
 class _Rank:
     """The part of :class:`~medimg.engine.distributed.Distributed` that ``claim_run_dir`` uses, for rank 1."""
 
