@@ -355,13 +355,17 @@ class SemiSupervisedLoss:
         if self.model_distribution is not None:
             row["pool_prediction_mean"] = [round(float(p), 4) for p in self.model_distribution]
         self.history.append(row)
-        logger.info(
-            "epoch %d: unlabelled loss %.4f, %.1f%% of pool predictions confident, weight %.2f",
-            self.epoch,
-            row["unlabelled_loss"],
-            100 * row["pseudo_label_rate"],
-            row["weight"],
-        )
+        if self.trained_teacher is not None:  # every pool image counts: the confident share says nothing here
+            message = "epoch %d: distillation loss on the pool %.4f (the teacher's soft targets)"
+            logger.info(message, self.epoch, row["unlabelled_loss"])
+        else:
+            logger.info(
+                "epoch %d: unlabelled loss %.4f, %.1f%% of pool predictions confident, weight %.2f",
+                self.epoch,
+                row["unlabelled_loss"],
+                100 * row["pseudo_label_rate"],
+                row["weight"],
+            )
         self._sums = dict.fromkeys(self._sums, 0.0)
         self._pseudo_counts = None
         self.step = 0
