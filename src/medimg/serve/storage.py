@@ -166,7 +166,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         return engine
     try:
         parsed = make_url(url)
-        timeout = parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query
+        libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
+        timeout = libpq and "connect_timeout" not in parsed.query  # pg8000 and asyncpg name it otherwise
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, ValueError) as error:  # unparsable (a port that is no number), an unknown dialect
