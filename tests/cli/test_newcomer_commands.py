@@ -80,6 +80,9 @@ def test_bad_sizes_version_and_a_resumed_run_given_new_settings(run: Path, tmp_p
     zero = _refused("fit", str(data), "--input-size", "0", "--run-dir", str(tmp_path / "r0"))
     assert "input_size" in zero and "greater than 0" in zero
     assert not (tmp_path / "r0").exists()  # refused before a run folder was made
+    no_threads = _refused("fit", str(data), "--threads", "0", "--run-dir", str(tmp_path / "t0"))
+    assert "num_threads" in no_threads and "greater than or equal to 1" in no_threads  # not the default instead
+    assert not (tmp_path / "t0").exists()
     version = medimg("--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("medimg ")
     shutil.copytree(run, tmp_path / "r1")  # a 3-epoch simple-cnn fit of the data

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from medimg.config import FitOptions, default_threads
+from medimg.config import FitOptions
 from medimg.planning.plan import plan_field_help
 
 if TYPE_CHECKING:
@@ -300,6 +300,7 @@ def fit(
     check = None
     if task == "classify" and not resume:
         check = _check_before_fit(data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts)
+    chosen_threads: dict[str, Any] = {"num_threads": threads} if threads is not None else {}  # else FitOptions'
     model.fit(
         data,
         run_dir=run_dir,
@@ -317,7 +318,7 @@ def fit(
         keep_conflicts=keep_conflicts,
         check=check,
         progress=progress,
-        num_threads=threads or default_threads(),
+        **chosen_threads,
         synthetic=str(synthetic) if synthetic else None,
         teacher=str(teacher) if teacher else None,
         **overrides,
@@ -615,8 +616,6 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
 
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
     """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory."""
-    import re
-
     from medimg.fileio import atomic_write_bytes
 
     for i, p in enumerate(predictions):
