@@ -226,3 +226,6 @@ def test_a_second_onnx_prediction_call_never_replaces_the_first_ones_masks(
     second = predictor.predict(other)[0]
     assert Path(first.mask_path).parent == run / "predictions"
     assert Path(second.mask_path).parent == run / "predictions2" and Path(first.mask_path).is_file()
+    in_memory = predictor.predict(other, write_masks=False)[0]  # claims no folder: nothing is written
+    assert in_memory.mask_path is None and in_memory.mask is not None
+    assert sorted(p.name for p in run.glob("predictions*")) == ["predictions", "predictions2"]

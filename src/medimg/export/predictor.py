@@ -363,12 +363,12 @@ class OnnxPredictor:
             self.reader.annotate(boxes)
             return list(with_series(boxes, found, volumetric=volumetric))
         predictions: list[SegmentationPrediction] = []
-        root, folder = common_root(files), self._masks_folder(out_dir)
+        root = common_root(files)
+        folder = self._masks_folder(out_dir) if write_masks else None  # a claimed folder is created at once
         for image in images:
+            target = mirrored_folder(image.source, root, folder) if folder is not None else None
             try:
-                predictions += self.segment_images(
-                    [image], mirrored_folder(image.source, root, folder), write_masks=write_masks
-                )
+                predictions += self.segment_images([image], target, write_masks=write_masks)
             except DatasetError as error:
                 self.failed_.append((image.source, str(error)))
                 logger.warning("skipped %s: %s", image.source, error)
