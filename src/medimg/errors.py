@@ -24,6 +24,20 @@ class DatasetError(MedimgError):
     """A dataset cannot be found, read or used as asked (empty folder, one class, missing files...)."""
 
 
+class OtherTaskDataError(DatasetError):
+    """The data is another task's (a folder of image/mask pairs read for classification...).
+
+    Attributes:
+        found_task: the task whose data it is (``"segment"``...).
+        found: what was found, in words (the layout's description).
+    """
+
+    def __init__(self, message: str, *, found_task: str, found: str) -> None:
+        super().__init__(message)
+        self.found_task = found_task
+        self.found = found
+
+
 def wrong_dimensions(name: str, image_dims: int, model_dims: int, input_size: Sequence[int]) -> DatasetError:
     """The error for an image of ``image_dims`` spatial dimensions given to a model of ``model_dims``, with what to
     give instead (a volume or a multi-page file to a 2D model; a 2D image to a 3D one)."""

@@ -810,19 +810,17 @@ class Model:
     def _evaluation_dataset(self, data: Any, options: dict[str, Any]) -> Any:
         """:meth:`_as_dataset` for ``evaluate``: data of another task is refused naming the run it needs (the
         loader's advice, ``--task``, is fit's)."""
+        from medimg.data.layouts import TASK_WORDS
+        from medimg.errors import OtherTaskDataError
+
         try:
             return self._as_dataset(data, **options)
-        except DatasetError as error:
-            if not isinstance(data, (str, Path)) or "--task" not in str(error):  # not the loader's other-task advice
+        except OtherTaskDataError as error:
+            if error.found_task not in TASK_WORDS or self.task not in TASK_WORDS:
                 raise
-            from medimg.data.layouts import TASK_WORDS, detect_layout
-
-            detected = detect_layout(Path(data))
-            if detected is None or detected.task == self.task or self.task not in TASK_WORDS:
-                raise
-            found = TASK_WORDS[detected.task]
+            found = TASK_WORDS[error.found_task]
             raise DatasetError(
-                f"{data} holds {found} data ({detected.description}) and {self.run_dir_ or 'this model'} is a "
+                f"{data} holds {found} data ({error.found}) and {self.run_dir_ or 'this model'} is a "
                 f"{TASK_WORDS[self.task]} run: evaluate a {found} run on it, or give this run "
                 f"{TASK_WORDS[self.task]} data"
             ) from error

@@ -66,7 +66,7 @@ from medimg.data.layouts import (
     yolo,
     yolo_masks,
 )
-from medimg.errors import ConfigError, DatasetError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
 
 if TYPE_CHECKING:
@@ -221,7 +221,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
 
     Raises:
         ConfigError: ``task`` is not a known task.
-        DatasetError: the path looks like data of another task, or is a file no layout reads.
+        OtherTaskDataError: the path looks like data of another task (a :class:`DatasetError`).
+        DatasetError: a file no layout reads.
     """
     if task is not None and task not in TASK_WORDS:
         raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASK_WORDS)} Tasks: {', '.join(TASK_WORDS)}.")
@@ -237,11 +238,13 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
     if detected is not None and task is not None and detected.exclusive:
-        raise DatasetError(
+        raise OtherTaskDataError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "
             f"layout to read it as {TASK_WORDS[task]} data anyway (Python: layout=..., one of "
-            f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)"
+            f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)",
+            found_task=detected.task,
+            found=detected.description,
         )
     same_task = [layout for layout in LAYOUTS if layout.task == (task or "classify")]
     for layout in same_task:
