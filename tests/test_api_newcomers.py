@@ -184,3 +184,6 @@ def test_a_second_prediction_call_never_replaces_the_first_ones_masks(
     assert Path(first.mask_path).parent == run / "predictions"
     assert Path(second.mask_path).parent == run / "predictions2"
     assert Path(first.mask_path).is_file() and Path(second.mask_path).is_file()
+    with pytest.raises(ConfigError, match="--scale"):  # refused before a prediction folder is claimed
+        model.predict(other, scale=0)
+    assert sorted(p.name for p in run.glob("predictions*")) == ["predictions", "predictions2"]

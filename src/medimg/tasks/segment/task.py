@@ -241,9 +241,9 @@ class SegmentTask:
         assert model.network_ is not None
         from medimg.run_folder import predictions_dir
 
-        target = Path(out_dir) if out_dir else predictions_dir(model.run_dir_)
         reader = reader or InputReader.for_run(model)
         reader.scale = factor = validate_scale(scale)  # the domain check judges sizes as the network sees them
+        target = Path(out_dir) if out_dir else predictions_dir(model.run_dir_)  # claimed (created) once checked
         colours = None
         table = plan.label_encoding.colour_table
         if table is not None:
