@@ -340,12 +340,12 @@ def arm_summary(runs: dict[str, Any], arm: str, fraction: float, seeds: list[int
 def gap_closed(summary: dict[str, Any], fraction: float, arm: str = "semi") -> float | None:
     """Share of the supervised AUC gap (fraction vs 100%) that ``arm`` closes (seed means)."""
     sup = summary.get(f"supervised@{fraction:g}")
-    semi = summary.get(f"{arm}@{fraction:g}")
+    pooled = summary.get(f"{arm}@{fraction:g}")
     full = summary.get("full@1")
-    if not (sup and semi and full and sup["seeds"] and semi["seeds"] and full["seeds"]):
+    if not (sup and pooled and full and sup["seeds"] and pooled["seeds"] and full["seeds"]):
         return None
     gap = full["auc_mean"] - sup["auc_mean"]
-    return (semi["auc_mean"] - sup["auc_mean"]) / gap if gap > 0 else None
+    return (pooled["auc_mean"] - sup["auc_mean"]) / gap if gap > 0 else None
 
 
 def format_table(results: dict[str, Any], seeds: list[int], fractions: list[float]) -> str:
