@@ -37,10 +37,11 @@ def test_the_benchmark_reports_what_its_runs_measured(tmp_path: Path) -> None:
 
     _fake_isic(tmp_path / "data" / "isic2018_task1_256")
     out = tmp_path / "result.json"
-    argv = ["--data", str(tmp_path / "data"), "--seeds", "0", "--budget-s", "6", "--threads", "1"]
+    argv = ["--data", str(tmp_path / "data"), "--seeds", "0", "--epochs", "4", "--threads", "1"]
     assert multilabel.main([*argv, "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     (run,) = result["runs"]
+    assert result["epochs"] == 4 and result["budget_s"] is None
     report = json.loads((tmp_path / "work" / "seed0" / "report" / "report.json").read_text())
     assert run["macro_auc"] == report["metrics"]["macro_auc"] > 0.7
     assert set(run["auc"]) == set(multilabel.ATTRIBUTES) and run["n_test"] == 20
