@@ -59,9 +59,26 @@ def test_time_budget_adds_members_only_while_they_fit(phantom_dir: Path, tmp_pat
     assert not (tmp_path / "tight" / "member_1").exists()
 
 
-def test_time_budget_is_split_among_networks_of_enough_epochs(phantom_dir: Path, tmp_path: Path) -> None:
+def test_time_budget_is_split_among_networks_of_enough_epochs(
+    phantom_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With ensemble_min_epochs the first network takes only its share of the budget, so the others fit too;
-    without it the first network's schedule fills the whole budget and it stays alone."""
+    without it the first network's schedule fills the whole budget and it stays alone.
+
+    The share follows the first epoch's wall time, which a busy machine stretches past 2 s (then one network of 2
+    epochs fills the 8 s, and the test failed under load); the epoch time is read as an idle machine's (at most
+    0.5 s: room for 3), so what is tested is how the engine splits the budget, not the machine. The arithmetic of
+    the share is ``tests/engine/test_trainer.py::test_networks_in_budget``."""
+    from medimg.engine import trainer
+
+    seen: list[float] = []
+
+    def idle_machine(most: int, min_epochs: int | None, epoch_time_s: float, budget_s: float) -> int:
+        seen.append(epoch_time_s)
+        return networks_in_budget(most, min_epochs, min(epoch_time_s, 0.5), budget_s)
+
+    networks_in_budget = trainer.networks_in_budget
+    monkeypatch.setattr(trainer, "networks_in_budget", idle_machine)
     ds = Dataset.load(phantom_dir)
     common = {
         "epochs": 10_000,
@@ -73,8 +90,7 @@ def test_time_budget_is_split_among_networks_of_enough_epochs(phantom_dir: Path,
     }
     shared = Model("simple-cnn").fit(ds, run_dir=tmp_path / "shared", ensemble_min_epochs=2, **common)
     training = shared.metadata_["training"]
-    # how many share it follows the first epoch's wall time (3 on an idle machine; a loaded one leaves room for 2)
-    assert training["ensemble"]["members"] >= 2, training
+    assert seen and training["ensemble"]["members"] >= 2, training
     assert training["train_time_s"] <= 8 * 1.5
     alone = Model("simple-cnn").fit(ds, run_dir=tmp_path / "alone", ensemble_min_epochs=None, **common)
     assert alone.metadata_["training"]["ensemble"]["members"] == 1
