@@ -102,6 +102,9 @@ def test_include_and_exclude_select_files_inside_folders(tiny_run: Path, tmp_pat
     assert code == 0 and sorted(Path(r["source"]).name for r in rows) == ["a.png", "b.png"]
     code, rows, _ = _predict(str(tiny_run), str(folder), "--include", "a*")
     assert [Path(r["source"]).name for r in rows] == ["a.png"]
+    # given twice, as find and rsync take it, both count (typer kept the last one)
+    code, rows, _ = _predict(str(tiny_run), str(folder), "--include", "a*", "--include", "b.png")
+    assert sorted(Path(r["source"]).name for r in rows) == ["a.png", "b.png"]
 
 
 def test_same_named_inputs_from_two_folders_get_their_own_masks(

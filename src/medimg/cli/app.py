@@ -26,9 +26,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-Include = Annotated[str | None, typer.Option(help="comma-separated file-name patterns to use, e.g. '*.png,*.dcm'")]
+Include = Annotated[
+    list[str] | None,
+    typer.Option(help="file-name patterns to use, comma-separated or the option repeated, e.g. '*.png,*.dcm'"),
+]
 Exclude = Annotated[
-    str | None, typer.Option(help="comma-separated file-name patterns to skip, e.g. '*-d.bmp' (Herlev masks)")
+    list[str] | None,
+    typer.Option(help="file-name patterns to skip, comma-separated or repeated, e.g. '*-d.bmp' (Herlev masks)"),
 ]
 Window = Annotated[
     str | None,
@@ -357,7 +361,13 @@ PRECHECK_MAX_IMAGES = 20_000
 
 
 def _check_before_fit(
-    data: Path, include: str | None, exclude: str | None, window: str | None, *, strict: bool, keep_conflicts: bool
+    data: Path,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    window: str | None,
+    *,
+    strict: bool,
+    keep_conflicts: bool,
 ) -> CheckReport | None:
     """Print what `medimg check` finds (problems and warnings) before training; --strict refuses problems.
     Returns the check (fit uses its label conflicts), or ``None`` when it was not run."""

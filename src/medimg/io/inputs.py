@@ -13,12 +13,12 @@ from medimg.errors import DatasetError
 
 
 def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"*.png, *.bmp"`` or ``["*.png"]`` -> a tuple of shell patterns (empty for ``None``)."""
+    """``"*.png, *.bmp"``, ``["*.png"]`` or ``["*.png,*.bmp", "*.dcm"]`` (a CLI option given twice) -> a tuple of
+    shell patterns (empty for ``None``)."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    return tuple(value)
+    items = [value] if isinstance(value, str) else value
+    return tuple(p.strip() for item in items for p in item.split(",") if p.strip())
 
 
 def name_selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
