@@ -70,9 +70,19 @@ def _mimic_cxr(root: Path) -> Path:
     return root
 
 
+def _structure_masks(root: Path) -> Path:
+    """TotalSegmentator's shape in 2D: ``<case>/image.png`` + ``<case>/segmentations/<structure>.png``."""
+    for case in ("s0001", "s0002"):
+        _png(root / case / "image.png", 40)
+        _png(root / case / "segmentations" / "heart.png", 255)
+        _png(root / case / "segmentations" / "lung.png", 0)
+    return root
+
+
 #: One synthetic sample per registered layout: a new layout must add its own (the contract test checks).
 SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
+    "structure_masks": _structure_masks,
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),

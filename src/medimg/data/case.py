@@ -130,6 +130,8 @@ class SegCase:
             ``<image>_mask_1.png`` for a second lesion).
         channels: further channel files of the image, stacked after its channels on read (nnU-Net's
             ``<case>_0001.nii.gz``... beside ``image``, the ``<case>_0000.nii.gz``).
+        structures: one binary mask file per structure, with the label value it stands for, composed into one
+            label map on read (TotalSegmentator's ``segmentations/liver.nii.gz``...); ``mask`` is the first file.
     """
 
     case_id: str
@@ -140,6 +142,7 @@ class SegCase:
     split: str | None = None
     extra_masks: tuple[Path, ...] = ()
     channels: tuple[Path, ...] = ()
+    structures: tuple[tuple[int, Path], ...] = ()
 
     def as_case(self) -> Case:
         """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
@@ -435,8 +435,9 @@ class SegmentationDataset:
         The ``image_mask_pairs`` layout without detection (see :mod:`medimg.data.layouts.image_mask_pairs` for
         the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection. A
         path that holds no image/mask pairs but COCO or YOLO segmentation (outlines) gets its masks drawn
-        (:mod:`medimg.data.layouts.coco_masks`, :mod:`~medimg.data.layouts.yolo_masks`; ``colour_table`` and
-        ``strict`` do not apply).
+        (:mod:`medimg.data.layouts.coco_masks`, :mod:`~medimg.data.layouts.yolo_masks`), one of one mask file per
+        structure is read by :mod:`~medimg.data.layouts.structure_masks` (``colour_table`` and ``strict`` do not
+        apply to these).
 
         Args:
             path: a folder of images and masks or a CSV manifest ``image,mask[,roi,patient_id,split]``.
@@ -451,13 +452,17 @@ class SegmentationDataset:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
         """
-        from medimg.data.layouts import derived_layout
+        from medimg.data.layouts import derived_layout, detect_layout
 
         root = Path(path).expanduser()
-        drawn = derived_layout(root, "segment") if root.exists() else None  # COCO / YOLO outlines: masks drawn
-        if drawn is not None:
+        other = None  # a segmentation layout of its own (structure masks), or masks drawn from COCO / YOLO outlines
+        if root.exists():
+            detected = detect_layout(root)
+            own = detected is not None and detected.task == "segment" and detected.name != "image_mask_pairs"
+            other = detected if own else derived_layout(root, "segment")
+        if other is not None:
             return Dataset.load(
-                root, task="segment", layout=drawn.name, include=include, exclude=exclude, window=window
+                root, task="segment", layout=other.name, include=include, exclude=exclude, window=window
             )
         return Dataset.load(
             path,
@@ -567,6 +572,8 @@ def read_case_mask(
         _note_reoriented(path, case.image)
         return aligned
 
+    if case.structures:
+        return _composed_structures(case, read_aligned)
     first = read_aligned(case.mask)
     mask = first
     for extra in case.extra_masks:
@@ -581,6 +588,24 @@ def read_case_mask(
             continue
         mask = np.maximum(mask, other)
     return mask
+
+
+def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> np.ndarray:
+    """One ``(1, *spatial)`` label map from ``case.structures``: each file's foreground (any channel above 0) takes
+    its structure's value; where two overlap, the later one (by name) wins."""
+    labels: np.ndarray | None = None
+    for value, path in case.structures:
+        foreground = read(path).max(axis=0) > 0
+        if labels is None:
+            labels = np.zeros(foreground.shape, np.uint8 if len(case.structures) < 256 else np.uint16)
+        elif foreground.shape != labels.shape:
+            raise DatasetError(
+                f"structure mask {path} has size {foreground.shape} but {case.structures[0][1].name} beside it has "
+                f"{labels.shape}: every structure mask of {case.image.name} must have the image's size"
+            )
+        labels[foreground] = value
+    assert labels is not None
+    return labels[None]
 
 
 #: two masks of one image whose foregrounds overlap by more than this share of the smaller one annotate the same

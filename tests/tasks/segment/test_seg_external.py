@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medimg.data.case import SegCase
 from medimg.errors import ConfigError, DatasetError
 from medimg.io.image import ImageData
 from medimg.tasks.segment.arrays import network_shape
@@ -120,8 +121,19 @@ def test_survey_reads_every_mask_and_remembers_a_file_per_value(tmp_path: Path) 
     Image.fromarray(np.array([[0, 1]], np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(np.array([[0, 2]], np.uint8)).save(tmp_path / "b.png")
     (tmp_path / "broken.png").write_bytes(b"not a png")  # left out: reading the cases reports it
-    survey = survey_masks([tmp_path / "a.png", tmp_path / "broken.png", tmp_path / "b.png"])
+    cases = [SegCase(name, tmp_path / name, tmp_path / name) for name in ("a.png", "broken.png", "b.png")]
+    survey = survey_masks([*cases, SegCase("unlabelled.png", tmp_path / "unlabelled.png", None)])
     assert survey.values == {0.0: str(tmp_path / "a.png"), 1.0: str(tmp_path / "a.png"), 2.0: str(tmp_path / "b.png")}
+
+
+def test_survey_reads_structure_masks_composed(tmp_path: Path) -> None:
+    """One file per structure (TotalSegmentator): the survey sees the label map training reads, not the first
+    file's 0/1."""
+    Image.fromarray(np.array([[0, 1, 0]], np.uint8)).save(tmp_path / "liver.png")
+    Image.fromarray(np.array([[0, 0, 255]], np.uint8)).save(tmp_path / "spleen.png")
+    structures = ((1, tmp_path / "liver.png"), (2, tmp_path / "spleen.png"))
+    case = SegCase("case", tmp_path / "image.png", tmp_path / "liver.png", structures=structures)
+    assert sorted(survey_masks([case]).values) == [0.0, 1.0, 2.0]
 
 
 def test_near_grey_palette_masks_count_as_grey_and_colour_masks_without_a_table_name_the_fix() -> None:

@@ -7,6 +7,8 @@ they serve:
 ====================  =========  ==========================================================================
 name                  task       reads
 ====================  =========  ==========================================================================
+``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
+                                 binary mask per structure (TotalSegmentator, AbdomenAtlas)
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
@@ -36,7 +38,7 @@ another task's layout claims; otherwise a path claimed by a layout of another ta
 (:class:`~medimg.errors.DatasetError` naming the task it looks like), except the class-folder layout
 (``exclusive=False``): class folders may hold masks beside the images (Herlev's ``*-d.bmp``), which
 ``task="segment"`` pairs by name. When no layout detects a folder, the task's first layout (class folders when no
-task is given) reads it and explains what it expected.
+task is given; structure masks never: they only read what they detect) reads it and explains what it expected.
 
 Adding a layout is one module plus one line in :data:`LAYOUTS`. The detection readers (Pascal VOC, COCO, CSV
 boxes) fill :attr:`~medimg.data.case.Case.boxes` and register before the generic class folders (a VOC or COCO
@@ -62,6 +64,7 @@ from medimg.data.layouts import (
     mask_boxes,
     medmnist,
     mimic_cxr,
+    structure_masks,
     voc,
     yolo,
     yolo_masks,
@@ -90,6 +93,8 @@ class Layout:
             generic layouts that may hold other annotations too (class folders with masks beside the images).
         derived: the layout derives its task's annotations from another task's data (boxes from masks): it is
             never chosen by detection alone, only when its task is asked for.
+        fallback: the layout may read a folder no layout detects (to explain what it expected) when it is the
+            first of its task; ``False`` for a layout that only reads what it detects (structure masks).
     """
 
     name: str
@@ -99,6 +104,7 @@ class Layout:
     description: str
     exclusive: bool = True
     derived: bool = False
+    fallback: bool = True
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -119,6 +125,14 @@ class Layout:
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),
+    Layout(
+        "structure_masks",
+        "segment",
+        structure_masks.detect,
+        structure_masks.load,
+        "one mask file per structure (case folders: image + segmentations/<structure> files)",
+        fallback=False,
+    ),
     Layout(
         "image_mask_pairs",
         "segment",
@@ -211,7 +225,7 @@ def data_task(path: Path) -> tuple[TaskName, Layout | None]:
 def _own_task(path: Path, detected: Layout | None) -> TaskName:
     """The task of data ``path`` that ``detected`` (its first detecting layout) reads: classification when no
     layout detects it or when its class folders keep masks beside their images."""
-    if detected is None or (detected.task == "segment" and class_folders.masks_inside_classes(path)):
+    if detected is None or (detected.name == "image_mask_pairs" and class_folders.masks_inside_classes(path)):
         return "classify"
     return detected.task
 
@@ -251,7 +265,7 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         if layout is not detected and layout.detect(path):
             return layout
     if path.is_dir():
-        return same_task[0]
+        return next(layout for layout in same_task if layout.fallback)
     archive = _archive_kind(path)
     if archive is not None:
         raise DatasetError(

@@ -180,11 +180,11 @@ def mask_encoding_plan(
     if not masks:
         return plan
     encoding = external_label_encoding(
-        survey_masks(masks, palette_indices=dataset.colour_table is None),
+        survey_masks(cases, palette_indices=dataset.colour_table is None),
         plan.label_encoding,
         plan.class_names,
         colour_table=dataset.colour_table,
-        value_names=read_label_map(masks[0].parent),
+        value_names=dataset.value_names or read_label_map(masks[0].parent),
         mask_labels=mask_labels,
         dataset_name=dataset.name,
     )

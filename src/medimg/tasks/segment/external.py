@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from medimg.tasks.segment.labels import (
     determine_label_encoding,
     is_colour_mask,
 )
+
+if TYPE_CHECKING:
+    from medimg.data.case import SegCase
 
 #: Distinct values (or colours) a survey keeps; more means a JPEG-compressed or intensity-like mask.
 SURVEY_LIMIT = 1024
@@ -91,26 +94,26 @@ class MaskSurvey:
         return " and ".join(parts) or "no values"
 
 
-def survey_masks(mask_files: Sequence[Path], *, workers: int = 4, palette_indices: bool = True) -> MaskSurvey:
-    """Read every mask file (threads) and collect its values; unreadable files are left out (reading the cases
-    reports them). ``palette_indices``: palette PNGs as their indices, as a set without a colour table reads them
-    (with one, as their colours: :meth:`medimg.data.dataset.SegmentationDataset.read`)."""
+def survey_masks(cases: Sequence[SegCase], *, workers: int = 4, palette_indices: bool = True) -> MaskSurvey:
+    """Read the mask of every case (threads; its further masks merged, structure masks composed: as training reads
+    it) and collect its values; unreadable masks are left out (reading the cases reports them).
+    ``palette_indices``: palette PNGs as their indices, as a set without a colour table reads them (with one, as
+    their colours: :meth:`medimg.data.dataset.SegmentationDataset.read`)."""
+    from medimg.data.dataset import read_case_mask
     from medimg.errors import ImageReadError
-    from medimg.io import read_image, read_mask
 
-    reader = read_mask if palette_indices else read_image
-
-    def read(path: Path) -> np.ndarray | None:
+    def read(case: SegCase) -> np.ndarray | None:
         try:
-            return reader(path).array
-        except ImageReadError:
+            return read_case_mask(case, palette_indices=palette_indices)
+        except (ImageReadError, DatasetError):
             return None
 
     survey = MaskSurvey()
+    labelled = [case for case in cases if case.mask is not None]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for path, array in zip(mask_files, pool.map(read, mask_files), strict=True):
+        for case, array in zip(labelled, pool.map(read, labelled), strict=True):
             if array is not None:
-                survey.add(array, str(path))
+                survey.add(array, str(case.mask))
     return survey
 
 
@@ -247,7 +250,7 @@ def external_label_encoding(
         run_encoding: the run's encoding (``plan.label_encoding``).
         class_names: the run's class names, index-aligned.
         colour_table: the set's own colour table (when it differs from the run's), for colour-coded masks.
-        value_names: ``{value: name}`` from the set's ``dataset.json`` labels.
+        value_names: ``{value: name}`` the set gives (its ``dataset.json`` labels, its structure mask files).
         mask_labels: ``{raw value: class name}`` given by the user (:func:`parse_mask_labels`).
 
     Returns:
@@ -327,7 +330,7 @@ def _by_name(
         source = f"colour table {colour_table.name!r}"
     elif not survey.colours and value_names:
         names = dict(value_names)
-        source = "dataset.json labels"
+        source = "data's label names"  # its dataset.json, its structure files, its annotations' categories
     else:
         return ""
     unknown = [n for n in names.values() if _normalise(n) not in wanted]

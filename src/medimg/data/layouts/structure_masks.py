@@ -1,0 +1,183 @@
+"""One binary mask file per structure, in a folder per case: TotalSegmentator's and AbdomenAtlas'
+``<case>/ct.nii.gz`` + ``<case>/segmentations/liver.nii.gz``, ``spleen.nii.gz``...
+
+Each case folder holds one image and a structure folder (``segmentations/`` or ``structures/``; a ``masks/``
+folder stays the image/mask pairs' own, whose several files are parts of one ground truth) with one mask file per
+structure, named for it. The structures are the classes: ``0`` background,
+``k`` the ``k``-th structure name in alphabetical order over the whole set, and a case's files are composed into
+one label map when it is read (:func:`medimg.data.dataset.read_case_mask`; where two structures overlap the later
+name wins). A case without a file for a structure has none of it. ``--include``/``--exclude`` patterns choose
+structures by file name (``--include 'liver*' --include 'spleen*'``: a set of 117 structures trained on two), never
+the images.
+
+Splits come from split folders (``train/<case>/...``) or from a table beside the cases naming each case and its
+split (TotalSegmentator's ``meta.csv``: ``image_id;...;split``).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import logging
+import os
+from pathlib import Path
+
+from medimg.data.case import SegCase, normalise_split
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts.common import MANIFEST_SUFFIXES, manifest_delimiter, name_selected, visible_dir
+from medimg.errors import DatasetError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+
+logger = logging.getLogger(__name__)
+
+#: names of the folder of a case that holds its per-structure masks
+STRUCTURE_FOLDERS = frozenset({"segmentations", "structures"})
+#: words of a file beside the image that is an annotation, not the image (AbdomenAtlas' ``combined_labels.nii.gz``)
+ANNOTATION_WORDS = ("label", "mask", "seg", "structure")
+#: names the image of a case folder may have, preferred when a case folder holds several images
+IMAGE_NAMES = ("ct", "image", "img", "imaging", "mr", "mri", "volume", "scan")
+#: columns of a case table naming the case, and its split
+ID_COLUMNS = ("image_id", "case_id", "case", "id", "subject", "patient_id")
+#: how many case folders :func:`detect` looks at (each must be one)
+DETECT_SAMPLE = 10
+
+
+def _files(folder: Path, limit: int | None = None) -> list[Path]:
+    try:
+        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
+        return sorted(p for p in entries if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES)
+    except OSError:
+        return []
+
+
+def _dirs(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if visible_dir(p) and not in_system_folder(p, folder))
+    except OSError:
+        return []
+
+
+def structure_name(path: Path) -> str:
+    """The structure a mask file is for: its name without the (double) suffix (``kidney_left.nii.gz`` ->
+    ``kidney_left``)."""
+    return path.name[: len(path.name) - len(file_suffix(path))]
+
+
+def _image_of(folder: Path, limit: int | None = None) -> Path | None:
+    """The image of a case folder: its one image file that is not an annotation, or the one named like an image."""
+    images = [p for p in _files(folder, limit) if not any(w in p.name.lower() for w in ANNOTATION_WORDS)]
+    if len(images) == 1:
+        return images[0]
+    named = [p for p in images if structure_name(p).lower() in IMAGE_NAMES]
+    return named[0] if len(named) == 1 else None
+
+
+def _structure_folder(folder: Path) -> Path | None:
+    return next((d for d in _dirs(folder) if d.name.lower() in STRUCTURE_FOLDERS), None)
+
+
+def _is_case(folder: Path) -> bool:
+    return _structure_folder(folder) is not None and _image_of(folder, 50) is not None
+
+
+def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
+    """The folders holding the case folders, with their split: the split folders, else ``root`` (or the one folder
+    an archive wraps the set in)."""
+    subdirs = _dirs(root)
+    splits = [(d, normalise_split(d.name)) for d in subdirs if normalise_split(d.name) is not None]
+    if splits:
+        return splits
+    if len(subdirs) == 1 and not _is_case(subdirs[0]):
+        return _case_parents(subdirs[0])
+    return [(root, None)]
+
+
+def detect(path: Path) -> bool:
+    """True for a folder of case folders (directly or in split folders), each of the first
+    :data:`DETECT_SAMPLE` holding one image and a structure folder, one of them mask files (names only)."""
+    if not path.is_dir():
+        return False
+    folders = [d for parent, _ in _case_parents(path) for d in _dirs(parent)][:DETECT_SAMPLE]
+    if not folders or not all(_is_case(d) for d in folders):
+        return False
+    return any(_files(structures, 50) for d in folders if (structures := _structure_folder(d)) is not None)
+
+
+def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """Whether a pattern keeps the structure ``mask``: matched against its file name or its structure name."""
+    names = (mask.name, structure_name(mask))
+    if include and not any(name_selected(name, include, ()) for name in names):
+        return False
+    return all(name_selected(name, (), exclude) for name in names)
+
+
+def _table_splits(root: Path) -> dict[str, str]:
+    """``case -> split`` from a table in ``root`` with a case column and a ``split`` column (TotalSegmentator's
+    ``meta.csv``); empty without one."""
+    for table in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES):
+        with table.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            rows = csv.DictReader(handle, delimiter=manifest_delimiter(table))
+            columns = {name.strip().lower(): name for name in rows.fieldnames or []}
+            id_column = next((columns[c] for c in ID_COLUMNS if c in columns), None)
+            if id_column is None or "split" not in columns:
+                continue
+            found = {(row.get(id_column) or "").strip(): normalise_split(row.get(columns["split"])) for row in rows}
+        return {case: split for case, split in found.items() if case and split}
+    return {}
+
+
+def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
+    """The case folders under ``path`` with their structure masks; reads no pixels.
+
+    Args:
+        include: structure file-name patterns to keep (all when empty).
+        exclude: structure file-name patterns to leave out.
+
+    Raises:
+        DatasetError: no case folder, or no structure left by the patterns. The message names the fix.
+    """
+    root = path
+    listed = _table_splits(root)
+    found: list[tuple[str, Path, list[Path], str | None]] = []
+    left_out: list[str] = []
+    for parent, split in _case_parents(root):
+        for folder in _dirs(parent):
+            image, structures = _image_of(folder), _structure_folder(folder)
+            if image is None or structures is None:
+                left_out.append(folder.relative_to(root).as_posix())
+                continue
+            masks = [m for m in _files(structures) if _selected(m, include, exclude)]
+            found.append((folder.relative_to(root).as_posix(), image, masks, split or listed.get(folder.name)))
+    names = sorted({structure_name(m) for _, _, masks, _ in found for m in masks})
+    if not names:
+        raise DatasetError(
+            f"no structure masks found in the case folders of {root}: each case folder needs its image and a "
+            f"'segmentations' folder of one mask file per structure; check --include/--exclude"
+        )
+    value_of = {name: k + 1 for k, name in enumerate(names)}
+    cases: list[SegCase] = []
+    unlabelled: list[str] = []
+    for case_id, image, masks, split in found:
+        if not masks:
+            unlabelled.append(image.relative_to(root).as_posix())
+            continue
+        files = tuple((value_of[structure_name(m)], m) for m in masks)
+        cases.append(SegCase(case_id, image, masks[0], split=split, structures=files))
+    if left_out:
+        logger.warning(
+            "%s: %d folder(s) without one image and a 'segmentations' folder left out (e.g. %s)",
+            root,
+            len(left_out),
+            left_out[0],
+        )
+    if cases and not all(c.split for c in cases):
+        cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]  # no partial split
+    logger.info("%s: %d case(s), %d structure(s) composed into label maps", root, len(cases), len(names))
+    return SegmentationDataset(
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source="folder",
+        cases=cases,
+        unlabelled=unlabelled,
+        value_names={0: "background", **{value: name for name, value in value_of.items()}},
+    )
