@@ -123,3 +123,17 @@ def test_class_folders_and_image_mask_pairs_are_not_structure_sets(tmp_path: Pat
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / f"case{k}.png")
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "masks" / f"case{k}.png")
     assert select_layout(tmp_path / "pairs").name != "structure_masks"
+
+
+def test_predicting_a_case_folder_leaves_its_structure_masks_out(tmp_path: Path) -> None:
+    """``medimg predict RUN s0000/`` predicted ``segmentations/liver.nii.gz`` as a CT of its own."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    _totalsegmentator(tmp_path, cases=1)
+    files = sorted(p for p in (tmp_path / "s0000").rglob("*.nii.gz"))
+    left = annotation_files(files, tmp_path / "s0000")
+    assert sorted(p.name for p in left) == ["liver.nii.gz", "spleen.nii.gz"]
+    lone = tmp_path / "lone" / "segmentations"  # a folder of that name without an image beside it: images
+    lone.mkdir(parents=True)
+    _volume(lone / "scan.nii.gz", np.zeros(SHAPE, np.int16))
+    assert annotation_files([lone / "scan.nii.gz"], tmp_path / "lone") == []

@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, listed_splits, manifest_header, read_manifest
+from medimg.data.layouts.structure_masks import STRUCTURE_FOLDERS
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -408,7 +409,8 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
 def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     """The masks, regions of interest and second observers' annotations among ``files`` (found under ``root``) by
     this module's roles, that pair with an image among them: what a folder of images *with* their annotations holds
-    besides the images (``medimg predict RUN test/`` on ``images/`` + ``masks/``, BUSI's ``<image>_mask.png``).
+    besides the images (``medimg predict RUN test/`` on ``images/`` + ``masks/``, BUSI's ``<image>_mask.png``,
+    the structure masks in a ``segmentations/`` folder beside a case's image: :mod:`.structure_masks`).
     A mask-like name without such an image (``scan-d.png`` alone) is not one."""
     folder_roles: dict[Path, str | None] = {}
     roles = {path: file_role(root, path, folder_roles) for path in files}
@@ -419,7 +421,10 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
             in_folder[path.parent].append(pairing_key(path))
 
     def annotates(path: Path) -> bool:
-        return pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, []))
+        if pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, [])):
+            return True
+        # TotalSegmentator's <case>/segmentations/liver.nii.gz beside <case>/ct.nii.gz
+        return path.parent.name.lower() in STRUCTURE_FOLDERS and path.parent.parent in in_folder
 
     return [path for path, r in roles.items() if r != "image" and annotates(path)]
 
