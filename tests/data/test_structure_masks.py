@@ -66,7 +66,7 @@ def test_patterns_choose_structures_and_a_missing_file_is_an_absent_structure(tm
     every = Dataset.load(tmp_path, task="segment")
     assert every.value_names[1] == "aorta"
     assert 1 not in np.unique(every.read(every.cases[1]).mask)  # s0001 has no aorta file: no aorta
-    with pytest.raises(DatasetError, match=r"no structure masks.*--include"):
+    with pytest.raises(DatasetError, match=r"no masks found.*--include"):
         Dataset.load(tmp_path, task="segment", include="kidney*")
 
 
@@ -137,3 +137,43 @@ def test_predicting_a_case_folder_leaves_its_structure_masks_out(tmp_path: Path)
     lone.mkdir(parents=True)
     _volume(lone / "scan.nii.gz", np.zeros(SHAPE, np.int16))
     assert annotation_files([lone / "scan.nii.gz"], tmp_path / "lone") == []
+
+
+def _data_science_bowl(root: Path, cases: int = 3) -> None:
+    """``<id>/images/<id>.png`` (RGBA) + ``<id>/masks/<hash>.png``, one file per nucleus."""
+    for k in range(cases):
+        folder = root / f"{k:04x}ab"
+        (folder / "images").mkdir(parents=True)
+        (folder / "masks").mkdir()
+        Image.fromarray(np.full((8, 8, 4), 60, np.uint8)).save(folder / "images" / f"{folder.name}.png")
+        for j in range(3):
+            nucleus = np.zeros((8, 8), np.uint8)
+            nucleus[2 * j : 2 * j + 2, 1:3] = 255
+            Image.fromarray(nucleus).save(folder / "masks" / f"{j * 7919 + k:08x}.png")
+
+
+def test_object_masks_are_one_class_their_union_the_foreground(tmp_path: Path) -> None:
+    """The 2018 Data Science Bowl's cases were read as one class per case folder."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    _data_science_bowl(tmp_path / "stage1_train")
+    assert data_task(tmp_path / "stage1_train")[0] == "segment"
+    dataset = Dataset.load(tmp_path / "stage1_train")
+    assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == 3
+    assert dataset.value_names == {}  # one unnamed class: the default names
+    assert all(len(c.structures) == 3 and {v for v, _ in c.structures} == {1} for c in dataset.cases)
+    mask = dataset.read(dataset.cases[0]).mask
+    assert mask.shape == (1, 8, 8) and int(mask.sum()) == 3 * 4 and set(np.unique(mask)) == {0, 1}
+    folder = dataset.cases[0].image.parent.parent
+    files = sorted(folder.rglob("*.png"))
+    assert sorted(p.parent.name for p in annotation_files(files, folder)) == ["masks"] * 3  # predict: the image only
+
+
+def test_both_kinds_of_case_folder_in_one_set_are_refused(tmp_path: Path) -> None:
+    _data_science_bowl(tmp_path, cases=2)
+    _totalsegmentator(tmp_path / "more", cases=1)
+    (tmp_path / "more" / "meta.csv").unlink()
+    (tmp_path / "more" / "s0000").rename(tmp_path / "s0000")
+    (tmp_path / "more").rmdir()
+    with pytest.raises(DatasetError, match="mixes case folders"):
+        Dataset.load(tmp_path, task="segment")

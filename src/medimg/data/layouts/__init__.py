@@ -8,7 +8,8 @@ they serve:
 name                  task       reads
 ====================  =========  ==========================================================================
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
-                                 binary mask per structure (TotalSegmentator, AbdomenAtlas)
+                                 binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
+                                 ``masks/``, one per object (Data Science Bowl 2018 nuclei)
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
@@ -130,7 +131,7 @@ LAYOUTS: tuple[Layout, ...] = (
         "segment",
         structure_masks.detect,
         structure_masks.load,
-        "one mask file per structure (case folders: image + segmentations/<structure> files)",
+        "several mask files per case folder (segmentations/<structure> files, or images/ + masks/ of objects)",
         fallback=False,
     ),
     Layout(

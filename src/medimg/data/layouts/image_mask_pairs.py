@@ -423,8 +423,12 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     def annotates(path: Path) -> bool:
         if pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, [])):
             return True
-        # TotalSegmentator's <case>/segmentations/liver.nii.gz beside <case>/ct.nii.gz
-        return path.parent.name.lower() in STRUCTURE_FOLDERS and path.parent.parent in in_folder
+        # TotalSegmentator's <case>/segmentations/liver.nii.gz beside <case>/ct.nii.gz; the Data Science Bowl's
+        # <id>/masks/<object>.png beside <id>/images/<id>.png
+        folder, case = path.parent.name.lower(), path.parent.parent
+        return (folder in STRUCTURE_FOLDERS and case in in_folder) or (
+            folder == "masks" and case / "images" in in_folder
+        )
 
     return [path for path, r in roles.items() if r != "image" and annotates(path)]
 

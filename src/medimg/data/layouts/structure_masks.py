@@ -1,15 +1,16 @@
-"""One binary mask file per structure, in a folder per case: TotalSegmentator's and AbdomenAtlas'
-``<case>/ct.nii.gz`` + ``<case>/segmentations/liver.nii.gz``, ``spleen.nii.gz``...
+"""Several mask files per case, in a folder per case, composed into one label map when the case is read.
 
-Each case folder holds one image and a structure folder (``segmentations/`` or ``structures/``; a ``masks/``
-folder stays the image/mask pairs' own, whose several files are parts of one ground truth) with one mask file per
-structure, named for it. The structures are the classes: ``0`` background,
-``k`` the ``k``-th structure name in alphabetical order over the whole set, and a case's files are composed into
-one label map when it is read (:func:`medimg.data.dataset.read_case_mask`; where two structures overlap the later
-name wins). A case without a file for a structure has none of it. ``--include``/``--exclude`` patterns choose
-structures by file name (``--include 'liver*' --include 'spleen*'``: a set of 117 structures trained on two), never
-the images.
+* One binary mask per structure (TotalSegmentator's and AbdomenAtlas' ``<case>/ct.nii.gz`` +
+  ``<case>/segmentations/liver.nii.gz``, ``spleen.nii.gz``...): the case folder holds its image and a structure
+  folder (``segmentations/`` or ``structures/``) of files named for their structures. The structures are the
+  classes: ``0`` background, ``k`` the ``k``-th structure name in alphabetical order over the whole set; where two
+  overlap the later name wins, and a case without a file for a structure has none of it. ``--include``/``--exclude``
+  patterns choose structures by file or structure name (``--include liver --include spleen``: a set of 117
+  structures trained on two), never the images.
+* One binary mask per object (the 2018 Data Science Bowl's nuclei: ``<id>/images/<id>.png`` + ``<id>/masks/*.png``,
+  one file per nucleus): the objects are one class, their union the foreground.
 
+The composition is :func:`medimg.data.dataset.read_case_mask`'s (:attr:`~medimg.data.case.SegCase.structures`).
 Splits come from split folders (``train/<case>/...``) or from a table beside the cases naming each case and its
 split (TotalSegmentator's ``meta.csv``: ``image_id;...;split``).
 """
@@ -76,8 +77,29 @@ def _structure_folder(folder: Path) -> Path | None:
     return next((d for d in _dirs(folder) if d.name.lower() in STRUCTURE_FOLDERS), None)
 
 
+def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | None:
+    """``(image, masks folder)`` of a case folder of the Data Science Bowl's shape (``images/`` holding its one
+    image, ``masks/`` one file per object), else ``None``."""
+    if _files(folder, limit):
+        return None
+    images, masks = folder / "images", folder / "masks"
+    if not (images.is_dir() and masks.is_dir()):
+        return None
+    found = _files(images, limit)
+    return (found[0], masks) if len(found) == 1 else None
+
+
+def _case(folder: Path, limit: int | None = None) -> tuple[Path, Path, bool] | None:
+    """``(image, mask folder, per structure)`` of a case folder of either kind (see the module docstring)."""
+    structures = _structure_folder(folder)
+    if structures is not None and (image := _image_of(folder, limit)) is not None:
+        return image, structures, True
+    objects = _object_case(folder, limit)
+    return (*objects, False) if objects is not None else None
+
+
 def _is_case(folder: Path) -> bool:
-    return _structure_folder(folder) is not None and _image_of(folder, 50) is not None
+    return _case(folder, 50) is not None
 
 
 def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
@@ -94,13 +116,14 @@ def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
 
 def detect(path: Path) -> bool:
     """True for a folder of case folders (directly or in split folders), each of the first
-    :data:`DETECT_SAMPLE` holding one image and a structure folder, one of them mask files (names only)."""
+    :data:`DETECT_SAMPLE` holding one image and a folder of masks, one of them mask files (names only)."""
     if not path.is_dir():
         return False
     folders = [d for parent, _ in _case_parents(path) for d in _dirs(parent)][:DETECT_SAMPLE]
-    if not folders or not all(_is_case(d) for d in folders):
+    cases = [_case(d, 50) for d in folders]
+    if not cases or any(case is None for case in cases):
         return False
-    return any(_files(structures, 50) for d in folders if (structures := _structure_folder(d)) is not None)
+    return any(_files(case[1], 50) for case in cases if case is not None)
 
 
 def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -127,32 +150,42 @@ def _table_splits(root: Path) -> dict[str, str]:
 
 
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
-    """The case folders under ``path`` with their structure masks; reads no pixels.
+    """The case folders under ``path`` with their mask files; reads no pixels.
 
     Args:
-        include: structure file-name patterns to keep (all when empty).
+        include: structure file-name patterns to keep (all when empty; object masks are all kept).
         exclude: structure file-name patterns to leave out.
 
     Raises:
-        DatasetError: no case folder, or no structure left by the patterns. The message names the fix.
+        DatasetError: no case folder, no structure left by the patterns, or both kinds of case folder in one set.
+            The message names the fix.
     """
     root = path
     listed = _table_splits(root)
     found: list[tuple[str, Path, list[Path], str | None]] = []
     left_out: list[str] = []
+    kinds: set[bool] = set()
     for parent, split in _case_parents(root):
         for folder in _dirs(parent):
-            image, structures = _image_of(folder), _structure_folder(folder)
-            if image is None or structures is None:
+            case = _case(folder)
+            if case is None:
                 left_out.append(folder.relative_to(root).as_posix())
                 continue
-            masks = [m for m in _files(structures) if _selected(m, include, exclude)]
+            image, mask_folder, per_structure = case
+            kinds.add(per_structure)
+            masks = [m for m in _files(mask_folder) if not per_structure or _selected(m, include, exclude)]
             found.append((folder.relative_to(root).as_posix(), image, masks, split or listed.get(folder.name)))
-    names = sorted({structure_name(m) for _, _, masks, _ in found for m in masks})
-    if not names:
+    if len(kinds) > 1:
         raise DatasetError(
-            f"no structure masks found in the case folders of {root}: each case folder needs its image and a "
-            f"'segmentations' folder of one mask file per structure; check --include/--exclude"
+            f"{root} mixes case folders with a 'segmentations' folder (one mask per structure) and case folders "
+            "with 'images' + 'masks' folders (one mask per object): keep one kind per dataset"
+        )
+    per_structure = kinds == {True}
+    names = sorted({structure_name(m) for _, _, masks, _ in found for m in masks}) if per_structure else []
+    if not any(masks for _, _, masks, _ in found):
+        raise DatasetError(
+            f"no masks found in the case folders of {root}: each case folder needs its image and a 'segmentations' "
+            "folder of one mask file per structure (or 'images' + 'masks' folders); check --include/--exclude"
         )
     value_of = {name: k + 1 for k, name in enumerate(names)}
     cases: list[SegCase] = []
@@ -161,23 +194,25 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         if not masks:
             unlabelled.append(image.relative_to(root).as_posix())
             continue
-        files = tuple((value_of[structure_name(m)], m) for m in masks)
+        files = tuple((value_of[structure_name(m)] if per_structure else 1, m) for m in masks)
         cases.append(SegCase(case_id, image, masks[0], split=split, structures=files))
     if left_out:
         logger.warning(
-            "%s: %d folder(s) without one image and a 'segmentations' folder left out (e.g. %s)",
+            "%s: %d folder(s) without one image and a folder of masks left out (e.g. %s)",
             root,
             len(left_out),
             left_out[0],
         )
     if cases and not all(c.split for c in cases):
         cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]  # no partial split
-    logger.info("%s: %d case(s), %d structure(s) composed into label maps", root, len(cases), len(names))
+    what = f"{len(names)} structure(s)" if per_structure else "one mask per object"
+    logger.info("%s: %d case(s), %s composed into label maps", root, len(cases), what)
+    named = {0: "background", **{value: name for name, value in value_of.items()}} if per_structure else {}
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,
         root=root,
         source="folder",
         cases=cases,
         unlabelled=unlabelled,
-        value_names={0: "background", **{value: name for name, value in value_of.items()}},
+        value_names=named,
     )
