@@ -204,3 +204,14 @@ def test_ph2_case_folders_with_the_image_and_lesion_in_sub_folders(tmp_path: Pat
     assert dataset.task == "segment"
     found = sorted((c.image.name, c.mask.name) for c in dataset.cases if c.mask is not None)
     assert found == [(f"{case}.bmp", f"{case}_lesion.bmp") for case in cases]
+
+
+def test_glas_annotations_pair_with_their_images(tmp_path: Path) -> None:
+    """GlaS (Warwick-QU): ``train_1.bmp`` + ``train_1_anno.bmp`` side by side, with ``Grade.csv``; the set was read
+    as class folders and refused (no sub-folders)."""
+    for name in ("train_1", "train_2", "testA_1"):
+        _png(tmp_path / f"{name}.bmp")
+        _png(tmp_path / f"{name}_anno.bmp", (slice(2, 5), slice(2, 5)))
+    (tmp_path / "Grade.csv").write_text("name, patient ID, grade (GlaS)\ntrain_1,1,benign\n")
+    assert Dataset.load(tmp_path).task == "segment"
+    assert _pairs(tmp_path) == [(f"{n}.bmp", f"{n}_anno.bmp") for n in ("testA_1", "train_1", "train_2")]

@@ -84,6 +84,31 @@ def test_class_names_come_from_the_data_when_it_names_every_class() -> None:
     assert class_names_for(grey, None) == ["background", "foreground"]
 
 
+def test_objects_labelled_one_by_one_are_one_foreground_class(caplog: pytest.LogCaptureFixture) -> None:
+    """GlaS's ``*_anno.bmp``: each gland its own value 1..n, n the image's gland count. Read as classes, 0..10 were
+    11 classes (and above 32 values the glands numbered below the middle were thresholded into background)."""
+    from medimg.tasks.segment.labels import MaskValueSurvey
+
+    def survey_of(masks: list[list[int]]) -> MaskValueSurvey:
+        survey = MaskValueSurvey()
+        for values in masks:
+            survey.add([float(v) for v in values])
+        return survey
+
+    glands = survey_of([list(range(n + 1)) for n in (1, 4, 7, 10, 3, 10, 2)] + [[0]])
+    with caplog.at_level(logging.WARNING):
+        encoding = glands.encoding()
+    assert encoding.kind == "threshold" and encoding.num_classes == 2 and "instance-labelled" in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 1, 9]]], np.float32), encoding), [[0, 1, 1]])
+    assert survey_of([list(range(n + 1)) for n in (3, 40)]).encoding().kind == "threshold"  # beyond class indices
+    # label maps stay label maps: every image with classes 0..3; classes missing here and there; a range not from 1
+    assert survey_of([[0, 1, 2, 3]] * 6 + [[0, 1]]).encoding().kind == "identity"
+    assert survey_of([[0, 2, 3], [0, 1], [0, 1, 2, 3, 4, 5, 6, 7, 8]]).encoding().kind == "identity"
+    assert survey_of([[0, 20, 21, 22], [0, 18, 19, 20, 21, 22, 23, 24]]).encoding().kind == "identity"  # vertebrae
+    # the data names the values as classes (a dataset.json): they are classes
+    assert glands.encoding(named_values=True).kind == "identity"
+
+
 def test_binary_masks_saved_two_ways_are_one_foreground(caplog: pytest.LogCaptureFixture) -> None:
     """Some masks 0/1, others 0/255 (two tools, two exports): the union {0, 1, 255} alone would read 255 as a VOC
     border (ignored) or threshold 1 into background; per mask it is binary both ways."""

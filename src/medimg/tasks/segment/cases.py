@@ -177,7 +177,16 @@ def determine_dataset_encoding(dataset: SegmentationDataset, samples: Iterable[S
         survey.add(mask_values(sample.mask[0]))
         if len(survey.values) > survey.limit:
             break
-    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour)
+    named = bool(value_names_of(dataset))
+    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=named)
+
+
+def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:
+    """``{mask value: class name}`` the data gives: its layout's (structure files, COCO categories), else a
+    ``dataset.json`` beside it; empty when it names none."""
+    from medimg.data.layouts.mask_boxes import read_label_map
+
+    return dataset.value_names or read_label_map(dataset.root)
 
 
 def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:

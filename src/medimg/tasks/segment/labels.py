@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["COLOUR_TABLES", "IGNORE", "ColourTable", "LabelEncoding", "parse_colour_table"]
 #: The most classes a gray-level label map may hold before its values are read as intensities.
 MAX_LABEL_VALUE = 32
+#: instance-labelled masks (:meth:`MaskValueSurvey.instance_maps`): at least this many different object counts...
+INSTANCE_MIN_COUNTS = 5
+#: ... up to at least this many objects in one image
+INSTANCE_MIN_MAX = 8
 
 
 class LabelEncoding(BaseModel):
@@ -159,21 +163,55 @@ class MaskValueSurvey:
     limit: int = 1024
     values: set[float] = field(default_factory=set)
     binary_kinds: set[str] = field(default_factory=set)
+    object_counts: list[int] = field(default_factory=list)
+    """Per non-empty mask holding exactly ``0..n``: ``n``; ``-1`` for any other mask (see :meth:`instance_maps`)."""
 
     def add(self, found: Iterable[float]) -> None:
         """Add one gray mask's distinct values."""
         own = {float(v) for v in found}
         if own != {0.0}:
             self.binary_kinds.add("0/1" if own <= {0.0, 1.0} else "0/255" if own <= {0.0, 255.0} else "other")
+            top = max(own)
+            self.object_counts.append(int(top) if own == {float(v) for v in range(int(top) + 1)} else -1)
         if len(self.values) <= self.limit:
             self.values.update(own)
 
-    def encoding(self, *, colour_table: ColourTable | None = None, has_colour: bool = False) -> LabelEncoding:
-        """The set's encoding: :func:`mixed_binary_encoding` for binary masks saved two ways, else
-        :func:`determine_label_encoding` of the values."""
-        if self.binary_kinds == {"0/1", "0/255"} and colour_table is None and not has_colour:
-            return mixed_binary_encoding()
+    def instance_maps(self) -> bool:
+        """Whether the masks label objects, not classes (GlaS's glands, nuclei: each object its own value): every
+        mask holds exactly ``0..n`` and ``n`` varies with the image the way object counts do, beyond the range of
+        class indices (more than :data:`MAX_LABEL_VALUE`), or over at least :data:`INSTANCE_MIN_COUNTS` different
+        counts up to :data:`INSTANCE_MIN_MAX` or more. A label map's classes seldom come as ``1..n`` in every image
+        with ``n`` so varied."""
+        counts = self.object_counts
+        if not counts or min(counts) < 1:
+            return False
+        top = max(counts)
+        return top > MAX_LABEL_VALUE or (len(set(counts)) >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX)
+
+    def encoding(
+        self, *, colour_table: ColourTable | None = None, has_colour: bool = False, named_values: bool = False
+    ) -> LabelEncoding:
+        """The set's encoding: :func:`mixed_binary_encoding` for binary masks saved two ways,
+        :func:`instance_encoding` for objects labelled one by one (unless ``named_values``: the data names its
+        values as classes, in a ``dataset.json``), else :func:`determine_label_encoding` of the values."""
+        if colour_table is None and not has_colour:
+            if self.binary_kinds == {"0/1", "0/255"}:
+                return mixed_binary_encoding()
+            if self.instance_maps() and not named_values:
+                return instance_encoding(min(self.object_counts), max(self.object_counts))
         return determine_label_encoding(self.values, colour_table=colour_table, has_colour=has_colour)
+
+
+def instance_encoding(fewest: int, most: int) -> LabelEncoding:
+    """Masks labelling each object with its own value ``1..n`` (GlaS's ``*_anno.bmp`` glands, nuclei instance maps):
+    one foreground class, every object's value."""
+    note = (
+        f"instance-labelled masks (each object its own value 1..n, n = {fewest}..{most} per image): read as one "
+        "foreground class (any value above 0); if the values are classes, name them in a dataset.json in the data "
+        'folder ({"labels": {"0": "background", "1": ...}})'
+    )
+    logger.warning(note)
+    return LabelEncoding(kind="threshold", num_classes=2, threshold=0.5, note=note)
 
 
 def mixed_binary_encoding() -> LabelEncoding:

@@ -194,17 +194,19 @@ def _classes(
     dataset: SegmentationDataset, survey: MaskValueSurvey, distinct_per_case: Sequence[np.ndarray], colour_masks: int
 ) -> tuple[str, list[str], dict[str, int], list[str]]:
     """How fit will read the masks (a phrase), the class names, cases holding each foreground class, warnings."""
-    from medimg.data.layouts.mask_boxes import read_label_map
-    from medimg.tasks.segment.cases import class_names_for
+    from medimg.tasks.segment.cases import class_names_for, value_names_of
     from medimg.tasks.segment.external import describe_encoding
 
     if not survey.values and not colour_masks:
         return NO_MASK, [], {}, []
+    value_names = value_names_of(dataset)
     try:
-        encoding = survey.encoding(colour_table=dataset.colour_table, has_colour=colour_masks > 0)
+        encoding = survey.encoding(
+            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=bool(value_names)
+        )
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
-    names = class_names_for(encoding, dataset.value_names or read_label_map(dataset.root))
+    names = class_names_for(encoding, value_names)
     per_class: dict[str, int] = dict.fromkeys(names[1:], 0)
     for distinct in distinct_per_case:
         for k in _classes_of(distinct, encoding) - {0}:

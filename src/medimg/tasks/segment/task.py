@@ -60,8 +60,7 @@ class SegmentTask:
         """Two passes over the training cases (the label encoding needs every mask's values before the labels can
         be summarised); the cases stay in memory for training when they fit the case-memory budget
         (:class:`~medimg.tasks.segment.cases.CaseReader`), else each pass reads them again."""
-        from medimg.data.layouts.mask_boxes import read_label_map
-        from medimg.tasks.segment.cases import CaseReader, class_names_for, determine_dataset_encoding
+        from medimg.tasks.segment.cases import CaseReader, class_names_for, determine_dataset_encoding, value_names_of
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
@@ -69,7 +68,7 @@ class SegmentTask:
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
         encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader))
-        names = class_names_for(encoding, dataset.value_names or read_label_map(dataset.root))
+        names = class_names_for(encoding, value_names_of(dataset))
         provisional = SegPlan(num_classes=encoding.num_classes, label_encoding=encoding, class_names=names)
         fingerprint = extract_seg_fingerprint(
             dataset.name,
