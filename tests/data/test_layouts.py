@@ -20,6 +20,7 @@ from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
+from tests.data.test_imagescope_masks import write_monuseg
 from tests.tasks.detect.synthetic import write_coco, write_yolo
 
 
@@ -83,6 +84,7 @@ def _structure_masks(root: Path) -> Path:
 SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
     "structure_masks": _structure_masks,
+    "imagescope_masks": write_monuseg,
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),

@@ -12,6 +12,8 @@ name                  task       reads
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
+``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
+                                 maps (cached), one XML per image by name
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
@@ -62,6 +64,7 @@ from medimg.data.layouts import (
     csv_manifest,
     hdf5_arrays,
     image_mask_pairs,
+    imagescope_masks,
     mask_boxes,
     medmnist,
     mimic_cxr,
@@ -140,6 +143,14 @@ LAYOUTS: tuple[Layout, ...] = (
         image_mask_pairs.detect,
         image_mask_pairs.load,
         "image/mask pairs (images/ + masks/ or labels/ folders, *_mask files, CSV image,mask)",
+    ),
+    Layout(
+        "imagescope_masks",
+        "segment",
+        imagescope_masks.detect,
+        imagescope_masks.load,
+        "Aperio ImageScope XML outlines drawn into masks (MoNuSeg: Tissue Images/ + Annotations/*.xml)",
+        fallback=False,
     ),
     Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),
     Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),

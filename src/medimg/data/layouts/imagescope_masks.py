@@ -1,0 +1,153 @@
+"""Aperio ImageScope XML outlines (``<Annotations><Annotation><Regions><Region><Vertices><Vertex X= Y=>``), drawn
+into label maps: MoNuSeg's ``Tissue Images/TCGA-*.tif`` + ``Annotations/TCGA-*.xml``, and the pathology sets
+annotated in ImageScope.
+
+Each XML names its image by its own name (``TCGA-18-5592-01Z-00-DX1.xml`` for ``TCGA-18-5592-01Z-00-DX1.tif``),
+anywhere under the data folder. An ``<Annotation>`` layer is a class, named by its ``Name`` (MoNuSeg's layers have
+none: one class, ``foreground``; several unnamed layers are ``layer_<Id>``), in name order; each of its regions
+is a polygon in pixels (an ellipse region, ``Type="2"``, its two corners), drawn by :mod:`.drawn_masks` into one
+label map per image (``0`` background), larger regions first, and cached outside the data. A region with
+``NegativeROA="1"`` is a hole: drawn as background. Images without an XML of their name are unlabelled (set
+aside, as images without a mask are).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from medimg.data.case import SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.detection import image_size
+from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
+from medimg.errors import DatasetError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+
+logger = logging.getLogger(__name__)
+
+#: how many entries :func:`detect` looks at, and how many XML files it opens
+DETECT_ENTRIES = 2000
+DETECT_XML = 5
+SNIFF_BYTES = 4096
+ELLIPSE_TYPE = "2"
+ELLIPSE_POINTS = 32
+
+
+def _is_imagescope(xml: Path) -> bool:
+    try:
+        with xml.open("r", encoding="utf-8", errors="replace") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    return "<Annotations" in head and ("<Annotation " in head or "<Annotation>" in head)
+
+
+def _walk(root: Path, limit: int | None = None) -> list[Path]:
+    files = (p for p in root.rglob("*") if p.is_file() and not in_system_folder(p, root))
+    return list(itertools.islice(files, limit) if limit else files)
+
+
+def detect(path: Path) -> bool:
+    """True for a folder holding ImageScope XML files (among its first entries) and an image named like one."""
+    if not path.is_dir():
+        return False
+    files = _walk(path, DETECT_ENTRIES)
+    xmls = [p for p in files if p.suffix.lower() == ".xml"][:DETECT_XML]
+    stems = {p.stem for p in files if file_suffix(p) in IMAGE_SUFFIXES}
+    return any(_is_imagescope(x) and x.stem in stems for x in xmls)
+
+
+def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
+    """``[(layer name, [(polygon x1 y1 x2 y2 ..., hole)])]`` of one XML file.
+
+    Raises:
+        DatasetError: not parseable XML (the message names the file).
+    """
+    try:
+        tree = ET.parse(xml)
+    except (ET.ParseError, OSError) as error:
+        raise DatasetError(f"{xml}: not readable ImageScope XML ({error}); fix or remove it") from error
+    layers: list[tuple[str, list[tuple[list[float], bool]]]] = []
+    for annotation in tree.getroot().iter("Annotation"):
+        name = (annotation.get("Name") or "").strip() or f"layer_{annotation.get('Id', len(layers) + 1)}"
+        regions = []
+        for region in annotation.iter("Region"):
+            points = [(float(v.get("X", 0)), float(v.get("Y", 0))) for v in region.iter("Vertex")]
+            if region.get("Type") == ELLIPSE_TYPE and len(points) >= 2:
+                points = _ellipse(points[0], points[1])
+            if len(points) >= 3:
+                regions.append(([c for point in points for c in point], region.get("NegativeROA") == "1"))
+        layers.append((name, regions))
+    return layers
+
+
+def _ellipse(corner: tuple[float, float], other: tuple[float, float]) -> list[tuple[float, float]]:
+    cx, cy = (corner[0] + other[0]) / 2, (corner[1] + other[1]) / 2
+    rx, ry = abs(other[0] - corner[0]) / 2, abs(other[1] - corner[1]) / 2
+    steps = [2 * math.pi * k / ELLIPSE_POINTS for k in range(ELLIPSE_POINTS)]
+    return [(cx + rx * math.cos(t), cy + ry * math.sin(t)) for t in steps]
+
+
+def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
+    """The images with an ImageScope XML of their name, their outlines drawn into label maps (cached).
+
+    Args:
+        include, exclude: file-name patterns an image must match / must not match.
+
+    Raises:
+        DatasetError: no XML names an image, an XML is unreadable, or an image's size cannot be read.
+    """
+    root = path
+    files = _walk(root)
+    xmls = sorted(p for p in files if p.suffix.lower() == ".xml" and _is_imagescope(p))
+    images: dict[str, list[Path]] = {}
+    for p in sorted(files):
+        if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
+            images.setdefault(p.stem, []).append(p)
+    paired = [(xml, images[xml.stem][0]) for xml in xmls if xml.stem in images]
+    if not paired:
+        raise DatasetError(
+            f"no image in {root} is named like an ImageScope XML file (e.g. {xmls[0].name if xmls else '-'}): "
+            "each image needs the XML of its name; check --include/--exclude"
+        )
+    read = {xml: _layers(xml) for xml, _ in paired}
+    unnamed = {name for layers in read.values() for name, _ in layers if name.startswith("layer_")}
+    single_unnamed = len(unnamed) == 1 and all(n.startswith("layer_") for ls in read.values() for n, _ in ls)
+    names = ["foreground"] if single_unnamed else sorted({name for ls in read.values() for name, _ in ls})
+    value_of = {name: k + 1 for k, name in enumerate(names)}
+    cache = cache_folder(xmls)
+    cases: list[SegCase] = []
+    problems: list[str] = []
+    for xml, image in paired:
+        case_id = image.relative_to(root).as_posix()
+        target = mask_file(cache, case_id)
+        if not target.is_file():
+            size = image_size(image)
+            if size is None:
+                problems.append(f"{image}: its size cannot be read from its header")
+                continue
+            objects = [
+                DrawnObject(0 if hole else (1 if single_unnamed else value_of[name]), polygons=[polygon])
+                for name, regions in read[xml]
+                for polygon, hole in regions
+            ]
+            write_mask(target, draw_label_map(size, objects))
+        cases.append(SegCase(case_id=case_id, image=image, mask=target))
+    if problems:
+        raise problems_error(root, problems, "image problem(s)")
+    annotated = {xml.stem for xml in xmls}
+    unlabelled = [p.relative_to(root).as_posix() for stem, ps in images.items() if stem not in annotated for p in ps]
+    logger.info("%s: %d ImageScope outline file(s) drawn or reused in %s", root, len(cases), cache)
+    return SegmentationDataset(
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source="imagescope",
+        cases=cases,
+        unlabelled=sorted(unlabelled),
+        value_names={0: "background", **{value: name for name, value in value_of.items()}},
+    )

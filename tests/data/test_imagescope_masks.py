@@ -1,0 +1,88 @@
+"""Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml`` beside ``Tissue Images/*.tif``) drawn into
+label maps: the set was read as one class, ``Tissue Images``, and refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts import select_layout
+from medimg.errors import DatasetError
+
+
+def _region(points: list[tuple[float, float]], *, kind: str = "0", hole: bool = False) -> str:
+    vertices = "".join(f'<Vertex X="{x}" Y="{y}" Z="0"/>' for x, y in points)
+    head = f'<Region Id="1" Type="{kind}" NegativeROA="{int(hole)}"><Attributes/>'
+    return f"{head}<Vertices>{vertices}</Vertices></Region>"
+
+
+def _annotation(regions: list[str], name: str = "", layer: int = 1) -> str:
+    return (
+        f'<Annotation Id="{layer}" Name="{name}" Type="4"><Attributes><Attribute Name="Description" Id="0" Value=""/>'
+        f"</Attributes><Regions>{''.join(regions)}</Regions></Annotation>"
+    )
+
+
+def write_monuseg(root: Path, n: int = 3) -> Path:
+    """``MoNuSeg 2018 Training Data/{Tissue Images,Annotations}``: a 10x10 square nucleus with a 4x4 hole and an
+    ellipse per image; the last image has no XML."""
+    data = root / "MoNuSeg 2018 Training Data"
+    (data / "Tissue Images").mkdir(parents=True)
+    (data / "Annotations").mkdir()
+    for k in range(n + 1):
+        name = f"TCGA-{k:02d}-5592-01Z-00-DX1"
+        Image.fromarray(np.full((32, 40, 3), 150, np.uint8)).save(data / "Tissue Images" / f"{name}.tif")
+        if k == n:
+            continue
+        square = _region([(2, 2), (12, 2), (12, 12), (2, 12)])
+        hole = _region([(5, 5), (9, 5), (9, 9), (5, 9)], hole=True)
+        ellipse = _region([(20, 10), (36, 26)], kind="2")
+        layer = _annotation([square, hole, ellipse])
+        xml = f'<?xml version="1.0"?><Annotations MicronsPerPixel="0.25">{layer}</Annotations>'
+        (data / "Annotations" / f"{name}.xml").write_text(xml)
+    return root
+
+
+def test_monuseg_outlines_are_drawn_into_masks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    root = write_monuseg(tmp_path / "monuseg")
+    assert select_layout(root).name == "imagescope_masks"
+    dataset = Dataset.load(root)
+    assert isinstance(dataset, SegmentationDataset) and dataset.task == "segment"
+    assert len(dataset.cases) == 3 and dataset.unlabelled == [
+        "MoNuSeg 2018 Training Data/Tissue Images/TCGA-03-5592-01Z-00-DX1.tif"
+    ]
+    assert dataset.value_names == {0: "background", 1: "foreground"}
+    mask = dataset.read(dataset.cases[0]).mask[0]
+    assert mask.shape == (32, 40) and set(np.unique(mask)) == {0, 1}
+    assert mask[3, 3] == 1 and mask[7, 7] == 0  # the square, and its hole
+    assert mask[18, 28] == 1 and mask[11, 21] == 0  # the ellipse's centre, not its bounding box's corner
+    assert 100 < int(mask.sum()) < 11 * 11 - 9 + 17 * 17  # square - hole + ellipse (less than its box)
+    assert SegmentationDataset.load(root).value_names == dataset.value_names  # fit --task segment reads it too
+
+
+def test_named_layers_are_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    for k in range(2):
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / f"slide{k}.png")
+        tumour = _annotation([_region([(1, 1), (8, 1), (8, 8), (1, 8)])], name="tumour", layer=1)
+        stroma = _annotation([_region([(10, 10), (18, 10), (18, 18), (10, 18)])], name="stroma", layer=2)
+        (tmp_path / f"slide{k}.xml").write_text(f"<Annotations>{tumour}{stroma}</Annotations>")
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert dataset.value_names == {0: "background", 1: "stroma", 2: "tumour"}
+    mask = dataset.read(dataset.cases[0]).mask[0]
+    assert (mask[4, 4], mask[14, 14], mask[9, 0]) == (2, 1, 0)
+
+
+def test_a_broken_xml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    root = write_monuseg(tmp_path / "monuseg")
+    broken = next((root / "MoNuSeg 2018 Training Data" / "Annotations").glob("*.xml"))
+    broken.write_text(broken.read_text()[:-40])
+    with pytest.raises(DatasetError, match=rf"{broken.name}: not readable ImageScope XML"):
+        Dataset.load(root)
