@@ -92,6 +92,19 @@ def itk_header(path: str | os.PathLike[str]) -> ImageHeader:
     return ImageHeader(format=fmt, shape=shape, decoded_bytes=math.prod(shape) * sample_bytes)
 
 
+def itk_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(origin, spacing, direction, size)`` of a MetaImage/NRRD file from its header, in ITK's own terms: LPS
+    millimetres, ``direction`` the 3x3 matrix whose columns are the index axes, ``size`` in index order
+    ``(x, y, z)`` (the pixels are not read). A point ``p`` (mm) is at index ``inv(direction) @ (p - origin) /
+    spacing``, the axes of :func:`read_itk`'s array."""
+    reader = _reader(Path(path))
+    dims = len(reader.GetSize())
+    origin = np.asarray(reader.GetOrigin(), dtype=np.float64)
+    spacing = np.asarray(reader.GetSpacing(), dtype=np.float64)
+    direction = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(dims, dims)
+    return origin, spacing, direction, tuple(int(n) for n in reader.GetSize())
+
+
 def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     """Read a MetaImage or NRRD file.
 

@@ -23,6 +23,8 @@ name                  task       reads
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
 ``coco``              detect     COCO JSON (``annotations/instances_*.json`` or a ``.json`` file)
 ``csv_boxes``         detect     CSV ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box
+``world_boxes``       detect     LUNA16's ``annotations.csv`` (``seriesuid``, centre in scanner mm, diameter) + its
+                                 ``<seriesuid>.mhd`` scans: 3D boxes through each scan's header
 ``yolo``              detect     YOLO ``images/`` + ``labels/*.txt`` (per split: Roboflow's and Ultralytics' folders)
 ``mask_boxes``        detect     the image/mask pairs above, one box per connected component of each mask
                                  label (2D or 3D), only when ``task="detect"`` is asked for
@@ -70,6 +72,7 @@ from medimg.data.layouts import (
     mimic_cxr,
     structure_masks,
     voc,
+    world_boxes,
     yolo,
     yolo_masks,
 )
@@ -154,6 +157,14 @@ LAYOUTS: tuple[Layout, ...] = (
     ),
     Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),
     Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),
+    Layout(
+        "world_boxes",
+        "detect",
+        world_boxes.detect,
+        world_boxes.load,
+        "findings in scanner millimetres with a diameter (LUNA16: annotations.csv + subset*/<seriesuid>.mhd)",
+        fallback=False,
+    ),
     Layout("csv_boxes", "detect", csv_boxes.detect, csv_boxes.load, "CSV boxes path,x1,y1,x2,y2,label"),
     Layout(
         "mask_boxes",
