@@ -215,3 +215,13 @@ def test_glas_annotations_pair_with_their_images(tmp_path: Path) -> None:
     (tmp_path / "Grade.csv").write_text("name, patient ID, grade (GlaS)\ntrain_1,1,benign\n")
     assert Dataset.load(tmp_path).task == "segment"
     assert _pairs(tmp_path) == [(f"{n}.bmp", f"{n}_anno.bmp") for n in ("testA_1", "train_1", "train_2")]
+
+
+def test_btcv_numbers_right_after_the_role_word_pair(tmp_path: Path) -> None:
+    """BTCV (MONAI's UNETR tutorial set): ``img/img0001.nii.gz`` + ``label/label0001.nii.gz`` was refused ("no image
+    has a mask with a matching name")."""
+    for i in range(1, 4):
+        _png(tmp_path / "Training" / "img" / f"img{i:04d}.png")
+        _png(tmp_path / "Training" / "label" / f"label{i:04d}.png", (slice(2, 5), slice(2, 5)))
+    expected = [(f"Training/img/img{i:04d}.png", f"Training/label/label{i:04d}.png") for i in range(1, 4)]
+    assert _pairs(tmp_path) == expected

@@ -119,10 +119,11 @@ _STRIP_WORDS = {
 #: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
 EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{1,2})$")
 #: role words at the start of a name (LiTS's ``volume-0.nii`` + ``segmentation-0.nii``, ``image_001.png`` +
-#: ``mask_001.png``): stripped from the key; the mask words also give a file outside role folders the mask role
+#: ``mask_001.png``, BTCV's ``img/img0001.nii.gz`` + ``label/label0001.nii.gz``: a number right after the word):
+#: stripped from the key; the mask words also give a file outside role folders the mask role
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
 MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
-ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")[-_. ]+(?=[a-z0-9])")
+ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")(?:[-_. ]+(?=[a-z0-9])|(?=\d+$))")
 #: an observer's initials after the image's name in a mask's name (STARE's ``im0001.ah.ppm``, ``im0001.vk.ppm``)
 OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
 #: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images and masks
