@@ -39,8 +39,9 @@ ANNOTATION_WORDS = ("label", "mask", "seg", "structure")
 IMAGE_NAMES = ("ct", "image", "img", "imaging", "mr", "mri", "volume", "scan")
 #: columns of a case table naming the case, and its split
 ID_COLUMNS = ("image_id", "case_id", "case", "id", "subject", "patient_id")
-#: how many case folders :func:`detect` looks at (each must be one)
+#: how many case folders :func:`detect` looks at (each must be one), among how many entries of a folder
 DETECT_SAMPLE = 10
+DETECT_ENTRIES = 2000
 
 
 def _files(folder: Path, limit: int | None = None) -> list[Path]:
@@ -51,9 +52,11 @@ def _files(folder: Path, limit: int | None = None) -> list[Path]:
         return []
 
 
-def _dirs(folder: Path) -> list[Path]:
+def _dirs(folder: Path, limit: int | None = None) -> list[Path]:
+    """The visible sub-folders of ``folder`` (among its first ``limit`` entries), sorted."""
     try:
-        return sorted(p for p in folder.iterdir() if visible_dir(p) and not in_system_folder(p, folder))
+        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
+        return sorted(p for p in entries if visible_dir(p) and not in_system_folder(p, folder))
     except OSError:
         return []
 
@@ -74,7 +77,7 @@ def _image_of(folder: Path, limit: int | None = None) -> Path | None:
 
 
 def _structure_folder(folder: Path) -> Path | None:
-    return next((d for d in _dirs(folder) if d.name.lower() in STRUCTURE_FOLDERS), None)
+    return next((d for d in _dirs(folder, DETECT_ENTRIES) if d.name.lower() in STRUCTURE_FOLDERS), None)
 
 
 def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | None:
@@ -104,8 +107,8 @@ def _is_case(folder: Path) -> bool:
 
 def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     """The folders holding the case folders, with their split: the split folders, else ``root`` (or the one folder
-    an archive wraps the set in)."""
-    subdirs = _dirs(root)
+    an archive wraps the set in). Looks at the first :data:`DETECT_ENTRIES` entries of each folder only."""
+    subdirs = _dirs(root, DETECT_ENTRIES)
     splits = [(d, normalise_split(d.name)) for d in subdirs if normalise_split(d.name) is not None]
     if splits:
         return splits
@@ -119,7 +122,7 @@ def detect(path: Path) -> bool:
     :data:`DETECT_SAMPLE` holding one image and a folder of masks, one of them mask files (names only)."""
     if not path.is_dir():
         return False
-    folders = [d for parent, _ in _case_parents(path) for d in _dirs(parent)][:DETECT_SAMPLE]
+    folders = [d for parent, _ in _case_parents(path) for d in _dirs(parent, DETECT_ENTRIES)][:DETECT_SAMPLE]
     cases = [_case(d, 50) for d in folders]
     if not cases or any(case is None for case in cases):
         return False
