@@ -449,6 +449,21 @@ def test_labels_written_as_lists(tmp_path: Path) -> None:
     assert [c.findings for c in multi.cases] == [(0, 1), (), (1,)]
 
 
+def test_padchest_image_ids_name_the_files_not_the_patient_ids(tmp_path: Path) -> None:
+    """PadChest's table (``ImageID,ImageDir,...,PatientID,...,Labels``): ``ImageID`` names the file; the loader took
+    ``PatientID`` for the path and refused every row ("files that do not exist")."""
+    rows = ["ImageID,ImageDir,StudyDate_DICOM,PatientID,Projection,Labels"]
+    for i, labels in enumerate(["['normal']", "\"['pneumonia', 'infiltrates']\"", "['pneumonia']", "['normal']"]):
+        name = f"2015{i:08d}_00-{i:03d}-000.png"
+        _image(tmp_path / "0" / name, i)
+        rows.append(f"{name},0,20150101,p{i // 2},PA,{labels}")
+    (tmp_path / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.multi_label and dataset.class_names == ["infiltrates", "pneumonia"]
+    assert [c.findings for c in dataset.cases] == [(), (0, 1), (1,), ()]  # 'normal': no finding
+    assert [c.patient_id for c in dataset.cases] == ["p0", "p0", "p1", "p1"]
+
+
 def test_mimic_cxr_jpg_joins_study_labels_to_its_images(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """MIMIC-CXR-JPG: ``files/p10/p10000032/s50414267/<dicom_id>.jpg`` with gzipped split and CheXpert tables; each
     image gets its study's findings (-1 uncertain as present), its subject as the patient, the table's split

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
-    "image_index", "image_id", "image_name", "img", "img_path", "img_id", "id_code",
+    "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "id_code",
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
     "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
     # last: a study's or series' folder of DICOM slices (Kaggle RSNA's uids, or named as a folder)
