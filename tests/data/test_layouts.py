@@ -21,6 +21,7 @@ from tests.conftest import shared_data, write_npz
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagescope_masks import write_monuseg
+from tests.data.test_structure_folders import write_idrid
 from tests.data.test_world_boxes import write_luna
 from tests.tasks.detect.synthetic import write_coco, write_yolo
 
@@ -86,6 +87,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
     "structure_masks": _structure_masks,
     "imagescope_masks": write_monuseg,
+    "structure_folders": write_idrid,
     "world_boxes": write_luna,
     "class_folders": _class_folders,
     "csv_manifest": _csv_manifest,

@@ -12,6 +12,8 @@ name                  task       reads
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
+``structure_folders`` segment    a ground-truth folder of one mask folder per structure (IDRiD's ``2. All Segmentation
+                                 Groundtruths/a. Training Set/1. Microaneurysms/``, JSRT's SCR ``masks/heart/``)
 ``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
                                  maps (cached), one XML per image by name
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
@@ -70,6 +72,7 @@ from medimg.data.layouts import (
     mask_boxes,
     medmnist,
     mimic_cxr,
+    structure_folders,
     structure_masks,
     voc,
     world_boxes,
@@ -146,6 +149,14 @@ LAYOUTS: tuple[Layout, ...] = (
         image_mask_pairs.detect,
         image_mask_pairs.load,
         "image/mask pairs (images/ + masks/ or labels/ folders, *_mask files, CSV image,mask)",
+    ),
+    Layout(
+        "structure_folders",
+        "segment",
+        structure_folders.detect,
+        structure_folders.load,
+        "one folder of masks per structure in a ground-truth folder (IDRiD, JSRT's SCR masks)",
+        fallback=False,
     ),
     Layout(
         "imagescope_masks",

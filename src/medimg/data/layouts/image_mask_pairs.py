@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, listed_splits, manifest_header, read_manifest
+from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import STRUCTURE_FOLDERS
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
@@ -411,7 +412,8 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     """The masks, regions of interest and second observers' annotations among ``files`` (found under ``root``) by
     this module's roles, that pair with an image among them: what a folder of images *with* their annotations holds
     besides the images (``medimg predict RUN test/`` on ``images/`` + ``masks/``, BUSI's ``<image>_mask.png``,
-    the structure masks in a ``segmentations/`` folder beside a case's image: :mod:`.structure_masks`).
+    the structure masks in a ``segmentations/`` folder beside a case's image: :mod:`.structure_masks`; the masks in a
+    ground-truth folder of structure folders: :mod:`.structure_folders`).
     A mask-like name without such an image (``scan-d.png`` alone) is not one."""
     folder_roles: dict[Path, str | None] = {}
     roles = {path: file_role(root, path, folder_roles) for path in files}
@@ -431,7 +433,12 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
             folder == "masks" and case / "images" in in_folder
         )
 
-    return [path for path, r in roles.items() if r != "image" and annotates(path)]
+    truths = truth_folders(root) if root.is_dir() else []  # IDRiD's ground-truth folder of structure folders
+    return [
+        path
+        for path, r in roles.items()
+        if (r != "image" and annotates(path)) or any(truth in path.parents for truth in truths)
+    ]
 
 
 def _split_of(root: Path, path: Path) -> str | None:
