@@ -435,9 +435,9 @@ class SegmentationDataset:
         The ``image_mask_pairs`` layout without detection (see :mod:`medimg.data.layouts.image_mask_pairs` for
         the folder layouts it recognises); ``Dataset.load(path, task="segment")`` is the same with detection. A
         path that holds no image/mask pairs but COCO or YOLO segmentation (outlines) gets its masks drawn
-        (:mod:`medimg.data.layouts.coco_masks`, :mod:`~medimg.data.layouts.yolo_masks`), one of one mask file per
-        structure is read by :mod:`~medimg.data.layouts.structure_masks` (``colour_table`` and ``strict`` do not
-        apply to these).
+        (:mod:`medimg.data.layouts.coco_masks`, :mod:`~medimg.data.layouts.yolo_masks`), and a path another
+        segmentation layout detects is read by it (structure masks, structure folders, ImageScope outlines:
+        :mod:`medimg.data.layouts`); ``colour_table`` and ``strict`` do not apply to these.
 
         Args:
             path: a folder of images and masks or a CSV manifest ``image,mask[,roi,patient_id,split]``.
@@ -455,7 +455,7 @@ class SegmentationDataset:
         from medimg.data.layouts import derived_layout, detect_layout
 
         root = Path(path).expanduser()
-        other = None  # a segmentation layout of its own (structure masks), or masks drawn from COCO / YOLO outlines
+        other = None  # another segmentation layout (structure masks...), or masks drawn from COCO / YOLO outlines
         if root.exists():
             detected = detect_layout(root)
             own = detected is not None and detected.task == "segment" and detected.name != "image_mask_pairs"
