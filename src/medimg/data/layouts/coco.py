@@ -24,7 +24,7 @@ from typing import Any
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.common import name_selected, problems_error, text_head
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -36,11 +36,7 @@ def _looks_like_coco(file: Path) -> bool:
     """A ``.json`` file whose start names ``images`` and (``annotations`` or ``categories``); reads 64 KiB."""
     if file.suffix.lower() != ".json" or not file.is_file():
         return False
-    try:
-        with file.open("r", encoding="utf-8", errors="replace") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
+    head = text_head(file, SNIFF_BYTES)
     return '"images"' in head and ('"annotations"' in head or '"categories"' in head)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.coco import _json_files, _split_of, category_names, locate_image, read_documents
-from medimg.data.layouts.common import problems_error
+from medimg.data.layouts.common import problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError, MissingDependencyError
 
@@ -31,14 +31,7 @@ SNIFF_BYTES = 1 << 20
 
 def detect(path: Path) -> bool:
     """COCO files (:func:`medimg.data.layouts.coco.detect`) whose annotations carry a ``segmentation``."""
-    for file in _json_files(path):
-        try:
-            with file.open("r", encoding="utf-8", errors="replace") as handle:
-                if '"segmentation"' in handle.read(SNIFF_BYTES):
-                    return True
-        except OSError:
-            continue
-    return False
+    return any('"segmentation"' in text_head(file, SNIFF_BYTES) for file in _json_files(path))
 
 
 def _objects(annotations: Sequence[dict[str, Any]], value_of: dict[Any, int], file: Path) -> list[DrawnObject]:

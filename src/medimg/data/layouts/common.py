@@ -24,6 +24,16 @@ MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
 
 
+def text_head(path: Path, size: int) -> str:
+    """The first ``size`` characters of a text file (undecodable bytes replaced), ``""`` when it cannot be read: what
+    a layout's ``detect`` sniffs (a COCO JSON's keys, an XML's root element)."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            return handle.read(size)
+    except OSError:
+        return ""
+
+
 def order_classes(names: set[str] | list[str]) -> list[str]:
     """Class names in a stable order; for two classes, a "normal"-like class first.
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.common import name_selected, problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -39,11 +39,7 @@ ELLIPSE_POINTS = 32
 
 
 def _is_imagescope(xml: Path) -> bool:
-    try:
-        with xml.open("r", encoding="utf-8", errors="replace") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return False
+    head = text_head(xml, SNIFF_BYTES)
     return "<Annotations" in head and ("<Annotation " in head or "<Annotation>" in head)
 
 

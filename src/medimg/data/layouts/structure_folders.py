@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import name_selected, visible_dir
+from medimg.data.layouts.structure_masks import structure_dataset
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
@@ -153,22 +153,12 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         files = tuple(sorted((value_of[name], mask) for name, mask in found))
         split = _image_split(root, image)
         cases.append(SegCase(image.relative_to(root).as_posix(), image, files[0][1], split=split, structures=files))
-    if not all(c.split for c in cases):
-        cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]
     paired = set(masks)
     unlabelled = sorted(p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired)
     if unpaired:
         logger.warning("%s: %d mask(s) name no image (e.g. %s)", root, len(unpaired), unpaired[0])
     logger.info("%s: %d image(s), %d structure folder(s) composed into label maps", root, len(cases), len(names))
-    return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
-        root=root,
-        source="folder",
-        cases=cases,
-        unlabelled=unlabelled,
-        unpaired=unpaired,
-        value_names={0: "background", **{value: name for name, value in value_of.items()}},
-    )
+    return structure_dataset(root, cases, names, unlabelled, unpaired)
 
 
 def _image_split(root: Path, image: Path) -> str | None:

@@ -206,16 +206,29 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             len(left_out),
             left_out[0],
         )
-    if cases and not all(c.split for c in cases):
-        cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]  # no partial split
     what = f"{len(names)} structure(s)" if per_structure else "one mask per object"
     logger.info("%s: %d case(s), %s composed into label maps", root, len(cases), what)
-    named = {0: "background", **{value: name for name, value in value_of.items()}} if per_structure else {}
+    return structure_dataset(root, cases, names if per_structure else None, unlabelled)
+
+
+def structure_dataset(
+    root: Path,
+    cases: list[SegCase],
+    names: list[str] | None,
+    unlabelled: list[str],
+    unpaired: list[str] | None = None,
+) -> SegmentationDataset:
+    """The dataset of cases whose :attr:`~medimg.data.case.SegCase.structures` are composed on read: ``names`` the
+    structures of values ``1..K`` (``None``: unnamed objects); a split only when every case has one."""
+    if cases and not all(c.split for c in cases):
+        cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]  # no partial split
+    named = {0: "background", **{k + 1: name for k, name in enumerate(names)}} if names is not None else {}
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,
         root=root,
         source="folder",
         cases=cases,
         unlabelled=unlabelled,
+        unpaired=unpaired or [],
         value_names=named,
     )

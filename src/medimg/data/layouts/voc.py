@@ -24,7 +24,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import listed_splits, name_selected, problems_error
+from medimg.data.layouts.common import listed_splits, name_selected, problems_error, text_head
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -53,10 +53,8 @@ def _holds_voc_xml(folder: Path) -> bool:
     """Whether ``folder`` holds a VOC ``<annotation>`` XML (among its first 500 entries)."""
     try:
         for entry in itertools.islice(folder.iterdir(), 500):
-            if entry.suffix.lower() == ".xml" and entry.is_file():
-                with entry.open("r", encoding="utf-8", errors="replace") as handle:
-                    if "<annotation" in handle.read(2048):
-                        return True
+            if entry.suffix.lower() == ".xml" and entry.is_file() and "<annotation" in text_head(entry, 2048):
+                return True
     except OSError:
         return False
     return False
