@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import re
@@ -22,6 +23,24 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-se
 #: at least this many sub-folders holding images are patients (the groups of a split), not batches or classes
 MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
+
+
+def image_files_in(folder: Path, limit: int | None = None) -> list[Path]:
+    """The image files directly in ``folder`` (among its first ``limit`` entries), sorted; none when unreadable."""
+    try:
+        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
+        return sorted(p for p in entries if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES)
+    except OSError:
+        return []
+
+
+def sub_folders(folder: Path, limit: int | None = None) -> list[Path]:
+    """The visible sub-folders of ``folder`` (among its first ``limit`` entries), sorted; none when unreadable."""
+    try:
+        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
+        return sorted(p for p in entries if visible_dir(p) and not in_system_folder(p, folder))
+    except OSError:
+        return []
 
 
 def text_head(path: Path, size: int) -> str:

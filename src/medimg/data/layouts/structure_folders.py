@@ -14,14 +14,13 @@ structures: the image/mask pairs read them. Splits come from the folder names (`
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import name_selected, visible_dir
+from medimg.data.layouts.common import image_files_in, name_selected, sub_folders
 from medimg.data.layouts.structure_masks import structure_dataset
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -38,22 +37,6 @@ NUMBERING = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
 CODE = re.compile(r"[-_ ][a-z0-9]{1,12}$")
 DETECT_DEPTH = 3
 DETECT_ENTRIES = 200
-
-
-def _dirs(folder: Path, limit: int | None = DETECT_ENTRIES) -> list[Path]:
-    try:
-        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
-        return sorted(p for p in entries if visible_dir(p) and not in_system_folder(p, folder))
-    except OSError:
-        return []
-
-
-def _images(folder: Path, limit: int | None = None) -> list[Path]:
-    try:
-        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
-        return sorted(p for p in entries if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES)
-    except OSError:
-        return []
 
 
 def clean_name(name: str) -> str:
@@ -74,10 +57,10 @@ def _structure_folders(truth: Path, limit: int | None = DETECT_ENTRIES) -> list[
     """``(structure folder, split)`` under a ground-truth folder: its sub-folders holding masks, directly or
     inside split folders; none when fewer than two structures (or any named as a mask: parts of one mask)."""
     found: list[tuple[Path, str | None]] = []
-    for sub in _dirs(truth, limit):
+    for sub in sub_folders(truth, limit):
         split = _split(sub.name)
-        for folder in _dirs(sub, limit) if split else [sub]:
-            if _images(folder, 20):
+        for folder in sub_folders(sub, limit) if split else [sub]:
+            if image_files_in(folder, 20):
                 found.append((folder, split))
     names = {clean_name(folder.name).lower() for folder, _ in found}
     if len(names) < 2 or any(word in name for name in names for word in MASK_WORDS):
@@ -91,7 +74,7 @@ def truth_folders(root: Path) -> list[Path]:
     for _ in range(DETECT_DEPTH):
         deeper = []
         for folder in level:
-            for sub in _dirs(folder):
+            for sub in sub_folders(folder, DETECT_ENTRIES):
                 if _is_truth_folder(sub) and _structure_folders(sub):
                     found.append(sub)
                 else:
@@ -133,7 +116,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     unpaired: list[str] = []
     for truth in truths:
         for folder, split in _structure_folders(truth, None):
-            for mask in _images(folder):
+            for mask in image_files_in(folder):
                 stem = _stem(mask).lower()
                 candidates = images.get(stem) or images.get(CODE.sub("", stem), [])
                 same_split = [i for i in candidates if split is None or _image_split(root, i) == split]

@@ -18,16 +18,21 @@ split (TotalSegmentator's ``meta.csv``: ``image_id;...;split``).
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 import os
 from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import MANIFEST_SUFFIXES, manifest_delimiter, name_selected, visible_dir
+from medimg.data.layouts.common import (
+    MANIFEST_SUFFIXES,
+    image_files_in,
+    manifest_delimiter,
+    name_selected,
+    sub_folders,
+)
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -44,23 +49,6 @@ DETECT_SAMPLE = 10
 DETECT_ENTRIES = 2000
 
 
-def _files(folder: Path, limit: int | None = None) -> list[Path]:
-    try:
-        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
-        return sorted(p for p in entries if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES)
-    except OSError:
-        return []
-
-
-def _dirs(folder: Path, limit: int | None = None) -> list[Path]:
-    """The visible sub-folders of ``folder`` (among its first ``limit`` entries), sorted."""
-    try:
-        entries = itertools.islice(folder.iterdir(), limit) if limit else folder.iterdir()
-        return sorted(p for p in entries if visible_dir(p) and not in_system_folder(p, folder))
-    except OSError:
-        return []
-
-
 def structure_name(path: Path) -> str:
     """The structure a mask file is for: its name without the (double) suffix (``kidney_left.nii.gz`` ->
     ``kidney_left``)."""
@@ -69,7 +57,7 @@ def structure_name(path: Path) -> str:
 
 def _image_of(folder: Path, limit: int | None = None) -> Path | None:
     """The image of a case folder: its one image file that is not an annotation, or the one named like an image."""
-    images = [p for p in _files(folder, limit) if not any(w in p.name.lower() for w in ANNOTATION_WORDS)]
+    images = [p for p in image_files_in(folder, limit) if not any(w in p.name.lower() for w in ANNOTATION_WORDS)]
     if len(images) == 1:
         return images[0]
     named = [p for p in images if structure_name(p).lower() in IMAGE_NAMES]
@@ -77,18 +65,18 @@ def _image_of(folder: Path, limit: int | None = None) -> Path | None:
 
 
 def _structure_folder(folder: Path) -> Path | None:
-    return next((d for d in _dirs(folder, DETECT_ENTRIES) if d.name.lower() in STRUCTURE_FOLDERS), None)
+    return next((d for d in sub_folders(folder, DETECT_ENTRIES) if d.name.lower() in STRUCTURE_FOLDERS), None)
 
 
 def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | None:
     """``(image, masks folder)`` of a case folder of the Data Science Bowl's shape (``images/`` holding its one
     image, ``masks/`` one file per object), else ``None``."""
-    if _files(folder, limit):
+    if image_files_in(folder, limit):
         return None
     images, masks = folder / "images", folder / "masks"
     if not (images.is_dir() and masks.is_dir()):
         return None
-    found = _files(images, limit)
+    found = image_files_in(images, limit)
     return (found[0], masks) if len(found) == 1 else None
 
 
@@ -108,7 +96,7 @@ def _is_case(folder: Path) -> bool:
 def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     """The folders holding the case folders, with their split: the split folders, else ``root`` (or the one folder
     an archive wraps the set in). Looks at the first :data:`DETECT_ENTRIES` entries of each folder only."""
-    subdirs = _dirs(root, DETECT_ENTRIES)
+    subdirs = sub_folders(root, DETECT_ENTRIES)
     splits = [(d, normalise_split(d.name)) for d in subdirs if normalise_split(d.name) is not None]
     if splits:
         return splits
@@ -122,11 +110,11 @@ def detect(path: Path) -> bool:
     :data:`DETECT_SAMPLE` holding one image and a folder of masks, one of them mask files (names only)."""
     if not path.is_dir():
         return False
-    folders = [d for parent, _ in _case_parents(path) for d in _dirs(parent, DETECT_ENTRIES)][:DETECT_SAMPLE]
+    folders = [d for parent, _ in _case_parents(path) for d in sub_folders(parent, DETECT_ENTRIES)][:DETECT_SAMPLE]
     cases = [_case(d, 50) for d in folders]
     if not cases or any(case is None for case in cases):
         return False
-    return any(_files(case[1], 50) for case in cases if case is not None)
+    return any(image_files_in(case[1], 50) for case in cases if case is not None)
 
 
 def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -169,14 +157,14 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     left_out: list[str] = []
     kinds: set[bool] = set()
     for parent, split in _case_parents(root):
-        for folder in _dirs(parent):
+        for folder in sub_folders(parent):
             case = _case(folder)
             if case is None:
                 left_out.append(folder.relative_to(root).as_posix())
                 continue
             image, mask_folder, per_structure = case
             kinds.add(per_structure)
-            masks = [m for m in _files(mask_folder) if not per_structure or _selected(m, include, exclude)]
+            masks = [m for m in image_files_in(mask_folder) if not per_structure or _selected(m, include, exclude)]
             found.append((folder.relative_to(root).as_posix(), image, masks, split or listed.get(folder.name)))
     if len(kinds) > 1:
         raise DatasetError(
