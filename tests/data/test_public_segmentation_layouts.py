@@ -225,3 +225,18 @@ def test_btcv_numbers_right_after_the_role_word_pair(tmp_path: Path) -> None:
         _png(tmp_path / "Training" / "label" / f"label{i:04d}.png", (slice(2, 5), slice(2, 5)))
     expected = [(f"Training/img/img{i:04d}.png", f"Training/label/label{i:04d}.png") for i in range(1, 4)]
     assert _pairs(tmp_path) == expected
+
+
+def test_alternative_mask_folders_are_chosen_with_a_path_pattern(tmp_path: Path) -> None:
+    """COVID-19-CT-Seg: ``Infection_Mask/``, ``Lung_Mask/`` and ``Lung_and_Infection_Mask/`` hold one mask of each
+    image under its name. The first folder is the reference; ``--exclude 'Infection_Mask/*'`` (a pattern with a
+    ``/`` matches the path inside the data folder, not only the name) trains on another: the name alone could not
+    tell the folders apart."""
+    for i in range(3):
+        _png(tmp_path / "COVID-19-CT-Seg_20cases" / f"coronacases_{i:03d}.png")
+        _png(tmp_path / "Infection_Mask" / f"coronacases_{i:03d}.png", (slice(3, 5), slice(3, 5)))
+        _png(tmp_path / "Lung_Mask" / f"coronacases_{i:03d}.png", (slice(2, 9), slice(2, 9)))
+    assert {c.mask.parent.name for c in Dataset.load(tmp_path, task="segment").cases} == {"Infection_Mask"}
+    lungs = Dataset.load(tmp_path, task="segment", exclude="Infection_Mask/*")
+    assert {c.mask.parent.name for c in lungs.cases} == {"Lung_Mask"} and len(lungs.cases) == 3
+    assert all(not c.extra_masks for c in lungs.cases)

@@ -624,12 +624,15 @@ def _note_second_observer(extra: Path, reference: Path) -> None:
     _warn_once_per_folder(
         _noted_observer_folders,
         extra.parent,
-        "%s overlaps %s mostly: read as a second observer's annotation of the same structure, not used (the first, "
-        "%s, is the reference); the other masks in %s are read the same way",
+        "%s overlaps %s mostly: read as another annotation of the same structure (a second observer's), not used "
+        "(the first, %s, is the reference); the other masks in %s are read the same way. To train on %s's masks "
+        "instead, leave the reference's out: --exclude '%s/*'",
         extra,
         reference,
         reference.parent,
         extra.parent,
+        extra.parent.name,
+        reference.parent.name,
     )
 
 

@@ -21,15 +21,22 @@ def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(p.strip() for item in items for p in item.split(",") if p.strip())
 
 
-def name_selected(name: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+def name_selected(
+    name: str, include: tuple[str, ...], exclude: tuple[str, ...], *, relative: str | None = None
+) -> bool:
     """True when ``name`` matches an ``include`` pattern (or there are none) and no ``exclude`` pattern.
 
-    Matching is case-insensitive.
+    Matching is case-insensitive. With ``relative`` (the file's path inside the data folder, ``/``-separated), a
+    pattern holding a ``/`` is matched against that path instead of the name (``--exclude 'Lung_Mask/*'``).
     """
-    lower = name.lower()
-    if include and not any(fnmatch.fnmatch(lower, p.lower()) for p in include):
+    lower, path = name.lower(), (relative or name).lower()
+
+    def matches(pattern: str) -> bool:
+        return fnmatch.fnmatch(path if "/" in pattern else lower, pattern.lower())
+
+    if include and not any(matches(p) for p in include):
         return False
-    return not any(fnmatch.fnmatch(lower, p.lower()) for p in exclude)
+    return not any(matches(p) for p in exclude)
 
 
 def expand_inputs(

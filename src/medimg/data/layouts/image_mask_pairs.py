@@ -55,13 +55,19 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import MIN_FOLDER_GROUPS, is_manifest, listed_splits, manifest_header, read_manifest
+from medimg.data.layouts.common import (
+    MIN_FOLDER_GROUPS,
+    is_manifest,
+    listed_splits,
+    manifest_header,
+    name_selected,
+    read_manifest,
+)
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import STRUCTURE_FOLDERS
 from medimg.errors import DatasetError
@@ -465,12 +471,8 @@ def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             continue
         if file_suffix(p) not in IMAGE_SUFFIXES:
             continue
-        name = p.name.lower()
-        if includes and not any(fnmatch(name, pat.lower()) for pat in includes):
-            continue
-        if any(fnmatch(name, pat.lower()) for pat in excludes):
-            continue
-        files.append(p)
+        if name_selected(p.name, includes, excludes, relative=p.relative_to(root).as_posix()):
+            files.append(p)
     return files
 
 
