@@ -43,6 +43,22 @@ def test_ham10000_style_identifiers_without_suffix(tmp_path: Path) -> None:
     assert [c.patient_id for c in dataset.cases] == ["HAM_0", "HAM_0", "HAM_1", "HAM_1"]  # one lesion, one split
 
 
+def test_ham10000_with_its_lesion_masks_unpacked_beside(tmp_path: Path) -> None:
+    """HAM10000 as the Dataverse ships it, every archive unpacked into one folder: the metadata CSV labels the
+    images (the masks' folder made it three classes, one per folder, without a word), and ``task="segment"``
+    pairs the images with ``HAM10000_segmentations_lesion_tschandl/<id>_segmentation.png``."""
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i in range(4):
+        _image(tmp_path / f"HAM10000_images_part_{i % 2 + 1}" / f"ISIC_00{i}.jpg", 50 * i)
+        _image(tmp_path / "HAM10000_segmentations_lesion_tschandl" / f"ISIC_00{i}_segmentation.png", 255 * (i % 2))
+        rows.append(f"HAM_{i // 2},ISIC_00{i},{'mel' if i % 2 else 'nv'},histo")
+    (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["mel", "nv"] and len(dataset.cases) == 4
+    masks = Dataset.load(tmp_path, task="segment")
+    assert sorted(c.mask.name for c in masks.cases) == [f"ISIC_00{i}_segmentation.png" for i in range(4)]
+
+
 @pytest.mark.parametrize(
     ("files", "row"),
     [

@@ -285,7 +285,10 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
             return derived
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
-    if detected is not None and task is not None and detected.exclusive:
+    # a folder read through its label table may hold other annotations too, as class folders may (HAM10000's
+    # metadata CSV beside its lesion masks): another task's layout reads it when asked for
+    table_folder = detected is not None and detected.name == "csv_manifest" and path.is_dir()
+    if detected is not None and task is not None and detected.exclusive and not table_folder:
         raise OtherTaskDataError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "

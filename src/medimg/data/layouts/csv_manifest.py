@@ -62,6 +62,8 @@ PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid"
 MULTI_LABEL_SEPARATOR = "|"
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
+#: words of a folder of masks, which may sit beside the image folders of a label table
+MASK_FOLDER_WORDS = frozenset({"mask", "masks", "segmentation", "segmentations"})
 
 
 def _is_series_folder(path: Path) -> bool:
@@ -445,7 +447,9 @@ def folder_manifest(path: Path) -> Path | None:
 
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
-    containers = all(w & CONTAINER_WORDS or any(normalise_split(x) for x in w if x) for w in words)
+    # folders of images, of a split, or of masks beside them (HAM10000's segmentations_lesion_tschandl/)
+    container_words = CONTAINER_WORDS | MASK_FOLDER_WORDS
+    containers = all(w & container_words or any(normalise_split(x) for x in w if x) for w in words)
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
     images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:
