@@ -240,3 +240,14 @@ def test_alternative_mask_folders_are_chosen_with_a_path_pattern(tmp_path: Path)
     lungs = Dataset.load(tmp_path, task="segment", exclude="Infection_Mask/*")
     assert {c.mask.parent.name for c in lungs.cases} == {"Lung_Mask"} and len(lungs.cases) == 3
     assert all(not c.extra_masks for c in lungs.cases)
+
+
+def test_ct_org_volumes_pair_with_their_labels_inside_the_archive_folder(tmp_path: Path) -> None:
+    """CT-ORG (TCIA): ``OrganSegmentations/volume-0.nii.gz`` + ``labels-0.nii.gz`` side by side in the archive's one
+    folder was read as a single class, ``OrganSegmentations``, and refused."""
+    for i in range(3):
+        _png(tmp_path / "OrganSegmentations" / f"volume-{i}.png")
+        _png(tmp_path / "OrganSegmentations" / f"labels-{i}.png", (slice(2, 5), slice(2, 5)))
+    assert Dataset.load(tmp_path).task == "segment"
+    expected = [(f"OrganSegmentations/volume-{i}.png", f"OrganSegmentations/labels-{i}.png") for i in range(3)]
+    assert _pairs(tmp_path) == expected

@@ -129,7 +129,7 @@ EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{
 #: ``mask_001.png``, BTCV's ``img/img0001.nii.gz`` + ``label/label0001.nii.gz``: a number right after the word):
 #: stripped from the key; the mask words also give a file outside role folders the mask role
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
-MASK_PREFIXES = ("segmentation", "seg", "mask", "label", "gt")
+MASK_PREFIXES = ("segmentation", "segmentations", "seg", "mask", "masks", "label", "labels", "gt")
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")(?:[-_. ]+(?=[a-z0-9])|(?=\d+$))")
 #: an observer's initials after the image's name in a mask's name (STARE's ``im0001.ah.ppm``, ``im0001.vk.ppm``)
 OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
@@ -193,6 +193,8 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     stay classes)."""
     subdirs = _visible_dirs(root)
     folders = [root] + [d for d in subdirs if normalise_split(d.name) is not None]
+    if len(subdirs) == 1 and normalise_split(subdirs[0].name) is None:  # an archive's wrapper: CT-ORG's
+        folders.append(subdirs[0])  # OrganSegmentations/volume-0.nii.gz + labels-0.nii.gz
     if any(_pairs_beside(folder) for folder in folders):
         return True
     patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
