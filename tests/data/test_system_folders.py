@@ -137,6 +137,15 @@ def test_patient_folders_holding_class_folders(tmp_path: Path, caplog: pytest.Lo
     assert "<patient>/<class>/" in caplog.text
     assert {c.patient_id for c in dataset.cases} == {str(p) for p in range(8900, 8912)}
     assert all(c.label == int(c.path.parent.name) for c in dataset.cases)
+    # inside the archive's folder, as Kaggle ships it (IDC_regular_ps50_idx5/): read as one class and refused
+    wrapped = tmp_path.parent / f"{tmp_path.name}_wrapped"
+    wrapped.mkdir()
+    tmp_path.rename(wrapped / "IDC_regular_ps50_idx5")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        inside = Dataset.load(wrapped)
+    assert inside.class_names == ["0", "1"] and len(inside) == 72
+    assert caplog.text.count("<patient>/<class>/") == 1  # said once, not once per look
 
 
 def test_group_folders_of_classes_inside_a_wrapper_folder(tmp_path: Path) -> None:

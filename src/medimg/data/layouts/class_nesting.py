@@ -67,16 +67,21 @@ def _is_image_name(name: str) -> bool:
 
 def data_folder(root: Path, *, announce: bool = True) -> Path:
     """``root``, or the folder a chain of wrapper folders leads to: while a folder holds no image and exactly one
-    sub-folder (not a split folder) holding two or more folders that can be classes (:func:`_class_like`), the
-    data is inside it. ``announce``: log where the data was found (off for a layout test, which loading repeats)."""
+    sub-folder (not a split folder) holding two or more folders that can be classes (:func:`_class_like`) or
+    patient folders of the same class folders (:func:`nested_class_folders`), the data is inside it.
+    ``announce``: log where the data was found (off for a layout test, which loading repeats)."""
     folder = root
     while True:
         subdirs, has_image = _entries(folder)
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
         inner, _ = _entries(subdirs[0])
-        if len(inner) < 2 or not _class_like([p.name for p in inner]):  # one class (refused later), or a PACS
-            break  # export's patient/study/series folders: not classes
+        if len(inner) < 2:  # one class, refused later
+            break
+        # classes inside, or patient folders each holding the same class folders (the IDC breast set's
+        # IDC_regular_ps50_idx5/<patient>/{0,1}/); not a PACS export's patient/study/series folders
+        if not _class_like([p.name for p in inner]) and nested_class_folders(subdirs[0], announce=False) is None:
+            break
         folder = subdirs[0]
     if folder != root and announce:
         logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
@@ -104,8 +109,9 @@ def _class_like(names: list[str]) -> bool:
     return not all(re.search(r"\d{3,}", name) or (re.fullmatch(r"[\d.]+", name) and "." in name) for name in names)
 
 
-def nested_class_folders(parent: Path) -> NestedClasses | None:
+def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasses | None:
     """The class folders one level below ``parent``'s sub-folders, or ``None`` when its sub-folders are the classes.
+    ``announce``: warn how they are read (off for a look that loading repeats).
 
     Every sub-folder must hold folders only, each of those images only (no deeper folders, no image/mask role
     names). Then, with ``n`` sub-folders holding ``k`` distinct inner names:
@@ -135,7 +141,8 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
     names = Counter(leaf.name.lower() for leaf in leaves)
     patients = sum(any(ch.isdigit() for ch in top.name) for top in tops) >= 0.8 * len(tops)  # numbered, as IDs are
     if patients and len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
-        logger.warning(
+        warn = logger.warning if announce else logger.debug
+        warn(
             "%s: %d folders each hold class folders of the same names (%s): read as <patient>/<class>/ folders, "
             "classes %s, each of the %d folders a patient kept on one side of the split; if the outer folders "
             "are the classes, give a CSV manifest (path,label)",
@@ -149,7 +156,8 @@ def nested_class_folders(parent: Path) -> NestedClasses | None:
     numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)  # patients, cases, series
     grouped = all(_groups(top.name, [leaf.name for leaf in subdirs]) for top, subdirs in inner.items())
     if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered and grouped:
-        logger.warning(
+        warn = logger.warning if announce else logger.debug
+        warn(
             "%s: the folders %s hold class folders: read as %d classes (%s); to classify the outer folders instead, "
             "give a CSV manifest (path,label)",
             parent,
