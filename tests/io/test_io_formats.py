@@ -34,6 +34,7 @@ def test_image_suffixes_are_exactly_the_documented_set() -> None:
         ".dicom",
         ".nii",
         ".nii.gz",
+        ".hdr",
         ".ima",
         ".mha",
         ".mhd",

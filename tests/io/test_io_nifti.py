@@ -127,3 +127,23 @@ def test_dicom_series_to_nifti_keeps_geometry(dicom_writer: Callable[..., Path],
     np.testing.assert_array_equal(back.array, series.array)
     np.testing.assert_allclose(back.affine, series.affine, atol=1e-5)
     assert back.spacing_mm == pytest.approx(series.spacing_mm, abs=1e-5)
+
+
+def test_analyze_and_nifti_pairs_are_read_through_their_header(tmp_path: Path) -> None:
+    """Analyze 7.5 (OASIS, SPM-era and IBSR sets ship ``.hdr`` + ``.img``) was "unrecognised image format", and a
+    folder of ``.hdr`` files held no images; a NIfTI pair (``ni1``) read only when named."""
+    from medimg import Dataset
+    from medimg.io.formats import detect_format
+
+    volume = np.arange(8 * 9 * 5, dtype=np.int16).reshape(8, 9, 5)
+    for cls, k in (("AD", 0), ("AD", 1), ("CN", 2), ("CN", 3)):
+        (tmp_path / cls).mkdir(exist_ok=True)
+        nib.save(nib.AnalyzeImage(volume + k, np.diag([1.5, 1.5, 3.0, 1.0])), tmp_path / cls / f"OAS1_{k:04d}.hdr")
+    nib.save(nib.Nifti1Pair(volume, np.eye(4)), tmp_path / "pair.hdr")
+    for header in (tmp_path / "AD" / "OAS1_0000.hdr", tmp_path / "pair.hdr"):
+        assert detect_format(header) == "nifti"
+        image = read_image(header)
+        assert image.array.shape == (1, 8, 9, 5) and image.array[0, 1, 2, 3] == 58
+    assert read_image(tmp_path / "AD" / "OAS1_0000.hdr").spacing_mm == pytest.approx((1.5, 1.5, 3.0))
+    dataset = Dataset.load(tmp_path, task="classify")
+    assert sorted(c.path.name for c in dataset.cases if c.path) == [f"OAS1_{k:04d}.hdr" for k in range(4)]

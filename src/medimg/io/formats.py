@@ -12,7 +12,8 @@ Formats and their signatures:
 =========  ==========================================================================================
 ``dicom``  ``b"DICM"`` at offset 128 (Part 10 file), or a bare dataset without preamble that pydicom parses
 ``nifti``  NIfTI-1 (``sizeof_hdr == 348`` and magic ``n+1``/``ni1`` at 344) or NIfTI-2 (``540``,
-           ``n+2``/``ni2`` at 4), also inside a gzip stream (``.nii.gz``)
+           ``n+2``/``ni2`` at 4), also inside a gzip stream (``.nii.gz``); an Analyze 7.5 ``.hdr`` (348 bytes
+           that say ``sizeof_hdr == 348``), read through nibabel too
 ``png``    ``89 50 4E 47 0D 0A 1A 0A``
 ``jpeg``   ``FF D8 FF``
 ``bmp``    ``b"BM"`` followed by a plausible BITMAPINFO header size
@@ -75,6 +76,7 @@ _SUFFIX_FORMAT: dict[str, str] = {
     ".ima": "dicom",
     ".nii": "nifti",
     ".nii.gz": "nifti",
+    ".hdr": "nifti",  # Analyze 7.5 or a NIfTI pair: the header, its .img (the pixels) beside it
     ".mha": "metaimage",
     ".mhd": "metaimage",
     ".nrrd": "nrrd",
@@ -217,6 +219,12 @@ def _is_nifti_header(head: bytes) -> bool:
     return False
 
 
+def _is_analyze_header(head: bytes) -> bool:
+    """An Analyze 7.5 header file (``.hdr`` beside its ``.img``; OASIS, SPM-era sets): exactly 348 bytes that
+    say so (``sizeof_hdr``), read through nibabel like NIfTI."""
+    return len(head) == 348 and any(struct.unpack(f"{endian}i", head[:4])[0] == 348 for endian in "<>")
+
+
 def _gunzip_head(path: Path, n: int = 544) -> bytes:
     """Up to ``n`` decompressed bytes from the start of a gzip file (fewer if the stream is cut short);
     ``b""`` if it is not valid gzip."""
@@ -258,7 +266,7 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
     if _is_dicom_part10(head):
         found.append("dicom")
     gzipped_nifti = head[:2] == b"\x1f\x8b" and _is_nifti_header(_gunzip_head(path))
-    if gzipped_nifti or _is_nifti_header(head):
+    if gzipped_nifti or _is_nifti_header(head) or _is_analyze_header(head):
         found.append("nifti")
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         found.append("png")
