@@ -145,5 +145,7 @@ def test_analyze_and_nifti_pairs_are_read_through_their_header(tmp_path: Path) -
         image = read_image(header)
         assert image.array.shape == (1, 8, 9, 5) and image.array[0, 1, 2, 3] == 58
     assert read_image(tmp_path / "AD" / "OAS1_0000.hdr").spacing_mm == pytest.approx((1.5, 1.5, 3.0))
+    with pytest.raises(ImageReadError, match=r"holds the pixels of OAS1_0000\.hdr.*pass .*OAS1_0000\.hdr"):
+        read_image(tmp_path / "AD" / "OAS1_0000.img")  # the pixel file named instead of its header
     dataset = Dataset.load(tmp_path, task="classify")
     assert sorted(c.path.name for c in dataset.cases if c.path) == [f"OAS1_{k:04d}.hdr" for k in range(4)]

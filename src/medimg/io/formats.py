@@ -410,6 +410,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         known = _unsupported_format(head)
         if known is not None:
             raise ImageReadError(p, known)
+        header = p.with_suffix(".hdr")
+        if suffix == ".img" and header.is_file():  # the pixels of an Analyze 7.5 / NIfTI pair
+            raise ImageReadError(p, f"it holds the pixels of {header.name}, which describes them: pass {header}")
         hint = ""
         if suffix in _SUFFIX_FORMAT:
             hint = f" although its name ends with {suffix!r}"
