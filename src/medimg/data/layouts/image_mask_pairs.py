@@ -193,20 +193,26 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     stay classes)."""
     subdirs = _visible_dirs(root)
     folders = [root] + [d for d in subdirs if normalise_split(d.name) is not None]
-    if len(subdirs) == 1 and normalise_split(subdirs[0].name) is None:  # an archive's wrapper: CT-ORG's
-        folders.append(subdirs[0])  # OrganSegmentations/volume-0.nii.gz + labels-0.nii.gz
     if any(_pairs_beside(folder) for folder in folders):
+        return True
+    # an archive's wrapper whose images mostly have their masks beside them (CT-ORG's OrganSegmentations/volume-0
+    # + labels-0); a single class folder with a mask or two among its images stays a class
+    if len(subdirs) == 1 and normalise_split(subdirs[0].name) is None and _pairs_beside(subdirs[0], share=0.5):
         return True
     patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
     return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
 
 
-def _pairs_beside(folder: Path) -> bool:
+def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
+    """Whether ``folder`` holds an image with its mask beside it; with ``share``, more than that share of its
+    images has one."""
     roles: dict[str, set[str]] = defaultdict(set)
     for p in itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES):
         if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES:
             roles[pairing_key(p)].add(_suffix_role(p) or "image")
-    return any({"image", "mask"} <= found for found in roles.values())
+    images = sum("image" in found for found in roles.values())
+    paired = sum({"image", "mask"} <= found for found in roles.values())
+    return paired > 0 and paired > share * images
 
 
 def _has_case_folders(root: Path, sample: int = 20) -> bool:
