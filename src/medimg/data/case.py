@@ -24,12 +24,16 @@ SPLIT_ALIASES = {
 }
 
 
+#: an enumeration before a folder's name (IDRiD's ``a. Training Set``, ``1. Microaneurysms``)
+ENUMERATION = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
+
+
 def normalise_split(name: str | None) -> str | None:
-    """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``...)
-    to ``train``/``val``/``test`` or ``None``."""
+    """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``,
+    IDRiD's enumerated ``"a. Training Set"``...) to ``train``/``val``/``test`` or ``None``."""
     if name is None:
         return None
-    text = str(name).strip().lower()
+    text = ENUMERATION.sub("", str(name).strip().lower())
     if not text or text in {"nan", "none"}:
         return None
     return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images|imgs|masks|labels|split)$", "", text))

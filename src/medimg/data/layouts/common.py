@@ -43,6 +43,23 @@ def sub_folders(folder: Path, limit: int | None = None) -> list[Path]:
         return []
 
 
+def file_stem(path: Path) -> str:
+    """A file's name without its (double) suffix: ``kidney_left.nii.gz`` -> ``kidney_left``."""
+    return path.name[: len(path.name) - len(file_suffix(path))]
+
+
+def split_of(root: Path, path: Path) -> str | None:
+    """The split the nearest folder of ``path`` (inside ``root``) named for one says (``train_masks/``,
+    ``a. Training Set/``), or ``None``."""
+    from medimg.data.case import normalise_split
+
+    for part in reversed(path.relative_to(root).parts[:-1]):
+        split = normalise_split(part)
+        if split is not None:
+            return split
+    return None
+
+
 def text_head(path: Path, size: int) -> str:
     """The first ``size`` characters of a text file (undecodable bytes replaced), ``""`` when it cannot be read: what
     a layout's ``detect`` sniffs (a COCO JSON's keys, an XML's root element)."""

@@ -62,11 +62,13 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
+    file_stem,
     is_manifest,
     listed_splits,
     manifest_header,
     name_selected,
     read_manifest,
+    split_of,
 )
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import STRUCTURE_FOLDERS
@@ -324,11 +326,7 @@ def load(
 
 # --------------------------------------------------------------------------------------------- roles and keys
 def _stem(path: Path | None) -> str:
-    if path is None:
-        return ""
-    name = path.name
-    suffix = file_suffix(path)
-    return name[: len(name) - len(suffix)] if suffix else name
+    return "" if path is None else file_stem(path)
 
 
 def pairing_key(path: Path) -> str:
@@ -453,14 +451,6 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
         for path, r in roles.items()
         if (r != "image" and annotates(path)) or any(truth in path.parents for truth in truths)
     ]
-
-
-def _split_of(root: Path, path: Path) -> str | None:
-    for part in reversed(path.relative_to(root).parts[:-1]):
-        split = normalise_split(part)
-        if split is not None:
-            return split
-    return None
 
 
 def _shared(a: Path, b: Path) -> int:
@@ -654,8 +644,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     for key, mask_files in sorted(masks.items()):
         for mask in [m for m in mask_files if m not in extras[key]]:
             candidates = [p for p in images.get(key, []) if p not in paired]
-            split = _split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
-            candidates = [p for p in candidates if _split_of(root, p) == split] or candidates
+            split = split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
+            candidates = [p for p in candidates if split_of(root, p) == split] or candidates
             if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _first_channel(channel_cases[key], mask, root)
                 channels_of.update({first: tuple(channel_files(first)[1:]) for first in candidates})
@@ -694,7 +684,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         more = tuple(extra_of.get(paired[image], ()))
         channels = channels_of.get(image, ())
         taken.update(channels)
-        split = _split_of(root, image) or listed.get(_stem(image))
+        split = split_of(root, image) or listed.get(_stem(image))
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
     if listed and not all(c.split for c in cases):
         cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole

@@ -23,7 +23,7 @@ from pathlib import Path
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import name_selected, problems_error, text_head
+from medimg.data.layouts.common import file_stem, name_selected, problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -104,7 +104,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     images: dict[str, list[Path]] = {}
     for p in sorted(files):
         if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
-            images.setdefault(p.stem, []).append(p)
+            images.setdefault(file_stem(p), []).append(p)
     paired = [(xml, images[xml.stem][0]) for xml in xmls if xml.stem in images]
     if not paired:
         raise DatasetError(

@@ -18,9 +18,9 @@ import logging
 import re
 from pathlib import Path
 
-from medimg.data.case import SegCase, normalise_split
+from medimg.data.case import ENUMERATION, SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import image_files_in, name_selected, sub_folders
+from medimg.data.layouts.common import file_stem, image_files_in, name_selected, split_of, sub_folders
 from medimg.data.layouts.structure_masks import structure_dataset
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -31,8 +31,6 @@ logger = logging.getLogger(__name__)
 TRUTH_WORDS = ("groundtruth", "ground truth", "ground_truth", "masks", "labels", "annotations", "segmentations")
 #: a structure folder's own name that says it holds parts of one mask instead (Montgomery's ``leftMask``)
 MASK_WORDS = ("mask", "label", "seg")
-#: an enumeration before a folder's name (``1. Microaneurysms``, ``a. Training Set``)
-NUMBERING = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
 #: a structure's code after the image's name in a mask's name (IDRiD's ``IDRiD_01_MA.tif`` for ``IDRiD_01.jpg``)
 CODE = re.compile(r"[-_ ][a-z0-9]{1,12}$")
 DETECT_DEPTH = 3
@@ -41,11 +39,7 @@ DETECT_ENTRIES = 200
 
 def clean_name(name: str) -> str:
     """A folder's name without its enumeration: ``1. Microaneurysms`` -> ``Microaneurysms``."""
-    return NUMBERING.sub("", name).strip()
-
-
-def _split(name: str) -> str | None:
-    return normalise_split(clean_name(name))
+    return ENUMERATION.sub("", name).strip()
 
 
 def _is_truth_folder(folder: Path) -> bool:
@@ -58,7 +52,7 @@ def _structure_folders(truth: Path, limit: int | None = DETECT_ENTRIES) -> list[
     inside split folders; none when fewer than two structures (or any named as a mask: parts of one mask)."""
     found: list[tuple[Path, str | None]] = []
     for sub in sub_folders(truth, limit):
-        split = _split(sub.name)
+        split = normalise_split(sub.name)
         for folder in sub_folders(sub, limit) if split else [sub]:
             if image_files_in(folder, 20):
                 found.append((folder, split))
@@ -88,10 +82,6 @@ def detect(path: Path) -> bool:
     return path.is_dir() and bool(truth_folders(path))
 
 
-def _stem(path: Path) -> str:
-    return path.name[: len(path.name) - len(file_suffix(path))]
-
-
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
     """The images under ``path`` (outside its ground-truth folders) with their structure masks; reads no pixels.
 
@@ -111,15 +101,15 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             continue
         if any(truth in image.parents for truth in truths) or not name_selected(image.name, include, exclude):
             continue
-        images.setdefault(_stem(image).lower(), []).append(image)
+        images.setdefault(file_stem(image).lower(), []).append(image)
     masks: dict[Path, list[tuple[str, Path]]] = {}
     unpaired: list[str] = []
     for truth in truths:
         for folder, split in _structure_folders(truth, None):
             for mask in image_files_in(folder):
-                stem = _stem(mask).lower()
+                stem = file_stem(mask).lower()
                 candidates = images.get(stem) or images.get(CODE.sub("", stem), [])
-                same_split = [i for i in candidates if split is None or _image_split(root, i) == split]
+                same_split = [i for i in candidates if split is None or split_of(root, i) == split]
                 if not (same_split or candidates):
                     unpaired.append(mask.relative_to(root).as_posix())
                     continue
@@ -134,7 +124,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     cases = []
     for image, found in sorted(masks.items()):
         files = tuple(sorted((value_of[name], mask) for name, mask in found))
-        split = _image_split(root, image)
+        split = split_of(root, image)
         cases.append(SegCase(image.relative_to(root).as_posix(), image, files[0][1], split=split, structures=files))
     paired = set(masks)
     unlabelled = sorted(p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in paired)
@@ -142,11 +132,3 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         logger.warning("%s: %d mask(s) name no image (e.g. %s)", root, len(unpaired), unpaired[0])
     logger.info("%s: %d image(s), %d structure folder(s) composed into label maps", root, len(cases), len(names))
     return structure_dataset(root, cases, names, unlabelled, unpaired)
-
-
-def _image_split(root: Path, image: Path) -> str | None:
-    for part in reversed(image.relative_to(root).parts[:-1]):
-        split = _split(part)
-        if split is not None:
-            return split
-    return None

@@ -20,19 +20,20 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import (
     MANIFEST_SUFFIXES,
+    file_stem,
     image_files_in,
     manifest_delimiter,
     name_selected,
     sub_folders,
 )
 from medimg.errors import DatasetError
-from medimg.io.formats import file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +50,12 @@ DETECT_SAMPLE = 10
 DETECT_ENTRIES = 2000
 
 
-def structure_name(path: Path) -> str:
-    """The structure a mask file is for: its name without the (double) suffix (``kidney_left.nii.gz`` ->
-    ``kidney_left``)."""
-    return path.name[: len(path.name) - len(file_suffix(path))]
-
-
 def _image_of(folder: Path, limit: int | None = None) -> Path | None:
     """The image of a case folder: its one image file that is not an annotation, or the one named like an image."""
     images = [p for p in image_files_in(folder, limit) if not any(w in p.name.lower() for w in ANNOTATION_WORDS)]
     if len(images) == 1:
         return images[0]
-    named = [p for p in images if structure_name(p).lower() in IMAGE_NAMES]
+    named = [p for p in images if file_stem(p).lower() in IMAGE_NAMES]
     return named[0] if len(named) == 1 else None
 
 
@@ -119,7 +114,7 @@ def detect(path: Path) -> bool:
 
 def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """Whether a pattern keeps the structure ``mask``: matched against its file name or its structure name."""
-    names = (mask.name, structure_name(mask))
+    names = (mask.name, file_stem(mask))
     if include and not any(name_selected(name, include, ()) for name in names):
         return False
     return all(name_selected(name, (), exclude) for name in names)
@@ -172,7 +167,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             "with 'images' + 'masks' folders (one mask per object): keep one kind per dataset"
         )
     per_structure = kinds == {True}
-    names = sorted({structure_name(m) for _, _, masks, _ in found for m in masks}) if per_structure else []
+    names = sorted({file_stem(m) for _, _, masks, _ in found for m in masks}) if per_structure else []
     if not any(masks for _, _, masks, _ in found):
         raise DatasetError(
             f"no masks found in the case folders of {root}: each case folder needs its image and a 'segmentations' "
@@ -185,7 +180,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         if not masks:
             unlabelled.append(image.relative_to(root).as_posix())
             continue
-        files = tuple((value_of[structure_name(m)] if per_structure else 1, m) for m in masks)
+        files = tuple((value_of[file_stem(m)] if per_structure else 1, m) for m in masks)
         cases.append(SegCase(case_id, image, masks[0], split=split, structures=files))
     if left_out:
         logger.warning(
@@ -209,7 +204,7 @@ def structure_dataset(
     """The dataset of cases whose :attr:`~medimg.data.case.SegCase.structures` are composed on read: ``names`` the
     structures of values ``1..K`` (``None``: unnamed objects); a split only when every case has one."""
     if cases and not all(c.split for c in cases):
-        cases = [SegCase(c.case_id, c.image, c.mask, structures=c.structures) for c in cases]  # no partial split
+        cases = [replace(c, split=None) for c in cases]  # a partial split is no split of the whole
     named = {0: "background", **{k + 1: name for k, name in enumerate(names)}} if names is not None else {}
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,

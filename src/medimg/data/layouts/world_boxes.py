@@ -22,7 +22,7 @@ import numpy as np
 
 from medimg.data.case import Box, Case
 from medimg.data.detection import DetectionDataset
-from medimg.data.layouts.common import MANIFEST_SUFFIXES, manifest_delimiter, name_selected, problems_error
+from medimg.data.layouts.common import MANIFEST_SUFFIXES, file_stem, manifest_delimiter, name_selected, problems_error
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import file_suffix, in_system_folder
 
@@ -71,7 +71,7 @@ def _scans(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> di
         if any(word in folder for folder in folders for word in MASK_FOLDER_WORDS):
             continue
         if name_selected(path.name, include, exclude):
-            scans.setdefault(path.name[: -len(suffix)], path)
+            scans.setdefault(file_stem(path), path)
     return scans
 
 
