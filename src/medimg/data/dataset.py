@@ -452,14 +452,15 @@ class SegmentationDataset:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
         """
-        from medimg.data.layouts import derived_layout, detect_layout
+        from medimg.data.layouts import deriving_layout, detect_layout
 
         root = Path(path).expanduser()
         other = None  # another segmentation layout (structure masks...), or masks drawn from COCO / YOLO outlines
-        if root.exists():
-            detected = detect_layout(root)
-            own = detected is not None and detected.task == "segment" and detected.name != "image_mask_pairs"
-            other = detected if own else derived_layout(root, "segment")
+        detected = detect_layout(root) if root.exists() else None
+        if detected is not None and detected.task == "segment":
+            other = None if detected.name == "image_mask_pairs" else detected
+        elif detected is not None:
+            other = deriving_layout(root, "segment")
         if other is not None:
             return Dataset.load(
                 root, task="segment", layout=other.name, include=include, exclude=exclude, window=window

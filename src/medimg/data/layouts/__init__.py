@@ -44,7 +44,8 @@ layout that *derives* that task's annotations from another task's (``mask_boxes`
 another task's layout claims; otherwise a path claimed by a layout of another task is a conflict
 (:class:`~medimg.errors.DatasetError` naming the task it looks like), except the class-folder layout
 (``exclusive=False``): class folders may hold masks beside the images (Herlev's ``*-d.bmp``), which
-``task="segment"`` pairs by name. When no layout detects a folder, the task's first layout (class folders when no
+``task="segment"`` pairs by name; so may a folder read through its label table (``shares_folders``: HAM10000's
+metadata CSV beside its lesion masks). When no layout detects a folder, the task's first layout (class folders when no
 task is given; structure masks never: they only read what they detect) reads it and explains what it expected.
 
 Adding a layout is one module plus one line in :data:`LAYOUTS`. The detection readers (Pascal VOC, COCO, CSV
@@ -105,6 +106,8 @@ class Layout:
             never chosen by detection alone, only when its task is asked for.
         fallback: the layout may read a folder no layout detects (to explain what it expected) when it is the
             first of its task; ``False`` for a layout that only reads what it detects (structure masks).
+        shares_folders: a folder it detects (not a file) may hold another task's annotations too: a label table
+            beside the images (HAM10000's metadata CSV beside its lesion masks), as class folders may.
     """
 
     name: str
@@ -115,11 +118,16 @@ class Layout:
     exclusive: bool = True
     derived: bool = False
     fallback: bool = True
+    shares_folders: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
         """Keyword options of :attr:`load` (everything after the path)."""
         return tuple(list(inspect.signature(self.load).parameters)[1:])
+
+    def claims(self, path: Path) -> bool:
+        """Whether ``path``, which this layout detects, cannot be read for another task (see :attr:`exclusive`)."""
+        return self.exclusive and not (self.shares_folders and path.is_dir())
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Raise :class:`ConfigError` (with close matches) for an option :attr:`load` does not take."""
@@ -209,7 +217,14 @@ LAYOUTS: tuple[Layout, ...] = (
         "one sub-folder per class",
         exclusive=False,
     ),
-    Layout("csv_manifest", "classify", csv_manifest.detect, csv_manifest.load, "CSV manifest path,label"),
+    Layout(
+        "csv_manifest",
+        "classify",
+        csv_manifest.detect,
+        csv_manifest.load,
+        "CSV manifest path,label",
+        shares_folders=True,
+    ),
     Layout(
         "mimic_cxr", "classify", mimic_cxr.detect, mimic_cxr.load, "MIMIC-CXR-JPG (files/ + split and label tables)"
     ),
@@ -241,10 +256,12 @@ def derived_layout(path: Path, task: TaskName) -> Layout | None:
     """The layout deriving ``task``'s annotations from the data at ``path`` when another task's layout detects it
     (boxes from masks, masks drawn from COCO or YOLO outlines), or ``None``."""
     detected = detect_layout(path)
-    return None if detected is None or detected.task == task else _deriving(path, task)
+    return None if detected is None or detected.task == task else deriving_layout(path, task)
 
 
-def _deriving(path: Path, task: TaskName) -> Layout | None:
+def deriving_layout(path: Path, task: TaskName) -> Layout | None:
+    """The layout deriving ``task``'s annotations from the data at ``path`` (whichever layout detects it), or
+    ``None``."""
     return next((lay for lay in LAYOUTS if lay.derived and lay.task == task and lay.detect(path)), None)
 
 
@@ -280,15 +297,12 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if detected is not None and (task is None or detected.task == task):
         return detected
     if detected is not None and task is not None:
-        derived = _deriving(path, task)
+        derived = deriving_layout(path, task)
         if derived is not None:
             return derived
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
-    # a folder read through its label table may hold other annotations too, as class folders may (HAM10000's
-    # metadata CSV beside its lesion masks): another task's layout reads it when asked for
-    table_folder = detected is not None and detected.name == "csv_manifest" and path.is_dir()
-    if detected is not None and task is not None and detected.exclusive and not table_folder:
+    if detected is not None and task is not None and detected.claims(path):
         raise OtherTaskDataError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "

@@ -71,7 +71,7 @@ from medimg.data.layouts.common import (
     split_of,
 )
 from medimg.data.layouts.structure_folders import truth_folders
-from medimg.data.layouts.structure_masks import STRUCTURE_FOLDERS
+from medimg.data.layouts.structure_masks import is_case_mask
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -438,12 +438,7 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     def annotates(path: Path) -> bool:
         if pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, [])):
             return True
-        # TotalSegmentator's <case>/segmentations/liver.nii.gz beside <case>/ct.nii.gz; the Data Science Bowl's
-        # <id>/masks/<object>.png beside <id>/images/<id>.png
-        folder, case = path.parent.name.lower(), path.parent.parent
-        return (folder in STRUCTURE_FOLDERS and case in in_folder) or (
-            folder == "masks" and case / "images" in in_folder
-        )
+        return is_case_mask(path, in_folder)  # TotalSegmentator's segmentations/, the Data Science Bowl's masks/
 
     truths = truth_folders(root) if root.is_dir() else []  # IDRiD's ground-truth folder of structure folders
     return [

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+from collections.abc import Container
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: names of the folder of a case that holds its per-structure masks
 STRUCTURE_FOLDERS = frozenset({"segmentations", "structures"})
+#: the folders of a case folder of objects: its one image, and one mask per object (the Data Science Bowl's)
+OBJECT_IMAGES, OBJECT_MASKS = "images", "masks"
 #: words of a file beside the image that is an annotation, not the image (AbdomenAtlas' ``combined_labels.nii.gz``)
 ANNOTATION_WORDS = ("label", "mask", "seg", "structure")
 #: names the image of a case folder may have, preferred when a case folder holds several images
@@ -68,11 +71,21 @@ def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | 
     image, ``masks/`` one file per object), else ``None``."""
     if image_files_in(folder, limit):
         return None
-    images, masks = folder / "images", folder / "masks"
+    images, masks = folder / OBJECT_IMAGES, folder / OBJECT_MASKS
     if not (images.is_dir() and masks.is_dir()):
         return None
     found = image_files_in(images, limit)
     return (found[0], masks) if len(found) == 1 else None
+
+
+def is_case_mask(path: Path, image_folders: Container[Path]) -> bool:
+    """Whether ``path`` is a mask file of a case folder of either kind whose image lies in one of ``image_folders``
+    (``<case>/segmentations/liver.nii.gz`` beside ``<case>/ct.nii.gz``; ``<id>/masks/<object>.png`` beside
+    ``<id>/images/<id>.png``): what ``predict`` on such folders leaves out."""
+    folder, case = path.parent.name.lower(), path.parent.parent
+    if folder in STRUCTURE_FOLDERS:
+        return case in image_folders
+    return folder == OBJECT_MASKS and case / OBJECT_IMAGES in image_folders
 
 
 def _case(folder: Path, limit: int | None = None) -> tuple[Path, Path, bool] | None:
