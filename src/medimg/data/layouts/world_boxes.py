@@ -75,19 +75,30 @@ def _scans(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> di
     return scans
 
 
-def _box(centre_mm: np.ndarray, diameter: float, scan: Path) -> Box | None:
-    """The finding's cube in the scan's array axes, clipped; ``None`` outside the scan."""
+def _boxes(found: list[tuple[np.ndarray, float]], scan: Path) -> tuple[list[Box], int]:
+    """Each finding's cube in the scan's array axes, clipped (its header read once), and how many lie outside.
+
+    Raises:
+        DatasetError: the scan's header cannot be read.
+    """
     from medimg.io.itk import itk_geometry
 
-    origin, spacing, direction, size = itk_geometry(scan)
-    index = np.linalg.solve(direction, centre_mm - origin) / spacing  # continuous, voxel centres at integers
-    half = diameter / 2 / spacing
-    low = np.clip(index + 0.5 - half, 0, size)
-    high = np.clip(index + 0.5 + half, 0, size)
-    if np.any(high - low <= 0):
-        return None
-    (i1, j1, k1), (i2, j2, k2) = low.tolist(), high.tolist()
-    return Box(k1, j1, k2, j2, 0, z1=i1, z2=i2)  # array (C, i, j, k) = (C, D, H, W): x along k, z along i
+    try:
+        origin, spacing, direction, size = itk_geometry(scan)
+    except ImageReadError as error:
+        raise DatasetError(f"{scan}: its header cannot be read ({error.reason})") from error
+    boxes, outside = [], 0
+    for centre_mm, diameter in found:
+        index = np.linalg.solve(direction, centre_mm - origin) / spacing  # continuous, voxel centres at integers
+        half = diameter / 2 / spacing
+        low = np.clip(index + 0.5 - half, 0, size)
+        high = np.clip(index + 0.5 + half, 0, size)
+        if np.any(high - low <= 0):
+            outside += 1
+            continue
+        (i1, j1, k1), (i2, j2, k2) = low.tolist(), high.tolist()
+        boxes.append(Box(k1, j1, k2, j2, 0, z1=i1, z2=i2))  # array (C, i, j, k) = (C, D, H, W): x along k, z along i
+    return boxes, outside
 
 
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> DetectionDataset:
@@ -128,16 +139,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     cases: list[Case] = []
     outside = 0
     for uid, scan in sorted(scans.items()):
-        boxes = []
-        for centre, diameter in findings.get(uid, []):
-            try:
-                box = _box(centre, diameter, scan)
-            except ImageReadError as error:
-                raise DatasetError(f"{scan}: its header cannot be read ({error.reason})") from error
-            if box is None:
-                outside += 1
-            else:
-                boxes.append(box)
+        boxes, left = _boxes(findings[uid], scan) if uid in findings else ([], 0)
+        outside += left
         cases.append(Case(case_id=scan.relative_to(root).as_posix(), label=None, path=scan, boxes=tuple(boxes)))
     missing = len(set(findings) - set(scans))
     if missing:

@@ -164,8 +164,11 @@ def read_samples(
     return ReadCases([c for c, _ in pairs], [s for _, s in pairs], reader.skipped)
 
 
-def determine_dataset_encoding(dataset: SegmentationDataset, samples: Iterable[SegSample]) -> LabelEncoding:
-    """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`)."""
+def determine_dataset_encoding(
+    dataset: SegmentationDataset, samples: Iterable[SegSample], value_names: Mapping[int, str] | None = None
+) -> LabelEncoding:
+    """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`); ``value_names``:
+    :func:`value_names_of` the dataset when the caller has it already (read here otherwise)."""
     has_colour = False
     survey = MaskValueSurvey()
     for sample in samples:
@@ -177,7 +180,7 @@ def determine_dataset_encoding(dataset: SegmentationDataset, samples: Iterable[S
         survey.add(mask_values(sample.mask[0]))
         if len(survey.values) > survey.limit:
             break
-    named = bool(value_names_of(dataset))
+    named = bool(value_names if value_names is not None else value_names_of(dataset))
     return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=named)
 
 

@@ -67,8 +67,9 @@ class SegmentTask:
         reader = CaseReader(
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
-        encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader))
-        names = class_names_for(encoding, value_names_of(dataset))
+        value_names = value_names_of(dataset)  # read once: the encoding and the class names both need it
+        encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader), value_names)
+        names = class_names_for(encoding, value_names)
         provisional = SegPlan(num_classes=encoding.num_classes, label_encoding=encoding, class_names=names)
         fingerprint = extract_seg_fingerprint(
             dataset.name,
