@@ -140,7 +140,7 @@ class Model:
         include: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         window: str | tuple[float, float] | None = None,
-        unlabelled: PoolSource | None = None,
+        unlabelled: PoolSource | Any = None,
         check: CheckReport | None = None,
         **kwargs: Any,
     ) -> Model:
@@ -163,7 +163,9 @@ class Model:
             include, exclude, window: loading options when ``data`` is a path.
             unlabelled: an unlabelled pool for semi-supervised training (``plan.semi_supervised``): a folder of
                 images, a CSV manifest, ``data`` itself (its rows with an empty label / images without a mask),
-                a loaded dataset, or cases of ``data``. Pool images that are validation or test images are
+                a loaded dataset, a list of image files, cases of ``data``, or (beside images given as an array)
+                an array of images shaped like them, ``fit(X, y, unlabelled=X_pool)``, kept in the run's
+                ``training_data.npz`` as ``unlabelled_images``. Pool images that are validation or test images are
                 dropped; the pool is never evaluated on.
             check: the dataset check of ``data`` already made (``medimg fit`` runs it first): its label conflicts
                 are used instead of reading every image again.
@@ -188,9 +190,25 @@ class Model:
                 self.run_dir_,
                 str(Path(str(self.run_dir_)) / "model.pt"),
             )
+        pooled_arrays = unlabelled is not None and is_array_data(unlabelled)
         if labels is not None or validation_data is not None or test_data is not None or is_array_data(data):
             data, run_dir = self._given_data(
-                data, labels, validation_data, test_data, kwargs.pop("class_names", None), run_dir, runs_root, kwargs
+                data,
+                labels,
+                validation_data,
+                test_data,
+                kwargs.pop("class_names", None),
+                run_dir,
+                runs_root,
+                kwargs,
+                unlabelled if pooled_arrays else None,
+            )
+            if pooled_arrays:  # the pool is now the run's copy of the arrays' own unlabelled images
+                unlabelled = data.root
+        if pooled_arrays and not isinstance(unlabelled, Path):
+            raise ConfigError(
+                "unlabelled= holds images as an array: give it beside images given as an array, fit(X, y, "
+                "unlabelled=X_pool); beside a folder or files give the pool as a folder or a list of image files"
             )
         if self._classical is not None:
             from medimg.run_folder import refuse_run_inside_data
@@ -293,10 +311,12 @@ class Model:
         run_dir: str | Path | None,
         runs_root: str | Path,
         options: dict[str, Any],
+        unlabelled: Any = None,
     ) -> tuple[Any, Path]:
         """:meth:`fit`'s data given as arrays or as lists of files, with labels: what to train on and the run
         folder, which keeps a copy (``training_data.npz`` of the arrays, read from memory meanwhile; or
-        ``training_labels.csv`` naming the files, then read like any CSV manifest), written by rank 0 alone."""
+        ``training_labels.csv`` naming the files, then read like any CSV manifest), written by rank 0 alone.
+        ``unlabelled`` images given as an array go into the arrays' copy as its unlabelled pool."""
         from medimg.data.given_arrays import ARRAYS_FILE, GivenArrays, given_arrays
         from medimg.data.given_files import FILES_TABLE, is_file_list, labels_table
         from medimg.engine.distributed import init_distributed
@@ -309,7 +329,16 @@ class Model:
             )
         arrays = self._given_as_arrays(images, "fit", getattr(self._task, "data_task", self.task))
         given: dict[str, Any] = {"validation_data": validation_data, "test_data": test_data, "class_names": class_names}
-        gathered = given_arrays(images, labels, **given) if arrays else labels_table(images, labels, **given)
+        if unlabelled is not None and not arrays:
+            raise ConfigError(
+                "unlabelled= holds images as an array but the labelled images are files: give the pool as a list of "
+                "image files (or a folder), or give both as arrays"
+            )
+        gathered = (
+            given_arrays(images, labels, unlabelled=unlabelled, **given)
+            if arrays
+            else labels_table(images, labels, **given)
+        )
         dist = init_distributed()
         name = "arrays" if arrays else "files"
         target = (

@@ -356,6 +356,43 @@ def test_cases_of_an_npz_dataset_as_the_pool(tmp_path: Path) -> None:
     assert model.metadata_["training"]["train_images"] == 10
 
 
+def test_an_array_pool_beside_arrays_trains_and_stays_with_the_run(tmp_path: Path) -> None:
+    """``fit(X, y, unlabelled=X_pool)``, as a scikit-learn user writes it: the pool is kept in the run's copy of
+    the arrays (so the run can be fitted again from the CLI), never split, never evaluated."""
+    import numpy as np
+
+    from medimg import Dataset, Model
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 120, (48, 16, 16)).astype(np.uint8)
+    y = np.arange(48) % 2
+    X[y == 1, 4:12, 4:12] = 250
+    pool = rng.integers(0, 120, (30, 16, 16)).astype(np.uint8)
+    semi = {"confidence_threshold": 0.5, "warmup_epochs": 0, "supervised_epochs": 0}
+    model = Model("simple-cnn").fit(X, y, run_dir=tmp_path / "run", unlabelled=pool, semi_supervised=semi, **FAST)
+    training = model.metadata_["training"]
+    assert training["unlabelled_images"] == 30
+    assert training["semi_supervised"]["epochs"][0]["unlabelled_loss"] > 0
+    assert model.report_ is not None
+    assert training["train_images"] + training["val_images"] + model.report_.metrics["n"] == 48
+    copy = tmp_path / "run" / "training_data.npz"
+    assert np.array_equal(np.load(copy)["unlabelled_images"], pool)
+    reloaded = Dataset.load(copy)
+    assert len(reloaded.cases) == 48 and len(reloaded.unlabelled) == 30
+    assert np.array_equal(reloaded.read(reloaded.unlabelled[7]).array[0], pool[7].astype(np.float32))
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
+    assert not any(case_id.startswith("unlabelled/") for case_id in splits)
+
+
+def test_a_list_of_image_files_as_the_pool(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg import Model
+
+    pool = _flat_pool(tmp_path, n_per_class=3, seed=6)
+    files = [str(p) for p in sorted(pool.glob("*.png"))]
+    model = Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "run", unlabelled=files, **FAST)
+    assert model.metadata_["training"]["unlabelled_images"] == 6
+
+
 def test_pool_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
     from medimg import Model
 
@@ -365,5 +402,16 @@ def test_pool_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
         Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "b", unlabelled=tmp_path / "nope", **FAST)
     with pytest.raises(ConfigError, match="classical"):
         Model("random-forest").fit(phantom_dir, run_dir=tmp_path / "c", unlabelled=phantom_dir)
+    import numpy as np
+
+    array = np.zeros((4, 32, 32), np.uint8)
+    with pytest.raises(ConfigError, match=r"beside images given as an array, fit\(X, y, unlabelled=X_pool\)"):
+        Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "d", unlabelled=array, **FAST)
+    with pytest.raises(ConfigError, match=r"unlabelled images have shape \(16, 16\) but the labelled ones \(32, 32\)"):
+        Model("simple-cnn").fit(array, [0, 1, 0, 1], run_dir=tmp_path / "e", unlabelled=array[:, :16, :16], **FAST)
+    with pytest.raises(ConfigError, match=r"1 of the 2 files do not exist \(e\.g\. .*nope\.png\)"):
+        Model("simple-cnn").fit(phantom_dir, unlabelled=[next(phantom_dir.rglob("*.png")), tmp_path / "nope.png"])
+    with pytest.raises(ConfigError, match="give a folder of images, a CSV manifest, a list of image files"):
+        Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "f", unlabelled=[1, 2], **FAST)
     with pytest.raises(ConfigError, match=r"semi_supervised\.confidence_treshold"):
         Model("simple-cnn", semi_supervised={"confidence_treshold": 0.9})

@@ -292,15 +292,23 @@ class Dataset:
         Raises:
             ImageReadError: the file is unreadable or corrupt (the error names it), or too large to read.
         """
-        if case.index is not None and self.arrays:  # a row of an .npz (the "all" array when it had no split)
-            rows = self.arrays[case.split] if case.split in self.arrays else self.arrays["all"]
-            return _medmnist_image(rows[case.index], self.spatial_dims or 2, case.case_id)
+        row = self.array_row(case)
+        if row is not None:
+            return _medmnist_image(row, self.spatial_dims or 2, case.case_id)
         if case.path is None:
             raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
         from medimg.io import read_image
 
         target = CLASSIFY_READ_SIZE if self.task == "classify" else None
         return read_image(case.path, window=self.window, target_size=target, series_uid=case.series_uid)
+
+    def array_row(self, case: Case) -> Any:
+        """The case's row of an array-backed dataset (an ``.npz``; its split's array, or the one array of data
+        without a split), ``None`` for a case read from a file."""
+        if case.index is None or not self.arrays:
+            return None
+        rows = self.arrays[case.split] if case.split in self.arrays else self.arrays["all"]
+        return rows[case.index]
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable summary (saved in a run folder)."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import Dataset
-from medimg.data.layouts.medmnist import UNSPLIT, arrays_dataset, as_channel_last
+from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
 from medimg.io.arrays import numeric_array
@@ -41,6 +41,8 @@ class GivenArrays:
     images: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
     class_names: list[str] | None
+    #: images without labels (``fit(X, y, unlabelled=X_pool)``), the unlabelled pool
+    unlabelled: np.ndarray | None = None
 
     def keys(self) -> dict[str, tuple[str, str]]:
         """``split -> (images key, labels key)`` in the ``.npz``."""
@@ -55,6 +57,8 @@ class GivenArrays:
             arrays[images_key], arrays[labels_key] = self.images[split], self.labels[split]
         if self.class_names is not None:
             arrays["class_names"] = np.array(self.class_names)
+        if self.unlabelled is not None:
+            arrays[UNLABELLED_KEYS[0]] = self.unlabelled
         with atomic_binary_file(path) as handle:
             np.savez(handle, **arrays)
         return path
@@ -68,6 +72,7 @@ class GivenArrays:
             self.labels,
             source="npz",
             class_names=self.class_names,
+            unlabelled=None if self.unlabelled is None else as_channel_last(self.unlabelled),
         )
 
 
@@ -78,16 +83,18 @@ def given_arrays(
     validation_data: tuple[Any, Any] | None = None,
     test_data: tuple[Any, Any] | None = None,
     class_names: Sequence[str] | None = None,
+    unlabelled: Any = None,
 ) -> GivenArrays:
-    """Check and gather ``images`` and ``labels`` (and the validation / test pairs, Keras's ``validation_data``).
+    """Check and gather ``images`` and ``labels`` (and the validation / test pairs, Keras's ``validation_data``,
+    and images without labels for semi-supervised training, ``unlabelled``).
 
     Without ``validation_data`` and ``test_data`` the images are one pool that medimg splits (by its split
     fractions, stratified); with either, ``images`` is the training split and the pairs given are the others.
 
     Raises:
-        ConfigError: labels missing or of another count than the images, images of different shapes, values
-            that are not numbers, labels that are not classes (fractions, empty values), or labels that
-            ``class_names`` does not name.
+        ConfigError: labels missing or of another count than the images, images of different shapes (unlabelled
+            ones too), values that are not numbers, labels that are not classes (fractions, empty values), or
+            labels that ``class_names`` does not name.
     """
     given = named_pairs(images, labels, validation_data, test_data, first="X", noun="images", pair="images, labels")
     if set(given) == {"train"}:
@@ -103,6 +110,12 @@ def given_arrays(
             f"the training, validation and test images have different shapes ({', '.join(map(str, channels))}): "
             "give every split the same image size and channels"
         )
+    pool = None if unlabelled is None else _stacked_images(unlabelled, "unlabelled")
+    if pool is not None and pool.shape[1:] != next(iter(channels)):
+        raise ConfigError(
+            f"the unlabelled images have shape {pool.shape[1:]} but the labelled ones {next(iter(channels))}: give "
+            "them the same image size and channels"
+        )
     names = list(class_names) if class_names is not None else None
     kinds = {labels.dtype.kind for labels in found.values()}
     if "U" in kinds:
@@ -117,7 +130,7 @@ def given_arrays(
                 f"class_names names {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: name "
                 "every class, in label order"
             )
-    return GivenArrays(images=stacked, labels=found, class_names=names)
+    return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
 
 
 def named_pairs(

@@ -6,7 +6,8 @@ segmentation: image paths), so a run, its folds and its ranks read it the same w
 
 * :func:`attach_pool` gives a copy of the dataset whose ``unlabelled`` is the pool: the data's own unlabelled
   images (``POOL`` is ``DATA``: CSV rows with an empty label, images without a mask), a folder of images, a CSV
-  manifest (labels, if any, are ignored), a loaded dataset, or cases of the dataset itself (Python).
+  manifest (labels, if any, are ignored), a loaded dataset, a list of image files, or cases of the dataset
+  itself (Python).
 * :func:`drop_evaluation_copies` removes from the pool every image that is a validation or test image of the
   run (the same file, or a byte-identical copy of it), so no evaluation image is ever trained on.
 """
@@ -18,7 +19,9 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
+
+import numpy as np
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
@@ -29,8 +32,9 @@ logger = logging.getLogger(__name__)
 #: tasks that can learn from an unlabelled pool
 SEMI_SUPERVISED_TASKS = ("classify", "segment")
 
-#: what ``Model.fit(..., unlabelled=...)`` accepts
-PoolSource = str | Path | Dataset | SegmentationDataset | Sequence[Case]
+#: what ``Model.fit(..., unlabelled=...)`` accepts here (images as an array go into the run's copy of the
+#: arrays first: :mod:`medimg.data.given_arrays`)
+PoolSource = str | Path | Dataset | SegmentationDataset | Sequence[Case] | Sequence[str | Path]
 
 
 def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
@@ -72,8 +76,14 @@ def _classification_pool(dataset: Dataset, source: PoolSource) -> tuple[list[Cas
         loaded, name = source, str(source.root)
     elif isinstance(source, SegmentationDataset):
         raise ConfigError("--unlabelled: a segmentation dataset cannot be the pool of a classification fit")
+    elif _is_file_list(source):
+        files = _existing_files(source)
+        return [Case(case_id=str(p), label=None, path=p) for p in files], f"{len(files)} file(s) given in Python"
     else:
-        cases = [dataclasses.replace(c, label=None) for c in source]
+        given = [c for c in source if isinstance(c, Case)]
+        if len(given) != len(source):
+            raise ConfigError(_POOL_KINDS)
+        cases = [dataclasses.replace(c, label=None) for c in given]
         if any(c.index is not None and c.split is not None for c in cases) and not dataset.arrays:
             raise DatasetError("unlabelled cases point to array rows, but the dataset holds no arrays")
         return cases, f"{len(cases)} case(s) given in Python"
@@ -94,8 +104,10 @@ def _segmentation_pool(source: PoolSource) -> tuple[list[str], str]:
     if isinstance(source, SegmentationDataset):
         images = [str(Path(source.root) / p) for p in source.unlabelled] + [str(c.image) for c in source.cases]
         return images, str(source.root)
+    if _is_file_list(source):
+        return [str(p) for p in _existing_files(source)], f"{len(source)} file(s) given in Python"
     if not isinstance(source, (str, Path)):
-        raise ConfigError("--unlabelled for segmentation: give a folder of images (or the data itself)")
+        raise ConfigError("--unlabelled for segmentation: give a folder of images, a list of image files, or the data")
     from medimg.io.inputs import expand_inputs
 
     path = Path(source).expanduser()
@@ -105,6 +117,32 @@ def _segmentation_pool(source: PoolSource) -> tuple[list[str], str]:
             "without a mask)"
         )
     return [str(p.resolve()) for p in expand_inputs([path])], str(path.resolve())
+
+
+_POOL_KINDS = (
+    "unlabelled=: give a folder of images, a CSV manifest, a list of image files, a loaded dataset, cases of the "
+    "data, or (beside images given as an array, fit(X, y, unlabelled=X_pool)) an array of images"
+)
+
+
+def _is_file_list(source: Any) -> TypeGuard[Sequence[str | Path]]:
+    return isinstance(source, list | tuple) and bool(source) and all(isinstance(p, str | Path) for p in source)
+
+
+def _existing_files(files: Sequence[str | Path]) -> list[Path]:
+    """The files given as the pool, resolved.
+
+    Raises:
+        ConfigError: a file does not exist.
+    """
+    found = [Path(p).expanduser().resolve() for p in files]
+    missing = [p for p in found if not p.is_file()]
+    if missing:
+        raise ConfigError(
+            f"unlabelled=: {len(missing)} of the {len(found)} files do not exist (e.g. {missing[0]}); relative paths "
+            f"are read from the current folder, {Path.cwd()}"
+        )
+    return found
 
 
 def _same_path(a: Path, b: Path) -> bool:
@@ -141,8 +179,9 @@ def file_digest(path: str | Path) -> str:
 
 def case_digest(dataset: Dataset, case: Case) -> str:
     """The digest of a classification case: its array row (npz datasets) or its file's bytes."""
-    if case.index is not None and case.split is not None and dataset.arrays:
-        return "array:" + hashlib.sha1(dataset.arrays[case.split][case.index].tobytes()).hexdigest()
+    row = dataset.array_row(case)
+    if row is not None:
+        return "array:" + hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest()
     if case.path is None:
         raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
     return file_digest(case.path)

@@ -5,6 +5,7 @@ Label names and dimensionality come from :mod:`medimg.data.medmnist` (which also
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 import zlib
 from pathlib import Path
@@ -40,6 +41,17 @@ UNSPLIT_KEYS = (("images", "labels"), ("x", "y"), ("X", "y"), ("X", "Y"), ("imgs
 UNSPLIT = "all"
 #: keys an ``.npz`` may name its integer labels' classes (or a multi-label array's columns) by, in label order
 CLASS_NAME_KEYS = ("class_names", "label_names")
+#: keys of images without labels (the unlabelled pool of semi-supervised training, ``--unlabelled DATA``)
+UNLABELLED_KEYS = (
+    "unlabelled_images",
+    "unlabeled_images",
+    "x_unlabelled",
+    "x_unlabeled",
+    "X_unlabelled",
+    "X_unlabeled",
+)
+#: where the pool's images are kept (``Dataset.arrays``; the pool's cases index its rows)
+POOL = "unlabelled"
 
 
 def split_keys(files: list[str]) -> dict[str, tuple[str, str]]:
@@ -67,6 +79,9 @@ def load(path: Path) -> Dataset:
     A ``class_names`` (or ``label_names``) array names integer labels ``0..K-1`` in order (what
     ``Model.fit(X, y, class_names=...)`` writes).
 
+    An ``unlabelled_images`` array (or ``x_unlabelled``...; what ``Model.fit(X, y, unlabelled=X_pool)`` writes)
+    holds images without labels: the dataset's unlabelled pool (``medimg fit DATA.npz --unlabelled DATA.npz``).
+
     Labels of shape ``(N, K)`` with ``K > 1`` columns of 0/1 are multi-label (ChestMNIST's 14 findings): each row's
     ones are its findings (``Case.findings``), the dataset is ``multi_label``.
 
@@ -79,6 +94,7 @@ def load(path: Path) -> Dataset:
         arrays = {split: as_channel_last(archive[images]) for split, (images, _) in keys.items()}
         labels = {split: archive[label] for split, (_, label) in keys.items()}
         names = next((archive[key] for key in CLASS_NAME_KEYS if key in archive.files), None)
+        pool = next((as_channel_last(archive[key]) for key in UNLABELLED_KEYS if key in archive.files), None)
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # corrupt, truncated
         raise DatasetError(
             f"cannot read {path} as an .npz file ({type(error).__name__}: {error}); re-download or re-create it"
@@ -90,7 +106,7 @@ def load(path: Path) -> Dataset:
         )
     source = "medmnist" if keys.get("train", ("",))[0] == "train_images" else "npz"
     class_names = None if names is None else [str(v) for v in _text_if_bytes(names.reshape(-1)).tolist()]
-    return arrays_dataset(path, keys, arrays, labels, source=source, class_names=class_names)
+    return arrays_dataset(path, keys, arrays, labels, source=source, class_names=class_names, unlabelled=pool)
 
 
 def arrays_dataset(
@@ -101,6 +117,7 @@ def arrays_dataset(
     *,
     source: str,
     class_names: list[str] | None = None,
+    unlabelled: Any = None,
 ) -> Dataset:
     """The dataset of image arrays and their labels per split (an ``.npz``'s, an HDF5 file's: :mod:`.hdf5_arrays`).
 
@@ -110,11 +127,34 @@ def arrays_dataset(
         labels: ``split -> labels`` in memory.
         class_names: the names of integer labels ``0..K-1`` or of multi-label columns (default: MedMNIST's when
             the file is MedMNIST's, else ``class_0``...); unused for text labels, which name themselves.
+        unlabelled: images without labels (channel-last, like ``arrays``), the dataset's unlabelled pool.
 
     Raises:
-        DatasetError: a split's image and label counts differ, ``(N, K)`` labels that are not 0/1, or fewer
-            class names than classes.
+        DatasetError: a split's image and label counts differ, ``(N, K)`` labels that are not 0/1, fewer
+            class names than classes, or unlabelled images of another size than the labelled ones.
     """
+    dataset = _labelled_arrays_dataset(path, keys, arrays, labels, source=source, class_names=class_names)
+    if unlabelled is None or not len(unlabelled):
+        return dataset
+    first = next(iter(arrays.values()))
+    if tuple(unlabelled.shape[1:]) != tuple(first.shape[1:]):
+        raise DatasetError(
+            f"{path}: the unlabelled images have shape {tuple(unlabelled.shape[1:])} but the labelled ones "
+            f"{tuple(first.shape[1:])}: give them one size"
+        )
+    pool = [Case(case_id=f"{POOL}/{i}", label=None, split=POOL, index=i) for i in range(len(unlabelled))]
+    return dataclasses.replace(dataset, arrays={**dataset.arrays, POOL: unlabelled}, unlabelled=pool)
+
+
+def _labelled_arrays_dataset(
+    path: Path,
+    keys: dict[str, tuple[str, str]],
+    arrays: dict[str, Any],
+    labels: dict[str, np.ndarray],
+    *,
+    source: str,
+    class_names: list[str] | None,
+) -> Dataset:
     for split, lab in labels.items():
         if len(lab) != len(arrays[split]):
             raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
