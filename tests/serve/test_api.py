@@ -125,6 +125,34 @@ def test_history_is_paged(service: Service, deploy_run: Path) -> None:
     assert client.get("/v1/reports?limit=0", headers=headers).status_code == 422
 
 
+def test_a_retried_upload_with_an_idempotency_key_answers_its_first_report(service: Service, deploy_run: Path) -> None:
+    """A client that lost the answer (a timeout, a dropped connection) and sends the upload again with its key
+    gets the stored report, not a second one; the key names one file, and each caller's keys are its own."""
+    client, headers, database = service
+    image = phantom_file(deploy_run).read_bytes()
+    keyed = {**headers, "Idempotency-Key": "8e03978e-40d5-43e8-bc93-6894a57f9324"}
+    first = upload(client, keyed, image)
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    again = upload(client, keyed, image, name="renamed.png")  # the same bytes, whatever the client calls them
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() and again.headers["Location"] == first.headers["Location"]
+    assert client.get("/v1/reports", headers=headers).json()["total"] == 1
+    other_file = upload(client, keyed, phantom_file(deploy_run, "normal", 1).read_bytes())
+    assert other_file.status_code == 422 and "used for another file" in other_file.json()["detail"]
+    storage = Storage(database.url)
+    _, second_token = storage.create_token("another client")
+    storage.close()
+    theirs = upload(
+        client, {"Authorization": f"Bearer {second_token}", "Idempotency-Key": keyed["Idempotency-Key"]}, image
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]  # keys are per caller
+    assert upload(client, headers, image).status_code == 201  # without a key, every upload is a new report
+    assert client.get("/v1/reports", headers=headers).json()["total"] == 3
+    for bad in ("", "x" * 256, "two words"):
+        refused = upload(client, {**headers, "Idempotency-Key": bad}, image)
+        assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["detail"]
+
+
 def test_dicom_is_deidentified_before_storage_and_logs(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     import pydicom
 

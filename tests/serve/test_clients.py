@@ -75,7 +75,7 @@ def test_browser_clients_on_another_origin(served: tuple[TestClient, str, bytes]
         headers={
             "Origin": VIEWER,
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization, x-requested-with, cache-control",
+            "Access-Control-Request-Headers": "authorization, x-requested-with, cache-control, idempotency-key",
         },
     )
     assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == VIEWER
@@ -92,7 +92,8 @@ def test_browser_clients_on_another_origin(served: tuple[TestClient, str, bytes]
     )
     assert created.status_code == 201, created.text
     assert created.headers["location"] == created.json()["links"]["self"]
-    assert {"retry-after", "location"} <= set(created.headers["access-control-expose-headers"].lower().split(", "))
+    exposed = set(created.headers["access-control-expose-headers"].lower().split(", "))
+    assert {"retry-after", "location", "idempotent-replayed"} <= exposed
 
 
 def test_bodies_clients_send_otherwise(served: tuple[TestClient, str, bytes]) -> None:

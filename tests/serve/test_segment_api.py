@@ -180,5 +180,6 @@ def test_database_from_an_older_version_gains_the_new_columns(tmp_path: Path) ->
     storage = Storage(f"sqlite:///{database}")
     row = storage.get_report("abc")
     assert row is not None and row.task == "classify" and row.segmentation is None and row.mask_data is None
+    assert row.idempotency_key is None and storage.report_for_key("t1:k") is None
     total, items = storage.list_reports()
     assert total == 1 and items[0]["task"] == "classify"

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -153,6 +154,11 @@ def _series_slices(folder: Path, slices: int) -> list[Path]:
     ]  # fmt: skip
 
 
+def _report_count(server: Server) -> int:
+    with httpx.Client(base_url=server.url, headers=server.headers) as client:
+        return int(client.get("/v1/reports").json()["total"])
+
+
 def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, deploy_run: Path, tmp_path: Path) -> None:
     server = sqlite_server
     if not CHROMIUM.is_file():
@@ -201,6 +207,29 @@ def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, dep
             expect(overlay).to_be_visible()
             report_id = page.locator("#report-id").inner_text()
             expect(page.locator(f"#history tr[data-id='{report_id}']")).to_have_count(1)
+
+            # The answer to an upload is lost on the way back (the server stored the report): the page asks
+            # again with the upload's key and shows the stored report; the history holds it once.
+            keys: list[str | None] = []
+
+            def lose_the_first_answer(route: Any) -> None:
+                keys.append(route.request.headers.get("idempotency-key"))
+                if len(keys) == 1:
+                    route.fetch()  # the server processes the upload...
+                    route.abort("connectionreset")  # ...and the answer never arrives
+                else:
+                    route.continue_()
+
+            page.route("**/v1/predictions", lose_the_first_answer)
+            stored_before = _report_count(server)
+            page.set_input_files("#file", str(phantom_file(deploy_run, "normal", 2)))
+            expect(page.locator("#report-id")).not_to_have_text(report_id, timeout=60_000)
+            assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
+            assert _report_count(server) == stored_before + 1
+            expect(page.locator("#upload-error")).to_be_hidden()
+            page.unroute("**/v1/predictions")
+            report_id = page.locator("#report-id").inner_text()
+            label = page.locator("#label").inner_text()
 
             # The slices of a DICOM series chosen together are one upload: every slice predicted.
             page.set_input_files("#file", [str(f) for f in _series_slices(tmp_path / "series", slices=6)])

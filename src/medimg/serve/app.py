@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from medimg.errors import MedimgError
+from medimg.serve.idempotency import HEADER, REPLAYED_HEADER, KeysInProcess
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
@@ -248,6 +249,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.keys_in_process = KeysInProcess()
     app.add_middleware(ContainErrors)
     app.add_middleware(HeadAsGet)
     app.add_middleware(BodySizeLimit, max_upload=settings.max_upload_bytes, stall_s=settings.upload_stall_s)
@@ -259,8 +261,8 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "POST"],
             # X-Requested-With and Cache-Control: what upload widgets (Dropzone.js) send by default
-            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Requested-With", "Cache-Control"],
-            expose_headers=["Retry-After", "Location"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Requested-With", "Cache-Control", HEADER],
+            expose_headers=["Retry-After", "Location", REPLAYED_HEADER],
             max_age=600,
         )
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from fastapi import Request
 
 from medimg.serve.auth import get_storage
+from medimg.serve.idempotency import KeysInProcess
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
 from medimg.serve.workers import InferencePool
 
-__all__ = ["get_pool", "get_service", "get_settings", "get_storage"]
+__all__ = ["get_keys_in_process", "get_pool", "get_service", "get_settings", "get_storage"]
 
 
 def get_settings(request: Request) -> ServeSettings:
@@ -31,3 +32,9 @@ def get_pool(request: Request) -> InferencePool:
     """The bounded inference pool (made in the lifespan)."""
     pool: InferencePool = request.app.state.pool
     return pool
+
+
+def get_keys_in_process(request: Request) -> KeysInProcess:
+    """The idempotency keys this process is still answering (made with the app)."""
+    keys: KeysInProcess = request.app.state.keys_in_process
+    return keys

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.formats import suffix_for
 from medimg.io.windowing import window_from_json
+from medimg.serve.idempotency import upload_digest
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
@@ -261,13 +262,17 @@ class PredictionService:
             )
 
     # ------------------------------------------------------------------ the pipeline
-    def process(self, data: bytes, *, guard: CommitGuard | None = None) -> ReportRow:
+    def process(
+        self, data: bytes, *, guard: CommitGuard | None = None, idempotency_key: str | None = None
+    ) -> ReportRow:
         """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements; detect: boxes) and
         store one upload.
 
         Args:
             data: the uploaded file.
             guard: the inference pool's guard: the report is stored only if the request is still wanted.
+            idempotency_key: the caller's key for this upload (:mod:`medimg.serve.idempotency`), stored with the
+                report and the upload's digest.
 
         Raises:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
@@ -278,6 +283,7 @@ class PredictionService:
         guard = guard or CommitGuard()
         started = time.perf_counter()
         self._check_upload(data)
+        named = {"idempotency_key": idempotency_key, "upload_sha256": upload_digest(data)} if idempotency_key else {}
         input_info: dict[str, Any] = {"bytes": len(data)}
         dicom_facts = None
         if might_be_dicom(data):
@@ -371,6 +377,7 @@ class PredictionService:
                     "class_names": self.info.class_names,
                     **({"multi_label": True} if self.info.multi_label else {}),
                 },
+                **named,
                 **fields,
             )
         )

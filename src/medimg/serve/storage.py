@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from medimg.errors import ConfigError
@@ -88,6 +88,10 @@ class ReportRow(Base):
     segmentation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     mask_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     detection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the caller's ``Idempotency-Key`` (``<token id>:<key>``) and the SHA-256 of the upload it named
+    #: (:mod:`medimg.serve.idempotency`); ``None`` for a request without the header
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True, index=True)
+    upload_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TokenRow(Base):
@@ -323,11 +327,26 @@ class Storage:
 
     # ------------------------------------------------------------------ reports
     def add_report(self, **fields: Any) -> ReportRow:
-        """Store a report in one transaction; returns it with its new ``id`` and ``created_at``."""
+        """Store a report in one transaction; returns it with its new ``id`` and ``created_at``.
+
+        A report whose ``idempotency_key`` another process stored first is not stored again: that one is
+        returned (the database's unique key decides the race).
+        """
         row = ReportRow(id=uuid.uuid4().hex, created_at=_now(), **fields)
-        with self.session() as session:
-            session.add(row)
+        try:
+            with self.session() as session:
+                session.add(row)
+        except IntegrityError:
+            first = self.report_for_key(fields["idempotency_key"]) if fields.get("idempotency_key") else None
+            if first is None:
+                raise
+            return first
         return row
+
+    def report_for_key(self, idempotency_key: str) -> ReportRow | None:
+        """The report stored for a caller's idempotency key, if any."""
+        with self.session() as session:
+            return session.scalars(select(ReportRow).where(ReportRow.idempotency_key == idempotency_key)).first()
 
     def get_report(self, report_id: str) -> ReportRow | None:
         with self.session() as session:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from medimg.serve.auth import require_token
-from medimg.serve.dependencies import get_pool, get_service, get_settings
+from medimg.serve.dependencies import get_keys_in_process, get_pool, get_service, get_settings, get_storage
+from medimg.serve.idempotency import REPLAYED_HEADER, KeysInProcess, caller_key, mismatch, upload_digest
 from medimg.serve.reports import report_json
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
+from medimg.serve.storage import Storage, TokenInfo
 from medimg.serve.uploads import REQUEST_BODY, read_upload
 from medimg.serve.workers import InferencePool
 
@@ -26,11 +29,16 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
         "or NRRD file and store the report"
     ),
     responses={
-        400: {"description": "empty, truncated or malformed upload"},
+        200: {"description": "the report stored for this Idempotency-Key (a retried upload; Idempotent-Replayed)"},
+        400: {"description": "empty, truncated or malformed upload, or a malformed Idempotency-Key"},
         401: {"description": "missing or invalid API token"},
+        409: {"description": "a request with this Idempotency-Key is still being processed (Retry-After)"},
         413: {"description": "file or image too large"},
         415: {"description": "not a supported image format (judged from the content, not the name)"},
-        422: {"description": "unreadable image, or an image that does not fit the model"},
+        422: {
+            "description": "unreadable image, an image that does not fit the model, or an Idempotency-Key used for "
+            "another file"
+        },
         503: {"description": "the server is busy or the image took too long (Retry-After when waiting helps)"},
     },
     openapi_extra=REQUEST_BODY,
@@ -41,15 +49,31 @@ async def create_prediction(
     service: PredictionService = Depends(get_service),
     settings: ServeSettings = Depends(get_settings),
     pool: InferencePool = Depends(get_pool),
+    token: TokenInfo = Depends(require_token),
+    storage: Storage = Depends(get_storage),
+    keys: KeysInProcess = Depends(get_keys_in_process),
 ) -> dict[str, Any]:
     """The upload is read into memory (never written as received), then processed by the bounded inference pool.
+
+    With an ``Idempotency-Key`` header a retried upload answers the report its first request stored (200,
+    ``Idempotent-Replayed: true``) instead of predicting again (:mod:`medimg.serve.idempotency`).
 
     A segmentation model's report has a ``segmentation`` object: ``classes`` (per class ``count`` of pixels or
     voxels, ``area_mm2`` or ``volume_mm3`` when the spacing is known, ``fraction``, ``colour``), and the URLs of
     the ``mask`` (PNG, or NIfTI for volumes) and of the ``overlay`` PNG.
     """
+    key = caller_key(request, token)
     data = await read_upload(request, settings.max_upload_bytes)
-    row = await pool.run(lambda guard: service.process(data, guard=guard))
+    with keys.hold(key):
+        first = await run_in_threadpool(storage.report_for_key, key) if key else None
+        if first is not None:
+            if first.upload_sha256 != upload_digest(data):
+                raise mismatch()
+            response.status_code = status.HTTP_200_OK
+            response.headers[REPLAYED_HEADER] = "true"
+            row = first
+        else:
+            row = await pool.run(lambda guard: service.process(data, guard=guard, idempotency_key=key))
     body = report_json(row)
     response.headers["Location"] = body["links"]["self"]  # 201 Created names what it created
     return body
