@@ -110,19 +110,30 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
     return result
 
 
+class PlanLayer(dict[str, Any]):
+    """An override layer that medimg derives rather than the user gives (a teacher's input settings): its fields
+    get ``reason`` in the plan instead of "set by user"."""
+
+    def __init__(self, fields: dict[str, Any], reason: str) -> None:
+        super().__init__(fields)
+        self.reason = reason
+
+
 def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     """Apply override layers (config file, then arguments) on top of the planned values of any plan model
     (classification :class:`Plan`, segmentation ``SegPlan``).
 
     Unknown fields raise :class:`ConfigError` with close matches; values are validated by the plan model.
-    Overridden fields get a reason "set by user". ``None`` is a value too (``class_weights=None`` switches the
-    planned weights off); callers leave a field out of the layer to keep the planned value. A nested model
-    (``augmentation``) is updated field by field; one int for a per-axis ``*_size`` field applies to every axis.
+    Overridden fields get a reason "set by user" (a :class:`PlanLayer`'s fields, its own reason). ``None`` is a
+    value too (``class_weights=None`` switches the planned weights off); callers leave a field out of the layer to
+    keep the planned value. A nested model (``augmentation``) is updated field by field; one int for a per-axis
+    ``*_size`` field applies to every axis.
     """
     plan_type = type(planned)
     data = planned.model_dump()
     known = field_help(plan_type)
     for layer in layers:
+        reason = getattr(layer, "reason", "set by user")
         for key, value in (layer or {}).items():
             if key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
                 continue
@@ -130,13 +141,13 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
                 for sub, sub_value in value.items():
                     _check_known(f"{key}.{sub}", known)
                     data[key][sub] = sub_value
-                data["reasons"][key] = "set by user"
+                data["reasons"][key] = reason
                 continue
             _check_known(key, known)
             if key.endswith("_size") and isinstance(value, int) and isinstance(data[key], list):
                 value = [value] * int(data["spatial_dims"])  # one side length for every axis
             data[key] = value
-            data["reasons"][key] = "set by user"
+            data["reasons"][key] = reason
     try:
         return plan_type.model_validate(data)
     except ValidationError as error:

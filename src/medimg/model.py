@@ -264,7 +264,11 @@ class Model:
         }
         if self.network != "auto":
             overrides.setdefault("network", self.network)
-        layers = (read_config_file(config_file) if config_file else None, overrides)
+        layers: tuple[dict[str, Any] | None, ...] = (read_config_file(config_file) if config_file else None, overrides)
+        if options.teacher is not None:  # the student sees its inputs as the teacher does, unless told otherwise
+            from medimg.tasks.classify.distillation import teacher_inputs
+
+            layers = (teacher_inputs(options.teacher), *layers)
         dist = init_distributed()
         interrupted = latest_resumable_run(runs_root, dataset.name) if options.resume and not run_dir else None
         if run_dir or interrupted:

@@ -61,15 +61,17 @@ def test_a_student_learns_the_teachers_predictions_on_an_unlabelled_pool(
     labelled = dataclasses.replace(dataset, cases=[c for c in dataset.cases if c not in train[20:]])
     teacher_plan = Model.load(teacher_run).plan_
     assert teacher_plan is not None
-    inputs = {f: getattr(teacher_plan, f) for f in ("clip_low", "clip_high", "norm_mean", "norm_std")}
-    student = Model("simple-cnn").fit(
+    student = Model("simple-cnn").fit(  # its own 20 images' statistics differ: the teacher's inputs are adopted
         labelled,
         run_dir=tmp_path / "noisy",
         teacher=str(teacher_run),
         unlabelled=train[20:],
-        **inputs,
         **{**COMMON, "epochs": 8},  # 20 labelled images: 2 steps an epoch
     )
+    assert student.plan_ is not None
+    for field in ("clip_low", "clip_high", "norm_mean", "norm_std", "input_size"):
+        assert getattr(student.plan_, field) == getattr(teacher_plan, field)
+        assert student.plan_.reasons[field] == f"the teacher's (--teacher {teacher_run})"
     training = student.metadata_["training"]
     assert training["teacher"] == str(teacher_run) and training["unlabelled_images"] == 60
     semi = training["semi_supervised"]
@@ -109,6 +111,8 @@ def test_teacher_mismatches_are_clear_errors(teacher: tuple[Path, Path], tmp_pat
     leaking = {**split, next(c for c, part in split.items() if part == "train"): "test"}
     with pytest.raises(ConfigError, match="trained on 1 of this run's validation/test images"):
         load_teacher(teacher_run, plan, names, leaking, cpu)
+    with pytest.raises(ConfigError, match=r"input_size differ.*--set input_size=\[28,28\]"):  # the user's own
+        Model("simple-cnn").fit(data, run_dir=tmp_path / "own", teacher=str(teacher_run), input_size=32, **COMMON)
     with pytest.raises(ConfigError, match="does not take one"):
         Model("unet", task="segment").fit(data, run_dir=tmp_path / "seg", teacher=str(teacher_run), **COMMON)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from medimg.errors import ConfigError
+from medimg.config import PlanLayer
+from medimg.errors import ConfigError, MedimgError
 from medimg.planning.plan import Plan
 from medimg.tasks.classify.logit_adjustment import logit_shifts
 from medimg.tasks.semi_supervised import soft_target_loss
@@ -25,6 +26,21 @@ INPUT_FIELDS = ("spatial_dims", "in_channels", "input_size", "clip_low", "clip_h
 
 SoftTargets = Callable[[torch.Tensor], torch.Tensor]
 """``inputs -> teacher logits`` for a training batch."""
+
+
+def teacher_inputs(run_dir: str | Path) -> PlanLayer | None:
+    """The teacher's input settings (:data:`INPUT_FIELDS`) as a plan layer under the user's own settings, so a
+    student fitted on other images of the data (a labelled subset, whose intensity statistics differ) sees its
+    inputs as the teacher does; ``None`` when the run cannot be read (:func:`load_teacher` then says why)."""
+    from medimg.bundle import load_bundle
+
+    try:
+        plan = load_bundle(run_dir).plan_
+    except MedimgError:
+        return None
+    if not all(hasattr(plan, f) for f in INPUT_FIELDS):
+        return None
+    return PlanLayer({f: getattr(plan, f) for f in INPUT_FIELDS}, reason=f"the teacher's (--teacher {run_dir})")
 
 
 def load_teacher(
