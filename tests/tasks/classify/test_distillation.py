@@ -61,7 +61,9 @@ def test_a_student_learns_the_teachers_predictions_on_an_unlabelled_pool(
     labelled = dataclasses.replace(dataset, cases=[c for c in dataset.cases if c not in train[20:]])
     teacher_plan = Model.load(teacher_run).plan_
     assert teacher_plan is not None
-    student = Model("simple-cnn").fit(  # its own 20 images' statistics differ: the teacher's inputs are adopted
+    student = Model(
+        "simple-cnn"
+    ).fit(  # its own 20 images' statistics differ: the teacher's inputs are adopted
         labelled,
         run_dir=tmp_path / "noisy",
         teacher=str(teacher_run),
