@@ -149,6 +149,29 @@ def test_predict_proba_and_classes_as_scikit_learn_names_them(fitted: tuple[Mode
         Model("unet", task="segment").predict_proba(images)
 
 
+def test_preprocess_makes_the_networks_input_for_ones_own_code(fitted: tuple[Model, int], tmp_path: Path) -> None:
+    """``model.network_`` takes standardised input of the plan's size; raw pixels gave meaningless outputs."""
+    from PIL import Image
+
+    model, _ = fitted
+    assert model.network_ is not None and model.plan_ is not None
+    images, _ = two_class_images(5, seed=4)
+    x = model.preprocess(images)
+    assert x.dtype == torch.float32 and tuple(x.shape) == (5, model.plan_.in_channels, *model.plan_.input_size)
+    model.network_.eval()
+    with torch.no_grad():
+        own = torch.softmax(model.network_(x).float(), dim=1).numpy()
+    assert np.allclose(own, model.predict_proba(images), atol=1e-4)  # the plan has no flip TTA for these
+    files = []
+    for i, image in enumerate(images):  # the same images as files, read as predict reads them
+        files.append(tmp_path / f"image{i}.png")
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(files[-1])
+    assert torch.allclose(model.preprocess(files), x, atol=1e-3)
+    assert torch.allclose(model.preprocess(tmp_path), x, atol=1e-3)  # a folder, its files in name order
+    with pytest.raises(ConfigError, match="preprocess makes a deep classifier's network input"):
+        Model("unet", task="segment").preprocess(images)
+
+
 def test_torchvision_and_timm_spellings_name_medimgs_networks() -> None:
     assert Model("efficientnet_b0").network == "efficientnet-b0"
     assert Model("ResNet-18").network == "resnet18"

@@ -31,6 +31,7 @@ from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
     from torch import nn
 
     from medimg.classical.model import ClassicalModel
@@ -600,6 +601,45 @@ class Model:
         rows = [p.probabilities for p in self.predict(inputs, **options) if hasattr(p, "probabilities")]
         names = self.class_names_ or []
         return np.array([[row[name] for name in names] for row in rows], dtype=float).reshape(len(rows), len(names))
+
+    def preprocess(self, inputs: Any, *, window: str | tuple[float, float] | None = None) -> torch.Tensor:
+        """A classifier's network input for images, made as :meth:`predict` makes it: read with the run's window,
+        channels converted, resized, clipped and standardised by the run's plan. For the network in one's own
+        code (a custom loop, another explanation library): ``model.network_(model.preprocess(x))`` are the
+        logits whose softmax (sigmoid, multi-label) :meth:`predict` reports, less its flip test-time
+        augmentation. The network takes nothing else: raw pixel values give meaningless outputs.
+
+        Args:
+            inputs: image files and/or folders, or images given as arrays (as :meth:`predict` takes them).
+            window: intensity window instead of the run's.
+
+        Returns:
+            ``(N, in_channels, *input_size)`` float32 on the CPU, one row per image in input order.
+
+        Raises:
+            ConfigError: not a trained deep classifier.
+            ImageReadError: an unreadable file (named), or one outside the training domain ...
+            DatasetError: ... or an image that does not fit the model (2D vs 3D, channels).
+        """
+        from medimg.io.arrays import array_images
+        from medimg.io.inputs import expand_inputs
+        from medimg.planning.domain import InputReader
+        from medimg.transforms.preprocess import preprocess_arrays
+
+        if self.task != "classify" or self._classical is not None:
+            raise ConfigError(
+                "preprocess makes a deep classifier's network input; this model predicts with predict(...)"
+            )
+        self._require_fitted()
+        assert self.plan_ is not None
+        reader = InputReader.for_run(self, window=window)
+        if holds_arrays(inputs):
+            images = array_images(inputs, self.plan_.spatial_dims, self.plan_.in_channels)
+        else:
+            items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+            images = [reader.read(path) for path in expand_inputs(items)]
+        sources = [image.source for image in images]
+        return preprocess_arrays([image.array for image in images], self.plan_, sources).float()
 
     @property
     def classes_(self) -> list[str] | None:
