@@ -136,6 +136,8 @@ class SegCase:
             ``<case>_0001.nii.gz``... beside ``image``, the ``<case>_0000.nii.gz``).
         structures: one binary mask file per structure, with the label value it stands for, composed into one
             label map on read (TotalSegmentator's ``segmentations/liver.nii.gz``...); ``mask`` is the first file.
+        page: a section of the multi-page TIFF stacks ``image`` and ``mask``, read as a 2D case
+            (:mod:`medimg.data.tiff_stacks`); ``None`` for a case that is its files.
     """
 
     case_id: str
@@ -147,6 +149,7 @@ class SegCase:
     extra_masks: tuple[Path, ...] = ()
     channels: tuple[Path, ...] = ()
     structures: tuple[tuple[int, Path], ...] = ()
+    page: int | None = None
 
     def as_case(self) -> Case:
         """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""

@@ -534,7 +534,12 @@ class SegmentationDataset:
         from medimg.io import read_image
         from medimg.io.channels import channel_suffixes, stack_channels
 
-        image = read_image(case.image, window=self.window)
+        if case.page is not None:  # a section of a stack
+            from medimg.data.tiff_stacks import stack_page
+
+            image = stack_page(case.image, case.page, window=self.window)
+        else:
+            image = read_image(case.image, window=self.window)
         if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
@@ -574,6 +579,10 @@ def read_case_mask(
     def read_aligned(path: Path) -> np.ndarray:
         from medimg.io.orientation import reorient_like
 
+        if case.page is not None:  # a section of a stack
+            from medimg.data.tiff_stacks import stack_page
+
+            return stack_page(path, case.page, mask="indices" if palette_indices else "colours").array
         data = read(path)
         aligned = reorient_like(data.array, data.affine, image_affine)
         if aligned is None:

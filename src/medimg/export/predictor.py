@@ -151,6 +151,7 @@ class OnnxPredictor:
             strict=strict,
             # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
+            sections=self.task == "segment" and self.spatial_dims == 2,
         )
 
     def _training_domain(self) -> TrainingDomain | None:
@@ -247,7 +248,8 @@ class OnnxPredictor:
         return np.concatenate(out)
 
     def segment_image(self, image: ImageData) -> tuple[np.ndarray, np.ndarray]:
-        """Segment one read image/volume at its own size, as the PyTorch path does.
+        """Segment one read image/volume at its own size, as the PyTorch path does (a 2D model's stack of sections
+        section by section).
 
         Returns:
             ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
@@ -256,9 +258,13 @@ class OnnxPredictor:
         Raises:
             DatasetError: the image has the wrong dimensionality or channel count for the model.
         """
+        from medimg.data.tiff_stacks import is_stack, section
         from medimg.export import segment
 
         self._require_task("segment", "segment_image")
+        if self.spatial_dims == 2 and is_stack(image):  # a 2D model's stack (a multi-page TIFF): section by section
+            parts = [self.segment_image(section(image, k)) for k in range(image.array.shape[1])]
+            return np.stack([labels for labels, _ in parts]), np.stack([probs for _, probs in parts], axis=1)
         spec = self.preprocessing
         x = segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
         probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)

@@ -445,6 +445,8 @@ class InputReader:
             see :func:`medimg.tasks.series_prediction.series_files`).
         frames: ``frame name -> (series of a multi-frame file, frame index)``: a 2D model's frames, each read from
             the file (decoded once for all its frames, which come in order).
+        sections: the model segments a stack without geometry (a multi-page TIFF) section by section (a 2D
+            segmentation model): such an input is judged by its first section.
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -459,6 +461,7 @@ class InputReader:
     scale: float = 1.0
     series: dict[str, SeriesInput] = field(default_factory=dict)
     frames: dict[str, tuple[SeriesInput, int]] = field(default_factory=dict)
+    sections: bool = False
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
     _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
 
@@ -474,11 +477,13 @@ class InputReader:
             chosen = (float(chosen[0]), float(chosen[1]))
         size = getattr(getattr(model, "plan_", None), "input_size", None)
         resizes = getattr(model, "task", None) == "classify" and size is not None
+        dims = getattr(getattr(model, "plan_", None), "spatial_dims", None)
         return cls(
             window=chosen,
             domain=load_training_domain(getattr(model, "run_dir_", None)),
             strict=strict,
             target_size=[int(n) for n in size] if resizes and size is not None else None,
+            sections=getattr(model, "task", None) == "segment" and dims == 2,
         )
 
     def read(self, path: str | Path) -> ImageData:
@@ -548,7 +553,11 @@ class InputReader:
         """
         if self.domain is None:
             return None
-        verdict = check_input_domain(image, self.domain, scale=self.scale)
+        from medimg.data.tiff_stacks import is_stack, section
+
+        judged = section(image, 0) if self.sections and is_stack(image) else image
+        verdict = check_input_domain(judged, self.domain, scale=self.scale)
+        verdict.source = image.source
         self.verdicts[image.source] = verdict
         if not verdict.in_domain:
             listing = "; ".join(verdict.reasons)

@@ -72,6 +72,7 @@ from medimg.data.layouts.common import (
 )
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import is_case_mask
+from medimg.data.tiff_stacks import as_sections
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -683,7 +684,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
     if listed and not all(c.split for c in cases):
         cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole
-    cases = _group_by_patient_folder(cases, root)
+    cases = as_sections(cases) or _group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(

@@ -53,6 +53,17 @@ def segment_image(
     return labels, probs.numpy()
 
 
+def segment_sections(
+    network: nn.Module, plan: SegPlan, image: ImageData, *, scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stack of sections (a multi-page TIFF, :func:`medimg.data.tiff_stacks.is_stack`) for a 2D model: each
+    section segmented on its own (:func:`segment_image`); ``(labels (D, H, W), probabilities (K, D, H, W))``."""
+    from medimg.data.tiff_stacks import section
+
+    parts = [segment_image(network, plan, section(image, k), scale=scale) for k in range(image.array.shape[1])]
+    return np.stack([labels for labels, _ in parts]), np.stack([probs for _, probs in parts], axis=1)
+
+
 def evaluate_cases(
     network: nn.Module,
     plan: SegPlan,
@@ -254,6 +265,7 @@ def predict_files(
         training_scale: the training images' size/spacing: inputs at another pixel scale get one warning that
             suggests ``--scale`` (:mod:`medimg.tasks.segment.scale`).
     """
+    from medimg.data.tiff_stacks import is_stack, section
     from medimg.errors import DatasetError, ImageReadError
     from medimg.io import read_image
     from medimg.io.inputs import common_root, mirrored_folder
@@ -265,8 +277,12 @@ def predict_files(
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
-            monitor.check(image)
-            labels, probs = segment_image(network, plan, image, scale=scale)
+            if plan.spatial_dims == 2 and is_stack(image):  # a 2D model's stack: section by section
+                monitor.check(section(image, 0))
+                labels, probs = segment_sections(network, plan, image, scale=scale)
+            else:
+                monitor.check(image)
+                labels, probs = segment_image(network, plan, image, scale=scale)
         except (ImageReadError, DatasetError) as error:
             failed.append((str(path), str(error)))
             continue

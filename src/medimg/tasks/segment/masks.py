@@ -59,9 +59,12 @@ def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object
 
 # ------------------------------------------------------------------------------------------------- output
 def mask_suffix(source: Path, *, volume: bool = False) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a volume (a DICOM series or multi-frame file) and
-    a MetaImage/NRRD image become NIfTI (with the image's geometry), everything else PNG (lossless)."""
+    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a TIFF stack's mask is a TIFF stack, another
+    volume (a DICOM series or multi-frame file) and a MetaImage/NRRD image become NIfTI (with the image's geometry),
+    everything else PNG (lossless)."""
     medical = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
+    if volume and source.suffix.lower() in (".tif", ".tiff"):
+        return ".tif"
     return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
@@ -74,24 +77,41 @@ def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> 
     return folder / f"{stem}_mask{suffix}"
 
 
-def mask_png(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
-    """A 2D label map as PNG: colour-coded with ``colours``, binary as 0/255, otherwise class indices."""
-    from PIL import Image
-
-    if labels.ndim != 2:
-        raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
+def mask_pixels(
+    labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2
+) -> np.ndarray:
+    """A label map as a mask file stores it: colour-coded with ``colours`` (``(*spatial, 3)``), binary as 0/255,
+    otherwise class indices; uint8."""
     labels = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
     if colours:
         rgb = np.zeros((*labels.shape, 3), dtype=np.uint8)
         for cls, colour in colours.items():
             rgb[labels == int(cls)] = [int(c) for c in colour]
-        image = Image.fromarray(rgb, mode="RGB")
-    elif num_classes == 2:
-        image = Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L")
-    else:
-        image = Image.fromarray(labels, mode="L")
+        return rgb
+    if num_classes == 2:
+        return (labels > 0).astype(np.uint8) * 255
+    return labels
+
+
+def mask_png(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
+    """A 2D label map as PNG (:func:`mask_pixels`)."""
+    from PIL import Image
+
+    if labels.ndim != 2:
+        raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
+    image = Image.fromarray(mask_pixels(labels, colours=colours, num_classes=num_classes))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_tiff(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
+    """A stack of 2D label maps ``(D, H, W)`` as a multi-page TIFF, a page per section (:func:`mask_pixels`)."""
+    import tifffile
+
+    buffer = io.BytesIO()
+    pixels = mask_pixels(labels, colours=colours, num_classes=num_classes)
+    tifffile.imwrite(buffer, pixels, photometric="rgb" if colours else "minisblack", compression="zlib")
     return buffer.getvalue()
 
 
@@ -106,8 +126,9 @@ def write_mask(
 ) -> Path:
     """Write a label map in the input's geometry.
 
-    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine. PNG (:func:`mask_png`): binary
-    masks as 0/255, colour-coded sets with their table's colours, other label maps as class indices.
+    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine. PNG (:func:`mask_png`) and TIFF
+    stacks (:func:`mask_tiff`): binary masks as 0/255, colour-coded sets with their table's colours, other label
+    maps as class indices.
     """
     from medimg.fileio import atomic_write_bytes
     from medimg.io.image import ImageData
@@ -118,6 +139,8 @@ def write_mask(
         clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
         image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine)
         return write_nifti(image, path, dtype=np.uint8)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return atomic_write_bytes(path, mask_tiff(labels, colours=colours, num_classes=num_classes))
     return atomic_write_bytes(path, mask_png(labels, colours=colours, num_classes=num_classes))
 
 

@@ -1,0 +1,128 @@
+"""Microscopy stacks segmented section by section.
+
+A folder whose image/mask pairs are one or two multi-page TIFF stacks (ISBI 2012's ``train-volume.tif`` +
+``train-labels.tif``, 30 electron-microscopy sections; EPFL/Lucchi mitochondria's ``training.tif`` +
+``training_groundtruth.tif``) holds too few volumes to split into training, validation and test, and its sections
+are what such challenges segment: :func:`as_sections` makes each page a 2D case (``SegCase.page``), read by
+:func:`stack_page`. A 2D segmentation model predicts a stack without geometry (:func:`is_stack`) section by
+section (:func:`section`) and writes its mask as a stack.
+
+A stack's pages are split in contiguous blocks (``patient_id`` ``<stack>:<block>``), so neighbouring sections,
+nearly alike, stay in one part instead of one section training and the next testing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from medimg.data.case import SegCase
+from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
+
+#: stacks below this count are read as sections: training, validation and test need one volume each at least
+MIN_VOLUMES = 3
+#: contiguous blocks a stack's sections are grouped into for the split
+BLOCKS = 10
+#: stacks kept decoded while their pages are read (each page is read once per pass, in order)
+CACHED_STACKS = 2
+
+_TIFF = (".tif", ".tiff")
+
+
+def as_sections(cases: Sequence[SegCase]) -> list[SegCase] | None:
+    """The pages of the cases' stacks as 2D cases, when every case is a multi-page TIFF image with a mask stack of
+    as many pages and there are fewer than :data:`MIN_VOLUMES` of them; ``None`` otherwise (cases read as they
+    are: volumes, or 2D images)."""
+    from medimg.errors import ImageReadError
+    from medimg.io.read import read_header
+
+    if not cases or len(cases) >= MIN_VOLUMES:
+        return None
+    if any(c.mask is None or c.channels or c.structures or c.extra_masks or c.roi or c.page is not None for c in cases):
+        return None
+    if not all(
+        c.image.suffix.lower() in _TIFF and c.mask is not None and c.mask.suffix.lower() in _TIFF for c in cases
+    ):
+        return None
+    pages = []
+    for case in cases:
+        assert case.mask is not None
+        try:
+            image, mask = read_header(case.image).shape, read_header(case.mask).shape
+        except ImageReadError:
+            return None  # reading the cases reports it
+        if len(image) != 4 or tuple(mask[1:]) != tuple(image[1:]):
+            return None
+        pages.append(int(image[1]))
+    sections = []
+    for case, count in zip(cases, pages, strict=True):
+        block = math.ceil(count / BLOCKS)
+        sections += [
+            dataclasses.replace(
+                case, case_id=f"{case.case_id}#{k + 1}", page=k, patient_id=f"{case.case_id}:{k // block}"
+            )
+            for k in range(count)
+        ]
+    logger.warning(
+        "%s: %s of %d sections; too few volumes to split, so each section is a 2D image (a model trained on them "
+        "predicts a stack section by section); neighbouring sections are split together, in blocks",
+        ", ".join(c.case_id for c in cases),
+        "a TIFF stack" if len(cases) == 1 else "TIFF stacks",
+        sum(pages),
+    )
+    return sections
+
+
+def stack_page(
+    path: Path, page: int, *, window: str | tuple[float, float] | None = None, mask: str | None = None
+) -> ImageData:
+    """Page ``page`` of the stack at ``path`` as a 2D image (``source`` ``<path>#<page + 1>``). The whole stack is
+    decoded once and kept for the next pages (:data:`CACHED_STACKS` stacks).
+
+    Args:
+        window: the intensity window of an image.
+        mask: read as a mask: ``"indices"`` (a palette TIFF's indices, :func:`medimg.io.read_mask`) or
+            ``"colours"`` (as an image is read, for a colour table).
+
+    Raises:
+        ImageReadError: the file is unreadable, or holds no such page.
+    """
+    from medimg.errors import ImageReadError
+
+    stack = _decoded(path, path.stat().st_mtime_ns, window, mask)
+    if stack.array.ndim != 4 or not 0 <= page < stack.array.shape[1]:
+        raise ImageReadError(path, f"holds no section {page + 1} (shape {tuple(stack.array.shape)})")
+    return section(stack, page)
+
+
+def is_stack(image: ImageData) -> bool:
+    """A stack of 2D sections: a volume without geometry (a multi-page TIFF, read without spacing or orientation)."""
+    return image.ndim_spatial == 3 and image.affine is None
+
+
+def section(image: ImageData, index: int) -> ImageData:
+    """Section ``index`` of a stack as a 2D image (``source`` ``<stack>#<index + 1>``)."""
+    return dataclasses.replace(
+        image,
+        array=image.array[:, index],
+        source=f"{image.source}#{index + 1}",
+        spacing_mm=tuple(image.spacing_mm[1:]) if image.spacing_mm else None,
+        affine=None,
+        meta=dict(image.meta),
+    )
+
+
+@functools.lru_cache(maxsize=CACHED_STACKS)
+def _decoded(path: Path, mtime_ns: int, window: str | tuple[float, float] | None, mask: str | None) -> ImageData:
+    """One decoded stack (the file's modification time in the key: a rewritten file is read again)."""
+    from medimg.io import read_image, read_mask
+
+    if mask == "indices":
+        return read_mask(path)
+    return read_image(path, window=window)

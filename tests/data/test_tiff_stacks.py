@@ -1,0 +1,88 @@
+"""Microscopy stacks as shipped (ISBI 2012: ``train-volume.tif`` + ``train-labels.tif``, 30 EM sections): the
+sections are the 2D cases, split in contiguous blocks, and a 2D model predicts a stack section by section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg import Dataset, Model
+from tests.tasks.segment.synthetic import disc_image
+
+FAST = {
+    "epochs": 1,
+    "iterations_per_epoch": 3,
+    "batch_size": 4,
+    "channels": [8, 16, 32],
+    "tta": False,
+    "progress": False,
+    "tensorboard": False,
+}
+
+
+def _stacks(folder: Path, sections: int = 20, size: int = 32, seed: int = 0, name: str = "train") -> np.ndarray:
+    """``<name>-volume.tif`` and ``<name>-labels.tif`` (0/255) as ISBI 2012 ships them; returns the masks."""
+    import tifffile
+
+    rng = np.random.default_rng(seed)
+    pairs = [disc_image(rng, size) for _ in range(sections)]
+    folder.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(folder / f"{name}-volume.tif", np.stack([image for image, _ in pairs]))
+    masks = np.stack([mask for _, mask in pairs]) * 255
+    tifffile.imwrite(folder / f"{name}-labels.tif", masks.astype(np.uint8))
+    return masks
+
+
+def test_one_stack_pair_is_read_as_its_sections_split_in_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import tifffile
+
+    masks = _stacks(tmp_path / "isbi", sections=20)
+    tifffile.imwrite(tmp_path / "isbi" / "test-volume.tif", np.zeros((20, 32, 32), np.uint8))  # no labels
+    dataset = Dataset.load(tmp_path / "isbi", task="segment")
+    assert len(dataset.cases) == 20 and "too few volumes to split" in caplog.text
+    assert [c.page for c in dataset.cases] == list(range(20))
+    assert dataset.cases[7].case_id == "train-volume.tif#8"
+    assert {c.patient_id for c in dataset.cases[:2]} == {"train-volume.tif:0"}  # blocks of 2 neighbours
+    assert dataset.cases[2].patient_id == "train-volume.tif:1"
+    sample = dataset.read(dataset.cases[7])
+    assert sample.image.array.shape == (1, 32, 32) and sample.mask is not None
+    assert np.array_equal(sample.mask[0], masks[7])
+    assert dataset.unlabelled == ["test-volume.tif"]
+
+
+def test_three_stacks_stay_volumes(tmp_path: Path) -> None:
+    for k in range(3):
+        _stacks(tmp_path / "em", sections=4, seed=k, name=f"case{k}")
+    dataset = Dataset.load(tmp_path / "em", task="segment")
+    assert len(dataset.cases) == 3 and all(c.page is None for c in dataset.cases)
+
+
+def test_a_model_of_sections_trains_and_predicts_a_stack_section_by_section(tmp_path: Path) -> None:
+    import tifffile
+
+    _stacks(tmp_path / "isbi", sections=20)
+    model = Model("unet", task="segment").fit(tmp_path / "isbi", run_dir=tmp_path / "run", **FAST)
+    assert model.plan_ is not None and model.plan_.spatial_dims == 2
+    assignment = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
+    assert len(assignment) == 20
+    for first in range(0, 20, 2):  # each block of neighbouring sections lies in one part
+        assert assignment[f"train-volume.tif#{first + 1}"] == assignment[f"train-volume.tif#{first + 2}"]
+    masks = _stacks(tmp_path / "new", sections=5, seed=9, name="test")
+    (prediction,) = model.predict(tmp_path / "new" / "test-volume.tif", out_dir=tmp_path / "out")
+    assert prediction.domain is not None and prediction.domain["in_domain"], prediction.domain
+    written = tifffile.imread(prediction.mask_path)
+    assert Path(prediction.mask_path).name == "test-volume_mask.tif"
+    assert written.shape == masks.shape and set(np.unique(written)) <= {0, 255}
+    from medimg.export.predictor import OnnxPredictor
+
+    exported = model.export(tmp_path / "model.onnx")
+    assert exported.path.is_file()
+    onnx = OnnxPredictor(exported.path, mask_dir=tmp_path / "onnx")
+    (theirs,) = onnx.predict([tmp_path / "new" / "test-volume.tif"])
+    assert theirs.domain is not None and theirs.domain["in_domain"], theirs.domain
+    assert np.array_equal(tifffile.imread(theirs.mask_path), written)
