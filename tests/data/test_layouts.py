@@ -363,6 +363,48 @@ def test_a_manifest_saved_by_excel_in_windows_1252_is_read(tmp_path: Path, caplo
     assert "Windows-1252" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("name", "encoding", "separator"),
+    [
+        ("export.txt", "utf-16", "\t"),
+        ("export.csv", "utf-16", ","),
+        ("export.tsv", "utf-16-be", "\t"),
+        ("e.csv", "utf-32", ","),
+    ],
+)
+def test_a_manifest_saved_as_unicode_text_is_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, encoding: str, separator: str
+) -> None:
+    """Excel's "Unicode Text (*.txt)": UTF-16 with a byte-order mark, tab-separated (it was read as Windows-1252
+    and refused: "no 'path' column (found: ÿþp a t h)"); other tools write UTF-16 or UTF-32 CSVs."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    rows = []
+    for i in range(8):
+        file = f"röntgen_{i}.png"
+        Image.fromarray(np.full((8, 8), i * 20, np.uint8)).save(tmp_path / file)
+        rows.append(f"{file}{separator}{'gesund' if i % 2 else 'Lungenentzündung'}\r\n")
+    manifest = tmp_path / name
+    text = f"path{separator}label\r\n" + "".join(rows)
+    manifest.write_bytes(("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding))
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(manifest)
+    assert sorted(dataset.class_names) == ["Lungenentzündung", "gesund"] and len(dataset) == 8
+    assert "Windows-1252" not in caplog.text
+
+
+def test_a_text_file_that_is_no_table_is_no_dataset(tmp_path: Path) -> None:
+    from medimg.data.dataset import Dataset
+    from medimg.errors import DatasetError
+
+    notes = tmp_path / "README.txt"
+    notes.write_text("ISIC 2018, task 3: lesion diagnosis, 10,015 images\n")
+    with pytest.raises(DatasetError, match="is not a dataset"):
+        Dataset.load(notes)
+
+
 @pytest.mark.parametrize(("name", "kind"), [("chest_xray.zip", "zip"), ("ph2.tar.gz", "tar"), ("data.7z", "7z")])
 def test_a_downloaded_archive_is_refused_with_how_to_unpack_it(tmp_path: Path, name: str, kind: str) -> None:
     import io

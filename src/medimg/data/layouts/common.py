@@ -88,10 +88,38 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
 
 
 def is_manifest(path: Path) -> bool:
-    """True for an existing ``.csv``/``.tsv``/``.tab`` file or Excel workbook (:mod:`.spreadsheets`)."""
+    """True for an existing ``.csv``/``.tsv``/``.tab`` file, Excel workbook (:mod:`.spreadsheets`) or table saved
+    as ``.txt`` (Excel's "Unicode Text", tab-separated UTF-16: a first line of tab-separated columns)."""
     from medimg.data.layouts.spreadsheets import is_spreadsheet
 
-    return (path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)) and path.is_file()
+    if not path.is_file():
+        return False
+    if path.suffix.lower() == ".txt":
+        return "\t" in _first_line(path)
+    return path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding a text table is read in: UTF-16 or UTF-32 when its byte-order mark says so (Excel's "Unicode
+    Text", Windows tools' "Unicode"), else UTF-8 (a BOM allowed)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError:
+        return "utf-8-sig"
+    if start.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with path.open(encoding=text_encoding(path), errors="replace") as handle:
+            return handle.readline(65536)
+    except (OSError, UnicodeError):
+        return ""
 
 
 #: the encoding a manifest that is not UTF-8 is read in: Windows' Western code page, what Excel's plain
@@ -116,11 +144,7 @@ def manifest_delimiter(path: Path) -> str:
     column)."""
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace") as handle:
-            header = handle.readline(65536)
-    except OSError:
-        return ","
+    header = _first_line(path)
     counts = {d: header.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
@@ -141,7 +165,7 @@ def manifest_header(path: Path) -> list[str]:
             return [column_key(c) for c in read_sheet(path, header_only=True)[0]]
         except DatasetError:
             return []
-    for encoding in ("utf-8-sig", LEGACY_ENCODING):
+    for encoding in (text_encoding(path), LEGACY_ENCODING):
         try:
             with path.open(newline="", encoding=encoding) as handle:
                 first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
@@ -154,8 +178,9 @@ def manifest_header(path: Path) -> list[str]:
 
 
 def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
-    """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed), else as
-    :data:`LEGACY_ENCODING` with a warning (``Röntgen.png`` saved by Excel without 'CSV UTF-8').
+    """A manifest's columns (:func:`column_key` -> column as written) and rows, read as UTF-8 (BOM allowed) or, with
+    their byte-order mark, UTF-16/32 (:func:`text_encoding`), else as :data:`LEGACY_ENCODING` with a warning
+    (``Röntgen.png`` saved by Excel without 'CSV UTF-8').
 
     An Excel workbook is read by :func:`.spreadsheets.read_sheet`.
 
@@ -168,7 +193,7 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
         header, records = read_sheet(path)
         return {column_key(c): c for c in header}, records
     try:
-        return _read_rows(path, "utf-8-sig")
+        return _read_rows(path, text_encoding(path))
     except UnicodeDecodeError as error:
         utf8_error = error
     except (OSError, csv.Error) as error:

@@ -33,6 +33,7 @@ from medimg.data.layouts.common import (
     manifest_delimiter,
     name_selected,
     sub_folders,
+    text_encoding,
 )
 from medimg.errors import DatasetError
 
@@ -137,7 +138,7 @@ def _table_splits(root: Path) -> dict[str, str]:
     """``case -> split`` from a table in ``root`` with a case column and a ``split`` column (TotalSegmentator's
     ``meta.csv``); empty without one."""
     for table in sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES):
-        with table.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        with table.open(encoding=text_encoding(table), errors="replace", newline="") as handle:
             rows = csv.DictReader(handle, delimiter=manifest_delimiter(table))
             columns = {name.strip().lower(): name for name in rows.fieldnames or []}
             id_column = next((columns[c] for c in ID_COLUMNS if c in columns), None)

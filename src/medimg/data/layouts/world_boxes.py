@@ -22,7 +22,14 @@ import numpy as np
 
 from medimg.data.case import Box, Case
 from medimg.data.detection import DetectionDataset
-from medimg.data.layouts.common import MANIFEST_SUFFIXES, file_stem, manifest_delimiter, name_selected, problems_error
+from medimg.data.layouts.common import (
+    MANIFEST_SUFFIXES,
+    file_stem,
+    manifest_delimiter,
+    name_selected,
+    problems_error,
+    text_encoding,
+)
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import file_suffix, in_system_folder
 
@@ -39,7 +46,7 @@ CLASS_NAME = "nodule"
 
 
 def _header(table: Path) -> dict[str, str]:
-    with table.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with table.open(encoding=text_encoding(table), errors="replace", newline="") as handle:
         names = next(csv.reader(handle, delimiter=manifest_delimiter(table)), [])
     return {name.strip().lower(): name for name in names}
 
@@ -125,7 +132,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     columns = _header(table)
     findings: dict[str, list[tuple[np.ndarray, float]]] = {}
     problems: list[str] = []
-    with table.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with table.open(encoding=text_encoding(table), errors="replace", newline="") as handle:
         for line, row in enumerate(csv.DictReader(handle, delimiter=manifest_delimiter(table)), start=2):
             try:
                 centre = np.array([float(row[columns[c]]) for c in CENTRE_COLUMNS])
