@@ -37,6 +37,11 @@ __all__ = [
 MAX_FILES = 20_000
 
 
+#: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
+#: set beside its CT, a SEG, a report)
+ANNOTATION_MODALITIES = frozenset({"RTSTRUCT", "SEG", "SR", "RTPLAN", "RTRECORD", "KO", "PR", "REG"})
+
+
 @dataclass
 class DicomSeries:
     """One series as its headers describe it.
@@ -240,7 +245,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
                 f"series in {folders[key] or '.'} mixes image sizes {', '.join(f'{r}x{c}' for r, c in sizes)}"
             )
     survey.series.sort(key=lambda s: (s.folder, s.series))
-    modalities = Counter(s.modality for s in survey.series)
+    modalities = Counter(s.modality for s in survey.series if s.modality.upper() not in ANNOTATION_MODALITIES)
     if len(modalities) > 1:
         mixed = ", ".join(f"{m} ({n} series)" for m, n in modalities.most_common())
         survey.warnings.append(

@@ -16,6 +16,8 @@ name                  task       reads
                                  Groundtruths/a. Training Set/1. Microaneurysms/``, JSRT's SCR ``masks/heart/``)
 ``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
                                  maps (cached), one XML per image by name
+``rtstruct_masks``    segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) drawn into
+                                 label maps on the CT series each names (cached)
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
@@ -73,6 +75,7 @@ from medimg.data.layouts import (
     mask_boxes,
     medmnist,
     mimic_cxr,
+    rtstruct_masks,
     structure_folders,
     structure_masks,
     voc,
@@ -172,6 +175,14 @@ LAYOUTS: tuple[Layout, ...] = (
         imagescope_masks.detect,
         imagescope_masks.load,
         "Aperio ImageScope XML outlines drawn into masks (MoNuSeg: Tissue Images/ + Annotations/*.xml)",
+        fallback=False,
+    ),
+    Layout(
+        "rtstruct_masks",
+        "segment",
+        rtstruct_masks.detect,
+        rtstruct_masks.load,
+        "DICOM RT structure sets drawn into masks on their CT series (TCIA radiotherapy collections)",
         fallback=False,
     ),
     Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),

@@ -83,6 +83,12 @@ def _polygon_region(shape: tuple[int, int], polygons: Sequence[Sequence[float]])
     return np.asarray(canvas, dtype=bool)
 
 
+def polygon_pixels(shape: tuple[int, int], xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The pixels inside one polygon given in pixel coordinates (columns ``xs``, rows ``ys``), as a boolean
+    ``(height, width)`` map; combined with ``^``, an inner polygon is a hole."""
+    return _polygon_region(shape, [[float(v) for pair in zip(xs, ys, strict=True) for v in pair]])
+
+
 def mask_file(folder: Path, case_id: str) -> Path:
     """Where the drawn mask of ``case_id`` lives in ``folder`` (a flat, readable name)."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id)

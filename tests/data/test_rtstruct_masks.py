@@ -1,0 +1,156 @@
+"""DICOM RT structure sets as TCIA ships them (``<patient>/<study>/<CT series>/*.dcm`` beside
+``<study>/<RTSTRUCT series>/1-1.dcm``): the contours, given in patient millimetres, land on the voxels of the
+structure they outline in the CT volume as medimg reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+from tests.io.conftest import write_dicom
+
+pytest.importorskip("pydicom")
+
+ROWS, COLUMNS = 32, 40
+ROW_SPACING, COLUMN_SPACING = 0.8, 0.6  # PixelSpacing: between rows, between columns
+ORIGIN = (-10.0, -20.0, 5.0)
+SLICE_GAP = 2.5
+SLICES = 6
+
+
+def _world(row: float, column: float, index: int) -> list[float]:
+    """Patient coordinates (LPS mm) of a pixel, as the DICOM standard defines them for an axial series."""
+    return [ORIGIN[0] + column * COLUMN_SPACING, ORIGIN[1] + row * ROW_SPACING, ORIGIN[2] + index * SLICE_GAP]
+
+
+def _rectangle(top: int, left: int, bottom: int, right: int, index: int) -> list[float]:
+    corners = [(top, left), (top, right), (bottom, right), (bottom, left)]
+    return [v for row, column in corners for v in _world(row, column, index)]
+
+
+def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
+    """A CT series with a bright tumour (HU 400) on slices 2 and 3, and an RTSTRUCT outlining it (GTV-1) and the
+    body (larger, on slices 1-4); returns the tumour's voxels as ``(slice, row, column)``."""
+    from pydicom.dataset import Dataset as DicomDataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    study = root / patient / "01-01-2000-NA-StudyID-1"
+    series_uid = generate_uid()
+    top, left, bottom, right = tumour
+    truth = np.zeros((SLICES, ROWS, COLUMNS), bool)
+    truth[2:4, top : bottom + 1, left : right + 1] = True
+    if hole:
+        truth[3, top + 2 : top + 4, left + 2 : left + 4] = False
+    order = [3, 0, 5, 1, 4, 2]  # written out of order, as files come
+    (study / "1.000000-CT-11111").mkdir(parents=True)
+    for n, k in enumerate(order, start=1):
+        pixels = np.where(truth[k], 1424, 1024).astype(np.uint16)  # stored values; HU = stored - 1024
+        write_dicom(
+            study / "1.000000-CT-11111" / f"1-{n:02d}.dcm",
+            pixels,
+            modality="CT",
+            intercept=-1024.0,
+            slope=1.0,
+            pixel_spacing=(ROW_SPACING, COLUMN_SPACING),
+            position=_world(0, 0, k),
+            orientation=(1, 0, 0, 0, 1, 0),
+            thickness=SLICE_GAP,
+            series_uid=series_uid,
+            instance=k + 1,
+            extra={"PatientID": patient, "FrameOfReferenceUID": "1.2.3.4"},
+        )
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.3"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    rt = DicomDataset()
+    rt.file_meta = meta
+    rt.SOPClassUID, rt.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    rt.Modality, rt.PatientID = "RTSTRUCT", patient
+    rt.SeriesInstanceUID = generate_uid()
+    referenced_series = DicomDataset()
+    referenced_series.SeriesInstanceUID = series_uid
+    referenced_study = DicomDataset()
+    referenced_study.RTReferencedSeriesSequence = [referenced_series]
+    frame = DicomDataset()
+    frame.FrameOfReferenceUID = "1.2.3.4"
+    frame.RTReferencedStudySequence = [referenced_study]
+    rt.ReferencedFrameOfReferenceSequence = [frame]
+    outlines = {
+        "GTV-1": [_rectangle(top, left, bottom, right, k) for k in (2, 3)],
+        "BODY": [_rectangle(1, 1, ROWS - 2, COLUMNS - 2, k) for k in range(1, 5)],
+    }
+    if hole:
+        outlines["GTV-1"].append(_rectangle(top + 2, left + 2, top + 3, left + 3, 3))
+    rt.StructureSetROISequence, rt.ROIContourSequence = [], []
+    for number, (name, contours) in enumerate(outlines.items(), start=1):
+        roi = DicomDataset()
+        roi.ROINumber, roi.ROIName = number, name
+        rt.StructureSetROISequence.append(roi)
+        item = DicomDataset()
+        item.ReferencedROINumber = number
+        item.ContourSequence = []
+        for points in contours:
+            contour = DicomDataset()
+            contour.ContourGeometricType = "CLOSED_PLANAR"
+            contour.NumberOfContourPoints = len(points) // 3
+            contour.ContourData = points
+            item.ContourSequence.append(contour)
+        rt.ROIContourSequence.append(item)
+    folder = study / "3.000000-RTstructCTsim-22222"
+    folder.mkdir(parents=True)
+    rt.save_as(folder / "1-1.dcm", enforce_file_format=True)
+    return truth
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_contours_land_on_the_voxels_they_outline(tmp_path: Path, cache: Path) -> None:
+    root = tmp_path / "NSCLC-Radiomics"
+    truths = {
+        "LUNG1-001": _patient(root, "LUNG1-001", (8, 20, 15, 29)),
+        "LUNG1-002": _patient(root, "LUNG1-002", (18, 5, 25, 12), hole=True),
+        "LUNG1-003": _patient(root, "LUNG1-003", (4, 30, 9, 36)),
+    }
+    dataset = Dataset.load(root, task="segment")
+    assert dataset.source == "rtstruct" and len(dataset.cases) == 3
+    assert dataset.value_names == {0: "background", 1: "BODY", 2: "GTV-1"}
+    for case in dataset.cases:
+        assert case.patient_id in truths and case.image.name == "1.000000-CT-11111"
+        sample = dataset.read(case)
+        assert sample.mask is not None and sample.mask.shape == sample.image.array.shape
+        tumour = sample.image.array[0] > 200  # the bright voxels, in the orientation medimg reads the series in
+        assert tumour.sum() == truths[str(case.patient_id)].sum()
+        assert np.array_equal(sample.mask[0] == 2, tumour), case.patient_id  # the GTV, its hole included
+        body = sample.mask[0] == 1
+        assert body.any() and not (body & tumour).any()  # the smaller structure drawn over the larger
+    assert len(list(cache.rglob("*.nii.gz"))) == 3
+    from medimg.io.dicom_survey import survey_dicom
+
+    assert not survey_dicom(root).warnings  # the structure sets are no second modality beside the CT
+    again = Dataset.load(root, task="segment")  # drawn once: the cache is reused
+    assert [c.mask for c in again.cases] == [c.mask for c in dataset.cases]
+
+
+def test_include_chooses_structures_and_a_missing_series_is_named(tmp_path: Path, cache: Path) -> None:
+    import shutil
+
+    root = tmp_path / "tcia"
+    _patient(root, "P1", (8, 20, 15, 29))
+    _patient(root, "P2", (10, 10, 14, 16))
+    dataset = Dataset.load(root, task="segment", include="gtv*")
+    assert dataset.value_names == {0: "background", 1: "GTV-1"}
+    sample = dataset.read(dataset.cases[0])
+    assert sample.mask is not None and set(np.unique(sample.mask)) == {0, 1}
+    shutil.rmtree(next((root / "P2").glob("*/1.000000-CT-11111")))
+    with pytest.raises(DatasetError, match=r"1-1\.dcm: outlines series .*which is not under"):
+        Dataset.load(root, task="segment")
