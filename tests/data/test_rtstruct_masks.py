@@ -154,3 +154,12 @@ def test_include_chooses_structures_and_a_missing_series_is_named(tmp_path: Path
     shutil.rmtree(next((root / "P2").glob("*/1.000000-CT-11111")))
     with pytest.raises(DatasetError, match=r"1-1\.dcm: outlines series .*which is not under"):
         Dataset.load(root, task="segment")
+
+
+def test_predicting_a_patient_folder_leaves_its_structure_set_out(tmp_path: Path) -> None:
+    from medimg.io.series_inputs import SeriesInput, expand_prediction_inputs
+
+    _patient(tmp_path / "tcia", "P1", (8, 20, 15, 29))
+    found = expand_prediction_inputs([tmp_path / "tcia" / "P1"])
+    assert len(found.items) == 1 and isinstance(found.items[0], SeriesInput)  # the CT series, not the RTSTRUCT
+    assert found.items[0].key.name == "1.000000-CT-11111"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,19 +158,32 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
     in one folder) replaced by one :class:`SeriesInput`, placed where its first file was.
 
     Files whose header cannot be read stay plain files (their reader then says why); without pydicom nothing is
-    grouped. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
+    grouped. DICOM annotation objects (an RT structure set beside its CT, a SEG, a structured report: modalities
+    :data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`) are no input and are left out, with one line saying
+    how many. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
     """
-    from medimg.io.dicom_survey import group_series, looks_like_dicom
+    from medimg.io.dicom_survey import ANNOTATION_MODALITIES, group_series, looks_like_dicom
 
     candidates = [path for path in files if looks_like_dicom(path)]
-    per_folder = Counter(path.parent for path in candidates)
-    candidates = [path for path in candidates if per_folder[path.parent] >= 2]  # no header read for lone files
     if not candidates:
         return list(files)
     try:
         headers = group_series(candidates, max_files=None)
     except ImportError:  # no pydicom: the DICOM reader reports the missing package per file
         return list(files)
+    annotations = {
+        path
+        for members in headers.groups.values()
+        for path, ds in members
+        if str(ds.get("Modality") or "").upper() in ANNOTATION_MODALITIES
+    }
+    if annotations:
+        logger.info(
+            "%d DICOM annotation object(s) (RT structure sets, SEG, reports; e.g. %s) are not predicted",
+            len(annotations),
+            sorted(annotations)[0],
+        )
+        files = [path for path in files if path not in annotations]
     series: list[SeriesInput] = []
     for members in headers.groups.values():
         if frame_counts is not None:
