@@ -10,17 +10,9 @@ import numpy as np
 import pytest
 
 from medimg import Dataset, Model
-from tests.tasks.segment.synthetic import disc_image
+from tests.tasks.segment.synthetic import FAST_FIT, disc_image
 
-FAST = {
-    "epochs": 1,
-    "iterations_per_epoch": 3,
-    "batch_size": 4,
-    "channels": [8, 16, 32],
-    "tta": False,
-    "progress": False,
-    "tensorboard": False,
-}
+FAST = FAST_FIT
 
 
 def _stacks(folder: Path, sections: int = 20, size: int = 32, seed: int = 0, name: str = "train") -> np.ndarray:

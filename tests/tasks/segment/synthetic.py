@@ -6,6 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+#: a tiny U-Net fitted for one short epoch, quietly: what tests that only need a trained segmentation run pass
+FAST_FIT = {
+    "epochs": 1,
+    "iterations_per_epoch": 3,
+    "batch_size": 4,
+    "channels": [8, 16, 32],
+    "tta": False,
+    "progress": False,
+    "tensorboard": False,
+}
+
 
 def disc_image(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
     """A noisy gray image with one bright disc and its 0/1 mask."""

@@ -15,17 +15,9 @@ from medimg.config import FitOptions
 from medimg.engine.run import default_splits
 from medimg.errors import ConfigError
 from medimg.tasks.registry import get_task
-from tests.tasks.segment.synthetic import disc_image, write_2d_pairs
+from tests.tasks.segment.synthetic import FAST_FIT, disc_image, write_2d_pairs
 
-FAST = {
-    "epochs": 1,
-    "iterations_per_epoch": 3,
-    "batch_size": 4,
-    "channels": [8, 16, 32],
-    "tta": False,
-    "progress": False,
-    "tensorboard": False,
-}
+FAST = FAST_FIT
 
 
 def _pool(folder: Path, n: int, seed: int) -> Path:

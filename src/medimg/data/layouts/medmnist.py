@@ -133,10 +133,17 @@ def arrays_dataset(
         DatasetError: a split's image and label counts differ, ``(N, K)`` labels that are not 0/1, fewer
             class names than classes, or unlabelled images of another size than the labelled ones.
     """
-    dataset = _labelled_arrays_dataset(path, keys, arrays, labels, source=source, class_names=class_names)
+    for split, lab in labels.items():
+        if len(lab) != len(arrays[split]):
+            raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
+    first = next(iter(arrays.values()))
+    spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
+    if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
+        dataset = _multi_label(path, keys, arrays, labels, spatial_dims, source, class_names)
+    else:
+        dataset = _single_label(path, arrays, labels, spatial_dims, source, class_names)
     if unlabelled is None or not len(unlabelled):
         return dataset
-    first = next(iter(arrays.values()))
     if tuple(unlabelled.shape[1:]) != tuple(first.shape[1:]):
         raise DatasetError(
             f"{path}: the unlabelled images have shape {tuple(unlabelled.shape[1:])} but the labelled ones "
@@ -146,22 +153,15 @@ def arrays_dataset(
     return dataclasses.replace(dataset, arrays={**dataset.arrays, POOL: unlabelled}, unlabelled=pool)
 
 
-def _labelled_arrays_dataset(
+def _single_label(
     path: Path,
-    keys: dict[str, tuple[str, str]],
     arrays: dict[str, Any],
     labels: dict[str, np.ndarray],
-    *,
+    spatial_dims: int,
     source: str,
     class_names: list[str] | None,
 ) -> Dataset:
-    for split, lab in labels.items():
-        if len(lab) != len(arrays[split]):
-            raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
-    first = next(iter(arrays.values()))
-    spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
-    if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
-        return _multi_label(path, keys, arrays, labels, spatial_dims, source, class_names)
+    """A single-label dataset: one integer or text label per image."""
     flat = {split: _text_if_bytes(lab.reshape(-1)) for split, lab in labels.items()}
     if any(lab.dtype.kind in "US" for lab in flat.values()):  # class names as strings
         class_names = order_classes({str(v) for lab in flat.values() for v in lab.tolist()})
