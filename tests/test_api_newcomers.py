@@ -209,4 +209,7 @@ def test_a_second_prediction_call_never_replaces_the_first_ones_masks(
     assert Path(first.mask_path).is_file() and Path(second.mask_path).is_file()
     with pytest.raises(ConfigError, match="--scale"):  # refused before a prediction folder is claimed
         model.predict(other, scale=0)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    assert model.predict(broken) == [] and model.failed_  # every input failed: no empty folder is left
     assert sorted(p.name for p in run.glob("predictions*")) == ["predictions", "predictions2"]

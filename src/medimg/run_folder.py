@@ -129,6 +129,16 @@ def predictions_dir(run_dir: Path | None) -> Path:
             number += 1
 
 
+def release_if_empty(folder: Path) -> None:
+    """Remove a :func:`predictions_dir` that its call left empty (every input failed), so no empty
+    ``predictionsN`` folder is left behind; a folder holding anything is kept."""
+    try:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    except OSError:
+        pass  # another process wrote into it meanwhile, or it is not ours to remove
+
+
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:
     """Create and return ``base/<dataset>/expN`` with the next free N (``runs/herlev/exp3``).
 

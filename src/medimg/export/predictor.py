@@ -378,6 +378,10 @@ class OnnxPredictor:
             except DatasetError as error:
                 self.failed_.append((image.source, str(error)))
                 logger.warning("skipped %s: %s", image.source, error)
+        if folder is not None and out_dir is None and not self._own_mask_dir:
+            from medimg.run_folder import release_if_empty
+
+            release_if_empty(folder)  # a claimed predictionsN folder that no mask went into
         self.reader.annotate(predictions)
         return list(with_series(predictions, found, volumetric=volumetric))
 

@@ -214,7 +214,7 @@ class DetectTask:
             raise ConfigError("explain is not available for detection models: the boxes are the explanation")
         assert model.network_ is not None
         reader = reader or InputReader.for_run(model)
-        from medimg.run_folder import predictions_dir
+        from medimg.run_folder import predictions_dir, release_if_empty
 
         folder = Path(out_dir) if out_dir else predictions_dir(model.run_dir_)
         if model.plan_.spatial_dims == 3:
@@ -223,8 +223,12 @@ class DetectTask:
             volumes, failed = predict_volumes(
                 model.network_, model.plan_, list(files), out_dir=folder, read=reader.read
             )
-            return list(volumes), failed
-        return predict_files(model.network_, model.plan_, list(files), out_dir=folder, read=reader.read)
+            found: tuple[list[Any], list[tuple[str, str]]] = (list(volumes), failed)
+        else:
+            found = predict_files(model.network_, model.plan_, list(files), out_dir=folder, read=reader.read)
+        if not out_dir:
+            release_if_empty(folder)
+        return found
 
 
 def check_plan(plan: DetectPlan) -> None:

@@ -239,7 +239,7 @@ class SegmentTask:
             raise ConfigError("explain is not available for segmentation models: the predicted mask is the output")
         plan: SegPlan = model.plan_
         assert model.network_ is not None
-        from medimg.run_folder import predictions_dir
+        from medimg.run_folder import predictions_dir, release_if_empty
 
         reader = reader or InputReader.for_run(model)
         reader.scale = factor = validate_scale(scale)  # the domain check judges sizes as the network sees them
@@ -249,7 +249,7 @@ class SegmentTask:
         if table is not None:
             lookup = {label: colour for colour, label in table.lookup().items() if label < plan.num_classes}
             colours = {label: lookup[label] for label in sorted(lookup)}
-        return predict_files(
+        found = predict_files(
             model.network_,
             plan,
             list(files),
@@ -259,6 +259,9 @@ class SegmentTask:
             scale=factor,
             training_scale=_training_scale(model),
         )
+        if not out_dir:
+            release_if_empty(target)
+        return found
 
 
 def _training_scale(model: Trained) -> TrainingScale | None:
