@@ -47,6 +47,34 @@ def test_one_stack_pair_is_read_as_its_sections_split_in_blocks(
     assert dataset.unlabelled == ["test-volume.tif"]
 
 
+@pytest.mark.parametrize("kind", ["grey16", "rgb", "palette"])
+def test_a_section_read_alone_is_the_section_of_the_whole_stack(tmp_path: Path, kind: str) -> None:
+    """Plain stacks are read a page at a time (no decoded stack kept); others whole, as read_image reads them."""
+    import tifffile
+
+    from medimg.data.tiff_stacks import _decoded, section, stack_page
+    from medimg.io import read_image
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / f"{kind}.tif"
+    if kind == "grey16":
+        tifffile.imwrite(path, rng.integers(0, 65535, (5, 12, 10), dtype=np.uint16))
+    elif kind == "rgb":
+        tifffile.imwrite(path, rng.integers(0, 255, (5, 12, 10, 3), dtype=np.uint8), photometric="rgb")
+    else:
+        colours = np.zeros((3, 256), np.uint16)
+        colours[:, 1] = [65535, 0, 0]
+        tifffile.imwrite(path, rng.integers(0, 2, (5, 12, 10), dtype=np.uint8), photometric="palette", colormap=colours)
+    whole = read_image(path)
+    _decoded.cache_clear()
+    for k in range(5):
+        alone, expected = stack_page(path, k), section(whole, k)
+        assert np.array_equal(alone.array, expected.array), (kind, k)
+        assert alone.source == f"{path}#{k + 1}" and alone.meta["bits"] == expected.meta["bits"]
+        assert alone.meta["mode"] == expected.meta["mode"]
+    assert _decoded.cache_info().misses == (1 if kind == "palette" else 0)  # decoded whole once, or never
+
+
 def test_three_stacks_stay_volumes(tmp_path: Path) -> None:
     for k in range(3):
         _stacks(tmp_path / "em", sections=4, seed=k, name=f"case{k}")

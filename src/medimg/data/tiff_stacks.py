@@ -82,8 +82,10 @@ def as_sections(cases: Sequence[SegCase]) -> list[SegCase] | None:
 def stack_page(
     path: Path, page: int, *, window: str | tuple[float, float] | None = None, mask: str | None = None
 ) -> ImageData:
-    """Page ``page`` of the stack at ``path`` as a 2D image (``source`` ``<path>#<page + 1>``). The whole stack is
-    decoded once and kept for the next pages (:data:`CACHED_STACKS` stacks).
+    """Page ``page`` of the stack at ``path`` as a 2D image (``source`` ``<path>#<page + 1>``). A plain stack (one
+    grey or RGB page per section) is read one page at a time; any other (a palette, an inverted or a hyperstack
+    layout) is decoded whole, as :func:`medimg.io.read_image` reads it, and kept for the next pages
+    (:data:`CACHED_STACKS` stacks).
 
     Args:
         window: the intensity window of an image.
@@ -95,6 +97,9 @@ def stack_page(
     """
     from medimg.errors import ImageReadError
 
+    plain = _plain_page(path, page)
+    if plain is not None:
+        return plain
     stack = _decoded(path, path.stat().st_mtime_ns, window, mask)
     if stack.array.ndim != 4 or not 0 <= page < stack.array.shape[1]:
         raise ImageReadError(path, f"holds no section {page + 1} (shape {tuple(stack.array.shape)})")
@@ -116,6 +121,43 @@ def section(image: ImageData, index: int) -> ImageData:
         affine=None,
         meta=dict(image.meta),
     )
+
+
+#: TIFF photometric interpretations read page by page: grey (0 is black) and RGB
+_PLAIN_PHOTOMETRIC = (1, 2)
+
+
+def _plain_page(path: Path, page: int) -> ImageData | None:
+    """One page of a plain stack (its first series has one grey or RGB page per section, no extra samples), as the
+    whole-stack reader gives it; ``None`` for any other file (the whole-stack reader then reads it)."""
+    import numpy as np
+
+    from medimg.io.raster import tiff_mode
+
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            keyframe = series.keyframe
+            depth = [n for axis, n in zip(series.axes, series.shape, strict=True) if axis not in "YXS"]
+            plain = (
+                len(series.pages) > 1
+                and depth == [len(series.pages)]
+                and int(keyframe.photometric) in _PLAIN_PHOTOMETRIC
+                and not keyframe.extrasamples
+                and 0 <= page < len(series.pages)
+            )
+            chosen = series.pages[page] if plain else None
+            if chosen is None:
+                return None
+            data = np.asarray(chosen.asarray())
+            bits, pages = int(keyframe.bitspersample), len(series.pages)
+    except Exception:
+        return None
+    array = np.moveaxis(data, -1, 0) if data.ndim == 3 else data[None]
+    meta = {"format": "tiff", "bits": bits, "mode": tiff_mode(array.shape[0], data.dtype, False), "n_pages": pages}
+    return ImageData(array=np.ascontiguousarray(array, dtype=np.float32), source=f"{path}#{page + 1}", meta=meta)
 
 
 @functools.lru_cache(maxsize=CACHED_STACKS)

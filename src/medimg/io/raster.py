@@ -280,7 +280,8 @@ def _exif_orientation(img: Any) -> int:
 # -------------------------------------------------------------------------------------------------- tifffile
 
 
-def _tiff_mode(channels: int, dtype: np.dtype, palette: bool) -> str:
+def tiff_mode(channels: int, dtype: np.dtype, palette: bool) -> str:
+    """The Pillow-style mode of TIFF pixels (``meta["mode"]``): ``"L"``, ``"I;16"``, ``"RGB"``, ``"F"``..."""
     if palette:
         return "P"
     if dtype == np.bool_:
@@ -397,7 +398,7 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
     if channel_axes and samples in (2, 4) and (extrasamples or channels in (2, 4)):
         channels = channels - 1  # drop alpha
         data = data[:channels]
-    meta["mode"] = _tiff_mode(channels, dtype, palette)
+    meta["mode"] = tiff_mode(channels, dtype, palette)
     if n_pages > 1:
         meta["n_pages"] = n_pages
     if n_series > 1:
