@@ -70,6 +70,29 @@ def test_png_segmentation_matches_the_torch_model(
     assert listed[0]["task"] == "segment"
 
 
+def test_a_tiff_stack_is_segmented_section_by_section(
+    seg_service: tuple[TestClient, dict[str, str]], seg_run: Path, tmp_path: Path
+) -> None:
+    """A 2D model's service given a multi-page TIFF (EM sections): every section segmented, as `medimg predict`
+    does (it was a 422: "a 3D image for a 2D model")."""
+    import tifffile
+    from PIL import Image
+
+    from medimg import Model
+
+    client, headers = seg_service
+    files = disc_files(seg_run, tmp_path / "inputs")
+    section = np.asarray(Image.open(files["png"]).convert("L"))
+    stack = tmp_path / "sections.tif"
+    tifffile.imwrite(stack, np.stack([section, section[::-1], section[:, ::-1], section, section[::-1]]))
+    report = _upload(client, headers, stack)
+    seg = report["segmentation"]
+    assert report["domain"]["in_domain"], report["domain"]
+    assert seg["spatial_dims"] == 3 and sum(c["count"] for c in seg["classes"]) == 5 * section.size
+    (expected,) = Model.load(seg_run).predict(stack, out_dir=tmp_path / "torch")
+    assert {c["name"]: c["count"] for c in seg["classes"]} == expected.voxels
+
+
 def test_nifti_areas_fhir_and_html(
     seg_service: tuple[TestClient, dict[str, str]], seg_run: Path, tmp_path: Path
 ) -> None:

@@ -111,6 +111,12 @@ def is_stack(image: ImageData) -> bool:
     return image.ndim_spatial == 3 and image.affine is None
 
 
+def as_judged(image: ImageData, sections: bool) -> ImageData:
+    """What a domain check judges of an input: its first section when a model that goes section by section
+    (``sections``: a 2D segmentation model) is given a stack, else the image itself."""
+    return section(image, 0) if sections and is_stack(image) else image
+
+
 def section(image: ImageData, index: int) -> ImageData:
     """Section ``index`` of a stack as a 2D image (``source`` ``<stack>#<index + 1>``)."""
     return dataclasses.replace(

@@ -553,10 +553,9 @@ class InputReader:
         """
         if self.domain is None:
             return None
-        from medimg.data.tiff_stacks import is_stack, section
+        from medimg.data.tiff_stacks import as_judged
 
-        judged = section(image, 0) if self.sections and is_stack(image) else image
-        verdict = check_input_domain(judged, self.domain, scale=self.scale)
+        verdict = check_input_domain(as_judged(image, self.sections), self.domain, scale=self.scale)
         verdict.source = image.source
         self.verdicts[image.source] = verdict
         if not verdict.in_domain:

@@ -338,9 +338,12 @@ class PredictionService:
         if frames is not None:
             input_info["frames"] = {"count": len(frames)}
         if self.domain is not None:
+            from medimg.data.tiff_stacks import as_judged
             from medimg.planning.domain import check_input_domain
 
-            verdict = check_input_domain(image, self.domain) if frames is None else frames_verdict(frames, self.domain)
+            judged = as_judged(image, self._by_sections)
+            verdict = check_input_domain(judged, self.domain) if frames is None else frames_verdict(frames, self.domain)
+            verdict.source = image.source
             if not verdict.in_domain and self.settings.strict_domain:
                 raise UploadRejected(
                     422,
@@ -464,16 +467,25 @@ class PredictionService:
             "overlay_png": prediction.overlay_png,
         }
 
+    @property
+    def _by_sections(self) -> bool:
+        """A 2D segmentation model: a stack (a multi-page TIFF) is segmented section by section."""
+        return self.model.task == "segment" and getattr(self.model.plan_, "spatial_dims", None) == 2
+
     def _segment(self, image: ImageData, fmt: str) -> dict[str, Any]:
         """Mask (NIfTI for NIfTI uploads and volumes, else PNG), per-class measurements and an overlay: the report
         fields of a segmentation."""
+        from medimg.data.tiff_stacks import is_stack
         from medimg.explain.overlay import display_image, png_bytes, thumbnail
         from medimg.export.segment import summarise
         from medimg.serve.segmentation import mask_file, measurements, overlay_picture, representative_slice
-        from medimg.tasks.segment.evaluate import segment_image
+        from medimg.tasks.segment.evaluate import segment_image, segment_sections
 
         plan: Any = self.model.plan_
-        labels, probs = segment_image(self._network(), plan, image)
+        if self._by_sections and is_stack(image):  # a stack for a 2D model (a multi-page TIFF): section by section
+            labels, probs = segment_sections(self._network(), plan, image)
+        else:
+            labels, probs = segment_image(self._network(), plan, image)
         names = self.info.class_names
         summary = summarise(labels, probs, names, image.spacing_mm)
         segmentation = measurements(labels, summary.probabilities, names, image.spacing_mm)
