@@ -84,7 +84,7 @@ def _structure_masks(root: Path) -> Path:
 
 def _rtstruct(root: Path) -> Path:
     """TCIA's radiotherapy shape: ``<patient>/<study>/<CT series>/`` beside ``<study>/<RTSTRUCT series>/1-1.dcm``."""
-    from tests.data.test_rtstruct_masks import _patient
+    from tests.data.test_dicom_masks import _patient
 
     _patient(root, "P1", (8, 20, 15, 29))
     return root
@@ -95,7 +95,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
     "structure_masks": _structure_masks,
     "imagescope_masks": write_monuseg,
-    "rtstruct_masks": _rtstruct,
+    "dicom_masks": _rtstruct,
     "structure_folders": write_idrid,
     "world_boxes": write_luna,
     "class_folders": _class_folders,

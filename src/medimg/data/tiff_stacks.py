@@ -159,7 +159,7 @@ def _plain_page(path: Path, page: int) -> ImageData | None:
                 return None
             data = np.asarray(chosen.asarray())
             bits, pages = int(keyframe.bitspersample), len(series.pages)
-    except Exception:
+    except Exception:  # unreadable here: the whole-stack reader says why
         return None
     array = np.moveaxis(data, -1, 0) if data.ndim == 3 else data[None]
     meta = {"format": "tiff", "bits": bits, "mode": tiff_mode(array.shape[0], data.dtype, False), "n_pages": pages}

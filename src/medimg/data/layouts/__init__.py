@@ -16,8 +16,8 @@ name                  task       reads
                                  Groundtruths/a. Training Set/1. Microaneurysms/``, JSRT's SCR ``masks/heart/``)
 ``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
                                  maps (cached), one XML per image by name
-``rtstruct_masks``    segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) drawn into
-                                 label maps on the CT series each names (cached)
+``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
+                                 objects (Imaging Data Commons) as label maps on the series each names (cached)
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
@@ -69,13 +69,13 @@ from medimg.data.layouts import (
     coco_masks,
     csv_boxes,
     csv_manifest,
+    dicom_masks,
     hdf5_arrays,
     image_mask_pairs,
     imagescope_masks,
     mask_boxes,
     medmnist,
     mimic_cxr,
-    rtstruct_masks,
     structure_folders,
     structure_masks,
     voc,
@@ -178,11 +178,11 @@ LAYOUTS: tuple[Layout, ...] = (
         fallback=False,
     ),
     Layout(
-        "rtstruct_masks",
+        "dicom_masks",
         "segment",
-        rtstruct_masks.detect,
-        rtstruct_masks.load,
-        "DICOM RT structure sets drawn into masks on their CT series (TCIA radiotherapy collections)",
+        dicom_masks.detect,
+        dicom_masks.load,
+        "DICOM RT structure sets and SEG objects as masks on the series they annotate (TCIA, Imaging Data Commons)",
         fallback=False,
     ),
     Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),

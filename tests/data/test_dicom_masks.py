@@ -32,20 +32,11 @@ def _rectangle(top: int, left: int, bottom: int, right: int, index: int) -> list
     return [v for row, column in corners for v in _world(row, column, index)]
 
 
-def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
-    """A CT series with a bright tumour (HU 400) on slices 2 and 3, and an RTSTRUCT outlining it (GTV-1) and the
-    body (larger, on slices 1-4); returns the tumour's voxels as ``(slice, row, column)``."""
-    from pydicom.dataset import Dataset as DicomDataset
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+def _ct_series(study: Path, patient: str, truth: np.ndarray) -> str:
+    """A CT series whose voxels in ``truth`` are bright (HU 400), slices written out of order; its series UID."""
+    from pydicom.uid import generate_uid
 
-    study = root / patient / "01-01-2000-NA-StudyID-1"
-    series_uid = generate_uid()
-    top, left, bottom, right = tumour
-    truth = np.zeros((SLICES, ROWS, COLUMNS), bool)
-    truth[2:4, top : bottom + 1, left : right + 1] = True
-    if hole:
-        truth[3, top + 2 : top + 4, left + 2 : left + 4] = False
+    series_uid, study_uid = generate_uid(), generate_uid()
     order = [3, 0, 5, 1, 4, 2]  # written out of order, as files come
     (study / "1.000000-CT-11111").mkdir(parents=True)
     for n, k in enumerate(order, start=1):
@@ -62,8 +53,43 @@ def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: 
             thickness=SLICE_GAP,
             series_uid=series_uid,
             instance=k + 1,
-            extra={"PatientID": patient, "FrameOfReferenceUID": "1.2.3.4"},
+            extra={
+                "PatientID": patient,
+                "FrameOfReferenceUID": "1.2.3.4",
+                "StudyInstanceUID": study_uid,
+                "PatientSex": "O",
+                "StudyDate": "20000101",
+                "StudyTime": "120000",
+                "AccessionNumber": "1",
+                "ReferringPhysicianName": "",
+                "StudyID": "1",
+                "SeriesNumber": 1,
+                "Manufacturer": "test",
+            },
         )
+    return series_uid
+
+
+def _truth(tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
+    top, left, bottom, right = tumour
+    truth = np.zeros((SLICES, ROWS, COLUMNS), bool)
+    truth[2:4, top : bottom + 1, left : right + 1] = True
+    if hole:
+        truth[3, top + 2 : top + 4, left + 2 : left + 4] = False
+    return truth
+
+
+def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
+    """A CT series with a bright tumour (HU 400) on slices 2 and 3, and an RTSTRUCT outlining it (GTV-1) and the
+    body (larger, on slices 1-4); returns the tumour's voxels as ``(slice, row, column)``."""
+    from pydicom.dataset import Dataset as DicomDataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    study = root / patient / "01-01-2000-NA-StudyID-1"
+    top, left, bottom, right = tumour
+    truth = _truth(tumour, hole)
+    series_uid = _ct_series(study, patient, truth)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.481.3"
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -108,6 +134,72 @@ def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: 
     return truth
 
 
+def _seg_patient(root: Path, patient: str, tumour: tuple[int, int, int, int]) -> np.ndarray:
+    """The CT series of :func:`_patient` with a DICOM SEG (made by highdicom, as IDC's are) of the tumour
+    (``Neoplasm``) and the body on the slices that hold them; returns the tumour's voxels."""
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    study = root / patient / "01-01-2000-NA-StudyID-1"
+    truth = _truth(tumour)
+    _ct_series(study, patient, truth)
+    sources = sorted(
+        (pydicom.dcmread(f) for f in (study / "1.000000-CT-11111").glob("*.dcm")),
+        key=lambda ds: float(ds.ImagePositionPatient[2]),
+    )
+    body = np.zeros_like(truth)
+    body[1:5, 1 : ROWS - 1, 1 : COLUMNS - 1] = True
+    segments = np.stack([truth, body], axis=-1)  # (slices, rows, columns, segments): they overlap
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=label,
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+        for number, label in ((1, "Neoplasm"), (2, "Body"))
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=segments,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+    )
+    folder = study / "300.000000-Segmentation-33333"
+    folder.mkdir(parents=True)
+    seg.save_as(folder / "1-1.dcm")
+    return truth
+
+
+def test_seg_objects_land_on_the_voxels_they_segment(tmp_path: Path, cache: Path) -> None:
+    pytest.importorskip("highdicom")
+    root = tmp_path / "idc"
+    truths = {name: _seg_patient(root, name, box) for name, box in (("A", (8, 20, 15, 29)), ("B", (18, 5, 25, 12)))}
+    dataset = Dataset.load(root, task="segment")
+    assert len(dataset.cases) == 2 and dataset.value_names == {0: "background", 1: "Body", 2: "Neoplasm"}
+    for case in dataset.cases:
+        sample = dataset.read(case)
+        assert sample.mask is not None
+        tumour = sample.image.array[0] > 200
+        assert tumour.sum() == truths[str(case.patient_id)].sum()
+        assert np.array_equal(sample.mask[0] == 2, tumour), case.patient_id
+        assert (sample.mask[0] == 1).sum() == 4 * (ROWS - 2) * (COLUMNS - 2) - tumour.sum()
+    only = Dataset.load(root, task="segment", include="neo*")
+    sample = only.read(only.cases[0])
+    assert only.value_names == {0: "background", 1: "Neoplasm"} and sample.mask is not None
+    assert set(np.unique(sample.mask)) == {0, 1}
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
@@ -122,7 +214,7 @@ def test_contours_land_on_the_voxels_they_outline(tmp_path: Path, cache: Path) -
         "LUNG1-003": _patient(root, "LUNG1-003", (4, 30, 9, 36)),
     }
     dataset = Dataset.load(root, task="segment")
-    assert dataset.source == "rtstruct" and len(dataset.cases) == 3
+    assert dataset.source == "dicom annotations" and len(dataset.cases) == 3
     assert dataset.value_names == {0: "background", 1: "BODY", 2: "GTV-1"}
     for case in dataset.cases:
         assert case.patient_id in truths and case.image.name == "1.000000-CT-11111"
@@ -152,7 +244,7 @@ def test_include_chooses_structures_and_a_missing_series_is_named(tmp_path: Path
     sample = dataset.read(dataset.cases[0])
     assert sample.mask is not None and set(np.unique(sample.mask)) == {0, 1}
     shutil.rmtree(next((root / "P2").glob("*/1.000000-CT-11111")))
-    with pytest.raises(DatasetError, match=r"1-1\.dcm: outlines series .*which is not under"):
+    with pytest.raises(DatasetError, match=r"1-1\.dcm: annotates series .*which is not under"):
         Dataset.load(root, task="segment")
 
 
