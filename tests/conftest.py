@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,19 @@ def shared_data(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path} (tests that need ../shared/data skip without it)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _drawn_masks_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Masks drawn from annotations (COCO, YOLO, ImageScope, DICOM RTSTRUCT/SEG) go to a temporary cache for the
+    whole session (subprocesses inherit it), never the user's ``~/.cache/medimg``."""
+    before = os.environ.get("MEDIMG_CACHE")
+    os.environ["MEDIMG_CACHE"] = str(tmp_path_factory.mktemp("medimg-cache"))
+    yield
+    if before is None:
+        os.environ.pop("MEDIMG_CACHE", None)
+    else:
+        os.environ["MEDIMG_CACHE"] = before
 
 
 @pytest.fixture
