@@ -107,16 +107,22 @@ def test_json_to_standard_output_and_a_hint_for_key_value_settings(run: Path, tm
     assert "--set epochs=5" in ultralytics.stderr
 
 
-def test_resume_without_a_run_folder_continues_the_latest_interrupted_run(run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("root", "option"), [("runs", []), ("experiments", ["--project", "experiments"])])
+def test_resume_without_a_run_folder_continues_the_latest_interrupted_run(
+    run: Path, tmp_path: Path, root: str, option: list[str]
+) -> None:
+    """Also under another runs root (`--runs-root`, Ultralytics' `--project`), which the CLI lacked: Python's
+    `fit(..., runs_root=)` had it."""
     data = run.parent / "phantoms"
-    interrupted = tmp_path / "runs" / "phantoms" / "exp1"
+    interrupted = tmp_path / root / "phantoms" / "exp1"
     shutil.copytree(run, interrupted)  # where `medimg fit DATA` from tmp_path puts its first run
     (interrupted / "metadata.json").unlink()  # as a kill before the end leaves it: checkpoints, no bundle
-    resumed = medimg("fit", str(data), "--resume", "--no-progress", cwd=tmp_path)
+    resumed = medimg("fit", str(data), "--resume", "--no-progress", *option, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "continuing the latest interrupted run" in resumed.stderr  # it started runs/phantoms/exp2 from scratch
-    assert [p.name for p in (tmp_path / "runs" / "phantoms").iterdir()] == ["exp1"]
+    assert "continuing the latest interrupted run" in resumed.stderr  # it started <root>/phantoms/exp2 from scratch
+    assert [p.name for p in (tmp_path / root / "phantoms").iterdir()] == ["exp1"]
     assert (interrupted / "metadata.json").is_file()
+    assert not (tmp_path / "runs").exists() or root == "runs"
 
 
 def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:

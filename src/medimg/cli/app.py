@@ -251,6 +251,14 @@ def fit(
         Path | None, typer.Option(help="synthetic images (`medimg generate --out DIR`): training split only")
     ] = None,
     run_dir: Annotated[Path | None, typer.Option(help="run folder (default runs/<dataset>/expN)")] = None,
+    runs_root: Annotated[
+        Path,
+        typer.Option(
+            "--runs-root",
+            "--project",
+            help="parent of automatically named run folders: <runs-root>/<dataset>/expN (Ultralytics' project=)",
+        ),
+    ] = Path("runs"),
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
     folds: Annotated[int | None, typer.Option(help=_help("folds") + " (reports mean ± sd)")] = None,
     val_fraction: Annotated[float, typer.Option(help=_help("val_fraction"))] = 0.15,
@@ -308,6 +316,7 @@ def fit(
     model.fit(
         data,
         run_dir=run_dir,
+        runs_root=runs_root,
         config_file=config,
         include=include,
         exclude=exclude,
