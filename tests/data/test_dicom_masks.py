@@ -79,9 +79,12 @@ def _truth(tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
     return truth
 
 
-def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: bool = False) -> np.ndarray:
+def _patient(
+    root: Path, patient: str, tumour: tuple[int, int, int, int], hole: bool = False, flat: bool = False
+) -> np.ndarray:
     """A CT series with a bright tumour (HU 400) on slices 2 and 3, and an RTSTRUCT outlining it (GTV-1) and the
-    body (larger, on slices 1-4); returns the tumour's voxels as ``(slice, row, column)``."""
+    body (larger, on slices 1-4); returns the tumour's voxels as ``(slice, row, column)``. ``flat``: the structure
+    set lies among the CT slices as ``RS.<uid>.dcm``, as a planning system exports it."""
     from pydicom.dataset import Dataset as DicomDataset
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -128,6 +131,9 @@ def _patient(root: Path, patient: str, tumour: tuple[int, int, int, int], hole: 
             contour.ContourData = points
             item.ContourSequence.append(contour)
         rt.ROIContourSequence.append(item)
+    if flat:
+        rt.save_as(study / "1.000000-CT-11111" / f"RS.{rt.SOPInstanceUID}.dcm", enforce_file_format=True)
+        return truth
     folder = study / "3.000000-RTstructCTsim-22222"
     folder.mkdir(parents=True)
     rt.save_as(folder / "1-1.dcm", enforce_file_format=True)
@@ -231,6 +237,21 @@ def test_contours_land_on_the_voxels_they_outline(tmp_path: Path, cache: Path) -
     assert not survey_dicom(root).warnings  # the structure sets are no second modality beside the CT
     again = Dataset.load(root, task="segment")  # drawn once: the cache is reused
     assert [c.mask for c in again.cases] == [c.mask for c in dataset.cases]
+
+
+def test_a_planning_systems_flat_export_is_read(tmp_path: Path, cache: Path) -> None:
+    """Eclipse, RayStation: ``CT.*.dcm`` and ``RS.*.dcm`` in one folder per patient (it was no dataset of masks)."""
+    root = tmp_path / "export"
+    truths = {
+        name: _patient(root, name, box, flat=True) for name, box in (("P1", (8, 20, 15, 29)), ("P2", (4, 3, 9, 9)))
+    }
+    dataset = Dataset.load(root, task="segment")
+    assert len(dataset.cases) == 2 and dataset.value_names == {0: "background", 1: "BODY", 2: "GTV-1"}
+    for case in dataset.cases:
+        assert case.image.name == "1.000000-CT-11111"
+        sample = dataset.read(case)
+        assert sample.mask is not None and sample.image.array.shape == (1, SLICES, ROWS, COLUMNS)
+        assert np.array_equal(sample.mask[0] == 2, truths[str(case.patient_id)])
 
 
 def test_include_chooses_structures_and_a_missing_series_is_named(tmp_path: Path, cache: Path) -> None:

@@ -17,7 +17,8 @@ even-odd, so an inner contour is a hole); a SEG's voxels are taken, nearest neig
 name order; ``--include``/``--exclude`` choose them by name (``--include GTV-1``). Where structures overlap the
 smaller one is drawn on top (a tumour inside its lung). Annotation files lie in folders of their own (TCIA writes
 ``<study>/<series>/1-1.dcm``), which is where they are looked for: a folder of at most :data:`MAX_FILES_BESIDE`
-DICOM files.
+DICOM files; or, in a planning system's flat export, among the CT slices under a name that says so
+(``RS.<uid>.dcm``: :data:`ANNOTATION_NAME`).
 """
 
 from __future__ import annotations
@@ -60,8 +61,15 @@ def _dicom_like(path: Path) -> bool:
     return path.suffix.lower() in _DICOM_SUFFIXES and not path.name.startswith(".") and path.name != "DICOMDIR"
 
 
-def _small_folders(root: Path, limit: int | None = None) -> Iterator[Path]:
-    """The DICOM-like files of folders holding at most :data:`MAX_FILES_BESIDE` of them (where RTSTRUCTs lie)."""
+#: names treatment planning systems give structure sets and SEG objects in a flat export folder beside the CT
+#: slices (Eclipse's and RayStation's ``RS.<uid>.dcm``, ``RTSTRUCT_...``, ``RTSS.dcm``, ``..._SEG.dcm``)
+ANNOTATION_NAME = re.compile(r"^(rs[._]|rtss)|rtstruct|struct|(^|[._-])seg([._-]|$)", re.IGNORECASE)
+
+
+def _candidates(root: Path, limit: int | None = None) -> Iterator[Path]:
+    """The files that may be annotation objects: every DICOM-like file of a folder holding at most
+    :data:`MAX_FILES_BESIDE` of them (TCIA's and IDC's series folders), and in larger folders (a planning system's
+    flat export of CT slices, structure set, plan and dose) those named like one (:data:`ANNOTATION_NAME`)."""
     walked = 0
     for folder, _, names in os.walk(root):
         if in_system_folder(Path(folder), root):
@@ -70,6 +78,8 @@ def _small_folders(root: Path, limit: int | None = None) -> Iterator[Path]:
         walked += len(names) + 1
         if 0 < len(files) <= MAX_FILES_BESIDE:
             yield from files
+        else:
+            yield from (f for f in files if ANNOTATION_NAME.search(f.name))
         if limit is not None and walked >= limit:
             return
 
@@ -95,7 +105,7 @@ def detect(path: Path) -> bool:
     headers read)."""
     if not path.is_dir():
         return False
-    candidates = itertools.islice(_small_folders(path, DETECT_ENTRIES), DETECT_HEADERS)
+    candidates = itertools.islice(_candidates(path, DETECT_ENTRIES), DETECT_HEADERS)
     return any(_annotation(p) is not None for p in candidates)
 
 
@@ -228,6 +238,20 @@ def _series_folders(root: Path) -> dict[str, Path]:
     return found
 
 
+def _series_beside(file: Path, uid: str | None, sample: int = 5) -> Path | None:
+    """The annotation's own folder when it also holds the series it annotates (a flat export: ``CT.*.dcm`` beside
+    ``RS.*.dcm``), judged by the headers of a few of the other files; else None."""
+    if not uid:
+        return None
+    others = [f for f in sorted(file.parent.iterdir()) if f != file and f.is_file() and _dicom_like(f)]
+    step = max(1, len(others) // sample)
+    for other in others[::step][:sample]:
+        header = _header(other, ["SeriesInstanceUID"])
+        if header is not None and str(getattr(header, "SeriesInstanceUID", "") or "") == uid:
+            return file.parent
+    return None
+
+
 def _class_names(per_file: Sequence[dict[str, Any]]) -> dict[str, str]:
     """``lower-case name -> the spelling most files use``."""
     spellings = Counter(name for structures in per_file for name in structures)
@@ -252,7 +276,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     from medimg.io.nifti import write_nifti
 
     root = path
-    kinds = {p: kind for p in _small_folders(root) if (kind := _annotation(p)) is not None}
+    kinds = {p: kind for p in _candidates(root) if (kind := _annotation(p)) is not None}
     files = list(kinds)
     if not files:
         raise DatasetError(
@@ -278,7 +302,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     seen: set[Path] = set()
     for file, ds in headers.items():
         uid = _referenced_series(ds)
-        folder = series.get(uid or "")
+        folder = series.get(uid or "") or _series_beside(file, uid)
         if folder is None:
             problems.append(
                 f"{file}: annotates series {uid or '(none named)'}, which is not under {root}: download the image "
