@@ -17,8 +17,10 @@ import dataclasses
 import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.io.image import ImageData
@@ -118,15 +120,26 @@ def as_judged(image: ImageData, sections: bool) -> ImageData:
 
 
 def section(image: ImageData, index: int) -> ImageData:
-    """Section ``index`` of a stack as a 2D image (``source`` ``<stack>#<index + 1>``)."""
-    return dataclasses.replace(
-        image,
-        array=image.array[:, index],
-        source=f"{image.source}#{index + 1}",
-        spacing_mm=tuple(image.spacing_mm[1:]) if image.spacing_mm else None,
-        affine=None,
-        meta=dict(image.meta),
-    )
+    """Section ``index`` of a stack as a 2D image (``source`` ``<stack>#<index + 1>``), as a multi-frame file's
+    frame is taken (:func:`medimg.io.series_inputs.frame_of`)."""
+    from medimg.io.series_inputs import frame_of
+
+    return frame_of(image, index, f"{image.source}#{index + 1}")
+
+
+def goes_by_sections(task: str | None, spatial_dims: int | None) -> bool:
+    """Whether a model segments a stack section by section: a 2D segmentation model."""
+    return task == "segment" and spatial_dims == 2
+
+
+def by_sections(
+    image: ImageData, segment: Callable[[ImageData], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A stack segmented section by section with ``segment`` (one 2D image -> its labels and probabilities), the
+    results stacked: ``(labels (D, H, W), probabilities (K, D, H, W))`` (the PyTorch engine's and the ONNX
+    predictor's loop)."""
+    parts = [segment(section(image, k)) for k in range(image.array.shape[1])]
+    return np.stack([labels for labels, _ in parts]), np.stack([probs for _, probs in parts], axis=1)
 
 
 #: TIFF photometric interpretations read page by page: grey (0 is black) and RGB
@@ -136,8 +149,6 @@ _PLAIN_PHOTOMETRIC = (1, 2)
 def _plain_page(path: Path, page: int) -> ImageData | None:
     """One page of a plain stack (its first series has one grey or RGB page per section, no extra samples), as the
     whole-stack reader gives it; ``None`` for any other file (the whole-stack reader then reads it)."""
-    import numpy as np
-
     from medimg.io.raster import tiff_mode
 
     try:

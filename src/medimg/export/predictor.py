@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medimg.data.tiff_stacks import goes_by_sections
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
@@ -151,7 +152,7 @@ class OnnxPredictor:
             strict=strict,
             # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
-            sections=self.task == "segment" and self.spatial_dims == 2,
+            sections=goes_by_sections(self.task, self.spatial_dims),
         )
 
     def _training_domain(self) -> TrainingDomain | None:
@@ -258,13 +259,12 @@ class OnnxPredictor:
         Raises:
             DatasetError: the image has the wrong dimensionality or channel count for the model.
         """
-        from medimg.data.tiff_stacks import is_stack, section
+        from medimg.data.tiff_stacks import by_sections, is_stack
         from medimg.export import segment
 
         self._require_task("segment", "segment_image")
         if self.spatial_dims == 2 and is_stack(image):  # a 2D model's stack (a multi-page TIFF): section by section
-            parts = [self.segment_image(section(image, k)) for k in range(image.array.shape[1])]
-            return np.stack([labels for labels, _ in parts]), np.stack([probs for _, probs in parts], axis=1)
+            return by_sections(image, self.segment_image)
         spec = self.preprocessing
         x = segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
         probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)

@@ -477,13 +477,15 @@ class InputReader:
             chosen = (float(chosen[0]), float(chosen[1]))
         size = getattr(getattr(model, "plan_", None), "input_size", None)
         resizes = getattr(model, "task", None) == "classify" and size is not None
+        from medimg.data.tiff_stacks import goes_by_sections
+
         dims = getattr(getattr(model, "plan_", None), "spatial_dims", None)
         return cls(
             window=chosen,
             domain=load_training_domain(getattr(model, "run_dir_", None)),
             strict=strict,
             target_size=[int(n) for n in size] if resizes and size is not None else None,
-            sections=getattr(model, "task", None) == "segment" and dims == 2,
+            sections=goes_by_sections(getattr(model, "task", None), dims),
         )
 
     def read(self, path: str | Path) -> ImageData:

@@ -470,7 +470,9 @@ class PredictionService:
     @property
     def _by_sections(self) -> bool:
         """A 2D segmentation model: a stack (a multi-page TIFF) is segmented section by section."""
-        return self.model.task == "segment" and getattr(self.model.plan_, "spatial_dims", None) == 2
+        from medimg.data.tiff_stacks import goes_by_sections
+
+        return goes_by_sections(self.model.task, getattr(self.model.plan_, "spatial_dims", None))
 
     def _segment(self, image: ImageData, fmt: str) -> dict[str, Any]:
         """Mask (NIfTI for NIfTI uploads and volumes, else PNG), per-class measurements and an overlay: the report

@@ -58,10 +58,9 @@ def segment_sections(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A stack of sections (a multi-page TIFF, :func:`medimg.data.tiff_stacks.is_stack`) for a 2D model: each
     section segmented on its own (:func:`segment_image`); ``(labels (D, H, W), probabilities (K, D, H, W))``."""
-    from medimg.data.tiff_stacks import section
+    from medimg.data.tiff_stacks import by_sections
 
-    parts = [segment_image(network, plan, section(image, k), scale=scale) for k in range(image.array.shape[1])]
-    return np.stack([labels for labels, _ in parts]), np.stack([probs for _, probs in parts], axis=1)
+    return by_sections(image, lambda one: segment_image(network, plan, one, scale=scale))
 
 
 def evaluate_cases(
