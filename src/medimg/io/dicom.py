@@ -57,7 +57,8 @@ _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
 _PHYSICAL_MODALITIES = {"CT", "PT"}
 _UNDEFINED_LENGTH = 0xFFFFFFFF
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+#: DICOM's patient coordinates (LPS) to RAS and back (the matrix is its own inverse), homogeneous 4x4
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 # Relative tolerance on slice steps before a series counts as unevenly spaced.
 UNEVEN_RTOL = 0.01
 UNEVEN_ATOL_MM = 1e-3
@@ -227,7 +228,7 @@ def _affine_ras(columns: list[np.ndarray], origin: np.ndarray) -> np.ndarray:
     for i, col in enumerate(columns):
         affine[:3, i] = col
     affine[:3, 3] = origin
-    return _LPS_TO_RAS @ affine
+    return LPS_TO_RAS @ affine
 
 
 # ------------------------------------------------------------------------------------------- pixel values

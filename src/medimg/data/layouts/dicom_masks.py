@@ -38,8 +38,9 @@ import numpy as np
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import name_selected, problems_error
-from medimg.data.layouts.drawn_masks import cache_folder
+from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_file, polygon_pixels
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.dicom import LPS_TO_RAS
 from medimg.io.formats import in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ DETECT_HEADERS = 10
 RTSTRUCT, SEG = "RTSTRUCT", "SEG"
 #: the annotation objects read, by DICOM Modality
 ANNOTATIONS = (RTSTRUCT, SEG)
-#: DICOM's patient coordinates (LPS) from medimg's world coordinates (RAS), as a 4x4 matrix
-LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _DICOM_SUFFIXES = ("", ".dcm", ".dicom", ".ima")
 
 
@@ -173,7 +172,7 @@ def segment_labels(
         raise DatasetError(f"{path}: the DICOM SEG cannot be read as a volume ({error})") from error
     frames = np.asarray(volume.array)
     frames = frames.reshape(*frames.shape[:3], -1)  # (i, j, k, segments in ``numbers`` order)
-    to_seg = np.asarray(volume.inverse_affine) @ LPS_FROM_RAS @ affine
+    to_seg = np.asarray(volume.inverse_affine) @ LPS_TO_RAS @ affine  # RAS -> LPS: the same matrix
     rows, columns = np.mgrid[0 : shape[1], 0 : shape[2]]
     regions = {value: np.zeros(shape, bool) for value in set(values.values())}
     missed = 0
@@ -188,10 +187,7 @@ def segment_labels(
         for channel, number in enumerate(numbers):
             plane = regions[values[number]][index].reshape(-1)
             plane[inside] |= found[:, channel] > 0
-    labels = np.zeros(shape, np.uint8)
-    for value, region in sorted(regions.items(), key=lambda item: -int(item[1].sum())):
-        labels[region] = value
-    return labels, missed
+    return label_map_of(shape, regions), missed
 
 
 def draw_structures(
@@ -200,36 +196,31 @@ def draw_structures(
     """A ``(D, H, W)`` uint8 label map of contours given in patient millimetres (DICOM's LPS), through the volume's
     voxel -> RAS ``affine``: ``value -> contours``; smaller structures drawn over larger ones. Returns the map and
     how many contours lay off the volume's slices."""
-    from medimg.data.layouts.drawn_masks import polygon_pixels
-
-    to_voxels = np.linalg.inv(affine)
+    to_voxels = np.linalg.inv(affine) @ LPS_TO_RAS
     regions: dict[int, np.ndarray] = {}
     outside = 0
     for value, contours in structures.items():
         region = np.zeros(shape, bool)
         for points in contours:
-            ras = np.c_[points * np.array([-1.0, -1.0, 1.0]), np.ones(len(points))]
-            voxels = (to_voxels @ ras.T).T[:, :3]  # (slice, row, column)
+            voxels = (to_voxels @ np.c_[points, np.ones(len(points))].T).T[:, :3]  # (slice, row, column)
             index = round(float(voxels[:, 0].mean()))
             if not 0 <= index < shape[0]:
                 outside += 1
                 continue
             region[index] ^= polygon_pixels((shape[1], shape[2]), voxels[:, 2], voxels[:, 1])
         regions[value] = region
-    labels = np.zeros(shape, np.uint8)
-    for value, region in sorted(regions.items(), key=lambda item: -int(item[1].sum())):
-        labels[region] = value
-    return labels, outside
+    return label_map_of(shape, regions), outside
 
 
-def _series_folders(root: Path) -> dict[str, Path]:
-    """``SeriesInstanceUID -> folder`` of every folder under ``root`` holding DICOM images (one header each)."""
+def _series_folders(root: Path, annotations: set[Path] | dict[Path, str]) -> dict[str, Path]:
+    """``SeriesInstanceUID -> folder`` of every folder under ``root`` holding DICOM images (one header each), the
+    folders of the ``annotations`` found (:func:`_candidates`) left out."""
     found: dict[str, Path] = {}
     for folder, _, names in os.walk(root):
         if in_system_folder(Path(folder), root):
             continue
         files = [Path(folder) / n for n in sorted(names) if _dicom_like(Path(n))]
-        if len(files) <= MAX_FILES_BESIDE and all(_annotation(f) is not None for f in files[:1]):
+        if len(files) <= MAX_FILES_BESIDE and all(f in annotations for f in files[:1]):
             continue  # no files, or an annotation object's folder
         header = next((h for f in files[:3] if (h := _header(f, ["SeriesInstanceUID"])) is not None), None)
         uid = str(getattr(header, "SeriesInstanceUID", "") or "") if header is not None else ""
@@ -294,7 +285,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             f"{', '.join(sorted(spelling.values()))})"
         )
     value_of = {name.lower(): k + 1 for k, name in enumerate(names)}
-    series = _series_folders(root)
+    series = _series_folders(root, kinds)
     selection = hashlib.sha1("|".join(names).encode()).hexdigest()[:8]
     cache = cache_folder(files)
     cases: list[SegCase] = []
@@ -314,7 +305,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             continue
         seen.add(folder)
         case_id = folder.relative_to(root).as_posix()
-        target = cache / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', case_id)}-{selection}.nii.gz"
+        target = mask_file(cache, f"{case_id}-{selection}", ".nii.gz")
         if not target.is_file():
             try:
                 image = read_image(folder)

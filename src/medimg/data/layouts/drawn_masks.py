@@ -89,10 +89,19 @@ def polygon_pixels(shape: tuple[int, int], xs: np.ndarray, ys: np.ndarray) -> np
     return _polygon_region(shape, [[float(v) for pair in zip(xs, ys, strict=True) for v in pair]])
 
 
-def mask_file(folder: Path, case_id: str) -> Path:
+def label_map_of(shape: tuple[int, ...], regions: dict[int, np.ndarray]) -> np.ndarray:
+    """A uint8 label map of boolean ``regions`` (``value -> region``), larger regions drawn first so that a small
+    one inside a large one stays visible."""
+    labels = np.zeros(shape, np.uint8)
+    for value, region in sorted(regions.items(), key=lambda item: -int(item[1].sum())):
+        labels[region] = value
+    return labels
+
+
+def mask_file(folder: Path, case_id: str, suffix: str = ".png") -> Path:
     """Where the drawn mask of ``case_id`` lives in ``folder`` (a flat, readable name)."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id)
-    return folder / f"{name}.png"
+    return folder / f"{name}{suffix}"
 
 
 def write_mask(path: Path, labels: np.ndarray) -> None:
