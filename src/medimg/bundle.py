@@ -23,8 +23,9 @@ def dataset_options(run_dir: str | Path) -> dict[str, Any]:
         "exclude": options.get("exclude") or None,
         "window": window_from_json(options.get("window")),
     }
-    if options.get("colour_table"):
-        loaded["colour_table"] = options["colour_table"]
+    for key in ("colour_table", "rle_order"):  # layout options a run was loaded with
+        if options.get(key):
+            loaded[key] = options[key]
     return loaded
 
 

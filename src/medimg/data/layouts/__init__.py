@@ -18,6 +18,8 @@ name                  task       reads
                                  maps (cached), one XML per image by name
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
                                  objects (Imaging Data Commons) as label maps on the series each names (cached)
+``rle_masks``         segment    a CSV of run-length encoded masks (Kaggle's ``ImageId,EncodedPixels``, UW-Madison's
+                                 ``id,class,segmentation``), drawn into label maps (cached)
 ``class_folders``     classify   ``<class>/<images>``, optionally in ``train``/``val``/``test`` folders
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
@@ -76,6 +78,7 @@ from medimg.data.layouts import (
     mask_boxes,
     medmnist,
     mimic_cxr,
+    rle_masks,
     structure_folders,
     structure_masks,
     voc,
@@ -183,6 +186,14 @@ LAYOUTS: tuple[Layout, ...] = (
         dicom_masks.detect,
         dicom_masks.load,
         "DICOM RT structure sets and SEG objects as masks on the series they annotate (TCIA, Imaging Data Commons)",
+        fallback=False,
+    ),
+    Layout(
+        "rle_masks",
+        "segment",
+        rle_masks.detect,
+        rle_masks.load,
+        "run-length encoded masks in a CSV (Kaggle: ImageId,EncodedPixels or id,class,segmentation)",
         fallback=False,
     ),
     Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),

@@ -563,7 +563,7 @@ def _attach_extra_masks(
     return extra_of
 
 
-def _group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
+def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     """Cases below at least :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` folders that are neither role nor
     split folders (``kaggle_3m/<patient>/<slices>``, ACDC's ``training/<patient>/<frames>``) get the folder as
     their patient, so a split never puts one patient's slices on both sides; unchanged when no folder holds two
@@ -684,7 +684,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
     if listed and not all(c.split for c in cases):
         cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole
-    cases = as_sections(cases) or _group_by_patient_folder(cases, root)
+    cases = as_sections(cases) or group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(

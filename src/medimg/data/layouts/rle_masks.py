@@ -1,0 +1,462 @@
+"""Run-length encoded masks in a table, the way Kaggle's segmentation sets ship them: a CSV with an image id and a
+run-length column, one row per image, per class of an image or per object (SIIM-ACR pneumothorax's
+``ImageId, EncodedPixels``; UW-Madison GI tract's ``id,class,segmentation``; Sartorius' and HuBMAP's ``id,annotation``
+or ``id,rle`` with the image's ``width``/``height``).
+
+A run-length string is pairs ``start length`` over the image's pixels numbered from 1 (an empty cell, ``-1`` or
+``nan``: nothing of that class in that image, which still makes the image annotated). Sets disagree on two things
+the string cannot say, and a wrong guess gives masks that look plausible and are wrong, so both are read from the
+data and logged:
+
+- *Numbering order.* Kaggle's documented convention numbers pixels top to bottom, then left to right (column-major:
+  SIIM, HuBMAP, Severstal); others number them along rows (UW-Madison's, Sartorius'). For images that are not
+  square, the wrong order scatters each object into stripes: the order whose masks have the shorter outline wins.
+  For square images the wrong order is the exact transpose, so the image decides: the order whose mask outlines
+  lie on stronger image edges wins (read from a sample of images). When neither is clear, Kaggle's column-major
+  order is used with a warning; ``Dataset.load(path, rle_order="C")`` (or ``"F"``) states it.
+- *Absolute or relative starts.* SIIM's ``mask_functions.py`` wrote each start as the gap after the previous run;
+  a table where some string's starts do not increase is read that way.
+
+Rows of one image are drawn into one label map (``0`` background, ``k`` the ``k``-th class of a ``class``/
+``ClassId``/``category`` column in :func:`~.common.order_classes` order, else one class, ``foreground``; larger
+regions first, so a small structure inside a larger one stays visible) by :mod:`.drawn_masks`, cached outside the
+data. An id names its image as manifests do (a path, a file name, a name without suffix, anywhere under the table's
+folder), or as UW-Madison's ``case123_day20_slice_0001`` names ``case123/case123_day20/scans/slice_0001_266_266_
+1.50_1.50.png`` (a folder's name, ``_``, the start of the file name). Images under the folder that no row names are
+unlabelled. In a folder, the table is its one CSV with such columns (``train*.csv`` first; ``*submission*`` tables
+are never read).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medimg.data.case import SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts.common import (
+    ManifestFiles,
+    column_key,
+    file_stem,
+    is_manifest,
+    manifest_delimiter,
+    name_selected,
+    order_classes,
+    problems_error,
+    read_manifest,
+    text_encoding,
+)
+from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_file, write_mask
+from medimg.errors import ConfigError, DatasetError, MedimgError
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMNS = ("imageid", "image_id", "id", "image", "image_name", "filename", "file_name", "file", "path", "img")
+#: columns that hold run-length strings by their name alone (``mask`` needs a run-length value to count)
+RLE_COLUMNS = (
+    "encodedpixels",
+    "encoded_pixels",
+    "rle",
+    "rle_mask",
+    "mask_rle",
+    "segmentation",
+    "annotation",
+    "encoding",
+)
+WEAK_RLE_COLUMNS = ("mask", "masks", "mask_pixels")
+CLASS_COLUMNS = ("class", "classid", "class_id", "class_name", "category", "category_id", "label", "structure")
+HEIGHT_COLUMNS = ("height", "img_height", "image_height", "rows")
+WIDTH_COLUMNS = ("width", "img_width", "image_width", "columns", "cols")
+EMPTY_VALUES = frozenset({"", "-1", "nan", "none", "null"})
+RLE_PATTERN = re.compile(r"\s*\d+\s+\d+(\s+\d+\s+\d+)*\s*")
+#: rows :func:`detect` reads of a table
+SNIFF_ROWS = 500
+#: masks (non-empty) the numbering order is judged on, and how much better one order must score
+ORDER_SAMPLES = 48
+ORDER_MARGIN = 1.15
+ORDERS = ("auto", "F", "C")
+ORDER_WORDS = {"F": "column-major (top to bottom, then left to right)", "C": "row-major (left to right, then down)"}
+
+
+@dataclass(frozen=True)
+class _Columns:
+    image: str
+    rle: str
+    label: str | None
+    height: str | None
+    width: str | None
+
+
+def _columns(keys: Sequence[str], sample: Sequence[dict[str, str]] | None = None) -> _Columns | None:
+    """The table's id, run-length, class and size columns (by :func:`column_key`), or ``None`` when it has no id
+    column or no run-length column (a ``mask`` column counts only when ``sample`` holds run-length values in it)."""
+
+    def first(names: Sequence[str]) -> str | None:
+        return next((key for key in names if key in keys), None)
+
+    image, rle = first(ID_COLUMNS), first(RLE_COLUMNS)
+    if rle is None and sample is not None:
+        weak = first(WEAK_RLE_COLUMNS)
+        if weak is not None and any(_cell(row, weak) not in EMPTY_VALUES for row in sample):
+            rle = weak
+    if image is None or rle is None:
+        return None
+    return _Columns(image, rle, first(CLASS_COLUMNS), first(HEIGHT_COLUMNS), first(WIDTH_COLUMNS))
+
+
+def _cell(row: dict[str, str], key: str) -> str:
+    return str(row.get(key) or "").strip()
+
+
+def _sniff(table: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The column keys and first :data:`SNIFF_ROWS` rows (keyed by column key) of a text table; empty when
+    unreadable."""
+    try:
+        with table.open(newline="", encoding=text_encoding(table), errors="replace") as handle:
+            reader = csv.reader(handle, delimiter=manifest_delimiter(table))
+            header = [column_key(c) for c in next(reader, [])]
+            rows = [dict(zip(header, row, strict=False)) for row in itertools.islice(reader, SNIFF_ROWS)]
+    except (OSError, csv.Error, UnicodeError):
+        return [], []
+    return header, rows
+
+
+def _is_rle_table(table: Path) -> bool:
+    if (
+        not is_manifest(table)
+        or table.suffix.lower() not in (".csv", ".tsv", ".txt")
+        or "submission" in table.name.lower()
+    ):
+        return False
+    keys, rows = _sniff(table)
+    columns = _columns(keys, rows)
+    if columns is None:
+        return False
+    values = [_cell(row, columns.rle) for row in rows]
+    return all(v.lower() in EMPTY_VALUES or RLE_PATTERN.fullmatch(v) for v in values)
+
+
+def _tables(folder: Path) -> list[Path]:
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return []
+    found = [p for p in files if _is_rle_table(p)]
+    return sorted(found, key=lambda p: (not p.name.lower().startswith("train"), p.name))
+
+
+def detect(path: Path) -> bool:
+    """A table (or a folder with one directly in it) with an image id column and a run-length column whose
+    values read as run lengths."""
+    return _is_rle_table(path) if path.is_file() else bool(path.is_dir() and _tables(path))
+
+
+# ---------------------------------------------------------------------------------------------- run lengths
+def _runs(text: str) -> np.ndarray:
+    """``(n, 2)`` pairs ``start length`` of a run-length string (empty for an empty cell)."""
+    if text.strip().lower() in EMPTY_VALUES:
+        return np.zeros((0, 2), np.int64)
+    values = np.asarray(text.split(), dtype=np.int64)
+    return values.reshape(-1, 2)
+
+
+def _relative(runs: np.ndarray) -> bool:
+    """Whether ``runs`` cannot be absolute 1-based runs: a start at or before the end of the run before it."""
+    return len(runs) > 1 and bool(np.any(runs[1:, 0] < runs[:-1, 0] + runs[:-1, 1]))
+
+
+def _bounds(runs: np.ndarray, relative: bool) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ``(starts, ends)`` of ``runs``."""
+    if relative:
+        ends = np.cumsum(runs[:, 0] + runs[:, 1])
+        return ends - runs[:, 1], ends
+    return runs[:, 0] - 1, runs[:, 0] - 1 + runs[:, 1]
+
+
+def _outside(runs: np.ndarray, pixels: int, relative: bool) -> str:
+    """Why ``runs`` do not fit an image of ``pixels`` pixels, ``""`` when they do."""
+    if not len(runs):
+        return ""
+    starts, ends = _bounds(runs, relative)
+    if starts.min() < 0 or runs[:, 1].min() < 1:
+        return "a start before the first pixel or a run of no length"
+    return f"its runs reach pixel {int(ends.max())} of an image of {pixels} pixels" if ends.max() > pixels else ""
+
+
+def _flat_mask(runs: np.ndarray, pixels: int, relative: bool) -> np.ndarray:
+    """The pixels ``runs`` (checked by :func:`_outside`) cover, flat, numbered as the table numbers them."""
+    starts, ends = _bounds(runs, relative)
+    flat = np.zeros(pixels + 1, np.int8)
+    np.add.at(flat, starts, 1)
+    np.add.at(flat, ends, -1)
+    return np.cumsum(flat[:-1]) > 0
+
+
+def _as_image(flat: np.ndarray, shape: tuple[int, int], order: str) -> np.ndarray:
+    height, width = shape
+    return flat.reshape(height, width) if order == "C" else flat.reshape(width, height).T
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` with a 4-neighbour outside it."""
+    padded = np.pad(mask, 1)
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return mask & ~inner
+
+
+@dataclass
+class _Image:
+    """One image the table annotates: its file, pixel grid and ``(class value, runs)`` rows."""
+
+    file: Path
+    shape: tuple[int, int]
+    rows: list[tuple[int, np.ndarray, int]]
+    """``(class value, runs, table row number)``"""
+
+
+def _choose_order(images: Sequence[_Image], relative: bool, table: Path) -> str:
+    """The numbering order the table's masks were written in (see the module's documentation)."""
+    sample = [image for image in images if any(len(runs) for _, runs, _ in image.rows)]
+    step = max(1, len(sample) // ORDER_SAMPLES)
+    sample = sample[::step][:ORDER_SAMPLES]
+    outline = {"F": 0, "C": 0}
+    oblong = [image for image in sample if image.shape[0] != image.shape[1]]
+    for image in oblong:
+        flat = _union(image, relative)
+        for order in outline:
+            outline[order] += int(_outline(_as_image(flat, image.shape, order)).sum())
+    if oblong and min(outline.values()) * ORDER_MARGIN <= max(outline.values()):
+        order = min(outline, key=lambda o: outline[o])
+        logger.info(
+            "%s: run lengths numbered %s (their masks' outlines are shorter that way)", table, ORDER_WORDS[order]
+        )
+        return order
+    edges = {"F": 0.0, "C": 0.0}
+    for image in sample[: ORDER_SAMPLES // 3]:
+        pixels = _gray(image.file)
+        if pixels is None or pixels.shape != image.shape:
+            continue
+        gradient = np.hypot(*np.gradient(pixels))
+        flat = _union(image, relative)
+        for order in edges:
+            rim = _outline(_as_image(flat, image.shape, order))
+            edges[order] += float(gradient[rim].mean()) if rim.any() else 0.0
+    if min(edges.values()) * ORDER_MARGIN <= max(edges.values()) and max(edges.values()) > 0:
+        order = max(edges, key=lambda o: edges[o])
+        logger.info(
+            "%s: run lengths numbered %s (their masks' outlines lie on the images' edges that way)",
+            table,
+            ORDER_WORDS[order],
+        )
+        return order
+    logger.warning(
+        "%s: the run lengths' numbering order cannot be told from the data (outlines on image edges: column-major "
+        "%.3g, row-major %.3g): read as Kaggle's column-major (top to bottom, then left to right); if the masks "
+        "come out transposed, load with Dataset.load(path, rle_order='C')",
+        table,
+        edges["F"],
+        edges["C"],
+    )
+    return "F"
+
+
+def _union(image: _Image, relative: bool) -> np.ndarray:
+    pixels = image.shape[0] * image.shape[1]
+    flat = np.zeros(pixels, bool)
+    for _, runs, _ in image.rows:
+        flat |= _flat_mask(runs, pixels, relative)
+    return flat
+
+
+def _label_map(image: _Image, relative: bool, order: str) -> np.ndarray:
+    """The image's rows as one label map (a class's rows united; larger classes drawn first)."""
+    pixels = image.shape[0] * image.shape[1]
+    regions: dict[int, np.ndarray] = {}
+    for value, runs, _ in image.rows:
+        regions[value] = regions.get(value, np.zeros(pixels, bool)) | _flat_mask(runs, pixels, relative)
+    return label_map_of(image.shape, {value: _as_image(flat, image.shape, order) for value, flat in regions.items()})
+
+
+def _gray(file: Path) -> np.ndarray | None:
+    """The image's pixels as one float plane, ``None`` when unreadable."""
+    from medimg.io.read import read_image
+
+    try:
+        data = read_image(file).array
+    except MedimgError:
+        return None
+    return np.asarray(data, np.float32).mean(axis=0) if data.ndim == 3 else None
+
+
+def _shape(file: Path, row: dict[str, str], columns: _Columns) -> tuple[int, int] | None:
+    """``(height, width)`` from the row's size columns, else from the image's header."""
+    from medimg.io.read import read_header
+
+    if columns.height and columns.width:
+        try:
+            return int(float(row[columns.height])), int(float(row[columns.width]))
+        except (TypeError, ValueError):
+            pass
+    try:
+        spatial = read_header(file).spatial_shape
+    except MedimgError:
+        return None
+    return (int(spatial[0]), int(spatial[1])) if len(spatial) == 2 else None
+
+
+# ---------------------------------------------------------------------------------------------- finding images
+class _FolderPrefixNames:
+    """Images by ``<folder>_<start of file name>`` (UW-Madison's ``case123_day20_slice_0001`` for
+    ``case123_day20/scans/slice_0001_266_266_1.50_1.50.png``), built on first use; a key of several images is not
+    used."""
+
+    FOLDERS_UP = 3
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._keys: dict[str, list[Path]] | None = None
+
+    def find(self, image_id: str) -> Path | None:
+        if self._keys is None:
+            self._keys = {}
+            for file in _image_files(self.base):
+                parts = file_stem(file).split("_")
+                for folder in file.relative_to(self.base).parts[:-1][-self.FOLDERS_UP :]:
+                    for n in range(1, len(parts) + 1):
+                        self._keys.setdefault(f"{folder}_{'_'.join(parts[:n])}".lower(), []).append(file)
+        hits = self._keys.get(image_id.strip().lower(), [])
+        return hits[0] if len(hits) == 1 else None
+
+
+def _image_files(base: Path) -> Iterator[Path]:
+    for folder, folders, files in os.walk(base):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in sorted(files):
+            path = Path(folder) / name
+            if file_suffix(path) in IMAGE_SUFFIXES and not in_system_folder(path, base):
+                yield path
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def _table_of(path: Path) -> Path:
+    if path.is_file():
+        return path
+    tables = _tables(path)
+    if not tables:
+        raise DatasetError(f"{path} holds no table of run-length masks (a CSV with an image id and EncodedPixels)")
+    if len(tables) > 1 and not tables[0].name.lower().startswith("train"):
+        names = ", ".join(t.name for t in tables)
+        raise DatasetError(f"{path} holds several tables of run-length masks ({names}): give the one to read")
+    return tables[0]
+
+
+def load(
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    rle_order: str = "auto",
+) -> SegmentationDataset:
+    """The images a run-length table annotates, their rows drawn into label maps (cached).
+
+    Args:
+        include, exclude: file-name patterns an image must match / must not match.
+        rle_order: how the table numbers pixels: ``"F"`` column-major (Kaggle's documented convention), ``"C"``
+            row-major, ``"auto"`` (default) read from the masks and images.
+
+    Raises:
+        DatasetError: no such table, an id that names no image (or several), a string that is not run lengths or
+            runs outside its image; the message lists them with their rows.
+        ConfigError: an unknown ``rle_order``.
+    """
+    from medimg.data.layouts.image_mask_pairs import group_by_patient_folder
+
+    if rle_order not in ORDERS:
+        raise ConfigError(f"rle_order must be one of {', '.join(ORDERS)}, not {rle_order!r}")
+    table = _table_of(path)
+    root = table.parent
+    _, rows = read_manifest(table)
+    keyed = [{column_key(k): v for k, v in row.items() if k is not None} for row in rows]
+    columns = _columns(list(keyed[0]) if keyed else [], keyed[:SNIFF_ROWS])
+    if columns is None:
+        raise DatasetError(f"{table} has no image id column and run-length column (e.g. ImageId,EncodedPixels)")
+    names = order_classes({_cell(r, columns.label) for r in keyed} if columns.label else {"foreground"})
+    value_of = {name: k + 1 for k, name in enumerate(names)}
+    locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
+    by_prefix = _FolderPrefixNames(root)
+    images: dict[str, _Image] = {}
+    problems: list[str] = []
+    for number, row in enumerate(keyed, start=2):
+        image_id = _cell(row, columns.image)
+        text = _cell(row, columns.rle)
+        if not image_id:
+            continue
+        if text.lower() not in EMPTY_VALUES and not RLE_PATTERN.fullmatch(text):
+            problems.append(f"row {number} ({image_id}): {columns.rle} is not pairs of start and length: {text[:40]!r}")
+            continue
+        if image_id not in images:
+            file, why = locate.locate(image_id)
+            file = file if file.is_file() else (by_prefix.find(image_id) or file)
+            if not file.is_file():
+                problems.append(f"row {number}: no image is named {image_id!r} under {root}{why}")
+                continue
+            if not name_selected(file.name, include, exclude):
+                continue
+            shape = _shape(file, row, columns)
+            if shape is None:
+                problems.append(f"row {number}: the size of {file} cannot be read (a 2D image is expected)")
+                continue
+            images[image_id] = _Image(file, shape, [])
+        label = _cell(row, columns.label) if columns.label else "foreground"
+        images[image_id].rows.append((value_of[label], _runs(text), number))
+    relative = any(_relative(runs) for image in images.values() for _, runs, _ in image.rows)
+    for image_id, image in images.items():
+        for _, runs, number in image.rows:
+            why = _outside(runs, image.shape[0] * image.shape[1], relative)
+            if why:
+                height, width = image.shape
+                problems.append(f"row {number} ({image_id}): {why} ({image.file.name}, {width}x{height})")
+    if problems:
+        raise problems_error(table, problems, "run-length problem(s)", "check that each row's id names its image")
+    if not images:
+        raise DatasetError(f"{table} names no image (check --include/--exclude)")
+    if relative:
+        logger.info("%s: run-length starts are gaps after the previous run (SIIM's relative encoding)", table)
+    order = _choose_order(list(images.values()), relative, table) if rle_order == "auto" else rle_order
+    cache = cache_folder([table]) / f"{order}{'-relative' if relative else ''}"
+    cache.mkdir(exist_ok=True)
+    cases: list[SegCase] = []
+    for image in images.values():
+        case_id = image.file.relative_to(root).as_posix()
+        target = mask_file(cache, case_id)
+        if not target.is_file():
+            write_mask(target, _label_map(image, relative, order))
+        cases.append(SegCase(case_id=case_id, image=image.file, mask=target))
+    used = {image.file for image in images.values()}
+    unlabelled = [
+        p.relative_to(root).as_posix()
+        for p in _image_files(root)
+        if p not in used and name_selected(p.name, include, exclude)
+    ]
+    locate.report(table)
+    logger.info("%s: %d run-length mask(s) drawn or reused in %s", table, len(cases), cache)
+    dataset = SegmentationDataset(
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source="rle",
+        cases=group_by_patient_folder(cases, root),
+        unlabelled=unlabelled,
+        value_names={0: "background", **{value: name for name, value in value_of.items()}},
+    )
+    if rle_order != "auto":
+        dataset.options["rle_order"] = rle_order
+    return dataset
