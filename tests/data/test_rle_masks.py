@@ -17,6 +17,7 @@ from medimg import Dataset, Model
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts import select_layout
 from medimg.errors import ConfigError, DatasetError
+from tests.conftest import shared_data
 from tests.io.conftest import write_dicom
 from tests.tasks.segment.synthetic import FAST_FIT
 
@@ -108,7 +109,7 @@ def test_uw_madison_rows_become_label_maps_on_the_right_pixels(tmp_path: Path, s
 
 
 def test_a_stated_order_is_used_and_kept_apart_in_the_cache(tmp_path: Path) -> None:
-    truth = write_uw_madison(tmp_path / "uwmgi", ((40, 40),), cases=2)
+    truth = write_uw_madison(tmp_path / "uwmgi", ((40, 40),), cases=3)
     wrong = Dataset.load(tmp_path / "uwmgi", rle_order="F")
     right = Dataset.load(tmp_path / "uwmgi")
     masks = truth["case0_day3_slice_0001"]
@@ -218,3 +219,23 @@ def test_a_segmentation_model_trains_on_the_table(tmp_path: Path) -> None:
     assert all(len(parts) == 1 for parts in part_of.values())  # a patient's slices stay in one part
     (prediction,) = model.predict(next((tmp_path / "uwmgi").rglob("*.png")), out_dir=tmp_path / "out")
     assert Path(prediction.mask_path).is_file()
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_real_lesions_re_encoded_either_way_are_read_back(tmp_path: Path, order: str) -> None:
+    """ISIC 2018 task 1 (square 256 px dermoscopy, soft lesion borders, hair): 40 masks written as a run-length table
+    in each order are read back exactly (the order from the images' edges)."""
+    source = SegmentationDataset.load(shared_data("isic2018_task1_256"))
+    root = tmp_path / "isic_rle"
+    (root / "images").mkdir(parents=True)
+    rows, truth = [], {}
+    for k, case in enumerate(source.cases[:40]):
+        mask = np.asarray(source.read(case).mask[0]) > 0
+        Image.open(case.image).save(root / "images" / f"lesion{k}.png")
+        truth[f"lesion{k}"] = mask
+        rows.append([f"lesion{k}", encode(mask, order)])
+    with (root / "train.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([["ImageId", "EncodedPixels"], *rows])
+    dataset = Dataset.load(root)
+    for case in dataset.cases:
+        assert np.array_equal(np.asarray(Image.open(case.mask)) > 0, truth[Path(case.image).stem]), case.case_id
