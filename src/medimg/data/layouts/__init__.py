@@ -16,6 +16,8 @@ name                  task       reads
                                  Groundtruths/a. Training Set/1. Microaneurysms/``, JSRT's SCR ``masks/heart/``)
 ``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
                                  maps (cached), one XML per image by name
+``matlab_masks``      segment    nuclei label maps in MATLAB ``.mat`` files beside their images (CoNSeP, Lizard, Kumar
+                                 and CPM-17 as HoVer-Net redistributed them), written once as masks (cached)
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
                                  objects (Imaging Data Commons) as label maps on the series each names (cached)
 ``rle_masks``         segment    a CSV of run-length encoded masks (Kaggle's ``ImageId,EncodedPixels``, UW-Madison's
@@ -76,6 +78,7 @@ from medimg.data.layouts import (
     image_mask_pairs,
     imagescope_masks,
     mask_boxes,
+    matlab_masks,
     medmnist,
     mimic_cxr,
     rle_masks,
@@ -178,6 +181,14 @@ LAYOUTS: tuple[Layout, ...] = (
         imagescope_masks.detect,
         imagescope_masks.load,
         "Aperio ImageScope XML outlines drawn into masks (MoNuSeg: Tissue Images/ + Annotations/*.xml)",
+        fallback=False,
+    ),
+    Layout(
+        "matlab_masks",
+        "segment",
+        matlab_masks.detect,
+        matlab_masks.load,
+        "nuclei label maps in MATLAB .mat files beside their images (CoNSeP, Lizard: inst_map, type_map)",
         fallback=False,
     ),
     Layout(
