@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medimg.data.dataset import Dataset
@@ -251,3 +252,33 @@ def test_ct_org_volumes_pair_with_their_labels_inside_the_archive_folder(tmp_pat
     assert Dataset.load(tmp_path).task == "segment"
     expected = [(f"OrganSegmentations/volume-{i}.png", f"OrganSegmentations/labels-{i}.png") for i in range(3)]
     assert _pairs(tmp_path) == expected
+
+
+def test_covid_ct_infection_inside_its_lung_mask_is_not_a_second_observer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kaggle's COVID-19 CT scans (``ct_scans/``, ``infection_mask/``, ``lung_mask/``): the infection lies inside the
+    lungs, so merging would erase it. It was left out as "a second observer's annotation", which it is not; the
+    first folder's masks (the infection) are trained, and the warning says what the masks are and how to choose."""
+    import nibabel as nib
+
+    lung = np.zeros((16, 16, 4), np.uint8)
+    lung[2:14, 2:8] = 1
+    lung[2:14, 9:14] = 1
+    infection = np.zeros_like(lung)
+    infection[4:7, 3:6] = 1
+    for k in (1, 2, 3):
+        for folder, array in (
+            ("ct_scans", lung.astype(np.int16) * 300),
+            ("infection_mask", infection),
+            ("lung_mask", lung),
+        ):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            nib.save(nib.Nifti1Image(array.astype(np.int16), np.eye(4)), tmp_path / folder / f"coronacases_{k:03d}.nii")
+    dataset = Dataset.load(tmp_path, task="segment")
+    case = dataset.cases[0]
+    with caplog.at_level("WARNING"):
+        mask = dataset.read(case).mask[0]
+    assert case.mask.parent.name == "infection_mask" and int((mask > 0).sum()) == int(infection.sum())
+    assert "one structure inside another" in caplog.text and "second observer" not in caplog.text
+    assert "--exclude 'infection_mask/*'" in caplog.text

@@ -601,8 +601,12 @@ def read_case_mask(
                 f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "
                 f"{tuple(first.shape)}: every mask of one image must have its size (re-export it, or remove it)"
             )
-        if _same_structure(first, other):  # a second observer's annotation: the first one is the reference
+        overlap = _overlap_kind(first, other)
+        if overlap == "observer":  # a second observer's annotation: the first one is the reference
             _note_second_observer(extra, case.mask)
+            continue
+        if overlap == "nested":  # a lesion inside its organ: merged, the lesion would vanish into the organ
+            _note_nested(extra, case.mask)
             continue
         mask = np.maximum(mask, other)
     return mask
@@ -627,15 +631,42 @@ def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> n
 
 
 #: two masks of one image whose foregrounds overlap by more than this share of the smaller one annotate the same
-#: structure (two observers); less: different parts of one ground truth (two lesions, two lungs), merged
+#: structure (two observers) or one inside the other (a lesion in its organ); less: different parts of one ground
+#: truth (two lesions, two lungs), merged
 SAME_STRUCTURE_OVERLAP = 0.5
+#: overlapping masks whose intersection over union is at most this are one structure inside another, not two
+#: observers' outlines of one
+NESTED_IOU = 0.5
 _noted_observer_folders: set[Path] = set()
+_noted_nested_folders: set[Path] = set()
 
 
-def _same_structure(first: np.ndarray, other: np.ndarray) -> bool:
+def _overlap_kind(first: np.ndarray, other: np.ndarray) -> str | None:
+    """``"observer"`` (two outlines of one structure), ``"nested"`` (one structure inside the other: COVID-19 CT's
+    infection inside its lung mask) or ``None`` (separate parts of one ground truth, to be merged)."""
     a, b = first.max(axis=0) > 0, other.max(axis=0) > 0
     smaller = min(int(a.sum()), int(b.sum()))
-    return smaller > 0 and int((a & b).sum()) > SAME_STRUCTURE_OVERLAP * smaller
+    shared = int((a & b).sum())
+    if smaller == 0 or shared <= SAME_STRUCTURE_OVERLAP * smaller:
+        return None
+    return "observer" if shared > NESTED_IOU * int((a | b).sum()) else "nested"
+
+
+def _note_nested(extra: Path, reference: Path) -> None:
+    _warn_once_per_folder(
+        _noted_nested_folders,
+        extra.parent,
+        "%s and %s are one structure inside another (most of the smaller lies in the larger, which is more than "
+        "twice its size: a lesion in its organ), so merging them would erase the smaller one: the first, %s, is "
+        "trained; the other masks in %s are left out the same way. To train on %s's masks instead: --exclude '%s/*'; "
+        "to train both as classes, give each image one label map (0 background, 1 and 2 the structures)",
+        extra,
+        reference,
+        reference.parent,
+        extra.parent,
+        extra.parent.name,
+        reference.parent.name,
+    )
 
 
 def _note_second_observer(extra: Path, reference: Path) -> None:
