@@ -282,3 +282,18 @@ def test_covid_ct_infection_inside_its_lung_mask_is_not_a_second_observer(
     assert case.mask.parent.name == "infection_mask" and int((mask > 0).sum()) == int(infection.sum())
     assert "one structure inside another" in caplog.text and "second observer" not in caplog.text
     assert "--exclude 'infection_mask/*'" in caplog.text
+
+
+def test_tn3k_split_and_role_words_joined_by_a_hyphen(tmp_path: Path) -> None:
+    """TN3K thyroid nodules: ``trainval-image/`` + ``trainval-mask/``, ``test-image/`` + ``test-mask/`` (one name in
+    both): refused, "test-mask/0000.jpg matches several images equally well"."""
+    for split in ("trainval", "test"):
+        for k in range(3):
+            _png(tmp_path / f"{split}-image" / f"{k:04d}.jpg")
+            _png(tmp_path / f"{split}-mask" / f"{k:04d}.jpg", (slice(2, 6), slice(2, 6)))
+    assert _pairs(tmp_path) == sorted(
+        (f"{split}-image/{k:04d}.jpg", f"{split}-mask/{k:04d}.jpg") for split in ("trainval", "test") for k in range(3)
+    )
+    dataset = Dataset.load(tmp_path)
+    assert {c.case_id: c.split for c in dataset.cases}["trainval-image/0001.jpg"] == "train"
+    assert dataset.split_counts() == {"test": 3, "train": 3}

@@ -14,6 +14,7 @@ SPLITS = ("train", "val", "test")
 SPLIT_ALIASES = {
     "train": "train",
     "training": "train",
+    "trainval": "train",  # TN3K's trainval-image/: training and validation images, the validation part ours to carve
     "val": "val",
     "valid": "val",
     "validation": "val",
@@ -30,13 +31,14 @@ ENUMERATION = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
 
 def normalise_split(name: str | None) -> str | None:
     """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``,
+    TN3K's ``"trainval-image"``,
     IDRiD's enumerated ``"a. Training Set"``...) to ``train``/``val``/``test`` or ``None``."""
     if name is None:
         return None
     text = ENUMERATION.sub("", str(name).strip().lower())
     if not text or text in {"nan", "none"}:
         return None
-    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images|imgs|masks|labels|split)$", "", text))
+    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images?|imgs?|masks?|labels?|gt|split)$", "", text))
 
 
 class Box(NamedTuple):
