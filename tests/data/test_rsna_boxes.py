@@ -52,6 +52,10 @@ def test_nih_chestxray14_box_list_loads_as_shipped(tmp_path: Path) -> None:
     assert dataset.task == "detect" and dataset.class_names == ["Atelectasis", "Cardiomegaly", "Mass"]
     first = next(c for c in dataset.cases if c.case_id.startswith("00000000"))
     assert first.boxes is not None and np.allclose(np.asarray(first.boxes)[0, :4], [10.5, 20.25, 40.5, 60.25])
+    entries = ["Image Index,Finding Labels,Follow-up #,Patient ID"]
+    entries += [f"0000{i:04d}_000.png,{'No Finding' if i % 2 else 'Mass'},0,{i}" for i in range(4)]
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(entries) + "\n")
+    assert Dataset.load(tmp_path).task == "classify"  # the folder's labels are its findings table, not the box list
 
 
 def test_vindr_cxr_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
@@ -67,6 +71,9 @@ def test_vindr_cxr_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
         else:
             lines += [f"{image_id},Cardiomegaly,3,R8,10.0,20.0,40.0,50.0", f"{image_id},Nodule/Mass,8,R9,5,5,15,15"]
     (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "sample_submission.csv").write_text("image_id,PredictionString\n")
     dataset = Dataset.load(tmp_path / "train.csv")
     assert dataset.task == "detect" and dataset.class_names == ["Cardiomegaly", "Nodule/Mass"]
     assert sorted(len(c.boxes or ()) for c in dataset.cases) == [0, 0, 2, 2]
+    folder = Dataset.load(tmp_path)  # the folder as downloaded: it was read as a classification table, refused
+    assert folder.task == "detect" and [c.boxes for c in folder.cases] == [c.boxes for c in dataset.cases]

@@ -1,6 +1,7 @@
 """CSV manifest of boxes: ``path,x1,y1,x2,y2,label[,split,patient_id]``, one row per box.
 
-Paths are relative to the CSV's folder, or a bare name or identifier found under it
+Given a folder, the table is the one at its top (VinDr-CXR's ``train.csv`` beside ``train/``) or one in each split
+folder (Roboflow's). Paths are relative to the CSV's folder, or a bare name or identifier found under it
 (:class:`~medimg.data.layouts.common.ManifestFiles`); an image has as many rows as it has boxes. A row whose box
 cells are all empty lists an image without objects (a negative), whatever its label says. Column names are matched
 case-insensitively, with synonyms (``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``,
@@ -54,10 +55,29 @@ def _split_manifests(path: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _top_manifest(path: Path) -> Path | None:
+    """The one box manifest at the top of a folder (VinDr-CXR's ``train.csv`` beside ``train/``), Kaggle submission
+    tables left out; ``None`` when there is none, several, or the folder's labels are another table (NIH
+    ChestX-ray14's ``Data_Entry_2017.csv`` beside its ``BBox_List_2017.csv``; the RSNA challenge's class table beside
+    its box table: give the box table itself to read boxes)."""
+    from medimg.data.layouts.csv_manifest import folder_manifest
+
+    if not path.is_dir():
+        return None
+    try:
+        found = [p for p in sorted(path.iterdir()) if "submission" not in p.name.lower() and _is_box_manifest(p)]
+    except OSError:
+        return None
+    if len(found) != 1:
+        return None
+    labels = folder_manifest(path)
+    return found[0] if labels is None or labels == found[0] else None
+
+
 def detect(path: Path) -> bool:
-    """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``), or a
-    folder of split folders holding one each."""
-    return _is_box_manifest(path) or bool(_split_manifests(path))
+    """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``), a folder
+    with one such table at its top, or a folder of split folders holding one each."""
+    return _is_box_manifest(path) or _top_manifest(path) is not None or bool(_split_manifests(path))
 
 
 def _is_box_manifest(path: Path) -> bool:
@@ -80,7 +100,7 @@ def load(
     """Read a box manifest (paths and boxes; image headers for the sizes).
 
     Args:
-        path: the CSV (or TSV) file.
+        path: the CSV (or TSV) file, or a folder with one at its top or in each split folder.
         include: file-name patterns an image must match to be kept.
         exclude: file-name patterns of images to skip.
         class_names: the expected classes, in this order; a row of another class is an error. Default: every
@@ -91,7 +111,10 @@ def load(
             has no label, a label is outside ``class_names``, or split values disagree; the message names lines.
     """
     if path.is_dir():
-        return _load_split_folders(path, include, exclude, class_names)
+        top = _top_manifest(path)
+        if top is None:
+            return _load_split_folders(path, include, exclude, class_names)
+        path = top
     if not path.is_file():
         raise DatasetError(f"{path} is not a file: a box manifest is a CSV path,x1,y1,x2,y2,label")
     columns, rows = read_manifest(path)
