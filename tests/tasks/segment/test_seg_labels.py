@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,33 @@ def test_binary_masks_saved_two_ways_are_one_foreground(caplog: pytest.LogCaptur
     for values in ([0.0, 1.0, 255.0], [0.0, 2.0, 255.0]):
         voc.add(values)
     assert voc.encoding().kind == "identity" and voc.encoding().num_classes == 3  # borders: VOC's void
+
+
+def test_gray_levels_around_a_top_level_background_count_down(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """REFUGE's and ORIGA's optic disc/cup masks: 255 background, 128 disc, 0 cup. Read in increasing order the
+    background was class 2 and the cup class 0 (background), silently; the value around every mask's border is the
+    background, so the levels count down from it. Masks with 0 around them keep the increasing order."""
+    from PIL import Image
+
+    from medimg import Dataset
+    from medimg.tasks.segment.cases import determine_dataset_encoding, read_samples
+
+    yy, xx = np.mgrid[:32, :32]
+    for k in range(4):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        Image.fromarray(np.full((32, 32, 3), 100 + k, np.uint8)).save(tmp_path / "images" / f"g{k:04d}.jpg")
+        distance = np.hypot(yy - 14 - k, xx - 16)
+        mask = np.where(distance < 5, 0, np.where(distance < 10, 128, 255)).astype(np.uint8)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"g{k:04d}.bmp")
+    dataset = Dataset.load(tmp_path, task="segment")
+    samples = read_samples(dataset, dataset.cases).samples
+    with caplog.at_level(logging.WARNING):
+        encoding = determine_dataset_encoding(dataset, samples)
+    assert "decreasing order" in caplog.text
+    labels = encode_mask(samples[0].mask, encoding)
+    assert (labels[14, 16], labels[14, 24], labels[0, 0]) == (2, 1, 0)  # cup, disc, background
+    inverted = [s.mask for s in samples]
+    for sample, original in zip(samples, inverted, strict=True):
+        sample.mask = 255 - original  # 0 background around, 255 cup inside: the usual order
+    assert encode_mask(samples[0].mask, determine_dataset_encoding(dataset, samples))[14, 16] == 2

@@ -15,7 +15,7 @@ from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
-from medimg.tasks.segment.labels import LabelEncoding, MaskValueSurvey, is_colour_mask, mask_values
+from medimg.tasks.segment.labels import LabelEncoding, MaskValueSurvey, border_value, is_colour_mask, mask_values
 from medimg.tasks.segment.planning import (
     SegPlan,
 )
@@ -177,7 +177,7 @@ def determine_dataset_encoding(
         if is_colour_mask(sample.mask):
             has_colour = True
             continue
-        survey.add(mask_values(sample.mask[0]))
+        survey.add(mask_values(sample.mask[0]), border_value(sample.mask[0]))
         if len(survey.values) > survey.limit:
             break
     named = bool(value_names if value_names is not None else value_names_of(dataset))

@@ -79,8 +79,21 @@ def is_colour_mask(raw: np.ndarray) -> bool:
     )
 
 
+def border_value(mask: np.ndarray) -> float:
+    """The value most common on the outer frame of a gray mask ``(*spatial)`` (its background, as a rule)."""
+    frame = np.concatenate(
+        [np.ravel(np.take(mask, index, axis=axis)) for axis in range(mask.ndim) for index in (0, -1)]
+    )
+    values, counts = np.unique(frame, return_counts=True)
+    return float(values[int(np.argmax(counts))])
+
+
 def determine_label_encoding(
-    unique_values: Iterable[float], *, colour_table: ColourTable | None = None, has_colour: bool = False
+    unique_values: Iterable[float],
+    *,
+    colour_table: ColourTable | None = None,
+    has_colour: bool = False,
+    background: float | None = None,
 ) -> LabelEncoding:
     """Decide the encoding from the union of the values of every training mask.
 
@@ -88,7 +101,9 @@ def determine_label_encoding(
     integers ``0..K-1`` with ``K <= 32`` are class indices (with ``255`` beside them: Pascal VOC's ignored "void"
     border); ``{0, 255}`` is binary; two values ``{0, v}``
     are binary with a warning (ambiguous: is ``v`` a class index or "foreground"?); a few evenly spaced gray
-    levels (``0/128/255``) are classes in increasing order, with a warning; anything else (hundreds of values
+    levels (``0/128/255``) are classes in increasing order, with a warning, or in decreasing order when the top level
+    is the ``background`` (the value around every mask's border: REFUGE's and ORIGA's optic disc/cup masks, 255
+    background, 128 disc, 0 cup); anything else (hundreds of values
     from JPEG compression) is thresholded at the middle of the range, with a warning.
 
     Raises:
@@ -137,7 +152,14 @@ def determine_label_encoding(
         return LabelEncoding(kind="values", num_classes=2, values=values, note=note)
     steps = np.diff(values)
     if 2 < len(values) <= 8 and values[0] == 0 and np.allclose(steps, steps.mean(), rtol=0.05, atol=1.5):
-        note = f"gray-level coded classes {values}: read as classes 0..{len(values) - 1} in increasing order"
+        if background == values[-1]:
+            note = (
+                f"gray-level coded classes {values} with {values[-1]:g} around every mask (the background, as in "
+                f"REFUGE's optic disc/cup masks): read as classes 0..{len(values) - 1} in decreasing order"
+            )
+            values = values[::-1]
+        else:
+            note = f"gray-level coded classes {values}: read as classes 0..{len(values) - 1} in increasing order"
         logger.warning(note)
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
     threshold = (values[0] + values[-1]) / 2
@@ -165,10 +187,14 @@ class MaskValueSurvey:
     binary_kinds: set[str] = field(default_factory=set)
     object_counts: list[int] = field(default_factory=list)
     """Per non-empty mask holding exactly ``0..n``: ``n``; ``-1`` for any other mask (see :meth:`instance_maps`)."""
+    borders: set[float | None] = field(default_factory=set)
+    """:func:`border_value` of each mask holding more than one value (``None``: not given)."""
 
-    def add(self, found: Iterable[float]) -> None:
-        """Add one gray mask's distinct values."""
+    def add(self, found: Iterable[float], border: float | None = None) -> None:
+        """Add one gray mask's distinct values and, when known, its :func:`border_value`."""
         own = {float(v) for v in found}
+        if len(own) > 1:
+            self.borders.add(border)
         if own != {0.0}:
             self.binary_kinds.add("0/1" if own <= {0.0, 1.0} else "0/255" if own <= {0.0, 255.0} else "other")
             top = max(own)
@@ -199,7 +225,10 @@ class MaskValueSurvey:
                 return mixed_binary_encoding()
             if self.instance_maps() and not named_values:
                 return instance_encoding(min(self.object_counts), max(self.object_counts))
-        return determine_label_encoding(self.values, colour_table=colour_table, has_colour=has_colour)
+        background = next(iter(self.borders)) if len(self.borders) == 1 else None
+        return determine_label_encoding(
+            self.values, colour_table=colour_table, has_colour=has_colour, background=background
+        )
 
 
 def instance_encoding(fewest: int, most: int) -> LabelEncoding:

@@ -22,6 +22,7 @@ from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
+    border_value,
     encode_mask,
     is_colour_mask,
     mask_values,
@@ -158,7 +159,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
-        survey.add(found)
+        survey.add(found, border_value(sample.mask[0]))
         if len(found) == 1:
             empty.append(case.case_id)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
