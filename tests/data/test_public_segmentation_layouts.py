@@ -297,3 +297,23 @@ def test_tn3k_split_and_role_words_joined_by_a_hyphen(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path)
     assert {c.case_id: c.split for c in dataset.cases}["trainval-image/0001.jpg"] == "train"
     assert dataset.split_counts() == {"test": 3, "train": 3}
+
+
+def test_refuge_is_glaucoma_classes_or_disc_and_cup_masks(tmp_path: Path) -> None:
+    """REFUGE: ``Training400/{Glaucoma,Non-Glaucoma}/g0001.jpg`` + ``Annotation-Training400/Disc_Cup_Masks/{Glaucoma,
+    Non-Glaucoma}/g0001.bmp`` (255 background, 128 disc, 0 cup). It was one class, ``Training400`` (refused), and with
+    ``task="segment"`` two structures named Glaucoma and Non-Glaucoma, each mask's foreground all but the cup."""
+    yy, xx = np.mgrid[:16, :16]
+    disc_cup = np.where(np.hypot(yy - 8, xx - 8) < 3, 0, np.where(np.hypot(yy - 8, xx - 8) < 6, 128, 255))
+    for folder, prefix in (("Glaucoma", "g"), ("Non-Glaucoma", "n")):
+        for k in (1, 2, 3):
+            _png(tmp_path / "Training400" / folder / f"{prefix}{k:04d}.jpg")
+            mask = tmp_path / "Annotation-Training400" / "Disc_Cup_Masks" / folder / f"{prefix}{k:04d}.bmp"
+            mask.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(disc_cup.astype(np.uint8)).save(mask)
+    classes = Dataset.load(tmp_path)
+    assert classes.task == "classify" and classes.class_names == ["Glaucoma", "Non-Glaucoma"] and len(classes) == 6
+    masks = Dataset.load(tmp_path, task="segment")
+    assert len(masks.cases) == 6 and not any(c.structures for c in masks.cases) and not masks.value_names
+    case = next(c for c in masks.cases if c.image.name == "g0001.jpg")
+    assert case.mask is not None and case.mask.relative_to(tmp_path).parts[-2:] == ("Glaucoma", "g0001.bmp")

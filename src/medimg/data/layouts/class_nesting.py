@@ -73,6 +73,8 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     folder = root
     while True:
         subdirs, has_image = _entries(folder)
+        if len(subdirs) > 1:  # REFUGE's Training400/ beside Annotation-Training400/: the annotations are no class
+            subdirs = [d for d in subdirs if not _annotation_folder(d.name)] or subdirs
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
         inner, _ = _entries(subdirs[0])
@@ -86,6 +88,18 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     if folder != root and announce:
         logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
     return folder
+
+
+#: words of a folder holding a set's annotations, never its images of a class
+ANNOTATION_WORDS = frozenset({"annotation", "annotations", "groundtruth", "gt", "mask", "masks"})
+
+
+def _annotation_folder(name: str) -> bool:
+    """A folder named for annotations (``Annotation-Training400``, ``GroundTruth``, ``masks``)."""
+    words = set(
+        re.split(r"[^a-z]+", name.lower().replace("ground truth", "groundtruth").replace("ground_truth", "groundtruth"))
+    )
+    return bool(words & ANNOTATION_WORDS)
 
 
 def _groups(outer: str, inner: list[str]) -> bool:

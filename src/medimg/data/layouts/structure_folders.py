@@ -59,7 +59,22 @@ def _structure_folders(truth: Path, limit: int | None = DETECT_ENTRIES) -> list[
     names = {clean_name(folder.name).lower() for folder, _ in found}
     if len(names) < 2 or any(word in name for name in names for word in MASK_WORDS):
         return []
-    return found
+    return found if _shared_images(found, limit) else []
+
+
+def _shared_images(found: list[tuple[Path, str | None]], limit: int | None) -> bool:
+    """Whether some image has masks in two of the ``found`` folders (by name, a structure's code left out): the
+    structures of IDRiD and JSRT annotate the same images; folders of different images are partitions of one mask
+    set (REFUGE's ``Disc_Cup_Masks/Glaucoma/`` and ``Non-Glaucoma/``, mirroring its image folders), not
+    structures."""
+    seen: dict[str, Path] = {}
+    for folder, _ in found:
+        for mask in image_files_in(folder, limit):
+            stem = file_stem(mask).lower()
+            for key in {stem, CODE.sub("", stem)}:
+                if seen.setdefault(key, folder) != folder:
+                    return True
+    return False
 
 
 def truth_folders(root: Path) -> list[Path]:
