@@ -317,3 +317,13 @@ def test_refuge_is_glaucoma_classes_or_disc_and_cup_masks(tmp_path: Path) -> Non
     assert len(masks.cases) == 6 and not any(c.structures for c in masks.cases) and not masks.value_names
     case = next(c for c in masks.cases if c.image.name == "g0001.jpg")
     assert case.mask is not None and case.mask.relative_to(tmp_path).parts[-2:] == ("Glaucoma", "g0001.bmp")
+
+
+def test_crag_annotation_folder_holds_the_masks(tmp_path: Path) -> None:
+    """CRAG (colorectal glands): ``train/Images/train_1.png`` + ``train/Annotation/train_1.png``. It was a classifier of
+    two classes, ``Annotation`` and ``Images``: masks against images."""
+    for k in (1, 2, 3):
+        _png(tmp_path / "train" / "Images" / f"train_{k}.png")
+        _png(tmp_path / "train" / "Annotation" / f"train_{k}.png", (slice(2, 6), slice(2, 6)))
+    assert _pairs(tmp_path) == [(f"train/Images/train_{k}.png", f"train/Annotation/train_{k}.png") for k in (1, 2, 3)]
+    assert Dataset.load(tmp_path).task == "segment"

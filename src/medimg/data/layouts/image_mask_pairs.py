@@ -95,6 +95,7 @@ LABEL_DIRS = {
     "manual",
     "manual1",
     "annotations",
+    "annotation",  # CRAG's train/Annotation/ beside train/Images/
     "segmentations",
     "segmentation",
     "targets",
