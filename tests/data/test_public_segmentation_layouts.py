@@ -327,3 +327,42 @@ def test_crag_annotation_folder_holds_the_masks(tmp_path: Path) -> None:
         _png(tmp_path / "train" / "Annotation" / f"train_{k}.png", (slice(2, 6), slice(2, 6)))
     assert _pairs(tmp_path) == [(f"train/Images/train_{k}.png", f"train/Annotation/train_{k}.png") for k in (1, 2, 3)]
     assert Dataset.load(tmp_path).task == "segment"
+
+
+@pytest.mark.parametrize(
+    ("images", "masks"),
+    [
+        ("imgs", "gts"),
+        ("images", "truth"),
+        ("raw", "label_images"),
+        ("images_png", "masks_png"),
+        ("img", "seg"),
+        ("input", "target"),
+        ("image", "anno"),
+    ],
+)
+def test_more_names_of_mask_folders(tmp_path: Path, images: str, masks: str) -> None:
+    """Names sets and tools give their mask folders; each pair was a classifier of two classes, masks and images."""
+    for k in (1, 2, 3):
+        _png(tmp_path / images / f"{k}.png")
+        _png(tmp_path / masks / f"{k}.png", (slice(2, 6), slice(2, 6)))
+    assert Dataset.load(tmp_path).task == "segment"
+    assert _pairs(tmp_path) == [(f"{images}/{k}.png", f"{masks}/{k}.png") for k in (1, 2, 3)]
+
+
+def test_a_mask_folder_under_an_unknown_name_is_no_class(tmp_path: Path) -> None:
+    """``Original/`` + ``Binary/`` with the same file names, the second holding masks: refused with the fix instead of
+    training a classifier to tell masks from images. Two classes of images named alike still load."""
+    from medimg.errors import DatasetError
+
+    for k in (1, 2, 3):
+        _png(tmp_path / "pair" / "Original" / f"{k}.png")
+        _png(tmp_path / "pair" / "Binary" / f"{k}.png", (slice(2, 6), slice(2, 6)))
+        _png(tmp_path / "classes" / "benign" / f"image({k}).png")
+        Image.fromarray(np.random.default_rng(k).integers(0, 255, (16, 16), np.uint8)).save(
+            tmp_path / "classes" / "benign" / f"image({k}).png"
+        )
+        _png(tmp_path / "classes" / "malignant" / f"image({k}).png")
+    with pytest.raises(DatasetError, match=r"Binary/'s files are masks.*Rename Binary/ to masks/"):
+        Dataset.load(tmp_path / "pair")
+    assert Dataset.load(tmp_path / "classes").class_names == ["benign", "malignant"]

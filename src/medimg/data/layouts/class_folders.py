@@ -163,6 +163,7 @@ def load(
     cases = _group_by_sub_folder(cases, folder_of, root)
     cases = series_as_volumes(cases, root, {class_dir for _, class_dir in class_dirs})
     class_names, cases = _drop_empty_classes(class_names, cases, root)
+    _refuse_a_class_of_masks(class_names, cases, root)
     return Dataset(
         name=Path(os.path.abspath(root)).name,
         root=root,
@@ -335,6 +336,59 @@ def _is_mask_folder(name: str) -> bool:
 def _pool(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Case]:
     files = image_files(root, include, exclude, recursive=False)
     return [Case(case_id=f.relative_to(root).as_posix(), label=None, path=f) for f in files]
+
+
+#: two class folders sharing at least this share of their file names are suspects of image/mask folders
+SHARED_NAMES = 0.8
+#: a mask holds at most this many values (0 among them) in one channel
+MASK_VALUES = 4
+MASK_SAMPLES = 3
+
+
+def _refuse_a_class_of_masks(class_names: list[str], cases: list[Case], root: Path) -> None:
+    """Two class folders holding the same file names, one of them masks (one channel, a few values with 0; the
+    other not), are an image folder and its mask folder under names medimg does not know (``Original/`` +
+    ``Binary/``, ``x/`` + ``y/``): a classifier would learn to tell masks from images.
+
+    Raises:
+        DatasetError: naming both folders and the fix.
+    """
+    if len(class_names) != 2:
+        return
+    files: list[dict[str, Path]] = [{}, {}]
+    for case in cases:
+        if case.label in (0, 1) and case.path is not None:
+            files[case.label][case.path.stem.lower()] = case.path
+    shared = sorted(set(files[0]) & set(files[1]))
+    if not shared or len(shared) < SHARED_NAMES * min(len(files[0]), len(files[1])):
+        return
+    masks = [all(_mask_like(files[k][name]) for name in shared[:MASK_SAMPLES]) for k in (0, 1)]
+    if masks[0] == masks[1]:
+        return
+    mask_folder, image_folder = (files[k][shared[0]].parent for k in ((0, 1) if masks[0] else (1, 0)))
+    raise DatasetError(
+        f"{root}: the class folders {image_folder.name}/ and {mask_folder.name}/ hold the same file names "
+        f"({len(shared)} of them), and {mask_folder.name}/'s files are masks (one channel, a few values): this is "
+        f"segmentation data with its masks in {mask_folder.name}/, not two classes. Rename {mask_folder.name}/ to "
+        f"masks/ (and {image_folder.name}/ to images/) and run medimg fit DATA --task segment"
+    )
+
+
+def _mask_like(path: Path) -> bool:
+    """One channel (or three equal ones) holding at most :data:`MASK_VALUES` values, 0 among them."""
+    import numpy as np
+
+    from medimg.errors import MedimgError
+    from medimg.io.read import read_image
+
+    try:
+        array = read_image(path, dicom_display=False).array
+    except MedimgError:
+        return False
+    if array.shape[0] == 3 and not (np.array_equal(array[0], array[1]) and np.array_equal(array[1], array[2])):
+        return False
+    values = np.unique(array[0])
+    return len(values) <= MASK_VALUES and values[0] == 0
 
 
 def _drop_empty_classes(class_names: list[str], cases: list[Case], root: Path) -> tuple[list[str], list[Case]]:

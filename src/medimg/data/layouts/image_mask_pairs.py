@@ -96,6 +96,13 @@ LABEL_DIRS = {
     "manual1",
     "annotations",
     "annotation",  # CRAG's train/Annotation/ beside train/Images/
+    "anno",
+    "annot",
+    "gts",
+    "truth",
+    "seg",
+    "segs",
+    "target",
     "segmentations",
     "segmentation",
     "targets",
@@ -103,6 +110,8 @@ LABEL_DIRS = {
     "segmentationclassaug",
     "segmentationclassraw",
 }
+#: words before ``images`` in a folder's name that make it a folder of masks (``label_images/``)
+MASK_WORDS_BEFORE_IMAGES = {"label", "labels", "mask", "masks", "seg", "segmentation", "annotation", "gt"}
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 IGNORED_DIRS = {"2nd_manual", "segmentationobject"}  # VOC's instance ids beside SegmentationClass
@@ -369,6 +378,8 @@ def _core_name(name: str) -> str:
     ``Training_Images`` -> ``images``, ``lung_masks`` -> ``masks``; other names lower-cased as they are."""
     words = [w for w in re.split(r"[\s_\-]+", name.lower()) if w]
     kept = [w for w in words if not normalise_split(w)] if len(words) > 1 else words
+    if len(kept) > 1 and kept[-1] == "images" and set(kept[:-1]) & MASK_WORDS_BEFORE_IMAGES:
+        kept = ["labels"]  # label_images/, mask_images/: images of labels
     if len(kept) > 1 and kept[-1] in {"masks", "mask", "labels", "segmentations", "annotations", "images"}:
         kept = kept[-1:]
     return "_".join(kept) if kept else name.lower()
@@ -392,7 +403,7 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return "mask"
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
-    if compact.endswith(("mask", "masks")):  # Montgomery's ManualMask/leftMask/ and rightMask/
+    if compact.endswith(("mask", "masks")) or compact.startswith("mask"):  # Montgomery's leftMask/; masks_png/
         return "mask"
     return None
 
