@@ -267,8 +267,9 @@ def test_segmentation_options_pass_through(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- unlabelled pools
-def test_csv_rows_with_empty_label_are_unlabelled(tmp_path: Path) -> None:
-    labels = ["" if i % 5 == 4 else ("tumour" if i % 2 else "normal") for i in range(25)]
+@pytest.mark.parametrize("missing", ["", "nan", "<NA>"])  # pandas writes a missing label as text these ways
+def test_csv_rows_with_empty_label_are_unlabelled(tmp_path: Path, missing: str) -> None:
+    labels = [missing if i % 5 == 4 else ("tumour" if i % 2 else "normal") for i in range(25)]
     for i in range(len(labels)):
         _png(tmp_path / "img" / f"{i}.png", 10 * i)
     rows = ["path,label,patient_id"] + [f"img/{i}.png,{lab},p{i}" for i, lab in enumerate(labels)]

@@ -11,7 +11,8 @@ sub-folders. Without a label column, one-hot columns give the label (ISIC's ``im
 Several labels per row (joined by ``|``, or several one-hot columns set, CheXpert's ``-1`` uncertain labels) make a
 multi-label set: each row's findings (``Case.findings``), "No Finding" being none of them.
 
-A row whose ``label`` cell is empty is an unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
+A row whose ``label`` cell is empty (or ``nan``, ``<NA>``: pandas' missing values written as text) is an
+unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
 class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
 an unlabelled pool).
 """
@@ -360,6 +361,15 @@ def detect(path: Path) -> bool:
     return is_manifest(path) or folder_manifest(path) is not None or bool(split_manifests(path))
 
 
+#: label cells that say "no value" the way pandas writes one (``df.label.astype(str)``: ``nan``; nullable
+#: columns: ``<NA>``): unlabelled rows, like empty cells, never a class
+MISSING_LABELS = frozenset({"nan", "NaN", "NAN", "<NA>"})
+
+
+def _missing_as_empty(label: str) -> str:
+    return "" if label in MISSING_LABELS else label
+
+
 def _labels_manifest(header: set[str]) -> bool:
     """A header with a path column and a label column, or at least two more columns (one-hot labels)."""
     return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or len(header) >= 3)
@@ -569,7 +579,7 @@ def load(
     if long is not None:  # one row per image and finding: pivoted to one row per image
         rows, finding_rows, finding_names = long
     elif label_col:
-        written = [str(r.get(label_col) or "").strip() for r in rows]
+        written = [_missing_as_empty(str(r.get(label_col) or "").strip()) for r in rows]
         lists = _list_labels(written)
         if lists is not None and any(len(row or ()) != 1 for row in lists if row is not None):
             from medimg.data.labels import is_no_finding
