@@ -21,6 +21,7 @@ from tests.conftest import shared_data, write_npz
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagescope_masks import write_monuseg
+from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
 from tests.data.test_matlab_masks import write_consep
 from tests.data.test_rle_masks import write_uw_madison
 from tests.data.test_structure_folders import write_idrid
@@ -98,6 +99,10 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "structure_masks": _structure_masks,
     "imagescope_masks": write_monuseg,
     "dicom_masks": _rtstruct,
+    "labelme_masks": lambda root: write_labelme(root, LESION_IN_ORGAN),
+    "labelme_boxes": lambda root: write_labelme(
+        root, [{"label": "a", "points": [[1, 1], [9, 9]], "shape_type": "rectangle"}]
+    ),
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

@@ -16,6 +16,8 @@ name                  task       reads
                                  Groundtruths/a. Training Set/1. Microaneurysms/``, JSRT's SCR ``masks/heart/``)
 ``imagescope_masks``  segment    Aperio ImageScope XML outlines (MoNuSeg's ``Annotations/*.xml``) drawn into label
                                  maps (cached), one XML per image by name
+``labelme_masks``     segment    LabelMe JSON per image (polygons, circles, rectangles), drawn into label maps (cached)
+``labelme_boxes``     detect     LabelMe JSON per image: each shape's bounding box (rectangles alone: by itself)
 ``matlab_masks``      segment    nuclei label maps in MATLAB ``.mat`` files beside their images (CoNSeP, Lizard, Kumar
                                  and CPM-17 as HoVer-Net redistributed them), written once as masks (cached)
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
@@ -77,6 +79,7 @@ from medimg.data.layouts import (
     hdf5_arrays,
     image_mask_pairs,
     imagescope_masks,
+    labelme,
     mask_boxes,
     matlab_masks,
     medmnist,
@@ -181,6 +184,24 @@ LAYOUTS: tuple[Layout, ...] = (
         imagescope_masks.detect,
         imagescope_masks.load,
         "Aperio ImageScope XML outlines drawn into masks (MoNuSeg: Tissue Images/ + Annotations/*.xml)",
+        fallback=False,
+    ),
+    Layout(
+        "labelme_masks",
+        "segment",
+        labelme.detect_masks,
+        labelme.load_masks,
+        "LabelMe JSON outlines (polygons, circles) drawn into masks, one JSON per image",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "labelme_boxes",
+        "detect",
+        labelme.detect_boxes,
+        labelme.load_boxes,
+        "LabelMe JSON shapes as boxes (rectangles), one JSON per image",
+        exclusive=False,
         fallback=False,
     ),
     Layout(
