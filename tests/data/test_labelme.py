@@ -101,3 +101,18 @@ def test_a_missing_image_and_a_broken_json_are_named(tmp_path: Path) -> None:
     message = str(raised.value)
     assert "2 LabelMe file problem(s)" in message and "scan_1.json: its image scan_1.png does not exist" in message
     assert "scan_2.json: not readable LabelMe JSON" in message
+
+
+def test_mask_shapes_are_placed_in_their_box(tmp_path: Path) -> None:
+    """LabelMe 5.3+'s ``mask`` shape (an AI-assisted outline): a PNG of the region over the box ``points``."""
+    patch = np.zeros((6, 8), np.uint8)
+    patch[1:5, 2:7] = 255
+    shape = {
+        "label": "cell",
+        "points": [[10, 12], [17, 17]],
+        "shape_type": "mask",
+        "mask": base64.b64encode(_png_bytes(patch)).decode(),
+    }
+    dataset = Dataset.load(write_labelme(tmp_path / "masks", [shape]))
+    mask = np.asarray(dataset.read(dataset.cases[0]).mask[0])
+    assert int(mask.sum()) == 20 and mask[13, 12] == 1 and mask[12, 12] == 0 and mask[13, 11] == 0
