@@ -4,12 +4,9 @@ the images a lab has outlined.
 
 Shapes outlined as areas (``polygon``, ``rectangle``, ``circle``, ``mask``) are the annotation; ``line``,
 ``linestrip`` and ``point`` shapes outline nothing and are left out (counted in one log line). Each shape's
-``label`` is a class (``_background_`` is none), classes in alphabetical order. Two readings of one folder:
-
-- :func:`load_masks` (task ``segment``): each image's shapes drawn into one label map (``0`` background, ``k`` the
-  ``k``-th class; larger shapes first, so a small lesion inside an organ stays visible) by :mod:`.drawn_masks`,
-  cached outside the data;
-- :func:`load_boxes` (task ``detect``): each shape's bounding box.
+``label`` is a class (``_background_`` is none). Two readings of one folder, made by :mod:`.outlined_shapes`:
+:func:`load_masks` (task ``segment``) draws each image's shapes into one label map, cached outside the data;
+:func:`load_boxes` (task ``detect``) gives each shape's bounding box.
 
 Without a task, a folder whose shapes include any polygon, circle or mask is segmentation data (``--task detect``
 reads their boxes), one of rectangles alone is detection data. The image is the JSON's ``imagePath`` (relative to
@@ -29,17 +26,17 @@ import logging
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from medimg.data.case import Case, SegCase
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
+from medimg.data.detection import DetectionDataset, image_size
 from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head
-from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
+from medimg.data.layouts.drawn_masks import cache_folder, mask_file
+from medimg.data.layouts.outlined_shapes import Outlined, Shape, boxes_dataset, masks_dataset, unlabelled_images
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
@@ -50,7 +47,6 @@ DETECT_FILES = 5
 SNIFF_CHARS = 4096
 AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
 BACKGROUND = "_background_"
-CIRCLE_POINTS = 32
 
 
 def _walk(root: Path, limit: int | None = None) -> list[Path]:
@@ -97,16 +93,6 @@ def detect_boxes(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-@dataclass
-class _Annotated:
-    """One JSON: its image (located or written from ``imageData``), size and area shapes."""
-
-    json_file: Path
-    image: Path
-    size: tuple[int, int] | None
-    shapes: list[dict[str, Any]]
-
-
 def _read(file: Path) -> dict[str, Any]:
     try:
         data = json.loads(file.read_text(encoding="utf-8-sig"))
@@ -129,8 +115,6 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
         target = mask_file(cache, f"{file.stem}.image")
         if not target.is_file():
             try:
-                from PIL import Image
-
                 with Image.open(io.BytesIO(base64.b64decode(data["imageData"]))) as embedded:
                     partial = target.with_suffix(f".{os.getpid()}.part")
                     embedded.save(partial, format="PNG")
@@ -143,8 +127,26 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
     return None
 
 
-def _annotated(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[_Annotated], Path]:
-    """Every LabelMe JSON under ``root`` with its image.
+def _shape(raw: dict[str, Any]) -> Shape | None:
+    """A LabelMe shape as a :class:`Shape` (a circle: centre and a point on its rim), ``None`` for one that outlines
+    no area (line, linestrip, point) or has no label."""
+    kind = str(raw.get("shape_type") or "polygon")
+    label = str(raw.get("label") or "").strip()
+    points = [(float(x), float(y)) for x, y in raw.get("points") or []]
+    if not label or label == BACKGROUND or not points:
+        return None
+    if kind == "circle" and len(points) >= 2:
+        (cx, cy), (px, py) = points[0], points[1]
+        radius = math.hypot(px - cx, py - cy)
+        return Shape(label, "ellipse", [(cx, cy), (cx + radius, cy + radius)])
+    if kind == "mask" and raw.get("mask"):
+        with Image.open(io.BytesIO(base64.b64decode(raw["mask"]))) as patch:
+            return Shape(label, "mask", points[:1], region=np.asarray(patch.convert("L")) > 0)
+    return Shape(label, kind, points) if kind in ("polygon", "rectangle") else None
+
+
+def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[Outlined], Path]:
+    """Every LabelMe JSON under ``root`` with its image, and the cache its masks (and embedded images) go to.
 
     Raises:
         DatasetError: no JSON, an unreadable one, or an image that is neither beside it nor embedded.
@@ -154,7 +156,7 @@ def _annotated(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -
         raise DatasetError(f"{root} holds no LabelMe JSON files (with 'shapes' and 'imagePath')")
     cache = cache_folder(files)
     problems: list[str] = []
-    annotated: list[_Annotated] = []
+    items: list[Outlined] = []
     skipped: Counter[str] = Counter()
     for file in files:
         try:
@@ -166,16 +168,17 @@ def _annotated(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -
         if image is None or not name_selected(image.name, include, exclude):
             continue
         shapes = []
-        for shape in data["shapes"]:
-            kind = str(shape.get("shape_type") or "polygon")
-            label = str(shape.get("label") or "").strip()
-            if kind not in AREA_SHAPES or not label or label == BACKGROUND:
-                skipped[kind if kind not in AREA_SHAPES else "unlabelled"] += 1
+        for raw in data["shapes"]:
+            shape = _shape(raw) if isinstance(raw, dict) else None
+            if shape is None:
+                skipped[str(raw.get("shape_type") if isinstance(raw, dict) else "unreadable")] += 1
                 continue
-            shapes.append({**shape, "shape_type": kind, "label": label})
+            shapes.append(shape)
         height, width = data.get("imageHeight"), data.get("imageWidth")
         size = (int(height), int(width)) if height and width else image_size(image)
-        annotated.append(_Annotated(file, image, size, shapes))
+        inside = image.is_relative_to(root)
+        case_id = image.relative_to(root).as_posix() if inside else file.relative_to(root).with_suffix("").as_posix()
+        items.append(Outlined(file, image, size, case_id, shapes, split_of(root, file)))
     if problems:
         raise problems_error(root, problems, "LabelMe file problem(s)")
     if skipped:
@@ -184,62 +187,7 @@ def _annotated(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -
             root,
             ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())),
         )
-    return annotated, cache
-
-
-def _points(shape: dict[str, Any]) -> list[tuple[float, float]]:
-    """The outline of an area shape, in pixels (a rectangle's four corners, a circle as a polygon)."""
-    points = [(float(x), float(y)) for x, y in shape.get("points") or []]
-    kind = shape["shape_type"]
-    if kind in ("rectangle", "mask") and len(points) >= 2:
-        (x1, y1), (x2, y2) = points[0], points[1]
-        return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
-    if kind == "circle" and len(points) >= 2:
-        (cx, cy), (px, py) = points[0], points[1]
-        radius = math.hypot(px - cx, py - cy)
-        steps = [2 * math.pi * k / CIRCLE_POINTS for k in range(CIRCLE_POINTS)]
-        return [(cx + radius * math.cos(t), cy + radius * math.sin(t)) for t in steps]
-    return points
-
-
-def _drawn(shape: dict[str, Any], value: int, size: tuple[int, int]) -> DrawnObject | None:
-    """A shape as a :class:`DrawnObject`; a ``mask`` shape's embedded PNG placed in its box."""
-    if shape["shape_type"] == "mask" and shape.get("mask"):
-        from PIL import Image
-
-        x1, y1 = _points(shape)[0]
-        with Image.open(io.BytesIO(base64.b64decode(shape["mask"]))) as patch:
-            region = np.asarray(patch.convert("L")) > 0
-        full = np.zeros(size, bool)
-        top, left = round(y1), round(x1)
-        part = region[: max(0, size[0] - top), : max(0, size[1] - left)]
-        full[top : top + part.shape[0], left : left + part.shape[1]] = part
-        return DrawnObject(value, mask=full)
-    outline = _points(shape)
-    if len(outline) < 3:
-        return None
-    return DrawnObject(value, polygons=[[c for point in outline for c in point]])
-
-
-def _class_names(annotated: list[_Annotated]) -> list[str]:
-    return sorted({shape["label"] for item in annotated for shape in item.shapes})
-
-
-def _unlabelled(root: Path, used: set[Path], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
-    return sorted(
-        p.relative_to(root).as_posix()
-        for p in _walk(root)
-        if file_suffix(p) in IMAGE_SUFFIXES and p not in used and name_selected(p.name, include, exclude)
-    )
-
-
-def _case_id(item: _Annotated, root: Path) -> str:
-    inside = item.image.is_relative_to(root)
-    return (
-        item.image.relative_to(root).as_posix()
-        if inside
-        else item.json_file.relative_to(root).with_suffix("").as_posix()
-    )
+    return items, cache
 
 
 def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
@@ -248,36 +196,9 @@ def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str,
     Raises:
         DatasetError: no LabelMe file, an unreadable one, a missing image, or an image whose size is unknown.
     """
-    root = path
-    annotated, cache = _annotated(root, include, exclude)
-    names = _class_names(annotated)
-    value_of = {name: k + 1 for k, name in enumerate(names)}
-    cases: list[SegCase] = []
-    problems: list[str] = []
-    for item in annotated:
-        case_id = _case_id(item, root)
-        target = mask_file(cache, case_id)
-        if not target.is_file():
-            if item.size is None:
-                problems.append(f"{item.json_file}: the size of {item.image} is neither in the JSON nor in its header")
-                continue
-            size = item.size
-            objects = [o for s in item.shapes if (o := _drawn(s, value_of[s["label"]], size)) is not None]
-            write_mask(target, draw_label_map(size, objects))
-        cases.append(SegCase(case_id=case_id, image=item.image, mask=target, split=split_of(root, item.json_file)))
-    if problems:
-        raise problems_error(root, problems, "LabelMe file problem(s)")
-    if any(c.split for c in cases) and not all(c.split for c in cases):
-        cases = [SegCase(c.case_id, c.image, c.mask) for c in cases]
-    logger.info("%s: %d LabelMe file(s) drawn or reused as masks in %s", root, len(cases), cache)
-    return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
-        root=root,
-        source="labelme",
-        cases=cases,
-        unlabelled=_unlabelled(root, {item.image for item in annotated}, include, exclude),
-        value_names={0: "background", **{value: name for name, value in value_of.items()}},
-    )
+    items, cache = _outlined(path, include, exclude)
+    unlabelled = unlabelled_images(path, {item.image for item in items}, include, exclude)
+    return masks_dataset(path, items, cache, "labelme", unlabelled)
 
 
 def load_boxes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> DetectionDataset:
@@ -286,35 +207,5 @@ def load_boxes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str,
     Raises:
         DatasetError: no LabelMe file, an unreadable one, or a missing image.
     """
-    root = path
-    annotated, _ = _annotated(root, include, exclude)
-    names = _class_names(annotated)
-    index = {name: k for k, name in enumerate(names)}
-    cases: list[Case] = []
-    issues: list[BoxIssue] = []
-    sizes: dict[str, tuple[int, int]] = {}
-    for item in annotated:
-        case_id = _case_id(item, root)
-        raw = []
-        for shape in item.shapes:
-            xs, ys = zip(*_points(shape), strict=True) if shape.get("points") else ((), ())
-            if xs:
-                raw.append((min(xs), min(ys), max(xs), max(ys), index[shape["label"]]))
-        boxes, found = clean_boxes(raw, item.size, names, file=str(item.json_file), image=case_id)
-        issues += found
-        if item.size is not None:
-            sizes[case_id] = item.size
-        cases.append(Case(case_id, None, split_of(root, item.json_file), None, item.image, boxes=boxes))
-    if any(c.split for c in cases) and not all(c.split for c in cases):
-        cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
-    log_issues(issues, root)
-    return DetectionDataset(
-        name=Path(os.path.abspath(root)).name,
-        root=root,
-        source="labelme",
-        class_names=names,
-        cases=cases,
-        unlabelled=[],
-        box_issues=issues,
-        image_sizes=sizes,
-    )
+    items, _ = _outlined(path, include, exclude)
+    return boxes_dataset(path, items, "labelme")

@@ -1,0 +1,178 @@
+"""Images annotated with labelled shapes in pixels (polygons, rectangles, ellipses, region masks), as annotation tools
+save them (:mod:`.labelme`: one JSON per image; :mod:`.cvat`: one XML for a task), turned into a segmentation dataset
+(the shapes drawn into one label map per image, cached by :mod:`.drawn_masks`) or a detection dataset (each shape's
+box).
+
+Classes are the shapes' labels in alphabetical order (``0`` background for masks); larger shapes are drawn first, so a
+small lesion inside its organ stays visible. A tool's reader makes :class:`Outlined` images; :func:`masks_dataset`
+and :func:`boxes_dataset` do the rest the same way for every tool.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medimg.data.case import Case, SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
+from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+
+logger = logging.getLogger(__name__)
+
+#: shape kinds that outline an area; those outlining areas beyond boxes make a folder segmentation data by itself
+AREA_KINDS = ("polygon", "rectangle", "ellipse", "mask")
+OUTLINE_KINDS = frozenset({"polygon", "ellipse", "mask"})
+ELLIPSE_POINTS = 32
+
+
+@dataclass
+class Shape:
+    """One labelled shape in pixels: ``polygon`` (its vertices), ``rectangle`` (two corners), ``ellipse`` (centre and
+    the corner ``(cx + rx, cy + ry)``), ``mask`` (``region``: a boolean patch whose top-left pixel is ``points[0]``)."""
+
+    label: str
+    kind: str
+    points: list[tuple[float, float]]
+    region: np.ndarray | None = None
+
+    def outline(self) -> list[tuple[float, float]]:
+        """The area's outline as a polygon (a rectangle's four corners, an ellipse's 32 points, a mask's box)."""
+        if self.kind == "ellipse" and len(self.points) >= 2:
+            (cx, cy), (ex, ey) = self.points[0], self.points[1]
+            rx, ry = abs(ex - cx), abs(ey - cy)
+            steps = [2 * math.pi * k / ELLIPSE_POINTS for k in range(ELLIPSE_POINTS)]
+            return [(cx + rx * math.cos(t), cy + ry * math.sin(t)) for t in steps]
+        if self.kind == "mask" and self.region is not None and self.points:
+            (x1, y1), (height, width) = self.points[0], self.region.shape
+            return [(x1, y1), (x1 + width, y1), (x1 + width, y1 + height), (x1, y1 + height)]
+        if self.kind in ("rectangle", "mask") and len(self.points) >= 2:
+            (x1, y1), (x2, y2) = self.points[0], self.points[1]
+            return [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
+        return list(self.points)
+
+    def drawn(self, value: int, size: tuple[int, int]) -> DrawnObject | None:
+        """The shape as a :class:`DrawnObject` of class ``value`` on an image of ``size``; ``None`` when it has no
+        area."""
+        if self.kind == "mask" and self.region is not None and self.points:
+            full = np.zeros(size, bool)
+            top, left = round(self.points[0][1]), round(self.points[0][0])
+            part = self.region[: max(0, size[0] - top), : max(0, size[1] - left)]
+            full[top : top + part.shape[0], left : left + part.shape[1]] = part
+            return DrawnObject(value, mask=full)
+        outline = self.outline()
+        if len(outline) < 3:
+            return None
+        return DrawnObject(value, polygons=[[c for point in outline for c in point]])
+
+
+@dataclass
+class Outlined:
+    """One annotated image: the annotation file it came from, the image, its ``(height, width)`` (``None`` when
+    unknown), its area shapes, its case id and split."""
+
+    annotation: Path
+    image: Path
+    size: tuple[int, int] | None
+    case_id: str
+    shapes: list[Shape] = field(default_factory=list)
+    split: str | None = None
+
+
+def class_names(items: Sequence[Outlined]) -> list[str]:
+    """The shapes' labels, alphabetically."""
+    return sorted({shape.label for item in items for shape in item.shapes})
+
+
+def unlabelled_images(root: Path, used: set[Path], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """The images under ``root`` no annotation names (relative paths)."""
+    found = []
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        for name in names:
+            path = Path(folder) / name
+            image = file_suffix(path) in IMAGE_SUFFIXES and not in_system_folder(path, root)
+            if image and path not in used and name_selected(name, include, exclude):
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _own_split(items: Sequence[Outlined]) -> bool:
+    """A split counts only when every image has one."""
+    return bool(items) and all(item.split for item in items)
+
+
+def masks_dataset(
+    root: Path, items: Sequence[Outlined], cache: Path, source: str, unlabelled: list[str]
+) -> SegmentationDataset:
+    """The images with their shapes drawn into one label map each, written once into ``cache``.
+
+    Raises:
+        DatasetError: an image whose size is neither in its annotation nor in its header.
+    """
+    names = class_names(items)
+    value_of = {name: k + 1 for k, name in enumerate(names)}
+    split = _own_split(items)
+    cases: list[SegCase] = []
+    problems: list[str] = []
+    for item in items:
+        target = mask_file(cache, item.case_id)
+        if not target.is_file():
+            if item.size is None:
+                problems.append(f"{item.annotation}: the size of {item.image} is neither given nor in its header")
+                continue
+            size = item.size
+            objects = [o for s in item.shapes if (o := s.drawn(value_of[s.label], size)) is not None]
+            write_mask(target, draw_label_map(size, objects))
+        cases.append(SegCase(item.case_id, item.image, target, split=item.split if split else None))
+    if problems:
+        raise problems_error(root, problems, "annotation problem(s)")
+    logger.info("%s: %d %s annotation(s) drawn or reused as masks in %s", root, len(cases), source, cache)
+    return SegmentationDataset(
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source=source,
+        cases=cases,
+        unlabelled=unlabelled,
+        value_names={0: "background", **{value: name for name, value in value_of.items()}},
+    )
+
+
+def boxes_dataset(root: Path, items: Sequence[Outlined], source: str) -> DetectionDataset:
+    """The images with each shape's bounding box (clipped to the image, degenerate ones dropped and reported)."""
+    names = class_names(items)
+    index = {name: k for k, name in enumerate(names)}
+    split = _own_split(items)
+    cases: list[Case] = []
+    issues: list[BoxIssue] = []
+    sizes: dict[str, tuple[int, int]] = {}
+    for item in items:
+        raw = []
+        for shape in item.shapes:
+            outline = shape.outline()
+            if outline:
+                xs, ys = zip(*outline, strict=True)
+                raw.append((min(xs), min(ys), max(xs), max(ys), index[shape.label]))
+        boxes, found = clean_boxes(raw, item.size, names, file=str(item.annotation), image=item.case_id)
+        issues += found
+        if item.size is not None:
+            sizes[item.case_id] = item.size
+        cases.append(Case(item.case_id, None, item.split if split else None, None, item.image, boxes=boxes))
+    log_issues(issues, root)
+    return DetectionDataset(
+        name=Path(os.path.abspath(root)).name,
+        root=root,
+        source=source,
+        class_names=names,
+        cases=cases,
+        box_issues=issues,
+        image_sizes=sizes,
+    )
