@@ -18,6 +18,7 @@ from medimg.data.layouts import LAYOUTS, Layout, detect_layout, get_layout, layo
 from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
+from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagescope_masks import write_monuseg
@@ -103,6 +104,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "labelme_boxes": lambda root: write_labelme(
         root, [{"label": "a", "points": [[1, 1], [9, 9]], "shape_type": "rectangle"}]
     ),
+    "cvat_masks": lambda root: write_cvat(root, SHAPES),
+    "cvat_boxes": lambda root: write_cvat(root, '<box label="a" xtl="1" ytl="1" xbr="9" ybr="9" z_order="0"/>'),
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

@@ -18,6 +18,9 @@ name                  task       reads
                                  maps (cached), one XML per image by name
 ``labelme_masks``     segment    LabelMe JSON per image (polygons, circles, rectangles), drawn into label maps (cached)
 ``labelme_boxes``     detect     LabelMe JSON per image: each shape's bounding box (rectangles alone: by itself)
+``cvat_masks``        segment    CVAT's own XML export (``annotations.xml`` + ``images/``): polygons, ellipses, masks,
+                                 boxes drawn into label maps (cached)
+``cvat_boxes``        detect     the same XML: each shape's bounding box (boxes alone: by itself)
 ``matlab_masks``      segment    nuclei label maps in MATLAB ``.mat`` files beside their images (CoNSeP, Lizard, Kumar
                                  and CPM-17 as HoVer-Net redistributed them), written once as masks (cached)
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
@@ -75,6 +78,7 @@ from medimg.data.layouts import (
     coco_masks,
     csv_boxes,
     csv_manifest,
+    cvat,
     dicom_masks,
     hdf5_arrays,
     image_mask_pairs,
@@ -201,6 +205,24 @@ LAYOUTS: tuple[Layout, ...] = (
         labelme.detect_boxes,
         labelme.load_boxes,
         "LabelMe JSON shapes as boxes (rectangles), one JSON per image",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "cvat_masks",
+        "segment",
+        cvat.detect_masks,
+        cvat.load_masks,
+        "CVAT for images XML (annotations.xml + images/): polygons, ellipses and masks drawn into masks",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "cvat_boxes",
+        "detect",
+        cvat.detect_boxes,
+        cvat.load_boxes,
+        "CVAT for images XML (annotations.xml + images/): each shape's box",
         exclusive=False,
         fallback=False,
     ),
