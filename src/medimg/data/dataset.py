@@ -603,10 +603,10 @@ def read_case_mask(
             )
         overlap = _overlap_kind(first, other)
         if overlap == "observer":  # a second observer's annotation: the first one is the reference
-            _note_second_observer(extra, case.mask)
+            _note_left_out(_noted_observer_folders, OBSERVER_NOTE, extra, case.mask)
             continue
         if overlap == "nested":  # a lesion inside its organ: merged, the lesion would vanish into the organ
-            _note_nested(extra, case.mask)
+            _note_left_out(_noted_nested_folders, NESTED_NOTE, extra, case.mask)
             continue
         mask = np.maximum(mask, other)
     return mask
@@ -652,37 +652,25 @@ def _overlap_kind(first: np.ndarray, other: np.ndarray) -> str | None:
     return "observer" if shared > NESTED_IOU * int((a | b).sum()) else "nested"
 
 
-def _note_nested(extra: Path, reference: Path) -> None:
-    _warn_once_per_folder(
-        _noted_nested_folders,
-        extra.parent,
-        "%s and %s are one structure inside another (most of the smaller lies in the larger, which is more than "
-        "twice its size: a lesion in its organ), so merging them would erase the smaller one: the first, %s, is "
-        "trained; the other masks in %s are left out the same way. To train on %s's masks instead: --exclude '%s/*'; "
-        "to train both as classes, give each image one label map (0 background, 1 and 2 the structures)",
-        extra,
-        reference,
-        reference.parent,
-        extra.parent,
-        extra.parent.name,
-        reference.parent.name,
-    )
+#: why a further mask is left out (formatted with the mask, the first mask, its folder, the mask's folder, and the
+#: two folders' names)
+NESTED_NOTE = (
+    "%s and %s are one structure inside another (most of the smaller lies in the larger, which is more than twice its "
+    "size: a lesion in its organ), so merging them would erase the smaller one: the first, %s, is trained; the other "
+    "masks in %s are left out the same way. To train on %s's masks instead: --exclude '%s/*'; to train both as "
+    "classes, give each image one label map (0 background, 1 and 2 the structures)"
+)
+OBSERVER_NOTE = (
+    "%s overlaps %s mostly: read as another annotation of the same structure (a second observer's), not used (the "
+    "first, %s, is the reference); the other masks in %s are read the same way. To train on %s's masks instead, "
+    "leave the reference's out: --exclude '%s/*'"
+)
 
 
-def _note_second_observer(extra: Path, reference: Path) -> None:
-    _warn_once_per_folder(
-        _noted_observer_folders,
-        extra.parent,
-        "%s overlaps %s mostly: read as another annotation of the same structure (a second observer's), not used "
-        "(the first, %s, is the reference); the other masks in %s are read the same way. To train on %s's masks "
-        "instead, leave the reference's out: --exclude '%s/*'",
-        extra,
-        reference,
-        reference.parent,
-        extra.parent,
-        extra.parent.name,
-        reference.parent.name,
-    )
+def _note_left_out(noted: set[Path], note: str, extra: Path, reference: Path) -> None:
+    """Warn once per folder that ``extra`` (a further mask of ``reference``'s image) is left out, and why."""
+    names = (extra.parent.name, reference.parent.name)
+    _warn_once_per_folder(noted, extra.parent, note, extra, reference, reference.parent, extra.parent, *names)
 
 
 _noted_reoriented_folders: set[Path] = set()

@@ -7,7 +7,7 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from medimg.errors import DatasetError
@@ -41,6 +41,45 @@ def sub_folders(folder: Path, limit: int | None = None) -> list[Path]:
         return sorted(p for p in entries if visible_dir(p) and not in_system_folder(p, folder))
     except OSError:
         return []
+
+
+def walk_files(root: Path, limit: int | None = None) -> list[Path]:
+    """The files under ``root`` (the first ``limit`` of them), in name order, hidden and system folders left out:
+    what the readers of annotation files beside images (ImageScope XML, LabelMe JSON, MATLAB label files) look
+    through."""
+
+    def files() -> Iterator[Path]:
+        for folder, folders, names in os.walk(root):
+            folders[:] = sorted(f for f in folders if not f.startswith("."))
+            for name in sorted(names):
+                path = Path(folder) / name
+                if not in_system_folder(path, root):
+                    yield path
+
+    return list(itertools.islice(files(), limit) if limit else files())
+
+
+def images_named_like(
+    files: Sequence[Path], annotations: Sequence[Path], include: tuple[str, ...], exclude: tuple[str, ...], what: str
+) -> tuple[list[tuple[Path, Path]], dict[str, list[Path]]]:
+    """``(annotation, image)`` pairs of the ``annotations`` named like an image among ``files`` (``--include``/
+    ``--exclude`` chosen), and those images by name without suffix.
+
+    Raises:
+        DatasetError: no annotation names an image (``what`` says which files: "an ImageScope XML file").
+    """
+    images: dict[str, list[Path]] = {}
+    for p in sorted(files):
+        if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
+            images.setdefault(file_stem(p), []).append(p)
+    paired = [(annotation, images[annotation.stem][0]) for annotation in annotations if annotation.stem in images]
+    if not paired:
+        example = annotations[0].name if annotations else "-"
+        raise DatasetError(
+            f"no image is named like {what} (e.g. {example}): each image needs the file of its name; check "
+            "--include/--exclude"
+        )
+    return paired, images
 
 
 def file_stem(path: Path) -> str:

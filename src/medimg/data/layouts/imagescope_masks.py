@@ -13,7 +13,6 @@ aside, as images without a mask are).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
@@ -23,10 +22,15 @@ from pathlib import Path
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import file_stem, name_selected, problems_error, text_head
+from medimg.data.layouts.common import (
+    images_named_like,
+    problems_error,
+    text_head,
+    walk_files,
+)
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +47,11 @@ def _is_imagescope(xml: Path) -> bool:
     return "<Annotations" in head and ("<Annotation " in head or "<Annotation>" in head)
 
 
-def _walk(root: Path, limit: int | None = None) -> list[Path]:
-    files = (p for p in root.rglob("*") if p.is_file() and not in_system_folder(p, root))
-    return list(itertools.islice(files, limit) if limit else files)
-
-
 def detect(path: Path) -> bool:
     """True for a folder holding ImageScope XML files (among its first entries) and an image named like one."""
     if not path.is_dir():
         return False
-    files = _walk(path, DETECT_ENTRIES)
+    files = walk_files(path, DETECT_ENTRIES)
     xmls = [p for p in files if p.suffix.lower() == ".xml"][:DETECT_XML]
     stems = {p.stem for p in files if file_suffix(p) in IMAGE_SUFFIXES}
     return any(_is_imagescope(x) and x.stem in stems for x in xmls)
@@ -99,18 +98,9 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         DatasetError: no XML names an image, an XML is unreadable, or an image's size cannot be read.
     """
     root = path
-    files = _walk(root)
+    files = walk_files(root)
     xmls = sorted(p for p in files if p.suffix.lower() == ".xml" and _is_imagescope(p))
-    images: dict[str, list[Path]] = {}
-    for p in sorted(files):
-        if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
-            images.setdefault(file_stem(p), []).append(p)
-    paired = [(xml, images[xml.stem][0]) for xml in xmls if xml.stem in images]
-    if not paired:
-        raise DatasetError(
-            f"no image in {root} is named like an ImageScope XML file (e.g. {xmls[0].name if xmls else '-'}): "
-            "each image needs the XML of its name; check --include/--exclude"
-        )
+    paired, images = images_named_like(files, xmls, include, exclude, f"an ImageScope XML file in {root}")
     read = {xml: _layers(xml) for xml, _ in paired}
     unnamed = {name for layers in read.values() for name, _ in layers if name.startswith("layer_")}
     single_unnamed = len(unnamed) == 1 and all(n.startswith("layer_") for ls in read.values() for n, _ in ls)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import itertools
 import json
 import logging
 import math
@@ -34,11 +33,11 @@ from PIL import Image
 
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import DetectionDataset, image_size
-from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head
+from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file
 from medimg.data.layouts.outlined_shapes import Outlined, Shape, boxes_dataset, masks_dataset, unlabelled_images
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +48,6 @@ AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
 BACKGROUND = "_background_"
 
 
-def _walk(root: Path, limit: int | None = None) -> list[Path]:
-    def files() -> Any:
-        for folder, folders, names in os.walk(root):
-            folders[:] = sorted(f for f in folders if not f.startswith("."))
-            for name in sorted(names):
-                path = Path(folder) / name
-                if not in_system_folder(path, root):
-                    yield path
-
-    return list(itertools.islice(files(), limit) if limit else files())
-
-
 def _is_labelme(file: Path) -> bool:
     if file.suffix.lower() != ".json":
         return False
@@ -69,7 +56,7 @@ def _is_labelme(file: Path) -> bool:
 
 
 def _files(root: Path, limit: int | None = None) -> list[Path]:
-    return [p for p in _walk(root, limit) if _is_labelme(p)]
+    return [p for p in walk_files(root, limit) if _is_labelme(p)]
 
 
 def _shape_types(root: Path) -> set[str]:

@@ -16,20 +16,18 @@ transposed, MATLAB's column-major order, and are turned back).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import file_stem, name_selected, problems_error, split_of
+from medimg.data.layouts.common import file_stem, images_named_like, problems_error, split_of, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_mask
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +48,6 @@ CONSEP_TYPES = {
 }
 #: Lizard's nucleus classes (Graham et al. 2021), per-nucleus ``class`` values 1..6
 LIZARD_CLASSES = {1: "neutrophil", 2: "epithelial", 3: "lymphocyte", 4: "plasma", 5: "eosinophil", 6: "connective"}
-
-
-def _walk(root: Path, limit: int | None = None) -> list[Path]:
-    def files() -> Iterator[Path]:
-        for folder, folders, names in os.walk(root):
-            folders[:] = sorted(f for f in folders if not f.startswith("."))
-            for name in sorted(names):
-                path = Path(folder) / name
-                if not in_system_folder(path, root):
-                    yield path
-
-    return list(itertools.islice(files(), limit) if limit else files())
 
 
 def _variables(mat: Path) -> list[str]:
@@ -96,7 +82,7 @@ def detect(path: Path) -> bool:
     an image named like one."""
     if not path.is_dir():
         return False
-    files = _walk(path, DETECT_ENTRIES)
+    files = walk_files(path, DETECT_ENTRIES)
     mats = [p for p in files if p.suffix.lower() == ".mat"][:DETECT_FILES]
     stems = {file_stem(p) for p in files if file_suffix(p) in IMAGE_SUFFIXES}
     return any(m.stem in stems and set(MAP_KEYS) & set(_variables(m)) for m in mats)
@@ -173,19 +159,9 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     from medimg.io.read import read_header
 
     root = path
-    files = _walk(root)
+    files = walk_files(root)
     mats = sorted(p for p in files if p.suffix.lower() == ".mat")
-    selected: Callable[[Path], bool] = lambda p: name_selected(p.name, include, exclude)  # noqa: E731
-    images: dict[str, list[Path]] = {}
-    for p in files:
-        if file_suffix(p) in IMAGE_SUFFIXES and selected(p):
-            images.setdefault(file_stem(p), []).append(p)
-    paired = [(mat, images[mat.stem][0]) for mat in mats if mat.stem in images]
-    if not paired:
-        raise DatasetError(
-            f"no image in {root} is named like a .mat label file (e.g. {mats[0].name if mats else '-'}): each image "
-            "needs the .mat of its name; check --include/--exclude"
-        )
+    paired, images = images_named_like(files, mats, include, exclude, f"a .mat label file in {root}")
     cache = cache_folder([mat for mat, _ in paired])
     cases: list[SegCase] = []
     problems: list[str] = []
