@@ -22,6 +22,7 @@ from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagescope_masks import write_monuseg
+from tests.data.test_label_studio import POLYGON_AND_ELLIPSE, result, write_export
 from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
 from tests.data.test_matlab_masks import write_consep
 from tests.data.test_rle_masks import write_uw_madison
@@ -106,6 +107,10 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     ),
     "cvat_masks": lambda root: write_cvat(root, SHAPES),
     "cvat_boxes": lambda root: write_cvat(root, '<box label="a" xtl="1" ytl="1" xbr="9" ybr="9" z_order="0"/>'),
+    "label_studio_masks": lambda root: write_export(root, POLYGON_AND_ELLIPSE),
+    "label_studio_boxes": lambda root: write_export(
+        root, [result("rectanglelabels", "a", x=5, y=5, width=20, height=20)]
+    ),
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

@@ -21,6 +21,9 @@ name                  task       reads
 ``cvat_masks``        segment    CVAT's own XML export (``annotations.xml`` + ``images/``): polygons, ellipses, masks,
                                  boxes drawn into label maps (cached)
 ``cvat_boxes``        detect     the same XML: each shape's bounding box (boxes alone: by itself)
+``label_studio_masks`` segment    Label Studio's JSON export (polygons, rotated rectangles, ellipses in percent) drawn
+                                 into label maps (cached)
+``label_studio_boxes`` detect     the same export: each shape's bounding box (rectangles alone: by itself)
 ``matlab_masks``      segment    nuclei label maps in MATLAB ``.mat`` files beside their images (CoNSeP, Lizard, Kumar
                                  and CPM-17 as HoVer-Net redistributed them), written once as masks (cached)
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
@@ -83,6 +86,7 @@ from medimg.data.layouts import (
     hdf5_arrays,
     image_mask_pairs,
     imagescope_masks,
+    label_studio,
     labelme,
     mask_boxes,
     matlab_masks,
@@ -223,6 +227,24 @@ LAYOUTS: tuple[Layout, ...] = (
         cvat.detect_boxes,
         cvat.load_boxes,
         "CVAT for images XML (annotations.xml + images/): each shape's box",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "label_studio_masks",
+        "segment",
+        label_studio.detect_masks,
+        label_studio.load_masks,
+        "Label Studio JSON export: polygons and ellipses drawn into masks",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "label_studio_boxes",
+        "detect",
+        label_studio.detect_boxes,
+        label_studio.load_boxes,
+        "Label Studio JSON export: each shape's box (rectangles)",
         exclusive=False,
         fallback=False,
     ),
