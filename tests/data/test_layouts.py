@@ -25,6 +25,7 @@ from tests.data.test_imagescope_masks import write_monuseg
 from tests.data.test_label_studio import POLYGON_AND_ELLIPSE, result, write_export
 from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
 from tests.data.test_matlab_masks import write_consep
+from tests.data.test_pannuke import write_pannuke
 from tests.data.test_rle_masks import write_uw_madison
 from tests.data.test_structure_folders import write_idrid
 from tests.data.test_world_boxes import write_luna
@@ -111,6 +112,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "label_studio_boxes": lambda root: write_export(
         root, [result("rectanglelabels", "a", x=5, y=5, width=20, height=20)]
     ),
+    "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

@@ -10,6 +10,8 @@ name                  task       reads
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
                                  binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
+``pannuke``           segment    PanNuke's folds as shipped (``images.npy`` + ``masks.npy`` per fold), written once as
+                                 image and mask files (cached); the three folds as train/val/test
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
 ``structure_folders`` segment    a ground-truth folder of one mask folder per structure (IDRiD's ``2. All Segmentation
@@ -92,6 +94,7 @@ from medimg.data.layouts import (
     matlab_masks,
     medmnist,
     mimic_cxr,
+    pannuke,
     rle_masks,
     structure_folders,
     structure_masks,
@@ -163,6 +166,14 @@ class Layout:
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),
+    Layout(
+        "pannuke",
+        "segment",
+        pannuke.detect,
+        pannuke.load,
+        "PanNuke's folds (images.npy + masks.npy of nucleus types), written once as images and masks",
+        fallback=False,
+    ),
     Layout(
         "structure_masks",
         "segment",

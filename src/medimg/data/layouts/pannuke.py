@@ -1,0 +1,116 @@
+"""PanNuke (Gamper et al. 2020), nuclei of 19 tissues, as it ships: per fold, ``Fold 1/images/fold1/images.npy``
+(``N x 256 x 256 x 3`` RGB, stored as float) and ``Fold 1/masks/fold1/masks.npy`` (``N x 256 x 256 x 6``: one instance
+map per nucleus type, Neoplastic, Inflammatory, Connective, Dead, Epithelial, then background), ``types.npy`` beside
+the images (the tissue). Repacked copies with both arrays in one ``fold1/`` folder read the same way.
+
+The arrays hold thousands of images, not files, so each image and its label map (``0`` background, ``k`` the
+``k``-th nucleus type wherever its instance map is above 0) are written once as PNG files into the mask cache
+(:mod:`.drawn_masks`, a few hundred MB for the whole set) and read from there. With the three folds present, the
+first is training, the second validation and the third test (the first of the paper's three arrangements); with
+fewer, medimg splits. The array headers are read by :func:`detect`; the pixels only by :func:`load`, fold by fold
+(memory-mapped).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from medimg.data.case import SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts.common import walk_files
+from medimg.data.layouts.drawn_masks import cache_folder, write_mask
+from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+NUCLEUS_TYPES = ("neoplastic", "inflammatory", "connective", "dead", "epithelial")
+DETECT_ENTRIES = 200
+FOLD_NUMBER = re.compile(r"fold\s*_?(\d+)", re.IGNORECASE)
+SPLIT_OF_FOLD = {1: "train", 2: "val", 3: "test"}
+
+
+def _shape(array_file: Path) -> tuple[int, ...] | None:
+    """The shape in an ``.npy`` file's header (no pixels read), ``None`` when it is not one."""
+    try:
+        return tuple(np.load(array_file, mmap_mode="r").shape)
+    except (OSError, ValueError):
+        return None
+
+
+def _folds(root: Path, limit: int | None = DETECT_ENTRIES) -> list[tuple[int, Path, Path]]:
+    """``(fold number, images.npy, masks.npy)`` under ``root``: the masks of a fold in the same folder as its images
+    or under the fold's own top folder (``Fold 1/masks/fold1/``), with PanNuke's shapes."""
+    files = walk_files(root, limit)
+    masks = [f for f in files if f.name.lower() == "masks.npy"]
+    folds = []
+    for images in (f for f in files if f.name.lower() == "images.npy"):
+        parts = images.relative_to(root).parts
+        number = next((int(m.group(1)) for p in reversed(parts) if (m := FOLD_NUMBER.search(p))), 0)
+        top = root / parts[0] if len(parts) > 1 else root
+        mine = [m for m in masks if m.parent == images.parent] or [m for m in masks if top in m.parents and top != root]
+        if len(mine) != 1:
+            continue
+        image_shape, mask_shape = _shape(images), _shape(mine[0])
+        expected = (*image_shape[:3], len(NUCLEUS_TYPES) + 1) if image_shape else None
+        if image_shape and len(image_shape) == 4 and image_shape[3] == 3 and mask_shape == expected:
+            folds.append((number, images, mine[0]))
+    return sorted(folds)
+
+
+def detect(path: Path) -> bool:
+    """A folder holding PanNuke's ``images.npy`` and ``masks.npy`` of a fold (their headers)."""
+    return path.is_dir() and bool(_folds(path))
+
+
+def load(path: Path) -> SegmentationDataset:
+    """PanNuke's folds, each image and label map written once as PNG files (cached).
+
+    Raises:
+        DatasetError: no fold's arrays are found, or the cache cannot be written.
+    """
+    from PIL import Image
+
+    folds = _folds(path, None)
+    if not folds:
+        raise DatasetError(
+            f"{path} holds no PanNuke fold (images.npy of N x 256 x 256 x 3 with masks.npy of N x 256 x 256 x 6)"
+        )
+    numbers = [number for number, _, _ in folds]
+    official = sorted(numbers) == [1, 2, 3]
+    cache = cache_folder([file for _, images, masks in folds for file in (images, masks)])
+    cases: list[SegCase] = []
+    for number, images_file, masks_file in folds:
+        images, masks = np.load(images_file, mmap_mode="r"), np.load(masks_file, mmap_mode="r")
+        folder = cache / f"fold{number}"
+        folder.mkdir(exist_ok=True)
+        written = 0
+        for index in range(images.shape[0]):
+            image_path, mask_path = folder / f"{index:05d}.png", folder / f"{index:05d}_mask.png"
+            if not mask_path.is_file():
+                pixels = np.clip(np.rint(np.asarray(images[index], np.float32)), 0, 255).astype(np.uint8)
+                partial = image_path.with_suffix(f".{os.getpid()}.part")
+                Image.fromarray(pixels).save(partial, format="PNG")
+                partial.replace(image_path)
+                labels = np.zeros(images.shape[1:3], np.uint8)
+                for value in range(len(NUCLEUS_TYPES)):
+                    labels[np.asarray(masks[index, :, :, value]) > 0] = value + 1
+                write_mask(mask_path, labels)
+                written += 1
+            split = SPLIT_OF_FOLD.get(number) if official else None
+            cases.append(SegCase(f"fold{number}/{index:05d}", image_path, mask_path, split=split))
+        if written:
+            logger.info("%s: fold %d: %d image(s) and label maps written to %s", path, number, written, folder)
+    if not official:
+        logger.info("%s: folds %s, not PanNuke's three: medimg splits the images", path, numbers)
+    return SegmentationDataset(
+        name=Path(os.path.abspath(path)).name,
+        root=path,
+        source="pannuke",
+        cases=cases,
+        value_names={0: "background", **{k + 1: name for k, name in enumerate(NUCLEUS_TYPES)}},
+    )
