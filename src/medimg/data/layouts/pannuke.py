@@ -74,6 +74,7 @@ def load(path: Path) -> SegmentationDataset:
         DatasetError: no fold's arrays are found, or the cache cannot be written.
     """
     from PIL import Image
+    from tqdm.auto import tqdm
 
     folds = _folds(path, None)
     if not folds:
@@ -89,7 +90,10 @@ def load(path: Path) -> SegmentationDataset:
         folder = cache / f"fold{number}"
         folder.mkdir(exist_ok=True)
         written = 0
-        for index in range(images.shape[0]):
+        pending = not (folder / f"{images.shape[0] - 1:05d}_mask.png").is_file()  # the last one is written last
+        for index in tqdm(
+            range(images.shape[0]), desc=f"writing PanNuke fold {number}", disable=not pending, leave=False
+        ):
             image_path, mask_path = folder / f"{index:05d}.png", folder / f"{index:05d}_mask.png"
             if not mask_path.is_file():
                 pixels = np.clip(np.rint(np.asarray(images[index], np.float32)), 0, 255).astype(np.uint8)
