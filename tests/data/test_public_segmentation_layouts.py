@@ -366,3 +366,29 @@ def test_a_mask_folder_under_an_unknown_name_is_no_class(tmp_path: Path) -> None
     with pytest.raises(DatasetError, match=r"Binary/'s files are masks.*Rename Binary/ to masks/"):
         Dataset.load(tmp_path / "pair")
     assert Dataset.load(tmp_path / "classes").class_names == ["benign", "malignant"]
+
+
+def test_covid_qu_ex_infection_masks_stay_infection_masks(tmp_path: Path) -> None:
+    """COVID-QU-Ex (``Infection Segmentation Data/Infection Segmentation Data/Train/<class>/{images,infection masks,
+    lung masks}/``): classification was "a single class" (a wrapper inside a wrapper); as segmentation, the healthy
+    images' empty infection masks took their lung masks (merged), so a healthy lung was "infection" and a COVID
+    image's infection alone was."""
+    base = tmp_path / "Infection Segmentation Data" / "Infection Segmentation Data"
+    for split in ("Train", "Val", "Test"):
+        for label in ("COVID-19", "Normal"):
+            for k in (1, 2):
+                name = f"{label.lower()}_{k}.png"
+                _png(base / split / label / "images" / name)
+                _png(base / split / label / "lung masks" / name, (slice(2, 14), slice(2, 14)))
+                infected = (slice(4, 7), slice(4, 7)) if label == "COVID-19" else None
+                path = base / split / label / "infection masks" / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                mask = np.zeros((16, 16), np.uint8)
+                if infected:
+                    mask[infected] = 255
+                Image.fromarray(mask).save(path)
+    classes = Dataset.load(tmp_path)
+    assert classes.class_names == ["Normal", "COVID-19"] and classes.split_counts() == {"test": 4, "train": 4, "val": 4}
+    masks = Dataset.load(tmp_path, task="segment")
+    by_name = {c.image.name: masks.read(c).mask[0] for c in masks.cases if c.split == "train"}
+    assert int((by_name["covid-19_1.png"] > 0).sum()) == 9 and int((by_name["normal_1.png"] > 0).sum()) == 0

@@ -601,6 +601,9 @@ def read_case_mask(
                 f"mask {extra} has size {tuple(other.shape)} but the first mask of its image, {case.mask}, has size "
                 f"{tuple(first.shape)}: every mask of one image must have its size (re-export it, or remove it)"
             )
+        if extra.parent != case.mask.parent and not np.any(first):  # no structure to merge a part of another into
+            _note_left_out(_noted_empty_first_folders, EMPTY_FIRST_NOTE, extra, case.mask)
+            continue
         overlap = _overlap_kind(first, other)
         if overlap == "observer":  # a second observer's annotation: the first one is the reference
             _note_left_out(_noted_observer_folders, OBSERVER_NOTE, extra, case.mask)
@@ -639,6 +642,7 @@ SAME_STRUCTURE_OVERLAP = 0.5
 NESTED_IOU = 0.5
 _noted_observer_folders: set[Path] = set()
 _noted_nested_folders: set[Path] = set()
+_noted_empty_first_folders: set[Path] = set()
 
 
 def _overlap_kind(first: np.ndarray, other: np.ndarray) -> str | None:
@@ -659,6 +663,12 @@ NESTED_NOTE = (
     "size: a lesion in its organ), so merging them would erase the smaller one: the first, %s, is trained; the other "
     "masks in %s are left out the same way. To train on %s's masks instead: --exclude '%s/*'; to train both as "
     "classes, give each image one label map (0 background, 1 and 2 the structures)"
+)
+EMPTY_FIRST_NOTE = (
+    "%s is not merged into %s, which is empty: a mask of another folder is merged only as a part of a structure the "
+    "first mask shows (Montgomery's two lungs); over an empty first mask it is another structure (COVID-QU-Ex's lung "
+    "mask where the infection mask is empty), so %s's masks are trained; the other masks in %s are left out the same "
+    "way where the first is empty. To train on %s's masks instead: --exclude '%s/*'"
 )
 OBSERVER_NOTE = (
     "%s overlaps %s mostly: read as another annotation of the same structure (a second observer's), not used (the "

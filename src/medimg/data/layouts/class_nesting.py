@@ -77,7 +77,10 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
             subdirs = [d for d in subdirs if not _annotation_folder(d.name)] or subdirs
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
-        inner, _ = _entries(subdirs[0])
+        inner, inner_image = _entries(subdirs[0])
+        if len(inner) == 1 and not inner_image:  # a wrapper of a wrapper (Kaggle's "X/X/" archives)
+            folder = subdirs[0]
+            continue
         if len(inner) < 2:  # one class, refused later
             break
         # classes inside, or patient folders each holding the same class folders (the IDC breast set's

@@ -653,7 +653,11 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         for mask in [m for m in mask_files if m not in extras[key]]:
             candidates = [p for p in images.get(key, []) if p not in paired]
             split = split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
-            candidates = [p for p in candidates if split_of(root, p) == split] or candidates
+            same_split = [p for p in candidates if split_of(root, p) == split]
+            own_paired = any(p in paired and split_of(root, p) == split for p in images.get(key, []))
+            # its own split's image already has a mask: this is another mask of it (COVID-QU-Ex's lung masks beside
+            # infection masks, one name in Train/, Val/ and Test/), not a mask of another split's image
+            candidates = same_split or ([] if split is not None and own_paired else candidates)
             if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _first_channel(channel_cases[key], mask, root)
                 channels_of.update({first: tuple(channel_files(first)[1:]) for first in candidates})
