@@ -18,6 +18,7 @@ from medimg.data.layouts import LAYOUTS, Layout, detect_layout, get_layout, layo
 from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
+from tests.data.test_brain_tumour_mat import write_cjdata
 from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
@@ -112,6 +113,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "label_studio_boxes": lambda root: write_export(
         root, [result("rectanglelabels", "a", x=5, y=5, width=20, height=20)]
     ),
+    "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],
+    "brain_tumour_masks": lambda root: (write_cjdata(root, n=6), root)[1],
     "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],

@@ -10,6 +10,9 @@ name                  task       reads
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
                                  binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
+``brain_tumour_classes`` classify  the figshare brain tumour set's ``cjdata`` ``.mat`` files: slices written once as
+                                 PNG (cached), the three tumour classes, patients from ``PID``
+``brain_tumour_masks``  segment   the same files: the tumour masks
 ``pannuke``           segment    PanNuke's folds as shipped (``images.npy`` + ``masks.npy`` per fold), written once as
                                  image and mask files (cached); the three folds as train/val/test
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
@@ -78,6 +81,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.data.layouts import (
+    brain_tumour_mat,
     class_folders,
     coco,
     coco_masks,
@@ -166,6 +170,24 @@ class Layout:
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),
+    Layout(
+        "brain_tumour_classes",
+        "classify",
+        brain_tumour_mat.detect,
+        brain_tumour_mat.load_classes,
+        "the figshare brain tumour set (cjdata .mat files): meningioma, glioma, pituitary, patients from PID",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "brain_tumour_masks",
+        "segment",
+        brain_tumour_mat.detect,
+        brain_tumour_mat.load_masks,
+        "the figshare brain tumour set (cjdata .mat files): the tumour masks",
+        derived=True,  # the set's classes are what its files say without a task; masks when segmentation is asked
+        fallback=False,
+    ),
     Layout(
         "pannuke",
         "segment",
