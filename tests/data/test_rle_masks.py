@@ -210,8 +210,10 @@ def test_rows_that_name_no_image_or_run_past_it_are_listed(tmp_path: Path) -> No
 
 def test_a_segmentation_model_trains_on_the_table(tmp_path: Path) -> None:
     write_uw_madison(tmp_path / "uwmgi", ((31, 40), (40, 40)))
-    model = Model("unet", task="segment").fit(tmp_path / "uwmgi", run_dir=tmp_path / "run", **FAST_FIT)
+    model = Model("unet", task="segment").fit(tmp_path / "uwmgi", run_dir=tmp_path / "run", rle_order="C", **FAST_FIT)
     assert model.class_names_ == ["background", "large_bowel", "small_bowel", "stomach"]
+    options = json.loads((tmp_path / "run" / "config.json").read_text())["dataset_options"]
+    assert options["rle_order"] == "C"  # the CLI's --set rle_order=C; a reloaded run reads the masks the same way
     splits = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
     part_of: dict[str, set[str]] = {}
     for case_id, part in splits.items():
@@ -239,3 +241,13 @@ def test_real_lesions_re_encoded_either_way_are_read_back(tmp_path: Path, order:
     dataset = Dataset.load(root)
     for case in dataset.cases:
         assert np.array_equal(np.asarray(Image.open(case.mask)) > 0, truth[Path(case.image).stem]), case.case_id
+
+
+def test_rle_order_elsewhere_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "images" / name)
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "masks" / name)
+    with pytest.raises(ConfigError, match="rle_order applies to a table of run-length masks"):
+        SegmentationDataset.load(tmp_path, rle_order="C")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 import numpy as np
 
 from medimg.data.case import SPLITS, Case, SegCase, TaskName
-from medimg.errors import DatasetError
+from medimg.errors import ConfigError, DatasetError
 from medimg.io.image import ImageData
 
 if TYPE_CHECKING:
@@ -437,6 +437,7 @@ class SegmentationDataset:
         exclude: str | Sequence[str] | None = None,
         window: Window | None = None,
         strict: bool = False,
+        rle_order: str | None = None,
     ) -> SegmentationDataset:
         """Find the image/mask pairs under ``path`` (a folder or a CSV manifest); reads no pixels.
 
@@ -455,10 +456,13 @@ class SegmentationDataset:
             exclude: file-name patterns to skip.
             window: CT window applied to the images on read (see :func:`medimg.io.read_image`).
             strict: raise on masks without an image instead of warning.
+            rle_order: a run-length table's pixel numbering (``"F"``, ``"C"``; default: read from the data), see
+                :mod:`medimg.data.layouts.rle_masks`.
 
         Raises:
             DatasetError: missing path, no images, no pairs, a manifest row pointing to a missing file, or
                 (``strict``) unpaired masks. The message names the files and the fix.
+            ConfigError: ``rle_order`` for data that is no run-length table.
         """
         from medimg.data.layouts import deriving_layout, detect_layout
 
@@ -469,9 +473,15 @@ class SegmentationDataset:
             other = None if detected.name == "image_mask_pairs" else detected
         elif detected is not None:
             other = deriving_layout(root, "segment")
+        if rle_order is not None and (other is None or other.name != "rle_masks"):
+            raise ConfigError(
+                f"rle_order applies to a table of run-length masks; {root} is read as "
+                f"{other.description if other is not None else 'image/mask pairs'}: leave rle_order out"
+            )
         if other is not None:
+            order: dict[str, Any] = {"rle_order": rle_order} if rle_order is not None else {}
             return Dataset.load(
-                root, task="segment", layout=other.name, include=include, exclude=exclude, window=window
+                root, task="segment", layout=other.name, include=include, exclude=exclude, window=window, **order
             )
         return Dataset.load(
             path,

@@ -14,7 +14,8 @@ data and logged:
   For square images the wrong order is the exact transpose, so the images decide: the order whose mask outlines
   lie on stronger image edges in most of a sample of images wins (ISIC 2018's lesions re-encoded either way: 32
   of 40 images agree). When neither is clear, Kaggle's column-major
-  order is used with a warning; ``Dataset.load(path, rle_order="C")`` (or ``"F"``) states it.
+  order is used with a warning; ``rle_order="C"`` (or ``"F"``: ``medimg fit DATA --set rle_order=C``,
+  ``Model.fit(path, rle_order="C")``, ``Dataset.load(path, rle_order="C")``) states it.
 - *Absolute or relative starts.* SIIM's ``mask_functions.py`` wrote each start as the gap after the previous run;
   a table where some string's starts do not increase is read that way.
 
@@ -272,7 +273,7 @@ def _choose_order(images: Sequence[_Image], relative: bool, table: Path) -> str:
     logger.warning(
         "%s: the run lengths' numbering order cannot be told from the data (the masks' outlines follow the images' "
         "edges about as well either way in %d image(s)): read as Kaggle's column-major (top to bottom, then left "
-        "to right); if the masks come out transposed, load with Dataset.load(path, rle_order='C')",
+        "to right); if the masks come out transposed, state the order: --set rle_order=C (Python: rle_order='C')",
         table,
         len(leaning),
     )

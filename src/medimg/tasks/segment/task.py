@@ -41,7 +41,7 @@ class SegmentTask:
 
     name = "segment"
     plan_type = SegPlan
-    data_options: tuple[str, ...] = ("colour_table",)
+    data_options: tuple[str, ...] = ("colour_table", "rle_order")
 
     def check_network(self, name: str) -> str:
         from medimg.tasks.segment.networks import check_network_name
