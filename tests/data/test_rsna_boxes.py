@@ -77,3 +77,29 @@ def test_vindr_cxr_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     assert sorted(len(c.boxes or ()) for c in dataset.cases) == [0, 0, 2, 2]
     folder = Dataset.load(tmp_path)  # the folder as downloaded: it was read as a classification table, refused
     assert folder.task == "detect" and [c.boxes for c in folder.cases] == [c.boxes for c in dataset.cases]
+
+
+def test_deeplesion_key_slices_with_boxes_in_one_cell(tmp_path: Path) -> None:
+    """NIH DeepLesion: ``DL_info.csv`` (``File_name`` ``000001_01_01_109.png`` for ``Images_png/000001_01_01/109.png``,
+    ``Bounding_boxes`` ``"x1, y1, x2, y2"`` in one cell, ``Patient_index``, ``Train_Val_Test`` 1/2/3, no label column:
+    the universal lesion detection task). Before: "no 'x1' column", and the folder a classification table."""
+    from PIL import Image
+
+    header = "File_name,Patient_index,Study_index,Series_ID,Key_slice_index,Bounding_boxes,Coarse_lesion_type,"
+    lines = [header + "Train_Val_Test"]
+    for k in range(6):
+        series = f"{k // 2 + 1:06d}_01_01"
+        folder = tmp_path / "Images_png" / series
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((64, 64), 32768 - 1000, np.uint16)).save(folder / f"{100 + k:03d}.png")
+        split = {0: 1, 1: 1, 2: 2, 3: 2, 4: 3, 5: 3}[k]
+        lines.append(f'{series}_{100 + k:03d}.png,{k // 2 + 1},1,1,{100 + k},"10.5, 12.0, 30.25, 40.0",-1,{split}')
+        if k == 0:  # a second lesion on the same key slice
+            lines.append(f'{series}_{100 + k:03d}.png,1,1,1,100,"40, 40, 50, 52",-1,1')
+    (tmp_path / "DL_info.csv").write_text("\n".join(lines) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "detect" and dataset.class_names == ["lesion"] and len(dataset.cases) == 6
+    first = dataset.cases[0]
+    assert first.path == tmp_path / "Images_png" / "000001_01_01" / "100.png" and first.patient_id == "1"
+    assert [tuple(b)[:4] for b in first.boxes or ()] == [(10.5, 12.0, 30.25, 40.0), (40.0, 40.0, 50.0, 52.0)]
+    assert [c.split for c in dataset.cases] == ["train", "train", "val", "val", "test", "test"]

@@ -13,6 +13,7 @@ the image (its size read from the file header), degenerate and duplicate ones dr
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -31,14 +32,43 @@ from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-PATH_COLUMNS = ("path", "image", "file", "filename", "image_path", "image_id", "image_index", "image_name", "patientid")
+PATH_COLUMNS = (
+    "path",
+    "image",
+    "file",
+    "filename",
+    "file_name",  # DeepLesion's DL_info.csv
+    "image_path",
+    "image_id",
+    "image_index",
+    "image_name",
+    "patientid",
+)
 CORNER_COLUMNS = (("x1", "xmin", "x_min"), ("y1", "ymin", "y_min"), ("x2", "xmax", "x_max"), ("y2", "ymax", "y_max"))
 #: the other way to give a box: its top-left corner and its size (NIH ChestX-ray14's ``BBox_List_2017.csv`` header
 #: ``Bbox [x,y,w,h]`` splits into the columns ``Bbox [x``, ``y``, ``w``, ``h]``)
 SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x"), ("y", "bbox_y"), ("width", "w", "bbox_w"), ("height", "h", "h]", "bbox_h"))
+#: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``)
+BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box")
 LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
-SPLIT_COLUMNS = ("split", "subset", "fold")
-PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id")
+#: the class of every box of a table without a label column (DeepLesion's lesions, of a type only in its test part)
+UNLABELLED_CLASS = "lesion"
+SPLIT_COLUMNS = ("split", "subset", "fold", "train_val_test")
+#: split columns of numbers: DeepLesion's ``Train_Val_Test`` (1 training, 2 validation, 3 test)
+NUMBERED_SPLITS = {"1": "train", "2": "val", "3": "test"}
+PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patient_index")
+#: DeepLesion names a slice ``000001_01_01_109.png`` for ``Images_png/000001_01_01/109.png``
+SLICE_IN_FOLDER = re.compile(r"^(.+)_(\d+)(\.[A-Za-z0-9]+)$")
+
+
+def _slice_in_folder(raw_path: str, files: ManifestFiles) -> Path | None:
+    """DeepLesion's ``000001_01_01_109.png``: ``109.png`` in the folder ``000001_01_01`` under the table's folder."""
+    match = SLICE_IN_FOLDER.match(Path(raw_path.replace("\\", "/")).name)
+    if match is None:
+        return None
+    folder, _ = files.by_name.find(match.group(1))
+    candidate = folder / f"{match.group(2)}{match.group(3)}" if folder is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 def _split_manifests(path: Path) -> list[tuple[str, Path]]:
@@ -87,7 +117,7 @@ def _is_box_manifest(path: Path) -> bool:
     corners = all(header & set(options) for options in CORNER_COLUMNS) or all(
         header & set(options) for options in SIZE_COLUMNS
     )
-    return bool(header & set(PATH_COLUMNS)) and corners
+    return bool(header & set(PATH_COLUMNS)) and (corners or bool(header & set(BOX_COLUMNS)))
 
 
 def load(
@@ -128,9 +158,11 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
-    sized = all(set(o) & set(columns) for o in SIZE_COLUMNS) and not all(set(o) & set(columns) for o in CORNER_COLUMNS)
-    corner_cols = [column(o, True) or "" for o in (SIZE_COLUMNS if sized else CORNER_COLUMNS)]
-    label_col = column(LABEL_COLUMNS, True) or ""
+    corners = all(set(o) & set(columns) for o in CORNER_COLUMNS)
+    sized = all(set(o) & set(columns) for o in SIZE_COLUMNS) and not corners
+    box_col = column(BOX_COLUMNS, False) if not corners and not sized else None
+    corner_cols = [] if box_col else [column(o, True) or "" for o in (SIZE_COLUMNS if sized else CORNER_COLUMNS)]
+    label_col = column(LABEL_COLUMNS, box_col is None)
     files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
     problems: list[str] = []
@@ -143,6 +175,7 @@ def load(
             problems.append(f"line {line}: empty path")
             continue
         file, why = files.locate(raw_path)
+        file = file if file.exists() else _slice_in_folder(raw_path, files) or file
         if not name_selected(file.name, include, exclude):
             continue
         if raw_path not in info:
@@ -150,7 +183,7 @@ def load(
                 problems.append(f"line {line}: {file} does not exist{why}")
                 continue
             split_raw = str(row.get(split_col) or "").strip() if split_col else ""
-            split = normalise_split(split_raw)
+            split = NUMBERED_SPLITS.get(split_raw) if split_raw.isdigit() else normalise_split(split_raw)
             if split_raw and split is None:
                 problems.append(f"line {line}: unknown split {split_raw!r} (use train, val or test)")
             patient = str(row.get(patient_col) or "").strip() if patient_col else ""
@@ -158,12 +191,14 @@ def load(
             order.append(raw_path)
             raw[raw_path] = []
         cells = [str(row.get(c) or "").strip() for c in corner_cols]
-        label = str(row.get(label_col) or "").strip()
+        if box_col:
+            cells = [c.strip() for c in str(row.get(box_col) or "").strip("[]() ").split(",") if c.strip()]
+        label = str(row.get(label_col) or "").strip() if label_col else UNLABELLED_CLASS
         if not any(cells):
             continue  # an image without objects (RSNA: Target 0 with empty box cells)
         try:
             x1, y1, x2, y2 = (float(c) for c in cells)
-        except ValueError:
+        except ValueError:  # also a box cell without four numbers
             problems.append(f"line {line}: box corners {cells} are not all numbers")
             continue
         if sized:  # x, y, width, height
