@@ -107,6 +107,7 @@ from medimg.data.layouts import (
     yolo,
     yolo_masks,
 )
+from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
 
@@ -165,6 +166,15 @@ class Layout:
                     f"the {self.name} layout has no option {key!r}.{did_you_mean(key, self.options)} "
                     f"Its options: {accepted}."
                 )
+
+
+def _tool_layouts(name: str, tool: AnnotationTool, masks: str, boxes: str) -> tuple[Layout, Layout]:
+    """An annotation tool's two layouts: ``<name>_masks`` (its shapes drawn) and ``<name>_boxes`` (their boxes), each
+    read for the other's task too (neither claims the path for itself alone)."""
+    return (
+        Layout(f"{name}_masks", "segment", tool.detect_masks, tool.load_masks, masks, exclusive=False, fallback=False),
+        Layout(f"{name}_boxes", "detect", tool.detect_boxes, tool.load_boxes, boxes, exclusive=False, fallback=False),
+    )
 
 
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
@@ -227,59 +237,23 @@ LAYOUTS: tuple[Layout, ...] = (
         "Aperio ImageScope XML outlines drawn into masks (MoNuSeg: Tissue Images/ + Annotations/*.xml)",
         fallback=False,
     ),
-    Layout(
-        "labelme_masks",
-        "segment",
-        labelme.detect_masks,
-        labelme.load_masks,
+    *_tool_layouts(
+        "labelme",
+        labelme.LABELME,
         "LabelMe JSON outlines (polygons, circles) drawn into masks, one JSON per image",
-        exclusive=False,
-        fallback=False,
-    ),
-    Layout(
-        "labelme_boxes",
-        "detect",
-        labelme.detect_boxes,
-        labelme.load_boxes,
         "LabelMe JSON shapes as boxes (rectangles), one JSON per image",
-        exclusive=False,
-        fallback=False,
     ),
-    Layout(
-        "cvat_masks",
-        "segment",
-        cvat.detect_masks,
-        cvat.load_masks,
+    *_tool_layouts(
+        "cvat",
+        cvat.CVAT,
         "CVAT for images XML (annotations.xml + images/): polygons, ellipses and masks drawn into masks",
-        exclusive=False,
-        fallback=False,
-    ),
-    Layout(
-        "cvat_boxes",
-        "detect",
-        cvat.detect_boxes,
-        cvat.load_boxes,
         "CVAT for images XML (annotations.xml + images/): each shape's box",
-        exclusive=False,
-        fallback=False,
     ),
-    Layout(
-        "label_studio_masks",
-        "segment",
-        label_studio.detect_masks,
-        label_studio.load_masks,
+    *_tool_layouts(
+        "label_studio",
+        label_studio.LABEL_STUDIO,
         "Label Studio JSON export: polygons and ellipses drawn into masks",
-        exclusive=False,
-        fallback=False,
-    ),
-    Layout(
-        "label_studio_boxes",
-        "detect",
-        label_studio.detect_boxes,
-        label_studio.load_boxes,
         "Label Studio JSON export: each shape's box (rectangles)",
-        exclusive=False,
-        fallback=False,
     ),
     Layout(
         "matlab_masks",

@@ -24,18 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from medimg.data.case import normalise_split
-from medimg.data.dataset import SegmentationDataset
-from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import ManifestFiles, name_selected, problems_error, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
-from medimg.data.layouts.outlined_shapes import (
-    OUTLINE_KINDS,
-    Outlined,
-    Shape,
-    boxes_dataset,
-    masks_dataset,
-    unlabelled_images,
-)
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, kinds_named, log_left_out
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -65,24 +56,6 @@ def _files(path: Path) -> list[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith(".")) if depth < 2 else []
         found += [Path(folder) / n for n in sorted(names) if n.lower().endswith(".xml") and _is_cvat(Path(folder) / n)]
     return found
-
-
-def _kinds(path: Path) -> set[str]:
-    kinds: set[str] = set()
-    for file in _files(path)[:3]:
-        head = text_head(file, 1 << 20)
-        kinds |= {kind for element, kind in AREA_ELEMENTS.items() if f"<{element} " in head}
-    return kinds
-
-
-def detect_masks(path: Path) -> bool:
-    """A CVAT XML (or a folder with one) with a polygon, ellipse or mask."""
-    return bool(_kinds(path) & OUTLINE_KINDS)
-
-
-def detect_boxes(path: Path) -> bool:
-    """A CVAT XML (or a folder with one) with area shapes (boxes alone: detection data by itself)."""
-    return bool(_kinds(path))
 
 
 def _mask_region(element: ET.Element) -> tuple[list[tuple[float, float]], np.ndarray]:
@@ -163,31 +136,10 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             items.append(Outlined(file, found, size, case_id, shapes, split))
     if problems:
         raise problems_error(path, problems, "CVAT annotation problem(s)")
-    if any(skipped.values()):
-        logger.info(
-            "%s: shapes that outline no area are left out: %s",
-            path,
-            ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()) if n),
-        )
+    log_left_out(path, skipped)
     return items, cache_folder(files), root
 
 
-def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
-    """CVAT shapes drawn into one label map per image (cached).
-
-    Raises:
-        DatasetError: no CVAT XML, an unreadable one, or an image that is nowhere.
-    """
-    items, cache, root = _outlined(path, include, exclude)
-    unlabelled = unlabelled_images(root, {item.image for item in items}, include, exclude)
-    return masks_dataset(root, items, cache, "cvat", unlabelled)
-
-
-def load_boxes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> DetectionDataset:
-    """Each CVAT shape's bounding box.
-
-    Raises:
-        DatasetError: no CVAT XML, an unreadable one, or an image that is nowhere.
-    """
-    items, _, root = _outlined(path, include, exclude)
-    return boxes_dataset(root, items, "cvat")
+CVAT = AnnotationTool(
+    "cvat", lambda path: kinds_named(_files(path), {f"<{e} ": k for e, k in AREA_ELEMENTS.items()}), _outlined
+)

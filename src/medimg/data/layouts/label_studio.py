@@ -21,18 +21,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from medimg.data.dataset import SegmentationDataset
-from medimg.data.detection import DetectionDataset, image_size
+from medimg.data.detection import image_size
 from medimg.data.layouts.common import ManifestFiles, name_selected, problems_error, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
-from medimg.data.layouts.outlined_shapes import (
-    OUTLINE_KINDS,
-    Outlined,
-    Shape,
-    boxes_dataset,
-    masks_dataset,
-    unlabelled_images,
-)
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, kinds_named, log_left_out
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -59,24 +51,6 @@ def _files(path: Path) -> list[Path]:
         return sorted(p for p in path.iterdir() if p.is_file() and _is_export(p)) if path.is_dir() else []
     except OSError:
         return []
-
-
-def _kinds(path: Path) -> set[str]:
-    kinds: set[str] = set()
-    for file in _files(path)[:3]:
-        head = text_head(file, 1 << 20)
-        kinds |= {kind for kind_type, kind in AREA_TYPES.items() if f'"{kind_type}"' in head}
-    return kinds
-
-
-def detect_masks(path: Path) -> bool:
-    """A Label Studio export (or a folder with one) with a polygon or ellipse."""
-    return bool(_kinds(path) & OUTLINE_KINDS)
-
-
-def detect_boxes(path: Path) -> bool:
-    """A Label Studio export (or a folder with one) with area shapes (rectangles alone: detection data by itself)."""
-    return bool(_kinds(path))
 
 
 def _shape(result: dict[str, Any]) -> Shape | None:
@@ -153,31 +127,10 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             items.append(Outlined(file, found, size or image_size(found), case_id, shapes))
     if problems:
         raise problems_error(path, problems, "Label Studio task problem(s)")
-    if skipped:
-        logger.info(
-            "%s: results that outline no area are left out: %s",
-            path,
-            ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())),
-        )
+    log_left_out(path, skipped)
     return items, cache_folder(files), root
 
 
-def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
-    """Label Studio shapes drawn into one label map per image (cached).
-
-    Raises:
-        DatasetError: no export, an unreadable one, or an image that is nowhere.
-    """
-    items, cache, root = _outlined(path, include, exclude)
-    unlabelled = unlabelled_images(root, {item.image for item in items}, include, exclude)
-    return masks_dataset(root, items, cache, "label_studio", unlabelled)
-
-
-def load_boxes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> DetectionDataset:
-    """Each Label Studio shape's bounding box.
-
-    Raises:
-        DatasetError: no export, an unreadable one, or an image that is nowhere.
-    """
-    items, _, root = _outlined(path, include, exclude)
-    return boxes_dataset(root, items, "label_studio")
+LABEL_STUDIO = AnnotationTool(
+    "label_studio", lambda path: kinds_named(_files(path), {f'"{t}"': k for t, k in AREA_TYPES.items()}), _outlined
+)

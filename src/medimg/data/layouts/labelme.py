@@ -31,11 +31,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from medimg.data.dataset import SegmentationDataset
-from medimg.data.detection import DetectionDataset, image_size
+from medimg.data.detection import image_size
 from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file
-from medimg.data.layouts.outlined_shapes import Outlined, Shape, boxes_dataset, masks_dataset, unlabelled_images
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, log_left_out
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -44,7 +43,8 @@ logger = logging.getLogger(__name__)
 DETECT_ENTRIES = 2000
 DETECT_FILES = 5
 SNIFF_CHARS = 4096
-AREA_SHAPES = ("polygon", "rectangle", "circle", "mask")
+#: LabelMe's shape types that outline an area, as :mod:`.outlined_shapes` names them
+AREA_KINDS = {"polygon": "polygon", "rectangle": "rectangle", "circle": "ellipse", "mask": "mask"}
 BACKGROUND = "_background_"
 
 
@@ -59,24 +59,15 @@ def _files(root: Path, limit: int | None = None) -> list[Path]:
     return [p for p in walk_files(root, limit) if _is_labelme(p)]
 
 
-def _shape_types(root: Path) -> set[str]:
+def _kinds(root: Path) -> set[str]:
+    """The area shape kinds (:mod:`.outlined_shapes`'s names) of the first LabelMe files under ``root``."""
     found: set[str] = set()
     for file in _files(root, DETECT_ENTRIES)[:DETECT_FILES]:
         try:
             found |= {str(s.get("shape_type") or "polygon") for s in json.loads(file.read_text()).get("shapes", [])}
         except (OSError, ValueError, AttributeError):
             continue
-    return found
-
-
-def detect_masks(path: Path) -> bool:
-    """A folder of LabelMe JSON files (among its first entries) with an area shape other than a rectangle."""
-    return path.is_dir() and bool(_shape_types(path) & {"polygon", "circle", "mask"})
-
-
-def detect_boxes(path: Path) -> bool:
-    """A folder of LabelMe JSON files with area shapes (their boxes; rectangles alone: detection data by itself)."""
-    return path.is_dir() and bool(_shape_types(path) & set(AREA_SHAPES))
+    return {AREA_KINDS[kind] for kind in found if kind in AREA_KINDS}
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -132,7 +123,7 @@ def _shape(raw: dict[str, Any]) -> Shape | None:
     return Shape(label, kind, points) if kind in ("polygon", "rectangle") else None
 
 
-def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[Outlined], Path]:
+def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[list[Outlined], Path, Path]:
     """Every LabelMe JSON under ``root`` with its image, and the cache its masks (and embedded images) go to.
 
     Raises:
@@ -168,31 +159,8 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
         items.append(Outlined(file, image, size, case_id, shapes, split_of(root, file)))
     if problems:
         raise problems_error(root, problems, "LabelMe file problem(s)")
-    if skipped:
-        logger.info(
-            "%s: shapes that outline no area are left out: %s",
-            root,
-            ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())),
-        )
-    return items, cache
+    log_left_out(root, skipped)
+    return items, cache, root
 
 
-def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
-    """LabelMe shapes drawn into one label map per image (cached).
-
-    Raises:
-        DatasetError: no LabelMe file, an unreadable one, a missing image, or an image whose size is unknown.
-    """
-    items, cache = _outlined(path, include, exclude)
-    unlabelled = unlabelled_images(path, {item.image for item in items}, include, exclude)
-    return masks_dataset(path, items, cache, "labelme", unlabelled)
-
-
-def load_boxes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> DetectionDataset:
-    """Each LabelMe shape's bounding box.
-
-    Raises:
-        DatasetError: no LabelMe file, an unreadable one, or a missing image.
-    """
-    items, _ = _outlined(path, include, exclude)
-    return boxes_dataset(path, items, "labelme")
+LABELME = AnnotationTool("labelme", _kinds, _outlined)

@@ -4,8 +4,10 @@ save them (:mod:`.labelme`: one JSON per image; :mod:`.cvat`: one XML for a task
 box).
 
 Classes are the shapes' labels in alphabetical order (``0`` background for masks); larger shapes are drawn first, so a
-small lesion inside its organ stays visible. A tool's reader makes :class:`Outlined` images; :func:`masks_dataset`
-and :func:`boxes_dataset` do the rest the same way for every tool.
+small lesion inside its organ stays visible. A tool's reader makes :class:`Outlined` images; an
+:class:`AnnotationTool` turns them into either dataset the same way for every tool, and tells which its files hold: a
+path whose shapes include any polygon, ellipse or mask is segmentation data by itself, one of boxes alone detection
+data.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
-from medimg.data.layouts.common import name_selected, problems_error
+from medimg.data.layouts.common import name_selected, problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
@@ -85,6 +87,13 @@ class Outlined:
     case_id: str
     shapes: list[Shape] = field(default_factory=list)
     split: str | None = None
+
+
+def log_left_out(path: Path, skipped: Mapping[str, int]) -> None:
+    """One log line counting the shapes of each kind that outline no area (lines, points...), left out."""
+    if any(skipped.values()):
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()) if n)
+        logger.info("%s: shapes that outline no area are left out: %s", path, counts)
 
 
 def class_names(items: Sequence[Outlined]) -> list[str]:
@@ -176,3 +185,58 @@ def boxes_dataset(root: Path, items: Sequence[Outlined], source: str) -> Detecti
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+#: how much of an annotation file :func:`kinds_named` reads
+SNIFF_CHARS = 1 << 20
+
+
+def kinds_named(files: Sequence[Path], tokens: Mapping[str, str]) -> set[str]:
+    """The shape kinds whose ``tokens`` (text -> kind: ``'<polygon '`` -> ``polygon``) appear in the first megabyte
+    of the first three ``files``."""
+    return {kind for file in files[:3] for token, kind in tokens.items() if token in text_head(file, SNIFF_CHARS)}
+
+
+#: ``read(path, include, exclude) -> (annotated images, their mask cache, the data's root)``
+Reader = Callable[[Path, tuple[str, ...], tuple[str, ...]], tuple[list[Outlined], Path, Path]]
+
+
+@dataclass(frozen=True)
+class AnnotationTool:
+    """One annotation tool's files as the two layouts the registry holds (``<tool>_masks``, ``<tool>_boxes``):
+    ``kinds`` says which shape kinds a path's files hold (cheap: text, never pixels), ``read`` reads them."""
+
+    source: str
+    kinds: Callable[[Path], set[str]]
+    read: Reader
+
+    def detect_masks(self, path: Path) -> bool:
+        """The tool's files with a shape beyond boxes (a polygon, ellipse or mask)."""
+        return bool(self.kinds(path) & OUTLINE_KINDS)
+
+    def detect_boxes(self, path: Path) -> bool:
+        """The tool's files with area shapes (boxes alone: detection data by itself)."""
+        return bool(self.kinds(path))
+
+    def load_masks(
+        self, path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> SegmentationDataset:
+        """The shapes drawn into one label map per image (cached); images no file names are unlabelled.
+
+        Raises:
+            DatasetError: no annotation file, an unreadable one, an image that is nowhere or of unknown size.
+        """
+        items, cache, root = self.read(path, include, exclude)
+        unlabelled = unlabelled_images(root, {item.image for item in items}, include, exclude)
+        return masks_dataset(root, items, cache, self.source, unlabelled)
+
+    def load_boxes(
+        self, path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> DetectionDataset:
+        """Each shape's bounding box.
+
+        Raises:
+            DatasetError: no annotation file, an unreadable one, or an image that is nowhere.
+        """
+        items, _, root = self.read(path, include, exclude)
+        return boxes_dataset(root, items, self.source)
