@@ -455,3 +455,15 @@ def test_a_downloaded_archive_is_refused_with_how_to_unpack_it(tmp_path: Path, n
     with pytest.raises(DatasetError, match=f"is a {kind} archive, not a dataset: unpack it first") as error:
         Dataset.load(archive)
     assert str(archive) in str(error.value)
+
+
+def test_a_nested_copy_of_the_class_folders_is_no_class(tmp_path: Path) -> None:
+    """Kaggle's malaria cell images: ``cell_images/{Parasitized,Uninfected}/`` and a copy of both in
+    ``cell_images/cell_images/``. The copy was a third class, ``cell_images``, of every image again."""
+    for k in range(4):
+        for label in ("Parasitized", "Uninfected"):
+            for folder in (tmp_path / "cell_images", tmp_path / "cell_images" / "cell_images"):
+                _png(folder / label / f"C{k}_cell.png", 40 * k + (label == "Uninfected"))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["Parasitized", "Uninfected"] and len(dataset.cases) == 8
+    assert not any("cell_images/cell_images" in c.case_id for c in dataset.cases)

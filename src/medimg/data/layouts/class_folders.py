@@ -91,7 +91,8 @@ def load(
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
     base = data_folder(root)  # below an archive's wrapper folder
-    subdirs = sorted(p for p in base.iterdir() if visible_dir(p))
+    copies = _nested_copies(base)
+    subdirs = sorted(p for p in base.iterdir() if visible_dir(p) and p not in copies)
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
     named_splits = {s for s in split_dirs.values() if s}
     if subdirs and all(split_dirs.values()):
@@ -122,7 +123,7 @@ def load(
         if nested is None:
             if split is None:
                 _refuse_versions_of_the_data(root, subdirs)
-            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c)]
+            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in copies]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
@@ -223,6 +224,27 @@ VERSION_WORDS = frozenset({
     "master", "main", "fold", "folds", "augmented", "original", "version", "copy", "raw", "processed",
     "preprocessed", "resized",
 })  # fmt: skip
+
+
+def _nested_copies(base: Path) -> set[Path]:
+    """Sub-folders of ``base`` named like it that hold the same class folders as their siblings: the nested copy of
+    the data Kaggle's archives carry (the malaria set's ``cell_images/cell_images/Parasitized/`` beside
+    ``cell_images/Parasitized/``); read as a class, every image would be in two classes. Left out, with a warning."""
+    subdirs = [p for p in base.iterdir() if visible_dir(p)]
+    names = {p.name.lower() for p in subdirs}
+    copies = set()
+    for folder in subdirs:
+        inside = {p.name.lower() for p in folder.iterdir() if visible_dir(p)}
+        if folder.name.lower() == base.name.lower() and inside and inside <= names - {folder.name.lower()}:
+            copies.add(folder)
+    if copies:
+        logger.warning(
+            "%s: %s holds the same class folders as its siblings (a nested copy of the data, as Kaggle's archives "
+            "carry): left out",
+            base,
+            ", ".join(f"{p.name}/" for p in sorted(copies)),
+        )
+    return copies
 
 
 def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
