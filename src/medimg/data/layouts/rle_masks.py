@@ -36,7 +36,7 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +55,11 @@ from medimg.data.layouts.common import (
     problems_error,
     read_manifest,
     text_encoding,
+    walk_files,
 )
 from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_file, write_mask
 from medimg.errors import ConfigError, DatasetError, MedimgError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,11 @@ def _columns(keys: Sequence[str], sample: Sequence[dict[str, str]] | None = None
 
 def _cell(row: dict[str, str], key: str) -> str:
     return str(row.get(key) or "").strip()
+
+
+def _class_of(row: dict[str, str], columns: _Columns) -> str:
+    """The row's class: its class cell, else (no class column, or an empty cell) ``foreground``."""
+    return (_cell(row, columns.label) if columns.label else "") or "foreground"
 
 
 def _sniff(table: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -348,13 +354,8 @@ class _FolderPrefixNames:
         return hits[0] if len(hits) == 1 else None
 
 
-def _image_files(base: Path) -> Iterator[Path]:
-    for folder, folders, files in os.walk(base):
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
-        for name in sorted(files):
-            path = Path(folder) / name
-            if file_suffix(path) in IMAGE_SUFFIXES and not in_system_folder(path, base):
-                yield path
+def _image_files(base: Path) -> list[Path]:
+    return [p for p in walk_files(base) if file_suffix(p) in IMAGE_SUFFIXES]
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -400,7 +401,7 @@ def load(
     columns = _columns(list(keyed[0]) if keyed else [], keyed[:SNIFF_ROWS])
     if columns is None:
         raise DatasetError(f"{table} has no image id column and run-length column (e.g. ImageId,EncodedPixels)")
-    names = order_classes({_cell(r, columns.label) for r in keyed} if columns.label else {"foreground"})
+    names = order_classes({_class_of(r, columns) for r in keyed})
     value_of = {name: k + 1 for k, name in enumerate(names)}
     locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
     by_prefix = _FolderPrefixNames(root)
@@ -427,8 +428,7 @@ def load(
                 problems.append(f"row {number}: the size of {file} cannot be read (a 2D image is expected)")
                 continue
             images[image_id] = _Image(file, shape, [])
-        label = _cell(row, columns.label) if columns.label else "foreground"
-        images[image_id].rows.append((value_of[label], _runs(text), number))
+        images[image_id].rows.append((value_of[_class_of(row, columns)], _runs(text), number))
     relative = any(_relative(runs) for image in images.values() for _, runs, _ in image.rows)
     for image_id, image in images.items():
         for _, runs, number in image.rows:
