@@ -86,3 +86,28 @@ def test_a_broken_xml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     broken.write_text(broken.read_text()[:-40])
     with pytest.raises(DatasetError, match=rf"{broken.name}: not readable ImageScope XML"):
         Dataset.load(root)
+
+
+def test_monusac_layers_are_named_by_their_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MoNuSAC: each ``<Annotation>`` layer has no ``Name``; its class is its attribute's (``<Attribute
+    Name="Epithelial">``), and its ``Id`` differs from file to file. The layers were ``layer_<Id>``: a different class
+    for the same cell type in each image, silently."""
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+
+    def layer(kind: str, layer_id: int, square: tuple[int, int]) -> str:
+        x, y = square
+        region = _region([(x, y), (x + 6, y), (x + 6, y + 6), (x, y + 6)])
+        attributes = f'<Attributes><Attribute Name="{kind}" Id="{layer_id}" Value=""/></Attributes>'
+        return f'<Annotation Id="{layer_id}" Name="" Type="4">{attributes}<Regions>{region}</Regions></Annotation>'
+
+    folder = tmp_path / "MoNuSAC_images_and_annotations" / "TCGA-5P-A9K0-01Z-00-DX1"
+    folder.mkdir(parents=True)
+    for k, ids in enumerate(((1, 2), (3, 1))):  # the same types under other layer ids in the second image
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(folder / f"TCGA-5P-A9K0-01Z-00-DX1_{k + 1}.tif")
+        layers = layer("Epithelial", ids[0], (1, 1)) + layer("Lymphocyte", ids[1], (11, 11))
+        (folder / f"TCGA-5P-A9K0-01Z-00-DX1_{k + 1}.xml").write_text(f"<Annotations>{layers}</Annotations>")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.value_names == {0: "background", 1: "Epithelial", 2: "Lymphocyte"}
+    for case in dataset.cases:
+        mask = dataset.read(case).mask[0]
+        assert (mask[3, 3], mask[14, 14], mask[9, 9]) == (1, 2, 0), case.case_id

@@ -3,9 +3,10 @@ into label maps: MoNuSeg's ``Tissue Images/TCGA-*.tif`` + ``Annotations/TCGA-*.x
 annotated in ImageScope.
 
 Each XML names its image by its own name (``TCGA-18-5592-01Z-00-DX1.xml`` for ``TCGA-18-5592-01Z-00-DX1.tif``),
-anywhere under the data folder. An ``<Annotation>`` layer is a class, named by its ``Name`` (MoNuSeg's layers have
-none: one class, ``foreground``; several unnamed layers are ``layer_<Id>``), in name order; each of its regions
-is a polygon in pixels (an ellipse region, ``Type="2"``, its two corners), drawn by :mod:`.drawn_masks` into one
+anywhere under the data folder. An ``<Annotation>`` layer is a class, named by its ``Name``, else by its first
+attribute's name (MoNuSAC's ``<Attribute Name="Epithelial">``; MoNuSeg's layers have neither, their attribute is a
+``Description``: one class, ``foreground``; several unnamed layers are ``layer_<Id>``), in name order; each of its
+regions is a polygon in pixels (an ellipse region, ``Type="2"``, its two corners), drawn by :mod:`.drawn_masks` into one
 label map per image (``0`` background), larger regions first, and cached outside the data. A region with
 ``NegativeROA="1"`` is a hole: drawn as background. Images without an XML of their name are unlabelled (set
 aside, as images without a mask are).
@@ -69,7 +70,11 @@ def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
         raise DatasetError(f"{xml}: not readable ImageScope XML ({error}); fix or remove it") from error
     layers: list[tuple[str, list[tuple[list[float], bool]]]] = []
     for annotation in tree.getroot().iter("Annotation"):
-        name = (annotation.get("Name") or "").strip() or f"layer_{annotation.get('Id', len(layers) + 1)}"
+        name = (
+            (annotation.get("Name") or "").strip()
+            or _attribute_name(annotation)
+            or f"layer_{annotation.get('Id', len(layers) + 1)}"
+        )
         regions = []
         for region in annotation.iter("Region"):
             points = [(float(v.get("X", 0)), float(v.get("Y", 0))) for v in region.iter("Vertex")]
@@ -79,6 +84,19 @@ def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
                 regions.append(([c for point in points for c in point], region.get("NegativeROA") == "1"))
         layers.append((name, regions))
     return layers
+
+
+#: ``<Attribute Name=...>`` fields ImageScope writes for every layer, never a class (MoNuSeg's ``Description``)
+FIELD_NAMES = frozenset({"description", "name", "comment", "comments", "notes"})
+
+
+def _attribute_name(annotation: ET.Element) -> str:
+    """A layer's class written as its first attribute's name (MoNuSAC's ``<Attribute Name="Epithelial">``, its layers'
+    own ``Name`` empty), ``""`` when there is none or it is a generic field."""
+    attributes = annotation.find("Attributes")
+    first = attributes.find("Attribute") if attributes is not None else None
+    name = (first.get("Name") or "").strip() if first is not None else ""
+    return "" if name.lower() in FIELD_NAMES else name
 
 
 def _ellipse(corner: tuple[float, float], other: tuple[float, float]) -> list[tuple[float, float]]:
