@@ -21,7 +21,7 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.layouts.common import name_selected, problems_error, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, write_mask
+from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,6 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
         DatasetError: no such file, or unreadable ones (listed).
     """
     import h5py
-    from PIL import Image
     from tqdm.auto import tqdm
 
     files = sorted(
@@ -93,9 +92,7 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
                 patient = "".join(chr(int(c)) for c in np.asarray(data["PID"]).ravel() if int(c))
                 if not mask_path.is_file():
                     pixels = np.clip(np.asarray(data["image"]).T, 0, 65535).astype(np.uint16)  # MATLAB: column-major
-                    partial = image_path.with_suffix(f".{os.getpid()}.part")
-                    Image.fromarray(pixels).save(partial, format="PNG")
-                    partial.replace(image_path)
+                    write_png(image_path, pixels)
                     write_mask(mask_path, (np.asarray(data["tumorMask"]).T > 0).astype(np.uint8))
         except (OSError, KeyError, ValueError, IndexError) as error:
             problems.append(f"{file}: not a readable cjdata file ({type(error).__name__}: {error})")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,8 +107,14 @@ def mask_file(folder: Path, case_id: str, suffix: str = ".png") -> Path:
 
 def write_mask(path: Path, labels: np.ndarray) -> None:
     """Write a label map as PNG, atomically (a killed run never leaves half a mask)."""
+    write_png(path, labels.astype(np.uint8))
+
+
+def write_png(path: Path, image: Any) -> None:
+    """Write an array (or a PIL image) as PNG, atomically: the cache's masks, and the images it holds for sets that
+    ship theirs inside other files (LabelMe's embedded images, PanNuke's arrays, MATLAB files)."""
     from PIL import Image
 
     partial = path.with_suffix(f".{os.getpid()}.part")
-    Image.fromarray(labels.astype(np.uint8)).save(partial, format="PNG")
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(partial, format="PNG")
     partial.replace(path)

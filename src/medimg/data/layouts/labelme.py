@@ -23,7 +23,6 @@ import io
 import json
 import logging
 import math
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from PIL import Image
 
 from medimg.data.detection import image_size
 from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, mask_file
+from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_png
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, log_left_out
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
@@ -94,9 +93,7 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
         if not target.is_file():
             try:
                 with Image.open(io.BytesIO(base64.b64decode(data["imageData"]))) as embedded:
-                    partial = target.with_suffix(f".{os.getpid()}.part")
-                    embedded.save(partial, format="PNG")
-                partial.replace(target)
+                    write_png(target, embedded)
             except (binascii.Error, OSError, ValueError) as error:
                 problems.append(f"{file}: its embedded imageData cannot be decoded ({error})")
                 return None

@@ -23,7 +23,7 @@ import numpy as np
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, write_mask
+from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,6 @@ def load(path: Path) -> SegmentationDataset:
     Raises:
         DatasetError: no fold's arrays are found, or the cache cannot be written.
     """
-    from PIL import Image
     from tqdm.auto import tqdm
 
     folds = _folds(path, None)
@@ -97,9 +96,7 @@ def load(path: Path) -> SegmentationDataset:
             image_path, mask_path = folder / f"{index:05d}.png", folder / f"{index:05d}_mask.png"
             if not mask_path.is_file():
                 pixels = np.clip(np.rint(np.asarray(images[index], np.float32)), 0, 255).astype(np.uint8)
-                partial = image_path.with_suffix(f".{os.getpid()}.part")
-                Image.fromarray(pixels).save(partial, format="PNG")
-                partial.replace(image_path)
+                write_png(image_path, pixels)
                 labels = np.zeros(images.shape[1:3], np.uint8)
                 for value in range(len(NUCLEUS_TYPES)):
                     labels[np.asarray(masks[index, :, :, value]) > 0] = value + 1
