@@ -22,6 +22,7 @@ from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.layouts.common import name_selected, problems_error, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
+from medimg.data.layouts.matlab_masks import is_hdf5_mat, mat_variables
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -29,23 +30,11 @@ logger = logging.getLogger(__name__)
 CLASS_NAMES = ("meningioma", "glioma", "pituitary")
 DETECT_ENTRIES = 200
 DETECT_FILES = 3
-HDF5_MAGIC = b"\x89HDF"
 
 
 def _is_cjdata(file: Path) -> bool:
-    if file.suffix.lower() != ".mat":
-        return False
-    try:
-        with file.open("rb") as handle:
-            handle.seek(512)
-            if handle.read(4) != HDF5_MAGIC:
-                return False
-        import h5py
-
-        with h5py.File(file, "r") as handle:
-            return "cjdata" in handle
-    except (OSError, ValueError):
-        return False
+    """A MATLAB 7.3 file holding a ``cjdata`` struct (its HDF5 header only)."""
+    return file.suffix.lower() == ".mat" and is_hdf5_mat(file) and "cjdata" in mat_variables(file)
 
 
 def detect(path: Path) -> bool:

@@ -50,12 +50,12 @@ CONSEP_TYPES = {
 LIZARD_CLASSES = {1: "neutrophil", 2: "epithelial", 3: "lymphocyte", 4: "plasma", 5: "eosinophil", 6: "connective"}
 
 
-def _variables(mat: Path) -> list[str]:
+def mat_variables(mat: Path) -> list[str]:
     """The names of the arrays a ``.mat`` file holds (headers only), empty when it is not one."""
     try:
         with mat.open("rb") as handle:
             start = handle.read(4)
-        if start == HDF5_MAGIC[:4] or _hdf5(mat):
+        if start == HDF5_MAGIC[:4] or is_hdf5_mat(mat):
             import h5py
 
             with h5py.File(mat, "r") as handle:
@@ -67,7 +67,7 @@ def _variables(mat: Path) -> list[str]:
         return []
 
 
-def _hdf5(mat: Path) -> bool:
+def is_hdf5_mat(mat: Path) -> bool:
     """MATLAB 7.3 files put a 512-byte text header before the HDF5 signature."""
     try:
         with mat.open("rb") as handle:
@@ -85,7 +85,7 @@ def detect(path: Path) -> bool:
     files = walk_files(path, DETECT_ENTRIES)
     mats = [p for p in files if p.suffix.lower() == ".mat"][:DETECT_FILES]
     stems = {file_stem(p) for p in files if file_suffix(p) in IMAGE_SUFFIXES}
-    return any(m.stem in stems and set(MAP_KEYS) & set(_variables(m)) for m in mats)
+    return any(m.stem in stems and set(MAP_KEYS) & set(mat_variables(m)) for m in mats)
 
 
 def _arrays(mat: Path) -> dict[str, np.ndarray]:
@@ -95,7 +95,7 @@ def _arrays(mat: Path) -> dict[str, np.ndarray]:
         DatasetError: the file cannot be read (the message names it).
     """
     try:
-        if _hdf5(mat):
+        if is_hdf5_mat(mat):
             import h5py
 
             with h5py.File(mat, "r") as handle:
