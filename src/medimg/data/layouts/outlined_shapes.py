@@ -24,9 +24,9 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
-from medimg.data.layouts.common import name_selected, problems_error, text_head
+from medimg.data.layouts.common import name_selected, problems_error, text_head, walk_files
 from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +103,11 @@ def class_names(items: Sequence[Outlined]) -> list[str]:
 
 def unlabelled_images(root: Path, used: set[Path], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
     """The images under ``root`` no annotation names (relative paths)."""
-    found = []
-    for folder, folders, names in os.walk(root):
-        folders[:] = [f for f in folders if not f.startswith(".")]
-        for name in names:
-            path = Path(folder) / name
-            image = file_suffix(path) in IMAGE_SUFFIXES and not in_system_folder(path, root)
-            if image and path not in used and name_selected(name, include, exclude):
-                found.append(path.relative_to(root).as_posix())
-    return sorted(found)
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in walk_files(root)
+        if file_suffix(p) in IMAGE_SUFFIXES and p not in used and name_selected(p.name, include, exclude)
+    )
 
 
 def _own_split(items: Sequence[Outlined]) -> bool:
