@@ -116,3 +116,11 @@ def test_mask_shapes_are_placed_in_their_box(tmp_path: Path) -> None:
     dataset = Dataset.load(write_labelme(tmp_path / "masks", [shape]))
     mask = np.asarray(dataset.read(dataset.cases[0]).mask[0])
     assert int(mask.sum()) == 20 and mask[13, 12] == 1 and mask[12, 12] == 0 and mask[13, 11] == 0
+
+
+def test_a_malformed_shape_is_named_with_its_file(tmp_path: Path) -> None:
+    """A shape whose points are not numbers (a hand-edited JSON) is listed with its file, not a traceback."""
+    bad = [{"label": "organ", "points": [[2, 2], [30, "two"], [30, 25]], "shape_type": "polygon"}]
+    root = write_labelme(tmp_path / "edited", bad, n=1)
+    with pytest.raises(DatasetError, match=r"(?s)1 LabelMe file problem.*scan_0.json: a polygon shape is malformed"):
+        Dataset.load(root)

@@ -18,15 +18,14 @@ import itertools
 import logging
 import os
 import xml.etree.ElementTree as ET
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from medimg.data.case import normalise_split
-from medimg.data.layouts.common import ManifestFiles, name_selected, problems_error, text_head
+from medimg.data.layouts.common import ManifestFiles, name_selected, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, kinds_named, log_left_out
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, kinds_named
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -99,45 +98,32 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
         raise DatasetError(f"{path} holds no CVAT XML (CVAT for images 1.1: annotations.xml)")
     root = path if path.is_dir() else path.parent
     locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
-    problems: list[str] = []
-    items: list[Outlined] = []
-    skipped: Counter[str] = Counter()
+    reading = Reading()
     for file in files:
         try:
             document = ET.parse(file).getroot()
         except (ET.ParseError, OSError) as error:
-            problems.append(f"{file}: not readable CVAT XML ({error}); fix or remove it")
+            reading.problems.append(f"{file}: not readable CVAT XML ({error}); fix or remove it")
             continue
-        skipped["video track"] += len(document.findall("track"))
+        reading.skipped["video track"] += len(document.findall("track"))
         for image in document.iter("image"):
             name = (image.get("name") or "").replace("\\", "/")
             beside = [file.parent / "images" / name, file.parent / name]
             found = next((p for p in beside if p.is_file()), None) or locate.locate(Path(name).name)[0]
             if not found.is_file():
-                problems.append(f"{file}: image {name!r} is neither in {file.parent / 'images'} nor under {root}")
+                reading.problems.append(
+                    f"{file}: image {name!r} is neither in {file.parent / 'images'} nor under {root}"
+                )
                 continue
             if not name_selected(found.name, include, exclude):
                 continue
-            shapes = []
-            for element in image:
-                try:
-                    shape = _shape(element)
-                except (TypeError, ValueError) as error:
-                    problems.append(f"{file}: a {element.tag} of image {name!r} is malformed ({error})")
-                    continue
-                if shape is None:
-                    skipped[element.tag] += 1
-                else:
-                    shapes.append(shape)
+            shapes = reading.shapes(image, _shape, lambda element: element.tag, f"{file}: image {name!r}")
             width, height = image.get("width"), image.get("height")
             size = (int(float(height)), int(float(width))) if width and height else None
             case_id = found.relative_to(root).as_posix()
             split = normalise_split(image.get("subset"))
-            items.append(Outlined(file, found, size, case_id, shapes, split))
-    if problems:
-        raise problems_error(path, problems, "CVAT annotation problem(s)")
-    log_left_out(path, skipped)
-    return items, cache_folder(files), root
+            reading.items.append(Outlined(file, found, size, case_id, shapes, split))
+    return reading.finish(path, "CVAT annotation problem(s)"), cache_folder(files), root
 
 
 CVAT = AnnotationTool(

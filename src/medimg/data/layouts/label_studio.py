@@ -17,14 +17,13 @@ import json
 import logging
 import math
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import ManifestFiles, name_selected, problems_error, text_head
+from medimg.data.layouts.common import ManifestFiles, name_selected, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, kinds_named, log_left_out
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, kinds_named
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -93,14 +92,12 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
         raise DatasetError(f"{path} holds no Label Studio JSON export (a list of tasks with data and annotations)")
     root = path if path.is_dir() else path.parent
     locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
-    problems: list[str] = []
-    items: list[Outlined] = []
-    skipped: Counter[str] = Counter()
+    reading = Reading()
     for file in files:
         try:
             tasks = json.loads(file.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeError, ValueError) as error:
-            problems.append(f"{file}: not readable Label Studio JSON ({error}); fix or remove it")
+            reading.problems.append(f"{file}: not readable Label Studio JSON ({error}); fix or remove it")
             continue
         for task in tasks if isinstance(tasks, list) else []:
             reference = _image_reference(task)
@@ -109,26 +106,19 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             if not found.is_file():
                 found = locate.locate(UPLOAD_PREFIX.sub("", name))[0]
             if not found.is_file():
-                problems.append(f"{file}: task {task.get('id')}'s image {reference!r} is not under {root}")
+                reading.problems.append(f"{file}: task {task.get('id')}'s image {reference!r} is not under {root}")
                 continue
             if not name_selected(found.name, include, exclude):
                 continue
             done = [a for a in task.get("annotations") or task.get("completions") or [] if not a.get("was_cancelled")]
-            shapes, size = [], None
-            for result in done[0].get("result") or [] if done else []:
-                shape = _shape(result)
-                if shape is None:
-                    skipped[str(result.get("type"))] += 1
-                    continue
-                shapes.append(shape)
-                if result.get("original_height") and result.get("original_width"):
-                    size = (int(result["original_height"]), int(result["original_width"]))
+            results = (done[0].get("result") or []) if done else []
+            where = f"{file}: task {task.get('id')}"
+            shapes = reading.shapes(results, _shape, lambda result: str(result.get("type")), where)
+            sized = [r for r in results if r.get("original_height") and r.get("original_width")]
+            size = (int(sized[0]["original_height"]), int(sized[0]["original_width"])) if sized else image_size(found)
             case_id = found.relative_to(root).as_posix()
-            items.append(Outlined(file, found, size or image_size(found), case_id, shapes))
-    if problems:
-        raise problems_error(path, problems, "Label Studio task problem(s)")
-    log_left_out(path, skipped)
-    return items, cache_folder(files), root
+            reading.items.append(Outlined(file, found, size, case_id, shapes))
+    return reading.finish(path, "Label Studio task problem(s)"), cache_folder(files), root
 
 
 LABEL_STUDIO = AnnotationTool(

@@ -23,7 +23,6 @@ import io
 import json
 import logging
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,9 @@ import numpy as np
 from PIL import Image
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import name_selected, problems_error, split_of, text_head, walk_files
+from medimg.data.layouts.common import name_selected, split_of, text_head, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_png
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Shape, log_left_out
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -102,9 +101,15 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
     return None
 
 
-def _shape(raw: dict[str, Any]) -> Shape | None:
+def _kind_of(raw: Any) -> str:
+    return str(raw.get("shape_type") or "polygon") if isinstance(raw, dict) else "unreadable"
+
+
+def _shape(raw: Any) -> Shape | None:
     """A LabelMe shape as a :class:`Shape` (a circle: centre and a point on its rim), ``None`` for one that outlines
-    no area (line, linestrip, point) or has no label."""
+    no area (line, linestrip, point), has no label, or is no JSON object."""
+    if not isinstance(raw, dict):
+        return None
     kind = str(raw.get("shape_type") or "polygon")
     label = str(raw.get("label") or "").strip()
     points = [(float(x), float(y)) for x, y in raw.get("points") or []]
@@ -130,34 +135,23 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     if not files:
         raise DatasetError(f"{root} holds no LabelMe JSON files (with 'shapes' and 'imagePath')")
     cache = cache_folder(files)
-    problems: list[str] = []
-    items: list[Outlined] = []
-    skipped: Counter[str] = Counter()
+    reading = Reading()
     for file in files:
         try:
             data = _read(file)
         except DatasetError as error:
-            problems.append(str(error))
+            reading.problems.append(str(error))
             continue
-        image = _image_of(file, data, cache, problems)
+        image = _image_of(file, data, cache, reading.problems)
         if image is None or not name_selected(image.name, include, exclude):
             continue
-        shapes = []
-        for raw in data["shapes"]:
-            shape = _shape(raw) if isinstance(raw, dict) else None
-            if shape is None:
-                skipped[str(raw.get("shape_type") if isinstance(raw, dict) else "unreadable")] += 1
-                continue
-            shapes.append(shape)
+        shapes = reading.shapes(data["shapes"], _shape, _kind_of, str(file))
         height, width = data.get("imageHeight"), data.get("imageWidth")
         size = (int(height), int(width)) if height and width else image_size(image)
         inside = image.is_relative_to(root)
         case_id = image.relative_to(root).as_posix() if inside else file.relative_to(root).with_suffix("").as_posix()
-        items.append(Outlined(file, image, size, case_id, shapes, split_of(root, file)))
-    if problems:
-        raise problems_error(root, problems, "LabelMe file problem(s)")
-    log_left_out(root, skipped)
-    return items, cache, root
+        reading.items.append(Outlined(file, image, size, case_id, shapes, split_of(root, file)))
+    return reading.finish(root, "LabelMe file problem(s)"), cache, root
 
 
 LABELME = AnnotationTool("labelme", _kinds, _outlined)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 AREA_KINDS = ("polygon", "rectangle", "ellipse", "mask")
 OUTLINE_KINDS = frozenset({"polygon", "ellipse", "mask"})
 ELLIPSE_POINTS = 32
+T = TypeVar("T")
 
 
 @dataclass
@@ -89,11 +92,45 @@ class Outlined:
     split: str | None = None
 
 
-def log_left_out(path: Path, skipped: Mapping[str, int]) -> None:
-    """One log line counting the shapes of each kind that outline no area (lines, points...), left out."""
-    if any(skipped.values()):
-        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()) if n)
-        logger.info("%s: shapes that outline no area are left out: %s", path, counts)
+@dataclass
+class Reading:
+    """What a tool's reader gathers over its annotation files: the annotated images, the problems (reported together
+    at the end, so a user fixes them in one pass) and the shapes left out, by kind."""
+
+    items: list[Outlined] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def shapes(
+        self, elements: Iterable[T], parse: Callable[[T], Shape | None], kind_of: Callable[[T], str], where: str
+    ) -> list[Shape]:
+        """The shapes ``parse`` makes of ``elements``; one it cannot parse is a problem (named with ``where``), one
+        that outlines no area (``parse`` gives ``None``) is counted by its kind."""
+        found = []
+        for element in elements:
+            try:
+                shape = parse(element)
+            except (TypeError, ValueError, KeyError, OSError) as error:
+                self.problems.append(f"{where}: a {kind_of(element)} shape is malformed ({error})")
+                continue
+            if shape is None:
+                self.skipped[kind_of(element)] += 1
+            else:
+                found.append(shape)
+        return found
+
+    def finish(self, path: Path, what: str) -> list[Outlined]:
+        """The images read; one log line counting the shapes left out.
+
+        Raises:
+            DatasetError: the problems found (``what``: "LabelMe file problem(s)"), all of them.
+        """
+        if self.problems:
+            raise problems_error(path, self.problems, what)
+        if any(self.skipped.values()):
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.skipped.items()) if n)
+            logger.info("%s: shapes that outline no area are left out: %s", path, counts)
+        return self.items
 
 
 def class_names(items: Sequence[Outlined]) -> list[str]:
