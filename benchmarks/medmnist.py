@@ -95,11 +95,29 @@ def configurations(spatial_dims: int, side: int, args: argparse.Namespace) -> di
                 "time_budget_s": args.distil_budget_s,
                 "ensemble_budget_max": 1,
             }
-        return configs
+        return {**configs, **variants(budget, args)}
     reference["batch_size"] = REFERENCE_3D_BATCH
     configs = {"reference": reference, "auto-28": {**budget, "input_size": 28}}
     if side != 28:
         configs[f"auto-{side}"] = {**budget, "input_size": side}  # the native volume (simple-cnn strides it)
+    return {**configs, **variants(configs["auto-28"], args)}
+
+
+def variants(auto: dict[str, Any], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """``auto-NAME`` per ``--variant NAME=JSON``: the budgeted default plan with those plan fields on top, run in the
+    same invocation as ``auto`` so an ingredient is measured side by side with the plan without it."""
+    configs = {}
+    for variant in args.variant:
+        name, _, fields = variant.partition("=")
+        try:
+            overrides = json.loads(fields)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"--variant {variant!r}: the plan fields after '=' are not JSON ({exc})") from None
+        if not name or not isinstance(overrides, dict):
+            raise SystemExit(
+                f"--variant {variant!r}: give NAME='{{\"field\": value}}', e.g. mixup='{{\"mixup\": 0.2}}'"
+            )
+        configs[f"auto-{name}"] = {**auto, **overrides}
     return configs
 
 
@@ -392,6 +410,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument(
         "--short-budget-s", type=float, default=0.0, help="also run auto at this budget (time to reference accuracy)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also run auto with these plan fields as auto-NAME, e.g. mixup='{\"mixup\": 0.2}' (repeatable)",
     )
     parser.add_argument("--keep-runs", type=Path, help="keep every run folder under this folder")
     parser.add_argument("--distil", default="", help="distil each 2D auto run into this network (e.g. simple-cnn)")

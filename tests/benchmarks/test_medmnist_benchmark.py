@@ -130,7 +130,9 @@ def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
     import argparse
 
     bench = _bench_module()
-    args = argparse.Namespace(epochs=0, budget_s=600.0, short_budget_s=0.0, distil=None, distil_budget_s=60.0)
+    args = argparse.Namespace(
+        epochs=0, budget_s=600.0, short_budget_s=0.0, distil=None, distil_budget_s=60.0, variant=[]
+    )
     configs = bench.configurations(3, 64, args)
     assert set(configs) == {"reference", "auto-28", "auto-64"}
     assert configs["reference"]["input_size"] == 28 and configs["reference"]["epochs"] == 100
@@ -140,6 +142,23 @@ def test_3d_sets_run_the_reference_at_28_and_auto_at_28_and_native() -> None:
     args.distil = "simple-cnn"  # --distil also trains the student network alone under the student's budget
     alone = bench.configurations(2, 28, args)["simple-cnn-alone"]
     assert alone == {"network": "simple-cnn", "time_budget_s": 60.0, "ensemble_budget_max": 1}
+
+
+def test_variants_are_the_budgeted_plan_with_their_fields_on_top() -> None:
+    import argparse
+
+    bench = _bench_module()
+    args = argparse.Namespace(
+        epochs=0, budget_s=100.0, short_budget_s=0.0, distil=None, variant=['mixup={"mixup": 0.2}', 'wide={"width": 1}']
+    )
+    configs = bench.configurations(2, 28, args)
+    assert configs["auto-mixup"] == {**configs["auto"], "mixup": 0.2}
+    assert configs["auto-wide"] == {**configs["auto"], "width": 1}
+    assert bench.configurations(3, 64, args)["auto-mixup"] == {**configs["auto"], "input_size": 28, "mixup": 0.2}
+    for wrong in ("mixup", "mixup=0.2", '={"mixup": 0.2}'):
+        args.variant = [wrong]
+        with pytest.raises(SystemExit, match="--variant"):
+            bench.configurations(2, 28, args)
 
 
 def test_official_metrics_match_medmnist_definitions() -> None:

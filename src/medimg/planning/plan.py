@@ -127,6 +127,18 @@ class Plan(TrainingPlan):
     weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
     batch_size: int = Field(64, ge=1, description="images per training step (over all processes)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
+    mixup: float = Field(
+        0.0,
+        ge=0,
+        description="mixup alpha (0 = off): each training image is blended with another of its batch, the share "
+        "drawn from Beta(alpha, alpha) per batch, and the loss follows both labels in proportion (0.2-0.4 usual)",
+    )
+    cutmix: float = Field(
+        0.0,
+        ge=0,
+        description="CutMix alpha (0 = off): a box of another image of the batch is pasted in, the loss follows "
+        "both labels by area (1.0 usual); with mixup also on, each batch uses one of the two at random",
+    )
     class_weights: list[float] | None = Field(None, description="per-class loss weights (None = equal)")
     logit_adjustment: bool = Field(
         True,

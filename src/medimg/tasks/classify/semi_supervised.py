@@ -83,6 +83,14 @@ def setup_semi_supervised(
             semi.supervised_epochs,
         )
 
+    if plan.mixup or plan.cutmix:
+        logger.warning(
+            "mixup=%g / cutmix=%g are not applied with --unlabelled: the semi-supervised loss takes its labelled "
+            "and pool images unmixed",
+            plan.mixup,
+            plan.cutmix,
+        )
+
     def sample(n: int, generator: torch.Generator) -> torch.Tensor:
         return images[torch.randint(0, len(images), (n,), generator=generator)].float()
 

@@ -14,6 +14,7 @@ from medimg.planning.plan import Plan
 from medimg.tasks.classify.data import PreparedSplit
 from medimg.tasks.classify.distillation import SoftTargets, distillation_loss
 from medimg.tasks.classify.inference import predict_logits, probabilities_of
+from medimg.tasks.classify.mixing import BatchMixer
 
 
 def make_loss(plan: Plan) -> nn.Module:
@@ -57,16 +58,22 @@ def multilabel_quick_metrics(findings: np.ndarray, probabilities: np.ndarray) ->
     return {"auc": auc, "accuracy": summary["label_accuracy"], "balanced_accuracy": bacc, "auc_bacc": (auc + bacc) / 2}
 
 
-def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = None) -> TaskHooks:
-    """Loss and validation callbacks for the engine; with a ``teacher`` the loss also distils its predictions."""
+def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = None, *, seed: int = 0) -> TaskHooks:
+    """Loss and validation callbacks for the engine; with a ``teacher`` the loss also distils its predictions
+    (of the mixed images, when the plan mixes batches: ``seed`` seeds the mixing)."""
     criterion = make_loss(plan)
     val_criterion = nn.BCEWithLogitsLoss() if plan.multi_label else nn.CrossEntropyLoss()
+    mixer = BatchMixer(mixup=plan.mixup, cutmix=plan.cutmix, seed=seed)
 
     def loss(network: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        mixed = mixer(xb) if mixer.enabled else None
+        if mixed is not None:
+            xb = mixed.inputs
         logits = network(xb).float()
+        supervised = criterion(logits, yb) if mixed is None else mixed.loss(criterion, logits, yb)
         if teacher is None:
-            return criterion(logits, yb)
-        return distillation_loss(logits, teacher(xb), criterion(logits, yb), plan)
+            return supervised
+        return distillation_loss(logits, teacher(xb), supervised, plan)
 
     def validate(network: nn.Module) -> dict[str, float]:
         if len(val) == 0:

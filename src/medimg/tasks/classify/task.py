@@ -120,7 +120,7 @@ class ClassifyTask:
             assert planned.run_dir is not None
             split = json.loads((planned.run_dir / "splits.json").read_text())["assignment"]
             teacher = load_teacher(options.teacher, plan, list(dataset.class_names), split, distributed.device)
-        hooks = make_hooks(plan, val_split, teacher)
+        hooks = make_hooks(plan, val_split, teacher, seed=options.seed)
         summary: dict[str, Any] = {
             "logit_adjustment": logit_shifts(plan),
             "train_images": len(train_split),
