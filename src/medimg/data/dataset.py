@@ -612,14 +612,14 @@ def read_case_mask(
                 f"{tuple(first.shape)}: every mask of one image must have its size (re-export it, or remove it)"
             )
         if extra.parent != case.mask.parent and not np.any(first):  # no structure to merge a part of another into
-            _note_left_out(_noted_empty_first_folders, EMPTY_FIRST_NOTE, extra, case.mask)
+            _note_left_out(EMPTY_FIRST_NOTE, extra, case.mask)
             continue
         overlap = _overlap_kind(first, other)
         if overlap == "observer":  # a second observer's annotation: the first one is the reference
-            _note_left_out(_noted_observer_folders, OBSERVER_NOTE, extra, case.mask)
+            _note_left_out(OBSERVER_NOTE, extra, case.mask)
             continue
         if overlap == "nested":  # a lesion inside its organ: merged, the lesion would vanish into the organ
-            _note_left_out(_noted_nested_folders, NESTED_NOTE, extra, case.mask)
+            _note_left_out(NESTED_NOTE, extra, case.mask)
             continue
         mask = np.maximum(mask, other)
     return mask
@@ -650,9 +650,6 @@ SAME_STRUCTURE_OVERLAP = 0.5
 #: overlapping masks whose intersection over union is at most this are one structure inside another, not two
 #: observers' outlines of one
 NESTED_IOU = 0.5
-_noted_observer_folders: set[Path] = set()
-_noted_nested_folders: set[Path] = set()
-_noted_empty_first_folders: set[Path] = set()
 
 
 def _overlap_kind(first: np.ndarray, other: np.ndarray) -> str | None:
@@ -687,18 +684,14 @@ OBSERVER_NOTE = (
 )
 
 
-def _note_left_out(noted: set[Path], note: str, extra: Path, reference: Path) -> None:
+def _note_left_out(note: str, extra: Path, reference: Path) -> None:
     """Warn once per folder that ``extra`` (a further mask of ``reference``'s image) is left out, and why."""
     names = (extra.parent.name, reference.parent.name)
-    _warn_once_per_folder(noted, extra.parent, note, extra, reference, reference.parent, extra.parent, *names)
-
-
-_noted_reoriented_folders: set[Path] = set()
+    _warn_once_per_folder(extra.parent, note, extra, reference, reference.parent, extra.parent, *names)
 
 
 def _note_reoriented(mask: Path, image: Path) -> None:
     _warn_once_per_folder(
-        _noted_reoriented_folders,
         mask.parent,
         "%s is stored in another voxel orientation than its image %s (their headers' axes differ): its axes are "
         "flipped/permuted onto the image's grid; the other masks in %s are read the same way",
@@ -708,10 +701,14 @@ def _note_reoriented(mask: Path, image: Path) -> None:
     )
 
 
-def _warn_once_per_folder(noted: set[Path], folder: Path, message: str, *args: object) -> None:
+#: (message, folder) pairs already logged by :func:`_warn_once_per_folder`
+_warned_folders: set[tuple[str, Path]] = set()
+
+
+def _warn_once_per_folder(folder: Path, message: str, *args: object) -> None:
     """Log ``message`` for the first mask of ``folder`` that needs it (its siblings are read the same way)."""
-    if folder not in noted:
-        noted.add(folder)
+    if (message, folder) not in _warned_folders:
+        _warned_folders.add((message, folder))
         logger.warning(message, *args)
 
 
