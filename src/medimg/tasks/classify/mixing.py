@@ -61,7 +61,8 @@ class BatchMixer:
             return MixedBatch(share * x + (1 - share) * x[partner], partner, share)
         box = self._box(x.shape[2:], 1 - share)
         mixed = x.clone()
-        mixed[(slice(None), slice(None), *box)] = x[partner][(slice(None), slice(None), *box)]
+        region: tuple[torch.Tensor | slice, ...] = (partner, slice(None), *box)
+        mixed[(slice(None), slice(None), *box)] = x[region]  # only the partners' boxes are gathered
         pasted = np.prod([s.stop - s.start for s in box]) / np.prod(x.shape[2:])
         return MixedBatch(mixed, partner, float(1 - pasted))
 
