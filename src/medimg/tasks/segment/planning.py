@@ -100,7 +100,9 @@ class SegPlan(TrainingPlan):
     num_res_units: int = Field(1, ge=0, description="residual units per level (MONAI UNet)")
     norm: Literal["batch", "instance"] = Field("batch", description="normalisation layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside the network")
-    loss: Literal["dice", "dice_ce", "dice_focal"] = Field("dice_ce", description="training loss")
+    loss: Literal["dice", "dice_ce", "dice_focal", "dice_ce_cldice"] = Field(
+        "dice_ce", description="training loss (dice_ce_cldice: + clDice for thin tubular structures such as vessels)"
+    )
     learning_rate: float = Field(3e-3, gt=0, description="peak learning rate")
     weight_decay: float = Field(1e-4, ge=0, description="weight decay")
     epochs: int = Field(40, ge=1, description="training epochs")
