@@ -64,7 +64,9 @@ def cldice_loss(
     probs = (torch.softmax(logits.float(), dim=1) * valid)[:, 1:]
     onehot = (F.one_hot(torch.where(valid[:, 0], target, 0), logits.shape[1]).movedim(-1, 1).float() * valid)[:, 1:]
     dims = (0, *range(2, logits.ndim))
-    skel_pred, skel_true = soft_skel(probs, iterations), soft_skel(onehot, iterations)
+    skel_pred = soft_skel(probs, iterations)
+    with torch.no_grad():  # the reference's skeleton is a constant: no graph to keep
+        skel_true = soft_skel(onehot, iterations)
     precision = ((skel_pred * onehot).sum(dims) + smooth) / (skel_pred.sum(dims) + smooth)
     sensitivity = ((skel_true * probs).sum(dims) + smooth) / (skel_true.sum(dims) + smooth)
     return 1 - (2 * precision * sensitivity / (precision + sensitivity)).mean()
