@@ -39,6 +39,7 @@ from medimg.engine.batches import Batch, BatchSource
 from medimg.engine.distributed import Distributed
 from medimg.planning.plan import AugmentationPlan
 from medimg.planning.semi_supervised import SemiSupervisedPlan
+from medimg.transforms.mixing import BatchMixer
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,8 @@ class SemiSupervisedLoss:
         trained_teacher: ``inputs -> logits`` of a frozen, trained network that predicts the weak views; its
             softened predictions are the strong views' targets (no threshold, no alignment).
         temperature: the trained teacher's softening temperature (the loss is scaled by its square).
+        mixer: mixes the labelled part of every batch (the plan's ``mixup``/``cutmix``; MixMatch's mixing of the
+            labelled images), its loss following both labels; the pool's views are never mixed. ``None``: no mixing.
 
     Use ``hooks = TaskHooks(loss=semi, validate=..., begin_epoch=semi.begin_epoch)``.
     """
@@ -211,8 +214,10 @@ class SemiSupervisedLoss:
         target_distribution: torch.Tensor | None = None,
         trained_teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
         temperature: float = 1.0,
+        mixer: BatchMixer | None = None,
     ) -> None:
         self.supervised = supervised
+        self.mixer = mixer if mixer is not None and mixer.enabled else None
         self.trained_teacher = trained_teacher
         self.temperature = temperature
         self.plan = plan
@@ -259,6 +264,9 @@ class SemiSupervisedLoss:
 
     def __call__(self, network: nn.Module, x: torch.Tensor, y: Any) -> torch.Tensor:
         n_labelled = len(y)
+        mixed = self.mixer(x[:n_labelled]) if self.mixer is not None else None
+        if mixed is not None:
+            x = torch.cat([mixed.inputs, x[n_labelled:]])
         teacher_logits = None
         teacher = self.trained_teacher if self.trained_teacher is not None else self.teacher
         if teacher is not None and len(x) > n_labelled:  # a trained or mean teacher: it predicts the weak views
@@ -269,7 +277,10 @@ class SemiSupervisedLoss:
             if fixmatch:  # the network itself needs no weak view
                 x = torch.cat([x[:n_labelled], x[n_labelled + n_weak :]])
         logits = network(x).float()
-        supervised = self.supervised(logits[:n_labelled], y)
+        labelled_logits = logits[:n_labelled]
+        supervised = (
+            self.supervised(labelled_logits, y) if mixed is None else mixed.loss(self.supervised, labelled_logits, y)
+        )
         if len(logits) == n_labelled:  # a labelled-only batch (the warm-up before the pool joins)
             self.step += 1
             return supervised

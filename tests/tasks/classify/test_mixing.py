@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 from medimg import Model
-from medimg.tasks.classify.mixing import BatchMixer
+from medimg.planning.semi_supervised import SemiSupervisedPlan
+from medimg.tasks.semi_supervised import SemiSupervisedLoss
+from medimg.transforms.mixing import BatchMixer
 from tests.conftest import write_npz
 
 COMMON = dict(epochs=2, progress=False, tensorboard=False, batch_size=16)
@@ -88,10 +90,42 @@ def test_fit_trains_with_mixup_and_cutmix_and_the_plan_keeps_them(tmp_path: Path
     assert '"mixup": 0.2' in (tmp_path / "run" / "plan.json").read_text()
 
 
-def test_semi_supervised_training_says_it_does_not_mix(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+class _Recorder(nn.Module):
+    """Logits = the mean of each image, towards class 1; remembers what it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen = x.detach().clone()
+        mean = x.flatten(1).mean(1, keepdim=True)
+        return torch.cat([-mean, mean], dim=1)
+
+
+def test_semi_supervised_loss_mixes_the_labelled_images_only_and_follows_both_labels() -> None:
+    plan = SemiSupervisedPlan(warmup_epochs=0, supervised_epochs=0, distribution_alignment=False)
+    criterion = nn.CrossEntropyLoss()
+    loss_fn = SemiSupervisedLoss(criterion, plan, 1, mixer=BatchMixer(mixup=0.4, cutmix=0.0, seed=2))
+    labelled, pool = _distinct_images(6, 4, 4), -_distinct_images(8, 4, 4)  # 4 weak + 4 strong views
+    y = torch.tensor([0, 1, 0, 1, 1, 0])
+    network = _Recorder()
+    loss = loss_fn(network, torch.cat([labelled, pool]), y)
+
+    expected = BatchMixer(mixup=0.4, cutmix=0.0, seed=2)(labelled)  # the same draw
+    assert network.seen is not None and 0 < expected.share < 1
+    assert torch.allclose(network.seen[:6], expected.inputs) and not torch.allclose(network.seen[:6], labelled)
+    assert torch.equal(network.seen[6:], pool)  # pool views are never mixed
+    supervised = expected.loss(criterion, network(expected.inputs), y)
+    unlabelled, _ = SemiSupervisedLoss(criterion, plan, 1).unlabelled_loss(network(pool))
+    assert float(loss) == pytest.approx(float(supervised + unlabelled), rel=1e-5)
+
+
+def test_semi_supervised_fit_with_mixup_keeps_it_in_the_plan(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 120, (40, 16, 16)).astype(np.uint8), np.arange(40) % 2
     pool = rng.integers(0, 120, (20, 16, 16)).astype(np.uint8)
     with caplog.at_level(logging.WARNING):
-        Model("simple-cnn").fit(X, y, run_dir=tmp_path / "run", unlabelled=pool, mixup=0.2, **COMMON)
-    assert "mixup=0.2 / cutmix=0 are not applied with --unlabelled" in caplog.text
+        model = Model("simple-cnn").fit(X, y, run_dir=tmp_path / "run", unlabelled=pool, mixup=0.2, **COMMON)
+    assert model.plan_ is not None and model.plan_.mixup == 0.2
+    assert "mixup" not in caplog.text

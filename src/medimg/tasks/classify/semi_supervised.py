@@ -26,6 +26,7 @@ from medimg.tasks.semi_supervised import (
     strong_augmentation,
 )
 from medimg.transforms.augment import BatchAugment
+from medimg.transforms.mixing import BatchMixer
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +84,6 @@ def setup_semi_supervised(
             semi.supervised_epochs,
         )
 
-    if plan.mixup or plan.cutmix:
-        logger.warning(
-            "mixup=%g / cutmix=%g are not applied with --unlabelled: the semi-supervised loss takes its labelled "
-            "and pool images unmixed",
-            plan.mixup,
-            plan.cutmix,
-        )
-
     def sample(n: int, generator: torch.Generator) -> torch.Tensor:
         return images[torch.randint(0, len(images), (n,), generator=generator)].float()
 
@@ -119,6 +112,7 @@ def setup_semi_supervised(
         target_distribution=alignment_target(labelled.targets, plan.num_classes, class_weights),
         trained_teacher=teacher,
         temperature=plan.distill_temperature,
+        mixer=BatchMixer(mixup=plan.mixup, cutmix=plan.cutmix, seed=options.seed),
     )
     batches.use_pool = loss.uses_pool
     summary = pool_summary(semi, options.unlabelled, len(images), dropped, len(prepared.skipped))

@@ -14,7 +14,7 @@ from medimg.planning.plan import Plan
 from medimg.tasks.classify.data import PreparedSplit
 from medimg.tasks.classify.distillation import SoftTargets, distillation_loss
 from medimg.tasks.classify.inference import predict_logits, probabilities_of
-from medimg.tasks.classify.mixing import BatchMixer
+from medimg.transforms.mixing import BatchMixer
 
 
 def make_loss(plan: Plan) -> nn.Module:
