@@ -55,8 +55,8 @@ def _cpu_s() -> float:
 
 
 def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[str, Any]:
-    """One ``Model("unet", task="segment").fit`` on the set (``budget``: training seconds, else the plan's epochs),
-    scored on its test split; the benchmark row."""
+    """One ``Model(network, task="segment").fit`` on the set (``budget``: training seconds, else the plan's epochs),
+    scored on its test split; the benchmark row. The network is ``unet`` unless ``--set network=NAME``."""
     from medimg import Model
 
     spec = SETS[args.name]
@@ -65,7 +65,8 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
     if budget is not None:
         plan.update(time_budget_s=budget, epochs=BUDGET_EPOCHS)
     started, cpu_started = time.perf_counter(), _cpu_s()
-    model = Model("unet", task="segment", **plan).fit(
+    network = plan.pop("network", "unet")
+    model = Model(network, task="segment", **plan).fit(
         args.data / spec["path"],
         run_dir=run_dir,
         seed=seed,
