@@ -78,6 +78,17 @@ def labelled_subset(dataset: Any, fraction: float, seed: int) -> tuple[list[Any]
 
 
 # ---------------------------------------------------------------------------------------------- one run (child)
+def arm_overrides(spec: dict[str, Any]) -> dict[str, Any]:
+    """One arm's plan fields: every arm's (``--set``), then for the pool arms ``--pool-set`` and the
+    ``semi_supervised`` fields of ``--semi``."""
+    overrides = dict(spec["overrides"])
+    if spec["arm"] in POOL_ARMS:
+        overrides.update(spec.get("pool_overrides", {}))
+        if spec.get("semi_supervised"):
+            overrides["semi_supervised"] = spec["semi_supervised"]
+    return overrides
+
+
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Train one arm for one fraction and seed and score the official test split (runs in its own process)."""
     import dataclasses
@@ -97,12 +108,10 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     subset = dataclasses.replace(dataset, cases=[*labelled, *others], unlabelled=[])
     fit_options: dict[str, Any] = {}
     generator: dict[str, Any] = {}
-    overrides = dict(spec["overrides"])
+    overrides = arm_overrides(spec)
     teacher: dict[str, Any] = {}
     if spec["arm"] in POOL_ARMS:
         fit_options["unlabelled"] = rest
-        if spec.get("semi_supervised"):
-            overrides["semi_supervised"] = spec["semi_supervised"]
     if spec["arm"] == "noisy_student":
         share = spec["teacher_share"]
         teacher_dir = Path(spec["run_dir"]).parent / "teacher"
@@ -408,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
         "--teacher-arm", choices=("supervised", "semi"), default="supervised", help="noisy_student: teacher training"
     )
     parser.add_argument("--set", dest="set_", nargs="*", default=[], help="every arm's plan fields, FIELD=VALUE")
+    parser.add_argument(
+        "--pool-set", dest="pool_set", nargs="*", default=[], help="the pool arms' extra plan fields, FIELD=VALUE"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads per run")
     parser.add_argument("--resamples", type=int, default=2000, help="paired bootstrap resamples")
     parser.add_argument("--note", default="", help="how the machine was run (load, priority), kept in the JSON")
@@ -435,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(args.data.resolve()),
         "overrides": overrides,
         **({"semi_supervised": semi_fields} if semi_fields else {}),
+        **({"pool_overrides": parse_assignments(args.pool_set)} if args.pool_set else {}),
         "threads": args.threads,
         "generator_budget_s": args.generator_budget_s or args.budget_s,
         "synthetic_ratio": args.synthetic_ratio,

@@ -41,3 +41,17 @@ def test_runs_far_from_their_budget_are_flagged() -> None:
     flags = _benchmark().budget_flags(runs, 60.0)
     assert set(flags) == {"slow", "short"}
     assert flags["slow"] == "wall 90 s for a 60 s budget"
+
+
+def test_pool_set_and_semi_fields_reach_the_pool_arms_only() -> None:
+    spec = {
+        "overrides": {"time_budget_s": 90, "width": 1},
+        "pool_overrides": {"mixup": 0.2},
+        "semi_supervised": {"unlabelled_ratio": 1},
+    }
+    data_efficiency = _benchmark()
+    assert data_efficiency.arm_overrides({**spec, "arm": "supervised"}) == {"time_budget_s": 90, "width": 1}
+    assert data_efficiency.arm_overrides({**spec, "arm": "full"}) == {"time_budget_s": 90, "width": 1}
+    semi = data_efficiency.arm_overrides({**spec, "arm": "semi"})
+    assert semi == {"time_budget_s": 90, "width": 1, "mixup": 0.2, "semi_supervised": {"unlabelled_ratio": 1}}
+    assert spec["overrides"] == {"time_budget_s": 90, "width": 1}  # the shared settings are not changed
