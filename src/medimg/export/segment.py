@@ -42,6 +42,7 @@ SEGMENT_PREPROCESSING_KEYS = (
     "in_channels",
     "num_classes",
     "normalisation",
+    "clahe",
     "clip_low",
     "clip_high",
     "norm_mean",

@@ -201,3 +201,26 @@ def test_shared_mask_and_array_modules_load_without_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _faint_line_on_two_backgrounds() -> np.ndarray:
+    """A dark and a bright half, and a faint line (+4 gray levels) across the dark one: ``(1, 64, 64)``."""
+    image = np.zeros((1, 64, 64), dtype=np.float32)
+    image[:, :, 32:] = 200.0
+    image[:, 20, :32] += 4.0
+    return image
+
+
+def test_clahe_raises_the_local_contrast_of_a_faint_structure_and_reaches_onnx_exports() -> None:
+    from medimg.export.segment import segment_spec
+    from medimg.tasks.segment.arrays import normalise
+
+    image = _faint_line_on_two_backgrounds()
+    plain = normalise(image, SegPlan())
+    equalised = normalise(image, SegPlan(clahe=True))
+    assert np.isfinite(equalised).all()
+    line_contrast = lambda x: float(x[0, 20, 4:28].mean() - x[0, 24, 4:28].mean())  # noqa: E731
+    assert line_contrast(equalised) > 1.4 * line_contrast(plain) > 0  # 0.064 against 0.040 z-units
+    spec = segment_spec(SegPlan(clahe=True).model_dump())
+    assert spec["clahe"] is True and np.array_equal(normalise(image, spec), equalised)  # the ONNX path's pixels
+    assert np.array_equal(normalise(np.full((1, 8, 8), 7.0), SegPlan(clahe=True)), np.zeros((1, 8, 8)))

@@ -47,8 +47,25 @@ def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.nda
     raise DatasetError(f"{source}: image has {have} channels but the model expects {channels}" + MULTI_CHANNEL_HINT)
 
 
+def equalise_contrast(array: np.ndarray) -> np.ndarray:
+    """CLAHE (contrast-limited adaptive histogram equalisation, scikit-image's ``equalize_adapthist``) of each
+    channel of ``(C, *spatial)``, after scaling the channel to [0, 1] by its own range; float32 in [0, 1]. A
+    constant channel stays 0."""
+    from skimage.exposure import equalize_adapthist
+
+    out = np.zeros(array.shape, dtype=np.float32)
+    for c, channel in enumerate(array.astype(np.float32)):
+        low, high = float(channel.min()), float(channel.max())
+        if high > low:
+            out[c] = equalize_adapthist((channel - low) / (high - low))
+    return out
+
+
 def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
-    """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score."""
+    """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score. With the
+    ``clahe`` setting each channel is equalised (:func:`equalise_contrast`) before the per-image z-score."""
+    if setting(settings, "clahe", False) and setting(settings, "normalisation") != "ct":
+        array = equalise_contrast(array)
     x = array.astype(np.float32, copy=True)
     if setting(settings, "normalisation") == "ct":
         np.clip(x, setting(settings, "clip_low"), setting(settings, "clip_high"), out=x)

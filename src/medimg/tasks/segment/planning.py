@@ -88,6 +88,11 @@ class SegPlan(TrainingPlan):
     resample_factor: float = Field(1.0, ge=1, description="2D rasters: downsampling factor before the network")
     target_spacing_mm: list[float] | None = Field(None, description="3D: spacing volumes are resampled to")
     normalisation: Literal["zscore", "ct"] = Field("zscore", description="per-image z-score, or CT clip + global")
+    clahe: bool = Field(
+        False,
+        description="zscore: contrast-limited adaptive histogram equalisation of each channel first (fundus "
+        "photographs, radiographs: local contrast of thin or faint structures)",
+    )
     clip_low: float = Field(0.0, description="ct: clip bound (training 0.5 percentile)")
     clip_high: float = Field(1.0, description="ct: clip bound (training 99.5 percentile)")
     norm_mean: float = Field(0.0, description="ct: global mean")
