@@ -744,9 +744,11 @@ def _key_value_hint(args: list[str]) -> str | None:
 
 def main() -> None:
     """Console entry point: user errors are printed as one clear message, never a traceback."""
+    from medimg import interrupts
     from medimg.engine.distributed import process_rank
     from medimg.errors import MedimgError
 
+    interrupts.install()
     rank = process_rank()
     logging.basicConfig(
         level=logging.INFO if rank == 0 else logging.WARNING,

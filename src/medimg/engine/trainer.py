@@ -28,6 +28,7 @@ from medimg.engine.schedule import lr_multiplier
 from medimg.engine.weight_average import WeightAverage
 from medimg.errors import RunFolderError
 from medimg.fileio import atomic_write_text
+from medimg.interrupts import raise_if_interrupted
 from medimg.planning.plan import TrainingPlan
 
 logger = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ def train(
             hooks.begin_epoch(epoch)
         total_loss, seen = 0.0, 0
         for xb, yb in batches.epoch(generator):
+            raise_if_interrupted()  # a Ctrl-C that Python dropped (see medimg.interrupts)
             xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)
             if own_step is not None:
                 loss = own_step(network, xb, yb)
