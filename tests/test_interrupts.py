@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,10 +18,11 @@ DROPPED = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWa
 
 @pytest.fixture
 def installed() -> Iterator[None]:
-    previous = signal.getsignal(signal.SIGINT)
+    previous, hook = signal.getsignal(signal.SIGINT), sys.unraisablehook
     interrupts.install()
     yield
     signal.signal(signal.SIGINT, previous)
+    sys.unraisablehook = hook
     interrupts.clear()
 
 
@@ -55,3 +58,16 @@ def test_training_stops_at_the_next_step_after_a_dropped_ctrl_c(installed: None,
     with pytest.raises(KeyboardInterrupt):
         train(_net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path, progress=False, tensorboard=False)
     assert not (tmp_path / "checkpoints" / "last.pt").exists()  # stopped in the first epoch, not at the end
+
+
+def test_a_remembered_ctrl_c_prints_no_traceback_and_other_unraisables_still_do() -> None:
+    reported: list[BaseException] = []
+    hook = interrupts._quiet_about_remembered_interrupts(lambda u: reported.append(u.exc_value))
+    interrupts._pending.set()
+    try:
+        hook(SimpleNamespace(exc_value=KeyboardInterrupt()))
+        hook(SimpleNamespace(exc_value=ValueError("a real problem")))
+    finally:
+        interrupts.clear()
+    hook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # not one the handler saw: reported as Python would
+    assert [type(e) for e in reported] == [ValueError, KeyboardInterrupt]

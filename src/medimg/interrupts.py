@@ -11,8 +11,11 @@ SIGINT as Python set it.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 _pending = threading.Event()
 
@@ -22,11 +25,24 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_about_remembered_interrupts(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """An ``sys.unraisablehook`` that does not print the traceback of a dropped, remembered Ctrl-C (the user sees
+    the CLI's one line on how to go on instead) and passes everything else to ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and _pending.is_set():
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def install() -> None:
-    """Remember every Ctrl-C (SIGINT) as well as raising ``KeyboardInterrupt``; main thread only (a no-op
-    elsewhere, where Python cannot set signal handlers)."""
+    """Remember every Ctrl-C (SIGINT) as well as raising ``KeyboardInterrupt``, and keep Python from printing a
+    traceback for one it drops; main thread only (a no-op elsewhere, where Python cannot set signal handlers)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
+        sys.unraisablehook = _quiet_about_remembered_interrupts(sys.unraisablehook)
 
 
 def raise_if_interrupted() -> None:

@@ -141,7 +141,8 @@ def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    # 130, or ended by SIGINT itself (CPython's way out of an unhandled Ctrl-C): a shell shows 130 (128 + 2) for both
+    assert proc.returncode in (130, -signal.SIGINT), stderr
     assert "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume`" in stderr
     assert "Traceback" not in stderr
 
