@@ -45,7 +45,10 @@ def test_cli_exports_a_segmentation_run_with_parity(seg_exported: tuple[Path, di
     spec = json.loads(props["medimg.preprocessing"])
     for key in ("patch_size", "sw_overlap", "normalisation", "resample_factor", "postprocessing", "num_classes"):
         assert spec[key] == plan[key], key
-    assert spec["tta_flip_axes"] == [0, 1]  # the run was trained with tta=True
+    aug = plan["augmentation"]
+    assert plan["tta"] and aug["flip_axes"] == [0, 1]  # the run mirrors both axes (and turns square patches)
+    assert len(spec["tta_passes"]) == (8 if aug["rotate90"] else 4)
+    assert [[], 0] in spec["tta_passes"] and [[0], 0] in spec["tta_passes"]
     assert json.loads(props["medimg.mask_colours"]) is None
 
 
@@ -92,8 +95,9 @@ def test_numpy_segmentation_steps_match_pytorch() -> None:
 
     cases = [
         ((1, 45, 37), {"tta": False}),  # several windows, no flips
-        ((1, 20, 70), {"tta": True}),  # padded on one axis, windows on the other, flips
-        ((3, 100, 90), {"tta": True, "resample_factor": 2.0, "sw_overlap": 0.25}),  # antialiased shrink
+        ((1, 20, 70), {"tta": True, "augmentation": {"flip_axes": [0, 1]}}),  # padded on one axis; mirrors
+        ((1, 20, 70), {"tta": True, "augmentation": {"flip_axes": [0, 1], "rotate90": True}}),  # + quarter turns
+        ((3, 100, 90), {"resample_factor": 2.0, "sw_overlap": 0.25, "augmentation": {"flip_axes": [1]}}),  # shrink
         (
             (1, 40, 40),
             {"normalisation": "ct", "clip_low": 20.0, "clip_high": 200.0, "norm_mean": 90.0, "norm_std": 40.0},
@@ -111,6 +115,28 @@ def test_numpy_segmentation_steps_match_pytorch() -> None:
         np.testing.assert_allclose(ours, reference.numpy(), atol=1e-5)
         at = inference.probabilities_at(reference, shape[1:]).numpy()
         np.testing.assert_allclose(segment.probabilities_at(ours, shape[1:]), at, atol=1e-5)
+
+
+def test_an_export_of_an_earlier_medimg_predicts(
+    seg_exported: tuple[Path, dict, str], seg_run: Path, tmp_path: Path
+) -> None:
+    """Exports made before ``clahe`` and ``tta_passes`` existed load: no CLAHE, and the flips they recorded."""
+    import onnx
+
+    from medimg.export.predictor import OnnxPredictor
+    from medimg.tasks.segment.symmetries import passes_from_spec
+
+    model = onnx.load(str(seg_exported[0]))
+    props = {p.key: p for p in model.metadata_props}
+    spec = json.loads(props["medimg.preprocessing"].value)
+    for key in ("clahe", "tta_passes"):
+        del spec[key]
+    props["medimg.preprocessing"].value = json.dumps({**spec, "tta_flip_axes": [0, 1]})
+    onnx.save(model, str(tmp_path / "old.onnx"))
+    predictor = OnnxPredictor(tmp_path / "old.onnx", mask_dir=tmp_path / "masks")
+    assert passes_from_spec(predictor.preprocessing) == [((), 0), ((0,), 0), ((1,), 0)]
+    (row,) = predictor.predict(seg_run.parent / "discs" / "images" / "case_03.png")
+    assert Path(row.mask_path).is_file() and sum(row.voxels.values()) == 32 * 32
 
 
 def test_the_predictor_shares_the_torch_free_steps_of_pytorch(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from medimg.data.tiff_stacks import goes_by_sections
 from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDependencyError
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
-from medimg.export.segment import SEGMENT_PREPROCESSING_KEYS, SegmentationPrediction
+from medimg.export.segment import SEGMENT_REQUIRED_KEYS, SegmentationPrediction
 from medimg.io.inputs import common_root, mirrored_folder
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
@@ -122,7 +122,7 @@ class OnnxPredictor:
         self.multi_label = props.get("medimg.multi_label") == "true"
         required = {
             "classify": PREPROCESSING_KEYS,
-            "segment": SEGMENT_PREPROCESSING_KEYS,
+            "segment": SEGMENT_REQUIRED_KEYS,
             "detect": DETECT_PREPROCESSING_KEYS,
         }.get(self.task)
         if required is None:

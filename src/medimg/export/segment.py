@@ -10,7 +10,7 @@ the same masks:
   linear interpolation (``align_corners=False``, antialiased when a 2D image shrinks);
 * :func:`sliding_window_probabilities`: MONAI's ``sliding_window_inference`` (windows of the patch size,
   ``overlap``, Gaussian blending with ``sigma = patch / 8``, zero padding of inputs smaller than a window) and
-  test-time flips.
+  the test-time passes of :mod:`medimg.tasks.segment.symmetries`.
 
 ``tests/export`` checks each against its PyTorch twin. The ONNX graph of a segmentation network has a dynamic
 batch and the fixed spatial size of the plan's patch: every network input is one sliding window.
@@ -36,6 +36,7 @@ from medimg.tasks.segment.masks import mask_suffix as mask_suffix
 from medimg.tasks.segment.masks import postprocess as postprocess
 from medimg.tasks.segment.masks import summarise as summarise
 from medimg.tasks.segment.masks import write_mask as write_mask
+from medimg.tasks.segment.symmetries import passes_from_spec, passes_to_spec, plan_tta_passes
 
 SEGMENT_PREPROCESSING_KEYS = (
     "spatial_dims",
@@ -51,17 +52,21 @@ SEGMENT_PREPROCESSING_KEYS = (
     "target_spacing_mm",
     "patch_size",
     "sw_overlap",
-    "tta_flip_axes",
+    "tta_passes",
     "postprocessing",
     "min_object_fraction",
 )
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`)."""
 
+SEGMENT_REQUIRED_KEYS = tuple(key for key in SEGMENT_PREPROCESSING_KEYS if key not in ("clahe", "tta_passes"))
+"""The fields every segmentation export holds: exports of earlier medimg versions lack ``clahe`` (read as off)
+and ``tta_passes`` (read from their ``tta_flip_axes``)."""
+
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The inference part of a segmentation plan (``SegPlan.model_dump()``), as the ONNX metadata carries it."""
     spec = {key: plan[key] for key in SEGMENT_PREPROCESSING_KEYS if key in plan}
-    spec["tta_flip_axes"] = list(range(int(plan["spatial_dims"]))) if plan.get("tta") else []
+    spec["tta_passes"] = passes_to_spec(plan_tta_passes(plan))
     return spec
 
 
@@ -197,16 +202,19 @@ def sliding_window_probabilities(
     Args:
         run: windows ``(n, C, *patch_size)`` float32 -> probabilities ``(n, K, *patch_size)``.
         x: the preprocessed image (:func:`prepare_image`), any spatial size.
-        spec: :func:`segment_spec` (``patch_size``, ``sw_overlap``, ``tta_flip_axes``).
+        spec: :func:`segment_spec` (``patch_size``, ``sw_overlap``, ``tta_passes``; an older export's
+            ``tta_flip_axes``).
         batch_size: windows per ``run`` call.
     """
     patch = [int(p) for p in spec["patch_size"]]
     overlap = float(spec["sw_overlap"])
-    passes: list[tuple[int, ...]] = [(), *[(int(a),) for a in spec.get("tta_flip_axes", [])]]
+    passes = passes_from_spec(spec)
     total: np.ndarray | None = None
-    for axes in passes:
-        flipped = np.flip(x, tuple(a + 1 for a in axes)) if axes else x
-        out = _blend(run, np.ascontiguousarray(flipped), patch, overlap, batch_size)
+    for axes, turns in passes:
+        moved = np.flip(x, tuple(a + 1 for a in axes)) if axes else x
+        moved = np.rot90(moved, turns, axes=(-2, -1)) if turns else moved
+        out = _blend(run, np.ascontiguousarray(moved), patch, overlap, batch_size)
+        out = np.rot90(out, -turns, axes=(-2, -1)) if turns else out
         out = np.flip(out, tuple(a + 1 for a in axes)) if axes else out
         total = out if total is None else total + out
     assert total is not None

@@ -1,5 +1,5 @@
-"""Sliding-window inference with Gaussian overlap blending, test-time flips, resampling back to the file's
-geometry and the choice of post-processing on validation cases.
+"""Sliding-window inference with Gaussian overlap blending, test-time mirroring and turning, resampling back to
+the file's geometry and the choice of post-processing on validation cases.
 
 Post-processing itself and mask writing are torch-free, shared with the ONNX predictor:
 :mod:`medimg.tasks.segment.masks`.
@@ -20,6 +20,7 @@ from medimg.engine.trainer import autocast_context
 from medimg.tasks.segment.masks import POSTPROCESSING, postprocess
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import resize
+from medimg.tasks.segment.symmetries import tta_passes
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,16 @@ def memory_format(x: torch.Tensor, plan: SegPlan) -> torch.Tensor:
     return x
 
 
-def flip_sets(spatial_dims: int, tta: bool) -> list[tuple[int, ...]]:
-    """Spatial axes to flip for each test-time pass: none, then each axis alone (1 + dims passes)."""
-    if not tta:
-        return [()]
-    return [(), *[(axis,) for axis in range(spatial_dims)]]
+def _transformed(x: torch.Tensor, axes: tuple[int, ...], turns: int) -> torch.Tensor:
+    """``x`` ``(B, C, *spatial)`` mirrored on ``axes``, then turned ``turns`` quarters (a :data:`TTAPass`)."""
+    x = x.flip([a + 2 for a in axes]) if axes else x
+    return torch.rot90(x, turns, dims=(-2, -1)) if turns else x
+
+
+def _restored(out: torch.Tensor, axes: tuple[int, ...], turns: int) -> torch.Tensor:
+    """The inverse of :func:`_transformed`."""
+    out = torch.rot90(out, -turns, dims=(-2, -1)) if turns else out
+    return out.flip([a + 2 for a in axes]) if axes else out
 
 
 @torch.no_grad()
@@ -56,7 +62,7 @@ def sliding_window_probabilities(
 
     Windows of ``plan.patch_size`` overlap by ``plan.sw_overlap`` and are blended with a Gaussian weight
     (centre pixels count most), as in nnU-Net; inputs smaller than a window are padded. With ``tta`` the
-    prediction is averaged with those of the input flipped along each spatial axis. Float32 unless ``amp``
+    prediction is averaged over the symmetries the network was trained with (:mod:`.symmetries`). Float32 unless ``amp``
     (the plan's precision, for validation during training), so predictions agree with the ONNX export and do
     not depend on the machine's bf16 support.
     """
@@ -73,20 +79,17 @@ def sliding_window_probabilities(
 
     use_tta = plan.tta if tta is None else tta
     total: torch.Tensor | None = None
-    passes = flip_sets(plan.spatial_dims, use_tta)
-    for axes in passes:
-        dims = [a + 2 for a in axes]
-        inputs = x.flip(dims) if dims else x
+    passes = tta_passes(plan.spatial_dims, plan.augmentation.flip_axes, plan.augmentation.rotate90, use_tta)
+    for axes, turns in passes:
         out = sliding_window_inference(
-            inputs,
+            _transformed(x, axes, turns),
             roi_size=list(plan.patch_size),
             sw_batch_size=plan.sw_batch_size,
             predictor=predictor,
             overlap=plan.sw_overlap if overlap is None else overlap,
             mode="gaussian",
         )
-        out = torch.as_tensor(out).float()
-        out = out.flip(dims) if dims else out
+        out = _restored(torch.as_tensor(out).float(), axes, turns)
         total = out if total is None else total + out
     assert total is not None
     return (total / len(passes)).cpu()
