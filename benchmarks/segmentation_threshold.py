@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,11 @@ HERE = Path(__file__).resolve().parent
 THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.05), 2)
 
 
-def pooled_dice(run_dir: Path, data: Path, split: str, threads: int) -> dict[float, float]:
-    """Pooled foreground Dice of the run's ``split`` cases at each of :data:`THRESHOLDS`."""
+def pooled_dice(
+    run_dir: Path, data: Path, split: str, threads: int, plan_update: dict[str, Any] | None = None
+) -> dict[float, float]:
+    """Pooled foreground Dice of the run's ``split`` cases at each of :data:`THRESHOLDS` (its plan changed by
+    ``plan_update``, e.g. the test-time passes: :mod:`segmentation_tta`)."""
     import torch
 
     from medimg import Model
@@ -34,7 +38,7 @@ def pooled_dice(run_dir: Path, data: Path, split: str, threads: int) -> dict[flo
 
     torch.set_num_threads(threads)
     model = Model.load(run_dir)
-    network, plan = model.network_, model.plan_
+    network, plan = model.network_, model.plan_.model_copy(update=plan_update or {})
     network.eval()
     dataset = Dataset.load(data, task="segment")
     assert isinstance(dataset, SegmentationDataset)
