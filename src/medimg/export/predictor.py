@@ -4,7 +4,7 @@ A workstation needs only ``pip install 'medimg[onnx]'``: the file carries its ta
 (see :mod:`medimg.export.onnx_export`), images are read by :mod:`medimg.io` (numpy, pydicom, nibabel, Pillow)
 and preprocessed in numpy: :mod:`medimg.export.preprocess` for classifiers, :mod:`medimg.export.segment` for
 segmentation (normalisation, resampling, Gaussian-blended sliding windows of the exported patch size,
-test-time flips, post-processing, masks written as PNG or NIfTI in the input's geometry).
+test-time mirrors and turns, post-processing, masks written as PNG or NIfTI in the input's geometry).
 
 Example:
     >>> predictor = OnnxPredictor("runs/demo/run/model.onnx")           # doctest: +SKIP

@@ -10,7 +10,8 @@ The public entry point is the facade: ``Model("unet", task="segment").fit("data/
 * :mod:`~medimg.tasks.segment.preprocess`, :mod:`~medimg.tasks.segment.sampling`: normalisation, resampling and
   foreground-aware patch sampling;
 * :mod:`~medimg.tasks.segment.train`: the patch training loop; :mod:`~medimg.tasks.segment.inference`:
-  sliding-window prediction, test-time flips and post-processing;
+  sliding-window prediction, test-time mirrors and turns (:mod:`~medimg.tasks.segment.symmetries`) and
+  post-processing;
 * :mod:`~medimg.tasks.segment.metrics`, :mod:`~medimg.tasks.segment.report`: per-case metrics, CIs, HTML report.
 
 Importing this package is light: torch and MONAI load inside the modules that need them.

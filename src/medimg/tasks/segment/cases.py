@@ -266,7 +266,7 @@ def predict_prepared(
 
 
 def validation_dice(network: nn.Module, cases: Sequence[PreparedCase], plan: SegPlan) -> dict[str, float]:
-    """Mean foreground Dice over validation cases at network resolution (no test-time flips)."""
+    """Mean foreground Dice over validation cases at network resolution (no test-time augmentation)."""
     from medimg.tasks.segment.metrics import dice_per_class
 
     by_case: dict[int, float] = {}

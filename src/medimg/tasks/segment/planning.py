@@ -130,7 +130,9 @@ class SegPlan(TrainingPlan):
     )
     sw_overlap: float = Field(0.5, ge=0, lt=1, description="sliding-window overlap (Gaussian blending)")
     sw_batch_size: int = Field(8, ge=1, description="windows per inference step")
-    tta: bool = Field(True, description="test-time flips (averaged with the unflipped prediction)")
+    tta: bool = Field(
+        True, description="test-time augmentation: the average over the mirrors and quarter turns trained with"
+    )
     postprocessing: Literal["none", "largest_component", "remove_small"] = Field(
         "none", description="post-processing; replaced by the one that scores best on validation"
     )
