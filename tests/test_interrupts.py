@@ -71,3 +71,36 @@ def test_a_remembered_ctrl_c_prints_no_traceback_and_other_unraisables_still_do(
         interrupts.clear()
     hook(SimpleNamespace(exc_value=KeyboardInterrupt()))  # not one the handler saw: reported as Python would
     assert [type(e) for e in reported] == [ValueError, KeyboardInterrupt]
+
+
+@pytest.fixture
+def remembered() -> Iterator[None]:
+    """A Ctrl-C the handler remembered and Python dropped (as :func:`_drop_a_ctrl_c` leaves it)."""
+    interrupts._pending.set()
+    yield
+    interrupts.clear()
+
+
+def test_prediction_stops_at_the_next_batch_after_a_dropped_ctrl_c(remembered: None) -> None:
+    """Evaluation and prediction check too, in each task's PyTorch loop and in the ONNX Runtime predictor's."""
+    import numpy as np
+    import torch
+
+    from medimg.export.predictor import OnnxPredictor
+    from medimg.tasks.classify.inference import predict_logits
+    from medimg.tasks.segment.inference import sliding_window_probabilities
+    from medimg.tasks.segment.planning import SegPlan
+    from tests.engine.test_trainer import _data, _net, _plan
+
+    plan = _plan()
+    with pytest.raises(KeyboardInterrupt):
+        predict_logits(_net(plan), _data(8)[0].float(), plan)
+    seg_plan = SegPlan(patch_size=[16, 16], amp="none", channels_last=False)
+    with pytest.raises(KeyboardInterrupt):
+        sliding_window_probabilities(torch.nn.Conv2d(1, 2, 1), torch.zeros(1, 1, 20, 20), seg_plan)
+    predictor = OnnxPredictor.__new__(OnnxPredictor)  # the loops only: no session is reached
+    predictor.batch_size, predictor.preprocessing = 2, {}
+    with pytest.raises(KeyboardInterrupt):
+        predictor.run(np.zeros((4, 1, 8, 8), np.float32))
+    with pytest.raises(KeyboardInterrupt):
+        predictor.run_windows(np.zeros((4, 1, 8, 8), np.float32))

@@ -4,8 +4,8 @@ CPython drops a ``KeyboardInterrupt`` raised while it runs a weakref callback or
 "Exception ignored in ..." and carries on. A Ctrl-C that lands in such a callback (an import's module-lock cleanup
 at the start of training is one) was swallowed, and ``medimg fit`` trained on to its end. The CLI installs
 :func:`install`'s handler, which remembers the signal as well as raising; the training loop calls
-:func:`raise_if_interrupted` every step, so a dropped interrupt still stops it there. The Python API leaves
-SIGINT as Python set it.
+:func:`raise_if_interrupted` every step, and prediction (PyTorch and ONNX Runtime, evaluation included) every batch,
+so a dropped interrupt still stops them there. The Python API leaves SIGINT as Python set it.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from medimg.errors import ConfigError, ExportError, ImageReadError, MissingDepen
 from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_REQUIRED_KEYS, SegmentationPrediction
+from medimg.interrupts import raise_if_interrupted
 from medimg.io.inputs import common_root, mirrored_folder
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
@@ -193,6 +194,7 @@ class OnnxPredictor:
         flips = [int(a) for a in self.preprocessing.get("tta_flip_axes", [])]
         out = []
         for start in range(0, len(x), self.batch_size):
+            raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
             xb = np.ascontiguousarray(x[start : start + self.batch_size], dtype=np.float32)
             logits = self.session.run(["logits"], {"image": xb})[0].astype(np.float64)
             for axis in flips:
@@ -242,10 +244,11 @@ class OnnxPredictor:
     # ------------------------------------------------------------------ segment
     def run_windows(self, windows: np.ndarray) -> np.ndarray:
         """Softmax probabilities ``(n, K, *patch_size)`` of preprocessed windows ``(n, C, *patch_size)``."""
-        out = [
-            self.session.run(["probabilities"], {"image": np.ascontiguousarray(windows[i : i + self.batch_size])})[0]
-            for i in range(0, len(windows), self.batch_size)
-        ]
+        out = []
+        for i in range(0, len(windows), self.batch_size):
+            raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
+            batch = np.ascontiguousarray(windows[i : i + self.batch_size])
+            out.append(self.session.run(["probabilities"], {"image": batch})[0])
         return np.concatenate(out)
 
     def segment_image(self, image: ImageData) -> tuple[np.ndarray, np.ndarray]:
@@ -438,6 +441,7 @@ class OnnxPredictor:
 
         predictions = []
         for image in images:
+            raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
             x, (sy, sx) = detect.prepare_image(image.array, spec)
             boxes, scores, labels = detect.run_graph(run, [x], spec)[0]
             keep = scores >= float(spec["score_threshold"])

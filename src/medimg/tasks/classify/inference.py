@@ -12,6 +12,7 @@ from torch import nn
 
 from medimg.engine.distributed import network_device
 from medimg.engine.trainer import autocast_context
+from medimg.interrupts import raise_if_interrupted
 from medimg.planning.plan import Plan
 
 
@@ -51,6 +52,7 @@ def predict_logits(network: nn.Module, x: torch.Tensor, plan: Plan, *, amp: bool
     outputs = []
     step = inference_step(plan)
     for start in range(0, x.shape[0], step):
+        raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
         xb = x[start : start + step].to(device).float().contiguous(memory_format=memory_format(plan))
         with autocast_context(plan, device) if amp else contextlib.nullcontext():
             logits = network(xb).float()

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medimg.interrupts import raise_if_interrupted
 from medimg.tasks.detect.metrics import Detections, best_f1_threshold, coco_ap, match_detections
 from medimg.tasks.detect.plan import DetectPlan
 
@@ -55,6 +56,7 @@ def detect_prepared(
     results: list[Detections] = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
+            raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
             chunk = [_as_float(x).to(device) for x in images[start : start + batch_size]]
             for out in network(chunk):
                 results.append(

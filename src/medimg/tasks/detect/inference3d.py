@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from medimg.interrupts import raise_if_interrupted
 from medimg.tasks.detect.inference import Geometry
 from medimg.tasks.detect.metrics import Detections
 from medimg.tasks.detect.metrics3d import match_detections_3d
@@ -36,6 +37,7 @@ def detect_volumes(
     results: list[Detections] = []
     with torch.no_grad():
         for start in range(0, len(volumes), batch_size):
+            raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
             chunk = [v.float().to(device) for v in volumes[start : start + batch_size]]
             for out in detector(chunk):
                 results.append(

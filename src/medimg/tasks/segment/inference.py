@@ -17,6 +17,7 @@ from torch import nn
 
 from medimg.engine.distributed import network_device
 from medimg.engine.trainer import autocast_context
+from medimg.interrupts import raise_if_interrupted
 from medimg.tasks.segment.masks import POSTPROCESSING, postprocess
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import resize
@@ -81,6 +82,7 @@ def sliding_window_probabilities(
     total: torch.Tensor | None = None
     passes = tta_passes(plan.spatial_dims, plan.augmentation.flip_axes, plan.augmentation.rotate90, use_tta)
     for axes, turns in passes:
+        raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
         out = sliding_window_inference(
             _transformed(x, axes, turns),
             roi_size=list(plan.patch_size),
