@@ -33,13 +33,10 @@ def tta_passes(spatial_dims: int, flip_axes: Iterable[int], rotate90: bool, enab
 
 
 def plan_tta_passes(plan: Mapping[str, Any]) -> list[TTAPass]:
-    """:func:`tta_passes` of a segmentation plan as a dict (``SegPlan.model_dump()``)."""
-    augmentation = plan.get("augmentation") or {}
+    """:func:`tta_passes` of a segmentation plan as a dict (``SegPlan.model_dump()``, which holds every field)."""
+    augmentation = plan["augmentation"]
     return tta_passes(
-        int(plan["spatial_dims"]),
-        augmentation.get("flip_axes", range(int(plan["spatial_dims"]))),
-        bool(augmentation.get("rotate90", False)),
-        bool(plan.get("tta", True)),
+        int(plan["spatial_dims"]), augmentation["flip_axes"], bool(augmentation["rotate90"]), bool(plan["tta"])
     )
 
 
