@@ -12,7 +12,8 @@ wall-clock budget instead (``time_budget_s``; epochs unbounded, the schedule fit
 budget and seed, so the Dice reached after 2, 5, 10 and 15 minutes of training is measured by runs that were
 planned for that time, not read off one longer run. The test split is scored once per run (never used to choose).
 
-Each run goes through the public API exactly like ``medimg fit DATA --task segment --model unet`` and writes
+Each run goes through the public API exactly like ``medimg fit DATA --task segment`` (the planner picks the
+network: BasicUNet for thin 2D structures such as DRIVE's vessels, MONAI's UNet otherwise) and writes
 ``benchmarks/results/segmentation_<set>.json`` with the test metrics, the wall-clock time and the CPU time
 (user + system, this process) of the whole run: reading, planning, training, post-processing selection and the
 evaluation with its report.
@@ -56,7 +57,7 @@ def _cpu_s() -> float:
 
 def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[str, Any]:
     """One ``Model(network, task="segment").fit`` on the set (``budget``: training seconds, else the plan's epochs),
-    scored on its test split; the benchmark row. The network is ``unet`` unless ``--set network=NAME``."""
+    scored on its test split; the benchmark row. The network is the planner's unless ``--set network=NAME``."""
     from medimg import Model
 
     spec = SETS[args.name]
@@ -65,7 +66,7 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
     if budget is not None:
         plan.update(time_budget_s=budget, epochs=BUDGET_EPOCHS)
     started, cpu_started = time.perf_counter(), _cpu_s()
-    network = plan.pop("network", "unet")
+    network = plan.pop("network", "auto")
     model = Model(network, task="segment", **plan).fit(
         args.data / spec["path"],
         run_dir=run_dir,

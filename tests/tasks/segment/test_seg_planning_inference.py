@@ -14,7 +14,9 @@ from medimg.tasks.segment.labels import LabelEncoding
 from medimg.tasks.segment.planning import SegFingerprint, SegPlan, make_seg_plan, resolve_seg_plan
 
 
-def _fingerprint(shape: list[int], thickness: float, spacing: list[float] | None = None) -> SegFingerprint:
+def _fingerprint(
+    shape: list[int], thickness: float, spacing: list[float] | None = None, elongation: float | None = None
+) -> SegFingerprint:
     return SegFingerprint(
         dataset="x",
         num_train_cases=100,
@@ -30,6 +32,7 @@ def _fingerprint(shape: list[int], thickness: float, spacing: list[float] | None
         class_names=["background", "foreground"],
         class_fraction={"background": 0.9, "foreground": 0.1},
         foreground_thickness_px=thickness,
+        foreground_elongation=elongation,
         has_roi=False,
     )
 
@@ -40,6 +43,40 @@ def test_thin_structures_keep_full_resolution_large_objects_are_downsampled() ->
     thick = make_seg_plan(_fingerprint([256, 256], thickness=60.0))
     assert thick.resample_factor == 2 and thick.patch_size == [128, 128]
     assert "thickness" in thick.reasons["resampling"]
+
+
+def test_thin_elongated_structures_get_full_resolution_convolutions_and_clahe() -> None:
+    vessels = make_seg_plan(_fingerprint([584, 565], thickness=3.2, elongation=2500.0))
+    assert vessels.network == "basicunet" and vessels.clahe
+    assert "BasicUNet" in vessels.reasons["channels"] and "CLAHE" in vessels.reasons["clahe"]
+    for blobs in (
+        _fingerprint([584, 565], thickness=3.2, elongation=7.0),  # small discs: thin by thickness alone
+        _fingerprint([584, 565], thickness=20.0, elongation=2500.0),  # long but thick
+        _fingerprint([64, 64, 64], thickness=3.2, spacing=[1.0] * 3),  # volumes keep the UNet
+        _fingerprint([584, 565], thickness=3.2),  # a fingerprint of an older run: no elongation
+    ):
+        plan = make_seg_plan(blobs)
+        assert plan.network == "unet" and not plan.clahe and "clahe" not in plan.reasons
+
+
+def test_elongation_tells_a_line_from_a_disc() -> None:
+    from medimg.tasks.segment.planning import ELONGATED, extract_seg_fingerprint
+
+    def elongation(mask: np.ndarray) -> float | None:
+        image = np.zeros((1, *mask.shape), dtype=np.float32)
+        case = (image, mask.astype(np.uint8), None, {"format": "png"})
+        encoding = LabelEncoding(kind="identity", num_classes=2)
+        return extract_seg_fingerprint("x", [case], 1, encoding, ["background", "foreground"]).foreground_elongation
+
+    line = np.zeros((200, 200), dtype=np.uint8)
+    line[100:104, 10:190] = 1  # 4 px wide, 180 px long: 720 px over a thickness of 3 px (distances 1, 2, 2, 1)
+    yy, xx = np.mgrid[:200, :200]
+    disc = ((yy - 100) ** 2 + (xx - 100) ** 2 <= 30**2).astype(np.uint8)
+    line_elongation = elongation(line)
+    assert line_elongation == pytest.approx(720 / 3**2, rel=0.01)
+    assert (line_elongation or 0) > ELONGATED
+    assert 5 < (elongation(disc) or 0) < 10
+    assert elongation(np.zeros((50, 50), dtype=np.uint8)) is None  # no foreground: nothing to measure
 
 
 def test_3d_patch_is_divisible_and_covers_small_volumes() -> None:
