@@ -742,6 +742,17 @@ def _key_value_hint(args: list[str]) -> str | None:
     )
 
 
+def configure_logging(rank: int) -> None:
+    """medimg's own progress messages (INFO) on stderr from the first process, warnings from every process; other
+    libraries' INFO chatter (the ONNX exporter's optimiser passes, torch.distributed) stays out of the terminal."""
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("medimg").setLevel(logging.INFO if rank == 0 else logging.WARNING)
+
+
 def main() -> None:
     """Console entry point: user errors are printed as one clear message, never a traceback."""
     from medimg import interrupts
@@ -749,13 +760,7 @@ def main() -> None:
     from medimg.errors import MedimgError
 
     interrupts.install()
-    rank = process_rank()
-    logging.basicConfig(
-        level=logging.INFO if rank == 0 else logging.WARNING,
-        format="%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    configure_logging(process_rank())
     try:
         app()
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
