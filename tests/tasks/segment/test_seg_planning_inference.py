@@ -48,7 +48,7 @@ def test_thin_structures_keep_full_resolution_large_objects_are_downsampled() ->
 def test_thin_elongated_structures_get_full_resolution_convolutions_and_clahe() -> None:
     vessels = make_seg_plan(_fingerprint([584, 565], thickness=3.2, elongation=2500.0))
     assert vessels.network == "basicunet" and vessels.clahe
-    assert "BasicUNet" in vessels.reasons["channels"] and "CLAHE" in vessels.reasons["clahe"]
+    assert "BasicUNet" in vessels.reasons["network"] and "CLAHE" in vessels.reasons["clahe"]
     for blobs in (
         _fingerprint([584, 565], thickness=3.2, elongation=7.0),  # small discs: thin by thickness alone
         _fingerprint([584, 565], thickness=20.0, elongation=2500.0),  # long but thick
