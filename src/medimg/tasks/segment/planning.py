@@ -223,12 +223,12 @@ def extract_seg_fingerprint(
         foreground = (labels > 0) & (labels != IGNORE)
         foreground = foreground[(slice(None, None, stride),) * labels.ndim] if stride > 1 else foreground
         if foreground.any():
-            distance = ndimage.distance_transform_edt(foreground)
-            thickness.append(2.0 * stride * float(distance[foreground].mean()))
+            strided_thickness = 2.0 * float(ndimage.distance_transform_edt(foreground)[foreground].mean())
+            thickness.append(stride * strided_thickness)
             if labels.ndim == 2:  # area and thickness both in strided pixels: the ratio does not depend on it
                 components, _ = ndimage.label(foreground)
                 largest = int(np.bincount(components.ravel())[1:].max())
-                elongation.append(largest / (2.0 * float(distance[foreground].mean())) ** 2)
+                elongation.append(largest / strided_thickness**2)
     if not summaries:
         raise ConfigError("cannot fingerprint an empty training set")
     shapes = np.array([s.shape for s in summaries])
