@@ -18,7 +18,7 @@ from collections.abc import Callable
 from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
-from medimg.tasks.segment.planning import SegPlan
+from medimg.tasks.segment.planning import SegPlan, basicunet_features
 
 
 def _unet(plan: SegPlan) -> nn.Module:
@@ -39,12 +39,11 @@ def _unet(plan: SegPlan) -> nn.Module:
 def _basicunet(plan: SegPlan) -> nn.Module:
     from monai.networks.nets import BasicUNet
 
-    c = [*plan.channels, *[plan.channels[-1]] * 5][:5]
     return BasicUNet(
         spatial_dims=plan.spatial_dims,
         in_channels=plan.in_channels,
         out_channels=plan.num_classes,
-        features=(c[0], c[0], c[1], c[2], c[3], c[0]),
+        features=basicunet_features(plan.channels),
         norm=plan.norm,
         dropout=plan.dropout,
     )

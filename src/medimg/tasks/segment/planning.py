@@ -303,6 +303,13 @@ def determine_patch_and_depth(fp: SegFingerprint, factor: float) -> tuple[list[i
     return patch, depth, f"median shape {fp.median_shape} / {factor:g}: patch {patch}, {depth} downsamplings"
 
 
+def basicunet_features(channels: Sequence[int]) -> tuple[int, ...]:
+    """MONAI BasicUNet's six ``features`` from a plan's ``channels``: its five levels take the first four (the
+    first twice; a shorter list repeats its last), and the output block the first."""
+    c = [*channels, *[channels[-1]] * 5][:5]
+    return (c[0], c[0], c[1], c[2], c[3], c[0])
+
+
 def _thin_and_elongated(fp: SegFingerprint) -> bool:
     """2D structures a few pixels thick and many times longer: vessels, membranes, nerves (not small blobs)."""
     elongation = fp.foreground_elongation or 0.0
@@ -326,7 +333,7 @@ def determine_network(fp: SegFingerprint, depth: int) -> tuple[str, str, list[in
     if _thin_and_elongated(fp):
         shape = f"foreground {fp.foreground_thickness_px:.1f} px thick, elongation {fp.foreground_elongation:.0f}"
         why = f"{shape}: BasicUNet (two convolutions at full resolution)"
-        return "basicunet", why, channels, f"5 levels, features {[channels[0], *channels[:4]]}"
+        return "basicunet", why, channels, f"5 levels, features {list(basicunet_features(channels)[:5])}"
     return (
         "unet",
         "MONAI UNet (strided convolutions: the fastest on CPU)",
