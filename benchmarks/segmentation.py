@@ -6,6 +6,7 @@
     python benchmarks/segmentation.py drive --threads 1        # one torch thread (a busy, shared machine)
     python benchmarks/segmentation.py hippocampus --budgets 120 300 600 900 --seeds 0 1 2   # time-to-Dice curve
     python benchmarks/segmentation.py hippocampus --budgets 900 --set weight_ema=0.99       # a plan change
+    python benchmarks/segmentation.py drive --train-on-all     # no validation: all 20 training images, last epoch
 
 Without ``--budgets`` the default plan trains as planned (its epochs). With ``--budgets`` every run trains for a
 wall-clock budget instead (``time_budget_s``; epochs unbounded, the schedule fitted to the budget), one run per
@@ -73,6 +74,7 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
         seed=seed,
         num_threads=args.threads,
         progress=args.progress,
+        train_on_all=args.train_on_all,
         **spec["fit"],
     )
     wall_s, cpu_s = time.perf_counter() - started, _cpu_s() - cpu_started
@@ -86,6 +88,7 @@ def run_one(args: argparse.Namespace, seed: int, budget: float | None) -> dict[s
         "seed": seed,
         "time_budget_s": budget,
         "plan_overrides": args.plan_overrides,
+        "train_on_all": args.train_on_all,
         "wall_s": round(wall_s, 1),
         "cpu_s": round(cpu_s, 1),
         "training": training,
@@ -128,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", type=float, nargs="+", default=None, help="training budgets, seconds")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default: results/segmentation_SET.json")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument(
+        "--train-on-all", action="store_true", help="validation images join training, the last epoch is kept"
+    )
     parser.add_argument("--set", dest="set_", nargs="*", default=[], help="plan fields, FIELD=VALUE (as medimg fit)")
     args = parser.parse_args(argv)
     from medimg.config import parse_assignments

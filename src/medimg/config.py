@@ -41,6 +41,11 @@ class FitOptions(BaseModel):
     val_fraction: float = Field(0.15, gt=0, lt=1, description="validation share when the data has no split")
     test_fraction: float = Field(0.15, ge=0, lt=1, description="test share when the data has no split")
     folds: int | None = Field(None, ge=2, description="k-fold cross-validation over train+val")
+    train_on_all: bool = Field(
+        False,
+        description="train on the validation images too, with no validation: the last epoch's weights are kept "
+        "and nothing is chosen on validation (nnU-Net's fold 'all'; segmentation)",
+    )
     strict: bool = Field(
         False,
         description="fail on any unreadable image instead of skipping it, and on identical images with different "

@@ -237,12 +237,14 @@ class Model:
             self.report_ = getattr(self._classical, "report_", None)
             return self
         from medimg.engine.distributed import init_distributed
-        from medimg.engine.run import fit_run
+        from medimg.engine.run import check_train_on_all, fit_run
         from medimg.run_folder import claim_run_dir, create_run_dir, latest_resumable_run, refuse_run_inside_data
 
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in fields})
+        if options.train_on_all:
+            check_train_on_all(self._task, options.folds)
         if options.teacher is not None and self._task.name != "classify":
             raise ConfigError(f"--teacher distils a classifier; the {self._task.name} task does not take one")
         data_options = {k: kwargs[k] for k in self._task.data_options if kwargs.get(k) is not None}

@@ -146,6 +146,11 @@ class ClassicalModel:
                 "--folds applies to deep models; classical models already choose hyper-parameters with "
                 f"{settings['cv_folds']}-fold cross-validation on the training split (set cv_folds)"
             )
+        if options.train_on_all:
+            raise ConfigError(
+                "--train-on-all applies to deep segmentation models; a classical model chooses its settings by "
+                "cross-validation on the training split and has no validation split to join it"
+            )
         dataset = (
             data
             if isinstance(data, Dataset)

@@ -10,6 +10,7 @@ Under torchrun every rank runs this; rank 0 alone writes.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from medimg.planning.plan import TrainingPlan
 from medimg.run_folder import RunFolder, RunMetadata
 
 logger = logging.getLogger(__name__)
+
+TRAIN_ON_ALL = "+train-on-all"
+"""The suffix of ``Splits.method`` when the validation cases joined training (a resumed run keeps it)."""
 
 
 @dataclass
@@ -82,6 +86,9 @@ class RunnableTask(Protocol):
     name: str
     #: the plan model (a :class:`~medimg.planning.plan.TrainingPlan`); overrides are checked against its fields
     plan_type: type[TrainingPlan]
+    #: whether ``setup`` accepts no validation cases (``FitOptions.train_on_all``): nothing of the run is chosen
+    #: on validation but the epoch, which is then the last
+    trains_without_validation: bool
 
     def split_cases(self, dataset: Any) -> list[Case]:
         """The dataset's cases as :class:`~medimg.data.case.Case` for splitting (labels stratify, patients group)."""
@@ -162,6 +169,8 @@ def _fit_run(
             splits = Splits.from_dict(run.read_json("splits.json"))
         else:
             splits = default_splits(task, dataset, options)
+    if options.train_on_all and TRAIN_ON_ALL not in splits.method:
+        splits = validation_joins_training(task, splits)
     run.write_json(
         "config.json",
         {
@@ -174,7 +183,7 @@ def _fit_run(
     )
     run.write_json("dataset.json", dataset.describe())
     run.write_json("splits.json", splits.to_dict())
-    train_cases, val_cases = training_cases(dataset, splits)
+    train_cases, val_cases = training_cases(dataset, splits, validation=TRAIN_ON_ALL not in splits.method)
     synthetic = synthetic_cases(dataset, options.synthetic) if options.synthetic else []
     train_cases = [*train_cases, *synthetic]
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
@@ -212,7 +221,7 @@ def _fit_run(
     result = results[0]
     training: dict[str, Any] = {
         "best_epoch": result.best_epoch,
-        f"best_val_{plan.monitor}": result.best_metric,
+        f"best_val_{plan.monitor}": _measured(result.best_metric),
         "epochs_run": len(result.history),
         "epochs_scheduled": result.epochs,
         "stopped_early": result.stopped_early,
@@ -222,7 +231,7 @@ def _fit_run(
             "seeds": [member_seed(options.seed, k) for k in range(len(results))],
             "best_epochs": [r.best_epoch for r in results],
             "epochs_run": [len(r.history) for r in results],
-            f"best_val_{plan.monitor}": [r.best_metric for r in results],
+            f"best_val_{plan.monitor}": [_measured(r.best_metric) for r in results],
         },
         "total_time_s": round(time.perf_counter() - started, 2),
         "processes": dist.world_size,
@@ -243,6 +252,11 @@ def _fit_run(
     )
     run.write_json("metadata.json", metadata.model_dump())
     return FitResult(network, plan, setup.class_names, run.path, metadata)
+
+
+def _measured(value: float) -> float | None:
+    """A validation score for JSON: None when there was none (no validation, or never finite)."""
+    return value if math.isfinite(value) else None
 
 
 def default_splits(task: RunnableTask, dataset: Any, options: FitOptions) -> Splits:
@@ -268,15 +282,47 @@ def synthetic_cases(dataset: Any, source: str) -> list[Case]:
     return cases
 
 
-def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:
-    """The training and validation cases of ``splits``.
+def check_train_on_all(task: RunnableTask, folds: int | None) -> None:
+    """Refuse ``--train-on-all`` where a run needs its validation split.
 
     Raises:
-        DatasetError: either is empty.
+        ConfigError: the task chooses more than the epoch on validation (a classifier's thresholds...), or
+            cross-validation asks for validation folds.
+    """
+    if not task.trains_without_validation:
+        raise ConfigError(
+            f"--train-on-all is for segmentation: {task.name} chooses its epoch and more (thresholds, calibration) "
+            "on the validation images; leave it out, or lower --val-fraction"
+        )
+    if folds:
+        raise ConfigError("--train-on-all leaves no validation images, --folds validates on each fold: choose one")
+
+
+def validation_joins_training(task: RunnableTask, splits: Splits) -> Splits:
+    """``splits`` with its validation cases moved to training (``--train-on-all``; the test split stays).
+
+    Raises:
+        ConfigError: the task chooses more than the epoch on validation (a classifier's thresholds...).
+    """
+    check_train_on_all(task, None)
+    moved = sum(1 for split in splits.assignment.values() if split == "val")
+    assignment = {case_id: "train" if split == "val" else split for case_id, split in splits.assignment.items()}
+    note = f"--train-on-all: the {moved} validation case(s) joined training; the last epoch is kept"
+    logger.info(note)
+    return Splits(
+        assignment=assignment, method=splits.method + TRAIN_ON_ALL, seed=splits.seed, notes=[*splits.notes, note]
+    )
+
+
+def training_cases(dataset: Any, splits: Splits, *, validation: bool = True) -> tuple[list[Any], list[Any]]:
+    """The training and validation cases of ``splits`` (``validation=False``: none of the latter are needed).
+
+    Raises:
+        DatasetError: either is empty (training, when validation is not needed).
     """
     train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
     val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
-    if not train_cases or not val_cases:
+    if not train_cases or (validation and not val_cases):
         raise DatasetError(
             f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
             "add images or change --val-fraction"
@@ -288,7 +334,10 @@ def plan_run(
     task: RunnableTask, dataset: Any, options: FitOptions, plan_layers: tuple[dict[str, Any] | None, ...] = ()
 ) -> tuple[BaseModel, TrainingPlan]:
     """The fingerprint and plan a fit of ``dataset`` would use (same split, same reading), without training."""
-    train_cases, _ = training_cases(dataset, default_splits(task, dataset, options))
+    splits = default_splits(task, dataset, options)
+    if options.train_on_all:
+        splits = validation_joins_training(task, splits)
+    train_cases, _ = training_cases(dataset, splits, validation=not options.train_on_all)
     planned = plan_training(task, dataset, train_cases, options, plan_layers)
     return planned.fingerprint, planned.plan
 

@@ -57,7 +57,8 @@ class TaskHooks:
 
     Attributes:
         loss: ``(network, inputs, targets) -> scalar loss`` for one training batch.
-        validate: ``network -> {"loss": .., "auc": .., ...}`` on the validation set (network in eval mode).
+        validate: ``network -> {"loss": .., "auc": .., ...}`` on the validation set (network in eval mode);
+            ``None`` when the run has no validation (``--train-on-all``): the last epoch's weights are kept.
         begin_epoch: called with the epoch number (1-based, also after a resume) before its first batch, for
             losses that change over training (e.g. the warm-up of a semi-supervised term).
         step: optional ``(network, plan) -> OptimisationStep`` for a task that owns its optimisation step; the
@@ -68,7 +69,7 @@ class TaskHooks:
     """
 
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-    validate: Callable[[nn.Module], dict[str, float]]
+    validate: Callable[[nn.Module], dict[str, float]] | None
     begin_epoch: Callable[[int], None] | None = None
     step: Callable[[nn.Module, TrainingPlan], OptimisationStep] | None = None
     use_average: Callable[[nn.Module], None] | None = None
@@ -326,7 +327,7 @@ def train(
         selected.eval()
         val_started = time.perf_counter()
         val: dict[str, float] = {}
-        if epoch % plan.val_every == 0 or epoch == epochs:
+        if hooks.validate is not None and (epoch % plan.val_every == 0 or epoch == epochs):
             if writes:
                 with torch.no_grad():
                     val = hooks.validate(selected)
@@ -350,7 +351,7 @@ def train(
                 save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
         elif val:
             stale += plan.val_every
-        row["best_epoch"] = best_epoch
+        row["best_epoch"] = best_epoch if hooks.validate is not None else epoch  # without validation: the last
         if epoch == 1 and budget is not None:
             first_s = time.perf_counter() - started
             budget_share = dist.broadcast(
@@ -429,10 +430,16 @@ def train(
                     last_epoch_s,
                 )
         epochs_bar.update(1)
-        epochs_bar.set_postfix(
-            loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{best_metric:.4f}"}, best=best_epoch
-        )
+        if hooks.validate is not None:
+            epochs_bar.set_postfix(
+                loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{best_metric:.4f}"}, best=best_epoch
+            )
+        else:
+            epochs_bar.set_postfix(loss=f"{row['train_loss']:.3f}")
     epochs_bar.close()
+    if hooks.validate is None:  # nothing to choose by: the weights of the last epoch trained
+        best_state, best_metric = copy_state(selected), math.nan
+        best_epoch = int(history[-1]["epoch"]) if history else 0
     if writer is not None:
         writer.close()
     if stopped_early:

@@ -407,7 +407,7 @@ class SemiSupervisedTraining:
         self.summary = summary
         self.skipped = skipped
 
-    def hooks(self, validate: Callable[[nn.Module], dict[str, float]]) -> Any:
+    def hooks(self, validate: Callable[[nn.Module], dict[str, float]] | None) -> Any:
         """The engine's hooks: this loss (with its warm-up and teacher) and the task's validation."""
         from medimg.engine.trainer import TaskHooks
 

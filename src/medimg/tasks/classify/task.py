@@ -41,6 +41,7 @@ class ClassifyTask:
 
     name = "classify"
     plan_type = Plan
+    trains_without_validation = False
     data_options: tuple[str, ...] = ()
 
     def check_network(self, name: str) -> str:

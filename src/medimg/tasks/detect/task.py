@@ -40,6 +40,7 @@ class DetectTask:
 
     name = "detect"
     plan_type = DetectPlan
+    trains_without_validation = False
     data_options: tuple[str, ...] = ()
 
     def check_network(self, name: str) -> str:

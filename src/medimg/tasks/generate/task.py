@@ -39,6 +39,7 @@ class GenerateTask:
 
     name = "generate"
     plan_type = GeneratePlan
+    trains_without_validation = False
     data_options: tuple[str, ...] = ()
     #: the task of the datasets it reads (classification data: images with a class each)
     data_task = "classify"

@@ -41,6 +41,7 @@ class SegmentTask:
 
     name = "segment"
     plan_type = SegPlan
+    trains_without_validation = True
     data_options: tuple[str, ...] = ("colour_table", "rle_order")
 
     def check_network(self, name: str) -> str:
@@ -145,9 +146,14 @@ class SegmentTask:
             memory_format=_memory_format(plan),
             distributed=distributed,
         )
-        hooks = TaskHooks(loss=_loss(plan), validate=lambda network: validation_dice(network, monitored, plan))
+        hooks = TaskHooks(
+            loss=_loss(plan),
+            validate=(lambda network: validation_dice(network, monitored, plan)) if val_cases else None,
+        )
         summary: dict[str, Any] = {"train_cases": n_train, "val_cases": len(val_prepared)}
-        after_training = _postprocessing_chooser(val_prepared, val_truths, store)
+        after_training = (
+            _postprocessing_chooser(val_prepared, val_truths, store) if val_cases else _postprocessing_unchosen
+        )
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
@@ -329,6 +335,14 @@ def _postprocessing_chooser(
         return plan, {"postprocessing_scores": scores}
 
     return choose
+
+
+def _postprocessing_unchosen(network: nn.Module, plan: SegPlan) -> tuple[SegPlan, dict[str, Any]]:
+    """After training without validation images (``--train-on-all``): the plan's post-processing stays, said so."""
+    if plan.reasons.get("postprocessing") == "set by user":
+        return plan, {}
+    reason = f"no validation images to choose on (--train-on-all): {plan.postprocessing}"
+    return plan.model_copy(update={"reasons": {**plan.reasons, "postprocessing": reason}}), {}
 
 
 SEGMENT = SegmentTask()
