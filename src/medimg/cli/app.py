@@ -180,6 +180,7 @@ def plan(
     set_: SetOption = None,
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
     task: Annotated[str, typer.Option(help="classify, segment or detect; auto: what the data holds")] = "auto",
+    train_on_all: Annotated[bool, typer.Option(help=_help("train_on_all"))] = False,
 ) -> None:
     """Fingerprint the training split and print the plan the planner chooses (and why), as `fit` would."""
     from medimg.config import FitOptions, check_overrides, parse_assignments, read_config_file
@@ -193,7 +194,7 @@ def plan(
     options = {"include": include, "exclude": exclude, "window": _window(window)}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
     layers = (read_config_file(config) if config else None, overrides)
-    fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(seed=seed), layers)
+    fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(seed=seed, train_on_all=train_on_all), layers)
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
     for key, value in chosen.model_dump().items():

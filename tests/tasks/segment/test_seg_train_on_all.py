@@ -76,3 +76,22 @@ def test_refused_where_validation_chooses_more_than_the_epoch(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="choose one"):
         Model("unet", task="segment").fit(discs, run_dir=tmp_path / "cv", train_on_all=True, folds=2)
     assert not (tmp_path / "cls").exists() and not (tmp_path / "cv").exists()  # refused before any folder
+
+
+def test_the_cli_plans_and_refuses_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+    from medimg.data.synthetic import make_phantom_dataset
+
+    discs = write_2d_pairs(tmp_path / "discs", n=10, size=24)
+    counts = {}
+    for flag in ([], ["--train-on-all"]):
+        out = tmp_path / f"plan{len(flag)}"
+        result = CliRunner().invoke(app, ["plan", str(discs), "--task", "segment", "--out", str(out), *flag])
+        assert result.exit_code == 0, result.output
+        counts[len(flag)] = json.loads((out / "fingerprint.json").read_text())["num_train_cases"]
+    assert counts[1] > counts[0]  # the validation cases are fingerprinted with the training ones
+    phantoms = make_phantom_dataset(tmp_path / "ph", n_per_class=6, size=16, seed=0)
+    refused = CliRunner().invoke(app, ["fit", str(phantoms), "--train-on-all", "--epochs", "1", "--no-progress"])
+    assert isinstance(refused.exception, ConfigError) and "is for segmentation" in str(refused.exception)
