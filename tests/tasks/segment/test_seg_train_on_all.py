@@ -15,25 +15,15 @@ from medimg.engine.run import TRAIN_ON_ALL, training_cases, validation_joins_tra
 from medimg.errors import ConfigError, DatasetError
 from medimg.model import Model
 from medimg.tasks.registry import get_task
-from tests.tasks.segment.synthetic import write_2d_pairs
+from tests.tasks.segment.synthetic import FAST_FIT, write_2d_pairs
 
-SEG_FAST = {
-    "epochs": 3,
-    "iterations_per_epoch": 2,
-    "batch_size": 4,
-    "channels": [8, 16, 32],
-    "tta": False,
-    "amp": "none",
-    "val_every": 1,
-}
+THREE_EPOCHS = {**FAST_FIT, "epochs": 3, "iterations_per_epoch": 2, "amp": "none", "val_every": 1}
 
 
 def test_every_non_test_case_trains_and_the_last_epoch_is_kept(tmp_path: Path) -> None:
     data = write_2d_pairs(tmp_path / "discs", n=10, size=32)
     run = tmp_path / "all"
-    model = Model("unet", task="segment", **SEG_FAST).fit(
-        data, run_dir=run, train_on_all=True, progress=False, test_fraction=0.2
-    )
+    model = Model("unet", task="segment").fit(data, run_dir=run, train_on_all=True, test_fraction=0.2, **THREE_EPOCHS)
     splits = json.loads((run / "splits.json").read_text())
     assert splits["counts"] == {"train": 8, "val": 0, "test": 2}
     assert splits["method"].endswith(TRAIN_ON_ALL) and "joined training" in splits["notes"][-1]
