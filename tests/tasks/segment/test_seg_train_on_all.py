@@ -39,6 +39,8 @@ def test_every_non_test_case_trains_and_the_last_epoch_is_kept(tmp_path: Path) -
     assert all(torch.equal(last[k], v) for k, v in kept.items())  # model.pt is the last epoch's network
     assert "--train-on-all" in model.plan_.reasons["postprocessing"] and model.plan_.postprocessing == "none"
     assert model.report_ is not None and model.report_.metrics["n"] == 2  # evaluated on the untouched test split
+    Model("unet", task="segment").fit(data, run_dir=run, resume=True, test_fraction=0.2, **THREE_EPOCHS)
+    assert json.loads((run / "splits.json").read_text())["counts"]["val"] == 0  # resumed without the flag: kept
 
 
 def test_the_split_moves_validation_to_training_and_keeps_test() -> None:
