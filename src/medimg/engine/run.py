@@ -169,7 +169,7 @@ def _fit_run(
             splits = Splits.from_dict(run.read_json("splits.json"))
         else:
             splits = default_splits(task, dataset, options)
-    if options.train_on_all and TRAIN_ON_ALL not in splits.method:
+    if options.train_on_all:
         splits = validation_joins_training(task, splits)
     run.write_json(
         "config.json",
@@ -183,7 +183,7 @@ def _fit_run(
     )
     run.write_json("dataset.json", dataset.describe())
     run.write_json("splits.json", splits.to_dict())
-    train_cases, val_cases = training_cases(dataset, splits, validation=TRAIN_ON_ALL not in splits.method)
+    train_cases, val_cases = training_cases(dataset, splits)
     synthetic = synthetic_cases(dataset, options.synthetic) if options.synthetic else []
     train_cases = [*train_cases, *synthetic]
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
@@ -299,12 +299,15 @@ def check_train_on_all(task: RunnableTask, folds: int | None) -> None:
 
 
 def validation_joins_training(task: RunnableTask, splits: Splits) -> Splits:
-    """``splits`` with its validation cases moved to training (``--train-on-all``; the test split stays).
+    """``splits`` with its validation cases moved to training (``--train-on-all``; the test split stays); splits
+    that were moved already (a resumed run's) are returned as they are.
 
     Raises:
         ConfigError: the task chooses more than the epoch on validation (a classifier's thresholds...).
     """
     check_train_on_all(task, None)
+    if TRAIN_ON_ALL in splits.method:
+        return splits
     moved = sum(1 for split in splits.assignment.values() if split == "val")
     assignment = {case_id: "train" if split == "val" else split for case_id, split in splits.assignment.items()}
     note = f"--train-on-all: the {moved} validation case(s) joined training; the last epoch is kept"
@@ -314,15 +317,15 @@ def validation_joins_training(task: RunnableTask, splits: Splits) -> Splits:
     )
 
 
-def training_cases(dataset: Any, splits: Splits, *, validation: bool = True) -> tuple[list[Any], list[Any]]:
-    """The training and validation cases of ``splits`` (``validation=False``: none of the latter are needed).
+def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:
+    """The training and validation cases of ``splits`` (none of the latter after ``--train-on-all``).
 
     Raises:
-        DatasetError: either is empty (training, when validation is not needed).
+        DatasetError: either is empty (training alone, when the validation cases joined it).
     """
     train_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"]
     val_cases = [c for c in dataset.cases if splits.assignment.get(c.case_id) == "val"]
-    if not train_cases or (validation and not val_cases):
+    if not train_cases or (TRAIN_ON_ALL not in splits.method and not val_cases):
         raise DatasetError(
             f"{dataset.root}: the split left {len(train_cases)} training and {len(val_cases)} validation cases; "
             "add images or change --val-fraction"
@@ -337,7 +340,7 @@ def plan_run(
     splits = default_splits(task, dataset, options)
     if options.train_on_all:
         splits = validation_joins_training(task, splits)
-    train_cases, _ = training_cases(dataset, splits, validation=not options.train_on_all)
+    train_cases, _ = training_cases(dataset, splits)
     planned = plan_training(task, dataset, train_cases, options, plan_layers)
     return planned.fingerprint, planned.plan
 

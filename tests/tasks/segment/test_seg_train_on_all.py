@@ -50,10 +50,12 @@ def test_the_split_moves_validation_to_training_and_keeps_test() -> None:
     assert merged.method == "own+carved-val" + TRAIN_ON_ALL and "2 validation case(s)" in merged.notes[-1]
 
     dataset = SimpleNamespace(root="data", cases=[SimpleNamespace(case_id=k) for k in "abcd"])
-    train, val = training_cases(dataset, merged, validation=False)
+    train, val = training_cases(dataset, merged)
     assert [c.case_id for c in train] == ["a", "b", "d"] and val == []
+    assert validation_joins_training(get_task("segment"), merged) is merged  # a resumed run's: moved already
+    without_val = Splits({"a": "train", "b": "train", "c": "test", "d": "train"}, "own", 0)
     with pytest.raises(DatasetError, match="0 validation cases"):
-        training_cases(dataset, merged)  # a run that validates still needs its cases
+        training_cases(dataset, without_val)  # a run that validates still needs its cases
 
 
 def test_refused_where_validation_chooses_more_than_the_epoch(tmp_path: Path) -> None:
