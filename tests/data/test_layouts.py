@@ -19,6 +19,7 @@ from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
 from tests.data.test_brain_tumour_mat import write_cjdata
+from tests.data.test_cbis_ddsm import write_cbis_ddsm
 from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
@@ -124,6 +125,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "csv_manifest": _csv_manifest,
     "medmnist": lambda root: write_npz(_mkdir(root) / "pneumoniamnist.npz", n=(6, 2, 2)),
     "mimic_cxr": _mimic_cxr,
+    "cbis_ddsm": write_cbis_ddsm,
     "hdf5_arrays": lambda root: (write_pcam(root / "pcam"), root)[1],
     "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     "coco_masks": lambda root: write_coco(root, n=4, outlines=True),  # derived: masks drawn from COCO outlines

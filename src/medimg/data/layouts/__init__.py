@@ -39,6 +39,8 @@ name                  task       reads
 ``csv_manifest``      classify   CSV ``path,label[,patient_id,split]`` (empty label = unlabelled image)
 ``medmnist``          classify   MedMNIST v2 ``.npz`` with its official split
 ``mimic_cxr``         classify   MIMIC-CXR-JPG: ``files/`` + its split and CheXpert tables (multi-label, per study)
+``cbis_ddsm``         classify   CBIS-DDSM: its ``*_case_description_*_set.csv`` tables + the mammograms as TCIA or
+                                 Kaggle ship them (benign / malignant per mammogram)
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
                                  named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
@@ -82,6 +84,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.data.layouts import (
     brain_tumour_mat,
+    cbis_ddsm,
     class_folders,
     coco,
     coco_masks,
@@ -179,6 +182,14 @@ def _tool_layouts(name: str, tool: AnnotationTool, masks: str, boxes: str) -> tu
 
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "cbis_ddsm",
+        "classify",
+        cbis_ddsm.detect,
+        cbis_ddsm.load,
+        "CBIS-DDSM's case tables and mammograms (benign / malignant per mammogram)",
+        fallback=False,
+    ),
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),
     Layout(
         "brain_tumour_classes",

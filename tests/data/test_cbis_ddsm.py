@@ -1,0 +1,149 @@
+"""CBIS-DDSM as TCIA and Kaggle ship it: case tables whose paths name UID folders, mammograms under other names."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+from tests.io.conftest import write_dicom
+
+HEADER = ["patient_id", "breast density", "left or right breast", "image view", "abnormality id",
+          "abnormality type", "mass shape", "assessment", "pathology", "subtlety", "image file path",
+          "cropped image file path", "ROI mask file path"]  # fmt: skip
+
+
+def _row(patient: str, case: str, abnormality: int, pathology: str) -> list[object]:
+    """A table row naming its mammogram as CBIS-DDSM does: ``<case>/<StudyInstanceUID>/<SeriesInstanceUID>/...``."""
+    crop = f"{case}_{abnormality}/1.3.6.1.4.1.9590.9.{abnormality}/1.3.6.1.4.1.9590.8.{abnormality}/000000.dcm"
+    return [patient, 3, "LEFT", "CC", abnormality, "mass", "OVAL", 4, pathology, 3, _path(case), crop,
+            crop.replace("000000", "000001")]  # fmt: skip
+
+
+def _path(case: str) -> str:
+    return f"{case}/1.3.6.1.4.1.9590.1.{_number(case)}/1.3.6.1.4.1.9590.2.{_number(case)}/000000.dcm"
+
+
+def _number(case: str) -> int:
+    return int(case.split("_P_")[1][:5])
+
+
+def _series(case: str) -> str:
+    return _path(case).split("/")[2]
+
+
+def _table(path: Path, rows: list[list[object]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+TRAIN_ROWS = [
+    _row("P_00001", "Mass-Training_P_00001_LEFT_CC", 1, "BENIGN"),
+    _row("P_00001", "Mass-Training_P_00001_LEFT_CC", 2, "MALIGNANT"),  # two abnormalities: the image is malignant
+    _row("P_00002", "Mass-Training_P_00002_LEFT_CC", 1, "BENIGN_WITHOUT_CALLBACK"),
+    _row("P_00003", "Mass-Training_P_00003_LEFT_CC", 1, "BENIGN"),
+]
+TEST_ROWS = [_row("P_00004", "Mass-Test_P_00004_LEFT_CC", 1, "MALIGNANT")]
+CASES = ["Mass-Training_P_00001_LEFT_CC", "Mass-Training_P_00002_LEFT_CC", "Mass-Training_P_00003_LEFT_CC",
+         "Mass-Test_P_00004_LEFT_CC"]  # fmt: skip
+
+
+def _dicom(path: Path, pixels: np.ndarray, series: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_dicom(path, pixels, modality="MG", series_uid=series)
+
+
+def _pixels(case: str) -> np.ndarray:
+    return np.full((32, 24), 100 * _number(case), dtype=np.uint16)
+
+
+def write_cbis_ddsm(root: Path, cases: list[str] = CASES) -> Path:
+    """TCIA's NBIA Data Retriever with descriptive folder names, under its ``manifest-<number>/`` folder."""
+    for case in cases:
+        folder = root / "manifest-1608266677008" / "CBIS-DDSM" / case / "07-20-2016-DDSM-74994"
+        _dicom(folder / "1.000000-full mammogram images-24515" / "1-1.dcm", _pixels(case), _series(case))
+    _table(root / "mass_case_description_train_set.csv", TRAIN_ROWS)
+    _table(root / "mass_case_description_test_set.csv", TEST_ROWS)
+    return root
+
+
+def test_descriptive_download_is_one_case_per_mammogram(tmp_path: Path) -> None:
+    data = Dataset.load(write_cbis_ddsm(tmp_path))
+    assert data.source == "cbis-ddsm"
+    assert data.class_names == ["benign", "malignant"]
+    by_patient = {c.patient_id: c for c in data.cases}
+    assert sorted(by_patient) == ["P_00001", "P_00002", "P_00003", "P_00004"]
+    assert by_patient["P_00001"].label == 1  # any malignant abnormality makes the mammogram malignant
+    assert by_patient["P_00002"].label == 0  # BENIGN_WITHOUT_CALLBACK is benign
+    assert by_patient["P_00003"].label == 0
+    assert {c.patient_id: c.split for c in data.cases} == {
+        "P_00001": "train", "P_00002": "train", "P_00003": "train", "P_00004": "test"}  # fmt: skip
+    for case in data.cases:  # each row found its own file, not another case's
+        assert case.path is not None and case.path.parts[-4] == CASES[int(case.patient_id[-1]) - 1]
+
+
+def test_one_table_reads_its_part(tmp_path: Path) -> None:
+    write_cbis_ddsm(tmp_path)
+    data = Dataset.load(tmp_path / "mass_case_description_train_set.csv")
+    assert sorted((c.patient_id, c.split, c.label) for c in data.cases) == [
+        ("P_00001", "train", 1), ("P_00002", "train", 0), ("P_00003", "train", 0)]  # fmt: skip
+
+
+def test_classic_uid_tree_picks_the_rows_series(tmp_path: Path) -> None:
+    """A case folder holding a second series (a re-export): the row's series UID chooses."""
+    for case in CASES:
+        _, study, series, _ = _path(case).split("/")
+        _dicom(tmp_path / "CBIS-DDSM" / case / study / series / "1-1.dcm", _pixels(case), series)
+    case = CASES[0]
+    _dicom(tmp_path / "CBIS-DDSM" / case / "other" / "1-1.dcm", _pixels(case) + 1, "1.2.3.4")
+    _table(tmp_path / "mass_case_description_train_set.csv", TRAIN_ROWS)
+    data = Dataset.load(tmp_path)
+    chosen = next(c for c in data.cases if c.patient_id == "P_00001")
+    assert chosen.path is not None and chosen.path.parent.name == _series(case)
+    assert len(data.cases) == 3
+
+
+def test_kaggle_jpeg_copy(tmp_path: Path) -> None:
+    """Kaggle's copy: ``csv/`` tables and ``jpeg/<SeriesInstanceUID>/<any name>.jpg``."""
+    for i, case in enumerate(CASES):
+        folder = tmp_path / "jpeg" / _series(case)
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((32, 24), 40 * i, np.uint8)).save(folder / f"1-{170 + i}.jpg")
+    _table(tmp_path / "csv" / "mass_case_description_train_set.csv", TRAIN_ROWS)
+    _table(tmp_path / "csv" / "mass_case_description_test_set.csv", TEST_ROWS)
+    for given in (tmp_path, tmp_path / "csv"):
+        data = Dataset.load(given)
+        assert sorted((c.path.parent.name, c.label) for c in data.cases if c.path) == sorted(
+            (_series(case), int(case in (CASES[0], CASES[3]))) for case in CASES
+        )
+
+
+def test_partial_download_is_left_out_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_cbis_ddsm(tmp_path, CASES[:2])
+    with caplog.at_level(logging.WARNING):
+        data = Dataset.load(tmp_path)
+    assert len(data.cases) == 2
+    assert "2 of the rows' mammograms are not on disk" in caplog.text
+
+
+def test_tables_without_images_name_where_they_looked(tmp_path: Path) -> None:
+    _table(tmp_path / "mass_case_description_train_set.csv", TRAIN_ROWS)
+    with pytest.raises(DatasetError, match=r"none of the 4 mammograms .* NBIA Data Retriever"):
+        Dataset.load(tmp_path)
+
+
+def test_unknown_pathology_is_refused(tmp_path: Path) -> None:
+    write_cbis_ddsm(tmp_path)
+    _table(tmp_path / "mass_case_description_test_set.csv",
+           [_row("P_00004", "Mass-Test_P_00004_LEFT_CC", 1, "UNCERTAIN")])  # fmt: skip
+    with pytest.raises(DatasetError, match="pathology 'UNCERTAIN'"):
+        Dataset.load(tmp_path)
