@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medimg.data.dataset import Dataset
+from medimg.data.dataset import Dataset, SegmentationDataset, read_case_mask
 from medimg.errors import DatasetError
 from tests.io.conftest import write_dicom
 
@@ -21,9 +21,15 @@ HEADER = ["patient_id", "breast density", "left or right breast", "image view", 
 
 def _row(patient: str, case: str, abnormality: int, pathology: str) -> list[object]:
     """A table row naming its mammogram as CBIS-DDSM does: ``<case>/<StudyInstanceUID>/<SeriesInstanceUID>/...``."""
-    crop = f"{case}_{abnormality}/1.3.6.1.4.1.9590.9.{abnormality}/1.3.6.1.4.1.9590.8.{abnormality}/000000.dcm"
+    crop = _roi(case, abnormality)
     return [patient, 3, "LEFT", "CC", abnormality, "mass", "OVAL", 4, pathology, 3, _path(case), crop,
             crop.replace("000000", "000001")]  # fmt: skip
+
+
+def _roi(case: str, abnormality: int) -> str:
+    """An abnormality's crop path, as the tables give it (the ROI mask: ``000001.dcm`` in the same series)."""
+    n = f"{_number(case)}{abnormality}"
+    return f"{case}_{abnormality}/1.3.6.1.4.1.9590.9.{n}/1.3.6.1.4.1.9590.8.{n}/000000.dcm"
 
 
 def _path(case: str) -> str:
@@ -66,11 +72,28 @@ def _pixels(case: str) -> np.ndarray:
     return np.full((32, 24), 100 * _number(case), dtype=np.uint16)
 
 
-def write_cbis_ddsm(root: Path, cases: list[str] = CASES) -> Path:
-    """TCIA's NBIA Data Retriever with descriptive folder names, under its ``manifest-<number>/`` folder."""
+def _lesion(case: str, abnormality: int) -> np.ndarray:
+    """An abnormality's ROI mask: a square of its own, 0/255 as CBIS-DDSM's masks are."""
+    mask = np.zeros((32, 24), np.uint16)
+    top = 4 + 12 * (abnormality - 1) + _number(case) % 3
+    mask[top : top + 6, 5:11] = 255
+    return mask
+
+
+def write_cbis_ddsm(root: Path, cases: list[str] = CASES, rois: bool = True) -> Path:
+    """TCIA's NBIA Data Retriever with descriptive folder names, under its ``manifest-<number>/`` folder; each
+    abnormality's crop and ROI mask in one series of ``<case>_<n>/``, the mask as ``1-1.dcm`` or (abnormality 2)
+    ``1-2.dcm``."""
+    top = root / "manifest-1608266677008" / "CBIS-DDSM"
     for case in cases:
-        folder = root / "manifest-1608266677008" / "CBIS-DDSM" / case / "07-20-2016-DDSM-74994"
+        folder = top / case / "07-20-2016-DDSM-74994"
         _dicom(folder / "1.000000-full mammogram images-24515" / "1-1.dcm", _pixels(case), _series(case))
+        for row in [r for r in TRAIN_ROWS + TEST_ROWS if r[10] == _path(case)] if rois else []:
+            abnormality = int(str(row[4]))
+            series = top / f"{case}_{abnormality}" / "09-06-2017-DDSM-09887" / "1.000000-ROI mask images-82939"
+            mask, crop = ("1-1.dcm", "1-2.dcm") if abnormality == 1 else ("1-2.dcm", "1-1.dcm")
+            _dicom(series / mask, _lesion(case, abnormality), "1.2.9")
+            _dicom(series / crop, _pixels(case)[:8, :8], "1.2.9")
     _table(root / "mass_case_description_train_set.csv", TRAIN_ROWS)
     _table(root / "mass_case_description_test_set.csv", TEST_ROWS)
     return root
@@ -147,3 +170,53 @@ def test_unknown_pathology_is_refused(tmp_path: Path) -> None:
            [_row("P_00004", "Mass-Test_P_00004_LEFT_CC", 1, "UNCERTAIN")])  # fmt: skip
     with pytest.raises(DatasetError, match="pathology 'UNCERTAIN'"):
         Dataset.load(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------- segmentation
+def _label_map(data: SegmentationDataset, patient: str) -> np.ndarray:
+    case = next(c for c in data.cases if c.patient_id == patient)
+    mask = read_case_mask(case)
+    assert mask is not None
+    return np.asarray(mask)[0]
+
+
+def test_roi_masks_are_the_segmentation(tmp_path: Path) -> None:
+    data = Dataset.load(write_cbis_ddsm(tmp_path), task="segment")
+    assert isinstance(data, SegmentationDataset) and data.source == "cbis-ddsm"
+    assert data.value_names == {0: "background", 1: "mass"}
+    assert len(data.cases) == 4 and {c.split for c in data.cases} == {"train", "test"}
+    # two abnormalities, the mask once 1-1.dcm and once 1-2.dcm beside its crop: both squares, nothing else
+    expected = ((_lesion(CASES[0], 1) > 0) | (_lesion(CASES[0], 2) > 0)).astype(np.uint8)
+    np.testing.assert_array_equal(_label_map(data, "P_00001"), expected)
+    np.testing.assert_array_equal(_label_map(data, "P_00004"), (_lesion(CASES[3], 1) > 0).astype(np.uint8))
+
+
+def test_mammograms_without_their_masks_are_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_cbis_ddsm(tmp_path)
+    for folder in (tmp_path / "manifest-1608266677008" / "CBIS-DDSM").glob(f"{CASES[0]}_2"):
+        for file in folder.rglob("*.dcm"):
+            file.unlink()  # the second abnormality's mask not downloaded: its lesion would be background
+    with caplog.at_level(logging.WARNING):
+        data = Dataset.load(tmp_path, task="segment")
+    assert sorted(str(c.patient_id) for c in data.cases) == ["P_00002", "P_00003", "P_00004"]
+    assert "1 mammogram(s) without all their ROI masks" in caplog.text
+    write_cbis_ddsm(tmp_path / "none", rois=False)
+    with pytest.raises(DatasetError, match="ROI mask images"):
+        Dataset.load(tmp_path / "none", task="segment")
+
+
+def test_kaggle_jpeg_masks_are_thresholded(tmp_path: Path) -> None:
+    """Kaggle's JPEG masks carry compression noise around the lesion: it is not lesion."""
+    case = CASES[3]
+    full = tmp_path / "jpeg" / _series(case)
+    full.mkdir(parents=True)
+    Image.fromarray(np.full((32, 24), 90, np.uint8)).save(full / "1-1.jpg")
+    roi = tmp_path / "jpeg" / _roi(case, 1).split("/")[2]
+    roi.mkdir(parents=True)
+    Image.fromarray(_lesion(case, 1).astype(np.uint8)).save(roi / "1-2.jpg", quality=60)
+    Image.fromarray(np.full((8, 8), 90, np.uint8)).save(roi / "1-1.jpg")  # the crop
+    _table(tmp_path / "csv" / "mass_case_description_test_set.csv", TEST_ROWS)
+    noisy = np.asarray(Image.open(roi / "1-2.jpg"))
+    assert ((noisy > 0) & (_lesion(case, 1) == 0)).any()  # the noise this test is about
+    data = Dataset.load(tmp_path, task="segment")
+    np.testing.assert_array_equal(_label_map(data, "P_00004"), (_lesion(case, 1) > 0).astype(np.uint8))

@@ -61,3 +61,22 @@ def test_check_prints_the_series_and_records_them_in_json(dicom_writer: Callable
 def test_a_folder_without_dicom_has_no_survey(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"")
     assert survey_dicom(tmp_path).series == []
+
+
+def test_a_download_of_many_series_prints_a_readable_summary(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    """Thousands of series (CBIS-DDSM: a mammogram per folder, each crop beside its ROI mask) list the first ones
+    and count the rest; the survey keeps every series and warning for the JSON report."""
+    from medimg.io.dicom_survey import LISTED_SERIES, LISTED_WARNINGS
+
+    n = LISTED_SERIES + 5
+    for i in range(n):
+        uid = f"1.2.826.0.1.3680043.8.498.{100 + i}"
+        dicom_writer(f"set/case_{i:03d}/1-1.dcm", np.zeros((8, 8), np.uint16), modality="MG", series_uid=uid)
+        dicom_writer(f"set/case_{i:03d}/1-2.dcm", np.zeros((4, 4), np.uint16), modality="MG", series_uid=uid)
+    survey = survey_dicom(tmp_path / "set")
+    assert len(survey.series) == n and sum("mixes image sizes" in w for w in survey.warnings) == n
+    lines = survey.summary().splitlines()
+    assert sum(" MG " in line for line in lines) == LISTED_SERIES
+    assert "  ... and 5 more series (check --json FILE lists them all)" in lines
+    assert sum("mixes image sizes 8x8, 4x4" in line for line in lines) == LISTED_WARNINGS
+    assert lines[-1] == f"WARNING: ... and {n - LISTED_WARNINGS} more series mix image sizes"

@@ -626,11 +626,12 @@ def read_case_mask(
 
 
 def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> np.ndarray:
-    """One ``(1, *spatial)`` label map from ``case.structures``: each file's foreground (any channel above 0) takes
-    its structure's value; where two overlap, the later one (by name) wins."""
+    """One ``(1, *spatial)`` label map from ``case.structures``: each file's foreground (any channel above 0; above
+    127 in a JPEG, whose compression leaves faint values around a mask's edges) takes its structure's value; where
+    two overlap, the later one (by name) wins."""
     labels: np.ndarray | None = None
     for value, path in case.structures:
-        foreground = read(path).max(axis=0) > 0
+        foreground = read(path).max(axis=0) > (127 if path.suffix.lower() in (".jpg", ".jpeg") else 0)
         if labels is None:
             labels = np.zeros(foreground.shape, np.uint8 if len(case.structures) < 256 else np.uint16)
         elif foreground.shape != labels.shape:

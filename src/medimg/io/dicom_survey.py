@@ -35,6 +35,11 @@ __all__ = [
 
 #: Header reads at most (a survey of a huge archive stops there and says so).
 MAX_FILES = 20_000
+#: series lines and mixed-size warnings ``check`` prints (a download of thousands of series stays readable; the JSON
+#: report keeps them all)
+LISTED_SERIES = 30
+LISTED_WARNINGS = 5
+MIXED_SIZES = "series in "
 
 
 #: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
@@ -95,7 +100,7 @@ class DicomSurvey:
     def summary(self) -> str:
         """A table of the series (one line each) and the warnings."""
         lines = [f"DICOM: {len(self.series)} series, {self.patients} patient(s) (hashed PatientID) under {self.root}"]
-        for s in self.series:
+        for s in self.series[:LISTED_SERIES]:
             size = "x".join(map(str, s.size)) if s.size else "?"
             spacing = " x ".join(f"{v:.3g}" for v in s.spacing_mm) + " mm" if s.spacing_mm else "spacing ?"
             described = f"  '{s.description}'" if s.description else ""
@@ -103,9 +108,14 @@ class DicomSurvey:
                 f"  {s.folder or '.'}: {s.modality:3s} {s.slices:4d} slice(s)  {size:>9s}  {spacing}  {s.orientation}"
                 f"  patient {s.patient}{described}"
             )
+        if len(self.series) > LISTED_SERIES:
+            lines.append(f"  ... and {len(self.series) - LISTED_SERIES} more series (check --json FILE lists them all)")
         if self.unreadable:
             lines.append(f"  {self.unreadable} DICOM file(s) had unreadable headers")
-        lines += [f"WARNING: {w}" for w in self.warnings]
+        mixed = [w for w in self.warnings if w.startswith(MIXED_SIZES)]
+        lines += [f"WARNING: {w}" for w in self.warnings if w not in mixed[LISTED_WARNINGS:]]
+        if len(mixed) > LISTED_WARNINGS:
+            lines.append(f"WARNING: ... and {len(mixed) - LISTED_WARNINGS} more series mix image sizes")
         return "\n".join(lines)
 
 
@@ -242,7 +252,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         )
         if len(sizes) > 1:
             survey.warnings.append(
-                f"series in {folders[key] or '.'} mixes image sizes {', '.join(f'{r}x{c}' for r, c in sizes)}"
+                f"{MIXED_SIZES}{folders[key] or '.'} mixes image sizes {', '.join(f'{r}x{c}' for r, c in sizes)}"
             )
     survey.series.sort(key=lambda s: (s.folder, s.series))
     modalities = Counter(s.modality for s in survey.series if s.modality.upper() not in ANNOTATION_MODALITIES)

@@ -41,6 +41,7 @@ name                  task       reads
 ``mimic_cxr``         classify   MIMIC-CXR-JPG: ``files/`` + its split and CheXpert tables (multi-label, per study)
 ``cbis_ddsm``         classify   CBIS-DDSM: its ``*_case_description_*_set.csv`` tables + the mammograms as TCIA or
                                  Kaggle ship them (benign / malignant per mammogram)
+``cbis_ddsm_masks``   segment    the same mammograms with their abnormalities' ROI masks (mass, calcification)
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
                                  named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
@@ -188,6 +189,15 @@ LAYOUTS: tuple[Layout, ...] = (
         cbis_ddsm.detect,
         cbis_ddsm.load,
         "CBIS-DDSM's case tables and mammograms (benign / malignant per mammogram)",
+        fallback=False,
+    ),
+    Layout(
+        "cbis_ddsm_masks",
+        "segment",
+        cbis_ddsm.detect,
+        cbis_ddsm.load_masks,
+        "CBIS-DDSM's mammograms with their ROI masks (mass, calcification)",
+        derived=True,  # the tables' pathology is what the set says without a task; masks when segmentation is asked
         fallback=False,
     ),
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),

@@ -16,6 +16,10 @@ A row's mammogram is found as written, else by its series UID among ``jpeg/`` fo
 crops and ROI masks are in ``<case>_1``, ``<case>_2``...). Each mammogram is one image, labelled ``malignant`` when any
 of its abnormalities is, else ``benign`` (``BENIGN_WITHOUT_CALLBACK``: benign, not recalled); the tables' train and
 test parts are the split, ``patient_id`` the patient. Images not downloaded are left out with one warning.
+
+For segmentation (:func:`load_masks`, ``--task segment``) each mammogram's abnormalities' ROI masks (``ROI mask file
+path``: in ``<case>_<n>/`` beside the abnormality's crop, the mask being the file of the mammogram's size) make one
+label map, ``mass`` and ``calcification`` by the table each row comes from.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimg.data.case import Case
-from medimg.data.dataset import Dataset
+from medimg.data.case import Case, SegCase
+from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.layouts.common import read_manifest
 from medimg.errors import DatasetError
 from medimg.io.formats import is_image_file
@@ -36,9 +40,12 @@ logger = logging.getLogger(__name__)
 
 #: the tables' names: ``{mass,calc}_case_description_{train,test}_set.csv``
 TABLE = re.compile(r"^(mass|calc)_case_description_(train|test)_set\.csv$", re.IGNORECASE)
-#: a mammogram's case folder: ``Calc-Test_P_00038_LEFT_CC`` (``..._1``: an abnormality's crop and ROI mask)
-CASE_FOLDER = re.compile(r"^(mass|calc)-(training|test)_p_\d+_(left|right)_(cc|mlo)$", re.IGNORECASE)
+#: a mammogram's case folder: ``Calc-Test_P_00038_LEFT_CC``, and ``..._1``: its first abnormality's crop and ROI mask
+CASE_FOLDER = re.compile(r"^(mass|calc)-(training|test)_p_\d+_(left|right)_(cc|mlo)(_\d+)?$", re.IGNORECASE)
 PATH_COLUMN = "image_file_path"
+ROI_COLUMN = "roi_mask_file_path"
+#: the tables' abnormality types, as segmentation classes (values 1, 2 in this order, those present)
+STRUCTURES = {"mass": "mass", "calc": "calcification"}
 LABEL_COLUMN = "pathology"
 CLASS_NAMES = ["benign", "malignant"]
 #: how deep below the dataset's folder case folders are looked for (``manifest-1/CBIS-DDSM/<case>``)
@@ -86,25 +93,36 @@ class _Mammograms:
             elif depth < SEARCH_DEPTH:
                 self._index(child, depth + 1)
 
-    def find(self, raw_path: str) -> Path | None:
-        """The file of a row's ``image file path``, or ``None`` when it is not downloaded."""
+    def _candidates(self, raw_path: str) -> tuple[list[Path], str | None]:
+        """The files a row's path may name (the path as written; else its series' ``jpeg/`` folder's images; else
+        the DICOM files of the folder named as its first folder), and the series UID it gives."""
         parts = [p.strip() for p in re.split(r"[/\\]", raw_path.strip()) if p.strip()]
         if not parts:
-            return None
+            return [], None
+        series = parts[-2] if len(parts) >= 3 else None
         for base in (self.root, self.root / "CBIS-DDSM"):
             if (base.joinpath(*parts)).is_file():
-                return base.joinpath(*parts)
-        series = parts[-2] if len(parts) >= 3 else None
+                return [base.joinpath(*parts)], series
         if series in self.series_folders:
-            images = [p for p in sorted(self.series_folders[series].iterdir()) if is_image_file(p)]
-            return images[0] if len(images) == 1 else None
+            return [p for p in sorted(self.series_folders[series].iterdir()) if is_image_file(p)], series
         folder = self.case_folders.get(parts[0].lower())
         if folder is None:
-            return None
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".dcm")
+            return [], series
+        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".dcm"), series
+
+    def find(self, raw_path: str) -> Path | None:
+        """The mammogram of a row's ``image file path``, or ``None`` when it is not downloaded: the one file found,
+        or the one of the row's series."""
+        files, series = self._candidates(raw_path)
         if len(files) <= 1:
             return files[0] if files else None
         return next((f for f in files if series is not None and _series_uid(f) == series), None)
+
+    def find_mask(self, raw_path: str, size: tuple[int, int]) -> Path | None:
+        """The ROI mask of a row's ``ROI mask file path``: of the files found, the one of the mammogram's ``size``
+        (its crop, beside it in the same folder or series, is smaller; which of ``1-1``/``1-2`` is the mask varies)."""
+        files, _ = self._candidates(raw_path)
+        return next((f for f in files if _size(f) == size), None)
 
 
 def _series_uid(file: Path) -> str | None:
@@ -116,6 +134,24 @@ def _series_uid(file: Path) -> str | None:
         header = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
         return str(header.SeriesInstanceUID)
     except (OSError, InvalidDicomError, AttributeError, ValueError):  # not the file a row names
+        return None
+
+
+def _size(file: Path) -> tuple[int, int] | None:
+    """An image's ``(rows, columns)`` from its header (DICOM) or its first bytes (PIL), ``None`` when unreadable."""
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        if file.suffix.lower() == ".dcm":
+            import pydicom
+
+            header = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Rows", "Columns"])
+            return int(header.Rows), int(header.Columns)
+        from PIL import Image
+
+        with Image.open(file) as image:
+            return image.height, image.width
+    except (OSError, InvalidDicomError, AttributeError, ValueError, TypeError):  # not an image of that size
         return None
 
 
@@ -136,8 +172,20 @@ def _label(pathology: str, table: Path, raw_path: str) -> int:
     )
 
 
-def load(path: Path) -> Dataset:
-    """Every downloaded mammogram the tables list, one case each (see the module docstring).
+@dataclass
+class _Mammogram:
+    """One downloaded mammogram of the tables: its rows' split, patient, worst pathology and ROI masks."""
+
+    case_id: str
+    file: Path
+    split: str
+    patient: str | None
+    label: int = 0
+    rois: list[tuple[str, str]] = field(default_factory=list)  # (abnormality type, the row's ROI mask path)
+
+
+def _read_tables(path: Path) -> tuple[_Mammograms, list[_Mammogram]]:
+    """The downloaded mammograms the tables list, with where the files are.
 
     Raises:
         DatasetError: a table lacks its columns or has an unknown pathology, or none of the listed mammograms is
@@ -145,9 +193,8 @@ def load(path: Path) -> Dataset:
     """
     tables = _tables(path)
     root = _root(path)
-    mammograms = _Mammograms(root)
-    labels: dict[Path, int] = {}
-    cases: dict[Path, Case] = {}
+    files = _Mammograms(root)
+    found: dict[Path, _Mammogram] = {}
     missing: list[str] = []
     pathologies: Counter[str] = Counter()
     for table in tables:
@@ -158,21 +205,21 @@ def load(path: Path) -> Dataset:
                 f"{table}: a CBIS-DDSM case table needs the columns patient_id, pathology and image file path "
                 f"(missing: {', '.join(absent)})"
             )
-        split = TABLE.match(table.name).group(2).lower()  # type: ignore[union-attr]
+        kind, split = (g.lower() for g in TABLE.match(table.name).groups())  # type: ignore[union-attr]
         for row in rows:
             raw = str(row.get(columns[PATH_COLUMN]) or "")
-            file = mammograms.find(raw)
+            file = files.find(raw)
             if file is None:
                 missing.append(raw.strip())
                 continue
             pathology = str(row.get(columns[LABEL_COLUMN]) or "")
             pathologies[pathology.strip().upper()] += 1
-            labels[file] = max(labels.get(file, 0), _label(pathology, table, raw))
             patient = str(row.get(columns["patient_id"]) or "").strip() or None
-            cases.setdefault(
-                file, Case(case_id=str(file.relative_to(root)), label=0, split=split, patient_id=patient, path=file)
-            )
-    if not cases:
+            mammogram = found.setdefault(file, _Mammogram(str(file.relative_to(root)), file, split, patient))
+            mammogram.label = max(mammogram.label, _label(pathology, table, raw))
+            if ROI_COLUMN in columns:
+                mammogram.rois.append((kind, str(row.get(columns[ROI_COLUMN]) or "")))
+    if not found:
         example = missing[0] if missing else "(no rows)"
         raise DatasetError(
             f"{path}: none of the {len(missing)} mammograms its CBIS-DDSM tables list is on disk (e.g. {example}); "
@@ -188,13 +235,79 @@ def load(path: Path) -> Dataset:
             missing[0],
         )
     logger.info(
-        "%s: %d mammograms from %d rows of %s, each malignant when any of its abnormalities is (pathology values: "
-        "%s; BENIGN_WITHOUT_CALLBACK is benign)",
+        "%s: %d mammograms from %d rows of %s (pathology values: %s)",
         path,
-        len(cases),
+        len(found),
         sum(pathologies.values()),
         ", ".join(t.name for t in tables),
         ", ".join(f"{k} {v}" for k, v in sorted(pathologies.items())),
     )
-    chosen = [replace(case, label=labels[file]) for file, case in cases.items()]
-    return Dataset(name=root.name, root=root, source="cbis-ddsm", class_names=list(CLASS_NAMES), cases=chosen)
+    return files, list(found.values())
+
+
+def load(path: Path) -> Dataset:
+    """Every downloaded mammogram the tables list, one case each, malignant when any of its abnormalities is (see
+    the module docstring).
+
+    Raises:
+        DatasetError: as :func:`_read_tables`.
+    """
+    files, mammograms = _read_tables(path)
+    logger.info("%s: a mammogram is malignant when any of its abnormalities is (BENIGN_WITHOUT_CALLBACK: benign)", path)
+    cases = [Case(m.case_id, m.label, split=m.split, patient_id=m.patient, path=m.file) for m in mammograms]
+    return Dataset(
+        name=files.root.name, root=files.root, source="cbis-ddsm", class_names=list(CLASS_NAMES), cases=cases
+    )
+
+
+def load_masks(path: Path) -> SegmentationDataset:
+    """Every downloaded mammogram with its abnormalities' ROI masks as one label map: ``mass`` and
+    ``calcification`` (the tables' types present, in that order); a mammogram whose masks are not all on disk
+    is left out with a warning (an unmasked lesion would be taught as background).
+
+    Raises:
+        DatasetError: as :func:`_read_tables`, or no mammogram has its masks.
+    """
+    files, mammograms = _read_tables(path)
+    kinds = [k for k in STRUCTURES if any(kind == k for m in mammograms for kind, _ in m.rois)]
+    value = {kind: i + 1 for i, kind in enumerate(kinds)}
+    cases: list[SegCase] = []
+    unmasked: list[str] = []
+    for mammogram in mammograms:
+        size = _size(mammogram.file)
+        masks = [(value[kind], files.find_mask(raw, size)) for kind, raw in mammogram.rois] if size else []
+        chosen = tuple((v, mask) for v, mask in masks if mask is not None)
+        if not chosen or len(chosen) < len(mammogram.rois):
+            unmasked.append(mammogram.case_id)
+            continue
+        cases.append(
+            SegCase(
+                mammogram.case_id,
+                mammogram.file,
+                chosen[0][1],
+                patient_id=mammogram.patient,
+                split=mammogram.split,
+                structures=chosen,
+            )
+        )
+    if not cases:
+        raise DatasetError(
+            f"{path}: none of the {len(mammograms)} mammograms has its ROI masks on disk (the tables' ROI mask file "
+            "path: a mask of the mammogram's size in the folder or series it names): download the 'ROI mask images' "
+            "series too"
+        )
+    if unmasked:
+        logger.warning(
+            "%s: %d mammogram(s) without all their ROI masks on disk left out (their lesions would be taught as "
+            "background), e.g. %s",
+            path,
+            len(unmasked),
+            unmasked[0],
+        )
+    return SegmentationDataset(
+        name=files.root.name,
+        root=files.root,
+        source="cbis-ddsm",
+        cases=cases,
+        value_names={0: "background", **{v: STRUCTURES[k] for k, v in value.items()}},
+    )
