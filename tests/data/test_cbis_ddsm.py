@@ -220,3 +220,12 @@ def test_kaggle_jpeg_masks_are_thresholded(tmp_path: Path) -> None:
     assert ((noisy > 0) & (_lesion(case, 1) == 0)).any()  # the noise this test is about
     data = Dataset.load(tmp_path, task="segment")
     np.testing.assert_array_equal(_label_map(data, "P_00004"), (_lesion(case, 1) > 0).astype(np.uint8))
+
+
+def test_roi_masks_give_detection_boxes(tmp_path: Path) -> None:
+    data = Dataset.load(write_cbis_ddsm(tmp_path), task="detect")
+    assert data.task == "detect" and data.class_names == ["mass"]
+    case = next(c for c in data.cases if c.patient_id == "P_00001")
+    tops = sorted(4 + 12 * (a - 1) + _number(CASES[0]) % 3 for a in (1, 2))
+    assert case.boxes is not None
+    assert sorted((b.x1, b.y1, b.x2, b.y2, b.label) for b in case.boxes) == [(5, t, 11, t + 6, 0) for t in tops]

@@ -127,6 +127,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "mimic_cxr": _mimic_cxr,
     "cbis_ddsm": write_cbis_ddsm,
     "cbis_ddsm_masks": write_cbis_ddsm,
+    "cbis_ddsm_boxes": write_cbis_ddsm,
     "hdf5_arrays": lambda root: (write_pcam(root / "pcam"), root)[1],
     "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     "coco_masks": lambda root: write_coco(root, n=4, outlines=True),  # derived: masks drawn from COCO outlines

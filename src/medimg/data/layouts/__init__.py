@@ -42,6 +42,7 @@ name                  task       reads
 ``cbis_ddsm``         classify   CBIS-DDSM: its ``*_case_description_*_set.csv`` tables + the mammograms as TCIA or
                                  Kaggle ship them (benign / malignant per mammogram)
 ``cbis_ddsm_masks``   segment    the same mammograms with their abnormalities' ROI masks (mass, calcification)
+``cbis_ddsm_boxes``   detect     the same masks' regions as boxes (lesion detection)
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
                                  named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
@@ -198,6 +199,15 @@ LAYOUTS: tuple[Layout, ...] = (
         cbis_ddsm.load_masks,
         "CBIS-DDSM's mammograms with their ROI masks (mass, calcification)",
         derived=True,  # the tables' pathology is what the set says without a task; masks when segmentation is asked
+        fallback=False,
+    ),
+    Layout(
+        "cbis_ddsm_boxes",
+        "detect",
+        cbis_ddsm.detect,
+        cbis_ddsm.load_boxes,
+        "CBIS-DDSM's mammograms with a box around each ROI mask region (mass, calcification)",
+        derived=True,
         fallback=False,
     ),
     Layout("yolo", "detect", yolo.detect, yolo.load, "YOLO (images/ + labels/*.txt, Ultralytics and Roboflow)"),

@@ -19,7 +19,8 @@ test parts are the split, ``patient_id`` the patient. Images not downloaded are 
 
 For segmentation (:func:`load_masks`, ``--task segment``) each mammogram's abnormalities' ROI masks (``ROI mask file
 path``: in ``<case>_<n>/`` beside the abnormality's crop, the mask being the file of the mammogram's size) make one
-label map, ``mass`` and ``calcification`` by the table each row comes from.
+label map, ``mass`` and ``calcification`` by the table each row comes from; for detection (:func:`load_boxes`,
+``--task detect``) each connected region of those masks is a box of its class.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import read_manifest
 from medimg.errors import DatasetError
 from medimg.io.formats import is_image_file
@@ -311,3 +313,17 @@ def load_masks(path: Path) -> SegmentationDataset:
         cases=cases,
         value_names={0: "background", **{v: STRUCTURES[k] for k, v in value.items()}},
     )
+
+
+def load_boxes(path: Path, *, label_names: dict[str, str] | None = None, min_size: int = 1) -> DetectionDataset:
+    """The mammograms of :func:`load_masks` with one box per connected region of each ROI mask (``mass``,
+    ``calcification``): lesion detection (``--task detect``).
+
+    Raises:
+        DatasetError: as :func:`load_masks`.
+    """
+    from medimg.data.layouts.mask_boxes import boxes_of
+
+    masks = load_masks(path)
+    names = label_names or {str(v): n for v, n in masks.value_names.items() if v}
+    return boxes_of(masks, path, names, min_size=min_size, source="cbis-ddsm")

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.case import Box, Case, SegCase
-from medimg.data.dataset import read_case_mask
+from medimg.data.dataset import SegmentationDataset, read_case_mask
 from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
 from medimg.data.layouts import image_mask_pairs
 from medimg.errors import DatasetError, ImageReadError
@@ -165,6 +165,23 @@ def load(
             foreground in any mask; the message names the file and the fix.
     """
     pairs = image_mask_pairs.load(path, include=include, exclude=exclude, strict=strict)
+    return boxes_of(pairs, path, label_names, min_size=min_size)
+
+
+def boxes_of(
+    pairs: SegmentationDataset,
+    path: Path,
+    label_names: Mapping[Any, str] | Sequence[str] | None = None,
+    *,
+    min_size: int = 1,
+    source: str = "masks",
+) -> DetectionDataset:
+    """The detection dataset of ``pairs``' masks: one box per connected component of each label value, named by
+    ``label_names`` (else the ``dataset.json`` beside ``path``); see :func:`load`.
+
+    Raises:
+        DatasetError: as :func:`load`.
+    """
     labelled = [c for c in pairs.cases if c.mask is not None]
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
         masks = list(pool.map(_read_mask, labelled))
@@ -221,7 +238,7 @@ def load(
     return DetectionDataset(
         name=pairs.name,
         root=path,
-        source="masks",
+        source=source,
         class_names=class_names,
         cases=cases,
         spatial_dims=next(iter(dims)),
