@@ -43,6 +43,7 @@ name                  task       reads
                                  Kaggle ship them (benign / malignant per mammogram)
 ``cbis_ddsm_masks``   segment    the same mammograms with their abnormalities' ROI masks (mass, calcification)
 ``cbis_ddsm_boxes``   detect     the same masks' regions as boxes (lesion detection)
+``mura``              classify   MURA: ``*_labeled_studies.csv`` + study folders (normal / abnormal per study)
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
                                  named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
@@ -103,6 +104,7 @@ from medimg.data.layouts import (
     matlab_masks,
     medmnist,
     mimic_cxr,
+    mura,
     pannuke,
     rle_masks,
     structure_folders,
@@ -184,6 +186,14 @@ def _tool_layouts(name: str, tool: AnnotationTool, masks: str, boxes: str) -> tu
 
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "mura",
+        "classify",
+        mura.detect,
+        mura.load,
+        "MURA's study tables and radiographs (normal / abnormal)",
+        fallback=False,
+    ),
     Layout(
         "cbis_ddsm",
         "classify",
