@@ -57,6 +57,10 @@ SPLIT_COLUMNS = ("split", "subset", "fold", "train_val_test")
 #: split columns of numbers: DeepLesion's ``Train_Val_Test`` (1 training, 2 validation, 3 test)
 NUMBERED_SPLITS = {"1": "train", "2": "val", "3": "test"}
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patient_index")
+#: who drew a box, when several readers annotated each image (VinDr-CXR's ``rad_id``: three radiologists per image)
+READER_COLUMNS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "rater")
+#: boxes of one class by different readers overlapping at least this much (IoU) mark one object: fused
+READERS_IOU = 0.4
 #: DeepLesion names a slice ``000001_01_01_109.png`` for ``Images_png/000001_01_01/109.png``
 SLICE_IN_FOLDER = re.compile(r"^(.+)_(\d+)(\.[A-Za-z0-9]+)$")
 
@@ -165,6 +169,8 @@ def load(
     label_col = column(LABEL_COLUMNS, box_col is None)
     files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
+    reader_col = column(READER_COLUMNS, False)
+    readers: dict[int, str] = {}  # line -> the reader who drew its box
     problems: list[str] = []
     order: list[str] = []
     info: dict[str, tuple[Path, str | None, str | None]] = {}
@@ -210,8 +216,12 @@ def load(
             problems.append(f"line {line}: label {label!r} is not in class_names {list(class_names)}")
             continue
         raw[raw_path].append((x1, y1, x2, y2, label, line))
+        if reader_col:
+            readers[line] = str(row.get(reader_col) or "").strip()
     if problems:
         raise problems_error(path, problems)
+    if len(set(readers.values())) > 1:
+        raw = fuse_readers(raw, readers, path)
     names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
     index = {name: i for i, name in enumerate(names)}
     cases: list[Case] = []
@@ -249,6 +259,62 @@ def load(
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+Entry = tuple[float, float, float, float, str, int]
+
+
+def _iou(a: Entry, b: Entry) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(width, 0.0) * max(height, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _mean_box(group: list[Entry]) -> Entry:
+    """The mean corners of ``group``, its class and its first line."""
+    n = len(group)
+    x1, y1 = sum(e[0] for e in group) / n, sum(e[1] for e in group) / n
+    x2, y2 = sum(e[2] for e in group) / n, sum(e[3] for e in group) / n
+    return x1, y1, x2, y2, group[0][4], min(e[5] for e in group)
+
+
+def fuse_readers(raw: dict[str, list[Entry]], readers: dict[int, str], path: Path) -> dict[str, list[Entry]]:
+    """Each image's boxes with those of one object by several readers fused into their mean box.
+
+    Boxes of one class by different readers that overlap (IoU >= :data:`READERS_IOU` with the first box of a
+    group, at most one box per reader in a group, larger boxes first) are one object, as weighted box fusion reads
+    VinDr-CXR's three radiologists; a box only one reader drew stays as drawn. Without this every object counted
+    once per reader: training saw copies, and evaluation scored a detection against three near-identical boxes.
+    """
+    fused: dict[str, list[Entry]] = {}
+    before = after = 0
+    for image, entries in raw.items():
+        groups: list[list[Entry]] = []
+        for entry in sorted(entries, key=lambda e: -(e[2] - e[0]) * (e[3] - e[1])):
+            group = next(
+                (g for g in groups if g[0][4] == entry[4] and _iou(g[0], entry) >= READERS_IOU
+                 and readers.get(entry[5]) not in {readers.get(e[5]) for e in g}),
+                None,
+            )  # fmt: skip
+            if group is None:
+                groups.append([entry])
+            else:
+                group.append(entry)
+        fused[image] = [_mean_box(g) for g in groups]
+        before, after = before + len(entries), after + len(groups)
+    if after < before:
+        logger.info(
+            "%s: %d boxes of %d readers fused into %d objects (one class, IoU >= %.1f, different readers: their mean "
+            "box)",
+            path,
+            before,
+            len(set(readers.values())),
+            after,
+            READERS_IOU,
+        )
+    return fused
 
 
 def _load_split_folders(
