@@ -147,6 +147,23 @@ class CaseReader:
         logger.warning("skipped %d unreadable case(s):\n  %s", len(skipped), listing)
 
 
+def one_dimensionality(pairs: Iterable[tuple[SegCase, SegSample]]) -> Iterator[tuple[SegCase, SegSample]]:
+    """``pairs`` as they come, until a case whose number of spatial axes differs from an earlier case's.
+
+    Raises:
+        DatasetError: 2D images and 3D volumes mixed (CAMUS's 2D+time sequences beside its frames), naming a case of
+            each and the fix; fingerprinting them failed with a NumPy error.
+    """
+    from medimg.tasks.segment.quality import mixed_dimensions
+
+    first: dict[int, str] = {}
+    for case, sample in pairs:
+        first.setdefault(len(sample.image.spatial_shape), case.case_id)
+        if len(first) > 1:
+            raise DatasetError(mixed_dimensions(first))
+        yield case, sample
+
+
 def read_samples(
     dataset: SegmentationDataset,
     cases: Sequence[SegCase],

@@ -36,6 +36,21 @@ UNDECODABLE = (NOT_CLASSES, NO_MASK)
 MAX_MASK_VALUES = 1024
 
 
+def mixed_dimensions(first: dict[int, str], counts: dict[int, int] | None = None) -> str:
+    """Why cases of several dimensionalities cannot train one network, and the fix: ``first`` maps a number of
+    spatial axes to its first case, ``counts`` (when known) to its number of cases (CAMUS ships 2D+time sequences,
+    ``*_half_sequence.nii.gz``, beside its 2D frames)."""
+    kinds = {2: "2D images", 3: "3D volumes"}
+    parts = [
+        f"{f'{counts[n]} ' if counts else ''}{kinds.get(n, f'{n}D arrays')} (e.g. {case})"
+        for n, case in sorted(first.items())
+    ]
+    return (
+        f"the data mixes {' and '.join(parts)}: one network reads one kind; leave the others out with --exclude "
+        "and a pattern of their names (e.g. --exclude '*sequence*'), or keep them in separate folders"
+    )
+
+
 @dataclass
 class SegCheckReport:
     """The result of :func:`check_segmentation`; ``to_dict()`` is the JSON, ``summary()`` the human text."""
@@ -54,6 +69,7 @@ class SegCheckReport:
     empty_masks: list[str] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mixed_dimensions: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -63,6 +79,7 @@ class SegCheckReport:
             self.unreadable
             or self.size_mismatches
             or self.cross_split_duplicates
+            or self.mixed_dimensions
             or self.dataset["unpaired_masks"]
             or self.encoding in UNDECODABLE
         )
@@ -83,6 +100,7 @@ class SegCheckReport:
             "size_mismatches": self.size_mismatches,
             "empty_masks": self.empty_masks,
             "cross_split_duplicates": self.cross_split_duplicates,
+            "mixed_dimensions": self.mixed_dimensions,
             "warnings": self.warnings,
         }
 
@@ -109,6 +127,7 @@ class SegCheckReport:
         lines += [f"  size mismatch: {m['reason']}" for m in self.size_mismatches[:10]]
         lines += [f"  mask without an image: {m}" for m in d["unpaired_masks"][:10]]
         lines += [f"  same image in several splits: {', '.join(g)}" for g in self.cross_split_duplicates[:10]]
+        lines += [f"  {self.mixed_dimensions}"] if self.mixed_dimensions else []
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
         return "\n".join(lines)
@@ -130,6 +149,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     empty: list[str] = []
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
+    first_of: dict[int, str] = {}  # number of spatial axes -> its first case
+    axes: Counter[int] = Counter()
     for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
         try:
             sample = dataset.read(case)
@@ -143,6 +164,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         if image.meta.get("exif_orientation"):
             turned.append(str(case.image))
         sizes["x".join(map(str, image.spatial_shape))] += 1
+        first_of.setdefault(len(image.spatial_shape), case.case_id)
+        axes[len(image.spatial_shape)] += 1
         channels[str(image.array.shape[0])] += 1
         if image.spacing_mm is not None:
             spacings["x".join(f"{v:.2f}" for v in image.spacing_mm)] += 1
@@ -188,6 +211,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         empty_masks=empty,
         cross_split_duplicates=cross,
         warnings=warnings,
+        mixed_dimensions=mixed_dimensions(first_of, dict(axes)) if len(first_of) > 1 else None,
     )
 
 

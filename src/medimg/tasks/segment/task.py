@@ -61,7 +61,13 @@ class SegmentTask:
         """Two passes over the training cases (the label encoding needs every mask's values before the labels can
         be summarised); the cases stay in memory for training when they fit the case-memory budget
         (:class:`~medimg.tasks.segment.cases.CaseReader`), else each pass reads them again."""
-        from medimg.tasks.segment.cases import CaseReader, class_names_for, determine_dataset_encoding, value_names_of
+        from medimg.tasks.segment.cases import (
+            CaseReader,
+            class_names_for,
+            determine_dataset_encoding,
+            one_dimensionality,
+            value_names_of,
+        )
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
@@ -81,7 +87,7 @@ class SegmentTask:
                     s.image.spacing_mm,
                     s.image.meta,
                 )
-                for c, s in reader
+                for c, s in one_dimensionality(reader)
             ),
             len(reader),
             encoding,
