@@ -26,6 +26,7 @@ from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagescope_masks import write_monuseg
 from tests.data.test_label_studio import POLYGON_AND_ELLIPSE, result, write_export
 from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
+from tests.data.test_lidc_xml import write_lidc
 from tests.data.test_matlab_masks import write_consep
 from tests.data.test_mura import write_mura
 from tests.data.test_pannuke import write_pannuke
@@ -130,6 +131,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "cbis_ddsm_masks": write_cbis_ddsm,
     "cbis_ddsm_boxes": write_cbis_ddsm,
     "mura": write_mura,
+    "lidc_masks": write_lidc,
+    "lidc_boxes": write_lidc,
     "hdf5_arrays": lambda root: (write_pcam(root / "pcam"), root)[1],
     "mask_boxes": _images_and_masks,  # derived: boxes from the masks, read so only for task="detect"
     "coco_masks": lambda root: write_coco(root, n=4, outlines=True),  # derived: masks drawn from COCO outlines

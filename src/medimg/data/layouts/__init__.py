@@ -44,6 +44,8 @@ name                  task       reads
 ``cbis_ddsm_masks``   segment    the same mammograms with their abnormalities' ROI masks (mass, calcification)
 ``cbis_ddsm_boxes``   detect     the same masks' regions as boxes (lesion detection)
 ``mura``              classify   MURA: ``*_labeled_studies.csv`` + study folders (normal / abnormal per study)
+``lidc_masks``        segment    LIDC-IDRI: CT series + their readers' XML nodule outlines (50% consensus, cached)
+``lidc_boxes``        detect     the same consensus nodules as 3D boxes
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
                                  named as an ``.npz``
 ``voc``               detect     Pascal VOC ``Annotations/*.xml`` + ``JPEGImages/`` (``ImageSets/Main`` split)
@@ -100,6 +102,7 @@ from medimg.data.layouts import (
     imagescope_masks,
     label_studio,
     labelme,
+    lidc_xml,
     mask_boxes,
     matlab_masks,
     medmnist,
@@ -186,6 +189,23 @@ def _tool_layouts(name: str, tool: AnnotationTool, masks: str, boxes: str) -> tu
 
 #: Every layout, in detection order (specific before generic; per task, the first one is the task's default).
 LAYOUTS: tuple[Layout, ...] = (
+    Layout(
+        "lidc_masks",
+        "segment",
+        lidc_xml.detect,
+        lidc_xml.load,
+        "LIDC-IDRI CT series with their readers' XML nodule outlines (consensus masks)",
+        fallback=False,
+    ),
+    Layout(
+        "lidc_boxes",
+        "detect",
+        lidc_xml.detect,
+        lidc_xml.load_boxes,
+        "LIDC-IDRI's consensus nodules as 3D boxes",
+        derived=True,
+        fallback=False,
+    ),
     Layout(
         "mura",
         "classify",
