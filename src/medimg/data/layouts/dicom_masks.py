@@ -212,6 +212,24 @@ def draw_structures(
     return label_map_of(shape, regions), outside
 
 
+def series_volume(folder: Path) -> tuple[Any, tuple[int, int, int]]:
+    """The volume of a DICOM series folder (:func:`medimg.io.read_image`) and its ``(D, H, W)`` grid, for drawing
+    annotations on it through its geometry.
+
+    Raises:
+        DatasetError: the series is unreadable, or not a volume with patient geometry (the message names it).
+    """
+    from medimg.io import read_image
+
+    try:
+        image = read_image(folder)
+    except ImageReadError as error:
+        raise DatasetError(f"{folder}: {error.reason}") from error
+    if image.affine is None or image.array.ndim != 4:
+        raise DatasetError(f"{folder}: not a volume with patient geometry; its annotations cannot be placed")
+    return image, (int(image.array.shape[1]), int(image.array.shape[2]), int(image.array.shape[3]))
+
+
 def _series_folders(root: Path, annotations: set[Path] | dict[Path, str]) -> dict[str, Path]:
     """``SeriesInstanceUID -> folder`` of every folder under ``root`` holding DICOM images (one header each), the
     folders of the ``annotations`` found (:func:`_candidates`) left out."""
@@ -262,7 +280,6 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         DatasetError: no annotation file, one naming no series or a series not under ``path``, no structure left
             after ``include``/``exclude``, or a SEG that cannot be read (the message names the files).
     """
-    from medimg.io import read_image
     from medimg.io.image import ImageData
     from medimg.io.nifti import write_nifti
 
@@ -308,14 +325,10 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         target = mask_file(cache, f"{case_id}-{selection}", ".nii.gz")
         if not target.is_file():
             try:
-                image = read_image(folder)
-            except ImageReadError as error:
-                problems.append(f"{folder}: {error.reason}")
+                image, grid = series_volume(folder)
+            except DatasetError as error:
+                problems.append(str(error))
                 continue
-            if image.affine is None or image.array.ndim != 4:
-                problems.append(f"{folder}: not a volume with patient geometry; its contours cannot be placed")
-                continue
-            grid = (int(image.array.shape[1]), int(image.array.shape[2]), int(image.array.shape[3]))
             chosen = {name: found for name, found in per_file[file].items() if name.lower() in value_of}
             if kinds[file] == RTSTRUCT:
                 structures = {value_of[name.lower()]: contours for name, contours in chosen.items()}

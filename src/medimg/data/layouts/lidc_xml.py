@@ -29,7 +29,7 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, polygon_pixels
-from medimg.errors import DatasetError, ImageReadError
+from medimg.errors import DatasetError
 from medimg.io.dicom import LPS_TO_RAS
 from medimg.io.formats import in_system_folder
 
@@ -200,7 +200,7 @@ def load(path: Path) -> SegmentationDataset:
     Raises:
         DatasetError: no LIDC XML, or series that cannot be read or drawn on (listed).
     """
-    from medimg.io import read_image
+    from medimg.data.layouts.dicom_masks import series_volume
     from medimg.io.image import ImageData
     from medimg.io.nifti import write_nifti
 
@@ -222,14 +222,10 @@ def load(path: Path) -> SegmentationDataset:
         if not target.is_file():
             _, readers = read_outlines(file)
             try:
-                image = read_image(folder)
-            except ImageReadError as error:
-                problems.append(f"{folder}: {error.reason}")
+                image, grid = series_volume(folder)
+            except DatasetError as error:
+                problems.append(str(error))
                 continue
-            if image.affine is None or image.array.ndim != 4:
-                problems.append(f"{folder}: not a CT volume with patient geometry; its outlines cannot be placed")
-                continue
-            grid = (int(image.array.shape[1]), int(image.array.shape[2]), int(image.array.shape[3]))
             labels, missed = draw_consensus(readers, _slice_geometry(folder), grid, image.affine)
             if missed:
                 logger.warning("%s: %d outline(s) name no slice of %s and are left out", file, missed, folder)
