@@ -86,9 +86,11 @@ def _label_names(labels: Mapping[Any, Any] | Sequence[str], source: str) -> dict
     return names
 
 
-def components(
-    mask: np.ndarray, min_size: int = 1
-) -> tuple[list[tuple[int, list[float]]], list[tuple[int, list[float]]]]:
+#: ``(value, corners)`` per connected component of a mask (:func:`components`)
+Components = list[tuple[int, list[float]]]
+
+
+def components(mask: np.ndarray, min_size: int = 1) -> tuple[Components, Components]:
     """Connected components of each foreground value of ``mask`` (``(*spatial)`` integers, 0 = background).
 
     Returns:
@@ -183,19 +185,22 @@ def boxes_of(
         DatasetError: as :func:`load`.
     """
     labelled = [c for c in pairs.cases if c.mask is not None]
+
+    def objects(case: SegCase) -> tuple[tuple[int, ...], Components, Components]:
+        """A mask's shape and components: each mask is dropped once read (a set of full-size mammogram masks, or
+        of CT label maps, does not fit in memory at once)."""
+        mask = _read_mask(case)
+        return tuple(int(s) for s in mask.shape), *components(mask, min_size=int(min_size))
+
     with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
-        masks = list(pool.map(_read_mask, labelled))
-    dims = {m.ndim for m in masks}
+        read = list(pool.map(objects, labelled))
+    dims = {len(shape) for shape, _, _ in read}
     if len(dims) > 1:
         raise DatasetError(
             f"{path}: the masks mix 2D and 3D ({sorted(dims)}); read 2D images and volumes as separate datasets"
         )
-    found: list[tuple[SegCase, np.ndarray, list[tuple[int, list[float]]], list[tuple[int, list[float]]]]] = []
-    values: set[int] = set()
-    for case, mask in zip(labelled, masks, strict=True):
-        kept, dropped = components(mask, min_size=int(min_size))
-        values |= {v for v, _ in kept}
-        found.append((case, mask, kept, dropped))
+    found = [(case, shape, kept, dropped) for case, (shape, kept, dropped) in zip(labelled, read, strict=True)]
+    values = {v for _, _, kept, _ in found for v, _ in kept}
     if not values:
         raise DatasetError(
             f"{path}: no mask holds a foreground value (all zeros): there is nothing to derive boxes from"
@@ -210,14 +215,14 @@ def boxes_of(
     cases: list[Case] = []
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, ...]] = {}
-    for case, mask, kept, dropped in found:
+    for case, shape, kept, dropped in found:
         boxes: tuple[Box, ...] = tuple(box_from_array_order(corners, index[v]) for v, corners in kept)
         for value, corners in dropped:
             box = box_from_array_order(corners, index.get(value, 0))
             issues.append(
                 BoxIssue(str(case.mask), case.case_id, "degenerate", named.get(value) or f"label_{value}", _xyz(box))
             )
-        sizes[case.case_id] = tuple(int(s) for s in mask.shape)
+        sizes[case.case_id] = shape
         cases.append(
             Case(
                 case_id=case.case_id,
