@@ -662,3 +662,25 @@ def test_hyperkvasir_image_labels_csv(tmp_path: Path) -> None:
     (tmp_path / "image-labels.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path / "image-labels.csv")
     assert sorted(dataset.class_names) == ["cecum", "polyps", "pylorus"] and len(dataset.cases) == 9
+
+
+def test_loni_ida_download_adni_nifti(tmp_path: Path) -> None:
+    """ADNI as LONI's IDA downloads it as NIfTI: ``ADNI/<subject>/<description>/<date>/I12345/ADNI_..._I12345.nii``
+    beside the search table (``Image Data ID``, ``Subject``, ``Group``); the table's folder or the table loads."""
+    import nibabel as nib
+
+    rows = ["Image Data ID,Subject,Group,Sex,Age,Visit,Modality,Description,Type,Acq Date,Format,Downloaded"]
+    for i in range(9):
+        subject, image_id = f"002_S_{i // 2:04d}", f"I{10000 + i}"
+        folder = tmp_path / "ADNI" / subject / "MPRAGE" / f"2006-04-1{i}_08_20_30.0" / image_id
+        folder.mkdir(parents=True)
+        volume = np.full((8, 8, 6), i, np.float32)
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), folder / f"ADNI_{subject}_MR_MPRAGE_br_raw_S{i}_{image_id}.nii")
+        rows.append(f"{image_id},{subject},{['AD', 'CN', 'MCI'][i % 3]},M,70,sc,MRI,MPRAGE,Original,4/18/2006,NiFTI,")
+    (tmp_path / "ADNI1_Screening_1.5T.csv").write_text("\n".join(rows) + "\n")
+    for given in (tmp_path, tmp_path / "ADNI1_Screening_1.5T.csv"):
+        dataset = Dataset.load(given)
+        assert dataset.class_names == ["AD", "CN", "MCI"] and len(dataset.cases) == 9
+        for case in dataset.cases:
+            assert case.path is not None and case.path.suffix == ".nii" and case.path.parent.name in case.case_id
+            assert case.patient_id == case.path.parts[-5]

@@ -171,6 +171,7 @@ LEGACY_ENCODING = "cp1252"
 CONTAINER_WORDS = frozenset({
     "image", "images", "img", "imgs", "input", "inputs", "part", "data", "dataset", "datasets", "set", "sets",
     "folder", "dicom", "dicoms", "jpg", "jpeg", "png",
+    "adni", "ppmi",  # LONI IDA's download folder (subject folders) beside its table
 })  # fmt: skip
 
 

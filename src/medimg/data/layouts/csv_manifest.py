@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
     "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "id_code",
+    "image_data_id",  # LONI IDA (ADNI, PPMI): the folder named I12345 holding the scan
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
     "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
     # last: a study's or series' folder of DICOM slices (Kaggle RSNA's uids, or named as a folder)
@@ -58,6 +59,7 @@ LABEL_COLUMNS = (
     "cancer",  # RSNA Screening Mammography's train.csv (beside biopsy, invasive, implant: not labels to learn)
     "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
+    "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
 MULTI_LABEL_SEPARATOR = "|"
@@ -74,6 +76,20 @@ def _is_series_folder(path: Path) -> bool:
     from medimg.io.dicom_survey import looks_like_dicom  # what read_dicom_series takes for a slice
 
     return any(f.is_file() and looks_like_dicom(f) for f in sorted(path.iterdir())[:20])
+
+
+def _single_image_in(path: Path) -> Path | None:
+    """The one image file of a folder a row names, when the folder holds exactly one and no DICOM slices (ADNI's
+    NIfTI download: ``<subject>/MPRAGE/<date>/I12345/ADNI_..._I12345.nii``, named by ``Image Data ID``); else None."""
+    if not path.is_dir():
+        return None
+    from medimg.io.formats import is_image_file
+
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    images = [p for p in entries if p.is_file() and is_image_file(p)]
+    if len(images) == 1 and len(entries) == 1 and not _is_series_folder(path):
+        return images[0]
+    return None
 
 
 def _column_naming_files(
@@ -619,6 +635,7 @@ def load(
         file, why = files.locate(raw_path)
         if not name_selected(file.name, include, exclude):
             continue
+        file = _single_image_in(file) or file
         series = _is_series_folder(file)  # lists the folder: once per row
         series_below = _series_folders_below(file) if file.is_dir() and not series else []
         if not (file.is_file() or series or series_below):
