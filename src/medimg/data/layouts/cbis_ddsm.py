@@ -35,7 +35,7 @@ from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import read_manifest
-from medimg.errors import DatasetError
+from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import is_image_file
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class _Mammograms:
             return files[0] if files else None
         return next((f for f in files if series is not None and _series_uid(f) == series), None)
 
-    def find_mask(self, raw_path: str, size: tuple[int, int]) -> Path | None:
+    def find_mask(self, raw_path: str, size: tuple[int, ...]) -> Path | None:
         """The ROI mask of a row's ``ROI mask file path``: of the files found, the one of the mammogram's ``size``
         (its crop, beside it in the same folder or series, is smaller; which of ``1-1``/``1-2`` is the mask varies)."""
         files, _ = self._candidates(raw_path)
@@ -129,31 +129,19 @@ class _Mammograms:
 
 def _series_uid(file: Path) -> str | None:
     """A DICOM file's SeriesInstanceUID (header only), ``None`` when unreadable."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    from medimg.data.layouts.dicom_masks import read_tags
+
+    header = read_tags(file, ["SeriesInstanceUID"])
+    return str(getattr(header, "SeriesInstanceUID", "") or "") or None
+
+
+def _size(file: Path) -> tuple[int, ...] | None:
+    """An image's spatial shape (``(rows, columns)``) from its header, ``None`` when unreadable."""
+    from medimg.io.read import read_header
 
     try:
-        header = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
-        return str(header.SeriesInstanceUID)
-    except (OSError, InvalidDicomError, AttributeError, ValueError):  # not the file a row names
-        return None
-
-
-def _size(file: Path) -> tuple[int, int] | None:
-    """An image's ``(rows, columns)`` from its header (DICOM) or its first bytes (PIL), ``None`` when unreadable."""
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        if file.suffix.lower() == ".dcm":
-            import pydicom
-
-            header = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Rows", "Columns"])
-            return int(header.Rows), int(header.Columns)
-        from PIL import Image
-
-        with Image.open(file) as image:
-            return image.height, image.width
-    except (OSError, InvalidDicomError, AttributeError, ValueError, TypeError):  # not an image of that size
+        return read_header(file).spatial_shape
+    except ImageReadError:  # not an image: not the file a row names
         return None
 
 

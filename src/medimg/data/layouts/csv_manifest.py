@@ -19,6 +19,7 @@ an unlabelled pool).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections import Counter
@@ -79,17 +80,17 @@ def _is_series_folder(path: Path) -> bool:
 
 
 def _single_image_in(path: Path) -> Path | None:
-    """The one image file of a folder a row names, when the folder holds exactly one and no DICOM slices (ADNI's
+    """The one image file of a folder a row names, when that file, not a DICOM slice, is all the folder holds (ADNI's
     NIfTI download: ``<subject>/MPRAGE/<date>/I12345/ADNI_..._I12345.nii``, named by ``Image Data ID``); else None."""
     if not path.is_dir():
         return None
+    from medimg.io.dicom_survey import looks_like_dicom
     from medimg.io.formats import is_image_file
 
-    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-    images = [p for p in entries if p.is_file() and is_image_file(p)]
-    if len(images) == 1 and len(entries) == 1 and not _is_series_folder(path):
-        return images[0]
-    return None
+    visible = (p for p in path.iterdir() if not p.name.startswith("."))
+    entries = list(itertools.islice(visible, 2))  # two are enough to tell one entry from more
+    only = entries[0] if len(entries) == 1 else None
+    return only if only is not None and only.is_file() and is_image_file(only) and not looks_like_dicom(only) else None
 
 
 def _column_naming_files(

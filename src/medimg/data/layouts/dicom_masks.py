@@ -83,7 +83,8 @@ def _candidates(root: Path, limit: int | None = None) -> Iterator[Path]:
             return
 
 
-def _header(path: Path, tags: Sequence[str] | None = None) -> Any:
+def read_tags(path: Path, tags: Sequence[str] | None = None) -> Any:
+    """A DICOM file's header (only ``tags`` when given; pixels never), ``None`` when it is not a readable DICOM."""
     import pydicom
 
     try:
@@ -94,7 +95,7 @@ def _header(path: Path, tags: Sequence[str] | None = None) -> Any:
 
 def _annotation(path: Path) -> str | None:
     """The file's Modality when it is an annotation object this layout reads (:data:`ANNOTATIONS`), else None."""
-    header = _header(path, ["Modality"])
+    header = read_tags(path, ["Modality"])
     modality = str(getattr(header, "Modality", "") or "").upper() if header is not None else ""
     return modality if modality in ANNOTATIONS else None
 
@@ -240,7 +241,7 @@ def _series_folders(root: Path, annotations: set[Path] | dict[Path, str]) -> dic
         files = [Path(folder) / n for n in sorted(names) if _dicom_like(Path(n))]
         if len(files) <= MAX_FILES_BESIDE and all(f in annotations for f in files[:1]):
             continue  # no files, or an annotation object's folder
-        header = next((h for f in files[:3] if (h := _header(f, ["SeriesInstanceUID"])) is not None), None)
+        header = next((h for f in files[:3] if (h := read_tags(f, ["SeriesInstanceUID"])) is not None), None)
         uid = str(getattr(header, "SeriesInstanceUID", "") or "") if header is not None else ""
         if uid:
             found.setdefault(uid, Path(folder))
@@ -255,7 +256,7 @@ def _series_beside(file: Path, uid: str | None, sample: int = 5) -> Path | None:
     others = [f for f in sorted(file.parent.iterdir()) if f != file and f.is_file() and _dicom_like(f)]
     step = max(1, len(others) // sample)
     for other in others[::step][:sample]:
-        header = _header(other, ["SeriesInstanceUID"])
+        header = read_tags(other, ["SeriesInstanceUID"])
         if header is not None and str(getattr(header, "SeriesInstanceUID", "") or "") == uid:
             return file.parent
     return None
@@ -290,7 +291,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         raise DatasetError(
             f"no RTSTRUCT or SEG file under {root}: a DICOM annotation object lies in a series folder of its own"
         )
-    headers = {file: _header(file) for file in files}
+    headers = {file: read_tags(file) for file in files}
     per_file: dict[Path, dict[str, Any]] = {
         file: _structures(ds) if kinds[file] == RTSTRUCT else _segments(ds) for file, ds in headers.items()
     }

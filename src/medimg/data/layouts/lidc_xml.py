@@ -134,15 +134,15 @@ def read_outlines(file: Path) -> tuple[str, list[list[Outline]]]:
 def _slice_geometry(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """``SOPInstanceUID -> (position, row direction, column direction, (row spacing, column spacing))`` of every
     slice in ``folder`` (headers only)."""
-    import pydicom
+    from medimg.data.layouts.dicom_masks import read_tags
 
     tags = ["SOPInstanceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"]
     geometry = {}
     for file in sorted(folder.iterdir()):
         if not file.is_file() or file.suffix.lower() == ".xml":
             continue
+        ds = read_tags(file, tags)
         try:
-            ds = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=tags, force=True)
             cosines = np.array([float(v) for v in ds.ImageOrientationPatient])
             geometry[str(ds.SOPInstanceUID)] = (
                 np.array([float(v) for v in ds.ImagePositionPatient]),
@@ -150,7 +150,7 @@ def _slice_geometry(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.
                 cosines[3:],
                 np.array([float(v) for v in ds.PixelSpacing]),
             )
-        except (AttributeError, ValueError, TypeError, OSError):  # not an image slice with geometry
+        except (AttributeError, ValueError, TypeError):  # not an image slice with geometry (or not DICOM: None)
             continue
     return geometry
 
