@@ -31,6 +31,7 @@ from tests.data.test_matlab_masks import write_consep
 from tests.data.test_mura import write_mura
 from tests.data.test_pannuke import write_pannuke
 from tests.data.test_rle_masks import write_uw_madison
+from tests.data.test_saved_arrays import write_synapse
 from tests.data.test_structure_folders import write_idrid
 from tests.data.test_world_boxes import write_luna
 from tests.tasks.detect.synthetic import write_coco, write_yolo
@@ -119,6 +120,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],
     "brain_tumour_masks": lambda root: (write_cjdata(root, n=6), root)[1],
     "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],
+    "saved_arrays": write_synapse,
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

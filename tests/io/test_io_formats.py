@@ -170,7 +170,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
 @pytest.mark.parametrize(
     ("head", "named"),
     [
-        (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+        (b"PK\x03\x04\x14\x00\x00\x00", "a ZIP archive"),
         (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (a video or sound?)"),
         (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),
     ],

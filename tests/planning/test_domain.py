@@ -46,6 +46,17 @@ def test_a_png_given_to_a_model_trained_on_medmnist_npz_is_in_the_domain() -> No
     assert not check_input_domain(dicom, domain).in_domain
 
 
+def test_saved_arrays_are_one_family_apart_from_rasters() -> None:
+    """A model trained on TransUNet's ``.npz`` slices is given its ``.h5`` test volumes (and ``.npy`` files)."""
+    arrays, _ = _png_like()
+    domain = describe_training_domain(arrays, [{"format": "npz"} for _ in arrays])
+    for fmt in ("hdf5", "npy", "npz"):
+        image = ImageData(array=arrays[0].copy(), source=f"a.{fmt}", meta={"format": fmt})
+        assert check_input_domain(image, domain).in_domain, fmt
+    png = ImageData(array=arrays[0].copy(), source="a.png", meta={"format": "png", "bits": 8})
+    assert "a png image; the model was trained on npz images" in check_input_domain(png, domain).reasons
+
+
 def test_raw_16bit_mr_into_an_8bit_model_is_flagged_with_each_reason() -> None:
     domain = describe_training_domain(*_png_like())
     verdict = check_input_domain(_mr16(), domain)

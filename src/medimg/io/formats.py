@@ -23,6 +23,8 @@ Formats and their signatures:
 ``webp``   ``RIFF`` ... ``WEBP`` (Kaggle and web exports)
 ``npy``    ``\\x93NUMPY``: one array per file (:mod:`medimg.io.npy`)
 ``jpeg2000``  the JP2 signature box or a bare J2K codestream (``FF 4F FF 51``; pathology and archive exports)
+``npz``    a zip archive of ``.npy`` arrays: an image and its label map (:mod:`medimg.io.array_files`)
+``hdf5``   ``\\x89HDF\\r\\n\\x1a\\n``: an HDF5 file holding an image and its label map (:mod:`medimg.io.array_files`)
 =========  ==========================================================================================
 """
 
@@ -40,7 +42,8 @@ from medimg.errors import ImageReadError
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format", "has_dicom_magic", "in_system_folder", "is_image_file",
+    "ARRAY_FILE_FORMATS", "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format", "has_dicom_magic",
+    "in_system_folder", "is_image_file",
     "suffix_for",
 ]  # fmt: skip
 
@@ -59,7 +62,10 @@ def in_system_folder(path: str | os.PathLike[str], root: str | os.PathLike[str])
 #: Every format :func:`detect_format` can return.
 FORMATS: tuple[str, ...] = (
     "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "metaimage", "nrrd", "npy",
+    "npz", "hdf5",
 )  # fmt: skip
+#: the formats holding an image and its label map as named arrays (:mod:`medimg.io.array_files`)
+ARRAY_FILE_FORMATS = ("npz", "hdf5")
 
 # The format each suffix announces; only used as a tie-breaker between content matches (its keys are the image
 # suffixes).
@@ -280,6 +286,10 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("pnm")
     if head[:6] == b"\x93NUMPY":
         found.append("npy")
+    if head[:8] == HDF5_MAGIC:
+        found.append("hdf5")
+    if head[:4] == ZIP_MAGIC and _is_npz(path):
+        found.append("npz")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         found.append("webp")
     if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":
@@ -303,6 +313,21 @@ def _is_metaimage_header(head: bytes) -> bool:
 
 #: the first bytes of a zip archive (a local file header; an ``.npz`` is one too)
 ZIP_MAGIC = b"PK\x03\x04"
+#: the first bytes of an HDF5 file
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_npz(path: Path) -> bool:
+    """A zip archive of ``.npy`` arrays only (``np.savez``). Never raises."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return bool(names) and all(name.endswith(".npy") for name in names)
+
 
 #: suffixes of formats met in medical data that medimg does not read (named when a folder holds nothing else)
 UNREAD_SUFFIXES = {
@@ -312,9 +337,8 @@ UNREAD_SUFFIXES = {
 }  # fmt: skip
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
-    (b"\x89HDF\r\n\x1a\n", "an HDF5 file", "export its image arrays as NIfTI, TIFF or PNG files"),
     (b"RIFF", "a RIFF file that is not WebP (a video or sound?)", "export its frames as PNG"),
-    (ZIP_MAGIC, "a ZIP archive", "unpack it (a .npz belongs to medimg fit as a dataset, not as an image)"),
+    (ZIP_MAGIC, "a ZIP archive", "unpack it"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
     (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat)"),
 )

@@ -28,21 +28,23 @@ from medimg.errors import ImageReadError
 from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks
 
-__all__ = ["NPY_MAGIC", "npy_header", "read_npy"]
+__all__ = ["NPY_MAGIC", "array_layout", "check_array_dtype", "npy_header", "read_npy"]
 
 NPY_MAGIC = b"\x93NUMPY"
 _CHANNELS = (1, 3, 4)
 
 
-def _layout(shape: tuple[int, ...], path: Path) -> tuple[tuple[int, ...], int | None]:
-    """The axis order that puts channels first (a permutation of the file's axes) and the channel axis, if any."""
+def array_layout(shape: tuple[int, ...], path: Path, *, volume: bool = False) -> tuple[tuple[int, ...], int | None]:
+    """The axis order that puts channels first (a permutation of the file's axes) and the channel axis, if any.
+    ``volume``: a 3D array is a volume ``(D, H, W)`` whatever its size (a label map of its shape lies beside it)."""
     if len(shape) == 2:
         return (0, 1), None
-    if len(shape) == 3:
+    if len(shape) == 3 and not volume:
         if shape[2] in _CHANNELS and shape[0] > 4:
             return (2, 0, 1), 2
         if shape[0] in _CHANNELS and min(shape[1:]) > 4:
             return (0, 1, 2), 0
+    if len(shape) == 3:
         return (0, 1, 2), None
     if len(shape) == 4:
         if shape[0] <= 4:
@@ -56,7 +58,7 @@ def _layout(shape: tuple[int, ...], path: Path) -> tuple[tuple[int, ...], int | 
     )
 
 
-def _check_dtype(dtype: np.dtype, path: Path) -> None:
+def check_array_dtype(dtype: np.dtype, path: Path) -> None:
     if dtype.hasobject or dtype.names or dtype.kind not in "biuf":
         raise ImageReadError(
             path, f"the array holds {dtype} values, not numbers of an image: save a numeric array (np.save)"
@@ -67,7 +69,7 @@ def npy_header(path: str | os.PathLike[str]) -> ImageHeader:
     """The shape and decoded size of a ``.npy`` file's array, from its header (the data is not read)."""
     p = Path(path)
     stored = _open(p)  # memory-mapped: only the header is read
-    order, channel = _layout(tuple(stored.shape), p)
+    order, channel = array_layout(tuple(stored.shape), p)
     full = tuple(stored.shape[i] for i in order)
     layout = full if channel is not None else (1, *full)
     return ImageHeader(format="npy", shape=layout, decoded_bytes=math.prod(stored.shape) * stored.dtype.itemsize)
@@ -80,7 +82,7 @@ def _open(path: Path) -> np.ndarray:
         raise ImageReadError(path, f"the .npy file cannot be read ({error}); save a numeric array (np.save)") from error
     except OSError as error:
         raise ImageReadError(path, f"the .npy file is damaged or truncated ({error})") from error
-    _check_dtype(stored.dtype, path)
+    check_array_dtype(stored.dtype, path)
     return stored
 
 
@@ -93,7 +95,7 @@ def read_npy(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     """
     p = Path(path)
     stored = _open(p)
-    order, channel = _layout(tuple(stored.shape), p)
+    order, channel = array_layout(tuple(stored.shape), p)
     array = np.transpose(stored, order)
     if channel is None:
         array = array[None]

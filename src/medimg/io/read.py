@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
-from medimg.io.formats import detect_format
+from medimg.io.formats import ARRAY_FILE_FORMATS, detect_format
 from medimg.io.limits import MAX_IMAGE_BYTES, ImageHeader, plan_read
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
             from medimg.io.npy import npy_header
 
             return npy_header(p)
+        if fmt in ARRAY_FILE_FORMATS:
+            from medimg.io.array_files import array_file_header
+
+            return array_file_header(p, fmt)
         from medimg.io.raster import raster_header
 
         return raster_header(p, fmt)
@@ -152,6 +156,10 @@ def read_image(
             from medimg.io.npy import read_npy
 
             image = read_npy(p, reduce=reduce)
+        elif fmt in ARRAY_FILE_FORMATS:
+            from medimg.io.array_files import read_array_file
+
+            image = read_array_file(p, fmt, reduce=reduce)
         else:
             from medimg.io.raster import read_raster
 
@@ -176,12 +184,17 @@ def read_mask(path: str | os.PathLike[str]) -> ImageData:
     """A label map (segmentation mask), read as :func:`read_image` reads it except that a colour palette image
     gives its palette *indices*, the class labels (Pascal VOC's convention, and that of annotation tools exporting
     "SegmentationClass" PNGs), not the colours the palette paints them with. A grey palette keeps its grey levels.
+    An ``.npz`` / HDF5 file holding an image and its label map gives the label map (:mod:`medimg.io.array_files`).
 
     Raises:
-        ImageReadError: as :func:`read_image`.
+        ImageReadError: as :func:`read_image`; an ``.npz`` / HDF5 file without a label array.
     """
     from dataclasses import replace
 
+    if Path(path).is_file() and (fmt := detect_format(Path(path))) in ARRAY_FILE_FORMATS:
+        from medimg.io.array_files import read_array_file
+
+        return read_array_file(path, fmt, role="label")
     image = read_image(path)
     if not image.meta.get("palette") or image.channels != 3:
         return image

@@ -69,6 +69,8 @@ __all__ = [
 #: Raster formats: one family (a JPEG given to a PNG-trained model is not out of domain by its format). MedMNIST
 #: ``.npz`` images are 8-bit rasters too: their PNG exports are the same kind of input.
 RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "medmnist"})
+#: Saved arrays: one family (a model trained on TransUNet's ``.npz`` slices is given its ``.h5`` test volumes).
+ARRAY_FORMATS = frozenset({"npy", "npz", "hdf5"})
 #: Intensity tolerance, as a fraction of the training range (max - min).
 INTENSITY_TOLERANCE = 0.5
 #: An image whose 99.5th percentile lies below this fraction of the darkest training image's (above the training
@@ -325,9 +327,8 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
     modality = str(meta["modality"]).upper() if meta.get("modality") else None
     trained = _trained_on(domain)
     if domain.formats and fmt:
-        raster = fmt in RASTER_FORMATS
-        known_raster = any(f in RASTER_FORMATS for f in domain.formats)
-        if (raster and not known_raster) or (not raster and fmt not in domain.formats):
+        family = next((f for f in (RASTER_FORMATS, ARRAY_FORMATS) if fmt in f), frozenset({fmt}))
+        if not family & set(domain.formats):
             reasons.append(f"a {_family(fmt, modality)} image; the model was trained on {trained}")
         elif fmt == "dicom" and domain.modalities and modality and modality not in domain.modalities:
             reasons.append(f"modality {modality}; the model was trained on {trained}")

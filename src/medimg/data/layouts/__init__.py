@@ -7,6 +7,8 @@ they serve:
 ====================  =========  ==========================================================================
 name                  task       reads
 ====================  =========  ==========================================================================
+``saved_arrays``      segment    an image and its label map as arrays in one ``.npz`` / HDF5 file per slice or volume
+                                 (TransUNet's Synapse ``train_npz/`` + ``test_vol_h5/``, SSL4MIS's ACDC ``.h5``)
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
                                  binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
@@ -110,6 +112,7 @@ from medimg.data.layouts import (
     mura,
     pannuke,
     rle_masks,
+    saved_arrays,
     structure_folders,
     structure_masks,
     voc,
@@ -265,6 +268,14 @@ LAYOUTS: tuple[Layout, ...] = (
         pannuke.detect,
         pannuke.load,
         "PanNuke's folds (images.npy + masks.npy of nucleus types), written once as images and masks",
+        fallback=False,
+    ),
+    Layout(
+        "saved_arrays",
+        "segment",
+        saved_arrays.detect,
+        saved_arrays.load,
+        "image + label arrays per slice or volume in .npz / HDF5 files (TransUNet's Synapse, SSL4MIS's ACDC)",
         fallback=False,
     ),
     Layout(
