@@ -137,7 +137,8 @@ def test_files_without_a_label_array_are_unlabelled_and_none_is_a_clear_error(tm
 
 
 def test_a_synapse_model_segments_a_test_volume_with_the_cli(tmp_path: Path) -> None:
-    """End to end: ``medimg fit`` on the slices (a few seconds), ``medimg predict`` on an ``.h5`` test volume."""
+    """End to end: ``medimg fit`` on the slices (a few seconds), ``medimg predict`` on the folder of ``.h5`` test
+    volumes."""
     import json
 
     from typer.testing import CliRunner
@@ -153,13 +154,12 @@ def test_a_synapse_model_segments_a_test_volume_with_the_cli(tmp_path: Path) -> 
     assert fitted.exit_code == 0, fitted.output
     assert "outside the model's training domain" not in fitted.output
     out = tmp_path / "pred"
-    predicted = runner.invoke(
-        app, ["predict", str(run), str(root / "test_vol_h5" / "case0001.npy.h5"), "--out", str(out)]
-    )
+    predicted = runner.invoke(app, ["predict", str(run), str(root / "test_vol_h5"), "--out", str(out)])
     assert predicted.exit_code == 0, predicted.output
     records = json.loads((out / "predictions.json").read_text())
-    assert len(records) == 1
+    assert len(records) == 2  # the folder's two volumes (it holds no other image)
     from medimg.io import read_image
 
-    mask = read_image(next(out.glob("*_mask.nii.gz")))
-    assert mask.array.shape[-3:] == (4, 32, 32)  # the volume, predicted section by section
+    masks = sorted(out.glob("*_mask.nii.gz"))
+    assert len(masks) == 2
+    assert read_image(masks[0]).array.shape[-3:] == (4, 32, 32)  # the volume, predicted section by section

@@ -42,9 +42,8 @@ from medimg.errors import ImageReadError
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "ARRAY_FILE_FORMATS", "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format", "has_dicom_magic",
-    "in_system_folder", "is_image_file",
-    "suffix_for",
+    "ARRAY_FILE_FORMATS", "ARRAY_SUFFIXES", "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format",
+    "has_dicom_magic", "in_system_folder", "is_image_file", "suffix_for",
 ]  # fmt: skip
 
 #: Folders that operating systems, archivers and NAS boxes add beside data, never data themselves: macOS zip
@@ -66,6 +65,9 @@ FORMATS: tuple[str, ...] = (
 )  # fmt: skip
 #: the formats holding an image and its label map as named arrays (:mod:`medimg.io.array_files`)
 ARRAY_FILE_FORMATS = ("npz", "hdf5")
+#: their suffixes: not image suffixes (a folder's ``.npz`` may be a MedMNIST dataset, an ``.h5`` anything), read from
+#: a folder holding no other image (:func:`medimg.io.inputs.expand_inputs`) and by the saved-arrays layout
+ARRAY_SUFFIXES = (".npz", ".h5", ".hdf5")
 
 # The format each suffix announces; only used as a tie-breaker between content matches (its keys are the image
 # suffixes).

@@ -55,7 +55,7 @@ def expand_inputs(
     Raises:
         DatasetError: a path does not exist, or a folder holds no (selected) image files.
     """
-    from medimg.io.formats import in_system_folder, is_image_file
+    from medimg.io.formats import ARRAY_SUFFIXES, file_suffix, in_system_folder, is_image_file
 
     includes, excludes = parse_patterns(include), parse_patterns(exclude)
     files: list[Path] = []
@@ -68,11 +68,14 @@ def expand_inputs(
             files.extend(expand_inputs(matches, include=include, exclude=exclude))
             continue
         if path.is_dir():
-            found = [
-                p for p in sorted(path.rglob("*")) if p.is_file() and not in_system_folder(p, path) and is_image_file(p)
-            ]
+            visible = [p for p in sorted(path.rglob("*")) if p.is_file() and not in_system_folder(p, path)]
+            # a folder of images saved as arrays (TransUNet's test_vol_h5/): read when it holds no other images
+            found = [p for p in visible if is_image_file(p)] or [p for p in visible if file_suffix(p) in ARRAY_SUFFIXES]
             if not found:
-                raise DatasetError(f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MetaImage, NRRD)")
+                raise DatasetError(
+                    f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MetaImage, NRRD, .npy, or "
+                    ".npz / .h5 arrays)"
+                )
             selected = [p for p in found if name_selected(p.name, includes, excludes)]
             if not selected:
                 raise DatasetError(

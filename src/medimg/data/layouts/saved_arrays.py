@@ -30,12 +30,12 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import problems_error, sub_folders, walk_files
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.formats import ARRAY_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["detect", "load"]
 
-ARRAY_SUFFIXES = (".npz", ".h5", ".hdf5")
 DETECT_ENTRIES = 200
 #: files whose arrays are looked at by :func:`detect`
 DETECT_FILES = 3
