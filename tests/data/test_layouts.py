@@ -20,6 +20,7 @@ from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
 from tests.data.test_brain_tumour_mat import write_cjdata
 from tests.data.test_cbis_ddsm import write_cbis_ddsm
+from tests.data.test_cine_frames import write_mnms
 from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
@@ -121,6 +122,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "brain_tumour_masks": lambda root: (write_cjdata(root, n=6), root)[1],
     "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],
     "saved_arrays": write_synapse,
+    "cine_frames": write_mnms,
     "matlab_masks": lambda root: (write_consep(root, per_split=2), root / "CoNSeP")[1],
     "rle_masks": lambda root: (write_uw_madison(root, ((31, 40),), cases=2), root)[1],
     "structure_folders": write_idrid,

@@ -7,6 +7,8 @@ they serve:
 ====================  =========  ==========================================================================
 name                  task       reads
 ====================  =========  ==========================================================================
+``cine_frames``       segment    4D cine NIfTI + a 4D ``<name>_gt`` labelled at a few frames (M&Ms' ``_sa`` +
+                                 ``_sa_gt``): each labelled frame written once as a 3D case (cached)
 ``saved_arrays``      segment    an image and its label map as arrays in one ``.npz`` / HDF5 file per slice or volume
                                  (TransUNet's Synapse ``train_npz/`` + ``test_vol_h5/``, SSL4MIS's ACDC ``.h5``)
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
@@ -92,6 +94,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.layouts import (
     brain_tumour_mat,
     cbis_ddsm,
+    cine_frames,
     class_folders,
     coco,
     coco_masks,
@@ -268,6 +271,14 @@ LAYOUTS: tuple[Layout, ...] = (
         pannuke.detect,
         pannuke.load,
         "PanNuke's folds (images.npy + masks.npy of nucleus types), written once as images and masks",
+        fallback=False,
+    ),
+    Layout(
+        "cine_frames",
+        "segment",
+        cine_frames.detect,
+        cine_frames.load,
+        "4D cine NIfTI with a 4D ground truth labelled at a few frames (M&Ms): each labelled frame a 3D case",
         fallback=False,
     ),
     Layout(
