@@ -347,6 +347,19 @@ def test_folder_of_images_as_unlabelled_pool(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- cases
+@pytest.mark.parametrize("pool_name", ["unlabeled", "Unlabelled_Images", "no_label"])
+def test_a_pool_folder_beside_the_labelled_classes_is_no_class(tmp_path: Path, pool_name: str) -> None:
+    """A semi-supervised set's ``labeled/<class>/`` + ``unlabeled/``, read from its top folder, was two classes,
+    ``labeled`` and ``unlabeled`` (status OK): a classifier of labelled against unlabelled images."""
+    labelled = _class_folders(tmp_path / "data" / "labeled")
+    for i in range(3):
+        _png(tmp_path / "data" / pool_name / f"{i}.png")
+    with pytest.raises(DatasetError, match=rf"{pool_name}/ holds images without labels, not a class") as error:
+        Dataset.load(tmp_path / "data")
+    assert f"medimg fit {labelled} --unlabelled {tmp_path / 'data' / pool_name}" in str(error.value)
+    assert Dataset.load(labelled).class_names == ["normal", "tumour"]  # the command's data: the two classes
+
+
 def test_case_is_backwards_compatible_and_describes_masks_and_boxes() -> None:
     case = Case("a.png", 1, "train", "p1", Path("a.png"))
     assert case.mask is None and case.roi is None and case.boxes is None

@@ -127,6 +127,7 @@ def load(
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
+    _refuse_a_pool_as_class([c for _, c in class_dirs], root)
     pool = _pool(root, include, exclude) if unlabelled else []
     class_of = _classes_across_splits(class_dirs, root)
     class_names = order_classes(set(class_of.values()))
@@ -365,6 +366,30 @@ SHARED_NAMES = 0.8
 #: a mask holds at most this many values (0 among them) in one channel
 MASK_VALUES = 4
 MASK_SAMPLES = 3
+
+
+#: a folder of images without labels (``unlabeled/``, ``unlabelled_images/``, ``no_label/``, ``unannotated/``)
+POOL_FOLDER = re.compile(r"^(un|no)[\s_-]?(label|annotat)", re.IGNORECASE)
+
+
+def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
+    """A semi-supervised set's ``labeled/<class>/`` + ``unlabeled/`` read from its top folder would train a classifier
+    of labelled against unlabelled images (status OK, silently wrong).
+
+    Raises:
+        DatasetError: naming the pool folder and the command that uses it as a pool.
+    """
+    pools = [d for d in class_dirs if POOL_FOLDER.match(d.name)]
+    if not pools or len(pools) == len(class_dirs):
+        return
+    others = [d for d in class_dirs if d not in pools]
+    data = others[0] if len(others) == 1 else root
+    pool = pools[0]
+    raise DatasetError(
+        f"{root}: {pool.name}/ holds images without labels, not a class ({len(class_dirs)} folders would be the "
+        f"classes: {', '.join(d.name for d in class_dirs)}); train on the labelled classes and learn from the pool: "
+        f"medimg fit {data} --unlabelled {pool}" + ("" if data != root else f" (move {pool.name}/ out of {root} first)")
+    )
 
 
 def _refuse_a_class_of_masks(class_names: list[str], cases: list[Case], root: Path) -> None:
