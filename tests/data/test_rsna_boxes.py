@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from medimg.data.dataset import Dataset
 from tests.io.conftest import write_dicom
@@ -103,3 +104,28 @@ def test_deeplesion_key_slices_with_boxes_in_one_cell(tmp_path: Path) -> None:
     assert first.path == tmp_path / "Images_png" / "000001_01_01" / "100.png" and first.patient_id == "1"
     assert [tuple(b)[:4] for b in first.boxes or ()] == [(10.5, 12.0, 30.25, 40.0), (40.0, 40.0, 50.0, 52.0)]
     assert [c.split for c in dataset.cases] == ["train", "train", "val", "val", "test", "test"]
+
+
+def test_a_bbox_cell_in_coco_order_is_read_as_x_y_width_height(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``bbox`` column as COCO and Kaggle exports write it, ``"[x, y, width, height]"``: read as corners, the box
+    ``[40, 30, 12, 10]`` was (40, 30)-(12, 10), dropped as degenerate, and ``[5, 6, 20, 24]`` a wrong box."""
+    import logging
+
+    from PIL import Image
+
+    lines = ["image_id,bbox,class"]
+    for k in range(4):
+        Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / f"img_{k}.png")
+        lines.append(f'img_{k}.png,"[5, 6, 20, 24]",nodule')
+        lines.append(f'img_{k}.png,"[40.0, 30.0, 12.0, 10.0]",mass')
+    (tmp_path / "boxes.csv").write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.INFO, logger="medimg.data.layouts.csv_boxes"):
+        dataset = Dataset.load(tmp_path / "boxes.csv")
+    assert dataset.class_names == ["mass", "nodule"]
+    assert [tuple(b)[:5] for b in dataset.cases[0].boxes or ()] == [
+        (5.0, 6.0, 25.0, 30.0, 1),
+        (40.0, 30.0, 52.0, 40.0, 0),
+    ]
+    assert "4 of 8 boxes in 'bbox' end before they start" in caplog.text

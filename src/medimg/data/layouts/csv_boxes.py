@@ -48,7 +48,8 @@ CORNER_COLUMNS = (("x1", "xmin", "x_min"), ("y1", "ymin", "y_min"), ("x2", "xmax
 #: the other way to give a box: its top-left corner and its size (NIH ChestX-ray14's ``BBox_List_2017.csv`` header
 #: ``Bbox [x,y,w,h]`` splits into the columns ``Bbox [x``, ``y``, ``w``, ``h]``)
 SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x"), ("y", "bbox_y"), ("width", "w", "bbox_w"), ("height", "h", "h]", "bbox_h"))
-#: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``)
+#: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``) or ``"[x, y, width, height]"`` (COCO's
+#: ``bbox`` order; told apart by the data, :func:`_one_cell_order`)
 BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box")
 LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
 #: the class of every box of a table without a label column (DeepLesion's lesions, of a type only in its test part)
@@ -220,6 +221,8 @@ def load(
             readers[line] = str(row.get(reader_col) or "").strip()
     if problems:
         raise problems_error(path, problems)
+    if box_col:
+        raw = _one_cell_order(raw, path, box_col)
     if len(set(readers.values())) > 1:
         raw = fuse_readers(raw, readers, path)
     names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
@@ -262,6 +265,27 @@ def load(
 
 
 Entry = tuple[float, float, float, float, str, int]
+
+
+def _one_cell_order(raw: dict[str, list[Entry]], path: Path, column: str) -> dict[str, list[Entry]]:
+    """Boxes given in one cell as corners ``x1, y1, x2, y2`` (DeepLesion's ``Bounding_boxes``), or as COCO's
+    ``x, y, width, height`` (a ``bbox`` column as COCO and Kaggle exports write it), told apart by the data: when
+    some boxes would end before they start as corners and every one is a box as ``x, y, width, height``, all are
+    read so (an INFO line says it); read as corners they were wrong boxes, the degenerate ones dropped."""
+    entries = [e for boxes in raw.values() for e in boxes]
+    inverted = sum(1 for e in entries if e[2] <= e[0] or e[3] <= e[1])
+    if not inverted or not all(e[2] > 0 and e[3] > 0 for e in entries):
+        return raw
+    logger.info(
+        "%s: %d of %d boxes in %r end before they start as x1, y1, x2, y2: the column is read as x, y, width, height",
+        path,
+        inverted,
+        len(entries),
+        column,
+    )
+    return {
+        image: [(x, y, x + w, y + h, label, line) for x, y, w, h, label, line in boxes] for image, boxes in raw.items()
+    }
 
 
 def _iou(a: Entry, b: Entry) -> float:
