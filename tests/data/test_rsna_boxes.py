@@ -129,3 +129,46 @@ def test_a_bbox_cell_in_coco_order_is_read_as_x_y_width_height(
         (40.0, 30.0, 52.0, 40.0, 0),
     ]
     assert "4 of 8 boxes in 'bbox' end before they start" in caplog.text
+
+
+def write_siim_covid(root: Path) -> Path:
+    """SIIM-FISABIO-RSNA COVID-19 Detection as Kaggle ships it: ``train/<study>/<series>/<image>.dcm``,
+    ``train_image_level.csv`` (``id`` = ``<image>_image``, ``boxes`` a list of dicts, ``label`` a prediction string,
+    ``none 1 0 0 1 1`` for no opacity) and ``train_study_level.csv`` beside it."""
+    rows = ["id,boxes,label,StudyInstanceUID"]
+    for k in range(4):
+        image_id, study = f"{k:012x}", f"1.2.{k}"
+        (root / "train" / study / "9.9").mkdir(parents=True)
+        write_dicom(root / "train" / study / "9.9" / f"{image_id}.dcm", np.full((64, 64), 100, np.int16))
+        if k % 2:
+            rows.append(f"{image_id}_image,,none 1 0 0 1 1,{study}")
+        else:
+            boxes = (
+                "[{'x': 5.5, 'y': 6.0, 'width': 20.0, 'height': 24.0}, "
+                "{'x': 40.0, 'y': 30.0, 'width': 12.0, 'height': 10.0}]"
+            )
+            rows.append(f'{image_id}_image,"{boxes}",opacity 1 5.5 6.0 25.5 30.0 opacity 1 40.0 30.0 52.0 40.0,{study}')
+    (root / "train_image_level.csv").write_text("\n".join(rows) + "\n")
+    (root / "train_study_level.csv").write_text(
+        "id,Negative for Pneumonia,Typical Appearance,Indeterminate Appearance,Atypical Appearance\n"
+        + "".join(f"1.2.{k}_study,{k % 2},{1 - k % 2},0,0\n" for k in range(4))
+    )
+    return root / "train_image_level.csv"
+
+
+def test_siim_covid_image_level_boxes_from_the_prediction_strings(tmp_path: Path) -> None:
+    """Before: "no 'path' column" (its ``id`` column names ``<image>_image``), and the boxes in one cell unread."""
+    table = write_siim_covid(tmp_path)
+    dataset = Dataset.load(table)
+    assert dataset.task == "detect" and dataset.class_names == ["opacity"] and len(dataset.cases) == 4
+    first = dataset.cases[0]
+    assert first.path == tmp_path / "train" / "1.2.0" / "9.9" / "000000000000.dcm"
+    assert [tuple(b)[:5] for b in first.boxes or ()] == [(5.5, 6.0, 25.5, 30.0, 0), (40.0, 30.0, 52.0, 40.0, 0)]
+    assert dataset.cases[1].boxes == ()  # "none 1 0 0 1 1": an image without opacity
+    # the same boxes given only as the boxes cell's dicts, the label a plain class
+    text = table.read_text().replace("opacity 1 5.5 6.0 25.5 30.0 opacity 1 40.0 30.0 52.0 40.0", "opacity")
+    plain = tmp_path / "plain.csv"
+    plain.write_text(text.replace("none 1 0 0 1 1", "opacity"))
+    again = Dataset.load(plain)
+    assert [tuple(b)[:5] for b in again.cases[0].boxes or ()] == [(5.5, 6.0, 25.5, 30.0, 0), (40.0, 30.0, 52.0, 40.0, 0)]
+    assert again.cases[1].boxes == ()  # an empty boxes cell

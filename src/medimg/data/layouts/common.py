@@ -279,6 +279,10 @@ def by_name_only(raw_path: str) -> bool:
     return absolute or not any(sep in raw_path for sep in "/\\")
 
 
+#: what an id says it names, after the name (SIIM-FISABIO-RSNA COVID-19's ``<image>_image``, ``<study>_study``)
+ROLE_SUFFIX = re.compile(r"_(image|study)$")
+
+
 class _FilesByName:
     """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
     ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
@@ -314,6 +318,8 @@ class _FilesByName:
                         self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
         key = raw_path.strip().lower()
         hits = self._names.get(key) or self._stems.get(key) or self._folders.get(key, [])
+        if not hits and ROLE_SUFFIX.search(key):  # SIIM-FISABIO-RSNA's 000a312787f2_image for 000a312787f2.dcm
+            hits = self._stems.get(ROLE_SUFFIX.sub("", key), [])
         number = re.fullmatch(r"(\d+)(\.0+)?", key)
         if not hits and number is not None:
             if self._numbers is None:

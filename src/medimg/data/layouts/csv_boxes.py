@@ -43,6 +43,7 @@ PATH_COLUMNS = (
     "image_index",
     "image_name",
     "patientid",
+    "id",  # SIIM-FISABIO-RSNA COVID-19's <image>_image
 )
 CORNER_COLUMNS = (("x1", "xmin", "x_min"), ("y1", "ymin", "y_min"), ("x2", "xmax", "x_max"), ("y2", "ymax", "y_max"))
 #: the other way to give a box: its top-left corner and its size (NIH ChestX-ray14's ``BBox_List_2017.csv`` header
@@ -50,7 +51,7 @@ CORNER_COLUMNS = (("x1", "xmin", "x_min"), ("y1", "ymin", "y_min"), ("x2", "xmax
 SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x"), ("y", "bbox_y"), ("width", "w", "bbox_w"), ("height", "h", "h]", "bbox_h"))
 #: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``) or ``"[x, y, width, height]"`` (COCO's
 #: ``bbox`` order; told apart by the data, :func:`_one_cell_order`)
-BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box")
+BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box", "boxes")
 LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
 #: the class of every box of a table without a label column (DeepLesion's lesions, of a type only in its test part)
 UNLABELLED_CLASS = "lesion"
@@ -197,27 +198,18 @@ def load(
             info[raw_path] = (file, split, patient or None)
             order.append(raw_path)
             raw[raw_path] = []
-        cells = [str(row.get(c) or "").strip() for c in corner_cols]
-        if box_col:
-            cells = [c.strip() for c in str(row.get(box_col) or "").strip("[]() ").split(",") if c.strip()]
         label = str(row.get(label_col) or "").strip() if label_col else UNLABELLED_CLASS
-        if not any(cells):
-            continue  # an image without objects (RSNA: Target 0 with empty box cells)
-        try:
-            x1, y1, x2, y2 = (float(c) for c in cells)
-        except ValueError:  # also a box cell without four numbers
-            problems.append(f"line {line}: box corners {cells} are not all numbers")
+        box_cell = str(row.get(box_col) or "").strip() if box_col else None
+        row_boxes, problem = _row_boxes([str(row.get(c) or "").strip() for c in corner_cols], box_cell, label, sized)
+        if problem:
+            problems.append(f"line {line}: {problem}")
             continue
-        if sized:  # x, y, width, height
-            x2, y2 = x1 + x2, y1 + y2
-        if not label:
-            problems.append(f"line {line}: the box has no label")
-            continue
-        if class_names is not None and label not in class_names:
-            problems.append(f"line {line}: label {label!r} is not in class_names {list(class_names)}")
-            continue
-        raw[raw_path].append((x1, y1, x2, y2, label, line))
-        if reader_col:
+        for x1, y1, x2, y2, name in row_boxes:
+            if class_names is not None and name not in class_names:
+                problems.append(f"line {line}: label {name!r} is not in class_names {list(class_names)}")
+                continue
+            raw[raw_path].append((x1, y1, x2, y2, name, line))
+        if reader_col and row_boxes:
             readers[line] = str(row.get(reader_col) or "").strip()
     if problems:
         raise problems_error(path, problems)
@@ -265,6 +257,69 @@ def load(
 
 
 Entry = tuple[float, float, float, float, str, int]
+#: a box as a row gives it: corners and class name
+RowBox = tuple[float, float, float, float, str]
+
+
+def _row_boxes(cells: list[str], box_cell: str | None, label: str, sized: bool) -> tuple[list[RowBox], str | None]:
+    """The boxes one row gives, or why it gives none that can be read. A row gives its box as corner (or
+    x, y, width, height) cells, as a box cell (``"x1, y1, x2, y2"``, or a list of ``{'x': .., 'y': .., 'width': ..,
+    'height': ..}`` as the SIIM-FISABIO-RSNA COVID-19 table's ``boxes``), or in its label cell as a prediction string
+    (``"opacity 1 x1 y1 x2 y2 ..."``: class, score, corners per box; ``none`` boxes mean no object)."""
+    predicted = prediction_string(label)
+    if predicted is not None:
+        return [b for b in predicted if b[4].lower() not in NO_OBJECT_CLASSES], None
+    if box_cell is not None and "{" in box_cell:
+        boxes = []
+        for record in re.findall(r"\{([^}]*)\}", box_cell):
+            values = {k.lower(): v for k, v in re.findall(r"['\"]?(\w+)['\"]?\s*:\s*([-+\d.eE]+)", record)}
+            try:
+                if {"x", "y", "width", "height"} <= set(values):
+                    x, y = float(values["x"]), float(values["y"])
+                    boxes.append((x, y, x + float(values["width"]), y + float(values["height"]), label))
+                else:
+                    x1, y1, x2, y2 = (float(values[k]) for k in ("x1", "y1", "x2", "y2"))
+                    boxes.append((x1, y1, x2, y2, label))
+            except (KeyError, ValueError):
+                return [], f"box {{{record}}} has no x, y, width, height (or x1, y1, x2, y2) numbers"
+        return (boxes, None) if not boxes or label else ([], "the box has no label")
+    if box_cell is not None:
+        cells = [c.strip() for c in box_cell.strip("[]() ").split(",") if c.strip()]
+    if not any(cells):
+        return [], None  # an image without objects (RSNA: Target 0 with empty box cells)
+    try:
+        x1, y1, x2, y2 = (float(c) for c in cells)
+    except ValueError:  # also a box cell without four numbers
+        return [], f"box corners {cells} are not all numbers"
+    if sized:  # x, y, width, height
+        x2, y2 = x1 + x2, y1 + y2
+    return ([(x1, y1, x2, y2, label)], None) if label else ([], "the box has no label")
+
+
+#: the class a prediction string gives an image without objects (SIIM-FISABIO-RSNA's ``none 1 0 0 1 1``)
+NO_OBJECT_CLASSES = frozenset({"none", "no_finding", "negative"})
+
+
+def prediction_string(text: str) -> list[RowBox] | None:
+    """The boxes of a Kaggle prediction string, ``"<class> <score> <x1> <y1> <x2> <y2>"`` repeated; ``None`` when
+    ``text`` is not one."""
+    tokens = text.split()
+    if not tokens or len(tokens) % 6:
+        return None
+    boxes = []
+    for start in range(0, len(tokens), 6):
+        name, *numbers = tokens[start : start + 6]
+        try:
+            float(name)
+            return None  # a class is a word (a number first: a plain label or a box cell)
+        except ValueError:
+            pass
+        try:
+            _, x1, y1, x2, y2 = (float(n) for n in numbers)
+        except ValueError:
+            return None
+        boxes.append((x1, y1, x2, y2, name))
+    return boxes
 
 
 def _one_cell_order(raw: dict[str, list[Entry]], path: Path, column: str) -> dict[str, list[Entry]]:
