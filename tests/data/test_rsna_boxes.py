@@ -157,7 +157,7 @@ def write_siim_covid(root: Path) -> Path:
 
 
 def test_siim_covid_image_level_boxes_from_the_prediction_strings(tmp_path: Path) -> None:
-    """Before: "no 'path' column" (its ``id`` column names ``<image>_image``), and the boxes in one cell unread."""
+    """Before: a classification table whose labels were the prediction strings and whose ids named no file."""
     table = write_siim_covid(tmp_path)
     dataset = Dataset.load(table)
     assert dataset.task == "detect" and dataset.class_names == ["opacity"] and len(dataset.cases) == 4
