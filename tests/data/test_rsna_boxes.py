@@ -170,5 +170,8 @@ def test_siim_covid_image_level_boxes_from_the_prediction_strings(tmp_path: Path
     plain = tmp_path / "plain.csv"
     plain.write_text(text.replace("none 1 0 0 1 1", "opacity"))
     again = Dataset.load(plain)
-    assert [tuple(b)[:5] for b in again.cases[0].boxes or ()] == [(5.5, 6.0, 25.5, 30.0, 0), (40.0, 30.0, 52.0, 40.0, 0)]
+    assert [tuple(b)[:5] for b in again.cases[0].boxes or ()] == [
+        (5.5, 6.0, 25.5, 30.0, 0),
+        (40.0, 30.0, 52.0, 40.0, 0),
+    ]
     assert again.cases[1].boxes == ()  # an empty boxes cell
