@@ -133,8 +133,10 @@ def array_keys(path: str | os.PathLike[str], fmt: str) -> tuple[str, str | None]
     with _arrays(p, fmt) as arrays:
         names = list(arrays)
     image = _choose(names, "image", p)
-    label = next((name for key in LABEL_KEYS for name in names if name.lower() == key and name != image), None)
-    return image, label
+    try:
+        return image, _choose(names, "label", p)
+    except ImageReadError:  # an image without a label map
+        return image, None
 
 
 def _chosen(path: Path, arrays: dict[str, _Array], role: Role) -> tuple[str, _Array, bool]:
