@@ -47,6 +47,16 @@ def test_plan_caps_large_images_and_3d() -> None:
     assert not vol.channels_last
 
 
+def test_network_width_follows_input_size() -> None:
+    """Quarter-width ResNet-18 where the stride-1 stem keeps every pixel (<= 32 px), half width above."""
+    assert (make_plan(_fingerprint()).network, make_plan(_fingerprint()).width) == ("resnet18", 0.25)
+    assert make_plan(_fingerprint(median_shape=[32, 30])).width == 0.25
+    assert make_plan(_fingerprint(median_shape=[36, 30])).width == 0.5
+    assert make_plan(_fingerprint(median_shape=[64, 64])).width == 0.5
+    assert make_plan(_fingerprint(median_shape=[512, 400], channels=3)).width == 0.5
+    assert make_plan(_fingerprint(spatial_dims=3, median_shape=[64, 64, 64])).network == "simple-cnn"
+
+
 def test_plan_is_pure() -> None:
     assert make_plan(_fingerprint()) == make_plan(_fingerprint())
 
