@@ -331,6 +331,30 @@ def test_pgm_webp_jpeg2000_metaimage_and_nrrd_uploads_predict_as_the_png(
     assert database.state() == (6, "ok")
 
 
+def test_npz_and_hdf5_array_uploads_predict_as_the_png(service: Service, deploy_run: Path, tmp_path: Path) -> None:
+    """An image saved as arrays (``np.savez(image=..., label=...)``, an HDF5 file) is read as ``medimg predict``
+    reads it; an ``.npz`` is a zip, and it was taken for a zipped DICOM series and refused."""
+    import h5py
+    from PIL import Image
+
+    client, headers, database = service
+    png_path = phantom_file(deploy_run)
+    expected = upload(client, headers, png_path.read_bytes()).json()["prediction"]
+    pixels = np.asarray(Image.open(png_path).convert("L"))
+    np.savez(tmp_path / "slice.npz", image=pixels, label=np.zeros_like(pixels))
+    with h5py.File(tmp_path / "slice.h5", "w") as handle:
+        handle["image"] = pixels
+    for name in ("slice.npz", "slice.h5"):
+        response = upload(client, headers, (tmp_path / name).read_bytes(), name=name)
+        assert response.status_code == 201, (name, response.text)
+        assert response.json()["input"]["format"] == name.split(".")[1].replace("h5", "hdf5")
+        assert response.json()["prediction"]["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-4)
+    np.savez(tmp_path / "dataset.npz", train_images=np.stack([pixels] * 3), train_labels=np.zeros((3, 1)))
+    dataset = upload(client, headers, (tmp_path / "dataset.npz").read_bytes(), name="dataset.npz")
+    assert dataset.status_code == 422 and "medimg fit" in dataset.json()["detail"]
+    assert database.state() == (3, "ok")
+
+
 def test_cors_is_off_by_default_and_opens_to_the_origins_given(deploy_run: Path, tmp_path: Path) -> None:
     """A viewer on another origin (a hospital's web PACS) calls the API from the browser only when allowed."""
     from pydantic import ValidationError

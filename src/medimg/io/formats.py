@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ARRAY_FILE_FORMATS", "ARRAY_SUFFIXES", "FORMATS", "IMAGE_SUFFIXES", "ZIP_MAGIC", "detect_format",
-    "has_dicom_magic", "in_system_folder", "is_image_file", "suffix_for",
+    "has_dicom_magic", "in_system_folder", "is_image_file", "is_npz", "suffix_for",
 ]  # fmt: skip
 
 #: Folders that operating systems, archivers and NAS boxes add beside data, never data themselves: macOS zip
@@ -290,7 +290,7 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("npy")
     if head[:8] == HDF5_MAGIC:
         found.append("hdf5")
-    if head[:4] == ZIP_MAGIC and _is_npz(path):
+    if head[:4] == ZIP_MAGIC and is_npz(path):
         found.append("npz")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         found.append("webp")
@@ -319,12 +319,13 @@ ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
-def _is_npz(path: Path) -> bool:
-    """A zip archive of ``.npy`` arrays only (``np.savez``). Never raises."""
+def is_npz(source: Path | bytes) -> bool:
+    """A zip archive (a file, or its bytes) of ``.npy`` arrays only (``np.savez``). Never raises."""
+    import io
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as archive:
             names = archive.namelist()
     except (OSError, zipfile.BadZipFile):
         return False

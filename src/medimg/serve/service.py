@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
-from medimg.io.formats import suffix_for
+from medimg.io.formats import is_npz, suffix_for
 from medimg.io.windowing import window_from_json
 from medimg.serve.idempotency import upload_digest
 from medimg.serve.rejections import UploadRejected
@@ -38,11 +38,12 @@ logger = logging.getLogger("medimg.serve")
 SERVED_TASKS = ("classify", "segment", "detect")
 
 ACCEPTED_FORMATS = (
-    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "webp", "jpeg2000", "metaimage", "nrrd", "npy",
+    "dicom", "nifti", "png", "jpeg", "bmp", "tiff", "pnm", "webp", "jpeg2000", "metaimage", "nrrd", "npy", "npz",
+    "hdf5",
 )  # fmt: skip
 ACCEPTED_NAMES = (
-    "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, WebP, JPEG 2000, MetaImage (.mha), NRRD, NumPy .npy, or a zip of "
-    "one DICOM series"
+    "DICOM, NIfTI, PNG, JPEG, BMP, TIFF, PGM/PPM, WebP, JPEG 2000, MetaImage (.mha), NRRD, NumPy .npy, an image saved "
+    "as arrays (.npz, HDF5 .h5), or a zip of one DICOM series"
 )
 SERIES_FORMAT = "dicom series"
 """The format of a zip upload holding a DICOM series (:mod:`medimg.serve.series_upload`)."""
@@ -289,7 +290,7 @@ class PredictionService:
         if might_be_dicom(data):
             data, dicom_facts = self._deidentify(data)  # in memory: the original is never written
         with self.workspace.request_folder() as folder:
-            if is_zip(data):  # a DICOM series, de-identified slice by slice as it is unpacked
+            if is_zip(data) and not is_npz(data):  # a DICOM series, de-identified slice by slice as it is unpacked
                 path, dicom_facts = unpack_series(
                     data,
                     folder,
