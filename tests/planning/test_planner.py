@@ -57,6 +57,19 @@ def test_network_width_follows_input_size() -> None:
     assert make_plan(_fingerprint(spatial_dims=3, median_shape=[64, 64, 64])).network == "simple-cnn"
 
 
+def test_width_is_rechosen_for_the_network_and_input_size_the_user_picks() -> None:
+    """The planner's quarter width is ResNet-18's at <= 32 px: ``--network simple-cnn`` or a larger input keeps the
+    half width those were measured at, unless the user sets the width too."""
+    from medimg.tasks.registry import get_task
+
+    classify, planned = get_task("classify"), make_plan(_fingerprint())
+    assert classify.resolve_plan(planned, None, {"epochs": 3}).width == 0.25
+    simple = classify.resolve_plan(planned, None, {"network": "simple-cnn"})
+    assert simple.width == 0.5 and "simple-cnn at half width" in simple.reasons["width"]
+    assert classify.resolve_plan(planned, {"input_size": 64}).width == 0.5
+    assert classify.resolve_plan(planned, {"network": "simple-cnn"}, {"width": 0.25}).width == 0.25
+
+
 def test_plan_is_pure() -> None:
     assert make_plan(_fingerprint()) == make_plan(_fingerprint())
 

@@ -7,6 +7,7 @@ user can raise ``epochs``, ``width`` or ``input_size`` by overriding plan fields
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from medimg.planning.fingerprint import Fingerprint
 from medimg.planning.plan import AugmentationPlan, Plan
@@ -53,14 +54,8 @@ def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float
 
 
 def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, float, str]:
-    """2D: ResNet-18 at half width, the MedMNIST baseline family at a cost a CPU trains in minutes, at quarter width
-    for inputs of 32 px or less. 3D: our simple CNN.
-
-    Quarter width at <= 32 px: there the small-input stem keeps every pixel through the first stage, so a network
-    costs per image what a 112 px one does, and the narrower network trains 3x faster. Measured on PneumoniaMNIST
-    (600 s budget, 3 seeds side by side on 2 threads, ``benchmarks/results/medmnist_width_idle.json``): three
-    networks of 32 epochs in 399 s against three of 13-15 epochs in 529 s at half width, validation AUC higher in
-    every seed (0.9983 / 0.9986 / 0.9975 against 0.9969 / 0.9972 / 0.9974), test AUC 0.988 against 0.986.
+    """2D: ResNet-18, the MedMNIST baseline family, at the width :func:`determine_width` gives it (a cost a CPU
+    trains in minutes). 3D: our simple CNN.
 
     Small 2D inputs (<=32 px) get the CIFAR-style stem (3x3, stride 1, no max-pool) so the few pixels are not
     thrown away by the first layer; 33-64 px inputs a 3x3 stride-2 stem without max-pool, which keeps their cost
@@ -69,11 +64,30 @@ def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, floa
     and 3D sets are small,
     so the lighter network both fits a CPU budget and overfits less. Override with ``--network``.
     """
+    network = "simple-cnn" if fp.spatial_dims == 3 else "resnet18"
+    width, why = determine_width(network, fp.spatial_dims, input_size)
     if fp.spatial_dims == 3:
-        return "simple-cnn", 1.0, "3D: simple CNN (3D ResNet-18 is ~3x slower on CPU; small 3D sets)"
-    if min(input_size) <= SMALL_INPUT_PX:
-        return "resnet18", 0.25, f"ResNet-18 at quarter width for {input_size[0]} px on CPU (small-input stem)"
-    return "resnet18", 0.5, f"ResNet-18 at half width for {input_size[0]} px on CPU"
+        return network, width, "3D: simple CNN (3D ResNet-18 is ~3x slower on CPU; small 3D sets)"
+    return network, width, f"ResNet-18 at {why}"
+
+
+def determine_width(network: str, spatial_dims: int, input_size: Sequence[int]) -> tuple[float, str]:
+    """The channel-width multiplier of ``network`` for inputs of ``input_size``: full width in 3D, quarter width for
+    ResNet-18 at 32 px or less, half width otherwise. Re-chosen when the user picks another network or input size
+    and leaves the width to the planner.
+
+    Quarter width at <= 32 px: there the small-input stem keeps every pixel through the first stage, so a network
+    costs per image what a 112 px one does, and the narrower network trains 3x faster. Measured on PneumoniaMNIST
+    (600 s budget, 3 seeds side by side on 2 threads, ``benchmarks/results/medmnist_width_idle.json``): three
+    networks of 32 epochs in 399 s against three of 13-15 epochs in 529 s at half width, validation AUC higher in
+    every seed (0.9983 / 0.9986 / 0.9975 against 0.9969 / 0.9972 / 0.9974), test AUC 0.988 against 0.986. Other
+    networks keep the half width they were measured at.
+    """
+    if spatial_dims == 3:
+        return 1.0, "full width (3D)"
+    if network == "resnet18" and min(input_size) <= SMALL_INPUT_PX:
+        return 0.25, f"quarter width for {input_size[0]} px on CPU (small-input stem)"
+    return 0.5, f"half width for {input_size[0]} px on CPU"
 
 
 def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, str]:

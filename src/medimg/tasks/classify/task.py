@@ -75,13 +75,22 @@ class ClassifyTask:
         return make_plan(fingerprint, bf16_supported=bf16_supported)
 
     def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> Plan:
-        """The planned plan under the override layers.
+        """The planned plan under the override layers; another network or input size than the planner's, with the
+        width left to it, gets the width the planner gives that network at that size.
 
         Raises:
             ConfigError: an override's ``num_classes`` other than the data's (timm's habit; it trained to the end
                 and failed writing the report, or failed in the loss).
         """
         plan: Plan = resolve_plan(planned, *layers)
+        chosen = {key for layer in layers for key in (layer or {})}
+        if "width" not in chosen and (plan.network, plan.input_size) != (planned.network, planned.input_size):
+            from medimg.planning.planner import determine_width
+
+            width, why = determine_width(plan.network, plan.spatial_dims, plan.input_size)
+            plan = plan.model_copy(
+                update={"width": width, "reasons": {**plan.reasons, "width": f"{plan.network} at {why}"}}
+            )
         if plan.num_classes != planned.num_classes:
             raise ConfigError(
                 f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
