@@ -175,3 +175,17 @@ def test_siim_covid_image_level_boxes_from_the_prediction_strings(tmp_path: Path
         (40.0, 30.0, 52.0, 40.0, 0),
     ]
     assert again.cases[1].boxes == ()  # an empty boxes cell
+
+
+def test_siim_covid_folder_read_for_boxes_when_detection_is_asked(tmp_path: Path) -> None:
+    """The folder as downloaded holds the study-level class table beside the image-level box table; with the task
+    named, its boxes are read (before: "not a YOLO folder"); the file of boxes beside several is still refused."""
+    from medimg.data.layouts import select_layout
+
+    write_siim_covid(tmp_path)
+    dataset = Dataset.load(tmp_path, task="detect")
+    assert dataset.task == "detect" and dataset.class_names == ["opacity"] and len(dataset.cases) == 4
+    assert sum(len(c.boxes or ()) for c in dataset.cases) == 4
+    assert select_layout(tmp_path).task == "classify"  # without the task, the study table's classes
+    (tmp_path / "train_image_level_copy.csv").write_text((tmp_path / "train_image_level.csv").read_text())
+    assert select_layout(tmp_path, "detect").name != "csv_boxes"  # two box tables: which one?

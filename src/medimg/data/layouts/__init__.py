@@ -152,6 +152,8 @@ class Layout:
             first of its task; ``False`` for a layout that only reads what it detects (structure masks).
         shares_folders: a folder it detects (not a file) may hold another task's annotations too: a label table
             beside the images (HAM10000's metadata CSV beside its lesion masks), as class folders may.
+        detect_asked: ``detect_asked(path) -> bool``, a wider detection used only when the layout's task is asked
+            for (a box table beside a folder's class table), or ``None``.
     """
 
     name: str
@@ -163,6 +165,7 @@ class Layout:
     derived: bool = False
     fallback: bool = True
     shares_folders: bool = False
+    detect_asked: Callable[[Path], bool] | None = None
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -372,7 +375,14 @@ LAYOUTS: tuple[Layout, ...] = (
         "findings in scanner millimetres with a diameter (LUNA16: annotations.csv + subset*/<seriesuid>.mhd)",
         fallback=False,
     ),
-    Layout("csv_boxes", "detect", csv_boxes.detect, csv_boxes.load, "CSV boxes path,x1,y1,x2,y2,label"),
+    Layout(
+        "csv_boxes",
+        "detect",
+        csv_boxes.detect,
+        csv_boxes.load,
+        "CSV boxes path,x1,y1,x2,y2,label",
+        detect_asked=csv_boxes.detect_asked,
+    ),
     Layout(
         "mask_boxes",
         "detect",
@@ -502,6 +512,9 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     same_task = [layout for layout in LAYOUTS if layout.task == (task or "classify")]
     for layout in same_task:
         if layout is not detected and layout.detect(path):
+            return layout
+    for layout in same_task:
+        if task is not None and layout.detect_asked is not None and layout.detect_asked(path):
             return layout
     if path.is_dir():
         return next(layout for layout in same_task if layout.fallback)

@@ -91,11 +91,12 @@ def _split_manifests(path: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _top_manifest(path: Path) -> Path | None:
+def _top_manifest(path: Path, *, beside_labels: bool = False) -> Path | None:
     """The one box manifest at the top of a folder (VinDr-CXR's ``train.csv`` beside ``train/``), Kaggle submission
-    tables left out; ``None`` when there is none, several, or the folder's labels are another table (NIH
-    ChestX-ray14's ``Data_Entry_2017.csv`` beside its ``BBox_List_2017.csv``; the RSNA challenge's class table beside
-    its box table: give the box table itself to read boxes)."""
+    tables left out; ``None`` when there is none, several, or, unless ``beside_labels`` (boxes are asked for), the
+    folder's labels are another table (NIH ChestX-ray14's ``Data_Entry_2017.csv`` beside its ``BBox_List_2017.csv``,
+    SIIM-FISABIO-RSNA's ``train_study_level.csv`` beside ``train_image_level.csv``: the folder is read as classes
+    unless ``--task detect``)."""
     from medimg.data.layouts.csv_manifest import folder_manifest
 
     if not path.is_dir():
@@ -106,7 +107,7 @@ def _top_manifest(path: Path) -> Path | None:
         return None
     if len(found) != 1:
         return None
-    labels = folder_manifest(path)
+    labels = None if beside_labels else folder_manifest(path)
     return found[0] if labels is None or labels == found[0] else None
 
 
@@ -114,6 +115,11 @@ def detect(path: Path) -> bool:
     """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``), a folder
     with one such table at its top, or a folder of split folders holding one each."""
     return _is_box_manifest(path) or _top_manifest(path) is not None or bool(_split_manifests(path))
+
+
+def detect_asked(path: Path) -> bool:
+    """With detection asked for: also a folder whose one box table lies beside another label table."""
+    return _top_manifest(path, beside_labels=True) is not None
 
 
 def _is_box_manifest(path: Path) -> bool:
@@ -147,7 +153,7 @@ def load(
             has no label, a label is outside ``class_names``, or split values disagree; the message names lines.
     """
     if path.is_dir():
-        top = _top_manifest(path)
+        top = _top_manifest(path, beside_labels=True)  # reading boxes: the box table, whatever lies beside it
         if top is None:
             return _load_split_folders(path, include, exclude, class_names)
         path = top
