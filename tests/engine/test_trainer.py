@@ -241,6 +241,33 @@ def test_time_budget_cuts_epochs_and_fits_the_schedule(tmp_path: Path, monkeypat
     assert len(again.history) == 3
 
 
+def test_time_budget_with_room_lengthens_the_schedule_up_to_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``budget_epochs_max``: a budget with room for more than the planned epochs trains more, up to the cap; without
+    it the planned epochs are the most."""
+    import medimg.engine.trainer as trainer_module
+
+    clock = _FakeClock()
+    monkeypatch.setattr(trainer_module, "time", clock)
+    x, y = _data()
+    for cap, budget, expected in ((None, 20.5, 3), (6, 20.5, 6), (6, 4.5, 4)):
+        plan = _plan(epochs=3, budget_epochs_max=cap, time_budget_s=budget, warmup_epochs=0)
+        hooks = _hooks(plan)
+
+        def validate(network: torch.nn.Module, hooks: TaskHooks = hooks) -> dict[str, float]:
+            clock.now += 1.0  # every epoch "takes" one second
+            return hooks.validate(network)  # type: ignore[misc]
+
+        clock.now = 0.0
+        result = train(
+            _net(plan), _source(plan, x, y), plan, TaskHooks(hooks.loss, validate), tmp_path / f"{cap}_{budget}",
+            progress=False,
+        )  # fmt: skip
+        assert (result.epochs, len(result.history)) == (expected, expected), (cap, budget)
+        assert result.history[-1]["lr"] == pytest.approx(0.01 * plan.learning_rate, rel=0.05)  # the schedule's end
+
+
 def test_time_budget_stops_a_run_that_slows_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import medimg.engine.trainer as trainer_module
 

@@ -105,6 +105,11 @@ def budgeted_epochs(planned: int, epoch_time_s: float, budget_s: float | None) -
     return int(max(1, min(planned, math.floor(budget_s / epoch_time_s))))
 
 
+def most_epochs(plan: TrainingPlan) -> int:
+    """The most epochs a budgeted run may train: the plan's, or more up to ``plan.budget_epochs_max``."""
+    return max(plan.epochs, plan.budget_epochs_max or plan.epochs)
+
+
 #: The schedule is re-fitted to the budget during its first quarter when the epoch time changes by more than this
 #: share of the epochs (another job starting or ending on the machine): later, the cosine tail is left alone.
 REFIT_TOLERANCE = 0.1
@@ -360,9 +365,9 @@ def train(
             if budget_share > 1:
                 budget /= budget_share
                 logger.info("time budget: %d networks share it, %.0f s each", budget_share, budget)
-            fitted = dist.broadcast(budgeted_epochs(plan.epochs, first_s, budget))
+            fitted = dist.broadcast(budgeted_epochs(most_epochs(plan), first_s, budget))
             if fitted != epochs:
-                logger.info("time budget %.0f s: training %d of the planned %d epochs", budget, fitted, epochs)
+                logger.info("time budget %.0f s: training %d epochs (%d planned)", budget, fitted, epochs)
                 epochs = fitted
                 scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
                 epochs_bar.total = epochs
@@ -405,7 +410,7 @@ def train(
                     time.perf_counter() - started,
                     recent[len(recent) // 2],
                     budget,
-                    plan.epochs,
+                    most_epochs(plan),
                 )
             )
             if refit != epochs:

@@ -59,6 +59,12 @@ class TrainingPlan(BaseModel):
         description="wall-clock budget of the training loop, seconds: after the first epoch the epoch count is "
         "cut (and the schedule fitted) so training ends within it (None = no budget)",
     )
+    budget_epochs_max: int | None = Field(
+        None,
+        ge=1,
+        description="with time_budget_s: the epoch count may rise above epochs, up to this, where the budget has "
+        "room for a longer schedule (None = epochs is the most)",
+    )
     ensemble: int = Field(
         1, ge=1, le=10, description="networks trained with different seeds whose logits are averaged (1 = one network)"
     )
