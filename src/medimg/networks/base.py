@@ -21,6 +21,8 @@ from torch import nn
 
 SMALL_INPUT_MAX = 64
 """Inputs whose smallest side is at most this many pixels get a small-input (CIFAR-style) stem."""
+FULL_RESOLUTION_STEM_MAX = 32
+"""Of those, inputs whose smallest side is at most this many pixels get it at stride 1 (every pixel kept)."""
 
 
 class ClassificationNet(nn.Module):

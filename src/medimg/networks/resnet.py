@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from medimg.networks.base import ClassificationNet, round_channels, use_small_stem
+from medimg.networks.base import FULL_RESOLUTION_STEM_MAX, ClassificationNet, round_channels, use_small_stem
 from medimg.networks.registry import register_network
 
 BASE_WIDTH = 64
@@ -41,7 +41,7 @@ def build_resnet(
     block, layers = _DEPTHS[name]
     base = round_channels(BASE_WIDTH * width)
     small = use_small_stem(input_size)
-    stem_stride = 1 if small and min(input_size) <= 32 else 2
+    stem_stride = 1 if small and min(input_size) <= FULL_RESOLUTION_STEM_MAX else 2
     from monai.networks.nets import ResNet  # imported when built: importing MONAI takes seconds
 
     backbone = ResNet(

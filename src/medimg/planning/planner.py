@@ -16,7 +16,6 @@ from medimg.planning.semi_supervised import determine_semi_supervised
 MAX_INPUT_2D = 128
 MAX_INPUT_3D = 32
 TARGET_STEPS = 1200
-SMALL_INPUT_PX = 32  # inputs up to this size get the ResNet's stride-1 stem (medimg.networks.resnet)
 
 
 def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
@@ -83,9 +82,11 @@ def determine_width(network: str, spatial_dims: int, input_size: Sequence[int]) 
     every seed (0.9983 / 0.9986 / 0.9975 against 0.9969 / 0.9972 / 0.9974), test AUC 0.988 against 0.986. Other
     networks keep the half width they were measured at.
     """
+    from medimg.networks.base import FULL_RESOLUTION_STEM_MAX  # imports torch: only when a plan is made
+
     if spatial_dims == 3:
         return 1.0, "full width (3D)"
-    if network == "resnet18" and min(input_size) <= SMALL_INPUT_PX:
+    if network == "resnet18" and min(input_size) <= FULL_RESOLUTION_STEM_MAX:
         return 0.25, f"quarter width for {input_size[0]} px on CPU (small-input stem)"
     return 0.5, f"half width for {input_size[0]} px on CPU"
 
