@@ -513,9 +513,10 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     for layout in same_task:
         if layout is not detected and layout.detect(path):
             return layout
-    for layout in same_task:
-        if task is not None and layout.detect_asked is not None and layout.detect_asked(path):
-            return layout
+    if task is not None:  # asked for by name: a layout's wider detection counts too
+        for layout in same_task:
+            if layout.detect_asked is not None and layout.detect_asked(path):
+                return layout
     if path.is_dir():
         return next(layout for layout in same_task if layout.fallback)
     archive = _archive_kind(path)
