@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.layouts.brats_labels import brats_value_names
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
     file_stem,
@@ -710,6 +711,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases=cases,
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
+        value_names=brats_value_names(cases),
     )
 
 

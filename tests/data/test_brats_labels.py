@@ -1,0 +1,55 @@
+"""BraTS as downloaded (a folder per case: four modality files beside ``<case>_seg``, no ``dataset.json``): the
+classes are named as the challenge names its label values, per edition; before, ``class_1, class_2, class_3,
+class_4`` (2021) or ``class_1..class_3`` (2023), so a report could not say which Dice was the enhancing tumour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg import Dataset
+from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
+
+nib = pytest.importorskip("nibabel")
+
+
+def _brats_set(root: Path, modalities: tuple[str, ...], separator: str, values: tuple[int, ...]) -> Path:
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        case = root / f"BraTS-GLI-{i:05d}"
+        case.mkdir(parents=True)
+        for modality in modalities:
+            volume = rng.normal(100, 10, (8, 8, 8)).astype(np.float32)
+            nib.save(nib.Nifti1Image(volume, np.eye(4)), case / f"{case.name}{separator}{modality}.nii.gz")
+        labels = np.zeros((8, 8, 8), np.uint8)
+        for k, value in enumerate(values):
+            labels[2 + k, 2:6, 2:6] = value
+        nib.save(nib.Nifti1Image(labels, np.eye(4)), case / f"{case.name}{separator}seg.nii.gz")
+    return root
+
+
+def _class_names(root: Path) -> list[str]:
+    dataset = Dataset.load(root, task="segment")
+    samples = read_samples(dataset, dataset.cases).samples
+    return class_names_for(determine_dataset_encoding(dataset, samples), dataset.value_names)
+
+
+def test_brats_2021_label_values_are_named(tmp_path: Path) -> None:
+    root = _brats_set(tmp_path / "brats21", ("flair", "t1", "t1ce", "t2"), "_", (1, 2, 4))
+    names = _class_names(root)
+    assert len(names) == 5 and names[0] == "background"
+    assert "necrotic" in names[1] and "oedema" in names[2] and names[3] == "class_3" and "enhancing" in names[4]
+
+
+def test_brats_2023_label_values_are_named(tmp_path: Path) -> None:
+    root = _brats_set(tmp_path / "brats23", ("t1c", "t1n", "t2f", "t2w"), "-", (1, 2, 3))
+    names = _class_names(root)
+    assert len(names) == 4 and "non-enhancing" in names[1] and "FLAIR" in names[2] and "enhancing" in names[3]
+
+
+def test_other_multi_channel_cases_keep_generic_names(tmp_path: Path) -> None:
+    """Two modalities that are not a BraTS edition's four: no BraTS names."""
+    root = _brats_set(tmp_path / "other", ("t1", "t2"), "_", (1, 2, 3))
+    assert _class_names(root) == ["background", "class_1", "class_2", "class_3"]
