@@ -153,6 +153,29 @@ def test_a_retried_upload_with_an_idempotency_key_answers_its_first_report(servi
         assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["detail"]
 
 
+def test_an_idempotency_key_names_its_upload_for_a_day_then_a_new_one(service: Service, deploy_run: Path) -> None:
+    """A key sent again after ``idempotency_key_hours`` (24 by default) is a new upload: predicted and stored anew,
+    the old report kept without the key; before, a client that reuses keys (a counter per day) was answered the
+    old report forever."""
+    client, headers, database = service
+    keyed = {**headers, "Idempotency-Key": "daily-0001"}
+    image = phantom_file(deploy_run).read_bytes()
+    first = upload(client, keyed, image)
+    assert first.status_code == 201
+    expired = ServeSettings(run_dir=deploy_run, database=database.url, idempotency_key_hours=1e-9)
+    client.app.dependency_overrides[get_settings] = lambda: expired  # type: ignore[attr-defined]
+    try:
+        later = upload(client, keyed, phantom_file(deploy_run, "normal", 1).read_bytes())  # another file: allowed now
+    finally:
+        client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers
+    assert later.json()["id"] != first.json()["id"]
+    assert client.get(first.headers["Location"], headers=headers).status_code == 200  # the old report is kept
+    replay = upload(client, keyed, phantom_file(deploy_run, "normal", 1).read_bytes())  # within the day: the new one
+    assert replay.status_code == 200 and replay.json()["id"] == later.json()["id"]
+    assert database.state() == (2, "ok")
+
+
 def test_dicom_is_deidentified_before_storage_and_logs(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     import pydicom
 

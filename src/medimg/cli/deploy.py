@@ -82,6 +82,9 @@ def serve(
     upload_stall: Annotated[
         float, typer.Option(help="seconds an upload may send nothing before it gets 408 (slow or stalled clients)")
     ] = 30.0,
+    idempotency_key_hours: Annotated[
+        float, typer.Option(help="hours an Idempotency-Key names its upload; later, the key is a new upload")
+    ] = 24.0,
     work_dir: Annotated[
         Path | None, typer.Option(help="private folder for uploads being read (default <temp>/medimg-serve-<uid>)")
     ] = None,
@@ -134,6 +137,7 @@ def serve(
             queue_limit=queue_limit,
             request_timeout_s=timeout,
             upload_stall_s=upload_stall,
+            idempotency_key_hours=idempotency_key_hours,
             work_dir=work_dir,
             strict_domain=strict_domain,
             cors_origins=cors_origin or [],

@@ -11,6 +11,10 @@ The client sends ``Idempotency-Key: <a unique value per upload>`` (the IETF draf
 * while the first request is still being processed, another with its key gets ``409 Conflict`` and
   ``Retry-After`` (in this server process; between processes the database's unique key keeps one report).
 
+A key names its upload for ``idempotency_key_hours`` (24 by default, as Stripe keeps keys): sent again later it
+is a new upload, predicted and stored anew (the old report is kept, without the key), so a client that reuses keys
+(a counter per day) is never answered an old report.
+
 A key belongs to its caller (it is stored with the caller's token id), so two callers' keys never meet. Requests
 without the header work as before.
 """

@@ -50,6 +50,12 @@ class ServeSettings(BaseModel):
     request_timeout_s: float = Field(
         120.0, gt=0, description="an upload not answered within this time gets 503 (its report is not stored)"
     )
+    idempotency_key_hours: float = Field(
+        24.0,
+        gt=0,
+        description="hours an Idempotency-Key names its upload: a key sent again later is a new upload (its old "
+        "report is kept)",
+    )
     upload_stall_s: float = Field(
         30.0, gt=0, description="an upload whose body sends nothing for this long gets 408 and its connection closes"
     )

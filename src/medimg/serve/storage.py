@@ -126,6 +126,12 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _age_s(created_at: datetime) -> float:
+    """Seconds since ``created_at`` (SQLite gives back naive UTC times, PostgreSQL aware ones)."""
+    aware = created_at if created_at.tzinfo is not None else created_at.replace(tzinfo=timezone.utc)
+    return (_now() - aware).total_seconds()
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -343,10 +349,18 @@ class Storage:
             return first
         return row
 
-    def report_for_key(self, idempotency_key: str) -> ReportRow | None:
-        """The report stored for a caller's idempotency key, if any."""
+    def report_for_key(self, idempotency_key: str, *, max_age_s: float | None = None) -> ReportRow | None:
+        """The report stored for a caller's idempotency key, if any.
+
+        A report older than ``max_age_s`` lets its key go: the key is cleared from it (the report is kept) and
+        ``None`` returned, so the key names a new upload.
+        """
         with self.session() as session:
-            return session.scalars(select(ReportRow).where(ReportRow.idempotency_key == idempotency_key)).first()
+            row = session.scalars(select(ReportRow).where(ReportRow.idempotency_key == idempotency_key)).first()
+            if row is not None and max_age_s is not None and _age_s(row.created_at) > max_age_s:
+                row.idempotency_key = None
+                return None
+            return row
 
     def get_report(self, report_id: str) -> ReportRow | None:
         with self.session() as session:

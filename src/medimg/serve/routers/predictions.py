@@ -65,7 +65,8 @@ async def create_prediction(
     key = caller_key(request, token)
     data = await read_upload(request, settings.max_upload_bytes)
     with keys.hold(key):
-        first = await run_in_threadpool(storage.report_for_key, key) if key else None
+        max_age_s = settings.idempotency_key_hours * 3600
+        first = await run_in_threadpool(storage.report_for_key, key, max_age_s=max_age_s) if key else None
         if first is not None:
             if first.upload_sha256 != upload_digest(data):
                 raise mismatch()
