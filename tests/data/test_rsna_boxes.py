@@ -5,6 +5,8 @@ image on two rows. Before: "no 'path' column"."""
 from __future__ import annotations
 
 import csv
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +191,23 @@ def test_siim_covid_folder_read_for_boxes_when_detection_is_asked(tmp_path: Path
     assert select_layout(tmp_path).task == "classify"  # without the task, the study table's classes
     (tmp_path / "train_image_level_copy.csv").write_text((tmp_path / "train_image_level.csv").read_text())
     assert select_layout(tmp_path, "detect").name != "csv_boxes"  # two box tables: which one?
+
+
+def test_siim_covid_folder_read_for_the_study_classes_without_a_task(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``--task`` the study table's classes label the studies its ``<StudyInstanceUID>_study`` ids name
+    (the folders ``train/<StudyInstanceUID>/``), each series a case with its study as the patient; before, every row
+    "pointed to a file that does not exist"."""
+    write_siim_covid(tmp_path)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "classify" and len(dataset.cases) == 4
+    assert dataset.class_names == ["Negative for Pneumonia", "Typical Appearance"]
+    for k, case in enumerate(sorted(dataset.cases, key=lambda c: c.case_id)):
+        assert case.path == tmp_path / "train" / f"1.2.{k}" / "9.9"
+        assert dataset.class_names[case.label] == ("Negative for Pneumonia" if k % 2 else "Typical Appearance")
+        assert case.patient_id == f"1.2.{k}_study"
+    shutil.rmtree(tmp_path / "train" / "1.2.3")  # a study not downloaded: its row left out, with a line
+    with caplog.at_level(logging.WARNING):
+        assert len(Dataset.load(tmp_path).cases) == 3
+    assert "1.2.3_study" in caplog.text and "left out" in caplog.text

@@ -364,6 +364,9 @@ def _copies(paths: list[Path]) -> bool:
 
 #: the most leading folders dropped from a manifest's relative path to find its file under the manifest's folder
 DROPPED_FOLDERS = 2
+#: an identifier with its kind appended (SIIM-FISABIO-RSNA's ``<StudyInstanceUID>_study``, ``<id>_image``): the
+#: file or folder is named by the identifier alone
+KIND_SUFFIX = re.compile(r"(.+)_(study|series|image)", re.IGNORECASE)
 
 
 class ManifestFiles:
@@ -386,7 +389,10 @@ class ManifestFiles:
         file = _resolve(raw_path, self.base)
         why = ""
         if not file.exists() and by_name_only(raw_path):  # look for the file's name in sub-folders
-            found, why = self.by_name.find(re.split(r"[/\\]", raw_path)[-1])
+            name = re.split(r"[/\\]", raw_path)[-1]
+            found, why = self.by_name.find(name)
+            if found is None and (kind := KIND_SUFFIX.fullmatch(name)):  # SIIM's <study uid>_study: folder <uid>
+                found, why = self.by_name.find(kind.group(1))
             if found is not None:
                 file, self.found_by_name = found, self.found_by_name + 1
         elif not file.exists() and not Path(raw_path).is_absolute():
