@@ -211,3 +211,22 @@ def test_siim_covid_folder_read_for_the_study_classes_without_a_task(
     with caplog.at_level(logging.WARNING):
         assert len(Dataset.load(tmp_path).cases) == 3
     assert "1.2.3_study" in caplog.text and "left out" in caplog.text
+
+
+def test_a_series_folder_of_several_chest_films_is_an_image_per_film(tmp_path: Path) -> None:
+    """SIIM-FISABIO-RSNA has series of two or three chest radiographs (DX/CR, no slice position): each film is an
+    image of its study's class; before, films of one size were stacked into a two-slice "volume" and films of
+    different sizes dropped but one ("localizer?")."""
+    write_siim_covid(tmp_path)
+    series = tmp_path / "train" / "1.2.0" / "9.9"
+    for old in series.iterdir():
+        old.unlink()
+    rng = np.random.default_rng(0)
+    for j, rows in enumerate((64, 64, 72)):
+        pixels = rng.integers(0, 4000, (rows, 64)).astype(np.int16)
+        write_dicom(series / f"film{j}.dcm", pixels, modality="DX", series_uid="9.9", instance=j + 1)
+    dataset = Dataset.load(tmp_path)
+    films = [c for c in dataset.cases if c.patient_id == "1.2.0_study"]
+    assert sorted(c.path.name for c in films if c.path) == ["film0.dcm", "film1.dcm", "film2.dcm"]
+    assert len(dataset.cases) == 6 and len({c.label for c in films}) == 1
+    assert [dataset.read(c).array.shape for c in films] == [(1, 64, 64), (1, 64, 64), (1, 72, 64)]

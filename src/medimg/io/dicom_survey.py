@@ -29,6 +29,7 @@ __all__ = [
     "SeriesHeaders",
     "group_series",
     "looks_like_dicom",
+    "projection_images",
     "slice_positions",
     "survey_dicom",
 ]
@@ -145,6 +146,29 @@ def looks_like_dicom(path: Path) -> bool:
 
     suffix = file_suffix(path)
     return suffix in {".dcm", ".dicom", ".ima"} or (suffix not in IMAGE_SUFFIXES and has_dicom_magic(path))
+
+
+#: modalities of projection radiographs: a folder of several holds separate images (views, repeats), never the
+#: slices of one volume
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "RG", "IO", "PX"})
+
+
+def projection_images(folder: Path) -> list[Path]:
+    """The DICOM files of ``folder`` when it holds several and they are projection radiographs (CR, DX, MG... without a
+    slice position: SIIM-FISABIO-RSNA's series of two chest films), each an image of its own; else ``[]`` (a
+    folder of slices, one volume). Only the first file's header is read."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    files = [f for f in sorted(folder.iterdir()) if f.is_file() and not f.name.startswith(".") and looks_like_dicom(f)]
+    if len(files) < 2:
+        return []
+    try:
+        header = pydicom.dcmread(files[0], stop_before_pixels=True, specific_tags=["Modality", "ImagePositionPatient"])
+    except (OSError, InvalidDicomError, ValueError):
+        return []
+    modality = str(header.get("Modality", "")).strip().upper()
+    return files if modality in PROJECTION_MODALITIES and "ImagePositionPatient" not in header else []
 
 
 def _dicom_files(root: Path) -> Iterable[Path]:

@@ -41,6 +41,7 @@ from medimg.data.layouts.common import (
     visible_dir,
 )
 from medimg.errors import DatasetError
+from medimg.io.dicom_survey import projection_images
 
 logger = logging.getLogger(__name__)
 
@@ -628,6 +629,7 @@ def load(
     absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
     expanded = 0  # rows naming a folder of series folders
+    projections = 0  # projection radiographs of series folders, each read as an image of its own
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
@@ -660,13 +662,16 @@ def load(
             path=file,
             findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
-        if series_below:  # a patient's folder of sequence folders: a case per series, the folder their patient
-            expanded += 1
+        films = projection_images(file) if series else []  # a folder of X-ray films: each film an image
+        if series_below or films:  # a patient's folder of sequence folders: a case per series, the folder their patient
+            expanded += bool(series_below)
             patient = patient or raw_path
-            for folder in series_below:
-                part = folder.relative_to(file).as_posix()
+            parts = films or [one for folder in series_below for one in (projection_images(folder) or [folder])]
+            projections += sum(part.is_file() for part in parts)
+            for part in parts:
+                below = part.relative_to(file).as_posix()
                 (cases if case.labelled else pool).append(
-                    replace(case, case_id=f"{raw_path.rstrip('/')}/{part}", path=folder, patient_id=patient)
+                    replace(case, case_id=f"{raw_path.rstrip('/')}/{below}", path=part, patient_id=patient)
                 )
             continue
         (cases if case.labelled else pool).append(case)
@@ -708,6 +713,13 @@ def load(
             "is a case with the row's label, the row's folder their patient (never split apart)",
             manifest,
             expanded,
+        )
+    if projections:
+        logger.info(
+            "%s: %d projection radiograph(s) (CR, DX, MG...) share a series folder with others: each is an image of "
+            "its own with the row's label, never stacked into a volume",
+            manifest,
+            projections,
         )
     cases, pool = _largest_series_of_study_folders(cases, manifest), _largest_series_of_study_folders(pool, manifest)
     if pool and cases:
