@@ -4,13 +4,14 @@ class_4`` (2021) or ``class_1..class_3`` (2023), so a report could not say which
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from medimg import Dataset
-from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples
+from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples, value_names_of
 
 nib = pytest.importorskip("nibabel")
 
@@ -33,7 +34,8 @@ def _brats_set(root: Path, modalities: tuple[str, ...], separator: str, values: 
 def _class_names(root: Path) -> list[str]:
     dataset = Dataset.load(root, task="segment")
     samples = read_samples(dataset, dataset.cases).samples
-    return class_names_for(determine_dataset_encoding(dataset, samples), dataset.value_names)
+    value_names = value_names_of(dataset)  # as training reads them: the layout's, else a dataset.json's
+    return class_names_for(determine_dataset_encoding(dataset, samples, value_names), value_names)
 
 
 def test_brats_2021_label_values_are_named(tmp_path: Path) -> None:
@@ -53,3 +55,11 @@ def test_other_multi_channel_cases_keep_generic_names(tmp_path: Path) -> None:
     """Two modalities that are not a BraTS edition's four: no BraTS names."""
     root = _brats_set(tmp_path / "other", ("t1", "t2"), "_", (1, 2, 3))
     assert _class_names(root) == ["background", "class_1", "class_2", "class_3"]
+
+
+def test_a_dataset_json_beside_names_the_labels_instead(tmp_path: Path) -> None:
+    """The user's own ``dataset.json`` (nnU-Net's ``{"labels": {name: value}}``) wins over the edition's names."""
+    root = _brats_set(tmp_path / "brats21", ("flair", "t1", "t1ce", "t2"), "_", (1, 2, 4))
+    labels = {"background": 0, "necrosis": 1, "edema": 2, "unused": 3, "enhancing": 4}
+    (root / "dataset.json").write_text(json.dumps({"labels": labels}))
+    assert _class_names(root) == list(labels)

@@ -17,6 +17,7 @@ Classification" (arXiv:2107.02314); the BraTS 2023 challenge's data description.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from medimg.data.case import SegCase
 from medimg.io.channels import channel_suffixes
@@ -50,9 +51,14 @@ def _modalities(case: SegCase) -> frozenset[str]:
     return frozenset(name[: len(name) - len(file_suffix(name))].lower() for name in channel_suffixes(files))
 
 
-def brats_value_names(cases: Iterable[SegCase]) -> dict[int, str]:
-    """``{label value: class name}`` when every case is a BraTS case of one edition (its four modality files),
-    else ``{}`` (the set's ``dataset.json``, or generic names, apply)."""
+def brats_value_names(cases: Iterable[SegCase], root: Path) -> dict[int, str]:
+    """``{label value: class name}`` when every case is a BraTS case of one edition (its four modality files) and
+    ``root`` has no ``dataset.json`` naming the labels (the user's own names win), else ``{}`` (the
+    ``dataset.json``, or generic names, apply)."""
+    from medimg.data.layouts.mask_boxes import read_label_map  # (it reads image_mask_pairs, which reads this)
+
+    if read_label_map(root):
+        return {}
     edition: dict[int, str] | None = None
     for case in cases:
         named = EDITIONS.get(_modalities(case)) if case.channels else None

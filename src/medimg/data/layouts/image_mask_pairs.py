@@ -711,7 +711,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases=cases,
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
-        value_names=brats_value_names(cases),
+        value_names=brats_value_names(cases, root),
     )
 
 
