@@ -16,7 +16,7 @@ Classification" (arXiv:2107.02314); the BraTS 2023 challenge's data description.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from medimg.data.case import SegCase
@@ -51,18 +51,14 @@ def _modalities(case: SegCase) -> frozenset[str]:
     return frozenset(name[: len(name) - len(file_suffix(name))].lower() for name in channel_suffixes(files))
 
 
-def brats_value_names(cases: Iterable[SegCase], root: Path) -> dict[int, str]:
-    """``{label value: class name}`` when every case is a BraTS case of one edition (its four modality files) and
+def brats_value_names(cases: Sequence[SegCase], root: Path) -> dict[int, str]:
+    """``{label value: class name}`` when the cases are BraTS cases of one edition (four modality files each) and
     ``root`` has no ``dataset.json`` naming the labels (the user's own names win), else ``{}`` (the
-    ``dataset.json``, or generic names, apply)."""
+    ``dataset.json``, or generic names, apply). The cases' channel files are named alike (``image_mask_pairs``
+    checks that before), so the first case tells the edition."""
+    if not cases or not all(case.channels for case in cases):
+        return {}
+    edition = EDITIONS.get(_modalities(cases[0]))
     from medimg.data.layouts.mask_boxes import read_label_map  # (it reads image_mask_pairs, which reads this)
 
-    if read_label_map(root):
-        return {}
-    edition: dict[int, str] | None = None
-    for case in cases:
-        named = EDITIONS.get(_modalities(case)) if case.channels else None
-        if named is None or (edition is not None and named is not edition):
-            return {}
-        edition = named
-    return dict(edition or {})
+    return {} if edition is None or read_label_map(root) else dict(edition)

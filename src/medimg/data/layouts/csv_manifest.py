@@ -663,7 +663,7 @@ def load(
             findings=tuple(sorted({index[name] for name in findings})) if findings is not None else None,
         )
         films = projection_images(file) if series else []  # a folder of X-ray films: each film an image
-        if series_below or films:  # a patient's folder of sequence folders: a case per series, the folder their patient
+        if series_below or films:  # a case per series (per film of X-ray film folders), the row's folder their patient
             expanded += bool(series_below)
             patient = patient or raw_path
             parts = films or [one for folder in series_below for one in (projection_images(folder) or [folder])]
