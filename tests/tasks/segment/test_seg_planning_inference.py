@@ -199,6 +199,46 @@ def test_rotation_and_zoom_keep_labels_aligned_and_ignore_outside(dims: int) -> 
     assert torch.equal(same_y, y) and torch.equal(same_x, x)
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_gamma_curves_keep_each_channels_mean_and_spread(dims: int) -> None:
+    """nnU-Net's gamma: the chosen patches' intensities bend (not a linear map of the input), each channel keeps its
+    mean and standard deviation, labels are untouched, and probability 0 leaves the batch alone."""
+    from medimg.tasks.segment.planning import SegAugmentation
+    from medimg.tasks.segment.sampling import augment_batch
+
+    shape = (16, 2, 12, 12) if dims == 2 else (16, 2, 8, 8, 8)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 2 + 1
+    y = torch.randint(0, 3, (shape[0], *shape[2:]))
+    aug = SegAugmentation(gamma_probability=1.0)
+    gx, gy = augment_batch(x.clone(), y.clone(), aug, torch.Generator().manual_seed(4))
+    assert torch.equal(gy, y)
+    flat, before = gx.flatten(2), x.flatten(2)
+    torch.testing.assert_close(flat.mean(-1), before.mean(-1), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(flat.std(-1), before.std(-1), atol=1e-4, rtol=1e-4)
+    assert ((flat - before).abs().amax(-1) > 0).all()  # every patch and channel was bent
+    r = [float(torch.corrcoef(torch.stack([flat[i, 0], before[i, 0]]))[0, 1]) for i in range(shape[0])]
+    assert min(r) < 0.999  # a gamma curve is not affine: the correlation with the input drops below 1
+    off = SegAugmentation(gamma_probability=0.0)
+    same, _ = augment_batch(x.clone(), y.clone(), off, torch.Generator().manual_seed(4))
+    assert torch.equal(same, x)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_low_resolution_simulation_blurs_fine_detail_and_keeps_the_patch_size(dims: int) -> None:
+    from medimg.tasks.segment.planning import SegAugmentation
+    from medimg.tasks.segment.sampling import augment_batch
+
+    shape = (8, 1, 32, 32) if dims == 2 else (8, 1, 16, 16, 16)
+    checker = (torch.arange(shape[-1]) % 2).float()  # one-voxel stripes: gone at any coarser sampling
+    x = checker.expand(shape).clone()
+    y = torch.zeros((shape[0], *shape[2:]), dtype=torch.long)
+    aug = SegAugmentation(low_resolution_probability=1.0)
+    gx, gy = augment_batch(x.clone(), y.clone(), aug, torch.Generator().manual_seed(5))
+    assert gx.shape == x.shape and torch.equal(gy, y)
+    detail = (gx[..., 1:] - gx[..., :-1]).abs().flatten(1).mean(1)
+    assert (detail < 0.6).all()  # the input's neighbours differ by 1 everywhere
+
+
 def test_volumes_get_rotation_and_zoom_by_default() -> None:
     from medimg.tasks.segment.planning import SegFingerprint, determine_augmentation
 

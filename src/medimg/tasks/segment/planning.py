@@ -79,6 +79,20 @@ class SegAugmentation(BaseModel):
     intensity_scale: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
     intensity_shift: float = Field(0.0, ge=0, description="max additive shift (normalised units)")
     noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
+    gamma_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of patches given a gamma curve (nnU-Net's: gamma 0.7-1.5 over each channel's range, "
+        "mean and std kept; a tenth of them on the inverted image)",
+    )
+    low_resolution_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of patches shown at a lower resolution (nnU-Net's: downsampled by 1-2x, nearest, then "
+        "back up, trilinear/bilinear): scans acquired coarser",
+    )
 
 
 class SegPlan(TrainingPlan):

@@ -114,7 +114,8 @@ class PatchSampler:
 def augment_batch(
     x: torch.Tensor, y: torch.Tensor, aug: SegAugmentation, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample random flips, 90-degree rotations (square last two axes), rotation + zoom and intensity jitter."""
+    """Per-sample random flips, 90-degree rotations (square last two axes), rotation + zoom, intensity jitter, and
+    (when planned) low-resolution simulation and gamma curves."""
     n = x.shape[0]
     spatial = x.ndim - 2
     for axis in aug.flip_axes:
@@ -140,7 +141,46 @@ def augment_batch(
         x = x + (torch.rand(shape, generator=generator) * 2 - 1) * aug.intensity_shift
     if aug.noise_std:
         x = x + torch.randn(x.shape, generator=generator) * aug.noise_std * torch.rand(shape, generator=generator)
+    if aug.low_resolution_probability:
+        x = _low_resolution(x, aug.low_resolution_probability, generator)
+    if aug.gamma_probability:
+        x = _gamma(x, aug.gamma_probability, generator)
     return x, y
+
+
+def _gamma(x: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """nnU-Net's gamma augmentation on a random ``probability`` share of the batch: each channel rescaled to [0, 1]
+    over its range, raised to a gamma drawn from 0.7-1 or 1-1.5 (even odds), scaled back and given its mean and
+    standard deviation again; a tenth of the chosen patches get it on the inverted image (dark structures)."""
+    chosen = (torch.rand(x.shape[0], generator=generator) < probability).nonzero().flatten().tolist()
+    for i in chosen:
+        below = bool(torch.rand(1, generator=generator) < 0.5)
+        u = float(torch.rand(1, generator=generator))
+        gamma = 0.7 + 0.3 * u if below else 1.0 + 0.5 * u
+        sign = -1.0 if float(torch.rand(1, generator=generator)) < 0.1 else 1.0
+        for c in range(x.shape[1]):
+            v = x[i, c] * sign
+            mean, std = v.mean(), v.std()
+            low, high = v.min(), v.max()
+            span = (high - low).clamp_min(1e-7)
+            curved = ((v - low) / span).pow(gamma) * span + low
+            curved = (curved - curved.mean()) / curved.std().clamp_min(1e-7) * std + mean
+            x[i, c] = curved * sign
+    return x
+
+
+def _low_resolution(x: torch.Tensor, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """nnU-Net's low-resolution simulation on a random ``probability`` share of the batch: each chosen patch
+    downsampled by a factor of 1-2 (nearest) and interpolated back to its size (trilinear / bilinear)."""
+    chosen = (torch.rand(x.shape[0], generator=generator) < probability).nonzero().flatten().tolist()
+    spatial = x.shape[2:]
+    mode = "trilinear" if len(spatial) == 3 else "bilinear"
+    for i in chosen:
+        zoom = 0.5 + 0.5 * float(torch.rand(1, generator=generator))
+        small = [max(1, min(s - 1, round(s * zoom))) for s in spatial]  # at least one voxel coarser
+        coarse = F.interpolate(x[i : i + 1], size=small, mode="nearest")
+        x[i : i + 1] = F.interpolate(coarse, size=list(spatial), mode=mode, align_corners=False)
+    return x
 
 
 def _rotate_and_zoom(
