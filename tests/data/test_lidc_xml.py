@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_readers_outlines_make_a_consensus_nodule_mask(tmp_path: Path) -> None:
     assert isinstance(data, SegmentationDataset) and data.source == "lidc-idri"
     assert data.value_names == {0: "background", 1: "nodule"}
     assert len(data.cases) == 1 and data.cases[0].patient_id == "LIDC-IDRI-0001"  # the radiograph is not a case
-    sample = data.read(data.cases[0])
+    sample = dataclasses.replace(data, canonical_orientation=False).read(data.cases[0])  # (slice, row, column)
     assert sample.mask is not None
     slice_of = [round(float(v) + 1024) // 100 - 1 for v in sample.image.array[0, :, 0, 0]]  # D -> slice
     x1, x2, y1, y2 = RECTANGLE

@@ -412,6 +412,9 @@ class SegmentationDataset:
         options: loading options, saved with a run.
         value_names: ``{mask value: class name}`` the annotations give (COCO categories drawn into masks); empty
             when the masks' names come from a ``dataset.json`` or nowhere.
+        canonical_orientation: volumes (with their masks) are read in the closest RAS+ axis order
+            (:func:`medimg.io.orientation.canonical`), so cases stored in different axis orders train and are scored
+            alike; off for a run trained before medimg did so (its plan says which).
     """
 
     task: ClassVar[TaskName] = "segment"
@@ -426,6 +429,7 @@ class SegmentationDataset:
     window: str | tuple[float, float] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     value_names: dict[int, str] = field(default_factory=dict)
+    canonical_orientation: bool = True
 
     @classmethod
     def load(
@@ -563,6 +567,13 @@ class SegmentationDataset:
             roi_array = read_image(case.roi).array
             _check_same_shape(case, image, roi_array, case.roi, "region-of-interest mask")
             roi = roi_array.max(axis=0) > (0.5 if roi_array.max() <= 1 else 127)
+        if self.canonical_orientation:
+            from medimg.io.orientation import canonical
+
+            image, orientation = canonical(image)
+            if orientation is not None:
+                mask = orientation.apply(mask) if mask is not None else None
+                roi = orientation.apply(roi) if roi is not None else None
         return SegSample(image=image, mask=mask, roi=roi)
 
 

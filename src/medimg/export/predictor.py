@@ -264,22 +264,27 @@ class OnnxPredictor:
         """
         from medimg.data.tiff_stacks import by_sections, is_stack
         from medimg.export import segment
+        from medimg.io.orientation import in_canonical_orientation
 
         self._require_task("segment", "segment_image")
         if self.spatial_dims == 2 and is_stack(image):  # a 2D model's stack (a multi-page TIFF): section by section
             return by_sections(image, self.segment_image)
         spec = self.preprocessing
-        x = segment.prepare_image(image.array, image.spacing_mm, spec, image.source)
-        probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)
-        probs = segment.probabilities_at(probs, image.array.shape[1:])
-        labels = probs.argmax(0).astype(np.uint8)
-        labels = segment.postprocess(
-            labels,
-            str(spec["postprocessing"]),
-            int(spec["num_classes"]),
-            min_object_fraction=float(spec["min_object_fraction"]),
-        )
-        return labels, probs
+
+        def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
+            x = segment.prepare_image(one.array, one.spacing_mm, spec, one.source)
+            probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)
+            probs = segment.probabilities_at(probs, one.array.shape[1:])
+            labels = probs.argmax(0).astype(np.uint8)
+            labels = segment.postprocess(
+                labels,
+                str(spec["postprocessing"]),
+                int(spec["num_classes"]),
+                min_object_fraction=float(spec["min_object_fraction"]),
+            )
+            return labels, probs
+
+        return in_canonical_orientation(image, run) if spec.get("canonical_orientation") else run(image)
 
     def segment_images(
         self, images: Sequence[ImageData], out_dir: str | Path | None = None, *, write_masks: bool = True

@@ -50,6 +50,7 @@ SEGMENT_PREPROCESSING_KEYS = (
     "norm_std",
     "resample_factor",
     "target_spacing_mm",
+    "canonical_orientation",
     "patch_size",
     "sw_overlap",
     "tta_passes",
@@ -58,9 +59,11 @@ SEGMENT_PREPROCESSING_KEYS = (
 )
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`)."""
 
-SEGMENT_REQUIRED_KEYS = tuple(key for key in SEGMENT_PREPROCESSING_KEYS if key not in ("clahe", "tta_passes"))
-"""The fields every segmentation export holds: exports of earlier medimg versions lack ``clahe`` (read as off)
-and ``tta_passes`` (read from their ``tta_flip_axes``)."""
+SEGMENT_REQUIRED_KEYS = tuple(
+    key for key in SEGMENT_PREPROCESSING_KEYS if key not in ("clahe", "tta_passes", "canonical_orientation")
+)
+"""The fields every segmentation export holds: exports of earlier medimg versions lack ``clahe`` and
+``canonical_orientation`` (read as off) and ``tta_passes`` (read from their ``tta_flip_axes``)."""
 
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,31 @@
-"""Bring a mask stored in another voxel orientation than its image onto the image's voxel grid.
+"""Voxel orientation: a mask stored otherwise than its image put on the image's grid, and volumes in one axis
+order (the closest RAS+ orientation: MONAI's ``Orientation("RAS")``, nibabel's ``as_closest_canonical``) and back.
 
 Readers keep every array as stored (:mod:`medimg.io.nifti`, :mod:`medimg.io.itk`), so an image stored
 left-posterior-superior and its mask stored right-anterior-superior (an annotation tool that saved it reoriented)
 have the same shape and opposite x and y axes: paired as arrays they disagree, silently. When both files carry a
 real geometry (an affine that is not the identity a bare array gets) whose axis orientations differ, the mask's
-axes are flipped and permuted to the image's (nibabel's orientation transforms); a mask without a geometry of its
-own is taken to be stored like its image.
+axes are flipped and permuted to the image's (:func:`reorient_like`); a mask without a geometry of its own is taken
+to be stored like its image.
+
+Scanners and converters also store the same anatomy in different axis orders: MSD and most NIfTI tools store
+``(x, y, z)`` = right, anterior, superior; a DICOM series is read as ``(slice, row, column)`` (superior or
+inferior, posterior, left). A 3D network learns the axis order it was trained on, so a volume stored otherwise is
+segmented as a rotated, mirrored anatomy. :func:`canonical` transposes and flips a volume (no interpolation, the
+voxels are kept) so that its array axes run as close as the affine allows to R, A, S, and the returned
+:class:`Orientation` puts a prediction made there back on the file's own grid.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 import numpy as np
+
+from medimg.io.image import ImageData
+
+__all__ = ["Orientation", "canonical", "has_geometry", "in_canonical_orientation", "reorient_like"]
 
 
 def has_geometry(affine: np.ndarray | None) -> bool:
@@ -29,5 +44,87 @@ def reorient_like(array: np.ndarray, affine: np.ndarray | None, target: np.ndarr
     own, wanted = io_orientation(affine), io_orientation(target)
     if np.array_equal(own, wanted):
         return None
-    moved = np.moveaxis(array, 0, -1)  # channels last: apply_orientation works on the first three axes
-    return np.ascontiguousarray(np.moveaxis(apply_orientation(moved, ornt_transform(own, wanted)), -1, 0))
+    return _apply(array, ornt_transform(own, wanted), apply_orientation)
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """How a volume's stored axes map to the canonical ones.
+
+    Attributes:
+        ornt: nibabel's orientation ``(3, 2)``: row ``i`` says which canonical axis stored axis ``i`` becomes and
+            whether it is flipped (``-1``).
+        codes: the stored axis codes (``("L", "P", "S")``...), for messages.
+    """
+
+    ornt: np.ndarray
+    codes: tuple[str, ...]
+
+    def apply(self, array: np.ndarray) -> np.ndarray:
+        """An array on the file's grid (spatial axes last: ``(*spatial)`` or ``(C, *spatial)``: a mask, a region of
+        interest) on the canonical grid, as :func:`canonical` moved its image."""
+        from nibabel.orientations import apply_orientation
+
+        return _apply(array, self.ornt, apply_orientation)
+
+    def restore(self, array: np.ndarray) -> np.ndarray:
+        """An array on the canonical grid (spatial axes last: ``(*spatial)`` or ``(K, *spatial)``) on the file's
+        grid again."""
+        from nibabel.orientations import apply_orientation
+
+        inverse = np.zeros_like(self.ornt)
+        for stored, (target, flip) in enumerate(self.ornt):
+            inverse[int(target)] = (stored, flip)
+        return _apply(array, inverse, apply_orientation)
+
+
+def _apply(array: np.ndarray, ornt: np.ndarray, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """``apply`` (nibabel's ``apply_orientation``, which works on the leading axes) on the last three axes."""
+    lead = array.ndim - 3
+    moved = np.moveaxis(array, list(range(lead)), list(range(3, array.ndim))) if lead else array
+    out = apply(moved, ornt)
+    return np.ascontiguousarray(np.moveaxis(out, list(range(3, out.ndim)), list(range(lead))) if lead else out)
+
+
+def canonical(image: ImageData) -> tuple[ImageData, Orientation | None]:
+    """``image`` with its spatial axes in the closest RAS+ order, and how to undo it (``None``: nothing to do, for a
+    volume already stored so, a 2D image, or one without an affine)."""
+    from nibabel.orientations import aff2axcodes, apply_orientation, inv_ornt_aff, io_orientation
+
+    if not has_geometry(image.affine) or image.array.ndim != 4:
+        return image, None
+    affine = np.asarray(image.affine, dtype=np.float64)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        return image, None
+    ornt = io_orientation(affine)
+    if np.isnan(ornt).any() or np.array_equal(ornt, [[0, 1], [1, 1], [2, 1]]):
+        return image, None
+    shape = image.array.shape[1:]
+    spacing = None
+    if image.spacing_mm is not None and len(image.spacing_mm) == 3:
+        ordered = [0.0] * 3
+        for stored, (target, _) in enumerate(ornt):
+            ordered[int(target)] = float(image.spacing_mm[stored])
+        spacing = tuple(ordered)
+    codes = tuple(str(c) for c in aff2axcodes(affine))
+    meta = {**image.meta, "stored_orientation": "".join(codes)}
+    oriented = replace(
+        image,
+        array=_apply(image.array, ornt, apply_orientation),
+        affine=affine @ inv_ornt_aff(ornt, shape),
+        spacing_mm=spacing if spacing is not None else image.spacing_mm,
+        meta=meta,
+    )
+    return oriented, Orientation(ornt=ornt, codes=codes)
+
+
+def in_canonical_orientation(
+    image: ImageData, predict: Callable[[ImageData], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``predict`` (a segmenter: ``(labels (*spatial), probabilities (K, *spatial))``) run on ``image`` in the
+    canonical orientation, its outputs put back on the file's grid."""
+    oriented, orientation = canonical(image)
+    labels, probabilities = predict(oriented)
+    if orientation is None:
+        return labels, probabilities
+    return orientation.restore(labels), orientation.restore(probabilities)

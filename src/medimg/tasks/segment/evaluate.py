@@ -14,6 +14,7 @@ import numpy as np
 from torch import nn
 
 from medimg.io.image import ImageData
+from medimg.io.orientation import in_canonical_orientation
 from medimg.planning.domain import TrainingDomain
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
 from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
@@ -44,13 +45,20 @@ def segment_image(
         ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
         post-processed with the plan's method and 0 outside ``roi``.
     """
-    x = prepare_image(image.array, image.spacing_mm, plan, image.source, scale)[None]
-    probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], image.spatial_shape)
-    labels = probs.argmax(0).numpy().astype(np.uint8)
-    labels = postprocess(labels, plan.postprocessing, plan.num_classes, min_object_fraction=plan.min_object_fraction)
+
+    def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
+        x = prepare_image(one.array, one.spacing_mm, plan, one.source, scale)[None]
+        probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], one.spatial_shape)
+        labels = probs.argmax(0).numpy().astype(np.uint8)
+        labels = postprocess(
+            labels, plan.postprocessing, plan.num_classes, min_object_fraction=plan.min_object_fraction
+        )
+        return labels, probs.numpy()
+
+    labels, probs = in_canonical_orientation(image, run) if plan.canonical_orientation else run(image)
     if roi is not None:
         labels = np.where(roi, labels, 0).astype(np.uint8)
-    return labels, probs.numpy()
+    return labels, probs
 
 
 def segment_sections(

@@ -112,6 +112,12 @@ class SegPlan(TrainingPlan):
     )
     resample_factor: float = Field(1.0, ge=1, description="2D rasters: downsampling factor before the network")
     target_spacing_mm: list[float] | None = Field(None, description="3D: spacing volumes are resampled to")
+    canonical_orientation: bool = Field(
+        False,
+        description="3D: volumes are put in the closest RAS+ axis order before the network and predictions back on "
+        "each file's grid (medimg.io.orientation), so a scan stored in another axis order (a DICOM series, an LPS "
+        "NIfTI) is segmented as the training volumes were; off in runs made before medimg did so",
+    )
     normalisation: Literal["zscore", "ct"] = Field("zscore", description="per-image z-score, or CT clip + global")
     clahe: bool = Field(
         False,
@@ -471,6 +477,11 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
     loss, reasons["loss"] = determine_loss(fp)
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("segment")
+    canonical_orientation = fp.spatial_dims == 3
+    if canonical_orientation:
+        reasons["canonical_orientation"] = (
+            "volumes in the closest RAS+ axis order (as read for training), predictions back on each file's grid"
+        )
     return SegPlan(
         spatial_dims=fp.spatial_dims,
         in_channels=fp.channels,
@@ -479,6 +490,7 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
         label_encoding=fp.label_encoding,
         resample_factor=factor,
         target_spacing_mm=spacing,
+        canonical_orientation=canonical_orientation,
         normalisation=norm,
         clahe=clahe,
         clip_low=low,

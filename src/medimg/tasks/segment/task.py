@@ -8,6 +8,7 @@ loop, ensembles, budget, checkpoints, distributed training, run and bundle are t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -118,6 +119,12 @@ class SegmentTask:
 
         plan = planned.plan
         assert isinstance(plan, SegPlan)
+        if plan.canonical_orientation != (plan.spatial_dims == 3 and dataset.canonical_orientation):
+            raise ConfigError(
+                f"canonical_orientation={plan.canonical_orientation}, but the training volumes were read "
+                f"{'in' if dataset.canonical_orientation else 'without'} the closest RAS+ axis order: leave "
+                "canonical_orientation out of the plan, medimg records how the cases were read"
+            )
         progress = options.progress
         reader: CaseReader = planned.loaded
         planned.loaded = None
@@ -215,6 +222,8 @@ class SegmentTask:
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
+        if dataset.canonical_orientation != plan.canonical_orientation:  # read the cases as the network was trained
+            dataset = dataclasses.replace(dataset, canonical_orientation=plan.canonical_orientation)
         return evaluate_cases(
             model.network_,
             plan,
