@@ -137,3 +137,23 @@ def test_volume_plans_record_the_orientation_and_refuse_a_contradicting_override
         Model("unet", task="segment", canonical_orientation=False, epochs=1).fit(
             data, run_dir=tmp_path / "run", progress=False
         )
+
+
+def test_the_training_domain_judges_a_volume_in_the_order_the_network_sees_it() -> None:
+    """Thick-slice volumes (1 x 1 x 3 mm, RAS) and an input stored (z, y, x): its spacing reads 3 x 1 x 1 mm as
+    stored, the training spacing in the order the network sees it."""
+    from medimg.planning.domain import InputReader, TrainingDomain
+
+    domain = TrainingDomain(
+        spatial_dims=3,
+        min_shape=[12, 10, 8],
+        max_shape=[12, 10, 8],
+        min_spacing_mm=[1.0, 1.0, 3.0],
+        max_spacing_mm=[1.0, 1.0, 3.0],
+    )
+    stored, affine = _stored_otherwise(_volume(), np.diag([1.0, 1.0, 3.0, 1.0]))
+    image = ImageData(stored[None], spacing_mm=(3.0, 1.0, 1.0), affine=affine, source="sal.nii.gz")
+    seen = InputReader(domain=domain, warn_each=False, canonical_orientation=True).check(image)
+    assert seen is not None and seen.in_domain, seen.reasons
+    as_stored = InputReader(domain=domain, warn_each=False).check(image)
+    assert as_stored is not None and not as_stored.in_domain

@@ -154,6 +154,7 @@ class OnnxPredictor:
             # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
             sections=goes_by_sections(self.task, self.spatial_dims),
+            canonical_orientation=bool(self.preprocessing.get("canonical_orientation")),
         )
 
     def _training_domain(self) -> TrainingDomain | None:

@@ -448,6 +448,9 @@ class InputReader:
             the file (decoded once for all its frames, which come in order).
         sections: the model segments a stack without geometry (a multi-page TIFF) section by section (a 2D
             segmentation model): such an input is judged by its first section.
+        canonical_orientation: the model sees volumes in the closest RAS+ axis order (a 3D segmentation plan's
+            ``canonical_orientation``), as its training domain was recorded: a volume's sizes and spacings are
+            judged in that order (:func:`medimg.io.orientation.canonical`).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -463,6 +466,7 @@ class InputReader:
     series: dict[str, SeriesInput] = field(default_factory=dict)
     frames: dict[str, tuple[SeriesInput, int]] = field(default_factory=dict)
     sections: bool = False
+    canonical_orientation: bool = False
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
     _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
 
@@ -487,6 +491,7 @@ class InputReader:
             strict=strict,
             target_size=[int(n) for n in size] if resizes and size is not None else None,
             sections=goes_by_sections(getattr(model, "task", None), dims),
+            canonical_orientation=bool(getattr(getattr(model, "plan_", None), "canonical_orientation", False)),
         )
 
     def read(self, path: str | Path) -> ImageData:
@@ -558,7 +563,12 @@ class InputReader:
             return None
         from medimg.data.tiff_stacks import as_judged
 
-        verdict = check_input_domain(as_judged(image, self.sections), self.domain, scale=self.scale)
+        judged = as_judged(image, self.sections)
+        if self.canonical_orientation:
+            from medimg.io.orientation import canonical
+
+            judged = canonical(judged)[0]
+        verdict = check_input_domain(judged, self.domain, scale=self.scale)
         verdict.source = image.source
         self.verdicts[image.source] = verdict
         if not verdict.in_domain:
