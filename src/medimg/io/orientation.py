@@ -36,7 +36,7 @@ def has_geometry(affine: np.ndarray | None) -> bool:
 def reorient_like(array: np.ndarray, affine: np.ndarray | None, target: np.ndarray | None) -> np.ndarray | None:
     """``array`` ``(C, X, Y, Z)`` with its spatial axes flipped/permuted from ``affine``'s orientation to
     ``target``'s, or ``None`` when nothing is to be done (same orientation, 2D, or either geometry unknown)."""
-    from nibabel.orientations import apply_orientation, io_orientation, ornt_transform
+    from nibabel.orientations import io_orientation, ornt_transform
 
     if array.ndim != 4 or not (has_geometry(affine) and has_geometry(target)):
         return None
@@ -44,7 +44,7 @@ def reorient_like(array: np.ndarray, affine: np.ndarray | None, target: np.ndarr
     own, wanted = io_orientation(affine), io_orientation(target)
     if np.array_equal(own, wanted):
         return None
-    return _apply(array, ornt_transform(own, wanted), apply_orientation)
+    return _apply(array, ornt_transform(own, wanted))
 
 
 @dataclass(frozen=True)
@@ -63,33 +63,31 @@ class Orientation:
     def apply(self, array: np.ndarray) -> np.ndarray:
         """An array on the file's grid (spatial axes last: ``(*spatial)`` or ``(C, *spatial)``: a mask, a region of
         interest) on the canonical grid, as :func:`canonical` moved its image."""
-        from nibabel.orientations import apply_orientation
-
-        return _apply(array, self.ornt, apply_orientation)
+        return _apply(array, self.ornt)
 
     def restore(self, array: np.ndarray) -> np.ndarray:
         """An array on the canonical grid (spatial axes last: ``(*spatial)`` or ``(K, *spatial)``) on the file's
         grid again."""
-        from nibabel.orientations import apply_orientation
-
         inverse = np.zeros_like(self.ornt)
         for stored, (target, flip) in enumerate(self.ornt):
             inverse[int(target)] = (stored, flip)
-        return _apply(array, inverse, apply_orientation)
+        return _apply(array, inverse)
 
 
-def _apply(array: np.ndarray, ornt: np.ndarray, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """``apply`` (nibabel's ``apply_orientation``, which works on the leading axes) on the last three axes."""
+def _apply(array: np.ndarray, ornt: np.ndarray) -> np.ndarray:
+    """nibabel's ``apply_orientation`` (which works on the leading axes) on the last three axes of ``array``."""
+    from nibabel.orientations import apply_orientation
+
     lead = array.ndim - 3
     moved = np.moveaxis(array, list(range(lead)), list(range(3, array.ndim))) if lead else array
-    out = apply(moved, ornt)
+    out = apply_orientation(moved, ornt)
     return np.ascontiguousarray(np.moveaxis(out, list(range(3, out.ndim)), list(range(lead))) if lead else out)
 
 
 def canonical(image: ImageData) -> tuple[ImageData, Orientation | None]:
     """``image`` with its spatial axes in the closest RAS+ order, and how to undo it (``None``: nothing to do, for a
     volume already stored so, a 2D image, or one without an affine)."""
-    from nibabel.orientations import aff2axcodes, apply_orientation, inv_ornt_aff, io_orientation
+    from nibabel.orientations import aff2axcodes, inv_ornt_aff, io_orientation
 
     if not has_geometry(image.affine) or image.array.ndim != 4:
         return image, None
@@ -110,7 +108,7 @@ def canonical(image: ImageData) -> tuple[ImageData, Orientation | None]:
     meta = {**image.meta, "stored_orientation": "".join(codes)}
     oriented = replace(
         image,
-        array=_apply(image.array, ornt, apply_orientation),
+        array=_apply(image.array, ornt),
         affine=affine @ inv_ornt_aff(ornt, shape),
         spacing_mm=spacing if spacing is not None else image.spacing_mm,
         meta=meta,
