@@ -13,6 +13,7 @@ from PIL import Image
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES
 from medimg.errors import DatasetError
+from medimg.io.orientation import canonical
 from medimg.io.series_inputs import expand_prediction_inputs, read_series
 from tests.io.conftest import write_dicom
 
@@ -57,8 +58,8 @@ def test_series_folders_in_class_folders_are_volumes_with_their_patients(tmp_pat
     assert case.path == tmp_path / "tumour" / "tumour003" / "FLAIR"
     assert dataset.class_names[case.label] == "tumour"
     assert dataset.class_names[by_id["normal/normal001/T1w"].label] == "normal"
-    image = dataset.read(case)
-    assert image.array.shape == (1, MIN_VOLUME_SLICES + 2, 16, 16)
+    image = dataset.read(case)  # in RAS order: (columns, rows, slices) of these axial slices
+    assert image.array.shape == (1, 16, 16, MIN_VOLUME_SLICES + 2)
     # a patient's two series share the patient read from their headers, and patients differ
     assert by_id["tumour/tumour003/FLAIR"].patient_id == by_id["tumour/tumour003/T1w"].patient_id
     assert by_id["tumour/tumour003/FLAIR"].patient_id != by_id["tumour/tumour004/FLAIR"].patient_id
@@ -72,7 +73,7 @@ def test_a_series_case_is_read_as_prediction_reads_it(tmp_path: Path) -> None:
     case = next(c for c in dataset.cases if c.case_id == "tumour/tumour000/FLAIR")
     trained_on = dataset.read(case).array
     series = expand_prediction_inputs([case.path]).series[0]
-    predicted_on = read_series(series).array
+    predicted_on = canonical(read_series(series))[0].array  # a classifier's inputs: RAS order, as for training
     assert trained_on.max() <= 255.0  # display range, not the raw 1000..3000
     np.testing.assert_array_equal(trained_on, predicted_on)
 
@@ -126,7 +127,7 @@ def test_a_label_table_naming_study_folders_by_uid_reads_each_study_as_a_volume(
     assert len(dataset.cases) == 8
     case = dataset.cases[3]
     assert case.path == tmp_path / "train_images" / "1.2.826.0.1.3680043.3" and dataset.class_names[case.label] == "1"
-    assert dataset.read(case).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+    assert dataset.read(case).array.shape == (1, 16, 16, MIN_VOLUME_SLICES)
 
 
 def test_a_study_folder_of_several_series_gives_its_largest_whole_series(
@@ -147,7 +148,7 @@ def test_a_study_folder_of_several_series_gives_its_largest_whole_series(
         f"{label}/{label}{p}" for label in ("normal", "tumour") for p in range(3)
     )
     case = dataset.cases[0]
-    assert case.series_uid and dataset.read(case).array.shape == (1, axial, 16, 16)
+    assert case.series_uid and dataset.read(case).array.shape == (1, 16, 16, axial)
     assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text
 
 
@@ -173,8 +174,8 @@ def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_lar
     assert "4 row(s) name a folder of several DICOM series; each is read as its largest" in caplog.text
     by_id = {c.case_id: c for c in dataset.cases}
     assert by_id["studies/S1"].series_uid and by_id["studies/single"].series_uid is None  # one series: no choice
-    assert dataset.read(by_id["studies/S1"]).array.shape == (1, axial, 16, 16)
-    assert dataset.read(by_id["studies/single"]).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+    assert dataset.read(by_id["studies/S1"]).array.shape == (1, 16, 16, axial)
+    assert dataset.read(by_id["studies/single"]).array.shape == (1, 16, 16, MIN_VOLUME_SLICES)
 
 
 def test_a_label_table_naming_patient_folders_of_sequence_folders(
@@ -202,7 +203,7 @@ def test_a_label_table_naming_patient_folders_of_sequence_folders(
     flair, t1 = by_id["3/FLAIR"], by_id["3/T1w"]
     assert flair.path == tmp_path / "train" / "00003" / "FLAIR" and dataset.class_names[flair.label] == "1"
     assert flair.patient_id == t1.patient_id == "3"
-    assert dataset.read(t1).array.shape == (1, MIN_VOLUME_SLICES, 16, 16)
+    assert dataset.read(t1).array.shape == (1, 16, 16, MIN_VOLUME_SLICES)
 
 
 def test_a_table_whose_only_other_column_is_unique_per_row_is_not_taken_for_labels(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -230,9 +231,10 @@ def test_csv_rows_naming_dicom_series_folders_are_volumes(tmp_path: Path) -> Non
     (tmp_path / "studies" / "empty").mkdir()
     (tmp_path / "studies.csv").write_text("\n".join(rows) + "\n")
     ds = Dataset.load(tmp_path / "studies.csv")
-    volume = ds.read(ds.cases[1])
+    volume = dataclasses.replace(ds, canonical_orientation=False).read(ds.cases[1])  # (slice, row, column)
     assert volume.array.shape == (1, 5, 8, 8) and volume.spacing_mm is not None
     assert list(volume.array[0, :, 0, 0] - volume.array[0, 0, 0, 0]) == [0, 1, 2, 3, 4]  # slices in order
+    assert ds.read(ds.cases[1]).array.shape == (1, 8, 8, 5)  # a classifier's view: RAS order
     (tmp_path / "bad.csv").write_text("path,label\nstudies/empty,clear\nstudies/S0,clear\n")
     with pytest.raises(DatasetError, match=r"studies/empty \(a folder without DICOM slices\)"):
         Dataset.load(tmp_path / "bad.csv")

@@ -157,3 +157,25 @@ def test_the_training_domain_judges_a_volume_in_the_order_the_network_sees_it() 
     assert seen is not None and seen.in_domain, seen.reasons
     as_stored = InputReader(domain=domain, warn_each=False).check(image)
     assert as_stored is not None and not as_stored.in_domain
+
+
+def test_classification_volumes_are_read_and_predicted_in_ras_order(tmp_path: Path) -> None:
+    """A classifier's training volumes and its inputs go to the network in the same axis order, however each file
+    stores them; detection reads volumes as stored (its boxes are in the stored axes)."""
+    from medimg.data.dataset import Dataset
+    from medimg.planning.domain import InputReader
+
+    volume = _volume((10, 8, 6))
+    stored, affine = _stored_otherwise(volume, RAS)
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            nib.save(nib.Nifti1Image(stored, affine), tmp_path / label / f"{label}{i}.nii.gz")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "classify"
+    np.testing.assert_array_equal(dataset.read(dataset.cases[0]).array[0], volume)
+    as_stored = dataclasses.replace(dataset, canonical_orientation=False).read(dataset.cases[0])
+    np.testing.assert_array_equal(as_stored.array[0], stored)
+    path = tmp_path / "a" / "a0.nii.gz"
+    np.testing.assert_array_equal(InputReader(reorient_inputs=True).read(path).array[0], volume)
+    np.testing.assert_array_equal(InputReader().read(path).array[0], stored)

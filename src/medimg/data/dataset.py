@@ -56,6 +56,10 @@ class Dataset:
             (identical images with conflicting labels: :func:`medimg.data.quality.drop_label_conflicts`).
         multi_label: each image shows any number of ``class_names`` (findings; ``Case.findings``) instead of
             one class: ChestMNIST, NIH ChestX-ray14's ``Finding Labels``, one-hot columns with several set.
+        canonical_orientation: classification volumes are read in the closest RAS+ axis order
+            (:func:`medimg.io.orientation.canonical`), so volumes stored in different axis orders train and are
+            predicted alike; off for a run trained before medimg did so (its plan says which). Detection reads
+            volumes as stored (its boxes are given in the stored axes).
     """
 
     task: ClassVar[TaskName] = "classify"
@@ -72,6 +76,7 @@ class Dataset:
     unlabelled: list[Case] = field(default_factory=list)
     excluded: list[dict[str, str]] = field(default_factory=list)
     multi_label: bool = False
+    canonical_orientation: bool = True
 
     @overload
     @classmethod
@@ -299,8 +304,14 @@ class Dataset:
             raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
         from medimg.io import read_image
 
-        target = CLASSIFY_READ_SIZE if self.task == "classify" else None
-        return read_image(case.path, window=self.window, target_size=target, series_uid=case.series_uid)
+        if self.task != "classify":
+            return read_image(case.path, window=self.window, series_uid=case.series_uid)
+        image = read_image(case.path, window=self.window, target_size=CLASSIFY_READ_SIZE, series_uid=case.series_uid)
+        if self.canonical_orientation:
+            from medimg.io.orientation import canonical
+
+            image = canonical(image)[0]
+        return image
 
     def array_row(self, case: Case) -> Any:
         """The case's row of an array-backed dataset (an ``.npz``; its split's array, or the one array of data

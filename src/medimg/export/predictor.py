@@ -155,6 +155,7 @@ class OnnxPredictor:
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
             sections=goes_by_sections(self.task, self.spatial_dims),
             canonical_orientation=bool(self.preprocessing.get("canonical_orientation")),
+            reorient_inputs=self.task == "classify" and bool(self.preprocessing.get("canonical_orientation")),
         )
 
     def _training_domain(self) -> TrainingDomain | None:

@@ -448,9 +448,11 @@ class InputReader:
             the file (decoded once for all its frames, which come in order).
         sections: the model segments a stack without geometry (a multi-page TIFF) section by section (a 2D
             segmentation model): such an input is judged by its first section.
-        canonical_orientation: the model sees volumes in the closest RAS+ axis order (a 3D segmentation plan's
+        canonical_orientation: the model sees volumes in the closest RAS+ axis order (a 3D plan's
             ``canonical_orientation``), as its training domain was recorded: a volume's sizes and spacings are
             judged in that order (:func:`medimg.io.orientation.canonical`).
+        reorient_inputs: :meth:`read` returns volumes in that order (a classifier: nothing maps back; a
+            segmenter reorients around its network and writes masks on the file's grid, so it reads as stored).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -467,6 +469,7 @@ class InputReader:
     frames: dict[str, tuple[SeriesInput, int]] = field(default_factory=dict)
     sections: bool = False
     canonical_orientation: bool = False
+    reorient_inputs: bool = False
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
     _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
 
@@ -485,13 +488,15 @@ class InputReader:
         from medimg.data.tiff_stacks import goes_by_sections
 
         dims = getattr(getattr(model, "plan_", None), "spatial_dims", None)
+        oriented = bool(getattr(getattr(model, "plan_", None), "canonical_orientation", False))
         return cls(
             window=chosen,
             domain=load_training_domain(getattr(model, "run_dir_", None)),
             strict=strict,
             target_size=[int(n) for n in size] if resizes and size is not None else None,
             sections=goes_by_sections(getattr(model, "task", None), dims),
-            canonical_orientation=bool(getattr(getattr(model, "plan_", None), "canonical_orientation", False)),
+            canonical_orientation=oriented,
+            reorient_inputs=oriented and getattr(model, "task", None) == "classify",
         )
 
     def read(self, path: str | Path) -> ImageData:
@@ -522,6 +527,10 @@ class InputReader:
         if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
             image = stack_channels([image, *(read_image(file, **options) for file in files[1:])])
         image.source = str(path)
+        if self.reorient_inputs:
+            from medimg.io.orientation import canonical
+
+            image = canonical(image)[0]
         self.check(image)
         return image
 

@@ -123,6 +123,12 @@ class Plan(TrainingPlan):
     input_size: list[PositiveInt] = Field(
         default_factory=lambda: [64, 64], description="network input, per spatial axis"
     )
+    canonical_orientation: bool = Field(
+        False,
+        description="3D: volumes are put in the closest RAS+ axis order before the network (medimg.io.orientation), "
+        "so a scan stored in another axis order (a DICOM series, an LPS NIfTI) is seen as the training volumes "
+        "were; off in runs made before medimg did so",
+    )
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")
     norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")

@@ -220,8 +220,12 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     weight_ema, ensemble_min_epochs, reasons["weight_ema"] = determine_averaging(fp)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("classify")
     monitor, reasons["monitor"] = determine_monitor(fp)
+    canonical_orientation = fp.spatial_dims == 3
+    if canonical_orientation:
+        reasons["canonical_orientation"] = "volumes in the closest RAS+ axis order, as read for training"
     return Plan(
         spatial_dims=fp.spatial_dims,
+        canonical_orientation=canonical_orientation,
         in_channels=fp.channels,
         num_classes=len(fp.class_names),
         multi_label=fp.multi_label,
