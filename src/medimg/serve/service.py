@@ -280,6 +280,7 @@ class PredictionService:
             Abandoned: the request timed out (``guard``); nothing stored.
         """
         from medimg.io import read_image
+        from medimg.io.orientation import canonical
 
         guard = guard or CommitGuard()
         started = time.perf_counter()
@@ -335,6 +336,9 @@ class PredictionService:
             input_info["read_reduced_by"] = int(image.meta["reduced_by"])
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
+        oriented = bool(getattr(self.model.plan_, "canonical_orientation", False))
+        if oriented and self.model.task == "classify":  # as training read it (a segmenter reorients around its network)
+            image = canonical(image)[0]
         frames = self._frames(image, fmt)
         if frames is not None:
             input_info["frames"] = {"count": len(frames)}
@@ -343,6 +347,7 @@ class PredictionService:
             from medimg.planning.domain import check_input_domain
 
             judged = as_judged(image, self._by_sections)
+            judged = canonical(judged)[0] if oriented else judged  # sizes and spacings in the network's axis order
             verdict = check_input_domain(judged, self.domain) if frames is None else frames_verdict(frames, self.domain)
             verdict.source = image.source
             if not verdict.in_domain and self.settings.strict_domain:
