@@ -20,12 +20,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import numpy as np
 
+from medimg.errors import ConfigError
 from medimg.io.image import ImageData
 
-__all__ = ["Orientation", "canonical", "has_geometry", "in_canonical_orientation", "reorient_like"]
+__all__ = [
+    "Orientation",
+    "canonical",
+    "check_recorded_orientation",
+    "has_geometry",
+    "in_canonical_orientation",
+    "read_as_trained",
+    "reorient_like",
+]
+
+D = TypeVar("D")
 
 
 def has_geometry(affine: np.ndarray | None) -> bool:
@@ -126,3 +138,27 @@ def in_canonical_orientation(
     if orientation is None:
         return labels, probabilities
     return orientation.restore(labels), orientation.restore(probabilities)
+
+
+def check_recorded_orientation(planned: bool, spatial_dims: int, dataset: Any) -> None:
+    """Refuse a plan whose ``canonical_orientation`` contradicts how ``dataset`` read the training volumes (the
+    field records it; a user's ``--set`` cannot change how the cases were already read).
+
+    Raises:
+        ConfigError: naming the contradiction and the fix.
+    """
+    oriented = bool(getattr(dataset, "canonical_orientation", False))
+    if planned != (spatial_dims == 3 and oriented):
+        raise ConfigError(
+            f"canonical_orientation={planned}, but the training volumes were read "
+            f"{'in' if oriented else 'without'} the closest RAS+ axis order: leave canonical_orientation out of the "
+            "plan, medimg records how the images were read"
+        )
+
+
+def read_as_trained(dataset: D, planned: bool) -> D:
+    """``dataset`` reading volumes as a run with ``canonical_orientation`` = ``planned`` was trained (a run made
+    before medimg reoriented reads them as stored)."""
+    if getattr(dataset, "canonical_orientation", planned) == planned:
+        return dataset
+    return replace(dataset, canonical_orientation=planned)  # type: ignore[type-var]

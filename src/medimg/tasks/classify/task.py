@@ -8,7 +8,6 @@ and its ``determine_*`` heuristics are :mod:`medimg.planning`. The loop, run and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from medimg.engine.batches import BatchSource, TensorBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError, did_you_mean
+from medimg.io.orientation import check_recorded_orientation, read_as_trained
 from medimg.planning.plan import Plan
 from medimg.tasks.base import Planned, Trained, run_details
 
@@ -111,13 +111,7 @@ class ClassifyTask:
 
         plan = planned.plan
         assert isinstance(plan, Plan)
-        oriented = bool(getattr(dataset, "canonical_orientation", False))
-        if plan.canonical_orientation != (plan.spatial_dims == 3 and oriented):
-            raise ConfigError(
-                f"canonical_orientation={plan.canonical_orientation}, but the training volumes were read "
-                f"{'in' if oriented else 'without'} the closest RAS+ axis order: leave canonical_orientation out "
-                "of the plan, medimg records how the images were read"
-            )
+        check_recorded_orientation(plan.canonical_orientation, plan.spatial_dims, dataset)
         train_split = prepare_training(dataset, planned.loaded, plan, strict=options.strict, progress=options.progress)
         train_ids = {c.case_id for c in planned.loaded.cases}
         planned.loaded = None  # the raw images are not needed any more
@@ -215,8 +209,7 @@ class ClassifyTask:
 
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
-        if getattr(dataset, "canonical_orientation", plan.canonical_orientation) != plan.canonical_orientation:
-            dataset = dataclasses.replace(dataset, canonical_orientation=plan.canonical_orientation)  # as trained
+        dataset = read_as_trained(dataset, plan.canonical_orientation)
         remap = label_map(dataset.class_names, class_names)
         if plan.multi_label and not dataset.multi_label:
             raise DatasetError(

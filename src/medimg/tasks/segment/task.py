@@ -8,7 +8,6 @@ loop, ensembles, budget, checkpoints, distributed training, run and bundle are t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
 from medimg.errors import ConfigError
+from medimg.io.orientation import check_recorded_orientation, read_as_trained
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.segment.planning import SegPlan
 
@@ -119,12 +119,7 @@ class SegmentTask:
 
         plan = planned.plan
         assert isinstance(plan, SegPlan)
-        if plan.canonical_orientation != (plan.spatial_dims == 3 and dataset.canonical_orientation):
-            raise ConfigError(
-                f"canonical_orientation={plan.canonical_orientation}, but the training volumes were read "
-                f"{'in' if dataset.canonical_orientation else 'without'} the closest RAS+ axis order: leave "
-                "canonical_orientation out of the plan, medimg records how the cases were read"
-            )
+        check_recorded_orientation(plan.canonical_orientation, plan.spatial_dims, dataset)
         progress = options.progress
         reader: CaseReader = planned.loaded
         planned.loaded = None
@@ -222,8 +217,7 @@ class SegmentTask:
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
-        if dataset.canonical_orientation != plan.canonical_orientation:  # read the cases as the network was trained
-            dataset = dataclasses.replace(dataset, canonical_orientation=plan.canonical_orientation)
+        dataset = read_as_trained(dataset, plan.canonical_orientation)
         return evaluate_cases(
             model.network_,
             plan,
