@@ -121,5 +121,11 @@ def check_network_name(name: str) -> str:
 
 
 def build_segmentation_network(plan: SegPlan) -> nn.Module:
-    """The plan's network, freshly initialised. Output: ``(N, num_classes, *spatial)`` logits."""
-    return SEGMENTATION_NETWORKS[check_network_name(plan.network)](plan)
+    """The plan's network, freshly initialised. Output: ``(N, num_classes, *spatial)`` logits (while training with
+    ``deep_supervision``, a list: those and the coarser levels' logits, see :mod:`.deep_supervision`)."""
+    network = SEGMENTATION_NETWORKS[check_network_name(plan.network)](plan)
+    if plan.deep_supervision:
+        from medimg.tasks.segment.deep_supervision import DeeplySupervised
+
+        return DeeplySupervised(network, plan.deep_supervision, plan.num_classes)
+    return network

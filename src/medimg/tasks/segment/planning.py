@@ -136,6 +136,9 @@ class SegPlan(TrainingPlan):
     num_res_units: int = Field(1, ge=0, description="residual units per level (MONAI UNet)")
     norm: Literal["batch", "instance"] = Field("batch", description="normalisation layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside the network")
+    deep_supervision: int = Field(
+        0, ge=0, description="unet: coarser decoder levels also scored by the loss through 1x1 heads (nnU-Net's)"
+    )
     loss: Literal["dice", "dice_ce", "dice_focal", "dice_ce_cldice"] = Field(
         "dice_ce", description="training loss (dice_ce_cldice: + clDice for thin tubular structures such as vessels)"
     )

@@ -164,6 +164,11 @@ class SegmentTask:
         )
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
+            if plan.deep_supervision:
+                raise ConfigError(
+                    "deep_supervision is not combined with --unlabelled yet: --set deep_supervision=0 for "
+                    "semi-supervised training"
+                )
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
 
             semi = setup_semi_supervised(dataset, train_ids, plan, batches, options, distributed, store=store)
@@ -297,14 +302,15 @@ def _memory_format(plan: SegPlan) -> torch.memory_format:
 
 def _loss(plan: SegPlan) -> Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]:
     """The plan's Dice-family loss of a patch batch, computed in float32 outside autocast."""
+    from medimg.tasks.segment.deep_supervision import deep_supervision_loss
     from medimg.tasks.segment.losses import make_loss
 
     criterion = make_loss(plan.loss)
 
     def loss(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits = network(x)
+        outputs = network(x)
         with torch.autocast(x.device.type, enabled=False):
-            return criterion(logits.float(), y)
+            return deep_supervision_loss(criterion, outputs, y)
 
     return loss
 
