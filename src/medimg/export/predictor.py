@@ -31,6 +31,7 @@ from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_REQUIRED_KEYS, SegmentationPrediction
 from medimg.interrupts import raise_if_interrupted
 from medimg.io.inputs import common_root, mirrored_folder
+from medimg.io.orientation import reorients_inputs
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
 from medimg.tasks.classify.predict import Prediction, make_prediction
@@ -147,6 +148,7 @@ class OnnxPredictor:
         self._own_mask_dir = mask_dir is not None  # else each predict call takes a fresh predictions folder
         self.failed_: list[tuple[str, str]] = []
         resized = self.task == "classify" and "input_size" in self.preprocessing
+        oriented = bool(self.preprocessing.get("canonical_orientation"))
         self.reader = InputReader(
             window=window if window is not None else self.window,
             domain=self._training_domain(),
@@ -154,8 +156,8 @@ class OnnxPredictor:
             # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
             sections=goes_by_sections(self.task, self.spatial_dims),
-            canonical_orientation=bool(self.preprocessing.get("canonical_orientation")),
-            reorient_inputs=self.task == "classify" and bool(self.preprocessing.get("canonical_orientation")),
+            canonical_orientation=oriented,
+            reorient_inputs=reorients_inputs(self.task, oriented),
         )
 
     def _training_domain(self) -> TrainingDomain | None:

@@ -140,6 +140,13 @@ def in_canonical_orientation(
     return orientation.restore(labels), orientation.restore(probabilities)
 
 
+def reorients_inputs(task: str | None, canonical_orientation: bool) -> bool:
+    """Whether a run's inputs are read in the canonical orientation before its network: a classifier's are (its
+    label does not depend on the axis order, so nothing maps back); a segmenter's are not, it reorients around its
+    network (:func:`in_canonical_orientation`) so that masks come back on the file's grid."""
+    return bool(canonical_orientation) and task == "classify"
+
+
 def check_recorded_orientation(planned: bool, spatial_dims: int, dataset: Any) -> None:
     """Refuse a plan whose ``canonical_orientation`` contradicts how ``dataset`` read the training volumes (the
     field records it; a user's ``--set`` cannot change how the cases were already read).

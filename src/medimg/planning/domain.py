@@ -486,6 +486,7 @@ class InputReader:
         size = getattr(getattr(model, "plan_", None), "input_size", None)
         resizes = getattr(model, "task", None) == "classify" and size is not None
         from medimg.data.tiff_stacks import goes_by_sections
+        from medimg.io.orientation import reorients_inputs
 
         dims = getattr(getattr(model, "plan_", None), "spatial_dims", None)
         oriented = bool(getattr(getattr(model, "plan_", None), "canonical_orientation", False))
@@ -496,7 +497,7 @@ class InputReader:
             target_size=[int(n) for n in size] if resizes and size is not None else None,
             sections=goes_by_sections(getattr(model, "task", None), dims),
             canonical_orientation=oriented,
-            reorient_inputs=oriented and getattr(model, "task", None) == "classify",
+            reorient_inputs=reorients_inputs(getattr(model, "task", None), oriented),
         )
 
     def read(self, path: str | Path) -> ImageData:

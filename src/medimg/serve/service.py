@@ -280,7 +280,7 @@ class PredictionService:
             Abandoned: the request timed out (``guard``); nothing stored.
         """
         from medimg.io import read_image
-        from medimg.io.orientation import canonical
+        from medimg.io.orientation import canonical, reorients_inputs
 
         guard = guard or CommitGuard()
         started = time.perf_counter()
@@ -337,7 +337,7 @@ class PredictionService:
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
         oriented = bool(getattr(self.model.plan_, "canonical_orientation", False))
-        if oriented and self.model.task == "classify":  # as training read it (a segmenter reorients around its network)
+        if reorients_inputs(self.model.task, oriented):  # as training read it
             image = canonical(image)[0]
         frames = self._frames(image, fmt)
         if frames is not None:
