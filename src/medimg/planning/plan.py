@@ -120,6 +120,13 @@ class Plan(TrainingPlan):
         "the best sensitivity + specificity, f1: the best F1) or fixed at probability 0.5; folded into the "
         "classifier's bias, so a finding is reported present when its output reaches 0.5",
     )
+    binary_threshold: Literal["argmax", "youden", "f1"] = Field(
+        "argmax",
+        description="two classes, single-label: argmax of the probabilities (calibrated to the training prior; "
+        "MedMNIST's accuracy), or the second class's operating point chosen on the validation split (youden: the "
+        "best sensitivity + specificity, f1: its best F1), folded into the classifier's bias so every consumer "
+        "calls it at probability 0.5",
+    )
     input_size: list[PositiveInt] = Field(
         default_factory=lambda: [64, 64], description="network input, per spatial axis"
     )

@@ -1,11 +1,12 @@
-"""A multi-label model's operating points: each finding's threshold, chosen on validation and folded into the
-classifier's bias, so that every consumer of the network (evaluation, ``medimg predict``, the ONNX export, the
-service) reports a finding present when its output reaches 0.5.
+"""Operating points chosen on validation and folded into the classifier's bias, so that every consumer of the
+network (evaluation, ``medimg predict``, the ONNX export, the service) decides at probability 0.5: each finding's
+threshold of a multi-label model, and a two-class model's threshold on its second class (``binary_threshold``).
 
 A sigmoid's threshold ``t`` on the probability is the threshold ``logit(t)`` on the logit; subtracting
-``logit(t)`` from the finding's bias moves it to 0, where the sigmoid is 0.5. Rankings, hence every AUC, are
-unchanged; the reported probability is the finding's score relative to its operating point (above 0.5: present),
-not the raw sigmoid, which for a rare finding rarely reaches 0.5 at all.
+``logit(t)`` from the finding's bias moves it to 0, where the sigmoid is 0.5. Two softmax classes are a sigmoid of
+the logits' difference, so subtracting ``logit(t)`` from the second class's bias moves the argmax to ``p >= t``.
+Rankings, hence every AUC, are unchanged; the reported probability is the score relative to the operating point
+(above 0.5: present), not the raw one, which for a rare finding rarely reaches 0.5 at all.
 """
 
 from __future__ import annotations
@@ -24,28 +25,41 @@ EPS = 1e-6
 
 
 def fold_operating_points(network: nn.Module, plan: Plan, val: PreparedSplit) -> list[float] | None:
-    """Choose each finding's threshold on ``val`` (``plan.finding_threshold``) and fold it into ``network``'s
-    ``head`` bias; returns the thresholds (probabilities of the unshifted network), ``None`` for a single-label
-    plan. Without validation images every threshold is 0.5 (nothing is shifted).
+    """Choose the operating points on ``val`` and fold them into ``network``'s ``head`` bias; returns the
+    thresholds (probabilities of the unshifted network): each finding's (multi-label, ``plan.finding_threshold``),
+    or the second class's alone (two classes, ``plan.binary_threshold`` not ``argmax``); ``None`` when the plan
+    decides by argmax. Without validation images every threshold is 0.5 (nothing is shifted).
 
     Raises:
-        ConfigError: the network has no linear ``head`` with a bias.
+        ConfigError: a ``binary_threshold`` for more than two classes, or no linear ``head`` with a bias.
     """
-    if not plan.multi_label:
-        return None
     from medimg.evaluation.multilabel import choose_thresholds
     from medimg.tasks.classify.inference import predict_proba
 
+    if plan.multi_label:
+        rule, fix = plan.finding_threshold, "finding_threshold=fixed"
+    elif plan.binary_threshold == "argmax":
+        return None
+    elif plan.num_classes != 2:
+        raise ConfigError(
+            f"binary_threshold={plan.binary_threshold} chooses one threshold for two classes; these images have "
+            f"{plan.num_classes}: leave binary_threshold out (argmax)"
+        )
+    else:
+        rule, fix = plan.binary_threshold, "binary_threshold=argmax"
+    columns = slice(None) if plan.multi_label else slice(1, 2)  # two classes: the second one's probability
     if len(val) == 0:
-        return [0.5] * plan.num_classes
-    thresholds = choose_thresholds(val.y.numpy(), predict_proba(network, val.x, plan), plan.finding_threshold)
+        thresholds = [0.5] * (plan.num_classes if plan.multi_label else 1)
+    else:
+        findings = val.y.numpy() if plan.multi_label else (val.y.numpy() == 1)[:, None]
+        thresholds = choose_thresholds(findings, predict_proba(network, val.x, plan)[:, columns], rule)
     head = getattr(network, "head", None)
     if not isinstance(head, nn.Linear) or head.bias is None:
         raise ConfigError(
-            f"{type(network).__name__} has no linear 'head' with a bias to hold the findings' operating points; "
-            "train with --set finding_threshold=fixed"
+            f"{type(network).__name__} has no linear 'head' with a bias to hold the operating points; train with "
+            f"--set {fix}"
         )
     shifts = [-math.log(t / (1 - t)) for t in (min(max(t, EPS), 1 - EPS) for t in thresholds)]
     with torch.no_grad():
-        head.bias.add_(torch.tensor(shifts, dtype=head.bias.dtype, device=head.bias.device))
+        head.bias[columns].add_(torch.tensor(shifts, dtype=head.bias.dtype, device=head.bias.device))
     return thresholds

@@ -140,15 +140,18 @@ class ClassifyTask:
             **({"teacher": str(options.teacher)} if options.teacher is not None else {}),
         }
         skipped = [*train_split.skipped, *val_split.skipped]
-        operating_points: list[dict[str, float]] = []  # per trained network (multi-label): the thresholds chosen
+        operating_points: list[dict[str, float]] = []  # per trained network: the thresholds chosen on validation
         if plan.multi_label:
             summary["finding_thresholds"] = operating_points
+        elif plan.binary_threshold != "argmax":
+            summary["binary_thresholds"] = operating_points
+        thresholded = list(dataset.class_names) if plan.multi_label else list(dataset.class_names)[1:]
 
         def finish(network: nn.Module) -> None:
             adjust_for_class_weights(network, plan)
             thresholds = fold_operating_points(network, plan, val_split)
             if thresholds is not None:
-                operating_points.append(dict(zip(dataset.class_names, thresholds, strict=True)))
+                operating_points.append(dict(zip(thresholded, thresholds, strict=True)))
 
         after_training = None
         if options.unlabelled is not None:  # semi-supervised: the pool joins every batch, the loss uses it
