@@ -160,7 +160,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     probabilities = predict_proba(model.network_, test.x, model.plan_)
     acc, auc = official_metrics(test.y.numpy(), probabilities)
     train_labels = np.array([c.label for c in dataset.cases if c.split == "train"])
-    ablation = ablate(model.network_, model.plan_, test, probabilities, train_labels)
+    val = prepare_split(dataset, [c for c in dataset.cases if c.split == "val"], model.plan_)
+    ablation = ablate(model.network_, model.plan_, test, probabilities, train_labels, val)
     rows = [json.loads(line) for line in (Path(spec["run_dir"]) / "metrics.jsonl").read_text().splitlines()]
     plan = model.plan_
     training = model.metadata_.get("training", {})
@@ -229,15 +230,19 @@ def balanced_accuracy_decision(probabilities: Any, train_labels: Any) -> Any:
     return np.argmax(probabilities / np.maximum(prior, 1e-12), axis=1)
 
 
-def ablate(network: Any, plan: Any, test: Any, probabilities: Any, train_labels: Any) -> dict[str, Any]:
+def ablate(
+    network: Any, plan: Any, test: Any, probabilities: Any, train_labels: Any, val: Any = None
+) -> dict[str, Any]:
     """What each post-training ingredient does on the test split, from the one trained model: every ensemble
-    member alone, the ensemble, and the balanced decision instead of argmax (ACC at both)."""
+    member alone, the ensemble, and the balanced decision instead of argmax (ACC at both); for two classes also
+    the operating point chosen on validation (``binary_threshold=youden``, emulated on the same networks)."""
     import numpy as np
 
     from medimg.tasks.classify.inference import predict_proba
 
     y = test.y.numpy()
     members = list(getattr(network, "members", [network]))
+    chosen = validation_operating_points(members, plan, test, val)
     rows: dict[str, Any] = {}
     for k, member in enumerate(members):
         p = predict_proba(member, test.x, plan) if len(members) > 1 else probabilities
@@ -246,14 +251,51 @@ def ablate(network: Any, plan: Any, test: Any, probabilities: Any, train_labels:
             "acc": acc,
             "auc": auc,
             "acc_balanced": float(np.mean(balanced_accuracy_decision(p, train_labels) == y)),
+            **({"acc_val_threshold": float(np.mean(chosen.decide([k]) == y))} if chosen else {}),
         }
     acc, auc = official_metrics(y, probabilities)
     rows["ensemble"] = {
         "acc": acc,
         "auc": auc,
         "acc_balanced": float(np.mean(balanced_accuracy_decision(probabilities, train_labels) == y)),
+        **({"acc_val_threshold": float(np.mean(chosen.decide(range(len(members))) == y))} if chosen else {}),
+        **({"val_thresholds": chosen.thresholds} if chosen else {}),
     }
     return rows
+
+
+class OperatingPoints:
+    """Each member's threshold on the second class chosen on validation (Youden), and the decision a model whose
+    members carry them folded into their biases makes on test: the mean of the members' logit differences, each
+    shifted by its threshold's logit, at 0 (what ``binary_threshold=youden`` trains)."""
+
+    def __init__(self, thresholds: list[float], differences: list[Any]) -> None:
+        self.thresholds = thresholds
+        self.differences = differences
+
+    def decide(self, members: Any) -> Any:
+        import numpy as np
+
+        members = list(members)
+        shifted = [self.differences[k] - np.log(self.thresholds[k] / (1 - self.thresholds[k])) for k in members]
+        return (np.mean(shifted, axis=0) >= 0).astype(int)
+
+
+def validation_operating_points(members: list[Any], plan: Any, test: Any, val: Any) -> OperatingPoints | None:
+    """:class:`OperatingPoints` of a two-class model's members, ``None`` for more classes or no validation split."""
+    if val is None or len(val) == 0 or plan.num_classes != 2 or plan.multi_label:
+        return None
+    from medimg.evaluation.multilabel import choose_thresholds
+    from medimg.tasks.classify.inference import predict_logits, predict_proba
+
+    thresholds, differences = [], []
+    for member in members:
+        p_val = predict_proba(member, val.x, plan)
+        (t,) = choose_thresholds((val.y.numpy() == 1)[:, None], p_val[:, 1:2], "youden")
+        thresholds.append(min(max(t, 1e-6), 1 - 1e-6))
+        logits = predict_logits(member, test.x, plan).double().numpy()
+        differences.append(logits[:, 1] - logits[:, 0])
+    return OperatingPoints(thresholds, differences)
 
 
 def describe_plan(plan: Any) -> str:
@@ -353,8 +395,9 @@ def mean_rows(ablations: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def format_ablation(results: dict[str, Any]) -> str:
     """Mean test ACC (argmax and balanced decision) and AUC per ingredient, from the same trained runs."""
     lines = [
-        "| dataset | configuration | model | test ACC | ACC, balanced decision | test AUC |",
-        "|---|---|---|---:|---:|---:|",
+        "| dataset | configuration | model | test ACC | ACC, balanced decision | ACC, threshold chosen on val "
+        "| test AUC |",
+        "|---|---|---|---:|---:|---:|---:|",
     ]
     for name, entry in results["datasets"].items():
         for config, data in entry.get("configurations", {}).items():
@@ -364,8 +407,10 @@ def format_ablation(results: dict[str, Any]) -> str:
                 rows[f"distilled into {data['runs'][0]['distilled']['network']}"] = s["distilled_mean"]
             for row, m in rows.items():
                 if {"acc", "auc", "acc_balanced"} <= set(m):
+                    chosen = f"{m['acc_val_threshold']:.3f}" if "acc_val_threshold" in m else ""
                     lines.append(
-                        f"| {name} | {config} | {row} | {m['acc']:.3f} | {m['acc_balanced']:.3f} | {m['auc']:.3f} |"
+                        f"| {name} | {config} | {row} | {m['acc']:.3f} | {m['acc_balanced']:.3f} | {chosen} | "
+                        f"{m['auc']:.3f} |"
                     )
     return "\n".join(lines)
 
