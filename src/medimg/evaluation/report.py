@@ -427,7 +427,29 @@ class ClassificationReport(Report):
             positive = f" Positive class: {html.strong(self.metrics['positive_class'])}."
         return html.paragraph(
             f"Point estimates on the {html.escape(self.split)} split with {html.escape(self.bootstrap_text())}."
-            f"{positive} “—”: not computed or undefined."
+            f"{positive}{self._decision_text()} “—”: not computed or undefined."
+        )
+
+    def _decision_text(self) -> str:
+        """How a two-class run decides: argmax, or the operating point its training chose on validation."""
+        plan = (self.extra or {}).get("plan") or {}
+        if self.metrics.get("n_classes") != 2 or "binary_threshold" not in plan:
+            return ""
+        rule = plan["binary_threshold"]
+        if rule == "argmax":
+            return (
+                " Decisions: the more probable class (probabilities calibrated to the training split's class shares;"
+                " an operating point can be chosen from the ROC curve, or on validation with"
+                " <code>--set binary_threshold=youden</code>)."
+            )
+        chosen = ((self.extra or {}).get("training") or {}).get("binary_thresholds") or []
+        values = ", ".join(f"{t:.3f}" for point in chosen for t in point.values())
+        how = "best sensitivity + specificity" if rule == "youden" else "best F1"
+        return (
+            f" Decisions: at the operating point chosen on the validation split ({html.escape(rule)}: {how};"
+            f" threshold{'s per network' if len(chosen) > 1 else ''} on the positive class's probability:"
+            f" {html.escape(values or 'none recorded')}), folded into the network, so probabilities are relative to"
+            " it (0.5 = the threshold)."
         )
 
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:

@@ -98,3 +98,17 @@ def test_a_run_records_and_applies_its_operating_point(tmp_path: Path) -> None:
     assert list(chosen) == ["class_1"] and 0 < chosen["class_1"] < 1
     report = json.loads((model.run_dir_ / "report" / "report.json").read_text())
     assert report["metrics"]["roc_auc"] > 0.9
+    page = (model.run_dir_ / "report" / "report.html").read_text()
+    assert "operating point chosen on the validation split" in page and f"{chosen['class_1']:.3f}" in page
+
+
+def test_an_argmax_report_says_how_it_decides() -> None:
+    from medimg.evaluation.report import build_classification_report
+
+    y = np.array([0, 1, 1, 0, 1, 1])
+    p = np.array([[0.8, 0.2], [0.3, 0.7], [0.4, 0.6], [0.6, 0.4], [0.1, 0.9], [0.7, 0.3]])
+    extra = {"plan": {"binary_threshold": "argmax"}, "training": {}}
+    report = build_classification_report(
+        y, p, ["normal", "pneumonia"], split="test", model_name="m", dataset_name="d", extra=extra, n_resamples=10
+    )
+    assert "the more probable class" in report.to_html() and "binary_threshold=youden" in report.to_html()
