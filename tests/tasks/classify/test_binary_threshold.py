@@ -82,6 +82,17 @@ def test_argmax_leaves_the_network_alone_and_three_classes_are_refused() -> None
         fold_operating_points(_Linear(3), _plan("youden", classes=3), split)
 
 
+def test_a_threshold_that_cannot_apply_is_refused_before_training(tmp_path: Path) -> None:
+    from medimg import Model
+    from tests.tasks.classify.test_multilabel import write_quadrant_npz
+
+    data = write_quadrant_npz(tmp_path / "quadrants.npz", n=(30, 10, 10))  # multi-label
+    with pytest.raises(ConfigError, match="finding_threshold") as caught:
+        Model("simple-cnn", binary_threshold="youden").fit(data, run_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "checkpoints").exists() or not any((tmp_path / "run" / "checkpoints").iterdir())
+    assert "leave binary_threshold out" in str(caught.value)
+
+
 def test_a_run_records_and_applies_its_operating_point(tmp_path: Path) -> None:
     from medimg import Model
     from tests.tasks.classify.test_multilabel import write_quadrant_npz

@@ -24,6 +24,26 @@ from medimg.tasks.classify.data import PreparedSplit
 EPS = 1e-6
 
 
+def check_binary_threshold(plan: Plan) -> None:
+    """Refuse a ``binary_threshold`` other than ``argmax`` where it cannot apply (checked before training).
+
+    Raises:
+        ConfigError: a multi-label plan (its findings use ``finding_threshold``) or more than two classes.
+    """
+    if plan.binary_threshold == "argmax":
+        return
+    if plan.multi_label:
+        raise ConfigError(
+            f"binary_threshold={plan.binary_threshold} is for two-class models; a multi-label model chooses each "
+            "finding's operating point with finding_threshold: leave binary_threshold out"
+        )
+    if plan.num_classes != 2:
+        raise ConfigError(
+            f"binary_threshold={plan.binary_threshold} chooses one threshold for two classes; these images have "
+            f"{plan.num_classes}: leave binary_threshold out (argmax)"
+        )
+
+
 def fold_operating_points(network: nn.Module, plan: Plan, val: PreparedSplit) -> list[float] | None:
     """Choose the operating points on ``val`` and fold them into ``network``'s ``head`` bias; returns the
     thresholds (probabilities of the unshifted network): each finding's (multi-label, ``plan.finding_threshold``),
@@ -31,7 +51,8 @@ def fold_operating_points(network: nn.Module, plan: Plan, val: PreparedSplit) ->
     decides by argmax. Without validation images every threshold is 0.5 (nothing is shifted).
 
     Raises:
-        ConfigError: a ``binary_threshold`` for more than two classes, or no linear ``head`` with a bias.
+        ConfigError: a ``binary_threshold`` for more than two classes (:func:`check_binary_threshold`), or no
+            linear ``head`` with a bias.
     """
     from medimg.evaluation.multilabel import choose_thresholds
     from medimg.tasks.classify.inference import predict_proba
@@ -40,12 +61,8 @@ def fold_operating_points(network: nn.Module, plan: Plan, val: PreparedSplit) ->
         rule, fix = plan.finding_threshold, "finding_threshold=fixed"
     elif plan.binary_threshold == "argmax":
         return None
-    elif plan.num_classes != 2:
-        raise ConfigError(
-            f"binary_threshold={plan.binary_threshold} chooses one threshold for two classes; these images have "
-            f"{plan.num_classes}: leave binary_threshold out (argmax)"
-        )
     else:
+        check_binary_threshold(plan)
         rule, fix = plan.binary_threshold, "binary_threshold=argmax"
     columns = slice(None) if plan.multi_label else slice(1, 2)  # two classes: the second one's probability
     if len(val) == 0:

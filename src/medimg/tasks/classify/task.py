@@ -81,7 +81,7 @@ class ClassifyTask:
 
         Raises:
             ConfigError: an override's ``num_classes`` other than the data's (timm's habit; it trained to the end
-                and failed writing the report, or failed in the loss).
+                and failed writing the report, or failed in the loss); a ``binary_threshold`` that cannot apply.
         """
         plan: Plan = resolve_plan(planned, *layers)
         chosen = {key for layer in layers for key in (layer or {})}
@@ -97,6 +97,9 @@ class ClassifyTask:
                 f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
                 "out, medimg takes it from the data"
             )
+        from medimg.tasks.classify.operating_points import check_binary_threshold
+
+        check_binary_threshold(plan)  # before training, not after it
         return plan
 
     def setup(
