@@ -437,11 +437,22 @@ class ClassificationReport(Report):
             return ""
         rule = plan["binary_threshold"]
         if rule == "argmax":
-            return (
+            text = (
                 " Decisions: the more probable class (probabilities calibrated to the training split's class shares;"
                 " an operating point can be chosen from the ROC curve, or on validation with"
                 " <code>--set binary_threshold=youden</code>)."
             )
+            low = [
+                (key, float(self.metrics[key]))
+                for key in ("sensitivity", "specificity")
+                if isinstance(self.metrics.get(key), (int, float)) and float(self.metrics[key]) < 0.5
+            ]
+            for key, value in low:
+                text += (
+                    f" {html.strong(f'{key.capitalize()} is {value:.3f} at argmax')}: the rarer class is mostly"
+                    " missed; retrain with <code>--set binary_threshold=youden</code> for a balanced operating point."
+                )
+            return text
         chosen = ((self.extra or {}).get("training") or {}).get("binary_thresholds") or []
         values = ", ".join(f"{t:.3f}" for point in chosen for t in point.values())
         how = "best sensitivity + specificity" if rule == "youden" else "best F1"

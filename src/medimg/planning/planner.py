@@ -220,6 +220,11 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     weight_ema, ensemble_min_epochs, reasons["weight_ema"] = determine_averaging(fp)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("classify")
     monitor, reasons["monitor"] = determine_monitor(fp)
+    if len(fp.class_names) == 2 and not fp.multi_label and class_weights is not None:
+        reasons["binary_threshold"] = (
+            f"argmax, calibrated to the training prior (imbalance {fp.imbalance_ratio:.2f}): the rarer class's "
+            "sensitivity can be low; --set binary_threshold=youden chooses a balanced operating point on validation"
+        )
     canonical_orientation = fp.spatial_dims == 3
     if canonical_orientation:
         reasons["canonical_orientation"] = "volumes in the closest RAS+ axis order, as read for training"

@@ -122,4 +122,18 @@ def test_an_argmax_report_says_how_it_decides() -> None:
     report = build_classification_report(
         y, p, ["normal", "pneumonia"], split="test", model_name="m", dataset_name="d", extra=extra, n_resamples=10
     )
-    assert "the more probable class" in report.to_html() and "binary_threshold=youden" in report.to_html()
+    page = report.to_html()
+    assert "the more probable class" in page and "binary_threshold=youden" in page
+    assert "at argmax" not in page  # sensitivity 0.75, specificity 0.5: no warning
+    always_normal = np.tile([0.9, 0.1], (6, 1))
+    missed = build_classification_report(
+        y,
+        always_normal,
+        ["normal", "pneumonia"],
+        split="test",
+        model_name="m",
+        dataset_name="d",
+        extra=extra,
+        n_resamples=10,
+    )
+    assert "Sensitivity is 0.000 at argmax" in missed.to_html()
