@@ -265,37 +265,37 @@ def ablate(
 
 
 class OperatingPoints:
-    """Each member's threshold on the second class chosen on validation (Youden), and the decision a model whose
-    members carry them folded into their biases makes on test: the mean of the members' logit differences, each
-    shifted by its threshold's logit, at 0 (what ``binary_threshold=youden`` trains)."""
+    """The members of a two-class model with ``binary_threshold=youden`` folded into copies of them (medimg's own
+    :func:`~medimg.tasks.classify.operating_points.fold_operating_points`, on the validation split), and the test
+    decisions of any subset of them: the argmax of their mean folded logits, as the ensemble averages logits."""
 
-    def __init__(self, thresholds: list[float], differences: list[Any]) -> None:
+    def __init__(self, thresholds: list[float], folded_logits: list[Any]) -> None:
         self.thresholds = thresholds
-        self.differences = differences
+        self.folded_logits = folded_logits
 
     def decide(self, members: Any) -> Any:
         import numpy as np
 
-        members = list(members)
-        shifted = [self.differences[k] - np.log(self.thresholds[k] / (1 - self.thresholds[k])) for k in members]
-        return (np.mean(shifted, axis=0) >= 0).astype(int)
+        return np.mean([self.folded_logits[k] for k in members], axis=0).argmax(axis=1)
 
 
 def validation_operating_points(members: list[Any], plan: Any, test: Any, val: Any) -> OperatingPoints | None:
     """:class:`OperatingPoints` of a two-class model's members, ``None`` for more classes or no validation split."""
     if val is None or len(val) == 0 or plan.num_classes != 2 or plan.multi_label:
         return None
-    from medimg.evaluation.multilabel import choose_thresholds
-    from medimg.tasks.classify.inference import predict_logits, predict_proba
+    import copy
 
-    thresholds, differences = [], []
+    from medimg.tasks.classify.inference import predict_logits
+    from medimg.tasks.classify.operating_points import fold_operating_points
+
+    youden = plan.model_copy(update={"binary_threshold": "youden"})
+    thresholds, folded_logits = [], []
     for member in members:
-        p_val = predict_proba(member, val.x, plan)
-        (t,) = choose_thresholds((val.y.numpy() == 1)[:, None], p_val[:, 1:2], "youden")
-        thresholds.append(min(max(t, 1e-6), 1 - 1e-6))
-        logits = predict_logits(member, test.x, plan).double().numpy()
-        differences.append(logits[:, 1] - logits[:, 0])
-    return OperatingPoints(thresholds, differences)
+        folded = copy.deepcopy(member)
+        (t,) = fold_operating_points(folded, youden, val) or [0.5]
+        thresholds.append(t)
+        folded_logits.append(predict_logits(folded, test.x, plan).double().numpy())
+    return OperatingPoints(thresholds, folded_logits)
 
 
 def describe_plan(plan: Any) -> str:
