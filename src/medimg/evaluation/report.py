@@ -442,16 +442,15 @@ class ClassificationReport(Report):
                 " an operating point can be chosen from the ROC curve, or on validation with"
                 " <code>--set binary_threshold=youden</code>)."
             )
-            low = [
-                (key, float(self.metrics[key]))
-                for key in ("sensitivity", "specificity")
-                if isinstance(self.metrics.get(key), (int, float)) and float(self.metrics[key]) < 0.5
-            ]
-            for key, value in low:
-                text += (
-                    f" {html.strong(f'{key.capitalize()} is {value:.3f} at argmax')}: the rarer class is mostly"
-                    " missed; retrain with <code>--set binary_threshold=youden</code> for a balanced operating point."
-                )
+            names = list(self.metrics.get("class_names") or ["the negative class", "the positive class"])
+            for key, missed in (("sensitivity", names[1]), ("specificity", names[0])):
+                value = self.metrics.get(key)
+                if isinstance(value, (int, float)) and value < 0.5:
+                    text += (
+                        f" {html.strong(f'{key.capitalize()} is {value:.3f} at argmax')}: “{html.escape(missed)}” is"
+                        " mostly missed; retrain with <code>--set binary_threshold=youden</code> for a balanced"
+                        " operating point."
+                    )
             return text
         chosen = ((self.extra or {}).get("training") or {}).get("binary_thresholds") or []
         values = ", ".join(f"{t:.3f}" for point in chosen for t in point.values())

@@ -136,4 +136,4 @@ def test_an_argmax_report_says_how_it_decides() -> None:
         extra=extra,
         n_resamples=10,
     )
-    assert "Sensitivity is 0.000 at argmax" in missed.to_html()
+    assert "Sensitivity is 0.000 at argmax</strong>: “pneumonia” is mostly missed" in missed.to_html()
