@@ -120,6 +120,11 @@ class SegmentTask:
         plan = planned.plan
         assert isinstance(plan, SegPlan)
         check_recorded_orientation(plan.canonical_orientation, plan.spatial_dims, dataset)
+        if plan.deep_supervision and options.unlabelled is not None:  # before any case is prepared
+            raise ConfigError(
+                "deep_supervision is not combined with --unlabelled yet: --set deep_supervision=0 for "
+                "semi-supervised training"
+            )
         progress = options.progress
         reader: CaseReader = planned.loaded
         planned.loaded = None
@@ -164,11 +169,6 @@ class SegmentTask:
         )
         source: BatchSource = batches
         if options.unlabelled is not None:  # semi-supervised: pool patches join every batch, the loss uses them
-            if plan.deep_supervision:
-                raise ConfigError(
-                    "deep_supervision is not combined with --unlabelled yet: --set deep_supervision=0 for "
-                    "semi-supervised training"
-                )
             from medimg.tasks.segment.semi_supervised import setup_semi_supervised
 
             semi = setup_semi_supervised(dataset, train_ids, plan, batches, options, distributed, store=store)
