@@ -552,9 +552,12 @@ class SegmentationDataset:
     def read(self, case: SegCase) -> SegSample:
         """Read one case's image, raw mask and ROI, checking that their sizes agree.
 
+        A 2D mask (or ROI) at another resolution over the image's field of view is resized onto the image's grid
+        (:mod:`medimg.data.mask_grid`, one warning per folder; ``image.meta["mask_resized_from"]`` keeps its size).
+
         Raises:
             ImageReadError: a file is unreadable.
-            DatasetError: the mask (or ROI) does not have the image's size.
+            DatasetError: the mask (or ROI) does not have the image's size, nor its aspect ratio in 2D.
         """
         from medimg.io import read_image
         from medimg.io.channels import channel_suffixes, stack_channels
@@ -572,11 +575,10 @@ class SegmentationDataset:
             case, palette_indices=self.colour_table is None, image_affine=image.affine
         )
         if mask is not None and case.mask is not None:
-            _check_same_shape(case, image, mask, case.mask, "mask")
+            mask = _on_image_grid(case, image, mask, case.mask, "mask")
         roi = None
         if case.roi is not None:
-            roi_array = read_image(case.roi).array
-            _check_same_shape(case, image, roi_array, case.roi, "region-of-interest mask")
+            roi_array = _on_image_grid(case, image, read_image(case.roi).array, case.roi, "region-of-interest mask")
             roi = roi_array.max(axis=0) > (0.5 if roi_array.max() <= 1 else 127)
         if self.canonical_orientation:
             from medimg.io.orientation import canonical
@@ -735,10 +737,29 @@ def _warn_once_per_folder(folder: Path, message: str, *args: object) -> None:
         logger.warning(message, *args)
 
 
-def _check_same_shape(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> None:
-    if tuple(array.shape[1:]) != image.spatial_shape:
+def _on_image_grid(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """``array`` (a mask or ROI of ``case``) on ``image``'s grid: as read, or resized when it is the image's field of
+    view at another resolution; any other size is a :class:`DatasetError` naming both files."""
+    from medimg.data.mask_grid import nearest_resize, same_field_of_view
+
+    stored = tuple(array.shape[1:])
+    if stored == image.spatial_shape:
+        return array
+    if not same_field_of_view(stored, image.spatial_shape):
         raise DatasetError(
-            f"{what} {path} has size {tuple(array.shape[1:])} but its image {case.image} has size "
-            f"{image.spatial_shape}: a mask must have exactly its image's size (re-export the mask, or fix the "
-            "pairing)"
+            f"{what} {path} has size {stored} but its image {case.image} has size {image.spatial_shape}: a mask must "
+            "have its image's size (in 2D at least its aspect ratio: a mask at another resolution is resized onto its "
+            "image); re-export the mask, or fix the pairing"
         )
+    _warn_once_per_folder(
+        path.parent,
+        "%s has size %s but its image %s has size %s: read as the image's field of view at another resolution and "
+        "resized onto the image's grid (nearest neighbour); the other masks in %s are read the same way",
+        path,
+        stored,
+        case.image,
+        image.spatial_shape,
+        path.parent,
+    )
+    image.meta["mask_resized_from"] = list(stored)
+    return nearest_resize(array, image.spatial_shape)

@@ -46,7 +46,7 @@ def test_a_clean_set_reports_sizes_values_and_classes(tmp_path: Path) -> None:
 
 def test_problems_are_named_and_fail_the_check(tmp_path: Path) -> None:
     root = _pairs(tmp_path / "set")
-    _save(root / "train" / "masks" / "train1.png", np.zeros((20, 20)))  # another size than its image
+    _save(root / "train" / "masks" / "train1.png", np.zeros((20, 16)))  # another size and shape than its image
     _save(root / "train" / "masks" / "train2.png", np.zeros((16, 16)))  # no structure at all
     _save(root / "train" / "masks" / "orphan.png", _disc(255))  # no image
     (root / "test" / "images" / "test0.png").write_bytes(b"not a png")  # corrupt
@@ -56,7 +56,7 @@ def test_problems_are_named_and_fail_the_check(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     out = result.output
     assert "unreadable 1, size mismatches 1, masks without an image 1, empty masks 1, same image across splits 1" in out
-    assert "size mismatch: mask" in out and "train1.png has size (20, 20)" in out
+    assert "size mismatch: mask" in out and "train1.png has size (20, 16)" in out
     assert "mask without an image: train/masks/orphan.png" in out
     assert "unreadable: test/images/test0.png" in out
     assert "same image in several splits: test/images/test1.png, train/images/train0.png" in out

@@ -149,6 +149,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     empty: list[str] = []
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
+    resized: list[str] = []
     first_of: dict[int, str] = {}  # number of spatial axes -> its first case
     axes: Counter[int] = Counter()
     for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
@@ -163,6 +164,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         image = sample.image
         if image.meta.get("exif_orientation"):
             turned.append(str(case.image))
+        if image.meta.get("mask_resized_from"):
+            resized.append(case.case_id)
         sizes["x".join(map(str, image.spatial_shape))] += 1
         first_of.setdefault(len(image.spatial_shape), case.case_id)
         axes[len(image.spatial_shape)] += 1
@@ -191,6 +194,11 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         warnings.append(
             f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {empty[0]}; fine for cases "
             "without the structure, a wrong mask otherwise"
+        )
+    if resized:
+        warnings.append(
+            f"{len(resized)} mask(s) have another resolution than their images over the same field of view (e.g. "
+            f"{resized[0]}): resized onto the images' grids by nearest neighbour for training and evaluation"
         )
     if len(channels) > 1:
         warnings.append(MIXED_CHANNELS_WARNING)
