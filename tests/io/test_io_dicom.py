@@ -128,6 +128,24 @@ def test_dicom_without_pixels_is_refused(bundled_dicom: Bundled) -> None:
         read_image(bundled_dicom("rtplan.dcm"))
 
 
+def test_an_empty_pixel_data_element_or_a_stripped_pixel_module_is_named(dicom_writer: Writer) -> None:
+    import pydicom
+
+    path = dicom_writer("empty.dcm", np.zeros((4, 4), np.uint16))
+    ds = pydicom.dcmread(path)
+    ds.PixelData = b""
+    ds.save_as(path)
+    with pytest.raises(ImageReadError, match=r"Pixel Data element is empty \(0 bytes\)") as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+    stripped = dicom_writer("stripped.dcm", np.zeros((4, 4), np.uint16))
+    ds = pydicom.dcmread(stripped)
+    del ds.PixelRepresentation
+    ds.save_as(stripped)
+    with pytest.raises(ImageReadError, match=r"header lacks an element.*Pixel Representation.*re-export"):
+        read_image(stripped)
+
+
 def test_garbage_after_dicom_magic(tmp_path: Path) -> None:
     path = tmp_path / "bad.dcm"
     path.write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 4)

@@ -269,7 +269,15 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
         message = _short(exc)
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         syntax_name = getattr(syntax, "name", str(syntax)) if syntax is not None else "unknown"
-        if "missing" in message.lower() and ("plugin" in message.lower() or "depend" in message.lower()):
+        pixels = next((ds[tag] for tag in _PIXEL_TAGS if tag in ds), None)
+        if pixels is not None and pixels.is_empty:
+            reason = "its Pixel Data element is empty (0 bytes): the file holds no image; re-copy or re-export it"
+        elif "missing required element" in message.lower():
+            reason = (
+                f"its header lacks an element the pixels need to be decoded ({message}): an exporter or anonymiser "
+                "stripped the image pixel module; re-export the file with it"
+            )
+        elif "missing" in message.lower() and ("plugin" in message.lower() or "depend" in message.lower()):
             reason = (
                 f"its pixel data is compressed ({syntax_name}) and no installed decoder handles it; install "
                 "one: pip install python-gdcm (a medimg dependency), or pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
