@@ -110,3 +110,32 @@ def test_real_sets_pair_as_they_are(folder: str, cases: int, splits: dict[str, i
     encoding = determine_dataset_encoding(ds, loaded.samples)
     expected = {"msd_hippocampus": 3, "herlev": 3}.get(folder, 2)
     assert encoding.num_classes == expected
+
+
+def test_split_words_starting_every_file_name_are_the_splits(tmp_path: Path) -> None:
+    """GlaS ships one folder of ``train_1.bmp`` / ``train_1_anno.bmp``, ``testA_1.bmp``, ``testB_1.bmp``..."""
+    root = tmp_path / "Warwick QU Dataset (Released 2016_07_08)"
+    for prefix in ("train", "testA", "testB"):
+        for k in (1, 2):
+            _png(root / f"{prefix}_{k}.bmp", np.zeros((6, 6)))
+            _png(root / f"{prefix}_{k}_anno.bmp", np.eye(6) * (k + 1))
+    ds = SegmentationDataset.load(root)
+    splits = {c.image.name: c.split for c in ds.cases}
+    assert splits == {
+        "train_1.bmp": "train",
+        "train_2.bmp": "train",
+        "testA_1.bmp": "test",
+        "testA_2.bmp": "test",
+        "testB_1.bmp": "test",
+        "testB_2.bmp": "test",
+    }
+    _png(root / "extra_1.bmp", np.zeros((6, 6)))  # one name without a split word: the names say nothing
+    _png(root / "extra_1_anno.bmp", np.eye(6))
+    assert all(c.split is None for c in SegmentationDataset.load(root).cases)
+
+
+def test_one_split_word_in_every_name_is_no_split(tmp_path: Path) -> None:
+    for k in (1, 2, 3):
+        _png(tmp_path / f"training_{k}.png", np.zeros((6, 6)))
+        _png(tmp_path / f"training_{k}_mask.png", np.eye(6))
+    assert all(c.split is None for c in SegmentationDataset.load(tmp_path).cases)

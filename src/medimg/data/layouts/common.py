@@ -99,6 +99,24 @@ def split_of(root: Path, path: Path) -> str | None:
     return None
 
 
+#: a file name whose first word names a split: GlaS's ``train_1.bmp``, ``testA_1.bmp`` and ``testB_1.bmp`` (two test
+#: sets, A and B)
+NAME_SPLIT = re.compile(r"^(train|training|val|valid|validation|test|testing)[a-d]?(?=[\s_\-.]|\d)", re.IGNORECASE)
+
+
+def splits_from_names(paths: Sequence[Path]) -> list[str] | None:
+    """The split each file's name starts with, when every name starts with one and they name a training split and
+    another (``train_1.bmp``, ``testA_1.bmp``: ``train``, ``test``); ``None`` otherwise (a file name without one,
+    or one split only, says nothing about the others)."""
+    from medimg.data.case import normalise_split
+
+    matches = [NAME_SPLIT.match(path.name) for path in paths]
+    if not paths or not all(matches):
+        return None
+    splits = [normalise_split(match.group(1)) or "" for match in matches if match]
+    return splits if "train" in splits and len(set(splits)) > 1 else None
+
+
 def text_head(path: Path, size: int) -> str:
     """The first ``size`` characters of a text file (undecodable bytes replaced), ``""`` when it cannot be read: what
     a layout's ``detect`` sniffs (a COCO JSON's keys, an XML's root element)."""

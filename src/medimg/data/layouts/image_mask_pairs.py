@@ -70,6 +70,7 @@ from medimg.data.layouts.common import (
     name_selected,
     read_manifest,
     split_of,
+    splits_from_names,
 )
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import is_case_mask
@@ -701,6 +702,15 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
     if listed and not all(c.split for c in cases):
         cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole
+    named = None if any(c.split for c in cases) else splits_from_names([c.image for c in cases])
+    if named is not None:
+        cases = [replace(c, split=split) for c, split in zip(cases, named, strict=True)]
+        logger.info(
+            "%s: the splits are the images' name prefixes (%s: %s)",
+            root,
+            cases[0].image.name,
+            ", ".join(f"{split} {count}" for split, count in sorted(Counter(named).items())),
+        )
     cases = as_sections(cases) or group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
