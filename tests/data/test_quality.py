@@ -120,3 +120,26 @@ def test_a_file_property_that_tells_the_classes_apart_is_a_shortcut_warning(tmp_
     assert report.ok  # a warning, not a problem: a property may separate classes for an honest reason
     mixed = check_dataset(Dataset.load(tmp_path / "mixed"))
     assert not any("tells the classes apart" in w for w in mixed.warnings)
+
+
+def test_rasters_of_different_bit_depths_are_a_warning(tmp_path: Path) -> None:
+    """8-bit beside 16-bit PNGs (two sources merged): one normalisation fits neither; one depth, or DICOM files whose
+    values are rescaled to physical units, say nothing."""
+    from medimg.data.quality import mixed_raster_depths
+
+    rng = np.random.default_rng(0)
+    for cls in ("normal", "pneumonia"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            if i % 2:
+                pixels = rng.integers(0, 4095, (16, 16)).astype(np.uint16)
+            else:
+                pixels = rng.integers(0, 255, (16, 16)).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / cls / f"{i}.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    (warning,) = [w for w in report.warnings if "different bit depths" in w]
+    assert "6 at 8-bit, 6 at 16-bit" in warning and "up to 255 against up to 65535" in warning
+    assert report.ok
+    assert mixed_raster_depths({"png 8-bit": 5, "jpeg 8-bit": 3}) is None
+    assert mixed_raster_depths({"dicom 12-bit": 5, "dicom 16-bit": 3, "png 8-bit": 2}) is None
+    assert mixed_raster_depths({"medmnist": 5}) is None

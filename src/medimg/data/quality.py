@@ -141,6 +141,26 @@ def _sample_type(meta: dict[str, Any]) -> str:
     return f"{fmt} {bits}-bit" if bits else fmt
 
 
+def mixed_raster_depths(sample_types: dict[str, int]) -> str | None:
+    """A warning when raster images (not DICOM, whose values are rescaled to physical units) are stored at different
+    bit depths (``"png 8-bit"`` beside ``"png 16-bit"``): their values are on different scales, so the one intensity
+    normalisation planned from all of them fits neither."""
+    depths: dict[int, int] = Counter()
+    for sample_type, count in sample_types.items():
+        fmt, _, bits = sample_type.partition(" ")
+        if fmt != "dicom" and bits.endswith("-bit") and bits[:-4].isdigit():
+            depths[int(bits[:-4])] += count
+    if len(depths) < 2:
+        return None
+    found = ", ".join(f"{count} at {bits}-bit" for bits, count in sorted(depths.items()))
+    scales = f" (up to {2 ** min(depths) - 1} against up to {2 ** max(depths) - 1})" if max(depths) <= 16 else ""
+    return (
+        f"images are stored at different bit depths ({found}): their pixel values are on different scales{scales}, "
+        "and the intensity normalisation planned from all of them fits neither (the low-depth images look nearly "
+        "black beside the others); convert them to one bit depth before training"
+    )
+
+
 @dataclass(frozen=True)
 class _ImageRecord:
     """What the check keeps of one image read (the pixels are not kept)."""
@@ -256,6 +276,9 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     if len(channels) > 1:
         warnings.append(MIXED_CHANNELS_WARNING)
+    depths = mixed_raster_depths(dtypes)
+    if depths:
+        warnings.append(depths)
     if conflicts:
         warnings.append(
             f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
