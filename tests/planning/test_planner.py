@@ -113,3 +113,20 @@ def test_batch_size_scales_with_sqrt_of_pixels() -> None:
     assert determine_batch_size(fp, [128, 128])[0] == 32
     assert determine_batch_size(fp, [32, 32, 32])[0] == 16
     assert determine_batch_size(_fingerprint(num_train_cases=40), [28, 28])[0] == 8
+
+
+def test_bf16_follows_the_gpu_when_one_is_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training runs on the GPU when CUDA is present, so its bf16 support decides the precision, not the CPU's."""
+    import torch
+
+    from medimg.planning import planner
+
+    monkeypatch.setattr(planner, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)  # a pre-Ampere GPU
+    assert planner.device_supports_bf16() is False
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    monkeypatch.setattr(planner, "cpu_supports_bf16", lambda: False)
+    assert planner.device_supports_bf16() is True
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU: the CPU decides
+    assert planner.device_supports_bf16() is False

@@ -363,7 +363,7 @@ def plan_training(
 ) -> Planned:
     """Fingerprint the training cases and plan: the saved plan when resuming, else the planner's under the
     override layers (``defaults < plan < config file < arguments``)."""
-    from medimg.planning.planner import cpu_supports_bf16
+    from medimg.planning.planner import device_supports_bf16
 
     fingerprint, loaded = task.fingerprint(dataset, train_cases, options)
     if saved_plan is not None:
@@ -384,5 +384,5 @@ def plan_training(
         else:
             logger.info("resuming with the saved plan")
     else:
-        plan = task.resolve_plan(task.propose_plan(fingerprint, bf16_supported=cpu_supports_bf16()), *plan_layers)
+        plan = task.resolve_plan(task.propose_plan(fingerprint, bf16_supported=device_supports_bf16()), *plan_layers)
     return Planned(fingerprint, plan, loaded)
