@@ -44,5 +44,5 @@ def adjust_for_class_weights(network: nn.Module, plan: Plan) -> list[float] | No
             "train with --set logit_adjustment=false"
         )
     with torch.no_grad():
-        head.bias.add_(torch.tensor(shifts, dtype=head.bias.dtype))
+        head.bias.add_(torch.tensor(shifts, dtype=head.bias.dtype, device=head.bias.device))
     return shifts

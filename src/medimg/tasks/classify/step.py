@@ -70,6 +70,7 @@ def make_hooks(plan: Plan, val: PreparedSplit, teacher: SoftTargets | None = Non
         if mixed is not None:
             xb = mixed.inputs
         logits = network(xb).float()
+        criterion.to(logits.device)  # the class weights follow the batch (a no-op once there)
         supervised = criterion(logits, yb) if mixed is None else mixed.loss(criterion, logits, yb)
         if teacher is None:
             return supervised
