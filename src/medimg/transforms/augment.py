@@ -2,7 +2,9 @@
 
 MONAI's random transforms work one sample at a time in Python; on a CPU with 28 px images that per-sample
 overhead costs more than the network. Here one affine grid per batch does rotation, zoom and shift for every
-sample in a single ``grid_sample`` call, and flips and intensity jitter are batched tensor ops.
+sample in a single ``grid_sample`` call, and flips and intensity jitter are batched tensor ops. The random
+numbers are drawn on the CPU generator and moved to the batch's device, so a batch on the GPU is augmented there
+with the same draws as on the CPU.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class BatchAugment:
         batch = x.shape[0]
 
         def uniform(*shape: int) -> torch.Tensor:
-            return _uniform(generator, *shape)
+            return _uniform(generator, *shape).to(x.device)
 
         for axis in p.flip_axes:
             if axis >= self.spatial_dims:
@@ -42,7 +44,7 @@ class BatchAugment:
             mask = torch.rand(batch, generator=generator) < 0.5
             if mask.any():
                 dim = 2 + axis
-                x = torch.where(mask.view(-1, *[1] * (x.ndim - 1)), x.flip(dim), x)
+                x = torch.where(mask.to(x.device).view(-1, *[1] * (x.ndim - 1)), x.flip(dim), x)
         if p.rotate_deg or p.scale or p.translate:
             x = self._affine(x, generator)
         if p.contrast:
@@ -52,13 +54,19 @@ class BatchAugment:
         if p.brightness:
             x = x + p.brightness * uniform(batch).view(-1, *[1] * (x.ndim - 1))
         if p.noise_std:
-            x = x + p.noise_std * torch.randn(x.shape, generator=generator)
+            x = x + p.noise_std * torch.randn(x.shape, generator=generator).to(x.device)
         return x
 
     def _affine(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         p = self.plan
         grid = random_affine_grid(
-            x.shape, generator, rotate_deg=p.rotate_deg, scale=p.scale, translate=p.translate, dtype=x.dtype
+            x.shape,
+            generator,
+            rotate_deg=p.rotate_deg,
+            scale=p.scale,
+            translate=p.translate,
+            dtype=x.dtype,
+            device=x.device,
         )
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -72,6 +80,7 @@ def random_affine_grid(
     translate: float = 0.0,
     all_axes: bool = False,
     dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
 ) -> torch.Tensor:
     """A ``grid_sample`` grid of one random rotation + zoom + shift per sample of a ``(B, C, *spatial)`` batch.
 
@@ -96,7 +105,7 @@ def random_affine_grid(
     half = torch.tensor([float(s) for s in reversed(shape[2:])])
     linear = linear * half.view(1, 1, d) / half.view(1, d, 1)
     theta = torch.cat([linear / zoom.view(-1, 1, 1), shift.unsqueeze(-1)], dim=2)
-    return F.affine_grid(theta.to(dtype), list(shape), align_corners=False)
+    return F.affine_grid(theta.to(device=device, dtype=dtype), list(shape), align_corners=False)
 
 
 def _rotation(angle: torch.Tensor, a: int, b: int, d: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from medimg.config import FitOptions, resolve_plan
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
-from medimg.engine.batches import BatchSource, TensorBatches
+from medimg.engine.batches import BatchSource, TensorBatches, resident_device
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError, did_you_mean
@@ -119,6 +119,8 @@ class ClassifyTask:
         train_ids = {c.case_id for c in planned.loaded.cases}
         planned.loaded = None  # the raw images are not needed any more
         val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
+        # on a GPU with room, the split is kept and augmented there (an unlabelled pool's batches stay on the host)
+        data_device = resident_device([train_split.x, train_split.y], distributed.device)
         labelled = TensorBatches(
             train_split.x,
             train_split.y,
@@ -126,6 +128,7 @@ class ClassifyTask:
             augment=BatchAugment(plan.augmentation, plan.spatial_dims),
             memory_format=memory_format(plan),
             distributed=distributed,
+            device=data_device if options.unlabelled is None else None,
         )
         batches: BatchSource = labelled
         teacher = None
