@@ -339,6 +339,7 @@ def test_csv_rows_with_an_empty_label_are_the_pool_only_when_asked(phantom_dir: 
     assert "semi_supervised" not in plain.metadata_["training"]
     semi = Model("simple-cnn").fit(manifest, run_dir=tmp_path / "semi", unlabelled=manifest, **FAST)
     assert semi.metadata_["training"]["unlabelled_images"] == 20
+    assert semi.metadata_["training"]["train_data_device"] == "cpu"  # a pool's batches stay on the host, even on a GPU
     assignment = json.loads((tmp_path / "semi" / "splits.json").read_text())["assignment"]
     assert not set(assignment) & {c.case_id for c in dataset.unlabelled}
 

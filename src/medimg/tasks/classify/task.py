@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
 from pydantic import BaseModel
 from torch import nn
 
@@ -120,7 +121,11 @@ class ClassifyTask:
         planned.loaded = None  # the raw images are not needed any more
         val_split = prepare_split(dataset, val_cases, plan, strict=options.strict, progress=options.progress)
         # on a GPU with room, the split is kept and augmented there (an unlabelled pool's batches stay on the host)
-        data_device = resident_device([train_split.x, train_split.y], distributed.device)
+        data_device = (
+            resident_device([train_split.x, train_split.y], distributed.device)
+            if options.unlabelled is None
+            else torch.device("cpu")
+        )
         labelled = TensorBatches(
             train_split.x,
             train_split.y,
@@ -128,7 +133,7 @@ class ClassifyTask:
             augment=BatchAugment(plan.augmentation, plan.spatial_dims),
             memory_format=memory_format(plan),
             distributed=distributed,
-            device=data_device if options.unlabelled is None else None,
+            device=data_device,
         )
         batches: BatchSource = labelled
         teacher = None
@@ -143,6 +148,7 @@ class ClassifyTask:
             "logit_adjustment": logit_shifts(plan),
             "train_images": len(train_split),
             "val_images": len(val_split),
+            "train_data_device": str(data_device),
             **({"teacher": str(options.teacher)} if options.teacher is not None else {}),
         }
         skipped = [*train_split.skipped, *val_split.skipped]
