@@ -112,3 +112,32 @@ def test_class_weights_are_undone_in_the_saved_logits(phantom_dir: Path, tmp_pat
     trained = torch.load(tmp_path / "plain" / "checkpoints" / "best.pt", weights_only=True)["model"]
     saved = torch.load(tmp_path / "plain" / "model.pt", weights_only=True)["model"]
     assert torch.equal(saved["head.bias"], trained["head.bias"])
+
+
+def test_an_ensemble_of_different_networks(phantom_dir: Path, tmp_path: Path) -> None:
+    """``ensemble_networks``: member k trains the k-th network (cycling) at the planner's width for it, and the run
+    loads back as the same mixed ensemble."""
+    from medimg.networks.base import ClassificationNet
+
+    run = tmp_path / "mixed"
+    model = Model("simple-cnn", ensemble_networks="simple-cnn, alexnet").fit(
+        phantom_dir, run_dir=run, epochs=1, ensemble=3, progress=False, tensorboard=False
+    )
+    assert isinstance(model.network_, EnsembleNet)
+    names = [getattr(m, "network_name", type(m).__name__) for m in model.network_.members]
+    assert names == ["simple-cnn", "alexnet", "simple-cnn"]
+    assert all(isinstance(m, ClassificationNet) for m in model.network_.members)
+    assert json.loads((run / "plan.json").read_text())["ensemble_networks"] == ["simple-cnn", "alexnet"]
+    loaded = Model.load(run)
+    image = phantom_dir / "lesion" / "phantom_0000.png"
+    assert loaded.predict(image)[0].probabilities == pytest.approx(model.predict(image)[0].probabilities, abs=1e-6)
+
+
+def test_an_unknown_ensemble_network_is_named_before_training(phantom_dir: Path, tmp_path: Path) -> None:
+    from medimg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="resnet18"):
+        Model("simple-cnn", ensemble_networks=["simple-cnn", "resnet-18x"]).fit(
+            phantom_dir, run_dir=tmp_path / "run", epochs=1, ensemble=2, progress=False
+        )
+    assert not (tmp_path / "run" / "model.pt").exists()

@@ -1,4 +1,6 @@
 """Ensembles for every task: ``plan.ensemble`` networks trained with their own seeds, averaged as one network.
+Member ``k`` is built from ``plan.member(k)`` (the plan itself, except where a task varies its members: a
+classifier's ``ensemble_networks``).
 
 Member ``k`` trains with seed :func:`member_seed` in ``run/member_k`` (member 0 in the run folder itself). Under
 ``plan.time_budget_s`` the budget covers all members: the first gets all of it (its epochs are fitted to it), or,
@@ -84,7 +86,7 @@ def train_members(
             member_plan = single.model_copy(update={"time_budget_s": max(left / planned_after, 1e-3)})
         member = member_seed(seed, k)
         torch.manual_seed(member)  # the initial weights too: same seed, same model
-        network = build(single)
+        network = build(single.member(k))
         result = train(
             network,
             batches,
@@ -108,8 +110,9 @@ def train_members(
 
 
 def build_planned(build: Callable[[TrainingPlan], nn.Module], plan: TrainingPlan) -> nn.Module:
-    """``build(plan)``, or an ensemble of ``plan.ensemble`` such networks (to load a saved ensemble's weights)."""
+    """``build(plan)``, or an ensemble of ``plan.ensemble`` such networks (to load a saved ensemble's weights);
+    member ``k`` is built from ``plan.member(k)``, as it was trained."""
     if plan.ensemble <= 1:
-        return build(plan)
+        return build(plan.member(0))
     single = plan.model_copy(update={"ensemble": 1})
-    return combine([build(single) for _ in range(plan.ensemble)])
+    return combine([build(single.member(k)) for k in range(plan.ensemble)])

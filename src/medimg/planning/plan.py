@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from medimg.planning.semi_supervised import SemiSupervisedPlan
 
@@ -100,6 +100,11 @@ class TrainingPlan(BaseModel):
     channels_last: bool = Field(True, description="channels_last memory format")
     reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
+    def member(self, k: int) -> TrainingPlan:
+        """The plan ensemble member ``k`` is built and trained with: this one (a task whose members differ, such as
+        classification's ``ensemble_networks``, overrides it)."""
+        return self
+
 
 class Plan(TrainingPlan):
     """How to preprocess, build and train a classifier. Made by the planner, editable by the user."""
@@ -143,6 +148,12 @@ class Plan(TrainingPlan):
     network: str = Field("resnet18", description="registry name (see `medimg networks`)")
     width: float = Field(1.0, gt=0, le=4, description="channel-width multiplier of the network")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the classifier")
+    ensemble_networks: list[str] = Field(
+        default_factory=list,
+        description="networks of the ensemble's members in turn (member k trains the k-th, cycling), each other "
+        "than network at the width the planner gives it at this input size, e.g. [resnet18, simple-cnn]; "
+        "empty = every member is network",
+    )
     weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
     batch_size: int = Field(64, ge=1, description="images per training step (over all processes)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
@@ -189,6 +200,28 @@ class Plan(TrainingPlan):
     eval_batch_size: int = Field(
         256, ge=1, description="most images per inference step (fewer for large inputs: at most 2^21 pixels a step)"
     )
+
+    @field_validator("ensemble_networks", mode="before")
+    @classmethod
+    def _names_in_a_string(cls, value: object) -> object:
+        """``--set ensemble_networks=resnet18,simple-cnn`` (or ``[resnet18,simple-cnn]``): a list of names."""
+        if isinstance(value, str):
+            return [name.strip() for name in value.strip().strip("[]").split(",") if name.strip()]
+        return value
+
+    def member(self, k: int) -> Plan:
+        """Member ``k``'s plan: ``ensemble_networks[k]`` (cycling) at the planner's width for it, starting from no
+        weights file (``weights_path`` belongs to ``network``); this plan when that is ``network`` or the list is
+        empty."""
+        if not self.ensemble_networks:
+            return self
+        name = self.ensemble_networks[k % len(self.ensemble_networks)]
+        if name == self.network:
+            return self
+        from medimg.planning.planner import determine_width
+
+        width, _ = determine_width(name, self.spatial_dims, self.input_size)
+        return self.model_copy(update={"network": name, "width": width, "weights_path": None})
 
 
 def field_help(model: type[BaseModel]) -> dict[str, str]:

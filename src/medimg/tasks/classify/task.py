@@ -93,6 +93,9 @@ class ClassifyTask:
             plan = plan.model_copy(
                 update={"width": width, "reasons": {**plan.reasons, "width": f"{plan.network} at {why}"}}
             )
+        if plan.ensemble_networks:
+            checked = [self.check_network(name) for name in plan.ensemble_networks]
+            plan = plan.model_copy(update={"ensemble_networks": checked})
         if plan.num_classes != planned.num_classes:
             raise ConfigError(
                 f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
@@ -249,7 +252,9 @@ class ClassifyTask:
             history = [{k: v for k, v in row.items() if k in CURVE_KEYS} for row in read_history(model.run_dir_)]
         options = {
             "split": split,
-            "model_name": f"{plan.network} (width {plan.width})",
+            "model_name": " + ".join(
+                sorted({f"{m.network} (width {m.width})" for m in map(plan.member, range(plan.ensemble))})
+            ),
             "dataset_name": dataset.name,
             "case_ids": prepared.case_ids,
             "extra": {
