@@ -141,3 +141,20 @@ def test_an_unknown_ensemble_network_is_named_before_training(phantom_dir: Path,
             phantom_dir, run_dir=tmp_path / "run", epochs=1, ensemble=2, progress=False
         )
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_a_planned_member_starts_with_a_little_less_time_than_the_first_took() -> None:
+    """The budget was split for two networks; the first overran its half by 2 s: the second still trains (its epochs
+    are fitted to the 269 s it gets). A member beyond the split still needs all the time the last one took."""
+    from medimg.engine.ensemble import room_for_member
+    from medimg.engine.trainer import TrainResult
+
+    first = TrainResult(best_state={}, best_epoch=1, best_metric=0.0, train_time_s=271.0, budget_share=2)
+    assert room_for_member(0, 540.0, [])
+    assert room_for_member(1, 269.0, [first])  # planned: half of 271 s is enough
+    assert not room_for_member(1, 120.0, [first])  # less than half: not even a planned one
+    second = TrainResult(best_state={}, best_epoch=1, best_metric=0.0, train_time_s=200.0)
+    assert not room_for_member(2, 190.0, [first, second])  # a third was not planned: needs the 200 s
+    assert room_for_member(2, 200.0, [first, second])
+    alone = TrainResult(best_state={}, best_epoch=1, best_metric=0.0, train_time_s=271.0, budget_share=1)
+    assert not room_for_member(1, 269.0, [alone])  # no split planned: an extra member needs all of it
