@@ -158,3 +158,13 @@ def test_a_planned_member_starts_with_a_little_less_time_than_the_first_took() -
     assert room_for_member(2, 200.0, [first, second])
     alone = TrainResult(best_state={}, best_epoch=1, best_metric=0.0, train_time_s=271.0, budget_share=1)
     assert not room_for_member(1, 269.0, [alone])  # no split planned: an extra member needs all of it
+
+
+def test_listing_more_networks_than_will_train_is_said(
+    phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="medimg"):
+        Model("simple-cnn", ensemble_networks=["simple-cnn", "alexnet"]).fit(
+            phantom_dir, run_dir=tmp_path / "run", epochs=1, progress=False, tensorboard=False
+        )
+    assert "at most 1 will train (simple-cnn): set ensemble=2" in caplog.text

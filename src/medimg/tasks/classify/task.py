@@ -96,6 +96,16 @@ class ClassifyTask:
         if plan.ensemble_networks:
             checked = [self.check_network(name) for name in plan.ensemble_networks]
             plan = plan.model_copy(update={"ensemble_networks": checked})
+            most = max(plan.ensemble, plan.ensemble_budget_max) if plan.time_budget_s else plan.ensemble
+            if most < len(checked):
+                logger.warning(
+                    "ensemble_networks lists %d networks, but at most %d will train (%s): set ensemble=%d to train "
+                    "each",
+                    len(checked),
+                    most,
+                    ", ".join(plan.member(k).network for k in range(most)),
+                    len(checked),
+                )
         if plan.num_classes != planned.num_classes:
             raise ConfigError(
                 f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
