@@ -41,6 +41,12 @@ def member_seed(seed: int, member: int) -> int:
 PLANNED_MEMBER_SHARE = 0.5
 
 
+def members_wanted(plan: TrainingPlan) -> int:
+    """The most members :func:`train_members` trains: ``plan.ensemble``, or under a time budget up to
+    ``max(ensemble, ensemble_budget_max)`` (the budget decides how many of them fit)."""
+    return plan.ensemble if plan.time_budget_s is None else max(plan.ensemble, plan.ensemble_budget_max)
+
+
 def room_for_member(k: int, left_s: float, results: list[TrainResult]) -> bool:
     """Whether member ``k`` starts with ``left_s`` of the budget left after the members in ``results``: always the
     first; one the budget was split for when at least :data:`PLANNED_MEMBER_SHARE` of the previous member's time is
@@ -84,7 +90,7 @@ def train_members(
     """
     dist = distributed or Distributed()
     budget = plan.time_budget_s
-    wanted = plan.ensemble if budget is None else max(plan.ensemble, plan.ensemble_budget_max)
+    wanted = members_wanted(plan)
     single = plan.model_copy(update={"ensemble": 1})
     members: list[nn.Module] = []
     results: list[TrainResult] = []

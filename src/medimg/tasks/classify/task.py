@@ -24,6 +24,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
 from medimg.engine.batches import BatchSource, TensorBatches, resident_device
 from medimg.engine.distributed import Distributed
+from medimg.engine.ensemble import members_wanted
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 from medimg.io.orientation import check_recorded_orientation, read_as_trained
@@ -96,7 +97,7 @@ class ClassifyTask:
         if plan.ensemble_networks:
             checked = [self.check_network(name) for name in plan.ensemble_networks]
             plan = plan.model_copy(update={"ensemble_networks": checked})
-            most = max(plan.ensemble, plan.ensemble_budget_max) if plan.time_budget_s else plan.ensemble
+            most = members_wanted(plan)
             if most < len(checked):
                 logger.warning(
                     "ensemble_networks lists %d networks, but at most %d will train (%s): set ensemble=%d to train "
