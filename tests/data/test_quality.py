@@ -125,7 +125,7 @@ def test_a_file_property_that_tells_the_classes_apart_is_a_shortcut_warning(tmp_
 def test_rasters_of_different_bit_depths_are_a_warning(tmp_path: Path) -> None:
     """8-bit beside 16-bit PNGs (two sources merged): one normalisation fits neither; one depth, or DICOM files whose
     values are rescaled to physical units, say nothing."""
-    from medimg.data.quality import mixed_raster_depths
+    from medimg.data.quality import _raster_bits, mixed_raster_depths
 
     rng = np.random.default_rng(0)
     for cls in ("normal", "pneumonia"):
@@ -140,6 +140,9 @@ def test_rasters_of_different_bit_depths_are_a_warning(tmp_path: Path) -> None:
     (warning,) = [w for w in report.warnings if "different bit depths" in w]
     assert "6 at 8-bit, 6 at 16-bit" in warning and "up to 255 against up to 65535" in warning
     assert report.ok
-    assert mixed_raster_depths({"png 8-bit": 5, "jpeg 8-bit": 3}) is None
-    assert mixed_raster_depths({"dicom 12-bit": 5, "dicom 16-bit": 3, "png 8-bit": 2}) is None
-    assert mixed_raster_depths({"medmnist": 5}) is None
+    assert _raster_bits({"format": "png", "bits": 8}) == _raster_bits({"format": "jpeg", "bits": 8}) == 8
+    assert mixed_raster_depths({8: 8}) is None  # PNG and JPEG at 8 bits: one depth
+    assert _raster_bits({"format": "dicom", "bits_stored": 12}) is None  # DICOM never counts
+    assert _raster_bits({"format": "dicom", "bits": 16, "bits_stored": 16}) is None
+    assert _raster_bits({"format": "medmnist"}) is None  # no recorded depth
+    assert mixed_raster_depths({}) is None

@@ -141,15 +141,19 @@ def _sample_type(meta: dict[str, Any]) -> str:
     return f"{fmt} {bits}-bit" if bits else fmt
 
 
-def mixed_raster_depths(sample_types: dict[str, int]) -> str | None:
-    """A warning when raster images (not DICOM, whose values are rescaled to physical units) are stored at different
-    bit depths (``"png 8-bit"`` beside ``"png 16-bit"``): their values are on different scales, so the one intensity
+def _raster_bits(meta: dict[str, Any]) -> int | None:
+    """Bits per sample of a raster file (PNG, JPEG, TIFF...); ``None`` for DICOM, whose values are rescaled to
+    physical units, and for files that record no depth (MedMNIST arrays)."""
+    if "bits_stored" in meta or meta.get("format") == "dicom":
+        return None
+    bits = meta.get("bits")
+    return int(bits) if bits else None
+
+
+def mixed_raster_depths(depths: dict[int, int]) -> str | None:
+    """A warning when raster images are stored at different bit depths (``depths``: images per bit depth, from
+    :func:`_raster_bits`; 8-bit beside 16-bit PNGs): their values are on different scales, so the one intensity
     normalisation planned from all of them fits neither."""
-    depths: dict[int, int] = Counter()
-    for sample_type, count in sample_types.items():
-        fmt, _, bits = sample_type.partition(" ")
-        if fmt != "dicom" and bits.endswith("-bit") and bits[:-4].isdigit():
-            depths[int(bits[:-4])] += count
     if len(depths) < 2:
         return None
     found = ", ".join(f"{count} at {bits}-bit" for bits, count in sorted(depths.items()))
@@ -171,6 +175,7 @@ class _ImageRecord:
     shape: tuple[int, ...]
     channels: int
     sample_type: str
+    raster_bits: int | None
     turned: bool
     blank: bool
     label_valued: bool
@@ -185,6 +190,7 @@ class _ImageRecord:
             shape=tuple(int(v) for v in array.shape[1:]),
             channels=int(array.shape[0]),
             sample_type=_sample_type(meta),
+            raster_bits=_raster_bits(meta),
             turned=bool(meta.get("exif_orientation")),
             blank=not np.isfinite(array).all() or float(array.max()) == float(array.min()),
             label_valued=case.path is not None and is_label_valued(array),
@@ -219,6 +225,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     sizes: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     dtypes: Counter[str] = Counter()
+    raster_depths: Counter[int] = Counter()
     by_hash: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
     label_of = _label_names(dataset)
     blank: list[str] = []
@@ -234,6 +241,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         sizes[size] += 1
         channels[str(record.channels)] += 1
         dtypes[record.sample_type] += 1
+        if record.raster_bits is not None:
+            raster_depths[record.raster_bits] += 1
         if record.turned:
             turned.append(record.path)
         if record.blank:
@@ -276,7 +285,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     if len(channels) > 1:
         warnings.append(MIXED_CHANNELS_WARNING)
-    depths = mixed_raster_depths(dtypes)
+    depths = mixed_raster_depths(raster_depths)
     if depths:
         warnings.append(depths)
     if conflicts:
