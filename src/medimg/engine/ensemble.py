@@ -105,7 +105,7 @@ def train_members(
                     "took %.0f s)",
                     budget,
                     len(results),
-                    left,
+                    max(0.0, left),  # never "-0 s left"
                     results[-1].train_time_s,
                 )
                 break

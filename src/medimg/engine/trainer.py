@@ -314,8 +314,7 @@ def train(
                     plan.amp,
                     epoch,
                 )
-                amp = False
-                scheduler.step()
+                amp = False  # the schedule does not step for the skipped batch (it would warn on a first step)
                 continue
             if scaler is not None:
                 scaler.step(optimizer)
