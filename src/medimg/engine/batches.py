@@ -14,6 +14,8 @@ ranks), and every rank runs the same number of steps.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -58,6 +60,61 @@ def resident_device(tensors: Sequence[torch.Tensor], device: torch.device) -> to
         free / 1e9,
     )
     return torch.device("cpu")
+
+
+class _End:
+    """What the drawing thread leaves last: the end of the epoch, or the error that ended it."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def prefetched(batches: Iterator[Batch], depth: int) -> Iterator[Batch]:
+    """``batches`` drawn up to ``depth`` ahead in a background thread while the caller trains on the one in hand.
+
+    The same batches in the same order (one thread draws them, in turn, from the epoch's generator), so a source
+    whose draws come only from that generator stays reproducible. An error raised while drawing is raised here;
+    closing the iterator (a break, an interrupt, an error in the step) stops the thread before it returns.
+    ``depth`` 0: ``batches`` itself.
+    """
+    if depth <= 0:
+        yield from batches
+        return
+    ready: queue.Queue[Batch | _End] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Batch | _End) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def draw() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+        except BaseException as error:  # handed to the training thread, which raises it
+            offer(_End(error))
+            return
+        offer(_End())
+
+    worker = threading.Thread(target=draw, name="medimg-batches", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 class BatchSource(Protocol):
@@ -149,7 +206,9 @@ class SampledBatches:
     """``steps`` batches per epoch, each drawn from ``sampler``.
 
     Under distributed training each rank draws ``batch_size / world_size`` samples a step from its own stream
-    (the epoch's generator, offset by the rank), so the ranks see different samples.
+    (the epoch's generator, offset by the rank), so the ranks see different samples. With ``prefetch`` > 0 a
+    background thread draws that many batches ahead (:func:`prefetched`; the sampler must draw only from the
+    generator it is given), so the host prepares the next batch while the device trains on this one.
     """
 
     def __init__(
@@ -161,8 +220,10 @@ class SampledBatches:
         unit: str = "patches",
         memory_format: torch.memory_format = torch.contiguous_format,
         distributed: Distributed | None = None,
+        prefetch: int = 0,
     ) -> None:
         self.sampler = sampler
+        self.prefetch = prefetch
         self.distributed = distributed or Distributed()
         self.batch_size = max(1, batch_size // self.distributed.world_size)
         self.steps = steps
@@ -176,6 +237,9 @@ class SampledBatches:
         if self.distributed.rank:
             offset = int(torch.randint(0, 2**62, (1,), generator=generator))
             generator = torch.Generator().manual_seed(offset + self.distributed.rank)
+        return prefetched(self._draw(generator), self.prefetch)
+
+    def _draw(self, generator: torch.Generator) -> Iterator[Batch]:
         for _ in range(self.steps):
             x, y = self.sampler.sample(self.batch_size, generator)
             yield x.contiguous(memory_format=self.memory_format), y
