@@ -835,12 +835,13 @@ class Model:
         """Classification data without the segmentation masks and blank files stored among its images and without
         its identical images that carry different labels (see ``fit``), as ``check`` found them (``None``: checked
         here, reading every image once)."""
-        from medimg.data.quality import check_dataset, drop_label_conflicts, drop_non_images
+        from medimg.data.quality import check_dataset, drop_label_conflicts, drop_non_images, drop_unreadable_classes
 
         if getattr(dataset, "task", None) != "classify" or not dataset.cases:
             return dataset
         if check is None:
             check = check_dataset(dataset, progress=options.progress)
+        dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
         dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
         label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
         groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)

@@ -80,3 +80,11 @@ def test_a_download_of_many_series_prints_a_readable_summary(dicom_writer: Calla
     assert "  ... and 5 more series (check --json FILE lists them all)" in lines
     assert sum("mixes image sizes 8x8, 4x4" in line for line in lines) == LISTED_WARNINGS
     assert lines[-1] == f"WARNING: ... and {n - LISTED_WARNINGS} more series mix image sizes"
+
+
+def test_the_summary_names_files_with_unreadable_headers(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    study = _study(dicom_writer, tmp_path)
+    (study / "ct_head" / "junk.dcm").write_bytes(bytes(128) + b"DICM" + bytes(range(256)) * 2)
+    survey = survey_dicom(study)
+    assert survey.unreadable == 1 and survey.unreadable_examples == ["ct_head/junk.dcm"]
+    assert "1 DICOM file(s) had unreadable headers: ct_head/junk.dcm" in survey.summary()

@@ -230,3 +230,15 @@ def test_a_folder_or_file_of_matlab_arrays_says_so(tmp_path: Path) -> None:
         Dataset.load(tmp_path / "brain")
     with pytest.raises(DatasetError, match=r"is not a dataset.*found 1 MATLAB \.mat file"):
         Dataset.load(tmp_path / "brain" / "1.mat")
+
+
+def test_a_short_text_file_named_dcm_is_not_called_a_truncated_dicom(tmp_path: Path) -> None:
+    note = tmp_path / "fake.dcm"
+    note.write_text("this is not dicom")
+    with pytest.raises(ImageReadError, match=r"unrecognised image format although its name ends with '\.dcm'.*"
+                       r"text 'this is not dico'"):  # fmt: skip
+        detect_format(note)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(bytes(100))  # the start of a preamble: truncated
+    with pytest.raises(ImageReadError, match="truncated: 100 bytes, shorter than the 132-byte DICOM preamble"):
+        detect_format(cut)

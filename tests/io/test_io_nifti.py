@@ -10,6 +10,7 @@ import pytest
 from medimg.errors import ConfigError, ImageReadError
 from medimg.io import read_dicom_series, read_image, read_nifti, write_nifti
 from medimg.io.image import ImageData
+from medimg.io.nifti import nifti_header
 
 RNG = np.random.default_rng(1)
 
@@ -149,3 +150,17 @@ def test_analyze_and_nifti_pairs_are_read_through_their_header(tmp_path: Path) -
         read_image(tmp_path / "AD" / "OAS1_0000.img")  # the pixel file named instead of its header
     dataset = Dataset.load(tmp_path, task="classify")
     assert sorted(c.path.name for c in dataset.cases if c.path) == [f"OAS1_{k:04d}.hdr" for k in range(4)]
+
+
+@pytest.mark.parametrize("kind", ["Nifti1Image", "Nifti2Image"])
+def test_an_uncompressed_nifti_named_nii_gz_is_read_by_content(tmp_path: Path, kind: str) -> None:
+    """Browsers unpack a downloaded .nii.gz and keep its name: the file is a plain NIfTI named .nii.gz."""
+    volume = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    plain = tmp_path / "v.nii"
+    nib.save(getattr(nib, kind)(volume, np.diag([2.0, 1.0, 1.5, 1.0])), plain)
+    misnamed = tmp_path / "v.nii.gz"
+    misnamed.write_bytes(plain.read_bytes())
+    image = read_nifti(misnamed)
+    assert np.array_equal(image.array[0], volume)
+    assert image.spacing_mm == pytest.approx((2.0, 1.0, 1.5))
+    assert nifti_header(misnamed).shape == (1, 4, 5, 6)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import Dataset
+from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
@@ -231,14 +232,10 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     if array.dtype.kind not in "iuf":
         raise ConfigError(f"the labels of {what} are {array.dtype}: give class numbers 0..K-1 or names")
     array = array.astype(np.int64)
-    if array.ndim == 2 and array.size and np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
-        logger.info(
-            "the labels of %s are one-hot (one 1 in each row, Keras's to_categorical): read as classes 0..%d "
-            "(0/1 columns are read as findings, several or none per image, when a row has another count of ones)",
-            what,
-            array.shape[1] - 1,
-        )
-        return array.argmax(axis=1)
+    classes = one_hot_classes(array)
+    if classes is not None:
+        logger.info(ONE_HOT_NOTE, what, array.shape[1] - 1)
+        return classes
     if array.size and array.min() < 0:
         raise ConfigError(f"the labels of {what} hold {int(array.min())}: class numbers start at 0")
     return array

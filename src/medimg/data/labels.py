@@ -3,12 +3,52 @@ as multi-hot targets."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from medimg.data.case import Case
 from medimg.errors import DatasetError
+
+
+def same_text(name: str) -> str:
+    """``name`` in Unicode's composed form (NFC): ``"Tümör"`` typed on Windows or Linux and the decomposed ``"Tümör"``
+    macOS writes into file names and zips are one name (they print alike but compare unequal)."""
+    return unicodedata.normalize("NFC", name)
+
+
+def class_key(name: str) -> str:
+    """What two spellings of one class share: the composed form, case-folded (``"NORMAL"`` is ``"normal"``)."""
+    return same_text(name).casefold()
+
+
+def keep_classes(
+    class_names: Sequence[str], cases: Sequence[Case], kept: Sequence[int]
+) -> tuple[list[str], list[Case]]:
+    """Only the classes ``kept`` (indices, ascending), each case's label renumbered so labels stay contiguous (the
+    cases must hold no label outside ``kept``)."""
+    new_index = {old: new for new, old in enumerate(kept)}
+    renumbered = [replace(c, label=new_index[c.label]) if c.label is not None else c for c in cases]
+    return [class_names[i] for i in kept], renumbered
+
+
+#: logged (with where the labels come from, and the last class number) when one-hot labels are read as classes
+ONE_HOT_NOTE = (
+    "the labels of %s are one-hot (one 1 in each row, Keras's to_categorical): read as classes 0..%d (0/1 columns "
+    "are read as findings, several or none per image, when a row has another count of ones)"
+)
+
+
+def one_hot_classes(labels: np.ndarray) -> np.ndarray | None:
+    """The class of each row of ``(N, K)`` one-hot labels (Keras's ``to_categorical``: 0/1, exactly one 1 per row,
+    ``K > 1``), or ``None`` when they are not (rows with none or several ones are multi-label findings)."""
+    if labels.ndim != 2 or labels.shape[1] < 2 or not labels.size or labels.dtype.kind not in "biuf":
+        return None
+    if not (np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()):
+        return None
+    return np.asarray(labels.argmax(axis=1), dtype=np.int64)
 
 
 def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.ndarray:
@@ -17,14 +57,14 @@ def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.n
     Raises:
         DatasetError: the data has classes the model does not know.
     """
-    known = {c.casefold(): i for i, c in enumerate(model_classes)}  # "NORMAL" in the data is the model's "normal"
-    unknown = [c for c in data_classes if c.casefold() not in known]
+    known = {class_key(c): i for i, c in enumerate(model_classes)}  # "NORMAL" in the data is the model's "normal"
+    unknown = [c for c in data_classes if class_key(c) not in known]
     if unknown:
         raise DatasetError(
             f"the data has classes the model does not know: {', '.join(unknown)} "
             f"(model classes: {', '.join(model_classes)}); rename the folders or labels to the model's classes"
         )
-    return np.array([known[c.casefold()] for c in data_classes], dtype=np.int64)
+    return np.array([known[class_key(c)] for c in data_classes], dtype=np.int64)
 
 
 #: label values that name the absence of every finding in a multi-label set (NIH ChestX-ray14's "No Finding",

@@ -15,7 +15,7 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
-from medimg.data.labels import label_text
+from medimg.data.labels import keep_classes, label_text
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
@@ -28,7 +28,6 @@ IMBALANCE_WARNING = 3.0
 #: photograph or scan (whose noise alone gives hundreds of values).
 MASK_MAX_VALUES = 8
 #: The check's warning when images differ in channel count (classification and segmentation checks).
-MIXED_CHANNELS_WARNING = "mixed channel counts; images are converted to the most common channel count"
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
@@ -117,6 +116,24 @@ class CheckReport:
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
         return "\n".join(lines)
+
+
+def mixed_channels_warning(images: Sequence[tuple[str, int, int]]) -> str | None:
+    """The check's warning when images differ in channel count, naming one of the others (``images``: path,
+    channels and number of spatial axes of each), or ``None`` when they agree. Volumes with a few channels are
+    often 4D files (time points, sequences) among 3D ones: said so."""
+    counts = Counter(channels for _, channels, _ in images)
+    if len(counts) < 2:
+        return None
+    common = counts.most_common(1)[0][0]
+    path, channels, _ = next(image for image in images if image[1] != common)
+    listed = ", ".join(f"{n} image(s) with {c}" for c, n in counts.most_common())
+    series = any(d == 3 and c > 1 for _, c, d in images if c != common)
+    return (
+        f"mixed channel counts ({listed}; e.g. {path} has {channels})"
+        + (": a volume with several channels is a 4D file, e.g. time points or sequences" if series else "")
+        + f"; images are converted to the most common channel count ({common})"
+    )
 
 
 def exif_warning(paths: Sequence[str]) -> str:
@@ -222,6 +239,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     expected = dims.most_common(1)[0][0] if dims else None
     unreadable += [(r.path, other_dimensions(r.shape, expected)) for r in records if len(r.shape) != expected]
     records = [r for r in records if len(r.shape) == expected]
+    unread_classes = classes_without_readable_images(dataset, [path for path, _ in unreadable])
     sizes: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     dtypes: Counter[str] = Counter()
@@ -255,7 +273,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     ]
     conflict_ids = _conflicting(duplicates, label_of)
     conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
-    counts = [v for v in dataset.class_counts().values() if v > 0]
+    counts = [v for name, v in dataset.class_counts().items() if v > 0 and name not in unread_classes]
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
     warnings: list[str] = []
@@ -266,6 +284,11 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"{len(masks)} file(s) are label maps by their content (a few integer values, the size of other "
             f"images), i.e. segmentation masks beside the images (e.g. {masks[0]}); exclude them, e.g. "
             f"--exclude '{','.join(exclude_patterns(masks, others))}'"
+        )
+    if unread_classes:
+        warnings.append(
+            f"no image of class(es) {', '.join(unread_classes)} could be read: a model cannot learn them; `medimg "
+            "fit` leaves these classes out (fix or replace the files to keep them)"
         )
     if imbalance > IMBALANCE_WARNING and dataset.task == "detect":
         warnings.append(
@@ -283,8 +306,9 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(exif_warning(turned))
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
-    if len(channels) > 1:
-        warnings.append(MIXED_CHANNELS_WARNING)
+    mixed = mixed_channels_warning([(r.path, r.channels, len(r.shape)) for r in records])
+    if mixed:
+        warnings.append(mixed)
     depths = mixed_raster_depths(raster_depths)
     if depths:
         warnings.append(depths)
@@ -440,6 +464,37 @@ def _without(dataset: Dataset, reason_of: dict[str, str]) -> Dataset:
     return dataclasses.replace(
         dataset, cases=[c for c in dataset.cases if c.case_id not in reason_of], excluded=[*dataset.excluded, *excluded]
     )
+
+
+def classes_without_readable_images(dataset: Dataset, unreadable: Sequence[str]) -> list[str]:
+    """Names of the classes of single-label classification data none of whose images can be read (every file
+    among ``unreadable``, paths as :func:`check_dataset` reports them): a folder of broken downloads."""
+    if dataset.task != "classify" or getattr(dataset, "multi_label", False) or not unreadable:
+        return []
+    broken = set(unreadable)
+    readable = Counter(c.label for c in dataset.cases if str(c.path or c.case_id) not in broken)
+    present = {c.label for c in dataset.cases}
+    return [name for i, name in enumerate(dataset.class_names) if i in present and not readable[i]]
+
+
+def drop_unreadable_classes(dataset: Dataset, unreadable: Sequence[str]) -> Dataset:
+    """The dataset without the classes none of whose images can be read (:func:`classes_without_readable_images`):
+    their images are listed in ``excluded`` and the other classes renumbered, so the model does not learn a class
+    it never saw (a warning names them)."""
+    names = classes_without_readable_images(dataset, unreadable)
+    if not names:
+        return dataset
+    dropped = {dataset.class_names.index(name) for name in names}
+    reason = "unreadable, and no image of its class could be read: the class is left out"
+    without = _without(dataset, {c.case_id: reason for c in dataset.cases if c.label in dropped})
+    logger.warning(
+        "class(es) %s left out: none of their %d image(s) could be read (see the unreadable files above)",
+        ", ".join(names),
+        len(without.excluded) - len(dataset.excluded),
+    )
+    kept = [i for i in range(len(dataset.class_names)) if i not in dropped]
+    class_names, cases = keep_classes(dataset.class_names, without.cases, kept)
+    return dataclasses.replace(without, class_names=class_names, cases=cases)
 
 
 def drop_non_images(

@@ -40,6 +40,7 @@ MAX_FILES = 20_000
 #: report keeps them all)
 LISTED_SERIES = 30
 LISTED_WARNINGS = 5
+LISTED_UNREADABLE = 5  # files with unreadable headers named in the summary
 MIXED_SIZES = "series in "
 
 
@@ -84,6 +85,7 @@ class DicomSurvey:
     series: list[DicomSeries] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unreadable: int = 0
+    unreadable_examples: list[str] = field(default_factory=list)  # the first few of them, relative to ``root``
 
     @property
     def patients(self) -> int:
@@ -96,6 +98,7 @@ class DicomSurvey:
             "series": [asdict(s) for s in self.series],
             "warnings": list(self.warnings),
             "unreadable_files": self.unreadable,
+            "unreadable_examples": list(self.unreadable_examples),
         }
 
     def summary(self) -> str:
@@ -112,7 +115,10 @@ class DicomSurvey:
         if len(self.series) > LISTED_SERIES:
             lines.append(f"  ... and {len(self.series) - LISTED_SERIES} more series (check --json FILE lists them all)")
         if self.unreadable:
-            lines.append(f"  {self.unreadable} DICOM file(s) had unreadable headers")
+            named = ", ".join(self.unreadable_examples) + (
+                ", ..." if self.unreadable > len(self.unreadable_examples) else ""
+            )
+            lines.append(f"  {self.unreadable} DICOM file(s) had unreadable headers: {named} (the check says why)")
         mixed = [w for w in self.warnings if w.startswith(MIXED_SIZES)]
         lines += [f"WARNING: {w}" for w in self.warnings if w not in mixed[LISTED_WARNINGS:]]
         if len(mixed) > LISTED_WARNINGS:
@@ -246,6 +252,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     if headers.stopped:
         survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
     survey.unreadable = len(headers.unreadable)
+    survey.unreadable_examples = [path.relative_to(base).as_posix() for path in headers.unreadable[:LISTED_UNREADABLE]]
     folders = {
         key: str(items[0][0].parent.relative_to(base)) if items[0][0].parent != base else ""
         for key, items in headers.groups.items()

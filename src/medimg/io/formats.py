@@ -213,7 +213,8 @@ def read_head(path: Path, n: int = _HEAD_BYTES) -> bytes:
         raise ImageReadError(path, f"the file cannot be opened ({exc.strerror or exc})") from exc
 
 
-def _is_nifti_header(head: bytes) -> bool:
+def is_nifti_header(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes, at least 348) is a single-file NIfTI-1 or NIfTI-2 header."""
     if len(head) >= 348:
         for endian in "<>":
             (size,) = struct.unpack(f"{endian}i", head[:4])
@@ -273,8 +274,8 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
     found: list[str] = []
     if _is_dicom_part10(head):
         found.append("dicom")
-    gzipped_nifti = head[:2] == b"\x1f\x8b" and _is_nifti_header(_gunzip_head(path))
-    if gzipped_nifti or _is_nifti_header(head) or _is_analyze_header(head):
+    gzipped_nifti = head[:2] == b"\x1f\x8b" and is_nifti_header(_gunzip_head(path))
+    if gzipped_nifti or is_nifti_header(head) or _is_analyze_header(head):
         found.append("nifti")
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         found.append("png")
@@ -396,16 +397,22 @@ def _truncated_signature(path: Path, head: bytes, suffix: str) -> str | None:
             return "the gzip stream ends before any data"
         if len(inner) >= 4 and any(struct.unpack(f"{e}i", inner[:4])[0] in (348, 540) for e in "<>"):
             return "the gzip stream ends inside the NIfTI header"
-    if len(head) < 132 and (_SUFFIX_FORMAT.get(suffix) == "dicom" or (head and not any(head))):
+    short_dicom = _SUFFIX_FORMAT.get(suffix) == "dicom" and not _is_text(head)  # a note saved as .dcm is not cut
+    if len(head) < 132 and (short_dicom or (head and not any(head))):
         return f"{size}, shorter than the 132-byte DICOM preamble and 'DICM' signature"
     if len(head) < 8 and suffix in _SUFFIX_FORMAT:
         return f"only {size}"
     return None
 
 
+def _is_text(data: bytes) -> bool:
+    """Printable ASCII (with tabs and line breaks) only."""
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in data)
+
+
 def _describe_head(head: bytes) -> str:
     text = head[:16]
-    if all(32 <= b < 127 or b in (9, 10, 13) for b in text):
+    if _is_text(text):
         return f"text {text.decode('ascii')!r}"
     return f"bytes {text.hex(' ')}"
 

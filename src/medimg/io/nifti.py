@@ -89,6 +89,12 @@ def _load(p: Path) -> Any:
     if not p.is_file():
         raise ImageReadError(p, "the file does not exist" if not p.exists() else "this is not a file")
     try:
+        if p.name.lower().endswith(".gz") and _plain_nifti_bytes(p):
+            # an uncompressed NIfTI named .nii.gz (a browser that unpacked the download): read by content
+            logger.info("%s is an uncompressed NIfTI despite its .gz name: read as .nii", p)
+            data = p.read_bytes()
+            kind = nib.Nifti2Image if data[4:7] in (b"n+2", b"ni2") else nib.Nifti1Image
+            return kind.from_bytes(data)
         return nib.load(str(p))
     except MemoryError:
         raise
@@ -96,6 +102,15 @@ def _load(p: Path) -> Any:
         raise ImageReadError(
             p, f"not a valid NIfTI file, or its header is corrupt or truncated ({_short(exc)})"
         ) from exc
+
+
+def _plain_nifti_bytes(p: Path) -> bool:
+    """Whether ``p`` starts with an uncompressed single-file NIfTI-1 or NIfTI-2 header (no gzip stream)."""
+    from medimg.io.formats import is_nifti_header
+
+    with p.open("rb") as handle:
+        head = handle.read(348)
+    return head[:2] != b"\x1f\x8b" and is_nifti_header(head)
 
 
 def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:

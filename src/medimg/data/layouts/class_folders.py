@@ -20,6 +20,7 @@ from pathlib import Path
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import series_as_volumes
+from medimg.data.labels import keep_classes, same_text
 from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -187,10 +188,11 @@ def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path
     Raises:
         DatasetError: a val/test class has no training images under any spelling (naming the folders).
     """
-    names = sorted({c.name for _, c in class_dirs}, key=lambda name: (len(name), name))
+    name_of = {c: same_text(c.name) for _, c in class_dirs}  # one Unicode form: macOS zips decompose "ü"
+    names = sorted(set(name_of.values()), key=lambda name: (len(name), name))
     splits_of: dict[str, set[str | None]] = {}
     for split, c in class_dirs:
-        splits_of.setdefault(c.name, set()).add(split)
+        splits_of.setdefault(name_of[c], set()).add(split)
 
     def spelling_of(name: str, shorter: str) -> bool:  # never side by side in one split, and the same or extended
         low, short = name.lower(), shorter.lower()
@@ -208,16 +210,18 @@ def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path
             "; ".join(f"{n!r} -> {c!r}" for n, c in sorted(renamed.items())),
         )
     splits = {split for split, _ in class_dirs}
-    trained = {canonical[c.name] for split, c in class_dirs if split == "train"}
+    trained = {canonical[name_of[c]] for split, c in class_dirs if split == "train"}
     if "train" in splits:
-        unseen = sorted({(canonical[c.name], split) for split, c in class_dirs if canonical[c.name] not in trained})
+        unseen = sorted(
+            {(canonical[name_of[c]], split) for split, c in class_dirs if canonical[name_of[c]] not in trained}
+        )
         if unseen:
             listing = ", ".join(f"{split}/{name}" for name, split in unseen)
             raise DatasetError(
                 f"{root}: class folder(s) {listing} have no training folder of the same class (training classes: "
                 f"{', '.join(sorted(trained))}): name each class the same in every split folder"
             )
-    return {c: canonical[c.name] for _, c in class_dirs}
+    return {c: canonical[name_of[c]] for _, c in class_dirs}
 
 
 #: words of a folder name that make it a copy, version or part of a dataset, not a class (with CONTAINER_WORDS)
@@ -445,6 +449,4 @@ def _drop_empty_classes(class_names: list[str], cases: list[Case], root: Path) -
         return class_names, cases
     empty = [n for i, n in enumerate(class_names) if i not in used]
     logger.warning("%s: class folders without images are ignored: %s", root, ", ".join(empty))
-    remap = {old: new for new, old in enumerate(used)}
-    renumbered = [replace(c, label=remap[c.label]) if c.label is not None else c for c in cases]
-    return [class_names[i] for i in used], renumbered
+    return keep_classes(class_names, cases, used)

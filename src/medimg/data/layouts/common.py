@@ -276,7 +276,15 @@ def _read_rows(path: Path, encoding: str) -> tuple[dict[str, str], list[dict[str
     with path.open(newline="", encoding=encoding) as handle:
         reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
         columns = {column_key(c): c for c in (reader.fieldnames or [])}
-        return columns, list(reader)
+        return columns, [row for row in reader if any(_filled(value) for value in row.values())]
+
+
+def _filled(value: str | list[str] | None) -> bool:
+    """A cell with something in it (rows of separators only, ``,,`` as spreadsheets end a table with, are not
+    rows)."""
+    if isinstance(value, list):  # the fields past the header's columns
+        return any(_filled(v) for v in value)
+    return bool(value and value.strip())
 
 
 def _resolve(raw_path: str, base: Path) -> Path:

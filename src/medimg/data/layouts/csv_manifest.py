@@ -28,6 +28,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.labels import class_key, same_text
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -183,11 +184,12 @@ class NoLabelColumnError(DatasetError):
 
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
     """Labels that differ only in case (``NORMAL``, ``normal``) become one class, spelled as most rows spell it,
-    with a warning naming the spellings."""
+    with a warning naming the spellings; labels in Unicode's decomposed form are read composed (they look alike)."""
+    labels = [same_text(label) for label in labels]
     spellings: dict[str, Counter[str]] = {}
     for label in labels:
         if label:
-            spellings.setdefault(label.casefold(), Counter())[label] += 1
+            spellings.setdefault(class_key(label), Counter())[label] += 1
     chosen: dict[str, str] = {}
     for counts in spellings.values():
         name = counts.most_common(1)[0][0]
@@ -574,13 +576,14 @@ def load(
         or column(PATH_COLUMNS, True)
         or ""
     )
-    if label_col is not None and len(columns) > 3:  # say which column, when there were others to choose
-        others = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
+    other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
+    if label_col is not None and other_columns:  # say which column, when there were others to choose
         logger.info(
             "%s: labels from its column %r (not from %s)",
             manifest,
             label_col,
-            ", ".join(repr(c) for c in others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else ""),
+            ", ".join(repr(c) for c in other_columns[:5])
+            + (f" and {len(other_columns) - 5} more" if len(other_columns) > 5 else ""),
         )
     if label_col is None and not unlabelled and len(columns) == 2:  # a path and one more column
         others = [c for c in columns.values() if c != path_col]
@@ -629,6 +632,9 @@ def load(
     absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
     expanded = 0  # rows naming a folder of series folders
+    from_here = 0  # missing rows whose path names a file from the current folder instead of the table's
+    first_row: dict[Path, Case] = {}  # each file's first row: a later row naming it again is read once or conflicts
+    repeated = 0  # rows repeating an earlier row's file, label and split
     projections = 0  # projection radiographs of series folders, each read as an image of its own
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
         raw_path = str(row.get(path_col) or "").strip()
@@ -647,6 +653,7 @@ def load(
                 absent.append(f"line {line}: {raw_path}")
             else:
                 missing.append(f"line {line}: {file}{note}")
+                from_here += not Path(raw_path).is_absolute() and Path(raw_path).exists()
             continue
         split_raw = row.get(split_col) if split_col else None
         split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
@@ -674,7 +681,23 @@ def load(
                     replace(case, case_id=f"{raw_path.rstrip('/')}/{below}", path=part, patient_id=patient)
                 )
             continue
+        # a file named again: a repeated row (or one without a label) is read once; another label or split is a
+        # case of its own, which the check then reports (identical pixels, different labels) and fit leaves out
+        earlier = first_row.setdefault(file, case)
+        if earlier is not case:
+            same = (earlier.label, earlier.findings, earlier.split) == (case.label, case.findings, case.split)
+            if same or not case.labelled:
+                repeated += 1
+                continue
+            case = replace(case, case_id=f"{raw_path} (line {line})")
         (cases if case.labelled else pool).append(case)
+    if repeated:
+        logger.info(
+            "%s: %d row(s) name a file an earlier row names with the same label and split (or without a label): "
+            "each file is read once",
+            manifest,
+            repeated,
+        )
     # images in container folders, some not unpacked (NIH's images_001/ of twelve): the rest train
     if (
         absent
@@ -696,8 +719,15 @@ def load(
         missing += absent
     if missing:
         shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
+        here = (
+            f"{from_here} of them name a file relative to the current folder ({Path.cwd()}), but a table's "
+            f"relative paths are read from its own folder ({manifest.parent.resolve()}): write them relative to "
+            "that folder, or as absolute paths\n"
+            if from_here
+            else ""
+        )
         raise DatasetError(
-            f"{manifest}: {len(missing)} row(s) point to files that do not exist:\n  {shown}\n"
+            f"{manifest}: {len(missing)} row(s) point to files that do not exist:\n  {shown}\n{here}"
             "Fix the paths (relative paths are resolved against the CSV's folder) or remove those rows."
         )
     if bad_split:

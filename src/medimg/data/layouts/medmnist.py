@@ -6,6 +6,7 @@ Label names and dimensionality come from :mod:`medimg.data.medmnist` (which also
 from __future__ import annotations
 
 import dataclasses
+import logging
 import zipfile
 import zlib
 from pathlib import Path
@@ -15,9 +16,12 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.common import order_classes
 from medimg.data.medmnist import medmnist_label_names, medmnist_spatial_dims
 from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 
 def detect(path: Path) -> bool:
@@ -83,7 +87,8 @@ def load(path: Path) -> Dataset:
     holds images without labels: the dataset's unlabelled pool (``medimg fit DATA.npz --unlabelled DATA.npz``).
 
     Labels of shape ``(N, K)`` with ``K > 1`` columns of 0/1 are multi-label (ChestMNIST's 14 findings): each row's
-    ones are its findings (``Case.findings``), the dataset is ``multi_label``.
+    ones are its findings (``Case.findings``), the dataset is ``multi_label``; one-hot labels (exactly one 1 in
+    every row, Keras's ``to_categorical``) are classes, as ``Model.fit(X, y)`` reads them.
 
     Raises:
         DatasetError: no known keys, ``(N, K)`` labels that are not 0/1, or counts differ.
@@ -138,6 +143,10 @@ def arrays_dataset(
             raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
+    one_hot = {split: one_hot_classes(lab) for split, lab in labels.items()}
+    if labels and all(classes is not None for classes in one_hot.values()):  # as fit(X, y) reads them
+        logger.info(ONE_HOT_NOTE, path, next(iter(labels.values())).shape[1] - 1)
+        labels = {split: classes for split, classes in one_hot.items() if classes is not None}
     if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
         dataset = _multi_label(path, keys, arrays, labels, spatial_dims, source, class_names)
     else:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.quality import MIXED_CHANNELS_WARNING, exif_warning, pixel_digest, top_counts
+from medimg.data.quality import exif_warning, mixed_channels_warning, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.labels import (
     LabelEncoding,
@@ -152,6 +152,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     resized: list[str] = []
     first_of: dict[int, str] = {}  # number of spatial axes -> its first case
     axes: Counter[int] = Counter()
+    channel_counts: list[tuple[str, int, int]] = []  # (image, channels, spatial axes) per case
     for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
         try:
             sample = dataset.read(case)
@@ -170,6 +171,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         first_of.setdefault(len(image.spatial_shape), case.case_id)
         axes[len(image.spatial_shape)] += 1
         channels[str(image.array.shape[0])] += 1
+        channel_counts.append((str(case.image), int(image.array.shape[0]), len(image.spatial_shape)))
         if image.spacing_mm is not None:
             spacings["x".join(f"{v:.2f}" for v in image.spacing_mm)] += 1
         split = case.split or "none"
@@ -200,8 +202,9 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             f"{len(resized)} mask(s) have another resolution than their images over the same field of view (e.g. "
             f"{resized[0]}): resized onto the images' grids by nearest neighbour for training and evaluation"
         )
-    if len(channels) > 1:
-        warnings.append(MIXED_CHANNELS_WARNING)
+    mixed = mixed_channels_warning(channel_counts)
+    if mixed:
+        warnings.append(mixed)
     if turned:
         warnings.append(exif_warning(turned))
     return SegCheckReport(
