@@ -6,6 +6,11 @@ at the start of training is one) was swallowed, and ``medimg fit`` trained on to
 :func:`install`'s handler, which remembers the signal as well as raising; the training loop calls
 :func:`raise_if_interrupted` every step, and prediction (PyTorch and ONNX Runtime, evaluation included) every batch,
 so a dropped interrupt still stops them there. The Python API leaves SIGINT as Python set it.
+
+The same calls stop work a caller has given up: inside :func:`stop_when` (per thread), :func:`raise_if_interrupted`
+also runs the caller's check, which raises to stop. The web service's workers stop a request that ran past its
+time limit this way, at the next batch (a segmentation's next sliding window), instead of computing it to the end
+while every later request waits.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 _pending = threading.Event()
+_local = threading.local()  # .check: this thread's stop check (stop_when)
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -46,9 +53,25 @@ def install() -> None:
 
 
 def raise_if_interrupted() -> None:
-    """Raise ``KeyboardInterrupt`` if a Ctrl-C came since :func:`install` (even one Python dropped)."""
+    """Raise ``KeyboardInterrupt`` if a Ctrl-C came since :func:`install` (even one Python dropped), and whatever
+    the check of an enclosing :func:`stop_when` raises."""
     if _pending.is_set():
         raise KeyboardInterrupt
+    check = getattr(_local, "check", None)
+    if check is not None:
+        check()
+
+
+@contextmanager
+def stop_when(check: Callable[[], None]) -> Iterator[None]:
+    """Within this block, in this thread, every :func:`raise_if_interrupted` also calls ``check``, which raises
+    to stop the work (e.g. the service's ``CommitGuard.check`` once a request was given up)."""
+    previous = getattr(_local, "check", None)
+    _local.check = check
+    try:
+        yield
+    finally:
+        _local.check = previous
 
 
 def clear() -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medimg.interrupts import raise_if_interrupted
 from medimg.serve import ServeSettings, create_app
 from medimg.serve.service import PredictionService
 from medimg.serve.storage import Storage
@@ -116,6 +117,44 @@ def test_pool_refuses_when_full_and_gives_up_after_its_time_limit() -> None:
         assert stored == [] and pool.in_flight == 0  # the timed-out results were never stored
         assert await pool.run(lambda guard: guard.commit(lambda: "after")) == "after"
         pool.close()
+
+    asyncio.run(scenario())
+
+
+def _until_stopped(steps: list[int]) -> str:
+    """A long prediction that checks between batches (as the segmentation windows and classifier batches do)."""
+    for step in range(2000):
+        raise_if_interrupted()
+        steps.append(step)
+        time.sleep(0.01)
+    return "finished"
+
+
+def test_a_request_past_its_time_limit_stops_at_its_next_batch_and_frees_the_worker() -> None:
+    async def scenario() -> None:
+        pool = InferencePool(workers=1, queue_limit=1, timeout_s=0.3)
+        steps: list[int] = []
+        with pytest.raises(Busy, match="longer than the server's limit"):
+            await pool.run(lambda guard: _until_stopped(steps))
+        await asyncio.sleep(0.2)
+        assert pool.in_flight == 0 and len(steps) < 60  # stopped, not computed for 20 s while others wait
+        assert await pool.run(lambda guard: guard.commit(lambda: "next")) == "next"
+        pool.close()
+
+    asyncio.run(scenario())
+
+
+def test_closing_the_pool_stops_a_running_request() -> None:
+    async def scenario() -> None:
+        pool = InferencePool(workers=1, queue_limit=0, timeout_s=30)
+        steps: list[int] = []
+        running = asyncio.ensure_future(pool.run(lambda guard: _until_stopped(steps)))
+        await asyncio.sleep(0.2)
+        pool.close()  # the server shutting down
+        with pytest.raises(Busy, match="shutting down"):
+            await asyncio.wait_for(running, 5)
+        assert len(steps) < 100
+        raise_if_interrupted()  # the check belonged to the worker's request, not to this thread
 
     asyncio.run(scenario())
 

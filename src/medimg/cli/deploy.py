@@ -12,6 +12,9 @@ from medimg.serve.settings import DEFAULT_DATABASE
 
 logger = logging.getLogger(__name__)
 
+#: seconds `medimg serve` gives requests in progress to finish when it is stopped
+SHUTDOWN_GRACE_S = 10
+
 #: the ports ``medimg serve`` listens on (0, "any free port", is refused: the URL it prints must be the real one)
 MIN_PORT, MAX_PORT = 1, 65535
 
@@ -152,7 +155,9 @@ def serve(
     service = PredictionService(settings, storage, model=model)
     app = create_app(settings, storage=storage, service=service)
     typer.echo(f"medimg serve: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # a stop (SIGTERM, Ctrl-C) lets requests in progress finish for SHUTDOWN_GRACE_S, then cancels them: the
+    # lifespan's pool.close() stops their predictions at the next batch instead of waiting out a huge image
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
 
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed).", no_args_is_help=True)

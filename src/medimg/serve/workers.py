@@ -22,6 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from medimg.interrupts import stop_when
+
 T = TypeVar("T")
 
 
@@ -90,6 +92,7 @@ class InferencePool:
         self._in_flight = 0
         self._count_lock = threading.Lock()
         self._mean_s = 1.0  # moving average of a request's processing time, for Retry-After
+        self._running: set[CommitGuard] = set()  # the requests on a worker now
 
     @property
     def in_flight(self) -> int:
@@ -108,9 +111,14 @@ class InferencePool:
     def _timed(self, job: Callable[[CommitGuard], T], guard: CommitGuard) -> T:
         guard.check()  # timed out while it waited: do not start
         started = guard.started_at = time.perf_counter()
+        with self._count_lock:
+            self._running.add(guard)
         try:
-            return job(guard)
+            with stop_when(guard.check):  # given up: the prediction stops at its next batch or window
+                return job(guard)
         finally:
+            with self._count_lock:
+                self._running.discard(guard)
             self._mean_s = 0.8 * self._mean_s + 0.2 * (time.perf_counter() - started)
 
     async def run(self, job: Callable[[CommitGuard], T]) -> T:
@@ -134,6 +142,8 @@ class InferencePool:
         waiting.add_done_callback(_retrieve)  # an abandoned job's Abandoned is expected: never "unretrieved"
         try:
             return await asyncio.wait_for(asyncio.shield(waiting), self.timeout_s)
+        except Abandoned:  # given up by close(): the server is shutting down
+            raise Busy("the server is shutting down; nothing was stored. Retry shortly", 5) from None
         except asyncio.TimeoutError:
             if not guard.abandon():  # it is being stored right now: the result is moments away
                 return await waiting
@@ -152,8 +162,13 @@ class InferencePool:
             ) from None
 
     def close(self) -> None:
-        """Stop taking work; running requests finish, waiting ones are dropped."""
+        """Stop taking work; waiting requests are dropped, running ones stop at their next batch unless their result
+        is being stored (so a server shutting down does not wait for a long prediction)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._count_lock:
+            running = list(self._running)
+        for guard in running:
+            guard.abandon()
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -74,6 +74,7 @@ def sliding_window_probabilities(
     x = x.to(device)
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
+        raise_if_interrupted()  # per batch of windows: a large image stops soon after a Ctrl-C or a service timeout
         with autocast_context(plan, device) if amp else contextlib.nullcontext():
             logits = network(memory_format(window, plan))
         return torch.softmax(logits.float(), dim=1)
