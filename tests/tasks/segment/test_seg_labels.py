@@ -128,6 +128,23 @@ def test_binary_masks_saved_two_ways_are_one_foreground(caplog: pytest.LogCaptur
     assert voc.encoding().kind == "identity" and voc.encoding().num_classes == 3  # borders: VOC's void
 
 
+def test_a_0_1_mask_keeps_its_object_when_an_anti_aliased_mask_makes_the_set_thresholded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One mask saved 0/1 among 0/255 ones, and one anti-aliased pixel (254) elsewhere: the set's values call for a
+    threshold at 127.5, which erased the 0/1 mask's whole object (found by a new-user session)."""
+    from medimg.tasks.segment.labels import MaskValueSurvey
+
+    survey = MaskValueSurvey()
+    for values in ([0.0, 255.0], [0.0, 254.0, 255.0], [0.0, 1.0]):
+        survey.add(values)
+    with caplog.at_level(logging.WARNING):
+        encoding = survey.encoding()
+    assert encoding.kind == "threshold" and "saved 0/1" in encoding.note and "saved 0/1" in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 1, 1]]], np.float32), encoding), [[0, 1, 1]])
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 1, 254, 100]]], np.float32), encoding), [[0, 0, 1, 0]])
+
+
 def test_gray_levels_around_a_top_level_background_count_down(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """REFUGE's and ORIGA's optic disc/cup masks: 255 background, 128 disc, 0 cup. Read in increasing order the
     background was class 2 and the cup class 0 (background), silently; the value around every mask's border is the

@@ -226,9 +226,14 @@ class MaskValueSurvey:
             if self.instance_maps() and not named_values:
                 return instance_encoding(min(self.object_counts), max(self.object_counts))
         background = next(iter(self.borders)) if len(self.borders) == 1 else None
-        return determine_label_encoding(
+        encoding = determine_label_encoding(
             self.values, colour_table=colour_table, has_colour=has_colour, background=background
         )
+        if encoding.kind == "threshold" and (encoding.threshold or 0) > 1 and "0/1" in self.binary_kinds:
+            note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
+            logger.warning(note)
+            encoding = encoding.model_copy(update={"note": f"{encoding.note}; {note}"})
+        return encoding
 
 
 def instance_encoding(fewest: int, most: int) -> LabelEncoding:
@@ -279,7 +284,11 @@ def encode_mask(raw: np.ndarray, encoding: LabelEncoding, source: str = "") -> n
     if encoding.kind == "identity":
         labels = np.rint(gray)
     elif encoding.kind == "threshold":
-        labels = (gray >= float(encoding.threshold or 0.5)).astype(np.float32)
+        threshold = float(encoding.threshold or 0.5)
+        if threshold > 1 and gray.max() <= 1 and np.all((gray == 0) | (gray == 1)):
+            labels = gray.astype(np.float32)  # a 0/1 mask among 0..255 ones: thresholded, it would lose its object
+        else:
+            labels = (gray >= threshold).astype(np.float32)
     elif encoding.kind == "mapping":
         labels = np.full(gray.shape, -1.0, dtype=np.float32)
         for value, index in encoding.value_map.items():
