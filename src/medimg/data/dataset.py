@@ -571,11 +571,14 @@ class SegmentationDataset:
         if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
+        geometries: list[tuple[Path, np.ndarray]] = []
         mask = read_case_mask(  # a colour table maps colours; a mask stored otherwise is put on the image's grid
-            case, palette_indices=self.colour_table is None, image_affine=image.affine
+            case, palette_indices=self.colour_table is None, image_affine=image.affine, geometries=geometries
         )
         if mask is not None and case.mask is not None:
             mask = _on_image_grid(case, image, mask, case.mask, "mask")
+            if "mask_resized_from" not in image.meta:  # a mask on another grid on purpose: said so already
+                _note_other_geometry(case, image, geometries)
         roi = None
         if case.roi is not None:
             roi_array = _on_image_grid(case, image, read_image(case.roi).array, case.roi, "region-of-interest mask")
@@ -591,14 +594,20 @@ class SegmentationDataset:
 
 
 def read_case_mask(
-    case: SegCase, *, palette_indices: bool = True, image_affine: np.ndarray | None = None
+    case: SegCase,
+    *,
+    palette_indices: bool = True,
+    image_affine: np.ndarray | None = None,
+    geometries: list[tuple[Path, np.ndarray]] | None = None,
 ) -> np.ndarray | None:
     """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it; a colour palette PNG as its indices unless
     ``palette_indices`` is false, see :func:`medimg.io.read_mask`), with its :attr:`SegCase.extra_masks` merged in
     (the larger value where they overlap: the union of binary masks), except those that mostly cover the first (a
     second observer's annotation of the same structure, left out with one warning per folder); ``None`` without a
     mask. With ``image_affine`` (the image's geometry), a mask file stored in another voxel orientation is brought
-    onto the image's grid (:func:`medimg.io.orientation.reorient_like`, one warning per folder).
+    onto the image's grid (:func:`medimg.io.orientation.reorient_like`, one warning per folder). ``geometries``,
+    when given, receives ``(file, affine)`` of each mask file with a geometry, the affine as the array is returned
+    (after any reorientation), for comparing with the image's (:func:`_note_other_geometry`).
 
     Raises:
         ImageReadError: a mask file is unreadable.
@@ -619,6 +628,10 @@ def read_case_mask(
             return stack_page(path, case.page, mask="indices" if palette_indices else "colours").array
         data = read(path)
         aligned = reorient_like(data.array, data.affine, image_affine)
+        if geometries is not None and data.affine is not None:
+            moved = aligned is not None and image_affine is not None
+            affine = _reoriented_affine(data.affine, image_affine, data.array.shape[1:]) if moved else data.affine
+            geometries.append((path, affine))
         if aligned is None:
             return data.array
         _note_reoriented(path, case.image)
@@ -724,6 +737,60 @@ def _note_reoriented(mask: Path, image: Path) -> None:
         image,
         mask.parent,
     )
+
+
+def _reoriented_affine(affine: np.ndarray, target: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """``affine`` of an array of spatial ``shape`` once its axes are flipped/permuted into ``target``'s orientation
+    (:func:`medimg.io.orientation.reorient_like`), as nibabel's ``as_reoriented`` gives it."""
+    from nibabel.orientations import inv_ornt_aff, io_orientation, ornt_transform
+
+    assert target is not None
+    transform = ornt_transform(io_orientation(affine), io_orientation(target))
+    return np.asarray(affine @ inv_ornt_aff(transform, shape), dtype=np.float64)
+
+
+#: a label's voxel spacing may differ from its image's by this share (header rounding) before it is said
+SPACING_TOLERANCE = 1e-3
+#: a label's origin may lie this many of its image's voxels away from the image's before it is said
+ORIGIN_TOLERANCE_VOXELS = 0.5
+#: images whose label's geometry was already said (once per case)
+_geometry_warned: set[Path] = set()
+
+
+def _note_other_geometry(case: SegCase, image: ImageData, geometries: Sequence[tuple[Path, np.ndarray]]) -> None:
+    """Warn once per case when a mask file of the image's size has another voxel spacing (by more than
+    :data:`SPACING_TOLERANCE`, relative) or origin (by more than :data:`ORIGIN_TOLERANCE_VOXELS`) than its image, and
+    record it in ``image.meta["mask_geometry"]`` for ``medimg check``. The mask is used voxel for voxel all the same
+    (nnU-Net refuses such a pair; many public sets differ only by their headers' rounding)."""
+    from medimg.io.orientation import has_geometry
+
+    own = image.affine
+    if own is None or own.shape != (4, 4) or not has_geometry(own):
+        return
+    for path, affine in geometries:
+        if affine.shape != (4, 4) or not has_geometry(affine):
+            continue
+        spacing, own_spacing = np.linalg.norm(affine[:3, :3], axis=0), np.linalg.norm(own[:3, :3], axis=0)
+        shift = np.linalg.lstsq(own[:3, :3], affine[:3, 3] - own[:3, 3], rcond=None)[0]  # in the image's voxels
+        if np.all(np.abs(spacing - own_spacing) <= SPACING_TOLERANCE * own_spacing) and np.all(
+            np.abs(shift) <= ORIGIN_TOLERANCE_VOXELS
+        ):
+            continue
+        image.meta["mask_geometry"] = str(path)
+        if case.image not in _geometry_warned:
+            _geometry_warned.add(case.image)
+            logger.warning(
+                "%s has voxel spacing %s mm and origin %s but its image %s has %s mm and %s: their headers disagree; "
+                "the label is used voxel for voxel on the image's grid, right when only its header is wrong (give it "
+                "the image's), wrong when it was drawn on another grid (resample it onto the image's)",
+                path,
+                "x".join(f"{v:.4g}" for v in spacing),
+                tuple(round(float(v), 2) for v in affine[:3, 3]),
+                case.image,
+                "x".join(f"{v:.4g}" for v in own_spacing),
+                tuple(round(float(v), 2) for v in own[:3, 3]),
+            )
+        return
 
 
 #: (message, folder) pairs already logged by :func:`_warn_once_per_folder`

@@ -3,7 +3,8 @@
 Given a folder, the table is the one at its top (VinDr-CXR's ``train.csv`` beside ``train/``) or one in each split
 folder (Roboflow's). Paths are relative to the CSV's folder, or a bare name or identifier found under it
 (:class:`~medimg.data.layouts.common.ManifestFiles`); an image has as many rows as it has boxes. A row whose box
-cells are all empty lists an image without objects (a negative), whatever its label says. Column names are matched
+cells are all empty lists an image without objects (a negative), whatever its label says, and an image without a
+row in a folder of images the table names is one too (:func:`_images_without_rows`). Column names are matched
 case-insensitively, with synonyms (``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``,
 ``class``); corners may also be given as ``x,y,width,height`` (COCO's order; the RSNA Pneumonia Detection
 Challenge's ``patientId,x,y,width,height,Target``, whose ids name ``<patientId>.dcm`` files). Boxes are clipped to
@@ -18,10 +19,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from medimg.data.case import Case, normalise_split
+from medimg.data.case import Box, Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import (
     ManifestFiles,
+    image_files_in,
     is_manifest,
     manifest_header,
     name_selected,
@@ -183,13 +185,15 @@ def load(
     order: list[str] = []
     info: dict[str, tuple[Path, str | None, str | None]] = {}
     raw: dict[str, list[tuple[float, float, float, float, str, int]]] = {}
+    sliced = False  # a row found as DeepLesion's slice in a series folder: its neighbours are context, not negatives
     for line, row in enumerate(rows, start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
             problems.append(f"line {line}: empty path")
             continue
         file, why = files.locate(raw_path)
-        file = file if file.exists() else _slice_in_folder(raw_path, files) or file
+        if not file.exists() and (slice_file := _slice_in_folder(raw_path, files)) is not None:
+            file, sliced = slice_file, True
         if not name_selected(file.name, include, exclude):
             continue
         if raw_path not in info:
@@ -224,22 +228,21 @@ def load(
     if len(set(readers.values())) > 1:
         raw = fuse_readers(raw, readers, path)
     names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
-    index = {name: i for i, name in enumerate(names)}
+    if not sliced:
+        for case_id, entry in _images_without_rows(path, info, include, exclude).items():
+            info[case_id], raw[case_id] = entry, []
+            order.append(case_id)
     cases: list[Case] = []
     issues: list[BoxIssue] = []
+    swapped: list[tuple[str, Entry]] = []
     sizes: dict[str, tuple[int, int]] = {}
     for raw_path in order:
         file, own_split, own_patient = info[raw_path]
         size = image_size(file)
         entries = raw[raw_path]
-        boxes, found = clean_boxes(
-            [(x1, y1, x2, y2, index[label]) for x1, y1, x2, y2, label, _ in entries],
-            size,
-            names,
-            file=f"{path}:{entries[0][5] if entries else '?'}",
-            image=raw_path,
-        )
+        boxes, found = _clean_entries(entries, size, names, path, raw_path)
         issues += found
+        swapped += [(raw_path, e) for e in entries if e[0] > e[2] or e[1] > e[3]]
         if size is not None:
             sizes[raw_path] = size
         cases.append(
@@ -250,6 +253,18 @@ def load(
             f"{path}: some images have a split and others do not; fill the split column for every row or for none"
         )
     log_issues(issues, path)
+    if swapped:
+        x1, y1, x2, y2, label, line = swapped[0][1]
+        logger.warning(
+            "%s: %d box(es) had their corners in reverse order (x1 > x2 or y1 > y2): swapped, e.g. %s %s in %s:%d; "
+            "check that the columns are x1,y1,x2,y2 (left, top, right, bottom)",
+            path,
+            len(swapped),
+            label,
+            (x1, y1, x2, y2),
+            path,
+            line,
+        )
     files.report(path)
     return DetectionDataset(
         name=path.stem,
@@ -265,6 +280,111 @@ def load(
 Entry = tuple[float, float, float, float, str, int]
 #: a box as a row gives it: corners and class name
 RowBox = tuple[float, float, float, float, str]
+
+
+def _clean_entries(
+    entries: list[Entry], size: tuple[int, int] | None, names: list[str], path: Path, image: str
+) -> tuple[tuple[Box, ...], list[BoxIssue]]:
+    """One image's boxes clipped, degenerate and duplicate ones dropped (:func:`clean_boxes`), each issue citing
+    the CSV line of its own row (``boxes.csv:4``: the file's line, the header being line 1)."""
+    kept: list[Box] = []
+    seen: set[Box] = set()
+    issues: list[BoxIssue] = []
+    for x1, y1, x2, y2, label, line in entries:
+        where = f"{path}:{line}"
+        boxes, found = clean_boxes([(x1, y1, x2, y2, names.index(label))], size, names, file=where, image=image)
+        issues += found
+        for box in boxes:
+            if box in seen:  # same class and corners (after clipping) as a box of an earlier row
+                issues.append(BoxIssue(where, image, "duplicate", label, (x1, y1, x2, y2)))
+                continue
+            seen.add(box)
+            kept.append(box)
+    return tuple(kept), issues
+
+
+#: files beside a box table that may be another table of the same images (another split's, the labels')
+OTHER_TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls")
+
+
+def _images_without_rows(
+    path: Path, info: dict[str, tuple[Path, str | None, str | None]], include: tuple[str, ...], exclude: tuple[str, ...]
+) -> dict[str, tuple[Path, str | None, str | None]]:
+    """The images in the folders of the images the table names that no row names, as negatives (images without
+    objects, as the README promises): ``case id -> (file, split, None)``, an INFO line counting them.
+
+    Left out, with a line saying why and how to include them (a row with empty box cells, ``path,,,,,``): all of
+    them when the table lies beside another label table (NIH ChestX-ray14's ``BBox_List_2017.csv`` beside
+    ``Data_Entry_2017.csv``: its other images have findings without boxes, not no findings), and those of a folder
+    whose named images have different splits (the split of an image without a row is unknown)."""
+    from medimg.data.layouts.csv_manifest import folder_manifest
+
+    listed = {file.resolve() for file, _, _ in info.values()}
+    splits: dict[Path, set[str | None]] = {}
+    for file, split, _ in info.values():
+        splits.setdefault(file.parent, set()).add(split)
+    found: dict[str, tuple[Path, str | None, str | None]] = {}
+    unplaced: list[Path] = []
+    for folder in sorted(splits):
+        folder_splits = splits[folder]
+        for image in image_files_in(folder):
+            if image.resolve() in listed or not name_selected(image.name, include, exclude):
+                continue
+            if len(folder_splits) > 1:
+                unplaced.append(image)
+                continue
+            try:
+                case_id = image.relative_to(path.parent).as_posix()
+            except ValueError:
+                case_id = str(image)
+            if case_id not in info:
+                found[case_id] = (image, next(iter(folder_splits)), None)
+    others = sorted(
+        p.name
+        for p in path.parent.iterdir()
+        if p.is_file() and p != path and p.suffix.lower() in OTHER_TABLE_SUFFIXES and (found or unplaced)
+    )
+    if others:  # train_labels.csv beside test_labels.csv over one images/ folder: the rest are the other split's
+        logger.info(
+            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: other tables beside it "
+            "(%s) may list them; to train on some as negatives (no objects), give each a row with empty box cells "
+            "(path,,,,,)",
+            path,
+            len(found) + len(unplaced),
+            next(iter(found.values()))[0] if found else unplaced[0],
+            ", ".join(others[:3]),
+        )
+        return {}
+    labels = folder_manifest(path.parent) if found or unplaced else None
+    if labels is not None and labels != path:
+        logger.info(
+            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: their labels are in "
+            "%s, not boxes; to train on some as negatives (no objects), give each a row with empty box cells "
+            "(path,,,,,)",
+            path,
+            len(found) + len(unplaced),
+            next(iter(found.values()))[0] if found else unplaced[0],
+            labels,
+        )
+        return {}
+    if unplaced:
+        logger.warning(
+            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: their folder holds "
+            "images of several splits, so theirs is unknown; to use them as negatives (no objects), give each a row "
+            "with empty box cells and its split (path,,,,,,split)",
+            path,
+            len(unplaced),
+            unplaced[0],
+        )
+    if found:
+        logger.info(
+            "%s: %d image(s) beside the ones it names have no row (e.g. %s): read as negatives (no objects); to "
+            "leave them out, move them elsewhere or skip them with --exclude",
+            path,
+            len(found),
+            next(iter(found.values()))[0],
+        )
+    return found
 
 
 def _row_boxes(cells: list[str], box_cell: str | None, label: str, sized: bool) -> tuple[list[RowBox], str | None]:

@@ -31,6 +31,9 @@ from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 logger = logging.getLogger(__name__)
 
 IMAGES, LABELS = "images", "labels"
+#: the largest value a YOLO label line may hold: a fraction of the image size, with room for rounding (Ultralytics
+#: refuses a file with any value over 1: pixel coordinates read as fractions are boxes far outside the image)
+MAX_FRACTION = 1.0 + 1e-3
 
 
 def _image_folders(root: Path) -> list[tuple[str | None, Path]]:
@@ -116,7 +119,8 @@ def class_names_from_yaml(root: Path) -> list[str] | None:
 def read_label_lines(label_file: Path, problems: list[str]) -> list[tuple[int, int, list[float]]]:
     """``(line number, class id, values)`` of a YOLO label file's lines: four values (a box ``x_center y_center
     width height``) or an even number from six (a polygon ``x1 y1 x2 y2 ...``), as fractions of the image size;
-    what is malformed is added to ``problems``. A missing file has no lines (an image without objects)."""
+    what is malformed, and a line with a value over 1 (pixels, not fractions: :data:`MAX_FRACTION`), is added to
+    ``problems``. A missing file has no lines (an image without objects)."""
     lines: list[tuple[int, int, list[float]]] = []
     if not label_file.is_file():
         return lines
@@ -131,6 +135,11 @@ def read_label_lines(label_file: Path, problems: list[str]) -> list[tuple[int, i
             continue
         if len(values) == 4 or (len(values) >= 6 and len(values) % 2 == 0):
             lines.append((number, cls, values))
+            if over := [v for v in values if v > MAX_FRACTION]:
+                problems.append(
+                    f"{label_file}:{number}: values {', '.join(f'{v:g}' for v in over[:4])} are over 1 (pixels?); "
+                    "YOLO labels must be normalised by the image width/height: divide x and w by W, y and h by H"
+                )
         else:
             problems.append(f"{label_file}:{number}: {len(fields)} values; a YOLO box line has 5")
     return lines
@@ -194,8 +203,8 @@ def load(
         class_names: the class of each id, in id order (default: the YAML's ``names``, else ``class_<id>``).
 
     Raises:
-        DatasetError: no images folder with a labels twin, a malformed label line, or a class id without a name;
-            the message names the files and lines.
+        DatasetError: no images folder with a labels twin, a malformed label line, a line in pixels (a value over
+            1), or a class id without a name; the message names the files and lines.
     """
     path = dataset_folder(path)
     folders = _image_folders(path)

@@ -150,6 +150,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
     resized: list[str] = []
+    other_geometry: list[str] = []  # cases whose label's header gives another spacing or origin than the image's
     first_of: dict[int, str] = {}  # number of spatial axes -> its first case
     axes: Counter[int] = Counter()
     channel_counts: list[tuple[str, int, int]] = []  # (image, channels, spatial axes) per case
@@ -167,6 +168,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             turned.append(str(case.image))
         if image.meta.get("mask_resized_from"):
             resized.append(case.case_id)
+        if image.meta.get("mask_geometry"):
+            other_geometry.append(case.case_id)
         sizes["x".join(map(str, image.spatial_shape))] += 1
         first_of.setdefault(len(image.spatial_shape), case.case_id)
         axes[len(image.spatial_shape)] += 1
@@ -201,6 +204,12 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         warnings.append(
             f"{len(resized)} mask(s) have another resolution than their images over the same field of view (e.g. "
             f"{resized[0]}): resized onto the images' grids by nearest neighbour for training and evaluation"
+        )
+    if other_geometry:
+        warnings.append(
+            f"{len(other_geometry)} label(s) have another voxel spacing or origin in their header than their images "
+            f"(e.g. {other_geometry[0]}): used voxel for voxel on the images' grids; give them the images' headers "
+            "if only the headers are wrong, resample them onto the images if they were drawn on another grid"
         )
     mixed = mixed_channels_warning(channel_counts)
     if mixed:

@@ -1,0 +1,127 @@
+"""CSV boxes as a new user writes them: images without rows, the lines warnings cite, corners in reverse order."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.layouts import csv_boxes
+
+
+def _images(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        Image.fromarray(np.full((32, 32), 60, np.uint8)).save(folder / name)
+
+
+def _table(path: Path, rows: list[str]) -> Path:
+    path.write_text("\n".join(["path,x1,y1,x2,y2,label", *rows]) + "\n")
+    return path
+
+
+def test_images_without_rows_are_negatives(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _images(tmp_path / "images", ["a.png", "b.png", "c.png"])
+    _images(tmp_path / "elsewhere", ["d.png"])  # not a folder the table names images in
+    table = _table(tmp_path / "boxes.csv", ["images/a.png,1,1,9,9,cell", "images/b.png,2,2,12,12,blob"])
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        ds = csv_boxes.load(table)
+    assert [c.case_id for c in ds.cases] == ["images/a.png", "images/b.png", "images/c.png"]
+    assert ds.cases[2].boxes == () and ds.image_sizes["images/c.png"] == (32, 32)
+    assert "1 image(s) beside the ones it names have no row" in caplog.text and "c.png" in caplog.text
+
+
+def test_images_without_rows_keep_their_folders_split(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _images(tmp_path / "train", ["a.png", "b.png"])
+    _images(tmp_path / "mixed", ["c.png", "d.png", "e.png"])
+    path = tmp_path / "boxes.csv"
+    path.write_text(
+        "path,x1,y1,x2,y2,label,split\n"
+        "train/a.png,1,1,9,9,cell,train\n"
+        "mixed/c.png,1,1,9,9,cell,train\n"
+        "mixed/d.png,1,1,9,9,cell,test\n"
+    )
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        ds = csv_boxes.load(path)
+    assert {c.case_id: c.split for c in ds.cases} == {
+        "train/a.png": "train",
+        "mixed/c.png": "train",
+        "mixed/d.png": "test",
+        "train/b.png": "train",
+    }
+    assert "1 image(s) beside the ones it names have no row" in caplog.text and "e.png" in caplog.text
+    assert "path,,,,,,split" in caplog.text
+
+
+def test_warnings_cite_the_file_line_of_each_box(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _images(tmp_path / "images", ["a.png"])
+    rows = ["images/a.png,1,1,9,9,cell", "images/a.png,2,2,12,12,cell", "images/a.png,20,20,50,50,cell"]
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        ds = csv_boxes.load(_table(tmp_path / "boxes.csv", rows))
+    (issue,) = ds.box_issues
+    assert issue.kind == "out_of_bounds" and issue.file.endswith("boxes.csv:4")  # header 1, rows 2-4
+    assert "boxes.csv:4" in caplog.text and "boxes.csv:2" not in caplog.text
+
+
+def test_duplicates_cite_their_own_line(tmp_path: Path) -> None:
+    _images(tmp_path / "images", ["a.png"])
+    rows = ["images/a.png,1,1,9,9,cell", "images/a.png,3,3,8,8,cell", "images/a.png,1,1,9,9,cell"]
+    ds = csv_boxes.load(_table(tmp_path / "boxes.csv", rows))
+    (issue,) = ds.box_issues
+    assert issue.kind == "duplicate" and issue.file.endswith("boxes.csv:4") and len(ds.cases[0].boxes or ()) == 2
+
+
+def test_reversed_corners_are_swapped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _images(tmp_path / "images", ["a.png"])
+    rows = ["images/a.png,1,1,9,9,cell", "images/a.png,20,2,12,12,cell"]
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        ds = csv_boxes.load(_table(tmp_path / "boxes.csv", rows))
+    assert ds.cases[0].boxes is not None and (ds.cases[0].boxes[1].x1, ds.cases[0].boxes[1].x2) == (12.0, 20.0)
+    assert "1 box(es) had their corners in reverse order" in caplog.text and "boxes.csv:3" in caplog.text
+
+
+def test_images_beside_another_label_table_are_not_negatives(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """NIH ChestX-ray14: ``BBox_List_2017.csv`` names a few of the images ``Data_Entry_2017.csv`` labels; the others
+    have findings without boxes, not no findings."""
+    rows = ["Image Index,Finding Labels,Follow-up #,Patient ID"]
+    for i in range(4):
+        _images(tmp_path / "images_001" / "images", [f"0000000{i}_000.png"])
+        rows.append(f"0000000{i}_000.png,Effusion,0,{i}")
+    (tmp_path / "Data_Entry_2017.csv").write_text("\n".join(rows) + "\n")
+    table = tmp_path / "BBox_List_2017.csv"
+    table.write_text("Image Index,Finding Label,Bbox [x,y,w,h],,,\n00000000_000.png,Effusion,1,1,3,3,,,\n")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        ds = csv_boxes.load(table)
+    assert [c.case_id for c in ds.cases] == ["00000000_000.png"]
+    assert "3 image(s) beside the ones it names have no row" in caplog.text and "left out" in caplog.text
+
+
+def test_deeplesion_context_slices_are_not_negatives(tmp_path: Path) -> None:
+    """DeepLesion's series folders hold the slices around each key slice: context, not images without lesions."""
+    _images(tmp_path / "Images_png" / "000001_01_01", ["099.png", "100.png", "101.png"])
+    table = tmp_path / "DL_info.csv"
+    table.write_text('File_name,Bounding_boxes\n000001_01_01_100.png,"1, 1, 9, 9"\n')
+    assert [c.case_id for c in csv_boxes.load(table).cases] == ["000001_01_01_100.png"]
+
+
+def test_images_without_rows_stay_out_when_another_table_may_list_them(tmp_path: Path) -> None:
+    """train_labels.csv beside test_labels.csv over one images/ folder (the TF object-detection tutorials' layout):
+    the test images are not negatives of the training table."""
+    from PIL import Image
+
+    from medimg.data.layouts.csv_boxes import load
+
+    (tmp_path / "images").mkdir()
+    for i in range(4):
+        Image.new("L", (32, 32)).save(tmp_path / "images" / f"im{i}.png")
+    (tmp_path / "train_labels.csv").write_text(
+        "path,x1,y1,x2,y2,label\nimages/im0.png,1,1,9,9,cell\nimages/im1.png,2,2,9,9,cell\n"
+    )
+    (tmp_path / "test_labels.csv").write_text(
+        "path,x1,y1,x2,y2,label\nimages/im2.png,1,1,9,9,cell\nimages/im3.png,2,2,9,9,cell\n"
+    )
+    dataset = load(tmp_path / "train_labels.csv")
+    assert sorted(c.case_id for c in dataset.cases) == ["images/im0.png", "images/im1.png"]
