@@ -2,9 +2,11 @@
 
 ``X`` is a NumPy array (or a CPU tensor, or a list of equally shaped arrays / PIL images) of ``N`` images laid out
 as an ``.npz`` holds them (:mod:`medimg.data.layouts.medmnist`): ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)``
-or volumes ``(N, D, H, W)``, holding the values a file would (0..255, Hounsfield units...). ``y`` holds one label
-per image: integers ``0..K-1`` (named by ``class_names``), text, MedMNIST's ``(N, 1)``, or ``(N, K)`` 0/1 columns
-for several findings per image.
+or volumes ``(N, D, H, W)`` (which axis holds channels: :func:`medimg.io.arrays.channel_axis`, the rule ``predict``
+reads arrays by), holding the values a file would (0..255, Hounsfield units...), finite. ``y`` holds one label per
+image: integers ``0..K-1`` (named by ``class_names``, else ``class_0``...), other integers (the classes are the
+values seen, named ``"1"``, ``"2"``... as scikit-learn's ``classes_`` holds them), text, MedMNIST's ``(N, 1)``, or
+``(N, K)`` 0/1 columns for several findings per image.
 
 The arrays become an ``.npz`` dataset: training writes them into its run folder (``RUN/training_data.npz``) so the
 run can be evaluated and resumed later like any other, and reads them from memory meanwhile (no second copy).
@@ -12,6 +14,7 @@ run can be evaluated and resumed later like any other, and reads them from memor
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,10 +25,10 @@ import numpy as np
 
 from medimg.data.dataset import Dataset
 from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
-from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
+from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
-from medimg.io.arrays import numeric_array
+from medimg.io.arrays import channel_axis, channel_last_rows, numeric_array
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class GivenArrays:
     class_names: list[str] | None
     #: images without labels (``fit(X, y, unlabelled=X_pool)``), the unlabelled pool
     unlabelled: np.ndarray | None = None
+    #: names in ``class_names`` that no labelled image has (warned of when a fit saves its copy)
+    unseen: tuple[str, ...] = ()
 
     def keys(self) -> dict[str, tuple[str, str]]:
         """``split -> (images key, labels key)`` in the ``.npz``."""
@@ -52,7 +57,16 @@ class GivenArrays:
         return {split: (f"{split}_images", f"{split}_labels") for split in self.images}
 
     def save(self, path: Path) -> Path:
-        """Write the arrays as an uncompressed ``.npz`` at ``path`` (atomically) that loads as this dataset."""
+        """Write the arrays as an uncompressed ``.npz`` at ``path`` (atomically) that loads as this dataset; a fit
+        writes its training copy so, which is when classes named without images are warned of (an evaluation set
+        without a class is no news)."""
+        if self.unseen:
+            logger.warning(
+                "class_names names %s, but no image given is labelled so: the model gets %s class without ever seeing "
+                "an example; give images of every class, or leave such names out",
+                ", ".join(map(repr, self.unseen)),
+                "that" if len(self.unseen) == 1 else "each such",
+            )
         arrays: dict[str, Any] = {}
         for split, (images_key, labels_key) in self.keys().items():
             arrays[images_key], arrays[labels_key] = self.images[split], self.labels[split]
@@ -65,15 +79,21 @@ class GivenArrays:
         return path
 
     def dataset(self, path: Path) -> Dataset:
-        """The dataset :meth:`save` writes to ``path``, built from the arrays in memory."""
-        return arrays_dataset(
+        """The dataset :meth:`save` writes to ``path``, built from the arrays in memory, channel-last and 2D or 3D
+        by :func:`~medimg.io.arrays.channel_axis`, as ``predict`` reads arrays."""
+        rows = {split: channel_last_rows(images) for split, images in self.images.items()}
+        dataset = arrays_dataset(
             path,
             self.keys(),
-            {split: as_channel_last(images) for split, images in self.images.items()},
+            {split: images for split, (images, _) in rows.items()},
             self.labels,
             source="npz",
             class_names=self.class_names,
-            unlabelled=None if self.unlabelled is None else as_channel_last(self.unlabelled),
+            unlabelled=None if self.unlabelled is None else channel_last_rows(self.unlabelled)[0],
+        )
+        spatial_dims = next(iter(rows.values()))[1]  # (N, H, W, 2) is 2D: the .npz reader takes it for a volume
+        return (
+            dataset if dataset.spatial_dims == spatial_dims else dataclasses.replace(dataset, spatial_dims=spatial_dims)
         )
 
 
@@ -92,10 +112,15 @@ def given_arrays(
     Without ``validation_data`` and ``test_data`` the images are one pool that medimg splits (by its split
     fractions, stratified); with either, ``images`` is the training split and the pairs given are the others.
 
+    Integer labels index ``class_names``; without it, labels ``0..K-1`` are classes ``class_0``..., and others
+    (``1``, ``2``) are the classes seen, named by their values (``"1"``, ``"2"``). ``class_names`` that are those
+    values' text (what such a fit names its classes: ``evaluate(X, y)`` of that model) name the labels equal to
+    them.
+
     Raises:
         ConfigError: labels missing or of another count than the images, images of different shapes (unlabelled
-            ones too), values that are not numbers, labels that are not classes (fractions, empty values), or
-            labels that ``class_names`` does not name.
+            ones too), values that are not numbers or not finite (NaN pixels), labels that are not classes
+            (fractions, empty values), labels that ``class_names`` does not name, or fewer than two classes.
     """
     given = named_pairs(images, labels, validation_data, test_data, first="X", noun="images", pair="images, labels")
     if set(given) == {"train"}:
@@ -117,6 +142,7 @@ def given_arrays(
             f"the unlabelled images have shape {pool.shape[1:]} but the labelled ones {next(iter(channels))}: give "
             "them the same image size and channels"
         )
+    _note_two_channels(next(iter(channels)))
     names = list(class_names) if class_names is not None else None
     kinds = {labels.dtype.kind for labels in found.values()}
     if "U" in kinds:
@@ -124,14 +150,24 @@ def given_arrays(
             raise ConfigError("the splits' labels mix text and numbers: give every split's labels alike")
         if names is not None:  # text labels, ordered as class_names says
             found = {split: _indices(labels, names) for split, labels in found.items()}
-    elif names is not None:
-        top = max((labels.shape[1] - 1 if labels.ndim == 2 else int(labels.max())) for labels in found.values())
-        if top >= len(names):
+    elif any(labels.ndim == 2 for labels in found.values()):  # findings: one column each
+        top = max(labels.shape[1] - 1 for labels in found.values())
+        if names is not None and top >= len(names):
             raise ConfigError(
-                f"class_names names {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: name "
-                "every class, in label order"
+                f"class_names names {len(names)} findings ({', '.join(names)}) but the labels have {top + 1} "
+                "columns: name every finding, in column order"
             )
-    return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
+        return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
+    elif names is not None:
+        found = _indexed_by(found, names)
+    else:
+        found, names = _classes_seen(found)
+    _refuse_one_class(found, names)
+    unseen: tuple[str, ...] = ()
+    if names is not None:  # integer labels by now
+        seen = {int(v) for labels in found.values() for v in np.unique(labels)}
+        unseen = tuple(name for i, name in enumerate(names) if i not in seen)
+    return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool, unseen=unseen)
 
 
 def named_pairs(
@@ -175,7 +211,7 @@ def _stacked_images(images: Any, what: str) -> np.ndarray:
                 "resize them first, or save them as files (a folder per class) and fit the folder, which medimg "
                 "resizes"
             )
-        return np.stack(rows)
+        return _finite(np.stack(rows), what)
     array = numeric_array(images, what)
     if array.ndim < 3:
         raise ConfigError(
@@ -184,7 +220,32 @@ def _stacked_images(images: Any, what: str) -> np.ndarray:
         )
     if not len(array):
         raise ConfigError(f"{what} holds no images")
-    return array
+    return _finite(array, what)
+
+
+#: images checked for NaN pixels at a time (a bounded working set for a large X)
+FINITE_CHUNK = 1024
+
+
+def _finite(images: np.ndarray, what: str) -> np.ndarray:
+    """``images``, when every pixel is a finite number.
+
+    Raises:
+        ConfigError: NaN or infinite pixels, naming the first image holding them.
+    """
+    if images.dtype.kind != "f":
+        return images
+    for start in range(0, len(images), FINITE_CHUNK):
+        chunk = images[start : start + FINITE_CHUNK].reshape(min(FINITE_CHUNK, len(images) - start), -1)
+        bad = np.flatnonzero(~np.isfinite(chunk).all(axis=1))
+        if bad.size:
+            first = start + int(bad[0])
+            kind = "NaN" if np.isnan(images[first]).any() else "infinite"
+            raise ConfigError(
+                f"{what}[{first}] holds {kind} pixels: replace them (np.nan_to_num) or drop that image; medimg "
+                "would otherwise train on them as a blank image or not at all"
+            )
+    return images
 
 
 def label_array(labels: Any, count: int, what: str) -> np.ndarray:
@@ -239,6 +300,76 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     if array.size and array.min() < 0:
         raise ConfigError(f"the labels of {what} hold {int(array.min())}: class numbers start at 0")
     return array
+
+
+def _indexed_by(found: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Integer labels as indices into ``names``: the labels themselves, or, when ``names`` are integers as text
+    and every label is one of them (``"1"``, ``"2"``: the names a fit of labels 1 and 2 gives), each label's
+    name's index.
+
+    Raises:
+        ConfigError: a label past the last name.
+    """
+    values = [int(name) if name.strip().isdecimal() else None for name in names]
+    labelled = {int(v) for labels in found.values() for v in np.unique(labels)}
+    if None not in values and values != list(range(len(names))) and labelled <= set(values):
+        index = np.zeros(max(labelled) + 1, np.int64)  # label value -> its name's index
+        index[sorted(labelled)] = [values.index(v) for v in sorted(labelled)]
+        if max(labelled) < len(names):  # either reading could be meant: say which one is taken
+            logger.info(
+                "the labels are read as the class names they equal (label %d is class %r, not %r), as a fit of "
+                "such labels names its classes",
+                max(labelled),
+                str(max(labelled)),
+                names[max(labelled)],
+            )
+        return {split: index[labels] for split, labels in found.items()}
+    top = max(int(labels.max()) for labels in found.values() if labels.size)
+    if top >= len(names):
+        raise ConfigError(
+            f"class_names names {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: name "
+            "every class, in label order"
+        )
+    return found
+
+
+def _classes_seen(found: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str] | None]:
+    """Integer labels without names: ``0..K-1`` as they are (named ``class_0``... by the dataset); others (``1``,
+    ``2``; ``0``, ``5``) as indices of the values seen, named by them (``"1"``, ``"2"``), so that no class without
+    images is made up."""
+    values = np.unique(np.concatenate([labels.reshape(-1) for labels in found.values()]))
+    if np.array_equal(values, np.arange(len(values))):
+        return found, None
+    return {split: np.searchsorted(values, labels).astype(np.int64) for split, labels in found.items()}, [
+        str(int(v)) for v in values
+    ]
+
+
+def _refuse_one_class(found: dict[str, np.ndarray], names: list[str] | None) -> None:
+    """Refuse single-label data of fewer than two classes (named, or seen when unnamed), before a run starts.
+
+    Raises:
+        ConfigError: one class.
+    """
+    seen = np.unique(np.concatenate([labels.reshape(-1) for labels in found.values()]))
+    if (len(names) if names is not None else len(seen)) >= 2:
+        return
+    only = names[0] if names else str(seen[0]) if seen.dtype.kind == "U" else f"class_{int(seen[0])}"
+    raise ConfigError(
+        f"every label is one class ({only!r}): a classifier needs at least two classes; give images of the other "
+        "class(es) too"
+    )
+
+
+def _note_two_channels(image_shape: tuple[int, ...]) -> None:
+    """Say that images of 2 rows first (``(N, 2, H, W)``) are read as 2D images of two channels, and how to give
+    volumes of two slices instead, as :func:`~medimg.io.arrays.channel_axis` reads them."""
+    if len(image_shape) == 3 and image_shape[0] == 2 and channel_axis(image_shape) == 0:
+        logger.info(
+            "images of shape %s are read as 2D images of 2 channels, (N, C, H, W); if they are volumes of 2 slices, "
+            "give them as (N, 1, 2, H, W) (one channel)",
+            image_shape,
+        )
 
 
 def _text(value: Any) -> str:

@@ -232,8 +232,10 @@ def medmnist_spatial_dims(stem: str, image_shape: tuple[int, ...]) -> int:
     """
     if len(image_shape) == 2:
         return 2
-    if len(image_shape) == 3:
-        if medmnist_flavour(stem).endswith("3d") or image_shape[-1] not in (1, 3, 4):
+    if len(image_shape) == 3:  # (H, W, C) or a volume (D, H, W): the channel axis as fit(X, y) finds it
+        from medimg.io.arrays import channel_axis
+
+        if medmnist_flavour(stem).endswith("3d") or channel_axis(image_shape) != -1:
             return 3
         return 2
     if len(image_shape) == 4:

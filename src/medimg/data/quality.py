@@ -290,6 +290,23 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"no image of class(es) {', '.join(unread_classes)} could be read: a model cannot learn them; `medimg "
             "fit` leaves these classes out (fix or replace the files to keep them)"
         )
+    if dataset.task == "detect":  # a class without boxes: nothing to learn, its AP undefined; imbalance skips it
+        boxes = dataset.class_counts()
+        own_train = dataset.has_own_split and any(c.split == "train" for c in dataset.cases)
+        trained = dataset.class_counts("train") if own_train else boxes
+        unboxed = [name for name, n in boxes.items() if n == 0]
+        untrained = [name for name, n in trained.items() if n == 0 and name not in unboxed]
+        if unboxed:
+            warnings.append(
+                f"class(es) {', '.join(unboxed)} have no box in any image: a detector cannot learn them and their AP "
+                "is undefined; annotate some, or leave them out of the class list (YOLO: data.yaml 'names', then "
+                "renumber the labels' class ids)"
+            )
+        if untrained:
+            warnings.append(
+                f"class(es) {', '.join(untrained)} have no box in the training split, only in the others: a "
+                "detector cannot learn them; move some of their images into training"
+            )
     if imbalance > IMBALANCE_WARNING and dataset.task == "detect":
         warnings.append(
             f"boxes per class are imbalanced ({imbalance:.1f}:1); the detector's focal loss is meant for this (no "
@@ -531,7 +548,8 @@ def drop_non_images(
         these = [c for c in dropped if reason_of[c.case_id] == reason]
         if these:
             hint = f"; --exclude '{','.join(patterns)}' says so explicitly" if reason == MASK_REASON else ""
-            logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), these[0].path, reason, hint)
+            example = these[0].path or these[0].case_id  # an array's image has no path: its id (array[3])
+            logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), example, reason, hint)
     return _without(dataset, reason_of)
 
 

@@ -7,6 +7,7 @@ every reader returns, so the model reads it exactly as it reads a file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,11 @@ import numpy as np
 from medimg.errors import ConfigError
 from medimg.io.image import ImageData
 
-#: a last axis of this length is colour (``(H, W, 3)`` as PIL, imageio and matplotlib give it), in RGB(A) order
-CHANNEL_LAST = (3, 4)
+#: an axis this short beside longer ones holds channels: grey, grey + alpha (PIL's "LA"), RGB, RGBA
+MAX_CHANNELS = 4
+#: an axis of 2 holds channels only beside axes at least this many times longer: two channels of a 2D image rather
+#: than a volume of two slices (an axis of 1, 3 or 4 holds channels beside any axis longer than :data:`MAX_CHANNELS`)
+TWO_CHANNEL_RATIO = 8
 
 
 def is_array_input(value: Any) -> bool:
@@ -40,43 +44,92 @@ def is_array_data(data: Any) -> bool:
 
 
 def numeric_array(value: Any, what: str) -> np.ndarray:
-    """``value`` (an array, a CPU tensor, a PIL image, a list of rows) as a NumPy array of numbers.
+    """``value`` (an array, a CPU tensor, a PIL image, a list of rows) as a NumPy array of numbers; a PIL image of
+    grey + alpha (``"LA"``) as its grey, as its file reads (:mod:`medimg.io.raster`).
 
     Raises:
         ConfigError: a CUDA tensor (it must come to the CPU first), or values that are not numbers.
     """
     if getattr(value, "is_cuda", False):
         raise ConfigError(f"{what} is a CUDA tensor: pass X.cpu() (medimg puts the batches on the device itself)")
+    if getattr(value, "mode", None) in ("LA", "La") and hasattr(value, "getchannel"):
+        value = value.getchannel(0)  # a PIL image of grey + alpha: its grey, as the PNG file of it reads
     array = np.asarray(value)
     if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
         raise ConfigError(f"{what}: an array of {array.dtype} is not an image; give numbers (e.g. uint8 or float)")
     return array
 
 
+def channel_axis(shape: Sequence[int], channels: int | None = None) -> int | None:
+    """Which axis of ONE image of ``shape`` (no batch axis) holds its channels: ``0`` (``(C, H, W)``, PyTorch's
+    order), ``-1`` (``(H, W, C)``: PIL's, Keras's, MedMNIST's) or ``None`` (every axis is spatial: ``(H, W)``, a
+    volume ``(D, H, W)``). ``fit(X, y)`` and ``predict`` read arrays by this one rule:
+
+    * an axis of 1 holds channels; one of 3 or 4 beside axes longer than 4 too (RGB, RGBA); one of 2 only beside
+      axes at least :data:`TWO_CHANNEL_RATIO` times longer (grey + alpha, two modalities), so ``(2, 32, 32)`` is one
+      image of two channels while ``(2, 8, 8)`` stays a volume of two slices;
+    * the first axis is looked at first: by that rule while ``channels`` is unknown (``fit``, which learns the
+      channels from the data), else when it is ``channels`` long (``predict``: a trained model's channels decide
+      whether ``(3, H, W)`` is one RGB image or three grey ones); then the last axis, by that rule.
+    """
+    if len(shape) < 3:
+        return None
+    first = shape[0] == channels if channels is not None else _holds_channels(shape[0], shape[1:])
+    if first:
+        return 0
+    return -1 if _holds_channels(shape[-1], shape[:-1]) else None
+
+
+def _holds_channels(size: int, others: Sequence[int]) -> bool:
+    """Whether an axis of ``size`` beside axes of ``others`` lengths holds channels (see :func:`channel_axis`)."""
+    if size == 1:
+        return True
+    if size == 2:
+        return min(others) >= TWO_CHANNEL_RATIO * size
+    return size <= MAX_CHANNELS and min(others) > MAX_CHANNELS
+
+
+def channel_last_rows(images: np.ndarray) -> tuple[np.ndarray, int]:
+    """``N`` images (``fit``'s ``X``) as MedMNIST's channel-last rows, ``(N, H, W)``, ``(N, H, W, C)`` or
+    ``(N, D, H, W)`` (a view; an axis of one channel dropped), and their spatial dimensions (2 or 3), the channel
+    axis found by :func:`channel_axis` (``(N, C, H, W)``, PyTorch's order, is moved last)."""
+    shape = tuple(images.shape[1:])
+    axis = channel_axis(shape)
+    if axis == 0:
+        images = np.moveaxis(images, 1, -1)
+    if axis is not None and images.shape[-1] == 1:
+        images = images[..., 0]
+    return images, len(shape) - (axis is not None)
+
+
 def images_from_array(value: Any, spatial_dims: int, channels: int, first: int = 0) -> list[ImageData]:
     """Channel-first ``float32`` images (``source`` ``array[i]``, counted from ``first``) from one array:
 
-    * 2D: one image ``(H, W)``, ``(H, W, 3|4)`` (RGB(A); OpenCV's BGR must be converted first) or ``(C, H, W)``
-      with ``C`` the model's channels; a batch ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, 3|4)``;
-    * 3D: one volume ``(D, H, W)`` or ``(C, D, H, W)``; a batch ``(N, D, H, W)`` or ``(N, C, D, H, W)``.
+    * 2D: one image ``(H, W)``, ``(H, W, C)`` (channel last: grey ``C`` 1 as Keras gives it, grey + alpha, RGB(A);
+      OpenCV's BGR must be converted first) or ``(C, H, W)`` with ``C`` the model's channels; a batch ``(N, H, W)``,
+      ``(N, C, H, W)`` or ``(N, H, W, C)``;
+    * 3D: one volume ``(D, H, W)``, ``(C, D, H, W)`` or ``(D, H, W, C)``; a batch of those.
+
+    Whether an array of one axis more than an image is one image with channels or a batch is
+    :func:`channel_axis`'s rule, as ``fit(X, y)`` reads its images, with the model's channels.
 
     Raises:
         ConfigError: not numbers, or dimensions that fit none of these (the message says which shapes work).
     """
     array = numeric_array(value, f"array[{first}]")
-    colour_last = array.ndim >= 3 and array.shape[-1] in CHANNEL_LAST and array.shape[-3] > max(CHANNEL_LAST)
-    if spatial_dims == 2 and colour_last:
-        array = np.moveaxis(array, -1, -3)  # (..., H, W, C) -> (..., C, H, W)
     one = 1 + spatial_dims  # dimensions of one image with its channel axis
     if array.ndim == spatial_dims:
         batch = array[None, None]
     elif array.ndim == one:
-        batch = array[None] if array.shape[0] == channels or (spatial_dims == 2 and colour_last) else array[:, None]
+        axis = channel_axis(array.shape, channels)
+        batch = array[:, None] if axis is None else np.moveaxis(array, axis, 0)[None]
     elif array.ndim == one + 1:
-        batch = array
+        batch = np.moveaxis(array, -1, 1) if channel_axis(array.shape[1:], channels) == -1 else array
     else:
         shapes = (
-            "(H, W), (H, W, 3), (C, H, W) or a batch of those" if spatial_dims == 2 else "(D, H, W) or (C, D, H, W)"
+            "(H, W), (H, W, C), (C, H, W) or a batch of those"
+            if spatial_dims == 2
+            else "(D, H, W), (C, D, H, W), (D, H, W, C)"
         )
         raise ConfigError(
             f"array[{first}]: an array of shape {tuple(array.shape)} is not a {spatial_dims}D image for this model; "

@@ -20,6 +20,7 @@ from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.common import order_classes
 from medimg.data.medmnist import medmnist_label_names, medmnist_spatial_dims
 from medimg.errors import DatasetError
+from medimg.io.arrays import channel_axis, channel_last_rows
 
 logger = logging.getLogger(__name__)
 
@@ -268,14 +269,13 @@ def _text_if_bytes(labels: np.ndarray) -> np.ndarray:
 
 
 def channel_first(shape: tuple[int, ...]) -> bool:
-    """Whether image rows of ``shape`` are ``(N, C, H, W)`` with ``C`` 1, 3 or 4 (PyTorch's order), not MedMNIST's
-    channel-last ``(N, H, W, C)`` or a stack of volumes."""
-    return len(shape) == 4 and shape[1] in (1, 3, 4) and min(shape[2:]) > 4
+    """Whether image rows of ``shape`` are ``(N, C, H, W)`` (PyTorch's order), not MedMNIST's channel-last
+    ``(N, H, W, C)`` or a stack of volumes: the channel axis as ``fit(X, y)`` finds it
+    (:func:`medimg.io.arrays.channel_axis`)."""
+    return len(shape) == 4 and channel_axis(shape[1:]) == 0
 
 
 def as_channel_last(images: np.ndarray) -> np.ndarray:
-    """``(N, C, H, W)`` with ``C <= 4`` (PyTorch's order) as ``(N, H, W, C)`` (MedMNIST's); others as they are."""
-    if channel_first(images.shape):
-        moved = np.moveaxis(images, 1, -1)
-        return moved[..., 0] if moved.shape[-1] == 1 else moved
-    return images
+    """Image rows as MedMNIST's channel-last ``(N, H, W[, C])`` / ``(N, D, H, W[, C])``, the channel axis found as
+    ``fit(X, y)`` finds it (so a run's copy of its arrays reads back as they were given); one channel dropped."""
+    return channel_last_rows(images)[0]
