@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, NotFittedError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, NotFittedError, RunFolderError, did_you_mean
 from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
@@ -192,7 +192,9 @@ class Model:
                 str(Path(str(self.run_dir_)) / "model.pt"),
             )
         pooled_arrays = unlabelled is not None and is_array_data(unlabelled)
+        given_copy: Path | None = None  # the run folder fit made for data given as arrays or files
         if labels is not None or validation_data is not None or test_data is not None or is_array_data(data):
+            made = run_dir is None
             data, run_dir = self._given_data(
                 data,
                 labels,
@@ -204,8 +206,35 @@ class Model:
                 kwargs,
                 unlabelled if pooled_arrays else None,
             )
+            given_copy = Path(run_dir) if made else None
             if pooled_arrays:  # the pool is now the run's copy of the arrays' own unlabelled images
                 unlabelled = data.root
+        try:
+            return self._fit_data(
+                data, run_dir, runs_root, config_file, include, exclude, window, unlabelled, check, kwargs
+            )
+        except BaseException:
+            if given_copy is not None:  # nothing trained: the run folder made for the arrays' copy goes too
+                from medimg.run_folder import discard_unused_copy
+
+                discard_unused_copy(given_copy)
+            raise
+
+    def _fit_data(
+        self,
+        data: Any,
+        run_dir: str | Path | None,
+        runs_root: str | Path,
+        config_file: str | Path | None,
+        include: str | Sequence[str] | None,
+        exclude: str | Sequence[str] | None,
+        window: str | tuple[float, float] | None,
+        unlabelled: Any,
+        check: CheckReport | None,
+        kwargs: dict[str, Any],
+    ) -> Model:
+        """:meth:`fit` once data given as arrays or files is in its run folder."""
+        pooled_arrays = unlabelled is not None and is_array_data(unlabelled)
         if pooled_arrays and not isinstance(unlabelled, Path):
             raise ConfigError(
                 "unlabelled= holds images as an array: give it beside images given as an array, fit(X, y, "
@@ -238,7 +267,13 @@ class Model:
             return self
         from medimg.engine.distributed import init_distributed
         from medimg.engine.run import check_train_on_all, fit_run
-        from medimg.run_folder import claim_run_dir, create_run_dir, latest_resumable_run, refuse_run_inside_data
+        from medimg.run_folder import (
+            claim_run_dir,
+            create_run_dir,
+            latest_resumable_run,
+            looks_like_run,
+            refuse_run_inside_data,
+        )
 
         fields = set(FitOptions.model_fields)
         check_overrides(self._task.plan_type, kwargs, (*fields, *self._task.data_options))
@@ -262,7 +297,7 @@ class Model:
             dataset, pool_name = attach_pool(dataset, unlabelled)
             options = options.model_copy(update={"unlabelled": pool_name})
         overrides = {
-            **{k: v for k, v in self.plan_overrides.items() if k not in run_options},
+            **{k: v for k, v in self.plan_overrides.items() if k not in self._run_options()},
             **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
         }
         if self.network != "auto":
@@ -274,6 +309,11 @@ class Model:
             layers = (teacher_inputs(options.teacher), *layers)
         dist = init_distributed()
         interrupted = latest_resumable_run(runs_root, dataset.name) if options.resume and not run_dir else None
+        if options.resume and run_dir and not looks_like_run(Path(run_dir)):  # a typo must not start afresh
+            raise RunFolderError(
+                f"--resume: {run_dir} holds no run to continue (no config.json, plan.json or checkpoints/): check "
+                "the path, or drop --resume to start a new run there"
+            )
         if run_dir or interrupted:
             target = Path(run_dir or str(interrupted))
             if interrupted:
@@ -441,7 +481,7 @@ class Model:
         if data is None and any(v is not None for v in given.values()):  # the training data, read differently
             from medimg.run_folder import RunFolder
 
-            data = Path(RunFolder(self.run_dir_ or ".").read_json("config.json")["data"])
+            data = RunFolder(self.run_dir_ or ".").trained_data()
         dataset = self._training_dataset() if data is None else self._evaluation_dataset(data, options)
         own = own or self._is_training_data(dataset)  # the training data by its path: its saved split, not all of it
         cases = self._cases(dataset, split, own=own)
@@ -934,8 +974,7 @@ class Model:
         run = RunFolder(self.run_dir_ or ".")
         if not run.file("config.json").is_file():
             return False
-        trained_on = run.read_json("config.json").get("data")
-        return trained_on is not None and Path(str(trained_on)).resolve() == Path(dataset.root).resolve()
+        return run.trained_data().resolve() == Path(dataset.root).resolve()
 
     def _dataset_options(self) -> dict[str, Any]:
         from medimg.bundle import dataset_options
@@ -946,8 +985,7 @@ class Model:
         if self._dataset is None:
             from medimg.run_folder import RunFolder
 
-            config = RunFolder(self.run_dir_ or ".").read_json("config.json")
-            self._dataset = self._as_dataset(Path(config["data"]), **self._dataset_options())
+            self._dataset = self._as_dataset(RunFolder(self.run_dir_ or ".").trained_data(), **self._dataset_options())
         return self._dataset
 
 

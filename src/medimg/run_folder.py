@@ -59,9 +59,36 @@ LOCK_FILE = ".lock"
 RUN_TRACES = ("metadata.json", "config.json", "plan.json", "checkpoints", "cv.json")
 
 
+#: what fit writes into a run folder before anything else: the copy of data given as arrays or lists of files
+RUN_DATA_COPIES = frozenset({"training_data.npz", "training_labels.csv"})
+
+
 def looks_like_run(folder: Path) -> bool:
     """True for a folder a training run wrote into (finished or not)."""
     return folder.is_dir() and any(folder.joinpath(name).exists() for name in RUN_TRACES)
+
+
+#: keys only medimg's own JSON files of a run hold together (a user's config.json is not a run's)
+_RUN_JSON_KEYS = {
+    "config.json": {"task", "data"},
+    "metadata.json": {"task", "medimg_version"},
+    "plan.json": {"network"},
+}
+
+
+def written_by_medimg(folder: Path) -> bool:
+    """True for a folder a medimg run wrote into: its ``checkpoints/``, ``cv.json``, or one of its JSON files
+    with medimg's keys (a folder of the user's own files with a ``config.json`` is not a run)."""
+    if (folder / "checkpoints").is_dir() or (folder / "cv.json").is_file():
+        return True
+    for name, keys in _RUN_JSON_KEYS.items():
+        try:
+            record = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and keys <= set(record):
+            return True
+    return False
 
 
 def refuse_run_inside_data(run_dir: Path, data_root: Path) -> None:
@@ -137,6 +164,18 @@ def release_if_empty(folder: Path) -> None:
             folder.rmdir()
     except OSError:
         pass  # another process wrote into it meanwhile, or it is not ours to remove
+
+
+def discard_unused_copy(folder: Path) -> None:
+    """Remove a run folder that holds nothing but its copy of data given as arrays or files (fit stopped on a
+    bad option before training began), so no ``expN`` of a data copy alone is left behind; a folder a run wrote
+    into is kept (``--resume`` continues it)."""
+    try:
+        entries = [p for p in folder.iterdir() if p.name != LOCK_FILE] if folder.is_dir() else []
+        if entries and {p.name for p in entries} <= RUN_DATA_COPIES and all(p.is_file() for p in entries):
+            shutil.rmtree(folder)
+    except OSError:  # a copy that cannot be removed stays: harmless
+        logger.debug("could not remove %s", folder, exc_info=True)
 
 
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:
@@ -428,6 +467,19 @@ class RunFolder:
         atomic_write_json(target, obj)
         return target
 
+    def trained_data(self) -> Path:
+        """The data the run was trained on (``config.json``'s ``data``). Data given as arrays or as lists of files
+        is kept inside the run folder (``training_data.npz``, ``training_labels.csv``): that copy is read from
+        this folder wherever the run was moved, renamed or copied to (``config.json`` names it where it was
+        written).
+
+        Raises:
+            RunFolderError: no ``config.json``.
+        """
+        data = Path(str(self.read_json("config.json")["data"]))
+        own_copy = self.file(data.name)
+        return own_copy if data.name in RUN_DATA_COPIES and own_copy.is_file() else data
+
     def read_json(self, name: str) -> Any:
         target = self.file(name)
         if not target.is_file():
@@ -469,11 +521,18 @@ class RunFolder:
 
     def ensure_writable(self, *, resume: bool) -> None:
         """Refuse to overwrite a finished run unless resuming: results already written are never lost."""
-        if resume or not self.path.exists():
+        if not self.path.exists():
             return
-        if self.is_complete() or self.file("checkpoints/last.pt").is_file():
+        if not resume and (self.is_complete() or self.file("checkpoints/last.pt").is_file()):
             raise RunFolderError(
                 f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
+            )
+        others = sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".")) if self.path.is_dir() else []
+        if others and not written_by_medimg(self.path) and not set(others) <= RUN_DATA_COPIES:
+            raise RunFolderError(
+                f"{self.path} holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}), not a "
+                "medimg run: a run would write among them and replace files of the same name; choose a new or empty "
+                "--run-dir"
             )
 
 

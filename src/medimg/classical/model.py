@@ -543,7 +543,7 @@ def _training_dataset_of(model: ClassicalModel) -> Dataset:
     """The run's training data, loaded as the run loaded it."""
     from medimg.run_folder import RunFolder
 
-    config = RunFolder(model.run_dir_ or ".").read_json("config.json")
-    dataset = Dataset.load(config["data"], task="classify", **dataset_options(model.run_dir_ or "."))
+    data = RunFolder(model.run_dir_ or ".").trained_data()
+    dataset = Dataset.load(data, task="classify", **dataset_options(model.run_dir_ or "."))
     assert isinstance(dataset, Dataset)
     return dataset

@@ -309,8 +309,10 @@ def fit(
     ):
         if value is not None:
             overrides[key] = value
-    task = _data_task(task, data)
-    model = Model(network, task=task, **parse_assignments(set_))  # --set values are checked on their own first
+    assignments = parse_assignments(set_)
+    network = _option_from_set(assignments, "network", network)
+    task = _data_task(_option_from_set(assignments, "task", task), data)
+    model = Model(network, task=task, **assignments)  # --set values are checked on their own first
     check = None
     if task == "classify" and not resume:
         check = _check_before_fit(data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts)
@@ -350,6 +352,19 @@ def fit(
     _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
     _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
+
+
+def _option_from_set(assignments: dict[str, Any], name: str, given: str) -> str:
+    """``--set network=X`` / ``--set task=X`` (``medimg plan`` prints both as plan fields) as ``--network X`` /
+    ``--task X``, taken out of ``assignments``; one that contradicts the option is an error."""
+    if name not in assignments:
+        return given
+    from medimg.errors import ConfigError
+
+    value = str(assignments.pop(name))
+    if given != "auto" and given != value:
+        raise ConfigError(f"--set {name}={value} contradicts --{name} {given}: give one of them")
+    return value
 
 
 def _data_task(task: str, data: Path) -> str:
@@ -534,7 +549,9 @@ def predict(
     explain: Annotated[
         bool, typer.Option("--explain", help="also save a heatmap overlay PNG per image (torch engine)")
     ] = False,
-    explain_method: Annotated[str, typer.Option(help="gradcam, gradcam++ or occlusion")] = "gradcam",
+    explain_method: Annotated[
+        str | None, typer.Option(help="gradcam (the default), gradcam++ or occlusion; implies --explain")
+    ] = None,
     explain_dir: Annotated[
         Path | None, typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./)")
     ] = None,
@@ -562,6 +579,8 @@ def predict(
 
     output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
     paths = _paths_with_standard_input(paths)
+    explain = explain or explain_method is not None  # a method asks for explanations (it was silently ignored)
+    explain_method = explain_method or "gradcam"
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None

@@ -75,20 +75,28 @@ def compare(
             "train and evaluate a multi-label model with medimg fit"
         )
     target = out or Path("runs") / "compare" / dataset.name
+    if (target / "comparison.json").is_file() and not reuse:  # a finished comparison is never overwritten
+        raise ConfigError(
+            f"{target} already holds a comparison (comparison.json): choose another --out, or pass --reuse to "
+            "reuse its finished runs and train only the models it lacks"
+        )
+    deep_overrides: dict[str, Any] = parse_assignments(set_)
+    if epochs is not None:
+        deep_overrides["epochs"] = epochs
+    classical = {"features": features, "masks": masks, "cv_folds": cv_folds, "n_jobs": n_jobs}
+    for name in names:  # every name checked before the first model trains (a typo would cost the runs before it)
+        _model_for(name, classical, deep_overrides)
     target.mkdir(parents=True, exist_ok=True)
     if group:
         manifest = write_grouped_manifest(dataset, group, target / f"{dataset.name}-grouped.csv")
         dataset = Dataset.load(manifest, task="classify")
-    deep_overrides: dict[str, Any] = parse_assignments(set_)
-    if epochs is not None:
-        deep_overrides["epochs"] = epochs
     rows, predictions, assignments = [], {}, {}
     for name in names:
         row, preds, assignment = _fit_one(
             name,
             dataset,
             target / name,
-            classical={"features": features, "masks": masks, "cv_folds": cv_folds, "n_jobs": n_jobs},
+            classical=classical,
             deep=deep_overrides,
             fit_options={
                 "seed": seed,
@@ -201,6 +209,13 @@ def parse_reference(text: str) -> Any:
     return ComparisonRow(model=name.strip(), family="published", features="", n_test=0, metrics=metrics, reference=True)
 
 
+def _model_for(name: str, classical: dict[str, Any], deep: dict[str, Any]) -> Any:
+    """The untrained model of a ``--models`` name (raises ``ConfigError`` for an unknown one)."""
+    from medimg.model import CLASSICAL_MODELS, Model
+
+    return Model(name, **(classical if name.lower() in CLASSICAL_MODELS else deep))
+
+
 def _fit_one(
     name: str,
     dataset: Any,
@@ -224,7 +239,7 @@ def _fit_one(
         model = Model.load(run_dir)
         fit_wall = None
     else:
-        model = Model(name, **(classical if is_classical else deep))
+        model = _model_for(name, classical, deep)
         model.fit(dataset, run_dir=run_dir, **fit_options)
         fit_wall = time.perf_counter() - started
         model = Model.load(run_dir)

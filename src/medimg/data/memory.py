@@ -34,11 +34,15 @@ def case_memory_budget() -> int:
         if not megabytes >= 0:
             raise ConfigError(f"{MEMORY_ENV}={text!r} is not a number of megabytes (e.g. {MEMORY_ENV}=4000)")
         return int(megabytes * 2**20)
+    return machine_memory() // 4
+
+
+def machine_memory() -> int:
+    """Bytes of memory the machine has (:data:`FALLBACK_MEMORY_BYTES` when the system does not say)."""
     try:
-        total = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):  # not POSIX
-        total = FALLBACK_MEMORY_BYTES
-    return total // 4
+        return FALLBACK_MEMORY_BYTES
 
 
 def nbytes(array: np.ndarray | torch.Tensor) -> int:

@@ -70,8 +70,14 @@ def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
 
 def _classification_pool(dataset: Dataset, source: PoolSource) -> tuple[list[Case], str]:
     if isinstance(source, (str, Path)):
+        folder = Path(source).expanduser()
+        if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):  # said before any layout is guessed
+            raise DatasetError(
+                f"--unlabelled {source}: the folder holds no images; put the unlabelled images in it (sub-folders "
+                "are fine), or give a CSV manifest of them"
+            )
         loaded = Dataset.load(source, task="classify", unlabelled=True)
-        name = str(Path(source).expanduser().resolve())
+        name = str(folder.resolve())
     elif isinstance(source, Dataset):
         loaded, name = source, str(source.root)
     elif isinstance(source, SegmentationDataset):

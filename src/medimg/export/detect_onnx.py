@@ -50,7 +50,7 @@ def _split_images(model: Any, run: Any, limit: int) -> tuple[list[Any], str]:
     from medimg.tasks.detect.task import DETECT
 
     options = {k: v for k, v in dataset_options(run.path).items() if v is not None}
-    dataset = DETECT.load_dataset(run.read_json("config.json")["data"], **options)
+    dataset = DETECT.load_dataset(run.trained_data(), **options)
     splits = Splits.from_dict(run.read_json("splits.json"))
     images, split = first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
     return images, f"{len(images)} image(s) of the run's {split} split of {dataset.name}"

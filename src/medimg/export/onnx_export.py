@@ -192,7 +192,7 @@ def _classify_split_images(model: Trained, run: Any, limit: int) -> tuple[list[I
     from medimg.data.dataset import Dataset
     from medimg.data.splits import Splits, cases_for
 
-    dataset = Dataset.load(run.read_json("config.json")["data"], task="classify", **dataset_options(run.path))
+    dataset = Dataset.load(run.trained_data(), task="classify", **dataset_options(run.path))
     splits = Splits.from_dict(run.read_json("splits.json"))
     images, split = first_split(lambda name: cases_for(dataset, splits, name), dataset.read, limit)
     return images, f"the run's {split} split of {dataset.name}"
@@ -205,7 +205,7 @@ def _segment_split_images(model: Trained, run: Any, limit: int) -> tuple[list[Im
     config = run.read_json("config.json")
     options = config.get("dataset_options") or {}
     dataset = SegmentationDataset.load(
-        config["data"],
+        run.trained_data(),
         include=options.get("include") or None,
         exclude=options.get("exclude") or None,
         window=window_from_json(options.get("window")),

@@ -70,6 +70,7 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     arrays = [reduce_for_size(a, plan.input_size) for a in arrays]
     for i, a in enumerate(arrays):
         by_shape[tuple(a.shape[1:])].append(i)
+    _refuse_beyond_memory(len(arrays), plan)
     out = torch.empty((len(arrays), plan.in_channels, *plan.input_size), dtype=torch.float16)
     mode = "bilinear" if plan.spatial_dims == 2 else "trilinear"
     resize = None  # MONAI's Resize, imported only when an image needs it (importing MONAI takes seconds)
@@ -89,6 +90,22 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
             tensor = normalise(tensor, plan)
             out[part] = tensor.reshape(len(part), plan.in_channels, *plan.input_size).to(torch.float16)
     return out
+
+
+def _refuse_beyond_memory(count: int, plan: Plan) -> None:
+    """A clear error, before the allocation fails with a traceback, when ``count`` images at the plan's input size
+    (float16) would not fit in the machine's memory (``--set input_size=100000``)."""
+    from medimg.data.memory import machine_memory
+    from medimg.errors import ConfigError
+
+    voxels = plan.in_channels * math.prod(plan.input_size)
+    needed = count * voxels * 2 + voxels * 4  # the float16 images, and one being resized in float32
+    if needed > machine_memory():
+        size = "x".join(map(str, plan.input_size))
+        raise ConfigError(
+            f"{count} image(s) at input_size {size} take {needed / 2**30:.1f} GB, more than this machine's "
+            f"{machine_memory() / 2**30:.1f} GB of memory: lower input_size (e.g. --input-size 224)"
+        )
 
 
 def normalise(tensor: torch.Tensor, plan: Plan) -> torch.Tensor:

@@ -173,10 +173,9 @@ def _training_images(
     run = RunFolder(model.run_dir_ or ".")
     if not run.file("splits.json").is_file():
         return read_real(dataset, [], plan)
-    config = run.read_json("config.json")
     source = dataset
-    if Path(config["data"]).resolve() != Path(dataset.root).resolve():
-        source = load_dataset(Path(config["data"]), **dataset_options(run.path))
+    if run.trained_data().resolve() != Path(dataset.root).resolve():
+        source = load_dataset(run.trained_data(), **dataset_options(run.path))
     cases = cases_for(source, Splits.from_dict(run.read_json("splits.json")), "train")
     return read_real(source, cases, plan, strict=strict)
 

@@ -1,0 +1,108 @@
+"""Run folders and CLI options as a new user meets them: a run trained on arrays moved elsewhere, a --run-dir
+full of other files, --resume of a mistyped folder, a bad option that used to leave a run folder behind,
+--set network=..., --explain-method alone, an empty pool folder, medimg compare over a finished comparison."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from medimg import Dataset, Model
+from medimg.cli.app import _option_from_set, app
+from medimg.data.pool import attach_pool
+from medimg.errors import ConfigError, DatasetError, RunFolderError
+from medimg.planning.plan import Plan
+from medimg.run_folder import RunFolder
+from medimg.transforms.preprocess import preprocess_arrays
+from tests.test_end_to_end import quick_fit_args
+
+
+def _arrays() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = rng.normal(100, 20, (40, 16, 16))
+    x[y == 1, 4:12, 4:12] += 80
+    return np.clip(x, 0, 255).astype(np.uint8), y
+
+
+def test_a_run_trained_on_arrays_evaluates_after_it_was_moved(tmp_path: Path) -> None:
+    x, y = _arrays()
+    model = Model("simple-cnn", progress=False).fit(x, y, epochs=1, run_dir=tmp_path / "first")
+    moved = tmp_path / "renamed"
+    shutil.move(str(model.run_dir_), moved)
+    assert RunFolder(moved).trained_data() == moved / "training_data.npz"  # its own copy, not the old path
+    report = Model.load(moved).evaluate()
+    assert report.metrics["n"] > 0
+
+
+def test_a_bad_option_leaves_no_run_folder_of_the_arrays_copy(tmp_path: Path) -> None:
+    x, y = _arrays()
+    with pytest.raises(ConfigError, match="epoch"):
+        Model("simple-cnn", progress=False).fit(x, y, epoch=1, runs_root=tmp_path)
+    assert not list((tmp_path / "arrays").glob("exp*"))
+
+
+def test_a_run_dir_of_other_files_is_refused(tmp_path: Path) -> None:
+    docs = tmp_path / "mydocs"
+    docs.mkdir()
+    (docs / "config.json").write_text('{"a": 1}')  # a name a run also writes: it would be replaced
+    (docs / "notes.txt").write_text("important")
+    with pytest.raises(RunFolderError, match=r"holds other files \(config.json, notes.txt\), not a medimg run"):
+        RunFolder(docs).ensure_writable(resume=False)
+    (tmp_path / "empty").mkdir()
+    RunFolder(tmp_path / "empty").ensure_writable(resume=False)  # an empty folder is fine
+
+
+def test_resume_of_a_folder_without_a_run_is_an_error(phantom_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(RunFolderError, match="holds no run to continue"):
+        Model("simple-cnn", progress=False).fit(phantom_dir, run_dir=tmp_path / "typo", resume=True, epochs=1)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_set_network_and_task_are_the_options() -> None:
+    assignments = {"network": "simple-cnn", "epochs": 1}
+    assert _option_from_set(assignments, "network", "auto") == "simple-cnn" and assignments == {"epochs": 1}
+    assert _option_from_set({"task": "segment"}, "task", "auto") == "segment"
+    with pytest.raises(ConfigError, match="contradicts --network resnet18"):
+        _option_from_set({"network": "simple-cnn"}, "network", "resnet18")
+
+
+def test_set_network_on_the_command_line_trains_that_network(phantom_dir: Path, tmp_path: Path) -> None:
+    args = [a for a in quick_fit_args(phantom_dir, tmp_path / "run", 1) if a not in ("--network", "simple-cnn")]
+    result = CliRunner().invoke(app, [*args, "--set", "network=simple-cnn"])
+    assert result.exit_code == 0, result.output
+    assert RunFolder(tmp_path / "run").read_json("metadata.json")["network"] == "simple-cnn"
+    image = str(next((phantom_dir / "lesion").iterdir()))
+    out = str(tmp_path / "out")
+    explained = CliRunner().invoke(
+        app, ["predict", str(tmp_path / "run"), image, "--explain-method", "occlusion", "--out", out]
+    )
+    assert explained.exit_code == 0, explained.output
+    assert list((tmp_path / "explanations").glob("*occlusion*.png")) or list(tmp_path.rglob("*occlusion*.png"))
+
+
+def test_an_empty_pool_folder_says_so(phantom_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "pool").mkdir()
+    with pytest.raises(DatasetError, match="the folder holds no images"):
+        attach_pool(Dataset.load(phantom_dir), tmp_path / "pool")
+
+
+def test_an_input_size_beyond_memory_is_a_clear_error() -> None:
+    plan = Plan(network="simple-cnn", num_classes=2, input_size=[400_000, 400_000], spatial_dims=2)
+    with pytest.raises(ConfigError, match=r"input_size 400000x400000 take .* GB, more than this machine"):
+        preprocess_arrays([np.zeros((1, 8, 8), np.float32)], plan)
+
+
+def test_compare_checks_every_name_first_and_never_overwrites_a_comparison(phantom_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    typo = CliRunner().invoke(app, ["compare", str(phantom_dir), "--models", "simple-cnn,svmm", "--out", str(out)])
+    assert isinstance(typo.exception, ConfigError) and "'svmm'" in str(typo.exception)
+    assert not (out / "simple-cnn").exists()  # nothing trained before the name was checked
+    out.mkdir()
+    (out / "comparison.json").write_text("{}")
+    again = CliRunner().invoke(app, ["compare", str(phantom_dir), "--models", "svm", "--out", str(out)])
+    assert isinstance(again.exception, ConfigError) and "already holds a comparison" in str(again.exception)
