@@ -106,3 +106,10 @@ def test_compare_checks_every_name_first_and_never_overwrites_a_comparison(phant
     (out / "comparison.json").write_text("{}")
     again = CliRunner().invoke(app, ["compare", str(phantom_dir), "--models", "svm", "--out", str(out)])
     assert isinstance(again.exception, ConfigError) and "already holds a comparison" in str(again.exception)
+
+
+def test_a_classical_model_takes_run_options_in_its_constructor(phantom_dir: Path, tmp_path: Path) -> None:
+    """Model(seed=0, progress=False) is scikit-learn's habit; a classical model refused 'progress'."""
+    model = Model("logistic-regression", features="first-order", cv_folds=2, n_jobs=1, progress=False, seed=3)
+    model.fit(phantom_dir, run_dir=tmp_path / "lr")
+    assert RunFolder(tmp_path / "lr").read_json("config.json")["options"]["seed"] == 3

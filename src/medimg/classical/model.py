@@ -136,6 +136,8 @@ class ClassicalModel:
         if name not in CLASSICAL_MODELS:
             raise ConfigError(f"unknown classical model {self.network!r}.{did_you_mean(name, CLASSICAL_MODELS)}")
         option_fields = set(FitOptions.model_fields)
+        # run options given to the constructor (Model("svm", progress=False, seed=0), scikit-learn's habit)
+        kwargs = {**{k: v for k, v in self.plan_overrides.items() if k in option_fields}, **kwargs}
         options = FitOptions(**{k: v for k, v in kwargs.items() if k in option_fields})
         settings = self._settings(
             read_config_file(config_file) if config_file else {},
@@ -275,7 +277,8 @@ class ClassicalModel:
             "n_jobs": self.n_jobs,
             "cache_dir": self.cache_dir,
         }
-        for layer in (*layers, self.plan_overrides):
+        own = {k: v for k, v in self.plan_overrides.items() if k not in FitOptions.model_fields}  # not run options
+        for layer in (*layers, own):
             for key, value in layer.items():
                 if value is None:
                     continue

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 def generate(
     run: Annotated[Path, typer.Argument(help="run folder of `medimg fit DATA --task generate`")],
     n: Annotated[int, typer.Option("--n", help="images to draw (all of --class, or spread evenly over the classes)")],
-    out: Annotated[Path, typer.Option(help="folder for the images and synthetic.csv (an existing set is added to)")],
+    out: Annotated[Path, typer.Option(help="folder for the images and synthetic.csv (added to: another --seed)")],
     class_name: Annotated[str | None, typer.Option("--class", help="draw only this class")] = None,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed draws the same images")] = 0,
 ) -> None:

@@ -77,6 +77,9 @@ def test_generate_writes_the_data_layout_with_a_manifest_and_follows_the_seed(ga
     assert (tmp_path / "other" / "lesion" / written.paths[0].name).read_bytes() == first
     with pytest.raises(ConfigError, match=r"unknown class 'lesoin'.*lesion"):
         model.generate(2, out_dir=out, class_name="lesoin")
+    with pytest.raises(ConfigError, match=r"already holds images drawn with seed 2.*--seed 3"):
+        model.generate(2, out_dir=out, seed=2)  # the same images again, over the same files
+    assert len((out / "synthetic.csv").read_text().splitlines()) == 11
 
 
 def test_cli_generate_writes_n_images(gan_run: Model, tmp_path: Path) -> None:

@@ -83,9 +83,17 @@ def write_synthetic_set(
     from medimg.tasks.generate.data import to_files
     from medimg.tasks.generate.sampling import sample_images
 
+    folder = Path(out_dir)
+    earlier = _read_rows(folder / MANIFEST)
+    used = {row.get("seed") for row in earlier}
+    if str(seed) in used:  # the same seed draws the same images, under the same file names
+        free = next(s for s in range(seed + 1, seed + 2 + len(used)) if str(s) not in used)
+        raise ConfigError(
+            f"{folder} already holds images drawn with seed {seed}: the same seed draws the same images and would "
+            f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
+        )
     labels = class_labels(plan, n, class_name)
     arrays = to_files(sample_images(network, plan, labels, seed=seed), plan)
-    folder = Path(out_dir)
     suffix = ".png" if plan.output_format == "png" else ".nii.gz"
     counters: dict[int, int] = {}
     paths: list[Path] = []
@@ -100,7 +108,7 @@ def write_synthetic_set(
         for p, name in zip(paths, names, strict=True)
     ]
     manifest = folder / MANIFEST
-    atomic_write_text(manifest, _manifest_text(_merge(_read_rows(manifest), rows)))
+    atomic_write_text(manifest, _manifest_text(_merge(earlier, rows)))
     return SyntheticSet(folder=folder, manifest=manifest, paths=paths, labels=names)
 
 

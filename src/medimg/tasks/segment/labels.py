@@ -115,7 +115,8 @@ def determine_label_encoding(
     if has_colour:
         raise DatasetError(
             "the masks are colour-coded RGB images: pass a colour table (colour -> class), e.g. "
-            f"colour_table='herlev' (built in: {', '.join(COLOUR_TABLES)}) or a JSON file "
+            f"--set colour_table=herlev (Python: colour_table='herlev'; built in: {', '.join(COLOUR_TABLES)}) or a "
+            "JSON file "
             '{"colours": {"255,0,0": 0, "0,0,255": 1}, "class_names": ["background", "lesion"]}'
         )
     values = sorted({float(v) for v in unique_values})
