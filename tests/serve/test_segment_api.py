@@ -65,6 +65,9 @@ def test_png_segmentation_matches_the_torch_model(
 
     stored = client.get(f"/v1/reports/{report['id']}", headers=headers).json()
     assert stored["segmentation"] == seg
+    assert "heatmap" not in report["links"]  # no explanation was made: no link that answers 404
+    for name, link in report["links"].items():
+        assert client.get(link, headers=headers).status_code == 200, name
     assert client.get(f"/v1/reports/{report['id']}/mask.nii.gz", headers=headers).status_code == 404
     listed = client.get("/v1/reports", headers=headers).json()["items"]
     assert listed[0]["task"] == "segment"

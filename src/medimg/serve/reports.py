@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,16 +33,18 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def report_links(report_id: str, prefix: str = "/v1", *, mask_format: str | None = None) -> dict[str, str]:
-    """URLs of a report and its pictures; ``mask`` (``mask.png`` or ``mask.nii.gz``) for segmentations."""
+def report_links(
+    report_id: str, prefix: str = "/v1", *, mask_format: str | None = None, pictures: Sequence[str] = ()
+) -> dict[str, str]:
+    """URLs of a report and of its pictures that exist (``pictures``: ``heatmap``, ``overlay``; a link that
+    answers 404 is never given); ``mask`` (``mask.png`` or ``mask.nii.gz``) for segmentations."""
     base = f"{prefix}/reports/{report_id}"
     links = {
         "self": base,
         "html": f"{base}?format=html",
         "fhir": f"{base}?format=fhir",
         "image": f"{base}/image.png",
-        "heatmap": f"{base}/heatmap.png",
-        "overlay": f"{base}/overlay.png",
+        **{name: f"{base}/{name}.png" for name in pictures},
     }
     if mask_format:
         links["mask"] = f"{base}/mask.{mask_format}"
@@ -54,7 +57,8 @@ def _task(row: ReportRow) -> str:
 
 def report_json(row: ReportRow) -> dict[str, Any]:
     segmentation = row.segmentation if _task(row) == "segment" else None
-    links = report_links(row.id, mask_format=(segmentation or {}).get("mask_format"))
+    pictures = [name for name, png in (("heatmap", row.heatmap_png), ("overlay", row.overlay_png)) if png is not None]
+    links = report_links(row.id, mask_format=(segmentation or {}).get("mask_format"), pictures=pictures)
     body = {
         "id": row.id,
         "created_at": iso(row.created_at),
@@ -68,7 +72,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
             **({"findings": findings} if (findings := report_findings(row)) is not None else {}),
         },
         "explanation": (
-            {"method": row.explain_method, "heatmap": links["heatmap"], "overlay": links["overlay"]}
+            {"method": row.explain_method, "heatmap": links["heatmap"], "overlay": links.get("overlay")}
             if row.heatmap_png is not None
             else None
         ),
@@ -77,10 +81,10 @@ def report_json(row: ReportRow) -> dict[str, Any]:
         "links": links,
     }
     if segmentation is not None:
-        body["segmentation"] = {**segmentation, "mask": links["mask"], "overlay": links["overlay"]}
+        body["segmentation"] = {**segmentation, "mask": links["mask"], "overlay": links.get("overlay")}
     detection = _detection(row)
     if detection is not None:
-        body["detection"] = {**detection, "overlay": links["overlay"]}
+        body["detection"] = {**detection, "overlay": links.get("overlay")}
     return body
 
 
