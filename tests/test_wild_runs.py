@@ -113,3 +113,13 @@ def test_a_classical_model_takes_run_options_in_its_constructor(phantom_dir: Pat
     model = Model("logistic-regression", features="first-order", cv_folds=2, n_jobs=1, progress=False, seed=3)
     model.fit(phantom_dir, run_dir=tmp_path / "lr")
     assert RunFolder(tmp_path / "lr").read_json("config.json")["options"]["seed"] == 3
+
+
+def test_a_folder_of_runs_lists_them_in_number_order(tmp_path: Path) -> None:
+    from medimg.run_folder import run_folder_to_load
+
+    for number in (10, 2, 1):
+        (tmp_path / f"exp{number}").mkdir()
+        (tmp_path / f"exp{number}" / "metadata.json").write_text("{}")
+    with pytest.raises(RunFolderError, match=r"exp1, .*exp2, .*exp10"):
+        run_folder_to_load(tmp_path)

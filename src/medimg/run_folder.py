@@ -107,6 +107,11 @@ def refuse_run_inside_data(run_dir: Path, data_root: Path) -> None:
         )
 
 
+def _natural_order(path: Path) -> list[int | str]:
+    """Sort key reading the numbers in a path as numbers (``exp2`` before ``exp10``)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
+
+
 def run_folder_to_load(path: str | Path) -> Path:
     """The run folder ``path`` names for loading a model: ``~`` expanded; a file of a run (``RUN/model.pt``, as
     Ultralytics users pass ``best.pt``) names its folder.
@@ -128,7 +133,10 @@ def run_folder_to_load(path: str | Path) -> Path:
         )
     if looks_like_run(folder):
         return folder
-    runs = sorted({p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)})
+    found = {p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)}
+    runs = sorted(
+        found, key=lambda run: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(run))]
+    )
     if runs:
         listed = ", ".join(str(run) for run in runs[:5]) + (f" (and {len(runs) - 5} more)" if len(runs) > 5 else "")
         raise RunFolderError(f"{folder} holds runs, not one: give one of them ({listed})")

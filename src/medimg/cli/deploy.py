@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -65,7 +66,7 @@ def export(
         )
     for note in result.notes:
         typer.echo(f"note:       {note}")
-    typer.echo(f"predict:    medimg predict {result.path} IMAGES --engine onnx")
+    typer.echo(f"predict:    medimg predict {shlex.quote(str(result.path))} IMAGES --engine onnx")
 
 
 def serve(

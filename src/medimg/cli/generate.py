@@ -6,6 +6,7 @@ Writes class folders in the training data's format and size (PNG for 8-bit 2D da
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -34,4 +35,6 @@ def generate(
         f"{len(written.paths)} synthetic image(s) written to {written.folder}: "
         + ", ".join(f"{name} {count}" for name, count in counts.items())
     )
-    typer.echo(f"manifest: {written.manifest} (train with: medimg fit DATA --synthetic {written.folder})")
+    typer.echo(
+        f"manifest: {written.manifest} (train with: medimg fit DATA --synthetic {shlex.quote(str(written.folder))})"
+    )
