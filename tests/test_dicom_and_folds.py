@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +45,12 @@ def test_dicom_folder_fit_and_predict(tmp_path: Path) -> None:
         assert pred.label in {"normal", "lesion"}
 
 
-def test_kfold_cross_validation(phantom_dir: Path, tmp_path: Path) -> None:
-    model = Model("simple-cnn").fit(
-        phantom_dir, run_dir=tmp_path / "cv", folds=2, epochs=1, progress=False, tensorboard=False
-    )
+def test_kfold_cross_validation(phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO):
+        model = Model("simple-cnn").fit(
+            phantom_dir, run_dir=tmp_path / "cv", folds=2, epochs=1, progress=False, tensorboard=False
+        )
+    assert "holds the first fold's network (fold_0" in caplog.text  # what predict uses after fit(folds=...)
     summary = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert summary["folds"] == 2 and len(summary["per_fold"]) == 2
     assert "val_accuracy" in summary["mean"] and "val_accuracy" in summary["sd"]

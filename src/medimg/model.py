@@ -330,6 +330,12 @@ class Model:
                 )
                 if first is not None:
                     self._adopt_fit(first)
+                    logger.info(
+                        "cross-validation: this Model now holds the first fold's network (fold_0: predict, export "
+                        "use it); the folds' scores are in cv_summary_ and %s; to deploy, train once on all the data "
+                        "without folds",
+                        target / "cv.json",
+                    )
                 return self
             fit = fit_run(self._task, dataset, target, options, plan_layers=layers, distributed=dist)
             if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
