@@ -4,6 +4,7 @@ report with only its own sections, and no evaluation -> tasks import."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import subprocess
 import sys
@@ -180,3 +181,19 @@ def test_evaluation_does_not_import_tasks() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_class_in_no_case_of_the_split_is_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    """A class seen only in training (a rare label) has no score on the test split: said, not silently averaged."""
+    per_case = [
+        {c: {**dict.fromkeys(("iou", "hd95", "assd", "sensitivity", "precision"), 0.5), "dice": d, "tp": 1, "fp": 0,
+             "fn": 0} for c, d in enumerate([0.9, 0.8, math.nan])}
+        for _ in range(3)
+    ]  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        report = build_segmentation_report(
+            per_case, ["a", "b", "c"], ["background", "tumour", "necrosis"], split="test", model_name="unet",
+            dataset_name="d", pixel_auc=None, n_resamples=20,
+        )  # fmt: skip
+    assert report.metrics["per_class"]["necrosis"]["n_cases"] == 0
+    assert "necrosis appear in no case of the test split" in caplog.text

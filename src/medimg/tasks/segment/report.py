@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,8 @@ from medimg.evaluation import html
 from medimg.evaluation.report import Report
 from medimg.fileio import atomic_write_text
 from medimg.tasks.segment.metrics import METRIC_NAMES, mean_ci, pooled_dice
+
+logger = logging.getLogger(__name__)
 
 HEADLINE = ("dice_mean", "dice_pooled", "iou_mean", "hd95_mean", "assd_mean", "pixel_auc")
 
@@ -198,6 +201,14 @@ def build_segmentation_report(
         entry["n_cases"] = sum(1 for case in per_case if not math.isnan(case[c]["dice"]))
         per_class[name] = entry
         cis[f"dice_{name}"] = mean_ci([case[c]["dice"] for case in per_case], n_resamples=n_resamples)
+    unscored = [name for name, entry in per_class.items() if not entry["n_cases"]]
+    if unscored and per_case:
+        logger.warning(
+            "class(es) %s appear in no case of the %s split, in neither reference nor prediction: no score for them; "
+            "the means cover the other classes",
+            ", ".join(unscored),
+            split,
+        )
     metrics: dict[str, Any] = {"n": len(rows), "class_names": list(class_names), "per_class": per_class}
     for metric in METRIC_NAMES:
         ci = mean_ci([r[f"{metric}_mean"] for r in rows], n_resamples=n_resamples)
