@@ -307,6 +307,23 @@ def _clean_entries(
 OTHER_TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls")
 
 
+def _why_images_without_rows_stay_out(path: Path) -> str | None:
+    """Why the images beside a box table's images that it does not name are not its negatives, or ``None``:
+    another table beside it may list them (``train_labels.csv`` beside ``test_labels.csv`` over one ``images/``
+    folder: they are the other split's), or the folder's label table is another (their labels are findings)."""
+    from medimg.data.layouts.csv_manifest import folder_manifest
+
+    others = sorted(
+        p.name for p in path.parent.iterdir() if p.is_file() and p != path and p.suffix.lower() in OTHER_TABLE_SUFFIXES
+    )
+    if others:
+        return f"other tables beside it ({', '.join(others[:3])}) may list them"
+    labels = folder_manifest(path.parent)
+    if labels is not None and labels != path:
+        return f"their labels are in {labels}, not boxes"
+    return None
+
+
 def _images_without_rows(
     path: Path, info: dict[str, tuple[Path, str | None, str | None]], include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> dict[str, tuple[Path, str | None, str | None]]:
@@ -317,7 +334,6 @@ def _images_without_rows(
     them when the table lies beside another label table (NIH ChestX-ray14's ``BBox_List_2017.csv`` beside
     ``Data_Entry_2017.csv``: its other images have findings without boxes, not no findings), and those of a folder
     whose named images have different splits (the split of an image without a row is unknown)."""
-    from medimg.data.layouts.csv_manifest import folder_manifest
 
     listed = {file.resolve() for file, _, _ in info.values()}
     splits: dict[Path, set[str | None]] = {}
@@ -339,32 +355,15 @@ def _images_without_rows(
                 case_id = str(image)
             if case_id not in info:
                 found[case_id] = (image, next(iter(folder_splits)), None)
-    others = sorted(
-        p.name
-        for p in path.parent.iterdir()
-        if p.is_file() and p != path and p.suffix.lower() in OTHER_TABLE_SUFFIXES and (found or unplaced)
-    )
-    if others:  # train_labels.csv beside test_labels.csv over one images/ folder: the rest are the other split's
+    why = _why_images_without_rows_stay_out(path) if found or unplaced else None
+    if why is not None:
         logger.info(
-            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: other tables beside it "
-            "(%s) may list them; to train on some as negatives (no objects), give each a row with empty box cells "
-            "(path,,,,,)",
+            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: %s; to train on some "
+            "as negatives (no objects), give each a row with empty box cells (path,,,,,)",
             path,
             len(found) + len(unplaced),
             next(iter(found.values()))[0] if found else unplaced[0],
-            ", ".join(others[:3]),
-        )
-        return {}
-    labels = folder_manifest(path.parent) if found or unplaced else None
-    if labels is not None and labels != path:
-        logger.info(
-            "%s: %d image(s) beside the ones it names have no row (e.g. %s) and are left out: their labels are in "
-            "%s, not boxes; to train on some as negatives (no objects), give each a row with empty box cells "
-            "(path,,,,,)",
-            path,
-            len(found) + len(unplaced),
-            next(iter(found.values()))[0] if found else unplaced[0],
-            labels,
+            why,
         )
         return {}
     if unplaced:
