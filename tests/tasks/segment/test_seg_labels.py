@@ -173,3 +173,22 @@ def test_gray_levels_around_a_top_level_background_count_down(tmp_path: Path, ca
     for sample, original in zip(samples, inverted, strict=True):
         sample.mask = 255 - original  # 0 background around, 255 cup inside: the usual order
     assert encode_mask(samples[0].mask, determine_dataset_encoding(dataset, samples))[14, 16] == 2
+
+
+def test_a_prediction_s_confidence_is_that_of_the_region_it_drew() -> None:
+    """A lesion covering a sixth of the image, drawn with probability 0.9: its confidence is 0.9, not the 0.15 its
+    probability averages over the whole image (what a report showed as "foreground (17%)")."""
+    from medimg.tasks.segment.masks import summarise
+
+    labels = np.zeros((6, 6), np.uint8)
+    labels[:1] = 1
+    probs = np.stack([np.where(labels == 1, 0.1, 0.8), np.where(labels == 1, 0.9, 0.2)]).astype(np.float32)
+    prediction = summarise(labels, probs, ["background", "lesion"], None)
+    assert prediction.label == "lesion"
+    assert prediction.confidence == pytest.approx(0.9)
+    assert prediction.probabilities["lesion"] == pytest.approx((6 * 0.9 + 30 * 0.2) / 36)
+    empty = summarise(
+        np.zeros((4, 4), np.uint8), np.stack([np.full((4, 4), 0.7), np.full((4, 4), 0.3)]), ["bg", "x"], None
+    )
+    assert empty.label == "bg" and empty.confidence == pytest.approx(0.7)
+    assert empty.region_probabilities == {"bg": pytest.approx(0.7), "x": None}

@@ -156,6 +156,8 @@ class SegmentationPrediction:
         voxels: predicted voxels (pixels) per class.
         volume_mm3: predicted volume (area in mm^2 for 2D) per class, when the spacing is known.
         probabilities: mean softmax probability of each class over the image (sums to 1).
+        region_probabilities: mean softmax probability of each class over the voxels predicted as that class (how
+            sure the model is of the region it drew; ``None`` for a class it drew nowhere).
         mask: the label map ``(*spatial)`` uint8 in the file's geometry when kept in memory (not in
             :meth:`to_dict`).
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
@@ -171,6 +173,7 @@ class SegmentationPrediction:
     volume_mm3: dict[str, float] | None
     probabilities: dict[str, float]
     mask: np.ndarray | None = field(default=None, repr=False)
+    region_probabilities: dict[str, float | None] | None = None
     domain: dict[str, Any] | None = None
     series: dict[str, Any] | None = None
 
@@ -182,8 +185,10 @@ class SegmentationPrediction:
 
     @property
     def confidence(self) -> float:
-        """Mean probability of :attr:`label` over the image."""
-        return self.probabilities[self.label]
+        """Mean probability of :attr:`label` over the voxels predicted as it (a small lesion drawn with certainty
+        is not "17%" because it covers a sixth of the image); over the image when that is not known."""
+        region = (self.region_probabilities or {}).get(self.label)
+        return region if region is not None else self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -239,4 +244,15 @@ def summarise(
         volume_mm3={n: float(c) * unit for n, c in zip(class_names, counts, strict=True)} if unit else None,
         probabilities={n: float(p) for n, p in zip(class_names, probs.reshape(k, -1).mean(1), strict=True)},
         mask=labels if keep_mask else None,
+        region_probabilities=_region_probabilities(labels, probs, class_names),
     )
+
+
+def _region_probabilities(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict[str, float | None]:
+    """Each class's mean probability over the voxels of ``labels`` predicted as it (``None`` where none is)."""
+    k = len(class_names)
+    drawn = np.minimum(labels.ravel().astype(np.int64), k - 1)
+    own = probs.reshape(k, -1)[drawn, np.arange(drawn.size)]  # each voxel's probability of the class drawn there
+    sums = np.bincount(drawn, weights=own, minlength=k)
+    counts = np.bincount(drawn, minlength=k)
+    return {name: (float(sums[i] / counts[i]) if counts[i] else None) for i, name in enumerate(class_names)}
