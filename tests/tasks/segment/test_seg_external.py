@@ -178,6 +178,18 @@ def test_a_raster_at_twice_the_training_size_is_reported_with_the_scale_to_try()
     assert rescaled.warning() is None and rescaled.summary()["checked"] == 1
 
 
+def test_inputs_at_unlike_scales_get_no_single_scale_to_try() -> None:
+    """A 100x64 image, a 20x10 crop and a 1x64 strip against 32 px training images: one --scale cannot serve them
+    (the advice was '--scale 0.6' for all, the strip included)."""
+    training = TrainingScale(median_shape=(32, 32), min_shape=(30, 30), max_shape=(36, 36))
+    monitor = ScaleMonitor(training)
+    for shape, name in [((100, 64), "big"), ((20, 10), "tiny"), ((1, 64), "line")]:
+        monitor.check(ImageData(np.zeros((1, *shape), np.float32), source=f"{name}.png"))
+    warning = monitor.warning() or ""
+    assert monitor.suggested_scale() is None and "--scale applies one factor" in warning
+    assert "rerun with --scale" not in warning
+
+
 def test_spacing_decides_for_images_that_have_one_and_resampled_volumes_are_not_checked() -> None:
     training = TrainingScale(median_shape=(32, 32), median_spacing_mm=(0.5, 0.5))
     fine = ImageData(np.zeros((1, 32, 32), np.float32), spacing_mm=(0.25, 0.25), source="fine.nii.gz")

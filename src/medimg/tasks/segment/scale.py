@@ -158,11 +158,17 @@ class ScaleMonitor:
         return ratio
 
     def suggested_scale(self) -> float | None:
-        """The factor that would bring the differing inputs to the training scale (2 significant digits)."""
-        if not self.differing:
+        """The factor that would bring the differing inputs to the training scale (2 significant digits); ``None``
+        when they are at scales too unlike each other for one factor (more than :data:`SCALE_TOLERANCE` apart)."""
+        if not self.differing or self._spread() > SCALE_TOLERANCE:
             return None
         ratio = float(np.median([r for _, r, _ in self.differing]))
         return float(f"{self.scale / ratio:.2g}")
+
+    def _spread(self) -> float:
+        """How far apart the differing inputs' scales are (largest over smallest relative scale)."""
+        ratios = [r for _, r, _ in self.differing if r > 0]
+        return max(ratios) / min(ratios) if ratios else 1.0
 
     def warning(self) -> str | None:
         """One sentence naming the differing inputs and the ``--scale`` to try, or ``None``."""
@@ -179,10 +185,18 @@ class ScaleMonitor:
         examples = ", ".join(f"{Path(s).name} ({t})" for s, _, t in self.differing[:3])
         more = f" and {len(self.differing) - 3} more" if len(self.differing) > 3 else ""
         applied = f" after --scale {self.scale:g}" if self.scale != 1 else ""
+        suggested = self.suggested_scale()
+        if suggested is None:  # one --scale cannot serve them all
+            ratios = [r for _, r, _ in self.differing]
+            return (
+                f"{len(self.differing)} of {self.checked} input(s) are at {min(ratios):.2g}x to {max(ratios):.2g}x "
+                f"the training images' resolution{applied} (training {seen}): {examples}{more}. --scale applies one "
+                "factor to every input: predict inputs of one scale together, each group with its own --scale"
+            )
         return (
             f"{len(self.differing)} of {self.checked} input(s) are at about {ratio:.2g}x the training images' "
             f"resolution{applied} (training {seen}): {examples}{more}. If they show the same structures at another "
-            f"pixel scale, rerun with --scale {self.suggested_scale():g} (masks come back at the input's size)"
+            f"pixel scale, rerun with --scale {suggested:g} (masks come back at the input's size)"
         )
 
     def summary(self) -> dict[str, Any]:
