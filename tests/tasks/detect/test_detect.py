@@ -331,3 +331,14 @@ def test_the_run_saves_its_training_domain_and_flags_unlike_inputs(
     report = trained.evaluate(split="val", n_resamples=20)  # images like the training ones: checked, none flagged
     assert report.to_dict()["extra"]["domain"]["checked"] == 3
     assert report.to_dict()["extra"]["domain"]["out_of_domain"] == 0
+
+
+def test_small_images_are_planned_large_enough_for_one_image_predictions(tmp_path: Path) -> None:
+    """32 px images planned at 32 px left the stride-32 level at 1x1: its GroupNorm saw one value per group for a
+    single image and every `medimg predict` of the run raised (its ONNX export worked)."""
+    data = write_voc(tmp_path / "small", n=10, seed=3, size=(32, 32))
+    tiny = {**TINY, "fpn_channels": 32, "epochs": 1}  # 32 groups of one channel, as the planner picks
+    model = Model("fcos", task="detect", **tiny).fit(data, run_dir=tmp_path / "run", progress=False, tensorboard=False)
+    assert min(model.plan_.input_size) >= 64 and "2x2 cells" in model.plan_.reasons["input_size"]
+    (prediction,) = model.predict(next((data / "JPEGImages").iterdir()))
+    assert prediction.source

@@ -187,18 +187,23 @@ def box_size_stats(widths: Sequence[float], heights: Sequence[float], images: in
 
 
 # ------------------------------------------------------------------------------------------- heuristics
+#: the shortest input side: the stride-32 level must keep 2x2 cells, else its GroupNorm sees one value per group
+#: for one image and torch refuses it (every predict of a run on 32 px images failed; its ONNX export worked)
+MIN_INPUT_SIDE = 2 * 32
+
+
 def determine_input_size(fp: DetectFingerprint) -> tuple[list[int], str]:
     """The network input ``[height, width]``: the median image scaled so that the smallest class's small boxes
     (5th percentile of the short side) keep :data:`SMALL_OBJECT_SIDE_PX` pixels (two cells of the finest, stride-8
-    level: smaller objects fall between the cells), never upscaled, at most :data:`MAX_INPUT_PIXELS`, sides
-    multiples of 32."""
+    level: smaller objects fall between the cells), never upscaled (but to :data:`MIN_INPUT_SIDE`), at most
+    :data:`MAX_INPUT_PIXELS`, sides multiples of 32."""
     height, width = fp.median_image_size
     smallest = [s.short_side_p5 for s in fp.per_class.values() if s.short_side_p5]
     small = min(smallest) if smallest else min(height, width) / 8
     scale = min(1.0, SMALL_OBJECT_SIDE_PX / max(small, 1e-6))
     capped = min(scale, math.sqrt(MAX_INPUT_PIXELS / (height * width)))
     size = [
-        max(SIZE_MULTIPLE, int(math.ceil(side * capped / SIZE_MULTIPLE) * SIZE_MULTIPLE)) for side in (height, width)
+        max(MIN_INPUT_SIDE, int(math.ceil(side * capped / SIZE_MULTIPLE) * SIZE_MULTIPLE)) for side in (height, width)
     ]
     reason = (
         f"median image {height}x{width}; smallest class's 5th-percentile short side {small:.0f} px -> scale "
@@ -206,6 +211,8 @@ def determine_input_size(fp: DetectFingerprint) -> tuple[list[int], str]:
     )
     if capped < scale:
         reason += f"; capped to {capped:.2f} by the CPU input budget ({MAX_INPUT_PIXELS} px): small objects may be lost"
+    if min(height, width) * capped < MIN_INPUT_SIDE:
+        reason += f"; at least {MIN_INPUT_SIDE} px a side (the stride-32 level keeps 2x2 cells)"
     return size, reason + f"; sides rounded up to multiples of {SIZE_MULTIPLE}"
 
 
