@@ -153,7 +153,8 @@ def test_cli_export_and_predict_onnx(deploy_run: Path, tmp_path: Path) -> None:
     )
     assert csv.exit_code == 0, csv.output
     header, row = csv.output.strip().splitlines()[-2:]
-    assert header == "source,label,confidence,p_normal,p_lesion" and row.split(",")[1] in {"normal", "lesion"}
+    assert header == "source,label,confidence,p_normal,p_lesion,in_domain,domain_reasons"  # as the JSON's domain
+    assert row.split(",")[1] in {"normal", "lesion"} and row.split(",")[5] in {"yes", "no"}
     missing = runner.invoke(app, ["predict", str(tmp_path), str(phantom_file(deploy_run)), "--engine", "onnx"])
     assert isinstance(missing.exception, ConfigError) and "medimg export" in str(missing.exception)
 

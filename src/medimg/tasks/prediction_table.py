@@ -30,6 +30,16 @@ def prediction_csv(predictions: Sequence[TabularPrediction]) -> str:
     return buffer.getvalue()
 
 
+def domain_columns(domain: dict[str, Any] | None) -> dict[str, Any]:
+    """The CSV columns of a prediction's domain check (:mod:`medimg.planning.domain`): ``in_domain`` (``yes`` /
+    ``no``) and ``domain_reasons`` (``; ``-joined), so a CSV reader sees what the JSON's ``domain`` says; none when
+    the input was not checked."""
+    if domain is None:
+        return {}
+    reasons = "; ".join(str(r) for r in domain.get("reasons") or [])
+    return {"in_domain": "yes" if domain.get("in_domain", True) else "no", "domain_reasons": reasons}
+
+
 def series_columns(series: dict[str, Any] | None) -> dict[str, Any]:
     """The CSV columns of a prediction's DICOM series (see :mod:`medimg.tasks.series_prediction`): ``series_uid``
     and ``slice`` (its 1-based place in slice order, or ``volume (N slices)``); none when ``series`` is ``None``,

@@ -88,13 +88,13 @@ class Prediction:
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row: source, label, confidence, ``p_<class>`` per class (and the overlay when explained; the
         series columns for inputs among DICOM series)."""
-        from medimg.tasks.prediction_table import series_columns
+        from medimg.tasks.prediction_table import domain_columns, series_columns
 
         row: dict[str, Any] = {"source": self.source, "label": self.label, "confidence": f"{self.confidence:.6f}"}
         row.update({f"p_{name}": f"{p:.6f}" for name, p in self.probabilities.items()})
         if self.explain_method is not None:
             row["overlay"] = self.overlay_path or ""
-        return [{**row, **series_columns(self.series)}]
+        return [{**row, **domain_columns(self.domain), **series_columns(self.series)}]
 
 
 #: a multi-label prediction's label when no finding reaches its operating point

@@ -209,7 +209,7 @@ class SegmentationPrediction:
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row: source, mask path, label, then voxels (and mm^2/mm^3 when known) and mean probability per
         class (and the series columns for inputs among DICOM series)."""
-        from medimg.tasks.prediction_table import series_columns
+        from medimg.tasks.prediction_table import domain_columns, series_columns
 
         row: dict[str, Any] = {"source": self.source, "mask_path": self.mask_path or "", "label": self.label}
         for name in self.class_names:
@@ -217,7 +217,7 @@ class SegmentationPrediction:
             if self.volume_mm3 is not None:
                 row[f"volume_mm3_{name}"] = f"{self.volume_mm3[name]:.3f}"
             row[f"p_{name}"] = f"{self.probabilities[name]:.6f}"
-        return [{**row, **series_columns(self.series)}]
+        return [{**row, **domain_columns(self.domain), **series_columns(self.series)}]
 
 
 def summarise(
