@@ -197,3 +197,19 @@ def test_a_class_in_no_case_of_the_split_is_warned_of(caplog: pytest.LogCaptureF
         )  # fmt: skip
     assert report.metrics["per_class"]["necrosis"]["n_cases"] == 0
     assert "necrosis appear in no case of the test split" in caplog.text
+
+
+def test_cases_without_a_surface_distance_are_counted_and_said(caplog: pytest.LogCaptureFixture) -> None:
+    """A missed lesion (Dice 0, no HD95) left the HD95 mean near perfect without a word."""
+    found = {"dice": 0.9, "iou": 0.8, "hd95": 1.0, "assd": 0.2, "sensitivity": 0.9, "precision": 0.9}
+    missed = {**found, "dice": 0.0, "iou": 0.0, "hd95": math.nan, "assd": math.nan, "sensitivity": 0.0}
+    per_case = [{0: {**found, "tp": 1, "fp": 0, "fn": 0}, 1: {**case, "tp": 1, "fp": 0, "fn": 1}}
+                for case in (found, found, missed)]  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        report = build_segmentation_report(
+            per_case, ["a", "b", "c"], ["background", "lesion"], split="test", model_name="unet",
+            dataset_name="d", pixel_auc=None, n_resamples=20,
+        )  # fmt: skip
+    assert report.metrics["per_class"]["lesion"]["n_without_distance"] == 1
+    assert "HD95 and ASSD leave out 1 case(s) of lesion" in caplog.text
+    assert "Left out of HD95 and surface distance" in "".join(report.task_sections({}))

@@ -109,6 +109,19 @@ class SegmentationReport(Report):
             f"{html.escape(self.bootstrap_text())}. Pixels outside the region of interest are not counted."
         )
 
+    def _distance_note(self) -> str:
+        """Which cases the surface distances leave out: a class in the reference or the prediction only."""
+        without = {
+            name: int(entry.get("n_without_distance") or 0) for name, entry in self.metrics.get("per_class", {}).items()
+        }
+        listed = ", ".join(f"{n} of {html.escape(name)}" for name, n in without.items() if n)
+        if not listed:
+            return ""
+        return (
+            f" Left out of HD95 and surface distance (the class is in the reference or the prediction only: a missed "
+            f"or a false structure has no distance; Dice counts them): {listed} case(s)."
+        )
+
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
         """Per-class results, overlays (when given) and the per-case table (worst Dice first)."""
         unit = self._unit()
@@ -129,7 +142,7 @@ class SegmentationReport(Report):
                 + "\n"
                 + html.paragraph(
                     f"HD95 and average surface distance in {unit}; a class absent from both prediction and "
-                    "reference is left out of its means."
+                    "reference is left out of its means." + self._distance_note()
                 ),
             )
         ]
@@ -199,8 +212,19 @@ def build_segmentation_report(
             entry[metric] = float(np.mean(finite)) if finite else None
         entry["dice_pooled"] = pooled_dice([dict(case[c]) for case in per_case])
         entry["n_cases"] = sum(1 for case in per_case if not math.isnan(case[c]["dice"]))
+        # present in one of reference and prediction only (a missed lesion, a false one): no surface distance
+        entry["n_without_distance"] = sum(
+            1 for case in per_case if not math.isnan(case[c]["dice"]) and math.isnan(case[c]["hd95"])
+        )
         per_class[name] = entry
         cis[f"dice_{name}"] = mean_ci([case[c]["dice"] for case in per_case], n_resamples=n_resamples)
+    without = {name: entry["n_without_distance"] for name, entry in per_class.items() if entry["n_without_distance"]}
+    if without:
+        logger.warning(
+            "HD95 and ASSD leave out %s: the class is in the reference or the prediction only there (a missed or a "
+            "false structure has no surface distance); Dice counts them",
+            ", ".join(f"{n} case(s) of {name}" for name, n in without.items()),
+        )
     unscored = [name for name, entry in per_class.items() if not entry["n_cases"]]
     if unscored and per_case:
         logger.warning(
