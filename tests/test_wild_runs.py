@@ -39,6 +39,17 @@ def test_a_run_trained_on_arrays_evaluates_after_it_was_moved(tmp_path: Path) ->
     assert report.metrics["n"] > 0
 
 
+def test_evaluating_the_training_images_is_said_to_be_optimistic(
+    phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    model = Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=tmp_path / "run")
+    with caplog.at_level(logging.WARNING):
+        model.evaluate(split="all", out_dir=tmp_path / "all")
+    assert "holds images this model trained on or chose its epoch on: the scores are optimistic" in caplog.text
+
+
 def test_a_bad_option_leaves_no_run_folder_of_the_arrays_copy(tmp_path: Path) -> None:
     x, y = _arrays()
     with pytest.raises(ConfigError, match="epoch"):

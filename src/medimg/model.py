@@ -497,6 +497,13 @@ class Model:
             cases = self._cases(dataset, split, own=False)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")
+        if own and split in ("all", "train", "val"):  # scores of images the model learnt from or was chosen on
+            logger.warning(
+                "the %r split of %s holds images this model trained on or chose its epoch on: the scores are "
+                "optimistic; the test split (the default) is the honest estimate",
+                split,
+                dataset.name,
+            )
         run_dir = self.run_dir_ or Path(".")
         target = (
             Path(out_dir)
