@@ -134,3 +134,12 @@ def test_a_folder_of_runs_lists_them_in_number_order(tmp_path: Path) -> None:
         (tmp_path / f"exp{number}" / "metadata.json").write_text("{}")
     with pytest.raises(RunFolderError, match=r"exp1, .*exp2, .*exp10"):
         run_folder_to_load(tmp_path)
+
+
+def test_a_format_unlike_the_out_suffix_is_warned_of(capsys: pytest.CaptureFixture[str]) -> None:
+    from medimg.cli.app import _prediction_format
+
+    assert _prediction_format("jsonl", Path("preds.csv"), ("json", "jsonl", "csv")) == "jsonl"
+    assert "--out preds.csv names CSV but --format jsonl" in capsys.readouterr().err
+    assert _prediction_format("csv", Path("preds.csv"), ("json", "jsonl", "csv")) == "csv"
+    assert capsys.readouterr().err == ""

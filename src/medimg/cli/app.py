@@ -652,6 +652,10 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
         return {"ndjson": "jsonl"}.get(suffix, suffix) if suffix in {*formats, "ndjson"} else "json"
     if given.lower() not in formats:
         raise ConfigError(f"--format {given!r}: use {', '.join(formats)}")
+    named = {"ndjson": "jsonl"}.get(out.suffix.lower().lstrip("."), out.suffix.lower().lstrip(".")) if out else ""
+    if named in formats and named != given.lower():  # preds.csv written as JSON lines: a spreadsheet cannot read it
+        message = f"warning: --out {out} names {named.upper()} but --format {given.lower()} is written into it"
+        typer.echo(message, err=True)
     return given.lower()
 
 
