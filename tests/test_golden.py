@@ -166,5 +166,6 @@ def test_cli_output_shape(tmp_path: Path) -> None:
 
     assert as_csv.returncode == 0, _explain(as_csv)
     table = list(csv.reader(io.StringIO(as_csv.stdout)))
-    assert table[0] == ["source", "label", "confidence", *[f"p_{n}" for n in class_names]], table[0]
-    assert len(table) == 2
+    header = ["source", "label", "confidence", *[f"p_{n}" for n in class_names], "in_domain", "domain_reasons"]
+    assert table[0] == header, table[0]
+    assert len(table) == 2 and table[1][-2:] == ["yes", ""]  # the JSON's domain, as columns
