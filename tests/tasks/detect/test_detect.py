@@ -342,3 +342,9 @@ def test_small_images_are_planned_large_enough_for_one_image_predictions(tmp_pat
     assert min(model.plan_.input_size) >= 64 and "2x2 cells" in model.plan_.reasons["input_size"]
     (prediction,) = model.predict(next((data / "JPEGImages").iterdir()))
     assert prediction.source
+    # a run planned at 32 px (before the 64 px floor; here set by hand) predicts one image too
+    small = Model("fcos", task="detect", **tiny, input_size=[32, 32])
+    small.fit(data, run_dir=tmp_path / "small_run", progress=False, tensorboard=False)
+    assert small.plan_.input_size == [32, 32]
+    (alone,) = small.predict(next((data / "JPEGImages").iterdir()))
+    assert alone.source
