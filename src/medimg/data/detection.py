@@ -61,6 +61,7 @@ def clean_boxes(
     *,
     file: str,
     image: str,
+    places: Sequence[str] | None = None,
 ) -> tuple[tuple[Box, ...], list[BoxIssue]]:
     """Clip boxes to the image, drop degenerate and duplicate ones, and say what changed.
 
@@ -70,6 +71,8 @@ def clean_boxes(
         class_names: names of the label indices (for the issue records).
         file: the annotation file, for the records.
         image: the image's case id.
+        places: where each box of ``raw`` is written (a table's ``boxes.csv:4``), for the records instead of
+            ``file``.
 
     Returns:
         The kept boxes and the issues.
@@ -77,7 +80,7 @@ def clean_boxes(
     boxes: list[Box] = []
     issues: list[BoxIssue] = []
     seen: set[tuple[float, float, float, float, int]] = set()
-    for x1, y1, x2, y2, label in raw:
+    for (x1, y1, x2, y2, label), place in zip(raw, places or [file] * len(raw), strict=True):
         original = (float(x1), float(y1), float(x2), float(y2))
         x1, x2 = sorted((float(x1), float(x2)))
         y1, y2 = sorted((float(y1), float(y2)))
@@ -87,15 +90,15 @@ def clean_boxes(
             clipped = (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width))
             clipped_y2 = min(max(y2, 0.0), height)
             if (*clipped, clipped_y2) != (x1, y1, x2, y2):
-                issues.append(BoxIssue(file, image, "out_of_bounds", name, original))
+                issues.append(BoxIssue(place, image, "out_of_bounds", name, original))
             x1, y1, x2 = clipped
             y2 = clipped_y2
         if x2 - x1 < MIN_BOX_SIDE_PX or y2 - y1 < MIN_BOX_SIDE_PX:
-            issues.append(BoxIssue(file, image, "degenerate", name, original))
+            issues.append(BoxIssue(place, image, "degenerate", name, original))
             continue
         key = (x1, y1, x2, y2, int(label))
         if key in seen:
-            issues.append(BoxIssue(file, image, "duplicate", name, original))
+            issues.append(BoxIssue(place, image, "duplicate", name, original))
             continue
         seen.add(key)
         boxes.append(Box(x1, y1, x2, y2, int(label)))

@@ -287,20 +287,14 @@ def _clean_entries(
 ) -> tuple[tuple[Box, ...], list[BoxIssue]]:
     """One image's boxes clipped, degenerate and duplicate ones dropped (:func:`clean_boxes`), each issue citing
     the CSV line of its own row (``boxes.csv:4``: the file's line, the header being line 1)."""
-    kept: list[Box] = []
-    seen: set[Box] = set()
-    issues: list[BoxIssue] = []
-    for x1, y1, x2, y2, label, line in entries:
-        where = f"{path}:{line}"
-        boxes, found = clean_boxes([(x1, y1, x2, y2, names.index(label))], size, names, file=where, image=image)
-        issues += found
-        for box in boxes:
-            if box in seen:  # same class and corners (after clipping) as a box of an earlier row
-                issues.append(BoxIssue(where, image, "duplicate", label, (x1, y1, x2, y2)))
-                continue
-            seen.add(box)
-            kept.append(box)
-    return tuple(kept), issues
+    return clean_boxes(
+        [(x1, y1, x2, y2, names.index(label)) for x1, y1, x2, y2, label, _ in entries],
+        size,
+        names,
+        file=str(path),
+        image=image,
+        places=[f"{path}:{line}" for *_, line in entries],
+    )
 
 
 #: files beside a box table that may be another table of the same images (another split's, the labels')
@@ -334,7 +328,6 @@ def _images_without_rows(
     them when the table lies beside another label table (NIH ChestX-ray14's ``BBox_List_2017.csv`` beside
     ``Data_Entry_2017.csv``: its other images have findings without boxes, not no findings), and those of a folder
     whose named images have different splits (the split of an image without a row is unknown)."""
-
     listed = {file.resolve() for file, _, _ in info.values()}
     splits: dict[Path, set[str | None]] = {}
     for file, split, _ in info.values():
