@@ -753,8 +753,6 @@ def _reoriented_affine(affine: np.ndarray, target: np.ndarray | None, shape: tup
 SPACING_TOLERANCE = 1e-3
 #: a label's origin may lie this many of its image's voxels away from the image's before it is said
 ORIGIN_TOLERANCE_VOXELS = 0.5
-#: images whose label's geometry was already said (once per case)
-_geometry_warned: set[Path] = set()
 
 
 def _note_other_geometry(case: SegCase, image: ImageData, geometries: Sequence[tuple[Path, np.ndarray]]) -> None:
@@ -777,19 +775,18 @@ def _note_other_geometry(case: SegCase, image: ImageData, geometries: Sequence[t
         ):
             continue
         image.meta["mask_geometry"] = str(path)
-        if case.image not in _geometry_warned:
-            _geometry_warned.add(case.image)
-            logger.warning(
-                "%s has voxel spacing %s mm and origin %s but its image %s has %s mm and %s: their headers disagree; "
-                "the label is used voxel for voxel on the image's grid, right when only its header is wrong (give it "
-                "the image's), wrong when it was drawn on another grid (resample it onto the image's)",
-                path,
-                "x".join(f"{v:.4g}" for v in spacing),
-                tuple(round(float(v), 2) for v in affine[:3, 3]),
-                case.image,
-                "x".join(f"{v:.4g}" for v in own_spacing),
-                tuple(round(float(v), 2) for v in own[:3, 3]),
-            )
+        _warn_once_per_folder(  # once per case: its image is the key
+            case.image,
+            "%s has voxel spacing %s mm and origin %s but its image %s has %s mm and %s: their headers disagree; "
+            "the label is used voxel for voxel on the image's grid, right when only its header is wrong (give it "
+            "the image's), wrong when it was drawn on another grid (resample it onto the image's)",
+            path,
+            "x".join(f"{v:.4g}" for v in spacing),
+            tuple(round(float(v), 2) for v in affine[:3, 3]),
+            case.image,
+            "x".join(f"{v:.4g}" for v in own_spacing),
+            tuple(round(float(v), 2) for v in own[:3, 3]),
+        )
         return
 
 
@@ -798,7 +795,8 @@ _warned_folders: set[tuple[str, Path]] = set()
 
 
 def _warn_once_per_folder(folder: Path, message: str, *args: object) -> None:
-    """Log ``message`` for the first mask of ``folder`` that needs it (its siblings are read the same way)."""
+    """Log ``message`` for the first mask of ``folder`` that needs it (its siblings are read the same way); a file
+    as ``folder`` logs it once for that file."""
     if (message, folder) not in _warned_folders:
         _warned_folders.add((message, folder))
         logger.warning(message, *args)

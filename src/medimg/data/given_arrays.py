@@ -14,7 +14,6 @@ run can be evaluated and resumed later like any other, and reads them from memor
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ import numpy as np
 
 from medimg.data.dataset import Dataset
 from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
-from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset
+from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
-from medimg.io.arrays import channel_axis, channel_last_rows, numeric_array
+from medimg.io.arrays import channel_axis, numeric_array
 
 logger = logging.getLogger(__name__)
 
@@ -80,20 +79,15 @@ class GivenArrays:
 
     def dataset(self, path: Path) -> Dataset:
         """The dataset :meth:`save` writes to ``path``, built from the arrays in memory, channel-last and 2D or 3D
-        by :func:`~medimg.io.arrays.channel_axis`, as ``predict`` reads arrays."""
-        rows = {split: channel_last_rows(images) for split, images in self.images.items()}
-        dataset = arrays_dataset(
+        by :func:`~medimg.io.arrays.channel_axis`, as ``predict`` (and the ``.npz`` reader) reads arrays."""
+        return arrays_dataset(
             path,
             self.keys(),
-            {split: images for split, (images, _) in rows.items()},
+            {split: as_channel_last(images) for split, images in self.images.items()},
             self.labels,
             source="npz",
             class_names=self.class_names,
-            unlabelled=None if self.unlabelled is None else channel_last_rows(self.unlabelled)[0],
-        )
-        spatial_dims = next(iter(rows.values()))[1]  # (N, H, W, 2) is 2D: the .npz reader takes it for a volume
-        return (
-            dataset if dataset.spatial_dims == spatial_dims else dataclasses.replace(dataset, spatial_dims=spatial_dims)
+            unlabelled=None if self.unlabelled is None else as_channel_last(self.unlabelled),
         )
 
 

@@ -27,7 +27,6 @@ IMBALANCE_WARNING = 3.0
 #: An image with at most this many distinct integer values (and at least two) is label-valued: a mask, not a
 #: photograph or scan (whose noise alone gives hundreds of values).
 MASK_MAX_VALUES = 8
-#: The check's warning when images differ in channel count (classification and segmentation checks).
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
