@@ -59,8 +59,10 @@ LOCK_FILE = ".lock"
 RUN_TRACES = ("metadata.json", "config.json", "plan.json", "checkpoints", "cv.json")
 
 
-#: what fit writes into a run folder before anything else: the copy of data given as arrays or lists of files
-RUN_DATA_COPIES = frozenset({"training_data.npz", "training_labels.csv"})
+#: what fit writes into a run folder before anything else: the copy of data given as arrays
+#: (:mod:`medimg.data.given_arrays`) or as lists of files (:mod:`medimg.data.given_files`)
+ARRAYS_COPY, FILES_COPY = "training_data.npz", "training_labels.csv"
+RUN_DATA_COPIES = frozenset({ARRAYS_COPY, FILES_COPY})
 
 
 def looks_like_run(folder: Path) -> bool:
@@ -134,9 +136,7 @@ def run_folder_to_load(path: str | Path) -> Path:
     if looks_like_run(folder):
         return folder
     found = {p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)}
-    runs = sorted(
-        found, key=lambda run: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(run))]
-    )
+    runs = sorted(found, key=_natural_order)  # exp2 before exp10
     if runs:
         listed = ", ".join(str(run) for run in runs[:5]) + (f" (and {len(runs) - 5} more)" if len(runs) > 5 else "")
         raise RunFolderError(f"{folder} holds runs, not one: give one of them ({listed})")

@@ -28,13 +28,14 @@ from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_datase
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
 from medimg.io.arrays import channel_axis, numeric_array
+from medimg.run_folder import ARRAYS_COPY
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ARRAYS_FILE", "GivenArrays", "given_arrays", "label_array", "named_pairs"]
 
 #: the run folder's copy of training data given as arrays
-ARRAYS_FILE = "training_data.npz"
+ARRAYS_FILE = ARRAYS_COPY
 
 
 @dataclass(frozen=True)

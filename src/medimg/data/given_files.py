@@ -21,11 +21,12 @@ from medimg.data.given_arrays import label_array, named_pairs
 from medimg.data.layouts.csv_manifest import MULTI_LABEL_SEPARATOR
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_text_file
+from medimg.run_folder import FILES_COPY
 
 __all__ = ["FILES_TABLE", "LabelsTable", "is_file_list", "labels_table"]
 
 #: the run folder's table of training files given as lists
-FILES_TABLE = "training_labels.csv"
+FILES_TABLE = FILES_COPY
 
 
 def is_file_list(data: Any) -> bool:
