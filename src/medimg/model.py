@@ -296,8 +296,9 @@ class Model:
 
             dataset, pool_name = attach_pool(dataset, unlabelled)
             options = options.model_copy(update={"unlabelled": pool_name})
+        run_options = self._run_options()  # already in kwargs (fit merged them): not plan fields
         overrides = {
-            **{k: v for k, v in self.plan_overrides.items() if k not in self._run_options()},
+            **{k: v for k, v in self.plan_overrides.items() if k not in run_options},
             **{k: v for k, v in kwargs.items() if k not in fields and k not in self._task.data_options},
         }
         if self.network != "auto":

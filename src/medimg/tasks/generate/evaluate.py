@@ -174,8 +174,9 @@ def _training_images(
     if not run.file("splits.json").is_file():
         return read_real(dataset, [], plan)
     source = dataset
-    if run.trained_data().resolve() != Path(dataset.root).resolve():
-        source = load_dataset(run.trained_data(), **dataset_options(run.path))
+    trained_on = run.trained_data()
+    if trained_on.resolve() != Path(dataset.root).resolve():
+        source = load_dataset(trained_on, **dataset_options(run.path))
     cases = cases_for(source, Splits.from_dict(run.read_json("splits.json")), "train")
     return read_real(source, cases, plan, strict=strict)
 
