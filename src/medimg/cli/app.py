@@ -631,12 +631,33 @@ def predict(
         if stats.images:
             typer.echo(_throughput_line(stats), err=True)
     if predictor.failed_:
+        listed = ""
+        if out:  # a batch of thousands: the files to look at, in a table beside the predictions
+            failed_table = _write_failed_table(predictor.failed_, out)
+            listed = f" (listed in {failed_table})"
         typer.echo(
-            f"{len(predictor.failed_)} file(s) could not be used: "
+            f"{len(predictor.failed_)} file(s) could not be used{listed}: "
             + "; ".join(f"{p} ({reason})" for p, reason in predictor.failed_),
             err=True,
         )
         raise typer.Exit(1)
+
+
+def _write_failed_table(failed: Sequence[tuple[str, str]], out: Path) -> Path:
+    """``OUT_STEM.failed.csv`` beside the predictions ``out``: one row (``source``, ``reason``) per file that could
+    not be used, so the failures of a large batch are kept with its results, not only printed."""
+    import csv
+    import io
+
+    from medimg.fileio import atomic_write_bytes
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["source", "reason"])
+    writer.writerows(failed)
+    target = out.with_name(f"{out.stem}.failed.csv")
+    atomic_write_bytes(target, buffer.getvalue().encode("utf-8"))
+    return target
 
 
 def _prediction_format(given: str | None, out: Path | None, formats: Sequence[str]) -> str:

@@ -186,9 +186,15 @@ def test_cli_writes_valid_json_jsonl_and_csv_around_a_failed_file(
     listed = Model.load(tiny_run).predict(folder_with_bad_file)
     assert outputs["json"] == json.dumps([p.to_dict() for p in listed], indent=2) + "\n"
 
+    # the failure is kept beside the results, not only printed: one row per file with its reason
+    failed = list(csv.DictReader(io.StringIO((tmp_path / "out.failed.csv").read_text())))
+    assert [Path(r["source"]).name for r in failed] == ["m_broken.png"] and all(r["reason"] for r in failed)
+    assert "listed in" in result.output and "out.failed.csv" in result.output
+
     folder = tmp_path / "as_folder"
     result = runner.invoke(app, ["predict", str(tiny_run), str(folder_with_bad_file), "--out", str(folder)])
     assert result.exit_code == 1 and len(json.loads((folder / "predictions.json").read_text())) == 12
+    assert (folder / "predictions.failed.csv").read_text().startswith("source,reason\n")
 
 
 def test_cli_json_of_nothing_is_an_empty_array(tiny_run: Path, tmp_path: Path) -> None:
