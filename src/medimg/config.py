@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,6 +150,7 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
                 data["reasons"][key] = reason
                 continue
             _check_known(key, known)
+            _refuse_bool_for_number(plan_type, key, value, data[key])
             if key.endswith("_size") and isinstance(value, int) and isinstance(data[key], list):
                 value = [value] * int(data["spatial_dims"])  # one side length for every axis
             data[key] = value
@@ -157,6 +159,24 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         return plan_type.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
+
+
+def _refuse_bool_for_number(plan_type: type[BaseModel], key: str, value: Any, planned: Any) -> None:
+    """A yes/no for a field that takes no bool: pydantic reads ``true`` as 1 (``epochs=true`` trained one epoch).
+
+    Raises:
+        ConfigError: ``value`` is a bool and the field ``key`` has no bool among its types.
+    """
+    field = plan_type.model_fields.get(key)
+    if not isinstance(value, bool) or field is None:
+        return
+    annotation = field.annotation
+    types = set(typing.get_args(annotation)) | {annotation}
+    if bool not in types and Any not in types:
+        example = f"a value (planned: {json.dumps(planned)})" if planned is not None else "a value"
+        off = f", or {key}=null to switch it off" if type(None) in types else ""
+        given = str(value).lower()
+        raise ConfigError(f"plan field {key!r} is not a yes/no setting: give it {example}{off}, not {given}")
 
 
 #: other libraries' names for medimg's settings (PyTorch Lightning, Keras, scikit-learn, Ultralytics, timm)

@@ -89,6 +89,16 @@ def test_overrides_precedence_and_validation() -> None:
         parse_assignments(["epochs"])
 
 
+def test_a_yes_no_for_a_number_field_is_refused_not_read_as_one() -> None:
+    planned = make_plan(_fingerprint())
+    with pytest.raises(ConfigError, match=r"'epochs' is not a yes/no setting.*planned: \d+.*not true"):
+        resolve_plan(planned, parse_assignments(["epochs=true"]))  # pydantic read it as 1 epoch
+    with pytest.raises(ConfigError, match="weight_ema=null to switch it off"):
+        resolve_plan(planned, {"weight_ema": False})
+    assert resolve_plan(planned, {"channels_last": False}).channels_last is False  # a real yes/no field
+    assert resolve_plan(planned, {"epochs": 3}).epochs == 3
+
+
 def test_none_overrides_switch_planned_values_off() -> None:
     planned = make_plan(_fingerprint())
     assert planned.class_weights is not None
