@@ -148,3 +148,56 @@ def test_a_nan_feature_is_imputed_and_reported(tmp_path):
     total = sum(features["nonfinite_train"].values()) + sum(report["extra"]["nonfinite_columns"].values())
     assert total > 0 and "imputation" in features
     assert all(np.isfinite(p) for row in report["predictions"] for p in row["probabilities"].values())
+
+
+def _patients_csv(root, n_patients=32, per_patient=4, seed=8):
+    """Several near-identical images per patient; labels drawn per patient, unrelated to the pixels."""
+    import csv
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    rows = []
+    for p in range(n_patients):
+        label = ("benign", "malignant")[p % 2]
+        base = rng.normal(120, 30, (16, 16)) * rng.uniform(0.5, 1.5) + rng.uniform(-40, 40)
+        for k in range(per_patient):
+            image = np.clip(base + rng.normal(0, 3, base.shape), 0, 255).astype(np.uint8)
+            name = f"images/scan_{p:03d}_{k}.png"
+            Image.fromarray(image).save(root / name)
+            rows.append([name, label, f"PT{p:03d}"])
+    with open(root / "labels.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "label", "patient_id"])
+        writer.writerows(rows)
+    return root / "labels.csv"
+
+
+def test_cv_search_is_grouped_by_patient(tmp_path):
+    # images of one patient on both sides of a CV fold reward memorising patients: the search then reported a
+    # CV ROC AUC near 1 on data with no signal at all and chose the least regularised settings
+    from threadpoolctl import threadpool_limits
+
+    csv_file = _patients_csv(tmp_path / "data")
+    with threadpool_limits(limits=1):
+        Model("logistic-regression", features="first-order,glcm", cv_folds=3, n_jobs=1).fit(
+            csv_file, run_dir=tmp_path / "run", progress=False, seed=0
+        )
+    search = json.loads((tmp_path / "run" / "search.json").read_text())
+    assert search["cv_grouped_by"] == "patient"
+    assert search["best_cv_score"] < 0.7, search  # chance level (ungrouped: about 0.9)
+
+
+def test_search_uses_the_given_folds_for_the_search_and_the_svm_calibration():
+    from sklearn.model_selection import PredefinedSplit
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 12)
+    X = rng.normal(size=(24, 3)) + y[:, None]
+    fold_of = np.arange(24) % 3
+    result = search_and_fit("svm", X, y, cv_folds=5, fold_of=fold_of)
+    assert result.cv_folds == 3
+    calibration = result.pipeline.named_steps["clf"]
+    assert isinstance(calibration.cv, PredefinedSplit)
+    assert (calibration.cv.test_fold == fold_of).all()

@@ -54,7 +54,7 @@ class ClassicalModel:
         task: ``"classify"``.
         features: see :data:`CLASSICAL_OPTIONS`; default ``"handcrafted"``.
         masks: mask preset or pattern (see :mod:`medimg.features.masks`).
-        cv_folds: folds of the grid search (stratified, training split only).
+        cv_folds: folds of the grid search (stratified, grouped by patient when known; training split only).
         select_features: also search a univariate feature selection.
         n_jobs: workers for extraction and search.
         cache_dir: feature cache folder.
@@ -195,11 +195,13 @@ class ClassicalModel:
         val = extractor.extract(dataset, splits.cases(dataset.cases, "val"), desc="features (val)")
         if len(train.case_ids) == 0:
             raise DatasetError(f"{dataset.root}: the training split is empty")
+        fold_of = _patient_folds(dataset, train.case_ids, int(settings["cv_folds"]), options.seed)
         search = search_and_fit(
             name,
             train.X,
             train.y,
             cv_folds=int(settings["cv_folds"]),
+            fold_of=fold_of,
             select_features=bool(settings["select_features"]),
             n_jobs=int(settings["n_jobs"]),
             random_state=options.seed,
@@ -227,6 +229,7 @@ class ClassicalModel:
                 "estimator": name,
                 "scoring": search.scoring,
                 "cv_folds": search.cv_folds,
+                "cv_grouped_by": "patient" if fold_of is not None else None,
                 "candidates": search.candidates,
                 "best_params": search.best_params,
                 "best_cv_score": search.cv_score,
@@ -530,6 +533,35 @@ class ClassicalModel:
         if self.estimator_ is None or self.extractor_ is None or self.class_names_ is None:
             raise NotFittedError("this model is not trained: call fit(...) or Model.load(run_dir) first")
         return self.class_names_
+
+
+def _patient_folds(dataset: Dataset, case_ids: Sequence[str], cv_folds: int, seed: int) -> list[int] | None:
+    """The CV fold of each training row, grouped by patient like the deep models' ``--folds``
+    (:func:`~medimg.data.splits.kfold_assignments`), or ``None`` when the cases name no patients (each image
+    is then its own group: plain stratified k-fold). Folds are at most the smallest class's patient count,
+    so every class can be in every fold.
+
+    Raises:
+        DatasetError: a class of the training split holds a single patient (grouped CV needs two).
+    """
+    from medimg.data.splits import kfold_assignments
+
+    by_id = {c.case_id: c for c in dataset.cases}
+    cases = [by_id[i] for i in case_ids]
+    if not any(c.patient_id for c in cases):
+        return None
+    patients: dict[int, set[str]] = {}
+    for case in cases:
+        patients.setdefault(case.stratum, set()).add(case.patient_id or case.case_id)
+    if len(patients) < 2:
+        return None  # a single class: search_and_fit says so
+    fewest = min(len(p) for p in patients.values())
+    if fewest < 2:
+        raise DatasetError(
+            "a class of the training split holds images of a single patient: cross-validation grouped by patient "
+            "needs at least 2 patients per class; add patients or leave that class out"
+        )
+    return kfold_assignments(cases, min(cv_folds, fewest), seed=seed)
 
 
 def _plain(value: Any) -> Any:

@@ -2,14 +2,18 @@
 
 Every pipeline is ``FiniteFeatures -> StandardScaler -> [SelectPercentile] -> classifier``. Class weights
 are ``"balanced"`` (imbalanced medical data). The search is a grid search with stratified k-fold
-cross-validation on the training split only; the selection score is the ROC AUC for two classes and the
-balanced accuracy for more (threshold-free for binary tasks, imbalance-aware for multi-class ones).
+cross-validation on the training split only, grouped by patient when the cases name their patients (the folds
+of :func:`medimg.data.splits.kfold_assignments`, as for the deep models' ``--folds``: one patient's images
+never sit on both sides of a fold, which would reward memorising patients); the selection score is the ROC AUC
+for two classes and the balanced accuracy for more (threshold-free for binary tasks, imbalance-aware for
+multi-class ones).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,18 +103,24 @@ def search_and_fit(
     y: np.ndarray,
     *,
     cv_folds: int = 5,
+    fold_of: Sequence[int] | None = None,
     select_features: bool = False,
     n_jobs: int = 1,
     random_state: int = 0,
 ) -> SearchResult:
     """Grid-search ``name``'s pipeline with stratified k-fold CV on ``(X, y)`` (the training split only) and
     refit the best configuration on all of ``(X, y)``; the SVM is wrapped in a sigmoid (Platt)
-    ``CalibratedClassifierCV`` for probabilities.
+    ``CalibratedClassifierCV`` for probabilities, calibrated on the same folds.
+
+    Args:
+        fold_of: the CV fold of each row (e.g. patient-grouped, from
+            :func:`~medimg.data.splits.kfold_assignments`); ``None``: stratified k-fold over rows with
+            ``min(cv_folds, smallest class)`` folds.
 
     Raises:
         DatasetError: fewer than two classes, or a class with fewer images than two.
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedKFold
 
     classes, counts = np.unique(y, return_counts=True)
     if classes.size < 2:
@@ -120,6 +130,12 @@ def search_and_fit(
         raise DatasetError(
             f"a class has only {counts.min()} training image(s): cross-validation needs at least 2 per class"
         )
+    cv: Any = StratifiedKFold(folds, shuffle=True, random_state=random_state)
+    if fold_of is not None:
+        if len(fold_of) != len(y):
+            raise ValueError(f"fold_of has {len(fold_of)} entries for {len(y)} rows")
+        cv = PredefinedSplit(np.asarray(fold_of))
+        folds = cv.get_n_splits()
     pipeline, grid = make_pipeline(
         name, n_features=X.shape[1], select_features=select_features, random_state=random_state
     )
@@ -129,7 +145,7 @@ def search_and_fit(
         pipeline,
         grid,
         scoring=scoring,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=random_state),
+        cv=cv,
         n_jobs=n_jobs,
         refit=False,
         error_score="raise",
@@ -140,7 +156,7 @@ def search_and_fit(
     if name == "svm":  # probabilities by Platt scaling on cross-validated decision values
         from sklearn.calibration import CalibratedClassifierCV
 
-        best.steps[-1] = ("clf", CalibratedClassifierCV(best.steps[-1][1], method="sigmoid", cv=folds, ensemble=False))
+        best.steps[-1] = ("clf", CalibratedClassifierCV(best.steps[-1][1], method="sigmoid", cv=cv, ensemble=False))
     started = time.perf_counter()
     best.fit(X, y)
     return SearchResult(
