@@ -66,6 +66,31 @@ def test_cache_is_invalidated_when_a_file_changes(cells_dir, tmp_path):
     assert again.cached == 3
 
 
+def test_cache_is_invalidated_when_a_mask_changes(cells_dir, tmp_path):
+    # a redrawn mask beside an unchanged image gave the old mask's features from the cache
+    import os
+
+    from PIL import Image
+
+    ds = Dataset.load(cells_dir, exclude="*-d.bmp")
+    cases = ds.cases[:4]
+    first = FeatureExtractor("shape", masks="herlev", cache_dir=tmp_path / "c").extract(ds, cases)
+    assert cases[0].path is not None
+    mask_file = MaskSpec.parse("herlev").find(cases[0].path)  # type: ignore[union-attr]
+    redrawn = np.zeros((32, 32, 3), np.uint8)
+    redrawn[:] = (0, 0, 128)
+    redrawn[10:16, 10:16] = (255, 0, 0)
+    redrawn[12:14, 12:14] = (0, 0, 255)
+    Image.fromarray(redrawn).save(mask_file)
+    stat = mask_file.stat()
+    os.utime(mask_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
+    again = FeatureExtractor("shape", masks="herlev", cache_dir=tmp_path / "c").extract(ds, cases)
+    assert again.cached == 3
+    area = again.feature_names.index("shape__area_px_roi")
+    assert again.X[0, area] == 36 != first.X[0, area]
+    np.testing.assert_array_equal(again.X[1:], first.X[1:])
+
+
 def test_unreadable_image_is_skipped_and_reported(cells_dir):
     broken = cells_dir / "normal_cell" / "cell000.bmp"
     broken.write_bytes(b"not an image")

@@ -6,7 +6,7 @@ Feature spec: comma-separated names, e.g. ``"handcrafted"``, ``"radiomics"``, ``
 
 Extraction reads each case (and its mask), computes its feature row, and stores rows in a cache file
 ``CACHE/<dataset>-<hash>.npz`` keyed by the feature settings, the dataset's loading options and each file's
-size and modification time, so a second run (another model, the evaluation, ``medimg compare``) reads
+(image and mask) size and modification time, so a second run (another model, the evaluation, ``medimg compare``) reads
 features instead of recomputing them.
 """
 
@@ -310,10 +310,16 @@ class FeatureExtractor:
         digest = hashlib.sha1(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:16]
         return self.cache_dir / f"{dataset.name}-{digest}.npz"
 
-    @staticmethod
-    def _row_key(dataset: Dataset, case: Case) -> str:
+    def _row_key(self, dataset: Dataset, case: Case) -> str:
+        """``case id|image stamp`` (``|mask stamp`` with masks): a redrawn mask changes the key like an edited image."""
         source = case.path if case.path is not None else Path(dataset.root)
-        return f"{case.case_id}|{_file_stamp(source)}"
+        key = f"{case.case_id}|{_file_stamp(source)}"
+        if self.masks is not None and case.path is not None:
+            try:
+                key += f"|{_file_stamp(self.masks.find(case.path))}"
+            except DatasetError:  # no mask: extraction says so
+                key += "|missing"
+        return key
 
 
 def _file_stamp(path: Path) -> str:
