@@ -888,8 +888,14 @@ class Model:
     def _without_unusable_images(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
         """Classification data without the segmentation masks and blank files stored among its images and without
         its identical images that carry different labels (see ``fit``), as ``check`` found them (``None``: checked
-        here, reading every image once)."""
-        from medimg.data.quality import check_dataset, drop_label_conflicts, drop_non_images, drop_unreadable_classes
+        here, reading every image once); the identical images left are marked to stay in one split."""
+        from medimg.data.quality import (
+            check_dataset,
+            drop_label_conflicts,
+            drop_non_images,
+            drop_unreadable_classes,
+            group_identical_images,
+        )
 
         if getattr(dataset, "task", None) != "classify" or not dataset.cases:
             return dataset
@@ -900,13 +906,14 @@ class Model:
         label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
         groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
         known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
-        return drop_label_conflicts(
+        dataset = drop_label_conflicts(
             dataset,
             keep=options.keep_conflicts,
             strict=options.strict,
             known=known,
             progress=options.progress,
         )
+        return group_identical_images(dataset, check.duplicates)
 
     def _segmentation_options(self, **options: Any) -> dict[str, Any]:
         """The given segmentation-only inference options (``scale``, ``mask_labels``), for the task's evaluate or

@@ -146,3 +146,56 @@ def test_rasters_of_different_bit_depths_are_a_warning(tmp_path: Path) -> None:
     assert _raster_bits({"format": "dicom", "bits": 16, "bits_stored": 16}) is None
     assert _raster_bits({"format": "medmnist"}) is None  # no recorded depth
     assert mixed_raster_depths({}) is None
+
+
+def test_identical_copies_stay_in_one_split_when_medimg_makes_it(tmp_path: Path) -> None:
+    """``x.png`` beside ``x_copy.png`` (a folder exported twice): the split medimg makes puts both in one part, as it
+    does with a patient's images; `check` judges that split (no leak) and fit marks the copies the same way."""
+    from medimg.data.quality import group_identical_images
+    from medimg.data.splits import make_splits
+
+    rng = np.random.default_rng(2)
+    for cls in ("normal", "abnormal"):
+        (tmp_path / cls).mkdir()
+        for i in range(20):
+            pixels = rng.integers(0, 256, (16, 16), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / cls / f"{cls}_{i:02d}.png")
+            Image.fromarray(pixels).save(tmp_path / cls / f"{cls}_{i:02d}_copy.png")
+    dataset = Dataset.load(tmp_path)
+    report = check_dataset(dataset)
+    assert len(report.duplicates) == 40 and report.cross_split_duplicates == []
+    assert any("40 group(s) of identical images within a split" in w for w in report.warnings)
+    ungrouped = make_splits(dataset.cases).assignment  # copies split apart: the leak this prevents
+    assert any(ungrouped[a] != ungrouped[a.replace("_copy", "")] for a in ungrouped if "_copy" in a)
+    for seed in (0, 1, 2):
+        split = make_splits(group_identical_images(dataset, report.duplicates).cases, seed=seed).assignment
+        assert all(split[a] == split[a.replace("_copy", "")] for a in split if "_copy" in a)
+        assert {"train", "val", "test"} == set(split.values())
+
+
+def test_a_copy_joins_two_patients_in_one_group_and_data_without_copies_splits_as_before() -> None:
+    from medimg.data.case import Case
+    from medimg.data.splits import _groups
+
+    cases = [
+        Case("a1", 0, patient_id="P1"),
+        Case("a2", 0, patient_id="P1"),
+        Case("b1", 1, patient_id="P2", same_image="x"),
+        Case("c1", 1, patient_id="P3", same_image="x"),
+        Case("d1", 1),
+    ]
+    assert _groups(cases).tolist() == ["P1", "P1", "P2", "P2", "__case__d1"]
+    plain = [Case(c.case_id, c.label, patient_id=c.patient_id) for c in cases]
+    assert _groups(plain).tolist() == ["P1", "P1", "P2", "P3", "__case__d1"]
+
+
+def test_a_leak_in_the_datas_own_split_gets_advice(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / split / cls / "x.png")
+    shutil.copy(tmp_path / "train" / "a" / "x.png", tmp_path / "test" / "a" / "leak.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    (warning,) = [w for w in report.warnings if "several splits" in w]
+    assert "remove the copies from all but one split" in warning and "leak.png [test]" in warning

@@ -93,6 +93,9 @@ class Case:
             Finding"); ``label`` is then ``None``. ``None`` for a single-label (or unlabelled) case.
         series_uid: for a ``path`` that is a folder holding several DICOM series, the SeriesInstanceUID of the one
             this case reads (:mod:`medimg.data.dicom_volumes`); ``None`` otherwise.
+        same_image: a key shared by the cases whose images are identical (``x.png`` and ``x_copy.png``), so a split
+            medimg makes keeps them together as it keeps a patient's images (set by
+            :func:`medimg.data.quality.group_identical_images`); ``None`` for an image without a copy.
     """
 
     case_id: str
@@ -106,6 +109,7 @@ class Case:
     boxes: tuple[Box, ...] | None = None
     findings: tuple[int, ...] | None = None
     series_uid: str | None = None
+    same_image: str | None = None
 
     @property
     def labelled(self) -> bool:

@@ -220,7 +220,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     Duplicates across splits are judged on ``splits`` when given, else on the dataset's own split, else on
     the split ``medimg fit`` would make with its default seed (so a leak is caught before training).
     """
-    if splits is None and not dataset.has_own_split:
+    made_here = splits is None and not dataset.has_own_split
+    if made_here:
         try:
             splits = make_splits(dataset.cases)
         except DatasetError:
@@ -267,6 +268,9 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
+    if made_here and splits is not None and duplicates:  # the split fit makes keeps identical images together
+        regrouped = make_splits(group_identical_images(dataset, duplicates).cases)
+        groups = [[(cid, regrouped.assignment.get(cid)) for cid, _ in entries] for entries in groups]
     cross = [
         [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
     ]
@@ -339,7 +343,13 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             "measure patients seen in training; move each patient's images into one split folder, or merge the "
             "split folders and let medimg split by patient"
         )
-    if duplicates and not cross and not conflicts:
+    if cross:
+        warnings.append(
+            f"{len(cross)} group(s) of identical images lie in several splits of the data's own split (e.g. "
+            f"{cross[0][0]}): the test score would count images seen in training; remove the copies from all but one "
+            "split"
+        )
+    elif duplicates and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
     if dataset.task == "classify":
         warnings += shortcut_warnings(
@@ -480,6 +490,29 @@ def _without(dataset: Dataset, reason_of: dict[str, str]) -> Dataset:
     return dataclasses.replace(
         dataset, cases=[c for c in dataset.cases if c.case_id not in reason_of], excluded=[*dataset.excluded, *excluded]
     )
+
+
+def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]) -> Dataset:
+    """``dataset`` with each group of identical images (``duplicates``: case ids, as :func:`check_dataset` found
+    them) marked ``same_image``, so a split medimg makes keeps the copies together as it keeps a patient's images:
+    ``x.png`` and ``x_copy.png`` in train and test would score the model on an image it trained on. The data's own
+    split is left as it is (``check`` reports its leaks)."""
+    present = {c.case_id for c in dataset.cases}
+    key_of = {}
+    for group in duplicates:
+        members = [cid for cid in group if cid in present]
+        if len(members) > 1:
+            key_of.update(dict.fromkeys(members, members[0]))
+    if not key_of:
+        return dataset
+    logger.info(
+        "%d group(s) of identical images (%d files, e.g. %s): each kept in one split when medimg makes the split",
+        len(set(key_of.values())),
+        len(key_of),
+        next(iter(key_of)),
+    )
+    cases = [dataclasses.replace(c, same_image=key_of[c.case_id]) if c.case_id in key_of else c for c in dataset.cases]
+    return dataclasses.replace(dataset, cases=cases)
 
 
 def classes_without_readable_images(dataset: Dataset, unreadable: Sequence[str]) -> list[str]:
