@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 EMIT = """
 import logging
@@ -33,3 +34,38 @@ def test_the_first_process_shows_medimg_info_and_every_warning_but_no_library_in
 def test_other_processes_show_warnings_only_with_their_rank() -> None:
     lines = _stderr(1).splitlines()
     assert lines == ["[rank 1] WARNING library warning", "[rank 1] WARNING medimg warning"]
+
+
+def test_a_dicom_no_decoder_can_read_is_one_medimg_line_not_pydicoms_tracebacks(tmp_path: Path) -> None:
+    """A 12-bit lossy JPEG DICOM on a machine without pylibjpeg: pydicom logged each failed decoder (GDCM, Pillow)
+    with a full traceback; `medimg check` showed two tracebacks per file before naming it as unreadable."""
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGExtended12Bit, SecondaryCaptureImageStorage, generate_uid
+
+    for cls in ("a", "b"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(2):
+            meta = FileMetaDataset()
+            meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+            meta.MediaStorageSOPInstanceUID = generate_uid()
+            meta.TransferSyntaxUID = JPEGExtended12Bit
+            ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+            ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+            ds.Modality, ds.Rows, ds.Columns, ds.SamplesPerPixel = "OT", 64, 64, 1
+            ds.PhotometricInterpretation, ds.BitsAllocated, ds.BitsStored, ds.HighBit = "MONOCHROME2", 16, 12, 11
+            ds.PixelRepresentation = 0
+            ds.PixelData = encapsulate([b"\xff\xd8\xff\xc1\x00\x0b\x0c\x00\x40\x00\x40\x01\x01\x11\x00\xff\xd9"])
+            ds["PixelData"].VR = "OB"
+            ds.save_as(tmp_path / "data" / cls / f"{i}.dcm", enforce_file_format=True)
+    assert pydicom.dcmread(tmp_path / "data" / "a" / "0.dcm").Rows == 64
+    result = subprocess.run(
+        [sys.executable, "-m", "medimg.cli.app", "check", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert "0.dcm" in output and "JPEG Extended" in output  # medimg's own line: the file and its transfer syntax
+    assert "Traceback" not in output and "ERROR" not in output

@@ -791,13 +791,17 @@ def _key_value_hint(args: list[str]) -> str | None:
 
 def configure_logging(rank: int) -> None:
     """medimg's own progress messages (INFO) on stderr from the first process, warnings from every process; other
-    libraries' INFO chatter (the ONNX exporter's optimiser passes, torch.distributed) stays out of the terminal."""
+    libraries' INFO chatter (the ONNX exporter's optimiser passes, torch.distributed) and pydicom's decoder
+    tracebacks stay out of the terminal."""
+    from medimg.library_logs import quiet_dicom_decoder_errors
+
     logging.basicConfig(
         level=logging.WARNING,
         format="%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("medimg").setLevel(logging.INFO if rank == 0 else logging.WARNING)
+    quiet_dicom_decoder_errors()
 
 
 def main() -> None:

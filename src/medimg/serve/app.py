@@ -209,10 +209,13 @@ def create_app(
         service: a loaded prediction service (on ``storage``) to use instead of loading the model in the
             lifespan: ``medimg serve`` loads it first, so a broken run is a clear error before the server starts.
     """
+    from medimg.library_logs import quiet_dicom_decoder_errors
     from medimg.serve.routers import api_docs, health, models, predictions, reports, web
 
-    # Library loggers may print element values of malformed DICOM files: keep them to errors only.
+    # Library loggers may print element values of malformed DICOM files (kept to errors only) and each failed
+    # decoder's traceback: the service answers with medimg's own reason instead.
     logging.getLogger("pydicom").setLevel(logging.ERROR)
+    quiet_dicom_decoder_errors()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
