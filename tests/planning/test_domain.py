@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from medimg.io.image import ImageData
 from medimg.planning.domain import (
@@ -184,3 +185,22 @@ def test_a_classifier_reader_reads_huge_images_reduced(tmp_path) -> None:
     assert image.meta["full_shape"][-2:] == [4096, 3072]
     segmenter = InputReader.for_run(SimpleNamespace(task="segment", plan_=plan, metadata_={}, run_dir_=None))
     assert segmenter.target_size is None and segmenter.read(big).array.shape[1:] == (4096, 3072)
+
+
+def test_a_window_unlike_the_runs_own_is_said(caplog: pytest.LogCaptureFixture) -> None:
+    """A lung-window model given --window soft-tissue: both map to 0..1, so the domain check cannot see it."""
+    import logging
+    from types import SimpleNamespace
+
+    from medimg.planning.domain import InputReader
+
+    model = SimpleNamespace(metadata_={"input": {"window": "lung"}}, run_dir_=None)
+    with caplog.at_level(logging.WARNING, logger="medimg.planning.domain"):
+        assert InputReader.for_run(model, window="soft-tissue").window == "soft-tissue"
+    assert "trained with window lung (centre -600, width 1500) and is given soft-tissue (centre 40" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg.planning.domain"):
+        InputReader.for_run(model, window=(-600.0, 1500.0))  # the same window, written out
+        InputReader.for_run(model, window=None)  # the run's own
+        InputReader.for_run(SimpleNamespace(metadata_={"input": {"window": "auto"}}, run_dir_=None), window="file")
+    assert "trained with window" not in caplog.text

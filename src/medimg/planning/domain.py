@@ -424,6 +424,38 @@ def _spacing_reasons(image: ImageData, domain: TrainingDomain, scale: float = 1.
     ]
 
 
+def _warn_other_window(given: Any, trained: Any) -> None:
+    """Say when ``given`` (``--window``) is not the window the model was trained with (``trained``, as saved): its
+    inputs then look unlike its training images (a lung-window model shown soft tissue), and the domain check
+    cannot see it (both map to 0..1)."""
+    from medimg.errors import ConfigError
+    from medimg.io.windowing import AUTO_WINDOWS, resolve_window, window_from_json
+
+    def centre_width(window: Any) -> Any:
+        if isinstance(window, str) and window.strip().lower() in AUTO_WINDOWS:
+            return "auto"  # the file's own window (auto and file are one): no fixed centre and width
+        try:
+            return resolve_window(window_from_json(window), {})
+        except ConfigError:
+            return window
+
+    trained_as, given_as = centre_width(trained), centre_width(given)
+    if trained_as != given_as:
+        logger.warning(
+            "the model was trained with window %s and is given %s: its inputs will not look like its training "
+            "images; leave --window out to use the run's own",
+            _window_text(trained, trained_as),
+            _window_text(given, given_as),
+        )
+
+
+def _window_text(window: Any, centre_width: Any) -> str:
+    if isinstance(centre_width, tuple):
+        named = f"{window} " if isinstance(window, str) else ""
+        return f"{named}(centre {centre_width[0]:g}, width {centre_width[1]:g})"
+    return str(window)
+
+
 # ---------------------------------------------------------------------------------------------- the reader
 @dataclass
 class InputReader:
@@ -480,6 +512,8 @@ class InputReader:
         """The reader of a trained model (a ``Model``, ``TrainedBundle`` or anything with ``metadata_`` and
         ``run_dir_``): its saved window unless ``window`` overrides it, and its training domain."""
         saved = (getattr(model, "metadata_", None) or {}).get("input") or {}
+        if window is not None and saved.get("window") is not None:
+            _warn_other_window(window, saved["window"])
         chosen = window if window is not None else saved.get("window")
         if isinstance(chosen, list):
             chosen = (float(chosen[0]), float(chosen[1]))
