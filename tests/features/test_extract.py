@@ -9,6 +9,7 @@ from medimg.data.dataset import Dataset
 from medimg.errors import ConfigError, DatasetError, MissingDependencyError
 from medimg.features.extract import FeatureExtractor, build_feature_union, parse_feature_spec
 from medimg.features.masks import MaskSpec
+from medimg.features.samples import make_sample
 
 
 def test_feature_spec_parsing_and_errors():
@@ -139,6 +140,35 @@ def test_radiomics_3d_and_missing_label_nan():
     no_nucleus = np.where(labels == 1, 2, labels)
     out = t.transform([(volume, labels), (volume, no_nucleus)])
     assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
+
+
+def test_radiomics_bin_width_is_learnt_from_the_training_intensity_range(tmp_path):
+    # a fixed binWidth=25 put every pixel of a 0..1 image in one bin: all 75 texture features were constant
+    pytest.importorskip("radiomics")
+    from medimg.features.radiomics import RadiomicsFeatures
+
+    rng = np.random.default_rng(0)
+    unit = rng.random((2, 32, 32))
+    unit[1] = np.clip(unit[1] * 0.2 + np.linspace(0, 0.8, 32)[None], 0, 1)
+    fitted = RadiomicsFeatures().fit(unit)
+    names = list(fitted.get_feature_names_out())
+    texture = [i for i, n in enumerate(names) if n.startswith(("glcm", "glrlm", "glszm", "gldm", "ngtdm"))]
+    out = fitted.transform(unit)
+    assert not np.isclose(out[0, texture], out[1, texture]).any()
+    assert fitted.bin_width_ == pytest.approx(np.ptp(np.percentile(unit, [0.5, 99.5])) / 64)
+    sixteen_bit = RadiomicsFeatures().fit(unit * 65535)  # not ~2,600 bins: the same 64 over the range
+    np.testing.assert_allclose(sixteen_bit.transform(unit * 65535)[:, texture], out[:, texture], rtol=1e-4)
+    # transform keeps the fitted width: one image alone is binned as in the batch
+    np.testing.assert_allclose(fitted.transform(unit[1:])[0], out[1])
+    assert RadiomicsFeatures(bin_width=25).fit(unit).bin_width_ == 25  # a fixed width when asked for
+    # the learnt width is part of the cache key: data of another range never reads these rows
+    from medimg.features.extract import FeatureExtractor
+
+    records = []
+    for images in (unit, unit * 255):
+        extractor = FeatureExtractor("radiomics").fit_samples([make_sample(x) for x in images])
+        records.append(extractor.settings_record()["params"])
+    assert records[0]["radiomics__bin_width_"] != records[1]["radiomics__bin_width_"]
 
 
 def test_radiomics_missing_gives_install_recipe(monkeypatch):

@@ -3,8 +3,8 @@
 Every transformer: ``__init__`` only stores its arguments, ``fit(X)`` learns the number of channels and the
 feature names (``n_channels_``, ``feature_names_``) and returns ``self``, ``transform(X)`` returns
 ``(N, n_features)`` float64, and ``get_feature_names_out()`` names the columns. Features are computed per
-image, so a fitted transformer carries no data-dependent statistics and extraction can be cached and
-parallelised per image.
+image, so a fitted transformer carries no data-dependent statistics beyond what ``fitted_settings()`` names
+(radiomics' bin width, part of the cache key), and extraction can be cached and parallelised per image.
 
 Values that are undefined for an image (a region missing from its mask, a statistic of a constant region
 where the definition divides by zero) are NaN in the matrix, never silently replaced here: the classical
@@ -69,6 +69,11 @@ class ImageFeatureTransformer(TransformerMixin, BaseEstimator):
         for i, sample in enumerate(samples):
             out[i] = self._extract(sample)
         return out
+
+    def fitted_settings(self) -> dict[str, Any]:
+        """What ``fit`` learnt that changes the features' values (beyond channels and names), e.g. radiomics'
+        bin width: part of the feature cache key."""
+        return {}
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_")

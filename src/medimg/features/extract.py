@@ -35,6 +35,9 @@ from medimg.features.samples import ImageSample, make_sample
 
 logger = logging.getLogger(__name__)
 
+#: training images the extractor is fitted on (channels, names, radiomics' intensity range), spread over the split
+FIT_IMAGES = 64
+
 FAMILIES = ("handcrafted", "first-order", "glcm", "lbp", "hog", "shape", "radiomics", "embeddings")
 
 
@@ -177,10 +180,11 @@ class FeatureExtractor:
         self.union_: FeatureUnion | None = None
 
     # ------------------------------------------------------------------ fitting (channels, names)
-    def fit_sample(self, sample: ImageSample) -> FeatureExtractor:
-        """Build the transformers for ``sample``'s dimensionality and learn channels and names from it."""
-        union = build_feature_union(self.features, spatial_dims=sample.spatial_dims, masks=self.masks)
-        self.union_ = union.fit([sample])
+    def fit_samples(self, samples: Sequence[ImageSample]) -> FeatureExtractor:
+        """Build the transformers for the samples' dimensionality and learn channels, names and data-dependent
+        settings (radiomics' bin width) from them."""
+        union = build_feature_union(self.features, spatial_dims=samples[0].spatial_dims, masks=self.masks)
+        self.union_ = union.fit(list(samples))
         return self
 
     @property
@@ -198,6 +202,9 @@ class FeatureExtractor:
             for key, value in sorted(self.union_.get_params(deep=True).items()):
                 if "__" in key and not isinstance(value, BaseEstimator):
                     params[key] = repr(value)
+            for name, transformer in self.union_.transformer_list:  # learnt settings (radiomics' bin width)
+                for key, value in getattr(transformer, "fitted_settings", dict)().items():
+                    params[f"{name}__{key}"] = repr(value)
         return {
             "features": self.features,
             "masks": self.masks.to_json() if self.masks else None,
@@ -256,18 +263,26 @@ class FeatureExtractor:
     def extract_samples(self, samples: Sequence[ImageSample]) -> np.ndarray:
         """``(N, F)`` features of samples already in memory (no cache)."""
         if self.union_ is None:
-            self.fit_sample(samples[0])
+            self.fit_samples(samples)
         assert self.union_ is not None
         return np.asarray(self.union_.transform(list(samples)), dtype=np.float64)
 
     def _fit_first(self, dataset: Dataset, cases: Sequence[Case]) -> None:
-        for case in cases:
+        """Fit on up to :data:`FIT_IMAGES` readable images spread over ``cases`` (the training split)."""
+        spread = np.unique(np.linspace(0, len(cases) - 1, min(len(cases), FIT_IMAGES)).astype(int)).tolist()
+        chosen = set(spread)
+        order = spread + [i for i in range(len(cases)) if i not in chosen]  # more when some are unreadable
+        samples = []
+        for case in (cases[i] for i in order):
             try:
-                self.fit_sample(load_sample(dataset, case, self.masks))
-                return
+                samples.append(load_sample(dataset, case, self.masks))
             except ImageReadError:
                 continue
-        raise DatasetError(f"{dataset.root}: none of the {len(cases)} images could be read")
+            if len(samples) == FIT_IMAGES:
+                break
+        if not samples:
+            raise DatasetError(f"{dataset.root}: none of the {len(cases)} images could be read")
+        self.fit_samples(samples)
 
     def _run_chunks(self, dataset: Dataset, cases: list[Case], desc: str) -> Any:
         from tqdm.auto import tqdm
