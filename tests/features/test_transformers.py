@@ -183,3 +183,17 @@ def test_channel_mismatch_is_reported():
     t = FirstOrderFeatures().fit([np.zeros((3, 8, 8))])
     with pytest.raises(DatasetError, match="channel"):
         t.transform([ImageSample(np.zeros((1, 8, 8)))])
+
+
+def test_a_channels_last_batch_is_read_by_the_channel_axis_rule():
+    # (N, H, W, 3) was read as (N, C, H, W): 64 "channels" of 64 x 3 pixels, garbage features without an error
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3)).astype(np.uint8)
+    last = FirstOrderFeatures().fit(rgb)
+    assert last.n_channels_ == 3 and last.spatial_dims_ == 2
+    first = FirstOrderFeatures().fit(np.moveaxis(rgb, -1, 1))
+    np.testing.assert_array_equal(last.transform(rgb), first.transform(np.moveaxis(rgb, -1, 1)))
+    volumes = np.random.default_rng(1).uniform(0, 255, (2, 8, 16, 16))  # (N, D, H, W): grey volumes
+    fitted = FirstOrderFeatures().fit(volumes)
+    assert fitted.n_channels_ == 1 and fitted.spatial_dims_ == 3
+    with pytest.raises(DatasetError, match="channel axis"):
+        FirstOrderFeatures().fit(np.zeros((2, 8, 8, 8, 8)))

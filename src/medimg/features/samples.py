@@ -3,7 +3,9 @@
 Feature transformers follow the scikit-learn contract, but their ``X`` is a sequence of images rather than a
 numeric matrix. :func:`as_samples` accepts, per item, an :class:`ImageSample`, a channel-first array
 ``(C, *spatial)``, a 2D array ``(H, W)`` (one channel) or a pair ``(image, mask)``; a whole batch may also be
-one array ``(N, H, W)`` (grayscale 2D) or ``(N, C, H, W)``. Masks are integer label maps ``(*spatial)``:
+one array ``(N, H, W)`` (grayscale 2D), ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, D, H, W)`` (grey volumes) or
+``(N, C, D, H, W)`` / ``(N, D, H, W, C)``, its channel axis found by :func:`medimg.io.arrays.channel_axis`, the
+rule ``Model.fit(X, y)`` and ``predict`` read arrays by. Masks are integer label maps ``(*spatial)``:
 ``0`` is outside the region of interest; ``0/255`` and boolean masks count as one region (label 1);
 other integer values are labels, kept as they are.
 """
@@ -113,10 +115,23 @@ def as_samples(X: Any) -> list[ImageSample]:
     if isinstance(X, np.ndarray) and X.dtype != object:
         if X.ndim == 3:
             return [make_sample(x[None], source=f"image {i}") for i, x in enumerate(X)]
-        if X.ndim == 4:
+        if X.ndim in (4, 5):
+            from medimg.io.arrays import channel_axis
+
+            axis = channel_axis(X.shape[1:])  # the one rule of Model.fit/predict: (N, H, W, 3) is RGB
+            if axis == -1:
+                X = np.moveaxis(X, -1, 1)
+            elif axis is None and X.ndim == 5:
+                raise DatasetError(
+                    f"cannot tell the channel axis of the image batch {X.shape}: give (N, C, D, H, W) or "
+                    "(N, D, H, W, C) with C of 1 to 4, or a list of channel-first images"
+                )
+            elif axis is None:  # (N, D, H, W): grey volumes
+                X = X[:, None]
             return [make_sample(x, source=f"image {i}") for i, x in enumerate(X)]
         raise DatasetError(
-            f"an image batch array must be (N, H, W) or (N, C, H, W), got {X.shape}; pass a list for 3D images"
+            f"an image batch array must be (N, H, W), (N, C, H, W), (N, H, W, C), (N, D, H, W) or 5D with a "
+            f"channel axis, got {X.shape}"
         )
     if not isinstance(X, Sequence) and not isinstance(X, np.ndarray):
         raise DatasetError(f"expected a sequence of images, got {type(X).__name__}")
