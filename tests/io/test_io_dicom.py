@@ -287,6 +287,24 @@ def test_series_uneven_spacing_is_reported_and_can_be_resampled(
     assert resampled.meta["resampled_to_uniform"] is True
 
 
+def test_enhanced_multiframe_with_a_missing_frame_is_resampled(tmp_path: Path) -> None:
+    path = _write_enhanced(tmp_path / "gap.dcm", [0.0, 2.0, 4.0, 8.0, 10.0, 12.0], [0, 20, 40, 80, 100, 120])
+    image = read_dicom(path)
+    assert [float(v) for v in image.array[0, :, 0, 0]] == pytest.approx([0, 20, 40, 60, 80, 100, 120])
+    assert image.meta["resampled_to_uniform"] is True
+    assert image.affine is not None
+    for k in range(7):
+        assert (image.affine @ [k, 0, 0, 1])[2] == pytest.approx(2.0 * k)
+    # read reduced by 2 (a large file): frames average in pairs, each placed at its pair's mean position
+    reduced = read_dicom(path, reduce=2)
+    assert reduced.affine is not None and reduced.spacing_mm is not None
+    assert reduced.spacing_mm[0] == pytest.approx(4.0)
+    # pairs (0, 2) (4, 8) (10, 12) mm -> means 1, 6, 11 mm; values 10, 60, 110 -> a 4 mm grid from 1 mm
+    assert [float(v) for v in reduced.array[0, :, 0, 0]] == pytest.approx([10.0, 50.0, 90.0])
+    for k, z in enumerate([1.0, 5.0, 9.0]):
+        assert (reduced.affine @ [k, 0, 0, 1])[2] == pytest.approx(z)
+
+
 def test_series_folder_with_two_series(dicom_writer: Writer, tmp_path: Path) -> None:
     _write_series(dicom_writer, "m", [0.0, 1.0], series_uid="1.2.3.1")
     dicom_writer("m/other.dcm", np.zeros((4, 6), np.uint16), series_uid="1.2.3.2", position=(0, 0, 0),
@@ -324,7 +342,7 @@ def test_series_errors(tmp_path: Path, dicom_writer: Writer) -> None:
 def test_real_ct_head_series(real_ct_series: Path) -> None:
     import pydicom
 
-    image = read_dicom_series(real_ct_series)
+    image = read_dicom_series(real_ct_series, resample_uneven=False)
     assert image.array.shape == (1, 28, 512, 512)
     assert float(image.array.min()) == -1500.0 and float(image.array.max()) == 2121.0
     assert image.meta["pixel_padding_value"] == -1500.0
@@ -367,3 +385,77 @@ def test_compressed_dicom_decodes_like_the_uncompressed_file(
     expected = read_image(bundled_dicom("MR_small.dcm")).array
     decoded = read_image(bundled_dicom(compressed)).array
     assert decoded.shape == expected.shape and np.array_equal(decoded, expected)
+
+
+# ------------------------------------------------------------------------------------- enhanced multi-frame
+
+
+def _write_enhanced(
+    path: Path, positions: list[float], values: list[int], *, intercepts: list[float] | None = None
+) -> Path:
+    """An enhanced MR file, one 8x8 frame per position (z, LPS), frame f filled with ``values[f]``, its geometry in
+    the functional groups only (as scanners write them); optional per-frame RescaleIntercepts."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = EnhancedMRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "MR", generate_uid(), generate_uid()
+    per_frame = []
+    for f, z in enumerate(positions):
+        group, plane = Dataset(), Dataset()
+        plane.ImagePositionPatient = [-50.0, -60.0, float(z)]
+        group.PlanePositionSequence = Sequence([plane])
+        if intercepts is not None:
+            transform = Dataset()
+            transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1.0, intercepts[f], "US"
+            group.PixelValueTransformationSequence = Sequence([transform])
+        per_frame.append(group)
+    shared, orientation, measures = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = list(AXIAL)
+    measures.PixelSpacing, measures.SliceThickness = [1.0, 1.0], 2.0
+    shared.PlaneOrientationSequence = Sequence([orientation])
+    shared.PixelMeasuresSequence = Sequence([measures])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.NumberOfFrames, ds.Rows, ds.Columns = len(positions), 8, 8
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.stack([np.full((8, 8), v, np.uint16) for v in values]).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_enhanced_multiframe_frames_are_sorted_along_the_normal(tmp_path: Path) -> None:
+    # 8 frames 2 mm apart stored out of spatial order; frame k (in space) holds 10 * k before its own intercept
+    order = [0, 2, 1, 3, 5, 4, 6, 7]
+    path = _write_enhanced(
+        tmp_path / "shuffled.dcm", [2.0 * k for k in order], [10 * k + 100 * k for k in order],
+        intercepts=[-100.0 * k for k in order],
+    )  # fmt: skip
+    image = read_dicom(path)
+    assert [float(v) for v in image.array[0, :, 4, 4]] == [10.0 * k for k in range(8)]
+    assert image.spacing_mm == pytest.approx((2.0, 1.0, 1.0))
+    assert image.affine is not None
+    assert np.linalg.norm(image.affine[:3, 0]) == pytest.approx(image.spacing_mm[0])
+    for k in range(8):  # voxel (k, 0, 0) lies on the k-th position along z (LPS -> RAS negates x and y)
+        np.testing.assert_allclose(image.affine @ [k, 0, 0, 1], [50.0, 60.0, 2.0 * k, 1.0], atol=1e-9)
+    assert image.meta["uneven_spacing"] is False
+    assert image.meta["frame_order"] == [1, 3, 2, 4, 6, 5, 7, 8]
+
+
+def test_enhanced_multiframe_with_repeated_positions_is_refused(tmp_path: Path) -> None:
+    # 2 time points x 4 slices in one file: not one 8-slice volume
+    path = _write_enhanced(tmp_path / "four_d.dcm", [0, 3, 6, 9, 0, 3, 6, 9], list(range(8)))
+    with pytest.raises(ImageReadError, match=r"8 frames share a position.*several acquisitions") as info:
+        read_dicom(path)
+    assert "four_d.dcm" in str(info.value)
+    # one slice imaged over time (a cine) is no volume to refuse
+    cine = read_dicom(_write_enhanced(tmp_path / "cine.dcm", [5.0] * 4, [1, 2, 3, 4]))
+    assert [float(v) for v in cine.array[0, :, 0, 0]] == [1, 2, 3, 4]

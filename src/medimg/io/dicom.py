@@ -37,6 +37,8 @@ import logging
 import math
 import os
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -321,9 +323,12 @@ def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:
     return ImageHeader(format="dicom", shape=(channels, *spatial), decoded_bytes=decoded)
 
 
-def _dataset_to_array(ds: Any, path: Path, reduce: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+def _dataset_to_array(
+    ds: Any, path: Path, reduce: int = 1, frame_order: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode the pixels of one dataset to ``(array (C, H, W) or (C, F, H, W) float32, meta)``, reduced by
-    ``reduce`` on each spatial axis (block means, before the float64 rescaling where that is linear)."""
+    ``reduce`` on each spatial axis (block means, before the float64 rescaling where that is linear); the frames
+    of a multi-frame file are put in ``frame_order`` (file frame indices) first."""
     if not any(tag in ds for tag in _PIXEL_TAGS):
         sop = ds.get("SOPClassUID")
         kind = str(getattr(sop, "name", None) or ds.get("Modality") or "")
@@ -341,6 +346,8 @@ def _dataset_to_array(ds: Any, path: Path, reduce: int = 1) -> tuple[np.ndarray,
     modality = str(ds.get("Modality", "") or "").upper()
     n_frames = int(_first_float(ds.get("NumberOfFrames")) or 1)
     arr = _decode(ds, path)
+    if frame_order is not None and n_frames > 1 and arr.shape[0] == n_frames:
+        arr = arr[frame_order]
     meta: dict[str, Any] = {
         "format": "dicom",
         "modality": modality or None,
@@ -382,6 +389,8 @@ def _dataset_to_array(ds: Any, path: Path, reduce: int = 1) -> tuple[np.ndarray,
         values = values[0]
     lo, hi = _stored_range(ds)
     rescale = _rescale_params(ds, n_frames)
+    if rescale is not None and frame_order is not None and n_frames > 1:
+        rescale = (rescale[0][frame_order], rescale[1][frame_order], rescale[2])
     rescale_type: str | None = None
     if rescale is not None:
         slopes, inters, rescale_type = rescale
@@ -441,11 +450,118 @@ def _dataset_to_array(ds: Any, path: Path, reduce: int = 1) -> tuple[np.ndarray,
     return np.ascontiguousarray(values[None], dtype=np.float32), meta
 
 
+# ------------------------------------------------------------------------------------------- slice stacks
+
+#: slices (or frames) closer than this along the normal share a position (mm)
+SHARED_POSITION_MM = 1e-3
+
+
+def uneven_spacing(positions: Sequence[float] | np.ndarray) -> str | None:
+    """What is uneven about slices at ``positions`` (mm along the slice normal, any order), or ``None`` when they
+    step evenly (within :data:`UNEVEN_RTOL` / :data:`UNEVEN_ATOL_MM` of the median step).
+
+    A step of about 2, 3... times the median step is named as a gap, with the slices around it (numbered from 1 in
+    position order) and how many slices are missing there (a slice lost in a PACS transfer, a deleted duplicate);
+    other steps are described by their range (a protocol that changes slice distance part way).
+    """
+    proj = np.sort(np.asarray(positions, dtype=np.float64))
+    steps = np.diff(proj)
+    if steps.size == 0:
+        return None
+    dz = float(np.median(steps))
+    if dz <= 0 or np.allclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM):
+        return None
+    ratio = steps / dz
+    is_gap = (ratio > 1.5) & (np.abs(ratio - np.round(ratio)) < 0.15)
+    odd = ~is_gap & ~np.isclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM)
+    parts = []
+    gaps = np.flatnonzero(is_gap)
+    if gaps.size:
+        named = "; ".join(
+            f"{steps[i]:.3g} mm between slices {i + 1} and {i + 2} (at {proj[i]:.4g} and {proj[i + 1]:.4g} mm)"
+            for i in gaps[:3]
+        )
+        missing = int(sum(round(float(ratio[i])) - 1 for i in gaps))
+        parts.append(
+            f"{'a gap' if gaps.size == 1 else f'{gaps.size} gaps'} of {named}{', ...' if gaps.size > 3 else ''} "
+            f"where the slices step {dz:.3g} mm: {missing} slice(s) missing"
+        )
+    if np.any(odd):
+        parts.append(f"slice steps of {steps[odd].min():.3g}..{steps[odd].max():.3g} mm besides the median {dz:.3g} mm")
+    return "; ".join(parts)
+
+
+def _refuse_shared_positions(where: Path, proj: np.ndarray, items: str, split: str) -> None:
+    """Raise when slices (or frames) at sorted positions ``proj`` repeat a position: several acquisitions
+    (echoes, phases, time points) stacked as one volume would be read as a volume twice as tall."""
+    same = np.diff(proj) < SHARED_POSITION_MM
+    if not np.any(same):
+        return
+    shared = np.zeros(len(proj), dtype=bool)
+    shared[:-1] |= same
+    shared[1:] |= same
+    distinct = int(len(proj) - np.sum(same))
+    raise ImageReadError(
+        where,
+        f"{int(shared.sum())} {items} share a position ({len(proj)} {items} at {distinct} positions): the series "
+        f"mixes several acquisitions (echoes, phases or time points). {split}",
+    )
+
+
+def _stack_step(pos: np.ndarray, proj: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """``(dz, step, tilt)`` of slices at sorted positions ``pos`` (LPS, ``proj`` along ``normal``): the median
+    distance along the normal, the displacement from one slice to the next on a uniform grid with that distance
+    (along the line through the first and last slices: sheared for gantry tilt) and the tilt in degrees."""
+    dz = float(np.median(np.diff(proj)))
+    direction = pos[-1] - pos[0]
+    direction = direction / np.linalg.norm(direction)
+    cos_tilt = float(abs(direction @ normal))
+    tilt = math.degrees(math.acos(min(1.0, cos_tilt)))
+    return dz, direction * dz / cos_tilt, tilt
+
+
+@dataclass(frozen=True)
+class _FrameStack:
+    """The frames of a multi-frame file in position order: ``order`` (file frame indices), their LPS
+    ``positions`` and ``proj`` (mm along the slice normal, ascending)."""
+
+    order: np.ndarray
+    positions: np.ndarray
+    proj: np.ndarray
+    normal: np.ndarray
+
+
+def _frame_stack(ds: Any, n_frames: int, path: Path) -> _FrameStack | None:
+    """The frames of an enhanced multi-frame file sorted along the slice normal (the file may store them in any
+    order), or ``None`` without per-frame positions or when every frame lies at one position (a cine of one
+    slice). Raises when frames repeat positions at several places (several time points or echoes of a volume)."""
+    if n_frames < 2 or "PerFrameFunctionalGroupsSequence" not in ds:
+        return None
+    orientation = _orientation(ds)
+    positions = [_position(ds, f) for f in range(n_frames)]
+    if orientation is None or any(p is None for p in positions):
+        return None
+    pos = np.asarray(positions, dtype=np.float64)
+    normal = np.cross(*orientation)
+    proj = pos @ normal
+    if float(np.ptp(proj)) < SHARED_POSITION_MM:
+        return None
+    order = np.argsort(proj, kind="stable")
+    _refuse_shared_positions(
+        path,
+        proj[order],
+        "frames",
+        "Split the file into one volume per acquisition (by TemporalPositionIndex, EchoNumbers or its "
+        "DimensionIndexValues) to read it",
+    )
+    return _FrameStack(order=order, positions=pos[order], proj=proj[order], normal=normal)
+
+
 # ------------------------------------------------------------------------------------------- single file
 
 
 def _single_file_geometry(
-    ds: Any, n_frames: int, meta: dict[str, Any]
+    ds: Any, n_frames: int, meta: dict[str, Any], stack: _FrameStack | None = None
 ) -> tuple[tuple[float, ...] | None, np.ndarray | None]:
     spacing, spacing_source = _pixel_spacing(ds)
     if spacing_source == "ImagerPixelSpacing":
@@ -465,20 +581,19 @@ def _single_file_geometry(
         affine = _affine_ras([col * spacing[0], row * spacing[1], slice_normal * (thickness or 1.0)], origin)
         return spacing, affine
 
-    # Multi-frame: frame step from per-frame positions, GridFrameOffsetVector, or spacing tags.
+    # Multi-frame: frame step from per-frame positions (frames sorted along the normal), GridFrameOffsetVector,
+    # or spacing tags.
     dz: float | None = None
     step: np.ndarray | None = None
     normal: np.ndarray | None = np.cross(*orientation) if orientation is not None else None
-    positions = [_position(ds, f) for f in range(n_frames)] if "PerFrameFunctionalGroupsSequence" in ds else []
-    if normal is not None and len(positions) == n_frames and all(p is not None for p in positions):
-        pos = np.asarray(positions, dtype=np.float64)
-        steps = np.diff(pos @ normal)
-        if np.all(np.abs(steps) > 1e-6):
-            dz = float(np.median(np.abs(steps)))
-            step = (pos[-1] - pos[0]) / (n_frames - 1)
-            if not np.allclose(np.abs(steps), dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM):
-                meta["uneven_spacing"] = True
-                logger.warning("%s: frames are unevenly spaced (%.3g..%.3g mm)", ds.filename, *_minmax(steps))
+    if stack is not None:
+        dz, step, tilt = _stack_step(stack.positions, stack.proj, stack.normal)
+        origin = stack.positions[0]
+        meta["slice_positions_mm"] = [round(float(v), 4) for v in stack.proj]
+        if np.any(stack.order != np.arange(n_frames)):
+            meta["frame_order"] = [int(i) + 1 for i in stack.order]  # file frame numbers in position order
+        if tilt > 0.01:
+            meta["gantry_tilt_deg"] = round(tilt, 3)
     if dz is None:
         offsets = _floats(ds.get("GridFrameOffsetVector"))
         if offsets is not None and len(offsets) == n_frames and n_frames > 1:
@@ -505,11 +620,6 @@ def _single_file_geometry(
     if step is None:
         step = np.cross(row, col) * dz
     return (dz, *spacing), _affine_ras([step, col * spacing[0], row * spacing[1]], origin)
-
-
-def _minmax(values: np.ndarray) -> tuple[float, float]:
-    a = np.abs(values)
-    return float(a.min()), float(a.max())
 
 
 def read_dicom(
@@ -540,10 +650,17 @@ def read_dicom(
         raise ImageReadError(p, "this is a folder; use read_dicom_series(folder) to read a series of slices")
     ds = _dcmread(p)
     _ensure_transfer_syntax(ds)
-    array, meta = _dataset_to_array(ds, p, reduce)
+    stack = _frame_stack(ds, int(_first_float(ds.get("NumberOfFrames")) or 1), p)
+    array, meta = _dataset_to_array(ds, p, reduce, frame_order=None if stack is None else stack.order)
     n_frames = int(meta["n_frames"])
-    spacing, affine = _single_file_geometry(ds, n_frames, meta)
+    spacing, affine = _single_file_geometry(ds, n_frames, meta, stack)
     spacing, affine = reduced_geometry(spacing, affine, reduce, axes=array.ndim - 1)
+    if stack is not None and (uneven := uneven_spacing(stack.proj)) is not None:
+        array, affine = _frames_to_uniform(array, affine, stack.proj, reduce)
+        meta.update(uneven_spacing=True, resampled_to_uniform=True)
+        logger.warning("%s: frames are unevenly spaced: %s; resampled to a uniform grid", p, uneven)
+    elif stack is not None:
+        meta["uneven_spacing"] = False
     if spacing is not None and len(spacing) != array.ndim - 1:  # pragma: no cover - defensive
         spacing = None
     image = ImageData(array=array, spacing_mm=spacing, affine=affine, source=str(p), meta=meta)
@@ -608,8 +725,9 @@ def read_dicom_series(
         ImageData: ``array`` ``float32`` ``(1, D, H, W)`` in HU for CT (``(3, D, H, W)`` for colour), ordered
         by increasing position along the slice normal; ``spacing_mm`` ``(dz, dy, dx)`` with ``dz`` the median
         slice distance along the normal; ``affine`` RAS+ (sheared for gantry tilt). ``meta`` adds
-        ``n_slices``, ``slice_positions_mm`` (along the normal), ``uneven_spacing`` (True/False, about the
-        acquired slices), ``gantry_tilt_deg`` when the slices are tilted, and ``slice_thickness_mm``.
+        ``n_slices``, ``slice_positions_mm`` (along the normal, of the array's slices), ``uneven_spacing``
+        (True/False, about the acquired slices; when True also ``acquired_slice_positions_mm``),
+        ``gantry_tilt_deg`` when the slices are tilted, and ``slice_thickness_mm``.
 
     Raises:
         ImageReadError: no DICOM images in the folder, several series without ``series_uid``, slices sharing a
@@ -689,14 +807,9 @@ def read_dicom_series(
         order = np.argsort(proj, kind="stable")
         pos, proj = pos[order], proj[order]
         kept = [kept[i] for i in order]
-        steps = np.diff(proj)
-        if len(kept) > 1 and np.any(steps < 1e-3):
-            n_dup = int(np.sum(steps < 1e-3)) + 1
-            raise ImageReadError(
-                root,
-                f"{n_dup} slices share a position: the series mixes several acquisitions (echoes, phases or "
-                "time points). Split it by EchoNumbers / TemporalPositionIdentifier into separate folders",
-            )
+        _refuse_shared_positions(
+            root, proj, "slices", "Split it by EchoNumbers / TemporalPositionIdentifier into separate folders"
+        )
         meta["geometry_source"] = "ImagePositionPatient"
     else:
 
@@ -707,7 +820,6 @@ def read_dicom_series(
         kept = sorted(kept, key=instance)
         pos = np.zeros((len(kept), 3))
         proj = np.zeros(len(kept))
-        steps = np.zeros(0)
         meta["geometry_source"] = "InstanceNumber (no ImagePositionPatient/ImageOrientationPatient)"
         logger.warning("%s: slices have no position tags; sorted by InstanceNumber", root)
 
@@ -735,24 +847,21 @@ def read_dicom_series(
     uneven = False
     step_vec: np.ndarray | None = None
     if have_geometry and normal is not None and n > 1:
-        dz = float(np.median(steps))
-        uneven = not np.allclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM)
-        direction = pos[-1] - pos[0]
-        direction = direction / np.linalg.norm(direction)
-        cos_tilt = float(abs(direction @ normal))
-        tilt = math.degrees(math.acos(min(1.0, cos_tilt)))
-        step_vec = direction * dz / cos_tilt
+        dz, step_vec, tilt = _stack_step(pos, proj, normal)
         if tilt > 0.01:
             meta["gantry_tilt_deg"] = round(tilt, 3)
             logger.info("%s: slices are tilted by %.2f degrees (gantry tilt); the affine is sheared", root, tilt)
+        uneven_reason = uneven_spacing(proj)
+        uneven = uneven_reason is not None
         if uneven:
+            meta["acquired_slice_positions_mm"] = [round(float(v), 4) for v in proj]
             logger.warning(
-                "%s: uneven slice spacing (%.3g..%.3g mm, median %.3g mm)%s",
+                "%s: uneven slice spacing: %s; %s",
                 root,
-                float(steps.min()),
-                float(steps.max()),
-                dz,
-                "; resampling to uniform spacing" if resample_uneven else "",
+                uneven_reason,
+                f"resampled to a uniform {dz:.3g} mm grid (the affine and any mask follow that grid)"
+                if resample_uneven
+                else f"the slices are kept as acquired, but spacing and affine assume a uniform {dz:.3g} mm",
             )
             if resample_uneven:
                 volume, proj = _resample_uniform(volume, proj, dz)
@@ -795,6 +904,25 @@ def read_dicom_series(
     if window is not None:
         apply_window_to_image(image, window)
     return image
+
+
+def _frames_to_uniform(
+    array: np.ndarray, affine: np.ndarray | None, proj: np.ndarray, reduce: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frames ``(C, F', H, W)`` (read reduced by ``reduce``: each a block mean of ``reduce`` frames) at sorted
+    full-resolution positions ``proj`` interpolated onto a uniform grid with the median step, and the affine of
+    that grid (``affine``'s slice column already spans ``reduce`` median steps)."""
+    starts = np.arange(0, len(proj), max(1, reduce))
+    positions = np.add.reduceat(proj, starts) / (np.minimum(starts + reduce, len(proj)) - starts)
+    dz = float(np.median(np.diff(proj))) * max(1, reduce)
+    volume, _ = _resample_uniform(array, positions, dz)
+    if affine is None:
+        return volume, None
+    affine = affine.copy()
+    # the first reduced frame sits at the mean of its block's positions, not where a uniform block would put it
+    uniform_first = proj[0] + (reduce - 1) / 2 * dz / max(1, reduce)
+    affine[:3, 3] += affine[:3, 0] / dz * (positions[0] - uniform_first)
+    return volume, affine
 
 
 def _resample_uniform(volume: np.ndarray, positions: np.ndarray, dz: float) -> tuple[np.ndarray, np.ndarray]:
