@@ -72,8 +72,38 @@ def test_undefined_everywhere_gives_none() -> None:
     p = np.tile([0.7, 0.3], (5, 1))
     assert bootstrap_ci(y, p, metrics.roc_auc, n_resamples=50) == (None, None)
     cis = headline_cis(y, p, ["neg", "pos"], n_resamples=50)
-    assert cis["roc_auc"] == {"value": None, "low": None, "high": None, "confidence": 0.95, "n_resamples": 50}
+    assert cis["roc_auc"] == {
+        "value": None,
+        "low": None,
+        "high": None,
+        "confidence": 0.95,
+        "n_resamples": 50,
+        "method": "bootstrap",
+    }
     assert cis["accuracy"]["value"] == 1.0
+
+
+def test_proportions_get_wilson_intervals_that_do_not_collapse_on_small_test_sets() -> None:
+    """7 of 7 test images right: the percentile bootstrap said "1.000 (1.000-1.000)" (every resample is 7/7);
+    the Wilson score interval is 0.646-1.000 (the textbook value)."""
+    y = np.array([0, 0, 0, 1, 1, 1, 1])
+    p = np.where(y[:, None] == np.arange(2), 0.9, 0.1)
+    cis = headline_cis(y, p, ["neg", "pos"], n_resamples=200)
+    assert cis["accuracy"]["low"] == pytest.approx(0.6457, abs=1e-4) and cis["accuracy"]["high"] == 1.0
+    assert cis["sensitivity"]["low"] == pytest.approx(0.5101, abs=1e-4)  # 4 of 4 positives
+    assert cis["specificity"]["low"] == pytest.approx(0.4385, abs=1e-4)  # 3 of 3 negatives
+    assert {k: v["method"] for k, v in cis.items()} == {
+        "accuracy": "wilson",
+        "balanced_accuracy": "bootstrap",
+        "f1_macro": "bootstrap",
+        "roc_auc": "bootstrap",
+        "sensitivity": "wilson",
+        "specificity": "wilson",
+    }
+    from medimg.evaluation.bootstrap import wilson_interval
+
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_interval(0, 0) == (None, None)
 
 
 def test_speed_of_1000_resamples() -> None:

@@ -1,8 +1,8 @@
 """One table and one HTML page comparing models evaluated on the same test cases.
 
-Rows hold every headline metric with its bootstrap 95% CI, the training time and the inference time per
-image; the page adds the paired test of the difference between the two best models. Reference rows
-(published results, e.g. MedMNIST v2's auto-sklearn) are shown as given, without intervals.
+Rows hold every headline metric with its 95% CI (Wilson for proportions, else bootstrap), the training time and
+the inference time per image; the page adds the paired test of the difference between the two best models.
+Reference rows (published results, e.g. MedMNIST v2's auto-sklearn) are shown as given, without intervals.
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left;font-variant-numeri
 th{{background:#f2f2f2}} em{{color:#666}}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>Every model was trained on the same training split and evaluated on the same test cases. Metrics with
-percentile-bootstrap 95% confidence intervals (cases resampled); the best value per column is in bold.
+<p>Every model was trained on the same training split and evaluated on the same test cases. Metrics with 95%
+confidence intervals (Wilson score intervals for accuracy, sensitivity and specificity; a percentile bootstrap over
+cases for the others); the best value per column is in bold.
 Training time is the model's own training (feature extraction included for classical models); inference time is
 read + preprocess/extract + predict per test image, single process.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>

@@ -286,6 +286,15 @@ class Report:
         resamples)"``, for :meth:`headline_intro`."""
         resamples = self._ci_setting("n_resamples")
         n_boot = f" ({int(resamples):,} resamples)" if isinstance(resamples, int) else ""
+        wilson = [
+            k for k, e in self.confidence_intervals.items() if isinstance(e, Mapping) and e.get("method") == "wilson"
+        ]
+        if wilson:
+            named = ", ".join(k.replace("_", " ") for k in wilson)
+            return (
+                f"{self.ci_label()}s: Wilson score intervals for {named} (proportions of cases), a percentile "
+                f"bootstrap over cases{n_boot} for the others"
+            )
         return f"{self.ci_label()}s from a percentile bootstrap over cases{n_boot}"
 
     def headline_intro(self) -> str:
@@ -390,8 +399,9 @@ class ClassificationReport(Report):
         ),
         (
             "Confidence interval (CI)",
-            "Bootstrap confidence interval over cases: the range the metric would plausibly take on another "
-            "sample of the same population; wide intervals mean too few cases to be sure.",
+            "Confidence interval over cases (Wilson score interval for proportions such as accuracy, bootstrap for "
+            "the others): the range the metric would plausibly take on another sample of the same population; "
+            "wide intervals mean too few cases to be sure.",
         ),
     )
 
