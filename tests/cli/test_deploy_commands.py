@@ -178,3 +178,31 @@ def test_evaluating_a_run_on_data_of_another_task_says_which_run_it_needs(tiny_r
     assert "--task" not in message and "task=" not in message, message
     assert f"{data} holds segmentation data" in message and "is a classification run" in message, message
     assert "evaluate a segmentation run on it" in message, message
+
+
+def test_demo_replaces_only_its_own_earlier_output(tmp_path: Path) -> None:
+    """`medimg demo --out study` deleted study/run (a user's trained run, notes included) and study/phantoms
+    whatever they held; now only an earlier demo's phantoms and their run are replaced."""
+    import json
+
+    from medimg.cli.app import _refuse_folders_demo_did_not_make
+
+    user_run = tmp_path / "study" / "run"
+    user_run.mkdir(parents=True)
+    (user_run / "NOTES.txt").write_text("my notes")
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "study"), "--n-per-class", "4"])
+    assert result.exit_code != 0 and "not the run of an earlier medimg demo" in str(result.exception or result.output)
+    assert (user_run / "NOTES.txt").read_text() == "my notes"
+
+    images = tmp_path / "other" / "phantoms" / "normal"
+    images.mkdir(parents=True)
+    (images / "scan_17.png").write_bytes(b"a user's image")
+    with pytest.raises(ConfigError, match=r"scan_17\.png"):
+        _refuse_folders_demo_did_not_make(images.parent, tmp_path / "other" / "run")
+
+    earlier = tmp_path / "demo"  # what an earlier demo left: phantoms and the run trained on them
+    (earlier / "phantoms" / "lesion").mkdir(parents=True)
+    (earlier / "phantoms" / "lesion" / "phantom_0003.png").write_bytes(b"png")
+    (earlier / "run").mkdir()
+    (earlier / "run" / "config.json").write_text(json.dumps({"task": "classify", "data": str(earlier / "phantoms")}))
+    _refuse_folders_demo_did_not_make(earlier / "phantoms", earlier / "run")  # no error: demo may replace them

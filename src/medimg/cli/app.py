@@ -742,6 +742,7 @@ def demo(
 
     data_dir = out / "phantoms"
     run_dir = out / "run"
+    _refuse_folders_demo_did_not_make(data_dir, run_dir)
     for folder in (data_dir, run_dir):
         if folder.exists():
             shutil.rmtree(folder)
@@ -759,6 +760,40 @@ def demo(
     for p in loaded.predict(samples):
         _echo(f"  {p.source}: {p.label} ({p.confidence:.1%})")
     _echo(f"\nreport: {model.last_report_dir_ / 'report.html' if model.last_report_dir_ else ''}")
+
+
+def _refuse_folders_demo_did_not_make(data_dir: Path, run_dir: Path) -> None:
+    """``medimg demo`` replaces its own earlier phantoms and run; anything else under those names (a user's run in
+    ``study/run``, other images) is refused, never deleted.
+
+    Raises:
+        ConfigError: ``data_dir`` holds files other than phantoms, or ``run_dir`` is not the run of them.
+    """
+    import json
+
+    from medimg.errors import ConfigError
+
+    if data_dir.exists():
+        strays = [
+            p
+            for p in data_dir.rglob("*")
+            if p.is_file() and not (p.parent.name in {"normal", "lesion"} and re.fullmatch(r"phantom_\d+\.png", p.name))
+        ]
+        if strays or not data_dir.is_dir():
+            raise ConfigError(
+                f"{data_dir} holds files medimg demo did not make (e.g. {strays[0] if strays else data_dir}) and demo "
+                "would delete it: choose another --out"
+            )
+    if run_dir.exists():
+        try:
+            trained_on = json.loads((run_dir / "config.json").read_text())["data"]
+            ours = Path(trained_on).resolve() == data_dir.resolve()
+        except (OSError, ValueError, KeyError, TypeError):
+            ours = False
+        if not ours:
+            raise ConfigError(
+                f"{run_dir} is not the run of an earlier medimg demo (its files would be deleted): choose another --out"
+            )
 
 
 # Commands of later stages live in their own modules and register themselves on ``app``.
