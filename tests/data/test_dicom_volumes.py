@@ -214,3 +214,15 @@ def test_a_table_whose_only_other_column_is_unique_per_row_is_not_taken_for_labe
     (tmp_path / "t.csv").write_text("file,notes\n" + "".join(f"{i}.png,note {i}\n" for i in range(4)))
     with pytest.raises(DatasetError, match=r"no 'label' column \(found: file, notes\)"):
         Dataset.load(tmp_path / "t.csv")
+
+
+def test_a_series_with_a_missing_slice_left_out_of_the_volumes_is_named_with_its_gap(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _volumes(tmp_path, patients=3, sequences=("FLAIR",))
+    positions = [2.0 * z for z in range(MIN_VOLUME_SLICES + 2) if z != 4]  # the slice at 8 mm is missing
+    _write_series(tmp_path / "normal" / "normal009" / "FLAIR", "normal", "normal-9", positions)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        Dataset.load(tmp_path)
+    assert "left out 1 series whose slices are unevenly spaced, e.g. normal/normal009/FLAIR" in caplog.text
+    assert "a gap of 4 mm between slices 4 and 5 (at 6 and 10 mm)" in caplog.text

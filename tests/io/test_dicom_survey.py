@@ -88,3 +88,14 @@ def test_the_summary_names_files_with_unreadable_headers(dicom_writer: Callable[
     survey = survey_dicom(study)
     assert survey.unreadable == 1 and survey.unreadable_examples == ["ct_head/junk.dcm"]
     assert "1 DICOM file(s) had unreadable headers: ct_head/junk.dcm" in survey.summary()
+
+
+def test_the_survey_names_the_gap_of_a_missing_slice(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    for n, z in enumerate([0.0, 3.0, 6.0, 12.0, 15.0]):  # the slice at 9 mm was not exported
+        dicom_writer(f"ct/s/{n}.dcm", np.zeros((4, 4), np.uint16), position=(0, 0, z), orientation=AXIAL,
+                     series_uid="1.2.3.9")  # fmt: skip
+    dicom_writer("ct/even/0.dcm", np.zeros((4, 4), np.uint16), position=(0, 0, 0), orientation=AXIAL)
+    summary = survey_dicom(tmp_path / "ct").summary()
+    assert "uneven slice spacing in s: a gap of 6 mm between slices 3 and 4 (at 6 and 12 mm)" in summary
+    assert "1 slice(s) missing" in summary
+    assert "in even:" not in summary

@@ -269,22 +269,40 @@ def test_series_sorted_by_position_with_geometry(
     assert read_image(tmp_path / "s").array.shape == (1, 5, 4, 6)
 
 
-def test_series_uneven_spacing_is_reported_and_can_be_resampled(
+def test_series_with_a_missing_slice_is_resampled_onto_its_true_geometry(
     dicom_writer: Writer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # slices at 10, 12, 14, (16 missing), 18, 20 mm: stacked as acquired, every slice after the gap was put one
+    # slice (2 mm) away from where it was imaged
     _write_series(dicom_writer, "u", [0.0, 2.0, 4.0, 8.0, 10.0])
     with caplog.at_level(logging.WARNING, logger="medimg.io.dicom"):
-        image = read_dicom_series(tmp_path / "u")
-    assert image.meta["uneven_spacing"] is True
-    assert "uneven slice spacing" in caplog.text
-    assert image.meta["slice_positions_mm"] == pytest.approx([10.0, 12.0, 14.0, 18.0, 20.0])
-    assert image.spacing_mm[0] == pytest.approx(2.0)
-    resampled = read_dicom_series(tmp_path / "u", resample_uneven=True)
+        resampled = read_dicom_series(tmp_path / "u")
+    assert "a gap of 4 mm between slices 3 and 4 (at 14 and 18 mm)" in caplog.text
+    assert "1 slice(s) missing" in caplog.text and "resampled to a uniform 2 mm grid" in caplog.text
+    assert resampled.meta["uneven_spacing"] is True
+    assert resampled.meta["resampled_to_uniform"] is True
+    assert resampled.meta["acquired_slice_positions_mm"] == pytest.approx([10.0, 12.0, 14.0, 18.0, 20.0])
+    assert resampled.meta["slice_positions_mm"] == pytest.approx([10.0, 12.0, 14.0, 16.0, 18.0, 20.0])
     assert resampled.array.shape == (1, 6, 4, 6)
-    # position 6 lies halfway between slices 2 (value 200) and 3 (value 300)
+    # position 16 lies halfway between slices 2 (value 200) and 3 (value 300)
     assert resampled.array[0, 3, 1, 1] == pytest.approx(250.0)
     assert resampled.array[0, 5, 1, 1] == pytest.approx(400.0)
-    assert resampled.meta["resampled_to_uniform"] is True
+    # the affine places each array slice at its position, and agrees with spacing_mm
+    assert resampled.affine is not None
+    for k, z in enumerate([10.0, 12.0, 14.0, 16.0, 18.0, 20.0]):
+        assert (resampled.affine @ [k, 0, 0, 1])[2] == pytest.approx(z)
+    assert np.linalg.norm(resampled.affine[:3, 0]) == pytest.approx(resampled.spacing_mm[0])
+    # read_image (what fit and predict read) resamples too
+    assert read_image(tmp_path / "u").array.shape == (1, 6, 4, 6)
+    # resample_uneven=False keeps the slices as acquired
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg.io.dicom"):
+        image = read_dicom_series(tmp_path / "u", resample_uneven=False)
+    assert image.array.shape == (1, 5, 4, 6)
+    assert image.meta["uneven_spacing"] is True
+    assert "uneven slice spacing" in caplog.text and "kept as acquired" in caplog.text
+    assert image.meta["slice_positions_mm"] == pytest.approx([10.0, 12.0, 14.0, 18.0, 20.0])
+    assert image.spacing_mm[0] == pytest.approx(2.0)
 
 
 def test_enhanced_multiframe_with_a_missing_frame_is_resampled(tmp_path: Path) -> None:
@@ -361,6 +379,14 @@ def test_real_ct_head_series(real_ct_series: Path) -> None:
         np.testing.assert_allclose(image.affine @ [k, 0, 0, 1], [-ipp[0], -ipp[1], ipp[2], 1], atol=0.01)
     first = pydicom.dcmread(files[0])
     np.testing.assert_array_equal(image.array[0, 0], first.pixel_array.astype(np.float32))
+    # read by default: 4 mm then 7 mm slices resampled onto one 4 mm grid, the slices of that grid placed true
+    uniform = read_dicom_series(real_ct_series)
+    assert uniform.meta["resampled_to_uniform"] is True
+    assert uniform.array.shape[1] == 1 + int(
+        (image.meta["slice_positions_mm"][-1] - image.meta["slice_positions_mm"][0]) // 4.0
+    )
+    np.testing.assert_allclose(uniform.affine, image.affine, atol=1e-9)
+    np.testing.assert_array_equal(uniform.array[0, 0], image.array[0, 0])
     _no_phi(image.meta, (str(first.PatientName), str(first.PatientID)))
 
 

@@ -63,11 +63,9 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     below = [c.path for c in dicom if c.path is not None and c.path.parent not in containers]
     if not below:
         return list(cases)
-    whole = [
-        item
-        for item in find_series(below)
-        if isinstance(item, SeriesInput) and item.slices >= MIN_VOLUME_SLICES and item.evenly_spaced
-    ]
+    found = [item for item in find_series(below) if isinstance(item, SeriesInput) and item.slices >= MIN_VOLUME_SLICES]
+    whole = [item for item in found if item.evenly_spaced]
+    uneven = [item for item in found if item.uneven]  # a missing slice: named when its files are left out
     largest = _largest_per_folder(whole)  # one volume per folder: its largest whole series
     volumes = list(largest.values())
     in_volumes = {path: series for series in volumes for path in series.files}
@@ -118,6 +116,16 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
             chosen.folder.relative_to(root),
             chosen.slices,
             len(whole) - len(volumes),
+        )
+    left_uneven = [item for item in uneven if item.folder not in volume_folders]
+    if left_out and left_uneven:
+        logger.warning(
+            "%s: left out %d series whose slices are unevenly spaced, e.g. %s: %s. To train on it, re-export the "
+            "series with its missing slices (or put a copy resampled onto a uniform grid, e.g. NIfTI, in its place)",
+            root,
+            len(left_uneven),
+            left_uneven[0].folder.relative_to(root),
+            left_uneven[0].uneven,
         )
     if left_out:
         logger.warning(

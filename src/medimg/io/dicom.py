@@ -702,7 +702,7 @@ def read_dicom_series(
     folder: str | os.PathLike[str],
     *,
     series_uid: str | None = None,
-    resample_uneven: bool = False,
+    resample_uneven: bool = True,
     window: str | tuple[float, float] | None = None,
 ) -> ImageData:
     """Read all slices of one DICOM series in ``folder`` into a volume.
@@ -716,9 +716,11 @@ def read_dicom_series(
     Args:
         folder: the folder holding the slices (not searched recursively).
         series_uid: which SeriesInstanceUID to read when the folder holds several series.
-        resample_uneven: if the slice spacing is uneven, linearly interpolate the slices onto a uniform grid
-            with the median spacing (``meta["resampled_to_uniform"] = True``). Off by default: the array then
-            holds the slices as acquired and ``spacing_mm``/``affine`` use the median spacing.
+        resample_uneven: if the slice spacing is uneven (a missing slice, mixed slice distances), linearly
+            interpolate the slices onto a uniform grid with the median spacing (``meta["resampled_to_uniform"] =
+            True``), so that ``affine`` places every slice (and a mask predicted on it) where it was acquired; a
+            warning names the gaps. ``False`` keeps the slices as acquired, and ``spacing_mm``/``affine`` then
+            assume the median spacing, which misplaces the slices after a gap.
         window: optional window, as for :func:`read_dicom`.
 
     Returns:

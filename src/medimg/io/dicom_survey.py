@@ -42,6 +42,7 @@ LISTED_SERIES = 30
 LISTED_WARNINGS = 5
 LISTED_UNREADABLE = 5  # files with unreadable headers named in the summary
 MIXED_SIZES = "series in "
+UNEVEN_SERIES = "uneven slice spacing in "
 
 
 #: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
@@ -120,9 +121,13 @@ class DicomSurvey:
             )
             lines.append(f"  {self.unreadable} DICOM file(s) had unreadable headers: {named} (the check says why)")
         mixed = [w for w in self.warnings if w.startswith(MIXED_SIZES)]
-        lines += [f"WARNING: {w}" for w in self.warnings if w not in mixed[LISTED_WARNINGS:]]
+        uneven = [w for w in self.warnings if w.startswith(UNEVEN_SERIES)]
+        hidden = set(mixed[LISTED_WARNINGS:]) | set(uneven[LISTED_WARNINGS:])
+        lines += [f"WARNING: {w}" for w in self.warnings if w not in hidden]
         if len(mixed) > LISTED_WARNINGS:
             lines.append(f"WARNING: ... and {len(mixed) - LISTED_WARNINGS} more series mix image sizes")
+        if len(uneven) > LISTED_WARNINGS:
+            lines.append(f"WARNING: ... and {len(uneven) - LISTED_WARNINGS} more series have unevenly spaced slices")
         return "\n".join(lines)
 
 
@@ -235,7 +240,8 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     """Group the DICOM files under ``root`` by series, from their headers (pydicom, pixels not read).
 
     Warns when the series mix modalities, when one patient's series are spread over several top-level folders
-    (class folders that are series of one patient?) and when a series mixes image sizes.
+    (class folders that are series of one patient?), when a series mixes image sizes and when its slices are
+    unevenly spaced (naming the gaps of missing slices).
 
     Returns:
         A :class:`DicomSurvey` (empty when the folder holds no DICOM or pydicom is not installed).
@@ -248,6 +254,8 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         import pydicom  # noqa: F401  (group_series reads the headers with it)
     except ImportError:
         return survey
+    from medimg.io.dicom import uneven_spacing
+
     headers = group_series(_dicom_files(base), max_files=max_files)
     if headers.stopped:
         survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
@@ -268,6 +276,13 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
             steps = np.diff(np.sort(positions))
             if steps.size and float(np.median(steps)) > 0:
                 spacing = [round(float(np.median(steps)), 4), *spacing]
+        if positions and len(datasets) > 2 and min(np.diff(np.sort(positions))) >= 1e-3:
+            uneven = uneven_spacing(positions)
+            if uneven:
+                survey.warnings.append(
+                    f"{UNEVEN_SERIES}{folders[key] or '.'}: {uneven}. Read as a volume it is resampled onto a uniform "
+                    "grid; class-folder training leaves it out of the volumes"
+                )
         survey.series.append(
             DicomSeries(
                 series=_short_hash(key),

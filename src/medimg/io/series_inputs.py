@@ -56,6 +56,9 @@ class SeriesInput:
         frames_of: for the frames of one multi-frame file (an ultrasound cine, an X-ray angiography run, an
             enhanced CT/MR) handed to a 2D model (:func:`frame_series`): that file; ``files`` are then names for its
             frames (``<stem>_frame0001<suffix>``, no files of their own) and ``key`` is the file.
+        evenly_spaced: the slice positions step evenly.
+        uneven: what is uneven about them otherwise (the gaps of missing slices, see
+            :func:`medimg.io.dicom.uneven_spacing`); ``""`` when even or without positions.
     """
 
     folder: Path
@@ -68,6 +71,7 @@ class SeriesInput:
     spacing_mm: tuple[float, float, float] | None = None
     frames_of: Path | None = None
     evenly_spaced: bool = False
+    uneven: str = ""
 
     @property
     def slices(self) -> int:
@@ -307,7 +311,7 @@ def _number(value: Any) -> float | None:
 
 def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> SeriesInput:
     """Order the slices and read the series' facts from the headers."""
-    from medimg.io.dicom import UNEVEN_ATOL_MM, UNEVEN_RTOL
+    from medimg.io.dicom import UNEVEN_ATOL_MM, UNEVEN_RTOL, uneven_spacing
     from medimg.io.dicom_survey import slice_positions
 
     headers = [ds for _, ds in items]
@@ -322,10 +326,12 @@ def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> Seri
     first = headers[order[0]]
     dz: float | None = None
     even = False
+    uneven = ""
     if positions is not None:
         steps = np.diff(np.sort(positions))
         dz = float(np.median(steps)) if steps.size and float(np.median(steps)) > 0 else None
         even = dz is not None and bool(np.allclose(steps, dz, rtol=UNEVEN_RTOL, atol=UNEVEN_ATOL_MM))
+        uneven = "" if even or np.any(steps < 1e-3) else uneven_spacing(positions) or ""
     for keyword in ("SpacingBetweenSlices", "SliceThickness"):
         dz = dz or _number(first.get(keyword))
     pixel = first.get("PixelSpacing") or first.get("ImagerPixelSpacing")
@@ -343,6 +349,7 @@ def _series_input(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> Seri
         description=str(first.get("SeriesDescription") or "")[:64],
         spacing_mm=spacing,
         evenly_spaced=even,
+        uneven=uneven,
     )
 
 
