@@ -586,6 +586,8 @@ def predict(
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
     if out_folder is not None:
         out = out_folder / f"predictions.{output_format}"
+    elif out is not None:
+        _refuse_image_as_output(out, paths)
     predictor: Any
     stats = StreamStats()  # a classifier streams: decode pool beside the network, bounded memory
     predictions: Iterable[Any]
@@ -658,6 +660,24 @@ def _write_failed_table(failed: Sequence[tuple[str, str]], out: Path) -> Path:
     target = out.with_name(f"{out.stem}.failed.csv")
     atomic_write_bytes(target, buffer.getvalue().encode("utf-8"))
     return target
+
+
+def _refuse_image_as_output(out: Path, inputs: Sequence[Path]) -> None:
+    """``--out`` must not name an image: ``--out *.dcm`` (a shell glob after --out) wrote the CSV over the first
+    scan, ``--out pin/img_000.png`` the JSON over the image just predicted.
+
+    Raises:
+        ConfigError: ``out`` has an image file's suffix or is one of the inputs.
+    """
+    from medimg.errors import ConfigError
+    from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+
+    given = out.expanduser().resolve()
+    if file_suffix(out) in IMAGE_SUFFIXES or any(given == Path(p).expanduser().resolve() for p in inputs):
+        raise ConfigError(
+            f"--out {out} names an image file (an input, or a shell glob right after --out?): predictions would be "
+            "written over it; give a table such as --out predictions.csv or a folder"
+        )
 
 
 def _prediction_format(given: str | None, out: Path | None, formats: Sequence[str]) -> str:

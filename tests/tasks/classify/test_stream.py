@@ -252,3 +252,16 @@ def test_a_broken_pool_falls_back_to_reading_here(monkeypatch: pytest.MonkeyPatc
     )
     assert [p.source for p in predictions] == [str(p) for p in paths]
     assert stats.decode_workers == 0 and not stats.failed
+
+
+def test_an_image_named_as_out_is_refused_and_left_as_it_was(tiny_run: Path, folder_with_bad_file: Path) -> None:
+    """`--out *.dcm` (a shell glob right after --out) wrote the CSV over the first scan; `--out img.png` over the
+    image just predicted."""
+    from medimg.cli.app import app
+
+    image = sorted(folder_with_bad_file.glob("*.png"))[0]
+    before = image.read_bytes()
+    for out in (str(image), str(folder_with_bad_file / "new_scan.dcm")):
+        result = CliRunner().invoke(app, ["predict", str(tiny_run), str(image), "--format", "csv", "--out", out])
+        assert result.exit_code != 0 and "names an image file" in str(result.exception or result.output)
+    assert image.read_bytes() == before and not (folder_with_bad_file / "new_scan.dcm").exists()
