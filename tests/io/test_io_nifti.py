@@ -164,3 +164,27 @@ def test_an_uncompressed_nifti_named_nii_gz_is_read_by_content(tmp_path: Path, k
     assert np.array_equal(image.array[0], volume)
     assert image.spacing_mm == pytest.approx((2.0, 1.0, 1.5))
     assert nifti_header(misnamed).shape == (1, 4, 5, 6)
+
+
+def test_spacing_is_that_of_the_affine_when_the_sform_and_pixdim_disagree(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tool that rewrote the sform alone: the image is placed (and its masks written) with the sform, so its
+    spacing (and every volume in mm) must come from the sform too, not from pixdim."""
+    img = nib.Nifti1Image(np.zeros((4, 5, 6), np.float32), None)
+    img.header.set_zooms((1.5, 1.5, 2.0))
+    img.set_qform(np.diag([1.5, 1.5, 2.0, 1.0]), code=1)
+    img.set_sform(np.diag([3.0, 3.0, 4.0, 1.0]), code=2)
+    nib.save(img, tmp_path / "s.nii.gz")
+    with caplog.at_level("WARNING", logger="medimg.io.nifti"):
+        image = read_nifti(tmp_path / "s.nii.gz")
+    np.testing.assert_allclose(image.affine, np.diag([3.0, 3.0, 4.0, 1.0]))
+    assert image.spacing_mm == pytest.approx((3.0, 3.0, 4.0))
+    assert "disagree with its sform" in caplog.text and "1.5 x 1.5 x 2" in caplog.text
+    assert read_nifti(tmp_path / "s.nii.gz", reduce=2).spacing_mm == pytest.approx((6.0, 6.0, 8.0))
+    caplog.clear()
+    oblique = tmp_path / "o.nii"
+    nib.save(nib.Nifti1Image(np.zeros((3, 3, 3), np.float32), _oblique_affine()), oblique)
+    with caplog.at_level("WARNING", logger="medimg.io.nifti"):
+        assert read_nifti(oblique).spacing_mm == pytest.approx((0.8, 1.2, 2.5))
+    assert "disagree" not in caplog.text  # a consistent oblique file is not warned about

@@ -17,8 +17,10 @@ file data shape                         ``ImageData.array``
 Nothing is reoriented: the array is NOT transposed to ``(D, H, W)`` = ``(k, j, i)`` nor flipped to a canonical
 orientation, so medimg code must always use ``spacing_mm`` / ``affine`` rather than assume an axis meaning.
 For a 2D image the affine's first two columns belong to the two spatial axes and its third to the dropped
-``k`` axis. ``spacing_mm`` comes from the header zooms (converted to mm when the header says metres or
-microns). Intensities are scaled by ``scl_slope``/``scl_inter`` as nibabel's ``get_fdata`` does.
+``k`` axis. ``spacing_mm`` is the length of the affine's columns (converted to mm when the header says metres or
+microns): the voxel size of the geometry the image is placed with, which equals the header zooms (pixdim) unless a
+tool rewrote the sform alone (a warning then says so). Intensities are scaled by ``scl_slope``/``scl_inter`` as
+nibabel's ``get_fdata`` does.
 """
 
 from __future__ import annotations
@@ -113,6 +115,24 @@ def _plain_nifti_bytes(p: Path) -> bool:
     return head[:2] != b"\x1f\x8b" and is_nifti_header(head)
 
 
+def _affine_spacing(affine: np.ndarray, zooms: list[float], path: Path) -> tuple[float, ...]:
+    """The voxel spacing of the affine the image is placed with (nibabel's ``img.affine``: the sform when its code
+    is set, else the qform), its column lengths, so that volumes and resampling use the geometry masks are written
+    with. A header whose pixdim says otherwise (a tool that rewrote the sform only) is warned about."""
+    lengths = [float(np.linalg.norm(affine[:3, i])) for i in range(3)]
+    if not all(math.isfinite(v) and v > 0 for v in lengths):
+        return tuple(zooms)
+    if not np.allclose(lengths, zooms, rtol=1e-3, atol=1e-4):
+        logger.warning(
+            "%s: the header's voxel sizes (pixdim %s mm) disagree with its sform affine (%s mm); the affine is what "
+            "places the image (as in viewers), so its voxel sizes are used",
+            path,
+            " x ".join(f"{v:.4g}" for v in zooms),
+            " x ".join(f"{v:.4g}" for v in lengths),
+        )
+    return tuple(lengths)
+
+
 def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
     """The shape and decoded size of a NIfTI file's voxels, from its header (the voxel data is not read).
 
@@ -142,7 +162,7 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
 
     Returns:
         ImageData: ``array`` ``float32`` ``(C, X, Y, Z)`` or ``(C, X, Y)`` in nibabel voxel order (see the
-        module docstring), ``spacing_mm`` from the header zooms, ``affine`` = ``img.affine`` (RAS+ mm), and
+        module docstring), ``spacing_mm`` the affine's voxel size, ``affine`` = ``img.affine`` (RAS+ mm), and
         ``meta`` with ``format``, ``nifti_version``, ``dtype`` (on disk), ``sform_code``, ``qform_code`` and
         ``intent``.
 
@@ -184,11 +204,11 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     zooms = [float(z) * scale for z in header.get_zooms()[:3]]
     while len(zooms) < 3:
         zooms.append(1.0)
-    spacing = tuple(zooms[:n_spatial])
     affine = np.asarray(img.affine, dtype=np.float64).copy()
     if scale != 1.0:
         affine[:3, :] *= scale
         meta["units_converted_from"] = unit
+    spacing = _affine_spacing(affine, zooms, p)[:n_spatial]
     reduced_spacing, reduced_affine = reduced_geometry(spacing, affine, reduce, axes=n_spatial)
     spacing, affine = reduced_spacing or spacing, reduced_affine if reduced_affine is not None else affine
     meta["nifti_version"] = 2 if "Nifti2" in type(img).__name__ else 1
