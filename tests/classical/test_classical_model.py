@@ -13,7 +13,7 @@ from medimg.classical.pipelines import ESTIMATOR_NAMES, make_pipeline, search_an
 from medimg.errors import ConfigError, DatasetError, NotFittedError
 from medimg.model import CLASSICAL_MODELS
 from tests.conftest import write_npz
-from tests.features.conftest import make_cells
+from tests.features.conftest import make_cells, make_rgb_with_odd_files
 
 
 def test_registry_names_match_the_facade():
@@ -201,3 +201,18 @@ def test_search_uses_the_given_folds_for_the_search_and_the_svm_calibration():
     calibration = result.pipeline.named_steps["clf"]
     assert isinstance(calibration.cv, PredefinedSplit)
     assert (calibration.cv.test_fold == fold_of).all()
+
+
+def test_fit_converts_odd_channels_and_skips_other_dimensions_like_deep_fit(tmp_path):
+    # a grey image among RGB ones (sorting first) aborted the fit, blaming a normal RGB file, and a multi-page
+    # TIFF among 2D images aborted it in the test evaluation; check and deep fit convert / skip them
+    data = make_rgb_with_odd_files(tmp_path / "data")
+    model = Model("logistic-regression", features="first-order", cv_folds=2, n_jobs=1)
+    model.fit(data, run_dir=tmp_path / "run", progress=False)
+    training = json.loads((tmp_path / "run" / "metadata.json").read_text())["training"]
+    report = json.loads((tmp_path / "run" / "report" / "report.json").read_text())
+    skipped = [path for path, _ in training["skipped_files"] + report["extra"]["skipped_files"]]
+    assert [p.rsplit("/", 1)[-1] for p in skipped] == ["stack.tif"]
+    predictions = model.predict([data / "a" / "000.png", data / "b" / "stack.tif"])
+    assert [p.source.rsplit("/", 1)[-1] for p in predictions] == ["000.png"]
+    assert [p.rsplit("/", 1)[-1] for p, _ in model.failed_] == ["stack.tif"]

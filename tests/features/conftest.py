@@ -34,6 +34,24 @@ def make_cells(root: Path, n_per_class: int = 16, size: int = 32, seed: int = 0)
     return root
 
 
+def make_rgb_with_odd_files(root: Path) -> Path:
+    """12 RGB images per class, a grey one that sorts first and a multi-page TIFF among them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(10)
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            if name == "b":
+                image[8:24, 8:24] = 255
+            Image.fromarray(image).save(root / name / f"{i:02d}.png")
+    Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(root / "a" / "000.png")
+    pages = [Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)) for _ in range(3)]
+    pages[0].save(root / "b" / "stack.tif", save_all=True, append_images=pages[1:])
+    return root
+
+
 @pytest.fixture
 def cells_dir(tmp_path: Path) -> Path:
     return make_cells(tmp_path / "cells")

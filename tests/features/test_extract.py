@@ -10,6 +10,7 @@ from medimg.errors import ConfigError, DatasetError, MissingDependencyError
 from medimg.features.extract import FeatureExtractor, build_feature_union, parse_feature_spec
 from medimg.features.masks import MaskSpec
 from medimg.features.samples import make_sample
+from tests.features.conftest import make_rgb_with_odd_files
 
 
 def test_feature_spec_parsing_and_errors():
@@ -199,3 +200,14 @@ def test_cnn_embeddings_from_a_trained_run(tmp_path):
     assert out.shape == (3, t.network_.embedding_dim) and np.isfinite(out).all()
     with pytest.raises(ConfigError):
         CNNEmbeddings().fit(images)
+
+
+def test_odd_channels_are_converted_and_other_dimensions_skipped(tmp_path):
+    # the channels and dimensions were learnt from the first image read: a grey image among RGB ones (or the
+    # RGB ones after a grey first) and a multi-page TIFF among 2D images aborted the extraction
+    ds = Dataset.load(make_rgb_with_odd_files(tmp_path / "data"))
+    matrix = FeatureExtractor("first-order,glcm").extract(ds, ds.cases)
+    assert len(matrix.case_ids) == 25 and matrix.X.shape[0] == 25
+    assert [p.rsplit("/", 1)[-1] for p in matrix.converted] == ["000.png"]
+    assert [(p.rsplit("/", 1)[-1], "among 2D images" in r) for p, r in matrix.skipped] == [("stack.tif", True)]
+    assert "first_order__mean_ch2_roi" in matrix.feature_names  # fitted on the 3 channels of most images

@@ -445,6 +445,7 @@ class ClassicalModel:
             DatasetError: a mask is missing, empty or does not match its image.
         """
         from medimg.data.layouts.image_mask_pairs import annotation_files
+        from medimg.features.extract import conform
         from medimg.features.samples import make_sample
         from medimg.io import read_image
         from medimg.io.series_inputs import expand_prediction_inputs
@@ -468,15 +469,16 @@ class ClassicalModel:
         from medimg.io.windowing import window_from_json
 
         window = window_from_json((self.metadata_.get("input") or {}).get("window"))
+        layout = self.extractor_.layout
         samples, failed = [], []
         for path in files:
             try:
                 image = read_image(path, window=window)
-            except ImageReadError as error:
+                mask = masks.read(masks.find(path)) if masks is not None else None
+                sample = make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm)
+                samples.append(conform(sample, *layout) if layout is not None else sample)
+            except ImageReadError as error:  # unreadable, or a multi-page file for a 2D model
                 failed.append((str(path), error.reason))
-                continue
-            mask = masks.read(masks.find(path)) if masks is not None else None
-            samples.append(make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm))
         for source, reason in failed:
             logger.warning("skipped %s: %s", source, reason)
         self.failed_ = failed

@@ -18,8 +18,9 @@ import logging
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,9 @@ class FeatureMatrix:
         y: ``(N,)`` int64 labels (``-1`` for unlabelled).
         case_ids: the ``N`` case ids.
         feature_names: the ``F`` column names.
-        skipped: ``(file, reason)`` of unreadable images (left out, as in the deep pipeline).
+        skipped: ``(file, reason)`` of unreadable images (left out, as in the deep pipeline), images of other
+            spatial dimensions than most (a multi-page TIFF among 2D images) included.
+        converted: files whose channels were converted to the fitted count (a grey image among RGB ones).
         nonfinite: ``column -> number of non-finite values`` (only columns that have any).
         cached: rows read from the cache; ``seconds``: extraction time of the others.
     """
@@ -122,6 +125,7 @@ class FeatureMatrix:
     case_ids: list[str]
     feature_names: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    converted: list[str] = field(default_factory=list)
     nonfinite: dict[str, int] = field(default_factory=dict)
     cached: int = 0
     seconds: float = 0.0
@@ -138,18 +142,52 @@ def load_sample(dataset: Dataset, case: Case, masks: MaskSpec | None) -> ImageSa
     return make_sample(image.array, mask, source=str(case.path or case.case_id), spacing_mm=image.spacing_mm)
 
 
+def conform(sample: ImageSample, channels: int, spatial_dims: int) -> ImageSample:
+    """``sample`` with the fitted layout, as the deep pipeline reads a dataset: its channels converted to
+    ``channels`` (grey -> RGB by repetition, RGB(A) -> grey by luminance, RGBA -> RGB); an image of other
+    spatial dimensions (a multi-page TIFF among 2D images) is unreadable for this model.
+
+    Raises:
+        ImageReadError: other spatial dimensions, or channels that cannot be converted (the reason says which).
+    """
+    from medimg.data.loading import other_dimensions
+    from medimg.export.preprocess import to_channels
+
+    if sample.spatial_dims != spatial_dims:
+        raise ImageReadError(sample.source, other_dimensions(sample.image.shape[1:], spatial_dims))
+    if sample.channels == channels:
+        return sample
+    try:
+        image = to_channels(sample.image, channels, sample.source)
+    except DatasetError as error:
+        raise ImageReadError(sample.source, str(error)) from error
+    return replace(sample, image=np.asarray(image, dtype=np.float64))
+
+
 def _extract_chunk(
-    dataset: Dataset, cases: Sequence[Case], union: FeatureUnion, masks: MaskSpec | None
-) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
-    ids, samples, skipped = [], [], []
+    dataset: Dataset,
+    cases: Sequence[Case],
+    union: FeatureUnion,
+    masks: MaskSpec | None,
+    layout: tuple[int, int] | None = None,
+) -> tuple[list[str], np.ndarray, list[tuple[str, str]], list[str]]:
+    """Feature rows of the readable ``cases`` (converted to ``layout``, ``(channels, spatial dims)``), the
+    ``(file, reason)`` of the others and the files whose channels were converted."""
+    ids, samples, skipped, converted = [], [], [], []
     for case in cases:
         try:
-            samples.append(load_sample(dataset, case, masks))
+            sample = load_sample(dataset, case, masks)
+            if layout is not None:
+                conformed = conform(sample, *layout)
+                if conformed is not sample:
+                    converted.append(sample.source)
+                sample = conformed
+            samples.append(sample)
             ids.append(case.case_id)
         except ImageReadError as error:
             skipped.append((str(case.path or case.case_id), error.reason))
     rows = union.transform(samples) if samples else np.zeros((0, 0))
-    return ids, np.asarray(rows, dtype=np.float64), skipped
+    return ids, np.asarray(rows, dtype=np.float64), skipped, converted
 
 
 class FeatureExtractor:
@@ -181,11 +219,36 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------------ fitting (channels, names)
     def fit_samples(self, samples: Sequence[ImageSample]) -> FeatureExtractor:
-        """Build the transformers for the samples' dimensionality and learn channels, names and data-dependent
-        settings (radiomics' bin width) from them."""
-        union = build_feature_union(self.features, spatial_dims=samples[0].spatial_dims, masks=self.masks)
-        self.union_ = union.fit(list(samples))
+        """Build the transformers for the samples' most common dimensionality and channel count (the layout every
+        image is converted to, as in the deep pipeline) and learn names and data-dependent settings (radiomics'
+        bin width) from the samples of that layout.
+
+        Raises:
+            DatasetError: no samples.
+        """
+        if not samples:
+            raise DatasetError("no images to fit the feature extractor on")
+        spatial_dims = Counter(s.spatial_dims for s in samples).most_common(1)[0][0]
+        channels = Counter(s.channels for s in samples if s.spatial_dims == spatial_dims).most_common(1)[0][0]
+        usable = []
+        for sample in samples:
+            try:
+                usable.append(conform(sample, channels, spatial_dims))
+            except ImageReadError:
+                continue  # extraction lists it as unreadable
+        union = build_feature_union(self.features, spatial_dims=spatial_dims, masks=self.masks)
+        self.union_ = union.fit(usable)
         return self
+
+    @property
+    def layout(self) -> tuple[int, int] | None:
+        """``(channels, spatial dims)`` every image is converted to (those the transformers were fitted on)."""
+        if self.union_ is None or not self.union_.transformer_list:
+            return None
+        first = self.union_.transformer_list[0][1]
+        if not hasattr(first, "n_channels_"):
+            return None
+        return int(first.n_channels_), int(first.spatial_dims_)
 
     @property
     def feature_names(self) -> list[str]:
@@ -227,10 +290,12 @@ class FeatureExtractor:
         started = time.perf_counter()
         rows: dict[str, np.ndarray] = {}
         skipped: list[tuple[str, str]] = []
+        converted: list[str] = []
         if todo:
-            for ids, block, missed in self._run_chunks(dataset, todo, desc):
+            for ids, block, missed, changed in self._run_chunks(dataset, todo, desc):
                 rows.update(zip(ids, block, strict=True))
                 skipped += missed
+                converted += changed
         seconds = time.perf_counter() - started
         if cache_file and rows:
             by_id = {c.case_id: k for c, k in zip(cases, keys, strict=True)}
@@ -243,8 +308,19 @@ class FeatureExtractor:
             if row is not None:
                 ok_cases.append(case)
                 matrix.append(row)
+        if converted and self.layout is not None:
+            logger.warning(
+                "images have mixed channel counts: %d converted to the most common count (%d channel(s)): %s",
+                len(converted),
+                self.layout[0],
+                ", ".join(converted[:10]) + (", ..." if len(converted) > 10 else ""),
+            )
         if skipped:
-            logger.warning("skipped %d unreadable image(s): %s", len(skipped), ", ".join(p for p, _ in skipped[:10]))
+            logger.warning(
+                "skipped %d unreadable image(s):\n  %s",
+                len(skipped),
+                "\n  ".join(f"{p}: {r}" for p, r in skipped[:10]) + ("\n  ..." if len(skipped) > 10 else ""),
+            )
             if len(skipped) > len(cases) / 2:
                 raise DatasetError(f"{len(skipped)} of {len(cases)} images are unreadable; check the dataset path")
         X = np.vstack(matrix) if matrix else np.zeros((0, len(names)))
@@ -255,16 +331,24 @@ class FeatureExtractor:
             case_ids=[c.case_id for c in ok_cases],
             feature_names=names,
             skipped=skipped,
+            converted=converted,
             nonfinite={names[i]: int(bad[i]) for i in np.flatnonzero(bad)},
             cached=len(cases) - len(todo),
             seconds=seconds,
         )
 
     def extract_samples(self, samples: Sequence[ImageSample]) -> np.ndarray:
-        """``(N, F)`` features of samples already in memory (no cache)."""
+        """``(N, F)`` features of samples already in memory (no cache), converted to the fitted channels.
+
+        Raises:
+            ImageReadError: a sample of other spatial dimensions than the fitted ones.
+        """
         if self.union_ is None:
             self.fit_samples(samples)
         assert self.union_ is not None
+        layout = self.layout
+        if layout is not None:
+            samples = [conform(s, *layout) for s in samples]
         return np.asarray(self.union_.transform(list(samples)), dtype=np.float64)
 
     def _fit_first(self, dataset: Dataset, cases: Sequence[Case]) -> None:
@@ -295,13 +379,14 @@ class FeatureExtractor:
         try:
             if in_process:
                 for chunk in chunks:
-                    yield _extract_chunk(dataset, chunk, self.union_, self.masks)
+                    yield _extract_chunk(dataset, chunk, self.union_, self.masks, self.layout)
                     bar.update(len(chunk))
             else:
                 from joblib import Parallel, delayed
 
                 parallel = Parallel(n_jobs=self.n_jobs, return_as="generator")
-                jobs = (delayed(_extract_chunk)(dataset, chunk, self.union_, self.masks) for chunk in chunks)
+                layout = self.layout
+                jobs = (delayed(_extract_chunk)(dataset, chunk, self.union_, self.masks, layout) for chunk in chunks)
                 for chunk, result in zip(chunks, parallel(jobs), strict=True):
                     yield result
                     bar.update(len(chunk))
