@@ -50,6 +50,26 @@ def test_evaluating_the_training_images_is_said_to_be_optimistic(
     assert "holds images this model trained on or chose its epoch on: the scores are optimistic" in caplog.text
 
 
+def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
+    phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The data copied with the run to another machine: `evaluate RUN DATA --split test` scored all of it (the
+    training images too) as an external set, with an INFO line; now the saved test split, and a partial overlap
+    of names is warned."""
+    import logging
+
+    model = Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=tmp_path / "run")
+    test_count = model.evaluate(out_dir=tmp_path / "at_home").metrics["n"]
+    copied = tmp_path / "machine2" / "data"
+    shutil.copytree(phantom_dir, copied)
+    report = Model.load(tmp_path / "run").evaluate(copied, split="test", out_dir=tmp_path / "moved")
+    assert report.metrics["n"] == test_count < len(Dataset.load(copied))
+    (copied / "normal" / "new_case.png").write_bytes((phantom_dir / "normal" / "phantom_0000.png").read_bytes())
+    with caplog.at_level(logging.WARNING):
+        Model.load(tmp_path / "run").evaluate(copied, split="test", out_dir=tmp_path / "plus_one")
+    assert "have the names of this run's training or validation images" in caplog.text
+
+
 def test_a_bad_option_leaves_no_run_folder_of_the_arrays_copy(tmp_path: Path) -> None:
     x, y = _arrays()
     with pytest.raises(ConfigError, match="epoch"):

@@ -989,13 +989,39 @@ class Model:
         return cases_for(dataset, Splits.from_dict(run.read_json("splits.json")) if saved else None, split)
 
     def _is_training_data(self, dataset: Any) -> bool:
-        """True when ``dataset`` was loaded from the path this run was trained on."""
+        """True when ``dataset`` was loaded from the path this run was trained on, or holds exactly the files of
+        its saved split under another path (the data moved or copied with the run to another machine: scoring all
+        of it would count the training images); a partial match of training/validation names is warned."""
         from medimg.run_folder import RunFolder
 
         run = RunFolder(self.run_dir_ or ".")
         if not run.file("config.json").is_file():
             return False
-        return run.trained_data().resolve() == Path(dataset.root).resolve()
+        if run.trained_data().resolve() == Path(dataset.root).resolve():
+            return True
+        if not run.file("splits.json").is_file():
+            return False
+        saved = run.read_json("splits.json").get("assignment") or {}
+        names = {c.case_id for c in dataset.cases}
+        if names and names == set(saved):
+            logger.info(
+                "%s holds the files this run was trained on (the same %d names, at another path): its saved split "
+                "is used",
+                dataset.root,
+                len(names),
+            )
+            return True
+        learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
+        if learnt:
+            logger.warning(
+                "%d of the %d images of %s have the names of this run's training or validation images (e.g. %s): "
+                "if they are the same images, their scores are optimistic",
+                len(learnt),
+                len(names),
+                dataset.root,
+                learnt[0],
+            )
+        return False
 
     def _dataset_options(self) -> dict[str, Any]:
         from medimg.bundle import dataset_options
