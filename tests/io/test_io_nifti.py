@@ -188,3 +188,19 @@ def test_spacing_is_that_of_the_affine_when_the_sform_and_pixdim_disagree(
     with caplog.at_level("WARNING", logger="medimg.io.nifti"):
         assert read_nifti(oblique).spacing_mm == pytest.approx((0.8, 1.2, 2.5))
     assert "disagree" not in caplog.text  # a consistent oblique file is not warned about
+
+
+def test_a_gzipped_nifti_named_nii_is_read_by_content(tmp_path: Path) -> None:
+    """A .nii.gz renamed .nii (or compressed by a tool that kept the name) was refused as corrupt."""
+    volume = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    packed = tmp_path / "v.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.diag([2.0, 1.0, 1.5, 1.0])), packed)
+    misnamed = tmp_path / "v.nii"
+    misnamed.write_bytes(packed.read_bytes())
+    image = read_image(misnamed)
+    assert np.array_equal(image.array[0], volume)
+    assert image.spacing_mm == pytest.approx((2.0, 1.0, 1.5))
+    assert nifti_header(misnamed).shape == (1, 4, 5, 6)
+    misnamed.write_bytes(packed.read_bytes()[:60])  # a truncated gzip stream is still said to be one
+    with pytest.raises(ImageReadError, match="corrupt or truncated"):
+        read_nifti(misnamed)

@@ -25,6 +25,7 @@ nibabel's ``get_fdata`` does.
 
 from __future__ import annotations
 
+import gzip
 import importlib
 import logging
 import math
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import ConfigError, ImageReadError, MedimgError, MissingDependencyError
+from medimg.io.formats import is_nifti_header
 from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["nifti_header", "read_nifti", "write_nifti"]
 
+_GZIP_MAGIC = b"\x1f\x8b"
 _UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
 
 
@@ -97,6 +100,13 @@ def _load(p: Path) -> Any:
             data = p.read_bytes()
             kind = nib.Nifti2Image if data[4:7] in (b"n+2", b"ni2") else nib.Nifti1Image
             return kind.from_bytes(data)
+        if p.name.lower().endswith(".nii") and _starts_with(p, _GZIP_MAGIC):
+            # a gzip-compressed NIfTI named .nii (renamed, or compressed by a tool that kept the name)
+            data = gzip.decompress(p.read_bytes())
+            if is_nifti_header(data[:348]):
+                logger.info("%s is a gzip-compressed NIfTI despite its .nii name: read as .nii.gz", p)
+                kind = nib.Nifti2Image if data[4:7] in (b"n+2", b"ni2") else nib.Nifti1Image
+                return kind.from_bytes(data)
         return nib.load(str(p))
     except MemoryError:
         raise
@@ -106,13 +116,16 @@ def _load(p: Path) -> Any:
         ) from exc
 
 
+def _starts_with(p: Path, magic: bytes) -> bool:
+    with p.open("rb") as handle:
+        return handle.read(len(magic)) == magic
+
+
 def _plain_nifti_bytes(p: Path) -> bool:
     """Whether ``p`` starts with an uncompressed single-file NIfTI-1 or NIfTI-2 header (no gzip stream)."""
-    from medimg.io.formats import is_nifti_header
-
     with p.open("rb") as handle:
         head = handle.read(348)
-    return head[:2] != b"\x1f\x8b" and is_nifti_header(head)
+    return head[:2] != _GZIP_MAGIC and is_nifti_header(head)
 
 
 def _affine_spacing(affine: np.ndarray, zooms: list[float], path: Path) -> tuple[float, ...]:
