@@ -204,3 +204,25 @@ def test_a_gzipped_nifti_named_nii_is_read_by_content(tmp_path: Path) -> None:
     misnamed.write_bytes(packed.read_bytes()[:60])  # a truncated gzip stream is still said to be one
     with pytest.raises(ImageReadError, match="corrupt or truncated"):
         read_nifti(misnamed)
+
+
+def test_a_sheared_affine_is_written_as_the_sform_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A gantry-tilted CT's grid is sheared; a qform cannot hold that, and its rotated approximation (code 1) made
+    ITK-based viewers place the mask on a rotated grid."""
+    tilted = np.array([[0, 0, -0.8, 100], [-0.67, -0.7, 0, 120], [2.5, 0, 0, 0], [0, 0, 0, 1.0]])
+    mask = ImageData(array=np.zeros((1, 4, 5, 6), np.float32), spacing_mm=(2.5, 0.7, 0.8), affine=tilted)
+    with caplog.at_level("WARNING", logger="medimg.io.nifti"):
+        path = write_nifti(mask, tmp_path / "tilt_mask.nii.gz", dtype=np.uint8)
+    assert "sheared" in caplog.text and "qform code 0" in caplog.text
+    written = nib.load(path)
+    assert int(written.header["qform_code"]) == 0 and int(written.header["sform_code"]) == 1
+    np.testing.assert_allclose(written.affine, tilted, atol=1e-5)
+    np.testing.assert_allclose(read_nifti(path).affine, tilted, atol=1e-5)
+    # an oblique but orthogonal grid keeps its exact qform
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="medimg.io.nifti"):
+        path = write_nifti(ImageData(array=mask.array, affine=_oblique_affine()), tmp_path / "oblique.nii.gz")
+    written = nib.load(path)
+    assert int(written.header["qform_code"]) == 1
+    np.testing.assert_allclose(written.get_qform(), _oblique_affine(), atol=1e-5)
+    assert "sheared" not in caplog.text

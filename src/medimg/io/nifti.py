@@ -43,7 +43,7 @@ from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["nifti_header", "read_nifti", "write_nifti"]
+__all__ = ["is_sheared", "nifti_header", "read_nifti", "write_nifti"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
@@ -239,6 +239,17 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     )
 
 
+def is_sheared(affine: np.ndarray, tol: float = 1e-4) -> bool:
+    """Whether the voxel axes of a 4x4 ``affine`` are not perpendicular to each other (a gantry-tilted CT's grid):
+    such an affine cannot be stored as a NIfTI qform (a rotation and spacings)."""
+    axes = np.asarray(affine, dtype=np.float64)[:3, :3]
+    lengths = np.linalg.norm(axes, axis=0)
+    if np.any(lengths <= 0):
+        return False
+    unit = axes / lengths
+    return bool(np.max(np.abs(unit.T @ unit - np.eye(3))) > tol)
+
+
 def write_nifti(
     image: ImageData, path: str | os.PathLike[str], *, dtype: np.dtype[Any] | type | str | None = None
 ) -> Path:
@@ -246,7 +257,9 @@ def write_nifti(
 
     The inverse of :func:`read_nifti`: ``(1, X, Y, Z)`` -> ``(X, Y, Z)``; ``(C, X, Y, Z)`` -> ``(X, Y, Z,
     C)``; ``(1, X, Y)`` -> ``(X, Y)``; ``(C, X, Y)`` -> ``(X, Y, 1, C)``. The affine is ``image.affine``, else
-    ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1, scanner), units mm.
+    ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1, scanner), units mm; a
+    sheared affine (gantry tilt, :func:`is_sheared`), which no qform can hold, as the sform alone (qform code 0,
+    with a warning).
 
     Args:
         image: the image; ``array`` ``(C, *spatial)``.
@@ -302,7 +315,19 @@ def write_nifti(
         data = data.astype(out_dtype)
     img = nib.Nifti1Image(data, affine)
     img.set_sform(affine, code=1)
-    img.set_qform(affine, code=1)
+    if is_sheared(affine):
+        # A qform holds only a rotation and positive spacings: nibabel would store a rotated approximation of the
+        # sheared grid (a gantry-tilted CT), and viewers that prefer the qform (ITK: ITK-SNAP, 3D Slicer,
+        # SimpleITK) would place the image on that rotated grid. The sform alone holds the true geometry.
+        img.set_qform(None, code=0)
+        logger.warning(
+            "%s: the affine is sheared (a gantry-tilted series): written as the sform only (qform code 0). Tools "
+            "reading the sform (nibabel, FSL, MRtrix, AFNI) place it exactly; ITK-based viewers (ITK-SNAP, "
+            "3D Slicer, SimpleITK) refuse a sheared NIfTI instead of misplacing it",
+            p,
+        )
+    else:
+        img.set_qform(affine, code=1)
     img.header.set_xyzt_units("mm")
     img.header.set_data_dtype(out_dtype)
     try:
