@@ -413,6 +413,21 @@ def test_compressed_dicom_decodes_like_the_uncompressed_file(
     assert decoded.shape == expected.shape and np.array_equal(decoded, expected)
 
 
+def test_12_bit_jpeg_extended_without_a_decoder_names_the_install(
+    bundled_dicom: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """GDCM and Pillow say they "do not support" 12-bit lossy JPEG: the message lacked the README's fix."""
+    import importlib.util
+
+    if importlib.util.find_spec("pylibjpeg") is not None:
+        pytest.skip("pylibjpeg is installed: the file decodes")
+    with caplog.at_level(logging.CRITICAL, logger="pydicom"), pytest.raises(ImageReadError) as info:
+        read_image(bundled_dicom("JPEG-lossy.dcm"))
+    message = str(info.value)
+    assert "JPEG-lossy.dcm" in message and "JPEG Extended" in message
+    assert "pip install pylibjpeg pylibjpeg-libjpeg" in message
+
+
 # ------------------------------------------------------------------------------------- enhanced multi-frame
 
 

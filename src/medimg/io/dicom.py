@@ -284,11 +284,28 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
                 f"its pixel data is compressed ({syntax_name}) and no installed decoder handles it; install "
                 "one: pip install python-gdcm (a medimg dependency), or pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
             )
+        elif "does not support" in message.lower():  # e.g. 12-bit lossy JPEG Extended: neither GDCM nor Pillow
+            reason = (
+                f"its pixel data is compressed ({syntax_name}) in a form the installed decoders do not support "
+                f"({message}); {_decoder_hint(syntax_name)} decodes it"
+            )
         elif "less than expected" in message or "truncat" in message.lower() or "length" in message.lower():
             reason = f"the pixel data is truncated or corrupt ({message}); re-copy or re-export the file"
         else:
             reason = f"the pixel data cannot be decoded ({message}; transfer syntax {syntax_name})"
         raise ImageReadError(path, reason) from exc
+
+
+def _decoder_hint(syntax_name: str) -> str:
+    """The pip command installing the pylibjpeg plugin that decodes this transfer syntax."""
+    name = syntax_name.upper()
+    if "2000" in name or "HTJ2K" in name:
+        return "pip install pylibjpeg pylibjpeg-openjpeg"
+    if "JPEG" in name:
+        return "pip install pylibjpeg pylibjpeg-libjpeg"
+    if "RLE" in name:
+        return "pip install pylibjpeg pylibjpeg-rle"
+    return "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
 
 
 def _stored_range(ds: Any) -> tuple[float, float]:
