@@ -216,3 +216,28 @@ def test_fit_converts_odd_channels_and_skips_other_dimensions_like_deep_fit(tmp_
     predictions = model.predict([data / "a" / "000.png", data / "b" / "stack.tif"])
     assert [p.source.rsplit("/", 1)[-1] for p in predictions] == ["000.png"]
     assert [p.rsplit("/", 1)[-1] for p, _ in model.failed_] == ["stack.tif"]
+
+
+def test_a_failed_fit_can_be_rerun_into_its_run_folder_and_a_trained_one_is_kept(tmp_path):
+    # a fit that failed after writing config.json, dataset.json and splits.json left a folder medimg then refused
+    # as "not a medimg run" (its config.json lacked the keys medimg knows its runs by); a trained run was
+    # silently overwritten
+    from PIL import Image
+
+    from medimg.errors import RunFolderError
+
+    cells = make_cells(tmp_path / "cells", n_per_class=8)
+    good = {path: path.read_bytes() for path in (cells / "normal_cell").glob("*-d.bmp")}
+    for path in good:  # masks of the wrong size: the training split's extraction fails
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+    model = Model("logistic-regression", features="first-order", masks="herlev", cv_folds=2, n_jobs=1)
+    run = tmp_path / "run"
+    with pytest.raises(DatasetError, match="must match its image"):
+        model.fit(cells, exclude="*-d.bmp", run_dir=run, progress=False)
+    assert (run / "config.json").is_file() and not (run / "metadata.json").exists()
+    for path, content in good.items():  # the user fixes the data and runs the same command again
+        path.write_bytes(content)
+    model.fit(cells, exclude="*-d.bmp", run_dir=run, progress=False)
+    assert (run / "report" / "report.json").is_file()
+    with pytest.raises(RunFolderError, match="already holds a trained run"):
+        model.fit(cells, exclude="*-d.bmp", run_dir=run, progress=False)

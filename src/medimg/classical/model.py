@@ -175,7 +175,9 @@ class ClassicalModel:
         from medimg.data.splits import make_splits
         from medimg.features.extract import FeatureExtractor
 
-        run.ensure_writable(resume=False)
+        if run.file(BUNDLE).is_file() and run.file("metadata.json").is_file():  # never over a trained run
+            raise RunFolderError(f"{run.path} already holds a trained run; choose another --run-dir")
+        run.ensure_writable(resume=False)  # a run this fit left unfinished is medimg's own (config.json) and redone
         started = time.perf_counter()
         splits = make_splits(
             dataset.cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
@@ -302,6 +304,7 @@ class ClassicalModel:
 
     def _config_record(self, dataset: Dataset, options: FitOptions, settings: dict[str, Any]) -> dict[str, Any]:
         return {
+            "task": "classify",  # with "data": how medimg knows its own run folder, finished or not
             "data": str(Path(dataset.root).resolve()),
             "dataset_options": dataset.describe()["options"],
             "options": options.model_dump(),
