@@ -159,16 +159,16 @@ def _same_path(a: Path, b: Path) -> bool:
 
 
 def drop_evaluation_copies(
-    pool: Sequence[Any], pool_digests: Sequence[str], evaluation_digests: set[str]
+    pool: Sequence[Any], pool_digests: Sequence[str], evaluation_digests: set[str], *, what: str = "unlabelled pool"
 ) -> tuple[list[Any], int]:
-    """The pool without the images whose digest (:func:`file_digest`, :func:`array_digest`) is one of an
-    evaluation (validation or test) image, and how many were dropped."""
+    """The pool without the images whose digest (:func:`file_digest`, :func:`case_digest`) is one of an
+    evaluation (validation or test) image, and how many were dropped; ``what`` names the images in the warning
+    (a synthetic set's images are dropped the same way: ``medimg fit --synthetic``)."""
     kept = [item for item, digest in zip(pool, pool_digests, strict=True) if digest not in evaluation_digests]
     dropped = len(pool) - len(kept)
     if dropped:
         logger.warning(
-            "unlabelled pool: %d image(s) are copies of validation/test images and are not used for training",
-            dropped,
+            "%s: %d image(s) are copies of validation/test images and are not used for training", what, dropped
         )
     return kept, dropped
 

@@ -3,10 +3,13 @@
 A synthetic set is a folder of class sub-folders with ``synthetic.csv`` (``path,label,synthetic,run,seed``; the
 labels are exact, the folder names may be sanitised), or any classification folder or CSV manifest. Its images
 join the training split only: they are never in ``splits.json``, so validation, test and every report stay real.
+The manifest's ``run`` column names the generator run, whose own split (:func:`generator_runs`,
+:func:`evaluation_images_trained_on`) tells whether the generator saw a classifier's validation or test images.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from medimg.data.case import Case
@@ -62,3 +65,44 @@ def read_synthetic_cases(source: str | Path, class_names: list[str]) -> list[Cas
             relative = path.name
         cases.append(Case(case_id=f"synthetic/{relative}", label=index[label], path=path.resolve()))
     return cases
+
+
+def generator_runs(source: str | Path) -> tuple[list[Path], list[str]]:
+    """The generator runs a synthetic set names in its manifest's ``run`` column: the run folders found, and the
+    names that lead to no run folder (moved or deleted). An absolute name is taken as it is; a relative one (sets
+    written before the column held absolute paths) is looked for from the current folder, then from the set's."""
+    root = Path(source)
+    manifest = root / MANIFEST if root.is_dir() else root
+    if not manifest.is_file():
+        return [], []
+    from medimg.data.layouts.common import read_manifest
+
+    columns, rows = read_manifest(manifest)
+    if "run" not in columns:
+        return [], []
+    names = dict.fromkeys(str(row[columns["run"]]).strip() for row in rows)
+    found: list[Path] = []
+    lost: list[str] = []
+    for name in names:
+        if not name or name.lower() in {"nan", "none", "<na>"}:
+            continue
+        given = Path(name).expanduser()
+        candidates = [given] if given.is_absolute() else [Path.cwd() / given, manifest.parent / given]
+        run = next((c.resolve() for c in candidates if (c / "splits.json").is_file()), None)
+        if run is None:
+            lost.append(name)
+        elif run not in found:
+            found.append(run)
+    return found, lost
+
+
+def evaluation_images_trained_on(run_dir: str | Path, assignment: dict[str, str]) -> list[str]:
+    """The case ids of ``assignment`` (``case id -> train/val/test``, a run's ``splits.json``) outside its
+    training split that run ``run_dir`` (a generator, a teacher) trained on, sorted: what a model made by that run
+    may carry of this run's validation and test images."""
+    path = Path(run_dir) / "splits.json"
+    try:
+        trained = json.loads(path.read_text(encoding="utf-8")).get("assignment", {})
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path} cannot be read ({error})") from error
+    return sorted(c for c, part in assignment.items() if part != "train" and trained.get(c) == "train")

@@ -184,7 +184,7 @@ def _fit_run(
     run.write_json("dataset.json", dataset.describe())
     run.write_json("splits.json", splits.to_dict())
     train_cases, val_cases = training_cases(dataset, splits)
-    synthetic = synthetic_cases(dataset, options.synthetic) if options.synthetic else []
+    synthetic = synthetic_cases(dataset, options.synthetic, splits) if options.synthetic else []
     train_cases = [*train_cases, *synthetic]
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
     local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
@@ -265,19 +265,54 @@ def default_splits(task: RunnableTask, dataset: Any, options: FitOptions) -> Spl
     return make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
 
 
-def synthetic_cases(dataset: Any, source: str) -> list[Case]:
+def synthetic_cases(dataset: Any, source: str, splits: Splits) -> list[Case]:
     """The images of a synthetic set (``medimg generate``) as extra training cases of a classification dataset;
     they are never in ``splits.json``, so validation and test stay real.
 
+    Images that are copies of a validation or test image of ``splits`` (the same bytes: a generator that memorised
+    them, a set copied together by hand) are dropped with a warning, as from an unlabelled pool; a generator run
+    (the manifest's ``run`` column) that trained on this run's validation or test images (another ``--seed`` or
+    fractions split the data otherwise) is warned about, naming how many: its images may carry them.
+
     Raises:
         ConfigError: the dataset is not classification data.
-        DatasetError: the set is missing, empty or names a class the dataset lacks.
+        DatasetError: the set is missing, empty, names a class the dataset lacks, or holds only copies of
+            validation/test images.
     """
-    from medimg.data.synthetic_sets import read_synthetic_cases
+    from medimg.data.pool import case_digest, drop_evaluation_copies, file_digest
+    from medimg.data.synthetic_sets import evaluation_images_trained_on, generator_runs, read_synthetic_cases
 
     if getattr(dataset, "task", None) != "classify":
         raise ConfigError(f"--synthetic adds labelled images to classification data, not to {dataset.task} data")
     cases = read_synthetic_cases(source, list(dataset.class_names))
+    evaluation = {case_digest(dataset, c) for c in dataset.cases if splits.assignment.get(c.case_id) != "train"}
+    digests = [file_digest(str(c.path)) for c in cases]
+    cases, _ = drop_evaluation_copies(cases, digests, evaluation, what=f"synthetic set {source}")
+    if not cases:
+        raise DatasetError(
+            f"--synthetic {source}: every image is a copy of a validation/test image of this run; nothing is left "
+            "to train on"
+        )
+    runs, lost = generator_runs(source)
+    for run in runs:
+        leaked = evaluation_images_trained_on(run, splits.assignment)
+        if leaked:
+            logger.warning(
+                "synthetic set %s was drawn from generator %s, which trained on %d of this run's validation/test "
+                "images (e.g. %s): its images may copy them and the test metrics may be optimistic; fit with the "
+                "generator's split (same --seed, --val-fraction and --test-fraction)",
+                source,
+                run,
+                len(leaked),
+                leaked[0],
+            )
+    if lost:
+        logger.warning(
+            "synthetic set %s: its generator run %s is not found, so whether it trained on this run's "
+            "validation/test images is not checked",
+            source,
+            ", ".join(lost),
+        )
     logger.info("%d synthetic image(s) from %s join the training split", len(cases), source)
     return cases
 
