@@ -206,3 +206,30 @@ def test_onnx_predictor_takes_arrays_as_model_predict_does(exported: tuple[Path,
         assert prediction.domain is not None and prediction.domain["in_domain"]
     with pytest.raises(ConfigError, match="either paths or arrays"):
         predictor.predict([pixels, str(file)])
+
+
+def test_another_runs_model_onnx_is_neither_written_nor_used(
+    exported: tuple[Path, dict], deploy_run: Path, tmp_path: Path
+) -> None:
+    """`export RUN_A --out RUN_B` replaced RUN_B's model.onnx, and `predict RUN_B --engine onnx` then answered with
+    RUN_A's model while the torch engine used RUN_B's own."""
+    import shutil
+
+    from medimg import Model
+    from medimg.export.predictor import OnnxPredictor
+
+    path, _ = exported
+    other = tmp_path / "run_b"
+    shutil.copytree(deploy_run, other, ignore=shutil.ignore_patterns("model.onnx", "model.export.json"))
+    with pytest.raises(ExportError, match="another run's folder"):
+        Model.load(deploy_run).export(other)
+    assert not (other / "model.onnx").exists()
+
+    shutil.copy(path, other / "model.onnx")  # the same model's export: used
+    assert OnnxPredictor(other).class_names == json.loads((other / "metadata.json").read_text())["class_names"]
+    metadata = json.loads((other / "metadata.json").read_text())
+    metadata["weights_sha256"]["model.pt"] = "0" * 64  # run_b was trained again: its model.onnx is stale
+    (other / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ExportError, match="was not exported from the model of"):
+        OnnxPredictor(other)
+    OnnxPredictor(other / "model.onnx")  # the file named itself is the user's choice

@@ -38,9 +38,11 @@ def export(
     ] = None,
     tolerance: Annotated[float, typer.Option(help="fail above this max |PyTorch - ONNX| difference")] = 1e-4,
 ) -> None:
-    """Export a trained model to ONNX (dynamic batch, preprocessing + labels inside), checked against PyTorch.
+    """Export a trained model to ONNX (dynamic batch), checked against PyTorch.
 
-    A segmentation network is exported at its patch size; `medimg predict RUN IMAGES --engine onnx` runs the same
+    The graph takes the preprocessed image: its recipe (clip, normalise, size) and the class names are in the
+    file's metadata (medimg.preprocessing, medimg.class_names), which `medimg predict RUN --engine onnx` applies;
+    a client of its own must apply them too (raw pixels give wrong answers). A segmentation network is exported at its patch size; `medimg predict RUN IMAGES --engine onnx` runs the same
     sliding windows in numpy and writes the masks.
     """
     from medimg.errors import ConfigError, did_you_mean

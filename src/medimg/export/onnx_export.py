@@ -395,8 +395,27 @@ def export_onnx(
         target = target / "model.onnx"
     if target.suffix.lower() != ".onnx":
         raise ExportError(f"{target}: the exported file name must end with .onnx")
+    _refuse_another_runs_folder(target, model.run_dir_)
     with hold_trained_run(model.run_dir_, target, doing="export"):  # never while a fit writes the run
         return _export_checked(model, preparer, target, parity_inputs, max_parity_images, tolerance, opset, started)
+
+
+def _refuse_another_runs_folder(target: Path, run_dir: Path | None) -> None:
+    """``medimg export RUN_A --out RUN_B`` replaced RUN_B's model.onnx, and ``predict RUN_B --engine onnx`` then
+    answered with RUN_A's model and classes.
+
+    Raises:
+        ExportError: ``target`` lies in another run's folder.
+    """
+    from medimg.run_folder import written_by_medimg
+
+    folder = target.parent
+    own = run_dir is not None and folder.resolve() == Path(run_dir).resolve()
+    if not own and written_by_medimg(folder):
+        raise ExportError(
+            f"{folder} is another run's folder: its model.onnx belongs to that run (predict {folder} --engine onnx "
+            "would answer with this model); export into this run's own folder or a deployment folder"
+        )
 
 
 def _export_checked(
@@ -436,6 +455,7 @@ def _export_checked(
         "medimg.preprocessing": json.dumps(prepared.preprocessing),
         "medimg.input": json.dumps(model.metadata_.get("input") or {}),
         **_domain_metadata(model.run_dir_),
+        "medimg.weights_sha256": str((model.metadata_.get("weights_sha256") or {}).get("model.pt", "")),
         "medimg.version": str(model.metadata_.get("medimg_version", "")),
         "medimg.created": str(model.metadata_.get("created", "")),
         **prepared.extra_metadata,

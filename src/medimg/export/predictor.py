@@ -62,6 +62,33 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
     return path
 
 
+def _check_same_model_as_run(given: Path, props: dict[str, str]) -> None:
+    """A run folder's ``model.onnx`` must be that run's export: one copied or exported from another run answered
+    ``predict RUN --engine onnx`` with the other model's classes while the torch engine used the run's own.
+
+    Raises:
+        ExportError: the file's weights digest (or, for files exported before it was recorded, its class names)
+            differs from the run's ``metadata.json``.
+    """
+    if not given.is_dir() or not (given / "metadata.json").is_file():
+        return
+    try:
+        run = json.loads((given / "metadata.json").read_text())
+    except (OSError, ValueError):
+        return
+    exported = props.get("medimg.weights_sha256")
+    trained = (run.get("weights_sha256") or {}).get("model.pt")
+    if exported and trained:
+        same = exported == trained
+    else:
+        same = json.loads(props.get("medimg.class_names", "[]")) == list(run.get("class_names") or [])
+    if not same:
+        raise ExportError(
+            f"{given / 'model.onnx'} was not exported from the model of {given} (another run's file?): export this "
+            f"run again: medimg export {given}"
+        )
+
+
 class OnnxPredictor:
     """Classify or segment image files with an ONNX model exported by medimg (the task is in the file).
 
@@ -143,6 +170,7 @@ class OnnxPredictor:
         )
         self.network_name = props.get("medimg.network", "")
         self.metadata = props
+        _check_same_model_as_run(Path(path), props)
         self.batch_size = max(1, int(batch_size))
         self.mask_dir = Path(mask_dir) if mask_dir is not None else self.path.parent / "predictions"
         self._own_mask_dir = mask_dir is not None  # else each predict call takes a fresh predictions folder
