@@ -42,8 +42,9 @@ def export(
 
     The graph takes the preprocessed image: its recipe (clip, normalise, size) and the class names are in the
     file's metadata (medimg.preprocessing, medimg.class_names), which `medimg predict RUN --engine onnx` applies;
-    a client of its own must apply them too (raw pixels give wrong answers). A segmentation network is exported at its patch size; `medimg predict RUN IMAGES --engine onnx` runs the same
-    sliding windows in numpy and writes the masks.
+    a client of its own must apply them too (raw pixels give wrong answers). A segmentation network is exported
+    at its patch size; `medimg predict RUN IMAGES --engine onnx` runs the same sliding windows in numpy and writes
+    the masks.
     """
     from medimg.errors import ConfigError, did_you_mean
     from medimg.export.onnx_export import export_onnx
