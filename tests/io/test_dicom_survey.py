@@ -99,3 +99,35 @@ def test_the_survey_names_the_gap_of_a_missing_slice(dicom_writer: Callable[...,
     assert "uneven slice spacing in s: a gap of 6 mm between slices 3 and 4 (at 6 and 12 mm)" in summary
     assert "1 slice(s) missing" in summary
     assert "in even:" not in summary
+
+
+def _media_export(dicom_writer: Callable[..., Path], tmp_path: Path) -> Path:
+    """A CD/PACS export written by pydicom's FileSet: ``PT000000/ST000000/SE000000/IM000000``... and a DICOMDIR;
+    two patients of 3 slices each."""
+    from pydicom.fileset import FileSet
+
+    files = FileSet()
+    for patient in ("A1", "B2"):
+        for k in range(3):
+            path = dicom_writer(
+                f"src/{patient}_{k}.dcm", np.zeros((4, 4), np.uint16), position=(0, 0, 2.0 * k), orientation=AXIAL,
+                series_uid=f"1.2.3.{ord(patient[0])}", instance=k + 1,
+                extra={"PatientID": patient, "StudyInstanceUID": f"1.2.4.{ord(patient[0])}", "StudyDate": "20240102",
+                       "StudyTime": "101010", "StudyID": "1", "SeriesNumber": 1},
+            )  # fmt: skip
+            files.add(path)
+    files.write(tmp_path / "export")
+    return tmp_path / "export"
+
+
+def test_a_dicomdir_is_an_index_file_not_an_unreadable_header(
+    dicom_writer: Callable[..., Path], tmp_path: Path
+) -> None:
+    export = _media_export(dicom_writer, tmp_path)
+    survey = survey_dicom(export)
+    assert survey.unreadable == 0 and survey.index_files == 1
+    assert len(survey.series) == 2
+    summary = survey.summary()
+    assert "unreadable" not in summary and "1 DICOMDIR index file(s) of a media export skipped" in summary
+    (export / "DICOMDIR").rename(export / "INDEX")  # recognised by its header too
+    assert survey_dicom(export).index_files == 1 and survey_dicom(export).unreadable == 0

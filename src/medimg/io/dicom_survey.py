@@ -28,6 +28,7 @@ __all__ = [
     "DicomSurvey",
     "SeriesHeaders",
     "group_series",
+    "is_dicomdir",
     "looks_like_dicom",
     "projection_images",
     "slice_positions",
@@ -43,6 +44,10 @@ LISTED_WARNINGS = 5
 LISTED_UNREADABLE = 5  # files with unreadable headers named in the summary
 MIXED_SIZES = "series in "
 UNEVEN_SERIES = "uneven slice spacing in "
+
+
+#: SOP class of a DICOMDIR, the index of a DICOM media export (CD, PACS export): no image, no series
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
 
 #: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
@@ -87,6 +92,7 @@ class DicomSurvey:
     warnings: list[str] = field(default_factory=list)
     unreadable: int = 0
     unreadable_examples: list[str] = field(default_factory=list)  # the first few of them, relative to ``root``
+    index_files: int = 0  # DICOMDIR indexes of media exports, skipped
 
     @property
     def patients(self) -> int:
@@ -100,6 +106,7 @@ class DicomSurvey:
             "warnings": list(self.warnings),
             "unreadable_files": self.unreadable,
             "unreadable_examples": list(self.unreadable_examples),
+            "index_files": self.index_files,
         }
 
     def summary(self) -> str:
@@ -115,6 +122,8 @@ class DicomSurvey:
             )
         if len(self.series) > LISTED_SERIES:
             lines.append(f"  ... and {len(self.series) - LISTED_SERIES} more series (check --json FILE lists them all)")
+        if self.index_files:
+            lines.append(f"  {self.index_files} DICOMDIR index file(s) of a media export skipped (they hold no image)")
         if self.unreadable:
             named = ", ".join(self.unreadable_examples) + (
                 ", ..." if self.unreadable > len(self.unreadable_examples) else ""
@@ -195,12 +204,28 @@ class SeriesHeaders:
     Attributes:
         groups: ``SeriesInstanceUID`` (else the file's folder) -> ``(path, header)`` of its files, in the order read.
         unreadable: files whose header pydicom cannot parse, or that hold no image and no series.
+        index_files: DICOMDIR files (the index of a CD or PACS export: no image), skipped.
         stopped: ``max_files`` was reached before every file was read.
     """
 
     groups: dict[str, list[tuple[Path, Any]]] = field(default_factory=dict)
     unreadable: list[Path] = field(default_factory=list)
+    index_files: list[Path] = field(default_factory=list)
     stopped: bool = False
+
+
+def is_dicomdir(path: Path, ds: Any = None) -> bool:
+    """Whether ``path`` is a DICOMDIR, the index of a DICOM media export: by its name, or by its header's SOP class
+    (Media Storage Directory Storage) or directory records."""
+    if path.name.upper() == "DICOMDIR":
+        return True
+    if ds is None:
+        return False
+    sop_classes = {
+        str(ds.get("SOPClassUID") or ""),
+        str(getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID") or ""),
+    }
+    return MEDIA_STORAGE_DIRECTORY in sop_classes or "DirectoryRecordSequence" in ds
 
 
 def group_series(paths: Iterable[Path], *, max_files: int | None = MAX_FILES) -> SeriesHeaders:
@@ -213,10 +238,16 @@ def group_series(paths: Iterable[Path], *, max_files: int | None = MAX_FILES) ->
         if max_files is not None and count >= max_files:
             found.stopped = True
             break
+        if is_dicomdir(path):
+            found.index_files.append(path)
+            continue
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
         except Exception:  # a header pydicom cannot parse: listed, the pixel readers say why
             found.unreadable.append(path)
+            continue
+        if "Rows" not in ds and is_dicomdir(path, ds):
+            found.index_files.append(path)
             continue
         if "Rows" not in ds and "SeriesInstanceUID" not in ds:
             found.unreadable.append(path)
@@ -260,6 +291,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     if headers.stopped:
         survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")
     survey.unreadable = len(headers.unreadable)
+    survey.index_files = len(headers.index_files)
     survey.unreadable_examples = [path.relative_to(base).as_posix() for path in headers.unreadable[:LISTED_UNREADABLE]]
     folders = {
         key: str(items[0][0].parent.relative_to(base)) if items[0][0].parent != base else ""
