@@ -144,6 +144,16 @@ def test_a_sqlite_path_that_is_a_folder_is_one_error(tmp_path: Path) -> None:
     assert f"cannot open the SQLite database {tmp_path}" in message and "not a folder" in message
 
 
+def test_a_file_that_is_not_a_database_is_one_error_and_left_as_it_was(tmp_path: Path) -> None:
+    """A damaged database (or --db naming another file) gave a 50-line SQLAlchemy traceback."""
+    damaged = tmp_path / "reports.db"
+    damaged.write_bytes(bytes(range(256)) * 4)
+    for command in (["token", "list"], ["token", "create"]):
+        message = str(_refusal([*command, "--db", str(damaged)]))
+        assert f"{damaged} is not an SQLite database (damaged, or another file)" in message
+    assert damaged.read_bytes() == bytes(range(256)) * 4
+
+
 def test_the_driver_message_never_shows_the_password() -> None:
     """A driver's message that quoted the password (whole occurrences) gets *** instead; a short password that
     only appears inside words ("p" in "port") leaves the message readable."""

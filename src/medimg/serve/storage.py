@@ -36,7 +36,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from medimg.errors import ConfigError
@@ -219,6 +225,11 @@ def unusable_database(url: str, error: DBAPIError) -> ConfigError:
     password), the driver's reason, and what to check."""
     reason = _driver_reason(url, error)
     parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and "not a database" in reason:
+        return ConfigError(
+            f"{parsed.database} is not an SQLite database (damaged, or another file): check the --db path; a damaged "
+            "database is restored from a backup (a copy of a running one needs its -wal file beside it)"
+        )
     if parsed.get_backend_name() == "sqlite":
         return ConfigError(
             f"cannot open the SQLite database {parsed.database}: {reason}; check that the --db path names a file "
@@ -270,7 +281,7 @@ class Storage:
         try:
             Base.metadata.create_all(self.engine)
             add_missing_columns(self.engine)
-        except (OperationalError, InterfaceError) as error:
+        except (DatabaseError, InterfaceError) as error:  # DatabaseError: also a file that is not a database
             self.engine.dispose()
             raise unusable_database(url, error) from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
