@@ -21,8 +21,8 @@ def register(app: typer.Typer) -> None:
 def generate(
     run: Annotated[Path, typer.Argument(help="run folder of `medimg fit DATA --task generate`")],
     n: Annotated[int, typer.Option("--n", help="images to draw (all of --class, or spread evenly over the classes)")],
-    out: Annotated[Path, typer.Option(help="folder for the images and synthetic.csv (added to: another --seed)")],
-    class_name: Annotated[str | None, typer.Option("--class", help="draw only this class")] = None,
+    out: Annotated[Path, typer.Option(help="folder of the images and synthetic.csv (added to: a class, a --seed)")],
+    class_name: Annotated[str | None, typer.Option("--class", help="draw only this class (any case)")] = None,
     seed: Annotated[int, typer.Option(help="noise seed: the same seed draws the same images")] = 0,
 ) -> None:
     """Draw synthetic images from a trained generative model, marked synthetic in OUT/synthetic.csv."""

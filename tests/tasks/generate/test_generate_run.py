@@ -77,9 +77,70 @@ def test_generate_writes_the_data_layout_with_a_manifest_and_follows_the_seed(ga
     assert (tmp_path / "other" / "lesion" / written.paths[0].name).read_bytes() == first
     with pytest.raises(ConfigError, match=r"unknown class 'lesoin'.*lesion"):
         model.generate(2, out_dir=out, class_name="lesoin")
-    with pytest.raises(ConfigError, match=r"already holds images drawn with seed 2.*--seed 3"):
+    with pytest.raises(ConfigError, match=r"already holds images of class .* drawn with seed 2.*--seed 3"):
         model.generate(2, out_dir=out, seed=2)  # the same images again, over the same files
     assert len((out / "synthetic.csv").read_text().splitlines()) == 11
+
+
+def test_generate_adds_a_class_with_the_same_seed_matches_class_names_as_labels_do_and_saves_the_run_path(
+    gan_run: Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = gan_run.run_dir_
+    assert run is not None
+    monkeypatch.chdir(run.parent)
+    model = Model.load(run.name)  # a relative run folder, as typed on the command line
+    out = tmp_path / "synth"
+    model.generate(3, out_dir=out, class_name="normal")
+    added = model.generate(2, out_dir=out, class_name="LESION")  # another class, the default seed again
+    assert set(added.labels) == {"lesion"} and all(p.parent.name == "lesion" for p in added.paths)
+    with (out / "synthetic.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 5 and len(list(out.rglob("*.png"))) == 5
+    assert {r["run"] for r in rows} == {str(run.resolve())}  # found again from any folder
+    with pytest.raises(ConfigError, match=r"already holds images of class 'normal' drawn with seed 0"):
+        model.generate(1, out_dir=out, class_name="Normal")
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["норма", "пневмония"], ["норма", "пневмония"]),
+        (["正常", "肺炎"], ["正常", "肺炎"]),
+        (["φυσιολογικό", "πνευμονία"], ["φυσιολογικό", "πνευμονία"]),
+        (["no finding", "pneumonía viral"], ["no_finding", "pneumonía_viral"]),
+        (["../x", "a/b"], ["x", "a_b"]),
+    ],
+)
+def test_class_folders_keep_unicode_letters(names: list[str], expected: list[str]) -> None:
+    from medimg.tasks.generate.synthesis import class_folders
+
+    assert class_folders(names) == expected
+
+
+@pytest.mark.parametrize("names", [["Grade 1", "Grade_1", "Grade-1"], ["?", "!", "class"], ["A b", "a B"]])
+def test_class_names_that_would_share_a_folder_get_their_own(names: list[str]) -> None:
+    from medimg.tasks.generate.synthesis import class_folders
+
+    folders = class_folders(names)
+    assert len({f.casefold() for f in folders}) == len(names)  # apart on case-insensitive file systems, too
+    assert folders == class_folders(names) and all(f and "/" not in f for f in folders)
+
+
+def test_generate_with_cyrillic_class_names_writes_every_image_into_its_class_folder(
+    gan_run: Model, tmp_path: Path
+) -> None:
+    from medimg.tasks.generate.synthesis import write_synthetic_set
+
+    model = Model.load(gan_run.run_dir_ or "")
+    assert model.network_ is not None
+    plan = model.plan_.model_copy(update={"class_names": ["норма", "пневмония"]})
+    out = tmp_path / "synth"
+    written = write_synthetic_set(model.network_, plan, out, n=10)
+    assert len(set(written.paths)) == 10 and len(list(out.rglob("*.png"))) == 10
+    with (out / "synthetic.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10
+    assert {(r["path"].split("/")[0], r["label"]) for r in rows} == {("норма", "норма"), ("пневмония", "пневмония")}
 
 
 def test_cli_generate_writes_n_images(gan_run: Model, tmp_path: Path) -> None:

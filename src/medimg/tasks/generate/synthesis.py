@@ -2,15 +2,19 @@
 folders of PNG for 8-bit 2D data, NIfTI otherwise) at the training size, with a ``synthetic.csv`` manifest
 (``path,label,synthetic,run,seed``) that marks every file as synthetic and that ``medimg fit --synthetic`` reads.
 
-Writing into a folder that already holds a set adds to it (e.g. one class at a time, with different seeds); a
-file written again with the same name and seed is the same image and is listed once.
+Writing into a folder that already holds a set adds to it (e.g. one class at a time, or more images with another
+seed); no file is ever written over: drawing a class again with a seed it was drawn with (the same images, under
+the same names) is refused. Each class has its own folder (:func:`class_folders`: Unicode names are kept, names
+that would share a folder are told apart), and the manifest keeps the exact class names.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-import re
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from medimg.data.labels import class_key, same_text
 from medimg.data.synthetic_sets import MANIFEST
 from medimg.errors import ConfigError, did_you_mean
 from medimg.fileio import atomic_write_bytes, atomic_write_text
@@ -44,7 +49,8 @@ class SyntheticSet:
 
 
 def class_labels(plan: GeneratePlan, n: int, class_name: str | None) -> list[int]:
-    """``n`` class indices: all of ``class_name``, or spread evenly over the classes.
+    """``n`` class indices: all of ``class_name`` (its case and Unicode form as the data's, or not), or spread
+    evenly over the classes.
 
     Raises:
         ConfigError: an unknown class (with close matches), or ``n < 1``.
@@ -55,17 +61,49 @@ def class_labels(plan: GeneratePlan, n: int, class_name: str | None) -> list[int
         raise ConfigError(f"--n must be at least 1, got {n}")
     if class_name is None:
         return balanced_labels(n, plan.num_classes)
-    if class_name not in plan.class_names:
-        raise ConfigError(
-            f"unknown class {class_name!r}.{did_you_mean(class_name, plan.class_names)} "
-            f"Classes: {', '.join(plan.class_names)}."
-        )
-    return [plan.class_names.index(class_name)] * n
+    same = [i for i, name in enumerate(plan.class_names) if class_key(name) == class_key(class_name)]
+    if class_name in plan.class_names:
+        return [plan.class_names.index(class_name)] * n
+    if len(same) == 1:  # "No Finding" is the class "no finding", as in every label medimg reads
+        return [same[0]] * n
+    raise ConfigError(
+        f"unknown class {class_name!r}.{did_you_mean(class_name, plan.class_names)} "
+        f"Classes: {', '.join(plan.class_names)}."
+    )
+
+
+#: the longest folder name made from a class name (characters), well inside file systems' 255 bytes
+FOLDER_CHARS = 80
 
 
 def folder_name(class_name: str) -> str:
-    """A class name made safe as a folder name (the manifest keeps the exact name)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", class_name).strip("._") or "class"
+    """A class name as a folder name: Unicode letters, marks and digits kept (composed form, NFC), every run of
+    other characters (spaces, punctuation, path separators) made one ``_``, at most :data:`FOLDER_CHARS`
+    characters; ``class`` when nothing is left. Two classes may get the same name: :func:`class_folders` tells
+    them apart."""
+    kept = "".join(ch if ch in "_.-" or unicodedata.category(ch)[0] in "LMN" else " " for ch in same_text(class_name))
+    return "_".join(kept.split())[:FOLDER_CHARS].strip("._-") or "class"
+
+
+def class_folders(class_names: Sequence[str]) -> list[str]:
+    """The folder of each class (index-aligned), all different even on a case-insensitive file system: the
+    :func:`folder_name` of each, and where several classes share one (``Grade 1`` and ``Grade_1``, ``?`` and
+    ``!``), each of them gets the first characters of its exact name's SHA-1 (``Grade_1-cf24a1``), the same in
+    every call."""
+    bases = [folder_name(name) for name in class_names]
+    shared = Counter(base.casefold() for base in bases)
+    names = [
+        f"{base}-{hashlib.sha1(same_text(name).encode()).hexdigest()[:6]}" if shared[base.casefold()] > 1 else base
+        for base, name in zip(bases, class_names, strict=True)
+    ]
+    taken: set[str] = set()
+    folders = []
+    for index, name in enumerate(names):
+        while name.casefold() in taken:  # a class literally named as another's disambiguated folder
+            name = f"{name}-{index}"
+        taken.add(name.casefold())
+        folders.append(name)
+    return folders
 
 
 def write_synthetic_set(
@@ -79,32 +117,43 @@ def write_synthetic_set(
     run: str = "",
 ) -> SyntheticSet:
     """Draw ``n`` images (of ``class_name``, or evenly over the classes) from ``seed`` and write them with the
-    manifest into ``out_dir``."""
+    manifest into ``out_dir``; ``run`` (the generator's run folder) is saved as an absolute path, so the set
+    names its generator from any folder.
+
+    Raises:
+        ConfigError: an unknown class, ``n < 1``, or a file this draw would write exists already (a class drawn
+            again with the same seed: the same images under the same names).
+    """
     from medimg.tasks.generate.data import to_files
     from medimg.tasks.generate.sampling import sample_images
 
     folder = Path(out_dir)
     earlier = _read_rows(folder / MANIFEST)
-    used = {row.get("seed") for row in earlier}
-    if str(seed) in used:  # the same seed draws the same images, under the same file names
-        free = next(s for s in range(seed + 1, seed + 2 + len(used)) if str(s) not in used)
-        raise ConfigError(
-            f"{folder} already holds images drawn with seed {seed}: the same seed draws the same images and would "
-            f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
-        )
     labels = class_labels(plan, n, class_name)
-    arrays = to_files(sample_images(network, plan, labels, seed=seed), plan)
     suffix = ".png" if plan.output_format == "png" else ".nii.gz"
+    folders = class_folders(plan.class_names)
     counters: dict[int, int] = {}
     paths: list[Path] = []
-    for label, array in zip(labels, arrays, strict=True):
+    for label in labels:
         k = counters[label] = counters.get(label, -1) + 1
-        path = folder / folder_name(plan.class_names[label]) / f"synthetic_s{seed}_{k:05d}{suffix}"
+        paths.append(folder / folders[label] / f"synthetic_s{seed}_{k:05d}{suffix}")
+    existing = [(path, label) for path, label in zip(paths, labels, strict=True) if path.exists()]
+    if existing:  # the same seed draws the same images of a class, under the same names
+        used = {row.get("seed") for row in earlier} | {str(seed)}
+        free = next(s for s in range(seed + 1, seed + 2 + len(used)) if str(s) not in used)
+        classes = ", ".join(repr(plan.class_names[label]) for label in dict.fromkeys(label for _, label in existing))
+        raise ConfigError(
+            f"{folder} already holds images of class {classes} drawn with seed {seed} ({len(existing)} of the "
+            f"files this would write exist, e.g. {existing[0][0]}): the same seed draws the same images and would "
+            f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
+        )
+    arrays = to_files(sample_images(network, plan, labels, seed=seed), plan)
+    for path, array in zip(paths, arrays, strict=True):
         write_image(array, path, plan)
-        paths.append(path)
     names = [plan.class_names[label] for label in labels]
+    generator = str(Path(run).expanduser().resolve()) if run else ""
     rows = [
-        {"path": p.relative_to(folder).as_posix(), "label": name, "synthetic": "1", "run": run, "seed": str(seed)}
+        {"path": p.relative_to(folder).as_posix(), "label": name, "synthetic": "1", "run": generator, "seed": str(seed)}
         for p, name in zip(paths, names, strict=True)
     ]
     manifest = folder / MANIFEST
