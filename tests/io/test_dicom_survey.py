@@ -131,3 +131,17 @@ def test_a_dicomdir_is_an_index_file_not_an_unreadable_header(
     assert "unreadable" not in summary and "1 DICOMDIR index file(s) of a media export skipped" in summary
     (export / "DICOMDIR").rename(export / "INDEX")  # recognised by its header too
     assert survey_dicom(export).index_files == 1 and survey_dicom(export).unreadable == 0
+
+
+def test_top_level_folders_of_one_patient_each_are_warned_about(
+    dicom_writer: Callable[..., Path], tmp_path: Path
+) -> None:
+    survey = survey_dicom(_media_export(dicom_writer, tmp_path))
+    warning = next(w for w in survey.warnings if "exactly one patient" in w)
+    assert "each of the 2 top-level folders (PT000000, PT000001)" in warning and "DICOMDIR" in warning
+    # class folders holding several patients each are not
+    for label in ("normal", "tumour"):
+        for patient in ("P1", "P2"):
+            dicom_writer(f"classes/{label}/{label}{patient}.dcm", np.zeros((4, 4), np.uint16),
+                         extra={"PatientID": label + patient})  # fmt: skip
+    assert not any("exactly one patient" in w for w in survey_dicom(tmp_path / "classes").warnings)

@@ -271,7 +271,8 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     """Group the DICOM files under ``root`` by series, from their headers (pydicom, pixels not read).
 
     Warns when the series mix modalities, when one patient's series are spread over several top-level folders
-    (class folders that are series of one patient?), when a series mixes image sizes and when its slices are
+    (class folders that are series of one patient?), when every top-level folder holds exactly one patient (a
+    CD/PACS export's ``PT000000/``... taken for class folders?), when a series mixes image sizes and when its slices are
     unevenly spaced (naming the gaps of missing slices).
 
     Returns:
@@ -345,5 +346,22 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         survey.warnings.append(
             f"the {len(tops)} top-level folders hold series of ONE patient: if they are used as classes, the model "
             "learns series (scanner settings), not a diagnosis; class folders should hold many patients"
+        )
+    patients_per_top: dict[str, set[str]] = {}
+    for s in survey.series:
+        if s.folder and s.modality.upper() not in ANNOTATION_MODALITIES:
+            patients_per_top.setdefault(s.folder.split("/")[0], set()).add(s.patient)
+    if (
+        len(patients_per_top) > 1
+        and survey.patients > 1
+        and all(len(p) == 1 and "none" not in p for p in patients_per_top.values())
+    ):
+        names = sorted(patients_per_top)
+        export = " (a CD/PACS export with a DICOMDIR?)" if survey.index_files else ""
+        survey.warnings.append(
+            f"each of the {len(names)} top-level folders ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}) "
+            f"holds the series of exactly one patient{export}: if they are used as classes, the model learns to "
+            "tell these patients apart, not a diagnosis; class folders should hold many patients (a label table "
+            "naming the patient folders is fine)"
         )
     return survey
