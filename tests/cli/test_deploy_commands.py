@@ -51,6 +51,31 @@ def test_serve_refuses_a_port_it_could_not_listen_on_as_printed(
     assert not database.exists()
 
 
+def test_serve_refuses_a_port_in_use_and_a_host_it_cannot_resolve_before_anything_is_made(
+    tiny_run: Path, tmp_path: Path, no_server: None
+) -> None:
+    """uvicorn found a port in use only after the banner, the model and the database (`ERROR: [Errno 98]`, exit
+    3) while the old server on that port went on answering with its old model."""
+    import socket
+
+    database = tmp_path / "serve.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        error = _refusal(["serve", str(tiny_run), "--port", str(port), "--db", str(database)])
+    assert f"port {port} on 127.0.0.1 is already in use" in str(error) and "choose another --port" in str(error)
+    error = _refusal(["serve", str(tiny_run), "--host", "999.1.1.1", "--db", str(database)])
+    assert "--host 999.1.1.1: not an address of this machine" in str(error)
+    assert not database.exists()
+
+
+def test_serve_option_errors_name_the_options_typed(tiny_run: Path, tmp_path: Path, no_server: None) -> None:
+    error = _refusal(["serve", str(tiny_run), "--db", str(tmp_path / "s.db"), "--max-upload-mb", "0", "--timeout", "0"])
+    assert "--max-upload-mb: " in str(error) and "--timeout: " in str(error)
+    assert "max_upload_bytes" not in str(error) and "request_timeout_s" not in str(error)
+
+
 def test_serve_on_a_missing_run_creates_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run is checked first: `medimg serve nonexistent_run` left an empty medimg-serve.db in the cwd."""
     monkeypatch.chdir(tmp_path)

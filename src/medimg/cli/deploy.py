@@ -119,6 +119,7 @@ def serve(
         raise ConfigError(
             f"--port {port} is not a port to listen on: give a TCP port from {MIN_PORT} to {MAX_PORT} (default 8000)"
         )
+    _check_can_listen(host, port)  # before the model is loaded and the database created
     try:
         import uvicorn
     except ImportError as error:
@@ -150,7 +151,7 @@ def serve(
             cors_origins=cors_origin or [],
         )
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        problems = "; ".join(f"{_SERVE_OPTIONS.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"invalid `medimg serve` option(s): {problems}") from None
     model = load_served_model(settings)  # a broken run is refused before the database is created
     storage = Storage(settings.database_url)
@@ -162,6 +163,56 @@ def serve(
     # a stop (SIGTERM, Ctrl-C) lets requests in progress finish for SHUTDOWN_GRACE_S, then cancels them: the
     # lifespan's pool.close() stops their predictions at the next batch instead of waiting out a huge image
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+
+
+#: the serve settings' fields as the options that set them (an error names what the user typed)
+_SERVE_OPTIONS = {
+    "run_dir": "RUN",
+    "database": "--db",
+    "max_upload_bytes": "--max-upload-mb",
+    "max_pixels": "--max-pixels",
+    "max_image_bytes": "--max-image-mb",
+    "explain_method": "--explain",
+    "workers": "--workers",
+    "queue_limit": "--queue-limit",
+    "request_timeout_s": "--timeout",
+    "upload_stall_s": "--upload-stall",
+    "idempotency_key_hours": "--idempotency-key-hours",
+    "work_dir": "--work-dir",
+    "strict_domain": "--strict-domain",
+    "cors_origins": "--cors-origin",
+}
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once before anything is loaded: uvicorn found a port in use only after the banner, the
+    model and the database, and exited with its own ``ERROR: [Errno 98]`` while an old server on that port went on
+    answering with its old model.
+
+    Raises:
+        ConfigError: the host cannot be resolved, or the port is in use or not allowed.
+    """
+    import errno
+    import socket
+
+    from medimg.errors import ConfigError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise ConfigError(
+            f"--host {host}: not an address of this machine ({error}); e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use (another medimg serve?): stop it or choose another --port"
+                ) from None
+            raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed).", no_args_is_help=True)
