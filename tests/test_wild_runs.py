@@ -70,6 +70,23 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     assert "have the names of this run's training or validation images" in caplog.text
 
 
+def test_resume_goes_on_with_the_runs_unlabelled_pool(phantom_dir: Path, tmp_path: Path) -> None:
+    """`medimg fit DATA --resume`, as the Ctrl-C message says, went on supervised-only: the pool (and --synthetic,
+    --teacher) was dropped and config.json rewritten without it."""
+    import json
+
+    pool = tmp_path / "pool"
+    shutil.copytree(phantom_dir / "normal", pool)
+    run = tmp_path / "run"
+    Model("simple-cnn", progress=False).fit(phantom_dir, unlabelled=pool, epochs=1, run_dir=run)
+    Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=run, resume=True)
+    assert json.loads((run / "config.json").read_text())["options"]["unlabelled"] == str(pool.resolve())
+    assert json.loads((run / "metadata.json").read_text())["training"]["unlabelled_images"] > 0
+    shutil.rmtree(pool)
+    with pytest.raises(ConfigError, match="not there any more: give it with --unlabelled POOL"):
+        Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=run, resume=True)
+
+
 def test_a_bad_option_leaves_no_run_folder_of_the_arrays_copy(tmp_path: Path) -> None:
     x, y = _arrays()
     with pytest.raises(ConfigError, match="epoch"):

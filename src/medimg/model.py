@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -321,6 +322,8 @@ class Model:
                 logger.info("--resume without --run-dir: continuing the latest interrupted run, %s", interrupted)
         else:  # rank 0 creates the folder; the others learn its name
             target = dist.broadcast(create_run_dir(runs_root, dataset.name) if dist.is_main else Path())
+        if options.resume:
+            options, dataset = _with_interrupted_runs_sources(target, options, dataset)
         self._dataset = dataset
         with claim_run_dir(target, dist):  # one process per run folder, for training and report
             if options.folds:
@@ -1034,6 +1037,42 @@ class Model:
 
             self._dataset = self._as_dataset(RunFolder(self.run_dir_ or ".").trained_data(), **self._dataset_options())
         return self._dataset
+
+
+def _with_interrupted_runs_sources(run_dir: Path, options: FitOptions, dataset: Any) -> tuple[FitOptions, Any]:
+    """``--resume`` goes on with the sources the run was started with (``--synthetic``, ``--teacher``,
+    ``--unlabelled``, from its ``config.json``) when the command leaves them out: `medimg fit DATA --resume`, as the
+    Ctrl-C message says, went on supervised-only and rewrote config.json without them.
+
+    Raises:
+        ConfigError: the saved unlabelled pool is no longer where it was (the message names it).
+    """
+    try:
+        saved = json.loads((run_dir / "config.json").read_text()).get("options") or {}
+    except (OSError, ValueError):
+        return options, dataset
+    update: dict[str, Any] = {}
+    for name in ("synthetic", "teacher"):
+        if getattr(options, name) is None and saved.get(name):
+            update[name] = saved[name]
+    pool = saved.get("unlabelled")
+    if options.unlabelled is None and pool:
+        from medimg.data.pool import attach_pool
+
+        if pool == f"{dataset.root} (its own unlabelled images)":  # attach_pool's name of the data's own pool
+            pool = dataset.root
+        if not Path(pool).exists():
+            raise ConfigError(
+                f"{run_dir} was trained with the unlabelled pool {pool}, which is not there any more: give it with "
+                "--unlabelled POOL to --resume"
+            )
+        dataset, update["unlabelled"] = attach_pool(dataset, pool)
+    if update:
+        logger.info(
+            "--resume goes on with the run's %s",
+            ", ".join(f"--{name} {value}" for name, value in update.items()),
+        )
+    return options.model_copy(update=update), dataset
 
 
 def _explain_method(explain: str | bool | None) -> str | None:
