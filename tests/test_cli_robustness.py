@@ -48,6 +48,28 @@ def test_killed_run_resumes_and_finishes_all_epochs(phantom_dir: Path, tmp_path:
     assert (run / "model.pt").is_file() and (run / "report" / "report.html").is_file()
 
 
+def test_plan_keeps_a_plan_json_the_user_edited(phantom_dir: Path, tmp_path: Path) -> None:
+    """plan -> edit plan.json -> fit --config is the workflow `plan` suggests; a later `plan` replaced the edits."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    out = tmp_path / "p"
+    plan = ["plan", str(phantom_dir), "--out", str(out)]
+    assert CliRunner().invoke(app, plan).exit_code == 0
+    assert CliRunner().invoke(app, [*plan, "--set", "epochs=3"]).exit_code == 0  # plan again: replaced
+    assert json.loads((out / "plan.json").read_text())["epochs"] == 3
+    edited = json.loads((out / "plan.json").read_text()) | {"learning_rate": 5e-4}
+    (out / "plan.json").write_text(json.dumps(edited))
+    written = (out / "fingerprint.json").stat().st_mtime
+    os.utime(out / "plan.json", (written + 60, written + 60))  # edited a minute later
+    result = CliRunner().invoke(app, [*plan, "--set", "epochs=4"])
+    assert result.exit_code != 0 and "was edited after `medimg plan` wrote it" in str(result.exception)
+    assert json.loads((out / "plan.json").read_text()) == edited
+
+
 def test_plan_command_prints_reasons_and_honours_overrides(phantom_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -195,6 +195,7 @@ def plan(
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
     layers = (read_config_file(config) if config else None, overrides)
     fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(seed=seed, train_on_all=train_on_all), layers)
+    _refuse_edited_plan(out, chosen.model_dump())
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
     for key, value in chosen.model_dump().items():
@@ -723,6 +724,32 @@ def _throughput_line(stats: Any) -> str:
         f"{stats.decode_s:.1f} s in {stats.decode_workers or 'no'} worker(s) (waited {stats.wait_s:.1f} s), network "
         f"{stats.network_s:.1f} s; peak RSS {peak_rss_mb():.0f} MB{workers}"
     )
+
+
+def _refuse_edited_plan(out: Path, new: dict[str, Any]) -> None:
+    """``medimg plan`` writes ``OUT/plan.json`` for the user to edit and pass to ``fit --config``: a later ``plan``
+    replaced the edits. A plan.json changed after ``plan`` wrote it (or one ``plan`` did not write: no
+    fingerprint.json beside it) is kept, unless it already holds this plan.
+
+    Raises:
+        ConfigError: ``OUT/plan.json`` holds edits this command would overwrite.
+    """
+    from medimg.errors import ConfigError
+
+    plan_file, fingerprint_file = out / "plan.json", out / "fingerprint.json"
+    if not plan_file.is_file():
+        return
+    try:
+        if json.loads(plan_file.read_text()) == json.loads(json.dumps(new)):
+            return
+    except (OSError, ValueError):
+        pass
+    written_with = fingerprint_file.is_file() and plan_file.stat().st_mtime - fingerprint_file.stat().st_mtime < 2.0
+    if not written_with:
+        raise ConfigError(
+            f"{plan_file} was edited after `medimg plan` wrote it (or was not written by it): a new plan would replace "
+            "it; give another --out (or move it away)"
+        )
 
 
 @app.command()
