@@ -96,3 +96,18 @@ def test_a_csv_manifest_of_dicom_files_is_grouped_too(tmp_path: Path) -> None:
     dataset = Dataset.load(manifest, task="classify")
     assert len({c.patient_id for c in dataset.cases}) == 24
     assert _straddling(dataset) == 0
+
+
+def test_classes_of_one_patient_each_are_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A CD/PACS export's patient folders taken for class folders: the model would learn who, not what."""
+    import logging
+
+    _write_patients(tmp_path / "export", patients=1, slices=3)
+    with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):
+        Dataset.load(tmp_path / "export")
+    assert "each of the 2 classes holds the DICOM images of exactly one patient" in caplog.text
+    caplog.clear()
+    _write_patients(tmp_path / "many", patients=3, slices=2)
+    with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):
+        Dataset.load(tmp_path / "many")
+    assert "exactly one patient" not in caplog.text

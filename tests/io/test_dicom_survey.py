@@ -145,3 +145,9 @@ def test_top_level_folders_of_one_patient_each_are_warned_about(
             dicom_writer(f"classes/{label}/{label}{patient}.dcm", np.zeros((4, 4), np.uint16),
                          extra={"PatientID": label + patient})  # fmt: skip
     assert not any("exactly one patient" in w for w in survey_dicom(tmp_path / "classes").warnings)
+    # a collection of patient folders (TCIA's <collection>/<patient>/...) is a layout of its own, not an export
+    export = tmp_path / "export"
+    (export / "DICOMDIR").unlink()
+    for n, folder in enumerate(sorted(export.glob("PT*"))):
+        folder.rename(export / f"LUNG1-00{n + 1}")
+    assert not any("exactly one patient" in w for w in survey_dicom(export).warnings)

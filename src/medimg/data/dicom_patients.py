@@ -43,6 +43,7 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
     if len(dicom) < 2:
         return list(cases)
     identities = {case_id: _identity(path) for case_id, path in dicom.items()}
+    _warn_one_patient_per_class(cases, identities, root)
     field = _choose_field(list(identities.values()))
     if field is None:
         return list(cases)
@@ -61,6 +62,29 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
         max(sizes.values()),
     )
     return [replace(c, patient_id=groups[c.case_id]) if c.case_id in groups else c for c in cases]
+
+
+def _warn_one_patient_per_class(
+    cases: Sequence[Case], identities: dict[str, tuple[str, ...]], root: Path | str
+) -> None:
+    """Warn when every class's DICOM images are those of exactly one patient, each class another (the patient
+    folders of a CD/PACS export, ``PT000000/``..., taken for class folders): a model then learns to tell these
+    patients apart, not the classes."""
+    patients: dict[int, set[str]] = {}
+    for case in cases:
+        if case.case_id in identities and case.label is not None:
+            patients.setdefault(case.label, set()).add(identities[case.case_id][0])
+    if len(patients) < 2 or not all(len(ids) == 1 and "" not in ids for ids in patients.values()):
+        return
+    if len(set.union(*patients.values())) != len(patients):
+        return
+    logger.warning(
+        "%s: each of the %d classes holds the DICOM images of exactly one patient (PatientID): a model trained on "
+        "them learns to tell these patients apart, not the classes. Were a CD/PACS export's patient folders "
+        "(PT000000/...) taken for class folders? Each class needs the images of many patients",
+        root or "dataset",
+        len(patients),
+    )
 
 
 def _header_file(path: Path) -> Path | None:

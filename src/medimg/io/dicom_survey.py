@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,10 @@ UNEVEN_SERIES = "uneven slice spacing in "
 
 #: SOP class of a DICOMDIR, the index of a DICOM media export (CD, PACS export): no image, no series
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+#: the patient folders of a DICOM media export (DICOM PS3.10 file IDs as pydicom's FileSet and PACS write them)
+_MEDIA_PATIENT_FOLDER = re.compile(r"PT\d+|P\d{7}", re.IGNORECASE)
 
 
 #: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
@@ -271,9 +276,9 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     """Group the DICOM files under ``root`` by series, from their headers (pydicom, pixels not read).
 
     Warns when the series mix modalities, when one patient's series are spread over several top-level folders
-    (class folders that are series of one patient?), when every top-level folder holds exactly one patient (a
-    CD/PACS export's ``PT000000/``... taken for class folders?), when a series mixes image sizes and when its slices are
-    unevenly spaced (naming the gaps of missing slices).
+    (class folders that are series of one patient?), when every top-level folder of a media export (a DICOMDIR,
+    ``PT000000/``... folders) holds exactly one patient (taken for class folders?), when a series mixes image
+    sizes and when its slices are unevenly spaced (naming the gaps of missing slices).
 
     Returns:
         A :class:`DicomSurvey` (empty when the folder holds no DICOM or pydicom is not installed).
@@ -351,13 +356,15 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
     for s in survey.series:
         if s.folder and s.modality.upper() not in ANNOTATION_MODALITIES:
             patients_per_top.setdefault(s.folder.split("/")[0], set()).add(s.patient)
+    names = sorted(patients_per_top)
     if (
-        len(patients_per_top) > 1
+        len(names) > 1
         and survey.patients > 1
         and all(len(p) == 1 and "none" not in p for p in patients_per_top.values())
+        # a media export (a collection's patient folders, as TCIA's, are a layout of their own)
+        and (survey.index_files or all(_MEDIA_PATIENT_FOLDER.fullmatch(name) for name in names))
     ):
-        names = sorted(patients_per_top)
-        export = " (a CD/PACS export with a DICOMDIR?)" if survey.index_files else ""
+        export = " (a CD/PACS export with a DICOMDIR?)" if survey.index_files else " (a CD/PACS export?)"
         survey.warnings.append(
             f"each of the {len(names)} top-level folders ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}) "
             f"holds the series of exactly one patient{export}: if they are used as classes, the model learns to "
