@@ -1,10 +1,16 @@
-"""The training plan: every hyperparameter is a described field, saved as ``plan.json`` and overridable."""
+"""The training plan: every hyperparameter is a described field, saved as ``plan.json`` and overridable.
+
+Values are checked on their own (ranges) and against each other (:func:`check_consistent`: one class weight per
+class), so a plan that would crash mid-run is refused with the field's name before anything is trained.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medimg.planning.semi_supervised import SemiSupervisedPlan
 
@@ -32,6 +38,38 @@ class AugmentationPlan(BaseModel):
             or self.brightness
             or self.contrast
             or self.noise_std
+        )
+
+
+def refuse(loc: tuple[str, ...], message: str, value: object) -> NoReturn:
+    """Refuse a plan value from a model validator with the error located at field ``loc`` (a message then names
+    the field, as for a value wrong on its own).
+
+    Raises:
+        ValidationError: always.
+    """
+    detail = InitErrorDetails(
+        type=PydanticCustomError("plan_value", "{message}", {"message": message}), loc=loc, input=value
+    )
+    raise ValidationError.from_exception_data("plan", [detail])
+
+
+def check_consistent(plan: BaseModel, flip_axes: Sequence[int], class_weights: Sequence[float] | None = None) -> None:
+    """Check the values of ``plan`` that must agree (each pair only when both were given, so one override checked
+    on its own against the defaults, before the data is planned, is not refused for a default it will not meet):
+    ``class_weights`` one per class.
+
+    Raises:
+        ValidationError: naming the field.
+    """
+    given = plan.model_fields_set
+    classes = getattr(plan, "num_classes", None)
+    if {"class_weights", "num_classes"} <= given and class_weights is not None and len(class_weights) != classes:
+        refuse(
+            ("class_weights",),
+            f"class_weights has {len(class_weights)} value(s) but the data has {classes} classes: give one weight "
+            "per class, in the order of the class names (or class_weights=null for equal weights)",
+            list(class_weights),
         )
 
 
@@ -208,6 +246,21 @@ class Plan(TrainingPlan):
         if isinstance(value, str):
             return [name.strip() for name in value.strip().strip("[]").split(",") if name.strip()]
         return value
+
+    @field_validator("class_weights")
+    @classmethod
+    def _positive_weights(cls, weights: list[float] | None) -> list[float] | None:
+        if weights is not None and any(w <= 0 for w in weights):
+            raise ValueError(
+                f"class weights must be above 0, got {weights} (a weight of 0 would ignore a class; equal weights: "
+                "class_weights=null)"
+            )
+        return weights
+
+    @model_validator(mode="after")
+    def _values_agree(self) -> Plan:
+        check_consistent(self, self.augmentation.flip_axes, self.class_weights)
+        return self
 
     def member(self, k: int) -> Plan:
         """Member ``k``'s plan: ``ensemble_networks[k]`` (cycling) at the planner's width for it, starting from no
