@@ -1,5 +1,5 @@
-"""Plan values that would crash mid-run are refused when the plan is made, naming the field: class weights (one per
-class, above 0)."""
+"""Plan values that would train nonsense or crash mid-run are refused when the plan is made, naming the field:
+class weights (one per class, above 0), clip bounds in order, finite numbers, flip axes among the spatial axes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from pydantic import ValidationError
 
 from medimg.config import check_overrides, resolve_plan
 from medimg.errors import ConfigError
 from medimg.planning.plan import AugmentationPlan, Plan
+from medimg.tasks.segment.planning import SegAugmentation, SegPlan
 
 PLANNED = Plan(
     spatial_dims=2,
@@ -51,3 +54,56 @@ def test_a_fit_with_the_wrong_number_of_class_weights_stops_before_training(tmp_
     with pytest.raises(ConfigError, match=r"class_weights has 3 value\(s\) but the data has 2 classes"):
         Model("simple-cnn").fit(data, run_dir=tmp_path / "run", epochs=1, progress=False, class_weights=[1, 2, 3])
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "plan.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ({"clip_low": 200}, r"clip_low: clip_low \(200\) must be below clip_high \(181\)"),
+        ({"clip_low": 181}, r"clip_low: .*must be below clip_high"),
+        ({"clip_low": 10, "clip_high": 5}, r"clip_low: .*must be below clip_high \(5\)"),
+        ({"norm_mean": "nan"}, r"norm_mean: .*finite"),
+        ({"norm_mean": float("nan")}, r"norm_mean: .*finite"),
+        ({"clip_high": float("inf")}, r"clip_high: .*finite"),
+        ({"learning_rate": float("inf")}, r"learning_rate: .*finite"),
+        ({"augmentation": {"flip_axes": [-1]}}, r"augmentation.flip_axes: .*\[-1\] is not a spatial axis"),
+        ({"augmentation": {"flip_axes": [0, 5]}}, r"augmentation.flip_axes: \[5\] is not a spatial axis of 2D data"),
+    ],
+)
+def test_values_that_train_nonsense_are_refused(layer: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_plan(PLANNED, layer)
+
+
+def test_bounds_are_checked_together_only_once_both_are_planned() -> None:
+    for layer in ({"clip_low": 300}, {"clip_high": -500}, {"augmentation": {"flip_axes": [2]}}):
+        check_overrides(Plan, layer)  # CT bounds, a volume's axis: the data's plan decides
+    assert resolve_plan(PLANNED, {"clip_low": -1000, "clip_high": -200}).clip_high == -200
+    volume = PLANNED.model_copy(update={"spatial_dims": 3})
+    assert resolve_plan(volume, {"augmentation": {"flip_axes": [0, 1, 2]}}).augmentation.flip_axes == [0, 1, 2]
+    assert Plan.model_validate(PLANNED.model_dump()) == PLANNED  # a saved plan loads as it was
+
+
+def test_a_negative_flip_axis_never_reaches_the_channels() -> None:
+    from medimg.transforms.augment import BatchAugment
+
+    with pytest.raises(ValidationError, match="not a spatial axis"):
+        BatchAugment(AugmentationPlan(flip_axes=[-1]), 2)(torch.zeros(4, 3, 4, 4), torch.Generator().manual_seed(0))
+
+
+def test_segmentation_plans_are_checked_alike() -> None:
+    planned = SegPlan(
+        spatial_dims=3,
+        normalisation="ct",
+        clip_low=-1000.0,
+        clip_high=400.0,
+        augmentation=SegAugmentation(flip_axes=[0, 1, 2]),
+    )
+    with pytest.raises(ConfigError, match=r"clip_low: .*must be below clip_high"):
+        resolve_plan(planned, {"clip_low": 500})
+    with pytest.raises(ConfigError, match=r"augmentation.flip_axes: \[3\] is not a spatial axis of 3D data"):
+        resolve_plan(planned, {"augmentation": {"flip_axes": [3]}})
+    with pytest.raises(ConfigError, match=r"norm_std: .*finite"):
+        resolve_plan(planned, {"norm_std": float("inf")})
+    with pytest.raises(ValidationError, match="not a spatial axis"):
+        SegAugmentation(flip_axes=[-2])

@@ -1,7 +1,8 @@
 """The training plan: every hyperparameter is a described field, saved as ``plan.json`` and overridable.
 
-Values are checked on their own (ranges) and against each other (:func:`check_consistent`: one class weight per
-class), so a plan that would crash mid-run is refused with the field's name before anything is trained.
+Values are checked on their own (ranges, finite numbers) and against each other (:func:`check_consistent`: clip
+bounds in order, flip axes among the spatial axes, one class weight per class), so a plan that would train
+nonsense is refused with the field's name before anything is trained.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from medimg.planning.semi_supervised import SemiSupervisedPlan
 class AugmentationPlan(BaseModel):
     """Random augmentation applied to each training batch (on tensors, the whole batch at once)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     flip_axes: list[int] = Field(default_factory=list, description="spatial axes flipped with p=0.5 (0=first)")
     rotate_deg: float = Field(0.0, ge=0, le=180, description="max in-plane rotation, degrees")
@@ -40,6 +41,26 @@ class AugmentationPlan(BaseModel):
             or self.noise_std
         )
 
+    @field_validator("flip_axes")
+    @classmethod
+    def _counted_from_zero(cls, axes: list[int]) -> list[int]:
+        return non_negative_axes(axes)
+
+
+def non_negative_axes(axes: list[int]) -> list[int]:
+    """Spatial axes as given, refusing negative ones (``-1`` is no "last axis" here: it would flip the channels).
+
+    Raises:
+        ValueError: an axis is negative.
+    """
+    negative = [a for a in axes if a < 0]
+    if negative:
+        raise ValueError(
+            f"{negative} is not a spatial axis: axes count from 0 (the first spatial axis; the last is 1 for images, "
+            "2 for volumes), not from the end"
+        )
+    return axes
+
 
 def refuse(loc: tuple[str, ...], message: str, value: object) -> NoReturn:
     """Refuse a plan value from a model validator with the error located at field ``loc`` (a message then names
@@ -57,12 +78,28 @@ def refuse(loc: tuple[str, ...], message: str, value: object) -> NoReturn:
 def check_consistent(plan: BaseModel, flip_axes: Sequence[int], class_weights: Sequence[float] | None = None) -> None:
     """Check the values of ``plan`` that must agree (each pair only when both were given, so one override checked
     on its own against the defaults, before the data is planned, is not refused for a default it will not meet):
-    ``class_weights`` one per class.
+    ``clip_low < clip_high``, ``flip_axes`` among ``0..spatial_dims-1``, ``class_weights`` one per class.
 
     Raises:
         ValidationError: naming the field.
     """
     given = plan.model_fields_set
+    low, high = getattr(plan, "clip_low", None), getattr(plan, "clip_high", None)
+    if {"clip_low", "clip_high"} <= given and low is not None and high is not None and not low < high:
+        refuse(
+            ("clip_low",),
+            f"clip_low ({low:g}) must be below clip_high ({high:g}): every intensity would be clipped to one value "
+            "and the network would see a constant image",
+            low,
+        )
+    dims = int(getattr(plan, "spatial_dims", 2))
+    outside = [a for a in flip_axes if a >= dims]
+    if {"spatial_dims", "augmentation"} <= given and outside:
+        refuse(
+            ("augmentation", "flip_axes"),
+            f"{outside} is not a spatial axis of {dims}D data (axes 0..{dims - 1})",
+            list(flip_axes),
+        )
     classes = getattr(plan, "num_classes", None)
     if {"class_weights", "num_classes"} <= given and class_weights is not None and len(class_weights) != classes:
         refuse(
@@ -77,7 +114,7 @@ class TrainingPlan(BaseModel):
     """The fields the engine reads, shared by every task's plan: optimiser, schedule, precision, early stopping,
     validation cadence, time budget and ensembles. A task's plan subclasses it and may change the defaults."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
     spatial_dims: int = Field(2, ge=2, le=3, description="2 for images, 3 for volumes")
     optimizer: Literal["adamw", "sgd", "adam"] = Field("adamw", description="optimiser")

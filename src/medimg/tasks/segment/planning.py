@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from medimg.errors import ConfigError
 from medimg.planning.domain import TrainingDomain, domain_from_facts
 from medimg.planning.fingerprint import MAX_INTENSITY_VOXELS, ImageSummariser, ImageSummary, IntensityStats
-from medimg.planning.plan import TrainingPlan, field_help
+from medimg.planning.plan import TrainingPlan, check_consistent, field_help, non_negative_axes
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
@@ -67,7 +67,7 @@ class SegFingerprint(BaseModel):
 class SegAugmentation(BaseModel):
     """Random augmentation of training patches (on tensors, the whole batch at once)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     flip_axes: list[int] = Field(default_factory=list, description="spatial axes flipped with p=0.5")
     rotate90: bool = Field(False, description="random 90-degree rotations in the plane of the last two axes")
@@ -93,6 +93,11 @@ class SegAugmentation(BaseModel):
         description="share of patches shown at a lower resolution (nnU-Net's: downsampled by 1-2x, nearest, then "
         "back up, trilinear/bilinear): scans acquired coarser",
     )
+
+    @field_validator("flip_axes")
+    @classmethod
+    def _counted_from_zero(cls, axes: list[int]) -> list[int]:
+        return non_negative_axes(axes)
 
 
 class SegPlan(TrainingPlan):
@@ -173,6 +178,11 @@ class SegPlan(TrainingPlan):
     min_object_fraction: float = Field(
         0.1, ge=0, le=1, description="remove_small: drop components below this share of the median object size"
     )
+
+    @model_validator(mode="after")
+    def _values_agree(self) -> SegPlan:
+        check_consistent(self, self.augmentation.flip_axes)
+        return self
 
 
 def seg_plan_field_help() -> dict[str, str]:
