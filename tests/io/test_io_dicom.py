@@ -52,6 +52,34 @@ def test_rescale_slope_intercept_gives_exact_hu(dicom_writer: Writer, phi_values
     np.testing.assert_allclose(image.affine @ [0, 1, 0, 1], [9.25, 20.0, 30.0, 1.0])  # next column: +x LPS
 
 
+def test_ct_without_rescale_tags_is_warned_about_and_not_called_hu(
+    dicom_writer: Writer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An anonymiser dropped RescaleIntercept: stored = HU + 1024 was read as HU (air +24) with no word."""
+    stored = np.full((4, 6), 24, np.uint16)  # air, stored as HU + 1024
+    stored[1:3, 2:4] = 1064  # soft tissue
+    path = dicom_writer("ct.dcm", stored, modality="CT")
+    with caplog.at_level(logging.WARNING, logger="medimg.io.dicom"):
+        image = read_dicom(path)
+    assert "units" not in image.meta and image.meta["rescale_missing"] is True
+    assert "ct.dcm: a CT image without RescaleSlope/RescaleIntercept" in caplog.text
+    assert "likely HU + 1024" in caplog.text
+    # a series warns once, naming a slice
+    caplog.clear()
+    for k in range(3):
+        dicom_writer(f"s/{k}.dcm", stored, modality="CT", series_uid="1.2.3.5", position=(0, 0, 2.0 * k),
+                     orientation=AXIAL)  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="medimg.io.dicom"):
+        volume = read_dicom_series(tmp_path / "s")
+    assert "units" not in volume.meta
+    assert caplog.text.count("without RescaleSlope") == 1 and "3 of 3 slices, e.g. " in caplog.text
+    # with the tags: HU, no warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg.io.dicom"):
+        rescaled = read_dicom(dicom_writer("hu.dcm", stored, modality="CT", slope=1, intercept=-1024))
+    assert rescaled.meta["units"] == "HU" and "Rescale" not in caplog.text
+
+
 def test_monochrome1_is_inverted_exactly(dicom_writer: Writer) -> None:
     stored = np.array([[0, 100], [2048, 4095]], dtype=np.uint16)
     path = dicom_writer(

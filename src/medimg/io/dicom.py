@@ -438,7 +438,9 @@ def _dataset_to_array(
     center = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowCenter"))
     width = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowWidth"))
     physical = modality in _PHYSICAL_MODALITIES or (rescale_type or "").upper() == "HU"
-    if modality == "CT" or (rescale_type or "").upper() == "HU":
+    if modality == "CT" and rescale is None and "ModalityLUTSequence" not in ds:
+        meta["rescale_missing"] = True  # no claim of HU: the caller warns, naming the file
+    elif modality == "CT" or (rescale_type or "").upper() == "HU":
         meta["units"] = "HU"
     meta["inverted"] = False
     if photometric == "MONOCHROME1":
@@ -574,6 +576,25 @@ def _frame_stack(ds: Any, n_frames: int, path: Path) -> _FrameStack | None:
     return _FrameStack(order=order, positions=pos[order], proj=proj[order], normal=normal)
 
 
+def _warn_missing_rescale(where: Path, array: np.ndarray, files: str = "") -> None:
+    """A CT image without RescaleSlope/RescaleIntercept (Type 1 in the CT Image module; a converter or anonymiser
+    dropped them): its stored values are used as they are, which are HU only if the scanner stored HU."""
+    low = float(np.min(array)) if array.size else 0.0
+    likely = (
+        f"; its values are all >= 0 (min {low:.0f}), so they are likely HU + 1024 (air would read about +24 "
+        "instead of -1000) and CT windows show them wrong"
+        if low >= 0
+        else ""
+    )
+    logger.warning(
+        "%s: a CT image%s without RescaleSlope/RescaleIntercept: its stored values are used as they are, not "
+        "known to be Hounsfield units%s. Re-export it with its rescale tags",
+        where,
+        files,
+        likely,
+    )
+
+
 # ------------------------------------------------------------------------------------------- single file
 
 
@@ -672,6 +693,8 @@ def read_dicom(
     n_frames = int(meta["n_frames"])
     spacing, affine = _single_file_geometry(ds, n_frames, meta, stack)
     spacing, affine = reduced_geometry(spacing, affine, reduce, axes=array.ndim - 1)
+    if meta.get("rescale_missing"):
+        _warn_missing_rescale(p, array)
     if stack is not None and (uneven := uneven_spacing(stack.proj)) is not None:
         array, affine = _frames_to_uniform(array, affine, stack.proj, reduce)
         meta.update(uneven_spacing=True, resampled_to_uniform=True)
@@ -845,6 +868,7 @@ def read_dicom_series(
     # Decode every slice.
     slices: list[np.ndarray] = []
     first_meta: dict[str, Any] = {}
+    missing_rescale: list[str] = []
     for i, (p, _) in enumerate(kept):
         ds = _dcmread(p)
         _ensure_transfer_syntax(ds)
@@ -855,8 +879,13 @@ def read_dicom_series(
             raise ImageReadError(p, f"slice shape {arr.shape[1:]} differs from {slices[0].shape[1:]}")
         if i == 0:
             first_meta = slice_meta
+        if slice_meta.get("rescale_missing"):
+            missing_rescale.append(p.name)
         slices.append(arr)
     volume = np.stack(slices, axis=1)  # (C, D, H, W)
+    if missing_rescale:
+        named = f" series ({len(missing_rescale)} of {len(kept)} slices, e.g. {missing_rescale[0]})"
+        _warn_missing_rescale(root, volume, named)
 
     first_ds = kept[0][1]
     pixel_spacing, _ = _pixel_spacing(first_ds)
