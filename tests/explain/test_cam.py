@@ -126,6 +126,28 @@ def test_overlay_png_keeps_image_size_and_marks_heat() -> None:
     assert overlay_rgb(np.zeros((4, 4), np.uint8), volume).shape == (4, 4, 3)
 
 
+def test_a_volume_is_shown_as_its_axial_slice_at_its_physical_aspect() -> None:
+    """A NIfTI read as (i, j, k) = (x, y, z) at 0.8 x 0.8 x 4 mm: the overlay was a sagittal 32 x 10 pixel PNG (the
+    first axis sliced, voxels drawn square, no enlargement)."""
+    from PIL import Image
+
+    from medimg.explain.overlay import axial_axis
+
+    volume = np.zeros((1, 40, 32, 10), dtype=np.float32)
+    volume[0, 5:20, 5:15, 2:6] = 200.0
+    heat = np.zeros((40, 32, 10), dtype=np.float32)
+    heat[5:20, 5:15, 3] = 1.0  # the evidence lies in axial slice k = 3
+    ras = np.diag([0.8, 0.8, 4.0, 1.0])
+    png = overlay_png(volume, heat, {}, affine=ras, spacing=(0.8, 0.8, 4.0))
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert picture.shape[:2] == (256, 205)  # 40 x 32 voxels of 0.8 mm, enlarged: rows x, columns y
+    assert picture[80, 60, 0] > picture[80, 60, 2] and picture[250, 200].sum() == 0  # hot over the lesion only
+    dicom_like = np.array([[0, 0, -0.7, 0], [0, -0.7, 0, 0], [2.5, 0, 0, 0], [0, 0, 0, 1.0]])  # slices first
+    assert axial_axis(ras) == 2 and axial_axis(dicom_like) == 0 and axial_axis(None) == 0
+    squashed = overlay_png(np.zeros((1, 12, 30, 20)), np.zeros((12, 30, 20)), {}, spacing=(2.5, 0.7, 1.4))
+    assert Image.open(io.BytesIO(squashed)).size == (256, 192)  # 30 x 0.7 mm tall, 20 x 1.4 mm wide
+
+
 def test_display_image_windows() -> None:
     ct = np.array([[[-1000.0, 40.0, 1000.0]]], dtype=np.float32)
     assert display_image(ct, {"units": "HU"}).tolist() == [[0, 128, 255]]

@@ -1,8 +1,10 @@
 """Heatmap overlays as PNG (numpy + Pillow only: no torch, no matplotlib).
 
 A heatmap is ``(H, W)`` (or ``(D, H, W)``) float in 0..1 at the network's input size; overlays resize it to
-the displayed image, so the picture keeps the original resolution. 3D volumes are shown as the axial slice
-(first spatial axis) that holds the most evidence.
+the displayed image, so the picture keeps the original resolution. 3D volumes are shown as the axial slice that
+holds the most evidence: the plane across the array axis that runs closest to the patient's head-foot axis (by
+the image's affine; the first spatial axis when there is none), drawn at its physical aspect ratio (by the voxel
+spacing) and enlarged to at least :data:`MIN_SIDE_3D` pixels, with the array's own row and column order.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import numpy as np
 
 MAX_SIDE = 512
 """Longest side of thumbnails and overlays, pixels."""
+
+MIN_SIDE_3D = 256
+"""Longest side a slice of a volume is enlarged to (a 32 x 10 voxel slice is unreadable at its own size)."""
 
 
 def jet(values: np.ndarray) -> np.ndarray:
@@ -144,16 +149,49 @@ def png_bytes(picture: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def axial_axis(affine: np.ndarray | None) -> int:
+    """The spatial array axis (0, 1 or 2 of ``(D, H, W)``) that runs closest to the world's head-foot axis (the
+    affine's third row: RAS/LPS z); 0 without an affine."""
+    if affine is None:
+        return 0
+    directions = np.asarray(affine, dtype=np.float64)[:3, :3]
+    lengths = np.linalg.norm(directions, axis=0)
+    return int(np.argmax(np.abs(directions[2]) / np.where(lengths > 0, lengths, 1.0)))
+
+
+def _physical_size(picture: np.ndarray, spacing: tuple[float, float] | None, max_side: int) -> np.ndarray:
+    """A slice resized to its physical aspect ratio (``spacing``: rows, columns in mm) and to a readable size."""
+    from PIL import Image
+
+    height, width = picture.shape[:2]
+    rows_mm, cols_mm = spacing if spacing and min(spacing) > 0 else (1.0, 1.0)
+    tall, wide = height * rows_mm, width * cols_mm
+    scale = min(max_side, max(MIN_SIDE_3D, height, width)) / max(tall, wide)
+    size = (max(1, round(wide * scale)), max(1, round(tall * scale)))
+    if size == (width, height):
+        return picture
+    return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BICUBIC))
+
+
 def overlay_png(
     array: np.ndarray,
     heatmap: np.ndarray,
     meta: Mapping[str, Any] | None = None,
     *,
     max_side: int = MAX_SIDE,
+    affine: np.ndarray | None = None,
+    spacing: tuple[float, ...] | None = None,
 ) -> bytes:
-    """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``); 3D shows the hottest slice."""
-    index = representative_slice(heatmap) if heatmap.ndim == 3 else None
-    if index is not None and array.ndim == 4:
-        index = round(index * (array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
-    picture = thumbnail(display_image(array, meta, slice_index=index), max_side)
-    return png_bytes(overlay_rgb(picture, heatmap))
+    """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``); 3D shows the hottest axial slice (by
+    ``affine``) at its physical aspect ratio (by ``spacing``, mm per spatial axis)."""
+    if heatmap.ndim != 3 or array.ndim != 4:
+        return png_bytes(overlay_rgb(thumbnail(display_image(array, meta), max_side), heatmap))
+    axis = axial_axis(affine)
+    volume, heat = np.moveaxis(array, axis + 1, 1), np.moveaxis(heatmap, axis, 0)
+    index = round(representative_slice(heat) * (volume.shape[1] - 1) / max(1, heat.shape[0] - 1))
+    in_plane: tuple[float, float] | None = None
+    if spacing is not None and len(spacing) == 3:
+        rows_mm, cols_mm = (float(s) for i, s in enumerate(spacing) if i != axis)
+        in_plane = (rows_mm, cols_mm)
+    picture = _physical_size(display_image(volume, meta, slice_index=index), in_plane, max_side)
+    return png_bytes(overlay_rgb(picture, heat))

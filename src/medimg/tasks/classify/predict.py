@@ -250,6 +250,8 @@ def predict_images(
 
             prediction.heatmap = heatmap
             prediction.explain_method = explain
-            prediction.overlay_png = overlay_png(image.array, heatmap, image.meta)
+            prediction.overlay_png = overlay_png(
+                image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm
+            )
         predictions.append(prediction)
     return predictions
