@@ -58,7 +58,7 @@ def load_teacher(
             its input differs from the student's plan.
     """
     from medimg.bundle import load_bundle
-    from medimg.run_folder import RunFolder
+    from medimg.data.synthetic_sets import evaluation_images_trained_on
 
     bundle = load_bundle(run_dir)
     if bundle.task != "classify":
@@ -68,8 +68,7 @@ def load_teacher(
             f"teacher {run_dir} classifies {bundle.class_names_}, this data has {class_names}: train the student on "
             "the teacher's data"
         )
-    teacher_split = RunFolder(run_dir).read_json("splits.json").get("assignment", {})
-    leaked = sorted(c for c, part in assignment.items() if part != "train" and teacher_split.get(c) == "train")
+    leaked = evaluation_images_trained_on(run_dir, assignment)
     if leaked:
         raise ConfigError(
             f"teacher {run_dir} trained on {len(leaked)} of this run's validation/test images (e.g. {leaked[0]}): "
