@@ -204,6 +204,24 @@ def test_dicom_is_deidentified_before_storage_and_logs(service: Service, caplog:
         assert identifier.encode() not in stored, identifier
 
 
+def test_a_dicom_with_burned_in_annotation_is_refused_and_nothing_stored(service: Service) -> None:
+    """BurnedInAnnotation YES (a name drawn into the pixels): the basic profile keeps pixels, and the report stored
+    a picture of the upload."""
+    import io
+
+    import pydicom
+
+    client, headers, _ = service
+    dataset = pydicom.dcmread(ct_small())
+    dataset.BurnedInAnnotation = "YES"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    before = client.get("/v1/reports", headers=headers).json()["total"]
+    answer = upload(client, headers, buffer.getvalue())
+    assert answer.status_code == 422 and "burned-in annotation" in answer.json()["detail"]
+    assert client.get("/v1/reports", headers=headers).json()["total"] == before
+
+
 def png_bomb(side: int) -> bytes:
     """A valid 1-bit PNG of side x side pixels that compresses to a few kB."""
     raw = zlib.compress(b"\x00" * ((side // 8 + 1) * side), 9)

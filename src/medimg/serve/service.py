@@ -547,6 +547,13 @@ class PredictionService:
             cleaned, dataset = deidentify_bytes(data, salt=self._uid_salt)
         except ValueError as error:
             raise UploadRejected(422, f"the DICOM file cannot be read: {error}") from error
+        if str(dataset.get("BurnedInAnnotation", "")).strip().upper() == "YES":  # the basic profile keeps pixels
+            raise UploadRejected(
+                422,
+                "the DICOM file says its pixels carry burned-in annotation (BurnedInAnnotation YES: names or dates "
+                "drawn into the image), which de-identification cannot remove and the report would store as a "
+                "picture; send an image without it (cropped, or cleaned by a pixel de-identification tool)",
+            )
         self._check_pixels(_dicom_pixels(dataset))
         facts: dict[str, Any] = {"patient_identity_removed": True}
         for keyword in (
