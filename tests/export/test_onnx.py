@@ -157,6 +157,9 @@ def test_cli_export_and_predict_onnx(deploy_run: Path, tmp_path: Path) -> None:
     assert row.split(",")[1] in {"normal", "lesion"} and row.split(",")[5] in {"yes", "no"}
     missing = runner.invoke(app, ["predict", str(tmp_path), str(phantom_file(deploy_run)), "--engine", "onnx"])
     assert isinstance(missing.exception, ConfigError) and "medimg export" in str(missing.exception)
+    # the .onnx file alone, without --engine onnx (it said "not a run folder"): the same rows
+    alone = runner.invoke(app, ["predict", str(target), str(phantom_file(deploy_run)), "--format", "csv"])
+    assert alone.exit_code == 0 and alone.output.strip().splitlines()[-1] == row
 
 
 def test_export_3d_network(tmp_path: Path) -> None:

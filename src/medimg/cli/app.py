@@ -545,7 +545,11 @@ def predict(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
     engine: Annotated[
-        str, typer.Option(help="torch, or onnx (ONNX Runtime on RUN/model.onnx; see `medimg export`)")
+        str,
+        typer.Option(
+            help="torch, or onnx (ONNX Runtime on RUN/model.onnx; see `medimg export`); a .onnx file given as "
+            "RUN runs on onnx"
+        ),
     ] = "torch",
     explain: Annotated[
         bool, typer.Option("--explain", help="also save a heatmap overlay PNG per image (torch engine)")
@@ -584,6 +588,8 @@ def predict(
     explain_method = explain_method or "gradcam"
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
+    if run.suffix.lower() == ".onnx" and run.is_file():  # an exported file runs on ONNX Runtime, whatever --engine
+        engine = "onnx"
     out_folder = out if out is not None and (out.is_dir() or not out.suffix) else None
     if out_folder is not None:
         out = out_folder / f"predictions.{output_format}"
@@ -593,10 +599,11 @@ def predict(
     stats = StreamStats()  # a classifier streams: decode pool beside the network, bounded memory
     predictions: Iterable[Any]
     if engine == "onnx":
+        torch_engine = "give the run folder, not its .onnx file" if run.is_file() else "drop --engine onnx"
         if explain:
-            raise ConfigError("--explain needs the PyTorch engine (gradients); drop --engine onnx")
+            raise ConfigError(f"--explain needs the PyTorch engine (gradients); {torch_engine}")
         if scale is not None:
-            raise ConfigError("--scale needs the PyTorch engine; drop --engine onnx")
+            raise ConfigError(f"--scale needs the PyTorch engine; {torch_engine}")
         from medimg.export.predictor import OnnxPredictor
 
         predictor = OnnxPredictor(run, threads=threads, window=_window(window), strict=strict)
