@@ -199,3 +199,22 @@ def test_a_leak_in_the_datas_own_split_gets_advice(tmp_path: Path) -> None:
     report = check_dataset(Dataset.load(tmp_path))
     (warning,) = [w for w in report.warnings if "several splits" in w]
     assert "remove the copies from all but one split" in warning and "leak.png [test]" in warning
+
+
+def test_a_near_blank_image_is_blank_not_a_mask(phantom_dir: Path) -> None:
+    """A white export with one pixel of 254 (or a black frame with a few marker pixels) was called a segmentation
+    mask (two values); nothing in it is an image of its class."""
+    from medimg.data.quality import is_blank
+
+    white = np.full((32, 32), 255, np.uint8)
+    white[3, 4] = 254
+    Image.fromarray(white).save(phantom_dir / "normal" / "export_white.png")
+    marker = np.zeros((32, 32), np.uint8)
+    marker[1:4, 1] = marker[3, 1:3] = 200  # a burned-in "L"
+    Image.fromarray(marker).save(phantom_dir / "lesion" / "frame_l.png")
+    report = check_dataset(Dataset.load(phantom_dir))
+    assert sorted(report.blank) == ["lesion/frame_l.png", "normal/export_white.png"]
+    assert not report.suspected_masks
+    sparse = np.zeros((1, 64, 64))
+    sparse[0, 10:14, 10:14] = 1.0  # 16 pixels of content: an image (or a mask), not blank
+    assert is_blank(np.full((1, 8, 8), 3.0)) and not is_blank(sparse) and is_blank(np.full((1, 4), np.nan))

@@ -30,7 +30,7 @@ MASK_MAX_VALUES = 8
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
-BLANK_REASON = "blank: one value everywhere, nothing to classify"
+BLANK_REASON = "blank: one value everywhere (but a few pixels at most), nothing to classify"
 
 
 @dataclass
@@ -199,6 +199,7 @@ class _ImageRecord:
 
     @classmethod
     def of(cls, case: Case, array: np.ndarray, meta: dict[str, Any]) -> _ImageRecord:
+        blank = is_blank(array)
         return cls(
             case_id=case.case_id,
             path=str(case.path or case.case_id),
@@ -208,8 +209,8 @@ class _ImageRecord:
             sample_type=_sample_type(meta),
             raster_bits=_raster_bits(meta),
             turned=bool(meta.get("exif_orientation")),
-            blank=not np.isfinite(array).all() or float(array.max()) == float(array.min()),
-            label_valued=case.path is not None and is_label_valued(array),
+            blank=blank,
+            label_valued=case.path is not None and not blank and is_label_valued(array),
             digest=pixel_digest(array),
         )
 
@@ -583,6 +584,23 @@ def drop_non_images(
             example = these[0].path or these[0].case_id  # an array's image has no path: its id (array[3])
             logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), example, reason, hint)
     return _without(dataset, reason_of)
+
+
+#: pixels that may differ from the one value of an image that still counts as blank (a white export with one
+#: anti-aliased pixel, a black frame with a burned-in "L" marker of a few pixels)
+NEAR_BLANK_PIXELS = 8
+
+
+def is_blank(array: np.ndarray) -> bool:
+    """True for an image with nothing to classify: not finite, or one value everywhere but at most
+    :data:`NEAR_BLANK_PIXELS` pixels (``(C, *spatial)``)."""
+    if array.size == 0 or not np.isfinite(array).all():
+        return True
+    if float(array.max()) == float(array.min()):
+        return True
+    flat = array.reshape(-1)
+    dominant = np.median(flat)  # the value nearly every pixel has, if there is one
+    return int(np.count_nonzero(flat != dominant)) <= NEAR_BLANK_PIXELS * array.shape[0]
 
 
 def is_label_valued(array: np.ndarray) -> bool:
