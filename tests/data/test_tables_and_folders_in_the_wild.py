@@ -154,3 +154,14 @@ def test_a_4d_nifti_among_volumes_is_named_in_the_check(tmp_path: Path) -> None:
     warning = next(w for w in report.warnings if w.startswith("mixed channel counts"))
     assert "6 image(s) with 1, 1 image(s) with 3; e.g. " in warning and "t.nii.gz has 3" in warning
     assert "4D file" in warning
+
+
+def test_a_broken_symbolic_link_is_named_not_silently_dropped(
+    phantom_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A class folder of links into PACS storage whose targets moved: the link was left out without a word."""
+    (phantom_dir / "lesion" / "moved_scan.png").symlink_to("/nonexistent/moved_scan.png")
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(phantom_dir)
+    assert "1 broken symbolic link(s) left out (e.g." in caplog.text and "moved_scan.png" in caplog.text
+    assert not any("moved_scan" in c.case_id for c in dataset.cases)

@@ -65,12 +65,18 @@ def image_files(
     A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
     suffix and matches them.
     """
-    found = folder.rglob("*") if recursive else folder.iterdir()
+    found = sorted(folder.rglob("*") if recursive else folder.iterdir())
     files = [
-        p
-        for p in sorted(found)
-        if p.is_file() and not in_system_folder(p, folder) and name_selected(p.name, include, exclude)
+        p for p in found if p.is_file() and not in_system_folder(p, folder) and name_selected(p.name, include, exclude)
     ]
+    broken = [p for p in found if p.is_symlink() and not p.exists() and not in_system_folder(p, folder)]
+    if broken:  # a tree of links into PACS storage whose targets moved: files lost without a word otherwise
+        logger.warning(
+            "%d broken symbolic link(s) left out (e.g. %s -> %s): their targets do not exist",
+            len(broken),
+            broken[0],
+            broken[0].readlink(),
+        )
     return [p for p in files if (include and p.suffix) or is_image_file(p)]
 
 
