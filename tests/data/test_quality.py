@@ -218,3 +218,16 @@ def test_a_near_blank_image_is_blank_not_a_mask(phantom_dir: Path) -> None:
     sparse = np.zeros((1, 64, 64))
     sparse[0, 10:14, 10:14] = 1.0  # 16 pixels of content: an image (or a mask), not blank
     assert is_blank(np.full((1, 8, 8), 3.0)) and not is_blank(sparse) and is_blank(np.full((1, 4), np.nan))
+
+
+def test_patients_across_a_csv_split_column_get_advice_for_the_column(tmp_path: Path) -> None:
+    """The advice told CSV users to move files between split folders they do not have."""
+    rng = np.random.default_rng(0)
+    rows = ["path,label,patient_id,split"]
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.png,{'ab'[i % 2]},P{i // 4},{['train', 'test'][i % 3 == 0]}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    report = check_dataset(Dataset.load(tmp_path / "labels.csv"))
+    (warning,) = [w for w in report.warnings if "patient(s) have images in several splits" in w]
+    assert "one value in the split column" in warning and "split folder" not in warning

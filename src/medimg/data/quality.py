@@ -339,10 +339,15 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             "or remove the wrong copy (`medimg fit` leaves every image of such a group out unless --keep-conflicts)"
         )
     if straddling:
+        fix = (
+            "give each patient's rows one value in the split column, or drop the column and let medimg split by patient"
+            if dataset.source == "csv"
+            else "move each patient's images into one split folder, or merge the split folders and let medimg split "
+            "by patient"
+        )
         warnings.append(
             f"{len(straddling)} patient(s) have images in several splits (e.g. {straddling[0]}): the test score would "
-            "measure patients seen in training; move each patient's images into one split folder, or merge the "
-            "split folders and let medimg split by patient"
+            f"measure patients seen in training; {fix}"
         )
     if cross:
         warnings.append(
