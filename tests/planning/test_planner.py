@@ -140,3 +140,16 @@ def test_bf16_follows_the_gpu_when_one_is_present(monkeypatch: pytest.MonkeyPatc
     assert planner.device_supports_bf16() is True
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU: the CPU decides
     assert planner.device_supports_bf16() is False
+
+
+def test_the_epochs_reason_says_when_the_step_target_is_capped() -> None:
+    """60 epochs of 4 steps were explained as "~1200 steps at 4 steps/epoch" (240 steps)."""
+    from medimg.planning.planner import determine_epochs
+
+    epochs, _, reason = determine_epochs(_fingerprint(num_train_cases=28), batch_size=8)
+    assert (
+        epochs == 60
+        and reason == "240 steps at 4 steps/epoch: at most 60 epochs (the ~1200-step target would need 300)"
+    )
+    epochs, _, reason = determine_epochs(_fingerprint(), batch_size=128)
+    assert epochs == 32 and reason == "~1200 steps at 37 steps/epoch"

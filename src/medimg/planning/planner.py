@@ -114,9 +114,14 @@ def determine_epochs(fp: Fingerprint, batch_size: int) -> tuple[int, int, str]:
     the patience is long enough to reach them (a quarter stopped PneumoniaMNIST at epoch 14 of 32).
     """
     steps_per_epoch = max(1, math.ceil(fp.num_train_cases / batch_size))
-    epochs = int(min(60, max(10, round(TARGET_STEPS / steps_per_epoch))))
+    wanted = round(TARGET_STEPS / steps_per_epoch)
+    epochs = int(min(60, max(10, wanted)))
     patience = max(5, epochs // 2)
-    return epochs, patience, f"~{TARGET_STEPS} steps at {steps_per_epoch} steps/epoch"
+    steps = f"{epochs * steps_per_epoch} steps at {steps_per_epoch} steps/epoch"
+    if epochs == wanted:
+        return epochs, patience, f"~{TARGET_STEPS} steps at {steps_per_epoch} steps/epoch"
+    bound = "at most 60 epochs" if epochs < wanted else "at least 10 epochs"
+    return epochs, patience, f"{steps}: {bound} (the ~{TARGET_STEPS}-step target would need {wanted})"
 
 
 def determine_class_weights(fp: Fingerprint) -> tuple[list[float] | None, str]:
