@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medimg.errors import ConfigError, did_you_mean
 from medimg.planning.plan import field_help
+
+logger = logging.getLogger(__name__)
 
 PlanT = TypeVar("PlanT", bound=BaseModel)
 
@@ -139,6 +142,8 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     data = planned.model_dump()
     known = field_help(plan_type)
     for layer in layers:
+        if layer and "reasons" in layer:  # a saved plan.json: was it planned from this data?
+            _warn_other_datas_plan(layer, data)
         reason = getattr(layer, "reason", "set by user")
         for key, value in (layer or {}).items():
             if key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
@@ -159,6 +164,34 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         return plan_type.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
+
+
+#: plan fields measured on the training data (its channels and intensities), not chosen
+DATA_FIELDS = ("spatial_dims", "in_channels", "clip_low", "clip_high", "norm_mean", "norm_std")
+
+
+def _warn_other_datas_plan(saved: dict[str, Any], planned: dict[str, Any]) -> None:
+    """Say when a plan.json given as --config was measured on other data: its channel count and intensity
+    statistics replace this data's (an RGB set's plan on grey images: 3 channels, its clip range and mean).
+    Intensities count as the same within 5% of this data's clipped range (percentiles of sampled pixels vary)."""
+    low, high = planned.get("clip_low"), planned.get("clip_high")
+    span = abs(float(high) - float(low)) if isinstance(low, (int, float)) and isinstance(high, (int, float)) else 1.0
+    differ = []
+    for key in DATA_FIELDS:
+        ours, theirs = planned.get(key), saved.get(key)
+        if not isinstance(ours, (int, float)) or not isinstance(theirs, (int, float)):
+            continue
+        if isinstance(ours, int) and key in {"spatial_dims", "in_channels"}:
+            if int(theirs) != ours:
+                differ.append(f"{key} {theirs} (this data: {ours})")
+        elif abs(float(theirs) - float(ours)) > 0.05 * max(span, 1e-6):
+            differ.append(f"{key} {float(theirs):.4g} (this data: {float(ours):.4g})")
+    if differ:
+        logger.warning(
+            "the --config plan was measured on other data: %s; these values are used as given (run `medimg plan "
+            "DATA` for this data's, or delete these fields from the file to plan them here)",
+            ", ".join(differ),
+        )
 
 
 def _refuse_bool_for_number(plan_type: type[BaseModel], key: str, value: Any, planned: Any) -> None:

@@ -153,3 +153,21 @@ def test_the_epochs_reason_says_when_the_step_target_is_capped() -> None:
     )
     epochs, _, reason = determine_epochs(_fingerprint(), batch_size=128)
     assert epochs == 32 and reason == "~1200 steps at 37 steps/epoch"
+
+
+def test_a_plan_json_of_other_data_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """`fit grey --config rgb_plan.json`: 3 channels and the RGB set's clip range and mean were applied without a
+    word, the reasons still saying they came from this data."""
+    import logging
+
+    planned = make_plan(_fingerprint())
+    other = planned.model_dump() | {"in_channels": 3, "clip_low": planned.clip_low + 40.0, "epochs": 5}
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        assert resolve_plan(planned, other).in_channels == 3  # used as given
+    assert "measured on other data: in_channels 3 (this data: 1), clip_low" in caplog.text
+    caplog.clear()
+    same = planned.model_dump() | {"norm_mean": planned.norm_mean * 1.001, "epochs": 5}  # replanned: tiny drift
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        resolve_plan(planned, same)
+        resolve_plan(planned, {"in_channels": 3})  # a --set, not a saved plan
+    assert "other data" not in caplog.text
