@@ -72,6 +72,10 @@ def test_png_prediction_and_report_formats(service: Service, deploy_run: Path) -
     report = response.json()
     prediction = report["prediction"]
     assert set(prediction["probabilities"]) == {"normal", "lesion"}
+    # every data set's first run is exp1: reports name the run with its parent, and the weights that answered
+    assert report["model"]["name"] == f"{deploy_run.parent.name}/{deploy_run.name}"
+    weights = json.loads((deploy_run / "metadata.json").read_text())["weights_sha256"]["model.pt"]
+    assert report["model"]["weights_sha256"] == weights
     assert abs(sum(prediction["probabilities"].values()) - 1) < 1e-6
     assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
     assert report["explanation"]["method"] == "gradcam" and report["input"]["format"] == "png"

@@ -59,6 +59,7 @@ class ModelInfo:
     training: dict[str, Any]
     explain_method: str | None
     multi_label: bool = False
+    weights_sha256: str = ""  # which trained weights answered (model.pt's digest in the run's metadata.json)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,6 +77,13 @@ def _dicom_pixels(dataset: Any) -> int:
 
 #: a multi-frame upload's report lists at most this many frames' labels (all are predicted and counted)
 MAX_LISTED_FRAMES = 2000
+
+
+def _served_name(run_dir: Path) -> str:
+    """The name reports give the served model: the run folder with its parent (``pneumonia/exp1``), since every
+    data set's first run is ``exp1`` and several servers may share one database."""
+    folder = run_dir.resolve()
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
 
 
 def stored_label(label: str, findings: list[str] | None) -> str:
@@ -178,7 +186,7 @@ class PredictionService:
         explain_method = settings.explain_method if self.model.task == "classify" else None
         metadata = self.model.metadata_
         self.info = ModelInfo(
-            name=Path(settings.run_dir).resolve().name,
+            name=_served_name(Path(settings.run_dir)),
             network=str(metadata.get("network", "")),
             task=self.model.task,
             class_names=list(self.model.class_names_ or []),
@@ -186,6 +194,7 @@ class PredictionService:
             training={k: v for k, v in (metadata.get("training") or {}).items() if k != "skipped_files"},
             explain_method=explain_method,
             multi_label=bool(getattr(self.model.plan_, "multi_label", False)),
+            weights_sha256=str((metadata.get("weights_sha256") or {}).get("model.pt", "")),
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
         if self.model.task == "segment":
@@ -384,6 +393,7 @@ class PredictionService:
                 model_info={
                     "network": self.info.network,
                     "class_names": self.info.class_names,
+                    "weights_sha256": self.info.weights_sha256,
                     **({"multi_label": True} if self.info.multi_label else {}),
                 },
                 **named,
