@@ -70,16 +70,21 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     assert "have the names of this run's training or validation images" in caplog.text
 
 
-def test_resume_goes_on_with_the_runs_unlabelled_pool(phantom_dir: Path, tmp_path: Path) -> None:
+def test_resume_goes_on_with_the_runs_unlabelled_pool(
+    phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """`medimg fit DATA --resume`, as the Ctrl-C message says, went on supervised-only: the pool (and --synthetic,
     --teacher) was dropped and config.json rewritten without it."""
     import json
+    import logging
 
     pool = tmp_path / "pool"
     shutil.copytree(phantom_dir / "normal", pool)
     run = tmp_path / "run"
     Model("simple-cnn", progress=False).fit(phantom_dir, unlabelled=pool, epochs=1, run_dir=run)
-    Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=run, resume=True)
+    with caplog.at_level(logging.INFO):
+        Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=run, resume=True)
+    assert "all 1 epochs were trained" in caplog.text and "from epoch 2 of 1" not in caplog.text
     assert json.loads((run / "config.json").read_text())["options"]["unlabelled"] == str(pool.resolve())
     assert json.loads((run / "metadata.json").read_text())["training"]["unlabelled_images"] > 0
     shutil.rmtree(pool)

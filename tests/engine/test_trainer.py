@@ -386,3 +386,9 @@ def test_non_finite_fp32_gradients_are_a_clear_error(tmp_path: Path) -> None:
             tmp_path,
             progress=False,
         )
+
+
+def test_log_lines_never_round_a_short_budget_to_zero_seconds() -> None:
+    from medimg.engine.trainer import _seconds
+
+    assert [_seconds(v) for v in (270.4, 9.6, 0.5)] == ["270 s", "9.6 s", "0.5 s"]

@@ -241,7 +241,10 @@ def train(
         history = list(state["history"])
         start_epoch = int(state["epoch"]) + 1
         best_state = load_checkpoint(best_path)["model"] if best_path.is_file() else copy_state(selected)
-        logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
+        if start_epoch > epochs:  # every epoch ran (interrupted in the evaluation, or finished)
+            logger.info("resuming %s: all %d epochs were trained; going on with what follows them", run_dir, epochs)
+        else:
+            logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
     trained = dist.wrap(network)
@@ -363,7 +366,7 @@ def train(
             )
             if budget_share > 1:
                 budget /= budget_share
-                logger.info("time budget: %d networks share it, %.0f s each", budget_share, budget)
+                logger.info("time budget: %d networks share it, %s each", budget_share, _seconds(budget))
             fitted = dist.broadcast(budgeted_epochs(most_epochs(plan), first_s, budget))
             if fitted != epochs:
                 logger.info("time budget %.0f s: training %d epochs (%d planned)", budget, fitted, epochs)
@@ -480,3 +483,8 @@ def _tensorboard_writer(folder: Path) -> Any:
         logger.warning("tensorboard is not installed; no TensorBoard logs (pip install tensorboard)")
         return None
     return SummaryWriter(log_dir=str(folder))
+
+
+def _seconds(value: float) -> str:
+    """A duration for a log line: ``40 s``, ``0.5 s`` (a budget under a second did not read as ``0 s``)."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
