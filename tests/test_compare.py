@@ -18,6 +18,9 @@ from tests.features.conftest import make_cells
 
 def test_compare_deep_and_classical_on_the_same_split(tmp_path: Path) -> None:
     npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(48, 16, 24))
+    arrays = dict(np.load(npz))
+    arrays["train_images"][0] = 0  # a blank image: the check leaves it out of every model's data
+    np.savez(npz, **arrays)
     out = tmp_path / "cmp"
     result = CliRunner().invoke(
         app,
@@ -45,6 +48,7 @@ def test_compare_deep_and_classical_on_the_same_split(tmp_path: Path) -> None:
     trained = [m for m in rows if m != "auto-sklearn"]
     splits = {json.dumps(json.loads((out / m / "splits.json").read_text())["assignment"]) for m in trained}
     assert len(splits) == 1
+    assert any("(87 images; 1 left out, see each run's dataset.json" in note for note in record["notes"])
 
 
 def test_group_classes_into_a_binary_task(tmp_path: Path) -> None:

@@ -117,8 +117,12 @@ def compare(
             raise ConfigError(f"{name} was trained on other splits than {first}: rerun without --reuse")
     paired = paired_tests(rows, predictions, dataset.class_names, n_resamples=max(n_resamples, 2000), seed=seed)
     rows += [parse_reference(r) for r in reference or []]
+    used = len(assignments[first])  # the cases split: what the check left of the data (blank files, conflicts)
+    left_out = (
+        f"; {len(dataset.cases) - used} left out, see each run's dataset.json" if used != len(dataset.cases) else ""
+    )
     notes = [
-        f"dataset: {dataset.root} ({len(dataset.cases)} images, classes: {', '.join(dataset.class_names)})",
+        f"dataset: {dataset.root} ({used} images{left_out}; classes: {', '.join(dataset.class_names)})",
         f"split seed {seed}; test images: " + ", ".join(f"{r.model}={r.n_test}" for r in rows if not r.reference),
         f"classical features: {features}" + (f", masks: {masks}" if masks else ""),
         "published rows are copied from their papers (same official split where stated), without intervals",
