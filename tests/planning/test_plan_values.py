@@ -66,6 +66,7 @@ def test_a_fit_with_the_wrong_number_of_class_weights_stops_before_training(tmp_
         ({"norm_mean": float("nan")}, r"norm_mean: .*finite"),
         ({"clip_high": float("inf")}, r"clip_high: .*finite"),
         ({"learning_rate": float("inf")}, r"learning_rate: .*finite"),
+        ({"semi_supervised": {"confidence_threshold": float("nan")}}, r"confidence_threshold: .*finite"),
         ({"augmentation": {"flip_axes": [-1]}}, r"augmentation.flip_axes: .*\[-1\] is not a spatial axis"),
         ({"augmentation": {"flip_axes": [0, 5]}}, r"augmentation.flip_axes: \[5\] is not a spatial axis of 2D data"),
     ],

@@ -19,7 +19,7 @@ THRESHOLD: Literal["fixed", "self_adaptive"] = "fixed"
 class SemiSupervisedPlan(BaseModel):
     """Pseudo-labelling / FixMatch settings (Sohn et al. 2020, "FixMatch"; Lee 2013, "Pseudo-Label")."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     method: Literal["fixmatch", "pseudo_label"] = Field(
         "fixmatch",
