@@ -916,7 +916,7 @@ class Model:
             known=known,
             progress=options.progress,
         )
-        return group_identical_images(dataset, check.duplicates)
+        return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
 
     def _segmentation_options(self, **options: Any) -> dict[str, Any]:
         """The given segmentation-only inference options (``scale``, ``mask_labels``), for the task's evaluate or

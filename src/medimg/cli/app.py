@@ -125,8 +125,8 @@ def check(
         typer.Option(help="read the data for this task (detect: boxes from an image/mask dataset's masks)"),
     ] = None,
 ) -> None:
-    """Count classes and splits, and find unreadable, blank and duplicated images (also across splits) and label
-    conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make of them, cases per
+    """Count classes and splits, and find unreadable, blank and duplicated (or nearly identical) images (also
+    across splits) and label conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make of them, cases per
     class, size mismatches, masks without an image, empty masks); exits 1 when problems are found. A folder
     holding DICOM also gets its series listed (modality,
     slices, size, spacing, orientation, patients by hashed ID), with a warning on mixed modalities."""

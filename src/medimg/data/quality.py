@@ -17,6 +17,7 @@ from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.labels import keep_classes, label_text
 from medimg.data.loading import iter_images, other_dimensions
+from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
@@ -45,6 +46,8 @@ class CheckReport:
     blank: list[str] = field(default_factory=list)
     duplicates: list[list[str]] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    near_duplicates: list[list[str]] = field(default_factory=list)
+    cross_split_near_duplicates: list[list[str]] = field(default_factory=list)
     cross_split_patients: list[str] = field(default_factory=list)
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
@@ -59,6 +62,7 @@ class CheckReport:
             self.unreadable
             or self.blank
             or self.cross_split_duplicates
+            or self.cross_split_near_duplicates
             or self.cross_split_patients
             or self.label_conflicts
             or self.suspected_masks
@@ -76,6 +80,8 @@ class CheckReport:
             "blank": self.blank,
             "duplicates": self.duplicates,
             "cross_split_duplicates": self.cross_split_duplicates,
+            "near_duplicates": self.near_duplicates,
+            "cross_split_near_duplicates": self.cross_split_near_duplicates,
             "cross_split_patients": self.cross_split_patients,
             "label_conflicts": self.label_conflicts,
             "label_conflict_ids": self.label_conflict_ids,
@@ -99,7 +105,8 @@ class CheckReport:
             f"imbalance {self.imbalance_ratio:.2f} (largest / smallest class"
             + (" by boxes)" if d.get("task") == "detect" else ")"),
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
-            f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}, label conflicts "
+            f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}, near-identical groups "
+            f"{len(self.near_duplicates)}, across splits {len(self.cross_split_near_duplicates)}, label conflicts "
             f"{len(self.label_conflicts)}",
         ]
         for item in self.unreadable[:10]:
@@ -108,6 +115,8 @@ class CheckReport:
             lines.append(f"  blank: {case_id}")
         for group in self.cross_split_duplicates[:10]:
             lines.append(f"  same image in several splits: {', '.join(group)}")
+        for group in self.cross_split_near_duplicates[:10]:
+            lines.append(f"  nearly the same image in several splits: {', '.join(group)}")
         for patient in self.cross_split_patients[:10]:
             lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
@@ -196,6 +205,7 @@ class _ImageRecord:
     blank: bool
     label_valued: bool
     digest: str
+    signature: Signature | None
 
     @classmethod
     def of(cls, case: Case, array: np.ndarray, meta: dict[str, Any]) -> _ImageRecord:
@@ -212,6 +222,7 @@ class _ImageRecord:
             blank=blank,
             label_valued=case.path is not None and not blank and is_label_valued(array),
             digest=pixel_digest(array),
+            signature=None if blank else signature(array),
         )
 
 
@@ -269,11 +280,19 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
-    if made_here and splits is not None and duplicates:  # the split fit makes keeps identical images together
-        regrouped = make_splits(group_identical_images(dataset, duplicates).cases)
+    near = near_duplicate_groups({r.case_id: r.signature for r in records if r.signature is not None}, duplicates)
+    near_entries = [[(cid, split_of[cid]) for cid in group] for group in near]
+    if made_here and splits is not None and (duplicates or near):  # fit's split keeps copies together
+        regrouped = make_splits(group_identical_images(dataset, [*duplicates, *near]).cases)
         groups = [[(cid, regrouped.assignment.get(cid)) for cid, _ in entries] for entries in groups]
+        near_entries = [[(cid, regrouped.assignment.get(cid)) for cid in group] for group in near]
     cross = [
         [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
+    ]
+    near_cross = [
+        [f"{cid} [{split}]" for cid, split in entries]
+        for entries in near_entries
+        if len({split for _, split in entries}) > 1
     ]
     conflict_ids = _conflicting(duplicates, label_of)
     conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
@@ -357,6 +376,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     elif duplicates and not conflicts:
         warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
+    if near_cross:
+        warnings.append(
+            f"{len(near_cross)} group(s) of nearly identical images (one picture re-saved, resized or at another bit "
+            f"depth) lie in several splits of the data's own split (e.g. {', '.join(near_cross[0][:2])}): the test "
+            "score would count pictures seen in training; remove the copies from all but one split"
+        )
     if dataset.task == "classify":
         warnings += shortcut_warnings(
             {
@@ -374,6 +399,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         blank=blank,
         duplicates=duplicates,
         cross_split_duplicates=cross,
+        near_duplicates=near,
+        cross_split_near_duplicates=near_cross,
         cross_split_patients=straddling,
         label_conflicts=conflicts,
         label_conflict_ids=conflict_ids,
@@ -512,7 +539,8 @@ def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]
     if not key_of:
         return dataset
     logger.info(
-        "%d group(s) of identical images (%d files, e.g. %s): each kept in one split when medimg makes the split",
+        "%d group(s) of identical or nearly identical images (%d files, e.g. %s): each kept in one split when "
+        "medimg makes the split",
         len(set(key_of.values())),
         len(key_of),
         next(iter(key_of)),
