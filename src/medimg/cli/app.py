@@ -126,10 +126,10 @@ def check(
     ] = None,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated (or nearly identical) images (also
-    across splits) and label conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make of them, cases per
-    class, size mismatches, masks without an image, empty masks); exits 1 when problems are found. A folder
-    holding DICOM also gets its series listed (modality,
-    slices, size, spacing, orientation, patients by hashed ID), with a warning on mixed modalities."""
+    across splits) and label conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make
+    of them, cases per class, size mismatches, masks without an image, empty masks); exits 1 when problems are
+    found. A folder holding DICOM also gets its series listed (modality, slices, size, spacing, orientation,
+    patients by hashed ID), with a warning on mixed modalities."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json, dumps_json
