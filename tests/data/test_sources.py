@@ -186,6 +186,14 @@ def test_class_order_puts_normal_first() -> None:
     assert order_classes({"10", "2", "1"}) == ["1", "2", "10"]
     # more than two classes: plain alphabetical order
     assert order_classes({"normal_columnar", "carcinoma", "severe"}) == ["carcinoma", "normal_columnar", "severe"]
+    # a negated name is the negative class (alphabetical order made "no fracture", "Non-COVID" and the malaria
+    # set's "Uninfected" the positive class: sensitivity and specificity swapped)
+    assert order_classes({"fracture", "no fracture"}) == ["no fracture", "fracture"]
+    assert order_classes({"COVID", "Non-COVID"}) == ["Non-COVID", "COVID"]
+    assert order_classes({"cancer", "non-cancer"}) == ["non-cancer", "cancer"]
+    assert order_classes({"Parasitized", "Uninfected"}) == ["Uninfected", "Parasitized"]
+    assert order_classes({"No Finding", "Finding"}) == ["No Finding", "Finding"]
+    assert order_classes({"melanoma", "unknown"}) == ["melanoma", "unknown"]  # "un" alone negates nothing
 
 
 def test_sub_folders_of_class_folders_are_patients_of_the_split(tmp_path: Path) -> None:

@@ -446,7 +446,9 @@ def _print_metrics(report: Any) -> None:
         if value is None:
             continue
         interval = f"  (95% CI {ci['low']:.3f}-{ci['high']:.3f})" if ci.get("low") is not None else ""
-        _echo(f"  {key:{width}s} {value:.4f}{interval}")
+        positive = metrics.get("positive_class")
+        of = f"  (recall of {positive!r})" if key == "sensitivity" and positive is not None else ""
+        _echo(f"  {key:{width}s} {value:.4f}{interval}{of}")
     per_finding = metrics.get("per_finding") or {}  # a multi-label model: each finding's AUC and operating point
     if per_finding:
         _echo(f"  {'finding':{width}s} {'AUC':>6s}  sens   spec   (images with it)")

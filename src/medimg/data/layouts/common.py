@@ -22,7 +22,13 @@ logger = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-separated export (HAM10000's)
 #: at least this many sub-folders holding images are patients (the groups of a split), not batches or classes
 MIN_FOLDER_GROUPS = 10
-NEGATIVE_CLASS_WORDS = ("normal", "negative", "benign", "healthy", "control", "no_", "no-", "none", "absent")
+NEGATIVE_CLASS_WORDS = (
+    "normal", "negative", "benign", "healthy", "control", "no_", "no-", "no ", "none", "absent", "non-", "non_",
+    "non ", "not ", "not_", "not-", "without", "uninfected", "no finding",
+)  # fmt: skip
+
+#: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
+NEGATIONS = ("non", "no", "not", "un", "without")
 
 
 def image_files_in(folder: Path, limit: int | None = None) -> list[Path]:
@@ -140,8 +146,17 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
         ordered = sorted(names)
     if len(ordered) != 2:
         return ordered
-    negative = [n for n in ordered if n.lower().startswith(NEGATIVE_CLASS_WORDS)]
+    negative = [n for n in ordered if _negates(n, other=ordered[1] if n == ordered[0] else ordered[0])]
+    negative = negative or [n for n in ordered if n.lower().startswith(NEGATIVE_CLASS_WORDS)]
     return negative[:1] + [n for n in ordered if n not in negative[:1]]
+
+
+def _negates(name: str, other: str) -> bool:
+    """True when ``name`` is ``other`` with a negation before it (``Non-COVID`` of ``COVID``, ``no fracture`` of
+    ``fracture``, ``uninfected`` of ``infected``)."""
+    words = re.sub(r"[\s_\-]+", " ", name.strip().lower())
+    target = re.sub(r"[\s_\-]+", " ", other.strip().lower())
+    return any(words in {f"{n} {target}", f"{n}{target}"} for n in NEGATIONS)
 
 
 def is_manifest(path: Path) -> bool:
