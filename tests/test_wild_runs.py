@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from medimg import Dataset, Model
 from medimg.cli.app import _option_from_set, app
 from medimg.data.pool import attach_pool
+from medimg.data.synthetic import make_phantom_dataset
 from medimg.errors import ConfigError, DatasetError, RunFolderError
 from medimg.planning.plan import Plan
 from medimg.run_folder import RunFolder
@@ -67,7 +68,24 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     (copied / "normal" / "new_case.png").write_bytes((phantom_dir / "normal" / "phantom_0000.png").read_bytes())
     with caplog.at_level(logging.WARNING):
         Model.load(tmp_path / "run").evaluate(copied, split="test", out_dir=tmp_path / "plus_one")
-    assert "have the names of this run's training or validation images" in caplog.text
+    assert "are this run's training or validation images" in caplog.text and "files match" in caplog.text
+
+    # another hospital's set named the same way (class/phantom_0000.png...): other pictures, all of them scored
+    other = tmp_path / "hospital2"
+    make_phantom_dataset(other, n_per_class=len(list((phantom_dir / "normal").glob("*.png"))), size=32, seed=99)
+    assert {c.case_id for c in Dataset.load(other).cases} == {c.case_id for c in Dataset.load(phantom_dir).cases}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        report = Model.load(tmp_path / "run").evaluate(other, split="test", out_dir=tmp_path / "hospital2_report")
+    assert report.metrics["n"] == len(Dataset.load(other)) and "training or validation images" not in caplog.text
+
+    # arrays name their images by position: new arrays of the same size are not the training data
+    x, y = _arrays()
+    arrays = Model("simple-cnn", progress=False).fit(x, y, epochs=1, run_dir=tmp_path / "arrays_run")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        fresh = arrays.evaluate(x[::-1].copy(), y[::-1].copy())
+    assert fresh.metrics["n"] == len(y) and "optimistic" not in caplog.text
 
 
 def test_resume_goes_on_with_the_runs_unlabelled_pool(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, NotFittedError, RunFolderError, did_you_mean
+from medimg.errors import ConfigError, DatasetError, MedimgError, NotFittedError, RunFolderError, did_you_mean
 from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
@@ -992,39 +992,75 @@ class Model:
         return cases_for(dataset, Splits.from_dict(run.read_json("splits.json")) if saved else None, split)
 
     def _is_training_data(self, dataset: Any) -> bool:
-        """True when ``dataset`` was loaded from the path this run was trained on, or holds exactly the files of
-        its saved split under another path (the data moved or copied with the run to another machine: scoring all
-        of it would count the training images); a partial match of training/validation names is warned."""
+        """True when ``dataset`` was loaded from the path this run was trained on, or holds the files of its saved
+        split under another path (the data moved or copied with the run: scoring all of it would count the
+        training images). Names alone do not decide: another hospital's ``class/img0001.png`` share them, so a
+        sample of the files is compared with the training data's when that is still where the run recorded it;
+        an array's images are named by position (``train/17``) and never match by name."""
         from medimg.run_folder import RunFolder
 
         run = RunFolder(self.run_dir_ or ".")
         if not run.file("config.json").is_file():
             return False
-        if run.trained_data().resolve() == Path(dataset.root).resolve():
+        original = run.trained_data()
+        if original.resolve() == Path(dataset.root).resolve():
             return True
-        if not run.file("splits.json").is_file():
+        if not run.file("splits.json").is_file() or any(c.path is None for c in dataset.cases):
             return False
         saved = run.read_json("splits.json").get("assignment") or {}
         names = {c.case_id for c in dataset.cases}
-        if names and names == set(saved):
+        learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
+        if not learnt:
+            return False
+        same = self._same_files(dataset, original, learnt)
+        if same is False:  # the same names, other pictures: an external set
+            return False
+        how = (
+            "its files match the training data's"
+            if same
+            else f"by their names: the training data is not at {original} to compare"
+        )
+        if names == set(saved):
             logger.info(
-                "%s holds the files this run was trained on (the same %d names, at another path): its saved split "
-                "is used",
+                "%s holds the %d files this run was trained on (%s): its saved split is used",
                 dataset.root,
                 len(names),
+                how,
             )
             return True
-        learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
-        if learnt:
-            logger.warning(
-                "%d of the %d images of %s have the names of this run's training or validation images (e.g. %s): "
-                "if they are the same images, their scores are optimistic",
-                len(learnt),
-                len(names),
-                dataset.root,
-                learnt[0],
-            )
+        logger.warning(
+            "%d of the %d images of %s are this run's training or validation images (e.g. %s; %s): their scores are "
+            "optimistic",
+            len(learnt),
+            len(names),
+            dataset.root,
+            learnt[0],
+            how,
+        )
         return False
+
+    def _same_files(self, dataset: Any, original: Path, names: Sequence[str], sample: int = 8) -> bool | None:
+        """Whether the files of ``dataset`` named ``names`` (a sample of them) have the bytes of the training
+        data's files of those names; ``None`` when the training data is not there to compare."""
+        import hashlib
+
+        try:
+            trained = {c.case_id: c.path for c in self._as_dataset(original, **self._dataset_options()).cases}
+        except (MedimgError, OSError):
+            return None
+        given = {c.case_id: c.path for c in dataset.cases}
+        step = max(1, len(names) // sample)
+        for name in list(names)[::step][:sample]:
+            there, here = trained.get(name), given.get(name)
+            if there is None or here is None:
+                return False
+            try:
+                digests = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in (there, here)}
+            except OSError:  # a series folder, an unreadable file: nothing to compare
+                return None
+            if len(digests) > 1:
+                return False
+        return True
 
     def _dataset_options(self) -> dict[str, Any]:
         from medimg.bundle import dataset_options
