@@ -235,10 +235,32 @@ def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, dep
             page.set_input_files("#file", [str(f) for f in _series_slices(tmp_path / "series", slices=6)])
             expect(page.locator("#confidence")).to_contain_text("mean of 6 frames", timeout=60_000)
 
-            # A bad file gets a clear message, and the page keeps working.
+            # A bad file gets a clear message, and the page keeps working; the earlier result is not left under it.
             page.set_input_files("#file", {"name": "notes.png", "mimeType": "image/png", "buffer": b"just text"})
             expect(page.locator("#upload-error")).to_contain_text("unrecognised image format")
+            expect(page.locator("#result")).to_be_hidden()
             page.screenshot(path=str(screenshot), full_page=True)
+
+            # Two uploads in flight (a slow network): the earlier one's late answer must not replace the result of
+            # the file chosen after it (the page showed patient A's result after the user chose patient B).
+            held: list[Any] = []
+            page.route("**/v1/predictions", lambda route: held.append(route) if not held else route.continue_())
+            stored_before = _report_count(server)
+            page.set_input_files("#file", str(phantom_file(deploy_run, "normal", 3)))
+            page.wait_for_function("document.getElementById('status').textContent.length > 0")
+            while not held:
+                page.wait_for_timeout(50)
+            page.set_input_files("#file", str(phantom_file(deploy_run, "lesion", 3)))
+            expect(page.locator("#result")).to_be_visible(timeout=60_000)
+            chosen_last = page.locator("#report-id").inner_text()
+            held[0].continue_()  # the first upload's answer arrives now
+            deadline = time.monotonic() + 60
+            while _report_count(server) < stored_before + 2 and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            page.wait_for_timeout(1000)
+            assert _report_count(server) == stored_before + 2
+            expect(page.locator("#report-id")).to_have_text(chosen_last)
+            page.unroute("**/v1/predictions")
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000
