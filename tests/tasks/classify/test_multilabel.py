@@ -96,6 +96,26 @@ def test_operating_points_are_folded_into_the_bias() -> None:
         assert np.argsort(folded[:, j]).tolist() == np.argsort(raw[:, j]).tolist()  # the ranking (AUC) is kept
 
 
+def test_a_finding_validation_cannot_judge_is_named() -> None:
+    """A finding without a positive validation image keeps the threshold 0.5 (not chosen): sensitivity 0 at AUC
+    0.98 in a tester's run, without a word."""
+    import torch
+
+    from medimg.planning.plan import Plan
+    from medimg.tasks.classify.data import PreparedSplit
+    from medimg.tasks.classify.operating_points import columns_validation_cannot_judge
+
+    plan = Plan(multi_label=True, num_classes=3, in_channels=1, input_size=[2, 2], amp="none", channels_last=False)
+    y = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 0, 1]], dtype=torch.float32)  # finding 1 absent, finding 2 always
+    val = PreparedSplit(x=torch.zeros(3, 1, 2, 2), y=y, case_ids=["a", "b", "c"])
+    assert columns_validation_cannot_judge(plan, val) == [1, 2]
+    assert columns_validation_cannot_judge(plan.model_copy(update={"finding_threshold": "fixed"}), val) == []
+    binary = Plan(num_classes=2, in_channels=1, input_size=[2, 2], binary_threshold="youden")
+    assert columns_validation_cannot_judge(
+        binary, PreparedSplit(x=torch.zeros(2, 1, 2, 2), y=torch.tensor([0, 0]), case_ids=["a", "b"])
+    ) == [0]
+
+
 def _test_images(run: Path, folder: Path, count: int = 6) -> tuple[list[Path], np.ndarray]:
     from PIL import Image
 

@@ -44,6 +44,18 @@ def check_binary_threshold(plan: Plan) -> None:
         )
 
 
+def columns_validation_cannot_judge(plan: Plan, val: PreparedSplit) -> list[int]:
+    """The thresholded columns (findings; the second class of a binary task) the validation split has no positive
+    or no negative image of: their operating point stays 0.5, not chosen (a rare finding then may never be
+    called: sensitivity 0 at a high AUC)."""
+    chosen = plan.finding_threshold != "fixed" if plan.multi_label else plan.binary_threshold != "argmax"
+    if not chosen or len(val) == 0:
+        return []
+    truth = val.y.numpy() if plan.multi_label else (val.y.numpy() == 1)[:, None]
+    positives = truth.sum(axis=0)
+    return [int(j) for j in range(truth.shape[1]) if positives[j] == 0 or positives[j] == truth.shape[0]]
+
+
 def fold_operating_points(network: nn.Module, plan: Plan, val: PreparedSplit) -> list[float] | None:
     """Choose the operating points on ``val`` and fold them into ``network``'s ``head`` bias; returns the
     thresholds (probabilities of the unshifted network): each finding's (multi-label, ``plan.finding_threshold``),

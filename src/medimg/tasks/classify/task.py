@@ -123,7 +123,7 @@ class ClassifyTask:
         from medimg.tasks.classify.data import prepare_split, prepare_training
         from medimg.tasks.classify.inference import memory_format
         from medimg.tasks.classify.logit_adjustment import adjust_for_class_weights, logit_shifts
-        from medimg.tasks.classify.operating_points import fold_operating_points
+        from medimg.tasks.classify.operating_points import columns_validation_cannot_judge, fold_operating_points
         from medimg.tasks.classify.step import make_hooks
         from medimg.transforms.augment import BatchAugment
 
@@ -172,6 +172,14 @@ class ClassifyTask:
         elif plan.binary_threshold != "argmax":
             summary["binary_thresholds"] = operating_points
         thresholded = list(dataset.class_names) if plan.multi_label else list(dataset.class_names)[1:]
+        unjudged = [thresholded[j] for j in columns_validation_cannot_judge(plan, val_split)]
+        if unjudged:
+            logger.warning(
+                "the validation split has no positive (or no negative) image of %s: the operating point of each stays "
+                "0.5, not chosen, so a rare one may never be called; give the validation split images with it "
+                "(--val-fraction, or more data)",
+                ", ".join(repr(name) for name in unjudged),
+            )
 
         def finish(network: nn.Module) -> None:
             adjust_for_class_weights(network, plan)
