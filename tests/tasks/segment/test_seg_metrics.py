@@ -66,3 +66,24 @@ def test_pixel_auc_and_mean_ci() -> None:
     ci = mean_ci([0.8, 0.9, 1.0, float("nan")], n_resamples=500)
     assert ci["value"] == pytest.approx(0.9) and ci["n"] == 3
     assert 0.8 <= ci["low"] <= 0.9 <= ci["high"] <= 1.0
+
+
+def test_pixel_auc_of_subsampled_cases_keeps_each_case_at_its_size() -> None:
+    """Each case was cut to 400,000 pixels before pooling, so a 4-megapixel image counted as much as a small one: a
+    tester's pooled AUC 0.975 came out 0.914. Kept pixels now stand for the ones left out (``weights``)."""
+    from sklearn.metrics import roc_auc_score
+
+    from medimg.tasks.segment.metrics import pixel_auc
+
+    rng = np.random.default_rng(0)
+
+    def case(n: int, separation: float) -> tuple[np.ndarray, np.ndarray]:
+        truth = (rng.random(n) < 0.1).astype(np.uint8)
+        return (rng.normal(0, 1, n) + separation * truth).astype(np.float32), truth
+
+    (big_s, big_t), (small_s, small_t) = case(200_000, 3.0), case(10_000, 0.5)
+    pooled = roc_auc_score(np.r_[big_t, small_t], np.r_[big_s, small_s])
+    keep = rng.choice(big_s.size, 10_000, replace=False)
+    subsampled = ([big_s[keep], small_s], [big_t[keep], small_t])
+    assert pixel_auc(*subsampled, weights=[20.0, 1.0]) == pytest.approx(pooled, abs=0.005)
+    assert abs(pixel_auc(*subsampled) - pooled) > 0.03  # unweighted: the small, badly segmented case counts double

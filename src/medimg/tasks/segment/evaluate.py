@@ -118,6 +118,7 @@ def evaluate_cases(
     kept: list[SegCase] = []
     scores: list[np.ndarray] = []
     truths: list[np.ndarray] = []
+    weights: list[float] = []  # per case: how many of its pixels each kept one stands for
     skipped: list[tuple[str, str]] = []
     spacing_known = False
     rng = np.random.default_rng(0)
@@ -140,11 +141,14 @@ def evaluate_cases(
         if plan.num_classes == 2:
             valid = truth != IGNORE
             s, t = probs[1][valid], truth[valid]
-            if s.size > AUC_PIXELS_PER_CASE:
+            weight = 1.0
+            if s.size > AUC_PIXELS_PER_CASE:  # a large case's kept pixels each stand for several: weighted
+                weight = s.size / AUC_PIXELS_PER_CASE
                 pick = rng.choice(s.size, AUC_PIXELS_PER_CASE, replace=False)
                 s, t = s[pick], t[pick]
             scores.append(s.astype(np.float32))
             truths.append(t)
+            weights.append(weight)
         bar.update(1)
     bar.close()
     skipped += cases_read.skipped
@@ -154,7 +158,7 @@ def evaluate_cases(
         raise DatasetError(f"no readable labelled cases in the {split!r} split of {dataset.name}")
     if (warning := monitor.warning()) is not None:
         logger.warning("%s", warning)
-    auc = pixel_auc(scores, truths) if scores else None
+    auc = pixel_auc(scores, truths, weights=weights) if scores else None
     report = build_segmentation_report(
         per_case,
         case_ids,

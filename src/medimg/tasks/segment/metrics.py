@@ -107,22 +107,35 @@ def pooled_dice(rows: Sequence[dict[str, float]]) -> float:
 
 
 def pixel_auc(
-    scores: Sequence[np.ndarray], truths: Sequence[np.ndarray], *, max_pixels: int = 10_000_000, seed: int = 0
+    scores: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    *,
+    weights: Sequence[float] | None = None,
+    max_pixels: int = 10_000_000,
+    seed: int = 0,
 ) -> float | None:
     """ROC AUC of foreground scores over the valid pixels of all cases pooled (binary tasks).
 
-    More than ``max_pixels`` pixels are subsampled uniformly (seeded). ``None`` when one class is absent.
+    ``weights``: per case, how many pixels each given one stands for (a large case subsampled before pooling keeps
+    its share of the pooled pixels). More than ``max_pixels`` pixels are subsampled uniformly (seeded). ``None``
+    when one class is absent.
     """
     from sklearn.metrics import roc_auc_score
 
     s = np.concatenate([sc[t != IGNORE].ravel() for sc, t in zip(scores, truths, strict=True)])
     y = np.concatenate([(t[t != IGNORE] > 0).ravel() for t in truths])
+    w = np.concatenate(
+        [
+            np.full(int((t != IGNORE).sum()), float(weight))
+            for t, weight in zip(truths, weights or [1.0] * len(truths), strict=True)
+        ]
+    )
     if y.all() or not y.any():
         return None
     if s.size > max_pixels:
         keep = np.random.default_rng(seed).choice(s.size, max_pixels, replace=False)
-        s, y = s[keep], y[keep]
-    return float(roc_auc_score(y, s))
+        s, y, w = s[keep], y[keep], w[keep]
+    return float(roc_auc_score(y, s, sample_weight=None if np.all(w == 1.0) else w))
 
 
 def mean_ci(
