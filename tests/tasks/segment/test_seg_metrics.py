@@ -87,3 +87,30 @@ def test_pixel_auc_of_subsampled_cases_keeps_each_case_at_its_size() -> None:
     subsampled = ([big_s[keep], small_s], [big_t[keep], small_t])
     assert pixel_auc(*subsampled, weights=[20.0, 1.0]) == pytest.approx(pooled, abs=0.005)
     assert abs(pixel_auc(*subsampled) - pooled) > 0.03  # unweighted: the small, badly segmented case counts double
+
+
+def test_hd95_and_assd_equal_monais_on_a_thin_anisotropic_structure() -> None:
+    """The surface counted voxels with a background neighbour in full connectivity: a filled-in shell read 1.6 mm
+    against MONAI's 2.53 mm, distances up to 2.8x smaller than the published tables' (MONAI: face neighbours)."""
+    import torch
+    from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance
+
+    from medimg.tasks.segment.metrics import case_metrics
+
+    zz, yy, xx = np.mgrid[:12, :24, :24]
+    ball = ((zz - 6) * 3.0) ** 2 + ((yy - 12) * 0.8) ** 2 + ((xx - 12) * 0.8) ** 2
+    reference = (ball <= 64) & (ball >= 16)  # a shell with a hole
+    prediction = ball <= 64  # the hole filled
+    spacing = (3.0, 0.8, 0.8)
+    ours = case_metrics(prediction.astype(np.uint8), reference.astype(np.uint8), 2, spacing)[1]
+    ours_hd95, ours_assd = ours["hd95"], ours["assd"]
+
+    def onehot(mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.stack([~mask, mask])[None].astype(np.float32))
+
+    monai_hd95 = compute_hausdorff_distance(onehot(prediction), onehot(reference), percentile=95, spacing=spacing)
+    monai_assd = compute_average_surface_distance(
+        onehot(prediction), onehot(reference), symmetric=True, spacing=spacing
+    )
+    assert ours_hd95 == pytest.approx(float(monai_hd95), rel=1e-6)
+    assert ours_assd == pytest.approx(float(monai_assd), rel=1e-6)
