@@ -136,3 +136,48 @@ def test_multi_node_without_an_endpoint_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="rdzv-endpoint"):
         torchrun_command(["fit", "d"], 2, nnodes=2)
+
+
+def test_a_stop_sent_to_medimg_stops_torchrun_and_its_workers(phantoms: Path, tmp_path: Path) -> None:
+    """`kill` (SIGTERM) on `medimg fit --nproc-per-node 2` stopped only medimg: torchrun and its workers went on
+    training in the background and wrote the run folder."""
+    import signal
+    import time
+
+    run = tmp_path / "stopped"
+
+    def processes_of_the_run() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(run).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = ["fit", str(phantoms), "--epochs", "500", "--network", "simple-cnn", "--no-progress"]
+    medimg = subprocess.Popen(
+        [sys.executable, "-m", "medimg", *command, "--nproc-per-node", "2", "--run-dir", str(run)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (run / "metrics.jsonl").is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)  # training has begun in the workers
+        assert (run / "metrics.jsonl").is_file()
+        medimg.send_signal(signal.SIGTERM)
+        medimg.wait(timeout=120)
+        deadline = time.monotonic() + 60
+        while processes_of_the_run() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert processes_of_the_run() == []
+        assert not (run / "model.pt").exists()  # stopped, not trained to the end in the background
+    finally:
+        for pid in processes_of_the_run():
+            os.kill(pid, signal.SIGKILL)
+        if medimg.poll() is None:
+            medimg.kill()

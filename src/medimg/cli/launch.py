@@ -6,8 +6,10 @@ launch options); they train one model with DistributedDataParallel (see :mod:`me
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from typing import Any
 
 from medimg.errors import ConfigError
 
@@ -74,7 +76,12 @@ def relaunch_with_torchrun(
     rdzv_endpoint: str | None = None,
     rdzv_id: str = "medimg",
 ) -> int:
-    """Run this process's ``medimg`` command under torchrun; returns its exit code."""
+    """Run this process's ``medimg`` command under torchrun; returns its exit code.
+
+    A stop sent to this process (``kill``: SIGTERM, or SIGHUP when its terminal closes) is passed on to torchrun,
+    which stops its workers: the job ends as the user asked (it went on training in the background and wrote its run
+    folder). Ctrl-C reaches torchrun from the terminal itself (one process group), so SIGINT is not passed twice.
+    """
     command = torchrun_command(
         strip_launch_options(sys.argv[1:]),
         nproc_per_node,
@@ -83,4 +90,19 @@ def relaunch_with_torchrun(
         rdzv_endpoint=rdzv_endpoint,
         rdzv_id=rdzv_id,
     )
-    return subprocess.run(command, check=False).returncode
+    process = subprocess.Popen(command)
+
+    def forward(signum: int, _frame: Any) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    def wait_for_torchrun(signum: int, _frame: Any) -> None:
+        """Ctrl-C: torchrun got it too and stops its workers; this process waits for that instead of leaving."""
+
+    handlers = {signal.SIGTERM: forward, signal.SIGHUP: forward, signal.SIGINT: wait_for_torchrun}
+    previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
