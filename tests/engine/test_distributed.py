@@ -181,3 +181,13 @@ def test_a_stop_sent_to_medimg_stops_torchrun_and_its_workers(phantoms: Path, tm
             os.kill(pid, signal.SIGKILL)
         if medimg.poll() is None:
             medimg.kill()
+
+
+def test_a_batch_smaller_than_the_processes_is_refused(phantoms: Path, tmp_path: Path) -> None:
+    """--batch-size 1 with 2 processes gave one process empty batches and a ValueError traceback."""
+    done = _torchrun(
+        "fit", str(phantoms), "--epochs", "1", "--batch-size", "1", "--network", "simple-cnn", "--no-progress",
+        "--run-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "batch_size 1 is smaller than the 2 training processes" in done.stderr and "ValueError" not in done.stderr

@@ -189,6 +189,12 @@ def _fit_run(
     saved_plan = run.read_json("plan.json") if options.resume and run.file("plan.json").is_file() else None
     local = options.model_copy(update={"progress": options.progress and dist.is_main})  # bars on rank 0 only
     planned = plan_training(task, dataset, train_cases, local, plan_layers, saved_plan)
+    batch = getattr(planned.plan, "batch_size", None)
+    if isinstance(batch, int) and batch < dist.world_size:  # a process would draw empty batches
+        raise ConfigError(
+            f"batch_size {batch} is smaller than the {dist.world_size} training processes: each needs at least one "
+            f"image per step; give --batch-size {dist.world_size} or more (or fewer processes)"
+        )
     planned.run_dir = run.path
     setup = task.setup(dataset, planned, val_cases, local, dist)
     run.write_json("fingerprint.json", planned.fingerprint.model_dump())
