@@ -287,7 +287,23 @@ class SegmentTask:
         )
         if not out_dir:
             release_if_empty(target)
+        if found[0] and _trained_with_field_of_view(model):
+            logger.warning(
+                "this model was trained with field-of-view (ROI) masks: outside them its output was never trained "
+                "(a tester's fundus model drew lesion on most of the black border), and predict has no field of "
+                "view for these images: read each mask inside the image's field of view only, or mask the inputs"
+            )
         return found
+
+
+def _trained_with_field_of_view(model: Trained) -> bool:
+    """True when the run's training cases carried region-of-interest masks (``fingerprint.json`` ``has_roi``)."""
+    import json
+
+    try:
+        return bool(json.loads((Path(model.run_dir_ or ".") / "fingerprint.json").read_text()).get("has_roi"))
+    except (OSError, ValueError):
+        return False
 
 
 def _training_scale(model: Trained) -> TrainingScale | None:
