@@ -191,3 +191,12 @@ def test_a_batch_smaller_than_the_processes_is_refused(phantoms: Path, tmp_path:
     )  # fmt: skip
     assert done.returncode != 0
     assert "batch_size 1 is smaller than the 2 training processes" in done.stderr and "ValueError" not in done.stderr
+
+
+def test_a_classical_model_is_not_started_in_several_processes(phantoms: Path, tmp_path: Path) -> None:
+    """`--model random-forest --nproc-per-node 2` trained it twice and wrote two run folders."""
+    done = _medimg(
+        "fit", str(phantoms), "--model", "random-forest", "--nproc-per-node", "2", "--run-dir", str(tmp_path / "r")
+    )
+    assert done.returncode == 2 and "random-forest is a classical model, trained in one process" in done.stderr
+    assert not (tmp_path / "r").exists()

@@ -292,8 +292,15 @@ def fit(
     from medimg.model import Model
 
     if nproc_per_node is not None:
+        from medimg.classical.model import CLASSICAL_MODELS
         from medimg.cli.launch import relaunch_with_torchrun
+        from medimg.errors import ConfigError
 
+        if network in CLASSICAL_MODELS and nproc_per_node > 1:  # each process would train it and write a run
+            raise ConfigError(
+                f"--nproc-per-node: {network} is a classical model, trained in one process (it uses the cores "
+                "through scikit-learn); drop --nproc-per-node"
+            )
         raise typer.Exit(
             relaunch_with_torchrun(
                 nproc_per_node, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id
