@@ -140,3 +140,15 @@ def test_a_classical_model_fits_and_evaluates_arrays(tmp_path: Path) -> None:
     held_out, truth = two_class_images(20, seed=1)
     assert model.evaluate(held_out, truth).metrics["accuracy"] > 0.8
     assert Model.load(tmp_path / "run").evaluate().metrics == model.report_.metrics
+
+
+def test_text_labels_differing_only_in_case_are_one_class(caplog: pytest.LogCaptureFixture) -> None:
+    """fit(X, y) with "Normal" and "normal" made two classes without a word; folders and tables merge them."""
+    import logging
+
+    images, _ = two_class_images(12)
+    labels = np.array(["Normal", "normal", "Tumour", "tumour"] * 3)
+    with caplog.at_level(logging.WARNING):
+        given = given_arrays(images, labels)
+    assert sorted(set(given.labels["all"].tolist())) == ["Normal", "Tumour"]
+    assert "'Normal', 'normal' -> 'Normal'" in caplog.text

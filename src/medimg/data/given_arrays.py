@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import Dataset
-from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
+from medimg.data.labels import ONE_HOT_NOTE, class_key, one_hot_classes
 from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
@@ -143,6 +143,7 @@ def given_arrays(
     if "U" in kinds:
         if kinds != {"U"}:
             raise ConfigError("the splits' labels mix text and numbers: give every split's labels alike")
+        found = _one_spelling_per_class(found)
         if names is not None:  # text labels, ordered as class_names says
             found = {split: _indices(labels, names) for split, labels in found.items()}
     elif any(labels.ndim == 2 for labels in found.values()):  # findings: one column each
@@ -326,6 +327,27 @@ def _indexed_by(found: dict[str, np.ndarray], names: list[str]) -> dict[str, np.
             "every class, in label order"
         )
     return found
+
+
+def _one_spelling_per_class(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Text labels that differ only in case or Unicode form (``"Normal"`` and ``"normal"``) as one class, spelt
+    as it first appears, as folders and tables read them (they were two classes, without a word)."""
+    spelling: dict[str, str] = {}
+    variants: dict[str, set[str]] = {}
+    for labels in found.values():
+        for label in dict.fromkeys(labels.tolist()):
+            spelling.setdefault(class_key(label), label)
+            variants.setdefault(class_key(label), set()).add(label)
+    merged = {key: sorted(names) for key, names in variants.items() if len(names) > 1}
+    if not merged:
+        return found
+    logger.warning(
+        "labels that differ only in case or Unicode form are one class: %s",
+        "; ".join(f"{', '.join(repr(n) for n in names)} -> {spelling[key]!r}" for key, names in merged.items()),
+    )
+    return {
+        split: np.array([spelling[class_key(label)] for label in labels.tolist()]) for split, labels in found.items()
+    }
 
 
 def _classes_seen(found: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str] | None]:
