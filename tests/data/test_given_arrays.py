@@ -152,3 +152,12 @@ def test_text_labels_differing_only_in_case_are_one_class(caplog: pytest.LogCapt
         given = given_arrays(images, labels)
     assert sorted(set(given.labels["all"].tolist())) == ["Normal", "Tumour"]
     assert "'Normal', 'normal' -> 'Normal'" in caplog.text
+
+
+def test_text_labels_joined_by_a_bar_are_findings_not_combination_classes() -> None:
+    """fit(X, y) with NIH-style "A|B" and "No Finding" labels made classes "A|B" and "No Finding"; a table with
+    the same text is read as findings (the README's multi-label section says never combination classes)."""
+    images, _ = two_class_images(8)
+    given = given_arrays(images, np.array(["Effusion|Atelectasis", "No Finding", "Effusion", "Atelectasis"] * 2))
+    assert given.class_names == ["Atelectasis", "Effusion"]
+    assert given.labels["all"].tolist()[:4] == [[1, 1], [0, 0], [0, 1], [1, 0]]

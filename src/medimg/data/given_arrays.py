@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import Dataset
-from medimg.data.labels import ONE_HOT_NOTE, class_key, one_hot_classes
+from medimg.data.labels import MULTI_LABEL_SEPARATOR, ONE_HOT_NOTE, class_key, joined_findings, one_hot_classes
 from medimg.data.layouts.medmnist import UNLABELLED_KEYS, UNSPLIT, arrays_dataset, as_channel_last
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_binary_file
@@ -144,6 +144,9 @@ def given_arrays(
         if kinds != {"U"}:
             raise ConfigError("the splits' labels mix text and numbers: give every split's labels alike")
         found = _one_spelling_per_class(found)
+        if any(MULTI_LABEL_SEPARATOR in label for labels in found.values() for label in labels.tolist()):
+            found, names = _joined_findings_table(found, names)
+            return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
         if names is not None:  # text labels, ordered as class_names says
             found = {split: _indices(labels, names) for split, labels in found.items()}
     elif any(labels.ndim == 2 for labels in found.values()):  # findings: one column each
@@ -327,6 +330,33 @@ def _indexed_by(found: dict[str, np.ndarray], names: list[str]) -> dict[str, np.
             "every class, in label order"
         )
     return found
+
+
+def _joined_findings_table(
+    found: dict[str, np.ndarray], names: list[str] | None
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Text labels listing findings joined by ``|`` (``"Effusion|Atelectasis"``, ``"No Finding"``), as a
+    NIH-style table's ``Finding Labels`` are read: ``(N, K)`` 0/1 findings named ``names`` (default: every finding
+    seen, sorted), never combination classes.
+
+    Raises:
+        ConfigError: a finding not among ``names``.
+    """
+    rows = {split: [joined_findings(label) for label in labels.tolist()] for split, labels in found.items()}
+    seen = sorted({finding for split_rows in rows.values() for row in split_rows for finding in row})
+    findings = list(names) if names is not None else seen
+    unknown = [finding for finding in seen if finding not in findings]
+    if unknown:
+        raise ConfigError(f"the labels name findings class_names does not: {', '.join(unknown)}")
+    column = {finding: j for j, finding in enumerate(findings)}
+    table = {}
+    for split, split_rows in rows.items():
+        matrix = np.zeros((len(split_rows), len(findings)), dtype=np.int64)
+        for i, row in enumerate(split_rows):
+            matrix[i, [column[finding] for finding in row]] = 1
+        table[split] = matrix
+    logger.info("labels joined by '|' are read as findings (multi-label): %s", ", ".join(findings))
+    return table, findings
 
 
 def _one_spelling_per_class(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

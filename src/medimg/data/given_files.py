@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.given_arrays import label_array, named_pairs
-from medimg.data.layouts.csv_manifest import MULTI_LABEL_SEPARATOR
+from medimg.data.labels import MULTI_LABEL_SEPARATOR
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_text_file
 from medimg.run_folder import FILES_COPY

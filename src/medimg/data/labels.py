@@ -77,6 +77,16 @@ def is_no_finding(name: str) -> bool:
     return name.strip().casefold() in NO_FINDING_NAMES
 
 
+#: what joins several findings in one label (NIH ChestX-ray14's ``Finding Labels``: ``Atelectasis|Effusion``)
+MULTI_LABEL_SEPARATOR = "|"
+
+
+def joined_findings(label: str) -> list[str]:
+    """The findings of one label joined by ``|`` (``"Atelectasis|Effusion"``), without a "No Finding"-like one."""
+    parts = (part.strip() for part in label.split(MULTI_LABEL_SEPARATOR))
+    return [part for part in parts if part and not is_no_finding(part)]
+
+
 def label_text(case: Case, class_names: Sequence[str]) -> str:
     """A case's label as text: its class, a multi-label case's findings joined by ``|`` (``"no finding"`` for
     none), ``"?"`` for an unlabelled case."""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
-from medimg.data.labels import class_key, same_text
+from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -65,7 +65,6 @@ LABEL_COLUMNS = (
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
 )  # fmt: skip
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
-MULTI_LABEL_SEPARATOR = "|"
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
 #: words of a folder of masks, which may sit beside the image folders of a label table
@@ -204,14 +203,11 @@ def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[lis
     """NIH ChestX-ray14's ``Finding Labels`` (``Atelectasis|Effusion``): when some labels join several with ``|``,
     each row's findings (a "No Finding"-like label is none: :func:`~medimg.data.labels.is_no_finding`; an empty
     cell ``None``, an unlabelled image); ``None`` when no label joins others (a single-label set)."""
-    from medimg.data.labels import is_no_finding
+    from medimg.data.labels import joined_findings
 
     if not any(MULTI_LABEL_SEPARATOR in label for label in labels):
         return None
-    rows: list[list[str] | None] = []
-    for label in labels:
-        parts = [part.strip() for part in label.split(MULTI_LABEL_SEPARATOR)] if label else []
-        rows.append([part for part in parts if part and not is_no_finding(part)] if label else None)
+    rows: list[list[str] | None] = [joined_findings(label) if label else None for label in labels]
     joined = sum(1 for label in labels if MULTI_LABEL_SEPARATOR in label)
     logger.info(
         "%s: %d row(s) list several findings joined by '|' in column %r: read as a multi-label set",
