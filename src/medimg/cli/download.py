@@ -63,6 +63,14 @@ def download(
     for stem in stems:
         path = fetch_medmnist(stem, root, url=source, progress=True)
         typer.echo(f"{stem}: {path}")
+    from medimg.data.medmnist import medmnist_root
+
+    if root is not None and Path(root).expanduser().resolve() != Path(medmnist_root()).expanduser().resolve():
+        typer.echo(  # `medimg fit NAME` looks in $MEDMNIST_ROOT (or ~/.medmnist), not where --root put them
+            f"to use them by name (medimg fit {stems[0]}): export MEDMNIST_ROOT={Path(root).expanduser().resolve()}; "
+            f"or give the file: medimg fit {Path(root).expanduser().resolve() / (stems[0] + '.npz')}",
+            err=True,
+        )
 
 
 def _sizes(flavour: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -290,29 +291,55 @@ def fetch_medmnist(
             f"cannot create {target.parent} ({error.strerror or error}); choose another folder"
         ) from error
     partial = target.with_suffix(".npz.part")
+    try:
+        out = partial.open("wb")
+    except OSError as error:  # the folder, not the download: say which and what to do
+        raise DatasetError(
+            f"cannot write into {target.parent} ({error.strerror or error}): choose a folder you can write to with "
+            "--root (or $MEDMNIST_ROOT)"
+        ) from error
     logger.info("downloading %s -> %s", source, target)
     try:
-        with urllib.request.urlopen(source, timeout=timeout_s) as response, partial.open("wb") as out:
-            _copy_with_progress(response, out, name, progress)
-    except (OSError, ValueError) as error:
+        with out, urllib.request.urlopen(source, timeout=timeout_s) as response:
+            received, announced = _copy_with_progress(response, out, name, progress)
+    except (OSError, ValueError, http.client.HTTPException) as error:  # HTTPException: e.g. IncompleteRead
         partial.unlink(missing_ok=True)
         raise DatasetError(
-            f"could not download {name} from {source}: {error}. Without internet, copy the file to {target}"
+            f"could not download {name} from {source}: {error!r}. Run the command again, or, without internet, copy "
+            f"the file to {target}"
         ) from error
-    if expected is not None and md5sum(partial) != expected:
+    except BaseException:  # Ctrl-C: no half file left in the cache folder
         partial.unlink(missing_ok=True)
-        raise DatasetError(f"checksum mismatch for {name} downloaded from {source}; the file was discarded")
+        raise
+    if announced is not None and received < announced:
+        partial.unlink(missing_ok=True)
+        raise DatasetError(
+            f"the download of {name} from {source} stopped after {received:,} of {announced:,} bytes (the connection "
+            "dropped); run the command again"
+        )
+    actual = md5sum(partial) if expected is not None else None
+    if actual is not None and actual != expected:
+        partial.unlink(missing_ok=True)
+        raise DatasetError(
+            f"checksum mismatch for {name} downloaded from {source} (MD5 {actual}, expected {expected}); the file was "
+            "discarded. Likely causes: another MedMNIST version or size at that address, an HTML page instead of the "
+            "file (a --url without {name}), or a damaged mirror"
+        )
     partial.replace(target)
     return target
 
 
-def _copy_with_progress(response: Any, out: BinaryIO, name: str, progress: bool) -> None:
-    """Copy a download to ``out`` in 1 MiB blocks, with a progress bar sized by its ``Content-Length``."""
+def _copy_with_progress(response: Any, out: BinaryIO, name: str, progress: bool) -> tuple[int, int | None]:
+    """Copy a download to ``out`` in 1 MiB blocks, with a progress bar sized by its ``Content-Length``; returns the
+    bytes received and the length announced (``None`` when there was none)."""
     from tqdm.auto import tqdm
 
     length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
     total = int(length) if length and str(length).isdigit() else None
+    received = 0
     with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress, leave=False) as bar:
         while block := response.read(1 << 20):
             out.write(block)
+            received += len(block)
             bar.update(len(block))
+    return received, total
