@@ -56,6 +56,10 @@ def test_saved_arrays_are_one_family_apart_from_rasters() -> None:
         assert check_input_domain(image, domain).in_domain, fmt
     png = ImageData(array=arrays[0].copy(), source="a.png", meta={"format": "png", "bits": 8})
     assert "a png image; the model was trained on npz images" in check_input_domain(png, domain).reasons
+    # a MedMNIST set's image saved alone with np.save (a 3D volume's natural file) is the same kind of input
+    medmnist = describe_training_domain(arrays, [{"format": "medmnist"} for _ in arrays])
+    npy = ImageData(array=arrays[0].copy(), source="vol.npy", meta={"format": "npy"})
+    assert check_input_domain(npy, medmnist).in_domain
 
 
 def test_raw_16bit_mr_into_an_8bit_model_is_flagged_with_each_reason() -> None:

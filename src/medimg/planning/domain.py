@@ -70,7 +70,7 @@ __all__ = [
 #: ``.npz`` images are 8-bit rasters too: their PNG exports are the same kind of input.
 RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "medmnist"})
 #: Saved arrays: one family (a model trained on TransUNet's ``.npz`` slices is given its ``.h5`` test volumes).
-ARRAY_FORMATS = frozenset({"npy", "npz", "hdf5"})
+ARRAY_FORMATS = frozenset({"npy", "npz", "hdf5", "medmnist"})  # a MedMNIST image is an array too (np.save of one)
 #: Intensity tolerance, as a fraction of the training range (max - min).
 INTENSITY_TOLERANCE = 0.5
 #: An image whose 99.5th percentile lies below this fraction of the darkest training image's (above the training
@@ -327,7 +327,7 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
     modality = str(meta["modality"]).upper() if meta.get("modality") else None
     trained = _trained_on(domain)
     if domain.formats and fmt:
-        family = next((f for f in (RASTER_FORMATS, ARRAY_FORMATS) if fmt in f), frozenset({fmt}))
+        family = frozenset({fmt}).union(*(f for f in (RASTER_FORMATS, ARRAY_FORMATS) if fmt in f))
         if not family & set(domain.formats):
             reasons.append(f"a {_family(fmt, modality)} image; the model was trained on {trained}")
         elif fmt == "dicom" and domain.modalities and modality and modality not in domain.modalities:
