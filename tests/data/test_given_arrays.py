@@ -161,3 +161,11 @@ def test_text_labels_joined_by_a_bar_are_findings_not_combination_classes() -> N
     given = given_arrays(images, np.array(["Effusion|Atelectasis", "No Finding", "Effusion", "Atelectasis"] * 2))
     assert given.class_names == ["Atelectasis", "Effusion"]
     assert given.labels["all"].tolist()[:4] == [[1, 1], [0, 0], [0, 1], [1, 0]]
+
+
+def test_labels_as_lists_of_finding_names_are_findings() -> None:
+    """[["Effusion", "Atelectasis"], [], ...] ended in a raw NumPy ValueError (an inhomogeneous array)."""
+    images, _ = two_class_images(8)
+    given = given_arrays(images, [["Effusion", "Atelectasis"], [], ["Effusion"], ["Atelectasis"]] * 2)
+    assert given.class_names == ["Atelectasis", "Effusion"]
+    assert given.labels["all"].tolist()[:4] == [[1, 1], [0, 0], [0, 1], [1, 0]]

@@ -259,6 +259,8 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
         )
     if getattr(labels, "is_cuda", False):
         labels = labels.cpu()
+    if isinstance(labels, (list, tuple)) and labels and all(_names_of_findings(row) for row in labels):
+        labels = [MULTI_LABEL_SEPARATOR.join(row) or "No Finding" for row in labels]  # [["A", "B"], [], ["A"]]
     array = np.asarray(labels)
     if array.ndim == 2 and array.shape[1] == 1:  # MedMNIST's (N, 1)
         array = array[:, 0]
@@ -417,6 +419,11 @@ def _note_two_channels(image_shape: tuple[int, ...]) -> None:
             "give them as (N, 1, 2, H, W) (one channel)",
             image_shape,
         )
+
+
+def _names_of_findings(row: Any) -> bool:
+    """True for one image's findings given as a list of names (``["Effusion", "Atelectasis"]``, ``[]``)."""
+    return isinstance(row, (list, tuple, set)) and all(isinstance(name, str) for name in row)
 
 
 def _text(value: Any) -> str:
