@@ -269,6 +269,17 @@ def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, dep
             assert _report_count(server) == stored_before + 2
             expect(page.locator("#report-id")).to_have_text(chosen_last)
             page.unroute("**/v1/predictions")
+
+            # A busy server: the page says so and when to try again (it quoted "the Retry-After header")
+            busy = {"detail": "the server is busy; retry after the time in the Retry-After header"}
+            page.route(
+                "**/v1/predictions",
+                lambda route: route.fulfill(status=503, headers={"Retry-After": "1"}, json=busy),
+            )
+            page.set_input_files("#file", str(phantom_file(deploy_run, "normal", 4)))
+            expect(page.locator("#upload-error")).to_contain_text("The server is busy", timeout=30_000)
+            expect(page.locator("#upload-error")).to_contain_text("Try again in 1 s")
+            page.unroute("**/v1/predictions")
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000
