@@ -280,6 +280,25 @@ def test_browser_signs_in_uploads_and_sees_the_result(sqlite_server: Server, dep
             expect(page.locator("#upload-error")).to_contain_text("The server is busy", timeout=30_000)
             expect(page.locator("#upload-error")).to_contain_text("Try again in 1 s")
             page.unroute("**/v1/predictions")
+
+            # History rows open from the keyboard and name their model
+            row = page.locator("#history tr").first
+            expect(row).to_contain_text(f"{deploy_run.parent.name}/{deploy_run.name}")
+            row.focus()
+            page.keyboard.press("Enter")
+            expect(page.locator("#result")).to_be_visible()
+            # a button whose request fails says so on the page (it failed only in the console)
+            page.route("**/v1/reports/**", lambda route: route.abort("connectionrefused"))
+            page.click("#fhir")
+            expect(page.locator("#upload-error")).to_contain_text("Could not download the FHIR report")
+            page.unroute("**/v1/reports/**")
+            # a token revoked while signed in (the API answers 401): back to the sign-in form, saying why
+            revoked = {"detail": "the API token is unknown or revoked"}
+            page.route("**/v1/reports/**", lambda route: route.fulfill(status=401, json=revoked))
+            page.click("#fhir")
+            expect(page.locator("#signin")).to_be_visible()
+            expect(page.locator("#signin-error")).to_contain_text("revoked or is no longer valid")
+            page.unroute("**/v1/reports/**")
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000
