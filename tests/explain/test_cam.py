@@ -187,3 +187,17 @@ def test_cli_predict_explain_writes_overlays(deploy_run: Path, tmp_path: Path) -
         assert overlay.parent == tmp_path / "explanations" and overlay.read_bytes().startswith(b"\x89PNG")
     refused = runner.invoke(app, ["predict", str(deploy_run), images[0], "--explain", "--engine", "onnx"])
     assert isinstance(refused.exception, ConfigError) and "--explain needs the PyTorch engine" in str(refused.exception)
+
+
+def test_a_2d_image_with_non_square_pixels_is_drawn_with_square_ones() -> None:
+    """A DICOM of 32 rows x 64 columns with PixelSpacing [1.0, 0.5] (32 x 32 mm) was drawn 2:1, a round object as
+    a wide ellipse."""
+    from PIL import Image
+
+    from medimg.explain.overlay import square_pixels
+
+    png = overlay_png(np.zeros((1, 32, 64), np.float32), np.zeros((8, 16), np.float32), {}, spacing=(1.0, 0.5))
+    assert Image.open(io.BytesIO(png)).size == (64, 64)
+    picture = np.zeros((32, 64), np.uint8)
+    assert square_pixels(picture, (1.0, 0.5)).shape == (64, 64)
+    assert square_pixels(picture, (0.5, 0.5)) is picture and square_pixels(picture, None) is picture

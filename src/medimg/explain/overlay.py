@@ -10,7 +10,8 @@ spacing) and enlarged to at least :data:`MIN_SIDE_3D` pixels, with the array's o
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,19 @@ def _physical_size(picture: np.ndarray, spacing: tuple[float, float] | None, max
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BICUBIC))
 
 
+def square_pixels(picture: np.ndarray, spacing: Sequence[float] | None) -> np.ndarray:
+    """A 2D picture resampled to square pixels by its ``spacing`` (rows, columns in mm: DICOM's PixelSpacing), as
+    a DICOM viewer shows it: a round object with 1.0 x 0.5 mm pixels was drawn as a wide ellipse."""
+    from PIL import Image
+
+    if spacing is None or len(spacing) != 2 or min(spacing) <= 0 or math.isclose(spacing[0], spacing[1], rel_tol=0.01):
+        return picture
+    finest = min(spacing)
+    height, width = picture.shape[:2]
+    size = (max(1, round(width * spacing[1] / finest)), max(1, round(height * spacing[0] / finest)))
+    return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BICUBIC))
+
+
 def overlay_png(
     array: np.ndarray,
     heatmap: np.ndarray,
@@ -185,7 +199,8 @@ def overlay_png(
     """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``); 3D shows the hottest axial slice (by
     ``affine``) at its physical aspect ratio (by ``spacing``, mm per spatial axis)."""
     if heatmap.ndim != 3 or array.ndim != 4:
-        return png_bytes(overlay_rgb(thumbnail(display_image(array, meta), max_side), heatmap))
+        planar = spacing if array.ndim == 3 else None
+        return png_bytes(overlay_rgb(thumbnail(square_pixels(display_image(array, meta), planar), max_side), heatmap))
     axis = axial_axis(affine)
     volume, heat = np.moveaxis(array, axis + 1, 1), np.moveaxis(heatmap, axis, 0)
     index = round(representative_slice(heat) * (volume.shape[1] - 1) / max(1, heat.shape[0] - 1))

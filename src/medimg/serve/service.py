@@ -455,7 +455,14 @@ class PredictionService:
 
     def _classify(self, image: ImageData) -> dict[str, Any]:
         """Label, probabilities and (optionally) a heatmap: the report fields of a classification."""
-        from medimg.explain.overlay import display_image, heatmap_rgba, png_bytes, representative_slice, thumbnail
+        from medimg.explain.overlay import (
+            display_image,
+            heatmap_rgba,
+            png_bytes,
+            representative_slice,
+            square_pixels,
+            thumbnail,
+        )
         from medimg.tasks.classify.predict import predict_images
 
         (prediction,) = predict_images(
@@ -470,7 +477,8 @@ class PredictionService:
         if heatmap is not None and heatmap.ndim == 3 and image.array.ndim == 4:
             hot = representative_slice(heatmap)
             index = round(hot * (image.array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
-        picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
+        planar = image.spacing_mm if image.array.ndim == 3 else None  # 2D: drawn with square pixels
+        picture = thumbnail(square_pixels(display_image(image.array, image.meta, slice_index=index), planar))
         size = (picture.shape[1], picture.shape[0])
         return {
             "label": stored_label(prediction.label, prediction.findings),
