@@ -1005,7 +1005,7 @@ class Model:
         original = run.trained_data()
         if original.resolve() == Path(dataset.root).resolve():
             return True
-        if not run.file("splits.json").is_file() or any(c.path is None for c in dataset.cases):
+        if not run.file("splits.json").is_file() or any(_case_file(c) is None for c in dataset.cases):
             return False
         saved = run.read_json("splits.json").get("assignment") or {}
         names = {c.case_id for c in dataset.cases}
@@ -1045,10 +1045,10 @@ class Model:
         import hashlib
 
         try:
-            trained = {c.case_id: c.path for c in self._as_dataset(original, **self._dataset_options()).cases}
+            trained = {c.case_id: _case_file(c) for c in self._as_dataset(original, **self._dataset_options()).cases}
         except (MedimgError, OSError):
             return None
-        given = {c.case_id: c.path for c in dataset.cases}
+        given = {c.case_id: _case_file(c) for c in dataset.cases}
         step = max(1, len(names) // sample)
         for name in list(names)[::step][:sample]:
             there, here = trained.get(name), given.get(name)
@@ -1073,6 +1073,13 @@ class Model:
 
             self._dataset = self._as_dataset(RunFolder(self.run_dir_ or ".").trained_data(), **self._dataset_options())
         return self._dataset
+
+
+def _case_file(case: Any) -> Path | None:
+    """The file a case is read from: a classification/detection case's ``path``, a segmentation case's ``image``;
+    ``None`` for an array's image."""
+    found = getattr(case, "path", None) or getattr(case, "image", None)
+    return Path(found) if found is not None else None
 
 
 def _with_interrupted_runs_sources(run_dir: Path, options: FitOptions, dataset: Any) -> tuple[FitOptions, Any]:
