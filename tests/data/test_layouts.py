@@ -491,5 +491,5 @@ def test_a_nested_copy_of_the_class_folders_is_no_class(tmp_path: Path) -> None:
             for folder in (tmp_path / "cell_images", tmp_path / "cell_images" / "cell_images"):
                 _png(folder / label / f"C{k}_cell.png", 40 * k + (label == "Uninfected"))
     dataset = Dataset.load(tmp_path)
-    assert dataset.class_names == ["Parasitized", "Uninfected"] and len(dataset.cases) == 8
+    assert dataset.class_names == ["Uninfected", "Parasitized"] and len(dataset.cases) == 8
     assert not any("cell_images/cell_images" in c.case_id for c in dataset.cases)

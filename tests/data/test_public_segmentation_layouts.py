@@ -312,7 +312,7 @@ def test_refuge_is_glaucoma_classes_or_disc_and_cup_masks(tmp_path: Path) -> Non
             mask.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(disc_cup.astype(np.uint8)).save(mask)
     classes = Dataset.load(tmp_path)
-    assert classes.task == "classify" and classes.class_names == ["Glaucoma", "Non-Glaucoma"] and len(classes) == 6
+    assert classes.task == "classify" and classes.class_names == ["Non-Glaucoma", "Glaucoma"] and len(classes) == 6
     masks = Dataset.load(tmp_path, task="segment")
     assert len(masks.cases) == 6 and not any(c.structures for c in masks.cases) and not masks.value_names
     case = next(c for c in masks.cases if c.image.name == "g0001.jpg")
