@@ -169,3 +169,10 @@ def test_labels_as_lists_of_finding_names_are_findings() -> None:
     given = given_arrays(images, [["Effusion", "Atelectasis"], [], ["Effusion"], ["Atelectasis"]] * 2)
     assert given.class_names == ["Atelectasis", "Effusion"]
     assert given.labels["all"].tolist()[:4] == [[1, 1], [0, 0], [0, 1], [1, 0]]
+
+
+def test_an_uncertain_finding_says_what_to_decide() -> None:
+    """CheXpert's -1 in an (N, K) findings matrix was refused with "class numbers start at 0"."""
+    images, _ = two_class_images(4)
+    with pytest.raises(ConfigError, match=r"CheXpert's 'uncertain'.*y\[y == -1\] = 1 \(U-Ones\)"):
+        given_arrays(images, np.array([[1, 0], [0, -1], [1, 1], [0, 0]]))

@@ -298,6 +298,11 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     if classes is not None:
         logger.info(ONE_HOT_NOTE, what, array.shape[1] - 1)
         return classes
+    if array.ndim == 2 and array.size and array.min() < 0:  # CheXpert's -1: the report left the finding uncertain
+        raise ConfigError(
+            f"the findings of {what} hold {int(array.min())} (CheXpert's 'uncertain'): each column takes 0 or 1; "
+            "decide what an uncertain finding counts as first, e.g. y[y == -1] = 1 (U-Ones) or 0 (U-Zeros)"
+        )
     if array.size and array.min() < 0:
         raise ConfigError(f"the labels of {what} hold {int(array.min())}: class numbers start at 0")
     return array
