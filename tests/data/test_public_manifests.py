@@ -95,6 +95,21 @@ def test_findings_joined_by_a_bar_are_a_multi_label_set(tmp_path: Path) -> None:
     assert dataset.class_counts() == {"Atelectasis": 1, "Effusion": 3, "Mass": 1}
 
 
+def test_a_row_of_no_finding_beside_findings_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ "Effusion|No Finding" (a data-entry error) was read as Effusion without a word."""
+    import logging
+
+    rows = ["Image Index,Finding Labels"]
+    for i, label in enumerate(["No Finding", "Effusion|No Finding", "Atelectasis|Effusion"]):
+        _image(tmp_path / f"{i}.png", i)
+        rows.append(f"{i}.png,{label}")
+    (tmp_path / "entries.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path / "entries.csv")
+    assert "1 row(s) list 'No Finding' beside findings" in caplog.text and "'Effusion|No Finding'" in caplog.text
+    assert [dataset.class_names[i] for i in dataset.cases[1].findings or ()] == ["Effusion"]
+
+
 def test_isic_one_hot_ground_truth(tmp_path: Path) -> None:
     rows = ["image,MEL,NV,BCC"]
     for i, hot in enumerate(["1.0,0.0,0.0", "0.0,1.0,0.0", "0.0,0.0,1.0", "0.0,1.0,0.0"]):

@@ -203,11 +203,24 @@ def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[lis
     """NIH ChestX-ray14's ``Finding Labels`` (``Atelectasis|Effusion``): when some labels join several with ``|``,
     each row's findings (a "No Finding"-like label is none: :func:`~medimg.data.labels.is_no_finding`; an empty
     cell ``None``, an unlabelled image); ``None`` when no label joins others (a single-label set)."""
-    from medimg.data.labels import joined_findings
+    from medimg.data.labels import is_no_finding, joined_findings
 
     if not any(MULTI_LABEL_SEPARATOR in label for label in labels):
         return None
     rows: list[list[str] | None] = [joined_findings(label) if label else None for label in labels]
+    contradictory = [
+        label
+        for label, row in zip(labels, rows, strict=True)
+        if row and any(is_no_finding(part) for part in label.split(MULTI_LABEL_SEPARATOR))
+    ]
+    if contradictory:  # a data-entry error a user wants to see: read as the findings it names
+        logger.warning(
+            "%s: %d row(s) list 'No Finding' beside findings in column %r (e.g. %r): read as the findings",
+            manifest,
+            len(contradictory),
+            column,
+            contradictory[0],
+        )
     joined = sum(1 for label in labels if MULTI_LABEL_SEPARATOR in label)
     logger.info(
         "%s: %d row(s) list several findings joined by '|' in column %r: read as a multi-label set",
