@@ -3,6 +3,7 @@ exporter's optimiser printed a dozen "INFO Removed 72 unused nodes" lines after 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,16 @@ def test_a_dicom_no_decoder_can_read_is_one_medimg_line_not_pydicoms_tracebacks(
     output = result.stdout + result.stderr
     assert "0.dcm" in output and "JPEG Extended" in output  # medimg's own line: the file and its transfer syntax
     assert "Traceback" not in output and "ERROR" not in output
+
+
+def test_an_error_under_torchrun_names_the_rank_of_the_other_processes(tmp_path: Path) -> None:
+    """Every process printed the same `error:` line: the copy from rank 1 now says it is rank 1's."""
+    env = {**os.environ, "RANK": "1", "WORLD_SIZE": "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "medimg.cli.app", "check", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("[rank 1] error:")

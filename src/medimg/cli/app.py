@@ -903,13 +903,23 @@ def configure_logging(rank: int) -> None:
 
 
 def main() -> None:
-    """Console entry point: user errors are printed as one clear message, never a traceback."""
+    """Console entry point: user errors are printed as one clear message, never a traceback. Under torchrun every
+    process meets the same error: the others' copies carry their rank, and only the first process says how to go
+    on after Ctrl-C."""
     from medimg import interrupts
     from medimg.engine.distributed import process_rank
     from medimg.errors import MedimgError
 
+    rank = process_rank()
     interrupts.install()
-    configure_logging(process_rank())
+    configure_logging(rank)
+
+    def say(message: str) -> None:
+        if rank == 0:
+            typer.secho(message, fg=typer.colors.RED, err=True)
+        elif message != INTERRUPTED:
+            typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True)
+
     try:
         app()
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
@@ -917,21 +927,19 @@ def main() -> None:
         if done.code == 130:  # Ctrl-C (typer's exit code for it): how to go on
             hint = INTERRUPTED
         if hint:
-            typer.secho(hint, fg=typer.colors.RED, err=True)
+            say(hint)
         raise
     except MedimgError as error:
-        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        say(f"error: {error}")
         sys.exit(2)
     except KeyboardInterrupt:  # Ctrl-C outside typer's own handling: how to go on, not a traceback
-        typer.secho(INTERRUPTED, fg=typer.colors.RED, err=True)
+        say(INTERRUPTED)
         sys.exit(130)
     except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
         where = f" {error.filename}" if error.filename else ""
-        typer.secho(
+        say(
             f"error: cannot write or read{where}: {error.strerror or error}; choose a folder you can write to "
-            "(--run-dir, --out) or free some space",
-            fg=typer.colors.RED,
-            err=True,
+            "(--run-dir, --out) or free some space"
         )
         sys.exit(2)
 
