@@ -48,6 +48,8 @@ def test_an_mr_dicom_is_flagged_in_every_form_of_the_report(service: tuple[TestC
     assert "Out of domain." in page and "training domain" in page
     fhir = client.get(f"/v1/reports/{report['id']}?format=fhir", headers=headers).json()
     assert fhir["conclusion"].startswith("The image is outside the model's training domain")
+    listed = {item["id"]: item for item in client.get("/v1/reports", headers=headers).json()["items"]}
+    assert listed[report["id"]]["in_domain"] is False  # the History shows it too (it was a plain row)
 
 
 def test_a_training_like_png_is_not_flagged(service: tuple[TestClient, dict[str, str]], deploy_run: Path) -> None:
@@ -58,6 +60,8 @@ def test_a_training_like_png_is_not_flagged(service: tuple[TestClient, dict[str,
     assert report["domain"] == {"in_domain": True, "reasons": []}
     page = client.get(f"/v1/reports/{report['id']}?format=html", headers=headers).text
     assert "Out of domain." not in page
+    listed = {item["id"]: item for item in client.get("/v1/reports", headers=headers).json()["items"]}
+    assert listed[report["id"]]["in_domain"] is True
 
 
 def test_strict_domain_refuses_with_422(deploy_run: Path, tmp_path: Path) -> None:
@@ -72,3 +76,4 @@ def test_the_page_shows_the_warning(service: tuple[TestClient, dict[str, str]]) 
     client, _ = service
     page = client.get("/").text
     assert 'id="domain"' in page and "report.domain" in page
+    assert "item.in_domain === false" in page  # History rows are marked too

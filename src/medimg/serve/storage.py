@@ -378,14 +378,23 @@ class Storage:
             return session.get(ReportRow, report_id)
 
     def list_reports(self, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, newest-first summaries of one page)`` (no images)."""
+        """``(total, newest-first summaries of one page)`` (no images); each says ``in_domain`` (``None`` for a
+        report stored without the domain check), so a list shows which results came from unlike inputs."""
         columns = [getattr(ReportRow, name) for name in REPORT_SUMMARY_FIELDS]
         with self.session() as session:
             total = int(session.scalar(select(func.count()).select_from(ReportRow)) or 0)
             rows = session.execute(
-                select(*columns).order_by(ReportRow.created_at.desc(), ReportRow.id).offset(offset).limit(limit)
+                select(*columns, ReportRow.input_info)
+                .order_by(ReportRow.created_at.desc(), ReportRow.id)
+                .offset(offset)
+                .limit(limit)
             ).all()
-        return total, [dict(zip(REPORT_SUMMARY_FIELDS, row, strict=True)) for row in rows]
+        summaries = []
+        for *fields, input_info in rows:
+            domain = (input_info or {}).get("domain") or {}
+            in_domain = domain.get("in_domain") if isinstance(domain, dict) else None
+            summaries.append({**dict(zip(REPORT_SUMMARY_FIELDS, fields, strict=True)), "in_domain": in_domain})
+        return total, summaries
 
     def count_reports(self) -> int:
         with self.session() as session:
