@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,3 +201,30 @@ def test_a_classical_model_is_not_started_in_several_processes(phantoms: Path, t
     )
     assert done.returncode == 2 and "random-forest is a classical model, trained in one process" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def _sums_on(rank: int, port: int, results: Any) -> None:
+    import torch.distributed as torch_dist
+
+    from medimg.engine.distributed import Distributed
+
+    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        results[rank] = Distributed(rank=rank, world_size=2).sums(float(rank + 1), 10.0)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_the_logged_training_loss_sums_every_processs_share() -> None:
+    """train_loss was rank 0's share of each batch: the trainer now sums loss totals and counts over the ranks
+    (``Distributed.sums``), checked here on a real 2-process gloo group."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    results = mp.Manager().dict()
+    mp.spawn(_sums_on, args=(port, results), nprocs=2, join=True)
+    assert results[0] == results[1] == (3.0, 20.0)

@@ -70,6 +70,15 @@ class Distributed:
         torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MIN)
         return bool(value.item())
 
+    def sums(self, *values: float) -> tuple[float, ...]:
+        """Each of ``values`` summed over every rank (e.g. a loss total and a sample count, so a logged mean is the
+        whole batch's, not rank 0's share)."""
+        if not self.enabled:
+            return values
+        total = torch.tensor(values, dtype=torch.float64, device=self._collective_device())
+        torch.distributed.all_reduce(total, op=torch.distributed.ReduceOp.SUM)
+        return tuple(float(v) for v in total.tolist())
+
     def barrier(self) -> None:
         """Wait for every rank."""
         if self.enabled:

@@ -330,6 +330,7 @@ def train(
             total_loss += float(loss.detach()) * len(xb)
             seen += len(xb)
         train_time = time.perf_counter() - epoch_started
+        total_loss, seen_everywhere = dist.sums(total_loss, seen)  # every rank's share of each batch
         network.eval()
         selected.eval()
         val_started = time.perf_counter()
@@ -341,9 +342,9 @@ def train(
             val = dist.broadcast(val)
         row: dict[str, float] = {
             "epoch": epoch,
-            "train_loss": total_loss / max(1, seen),
+            "train_loss": total_loss / max(1, seen_everywhere),
             "lr": optimizer.param_groups[0]["lr"],
-            f"train_{batches.unit}_per_s": seen * dist.world_size / max(train_time, 1e-9),
+            f"train_{batches.unit}_per_s": seen_everywhere / max(train_time, 1e-9),
             "val_time_s": time.perf_counter() - val_started,
             "amp": float(amp),
             **{f"val_{k}": float(v) for k, v in val.items()},
