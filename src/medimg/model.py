@@ -1042,7 +1042,7 @@ class Model:
     def _same_files(self, dataset: Any, original: Path, names: Sequence[str], sample: int = 8) -> bool | None:
         """Whether the files of ``dataset`` named ``names`` (a sample of them) have the bytes of the training
         data's files of those names; ``None`` when the training data is not there to compare."""
-        import hashlib
+        from medimg.data.pool import file_digest
 
         try:
             trained = {c.case_id: _case_file(c) for c in self._as_dataset(original, **self._dataset_options()).cases}
@@ -1054,9 +1054,8 @@ class Model:
             there, here = trained.get(name), given.get(name)
             if there is None or here is None:
                 return False
-            try:
-                digests = {hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in (there, here)}
-            except OSError:  # a series folder, an unreadable file: nothing to compare
+            digests = {file_digest(there), file_digest(here)}
+            if any(d.startswith("unreadable:") for d in digests):  # a series folder, an unreadable file
                 return None
             if len(digests) > 1:
                 return False
@@ -1100,10 +1099,9 @@ def _with_interrupted_runs_sources(run_dir: Path, options: FitOptions, dataset: 
             update[name] = saved[name]
     pool = saved.get("unlabelled")
     if options.unlabelled is None and pool:
-        from medimg.data.pool import attach_pool
+        from medimg.data.pool import attach_pool, pool_source
 
-        if pool == f"{dataset.root} (its own unlabelled images)":  # attach_pool's name of the data's own pool
-            pool = dataset.root
+        pool = pool_source(pool, dataset)
         if not Path(pool).exists():
             raise ConfigError(
                 f"{run_dir} was trained with the unlabelled pool {pool}, which is not there any more: give it with "

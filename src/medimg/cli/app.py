@@ -832,9 +832,8 @@ def _refuse_folders_demo_did_not_make(data_dir: Path, run_dir: Path) -> None:
     Raises:
         ConfigError: ``data_dir`` holds files other than phantoms, or ``run_dir`` is not the run of them.
     """
-    import json
-
-    from medimg.errors import ConfigError
+    from medimg.errors import ConfigError, RunFolderError
+    from medimg.run_folder import RunFolder
 
     if data_dir.exists():
         strays = [
@@ -849,9 +848,8 @@ def _refuse_folders_demo_did_not_make(data_dir: Path, run_dir: Path) -> None:
             )
     if run_dir.exists():
         try:
-            trained_on = json.loads((run_dir / "config.json").read_text())["data"]
-            ours = Path(trained_on).resolve() == data_dir.resolve()
-        except (OSError, ValueError, KeyError, TypeError):
+            ours = RunFolder(run_dir).trained_data().resolve() == data_dir.resolve()
+        except (RunFolderError, KeyError, TypeError):
             ours = False
         if not ours:
             raise ConfigError(

@@ -37,6 +37,16 @@ SEMI_SUPERVISED_TASKS = ("classify", "segment")
 PoolSource = str | Path | Dataset | SegmentationDataset | Sequence[Case] | Sequence[str | Path]
 
 
+def own_pool_name(root: str | Path) -> str:
+    """How ``config.json`` names a dataset's own unlabelled images used as the pool (``--unlabelled DATA``)."""
+    return f"{root} (its own unlabelled images)"
+
+
+def pool_source(name: str, dataset: Any) -> str | Path:
+    """What to give :func:`attach_pool` again for a pool named ``name`` in ``config.json`` (``--resume``)."""
+    return Path(dataset.root) if name == own_pool_name(dataset.root) else name
+
+
 def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
     """A copy of ``dataset`` whose ``unlabelled`` images are the pool of ``source``, and how to name the source
     (saved in ``config.json``).
@@ -52,7 +62,7 @@ def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
         )
     if isinstance(source, (str, Path)) and _same_path(Path(source), Path(dataset.root)):
         pool: list[Any] = list(dataset.unlabelled)
-        name = f"{dataset.root} (its own unlabelled images)"
+        name = own_pool_name(dataset.root)
         if not pool:
             what = "rows with an empty label" if dataset.task == "classify" else "images without a mask"
             raise DatasetError(
