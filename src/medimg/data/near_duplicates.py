@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from medimg.data.disjoint_sets import DisjointSets
+
 #: correlation of two 24 x 24 thumbnails above which they are one picture (a JPEG re-save scores ~0.999, a resized
 #: copy ~0.995; two patients' chest X-rays of one projection stay below)
 SAME_PICTURE_CORRELATION = 0.99
@@ -99,14 +101,7 @@ def near_duplicate_groups(
     if len(ids) < 2:
         return []
     rows = _unit_rows([signatures[c].thumbnail for c in ids])
-    parent = list(range(len(ids)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    pictures = DisjointSets(range(len(ids)))
     width = 64 // BANDS
     for band in range(BANDS):
         buckets: dict[int, list[int]] = defaultdict(list)
@@ -118,13 +113,13 @@ def near_duplicate_groups(
                 block = rows[index[start : start + BLOCK]] @ rows[index].T
                 for a, b in np.argwhere(block >= SAME_PICTURE_CORRELATION):
                     if start + a < b:
-                        parent[root(int(index[start + a]))] = root(int(index[b]))
+                        pictures.join(int(index[start + a]), int(index[b]))
     same_pixels: dict[str, int] = {}
     for number, group in enumerate(identical):
         same_pixels.update(dict.fromkeys(group, number))
     members_of: dict[int, list[str]] = defaultdict(list)
     for i, case_id in enumerate(ids):
-        members_of[root(i)].append(case_id)
+        members_of[pictures.root(i)].append(case_id)
     return [
         group
         for group in members_of.values()

@@ -286,14 +286,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         regrouped = make_splits(group_identical_images(dataset, [*duplicates, *near]).cases)
         groups = [[(cid, regrouped.assignment.get(cid)) for cid, _ in entries] for entries in groups]
         near_entries = [[(cid, regrouped.assignment.get(cid)) for cid in group] for group in near]
-    cross = [
-        [f"{cid} [{split}]" for cid, split in entries] for entries in groups if len({split for _, split in entries}) > 1
-    ]
-    near_cross = [
-        [f"{cid} [{split}]" for cid, split in entries]
-        for entries in near_entries
-        if len({split for _, split in entries}) > 1
-    ]
+    cross, near_cross = _in_several_splits(groups), _in_several_splits(near_entries)
     conflict_ids = _conflicting(duplicates, label_of)
     conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
     counts = [v for name, v in dataset.class_counts().items() if v > 0 and name not in unread_classes]
@@ -523,6 +516,11 @@ def _without(dataset: Dataset, reason_of: dict[str, str]) -> Dataset:
     return dataclasses.replace(
         dataset, cases=[c for c in dataset.cases if c.case_id not in reason_of], excluded=[*dataset.excluded, *excluded]
     )
+
+
+def _in_several_splits(groups: Sequence[Sequence[tuple[str, str | None]]]) -> list[list[str]]:
+    """The groups of ``(case id, split)`` whose members lie in more than one split, as ``"<case id> [<split>]"``."""
+    return [[f"{cid} [{split}]" for cid, split in group] for group in groups if len({s for _, s in group}) > 1]
 
 
 def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]) -> Dataset:

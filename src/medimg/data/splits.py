@@ -120,22 +120,15 @@ def _groups(cases: Sequence[Case]) -> np.ndarray:
     """One group per patient (else per case), joined with the groups of its images' identical copies
     (``Case.same_image``): a copy of one patient's image filed under another patient puts both in one group,
     named by the first of their keys, so data without copies is grouped (and split) as before."""
+    from medimg.data.disjoint_sets import DisjointSets
+
     own = [c.patient_id or f"__case__{c.case_id}" for c in cases]
-    parent = {key: key for key in own}
-
-    def root(key: str) -> str:
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    groups = DisjointSets(own)
     first_of_image: dict[str, str] = {}
     for key, case in zip(own, cases, strict=True):
         if case.same_image:
-            other = root(first_of_image.setdefault(case.same_image, key))
-            here = root(key)
-            parent[max(here, other)] = min(here, other)
-    return np.array([root(key) for key in own])
+            groups.join(first_of_image.setdefault(case.same_image, key), key)
+    return np.array([groups.root(key) for key in own])
 
 
 def _parts(fraction: float) -> int:
