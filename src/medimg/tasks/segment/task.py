@@ -298,11 +298,12 @@ class SegmentTask:
 
 def _trained_with_field_of_view(model: Trained) -> bool:
     """True when the run's training cases carried region-of-interest masks (``fingerprint.json`` ``has_roi``)."""
-    import json
+    from medimg.errors import RunFolderError
+    from medimg.run_folder import RunFolder
 
     try:
-        return bool(json.loads((Path(model.run_dir_ or ".") / "fingerprint.json").read_text()).get("has_roi"))
-    except (OSError, ValueError):
+        return bool(RunFolder(model.run_dir_ or ".").read_json("fingerprint.json").get("has_roi"))
+    except RunFolderError:
         return False
 
 
