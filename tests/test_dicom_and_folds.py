@@ -37,7 +37,15 @@ def test_dicom_folder_fit_and_predict(tmp_path: Path) -> None:
     loaded = Model.load(tmp_path / "run")
     preds = loaded.predict(data / "lesion")
     assert len(preds) == 16 and all(p.source.endswith(".dcm") for p in preds)
+    import pydicom
     import pydicom.data
+
+    # the same Hounsfield units given as an array get the run's window, as the file does (were fed raw)
+    first = sorted((data / "lesion").iterdir())[0]
+    hu = pydicom.dcmread(first).pixel_array * 5.0 - 1000.0
+    (by_file,), (by_array,) = loaded.predict(first), loaded.predict(hu)
+    assert by_array.probabilities == pytest.approx(by_file.probabilities, abs=1e-5)
+    np.testing.assert_allclose(loaded.preprocess(hu), loaded.preprocess(first), atol=1e-5)
 
     bundled = pydicom.data.get_testdata_file("CT_small.dcm", download=False)
     if bundled:

@@ -15,6 +15,7 @@ from PIL import Image
 from medimg import Model
 from medimg.data.given_arrays import ARRAYS_FILE, given_arrays
 from medimg.errors import ConfigError
+from medimg.io import read_image
 from medimg.io.arrays import images_from_array
 
 
@@ -53,6 +54,19 @@ def test_a_pil_image_of_grey_and_alpha_is_its_grey() -> None:
     grey = np.arange(256, dtype=np.uint8).reshape(16, 16)
     (image,) = images_from_array(Image.fromarray(grey).convert("LA"), 2, 1)
     np.testing.assert_array_equal(image.array[0], grey)
+
+
+@pytest.mark.parametrize(("mode", "suffix"), [("P", ".png"), ("CMYK", ".jpg"), ("1", ".bmp"), ("RGB", ".png")])
+def test_a_pil_image_reads_as_its_file_does(tmp_path: Path, mode: str, suffix: str) -> None:
+    """A palette image is its colours (was: its palette indices), CMYK its RGB (was: C, M, Y as RGB), 1-bit 0/1
+    (was refused as booleans): the values its file reads as."""
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    given = picture.convert("P", palette=Image.Palette.ADAPTIVE) if mode == "P" else picture.convert(mode)
+    given.save(tmp_path / f"x{suffix}", quality=100)
+    from_file = read_image(tmp_path / f"x{suffix}").array
+    (image,) = images_from_array(Image.open(tmp_path / f"x{suffix}"), 2, from_file.shape[0])
+    np.testing.assert_array_equal(image.array, from_file)
 
 
 @pytest.mark.parametrize(

@@ -612,7 +612,7 @@ class Model:
         """
         explain = _explain_method(explain)
         if holds_arrays(inputs):
-            return self._predict_arrays(inputs, explain=explain, strict=strict)
+            return self._predict_arrays(inputs, explain=explain, window=window, strict=strict)
         if holds_file_bytes(inputs):  # file contents (an upload's bytes): read as the files they are
             return predict_file_bytes(
                 inputs,
@@ -680,7 +680,6 @@ class Model:
             ImageReadError: an unreadable file (named), or one outside the training domain ...
             DatasetError: ... or an image that does not fit the model (2D vs 3D, channels).
         """
-        from medimg.io.arrays import array_images
         from medimg.io.inputs import expand_inputs
         from medimg.planning.domain import InputReader
         from medimg.transforms.preprocess import preprocess_arrays
@@ -693,7 +692,7 @@ class Model:
         assert self.plan_ is not None
         reader = InputReader.for_run(self, window=window)
         if holds_arrays(inputs):
-            images = array_images(inputs, self.plan_.spatial_dims, self.plan_.in_channels)
+            images = reader.read_arrays(inputs, self.plan_.spatial_dims, self.plan_.in_channels)[0]
         else:
             items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
             images = [reader.read(path) for path in expand_inputs(items)]
@@ -758,10 +757,10 @@ class Model:
         yield from with_series(predictions, found, volumetric=volumetric)
 
     def _predict_arrays(
-        self, inputs: Any, *, explain: str | None, strict: bool
+        self, inputs: Any, *, explain: str | None, window: str | tuple[float, float] | None, strict: bool
     ) -> list[Prediction | SegmentationPrediction]:
         """:meth:`predict` of images given as arrays (a classifier; see :mod:`medimg.io.arrays` for the layouts)."""
-        from medimg.io.arrays import array_images, refuse_arrays_unless_classifier
+        from medimg.io.arrays import refuse_arrays_unless_classifier
         from medimg.planning.domain import InputReader
         from medimg.tasks.classify.predict import predict_images
 
@@ -774,8 +773,8 @@ class Model:
         refuse_arrays_unless_classifier(self.task)
         self._require_fitted()
         assert self.network_ is not None and self.plan_ is not None
-        reader = InputReader.for_run(self, strict=strict)
-        images, failed = reader.usable(array_images(inputs, self.plan_.spatial_dims, self.plan_.in_channels))
+        reader = InputReader.for_run(self, window=window, strict=strict)
+        images, failed = reader.read_arrays(inputs, self.plan_.spatial_dims, self.plan_.in_channels)
         predictions = predict_images(self.network_, self.plan_, self.class_names_ or [], images, explain=explain)
         reader.annotate(predictions)
         self.failed_ = failed

@@ -264,11 +264,11 @@ class OnnxPredictor:
     def _predict_given_arrays(self, inputs: Any) -> list[Prediction]:
         """:meth:`predict` of images given as arrays (``Model.predict``'s layouts, :mod:`medimg.io.arrays`;
         sources ``array[i]``), checked against the training domain as files are."""
-        from medimg.io.arrays import array_images, refuse_arrays_unless_classifier
+        from medimg.io.arrays import refuse_arrays_unless_classifier
 
         refuse_arrays_unless_classifier(self.task)
         channels = int(self.preprocessing["in_channels"])
-        images, self.failed_ = self.reader.usable(array_images(inputs, self.spatial_dims, channels))
+        images, self.failed_ = self.reader.read_arrays(inputs, self.spatial_dims, channels)
         predictions = self.predict_arrays([image.array for image in images], [image.source for image in images])
         self.reader.annotate(predictions)
         return predictions

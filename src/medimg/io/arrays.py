@@ -44,20 +44,30 @@ def is_array_data(data: Any) -> bool:
 
 
 def numeric_array(value: Any, what: str) -> np.ndarray:
-    """``value`` (an array, a CPU tensor, a PIL image, a list of rows) as a NumPy array of numbers; a PIL image of
-    grey + alpha (``"LA"``) as its grey, as its file reads (:mod:`medimg.io.raster`).
+    """``value`` (an array, a CPU tensor, a PIL image, a list of rows) as a NumPy array of numbers. A PIL image
+    gives the values its file reads as (:func:`medimg.io.raster.pillow_frame_to_array`), grey ``(H, W)`` or
+    colour ``(H, W, 3)``: a palette image its colours (not its palette indices), CMYK / YCbCr / LAB its RGB, grey +
+    alpha its grey, a 1-bit image 0/1.
 
     Raises:
         ConfigError: a CUDA tensor (it must come to the CPU first), or values that are not numbers.
     """
     if getattr(value, "is_cuda", False):
         raise ConfigError(f"{what} is a CUDA tensor: pass X.cpu() (medimg puts the batches on the device itself)")
-    if getattr(value, "mode", None) in ("LA", "La") and hasattr(value, "getchannel"):
-        value = value.getchannel(0)  # a PIL image of grey + alpha: its grey, as the PNG file of it reads
+    if _is_pil_image(value):
+        from medimg.io.raster import pillow_frame_to_array
+
+        first = pillow_frame_to_array(value)[0]  # channel-first, as every reader returns
+        return first[0] if first.shape[0] == 1 else np.moveaxis(first, 0, -1)
     array = np.asarray(value)
     if array.dtype == np.bool_ or array.dtype.kind not in "biuf":
         raise ConfigError(f"{what}: an array of {array.dtype} is not an image; give numbers (e.g. uint8 or float)")
     return array
+
+
+def _is_pil_image(value: Any) -> bool:
+    """True for a PIL image (without importing Pillow for other inputs)."""
+    return any(cls.__module__.startswith("PIL.") and cls.__name__ == "Image" for cls in type(value).__mro__)
 
 
 def channel_axis(shape: Sequence[int], channels: int | None = None) -> int | None:

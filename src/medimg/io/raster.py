@@ -124,7 +124,7 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
-def _pillow_frame_to_array(img: Any) -> tuple[np.ndarray, str, int, dict[str, Any]]:
+def pillow_frame_to_array(img: Any) -> tuple[np.ndarray, str, int, dict[str, Any]]:
     """Convert one loaded Pillow frame to ``(array (C, H, W) float32, mode, bits, extra meta)``."""
     mode = str(img.mode)
     extra: dict[str, Any] = {}
@@ -181,26 +181,26 @@ def _pillow_header(path: Path, fmt: str) -> ImageHeader:
 
 def _pillow_reduced_frame(img: Any, factor: int) -> tuple[np.ndarray, str, int, dict[str, Any]]:
     """One loaded Pillow frame as ``(array (C, H, W) float32, mode, bits, extra meta)`` (see
-    :func:`_pillow_frame_to_array`), reduced by ``factor`` with Pillow's box reduction first: the pixels stay in
+    :func:`pillow_frame_to_array`), reduced by ``factor`` with Pillow's box reduction first: the pixels stay in
     their 8/16/32-bit form until the image is small."""
     mode = str(img.mode)
     if factor <= 1:
-        return _pillow_frame_to_array(img)
+        return pillow_frame_to_array(img)
     if mode in ("P", "PA"):  # reduce the colours, not the palette indices
         used = [index for _, index in img.getcolors(maxcolors=1 << 16) or []]
         palette = np.asarray(img.getpalette("RGB") or [0, 0, 0], dtype=np.uint8).reshape(-1, 3)
         colours = palette[[i for i in used if i < len(palette)]]
         grey = bool(len(colours) and np.all(colours == colours[:, :1]))
-        array = _pillow_frame_to_array(img.convert("L" if grey else "RGB").reduce(factor))[0]
+        array = pillow_frame_to_array(img.convert("L" if grey else "RGB").reduce(factor))[0]
         return array, "P", 8, {"palette": True}
     if mode == "1":  # as 0/255 grey, then back to 0..1 (fractions where the block was mixed)
-        return _pillow_frame_to_array(img.convert("L").reduce(factor))[0] / 255.0, "1", 1, {}
+        return pillow_frame_to_array(img.convert("L").reduce(factor))[0] / 255.0, "1", 1, {}
     if mode.startswith("I;16"):
-        return _pillow_frame_to_array(img.convert("I").reduce(factor))[0], "I;16", 16, {}
+        return pillow_frame_to_array(img.convert("I").reduce(factor))[0], "I;16", 16, {}
     if mode not in _PILLOW_REDUCIBLE:
-        array = _pillow_frame_to_array(img.convert("RGB").reduce(factor))[0]
+        array = pillow_frame_to_array(img.convert("RGB").reduce(factor))[0]
         return array, mode, 8, {"converted_from": mode}
-    return _pillow_frame_to_array(img.reduce(factor))
+    return pillow_frame_to_array(img.reduce(factor))
 
 
 def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) -> ImageData:

@@ -629,6 +629,24 @@ class InputReader:
             )
         return verdict
 
+    def read_arrays(
+        self, inputs: Any, spatial_dims: int, channels: int
+    ) -> tuple[list[ImageData], list[tuple[str, str]]]:
+        """Images given as arrays (``predict``'s layouts, :func:`medimg.io.arrays.array_images`), read as files of
+        the same values are: the intensity window applied (a CT model's HU array gets its lung window as its
+        ``.npy`` file would), then :meth:`usable`.
+
+        Raises:
+            ConfigError: an array of no image layout, or a window that cannot apply.
+        """
+        from medimg.io.arrays import array_images
+        from medimg.io.windowing import apply_input_intensity
+
+        images = array_images(inputs, spatial_dims, channels)
+        for image in images:
+            apply_input_intensity(image, self.window, dicom_display=False)  # an array is no DICOM file
+        return self.usable(images)
+
     def usable(self, images: Sequence[ImageData]) -> tuple[list[ImageData], list[tuple[str, str]]]:
         """:meth:`check` each image: those to predict, and ``(source, reason)`` of those refused (``strict``)."""
         kept, refused = [], []
