@@ -48,30 +48,50 @@ def detect_prepared(
     nms_iou: float | None = None,
     keep: int | None = None,
 ) -> list[Detections]:
-    """Detections of prepared images (uint8 or float ``(C, h, w)`` at the input scale), in input pixels."""
+    """Detections of prepared images (uint8 or float ``(C, h, w)`` at the input scale), in input pixels.
+
+    Images are batched only with images of the same padded shape (:func:`same_shape_batches`), so an image's
+    detections do not depend on the other images: the detector pads a batch to its largest image and its
+    GroupNorm layers see that padding. Evaluation, validation and the choice of decoding therefore score exactly
+    what ``predict``, the service and the ONNX predictor (one image at a time) return.
+    """
     configure_decoding(network, plan, nms_iou=nms_iou, keep=keep)
     was_training = network.training
     network.eval()
     device = next(network.parameters()).device
-    results: list[Detections] = []
+    results: dict[int, Detections] = {}
     with torch.no_grad():
-        for start in range(0, len(images), batch_size):
+        for indices in same_shape_batches(images, batch_size):
             raise_if_interrupted()  # a Ctrl-C Python dropped (see medimg.interrupts)
-            chunk = [_as_float(x).to(device) for x in images[start : start + batch_size]]
+            chunk = [_as_float(images[i]).to(device) for i in indices]
             lone = len(chunk) == 1 and min(plan.input_size) < MIN_INPUT_SIDE
             # a run planned on inputs under 64 px (before MIN_INPUT_SIDE): its 1x1 stride-32 level's GroupNorm
             # refuses one image alone, so the image goes with a copy of itself and one answer is kept
-            for out in network(chunk * 2)[:1] if lone else network(chunk):
-                results.append(
-                    Detections(
-                        out["boxes"].float().cpu().numpy(),
-                        out["scores"].float().cpu().numpy(),
-                        out["labels"].cpu().numpy().astype(np.int64),
-                    )
+            outputs = network(chunk * 2)[:1] if lone else network(chunk)
+            for i, out in zip(indices, outputs, strict=True):
+                results[i] = Detections(
+                    out["boxes"].float().cpu().numpy(),
+                    out["scores"].float().cpu().numpy(),
+                    out["labels"].cpu().numpy().astype(np.int64),
                 )
     network.train(was_training)
     configure_decoding(network, plan)
-    return results
+    return [results[i] for i in range(len(images))]
+
+
+SIZE_DIVISIBLE = 32
+"""The detector pads each batch to a multiple of this (torchvision's ``GeneralizedRCNNTransform``)."""
+
+
+def same_shape_batches(images: Sequence[torch.Tensor], batch_size: int) -> list[list[int]]:
+    """Indices of ``images`` in batches of at most ``batch_size`` whose images pad to the same shape (each side
+    rounded up to :data:`SIZE_DIVISIBLE`): batched together they get exactly the padding each gets alone."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, image in enumerate(images):
+        key = tuple(-(-int(side) // SIZE_DIVISIBLE) * SIZE_DIVISIBLE for side in image.shape[-2:])
+        groups.setdefault(key, []).append(i)
+    step = max(1, int(batch_size))
+    return [members[k : k + step] for members in groups.values() for k in range(0, len(members), step)]
 
 
 def _as_float(image: torch.Tensor) -> torch.Tensor:
