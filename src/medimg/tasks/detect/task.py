@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +181,7 @@ class DetectTask:
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
+        cases = cases_in_run_classes(dataset, cases, plan.class_names, run=str(model.run_dir_ or "this model"))
         if plan.spatial_dims == 3:
             from medimg.tasks.detect.evaluate3d import evaluate_volumes
 
@@ -256,3 +258,55 @@ def check_plan(plan: DetectPlan) -> None:
 
 
 DETECT = DetectTask()
+
+
+def cases_in_run_classes(
+    dataset: Any, cases: Sequence[Case], class_names: Sequence[str], *, run: str = "this model"
+) -> list[Case]:
+    """``cases`` with their box labels re-indexed from ``dataset.class_names`` to the run's ``class_names``, by
+    name (exactly, else ignoring case and surrounding spaces): another dataset numbers its classes its own way (a
+    CSV alphabetically over the classes it holds, COCO by category id).
+
+    Raises:
+        DatasetError: boxes of a class the run does not detect (naming them and the run's classes).
+    """
+    own = list(getattr(dataset, "class_names", None) or [])
+    run_names = list(class_names)
+    if own == run_names:
+        return list(cases)
+    exact = {name: i for i, name in enumerate(run_names)}
+    folded = {name.strip().casefold(): i for i, name in enumerate(run_names)}
+    mapping: dict[int, int] = {}
+    unknown: dict[str, int] = {}
+    counts: dict[int, int] = {}
+    for case in cases:
+        for box in case.boxes or ():
+            counts[box.label] = counts.get(box.label, 0) + 1
+    for index, name in enumerate(own):
+        target = exact.get(name, folded.get(str(name).strip().casefold()))
+        if target is not None:
+            mapping[index] = target
+        elif counts.get(index):
+            unknown[str(name)] = counts[index]
+    if unknown:
+        listed = ", ".join(f"{name!r} ({n} box{'es' if n != 1 else ''})" for name, n in unknown.items())
+        raise DatasetError(
+            f"{getattr(dataset, 'name', 'the data')} holds class(es) {run} does not detect: {listed}; the run's "
+            f"classes are {', '.join(map(repr, run_names))}. Classes are matched by name: rename those boxes to one "
+            "of the run's classes, or remove their rows, to evaluate on this data"
+        )
+    renamed = [f"{own[i]!r} -> {run_names[j]!r}" for i, j in mapping.items() if own[i] != run_names[j]]
+    if renamed:
+        logger.info("classes matched to the run's by name, ignoring case: %s", ", ".join(renamed))
+    present = {mapping[i] for i in counts if i in mapping}
+    absent = [name for j, name in enumerate(run_names) if j not in present]
+    if absent:
+        logger.warning(
+            "%s has no box of the run's class(es) %s: their AP is not defined (they count only as false positives)",
+            getattr(dataset, "name", "the data"),
+            ", ".join(map(repr, absent)),
+        )
+    return [
+        replace(case, boxes=tuple(box._replace(label=mapping[box.label]) for box in case.boxes)) if case.boxes else case
+        for case in cases
+    ]

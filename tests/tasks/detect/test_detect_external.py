@@ -1,0 +1,86 @@
+"""Evaluating a detection run on other detection data: classes are matched by name, not by position."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from medimg import Dataset, Model
+from medimg.errors import DatasetError
+from tests.tasks.detect.synthetic import write_voc
+
+TINY = {
+    "epochs": 1,
+    "batch_size": 4,
+    "backbone_widths": [8, 16, 32, 64],
+    "backbone_depths": [1, 1, 1, 1],
+    "fpn_channels": 16,
+    "head_convs": 1,
+    "time_budget_s": None,
+    "learning_rate": 3e-3,
+}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Model, Path]:
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("ext")
+    voc = write_voc(root / "voc", n=12, seed=2)
+    model = Model("fcos", task="detect", **TINY).fit(voc, run_dir=root / "run", progress=False, tensorboard=False)
+    return model, voc
+
+
+def _objects(voc: Path) -> list[tuple[Path, list[tuple[float, float, float, float, str]]]]:
+    dataset = Dataset.load(voc, task="detect")
+    names = dataset.class_names
+    return [
+        (Path(case.path), [(b.x1, b.y1, b.x2, b.y2, names[b.label]) for b in case.boxes or ()])
+        for case in dataset.cases
+    ]
+
+
+def _csv(path: Path, objects: list, rename: dict[str, str | None]) -> Path:
+    rows = ["path,x1,y1,x2,y2,label"]
+    for image, boxes in objects:
+        kept = [(*b[:4], rename.get(b[4], b[4])) for b in boxes if rename.get(b[4], b[4]) is not None]
+        rows += [f"{image},{x1},{y1},{x2},{y2},{name}" for x1, y1, x2, y2, name in kept] or [f"{image},,,,,"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _per_class(model: Model, data: Path, out: Path) -> dict[str, tuple[float | None, int]]:
+    metrics = model.evaluate(data, split="all", n_resamples=10, out_dir=out).metrics
+    return {name: (v["ap50"], v["n_boxes"]) for name, v in metrics["per_class"].items()}
+
+
+def test_classes_of_other_data_are_matched_by_name(run: tuple[Model, Path], tmp_path: Path) -> None:
+    """An external CSV holding only 'square' boxes had them numbered 0 and scored as the run's 'disc'; COCO
+    category ids in another order swapped the classes; a class the run does not know was scored as another."""
+    model, voc = run
+    objects = _objects(voc)
+    assert model.plan_ is not None and model.plan_.class_names == ["disc", "square"]
+    reference = _per_class(model, _csv(tmp_path / "same.csv", objects, {}), tmp_path / "e0")
+    assert reference["disc"][1] > 0 and reference["square"][1] > 0
+
+    only_square = _per_class(model, _csv(tmp_path / "sq.csv", objects, {"disc": None}), tmp_path / "e1")
+    assert only_square["square"] == reference["square"] and only_square["disc"][1] == 0
+
+    swapped = {"images": [], "annotations": [], "categories": [{"id": 3, "name": "square"}, {"id": 9, "name": "disc"}]}
+    for i, (image, boxes) in enumerate(objects):
+        swapped["images"].append({"id": i, "file_name": str(image), "width": 64, "height": 48})
+        for x1, y1, x2, y2, name in boxes:
+            swapped["annotations"].append(
+                {"id": len(swapped["annotations"]) + 1, "image_id": i, "category_id": 3 if name == "square" else 9,
+                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1), "iscrowd": 0}
+            )  # fmt: skip
+    (tmp_path / "coco.json").write_text(json.dumps(swapped))
+    assert _per_class(model, tmp_path / "coco.json", tmp_path / "e2") == reference
+
+    capitals = _per_class(model, _csv(tmp_path / "caps.csv", objects, {"disc": "Disc"}), tmp_path / "e3")
+    assert capitals == reference
+
+    with pytest.raises(DatasetError, match=r"'cyst' \(\d+ box.*rename"):
+        model.evaluate(_csv(tmp_path / "cyst.csv", objects, {"disc": "cyst"}), split="all", out_dir=tmp_path / "e4")
