@@ -194,6 +194,14 @@ def test_class_order_puts_normal_first() -> None:
     assert order_classes({"Parasitized", "Uninfected"}) == ["Uninfected", "Parasitized"]
     assert order_classes({"No Finding", "Finding"}) == ["No Finding", "Finding"]
     assert order_classes({"melanoma", "unknown"}) == ["melanoma", "unknown"]  # "un" alone negates nothing
+    # the negation of a negative word is the positive class; control-group names (ADNI's CN) and compounds
+    # (Kaggle's NonDemented) are negative: each was the positive class, sensitivity swapped with specificity
+    assert order_classes({"Unhealthy", "Healthy"}) == ["Healthy", "Unhealthy"]
+    assert order_classes({"AD", "CN"}) == ["CN", "AD"]
+    assert order_classes({"MildDemented", "NonDemented"}) == ["NonDemented", "MildDemented"]
+    assert order_classes({"dementia", "nondemented"}) == ["nondemented", "dementia"]
+    assert order_classes({"Melanoma", "Nevus"}) == ["Nevus", "Melanoma"]
+    assert order_classes({"abnormal", "normal"}) == ["normal", "abnormal"]
 
 
 def test_sub_folders_of_class_folders_are_patients_of_the_split(tmp_path: Path) -> None:

@@ -24,8 +24,12 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-se
 MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = (
     "normal", "negative", "benign", "healthy", "control", "no_", "no-", "no ", "none", "absent", "non-", "non_",
-    "non ", "not ", "not_", "not-", "without", "uninfected", "no finding",
+    "non ", "not ", "not_", "not-", "without", "uninfected", "no finding", "nevus", "naevus",
 )  # fmt: skip
+
+#: whole class names (not prefixes: "cn" would take "cnv") of control groups: ADNI's "CN" (cognitively normal),
+#: "HC" / "NC" (healthy / normal controls), "NL", "neg"
+NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg"})
 
 #: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
 NEGATIONS = ("non", "no", "not", "un", "without")
@@ -146,17 +150,44 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
         ordered = sorted(names)
     if len(ordered) != 2:
         return ordered
-    negative = [n for n in ordered if _negates(n, other=ordered[1] if n == ordered[0] else ordered[0])]
-    negative = negative or [n for n in ordered if n.lower().startswith(NEGATIVE_CLASS_WORDS)]
+    first, second = ordered
+    words = [n for n in ordered if _negative_word(n)]
+    # a negation of the other name is the negative class, unless that name is itself the negative word
+    # ("Unhealthy" of "Healthy": the healthy class stays negative)
+    negating = [
+        n for n, other in ((first, second), (second, first)) if _negates(n, other) and not _negative_word(other)
+    ]
+    negative = negating or words
     return negative[:1] + [n for n in ordered if n not in negative[:1]]
 
 
+def _negative_word(name: str) -> bool:
+    """``name`` reads as a negative (control) class: it starts with a word of :data:`NEGATIVE_CLASS_WORDS` or is
+    one of :data:`NEGATIVE_CLASS_NAMES`."""
+    lowered = name.strip().lower()
+    return lowered.startswith(NEGATIVE_CLASS_WORDS) or lowered in NEGATIVE_CLASS_NAMES
+
+
+#: a negated word and the other class's word sharing this many first letters are one word ("nondemented" of
+#: "dementia", "non-malignant" of "malignancy")
+SHARED_STEM = 6
+
+
 def _negates(name: str, other: str) -> bool:
-    """True when ``name`` is ``other`` with a negation before it (``Non-COVID`` of ``COVID``, ``no fracture`` of
-    ``fracture``, ``uninfected`` of ``infected``)."""
-    words = re.sub(r"[\s_\-]+", " ", name.strip().lower())
-    target = re.sub(r"[\s_\-]+", " ", other.strip().lower())
-    return any(words in {f"{n} {target}", f"{n}{target}"} for n in NEGATIONS)
+    """True when ``name`` is ``other`` (or its last word, or a word of its stem) with a negation before it
+    (``Non-COVID`` of ``COVID``, ``no fracture`` of ``fracture``, ``uninfected`` of ``infected``, ``NonDemented``
+    of ``MildDemented``, ``nondemented`` of ``dementia``)."""
+    words = re.sub(r"[\s_\-]+", " ", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.strip())).lower()
+    target = re.sub(r"[\s_\-]+", " ", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", other.strip())).lower()
+    for negation in NEGATIONS:
+        if not words.startswith(negation):
+            continue
+        rest = words[len(negation) :].strip()
+        if rest == target or (len(rest) >= 3 and target.split()[-1:] == [rest]):
+            return True
+        if len(rest) >= SHARED_STEM and " " not in rest and rest[:SHARED_STEM] == target.replace(" ", "")[:SHARED_STEM]:
+            return True
+    return False
 
 
 def is_manifest(path: Path) -> bool:
