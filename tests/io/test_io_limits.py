@@ -228,3 +228,22 @@ def test_classification_datasets_read_huge_images_reduced(tmp_path: Path, monkey
     monkeypatch.setattr(dataset_module, "CLASSIFY_READ_SIZE", (8, 8))  # as if the images were huge
     image = dataset.read(dataset.cases[0])
     assert image.meta["reduced_by"] == 3 and image.array.shape == (1, 67, 87)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_prediction_reads_a_large_image_as_training_does(tmp_path: Path, suffix: str) -> None:
+    """A 1000 px file for a 40 px classifier: prediction read it reduced for the network (the JPEG decoder's 1/2
+    scale where training's block means were of 3, a PNG's means rounded to 8 bits), training and evaluation at full
+    size: the same file got probabilities up to 0.008 apart. Now one read; reduced for the network only where
+    the budget leaves no other way."""
+    from medimg.io.limits import CLASSIFY_READ_SIZE
+    from medimg.io.read import read_classifier_input
+    from medimg.planning.domain import InputReader
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (1000, 1000), dtype=np.uint8)).save(tmp_path / f"big{suffix}", quality=90)
+    trained = read_image(tmp_path / f"big{suffix}", target_size=CLASSIFY_READ_SIZE).array
+    predicted = InputReader(target_size=[40, 40]).read(tmp_path / f"big{suffix}").array
+    np.testing.assert_array_equal(predicted, trained)
+    tight = read_classifier_input(tmp_path / f"big{suffix}", [40, 40], max_bytes=1_000_000)  # 4 MB at full size
+    assert tight.meta["reduced_by"] > 1

@@ -19,6 +19,7 @@ import numpy as np
 from medimg.data.case import SPLITS, Case, SegCase, TaskName
 from medimg.errors import ConfigError, DatasetError
 from medimg.io.image import ImageData
+from medimg.io.limits import CLASSIFY_READ_SIZE
 
 if TYPE_CHECKING:
     from medimg.data.colour_tables import ColourTable
@@ -26,13 +27,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Window = str | tuple[float, float]
-
-
-CLASSIFY_READ_SIZE = (512, 512)
-"""The size 2D classification images are read for: 4x the largest input the planner chooses
-(:data:`medimg.planning.planner.MAX_INPUT_2D`), so a larger ``--set input_size`` still works; with the reading
-margin (:data:`medimg.io.limits.REDUCTION_MARGIN`) only images over 8192 px per side are read reduced, to at least
-4096 px."""
 
 
 @dataclass
@@ -287,8 +281,8 @@ class Dataset:
         """Read one case's pixels as :class:`ImageData` (channel-first float32).
 
         A classification image far larger than any network input (over 8192 px per side) is read reduced, so a
-        huge file costs its reduced size (see :data:`CLASSIFY_READ_SIZE`); boxes and masks (the other tasks)
-        need every pixel.
+        huge file costs its reduced size (see :data:`medimg.io.limits.CLASSIFY_READ_SIZE`; prediction reads so
+        too); boxes and masks (the other tasks) need every pixel.
 
         A case whose path is a folder (a CSV row naming a DICOM series folder, a series in a class folder) is read
         as one volume, with the same intensity rules as a file (:func:`medimg.io.read_image`; prediction reads it

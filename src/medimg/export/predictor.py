@@ -181,7 +181,7 @@ class OnnxPredictor:
             window=window if window is not None else self.window,
             domain=self._training_domain(),
             strict=strict,
-            # a classifier resizes whole images: a much larger one is read reduced, within the reading budget
+            # a classifier resizes whole images: read as training read them (reduced only where the budget says)
             target_size=[int(n) for n in self.preprocessing["input_size"]] if resized else None,
             sections=goes_by_sections(self.task, self.spatial_dims),
             canonical_orientation=oriented,

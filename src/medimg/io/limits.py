@@ -54,6 +54,12 @@ MAX_IMAGE_BYTES: int = 2 << 30
 resolution it is read, and the decode before any reduction, must each fit in it (2 GiB: a 20,000 x 20,000 grey
 image or a 512 x 512 x 2048 volume at full resolution)."""
 
+CLASSIFY_READ_SIZE: tuple[int, int] = (512, 512)
+"""The size 2D classification images are read for, in training, evaluation and prediction alike (one read, so a
+file gives the same network input everywhere): 4x the largest input the planner chooses
+(:data:`medimg.planning.planner.MAX_INPUT_2D`), so a larger ``--set input_size`` still works; with the reading
+margin (:data:`REDUCTION_MARGIN`) only images over 8192 px per side are read reduced, to at least 4096 px."""
+
 REDUCTION_MARGIN: int = 8
 """A reduced read keeps at least this many times the caller's target size on each side (and an image is only
 reduced when it is more than twice that), so the final anti-aliased resize does the real filtering."""

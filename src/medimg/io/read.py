@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.formats import ARRAY_FILE_FORMATS, detect_format
-from medimg.io.limits import MAX_IMAGE_BYTES, ImageHeader, plan_read
+from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, plan_read
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
-__all__ = ["read_header", "read_image"]
+__all__ = ["read_classifier_input", "read_header", "read_image"]
 
 
 def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHeader:
@@ -178,6 +178,22 @@ def read_image(
             "Replace them (e.g. with 0 or the background value) and save the image again",
         )
     return apply_input_intensity(image, window, dicom_display=dicom_display)
+
+
+def read_classifier_input(path: str | os.PathLike[str], input_size: Sequence[int], **options: Any) -> ImageData:
+    """A classifier's input file read as its training images were (for :data:`~medimg.io.limits.CLASSIFY_READ_SIZE`:
+    every pixel up to 8192 px per side), so the same file gives the same network input in training, evaluation and
+    prediction (a read reduced for the network's input instead rounds and JPEG-decodes differently). An image that
+    does not fit the reading budget so (``max_bytes``, a service's) is read reduced for ``input_size``: the only
+    way it fits.
+
+    Args:
+        options: :func:`read_image`'s other options (``window``, ``max_pixels``, ``max_bytes``...).
+    """
+    try:
+        return read_image(path, target_size=CLASSIFY_READ_SIZE, **options)
+    except ImageTooLargeError:
+        return read_image(path, target_size=input_size, **options)
 
 
 def read_mask(path: str | os.PathLike[str]) -> ImageData:

@@ -469,9 +469,10 @@ class InputReader:
         max_pixels: decompression-bomb guard for rasters (see :func:`medimg.io.read_image`).
         warn_each: log a warning per out-of-domain input (prediction); ``False`` for evaluation, which logs one
             :meth:`summary` instead.
-        target_size: the network's input size when it resizes whole images (classification): an image much
-            larger is read reduced within the reading budget (:mod:`medimg.io.limits`); ``None`` reads every pixel
-            (masks and boxes are given in the image's own pixels).
+        target_size: the network's input size when it resizes whole images (classification): files are read as
+            training read them (:func:`medimg.io.read.read_classifier_input`), reduced for this size only where the
+            reading budget leaves no other way; ``None`` reads every pixel (masks and boxes are given in the image's
+            own pixels).
         scale: the resize factor segmentation applies before the network (``--scale``): sizes and spacings are
             judged after it.
         series: ``key -> SeriesInput``: paths that name a DICOM series, read as one volume (a 3D model's series,
@@ -542,14 +543,20 @@ class InputReader:
             ConfigError: the window does not fit the image (a CT window on MR).
         """
         from medimg.io import read_image
+        from medimg.io.read import read_classifier_input
         from medimg.io.series_inputs import read_series
 
         options: dict[str, Any] = {
             "window": self.window,
             "max_pixels": self.max_pixels,
             "dicom_display": self.domain.dicom_display if self.domain is not None else True,
-            "target_size": self.target_size,
         }
+
+        def read_file(file: str | Path) -> ImageData:
+            if self.target_size is None:
+                return read_image(file, **options)
+            return read_classifier_input(file, self.target_size, **options)  # as training read it
+
         series = self.series.get(str(path))
         frame = self.frames.get(str(path))
         if frame is not None:
@@ -557,10 +564,10 @@ class InputReader:
         elif series is not None:
             image = read_series(series, **options)
         else:
-            image = read_image(path, **options)
+            image = read_file(path)
         files = self._channel_files(Path(path)) if series is None and frame is None and image.channels == 1 else []
         if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
-            image = stack_channels([image, *(read_image(file, **options) for file in files[1:])])
+            image = stack_channels([image, *(read_file(file) for file in files[1:])])
         image.source = str(path)
         if self.reorient_inputs:
             from medimg.io.orientation import canonical
@@ -577,7 +584,7 @@ class InputReader:
         file = series.frames_of or series.key
         if self._frame_file is None or self._frame_file[0] != file:
             self._frame_file = None  # the previous file's frames are done: free them before decoding the next
-            self._frame_file = (file, read_image(file, **{**options, "target_size": None}))
+            self._frame_file = (file, read_image(file, **options))
         return read_frame(series, index, self._frame_file[1])
 
     def not_inputs(self, files: Sequence[Path], folder: Path) -> list[Path]:

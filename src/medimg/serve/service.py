@@ -203,8 +203,9 @@ class PredictionService:
             self._mask_colours = mask_colours(self.model.plan_)
         self._uid_salt = storage.secret("dicom_uid_salt")
         self._replicas = threading.local()
-        # A classifier resizes to its input size, so a much larger image is read reduced (medimg.io.limits); masks
-        # and boxes are given in the image's own pixels, so segmentation and detection read at full resolution.
+        # A classifier resizes to its input size, so an image too large for the budget is read reduced
+        # (medimg.io.read.read_classifier_input); masks and boxes are given in the image's own pixels, so
+        # segmentation and detection read at full resolution.
         plan: Any = self.model.plan_
         self._read_size: list[int] | None = list(plan.input_size) if self.model.task == "classify" else None
         self.workspace = UploadWorkspace(settings.work_dir)
@@ -290,6 +291,7 @@ class PredictionService:
         """
         from medimg.io import read_image
         from medimg.io.orientation import canonical, reorients_inputs
+        from medimg.io.read import read_classifier_input
 
         guard = guard or CommitGuard()
         started = time.perf_counter()
@@ -320,14 +322,16 @@ class PredictionService:
             window = window_from_json(self.model.metadata_.get("input", {}).get("window"))
             guard.check()
             try:
-                image = read_image(
-                    path,
-                    window=window,
-                    max_pixels=self.settings.max_pixels,
-                    max_bytes=self.settings.max_image_bytes,
-                    target_size=self._read_size,
-                    dicom_display=self.domain.dicom_display if self.domain is not None else True,
-                )
+                options: dict[str, Any] = {
+                    "window": window,
+                    "max_pixels": self.settings.max_pixels,
+                    "max_bytes": self.settings.max_image_bytes,
+                    "dicom_display": self.domain.dicom_display if self.domain is not None else True,
+                }
+                if self._read_size is None:
+                    image = read_image(path, **options)
+                else:  # as training read it; reduced for the network only where the budget leaves no other way
+                    image = read_classifier_input(path, self._read_size, **options)
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
