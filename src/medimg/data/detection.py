@@ -85,17 +85,20 @@ def clean_boxes(
         x1, x2 = sorted((float(x1), float(x2)))
         y1, y2 = sorted((float(y1), float(y2)))
         name = class_names[label]
+        clipped_box = False
         if size is not None:
             height, width = size
             clipped = (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width))
             clipped_y2 = min(max(y2, 0.0), height)
-            if (*clipped, clipped_y2) != (x1, y1, x2, y2):
-                issues.append(BoxIssue(place, image, "out_of_bounds", name, original))
+            clipped_box = (*clipped, clipped_y2) != (x1, y1, x2, y2)
             x1, y1, x2 = clipped
             y2 = clipped_y2
         if x2 - x1 < MIN_BOX_SIDE_PX or y2 - y1 < MIN_BOX_SIDE_PX:
+            # one record: a box (nearly) wholly outside the image is dropped, not clipped and dropped
             issues.append(BoxIssue(place, image, "degenerate", name, original))
             continue
+        if clipped_box:
+            issues.append(BoxIssue(place, image, "out_of_bounds", name, original))
         key = (x1, y1, x2, y2, int(label))
         if key in seen:
             issues.append(BoxIssue(place, image, "duplicate", name, original))
@@ -124,7 +127,7 @@ def log_issues(issues: Sequence[BoxIssue], source: Path) -> None:
         by_kind[issue.kind].append(issue)
     what = {
         "out_of_bounds": "clipped to the image",
-        "degenerate": "dropped (degenerate)",
+        "degenerate": "dropped (degenerate, or outside the image)",
         "duplicate": "dropped (duplicate)",
         "crowd": "dropped (crowd regions)",
     }

@@ -50,7 +50,20 @@ PATH_COLUMNS = (
 CORNER_COLUMNS = (("x1", "xmin", "x_min"), ("y1", "ymin", "y_min"), ("x2", "xmax", "x_max"), ("y2", "ymax", "y_max"))
 #: the other way to give a box: its top-left corner and its size (NIH ChestX-ray14's ``BBox_List_2017.csv`` header
 #: ``Bbox [x,y,w,h]`` splits into the columns ``Bbox [x``, ``y``, ``w``, ``h]``)
-SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x"), ("y", "bbox_y"), ("width", "w", "bbox_w"), ("height", "h", "h]", "bbox_h"))
+#: ``x_min,y_min,width,height`` is that order too. The box's own ``w``/``h`` come before ``width``/``height``: a
+#: table with both (``filename,width,height,x,y,w,h,class``) gives the image's size as ``width``/``height``.
+BOX_WIDTH = ("w", "bbox_w", "box_width", "width")
+BOX_HEIGHT = ("h", "h]", "bbox_h", "box_height", "height")
+SIZE_COLUMNS = (("x", "bbox_[x", "bbox_x", "x_min", "xmin"), ("y", "bbox_y", "y_min", "ymin"), BOX_WIDTH, BOX_HEIGHT)
+#: a third way: the box's centre and size (YOLO's order, as Label Studio and Roboflow tables export it)
+CENTRE_COLUMNS = (
+    ("x_center", "x_centre", "center_x", "centre_x", "cx", "xc", "x_c"),
+    ("y_center", "y_centre", "center_y", "centre_y", "cy", "yc", "y_c"),
+    BOX_WIDTH,
+    BOX_HEIGHT,
+)
+#: the conventions of the box columns, in the order they are looked for
+CONVENTIONS = {"corners": CORNER_COLUMNS, "size": SIZE_COLUMNS, "centre": CENTRE_COLUMNS}
 #: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``) or ``"[x, y, width, height]"`` (COCO's
 #: ``bbox`` order; told apart by the data, :func:`_one_cell_order`)
 BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box", "boxes")
@@ -124,13 +137,40 @@ def detect_asked(path: Path) -> bool:
     return _top_manifest(path, beside_labels=True) is not None
 
 
+CONVENTION_WORDS = {
+    "corners": "corners x1, y1, x2, y2",
+    "size": "top-left corner, width, height",
+    "centre": "centre x, centre y, width, height",
+}
+
+
+def _convention(header: set[str]) -> str | None:
+    """How the header's columns give a box: ``corners``, ``size`` (top-left corner and size) or ``centre`` (centre
+    and size), the first whose four columns are all there; ``None`` when none is."""
+    for name, options in CONVENTIONS.items():
+        if all(header & set(o) for o in options):
+            return name
+    return None
+
+
+def _no_box_columns(path: Path, found: Sequence[str]) -> DatasetError:
+    """The error of a box table whose header gives no box in a way medimg reads, naming its columns and the ones
+    accepted."""
+    accepted = "; ".join(
+        f"{CONVENTION_WORDS[name]}: {', '.join('/'.join(o[:3]) for o in options)}"
+        for name, options in CONVENTIONS.items()
+    )
+    return DatasetError(
+        f"{path}: no box columns found among {', '.join(found)}; a box is read from one of these column sets "
+        f'({accepted}), or from one cell ({"/".join(BOX_COLUMNS)}: "x1, y1, x2, y2"); rename the columns'
+    )
+
+
 def _is_box_manifest(path: Path) -> bool:
     if not is_manifest(path):
         return False
     header = set(manifest_header(path))
-    corners = all(header & set(options) for options in CORNER_COLUMNS) or all(
-        header & set(options) for options in SIZE_COLUMNS
-    )
+    corners = _convention(header) is not None
     return bool(header & set(PATH_COLUMNS)) and (corners or bool(header & set(BOX_COLUMNS)))
 
 
@@ -172,10 +212,15 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
-    corners = all(set(o) & set(columns) for o in CORNER_COLUMNS)
-    sized = all(set(o) & set(columns) for o in SIZE_COLUMNS) and not corners
-    box_col = column(BOX_COLUMNS, False) if not corners and not sized else None
-    corner_cols = [] if box_col else [column(o, True) or "" for o in (SIZE_COLUMNS if sized else CORNER_COLUMNS)]
+    convention = _convention(set(columns))
+    box_col = column(BOX_COLUMNS, False) if convention is None else None
+    if convention is None and box_col is None:
+        raise _no_box_columns(path, list(columns.values()))
+    corner_cols = [] if box_col else [column(o, True) or "" for o in CONVENTIONS[convention or "corners"]]
+    if convention != "corners" and corner_cols:
+        logger.info(
+            "%s: boxes read from the columns %s (%s)", path, ", ".join(corner_cols), CONVENTION_WORDS[convention or ""]
+        )
     label_col = column(LABEL_COLUMNS, box_col is None)
     files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
@@ -210,7 +255,8 @@ def load(
             raw[raw_path] = []
         label = str(row.get(label_col) or "").strip() if label_col else UNLABELLED_CLASS
         box_cell = str(row.get(box_col) or "").strip() if box_col else None
-        row_boxes, problem = _row_boxes([str(row.get(c) or "").strip() for c in corner_cols], box_cell, label, sized)
+        cells = [str(row.get(c) or "").strip() for c in corner_cols]
+        row_boxes, problem = _row_boxes(cells, box_cell, label, convention or "corners")
         if problem:
             problems.append(f"line {line}: {problem}")
             continue
@@ -227,6 +273,9 @@ def load(
         raw = _one_cell_order(raw, path, box_col)
     if len(set(readers.values())) > 1:
         raw = fuse_readers(raw, readers, path)
+    if class_names is None:
+        raw = _one_spelling_per_class(raw, path)
+    raw = _pixels_of_normalised(raw, info, path)
     names = list(class_names) if class_names is not None else sorted({b[4] for boxes in raw.values() for b in boxes})
     if not sliced:
         for case_id, entry in _images_without_rows(path, info, include, exclude).items():
@@ -253,6 +302,18 @@ def load(
             f"{path}: some images have a split and others do not; fill the split column for every row or for none"
         )
     log_issues(issues, path)
+    outside = sum(1 for issue in issues if issue.kind == "out_of_bounds")
+    total = sum(len(entries) for entries in raw.values())
+    if total >= MISREAD_MIN_BOXES and outside >= MISREAD_SHARE * total:
+        logger.warning(
+            "%s: %d of %d boxes run outside their image: the box columns (%s) are likely misread (corners x1, y1, "
+            "x2, y2 against x, y, width, height, the image's width/height read as the box's) or the boxes belong to "
+            "images of another size; look at a few rows against their images",
+            path,
+            outside,
+            total,
+            ", ".join(corner_cols) or box_col,
+        )
     if swapped:
         x1, y1, x2, y2, label, line = swapped[0][1]
         logger.warning(
@@ -278,6 +339,77 @@ def load(
 
 
 Entry = tuple[float, float, float, float, str, int]
+#: a warning that the box columns may be misread when at least this share of at least this many boxes is clipped
+MISREAD_SHARE = 0.5
+MISREAD_MIN_BOXES = 5
+#: coordinates are read as fractions of the image (normalised, YOLO / Label Studio style) when every one lies in
+#: 0..1 give or take this (a centre box's corners may round a little outside); as pixels such boxes are < 2 px
+NORMALISED_SLACK = 0.01
+
+
+def _one_spelling_per_class(raw: dict[str, list[Entry]], path: Path) -> dict[str, list[Entry]]:
+    """Class names that differ only in case or Unicode form (``nodule``, ``Nodule``) as one class, spelt as most of
+    its boxes are (the first spelling on a tie), as classification tables merge them (they were two classes,
+    without a word); a warning names them."""
+    from medimg.data.labels import class_key
+
+    counts: dict[str, dict[str, int]] = {}
+    for entries in raw.values():
+        for entry in entries:
+            spellings = counts.setdefault(class_key(entry[4]), {})
+            spellings[entry[4]] = spellings.get(entry[4], 0) + 1
+    merged = {key: spellings for key, spellings in counts.items() if len(spellings) > 1}
+    if not merged:
+        return raw
+    spelling = {key: max(spellings, key=lambda n: spellings[n]) for key, spellings in merged.items()}
+    logger.warning(
+        "%s: class names that differ only in case or Unicode form are one class: %s",
+        path,
+        "; ".join(
+            f"{', '.join(f'{n!r} ({_count_boxes(k)})' for n, k in sorted(merged[key].items()))} -> {spelling[key]!r}"
+            for key in merged
+        ),
+    )
+    return {
+        image: [(*e[:4], spelling.get(class_key(e[4]), e[4]), e[5]) for e in entries] for image, entries in raw.items()
+    }
+
+
+def _count_boxes(n: int) -> str:
+    return f"{n} box" if n == 1 else f"{n} boxes"
+
+
+def _pixels_of_normalised(
+    raw: dict[str, list[Entry]], info: dict[str, tuple[Path, str | None, str | None]], path: Path
+) -> dict[str, list[Entry]]:
+    """Boxes whose coordinates all lie in 0..1 (fractions of the image's width and height: YOLO, Label Studio and
+    some Roboflow exports) scaled to pixels by each image's size, with a warning; read as pixels every one was a
+    box under 2 px, dropped as degenerate. Refused when an image's size cannot be read from its header."""
+    entries = [e for boxes in raw.values() for e in boxes]
+    low, high = -NORMALISED_SLACK, 1.0 + NORMALISED_SLACK
+    if not entries or not all(low <= v <= high for e in entries for v in e[:4]):
+        return raw
+    scaled: dict[str, list[Entry]] = {}
+    for image, boxes in raw.items():
+        size = image_size(info[image][0]) if boxes else None
+        if boxes and size is None:
+            raise DatasetError(
+                f"{path}: every box coordinate lies in 0..1, so they look normalised (fractions of the image), but "
+                f"the size of {info[image][0]} cannot be read from its header to turn them into pixels: write the "
+                "boxes in pixels (x * image width, y * image height)"
+            )
+        height, width = size or (1, 1)
+        scaled[image] = [
+            (x1 * width, y1 * height, x2 * width, y2 * height, n, line) for x1, y1, x2, y2, n, line in boxes
+        ]
+    logger.warning(
+        "%s: every box coordinate lies in 0..1: read as normalised (fractions of each image's width and height) and "
+        "scaled to pixels; if they are pixels, these boxes are under 2 px and the table is wrong",
+        path,
+    )
+    return scaled
+
+
 #: a box as a row gives it: corners and class name
 RowBox = tuple[float, float, float, float, str]
 
@@ -379,7 +511,7 @@ def _images_without_rows(
     return found
 
 
-def _row_boxes(cells: list[str], box_cell: str | None, label: str, sized: bool) -> tuple[list[RowBox], str | None]:
+def _row_boxes(cells: list[str], box_cell: str | None, label: str, convention: str) -> tuple[list[RowBox], str | None]:
     """The boxes one row gives, or why it gives none that can be read. A row gives its box as corner (or
     x, y, width, height) cells, as a box cell (``"x1, y1, x2, y2"``, or a list of ``{'x': .., 'y': .., 'width': ..,
     'height': ..}`` as the SIIM-FISABIO-RSNA COVID-19 table's ``boxes``), or in its label cell as a prediction string
@@ -409,8 +541,10 @@ def _row_boxes(cells: list[str], box_cell: str | None, label: str, sized: bool) 
         x1, y1, x2, y2 = (float(c) for c in cells)
     except ValueError:  # also a box cell without four numbers
         return [], f"box corners {cells} are not all numbers"
-    if sized:  # x, y, width, height
+    if convention == "size" and box_cell is None:  # x, y, width, height
         x2, y2 = x1 + x2, y1 + y2
+    elif convention == "centre" and box_cell is None:  # centre x, centre y, width, height
+        x1, y1, x2, y2 = x1 - x2 / 2, y1 - y2 / 2, x1 + x2 / 2, y1 + y2 / 2
     return ([(x1, y1, x2, y2, label)], None) if label else ([], "the box has no label")
 
 

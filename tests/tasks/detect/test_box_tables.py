@@ -1,0 +1,139 @@
+"""Box tables in the column layouts exports write: image size beside the box, top-left corner and size under
+other names, centre and size, normalised coordinates, class names differing in case."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+from medimg.data.detection import DetectionDataset
+from medimg.data.layouts import csv_boxes
+from medimg.errors import DatasetError
+
+#: (file, width, height, boxes as x1, y1, x2, y2, class)
+IMAGES = [
+    ("a.png", 80, 60, [(10, 20, 24, 34, "nodule"), (50, 5, 70, 21, "mass")]),
+    ("b.png", 64, 96, [(3, 70, 20, 90, "nodule")]),
+    ("c.png", 64, 64, []),
+]
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "images").mkdir()
+    for name, width, height, _ in IMAGES:
+        Image.fromarray(np.full((height, width), 60, np.uint8)).save(tmp_path / "images" / name)
+    return tmp_path
+
+
+def _write(folder: Path, header: str, row) -> Path:  # type: ignore[no-untyped-def]
+    lines = [header]
+    for name, width, height, boxes in IMAGES:
+        lines += [row(f"images/{name}", width, height, b) for b in boxes] or [
+            row(f"images/{name}", width, height, None)
+        ]
+    path = folder / "ann.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _boxes(dataset: DetectionDataset) -> dict[str, list[tuple[float, float, float, float, str]]]:
+    return {
+        Path(case.case_id).name: [
+            (*(round(v, 3) for v in b[:4]), dataset.class_names[b.label]) for b in case.boxes or ()
+        ]
+        for case in dataset.cases
+    }
+
+
+def _truth() -> dict[str, list[tuple[float, float, float, float, str]]]:
+    return {name: [(*(float(v) for v in b[:4]), b[4]) for b in boxes] for name, _, _, boxes in IMAGES}
+
+
+def test_image_size_columns_beside_box_size_columns(folder: Path) -> None:
+    """filename,width,height,x,y,w,h,class: width/height (the image's) were read as the box's size, every box ran
+    to the image's corner; a negative row failed with 'box corners are not all numbers'."""
+
+    def row(path: str, width: int, height: int, b) -> str:  # type: ignore[no-untyped-def]
+        if b is None:
+            return f"{path},{width},{height},,,,,"
+        return f"{path},{width},{height},{b[0]},{b[1]},{b[2] - b[0]},{b[3] - b[1]},{b[4]}"
+
+    table = _write(folder, "filename,width,height,x,y,w,h,class", row)
+    assert _boxes(csv_boxes.load(table)) == _truth()
+
+
+@pytest.mark.parametrize(
+    ("header", "kind"),
+    [
+        ("image,x_min,y_min,width,height,label", "size"),
+        ("filename,xmin,ymin,w,h,class", "size"),
+        ("image,x_center,y_center,width,height,label", "centre"),
+    ],
+)
+def test_top_left_and_centre_size_columns_are_boxes(folder: Path, header: str, kind: str) -> None:
+    """These were called classification data even with task='detect' (and the advice was to classify)."""
+
+    def row(path: str, width: int, height: int, b) -> str:  # type: ignore[no-untyped-def]
+        if b is None:
+            return f"{path},,,,,"
+        w, h = b[2] - b[0], b[3] - b[1]
+        x, y = (b[0], b[1]) if kind == "size" else (b[0] + w / 2, b[1] + h / 2)
+        return f"{path},{x},{y},{w},{h},{b[4]}"
+
+    table = _write(folder, header, row)
+    dataset = Dataset.load(table, task="detect")
+    assert isinstance(dataset, DetectionDataset) and _boxes(dataset) == _truth()
+
+
+def test_a_box_table_without_box_columns_names_the_accepted_ones(folder: Path) -> None:
+    (folder / "t.csv").write_text("path,left,top,right,bottom,label\nimages/a.png,1,2,3,4,x\n")
+    with pytest.raises(DatasetError, match=r"no box columns found among path, left.*x_center"):
+        csv_boxes.load(folder / "t.csv")
+
+
+def test_normalised_coordinates_are_scaled_by_each_image(folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Corners as fractions of the image: every box was 'degenerate', then 'none of the images has a box'."""
+
+    def row(path: str, width: int, height: int, b) -> str:  # type: ignore[no-untyped-def]
+        if b is None:
+            return f"{path},,,,,"
+        return f"{path},{b[0] / width},{b[1] / height},{b[2] / width},{b[3] / height},{b[4]}"
+
+    table = _write(folder, "path,x1,y1,x2,y2,label", row)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = csv_boxes.load(table)
+    assert _boxes(dataset) == _truth() and not dataset.box_issues
+    assert "read as normalised" in caplog.text
+
+
+def test_class_names_differing_in_case_are_one_class(folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """'Nodule' and 'nodule' were two classes without a word (a 3-class detector with one class split in two)."""
+
+    def row(path: str, width: int, height: int, b) -> str:  # type: ignore[no-untyped-def]
+        if b is None:
+            return f"{path},,,,,"
+        return f"{path},{b[0]},{b[1]},{b[2]},{b[3]},{'Nodule' if path.endswith('b.png') else b[4]}"
+
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = csv_boxes.load(_write(folder, "path,x1,y1,x2,y2,label", row))
+    assert dataset.class_names == ["mass", "nodule"] and _boxes(dataset) == _truth()
+    assert "'Nodule' (1 box), 'nodule' (1 box) -> 'nodule'" in caplog.text
+
+
+def test_a_box_outside_the_image_is_reported_once_and_misread_columns_are_suspected(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = ["path,x1,y1,x2,y2,label", "images/a.png,400,400,410,410,x"]
+    rows += [f"images/c.png,{i},{i},{i + 70},{i + 70},x" for i in range(5)]
+    (folder / "t.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = csv_boxes.load(folder / "t.csv")
+    kinds = sorted(issue.kind for issue in dataset.box_issues)
+    assert kinds == ["degenerate"] + ["out_of_bounds"] * 5  # the box at 400,400 was counted clipped and dropped
+    assert "5 of 6 boxes run outside their image" in caplog.text
