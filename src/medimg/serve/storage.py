@@ -117,6 +117,15 @@ class SecretRow(Base):
     value: Mapped[str] = mapped_column(String(256))
 
 
+class KeyTaken(Exception):
+    """:meth:`Storage.add_report`: a report for the idempotency key was stored first by another process (a second
+    server on the database); ``first`` is that report."""
+
+    def __init__(self, first: ReportRow) -> None:
+        super().__init__(f"a report for this idempotency key was stored first: {first.id}")
+        self.first = first
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     id: str
@@ -346,8 +355,10 @@ class Storage:
     def add_report(self, **fields: Any) -> ReportRow:
         """Store a report in one transaction; returns it with its new ``id`` and ``created_at``.
 
-        A report whose ``idempotency_key`` another process stored first is not stored again: that one is
-        returned (the database's unique key decides the race).
+        Raises:
+            KeyTaken: another process stored a report for this ``idempotency_key`` first (the database's unique
+                key decides the race): this one is not stored; the caller compares the uploads' digests
+                (``KeyTaken.first.upload_sha256``) to answer a replay or a refusal.
         """
         row = ReportRow(id=uuid.uuid4().hex, created_at=_now(), **fields)
         try:
@@ -357,7 +368,7 @@ class Storage:
             first = self.report_for_key(fields["idempotency_key"]) if fields.get("idempotency_key") else None
             if first is None:
                 raise
-            return first
+            raise KeyTaken(first) from None
         return row
 
     def report_for_key(self, idempotency_key: str, *, max_age_s: float | None = None) -> ReportRow | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -14,9 +15,11 @@ from medimg.serve.idempotency import REPLAYED_HEADER, KeysInProcess, caller_key,
 from medimg.serve.reports import report_json
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
-from medimg.serve.storage import Storage, TokenInfo
+from medimg.serve.storage import KeyTaken, ReportRow, Storage, TokenInfo
 from medimg.serve.uploads import REQUEST_BODY, read_upload
 from medimg.serve.workers import InferencePool
+
+logger = logging.getLogger("medimg.serve")
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(require_token)])
 
@@ -68,13 +71,23 @@ async def create_prediction(
         max_age_s = settings.idempotency_key_hours * 3600
         first = await run_in_threadpool(storage.report_for_key, key, max_age_s=max_age_s) if key else None
         if first is not None:
-            if first.upload_sha256 != upload_digest(data):
-                raise mismatch()
-            response.status_code = status.HTTP_200_OK
-            response.headers[REPLAYED_HEADER] = "true"
-            row = first
+            row = _replay(first, data, response)
         else:
-            row = await pool.run(lambda guard: service.process(data, guard=guard, idempotency_key=key))
+            try:
+                row = await pool.run(lambda guard: service.process(data, guard=guard, idempotency_key=key))
+            except KeyTaken as taken:  # another server stored a report for the key while this one predicted
+                logger.info("another server stored report %s for this Idempotency-Key first", taken.first.id)
+                row = _replay(taken.first, data, response)
     body = report_json(row)
     response.headers["Location"] = body["links"]["self"]  # 201 Created names what it created
     return body
+
+
+def _replay(first: ReportRow, data: bytes, response: Response) -> ReportRow:
+    """The answer to an upload whose key already names a stored report: that report (200, ``Idempotent-Replayed``)
+    for the same file, a 422 for another one."""
+    if first.upload_sha256 != upload_digest(data):
+        raise mismatch()
+    response.status_code = status.HTTP_200_OK
+    response.headers[REPLAYED_HEADER] = "true"
+    return first
