@@ -1,5 +1,7 @@
 """Idempotency keys' parts the HTTP test cannot reach in order: a key still being processed, and two server
-processes storing one key at once (the database's unique key decides)."""
+processes storing one key at once (the database's unique key decides); and two servers creating the service's
+secret at once. The races are made deterministic: the other server's storage writes between this one's look-up
+and its insert."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from medimg.serve import ServeSettings, create_app
 from medimg.serve.idempotency import KeysInProcess, upload_digest
-from medimg.serve.storage import KeyTaken, Storage
+from medimg.serve.storage import KeyTaken, SecretRow, Storage
 from tests.serve.databases import TestDatabase
 from tests.serve.support import phantom_file
 
@@ -110,3 +114,35 @@ def test_a_key_the_other_server_stores_while_this_one_predicts(
         assert answer.status_code == 422, answer.text
         assert "used for another file" in answer.json()["detail"] and "Idempotent-Replayed" not in answer.headers
     assert other.count_reports() == 1  # the other server's report only
+
+
+def test_two_servers_creating_a_secret_at_once_get_the_same_one(
+    database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers starting together on a new database both find no de-identification salt and both create one:
+    the second insert meets the first's row and reads it; before, that server died with a UniqueViolation
+    traceback that also printed its candidate salt."""
+    this, other = Storage(database.url), Storage(database.url)
+    looked_up = Session.get
+    theirs: list[str] = []
+
+    def the_other_server_stores_after_the_look_up(self: Session, entity: Any, ident: Any, **options: Any) -> Any:
+        found = looked_up(self, entity, ident, **options)
+        if entity is SecretRow and not theirs:  # this server found nothing; the other one stores its salt now
+            theirs.append("")
+            theirs[0] = other.secret(ident)
+        return found
+
+    monkeypatch.setattr(Session, "get", the_other_server_stores_after_the_look_up)
+    try:
+        salt = this.secret("dicom_uid_salt")
+        assert theirs and salt == theirs[0] and len(salt) == 64
+        assert this.secret("dicom_uid_salt") == other.secret("dicom_uid_salt") == salt  # stable afterwards
+        monkeypatch.undo()
+        # the values of a failed statement stay out of its error (a log or a traceback would keep them)
+        with pytest.raises(IntegrityError) as duplicate, this.session() as session:
+            session.add(SecretRow(key="dicom_uid_salt", value="candidate-salt-0123456789"))
+        assert "candidate-salt-0123456789" not in str(duplicate.value)
+    finally:
+        this.close()
+        other.close()

@@ -56,6 +56,9 @@ LABEL_LENGTH = 200
 #: behind a firewall that drops packets, or one that accepts and never answers, fails in this time instead of the
 #: operating system's TCP timeout (minutes)
 CONNECT_TIMEOUT_S = 10
+#: SQLAlchemy's errors leave out the statement's values: they may be a service secret, a token hash or report data,
+#: and an error message can reach a log or a traceback
+HIDE_PARAMETERS = True
 
 
 class Base(DeclarativeBase):
@@ -186,7 +189,9 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             Path(database).touch(mode=0o600, exist_ok=True)  # a new file readable by its owner only (SQLite
             # gives its -wal and -shm files the database's permissions)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=HIDE_PARAMETERS
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
@@ -194,7 +199,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
         timeout = libpq and "connect_timeout" not in parsed.query  # pg8000 and asyncpg name it otherwise
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args, hide_parameters=HIDE_PARAMETERS)
     except (ArgumentError, ValueError) as error:  # unparsable (a port that is no number), an unknown dialect
         raise ConfigError(
             f"{shown_url(url)} is not a database URL SQLAlchemy can use ({error}): give an SQLite file path or a "
@@ -310,13 +315,26 @@ class Storage:
 
     # ------------------------------------------------------------------ secrets
     def secret(self, key: str) -> str:
-        """A random secret stored under ``key`` (created on first use, stable afterwards)."""
+        """A random secret stored under ``key`` (created on first use, stable afterwards).
+
+        Two processes creating it at once (two servers starting together on a new database) get the same
+        secret: the database's primary key decides, and the one that loses the race reads the winner's.
+        """
         with self.session() as session:
             row = session.get(SecretRow, key)
-            if row is None:
+            if row is not None:
+                return row.value
+        try:
+            with self.session() as session:
                 row = SecretRow(key=key, value=secrets.token_hex(32))
                 session.add(row)
             return row.value
+        except IntegrityError:  # another process stored it between the look-up and the insert
+            with self.session() as session:
+                stored = session.get(SecretRow, key)
+                if stored is None:
+                    raise
+                return stored.value
 
     # ------------------------------------------------------------------ tokens
     def create_token(self, name: str) -> tuple[TokenInfo, str]:

@@ -137,3 +137,29 @@ def test_a_box_outside_the_image_is_reported_once_and_misread_columns_are_suspec
     kinds = sorted(issue.kind for issue in dataset.box_issues)
     assert kinds == ["degenerate"] + ["out_of_bounds"] * 5  # the box at 400,400 was counted clipped and dropped
     assert "5 of 6 boxes run outside their image" in caplog.text
+
+
+def test_coco_sizes_of_another_resolution_are_refused(folder: Path) -> None:
+    """A COCO JSON made on images twice the files' size loaded with status OK: boxes wholly outside (or on the wrong
+    place of) the real image, a run planned and trained on them."""
+    import json
+
+    document: dict = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "mass"}, {"id": 2, "name": "nodule"}],
+    }
+    for i, (name, width, height, boxes) in enumerate(IMAGES):
+        document["images"].append({"id": i, "file_name": f"images/{name}", "width": 2 * width, "height": 2 * height})
+        for x1, y1, x2, y2, label in boxes:
+            document["annotations"].append(
+                {"id": len(document["annotations"]) + 1, "image_id": i, "category_id": 1 if label == "mass" else 2,
+                 "bbox": [2 * x1, 2 * y1, 2 * (x2 - x1), 2 * (y2 - y1)], "iscrowd": 0}
+            )  # fmt: skip
+    (folder / "annotations.json").write_text(json.dumps(document))
+    with pytest.raises(DatasetError, match=r"'images/a.png' \(id 0\) is 80x60 px .* but 160x120 in the JSON.*0\.5"):
+        Dataset.load(folder / "annotations.json", task="detect")
+    for image, (_, width, height, _) in zip(document["images"], IMAGES, strict=True):
+        image["width"], image["height"] = width, height
+    (folder / "annotations.json").write_text(json.dumps(document))
+    assert len(Dataset.load(folder / "annotations.json", task="detect")) == 3

@@ -6,10 +6,11 @@ comes from each file's name (``train``, ``val``, ``test``, as in ``instances_val
 entries are resolved against, in order: the JSON's folder, its parent, ``images/`` and ``images/<split name>/``
 beside it, and the folder named like the file's suffix (``train2017/`` for ``instances_train2017.json``).
 
-Class names come from ``categories`` (ordered by id); boxes are clipped to the image's ``width``/``height``,
-degenerate and duplicate boxes and ``iscrowd`` regions dropped and reported. Images without annotations are
-images without objects. A missing image, an empty or malformed file, or an annotation naming an unknown
-category or image is a :class:`~medimg.errors.DatasetError` naming the file.
+Class names come from ``categories`` (ordered by id); boxes are clipped to the image's ``width``/``height``
+(which must be the file's own, read from its header: a JSON made on another resolution is refused), degenerate
+and duplicate boxes and ``iscrowd`` regions dropped and reported. Images without annotations are images without
+objects. A missing image, an empty or malformed file, or an annotation naming an unknown category or image is a
+:class:`~medimg.errors.DatasetError` naming the file.
 """
 
 from __future__ import annotations
@@ -270,7 +271,17 @@ def locate_image(
         problems.append(f"{file}: image {file_name!r} (id {image.get('id')}) not found beside the JSON")
         return None
     width, height = int(image.get("width") or 0), int(image.get("height") or 0)
-    return found, _case_id(found, root), (height, width) if width > 0 and height > 0 else image_size(found)
+    header = image_size(found)  # the file's own size (no pixels decoded): the JSON's may be another resolution's
+    if header is not None and width > 0 and height > 0 and header != (height, width):
+        problems.append(
+            f"{file}: image {file_name!r} (id {image.get('id')}) is {header[1]}x{header[0]} px (width x height) in "
+            f"{found} but {width}x{height} in the JSON: its annotations were made on another resolution (or belong "
+            "to another file), so they would be placed wrongly; write the file's width and height into the JSON and "
+            f"scale its bbox/segmentation by {header[1] / width:.4g} (x) and {header[0] / height:.4g} (y), or point "
+            "it at the images it was made on"
+        )
+        return None
+    return found, _case_id(found, root), (height, width) if width > 0 and height > 0 else header
 
 
 def _case_id(image: Path, root: Path) -> str:
