@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def detection_fields(prediction: DetectionPrediction, nms_iou: float) -> dict[str, Any]:
     """The report fields of one detection: ``label`` (the class with most boxes, or ``"none"``), ``label_index``
-    (-1 when nothing was found), ``confidence`` (the highest box score), ``probabilities`` (highest score per
+    (-1 when nothing was found), ``confidence`` (that class's highest box score), ``probabilities`` (highest score per
     class) and ``detection`` (boxes, counts, colours, the decoding used, the image size)."""
     from medimg.tasks.detect.report import PALETTE  # the overlay's box colours, so page and picture agree
 
@@ -40,7 +40,7 @@ def detection_fields(prediction: DetectionPrediction, nms_iou: float) -> dict[st
     return {
         "label": top or "none",
         "label_index": names.index(top) if top else -1,
-        "confidence": max(best.values()) if found else 0.0,
+        "confidence": best[top] if top else 0.0,  # of the reported label, not of another class
         "probabilities": best,
         "explain_method": None,
         "heatmap_png": None,
