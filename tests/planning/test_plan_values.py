@@ -108,3 +108,19 @@ def test_segmentation_plans_are_checked_alike() -> None:
         resolve_plan(planned, {"norm_std": float("inf")})
     with pytest.raises(ValidationError, match="not a spatial axis"):
         SegAugmentation(flip_axes=[-2])
+
+
+def test_tta_on_a_plan_that_flips_nothing_is_said(caplog: pytest.LogCaptureFixture) -> None:
+    """Grey images get no flips (X-rays are not mirror images), so --set tta=true averaged nothing, silently."""
+    import logging
+
+    from medimg.tasks.classify.task import ClassifyTask
+
+    grey = PLANNED.model_copy(update={"augmentation": AugmentationPlan(flip_axes=[])})
+    with caplog.at_level(logging.WARNING):
+        assert ClassifyTask().resolve_plan(grey, {"tta": True}).tta
+    assert "tta=true has nothing to average here" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        ClassifyTask().resolve_plan(PLANNED, {"tta": True})  # flips to average over
+    assert "tta" not in caplog.text

@@ -112,9 +112,17 @@ class ClassifyTask:
                 f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
                 "out, medimg takes it from the data"
             )
+        from medimg.tasks.classify.inference import tta_flip_axes
         from medimg.tasks.classify.operating_points import check_binary_threshold
 
         check_binary_threshold(plan)  # before training, not after it
+        if plan.tta and not tta_flip_axes(plan):
+            logger.warning(
+                "tta=true has nothing to average here: test-time augmentation flips the axes training flips "
+                "(augmentation.flip_axes), and this plan flips none (%s). Set augmentation.flip_axes too, if the "
+                "images may be mirrored (not chest X-rays: the heart is on one side)",
+                plan.reasons.get("augmentation", "the planner's choice"),
+            )
         return plan
 
     def setup(
