@@ -26,7 +26,9 @@ Database = Annotated[
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit` (classification or segmentation)")],
+    run: Annotated[
+        Path, typer.Argument(help="run folder written by `medimg fit` (classification, segmentation or 2D detection)")
+    ],
     output_format: Annotated[str, typer.Option("--format", help="export format: onnx")] = "onnx",
     out: Annotated[
         Path | None,
@@ -47,7 +49,7 @@ def export(
     the masks.
     """
     from medimg.errors import ConfigError, did_you_mean
-    from medimg.export.onnx_export import export_onnx
+    from medimg.export.onnx_export import export_onnx, pipeline_words
 
     if output_format.lower() != "onnx":
         raise ConfigError(
@@ -63,9 +65,10 @@ def export(
         diff = result.preprocessing_max_abs_diff
         typer.echo(f"preprocess: max |PyTorch/MONAI - numpy| on the network input = {diff:.3g}")
     if result.pipeline_max_abs_diff is not None:
+        compared, steps = pipeline_words(result.task)
         typer.echo(
-            f"pipeline:   max |PyTorch - numpy + ONNX Runtime| on whole-image probabilities = "
-            f"{result.pipeline_max_abs_diff:.3g} (sliding windows, resampling) -> OK"
+            f"pipeline:   max |PyTorch - numpy + ONNX Runtime| on {compared} = "
+            f"{result.pipeline_max_abs_diff:.3g} ({steps}) -> OK"
         )
     for note in result.notes:
         typer.echo(f"note:       {note}")

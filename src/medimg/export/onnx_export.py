@@ -67,6 +67,19 @@ logger = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4
 """Largest accepted |PyTorch - ONNX Runtime| difference (logits and probabilities, float32)."""
+PIPELINE_WORDS = {
+    "detect": (
+        "detections (scores, box corners / input side) above the score threshold",
+        "resizing, box decoding, NMS",
+    ),
+}
+"""Per task: what the whole-pipeline check compares and what of the ONNX predictor's numpy path it covers."""
+SEGMENT_PIPELINE_WORDS = ("whole-image probabilities", "sliding windows, resampling")
+
+
+def pipeline_words(task: str) -> tuple[str, str]:
+    """What the whole-pipeline parity check of ``task`` compares, and the steps it covers (for messages)."""
+    return PIPELINE_WORDS.get(task, SEGMENT_PIPELINE_WORDS)
 
 
 @dataclass
@@ -82,8 +95,10 @@ class ExportResult:
             and the PyTorch/MONAI preprocessing on the same images (None when the inputs were random).
         pipeline_max_abs_diff: segment: largest difference between the whole-image probabilities of the
             PyTorch path (float32) and of the ONNX predictor's numpy path (sliding windows, blending,
-            resampling to the file's grid) on the parity images; None for classify or random inputs.
-        task: ``"classify"`` or ``"segment"``.
+            resampling to the file's grid) on the parity images; detect: of the detections above the score
+            threshold (scores, box corners over the input's long side), PyTorch one image at a time against the
+            ONNX predictor; None for classify or random inputs.
+        task: ``"classify"``, ``"segment"`` or ``"detect"``.
         exporter: ``"dynamo"`` or ``"torchscript"``.
         size_bytes: file size.
         export_time_s: time spent exporting and checking.
@@ -490,10 +505,13 @@ def _export_checked(
         if prepared.pipeline_check is not None:
             pipeline_diff = float(prepared.pipeline_check(session))
             if not np.isfinite(pipeline_diff) or pipeline_diff > tolerance:
+                compared, steps = pipeline_words(model.task)
+                boxes = model.task == "detect" and np.isinf(pipeline_diff)
+                by = "in number or class" if boxes else f"by max |diff| = {pipeline_diff:.3g}"
                 raise ExportError(
-                    f"the ONNX predictor's whole-image probabilities differ from PyTorch's by max |diff| = "
-                    f"{pipeline_diff:.3g} (tolerance {tolerance:g}): its numpy preprocessing or sliding windows do "
-                    f"not match; the model was not written to {target}"
+                    f"the ONNX predictor's {compared} differ from PyTorch's {by} (tolerance {tolerance:g}) on "
+                    f"{prepared.source}: its numpy preprocessing or {steps} do not match; the model was not written "
+                    f"to {target}"
                 )
         os.replace(final, target)
     result = ExportResult(

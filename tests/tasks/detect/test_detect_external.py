@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -84,3 +85,22 @@ def test_classes_of_other_data_are_matched_by_name(run: tuple[Model, Path], tmp_
 
     with pytest.raises(DatasetError, match=r"'cyst' \(\d+ box.*rename"):
         model.evaluate(_csv(tmp_path / "cyst.csv", objects, {"disc": "cyst"}), split="all", out_dir=tmp_path / "e4")
+
+
+def test_onnx_export_of_a_detector_checked_on_images_of_several_sizes(run: tuple[Model, Path], tmp_path: Path) -> None:
+    """The parity reference ran the images batched (padded to the largest), the ONNX predictor one at a time: any
+    mixed-size parity set was refused, in segmentation words ('whole-image probabilities', 'sliding windows')."""
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from medimg.export.onnx_export import export_onnx
+    from tests.tasks.detect.synthetic import draw_image
+
+    model, _ = run
+    rng = np.random.default_rng(5)
+    for i, size in enumerate([(48, 64), (64, 48), (40, 100), (90, 60)]):
+        Image.fromarray(draw_image(rng, size)[0]).save(tmp_path / f"p{i}.png")
+    assert model.plan_ is not None
+    model.plan_ = model.plan_.model_copy(update={"score_threshold": 0.0})  # every candidate is compared
+    result = export_onnx(model, tmp_path / "det.onnx", parity_inputs=[tmp_path])
+    assert result.pipeline_max_abs_diff is not None and result.pipeline_max_abs_diff <= result.tolerance
