@@ -15,7 +15,14 @@ from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
-from medimg.tasks.segment.labels import LabelEncoding, MaskValueSurvey, border_value, is_colour_mask, mask_values
+from medimg.tasks.segment.labels import (
+    LabelEncoding,
+    MaskValueSurvey,
+    border_value,
+    is_colour_mask,
+    is_lossy_mask,
+    mask_values,
+)
 from medimg.tasks.segment.planning import (
     SegPlan,
 )
@@ -187,18 +194,19 @@ def determine_dataset_encoding(
     """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`); ``value_names``:
     :func:`value_names_of` the dataset when the caller has it already (read here otherwise)."""
     has_colour = False
-    survey = MaskValueSurvey()
+    survey = MaskValueSurvey(lossy=any(is_lossy_mask(case.mask) for case in dataset.cases))
     for sample in samples:
         if sample.mask is None:
             continue
         if is_colour_mask(sample.mask):
             has_colour = True
             continue
-        survey.add(mask_values(sample.mask[0]), border_value(sample.mask[0]))
+        pixels = sample.mask[0] if survey.lossy else None
+        survey.add(mask_values(sample.mask[0]), border_value(sample.mask[0]), pixels=pixels)
         if len(survey.values) > survey.limit:
             break
-    named = bool(value_names if value_names is not None else value_names_of(dataset))
-    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=named)
+    named = value_names if value_names is not None else value_names_of(dataset)
+    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=list(named))
 
 
 def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:

@@ -38,6 +38,7 @@ from medimg.tasks.segment.labels import (
     LabelEncoding,
     determine_label_encoding,
     is_colour_mask,
+    snap_to_levels,
 )
 
 if TYPE_CHECKING:
@@ -205,6 +206,8 @@ def _from_mask_labels(
 def fits_encoding(survey: MaskSurvey, encoding: LabelEncoding) -> bool:
     """True when every value of the survey means a class under ``encoding`` (the run's)."""
     values = list(survey.values)
+    if encoding.snap and not survey.colours:  # lossy (JPEG) masks: values snapped to the run's levels
+        values = sorted(set(snap_to_levels(np.asarray(values, dtype=np.float64), encoding.snap).tolist()))
     if encoding.kind == "colour":
         lookup = encoding.colour_table.lookup() if encoding.colour_table else {}
         return all(c in lookup for c in survey.colours) and all((int(v),) * 3 in lookup for v in values)
@@ -222,6 +225,10 @@ def fits_encoding(survey: MaskSurvey, encoding: LabelEncoding) -> bool:
 
 def describe_encoding(encoding: LabelEncoding) -> str:
     """``"values 0/255"``, ``"class indices 0..2"``, ``"colour table 'herlev'"``, ... (for messages)."""
+    if encoding.snap:
+        levels = "/".join(f"{v:g}" for v in encoding.snap)
+        plain = describe_encoding(encoding.model_copy(update={"snap": []}))
+        return f"{plain} (JPEG values snapped to {levels})"
     if encoding.kind == "identity":
         return f"class indices 0..{encoding.num_classes - 1}"
     if encoding.kind == "values":

@@ -16,8 +16,9 @@ masks).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +32,15 @@ logger = logging.getLogger(__name__)
 __all__ = ["COLOUR_TABLES", "IGNORE", "ColourTable", "LabelEncoding", "parse_colour_table"]
 #: The most classes a gray-level label map may hold before its values are read as intensities.
 MAX_LABEL_VALUE = 32
+#: Mask files whose values compression changes (ringing around every edge): their values are snapped to the few
+#: dominant levels (:meth:`MaskValueSurvey.encoding`).
+LOSSY_MASK_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+#: A value of lossy masks is a level when it covers at least this fraction of the pixels of the largest foreground
+#: level (JPEG's ringing values cover a few percent of it)...
+LEVEL_MIN_SHARE = 0.1
+#: ... and the values between the levels may hold at most this fraction of the foreground pixels; more, and the
+#: levels cannot be told from the ringing (small structures in a many-valued label map): refused.
+RINGING_MAX_SHARE = 0.15
 #: instance-labelled masks (:meth:`MaskValueSurvey.instance_maps`): at least this many different object counts...
 INSTANCE_MIN_COUNTS = 5
 #: ... up to at least this many objects in one image
@@ -56,14 +66,32 @@ class LabelEncoding(BaseModel):
     colour_table: ColourTable | None = None
     value_map: dict[float, int] = Field(default_factory=dict)
     note: str = ""
+    snap: list[float] = Field(default_factory=list)
+    """Levels of lossy (JPEG) masks: each raw value is first moved to the nearest level (empty: none)."""
 
     @model_serializer(mode="wrap")
     def _without_empty_value_map(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """``value_map`` only for the ``mapping`` kind, so saved plans keep their fields."""
+        """``value_map`` only for the ``mapping`` kind, ``snap`` only for lossy masks, so saved plans keep their
+        fields."""
         data: dict[str, Any] = handler(self)
-        if not self.value_map:
-            data.pop("value_map", None)
+        for name in ("value_map", "snap"):
+            if not getattr(self, name):
+                data.pop(name, None)
         return data
+
+
+def snap_to_levels(values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Each of ``values`` moved to the nearest of ``levels`` (ties to the lower one)."""
+    ordered = np.asarray(sorted(levels), dtype=np.float64)
+    flat = np.asarray(values, dtype=np.float64)
+    index = np.clip(np.searchsorted(ordered, flat), 1, max(1, len(ordered) - 1))
+    lower, upper = ordered[index - 1], ordered[np.minimum(index, len(ordered) - 1)]
+    return np.where(flat - lower <= upper - flat, lower, upper).astype(np.asarray(values).dtype, copy=False)
+
+
+def is_lossy_mask(path: str | Path | None) -> bool:
+    """Whether a mask file is stored with lossy compression (JPEG): its values change around every edge."""
+    return path is not None and str(path).lower().endswith(LOSSY_MASK_SUFFIXES)
 
 
 def mask_values(raw: np.ndarray, *, limit: int = 1024) -> np.ndarray:
@@ -190,9 +218,18 @@ class MaskValueSurvey:
     """Per non-empty mask holding exactly ``0..n``: ``n``; ``-1`` for any other mask (see :meth:`instance_maps`)."""
     borders: set[float | None] = field(default_factory=set)
     """:func:`border_value` of each mask holding more than one value (``None``: not given)."""
+    lossy: bool = False
+    """The masks are stored with lossy compression (JPEG, :func:`is_lossy_mask`): pass each mask's ``pixels``."""
+    counts: dict[float, int] = field(default_factory=dict)
+    """Pixels of each value over the masks added with their ``pixels``."""
+    flat_counts: dict[float, int] = field(default_factory=dict)
+    """Of those, the pixels equal to each neighbour along every axis (inside a region, not on a ringing edge)."""
 
-    def add(self, found: Iterable[float], border: float | None = None) -> None:
-        """Add one gray mask's distinct values and, when known, its :func:`border_value`."""
+    def add(self, found: Iterable[float], border: float | None = None, *, pixels: np.ndarray | None = None) -> None:
+        """Add one gray mask's distinct values and, when known, its :func:`border_value`; ``pixels``: the mask
+        ``(*spatial)`` itself, counted for lossy masks (:meth:`lossy_levels`)."""
+        if pixels is not None:
+            self._count(pixels)
         own = {float(v) for v in found}
         if len(own) > 1:
             self.borders.add(border)
@@ -202,6 +239,75 @@ class MaskValueSurvey:
             self.object_counts.append(int(top) if own == {float(v) for v in range(int(top) + 1)} else -1)
         if len(self.values) <= self.limit:
             self.values.update(own)
+
+    def _count(self, pixels: np.ndarray) -> None:
+        flat = np.ones(pixels.shape, dtype=bool)
+        for axis in range(pixels.ndim):
+            if pixels.shape[axis] < 2:
+                continue
+            same = np.diff(pixels, axis=axis) == 0  # each pixel equal to the next one along the axis
+            pad_after = [(0, 0)] * pixels.ndim
+            pad_before = [(0, 0)] * pixels.ndim
+            pad_after[axis] = (0, 1)
+            pad_before[axis] = (1, 0)
+            flat &= np.pad(same, pad_after, constant_values=True) & np.pad(same, pad_before, constant_values=True)
+        for source, target in ((pixels, self.counts), (pixels[flat], self.flat_counts)):
+            values, counts = np.unique(source, return_counts=True)
+            for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+                target[float(value)] = target.get(float(value), 0) + int(count)
+
+    def lossy_encoding(self, named: Sequence[float] = ()) -> LabelEncoding | None:
+        """For lossy (JPEG) masks whose values are small integers (a 0/1 mask, a label map), the encoding of their
+        dominant levels with every value snapped to the nearest level; ``None`` when the masks are not lossy or
+        hold hundreds of values (0/255 masks: thresholded, :func:`determine_label_encoding`).
+
+        The levels are the values ``named`` (a ``dataset.json``'s), else the values filling regions: JPEG's
+        ringing values lie along edges, so their pixels inside regions (:attr:`flat_counts`) are a few percent of
+        a level's (below :data:`LEVEL_MIN_SHARE` of the largest foreground level's).
+
+        Raises:
+            DatasetError: the values between the levels hold more than :data:`RINGING_MAX_SHARE` of the foreground
+                pixels: the levels cannot be told apart from the ringing.
+        """
+        values = sorted(self.values)
+        if not self.lossy or len(values) <= 2 or len(values) > self.limit:
+            return None
+        if not all(v == int(v) and v >= 0 for v in values) or values[-1] > MAX_LABEL_VALUE:
+            return None
+        listing = ", ".join(f"{v:g}" for v in values)
+        counts = {v: self.counts.get(v, 0) for v in values}
+        background = max(values, key=lambda v: counts[v])
+        foreground = [v for v in values if v != background]
+        if named:
+            levels = sorted({float(v) for v in named})
+            source = "the values the dataset.json names"
+        else:
+            top = max((self.flat_counts.get(v, 0) for v in foreground), default=0)
+            levels = sorted(
+                [background, *(v for v in foreground if top and self.flat_counts.get(v, 0) >= LEVEL_MIN_SHARE * top)]
+            )
+            source = "the values filling regions"
+            between = sum(counts[v] for v in foreground if v not in levels)
+            total = sum(counts[v] for v in foreground)
+            if not total or len(levels) < 2 or between > RINGING_MAX_SHARE * total:
+                raise DatasetError(
+                    f"the masks are JPEG files, and JPEG compression changes the values around every edge: they "
+                    f"hold {listing}, and the label values cannot be told apart from the changed ones. Save the "
+                    "masks as PNG (lossless), or name the label values in a dataset.json in the data folder "
+                    '({"labels": {"0": "background", "1": ...}}): the values are then snapped to the named ones'
+                )
+        snapped = snap_to_levels(np.asarray(values), levels)
+        moved = sum(counts[v] for v, s in zip(values, snapped.tolist(), strict=True) if v != s)
+        share = moved / max(1, sum(counts[v] for v in foreground))
+        encoding = determine_label_encoding(levels)
+        note = (
+            f"the masks are JPEG files holding {listing} (JPEG changes values around edges): read as "
+            f"{', '.join(f'{v:g}' for v in levels)} ({source}), every other value snapped to the nearest "
+            f"({moved} pixels, {share:.1%} of the foreground); save masks as PNG to avoid this"
+        )
+        logger.warning(note)
+        joined = f"{note}; {encoding.note}" if encoding.note else note
+        return encoding.model_copy(update={"snap": levels, "note": joined})
 
     def instance_maps(self) -> bool:
         """Whether the masks label objects, not classes (GlaS's glands, nuclei: each object its own value): every
@@ -216,15 +322,24 @@ class MaskValueSurvey:
         return top > MAX_LABEL_VALUE or (len(set(counts)) >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX)
 
     def encoding(
-        self, *, colour_table: ColourTable | None = None, has_colour: bool = False, named_values: bool = False
+        self,
+        *,
+        colour_table: ColourTable | None = None,
+        has_colour: bool = False,
+        named_values: bool | Iterable[float] = False,
     ) -> LabelEncoding:
-        """The set's encoding: :func:`mixed_binary_encoding` for binary masks saved two ways,
-        :func:`instance_encoding` for objects labelled one by one (unless ``named_values``: the data names its
-        values as classes, in a ``dataset.json``), else :func:`determine_label_encoding` of the values."""
+        """The set's encoding: :meth:`lossy_encoding` for JPEG masks, :func:`mixed_binary_encoding` for binary
+        masks saved two ways, :func:`instance_encoding` for objects labelled one by one (unless ``named_values``:
+        the data names its values as classes, in a ``dataset.json``; the values it names, or ``True``), else
+        :func:`determine_label_encoding` of the values."""
+        named = sorted({float(v) for v in named_values}) if not isinstance(named_values, bool) else []
         if colour_table is None and not has_colour:
+            lossy = self.lossy_encoding(named)
+            if lossy is not None:
+                return lossy
             if self.binary_kinds == {"0/1", "0/255"}:
                 return mixed_binary_encoding()
-            if self.instance_maps() and not named_values:
+            if self.instance_maps() and not (named or named_values is True):
                 return instance_encoding(min(self.object_counts), max(self.object_counts))
         background = next(iter(self.borders)) if len(self.borders) == 1 else None
         encoding = determine_label_encoding(
@@ -282,6 +397,8 @@ def encode_mask(raw: np.ndarray, encoding: LabelEncoding, source: str = "") -> n
             )
         return out.astype(np.uint8)
     gray = raw[0] if raw.shape[0] >= 1 else raw
+    if encoding.snap:
+        gray = snap_to_levels(gray, encoding.snap)
     if encoding.kind == "identity":
         labels = np.rint(gray)
     elif encoding.kind == "threshold":

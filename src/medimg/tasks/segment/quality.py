@@ -25,6 +25,7 @@ from medimg.tasks.segment.labels import (
     border_value,
     encode_mask,
     is_colour_mask,
+    is_lossy_mask,
     mask_values,
 )
 
@@ -140,7 +141,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     sizes: Counter[str] = Counter()
     spacings: Counter[str] = Counter()
     channels: Counter[str] = Counter()
-    survey = MaskValueSurvey(limit=MAX_MASK_VALUES)
+    survey = MaskValueSurvey(limit=MAX_MASK_VALUES, lossy=any(is_lossy_mask(case.mask) for case in dataset.cases))
     values = survey.values
     distinct_per_case: list[np.ndarray] = []  # each mask's distinct values (1, 1, N) or colours (3, 1, N)
     colour_masks = 0
@@ -190,7 +191,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
-        survey.add(found, border_value(sample.mask[0]))
+        survey.add(found, border_value(sample.mask[0]), pixels=sample.mask[0] if survey.lossy else None)
         if len(found) == 1:
             empty.append(case.case_id)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
@@ -247,7 +248,7 @@ def _classes(
     value_names = value_names_of(dataset)
     try:
         encoding = survey.encoding(
-            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=bool(value_names)
+            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=list(value_names)
         )
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
@@ -257,7 +258,8 @@ def _classes(
         for k in _classes_of(distinct, encoding) - {0}:
             if k < len(names):
                 per_class[names[k]] += 1
-    described = encoding.kind == "identity" or encoding.values == [0.0, 255.0]  # plain: no assumption to flag
+    plain = encoding.kind == "identity" or encoding.values == [0.0, 255.0]
+    described = plain and not encoding.snap  # plain: no assumption to flag (snapped JPEG values are one)
     warnings = [encoding.note] if encoding.note and not described else []
     absent = [n for n, count in per_class.items() if count == 0]
     if absent:
