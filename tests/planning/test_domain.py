@@ -208,3 +208,23 @@ def test_a_window_unlike_the_runs_own_is_said(caplog: pytest.LogCaptureFixture) 
         InputReader.for_run(model, window=None)  # the run's own
         InputReader.for_run(SimpleNamespace(metadata_={"input": {"window": "auto"}}, run_dir_=None), window="file")
     assert "trained with window" not in caplog.text
+
+
+def test_a_photo_stored_sideways_is_said_at_prediction(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """`check` warned of EXIF-turned training images, but predict, the API and the service scored a sideways phone
+    photo silently."""
+    import logging
+
+    from PIL import Image
+
+    from medimg.planning.domain import InputReader
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to view
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "phone.jpg", exif=exif)
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "upright.jpg")
+    with caplog.at_level(logging.WARNING):
+        InputReader().read(tmp_path / "upright.jpg")
+        assert "EXIF" not in caplog.text
+        InputReader().read(tmp_path / "phone.jpg")
+    assert "phone.jpg carries an EXIF orientation (6)" in caplog.text

@@ -569,6 +569,13 @@ class InputReader:
         if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
             image = stack_channels([image, *(read_file(file) for file in files[1:])])
         image.source = str(path)
+        if image.meta.get("exif_orientation") and self.warn_each:  # a phone photo stored sideways
+            logger.warning(
+                "%s carries an EXIF orientation (%s): viewers show it turned or mirrored, the model sees the pixels "
+                "as stored; re-save it upright if it was meant to be seen as the viewer shows it",
+                image.source,
+                image.meta["exif_orientation"],
+            )
         if self.reorient_inputs:
             from medimg.io.orientation import canonical
 
