@@ -104,3 +104,16 @@ def test_onnx_export_of_a_detector_checked_on_images_of_several_sizes(run: tuple
     model.plan_ = model.plan_.model_copy(update={"score_threshold": 0.0})  # every candidate is compared
     result = export_onnx(model, tmp_path / "det.onnx", parity_inputs=[tmp_path])
     assert result.pipeline_max_abs_diff is not None and result.pipeline_max_abs_diff <= result.tolerance
+
+
+def test_the_overlay_is_drawn_at_the_images_own_size(run: tuple[Model, Path], tmp_path: Path) -> None:
+    """A 300x200 image got a 64x43 overlay (the network's scale) while its JSON boxes are in its own pixels."""
+    import io
+
+    from PIL import Image
+
+    model, _ = run
+    Image.fromarray(np.full((200, 300), 90, np.uint8)).save(tmp_path / "wide.png")
+    (prediction,) = model.predict(tmp_path / "wide.png", out_dir=tmp_path / "out")
+    overlay = getattr(prediction, "overlay_png", None)
+    assert overlay is not None and Image.open(io.BytesIO(overlay)).size == (300, 200)

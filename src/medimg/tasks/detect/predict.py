@@ -113,14 +113,19 @@ def overlay_path_for(source: str | Path, folder: Path) -> Path:
     return folder / f"{stem}_boxes.png"
 
 
+OVERLAY_MAX_SIDE = 4096
+"""Longest side of a prediction overlay: images up to it are drawn at their own size, larger ones scaled down."""
+
+
 def predict_image(network: nn.Module, plan: DetectPlan, image: ImageData) -> DetectionPrediction:
     """Detect objects in one read image (the CLI, the Python API and the service share this): boxes in the
-    image's pixels above the plan's score threshold, and the overlay PNG (boxes drawn at the network's scale).
+    image's pixels above the plan's score threshold, and the overlay PNG: the image at its own size (longest side
+    at most :data:`OVERLAY_MAX_SIDE`) with the boxes drawn, so it lies over the original as the JSON boxes do.
 
     Raises:
         DatasetError: the image does not fit a 2D detector (a volume...).
     """
-    from medimg.tasks.detect.data import prepare_image, scale_boxes
+    from medimg.tasks.detect.data import prepare_image, scale_boxes, to_unit
     from medimg.tasks.detect.inference import detect_prepared
     from medimg.tasks.detect.report import draw_boxes
 
@@ -139,9 +144,10 @@ def predict_image(network: nn.Module, plan: DetectPlan, image: ImageData) -> Det
         image_size=(int(height), int(width)),
     )
     prediction.overlay_png = draw_boxes(
-        prepared.numpy(),
+        to_unit(image.array, plan),  # the file's pixels, as the network's intensity mapping shows them
         plan.class_names,
-        predicted=found.__class__(scale_boxes(boxes, scale), found.scores, found.labels),
+        predicted=found.__class__(boxes, found.scores, found.labels),
+        max_side=OVERLAY_MAX_SIDE,
     )
     return prediction
 
