@@ -192,3 +192,28 @@ def test_a_prediction_s_confidence_is_that_of_the_region_it_drew() -> None:
     )
     assert empty.label == "bg" and empty.confidence == pytest.approx(0.7)
     assert empty.region_probabilities == {"bg": pytest.approx(0.7), "x": None}
+
+
+def test_integer_label_maps_above_32_keep_their_labels(caplog: pytest.LogCaptureFixture) -> None:
+    """Seven organs labelled 3..52 (NIfTI uint8) were thresholded at 26 into one foreground class, with a warning
+    blaming JPEG; a label map 0..40 in every image was read as objects labelled one by one."""
+    from medimg.tasks.segment.labels import MaskValueSurvey
+
+    organs = MaskValueSurvey()
+    for _ in range(3):
+        organs.add([0.0, 3.0, 7.0, 12.0, 25.0, 40.0, 41.0, 52.0])
+    with caplog.at_level(logging.WARNING):
+        encoding = organs.encoding()
+    assert (encoding.kind, encoding.num_classes) == ("identity", 53) and "JPEG" not in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 3, 41, 52]]], np.float32), encoding), [[0, 3, 41, 52]])
+    every_image = MaskValueSurvey()
+    for _ in range(4):
+        every_image.add([float(v) for v in range(41)])
+    assert (every_image.encoding().kind, every_image.encoding().num_classes) == ("identity", 41)
+    many = {float(v) for v in range(0, 120, 2)}  # 60 values: more than 32, the data names them
+    assert determine_label_encoding(many, named=True).num_classes == 119
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        unnamed = determine_label_encoding(many)
+    assert unnamed.kind == "threshold" and "JPEG" not in unnamed.note and "dataset.json" in unnamed.note
+    assert determine_label_encoding({0.0, 3.0, 40.0, 52.0}, lossy=True).kind == "threshold"  # JPEG: not labels

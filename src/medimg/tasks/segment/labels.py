@@ -122,6 +122,8 @@ def determine_label_encoding(
     colour_table: ColourTable | None = None,
     has_colour: bool = False,
     background: float | None = None,
+    lossy: bool = False,
+    named: bool = False,
 ) -> LabelEncoding:
     """Decide the encoding from the union of the values of every training mask.
 
@@ -131,7 +133,9 @@ def determine_label_encoding(
     are binary with a warning (ambiguous: is ``v`` a class index or "foreground"?); a few evenly spaced gray
     levels (``0/128/255``) are classes in increasing order, with a warning, or in decreasing order when the top level
     is the ``background`` (the value around every mask's border: REFUGE's and ORIGA's optic disc/cup masks, 255
-    background, 128 disc, 0 cup); anything else (hundreds of values
+    background, 128 disc, 0 cup); integer label maps with values above 32 (organ IDs up to 254: at most 32
+    distinct values, or any number when the data names them, ``named``) keep their values as classes, unless the
+    masks are ``lossy`` (JPEG); anything else (hundreds of values
     from JPEG compression) is thresholded at the middle of the range, with a warning.
 
     Raises:
@@ -164,17 +168,7 @@ def determine_label_encoding(
     if values == [0.0, 255.0]:
         return LabelEncoding(kind="values", num_classes=2, values=[0.0, 255.0], note="binary 0/255 masks")
     if integral and values[-1] <= MAX_LABEL_VALUE and values[0] == 0 and len(values) > 2:
-        missing = sorted(set(range(int(values[-1]) + 1)) - {int(v) for v in values})
-        note = "label map"
-        if missing:  # BraTS's 0/1/2/4: the masks' own values stay the classes, so predictions keep them
-            note = (
-                f"label map with values {', '.join(f'{v:g}' for v in values)}: "
-                f"{', '.join(map(str, missing))} never occur{'s' if len(missing) == 1 else ''} in the training masks; "
-                "kept as empty classes so that predicted masks keep the masks' own values (BraTS's 4 stays 4), "
-                "and reported without a score"
-            )
-            logger.warning(note)
-        return LabelEncoding(kind="identity", num_classes=int(values[-1]) + 1, note=note)
+        return label_map_encoding(values)
     if len(values) == 2 and values[0] == 0:
         note = f"ambiguous binary masks with values 0/{values[1]:g}: read {values[1]:g} as foreground"
         logger.warning(note)
@@ -191,14 +185,45 @@ def determine_label_encoding(
             note = f"gray-level coded classes {values}: read as classes 0..{len(values) - 1} in increasing order"
         logger.warning(note)
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+    label_ids = integral and values[0] == 0 and values[-1] < IGNORE and len(values) > 2 and not lossy
+    if label_ids and (len(values) <= MAX_LABEL_VALUE or named):  # organ IDs 3..52, TotalSegmentator's 1..117
+        return label_map_encoding(values)
     threshold = (values[0] + values[-1]) / 2
-    note = (
-        f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}: JPEG-compressed, or resampled "
-        f"with interpolation?): thresholded at {threshold:g} into background/foreground; store masks as PNG or "
-        "integer NIfTI, resampled with nearest-neighbour, to avoid this"
-    )
+    if label_ids:  # integers below 255: many labels rather than JPEG's ringing around 0/255
+        cause = (
+            f"more than {MAX_LABEL_VALUE} label values, or resampled with interpolation?): thresholded at "
+            f"{threshold:g} into background/foreground; if the values are classes, name them in a dataset.json in "
+            'the data folder ({"labels": {"0": "background", "1": ...}}): they are then kept as classes'
+        )
+    else:
+        cause = (
+            f"JPEG-compressed, or resampled with interpolation?): thresholded at {threshold:g} into "
+            "background/foreground; store masks as PNG or integer NIfTI, resampled with nearest-neighbour, to "
+            "avoid this"
+        )
+    note = f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}: {cause}"
     logger.warning(note)
     return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
+
+
+def label_map_encoding(values: Sequence[float]) -> LabelEncoding:
+    """Integer label values ``0 < ... < 255`` kept as class indices (``identity``); the values between them that
+    never occur (BraTS's 3, organ IDs 3..52 with gaps) are empty classes, so that predicted masks keep the masks'
+    own values (BraTS's 4 stays 4), reported without a score."""
+    present = {int(v) for v in values}
+    top = max(present)
+    missing = sorted(set(range(top + 1)) - present)
+    note = "label map"
+    if missing:
+        listing = ", ".join(map(str, missing)) if len(missing) <= 12 else f"{len(missing)} values below {top}"
+        note = (
+            f"label map with values {', '.join(f'{v:g}' for v in values)}: "
+            f"{listing} never occur{'s' if len(missing) == 1 else ''} in the training masks; "
+            "kept as empty classes so that predicted masks keep the masks' own values (BraTS's 4 stays 4), "
+            "and reported without a score"
+        )
+        logger.warning(note)
+    return LabelEncoding(kind="identity", num_classes=top + 1, note=note)
 
 
 @dataclass
@@ -309,6 +334,12 @@ class MaskValueSurvey:
         joined = f"{note}; {encoding.note}" if encoding.note else note
         return encoding.model_copy(update={"snap": levels, "note": joined})
 
+    def same_labels_everywhere(self) -> bool:
+        """Whether every mask holding something holds exactly ``0..n``, the same ``n`` (at least two masks): a
+        label map's classes, even beyond :data:`MAX_LABEL_VALUE` of them (not an intensity image's values)."""
+        counts = self.object_counts
+        return len(counts) >= 2 and len(set(counts)) == 1 and counts[0] >= 1
+
     def instance_maps(self) -> bool:
         """Whether the masks label objects, not classes (GlaS's glands, nuclei: each object its own value): every
         mask holds exactly ``0..n`` and ``n`` varies with the image the way object counts do, beyond the range of
@@ -318,8 +349,8 @@ class MaskValueSurvey:
         counts = self.object_counts
         if not counts or min(counts) < 1:
             return False
-        top = max(counts)
-        return top > MAX_LABEL_VALUE or (len(set(counts)) >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX)
+        top, varied = max(counts), len(set(counts))
+        return (top > MAX_LABEL_VALUE and varied > 1) or (varied >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX)
 
     def encoding(
         self,
@@ -343,7 +374,12 @@ class MaskValueSurvey:
                 return instance_encoding(min(self.object_counts), max(self.object_counts))
         background = next(iter(self.borders)) if len(self.borders) == 1 else None
         encoding = determine_label_encoding(
-            self.values, colour_table=colour_table, has_colour=has_colour, background=background
+            self.values,
+            colour_table=colour_table,
+            has_colour=has_colour,
+            background=background,
+            lossy=self.lossy,
+            named=bool(named) or named_values is True or self.same_labels_everywhere(),
         )
         if encoding.kind == "threshold" and (encoding.threshold or 0) > 1 and "0/1" in self.binary_kinds:
             note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
