@@ -4,6 +4,7 @@ full of other files, --resume of a mistyped folder, a bad option that used to le
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,14 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     with caplog.at_level(logging.WARNING):
         Model.load(tmp_path / "run").evaluate(copied, split="test", out_dir=tmp_path / "plus_one")
     assert "are this run's training or validation images" in caplog.text and "files match" in caplog.text
+    # a class folder renamed in case (NORMAL/) is the same class, and its images the same images: all counted
+    (copied / "normal").rename(copied / "NORMAL")
+    saved = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
+    learnt = sum(split in ("train", "val") for split in saved.values())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        Model.load(tmp_path / "run").evaluate(copied, split="test", out_dir=tmp_path / "upper_case")
+    assert f"{learnt} of the {len(saved) + 1} images" in caplog.text  # was: the lesion half only
 
     # another hospital's set named the same way (class/phantom_0000.png...): other pictures, all of them scored
     other = tmp_path / "hospital2"

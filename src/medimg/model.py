@@ -267,7 +267,7 @@ class Model:
             self.report_ = getattr(self._classical, "report_", None)
             return self
         from medimg.engine.distributed import init_distributed
-        from medimg.engine.run import check_train_on_all, fit_run
+        from medimg.engine.run import check_train_on_all, fit_run, without_test_split
         from medimg.run_folder import (
             claim_run_dir,
             create_run_dir,
@@ -345,6 +345,9 @@ class Model:
             if fit is None:  # a distributed rank other than 0: rank 0 holds the model and writes the report
                 return self
             self._adopt_fit(fit)
+            self.report_ = None
+            if without_test_split(fit):  # --test-fraction 0: trained, nothing held out to report on (a note says so)
+                return self
             self._holding_run = True
             try:
                 self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
@@ -469,12 +472,15 @@ class Model:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
         from medimg.data.case import normalise_split
+        from medimg.evaluation import folders
         from medimg.fileio import atomic_directory
 
         split = "all" if split.strip().lower() == "all" else normalise_split(split) or split  # "validation": val
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
         if labels is not None or is_array_data(data):
             data, split = self._given_to_evaluate(data, labels), "all"  # they have no split of their own
+        if out_dir is not None:
+            folders.check_named_folder(Path(out_dir))
         if self._classical is not None:
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
                 report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
@@ -508,18 +514,18 @@ class Model:
                 split,
                 dataset.name,
             )
-        run_dir = self.run_dir_ or Path(".")
+        facts = folders.evaluation_facts(getattr(dataset, "root", None), split, given)
+        own_test = own and split == "test" and not any(v is not None for v in given.values())
         target = (
             Path(out_dir)
             if out_dir
-            else (
-                run_dir / "report" if own and split == "test" else run_dir / "evaluations" / f"{dataset.name}-{split}"
-            )
+            else folders.default_folder(self.run_dir_ or Path("."), dataset.name, facts, own_test=own_test)
         )
         with (
             self._hold_run(target, "evaluate"),  # never while a fit writes the run; alone while writing into it
             atomic_directory(target, replace=out_dir is None) as staging,  # a kill never leaves half a report
         ):
+            folders.write_facts(staging, facts)
             report = self._task.evaluate(
                 self,
                 dataset,
@@ -1006,8 +1012,9 @@ class Model:
             return True
         if not run.file("splits.json").is_file() or any(_case_file(c) is None for c in dataset.cases):
             return False
-        saved = run.read_json("splits.json").get("assignment") or {}
-        names = {c.case_id for c in dataset.cases}
+        # class folders may differ in case (NORMAL/ of normal/), as the class names then match: compare case-folded
+        saved = {str(k).casefold(): v for k, v in (run.read_json("splits.json").get("assignment") or {}).items()}
+        names = {c.case_id.casefold() for c in dataset.cases}
         learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
         if not learnt:
             return False
@@ -1039,15 +1046,17 @@ class Model:
         return False
 
     def _same_files(self, dataset: Any, original: Path, names: Sequence[str], sample: int = 8) -> bool | None:
-        """Whether the files of ``dataset`` named ``names`` (a sample of them) have the bytes of the training
-        data's files of those names; ``None`` when the training data is not there to compare."""
+        """Whether the files of ``dataset`` named ``names`` (case-folded; a sample of them) have the bytes of the
+        training data's files of those names; ``None`` when the training data is not there to compare."""
         from medimg.data.pool import file_digest
 
         try:
-            trained = {c.case_id: _case_file(c) for c in self._as_dataset(original, **self._dataset_options()).cases}
+            trained = {
+                c.case_id.casefold(): _case_file(c) for c in self._as_dataset(original, **self._dataset_options()).cases
+            }
         except (MedimgError, OSError):
             return None
-        given = {c.case_id: _case_file(c) for c in dataset.cases}
+        given = {c.case_id.casefold(): _case_file(c) for c in dataset.cases}
         step = max(1, len(names) // sample)
         for name in list(names)[::step][:sample]:
             there, here = trained.get(name), given.get(name)

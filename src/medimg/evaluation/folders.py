@@ -1,0 +1,80 @@
+"""Where an evaluation's report goes, and what it records of the data it scored.
+
+``RUN/report`` is the fit's own test evaluation; every other evaluation gets ``RUN/evaluations/<data>-<split>``,
+and a folder of that name that holds the evaluation of *other* data (``siteA/external`` and ``siteB/external``
+are both ``external``) is kept: the new one takes ``<data>-<split>-2``, ``-3``... Each folder records what it
+scored in ``evaluated.json`` (the data's path, the split and the reading options), so a report can be traced
+to its data. A folder the user names (``--out``) is written into only when it is new, empty, or an earlier
+evaluation's: their own files there are never written over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from medimg.errors import ConfigError
+
+#: what an evaluation folder records of the data it scored
+EVALUATED_FILE = "evaluated.json"
+#: the file that marks a folder as an evaluation's (every task writes it)
+REPORT_FILE = "report.json"
+
+
+def evaluation_facts(data_root: Any, split: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """What :data:`EVALUATED_FILE` records: the data's path (absolute), the split and the reading options given."""
+    root = Path(data_root).resolve() if data_root is not None else None
+    chosen = {k: v for k, v in options.items() if k in ("include", "exclude", "window") and v is not None}
+    facts = {"data": str(root) if root is not None else None, "split": split, **chosen}
+    return dict(json.loads(json.dumps(facts, default=str)))  # as read back: tuples are lists
+
+
+def default_folder(run_dir: Path, name: str, facts: Mapping[str, Any], *, own_test: bool) -> Path:
+    """``run_dir/report`` for the fit's own test evaluation (``own_test``: the training data's test split, read as
+    it trained); else the first of ``evaluations/<name>-<split>``, ``-2``, ``-3``... that is new or holds an
+    evaluation of the same data, split and options (replaced)."""
+    if own_test:
+        return run_dir / "report"
+    base = run_dir / "evaluations" / f"{name}-{facts['split']}"
+    candidate, number = base, 1
+    while candidate.exists() and _recorded(candidate) != dict(facts):
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+def _recorded(folder: Path) -> dict[str, Any] | None:
+    """The facts an evaluation folder recorded; ``None`` for a folder without them (another's, or older)."""
+    try:
+        value = json.loads((folder / EVALUATED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def check_named_folder(folder: Path) -> None:
+    """Refuse a folder the user named (``--out``) that holds files of theirs: one that is not empty and holds no
+    earlier evaluation (:data:`REPORT_FILE`) would get ``report.html``, ``roc.png``... written over its own.
+
+    Raises:
+        ConfigError: ``folder`` is a file, or a folder of other files (a few are named).
+    """
+    if folder.is_file():
+        raise ConfigError(f"{folder} is a file: give a folder for the report (a new one is made)")
+    if not folder.is_dir() or (folder / REPORT_FILE).is_file():
+        return
+    entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ConfigError(
+            f"{folder} holds other files ({shown}) and no earlier evaluation: the report's files (report.html, "
+            "report.json, roc.png...) would be written over files of the same names. Give a new or empty folder "
+            "(e.g. --out evaluations/site_a)"
+        )
+
+
+def write_facts(folder: Path, facts: Mapping[str, Any]) -> None:
+    """Record ``facts`` in ``folder`` (:data:`EVALUATED_FILE`)."""
+    (folder / EVALUATED_FILE).write_text(json.dumps(dict(facts), indent=2) + "\n", encoding="utf-8")
