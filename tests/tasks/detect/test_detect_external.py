@@ -117,3 +117,16 @@ def test_the_overlay_is_drawn_at_the_images_own_size(run: tuple[Model, Path], tm
     (prediction,) = model.predict(tmp_path / "wide.png", out_dir=tmp_path / "out")
     overlay = getattr(prediction, "overlay_png", None)
     assert overlay is not None and Image.open(io.BytesIO(overlay)).size == (300, 200)
+
+
+def test_evaluate_writes_the_detections_it_scored(run: tuple[Model, Path], tmp_path: Path) -> None:
+    """evaluate wrote only per-image counts: its mAP could not be audited from its own detections."""
+    import csv
+
+    model, voc = run
+    model.evaluate(voc, split="all", n_resamples=10, out_dir=tmp_path / "e")
+    rows = list(csv.DictReader((tmp_path / "e" / "detections.csv").open()))
+    counts = {r["case_id"]: int(r["predicted"]) for r in csv.DictReader((tmp_path / "e" / "per_image.csv").open())}
+    assert {r["case_id"] for r in rows} == set(counts) and len(counts) == 12
+    for case_id, n in counts.items():
+        assert sum(r["reported"] == "1" for r in rows if r["case_id"] == case_id) == n

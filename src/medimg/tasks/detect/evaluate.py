@@ -41,7 +41,8 @@ def evaluate_cases(
     domain: TrainingDomain | None = None,
 ) -> DetectionReport:
     """Detect on ``cases``, score against their boxes (in the files' pixels), write ``out_dir/report.{json,html}``
-    with PR and FROC curves and worst/median/best overlays, and ``per_image.csv``; return the report."""
+    with PR and FROC curves and worst/median/best overlays, ``per_image.csv`` and ``detections.csv`` (every
+    detection scored, :func:`detections_csv`); return the report."""
     from medimg.errors import DatasetError
 
     reader = InputReader(domain=domain, strict=strict, warn_each=False)
@@ -71,7 +72,27 @@ def evaluate_cases(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     save_report(report, out_dir, write_figures(report, table, out_dir, prepared, detections, truths))
+    atomic_write_text(out_dir / "detections.csv", detections_csv(prepared.case_ids, detections, plan))
     return report
+
+
+def detections_csv(case_ids: Sequence[str], detections: Sequence[Detections], plan: DetectPlan) -> str:
+    """The detections the report's metrics are computed on, one row each: ``case_id, x1, y1, x2, y2`` (the
+    file's pixels), ``label``, ``score`` and ``reported`` (1 when the score reaches the run's score threshold,
+    i.e. ``predict`` returns the box; mAP and FROC use every row); an image without any gets one row with empty
+    box cells. What a user needs to recompute or audit the report."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["case_id", "x1", "y1", "x2", "y2", "label", "score", "reported"])
+    for case_id, found in zip(case_ids, detections, strict=True):
+        if not len(found.scores):
+            writer.writerow([case_id, "", "", "", "", "", "", ""])
+        for box, score, label in zip(found.boxes, found.scores, found.labels, strict=True):
+            writer.writerow(
+                [case_id, *(f"{v:.2f}" for v in box), plan.class_names[int(label)], f"{score:.5f}",
+                 int(score >= plan.score_threshold)]
+            )  # fmt: skip
+    return buffer.getvalue()
 
 
 def save_report(report: DetectionReport, out_dir: Path, figures: dict[str, Path]) -> None:
