@@ -260,6 +260,21 @@ def _fit_run(
     return FitResult(network, plan, setup.class_names, run.path, metadata)
 
 
+def without_test_split(fit: FitResult) -> bool:
+    """True, with a note saying how to evaluate, when the run's split holds no test images (``--test-fraction 0``
+    on data without a test part of its own): the fit has no test report, which is no failure."""
+    counts = Splits.from_dict(RunFolder(fit.run_dir).read_json("splits.json")).counts()
+    if counts["test"]:
+        return False
+    logger.info(
+        "%s: no test split (--test-fraction 0, and the data has no test part of its own), so no test report: "
+        "evaluate the model on held-out data with `medimg evaluate %s DATA` (Model.evaluate(DATA) in Python)",
+        fit.run_dir,
+        fit.run_dir,
+    )
+    return True
+
+
 def _measured(value: float) -> float | None:
     """A validation score for JSON: None when there was none (no validation, or never finite)."""
     return value if math.isfinite(value) else None
