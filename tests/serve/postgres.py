@@ -74,10 +74,18 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust", "--no-sync", "-E", "UTF8")
-        # fsync off: the tests kill the *service*, never PostgreSQL, so the server's own durability is not under test.
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its data folder (again, after :meth:`pause`)."""
+        # fsync off: the tests stop PostgreSQL only cleanly (pause), so the server's own durability is not under test.
         options = f"-k {self.folder} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start")
-        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (the database is down until :meth:`resume`)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").is_file():

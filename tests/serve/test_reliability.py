@@ -269,9 +269,12 @@ def test_a_60_mb_chunked_upload_gets_413_and_the_server_keeps_serving(deploy_run
 def test_errors_keep_the_connection_and_log_no_sql(
     deploy_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    def failing(self: Storage, **_: Any) -> Any:
+    def failing(self: Storage, **_: Any) -> Any:  # a bug's error, not the database being unavailable
+        raise ProgrammingError("SELECT reports.id FROM reports OFFSET %(param_1)s", {"param_1": 424242}, Exception())
+
+    def unavailable(self: Storage, **_: Any) -> Any:
         raise OperationalError("SELECT reports.id FROM reports OFFSET %(param_1)s", {"param_1": 424242}, Exception())
 
     with app_server(deploy_run, tmp_path) as (url, headers, _app), caplog.at_level(logging.INFO):
@@ -289,10 +292,83 @@ def test_errors_keep_the_connection_and_log_no_sql(
         after = connection.getresponse()
         assert after.status == 200 and json.loads(after.read())["status"] == "ok"
         assert connection.sock is socket_before  # the same keep-alive connection served the next request
+        # the database unavailable (down, unreachable, locked): a 503 to retry, not an "internal error"
+        monkeypatch.setattr(Storage, "list_reports", unavailable)
+        connection.request("GET", "/v1/reports", headers=headers)
+        down = connection.getresponse()
+        assert down.status == 503 and json.loads(down.read()) == {"detail": "the database is unavailable; retry later"}
+        assert down.getheader("retry-after") == "5" and (down.getheader("connection") or "").lower() != "close"
         connection.close()
-    assert "unexpected OperationalError while handling GET /v1/reports" in caplog.text
+    assert "unexpected ProgrammingError while handling GET /v1/reports" in caplog.text
+    database = tmp_path / "reports.db"
+    assert f"the SQLite database {database} is unavailable (OperationalError" in caplog.text
+    assert "answered 503 to GET /v1/reports" in caplog.text and "unexpected OperationalError" not in caplog.text
     for secret in ("SELECT", "param_1", "424242", "Traceback"):
         assert secret not in caplog.text, secret
+
+
+def test_a_database_that_goes_down_is_a_503_with_retry_after_until_it_is_back(
+    deploy_run: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stopped, before a request or while an upload is being predicted: every endpoint that needs it
+    answers 503 ``the database is unavailable; retry later`` with Retry-After, nothing is stored, and the log names
+    the database and its host (never the password); once it is back, the same server answers again. Before, the
+    client got a 500 "internal error" and the log said "unexpected OperationalError"."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy.engine import make_url
+
+    from tests.serve.postgres import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql (.ci/run does it)")
+    server = PostgresServer(binaries).start()
+    try:
+        # trust authentication ignores the password: it is here to be kept out of the log
+        url = server.create_database().replace("medimg@", "medimg:pw-s3cret@")
+        name = make_url(url).database
+        settings = ServeSettings(run_dir=deploy_run, database=url, work_dir=server.folder / "work", explain_method=None)
+        storage = Storage(url)
+        _, token = storage.create_token("tests")
+        storage.close()
+        image = phantom_file(deploy_run).read_bytes()
+        headers = {"Authorization": f"Bearer {token}"}
+        unavailable = {"detail": "the database is unavailable; retry later"}
+        with TestClient(create_app(settings)) as client, caplog.at_level(logging.INFO):
+            assert post_with(client, headers, image).status_code == 201
+            server.pause()
+            answers = [post_with(client, headers, image), client.get("/v1/reports", headers=headers)]
+            for answer in answers:
+                assert answer.status_code == 503 and answer.json() == unavailable, answer.text
+                assert answer.headers["Retry-After"] == "5"
+            assert client.get("/healthz").status_code == 503
+            server.resume()
+            store = Storage.add_report
+
+            def database_stops_while_predicting(self: Storage, **fields: Any) -> Any:
+                server.pause()
+                return store(self, **fields)
+
+            monkeypatch.setattr(Storage, "add_report", database_stops_while_predicting)
+            midway = post_with(client, headers, image)
+            assert midway.status_code == 503 and midway.json() == unavailable and midway.headers["Retry-After"] == "5"
+            monkeypatch.undo()
+            server.resume()
+            assert post_with(client, headers, image).status_code == 201  # the same server, without a restart
+            assert client.get("/v1/reports", headers=headers).json()["total"] == 2  # nothing stored while down
+        assert f"the database '{name}' on {server.folder} is unavailable (OperationalError" in caplog.text
+        for answered in ("answered 503 to POST /v1/predictions", "answered 503 to GET /v1/reports"):
+            assert answered in caplog.text
+        assert "pw-s3cret" not in caplog.text and "unexpected OperationalError" not in caplog.text
+    finally:
+        server.stop()
+
+
+def post_with(client: Any, headers: dict[str, str], data: bytes) -> httpx.Response:
+    response: httpx.Response = client.post(
+        "/v1/predictions", headers=headers, files={"file": ("x.png", data, "application/octet-stream")}
+    )
+    return response
 
 
 # ---------------------------------------------------------------------------------------------- nothing raw on disk

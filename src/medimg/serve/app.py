@@ -6,9 +6,10 @@ Example:
     >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
 The model, the database and the inference pool open once, in the lifespan. Every ``/v1`` endpoint needs an
-API token; every refusal is a JSON 4xx ``{"detail": "..."}`` (503 with ``Retry-After`` when the pool is full);
-an unexpected error is a JSON 500 that names no internals, logged as its type only, on a connection that stays
-open for the next request.
+API token; every refusal is a JSON 4xx ``{"detail": "..."}`` (503 with ``Retry-After`` when the pool is full, or
+when the database is down or unreachable: logged with the database's host, never its password); an unexpected
+error is a JSON 500 that names no internals, logged as its type only, on a connection that stays open for the next
+request.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -32,11 +34,16 @@ from medimg.serve.idempotency import HEADER, REPLAYED_HEADER, KeysInProcess
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
-from medimg.serve.storage import Storage
+from medimg.serve.storage import Storage, unavailable_reason
 from medimg.serve.uploads import MULTIPART_OVERHEAD
 from medimg.serve.workers import Busy, InferencePool
 
 logger = logging.getLogger("medimg.serve")
+
+#: seconds a client is asked to wait before retrying when the database is unavailable
+DATABASE_RETRY_AFTER_S = 5
+#: the answer then (503): the request may be sent again as it was (with its Idempotency-Key, if any)
+DATABASE_UNAVAILABLE = "the database is unavailable; retry later"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -304,6 +311,21 @@ def create_app(
         logger.info("request refused with 503: the inference pool is full or the request ran out of time")
         headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else {}
         return JSONResponse({"detail": error.message}, status_code=503, headers=headers)
+
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # The database is down, unreachable or refused the work (a stopped server, a dropped connection, a locked
+        # SQLite file): an operational failure the client should retry, not a bug. The log names where the
+        # database is and the driver's reason, never the password, the SQL or its values.
+        storage = getattr(request.app.state, "storage", None)
+        url = storage.url if isinstance(storage, Storage) else settings.database_url
+        reason = unavailable_reason(url, error) if isinstance(error, DBAPIError) else type(error).__name__
+        logger.error("%s: answered 503 to %s %s", reason, request.method, request.url.path)
+        return JSONResponse(
+            {"detail": DATABASE_UNAVAILABLE}, status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)}
+        )
+
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(InterfaceError, database_unavailable)
 
     for module in (health, models, predictions, reports, web, api_docs):
         app.include_router(module.router)

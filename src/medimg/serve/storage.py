@@ -234,6 +234,26 @@ def _driver_reason(url: str, error: DBAPIError) -> str:
     return text
 
 
+def database_location(url: str) -> str:
+    """Where the database of ``url`` is, for a message or a log line (never the password): ``the SQLite database
+    FILE``, or ``the database 'NAME' on HOST:PORT`` (a Unix-socket folder given as ``?host=`` counts as the host)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "the --db database"
+    if parsed.get_backend_name() == "sqlite":
+        return f"the SQLite database {parsed.database or ':memory:'}"
+    socket = parsed.query.get("host")
+    host = parsed.host or (socket if isinstance(socket, str) else None) or "localhost"
+    return f"the database {parsed.database!r} on {host}{f':{parsed.port}' if parsed.port else ''}"
+
+
+def unavailable_reason(url: str, error: DBAPIError) -> str:
+    """Why a running service could not use its database, for the log: where it is and the driver's reason (its
+    first line, the password masked; never the SQL or its values)."""
+    return f"{database_location(url)} is unavailable ({type(error).__name__}: {_driver_reason(url, error)})"
+
+
 def unusable_database(url: str, error: DBAPIError) -> ConfigError:
     """The user's error for a database that cannot be opened or reached: which file or server (never the
     password), the driver's reason, and what to check."""

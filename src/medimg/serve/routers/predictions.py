@@ -42,7 +42,10 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[Depends(req
             "description": "unreadable image, an image that does not fit the model, or an Idempotency-Key used for "
             "another file"
         },
-        503: {"description": "the server is busy or the image took too long (Retry-After when waiting helps)"},
+        503: {
+            "description": "the server is busy, the image took too long, or the database is unavailable (Retry-After "
+            "when waiting helps)"
+        },
     },
     openapi_extra=REQUEST_BODY,
 )
