@@ -141,6 +141,7 @@ def test_an_export_of_an_earlier_medimg_predicts(
 
 def test_the_predictor_shares_the_torch_free_steps_of_pytorch(tmp_path: Path) -> None:
     """Post-processing, masks, the prediction record and the input's normalisation are one copy for both paths."""
+    from medimg.errors import ConfigError
     from medimg.export import segment
     from medimg.io import read_image
     from medimg.tasks.segment import arrays, evaluate, inference, labels, masks, preprocess
@@ -164,6 +165,12 @@ def test_the_predictor_shares_the_torch_free_steps_of_pytorch(tmp_path: Path) ->
     assert back.spacing_mm == pytest.approx((0.5, 0.8))
     assert masks.mask_path_for(Path("in/case.v1.PNG"), tmp_path) == tmp_path / "case.v1_mask.png"
     assert masks.mask_path_for("in/scan.dcm", tmp_path) == tmp_path / "scan_mask.png"
+    # out_dir the data folder: the image's annotation beside it is never written over (it was, silently)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "case00_mask.png").write_bytes(b"annotation")
+    with pytest.raises(ConfigError, match=r"case00_mask\.png exists beside case00\.png: it is that image.s annotation"):
+        masks.mask_path_for(tmp_path / "data" / "case00.png", tmp_path / "data")
+    assert masks.mask_path_for(tmp_path / "data" / "case01.png", tmp_path / "data").name == "case01_mask.png"
     binary = np.isin(label_map, (1, 2)).astype(np.uint8)
     probs = np.stack([1 - binary, binary]).astype(np.float32)
     summary = masks.summarise(binary, probs, ["bg", "fg"], (0.5, 0.8), "x.png", keep_mask=False)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from medimg.errors import ConfigError
+
 IGNORE = 255
 """Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
 
@@ -70,11 +72,22 @@ def mask_suffix(source: Path, *, volume: bool = False) -> str:
 
 def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> Path:
     """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written (``volume``: a 3D
-    label map, always NIfTI)."""
+    label map, always NIfTI).
+
+    Raises:
+        ConfigError: that file exists beside ``source`` (``Model.predict(..., out_dir=<the data folder>)``): it is
+            the image's annotation, which the prediction would replace.
+    """
     source = Path(source)
     suffix = mask_suffix(source, volume=volume)
     stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
-    return folder / f"{stem}_mask{suffix}"
+    path = folder / f"{stem}_mask{suffix}"
+    if path.exists() and path.resolve().parent == source.resolve().parent:
+        raise ConfigError(
+            f"{path} exists beside {source.name}: it is that image's annotation, and the predicted mask would replace "
+            "it. Give an out_dir of its own (e.g. a new folder); the CLI writes into RUN/predictions"
+        )
+    return path
 
 
 def mask_pixels(
