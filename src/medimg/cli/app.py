@@ -352,9 +352,10 @@ def fit(
     if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports
         return
     if folds and model.cv_summary_ is not None:
-        summary = model.cv_summary_
-        for key, mean in summary["mean"].items():
-            _echo(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}")
+        from medimg.engine.cross_validation import summary_lines
+
+        for line in summary_lines(model.cv_summary_):
+            _echo(line)
         _echo(f"cross-validation: {model.run_dir_.parent / 'cv.json' if model.run_dir_ else ''}")
         return
     _print_metrics(model.report_)
