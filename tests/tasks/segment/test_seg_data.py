@@ -28,6 +28,30 @@ def test_pairing_keys() -> None:
     assert pairing_key(Path("hippocampus_001.nii.gz")) == "hippocampus_001"
 
 
+@pytest.mark.parametrize(
+    ("image", "mask"),
+    [
+        ("img00.png", "img00_mask.png"),
+        ("image1.png", "image1_seg.png"),
+        ("scan12.nii.gz", "scan12_seg.nii.gz"),
+        ("vol3.nii.gz", "vol3_label.nii.gz"),
+        ("IMG0001.jpg", "IMG0001_mask.png"),
+    ],
+)
+def test_a_role_word_before_the_number_pairs_with_its_mask(image: str, mask: str) -> None:
+    """``img00.png`` + ``img00_mask.png`` were refused as unpaired: the prefix came off the image's name only."""
+    assert pairing_key(Path(image)) == pairing_key(Path(mask))
+
+
+def test_a_flat_folder_of_img_names_pairs(tmp_path: Path) -> None:
+    for i in range(3):
+        _png(tmp_path / f"img{i:02d}.png", np.full((8, 8), 60 + i))
+        _png(tmp_path / f"img{i:02d}_mask.png", np.pad(np.full((4, 4), 255), 2))
+    ds = Dataset.load(tmp_path, task="segment")
+    assert sorted(c.image.name for c in ds.cases) == ["img00.png", "img01.png", "img02.png"]
+    assert all(c.mask is not None and c.mask.name == c.image.name.replace(".png", "_mask.png") for c in ds.cases)
+
+
 def test_drive_like_layout_with_fov_and_second_observer(tmp_path: Path) -> None:
     img = np.zeros((8, 8, 3))
     for split, ids in (("training", ["21", "22"]), ("test", ["01"])):

@@ -343,12 +343,18 @@ def _stem(path: Path | None) -> str:
 
 
 def pairing_key(path: Path) -> str:
-    """The name a file pairs on: lower-case stem with role and split words stripped from the end."""
+    """The name a file pairs on: lower-case stem with role and split words stripped from the end, then a role
+    prefix from the start (``img00_mask`` -> ``img00`` -> ``00``, as its image ``img00``: the prefix rule needs
+    the digits at the end of the name)."""
     stem = _stem(path).lower()
     extra = EXTRA_MASK.match(stem)
     if extra:
         stem = extra.group(1)
-    stem = ROLE_PREFIX.sub("", stem)
+    return _strip_words(ROLE_PREFIX.sub("", _strip_words(stem)))
+
+
+def _strip_words(stem: str) -> str:
+    """``stem`` without role and split words at its end (``case1_train_mask`` -> ``case1``)."""
     while True:
         match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
         if not match or match.group(2) not in _STRIP_WORDS:
