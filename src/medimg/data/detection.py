@@ -160,8 +160,9 @@ class DetectionDataset(Dataset):
     image_sizes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def validate(self, min_classes: int = 2) -> None:
-        """Raise :class:`DatasetError` when the dataset cannot train a detector (no images, or no box at all);
-        ``min_classes`` (a classification setting) does not apply: one object class is a detection task."""
+        """Raise :class:`DatasetError` when the dataset holds no image; images without any box are a warning (an
+        evaluation set of normal studies; ``fit`` refuses it). ``min_classes`` (a classification setting) does not
+        apply: one object class is a detection task."""
         if not self.cases:
             raise DatasetError(
                 f"no annotated images found in {self.root}: expected Pascal VOC (Annotations/*.xml + JPEGImages/), "
@@ -169,7 +170,14 @@ class DetectionDataset(Dataset):
                 "(images/ + masks/ or imagesTr/ + labelsTr/: one box per connected component of each label)"
             )
         if not any(c.boxes for c in self.cases):
-            raise DatasetError(f"{self.root}: none of the {len(self.cases)} annotated images has a box")
+            # normal studies only: an evaluation set of false positives per image; fit refuses it (no box to learn)
+            logger.warning(
+                "%s: none of the %d annotated images has a box: usable only to evaluate a detector's false "
+                "positives on normal images; a detector cannot be trained on it",
+                self.root,
+                len(self.cases),
+            )
+            return
         if not self.class_names:
             raise DatasetError(f"{self.root}: the annotations name no object class")
 

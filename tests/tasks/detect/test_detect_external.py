@@ -130,3 +130,13 @@ def test_evaluate_writes_the_detections_it_scored(run: tuple[Model, Path], tmp_p
     assert {r["case_id"] for r in rows} == set(counts) and len(counts) == 12
     for case_id, n in counts.items():
         assert sum(r["reported"] == "1" for r in rows if r["case_id"] == case_id) == n
+
+
+def test_a_set_of_normal_images_is_evaluated_for_false_positives(run: tuple[Model, Path], tmp_path: Path) -> None:
+    """A detector's false-positive rate on normal studies (a CSV of images without boxes) was refused: 'none of
+    the annotated images has a box'."""
+    model, voc = run
+    table = _csv(tmp_path / "normal.csv", [(image, []) for image, _ in _objects(voc)], {})
+    metrics = model.evaluate(table, split="all", n_resamples=10, out_dir=tmp_path / "e").metrics
+    assert metrics["n"] == 12 and metrics["n_boxes"] == 0 and metrics["map50"] is None
+    assert metrics["false_positives_per_image"] is not None and set(metrics["froc"].values()) == {None}

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from medimg.tasks.detect.metrics import Detections
     from medimg.tasks.detect.plan import DetectPlan
 
-HEADLINE = ("map50", "map", "map75", "froc_average")
+HEADLINE = ("map50", "map", "map75", "froc_average", "false_positives_per_image")
 PALETTE = ((240, 18, 190), (255, 133, 27), (0, 116, 217), (177, 13, 201), (255, 65, 54), (61, 153, 112))
 """Colours of predicted boxes by class; reference boxes are green."""
 TRUTH_COLOUR = (46, 204, 64)
@@ -53,7 +53,9 @@ class DetectionReport(Report):
         metrics: ``n`` (images), ``n_boxes``, ``class_names``, ``matching`` (how detections were matched, when
             not pycocotools: 3D), ``map`` (COCO mAP@[.5:.95]), ``map50``, ``map75``,
             ``froc_average`` (mean sensitivity at 1/8..8 false positives per image, IoU >= 0.5), ``froc``
-            (``{rate: sensitivity}``), ``score_threshold`` and ``nms_iou`` (the decoding), ``per_class``
+            (``{rate: sensitivity}``, None without reference boxes), ``false_positives_per_image`` (at the score
+            threshold: the measure of a set of normal images), ``score_threshold`` and ``nms_iou`` (the decoding),
+            ``per_class``
             ``{name: {ap, ap50, ap75, n_boxes, froc_average, f1, count_accuracy, count_mae,
             count_relative_error}}``.
         confidence_intervals: bootstrap over images: ``map``, ``map50``, ``froc_average``, ``ap50_<class>``,
@@ -71,6 +73,7 @@ class DetectionReport(Report):
         "map": "COCO mAP at IoU 0.50:0.95",
         "map75": "mAP at IoU 0.75",
         "froc_average": "FROC average sensitivity (1/8-8 FP per image)",
+        "false_positives_per_image": "false positives per image at the score threshold",
     }
     GLOSSARY: ClassVar[Sequence[tuple[str, str]]] = (
         (
@@ -222,7 +225,10 @@ def build_detection_report(
             "count_mae": float(count[f"count_mae_{name}"][0]),
             "count_relative_error": _finite(float(count[f"count_relative_error_{name}"][0])),
         }
-    froc_average = float(at[0].mean()) if table.gt_count.sum() else None
+    has_truth = bool(table.gt_count.sum())
+    froc_average = float(at[0].mean()) if has_truth else None
+    reported = (table.det_score >= threshold) & ~table.det_ignored[0]
+    false_positives = int((reported & ~table.det_tp[0]).sum())
     metrics: dict[str, Any] = {
         "n": table.n_images,
         "n_boxes": int(table.gt_count.sum()),
@@ -231,7 +237,8 @@ def build_detection_report(
         "map50": ap["map50"],
         "map75": ap["map75"],
         "froc_average": froc_average,
-        "froc": {_rate(r): float(v) for r, v in zip(FROC_RATES, at[0], strict=True)},
+        "froc": {_rate(r): float(v) if has_truth else None for r, v in zip(FROC_RATES, at[0], strict=True)},
+        "false_positives_per_image": false_positives / table.n_images if table.n_images else None,
         "score_threshold": threshold,
         "nms_iou": plan.nms_iou,
         "per_class": per_class,
@@ -368,7 +375,8 @@ def write_curves(report: DetectionReport, folder: Path) -> dict[str, Path]:
             ap50 = report.metrics["per_class"][name]["ap50"]
             ax.plot(RECALL_POINTS, np.where(values < 0, np.nan, values), label=f"{name} (AP {ap50:.3f})")
         ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="Precision-recall, IoU 0.5")
-        ax.legend(fontsize=7, loc="lower left")
+        if ax.get_legend_handles_labels()[0]:  # no class with a reference box: no curve
+            ax.legend(fontsize=7, loc="lower left")
         ax.grid(alpha=0.3)
 
     def froc_plot(ax: Any) -> None:
@@ -376,7 +384,8 @@ def write_curves(report: DetectionReport, folder: Path) -> dict[str, Path]:
         if fppi:
             ax.plot(np.maximum(fppi, 1e-3), sens, label="all classes")
         rates = list(FROC_RATES)
-        ax.plot(rates, list(report.metrics["froc"].values()), "o", label="read-out points")
+        points = [np.nan if v is None else v for v in report.metrics["froc"].values()]  # None: no reference box
+        ax.plot(rates, points, "o", label="read-out points")
         ax.set_xscale("log", base=2)
         ax.set(xlabel="false positives per image", ylabel="sensitivity", ylim=(0, 1.02), xlim=(1 / 16, 16))
         ax.set_title(f"FROC (average {report.metrics.get('froc_average') or 0:.3f})")

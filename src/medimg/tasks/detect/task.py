@@ -300,7 +300,13 @@ def cases_in_run_classes(
         logger.info("classes matched to the run's by name, ignoring case: %s", ", ".join(renamed))
     present = {mapping[i] for i in counts if i in mapping}
     absent = [name for j, name in enumerate(run_names) if j not in present]
-    if absent:
+    if not counts:
+        logger.info(
+            "%s holds no box (normal images): the report measures false positives per image; AP and FROC are "
+            "not defined",
+            getattr(dataset, "name", "the data"),
+        )
+    elif absent:
         logger.warning(
             "%s has no box of the run's class(es) %s: their AP is not defined (they count only as false positives)",
             getattr(dataset, "name", "the data"),
