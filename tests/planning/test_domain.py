@@ -13,6 +13,7 @@ from medimg.planning.domain import (
     describe_training_domain,
     domain_from_fingerprint,
     effective_channels,
+    load_training_domain,
 )
 
 
@@ -228,3 +229,24 @@ def test_a_photo_stored_sideways_is_said_at_prediction(tmp_path, caplog: pytest.
         assert "EXIF" not in caplog.text
         InputReader().read(tmp_path / "phone.jpg")
     assert "phone.jpg carries an EXIF orientation (6)" in caplog.text
+
+
+def test_a_resampling_plans_inputs_are_not_judged_by_spacing_or_size(tmp_path) -> None:
+    """A 3D segmentation plan resamples every volume to its target spacing and slides windows over it: a 1 mm
+    volume against 0.8 x 0.8 x 2.5 mm training was warned of as "structures appear at a different scale" (its
+    Dice was 0.956). The run's plan.json says so; a plan without resampling still judges both."""
+    import json
+
+    volumes = [np.full((1, 40, 40, 14), 100, np.float32) for _ in range(3)]
+    metas = [{"format": "nifti", "spacing_mm": [0.8, 0.8, 2.5]} for _ in volumes]
+    domain = describe_training_domain(volumes, metas)
+    (tmp_path / "fingerprint.json").write_text(json.dumps({"domain": domain.model_dump()}))
+    iso = ImageData(np.full((1, 90, 80, 30), 100, np.float32), spacing_mm=(1.0, 1.0, 1.0), source="iso.nii.gz")
+    iso.meta["format"] = "nifti"
+    judged = InputReader(domain=load_training_domain(tmp_path)).check(iso)
+    assert judged is not None and any("spacing" in r for r in judged.reasons)  # no plan: judged
+    (tmp_path / "plan.json").write_text(json.dumps({"target_spacing_mm": [0.8, 0.8, 2.5]}))
+    resampled = load_training_domain(tmp_path)
+    assert resampled is not None and resampled.resampled_spacing_mm == [0.8, 0.8, 2.5]
+    verdict = check_input_domain(iso, resampled)
+    assert verdict.in_domain, verdict.reasons

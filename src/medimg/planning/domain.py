@@ -109,6 +109,11 @@ class TrainingDomain(BaseModel):
     dicom_display: bool = Field(
         True, description="non-CT DICOM was mapped to 0..255 by its own window when read (False: raw values)"
     )
+    resampled_spacing_mm: list[float] | None = Field(
+        None,
+        description="3D segmentation: volumes are resampled to this spacing and cut into sliding windows before the "
+        "network (the plan's target_spacing_mm), so another spacing or size does not change what it sees",
+    )
     channel_suffixes: list[str] | None = Field(
         None,
         description="each training case's channels came from files with these name endings, first to last "
@@ -299,10 +304,17 @@ def load_training_domain(run_dir: str | Path | None) -> TrainingDomain | None:
     if not path.is_file():
         return None
     try:
-        return domain_from_fingerprint(json.loads(path.read_text()))
+        domain = domain_from_fingerprint(json.loads(path.read_text()))
     except (OSError, ValueError) as error:
         logger.warning("%s cannot be read (%s): inputs are not checked against the training domain", path, error)
         return None
+    try:  # a plan that resamples volumes (3D segmentation): their spacing and size are the network's business
+        resampled = json.loads((Path(run_dir) / "plan.json").read_text()).get("target_spacing_mm")
+    except (OSError, ValueError, AttributeError):
+        resampled = None
+    if isinstance(resampled, list) and resampled and domain.resampled_spacing_mm is None:
+        domain = domain.model_copy(update={"resampled_spacing_mm": [float(v) for v in resampled]})
+    return domain
 
 
 # ------------------------------------------------------------------------------------------------ the check
@@ -345,7 +357,7 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
         known = " or ".join({1: "grey", 3: "colour"}.get(c, f"{c}-channel") for c in sorted(trained_channels))
         reasons.append(f"a {what} image; the model was trained on {known} images")
     reasons.extend(_intensity_reasons(image, domain))
-    if domain.spatial_dims == image.ndim_spatial:
+    if domain.spatial_dims == image.ndim_spatial and not (domain.resampled_spacing_mm and image.spacing_mm):
         reasons.extend(_size_reasons(image, domain, scale))
         reasons.extend(_spacing_reasons(image, domain, scale))
     return verdict
