@@ -9,7 +9,8 @@ The client sends ``Idempotency-Key: <a unique value per upload>`` (the IETF draf
   without predicting again;
 * the key with another file is refused (``422``): a key names one upload;
 * while the first request is still being processed, another with its key gets ``409 Conflict`` and
-  ``Retry-After`` (in this server process; between processes the database's unique key keeps one report).
+  ``Retry-After`` (in this server process; between processes the database's unique key keeps the first report,
+  and the later request is answered as a retry of it: the replay for the same file, ``422`` for another).
 
 A key names its upload for ``idempotency_key_hours`` (24 by default, as Stripe keeps keys): sent again later it
 is a new upload, predicted and stored anew (the old report is kept, without the key), so a client that reuses keys
