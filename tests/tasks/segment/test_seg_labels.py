@@ -217,3 +217,28 @@ def test_integer_label_maps_above_32_keep_their_labels(caplog: pytest.LogCapture
         unnamed = determine_label_encoding(many)
     assert unnamed.kind == "threshold" and "JPEG" not in unnamed.note and "dataset.json" in unnamed.note
     assert determine_label_encoding({0.0, 3.0, 40.0, 52.0}, lossy=True).kind == "threshold"  # JPEG: not labels
+
+
+def test_a_dataset_json_names_non_contiguous_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Masks 0/1/4/7 with a dataset.json naming those four values: the names were ignored (class_1, class_4,
+    class_7, silently), and --set class_names= with the four names was refused ("4 names for 8 classes")."""
+    from medimg.tasks.segment.cases import class_names_for
+    from medimg.tasks.segment.planning import SegPlan
+    from medimg.tasks.segment.task import SegmentTask
+
+    encoding = determine_label_encoding({0.0, 1.0, 4.0, 7.0})
+    assert encoding.unused == [2, 3, 5, 6]
+    names = {0: "background", 1: "disc", 4: "dark", 7: "grey"}
+    expected = ["background", "disc", "class_2", "class_3", "dark", "class_5", "class_6", "grey"]
+    assert class_names_for(encoding, names) == expected
+    with caplog.at_level(logging.WARNING):
+        assert class_names_for(encoding, {0: "background", 1: "disc"})[4] == "class_4"
+    assert "not 4, 7" in caplog.text  # says why the dataset.json was not used
+    # a plan saved before LabelEncoding.unused: the empty classes come from its note
+    old = encoding.model_copy(update={"unused": []})
+    assert class_names_for(old, names) == expected
+    plan = SegPlan(num_classes=8, label_encoding=old, class_names=[f"class_{k}" for k in range(8)])
+    given = SegmentTask().resolve_plan(plan, {"class_names": ["background", "disc", "dark", "grey"]})
+    assert given.class_names == expected
+    with pytest.raises(ConfigError, match="or 4 for the classes the masks hold"):
+        SegmentTask().resolve_plan(plan, {"class_names": ["background", "disc", "dark"]})

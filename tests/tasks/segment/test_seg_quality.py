@@ -71,7 +71,7 @@ def test_a_class_no_mask_holds_is_a_warning(tmp_path: Path) -> None:
         _save(root / "labels" / f"c{k}.png", _disc(1 if k else 3))  # label map 0..3: classes 2 never drawn
     result = CliRunner().invoke(app, ["check", str(root)])
     assert "classes   class_1 in 2 case(s), class_2 in 0 case(s), class_3 in 1 case(s)" in result.output
-    assert "warning: class(es) class_2 appear in no mask" in result.output
+    assert "warning: label map with values 0, 1, 3: 2 never occurs in the training masks; kept" in result.output
 
 
 def test_colour_masks_without_a_table_fail_the_check(tmp_path: Path) -> None:

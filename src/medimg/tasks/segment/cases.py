@@ -22,6 +22,7 @@ from medimg.tasks.segment.labels import (
     is_colour_mask,
     is_lossy_mask,
     mask_values,
+    unused_classes,
 )
 from medimg.tasks.segment.planning import (
     SegPlan,
@@ -219,7 +220,9 @@ def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:
 
 def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:
     """Colour-table names; else the names the data's ``dataset.json`` gives each class's raw value (``value_names``,
-    MSD's ``{"0": "background", ...}`` or nnU-Net's ``{"background": 0, ...}``) when it names every class once;
+    MSD's ``{"0": "background", ...}`` or nnU-Net's ``{"background": 0, ...}``) when it names every class once
+    (the empty classes between non-contiguous values, :func:`~.labels.unused_classes`, may go unnamed: ``class_2``;
+    a warning says when the names are not used);
     else ``background/foreground`` for binary masks, ``background, class_1..`` otherwise."""
     if encoding.colour_table is not None:
         return list(encoding.colour_table.class_names)
@@ -228,9 +231,23 @@ def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | No
         raw_values = list(range(encoding.num_classes))
     elif encoding.kind == "values":
         raw_values = list(encoding.values)
+    unused = set(unused_classes(encoding))
     named = [value_names.get(int(v)) if value_names and float(v).is_integer() else None for v in raw_values]
-    if raw_values and all(named) and len(set(named)) == len(named):
-        return [str(n) for n in named]
+    if value_names and raw_values and all(n for i, n in enumerate(named) if i not in unused):
+        # the empty classes between non-contiguous values (0/1/4/7) keep a generic name unless the data names them
+        names = [str(n) if n else f"class_{i}" for i, n in enumerate(named)]
+        if len(set(names)) == len(names):
+            return names
+        logger.warning("the dataset.json names two classes alike (%s): generic class names used", ", ".join(names))
+    elif value_names and raw_values:
+        pairs = enumerate(zip(raw_values, named, strict=True))
+        unnamed = [f"{v:g}" for i, (v, n) in pairs if not n and i not in unused]
+        logger.warning(
+            "the dataset.json names the mask values %s but not %s: generic class names used; name every value "
+            "in it, or give the names with --set class_names=...",
+            ", ".join(str(k) for k in sorted(value_names)),
+            ", ".join(unnamed),
+        )
     if encoding.num_classes == 2:
         return ["background", "foreground"]
     return ["background", *[f"class_{i}" for i in range(1, encoding.num_classes)]]

@@ -68,13 +68,16 @@ class LabelEncoding(BaseModel):
     note: str = ""
     snap: list[float] = Field(default_factory=list)
     """Levels of lossy (JPEG) masks: each raw value is first moved to the nearest level (empty: none)."""
+    unused: list[int] = Field(default_factory=list)
+    """Classes of an ``identity`` label map that no training mask holds (BraTS's 3, the gaps of 0/1/4/7): kept so
+    that predicted masks keep the masks' values; see :func:`unused_classes` for plans saved before this field."""
 
     @model_serializer(mode="wrap")
     def _without_empty_value_map(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """``value_map`` only for the ``mapping`` kind, ``snap`` only for lossy masks, so saved plans keep their
-        fields."""
+        """``value_map`` only for the ``mapping`` kind, ``snap`` only for lossy masks, ``unused`` only with empty
+        classes, so saved plans keep their fields."""
         data: dict[str, Any] = handler(self)
-        for name in ("value_map", "snap"):
+        for name in ("value_map", "snap", "unused"):
             if not getattr(self, name):
                 data.pop(name, None)
         return data
@@ -223,7 +226,21 @@ def label_map_encoding(values: Sequence[float]) -> LabelEncoding:
             "and reported without a score"
         )
         logger.warning(note)
-    return LabelEncoding(kind="identity", num_classes=top + 1, note=note)
+    return LabelEncoding(kind="identity", num_classes=top + 1, note=note, unused=missing)
+
+
+def unused_classes(encoding: LabelEncoding) -> list[int]:
+    """The empty classes of a label map (:attr:`LabelEncoding.unused`); for a plan saved before that field, read
+    from its note (``"label map with values 0, 1, 4, 7: ..."``)."""
+    if encoding.unused or encoding.kind != "identity":
+        return list(encoding.unused)
+    import re
+
+    found = re.search(r"label map with values ([0-9., ]+):", encoding.note)
+    if not found:
+        return []
+    present = {int(float(v)) for v in found.group(1).replace(" ", "").split(",") if v}
+    return [k for k in range(encoding.num_classes) if k not in present]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from medimg.tasks.segment.labels import (
     is_colour_mask,
     is_lossy_mask,
     mask_values,
+    unused_classes,
 )
 
 #: the encoding phrases of masks fit cannot turn into classes (colour masks without a table, no readable mask)
@@ -253,15 +254,17 @@ def _classes(
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
     names = class_names_for(encoding, value_names)
-    per_class: dict[str, int] = dict.fromkeys(names[1:], 0)
+    unused = set(unused_classes(encoding))  # the empty classes between 0/1/4/7: the encoding's note names them
+    listed = set() if len(unused) > 8 else unused  # not 45 of them between organ IDs 3..52
+    per_class: dict[str, int] = {n: 0 for k, n in enumerate(names) if k and (k not in unused or k in listed)}
     for distinct in distinct_per_case:
         for k in _classes_of(distinct, encoding) - {0}:
-            if k < len(names):
+            if k < len(names) and names[k] in per_class:
                 per_class[names[k]] += 1
     plain = encoding.kind == "identity" or encoding.values == [0.0, 255.0]
-    described = plain and not encoding.snap  # plain: no assumption to flag (snapped JPEG values are one)
+    described = plain and not encoding.snap and not unused  # plain: no assumption to flag (snapped values, gaps)
     warnings = [encoding.note] if encoding.note and not described else []
-    absent = [n for n, count in per_class.items() if count == 0]
+    absent = [n for n, count in per_class.items() if count == 0 and names.index(n) not in unused]
     if absent:
         warnings.append(f"class(es) {', '.join(absent)} appear in no mask")
     return f"{encoding.num_classes} classes, {describe_encoding(encoding)}", names, per_class, warnings

@@ -108,11 +108,20 @@ class SegmentTask:
         return make_seg_plan(fingerprint, bf16_supported=bf16_supported)
 
     def resolve_plan(self, planned: Any, *layers: dict[str, Any] | None) -> SegPlan:
+        from medimg.tasks.segment.labels import unused_classes
         from medimg.tasks.segment.planning import resolve_seg_plan
 
         plan = resolve_seg_plan(planned, *layers)
+        unused = unused_classes(plan.label_encoding)
+        if unused and len(plan.class_names) == plan.num_classes - len(unused):
+            # names for the classes the masks hold (0/1/4/7): the empty classes between them keep generic names
+            given = iter(plan.class_names)
+            names = [f"class_{k}" if k in unused else next(given) for k in range(plan.num_classes)]
+            plan = plan.model_copy(update={"class_names": names})
         if len(plan.class_names) != plan.num_classes:
-            raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes")
+            used = plan.num_classes - len(unused)
+            either = f" (or {used} for the classes the masks hold)" if unused else ""
+            raise ConfigError(f"class_names has {len(plan.class_names)} names for {plan.num_classes} classes{either}")
         return plan
 
     def setup(
