@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -52,6 +52,10 @@ class BoxIssue:
     kind: IssueKind
     label: str
     box: tuple[float, ...]
+
+
+def _plural(n: int) -> str:
+    return "" if n == 1 else "es"
 
 
 def clean_boxes(
@@ -163,6 +167,7 @@ class DetectionDataset(Dataset):
         """Raise :class:`DatasetError` when the dataset holds no image; images without any box are a warning (an
         evaluation set of normal studies; ``fit`` refuses it). ``min_classes`` (a classification setting) does not
         apply: one object class is a detection task."""
+        self.merge_class_spellings()
         if not self.cases:
             raise DatasetError(
                 f"no annotated images found in {self.root}: expected Pascal VOC (Annotations/*.xml + JPEGImages/), "
@@ -180,6 +185,40 @@ class DetectionDataset(Dataset):
             return
         if not self.class_names:
             raise DatasetError(f"{self.root}: the annotations name no object class")
+
+    def merge_class_spellings(self) -> None:
+        """Class names that differ only in case or Unicode form (``Nodule`` in some VOC XML files, ``nodule`` in
+        others) become one class, spelt as most of its boxes are (the first on a tie), with a warning; they were
+        two classes without a word, each with part of the boxes. Run by :meth:`validate`, so every reader's
+        dataset gets it."""
+        from medimg.data.labels import class_key
+
+        groups: dict[str, list[int]] = {}
+        for index, name in enumerate(self.class_names):
+            groups.setdefault(class_key(name), []).append(index)
+        if all(len(members) == 1 for members in groups.values()):
+            return
+        counts = Counter(box.label for case in self.cases for box in case.boxes or ())
+        chosen = {key: max(members, key=lambda i: (counts[i], -i)) for key, members in groups.items()}
+        kept = [i for i in range(len(self.class_names)) if chosen[class_key(self.class_names[i])] == i]
+        new_index = {old: kept.index(chosen[class_key(name)]) for old, name in enumerate(self.class_names)}
+        logger.warning(
+            "%s: class names that differ only in case or Unicode form are one class: %s",
+            self.root,
+            "; ".join(
+                f"{', '.join(f'{self.class_names[i]!r} ({counts[i]} box{_plural(counts[i])})' for i in members)} -> "
+                f"{self.class_names[chosen[key]]!r}"
+                for key, members in groups.items()
+                if len(members) > 1
+            ),
+        )
+        self.cases = [
+            replace(case, boxes=tuple(box._replace(label=new_index[box.label]) for box in case.boxes))
+            if case.boxes
+            else case
+            for case in self.cases
+        ]
+        self.class_names = [self.class_names[i] for i in kept]
 
     @property
     def num_boxes(self) -> int:

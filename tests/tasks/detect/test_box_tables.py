@@ -163,3 +163,17 @@ def test_coco_sizes_of_another_resolution_are_refused(folder: Path) -> None:
         image["width"], image["height"] = width, height
     (folder / "annotations.json").write_text(json.dumps(document))
     assert len(Dataset.load(folder / "annotations.json", task="detect")) == 3
+
+
+def test_voc_class_names_differing_in_case_are_one_class(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """'Disc' in one XML file and 'disc' in the others were two classes, each with part of the boxes."""
+    from tests.tasks.detect.synthetic import voc_xml, write_voc
+
+    root = write_voc(tmp_path / "voc", n=4, splits=False)
+    objects = [(2, 2, 14, 14, "Disc"), (20, 20, 30, 30, "square")]
+    (root / "Annotations" / "img_000.xml").write_text(voc_xml("img_000.png", (48, 64), objects))
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(root, task="detect")
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["disc", "square"]
+    assert dataset.cases[0].boxes is not None and dataset.cases[0].boxes[0].label == 0  # 'Disc' is 'disc'
+    assert "'Disc' (1 box), 'disc'" in caplog.text
