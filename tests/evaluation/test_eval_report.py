@@ -125,9 +125,9 @@ def test_write_report_files_and_atomicity(tmp_path: Path) -> None:
     report, y, p = _report(k=2, names=["neg", "pos"])
     out = tmp_path / "eval"
     paths = write_report(report, out, y_true=y, probabilities=p)
-    assert set(paths) == {"json", "html", "roc", "confusion_matrix", "reliability"}
+    assert set(paths) == {"json", "html", "roc", "confusion_matrix", "reliability", "predictions"}
     assert sorted(f.name for f in out.iterdir()) == sorted(
-        ["report.json", "report.html", "roc.png", "confusion_matrix.png", "reliability.png"]
+        ["report.json", "report.html", "roc.png", "confusion_matrix.png", "reliability.png", "predictions.csv"]
     )
     assert ClassificationReport.from_json(paths["json"]).metrics == report.metrics
     with pytest.raises(ConfigError, match="cases"):
@@ -143,3 +143,18 @@ def test_failed_save_keeps_previous_report(tmp_path: Path) -> None:
         report.save_json(path)
     assert path.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_the_per_image_predictions_are_a_csv_beside_the_report(tmp_path: Path) -> None:
+    """Researchers had the per-image predictions only inside report.json (segmentation wrote per_case.csv)."""
+    import csv
+
+    report, y, p = _report()
+    paths = write_report(report, tmp_path, y_true=y, probabilities=p)
+    rows = list(csv.DictReader(paths["predictions"].open(encoding="utf-8")))
+    names = report.metrics["class_names"]
+    assert len(rows) == len(y) == report.metrics["n"]
+    for row, true, chances in zip(rows, y, p, strict=True):
+        assert row["true_label"] == names[int(true)] and row["predicted_label"] == names[int(chances.argmax())]
+        assert row["correct"] == str(int(true == chances.argmax()))
+        assert [float(row[f"p_{n}"]) for n in names] == pytest.approx(list(chances), abs=1e-6)

@@ -607,7 +607,8 @@ def write_report(
     """Write the report and its figures into ``out_dir`` (created if needed); every file atomically.
 
     Files: ``roc.png``, ``confusion_matrix.png``, ``reliability.png``, ``training_curves.png`` (only with
-    ``history``), ``report.json`` and ``report.html`` (written last, with the figures embedded).
+    ``history``), ``predictions.csv`` (per image, when the report has its predictions), ``report.json`` and
+    ``report.html`` (written last, with the figures embedded).
 
     Args:
         report: The report to write.
@@ -617,7 +618,7 @@ def write_report(
         history: Optional per-epoch training history for the training-curve figure.
 
     Returns:
-        ``{"json", "html", "roc", "confusion_matrix", "reliability"[, "training_curves"]}`` -> path.
+        ``{"json", "html", "roc", "confusion_matrix", "reliability"[, "training_curves", "predictions"]}`` -> path.
 
     Raises:
         ConfigError: The inputs do not match the report.
@@ -641,6 +642,28 @@ def write_report(
     if history:
         paths["training_curves"] = plots.plot_training_curves(history, folder / "training_curves.png")
     images = dict(paths)
+    if report.predictions:
+        paths["predictions"] = write_predictions_csv(report.predictions, folder / "predictions.csv")
     paths["json"] = report.save_json(folder / "report.json")
     paths["html"] = report.save_html(folder / "report.html", images=images)
     return paths
+
+
+def write_predictions_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """The per-image predictions a report was computed from, one row per image: ``case_id``, ``true_label``,
+    ``predicted_label``, ``correct`` and ``p_<class>`` per class (as ``medimg predict --format csv`` names them),
+    for a spreadsheet or one's own statistics."""
+    import csv
+    import io
+
+    classes = list(rows[0].get("probabilities") or {})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["case_id", "true_label", "predicted_label", "correct", *(f"p_{c}" for c in classes)])
+    for row in rows:
+        chances = row.get("probabilities") or {}
+        writer.writerow(
+            [row["case_id"], row["true_label"], row["predicted_label"], int(bool(row["correct"]))]
+            + [f"{float(chances[c]):.6f}" for c in classes]
+        )
+    return atomic_write_text(path, buffer.getvalue())
