@@ -109,6 +109,16 @@ def test_an_interrupted_cross_validation_resumes_with_its_saved_folds(
         assert sorted(k for k, v in own.items() if v == "val") == sorted(saved["folds"][fold])
         for split in ("val", "test"):
             assert _scored(run, fold, split) == sum(v == split for v in own.values())
+    # pooled out-of-fold: every train+val image once, predicted by the fold model that did not train on it
+    rows = [
+        row
+        for fold in range(3)
+        for row in json.loads((run / f"fold_{fold}/evaluations/cv-val/report.json").read_text())["predictions"]
+    ]
+    pooled = summary["pooled_val"]
+    assert pooled["n"] == len(rows) == sum(len(members) for members in saved["folds"])
+    assert pooled["accuracy"] == pytest.approx(np.mean([row["correct"] for row in rows]))
+    assert any(line.startswith("pooled out-of-fold validation") for line in cross_validation.summary_lines(summary))
 
 
 def test_a_fold_folder_of_another_fold_count_is_refused(data: Path, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Each fold is a complete run in ``run_dir/fold_k``; ``run_dir/cv.json`` holds the folds (which images are the test
 split and which are each fold's validation images, written before the first fold trains, so ``--resume`` goes on
 with them), each fold's validation and test headline metrics, and per metric their mean ± sd over the folds where
-it is defined (``n_folds``).
+it is defined (``n_folds``); for classification also the metrics of the folds' validation predictions pooled
+(``pooled_val``: each train+val image predicted once, by the fold model that did not train on it).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ Score = Callable[[FitResult, Any, Sequence[Any], str], dict[str, float]]
 FOLD_OPTIONS = ("folds", "seed", "test_fraction")
 
 VAL_NOTE = (
-    "val_* metrics are scored on the validation fold each model chose its epoch (and any threshold) on: they are "
-    "optimistic; test_* metrics are scored on the held-out test split, the same in every fold"
+    "val_* metrics (and the pooled out-of-fold ones) are scored on the validation fold each model chose its epoch "
+    "(and any threshold) on: they are optimistic; test_* metrics are scored on the held-out test split, the same "
+    "in every fold"
 )
 
 
@@ -105,6 +107,9 @@ def fit_cross_validation(
             summary["mean"][key] = float(np.mean(values))
             summary["sd"][key] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
             summary["n_folds"][key] = len(values)
+    pooled = _pooled_out_of_fold(run, folds)
+    if pooled is not None:
+        summary["pooled_val"] = pooled
     run.write_json("cv.json", summary)
     return first, summary
 
@@ -118,8 +123,40 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         n = summary.get("n_folds", {}).get(key, folds)
         over = f"{n} folds" if n == folds else f"{n} of {folds} folds; undefined in the others"
         lines.append(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}  ({over})")
+    pooled = summary.get("pooled_val")
+    if pooled:
+        values = ", ".join(f"{k} {v:.4f}" for k, v in pooled.items() if k != "n" and v is not None)
+        lines.append(
+            f"pooled out-of-fold validation ({pooled['n']} images, each predicted by the fold that did not train "
+            f"on it): {values}"
+        )
     lines.extend(f"note: {note}" for note in summary.get("notes", []))
     return lines
+
+
+def _pooled_out_of_fold(run: RunFolder, folds: int) -> dict[str, Any] | None:
+    """The headline metrics of every fold's validation predictions pooled (each image of train+val predicted once,
+    by the fold model that did not train on it), with ``n``; ``None`` unless every fold wrote a single-label
+    classification report of them (``fold_k/evaluations/cv-val/report.json``)."""
+    from medimg.evaluation.metrics import classification_metrics
+    from medimg.evaluation.report import CLASSIFICATION_HEADLINE
+
+    rows: list[dict[str, Any]] = []
+    for fold in range(folds):
+        report = run.file(f"fold_{fold}/evaluations/cv-val/report.json")
+        if not report.is_file():
+            return None
+        found = RunFolder(report.parent).read_json("report.json")
+        if found.get("format") != "medimg.classification_report" or not found.get("predictions"):
+            return None
+        rows.extend(found["predictions"])
+    names = list(rows[0].get("probabilities") or {}) if rows else []
+    if not names or any(list(r.get("probabilities") or {}) != names or r.get("true_label") not in names for r in rows):
+        return None
+    y = np.array([names.index(r["true_label"]) for r in rows])
+    p = np.array([[r["probabilities"][name] for name in names] for r in rows], dtype=float)
+    metrics = classification_metrics(y, p, names)
+    return {"n": len(rows), **{k: metrics.get(k) for k in CLASSIFICATION_HEADLINE if k in metrics}}
 
 
 def fold_splits(folds_of: dict[str, Any], fold: int) -> Splits:
