@@ -344,6 +344,7 @@ class OnnxPredictor:
                         spacing_mm=image.spacing_mm,
                         colours=self.mask_colours,
                         num_classes=len(self.class_names),
+                        squeezed_z=bool(image.meta.get("squeezed_z")),
                     )
                 )
             predictions.append(

@@ -256,10 +256,11 @@ def write_nifti(
     """Write ``image`` as NIfTI-1 so that :func:`read_nifti` returns the same array and geometry.
 
     The inverse of :func:`read_nifti`: ``(1, X, Y, Z)`` -> ``(X, Y, Z)``; ``(C, X, Y, Z)`` -> ``(X, Y, Z,
-    C)``; ``(1, X, Y)`` -> ``(X, Y)``; ``(C, X, Y)`` -> ``(X, Y, 1, C)``. The affine is ``image.affine``, else
-    ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1, scanner), units mm; a
-    sheared affine (gantry tilt, :func:`is_sheared`), which no qform can hold, as the sform alone (qform code 0,
-    with a warning).
+    C)``; ``(1, X, Y)`` -> ``(X, Y)``, or ``(X, Y, 1)`` with ``meta["squeezed_z"]`` (read from such a file: ITK
+    readers place a 2D file at z = 0 without its slice thickness); ``(C, X, Y)`` -> ``(X, Y, 1, C)``. The affine
+    is ``image.affine``, else ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1,
+    scanner), units mm; a sheared affine (gantry tilt, :func:`is_sheared`), which no qform can hold, as the sform
+    alone (qform code 0, with a warning).
 
     Args:
         image: the image; ``array`` ``(C, *spatial)``.
@@ -288,6 +289,8 @@ def write_nifti(
     n_spatial = array.ndim - 1
     if array.shape[0] == 1:
         data = array[0]
+        if n_spatial == 2 and image.meta.get("squeezed_z"):  # read from (X, Y, 1): written back so, for ITK
+            data = data[:, :, None]
     else:
         data = np.moveaxis(array, 0, -1)
         if n_spatial == 2:

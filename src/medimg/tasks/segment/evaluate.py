@@ -307,6 +307,7 @@ def predict_files(
                     spacing_mm=image.spacing_mm,
                     colours=colours,
                     num_classes=plan.num_classes,
+                    squeezed_z=bool(image.meta.get("squeezed_z")),
                 )
             )
         predictions.append(

@@ -136,10 +136,13 @@ def write_mask(
     spacing_mm: Sequence[float] | None = None,
     colours: Mapping[int, Sequence[int]] | None = None,
     num_classes: int = 2,
+    squeezed_z: bool = False,
 ) -> Path:
     """Write a label map in the input's geometry.
 
-    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine. PNG (:func:`mask_png`) and TIFF
+    NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine; a 2D label map of an input stored
+    ``(X, Y, 1)`` (``squeezed_z``: its ``meta["squeezed_z"]``) keeps that shape, so ITK-based viewers place it on
+    its slice. PNG (:func:`mask_png`) and TIFF
     stacks (:func:`mask_tiff`): binary masks as 0/255, colour-coded sets with their table's colours, other label
     maps as class indices.
     """
@@ -150,7 +153,10 @@ def write_mask(
         from medimg.io.nifti import write_nifti
 
         clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
-        image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine)
+        meta = {"squeezed_z": True} if squeezed_z and clean.ndim == 2 else {}
+        image = ImageData(
+            clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine, meta=meta
+        )
         return write_nifti(image, path, dtype=np.uint8)
     if path.suffix.lower() in (".tif", ".tiff"):
         return atomic_write_bytes(path, mask_tiff(labels, colours=colours, num_classes=num_classes))
