@@ -177,3 +177,13 @@ def test_voc_class_names_differing_in_case_are_one_class(tmp_path: Path, caplog:
     assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["disc", "square"]
     assert dataset.cases[0].boxes is not None and dataset.cases[0].boxes[0].label == 0  # 'Disc' is 'disc'
     assert "'Disc' (1 box), 'disc'" in caplog.text
+
+
+def test_a_table_asked_for_as_boxes_says_which_columns_are_missing(folder: Path) -> None:
+    """With --task detect a table of unread box columns was 'classification data: pass task=classify'."""
+    (folder / "t.csv").write_text("image,left,top,right,bottom,label\nimages/a.png,1,2,30,40,x\n")
+    with pytest.raises(DatasetError, match=r"no box columns found among image, left, top, right, bottom, label"):
+        Dataset.load(folder / "t.csv", task="detect")
+    (folder / "plain.csv").write_text("path,label\nimages/a.png,x\nimages/b.png,y\n")
+    with pytest.raises(DatasetError, match="looks like classification data"):
+        Dataset.load(folder / "plain.csv", task="detect")

@@ -501,6 +501,9 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
     if detected is not None and task is not None and detected.claims(path):
+        if task == "detect" and csv_boxes.is_table_without_box_columns(path):
+            # a table with columns beyond path and label asked for as boxes: which are missing, not "classify"
+            raise DatasetError(csv_boxes.no_box_columns_message(path))
         raise OtherTaskDataError(
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "

@@ -156,14 +156,32 @@ def _convention(header: set[str]) -> str | None:
 def _no_box_columns(path: Path, found: Sequence[str]) -> DatasetError:
     """The error of a box table whose header gives no box in a way medimg reads, naming its columns and the ones
     accepted."""
+    return DatasetError(no_box_columns_message(path, found))
+
+
+def no_box_columns_message(path: Path, found: Sequence[str] | None = None) -> str:
+    """Why a table read as boxes gives none: its columns (``found``, default its header) and the accepted ones."""
+    columns = list(found) if found is not None else manifest_header(path)
     accepted = "; ".join(
         f"{CONVENTION_WORDS[name]}: {', '.join('/'.join(o[:3]) for o in options)}"
         for name, options in CONVENTIONS.items()
     )
-    return DatasetError(
-        f"{path}: no box columns found among {', '.join(found)}; a box is read from one of these column sets "
-        f'({accepted}), or from one cell ({"/".join(BOX_COLUMNS)}: "x1, y1, x2, y2"); rename the columns'
+    return (
+        f"{path}: no box columns found among {', '.join(columns)}; a box is read from one of these column sets "
+        f'({accepted}), or from one cell ({"/".join(BOX_COLUMNS)}: "x1, y1, x2, y2"), beside a path column '
+        f"({'/'.join(PATH_COLUMNS[:4])}) and a label column ({'/'.join(LABEL_COLUMNS[:3])}); rename the columns"
     )
+
+
+def is_table_without_box_columns(path: Path) -> bool:
+    """A CSV/TSV with a path column whose header gives no box (asked for detection: say which columns are missing
+    rather than call it classification data)."""
+    if not is_manifest(path):
+        return False
+    header = set(manifest_header(path))
+    known = {*PATH_COLUMNS, *LABEL_COLUMNS, *SPLIT_COLUMNS, *PATIENT_COLUMNS}
+    others = header - known  # a plain path,label table asked for as boxes: the "classification data" advice stands
+    return bool(header & set(PATH_COLUMNS) and others) and _convention(header) is None and not header & set(BOX_COLUMNS)
 
 
 def _is_box_manifest(path: Path) -> bool:
