@@ -152,6 +152,9 @@ def test_text_labels_differing_only_in_case_are_one_class(caplog: pytest.LogCapt
         given = given_arrays(images, labels)
     assert sorted(set(given.labels["all"].tolist())) == ["Normal", "Tumour"]
     assert "'Normal', 'normal' -> 'Normal'" in caplog.text
+    # evaluate(X, ["NORMAL", ...]) on a model of "normal": its classes, as folders and CSV files map them (refused)
+    named = given_arrays(images, np.array(["NORMAL", "TUMOUR"] * 6), class_names=["normal", "tumour"])
+    assert named.labels["all"].tolist() == [0, 1] * 6
 
 
 def test_text_labels_joined_by_a_bar_are_findings_not_combination_classes() -> None:

@@ -93,6 +93,9 @@ def test_split_folders_in_decomposed_unicode_are_the_same_classes(tmp_path: Path
     assert dataset.split_counts() == {"train": 6, "test": 6}
     # a model trained on composed names evaluates data named in the decomposed form
     assert label_map([_nfd("Ödem")], ["Tümör", "Ödem"]).tolist() == [1]
+    # an unknown name is quoted: a folder "Ödem " (trailing space) showed as Ödem, the space invisible
+    with pytest.raises(DatasetError, match="does not know: 'Ödem '"):
+        label_map(["Ödem "], ["Tümör", "Ödem"])
 
 
 def test_a_table_of_only_known_columns_names_no_other_column(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

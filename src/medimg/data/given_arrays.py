@@ -455,10 +455,16 @@ def _indices(labels: np.ndarray, names: list[str]) -> np.ndarray:
         ConfigError: a label ``names`` does not hold.
     """
     index = {name: i for i, name in enumerate(names)}
-    unknown = sorted({str(v) for v in labels.tolist()} - set(index))
+    # another spelling of a class ("NORMAL" of "normal") is that class, as in folders and CSV files
+    index.update({class_key(name): i for i, name in enumerate(names) if class_key(name) not in index})
+
+    def position(value: Any) -> int | None:
+        return index.get(str(value), index.get(class_key(str(value))))
+
+    unknown = sorted({str(v) for v in labels.tolist() if position(v) is None})
     if unknown:
         raise ConfigError(
             f"labels {', '.join(map(repr, unknown[:5]))} are not among class_names ({', '.join(names)}): name every "
             "class"
         )
-    return np.array([index[str(v)] for v in labels.tolist()], np.int64)
+    return np.array([position(v) for v in labels.tolist()], np.int64)

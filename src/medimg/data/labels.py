@@ -61,7 +61,7 @@ def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.n
     unknown = [c for c in data_classes if class_key(c) not in known]
     if unknown:
         raise DatasetError(
-            f"the data has classes the model does not know: {', '.join(unknown)} "
+            f"the data has classes the model does not know: {', '.join(map(repr, unknown))} "
             f"(model classes: {', '.join(model_classes)}); rename the folders or labels to the model's classes"
         )
     return np.array([known[class_key(c)] for c in data_classes], dtype=np.int64)

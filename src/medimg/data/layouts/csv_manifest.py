@@ -762,7 +762,12 @@ def load(
         )
     cases, pool = _largest_series_of_study_folders(cases, manifest), _largest_series_of_study_folders(pool, manifest)
     if pool and cases:
-        logger.info("%s: %d row(s) without a label are kept as unlabelled images", manifest, len(pool))
+        logger.info(
+            "%s: %d row(s) without a label are left out of the labelled images (never scored; semi-supervised "
+            "training can use them as unlabelled images)",
+            manifest,
+            len(pool),
+        )
     if listed and cases:
         cases = _unlisted_to_train(cases, manifest)
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
