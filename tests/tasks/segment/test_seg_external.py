@@ -38,6 +38,19 @@ def test_masks_that_fit_the_run_keep_its_encoding() -> None:
     assert external_label_encoding(_survey([0]), run, BINARY) is run  # an image without foreground
 
 
+def test_masks_renumbered_0_to_3_for_a_run_trained_on_0_1_4_7_are_refused() -> None:
+    """They fitted the run's 8 class indices and were scored as they were (Dice 0.20; 0.97 with --mask-labels): 2
+    and 3 are classes no training mask held."""
+    names = ["background", *(f"class_{k}" for k in range(1, 8))]
+    run = determine_label_encoding({0.0, 1.0, 4.0, 7.0})
+    with pytest.raises(DatasetError, match=r"never held 2, 3.*--mask-labels '0=background,1=class_1,2=class_4,3=cl"):
+        external_label_encoding(_survey([0, 1, 2, 3]), run, names)
+    assert external_label_encoding(_survey([0, 1, 7]), run, names) is run  # the run's own values
+    saved_before = run.model_copy(update={"unused": []})  # a plan saved before the field: read from its note
+    with pytest.raises(DatasetError, match="never held 2, 3"):
+        external_label_encoding(_survey([0, 1, 2, 3]), saved_before, names)
+
+
 def test_255_masks_for_a_run_trained_on_0_1_masks_are_mapped_not_ignored() -> None:
     """0/255 under a 0/1 (class index) run used to decode 255 as the ignore label: foreground left out, Dice 0."""
     run = determine_label_encoding({0.0, 1.0})

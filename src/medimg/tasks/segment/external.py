@@ -10,7 +10,8 @@ vessel set with 0/1 masks for a run trained on 0/255 masks, a label map numbered
 2. the data names its classes (its own colour table's class names, or the ``labels`` of a ``dataset.json`` beside
    the masks, as MSD / nnU-Net sets have) and every name is one of the run's class names: mapped by name (the
    run's own encoding when that is the same mapping);
-3. the values fit the run's encoding: the run's encoding, unchanged;
+3. the values fit the run's encoding: the run's encoding, unchanged, unless they hold a class no training mask
+   held (the empty classes between a run's 0/1/4/7): refused, the masks are numbered differently;
 4. the set's own encoding (:func:`~medimg.tasks.segment.labels.determine_label_encoding`) has as many classes as
    the run: mapped by rank of values (the lowest value is the run's class 0, ...);
 5. otherwise: a :class:`~medimg.errors.DatasetError` naming a file, the values and the fix (``mask_labels``).
@@ -39,6 +40,7 @@ from medimg.tasks.segment.labels import (
     determine_label_encoding,
     is_colour_mask,
     snap_to_levels,
+    unused_classes,
 )
 
 if TYPE_CHECKING:
@@ -274,6 +276,7 @@ def external_label_encoding(
     if isinstance(by_name, LabelEncoding):  # names win, even over values that happen to fit the run's encoding
         return run_encoding if _same_classes(survey, by_name, run_encoding) else by_name
     if fits_encoding(survey, run_encoding):
+        _refuse_empty_classes(survey, run_encoding, class_names, dataset_name)
         return run_encoding
     unmatched = by_name
     own = _own_encoding(survey, colour_table)
@@ -296,6 +299,38 @@ def external_label_encoding(
         f"classes ({target}) stored as {describe_encoding(run_encoding)}: {unmatched}say which value is which class "
         f"with --mask-labels '{example}' (Python: mask_labels=...; 'ignore' leaves a value out) or put a "
         'dataset.json with "labels": {"0": "background", ...} beside the masks'
+    )
+
+
+def _refuse_empty_classes(
+    survey: MaskSurvey, run_encoding: LabelEncoding, class_names: Sequence[str], dataset_name: str
+) -> None:
+    """Masks whose values fit the run's class indices but hit classes no training mask held (a run trained on
+    0/1/4/7, masks renumbered 0/1/2/3 by another tool; BraTS 2023's 3 for BraTS 2021's 4): scored as they are,
+    they would compare other structures class by class.
+
+    Raises:
+        DatasetError: naming a file, the values, and a ``--mask-labels`` mapping by rank of values.
+    """
+    empty = set(unused_classes(run_encoding))
+    if not empty or survey.colours:
+        return
+    found = dict(survey.values)
+    if run_encoding.snap:  # JPEG masks: as the run reads them
+        snapped = snap_to_levels(np.asarray(list(found), dtype=np.float64), run_encoding.snap).tolist()
+        found = {float(v): source for v, source in zip(snapped, found.values(), strict=True)}
+    hits = sorted(int(v) for v in found if v == int(v) and int(v) in empty)
+    if not hits:
+        return
+    used = [k for k in range(len(class_names)) if k not in empty]
+    values = sorted(found)
+    example = ",".join(f"{v:g}={class_names[used[min(i, len(used) - 1)]]}" for i, v in enumerate(values[:8]))
+    raise DatasetError(
+        f"the masks of {dataset_name} (e.g. {found[float(hits[0])]}) hold "
+        f"{', '.join(f'{v:g}' for v in values)}, but the run's training masks never held "
+        f"{', '.join(map(str, hits))} (the run's labels are {', '.join(map(str, used))}): the masks are numbered "
+        f"differently (re-indexed by another tool?). Say which value is which class with --mask-labels "
+        f"'{example}' (Python: mask_labels=...; 'ignore' leaves a value out)"
     )
 
 
