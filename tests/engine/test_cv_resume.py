@@ -152,6 +152,24 @@ def test_a_new_cross_validation_into_a_finished_one_is_refused(data: Path, tmp_p
         _fit(data, run, folds=2)
 
 
+def test_a_cross_validation_stopped_before_any_fold_trained_starts_afresh(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cv.json is written before the first fold: a fit refused there (a bad option) holds nothing to resume, so the
+    corrected command, with other options and without --resume, runs there."""
+    run = tmp_path / "cv"
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ConfigError("a bad option")
+
+    monkeypatch.setattr(cross_validation, "fit_run", refuse)
+    with pytest.raises(ConfigError, match="a bad option"):
+        _fit(data, run, folds=3)
+    monkeypatch.undo()
+    model = _fit(data, run, folds=2)
+    assert model.cv_summary_ is not None and model.cv_summary_["folds"] == 2
+
+
 def test_metrics_say_over_how_many_folds_and_one_class_folds_are_warned(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

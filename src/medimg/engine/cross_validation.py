@@ -189,7 +189,7 @@ def _saved_cross_validation(run: RunFolder, options: FitOptions) -> dict[str, An
         RunFolderError: there is one and ``options.resume`` is off.
         ConfigError: ``options`` would make other folds than the saved ones (each differing option named).
     """
-    if not run.file("cv.json").is_file():
+    if not run.file("cv.json").is_file() or not _trained_any_fold(run):  # nothing trained yet: start afresh
         return None
     if not options.resume:
         raise RunFolderError(
@@ -214,6 +214,15 @@ def _saved_cross_validation(run: RunFolder, options: FitOptions) -> dict[str, An
             "choose a new --run-dir for a new cross-validation"
         )
     return dict(saved)
+
+
+def _trained_any_fold(run: RunFolder) -> bool:
+    """Whether a fold of ``run`` has trained (a checkpoint or a model): a cross-validation stopped before (a bad
+    option refused in its first fold) holds nothing to keep."""
+    return any(
+        (fold / "checkpoints" / "last.pt").is_file() or (fold / "model.pt").is_file()
+        for fold in run.path.glob("fold_*")
+    )
 
 
 def _options_of_first_fold(run: RunFolder, saved: dict[str, Any]) -> dict[str, Any]:
