@@ -105,15 +105,20 @@ def test_zero_support_and_zero_predictions_give_no_warnings_nan_or_crash() -> No
         warnings.simplefilter("error")
         r = classification_metrics(y, p, ["a", "b", "c"])
     json.dumps(r, allow_nan=False)  # strict JSON: no NaN anywhere
-    assert r["per_class"]["b"]["precision"] == 0.0
+    # undefined per-class values are None ("—" in the report), not scikit-learn's zero_division 0.0: "b" is
+    # never predicted (its precision has no denominator), "c" has no cases (no recall, no F1)
+    assert r["per_class"]["b"]["precision"] is None and r["per_class"]["b"]["f1"] == 0.0
     assert r["per_class"]["c"] == {
-        "precision": 0.0,
-        "recall": 0.0,
+        "precision": None,
+        "recall": None,
         "specificity": 1.0,
-        "f1": 0.0,
+        "f1": None,
         "support": 0,
         "roc_auc": None,
     }
+    one_class = classification_metrics(np.array([1, 1, 1]), _softmaxish([1, 0, 1], 2), ["neg", "pos"])
+    assert one_class["per_class"]["pos"]["specificity"] is None  # no negatives to be specific about
+    assert one_class["per_class"]["neg"]["recall"] is None and one_class["per_class"]["neg"]["precision"] == 0.0
     pred = p.argmax(axis=1)
     # macro over the classes in play (a, b), like scikit-learn's default label set
     assert r["f1_macro"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0))

@@ -7,8 +7,11 @@ Conventions used throughout :mod:`medimg.evaluation`:
   ``probabilities.argmax(axis=1)``.
 * In the binary case (``K == 2``) class index 1 is the *positive* class: sensitivity is its recall,
   specificity the recall of class 0, and the ROC AUC uses column 1 as the score.
-* Per-class precision, recall, specificity and F1 follow scikit-learn's ``zero_division=0``: a ratio whose
-  denominator is zero (a class never predicted, or never present) is reported as ``0.0``, silently.
+* Per-class precision, recall, specificity and F1 (``per_class`` of :func:`classification_metrics`) are
+  ``None`` where undefined: the recall and F1 of a class with no cases, the precision of a class never predicted,
+  the specificity of a class every case belongs to (an external set of one class: scikit-learn's
+  ``zero_division=0`` reported 0.000, beside a headline that said "undefined"). The macro averages keep
+  scikit-learn's ``zero_division=0``.
 * Macro averages (precision, recall, specificity, F1) are taken over the classes that occur in ``y_true`` or
   in the predictions, as scikit-learn does by default; balanced accuracy is the mean recall over the classes
   present in ``y_true``.
@@ -296,8 +299,8 @@ def classification_metrics(y_true: Any, probabilities: Any, class_names: Sequenc
         * binary only: ``"sensitivity"``, ``"specificity"`` (``None`` when there are no positive / negative
           cases) and ``"positive_class"`` (the name of class 1);
         * ``"per_class"``: ``{name: {"precision", "recall", "specificity", "f1", "support", "roc_auc"}}``;
-          precision/recall/specificity/F1 use ``zero_division=0``; ``roc_auc`` (one-vs-rest) is ``None``
-          for a class absent from ``y_true``;
+          each ``None`` where undefined (see the module notes); ``roc_auc`` (one-vs-rest) is ``None`` for a
+          class absent from ``y_true``;
         * ``"confusion_matrix"``: ``K x K`` list of int lists, rows = true, columns = predicted.
 
     Raises:
@@ -341,12 +344,15 @@ def classification_metrics(y_true: Any, probabilities: Any, class_names: Sequenc
         result["sensitivity"] = values["sensitivity"]
         result["specificity"] = values["specificity"]
         result["positive_class"] = names[1]
+    def defined(value: float, denominator: float) -> float | None:
+        return float(value) if denominator > 0 else None
+
     result["per_class"] = {
         names[c]: {
-            "precision": float(rates["precision"][c]),
-            "recall": float(rates["recall"][c]),
-            "specificity": float(rates["specificity"][c]),
-            "f1": float(rates["f1"][c]),
+            "precision": defined(rates["precision"][c], rates["predicted"][c]),
+            "recall": defined(rates["recall"][c], rates["support"][c]),
+            "specificity": defined(rates["specificity"][c], n - rates["support"][c]),
+            "f1": defined(rates["f1"][c], rates["support"][c]),
             "support": int(rates["support"][c]),
             "roc_auc": _none_if_nan(float(class_auc[c])),
         }
