@@ -24,6 +24,8 @@ from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
+CLIPPED_BOXES_WARNING = 0.5
+"""Detection: a warning when at least this share of the boxes had to be clipped to their image."""
 IMBALANCE_WARNING = 3.0
 #: An image with at most this many distinct integer values (and at least two) is label-valued: a mask, not a
 #: photograph or scan (whose noise alone gives hundreds of values).
@@ -322,6 +324,14 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             warnings.append(
                 f"class(es) {', '.join(untrained)} have no box in the training split, only in the others: a "
                 "detector cannot learn them; move some of their images into training"
+            )
+        clipped = sum(1 for issue in getattr(dataset, "box_issues", ()) if issue.kind == "out_of_bounds")
+        if clipped and clipped >= CLIPPED_BOXES_WARNING * sum(boxes.values()):
+            warnings.append(
+                f"{clipped} of {sum(boxes.values())} boxes ran outside their image and were clipped: the box columns "
+                "or coordinates are likely misread (corners x1,y1,x2,y2 against x,y,width,height, the image's "
+                "width/height read as the box's, boxes made on images of another size); look at a few against "
+                "their images before training"
             )
     if imbalance > IMBALANCE_WARNING and dataset.task == "detect":
         warnings.append(

@@ -187,3 +187,14 @@ def test_a_table_asked_for_as_boxes_says_which_columns_are_missing(folder: Path)
     (folder / "plain.csv").write_text("path,label\nimages/a.png,x\nimages/b.png,y\n")
     with pytest.raises(DatasetError, match="looks like classification data"):
         Dataset.load(folder / "plain.csv", task="detect")
+
+
+def test_check_warns_when_most_boxes_run_outside_their_image(folder: Path) -> None:
+    """check said 'status OK' without a word when every box had been clipped (a column mix-up)."""
+    from medimg.data.quality import check_dataset
+
+    rows = ["path,x1,y1,x2,y2,label"] + [f"images/{n},{5 + i},{5 + i},{100 + i},{100 + i},x" for i, n in
+                                         enumerate(["a.png", "b.png", "c.png"])]  # fmt: skip
+    (folder / "t.csv").write_text("\n".join(rows) + "\n")
+    report = check_dataset(csv_boxes.load(folder / "t.csv"))
+    assert any("3 of 3 boxes ran outside their image" in w for w in report.warnings), report.warnings
