@@ -154,9 +154,7 @@ def write_mask(
 
         clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
         meta = {"squeezed_z": True} if squeezed_z and clean.ndim == 2 else {}
-        image = ImageData(
-            clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine, meta=meta
-        )
+        image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine, meta=meta)
         return write_nifti(image, path, dtype=np.uint8)
     if path.suffix.lower() in (".tif", ".tiff"):
         return atomic_write_bytes(path, mask_tiff(labels, colours=colours, num_classes=num_classes))
