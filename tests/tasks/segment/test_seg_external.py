@@ -51,6 +51,16 @@ def test_masks_renumbered_0_to_3_for_a_run_trained_on_0_1_4_7_are_refused() -> N
         external_label_encoding(_survey([0, 1, 2, 3]), saved_before, names)
 
 
+def test_jpeg_masks_for_a_run_trained_on_png_ones_are_snapped_to_its_values() -> None:
+    """A 0/1 set saved as JPEG holds 0, 1, 2 (ringing): before, 'hold 3 classes but the run has 2'."""
+    run = determine_label_encoding({0.0, 1.0})
+    encoding = external_label_encoding(_survey([0, 1, 2], "ext/masks/a.jpg"), run, BINARY)
+    assert encoding.snap == [0.0, 1.0] and "JPEG" in encoding.note
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 1, 2]]], np.float32), encoding), [[0, 1, 1]])
+    with pytest.raises(DatasetError, match="3 classes"):  # the same values in PNG files are a third class
+        external_label_encoding(_survey([0, 1, 2]), run, BINARY)
+
+
 def test_255_masks_for_a_run_trained_on_0_1_masks_are_mapped_not_ignored() -> None:
     """0/255 under a 0/1 (class index) run used to decode 255 as the ignore label: foreground left out, Dice 0."""
     run = determine_label_encoding({0.0, 1.0})

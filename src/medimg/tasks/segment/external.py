@@ -39,6 +39,7 @@ from medimg.tasks.segment.labels import (
     LabelEncoding,
     determine_label_encoding,
     is_colour_mask,
+    is_lossy_mask,
     snap_to_levels,
     unused_classes,
 )
@@ -278,6 +279,9 @@ def external_label_encoding(
     if fits_encoding(survey, run_encoding):
         _refuse_empty_classes(survey, run_encoding, class_names, dataset_name)
         return run_encoding
+    snapped = _snapped_to_the_run(survey, run_encoding, dataset_name)
+    if snapped is not None:
+        return snapped
     unmatched = by_name
     own = _own_encoding(survey, colour_table)
     target = ", ".join(class_names)
@@ -300,6 +304,28 @@ def external_label_encoding(
         f"with --mask-labels '{example}' (Python: mask_labels=...; 'ignore' leaves a value out) or put a "
         'dataset.json with "labels": {"0": "background", ...} beside the masks'
     )
+
+
+def _snapped_to_the_run(survey: MaskSurvey, run_encoding: LabelEncoding, dataset_name: str) -> LabelEncoding | None:
+    """JPEG masks (small integer values with ringing) for a run trained on lossless ones: the run's encoding with
+    every value snapped to the run's label values, when that makes them fit; else ``None``."""
+    values = list(survey.values)
+    lossy = any(is_lossy_mask(source) for source in survey.values.values())
+    if not lossy or survey.colours or run_encoding.snap or run_encoding.kind not in ("identity", "values"):
+        return None
+    if not all(v == int(v) and 0 <= v <= MAX_LABEL_VALUE for v in values):
+        return None
+    empty = set(unused_classes(run_encoding))
+    if run_encoding.kind == "identity":
+        levels = [float(k) for k in range(run_encoding.num_classes) if k not in empty]
+    else:
+        levels = list(run_encoding.values)
+    note = (
+        f"masks of {dataset_name} are JPEG files holding {survey.describe()} (JPEG changes values around edges): "
+        f"every value snapped to the nearest of the run's values {'/'.join(f'{v:g}' for v in levels)}"
+    )
+    encoding = run_encoding.model_copy(update={"snap": levels, "note": note})
+    return encoding if fits_encoding(survey, encoding) else None
 
 
 def _refuse_empty_classes(
