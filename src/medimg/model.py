@@ -346,7 +346,7 @@ class Model:
                 return self
             self._adopt_fit(fit)
             self.report_ = None
-            if without_test_split(fit):  # --test-fraction 0: trained, nothing held out to report on (a note says so)
+            if without_test_split(fit.run_dir):  # --test-fraction 0: nothing held out to report on (a note says so)
                 return self
             self._holding_run = True
             try:
@@ -505,6 +505,12 @@ class Model:
             logger.info("%s has no split of its own: evaluating all of its %d images", dataset.name, len(dataset))
             split = "all"
             cases = self._cases(dataset, split, own=False)
+        if not cases and own and split == "test":
+            run = self.run_dir_ or "RUN"
+            raise DatasetError(
+                f"{run} was trained with no test split (--test-fraction 0): its other images trained or chose the "
+                f"model; evaluate it on held-out data (medimg evaluate {run} DATA)"
+            )
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")
         if own and split in ("all", "train", "val"):  # scores of images the model learnt from or was chosen on

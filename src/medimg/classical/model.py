@@ -270,6 +270,11 @@ class ClassicalModel:
         run.write_json("metadata.json", metadata)
         self.run_dir_, self.metadata_ = run.path, metadata
         self._dataset = dataset
+        from medimg.engine.run import without_test_split
+
+        if without_test_split(run.path):  # --test-fraction 0: trained, nothing held out to report on (a note says so)
+            self.report_ = None
+            return self
         self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
         return self
 

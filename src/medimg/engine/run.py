@@ -260,17 +260,18 @@ def _fit_run(
     return FitResult(network, plan, setup.class_names, run.path, metadata)
 
 
-def without_test_split(fit: FitResult) -> bool:
-    """True, with a note saying how to evaluate, when the run's split holds no test images (``--test-fraction 0``
-    on data without a test part of its own): the fit has no test report, which is no failure."""
-    counts = Splits.from_dict(RunFolder(fit.run_dir).read_json("splits.json")).counts()
+def without_test_split(run_dir: Path) -> bool:
+    """True, with a note saying how to evaluate, when the split saved in ``run_dir`` holds no test images
+    (``--test-fraction 0`` on data without a test part of its own): the fit (deep or classical) has no test
+    report, which is no failure."""
+    counts = Splits.from_dict(RunFolder(run_dir).read_json("splits.json")).counts()
     if counts["test"]:
         return False
     logger.info(
         "%s: no test split (--test-fraction 0, and the data has no test part of its own), so no test report: "
         "evaluate the model on held-out data with `medimg evaluate %s DATA` (Model.evaluate(DATA) in Python)",
-        fit.run_dir,
-        fit.run_dir,
+        run_dir,
+        run_dir,
     )
     return True
 
