@@ -160,6 +160,18 @@ def test_pure_measurements_overlay_and_3d_fhir() -> None:
     assert [c["volume_mm3"] for c in seg["classes"]] == [(labels.size - 24) * 1.0, 20.0, 4.0]
     data, fmt = mask_file(labels, nifti=False, affine=None, spacing_mm=(2.0, 1.0, 0.5), colours=None, num_classes=3)
     assert fmt == "nii.gz" and data[:2] == b"\x1f\x8b"
+    # a 2D NIfTI slice stored (H, W, 1) gets an (H, W, 1) mask, as predict writes it (was (H, W): ITK viewers
+    # placed it off its slice)
+    import gzip
+
+    import nibabel as nib
+
+    flat, _ = mask_file(labels[2], nifti=True, affine=np.eye(4), spacing_mm=(1.0, 1.0), colours=None, num_classes=3)
+    kept, _ = mask_file(
+        labels[2], nifti=True, affine=np.eye(4), spacing_mm=(1.0, 1.0), colours=None, num_classes=3, squeezed_z=True
+    )
+    shapes = [nib.Nifti1Image.from_bytes(gzip.decompress(blob)).shape for blob in (flat, kept)]
+    assert shapes == [(10, 12), (10, 12, 1)]
     assert representative_slice(labels) == 2 and representative_slice(labels[2]) is None
     picture = overlay_picture(np.full((20, 24), 100, np.uint8), labels[2])
     assert picture.shape == (20, 24, 3) and (picture != 100).any() and (picture[0, 0] == 100).all()

@@ -85,15 +85,19 @@ def mask_file(
     spacing_mm: Sequence[float] | None,
     colours: Mapping[int, Sequence[int]] | None,
     num_classes: int,
+    squeezed_z: bool = False,
 ) -> tuple[bytes, str]:
     """The label map as the PyTorch engine writes it for this input: ``(bytes, "nii.gz")`` for NIfTI inputs and
-    volumes (uint8, the input's affine), ``(bytes, "png")`` otherwise."""
+    volumes (uint8, the input's affine; a 2D slice stored ``(H, W, 1)``, ``squeezed_z``, keeps that shape),
+    ``(bytes, "png")`` otherwise."""
     from medimg.export.segment import mask_png, write_mask
 
     if labels.ndim == 2 and not nifti:
         return mask_png(labels, colours=colours, num_classes=num_classes), "png"
     with tempfile.TemporaryDirectory(prefix="medimg-mask-") as tmp:
-        path = write_mask(labels, Path(tmp) / "mask.nii.gz", affine=affine, spacing_mm=spacing_mm)
+        path = write_mask(
+            labels, Path(tmp) / "mask.nii.gz", affine=affine, spacing_mm=spacing_mm, squeezed_z=squeezed_z
+        )
         return path.read_bytes(), "nii.gz"
 
 

@@ -526,6 +526,7 @@ class PredictionService:
             spacing_mm=image.spacing_mm,
             colours=self._mask_colours,
             num_classes=len(names),
+            squeezed_z=bool(image.meta.get("squeezed_z")),
         )
         segmentation["mask_format"] = mask_format
         segmentation["postprocessing"] = str(plan.postprocessing)
