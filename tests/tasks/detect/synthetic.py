@@ -11,6 +11,18 @@ from PIL import Image
 
 CLASSES = ("disc", "square")
 
+#: a detector small enough to train in seconds on these images (plan overrides)
+TINY = {
+    "epochs": 2,
+    "batch_size": 4,
+    "backbone_widths": [8, 16, 32, 64],
+    "backbone_depths": [1, 1, 1, 1],
+    "fpn_channels": 16,
+    "head_convs": 1,
+    "time_budget_s": None,
+    "learning_rate": 3e-3,
+}
+
 
 def draw_image(
     rng: np.random.Generator, size: tuple[int, int] = (48, 64), n_objects: int = 3

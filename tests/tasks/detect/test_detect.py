@@ -24,18 +24,7 @@ from medimg.tasks.detect.metrics import (
     weighted_map,
 )
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
-from tests.tasks.detect.synthetic import write_voc
-
-TINY = {
-    "epochs": 2,
-    "batch_size": 4,
-    "backbone_widths": [8, 16, 32, 64],
-    "backbone_depths": [1, 1, 1, 1],
-    "fpn_channels": 16,
-    "head_convs": 1,
-    "time_budget_s": None,
-    "learning_rate": 3e-3,
-}
+from tests.tasks.detect.synthetic import TINY, write_voc
 
 
 @pytest.fixture(scope="module")

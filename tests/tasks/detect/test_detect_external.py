@@ -11,18 +11,7 @@ import torch
 
 from medimg import Dataset, Model
 from medimg.errors import DatasetError
-from tests.tasks.detect.synthetic import write_voc
-
-TINY = {
-    "epochs": 1,
-    "batch_size": 4,
-    "backbone_widths": [8, 16, 32, 64],
-    "backbone_depths": [1, 1, 1, 1],
-    "fpn_channels": 16,
-    "head_convs": 1,
-    "time_budget_s": None,
-    "learning_rate": 3e-3,
-}
+from tests.tasks.detect.synthetic import TINY, write_voc
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +19,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Model, Path]:
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("ext")
     voc = write_voc(root / "voc", n=12, seed=2)
-    model = Model("fcos", task="detect", **TINY).fit(voc, run_dir=root / "run", progress=False, tensorboard=False)
+    model = Model("fcos", task="detect", **{**TINY, "epochs": 1}).fit(
+        voc, run_dir=root / "run", progress=False, tensorboard=False
+    )
     return model, voc
 
 
