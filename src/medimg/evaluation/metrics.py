@@ -344,6 +344,7 @@ def classification_metrics(y_true: Any, probabilities: Any, class_names: Sequenc
         result["sensitivity"] = values["sensitivity"]
         result["specificity"] = values["specificity"]
         result["positive_class"] = names[1]
+
     def defined(value: float, denominator: float) -> float | None:
         return float(value) if denominator > 0 else None
 
