@@ -54,6 +54,8 @@ class CheckReport:
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
+    #: detection: boxes clipped to their image when so many were that the box columns are likely misread
+    misread_boxes: int = 0
     imbalance_ratio: float = 1.0
     warnings: list[str] = field(default_factory=list)
 
@@ -68,6 +70,7 @@ class CheckReport:
             or self.cross_split_patients
             or self.label_conflicts
             or self.suspected_masks
+            or self.misread_boxes
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class CheckReport:
             "label_conflicts": self.label_conflicts,
             "label_conflict_ids": self.label_conflict_ids,
             "suspected_masks": self.suspected_masks,
+            "misread_boxes": self.misread_boxes,
             "warnings": self.warnings,
         }
 
@@ -295,6 +299,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
     warnings: list[str] = []
+    misread = 0
     if masks:
         flagged = set(masks)
         others = [r.path for r in records if r.has_path and r.path not in flagged]
@@ -327,6 +332,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             )
         clipped = sum(1 for issue in getattr(dataset, "box_issues", ()) if issue.kind == "out_of_bounds")
         if clipped and clipped >= CLIPPED_BOXES_WARNING * sum(boxes.values()):
+            misread = clipped
             warnings.append(
                 f"{clipped} of {sum(boxes.values())} boxes ran outside their image and were clipped: the box columns "
                 "or coordinates are likely misread (corners x1,y1,x2,y2 against x,y,width,height, the image's "
@@ -408,6 +414,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         label_conflicts=conflicts,
         label_conflict_ids=conflict_ids,
         suspected_masks=masks,
+        misread_boxes=misread,
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )

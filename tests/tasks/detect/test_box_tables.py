@@ -198,3 +198,4 @@ def test_check_warns_when_most_boxes_run_outside_their_image(folder: Path) -> No
     (folder / "t.csv").write_text("\n".join(rows) + "\n")
     report = check_dataset(csv_boxes.load(folder / "t.csv"))
     assert any("3 of 3 boxes ran outside their image" in w for w in report.warnings), report.warnings
+    assert not report.ok and report.misread_boxes == 3  # `check` said "status OK" beside it
