@@ -206,14 +206,27 @@ def create_run_dir(base: str | Path, dataset_name: str) -> Path:
 
 
 def latest_resumable_run(base: str | Path, dataset_name: str) -> Path | None:
-    """The newest ``base/<dataset>/expN`` that an interrupted fit left (a checkpoint, no finished bundle): what
-    ``--resume`` without ``--run-dir`` continues (Ultralytics' habit), or ``None``."""
+    """The newest ``base/<dataset>/expN`` that an interrupted fit left (a checkpoint, no finished bundle; a
+    cross-validation whose ``cv.json`` is not complete): what ``--resume`` without ``--run-dir`` continues
+    (Ultralytics' habit), or ``None``."""
     root = _runs_of(base, dataset_name)
     for number in sorted(_numbered_runs(root), reverse=True):
         run = RunFolder(root / f"exp{number}")
         if run.file("checkpoints/last.pt").is_file() and not run.is_complete():
             return run.path
+        if run.file("cv.json").is_file() and not _complete_cross_validation(run):
+            return run.path
     return None
+
+
+def _complete_cross_validation(run: RunFolder) -> bool:
+    """Whether the cross-validation of ``run`` finished (``cv.json``'s ``complete``; older ones were written at
+    the end only); a damaged ``cv.json`` is not resumed."""
+    try:
+        record = run.read_json("cv.json")
+    except RunFolderError:
+        return True
+    return not isinstance(record, dict) or bool(record.get("complete", True))
 
 
 def _runs_of(base: str | Path, dataset_name: str) -> Path:

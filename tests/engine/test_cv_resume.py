@@ -193,3 +193,17 @@ def test_metrics_say_over_how_many_folds_and_one_class_folds_are_warned(
     lines = cross_validation.summary_lines(summary)
     assert any(line.startswith("val_roc_auc") and f"({len(defined)} of 4 folds" in line for line in lines)
     assert any(line.startswith("note:") and "optimistic" in line for line in lines)
+
+
+def test_resume_without_a_run_folder_finds_an_interrupted_cross_validation(tmp_path: Path) -> None:
+    """`fit DATA --folds K --resume` without --run-dir looked for expN/checkpoints/last.pt, which a cross-validation
+    keeps under fold_k: it started a new run instead of going on."""
+    from medimg.run_folder import latest_resumable_run
+
+    for number, complete in ((1, False), (2, True)):
+        run = tmp_path / "runs" / "data" / f"exp{number}"
+        run.mkdir(parents=True)
+        (run / "cv.json").write_text(json.dumps({"folds": 3, "complete": complete}))
+    assert latest_resumable_run(tmp_path / "runs", "data") == tmp_path / "runs" / "data" / "exp1"
+    (tmp_path / "runs" / "data" / "exp1" / "cv.json").write_text("{damaged")
+    assert latest_resumable_run(tmp_path / "runs", "data") is None
