@@ -22,6 +22,7 @@ def _write_patients(
     slices: int,
     *,
     patient_id: str | None = None,
+    per_file_ids: bool = False,
     sub_folders: bool = False,
     split: str = "",
 ) -> list[Path]:
@@ -36,7 +37,8 @@ def _write_patients(
             folder.mkdir(parents=True, exist_ok=True)
             for s in range(slices):
                 pixels = rng.integers(0, 1000, (16, 16)) + shift
-                extra = {"PatientID": patient_id or f"{label}-{p}", "StudyInstanceUID": study}
+                pid = f"{label}-{p}-{s}" if per_file_ids else patient_id or f"{label}-{p}"
+                extra = {"PatientID": pid, "StudyInstanceUID": study}
                 path = folder / f"{label}_{p}_{s}.dcm"
                 written.append(write_dicom(path, pixels, series_uid=series, instance=s, extra=extra))
     return written
@@ -66,6 +68,16 @@ def test_a_constant_patient_id_falls_back_to_the_study(tmp_path: Path) -> None:
     cases = Dataset.load(tmp_path, task="classify").cases
     groups = {c.patient_id for c in cases}
     assert len(groups) == 12 and all(g and g.startswith("dicom-StudyInstanceUID-") for g in groups)
+
+
+def test_a_patient_id_per_file_is_no_patient_and_the_study_groups(tmp_path: Path) -> None:
+    """An anonymiser that gave every file its own PatientID but kept the UIDs: grouping by PatientID put the
+    slices of most series on both sides of the split, silently."""
+    _write_patients(tmp_path, patients=6, slices=4, per_file_ids=True)
+    dataset = Dataset.load(tmp_path, task="classify")
+    groups = {c.patient_id for c in dataset.cases}
+    assert len(groups) == 12 and all(g and g.startswith("dicom-StudyInstanceUID-") for g in groups)
+    assert _straddling(dataset) == 0
 
 
 def test_one_file_per_patient_and_raster_images_are_left_as_they_are(tmp_path: Path, phantom_dir: Path) -> None:
