@@ -202,6 +202,8 @@ def test_class_order_puts_normal_first() -> None:
     assert order_classes({"dementia", "nondemented"}) == ["nondemented", "dementia"]
     assert order_classes({"Melanoma", "Nevus"}) == ["Nevus", "Melanoma"]
     assert order_classes({"abnormal", "normal"}) == ["normal", "abnormal"]
+    assert order_classes({"glioma", "notumor"}) == ["notumor", "glioma"]  # Kaggle's brain tumour MRI folders
+    assert order_classes({"mel", "nv"}) == ["nv", "mel"]  # HAM10000's own codes
 
 
 def test_sub_folders_of_class_folders_are_patients_of_the_split(tmp_path: Path) -> None:

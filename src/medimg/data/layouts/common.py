@@ -24,12 +24,13 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-se
 MIN_FOLDER_GROUPS = 10
 NEGATIVE_CLASS_WORDS = (
     "normal", "negative", "benign", "healthy", "control", "no_", "no-", "no ", "none", "absent", "non-", "non_",
-    "non ", "not ", "not_", "not-", "without", "uninfected", "no finding", "nevus", "naevus",
+    "non ", "not ", "not_", "not-", "without", "uninfected", "no finding", "nevus", "naevus", "notumor",
+    "nofinding",
 )  # fmt: skip
 
 #: whole class names (not prefixes: "cn" would take "cnv") of control groups: ADNI's "CN" (cognitively normal),
-#: "HC" / "NC" (healthy / normal controls), "NL", "neg"
-NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg"})
+#: "HC" / "NC" (healthy / normal controls), "NL", "neg"; HAM10000's "nv" (melanocytic nevus, against "mel")
+NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv"})
 
 #: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
 NEGATIONS = ("non", "no", "not", "un", "without")
