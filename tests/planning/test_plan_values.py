@@ -124,3 +124,13 @@ def test_tta_on_a_plan_that_flips_nothing_is_said(caplog: pytest.LogCaptureFixtu
     with caplog.at_level(logging.WARNING):
         ClassifyTask().resolve_plan(PLANNED, {"tta": True})  # flips to average over
     assert "tta" not in caplog.text
+
+
+def test_num_classes_other_than_the_data_is_said_before_the_planned_class_weights() -> None:
+    """On imbalanced data the planner sets class weights; num_classes=3 then got a class_weights error the user
+    never set ("has 2 value(s) but the data has 3 classes")."""
+    from medimg.tasks.classify.task import ClassifyTask
+
+    weighted = PLANNED.model_copy(update={"class_weights": [1.0, 3.0]})
+    with pytest.raises(ConfigError, match="num_classes=3, but the data has 2 classes"):
+        ClassifyTask().resolve_plan(weighted, {"num_classes": 3})

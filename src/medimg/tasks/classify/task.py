@@ -85,6 +85,12 @@ class ClassifyTask:
             ConfigError: an override's ``num_classes`` other than the data's (timm's habit; it trained to the end
                 and failed writing the report, or failed in the loss); a ``binary_threshold`` that cannot apply.
         """
+        given = [layer["num_classes"] for layer in layers if layer and layer.get("num_classes") is not None]
+        if given and given[-1] != planned.num_classes:  # before the planned class weights are checked against it
+            raise ConfigError(
+                f"num_classes={given[-1]}, but the data has {planned.num_classes} classes: leave num_classes "
+                "out, medimg takes it from the data"
+            )
         plan: Plan = resolve_plan(planned, *layers)
         chosen = {key for layer in layers for key in (layer or {})}
         if "width" not in chosen and (plan.network, plan.input_size) != (planned.network, planned.input_size):
@@ -107,11 +113,6 @@ class ClassifyTask:
                     ", ".join(plan.member(k).network for k in range(most)),
                     len(checked),
                 )
-        if plan.num_classes != planned.num_classes:
-            raise ConfigError(
-                f"num_classes={plan.num_classes}, but the data has {planned.num_classes} classes: leave num_classes "
-                "out, medimg takes it from the data"
-            )
         from medimg.tasks.classify.inference import tta_flip_axes
         from medimg.tasks.classify.operating_points import check_binary_threshold
 
