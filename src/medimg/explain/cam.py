@@ -69,6 +69,27 @@ def resolve_target_layer(network: nn.Module, target_layer: str | None = None) ->
     return name, modules[name]
 
 
+def _grad_cam_networks(network: nn.Module, target_layer: str | None) -> list[nn.Module]:
+    """The networks Grad-CAM hooks: an ensemble's members (their maps are averaged), else the network itself."""
+    if target_layer is None and isinstance(network, EnsembleNet):
+        return list(network.members)
+    return [network]
+
+
+def check_explainable(network: nn.Module, method: str, target_layer: str | None = None) -> str:
+    """The normalised method name, once the network is known to be explainable by it: the Grad-CAM family needs a
+    target layer in the network (in each member of an ensemble, whose maps are averaged); occlusion needs none.
+
+    Raises:
+        ConfigError: unknown method. TargetLayerError: no usable target layer (Grad-CAM family).
+    """
+    name = check_method(method)
+    if name != "occlusion":
+        for part in _grad_cam_networks(network, target_layer):
+            resolve_target_layer(part, target_layer)
+    return name
+
+
 @contextlib.contextmanager
 def _capture(layer: nn.Module, store: dict[str, torch.Tensor]) -> Iterator[None]:
     """Record the layer's output and the gradient reaching it, for one forward/backward pass.
@@ -211,7 +232,7 @@ def explain_batch(
     Raises:
         ConfigError: unknown method. TargetLayerError: no usable target layer (Grad-CAM family).
     """
-    name = check_method(method)
+    name = check_explainable(network, method, target_layer)
     if x.ndim not in (4, 5):
         raise ConfigError(f"explanations need a (B, C, H, W) or (B, C, D, H, W) batch, got shape {tuple(x.shape)}")
     chosen: torch.Tensor | None = None

@@ -152,10 +152,9 @@ def load_served_model(settings: ServeSettings) -> Model:
             f"{settings.run_dir} is a {model.task!r} model; the service serves {' and '.join(SERVED_TASKS)}"
         )
     if settings.explain_method and model.task == "classify":
-        from medimg.explain.cam import check_method, resolve_target_layer
+        from medimg.explain.cam import check_explainable
 
-        check_method(settings.explain_method)
-        resolve_target_layer(model.network_)  # type: ignore[arg-type]
+        check_explainable(model.network_, settings.explain_method)  # type: ignore[arg-type]
     return model
 
 
