@@ -212,3 +212,20 @@ def test_a_format_unlike_the_out_suffix_is_warned_of(capsys: pytest.CaptureFixtu
     assert "--out preds.csv names CSV but --format jsonl" in capsys.readouterr().err
     assert _prediction_format("csv", Path("preds.csv"), ("json", "jsonl", "csv")) == "csv"
     assert capsys.readouterr().err == ""
+
+
+def test_an_option_refused_at_planning_leaves_no_run_folder(phantom_dir: Path, tmp_path: Path) -> None:
+    """`--set input_size=100000` (and other options refused once the plan is checked) left runs/<data>/expN of
+    config.json, dataset.json and splits.json: after three typos the real run was exp4."""
+    from medimg.errors import MedimgError
+
+    for _ in range(2):
+        with pytest.raises(MedimgError):
+            Model("simple-cnn", progress=False, input_size=[100_000, 100_000]).fit(
+                phantom_dir, runs_root=tmp_path / "runs", epochs=1
+            )
+    assert not list((tmp_path / "runs").rglob("exp*"))
+    named = tmp_path / "mine"  # a folder the user named is theirs: kept
+    with pytest.raises(MedimgError):
+        Model("simple-cnn", progress=False, input_size=[100_000, 100_000]).fit(phantom_dir, run_dir=named, epochs=1)
+    assert named.is_dir()

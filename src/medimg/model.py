@@ -267,9 +267,8 @@ class Model:
             self.report_ = getattr(self._classical, "report_", None)
             return self
         from medimg.engine.distributed import init_distributed
-        from medimg.engine.run import check_train_on_all, fit_run, without_test_split
+        from medimg.engine.run import check_train_on_all
         from medimg.run_folder import (
-            claim_run_dir,
             create_run_dir,
             latest_resumable_run,
             looks_like_run,
@@ -325,6 +324,22 @@ class Model:
         if options.resume:
             options, dataset = _with_interrupted_runs_sources(target, options, dataset)
         self._dataset = dataset
+        try:
+            return self._fit_in(target, dataset, options, layers, dist)
+        except MedimgError:
+            if not (run_dir or interrupted) and dist.is_main:  # the expN made here, refused before training: gone
+                from medimg.run_folder import discard_unused_copy
+
+                discard_unused_copy(target)
+            raise
+
+    def _fit_in(
+        self, target: Path, dataset: Any, options: FitOptions, layers: tuple[dict[str, Any] | None, ...], dist: Any
+    ) -> Model:
+        """Train into the run folder ``target`` (claimed for the whole fit) and evaluate on the test split."""
+        from medimg.engine.run import fit_run, without_test_split
+        from medimg.run_folder import claim_run_dir
+
         with claim_run_dir(target, dist):  # one process per run folder, for training and report
             if options.folds:
                 from medimg.engine.cross_validation import fit_cross_validation

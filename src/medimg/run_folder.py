@@ -174,13 +174,19 @@ def release_if_empty(folder: Path) -> None:
         pass  # another process wrote into it meanwhile, or it is not ours to remove
 
 
+#: what a fit writes into its run folder before the plan is accepted (then a refused option stops it)
+RUN_FILES_BEFORE_PLAN = frozenset({"config.json", "dataset.json", "splits.json"})
+
+
 def discard_unused_copy(folder: Path) -> None:
-    """Remove a run folder that holds nothing but its copy of data given as arrays or files (fit stopped on a
-    bad option before training began), so no ``expN`` of a data copy alone is left behind; a folder a run wrote
-    into is kept (``--resume`` continues it)."""
+    """Remove a run folder that fit made and that holds nothing but its copy of data given as arrays or files and
+    the files written before the plan was accepted (fit stopped on a bad option before training began: an
+    ``--set input_size=100000`` left ``expN`` of config, dataset and splits, each retry another), so no such
+    ``expN`` is left behind; a folder a run trained in is kept (``--resume`` continues it)."""
     try:
         entries = [p for p in folder.iterdir() if p.name != LOCK_FILE] if folder.is_dir() else []
-        if entries and {p.name for p in entries} <= RUN_DATA_COPIES and all(p.is_file() for p in entries):
+        unused = RUN_DATA_COPIES | RUN_FILES_BEFORE_PLAN
+        if entries and {p.name for p in entries} <= unused and all(p.is_file() for p in entries):
             shutil.rmtree(folder)
     except OSError:  # a copy that cannot be removed stays: harmless
         logger.debug("could not remove %s", folder, exc_info=True)
