@@ -118,6 +118,8 @@ def test_zero_support_and_zero_predictions_give_no_warnings_nan_or_crash() -> No
     }
     one_class = classification_metrics(np.array([1, 1, 1]), _softmaxish([1, 0, 1], 2), ["neg", "pos"])
     assert one_class["per_class"]["pos"]["specificity"] is None  # no negatives to be specific about
+    # ... nor counted as 0 in the macro average (0.333 where the one defined specificity, neg's, is 0.667)
+    assert one_class["specificity_macro"] == pytest.approx(one_class["per_class"]["neg"]["specificity"])
     assert one_class["per_class"]["neg"]["recall"] is None and one_class["per_class"]["neg"]["precision"] == 0.0
     pred = p.argmax(axis=1)
     # macro over the classes in play (a, b), like scikit-learn's default label set

@@ -13,7 +13,8 @@ Conventions used throughout :mod:`medimg.evaluation`:
   ``zero_division=0`` reported 0.000, beside a headline that said "undefined"). The macro averages keep
   scikit-learn's ``zero_division=0``.
 * Macro averages (precision, recall, specificity, F1) are taken over the classes that occur in ``y_true`` or
-  in the predictions, as scikit-learn does by default; balanced accuracy is the mean recall over the classes
+  in the predictions, as scikit-learn does by default (specificity over those of them with negative cases: a
+  class every case belongs to has no specificity); balanced accuracy is the mean recall over the classes
   present in ``y_true``.
 * Metrics that are mathematically undefined (a ROC AUC when ``y_true`` holds a single class, the binary
   sensitivity when there are no positive cases) are ``None``, never NaN, so the output is strict JSON.
@@ -196,7 +197,11 @@ def batch_metrics(names: Sequence[str], weights: FloatArray, y: IntArray, p: Flo
                 out[name] = np.where(present[:, 1], rates["recall"][:, 1], np.nan)
             elif name == "specificity":
                 out[name] = np.where(present[:, 0], rates["recall"][:, 0], np.nan)
-            else:  # precision_macro, recall_macro, specificity_macro, f1_macro
+            elif name == "specificity_macro":  # over the classes with negatives: one every case belongs to has none
+                negatives = in_play & (support < support.sum(axis=1, keepdims=True))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[name] = (rates["specificity"] * negatives).sum(axis=1) / negatives.sum(axis=1)
+            else:  # precision_macro, recall_macro, f1_macro
                 per_class = rates[name.removesuffix("_macro")]
                 out[name] = (per_class * in_play).sum(axis=1) / n_in_play
     if "roc_auc" in names:
