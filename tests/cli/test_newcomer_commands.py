@@ -126,6 +126,7 @@ def test_resume_without_a_run_folder_continues_the_latest_interrupted_run(
 
 
 def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:
+    import shlex
     import signal
     import subprocess
     import sys
@@ -143,7 +144,8 @@ def test_ctrl_c_says_how_to_go_on(run: Path, tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=120)
     # 130, or ended by SIGINT itself (CPython's way out of an unhandled Ctrl-C): a shell shows 130 (128 + 2) for both
     assert proc.returncode in (130, -signal.SIGINT), stderr
-    assert "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume`" in stderr
+    # its own command, --run-dir included (the template `medimg fit DATA --resume` started a new run instead)
+    assert f"the fit goes on from its last checkpoint with `medimg {shlex.join(args)} --resume`" in stderr, stderr
     assert "Traceback" not in stderr
 
 

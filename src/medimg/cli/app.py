@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shlex
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -873,6 +874,15 @@ INTERRUPTED = (
 )
 
 
+def interrupted_message(args: list[str]) -> str:
+    """What Ctrl-C says: for a fit, its own command with ``--resume`` (a run in ``--run-dir RUN`` is continued only
+    with it: the template ``medimg fit DATA --resume`` started a new run instead); else :data:`INTERRUPTED`."""
+    if not args or args[0] != "fit":
+        return INTERRUPTED
+    command = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
+    return f"interrupted; the fit goes on from its last checkpoint with `{command}`"
+
+
 def _key_value_hint(args: list[str]) -> str | None:
     """For ``medimg fit DATA epochs=5`` (Ultralytics' form): how medimg takes it."""
     loose = [
@@ -919,7 +929,7 @@ def main() -> None:
     def say(message: str) -> None:
         if rank == 0:
             typer.secho(message, fg=typer.colors.RED, err=True)
-        elif message != INTERRUPTED:
+        elif not message.startswith("interrupted;"):
             typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True)
 
     try:
@@ -927,7 +937,7 @@ def main() -> None:
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
         hint = _key_value_hint(sys.argv[1:]) if done.code == 2 else None
         if done.code == 130:  # Ctrl-C (typer's exit code for it): how to go on
-            hint = INTERRUPTED
+            hint = interrupted_message(sys.argv[1:])
         if hint:
             say(hint)
         raise
@@ -935,7 +945,7 @@ def main() -> None:
         say(f"error: {error}")
         sys.exit(2)
     except KeyboardInterrupt:  # Ctrl-C outside typer's own handling: how to go on, not a traceback
-        say(INTERRUPTED)
+        say(interrupted_message(sys.argv[1:]))
         sys.exit(130)
     except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
         where = f" {error.filename}" if error.filename else ""
