@@ -201,3 +201,23 @@ def test_a_2d_image_with_non_square_pixels_is_drawn_with_square_ones() -> None:
     picture = np.zeros((32, 64), np.uint8)
     assert square_pixels(picture, (1.0, 0.5)).shape == (64, 64)
     assert square_pixels(picture, (0.5, 0.5)) is picture and square_pixels(picture, None) is picture
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_occlusion_of_a_certain_prediction_still_finds_the_evidence(multi_label: bool) -> None:
+    """A saturated prediction (p = 1.0 in float32) gave an all-zero occlusion map: hiding the evidence did not move
+    the probability. The drop in the class's log-odds still shows it."""
+    network = BlobNet(2)
+    with torch.no_grad():
+        network.head.weight.mul_(2000)  # logit gap in the hundreds: softmax and sigmoid give exactly 1.0
+    x, centres = blob_batch(2, size=20)
+    assert torch.equal(torch.softmax(network(x), 1)[:, 1], torch.ones(2))
+    assert torch.equal(torch.sigmoid(network(x))[:, 1], torch.ones(2))
+    if multi_label:
+        maps = explain_batch(network, x, method="occlusion", class_index=1, multi_label=True)
+    else:  # a softmax by default
+        maps = explain_batch(network, x, method="occlusion", class_index=1)
+    for heat, centre in zip(maps, centres, strict=True):
+        assert heat.max() == pytest.approx(1.0)
+        peak = np.unravel_index(int(heat.argmax()), heat.shape)
+        assert all(abs(p - c) <= 3 for p, c in zip(peak, centre, strict=True)), (peak, centre)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,6 @@ from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
 from medimg.networks.ensemble import EnsembleNet
-
-#: logits ``(B, K)`` -> probabilities: the model's own (a softmax over classes, a sigmoid per finding)
-Activation = Callable[[torch.Tensor], torch.Tensor]
 
 EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "occlusion")
 """Names accepted by :func:`explain_batch` (and ``medimg predict --explain``)."""
@@ -174,19 +172,31 @@ def _grad_cam(
     return _normalise_per_sample(_upsample(cam, x.shape[2:])), logits.detach()
 
 
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits, 1)
+def _log_odds(logits: torch.Tensor, *, multi_label: bool) -> torch.Tensor:
+    """``(B, K)`` logits -> each class's log-odds ``log(p / (1 - p))`` of the model's probability ``p``, without
+    rounding: a sigmoid's is the logit itself; a softmax's is the class's logit minus the log-sum-exp of the other
+    classes' (``log(1 - p)`` from ``1 - p`` is ``log 0`` once ``p`` rounds to 1.0, a saturated prediction)."""
+    if multi_label or logits.shape[1] < 2:
+        return logits
+    k = logits.shape[1]
+    others = (
+        logits[:, None, :]
+        .expand(-1, k, -1)
+        .masked_fill(torch.eye(k, dtype=torch.bool, device=logits.device), -torch.inf)
+    )
+    return logits - torch.logsumexp(others, dim=2)
 
 
 def _occlusion(
-    network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None, activation: Activation
+    network: nn.Module, x: torch.Tensor, class_index: torch.Tensor | None, *, multi_label: bool
 ) -> tuple[torch.Tensor, Any]:
     from monai.visualize import OcclusionSensitivity
 
     spatial = x.shape[2:]
+    score = partial(_log_odds, multi_label=multi_label)
     mask_size = [max(2, s // 6) for s in spatial]
     occlusion = OcclusionSensitivity(
-        nn_module=network, mask_size=mask_size, n_batch=64, verbose=False, overlap=0.5, activate=activation
+        nn_module=network, mask_size=mask_size, n_batch=64, verbose=False, overlap=0.5, activate=score
     )
     network.eval()
     maps, all_logits = [], []
@@ -195,10 +205,10 @@ def _occlusion(
             xi = x[i : i + 1].float()
             logits = network(xi).float()
             c = int(logits.argmax(1)) if class_index is None else int(class_index[i])
-            base = float(activation(logits)[0, c])
+            base = float(score(logits)[0, c])
             with warnings.catch_warnings():  # MONAI's deprecation chatter about its own internals
                 warnings.simplefilter("ignore")
-                occluded, _ = occlusion(xi)  # (1, K, *spatial): class probabilities with each area hidden
+                occluded, _ = occlusion(xi)  # (1, K, *spatial): class log-odds with each area hidden
             maps.append(F.relu(base - occluded[0, c].float()))
             all_logits.append(logits)
     return _normalise_per_sample(torch.stack(maps)), torch.cat(all_logits)
@@ -211,7 +221,7 @@ def explain_batch(
     method: str = "gradcam",
     class_index: int | Sequence[int] | None = None,
     target_layer: str | None = None,
-    activation: Activation | None = None,
+    multi_label: bool = False,
 ) -> np.ndarray:
     """Heatmaps of where the evidence for a class lies.
 
@@ -223,8 +233,11 @@ def explain_batch(
         method: one of :data:`EXPLAIN_METHODS`.
         class_index: the class to explain, one for all or one per sample; default the predicted class.
         target_layer: dotted submodule name overriding ``network.target_layer_name``.
-        activation: logits -> probabilities, for occlusion (the drop in the class's probability when an area is
-            hidden); default a softmax over classes (a multi-label model passes its sigmoid per finding).
+        multi_label: the network scores each finding by its own sigmoid (a multi-label model), not a softmax over
+            classes. Occlusion measures the drop in the class's log-odds when an area is hidden: ``logit(p)`` of
+            the model's own probability, computed from the logits (the finding's logit; for a softmax, the class's
+            logit minus the log-sum-exp of the others'), which, unlike the probability, still drops when the
+            prediction is certain (p = 1.0 in float32).
 
     Returns:
         ``(B, *spatial)`` float32 in 0..1, the input's spatial size (1 = strongest evidence).
@@ -247,7 +260,7 @@ def explain_batch(
     x = x.to(device)
     chosen = chosen.to(device) if chosen is not None else None
     if name == "occlusion":
-        maps, _ = _occlusion(network, x, chosen, activation or _softmax)
+        maps, _ = _occlusion(network, x, chosen, multi_label=multi_label)
     elif target_layer is None and isinstance(network, EnsembleNet):
         maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
     else:

@@ -327,23 +327,23 @@ def test_the_cli_prints_each_finding(multilabel_run: Path, tmp_path: Path) -> No
 
 
 def test_occlusion_explains_a_finding_by_its_own_sigmoid() -> None:
-    """A finding's occlusion map measures the drop in *its* probability: with a softmax over findings a second,
-    certain finding would swamp it (its share stays ~0 wherever the image is hidden) and the map would be empty."""
+    """A finding's occlusion map measures the drop in *its* log-odds (its logit): with a softmax over findings, a
+    second finding that moves with the first (here it rises as much) would cancel it and the map would be empty."""
     import torch
     from torch import nn
 
     from medimg.explain.cam import explain_batch
 
     class TwoFindings(nn.Module):
-        """Finding 0 from the top-left quadrant's brightness, finding 1 always certain."""
+        """Finding 0 from the top-left quadrant's brightness, finding 1 certain and rising with it alike."""
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             top_left = x[:, 0, :8, :8].mean(dim=(1, 2))
-            return torch.stack([4 * top_left - 2, torch.full_like(top_left, 30.0)], dim=1)
+            return torch.stack([4 * top_left - 2, 4 * top_left + 30.0], dim=1)
 
     x = torch.zeros(1, 1, 16, 16)
     x[:, :, :8, :8] = 1.0
-    (sigmoid_map,) = explain_batch(TwoFindings(), x, method="occlusion", class_index=0, activation=torch.sigmoid)
+    (sigmoid_map,) = explain_batch(TwoFindings(), x, method="occlusion", class_index=0, multi_label=True)
     (softmax_map,) = explain_batch(TwoFindings(), x, method="occlusion", class_index=0)
     assert sigmoid_map[:8, :8].mean() > 0.5 and sigmoid_map[:8, :8].mean() > 2 * sigmoid_map[8:, 8:].mean()
-    assert softmax_map.max() < 1e-3  # what the softmax of the logits showed for this model
+    assert softmax_map.max() < 1e-3  # what a softmax over the findings shows for this model

@@ -216,7 +216,7 @@ def predict_images(
     Raises:
         DatasetError: an image does not fit the model (2D vs 3D, channels).
     """
-    from medimg.tasks.classify.inference import inference_step, predict_proba, probabilities_of
+    from medimg.tasks.classify.inference import inference_step, predict_proba
     from medimg.transforms.preprocess import preprocess_arrays
 
     if not images:
@@ -239,7 +239,7 @@ def predict_images(
                 x[start : start + step],
                 method=explain,
                 class_index=[int(row.argmax()) for row in probabilities[start : start + step]],
-                activation=partial(probabilities_of, plan=plan),
+                multi_label=plan.multi_label,
             )
             heatmaps[start : start + len(chunk)] = list(chunk)
     predictions: list[Prediction] = []
