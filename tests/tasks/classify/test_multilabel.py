@@ -347,3 +347,16 @@ def test_occlusion_explains_a_finding_by_its_own_sigmoid() -> None:
     (softmax_map,) = explain_batch(TwoFindings(), x, method="occlusion", class_index=0)
     assert sigmoid_map[:8, :8].mean() > 0.5 and sigmoid_map[:8, :8].mean() > 2 * sigmoid_map[8:, 8:].mean()
     assert softmax_map.max() < 1e-3  # what a softmax over the findings shows for this model
+
+
+def test_a_no_finding_prediction_carries_no_findings_index_or_confidence() -> None:
+    """"no finding" carried label_index 0 and finding 0's probability as confidence: read back through
+    class_names it said "effusion, 0.37"."""
+    from medimg.tasks.classify.predict import make_prediction
+
+    names = ["effusion", "atelectasis", "nodule"]
+    none = make_prediction("x.png", np.array([0.37, 0.2, 0.1]), names, multi_label=True)
+    assert none.label == "no finding" and none.label_index == -1
+    assert none.confidence == pytest.approx(0.63)  # how sure that even the likeliest finding is absent
+    one = make_prediction("y.png", np.array([0.2, 0.9, 0.1]), names, multi_label=True)
+    assert one.label == "atelectasis" and one.label_index == 1 and one.confidence == pytest.approx(0.9)

@@ -34,7 +34,8 @@ class Prediction:
         source: the file it was made from.
         label: the most probable class name (multi-label: the findings present joined by ``|``, or ``"no
             finding"``).
-        label_index: its index in the model's class list (multi-label: the most probable finding's).
+        label_index: its index in the model's class list (multi-label: the most probable finding's; -1 for
+            ``"no finding"``, as a detection without boxes).
         probabilities: ``class name -> probability`` (sums to 1; multi-label: each finding's own probability,
             present at 0.5 or more).
         findings: a multi-label model's findings present (probability >= 0.5), most probable first; ``None`` for
@@ -63,9 +64,11 @@ class Prediction:
 
     @property
     def confidence(self) -> float:
-        """The predicted class's probability (multi-label: the most probable finding's)."""
+        """The predicted class's probability (multi-label: the most probable finding's; for ``"no finding"``, one
+        minus it: how sure the model is that even that finding is absent)."""
         if self.findings is not None:
-            return max(self.probabilities.values(), default=0.0)
+            top = max(self.probabilities.values(), default=0.0)
+            return top if self.findings else 1.0 - top
         return self.probabilities[self.label]
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,7 +116,7 @@ def make_prediction(source: str, row: np.ndarray, class_names: Sequence[str], *,
     return Prediction(
         source=source,
         label="|".join(present) or NO_FINDING,
-        label_index=index,
+        label_index=index if present else -1,
         probabilities=probabilities,
         findings=present,
     )
