@@ -221,3 +221,26 @@ def test_occlusion_of_a_certain_prediction_still_finds_the_evidence(multi_label:
         assert heat.max() == pytest.approx(1.0)
         peak = np.unravel_index(int(heat.argmax()), heat.shape)
         assert all(abs(p - c) <= 3 for p, c in zip(peak, centre, strict=True)), (peak, centre)
+
+
+def test_a_later_predict_call_never_replaces_earlier_overlays(deploy_run: Path, tmp_path: Path) -> None:
+    """Each call numbered its overlays from 0000: a second call on another image of the same name replaced the
+    first call's overlay, and the first call's predictions then pointed at another image's heatmap."""
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    overlays = []
+    for i, kind in enumerate(["lesion", "normal"]):
+        image = tmp_path / kind / "a.png"
+        image.parent.mkdir()
+        image.write_bytes(phantom_file(deploy_run, kind).read_bytes())
+        out = tmp_path / f"pred{i}.json"
+        result = CliRunner().invoke(app, ["predict", str(deploy_run), str(image), "--explain", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        overlay = Path(json.loads(out.read_text())[0]["explanation"]["overlay"])
+        overlays.append((overlay, overlay.read_bytes()))
+    (first, first_png), (second, second_png) = overlays
+    assert first.parent == second.parent == tmp_path / "explanations"
+    assert (first.name, second.name) == ("0000_a.gradcam.png", "0001_a.gradcam.png")
+    assert first.read_bytes() == first_png != second_png

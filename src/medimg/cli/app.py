@@ -723,13 +723,28 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
 
 
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
-    """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory."""
+    """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory.
+
+    Numbers go on after the overlays already in ``folder``, so a later call never replaces an earlier call's
+    overlays, which that call's predictions name (the counter restarted at 0000: the second call's ``0000_a``
+    replaced the first's, whose JSON then pointed at another image's heatmap). A name is claimed before it is
+    written, so two calls writing into one folder at the same time take different numbers.
+    """
     from medimg.fileio import atomic_write_bytes
 
+    numbers = (re.match(r"(\d+)_", f.name) for f in folder.glob("*.png")) if folder.is_dir() else iter(())
+    first = max((int(m.group(1)) + 1 for m in numbers if m), default=0)
     for i, p in enumerate(predictions):
         if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
             stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p.source).stem)
-            target = folder / f"{i:04d}_{stem}.{p.explain_method}.png"
+            folder.mkdir(parents=True, exist_ok=True)
+            while True:
+                target = folder / f"{first + i:04d}_{stem}.{p.explain_method}.png"
+                try:
+                    target.touch(exist_ok=False)
+                    break
+                except FileExistsError:  # another call is writing into the folder
+                    first += 1
             atomic_write_bytes(target, p.overlay_png)
             p.overlay_path, p.overlay_png, p.heatmap = str(target), None, None
         yield p
