@@ -36,7 +36,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import os
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -232,8 +237,50 @@ def deidentify_dataset(dataset: Any, *, salt: str) -> list[str]:
     return sorted(changed)
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET_THREADS: set[int] = set()
+"""The threads de-identifying now: pydicom's log records from them are dropped (:func:`_from_other_threads`)."""
+
+
+def _from_other_threads(record: logging.LogRecord) -> bool:
+    return record.thread not in _QUIET_THREADS
+
+
+@contextmanager
+def _pydicom_silenced() -> Iterator[None]:
+    """pydicom neither validates nor warns nor logs while the original file is parsed, de-identified and saved.
+
+    pydicom's value validation (on by default: ``reading_validation_mode`` WARN) echoes each malformed value it
+    meets -- ``Invalid value for VR UI: '1.2.840...0604688.1'`` -- as a ``UserWarning`` and a ``pydicom`` log
+    record, *before* de-identification replaces the value: the original Study/Series/SOP UIDs (or an MRN inside
+    one) would reach the service's log. Here validation is off (a malformed UID is replaced like any other),
+    warnings are suppressed, and the ``pydicom`` logger drops this thread's records. pydicom's settings and
+    Python's warning filters are process-wide, so one de-identification runs at a time; a warning another thread
+    raises during that window (milliseconds) is not shown either.
+    """
+    from pydicom import config
+
+    library = logging.getLogger("pydicom")
+    with _QUIET_LOCK:
+        if _from_other_threads not in library.filters:
+            library.addFilter(_from_other_threads)
+        reading, writing = config.settings._reading_validation_mode, config.settings._writing_validation_mode
+        _QUIET_THREADS.add(threading.get_ident())
+        try:
+            config.settings.reading_validation_mode = config.IGNORE
+            config.settings.writing_validation_mode = config.IGNORE
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            config.settings._reading_validation_mode = reading
+            config.settings._writing_validation_mode = writing
+            _QUIET_THREADS.discard(threading.get_ident())
+
+
 def deidentify_bytes(data: bytes, *, salt: str) -> tuple[bytes, Any]:
-    """De-identify a DICOM file held in memory: nothing of the original is written anywhere.
+    """De-identify a DICOM file held in memory: nothing of the original is written anywhere, nor logged (pydicom's
+    warnings about malformed values, which quote the values, are silenced: :func:`_pydicom_silenced`).
 
     Returns:
         ``(the de-identified file's bytes, its pydicom Dataset)``.
@@ -242,6 +289,11 @@ def deidentify_bytes(data: bytes, *, salt: str) -> tuple[bytes, Any]:
         ValueError: the bytes are not DICOM pydicom can parse and rewrite (the message names no value). Only
             what pydicom parsed is written back: bytes after a truncation point are dropped, never copied.
     """
+    with _pydicom_silenced():
+        return _deidentify_bytes(data, salt=salt)
+
+
+def _deidentify_bytes(data: bytes, *, salt: str) -> tuple[bytes, Any]:
     import pydicom
 
     try:
