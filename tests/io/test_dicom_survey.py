@@ -151,3 +151,18 @@ def test_top_level_folders_of_one_patient_each_are_warned_about(
     for n, folder in enumerate(sorted(export.glob("PT*"))):
         folder.rename(export / f"LUNG1-00{n + 1}")
     assert not any("exactly one patient" in w for w in survey_dicom(export).warnings)
+
+
+def test_a_placeholder_patient_id_is_no_patient(dicom_writer: Callable[..., Path], tmp_path: Path) -> None:
+    """De-identified data with PatientID 'ANONYMIZED' on every file: `check` said "1 patient(s)" and warned the
+    class folders held ONE patient, while fit grouped the split by study (24 of them)."""
+    for i in range(12):
+        extra = {"PatientID": "ANONYMIZED", "StudyInstanceUID": f"1.2.826.0.1.3680043.8.499.{i}"}
+        dicom_writer(
+            f"anon/{('normal', 'tumour')[i % 2]}/s{i}/1.dcm", np.zeros((8, 8), np.uint16), modality="CT",
+            series_uid=f"1.2.826.0.1.3680043.8.500.{i}", extra=extra,
+        )  # fmt: skip
+    survey = survey_dicom(tmp_path / "anon")
+    assert survey.placeholder_patient and survey.patients == 12
+    assert not any("ONE patient" in w for w in survey.warnings)
+    assert "12 patient(s) (by study: one placeholder PatientID on every file)" in survey.summary()

@@ -57,6 +57,9 @@ _MEDIA_PATIENT_FOLDER = re.compile(r"PT\d+|P\d{7}", re.IGNORECASE)
 
 #: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
 #: set beside its CT, a SEG, a report)
+#: one PatientID over this many studies is a de-identified placeholder, not a patient (the split's rule:
+#: :data:`medimg.data.dicom_patients.MIN_GROUPS`)
+PLACEHOLDER_STUDIES = 10
 ANNOTATION_MODALITIES = frozenset({"RTSTRUCT", "SEG", "SR", "RTPLAN", "RTRECORD", "KO", "PR", "REG"})
 
 
@@ -75,6 +78,7 @@ class DicomSeries:
             series of several slices with positions.
         orientation: ``axial``, ``coronal``, ``sagittal``, ``oblique`` or ``unknown``.
         description: SeriesDescription, when present.
+        study: a short hash of the StudyInstanceUID (``"none"`` without one).
     """
 
     series: str
@@ -86,6 +90,7 @@ class DicomSeries:
     spacing_mm: list[float] | None
     orientation: str
     description: str = ""
+    study: str = "none"
 
 
 @dataclass
@@ -100,7 +105,17 @@ class DicomSurvey:
     index_files: int = 0  # DICOMDIR indexes of media exports, skipped
 
     @property
+    def placeholder_patient(self) -> bool:
+        """Every series carries one PatientID over at least :data:`PLACEHOLDER_STUDIES` studies: a de-identified
+        placeholder ("ANONYMIZED"), not a patient; patients are then told apart by study, as the split groups them
+        (:mod:`medimg.data.dicom_patients`)."""
+        studies = {s.study for s in self.series} - {"none"}
+        return len({s.patient for s in self.series}) == 1 and len(studies) >= PLACEHOLDER_STUDIES
+
+    @property
     def patients(self) -> int:
+        if self.placeholder_patient:
+            return len({s.study for s in self.series})
         return len({s.patient for s in self.series})
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +131,8 @@ class DicomSurvey:
 
     def summary(self) -> str:
         """A table of the series (one line each) and the warnings."""
-        lines = [f"DICOM: {len(self.series)} series, {self.patients} patient(s) (hashed PatientID) under {self.root}"]
+        told = "by study: one placeholder PatientID on every file" if self.placeholder_patient else "hashed PatientID"
+        lines = [f"DICOM: {len(self.series)} series, {self.patients} patient(s) ({told}) under {self.root}"]
         for s in self.series[:LISTED_SERIES]:
             size = "x".join(map(str, s.size)) if s.size else "?"
             spacing = " x ".join(f"{v:.3g}" for v in s.spacing_mm) + " mm" if s.spacing_mm else "spacing ?"
@@ -325,6 +341,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
             DicomSeries(
                 series=_short_hash(key),
                 patient=_short_hash(first.get("PatientID")),
+                study=_short_hash(first.get("StudyInstanceUID")),
                 folder=folders[key],
                 modality=str(first.get("Modality") or "?"),
                 slices=len(datasets),
