@@ -93,7 +93,11 @@ def test_the_check_flags_a_patient_in_several_own_splits(tmp_path: Path) -> None
     report = check_dataset(Dataset.load(tmp_path, task="classify"))
     assert not report.ok
     assert len(report.cross_split_patients) == 10
-    assert "[test, train] (4 images)" in report.cross_split_patients[0]
+    # a hashed patient comes with a file in each split, so the user knows what to move (the hash alone did not)
+    assert (
+        "[test, train] (4 images: test test/normal/normal_0_0.dcm, train train/normal/normal_0_0.dcm)"
+        in (report.cross_split_patients[0])
+    ), report.cross_split_patients
     assert "one patient in several splits" in report.summary()
 
 

@@ -421,17 +421,20 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
 
 
 def patients_in_several_splits(cases: Sequence[Case], split_of: dict[str, str | None]) -> list[str]:
-    """``"<patient> [<splits>] (<n> images)"`` for every patient (``Case.patient_id``: a CSV column, a sub-folder,
-    DICOM headers) whose images lie in more than one split."""
-    splits_of: dict[str, set[str]] = defaultdict(set)
+    """``"<patient> [<splits>] (<n> images: <an image in each split>)"`` for every patient (``Case.patient_id``: a
+    CSV column, a sub-folder, DICOM headers, where it is a hash) whose images lie in more than one split: the
+    images name the files to move."""
+    splits_of: dict[str, dict[str, str]] = defaultdict(dict)
     images: Counter[str] = Counter()
     for case in cases:
         split = split_of.get(case.case_id)
         if case.patient_id and split:
-            splits_of[case.patient_id].add(split)
+            splits_of[case.patient_id].setdefault(split, case.case_id)
             images[case.patient_id] += 1
     return [
-        f"{patient} [{', '.join(sorted(splits))}] ({images[patient]} images)"
+        f"{patient} [{', '.join(sorted(splits))}] ({images[patient]} images: "
+        + ", ".join(f"{split} {splits[split]}" for split in sorted(splits))
+        + ")"
         for patient, splits in splits_of.items()
         if len(splits) > 1
     ]
