@@ -244,3 +244,13 @@ def test_a_later_predict_call_never_replaces_earlier_overlays(deploy_run: Path, 
     assert first.parent == second.parent == tmp_path / "explanations"
     assert (first.name, second.name) == ("0000_a.gradcam.png", "0001_a.gradcam.png")
     assert first.read_bytes() == first_png != second_png
+
+
+def test_the_explained_class_is_named(deploy_run: Path) -> None:
+    """The prediction said only which method made the map; the reader had to guess the class it explains."""
+    from medimg import Model
+
+    (p,) = Model.load(deploy_run).predict(phantom_file(deploy_run), explain="gradcam")
+    assert p.explained_class == p.label  # type: ignore[union-attr]
+    assert p.to_dict()["explanation"]["class"] == p.label
+    assert p.csv_rows()[0]["explained_class"] == p.label

@@ -40,8 +40,12 @@ class Prediction:
             present at 0.5 or more).
         findings: a multi-label model's findings present (probability >= 0.5), most probable first; ``None`` for
             a single-label model.
-        heatmap: with an explanation: ``(*input_size)`` float32 in 0..1 at the network's input size.
+        heatmap: with an explanation: float32 in 0..1 over the network's input, ``(*input_size)``: the image
+            resized (stretched) to the network's input size and, for a volume, in the network's canonical (RAS+)
+            axis order, not the file's; ``overlay_png`` is the map laid back onto the image as stored.
         explain_method: the method that made ``heatmap`` (``"gradcam"``...).
+        explained_class: the class (multi-label: the finding) ``heatmap`` shows the evidence for: the predicted
+            class (multi-label: the most probable finding).
         overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
         overlay_path: where ``overlay_png`` was saved, once it is.
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
@@ -56,6 +60,7 @@ class Prediction:
     probabilities: dict[str, float]
     heatmap: np.ndarray | None = field(default=None, repr=False)
     explain_method: str | None = None
+    explained_class: str | None = None
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
     domain: dict[str, Any] | None = None
@@ -81,7 +86,11 @@ class Prediction:
             "probabilities": self.probabilities,
         }
         if self.explain_method is not None:
-            result["explanation"] = {"method": self.explain_method, "overlay": self.overlay_path}
+            result["explanation"] = {
+                "method": self.explain_method,
+                "class": self.explained_class,
+                "overlay": self.overlay_path,
+            }
         if self.domain is not None:
             result["domain"] = self.domain
         if self.series:
@@ -97,6 +106,7 @@ class Prediction:
         row.update({f"p_{name}": f"{p:.6f}" for name, p in self.probabilities.items()})
         if self.explain_method is not None:
             row["overlay"] = self.overlay_path or ""
+            row["explained_class"] = self.explained_class or ""
         return [{**row, **domain_columns(self.domain), **series_columns(self.series)}]
 
 
@@ -253,6 +263,7 @@ def predict_images(
 
             prediction.heatmap = heatmap
             prediction.explain_method = explain
+            prediction.explained_class = class_names[int(row.argmax())]
             prediction.overlay_png = overlay_png(
                 image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm
             )
