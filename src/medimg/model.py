@@ -350,9 +350,10 @@ class Model:
                 if first is not None:
                     self._adopt_fit(first)
                     logger.info(
-                        "cross-validation: this Model now holds the first fold's network (fold_0: predict, export "
-                        "use it); the folds' scores are in cv_summary_ and %s; to deploy, train once on all the data "
-                        "without folds",
+                        "cross-validation: predict and export of %s use the first fold's network (fold_0; in Python "
+                        "this Model holds it, and cv_summary_ the scores); the folds' scores are in %s; to deploy, "
+                        "train once on all the data without folds",
+                        target,
                         target / "cv.json",
                     )
                 return self
