@@ -75,3 +75,30 @@ def test_a_dicom_upload_with_malformed_uids_leaves_them_out_of_the_log(
     assert answer.status_code == 201, answer.text
     said = caplog.text + "\n".join(str(w.message) for w in shown) + "".join(capfd.readouterr())
     assert not leaked(said + answer.text), said
+
+
+def test_the_models_endpoint_names_no_training_file(deploy_run: Path, tmp_path: Path) -> None:
+    """`GET /v1/models` served `training.excluded_files` (training paths: patient names and MRNs in folder names),
+    `teacher` and `synthetic_source`; it now shows only the fields listed for it."""
+    import json
+    import shutil
+
+    run = shutil.copytree(deploy_run, tmp_path / "run")
+    metadata = json.loads((run / "metadata.json").read_text())
+    place = "data/normal/Smith_John_MRN100000/Smith_John_0.dcm"
+    metadata["training"].update(
+        excluded_files=[{"case_id": place, "path": place, "label": "normal", "reason": "label conflict"}],
+        skipped_files=[[place, "unreadable"]],
+        teacher="runs/Smith_John_MRN100000/exp1",
+        synthetic_source="synthetic/Smith_John_MRN100000",
+        semi_supervised={"method": "mean-teacher", "pool": "unlabelled/Smith_John_MRN100000"},
+        a_field_added_later="Smith_John_MRN100000",
+    )
+    (run / "metadata.json").write_text(json.dumps(metadata))
+    with service_client(run, tmp_path / "reports.db") as (client, headers):
+        answer = client.get("/v1/models", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert "MRN100000" not in answer.text
+    training = answer.json()["models"][0]["training"]
+    assert training["epochs_run"] == metadata["training"]["epochs_run"] and "best_val_auc_bacc" in training
+    assert not {"excluded_files", "skipped_files", "teacher", "synthetic_source", "semi_supervised"} & set(training)
