@@ -254,3 +254,19 @@ def test_the_explained_class_is_named(deploy_run: Path) -> None:
     assert p.explained_class == p.label  # type: ignore[union-attr]
     assert p.to_dict()["explanation"]["class"] == p.label
     assert p.csv_rows()[0]["explained_class"] == p.label
+
+
+def test_an_empty_map_is_said(
+    deploy_run: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An all-zero map gave a plain overlay that read as "no evidence anywhere", without a word."""
+    import logging
+
+    from medimg import Model
+    from medimg.explain import cam
+
+    monkeypatch.setattr(cam, "explain_batch", lambda _network, x, **_: np.zeros((len(x), *x.shape[2:]), np.float32))
+    with caplog.at_level(logging.WARNING):
+        (p,) = Model.load(deploy_run).predict(phantom_file(deploy_run), explain="occlusion")
+    assert p.heatmap is not None and not p.heatmap.any()  # type: ignore[union-attr]
+    assert "occlusion map for" in caplog.text and "is empty" in caplog.text

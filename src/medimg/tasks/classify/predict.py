@@ -264,6 +264,14 @@ def predict_images(
             prediction.heatmap = heatmap
             prediction.explain_method = explain
             prediction.explained_class = class_names[int(row.argmax())]
+            if not heatmap.any():  # was silent: the overlay is the plain image, which reads as "no evidence"
+                logger.warning(
+                    "%s: the %s map for %r is empty (the network's score for it did not depend on any area): its "
+                    "overlay shows no heat, which is not evidence of absence",
+                    image.source,
+                    explain,
+                    prediction.explained_class,
+                )
             prediction.overlay_png = overlay_png(
                 image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm
             )
