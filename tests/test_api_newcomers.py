@@ -83,7 +83,7 @@ def test_num_classes_other_than_the_data_is_refused_before_training(tmp_path: Pa
     [
         (lambda: Model("simple-cnn", lr=0.1), "unknown plan field 'lr'. medimg calls it 'learning_rate'"),
         (lambda: Model("simple-cnn", imgsz=64), "medimg calls it 'input_size'"),
-        (lambda: Model(random_state=0), "medimg calls it 'seed'"),
+        (lambda: Model(random_state=0), r"medimg calls it 'seed', a run option \(--seed"),  # not in plan --help
         (lambda: Model(device="cuda"), "chooses the device itself: CUDA when a GPU is present"),
         (lambda: Model("unet"), r"'unet' is a segment network, not a classify one: Model\('unet', task='segment'\)"),
         (lambda: Model("fcos"), "task='detect'"),

@@ -92,7 +92,10 @@ def load_bundle(run_dir: str | Path) -> TrainedBundle:
         raise RunFolderError(f"{run.path} is being trained ({holder}); load it when that has finished")
     metadata = run.read_json("metadata.json")
     if RunMetadata.model_validate(metadata).backend != "torch" or not run.file("model.pt").is_file():
-        raise RunFolderError(f"{run.path} holds no torch network (model.pt); load it with medimg.Model.load")
+        raise RunFolderError(
+            f"{run.path} holds no torch network (model.pt): a classical model (random forest, SVM...) has no ONNX "
+            "export or network to load here; it predicts through medimg.Model.load(RUN).predict and `medimg predict`"
+        )
     run.verify_weights(metadata)
     task = get_task(str(metadata.get("task", "classify")))
     plan = task.plan_type.model_validate(run.read_json("plan.json"))

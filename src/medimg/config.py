@@ -234,6 +234,9 @@ def _check_known(key: str, known: dict[str, str], choices: Sequence[str] | None 
         if key.lower() in {"device", "devices", "gpus", "gpu", "accelerator"}:
             raise ConfigError(f"unknown plan field {key!r}: {DEVICE_NOTE}.")
         meant = SYNONYMS.get(key.lower())
+        if meant is not None and meant in FitOptions.model_fields:  # a run option, not a plan field
+            flag = "--" + meant.replace("_", "-")
+            raise ConfigError(f"{key!r}: medimg calls it {meant!r}, a run option ({flag}; {meant}= in Python)")
         hint = f" medimg calls it {meant!r}." if meant in options else did_you_mean(key, options)
         raise ConfigError(f"unknown plan field {key!r}.{hint} See `medimg plan --help`.")
 

@@ -70,6 +70,12 @@ def test_fit_load_evaluate_predict_like_a_deep_model(tmp_path):
     assert abs(sum(predictions[0].probabilities.values()) - 1) < 1e-6
     with pytest.raises(ConfigError, match="deep model"):
         loaded.predict(cells / "abnormal_cell", explain="gradcam")
+    # `medimg export` of it says a classical model has no ONNX export (was: "load it with medimg.Model.load")
+    from medimg.bundle import load_bundle
+    from medimg.errors import RunFolderError
+
+    with pytest.raises(RunFolderError, match=r"a classical model .* has no ONNX export"):
+        load_bundle(run)
 
 
 def test_same_splits_as_the_deep_models(tmp_path):

@@ -272,7 +272,9 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
         entries = list(folder.iterdir())
         if any(p.is_file() and is_image_file(p) for p in entries) or not any(visible_dir(p) for p in entries):
             return
-    inside = next((found for folder in subdirs if (found := _class_folders_inside(folder)) is not None), None)
+    # the original images first: augmented copies of test images would leak into training
+    originals = sorted(subdirs, key=lambda d: not re.search(r"orig", d.name, re.IGNORECASE))
+    inside = next((found for folder in originals if (found := _class_folders_inside(folder)) is not None), None)
     example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in subdirs)}) look like versions or parts of the dataset "
