@@ -350,7 +350,7 @@ def test_occlusion_explains_a_finding_by_its_own_sigmoid() -> None:
 
 
 def test_a_no_finding_prediction_carries_no_findings_index_or_confidence() -> None:
-    """"no finding" carried label_index 0 and finding 0's probability as confidence: read back through
+    """ "no finding" carried label_index 0 and finding 0's probability as confidence: read back through
     class_names it said "effusion, 0.37"."""
     from medimg.tasks.classify.predict import make_prediction
 
