@@ -528,3 +528,16 @@ def test_enhanced_multiframe_with_repeated_positions_is_refused(tmp_path: Path) 
     # one slice imaged over time (a cine) is no volume to refuse
     cine = read_dicom(_write_enhanced(tmp_path / "cine.dcm", [5.0] * 4, [1, 2, 3, 4]))
     assert [float(v) for v in cine.array[0, :, 0, 0]] == [1, 2, 3, 4]
+
+
+def test_a_pixel_spacing_with_a_decimal_comma_is_read(dicom_writer: Writer, tmp_path: Path) -> None:
+    """`0,50\\0,50` (some European systems) left the image without spacing, silently."""
+    import pydicom
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    path = dicom_writer("comma.dcm", np.zeros((8, 8), np.uint16))
+    ds = pydicom.dcmread(path)
+    ds._dict[Tag(0x00280030)] = RawDataElement(Tag(0x00280030), "DS", 10, b"0,50\\0,25 ", 0, False, True)
+    ds.save_as(tmp_path / "comma_saved.dcm")
+    assert read_image(tmp_path / "comma_saved.dcm").spacing_mm == pytest.approx((0.5, 0.25))

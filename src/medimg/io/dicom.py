@@ -178,7 +178,7 @@ def _floats(value: Any, n: int | None = None) -> list[float] | None:
         return None
     items = [value] if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") else list(value)
     try:
-        out = [float(v) for v in items]
+        out = [dicom_decimal(v) for v in items]
     except (TypeError, ValueError):
         return None
     if n is not None and len(out) != n:
@@ -186,6 +186,16 @@ def _floats(value: Any, n: int | None = None) -> list[float] | None:
     if not all(math.isfinite(v) for v in out):
         return None
     return out
+
+
+def dicom_decimal(value: Any) -> float:
+    """A DICOM decimal string as a number; a decimal comma (``0,50``, as some European systems write
+    PixelSpacing) read as the point it means (it left the image without spacing, silently)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and "," in value and "." not in value:
+        value = value.strip().replace(",", ".")
+    return float(value)
 
 
 def _first_float(value: Any) -> float | None:

@@ -166,8 +166,10 @@ def _short_hash(value: Any) -> str:
 
 
 def _floats(value: Any) -> list[float] | None:
+    from medimg.io.dicom import dicom_decimal
+
     try:
-        return [float(v) for v in value] if value is not None else None
+        return [dicom_decimal(v) for v in value] if value is not None else None
     except (TypeError, ValueError):
         return None
 
