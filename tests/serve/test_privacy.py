@@ -102,3 +102,59 @@ def test_the_models_endpoint_names_no_training_file(deploy_run: Path, tmp_path: 
     training = answer.json()["models"][0]["training"]
     assert training["epochs_run"] == metadata["training"]["epochs_run"] and "best_val_auc_bacc" in training
     assert not {"excluded_files", "skipped_files", "teacher", "synthetic_source", "semi_supervised"} & set(training)
+
+
+def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_an_unrecognised_upload_is_refused_in_memory_without_quoting_it(
+    deploy_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A .tar of a DICOM series (a PACS export), a .tar.gz or a .dcm.gz was written raw (with its PHI) to the
+    working folder before the 415; the answer quoted the tar member's name and advised re-exporting as PNG."""
+    import gzip
+
+    dicom = ct_small().read_bytes()
+    member = "Smith_John_MRN100000/IM0.dcm"
+    uploads = {
+        "tar": (_tar({member: dicom}), "a tar archive"),
+        "tar.gz": (_tar({member: dicom}, "w:gz"), "a tar archive compressed with gzip"),
+        "dcm.gz": (gzip.compress(dicom), "a gzip-compressed DICOM file"),
+        "text": (b"Smith_John_MRN100000 notes\n" * 40, "unrecognised image format"),
+    }
+    written: list[bytes] = []
+    original = Path.write_bytes
+
+    def spy(self: Path, data: bytes) -> int:  # type: ignore[override]
+        written.append(bytes(data))
+        return original(self, data)
+
+    with service_client(deploy_run, tmp_path / "reports.db") as (client, headers):
+        monkeypatch.setattr(Path, "write_bytes", spy)
+        for name, (body, says) in uploads.items():
+            written.clear()
+            answer = client.post("/v1/predictions", headers=headers, files={"file": (f"x.{name}", body)})
+            assert answer.status_code == 415, (name, answer.text)
+            detail = answer.json()["detail"]
+            assert says in detail and "Smith" not in detail and "MRN" not in detail, (name, detail)
+            assert not written, (name, len(written))
+            if name != "text":
+                assert ".zip" in detail and "PNG" not in detail, detail
+        monkeypatch.undo()
+        png = client.post("/v1/predictions", headers=headers, files={"file": ("a.png", phantom_png(deploy_run))})
+    assert png.status_code == 201, png.text
+
+
+def phantom_png(run: Path) -> bytes:
+    from tests.serve.support import phantom_file
+
+    return phantom_file(run).read_bytes()
