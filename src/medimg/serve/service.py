@@ -25,6 +25,7 @@ from medimg.serve.idempotency import upload_digest
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
+from medimg.serve.sniff import refuse_unrecognised
 from medimg.serve.storage import LABEL_LENGTH, ReportRow, Storage
 from medimg.serve.workers import CommitGuard
 from medimg.serve.workspace import UploadWorkspace
@@ -311,6 +312,7 @@ class PredictionService:
                 )
                 fmt = SERIES_FORMAT
             else:
+                refuse_unrecognised(data, ACCEPTED_NAMES)  # in memory: an unknown upload is never written
                 raw = folder / "upload.bin"
                 raw.write_bytes(data)
                 fmt = self._sniff(raw)
