@@ -83,3 +83,21 @@ def test_an_error_under_torchrun_names_the_rank_of_the_other_processes(tmp_path:
         env=env,
     )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("[rank 1] error:")
+
+
+def test_pydicoms_value_checks_quoting_identifiers_stay_off_the_terminal(tmp_path: Path) -> None:
+    """A legacy export's UIDs with a leading zero, a PatientID over its length: pydicom printed each value three
+    times (a log line, a UserWarning, the line again) quoting the value, an identifier, on `medimg check`."""
+    emit = """
+import warnings, logging
+from medimg.cli.app import configure_logging
+configure_logging(0)
+from pydicom.valuerep import validate_value
+validate_value("UI", "1.2.826.0.1.3680043.9999.0.0.MRN100000", 1)
+validate_value("SH", "MRN100000-SMITH-JOHN", 1)
+logging.getLogger("pydicom").warning("other pydicom warning")
+"""
+    result = subprocess.run([sys.executable, "-c", emit], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "MRN100000" not in result.stderr, result.stderr
+    assert "other pydicom warning" in result.stderr  # its other warnings still pass
