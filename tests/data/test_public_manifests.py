@@ -54,7 +54,7 @@ def test_ham10000_with_its_lesion_masks_unpacked_beside(tmp_path: Path) -> None:
         rows.append(f"HAM_{i // 2},ISIC_00{i},{'mel' if i % 2 else 'nv'},histo")
     (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path)
-    assert dataset.class_names == ["mel", "nv"] and len(dataset.cases) == 4
+    assert dataset.class_names == ["nv", "mel"] and len(dataset.cases) == 4  # nevus the negative class
     masks = Dataset.load(tmp_path, task="segment")
     assert sorted(c.mask.name for c in masks.cases) == [f"ISIC_00{i}_segmentation.png" for i in range(4)]
 
