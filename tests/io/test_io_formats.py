@@ -242,3 +242,14 @@ def test_a_short_text_file_named_dcm_is_not_called_a_truncated_dicom(tmp_path: P
     cut.write_bytes(bytes(100))  # the start of a preamble: truncated
     with pytest.raises(ImageReadError, match="truncated: 100 bytes, shorter than the 132-byte DICOM preamble"):
         detect_format(cut)
+
+
+def test_a_very_short_text_file_named_png_is_text_not_a_truncated_image(tmp_path: Path) -> None:
+    """`echo hello > c.png` (6 bytes) was "the file is truncated: only 6 bytes"; longer notes were already text."""
+    note = tmp_path / "c.png"
+    note.write_bytes(b"hello\n")
+    with pytest.raises(ImageReadError, match=r"unrecognised image format although its name ends with '\.png'.*text"):
+        detect_format(note)
+    (tmp_path / "cut.png").write_bytes(b"\x89PNG\r")  # the start of a PNG signature: truncated
+    with pytest.raises(ImageReadError, match="truncated"):
+        detect_format(tmp_path / "cut.png")

@@ -400,7 +400,7 @@ def _truncated_signature(path: Path, head: bytes, suffix: str) -> str | None:
     short_dicom = _SUFFIX_FORMAT.get(suffix) == "dicom" and not _is_text(head)  # a note saved as .dcm is not cut
     if len(head) < 132 and (short_dicom or (head and not any(head))):
         return f"{size}, shorter than the 132-byte DICOM preamble and 'DICM' signature"
-    if len(head) < 8 and suffix in _SUFFIX_FORMAT:
+    if len(head) < 8 and suffix in _SUFFIX_FORMAT and not _is_text(head):  # a short note is text, not a cut image
         return f"only {size}"
     return None
 
