@@ -237,7 +237,7 @@ def test_prediction_reads_a_large_image_as_training_does(tmp_path: Path, suffix:
     size: the same file got probabilities up to 0.008 apart. Now one read; reduced for the network only where
     the budget leaves no other way."""
     from medimg.io.limits import CLASSIFY_READ_SIZE
-    from medimg.io.read import read_classifier_input
+    from medimg.io.read import read_input
     from medimg.planning.domain import InputReader
 
     rng = np.random.default_rng(0)
@@ -245,5 +245,5 @@ def test_prediction_reads_a_large_image_as_training_does(tmp_path: Path, suffix:
     trained = read_image(tmp_path / f"big{suffix}", target_size=CLASSIFY_READ_SIZE).array
     predicted = InputReader(target_size=[40, 40]).read(tmp_path / f"big{suffix}").array
     np.testing.assert_array_equal(predicted, trained)
-    tight = read_classifier_input(tmp_path / f"big{suffix}", [40, 40], max_bytes=1_000_000)  # 4 MB at full size
+    tight = read_input(tmp_path / f"big{suffix}", [40, 40], max_bytes=1_000_000)  # 4 MB at full size
     assert tight.meta["reduced_by"] > 1

@@ -22,7 +22,7 @@ from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, p
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
-__all__ = ["read_classifier_input", "read_header", "read_image"]
+__all__ = ["read_header", "read_image", "read_input"]
 
 
 def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHeader:
@@ -180,16 +180,20 @@ def read_image(
     return apply_input_intensity(image, window, dicom_display=dicom_display)
 
 
-def read_classifier_input(path: str | os.PathLike[str], input_size: Sequence[int], **options: Any) -> ImageData:
-    """A classifier's input file read as its training images were (for :data:`~medimg.io.limits.CLASSIFY_READ_SIZE`:
-    every pixel up to 8192 px per side), so the same file gives the same network input in training, evaluation and
-    prediction (a read reduced for the network's input instead rounds and JPEG-decodes differently). An image that
-    does not fit the reading budget so (``max_bytes``, a service's) is read reduced for ``input_size``: the only
-    way it fits.
+def read_input(path: str | os.PathLike[str], input_size: Sequence[int] | None, **options: Any) -> ImageData:
+    """An inference input read as the model's training images were. A classifier's (``input_size``: the size its
+    network resizes whole images to) for :data:`~medimg.io.limits.CLASSIFY_READ_SIZE` (every pixel up to 8192 px
+    per side), so the same file gives the same network input in training, evaluation and prediction (a read
+    reduced for the network's input instead rounds and JPEG-decodes differently); an image that does not fit the
+    reading budget so (``max_bytes``, a service's) is read reduced for ``input_size``: the only way it fits.
+    Without ``input_size`` (segmentation, detection: masks and boxes are given in the image's own pixels) every
+    pixel.
 
     Args:
         options: :func:`read_image`'s other options (``window``, ``max_pixels``, ``max_bytes``...).
     """
+    if input_size is None:
+        return read_image(path, **options)
     try:
         return read_image(path, target_size=CLASSIFY_READ_SIZE, **options)
     except ImageTooLargeError:

@@ -482,7 +482,7 @@ class InputReader:
         warn_each: log a warning per out-of-domain input (prediction); ``False`` for evaluation, which logs one
             :meth:`summary` instead.
         target_size: the network's input size when it resizes whole images (classification): files are read as
-            training read them (:func:`medimg.io.read.read_classifier_input`), reduced for this size only where the
+            training read them (:func:`medimg.io.read.read_input`), reduced for this size only where the
             reading budget leaves no other way; ``None`` reads every pixel (masks and boxes are given in the image's
             own pixels).
         scale: the resize factor segmentation applies before the network (``--scale``): sizes and spacings are
@@ -554,8 +554,7 @@ class InputReader:
             ImageReadError: unreadable file, or (``strict``) an out-of-domain one (:class:`OutOfDomainError`).
             ConfigError: the window does not fit the image (a CT window on MR).
         """
-        from medimg.io import read_image
-        from medimg.io.read import read_classifier_input
+        from medimg.io.read import read_input
         from medimg.io.series_inputs import read_series
 
         options: dict[str, Any] = {
@@ -563,12 +562,6 @@ class InputReader:
             "max_pixels": self.max_pixels,
             "dicom_display": self.domain.dicom_display if self.domain is not None else True,
         }
-
-        def read_file(file: str | Path) -> ImageData:
-            if self.target_size is None:
-                return read_image(file, **options)
-            return read_classifier_input(file, self.target_size, **options)  # as training read it
-
         series = self.series.get(str(path))
         frame = self.frames.get(str(path))
         if frame is not None:
@@ -576,10 +569,10 @@ class InputReader:
         elif series is not None:
             image = read_series(series, **options)
         else:
-            image = read_file(path)
+            image = read_input(path, self.target_size, **options)  # as training read it
         files = self._channel_files(Path(path)) if series is None and frame is None and image.channels == 1 else []
         if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
-            image = stack_channels([image, *(read_file(file) for file in files[1:])])
+            image = stack_channels([image, *(read_input(file, self.target_size, **options) for file in files[1:])])
         image.source = str(path)
         if image.meta.get("exif_orientation") and self.warn_each:  # a phone photo stored sideways
             logger.warning(

@@ -204,7 +204,7 @@ class PredictionService:
         self._uid_salt = storage.secret("dicom_uid_salt")
         self._replicas = threading.local()
         # A classifier resizes to its input size, so an image too large for the budget is read reduced
-        # (medimg.io.read.read_classifier_input); masks and boxes are given in the image's own pixels, so
+        # (medimg.io.read.read_input); masks and boxes are given in the image's own pixels, so
         # segmentation and detection read at full resolution.
         plan: Any = self.model.plan_
         self._read_size: list[int] | None = list(plan.input_size) if self.model.task == "classify" else None
@@ -289,9 +289,8 @@ class PredictionService:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
             Abandoned: the request timed out (``guard``); nothing stored.
         """
-        from medimg.io import read_image
         from medimg.io.orientation import canonical, reorients_inputs
-        from medimg.io.read import read_classifier_input
+        from medimg.io.read import read_input
 
         guard = guard or CommitGuard()
         started = time.perf_counter()
@@ -329,10 +328,7 @@ class PredictionService:
                     "max_bytes": self.settings.max_image_bytes,
                     "dicom_display": self.domain.dicom_display if self.domain is not None else True,
                 }
-                if self._read_size is None:
-                    image = read_image(path, **options)
-                else:  # as training read it; reduced for the network only where the budget leaves no other way
-                    image = read_classifier_input(path, self._read_size, **options)
+                image = read_input(path, self._read_size, **options)  # as training read it
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
