@@ -285,7 +285,7 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("tiff")
     if head[:6] in (b"GIF87a", b"GIF89a"):
         found.append("gif")
-    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
+    if is_pnm_header(head):
         found.append("pnm")
     if head[:6] == b"\x93NUMPY":
         found.append("npy")
@@ -297,18 +297,28 @@ def _content_matches(path: Path, head: bytes) -> list[str]:
         found.append("webp")
     if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":
         found.append("jpeg2000")
-    if _is_metaimage_header(head):
+    if is_metaimage_header(head):
         found.append("metaimage")
     if head.startswith(b"NRRD000"):
         found.append("nrrd")
-    if head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES:
+    if is_bmp_header(head):
         found.append("bmp")
     if not found and looks_like_bare_dicom(head) and _parses_as_dicom(path):
         found.append("dicom")
     return found
 
 
-def _is_metaimage_header(head: bytes) -> bool:
+def is_bmp_header(head: bytes) -> bool:
+    """A BMP header: ``BM`` and a known DIB header size."""
+    return head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES
+
+
+def is_pnm_header(head: bytes) -> bool:
+    """A Netpbm header: ``P1``..``P6`` then whitespace or a comment."""
+    return len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#"
+
+
+def is_metaimage_header(head: bytes) -> bool:
     """A MetaImage (MetaIO) header: ``Key = Value`` text lines starting with ``ObjectType`` or ``NDims``."""
     first = head.lstrip()[:64]
     return first.startswith((b"ObjectType", b"NDims")) and b"=" in first.split(b"\n", 1)[0]

@@ -12,7 +12,15 @@ from __future__ import annotations
 import struct
 import zlib
 
-from medimg.io.formats import HDF5_MAGIC, ZIP_MAGIC, is_nifti_header, is_npz
+from medimg.io.formats import (
+    HDF5_MAGIC,
+    ZIP_MAGIC,
+    is_bmp_header,
+    is_metaimage_header,
+    is_nifti_header,
+    is_npz,
+    is_pnm_header,
+)
 from medimg.serve.rejections import UploadRejected
 
 #: signatures of the formats the readers know (accepted or refused with their own reason), at the start
@@ -35,7 +43,6 @@ _SIGNATURES = (
     b"%PDF",
     b"MATLAB 5.0 MAT-file",
 )
-_BMP_INFO_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 SERIES_ADVICE = "send a DICOM series as one .zip of its .dcm files, or one uncompressed .dcm file"
 #: archives and compressors the service does not unpack: ``(signature, offset, what it is)``
 _ARCHIVES = (
@@ -73,12 +80,7 @@ def _known(data: bytes) -> bool:
         return True
     if len(head) >= 4 and struct.unpack(">i", head[:4])[0] in (348, 540):
         return True
-    if head[:2] == b"BM" and len(head) >= 18 and struct.unpack("<I", head[14:18])[0] in _BMP_INFO_SIZES:
-        return True
-    if len(head) >= 3 and head[:1] == b"P" and head[1:2] in b"123456" and head[2:3] in b" \t\r\n#":
-        return True
-    first = head.lstrip()[:64]
-    if first.startswith((b"ObjectType", b"NDims")) and b"=" in first.split(b"\n", 1)[0]:  # MetaImage
+    if is_bmp_header(head) or is_pnm_header(head) or is_metaimage_header(head):
         return True
     return len(head) < 132 and not any(head)  # zeros only: a DICOM preamble cut short
 
