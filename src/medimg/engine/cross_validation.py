@@ -230,9 +230,7 @@ def _options_of_first_fold(run: RunFolder, saved: dict[str, Any]) -> dict[str, A
     found: dict[str, Any] = {"folds": saved.get("folds")}
     config = run.file("fold_0/config.json")
     if config.is_file():
-        found.update(
-            {k: v for k, v in (RunFolder(config.parent).read_json("config.json").get("options") or {}).items()}
-        )
+        found.update(RunFolder(config.parent).read_json("config.json").get("options") or {})
     return {name: found[name] for name in FOLD_OPTIONS if found.get(name) is not None}
 
 
