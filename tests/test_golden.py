@@ -141,7 +141,7 @@ def test_cli_output_shape(tmp_path: Path) -> None:
     lines = fitted.stdout.splitlines()
     splits = json.loads((run / "splits.json").read_text())
     n_test = sum(1 for s in splits["assignment"].values() if s == "test")
-    assert f"test set: {n_test} images" in lines, fitted.stdout
+    assert f"test set: {n_test} images (no patient ids: intervals treat images as independent)" in lines, fitted.stdout
     assert any(re.fullmatch(r"  accuracy +\d\.\d{4}.*", line) for line in lines), fitted.stdout
     assert f"run folder: {run}" in lines, fitted.stdout
     assert f"report:     {run / 'report' / 'report.html'}" in lines, fitted.stdout

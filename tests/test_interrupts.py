@@ -104,3 +104,49 @@ def test_prediction_stops_at_the_next_batch_after_a_dropped_ctrl_c(remembered: N
         predictor.run(np.zeros((4, 1, 8, 8), np.float32))
     with pytest.raises(KeyboardInterrupt):
         predictor.run_windows(np.zeros((4, 1, 8, 8), np.float32))
+
+
+@pytest.fixture
+def stop_signals_installed() -> Iterator[None]:
+    previous = {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS}
+    hook = sys.unraisablehook
+    interrupts.install()
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    sys.unraisablehook = hook
+    interrupts.clear()
+
+
+def test_sigterm_stops_as_ctrl_c_does_and_sets_the_exit_code_143(stop_signals_installed: None) -> None:
+    """Slurm's time limit, scancel, docker stop and kill send SIGTERM: it ended fit at once without a word."""
+    import os
+
+    assert interrupts.received_signal() is None and interrupts.exit_code() == 130
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between bytecodes
+            pass
+    assert interrupts.received_signal() == signal.SIGTERM and interrupts.exit_code() == 143
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.raise_if_interrupted()
+    interrupts.clear()
+    assert interrupts.received_signal() is None
+
+
+def test_a_forked_worker_still_ends_on_sigterm(stop_signals_installed: None) -> None:
+    """A pool ends its forked workers with SIGTERM: the inherited handler lets them end, without a traceback."""
+    import os
+
+    ready, started = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: waits to be ended
+        try:
+            os.write(started, b"1")  # (a signal that came before Python set up the child would be lost)
+            signal.pause()
+        finally:
+            os._exit(0)  # reached only if SIGTERM were turned into an exception here
+    assert os.read(ready, 1) == b"1"
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, TextIO
 
 import numpy as np
 
-from medimg.errors import ConfigError
+from medimg.errors import ConfigError, DatasetError
 
 __all__ = [
     "TEMPORARY_SUFFIX",
@@ -79,7 +79,30 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str 
     """
     if not isinstance(text, str):
         raise TypeError(f"atomic_write_text expects str for {path}, got {type(text).__name__}")
-    return atomic_write_bytes(path, text.encode(encoding))
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as error:
+        named = _unwritable_text(path, error)
+        if named is None:
+            raise
+        raise named from error
+    return atomic_write_bytes(path, data)
+
+
+def _unwritable_text(path: str | os.PathLike[str], error: UnicodeEncodeError) -> DatasetError | None:
+    """For text that holds a file name that is not valid UTF-8 (Python's lone surrogates, see
+    :mod:`medimg.io.inputs`): a :class:`DatasetError` naming the file written and the rename; else ``None``."""
+    if not all(0xDC80 <= ord(c) <= 0xDCFF for c in error.object[error.start : error.end]):
+        return None
+    from medimg.io.inputs import UTF8_FIX
+
+    text = error.object
+    line = text[text.rfind("\n", 0, error.start) + 1 : (text.find("\n", error.end) + 1 or len(text) + 1) - 1]
+    shown = line.strip().encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return DatasetError(
+        f"cannot write {path}: it would record a file name that is not valid UTF-8 ({shown[:200]}); "
+        + UTF8_FIX.format(folder="DATA")
+    )
 
 
 @contextmanager
@@ -116,7 +139,11 @@ def _replacing(dest: Path, mode: str, *, encoding: str | None = None) -> Iterato
         permissions = dest.stat().st_mode & 0o7777
     except FileNotFoundError:
         permissions = _NEW_FILE_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=TEMPORARY_SUFFIX)
+    except OSError as error:
+        _name(error, dest)
+        raise
     try:
         text = "b" not in mode
         with os.fdopen(fd, mode, encoding=encoding if text else None, newline="" if text else None) as handle:
@@ -125,11 +152,25 @@ def _replacing(dest: Path, mode: str, *, encoding: str | None = None) -> Iterato
             os.fsync(handle.fileno())
         os.chmod(tmp_name, permissions)
         os.replace(tmp_name, dest)
-    except BaseException:
+    except BaseException as error:
         with suppress(OSError):
             os.unlink(tmp_name)
+        if isinstance(error, UnicodeEncodeError) and (named := _unwritable_text(dest, error)):
+            raise named from error  # text mode: a file name Python holds as lone surrogates
+        if isinstance(error, OSError):
+            _name(error, dest)
         raise
     _fsync_directory(dest.parent)
+
+
+def _name(error: OSError, dest: Path) -> None:
+    """Make ``error`` name ``dest`` where it named no file (a full disk: ``write``, ``flush`` and ``fsync`` set no
+    ``filename``) or only the temporary file (``.last.pt.x1y2.tmp``, a name the user never gave), so that the
+    message says which file, on which file system, could not be written."""
+    if error.errno is None:  # OSError("message"): no (errno, strerror) to show a file name with
+        return
+    if error.filename is None or Path(os.fsdecode(error.filename)).name.endswith(TEMPORARY_SUFFIX):
+        error.filename = str(dest)
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:

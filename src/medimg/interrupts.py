@@ -1,11 +1,17 @@
-"""Ctrl-C that is never lost.
+"""Ctrl-C and SIGTERM that are never lost.
+
+SIGTERM (``kill``, ``docker stop``, ``timeout``, Slurm's ``scancel`` and time limit) stops the CLI as Ctrl-C does:
+it raises ``KeyboardInterrupt`` where the process is, atomic writes remove their temporary file, the last complete
+checkpoint stays, and the CLI says how to resume and exits with 128 + the signal's number (130 for Ctrl-C, 143 for
+SIGTERM; :func:`exit_code`). Before, SIGTERM ended ``medimg fit`` at once without a word, and a checkpoint being
+saved left its temporary file behind.
 
 CPython drops a ``KeyboardInterrupt`` raised while it runs a weakref callback or a ``__del__`` method: it prints
 "Exception ignored in ..." and carries on. A Ctrl-C that lands in such a callback (an import's module-lock cleanup
 at the start of training is one) was swallowed, and ``medimg fit`` trained on to its end. The CLI installs
 :func:`install`'s handler, which remembers the signal as well as raising; the training loop calls
 :func:`raise_if_interrupted` every step, and prediction (PyTorch and ONNX Runtime, evaluation included) every batch,
-so a dropped interrupt still stops them there. The Python API leaves SIGINT as Python set it.
+so a dropped interrupt still stops them there. The Python API leaves SIGINT and SIGTERM as Python set them.
 
 The same calls stop work a caller has given up: inside :func:`stop_when` (per thread), :func:`raise_if_interrupted`
 also runs the caller's check, which raises to stop. The web service's workers stop a request that ran past its
@@ -15,6 +21,7 @@ while every later request waits.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -23,11 +30,22 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+#: the signals that stop the CLI as Ctrl-C does (SIGTERM: kill, docker stop, Slurm's time limit and scancel)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 _pending = threading.Event()
+_received: list[int] = []  # the stop signals received since install(), in order
+_installed_by: list[int] = []  # the process that installed the handler (a forked worker inherits it)
 _local = threading.local()  # .check: this thread's stop check (stop_when)
 
 
-def _on_sigint(signum: int, frame: FrameType | None) -> None:
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    if signum != signal.SIGINT and _installed_by and os.getpid() != _installed_by[-1]:
+        # a forked worker process (a pool's): SIGTERM is how its parent ends it, so it ends as Python's default would
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    _received.append(signum)
     _pending.set()
     raise KeyboardInterrupt
 
@@ -45,11 +63,25 @@ def _quiet_about_remembered_interrupts(previous: Callable[[Any], object]) -> Cal
 
 
 def install() -> None:
-    """Remember every Ctrl-C (SIGINT) as well as raising ``KeyboardInterrupt``, and keep Python from printing a
-    traceback for one it drops; main thread only (a no-op elsewhere, where Python cannot set signal handlers)."""
+    """Remember every Ctrl-C (SIGINT) and SIGTERM as well as raising ``KeyboardInterrupt``, and keep Python from
+    printing a traceback for one it drops; main thread only (a no-op elsewhere, where Python cannot set signal
+    handlers)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _on_sigint)
+        _installed_by.append(os.getpid())
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _on_stop_signal)
         sys.unraisablehook = _quiet_about_remembered_interrupts(sys.unraisablehook)
+
+
+def received_signal() -> int | None:
+    """The stop signal that came first since :func:`install` (``signal.SIGINT``, ``signal.SIGTERM``), else ``None``."""
+    return _received[0] if _received else None
+
+
+def exit_code() -> int:
+    """The exit status of a process stopped by :func:`received_signal`: 128 + its number, as a shell reports a
+    process the signal ended (130 for Ctrl-C, 143 for SIGTERM); 130 when none was seen (an interrupt from within)."""
+    return 128 + int(received_signal() or signal.SIGINT)
 
 
 def raise_if_interrupted() -> None:
@@ -75,5 +107,6 @@ def stop_when(check: Callable[[], None]) -> Iterator[None]:
 
 
 def clear() -> None:
-    """Forget a remembered Ctrl-C (for a caller that handled it and goes on)."""
+    """Forget a remembered Ctrl-C or SIGTERM (for a caller that handled it and goes on)."""
     _pending.clear()
+    _received.clear()

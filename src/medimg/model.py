@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.classical.model import CLASSICAL_MODELS
 from medimg.config import FitOptions, check_overrides, read_config_file
-from medimg.errors import ConfigError, DatasetError, MedimgError, NotFittedError, RunFolderError, did_you_mean
+from medimg.errors import (
+    ConfigError,
+    DatasetError,
+    ImageReadError,
+    MedimgError,
+    NotFittedError,
+    RunFolderError,
+    did_you_mean,
+)
 from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
 
@@ -59,7 +67,8 @@ class Model:
     Args:
         network: a registry name (``"resnet18"``, ``"unet"``...; see ``medimg networks``), a classical model
             (``"random-forest"``...) or ``"auto"`` to let the planner choose.
-        task: ``"classify"`` or ``"segment"`` (see :func:`medimg.tasks.registry.list_tasks`).
+        task: ``"classify"``, ``"segment"``, ``"detect"`` or ``"generate"`` (see
+            :func:`medimg.tasks.registry.list_tasks`).
         **plan_overrides: any field of the task's plan (``epochs=5``, ``learning_rate=1e-3``...) or run option
             (``seed``...), checked now: an unknown name or an invalid value raises :class:`ConfigError`.
 
@@ -67,7 +76,10 @@ class Model:
         network_: the trained ``torch.nn.Module`` (best validation epoch; ``None`` for classical models).
         estimator_, extractor_: classical models: the fitted scikit-learn pipeline and feature extractor.
         plan_: the resolved plan (``None`` for classical models).
-        class_names_: label names, index-aligned with the outputs (``classes_``, scikit-learn's name, too).
+        class_names_: label names, index-aligned with the outputs (``classes_``, scikit-learn's name, too). Classes
+            named by folders or text labels come in medimg's order: of two, a "normal"-like class first (the
+            negative class), else alphabetically; scikit-learn's ``LabelEncoder`` numbers them alphabetically, so
+            integer labels given to :meth:`evaluate` must index ``classes_`` (or give the names).
         run_dir_: the run folder holding the bundle.
         metadata_: ``metadata.json`` as a dict.
         report_: the test-split report of ``fit`` (metrics with CIs; also written to ``RUN/report``).
@@ -124,7 +136,9 @@ class Model:
         self._dataset: Any = None
 
     def __repr__(self) -> str:
-        state = f"run_dir={str(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
+        from medimg.run_folder import shown_path
+
+        state = f"run_dir={shown_path(self.run_dir_)!r}" if self.run_dir_ else "not fitted"
         network = getattr(self.plan_, "network", None) or self.network  # what "auto" became, once fitted
         return f"Model(network={network!r}, task={self.task!r}, {state})"
 
@@ -420,7 +434,7 @@ class Model:
         target = (
             Path(run_dir) if run_dir else dist.broadcast(create_run_dir(runs_root, name) if dist.is_main else Path())
         )
-        copy = target / (ARRAYS_FILE if arrays else FILES_TABLE)
+        copy = target.absolute() / (ARRAYS_FILE if arrays else FILES_TABLE)  # the data is found after os.chdir
         RunFolder(target).ensure_writable(resume=bool(options.get("resume")))  # never over a finished run's copy
         if dist.is_main:
             gathered.save(copy)
@@ -493,13 +507,17 @@ class Model:
 
         split = "all" if split.strip().lower() == "all" else normalise_split(split) or split  # "validation": val
         segment_options = self._segmentation_options(scale=scale, mask_labels=mask_labels)
+        given_record = None  # what identifies arrays given in memory (they have no path)
         if labels is not None or is_array_data(data):
-            data, split = self._given_to_evaluate(data, labels), "all"  # they have no split of their own
+            data, given_record = self._given_to_evaluate(data, labels)
+            split = "all"  # they have no split of their own
         if out_dir is not None:
             folders.check_named_folder(Path(out_dir))
         if self._classical is not None:
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
-                report = self._classical.evaluate(data, split=split, out_dir=out_dir, n_resamples=n_resamples)
+                report = self._classical.evaluate(
+                    data, split=split, out_dir=out_dir, n_resamples=n_resamples, given=given_record
+                )
             self.last_report_dir_ = self._classical.last_report_dir_
             return report
         self._require_fitted()
@@ -536,7 +554,7 @@ class Model:
                 split,
                 dataset.name,
             )
-        facts = folders.evaluation_facts(getattr(dataset, "root", None), split, given)
+        facts = folders.evaluation_facts(getattr(dataset, "root", None), split, given, given_record)
         own_test = own and split == "test" and not any(v is not None for v in given.values())
         target = (
             Path(out_dir)
@@ -561,19 +579,30 @@ class Model:
         self.last_report_dir_ = target
         return report
 
-    def _given_to_evaluate(self, images: Any, labels: Any) -> Any:
-        """:meth:`evaluate`'s images given as an array (a dataset in memory) or as a list of files (a CSV manifest
-        written to ``RUN/evaluations/files.csv``), with labels; integer labels index this model's classes."""
+    def _given_to_evaluate(self, images: Any, labels: Any) -> tuple[Any, dict[str, Any] | None]:
+        """:meth:`evaluate`'s images given with labels (integer labels index this model's classes), and what
+        identifies them in the evaluation's record. An array is a dataset in memory, identified by its image count
+        and content digest (:meth:`~medimg.data.given_arrays.GivenArrays.record`); a list of files becomes a CSV
+        manifest, ``RUN/evaluations/given/<digest>/files.csv``, whose path identifies it: different data never
+        shares an evaluation folder (``arrays-all``, ``arrays-all-2``...)."""
         from medimg.data.given_arrays import given_arrays
         from medimg.data.given_files import labels_table
 
+        if labels is None:  # evaluate(X): the label_array message would speak of fit(X, y)
+            raise ConfigError(
+                "evaluate(X, y) scores images against their labels: give y, one label per image "
+                "(predict(X) predicts images without labels)"
+            )
         arrays = self._given_as_arrays(images, "evaluate", self.task)
         if self._classical is None:
             self._require_fitted()
+        _warn_integer_labels_out_of_alphabetical_order(labels, self.class_names_ or [])
         if arrays:
-            return given_arrays(images, labels, class_names=self.class_names_).dataset(Path("arrays"))
+            given = given_arrays(images, labels, class_names=self.class_names_)
+            return given.dataset(Path("arrays")), given.record()
         table = labels_table(images, labels, class_names=self.class_names_)
-        return table.save(Path(self.run_dir_ or ".") / "evaluations" / "files.csv")
+        folder = Path(self.run_dir_ or ".") / "evaluations" / "given" / table.digest()[:16]
+        return table.save(folder / "files.csv"), None
 
     def _given_as_arrays(self, images: Any, verb: str, reads: str) -> bool:
         """Whether the images given to ``fit``/``evaluate`` (``verb``) with labels are arrays (else a file list);
@@ -603,6 +632,7 @@ class Model:
         inputs: str | Path | Sequence[str | Path] | Any,
         *,
         explain: str | bool | None = None,
+        explain_class: str | int | None = None,
         out_dir: str | Path | None = None,
         window: str | tuple[float, float] | None = None,
         strict: bool = False,
@@ -623,6 +653,9 @@ class Model:
             inputs: files and/or folders.
             explain: classification: also explain each prediction (``True`` or ``"gradcam"``, ``"gradcam++"``,
                 ``"occlusion"``; ``Prediction.heatmap`` and ``Prediction.overlay_png``).
+            explain_class: the class (multi-label: the finding) every heatmap shows the evidence for, by name
+                (any case) or index into :attr:`classes_`, instead of each image's predicted class (a clinician's
+                "where does it see pneumonia?" on an image called normal); implies ``explain=True``.
             out_dir: segmentation: folder for the masks (default ``RUN/predictions``, or ``predictions2``... when
                 an earlier call's masks are there), mirroring the input tree.
             window: intensity window instead of the run's (see :func:`medimg.io.read_image`).
@@ -638,14 +671,22 @@ class Model:
             the folder, ``series``: its UID, slice count...), or from a 2D model one prediction per slice in slice
             order followed by a :class:`~medimg.tasks.series_prediction.SeriesSummary`.
         """
-        explain = _explain_method(explain)
+        explain = _explain_method(explain if explain_class is None or explain else True)
+        _refuse_other_inputs(inputs, "predict")
+        target = self._explained_class(explain_class)
         if holds_arrays(inputs):
-            return self._predict_arrays(inputs, explain=explain, window=window, strict=strict)
+            return self._predict_arrays(inputs, explain=explain, explain_class=target, window=window, strict=strict)
         if holds_file_bytes(inputs):  # file contents (an upload's bytes): read as the files they are
             return predict_file_bytes(
                 inputs,
                 lambda paths: self.predict(
-                    paths, explain=explain, out_dir=out_dir, window=window, strict=strict, scale=scale
+                    paths,
+                    explain=explain,
+                    explain_class=explain_class,
+                    out_dir=out_dir,
+                    window=window,
+                    strict=strict,
+                    scale=scale,
                 ),
                 self,
             )
@@ -658,6 +699,8 @@ class Model:
         from medimg.tasks.series_prediction import series_files, with_series
 
         reader, found, volumetric = self._prediction_inputs(inputs, window, strict, include, exclude)
+        if target is not None:
+            segment_options["explain_class"] = target  # a classifier's (refused for other tasks above)
         predictions, failed = self._task.predict(
             self,
             series_files(found, volumetric=volumetric, reader=reader),
@@ -705,7 +748,8 @@ class Model:
 
         Raises:
             ConfigError: not a trained deep classifier.
-            ImageReadError: an unreadable file (named), or one outside the training domain ...
+            ImageReadError: an unreadable file (named), an image holding NaN or infinite pixels, or one outside the
+                training domain ...
             DatasetError: ... or an image that does not fit the model (2D vs 3D, channels).
         """
         from medimg.io.inputs import expand_inputs
@@ -720,7 +764,9 @@ class Model:
         assert self.plan_ is not None
         reader = InputReader.for_run(self, window=window)
         if holds_arrays(inputs):
-            images = reader.read_arrays(inputs, self.plan_.spatial_dims, self.plan_.in_channels)[0]
+            images, failed = reader.read_arrays(inputs, self.plan_.spatial_dims, self.plan_.in_channels)
+            if failed:  # one row per image given: an image that cannot be used is an error, as its file is
+                raise ImageReadError(*failed[0])
         else:
             items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
             images = [reader.read(path) for path in expand_inputs(items)]
@@ -737,6 +783,7 @@ class Model:
         inputs: str | Path | Sequence[str | Path],
         *,
         explain: str | bool | None = None,
+        explain_class: str | int | None = None,
         out_dir: str | Path | None = None,
         window: str | tuple[float, float] | None = None,
         strict: bool = False,
@@ -753,16 +800,28 @@ class Model:
         Args:
             stats: filled in as the stream runs (images, failed files, decode and network seconds).
             stream: ``chunk_size``, ``decode_workers``, ``decode_pool`` (see
-                :func:`~medimg.tasks.classify.stream.stream_predictions`).
+                :func:`~medimg.tasks.classify.stream.stream_predictions`). Decode worker processes import the
+                calling script again, so by default they start only in a notebook, the REPL or a script guarded
+                by ``if __name__ == "__main__":`` (:func:`~medimg.tasks.classify.stream.workers_can_start`); an
+                unguarded script reads in its own process unless it passes ``decode_workers=N``.
 
         ``self.failed_`` lists the unusable files read so far (complete once the iteration ends).
         """
-        explain = _explain_method(explain)
+        explain = _explain_method(explain if explain_class is None or explain else True)
+        _refuse_other_inputs(inputs, "predict_iter")
         if holds_arrays(inputs) or holds_file_bytes(inputs) or self._classical is not None or self.task != "classify":
             yield from self.predict(
-                inputs, explain=explain, out_dir=out_dir, window=window, strict=strict, include=include, exclude=exclude
+                inputs,
+                explain=explain,
+                explain_class=explain_class,
+                out_dir=out_dir,
+                window=window,
+                strict=strict,
+                include=include,
+                exclude=exclude,
             )
             return
+        target = self._explained_class(explain_class)
         self._require_fitted()
         from medimg.tasks.classify.predict import iter_predict_files
         from medimg.tasks.classify.stream import StreamStats
@@ -779,13 +838,43 @@ class Model:
             series_files(found, volumetric=volumetric, reader=reader),
             reader=reader,
             explain=explain,
+            explain_class=target,
             stats=stats,
             **stream,
         )
         yield from with_series(predictions, found, volumetric=volumetric)
 
+    def _explained_class(self, explain_class: str | int | None) -> int | None:
+        """``predict``'s ``explain_class`` as an index into :attr:`classes_` (a name matched as the data's class
+        names are, whatever its case); ``None`` for the predicted class.
+
+        Raises:
+            ConfigError: not a deep classifier, or a class the model does not have (the model's classes named).
+        """
+        if explain_class is None:
+            return None
+        if self._classical is not None or self.task != "classify":
+            raise ConfigError(f"explain_class={explain_class!r} is for a deep classifier's heatmaps")
+        self._require_fitted()
+        from medimg.data.labels import class_by_name_or_index
+
+        names = list(self.class_names_ or [])
+        found = class_by_name_or_index(explain_class, names)
+        if found is not None:
+            return found
+        raise ConfigError(
+            f"explain_class={explain_class!r} is not a class of this model ({', '.join(map(repr, names))}, or an "
+            f"index 0..{len(names) - 1}).{did_you_mean(str(explain_class), names)}"
+        )
+
     def _predict_arrays(
-        self, inputs: Any, *, explain: str | None, window: str | tuple[float, float] | None, strict: bool
+        self,
+        inputs: Any,
+        *,
+        explain: str | None,
+        window: str | tuple[float, float] | None,
+        strict: bool,
+        explain_class: int | None = None,
     ) -> list[Prediction | SegmentationPrediction]:
         """:meth:`predict` of images given as arrays (a classifier; see :mod:`medimg.io.arrays` for the layouts)."""
         from medimg.io.arrays import refuse_arrays_unless_classifier
@@ -803,7 +892,9 @@ class Model:
         assert self.network_ is not None and self.plan_ is not None
         reader = InputReader.for_run(self, window=window, strict=strict)
         images, failed = reader.read_arrays(inputs, self.plan_.spatial_dims, self.plan_.in_channels)
-        predictions = predict_images(self.network_, self.plan_, self.class_names_ or [], images, explain=explain)
+        predictions = predict_images(
+            self.network_, self.plan_, self.class_names_ or [], images, explain=explain, explain_class=explain_class
+        )
         reader.annotate(predictions)
         self.failed_ = failed
         return list(predictions)
@@ -888,6 +979,8 @@ class Model:
     def _adopt(self, classical: ClassicalModel) -> Model:
         """Take the state of the sklearn backend after its fit or load."""
         self._classical = classical
+        if classical.run_dir_ is not None:  # absolute: the run is found again after os.chdir
+            classical.run_dir_ = Path(classical.run_dir_).absolute()
         self.estimator_, self.extractor_ = classical.estimator_, classical.extractor_
         self.class_names_ = classical.class_names_
         self.run_dir_, self.metadata_ = classical.run_dir_, classical.metadata_
@@ -896,7 +989,8 @@ class Model:
 
     def _adopt_fit(self, fit: Any) -> None:
         self.network_, self.plan_, self.class_names_ = fit.network, fit.plan, fit.class_names
-        self.run_dir_, self.metadata_ = fit.run_dir, fit.metadata.model_dump()
+        # absolute: evaluate/export after os.chdir (a notebook's %cd) use this run, not one under the new folder
+        self.run_dir_, self.metadata_ = Path(fit.run_dir).absolute(), fit.metadata.model_dump()
 
     def _score(self, fit: Any, dataset: Any, cases: Sequence[Any], split: str) -> dict[str, float]:
         """Headline metrics of a cross-validation fold on ``cases`` (its report under ``fold/evaluations``)."""
@@ -929,8 +1023,9 @@ class Model:
 
         if getattr(dataset, "task", None) != "classify" or not dataset.cases:
             return dataset
-        if check is None:
+        if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
             check = check_dataset(dataset, progress=options.progress)
+            _list_unreadable_classes_files(dataset, check.unreadable)
         dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
         dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
         label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
@@ -1102,6 +1197,68 @@ class Model:
 
             self._dataset = self._as_dataset(RunFolder(self.run_dir_ or ".").trained_data(), **self._dataset_options())
         return self._dataset
+
+
+def _warn_integer_labels_out_of_alphabetical_order(labels: Any, class_names: Sequence[str]) -> None:
+    """Warn when single-label integer labels are given to a model whose classes are not in alphabetical order: they
+    index ``classes_``, while scikit-learn's ``LabelEncoder`` (and ``np.unique``) number classes alphabetically, so
+    labels encoded so would be read inverted ("abnormal" = 0 scored as "normal") with no other sign."""
+    import numpy as np
+
+    if list(class_names) == sorted(class_names):
+        return
+    try:
+        array = np.asarray(labels)
+    except (TypeError, ValueError):
+        return
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        return
+    shown = ", ".join(f"{i} = {name!r}" for i, name in enumerate(class_names))
+    logger.warning(
+        "integer labels index this model's classes_ (%s), not their alphabetical order (scikit-learn's LabelEncoder"
+        "'s): if yours were encoded so, give the class names instead, or encode with model.classes_",
+        shown,
+    )
+
+
+def _refuse_other_inputs(inputs: Any, verb: str) -> None:
+    """Refuse what :meth:`Model.predict` cannot read before it is taken for a list of paths (a dict's keys) or
+    raises a ``TypeError`` (``None``, a number). Any other iterable (a list, ``Path.glob(...)``) is read item by
+    item.
+
+    Raises:
+        ConfigError: ``inputs`` is a dict, or neither a path, bytes, an array nor an iterable of them.
+    """
+    import os
+    from collections.abc import Iterable
+
+    if isinstance(inputs, os.PathLike) or (not isinstance(inputs, dict) and isinstance(inputs, Iterable)):
+        return
+    if is_array_data(inputs):
+        return
+    kind = type(inputs).__name__
+    raise ConfigError(
+        f"{verb} takes image files or folders (paths), file contents (bytes) or images as arrays (NumPy, PIL, CPU "
+        f"tensors), one or a list of them; got {'None' if inputs is None else f'a {kind}'}"
+        + (": give its values, e.g. list(d.values())" if isinstance(inputs, dict) else "")
+    )
+
+
+def _list_unreadable_classes_files(dataset: Any, unreadable: Sequence[dict[str, str]], shown: int = 5) -> None:
+    """Log the unreadable files of the classes none of whose images can be read (their images are otherwise never
+    read, so never listed as skipped), before :func:`~medimg.data.quality.drop_unreadable_classes` says it leaves
+    those classes out "(see the unreadable files above)"."""
+    from medimg.data.quality import classes_without_readable_images
+
+    reason_of = {item["path"]: item["reason"] for item in unreadable}
+    names = classes_without_readable_images(dataset, list(reason_of))
+    if not names:
+        return
+    dropped = {dataset.class_names.index(name) for name in names}
+    files = [str(c.path or c.case_id) for c in dataset.cases if c.label in dropped]
+    listed = [f"{path} ({reason_of[path]})" for path in files if path in reason_of]
+    more = f"; and {len(listed) - shown} more" if len(listed) > shown else ""
+    logger.warning("unreadable image(s) of %s: %s%s", ", ".join(names), "; ".join(listed[:shown]), more)
 
 
 def _case_file(case: Any) -> Path | None:

@@ -115,8 +115,8 @@ def _natural_order(path: Path) -> list[int | str]:
 
 
 def run_folder_to_load(path: str | Path) -> Path:
-    """The run folder ``path`` names for loading a model: ``~`` expanded; a file of a run (``RUN/model.pt``, as
-    Ultralytics users pass ``best.pt``) names its folder.
+    """The run folder ``path`` names for loading a model, as an absolute path: ``~`` expanded; a file of a run
+    (``RUN/model.pt``, as Ultralytics users pass ``best.pt``) names its folder.
 
     Raises:
         RunFolderError: nothing there; a folder that holds no run (a data folder: the error says what to give; a
@@ -125,7 +125,7 @@ def run_folder_to_load(path: str | Path) -> Path:
     folder = Path(path).expanduser()
     if folder.is_file() and folder.parent.joinpath("metadata.json").is_file():
         logger.info("%s is a file of the run in %s: loading that run", folder, folder.parent)
-        return folder.parent
+        return folder.parent.absolute()
     if not folder.exists():
         raise RunFolderError(f"run folder {folder} does not exist")
     if not folder.is_dir():
@@ -134,7 +134,7 @@ def run_folder_to_load(path: str | Path) -> Path:
             "medimg predict RUN IMAGES"
         )
     if looks_like_run(folder):
-        return folder
+        return folder.absolute()  # a loaded model keeps finding its run after os.chdir (a notebook's %cd)
     found = {p.parent for pattern in ("*/metadata.json", "*/*/metadata.json") for p in folder.glob(pattern)}
     runs = sorted(found, key=_natural_order)  # exp2 before exp10
     if runs:
@@ -144,6 +144,16 @@ def run_folder_to_load(path: str | Path) -> Path:
         f"{folder} is not a medimg run folder (no metadata.json or checkpoints): give the folder a training run "
         "wrote (fit prints it; by default runs/<data>/expN)"
     )
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as a ``repr`` shows it: relative to the current folder when inside it (``runs/x/exp1``), else as
+    it is. Models and datasets hold absolute paths, so that ``os.chdir`` never points them elsewhere."""
+    given = Path(path)
+    if given.is_absolute():
+        with suppress(ValueError):
+            return str(given.relative_to(Path.cwd()))
+    return str(given)
 
 
 def predictions_dir(run_dir: Path | None) -> Path:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from medimg import Model
 from medimg.classical.model import ClassicalModel
@@ -247,3 +248,32 @@ def test_a_failed_fit_can_be_rerun_into_its_run_folder_and_a_trained_one_is_kept
     assert (run / "report" / "report.json").is_file()
     with pytest.raises(RunFolderError, match="already holds a trained run"):
         model.fit(cells, exclude="*-d.bmp", run_dir=run, progress=False)
+
+
+def test_evaluations_of_two_sites_of_one_folder_name_keep_both_reports(tmp_path):
+    """A classical model's evaluation of siteB/external replaced siteA/external's report (one folder,
+    evaluations/external-all) and wrote no evaluated.json; evaluate(X, y) of other arrays did the same."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    X = (rng.normal(60, 10, (40, 16, 16)) + y[:, None, None] * 80).clip(0, 255).astype(np.uint8)
+    model = Model("decision-tree", cv_folds=2, n_jobs=1)
+    model.fit(X, y, class_names=["normal", "lesion"], run_dir=tmp_path / "run", progress=False)
+    for site, n in (("siteA", 6), ("siteB", 10)):
+        for label in ("normal", "lesion"):
+            folder = tmp_path / site / "external" / label
+            folder.mkdir(parents=True)
+            for i in range(n // 2):
+                value = 60 + 80 * (label == "lesion")
+                Image.fromarray(np.full((16, 16), value, np.uint8)).save(folder / f"{i}.png")
+    model.evaluate(tmp_path / "siteA" / "external", split="all")
+    first = model.last_report_dir_
+    model.evaluate(tmp_path / "siteB" / "external", split="all")
+    second = model.last_report_dir_
+    assert first != second and second.name == "external-all-2"
+    assert len(json.loads((first / "report.json").read_text())["predictions"]) == 6
+    recorded = json.loads((second / "evaluated.json").read_text())
+    assert recorded["data"].endswith("siteB/external") and recorded["split"] == "all"
+    model.evaluate(X[:10], y[:10])
+    arrays_first = model.last_report_dir_
+    model.evaluate(X[10:], y[10:])
+    assert model.last_report_dir_ != arrays_first and (arrays_first / "report.json").is_file()

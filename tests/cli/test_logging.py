@@ -4,6 +4,7 @@ exporter's optimiser printed a dozen "INFO Removed 72 unused nodes" lines after 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,50 @@ logging.getLogger("medimg.engine.run").warning("medimg warning")
 """
 
 
+#: the time at the start of each log line where stderr is a file or a pipe (a Slurm job's log)
+WHEN = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+
+
 def _stderr(rank: int) -> str:
+    """The log lines, without the time each begins with (standard error is a pipe here)."""
     result = subprocess.run([sys.executable, "-c", EMIT, str(rank)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    return result.stderr
+    lines = result.stderr.splitlines()
+    assert lines and all(WHEN.match(line) for line in lines), result.stderr
+    return "\n".join(WHEN.sub("", line) for line in lines)
+
+
+def test_log_lines_in_a_file_carry_the_time_and_on_a_terminal_do_not() -> None:
+    """A Slurm log said `INFO ...` with no time: when a job stalled could not be told."""
+    piped = subprocess.run([sys.executable, "-c", EMIT, "0"], capture_output=True, text=True, timeout=120)
+    assert WHEN.match(piped.stderr), piped.stderr
+    on_terminal = on_a_terminal([sys.executable, "-c", EMIT, "0"])
+    assert on_terminal.splitlines()[:2] == ["WARNING library warning", "INFO medimg progress"], on_terminal
+
+
+def on_a_terminal(command: list[str], env: dict[str, str] | None = None) -> str:
+    """What ``command`` writes to standard error when that is a terminal (a pseudo-terminal, 120 columns)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=secondary, env=env)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # EIO: the other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(primary)
+    process.wait(timeout=120)
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
 
 
 def test_the_first_process_shows_medimg_info_and_every_warning_but_no_library_info() -> None:

@@ -204,7 +204,7 @@ def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_
     assert "mapped by rank" in report["extra"]["label_mapping"]
     # the pixel scale: one warning naming the files and the factor to try; --scale 0.5 applies it
     assert "4 of 4 input(s) are at about 2x the training images' resolution" in caplog.text
-    assert "case_00.png (64x64 px)" in caplog.text and "rerun with --scale 0.5" in caplog.text
+    assert "case_00.png (64x64 px, structures" in caplog.text and "Rerun with --scale 0.5" in caplog.text
     assert report["extra"]["scale"]["suggested_scale"] == 0.5
     caplog.clear()
     rescaled = tmp_path / "rescaled"
@@ -215,7 +215,7 @@ def test_external_binary_masks_in_another_encoding_and_scale_are_evaluated_with_
     assert "--scale" not in caplog.text and "outside the model's training domain" not in caplog.text
     assert scaled["extra"]["domain"]["out_of_domain"] == 0  # judged at the size the network sees
     assert scaled["extra"]["scale"] == {
-        "scale": 0.5, "checked": 4, "differing": 0, "examples": [], "suggested_scale": None
+        "scale": 0.5, "checked": 4, "differing": 0, "examples": [], "suggested_scale": None, "other_field_of_view": 0
     }  # fmt: skip
     assert scaled["metrics"]["dice_mean"] != report["metrics"]["dice_mean"]
     assert [c["case_id"] for c in scaled["cases"]] == [c["case_id"] for c in report["cases"]]

@@ -127,3 +127,21 @@ def test_classes_of_one_patient_each_are_warned_about(tmp_path: Path, caplog: py
     with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):
         Dataset.load(tmp_path / "many")
     assert "exactly one patient" not in caplog.text
+
+
+def test_a_patient_group_cannot_be_traced_back_by_hashing_record_numbers(tmp_path: Path) -> None:
+    """The group was sha256(PatientID)[:10]: hashing every 8-digit record number recovered a patient's MRN from
+    splits.json in 1.5 s. It is now keyed by every identifier of the data: the same data gives the same groups
+    (reproducible splits), a plain hash of the id matches none of them, and check's 8-digit ones neither."""
+    import hashlib
+
+    from medimg.io.dicom_survey import survey_dicom
+
+    _write_patients(tmp_path, patients=12, slices=2)
+    groups = {c.patient_id for c in Dataset.load(tmp_path, task="classify").cases}
+    assert groups == {c.patient_id for c in Dataset.load(tmp_path, task="classify").cases}  # stable
+    plain = {f"dicom-PatientID-{hashlib.sha256(f'{k}-{p}'.encode()).hexdigest()[:10]}" for k in ("normal", "tumour")
+             for p in range(12)}  # fmt: skip
+    assert len(groups) == 24 and not groups & plain
+    shown = {s.patient for s in survey_dicom(tmp_path).series}
+    assert len(shown) == 24 and not shown & {h[len("dicom-PatientID-") :][:8] for h in plain}

@@ -78,9 +78,22 @@ def test_small_classes_are_reported_in_medimgs_words_not_sklearns(
 ) -> None:
     cases = [Case(case_id=f"c{i}", label=int(i < 4), path=None) for i in range(40)]  # 4 images of class 1
     with caplog.at_level("WARNING"):
-        make_splits(cases, seed=0)
-    assert caplog.text.count("a class has only") == 1 and "only 4 image(s)" in caplog.text  # once per split
+        make_splits(cases, seed=0, class_names=["normal", "cyst"])
+    assert caplog.text.count("too few to sit in every part") == 1  # once per split
+    assert "class 'cyst' (4 images)" in caplog.text and "normal" not in caplog.text  # the class is named
+    caplog.clear()
     with caplog.at_level("WARNING"):
         kfold_assignments(cases, folds=5, seed=0)
-    assert "a class has only 4 image(s): not every fold" in caplog.text
+    assert "folds to hold them: class number 1 (4 images)" in caplog.text
     assert not [w for w in recwarn if "least populated class" in str(w.message)]
+
+
+def test_images_without_a_finding_are_named_so_not_called_a_class(caplog: pytest.LogCaptureFixture) -> None:
+    """Multi-label data with one "no finding" image warned, twice, that "a class has only 1 image(s)" while every
+    finding had 30 images: the small stratum was the images without a finding, and check split twice."""
+    cases = [Case(case_id=f"c{i}", label=None, path=None, findings=(i % 2,)) for i in range(60)]
+    cases.append(Case(case_id="none", label=None, path=None, findings=()))
+    with caplog.at_level("WARNING"):
+        make_splits(cases, seed=0, class_names=["lesion", "noise"])
+        make_splits(cases, seed=0, warn=False)
+    assert caplog.text.count("too few") == 1 and "images without any finding (1)" in caplog.text

@@ -193,6 +193,11 @@ def test_metrics_say_over_how_many_folds_and_one_class_folds_are_warned(
     lines = cross_validation.summary_lines(summary)
     assert any(line.startswith("val_roc_auc") and f"({len(defined)} of 4 folds" in line for line in lines)
     assert any(line.startswith("note:") and "optimistic" in line for line in lines)
+    # the page a reader opens (cv.json alone was for scripts): every fold, the means and where they are defined
+    page = (tmp_path / "cv" / "cv.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Mean over the folds" in page and "Each fold" in page
+    assert f"{len(defined)} of 4" in page and f"{summary['mean']['val_accuracy']:.4f}" in page
+    assert "optimistic" in page
 
 
 def test_resume_without_a_run_folder_finds_an_interrupted_cross_validation(tmp_path: Path) -> None:

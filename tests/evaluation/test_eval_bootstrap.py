@@ -78,7 +78,9 @@ def test_undefined_everywhere_gives_none() -> None:
         "high": None,
         "confidence": 0.95,
         "n_resamples": 50,
-        "method": "bootstrap",
+        "method": "newcombe",
+        "unit": "image",
+        "n_units": 5,
     }
     assert cis["accuracy"]["value"] == 1.0
 
@@ -94,9 +96,9 @@ def test_proportions_get_wilson_intervals_that_do_not_collapse_on_small_test_set
     assert cis["specificity"]["low"] == pytest.approx(0.4385, abs=1e-4)  # 3 of 3 negatives
     assert {k: v["method"] for k, v in cis.items()} == {
         "accuracy": "wilson",
-        "balanced_accuracy": "bootstrap",
+        "balanced_accuracy": "mover-wilson",
         "f1_macro": "bootstrap",
-        "roc_auc": "bootstrap",
+        "roc_auc": "newcombe",
         "sensitivity": "wilson",
         "specificity": "wilson",
     }
@@ -124,8 +126,8 @@ def test_headline_cis_keys_and_consistency() -> None:
         assert entry["low"] <= entry["value"] <= entry["high"], name
         assert entry["value"] == pytest.approx(getattr(metrics, name)(y, p))
         assert entry["confidence"] == 0.9
-    assert (cis["roc_auc"]["low"], cis["roc_auc"]["high"]) == bootstrap_ci(
-        y, p, metrics.roc_auc, n_resamples=300, confidence=0.9, seed=1
+    assert (cis["f1_macro"]["low"], cis["f1_macro"]["high"]) == bootstrap_ci(
+        y, p, metrics.f1_macro, n_resamples=300, confidence=0.9, seed=1
     )
     y3, p3 = _data(200, k=3)
     assert set(headline_cis(y3, p3, ["a", "b", "c"], n_resamples=50)) == {

@@ -213,3 +213,13 @@ def test_cases_without_a_surface_distance_are_counted_and_said(caplog: pytest.Lo
     assert report.metrics["per_class"]["lesion"]["n_without_distance"] == 1
     assert "HD95 and ASSD leave out 1 case(s) of lesion" in caplog.text
     assert "Left out of HD95 and surface distance" in "".join(report.task_sections({}))
+
+
+def test_a_notebook_shows_a_report_as_its_page_in_a_frame() -> None:
+    import html as stdlib_html
+
+    report = _classification()
+    shown = report._repr_html_()
+    assert shown.startswith("<iframe srcdoc=") and len(shown) < 4 * len(report.to_html())
+    page = stdlib_html.unescape(shown.split('srcdoc="', 1)[1].split('" title=', 1)[0])
+    assert page == report.to_html()  # the page itself, its styles kept inside the frame

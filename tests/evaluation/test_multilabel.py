@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from medimg.errors import ConfigError
-from medimg.evaluation.multilabel import choose_thresholds, multilabel_cis, multilabel_metrics
+from medimg.evaluation.multilabel import choose_thresholds, multilabel_cis, multilabel_metrics, target_of_rule
 
 
 def _scores(n: int = 300, k: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +70,30 @@ def test_thresholds_are_the_best_cut_on_validation(rule: str) -> None:
     assert choose_thresholds(np.zeros((5, 1)), np.full((5, 1), 0.3), "youden") == [0.5]  # cannot be judged
 
 
+@pytest.mark.parametrize("rule", ["specificity:0.9", "sensitivity:0.95", "specificity:90%"])
+def test_a_screening_operating_point_is_the_best_cut_reaching_its_rate(rule: str) -> None:
+    """Screening papers report "sensitivity at 90% specificity": only youden and f1 could be chosen."""
+    y, p = _scores(n=400, k=3, seed=3)
+    chosen = choose_thresholds(y, p, rule)
+    name, rate = target_of_rule(rule) or ("", 0.0)
+    for j, t in enumerate(chosen):
+        truth = y[:, j].astype(bool)
+
+        def rates(cut: float, truth: np.ndarray = truth, j: int = j) -> tuple[float, float]:
+            pred = p[:, j] >= cut
+            return (pred & truth).sum() / truth.sum(), (~pred & ~truth).sum() / (~truth).sum()
+
+        sensitivity, specificity = rates(t)
+        cuts = [rates(c) for c in np.unique(p[:, j])]
+        if name == "specificity":
+            assert specificity >= rate and sensitivity == max(se for se, sp in cuts if sp >= rate)
+        else:
+            assert sensitivity >= rate and specificity == max(sp for se, sp in cuts if se >= rate)
+    with pytest.raises(ValueError, match="at most 1"):
+        target_of_rule("specificity:1.5")
+    assert target_of_rule("sensitivity:1") == ("sensitivity", 1.0)  # every positive found: a valid screening aim
+
+
 def test_invalid_inputs_are_refused() -> None:
     with pytest.raises(ConfigError, match="must be 0/1"):
         multilabel_metrics(np.full((2, 2), 2), np.zeros((2, 2)), ["a", "b"])
@@ -85,3 +109,13 @@ def test_validation_summaries_are_the_reports_numbers() -> None:
     quick = validation_summaries(y, p)
     for key in ("macro_auc", "macro_sensitivity", "macro_specificity", "label_accuracy"):
         assert quick[key] == pytest.approx(full[key])
+
+
+def test_a_perfectly_called_small_set_gets_no_zero_width_interval() -> None:
+    """12 test images all called right printed 'macro AUC 1.000 (95% CI 1.000-1.000)', read as certainty; the
+    single-label report said 'no 95% CI' for such a metric since cd5f92b, the multi-label one did not."""
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 3)
+    p = np.where(y == 1, 0.9, 0.1)
+    cis = multilabel_cis(y, p, ["a", "b"], n_resamples=50)
+    entry = cis["macro_auc"]
+    assert entry["low"] is None and entry["high"] is None and "every bootstrap resample" in entry["note"]

@@ -270,3 +270,30 @@ def test_an_empty_map_is_said(
         (p,) = Model.load(deploy_run).predict(phantom_file(deploy_run), explain="occlusion")
     assert p.heatmap is not None and not p.heatmap.any()  # type: ignore[union-attr]
     assert "occlusion map for" in caplog.text and "is empty" in caplog.text
+
+
+def test_a_chosen_class_is_explained_on_every_image(deploy_run: Path, tmp_path: Path) -> None:
+    """Only the predicted class could be explained: "where does it see a lesion?" on an image called normal had
+    no answer. explain_class (Python) / --explain-class (CLI) names the class every heatmap explains."""
+    from typer.testing import CliRunner
+
+    from medimg import Model
+    from medimg.cli.app import app
+
+    model = Model.load(deploy_run)
+    images = [phantom_file(deploy_run, kind) for kind in ("lesion", "normal")]
+    for target in ("LESION", 1, np.int64(1)):
+        predictions = model.predict(images, explain_class=target)  # implies explain=True (Grad-CAM)
+        assert [p.explained_class for p in predictions] == ["lesion", "lesion"]  # type: ignore[union-attr]
+    lesion = model.predict(images[1:], explain_class="lesion")[0]
+    normal = model.predict(images[1:], explain_class="normal")[0]
+    assert not np.allclose(lesion.heatmap, normal.heatmap)  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"not a class of this model \('normal', 'lesion'"):
+        model.predict(images, explain_class="tumour")
+    assert model.predict(images[:1], explain_class="1")[0].explained_class == "lesion"  # an index typed as text
+    out = tmp_path / "pred.json"
+    args = ["predict", str(deploy_run), str(images[1]), "--explain-class", "lesion", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())
+    assert row["explanation"]["class"] == "lesion" and Path(row["explanation"]["overlay"]).is_file()

@@ -3,6 +3,7 @@ the same image as a file gives."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,36 @@ def test_file_contents_as_bytes_are_predicted_as_the_files(
     assert [p.source for p in both] == ["bytes[0]"] and both[0].label == from_file.label
     assert [(path, "unrecognised" in reason) for path, reason in model.failed_] == [("bytes[1]", True)]
     assert [p.source for p in model.predict_iter((tmp_path / "x.png").read_bytes())] == ["bytes[0]"]
+
+
+def test_an_unreadable_upload_is_logged_by_its_name_not_a_deleted_temporary_file(
+    tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'skipped /tmp/medimg-bytes-rl1711ej/bytes_00000: unrecognised image format' named a file gone by the time
+    the user read it; failed_ said bytes[0]."""
+    from medimg import Model
+
+    model = Model.load(train_tiny_run(tmp_path_factory))
+    with caplog.at_level(logging.WARNING):
+        assert model.predict(b"garbage") == []
+    said = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert said and all("bytes[0]" in m and "medimg-bytes-" not in m for m in said), said
+
+
+def test_three_grey_images_read_as_one_colour_image_are_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    import torch
+
+    rng = np.random.default_rng(0)
+    greys = rng.integers(60, 200, (3, 20, 20)).astype(np.uint8)
+    with caplog.at_level(logging.WARNING, logger="medimg.io.arrays"):
+        assert len(images_from_array(greys, 2, 3)) == 1  # the model's channels decide: one image
+    assert "array[0]: shape (3, 20, 20) is read as ONE image of 3 channels" in caplog.text
+    assert "give them as (3, 20, 20, 1)" in caplog.text
+    assert len(images_from_array(greys[..., None], 2, 3)) == 3  # the layout the warning names: three images
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg.io.arrays"):
+        images_from_array(torch.from_numpy(greys), 2, 3)  # PyTorch's convention is channels first
+        images_from_array(np.moveaxis(greys, 0, -1), 2, 3)  # (H, W, 3): one colour image
+        images_from_array(np.repeat(greys[:1], 3, axis=0), 2, 3)  # alike channels: a grey image either way
+        images_from_array(greys, 2, 1)  # a grey model: three images
+    assert caplog.text == ""

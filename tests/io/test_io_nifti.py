@@ -226,3 +226,57 @@ def test_a_sheared_affine_is_written_as_the_sform_alone(tmp_path: Path, caplog: 
     assert int(written.header["qform_code"]) == 1
     np.testing.assert_allclose(written.get_qform(), _oblique_affine(), atol=1e-5)
     assert "sheared" not in caplog.text
+
+
+def test_a_mask_carries_its_inputs_qform_and_sform_as_the_input_has_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An input whose qform (code 1, RAS) and sform (code 2, x flipped) disagree: the mask was written with the sform
+    in both fields (code 1), so ITK-based viewers (qform unless the sform code is 1) showed it mirrored over the
+    input. Now the mask carries both forms and codes as the input has them, and reading the input warns."""
+    from medimg.tasks.segment.masks import write_mask
+
+    qform = np.diag([0.8, 0.8, 5.0, 1.0])
+    sform = qform.copy()
+    sform[0, 0], sform[0, 3] = -0.8, 21.6
+    img = nib.Nifti1Image(np.zeros((28, 6, 4), np.float32), None)
+    img.set_qform(qform, code=1)
+    img.set_sform(sform, code=2)
+    nib.save(img, tmp_path / "in.nii.gz")
+    with caplog.at_level("WARNING", logger="medimg.io.nifti"):
+        image = read_nifti(tmp_path / "in.nii.gz")
+        read_nifti(tmp_path / "in.nii.gz")  # a training set is read many times: said once
+    assert caplog.text.count("place the voxels differently") == 1
+    assert (
+        "medimg uses the sform" in caplog.text
+        and "not named" in caplog.text
+        and "RAS" in caplog.text
+        and "LAS" in caplog.text
+    )
+    labels = np.zeros((28, 6, 4), np.uint8)
+    labels[:3] = 1
+    path = write_mask(
+        labels,
+        tmp_path / "in_mask.nii.gz",
+        affine=image.affine,
+        spacing_mm=image.spacing_mm,
+        num_classes=2,
+        nifti_geometry=image.meta["nifti_geometry"],
+    )
+    written = nib.load(path).header
+    assert (int(written["qform_code"]), int(written["sform_code"])) == (1, 2)
+    np.testing.assert_allclose(written.get_qform(), qform, atol=1e-5)
+    np.testing.assert_allclose(written.get_sform(), sform, atol=1e-5)
+    # a consistent input keeps both as they are too (here the sform alone: qform code 0)
+    alone = nib.Nifti1Image(np.zeros((4, 5, 6), np.float32), None)
+    alone.set_sform(_oblique_affine(), code=2)
+    alone.set_qform(None, code=0)
+    nib.save(alone, tmp_path / "alone.nii.gz")
+    read = read_nifti(tmp_path / "alone.nii.gz")
+    out = write_nifti(
+        ImageData(array=np.zeros((1, 4, 5, 6), np.float32), affine=read.affine, meta=dict(read.meta)),
+        tmp_path / "alone_mask.nii.gz",
+    )
+    header = nib.load(out).header
+    assert (int(header["qform_code"]), int(header["sform_code"])) == (0, 2)
+    np.testing.assert_allclose(header.get_sform(), _oblique_affine(), atol=1e-5)

@@ -228,7 +228,7 @@ def test_a_photo_stored_sideways_is_said_at_prediction(tmp_path, caplog: pytest.
         InputReader().read(tmp_path / "upright.jpg")
         assert "EXIF" not in caplog.text
         InputReader().read(tmp_path / "phone.jpg")
-    assert "phone.jpg carries an EXIF orientation (6)" in caplog.text
+    assert "phone.jpg carries an EXIF orientation 6: viewers show it turned 90 degrees clockwise" in caplog.text
 
 
 def test_a_resampling_plans_inputs_are_not_judged_by_spacing_or_size(tmp_path) -> None:

@@ -171,3 +171,15 @@ def test_a_plan_json_of_other_data_is_warned_about(caplog: pytest.LogCaptureFixt
         resolve_plan(planned, same)
         resolve_plan(planned, {"in_channels": 3})  # a --set, not a saved plan
     assert "other data" not in caplog.text
+
+
+def test_the_input_size_reason_says_when_images_are_squashed_and_shrunk() -> None:
+    """2000x1500 slide tiles planned at 128x128: the plan said only 'capped at 128 for CPU training', not that the
+    4:3 tiles are squashed and 11.7x / 15.6x smaller (nuclei of 5-15 px become about a pixel)."""
+    plan = make_plan(_fingerprint(median_shape=[1500, 2000], min_shape=[1500, 2000], max_shape=[1500, 2000]))
+    assert plan.input_size == [128, 128]
+    reason = plan.reasons["input_size"]
+    assert "resized anisotropically, aspect ratio not kept: 1500x2000 -> 128x128 px" in reason
+    assert "11.7x smaller in height, 15.6x smaller in width" in reason
+    assert "structures under about 16 px across shrink to a pixel or less" in reason
+    assert make_plan(_fingerprint()).reasons["input_size"] == "median shape [28, 28], capped at 128 for CPU training"

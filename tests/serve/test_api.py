@@ -151,7 +151,7 @@ def test_a_retried_upload_with_an_idempotency_key_answers_its_first_report(servi
     )
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]  # keys are per caller
     assert upload(client, headers, image).status_code == 201  # without a key, every upload is a new report
-    assert client.get("/v1/reports", headers=headers).json()["total"] == 3
+    assert client.get("/v1/reports", headers=headers).json()["total"] == 2  # its own two: the other caller's is theirs
     for bad in ("", "x" * 256, "two words"):
         refused = upload(client, {**headers, "Idempotency-Key": bad}, image)
         assert refused.status_code == 400 and "Idempotency-Key" in refused.json()["detail"]
@@ -195,6 +195,8 @@ def test_dicom_is_deidentified_before_storage_and_logs(service: Service, caplog:
     assert info["patient_identity_removed"] is True and info["Modality"] == "CT"
     assert info["StudyInstanceUID"].startswith("2.25.") and info["StudyInstanceUID"] != original.StudyInstanceUID
     assert second.json()["input"]["dicom"]["StudyInstanceUID"] == info["StudyInstanceUID"]  # consistent
+    printed = client.get(f"/v1/reports/{first.json()['id']}?format=html", headers=headers).text
+    assert info["StudyInstanceUID"] in printed  # a printed report can be matched back to its study (it could not)
     everything = json.dumps([first.json(), second.json()]) + caplog.text
     fhir = client.get(f"/v1/reports/{first.json()['id']}?format=fhir", headers=headers).json()
     for form in fhir.pop("presentedForm"):  # search the attachments decoded, not their base64 (random matches)
@@ -490,3 +492,24 @@ def test_a_dicomweb_stow_style_upload_is_read(service: Service) -> None:
     assert refused.status_code == 422 and "series cannot be read" in refused.json()["detail"]
     lost = client.post("/v1/predictions", headers={**headers, "Content-Type": "multipart/related"}, content=body)
     assert lost.status_code == 400 and "boundary" in lost.json()["detail"]
+
+
+def test_an_upload_may_name_the_class_its_heatmap_explains(service: Service, deploy_run: Path) -> None:
+    """`?explain_class=` was ignored (201, the predicted class explained): the service had no equivalent of
+    `medimg predict --explain-class`."""
+    client, headers, _ = service
+    data = phantom_file(deploy_run).read_bytes()
+
+    def post(query: str) -> httpx.Response:
+        files = {"file": ("image.png", data, "application/octet-stream")}
+        return client.post(f"/v1/predictions{query}", headers=headers, files=files)
+
+    plain = post("").json()
+    other = next(name for name in plain["prediction"]["probabilities"] if name != plain["prediction"]["label"])
+    answer = post(f"?explain_class={other.upper()}")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert report["explanation"]["class"] == other != report["prediction"]["label"]
+    assert report["prediction"]["probabilities"] == pytest.approx(plain["prediction"]["probabilities"], abs=1e-6)
+    refused = post("?explain_class=tumour")
+    assert refused.status_code == 422 and "'normal', 'lesion'" in refused.json()["detail"]

@@ -68,10 +68,10 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     event = threading.Event()
     classify = PredictionService._classify
 
-    def held(self: PredictionService, image: Any) -> dict[str, Any]:
+    def held(self: PredictionService, image: Any, *rest: Any) -> dict[str, Any]:
         if image.array.shape[-1] >= HEAVY_SIDE:
             assert event.wait(60), "the test never opened the gate"
-        return classify(self, image)
+        return classify(self, image, *rest)
 
     monkeypatch.setattr(PredictionService, "_classify", held)
     try:

@@ -146,8 +146,9 @@ def test_pure_measurements_overlay_and_3d_fhir() -> None:
     """The 3D path without a 3D model: volumes in mm^3, a NIfTI mask, the overlay of the busiest slice, FHIR."""
     from datetime import datetime, timezone
 
+    from medimg.explain.overlay import image_picture
     from medimg.serve.reports import report_fhir, report_json
-    from medimg.serve.segmentation import mask_file, measurements, overlay_picture, representative_slice
+    from medimg.serve.segmentation import mask_file, measurements, overlay_picture
     from medimg.serve.storage import ReportRow
 
     labels = np.zeros((4, 10, 12), np.uint8)
@@ -172,7 +173,8 @@ def test_pure_measurements_overlay_and_3d_fhir() -> None:
     )
     shapes = [nib.Nifti1Image.from_bytes(gzip.decompress(blob)).shape for blob in (flat, kept)]
     assert shapes == [(10, 12), (10, 12, 1)]
-    assert representative_slice(labels) == 2 and representative_slice(labels[2]) is None
+    _, shown = image_picture(np.zeros((1, *labels.shape), np.float32), evidence=labels > 0)
+    assert shown is not None and (shown.axis, shown.index) == (0, 2) and (shown.cut(labels) == labels[2]).all()
     picture = overlay_picture(np.full((20, 24), 100, np.uint8), labels[2])
     assert picture.shape == (20, 24, 3) and (picture != 100).any() and (picture[0, 0] == 100).all()
 
@@ -221,3 +223,26 @@ def test_database_from_an_older_version_gains_the_new_columns(tmp_path: Path) ->
     assert row.idempotency_key is None and storage.report_for_key("t1:k") is None
     total, items = storage.list_reports()
     assert total == 1 and items[0]["task"] == "classify"
+
+
+def test_a_nifti_mask_keeps_the_uploads_qform_and_sform(
+    seg_service: tuple[TestClient, dict[str, str]], seg_run: Path, tmp_path: Path
+) -> None:
+    """The service wrote its mask with the sform in both fields (code 1) where the upload's qform differed (as
+    predict did before 23e9812): ITK-based viewers, which read the qform, showed the mask mirrored."""
+    import nibabel as nib
+
+    client, headers = seg_service
+    source = nib.load(disc_files(seg_run, tmp_path / "inputs")["nifti"])
+    flipped = source.affine.copy()
+    flipped[0, 0] *= -1
+    image = nib.Nifti1Image(np.asanyarray(source.dataobj), None)
+    image.set_sform(source.affine, code=2)
+    image.set_qform(flipped, code=1)
+    nib.save(image, tmp_path / "two_forms.nii.gz")
+    seg = _upload(client, headers, tmp_path / "two_forms.nii.gz")["segmentation"]
+    (tmp_path / "mask.nii.gz").write_bytes(client.get(seg["mask"], headers=headers).content)
+    mask = nib.load(tmp_path / "mask.nii.gz")
+    assert int(mask.header["sform_code"]) == 2 and int(mask.header["qform_code"]) == 1
+    np.testing.assert_allclose(mask.get_sform(), source.affine, atol=1e-5)
+    np.testing.assert_allclose(mask.get_qform(), flipped, atol=1e-5)

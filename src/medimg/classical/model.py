@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -370,11 +370,16 @@ class ClassicalModel:
         out_dir: str | Path | None = None,
         n_resamples: int = 1000,
         strict: bool = False,
+        given: Mapping[str, Any] | None = None,
     ) -> Any:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split); writes
-        ``report.json``, ``report.html`` and plots like a deep model. Returns a ``ClassificationReport``."""
+        ``report.json``, ``report.html`` and plots like a deep model, in the folder a deep model's evaluation of
+        that data would take (:mod:`medimg.evaluation.folders`: another data set of the same folder name gets
+        ``-2``; ``evaluated.json`` records what was scored; ``given``: what identifies data given in memory).
+        Returns a ``ClassificationReport``."""
         from medimg.classical.pipelines import predict_proba_full
         from medimg.data.splits import Splits, cases_for
+        from medimg.evaluation import folders
         from medimg.evaluation.report import build_classification_report, write_report
         from medimg.fileio import atomic_directory
 
@@ -405,6 +410,7 @@ class ClassicalModel:
         probabilities = predict_proba_full(self.estimator_, matrix.X, len(class_names))
         predict_s = time.perf_counter() - started
         finite = self.estimator_.named_steps.get("finite")
+        patients = {c.case_id: c.patient_id for c in cases}
         report = build_classification_report(
             y,
             probabilities,
@@ -413,6 +419,7 @@ class ClassicalModel:
             model_name=f"{self.network} ({self.extractor_.features} features)",
             dataset_name=dataset.name,
             case_ids=matrix.case_ids,
+            patient_ids=[patients.get(i) for i in matrix.case_ids],  # intervals count patients
             extra={
                 "run_dir": str(run.path),
                 "classical": run.read_json("config.json").get("classical", {})
@@ -428,15 +435,14 @@ class ClassicalModel:
             },
             n_resamples=n_resamples,
         )
-        replace = out_dir is None
-        if out_dir is None:
-            out_dir = (
-                run.file("report")
-                if own_data and split == "test"
-                else (run.file("evaluations") / f"{dataset.name}-{split}")
-            )
-        target = Path(out_dir)
-        with atomic_directory(target, replace=replace) as staging:  # a kill never leaves half a report
+        facts = folders.evaluation_facts(getattr(dataset, "root", None), split, {}, given)
+        target = (
+            Path(out_dir)
+            if out_dir is not None
+            else folders.default_folder(run.path, dataset.name, facts, own_test=own_data and split == "test")
+        )
+        with atomic_directory(target, replace=out_dir is None) as staging:  # a kill never leaves half a report
+            folders.write_facts(staging, facts)
             write_report(report, staging, y_true=y, probabilities=probabilities, history=None)
         self.last_report_dir_ = target
         return report

@@ -358,6 +358,7 @@ def fit(
         for line in summary_lines(model.cv_summary_):
             _echo(line)
         _echo(f"cross-validation: {model.run_dir_.parent / 'cv.json' if model.run_dir_ else ''}")
+        _echo(f"report:     {model.run_dir_.parent / 'cv.html' if model.run_dir_ else ''}")
         return
     _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
@@ -446,9 +447,13 @@ def _print_metrics(report: Any) -> None:
     """The report's headline metrics with their 95% CIs."""
     if report is None:
         return
+    from medimg.evaluation.report import interval_text, population_text
+
     data = report.to_dict()
     metrics, cis = data["metrics"], data.get("confidence_intervals", {})
-    _echo(f"{data.get('split', 'test')} set: {metrics.get('n')} images")
+    unit = next((e.get("unit") for e in cis.values() if isinstance(e, dict) and e.get("unit")), None)
+    who = population_text(metrics, unit, brief=True) if unit else f"{metrics.get('n')} images"
+    _echo(f"{data.get('split', 'test')} set: {who}")
     classification = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
     keys = data.get("headline") or classification  # a segmentation report names its headline metrics
     width = max(18, *(len(k) for k in keys))
@@ -457,7 +462,7 @@ def _print_metrics(report: Any) -> None:
         value = ci.get("value", metrics.get(key))
         if value is None:
             continue
-        interval = f"  (95% CI {ci['low']:.3f}-{ci['high']:.3f})" if ci.get("low") is not None else ""
+        interval = f"  ({text})" if (text := interval_text(ci)) else ""
         positive = metrics.get("positive_class")
         of = f"  (recall of {positive!r})" if key == "sensitivity" and positive is not None else ""
         _echo(f"  {key:{width}s} {value:.4f}{interval}{of}")
@@ -571,6 +576,13 @@ def predict(
     explain_method: Annotated[
         str | None, typer.Option(help="gradcam (the default), gradcam++ or occlusion; implies --explain")
     ] = None,
+    explain_class: Annotated[
+        str | None,
+        typer.Option(
+            help="the class (a finding) every heatmap explains, instead of each image's predicted class; implies "
+            "--explain"
+        ),
+    ] = None,
     explain_dir: Annotated[
         Path | None, typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./)")
     ] = None,
@@ -598,7 +610,7 @@ def predict(
 
     output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
     paths = _paths_with_standard_input(paths)
-    explain = explain or explain_method is not None  # a method asks for explanations (it was silently ignored)
+    explain = explain or explain_method is not None or explain_class is not None  # each asks for explanations
     explain_method = explain_method or "gradcam"
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
@@ -634,6 +646,7 @@ def predict(
         predictor = Model.load(run)
         options: dict[str, Any] = dict(
             explain=explain_method if explain else None,
+            explain_class=explain_class,
             out_dir=out_folder,
             window=_window(window),
             strict=strict,
@@ -889,13 +902,17 @@ INTERRUPTED = (
 )
 
 
-def interrupted_message(args: list[str]) -> str:
-    """What Ctrl-C says: for a fit, its own command with ``--resume`` (a run in ``--run-dir RUN`` is continued only
-    with it: the template ``medimg fit DATA --resume`` started a new run instead); else :data:`INTERRUPTED`."""
+def interrupted_message(args: list[str], signum: int | None = None) -> str:
+    """What Ctrl-C (or SIGTERM, ``signum``: a time limit, ``scancel``, ``docker stop``, ``kill``) says: for a fit,
+    its own command with ``--resume`` (a run in ``--run-dir RUN`` is continued only with it: the template
+    ``medimg fit DATA --resume`` started a new run instead); else :data:`INTERRUPTED`."""
+    import signal
+
+    by = f"interrupted by {signal.Signals(signum).name}" if signum not in (None, signal.SIGINT) else "interrupted"
     if not args or args[0] != "fit":
-        return INTERRUPTED
+        return INTERRUPTED.replace("interrupted", by, 1)
     command = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
-    return f"interrupted; the fit goes on from its last checkpoint with `{command}`"
+    return f"{by}; the fit goes on from its last checkpoint with `{command}`"
 
 
 def _key_value_hint(args: list[str]) -> str | None:
@@ -917,12 +934,16 @@ def _key_value_hint(args: list[str]) -> str | None:
 def configure_logging(rank: int) -> None:
     """medimg's own progress messages (INFO) on stderr from the first process, warnings from every process; other
     libraries' INFO chatter (the ONNX exporter's optimiser passes, torch.distributed) and pydicom's decoder
-    tracebacks stay out of the terminal."""
+    tracebacks stay out of the terminal. Where stderr is a file or a pipe (a Slurm job's log) each line begins
+    with the date and time, so a log says when a job stalled."""
     from medimg.library_logs import quiet_dicom_decoder_errors
+    from medimg.terminal import is_interactive
 
+    when = "" if is_interactive(sys.stderr) else "%(asctime)s "
     logging.basicConfig(
         level=logging.WARNING,
-        format="%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s",
+        format=when + ("%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s"),
+        datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
     )
     logging.getLogger("medimg").setLevel(logging.INFO if rank == 0 else logging.WARNING)
@@ -936,32 +957,40 @@ def main() -> None:
     from medimg import interrupts
     from medimg.engine.distributed import process_rank
     from medimg.errors import MedimgError
+    from medimg.terminal import close_progress_bars, use_colour
 
     rank = process_rank()
+    colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb
     interrupts.install()
     configure_logging(rank)
 
     def say(message: str) -> None:
+        close_progress_bars()  # the message on a line of its own, and no bar redrawn after it
         if rank == 0:
-            typer.secho(message, fg=typer.colors.RED, err=True)
-        elif not message.startswith("interrupted;"):
-            typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True)
+            typer.secho(message, fg=typer.colors.RED, err=True, color=colour)
+        elif not message.startswith("interrupted"):
+            typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True, color=colour)
 
+    from medimg.cli.help_layout import fit_help_to_terminal
+
+    command = typer.main.get_command(app)  # what app() runs, with --help that fits a narrow terminal
+    fit_help_to_terminal(command)
     try:
-        app()
+        command()
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
         hint = _key_value_hint(sys.argv[1:]) if done.code == 2 else None
-        if done.code == 130:  # Ctrl-C (typer's exit code for it): how to go on
-            hint = interrupted_message(sys.argv[1:])
+        if done.code == 130:  # Ctrl-C or SIGTERM (typer's exit code for a KeyboardInterrupt): how to go on
+            say(interrupted_message(sys.argv[1:], interrupts.received_signal()))
+            sys.exit(interrupts.exit_code())  # 143 for SIGTERM, as a shell or Slurm reports a process it ended
         if hint:
             say(hint)
         raise
     except MedimgError as error:
         say(f"error: {error}")
         sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl-C outside typer's own handling: how to go on, not a traceback
-        say(interrupted_message(sys.argv[1:]))
-        sys.exit(130)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM outside typer's own handling: how to go on, not a traceback
+        say(interrupted_message(sys.argv[1:], interrupts.received_signal()))
+        sys.exit(interrupts.exit_code())
     except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
         where = f" {error.filename}" if error.filename else ""
         say(

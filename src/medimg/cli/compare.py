@@ -1,8 +1,9 @@
 """``medimg compare``: train several models (deep and classical) on the same splits and compare them.
 
 Writes ``OUT/<model>/`` run folders and ``OUT/comparison.{json,csv,md,html}``: every metric with bootstrap
-95% CIs, a paired test of the two best models (DeLong and paired bootstrap on the AUC, paired bootstrap on
-the accuracy), training time and inference time per image.
+95% CIs, paired tests (DeLong and paired bootstrap on the AUC, paired bootstrap on the accuracy) of the pairs
+named with ``--pair A,B``, by default of the two models with the highest test AUC (said to be chosen on the test
+set), training time and inference time per image. Intervals and tests count patients when the data name them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def compare(
     exclude: Annotated[str | None, typer.Option(help="file-name patterns to skip, e.g. '*-d.bmp'")] = None,
     timing_images: Annotated[int, typer.Option(help="test images timed for the inference time")] = 200,
     n_resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="two models to test against each other, A,B (repeatable), e.g. --pair simple-cnn,random-forest; "
+            "default: the two with the highest test ROC AUC (chosen on the test set, which the p-values do not "
+            "adjust for)"
+        ),
+    ] = None,
     reuse: Annotated[bool, typer.Option(help="reuse finished run folders in OUT instead of refusing")] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
@@ -86,6 +95,7 @@ def compare(
     classical = {"features": features, "masks": masks, "cv_folds": cv_folds, "n_jobs": n_jobs}
     for name in names:  # every name checked before the first model trains (a typo would cost the runs before it)
         _model_for(name, classical, deep_overrides)
+    pairs = [parse_pair(text, names) for text in pair or []]
     target.mkdir(parents=True, exist_ok=True)
     if group:
         manifest = write_grouped_manifest(dataset, group, target / f"{dataset.name}-grouped.csv")
@@ -115,7 +125,9 @@ def compare(
     for name in names[1:]:
         if assignments[name] != assignments[first]:
             raise ConfigError(f"{name} was trained on other splits than {first}: rerun without --reuse")
-    paired = paired_tests(rows, predictions, dataset.class_names, n_resamples=max(n_resamples, 2000), seed=seed)
+    paired = paired_tests(
+        rows, predictions, dataset.class_names, n_resamples=max(n_resamples, 2000), seed=seed, pairs=pairs
+    )
     rows += [parse_reference(r) for r in reference or []]
     used = len(assignments[first])  # the cases split: what the check left of the data (blank files, conflicts)
     left_out = (
@@ -126,6 +138,8 @@ def compare(
         f"split seed {seed}; test images: " + ", ".join(f"{r.model}={r.n_test}" for r in rows if not r.reference),
         f"classical features: {features}" + (f", masks: {masks}" if masks else ""),
         "published rows are copied from their papers (same official split where stated), without intervals",
+        _population_note(rows),
+        *dict.fromkeys(t["chosen"] for t in paired),
     ]
     paths = write_comparison(
         rows,
@@ -136,6 +150,8 @@ def compare(
         extra={"data": str(dataset.root), "models": names, "seed": seed},
     )
     typer.echo(to_markdown(rows))
+    for chosen in dict.fromkeys(t["chosen"] for t in paired):
+        typer.echo(chosen)
     for test in paired:
         p = "-" if test["p_value"] is None else f"{test['p_value']:.4f}"
         typer.echo(
@@ -193,6 +209,37 @@ def write_grouped_manifest(dataset: Any, groups: list[str], path: Path) -> Path:
     atomic_write_text(path, text.getvalue())
     logger.info("class groups %s written to %s", mapping, path)
     return path
+
+
+def parse_pair(text: str, names: list[str]) -> tuple[str, str]:
+    """``'simple-cnn,random-forest'`` -> the two ``--models`` names to test against each other.
+
+    Raises:
+        ConfigError: not two different names of ``--models``.
+    """
+    from medimg.errors import ConfigError, did_you_mean
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) != 2 or parts[0] == parts[1]:
+        raise ConfigError(f"--pair {text!r}: name two different models, A,B (e.g. --pair {','.join(names[:2])})")
+    for part in parts:
+        if part not in names:
+            raise ConfigError(
+                f"--pair {text!r}: {part!r} is not one of --models {','.join(names)}.{did_you_mean(part, names)}"
+            )
+    return parts[0], parts[1]
+
+
+def _population_note(rows: list[Any]) -> str:
+    """What the intervals and paired tests count as independent (the test split is the same for every model)."""
+    from medimg.evaluation.report import population_text
+
+    row = next((r for r in rows if not r.reference), None)
+    if row is None:
+        return ""
+    unit = next((e.get("unit") for e in row.metrics.values() if isinstance(e, dict) and e.get("unit")), None)
+    metrics = {"n": row.n_test, "n_patients": row.extra.get("n_patients")}
+    return "test set: " + population_text(metrics, unit, brief=True)
 
 
 def parse_reference(text: str) -> Any:
@@ -261,7 +308,11 @@ def _fit_one(
         fit_wall_s=fit_wall,
         inference_ms_per_image=infer_ms,
         run_dir=str(run.path),
-        extra={"best_params": training.get("best_params"), "report": str(run.file("report/report.html"))},
+        extra={
+            "best_params": training.get("best_params"),
+            "report": str(run.file("report/report.html")),
+            "n_patients": report.metrics.get("n_patients"),
+        },
     )
     preds = {p["case_id"]: p for p in report.predictions or []}
     return row, preds, run.read_json("splits.json")["assignment"]
@@ -295,9 +346,22 @@ def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: 
 
 
 def paired_tests(
-    rows: list[Any], predictions: dict[str, dict[str, Any]], class_names: list[str], *, n_resamples: int, seed: int
+    rows: list[Any],
+    predictions: dict[str, dict[str, Any]],
+    class_names: list[str],
+    *,
+    n_resamples: int,
+    seed: int,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Paired tests between the two models with the highest test ROC AUC (accuracy when AUC is missing)."""
+    """Paired tests (DeLong for a binary task, paired bootstrap of the AUC and the accuracy) of each pair in
+    ``pairs``, by default of the two models with the highest test ROC AUC (accuracy when AUC is missing).
+
+    Each result names its models and says how the pair was chosen (``"chosen"``): a pair picked because it
+    looked best on the test cases is then tested on those same cases, which the p-value does not adjust for.
+    When the cases name their patients (``patient_id`` in the predictions) the tests resample patients
+    (clustered DeLong, cluster bootstrap).
+    """
     import numpy as np
 
     from medimg.evaluation.paired import delong_test, paired_bootstrap
@@ -309,22 +373,37 @@ def paired_tests(
                 return float(value)
         return float("-inf")
 
-    ranked = sorted(rows, key=score, reverse=True)
-    if len(ranked) < 2:
-        return []
-    a, b = ranked[0].model, ranked[1].model
-    common = [c for c in predictions[a] if c in predictions[b]]
-    if not common:
-        return []
+    if pairs:
+        chosen = "paired tests of the pairs named with --pair"
+    else:
+        ranked = sorted((r for r in rows if not r.reference), key=score, reverse=True)
+        if len(ranked) < 2:
+            return []
+        pairs = [(ranked[0].model, ranked[1].model)]
+        chosen = (
+            f"paired test of the two models with the highest test ROC AUC ({pairs[0][0]}, {pairs[0][1]}): the pair "
+            "was chosen on the same test cases it is tested on, which the p-values do not adjust for; name the "
+            "comparison you planned with --pair A,B"
+        )
     index = {n: i for i, n in enumerate(class_names)}
-    y = np.array([index[predictions[a][c]["true_label"]] for c in common])
-    pa = np.array([[predictions[a][c]["probabilities"][n] for n in class_names] for c in common])
-    pb = np.array([[predictions[b][c]["probabilities"][n] for n in class_names] for c in common])
     results = []
-    if len(class_names) == 2 and len(set(y.tolist())) == 2:
-        results.append(delong_test(y, pa[:, 1], pb[:, 1]).to_dict())
-    for metric in ("roc_auc", "accuracy"):
-        results.append(paired_bootstrap(y, pa, pb, metric=metric, n_resamples=n_resamples, seed=seed).to_dict())
-    for r in results:
-        r.update(model_a=a, model_b=b)
+    for a, b in pairs:
+        common = [c for c in predictions[a] if c in predictions[b]]
+        if not common:
+            continue
+        y = np.array([index[predictions[a][c]["true_label"]] for c in common])
+        pa = np.array([[predictions[a][c]["probabilities"][n] for n in class_names] for c in common])
+        pb = np.array([[predictions[b][c]["probabilities"][n] for n in class_names] for c in common])
+        patients = [predictions[a][c].get("patient_id") for c in common]
+        groups = patients if any(p is not None for p in patients) else None
+        tests = []
+        if len(class_names) == 2 and len(set(y.tolist())) == 2:
+            tests.append(delong_test(y, pa[:, 1], pb[:, 1], groups=groups).to_dict())
+        for metric in ("roc_auc", "accuracy"):
+            tests.append(
+                paired_bootstrap(y, pa, pb, metric=metric, n_resamples=n_resamples, seed=seed, groups=groups).to_dict()
+            )
+        for t in tests:
+            t.update(model_a=a, model_b=b, chosen=chosen)
+        results += tests
     return results

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -101,6 +102,13 @@ def serve(
     strict_domain: Annotated[
         bool, typer.Option(help="refuse (422) uploads outside the training domain instead of flagging them")
     ] = False,
+    shared_reports: Annotated[
+        bool,
+        typer.Option(
+            help="every token lists, opens and deletes every report (one team, one history); by default a token "
+            "reaches only the reports it created, and an admin token (`medimg token create --admin`) all of them"
+        ),
+    ] = False,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option(
@@ -151,6 +159,7 @@ def serve(
             idempotency_key_hours=idempotency_key_hours,
             work_dir=work_dir,
             strict_domain=strict_domain,
+            shared_reports=shared_reports,
             cors_origins=cors_origin or [],
         )
     except ValidationError as error:
@@ -160,6 +169,14 @@ def serve(
     storage = Storage(settings.database_url)
     if not storage.list_tokens():
         logger.warning("the database has no API token yet: create one with `medimg token create --db %s`", db)
+    unowned = 0 if shared_reports else storage.count_unowned_reports()
+    if unowned:
+        logger.warning(
+            "%d report(s) were stored before reports recorded the token that created them: only admin tokens reach "
+            "them (`medimg token create --admin --db %s`), or serve with --shared-reports",
+            unowned,
+            db,
+        )
     service = PredictionService(settings, storage, model=model)
     app = create_app(settings, storage=storage, service=service)
     typer.echo(f"medimg serve: http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
@@ -183,6 +200,7 @@ _SERVE_OPTIONS = {
     "idempotency_key_hours": "--idempotency-key-hours",
     "work_dir": "--work-dir",
     "strict_domain": "--strict-domain",
+    "shared_reports": "--shared-reports",
     "cors_origins": "--cors-origin",
 }
 
@@ -225,25 +243,66 @@ token_app = typer.Typer(help="Create, list and revoke API tokens (stored hashed)
 def token_create(
     name: Annotated[str, typer.Option(help="who or what uses it, e.g. 'radiology-workstation-3'")] = "default",
     db: Database = DEFAULT_DATABASE,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="reaches every report (a user's token only the reports it created)")
+    ] = False,
+    expires_in: Annotated[
+        float | None,
+        typer.Option("--expires-in", metavar="DAYS", help="refused after this many days (e.g. 90); default never"),
+    ] = None,
 ) -> None:
-    """Create a token and print it once (only its hash is stored)."""
+    """Create a token and print it once (only its hash is stored).
+
+    A token lists, opens and deletes the reports it creates; an --admin token every report (also those stored
+    before reports recorded their token). `medimg serve --shared-reports` lets every token reach every report.
+    """
+    import math
+
+    from medimg.errors import ConfigError
     from medimg.serve.settings import database_url
     from medimg.serve.storage import Storage
 
-    info, token = Storage(database_url(db)).create_token(name)
+    if expires_in is not None and not (math.isfinite(expires_in) and 0 < expires_in <= MAX_TOKEN_DAYS):
+        raise ConfigError(
+            f"--expires-in {expires_in:g}: give the days the token is valid, more than 0 and at most {MAX_TOKEN_DAYS} "
+            "(leave it out for a token that never expires)"
+        )
+    info, token = Storage(database_url(db)).create_token(name, admin=admin, expires_in_days=expires_in)
     typer.echo(token)
-    typer.echo(f"token {info.id} ({info.name}) created; it is shown only now, store it safely", err=True)
+    role = "admin token" if info.admin else "token"
+    until = f", valid until {_when(info.expires_at)} UTC" if info.expires_at else ""
+    typer.echo(f"{role} {info.id} ({info.name}) created{until}; it is shown only now, store it safely", err=True)
+
+
+#: the longest validity `medimg token create --expires-in` takes (days; 100 years)
+MAX_TOKEN_DAYS = 36525
+
+
+def _when(moment: datetime | None) -> str:
+    """``2026-05-01 14:03`` (UTC; a naive time from SQLite is UTC), ``-`` for none."""
+    if moment is None:
+        return "-"
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return f"{aware.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
 
 
 @token_app.command("list")
 def token_list(db: Database = DEFAULT_DATABASE) -> None:
-    """List tokens (ids, names, dates; never the tokens). The database must exist (`medimg token create` makes it)."""
+    """List tokens (never the tokens themselves): id, role (user or admin), state, creation, expiry and last use
+    (UTC), name. The database must exist (`medimg token create` makes it)."""
     from medimg.serve.settings import database_url
     from medimg.serve.storage import Storage
 
+    rows = [("ID", "ROLE", "STATE", "CREATED", "EXPIRES", "LAST USED", "NAME")]
     for info in Storage(database_url(db), create=False).list_tokens():
-        state = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}" if info.revoked_at else "active"
-        typer.echo(f"{info.id}  {info.created_at:%Y-%m-%d %H:%M}  {state:24s} {info.name}")
+        state = "revoked" if info.revoked_at else "expired" if info.expired() else "active"
+        role = "admin" if info.admin else "user"
+        rows.append(
+            (info.id, role, state, _when(info.created_at), _when(info.expires_at), _when(info.last_used_at), info.name)
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        typer.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
 
 
 @token_app.command("revoke")

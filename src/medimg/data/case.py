@@ -29,6 +29,28 @@ SPLIT_ALIASES = {
 ENUMERATION = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
 
 
+#: how a table writes a cell without a value, compared case-insensitively after stripping: an empty or blank cell and
+#: every default missing-value marker of ``pandas.read_csv`` (``NA`` as R's ``write.csv`` writes it, ``nan`` and
+#: ``<NA>`` as pandas writes one with ``astype(str)``, ``N/A``, ``NULL``, ``None``, spreadsheets' ``#N/A``...). The
+#: one definition of a missing label, split, patient or run cell, whichever reader meets it.
+MISSING_VALUES = frozenset(
+    {"", "na", "n/a", "nan", "-nan", "<na>", "null", "none", "#n/a", "#n/a n/a", "#na", "1.#ind", "-1.#ind",
+     "1.#qnan", "-1.#qnan"}
+)  # fmt: skip
+
+#: label values that are no missing-value marker but often stand for "not known" (a question mark, a dash,
+#: ``unknown``): read as the class they name, with a warning (ISIC 2020's ``unknown`` diagnosis is a class; a
+#: table of ``+``/``-`` results names its negative class ``-``)
+PLACEHOLDER_LABELS = frozenset(
+    {"?", "??", "-", "--", "unknown", "missing", "n.a.", "not available", "undefined", "tbd"}
+)
+
+
+def is_missing_value(text: object) -> bool:
+    """Whether a table cell says "no value" (:data:`MISSING_VALUES`): ``None``, ``"NA"``, ``" n/a "``, ``"NaN"``..."""
+    return text is None or str(text).strip().casefold() in MISSING_VALUES
+
+
 def normalise_split(name: str | None) -> str | None:
     """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``,
     TN3K's ``"trainval-image"``,
@@ -36,7 +58,7 @@ def normalise_split(name: str | None) -> str | None:
     if name is None:
         return None
     text = ENUMERATION.sub("", str(name).strip().lower())
-    if not text or text in {"nan", "none"}:
+    if is_missing_value(text):
         return None
     return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images?|imgs?|masks?|labels?|gt|split)$", "", text))
 

@@ -171,12 +171,15 @@ class Dataset:
         from medimg.data.layouts.common import parse_patterns
         from medimg.data.medmnist import resolve_medmnist_name
         from medimg.data.name_patients import group_by_name_patient
+        from medimg.data.synthetic_sets import refuse_synthetic_images
+        from medimg.io.inputs import refuse_undecodable_dataset
 
         root = Path(path).expanduser()
         root = resolve_medmnist_name(root) or root  # a bare MedMNIST name: its downloaded file
         if not root.exists():
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
         _refuse_run_folder(root)
+        root = root.absolute()  # its cases' paths too: they stay right after os.chdir (a notebook's %cd)
         chosen = get_layout(layout) if layout else select_layout(root, task)
         if task is not None and chosen.task != task:
             raise DatasetError(f"layout {chosen.name!r} reads {chosen.task} data, not {task} data; drop task or layout")
@@ -184,6 +187,7 @@ class Dataset:
         includes, excludes = parse_patterns(include), parse_patterns(exclude)
         patterns = {"include": includes, "exclude": excludes}
         dataset = chosen.load(root, **{k: v for k, v in patterns.items() if k in chosen.options}, **layout_options)
+        refuse_undecodable_dataset(dataset)  # names no JSON or CSV file could record (Latin-1 bytes)
         dataset.window = window
         if isinstance(dataset, SegmentationDataset):
             window_json = list(window) if isinstance(window, tuple) else window
@@ -195,6 +199,7 @@ class Dataset:
             }
             return dataset
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
+        refuse_synthetic_images(dataset)  # generated images in the data would be split into validation and test
         dataset.cases = group_by_dicom_patient(dataset.cases, root)  # slices of one patient stay on one side
         dataset.cases = group_by_name_patient(dataset.cases, root)  # person1_bacteria_1.jpeg, CNV-1016042-1.jpeg
         dataset.validate(min_classes=min_classes)
@@ -368,12 +373,14 @@ def _refuse_run_folder(root: Path) -> None:
 def _summary(dataset: Dataset | SegmentationDataset, what: str, unlabelled: int) -> str:
     """A dataset's one-line ``repr``: name, size, what it holds and its own split (never every case: a notebook
     showed hundreds of KB for one ``ds``)."""
+    from medimg.run_folder import shown_path
+
     counts = dataset.split_counts()
     split = "no split of its own" if set(counts) <= {"none"} else " / ".join(f"{k} {v}" for k, v in counts.items())
     extra = f", {unlabelled} unlabelled" if unlabelled else ""
     return (
         f"{type(dataset).__name__}({dataset.name!r}, {len(dataset)} images, {what}, {split}{extra}, "
-        f"source={dataset.source!r}, root={str(dataset.root)!r})"
+        f"source={dataset.source!r}, root={shown_path(dataset.root)!r})"
     )
 
 
@@ -420,6 +427,11 @@ class SegmentationDataset:
         canonical_orientation: volumes (with their masks) are read in the closest RAS+ axis order
             (:func:`medimg.io.orientation.canonical`), so cases stored in different axis orders train and are scored
             alike; off for a run trained before medimg did so (its plan says which).
+        channel_names: each image channel's name, first to last: its ``dataset.json``'s ``channel_names`` (or
+            MSD's ``modality``), else the names in the cases' channel file endings (BraTS's ``flair``, ``t1``...);
+            ``None`` when unknown. Recorded by a run and compared with the data it is given.
+        channel_order: read the image channels in this order (``array[channel_order]``): another set's channels put
+            in a run's order by their names (:func:`medimg.planning.domain.order_of_channels`); ``None`` as stored.
     """
 
     task: ClassVar[TaskName] = "segment"
@@ -435,6 +447,8 @@ class SegmentationDataset:
     options: dict[str, Any] = field(default_factory=dict)
     value_names: dict[int, str] = field(default_factory=dict)
     canonical_orientation: bool = True
+    channel_names: list[str] | None = None
+    channel_order: tuple[int, ...] | None = None
 
     @classmethod
     def load(
@@ -540,6 +554,7 @@ class SegmentationDataset:
             "unlabelled_images": len(self.unlabelled),
             "unpaired_masks": self.unpaired,
             "options": self.options,
+            **({"channel_names": self.channel_names} if self.channel_names else {}),
         }
 
     # ------------------------------------------------------------------ pixels
@@ -565,6 +580,7 @@ class SegmentationDataset:
         if case.channels:  # nnU-Net's channel files of one case, BraTS's modalities
             image = stack_channels([image, *(read_image(path, window=self.window) for path in case.channels)])
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
+        image = self._named_channels(case, image)
         geometries: list[tuple[Path, np.ndarray]] = []
         mask = read_case_mask(  # a colour table maps colours; a mask stored otherwise is put on the image's grid
             case, palette_indices=self.colour_table is None, image_affine=image.affine, geometries=geometries
@@ -585,6 +601,60 @@ class SegmentationDataset:
                 mask = orientation.apply(mask) if mask is not None else None
                 roi = orientation.apply(roi) if roi is not None else None
         return SegSample(image=image, mask=mask, roi=roi)
+
+    def _named_channels(self, case: SegCase, image: ImageData) -> ImageData:
+        """``image`` with its channels in :attr:`channel_order` and their :attr:`channel_names` in its meta.
+
+        Raises:
+            ImageReadError: the image has another number of channels than the names say (a 4D file whose 4th axis is
+                not its channels: a cine's time frames against a dataset.json naming one channel).
+        """
+        from dataclasses import replace
+
+        from medimg.errors import ImageReadError
+
+        names = self.channel_names
+        time = image.meta.get("time_axis")
+        if time and not names:
+            _warn_once_per_folder(
+                case.image.parent,
+                "%s: its header says the 4th axis is time (%s), not channels, yet a 4D file's 4th axis is read as its "
+                "channels: the model will take the frames as %d modalities and expect every input to have exactly "
+                "%d frames. To segment frames, save each frame (or the one annotated) as its own 3D file; if the "
+                "volumes are channels, set the header's time unit to unknown, or name them in a dataset.json "
+                "(channel_names). Other such files in %s are read the same way",
+                case.image,
+                time,
+                image.channels,
+                image.channels,
+                case.image.parent,
+            )
+        if not names:
+            return image
+        counted = bool(case.channels) or image.meta.get("format") == "nifti"  # a raster's colour channels go unnamed
+        if counted and image.channels != len(names):
+            what = (
+                f"{image.channels} volumes along its 4th axis, which its header says is time ({time})"
+                if time
+                else f"{image.channels} channels"
+            )
+            raise ImageReadError(
+                case.image,
+                f"this case has {what}, but the dataset names {len(names)} channel(s) ({', '.join(names)}"
+                f"{', in its dataset.json' if not case.channels else ''}): give each case one file per named channel "
+                "(nnU-Net's <case>_0000, _0001...), or fix the channel names"
+                + ("; to segment one frame of a time series, save that frame as its own 3D file" if time else ""),
+            )
+        if image.channels != len(names):
+            return image
+        if self.channel_order is not None:
+            order = list(self.channel_order)
+            image = replace(image, array=image.array[order], meta=dict(image.meta))
+            if image.meta.get("channel_suffixes"):
+                image.meta["channel_suffixes"] = [image.meta["channel_suffixes"][i] for i in order]
+            names = [names[i] for i in order]
+        image.meta["channel_names"] = list(names)
+        return image
 
 
 def read_case_mask(
@@ -800,10 +870,20 @@ def _on_image_grid(case: SegCase, image: ImageData, array: np.ndarray, path: Pat
     """``array`` (a mask or ROI of ``case``) on ``image``'s grid: as read, or resized when it is the image's field of
     view at another resolution; any other size is a :class:`DatasetError` naming both files."""
     from medimg.data.mask_grid import nearest_resize, same_field_of_view
+    from medimg.io.read_notes import describe_orientation, sides_swapped
 
     stored = tuple(array.shape[1:])
     if stored == image.spatial_shape:
         return array
+    orientation = int(image.meta.get("exif_orientation") or 1)
+    if sides_swapped(orientation) and stored == image.spatial_shape[::-1]:  # drawn on the upright view of a photo
+        height, width = stored
+        raise DatasetError(
+            f"{what} {path} has size {stored} but its image {case.image} has size {image.spatial_shape}: the image is "
+            f"stored rotated ({describe_orientation(orientation)}, {width}x{height} px like its {what}), and "
+            "medimg reads the pixels as stored; re-save the image upright (e.g. with Pillow: "
+            "ImageOps.exif_transpose(im).save(...)), then the mask fits it as drawn"
+        )
     if not same_field_of_view(stored, image.spatial_shape):
         raise DatasetError(
             f"{what} {path} has size {stored} but its image {case.image} has size {image.spatial_shape}: a mask must "

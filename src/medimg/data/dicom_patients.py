@@ -12,12 +12,13 @@ in training and test: the test score then measures recall of a patient already s
 - else the finest of them present on every file with at least two values (a small set: a series never spans two
   patients, so this is never looser than one group per image).
 
-The group is a hash of the value (``dicom-<field>-<sha256[:10]>``): no identifier reaches a run folder.
+The group is a keyed hash of the value (``dicom-<field>-<10 hex digits>``, :mod:`medimg.io.pseudonyms`, keyed by
+every identifier of the data): no identifier reaches a run folder, and none can be recovered from it by hashing
+candidate record numbers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import Case
+from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
     if field is None:
         return list(cases)
     column = GROUP_FIELDS.index(field)
-    groups = {case_id: f"dicom-{field}-{_hash(values[column])}" for case_id, values in identities.items()}
+    key = dataset_key(value for values in identities.values() for value in values)
+    groups = {case_id: f"dicom-{field}-{pseudonym(values[column], key)}" for case_id, values in identities.items()}
     sizes = Counter(groups.values())
     if max(sizes.values()) < 2:
         return list(cases)
@@ -134,7 +137,3 @@ def _holds_whole(identities: list[tuple[str, ...]], column: int) -> bool:
             if value and owner.setdefault(value, identity[column]) != identity[column]:
                 return False
     return True
-
-
-def _hash(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:10]

@@ -14,6 +14,7 @@ run can be evaluated and resumed later like any other, and reads them from memor
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,18 @@ class GivenArrays:
         with atomic_binary_file(path) as handle:
             np.savez(handle, **arrays)
         return path
+
+    def record(self) -> dict[str, Any]:
+        """What an evaluation of these arrays records of its data (they have no path): how many images, and a
+        SHA-256 of the images and labels (with their shapes and types), so that another array set's evaluation
+        never shares its folder and a report can be matched to the arrays it scored."""
+        digest = hashlib.sha256()
+        for split in sorted(self.images):
+            for array in (self.images[split], self.labels[split]):
+                digest.update(f"{split}:{array.dtype.str}:{array.shape};".encode())
+                digest.update(np.ascontiguousarray(array).data)
+        count = sum(len(images) for images in self.images.values())
+        return {"data": "arrays given in Python", "images": count, "sha256": digest.hexdigest()}
 
     def dataset(self, path: Path) -> Dataset:
         """The dataset :meth:`save` writes to ``path``, built from the arrays in memory, channel-last and 2D or 3D

@@ -9,6 +9,7 @@ fitted on a CSV file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ class LabelsTable:
     """The rows of a CSV manifest: absolute path, label text, split (empty when medimg is to make the split)."""
 
     rows: list[tuple[str, str, str]]
+
+    def digest(self) -> str:
+        """SHA-256 of the rows (paths, labels, splits): the same files with the same labels give the same digest."""
+        return hashlib.sha256("\n".join("\t".join(row) for row in self.rows).encode()).hexdigest()
 
     def save(self, path: Path) -> Path:
         """Write the manifest at ``path`` (atomically)."""

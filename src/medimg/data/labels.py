@@ -24,6 +24,29 @@ def class_key(name: str) -> str:
     return same_text(name).casefold()
 
 
+def find_class(name: str, class_names: Sequence[str]) -> int | None:
+    """The index of the class ``name`` names: exactly, else the one class of its :func:`class_key` (``"No Finding"``
+    is ``"no finding"``); ``None`` for no (or no single) such class."""
+    if name in class_names:
+        return list(class_names).index(name)
+    same = [i for i, known in enumerate(class_names) if class_key(known) == class_key(name)]
+    return same[0] if len(same) == 1 else None
+
+
+def class_by_name_or_index(value: object, class_names: Sequence[str]) -> int | None:
+    """The class ``value`` names (:func:`find_class`, surrounding spaces ignored) or indexes (an integer, NumPy's
+    too, or digits typed on a command line or in a URL); ``None`` for neither."""
+    from numbers import Integral
+
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return int(value) if 0 <= int(value) < len(class_names) else None
+    text = str(value).strip()
+    found = find_class(text, class_names)
+    if found is None and text.isdigit() and int(text) < len(class_names):
+        return int(text)
+    return found
+
+
 def keep_classes(
     class_names: Sequence[str], cases: Sequence[Case], kept: Sequence[int]
 ) -> tuple[list[str], list[Case]]:

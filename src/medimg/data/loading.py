@@ -96,7 +96,9 @@ def read_ahead(
     most ``max_ahead`` items and ``max_bytes`` (judged by ``size`` of the last result) ahead of the consumer."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(items), desc=desc, disable=not progress, leave=False) as bar:
+    from medimg.terminal import show_bars
+
+    with tqdm(total=len(items), desc=desc, disable=not show_bars(progress), leave=False) as bar:
         if workers <= 0:
             for item in items:
                 bar.update()

@@ -334,10 +334,12 @@ def _copy_with_progress(response: Any, out: BinaryIO, name: str, progress: bool)
     bytes received and the length announced (``None`` when there was none)."""
     from tqdm.auto import tqdm
 
+    from medimg.terminal import show_bars
+
     length = response.headers.get("Content-Length") if getattr(response, "headers", None) else None
     total = int(length) if length and str(length).isdigit() else None
     received = 0
-    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress, leave=False) as bar:
+    with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not show_bars(progress), leave=False) as bar:
         while block := response.read(1 << 20):
             out.write(block)
             received += len(block)

@@ -9,7 +9,8 @@ segmentation: image paths), so a run, its folds and its ranks read it the same w
   manifest (labels, if any, are ignored), a loaded dataset, a list of image files, or cases of the dataset
   itself (Python).
 * :func:`drop_evaluation_copies` removes from the pool every image that is a validation or test image of the
-  run (the same file, or a byte-identical copy of it), so no evaluation image is ever trained on.
+  run (the same file, or a copy with the same decoded pixels in any file: :func:`case_digests`,
+  :func:`image_digests`), so no evaluation image is ever trained on.
 """
 
 from __future__ import annotations
@@ -171,14 +172,16 @@ def _same_path(a: Path, b: Path) -> bool:
 def drop_evaluation_copies(
     pool: Sequence[Any], pool_digests: Sequence[str], evaluation_digests: set[str], *, what: str = "unlabelled pool"
 ) -> tuple[list[Any], int]:
-    """The pool without the images whose digest (:func:`file_digest`, :func:`case_digest`) is one of an
+    """The pool without the images whose digest (:func:`case_digests`, :func:`image_digests`) is one of an
     evaluation (validation or test) image, and how many were dropped; ``what`` names the images in the warning
     (a synthetic set's images are dropped the same way: ``medimg fit --synthetic``)."""
     kept = [item for item, digest in zip(pool, pool_digests, strict=True) if digest not in evaluation_digests]
     dropped = len(pool) - len(kept)
     if dropped:
         logger.warning(
-            "%s: %d image(s) are copies of validation/test images and are not used for training", what, dropped
+            "%s: %d image(s) are copies of validation/test images (the same pixels) and are not used for training",
+            what,
+            dropped,
         )
     return kept, dropped
 
@@ -193,14 +196,66 @@ def file_digest(path: str | Path) -> str:
         return f"unreadable:{Path(path).resolve()}"
 
 
-def case_digest(dataset: Dataset, case: Case) -> str:
-    """The digest of a classification case: its array row (npz datasets) or its file's bytes."""
-    row = dataset.array_row(case)
-    if row is not None:
-        return "array:" + hashlib.sha1(np.ascontiguousarray(row).tobytes()).hexdigest()
-    if case.path is None:
-        raise DatasetError(f"case {case.case_id} has neither a file nor an array row")
-    return file_digest(case.path)
+def _pixel_digest(array: np.ndarray) -> str:
+    """A digest of decoded pixels (``(C, ...)``, as the readers give them), their shape and type included: the same
+    pixels give it whatever file (PNG at another compression, another format, a second PACS export) or array row
+    holds them. Channels that are all equal count as one: a grey image saved again as RGB (R = G = B, as viewers
+    and PACS exports often write it) is the grey image training reads back from it."""
+    from medimg.data.quality import pixel_digest
+
+    pixels = np.ascontiguousarray(array)
+    if pixels.ndim >= 3 and pixels.shape[0] > 1 and all(np.array_equal(pixels[0], c) for c in pixels[1:]):
+        pixels = np.ascontiguousarray(pixels[:1])
+    return f"pixels:{pixels.dtype.str}:{'x'.join(map(str, pixels.shape))}:{pixel_digest(pixels)}"
+
+
+#: threads that read images for their digests
+DIGEST_WORKERS = 4
+
+
+def case_digests(dataset: Dataset, cases: Sequence[Case], *, progress: bool = False) -> list[str]:
+    """The digest of each classification case's pixels as ``dataset`` reads them for training (its array row,
+    or its file decoded), index-aligned; an unreadable file gets :func:`file_digest` (training reports it).
+
+    Decoded pixels, not file bytes: a pool that is a second export of the data (the same pixels re-encoded) holds
+    other bytes, which a byte digest let through to training. Read by a few threads, one digest kept per image.
+    """
+    from medimg.data.loading import read_ahead
+    from medimg.errors import ImageReadError
+
+    def digest(case: Case) -> str:
+        try:
+            return _pixel_digest(dataset.read(case).array)
+        except ImageReadError:
+            if case.path is None:
+                raise DatasetError(f"case {case.case_id} has neither a file nor an array row") from None
+            return file_digest(case.path)
+
+    workers = 0 if dataset.arrays else DIGEST_WORKERS
+    return list(
+        read_ahead(cases, digest, lambda _: 0, progress=progress, desc="looking for evaluation images", workers=workers)
+    )
+
+
+def image_digests(paths: Sequence[str | Path], *, progress: bool = False) -> list[str]:
+    """The digest of each image file's decoded pixels (:func:`~medimg.io.read.read_image`), index-aligned; an
+    unreadable file gets :func:`file_digest`. What :func:`case_digests` is for files outside a classification set
+    (a segmentation pool and its data's images)."""
+    from medimg.data.loading import read_ahead
+    from medimg.errors import ImageReadError
+    from medimg.io.read import read_image
+
+    def digest(path: str | Path) -> str:
+        try:
+            return _pixel_digest(read_image(path).array)
+        except (ImageReadError, OSError):
+            return file_digest(path)
+
+    return list(
+        read_ahead(
+            paths, digest, lambda _: 0, progress=progress, desc="looking for evaluation images", workers=DIGEST_WORKERS
+        )
+    )
 
 
 def segmentation_image(dataset: SegmentationDataset, item: str) -> Path:

@@ -21,6 +21,7 @@ from medimg.data.near_duplicates import Signature, near_duplicate_groups, signat
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
+from medimg.io.read_notes import exif_warning, transparency_warning
 
 logger = logging.getLogger(__name__)
 
@@ -150,15 +151,6 @@ def mixed_channels_warning(images: Sequence[tuple[str, int, int]]) -> str | None
     )
 
 
-def exif_warning(paths: Sequence[str]) -> str:
-    """The check's warning about images whose EXIF orientation is not upright."""
-    return (
-        f"{len(paths)} image(s) carry an EXIF orientation (e.g. {paths[0]}): photo viewers show them turned or "
-        "mirrored, medimg reads the pixels as stored (as MONAI and torchvision do); masks and boxes must be drawn on "
-        "the stored pixels, or re-save the images upright"
-    )
-
-
 def top_counts(counter: dict[str, int], n: int = 5) -> str:
     items = sorted(counter.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} x{v}" for k, v in items[:n])
@@ -208,6 +200,7 @@ class _ImageRecord:
     sample_type: str
     raster_bits: int | None
     turned: bool
+    transparent: float
     blank: bool
     label_valued: bool
     digest: str
@@ -225,6 +218,7 @@ class _ImageRecord:
             sample_type=_sample_type(meta),
             raster_bits=_raster_bits(meta),
             turned=bool(meta.get("exif_orientation")),
+            transparent=float(meta.get("transparent") or 0.0),
             blank=blank,
             label_valued=case.path is not None and not blank and is_label_valued(array),
             digest=pixel_digest(array),
@@ -241,7 +235,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     made_here = splits is None and not dataset.has_own_split
     if made_here:
         try:
-            splits = make_splits(dataset.cases)
+            splits = make_splits(dataset.cases, warn=False)  # fit says which classes are too small, once
         except DatasetError:
             splits = None
     split_of = {c.case_id: (splits.assignment.get(c.case_id) if splits else c.split) for c in dataset.cases}
@@ -268,6 +262,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     label_valued: list[tuple[str, str]] = []  # (path, spatial size) of images whose content is a label map
     image_sizes: set[str] = set()  # sizes of the images that are not label maps
     turned: list[str] = []  # images whose EXIF says viewers show them turned or mirrored
+    transparent: list[tuple[str, float]] = []  # images with pixels not fully opaque, and their share
     for record in records:
         size = "x".join(map(str, record.shape))
         if record.label_valued:
@@ -281,6 +276,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             raster_depths[record.raster_bits] += 1
         if record.turned:
             turned.append(record.path)
+        if record.transparent:
+            transparent.append((record.path, record.transparent))
         if record.blank:
             blank.append(record.case_id)
         by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
@@ -289,7 +286,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     near = near_duplicate_groups({r.case_id: r.signature for r in records if r.signature is not None}, duplicates)
     near_entries = [[(cid, split_of[cid]) for cid in group] for group in near]
     if made_here and splits is not None and (duplicates or near):  # fit's split keeps copies together
-        regrouped = make_splits(group_identical_images(dataset, [*duplicates, *near]).cases)
+        regrouped = make_splits(group_identical_images(dataset, [*duplicates, *near]).cases, warn=False)
         groups = [[(cid, regrouped.assignment.get(cid)) for cid, _ in entries] for entries in groups]
         near_entries = [[(cid, regrouped.assignment.get(cid)) for cid in group] for group in near]
     cross, near_cross = _in_several_splits(groups), _in_several_splits(near_entries)
@@ -353,6 +350,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
     if turned:
         warnings.append(exif_warning(turned))
+    if transparent:
+        warnings.append(transparency_warning(*zip(*transparent, strict=True)))
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
     mixed = mixed_channels_warning([(r.path, r.channels, len(r.shape)) for r in records])

@@ -69,6 +69,8 @@ def make_splits(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
+    class_names: Sequence[str] | None = None,
+    warn: bool = True,
 ) -> Splits:
     """Assign every case to train/val/test.
 
@@ -76,6 +78,9 @@ def make_splits(
     ``train`` with the same stratified, patient-grouped procedure. Without an own split, cases are split
     ``1 - val - test : val : test`` stratified by label and grouped by ``patient_id`` when present, so one
     patient's images never straddle splits.
+
+    A class too small to sit in every part is warned about (named from ``class_names`` when given) unless ``warn``
+    is false (a split made only to look at the data, as ``medimg check`` does a second time).
     """
     if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(
@@ -90,7 +95,8 @@ def make_splits(
             for missing, fraction in (("test", test_fraction), ("val", val_fraction))
             if missing not in present and fraction > 0
         }
-        _warn_small_classes([c for c in cases if c.split == "train"], parts.values())
+        if warn:
+            _warn_small_classes([c for c in cases if c.split == "train"], parts.values(), class_names)
         for missing, part in parts.items():
             train = [c for c in cases if assignment[c.case_id] == "train"]
             carved = _carve(train, part, seed)
@@ -104,7 +110,9 @@ def make_splits(
     grouped = any(c.patient_id for c in cases)
     assignment = {c.case_id: "train" for c in cases}
     pool = list(cases)
-    _warn_small_classes(pool, [f for f in (test_fraction, val_fraction / (1 - test_fraction)) if f > 0])
+    if warn:
+        held_out = [f for f in (test_fraction, val_fraction / (1 - test_fraction)) if f > 0]
+        _warn_small_classes(pool, held_out, class_names)
     if test_fraction > 0:
         test = _carve(pool, test_fraction, seed)
         for c in test:
@@ -136,14 +144,30 @@ def _parts(fraction: float) -> int:
     return max(2, round(1 / fraction))
 
 
-def _warn_small_classes(cases: Sequence[Case], fractions: Iterable[float]) -> None:
-    """Say once, before the parts are carved, when a class is too small to be in every part."""
+def small_strata(cases: Sequence[Case], needed: int, class_names: Sequence[str] | None = None) -> str:
+    """The strata (:attr:`Case.stratum`) of fewer than ``needed`` cases, named for a message (``"class 'cyst'
+    (1 image)"``, ``"images without any finding (1)"``); ``""`` when there is none."""
     counts = Counter(c.stratum for c in cases)
+    small = sorted((n, stratum) for stratum, n in counts.items() if n < needed)
+    names = list(class_names or [])
+
+    def named(stratum: int, n: int) -> str:
+        if stratum == -1:
+            return f"images without any finding ({n})"
+        name = repr(names[stratum]) if 0 <= stratum < len(names) else f"number {stratum}"
+        return f"class {name} ({n} image{'s' if n != 1 else ''})"
+
+    return ", ".join(named(stratum, n) for n, stratum in small)
+
+
+def _warn_small_classes(
+    cases: Sequence[Case], fractions: Iterable[float], class_names: Sequence[str] | None = None
+) -> None:
+    """Say once, before the parts are carved, which classes are too small to be in every part."""
     needed = max((_parts(f) for f in fractions), default=0)
-    if counts and min(counts.values()) < needed:
-        logger.warning(
-            "a class has only %d image(s): the split cannot hold every class in every part", min(counts.values())
-        )
+    small = small_strata(cases, needed, class_names)
+    if small:
+        logger.warning("too few to sit in every part of the split (%d parts): %s", needed, small)
 
 
 def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
@@ -178,7 +202,9 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
     return [cases[i] for i in sorted(held)]
 
 
-def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[int]:
+def kfold_assignments(
+    cases: Sequence[Case], folds: int, seed: int = 0, class_names: Sequence[str] | None = None
+) -> list[int]:
     """Fold index (0..folds-1) per case, stratified by label and grouped by patient.
 
     Raises:
@@ -194,9 +220,9 @@ def kfold_assignments(cases: Sequence[Case], folds: int, seed: int = 0) -> list[
         raise DatasetError(f"{folds}-fold cross-validation needs at least {folds} patients/images")
     fold_of = [0] * len(cases)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    smallest = min(Counter(labels.tolist()).values())
-    if smallest < folds:
-        logger.warning("a class has only %d image(s): not every fold can hold every class", smallest)
+    small = small_strata(cases, folds, class_names)
+    if small:
+        logger.warning("too few for every one of the %d folds to hold them: %s", folds, small)
     with _quiet_small_classes():
         for fold, (_, held) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups)):
             for i in held:

@@ -5,18 +5,26 @@ labels are exact, the folder names may be sanitised), or any classification fold
 join the training split only: they are never in ``splits.json``, so validation, test and every report stay real.
 The manifest's ``run`` column names the generator run, whose own split (:func:`generator_runs`,
 :func:`evaluation_images_trained_on`) tells whether the generator saw a classifier's validation or test images.
+
+Synthetic images are never data of their own: a dataset some of whose images a ``synthetic.csv`` lists (a set
+written into the data's class folders) is refused (:func:`refuse_synthetic_images`), since any of them could land
+in validation or test and be scored as a patient's image.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from medimg.data.case import Case
+from medimg.data.case import Case, is_missing_value
 from medimg.errors import DatasetError
 
 MANIFEST = "synthetic.csv"
 """The manifest ``medimg generate`` writes beside the images."""
+
+#: how far above an image a manifest listing it may sit (``medimg generate`` writes ``OUT/<class>/<image>``)
+MANIFEST_LEVELS = 2
 
 
 def read_synthetic_cases(source: str | Path, class_names: list[str]) -> list[Case]:
@@ -84,7 +92,7 @@ def generator_runs(source: str | Path) -> tuple[list[Path], list[str]]:
     found: list[Path] = []
     lost: list[str] = []
     for name in names:
-        if not name or name.lower() in {"nan", "none", "<na>"}:
+        if is_missing_value(name):
             continue
         given = Path(name).expanduser()
         candidates = [given] if given.is_absolute() else [Path.cwd() / given, manifest.parent / given]
@@ -106,3 +114,53 @@ def evaluation_images_trained_on(run_dir: str | Path, assignment: dict[str, str]
     except (OSError, ValueError) as error:
         raise DatasetError(f"{path} cannot be read ({error})") from error
     return sorted(c for c, part in assignment.items() if part != "train" and trained.get(c) == "train")
+
+
+def synthetic_files(manifest: Path) -> set[Path]:
+    """The files (resolved) that a ``synthetic.csv`` marks synthetic: every row whose ``synthetic`` cell is not
+    ``0`` (a manifest without the column marks them all); none when it cannot be read."""
+    from medimg.data.layouts.common import read_manifest
+
+    try:
+        columns, rows = read_manifest(manifest)
+    except DatasetError:
+        return set()
+    if "path" not in columns:
+        return set()
+    marked = columns.get("synthetic")
+    base = manifest.parent
+    return {
+        (base / str(row[columns["path"]]).strip()).resolve()
+        for row in rows
+        if str(row.get(columns["path"]) or "").strip()
+        and (marked is None or str(row.get(marked) or "").strip() not in {"0", "false", "False"})
+    }
+
+
+def refuse_synthetic_images(dataset: Any) -> None:
+    """Refuse a dataset (classification cases with files) some of whose images a ``synthetic.csv`` lists: looked
+    for beside each folder of images, up to :data:`MANIFEST_LEVELS` above it (where ``medimg generate`` puts it)
+    and at the dataset's root. Generated images in the data would be split like real ones, into validation and test.
+
+    Raises:
+        DatasetError: the data holds synthetic images (the message names the manifest, an image and the fix).
+    """
+    root = Path(dataset.root)
+    paths = [Path(c.path) for c in dataset.cases if c.path is not None]
+    folders = {root if root.is_dir() else root.parent}
+    for folder in {p.parent for p in paths}:
+        folders.update([folder, *list(folder.parents)[: MANIFEST_LEVELS - 1]])
+    manifests = sorted(f / MANIFEST for f in folders if (f / MANIFEST).is_file())
+    if not manifests:
+        return
+    for manifest in manifests:
+        marked = synthetic_files(manifest)
+        listed = [p for p in paths if p.resolve() in marked] if marked else []
+        if listed:
+            raise DatasetError(
+                f"{root}: {len(listed)} of its images are synthetic (listed in {manifest}, written by medimg "
+                f"generate), e.g. {listed[0]}; they would be split like real images and could be scored as "
+                "validation or test patients. Move them out of the data (the files that manifest lists) and add "
+                "them to training with `medimg fit DATA --synthetic SET` (Model.fit(..., synthetic=SET)); "
+                "generate into a folder of its own (medimg generate RUN --out SET)"
+            )

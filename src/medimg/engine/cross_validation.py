@@ -111,6 +111,10 @@ def fit_cross_validation(
     if pooled is not None:
         summary["pooled_val"] = pooled
     run.write_json("cv.json", summary)
+    from medimg.evaluation.cv_report import CV_PAGE, cv_html
+    from medimg.fileio import atomic_write_text
+
+    atomic_write_text(run.file(CV_PAGE), cv_html(summary, run_name=run.path.name))
     return first, summary
 
 

@@ -284,7 +284,13 @@ def _measured(value: float) -> float | None:
 def default_splits(task: RunnableTask, dataset: Any, options: FitOptions) -> Splits:
     """The split a run makes when it is given none: the data's own, else stratified/grouped by ``options``."""
     cases = task.split_cases(dataset)
-    return make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
+    return make_splits(
+        cases,
+        val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        seed=options.seed,
+        class_names=getattr(dataset, "class_names", None),
+    )
 
 
 def synthetic_cases(dataset: Any, source: str, splits: Splits) -> list[Case]:
@@ -301,14 +307,14 @@ def synthetic_cases(dataset: Any, source: str, splits: Splits) -> list[Case]:
         DatasetError: the set is missing, empty, names a class the dataset lacks, or holds only copies of
             validation/test images.
     """
-    from medimg.data.pool import case_digest, drop_evaluation_copies, file_digest
+    from medimg.data.pool import case_digests, drop_evaluation_copies
     from medimg.data.synthetic_sets import evaluation_images_trained_on, generator_runs, read_synthetic_cases
 
     if getattr(dataset, "task", None) != "classify":
         raise ConfigError(f"--synthetic adds labelled images to classification data, not to {dataset.task} data")
     cases = read_synthetic_cases(source, list(dataset.class_names))
-    evaluation = {case_digest(dataset, c) for c in dataset.cases if splits.assignment.get(c.case_id) != "train"}
-    digests = [file_digest(str(c.path)) for c in cases]
+    evaluation = set(case_digests(dataset, [c for c in dataset.cases if splits.assignment.get(c.case_id) != "train"]))
+    digests = case_digests(dataset, cases)
     cases, _ = drop_evaluation_copies(cases, digests, evaluation, what=f"synthetic set {source}")
     if not cases:
         raise DatasetError(

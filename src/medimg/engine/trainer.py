@@ -24,6 +24,7 @@ from torch import nn
 from medimg.engine.batches import BatchSource, to_device
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
 from medimg.engine.distributed import Distributed
+from medimg.engine.progress import EpochProgress
 from medimg.engine.schedule import lr_multiplier
 from medimg.engine.weight_average import WeightAverage
 from medimg.errors import RunFolderError
@@ -251,200 +252,190 @@ def train(
     if writes:
         _write_history(run_dir / "metrics.jsonl", history)
     writer = _tensorboard_writer(run_dir / "tensorboard") if tensorboard and writes else None
-    from tqdm.auto import tqdm
-
-    epochs_bar = tqdm(
-        desc=f"training {label}".strip(),
-        unit="epoch",
-        disable=not progress or not writes,
-        initial=start_epoch - 1,
-        total=epochs,
-    )
-    started = time.perf_counter()
-    budget = plan.time_budget_s  # this network's budget (a share of the plan's when networks split it)
-    budget_share = 1
-    epoch_times: list[float] = []
-    stopped_early = False
-    out_of_time = False
-    epoch = start_epoch - 1
-    while epoch < epochs:
-        epoch += 1
-        if plan.early_stopping_patience and stale >= plan.early_stopping_patience:
-            stopped_early = True
-            break
-        if out_of_time:
-            break
-        epoch_started = time.perf_counter()
-        torch.manual_seed(seed * 100_003 + epoch)
-        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        network.train()
-        if hooks.begin_epoch is not None:
-            hooks.begin_epoch(epoch)
-        total_loss, seen = 0.0, 0
-        for xb, yb in batches.epoch(generator):
-            raise_if_interrupted()  # a Ctrl-C that Python dropped (see medimg.interrupts)
-            xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)
-            if own_step is not None:
-                loss = own_step(network, xb, yb)
-                if not torch.isfinite(loss):
-                    raise RunFolderError(
-                        f"the training loss became non-finite at epoch {epoch} (loss {loss.item()}): lower "
-                        "learning_rate (e.g. --set learning_rate=1e-4)"
-                    )
-                total_loss += float(loss) * len(xb)
-                seen += len(xb)
-                continue
-            with torch.autocast(dist.device.type, dtype=_amp_dtype(plan), enabled=amp):
-                loss = hooks.loss(trained, xb, yb)
-            optimizer.zero_grad(set_to_none=True)
-            finite = dist.all_true(bool(torch.isfinite(loss)))
-            if finite:
-                (scaler.scale(loss) if scaler is not None else loss).backward()
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
-                norm = nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm or math.inf)
-                finite = scaler is not None or bool(torch.isfinite(norm))
-            if not finite:
-                if not amp:
-                    raise RunFolderError(
-                        f"the training loss or its gradients became non-finite at epoch {epoch} (loss "
-                        f"{loss.item()}): lower learning_rate (e.g. --set learning_rate=1e-4) or check the images "
-                        "for extreme values"
-                    )
-                logger.warning(
-                    "non-finite loss or gradients under %s autocast at epoch %d (oneDNN's bf16 kernels can "
-                    "fail on very small feature maps); the batch is skipped and training continues in fp32",
-                    plan.amp,
-                    epoch,
-                )
-                amp = False  # the schedule does not step for the skipped batch (it would warn on a first step)
-                continue
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            if average is not None:
-                average.update(network)
-            scheduler.step()
-            total_loss += float(loss.detach()) * len(xb)
-            seen += len(xb)
-        train_time = time.perf_counter() - epoch_started
-        total_loss, seen_everywhere = dist.sums(total_loss, seen)  # every rank's share of each batch
-        network.eval()
-        selected.eval()
-        val_started = time.perf_counter()
-        val: dict[str, float] = {}
-        if hooks.validate is not None and (epoch % plan.val_every == 0 or epoch == epochs):
-            if writes:
-                with torch.no_grad():
-                    val = hooks.validate(selected)
-            val = dist.broadcast(val)
-        row: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": total_loss / max(1, seen_everywhere),
-            "lr": optimizer.param_groups[0]["lr"],
-            f"train_{batches.unit}_per_s": seen_everywhere / max(train_time, 1e-9),
-            "val_time_s": time.perf_counter() - val_started,
-            "amp": float(amp),
-            **{f"val_{k}": float(v) for k, v in val.items()},
-        }
-        current = float(val.get(plan.monitor, math.nan))
-        improved = not math.isnan(current) and (current > best_metric if higher else current < best_metric)
-        if val and (improved or best_epoch == 0):
-            best_metric = current if not math.isnan(current) else best_metric
-            best_epoch, stale = epoch, 0
-            best_state = copy_state(selected)
-            if writes:
-                save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
-        elif val:
-            stale += plan.val_every
-        row["best_epoch"] = best_epoch if hooks.validate is not None else epoch  # without validation: the last
-        if epoch == 1 and budget is not None:
-            first_s = time.perf_counter() - started
-            budget_share = dist.broadcast(
-                networks_in_budget(budget_networks, plan.ensemble_min_epochs, first_s, budget)
-            )
-            if budget_share > 1:
-                budget /= budget_share
-                logger.info("time budget: %d networks share it, %s each", budget_share, _seconds(budget))
-            fitted = dist.broadcast(budgeted_epochs(most_epochs(plan), first_s, budget))
-            if fitted != epochs:
-                logger.info("time budget %.0f s: training %d epochs (%d planned)", budget, fitted, epochs)
-                epochs = fitted
-                scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
-                epochs_bar.total = epochs
-        row["epochs"] = epochs
-        history.append(row)
-        if writes:
-            _append_history(run_dir / "metrics.jsonl", row)
-            if writer is not None:
-                for key, value in row.items():
-                    if key != "epoch":
-                        writer.add_scalar(key, value, epoch)
-                writer.flush()
-            save_checkpoint(
-                last_path,
-                {
-                    "model": network.state_dict(),  # serialised right away: no copy needed
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "epoch": epoch,
-                    "best_metric": best_metric,
-                    "best_epoch": best_epoch,
-                    "stale_epochs": stale,
-                    "epochs": epochs,
-                    "amp": amp,
-                    "history": history,
-                    **({"task_step": own_step.state_dict()} if own_step is not None else {}),
-                    **({"weight_average": average.state_dict()} if average is not None else {}),
-                },
-            )
-        last_epoch_s = time.perf_counter() - epoch_started
-        epoch_times.append(last_epoch_s)
-        if budget is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
-            # the machine got faster or slower since epoch 1 (another job ended or started): fit the schedule to
-            # the budget again while it is young, from the median of the last epochs after the first
-            recent = sorted((epoch_times[1:] or epoch_times)[-3:])
-            refit = dist.broadcast(
-                refitted_epochs(
-                    epochs,
-                    epoch,
-                    time.perf_counter() - started,
-                    recent[len(recent) // 2],
-                    budget,
-                    most_epochs(plan),
-                )
-            )
-            if refit != epochs:
-                logger.info(
-                    "time budget %.0f s: epochs now take %.0f s, training %d epochs instead of %d",
-                    budget,
-                    recent[len(recent) // 2],
-                    refit,
-                    epochs,
-                )
-                epochs = refit
-                scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
-                epochs_bar.total = epochs
-        if budget is not None and epoch < epochs:
-            # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
-            out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > budget)
+    with EpochProgress(
+        f"training {label}".strip(), total=epochs, done=start_epoch - 1, enabled=progress and writes
+    ) as epochs_bar:  # closed however the loop ends (a Ctrl-C or SIGTERM message then starts on a new line)
+        started = time.perf_counter()
+        budget = plan.time_budget_s  # this network's budget (a share of the plan's when networks split it)
+        budget_share = 1
+        epoch_times: list[float] = []
+        stopped_early = False
+        out_of_time = False
+        epoch = start_epoch - 1
+        while epoch < epochs:
+            epoch += 1
+            if plan.early_stopping_patience and stale >= plan.early_stopping_patience:
+                stopped_early = True
+                break
             if out_of_time:
-                logger.info(
-                    "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
-                    budget,
-                    epoch + 1,
-                    last_epoch_s,
+                break
+            epoch_started = time.perf_counter()
+            torch.manual_seed(seed * 100_003 + epoch)
+            generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            network.train()
+            if hooks.begin_epoch is not None:
+                hooks.begin_epoch(epoch)
+            total_loss, seen = 0.0, 0
+            for xb, yb in batches.epoch(generator):
+                raise_if_interrupted()  # a Ctrl-C that Python dropped (see medimg.interrupts)
+                xb, yb = to_device(xb, dist.device), to_device(yb, dist.device)
+                if own_step is not None:
+                    loss = own_step(network, xb, yb)
+                    if not torch.isfinite(loss):
+                        raise RunFolderError(
+                            f"the training loss became non-finite at epoch {epoch} (loss {loss.item()}): lower "
+                            "learning_rate (e.g. --set learning_rate=1e-4)"
+                        )
+                    total_loss += float(loss) * len(xb)
+                    seen += len(xb)
+                    continue
+                with torch.autocast(dist.device.type, dtype=_amp_dtype(plan), enabled=amp):
+                    loss = hooks.loss(trained, xb, yb)
+                optimizer.zero_grad(set_to_none=True)
+                finite = dist.all_true(bool(torch.isfinite(loss)))
+                if finite:
+                    (scaler.scale(loss) if scaler is not None else loss).backward()
+                    if scaler is not None:
+                        scaler.unscale_(optimizer)
+                    norm = nn.utils.clip_grad_norm_(network.parameters(), plan.grad_clip_norm or math.inf)
+                    finite = scaler is not None or bool(torch.isfinite(norm))
+                if not finite:
+                    if not amp:
+                        raise RunFolderError(
+                            f"the training loss or its gradients became non-finite at epoch {epoch} (loss "
+                            f"{loss.item()}): lower learning_rate (e.g. --set learning_rate=1e-4) or check the images "
+                            "for extreme values"
+                        )
+                    logger.warning(
+                        "non-finite loss or gradients under %s autocast at epoch %d (oneDNN's bf16 kernels can "
+                        "fail on very small feature maps); the batch is skipped and training continues in fp32",
+                        plan.amp,
+                        epoch,
+                    )
+                    amp = False  # the schedule does not step for the skipped batch (it would warn on a first step)
+                    continue
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                if average is not None:
+                    average.update(network)
+                scheduler.step()
+                total_loss += float(loss.detach()) * len(xb)
+                seen += len(xb)
+            train_time = time.perf_counter() - epoch_started
+            total_loss, seen_everywhere = dist.sums(total_loss, seen)  # every rank's share of each batch
+            network.eval()
+            selected.eval()
+            val_started = time.perf_counter()
+            val: dict[str, float] = {}
+            if hooks.validate is not None and (epoch % plan.val_every == 0 or epoch == epochs):
+                if writes:
+                    with torch.no_grad():
+                        val = hooks.validate(selected)
+                val = dist.broadcast(val)
+            row: dict[str, float] = {
+                "epoch": epoch,
+                "train_loss": total_loss / max(1, seen_everywhere),
+                "lr": optimizer.param_groups[0]["lr"],
+                f"train_{batches.unit}_per_s": seen_everywhere / max(train_time, 1e-9),
+                "val_time_s": time.perf_counter() - val_started,
+                "amp": float(amp),
+                **{f"val_{k}": float(v) for k, v in val.items()},
+            }
+            current = float(val.get(plan.monitor, math.nan))
+            improved = not math.isnan(current) and (current > best_metric if higher else current < best_metric)
+            if val and (improved or best_epoch == 0):
+                best_metric = current if not math.isnan(current) else best_metric
+                best_epoch, stale = epoch, 0
+                best_state = copy_state(selected)
+                if writes:
+                    save_checkpoint(best_path, {"model": best_state, "epoch": epoch})
+            elif val:
+                stale += plan.val_every
+            row["best_epoch"] = best_epoch if hooks.validate is not None else epoch  # without validation: the last
+            if epoch == 1 and budget is not None:
+                first_s = time.perf_counter() - started
+                budget_share = dist.broadcast(
+                    networks_in_budget(budget_networks, plan.ensemble_min_epochs, first_s, budget)
                 )
-        epochs_bar.update(1)
-        if hooks.validate is not None:
-            epochs_bar.set_postfix(
-                loss=f"{row['train_loss']:.3f}", **{f"val_{plan.monitor}": f"{best_metric:.4f}"}, best=best_epoch
-            )
-        else:
-            epochs_bar.set_postfix(loss=f"{row['train_loss']:.3f}")
-    epochs_bar.close()
+                if budget_share > 1:
+                    budget /= budget_share
+                    logger.info("time budget: %d networks share it, %s each", budget_share, _seconds(budget))
+                fitted = dist.broadcast(budgeted_epochs(most_epochs(plan), first_s, budget))
+                if fitted != epochs:
+                    logger.info("time budget %.0f s: training %d epochs (%d planned)", budget, fitted, epochs)
+                    epochs = fitted
+                    scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
+                    epochs_bar.total = epochs
+            row["epochs"] = epochs
+            history.append(row)
+            if writes:
+                _append_history(run_dir / "metrics.jsonl", row)
+                if writer is not None:
+                    for key, value in row.items():
+                        if key != "epoch":
+                            writer.add_scalar(key, value, epoch)
+                    writer.flush()
+                save_checkpoint(
+                    last_path,
+                    {
+                        "model": network.state_dict(),  # serialised right away: no copy needed
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "epoch": epoch,
+                        "best_metric": best_metric,
+                        "best_epoch": best_epoch,
+                        "stale_epochs": stale,
+                        "epochs": epochs,
+                        "amp": amp,
+                        "history": history,
+                        **({"task_step": own_step.state_dict()} if own_step is not None else {}),
+                        **({"weight_average": average.state_dict()} if average is not None else {}),
+                    },
+                )
+            last_epoch_s = time.perf_counter() - epoch_started
+            epoch_times.append(last_epoch_s)
+            if budget is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
+                # the machine got faster or slower since epoch 1 (another job ended or started): fit the schedule to
+                # the budget again while it is young, from the median of the last epochs after the first
+                recent = sorted((epoch_times[1:] or epoch_times)[-3:])
+                refit = dist.broadcast(
+                    refitted_epochs(
+                        epochs,
+                        epoch,
+                        time.perf_counter() - started,
+                        recent[len(recent) // 2],
+                        budget,
+                        most_epochs(plan),
+                    )
+                )
+                if refit != epochs:
+                    logger.info(
+                        "time budget %.0f s: epochs now take %.0f s, training %d epochs instead of %d",
+                        budget,
+                        recent[len(recent) // 2],
+                        refit,
+                        epochs,
+                    )
+                    epochs = refit
+                    scheduler = make_scheduler(epochs, scheduler.last_epoch - 1)
+                    epochs_bar.total = epochs
+            if budget is not None and epoch < epochs:
+                # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
+                out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > budget)
+                if out_of_time:
+                    logger.info(
+                        "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
+                        budget,
+                        epoch + 1,
+                        last_epoch_s,
+                    )
+            summary = {"loss": f"{row['train_loss']:.3f}"}
+            if hooks.validate is not None:
+                summary |= {f"val_{plan.monitor}": f"{best_metric:.4f}", "best": str(best_epoch)}
+            epochs_bar.epoch_done(epoch, summary)
     if hooks.validate is None:  # nothing to choose by: the weights of the last epoch trained
         best_state, best_metric = copy_state(selected), math.nan
         best_epoch = int(history[-1]["epoch"]) if history else 0
@@ -473,8 +464,13 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def _append_history(path: Path, row: dict[str, float]) -> None:
-    with path.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    try:
+        with path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+    except OSError as error:  # a full disk fails the write with no file name: the message names it
+        if error.errno is not None and error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def _tensorboard_writer(folder: Path) -> Any:

@@ -1,7 +1,8 @@
 """One table and one HTML page comparing models evaluated on the same test cases.
 
 Rows hold every headline metric with its 95% CI (Wilson for proportions, else bootstrap), the training time and
-the inference time per image; the page adds the paired test of the difference between the two best models.
+the inference time per image; the page adds the paired tests of the difference between two models (and how the
+pair was chosen).
 Reference rows (published results, e.g. MedMNIST v2's auto-sklearn) are shown as given, without intervals.
 """
 
@@ -51,6 +52,8 @@ def _cell(row: ComparisonRow, metric: str) -> str:
     text = f"{entry['value']:.3f}"
     if entry.get("low") is not None and entry.get("high") is not None:
         text += f" [{entry['low']:.3f}-{entry['high']:.3f}]"
+    elif entry.get("note"):  # e.g. every bootstrap resample agrees: no interval, rather than a zero-width one
+        text += " [no CI]"
     return text
 
 
@@ -142,6 +145,9 @@ def to_html(
             + "</tr>"
         )
     empty = '<tr><td colspan="8">fewer than two models</td></tr>'
+    chosen = "".join(
+        f"<p>{esc(c)}.</p>" for c in dict.fromkeys(str(t.get("chosen")) for t in paired if t.get("chosen"))
+    )
     note_items = "".join(f"<li>{esc(n)}</li>" for n in notes)
     test_head = "".join(
         f"<th>{h}</th>" for h in ("Models", "Test", "Metric", "Values", "Difference", "95% CI", "p (two-sided)", "n")
@@ -155,12 +161,13 @@ th{{background:#f2f2f2}} em{{color:#666}}
 </style></head><body>
 <h1>{esc(title)}</h1>
 <p>Every model was trained on the same training split and evaluated on the same test cases. Metrics with 95%
-confidence intervals (Wilson score intervals for accuracy, sensitivity and specificity; a percentile bootstrap over
-cases for the others); the best value per column is in bold.
+confidence intervals (Wilson score intervals for accuracy, sensitivity and specificity, their MOVER combination for
+balanced accuracy, Newcombe's score interval for a binary ROC AUC, a percentile bootstrap for the others; by
+patient when the data name patients, see the notes); the best value per column is in bold.
 Training time is the model's own training (feature extraction included for classical models); inference time is
 read + preprocess/extract + predict per test image, single process.</p>
 <table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
-<h2>Paired test of the two best models</h2>
+<h2>Paired tests</h2>{chosen}
 <table><thead><tr>{test_head}</tr></thead><tbody>{"".join(tests) or empty}</tbody></table>
 <h2>Notes</h2><ul>{note_items}</ul>
 </body></html>

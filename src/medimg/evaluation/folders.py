@@ -3,9 +3,10 @@
 ``RUN/report`` is the fit's own test evaluation; every other evaluation gets ``RUN/evaluations/<data>-<split>``,
 and a folder of that name that holds the evaluation of *other* data (``siteA/external`` and ``siteB/external``
 are both ``external``) is kept: the new one takes ``<data>-<split>-2``, ``-3``... Each folder records what it
-scored in ``evaluated.json`` (the data's path, the split and the reading options), so a report can be traced
-to its data. A folder the user names (``--out``) is written into only when it is new, empty, or an earlier
-evaluation's: their own files there are never written over.
+scored in ``evaluated.json`` (the data's path, the split and the reading options; for data given in memory, which
+has no path, its image count and content digest), so a report can be traced to its data. A folder the user names
+(``--out``) is written into only when it is new, empty, or an earlier evaluation's: their own files there are never
+written over.
 """
 
 from __future__ import annotations
@@ -23,11 +24,22 @@ EVALUATED_FILE = "evaluated.json"
 REPORT_FILE = "report.json"
 
 
-def evaluation_facts(data_root: Any, split: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """What :data:`EVALUATED_FILE` records: the data's path (absolute), the split and the reading options given."""
-    root = Path(data_root).resolve() if data_root is not None else None
+def evaluation_facts(
+    data_root: Any, split: str, options: Mapping[str, Any], given: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What :data:`EVALUATED_FILE` records: the data's path (absolute), the split and the reading options given.
+
+    Args:
+        given: data given in memory (``evaluate(X, y)``), which has no path: what identifies it instead (its
+            ``data`` description, image count and content digest, :meth:`medimg.data.given_arrays.GivenArrays.record`),
+            recorded in place of the path.
+    """
     chosen = {k: v for k, v in options.items() if k in ("include", "exclude", "window") and v is not None}
-    facts = {"data": str(root) if root is not None else None, "split": split, **chosen}
+    if given is not None:
+        facts = {**given, "split": split, **chosen}
+    else:
+        root = Path(data_root).resolve() if data_root is not None else None
+        facts = {"data": str(root) if root is not None else None, "split": split, **chosen}
     return dict(json.loads(json.dumps(facts, default=str)))  # as read back: tuples are lists
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from medimg.errors import ConfigError
-from medimg.evaluation.bootstrap import _draw_counts, _interval, _resample_blocks
+from medimg.evaluation.bootstrap import bootstrap_entry, cluster_codes, n_units, resample_weights
 from medimg.evaluation.metrics import weighted_auc
 
 __all__ = ["choose_thresholds", "multilabel_cis", "multilabel_metrics", "validate_multilabel", "validation_summaries"]
@@ -190,28 +190,38 @@ def multilabel_cis(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    groups: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Percentile-bootstrap intervals over images of the macro summaries (the macro AUC, sensitivity, specificity
+    """Percentile-bootstrap intervals over images (over patients with ``groups``, a patient id per image: the
+    cluster bootstrap) of the macro summaries (the macro AUC, sensitivity, specificity
     and F1; the micro AUC and mean average precision are point estimates) and of each finding's AUC
-    (``"auc/<finding>"``); each ``{"value", "low", "high", "confidence", "n_resamples"}``."""
+    (``"auc/<finding>"``); each ``{"value", "low", "high", "confidence", "n_resamples", "unit", "n_units"}``."""
     y, p = validate_multilabel(findings, probabilities, names)
     n = y.shape[0]
+    codes = cluster_codes(groups, n)
+    unit, units = ("image" if codes is None else "patient"), n_units(codes, n)
     keys = ("macro_auc", "macro_sensitivity", "macro_specificity", "macro_f1")
     point = _batch(np.ones((1, n)), y, p, micro=False)
     if n == 0:
         return {}
     parts: dict[str, list[FloatArray]] = {key: [] for key in keys}
     auc_parts: list[FloatArray] = []
-    for indices in _resample_blocks(n, n_resamples, seed):
-        values = _batch(_draw_counts(indices, n), y, p, micro=False)
+    for weights in resample_weights(n, n_resamples, seed, codes):
+        values = _batch(weights, y, p, micro=False)
         for key in keys:
             parts[key].append(values[key])
         auc_parts.append(values["auc"])
     cis: dict[str, Any] = {}
 
     def entry(label: str, value: float, samples: FloatArray) -> dict[str, Any]:
-        low, high = _interval(samples, confidence, label)
-        return {"value": _value(value), "low": low, "high": high, "confidence": confidence, "n_resamples": n_resamples}
+        return {
+            "value": _value(value),
+            **bootstrap_entry(samples, confidence, label, units, unit),
+            "confidence": confidence,
+            "n_resamples": n_resamples,
+            "unit": unit,
+            "n_units": units,
+        }
 
     for key in keys:
         if not math.isnan(float(point[key][0])):
@@ -223,17 +233,48 @@ def multilabel_cis(
     return cis
 
 
-ThresholdRule = Literal["youden", "f1", "fixed"]
+ThresholdRule = str
+"""``"youden"``, ``"f1"``, ``"fixed"`` (multi-label), ``"argmax"`` (two classes), or a screening operating point
+``"specificity:0.9"`` / ``"sensitivity:0.95"`` (:func:`target_of_rule`)."""
+
+#: the rules that hold a target rate: ``"specificity:X"`` and ``"sensitivity:X"``
+TARGET_RULES = ("specificity", "sensitivity")
+
+
+def target_of_rule(rule: str) -> tuple[str, float] | None:
+    """``("specificity", 0.9)`` for ``"specificity:0.9"`` (also ``"sensitivity:95%"``); ``None`` for a named
+    rule (youden, f1...).
+
+    Raises:
+        ValueError: a target rule whose rate is not a number strictly between 0 and 1.
+    """
+    name, colon, value = str(rule).strip().partition(":")
+    if not colon:
+        return None
+    name = name.strip().lower()
+    if name not in TARGET_RULES:
+        raise ValueError(f"unknown operating point {rule!r}: give specificity:X or sensitivity:X (X in 0..1)")
+    text = value.strip()
+    try:
+        rate = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate <= 1:
+        raise ValueError(f"{rule!r}: the {name} to reach must be above 0 and at most 1 (e.g. {name}:0.9), got {text!r}")
+    return name, rate
 
 
 def choose_thresholds(findings: Any, probabilities: Any, rule: ThresholdRule) -> list[float]:
     """Each finding's operating point on validation data: the probability that maximises sensitivity +
-    specificity (``"youden"``) or F1 (``"f1"``); 0.5 for ``"fixed"`` and for a finding the validation split
-    cannot judge (no positive or no negative image).
+    specificity (``"youden"``) or F1 (``"f1"``); for ``"specificity:X"`` the lowest threshold whose validation
+    specificity is at least ``X`` (the most sensitive such point: a screening test's "sensitivity at 90%
+    specificity"), for ``"sensitivity:X"`` the highest threshold whose sensitivity is at least ``X``; 0.5 for
+    ``"fixed"`` and for a finding the validation split cannot judge (no positive or no negative image).
 
     A threshold is the midpoint between two neighbouring distinct scores, so it separates the validation images
     as chosen without sitting on one of them.
     """
+    target = target_of_rule(rule)
     y, p = validate_multilabel(findings, probabilities)
     thresholds: list[float] = []
     for j in range(y.shape[1]):
@@ -246,10 +287,28 @@ def choose_thresholds(findings: Any, probabilities: Any, rule: ThresholdRule) ->
         last = np.r_[scores[1:] != scores[:-1], True]  # cut after each group of equal scores
         tp = np.cumsum(truth)[last].astype(np.float64)
         fp = np.cumsum(~truth)[last].astype(np.float64)
-        youden = tp / positives - fp / negatives
-        gain = youden if rule == "youden" else 2 * tp / (2 * tp + fp + (positives - tp))
-        best = int(np.argmax(gain))
         distinct = scores[last]
+        if target is not None:
+            best = _cut_reaching(target, tp / positives, 1 - fp / negatives)
+            if best < 0:  # not even the highest score reaches the specificity: call nothing present
+                thresholds.append(float((distinct[0] + 1.0) / 2))
+                continue
+        else:
+            youden = tp / positives - fp / negatives
+            gain = youden if rule == "youden" else 2 * tp / (2 * tp + fp + (positives - tp))
+            best = int(np.argmax(gain))
         below = distinct[best + 1] if best + 1 < len(distinct) else 0.0
         thresholds.append(float((distinct[best] + below) / 2))
     return thresholds
+
+
+def _cut_reaching(target: tuple[str, float], sensitivity: np.ndarray, specificity: np.ndarray) -> int:
+    """The cut (index into the descending distinct scores; everything at or above it is called present) that
+    reaches ``target``: for a specificity the last cut keeping it (the most sensitive), for a sensitivity the first
+    cut reaching it (the most specific); ``-1`` when no cut keeps the specificity."""
+    name, rate = target
+    tolerance = 1e-12  # 9 of 10 is a specificity of 0.9 exactly
+    if name == "specificity":
+        keeping = np.flatnonzero(specificity >= rate - tolerance)
+        return int(keeping[-1]) if len(keeping) else -1
+    return int(np.flatnonzero(sensitivity >= rate - tolerance)[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from medimg.evaluation import html, plots
+from medimg.evaluation.bootstrap import count_patients
 from medimg.evaluation.multilabel import MULTILABEL_HEADLINE, multilabel_cis, multilabel_metrics, validate_multilabel
 from medimg.evaluation.report import Report, row_ids
 from medimg.fileio import to_jsonable
@@ -129,14 +130,20 @@ def build_multilabel_report(
     extra: Mapping[str, Any] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
+    patient_ids: Sequence[Any] | None = None,
 ) -> MultiLabelReport:
     """Metrics, bootstrap intervals and per-image rows of one split.
 
+    With ``patient_ids`` (``None`` where unknown) the bootstrap resamples patients, ``metrics["n_patients"]``
+    holds their number and each row its patient.
+
     Raises:
-        ConfigError: invalid inputs, or ``case_ids`` of the wrong length.
+        ConfigError: invalid inputs, or ``case_ids`` or ``patient_ids`` of the wrong length.
     """
     y, p = validate_multilabel(findings, probabilities, names)
     ids = row_ids(case_ids, y.shape[0])
+    n_patients = count_patients(patient_ids, y.shape[0])
+    patients = None if n_patients is None else list(patient_ids or [])
     labels = [str(n) for n in names]
     predicted = p >= 0.5
     rows = [
@@ -146,11 +153,13 @@ def build_multilabel_report(
             "predicted_findings": [labels[j] for j in range(len(labels)) if predicted[i, j]],
             "exact": bool((predicted[i] == y[i]).all()),
             "probabilities": {labels[j]: float(p[i, j]) for j in range(len(labels))},
+            **({"patient_id": to_jsonable(patients[i])} if patients is not None else {}),
         }
         for i in range(y.shape[0])
     ]
     metrics = multilabel_metrics(y, p, labels)
-    cis = multilabel_cis(y, p, labels, n_resamples=n_resamples, seed=seed)
+    metrics["n_patients"] = n_patients
+    cis = multilabel_cis(y, p, labels, n_resamples=n_resamples, seed=seed, groups=patients)
     return MultiLabelReport(
         metrics=metrics,
         confidence_intervals=cis,

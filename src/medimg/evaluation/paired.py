@@ -1,16 +1,21 @@
 """Paired tests of the difference between two classifiers on the same cases.
 
-* :func:`delong_test`: DeLong, DeLong & Clarke-Pearson (1988) test of two correlated ROC AUCs (binary), with
-  the fast structural-components algorithm of Sun & Xu (2014).
+* :func:`delong_test`: DeLong, DeLong & Clarke-Pearson (1988) test of two correlated ROC AUCs (binary), from
+  the structural components (placement values); with patient ids, Obuchowski's (1997) clustered version.
 * :func:`paired_bootstrap`: resample cases with replacement (the same resample for both models) and take the
   percentile interval of the metric difference; the two-sided p-value is twice the smaller share of
   resampled differences on either side of zero. Works for any metric in
-  :data:`medimg.evaluation.metrics.BATCH_METRIC_NAMES` and for multi-class problems.
+  :data:`medimg.evaluation.metrics.BATCH_METRIC_NAMES` and for multi-class problems. With patient ids whole
+  patients are resampled (the cluster bootstrap).
+
+Several images of one patient are not independent: give both tests the patient ids (``groups``) or their
+intervals and p-values are too optimistic.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,25 +47,19 @@ class PairedTest:
         return asdict(self)
 
 
-def _midrank(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    n = len(x)
-    ranks = np.empty(n, dtype=np.float64)
-    i = 0
-    while i < n:
-        j = i
-        while j < n and sorted_x[j] == sorted_x[i]:
-            j += 1
-        ranks[i:j] = 0.5 * (i + j - 1) + 1
-        i = j
-    out = np.empty(n, dtype=np.float64)
-    out[order] = ranks
-    return out
-
-
-def delong_test(y_true: Any, score_a: Any, score_b: Any, *, confidence: float = 0.95) -> PairedTest:
+def delong_test(
+    y_true: Any,
+    score_a: Any,
+    score_b: Any,
+    *,
+    confidence: float = 0.95,
+    groups: Sequence[Any] | None = None,
+) -> PairedTest:
     """DeLong test of ``AUC(A) - AUC(B)`` for binary labels (``1`` positive) and scores of the positive class.
+
+    With ``groups`` (a patient id per case) it is Obuchowski's (1997) clustered version: the variance of the
+    difference is taken between patients, so several images of one patient count once; with one image per
+    patient it is DeLong's test exactly.
 
     Returns:
         :class:`PairedTest` with the AUCs, their difference, its normal-approximation confidence interval and
@@ -71,6 +70,9 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, confidence: float = 
     """
     from scipy.stats import norm
 
+    from medimg.evaluation.auc_variance import auc_covariance
+    from medimg.evaluation.bootstrap import cluster_codes, n_units
+
     y = np.asarray(y_true).astype(np.int64).ravel()
     a = np.asarray(score_a, dtype=np.float64).ravel()
     b = np.asarray(score_b, dtype=np.float64).ravel()
@@ -78,18 +80,8 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, confidence: float = 
         raise ConfigError(f"y_true, score_a and score_b must have the same length ({y.size}, {a.size}, {b.size})")
     if set(np.unique(y).tolist()) != {0, 1}:
         raise ConfigError("the DeLong test needs binary labels 0/1 with both classes present")
-    positive, negative = y == 1, y == 0
-    m, n = int(positive.sum()), int(negative.sum())
-    aucs, v10, v01 = [], [], []
-    for scores in (a, b):
-        x, z = scores[positive], scores[negative]
-        tx, tz, tall = _midrank(x), _midrank(z), _midrank(np.concatenate([x, z]))
-        auc = (tall[:m].sum() - m * (m + 1) / 2) / (m * n)
-        aucs.append(auc)
-        v10.append((tall[:m] - tx) / n)
-        v01.append(1.0 - (tall[m:] - tz) / m)
-    s10, s01 = np.cov(np.vstack(v10)), np.cov(np.vstack(v01))
-    cov = s10 / m + s01 / n
+    codes = cluster_codes(groups, y.size)
+    aucs, cov = auc_covariance(y == 1, np.vstack([a, b]), codes)
     variance = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     diff = float(aucs[0] - aucs[1])
     if variance <= 1e-15:
@@ -103,7 +95,7 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, confidence: float = 
         q = float(norm.ppf(0.5 + confidence / 2))
         low, high = diff - q * se, diff + q * se
     return PairedTest(
-        method="delong",
+        method="delong" if codes is None else "delong-clustered",
         metric="roc_auc",
         value_a=float(aucs[0]),
         value_b=float(aucs[1]),
@@ -112,7 +104,14 @@ def delong_test(y_true: Any, score_a: Any, score_b: Any, *, confidence: float = 
         high=float(high),
         p_value=p_value,
         n=int(y.size),
-        details={"z": z_stat, "confidence": confidence, "positives": m, "negatives": n},
+        details={
+            "z": z_stat,
+            "confidence": confidence,
+            "positives": int((y == 1).sum()),
+            "negatives": int((y == 0).sum()),
+            "unit": "image" if codes is None else "patient",
+            "n_units": n_units(codes, y.size),
+        },
     )
 
 
@@ -125,6 +124,7 @@ def paired_bootstrap(
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
+    groups: Sequence[Any] | None = None,
 ) -> PairedTest:
     """Paired bootstrap of ``metric(A) - metric(B)``; both models see the same resampled cases.
 
@@ -133,11 +133,12 @@ def paired_bootstrap(
         probabilities_a, probabilities_b: ``(N, K)`` class probabilities of the two models, same case order.
         metric: a name of :data:`~medimg.evaluation.metrics.BATCH_METRIC_NAMES` (``"roc_auc"``,
             ``"accuracy"``, ``"balanced_accuracy"``, ``"f1_macro"``...).
+        groups: Optional ``N`` patient ids: whole patients are resampled (the cluster bootstrap).
 
     Raises:
         ConfigError: shapes differ, an unknown metric, or invalid options.
     """
-    from medimg.evaluation.bootstrap import _check_options, _draw_counts, _resample_blocks
+    from medimg.evaluation.bootstrap import _check_options, cluster_codes, n_units, resample_weights
 
     _check_options(n_resamples, confidence)
     if metric not in _m.BATCH_METRIC_NAMES:
@@ -147,12 +148,12 @@ def paired_bootstrap(
     if pa.shape != pb.shape:
         raise ConfigError(f"the two models' probabilities differ in shape: {pa.shape} vs {pb.shape}")
     n = y.shape[0]
+    codes = cluster_codes(groups, n)
     ones = np.ones((1, n))
     value_a = float(_m.batch_metrics([metric], ones, y, pa)[metric][0])
     value_b = float(_m.batch_metrics([metric], ones, y, pb)[metric][0])
     diffs = []
-    for indices in _resample_blocks(n, int(n_resamples), seed):
-        weights = _draw_counts(indices, n)
+    for weights in resample_weights(n, int(n_resamples), seed, codes):
         diffs.append(
             _m.batch_metrics([metric], weights, y, pa)[metric] - _m.batch_metrics([metric], weights, y, pb)[metric]
         )
@@ -179,5 +180,7 @@ def paired_bootstrap(
             "valid_resamples": int(d.size),
             "confidence": confidence,
             "seed": seed,
+            "unit": "image" if codes is None else "patient",
+            "n_units": n_units(codes, n),
         },
     )

@@ -5,6 +5,8 @@ the displayed image, so the picture keeps the original resolution. 3D volumes ar
 holds the most evidence: the plane across the array axis that runs closest to the patient's head-foot axis (by
 the image's affine; the first spatial axis when there is none), drawn at its physical aspect ratio (by the voxel
 spacing) and enlarged to at least :data:`MIN_SIDE_3D` pixels, with the array's own row and column order.
+:func:`image_picture` draws that picture, for ``predict --explain``'s overlays and for everything the service shows
+(its image, heatmap and segmentation overlay, the page and the printed report): one plane for all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -187,6 +190,91 @@ def square_pixels(picture: np.ndarray, spacing: Sequence[float] | None) -> np.nd
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BICUBIC))
 
 
+@dataclass(frozen=True)
+class ShownSlice:
+    """Which slice of a volume a picture shows: the axial one (see :func:`axial_axis`) chosen by
+    :func:`image_picture`.
+
+    Attributes:
+        axis: the spatial array axis (0, 1 or 2 of ``(D, H, W)``) the slice is cut across.
+        index: the slice's index along ``axis`` (0-based, in the image's voxels).
+        count: the number of slices along ``axis``.
+        z_mm: the head-foot world coordinate of the slice's centre (the affine's third row; a DICOM viewer's
+            slice location), None without an affine.
+    """
+
+    axis: int
+    index: int
+    count: int
+    z_mm: float | None = None
+
+    def cut(self, volume: np.ndarray) -> np.ndarray:
+        """The plane of ``volume`` (``(d, h, w)``, any size along :attr:`axis`: a heatmap at the network's input
+        size, a label map at the image's) at this slice's relative position."""
+        depth = volume.shape[self.axis]
+        index = round(self.index * (depth - 1) / max(1, self.count - 1))
+        return np.take(volume, int(np.clip(index, 0, depth - 1)), axis=self.axis)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"plane": "axial", "axis", "index", "count", "z_mm"}`` (JSON)."""
+        shown: dict[str, Any] = {"plane": "axial", "axis": self.axis, "index": self.index, "count": self.count}
+        if self.z_mm is not None:
+            shown["z_mm"] = round(self.z_mm, 3)
+        return shown
+
+
+def image_picture(
+    array: np.ndarray,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    affine: np.ndarray | None = None,
+    spacing: Sequence[float] | None = None,
+    evidence: np.ndarray | None = None,
+    max_side: int = MAX_SIDE,
+) -> tuple[np.ndarray, ShownSlice | None]:
+    """The picture of a read image that every report shows (``predict --explain``'s overlay, the service's image,
+    heatmap and segmentation overlay, its printed report), so that all show the same plane at the same size.
+
+    A 2D image is drawn with square pixels (by ``spacing``) and at most ``max_side`` pixels. A volume is drawn as
+    its axial slice (the array axis closest to the head-foot axis by ``affine``; the first without one) that holds
+    the most ``evidence`` (a heatmap, a foreground mask: the largest total; the middle slice without any), at its
+    physical aspect ratio and enlarged to at least :data:`MIN_SIDE_3D` pixels.
+
+    Args:
+        array: ``(C, H, W)`` or ``(C, D, H, W)`` as :func:`medimg.io.read_image` returns it.
+        meta: the image's ``meta`` (windowing).
+        affine: the image's 4 x 4 voxel-to-world matrix (volumes).
+        spacing: mm per spatial axis.
+        evidence: ``(d, h, w)`` values whose heaviest slice is shown (any size along each axis).
+        max_side: the picture's longest side at most.
+
+    Returns:
+        ``(picture, shown)``: ``(H, W)`` or ``(H, W, 3)`` uint8, and which slice it is (None for 2D); lay a volume
+        over the picture with ``shown.cut(volume)``.
+    """
+    if array.ndim != 4:
+        planar = spacing if array.ndim == 3 else None
+        return thumbnail(square_pixels(display_image(array, meta), planar), max_side), None
+    axis = axial_axis(affine)
+    count = array.shape[axis + 1]
+    index = count // 2
+    if evidence is not None and evidence.ndim == 3:
+        moved = np.moveaxis(evidence, axis, 0)
+        index = round(representative_slice(moved) * (count - 1) / max(1, moved.shape[0] - 1))
+    z_mm = None
+    if affine is not None:
+        centre = [(size - 1) / 2 for size in array.shape[1:]]
+        centre[axis] = index
+        z_mm = float(np.asarray(affine, dtype=np.float64)[2] @ [*centre, 1.0])
+    shown = ShownSlice(axis=axis, index=int(index), count=count, z_mm=z_mm)
+    in_plane: tuple[float, float] | None = None
+    if spacing is not None and len(spacing) == 3:
+        rows_mm, cols_mm = (float(s) for i, s in enumerate(spacing) if i != axis)
+        in_plane = (rows_mm, cols_mm)
+    plane = display_image(np.moveaxis(array, axis + 1, 1), meta, slice_index=shown.index)
+    return _physical_size(plane, in_plane, max_side), shown
+
+
 def overlay_png(
     array: np.ndarray,
     heatmap: np.ndarray,
@@ -196,17 +284,9 @@ def overlay_png(
     affine: np.ndarray | None = None,
     spacing: tuple[float, ...] | None = None,
 ) -> bytes:
-    """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``); 3D shows the hottest axial slice (by
-    ``affine``) at its physical aspect ratio (by ``spacing``, mm per spatial axis)."""
-    if heatmap.ndim != 3 or array.ndim != 4:
-        planar = spacing if array.ndim == 3 else None
-        return png_bytes(overlay_rgb(thumbnail(square_pixels(display_image(array, meta), planar), max_side), heatmap))
-    axis = axial_axis(affine)
-    volume, heat = np.moveaxis(array, axis + 1, 1), np.moveaxis(heatmap, axis, 0)
-    index = round(representative_slice(heat) * (volume.shape[1] - 1) / max(1, heat.shape[0] - 1))
-    in_plane: tuple[float, float] | None = None
-    if spacing is not None and len(spacing) == 3:
-        rows_mm, cols_mm = (float(s) for i, s in enumerate(spacing) if i != axis)
-        in_plane = (rows_mm, cols_mm)
-    picture = _physical_size(display_image(volume, meta, slice_index=index), in_plane, max_side)
+    """PNG of ``heatmap`` over the read image ``array`` (``(C, *spatial)``), drawn as :func:`image_picture` draws
+    it: 3D shows the hottest axial slice (by ``affine``) at its physical aspect ratio (by ``spacing``, mm per
+    spatial axis)."""
+    picture, shown = image_picture(array, meta, affine=affine, spacing=spacing, evidence=heatmap, max_side=max_side)
+    heat = shown.cut(heatmap) if shown is not None and heatmap.ndim == 3 else heatmap
     return png_bytes(overlay_rgb(picture, heat))

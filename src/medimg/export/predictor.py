@@ -339,12 +339,18 @@ class OnnxPredictor:
                 mask_path = str(
                     segment.write_mask(
                         labels,
-                        segment.mask_path_for(image.source, folder, volume=labels.ndim == 3),
+                        segment.mask_path_for(
+                            image.source,
+                            folder,
+                            volume=labels.ndim == 3,
+                            case=image.meta.get("case_name"),
+                        ),
                         affine=image.affine,
                         spacing_mm=image.spacing_mm,
                         colours=self.mask_colours,
                         num_classes=len(self.class_names),
                         squeezed_z=bool(image.meta.get("squeezed_z")),
+                        nifti_geometry=image.meta.get("nifti_geometry"),
                     )
                 )
             predictions.append(

@@ -371,11 +371,13 @@ class FeatureExtractor:
     def _run_chunks(self, dataset: Dataset, cases: list[Case], desc: str) -> Any:
         from tqdm.auto import tqdm
 
+        from medimg.terminal import show_bars
+
         assert self.union_ is not None
         in_process = self.n_jobs == 1 or "embeddings" in self.features or len(cases) < 64
         size = 32 if in_process else max(16, min(256, len(cases) // (4 * max(1, abs(self.n_jobs)))))
         chunks = [cases[i : i + size] for i in range(0, len(cases), size)]
-        bar = tqdm(total=len(cases), desc=desc, disable=not self.progress, leave=False)
+        bar = tqdm(total=len(cases), desc=desc, disable=not show_bars(self.progress), leave=False)
         try:
             if in_process:
                 for chunk in chunks:

@@ -7,6 +7,7 @@ every reader returns, so the model reads it exactly as it reads a file.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 
 from medimg.errors import ConfigError
 from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
 
 #: an axis this short beside longer ones holds channels: grey, grey + alpha (PIL's "LA"), RGB, RGBA
 MAX_CHANNELS = 4
@@ -132,15 +135,13 @@ def images_from_array(value: Any, spatial_dims: int, channels: int, first: int =
         batch = array[None, None]
     elif array.ndim == one:
         axis = channel_axis(array.shape, channels)
+        if axis == 0 and channels > 1:
+            _note_channels_first(value, array, first)
         batch = array[:, None] if axis is None else np.moveaxis(array, axis, 0)[None]
     elif array.ndim == one + 1:
         batch = np.moveaxis(array, -1, 1) if channel_axis(array.shape[1:], channels) == -1 else array
     else:
-        shapes = (
-            "(H, W), (H, W, C), (C, H, W) or a batch of those"
-            if spatial_dims == 2
-            else "(D, H, W), (C, D, H, W), (D, H, W, C)"
-        )
+        shapes = "(H, W), (H, W, C), (C, H, W)" if spatial_dims == 2 else "(D, H, W), (C, D, H, W), (D, H, W, C)"
         raise ConfigError(
             f"array[{first}]: an array of shape {tuple(array.shape)} is not a {spatial_dims}D image for this model; "
             f"give {shapes} or a batch of those"
@@ -152,6 +153,33 @@ def images_from_array(value: Any, spatial_dims: int, channels: int, first: int =
         )
         for i, image in enumerate(batch)
     ]
+
+
+def _note_channels_first(value: Any, array: np.ndarray, index: int) -> None:
+    """Warn that a NumPy ``(C, H, W)`` array whose first axis is the model's channels is read as ONE image of ``C``
+    different channels, not ``C`` grey images: the length of the answer would otherwise depend on the batch size
+    (2 or 4 grey images give one prediction each, 3 give one of their channel mix, and no domain warning, as a mix
+    looks like colour). PyTorch tensors are channel-first by convention and channels that are all alike are a grey
+    image either way: neither is warned about."""
+    if type(value).__module__.split(".")[0] == "torch" or bool(np.all(array == array[:1])):
+        return
+    count, *spatial = array.shape
+    size = ", ".join(map(str, spatial))
+    logger.warning(
+        "array[%d]: shape %s is read as ONE image of %d channels (channels first: this model takes %d); if it holds "
+        "%d grey images, give them as (%d, %s, 1) or a list of (%s) arrays for one prediction each (one colour "
+        "image as (%s, %d) is read without this note)",
+        index,
+        tuple(array.shape),
+        count,
+        count,
+        count,
+        count,
+        size,
+        size,
+        size,
+        count,
+    )
 
 
 def array_images(inputs: Any, spatial_dims: int, channels: int) -> list[ImageData]:

@@ -3,7 +3,8 @@
 tumour FLAIR/T1/T1ce/T2).
 
 :func:`channel_files` names the files of one nnU-Net case from its first, :func:`stack_channels` stacks the images
-read from them into one multi-channel image (same spatial size required), so training (``SegmentationDataset.read``)
+read from them into one multi-channel image (on one voxel grid: a channel file stored in another voxel orientation
+is flipped/permuted onto the first's, one on another grid is refused), so training (``SegmentationDataset.read``)
 reads such a case as one image; BraTS's modality files (``<case>_flair``, ``_t1``, ``_t1ce``, ``_t2`` beside
 ``<case>_seg``) too. :func:`channel_suffixes` records what tells the files apart, so prediction
 (``InputReader.read`` for a multi-channel model) reads an input named like the first channel with the others
@@ -12,10 +13,12 @@ reads such a case as one image; BraTS's modality files (``<case>_flair``, ``_t1`
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,10 @@ from medimg.errors import ImageReadError
 from medimg.io.formats import file_suffix
 from medimg.io.image import ImageData
 
+logger = logging.getLogger(__name__)
+
+#: the characters that separate a case's name from its channel's in a file name
+SEPARATORS = "-_. "
 #: ``<case>_<4-digit channel>`` (the name without its suffix)
 CHANNEL_NAME = re.compile(r"^(.+)_(\d{4})$")
 
@@ -77,20 +84,258 @@ def channel_groups(files: Sequence[Path], suffixes: Sequence[str]) -> dict[Path,
     return {first: group[1:] for first, group in groups.items() if group}
 
 
+#: The names one MR sequence (or other channel) goes by in public sets, by the name medimg compares them under:
+#: BraTS 2020/2021 (``flair``, ``t1``, ``t1ce``, ``t2``), BraTS 2023 (``t2f``, ``t1n``, ``t1c``, ``t2w``), MSD Task01
+#: (``FLAIR``, ``T1w``, ``t1gd``, ``T2w``), nnU-Net's conversions (``T1``, ``T1ce``...). Names are compared lower-case
+#: without separators, so ``T1-CE`` is ``t1ce``.
+CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "flair": ("flair", "t2f", "t2flair", "flairt2"),
+    "t1": ("t1", "t1n", "t1w", "t1native", "t1pre", "t1precontrast"),
+    "t1ce": ("t1ce", "t1c", "t1gd", "t1gad", "t1post", "t1wce", "t1contrast", "t1postcontrast", "t1wgd"),
+    "t2": ("t2", "t2w"),
+    "adc": ("adc",),
+    "dwi": ("dwi", "dw", "trace"),
+    "pd": ("pd", "pdw"),
+    "pet": ("pet", "pt"),
+}
+_SYNONYM_OF = {alias: name for name, aliases in CHANNEL_SYNONYMS.items() for alias in aliases}
+
+
+def channel_key(name: str) -> str:
+    """The name ``name`` is compared under: lower-case, letters and digits only, a known synonym replaced by its
+    sequence's name (:data:`CHANNEL_SYNONYMS`: ``T2F`` -> ``flair``, ``t1gd`` -> ``t1ce``)."""
+    plain = re.sub(r"[^a-z0-9]", "", name.lower())
+    return _SYNONYM_OF.get(plain, plain)
+
+
+def names_of_suffixes(suffixes: Sequence[str] | None) -> list[str] | None:
+    """The channel names a case's file endings give (``flair.nii.gz``, ``t1.nii.gz`` -> ``flair``, ``t1``); ``None``
+    for numbered endings (nnU-Net's ``0000.nii.gz``: an index, no name) or none."""
+    if not suffixes or len(suffixes) < 2:
+        return None
+    names = [ending[: len(ending) - len(file_suffix(ending))] if file_suffix(ending) else ending for ending in suffixes]
+    if any(not name or name.isdigit() for name in names):
+        return None
+    return names
+
+
+def channel_order(trained: Sequence[str], given: Sequence[str]) -> list[int] | None:
+    """Where each of the ``trained`` channel names lies among the ``given`` ones (``given[order[i]]`` is channel
+    ``i`` for the model), compared by :func:`channel_key`; ``None`` when they are not the same names (a name missing
+    or another one). Names given to several channels (nnU-Net's ``{"0": "MRI", "1": "MRI"}``, which names how each
+    is normalised) cannot say which is which: the same names keep the given order."""
+    wanted, found = [channel_key(n) for n in trained], [channel_key(n) for n in given]
+    if sorted(wanted) != sorted(found):
+        return None
+    if wanted == found or len(set(wanted)) != len(wanted):
+        return list(range(len(wanted)))
+    return [found.index(key) for key in wanted]
+
+
+def split_channel_name(path: Path) -> tuple[str, str] | None:
+    """``(case, channel)`` of a file named ``<case><separator><channel>.<suffix>`` (``BraTS-GLI-00001-000-t1c.nii.gz``
+    -> ``BraTS-GLI-00001-000``, ``t1c``), split at its last separator; ``None`` without one."""
+    suffix = file_suffix(path)
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    cut = max(stem.rfind(separator) for separator in "-_. ")
+    return (stem[:cut], stem[cut + 1 :]) if 0 < cut < len(stem) - 1 else None
+
+
+def case_name(first: Path, suffix: str) -> str:
+    """The case a channel file belongs to: its name without the channel ending ``suffix`` and the separator before it
+    (``BRATS_000_0000.nii.gz``, ``0000.nii.gz`` -> ``BRATS_000``)."""
+    stem = first.name[: len(first.name) - len(suffix)] if first.name.endswith(suffix) else first.name
+    return stem.rstrip("-_. ") or stem
+
+
+@dataclass(frozen=True)
+class CaseFiles:
+    """The channel files of one case, as a multi-channel model reads them.
+
+    Attributes:
+        case: the case's name (the file names without their channel ending).
+        files: each channel's file, ``None`` where it is missing; in the model's order when ``by_name``, else in
+            the order of the model's channel endings (numbered endings: the data's own channel order).
+        expected: each channel's file name as looked for (for messages).
+        by_name: found by the channels' names (:func:`channel_key`) rather than by the model's file endings.
+    """
+
+    case: str
+    files: tuple[Path | None, ...]
+    expected: tuple[str, ...]
+    by_name: bool = False
+
+    @property
+    def missing(self) -> list[str]:
+        """The file names of the missing channels."""
+        return [name for name, file in zip(self.expected, self.files, strict=True) if file is None]
+
+    @property
+    def first(self) -> Path:
+        """The file that stands for the case among the inputs: its first channel file present."""
+        return next(file for file in self.files if file is not None)
+
+
+def find_case_files(path: Path, suffixes: Sequence[str] | None, names: Sequence[str] | None) -> CaseFiles | None:
+    """The case ``path`` is a channel file of, for a model trained on cases of several channel files:
+
+    1. ``path`` ends with one of the model's channel endings ``suffixes`` after a separator (``BRATS_005_0002.nii.gz``
+       for ``0000.nii.gz``, ``0001.nii.gz``...): the files with the other endings beside it;
+    2. else, the model's channels having ``names``, ``path`` is named ``<case><separator><channel>`` with a channel
+       name among them (:func:`channel_key`: BraTS 2023's ``<case>-t2f.nii.gz`` for a model of ``flair``, ``t1``...):
+       the files beside it named for the other channels, in the model's order.
+
+    ``None`` when ``path`` is neither (or the model has one channel).
+    """
+    if suffixes and len(suffixes) >= 2:
+        ending = max(
+            (
+                s
+                for s in suffixes
+                if path.name.endswith(s) and len(path.name) > len(s) and path.name[-len(s) - 1] in SEPARATORS
+            ),
+            key=len,
+            default=None,
+        )
+        if ending is not None:
+            stem = path.name[: len(path.name) - len(ending)]
+            expected = tuple(stem + s for s in suffixes)
+            files = tuple(path.with_name(name) if path.with_name(name).is_file() else None for name in expected)
+            return CaseFiles(case_name(path, ending), files, expected)
+    if not names or len(names) < 2:
+        return None
+    split = split_channel_name(path)
+    keys = [channel_key(n) for n in names]
+    if split is None or channel_key(split[1]) not in keys:
+        return None
+    case, _ = split
+    suffix = file_suffix(path)
+    found: dict[str, Path] = {}
+    for sibling in sorted(path.parent.glob(glob.escape(case) + "?*")):
+        parts = split_channel_name(sibling)
+        if parts is not None and parts[0] == case and file_suffix(sibling) == suffix and sibling.is_file():
+            found.setdefault(channel_key(parts[1]), sibling)
+    sep = path.name[len(case)]
+    expected = tuple(f"{case}{sep}{name}{suffix}" for name in names)
+    return CaseFiles(case, tuple(found.get(key) for key in keys), expected, by_name=True)
+
+
+#: the channel files of one case lie on one grid when their voxel spacings differ by at most this share (header
+#: rounding)...
+SPACING_TOLERANCE = 1e-3
+#: ... their origins by at most this many of the first channel's voxels...
+ORIGIN_TOLERANCE_VOXELS = 0.5
+#: ... and their axes by at most this angle (degrees)
+DIRECTION_TOLERANCE_DEG = 0.1
+
+
+def reoriented_affine(affine: np.ndarray, target: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``affine`` of an array of spatial ``shape`` once its axes are flipped/permuted into ``target``'s orientation
+    (:func:`medimg.io.orientation.reorient_like`), as nibabel's ``as_reoriented`` gives it."""
+    from nibabel.orientations import inv_ornt_aff, io_orientation, ornt_transform
+
+    transform = ornt_transform(io_orientation(affine), io_orientation(target))
+    return np.asarray(affine @ inv_ornt_aff(transform, tuple(shape)), dtype=np.float64)
+
+
+def grid_difference(affine: np.ndarray, reference: np.ndarray) -> str | None:
+    """How the voxel grid of ``affine`` differs from ``reference``'s (both 4x4, voxel -> world mm, in one axis
+    orientation): its spacing (beyond :data:`SPACING_TOLERANCE`), axis directions (beyond
+    :data:`DIRECTION_TOLERANCE_DEG`) or origin (beyond :data:`ORIGIN_TOLERANCE_VOXELS`), in words; ``None`` for the
+    same grid."""
+    axes, own_axes = np.asarray(affine, np.float64)[:3, :3], np.asarray(reference, np.float64)[:3, :3]
+    spacing, own_spacing = np.linalg.norm(axes, axis=0), np.linalg.norm(own_axes, axis=0)
+    if np.any(spacing <= 0) or np.any(own_spacing <= 0):
+        return None
+    if np.any(np.abs(spacing - own_spacing) > SPACING_TOLERANCE * own_spacing):
+        return (
+            f"voxel spacing {'x'.join(f'{v:.4g}' for v in spacing)} mm against "
+            f"{'x'.join(f'{v:.4g}' for v in own_spacing)} mm"
+        )
+    cosines = np.clip(np.sum((axes / spacing) * (own_axes / own_spacing), axis=0), -1.0, 1.0)
+    angle = float(np.degrees(np.arccos(cosines)).max())
+    if angle > DIRECTION_TOLERANCE_DEG:
+        return f"its axes are rotated by {angle:.3g} degrees against the first channel's"
+    shift = np.linalg.lstsq(own_axes, np.asarray(affine)[:3, 3] - np.asarray(reference)[:3, 3], rcond=None)[0]
+    if np.any(np.abs(shift) > ORIGIN_TOLERANCE_VOXELS):
+        distance = float(np.linalg.norm(np.asarray(affine)[:3, 3] - np.asarray(reference)[:3, 3]))
+        return (
+            f"origin {tuple(round(float(v), 2) for v in np.asarray(affine)[:3, 3])} against "
+            f"{tuple(round(float(v), 2) for v in np.asarray(reference)[:3, 3])} ({distance:.3g} mm, "
+            f"{float(np.abs(shift).max()):.3g} voxels away)"
+        )
+    return None
+
+
+#: folders whose reoriented channel files were said (:func:`stack_channels`): once per folder
+_reoriented_folders: set[str] = set()
+
+
+def _on_first_grid(image: ImageData, first: ImageData) -> np.ndarray:
+    """The voxels of ``image`` (a further channel file of ``first``'s case) on ``first``'s grid: flipped/permuted
+    when stored in another voxel orientation (said once per folder), refused when on another grid.
+
+    Raises:
+        ImageReadError: another size, or (both files with a geometry) another spacing, direction or origin.
+    """
+    from medimg.io.orientation import has_geometry, reorient_like
+
+    array, affine = image.array, image.affine
+    located = has_geometry(affine) and has_geometry(first.affine)
+    if located:
+        assert affine is not None and first.affine is not None
+        moved = reorient_like(array, affine, first.affine)
+        if moved is not None:
+            from nibabel.orientations import aff2axcodes
+
+            affine = reoriented_affine(affine, first.affine, array.shape[1:])
+            if str(Path(image.source).parent) not in _reoriented_folders:
+                _reoriented_folders.add(str(Path(image.source).parent))
+                logger.warning(
+                    "%s is stored in another voxel orientation (%s) than its case's first channel %s (%s): its axes "
+                    "are flipped/permuted onto the first channel's grid before the channels are stacked; other "
+                    "such channel files in %s are read the same way, not named",
+                    image.source,
+                    "".join(aff2axcodes(image.affine)),
+                    first.source,
+                    "".join(aff2axcodes(first.affine)),
+                    Path(image.source).parent,
+                )
+            array = moved
+    if array.shape[1:] != first.array.shape[1:]:
+        raise ImageReadError(
+            image.source,
+            f"this channel file has size {tuple(array.shape[1:])} but the case's first channel "
+            f"{first.source} has size {tuple(first.array.shape[1:])}: every channel of a case must have one size",
+        )
+    if located:
+        assert affine is not None and first.affine is not None
+        difference = grid_difference(affine, first.affine)
+        if difference is not None:
+            raise ImageReadError(
+                image.source,
+                f"this channel file is not on the voxel grid of its case's first channel {first.source}: "
+                f"{difference}. The channels of a case are stacked voxel by voxel, so they must be co-registered: "
+                "resample it onto the first channel's grid (e.g. SimpleITK's Resample, or nnU-Net-style "
+                "preprocessing), or leave the case out with --exclude",
+            )
+    return array
+
+
 def stack_channels(images: Sequence[ImageData]) -> ImageData:
     """One image with the channels of ``images`` in order (spacing, affine and source of the first).
 
+    Each further image is put on the first's grid: stored in another voxel orientation (a T1 exported LPS beside
+    an RAS FLAIR), its axes are flipped/permuted to the first's (:func:`medimg.io.orientation.reorient_like`, a
+    warning once per folder), as a mask is onto its image; then its size and (both with a geometry) its spacing,
+    axis directions and origin must be the first's (:func:`grid_difference`): channels that are not co-registered
+    are refused, as nnU-Net's dataset check refuses them.
+
     Raises:
-        ImageReadError: the images differ in spatial size (naming the file and both sizes).
+        ImageReadError: an image on another grid (naming the file, the case's first file and how they differ).
     """
     first = images[0]
-    for other in images[1:]:
-        if other.array.shape[1:] != first.array.shape[1:]:
-            raise ImageReadError(
-                other.source,
-                f"this channel file has size {tuple(other.array.shape[1:])} but the case's first channel "
-                f"{first.source} has size {tuple(first.array.shape[1:])}: every channel of a case must have one size",
-            )
+    arrays = [first.array, *(_on_first_grid(image, first) for image in images[1:])]
     if len(images) == 1:
         return first
-    return replace(first, array=np.concatenate([image.array for image in images], axis=0))
+    return replace(first, array=np.concatenate(arrays, axis=0))

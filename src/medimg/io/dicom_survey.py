@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections import Counter
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +162,9 @@ class DicomSurvey:
         return "\n".join(lines)
 
 
-def _short_hash(value: Any) -> str:
-    return hashlib.sha256(str(value).encode()).hexdigest()[:8] if value else "none"
+def _short_hash(value: Any, key: bytes) -> str:
+    """An 8-digit pseudonym of an identifier (:mod:`medimg.io.pseudonyms`); ``"none"`` without one."""
+    return pseudonym(value, key, length=8) if value else "none"
 
 
 def _floats(value: Any) -> list[float] | None:
@@ -322,6 +324,11 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         for key, items in headers.groups.items()
     }
     groups = {key: [ds for _, ds in items] for key, items in headers.groups.items()}
+    identifiers = dataset_key(
+        value
+        for key, datasets in groups.items()
+        for value in (key, datasets[0].get("PatientID"), datasets[0].get("StudyInstanceUID"))
+    )
     for key, datasets in groups.items():
         first = datasets[0]
         sizes = Counter((int(d.get("Rows") or 0), int(d.get("Columns") or 0)) for d in datasets)
@@ -341,9 +348,9 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
                 )
         survey.series.append(
             DicomSeries(
-                series=_short_hash(key),
-                patient=_short_hash(first.get("PatientID")),
-                study=_short_hash(first.get("StudyInstanceUID")),
+                series=_short_hash(key, identifiers),
+                patient=_short_hash(first.get("PatientID"), identifiers),
+                study=_short_hash(first.get("StudyInstanceUID"), identifiers),
                 folder=folders[key],
                 modality=str(first.get("Modality") or "?"),
                 slices=len(datasets),

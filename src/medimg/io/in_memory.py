@@ -8,8 +8,9 @@ the folder is removed afterwards. Predictions name their input ``bytes[i]``.
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,11 +53,38 @@ def bytes_as_files(inputs: Any) -> Iterator[dict[str, str]]:
         yield names
 
 
+class _NamesInputs(logging.Filter):
+    """Rewrites the temporary files' paths in medimg's log messages as the inputs' names (``bytes[0]``): a
+    warning about an unreadable input named a file that no longer exists once the call returns."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        named = message
+        for path, name in self.names.items():
+            named = named.replace(path, name)
+        if named != message:
+            record.msg, record.args = named, None
+        return True
+
+
 def predict_file_bytes(inputs: Any, predict: Callable[[list[str]], list[P]], owner: Any) -> list[P]:
     """``predict`` (a predictor's own ``predict`` of paths) of ``inputs`` written as files: each prediction's
-    ``source`` and the ``owner.failed_`` list name the inputs ``bytes[i]``, not the temporary files."""
+    ``source``, the ``owner.failed_`` list and medimg's log messages name the inputs ``bytes[i]``, not the
+    temporary files."""
     with bytes_as_files(inputs) as names:
-        predictions = predict(list(names))
+        naming = _NamesInputs(names)
+        handlers = [*logging.getLogger().handlers, *logging.getLogger("medimg").handlers]
+        for handler in handlers:
+            handler.addFilter(naming)
+        try:
+            predictions = predict(list(names))
+        finally:
+            for handler in handlers:
+                handler.removeFilter(naming)
     for prediction in predictions:
         source = getattr(prediction, "source", None)
         if source in names:

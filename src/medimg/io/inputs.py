@@ -1,13 +1,22 @@
 """What the user named on the command line: files as given, and the image files inside folders; and where the
-outputs for them go (mirroring the input tree, so two inputs of the same name never share an output)."""
+outputs for them go (mirroring the input tree, so two inputs of the same name never share an output).
+
+File names that are not valid UTF-8 (Latin-1 bytes from a Windows share or an old zip: ``r\xf6ntgen.png``) are
+refused here and by :meth:`medimg.data.dataset.Dataset.load`, before anything is written
+(:func:`refuse_undecodable_names`): Python gives such a name a lone surrogate (``'r\udcf6ntgen.png'``) that
+opens the file but has no UTF-8 form, so every JSON and CSV file that records it (``splits.json``, predictions,
+reports) could only hold a wrong name. The message names the files and the one-command fix (``convmv``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import glob
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from medimg.errors import DatasetError
 
@@ -82,12 +91,100 @@ def expand_inputs(
                     f"{path}: none of its {len(found)} image files matches --include {include or '-'} / "
                     f"--exclude {exclude or '-'}"
                 )
+            refuse_undecodable_names(selected, path)
             files.extend(selected)
         elif path.is_file():
+            refuse_undecodable_names([path], path.parent)
             files.append(path)
         else:
             raise DatasetError(f"{path} does not exist")
     return files
+
+
+def is_undecodable(name: str | os.PathLike[str]) -> bool:
+    """True for a file name that is not valid UTF-8 (Python holds its bytes as lone surrogates)."""
+    try:
+        os.fspath(name).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def shown_name(name: str | os.PathLike[str]) -> str:
+    """A file name as text that names its bytes: ``r\\xf6ntgen.png`` for the Latin-1 bytes of ``röntgen.png``."""
+    return os.fsencode(os.fspath(name)).decode("utf-8", "backslashreplace")
+
+
+UTF8_FIX = "rename them in UTF-8, e.g. `convmv -f latin1 -t utf-8 -r --notest {folder}` (without --notest to preview)"
+"""How to rename files whose names are Latin-1/Windows-1252 bytes (the usual source of names that are not UTF-8)."""
+
+
+def refuse_undecodable_names(paths: Iterable[str | os.PathLike[str]], folder: str | os.PathLike[str]) -> None:
+    """Refuse file names that are not valid UTF-8, naming up to three of them and the rename that fixes them.
+
+    Args:
+        paths: the files (or names) about to be used.
+        folder: where they were found (the data folder), named in the fix.
+
+    Raises:
+        DatasetError: a name is not valid UTF-8.
+    """
+    bad = [Path(p) for p in paths if is_undecodable(p)]
+    if not bad:
+        return
+    root = Path(folder)
+    while is_undecodable(root.name) and root.parent != root:  # the folder's own name: rename from above it
+        root = root.parent
+
+    def relative(path: Path) -> str:
+        try:
+            return shown_name(path.relative_to(root))
+        except ValueError:
+            return shown_name(path)
+
+    examples = ", ".join(relative(p) for p in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    latin1 = os.fsencode(bad[0].name).decode("latin-1")
+    raise DatasetError(
+        f"{len(bad)} file name{'s' if len(bad) > 1 else ''} in {shown_name(root)} "
+        f"{'are' if len(bad) > 1 else 'is'} not valid UTF-8 ({examples}; read as Latin-1 the first is "
+        f"{latin1!r}): medimg could not record {'them' if len(bad) > 1 else 'it'} in its JSON and CSV files; "
+        + UTF8_FIX.format(folder=_quoted(shown_name(root)))
+    )
+
+
+def refuse_undecodable_dataset(dataset: Any) -> None:
+    """:func:`refuse_undecodable_names` for a loaded dataset: its cases' files (images, masks, ROIs, channel
+    files) and IDs, its unlabelled images and its class names (a class folder's name).
+
+    Raises:
+        DatasetError: a file or class name is not valid UTF-8.
+    """
+    root = Path(getattr(dataset, "root", None) or ".")
+    bad: list[str | os.PathLike[str]] = []
+    for case in [*getattr(dataset, "cases", ()), *getattr(dataset, "unlabelled", ())]:
+        undecodable = [name for name in _names_in(case) if is_undecodable(name)]
+        if undecodable:  # the case's file rather than its ID (the same name)
+            bad.append(next((n for n in undecodable if isinstance(n, os.PathLike)), undecodable[0]))
+    bad += [root / name for name in getattr(dataset, "class_names", ()) if is_undecodable(str(name))]
+    refuse_undecodable_names(bad, root)
+
+
+def _names_in(value: Any) -> Iterator[str | os.PathLike[str]]:
+    """Every path and text of a case (a dataclass), through tuples of them."""
+    if isinstance(value, (str, os.PathLike)):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _names_in(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _names_in(getattr(value, field.name))
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def common_root(files: Sequence[str | Path]) -> Path:

@@ -43,7 +43,7 @@ from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["is_sheared", "nifti_header", "read_nifti", "write_nifti"]
+__all__ = ["header_geometry", "is_sheared", "nifti_header", "qform_sform_disagree", "read_nifti", "write_nifti"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
@@ -176,8 +176,11 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     Returns:
         ImageData: ``array`` ``float32`` ``(C, X, Y, Z)`` or ``(C, X, Y)`` in nibabel voxel order (see the
         module docstring), ``spacing_mm`` the affine's voxel size, ``affine`` = ``img.affine`` (RAS+ mm), and
-        ``meta`` with ``format``, ``nifti_version``, ``dtype`` (on disk), ``sform_code``, ``qform_code`` and
-        ``intent``.
+        ``meta`` with ``format``, ``nifti_version``, ``dtype`` (on disk), ``sform_code``, ``qform_code``,
+        ``intent``, ``time_axis`` (a 4D file whose header gives its 4th axis time units: ``"10 frames of 40 ms"``;
+        its frames are the channels, as any 4th axis) and (read unreduced) ``nifti_geometry``
+        (:func:`header_geometry`: both forms with their codes, for :func:`write_nifti`). A file whose qform and
+        sform place the voxels differently is warned about once.
 
     Raises:
         ImageReadError: missing, corrupt or truncated file, or an unsupported dimensionality.
@@ -230,6 +233,15 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
             meta[key.replace("_code", "") if key == "intent_code" else key] = int(header[key])
         except (KeyError, TypeError, ValueError):
             continue
+    if raw.ndim == 4 and raw.shape[3] > 1 and not meta.get("rgb"):
+        time = _time_axis(header, raw.shape[3])
+        if time is not None:  # read as channels (the table above); said by whoever takes them for channels
+            meta["time_axis"] = time
+    if reduce == 1:  # the file's own grid: a mask predicted on it is written with the same header geometry
+        geometry = header_geometry(header, scale)
+        if geometry is not None:
+            meta["nifti_geometry"] = geometry
+            _warn_if_qform_and_sform_disagree(p, geometry)
     return ImageData(
         array=np.ascontiguousarray(array, dtype=np.float32),
         spacing_mm=spacing,
@@ -237,6 +249,98 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
         source=str(p),
         meta=meta,
     )
+
+
+#: a qform and an sform whose voxel-to-world matrices differ by more than this (mm, or mm per voxel) place the
+#: image differently: ITK-based viewers and nibabel-based tools then show it in different places
+QFORM_SFORM_TOLERANCE_MM = 1e-2
+
+
+_TIME_UNITS = {"sec": "s", "msec": "ms", "usec": "us"}
+
+
+def _time_axis(header: Any, frames: int) -> str | None:
+    """``"10 frames of 40 ms"`` when the header's units say its 4th axis is time (``xyzt_units``: sec, msec, usec),
+    else ``None``."""
+    try:
+        unit = str(header.get_xyzt_units()[1])
+        step = float(header["pixdim"][4])
+    except Exception:  # Analyze-style headers have no units
+        return None
+    if unit not in _TIME_UNITS:
+        return None
+    return f"{frames} frames" + (f" of {step:g} {_TIME_UNITS[unit]}" if step > 0 else "")
+
+
+def header_geometry(header: Any, scale: float = 1.0) -> dict[str, Any] | None:
+    """The qform and sform of a NIfTI ``header`` with their codes (``{"qform": 4x4 list, "qform_code": int, "sform":
+    ..., "sform_code": int}``, in mm: ``scale`` converts the header's units), so that a mask written for the image
+    carries both as the image has them (:func:`write_nifti`); ``None`` for a header without them (Analyze)."""
+    try:
+        qform, qform_code = header.get_qform(coded=True)
+        sform, sform_code = header.get_sform(coded=True)
+    except Exception:  # Analyze-style headers have neither
+        return None
+
+    def matrix(form: Any) -> list[list[float]] | None:
+        if form is None:
+            return None
+        scaled = np.asarray(form, dtype=np.float64).copy()
+        scaled[:3, :] *= scale
+        return [[float(v) for v in row] for row in scaled]
+
+    return {
+        "qform": matrix(qform),
+        "qform_code": int(qform_code or 0),
+        "sform": matrix(sform),
+        "sform_code": int(sform_code or 0),
+    }
+
+
+def qform_sform_disagree(geometry: dict[str, Any]) -> bool:
+    """Whether both forms are set (code > 0) and place the voxels differently (:data:`QFORM_SFORM_TOLERANCE_MM`)."""
+    qform, sform = geometry.get("qform"), geometry.get("sform")
+    if not geometry.get("qform_code") or not geometry.get("sform_code") or qform is None or sform is None:
+        return False
+    return not np.allclose(np.asarray(qform), np.asarray(sform), atol=QFORM_SFORM_TOLERANCE_MM)
+
+
+#: folders already warned about by :func:`_warn_if_qform_and_sform_disagree` (a case's channel files, a training set
+#: read many times: said once per folder)
+_warned_forms: set[str] = set()
+
+
+def _warn_if_qform_and_sform_disagree(path: Path, geometry: dict[str, Any]) -> None:
+    """Warn once per folder when a file's qform and sform place the voxels differently."""
+    if not qform_sform_disagree(geometry) or str(path.parent) in _warned_forms:
+        return
+    _warned_forms.add(str(path.parent))
+    from nibabel.orientations import aff2axcodes
+
+    qform, sform = np.asarray(geometry["qform"]), np.asarray(geometry["sform"])
+    logger.warning(
+        "%s: its qform (code %d, axes %s, origin %s) and sform (code %d, axes %s, origin %s) place the voxels "
+        "differently. medimg uses the sform, as nibabel and FSL do; ITK-based viewers (ITK-SNAP, 3D Slicer, "
+        "SimpleITK) use the qform unless the sform code is 1, so they show the image elsewhere. Predicted masks carry "
+        "both forms as the input has them, so each viewer overlays them where it shows the input; fix the header if "
+        "one form is wrong (nibabel: img.set_qform(img.get_sform(), code=1)). Other such files in %s are not named",
+        path,
+        geometry["qform_code"],
+        "".join(aff2axcodes(qform)),
+        tuple(round(float(v), 2) for v in qform[:3, 3]),
+        geometry["sform_code"],
+        "".join(aff2axcodes(sform)),
+        tuple(round(float(v), 2) for v in sform[:3, 3]),
+        path.parent,
+    )
+
+
+def _placing_affine(geometry: dict[str, Any]) -> np.ndarray | None:
+    """The affine nibabel places an image with from ``geometry``: the sform when its code is set, else the qform."""
+    for form in ("sform", "qform"):
+        if geometry.get(f"{form}_code") and geometry.get(form) is not None:
+            return np.asarray(geometry[form], dtype=np.float64)
+    return None
 
 
 def is_sheared(affine: np.ndarray, tol: float = 1e-4) -> bool:
@@ -260,7 +364,11 @@ def write_nifti(
     readers place a 2D file at z = 0 without its slice thickness); ``(C, X, Y)`` -> ``(X, Y, 1, C)``. The affine
     is ``image.affine``, else ``diag(spacing_mm, 1)``, else the identity; it is stored as sform and qform (code 1,
     scanner), units mm; a sheared affine (gantry tilt, :func:`is_sheared`), which no qform can hold, as the sform
-    alone (qform code 0, with a warning).
+    alone (qform code 0, with a warning). An image carrying its input's header geometry
+    (``meta["nifti_geometry"]``, :func:`read_nifti`) whose affine is the one that geometry places it with (a mask
+    predicted on the input's grid) is written with the input's qform and sform and their codes, as the input has
+    them, even where the two disagree: ITK-based viewers (which read the qform unless the sform code is 1) and
+    nibabel-based tools (the sform) then each show the mask where they show the input.
 
     Args:
         image: the image; ``array`` ``(C, *spatial)``.
@@ -317,6 +425,37 @@ def write_nifti(
     else:
         data = data.astype(out_dtype)
     img = nib.Nifti1Image(data, affine)
+    geometry = image.meta.get("nifti_geometry")
+    placed = _placing_affine(geometry) if isinstance(geometry, dict) else None
+    if geometry is not None and placed is not None and np.allclose(placed, affine, atol=1e-4):
+        # the input's header geometry, as it has it: a viewer that reads the qform (ITK) and one that reads the
+        # sform (nibabel, FSL) each overlay the mask on the input exactly where they show the input
+        _set_form(img, "sform", geometry)
+        _set_form(img, "qform", geometry)
+    else:
+        _set_forms_from(img, affine, p)
+    img.header.set_xyzt_units("mm")
+    img.header.set_data_dtype(out_dtype)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(img, str(p))
+    except OSError as exc:
+        raise MedimgError(f"cannot write NIfTI {p}: {exc.strerror or exc}; check the folder and free space") from exc
+    return p
+
+
+def _set_form(img: Any, form: str, geometry: dict[str, Any]) -> None:
+    """Set ``img``'s ``form`` (``"qform"`` or ``"sform"``) and its code as ``geometry`` holds them."""
+    matrix, code = geometry.get(form), int(geometry.get(f"{form}_code") or 0)
+    setter = img.set_qform if form == "qform" else img.set_sform
+    if matrix is None or code == 0:
+        setter(None, code=0)
+    else:
+        setter(np.asarray(matrix, dtype=np.float64), code=code)
+
+
+def _set_forms_from(img: Any, affine: np.ndarray, p: Path) -> None:
+    """``affine`` as sform and qform (code 1, scanner); a sheared one as the sform alone (with a warning)."""
     img.set_sform(affine, code=1)
     if is_sheared(affine):
         # A qform holds only a rotation and positive spacings: nibabel would store a rotated approximation of the
@@ -331,11 +470,3 @@ def write_nifti(
         )
     else:
         img.set_qform(affine, code=1)
-    img.header.set_xyzt_units("mm")
-    img.header.set_data_dtype(out_dtype)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        nib.save(img, str(p))
-    except OSError as exc:
-        raise MedimgError(f"cannot write NIfTI {p}: {exc.strerror or exc}; check the folder and free space") from exc
-    return p

@@ -2,7 +2,11 @@
 
 Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``float32`` array):
 
-* grayscale -> ``(1, H, W)``; RGB -> ``(3, H, W)``; an alpha channel is dropped (RGBA -> 3, LA -> 1 channel);
+* grayscale -> ``(1, H, W)``; RGB -> ``(3, H, W)``; an alpha channel is dropped (RGBA -> 3, LA -> 1 channel), the
+  colour stored under a transparent pixel is kept (``meta["transparent"]``: the share of pixels not fully opaque,
+  which ``check`` and ``predict`` warn about, :mod:`medimg.io.read_notes`);
+  in a TIFF only the extra samples its ExtraSamples tag marks as alpha are: a 2- or 4-sample fluorescence TIFF
+  (extra samples "unspecified") keeps every channel (``meta["mode"]`` ``"multichannel"``);
 * palette images ("P") -> RGB ``(3, H, W)``, unless every palette entry used is gray (R == G == B), then
   ``(1, H, W)`` with the gray levels (not the palette indices);
 * values are raw: 0..255 for 8 bit, 0..65535 for 16 bit, 0/1 for 1-bit images; float TIFFs keep their values;
@@ -18,7 +22,8 @@ palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images.
 
 A decompression-bomb guard refuses images with more than ``max_pixels`` pixels (per frame, times frames for
 stacks) before any pixel data is decoded. :func:`raster_header` gives the shape and decoded size from the header
-alone, and ``reduce=k`` reads the image reduced by ``k`` on each side (JPEG decoded at 1/2..1/8 scale, then
+alone, and ``reduce=k`` reads the image reduced by ``k`` on each side (JPEG decoded at 1/2..1/8 scale, a pyramidal
+TIFF from its smallest stored level reduced by at most ``k`` (``meta["pyramid_level"]``: that level's reduction), then
 block-averaged in the file's own dtype before any float conversion; see :mod:`medimg.io.limits`);
 ``meta["reduced_by"]`` and ``meta["full_shape"]`` then record it.
 """
@@ -219,6 +224,7 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
             img.load()
             frame_size = img.size
             orientation = _exif_orientation(img)
+            transparent = _transparent_share(img)
             arr, mode, bits, extra = _pillow_reduced_frame(img, reduce // drafted)
             frames.append(arr)
             if stack:
@@ -250,6 +256,8 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
         meta["n_frames"] = n_frames
     if orientation != 1:  # viewers show it turned; the pixels are read as stored (as MONAI and torchvision do)
         meta["exif_orientation"] = orientation
+    if transparent > 0:  # the alpha channel is dropped: check and predict say so (medimg.io.read_notes)
+        meta["transparent"] = transparent
     if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
         logger.warning(
             "%s: 16-bit colour PNG reduced to 8 bits per channel by Pillow; save it as 16-bit TIFF to keep "
@@ -269,6 +277,27 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
     return ImageData(array=np.ascontiguousarray(array, dtype=np.float32), source=str(path), meta=meta)
 
 
+def _transparent_share(img: Any) -> float:
+    """The share of a loaded Pillow frame's pixels that are not fully opaque: its alpha band (RGBA, LA, PA...) or
+    its transparency key (a PNG/GIF ``tRNS`` colour or palette entries); 0.0 when it has none."""
+    try:
+        if "A" in img.getbands():
+            alpha = np.asarray(img.getchannel("A"))
+        elif "transparency" in img.info:
+            alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+        else:
+            return 0.0
+    except Exception:  # a mode Pillow cannot convert (I;16 with a key): no transparency is said
+        return 0.0
+    return _share_below(alpha, 255)
+
+
+def _share_below(alpha: np.ndarray, opaque: float) -> float:
+    """The share of ``alpha``'s values below ``opaque`` (rounded to 4 digits, and at least 1e-4 when any is)."""
+    count = int(np.count_nonzero(alpha < opaque))
+    return max(round(count / alpha.size, 4), 1e-4) if count else 0.0
+
+
 def _exif_orientation(img: Any) -> int:
     """The EXIF orientation tag of a Pillow image: 1 (upright) when it has none or the EXIF block is damaged."""
     try:
@@ -280,14 +309,32 @@ def _exif_orientation(img: Any) -> int:
 # -------------------------------------------------------------------------------------------------- tifffile
 
 
-def tiff_mode(channels: int, dtype: np.dtype, palette: bool) -> str:
-    """The Pillow-style mode of TIFF pixels (``meta["mode"]``): ``"L"``, ``"I;16"``, ``"RGB"``, ``"F"``..."""
+#: TIFF ExtraSamples values that mark an alpha channel: 1 associated (premultiplied), 2 unassociated alpha. 0
+#: ("unspecified") is a further channel of the image (a fluorescence stain), never alpha.
+_ALPHA_EXTRASAMPLES = (1, 2)
+#: TIFF Photometric values whose three colour samples are RGB once decoded (RGB, YCbCr, CIELab is not)
+_RGB_PHOTOMETRIC = (2, 6)
+
+
+def _alpha_samples(extrasamples: tuple[Any, ...], samples: int) -> list[int]:
+    """The indices of the alpha samples among a TIFF pixel's ``samples``: the ExtraSamples (the last
+    ``len(extrasamples)`` samples) that the tag marks as associated or unassociated alpha. An extra sample marked
+    "unspecified", or a file without the tag, is a channel: a 2- or 4-channel fluorescence TIFF keeps them all."""
+    first = samples - len(extrasamples)
+    return [first + i for i, kind in enumerate(extrasamples) if int(kind) in _ALPHA_EXTRASAMPLES and first + i > 0]
+
+
+def tiff_mode(channels: int, dtype: np.dtype, palette: bool, photometric: int | None = None) -> str:
+    """The Pillow-style mode of TIFF pixels (``meta["mode"]``): ``"L"``, ``"I;16"``, ``"RGB"``, ``"F"``...; pixels
+    of several channels that are not RGB (fluorescence stains, ``photometric`` minisblack) are ``"multichannel"``."""
     if palette:
         return "P"
     if dtype == np.bool_:
         return "1"
-    if channels >= 3:
-        return "RGB" if channels == 3 else "RGBA"
+    if channels == 3 and (photometric is None or photometric in _RGB_PHOTOMETRIC):
+        return "RGB"
+    if channels >= 2:
+        return "multichannel"
     if dtype.kind == "f":
         return "F"
     if dtype.itemsize == 1:
@@ -327,6 +374,36 @@ def _tiff_layout(tif: Any, path: Path) -> tuple[Any, str, tuple[int, ...], list[
     return series, axes, shape, channel_axes, depth_axes
 
 
+def _level_factor(series: Any, level: Any, axes: str, shape: tuple[int, ...]) -> int:
+    """The integer factor by which a pyramid ``level`` of ``series`` (layout ``axes``/``shape`` as
+    :func:`_tiff_layout` gives it) is reduced on both sides (its sides ``ceil`` or ``floor`` of the full ones over
+    it), or 0 when it is not such a level (other axes, dtype or another reduction per side)."""
+    if str(level.axes) != str(series.axes) or np.dtype(level.dtype) != np.dtype(series.dtype):
+        return 0
+    full = {a: n for a, n in zip(axes, shape, strict=True) if a in "YX"}
+    sides = {a: int(level.shape[str(level.axes).index(a)]) for a in "YX"}
+    factor = round(full["X"] / max(1, sides["X"]))
+    fits = all(sides[a] in (full[a] // max(1, factor), -(-full[a] // max(1, factor))) for a in "YX")
+    others = [n for a, n in zip(str(level.axes), level.shape, strict=True) if a not in "YX"]
+    same = others == [n for a, n in zip(str(series.axes), series.shape, strict=True) if a not in "YX"]
+    return factor if factor >= 2 and fits and same else 0
+
+
+def _pyramid_level(series: Any, axes: str, shape: tuple[int, ...], reduce: int) -> tuple[Any, int]:
+    """``(level, factor)``: the smallest stored pyramid level of ``series`` (SubIFDs or pages tifffile groups
+    as levels) reduced by at most ``reduce``, so that a reduced read decodes that level and block-averages it by
+    ``reduce // factor`` instead of decoding the full resolution (as a JPEG is decoded at 1/2..1/8 scale);
+    ``(series, 1)`` without one (or for ``reduce`` 1)."""
+    best: tuple[Any, int] = (series, 1)
+    if reduce <= 1:
+        return best
+    for level in list(getattr(series, "levels", None) or [])[1:]:
+        factor = _level_factor(series, level, axes, shape)
+        if best[1] < factor <= reduce:
+            best = (level, factor)
+    return best
+
+
 def _tifffile_header(path: Path) -> ImageHeader:
     import tifffile
 
@@ -334,9 +411,15 @@ def _tifffile_header(path: Path) -> ImageHeader:
         series, axes, shape, channel_axes, depth_axes = _tiff_layout(tif, path)
         palette = int(series.keyframe.photometric) == 3 and series.keyframe.colormap is not None
         itemsize = int(np.dtype(series.dtype).itemsize)
+        levels = [_level_factor(series, level, axes, shape) for level in list(series.levels or [])[1:]]
     spatial = tuple(shape[axes.index(a)] for a in (*depth_axes, "Y", "X"))
     channels = shape[axes.index(channel_axes[0])] if channel_axes else 3 if palette else 1
-    return ImageHeader(format="tiff", shape=(channels, *spatial), decoded_bytes=math.prod(shape) * itemsize)
+    return ImageHeader(
+        format="tiff",
+        shape=(channels, *spatial),
+        decoded_bytes=math.prod(shape) * itemsize,
+        decode_scales=(1, *sorted({f for f in levels if f > 1})),  # a pyramid's stored levels decode smaller
+    )
 
 
 def raster_header(path: str | os.PathLike[str], fmt: str) -> ImageHeader:
@@ -373,7 +456,11 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         if depth_axes:
             n_pix *= shape[axes.index(depth_axes[0])]
         _check_pixels(path, n_pix, tuple(shape), max_pixels)
-        data = np.squeeze(series.asarray()).reshape(shape)
+        level, by = _pyramid_level(series, axes, shape, reduce)
+        stored = tuple(
+            level.shape[level.axes.index(a)] if a in "YX" and by > 1 else n for a, n in zip(axes, shape, strict=True)
+        )
+        data = np.squeeze(level.asarray()).reshape(stored)
     order = [axes.index(a) for a in (*channel_axes, *depth_axes, "Y", "X")]
     data = np.transpose(data, order)
     if not channel_axes:
@@ -394,18 +481,24 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         top = 1 if dtype == np.bool_ else (1 << bits) - 1
         data = top - data.astype(np.int64)
         meta["inverted"] = True
+    alpha = _alpha_samples(extrasamples, samples) if channel_axes == ["S"] else []
+    if alpha:
+        opaque = 1.0 if dtype.kind == "f" else (1 << bits) - 1
+        if transparent := _share_below(data[alpha[0]], opaque):  # said by check and predict (medimg.io.read_notes)
+            meta["transparent"] = transparent
+        data = np.delete(data, alpha, axis=0)
     channels = int(data.shape[0])
-    if channel_axes and samples in (2, 4) and (extrasamples or channels in (2, 4)):
-        channels = channels - 1  # drop alpha
-        data = data[:channels]
-    meta["mode"] = tiff_mode(channels, dtype, palette)
+    meta["mode"] = tiff_mode(channels, dtype, palette, photometric)
     if n_pages > 1:
         meta["n_pages"] = n_pages
     if n_series > 1:
         logger.info("%s: %d image series in the TIFF; reading the first only", path, n_series)
     if reduce > 1:  # block means in the file's dtype (float32 sums), never a full-size float copy
-        meta["reduced_by"], meta["full_shape"] = reduce, [int(n) for n in data.shape]
-        data = reduce_blocks(data, reduce)
+        full = [shape[axes.index(a)] for a in (*depth_axes, "Y", "X")]
+        meta["reduced_by"], meta["full_shape"] = by * (reduce // by), [int(data.shape[0]), *full]
+        if by > 1:
+            meta["pyramid_level"] = by
+        data = reduce_blocks(data, reduce // by)
     return ImageData(array=np.ascontiguousarray(data, dtype=np.float32), source=str(path), meta=meta)
 
 

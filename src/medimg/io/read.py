@@ -22,7 +22,7 @@ from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, p
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
-__all__ = ["read_header", "read_image", "read_input"]
+__all__ = ["non_finite_reason", "read_header", "read_image", "read_input"]
 
 
 def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHeader:
@@ -170,14 +170,30 @@ def read_image(
         raise ImageReadError(
             p, f"unexpected error while reading this {fmt} file ({type(exc).__name__}: {exc})"
         ) from exc
-    if np.issubdtype(image.array.dtype, np.floating) and not np.isfinite(image.array).all():
-        bad = int(image.array.size - np.count_nonzero(np.isfinite(image.array)))
-        raise ImageReadError(
-            p,
-            f"{bad} of {image.array.size} pixel values are NaN or infinite: no prediction or training can use them. "
-            "Replace them (e.g. with 0 or the background value) and save the image again",
-        )
+    if (reason := non_finite_reason(image.array)) is not None:
+        raise ImageReadError(p, reason)
     return apply_input_intensity(image, window, dicom_display=dicom_display)
+
+
+def non_finite_reason(array: np.ndarray, *, given: str = "save the image again") -> str | None:
+    """Why an image cannot be used when some of its pixels are NaN or infinite (a network turns one into NaN
+    probabilities, or a silently shifted answer), else ``None``. The one check of every image read, from a file
+    (:func:`read_image`) or given as an array (:meth:`medimg.planning.domain.InputReader.read_arrays`).
+
+    Args:
+        array: the image's pixels, any shape.
+        given: how to give the repaired image again (a file: save it again; an array: pass it again).
+    """
+    if not np.issubdtype(array.dtype, np.floating):
+        return None
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    bad = int(array.size - np.count_nonzero(finite))
+    return (
+        f"{bad} of {array.size} pixel values are NaN or infinite: no prediction or training can use them. "
+        f"Replace them (e.g. with 0 or the background value) and {given}"
+    )
 
 
 def read_input(path: str | os.PathLike[str], input_size: Sequence[int] | None, **options: Any) -> ImageData:

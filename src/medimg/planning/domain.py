@@ -41,7 +41,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from medimg.errors import OutOfDomainError
-from medimg.io.channels import channel_groups, files_with_suffixes, stack_channels
+from medimg.io.channels import CaseFiles, channel_order, find_case_files, names_of_suffixes, stack_channels
+from medimg.io.read_notes import ReadNotes
 from medimg.io.windowing import CALIBRATED_MODALITIES
 
 if TYPE_CHECKING:
@@ -119,6 +120,12 @@ class TrainingDomain(BaseModel):
         description="each training case's channels came from files with these name endings, first to last "
         "(nnU-Net's 0000.nii.gz, 0001.nii.gz; BraTS's flair.nii.gz, t1.nii.gz...): an input named like the first is "
         "read with the others",
+    )
+    channel_names: list[str] | None = Field(
+        None,
+        description="each channel's name, first to last (the training dataset.json's channel_names or modality, else "
+        "the names in the channel file endings: flair, t1...); inputs whose channels are named otherwise are put in "
+        "this order, or refused",
     )
 
 
@@ -238,6 +245,7 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
     lows = [f.low for f in facts if f.low is not None]
     tops = [f.top for f in facts if f.top is not None]
     suffixes = {tuple(m["channel_suffixes"]) for m in metas if m.get("channel_suffixes")}
+    names = {tuple(m["channel_names"]) for m in metas if m.get("channel_names")}
     return TrainingDomain(
         formats=dict(formats),
         modalities=dict(modalities),
@@ -254,6 +262,7 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
         image_high=[min(highs), max(highs)] if highs else None,
         dicom_display=True,
         channel_suffixes=list(suffixes.pop()) if len(suffixes) == 1 else None,
+        channel_names=list(names.pop()) if len(names) == 1 else None,
     )
 
 
@@ -468,6 +477,42 @@ def _window_text(window: Any, centre_width: Any) -> str:
     return str(window)
 
 
+# ------------------------------------------------------------------------------------------- channel names
+def trained_channel_names(domain: TrainingDomain | None) -> list[str] | None:
+    """The names of a run's channels: recorded (``channel_names``), else those its channel file endings give
+    (BraTS's ``flair.nii.gz``...: a run trained before the names were recorded); ``None`` when unknown."""
+    if domain is None:
+        return None
+    return domain.channel_names or names_of_suffixes(domain.channel_suffixes)
+
+
+def order_of_channels(domain: TrainingDomain | None, given: Sequence[str] | None, what: str) -> list[int] | None:
+    """Where each of the run's channels lies among the ``given`` channel names of some data (``what`` names it):
+    ``None`` when they are in the run's order, or either side's names are unknown (nothing to compare).
+
+    Raises:
+        DatasetError: both name their channels and the names differ (another count, another sequence): naming both.
+    """
+    from medimg.errors import DatasetError
+
+    trained = trained_channel_names(domain)
+    if not trained or not given:
+        return None
+    order = channel_order(trained, given)
+    if order is None:
+        raise DatasetError(
+            f"{what} has the channels {', '.join(given)} but the model was trained on {', '.join(trained)} (in this "
+            "order): its channels cannot be matched by name. Give it the model's channels (named as in training, or "
+            "by a dataset.json channel_names), or use a model trained on these"
+        )
+    return None if order == list(range(len(order))) else order
+
+
+def describe_order(trained: Sequence[str], given: Sequence[str]) -> str:
+    """``"T1, T1ce, T2, FLAIR -> FLAIR, T1, T1ce, T2"`` for a message."""
+    return f"{', '.join(given)} -> {', '.join(trained)}"
+
+
 # ---------------------------------------------------------------------------------------------- the reader
 @dataclass
 class InputReader:
@@ -501,6 +546,8 @@ class InputReader:
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
+        notes: what was said of the inputs read so far (``warn_each``): the first with an EXIF orientation, the first
+            with transparent pixels (:class:`~medimg.io.read_notes.ReadNotes`).
     """
 
     window: str | tuple[float, float] | None = None
@@ -516,7 +563,10 @@ class InputReader:
     canonical_orientation: bool = False
     reorient_inputs: bool = False
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
+    notes: ReadNotes = field(default_factory=ReadNotes, repr=False)
     _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
+    _channel_names_of: dict[Path, tuple[Path, list[str]] | None] = field(default_factory=dict, repr=False)
+    _said: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def for_run(
@@ -570,17 +620,15 @@ class InputReader:
             image = read_series(series, **options)
         else:
             image = read_input(path, self.target_size, **options)  # as training read it
-        files = self._channel_files(Path(path)) if series is None and frame is None and image.channels == 1 else []
-        if len(files) > 1:  # a case's first channel file (nnU-Net's _0000, BraTS's _flair) with the others
-            image = stack_channels([image, *(read_input(file, self.target_size, **options) for file in files[1:])])
+        if series is None and frame is None:
+            case = self._case(Path(path)) if image.channels == 1 else None
+            if case is not None:  # a channel file of a case (nnU-Net's _0000, BraTS's _flair) read with the others
+                image = self._read_case(Path(path), image, case, options)
+            elif image.channels > 1:  # one file of several channels (MSD's 4D volumes)
+                image = self._in_trained_order(Path(path), image)
         image.source = str(path)
-        if image.meta.get("exif_orientation") and self.warn_each:  # a phone photo stored sideways
-            logger.warning(
-                "%s carries an EXIF orientation (%s): viewers show it turned or mirrored, the model sees the pixels "
-                "as stored; re-save it upright if it was meant to be seen as the viewer shows it",
-                image.source,
-                image.meta["exif_orientation"],
-            )
+        if self.warn_each:  # a photo stored sideways, pixels under transparency: said once per set of inputs
+            self.notes.note(image)
         if self.reorient_inputs:
             from medimg.io.orientation import canonical
 
@@ -602,19 +650,130 @@ class InputReader:
     def not_inputs(self, files: Sequence[Path], folder: Path) -> list[Path]:
         """The files found in ``folder`` that are no input of their own: the annotations beside the images
         (:func:`medimg.data.layouts.image_mask_pairs.annotation_files`) and, for a model trained on cases of several
-        channel files, the further channel files of a first one among them (read with it)."""
+        channel files, each case's channel files but the one that stands for it (:attr:`CaseFiles.first`; read with
+        the others, or refused once naming the missing ones)."""
         from medimg.data.layouts.image_mask_pairs import annotation_files
 
         left = annotation_files(files, folder)
-        suffixes = self.domain.channel_suffixes if self.domain is not None else None
-        further = {f for group in channel_groups(files, suffixes).values() for f in group} if suffixes else set()
-        return left + [f for f in files if f in further]
+        if self._multi_channel_files():
+            cases = {file: self._case(file) for file in files}
+            left += [file for file, case in cases.items() if case is not None and case.first != file]
+        return left
 
-    def _channel_files(self, first: Path) -> list[Path]:
-        """``first`` and its further channel files when the model was trained on cases of several channel files
-        and ``first`` is named like the first of them (``TrainingDomain.channel_suffixes``), else ``[]``."""
-        suffixes = self.domain.channel_suffixes if self.domain is not None else None
-        return files_with_suffixes(first, suffixes) if suffixes else []
+    def _multi_channel_files(self) -> bool:
+        """Whether the model was trained on cases of several channel files (or named channels)."""
+        return self.domain is not None and (
+            len(self.domain.channel_suffixes or ()) > 1 or len(trained_channel_names(self.domain) or ()) > 1
+        )
+
+    def _case(self, file: Path) -> CaseFiles | None:
+        """The case ``file`` is a channel file of (:func:`~medimg.io.channels.find_case_files`), for a model
+        trained on cases of several channel files; else ``None``."""
+        if not self._multi_channel_files():
+            return None
+        assert self.domain is not None
+        return find_case_files(file, self.domain.channel_suffixes, trained_channel_names(self.domain))
+
+    def _given_names(self, path: Path) -> tuple[Path, list[str]] | None:
+        """The channel names of the ``dataset.json`` beside an input (its folder or the parent: ``imagesTs/``'s),
+        with the file; ``None`` when there is none or it names no channels."""
+        from medimg.data.layouts.dataset_json import read_dataset_json
+
+        folder = path.parent
+        if folder not in self._channel_names_of:
+            found = read_dataset_json(folder)
+            names = found.channel_names if found is not None else None
+            self._channel_names_of[folder] = (found.path, list(names)) if found is not None and names else None
+        return self._channel_names_of[folder]
+
+    def _read_case(self, path: Path, image: ImageData, case: CaseFiles, options: dict[str, Any]) -> ImageData:
+        """The channel files of ``case`` (``image``: ``path``'s, read) stacked in the model's channel order.
+
+        Raises:
+            ImageReadError: a channel file is missing (naming the case, the missing files and the model's channel
+                files), or the data's ``dataset.json`` names other channels than the model's.
+        """
+        from medimg.errors import DatasetError, ImageReadError
+        from medimg.io.read import read_input
+
+        if case.missing:
+            names = trained_channel_names(self.domain)
+            raise ImageReadError(
+                path,
+                f"case {case.case} lacks {', '.join(case.missing)}: the model reads {len(case.files)} channel files "
+                f"per case ({', '.join(case.expected)}"
+                + (f": {', '.join(names)}" if names else "")
+                + "); put the missing file(s) beside the others, named as in training",
+            )
+        files = [file for file in case.files if file is not None]
+        given = self._given_names(path) if not case.by_name else None
+        if given is not None and not trained_channel_names(self.domain):
+            self._say_once(
+                "%s names the channels %s, but the model does not record its channels' names (trained before medimg "
+                "recorded them, or on numbered channel files without a dataset.json): their order cannot be "
+                "checked, so the files are used as numbered; retrain to record them",
+                given[0],
+                ", ".join(given[1]),
+            )
+        elif given is not None and len(given[1]) == len(files):
+            try:
+                order = order_of_channels(self.domain, given[1], str(given[0]))
+            except DatasetError as error:
+                raise ImageReadError(path, str(error)) from error
+            if order is not None:
+                files = [files[i] for i in order]
+                self._say_once(
+                    "%s names the channels %s: each case's channel files are stacked in the model's order (%s)",
+                    given[0],
+                    ", ".join(given[1]),
+                    describe_order(trained_channel_names(self.domain) or [], given[1]),
+                )
+        if case.by_name:
+            self._say_once(
+                "%s: its channel files are matched to the model's channels (%s) by their names (%s)",
+                case.case,
+                ", ".join(trained_channel_names(self.domain) or []),
+                ", ".join(file.name for file in files),
+            )
+        read = {path: image}
+        images = [read.get(file) or read_input(file, self.target_size, **options) for file in files]
+        stacked = stack_channels(images)
+        stacked.meta["case_name"] = case.case
+        return stacked
+
+    def _in_trained_order(self, path: Path, image: ImageData) -> ImageData:
+        """A file of several channels (an MSD 4D volume) with its channels in the model's order, when a
+        ``dataset.json`` beside it names as many channels otherwise (:func:`order_of_channels`).
+
+        Raises:
+            ImageReadError: it names other channels than the model's.
+        """
+        from dataclasses import replace
+
+        from medimg.errors import DatasetError, ImageReadError
+
+        given = self._given_names(path)
+        if given is None or len(given[1]) != image.channels:
+            return image
+        try:
+            order = order_of_channels(self.domain, given[1], str(given[0]))
+        except DatasetError as error:
+            raise ImageReadError(path, str(error)) from error
+        if order is None:
+            return image
+        self._say_once(
+            "%s names the channels %s: each input's channels are put in the model's order (%s)",
+            given[0],
+            ", ".join(given[1]),
+            describe_order(trained_channel_names(self.domain) or [], given[1]),
+        )
+        return replace(image, array=image.array[order])
+
+    def _say_once(self, message: str, *args: object) -> None:
+        """Log a warning once per reader (one set of inputs) for ``message``."""
+        if message not in self._said:
+            self._said.add(message)
+            logger.warning(message, *args)
 
     def check(self, image: ImageData) -> DomainVerdict | None:
         """Check an image already read (its ``source`` names it); warn or (``strict``) refuse.
@@ -652,19 +811,35 @@ class InputReader:
         self, inputs: Any, spatial_dims: int, channels: int
     ) -> tuple[list[ImageData], list[tuple[str, str]]]:
         """Images given as arrays (``predict``'s layouts, :func:`medimg.io.arrays.array_images`), read as files of
-        the same values are: the intensity window applied (a CT model's HU array gets its lung window as its
-        ``.npy`` file would), then :meth:`usable`.
+        the same values are: an image holding NaN or infinite pixels refused as its file is
+        (:func:`medimg.io.read.non_finite_reason`; listed, not predicted), the intensity window applied (a CT
+        model's HU array gets its lung window as its ``.npy`` file would), then :meth:`usable`. Each refused image is
+        logged (``skipped array[i]: ...``), as an unreadable file is.
+
+        Returns:
+            The images to predict, and ``(source, reason)`` of those refused.
 
         Raises:
             ConfigError: an array of no image layout, or a window that cannot apply.
         """
         from medimg.io.arrays import array_images
+        from medimg.io.read import non_finite_reason
         from medimg.io.windowing import apply_input_intensity
 
-        images = array_images(inputs, spatial_dims, channels)
-        for image in images:
+        kept: list[ImageData] = []
+        failed: list[tuple[str, str]] = []
+        for image in array_images(inputs, spatial_dims, channels):
+            reason = non_finite_reason(image.array, given="pass the array again")
+            if reason is not None:
+                failed.append((image.source, reason))
+                continue
             apply_input_intensity(image, self.window, dicom_display=False)  # an array is no DICOM file
-        return self.usable(images)
+            usable, refused = self.usable([image])
+            kept += usable
+            failed += refused
+        for source, reason in failed:
+            logger.warning("skipped %s: %s", source, reason)
+        return kept, failed
 
     def usable(self, images: Sequence[ImageData]) -> tuple[list[ImageData], list[tuple[str, str]]]:
         """:meth:`check` each image: those to predict, and ``(source, reason)`` of those refused (``strict``)."""

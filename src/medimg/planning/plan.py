@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medimg.planning.semi_supervised import SemiSupervisedPlan
@@ -194,18 +203,20 @@ class Plan(TrainingPlan):
         description="each image shows any number of the classes (findings): one sigmoid per finding and a binary "
         "cross-entropy instead of a softmax over classes (set from the data)",
     )
-    finding_threshold: Literal["youden", "f1", "fixed"] = Field(
+    finding_threshold: str = Field(
         "youden",
         description="multi-label only: each finding's operating point, chosen on the validation split (youden: "
-        "the best sensitivity + specificity, f1: the best F1) or fixed at probability 0.5; folded into the "
-        "classifier's bias, so a finding is reported present when its output reaches 0.5",
+        "the best sensitivity + specificity, f1: the best F1, specificity:0.9: the most sensitive point keeping "
+        "a specificity of 0.9, sensitivity:0.95: the most specific point reaching that sensitivity) or fixed at "
+        "probability 0.5; folded into the classifier's bias, so a finding is reported present when its output "
+        "reaches 0.5",
     )
-    binary_threshold: Literal["argmax", "youden", "f1"] = Field(
+    binary_threshold: str = Field(
         "argmax",
         description="two classes, single-label: argmax of the probabilities (calibrated to the training prior; "
         "MedMNIST's accuracy), or the second class's operating point chosen on the validation split (youden: the "
-        "best sensitivity + specificity, f1: its best F1), folded into the classifier's bias so every consumer "
-        "calls it at probability 0.5",
+        "best sensitivity + specificity, f1: its best F1, specificity:0.9 or sensitivity:0.95: a screening "
+        "operating point), folded into the classifier's bias so every consumer calls it at probability 0.5",
     )
     input_size: list[PositiveInt] = Field(
         default_factory=lambda: [64, 64], description="network input, per spatial axis"
@@ -283,6 +294,24 @@ class Plan(TrainingPlan):
         if isinstance(value, str):
             return [name.strip() for name in value.strip().strip("[]").split(",") if name.strip()]
         return value
+
+    @field_validator("finding_threshold", "binary_threshold")
+    @classmethod
+    def _operating_point(cls, value: str, info: ValidationInfo) -> str:
+        """A named rule of the field, or ``specificity:X`` / ``sensitivity:X`` (X between 0 and 1)."""
+        from medimg.evaluation.multilabel import target_of_rule
+
+        named = ("youden", "f1", "fixed") if info.field_name == "finding_threshold" else ("argmax", "youden", "f1")
+        text = str(value).strip()
+        if text.lower() in named:
+            return text.lower()
+        if target_of_rule(text) is None:
+            raise ValueError(
+                f"{info.field_name} is one of {', '.join(named)}, or specificity:X / sensitivity:X (e.g. "
+                f"specificity:0.9); got {value!r}"
+            )
+        name, rate = target_of_rule(text) or ("", 0.0)
+        return f"{name}:{rate:g}"
 
     @field_validator("class_weights")
     @classmethod

@@ -26,12 +26,59 @@ def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
     these sizes keep an epoch in seconds on 2 cores while keeping lesion-scale detail for cell and
     small-organ images. A square (cubic) input is used because orientation is not canonical in most
     2D sets and networks pool symmetrically.
+
+    The reason says what this costs when it does: images of another aspect ratio are resized anisotropically
+    (squashed), and a large reduction makes small structures vanish (a 2000x1500 slide tile at 128 px is 15.6x /
+    11.7x smaller: nuclei of 5-15 px become about a pixel), which :func:`describe_resize` spells out.
     """
     cap = MAX_INPUT_2D if fp.spatial_dims == 2 else MAX_INPUT_3D
     side = min(max(fp.median_shape), cap)
     side = max(16, round(side / 4) * 4)
     why = f"median shape {fp.median_shape}, capped at {cap} for CPU training"
-    return [side] * fp.spatial_dims, why
+    cost = describe_resize(fp.median_shape, [side] * fp.spatial_dims)
+    return [side] * fp.spatial_dims, f"{why}{'; ' + cost if cost else ''}"
+
+
+#: a reduction from which the input-size reason says which structures shrink to a pixel
+SHRINK_NOTE_FACTOR = 2.0
+#: per-axis factors further apart than this share are said as an anisotropic resize (rounding a side is not)
+ANISOTROPY_TOLERANCE = 0.1
+
+
+def describe_resize(shape: Sequence[int], input_size: Sequence[int]) -> str:
+    """What resizing images of ``shape`` to ``input_size`` costs, or ``""`` when nothing worth saying: the aspect
+    ratio lost (anisotropic resize, by how much per axis) and the size of the structures that shrink to about a
+    pixel, with what to do about it.
+
+    >>> describe_resize([1500, 2000], [128, 128])  # doctest: +NORMALIZE_WHITESPACE
+    'resized anisotropically, aspect ratio not kept: 1500x2000 -> 128x128 px (11.7x smaller in height, 15.6x smaller
+    in width); structures under about 16 px across shrink to a pixel or less: raise input_size (a GPU), or cut the
+    images into tiles at the scale of the structures'
+    """
+    if len(shape) != len(input_size) or min(input_size) <= 0 or min(shape) <= 0:
+        return ""
+    factors = [s / n for s, n in zip(shape, input_size, strict=True)]
+    names = ["height", "width"] if len(shape) == 2 else ["depth", "height", "width"]
+    parts = []
+    if max(factors) > (1 + ANISOTROPY_TOLERANCE) * min(factors):
+        per_axis = ", ".join(
+            f"{name} as is"
+            if abs(f - 1) <= ANISOTROPY_TOLERANCE
+            else f"{f:.3g}x smaller in {name}"
+            if f > 1
+            else f"{1 / f:.3g}x larger in {name}"
+            for f, name in zip(factors, names, strict=True)
+        )
+        parts.append(
+            "resized anisotropically, aspect ratio not kept: "
+            f"{'x'.join(map(str, shape))} -> {'x'.join(map(str, input_size))} px ({per_axis})"
+        )
+    if max(factors) >= SHRINK_NOTE_FACTOR:
+        parts.append(
+            f"structures under about {math.ceil(max(factors))} px across shrink to a pixel or less: raise input_size "
+            "(a GPU), or cut the images into tiles at the scale of the structures"
+        )
+    return "; ".join(parts)
 
 
 def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float, str]:

@@ -69,7 +69,28 @@ def redact_access_log() -> None:
         access.addFilter(RedactQueries())
 
 
-class BodySizeLimit:
+class HttpMiddleware:
+    """An ASGI middleware of the HTTP requests it :meth:`handles` (the others, and lifespan and websocket
+    scopes, go straight to the application); subclasses write :meth:`handle`."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    def handles(self, scope: Scope) -> bool:
+        """Whether this HTTP request is the middleware's (default: every one)."""
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.handles(scope):
+            await self.app(scope, receive, send)
+            return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class BodySizeLimit(HttpMiddleware):
     """ASGI middleware refusing request bodies above the upload limit (413) before they are parsed (plus the
     multipart envelope; a JSON body, base64, may be 4/3 of the limit).
 
@@ -79,14 +100,14 @@ class BodySizeLimit:
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]], max_upload: int, stall_s: float = 30.0) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_upload = max_upload
         self.stall_s = stall_s
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in {"POST", "PUT", "PATCH"}:
-            await self.app(scope, receive, send)
-            return
+    def handles(self, scope: Scope) -> bool:
+        return scope.get("method") in {"POST", "PUT", "PATCH"}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"the request is larger than the upload limit of {self.max_upload:,} bytes"
         headers = dict(scope.get("headers") or [])
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -135,18 +156,14 @@ class BodySizeLimit:
                 raise  # a real error: ContainErrors (inside) normally answers it already
 
 
-class HeadAsGet:
+class HeadAsGet(HttpMiddleware):
     """ASGI middleware answering ``HEAD`` as ``GET`` without the body (health checks, ``wget --spider``, uptime
     monitors); the routes declare GET only, which answered HEAD with 405."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
-        self.app = app
+    def handles(self, scope: Scope) -> bool:
+        return scope.get("method") == "HEAD"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def without_body(event: Message) -> None:
             if event["type"] == "http.response.body":
                 event = {**event, "body": b""}
@@ -155,7 +172,31 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
-class ContainErrors:
+#: headers on every answer: no other site may frame the page or the reports (clickjacking), no browser guesses a
+#: type other than the one sent, and no URL (a report id) leaks to another site in a Referer
+SECURITY_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders(HttpMiddleware):
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every answer (those a route set itself are kept)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(event: Message) -> None:
+            if event["type"] == "http.response.start":
+                present = {name.lower() for name, _ in event.get("headers", [])}
+                added = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                event = {**event, "headers": [*event.get("headers", []), *added]}
+            await send(event)
+
+        await self.app(scope, receive, with_headers)
+
+
+class ContainErrors(HttpMiddleware):
     """ASGI middleware answering any unexpected exception with a JSON 500 that names no internals.
 
     It sits inside Starlette's own error middleware, which would log the traceback (SQL statements and their
@@ -163,13 +204,7 @@ class ContainErrors:
     its type only and the connection stays usable for the client's next request.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(event: Message) -> None:
@@ -262,6 +297,7 @@ def create_app(
     app.state.keys_in_process = KeysInProcess()
     app.add_middleware(ContainErrors)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_upload=settings.max_upload_bytes, stall_s=settings.upload_stall_s)
     if settings.cors_origins:  # a viewer on another origin calls the API from the browser (tokens, no cookies)
         from starlette.middleware.cors import CORSMiddleware
@@ -269,7 +305,7 @@ def create_app(
         app.add_middleware(  # the outer one: its headers go on every answer, a 413 of the size limit included
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST"],
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
             # X-Requested-With and Cache-Control: what upload widgets (Dropzone.js) send by default
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Requested-With", "Cache-Control", HEADER],
             expose_headers=["Retry-After", "Location", REPLAYED_HEADER],

@@ -36,20 +36,23 @@ def require_token(
     login: HTTPBasicCredentials | None = Depends(basic),
     storage: Storage = Depends(get_storage),
 ) -> TokenInfo:
-    """The caller's token record, or 401 (missing, unknown or revoked token)."""
+    """The caller's token record, or 401 (missing, unknown, revoked or expired token; the answer says which)."""
     token = credentials.credentials if credentials is not None else key
     if not token and login is not None:
         token = login.password or login.username
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, _missing(request), headers={"WWW-Authenticate": CHALLENGE})
-    info = storage.verify_token(token.strip())
+    info = storage.use_token(token.strip())
     if info is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the API token is unknown or revoked",
-            headers={"WWW-Authenticate": CHALLENGE},
-        )
+        raise _refused("the API token is unknown or revoked")
+    refusal = info.refusal()
+    if refusal is not None:  # revoked or expired: said so, with the way out
+        raise _refused(f"{refusal}; ask the server's administrator for a new one (`medimg token create`)")
     return info
+
+
+def _refused(reason: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": CHALLENGE})
 
 
 def _missing(request: Request) -> str:

@@ -5,21 +5,29 @@ Tests replace any of them with ``app.dependency_overrides[get_settings] = ...``.
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from medimg.serve.auth import get_storage
+from medimg.serve.auth import get_storage, require_token
 from medimg.serve.idempotency import KeysInProcess
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
+from medimg.serve.storage import EVERY_REPORT, Scope, TokenInfo
 from medimg.serve.workers import InferencePool
 
-__all__ = ["get_keys_in_process", "get_pool", "get_service", "get_settings", "get_storage"]
+__all__ = ["get_keys_in_process", "get_pool", "get_scope", "get_service", "get_settings", "get_storage"]
 
 
 def get_settings(request: Request) -> ServeSettings:
     """The settings the app was created with."""
     settings: ServeSettings = request.app.state.settings
     return settings
+
+
+def get_scope(request: Request, token: TokenInfo = Depends(require_token)) -> Scope:
+    """Whose reports the caller reaches: every report with an admin token or on a server started with
+    ``--shared-reports``, else those its token created."""
+    shared = get_settings(request).shared_reports
+    return EVERY_REPORT if token.admin or shared else Scope(token.id)
 
 
 def get_service(request: Request) -> PredictionService:

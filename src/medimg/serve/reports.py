@@ -72,10 +72,16 @@ def report_json(row: ReportRow) -> dict[str, Any]:
             **({"findings": findings} if (findings := report_findings(row)) is not None else {}),
         },
         "explanation": (
-            {"method": row.explain_method, "heatmap": links["heatmap"], "overlay": links.get("overlay")}
+            {
+                "method": row.explain_method,
+                "class": explained_class(row),
+                "heatmap": links["heatmap"],
+                "overlay": links.get("overlay"),
+            }
             if row.heatmap_png is not None
             else None
         ),
+        "token_id": row.token_id,
         "input": row.input_info,
         "domain": row.input_info.get("domain"),
         "links": links,
@@ -91,6 +97,17 @@ def report_json(row: ReportRow) -> dict[str, Any]:
 def _detection(row: ReportRow) -> dict[str, Any] | None:
     """A detection report's boxes and counts (None for other tasks)."""
     return row.detection if _task(row) == "detect" else None
+
+
+def explained_class(row: ReportRow) -> str | None:
+    """The class a classification's heatmap explains (as ``medimg predict --explain`` names it): the predicted
+    class, for a multi-label model the most probable finding; a report stored before it was recorded gives the most
+    probable class, which is what its heatmap explained."""
+    if row.explained_class:
+        return row.explained_class
+    if _task(row) != "classify" or not row.probabilities:
+        return None
+    return max(row.probabilities.items(), key=lambda kv: kv[1])[0]
 
 
 def report_findings(row: ReportRow) -> list[str] | None:
@@ -128,6 +145,16 @@ def size_text(entry: dict[str, Any], segmentation: dict[str, Any]) -> str:
     return f"{size:,.4g} {unit} ({count})"
 
 
+def shown_slice_text(input_info: dict[str, Any]) -> str | None:
+    """Which slice of a volume the report's pictures show (``"axial slice 7 of 12 (z = 10.5 mm)"``, numbered from
+    1), None for a 2D image or a report stored before it was recorded."""
+    shown = (input_info or {}).get("shown_slice")
+    if not isinstance(shown, dict):
+        return None
+    where = f" (z = {shown['z_mm']:g} mm)" if shown.get("z_mm") is not None else ""
+    return f"{shown.get('plane', 'axial')} slice {int(shown['index']) + 1} of {shown['count']}{where}"
+
+
 def _segmented(row: ReportRow) -> list[dict[str, Any]]:
     """Foreground classes with at least one pixel/voxel."""
     return [c for c in (row.segmentation or {}).get("classes", [])[1:] if c["count"] > 0]
@@ -146,6 +173,9 @@ def report_html(row: ReportRow) -> str:
         "Model": f"{row.model_name} ({row.model_info.get('network', '')})",
         "Input": f"{info.get('format', '').upper()}, shape {info.get('shape')}",
     }
+    slice_text = shown_slice_text(info)
+    if slice_text:
+        facts["Shown"] = slice_text
     frames = info.get("frames") or {}
     if frames.get("label_counts"):  # a multi-frame upload to a 2D classifier: every frame predicted
         counts = ", ".join(f"{name} {n}" for name, n in frames["label_counts"].items() if n)
@@ -157,6 +187,8 @@ def report_html(row: ReportRow) -> str:
         facts["Modality"] = dicom["Modality"]
     if dicom:
         facts["De-identified"] = "yes (identifiers removed, UIDs replaced)"
+    if dicom.get("StudyInstanceUID"):  # the keyed hash: whoever holds the service's secret can match the study
+        facts["Study UID (de-identified)"] = dicom["StudyInstanceUID"]
     meta = "".join(f"<div><dt>{e(k)}</dt><dd>{e(str(v))}</dd></div>" for k, v in facts.items())
     figures = (
         f'<figure><img alt="uploaded image" src="{_data_uri(row.image_png)}"><figcaption>Image</figcaption></figure>'
@@ -194,7 +226,7 @@ def report_html(row: ReportRow) -> str:
         if findings is None:
             title = "Image classification report"
             headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
-            heading, note, explained = "Class probabilities", "", row.label
+            heading, note = "Class probabilities", ""
         else:
             title = "Multi-label classification report"
             headline = (
@@ -202,7 +234,7 @@ def report_html(row: ReportRow) -> str:
                 if findings
                 else "No finding reaches its operating point"
             )
-            heading, explained = "Finding probabilities", ranked[0][0] if ranked else ""
+            heading = "Finding probabilities"
             note = (
                 '<p class="muted">Each finding has its own probability (they do not add up to 100%); a finding is '
                 "reported at 50% or more, its operating point chosen on the validation split.</p>"
@@ -212,6 +244,7 @@ def report_html(row: ReportRow) -> str:
             '<table class="headline"><thead><tr><th>Class</th><th class="num">Probability</th><th></th></tr></thead>'
             f"<tbody>{rows}</tbody></table>{note}"
         )
+        explained = explained_class(row) or ""
         caption = f"{e(row.explain_method or '')} heatmap for “{e(explained)}” (red = strongest evidence)"
     else:
         title = "Image segmentation report"

@@ -86,27 +86,25 @@ def mask_file(
     colours: Mapping[int, Sequence[int]] | None,
     num_classes: int,
     squeezed_z: bool = False,
+    nifti_geometry: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, str]:
     """The label map as the PyTorch engine writes it for this input: ``(bytes, "nii.gz")`` for NIfTI inputs and
-    volumes (uint8, the input's affine; a 2D slice stored ``(H, W, 1)``, ``squeezed_z``, keeps that shape),
-    ``(bytes, "png")`` otherwise."""
+    volumes (uint8, the input's affine, and a NIfTI input's qform and sform with their codes, ``nifti_geometry``;
+    a 2D slice stored ``(H, W, 1)``, ``squeezed_z``, keeps that shape), ``(bytes, "png")`` otherwise."""
     from medimg.export.segment import mask_png, write_mask
 
     if labels.ndim == 2 and not nifti:
         return mask_png(labels, colours=colours, num_classes=num_classes), "png"
     with tempfile.TemporaryDirectory(prefix="medimg-mask-") as tmp:
         path = write_mask(
-            labels, Path(tmp) / "mask.nii.gz", affine=affine, spacing_mm=spacing_mm, squeezed_z=squeezed_z
+            labels,
+            Path(tmp) / "mask.nii.gz",
+            affine=affine,
+            spacing_mm=spacing_mm,
+            squeezed_z=squeezed_z,
+            nifti_geometry=nifti_geometry,
         )
         return path.read_bytes(), "nii.gz"
-
-
-def representative_slice(labels: np.ndarray) -> int | None:
-    """For a volume ``(D, H, W)``, the slice (first axis) with the most foreground; None for 2D."""
-    if labels.ndim != 3:
-        return None
-    area = (labels > 0).reshape(labels.shape[0], -1).sum(1)
-    return int(area.argmax()) if area.any() else labels.shape[0] // 2
 
 
 def overlay_picture(picture: np.ndarray, labels: np.ndarray, *, alpha: float = 0.4) -> np.ndarray:

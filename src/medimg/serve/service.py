@@ -274,7 +274,13 @@ class PredictionService:
 
     # ------------------------------------------------------------------ the pipeline
     def process(
-        self, data: bytes, *, guard: CommitGuard | None = None, idempotency_key: str | None = None
+        self,
+        data: bytes,
+        *,
+        guard: CommitGuard | None = None,
+        idempotency_key: str | None = None,
+        token_id: str | None = None,
+        explain_class: str | None = None,
     ) -> ReportRow:
         """Check, de-identify, predict (classify: label + heatmap; segment: mask + measurements; detect: boxes) and
         store one upload.
@@ -284,6 +290,10 @@ class PredictionService:
             guard: the inference pool's guard: the report is stored only if the request is still wanted.
             idempotency_key: the caller's key for this upload (:mod:`medimg.serve.idempotency`), stored with the
                 report and the upload's digest.
+            token_id: the id of the API token that sent the upload, stored with the report (whose reports a token
+                reaches: :class:`~medimg.serve.storage.Scope`).
+            explain_class: a classifier's class (name in any case, or index) the heatmap explains instead of the
+                predicted one (``predict --explain-class``).
 
         Raises:
             UploadRejected: anything wrong with the upload (4xx), nothing stored.
@@ -294,6 +304,7 @@ class PredictionService:
 
         guard = guard or CommitGuard()
         started = time.perf_counter()
+        target = self._explained_class(explain_class)
         self._check_upload(data)
         named = {"idempotency_key": idempotency_key, "upload_sha256": upload_digest(data)} if idempotency_key else {}
         input_info: dict[str, Any] = {"bytes": len(data)}
@@ -374,10 +385,10 @@ class PredictionService:
             elif self.model.task == "detect":
                 fields = self._detect(image)
             elif frames is not None:
-                fields = self._classify_frames(frames)
+                fields = self._classify_frames(frames, target)
                 input_info["frames"] = fields.pop("frames")
             else:
-                fields = self._classify(image)
+                fields = self._classify(image, target)
         except DatasetError as error:  # named as the client knows the file, not by the request folder's name
             sent = "the uploaded DICOM series" if fmt == SERIES_FORMAT else f"the uploaded {fmt.upper()} file"
             raise UploadRejected(
@@ -385,9 +396,13 @@ class PredictionService:
             ) from error
         except MedimgError as error:
             raise UploadRejected(422, str(error)) from error
+        shown = fields.pop("shown_slice", None)
+        if shown is not None:  # which slice of a volume the pictures show (the same for all of them)
+            input_info["shown_slice"] = shown.to_dict()
         row = guard.commit(
             lambda: self.storage.add_report(
                 model_name=self.info.name,
+                token_id=token_id,
                 task=self.model.task,
                 input_format=fmt,
                 input_info=input_info,
@@ -423,7 +438,33 @@ class PredictionService:
 
         return [frame_of(image, index, f"{image.source}#frame{index + 1}") for index in range(image.array.shape[1])]
 
-    def _classify_frames(self, frames: list[ImageData]) -> dict[str, Any]:
+    def _explained_class(self, name: str | None) -> int | None:
+        """An upload's ``explain_class`` as an index of the model's classes; ``None`` for the predicted class.
+
+        Raises:
+            UploadRejected: 422: not a classifier, no heatmaps on this server, or not one of the model's classes.
+        """
+        if name is None:
+            return None
+        if self.model.task != "classify":
+            raise UploadRejected(
+                422, f"explain_class is for a classifier's heatmaps; this model's task is {self.model.task}"
+            )
+        if not self.info.explain_method:
+            raise UploadRejected(
+                422, "this server makes no heatmaps (started with --explain none): leave explain_class out"
+            )
+        from medimg.data.labels import class_by_name_or_index
+
+        names = list(self.info.class_names)
+        found = class_by_name_or_index(name, names)
+        if found is not None:
+            return found
+        raise UploadRejected(
+            422, f"explain_class {name!r} is not a class of this model: {', '.join(map(repr, names))} (or an index)"
+        )
+
+    def _classify_frames(self, frames: list[ImageData], explain_class: int | None = None) -> dict[str, Any]:
         """A multi-frame upload to a 2D classifier: every frame predicted; the report gives the label most frames
         have (the series summary of ``medimg predict``), the mean probabilities, each frame's label, and shows the
         frame most probably of that label with its heatmap."""
@@ -434,7 +475,7 @@ class PredictionService:
         summary = classification_summary(list(enumerate(predictions, start=1)))
         label = summary["majority_label"]
         shown = int(summary["max_probability"][label]["slice"])
-        fields = self._classify(frames[shown - 1])
+        fields = self._classify(frames[shown - 1], explain_class)
         means = summary["mean_probabilities"]
         fields.update(label=label, label_index=self.info.class_names.index(label), confidence=means[label])
         fields["probabilities"] = means
@@ -454,16 +495,11 @@ class PredictionService:
         }
         return fields
 
-    def _classify(self, image: ImageData) -> dict[str, Any]:
-        """Label, probabilities and (optionally) a heatmap: the report fields of a classification."""
-        from medimg.explain.overlay import (
-            display_image,
-            heatmap_rgba,
-            png_bytes,
-            representative_slice,
-            square_pixels,
-            thumbnail,
-        )
+    def _classify(self, image: ImageData, explain_class: int | None = None) -> dict[str, Any]:
+        """Label, probabilities and (optionally) a heatmap: the report fields of a classification. The image and
+        the heatmap are drawn as the overlay is (:func:`~medimg.explain.overlay.image_picture`: a volume's axial
+        slice with the most heat, at its physical aspect ratio), so the page shows what the printed report does."""
+        from medimg.explain.overlay import heatmap_rgba, image_picture, png_bytes
         from medimg.tasks.classify.predict import predict_images
 
         (prediction,) = predict_images(
@@ -472,24 +508,27 @@ class PredictionService:
             self.info.class_names,
             [image],
             explain=self.info.explain_method,
+            explain_class=explain_class,
         )
         heatmap = prediction.heatmap
-        index = None
-        if heatmap is not None and heatmap.ndim == 3 and image.array.ndim == 4:
-            hot = representative_slice(heatmap)
-            index = round(hot * (image.array.shape[1] - 1) / max(1, heatmap.shape[0] - 1))
-        planar = image.spacing_mm if image.array.ndim == 3 else None  # 2D: drawn with square pixels
-        picture = thumbnail(square_pixels(display_image(image.array, image.meta, slice_index=index), planar))
-        size = (picture.shape[1], picture.shape[0])
+        picture, shown = image_picture(
+            image.array, image.meta, affine=image.affine, spacing=image.spacing_mm, evidence=heatmap
+        )
+        heatmap_png = None
+        if heatmap is not None:
+            plane = shown.cut(heatmap) if shown is not None and heatmap.ndim == 3 else heatmap
+            heatmap_png = png_bytes(heatmap_rgba(plane, (picture.shape[1], picture.shape[0])))
         return {
             "label": stored_label(prediction.label, prediction.findings),
             "label_index": prediction.label_index,
             "confidence": prediction.confidence,
             "probabilities": prediction.probabilities,
             "explain_method": prediction.explain_method,
+            "explained_class": prediction.explained_class,
             "image_png": png_bytes(picture),
-            "heatmap_png": png_bytes(heatmap_rgba(heatmap, size)) if heatmap is not None else None,
+            "heatmap_png": heatmap_png,
             "overlay_png": prediction.overlay_png,
+            "shown_slice": shown,
         }
 
     @property
@@ -503,9 +542,9 @@ class PredictionService:
         """Mask (NIfTI for NIfTI uploads and volumes, else PNG), per-class measurements and an overlay: the report
         fields of a segmentation."""
         from medimg.data.tiff_stacks import is_stack
-        from medimg.explain.overlay import display_image, png_bytes, thumbnail
+        from medimg.explain.overlay import image_picture, png_bytes
         from medimg.export.segment import summarise
-        from medimg.serve.segmentation import mask_file, measurements, overlay_picture, representative_slice
+        from medimg.serve.segmentation import mask_file, measurements, overlay_picture
         from medimg.tasks.segment.evaluate import segment_image, segment_sections
 
         plan: Any = self.model.plan_
@@ -524,14 +563,16 @@ class PredictionService:
             colours=self._mask_colours,
             num_classes=len(names),
             squeezed_z=bool(image.meta.get("squeezed_z")),
+            nifti_geometry=image.meta.get("nifti_geometry"),
         )
         segmentation["mask_format"] = mask_format
         segmentation["postprocessing"] = str(plan.postprocessing)
-        index = representative_slice(labels)
-        if index is not None:
-            segmentation["overlay_slice"] = index
-        picture = thumbnail(display_image(image.array, image.meta, slice_index=index))
-        shown = labels[index] if index is not None else labels
+        evidence = labels > 0 if labels.ndim == 3 else None  # a volume: the axial slice with the most foreground
+        picture, shown = image_picture(
+            image.array, image.meta, affine=image.affine, spacing=image.spacing_mm, evidence=evidence
+        )
+        if shown is not None:
+            segmentation["overlay_slice"] = shown.index
         return {
             "label": summary.label,
             "label_index": names.index(summary.label),
@@ -540,7 +581,8 @@ class PredictionService:
             "explain_method": None,
             "image_png": png_bytes(picture),
             "heatmap_png": None,
-            "overlay_png": png_bytes(overlay_picture(picture, shown)),
+            "overlay_png": png_bytes(overlay_picture(picture, shown.cut(labels) if shown is not None else labels)),
+            "shown_slice": shown,
             "segmentation": segmentation,
             "mask_data": mask,
         }

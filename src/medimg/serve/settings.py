@@ -45,6 +45,11 @@ class ServeSettings(BaseModel):
         description="refuse (422) uploads outside the model's training domain instead of flagging them in the report",
     )
     max_page_size: int = Field(100, ge=1, description="largest page of GET /v1/reports")
+    shared_reports: bool = Field(
+        False,
+        description="every token lists, opens and deletes every report (one team sharing one history); by default "
+        "a token reaches only the reports it created, an admin token (medimg token create --admin) all of them",
+    )
     workers: int = Field(2, ge=1, le=64, description="uploads processed at the same time (each has a network copy)")
     queue_limit: int = Field(8, ge=0, description="uploads that may wait for a worker; one more gets 503")
     request_timeout_s: float = Field(

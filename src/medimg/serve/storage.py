@@ -5,7 +5,12 @@ before the client hears about it, so a killed server keeps every report it ackno
 half-written one. Any other SQLAlchemy URL (PostgreSQL...) works the same way.
 
 Tokens are stored as SHA-256 hashes only (they are 256-bit random secrets, so a fast hash is enough); the
-plain token is shown once, when it is created.
+plain token is shown once, when it is created. A token may expire (``expires_at``), records when it was last used,
+and is either a user's (it lists, opens and deletes the reports it created) or an admin's (every report, those
+stored before reports recorded their token included). Every report records the token that created it
+(``token_id``); a :class:`Scope` says whose reports a caller reaches.
+
+Databases made by an older medimg gain the new columns when they are opened (:func:`add_missing_columns`).
 """
 
 from __future__ import annotations
@@ -17,23 +22,27 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    ColumnElement,
     DateTime,
     Float,
     Integer,
     LargeBinary,
     String,
+    Table,
     create_engine,
     event,
     func,
     inspect,
     select,
     text,
+    true,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
@@ -101,6 +110,11 @@ class ReportRow(Base):
     #: (:mod:`medimg.serve.idempotency`); ``None`` for a request without the header
     idempotency_key: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True, index=True)
     upload_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: the id of the API token that created the report (``None``: stored before reports recorded it; such reports
+    #: are reached by admin tokens only)
+    token_id: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    #: the class the heatmap explains (``None`` without a heatmap, or stored before it was recorded)
+    explained_class: Mapped[str | None] = mapped_column(String(LABEL_LENGTH), nullable=True)
 
 
 class TokenRow(Base):
@@ -111,6 +125,12 @@ class TokenRow(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: after this moment the token is refused (``None``: it never expires)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: when a request last authenticated with it (to the minute: :data:`LAST_USED_RESOLUTION_S`)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: an admin token reaches every report; a user's token only those it created
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class SecretRow(Base):
@@ -129,15 +149,58 @@ class KeyTaken(Exception):
         self.first = first
 
 
+#: a token's last use is written at most this often (a write per request would make every read a transaction)
+LAST_USED_RESOLUTION_S = 60.0
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` with its UTC zone (SQLite gives back naive UTC times, PostgreSQL aware ones)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
+    """A token's record (never the token itself)."""
+
     id: str
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    admin: bool = False
+
+    @classmethod
+    def of(cls, row: TokenRow) -> TokenInfo:
+        return cls(row.id, row.name, row.created_at, row.revoked_at, row.expires_at, row.last_used_at, bool(row.admin))
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and _aware(self.expires_at) <= (now or _now())
+
+    def refusal(self, now: datetime | None = None) -> str | None:
+        """Why a request with this token is refused (revoked, expired), None when it is valid."""
+        if self.revoked_at is not None:
+            return f"the API token {self.id} ({self.name}) was revoked on {_aware(self.revoked_at):%Y-%m-%d %H:%M} UTC"
+        if self.expires_at is not None and self.expired(now):
+            return f"the API token {self.id} ({self.name}) expired on {_aware(self.expires_at):%Y-%m-%d %H:%M} UTC"
+        return None
 
 
-REPORT_SUMMARY_FIELDS = ("id", "created_at", "model_name", "task", "label", "confidence", "input_format")
+@dataclass(frozen=True)
+class Scope:
+    """Whose reports a caller lists, opens and deletes: those its token created (``token_id``), or every report
+    (``token_id`` None: an admin token, or a server started with ``--shared-reports``)."""
+
+    token_id: str | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        return true() if self.token_id is None else ReportRow.token_id == self.token_id
+
+
+EVERY_REPORT = Scope()
+
+
+REPORT_SUMMARY_FIELDS = ("id", "created_at", "model_name", "task", "label", "confidence", "input_format", "token_id")
 
 
 def _now() -> datetime:
@@ -145,9 +208,8 @@ def _now() -> datetime:
 
 
 def _age_s(created_at: datetime) -> float:
-    """Seconds since ``created_at`` (SQLite gives back naive UTC times, PostgreSQL aware ones)."""
-    aware = created_at if created_at.tzinfo is not None else created_at.replace(tzinfo=timezone.utc)
-    return (_now() - aware).total_seconds()
+    """Seconds since ``created_at``."""
+    return (_now() - _aware(created_at)).total_seconds()
 
 
 def hash_token(token: str) -> str:
@@ -278,21 +340,28 @@ def unusable_database(url: str, error: DBAPIError) -> ConfigError:
 
 
 def add_missing_columns(engine: Engine) -> list[str]:
-    """Add the nullable/defaulted ``reports`` columns a database made by an older medimg lacks; returns them.
+    """Add the nullable/defaulted columns (and their indexes) of the ``reports`` and ``api_tokens`` tables that a
+    database made by an older medimg lacks; returns them as ``table.column``.
 
-    Reports stored before segmentation existed keep working: they read back as ``task="classify"``.
+    Rows stored before keep working: reports read back as ``task="classify"`` without a token (reached by admin
+    tokens only), tokens as users' tokens that never expire.
     """
-    present = {column["name"] for column in inspect(engine).get_columns(ReportRow.__tablename__)}
     added = []
-    with engine.begin() as connection:
-        for column in ReportRow.__table__.columns:
-            if column.name in present:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            server_default: Any = column.server_default
-            default = f" DEFAULT '{server_default.arg}'" if server_default is not None else ""
-            connection.execute(text(f"ALTER TABLE {ReportRow.__tablename__} ADD COLUMN {column.name} {kind}{default}"))
-            added.append(column.name)
+    tables: list[Table] = [ReportRow.__table__, TokenRow.__table__]  # type: ignore[list-item]
+    for table in tables:
+        present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+        with engine.begin() as connection:
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                kind = column.type.compile(dialect=engine.dialect)
+                server_default: Any = column.server_default
+                default = f" DEFAULT '{server_default.arg}'" if server_default is not None else ""
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"))
+                added.append(f"{table.name}.{column.name}")
+                for index in table.indexes:
+                    if not index.unique and [c.name for c in index.columns] == [column.name]:
+                        index.create(connection, checkfirst=True)
     return added
 
 
@@ -357,28 +426,56 @@ class Storage:
                 return stored.value
 
     # ------------------------------------------------------------------ tokens
-    def create_token(self, name: str) -> tuple[TokenInfo, str]:
-        """A new API token; returns its record and the plain token (shown once, stored only hashed)."""
+    def create_token(
+        self, name: str, *, admin: bool = False, expires_in_days: float | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A new API token; returns its record and the plain token (shown once, stored only hashed).
+
+        Args:
+            name: who or what uses it.
+            admin: whether it reaches every report (else only those it creates).
+            expires_in_days: days until it is refused (None: never).
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = TokenRow(id=secrets.token_hex(4), name=name, token_sha256=hash_token(token), created_at=_now())
+        created = _now()
+        expires = created + timedelta(days=expires_in_days) if expires_in_days is not None else None
+        row = TokenRow(
+            id=secrets.token_hex(4),
+            name=name,
+            token_sha256=hash_token(token),
+            created_at=created,
+            expires_at=expires,
+            admin=admin,
+        )
         with self.session() as session:
             session.add(row)
-        return TokenInfo(row.id, row.name, row.created_at, None), token
+        return TokenInfo.of(row), token
 
-    def verify_token(self, token: str) -> TokenInfo | None:
-        """The token's record if it exists and is not revoked."""
+    def use_token(self, token: str) -> TokenInfo | None:
+        """The record of ``token`` in any state (revoked and expired ones too: :meth:`TokenInfo.refusal` says why
+        they are refused), None for an unknown one; a valid token's last use is recorded (to the minute)."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         with self.session() as session:
             row = session.scalar(select(TokenRow).where(TokenRow.token_sha256 == hash_token(token)))
-            if row is None or row.revoked_at is not None:
+            if row is None:
                 return None
-            return TokenInfo(row.id, row.name, row.created_at, row.revoked_at)
+            now = _now()
+            if TokenInfo.of(row).refusal(now) is None and (
+                row.last_used_at is None or _age_s(row.last_used_at) >= LAST_USED_RESOLUTION_S
+            ):
+                row.last_used_at = now
+            return TokenInfo.of(row)
+
+    def verify_token(self, token: str) -> TokenInfo | None:
+        """The token's record if it exists, is not revoked and has not expired."""
+        info = self.use_token(token)
+        return info if info is not None and info.refusal() is None else None
 
     def list_tokens(self) -> list[TokenInfo]:
         with self.session() as session:
             rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at)).all()
-            return [TokenInfo(r.id, r.name, r.created_at, r.revoked_at) for r in rows]
+            return [TokenInfo.of(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> bool:
         """Revoke by id; False if there is no such (active) token."""
@@ -422,18 +519,32 @@ class Storage:
                 return None
             return row
 
-    def get_report(self, report_id: str) -> ReportRow | None:
+    def get_report(self, report_id: str, scope: Scope = EVERY_REPORT) -> ReportRow | None:
+        """The report, if it exists within ``scope`` (another token's report is None, as a missing one)."""
         with self.session() as session:
-            return session.get(ReportRow, report_id)
+            return session.scalar(select(ReportRow).where(ReportRow.id == report_id, scope.condition()))
 
-    def list_reports(self, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, newest-first summaries of one page)`` (no images); each says ``in_domain`` (``None`` for a
-        report stored without the domain check), so a list shows which results came from unlike inputs."""
+    def delete_report(self, report_id: str, scope: Scope = EVERY_REPORT) -> bool:
+        """Delete a report within ``scope``; False when there is none (or it is another token's)."""
+        with self.session() as session:
+            row = session.scalar(select(ReportRow).where(ReportRow.id == report_id, scope.condition()))
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+    def list_reports(
+        self, *, offset: int = 0, limit: int = 20, scope: Scope = EVERY_REPORT
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, newest-first summaries of one page)`` of the reports within ``scope`` (no images); each says
+        ``in_domain`` (``None`` for a report stored without the domain check), so a list shows which results came
+        from unlike inputs, and ``token_id``, the token that created it."""
         columns = [getattr(ReportRow, name) for name in REPORT_SUMMARY_FIELDS]
         with self.session() as session:
-            total = int(session.scalar(select(func.count()).select_from(ReportRow)) or 0)
+            total = int(session.scalar(select(func.count()).select_from(ReportRow).where(scope.condition())) or 0)
             rows = session.execute(
                 select(*columns, ReportRow.input_info)
+                .where(scope.condition())
                 .order_by(ReportRow.created_at.desc(), ReportRow.id)
                 .offset(offset)
                 .limit(limit)
@@ -445,6 +556,12 @@ class Storage:
             summaries.append({**dict(zip(REPORT_SUMMARY_FIELDS, fields, strict=True)), "in_domain": in_domain})
         return total, summaries
 
-    def count_reports(self) -> int:
+    def count_reports(self, scope: Scope = EVERY_REPORT) -> int:
         with self.session() as session:
-            return int(session.scalar(select(func.count()).select_from(ReportRow)) or 0)
+            return int(session.scalar(select(func.count()).select_from(ReportRow).where(scope.condition())) or 0)
+
+    def count_unowned_reports(self) -> int:
+        """Reports stored before reports recorded their token (reached by admin tokens only)."""
+        with self.session() as session:
+            unowned = select(func.count()).select_from(ReportRow).where(ReportRow.token_id.is_(None))
+            return int(session.scalar(unowned) or 0)

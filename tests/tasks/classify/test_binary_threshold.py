@@ -137,3 +137,31 @@ def test_an_argmax_report_says_how_it_decides() -> None:
         n_resamples=10,
     )
     assert "Sensitivity is 0.000 at argmax</strong>: “pneumonia” is mostly missed" in missed.to_html()
+
+
+def test_a_screening_point_keeps_its_specificity_on_validation_and_is_written_as_given() -> None:
+    """binary_threshold=specificity:0.9 (sensitivity at a fixed specificity, what screening papers report) was
+    refused: only argmax, youden and f1 existed."""
+    split = _skewed_split()
+    network = _fitted(split)
+    plan = _plan("specificity:90%")
+    assert plan.binary_threshold == "specificity:0.9"
+    raw = predict_proba(network, split.x, plan)
+    (t,) = fold_operating_points(network, plan, split) or [None]
+    y = split.y.numpy() == 1
+    called = raw[:, 1] >= t
+    specificity = (~called & ~y).sum() / (~y).sum()
+    assert specificity >= 0.9
+    lower = np.sort(raw[:, 1][raw[:, 1] < t])[-1:]  # the next cut down would lose the specificity
+    assert not len(lower) or (~(raw[:, 1] >= lower[0]) & ~y).sum() / (~y).sum() < 0.9
+    with pytest.raises(ValueError, match="specificity:X"):
+        _plan("specificty:0.9")
+
+
+def test_a_finding_threshold_on_a_two_class_model_is_refused_naming_binary_threshold() -> None:
+    """--set finding_threshold=specificity:0.9 on a two-class run was silently ignored (argmax decided)."""
+    from medimg.tasks.classify.operating_points import check_binary_threshold
+
+    plan = Plan(num_classes=2, in_channels=1, input_size=[2, 2], finding_threshold="specificity:0.9")
+    with pytest.raises(ConfigError, match=r"binary_threshold=specificity:0\.9"):
+        check_binary_threshold(plan)

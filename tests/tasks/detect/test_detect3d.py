@@ -235,6 +235,23 @@ def test_evaluate_writes_the_3d_report(trained: Model) -> None:
     assert "map50" in report.confidence_intervals
 
 
+def test_evaluate_writes_the_3d_detections_it_scored_as_predict_gives_them(trained: Model, volumes: Path) -> None:
+    """3D evaluation wrote no detections.csv (2D did): the boxes behind its mAP could not be audited."""
+    import csv
+
+    folder = Path(trained.run_dir_ or ".") / "report"
+    with (folder / "detections.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["case_id", "x1", "y1", "z1", "x2", "y2", "z2", "label", "score", "reported"]
+    case_id = rows[0]["case_id"]
+    (source,) = [p for p in (volumes / "imagesTr").iterdir() if p.name.split(".")[0] in case_id]
+    reported = [r for r in rows if r["case_id"] == case_id and r["reported"] == "1"]
+    (prediction,) = trained.predict([source])
+    corners = ("x1", "y1", "z1", "x2", "y2", "z2")
+    expected = sorted((b["label"], *(b[k] for k in corners)) for b in prediction.to_dict()["boxes"])
+    assert sorted((r["label"], *(float(r[k]) for k in corners)) for r in reported) == expected
+
+
 def test_predict_nifti_boxes_in_voxels_and_mm(trained: Model, volumes: Path, tmp_path: Path) -> None:
     source = volumes / "imagesTr" / "case_00.nii.gz"
     (prediction,) = trained.predict([source])

@@ -131,3 +131,18 @@ def test_a_set_of_normal_images_is_evaluated_for_false_positives(run: tuple[Mode
     metrics = model.evaluate(table, split="all", n_resamples=10, out_dir=tmp_path / "e").metrics
     assert metrics["n"] == 12 and metrics["n_boxes"] == 0 and metrics["map50"] is None
     assert metrics["false_positives_per_image"] is not None and set(metrics["froc"].values()) == {None}
+
+
+def test_a_class_spelt_in_decomposed_unicode_is_the_runs_class() -> None:
+    """'Lésion' as macOS writes it into names (e + combining accent) was refused as a class the run does not
+    detect: classes were folded with casefold() alone, not the project's class key (which also composes)."""
+    from types import SimpleNamespace
+
+    from medimg.data.case import Box, Case
+    from medimg.tasks.detect.task import cases_in_run_classes
+
+    data = SimpleNamespace(class_names=["normal", " LE\u0301SION"], name="external")
+    boxes = [Box(1, 1, 5, 5, label=1), Box(2, 2, 6, 6, label=0)]
+    cases = [Case(case_id="a", label=None, path=Path("a.png"), boxes=boxes)]
+    (matched,) = cases_in_run_classes(data, cases, ["l\u00e9sion", "normal"])
+    assert [b.label for b in matched.boxes or ()] == [0, 1]

@@ -264,3 +264,10 @@ def test_evaluating_on_another_set_compares_with_the_runs_own_training_images(ga
     metrics = report.metrics
     assert metrics["n"] >= 2 and metrics["fd_real_reference"] is not None  # the training split was loaded
     assert 0 <= metrics["memorised_share"] <= 1 and len(report.closest_pairs) >= 1
+
+
+def test_generate_refuses_to_write_into_its_training_data(gan_run: Model, phantoms: Path) -> None:
+    before = sorted(phantoms.rglob("*"))
+    with pytest.raises(ConfigError, match=r"inside .*the data the generator was trained on.*--synthetic"):
+        Model.load(gan_run.run_dir_ or "").generate(2, out_dir=phantoms)
+    assert sorted(phantoms.rglob("*")) == before  # nothing written

@@ -13,7 +13,7 @@ from PIL import Image
 
 from medimg import Model
 from medimg.data.dataset import Dataset
-from medimg.errors import DatasetError
+from medimg.errors import DatasetError, ImageReadError
 
 TINY = {"epochs": 3, "iterations_per_epoch": 5, "channels": [8, 16, 32], "learning_rate": 1e-2, "tta": False}
 
@@ -78,8 +78,8 @@ def test_a_multi_channel_run_predicts_each_case_from_its_channel_files(tmp_path:
     loaded = Model.load(model.run_dir_)
     assert loaded.predict(root / "imagesTs" / "disc_014_0000.png", out_dir=tmp_path / "alone") == []
     ((source, reason),) = loaded.failed_
-    assert source.endswith("disc_014_0000.png") and "has 1 channels but the model expects 2" in reason
-    assert "others beside it" in reason
+    assert source.endswith("disc_014_0000.png") and "case disc_014 lacks disc_014_0001.png" in reason
+    assert "2 channel files per case (disc_014_0000.png, disc_014_0001.png: a, b)" in reason
     pytest.importorskip("onnxruntime")
     from medimg.export import OnnxPredictor
 
@@ -90,7 +90,7 @@ def test_a_multi_channel_run_predicts_each_case_from_its_channel_files(tmp_path:
 
 def test_an_input_named_like_the_first_channel_is_read_with_the_others(tmp_path: Path) -> None:
     """BraTS-style names: a run trained on flair/t1/t1ce/t2 cases reads ``<case>_flair.nii.gz`` with its three
-    siblings; they are not inputs of their own; another name, or a missing sibling, is read as it is."""
+    siblings; they are not inputs of their own (any of them given alone reads the case); a missing sibling is named."""
     import nibabel as nib
 
     from medimg.planning.domain import InputReader, TrainingDomain
@@ -108,9 +108,10 @@ def test_an_input_named_like_the_first_channel_is_read_with_the_others(tmp_path:
     assert [float(image.array[c].mean()) for c in range(4)] == [0.0, 1.0, 2.0, 3.0]
     files = sorted(case.iterdir())
     assert sorted(p.name for p in reader.not_inputs(files, case)) == [f"{case.name}_{m}.nii.gz" for m in modalities[1:]]
-    assert reader.read(case / f"{case.name}_t1.nii.gz").array.shape == (1, 5, 6, 7)  # not the first channel
+    assert reader.read(case / f"{case.name}_t1.nii.gz").array.shape == (4, 5, 6, 7)  # any channel file: its case
     (case / f"{case.name}_t2.nii.gz").unlink()
-    assert reader.read(case / f"{case.name}_flair.nii.gz").array.shape == (1, 5, 6, 7)  # a sibling is missing
+    with pytest.raises(ImageReadError, match=r"case BraTS2021_01000 lacks BraTS2021_01000_t2\.nii\.gz"):
+        reader.read(case / f"{case.name}_flair.nii.gz")  # a sibling is missing: said, never read as one channel
 
 
 def test_a_pool_of_channel_files_is_one_image_per_case(tmp_path: Path) -> None:

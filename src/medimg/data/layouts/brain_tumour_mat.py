@@ -63,6 +63,8 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
     import h5py
     from tqdm.auto import tqdm
 
+    from medimg.terminal import show_bars
+
     files = sorted(
         (p for p in walk_files(root) if p.suffix.lower() == ".mat" and name_selected(p.name, include, exclude)),
         key=lambda p: (int(p.stem) if p.stem.isdigit() else 0, p.name),
@@ -72,7 +74,9 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
     cache = cache_folder(files)
     slices: list[_Slice] = []
     problems: list[str] = []
-    for file in tqdm(files, desc="reading brain tumour .mat files", leave=False, disable=len(files) < 100):
+    for file in tqdm(
+        files, desc="reading brain tumour .mat files", leave=False, disable=len(files) < 100 or not show_bars(True)
+    ):
         image_path, mask_path = cache / f"{file.stem}.png", cache / f"{file.stem}_mask.png"
         try:
             with h5py.File(file, "r") as handle:

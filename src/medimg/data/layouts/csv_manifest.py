@@ -11,10 +11,10 @@ sub-folders. Without a label column, one-hot columns give the label (ISIC's ``im
 Several labels per row (joined by ``|``, or several one-hot columns set, CheXpert's ``-1`` uncertain labels) make a
 multi-label set: each row's findings (``Case.findings``), "No Finding" being none of them.
 
-A row whose ``label`` cell is empty (or ``nan``, ``<NA>``: pandas' missing values written as text) is an
-unlabelled image: it is kept in ``Dataset.unlabelled`` (never a
-class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent altogether (a manifest of
-an unlabelled pool).
+A row whose ``label`` cell is empty or a missing-value marker (R's ``NA``, pandas' ``nan``, ``<NA>``, ``N/A``,
+``NULL``, ``None``...: :data:`~medimg.data.case.MISSING_VALUES`) is an unlabelled image: it is kept in
+``Dataset.unlabelled`` (never a class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent
+altogether (a manifest of an unlabelled pool).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from medimg.data.case import Case, normalise_split
+from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
 from medimg.data.layouts.common import (
@@ -292,7 +292,8 @@ _ONE_HOT_VALUES = {"0", "1", "0.0", "1.0", "-1", "-1.0", ""}
 
 
 def _cell(row: dict[str, str], column: str) -> str:
-    return str(row.get(column) or "").strip()
+    """A one-hot cell, a missing value (``NA``) empty (absent)."""
+    return _missing_as_empty(str(row.get(column) or "").strip())
 
 
 @dataclass
@@ -390,13 +391,50 @@ def detect(path: Path) -> bool:
     return is_manifest(path) or folder_manifest(path) is not None or bool(split_manifests(path))
 
 
-#: label cells that say "no value" the way pandas writes one (``df.label.astype(str)``: ``nan``; nullable
-#: columns: ``<NA>``): unlabelled rows, like empty cells, never a class
-MISSING_LABELS = frozenset({"nan", "NaN", "NAN", "<NA>"})
+def _missing_as_empty(cell: str) -> str:
+    """A cell that says "no value" (:func:`~medimg.data.case.is_missing_value`: R's ``NA``, pandas' ``nan``,
+    ``N/A``, ``NULL``...) as an empty cell: an unlabelled row's label, never a class."""
+    return "" if is_missing_value(cell) else cell
 
 
-def _missing_as_empty(label: str) -> str:
-    return "" if label in MISSING_LABELS else label
+#: missing-value markers that are also words a class may be named (``None`` of None/Mild/Moderate/Severe, a class
+#: folder medimg writes into its own manifests): in a label column, read as that class with a warning
+_CLASS_LIKE_MARKERS = frozenset({"none"})
+
+
+def _label_cells(rows: list[dict[str, str]], column: str, manifest: Path) -> list[str]:
+    """The label column's cells, those saying "no value" (:func:`_missing_as_empty`) empty: the rows of unlabelled
+    images. The markers read so are logged with their rows' count; ``None``, which may name a class, is kept as a
+    class with a warning, as a class named like a placeholder for a missing label (``?``, ``unknown``) is."""
+    cells = [str(r.get(column) or "").strip() for r in rows]
+    markers = Counter(
+        cell for cell in cells if cell and is_missing_value(cell) and cell.casefold() not in _CLASS_LIKE_MARKERS
+    )
+    for marker, count in markers.items():
+        logger.info(
+            "%s: %d row(s) have the label %r in column %r, a missing value (as pandas and R write one): read as "
+            "unlabelled images",
+            manifest,
+            count,
+            marker,
+            column,
+        )
+    written = ["" if cell in markers else cell for cell in cells]
+    placeholders = Counter(
+        cell for cell in written if cell.casefold() in PLACEHOLDER_LABELS or cell.casefold() in _CLASS_LIKE_MARKERS
+    )
+    if "+" in written:  # a table of +/- results: '-' is the negative class
+        placeholders.pop("-", None)
+    for name, count in placeholders.items():
+        logger.warning(
+            "%s: %d row(s) have the label %r in column %r, read as a class of its own; if it means the label is "
+            "not known, leave those cells empty (or write NA): they are then unlabelled images, never a class",
+            manifest,
+            count,
+            name,
+            column,
+        )
+    return written
 
 
 def _labels_manifest(header: set[str]) -> bool:
@@ -609,7 +647,7 @@ def load(
     if long is not None:  # one row per image and finding: pivoted to one row per image
         rows, finding_rows, finding_names = long
     elif label_col:
-        written = [_missing_as_empty(str(r.get(label_col) or "").strip()) for r in rows]
+        written = _label_cells(rows, label_col, manifest)
         lists = _list_labels(written)
         if lists is not None and any(len(row or ()) != 1 for row in lists if row is not None):
             from medimg.data.labels import is_no_finding
@@ -668,7 +706,7 @@ def load(
         split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
-        patient = str(row.get(patient_col) or "").strip() if patient_col else ""
+        patient = _missing_as_empty(str(row.get(patient_col) or "").strip()) if patient_col else ""
         findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
             case_id=raw_path,

@@ -728,7 +728,35 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
         value_names=brats_value_names(cases, root),
+        channel_names=named_channels(cases, root),
     )
+
+
+def named_channels(cases: Sequence[SegCase], root: Path) -> list[str] | None:
+    """The names of the cases' channels: the ``channel_names`` (or MSD ``modality``) of the ``dataset.json`` beside
+    ``root``, else those the channel files' endings give (BraTS's ``flair``, ``t1``...: not nnU-Net's numbers);
+    ``None`` when neither names them.
+
+    Raises:
+        DatasetError: the ``dataset.json`` names another number of channels than the cases have channel files.
+    """
+    from medimg.data.layouts.dataset_json import read_dataset_json
+    from medimg.io.channels import names_of_suffixes
+
+    split = next((case for case in cases if case.channels), None)
+    suffixes = channel_suffixes([split.image, *split.channels]) if split is not None else None
+    declared = read_dataset_json(root)
+    names = declared.channel_names if declared is not None else None
+    if not names:
+        return names_of_suffixes(suffixes)
+    if split is not None and suffixes is not None and len(names) != len(suffixes):
+        assert declared is not None
+        raise DatasetError(
+            f"{declared.path} names {len(names)} channel(s) ({', '.join(names)}) but the cases have {len(suffixes)} "
+            f"channel files each ({split.case_id}: {', '.join(p.name for p in (split.image, *split.channels))}): "
+            "give every case one file per named channel (<case>_0000, _0001...), or fix channel_names"
+        )
+    return list(names)
 
 
 def _load_csv(path: Path) -> SegmentationDataset:

@@ -20,7 +20,6 @@ dropped and reported as degenerate boxes.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +36,6 @@ from medimg.errors import DatasetError, ImageReadError
 
 logger = logging.getLogger(__name__)
 
-LABEL_MAP_FILE = "dataset.json"
-"""The file whose ``labels`` name the mask values (MSD / nnU-Net), looked for in the folder and its parent."""
 READ_WORKERS = 4
 """Threads reading masks."""
 
@@ -49,25 +46,16 @@ def detect(path: Path) -> bool:
 
 
 def read_label_map(root: Path) -> dict[int, str]:
-    """``{value: name}`` from the ``labels`` of a ``dataset.json`` in ``root`` (or its parent); empty when none.
+    """``{value: name}`` from the ``labels`` of a ``dataset.json`` in ``root`` (or its parent); empty when none
+    (:func:`~medimg.data.layouts.dataset_json.read_dataset_json`).
 
     Raises:
         DatasetError: the file exists but is not JSON with a ``labels`` mapping.
     """
-    folder = root if root.is_dir() else root.parent
-    for candidate in (folder / LABEL_MAP_FILE, folder.parent / LABEL_MAP_FILE):
-        if not candidate.is_file():
-            continue
-        try:
-            labels = json.loads(candidate.read_text(encoding="utf-8")).get("labels")
-        except (OSError, ValueError, AttributeError) as error:
-            raise DatasetError(
-                f"{candidate}: not a readable dataset.json ({error}); fix it or pass label_names"
-            ) from error
-        if not isinstance(labels, Mapping):
-            continue
-        return _label_names(labels, str(candidate))
-    return {}
+    from medimg.data.layouts.dataset_json import read_dataset_json
+
+    found = read_dataset_json(root)
+    return dict(found.labels) if found is not None else {}
 
 
 def _label_names(labels: Mapping[Any, Any] | Sequence[str], source: str) -> dict[int, str]:

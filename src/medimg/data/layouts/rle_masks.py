@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medimg.data.case import SegCase
+from medimg.data.case import SegCase, is_missing_value
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import (
     ManifestFiles,
@@ -79,7 +79,8 @@ WEAK_RLE_COLUMNS = ("mask", "masks", "mask_pixels")
 CLASS_COLUMNS = ("class", "classid", "class_id", "class_name", "category", "category_id", "label", "structure")
 HEIGHT_COLUMNS = ("height", "img_height", "image_height", "rows")
 WIDTH_COLUMNS = ("width", "img_width", "image_width", "columns", "cols")
-EMPTY_VALUES = frozenset({"", "-1", "nan", "none", "null"})
+#: a run-length cell of an image without that structure, besides a missing value: SIIM-ACR pneumothorax's ``-1``
+NO_RUNS = "-1"
 RLE_PATTERN = re.compile(r"\s*\d+\s+\d+(\s+\d+\s+\d+)*\s*")
 #: rows :func:`detect` reads of a table
 SNIFF_ROWS = 500
@@ -115,7 +116,7 @@ def _columns(keys: Sequence[str], sample: Sequence[dict[str, str]] | None = None
     image, rle = first(ID_COLUMNS), first(RLE_COLUMNS)
     if rle is None and sample is not None:
         weak = first(WEAK_RLE_COLUMNS)
-        if weak is not None and any(_cell(row, weak) not in EMPTY_VALUES for row in sample):
+        if weak is not None and any(not _without_runs(_cell(row, weak)) for row in sample):
             rle = weak
     if image is None or rle is None:
         return None
@@ -156,7 +157,7 @@ def _is_rle_table(table: Path) -> bool:
     if columns is None:
         return False
     values = [_cell(row, columns.rle) for row in rows]
-    return all(v.lower() in EMPTY_VALUES or RLE_PATTERN.fullmatch(v) for v in values)
+    return all(_without_runs(v) or RLE_PATTERN.fullmatch(v) for v in values)
 
 
 def _tables(folder: Path) -> list[Path]:
@@ -175,9 +176,15 @@ def detect(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- run lengths
+def _without_runs(text: str) -> bool:
+    """A run-length cell that draws nothing: a missing value (:func:`~medimg.data.case.is_missing_value`) or
+    :data:`NO_RUNS`."""
+    return text.strip() == NO_RUNS or is_missing_value(text)
+
+
 def _runs(text: str) -> np.ndarray:
     """``(n, 2)`` pairs ``start length`` of a run-length string (empty for an empty cell)."""
-    if text.strip().lower() in EMPTY_VALUES:
+    if _without_runs(text):
         return np.zeros((0, 2), np.int64)
     values = np.asarray(text.split(), dtype=np.int64)
     return values.reshape(-1, 2)
@@ -412,7 +419,7 @@ def load(
         text = _cell(row, columns.rle)
         if not image_id:
             continue
-        if text.lower() not in EMPTY_VALUES and not RLE_PATTERN.fullmatch(text):
+        if not _without_runs(text) and not RLE_PATTERN.fullmatch(text):
             problems.append(f"row {number} ({image_id}): {columns.rle} is not pairs of start and length: {text[:40]!r}")
             continue
         if image_id not in images:

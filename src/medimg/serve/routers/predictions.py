@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from medimg.serve.auth import require_token
@@ -58,6 +58,11 @@ async def create_prediction(
     token: TokenInfo = Depends(require_token),
     storage: Storage = Depends(get_storage),
     keys: KeysInProcess = Depends(get_keys_in_process),
+    explain_class: str | None = Query(
+        None,
+        description="a classifier's class (its name, any case, or index) the heatmap explains instead of the "
+        "predicted one: 'where does it see pneumonia?' on an image called normal",
+    ),
 ) -> dict[str, Any]:
     """The upload is read into memory (never written as received), then processed by the bounded inference pool.
 
@@ -77,7 +82,11 @@ async def create_prediction(
             row = _replay(first, data, response)
         else:
             try:
-                row = await pool.run(lambda guard: service.process(data, guard=guard, idempotency_key=key))
+                row = await pool.run(
+                    lambda guard: service.process(
+                        data, guard=guard, idempotency_key=key, token_id=token.id, explain_class=explain_class
+                    )
+                )
             except KeyTaken as taken:  # another server stored a report for the key while this one predicted
                 logger.info("another server stored report %s for this Idempotency-Key first", taken.first.id)
                 row = _replay(taken.first, data, response)

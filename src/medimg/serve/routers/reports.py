@@ -1,17 +1,22 @@
-"""``GET /v1/reports`` (paged history) and ``GET /v1/reports/{id}`` as JSON, HTML or FHIR R4, plus images."""
+"""``GET /v1/reports`` (paged history), ``GET /v1/reports/{id}`` as JSON, HTML or FHIR R4, plus images, and
+``DELETE /v1/reports/{id}``. A token reaches the reports it created (an admin token, or every token on a server
+started with ``--shared-reports``, every report): another token's report answers 404, as a missing one."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from medimg.serve.auth import get_storage, require_token
-from medimg.serve.dependencies import get_settings
+from medimg.serve.dependencies import get_scope, get_settings
 from medimg.serve.reports import iso, report_fhir, report_html, report_json, report_links
 from medimg.serve.settings import ServeSettings
-from medimg.serve.storage import ReportRow, Storage
+from medimg.serve.storage import ReportRow, Scope, Storage, TokenInfo
+
+logger = logging.getLogger("medimg.serve")
 
 router = APIRouter(prefix="/v1", tags=["reports"], dependencies=[Depends(require_token)])
 
@@ -20,10 +25,18 @@ MAX_OFFSET = 2**31 - 1
 """The largest ``offset`` accepted (a larger one is a 422, not a database integer overflow)."""
 
 
-def _report(storage: Storage, report_id: str) -> ReportRow:
-    row = storage.get_report(report_id) if report_id.isalnum() and len(report_id) <= 32 else None
+def _well_formed(report_id: str) -> bool:
+    return report_id.isalnum() and len(report_id) <= 32
+
+
+def _missing(report_id: str) -> HTTPException:
+    return HTTPException(404, f"no report with id {report_id!r} for this token")
+
+
+def _report(storage: Storage, report_id: str, scope: Scope) -> ReportRow:
+    row = storage.get_report(report_id, scope) if _well_formed(report_id) else None
     if row is None:
-        raise HTTPException(404, f"no report with id {report_id!r}")
+        raise _missing(report_id)
     return row
 
 
@@ -33,9 +46,10 @@ def list_reports(
     offset: int = Query(0, ge=0, le=MAX_OFFSET, description="reports to skip"),
     storage: Storage = Depends(get_storage),
     settings: ServeSettings = Depends(get_settings),
+    scope: Scope = Depends(get_scope),
 ) -> dict[str, Any]:
     limit = min(limit, settings.max_page_size)
-    total, items = storage.list_reports(offset=offset, limit=limit)
+    total, items = storage.list_reports(offset=offset, limit=limit, scope=scope)
     for item in items:
         item["created_at"] = iso(item["created_at"])
         item["links"] = report_links(item["id"])
@@ -61,8 +75,9 @@ def get_report(
         None, description="json, html or fhir (default: from the Accept header, else json)"
     ),
     storage: Storage = Depends(get_storage),
+    scope: Scope = Depends(get_scope),
 ) -> Response:
-    row = _report(storage, report_id)
+    row = _report(storage, report_id, scope)
     chosen = format or negotiate(request.headers.get("accept", ""))
     vary = {"Vary": "Accept"}  # a cache must not give one client's HTML to another's JSON
     if chosen == "html":
@@ -102,9 +117,12 @@ def negotiate(accept: str) -> Literal["json", "html", "fhir"]:
     summary="The de-identified image, the heatmap, the overlay, or a 2D segmentation's mask (PNG)",
 )
 def get_image(
-    report_id: str, kind: Literal["image", "heatmap", "overlay", "mask"], storage: Storage = Depends(get_storage)
+    report_id: str,
+    kind: Literal["image", "heatmap", "overlay", "mask"],
+    storage: Storage = Depends(get_storage),
+    scope: Scope = Depends(get_scope),
 ) -> Response:
-    row = _report(storage, report_id)
+    row = _report(storage, report_id, scope)
     if kind == "mask":
         return _mask(row, "png")
     data = {"image": row.image_png, "heatmap": row.heatmap_png, "overlay": row.overlay_png}[kind]
@@ -114,8 +132,28 @@ def get_image(
 
 
 @router.get("/reports/{report_id}/mask.nii.gz", summary="A 3D segmentation's mask (NIfTI, the input's affine)")
-def get_volume_mask(report_id: str, storage: Storage = Depends(get_storage)) -> Response:
-    return _mask(_report(storage, report_id), "nii.gz")
+def get_volume_mask(
+    report_id: str, storage: Storage = Depends(get_storage), scope: Scope = Depends(get_scope)
+) -> Response:
+    return _mask(_report(storage, report_id, scope), "nii.gz")
+
+
+@router.delete(
+    "/reports/{report_id}",
+    status_code=204,
+    summary="Delete a report (with its pictures and mask); the server's log records which token deleted it",
+    responses={204: {"description": "deleted"}, 404: {"description": "no such report for this token"}},
+)
+def delete_report(
+    report_id: str,
+    storage: Storage = Depends(get_storage),
+    scope: Scope = Depends(get_scope),
+    token: TokenInfo = Depends(require_token),
+) -> Response:
+    if not (_well_formed(report_id) and storage.delete_report(report_id, scope)):
+        raise _missing(report_id)
+    logger.info("report %s deleted with token %s (%s)", report_id, token.id, token.name)
+    return Response(status_code=204)
 
 
 def _mask(row: ReportRow, fmt: str) -> Response:

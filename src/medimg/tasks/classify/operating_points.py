@@ -30,6 +30,13 @@ def check_binary_threshold(plan: Plan) -> None:
     Raises:
         ConfigError: a multi-label plan (its findings use ``finding_threshold``) or more than two classes.
     """
+    if not plan.multi_label and plan.finding_threshold != "youden":
+        raise ConfigError(
+            f"finding_threshold={plan.finding_threshold} is for multi-label models (one operating point per finding); "
+            f"a two-class model's is binary_threshold (e.g. --set binary_threshold={plan.finding_threshold})"
+            if plan.num_classes == 2
+            else f"finding_threshold={plan.finding_threshold} is for multi-label models; leave it out"
+        )
     if plan.binary_threshold == "argmax":
         return
     if plan.multi_label:

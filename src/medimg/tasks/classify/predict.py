@@ -140,6 +140,7 @@ def predict_files(
     *,
     window: str | tuple[float, float] | None = None,
     explain: str | None = None,
+    explain_class: int | None = None,
     read: Callable[[Path], ImageData] | None = None,
     reader: Reader | None = None,
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
@@ -164,6 +165,7 @@ def predict_files(
             paths,
             reader=reader or _CallableReader(read, window),
             explain=explain,
+            explain_class=explain_class,
             decode_workers=0,
             stats=stats,
         )
@@ -179,6 +181,7 @@ def iter_predict_files(
     *,
     reader: Reader,
     explain: str | None = None,
+    explain_class: int | None = None,
     chunk_size: int | None = None,
     decode_workers: int | None = None,
     decode_pool: DecodePool = "process",
@@ -190,7 +193,7 @@ def iter_predict_files(
     return stream_predictions(
         paths,
         reader,
-        partial(predict_images, network, plan, class_names, explain=explain),
+        partial(predict_images, network, plan, class_names, explain=explain, explain_class=explain_class),
         chunk_size=chunk_size,
         decode_workers=decode_workers,
         decode_pool=decode_pool,
@@ -220,11 +223,13 @@ def predict_images(
     images: Sequence[ImageData],
     *,
     explain: str | None = None,
+    explain_class: int | None = None,
 ) -> list[Prediction]:
     """Predict images already read (``ImageData.source`` names each one).
 
     Args:
         explain: also compute a heatmap (``Prediction.heatmap``) and its overlay PNG with this method.
+        explain_class: the class (index) every heatmap explains; default each image's predicted class.
 
     Raises:
         DatasetError: an image does not fit the model (2D vs 3D, channels).
@@ -251,7 +256,10 @@ def predict_images(
                 network,
                 x[start : start + step],
                 method=explain,
-                class_index=[int(row.argmax()) for row in probabilities[start : start + step]],
+                class_index=[
+                    int(row.argmax()) if explain_class is None else explain_class
+                    for row in probabilities[start : start + step]
+                ],
                 multi_label=plan.multi_label,
             )
             heatmaps[start : start + len(chunk)] = list(chunk)
@@ -263,14 +271,18 @@ def predict_images(
 
             prediction.heatmap = heatmap
             prediction.explain_method = explain
-            prediction.explained_class = class_names[int(row.argmax())]
+            prediction.explained_class = class_names[int(row.argmax()) if explain_class is None else explain_class]
             if not heatmap.any():  # was silent: the overlay is the plain image, which reads as "no evidence"
+                against = explain_class is not None and explain_class != int(row.argmax()) and explain != "occlusion"
                 logger.warning(
-                    "%s: the %s map for %r is empty (the network's score for it did not depend on any area): its "
-                    "overlay shows no heat, which is not evidence of absence",
+                    "%s: the %s map for %r is empty%s: its overlay shows no heat, which is not evidence of absence",
                     image.source,
                     explain,
                     prediction.explained_class,
+                    " (Grad-CAM keeps only the evidence for a class; this image argues against it: "
+                    "--explain-method occlusion shows where)"
+                    if against
+                    else " (the network's score for it did not depend on any area)",
                 )
             prediction.overlay_png = overlay_png(
                 image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm

@@ -9,7 +9,7 @@ import torch
 
 from medimg.config import FitOptions
 from medimg.data.dataset import Dataset
-from medimg.data.pool import case_digest, drop_evaluation_copies
+from medimg.data.pool import case_digests, drop_evaluation_copies
 from medimg.engine.batches import TensorBatches
 from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError
@@ -63,9 +63,9 @@ def setup_semi_supervised(
     Raises:
         DatasetError: no pool image is left or readable.
     """
-    evaluation = {case_digest(dataset, c) for c in dataset.cases if c.case_id not in train_ids}
+    evaluation = set(case_digests(dataset, [c for c in dataset.cases if c.case_id not in train_ids]))
     pool = list(dataset.unlabelled)
-    kept, dropped = drop_evaluation_copies(pool, [case_digest(dataset, c) for c in pool], evaluation)
+    kept, dropped = drop_evaluation_copies(pool, case_digests(dataset, pool, progress=options.progress), evaluation)
     if not kept:
         raise DatasetError(
             f"--unlabelled {options.unlabelled}: all {len(pool)} pool image(s) are copies of validation/test "

@@ -15,9 +15,12 @@ Decode pool: processes by default. Reading a 28 px PNG costs about 0.4 ms of whi
 third; the rest (format sniffing, array conversion, the domain statistics) is Python holding the GIL, so threads
 barely overlap it with the network (``decode_pool="thread"`` stays available and is what tests use to count
 reads). Small inputs (at most one chunk) are read in the calling process: a pool would cost more than it saves.
-Worker processes import the calling script again (multiprocessing's rule), so a script that streams with them
-needs ``if __name__ == "__main__":``; without it the workers cannot start, and the stream says so once and reads
-the rest in the calling process (same predictions, slower). ``decode_workers=0`` never starts a worker.
+Worker processes import the calling script again (multiprocessing's rule): a script's top-level code (a ``fit``...)
+would run again in each of them. So workers start by default only where that is safe (:func:`workers_can_start`):
+the CLI, an interactive session (Jupyter, the REPL, ``python -c``) or a script whose top level holds
+``if __name__ == "__main__":``; a script without that guard reads in the calling process (same predictions, one
+core), and an explicit ``decode_workers=N`` asks for workers anyway (should they still fail to start, the stream
+says so once and reads the rest in the calling process). ``decode_workers=0`` never starts a worker.
 
 Example:
     >>> stats = StreamStats()
@@ -163,6 +166,43 @@ def default_decode_workers(cores: int | None = None) -> int:
     return max(1, min(8, (cores or available_cores()) - 1))
 
 
+def workers_can_start() -> bool:
+    """Whether decode worker processes may start without re-running the user's code: ``forkserver`` and ``spawn``
+    workers import the main module again, so a script's top-level code (a ``fit``, a second training run) runs
+    again in each worker unless the script guards it with ``if __name__ == "__main__":``.
+
+    True for an interactive session (no main file: Jupyter, the REPL, ``python -c``), a package run with
+    ``python -m pkg`` (its ``__main__`` is never imported again), and a main file whose top level holds that guard
+    (a console script such as ``medimg``, or a guarded user script); False for an unguarded or unreadable one.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name.endswith("__main__"):
+        return True
+    import ast
+
+    try:
+        tree = ast.parse(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return any(isinstance(node, ast.If) and _is_main_guard(node.test) for node in tree.body)
+
+
+def _is_main_guard(test: Any) -> bool:
+    """True for ``__name__ == "__main__"`` (either way round)."""
+    import ast
+
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    texts = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and texts == ["__main__"]
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory in MB (0 where the OS does not say)."""
     try:
@@ -246,7 +286,8 @@ def stream_predictions(
             picklable for ``decode_pool="process"``.
         predict_chunk: read images -> one prediction each, in order (the engine's batch prediction).
         chunk_size: files per chunk (one network call; default :data:`CHUNK_SIZE`).
-        decode_workers: decode workers (default :func:`default_decode_workers`); 0 reads in this process.
+        decode_workers: decode workers (default :func:`default_decode_workers` where :func:`workers_can_start`,
+            else 0); 0 reads in this process.
         decode_pool: ``"process"`` (default) or ``"thread"``.
         prefetch: chunks given to the pool ahead of the one being predicted (default ``PREFETCH_PER_WORKER`` per
             worker).
@@ -263,12 +304,24 @@ def stream_predictions(
         ConfigError: the reader's window does not fit an image (as :meth:`InputReader.read`).
     """
     stats = stats if stats is not None else StreamStats()
+    notes = None
     if getattr(reader, "warn_each", False) and dataclasses.is_dataclass(reader):
-        # verdicts are warned about here, in file order and at most DOMAIN_WARNINGS of them, not in the workers
+        # verdicts and notes on the inputs (an EXIF orientation, transparent pixels) are said here, in file order
+        # (verdicts at most DOMAIN_WARNINGS of them), not in the workers
+        notes = getattr(reader, "notes", None)
         reader = dataclasses.replace(reader, warn_each=False)
     chunk_size = max(1, int(chunk_size or CHUNK_SIZE))
     chunks = [list(paths[i : i + chunk_size]) for i in range(0, len(paths), chunk_size)]
-    workers = default_decode_workers() if decode_workers is None else max(0, int(decode_workers))
+    if decode_workers is not None:
+        workers = max(0, int(decode_workers))
+    elif decode_pool == "process" and not workers_can_start():
+        workers = 0  # workers would run the unguarded script's top level again (a second fit...)
+        logger.info(
+            "reading in this process: decode workers would run this script again (it has no `if __name__ == "
+            '"__main__":`); guard it, or pass decode_workers=N, to decode on more cores'
+        )
+    else:
+        workers = default_decode_workers()
     if len(chunks) <= 1:
         workers = 0  # one chunk: nothing to overlap, and starting a pool costs more than reading it
     stats.decode_workers = workers
@@ -322,6 +375,9 @@ def stream_predictions(
             stats.failed += chunk.failed
             if not chunk.images:
                 continue
+            if notes is not None:
+                for image in chunk.images:
+                    notes.note(image)
             computed = time.perf_counter()
             predictions, domains, refused = _predict_chunk_tolerant(predict_chunk, chunk)
             stats.network_s += time.perf_counter() - computed

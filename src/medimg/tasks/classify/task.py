@@ -274,6 +274,7 @@ class ClassifyTask:
             parts.append(prepare_loaded(chunk, plan))  # a chunk at a time: the test split is never held whole
         domain = check.finish()
         prepared = join_splits(parts, plan)
+        by_id = {c.case_id: c for c in cases}
         probabilities = predict_proba(network, prepared.x, plan)
         history = []
         if model.run_dir_ is not None:
@@ -285,6 +286,7 @@ class ClassifyTask:
             ),
             "dataset_name": dataset.name,
             "case_ids": prepared.case_ids,
+            "patient_ids": [by_id[i].patient_id for i in prepared.case_ids],  # intervals count patients
             "extra": {
                 **run_details(model),
                 "skipped_files": [list(s) for s in prepared.skipped],
@@ -310,6 +312,7 @@ class ClassifyTask:
         explain: str | None,
         out_dir: Path | None,
         reader: InputReader | None = None,
+        explain_class: int | None = None,
     ) -> tuple[list[Any], list[tuple[str, str]]]:
         from medimg.planning.domain import InputReader
         from medimg.tasks.classify.predict import predict_files
@@ -317,7 +320,13 @@ class ClassifyTask:
         assert model.network_ is not None
         reader = reader or InputReader.for_run(model)
         return predict_files(
-            model.network_, model.plan_, model.class_names_ or [], files, explain=explain, reader=reader
+            model.network_,
+            model.plan_,
+            model.class_names_ or [],
+            files,
+            explain=explain,
+            explain_class=explain_class,
+            reader=reader,
         )
 
 

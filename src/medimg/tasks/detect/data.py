@@ -149,8 +149,12 @@ def prepare_cases(
 
     from tqdm.auto import tqdm
 
+    from medimg.terminal import show_bars
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(tqdm(pool.map(one, cases), total=len(cases), desc=desc, disable=not progress, leave=False))
+        results = list(
+            tqdm(pool.map(one, cases), total=len(cases), desc=desc, disable=not show_bars(progress), leave=False)
+        )
     out = Prepared()
     for case, image, scale, reason in results:
         if image is None:

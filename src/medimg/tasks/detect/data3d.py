@@ -122,8 +122,12 @@ def prepare_volumes(
 
     from tqdm.auto import tqdm
 
+    from medimg.terminal import show_bars
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(tqdm(pool.map(one, cases), total=len(cases), desc=desc, disable=not progress, leave=False))
+        results = list(
+            tqdm(pool.map(one, cases), total=len(cases), desc=desc, disable=not show_bars(progress), leave=False)
+        )
     out = PreparedVolumes()
     for case, volume, affine, reason in results:
         if volume is None:

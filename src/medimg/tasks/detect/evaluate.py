@@ -76,20 +76,25 @@ def evaluate_cases(
     return report
 
 
-def detections_csv(case_ids: Sequence[str], detections: Sequence[Detections], plan: DetectPlan) -> str:
+def detections_csv(
+    case_ids: Sequence[str], detections: Sequence[Detections], plan: DetectPlan, *, volumes: bool = False
+) -> str:
     """The detections the report's metrics are computed on, one row each: ``case_id, x1, y1, x2, y2`` (the
-    file's pixels), ``label``, ``score`` and ``reported`` (1 when the score reaches the run's score threshold,
-    i.e. ``predict`` returns the box; mAP and FROC use every row); an image without any gets one row with empty
-    box cells. What a user needs to recompute or audit the report."""
+    file's pixels; ``volumes``: ``x1, y1, z1, x2, y2, z2`` voxels as ``predict`` writes them, from boxes in
+    array-axis order ``[d1, h1, w1, d2, h2, w2]``), ``label``, ``score`` and ``reported`` (1 when the score
+    reaches the run's score threshold, i.e. ``predict`` returns the box; mAP and FROC use every row); an image
+    without any gets one row with empty box cells. What a user needs to recompute or audit the report."""
+    corners = ["x1", "y1", "z1", "x2", "y2", "z2"] if volumes else ["x1", "y1", "x2", "y2"]
+    order = [2, 1, 0, 5, 4, 3] if volumes else [0, 1, 2, 3]  # [d1, h1, w1, d2, h2, w2] -> x1, y1, z1, x2, y2, z2
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["case_id", "x1", "y1", "x2", "y2", "label", "score", "reported"])
+    writer.writerow(["case_id", *corners, "label", "score", "reported"])
     for case_id, found in zip(case_ids, detections, strict=True):
         if not len(found.scores):
-            writer.writerow([case_id, "", "", "", "", "", "", ""])
+            writer.writerow([case_id] + [""] * (len(corners) + 3))
         for box, score, label in zip(found.boxes, found.scores, found.labels, strict=True):
             writer.writerow(
-                [case_id, *(f"{v:.2f}" for v in box), plan.class_names[int(label)], f"{score:.5f}",
+                [case_id, *(f"{box[i]:.2f}" for i in order), plan.class_names[int(label)], f"{score:.5f}",
                  int(score >= plan.score_threshold)]
             )  # fmt: skip
     return buffer.getvalue()

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from medimg.fileio import atomic_write_bytes
+from medimg.fileio import atomic_write_bytes, atomic_write_text
 from medimg.planning.domain import InputReader, TrainingDomain
 from medimg.tasks.detect.data3d import PreparedVolumes, prepare_volumes
-from medimg.tasks.detect.evaluate import save_report
+from medimg.tasks.detect.evaluate import detections_csv, save_report
 from medimg.tasks.detect.inference3d import detect_volumes
 from medimg.tasks.detect.metrics import Detections
 from medimg.tasks.detect.metrics3d import match_detections_3d
@@ -43,7 +43,8 @@ def evaluate_volumes(
     domain: TrainingDomain | None = None,
 ) -> DetectionReport:
     """Detect on ``cases`` (volumes), score against their boxes, write ``out_dir/report.{json,html}`` with PR and
-    FROC curves and slices of the worst/median/best volumes, and ``per_image.csv``; return the report."""
+    FROC curves and slices of the worst/median/best volumes, ``per_image.csv`` and ``detections.csv`` (every
+    detection scored, in voxels: :func:`~medimg.tasks.detect.evaluate.detections_csv`); return the report."""
     from medimg.errors import DatasetError
 
     reader = InputReader(domain=domain, strict=strict, warn_each=False)
@@ -72,6 +73,7 @@ def evaluate_volumes(
     figures = write_curves(report, out_dir)
     figures.update(write_slices(report, out_dir, prepared, detections))
     save_report(report, out_dir, figures)
+    atomic_write_text(out_dir / "detections.csv", detections_csv(prepared.case_ids, detections, plan, volumes=True))
     return report
 
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from medimg.config import FitOptions, resolve_plan
 from medimg.data.case import Case
+from medimg.data.labels import class_key
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
@@ -264,7 +265,8 @@ def cases_in_run_classes(
     dataset: Any, cases: Sequence[Case], class_names: Sequence[str], *, run: str = "this model"
 ) -> list[Case]:
     """``cases`` with their box labels re-indexed from ``dataset.class_names`` to the run's ``class_names``, by
-    name (exactly, else ignoring case and surrounding spaces): another dataset numbers its classes its own way (a
+    name (exactly, else as one class's spellings: :func:`medimg.data.labels.class_key`, surrounding spaces ignored):
+    another dataset numbers its classes its own way (a
     CSV alphabetically over the classes it holds, COCO by category id).
 
     Raises:
@@ -275,7 +277,7 @@ def cases_in_run_classes(
     if own == run_names:
         return list(cases)
     exact = {name: i for i, name in enumerate(run_names)}
-    folded = {name.strip().casefold(): i for i, name in enumerate(run_names)}
+    folded = {class_key(name.strip()): i for i, name in enumerate(run_names)}
     mapping: dict[int, int] = {}
     unknown: dict[str, int] = {}
     counts: dict[int, int] = {}
@@ -283,7 +285,7 @@ def cases_in_run_classes(
         for box in case.boxes or ():
             counts[box.label] = counts.get(box.label, 0) + 1
     for index, name in enumerate(own):
-        target = exact.get(name, folded.get(str(name).strip().casefold()))
+        target = exact.get(name, folded.get(class_key(str(name).strip())))
         if target is not None:
             mapping[index] = target
         elif counts.get(index):

@@ -39,8 +39,10 @@ class GenerationReport(Report):
             ``fd_real_reference`` / ``precision_real_reference`` / ``recall_real_reference`` (the training
             images against the split's at the same size: what a generator that reproduces the data scores),
             ``memorised_share`` (synthetic images closer to a training image than 99% of the split's real images
-            are), ``nn_distance_synthetic_median`` and ``nn_distance_real_median`` (RMS per pixel in [-1, 1]
-            units to the nearest training image), ``feature_space``, ``nearest_k``, ``per_class`` rows.
+            are, or identical to one), ``real_copies_of_training_images`` (real images of the split identical to a
+            training image: left out of that threshold), ``nn_distance_synthetic_median`` and
+            ``nn_distance_real_median`` (RMS per pixel in [-1, 1] units to the nearest training image),
+            ``feature_space``, ``nearest_k``, ``per_class`` rows.
         closest_pairs: the synthetic images nearest to a training image: ``synthetic_index``, ``training_case``,
             ``distance``, ``class``.
     """
@@ -62,7 +64,10 @@ class GenerationReport(Report):
         (
             "Fréchet distance (FD)",
             "Distance between Gaussians fitted to the real and the synthetic features; lower is better. It depends "
-            "on the sample size: compare it with the real-vs-real reference, computed at the same size.",
+            "on the sample size (it is biased upwards, the more so the fewer images): compare it with the "
+            "real-vs-real reference, computed at the same size. Its interval is the FD's range at this size (a "
+            "jackknife, which never counts an image twice); it needs more images than feature dimensions to mean "
+            "much.",
         ),
         (
             "Precision and recall",
@@ -80,13 +85,27 @@ class GenerationReport(Report):
     closest_pairs: list[dict[str, Any]] = field(default_factory=list)
 
     def headline_intro(self) -> str:
+        from medimg.tasks.generate.metrics import small_sample_note
+
         m = self.metrics
+        fd = self.confidence_intervals.get("fd", {})
+        if fd.get("method") == "jackknife":
+            how = (
+                f"{self.ci_label()}s: the FD plus or minus 1.96 standard errors of a delete-a-group jackknife "
+                f"({fd.get('groups')} groups per set; the FD's range at this sample size, its small-sample bias "
+                f"about {html.format_value(fd.get('small_sample_bias'), 2)}), precision and recall from a percentile "
+                f"bootstrap of their per-image indicators ({self._ci_setting('n_resamples')} resamples)"
+            )
+        else:  # a report written before the jackknife
+            how = f"{self.bootstrap_text()} (resampling both sets)"
+        note = small_sample_note(int(m.get("n") or 0), int(m.get("feature_dim") or 0)) if m.get("feature_dim") else None
         return html.paragraph(
             f"{m.get('n_synthetic')} synthetic images against {m.get('n')} real {html.escape(self.split)} images "
-            f"with {html.escape(self.bootstrap_text())} (resampling both sets). Real-vs-real reference at the same "
+            f"with {html.escape(how)}. Real-vs-real reference at the same "
             f"size: FD {html.format_value(m.get('fd_real_reference'), 2)}, precision "
             f"{html.format_value(m.get('precision_real_reference'))}, recall "
             f"{html.format_value(m.get('recall_real_reference'))}."
+            + (f" Warning: {html.escape(note)}." if note else "")
         )
 
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
@@ -108,6 +127,9 @@ class GenerationReport(Report):
                     "nn_distance_synthetic_median"
                 ),
                 "median distance, real split -> nearest training image": self.metrics.get("nn_distance_real_median"),
+                "real split images that are copies of training images (left out of the threshold)": (
+                    self.metrics.get("real_copies_of_training_images")
+                ),
                 "near-copy threshold (1st percentile of the real distances)": self.metrics.get("copy_threshold"),
                 "share of synthetic images below it": self.metrics.get("memorised_share"),
             }

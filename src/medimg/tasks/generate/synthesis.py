@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from medimg.data.labels import class_key, same_text
+from medimg.data.labels import find_class, same_text
 from medimg.data.synthetic_sets import MANIFEST
 from medimg.errors import ConfigError, did_you_mean
 from medimg.fileio import atomic_write_bytes, atomic_write_text
@@ -61,11 +62,9 @@ def class_labels(plan: GeneratePlan, n: int, class_name: str | None) -> list[int
         raise ConfigError(f"--n must be at least 1, got {n}")
     if class_name is None:
         return balanced_labels(n, plan.num_classes)
-    same = [i for i, name in enumerate(plan.class_names) if class_key(name) == class_key(class_name)]
-    if class_name in plan.class_names:
-        return [plan.class_names.index(class_name)] * n
-    if len(same) == 1:  # "No Finding" is the class "no finding", as in every label medimg reads
-        return [same[0]] * n
+    found = find_class(class_name, plan.class_names)  # "No Finding" is the class "no finding", as every label
+    if found is not None:
+        return [found] * n
     raise ConfigError(
         f"unknown class {class_name!r}.{did_you_mean(class_name, plan.class_names)} "
         f"Classes: {', '.join(plan.class_names)}."
@@ -128,6 +127,7 @@ def write_synthetic_set(
     from medimg.tasks.generate.sampling import sample_images
 
     folder = Path(out_dir)
+    refuse_data_folder(folder, run)
     earlier = _read_rows(folder / MANIFEST)
     labels = class_labels(plan, n, class_name)
     suffix = ".png" if plan.output_format == "png" else ".nii.gz"
@@ -159,6 +159,62 @@ def write_synthetic_set(
     manifest = folder / MANIFEST
     atomic_write_text(manifest, _manifest_text(_merge(earlier, rows)))
     return SyntheticSet(folder=folder, manifest=manifest, paths=paths, labels=names)
+
+
+#: entries of an existing ``--out`` looked at for images of its own (a large folder is judged on its first ones)
+SCAN_ENTRIES = 10_000
+
+
+def refuse_data_folder(folder: Path, run: str = "") -> None:
+    """Refuse to write a synthetic set into real data: ``folder`` is (or is inside) the folder of data the
+    generator ``run`` trained on, or holds images that its ``synthetic.csv`` does not list (a labelled dataset,
+    a class folder). Written there, synthetic images would be read as patients' images, split into validation and
+    test.
+
+    Raises:
+        ConfigError: the message names the data folder and the fix (another ``--out``, then ``--synthetic``).
+    """
+    from medimg.data.synthetic_sets import synthetic_files
+    from medimg.io.formats import is_image_file
+
+    target = folder.expanduser().resolve()
+    fix = (
+        "write the synthetic set to a folder of its own (e.g. --out synthetic/) and add it to training with "
+        "`medimg fit DATA --synthetic synthetic/`, which keeps validation and test real"
+    )
+    data = _trained_data(run)
+    if data is not None and data.is_dir() and (target == data or data in target.parents):
+        raise ConfigError(f"--out {folder} is inside {data}, the data the generator was trained on: {fix}")
+    if not target.is_dir():
+        return
+    listed = synthetic_files(target / MANIFEST) if (target / MANIFEST).is_file() else set()
+    seen = 0
+    for parent, dirs, names in os.walk(target):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            seen += 1
+            path = Path(parent) / name
+            if not name.startswith(".") and path.resolve() not in listed and is_image_file(path):
+                raise ConfigError(
+                    f"--out {folder} holds images that are not synthetic (e.g. {path}): it looks like a dataset "
+                    f"or a class folder of one, whose images these would be mixed with; {fix}"
+                )
+        if seen >= SCAN_ENTRIES:
+            return
+
+
+def _trained_data(run: str) -> Path | None:
+    """The data folder (or table) the generator ``run`` trained on (``config.json``), resolved; ``None`` when
+    the run does not say."""
+    if not run:
+        return None
+    from medimg.errors import MedimgError
+    from medimg.run_folder import RunFolder
+
+    try:
+        return RunFolder(run).trained_data().expanduser().resolve()
+    except (MedimgError, KeyError, OSError):
+        return None
 
 
 def write_image(array: np.ndarray, path: Path, plan: GeneratePlan) -> None:

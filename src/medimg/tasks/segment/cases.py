@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -212,10 +213,36 @@ def determine_dataset_encoding(
 
 def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:
     """``{mask value: class name}`` the data gives: its layout's (structure files, COCO categories), else a
-    ``dataset.json`` beside it; empty when it names none."""
-    from medimg.data.layouts.mask_boxes import read_label_map
+    ``dataset.json`` beside it; empty when it names none.
 
-    return dataset.value_names or read_label_map(dataset.root)
+    Raises:
+        DatasetError: the ``dataset.json`` declares nnU-Net v2 regions (a name for several values), which medimg
+            cannot train: naming them and how to name the values instead.
+    """
+    from medimg.data.layouts.dataset_json import read_dataset_json
+
+    if dataset.value_names:
+        return dataset.value_names
+    found = read_dataset_json(dataset.root)
+    if found is None:
+        return {}
+    if found.regions:
+        raise DatasetError(regions_message(found.path, found.labels, found.regions))
+    return dict(found.labels)
+
+
+def regions_message(path: Path, labels: Mapping[int, str], regions: Mapping[str, Sequence[int]]) -> str:
+    """Why a ``dataset.json`` with nnU-Net v2 regions is refused, and the ``labels`` that would name each value."""
+    values = sorted({int(v) for v in labels} | {int(v) for members in regions.values() for v in members})
+    listing = "; ".join(f"{name!r}: {list(members)}" for name, members in regions.items())
+    example = ", ".join(f'"{labels.get(v) or f"<name of {v}>"}": {v}' for v in values)
+    return (
+        f"{path} declares nnU-Net regions ({listing}): overlapping classes, a voxel in several at once. medimg trains "
+        "one class per mask value and cannot train regions, and it will not drop them silently. To train the mask "
+        f"values {', '.join(map(str, values))} as classes, name each value once in its labels ({{{example}}}) and "
+        "remove the region entries and regions_class_order (keep a copy for nnU-Net); region scores (BraTS's whole "
+        "tumour, tumour core) are then not computed, each value is scored on its own"
+    )
 
 
 def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:

@@ -109,6 +109,7 @@ def evaluate_cases(
     from medimg.planning.domain import InputReader
     from medimg.tasks.segment.cases import CaseReader
     from medimg.tasks.segment.metrics import case_metrics, pixel_auc
+    from medimg.terminal import show_bars
 
     network.eval()
     labels_plan = mask_encoding_plan(plan, dataset, cases, mask_labels)
@@ -124,15 +125,15 @@ def evaluate_cases(
     rng = np.random.default_rng(0)
     reader = InputReader(domain=domain, strict=strict, warn_each=False, scale=scale)
     cases_read = CaseReader(dataset, cases, strict=strict, budget=0)  # one case at a time (large volumes)
-    bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not progress, leave=False)
+    bar = tqdm(total=len(cases), desc=f"evaluating {split}", disable=not show_bars(progress), leave=False)
     for case, sample in cases_read:
         if sample.mask is None:
             continue
         sample.image.source = str(case.image)
         reader.check(sample.image)
-        monitor.check(sample.image)
         truth = decode_labels(sample.mask, sample.roi, labels_plan, str(case.mask))
         labels, probs = segment_image(network, plan, sample.image, scale=scale)
+        monitor.check(sample.image, labels)
         spacing = sample.image.spacing_mm
         spacing_known = spacing_known or spacing is not None
         per_case.append(case_metrics(labels, truth, plan.num_classes, spacing))
@@ -158,6 +159,8 @@ def evaluate_cases(
         raise DatasetError(f"no readable labelled cases in the {split!r} split of {dataset.name}")
     if (warning := monitor.warning()) is not None:
         logger.warning("%s", warning)
+    if (note := monitor.note()) is not None:
+        logger.info("%s", note)
     auc = pixel_auc(scores, truths, weights=weights) if scores else None
     report = build_segmentation_report(
         per_case,
@@ -169,6 +172,7 @@ def evaluate_cases(
         pixel_auc=auc,
         postprocessing=plan.postprocessing,
         n_resamples=n_resamples,
+        patient_ids=[case.patient_id for case in kept],  # intervals count patients
         extra={
             **(extra or {}),
             "spacing_known": spacing_known,
@@ -264,7 +268,8 @@ def predict_files(
     scale: float = 1.0,
     training_scale: TrainingScale | None = None,
 ) -> tuple[list[SegmentationPrediction], list[tuple[str, str]]]:
-    """Segment files; write ``<out_dir>/<sub-folders>/<name>_mask.png|.nii.gz`` per input, the sub-folders
+    """Segment files; write ``<out_dir>/<sub-folders>/<name>_mask.png|.nii.gz`` per input (a case read from several
+    channel files: ``<case>_mask.nii.gz``, :func:`~medimg.tasks.segment.masks.mask_path_for`), the sub-folders
     mirroring the inputs' tree below their common folder (so same-named inputs from different folders never
     overwrite each other; nothing written when ``out_dir`` is None). Returns the predictions and the unreadable
     files as ``(path, reason)``.
@@ -292,8 +297,8 @@ def predict_files(
                 monitor.check(section(image, 0))
                 labels, probs = segment_sections(network, plan, image, scale=scale)
             else:
-                monitor.check(image)
                 labels, probs = segment_image(network, plan, image, scale=scale)
+                monitor.check(image, labels)
         except (ImageReadError, DatasetError) as error:
             failed.append((str(path), str(error)))
             continue
@@ -302,12 +307,18 @@ def predict_files(
             mask_path = str(
                 write_mask(
                     labels,
-                    mask_path_for(path, mirrored_folder(path, root, out_dir), volume=labels.ndim == 3),
+                    mask_path_for(
+                        path,
+                        mirrored_folder(path, root, out_dir),
+                        volume=labels.ndim == 3,
+                        case=image.meta.get("case_name"),
+                    ),
                     affine=image.affine,
                     spacing_mm=image.spacing_mm,
                     colours=colours,
                     num_classes=plan.num_classes,
                     squeezed_z=bool(image.meta.get("squeezed_z")),
+                    nifti_geometry=image.meta.get("nifti_geometry"),
                 )
             )
         predictions.append(
@@ -315,4 +326,6 @@ def predict_files(
         )
     if (warning := monitor.warning()) is not None:
         logger.warning("%s", warning)
+    if (note := monitor.note()) is not None:
+        logger.info("%s", note)
     return predictions, failed

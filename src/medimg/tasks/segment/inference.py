@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,6 +106,13 @@ def probabilities_at(probs: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------- post-processing
+def _mean_of_defined(values: Sequence[float] | np.ndarray) -> float:
+    """Mean of the values that are not NaN (a Dice of a class absent from prediction and reference); NaN when
+    there are none, without numpy's 'Mean of empty slice' warning."""
+    defined = [float(v) for v in values if not math.isnan(float(v))]
+    return float(np.mean(defined)) if defined else math.nan
+
+
 def select_postprocessing(
     predictions: Sequence[np.ndarray], truths: Sequence[np.ndarray], num_classes: int, *, min_object_fraction: float
 ) -> tuple[str, dict[str, float]]:
@@ -118,7 +126,7 @@ def select_postprocessing(
         values = []
         for pred, truth in zip(predictions, truths, strict=True):
             cleaned = postprocess(pred, method, num_classes, min_object_fraction=min_object_fraction)
-            values.append(np.nanmean(dice_per_class(cleaned, truth, num_classes)[1:]))
-        scores[method] = float(np.nanmean(values)) if values else float("nan")
+            values.append(_mean_of_defined(dice_per_class(cleaned, truth, num_classes)[1:]))
+        scores[method] = _mean_of_defined(values)
     best = max(POSTPROCESSING, key=lambda m: (scores[m] > scores["none"] + 1e-6, scores[m]))
     return (best if scores[best] > scores["none"] + 1e-6 else "none"), scores

@@ -70,9 +70,12 @@ def mask_suffix(source: Path, *, volume: bool = False) -> str:
     return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
-def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> Path:
+def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, case: str | None = None) -> Path:
     """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written (``volume``: a 3D
-    label map, always NIfTI).
+    label map, always NIfTI). ``case``: the name of a case read from several channel files (``meta["case_name"]``:
+    ``BRATS_000`` for ``BRATS_000_0000.nii.gz`` + ``_0001``..., ``BraTS20_Training_004`` for its ``_flair``, ``_t1``...
+    files) names the mask instead of ``source``'s, so a case's mask is ``BRATS_000_mask.nii.gz`` as a single file's is
+    ``<name>_mask.nii.gz``.
 
     Raises:
         ConfigError: that file exists beside ``source`` (``Model.predict(..., out_dir=<the data folder>)``): it is
@@ -81,7 +84,7 @@ def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False) -> 
     source = Path(source)
     suffix = mask_suffix(source, volume=volume)
     stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
-    path = folder / f"{stem}_mask{suffix}"
+    path = folder / f"{case or stem}_mask{suffix}"
     if path.exists() and path.resolve().parent == source.resolve().parent:
         raise ConfigError(
             f"{path} exists beside {source.name}: it is that image's annotation, and the predicted mask would replace "
@@ -137,12 +140,15 @@ def write_mask(
     colours: Mapping[int, Sequence[int]] | None = None,
     num_classes: int = 2,
     squeezed_z: bool = False,
+    nifti_geometry: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a label map in the input's geometry.
 
     NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine; a 2D label map of an input stored
     ``(X, Y, 1)`` (``squeezed_z``: its ``meta["squeezed_z"]``) keeps that shape, so ITK-based viewers place it on
-    its slice. PNG (:func:`mask_png`) and TIFF
+    its slice; a NIfTI input's qform and sform with their codes (``nifti_geometry``: its
+    ``meta["nifti_geometry"]``) are copied as the input has them (:func:`medimg.io.nifti.write_nifti`), so every
+    viewer overlays the mask on the input. PNG (:func:`mask_png`) and TIFF
     stacks (:func:`mask_tiff`): binary masks as 0/255, colour-coded sets with their table's colours, other label
     maps as class indices.
     """
@@ -153,7 +159,9 @@ def write_mask(
         from medimg.io.nifti import write_nifti
 
         clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
-        meta = {"squeezed_z": True} if squeezed_z and clean.ndim == 2 else {}
+        meta: dict[str, Any] = {"squeezed_z": True} if squeezed_z and clean.ndim == 2 else {}
+        if nifti_geometry is not None:
+            meta["nifti_geometry"] = dict(nifti_geometry)
         image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine, meta=meta)
         return write_nifti(image, path, dtype=np.uint8)
     if path.suffix.lower() in (".tif", ".tiff"):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from medimg.errors import ConfigError
 from medimg.tasks.segment.labels import IGNORE
 
 METRIC_NAMES = ("dice", "iou", "hd95", "assd", "sensitivity", "precision")
@@ -141,17 +142,40 @@ def pixel_auc(
 
 
 def mean_ci(
-    values: Sequence[float], *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    values: Sequence[float],
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    groups: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Mean of per-case ``values`` (NaN left out) with a percentile-bootstrap CI over cases.
+    """Mean of per-case ``values`` (NaN left out) with a percentile-bootstrap CI over cases, or over patients
+    with ``groups`` (a patient id per value; the cluster bootstrap: several cases of one patient are drawn
+    together, see :mod:`medimg.evaluation.bootstrap`).
 
     Returns:
-        ``{"value", "low", "high", "confidence", "n_resamples", "n"}``; bounds ``None`` with fewer than 2 cases.
+        ``{"value", "low", "high", "confidence", "n_resamples", "n", "unit", "n_units"}``: ``n`` values,
+        ``n_units`` independent units (patients or cases); bounds ``None`` with fewer than 2 units, or fewer
+        than :data:`~medimg.evaluation.bootstrap.MIN_PATIENTS` patients (then a ``note`` says so).
     """
-    from medimg.evaluation.bootstrap import _check_options, _interval, _resample_blocks
+    from medimg.evaluation.bootstrap import (
+        MIN_PATIENTS,
+        _check_options,
+        _interval,
+        cluster_codes,
+        n_units,
+        resample_weights,
+        too_few_patients_note,
+    )
 
     _check_options(n_resamples, confidence)
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    keep = [i for i, x in enumerate(values) if x is not None and not math.isnan(x)]
+    v = np.asarray([values[i] for i in keep], dtype=np.float64)
+    ids = None if groups is None else list(groups)
+    if ids is not None and len(ids) != len(values):
+        raise ConfigError(f"groups has {len(ids)} patient ids but there are {len(values)} values")
+    codes = cluster_codes(None if ids is None else [ids[i] for i in keep], v.size)
+    units = n_units(codes, v.size)
     result: dict[str, Any] = {
         "value": float(v.mean()) if v.size else None,
         "low": None,
@@ -159,8 +183,12 @@ def mean_ci(
         "confidence": float(confidence),
         "n_resamples": int(n_resamples),
         "n": int(v.size),
+        "unit": "image" if codes is None else "patient",
+        "n_units": units,
     }
-    if v.size >= 2:
-        means = np.concatenate([v[idx].mean(axis=1) for idx in _resample_blocks(v.size, n_resamples, seed)])
+    if codes is not None and units < MIN_PATIENTS:
+        result["note"] = too_few_patients_note(units)
+    elif units >= 2:
+        means = np.concatenate([w @ v / w.sum(axis=1) for w in resample_weights(v.size, n_resamples, seed, codes)])
         result["low"], result["high"] = _interval(means, confidence, "mean")
     return result

@@ -251,12 +251,9 @@ def extract_seg_fingerprint(
             continue
         has_roi = has_roi or bool((labels == IGNORE).any())
         counts += np.bincount(labels[labels != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
-        # the distance transform of a large volume costs ~20 bytes a voxel: measured on every stride-th voxel
-        stride = max(1, math.ceil((labels.size / MAX_THICKNESS_VOXELS) ** (1 / labels.ndim)))
-        foreground = (labels > 0) & (labels != IGNORE)
-        foreground = foreground[(slice(None, None, stride),) * labels.ndim] if stride > 1 else foreground
+        foreground, stride = sampled_foreground((labels > 0) & (labels != IGNORE))
         if foreground.any():
-            strided_thickness = 2.0 * float(ndimage.distance_transform_edt(foreground)[foreground].mean())
+            strided_thickness = mean_thickness(foreground)
             thickness.append(stride * strided_thickness)
             if labels.ndim == 2:  # area and thickness both in strided pixels: the ratio does not depend on it
                 components, _ = ndimage.label(foreground)
@@ -286,6 +283,21 @@ def extract_seg_fingerprint(
         has_roi=has_roi,
         domain=domain_from_facts([s.facts for s in summaries], [s.meta for s in summaries]),
     )
+
+
+def sampled_foreground(foreground: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(every stride-th voxel of a boolean mask, stride)``: at most :data:`MAX_THICKNESS_VOXELS` are measured (the
+    distance transform of a large volume costs ~20 bytes a voxel)."""
+    stride = max(1, math.ceil((foreground.size / MAX_THICKNESS_VOXELS) ** (1 / max(1, foreground.ndim))))
+    return (foreground[(slice(None, None, stride),) * foreground.ndim] if stride > 1 else foreground), stride
+
+
+def mean_thickness(foreground: np.ndarray) -> float:
+    """The mean thickness of a non-empty boolean mask's structures, in its pixels: twice the mean distance of a
+    foreground pixel to the background (a disc of diameter d: about 2d/3; a line w px wide: about w/2)."""
+    from scipy import ndimage
+
+    return 2.0 * float(ndimage.distance_transform_edt(foreground)[foreground].mean())
 
 
 # ------------------------------------------------------------------------------------------- heuristics

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.quality import exif_warning, mixed_channels_warning, pixel_digest, top_counts
+from medimg.data.quality import mixed_channels_warning, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.read_notes import exif_warning, transparency_warning
 from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
@@ -139,6 +140,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     """Read every case once and report what :class:`SegCheckReport` holds (see the module docstring)."""
     from tqdm.auto import tqdm
 
+    from medimg.terminal import show_bars
+
     sizes: Counter[str] = Counter()
     spacings: Counter[str] = Counter()
     channels: Counter[str] = Counter()
@@ -151,12 +154,13 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     empty: list[str] = []
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
+    transparent: list[tuple[str, float]] = []  # images with pixels not fully opaque, and their share
     resized: list[str] = []
     other_geometry: list[str] = []  # cases whose label's header gives another spacing or origin than the image's
     first_of: dict[int, str] = {}  # number of spatial axes -> its first case
     axes: Counter[int] = Counter()
     channel_counts: list[tuple[str, int, int]] = []  # (image, channels, spatial axes) per case
-    for case in tqdm(dataset.cases, desc="checking cases", disable=not progress, leave=False):
+    for case in tqdm(dataset.cases, desc="checking cases", disable=not show_bars(progress), leave=False):
         try:
             sample = dataset.read(case)
         except ImageReadError as error:
@@ -168,6 +172,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         image = sample.image
         if image.meta.get("exif_orientation"):
             turned.append(str(case.image))
+        if image.meta.get("transparent"):
+            transparent.append((str(case.image), float(image.meta["transparent"])))
         if image.meta.get("mask_resized_from"):
             resized.append(case.case_id)
         if image.meta.get("mask_geometry"):
@@ -218,6 +224,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         warnings.append(mixed)
     if turned:
         warnings.append(exif_warning(turned))
+    if transparent:
+        warnings.append(transparency_warning(*zip(*transparent, strict=True)))
     return SegCheckReport(
         dataset=dataset.describe(),
         image_sizes=dict(sizes),

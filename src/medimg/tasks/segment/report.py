@@ -74,8 +74,11 @@ class SegmentationReport(Report):
         ("Average surface distance", "Mean distance between the two outlines in both directions (lower is better)."),
         (
             "Confidence interval (CI)",
-            "Bootstrap confidence interval over cases: the range the mean would plausibly take on another sample "
-            "of the same population; wide intervals mean too few cases to be sure.",
+            "Percentile-bootstrap interval of the mean: the uncertainty that comes from testing on a limited sample, "
+            "for new patients of the same population. When the data name each case's patient the bootstrap draws "
+            "patients with all their cases; without patient ids every case is taken as independent, which "
+            "overstates the certainty when patients have several cases. Wide intervals mean too few cases to be "
+            "sure; they do not cover other sites, scanners or populations.",
         ),
     )
 
@@ -187,8 +190,17 @@ def build_segmentation_report(
     postprocessing: str = "none",
     n_resamples: int = 1000,
     extra: dict[str, Any] | None = None,
+    patient_ids: Sequence[Any] | None = None,
 ) -> SegmentationReport:
-    """Summarise per-case metrics (:func:`~medimg.tasks.segment.metrics.case_metrics` rows) into a report."""
+    """Summarise per-case metrics (:func:`~medimg.tasks.segment.metrics.case_metrics` rows) into a report.
+
+    With ``patient_ids`` (one per case, ``None`` where unknown) the intervals resample patients with all their
+    cases and ``metrics["n_patients"]`` holds their number; without them cases are taken as independent.
+    """
+    from medimg.evaluation.bootstrap import count_patients
+
+    n_patients = count_patients(patient_ids, len(per_case))
+    groups = None if n_patients is None else list(patient_ids or [])
     foreground = list(range(1, len(class_names)))
     rows: list[dict[str, Any]] = []
     for case_id, case in zip(case_ids, per_case, strict=True):
@@ -217,7 +229,7 @@ def build_segmentation_report(
             1 for case in per_case if not math.isnan(case[c]["dice"]) and math.isnan(case[c]["hd95"])
         )
         per_class[name] = entry
-        cis[f"dice_{name}"] = mean_ci([case[c]["dice"] for case in per_case], n_resamples=n_resamples)
+        cis[f"dice_{name}"] = mean_ci([case[c]["dice"] for case in per_case], n_resamples=n_resamples, groups=groups)
     without = {name: entry["n_without_distance"] for name, entry in per_class.items() if entry["n_without_distance"]}
     if without:
         logger.warning(
@@ -233,9 +245,14 @@ def build_segmentation_report(
             ", ".join(unscored),
             split,
         )
-    metrics: dict[str, Any] = {"n": len(rows), "class_names": list(class_names), "per_class": per_class}
+    metrics: dict[str, Any] = {
+        "n": len(rows),
+        "n_patients": n_patients,
+        "class_names": list(class_names),
+        "per_class": per_class,
+    }
     for metric in METRIC_NAMES:
-        ci = mean_ci([r[f"{metric}_mean"] for r in rows], n_resamples=n_resamples)
+        ci = mean_ci([r[f"{metric}_mean"] for r in rows], n_resamples=n_resamples, groups=groups)
         metrics[f"{metric}_mean"] = ci["value"]
         cis[f"{metric}_mean"] = ci
     pooled = [per_class[class_names[c]]["dice_pooled"] for c in foreground]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from medimg.config import FitOptions
-from medimg.data.pool import drop_evaluation_copies, file_digest, unlabelled_segcases
+from medimg.data.pool import drop_evaluation_copies, image_digests, unlabelled_segcases
 from medimg.engine.batches import SampledBatches
 from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError
@@ -51,9 +51,9 @@ def setup_semi_supervised(
     Raises:
         DatasetError: no pool image is left or readable.
     """
-    evaluation = {file_digest(c.image) for c in dataset.cases if c.case_id not in train_ids}
+    evaluation = set(image_digests([c.image for c in dataset.cases if c.case_id not in train_ids]))
     pool = unlabelled_segcases(dataset)
-    kept, dropped = drop_evaluation_copies(pool, [file_digest(c.image) for c in pool], evaluation)
+    kept, dropped = drop_evaluation_copies(pool, image_digests([c.image for c in pool]), evaluation)
     if not kept:
         raise DatasetError(
             f"--unlabelled {options.unlabelled}: all {len(pool)} pool image(s) are copies of validation/test "

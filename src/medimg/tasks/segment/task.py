@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -237,7 +238,7 @@ class SegmentTask:
 
         plan = model.plan_
         assert model.network_ is not None and plan is not None
-        dataset = read_as_trained(dataset, plan.canonical_orientation)
+        dataset = in_trained_channel_order(read_as_trained(dataset, plan.canonical_orientation), model)
         return evaluate_cases(
             model.network_,
             plan,
@@ -303,6 +304,61 @@ class SegmentTask:
                 "view for these images: read each mask inside the image's field of view only, or mask the inputs"
             )
         return found
+
+
+def in_trained_channel_order(dataset: Any, model: Trained) -> Any:
+    """``dataset`` reading its image channels in the order ``model`` was trained on: its channel names (its
+    ``dataset.json``'s, or its channel files' endings) matched with the run's by name and reordered (with a warning)
+    when they come in another order; as it is when either side names none (a warning when their channel file
+    endings differ, which nothing can match).
+
+    Raises:
+        DatasetError: both name their channels and the names differ, naming both.
+    """
+    from medimg.io.channels import channel_suffixes
+    from medimg.planning.domain import describe_order, load_training_domain, order_of_channels, trained_channel_names
+
+    domain = load_training_domain(model.run_dir_)
+    given = getattr(dataset, "channel_names", None)
+    order = order_of_channels(domain, given, str(dataset.root))
+    trained = trained_channel_names(domain)
+    if order is not None and given and trained:
+        logger.warning(
+            "%s has the channels %s; the model was trained on %s: the channels are put in the model's order (%s)",
+            dataset.root,
+            ", ".join(given),
+            ", ".join(trained),
+            describe_order(trained, given),
+        )
+        return replace(dataset, channel_order=tuple(order))
+    if given and len(given) > 1 and not trained and domain is not None:
+        logger.warning(
+            "%s names its channels %s, but the model does not record its channels' names (trained before medimg "
+            "recorded them, or on numbered channel files without a dataset.json): their order cannot be checked, so "
+            "the channels are used as numbered; retrain to record them",
+            dataset.root,
+            ", ".join(given),
+        )
+    split = next((case for case in getattr(dataset, "cases", []) if getattr(case, "channels", ())), None)
+    endings = channel_suffixes([split.image, *split.channels]) if split is not None else None
+    recorded = domain.channel_suffixes if domain is not None else None
+    if (not given or not trained) and endings and recorded and _bare(endings) != _bare(recorded):
+        logger.warning(
+            "%s's channel files end %s but the model's training cases' ended %s, and the channels are not named on "
+            "both sides: their order cannot be checked. Name the channels in a dataset.json (channel_names) beside "
+            "the data",
+            dataset.root,
+            ", ".join(endings),
+            ", ".join(recorded),
+        )
+    return dataset
+
+
+def _bare(endings: Sequence[str]) -> list[str]:
+    """Channel file endings without their file suffix (``0000.nii.gz`` -> ``0000``), lower-case."""
+    from medimg.io.formats import file_suffix
+
+    return [e[: len(e) - len(file_suffix(e))].lower() if file_suffix(e) else e.lower() for e in endings]
 
 
 def _trained_with_field_of_view(model: Trained) -> bool:
