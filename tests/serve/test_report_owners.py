@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from medimg.serve import ServeSettings, create_app
-from medimg.serve.storage import Storage, TokenInfo
+from medimg.serve.storage import Scope, Storage, TokenInfo
 from tests.serve.databases import TestDatabase
 from tests.serve.support import phantom_file
 
@@ -201,3 +201,57 @@ def test_the_answer_names_the_class_its_heatmap_explains(deploy_run: Path, tmp_p
         assert stored["explanation"]["class"] == expected.explained_class
     page = (Path(__file__).parents[2] / "src/medimg/serve/static/index.html").read_text()
     assert "explanation.class" in page
+
+
+def test_a_key_used_before_reports_had_owners_answers_its_report_after_the_upgrade(
+    database: TestDatabase, deploy_run: Path
+) -> None:
+    """A report stored with an Idempotency-Key by a medimg whose reports had no owner column: the retry after the
+    upgrade was answered a report its own token then got 404 for (the key names the token: it owns the report)."""
+    from medimg.serve.idempotency import upload_digest
+
+    _old_tables(database.url, database.kind == "sqlite")
+    path = phantom_file(deploy_run)
+    engine = create_engine(database.url)
+    with engine.begin() as connection:  # stored an hour ago with the old token's key; another key by an unknown token
+        for report_id, key in (("keyed", "0123abcd:upload-1"), ("stranger", "ffff0000:upload-1")):
+            connection.execute(
+                text(
+                    "INSERT INTO reports (id, created_at, model_name, label, label_index, confidence, probabilities, "
+                    "explain_method, input_format, input_info, model_info, image_png, heatmap_png, overlay_png, "
+                    "idempotency_key, upload_sha256) VALUES (:id, :at, 'm', 'lesion', 1, 0.9, "
+                    "'{\"normal\": 0.1, \"lesion\": 0.9}', 'gradcam', 'png', '{}', '{}', :png, :png, :png, :key, :sha)"
+                ),
+                {
+                    "id": report_id,
+                    "at": datetime.now(timezone.utc) - timedelta(hours=1),
+                    "png": b"\x89PNG",
+                    "key": key,
+                    "sha": upload_digest(path.read_bytes()),
+                },
+            )
+    engine.dispose()
+    old = {"Authorization": "Bearer mdg_old-token"}
+    with TestClient(create_app(ServeSettings(run_dir=deploy_run, database=database.url))) as client:
+        retried = client.post(
+            "/v1/predictions",
+            headers={**old, "Idempotency-Key": "upload-1"},
+            files={"file": (path.name, path.read_bytes())},
+        )
+        assert retried.status_code == 200 and retried.headers["Idempotent-Replayed"] == "true", retried.text
+        assert retried.json()["id"] == "keyed"
+        assert client.get(retried.json()["links"]["self"], headers=old).status_code == 200
+        listed = client.get("/v1/reports", headers=old).json()
+        assert [item["id"] for item in listed["items"]] == ["keyed"]  # not "abc" (no key) nor another token's
+    storage = Storage(database.url)
+    assert storage.count_unowned_reports() == 2  # "abc" (no key names its owner) and "stranger" (no such token)
+    engine = create_engine(database.url)
+    with engine.begin() as connection:  # an old server still writing to the upgraded database
+        connection.execute(
+            text("UPDATE reports SET token_id = NULL, idempotency_key = '0123abcd:upload-2' WHERE id = 'keyed'")
+        )
+    engine.dispose()
+    found = storage.report_for_key("0123abcd:upload-2")
+    assert found is not None and found.token_id == "0123abcd"
+    assert storage.get_report(found.id, Scope("0123abcd")) is not None
+    storage.close()

@@ -10,7 +10,8 @@ and is either a user's (it lists, opens and deletes the reports it created) or a
 stored before reports recorded their token included). Every report records the token that created it
 (``token_id``); a :class:`Scope` says whose reports a caller reaches.
 
-Databases made by an older medimg gain the new columns when they are opened (:func:`add_missing_columns`).
+Databases made by an older medimg gain the new columns when they are opened (:func:`add_missing_columns`); their
+reports stored with an idempotency key are given the token the key names (:func:`claim_keyed_reports`).
 """
 
 from __future__ import annotations
@@ -365,6 +366,31 @@ def add_missing_columns(engine: Engine) -> list[str]:
     return added
 
 
+def key_owner(idempotency_key: str) -> str:
+    """The id of the token whose caller key (``<token id>:<key>``, :func:`medimg.serve.idempotency.caller_key`)
+    this is."""
+    return idempotency_key.partition(":")[0]
+
+
+def claim_keyed_reports(engine: Engine) -> int:
+    """Give each report stored without its token (by a medimg whose reports had no ``token_id``) but with an
+    idempotency key the token that key names (a caller key starts with its token's id), when that token exists;
+    returns how many were given one. Without this, a key's retry after the upgrade answered a report its own
+    token could not open (404) and the token's history left it out."""
+    with Session(engine) as session, session.begin():
+        known = set(session.scalars(select(TokenRow.id)))
+        rows = session.scalars(
+            select(ReportRow).where(ReportRow.token_id.is_(None), ReportRow.idempotency_key.is_not(None))
+        ).all()
+        claimed = 0
+        for row in rows:
+            owner = key_owner(row.idempotency_key or "")
+            if owner in known:
+                row.token_id = owner
+                claimed += 1
+        return claimed
+
+
 class Storage:
     """The service database.
 
@@ -384,6 +410,7 @@ class Storage:
         try:
             Base.metadata.create_all(self.engine)
             add_missing_columns(self.engine)
+            claim_keyed_reports(self.engine)
         except (DatabaseError, InterfaceError) as error:  # DatabaseError: also a file that is not a database
             self.engine.dispose()
             raise unusable_database(url, error) from error
@@ -510,13 +537,16 @@ class Storage:
         """The report stored for a caller's idempotency key, if any.
 
         A report older than ``max_age_s`` lets its key go: the key is cleared from it (the report is kept) and
-        ``None`` returned, so the key names a new upload.
+        ``None`` returned, so the key names a new upload. A report stored without its token (by an older medimg) is
+        given the token the key names (:func:`claim_keyed_reports`).
         """
         with self.session() as session:
             row = session.scalars(select(ReportRow).where(ReportRow.idempotency_key == idempotency_key)).first()
             if row is not None and max_age_s is not None and _age_s(row.created_at) > max_age_s:
                 row.idempotency_key = None
                 return None
+            if row is not None and row.token_id is None:  # stored by an older medimg (one still writing to the
+                row.token_id = key_owner(idempotency_key)  # database too): the key names its token
             return row
 
     def get_report(self, report_id: str, scope: Scope = EVERY_REPORT) -> ReportRow | None:
