@@ -552,3 +552,37 @@ def read_split_list(file: Path, split: str, split_of: dict[str, str]) -> None:
 def visible_dir(path: Path) -> bool:
     """A folder that may hold data: not hidden, not ``__MACOSX`` or another system folder."""
     return path.is_dir() and not in_system_folder(path, path.parent)
+
+
+#: the manifests medimg writes and reads back (file name -> header, exactly as written): ``fit(paths, labels)``'s copy
+#: in the run folder (:mod:`medimg.data.given_files`), ``evaluate(paths, labels)``'s
+#: ``RUN/evaluations/given/<digest>/files.csv`` and ``medimg generate``'s ``synthetic.csv``
+#: (:mod:`medimg.data.synthetic_sets`); ``medimg compare --group`` writes ``<dataset>-grouped.csv``
+#: (:data:`GROUPED_MANIFEST`). Their every label and patient cell is a name as the data gave it (a class named
+#: ``NA`` or ``nan`` too); only an empty cell says "no value".
+OWN_MANIFESTS: dict[str, tuple[str, ...]] = {
+    "training_labels.csv": ("path", "label", "split"),
+    "files.csv": ("path", "label", "split"),
+    "synthetic.csv": ("path", "label", "synthetic", "run", "seed"),
+}
+#: ``medimg compare --group``'s manifest: its name's ending and its header
+GROUPED_MANIFEST = ("-grouped.csv", ("path", "label", "patient_id", "split"))
+
+
+def written_by_medimg(path: Path, header: Sequence[str], paths: Sequence[str]) -> bool:
+    """Whether the manifest ``path`` (its ``header`` as written, its rows' ``paths`` cells) is one medimg wrote
+    (:data:`OWN_MANIFESTS`, :data:`GROUPED_MANIFEST`): its name, its exact header, and its paths as medimg writes
+    them (absolute, but for ``synthetic.csv``'s, relative to the set); ``files.csv`` also in its
+    ``evaluations/given/<digest>/`` folder. A user's table of another name or header is never taken for one."""
+    name, columns = path.name, tuple(header)
+    if name.endswith(GROUPED_MANIFEST[0]):
+        expected: tuple[str, ...] | None = GROUPED_MANIFEST[1]
+    else:
+        expected = OWN_MANIFESTS.get(name)
+    if expected is None or columns != expected:
+        return False
+    if name == "synthetic.csv":
+        return True
+    if name == "files.csv" and [p.name for p in path.parents[1:3]] != ["given", "evaluations"]:
+        return False
+    return all(Path(p).is_absolute() for p in paths)

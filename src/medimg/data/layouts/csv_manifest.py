@@ -14,7 +14,10 @@ multi-label set: each row's findings (``Case.findings``), "No Finding" being non
 A row whose ``label`` cell is empty or a missing-value marker (R's ``NA``, pandas' ``nan``, ``<NA>``, ``N/A``,
 ``NULL``, ``None``...: :data:`~medimg.data.case.MISSING_VALUES`) is an unlabelled image: it is kept in
 ``Dataset.unlabelled`` (never a class, never in a split). With ``unlabelled=True`` the ``label`` column may be absent
-altogether (a manifest of an unlabelled pool).
+altogether (a manifest of an unlabelled pool). The manifests medimg writes and reads back (``fit(paths, labels)``'s
+``RUN/training_labels.csv``, ``compare --group``'s: :func:`~medimg.data.layouts.common.written_by_medimg`) hold the
+class and patient names as given: there ``NA`` or ``nan`` is a class (a folder per class so named), only an empty
+cell is missing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from medimg.data.layouts.common import (
     read_manifest,
     read_split_list,
     visible_dir,
+    written_by_medimg,
 )
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import projection_images
@@ -397,16 +401,21 @@ def _missing_as_empty(cell: str) -> str:
     return "" if is_missing_value(cell) else cell
 
 
-#: missing-value markers that are also words a class may be named (``None`` of None/Mild/Moderate/Severe, a class
-#: folder medimg writes into its own manifests): in a label column, read as that class with a warning
+#: missing-value markers that are also words a class may be named (``None`` of None/Mild/Moderate/Severe): in a
+#: label column of a user's table, read as that class with a warning (medimg's own tables keep every name as given)
 _CLASS_LIKE_MARKERS = frozenset({"none"})
 
 
-def _label_cells(rows: list[dict[str, str]], column: str, manifest: Path) -> list[str]:
+def _label_cells(rows: list[dict[str, str]], column: str, manifest: Path, exact: bool = False) -> list[str]:
     """The label column's cells, those saying "no value" (:func:`_missing_as_empty`) empty: the rows of unlabelled
     images. The markers read so are logged with their rows' count; ``None``, which may name a class, is kept as a
-    class with a warning, as a class named like a placeholder for a missing label (``?``, ``unknown``) is."""
+    class with a warning, as a class named like a placeholder for a missing label (``?``, ``unknown``) is.
+
+    ``exact``: a manifest medimg wrote (:func:`~medimg.data.layouts.common.written_by_medimg`), whose cells are the
+    class names as given (``NA``, ``nan``, ``None``: classes, the names of a folder per class): read as written."""
     cells = [str(r.get(column) or "").strip() for r in rows]
+    if exact:
+        return cells
     markers = Counter(
         cell for cell in cells if cell and is_missing_value(cell) and cell.casefold() not in _CLASS_LIKE_MARKERS
     )
@@ -641,13 +650,15 @@ def load(
             logger.info(
                 "%s: no column is named as labels; the table's other column, %r, gives them", manifest, label_col
             )
+    # a table medimg wrote (fit(paths, labels)'s copy, compare --group's) holds class and patient names as given
+    exact = written_by_medimg(manifest, list(columns.values()), [str(row.get(path_col) or "") for row in rows])
     finding_rows: list[list[str] | None] | None = None
     finding_names: tuple[str, ...] = ()  # findings no row shows are findings too (a one-hot column, an ICH subtype)
     long = _long_findings(rows, path_col, label_col, manifest, files) if label_col else None
     if long is not None:  # one row per image and finding: pivoted to one row per image
         rows, finding_rows, finding_names = long
     elif label_col:
-        written = _label_cells(rows, label_col, manifest)
+        written = _label_cells(rows, label_col, manifest, exact)
         lists = _list_labels(written)
         if lists is not None and any(len(row or ()) != 1 for row in lists if row is not None):
             from medimg.data.labels import is_no_finding
@@ -706,7 +717,8 @@ def load(
         split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
-        patient = _missing_as_empty(str(row.get(patient_col) or "").strip()) if patient_col else ""
+        patient = str(row.get(patient_col) or "").strip() if patient_col else ""
+        patient = patient if exact else _missing_as_empty(patient)
         findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
             case_id=raw_path,
