@@ -41,8 +41,9 @@ class SegmentationReport(Report):
             ``assd_mean``, ``sensitivity_mean``, ``precision_mean``, ``pixel_auc`` (binary tasks) and
             ``per_class`` ``{name: {metric: mean over cases, "dice_pooled", "n_cases"}}``.
         confidence_intervals: ``{"dice_mean" | "dice_<class>" | "iou_mean" ...: {"value", "low", "high", ...}}``.
-        cases: one row per case: ``case_id``, ``dice_mean``, ``<metric>_mean`` and ``<metric>_<class>``
-            (NaN in memory, ``null`` in JSON, where undefined).
+        cases: one row per case: ``case_id``, ``patient_id`` (when the data name patients; ``None`` for a case
+            whose patient is unknown), ``dice_mean``, ``<metric>_mean`` and ``<metric>_<class>`` (NaN in memory,
+            ``null`` in JSON, where undefined).
         postprocessing: the post-processing applied to the predictions.
         headline: the metric keys to show first (default :data:`HEADLINE`).
 
@@ -158,6 +159,11 @@ class SegmentationReport(Report):
         foreground = [str(n) for n in self.metrics.get("class_names", [])[1:]]
         case_columns = [
             html.Column("case_id", "Case", kind="text"),
+            *(
+                [html.Column("patient_id", "Patient", kind="text")]
+                if any("patient_id" in c for c in self.cases)
+                else []
+            ),
             html.Column("dice_mean", "Dice (mean)"),
             *(html.Column(f"dice_{n}", f"Dice {n}") for n in foreground),
             *(html.Column(f"hd95_{n}", f"HD95 {n}", digits=2) for n in foreground),
@@ -203,8 +209,11 @@ def build_segmentation_report(
     groups = None if n_patients is None else list(patient_ids or [])
     foreground = list(range(1, len(class_names)))
     rows: list[dict[str, Any]] = []
-    for case_id, case in zip(case_ids, per_case, strict=True):
+    for i, (case_id, case) in enumerate(zip(case_ids, per_case, strict=True)):
         row: dict[str, Any] = {"case_id": case_id}
+        if groups is not None:  # as a classification report's rows: group a patient's cases (None where unknown)
+            patient = groups[i]
+            row["patient_id"] = None if patient is None or patient != patient else str(patient)  # NaN: unknown
         dices = [case[c]["dice"] for c in foreground if not math.isnan(case[c]["dice"])]
         row["dice_mean"] = float(np.mean(dices)) if dices else math.nan
         for metric in METRIC_NAMES:
@@ -328,7 +337,8 @@ def plot_overlay(
 def write_segmentation_report(
     report: SegmentationReport, folder: Path, *, overlays: Mapping[str, str | os.PathLike[str]] | None = None
 ) -> dict[str, Path]:
-    """Write ``report.json``, ``report.html`` (overlays embedded) and ``per_case.csv`` into ``folder``."""
+    """Write ``report.json``, ``report.html`` (overlays embedded) and ``per_case.csv`` (a row per case: ``case_id``,
+    ``patient_id`` when the data name patients, then the metrics) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": report.save_json(folder / "report.json")}
     paths["html"] = report.save_html(folder / "report.html", images=overlays)
