@@ -668,16 +668,33 @@ def predict(
         if stats.images:
             typer.echo(_throughput_line(stats), err=True)
     if predictor.failed_:
-        listed = ""
-        if out:  # a batch of thousands: the files to look at, in a table beside the predictions
-            failed_table = _write_failed_table(predictor.failed_, out)
-            listed = f" (listed in {failed_table})"
-        typer.echo(
-            f"{len(predictor.failed_)} file(s) could not be used{listed}: "
-            + "; ".join(f"{p} ({reason})" for p, reason in predictor.failed_),
-            err=True,
-        )
+        # a batch of thousands: the files to look at, in a table beside the predictions
+        failed_table = _write_failed_table(predictor.failed_, out) if out else None
+        typer.echo(_failed_lines(predictor.failed_, failed_table), err=True)
         raise typer.Exit(1)
+
+
+#: the unusable files ``medimg predict`` names on the terminal, one a line (the rest: a count, and its table)
+FAILED_SHOWN = 5
+
+
+def _failed_lines(failed: Sequence[tuple[str, str]], table: Path | None) -> str:
+    """The files ``medimg predict`` could not use, one a line (the first :data:`FAILED_SHOWN` of many, then how
+    many more and where the full list is), each with its reason (without the file's name repeated)."""
+    shown = failed if len(failed) <= FAILED_SHOWN + 1 else failed[:FAILED_SHOWN]
+    where = f" (all listed in {table})" if table is not None else ""
+    lines = [f"{len(failed)} file(s) could not be used{where}:"]
+    for source, reason in shown:
+        reason = reason.removeprefix(f"{source}: ")
+        lines.append(f"  {source}: {reason}")
+    if len(shown) < len(failed):
+        rest = f"{len(failed) - len(shown)} more"
+        lines.append(
+            f"  ... and {rest} in {table}"
+            if table is not None
+            else f"  ... and {rest} (with --out, all are listed in a .failed.csv table beside the predictions)"
+        )
+    return "\n".join(lines)
 
 
 def _write_failed_table(failed: Sequence[tuple[str, str]], out: Path) -> Path:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import glob
+import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 
 def parse_patterns(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -55,7 +58,9 @@ def expand_inputs(
     exclude: str | Sequence[str] | None = None,
 ) -> list[Path]:
     """Files as given, every image file inside given folders (recursively, sorted), and what a shell pattern
-    names (``"scans/*.dcm"``, ``"**/*.png"``: quoted, or from Python) when no such file exists.
+    names (``"scans/*.dcm"``, ``"**/*.png"``: quoted, or from Python) when no such file exists. A folder's
+    Medical Segmentation Decathlon / nnU-Net datasets give their images, not the masks in their ``labelsTr/`` and
+    ``labelsTs/`` (:func:`dataset_mask_folders`).
 
     Args:
         include, exclude: file-name patterns (``"*.png,*.dcm"``) selecting the files found inside folders
@@ -85,6 +90,7 @@ def expand_inputs(
                     f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MetaImage, NRRD, .npy, or "
                     ".npz / .h5 arrays)"
                 )
+            found = _without_dataset_masks(found, path)
             selected = [p for p in found if name_selected(p.name, includes, excludes)]
             if not selected:
                 raise DatasetError(
@@ -99,6 +105,67 @@ def expand_inputs(
         else:
             raise DatasetError(f"{path} does not exist")
     return files
+
+
+#: the mask folders of a Medical Segmentation Decathlon / nnU-Net dataset -> the image folders found beside them
+DATASET_MASK_FOLDERS = {"labelstr": ("imagestr", "imagests"), "labelsts": ("imagests", "imagestr")}
+
+
+def dataset_mask_folders(files: Iterable[Path], root: Path) -> list[Path]:
+    """The mask folders (``labelsTr/``, ``labelsTs/``) of the Medical Segmentation Decathlon / nnU-Net datasets that
+    hold some of ``files`` (found in the folder ``root``), each beside an image folder (``imagesTr/``,
+    ``imagesTs/``). ``root`` itself is not one: a ``labelsTr/`` given on its own is a folder of inputs."""
+    candidates: set[Path] = set()
+    for parent in {f.parent for f in files}:
+        candidates.update(
+            folder
+            for folder in (parent, *parent.parents)
+            if folder != root and root in folder.parents and folder.name.lower() in DATASET_MASK_FOLDERS
+        )
+    found = []
+    for folder in sorted(candidates):
+        siblings = {p.name.lower() for p in folder.parent.iterdir() if p.is_dir()}
+        if any(name in siblings for name in DATASET_MASK_FOLDERS[folder.name.lower()]):
+            found.append(folder)
+    return found
+
+
+def _without_dataset_masks(files: list[Path], root: Path) -> list[Path]:
+    """``files`` (found in the folder ``root``) without those in an MSD / nnU-Net dataset's ``labelsTr/`` and
+    ``labelsTs/``: the masks of the images beside them, no inputs (each was predicted as an image, or failed as one
+    without its channel files). Says on one line how many were left out and which folders are predicted.
+
+    Raises:
+        DatasetError: the folder holds masks only (its image folders are empty).
+    """
+    masks = dataset_mask_folders(files, root)
+    if not masks:
+        return files
+    kept = [f for f in files if not any(folder in f.parents for folder in masks)]
+    shown_masks = ", ".join(f"{_relative_folder(m, root)}/" for m in masks)
+    if not kept:
+        raise DatasetError(
+            f"{root} is a segmentation dataset (Medical Segmentation Decathlon / nnU-Net) whose image folders hold no "
+            f"image files, only the masks in {shown_masks}: put the images in imagesTr/ or imagesTs/, or name the "
+            "files to predict"
+        )
+    images = sorted({_relative_folder(f.parent, root) for f in kept})
+    only_test = (root / "imagesTs").is_dir() and len(images) > 1
+    logger.info(
+        "%s is a segmentation dataset (Medical Segmentation Decathlon / nnU-Net): its %d mask(s) in %s are not "
+        "inputs; predicting the images in %s%s",
+        root,
+        len(files) - len(kept),
+        shown_masks,
+        ", ".join(f"{name}/" for name in images[:4]) + (f" and {len(images) - 4} more" if len(images) > 4 else ""),
+        f" (give {root / 'imagesTs'} to predict only its test images)" if only_test else "",
+    )
+    return kept
+
+
+def _relative_folder(folder: Path, root: Path) -> str:
+    relative = folder.relative_to(root).as_posix()
+    return relative if relative != "." else str(root)
 
 
 def is_undecodable(name: str | os.PathLike[str]) -> bool:
