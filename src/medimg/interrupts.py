@@ -2,9 +2,10 @@
 
 SIGTERM (``kill``, ``docker stop``, ``timeout``, Slurm's ``scancel`` and time limit) stops the CLI as Ctrl-C does:
 it raises ``KeyboardInterrupt`` where the process is, atomic writes remove their temporary file, the last complete
-checkpoint stays, and the CLI says how to resume and exits with 128 + the signal's number (130 for Ctrl-C, 143 for
-SIGTERM; :func:`exit_code`). Before, SIGTERM ended ``medimg fit`` at once without a word, and a checkpoint being
-saved left its temporary file behind.
+checkpoint stays, and the CLI says how to go on with the command it stopped (:func:`advice`: a fit's ``--resume``;
+for the other commands, that running them again starts over) and exits with 128 + the signal's number (130 for
+Ctrl-C, 143 for SIGTERM; :func:`exit_code`). Before, SIGTERM ended ``medimg fit`` at once without a word, and a
+checkpoint being saved left its temporary file behind.
 
 CPython drops a ``KeyboardInterrupt`` raised while it runs a weakref callback or a ``__del__`` method: it prints
 "Exception ignored in ..." and carries on. A Ctrl-C that lands in such a callback (an import's module-lock cleanup
@@ -22,10 +23,11 @@ while every later request waits.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -110,3 +112,59 @@ def clear() -> None:
     """Forget a remembered Ctrl-C or SIGTERM (for a caller that handled it and goes on)."""
     _pending.clear()
     _received.clear()
+
+
+# ------------------------------------------------------------------------------------------------ how to go on
+def advice(args: Sequence[str], signum: int | None = None) -> str:
+    """What the CLI says when Ctrl-C (or SIGTERM, ``signum``: a time limit, ``scancel``, ``docker stop``, ``kill``)
+    stopped ``medimg ARGS``: how to go on with *that* command.
+
+    A fit (a cross-validation too) goes on from its last checkpoint with its own command and ``--resume`` (a run in
+    ``--run-dir RUN`` is continued only with it: the template ``medimg fit DATA --resume`` started a new run
+    instead). The other commands keep no partial state to resume: the message says what was kept and that running
+    the same command again starts over. Before, every command was told to run ``medimg fit DATA --resume``.
+    """
+    by = f"interrupted by {signal.Signals(signum).name}" if signum not in (None, signal.SIGINT) else "interrupted"
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    again = f"`{shlex.join(['medimg', *args])}`"
+    if name is None:
+        return by
+    if name == "fit":
+        resume = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
+        what = "cross-validation" if _has_option(args, "--folds") else "fit"
+        return f"{by}; the {what} goes on from its last checkpoint with `{resume}`"
+    if name == "evaluate":
+        return f"{by}; the evaluation did not finish (the model is unchanged); {again} evaluates again from the start"
+    if name == "predict":
+        kept = (
+            "no predictions file was written (it is written once every input is predicted)"
+            if _has_option(args, "--out")
+            else "the output above is incomplete"
+        )
+        return f"{by}; {kept}; {again} predicts every input again and is safe to re-run"
+    if name == "generate":
+        out, seed = _option(args, "--out") or "OUT", _option(args, "--seed") or "0"
+        return (
+            f"{by}; {out}/synthetic.csv lists the images of the draws that finished, not this one's; {again} draws "
+            f"them again (should it refuse, delete this draw's unlisted {out}/*/synthetic_s{seed}_* files first)"
+        )
+    if name == "serve":
+        return f"{by}; the service stopped"
+    if name == "demo":
+        return f"{by}; {again} starts the demo over (it replaces its own phantoms and run)"
+    return f"{by}; `medimg {name}` did not finish; {again} starts it over"
+
+
+def _option(args: Sequence[str], name: str) -> str | None:
+    """The value of ``name`` among ``args`` (``--out X`` or ``--out=X``; the last one given), else ``None``."""
+    value = None
+    for before, arg in zip(["", *args], args, strict=False):
+        if before == name:
+            value = arg
+        elif arg.startswith(f"{name}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _has_option(args: Sequence[str], name: str) -> bool:
+    return any(arg == name or arg.startswith(f"{name}=") for arg in args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shlex
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -913,23 +912,13 @@ from medimg.cli import commands as _commands  # noqa: E402
 _commands.register(app)
 
 
-INTERRUPTED = (
-    "interrupted; a fit goes on from its last checkpoint with `medimg fit DATA --resume` (the latest interrupted run "
-    "of DATA; --run-dir RUN --resume for another)"
-)
-
-
 def interrupted_message(args: list[str], signum: int | None = None) -> str:
-    """What Ctrl-C (or SIGTERM, ``signum``: a time limit, ``scancel``, ``docker stop``, ``kill``) says: for a fit,
-    its own command with ``--resume`` (a run in ``--run-dir RUN`` is continued only with it: the template
-    ``medimg fit DATA --resume`` started a new run instead); else :data:`INTERRUPTED`."""
-    import signal
+    """What Ctrl-C (or SIGTERM, ``signum``) says: how to go on with the command it stopped
+    (:func:`medimg.interrupts.advice`: a fit's ``--resume``; for the others, what was kept and that running them
+    again starts over)."""
+    from medimg.interrupts import advice
 
-    by = f"interrupted by {signal.Signals(signum).name}" if signum not in (None, signal.SIGINT) else "interrupted"
-    if not args or args[0] != "fit":
-        return INTERRUPTED.replace("interrupted", by, 1)
-    command = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
-    return f"{by}; the fit goes on from its last checkpoint with `{command}`"
+    return advice(args, signum)
 
 
 def _key_value_hint(args: list[str]) -> str | None:
