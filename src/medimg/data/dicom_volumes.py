@@ -71,6 +71,7 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     in_volumes = {path: series for series in volumes for path in series.files}
     volume_folders = {series.folder for series in volumes}
     dicom_ids = {c.case_id for c in dicom}
+    dicom_paths = [c.path for c in dicom if c.path is not None]
     if 2 * len(in_volumes) <= len(dicom):
         if volumes:
             logger.info(
@@ -96,7 +97,7 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
         elif series.folder not in placed:
             placed.add(series.folder)
             case_id = series.folder.relative_to(root).as_posix()
-            uid = series.series_uid if series.key != series.folder else None  # the folder holds other series too
+            uid = series.series_uid if _holds_others(series, dicom_paths) else None
             result.append(Case(case_id=case_id, label=case.label, split=case.split, path=series.folder, series_uid=uid))
     logger.info(
         "%s: %d DICOM series read as 3D volumes, one case each (e.g. %s: %d slices); the class folder labels "
@@ -140,6 +141,13 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     return result
 
 
+def _holds_others(series: SeriesInput, dicom_files: Collection[Path]) -> bool:
+    """Whether the series' folder holds DICOM files besides its slices (another series, even one of a single
+    file such as a scout, which the folder's reader would otherwise refuse as a second series)."""
+    members = set(series.files)
+    return series.key != series.folder or any(f.parent == series.folder and f not in members for f in dicom_files)
+
+
 def _largest_per_folder(series: Sequence[SeriesInput]) -> dict[Path, SeriesInput]:
     """``folder -> its series with the most slices`` (the first of equals)."""
     largest: dict[Path, SeriesInput] = {}
@@ -154,9 +162,15 @@ def largest_series(folders: Collection[Path]) -> dict[Path, SeriesInput]:
     folder of a PACS export: axial, reformats, a scout); a folder of one series is absent. Reads the headers only.
     A label table's row naming such a folder is that series, as a class folder's study folder is
     (:func:`series_as_volumes`)."""
+    from medimg.io.dicom_survey import looks_like_dicom
     from medimg.io.series_inputs import SeriesInput, find_series
 
     files = [f for folder in sorted(set(folders)) for f in sorted(folder.iterdir()) if f.is_file()]
     found = [item for item in find_series(files) if isinstance(item, SeriesInput)]
     several = {folder for folder, n in Counter(item.folder for item in found).items() if n > 1}
-    return {folder: item for folder, item in _largest_per_folder(found).items() if folder in several}
+    dicom = [f for f in files if looks_like_dicom(f)]
+    return {
+        folder: item
+        for folder, item in _largest_per_folder(found).items()
+        if folder in several or _holds_others(item, dicom)
+    }

@@ -53,7 +53,7 @@ from medimg.io.windowing import apply_window_to_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dicom_header", "read_dicom", "read_dicom_series"]
+__all__ = ["dicom_header", "main_geometry", "read_dicom", "read_dicom_series"]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -738,6 +738,22 @@ def _candidate_files(folder: Path) -> list[Path]:
     return out
 
 
+def _geometry_key(ds: Any) -> tuple[Any, ...]:
+    iop = _floats(ds.get("ImageOrientationPatient"), 6)
+    return (tuple(round(v, 3) for v in iop) if iop else None, int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
+
+
+def main_geometry(headers: Sequence[Any]) -> list[int]:
+    """The indices (in order) of the headers of one series that share its most common geometry (orientation,
+    rounded, and size): the slices of the volume, without a localizer or scout filed in the same series, which
+    lies across them and would otherwise be taken for a slice (a gap of tens of mm in the slice positions)."""
+    keys = [_geometry_key(ds) for ds in headers]
+    if not keys:
+        return []
+    main_key = Counter(keys).most_common(1)[0][0]
+    return [i for i, key in enumerate(keys) if key == main_key]
+
+
 def _series_summary(groups: dict[str, list[tuple[Path, Any]]]) -> str:
     parts = []
     for uid, items in groups.items():
@@ -831,14 +847,7 @@ def read_dicom_series(
     if len(items) == 1 and int(_first_float(items[0][1].get("NumberOfFrames")) or 1) > 1:
         return read_dicom(items[0][0], window=window)
 
-    # Keep the majority geometry (orientation rounded, size).
-    def geometry_key(ds: Any) -> tuple[Any, ...]:
-        iop = _floats(ds.get("ImageOrientationPatient"), 6)
-        return (tuple(round(v, 3) for v in iop) if iop else None, int(ds.Rows), int(ds.Columns))
-
-    counts = Counter(geometry_key(ds) for _, ds in items)
-    main_key = counts.most_common(1)[0][0]
-    kept = [(p, ds) for p, ds in items if geometry_key(ds) == main_key]
+    kept = [items[i] for i in main_geometry([ds for _, ds in items])]
     dropped = len(items) - len(kept)
     if dropped:
         logger.warning(

@@ -311,7 +311,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         import pydicom  # noqa: F401  (group_series reads the headers with it)
     except ImportError:
         return survey
-    from medimg.io.dicom import uneven_spacing
+    from medimg.io.dicom import main_geometry, uneven_spacing
 
     headers = group_series(_dicom_files(base), max_files=max_files)
     if headers.stopped:
@@ -334,12 +334,13 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         sizes = Counter((int(d.get("Rows") or 0), int(d.get("Columns") or 0)) for d in datasets)
         spacing = _floats(first.get("PixelSpacing") or first.get("ImagerPixelSpacing"))
         cosines = _floats(first.get("ImageOrientationPatient"))
-        positions = slice_positions(datasets)
-        if spacing and positions and len(datasets) > 1:
+        slices = [datasets[i] for i in main_geometry(datasets)]  # without a localizer filed in the series
+        positions = slice_positions(slices)
+        if spacing and positions and len(slices) > 1:
             steps = np.diff(np.sort(positions))
             if steps.size and float(np.median(steps)) > 0:
                 spacing = [round(float(np.median(steps)), 4), *spacing]
-        if positions and len(datasets) > 2 and min(np.diff(np.sort(positions))) >= 1e-3:
+        if positions and len(slices) > 2 and min(np.diff(np.sort(positions))) >= 1e-3:
             uneven = uneven_spacing(positions)
             if uneven:
                 survey.warnings.append(

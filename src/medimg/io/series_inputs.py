@@ -166,6 +166,7 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
     :data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`) are no input and are left out, with one line saying
     how many. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
     """
+    from medimg.io.dicom import main_geometry
     from medimg.io.dicom_survey import ANNOTATION_MODALITIES, group_series, looks_like_dicom
 
     candidates = [path for path in files if looks_like_dicom(path)]
@@ -198,8 +199,20 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
             by_folder.setdefault(path.parent, []).append((path, ds))
         for folder, items in by_folder.items():
             images = [(p, ds) for p, ds in items if "Rows" in ds and int(_number(ds.get("NumberOfFrames")) or 1) == 1]
-            if len(images) >= 2:
-                series.append(_series_input(folder, uid, images))
+            slices = [images[i] for i in main_geometry([ds for _, ds in images])]
+            if len(slices) >= 2:
+                if len(slices) < len(images):  # a localizer filed in the series: a file of its own, not a slice
+                    other = next(p for p, _ in images if all(p != q for q, _ in slices))
+                    logger.info(
+                        "%s: %d file(s) of series %s differ in orientation or size from its other %d slices (a "
+                        "localizer?) and are not slices of it (e.g. %s)",
+                        folder,
+                        len(images) - len(slices),
+                        uid or "(no SeriesInstanceUID)",
+                        len(slices),
+                        other.name,
+                    )
+                series.append(_series_input(folder, uid, slices))
     if not series:
         return list(files)
     owner = {path: item for item in _with_keys(series) for path in item.files}

@@ -1,0 +1,64 @@
+"""DICOM study folders as PACS exports leave them: a localizer filed in the axial series, a one-file scout series
+beside it. Each series is still one volume, read as read_dicom_series reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.io.conftest import write_dicom
+
+from medimg.data.dataset import Dataset
+from medimg.data.dicom_volumes import MIN_VOLUME_SLICES, largest_series
+from medimg.io.dicom_survey import survey_dicom
+from medimg.io.series_inputs import SeriesInput, find_series
+
+pytest.importorskip("pydicom")
+
+AXIAL = (1, 0, 0, 0, 1, 0)
+SAGITTAL = (0, 1, 0, 0, 0, -1)
+N = MIN_VOLUME_SLICES + 1
+
+
+def _study(folder: Path, label: str, uid: str, *, localizer: bool = False, scout: bool = False) -> None:
+    """``N`` axial slices 2 mm apart; a sagittal localizer in the same series, or a one-file scout series."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(N):
+        pixels = rng.integers(0, 200, (8, 8)) + (500 if label == "tumour" else 0)
+        write_dicom(
+            folder / f"IM{n:03d}.dcm", pixels, position=(0, 0, 2.0 * n), orientation=AXIAL, slope=1, intercept=-1024,
+            series_uid=uid, instance=n + 1, extra={"PatientID": f"{label}-{folder.name}"},
+        )  # fmt: skip
+    if localizer or scout:
+        write_dicom(
+            folder / "LOC.dcm", np.zeros((8, 8)), position=(0, -50, 60), orientation=SAGITTAL, slope=1,
+            intercept=-1024, series_uid=uid if localizer else uid + ".9", instance=N + 1,
+            extra={"PatientID": f"{label}-{folder.name}"},
+        )  # fmt: skip
+
+
+def test_a_localizer_filed_in_the_series_is_no_slice_of_it(tmp_path: Path) -> None:
+    """The sagittal localizer's position was projected on the axial normal: a 'gap of 46 mm, 22 slices missing', so
+    `check` warned of missing slices and class-folder training left the series out (was: every slice 2D)."""
+    _study(tmp_path / "p0", "normal", "1.2.826.0.9.1", localizer=True)
+    found = find_series(sorted((tmp_path / "p0").iterdir()))
+    series = [item for item in found if isinstance(item, SeriesInput)]
+    assert len(series) == 1 and series[0].slices == N and series[0].evenly_spaced and not series[0].uneven
+    assert tmp_path / "p0" / "LOC.dcm" in found  # a file of its own
+    survey = survey_dicom(tmp_path)
+    assert not [w for w in survey.warnings if "uneven" in w], survey.warnings
+
+
+def test_class_folders_with_a_localizer_or_a_scout_series_are_volumes(tmp_path: Path) -> None:
+    """A study folder holding its axial series and a one-file scout series was read without its series UID: 'the
+    folder holds 2 series', every such case unreadable."""
+    for label in ("normal", "tumour"):
+        for p in range(2):
+            _study(tmp_path / label / f"p{p}", label, f"1.2.826.0.9.{len(label)}{p}", localizer=p == 0, scout=p == 1)
+    dataset = Dataset.load(tmp_path)
+    assert sorted(c.case_id for c in dataset.cases) == ["normal/p0", "normal/p1", "tumour/p0", "tumour/p1"]
+    for case in dataset.cases:
+        assert dataset.read(case).array.shape[1:] == (8, 8, N)  # RAS order; the localizer is no slice
+    assert set(largest_series([tmp_path / "normal" / "p1"])) == {tmp_path / "normal" / "p1"}
