@@ -253,6 +253,13 @@ def zip_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def dicom_frames_1a() -> bytes:
+    """pydicom's badVR.dcm: NumberOfFrames '1A' (was a 500: the pixel count's int('1A'))."""
+    from pydicom.data import get_testdata_file
+
+    return Path(str(get_testdata_file("badVR.dcm"))).read_bytes()
+
+
 BAD_UPLOADS = {
     "empty": (lambda: b"", 400, "empty"),
     "truncated-dicom": (lambda: ct_small().read_bytes()[:2000], 422, "DICOM"),
@@ -261,6 +268,7 @@ BAD_UPLOADS = {
     "gif": (lambda: b"GIF89a" + b"\x01\x00\x01\x00" + b"\x00" * 40, 415, "GIF files are not accepted"),
     "decompression-bomb": (lambda: png_bomb(30_000), 413, "limit"),
     "3d-volume-for-2d-model": (nifti_volume, 422, "expects 2D"),
+    "dicom-malformed-frame-count": (dicom_frames_1a, 422, "the DICOM file cannot be read"),
 }
 
 

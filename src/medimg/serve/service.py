@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,14 +68,26 @@ class ModelInfo:
         return dict(self.__dict__)
 
 
+def _header_count(dataset: Any, keyword: str, default: int) -> int:
+    """A DICOM header's count (Rows, NumberOfFrames...) as the image readers take it: its first number, else
+    ``default`` (a missing or malformed value, such as NumberOfFrames ``1A``, was a 500)."""
+    value = dataset.get(keyword)
+    first = value[0] if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and value else value
+    try:
+        number = float(str(first).strip()) if first not in (None, "") else None
+    except (TypeError, ValueError):
+        number = None
+    return int(number) if number is not None and math.isfinite(number) else default
+
+
 def _dicom_pixels(dataset: Any) -> int:
-    rows, columns = int(dataset.get("Rows") or 0), int(dataset.get("Columns") or 0)
-    frames = int(str(dataset.get("NumberOfFrames") or 1) or 1)
+    rows, columns = _header_count(dataset, "Rows", 0), _header_count(dataset, "Columns", 0)
+    frames = _header_count(dataset, "NumberOfFrames", 1)
     if rows <= 0 or columns <= 0:
         raise UploadRejected(
             422, "the DICOM file holds no image (no Rows/Columns): it is truncated or not an image object"
         )
-    return rows * columns * max(frames, 1) * int(dataset.get("SamplesPerPixel") or 1)
+    return rows * columns * max(frames, 1) * max(_header_count(dataset, "SamplesPerPixel", 1), 1)
 
 
 #: a multi-frame upload's report lists at most this many frames' labels (all are predicted and counted)
