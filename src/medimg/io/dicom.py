@@ -290,9 +290,16 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
                 "stripped the image pixel module; re-export the file with it"
             )
         elif "missing" in message.lower() and ("plugin" in message.lower() or "depend" in message.lower()):
+            gdcm = "" if _has_gdcm() or "HTJ2K" in _syntax_kind(syntax_name) else "pip install python-gdcm, or "
             reason = (
                 f"its pixel data is compressed ({syntax_name}) and no installed decoder handles it; install "
-                "one: pip install python-gdcm (a medimg dependency), or pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
+                f"one: {gdcm}{_decoder_hint(syntax_name)}"
+            )
+        elif "is not supported" in message.lower() and syntax is not None:  # a syntax pydicom has no decoder for
+            reason = (
+                f"its pixel data is in a transfer syntax this pydicom cannot decode ({syntax_name}); re-export the "
+                "file uncompressed (Explicit VR Little Endian) from the PACS or scanner, or convert it with a tool "
+                "that reads this syntax"
             )
         elif "does not support" in message.lower():  # e.g. 12-bit lossy JPEG Extended: neither GDCM nor Pillow
             reason = (
@@ -306,9 +313,23 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
         raise ImageReadError(path, reason) from exc
 
 
+def _has_gdcm() -> bool:
+    try:
+        importlib.import_module("gdcm")
+    except ImportError:
+        return False
+    return True
+
+
+def _syntax_kind(syntax_name: str) -> str:
+    """``HTJ2K`` for High-Throughput JPEG 2000 (which GDCM does not decode), else the upper-case name."""
+    name = syntax_name.upper()
+    return "HTJ2K" if "HIGH-THROUGHPUT" in name or "HTJ2K" in name else name
+
+
 def _decoder_hint(syntax_name: str) -> str:
     """The pip command installing the pylibjpeg plugin that decodes this transfer syntax."""
-    name = syntax_name.upper()
+    name = _syntax_kind(syntax_name)
     if "2000" in name or "HTJ2K" in name:
         return "pip install pylibjpeg pylibjpeg-openjpeg"
     if "JPEG" in name:
@@ -329,6 +350,24 @@ def _is_colour(ds: Any) -> bool:
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     samples = int(ds.get("SamplesPerPixel") or 1)
     return photometric in ("RGB", "PALETTE COLOR") or photometric.startswith("YBR") or samples == 3
+
+
+def _palette_is_16_bit(ds: Any) -> bool:
+    """Whether a PALETTE COLOR image's lookup tables hold 16-bit entries (0..65535, the usual case), so that the
+    colours it gives are on a scale 257 times that of 8-bit RGB. A table declared 16-bit whose entries all fit in
+    8 bits (an old exporter's quirk) counts as 8-bit."""
+    descriptor = ds.get("RedPaletteColorLookupTableDescriptor")
+    try:
+        bits = int(descriptor[2])
+    except (TypeError, ValueError, IndexError):
+        return False
+    if bits != 16:
+        return False
+    tables = [ds.get(f"{c}PaletteColorLookupTableData") for c in ("Red", "Green", "Blue")]
+    if all(isinstance(t, bytes) and len(t) >= 2 for t in tables):
+        entries = [np.frombuffer(t[: len(t) // 2 * 2], dtype="<u2") for t in tables if isinstance(t, bytes)]
+        return max(int(e.max()) for e in entries) > 255
+    return True  # segmented tables: 16-bit as declared
 
 
 def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:
@@ -392,6 +431,9 @@ def _dataset_to_array(
     if _is_colour(ds):
         if photometric == "PALETTE COLOR":
             arr = np.asarray(utils.apply_color_lut(arr, ds))
+            if _palette_is_16_bit(ds):  # 0..65535 entries: to the 0..255 of every other colour image
+                arr = arr.astype(np.float64) * (255.0 / 65535.0)
+                meta["palette_scaled_to_8_bit"] = True
         elif photometric in ("YBR_FULL", "YBR_FULL_422") and _pydicom_major() < 3:
             # pydicom 3 already returns RGB; pydicom 2 leaves uncompressed YBR data as YCbCr.
             arr = np.asarray(utils.convert_color_space(arr, photometric, "RGB"))

@@ -1,0 +1,96 @@
+"""DICOM pixels as scanners of many makes store them: palette-colour secondary captures, transfer syntaxes no
+installed decoder handles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medimg.errors import ImageReadError
+from medimg.io import read_dicom
+
+pydicom = pytest.importorskip("pydicom")
+
+
+def _dataset(photometric: str = "MONOCHROME2", bits: int = 16) -> object:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "US"
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 0
+    return ds
+
+
+def _palette(tmp_path: Path, name: str, entry_bits: int, scale: int) -> Path:
+    ds = _dataset("PALETTE COLOR", bits=8)
+    ramp = np.arange(256, dtype=np.uint16)
+    tables = {"Red": ramp * scale, "Green": (255 - ramp) * scale, "Blue": np.zeros(256, np.uint16)}
+    for colour, table in tables.items():
+        setattr(ds, f"{colour}PaletteColorLookupTableDescriptor", [256, 0, entry_bits])
+        setattr(ds, f"{colour}PaletteColorLookupTableData", table.astype("<u2").tobytes())
+    ds.PixelData = np.full((8, 8), 200, np.uint8).tobytes()
+    path = tmp_path / name
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_a_16_bit_palette_gives_the_0_255_colours_of_an_rgb_image(tmp_path: Path) -> None:
+    """Index 200 through 16-bit tables (200 * 257 red): was 51400, 257 times the scale of every RGB ultrasound, so a
+    model trained on RGB saw it blown out (only the training-domain check hinted at it)."""
+    image = read_dicom(_palette(tmp_path, "doppler.dcm", 16, 257))
+    np.testing.assert_allclose(image.array[:, 0, 0], [200, 55, 0], atol=1e-3)
+    # a table declared 16-bit whose entries stay within 0..255 (an old exporter's) is not scaled down
+    quirk = read_dicom(_palette(tmp_path, "old.dcm", 16, 1))
+    np.testing.assert_allclose(quirk.array[:, 0, 0], [200, 55, 0], atol=1e-3)
+
+
+def _compressed(tmp_path: Path, syntax: str) -> Path:
+    from pydicom.encaps import encapsulate
+
+    ds = _dataset()
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(40)])
+    ds["PixelData"].VR = "OB"
+    path = tmp_path / "img.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_htj2k_without_its_decoder_names_the_plugin_that_decodes_it(tmp_path: Path) -> None:
+    """High-Throughput JPEG 2000 (GDCM does not decode it): was 'install python-gdcm', which is installed already."""
+    try:
+        import openjpeg  # noqa: F401
+
+        pytest.skip("pylibjpeg-openjpeg is installed: HTJ2K may decode")
+    except ImportError:
+        pass
+    with pytest.raises(ImageReadError) as caught:
+        read_dicom(_compressed(tmp_path, "1.2.840.10008.1.2.4.201"))
+    reason = caught.value.reason
+    assert "img.dcm" in str(caught.value) and "pip install pylibjpeg pylibjpeg-openjpeg" in reason
+    assert "gdcm" not in reason.lower()
+
+
+def test_a_transfer_syntax_pydicom_has_no_decoder_for_says_what_to_do(tmp_path: Path) -> None:
+    """JPEG XL (newer than this pydicom): was 'the pixel data cannot be decoded (... is not supported ...)', no fix."""
+    path = _compressed(tmp_path, "1.2.840.10008.1.2.4.201")
+    path.write_bytes(path.read_bytes().replace(b"1.2.840.10008.1.2.4.201", b"1.2.840.10008.1.2.4.110"))
+    with pytest.raises(ImageReadError) as caught:
+        read_dicom(path)
+    reason = caught.value.reason
+    assert "1.2.840.10008.1.2.4.110" in reason and "re-export the file uncompressed" in reason
