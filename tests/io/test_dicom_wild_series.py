@@ -3,6 +3,7 @@ beside it. Each series is still one volume, read as read_dicom_series reads it."
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from tests.io.conftest import write_dicom
 
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES, largest_series
+from medimg.io.dicom import read_dicom_series
 from medimg.io.dicom_survey import survey_dicom
 from medimg.io.series_inputs import SeriesInput, find_series
 
@@ -62,3 +64,20 @@ def test_class_folders_with_a_localizer_or_a_scout_series_are_volumes(tmp_path: 
     for case in dataset.cases:
         assert dataset.read(case).array.shape[1:] == (8, 8, N)  # RAS order; the localizer is no slice
     assert set(largest_series([tmp_path / "normal" / "p1"])) == {tmp_path / "normal" / "p1"}
+
+
+def test_a_copy_of_a_slice_is_no_second_acquisition(tmp_path: Path) -> None:
+    """`IM004 (1).dcm`, a second copy of one slice (same SOPInstanceUID): was refused as '2 slices share a position
+    ... the series mixes several acquisitions (echoes, phases or time points)', and no volume for training."""
+    _study(tmp_path / "tumour" / "p0", "tumour", "1.2.826.0.9.7")
+    _study(tmp_path / "normal" / "p0", "normal", "1.2.826.0.9.8")
+    for label in ("tumour", "normal"):
+        folder = tmp_path / label / "p0"
+        shutil.copy(folder / "IM004.dcm", folder / "IM004 (1).dcm")
+    image = read_dicom_series(tmp_path / "tumour" / "p0")
+    assert image.array.shape == (1, N, 8, 8) and image.spacing_mm == (2.0, 0.5, 0.75)
+    found = find_series(sorted((tmp_path / "tumour" / "p0").iterdir()))
+    assert len(found) == 1 and isinstance(found[0], SeriesInput) and found[0].slices == N
+    assert found[0].evenly_spaced
+    assert not [w for w in survey_dicom(tmp_path).warnings if "uneven" in w]
+    assert sorted(c.case_id for c in Dataset.load(tmp_path).cases) == ["normal/p0", "tumour/p0"]

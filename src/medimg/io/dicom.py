@@ -53,7 +53,7 @@ from medimg.io.windowing import apply_window_to_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dicom_header", "main_geometry", "read_dicom", "read_dicom_series"]
+__all__ = ["dicom_header", "main_geometry", "read_dicom", "read_dicom_series", "unique_instances"]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -785,6 +785,21 @@ def _geometry_key(ds: Any) -> tuple[Any, ...]:
     return (tuple(round(v, 3) for v in iop) if iop else None, int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
 
 
+def unique_instances(headers: Sequence[Any]) -> list[int]:
+    """The indices (in order) of the headers that are not a copy of an earlier one: a second file of the same
+    SOPInstanceUID (``IM0002 (1).dcm``, an export merged twice) is the same slice, not a second acquisition at its
+    position. Headers without a SOPInstanceUID are all kept."""
+    seen: set[str] = set()
+    keep = []
+    for i, ds in enumerate(headers):
+        uid = str(ds.get("SOPInstanceUID") or "").strip()
+        if uid and uid in seen:
+            continue
+        seen.add(uid)
+        keep.append(i)
+    return keep
+
+
 def main_geometry(headers: Sequence[Any]) -> list[int]:
     """The indices (in order) of the headers of one series that share its most common geometry (orientation,
     rounded, and size): the slices of the volume, without a localizer or scout filed in the same series, which
@@ -885,6 +900,17 @@ def read_dicom_series(
         )
     else:
         items = next(iter(groups.values()))
+
+    unique = [items[i] for i in unique_instances([ds for _, ds in items])]
+    if len(unique) < len(items):
+        copy = next(p for p, _ in items if all(p != q for q, _ in unique))
+        logger.warning(
+            "%s: left out %d file(s) that repeat another file's SOPInstanceUID (copies of one slice, e.g. %s)",
+            root,
+            len(items) - len(unique),
+            copy.name,
+        )
+        items = unique
 
     if len(items) == 1 and int(_first_float(items[0][1].get("NumberOfFrames")) or 1) > 1:
         return read_dicom(items[0][0], window=window)

@@ -311,7 +311,7 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         import pydicom  # noqa: F401  (group_series reads the headers with it)
     except ImportError:
         return survey
-    from medimg.io.dicom import main_geometry, uneven_spacing
+    from medimg.io.dicom import main_geometry, uneven_spacing, unique_instances
 
     headers = group_series(_dicom_files(base), max_files=max_files)
     if headers.stopped:
@@ -334,7 +334,8 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         sizes = Counter((int(d.get("Rows") or 0), int(d.get("Columns") or 0)) for d in datasets)
         spacing = _floats(first.get("PixelSpacing") or first.get("ImagerPixelSpacing"))
         cosines = _floats(first.get("ImageOrientationPatient"))
-        slices = [datasets[i] for i in main_geometry(datasets)]  # without a localizer filed in the series
+        unique = [datasets[i] for i in unique_instances(datasets)]  # a copy of a file is no second slice
+        slices = [unique[i] for i in main_geometry(unique)]  # without a localizer filed in the series
         positions = slice_positions(slices)
         if spacing and positions and len(slices) > 1:
             steps = np.diff(np.sort(positions))

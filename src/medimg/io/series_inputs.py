@@ -166,7 +166,7 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
     :data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`) are no input and are left out, with one line saying
     how many. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
     """
-    from medimg.io.dicom import main_geometry
+    from medimg.io.dicom import main_geometry, unique_instances
     from medimg.io.dicom_survey import ANNOTATION_MODALITIES, group_series, looks_like_dicom
 
     candidates = [path for path in files if looks_like_dicom(path)]
@@ -190,6 +190,7 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
         )
         files = [path for path in files if path not in annotations]
     series: list[SeriesInput] = []
+    copies: list[Path] = []
     for members in headers.groups.values():
         if frame_counts is not None:
             frame_counts.update({path: int(_number(ds.get("NumberOfFrames")) or 1) for path, ds in members})
@@ -199,6 +200,10 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
             by_folder.setdefault(path.parent, []).append((path, ds))
         for folder, items in by_folder.items():
             images = [(p, ds) for p, ds in items if "Rows" in ds and int(_number(ds.get("NumberOfFrames")) or 1) == 1]
+            unique = [images[i] for i in unique_instances([ds for _, ds in images])]
+            if len(unique) >= 2:  # a copy of a slice is no input of its own either
+                copies += [p for p, _ in images if all(p != q for q, _ in unique)]
+                images = unique
             slices = [images[i] for i in main_geometry([ds for _, ds in images])]
             if len(slices) >= 2:
                 if len(slices) < len(images):  # a localizer filed in the series: a file of its own, not a slice
@@ -213,6 +218,15 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
                         other.name,
                     )
                 series.append(_series_input(folder, uid, slices))
+    if copies:
+        logger.warning(
+            "%d DICOM file(s) repeat the SOPInstanceUID of another file of their series (copies of one slice, e.g. "
+            "%s): left out",
+            len(copies),
+            sorted(copies)[0],
+        )
+        repeated = set(copies)
+        files = [path for path in files if path not in repeated]
     if not series:
         return list(files)
     owner = {path: item for item in _with_keys(series) for path in item.files}
