@@ -94,3 +94,23 @@ def test_a_transfer_syntax_pydicom_has_no_decoder_for_says_what_to_do(tmp_path: 
         read_dicom(path)
     reason = caught.value.reason
     assert "1.2.840.10008.1.2.4.110" in reason and "re-export the file uncompressed" in reason
+
+
+@pytest.mark.parametrize(
+    ("photometric", "shape", "expected"),
+    [("MONOCHROME2", "INVERSE", 4095 - 100), ("MONOCHROME1", "INVERSE", 4095 - 100), ("MONOCHROME2", "IDENTITY", 100)],
+)
+def test_an_inverse_presentation_lut_is_inverted_once(
+    tmp_path: Path, photometric: str, shape: str, expected: int
+) -> None:
+    """A MONOCHROME2 radiograph with PresentationLUTShape INVERSE (displayed inverted): was read as stored, so bone
+    came out dark beside every other radiograph of the set. MONOCHROME1 + INVERSE (the DX rule) stays one inversion."""
+    ds = _dataset(photometric)
+    ds.Modality = "DX"
+    ds.BitsStored, ds.HighBit = 12, 11
+    ds.PresentationLUTShape = shape
+    ds.PixelData = np.full((8, 8), 100, np.uint16).tobytes()
+    path = tmp_path / "dx.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    image = read_dicom(path)
+    assert float(image.array[0, 0, 0]) == expected and image.meta["inverted"] == (expected != 100)

@@ -4,9 +4,10 @@ Intensities:
     * The modality LUT is applied: ``value = stored * RescaleSlope + RescaleIntercept`` (CT -> Hounsfield
       units), from the top-level tags or the enhanced multi-frame functional groups (per frame when they
       differ), or a ``ModalityLUTSequence``; RT dose grids are scaled by ``DoseGridScaling`` (-> Gy).
-    * ``MONOCHROME1`` (low values displayed bright, common for CR/DX X-rays) is inverted so that high =
-      bright: ``value' = lo + hi - value`` with ``[lo, hi]`` the range the stored bits can hold after
-      rescaling (the same mapping for every image of a scanner, not a per-image min-max). The file's window
+    * ``MONOCHROME1`` (low values displayed bright, common for CR/DX X-rays), and ``MONOCHROME2`` with an
+      ``INVERSE`` PresentationLUTShape, are inverted so that high = bright: ``value' = lo + hi - value`` with
+      ``[lo, hi]`` the range the stored bits can hold after rescaling (the same mapping for every image of a
+      scanner, not a per-image min-max). The file's window
       center is mapped the same way. Images whose values are physical units (CT and PET, or ``RescaleType ==
       "HU"``) are NOT inverted: -1000 HU is air whatever the display convention, and ``meta["inverted"]`` says
       what was done.
@@ -495,11 +496,17 @@ def _dataset_to_array(
     elif modality == "CT" or (rescale_type or "").upper() == "HU":
         meta["units"] = "HU"
     meta["inverted"] = False
-    if photometric == "MONOCHROME1":
+    # MONOCHROME2 with an INVERSE Presentation LUT (some CR/DX/MG exports) is displayed inverted, as MONOCHROME1 is
+    # (MONOCHROME1 with INVERSE, the DX module's rule, is one inversion, not two)
+    inverse_lut = str(ds.get("PresentationLUTShape") or "").strip().upper() == "INVERSE"
+    if photometric == "MONOCHROME1" or (photometric == "MONOCHROME2" and inverse_lut):
+        if inverse_lut and photometric == "MONOCHROME2":
+            meta["presentation_lut_shape"] = "INVERSE"
         if physical:
             logger.info(
-                "%s: MONOCHROME1 %s image left as is: its values are physical units (%s)",
+                "%s: %s %s image left as is: its values are physical units (%s)",
                 path,
+                photometric if photometric == "MONOCHROME1" else "INVERSE-LUT",
                 modality,
                 rescale_type or "HU",
             )
