@@ -260,6 +260,14 @@ def dicom_frames_1a() -> bytes:
     return Path(str(get_testdata_file("badVR.dcm"))).read_bytes()
 
 
+def dicom_unknown_vr() -> bytes:
+    """CT_small with an unknown value representation ('CI') in its file meta (was a 500: pydicom's
+    NotImplementedError)."""
+    data = ct_small().read_bytes()
+    assert data.count(b"\x02\x00\x03\x00UI") == 1
+    return data.replace(b"\x02\x00\x03\x00UI", b"\x02\x00\x03\x00CI")
+
+
 BAD_UPLOADS = {
     "empty": (lambda: b"", 400, "empty"),
     "truncated-dicom": (lambda: ct_small().read_bytes()[:2000], 422, "DICOM"),
@@ -269,6 +277,7 @@ BAD_UPLOADS = {
     "decompression-bomb": (lambda: png_bomb(30_000), 413, "limit"),
     "3d-volume-for-2d-model": (nifti_volume, 422, "expects 2D"),
     "dicom-malformed-frame-count": (dicom_frames_1a, 422, "the DICOM file cannot be read"),
+    "dicom-unknown-vr": (dicom_unknown_vr, 422, "the DICOM file cannot be read: Unknown Value Representation"),
 }
 
 
@@ -283,6 +292,22 @@ def test_bad_upload_is_refused_and_database_intact(case: str, service: Service, 
     assert database.state() == (1, "ok")
     assert upload(client, headers, phantom_file(deploy_run).read_bytes()).status_code == 201  # still serving
     assert database.state() == (2, "ok")
+
+
+def test_a_nifti_whose_affine_makes_absurd_pixels_is_answered(service: Service) -> None:
+    """A 2D NIfTI whose sform makes its pixels 8,388 km by 1 mm (a damaged header): drawing it with square pixels
+    asked Pillow for a 24 x 167,772,160 picture, a MemoryError and a 500."""
+    import nibabel as nib
+
+    client, headers, database = service
+    affine = np.eye(4)
+    affine[1, 0] = 8388608.0
+    image = nib.Nifti1Image(np.random.default_rng(0).random((20, 24, 1), np.float32), affine)
+    answer = upload(client, headers, image.to_bytes(), name="slice.nii")
+    assert answer.status_code == 201, answer.text
+    picture = client.get(answer.json()["links"]["image"], headers=headers)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    assert database.state() == (1, "ok")
 
 
 def test_oversize_upload_with_overridden_settings(service: Service, deploy_run: Path) -> None:

@@ -186,7 +186,9 @@ def square_pixels(picture: np.ndarray, spacing: Sequence[float] | None) -> np.nd
         return picture
     finest = min(spacing)
     height, width = picture.shape[:2]
-    size = (max(1, round(width * spacing[1] / finest)), max(1, round(height * spacing[0] / finest)))
+    size = (width * spacing[1] / finest, height * spacing[0] / finest)
+    shrink = min(1.0, 4 * max(MAX_SIDE, height, width) / max(size))  # a damaged affine (8 km by 1 mm pixels) was
+    size = (max(1, round(size[0] * shrink)), max(1, round(size[1] * shrink)))  # a MemoryError
     return np.asarray(Image.fromarray(picture).resize(size, Image.Resampling.BICUBIC))
 
 

@@ -621,7 +621,7 @@ class PredictionService:
 
         try:
             cleaned, dataset = deidentify_bytes(data, salt=self._uid_salt)
-        except ValueError as error:
+        except (ValueError, NotImplementedError) as error:  # NotImplementedError: pydicom's unknown VR ('CI')
             raise UploadRejected(422, f"the DICOM file cannot be read: {error}") from error
         if str(dataset.get("BurnedInAnnotation", "")).strip().upper() == "YES":  # the basic profile keeps pixels
             raise UploadRejected(
