@@ -114,3 +114,20 @@ def test_an_inverse_presentation_lut_is_inverted_once(
     ds.save_as(path, enforce_file_format=True)
     image = read_dicom(path)
     assert float(image.array[0, 0, 0]) == expected and image.meta["inverted"] == (expected != 100)
+
+
+def test_a_rescale_slope_of_zero_is_read_as_one_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RescaleSlope '0' (a blanked value): every pixel became the intercept, a blank image, without a word."""
+    ds = _dataset()
+    ds.Modality = "CT"
+    ds.RescaleSlope, ds.RescaleIntercept = 0, -1024
+    stored = np.arange(64, dtype=np.uint16).reshape(8, 8) + 1000
+    ds.PixelData = stored.tobytes()
+    path = tmp_path / "ct.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    with caplog.at_level("WARNING"):
+        image = read_dicom(path)
+    np.testing.assert_array_equal(image.array[0], stored - 1024.0)
+    assert "RescaleSlope is 0" in caplog.text and "ct.dcm" in caplog.text

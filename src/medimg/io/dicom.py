@@ -459,6 +459,15 @@ def _dataset_to_array(
         values = values[0]
     lo, hi = _stored_range(ds)
     rescale = _rescale_params(ds, n_frames)
+    if rescale is not None and np.any(rescale[0] == 0):  # an exporter's blanked DS: every pixel the intercept
+        logger.warning(
+            "%s: RescaleSlope is 0, which would make every pixel %g (a blank image); read with slope 1. Re-export "
+            "the file with its true RescaleSlope",
+            path,
+            float(rescale[1][0]),
+        )
+        rescale = (np.where(rescale[0] == 0, 1.0, rescale[0]), rescale[1], rescale[2])
+        meta["rescale_slope_zero"] = True
     if rescale is not None and frame_order is not None and n_frames > 1:
         rescale = (rescale[0][frame_order], rescale[1][frame_order], rescale[2])
     rescale_type: str | None = None
