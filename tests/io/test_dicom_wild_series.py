@@ -12,6 +12,7 @@ from tests.io.conftest import write_dicom
 
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES, largest_series
+from medimg.errors import ImageReadError
 from medimg.io.dicom import read_dicom_series
 from medimg.io.dicom_survey import survey_dicom
 from medimg.io.series_inputs import SeriesInput, find_series
@@ -81,3 +82,20 @@ def test_a_copy_of_a_slice_is_no_second_acquisition(tmp_path: Path) -> None:
     assert found[0].evenly_spaced
     assert not [w for w in survey_dicom(tmp_path).warnings if "uneven" in w]
     assert sorted(c.case_id for c in Dataset.load(tmp_path).cases) == ["normal/p0", "tumour/p0"]
+
+
+def test_a_seg_beside_the_slices_it_annotates_is_no_second_series(tmp_path: Path) -> None:
+    """A DICOM SEG (it has Rows and Columns: its frames are masks) in the CT's folder: was 'the folder holds 2
+    series', though predict and the class-folder volumes leave such annotation objects out."""
+    _study(tmp_path / "ct", "normal", "1.2.826.0.9.3")
+    write_dicom(
+        tmp_path / "ct" / "SEG.dcm", np.ones((8, 8)), modality="SEG", series_uid="1.2.826.0.9.4",
+        pixel_spacing=None, bits_stored=16,
+    )  # fmt: skip
+    image = read_dicom_series(tmp_path / "ct")
+    assert image.array.shape == (1, N, 8, 8) and image.meta["skipped_files"] == 1
+    _study(tmp_path / "other", "normal", "1.2.826.0.9.5")  # a second CT series: the refusal names each's modality
+    for path in (tmp_path / "other").iterdir():
+        path.rename(tmp_path / "ct" / f"B{path.name}")
+    with pytest.raises(ImageReadError, match=r"1\.2\.826\.0\.9\.5 \(CT, 9 files\)"):
+        read_dicom_series(tmp_path / "ct")

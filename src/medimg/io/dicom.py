@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import ImageReadError, MissingDependencyError
+from medimg.io.dicom_survey import ANNOTATION_MODALITIES
 from medimg.io.formats import file_suffix, has_dicom_magic, looks_like_bare_dicom, read_head
 from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
@@ -832,8 +833,12 @@ def _series_summary(groups: dict[str, list[tuple[Path, Any]]]) -> str:
     for uid, items in groups.items():
         desc = items[0][1].get("SeriesDescription") or ""
         number = items[0][1].get("SeriesNumber")
+        modality = str(items[0][1].get("Modality") or "").strip()
         label = f"series {number} " if number is not None else ""
-        parts.append(f"{label}{uid!s} ({len(items)} files{', ' + repr(str(desc)) if desc else ''})")
+        facts = ", ".join(
+            [*([modality] if modality else []), f"{len(items)} files", *([repr(str(desc))] if desc else [])]
+        )
+        parts.append(f"{label}{uid!s} ({facts})")
     return "; ".join(parts)
 
 
@@ -891,6 +896,9 @@ def read_dicom_series(
             continue
         if "Rows" not in ds or "Columns" not in ds:
             skipped += 1  # no image (DICOMDIR, RTSTRUCT, SR...) or not DICOM at all
+            continue
+        if str(ds.get("Modality") or "").strip().upper() in ANNOTATION_MODALITIES:
+            skipped += 1  # a SEG (its frames are masks) beside the images it annotates: no second series
             continue
         headers.append((p, ds))
     if not headers:
