@@ -99,3 +99,19 @@ def test_a_seg_beside_the_slices_it_annotates_is_no_second_series(tmp_path: Path
         path.rename(tmp_path / "ct" / f"B{path.name}")
     with pytest.raises(ImageReadError, match=r"1\.2\.826\.0\.9\.5 \(CT, 9 files\)"):
         read_dicom_series(tmp_path / "ct")
+
+
+def test_orientation_noise_across_a_rounding_step_keeps_every_slice(tmp_path: Path) -> None:
+    """Direction cosines written with float noise (0.0004999 on some slices, 0.0005001 on others) rounded apart:
+    the minority slices were dropped as 'localizers' and the volume lost them."""
+    folder = tmp_path / "mr"
+    folder.mkdir()
+    for n in range(6):
+        tilt = 0.0004999 if n % 2 else 0.0005001
+        write_dicom(
+            folder / f"{n}.dcm", np.full((8, 8), n), modality="MR", position=(0, 0, 3.0 * n),
+            orientation=(1, 0, 0, 0, 1, tilt), series_uid="1.2.826.0.9.6",
+        )  # fmt: skip
+    image = read_dicom_series(folder)
+    assert image.array.shape == (1, 6, 8, 8) and "dropped_slices" not in image.meta
+    assert find_series(sorted(folder.iterdir()))[0].slices == 6  # type: ignore[union-attr]

@@ -797,6 +797,10 @@ def _candidate_files(folder: Path) -> list[Path]:
     return out
 
 
+#: direction cosines of one series' slices differing by at most this much are one orientation (about 0.1 degree)
+GEOMETRY_ATOL = 2e-3
+
+
 def _geometry_key(ds: Any) -> tuple[Any, ...]:
     iop = _floats(ds.get("ImageOrientationPatient"), 6)
     return (tuple(round(v, 3) for v in iop) if iop else None, int(ds.get("Rows") or 0), int(ds.get("Columns") or 0))
@@ -825,7 +829,15 @@ def main_geometry(headers: Sequence[Any]) -> list[int]:
     if not keys:
         return []
     main_key = Counter(keys).most_common(1)[0][0]
-    return [i for i, key in enumerate(keys) if key == main_key]
+    main_iop = np.asarray(main_key[0]) if main_key[0] is not None else None
+
+    def same(key: tuple[Any, ...]) -> bool:
+        if key[1:] != main_key[1:] or (key[0] is None) != (main_iop is None):
+            return False
+        # within a tolerance, not by the rounded value alone: 0.0004999 and 0.0005001 round apart
+        return main_iop is None or bool(np.max(np.abs(np.asarray(key[0]) - main_iop)) <= GEOMETRY_ATOL)
+
+    return [i for i, key in enumerate(keys) if same(key)]
 
 
 def _series_summary(groups: dict[str, list[tuple[Path, Any]]]) -> str:
