@@ -4,7 +4,8 @@ A mask spec is a preset name or a file-name pattern relative to the image's fold
 
 * ``"herlev"``: ``{stem}-d.bmp`` colour masks of the Herlev Pap-smear set, nucleus (blue ``0,0,255``) -> 1,
   cytoplasm (red ``255,0,0``) -> 2, everything else (dark-blue background, grey, black) -> 0.
-* ``"{stem}_mask.png"`` (any pattern with ``{stem}``, ``{name}`` or ``{suffix}``): grayscale masks;
+* ``"{stem}_mask.png"`` (any pattern with ``{stem}``, ``{name}`` or ``{suffix}``; the stem of ``case.nii.gz`` is
+  ``case``): grayscale masks;
   ``0/255`` or ``0/1`` masks become one region (label 1), masks with more values keep their integer labels.
 """
 
@@ -69,15 +70,24 @@ class MaskSpec:
         Raises:
             DatasetError: no mask file exists for the image.
         """
-        name = self.pattern.format(stem=image_path.stem, name=image_path.name, suffix=image_path.suffix)
-        candidate = image_path.parent / name
-        if candidate.is_file():
-            return candidate
-        lowered = name.lower()
+        from medimg.io.formats import file_suffix
+
+        suffix = image_path.name[len(image_path.name) - len(file_suffix(image_path)) :]
+        stem = image_path.name[: len(image_path.name) - len(suffix)]
+        names = [self.pattern.format(stem=stem, name=image_path.name, suffix=suffix)]
+        if stem != image_path.stem:  # case_01.nii.gz: {stem} is case_01; Path.stem's case_01.nii still found
+            names.append(self.pattern.format(stem=image_path.stem, name=image_path.name, suffix=image_path.suffix))
+        for name in names:
+            candidate = image_path.parent / name
+            if candidate.is_file():
+                return candidate
+        lowered = {name.lower() for name in names}
         for other in image_path.parent.iterdir():
-            if other.name.lower() == lowered and other.is_file():
+            if other.name.lower() in lowered and other.is_file():
                 return other
-        raise DatasetError(f"no mask for {image_path}: expected {candidate} (mask pattern {self.pattern!r})")
+        raise DatasetError(
+            f"no mask for {image_path}: expected {image_path.parent / names[0]} (mask pattern {self.pattern!r})"
+        )
 
     def read(self, path: Path) -> np.ndarray:
         """Decode a mask file to an ``(*spatial)`` int32 label map."""

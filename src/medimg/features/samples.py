@@ -1,13 +1,14 @@
 """The input of every image feature transformer: images (channel-first) with an optional label-map mask.
 
 Feature transformers follow the scikit-learn contract, but their ``X`` is a sequence of images rather than a
-numeric matrix. :func:`as_samples` accepts, per item, an :class:`ImageSample`, a channel-first array
-``(C, *spatial)``, a 2D array ``(H, W)`` (one channel) or a pair ``(image, mask)``; a whole batch may also be
-one array ``(N, H, W)`` (grayscale 2D), ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, D, H, W)`` (grey volumes) or
-``(N, C, D, H, W)`` / ``(N, D, H, W, C)``, its channel axis found by :func:`medimg.io.arrays.channel_axis`, the
-rule ``Model.fit(X, y)`` and ``predict`` read arrays by. Masks are integer label maps ``(*spatial)``:
-``0`` is outside the region of interest; ``0/255`` and boolean masks count as one region (label 1);
-other integer values are labels, kept as they are.
+numeric matrix. :func:`as_samples` accepts, per item, an :class:`ImageSample`, an array ``(H, W)``,
+``(C, H, W)``, ``(H, W, C)``, ``(D, H, W)`` (a grey volume) or ``(C, D, H, W)`` (its channel axis found by
+:func:`channels_first`), or a pair ``(image, mask)`` (the mask's shape settles the channel axis); a whole batch
+may also be one array ``(N, H, W)`` (grayscale 2D), ``(N, C, H, W)``, ``(N, H, W, C)``, ``(N, D, H, W)`` (grey
+volumes) or ``(N, C, D, H, W)`` / ``(N, D, H, W, C)``, its channel axis found by
+:func:`medimg.io.arrays.channel_axis`, the rule ``Model.fit(X, y)`` and ``predict`` read arrays by. Masks are
+integer label maps ``(*spatial)``: ``0`` is outside the region of interest; ``0/255`` and boolean masks count as
+one region (label 1); other integer values are labels, kept as they are.
 """
 
 from __future__ import annotations
@@ -108,11 +109,41 @@ def make_sample(
     return ImageSample(image=array, mask=label_map, source=source, spacing_mm=spacing_mm)
 
 
+def channels_first(image: Any, mask: Any = None) -> np.ndarray:
+    """One image of a list, ``(C, *spatial)``: its channel axis found as in a batch array (the rule of
+    :func:`medimg.io.arrays.channel_axis`), so ``(H, W, 3)`` (PIL's, Keras's order) is an RGB image and a
+    ``(D, H, W)`` CT volume is a grey volume, not ``H`` or ``D`` channels; a mask given with it decides: a mask of
+    the image's whole shape makes it a grey volume, one of all axes but the first (last) a channel-first (-last)
+    image. ``(H, W)`` images and arrays of other ranks are returned as they are (:func:`make_sample` checks them).
+    """
+    array = np.asarray(image)
+    if array.ndim not in (3, 4):
+        return array
+    if mask is not None:
+        mask_shape = np.shape(mask)
+        if array.ndim == 3 and mask_shape == array.shape:
+            return array[None]
+        if mask_shape == array.shape[1:]:
+            return array
+        if mask_shape == array.shape[:-1]:
+            return np.moveaxis(array, -1, 0)
+    from medimg.io.arrays import channel_axis
+
+    axis = channel_axis(array.shape)
+    if axis == -1:
+        return np.moveaxis(array, -1, 0)
+    if axis is None and array.ndim == 3:  # (D, H, W): a grey volume
+        return array[None]
+    return array
+
+
 def as_samples(X: Any) -> list[ImageSample]:
     """Turn a feature transformer's ``X`` into validated :class:`ImageSample` objects (see module docs)."""
     if isinstance(X, ImageSample):
         return [X]
     if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim >= 3 and X.shape[0] == 0:
+            raise DatasetError(f"no images to extract features from: the image batch {X.shape} is empty")
         if X.ndim == 3:
             return [make_sample(x[None], source=f"image {i}") for i, x in enumerate(X)]
         if X.ndim in (4, 5):
@@ -140,9 +171,9 @@ def as_samples(X: Any) -> list[ImageSample]:
         if isinstance(item, ImageSample):
             samples.append(item)
         elif isinstance(item, tuple) and len(item) == 2:
-            samples.append(make_sample(item[0], item[1], source=f"image {i}"))
+            samples.append(make_sample(channels_first(item[0], item[1]), item[1], source=f"image {i}"))
         else:
-            samples.append(make_sample(item, source=f"image {i}"))
+            samples.append(make_sample(channels_first(item), source=f"image {i}"))
     if not samples:
         raise DatasetError("no images to extract features from")
     return samples

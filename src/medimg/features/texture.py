@@ -2,12 +2,14 @@
 
 Colour images are reduced to luminance first. Grey levels are quantised inside the region of interest (see
 :func:`~medimg.features.base.quantise`); pixels outside it never enter a co-occurrence or a histogram.
-3D volumes: GLCM and LBP accumulate over the 2D slices along the first spatial axis; HOG is 2D only.
+3D volumes: GLCM and LBP accumulate over the 2D slices along the axis of the coarsest spacing (the through-plane
+axis; the first axis when the spacing is unknown or isotropic, see :func:`slice_axis`); HOG is 2D only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,9 +20,20 @@ from medimg.features.samples import ImageSample
 GLCM_PROPS: tuple[str, ...] = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 
 
-def _slices(array: np.ndarray) -> list[np.ndarray]:
-    """2D slices of a 2D (itself) or 3D (along the first axis) array."""
-    return [array] if array.ndim == 2 else list(array)
+def slice_axis(sample: ImageSample) -> int:
+    """The spatial axis a 3D volume is cut into 2D slices along: the one of the coarsest spacing when the spacing
+    is known (the through-plane axis of a CT or MR, whichever the file's axis order: DICOM's ``(z, y, x)`` and
+    NIfTI's ``(x, y, z)`` give the same slices), else the first."""
+    spacing = sample.spacing_mm
+    if spacing is None or len(spacing) != sample.spatial_dims or sample.spatial_dims != 3:
+        return 0
+    coarsest = max(spacing)
+    return 0 if spacing[0] >= coarsest * 0.999 else int(np.argmax(spacing))
+
+
+def _slices(array: np.ndarray, axis: int = 0) -> list[np.ndarray]:
+    """2D slices of a 2D (itself) or 3D (along ``axis``) array."""
+    return [array] if array.ndim == 2 else list(np.moveaxis(array, axis, 0))
 
 
 def _bbox(roi: np.ndarray) -> tuple[slice, ...]:
@@ -28,7 +41,15 @@ def _bbox(roi: np.ndarray) -> tuple[slice, ...]:
     return tuple(slice(int(c.min()), int(c.max()) + 1) for c in coords)
 
 
-class GLCMFeatures(ImageFeatureTransformer):
+class _Sliced(ImageFeatureTransformer):
+    """A 2D texture accumulated over a volume's slices: the slicing rule is part of the feature cache key (rows
+    cached when volumes were cut along their first axis are not reused)."""
+
+    def fitted_settings(self) -> dict[str, Any]:
+        return {"slices": "coarsest-spacing axis"} if getattr(self, "spatial_dims_", 2) == 3 else {}
+
+
+class GLCMFeatures(_Sliced):
     """Grey-level co-occurrence (Haralick) features: for each distance, the mean and range over angles of
     contrast, dissimilarity, homogeneity, energy, correlation and ASM (symmetric, normalised GLCM).
 
@@ -67,7 +88,7 @@ class GLCMFeatures(ImageFeatureTransformer):
         angles = np.deg2rad(np.asarray(self.angles_deg, dtype=np.float64))
         distances = [int(d) for d in self.distances]
         total = np.zeros((self.levels + 1, self.levels + 1, len(distances), len(angles)))
-        for plane in _slices(q):
+        for plane in _slices(q, slice_axis(sample)):
             total += graycomatrix(plane, distances, angles, levels=self.levels + 1, symmetric=True)
         matrix = total[1:, 1:]  # drop level 0 (outside the ROI)
         sums = matrix.sum(axis=(0, 1), keepdims=True)
@@ -84,7 +105,7 @@ class GLCMFeatures(ImageFeatureTransformer):
         return np.asarray(values, dtype=np.float64)
 
 
-class LBPFeatures(ImageFeatureTransformer):
+class LBPFeatures(_Sliced):
     """Histograms of rotation-invariant uniform local binary patterns inside the ROI.
 
     Args:
@@ -106,7 +127,8 @@ class LBPFeatures(ImageFeatureTransformer):
         for radius in self.radii:
             points = 8 * int(radius)
             counts = np.zeros(points + 2)
-            for plane, region in zip(_slices(gray8), _slices(roi), strict=True):
+            axis = slice_axis(sample)
+            for plane, region in zip(_slices(gray8, axis), _slices(roi, axis), strict=True):
                 if not region.any():
                     continue
                 codes = local_binary_pattern(plane, points, int(radius), method="uniform").astype(np.int64)
