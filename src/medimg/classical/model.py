@@ -179,8 +179,17 @@ class ClassicalModel:
             raise RunFolderError(f"{run.path} already holds a trained run; choose another --run-dir")
         run.ensure_writable(resume=False)  # a run this fit left unfinished is medimg's own (config.json) and redone
         started = time.perf_counter()
+        if not dataset.cases:
+            raise DatasetError(
+                f"{dataset.root}: no images left to train on (every file was left out: the warnings above say why, "
+                "e.g. blank images); add usable images"
+            )
         splits = make_splits(
-            dataset.cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed
+            dataset.cases,
+            val_fraction=options.val_fraction,
+            test_fraction=options.test_fraction,
+            seed=options.seed,
+            class_names=dataset.class_names,  # warnings name the classes, as a deep fit's
         )
         run.write_json("config.json", self._config_record(dataset, options, settings))
         run.write_json("dataset.json", dataset.describe())
@@ -207,6 +216,7 @@ class ClassicalModel:
             select_features=bool(settings["select_features"]),
             n_jobs=int(settings["n_jobs"]),
             random_state=options.seed,
+            class_names=dataset.class_names,
         )
         self.estimator_, self.extractor_ = search.pipeline, extractor
         self.class_names_ = list(dataset.class_names)

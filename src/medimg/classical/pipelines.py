@@ -107,6 +107,7 @@ def search_and_fit(
     select_features: bool = False,
     n_jobs: int = 1,
     random_state: int = 0,
+    class_names: Sequence[str] | None = None,
 ) -> SearchResult:
     """Grid-search ``name``'s pipeline with stratified k-fold CV on ``(X, y)`` (the training split only) and
     refit the best configuration on all of ``(X, y)``; the SVM is wrapped in a sigmoid (Platt)
@@ -116,6 +117,7 @@ def search_and_fit(
         fold_of: the CV fold of each row (e.g. patient-grouped, from
             :func:`~medimg.data.splits.kfold_assignments`); ``None``: stratified k-fold over rows with
             ``min(cv_folds, smallest class)`` folds.
+        class_names: names of the label indices, for messages.
 
     Raises:
         DatasetError: fewer than two classes, or a class with fewer images than two.
@@ -127,8 +129,14 @@ def search_and_fit(
         raise DatasetError("the training split holds a single class: a classifier needs at least two")
     folds = int(min(cv_folds, counts.min()))
     if folds < 2:
+        small = [
+            repr(class_names[int(c)]) if class_names is not None and 0 <= int(c) < len(class_names) else f"#{int(c)}"
+            for c, n in zip(classes, counts, strict=True)
+            if n < 2
+        ]
         raise DatasetError(
-            f"a class has only {counts.min()} training image(s): cross-validation needs at least 2 per class"
+            f"class {', '.join(small)} has only {counts.min()} training image(s): cross-validation needs at least 2 "
+            "per class; add images of that class or leave it out (--exclude)"
         )
     cv: Any = StratifiedKFold(folds, shuffle=True, random_state=random_state)
     if fold_of is not None:

@@ -353,6 +353,8 @@ class FeatureExtractor:
 
     def _fit_first(self, dataset: Dataset, cases: Sequence[Case]) -> None:
         """Fit on up to :data:`FIT_IMAGES` readable images spread over ``cases`` (the training split)."""
+        if not cases:
+            raise DatasetError(f"{dataset.root}: no images to fit the feature extractor on (the split is empty)")
         spread = np.unique(np.linspace(0, len(cases) - 1, min(len(cases), FIT_IMAGES)).astype(int)).tolist()
         chosen = set(spread)
         order = spread + [i for i in range(len(cases)) if i not in chosen]  # more when some are unreadable
