@@ -131,3 +131,32 @@ def test_a_rescale_slope_of_zero_is_read_as_one_with_a_warning(
         image = read_dicom(path)
     np.testing.assert_array_equal(image.array[0], stored - 1024.0)
     assert "RescaleSlope is 0" in caplog.text and "ct.dcm" in caplog.text
+
+
+def _us_region(dx_cm: float, dy_cm: float, units: int = 3) -> object:
+    from pydicom.dataset import Dataset
+
+    region = Dataset()
+    region.RegionSpatialFormat = 1
+    region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = units
+    region.PhysicalDeltaX, region.PhysicalDeltaY = dx_cm, dy_cm
+    return region
+
+
+def test_ultrasound_pixel_size_comes_from_its_regions(tmp_path: Path) -> None:
+    """Ultrasound scanners give the pixel size in SequenceOfUltrasoundRegions, not PixelSpacing: was no spacing, so
+    areas and the training-domain scale check had nothing to go on."""
+    from pydicom.sequence import Sequence
+
+    ds = _dataset(bits=8)
+    ds.NumberOfFrames = 2
+    ds.SequenceOfUltrasoundRegions = Sequence([_us_region(0.02, 0.025), _us_region(0.01, 5.0, units=4)])
+    ds.PixelData = np.zeros((2, 8, 8), np.uint8).tobytes()
+    path = tmp_path / "cine.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    image = read_dicom(path)
+    assert image.spacing_mm is not None and image.spacing_mm[1:] == pytest.approx((0.25, 0.2))
+    assert "SequenceOfUltrasoundRegions" in image.meta["spacing_source"]
+    ds.SequenceOfUltrasoundRegions.append(_us_region(0.03, 0.03))  # regions that disagree: no spacing
+    ds.save_as(path, enforce_file_format=True)
+    assert read_dicom(path).spacing_mm is None

@@ -229,7 +229,30 @@ def _pixel_spacing(ds: Any) -> tuple[tuple[float, float] | None, str | None]:
     ips = _floats(ds.get("ImagerPixelSpacing"), 2)
     if ips is not None and min(ips) > 0:
         return (ips[0], ips[1]), "ImagerPixelSpacing"
+    regions = _ultrasound_region_spacing(ds)
+    if regions is not None:
+        return regions, "SequenceOfUltrasoundRegions"
     return None, None
+
+
+#: PhysicalUnitsX/YDirection of an ultrasound region measured in centimetres
+_US_UNITS_CM = 3
+
+
+def _ultrasound_region_spacing(ds: Any) -> tuple[float, float] | None:
+    """``(dy, dx)`` in mm from an ultrasound image's SequenceOfUltrasoundRegions (where scanners put the pixel
+    size instead of PixelSpacing): its regions measured in cm on both axes (a B-mode image, not a Doppler
+    spectrum's seconds and cm/s), when they agree; else ``None``."""
+    found: set[tuple[float, float]] = set()
+    for region in ds.get("SequenceOfUltrasoundRegions") or []:
+        try:
+            units = (int(region.get("PhysicalUnitsXDirection")), int(region.get("PhysicalUnitsYDirection")))
+            dx, dy = abs(float(region.get("PhysicalDeltaX"))), abs(float(region.get("PhysicalDeltaY")))
+        except (TypeError, ValueError):
+            continue
+        if units == (_US_UNITS_CM, _US_UNITS_CM) and dx > 0 and dy > 0 and math.isfinite(dx + dy):
+            found.add((round(dy * 10.0, 6), round(dx * 10.0, 6)))
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def _slice_thickness(ds: Any) -> float | None:
@@ -673,6 +696,8 @@ def _single_file_geometry(
     spacing, spacing_source = _pixel_spacing(ds)
     if spacing_source == "ImagerPixelSpacing":
         meta["spacing_source"] = "ImagerPixelSpacing (at the detector, not corrected for magnification)"
+    elif spacing_source == "SequenceOfUltrasoundRegions":
+        meta["spacing_source"] = "SequenceOfUltrasoundRegions (PhysicalDeltaX/Y)"
     orientation = _orientation(ds)
     origin = _position(ds, 0)
     thickness = _slice_thickness(ds)
