@@ -22,6 +22,7 @@ import numpy as np
 from medimg.errors import ImageReadError, MissingDependencyError
 from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
+from medimg.io.nifti import snap_near_integers
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -67,6 +68,26 @@ def _itk_reason(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     useful = [line for line in lines if line.lower().startswith(("description", "itk::error"))] or lines
     return useful[-1][:300] if useful else type(exc).__name__
+
+
+def _pixels_unreadable(path: Path, exc: Exception) -> str:
+    """Why ITK could not read the pixels of ``path``, and the fix: a detached header's data file missing (named), or
+    the pixels of a single file cut short (ITK reports both as "No such file or directory")."""
+    reason = _itk_reason(exc)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        head = b""
+    data_file = detached_data_file(head)
+    if data_file is None:
+        return "the pixel data is truncated or corrupt (fewer pixels than its header says); re-copy or re-export it"
+    if not (path.parent / data_file).is_file():
+        return (
+            f"its data file {data_file}, which the header names, is missing (a detached header needs its data file "
+            f"beside it); put {data_file} next to {path.name}"
+        )
+    return f"the pixels in {data_file} cannot be read ({reason}); it may be truncated: re-copy or re-export both files"
 
 
 def _layout(size: tuple[int, ...], components: int) -> tuple[int, ...]:
@@ -126,9 +147,7 @@ def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     try:
         image = sitk.ReadImage(str(p))
     except RuntimeError as exc:
-        raise ImageReadError(
-            p, f"the pixels cannot be read ({_itk_reason(exc)}); a detached header needs its data file beside it"
-        ) from exc
+        raise ImageReadError(p, _pixels_unreadable(p, exc)) from exc
     dims = image.GetDimension()
     data = sitk.GetArrayFromImage(image)  # (z, y, x[, c]) or (y, x[, c])
     data = np.moveaxis(data, -1, 0) if image.GetNumberOfComponentsPerPixel() > 1 else data[None]
@@ -145,6 +164,9 @@ def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     affine[:3, :3] = _LPS_TO_RAS @ rotation @ np.diag(scale)
     affine[:3, 3] = _LPS_TO_RAS @ origin
     meta: dict[str, Any] = {"format": header.format, "dtype": image.GetPixelIDTypeAsString()}
+    snapped = snap_near_integers(array) if "float" in meta["dtype"] else None
+    if snapped is not None:  # a label map saved as floats (0.999999 for 1), as medimg.io.nifti reads it
+        array, meta["snapped_to_integers"] = snapped, True
     if dims == 3 and array.shape[3] == 1:  # one slice: a 2D image
         array, spacing = array[..., 0], spacing[:2]
         meta["squeezed_z"] = True

@@ -43,7 +43,15 @@ from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["header_geometry", "is_sheared", "nifti_header", "qform_sform_disagree", "read_nifti", "write_nifti"]
+__all__ = [
+    "header_geometry",
+    "is_sheared",
+    "nifti_header",
+    "qform_sform_disagree",
+    "read_nifti",
+    "snap_near_integers",
+    "write_nifti",
+]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 0.001, "unknown": 1.0}
@@ -197,6 +205,13 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
         raise ImageReadError(
             p, f"the voxel data is truncated or corrupt ({_short(exc)}); re-copy or re-export the file"
         ) from exc
+    if raw.dtype.kind == "c":  # cast to float, the imaginary part would vanish with only numpy's warning
+        raise ImageReadError(
+            p,
+            f"its voxels are complex numbers ({raw.dtype}, e.g. MR raw data): medimg reads real-valued images; "
+            "save the magnitude (nibabel: nib.Nifti1Image(np.abs(np.asanyarray(img.dataobj)), img.affine)) or the "
+            "component you mean",
+        )
     meta: dict[str, Any] = {"format": "nifti", "dtype": str(header.get_data_dtype())}
     if raw.dtype.names:  # RGB24 / RGBA32 structured voxels -> trailing channel axis (alpha dropped)
         names = [n for n in raw.dtype.names if n.upper() != "A"]
@@ -208,6 +223,10 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
         array = reduce_blocks(full, reduce)
     else:
         data = np.asarray(raw, dtype=np.float32)  # NaN/Inf voxels are refused by medimg.io.read_image
+        snapped = snap_near_integers(data) if raw.dtype.kind == "f" else None
+        if snapped is not None:
+            logger.info("%s: float voxels within %g of whole numbers (0.999999...) read as whole numbers", p, NEAR)
+            data, meta["snapped_to_integers"] = snapped, True
         array = _to_channel_first(data, p, meta)
 
     n_spatial = array.ndim - 1
@@ -249,6 +268,31 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
         source=str(p),
         meta=meta,
     )
+
+
+#: float voxels (a label map saved as float32 by a resampling or conversion tool: 0.999999 for 1) that all lie this
+#: close to whole numbers are read as those numbers (:func:`snap_near_integers`)
+NEAR = 1e-4
+_SNAP_CHUNK = 1 << 20
+
+
+def snap_near_integers(data: np.ndarray, tolerance: float = NEAR) -> np.ndarray | None:
+    """``data`` (floats) rounded to whole numbers when every value lies within ``tolerance`` of one and some do not
+    equal it, else ``None`` (nothing to do). A label map stored as floats by a tool that computed it (``0.999999`` for
+    class 1) is then read with the values it means: compared as stored, class 1 matched nothing (a Dice of 0 against a
+    correct prediction) and the dataset's class names no longer named its values. An image holds values between
+    whole numbers and is left alone (the first chunk that has one ends the check), and so is one whose values all
+    round to 0 (a map in tiny units: an ADC in m^2/s)."""
+    flat = data.reshape(-1)
+    inexact = nonzero = False
+    for start in range(0, flat.size, _SNAP_CHUNK):
+        chunk = flat[start : start + _SNAP_CHUNK]
+        off = np.abs(chunk - np.rint(chunk))
+        if not bool(np.all(off <= tolerance)):  # NaN fails too
+            return None
+        inexact = inexact or bool(np.any(off > 0))
+        nonzero = nonzero or bool(np.any(np.abs(chunk) >= 0.5))
+    return np.rint(data) if inexact and nonzero else None
 
 
 #: a qform and an sform whose voxel-to-world matrices differ by more than this (mm, or mm per voxel) place the
@@ -432,7 +476,10 @@ def write_nifti(
         # sform (nibabel, FSL) each overlay the mask on the input exactly where they show the input
         _set_form(img, "sform", geometry)
         _set_form(img, "qform", geometry)
-    else:
+    elif not (isinstance(geometry, dict) and _without_forms(img, geometry, affine)):
+        # (an input with neither form, codes 0, is placed from its voxel sizes alone: ITK-based viewers read that as
+        # identity axes at origin 0, nibabel as its base affine; a mask written with code-1 forms of that base
+        # affine would show mirrored and shifted in ITK viewers, so it is written without forms too)
         _set_forms_from(img, affine, p)
     img.header.set_xyzt_units("mm")
     img.header.set_data_dtype(out_dtype)
@@ -452,6 +499,17 @@ def _set_form(img: Any, form: str, geometry: dict[str, Any]) -> None:
         setter(None, code=0)
     else:
         setter(np.asarray(matrix, dtype=np.float64), code=code)
+
+
+def _without_forms(img: Any, geometry: dict[str, Any], affine: np.ndarray) -> bool:
+    """When ``geometry`` (the input's) has neither form and ``affine`` is the one such a header places ``img``'s voxels
+    with (nibabel's base affine from the voxel sizes), clear ``img``'s forms (codes 0) and say ``True``: the mask is
+    then placed from its voxel sizes exactly as its input is, by every reader."""
+    if geometry.get("qform_code") or geometry.get("sform_code"):
+        return False
+    img.set_sform(None, code=0)
+    img.set_qform(None, code=0)
+    return bool(np.allclose(img.header.get_best_affine(), affine, atol=1e-4))
 
 
 def _set_forms_from(img: Any, affine: np.ndarray, p: Path) -> None:
