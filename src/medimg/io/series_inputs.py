@@ -191,6 +191,7 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
         files = [path for path in files if path not in annotations]
     series: list[SeriesInput] = []
     copies: list[Path] = []
+    left_out: list[Path] = []
     for members in headers.groups.values():
         if frame_counts is not None:
             frame_counts.update({path: int(_number(ds.get("NumberOfFrames")) or 1) for path, ds in members})
@@ -206,18 +207,22 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
                 images = unique
             slices = [images[i] for i in main_geometry([ds for _, ds in images])]
             if len(slices) >= 2:
-                if len(slices) < len(images):  # a localizer filed in the series: a file of its own, not a slice
-                    other = next(p for p, _ in images if all(p != q for q, _ in slices))
+                if len(slices) < len(images):  # a localizer filed in the series: no slice, and no input of its own
+                    others = [p for p, _ in images if all(p != q for q, _ in slices)]
+                    left_out += others
                     logger.info(
                         "%s: %d file(s) of series %s differ in orientation or size from its other %d slices (a "
-                        "localizer?) and are not slices of it (e.g. %s)",
+                        "localizer?) and are left out (e.g. %s); name a file to predict it on its own",
                         folder,
-                        len(images) - len(slices),
+                        len(others),
                         uid or "(no SeriesInstanceUID)",
                         len(slices),
-                        other.name,
+                        others[0].name,
                     )
                 series.append(_series_input(folder, uid, slices))
+    if left_out:
+        localizers = set(left_out)
+        files = [path for path in files if path not in localizers]
     if copies:
         logger.warning(
             "%d DICOM file(s) repeat the SOPInstanceUID of another file of their series (copies of one slice, e.g. "
