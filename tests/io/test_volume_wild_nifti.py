@@ -120,3 +120,22 @@ def test_complex_voxels_are_refused_not_cut_to_their_real_part(tmp_path: Path) -
     nib.save(nib.Nifti1Image((real + 1j * real).astype(np.complex64), np.eye(4)), path)
     with pytest.raises(ImageReadError, match=r"kspace\.nii\.gz.*complex.*save the magnitude"):
         read_image(path)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 4), (4000, 4000, 3000)])
+def test_a_nifti_holding_fewer_bytes_than_its_header_says_is_said_to_be_truncated(
+    tmp_path: Path, shape: tuple[int, ...]
+) -> None:
+    path = tmp_path / "scan.nii"
+    img = nib.Nifti1Image(RNG.normal(size=(8, 8, 4)).astype(np.float32), np.eye(4))
+    nib.save(img, path)
+    header = img.header.copy()
+    header.set_data_shape(shape)  # a header claiming 48e9 voxels, or an interrupted copy of the file
+    with path.open("wb") as handle:
+        header.write_to(handle)
+        handle.write(b"\0" * 600)
+    with pytest.raises(ImageReadError) as error:
+        read_image(path)
+    said = str(error.value)
+    assert "scan.nii" in said and "truncated" in said and "re-copy or re-export" in said
+    assert "max_pixels" not in said and f"{' x '.join(map(str, shape))} voxels of float32" in said

@@ -154,6 +154,29 @@ def _affine_spacing(affine: np.ndarray, zooms: list[float], path: Path) -> tuple
     return tuple(lengths)
 
 
+def _refuse_short_data(img: Any, path: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Refuse an uncompressed NIfTI (or Analyze pair) whose data file holds fewer bytes than its header's shape and
+    type need (an interrupted copy, or a corrupt header claiming a huge volume), from the file sizes alone: such a
+    file was refused as too large to decode ("pass a larger max_pixels") or failed deep in the read."""
+    try:
+        data_file = img.file_map["image"].filename
+        offset = int(getattr(img.dataobj, "offset", 0))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return
+    if not data_file or str(data_file).lower().endswith(".gz") or _starts_with(Path(data_file), _GZIP_MAGIC):
+        return
+    needed = offset + math.prod(shape) * dtype.itemsize
+    held = Path(data_file).stat().st_size
+    if held < needed:
+        where = "" if Path(data_file) == path else f" (its data file {Path(data_file).name})"
+        raise ImageReadError(
+            path,
+            f"its header says {' x '.join(map(str, shape))} voxels of {dtype} ({needed:,} bytes) but the file{where} "
+            f"holds {held:,} bytes: it is truncated (an interrupted copy or download) or its header is corrupt; "
+            "re-copy or re-export the file",
+        )
+
+
 def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
     """The shape and decoded size of a NIfTI file's voxels, from its header (the voxel data is not read).
 
@@ -164,6 +187,7 @@ def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
     img = _load(p)
     shape = tuple(int(n) for n in img.header.get_data_shape())
     dtype = np.dtype(img.header.get_data_dtype())
+    _refuse_short_data(img, p, shape, dtype)
     channels = len([n for n in dtype.names if n.upper() != "A"]) if dtype.names else 1
     view = np.broadcast_to(np.zeros((), np.uint8), (*shape, channels) if dtype.names else shape)  # no memory
     layout = _to_channel_first(view, p, {})
