@@ -6,7 +6,8 @@ A mask spec is a preset name or a file-name pattern relative to the image's fold
   cytoplasm (red ``255,0,0``) -> 2, everything else (dark-blue background, grey, black) -> 0.
 * ``"{stem}_mask.png"`` (any pattern with ``{stem}``, ``{name}`` or ``{suffix}``; the stem of ``case.nii.gz`` is
   ``case``): grayscale masks;
-  ``0/255`` or ``0/1`` masks become one region (label 1), masks with more values keep their integer labels.
+  ``0/255`` or ``0/1`` masks become one region (label 1), masks with more values keep their integer labels; the
+  values of JPEG masks are first moved to their few levels (:func:`snap_lossy`: JPEG's ringing is not region).
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ class MaskSpec:
         return tuple(range(1, len(self.colours) + 1))
 
     def to_json(self) -> dict[str, object]:
-        return {"pattern": self.pattern, "colours": {k: list(v) for k, v in self.colours.items()}}
+        record: dict[str, object] = {"pattern": self.pattern, "colours": {k: list(v) for k, v in self.colours.items()}}
+        if not self.colours and self.pattern.lower().endswith(LOSSY_SUFFIXES):
+            record["lossy"] = "values snapped to their levels"  # also keeps cached rows of unsnapped masks apart
+        return record
 
     def find(self, image_path: Path) -> Path:
         """The mask file of ``image_path`` (exact name, else a case-insensitive match in the folder).
@@ -105,4 +109,43 @@ class MaskSpec:
             return labels
         from medimg.features.samples import normalise_mask
 
-        return normalise_mask(array[0] if array.shape[0] == 1 else array.max(axis=0), str(path))
+        grey = array[0] if array.shape[0] == 1 else array.max(axis=0)
+        if str(path).lower().endswith(LOSSY_SUFFIXES):
+            grey = snap_lossy(grey)
+        return normalise_mask(grey, str(path))
+
+
+#: mask files whose compression changes values around every edge (JPEG's ringing)
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+#: a value of a lossy mask is one of its levels when it covers at least this share of the largest foreground level
+LEVEL_MIN_SHARE = 0.1
+
+
+def snap_lossy(mask: np.ndarray) -> np.ndarray:
+    """A JPEG mask's values moved to its dominant levels: without it every faint ringing value around the edges
+    (1, 2, 3...) counts as region, and a 0/255 circle's region grows by a fifth.
+
+    The pixels within 1/16 of the value range of a value are its level's (JPEG spreads each level over neighbouring
+    values, the most common of which stands for it); the most common level is the background, and each other level at
+    least 1/8 of the range from those already found that holds :data:`LEVEL_MIN_SHARE` of the largest foreground
+    level's pixels is a level too.
+    """
+    rounded = np.rint(mask).astype(np.float64)
+    values, counts = np.unique(rounded, return_counts=True)
+    if values.size <= 2:
+        return rounded
+    span = float(values[-1] - values[0])
+    near = np.abs(values[:, None] - values[None, :]) <= span / 16
+    pooled = (near * counts[None, :]).sum(axis=1)  # pixels at about each value
+    levels: list[float] = []
+    largest = 0.0
+    for index in np.argsort(-pooled, kind="stable"):
+        value = float(values[index])
+        if any(abs(value - level) <= span / 8 for level in levels):
+            continue
+        if len(levels) == 1:
+            largest = float(pooled[index])  # the largest foreground level
+        if len(levels) <= 1 or pooled[index] >= LEVEL_MIN_SHARE * largest:
+            levels.append(float(values[near[index]][np.argmax(counts[near[index]])]))  # its most common value
+    ordered = np.asarray(levels)
+    return ordered[np.abs(rounded[..., None] - ordered).argmin(axis=-1)]
