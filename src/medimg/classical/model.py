@@ -523,7 +523,10 @@ class ClassicalModel:
             raise ConfigError(
                 "this model's features are read inside a mask beside each image: give image files with their masks"
             )
-        given = array_images(inputs, 2, 1)  # (C, H, W) with C > 1 is a batch of C grey images
+        channels, spatial_dims = self.extractor_.layout or (1, 2)
+        # the model's layout reads the arrays, as a deep model's: (3, H, W) is one RGB image for an RGB model (three
+        # grey images for a grey one), (D, H, W) one volume for a 3D model
+        given = array_images(inputs, spatial_dims, channels)
         self.failed_ = []
         return self._predicted([make_sample(image.array, None, source=image.source) for image in given])
 
