@@ -13,6 +13,7 @@ from tests.io.conftest import write_dicom
 from medimg.data.dataset import Dataset
 from medimg.data.dicom_volumes import MIN_VOLUME_SLICES, largest_series
 from medimg.errors import ImageReadError
+from medimg.io.dicom import read_dicom as read_image_file
 from medimg.io.dicom import read_dicom_series
 from medimg.io.dicom_survey import survey_dicom
 from medimg.io.series_inputs import SeriesInput, find_series
@@ -115,3 +116,27 @@ def test_orientation_noise_across_a_rounding_step_keeps_every_slice(tmp_path: Pa
     image = read_dicom_series(folder)
     assert image.array.shape == (1, 6, 8, 8) and "dropped_slices" not in image.meta
     assert find_series(sorted(folder.iterdir()))[0].slices == 6  # type: ignore[union-attr]
+
+
+def test_a_three_plane_enhanced_localizer_is_read_as_frames(tmp_path: Path) -> None:
+    """An enhanced MR localizer (frames axial, sagittal, coronal in one file, as Siemens XA exports it) was refused:
+    '4 frames share a position ... mixes several acquisitions (echoes, phases or time points)'."""
+    from pydicom.dataset import Dataset as Item
+    from pydicom.sequence import Sequence
+
+    planes = [(1, 0, 0, 0, 1, 0)] * 2 + [SAGITTAL] * 2 + [(1, 0, 0, 0, 0, -1)] * 2
+    places = [(0, 0, -5), (0, 0, 5), (-5, 0, 0), (5, 0, 0), (0, -5, 0), (0, 5, 0)]
+    frames = []
+    for plane, place in zip(planes, places, strict=True):
+        orientation, position, item = Item(), Item(), Item()
+        orientation.ImageOrientationPatient = list(plane)
+        position.ImagePositionPatient = list(place)
+        item.PlaneOrientationSequence, item.PlanePositionSequence = Sequence([orientation]), Sequence([position])
+        frames.append(item)
+    path = write_dicom(
+        tmp_path / "loc.dcm", np.arange(6)[:, None, None] * np.ones((6, 8, 8)), modality="MR",
+        extra={"PerFrameFunctionalGroupsSequence": Sequence(frames)},
+    )  # fmt: skip
+    image = read_image_file(path)
+    assert image.array.shape == (1, 6, 8, 8) and image.array[0, :, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    assert image.affine is None and image.meta["frame_orientations"] == 3

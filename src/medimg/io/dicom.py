@@ -642,6 +642,23 @@ class _FrameStack:
     normal: np.ndarray
 
 
+def _frame_orientations(ds: Any, n_frames: int) -> int:
+    """How many orientations the frames of an enhanced multi-frame file lie in (per-frame PlaneOrientationSequence,
+    within :data:`GEOMETRY_ATOL`): 1 for a volume or a cine, 3 for a three-plane localizer; 1 when unknown."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if n_frames < 2 or not per_frame or "ImageOrientationPatient" in ds:
+        return 1
+    planes: list[np.ndarray] = []
+    for f in range(min(n_frames, len(per_frame))):
+        iop = _floats(_functional_group_value(ds, "PlaneOrientationSequence", "ImageOrientationPatient", f), 6)
+        if iop is None:
+            return 1
+        cosines = np.asarray(iop)
+        if not any(np.max(np.abs(cosines - plane)) <= GEOMETRY_ATOL for plane in planes):
+            planes.append(cosines)
+    return max(1, len(planes))
+
+
 def _frame_stack(ds: Any, n_frames: int, path: Path) -> _FrameStack | None:
     """The frames of an enhanced multi-frame file sorted along the slice normal (the file may store them in any
     order), or ``None`` without per-frame positions or when every frame lies at one position (a cine of one
@@ -782,10 +799,23 @@ def read_dicom(
         raise ImageReadError(p, "this is a folder; use read_dicom_series(folder) to read a series of slices")
     ds = _dcmread(p)
     _ensure_transfer_syntax(ds)
-    stack = _frame_stack(ds, int(_first_float(ds.get("NumberOfFrames")) or 1), p)
+    planes = _frame_orientations(ds, int(_first_float(ds.get("NumberOfFrames")) or 1))
+    if planes > 1:  # a multi-plane localizer: frames across each other, no volume to sort them into
+        stack = None
+        logger.warning(
+            "%s: its frames lie in %d orientations (a multi-plane localizer?): read as separate frames, without a "
+            "volume's geometry",
+            p,
+            planes,
+        )
+    else:
+        stack = _frame_stack(ds, int(_first_float(ds.get("NumberOfFrames")) or 1), p)
     array, meta = _dataset_to_array(ds, p, reduce, frame_order=None if stack is None else stack.order)
     n_frames = int(meta["n_frames"])
     spacing, affine = _single_file_geometry(ds, n_frames, meta, stack)
+    if planes > 1:
+        affine = None  # the first frame's plane is not the others'
+        meta["frame_orientations"] = planes
     spacing, affine = reduced_geometry(spacing, affine, reduce, axes=array.ndim - 1)
     if meta.get("rescale_missing"):
         _warn_missing_rescale(p, array)
