@@ -115,6 +115,16 @@ def _load(p: Path) -> Any:
                 logger.info("%s is a gzip-compressed NIfTI despite its .nii name: read as .nii.gz", p)
                 kind = nib.Nifti2Image if data[4:7] in (b"n+2", b"ni2") else nib.Nifti1Image
                 return kind.from_bytes(data)
+        if not p.name.lower().endswith((".nii", ".nii.gz", ".hdr", ".img", ".hdr.gz", ".img.gz")):
+            # a NIfTI by content under another name (a UID, an extension lost in a download): nibabel picks its reader
+            # by the extension and refused it as "Cannot work out file type"
+            gzipped = _starts_with(p, _GZIP_MAGIC)
+            with gzip.open(p, "rb") if gzipped else p.open("rb") as handle:
+                head = handle.read(540)
+            if is_nifti_header(head) and (head[344:347] == b"n+1" or head[4:7] == b"n+2"):
+                data = gzip.decompress(p.read_bytes()) if gzipped else p.read_bytes()
+                logger.info("%s is a NIfTI file without a .nii/.nii.gz name: read by content", p)
+                return (nib.Nifti2Image if head[4:7] == b"n+2" else nib.Nifti1Image).from_bytes(data)
         return nib.load(str(p))
     except MemoryError:
         raise
@@ -311,7 +321,8 @@ def snap_near_integers(data: np.ndarray, tolerance: float = NEAR) -> np.ndarray 
     inexact = nonzero = False
     for start in range(0, flat.size, _SNAP_CHUNK):
         chunk = flat[start : start + _SNAP_CHUNK]
-        off = np.abs(chunk - np.rint(chunk))
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, not near a whole number
+            off = np.abs(chunk - np.rint(chunk))
         if not bool(np.all(off <= tolerance)):  # NaN fails too
             return None
         inexact = inexact or bool(np.any(off > 0))

@@ -70,6 +70,17 @@ def mask_suffix(source: Path, *, volume: bool = False) -> str:
     return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
+def _stem(source: Path) -> str:
+    """``source``'s name without its file type (``scan.mha`` -> ``scan``). A folder (a DICOM series) keeps its whole
+    name, and so does a file whose last dotted part is a number: a DICOM file or series named by its UID
+    (``1.2.840.113619.2.55.3.604688119.969.1268071029.320``) or a numbered slice (``IM.001``), whose last part tells
+    it from its siblings; cut off, every slice of a series wrote its mask to one file, each replacing the last."""
+    last = source.suffix[1:]
+    if source.is_dir() or not last or not any(c.isalpha() for c in last):
+        return source.name
+    return source.stem
+
+
 def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, case: str | None = None) -> Path:
     """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written (``volume``: a 3D
     label map, always NIfTI). ``case``: the name of a case read from several channel files (``meta["case_name"]``:
@@ -83,7 +94,7 @@ def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, cas
     """
     source = Path(source)
     suffix = mask_suffix(source, volume=volume)
-    stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else source.stem
+    stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else _stem(source)
     path = folder / f"{case or stem}_mask{suffix}"
     if path.exists() and path.resolve().parent == source.resolve().parent:
         raise ConfigError(
