@@ -402,15 +402,28 @@ class ClassicalModel:
             else (
                 data
                 if isinstance(data, Dataset)
-                else Dataset.load(data, task="classify", **dataset_options(self.run_dir_ or "."))
+                # an external test set may hold one class (evaluated with the defined metrics), as for deep models
+                else Dataset.load(data, task="classify", min_classes=1, **dataset_options(self.run_dir_ or "."))
             )
         )
         if split not in {"train", "val", "test", "all"}:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
+        own_data = own_data or _is_training_folder(run, dataset)  # the training data by its path: its saved split
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
         cases = cases_for(dataset, splits, split)
+        if not cases and not own_data and split == "test" and not any(c.split for c in dataset.cases):
+            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.name, len(dataset))
+            split = "all"
+            cases = list(dataset.cases)
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} images; use --split all for an external set")
+        if own_data and split in ("all", "train", "val"):  # scores of images the model learnt from or was chosen on
+            logger.warning(
+                "the %r split of %s holds images this model trained on or chose its settings on: the scores are "
+                "optimistic; the test split (the default) is the honest estimate",
+                split,
+                dataset.name,
+            )
         remap = label_map(dataset.class_names, class_names)
         matrix = self.extractor_.extract(dataset, cases, desc=f"features ({split})")
         if strict and matrix.skipped:
@@ -591,6 +604,16 @@ def _patient_folds(dataset: Dataset, case_ids: Sequence[str], cv_folds: int, see
             "needs at least 2 patients per class; add patients or leave that class out"
         )
     return kfold_assignments(cases, min(cv_folds, fewest), seed=seed)
+
+
+def _is_training_folder(run: RunFolder, dataset: Dataset) -> bool:
+    """Whether ``dataset`` was loaded from the path the run was trained on (then its saved split applies)."""
+    if not run.file("config.json").is_file() or not run.file("splits.json").is_file():
+        return False
+    try:
+        return run.trained_data().resolve() == Path(dataset.root).resolve()
+    except (OSError, KeyError, TypeError, RunFolderError):
+        return False
 
 
 def _plain(value: Any) -> Any:
