@@ -140,6 +140,13 @@ def run_folder_to_load(path: str | Path) -> Path:
     if runs:
         listed = ", ".join(str(run) for run in runs[:5]) + (f" (and {len(runs) - 5} more)" if len(runs) > 5 else "")
         raise RunFolderError(f"{folder} holds runs, not one: give one of them ({listed})")
+    exported = sorted(folder.glob("*.onnx"))
+    if exported:  # a deployment folder (`medimg export RUN --out DEPLOY`): the file runs on ONNX Runtime
+        raise RunFolderError(
+            f"{folder} holds an exported model, not a training run: predict with it on ONNX Runtime (medimg "
+            f"predict {exported[0]} IMAGES); the PyTorch engine, export and evaluate need the run folder `medimg "
+            "fit` wrote (it holds metadata.json)"
+        )
     raise RunFolderError(
         f"{folder} is not a medimg run folder (no metadata.json or checkpoints): give the folder a training run "
         "wrote (fit prints it; by default runs/<data>/expN)"

@@ -26,6 +26,8 @@ The file's metadata carries everything the predictor needs to go from an image f
                            tta_flip_axes; segment: :data:`~medimg.export.segment.SEGMENT_PREPROCESSING_KEYS`
                            (normalisation, resampling, patch_size, sw_overlap, flips, post-processing)
 ``medimg.mask_colours``    segment only: JSON ``{class: [R, G, B]}`` for colour-coded PNG masks, or null
+``medimg.preprocessing_steps``  classify: JSON list of the preprocessing steps in words, in order (for a client
+                           without medimg; also in the ``.export.json`` sidecar's ``model``)
 ``medimg.input``           JSON: the run's input spec (window for DICOM/CT...)
 ``medimg.domain``          JSON: the training domain inputs are checked against (:mod:`medimg.planning.domain`),
                            when the run's fingerprint records one
@@ -244,6 +246,7 @@ def _prepare_classify(
     model: Trained, network: nn.Module, parity_inputs: Sequence[str | Path] | None, limit: int
 ) -> PreparedExport:
     from medimg.export.preprocess import preprocess as numpy_preprocess
+    from medimg.export.preprocess import preprocessing_steps
     from medimg.transforms.preprocess import preprocess_arrays
 
     plan = cast("Plan", model.plan_)
@@ -271,6 +274,11 @@ def _prepare_classify(
     if plan.multi_label:  # one sigmoid per finding in the graph, and the predictor told so
         prepared.graph = _WithProbabilities(network, multi_label=True).eval()
         prepared.extra_metadata["medimg.multi_label"] = "true"
+    # the recipe in words for a client without medimg: the numbers alone left the resizing, channel conversion,
+    # orientation and test-time flips to guesswork
+    window = (model.metadata_.get("input") or {}).get("window")
+    steps = preprocessing_steps(spec, window=window, multi_label=bool(plan.multi_label))
+    prepared.extra_metadata["medimg.preprocessing_steps"] = json.dumps(steps)
     return prepared
 
 
@@ -394,11 +402,13 @@ def export_onnx(
     Raises:
         ExportError: ``path`` is neither an existing folder nor a name ending with ``.onnx``; export failed, the
             task cannot be exported, or ONNX Runtime differs from PyTorch by more than ``tolerance`` (the message
-            gives the difference). The ``.onnx`` file is then not written.
+            gives the difference). The ``.onnx`` file is then not written. ``tolerance`` is not a positive
+            number, or none of ``parity_inputs`` could be read.
         MissingDependencyError: onnx / onnxruntime are not installed.
     """
     from medimg.run_folder import hold_trained_run
 
+    _check_tolerance(tolerance)
     _require_onnx()
     started = time.perf_counter()
     model = load_bundle(bundle)
@@ -411,8 +421,44 @@ def export_onnx(
     if target.suffix.lower() != ".onnx":
         raise ExportError(f"{target}: the exported file name must end with .onnx")
     _refuse_another_runs_folder(target, model.run_dir_)
+    _check_can_write(target)
     with hold_trained_run(model.run_dir_, target, doing="export"):  # never while a fit writes the run
         return _export_checked(model, preparer, target, parity_inputs, max_parity_images, tolerance, opset, started)
+
+
+def _check_tolerance(tolerance: float) -> None:
+    """A tolerance of NaN passed every parity check (no difference compares above it) and the export said OK; zero
+    or a negative one failed every export with a message about the model, not the option.
+
+    Raises:
+        ExportError: ``tolerance`` is not a positive finite number.
+    """
+    if not (isinstance(tolerance, (int, float)) and np.isfinite(tolerance) and tolerance > 0):
+        raise ExportError(
+            f"--tolerance {tolerance}: give the largest accepted |PyTorch - ONNX Runtime| difference, a positive "
+            f"number (default {PARITY_TOLERANCE:g}); nothing was exported"
+        )
+
+
+def _check_can_write(target: Path) -> None:
+    """Make ``target``'s folder and try a temporary folder in it before the parity check runs: a read-only folder
+    failed after the check with "cannot write or read FOLDER/.onnx-export-x1y2: Permission denied; choose a folder
+    you can write to (--run-dir, --out)", and a file in the way with "... File exists".
+
+    Raises:
+        ExportError: the folder cannot be made or written into.
+    """
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".onnx-export-"))
+    except OSError as error:
+        in_the_way = isinstance(error, (FileExistsError, NotADirectoryError))
+        why = "a file is in the way of that folder" if in_the_way else error.strerror or str(error)
+        raise ExportError(
+            f"cannot write {target.name} into {folder}: {why}; export into a folder you can write to "
+            "(--out FOLDER or --out FILE.onnx); nothing was exported"
+        ) from None
 
 
 def _refuse_another_runs_folder(target: Path, run_dir: Path | None) -> None:
@@ -535,8 +581,31 @@ def _export_checked(
         )
     from medimg.fileio import atomic_write_json
 
-    atomic_write_json(target.with_suffix(".export.json"), result.to_dict())
+    atomic_write_json(target.with_suffix(".export.json"), {**result.to_dict(), "model": _model_card(metadata, session)})
     return result
+
+
+def _model_card(metadata: dict[str, str], session: Any) -> dict[str, Any]:
+    """What a client of the ``.onnx`` file needs, readable in the ``.export.json`` beside it without an ONNX
+    library: task, classes, the graph's inputs and outputs, the preprocessing numbers and (classify) its steps in
+    words. The sidecar held only the parity check's numbers, so the recipe was reachable only through the ONNX
+    file's metadata."""
+
+    def entry(key: str) -> Any:
+        return json.loads(metadata[key]) if key in metadata else None
+
+    return {
+        "task": metadata["medimg.task"],
+        "network": metadata["medimg.network"],
+        "class_names": entry("medimg.class_names"),
+        "multi_label": metadata.get("medimg.multi_label") == "true",
+        "inputs": {i.name: list(i.shape) for i in session.get_inputs()},
+        "outputs": {o.name: list(o.shape) for o in session.get_outputs()},
+        "preprocessing": entry("medimg.preprocessing"),
+        "preprocessing_steps": entry("medimg.preprocessing_steps"),
+        "input": entry("medimg.input"),
+        "onnx_metadata_keys": sorted(metadata),
+    }
 
 
 def _domain_metadata(run_dir: Path | None) -> dict[str, str]:

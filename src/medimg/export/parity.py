@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from medimg.errors import ImageReadError
+from medimg.errors import ExportError, ImageReadError
 from medimg.io.windowing import window_from_json
 
 if TYPE_CHECKING:
@@ -67,7 +67,11 @@ def parity_images(
     split_images: Callable[[Trained, Any, int], tuple[list[ImageData], str]],
 ) -> tuple[list[ImageData], str]:
     """Real images for the parity check: given files/folders, else ``split_images(model, run, limit)`` (the run's
-    test split, then val, then train, as the task reads its data); random inputs when neither is available."""
+    test split, then val, then train, as the task reads its data); random inputs when neither is available.
+
+    Raises:
+        ExportError: files/folders were given and none of their images could be read.
+    """
     from medimg.io import read_image
 
     images: list[ImageData] = []
@@ -75,11 +79,19 @@ def parity_images(
         from medimg.io.inputs import expand_inputs
 
         window = window_from_json((model.metadata_.get("input") or {}).get("window"))
+        skipped: list[str] = []
         for path in expand_inputs(inputs)[:limit]:
             try:
                 images.append(read_image(path, window=window))
             except ImageReadError as error:
                 logger.warning("parity check skips %s: %s", path, error.reason)
+                skipped.append(f"{path}: {error.reason}")
+        if not images:  # the check fell back to random inputs and said OK on the images the user gave
+            listed = "; ".join(skipped[:3]) + (f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else "")
+            raise ExportError(
+                f"none of the --parity-data images could be read ({listed}); give images the model takes, or leave "
+                "--parity-data out to check on the run's test split; nothing was exported"
+            )
         return images, f"{len(images)} given image(s)"
     if model.run_dir_ is None:  # built in memory, never trained into a run folder
         return [], "random inputs"

@@ -89,6 +89,47 @@ def _check_same_model_as_run(given: Path, props: dict[str, str]) -> None:
         )
 
 
+def _metadata_json(path: Path, props: dict[str, str], key: str, kind: Any, default: str | None = None) -> Any:
+    """The JSON value of the metadata entry ``key`` (``default`` when absent), of type ``kind``.
+
+    Raises:
+        ExportError: the entry is not JSON of that type (a file edited by hand or by another tool): a
+            traceback from the JSON parser before.
+    """
+    text = props.get(key, default)
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError as error:
+        value, problem = None, f"not valid JSON ({error})"
+    else:
+        problem = "" if isinstance(value, kind) else f"a JSON {type(value).__name__}, not the expected kind"
+    if problem:
+        raise ExportError(
+            f"{path}: its metadata entry {key} is {problem}; the file was altered after `medimg export`: export the "
+            "run again (medimg export RUN)"
+        )
+    return value
+
+
+def _check_class_count(path: Path, session: Any, task: str, class_names: list[str]) -> None:
+    """The class names must match the graph's class axis: a file whose names were edited (or another model's) gave
+    a traceback from ``zip`` at the first prediction, or (segment) masks labelled with the wrong names.
+
+    Raises:
+        ExportError: the graph's ``probabilities`` output has a fixed class axis of another length.
+    """
+    if task not in ("classify", "segment"):
+        return
+    shapes = {output.name: output.shape for output in session.get_outputs()}
+    shape = shapes.get("probabilities")
+    classes = shape[1] if shape is not None and len(shape) > 1 else None
+    if isinstance(classes, int) and classes != len(class_names):
+        raise ExportError(
+            f"{path} names {len(class_names)} classes ({', '.join(map(str, class_names))}) but its network outputs "
+            f"{classes}: the file was altered after `medimg export`; export the run again (medimg export RUN)"
+        )
+
+
 class OnnxPredictor:
     """Classify or segment image files with an ONNX model exported by medimg (the task is in the file).
 
@@ -158,13 +199,14 @@ class OnnxPredictor:
             raise ExportError(
                 f"{self.path} holds a {self.task!r} model; this medimg predicts classify, segment and detect"
             )
-        self.class_names: list[str] = list(json.loads(props["medimg.class_names"]))
-        self.preprocessing: dict[str, Any] = json.loads(props["medimg.preprocessing"])
+        self.class_names: list[str] = list(_metadata_json(self.path, props, "medimg.class_names", list))
+        self.preprocessing: dict[str, Any] = _metadata_json(self.path, props, "medimg.preprocessing", dict)
         absent = [k for k in required if k not in self.preprocessing]
         if absent:
             raise ExportError(f"{self.path}: preprocessing metadata lacks {', '.join(absent)}")
-        self.input_spec: dict[str, Any] = json.loads(props.get("medimg.input", "{}"))
-        colours = json.loads(props.get("medimg.mask_colours", "null"))
+        _check_class_count(self.path, self.session, self.task, self.class_names)
+        self.input_spec: dict[str, Any] = _metadata_json(self.path, props, "medimg.input", dict, "{}")
+        colours = _metadata_json(self.path, props, "medimg.mask_colours", (dict, type(None)), "null")
         self.mask_colours: dict[int, tuple[int, ...]] | None = (
             {int(k): tuple(int(c) for c in v) for k, v in colours.items()} if colours else None
         )

@@ -136,3 +136,52 @@ def preprocess(
         normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
         out[i] = normalised.astype(np.float16).astype(np.float32)
     return out
+
+
+def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_label: bool = False) -> list[str]:
+    """The classifier's preprocessing in words, in order, for a client that has only the ``.onnx`` file (or its
+    ``.export.json``) and no medimg: the fields of ``spec`` (``medimg.preprocessing``) say the numbers, these steps
+    say what to do with them, as :func:`preprocess` and :class:`~medimg.export.predictor.OnnxPredictor` do.
+
+    Args:
+        spec: the preprocessing fields (:data:`PREPROCESSING_KEYS`, ``canonical_orientation``, ``tta_flip_axes``).
+        window: the run's intensity window (``medimg.input`` ``window``), if any.
+        multi_label: one sigmoid per finding instead of a softmax.
+    """
+    dims = int(spec["spatial_dims"])
+    size = [int(s) for s in spec["input_size"]]
+    layout = "(C, H, W)" if dims == 2 else "(C, D, H, W)"
+    steps = [
+        f"read the image as float32 channel-first {layout}, stored values (DICOM: after RescaleSlope/Intercept; "
+        "non-CT DICOM mapped to 0..255 by its own VOI window)"
+        + (f"; apply the intensity window {window} (centre, width or CT preset) as at training" if window else "")
+    ]
+    if dims == 3 and spec.get("canonical_orientation"):
+        steps.append(
+            "reorder and flip the volume's axes to the closest RAS+ orientation of its affine (transposes and flips "
+            "only, no interpolation; nibabel.as_closest_canonical)"
+        )
+    steps += [
+        f"convert to {int(spec['in_channels'])} channel(s): grey to RGB by repeating it, RGB(A) to grey by luminance "
+        "0.299 R + 0.587 G + 0.114 B, RGBA to RGB by dropping alpha",
+        f"when every side is at least 16x its target {size}, average blocks of the largest integer factor that keeps "
+        "every side at least 8x its target (medimg.io.limits.reduce_for_size)",
+        f"resize to {size} ({'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
+        "filter each shrunk axis with a Gaussian of sigma (in/out - 1)/2 (MONAI Resize anti_aliasing)",
+        f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "
+        f"{spec['norm_std']}, round through float16",
+        f"stack to (N, {int(spec['in_channels'])}, {', '.join(map(str, size))}) float32 as input 'image' "
+        "(any batch size N)",
+    ]
+    flips = [int(a) for a in spec.get("tta_flip_axes") or []]
+    if flips:
+        steps.append(
+            f"average the output 'logits' of the image and of its mirror along each spatial axis {flips} (one axis "
+            "at a time; spatial axis 0 is array axis 2), then apply the softmax (multi-label: sigmoid) yourself"
+        )
+    steps.append(
+        "output 'probabilities': one sigmoid per finding, present at 0.5 (operating points are in the bias)"
+        if multi_label
+        else "output 'probabilities': softmax over the classes of medimg.class_names, in that order"
+    )
+    return steps
