@@ -241,7 +241,7 @@ class ClassicalModel:
                 "estimator": name,
                 "scoring": search.scoring,
                 "cv_folds": search.cv_folds,
-                "cv_grouped_by": "patient" if fold_of is not None else None,
+                "cv_grouped_by": _grouped_by(dataset, train.case_ids) if fold_of is not None else None,
                 "candidates": search.candidates,
                 "best_params": search.best_params,
                 "best_cv_score": search.cv_score,
@@ -579,9 +579,10 @@ class ClassicalModel:
 
 def _patient_folds(dataset: Dataset, case_ids: Sequence[str], cv_folds: int, seed: int) -> list[int] | None:
     """The CV fold of each training row, grouped by patient like the deep models' ``--folds``
-    (:func:`~medimg.data.splits.kfold_assignments`), or ``None`` when the cases name no patients (each image
-    is then its own group: plain stratified k-fold). Folds are at most the smallest class's patient count,
-    so every class can be in every fold.
+    (:func:`~medimg.data.splits.kfold_assignments`), identical copies of an image (``Case.same_image``, as the split
+    keeps them together) in one fold too, or ``None`` when the cases name no patients and hold no copies (each image
+    is then its own group: plain stratified k-fold). Folds are at most the smallest class's group count, so every
+    class can be in every fold.
 
     Raises:
         DatasetError: a class of the training split holds a single patient (grouped CV needs two).
@@ -590,20 +591,28 @@ def _patient_folds(dataset: Dataset, case_ids: Sequence[str], cv_folds: int, see
 
     by_id = {c.case_id: c for c in dataset.cases}
     cases = [by_id[i] for i in case_ids]
-    if not any(c.patient_id for c in cases):
+    if not any(c.patient_id or c.same_image for c in cases):
         return None
-    patients: dict[int, set[str]] = {}
-    for case in cases:
-        patients.setdefault(case.stratum, set()).add(case.patient_id or case.case_id)
-    if len(patients) < 2:
+    groups: dict[int, set[str]] = {}
+    for case in cases:  # copies of one image count once (a copy filed under another patient joins them: fewer)
+        groups.setdefault(case.stratum, set()).add(case.patient_id or case.same_image or case.case_id)
+    if len(groups) < 2:
         return None  # a single class: search_and_fit says so
-    fewest = min(len(p) for p in patients.values())
+    fewest = min(len(g) for g in groups.values())
     if fewest < 2:
         raise DatasetError(
-            "a class of the training split holds images of a single patient: cross-validation grouped by patient "
-            "needs at least 2 patients per class; add patients or leave that class out"
+            "a class of the training split holds images of a single patient (or one image and its copies): "
+            "cross-validation grouped by patient needs at least 2 patients per class; add patients or leave that "
+            "class out"
         )
     return kfold_assignments(cases, min(cv_folds, fewest), seed=seed)
+
+
+def _grouped_by(dataset: Dataset, case_ids: Sequence[str]) -> str:
+    """What the CV folds were grouped by (``search.json``'s ``cv_grouped_by``): ``"patient"`` when the cases name
+    patients (identical copies are kept together as well), else ``"identical images"``."""
+    chosen = set(case_ids)
+    return "patient" if any(c.patient_id for c in dataset.cases if c.case_id in chosen) else "identical images"
 
 
 def _is_training_folder(run: RunFolder, dataset: Dataset) -> bool:
