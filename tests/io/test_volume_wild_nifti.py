@@ -3,6 +3,7 @@ cut short. Each read as a user expects, or refused with the file and the fix."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from pathlib import Path
@@ -139,3 +140,16 @@ def test_a_nifti_holding_fewer_bytes_than_its_header_says_is_said_to_be_truncate
     said = str(error.value)
     assert "scan.nii" in said and "truncated" in said and "re-copy or re-export" in said
     assert "max_pixels" not in said and f"{' x '.join(map(str, shape))} voxels of float32" in said
+
+
+def test_a_nifti_gz_too_small_for_its_header_is_said_to_be_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "scan.nii.gz"
+    img = nib.Nifti1Image(RNG.normal(size=(8, 8, 4)).astype(np.float32), np.eye(4))
+    img.header.set_data_shape((4000, 4000, 3000))  # a corrupt header: 192 GB of voxels in a file of a few bytes
+    with gzip.open(path, "wb") as handle:
+        img.header.write_to(handle)
+        handle.write(b"\0" * 600)
+    with pytest.raises(ImageReadError) as error:
+        read_image(path)
+    said = str(error.value)
+    assert "scan.nii.gz" in said and "truncated" in said and "max_pixels" not in said

@@ -164,26 +164,34 @@ def _affine_spacing(affine: np.ndarray, zooms: list[float], path: Path) -> tuple
     return tuple(lengths)
 
 
+#: the most bytes one gzip (deflate) byte unpacks into, with a margin
+_MAX_DEFLATE_RATIO = 1100
+
+
 def _refuse_short_data(img: Any, path: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
-    """Refuse an uncompressed NIfTI (or Analyze pair) whose data file holds fewer bytes than its header's shape and
-    type need (an interrupted copy, or a corrupt header claiming a huge volume), from the file sizes alone: such a
-    file was refused as too large to decode ("pass a larger max_pixels") or failed deep in the read."""
+    """Refuse a NIfTI (or Analyze pair) whose data file holds fewer bytes than its header's shape and type need (an
+    interrupted copy, or a corrupt header claiming a huge volume), from the file sizes alone (a gzip-compressed one
+    when even deflate's best ratio could not unpack it into them): such a file was refused as too large to decode
+    ("pass a larger max_pixels") or failed deep in the read."""
     try:
         data_file = img.file_map["image"].filename
         offset = int(getattr(img.dataobj, "offset", 0))
     except (KeyError, AttributeError, TypeError, ValueError):
         return
-    if not data_file or str(data_file).lower().endswith(".gz") or _starts_with(Path(data_file), _GZIP_MAGIC):
+    if not data_file:
         return
     needed = offset + math.prod(shape) * dtype.itemsize
     held = Path(data_file).stat().st_size
-    if held < needed:
+    compressed = str(data_file).lower().endswith(".gz") or _starts_with(Path(data_file), _GZIP_MAGIC)
+    # gzip's deflate unpacks at most 1032 bytes per byte: a .nii.gz too small for its header's volume even so
+    if held * (_MAX_DEFLATE_RATIO if compressed else 1) < needed:
         where = "" if Path(data_file) == path else f" (its data file {Path(data_file).name})"
         raise ImageReadError(
             path,
-            f"its header says {' x '.join(map(str, shape))} voxels of {dtype} ({needed:,} bytes) but the file{where} "
-            f"holds {held:,} bytes: it is truncated (an interrupted copy or download) or its header is corrupt; "
-            "re-copy or re-export the file",
+            f"its header says {' x '.join(map(str, shape))} voxels of {dtype} ({needed:,} bytes) but the "
+            f"{'compressed ' if compressed else ''}file{where} holds {held:,} bytes"
+            f"{', too few to unpack into them' if compressed else ''}: it is truncated (an interrupted copy or "
+            "download) or its header is corrupt; re-copy or re-export the file",
         )
 
 
