@@ -55,7 +55,7 @@ from medimg.io.windowing import apply_window_to_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dicom_header", "main_geometry", "read_dicom", "read_dicom_series", "unique_instances"]
+__all__ = ["dicom_header", "main_geometry", "non_image_object", "read_dicom", "read_dicom_series", "unique_instances"]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -307,8 +307,15 @@ def _decode(ds: Any, path: Path) -> np.ndarray:
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         syntax_name = getattr(syntax, "name", str(syntax)) if syntax is not None else "unknown"
         pixels = next((ds[tag] for tag in _PIXEL_TAGS if tag in ds), None)
+        allocated = _first_float(ds.get("BitsAllocated"))
         if pixels is not None and pixels.is_empty:
             reason = "its Pixel Data element is empty (0 bytes): the file holds no image; re-copy or re-export it"
+        elif allocated is not None and allocated != 1 and allocated % 8:  # 12-bit packed pixels (ACR-NEMA era)
+            reason = (
+                f"its pixels are packed in {int(allocated)}-bit words (Bits Allocated {int(allocated)}, an old "
+                "ACR-NEMA layout) that pydicom cannot decode; convert the file to 16-bit words with a tool that "
+                "unpacks them, e.g. GDCM's `gdcmconv --raw FILE OUT.dcm`, and read OUT.dcm"
+            )
         elif "missing required element" in message.lower():
             reason = (
                 f"its header lacks an element the pixels need to be decoded ({message}): an exporter or anonymiser "
@@ -393,6 +400,42 @@ def _palette_is_16_bit(ds: Any) -> bool:
         entries = [np.frombuffer(t[: len(t) // 2 * 2], dtype="<u2") for t in tables if isinstance(t, bytes)]
         return max(int(e.max()) for e in entries) > 255
     return True  # segmented tables: 16-bit as declared
+
+
+def non_image_object(path: str | os.PathLike[str]) -> str | None:
+    """What a DICOM file that holds no image is (``"a Basic Text SR Storage object"``: a structured report,
+    presentation state, key-object selection, RT structure set, SEG...), or ``None`` for an image, a file that is
+    not DICOM, one whose header cannot be read (its reader then says why) or without pydicom.
+
+    A file counts when its modality is an annotation one (:data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`),
+    or when it has no Rows/Columns and its SOP class is known and no image storage one. Only the header up to the
+    image pixel module is parsed (the values of other elements are skipped), so it is cheap on large images."""
+    try:
+        from pydicom.filereader import read_partial
+    except ImportError:
+        return None
+    wanted = [0x00080016, 0x00080060, 0x00280010, 0x00280011]  # SOP Class UID, Modality, Rows, Columns
+    try:
+        with open(path, "rb") as fh:
+            part10 = fh.read(132)[128:132] == b"DICM"
+            fh.seek(0)
+            if not part10 and not looks_like_bare_dicom(fh.read(16)):  # a PNG or JPEG export without suffix
+                return None
+            fh.seek(0)
+            ds = read_partial(
+                fh, stop_when=lambda tag, vr, length: tag > 0x00280011, force=not part10, specific_tags=wanted
+            )
+    except Exception:  # any parse failure: the reader reports the file
+        return None
+    sop = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
+    modality = str(ds.get("Modality") or "").strip().upper()
+    name = str(getattr(sop, "name", "") or "")
+    known = bool(name) and name != str(sop)
+    if modality in ANNOTATION_MODALITIES:
+        return f"a {name or modality} object"
+    if "Rows" in ds or "Columns" in ds or not known or "Image" in name:
+        return None
+    return f"a {name} object"
 
 
 def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:

@@ -190,10 +190,54 @@ _RASTER_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
 
 def _unnamed_image(path: Path) -> bool:
-    """A file without a suffix that is an image by its first bytes: DICOM (``DICM`` at 128), PNG or JPEG.
-    Never raises."""
-    head = _file_start(path)
-    return head.startswith(_RASTER_MAGIC) or _is_dicom_part10(head)
+    """A file without a suffix that is an image by its first bytes: DICOM (``DICM`` at 128, or a bare dataset
+    without the preamble, as old PACS exports write ``IMG000``), PNG or JPEG. Reads at most 1024 bytes; never
+    raises."""
+    head = _file_start(path, _HEAD_BYTES)
+    return head.startswith(_RASTER_MAGIC) or _is_dicom_part10(head) or _bare_dicom_head(head)
+
+
+#: explicit-VR value representations whose length takes 4 bytes (after 2 reserved ones)
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+
+
+def _bare_dicom_head(head: bytes, elements: int = 3) -> bool:
+    """Whether ``head`` (a file's first bytes) starts a DICOM dataset without preamble: its first ``elements`` data
+    elements (implicit or explicit VR, either byte order) parse within ``head``, in group 0002 or 0008 first and in
+    ascending tag order. Only ``head`` is looked at, so a large file that is no DICOM costs no more than its start."""
+    if not looks_like_bare_dicom(head):
+        return False
+    for endian in "<>":
+        for explicit in (False, True):
+            pos, last, found = 0, -1, 0
+            while found < elements and pos + 8 <= len(head):
+                group, element = struct.unpack_from(f"{endian}HH", head, pos)
+                tag = group << 16 | element
+                if tag <= last or (found == 0 and group not in _DICOM_FIRST_GROUPS):
+                    break
+                if explicit:
+                    vr = head[pos + 4 : pos + 6]
+                    if not (vr.isalpha() and vr.isupper()):
+                        break
+                    if vr in _LONG_VRS:
+                        if pos + 12 > len(head):
+                            break
+                        (length,) = struct.unpack_from(f"{endian}I", head, pos + 8)
+                        pos += 12
+                    else:
+                        (length,) = struct.unpack_from(f"{endian}H", head, pos + 6)
+                        pos += 8
+                else:
+                    (length,) = struct.unpack_from(f"{endian}I", head, pos + 4)
+                    pos += 8
+                found += 1
+                last = tag
+                if length == 0xFFFFFFFF:  # a sequence of undefined length: its items follow
+                    break
+                pos += length
+            if found >= elements:
+                return True
+    return False
 
 
 def _check_readable(path: Path) -> None:

@@ -32,7 +32,7 @@ from medimg.data.layouts.common import (
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
-from medimg.io.formats import in_system_folder, is_image_file, unread_files_note
+from medimg.io.formats import file_suffix, in_system_folder, is_image_file, unread_files_note
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,20 @@ def detect(path: Path) -> bool:
 
 
 def image_files(
-    folder: Path, include: tuple[str, ...], exclude: tuple[str, ...], *, recursive: bool = True
+    folder: Path,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    *,
+    recursive: bool = True,
+    non_images: list[tuple[Path, str]] | None = None,
 ) -> list[Path]:
     """Image files under ``folder`` (sorted; hidden files and system folders such as ``__MACOSX`` skipped) that pass
     the ``include``/``exclude`` patterns.
 
     A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
-    suffix and matches them.
+    suffix and matches them. DICOM objects that hold no image (a structured report, presentation state or
+    key-object selection a PACS export files beside the images: :func:`medimg.io.dicom.non_image_object`) are left
+    out, and added to ``non_images`` as ``(path, what it is)`` for the caller to report once.
     """
     found = sorted(folder.rglob("*") if recursive else folder.iterdir())
     files = [
@@ -77,7 +84,36 @@ def image_files(
             broken[0],
             broken[0].readlink(),
         )
-    return [p for p in files if (include and p.suffix) or is_image_file(p)]
+    images = [p for p in files if (include and p.suffix) or is_image_file(p)]
+    return _without_non_image_dicom(images, non_images)
+
+
+def _without_non_image_dicom(files: list[Path], non_images: list[tuple[Path, str]] | None) -> list[Path]:
+    """``files`` less the DICOM objects without an image (their headers up to the image module are read)."""
+    from medimg.io.dicom import non_image_object
+
+    kept: list[Path] = []
+    for path in files:
+        suffix = file_suffix(path)
+        what = non_image_object(path) if looks_like_dicom(path) or suffix == "" or suffix[1:].isdigit() else None
+        if what is None:
+            kept.append(path)
+        elif non_images is not None:
+            non_images.append((path, what))
+    return kept
+
+
+def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
+    if non_images:
+        path, what = non_images[0]
+        logger.info(
+            "%s: %d DICOM object(s) without an image (structured reports, presentation states, key-object "
+            "selections...; e.g. %s, %s) are not images of their class and are left out",
+            root,
+            len(non_images),
+            path.relative_to(root) if path.is_relative_to(root) else path,
+            what,
+        )
 
 
 def load(
@@ -135,7 +171,8 @@ def load(
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
-    pool = _pool(root, include, exclude) if unlabelled else []
+    non_images: list[tuple[Path, str]] = []
+    pool = _pool(root, include, exclude, non_images) if unlabelled else []
     class_of = _classes_across_splits(class_dirs, root)
     class_names = order_classes(set(class_of.values()))
     if not class_names and not pool:
@@ -150,7 +187,7 @@ def load(
     folder_of: dict[str, tuple[str, ...]] = {}  # case id -> its sub-folders inside the class folder (or its patient)
     in_mask_folders: list[str] = []
     for split, class_dir in class_dirs:
-        for file in image_files(class_dir, include, exclude):
+        for file in image_files(class_dir, include, exclude, non_images=non_images):
             rel = file.relative_to(root).as_posix()
             inside = file.relative_to(class_dir).parts
             if any(_is_mask_folder(part) for part in inside[:-1]):
@@ -161,6 +198,7 @@ def load(
                 folder_of[rel] = (group_of_dir[class_dir],)
             elif parts := tuple(part for part in inside[:-1] if folder_role(part) != "image"):  # images/: no patient
                 folder_of[rel] = parts
+    _report_non_images(root, non_images)
     if in_mask_folders:
         logger.warning(
             "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks are not images of "
@@ -368,8 +406,10 @@ def _is_mask_folder(name: str) -> bool:
     return folder_role(name) in ("mask", "roi") or compact.endswith(("masks", "mask"))
 
 
-def _pool(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[Case]:
-    files = image_files(root, include, exclude, recursive=False)
+def _pool(
+    root: Path, include: tuple[str, ...], exclude: tuple[str, ...], non_images: list[tuple[Path, str]] | None = None
+) -> list[Case]:
+    files = image_files(root, include, exclude, recursive=False, non_images=non_images)
     return [Case(case_id=f.relative_to(root).as_posix(), label=None, path=f) for f in files]
 
 
