@@ -199,3 +199,52 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_the_check(dep
     assert str(result.exception).startswith(f"cannot write model.onnx into {blocker}: a file is in the way"), (
         result.exception
     )
+
+
+DETECT_SPEC = {
+    "network": "fcos",
+    "in_channels": 3,
+    "input_size": [64, 64],
+    "clip_low": 0.0,
+    "clip_high": 255.0,
+    "norm_mean": [0.5, 0.5, 0.5],
+    "norm_std": [0.2, 0.2, 0.2],
+    "fpn_strides": [8, 16, 32],
+    "anchor_sizes": [8.0, 16.0, 32.0],
+    "anchor_scales": [1.0],
+    "aspect_ratios": [1.0],
+    "candidate_threshold": 0.05,
+    "score_threshold": 0.15,
+    "nms_iou": 0.5,
+    "detections_per_image": 100,
+    "topk_candidates": 1000,
+}
+
+
+def test_a_volume_given_to_a_2d_detector_on_onnx_is_skipped_as_on_pytorch(tmp_path: Path) -> None:
+    """`predict DET_RUN scan.nii.gz --engine onnx`: "ValueError: too many values to unpack" (the PyTorch engine
+    lists the file: "detection works on 2D images")."""
+    import nibabel as nib
+
+    from medimg.errors import DatasetError
+    from medimg.export.detect import prepare_image
+    from medimg.export.predictor import OnnxPredictor
+
+    path = tiny_onnx(
+        tmp_path / "det.onnx",
+        **{
+            "medimg.task": "detect",
+            "medimg.class_names": json.dumps(["disc"]),
+            "medimg.preprocessing": json.dumps(DETECT_SPEC),
+        },
+    )
+    volume = tmp_path / "scan.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((16, 16, 16)).astype(np.float32), np.eye(4)), volume)
+    predictor = OnnxPredictor(path)
+    assert predictor.predict(volume) == []
+    assert predictor.failed_ == [(str(volume), "detection works on 2D images; got an array of shape (1, 16, 16, 16)")]
+    result = CliRunner().invoke(app, ["predict", str(path), str(volume)])
+    assert "detection works on 2D images" in result.output, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception  # no traceback
+    with pytest.raises(DatasetError, match="detection works on 2D images"):
+        prepare_image(np.zeros((1, 4, 8, 8), np.float32), DETECT_SPEC)

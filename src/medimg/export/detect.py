@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from medimg.errors import DatasetError
 from medimg.export.segment import _antialiased_axis
 
 DETECT_PREPROCESSING_KEYS = (
@@ -66,6 +67,11 @@ def to_unit(array: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
     return np.clip((x - float(spec["clip_low"])) / span, 0.0, 1.0)
 
 
+def not_2d_for_detection(shape: Sequence[int]) -> str:
+    """Why an array of ``shape`` cannot be detected in (the PyTorch engine's words)."""
+    return f"detection works on 2D images; got an array of shape {tuple(shape)}"
+
+
 def input_scale(shape: Sequence[int], input_size: Sequence[int]) -> float:
     """The resize factor of an image of ``(height, width)`` (short side to the input's short side, long side at
     most the input's long side)."""
@@ -74,7 +80,13 @@ def input_scale(shape: Sequence[int], input_size: Sequence[int]) -> float:
 
 def prepare_image(array: np.ndarray, spec: Mapping[str, Any]) -> tuple[np.ndarray, tuple[float, float]]:
     """An image as the graph takes it, as :func:`medimg.tasks.detect.data.prepare_image` makes it: ``(C, h, w)``
-    float32 0..1 (antialiased bilinear resize) and the ``(y, x)`` factors to it."""
+    float32 0..1 (antialiased bilinear resize) and the ``(y, x)`` factors to it.
+
+    Raises:
+        DatasetError: ``array`` is not one 2D image ``(C, H, W)`` (a volume: a ValueError traceback before).
+    """
+    if array.ndim != 3:
+        raise DatasetError(not_2d_for_detection(array.shape))
     x = to_unit(array, spec)
     height, width = x.shape[1:]
     scale = input_scale((height, width), spec["input_size"])

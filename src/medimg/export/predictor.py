@@ -453,7 +453,13 @@ class OnnxPredictor:
                 failed.append((str(path), error.reason))
                 logger.warning("skipped %s: %s", path, error.reason)
         self.failed_ = failed
-        if self.task == "detect":
+        if self.task == "detect":  # a volume is refused as the PyTorch engine refuses it (was: a ValueError traceback)
+            from medimg.export.detect import not_2d_for_detection
+
+            for image in [image for image in images if image.array.ndim != 3]:
+                images.remove(image)
+                self.failed_.append((image.source, not_2d_for_detection(image.array.shape)))
+                logger.warning("skipped %s: %s", image.source, self.failed_[-1][1])
             boxes = self.detect_images(images)
             self.reader.annotate(boxes)
             return list(with_series(boxes, found, volumetric=volumetric))
