@@ -64,6 +64,7 @@ class MaskSpec:
 
     def to_json(self) -> dict[str, object]:
         record: dict[str, object] = {"pattern": self.pattern, "colours": {k: list(v) for k, v in self.colours.items()}}
+        record["volumes"] = "on their image's grid"  # keeps rows cached from masks read raw (misaligned) apart
         if not self.colours and self.pattern.lower().endswith(LOSSY_SUFFIXES):
             record["lossy"] = "values snapped to their levels"  # also keeps cached rows of unsnapped masks apart
         return record
@@ -93,11 +94,22 @@ class MaskSpec:
             f"no mask for {image_path}: expected {image_path.parent / names[0]} (mask pattern {self.pattern!r})"
         )
 
-    def read(self, path: Path) -> np.ndarray:
-        """Decode a mask file to an ``(*spatial)`` int32 label map."""
+    def read(self, path: Path, like: np.ndarray | None = None) -> np.ndarray:
+        """Decode a mask file to an ``(*spatial)`` int32 label map.
+
+        Args:
+            like: the affine of the image as it was read (a classification volume is read in RAS+ axis order): a
+                mask volume stored in another voxel orientation (LPS...) is flipped/permuted onto the image's grid.
+
+        Raises:
+            DatasetError: the mask volume lies on another voxel grid than its image (spacing, origin, rotation).
+        """
         from medimg.io import read_image
 
-        array = read_image(path).array  # (C, *spatial) raw
+        data = read_image(path)
+        array = data.array  # (C, *spatial) raw
+        if like is not None and array.ndim == 4:
+            array = _on_image_grid(path, array, data.affine, like)
         if self.colours:
             if array.shape[0] < 3:
                 raise DatasetError(f"mask {path} is not a colour image but the mask spec expects colours")
@@ -149,3 +161,28 @@ def snap_lossy(mask: np.ndarray) -> np.ndarray:
             levels.append(float(values[near[index]][np.argmax(counts[near[index]])]))  # its most common value
     ordered = np.asarray(levels)
     return ordered[np.abs(rounded[..., None] - ordered).argmin(axis=-1)]
+
+
+def _on_image_grid(path: Path, array: np.ndarray, affine: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """A mask volume ``(C, X, Y, Z)`` in the axis order of its image's affine ``like``.
+
+    Raises:
+        DatasetError: after reorientation its grid still differs from the image's.
+    """
+    from medimg.io.channels import grid_difference, reoriented_affine
+    from medimg.io.orientation import has_geometry, reorient_like
+
+    if not (has_geometry(affine) and has_geometry(like)):
+        return array
+    assert affine is not None
+    aligned = reorient_like(array, affine, like)
+    if aligned is not None:
+        affine = reoriented_affine(affine, like, array.shape[1:])
+        array = aligned
+    difference = grid_difference(affine, like)
+    if difference is not None:
+        raise DatasetError(
+            f"mask {path} lies on another voxel grid than its image ({difference}): resample the mask onto the "
+            "image's grid (same spacing, origin and orientation)"
+        )
+    return array
