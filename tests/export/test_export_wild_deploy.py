@@ -160,7 +160,7 @@ def test_the_sidecar_and_the_file_carry_the_recipe_for_a_client_without_medimg(
     assert card["task"] == "classify" and card["class_names"] == ["normal", "lesion"]
     assert card["inputs"] == {"image": ["batch", 1, 32, 32]} and set(card["outputs"]) == {"logits", "probabilities"}
     steps = card["preprocessing_steps"]
-    assert any("resize to [32, 32] (bilinear, align_corners=False)" in step for step in steps), steps
+    assert any("resize to [32, 32] (rows, columns; bilinear, align_corners=False)" in step for step in steps), steps
     session = ort.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
     assert json.loads(session.get_modelmeta().custom_metadata_map["medimg.preprocessing_steps"]) == steps
 

@@ -162,11 +162,12 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
             "only, no interpolation; nibabel.as_closest_canonical)"
         )
     steps += [
-        f"convert to {int(spec['in_channels'])} channel(s): grey to RGB by repeating it, RGB(A) to grey by luminance "
-        "0.299 R + 0.587 G + 0.114 B, RGBA to RGB by dropping alpha",
         f"when every side is at least 16x its target {size}, average blocks of the largest integer factor that keeps "
         "every side at least 8x its target (medimg.io.limits.reduce_for_size)",
-        f"resize to {size} ({'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
+        f"convert to {int(spec['in_channels'])} channel(s): grey to RGB by repeating it, RGB(A) to grey by luminance "
+        "0.299 R + 0.587 G + 0.114 B, RGBA to RGB by dropping alpha",
+        f"resize to {size} ({'rows, columns' if dims == 2 else 'the array axes in order'}; "
+        f"{'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
         "filter each shrunk axis with a Gaussian of sigma (in/out - 1)/2 (MONAI Resize anti_aliasing)",
         f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "
         f"{spec['norm_std']}, round through float16",
