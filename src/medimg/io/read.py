@@ -232,6 +232,9 @@ def read_mask(path: str | os.PathLike[str]) -> ImageData:
 
         return read_array_file(path, fmt, role="label")
     image = read_image(path)
+    if image.channels > 1 and image.meta.get("format") in ("nifti", "metaimage", "nrrd") and not image.meta.get("rgb"):
+        array = label_map_of_channels(image.array, Path(path))
+        return replace(image, array=array, meta={**image.meta, "channels_merged": True})
     if not image.meta.get("palette") or image.channels != 3:
         return image
     from PIL import Image
@@ -243,3 +246,27 @@ def read_mask(path: str | os.PathLike[str]) -> ImageData:
         raise ImageReadError(path, f"the palette indices cannot be read ({error})") from error
     indices = indices[..., 0] if indices.ndim == 3 else indices
     return replace(image, array=indices[None].astype(np.float32), meta={**image.meta, "palette_indices": True})
+
+
+def label_map_of_channels(array: np.ndarray, path: Path) -> np.ndarray:
+    """One label map ``(1, *spatial)`` of a volume mask stored with several channels (a 4D NIfTI ``(X, Y, Z, K)``):
+    the same frame repeated -> that frame; binary channels, one per voxel (one-hot, background first) -> the channel
+    index; binary channels that never overlap (one per structure, no background) -> channel k is label k + 1.
+    Read as a grey mask, its first channel alone was the label map: a one-hot mask's background became the class.
+
+    Raises:
+        ImageReadError: any other multi-channel mask (overlapping or non-binary channels), naming the fix.
+    """
+    if all(np.array_equal(array[0], channel) for channel in array[1:]):
+        return array[:1]
+    binary = bool(np.all((array == 0) | (array == 1)))
+    total = array.sum(axis=0)
+    if binary and np.all(total == 1):
+        return np.argmax(array, axis=0)[None].astype(np.float32)
+    if binary and np.all(total <= 1):
+        return np.tensordot(np.arange(1, array.shape[0] + 1, dtype=np.float32), array, axes=1)[None]
+    raise ImageReadError(
+        path,
+        f"this mask has {array.shape[0]} channels (a 4D file) that are not one label each (overlapping or non-binary "
+        "channels): save one label map of the image's shape, a value per class (0 background)",
+    )
