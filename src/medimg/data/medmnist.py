@@ -7,6 +7,7 @@ import http.client
 import logging
 import os
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -217,9 +218,20 @@ def medmnist_flavour(stem: str) -> str:
     return re.sub(r"_(28|64|128|224)$", "", stem.lower())
 
 
+def medmnist_set(stem: str) -> str:
+    """The MedMNIST flavour a file name starts with, so a copy keeps its set's names: ``"pneumoniamnist (1)"`` (a
+    browser's second download), ``"dermamnist_224-copy"`` -> ``"pneumoniamnist"``, ``"dermamnist"``."""
+    flavour = medmnist_flavour(stem)
+    if flavour in MEDMNIST_LABELS:
+        return flavour
+    found = re.match(r"([a-z]+mnist(?:3d)?)(?![a-z0-9])", stem.strip().lower())
+    return found.group(1) if found and found.group(1) in MEDMNIST_LABELS else flavour
+
+
 def medmnist_label_names(stem: str, num_classes: int) -> list[str]:
-    """Known label names for a MedMNIST file, else ``class_0..class_{K-1}``."""
-    names = MEDMNIST_LABELS.get(medmnist_flavour(stem))
+    """Known label names for a MedMNIST file (or a copy named ``pneumoniamnist (1)``), else
+    ``class_0..class_{K-1}``."""
+    names = MEDMNIST_LABELS.get(medmnist_set(stem))
     if names is not None and len(names) == num_classes:
         return list(names)
     return [f"class_{i}" for i in range(num_classes)]
@@ -236,7 +248,7 @@ def medmnist_spatial_dims(stem: str, image_shape: tuple[int, ...]) -> int:
     if len(image_shape) == 3:  # (H, W, C) or a volume (D, H, W): the channel axis as fit(X, y) finds it
         from medimg.io.arrays import channel_axis
 
-        if medmnist_flavour(stem).endswith("3d") or channel_axis(image_shape) != -1:
+        if medmnist_set(stem).endswith("3d") or channel_axis(image_shape) != -1:
             return 3
         return 2
     if len(image_shape) == 4:
@@ -281,8 +293,17 @@ def fetch_medmnist(
     """
     target = Path(root if root is not None else medmnist_root()).expanduser() / f"{name}.npz"
     expected = md5 or MEDMNIST_MD5.get(name)
-    if target.exists() and (expected is None or md5sum(target) == expected):
-        return target
+    if target.exists():
+        found = md5sum(target) if expected is not None else None
+        if found == expected and (expected is not None or _zip_problem(target) is None):
+            return target
+        logger.warning(  # replaced only once the new download is verified
+            "%s: %s; downloading it again",
+            target,
+            f"MD5 {found}, not the expected {expected} (another version, or damaged)"
+            if expected is not None
+            else _zip_problem(target),
+        )
     source = (url or MEDMNIST_URL).replace("{name}", name)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -302,12 +323,33 @@ def fetch_medmnist(
     try:
         with out, urllib.request.urlopen(source, timeout=timeout_s) as response:
             received, announced = _copy_with_progress(response, out, name, progress)
+    except urllib.error.HTTPError as error:  # the server answered, with an error: say which, and what helps
+        partial.unlink(missing_ok=True)
+        if error.code in (404, 410):
+            advice = (
+                f"no file {name}.npz there: check the mirror's address (--url, with {{name}} for the file stem)"
+                if url
+                else "the official record has no such file"
+            )
+        elif error.code in (401, 403):
+            advice = "the server refused access: check the address, or download it by hand and copy it to " + str(
+                target
+            )
+        else:
+            advice = "the server failed: run the command again later"
+        raise DatasetError(
+            f"could not download {name} from {source}: HTTP {error.code} {error.reason}: {advice}"
+        ) from error
+    except urllib.error.URLError as error:
+        partial.unlink(missing_ok=True)
+        if not isinstance(error.reason, FileNotFoundError):
+            raise _failed(name, source, target, error) from error
+        raise DatasetError(  # a local mirror without the file: running again will not help
+            f"could not download {name}: {source} does not exist; the mirror (--url) must hold {name}.npz"
+        ) from error
     except (OSError, ValueError, http.client.HTTPException) as error:  # HTTPException: e.g. IncompleteRead
         partial.unlink(missing_ok=True)
-        raise DatasetError(
-            f"could not download {name} from {source}: {error!r}. Run the command again, or, without internet, copy "
-            f"the file to {target}"
-        ) from error
+        raise _failed(name, source, target, error) from error
     except BaseException:  # Ctrl-C: no half file left in the cache folder
         partial.unlink(missing_ok=True)
         raise
@@ -316,6 +358,17 @@ def fetch_medmnist(
         raise DatasetError(
             f"the download of {name} from {source} stopped after {received:,} of {announced:,} bytes (the connection "
             "dropped); run the command again"
+        )
+    problem = _zip_problem(partial)
+    if problem is not None:  # an error page or a cut-off body is no MedMNIST file, whatever its checksum
+        partial.unlink(missing_ok=True)
+        raise DatasetError(
+            f"the download of {name} from {source} is not an .npz file: {problem}; the file was discarded. "
+            + (
+                "Check the address (--url, with {name} for the file stem)"
+                if problem.startswith("a web page")
+                else "Run the command again"
+            )
         )
     actual = md5sum(partial) if expected is not None else None
     if actual is not None and actual != expected:
@@ -327,6 +380,35 @@ def fetch_medmnist(
         )
     partial.replace(target)
     return target
+
+
+def _failed(name: str, source: str, target: Path, error: Exception) -> DatasetError:
+    """A download that failed on the way (no connection, a timeout, a dropped connection): run it again."""
+    return DatasetError(
+        f"could not download {name} from {source}: {error!r}. Run the command again, or, without internet, copy "
+        f"the file to {target}"
+    )
+
+
+def _zip_problem(path: Path) -> str | None:
+    """What makes ``path`` no ``.npz`` (zip) file: an HTML page, a cut-off download; ``None`` when it is one."""
+    import zipfile
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(256)
+        if zipfile.is_zipfile(path):
+            return None
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    if not head:
+        return "it is empty"
+    if head.lstrip()[:1] == b"<":
+        text = re.sub(rb"<[^>]*>|\s+", b" ", head).decode("utf-8", "replace").strip()[:80]
+        return f"a web page (HTML{': ' + repr(text) if text else ''}), the server's error or notice page"
+    if head.startswith(b"PK"):
+        return "it is cut off (the connection dropped before the end of the file)"
+    return f"it starts with {head[:8]!r}, not a zip archive's PK"
 
 
 def _copy_with_progress(response: Any, out: BinaryIO, name: str, progress: bool) -> tuple[int, int | None]:

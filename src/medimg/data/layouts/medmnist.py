@@ -18,7 +18,7 @@ from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.common import order_classes
-from medimg.data.medmnist import medmnist_label_names, medmnist_spatial_dims
+from medimg.data.medmnist import medmnist_label_names, medmnist_set, medmnist_spatial_dims
 from medimg.errors import DatasetError
 from medimg.io.arrays import channel_axis, channel_last_rows
 
@@ -26,11 +26,84 @@ logger = logging.getLogger(__name__)
 
 
 def detect(path: Path) -> bool:
-    """An ``.npz`` file: the only array layout so far, so :func:`load` explains a file that is not MedMNIST.
+    """An ``.npz`` file: the only array layout so far, so :func:`load` explains a file that is not MedMNIST; or a
+    folder of MedMNIST files only (``~/.medmnist``), which :func:`load` reads when it holds one and else lists.
 
     A future ``.npz`` layout registers before this one with a stricter ``detect`` (e.g. its key names).
     """
+    if path.is_dir():
+        return bool(_medmnist_files(path))
     return path.suffix.lower() == ".npz" and path.is_file()
+
+
+def _medmnist_files(folder: Path) -> list[Path]:
+    """The MedMNIST-keyed ``.npz`` files of a folder holding nothing else but hidden files and ``.part`` leftovers
+    (``[]`` otherwise)."""
+    try:
+        entries = [e for e in folder.iterdir() if not e.name.startswith(".") and not e.name.endswith(".part")]
+    except OSError:
+        return []
+    if not entries or len(entries) > 200 or any(not e.is_file() or e.suffix.lower() != ".npz" for e in entries):
+        return []
+    found = []
+    for entry in sorted(entries):
+        try:
+            with zipfile.ZipFile(entry) as archive:
+                if "train_images.npy" in archive.namelist():
+                    found.append(entry)
+        except (OSError, zipfile.BadZipFile):
+            found.append(entry)  # a damaged download among them: named, and refused by load
+    return found
+
+
+def _load_folder(folder: Path) -> Dataset:
+    """The one MedMNIST file of a folder.
+
+    Raises:
+        DatasetError: the folder holds several: which to give.
+    """
+    files = _medmnist_files(folder)
+    if len(files) == 1:
+        logger.info("%s: reading its one MedMNIST file, %s", folder, files[0].name)
+        return load(files[0])
+    raise DatasetError(
+        f"{folder} holds {len(files)} MedMNIST files ({', '.join(f.name for f in files)}): give one, e.g. "
+        f"medimg fit {files[0]}"
+    )
+
+
+def _unreadable(path: Path, error: Exception) -> DatasetError:
+    """Why ``path`` is no ``.npz`` (an HTML error page, an interrupted download, a lone ``.npy`` array), and what
+    to do: for a MedMNIST file name, the download command that replaces it."""
+    from medimg.data.medmnist import medmnist_stem
+
+    stem = medmnist_stem(path.name)
+    again = (
+        f"download it again with `medimg download {stem}` (checksum verified; it replaces this copy)"
+        if stem
+        else "re-download or re-create it"
+    )
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+        size = path.stat().st_size
+    except OSError:
+        head, size = b"", -1
+    if size == 0:
+        what = "it is empty (0 bytes: an interrupted download?)"
+    elif head.startswith(b"\x93NUMPY"):
+        what = (
+            "it is a single .npy array, not an .npz archive: save images and labels together with "
+            "np.savez(file, train_images=..., train_labels=..., ...)"
+        )
+        again = "re-create it"
+    elif head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        what = "it is a web page (HTML), not an .npz: a download that saved the server's error or login page"
+    elif head.startswith(b"PK"):
+        what = f"it is incomplete or damaged (an interrupted download?): {type(error).__name__}: {error}"
+    else:
+        what = f"{type(error).__name__}: {error}"
+    return DatasetError(f"cannot read {path} as an .npz file: {what}; {again}")
 
 
 #: the names an ``.npz`` split's arrays go by: MedMNIST's, then Keras-style and other common spellings
@@ -94,17 +167,19 @@ def load(path: Path) -> Dataset:
     Raises:
         DatasetError: no known keys, ``(N, K)`` labels that are not 0/1, or counts differ.
     """
+    if path.is_dir():
+        return _load_folder(path)
     try:
         archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # an .npy array under an .npz name
+            raise ValueError("not an .npz archive")
         keys = split_keys(list(archive.files))
         arrays = {split: as_channel_last(archive[images]) for split, (images, _) in keys.items()}
         labels = {split: archive[label] for split, (_, label) in keys.items()}
         names = next((archive[key] for key in CLASS_NAME_KEYS if key in archive.files), None)
         pool = next((as_channel_last(archive[key]) for key in UNLABELLED_KEYS if key in archive.files), None)
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:  # corrupt, truncated
-        raise DatasetError(
-            f"cannot read {path} as an .npz file ({type(error).__name__}: {error}); re-download or re-create it"
-        ) from error
+        raise _unreadable(path, error) from error
     if not keys or ("train" not in arrays and UNSPLIT not in arrays):
         raise DatasetError(
             f"{path}: keys {archive.files} hold no images with labels; name them train_images/train_labels (and "
@@ -145,7 +220,9 @@ def arrays_dataset(
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
     one_hot = {split: one_hot_classes(lab) for split, lab in labels.items()}
-    if labels and all(classes is not None for classes in one_hot.values()):  # as fit(X, y) reads them
+    if medmnist_set(path.stem) == "chestmnist":  # findings, even where a subset's rows each have one
+        one_hot = {}
+    if labels and one_hot and all(classes is not None for classes in one_hot.values()):  # as fit(X, y) reads them
         logger.info(ONE_HOT_NOTE, path, next(iter(labels.values())).shape[1] - 1)
         labels = {split: classes for split, classes in one_hot.items() if classes is not None}
     if any(lab.ndim == 2 and lab.shape[1] > 1 for lab in labels.values()):
@@ -178,6 +255,7 @@ def _single_label(
         index = {name: i for i, name in enumerate(class_names)}
         numbers = {split: np.array([index[str(v)] for v in lab.tolist()], np.int64) for split, lab in flat.items()}
     else:
+        _check_class_numbers(path, flat)
         numbers = {split: lab.astype(np.int64) for split, lab in flat.items()}
         num_classes = int(max(int(lab.max()) for lab in numbers.values() if lab.size)) + 1
         class_names = _named(path, class_names, num_classes) or medmnist_label_names(path.stem, num_classes)
@@ -195,6 +273,28 @@ def _single_label(
         spatial_dims=spatial_dims,
         arrays=arrays,
     )
+
+
+def _check_class_numbers(path: Path, labels: dict[str, np.ndarray]) -> None:
+    """Integer labels are classes ``0..K-1``: a negative one (``-1`` for "unknown") or a fraction would otherwise
+    become a class silently (``-1`` the last, ``0.5`` class 0).
+
+    Raises:
+        DatasetError: a label is negative, not a whole number, or not a number.
+    """
+    for split, lab in labels.items():
+        if not lab.size:
+            continue
+        if lab.dtype.kind not in "biuf":
+            raise DatasetError(f"{path}: the {split} labels are {lab.dtype} values; give class numbers 0..K-1 or names")
+        with np.errstate(invalid="ignore"):
+            bad = (lab < 0) | (lab != np.floor(lab)) if lab.dtype.kind == "f" else lab < 0  # NaN != NaN: bad
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise DatasetError(
+                f"{path}: {len(rows)} of the {split} labels are not class numbers 0..K-1 (e.g. row {int(rows[0])}: "
+                f"{lab[rows[0]].item()!r}): drop those rows (a -1 for 'unknown' included) or give them their class"
+            )
 
 
 def _multi_label(
