@@ -47,13 +47,16 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import ImageReadError, MissingDependencyError
-from medimg.io.dicom_survey import ANNOTATION_MODALITIES
 from medimg.io.formats import file_suffix, has_dicom_magic, looks_like_bare_dicom, read_head
 from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 from medimg.io.windowing import apply_window_to_image
 
 logger = logging.getLogger(__name__)
+
+#: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
+#: set beside its CT, a SEG, a report)
+ANNOTATION_MODALITIES = frozenset({"RTSTRUCT", "SEG", "SR", "RTPLAN", "RTRECORD", "KO", "PR", "REG"})
 
 __all__ = ["dicom_header", "main_geometry", "non_image_object", "read_dicom", "read_dicom_series", "unique_instances"]
 
@@ -407,7 +410,7 @@ def non_image_object(path: str | os.PathLike[str]) -> str | None:
     presentation state, key-object selection, RT structure set, SEG...), or ``None`` for an image, a file that is
     not DICOM, one whose header cannot be read (its reader then says why) or without pydicom.
 
-    A file counts when its modality is an annotation one (:data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`),
+    A file counts when its modality is an annotation one (:data:`ANNOTATION_MODALITIES`),
     or when it has no Rows/Columns and its SOP class is known and no image storage one. Only the header up to the
     image pixel module is parsed (the values of other elements are skipped), so it is cheap on large images."""
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from medimg.io.dicom import ANNOTATION_MODALITIES, dicom_decimal, main_geometry, uneven_spacing, unique_instances
 from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
@@ -56,12 +57,9 @@ MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 _MEDIA_PATIENT_FOLDER = re.compile(r"PT\d+|P\d{7}", re.IGNORECASE)
 
 
-#: modalities of annotation objects, not images: their series are no intensity scale of their own (an RT structure
-#: set beside its CT, a SEG, a report)
 #: one PatientID over this many studies is a de-identified placeholder, not a patient (the split's rule:
 #: :data:`medimg.data.dicom_patients.MIN_GROUPS`)
 PLACEHOLDER_STUDIES = 10
-ANNOTATION_MODALITIES = frozenset({"RTSTRUCT", "SEG", "SR", "RTPLAN", "RTRECORD", "KO", "PR", "REG"})
 
 
 @dataclass
@@ -168,8 +166,6 @@ def _short_hash(value: Any, key: bytes) -> str:
 
 
 def _floats(value: Any) -> list[float] | None:
-    from medimg.io.dicom import dicom_decimal
-
     try:
         return [dicom_decimal(v) for v in value] if value is not None else None
     except (TypeError, ValueError):
@@ -311,8 +307,6 @@ def survey_dicom(root: str | Path, *, max_files: int = MAX_FILES) -> DicomSurvey
         import pydicom  # noqa: F401  (group_series reads the headers with it)
     except ImportError:
         return survey
-    from medimg.io.dicom import main_geometry, uneven_spacing, unique_instances
-
     headers = group_series(_dicom_files(base), max_files=max_files)
     if headers.stopped:
         survey.warnings.append(f"stopped after {max_files} files: the survey covers only part of the folder")

@@ -163,11 +163,11 @@ def find_series(files: Sequence[Path], *, frame_counts: dict[Path, int] | None =
 
     Files whose header cannot be read stay plain files (their reader then says why); without pydicom nothing is
     grouped. DICOM annotation objects (an RT structure set beside its CT, a SEG, a structured report: modalities
-    :data:`~medimg.io.dicom_survey.ANNOTATION_MODALITIES`) are no input and are left out, with one line saying
+    :data:`~medimg.io.dicom.ANNOTATION_MODALITIES`) are no input and are left out, with one line saying
     how many. ``frame_counts`` receives the ``NumberOfFrames`` of every file whose header was read.
     """
-    from medimg.io.dicom import main_geometry, unique_instances
-    from medimg.io.dicom_survey import ANNOTATION_MODALITIES, group_series, looks_like_dicom
+    from medimg.io.dicom import ANNOTATION_MODALITIES, main_geometry, unique_instances
+    from medimg.io.dicom_survey import group_series, looks_like_dicom
 
     candidates = [path for path in files if looks_like_dicom(path)]
     if not candidates:
