@@ -39,11 +39,15 @@ def detect(path: Path) -> bool:
 def _medmnist_files(folder: Path) -> list[Path]:
     """The MedMNIST-keyed ``.npz`` files of a folder holding nothing else but hidden files and ``.part`` leftovers
     (``[]`` otherwise)."""
+    entries: list[Path] = []
     try:
-        entries = [e for e in folder.iterdir() if not e.name.startswith(".") and not e.name.endswith(".part")]
+        for entry in folder.iterdir():  # stops at the first other entry: a big image folder is not listed here
+            if entry.name.startswith(".") or entry.name.endswith(".part"):
+                continue
+            if len(entries) >= 200 or entry.suffix.lower() != ".npz" or not entry.is_file():
+                return []
+            entries.append(entry)
     except OSError:
-        return []
-    if not entries or len(entries) > 200 or any(not e.is_file() or e.suffix.lower() != ".npz" for e in entries):
         return []
     found = []
     for entry in sorted(entries):
