@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from medimg.errors import ConfigError, did_you_mean
-from medimg.planning.plan import field_help
+from medimg.planning.plan import Plan, field_help
 
 logger = logging.getLogger(__name__)
 
@@ -87,35 +87,86 @@ class FitOptions(BaseModel):
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a JSON config file: plan fields at the top level (``{"epochs": 5, "augmentation": {...}}``)."""
+    """Read a JSON config file: plan fields at the top level (``{"epochs": 5, "augmentation": {...}}``).
+
+    Raises:
+        ConfigError: the file is missing, a folder, not JSON, not one JSON object, or names a field twice (JSON
+            keeps the last silently: an edited plan.json with ``epochs`` added at the top and the planned one still
+            below trained the planned value).
+    """
     file = Path(path)
+    if file.is_dir():
+        inside = file / "plan.json"
+        hint = f"; did you mean {inside}?" if inside.is_file() else " (a plan.json written by `medimg plan`)"
+        raise ConfigError(f"--config {file} is a folder: give the JSON file of plan fields{hint}")
     try:
-        data = json.loads(file.read_text())
+        data = json.loads(file.read_text(), object_pairs_hook=_object_without_repeats)
     except FileNotFoundError as error:
         raise ConfigError(f"config file {file} does not exist") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {file} is not a JSON text file: {error}") from error
     except json.JSONDecodeError as error:
         raise ConfigError(f"config file {file} is not valid JSON: {error}") from error
+    except _RepeatedKeyError as error:
+        raise ConfigError(f"config file {file} gives {error} more than once: keep one of them") from error
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file} must hold a JSON object of plan fields")
     return data
 
 
+class _RepeatedKeyError(ValueError):
+    """A JSON object names a key twice."""
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKeyError(repr(key))
+        seen[key] = value
+    return seen
+
+
 def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """``["epochs=5", "augmentation.rotate_deg=0"]`` -> nested dict; values parsed as JSON when possible."""
+    """``["epochs=5", "augmentation.rotate_deg=0"]`` -> nested dict; values parsed as JSON when possible.
+
+    A nested model given whole and field by field is merged in the order given (``augmentation={"scale": 0.2}``
+    after ``augmentation.rotate_deg=5`` keeps both); a field given twice with different values takes the last,
+    with a warning naming both.
+
+    Raises:
+        ConfigError: an item without ``=``, or a field given a value of its own and fields inside it
+            (``epochs=5`` and ``epochs.x=1``).
+    """
     result: dict[str, Any] = {}
+    given: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set epochs=5")
         key, raw = item.split("=", 1)
+        key = key.strip()
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        if key in given and given[key] != value:
+            logger.warning("--set %s given twice (%s, then %s): the last is used", key, given[key], value)
+        given[key] = value
         target = result
-        *parents, leaf = key.strip().split(".")
-        for parent in parents:
-            target = target.setdefault(parent, {})
-        target[leaf] = value
+        *parents, leaf = key.split(".")
+        for depth, parent in enumerate(parents):
+            inner = target.setdefault(parent, {})
+            if not isinstance(inner, dict):
+                whole = ".".join(parents[: depth + 1])
+                raise ConfigError(
+                    f"--set {item!r}: {whole} was given the value {json.dumps(inner)}, which has no fields; "
+                    f"give {whole} one value or set its fields"
+                )
+            target = inner
+        if isinstance(value, dict) and isinstance(target.get(leaf), dict):
+            target[leaf] = {**target[leaf], **value}  # merged with the fields set one by one before it
+        else:
+            target[leaf] = value
     return result
 
 
@@ -142,6 +193,7 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     data = planned.model_dump()
     known = field_help(plan_type)
     for layer in layers:
+        _refuse_other_spatial_dims(layer, data.get("spatial_dims"))
         if layer and "reasons" in layer:  # a saved plan.json: was it planned from this data?
             _warn_other_datas_plan(layer, data)
         reason = getattr(layer, "reason", "set by user")
@@ -160,10 +212,77 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
                 value = [value] * int(data["spatial_dims"])  # one side length for every axis
             data[key] = value
             data["reasons"][key] = reason
+    chosen = {key for layer in layers for key in (layer or {})}
+    if chosen & {"spatial_dims", "input_size", "patch_size"}:
+        _refuse_sizes_for_other_axes(data)
     try:
-        return plan_type.model_validate(data)
+        resolved = plan_type.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
+    if isinstance(resolved, Plan) and chosen & {"input_size", "network"}:
+        _refuse_input_too_small(resolved)
+    return resolved
+
+
+def _refuse_other_spatial_dims(layer: dict[str, Any] | None, measured: Any) -> None:
+    """``spatial_dims`` is the data's (2 for images, 3 for volumes), not a choice: another value trained nothing
+    and was refused only after the run folder was made, with an error about ``canonical_orientation``.
+
+    Raises:
+        ConfigError: ``layer`` gives ``spatial_dims`` other than ``measured``.
+    """
+    if not layer or "spatial_dims" not in layer or measured is None or layer["spatial_dims"] == measured:
+        return
+    given = layer["spatial_dims"]
+    kind = {2: "2D (images)", 3: "3D (volumes)"}.get(int(measured), f"{measured}D")
+    if "reasons" in layer:  # a saved plan.json
+        raise ConfigError(
+            f"the --config plan was made for {given}D data (spatial_dims {given}) and this data is {kind}: make "
+            "this data's plan with `medimg plan DATA`, or delete spatial_dims and the fields measured with it "
+            "(input_size, clip and normalisation values) from the file"
+        )
+    raise ConfigError(
+        f"spatial_dims={json.dumps(given)}, but the data is {kind}: leave spatial_dims out, medimg takes it from "
+        "the data"
+    )
+
+
+def _refuse_sizes_for_other_axes(data: dict[str, Any]) -> None:
+    """An ``input_size`` / ``patch_size`` of another length than ``spatial_dims`` (three sizes for 2D images) was
+    refused only when the network was built, after the run folder and its plan.json were written.
+
+    Raises:
+        ConfigError: naming the field, its value and the data's axes.
+    """
+    dims = data.get("spatial_dims")
+    for name in ("input_size", "patch_size"):
+        sizes = data.get(name)
+        if isinstance(sizes, list) and isinstance(dims, int) and len(sizes) != dims:
+            one = ",".join(["64"] * dims)
+            raise ConfigError(
+                f"{name} {json.dumps(sizes)} has {len(sizes)} axes, but the data is {dims}D: give one size per "
+                f"axis ({name}=[{one}]) or a single number for every axis ({name}=64)"
+            )
+
+
+def _refuse_input_too_small(plan: Plan) -> None:
+    """An ``input_size`` below what ``network`` takes (ResNet-18 at 3 px) was refused only when the network was
+    built, after the run folder and its plan.json were written.
+
+    Raises:
+        ConfigError: naming the smallest size the network takes.
+    """
+    from medimg.networks import network_info
+
+    try:
+        smallest = network_info(plan.network).min_input_size
+    except ConfigError:  # an unknown network: refused by name when the run is set up
+        return
+    if min(plan.input_size) < smallest:
+        raise ConfigError(
+            f"input_size {plan.input_size} is too small for network {plan.network!r}: every side must be at "
+            f"least {smallest} pixels: give input_size={smallest} or more (images are resized to it)"
+        )
 
 
 #: plan fields measured on the training data (its channels and intensities), not chosen

@@ -1,0 +1,102 @@
+"""Overrides as users type them (`--set`, `--config`): repeated keys, a nested model given whole and field by
+field, settings that contradict the data, config files that are folders or name a field twice. Each is applied as
+given or refused with a one-line message naming the field, before any run folder is written."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from medimg.config import parse_assignments, read_config_file, resolve_plan
+from medimg.errors import ConfigError
+from medimg.planning.fingerprint import Fingerprint, IntensityStats
+from medimg.planning.planner import make_plan
+
+
+def _fingerprint(**kw: object) -> Fingerprint:
+    base: dict[str, object] = dict(
+        dataset="d",
+        num_train_cases=40,
+        class_names=["a", "b"],
+        class_counts={"a": 20, "b": 20},
+        spatial_dims=2,
+        channels=1,
+        channel_counts={"1": 40},
+        median_shape=[24, 24],
+        min_shape=[24, 24],
+        max_shape=[24, 24],
+        modality="png",
+        intensity=IntensityStats(mean=120, std=60, min=0, max=255, percentile_00_5=3, percentile_99_5=250),
+        sampled_images=40,
+    )
+    base.update(kw)
+    return Fingerprint.model_validate(base)
+
+
+def test_a_nested_model_given_field_by_field_then_whole_keeps_both() -> None:
+    """`--set augmentation.rotate_deg=5 --set augmentation={"scale":0.2}` dropped rotate_deg=5 without a word."""
+    overrides = parse_assignments(["augmentation.rotate_deg=5", 'augmentation={"scale": 0.2}'])
+    plan = resolve_plan(make_plan(_fingerprint()), overrides)
+    assert plan.augmentation.rotate_deg == 5 and plan.augmentation.scale == 0.2
+
+
+def test_fields_inside_a_field_given_one_value_are_refused_by_name() -> None:
+    """`--set epochs=5 --set epochs.x=1` was a TypeError traceback."""
+    with pytest.raises(ConfigError, match=r"--set 'epochs\.x=1': epochs was given the value 5, which has no fields"):
+        parse_assignments(["epochs=5", "epochs.x=1"])
+
+
+def test_a_field_set_twice_to_different_values_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        assert parse_assignments(["epochs=5", " epochs=7"]) == {"epochs": 7}
+        assert parse_assignments(["mixup=0.2", "mixup=0.2"]) == {"mixup": 0.2}
+    assert caplog.text.count("given twice") == 1 and "epochs given twice (5, then 7)" in caplog.text
+
+
+@pytest.mark.parametrize(("dims", "given"), [(2, 3), (3, 2)])
+def test_spatial_dims_other_than_the_datas_is_refused(dims: int, given: int) -> None:
+    """spatial_dims=3 on 2D images was planned "set by user"; fit then failed after writing the run folder with
+    'canonical_orientation=False, but the training volumes were read in the closest RAS+ axis order'."""
+    shape = [24] * dims
+    planned = make_plan(_fingerprint(spatial_dims=dims, median_shape=shape, min_shape=shape, max_shape=shape))
+    with pytest.raises(ConfigError, match=f"spatial_dims={given}, but the data is {dims}D"):
+        resolve_plan(planned, {"spatial_dims": given})
+    assert resolve_plan(planned, {"spatial_dims": dims}).spatial_dims == dims  # the data's own: fine
+
+
+def test_a_plan_json_of_volumes_given_for_images_is_refused() -> None:
+    """`fit images --config volumes_plan.json` warned 'used as given', then failed reading the first image."""
+    volumes = make_plan(_fingerprint(spatial_dims=3, median_shape=[32] * 3, min_shape=[32] * 3, max_shape=[32] * 3))
+    with pytest.raises(ConfigError, match=r"--config plan was made for 3D data .* this data is 2D .*medimg plan"):
+        resolve_plan(make_plan(_fingerprint()), volumes.model_dump())
+
+
+def test_an_input_size_with_another_axis_count_is_refused_at_planning() -> None:
+    """input_size=[32,32,32] on 2D images was planned; the network refused it after plan.json was written."""
+    with pytest.raises(ConfigError, match=r"input_size \[32, 32, 32\] has 3 axes, but the data is 2D"):
+        resolve_plan(make_plan(_fingerprint()), {"input_size": [32, 32, 32]})
+
+
+def test_an_input_size_below_the_networks_smallest_is_refused_at_planning() -> None:
+    """input_size=3 for ResNet-18 was planned; the network refused it after plan.json was written."""
+    planned = make_plan(_fingerprint())
+    with pytest.raises(ConfigError, match=r"too small for network 'resnet18': every side must be at least 8"):
+        resolve_plan(planned, {"input_size": 3})
+    with pytest.raises(ConfigError, match=r"too small for network 'efficientnet-b0'.* at least 16"):
+        resolve_plan(planned, {"network": "efficientnet-b0", "input_size": 12})
+    assert resolve_plan(planned, {"input_size": 8}).input_size == [8, 8]
+
+
+def test_a_config_folder_and_a_config_naming_a_field_twice_are_refused(tmp_path: Path) -> None:
+    """`--config plan_dir` said 'cannot write or read ...: Is a directory; choose a folder you can write to';
+    a file naming epochs twice trained the last silently."""
+    (tmp_path / "plan.json").write_text('{"epochs": 5}')
+    with pytest.raises(ConfigError, match=r"is a folder: .*did you mean .*plan\.json"):
+        read_config_file(tmp_path)
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"epochs": 5, "augmentation": {"scale": 0.1}, "epochs": 9}')
+    with pytest.raises(ConfigError, match=r"twice\.json gives 'epochs' more than once"):
+        read_config_file(twice)
+    assert read_config_file(tmp_path / "plan.json") == {"epochs": 5}
