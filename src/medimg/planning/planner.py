@@ -36,7 +36,24 @@ def determine_input_size(fp: Fingerprint) -> tuple[list[int], str]:
     side = max(16, round(side / 4) * 4)
     why = f"median shape {fp.median_shape}, capped at {cap} for CPU training"
     cost = describe_resize(fp.median_shape, [side] * fp.spatial_dims)
-    return [side] * fp.spatial_dims, f"{why}{'; ' + cost if cost else ''}"
+    voxels = describe_voxels(fp.median_shape, fp.median_spacing_mm, [side] * fp.spatial_dims) if cost else ""
+    return [side] * fp.spatial_dims, f"{why}{voxels}{'; ' + cost if cost else ''}"
+
+
+def describe_voxels(shape: Sequence[int], spacing_mm: Sequence[float] | None, input_size: Sequence[int]) -> str:
+    """The voxel size in mm before and after resizing a volume of ``shape`` to ``input_size``, when its spacing is
+    known and the voxels are not cubes before or after: six 5 mm slices of 0.7 mm pixels resized to 32 voxels are
+    "5.33x larger" in voxel count but near-isotropic in mm, which the voxel counts alone hide.
+
+    >>> describe_voxels([32, 32, 6], [0.7, 0.7, 5.0], [32, 32, 32])
+    ' (voxels 0.7x0.7x5 mm -> 0.7x0.7x0.938 mm)'
+    """
+    if not spacing_mm or len(spacing_mm) != len(shape) or len(shape) != 3 or min(spacing_mm) <= 0:
+        return ""
+    after = [s * n / m for s, n, m in zip(spacing_mm, shape, input_size, strict=True)]
+    if all(max(v) <= (1 + ANISOTROPY_TOLERANCE) * min(v) for v in (spacing_mm, after)):
+        return ""  # isotropic before and after: the voxel counts say it all
+    return f" (voxels {'x'.join(f'{s:.3g}' for s in spacing_mm)} mm -> {'x'.join(f'{s:.3g}' for s in after)} mm)"
 
 
 #: a reduction from which the input-size reason says which structures shrink to a pixel
@@ -58,7 +75,9 @@ def describe_resize(shape: Sequence[int], input_size: Sequence[int]) -> str:
     if len(shape) != len(input_size) or min(input_size) <= 0 or min(shape) <= 0:
         return ""
     factors = [s / n for s, n in zip(shape, input_size, strict=True)]
-    names = ["height", "width"] if len(shape) == 2 else ["depth", "height", "width"]
+    # a volume's axes are named by number: read in RAS+ order the last is the slice axis of an axial scan, not
+    # its "width"
+    names = ["height", "width"] if len(shape) == 2 else ["axis 0", "axis 1", "axis 2"]
     parts = []
     if max(factors) > (1 + ANISOTROPY_TOLERANCE) * min(factors):
         per_axis = ", ".join(
