@@ -3,6 +3,8 @@ as multi-hot targets."""
 
 from __future__ import annotations
 
+import logging
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,6 +13,8 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 
 def same_text(name: str) -> str:
@@ -82,12 +86,28 @@ def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.n
     """
     known = {class_key(c): i for i, c in enumerate(model_classes)}  # "NORMAL" in the data is the model's "normal"
     unknown = [c for c in data_classes if class_key(c) not in known]
+    numbers = [_placeholder_number(c) for c in data_classes]
+    if unknown and all(n is not None and n < len(model_classes) for n in numbers):
+        logger.warning(
+            "the data's classes are unnamed class numbers (%s: integer labels without names, e.g. a MedMNIST file "
+            "renamed); they are read as the model's classes of those numbers (%s). Give the data its class names "
+            "(keep the MedMNIST file name, or add a class_names array) if they mean something else",
+            ", ".join(data_classes),
+            ", ".join(f"{c} = {model_classes[n]}" for c, n in zip(data_classes, numbers, strict=True) if n is not None),
+        )
+        return np.array(numbers, dtype=np.int64)
     if unknown:
         raise DatasetError(
             f"the data has classes the model does not know: {', '.join(map(repr, unknown))} "
             f"(model classes: {', '.join(model_classes)}); rename the folders or labels to the model's classes"
         )
     return np.array([known[class_key(c)] for c in data_classes], dtype=np.int64)
+
+
+def _placeholder_number(name: str) -> int | None:
+    """The number of a placeholder class name medimg gives integer labels without names (``class_3`` -> 3)."""
+    match = re.fullmatch(r"class_(\d+)", name)
+    return int(match.group(1)) if match else None
 
 
 #: label values that name the absence of every finding in a multi-label set (NIH ChestX-ray14's "No Finding",
