@@ -472,14 +472,13 @@ class ClassicalModel:
 
     # ------------------------------------------------------------------ prediction
     def predict(self, inputs: str | Path | Sequence[str | Path], *, explain: str | None = None) -> list[Any]:
-        """Predict files and/or folders; unreadable files are logged and listed in ``self.failed_``.
+        """Predict files and/or folders; files that cannot be used are logged and listed in ``self.failed_``
+        (``(source, reason)``, as deep predict lists them; ``medimg predict`` then names them and exits 1): unreadable
+        files, and with masks a file whose mask is missing, empty or does not match its image.
 
         With masks, each file's mask is looked up beside it with the training mask pattern (and mask
         files themselves are not predicted). A DICOM series in a folder is predicted slice by slice in slice order,
         followed by its :class:`~medimg.tasks.series_prediction.SeriesSummary`, as with a 2D network.
-
-        Raises:
-            DatasetError: a mask is missing, empty or does not match its image.
         """
         from medimg.data.layouts.image_mask_pairs import annotation_files
         from medimg.features.extract import conform
@@ -516,6 +515,8 @@ class ClassicalModel:
                 samples.append(conform(sample, *layout) if layout is not None else sample)
             except ImageReadError as error:  # unreadable, or a multi-page file for a 2D model
                 failed.append((str(path), error.reason))
+            except DatasetError as error:  # its mask is missing, empty or off its grid: this file only, as deep
+                failed.append((str(path), _reason(str(error), path)))  # predict lists a file it cannot use
         for source, reason in failed:
             logger.warning("skipped %s: %s", source, reason)
         self.failed_ = failed
@@ -623,6 +624,15 @@ def _is_training_folder(run: RunFolder, dataset: Dataset) -> bool:
         return run.trained_data().resolve() == Path(dataset.root).resolve()
     except (OSError, KeyError, TypeError, RunFolderError):
         return False
+
+
+def _reason(message: str, path: Path) -> str:
+    """An error's message as the reason a file was not used, without the file's name in front (the failure
+    listing names it): ``"no mask for a.png: expected ..."`` becomes ``"no mask: expected ..."``."""
+    for prefix in (f"{path}: ", f"{path} "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message.replace(f" for {path}:", ":", 1).replace(f" of {path} ", " ", 1)
 
 
 def _plain(value: Any) -> Any:
