@@ -99,7 +99,8 @@ def make_splits(
             _warn_small_classes([c for c in cases if c.split == "train"], parts.values(), class_names)
         for missing, part in parts.items():
             train = [c for c in cases if assignment[c.case_id] == "train"]
-            carved = _carve(train, part, seed)
+            scale = 1.0 if missing == "test" else 1 - test_fraction  # --val-fraction = part * scale
+            carved = _carve(train, part, seed, part=missing, scale=scale, fractions=(val_fraction, test_fraction))
             for c in carved:
                 assignment[c.case_id] = missing
             method += f"+carved-{missing}"
@@ -114,12 +115,15 @@ def make_splits(
         held_out = [f for f in (test_fraction, val_fraction / (1 - test_fraction)) if f > 0]
         _warn_small_classes(pool, held_out, class_names)
     if test_fraction > 0:
-        test = _carve(pool, test_fraction, seed)
+        test = _carve(pool, test_fraction, seed, part="test", fractions=(val_fraction, test_fraction))
         for c in test:
             assignment[c.case_id] = "test"
         chosen = {c.case_id for c in test}
         pool = [c for c in pool if c.case_id not in chosen]
-    for c in _carve(pool, val_fraction / (1 - test_fraction), seed + 1):
+    val_part = val_fraction / (1 - test_fraction)
+    for c in _carve(
+        pool, val_part, seed + 1, part="val", scale=1 - test_fraction, fractions=(val_fraction, test_fraction)
+    ):
         assignment[c.case_id] = "val"
     return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
 
@@ -170,8 +174,26 @@ def _warn_small_classes(
         logger.warning("too few to sit in every part of the split (%d parts): %s", needed, small)
 
 
-def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
-    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient."""
+def _carve(
+    cases: Sequence[Case],
+    fraction: float,
+    seed: int,
+    *,
+    part: str = "val",
+    scale: float = 1.0,
+    fractions: tuple[float, float] = (0.15, 0.15),
+) -> list[Case]:
+    """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient.
+
+    Args:
+        part: the split carved (``"val"`` or ``"test"``), for the message when there are too few groups.
+        scale: the option's value is ``fraction * scale`` (``--val-fraction`` is carved from what the test split
+            leaves), for the fix the message proposes.
+        fractions: the val and test fractions in use (a proposed fraction leaves room for the other).
+
+    Raises:
+        DatasetError: fewer groups (patients, or images with their identical copies) than parts to cut.
+    """
     if not cases:
         return []
     from sklearn.model_selection import StratifiedGroupKFold
@@ -181,10 +203,7 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
     n_splits = _parts(fraction)
     n_groups = len(set(groups.tolist()))
     if n_groups < n_splits:
-        raise DatasetError(
-            f"only {n_groups} patients/images to split into parts of {fraction:.0%}: add data or lower the "
-            "val/test fractions"
-        )
+        raise DatasetError(_too_few_groups(cases, n_groups, fraction, n_splits, part, scale, fractions))
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
         with _quiet_small_classes():  # said above in medimg's words
@@ -200,6 +219,60 @@ def _carve(cases: Sequence[Case], fraction: float, seed: int) -> list[Case]:
         shuffled = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         _, held = next(iter(shuffled.split(np.zeros(len(cases)), labels, groups)))
     return [cases[i] for i in sorted(held)]
+
+
+def _too_few_groups(
+    cases: Sequence[Case],
+    n_groups: int,
+    fraction: float,
+    n_splits: int,
+    part: str,
+    scale: float,
+    fractions: tuple[float, float],
+) -> str:
+    """Why ``cases`` cannot give a ``part`` split of ``fraction`` (it cuts ``n_splits`` parts of whole groups, and
+    there are ``n_groups``): how many image files, how many groups once one patient's images and identical copies
+    of one image are kept together, and the options that make it fit (``fractions``: the val and test fractions in
+    use)."""
+    import math
+
+    val_fraction, test_fraction = fractions
+    joined = []
+    if any(c.patient_id for c in cases):
+        joined.append("the images of one patient")
+    if any(c.same_image for c in cases):
+        joined.append("identical copies of an image")
+    images = f"{len(cases)} image{'s' if len(cases) != 1 else ''}"
+    if part == "val" and test_fraction > 0:
+        images += " left for training and validation after the test split"
+    groups = f"{n_groups} group{'s' if n_groups != 1 else ''}"
+    found = (
+        f"{images}, only {groups} once {' and '.join(joined)} are kept together (in one split)"
+        if joined and n_groups < len(cases)
+        else f"only {images}"
+    )
+    head = (
+        f"{found}: too few to hold out a {'validation' if part == 'val' else 'test'} split of {fraction * scale:.0%} "
+        f"(it takes whole {'groups' if joined else 'images'}, one of {n_splits} parts: at least {n_splits} needed)"
+    )
+    fixes = []
+    if n_groups >= 2:
+        smallest = math.ceil(100 * scale / n_groups) / 100  # --val-fraction (or --test-fraction) of one group
+        if part == "test":
+            val = math.ceil(100 / n_groups) / 100
+            fixes.append(
+                "pass --test-fraction 0 (no test split; evaluate on other data later)"
+                + (f" with --val-fraction {val:.2f}" if _parts(val_fraction) > n_groups else "")
+            )
+            if n_groups >= 3:
+                fixes.append(f"a larger --test-fraction such as {smallest:.2f}")
+        elif smallest + test_fraction < 1:
+            fixes.append(f"pass --val-fraction {smallest:.2f}")
+        else:
+            fixes.append("pass --test-fraction 0 (no test split) to leave more for training and validation")
+    other = "images of other patients" if any(c.patient_id for c in cases) else "other images"
+    fixes.append(f"add {other}{' (not copies of these)' if any(c.same_image for c in cases) else ''}")
+    return f"{head}; {', or '.join(fixes)}"
 
 
 def kfold_assignments(
