@@ -119,10 +119,45 @@ class ExportResult:
     tolerance: float = PARITY_TOLERANCE
     notes: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """The result as JSON values; ``path`` relative to the folder ``relative_to`` when given (the
+        ``.export.json`` sidecar records ``"model.onnx"``, which stays right when the folder is moved or copied to
+        another machine; it held the absolute path of the machine that exported)."""
         data = asdict(self)
-        data["path"] = str(self.path)
+        data["path"] = (
+            Path(os.path.relpath(self.path.absolute(), Path(relative_to).absolute())).as_posix()
+            if relative_to is not None
+            else str(self.path)
+        )
         return data
+
+    @classmethod
+    def from_sidecar(cls, sidecar: str | Path) -> ExportResult:
+        """The result recorded in an ``.export.json`` sidecar, ``path`` resolved from the sidecar's folder. A sidecar
+        written before paths were relative holds an absolute path: where it no longer exists (the folder was moved),
+        the ``.onnx`` file beside the sidecar is meant.
+
+        Raises:
+            ExportError: the sidecar cannot be read or is not an export record.
+        """
+        from dataclasses import fields
+
+        sidecar = Path(sidecar)
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+            recorded = Path(str(data["path"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ExportError(
+                f"{sidecar} is not a readable .export.json record ({error}): export the run again"
+            ) from error
+        if not recorded.is_absolute():
+            path = sidecar.parent / recorded
+        elif recorded.exists() or not (sidecar.parent / recorded.name).exists():
+            path = recorded
+        else:  # an old absolute path from before the folder was moved
+            path = sidecar.parent / recorded.name
+        known = {f.name for f in fields(cls)}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "path": path})
 
 
 class _WithProbabilities(nn.Module):
@@ -581,7 +616,8 @@ def _export_checked(
         )
     from medimg.fileio import atomic_write_json
 
-    atomic_write_json(target.with_suffix(".export.json"), {**result.to_dict(), "model": _model_card(metadata, session)})
+    sidecar = {**result.to_dict(relative_to=target.parent), "model": _model_card(metadata, session)}
+    atomic_write_json(target.with_suffix(".export.json"), sidecar)  # "path": the file's name, beside the sidecar
     return result
 
 
