@@ -193,8 +193,10 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     data = planned.model_dump()
     known = field_help(plan_type)
     for layer in layers:
+        _refuse_other_task(layer, data.get("task"))
         _refuse_other_spatial_dims(layer, data.get("spatial_dims"))
         if layer and "reasons" in layer:  # a saved plan.json: was it planned from this data?
+            _refuse_fields_of_other_versions(layer, known)
             _warn_other_datas_plan(layer, data)
         reason = getattr(layer, "reason", "set by user")
         for key, value in (layer or {}).items():
@@ -221,7 +223,46 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
     if isinstance(resolved, Plan) and chosen & {"input_size", "network"}:
         _refuse_input_too_small(resolved)
+    if "amp" in chosen:
+        resolved = _amp_as_it_will_run(resolved)
     return resolved
+
+
+def _refuse_other_task(layer: dict[str, Any] | None, task: Any) -> None:
+    """A config of another task's plan (a segmentation plan.json given to a classification fit) was refused for
+    its first field the other plan lacks ("unknown plan field 'patch_size'. Did you mean 'batch_size'")."""
+    if layer and task is not None and "task" in layer and layer["task"] != task:
+        raise ConfigError(
+            f"the --config plan is a {layer['task']!r} plan, and this data is planned as {task!r}: give a plan.json "
+            f"of a {task} run (`medimg plan DATA` writes one), or train that task with --task {layer['task']}"
+        )
+
+
+def _refuse_fields_of_other_versions(saved: dict[str, Any], known: dict[str, str]) -> None:
+    """A saved plan.json naming fields this medimg's plan has not: written by another medimg version."""
+    unknown = [key for key in saved if key != "reasons" and key not in known]
+    if unknown:
+        raise ConfigError(
+            f"the --config plan names {', '.join(map(repr, unknown))}, which this medimg version's plan has not "
+            f"(a plan.json of another medimg version?): delete {'them' if len(unknown) > 1 else 'it'} from the "
+            "file, or make a new one with `medimg plan DATA`"
+        )
+
+
+def _amp_as_it_will_run(plan: PlanT) -> PlanT:
+    """``amp=fp16`` asked for without a CUDA GPU trained in fp32 while plan.json said fp16 "set by user": say so,
+    and record what runs (fp16 autocast and loss scaling are GPU-only; the CPU's mixed precision is bf16)."""
+    if getattr(plan, "amp", None) != "fp16":
+        return plan
+    import torch
+
+    if torch.cuda.is_available():
+        return plan
+    logger.warning(
+        "amp=fp16 runs on a CUDA GPU only: on this CPU training runs in fp32 (amp=bf16 is the CPU's mixed precision)"
+    )
+    reasons = {**getattr(plan, "reasons", {}), "amp": "set by user: fp16, a GPU-only precision; fp32 on this CPU"}
+    return plan.model_copy(update={"amp": "none", "reasons": reasons})
 
 
 def _refuse_other_spatial_dims(layer: dict[str, Any] | None, measured: Any) -> None:

@@ -100,3 +100,31 @@ def test_a_config_folder_and_a_config_naming_a_field_twice_are_refused(tmp_path:
     with pytest.raises(ConfigError, match=r"twice\.json gives 'epochs' more than once"):
         read_config_file(twice)
     assert read_config_file(tmp_path / "plan.json") == {"epochs": 5}
+
+
+def test_a_plan_of_another_task_is_refused_naming_both_tasks() -> None:
+    """A segmentation plan.json given to a classification fit: "unknown plan field 'patch_size'. Did you mean
+    'batch_size'"."""
+    with pytest.raises(ConfigError, match=r"is a 'segment' plan, and this data is planned as 'classify'"):
+        resolve_plan(make_plan(_fingerprint()), {"task": "segment", "patch_size": [16, 16], "reasons": {}})
+
+
+def test_a_plan_json_of_another_medimg_version_names_its_unknown_fields() -> None:
+    saved = make_plan(_fingerprint()).model_dump() | {"old_field": 1, "older": 2}
+    with pytest.raises(ConfigError, match=r"names 'old_field', 'older', which this medimg version's plan has not"):
+        resolve_plan(make_plan(_fingerprint()), saved)
+
+
+def test_fp16_asked_for_without_a_gpu_is_recorded_as_it_runs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--set amp=fp16` on a CPU trained in fp32 while plan.json said amp "fp16", "set by user"."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        plan = resolve_plan(make_plan(_fingerprint()), {"amp": "fp16"})
+    assert plan.amp == "none" and "fp32 on this CPU" in plan.reasons["amp"]
+    assert "amp=fp16 runs on a CUDA GPU only" in caplog.text
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_plan(make_plan(_fingerprint()), {"amp": "fp16"}).amp == "fp16"
