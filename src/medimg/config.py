@@ -222,6 +222,7 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     except ValidationError as error:
         raise ConfigError(f"invalid plan value: {_problems(error)}") from error
     if isinstance(resolved, Plan) and chosen & {"input_size", "network"}:
+        resolved = _network_as_registered(resolved)
         _refuse_input_too_small(resolved)
     if "amp" in chosen:
         resolved = _amp_as_it_will_run(resolved)
@@ -306,19 +307,37 @@ def _refuse_sizes_for_other_axes(data: dict[str, Any]) -> None:
             )
 
 
+def _network_as_registered(plan: PlanT) -> PlanT:
+    """``network`` as the registry spells it (``ResNet-18`` is ``resnet18``, as fit reads it): `medimg plan --set
+    network=ResNet18` planned a half-width "ResNet18" where fit trains a quarter-width resnet18."""
+    from medimg.networks import list_networks
+    from medimg.registry import spelled_as
+
+    network = str(getattr(plan, "network", ""))
+    found = spelled_as(network, list_networks())
+    return plan if found is None or found == network else plan.model_copy(update={"network": found})
+
+
 def _refuse_input_too_small(plan: Plan) -> None:
     """An ``input_size`` below what ``network`` takes (ResNet-18 at 3 px) was refused only when the network was
     built, after the run folder and its plan.json were written.
 
     Raises:
-        ConfigError: naming the smallest size the network takes.
+        ConfigError: naming the smallest size the network takes; an unknown network (with close matches).
     """
     from medimg.networks import network_info
 
     try:
         smallest = network_info(plan.network).min_input_size
-    except ConfigError:  # an unknown network: refused by name when the run is set up
-        return
+    except ConfigError as error:  # `medimg plan --set network=foo` printed a plan "foo at half width"
+        from medimg.classical.model import CLASSICAL_MODELS
+
+        if plan.network in CLASSICAL_MODELS:
+            raise ConfigError(
+                f"network={plan.network} is a classical model: it has no deep-learning plan (`medimg fit DATA "
+                f"--network {plan.network}` trains it)"
+            ) from error
+        raise
     if min(plan.input_size) < smallest:
         raise ConfigError(
             f"input_size {plan.input_size} is too small for network {plan.network!r}: every side must be at "

@@ -128,3 +128,17 @@ def test_fp16_asked_for_without_a_gpu_is_recorded_as_it_runs(
     assert "amp=fp16 runs on a CUDA GPU only" in caplog.text
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_plan(make_plan(_fingerprint()), {"amp": "fp16"}).amp == "fp16"
+
+
+def test_a_network_is_planned_as_fit_reads_it_and_an_unknown_one_is_refused() -> None:
+    """`medimg plan --set network=ResNet18` planned a half-width "ResNet18" (fit trains a quarter-width resnet18);
+    `--set network=foo` printed a plan for "foo at half width" (fit refuses it)."""
+    from medimg.tasks.classify.task import ClassifyTask
+
+    planned = make_plan(_fingerprint())
+    plan = ClassifyTask().resolve_plan(planned, {"network": "ResNet-18"})
+    assert (plan.network, plan.width) == ("resnet18", planned.width)
+    with pytest.raises(ConfigError, match=r"unknown network 'foo'"):
+        resolve_plan(planned, {"network": "foo"})
+    with pytest.raises(ConfigError, match=r"network=svm is a classical model"):
+        resolve_plan(planned, {"network": "svm"})
