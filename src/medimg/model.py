@@ -1019,6 +1019,7 @@ class Model:
             drop_non_images,
             drop_unreadable_classes,
             group_identical_images,
+            refuse_unconvertible,
         )
 
         if getattr(dataset, "task", None) != "classify" or not dataset.cases:
@@ -1026,6 +1027,7 @@ class Model:
         if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
             check = check_dataset(dataset, progress=options.progress)
             _list_unreadable_classes_files(dataset, check.unreadable)
+        refuse_unconvertible(check)  # before training: preparing the test split would stop the fit after it
         dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
         dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
         label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left

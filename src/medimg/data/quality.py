@@ -22,6 +22,7 @@ from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 from medimg.io.read_notes import exif_warning, transparency_warning
+from medimg.tasks.segment.arrays import is_colour
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class CheckReport:
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
+    #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
+    unconvertible: list[dict[str, str]] = field(default_factory=list)
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
     imbalance_ratio: float = 1.0
@@ -72,6 +75,7 @@ class CheckReport:
             or self.label_conflicts
             or self.suspected_masks
             or self.misread_boxes
+            or self.unconvertible
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,6 +96,7 @@ class CheckReport:
             "label_conflicts": self.label_conflicts,
             "label_conflict_ids": self.label_conflict_ids,
             "suspected_masks": self.suspected_masks,
+            "unconvertible": self.unconvertible,
             "misread_boxes": self.misread_boxes,
             "warnings": self.warnings,
         }
@@ -118,6 +123,8 @@ class CheckReport:
         ]
         for item in self.unreadable[:10]:
             lines.append(f"  unreadable: {item['path']}: {item['reason']}")
+        for item in self.unconvertible[:10]:
+            lines.append(f"  channels not convertible: {item['reason']}")
         for case_id in self.blank[:10]:
             lines.append(f"  blank: {case_id}")
         for group in self.cross_split_duplicates[:10]:
@@ -133,22 +140,68 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def mixed_channels_warning(images: Sequence[tuple[str, int, int]]) -> str | None:
+def mixed_channels_warning(
+    images: Sequence[tuple[str, int, int]], unconvertible: Sequence[str] | dict[str, str] = ()
+) -> str | None:
     """The check's warning when images differ in channel count, naming one of the others (``images``: path,
     channels and number of spatial axes of each), or ``None`` when they agree. Volumes with a few channels are
-    often 4D files (time points, sequences) among 3D ones: said so."""
+    often 4D files (time points, sequences) among 3D ones: said so. ``unconvertible``: the paths of those that
+    cannot be converted (:func:`unconvertible_channels`, listed as problems), of which it says so."""
     counts = Counter(channels for _, channels, _ in images)
     if len(counts) < 2:
         return None
     common = counts.most_common(1)[0][0]
-    path, channels, _ = next(image for image in images if image[1] != common)
+    odd = [image for image in images if image[1] != common]
+    path, channels, _ = next((image for image in odd if image[0] not in unconvertible), odd[0])
     listed = ", ".join(f"{n} image(s) with {c}" for c, n in counts.most_common())
     series = any(d == 3 and c > 1 for _, c, d in images if c != common)
+    converted = sum(1 for image in odd if image[0] not in unconvertible)
+    stuck = len(odd) - converted
     return (
         f"mixed channel counts ({listed}; e.g. {path} has {channels})"
         + (": a volume with several channels is a 4D file, e.g. time points or sequences" if series else "")
-        + f"; images are converted to the most common channel count ({common})"
+        + (f"; images are converted to the most common channel count ({common})" if converted else "")
+        + (f"; {stuck} of them cannot be converted to {common} channel(s) (see above)" if stuck else "")
     )
+
+
+def unconvertible_channels(records: Sequence[_ImageRecord]) -> dict[str, str]:
+    """Path -> why, of the images whose channels cannot be converted to the most common channel count (the one
+    the plan takes): a 4D volume's frames (time points, echoes) among 3D volumes are not averaged into one, nor is
+    any count that is not colour against grey (:func:`~medimg.tasks.segment.arrays.converts`)."""
+    from medimg.tasks.segment.arrays import converts, exclude_hint, frames_refusal
+
+    counts = Counter(r.channels for r in records)
+    if len(counts) < 2:
+        return {}
+    common = counts.most_common(1)[0][0]
+    found = {}
+    for r in records:
+        if not converts(r.channels, common, r.colour):
+            found[r.path] = (
+                (
+                    frames_refusal(r.path, r.channels, common)
+                    if r.channels > common and not r.colour
+                    else f"{r.path}: {r.channels} channels where the other images have {common}: it cannot be converted"
+                )
+                + f" ({counts[common]} of the {len(records)} images have {common})"
+                + exclude_hint(r.path)
+            )
+    return found
+
+
+def refuse_unconvertible(report: CheckReport) -> None:
+    """Refuse, before training, data with images whose channels cannot be converted (:attr:`CheckReport.
+    unconvertible`): read when its split is prepared, such an image stopped the fit, after training for a test image.
+
+    Raises:
+        DatasetError: naming the first image, its fix and ``--exclude``.
+    """
+    if not report.unconvertible:
+        return
+    more = len(report.unconvertible) - 1
+    others = f" (and {more} more image(s) so: medimg check DATA lists them)" if more else ""
+    raise DatasetError(report.unconvertible[0]["reason"] + others)
 
 
 def top_counts(counter: dict[str, int], n: int = 5) -> str:
@@ -198,6 +251,7 @@ class _ImageRecord:
     shape: tuple[int, ...]
     channels: int
     sample_type: str
+    colour: bool
     raster_bits: int | None
     turned: bool
     transparent: float
@@ -216,6 +270,7 @@ class _ImageRecord:
             shape=tuple(int(v) for v in array.shape[1:]),
             channels=int(array.shape[0]),
             sample_type=_sample_type(meta),
+            colour=is_colour(meta, array.ndim - 1),
             raster_bits=_raster_bits(meta),
             turned=bool(meta.get("exif_orientation")),
             transparent=float(meta.get("transparent") or 0.0),
@@ -251,6 +306,9 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     expected = dims.most_common(1)[0][0] if dims else None
     unreadable += [(r.path, other_dimensions(r.shape, expected)) for r in records if len(r.shape) != expected]
     records = [r for r in records if len(r.shape) == expected]
+    unconvertible = unconvertible_channels(records)
+    mixed = mixed_channels_warning([(r.path, r.channels, len(r.shape)) for r in records], unconvertible)
+    records = [r for r in records if r.path not in unconvertible]
     unread_classes = classes_without_readable_images(dataset, [path for path, _ in unreadable])
     sizes: Counter[str] = Counter()
     channels: Counter[str] = Counter()
@@ -354,7 +412,6 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(transparency_warning(*zip(*transparent, strict=True)))
     if len(sizes) > 1:
         warnings.append(f"{len(sizes)} different image sizes; images are resized to the plan's input size")
-    mixed = mixed_channels_warning([(r.path, r.channels, len(r.shape)) for r in records])
     if mixed:
         warnings.append(mixed)
     depths = mixed_raster_depths(raster_depths)
@@ -414,6 +471,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         label_conflict_ids=conflict_ids,
         suspected_masks=masks,
         misread_boxes=misread,
+        unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )

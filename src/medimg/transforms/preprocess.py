@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,28 +19,45 @@ CHUNK_VOXELS = 2**24  # input voxels per resize call (64 MB float32): ~21k 28 px
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
+def to_channels(
+    array: np.ndarray, channels: int, source: str = "", meta: Mapping[str, Any] | None = None
+) -> np.ndarray:
     """Convert ``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB -> gray by luminance,
-    RGBA -> RGB by dropping alpha."""
+    RGBA -> RGB by dropping alpha. Only colours are converted so (:func:`~medimg.tasks.segment.arrays.is_colour`
+    of the image's ``meta``; without it a volume's channels are frames): a 4D volume's frames are refused, never
+    averaged into one.
+
+    Raises:
+        DatasetError: frames, or a channel count that cannot be converted, naming the file and the fix.
+    """
+    from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
+    from medimg.tasks.segment.arrays import exclude_hint, frames_refusal, is_colour
+
     have = array.shape[0]
     if have == channels:
         return array
+    if have > channels and not is_colour(meta, array.ndim - 1):
+        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")) + exclude_hint(source))
     if have == 4 and channels == 3:
         return array[:3]
     if have in (3, 4) and channels == 1:
         return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
     if have == 1 and channels == 3:
         return np.repeat(array, channels, axis=0)
-    from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
-
     raise DatasetError(
         f"{source or 'image'} has {have} channels but the plan expects {channels}; "
         "convert the image or set in_channels in the plan" + MULTI_CHANNEL_HINT
     )
 
 
-def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequence[str] | None = None) -> torch.Tensor:
-    """Preprocess raw channel-first images to the plan's input.
+def preprocess_arrays(
+    arrays: Sequence[np.ndarray],
+    plan: Plan,
+    sources: Sequence[str] | None = None,
+    metas: Sequence[Mapping[str, Any]] | None = None,
+) -> torch.Tensor:
+    """Preprocess raw channel-first images to the plan's input (``metas``: the images' own, which say whether
+    their channels are colours or a 4D file's frames; without them a volume's channels are frames).
 
     Images of the same shape are resized together (MONAI ``Resize`` over the stacked channels), so a
     MedMNIST-sized set is one vectorised call, and mixed-size folders still work. An image many times larger
@@ -54,6 +72,7 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
     if not arrays:
         return torch.zeros((0, plan.in_channels, *plan.input_size), dtype=torch.float16)
     names = list(sources) if sources is not None else [""] * len(arrays)
+    meta_of: list[Mapping[str, Any] | None] = list(metas) if metas is not None else [None] * len(arrays)
     mixed_channels = {a.shape[0] for a in arrays}
     if len(mixed_channels) > 1:
         logger.warning(
@@ -79,7 +98,7 @@ def preprocess_arrays(arrays: Sequence[np.ndarray], plan: Plan, sources: Sequenc
         chunk = max(1, CHUNK_VOXELS // (plan.in_channels * math.prod(shape)))
         for start in range(0, len(indices), chunk):
             part = indices[start : start + chunk]
-            stacked = np.concatenate([to_channels(arrays[i], plan.in_channels, names[i]) for i in part])
+            stacked = np.concatenate([to_channels(arrays[i], plan.in_channels, names[i], meta_of[i]) for i in part])
             tensor = torch.from_numpy(np.ascontiguousarray(stacked, dtype=np.float32))
             if list(shape) != list(plan.input_size):
                 if resize is None:

@@ -11,6 +11,7 @@ module loads neither torch nor MONAI.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -32,14 +33,71 @@ def setting(settings: Settings, key: str, default: Any = _REQUIRED) -> Any:
     return getattr(settings, key) if default is _REQUIRED else getattr(settings, key, default)
 
 
-def match_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
+#: formats whose several channels are usually frames of one scan (a 4D NIfTI's time points or echoes), not the
+#: colours of a picture; their colour images say so in ``meta["rgb"]`` (NIfTI RGB24)
+FRAME_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
+#: formats whose three or four channels are a picture's colours (RGB, RGBA)
+COLOUR_FORMATS = frozenset({"png", "jpeg", "bmp", "gif", "tiff", "webp", "jpeg2000", "dicom"})
+
+
+def is_colour(meta: Mapping[str, Any] | None, spatial_dims: int) -> bool:
+    """Whether an image's channels are colours (averaged to grey for a one-channel model) rather than frames: its
+    ``meta`` says ``rgb`` (NIfTI RGB24), or it comes from a picture format (PNG, JPEG, TIFF..., DICOM's colour
+    photometric). A NIfTI file's channels are frames (its colour files say ``rgb``), as are a 3D MetaImage's or
+    NRRD's (a 2D one's vector pixels are usually RGB). Without a format (an array): colour in 2D, frames in 3D."""
+    meta = meta or {}
+    if meta.get("rgb"):
+        return True
+    fmt = meta.get("format")
+    if fmt in COLOUR_FORMATS:
+        return True
+    if fmt in FRAME_FORMATS:
+        return spatial_dims == 2 and fmt != "nifti"
+    return spatial_dims == 2
+
+
+def converts(have: int, channels: int, colour: bool) -> bool:
+    """Whether an image of ``have`` channels (``colour``: they are colours, not frames) is converted to ``channels``
+    for a model (:func:`match_channels`; a classifier's ``to_channels`` likewise) rather than refused."""
+    if have == channels or (have == 1 and channels == 3):
+        return True
+    return colour and (have, channels) in ((4, 3), (3, 1), (4, 1))
+
+
+def frames_refusal(source: str, have: int, channels: int, time_axis: str | None = None) -> str:
+    """The message for an image of ``have`` frames (not colours) given to a model of ``channels``, naming the file
+    and the fix (``time_axis``: what a NIfTI header says of its 4th axis, ``"10 frames of 40 ms"``)."""
+    what = f"{time_axis} (a 4D file's time points)" if time_axis else f"{have} frames (a 4D file: time points, echoes"
+    what += "" if time_axis else " or sequences)"
+    return (
+        f"{source or 'image'}: {what}, not colours, but the model takes {channels} channel(s); medimg does not "
+        "average frames into one: save the frame you mean as its own 3D file (nibabel: "
+        "nib.save(nib.Nifti1Image(img.dataobj[..., 0], img.affine), 'frame0.nii.gz')) and give that"
+    )
+
+
+def exclude_hint(source: str) -> str:
+    """How to train without the file ``source`` (whose channels cannot be converted)."""
+    return f", or train without it (medimg fit DATA --exclude '{Path(source).name or 'NAME'}')"
+
+
+def match_channels(
+    array: np.ndarray, channels: int, source: str = "", meta: Mapping[str, Any] | None = None
+) -> np.ndarray:
     """Make ``(C, *spatial)`` have ``channels`` channels: gray -> RGB repeated, RGBA -> RGB, RGB -> mean gray; one
-    channel is never repeated into a multi-channel (multi-modality) model's others."""
+    channel is never repeated into a multi-channel (multi-modality) model's others. Only colours are averaged or
+    dropped (:func:`is_colour` of the image's ``meta``): a 4D volume's frames are refused, never averaged.
+
+    Raises:
+        DatasetError: an unconvertible channel count, or frames where colours could be converted.
+    """
     have = array.shape[0]
     if have == channels:
         return array
     if have == 1 and channels == 3:
         return np.repeat(array, channels, axis=0)
+    if have > channels and not is_colour(meta, array.ndim - 1):
+        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")))
     if have == 4 and channels == 3:
         return array[:3]
     if channels == 1 and have in (3, 4):
@@ -91,11 +149,16 @@ def network_shape(
 
 
 def network_input(
-    array: np.ndarray, spacing: Sequence[float] | None, settings: Settings, source: str = "", scale: float = 1.0
+    array: np.ndarray,
+    spacing: Sequence[float] | None,
+    settings: Settings,
+    source: str = "",
+    scale: float = 1.0,
+    meta: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """Raw image ``(C, *spatial)`` -> its normalised ``(C, *spatial)`` float32 array at the file's resolution and
     the spatial shape at network resolution (:func:`network_shape`, with ``scale``) that the caller resamples it
-    to.
+    to. ``meta``: the image's (:func:`match_channels` averages colours, never a 4D file's frames).
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
@@ -106,5 +169,5 @@ def network_input(
             f"{source or 'image'}: a {array.ndim - 1}D image for a {dims}D model; use a model trained on "
             f"{array.ndim - 1}D data"
         )
-    x = normalise(match_channels(np.asarray(array), int(setting(settings, "in_channels")), source), settings)
+    x = normalise(match_channels(np.asarray(array), int(setting(settings, "in_channels")), source, meta), settings)
     return x, network_shape(array.shape[1:], spacing, settings, scale)

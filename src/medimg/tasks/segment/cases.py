@@ -297,7 +297,7 @@ def prepare_cases(
     originals: list[np.ndarray] = []
     for case, sample in pairs:
         spacing = sample.image.spacing_mm
-        image = prepare_image(sample.image.array, spacing, plan, str(case.image))
+        image = prepare_image(sample.image.array, spacing, plan, str(case.image), meta=sample.image.meta)
         labels = None
         if sample.mask is not None:
             decoded = decode_labels(sample.mask, sample.roi, plan, str(case.mask))

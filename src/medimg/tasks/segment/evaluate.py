@@ -47,7 +47,7 @@ def segment_image(
     """
 
     def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
-        x = prepare_image(one.array, one.spacing_mm, plan, one.source, scale)[None]
+        x = prepare_image(one.array, one.spacing_mm, plan, one.source, scale, one.meta)[None]
         probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], one.spatial_shape)
         labels = probs.argmax(0).numpy().astype(np.uint8)
         labels = postprocess(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,15 +56,21 @@ def resize(x: torch.Tensor, shape: Sequence[int], *, labels: bool = False) -> to
 
 
 def prepare_image(
-    array: np.ndarray, spacing: Sequence[float] | None, plan: SegPlan, source: str = "", scale: float = 1.0
+    array: np.ndarray,
+    spacing: Sequence[float] | None,
+    plan: SegPlan,
+    source: str = "",
+    scale: float = 1.0,
+    meta: Mapping[str, Any] | None = None,
 ) -> torch.Tensor:
     """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor (``scale``: an extra
-    resize factor, see :mod:`medimg.tasks.segment.scale`).
+    resize factor, see :mod:`medimg.tasks.segment.scale`; ``meta``: the image's, which says whether its channels
+    are colours or a 4D file's frames, :func:`~medimg.tasks.segment.arrays.is_colour`).
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
     """
-    x, shape = network_input(array, spacing, plan, source, scale)
+    x, shape = network_input(array, spacing, plan, source, scale, meta)
     return resize(torch.from_numpy(x), shape)
 
 

@@ -64,7 +64,9 @@ def setup_semi_supervised(
     images: list[torch.Tensor] = []
     ignored: list[torch.Tensor] = []
     for case, sample in reader:  # one at a time; the store memory-maps what exceeds its budget
-        image = prepare_image(sample.image.array, sample.image.spacing_mm, plan, str(case.image))
+        image = prepare_image(
+            sample.image.array, sample.image.spacing_mm, plan, str(case.image), meta=sample.image.meta
+        )
         image, labels = pad_to(image, torch.full(tuple(image.shape[1:]), IGNORE, dtype=torch.uint8), plan.patch_size)
         images.append(store.keep(image))
         ignored.append(store.keep(labels))
