@@ -563,14 +563,39 @@ class RunFolder:
     def is_complete(self) -> bool:
         return all(self.file(name).is_file() for name in BUNDLE_FILES)
 
+    def _test_left_unevaluated(self) -> bool:
+        """True when the run's split has a test split but no report of it was written (its fit stopped after
+        training, e.g. at an image of the test split it could not use)."""
+        if self.file("report/report.json").is_file() or self.file("cv.json").is_file():
+            return False
+        try:
+            counts = json.loads(self.file("splits.json").read_text()).get("counts") or {}
+        except (OSError, ValueError, AttributeError):
+            return False
+        return bool(isinstance(counts, dict) and counts.get("test"))
+
+    def _what_blocks_a_new_run(self) -> str:
+        """Why a fit without ``--resume`` may not write into this folder, saying what it holds and the ways on."""
+        again = "choose another --run-dir (or delete this folder) to train again"
+        if not self.is_complete():
+            return (
+                f"{self.path} holds an unfinished training (checkpoints/last.pt, no model.pt yet): pass --resume to "
+                f"continue it from its last epoch, or {again}"
+            )
+        if self._test_left_unevaluated():
+            return (
+                f"{self.path} holds a trained model (model.pt) whose fit stopped before evaluating it on the test "
+                f"split (no report/): `medimg evaluate {self.path}` evaluates it, --resume finishes that fit (its "
+                f"training is done), or {again}"
+            )
+        return f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
+
     def ensure_writable(self, *, resume: bool) -> None:
         """Refuse to overwrite a finished run unless resuming: results already written are never lost."""
         if not self.path.exists():
             return
         if not resume and (self.is_complete() or self.file("checkpoints/last.pt").is_file()):
-            raise RunFolderError(
-                f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
-            )
+            raise RunFolderError(self._what_blocks_a_new_run())
         others = sorted(p.name for p in self.path.iterdir() if not p.name.startswith(".")) if self.path.is_dir() else []
         if others and not written_by_medimg(self.path) and not set(others) <= RUN_DATA_COPIES:
             raise RunFolderError(
