@@ -262,3 +262,71 @@ def run_graph(
         single = {k: np.asarray(v)[0] for k, v in outputs.items()}
         results.append(postprocess(single, spec, (batch.shape[2], batch.shape[3]), (x.shape[1], x.shape[2])))
     return results
+
+
+# ------------------------------------------------------------------------------------------------ in words
+def detect_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) -> list[str]:
+    """A detector's whole inference in words, in order, for a client that has only the ``.onnx`` file (or its
+    ``.export.json``) and no medimg: the fields of ``spec`` (:func:`detect_spec`, ``medimg.preprocessing``) say the
+    numbers, these steps say what to do with them, as :class:`~medimg.export.predictor.OnnxPredictor`'s
+    ``detect_images`` does (:func:`prepare_image`, :func:`run_graph`, :func:`postprocess`).
+
+    Args:
+        spec: the detection fields of an export (:data:`DETECT_PREPROCESSING_KEYS`).
+        window: the run's intensity window (``medimg.input`` ``window``), if any.
+    """
+    channels = int(spec["in_channels"])
+    size = [int(s) for s in spec["input_size"]]
+    fcos = spec["network"] == "fcos"
+    low, high = spec["clip_low"], spec["clip_high"]
+    names = ["cls_logits", "bbox_regression"] + (["bbox_ctrness"] if fcos else [])
+    steps = [
+        "read the image as float32 channel-first (C, H, W), stored values (DICOM: after RescaleSlope/Intercept; "
+        "non-CT DICOM mapped to 0..255 by its own VOI window); 2D only"
+        + (f"; apply the intensity window {window} (centre, width or CT preset) as at training" if window else ""),
+        f"convert to {channels} channel(s): RGBA to RGB by dropping alpha; then, if the count still differs, one "
+        "channel is repeated, more are averaged (their mean) and the mean repeated if the model takes more",
+        f"map intensities to 0..1: (x - {low}) / ({high} - {low}), clipped to [0, 1]",
+        f"resize by scale = min({min(size)} / min(H, W), {max(size)} / max(H, W)) to (round(H * scale), "
+        "round(W * scale)), each at least 1; bilinear, align_corners=False, antialiased when shrinking (torch "
+        "interpolate antialias=True), columns first; keep the factors (new H / H, new W / W)",
+        f"per channel subtract {spec['norm_mean']} and divide by {spec['norm_std']}",
+        f"zero-pad at the bottom and right to multiples of {SIZE_MULTIPLE}; input 'image' (1, {channels}, H', W') "
+        f"float32, one image per run; outputs {', '.join(repr(n) for n in names)} per anchor, FPN levels "
+        "concatenated finest first",
+    ]
+    strides = [int(s) for s in spec["fpn_strides"]]
+    sizes = [float(s) for s in spec["anchor_sizes"]]
+    if fcos:
+        steps.append(
+            f"anchors per level (strides {strides}, sizes {sizes}): at every grid point (x * stride, y * stride), "
+            "x over ceil(W' / stride) and y over ceil(H' / stride), row by row, one square box of the level's size "
+            "with corners round(-size/2), round(+size/2) around it"
+        )
+        steps.append(
+            "decode: box = (cx - d0 * w, cy - d1 * h, cx + d2 * w, cy + d3 * h) from the anchor's centre (cx, cy) "
+            "and size (w, h) and 'bbox_regression' (d0..d3); score = sqrt(sigmoid('cls_logits') * "
+            "sigmoid('bbox_ctrness'))"
+        )
+    else:
+        steps.append(
+            f"anchors per level (strides {strides}, sizes {sizes}): at every grid point (x * stride, y * stride), "
+            "x over ceil(W' / stride) and y over ceil(H' / stride), row by row, one box per aspect ratio r "
+            f"{list(spec['aspect_ratios'])} (outer) and scale m {list(spec['anchor_scales'])} (inner): s = "
+            f"{RETINANET_ANCHOR_FACTOR:g} * size * m, w = s / sqrt(r), h = s * sqrt(r), corners round(-w/2, -h/2, "
+            "w/2, h/2) around the point"
+        )
+        steps.append(
+            "decode (torchvision BoxCoder, weights 1) from the anchor's centre (cx, cy) and size (w, h) and "
+            "'bbox_regression' (dx, dy, dw, dh): centre (cx + dx * w, cy + dy * h), width w * exp(min(dw, "
+            "log(1000 / 16))), height h * exp(min(dh, log(1000 / 16))); score = sigmoid('cls_logits')"
+        )
+    steps += [
+        f"per level: keep (anchor, class) scores above {spec['candidate_threshold']}, at most the "
+        f"{int(spec['topk_candidates'])} highest; clip the boxes to the resized image (before padding)",
+        f"non-maximum suppression per class: highest score first, drop a box whose IoU with a kept one is above "
+        f"{spec['nms_iou']}; keep the {int(spec['detections_per_image'])} highest-scoring boxes over all classes",
+        f"report the boxes scoring at least {spec['score_threshold']}: (x0, y0, x1, y1) with x divided by the width "
+        "factor and y by the height factor (the file's pixels); the class index names medimg.class_names",
+    ]
+    return steps

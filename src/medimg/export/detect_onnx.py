@@ -9,6 +9,7 @@ test images.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,11 @@ def prepare_detect_export(
         inputs=inputs.float(),
         source=source,
         preprocessing=spec,
+        extra_metadata={
+            "medimg.preprocessing_steps": json.dumps(
+                numpy_detect.detect_preprocessing_steps(spec, window=(model.metadata_.get("input") or {}).get("window"))
+            )
+        },
         doc=f"medimg {plan.network} detector (input {plan.input_size}): {', '.join(plan.class_names)}",
         preprocessing_diff=preprocessing_diff,
         pipeline_check=pipeline_check if images else None,

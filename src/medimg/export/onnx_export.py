@@ -26,8 +26,9 @@ The file's metadata carries everything the predictor needs to go from an image f
                            tta_flip_axes; segment: :data:`~medimg.export.segment.SEGMENT_PREPROCESSING_KEYS`
                            (normalisation, resampling, patch_size, sw_overlap, flips, post-processing)
 ``medimg.mask_colours``    segment only: JSON ``{class: [R, G, B]}`` for colour-coded PNG masks, or null
-``medimg.preprocessing_steps``  classify: JSON list of the preprocessing steps in words, in order (for a client
-                           without medimg; also in the ``.export.json`` sidecar's ``model``)
+``medimg.preprocessing_steps``  JSON list of the steps in words, in order, from the file to the result (for a client
+                           without medimg; also in the ``.export.json`` sidecar's ``model``): classify, segment
+                           (through sliding windows, blending and post-processing), detect (through NMS)
 ``medimg.input``           JSON: the run's input spec (window for DICOM/CT...)
 ``medimg.domain``          JSON: the training domain inputs are checked against (:mod:`medimg.planning.domain`),
                            when the run's fingerprint records one
@@ -372,12 +373,16 @@ def _prepare_segment(
         return worst
 
     colours = {str(k): list(v) for k, v in (numpy_segment.mask_colours(plan) or {}).items()}
+    steps = numpy_segment.segment_preprocessing_steps(spec, window=(model.metadata_.get("input") or {}).get("window"))
     return PreparedExport(
         network=network,
         inputs=x_windows,
         source=source,
         preprocessing=spec,
-        extra_metadata={"medimg.mask_colours": json.dumps(colours or None)},
+        extra_metadata={
+            "medimg.mask_colours": json.dumps(colours or None),
+            "medimg.preprocessing_steps": json.dumps(steps),
+        },
         doc=f"medimg {plan.network} {plan.spatial_dims}D segmentation (patch {patch}): {', '.join(plan.class_names)}",
         preprocessing_diff=preprocessing_diff,
         pipeline_check=pipeline_check if prepared else None,

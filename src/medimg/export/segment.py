@@ -228,3 +228,113 @@ def probabilities_at(probs: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Resample ``(K, *spatial)`` probabilities to the file's ``shape`` (linear), renormalised."""
     out = resize(probs, shape)
     return out / np.maximum(out.sum(0, keepdims=True), np.float32(1e-8))
+
+
+# ------------------------------------------------------------------------------------------------ in words
+def segment_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) -> list[str]:
+    """A segmenter's whole inference in words, in order, for a client that has only the ``.onnx`` file (or its
+    ``.export.json``) and no medimg: the fields of ``spec`` (:func:`segment_spec`, ``medimg.preprocessing``) say the
+    numbers, these steps say what to do with them, as :class:`~medimg.export.predictor.OnnxPredictor`'s
+    ``segment_image`` does (:func:`prepare_image`, :func:`sliding_window_probabilities`, :func:`probabilities_at`,
+    ``postprocess``).
+
+    Args:
+        spec: the segmentation fields of an export (an older export's ``tta_flip_axes`` is read as its passes).
+        window: the run's intensity window (``medimg.input`` ``window``), if any.
+    """
+    dims = int(spec["spatial_dims"])
+    channels = int(spec["in_channels"])
+    patch = [int(p) for p in spec["patch_size"]]
+    overlap = float(spec["sw_overlap"])
+    layout = "(C, H, W)" if dims == 2 else "(C, D, H, W)"
+    steps = [
+        f"read the image as float32 channel-first {layout}, stored values (DICOM: after RescaleSlope/Intercept; "
+        "non-CT DICOM mapped to 0..255 by its own VOI window)"
+        + (f"; apply the intensity window {window} (centre, width or CT preset) as at training" if window else "")
+        + ("; a stack of 2D sections (multi-page TIFF) is segmented section by section" if dims == 2 else "")
+    ]
+    if dims == 3 and spec.get("canonical_orientation"):
+        steps.append(
+            "reorder and flip the volume's axes to the closest RAS+ orientation of its affine (transposes and flips "
+            "only, no interpolation; nibabel.as_closest_canonical); the last step puts the outputs back on the "
+            "file's axes"
+        )
+    steps.append(
+        f"convert to {channels} channel(s): one channel to three by repeating it; colours (a picture's RGB(A)): "
+        "RGBA to RGB by dropping alpha, RGB(A) to grey by the mean of R, G and B; a 4D file's frames are refused"
+    )
+    if spec["normalisation"] == "ct":
+        steps.append(
+            f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "
+            f"{spec['norm_std']} (the same numbers for every image)"
+        )
+    else:
+        clahe = (
+            "CLAHE on each channel scaled to 0..1 by its own min and max (skimage equalize_adapthist, default "
+            "settings; a constant channel becomes 0), then "
+            if spec.get("clahe")
+            else ""
+        )
+        steps.append(
+            clahe
+            + "per image and channel: subtract the channel's mean, divide by its standard deviation (at least 1e-6)"
+        )
+    target = spec.get("target_spacing_mm")
+    factor = float(spec.get("resample_factor", 1.0) or 1.0)
+    size = (
+        f"to the spacing {list(target)} mm: each side round(side * spacing / target), at least 1 (a volume without "
+        "spacing keeps its size)"
+        if dims == 3 and target
+        else (f"each side round(side / {factor:g}), at least 1" if factor != 1 else "its own size (no resampling)")
+    )
+    steps.append(
+        f"resample {size}; linear interpolation, align_corners=False (torch.nn.functional.interpolate), the last "
+        "axis first"
+        + ("; when the image shrinks (fewer pixels), torch's antialiased bilinear filter" if dims == 2 else "")
+    )
+    steps.append(
+        f"sliding windows of {patch} (input 'image', (N, {channels}, {', '.join(map(str, patch))}) float32, any batch "
+        f"size N): zero-pad each axis shorter than the window to the window (half before, the rest after); windows "
+        f"step max(int(window * (1 - {overlap:g})), 1) along each axis, the last one moved back to end at the edge "
+        "(MONAI sliding_window_inference, dense_patch_slices)"
+    )
+    steps.append(
+        "blend the windows' output 'probabilities' (softmax over the classes) with a Gaussian weight per window "
+        "(sigma = 0.125 * window side per axis, float32, floored at max(its minimum, 1e-3)): sum of "
+        "probabilities * weight over sum of weights, then crop the padding"
+    )
+    passes = passes_from_spec(spec)
+    if len(passes) > 1:
+        listed = "; ".join(
+            " then ".join(
+                part
+                for part in (
+                    f"mirror spatial axes {list(axes)}" if axes else "",
+                    f"{turns} quarter turn(s) in the plane of the last two axes (numpy.rot90)" if turns else "",
+                )
+                if part
+            )
+            or "as is"
+            for axes, turns in passes
+        )
+        steps.append(
+            f"test-time augmentation: run the two steps above on {len(passes)} copies ({listed}; spatial axis 0 "
+            "is array axis 1), undo each copy's transform on its probabilities, average them"
+        )
+    steps.append(
+        "resample the probabilities to the file's size (the same interpolation), divide by their sum over the "
+        "classes (at least 1e-8)"
+    )
+    method = str(spec["postprocessing"])
+    steps.append("label = argmax over the classes of medimg.class_names (0 is background)")
+    if method == "largest_component":
+        steps.append(
+            "post-processing: per foreground class keep only its largest connected component (full connectivity: "
+            "diagonal neighbours connect); removed pixels become background"
+        )
+    elif method == "remove_small":
+        steps.append(
+            "post-processing: per foreground class drop connected components (full connectivity) smaller than "
+            f"{float(spec['min_object_fraction']):g} of that class's largest; removed pixels become background"
+        )
+    return steps
