@@ -226,7 +226,36 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         _refuse_input_too_small(resolved)
     if "amp" in chosen:
         resolved = _amp_as_it_will_run(resolved)
+    given = {key for layer in layers if layer and "reasons" not in layer for key in layer}  # not a saved plan's
+    _warn_unused_settings(resolved, given)
     return resolved
+
+
+#: settings that apply only while another field has a value: ``field -> (that field, its values, the hint)``
+ONLY_WITH: dict[str, tuple[str, tuple[Any, ...], str]] = {
+    "step_milestones": ("scheduler", ("step",), "scheduler=step"),
+    "momentum": ("optimizer", ("sgd",), "optimizer=sgd"),
+    "budget_epochs_max": ("time_budget_s", (), "time_budget_s=SECONDS"),
+    "ensemble_min_epochs": ("time_budget_s", (), "time_budget_s=SECONDS"),
+}
+
+
+def _warn_unused_settings(plan: BaseModel, given: set[str]) -> None:
+    """Warn about a setting given that this plan does not use (``--set step_milestones=[0.3,0.6]`` under the
+    planned cosine schedule trained as if it were not given)."""
+    for key in sorted(given & set(ONLY_WITH)):
+        other, values, hint = ONLY_WITH[key]
+        current = getattr(plan, other, None)
+        if not hasattr(plan, key) or (current in values if values else current is not None):
+            continue
+        logger.warning(
+            "%s is given, but it applies only with %s and this plan has %s=%s: it is not used (add --set %s)",
+            key,
+            hint,
+            other,
+            json.dumps(current),
+            hint,
+        )
 
 
 def _refuse_other_task(layer: dict[str, Any] | None, task: Any) -> None:

@@ -142,3 +142,28 @@ def test_a_network_is_planned_as_fit_reads_it_and_an_unknown_one_is_refused() ->
         resolve_plan(planned, {"network": "foo"})
     with pytest.raises(ConfigError, match=r"network=svm is a classical model"):
         resolve_plan(planned, {"network": "svm"})
+
+
+def test_step_milestones_are_fractions_of_training() -> None:
+    """`step_milestones=[1.5]` never cut the rate, `[-1, 0.5]` cut it from the first step: both planned."""
+    planned = make_plan(_fingerprint())
+    for marks in ([1.5], [-1, 0.5], [0, 0.5]):
+        with pytest.raises(ConfigError, match=r"step_milestones: .*is not a fraction of training"):
+            resolve_plan(planned, {"scheduler": "step", "step_milestones": marks})
+    assert resolve_plan(planned, {"scheduler": "step", "step_milestones": [0.75, 0.3]}).step_milestones == [0.75, 0.3]
+
+
+def test_a_setting_the_plan_does_not_use_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    """`--set step_milestones=[0.3,0.6]` under the planned cosine schedule, `--set momentum=0.5` with AdamW: each
+    trained as if not given, plan.json saying "set by user"."""
+    planned = make_plan(_fingerprint())
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        resolve_plan(planned, {"step_milestones": [0.3, 0.6], "momentum": 0.5, "budget_epochs_max": 90})
+    assert "step_milestones is given, but it applies only with scheduler=step" in caplog.text
+    assert "momentum is given, but it applies only with optimizer=sgd" in caplog.text
+    assert "budget_epochs_max is given, but it applies only with time_budget_s=SECONDS" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg.config"):
+        resolve_plan(planned, {"step_milestones": [0.3], "scheduler": "step", "momentum": 0.5, "optimizer": "sgd"})
+        resolve_plan(planned, planned.model_dump())  # a saved plan.json carries every field: nothing to say
+    assert "is given, but" not in caplog.text

@@ -184,6 +184,19 @@ class TrainingPlan(BaseModel):
     channels_last: bool = Field(True, description="channels_last memory format")
     reasons: dict[str, str] = Field(default_factory=dict, description="why the planner chose each value")
 
+    @field_validator("step_milestones")
+    @classmethod
+    def _fractions_of_training(cls, marks: list[float]) -> list[float]:
+        """Each milestone a fraction of training: ``[1.5]`` never cut the rate and ``[-1]`` cut it from the first
+        step, both without a word."""
+        outside = [m for m in marks if not 0 < m < 1]
+        if outside:
+            raise ValueError(
+                f"{outside} is not a fraction of training: milestones lie between 0 and 1 (0.5 = half way), e.g. "
+                "[0.5, 0.75]"
+            )
+        return marks
+
     def member(self, k: int) -> TrainingPlan:
         """The plan ensemble member ``k`` is built and trained with: this one (a task whose members differ, such as
         classification's ``ensemble_networks``, overrides it)."""
