@@ -202,6 +202,7 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         for key, value in (layer or {}).items():
             if key == "reasons":  # a saved plan.json carries its reasons: metadata, not a setting
                 continue
+            value = _nested_given_whole(plan_type, key, value, known)
             if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in known):  # a nested model
                 for sub, sub_value in value.items():
                     _check_known(f"{key}.{sub}", known)
@@ -256,6 +257,42 @@ def _warn_unused_settings(plan: BaseModel, given: set[str]) -> None:
             json.dumps(current),
             hint,
         )
+
+
+#: nested plan models whose defaults are all off: ``FIELD=null`` (or ``false``) switches every one of them off
+OFF_WHEN_NULL = ("augmentation",)
+
+
+def _nested_given_whole(plan_type: type[BaseModel], key: str, value: Any, known: dict[str, str]) -> Any:
+    """A nested model (``augmentation``) given one value rather than its fields: ``null`` / ``false`` switches
+    every augmentation off (it was "Input should be a valid dictionary or instance of AugmentationPlan"); any other
+    value is refused naming the fields to set.
+
+    Raises:
+        ConfigError: a value that is not a JSON object of the nested model's fields.
+    """
+    fields = [k.split(".", 1)[1] for k in known if k.startswith(f"{key}.")]
+    if not fields or isinstance(value, dict):
+        return value
+    if key in OFF_WHEN_NULL and value in (None, False):
+        nested = plan_type.model_fields[key].annotation
+        assert isinstance(nested, type) and issubclass(nested, BaseModel)
+        defaults = nested().model_dump()  # each switched off: no flip, rotation, zoom... (detection flips by default)
+        return {name: _switched_off(v) for name, v in defaults.items()}
+    off = f"; {key}=null switches it off" if key in OFF_WHEN_NULL else ""
+    raise ConfigError(
+        f"{key} takes its fields, not {json.dumps(value)}: --set {key}.{fields[0]}=VALUE (fields: "
+        f'{", ".join(fields)}), or a JSON object such as {key}={{"{fields[0]}": VALUE}}{off}'
+    )
+
+
+def _switched_off(value: Any) -> Any:
+    """A setting's off value: ``False`` for a yes/no, ``[]`` for a list of axes, ``0`` for an amount."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, list):
+        return []
+    return 0 if isinstance(value, int | float) else value
 
 
 def _refuse_other_task(layer: dict[str, Any] | None, task: Any) -> None:
@@ -466,6 +503,8 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
     for key, value in overrides.items():
         if key in other_fields or key == "reasons":
             continue
+        if key in known:
+            value = _nested_given_whole(plan_type, key, value, known)
         if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in known):
             for sub in value:
                 _check_known(f"{key}.{sub}", known, choices=[*known, *other_fields])

@@ -167,3 +167,20 @@ def test_a_setting_the_plan_does_not_use_is_warned_about(caplog: pytest.LogCaptu
         resolve_plan(planned, {"step_milestones": [0.3], "scheduler": "step", "momentum": 0.5, "optimizer": "sgd"})
         resolve_plan(planned, planned.model_dump())  # a saved plan.json carries every field: nothing to say
     assert "is given, but" not in caplog.text
+
+
+def test_augmentation_null_switches_it_off_and_other_whole_values_name_the_fields() -> None:
+    """`--set augmentation=null` was "Input should be a valid dictionary or instance of AugmentationPlan"."""
+    from medimg.config import check_overrides
+    from medimg.planning.plan import Plan
+
+    planned = make_plan(_fingerprint())
+    assert planned.augmentation.enabled
+    for off in (None, False):
+        check_overrides(Plan, {"augmentation": off})
+        plan = resolve_plan(planned, {"augmentation": off})
+        assert not plan.augmentation.enabled and plan.reasons["augmentation"] == "set by user"
+    with pytest.raises(ConfigError, match=r"augmentation takes its fields, not 5: --set augmentation\.flip_axes="):
+        check_overrides(Plan, {"augmentation": 5})
+    with pytest.raises(ConfigError, match=r"semi_supervised takes its fields, not null"):
+        resolve_plan(planned, {"semi_supervised": None})
