@@ -771,7 +771,8 @@ class Model:
             items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
             images = [reader.read(path) for path in expand_inputs(items)]
         sources = [image.source for image in images]
-        return preprocess_arrays([image.array for image in images], self.plan_, sources).float()
+        metas = [image.meta for image in images]
+        return preprocess_arrays([image.array for image in images], self.plan_, sources, metas).float()
 
     @property
     def classes_(self) -> list[str] | None:

@@ -21,8 +21,8 @@ from medimg.data.near_duplicates import Signature, near_duplicate_groups, signat
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
+from medimg.io.frames import is_colour
 from medimg.io.read_notes import exif_warning, transparency_warning
-from medimg.tasks.segment.arrays import is_colour
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def unconvertible_channels(records: Sequence[_ImageRecord]) -> dict[str, str]:
     """Path -> why, of the images whose channels cannot be converted to the most common channel count (the one
     the plan takes): a 4D volume's frames (time points, echoes) among 3D volumes are not averaged into one, nor is
     any count that is not colour against grey (:func:`~medimg.tasks.segment.arrays.converts`)."""
-    from medimg.tasks.segment.arrays import converts, exclude_hint, frames_refusal
+    from medimg.io.frames import converts, exclude_hint, frames_refusal
 
     counts = Counter(r.channels for r in records)
     if len(counts) < 2:

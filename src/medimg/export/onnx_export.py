@@ -291,8 +291,9 @@ def _prepare_classify(
     preprocessing_diff: float | None = None
     if images:
         sources = [image.source for image in images]
-        x = preprocess_arrays([image.array for image in images], plan, sources).float()
-        x_numpy = numpy_preprocess([image.array for image in images], plan.model_dump(), sources)
+        arrays, metas = [image.array for image in images], [image.meta for image in images]
+        x = preprocess_arrays(arrays, plan, sources, metas).float()
+        x_numpy = numpy_preprocess(arrays, plan.model_dump(), sources, metas)
         preprocessing_diff = float(np.abs(x.numpy() - x_numpy).max())
     else:
         x = _random_inputs(plan.in_channels, plan.input_size)

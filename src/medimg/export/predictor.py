@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,9 +259,15 @@ class OnnxPredictor:
         return window_from_json(self.input_spec.get("window"))
 
     # ------------------------------------------------------------------ classify
-    def preprocess(self, arrays: Sequence[np.ndarray], sources: Sequence[str] | None = None) -> np.ndarray:
-        """Raw ``(C, *spatial)`` images -> ``(N, C, *input_size)`` float32 network input (classify)."""
-        return preprocess(arrays, self.preprocessing, sources)
+    def preprocess(
+        self,
+        arrays: Sequence[np.ndarray],
+        sources: Sequence[str] | None = None,
+        metas: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> np.ndarray:
+        """Raw ``(C, *spatial)`` images -> ``(N, C, *input_size)`` float32 network input (classify; ``metas``: the
+        images' own, which say whether their channels are colours or a 4D file's frames)."""
+        return preprocess(arrays, self.preprocessing, sources, metas)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, K)`` float64 for preprocessed inputs (batched; flip TTA as the plan says)."""
@@ -283,11 +289,16 @@ class OnnxPredictor:
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 
-    def predict_arrays(self, arrays: Sequence[np.ndarray], sources: Sequence[str] | None = None) -> list[Prediction]:
-        """Classify images already read (``(C, *spatial)`` float arrays)."""
+    def predict_arrays(
+        self,
+        arrays: Sequence[np.ndarray],
+        sources: Sequence[str] | None = None,
+        metas: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> list[Prediction]:
+        """Classify images already read (``(C, *spatial)`` float arrays; ``metas``: as for :meth:`preprocess`)."""
         self._require_task("classify", "predict_arrays")
         names = list(sources) if sources is not None else [""] * len(arrays)
-        probabilities = self.run(self.preprocess(arrays, names))
+        probabilities = self.run(self.preprocess(arrays, names, metas))
         return [
             make_prediction(source, row, self.class_names, multi_label=self.multi_label)
             for source, row in zip(names, probabilities, strict=True)
@@ -311,7 +322,9 @@ class OnnxPredictor:
         refuse_arrays_unless_classifier(self.task)
         channels = int(self.preprocessing["in_channels"])
         images, self.failed_ = self.reader.read_arrays(inputs, self.spatial_dims, channels)
-        predictions = self.predict_arrays([image.array for image in images], [image.source for image in images])
+        predictions = self.predict_arrays(
+            [image.array for image in images], [image.source for image in images], [image.meta for image in images]
+        )
         self.reader.annotate(predictions)
         return predictions
 
@@ -346,7 +359,7 @@ class OnnxPredictor:
         spec = self.preprocessing
 
         def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
-            x = segment.prepare_image(one.array, one.spacing_mm, spec, one.source)
+            x = segment.prepare_image(one.array, one.spacing_mm, spec, one.source, one.meta)
             probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)
             probs = segment.probabilities_at(probs, one.array.shape[1:])
             labels = probs.argmax(0).astype(np.uint8)
@@ -512,7 +525,9 @@ class OnnxPredictor:
         predictions = stream_predictions(
             files,
             self.reader,
-            lambda images: self.predict_arrays([i.array for i in images], [i.source for i in images]),
+            lambda images: self.predict_arrays(
+                [i.array for i in images], [i.source for i in images], [i.meta for i in images]
+            ),
             stats=stats,
             **stream,
         )

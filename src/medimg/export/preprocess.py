@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import MULTI_CHANNEL_HINT, DatasetError, wrong_dimensions
+from medimg.io.frames import frames_refusal, is_colour
 from medimg.io.limits import reduce_for_size
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -32,11 +33,17 @@ PREPROCESSING_KEYS = (
 """Plan fields the ONNX file carries (``medimg.preprocessing`` metadata) so it can preprocess on its own."""
 
 
-def to_channels(array: np.ndarray, channels: int, source: str = "") -> np.ndarray:
-    """``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB(A) -> gray by luminance, RGBA -> RGB."""
+def to_channels(
+    array: np.ndarray, channels: int, source: str = "", meta: Mapping[str, Any] | None = None
+) -> np.ndarray:
+    """``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB(A) -> gray by luminance, RGBA -> RGB; only
+    colours are converted (:func:`medimg.io.frames.is_colour` of the image's ``meta``; without it a volume's channels
+    are frames), as :func:`medimg.transforms.preprocess.to_channels` does: a 4D file's frames are refused."""
     have = array.shape[0]
     if have == channels:
         return array
+    if have > channels and not is_colour(meta, array.ndim - 1):
+        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")))
     if have == 4 and channels == 3:
         return array[:3]
     if have in (3, 4) and channels == 1:
@@ -108,7 +115,10 @@ def resize(array: np.ndarray, size: Sequence[int]) -> np.ndarray:
 
 
 def preprocess(
-    arrays: Sequence[np.ndarray], spec: Mapping[str, Any], sources: Sequence[str] | None = None
+    arrays: Sequence[np.ndarray],
+    spec: Mapping[str, Any],
+    sources: Sequence[str] | None = None,
+    metas: Sequence[Mapping[str, Any] | None] | None = None,
 ) -> np.ndarray:
     """Raw channel-first images -> the network input.
 
@@ -116,6 +126,7 @@ def preprocess(
         arrays: ``(C, H, W)`` or ``(C, D, H, W)`` float arrays as :func:`medimg.io.read_image` returns them.
         spec: the preprocessing fields (:data:`PREPROCESSING_KEYS`), e.g. from the ONNX metadata.
         sources: names for error messages.
+        metas: the images' own (whether their channels are colours or a 4D file's frames).
 
     Returns:
         ``(N, in_channels, *input_size)`` float32 (values rounded through float16, like the PyTorch path).
@@ -126,12 +137,13 @@ def preprocess(
     size = [int(s) for s in spec["input_size"]]
     channels, dims = int(spec["in_channels"]), int(spec["spatial_dims"])
     names = list(sources) if sources is not None else [""] * len(arrays)
+    meta_of = list(metas) if metas is not None else [None] * len(arrays)
     out = np.empty((len(arrays), channels, *size), dtype=np.float32)
     for i, array in enumerate(arrays):
         if array.ndim - 1 != dims:
             raise wrong_dimensions(names[i], array.ndim - 1, dims, size)
         reduced = reduce_for_size(array, size)  # block means first for images many times the input size
-        resized = resize(to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i]), size)
+        resized = resize(to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i], meta_of[i]), size)
         clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
         normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
         out[i] = normalised.astype(np.float16).astype(np.float32)

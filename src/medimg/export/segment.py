@@ -123,14 +123,19 @@ def resize(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 
 def prepare_image(
-    array: np.ndarray, spacing: Sequence[float] | None, spec: Mapping[str, Any], source: str = ""
+    array: np.ndarray,
+    spacing: Sequence[float] | None,
+    spec: Mapping[str, Any],
+    source: str = "",
+    meta: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
-    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 network input.
+    """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 network input (``meta``: the
+    image's, which says whether its channels are colours or a 4D file's frames, as for the PyTorch path).
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
     """
-    x, shape = network_input(array, spacing, spec, source)
+    x, shape = network_input(array, spacing, spec, source, meta=meta)
     return resize(x, shape)
 
 

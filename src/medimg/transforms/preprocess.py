@@ -23,7 +23,7 @@ def to_channels(
     array: np.ndarray, channels: int, source: str = "", meta: Mapping[str, Any] | None = None
 ) -> np.ndarray:
     """Convert ``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB -> gray by luminance,
-    RGBA -> RGB by dropping alpha. Only colours are converted so (:func:`~medimg.tasks.segment.arrays.is_colour`
+    RGBA -> RGB by dropping alpha. Only colours are converted so (:func:`~medimg.io.frames.is_colour`
     of the image's ``meta``; without it a volume's channels are frames): a 4D volume's frames are refused, never
     averaged into one.
 
@@ -31,7 +31,7 @@ def to_channels(
         DatasetError: frames, or a channel count that cannot be converted, naming the file and the fix.
     """
     from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
-    from medimg.tasks.segment.arrays import exclude_hint, frames_refusal, is_colour
+    from medimg.io.frames import exclude_hint, frames_refusal, is_colour
 
     have = array.shape[0]
     if have == channels:

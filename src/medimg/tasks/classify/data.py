@@ -144,7 +144,8 @@ def prepare_training(
 
 def prepare_loaded(loaded: LoadedImages, plan: Plan) -> PreparedSplit:
     """Preprocess images already read (e.g. the training split, read once for the fingerprint too)."""
-    x = preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases])
+    metas = loaded.metas if len(loaded.metas) == len(loaded.arrays) else None
+    x = preprocess_arrays(loaded.arrays, plan, [str(c.path or c.case_id) for c in loaded.cases], metas)
     return PreparedSplit(
         x=x, y=_targets(loaded.cases, plan), case_ids=[c.case_id for c in loaded.cases], skipped=loaded.skipped
     )

@@ -244,7 +244,7 @@ def predict_images(
 
         explain = check_method(explain)
     sources = [image.source for image in images]
-    x = preprocess_arrays([image.array for image in images], plan, sources)
+    x = preprocess_arrays([image.array for image in images], plan, sources, [image.meta for image in images])
     probabilities = predict_proba(network, x, plan)
     heatmaps: list[np.ndarray | None] = [None] * len(images)
     if explain is not None:

@@ -65,7 +65,7 @@ def prepare_image(
 ) -> torch.Tensor:
     """Raw image ``(C, *spatial)`` -> normalised, resampled ``(C, *spatial')`` float32 tensor (``scale``: an extra
     resize factor, see :mod:`medimg.tasks.segment.scale`; ``meta``: the image's, which says whether its channels
-    are colours or a 4D file's frames, :func:`~medimg.tasks.segment.arrays.is_colour`).
+    are colours or a 4D file's frames, :func:`~medimg.io.frames.is_colour`).
 
     Raises:
         DatasetError: the image has the wrong dimensionality or an unconvertible channel count.
