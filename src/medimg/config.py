@@ -478,6 +478,11 @@ def _check_known(key: str, known: dict[str, str], choices: Sequence[str] | None 
         options = list(choices) if choices is not None else list(known)
         if key.lower() in {"device", "devices", "gpus", "gpu", "accelerator"}:
             raise ConfigError(f"unknown plan field {key!r}: {DEVICE_NOTE}.")
+        if key in FitOptions.model_fields and key not in options:  # `medimg plan --set test_fraction=0`
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(
+                f"{key!r} is a run option, not a plan field: give it as {flag} (medimg fit), {key}= in Python"
+            )
         meant = SYNONYMS.get(key.lower())
         if meant is not None and meant in FitOptions.model_fields:  # a run option, not a plan field
             flag = "--" + meant.replace("_", "-")

@@ -184,3 +184,16 @@ def test_augmentation_null_switches_it_off_and_other_whole_values_name_the_field
         check_overrides(Plan, {"augmentation": 5})
     with pytest.raises(ConfigError, match=r"semi_supervised takes its fields, not null"):
         resolve_plan(planned, {"semi_supervised": None})
+
+
+def test_a_run_option_given_as_a_plan_field_is_named_as_one() -> None:
+    """`medimg plan DATA --set test_fraction=0` said "unknown plan field 'test_fraction'", `--set seed=3` "Did you
+    mean 'ensemble'?"."""
+    from medimg.config import check_overrides
+    from medimg.planning.plan import Plan
+
+    with pytest.raises(ConfigError, match=r"'test_fraction' is a run option, not a plan field: give it as --test-fr"):
+        check_overrides(Plan, {"test_fraction": 0})
+    with pytest.raises(ConfigError, match=r"'seed' is a run option"):
+        resolve_plan(make_plan(_fingerprint()), {"seed": 3})
+    check_overrides(Plan, {"seed": 3}, other_fields=["seed"])  # fit takes it
