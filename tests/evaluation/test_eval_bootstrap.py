@@ -81,6 +81,7 @@ def test_undefined_everywhere_gives_none() -> None:
         "method": "newcombe",
         "unit": "image",
         "n_units": 5,
+        "note": "undefined: every one of the 5 cases is of class 'neg'; an AUC needs cases of at least two classes",
     }
     assert cis["accuracy"]["value"] == 1.0
 

@@ -203,7 +203,9 @@ def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tup
     share = min(max(successes / n, 0.0), 1.0)
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if share <= 0.0 else max(0.0, centre - half)  # exact ends: 0 of n is 0.000, not 2.8e-17
+    high = 1.0 if share >= 1.0 else min(1.0, centre + half)
+    return low, high
 
 
 def _cluster_totals(x: NDArray[np.float64], codes: Codes) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -411,6 +413,23 @@ def bootstrap_entry(
     return entry
 
 
+def _undefined_note(name: str, y: NDArray[np.int64], k: int, class_names: Sequence[str]) -> str:
+    """Why a headline metric has no value on these cases (a report shows the reason, not a bare dash)."""
+    if y.size == 0:
+        return f"undefined: no {'' if name == 'accuracy' else 'labelled '}cases"
+    if name in ("sensitivity", "specificity"):
+        index = 1 if name == "sensitivity" else 0
+        kind = "positive" if index == 1 else "negative"
+        return f"undefined: no case of the {kind} class {str(class_names[index])!r} in these {y.size} cases"
+    present = sorted({int(c) for c in y})
+    if name == "roc_auc" and len(present) < 2:
+        return (
+            f"undefined: every one of the {y.size} cases is of class {str(class_names[present[0]])!r}; an AUC needs "
+            "cases of at least two classes"
+        )
+    return f"undefined on these {y.size} cases of {len(present)} of {k} classes"
+
+
 #: How :func:`headline_cis` makes the interval of each metric that is not bootstrapped (binary AUC included).
 _SCORE_METHODS = {
     "accuracy": "wilson",
@@ -479,7 +498,7 @@ def headline_cis(
         entry: dict[str, Any]
         if math.isnan(value):
             method = "bootstrap" if name in bootstrapped else _SCORE_METHODS[name]
-            entry = {"low": None, "high": None, "method": method}
+            entry = {"low": None, "high": None, "method": method, "note": _undefined_note(name, y, k, class_names)}
         elif name in subsets:
             among = subsets[name]
             entry = _proportion_entry(

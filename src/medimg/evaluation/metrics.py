@@ -8,7 +8,9 @@ Conventions used throughout :mod:`medimg.evaluation`:
 * In the binary case (``K == 2``) class index 1 is the *positive* class: sensitivity is its recall,
   specificity the recall of class 0, and the ROC AUC uses column 1 as the score.
 * Per-class precision, recall, specificity and F1 (``per_class`` of :func:`classification_metrics`) are
-  ``None`` where undefined: the recall and F1 of a class with no cases, the precision of a class never predicted,
+  ``None`` where undefined: the recall of a class with no cases, the F1 of a class neither in ``y_true`` nor
+  predicted (a class with no cases that is predicted has F1 0, ``2TP / (2TP + FP + FN)``, the value its macro F1
+  averages in), the precision of a class never predicted,
   the specificity of a class every case belongs to (an external set of one class: scikit-learn's
   ``zero_division=0`` reported 0.000, beside a headline that said "undefined"). The macro averages keep
   scikit-learn's ``zero_division=0``.
@@ -358,7 +360,7 @@ def classification_metrics(y_true: Any, probabilities: Any, class_names: Sequenc
             "precision": defined(rates["precision"][c], rates["predicted"][c]),
             "recall": defined(rates["recall"][c], rates["support"][c]),
             "specificity": defined(rates["specificity"][c], n - rates["support"][c]),
-            "f1": defined(rates["f1"][c], rates["support"][c]),
+            "f1": defined(rates["f1"][c], rates["support"][c] + rates["predicted"][c]),
             "support": int(rates["support"][c]),
             "roc_auc": _none_if_nan(float(class_auc[c])),
         }

@@ -9,9 +9,11 @@ Per finding: ROC AUC, average precision, sensitivity, specificity, precision and
 AUC (mean over the findings both present and absent in the data, the figure ChestMNIST and CheXpert papers
 report), the micro AUC (every image-finding pair pooled), the mean average precision, macro sensitivity,
 specificity and F1, the label-wise accuracy and the exact-match ratio (every finding of the image right).
-Undefined values are ``None`` (a finding without positives has no AUC). Bootstrap intervals resample images (all
+Undefined values are ``None`` (a finding without positives has no AUC; one without negatives no AUC and no
+average precision, which would be 1 whatever the scores). The summaries' bootstrap intervals resample images (all
 their findings together) and use the weighted, exact ROC AUC of :func:`medimg.evaluation.metrics.weighted_auc`,
-so 1,000 resamples of a 20,000-image test split with 14 findings take seconds.
+so 1,000 resamples of a 20,000-image test split with 14 findings take seconds; each finding's AUC has Newcombe's
+score interval (:func:`medimg.evaluation.auc_variance.auc_interval`), which stays honest for a rare finding.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from medimg.errors import ConfigError
+from medimg.evaluation.auc_variance import auc_interval
 from medimg.evaluation.bootstrap import bootstrap_entry, cluster_codes, n_units, resample_weights
 from medimg.evaluation.metrics import weighted_auc
 
@@ -112,7 +115,8 @@ def _batch(weights: FloatArray, y: NDArray[np.bool_], p: FloatArray, *, micro: b
 
 
 def _average_precision(y: NDArray[np.bool_], scores: FloatArray) -> float | None:
-    if not y.any():
+    """``None`` without positives, and without negatives: every image positive gives 1 whatever the scores."""
+    if not y.any() or y.all():
         return None
     from sklearn.metrics import average_precision_score
 
@@ -194,8 +198,9 @@ def multilabel_cis(
 ) -> dict[str, Any]:
     """Percentile-bootstrap intervals over images (over patients with ``groups``, a patient id per image: the
     cluster bootstrap) of the macro summaries (the macro AUC, sensitivity, specificity
-    and F1; the micro AUC and mean average precision are point estimates) and of each finding's AUC
-    (``"auc/<finding>"``); each ``{"value", "low", "high", "confidence", "n_resamples", "unit", "n_units"}``."""
+    and F1; the micro AUC and mean average precision are point estimates), and Newcombe's score interval of each
+    finding's AUC (``"auc/<finding>"``, with Obuchowski's design effect over patients); each ``{"value", "low",
+    "high", "method", "confidence", "n_resamples", "unit", "n_units"}``."""
     y, p = validate_multilabel(findings, probabilities, names)
     n = y.shape[0]
     codes = cluster_codes(groups, n)
@@ -205,12 +210,10 @@ def multilabel_cis(
     if n == 0:
         return {}
     parts: dict[str, list[FloatArray]] = {key: [] for key in keys}
-    auc_parts: list[FloatArray] = []
     for weights in resample_weights(n, n_resamples, seed, codes):
         values = _batch(weights, y, p, micro=False)
         for key in keys:
             parts[key].append(values[key])
-        auc_parts.append(values["auc"])
     cis: dict[str, Any] = {}
 
     def entry(label: str, value: float, samples: FloatArray) -> dict[str, Any]:
@@ -226,11 +229,36 @@ def multilabel_cis(
     for key in keys:
         if not math.isnan(float(point[key][0])):
             cis[key] = entry(key, point[key][0], np.concatenate(parts[key]))
-    aucs = np.concatenate(auc_parts)
     for j, name in enumerate(names):
         if not math.isnan(float(point["auc"][0, j])):
-            cis[f"auc/{name}"] = entry(f"AUC of {name}", point["auc"][0, j], aucs[:, j])
+            cis[f"auc/{name}"] = _finding_auc_entry(y[:, j], p[:, j], codes, confidence, n_resamples, unit, units)
     return cis
+
+
+def _finding_auc_entry(
+    positive: NDArray[np.bool_],
+    score: FloatArray,
+    codes: NDArray[np.int64] | None,
+    confidence: float,
+    n_resamples: int,
+    unit: str,
+    units: int,
+) -> dict[str, Any]:
+    """A finding's AUC with Newcombe's score interval (Obuchowski's design effect with patients), as the binary
+    headline AUC has: the percentile bootstrap of a rare finding's AUC collapses onto the few positives it holds
+    (1 positive of 50 ranked first: 0.936-1.000, where the score interval says 0.413-1.000)."""
+    auc = auc_interval(positive, score, codes, confidence=confidence)
+    return {
+        "value": float(auc["value"]),
+        "low": float(auc["low"]),
+        "high": float(auc["high"]),
+        "method": "newcombe",
+        **({"design_effect": float(auc["design_effect"])} if codes is not None else {}),
+        "confidence": confidence,
+        "n_resamples": n_resamples,
+        "unit": unit,
+        "n_units": units,
+    }
 
 
 ThresholdRule = str
