@@ -232,6 +232,9 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     return resolved
 
 
+#: the classical (scikit-learn) models ``Model(name)`` and ``medimg fit --network`` train (:mod:`medimg.classical`)
+CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regression", "gradient-boosting")
+
 #: settings that apply only while another field has a value: ``field -> (that field, its values, the hint)``
 ONLY_WITH: dict[str, tuple[str, tuple[Any, ...], str]] = {
     "step_milestones": ("scheduler", ("step",), "scheduler=step"),
@@ -396,8 +399,6 @@ def _refuse_input_too_small(plan: Plan) -> None:
     try:
         smallest = network_info(plan.network).min_input_size
     except ConfigError as error:  # `medimg plan --set network=foo` printed a plan "foo at half width"
-        from medimg.classical.model import CLASSICAL_MODELS
-
         if plan.network in CLASSICAL_MODELS:
             raise ConfigError(
                 f"network={plan.network} is a classical model: it has no deep-learning plan (`medimg fit DATA "

@@ -24,8 +24,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medimg.classical.model import CLASSICAL_MODELS
-from medimg.config import FitOptions, check_overrides, read_config_file
+from medimg.config import CLASSICAL_MODELS, FitOptions, check_overrides, read_config_file
 from medimg.errors import (
     ConfigError,
     DatasetError,

@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from medimg.bundle import dataset_options
-from medimg.config import FitOptions, read_config_file
+from medimg.config import CLASSICAL_MODELS, FitOptions, read_config_file
 from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
 from medimg.errors import ConfigError, DatasetError, ImageReadError, NotFittedError, RunFolderError, did_you_mean
 from medimg.run_folder import RunFolder, RunMetadata
 
 logger = logging.getLogger(__name__)
-
-CLASSICAL_MODELS = ("decision-tree", "random-forest", "svm", "logistic-regression", "gradient-boosting")
 
 #: Options of a classical model (keyword arguments of ``Model(name, ...)``, ``--set KEY=VALUE`` on the CLI).
 CLASSICAL_OPTIONS: dict[str, str] = {

@@ -292,8 +292,8 @@ def fit(
     from medimg.model import Model
 
     if nproc_per_node is not None:
-        from medimg.classical.model import CLASSICAL_MODELS
         from medimg.cli.launch import relaunch_with_torchrun
+        from medimg.config import CLASSICAL_MODELS
         from medimg.errors import ConfigError
 
         if network in CLASSICAL_MODELS and nproc_per_node > 1:  # each process would train it and write a run
@@ -820,7 +820,7 @@ def _refuse_edited_plan(out: Path, new: dict[str, Any]) -> None:
 @app.command()
 def networks() -> None:
     """List the networks of every task (--network NAME, --task TASK) and the classical models."""
-    from medimg.classical.model import CLASSICAL_MODELS
+    from medimg.config import CLASSICAL_MODELS
     from medimg.networks import list_networks, network_info
     from medimg.tasks.detect.networks import DETECTORS
     from medimg.tasks.generate.networks import NETWORKS as GENERATORS
