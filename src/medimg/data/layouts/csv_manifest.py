@@ -68,11 +68,43 @@ LABEL_COLUMNS = (
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
 )  # fmt: skip
-PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id")
+PATIENT_COLUMNS = (
+    "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
+    # hospital exports: the medical record number; BIDS' participants.tsv
+    "mrn", "medical_record_number", "patient_number", "patient_no", "participant_id", "participant",
+)  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
 #: words of a folder of masks, which may sit beside the image folders of a label table
 MASK_FOLDER_WORDS = frozenset({"mask", "masks", "segmentation", "segmentations"})
+
+
+def _column_of_splits(manifest: Path, rows: list[dict[str, str]], candidates: list[str]) -> str | None:
+    """The first of ``candidates`` whose every value names a split (``training``, ``validation``, ``test``...:
+    :func:`~medimg.data.case.normalise_split`), two splits at least: the split column of a table that names it
+    otherwise (``Set``, ``partition``); read so, with a log line, its test rows are never trained on."""
+    for candidate in candidates:
+        values = {str(row.get(candidate) or "").strip() for row in rows}
+        splits = {normalise_split(v) for v in values}
+        if values and len(splits) >= 2 and None not in splits:
+            logger.info("%s: splits from its column %r (%s)", manifest, candidate, ", ".join(sorted(values)[:6]))
+            return candidate
+    return None
+
+
+def _url_as_path(raw_path: str) -> str:
+    """A ``file://`` URL (as a browser, a PACS viewer or Windows' "Copy as link" writes one) as the path it names:
+    ``file:///data/a%20b.png`` -> ``/data/a b.png``, ``file:///C:/data/a.png`` -> ``C:/data/a.png``, a host's
+    share ``file://server/share/a.png`` -> ``//server/share/a.png``; any other text as it is."""
+    if not raw_path.lower().startswith("file:"):
+        return raw_path
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(raw_path)
+    path = unquote(url.path)
+    if re.match(r"^/[a-zA-Z]:[\\/]", path):  # a Windows drive: /C:/data -> C:/data
+        path = path[1:]
+    return path if url.netloc in ("", "localhost") else f"//{url.netloc}{path}"
 
 
 def _is_series_folder(path: Path) -> bool:
@@ -185,20 +217,34 @@ class NoLabelColumnError(DatasetError):
     """A label table without a label column (or one-hot columns)."""
 
 
+_WHOLE_NUMBER = re.compile(r"([+-]?\d+)\.0+")
+
+
+def _spelling_key(label: str) -> str:
+    """What spellings of one class share: :func:`~medimg.data.labels.class_key` with runs of spaces as one
+    (``no  finding``) and a whole number written as a float as that number (``1.0`` is ``1``: two exports, one by
+    pandas from a column with gaps)."""
+    key = " ".join(class_key(label).split())
+    number = _WHOLE_NUMBER.fullmatch(key)
+    return str(int(number.group(1))) if number else key
+
+
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
-    """Labels that differ only in case (``NORMAL``, ``normal``) become one class, spelled as most rows spell it,
-    with a warning naming the spellings; labels in Unicode's decomposed form are read composed (they look alike)."""
+    """Labels that differ only in case (``NORMAL``, ``normal``), in the spaces inside them (``no  finding``) or in
+    how a whole number is written (``1``, ``1.0``) become one class, spelled as most rows spell it, with a warning
+    naming the spellings; labels in Unicode's decomposed form are read composed (they look alike)."""
     labels = [same_text(label) for label in labels]
     spellings: dict[str, Counter[str]] = {}
     for label in labels:
         if label:
-            spellings.setdefault(class_key(label), Counter())[label] += 1
+            spellings.setdefault(_spelling_key(label), Counter())[label] += 1
     chosen: dict[str, str] = {}
     for counts in spellings.values():
         name = counts.most_common(1)[0][0]
         if len(counts) > 1:
             listed = ", ".join(f"{spelling!r} ({n} rows)" for spelling, n in counts.most_common())
-            logger.warning("%s: labels %s differ only in case: read as one class %r", manifest, listed, name)
+            how = "case" if len({class_key(s) for s in counts}) == 1 else "case, spacing or number format"
+            logger.warning("%s: labels %s differ only in %s: read as one class %r", manifest, listed, how, name)
         chosen.update(dict.fromkeys(counts, name))
     return [chosen.get(label, label) for label in labels]
 
@@ -632,6 +678,8 @@ def load(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    if split_col is None:  # a column of another name holding train/val/test (``Set``, ``partition``, ``Usage``)
+        split_col = _column_of_splits(manifest, rows, [c for c in columns.values() if c not in {*known, path_col}])
     other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
     if label_col is not None and other_columns:  # say which column, when there were others to choose
         logger.info(
@@ -695,7 +743,7 @@ def load(
     repeated = 0  # rows repeating an earlier row's file, label and split
     projections = 0  # projection radiographs of series folders, each read as an image of its own
     for line, (row, label) in enumerate(zip(rows, labels_raw, strict=True), start=2):
-        raw_path = str(row.get(path_col) or "").strip()
+        raw_path = _url_as_path(str(row.get(path_col) or "").strip())
         if not raw_path:
             missing.append(f"line {line}: empty path")
             continue

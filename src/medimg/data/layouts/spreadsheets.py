@@ -15,11 +15,15 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from medimg.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SPREADSHEET_SUFFIXES", "is_spreadsheet", "read_sheet"]
 
@@ -31,8 +35,36 @@ def is_spreadsheet(path: Path) -> bool:
     return path.suffix.lower() in SPREADSHEET_SUFFIXES and not path.name.startswith("~$")
 
 
+#: how many rows from a sheet's top the header row is looked for in (title rows above it: "Labels, study X")
+HEADER_SEARCH_ROWS = 30
+
+
+def _path_column_names() -> frozenset[str]:
+    """Column names (:func:`~medimg.data.layouts.common.column_key`) that name images in a label table."""
+    from medimg.data.layouts import csv_boxes, csv_manifest
+
+    return frozenset({*csv_manifest.PATH_COLUMNS, *csv_boxes.PATH_COLUMNS})
+
+
+def _header_at(top: list[list[str]]) -> tuple[int, bool]:
+    """Where a sheet's header row is among its first rows ``top`` (the rows with values), and whether it names a
+    column of images: the first row that does (title rows, an export's date, above it), else the first row of two
+    or more values after rows of one value at most (titles), else the first row."""
+    from medimg.data.layouts.common import column_key
+
+    names = _path_column_names()
+    for n, row in enumerate(top):
+        if any(column_key(cell) in names for cell in row if cell):
+            return n, True
+    wide = next((n for n, row in enumerate(top) if sum(1 for cell in row if cell) >= 2), 0)
+    return wide, False
+
+
 def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], list[dict[str, str]]]:
-    """The column names and rows of the first worksheet holding data (see the module doc).
+    """The column names and rows of the worksheet holding the labels (see the module doc): the first whose header
+    row names a column of images (``Image``, ``filename``, ``path``...), else the first holding data. The header
+    is that row, below any title rows. Sheets named for splits (``train``, ``test``...) with one header are read
+    together, a ``split`` column added from their names; other sheets holding data are not read, with a warning.
 
     Args:
         header_only: read the column names only (no rows).
@@ -40,18 +72,61 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
     Raises:
         DatasetError: the file is not a workbook its suffix says, is protected, or has no row with data.
     """
+    from medimg.data.case import normalise_split
+    from medimg.data.layouts.common import column_key
+
     try:
-        for rows in _sheets(path):  # lazily: the header of a large workbook is found without reading its rows
+        sheets: list[tuple[str, list[list[str]], int, bool]] = []  # title, rows with values, header's index, named
+        for title, rows in _sheets(path):  # lazily: a large workbook's header is found without reading its rows
             table = ([_text(cell) for cell in row] for row in rows)
-            first = next((row for row in table if any(row)), None)
-            if first is None:
-                continue
-            header = [name.strip() or f"column_{n}" for n, name in enumerate(first, start=1)]
-            if header_only:
-                return header, []
-            width = len(header)
-            records = [dict(zip(header, [*row, *[""] * (width - len(row))], strict=False)) for row in table if any(row)]
-            return header, records
+            top = list(itertools.islice((row for row in table if any(row)), HEADER_SEARCH_ROWS))
+            if top:
+                at, named = _header_at(top)
+                sheets.append((title, [*top, *([] if header_only else (row for row in table if any(row)))], at, named))
+        if not sheets:
+            raise DatasetError(f"the spreadsheet {path} has no rows with values: put the labels in its first worksheet")
+        chosen = next((sheet for sheet in sheets if sheet[3]), sheets[0])
+
+        def header_of(sheet: tuple[str, list[list[str]], int, bool]) -> list[str]:
+            return [name.strip() or f"column_{n}" for n, name in enumerate(sheet[1][sheet[2]], start=1)]
+
+        header = header_of(chosen)
+        keys = [column_key(name) for name in header]
+        together = [
+            sheet
+            for sheet in sheets
+            if normalise_split(sheet[0]) and [column_key(name) for name in header_of(sheet)] == keys
+        ]
+        if chosen not in together or len(together) < 2 or {"split", "subset", "fold"} & set(keys):
+            together = [chosen]
+        elif not header_only:
+            logger.info(
+                "%s: sheets %s read as one table, each row's split the name of its sheet",
+                path,
+                ", ".join(repr(sheet[0]) for sheet in together),
+            )
+        header = [*header, "split"] if len(together) > 1 else header
+        if header_only:
+            return header, []
+        others = [sheet[0] for sheet in sheets if sheet not in together]
+        if others:
+            logger.warning(
+                "%s: labels from its sheet %r; its other sheet(s) %s are not read: if they hold labels too, put "
+                "every label in one sheet (a split column tells train from test), or save each sheet as a CSV",
+                path,
+                chosen[0],
+                ", ".join(repr(o) for o in others),
+            )
+        width = len(header) - (len(together) > 1)
+        records: list[dict[str, str]] = []
+        for title, rows_in, at, _ in together:
+            if at:
+                logger.info("%s: sheet %r: the %d row(s) above its header row are a title, not read", path, title, at)
+            split = [title] if len(together) > 1 else []
+            for row in rows_in[at + 1 :]:
+                cells = [*row[:width], *[""] * (width - len(row)), *split]
+                records.append(dict(zip(header, cells, strict=False)))
+        return header, records
     except DatasetError:
         raise
     except Exception as error:  # openpyxl/xlrd raise many types for a damaged or mislabelled file
@@ -59,18 +134,20 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
             f"cannot read the spreadsheet {path} ({type(error).__name__}: {error}): open it in a spreadsheet program "
             "and save it again as .xlsx, or export the sheet as CSV (UTF-8)"
         ) from error
-    raise DatasetError(f"the spreadsheet {path} has no rows with values: put the labels in its first worksheet")
 
 
-def _sheets(path: Path) -> Iterable[Iterable[Iterable[Any]]]:
-    """Each worksheet's rows of cell values, in workbook order."""
+def _sheets(path: Path) -> Iterable[tuple[str, Iterable[Iterable[Any]]]]:
+    """Each worksheet's title and rows of cell values, in workbook order."""
     if path.suffix.lower() == ".xls":
         import xlrd
 
         book = xlrd.open_workbook(str(path), on_demand=True)
         try:
             for sheet in book.sheets():
-                yield ([_xls_value(cell, book.datemode) for cell in sheet.row(r)] for r in range(sheet.nrows))
+                yield (
+                    sheet.name,
+                    ([_xls_value(cell, book.datemode) for cell in sheet.row(r)] for r in range(sheet.nrows)),
+                )
         finally:
             book.release_resources()
         return
@@ -79,7 +156,7 @@ def _sheets(path: Path) -> Iterable[Iterable[Iterable[Any]]]:
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         for sheet in book.worksheets:
-            yield sheet.iter_rows(values_only=True)
+            yield sheet.title, sheet.iter_rows(values_only=True)
     finally:
         book.close()
 

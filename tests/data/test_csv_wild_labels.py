@@ -1,0 +1,121 @@
+"""Label tables as hospital tools export them: one class written two ways (``1``/``1.0``, ``no  finding``), a split
+or patient column under another name (``Set``, ``MRN``), ``file://`` URLs, workbooks with title rows, a README
+sheet first, or one sheet per split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pytest
+from PIL import Image
+
+from medimg import Dataset
+
+
+def _images(folder: Path, names: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(np.full((8, 8), 20 * i, dtype=np.uint8)).save(folder / name)
+
+
+NAMES = [f"{c}.png" for c in "abcdefgh"]
+
+
+def _table(tmp_path: Path, header: str, rows: list[str]) -> Path:
+    _images(tmp_path / "images", NAMES)
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_whole_number_written_as_a_float_in_some_rows_is_one_class(tmp_path: Path) -> None:
+    labels = ["0", "0.0", "1", "1.0", "0", "1", "0.0", "1.0"]  # two exports joined, one by pandas (floats)
+    path = _table(tmp_path, "path,label", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=True)])
+    dataset = Dataset.load(path)
+    assert dataset.class_names == ["0", "1"]
+    assert [c.label for c in dataset.cases] == [0, 0, 1, 1, 0, 1, 0, 1]
+
+
+def test_labels_differing_in_inner_spaces_are_one_class(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    labels = ["no finding", "no  finding", "pneumonia", "pneumonia", "no finding", "no finding", "pneumonia", "x"]
+    path = _table(tmp_path, "path,label", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=True)])
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(path, min_classes=2)
+    assert dataset.class_names.count("no finding") == 1 and "no  finding" not in dataset.class_names
+    assert "'no  finding' (1 rows)" in caplog.text
+
+
+def test_a_split_column_named_set_gives_the_splits(tmp_path: Path) -> None:
+    splits = ["training", "training", "training", "training", "validation", "validation", "testing", "testing"]
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{s}" for i, (n, s) in enumerate(zip(NAMES, splits, strict=True))]
+    dataset = Dataset.load(_table(tmp_path, "path,label,Set", rows))
+    assert [c.split for c in dataset.cases] == ["train"] * 4 + ["val"] * 2 + ["test"] * 2
+
+
+def test_a_column_of_other_values_named_set_is_not_a_split(tmp_path: Path) -> None:
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},batch{i % 2}" for i, n in enumerate(NAMES)]
+    dataset = Dataset.load(_table(tmp_path, "path,label,Set", rows))
+    assert all(c.split is None for c in dataset.cases)
+
+
+def test_a_medical_record_number_column_gives_the_patients(tmp_path: Path) -> None:
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{1000 + i // 2}" for i, n in enumerate(NAMES)]
+    dataset = Dataset.load(_table(tmp_path, "path,label,MRN", rows))
+    assert [c.patient_id for c in dataset.cases] == ["1000", "1000", "1001", "1001", "1002", "1002", "1003", "1003"]
+
+
+def test_file_urls_name_their_files(tmp_path: Path) -> None:
+    _images(tmp_path / "my images", NAMES[:4])
+    here = (tmp_path / "my images").as_posix().replace(" ", "%20")
+    rows = [
+        f"file://{here}/a.png,n",
+        f"file://localhost{here}/b.png,p",
+        "file:///C:/Users/alice/xrays/c.png,n",  # another machine's drive: found by name
+        "file://server/share/d.png,p",  # a Windows share
+    ]
+    (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    assert [c.path.name for c in dataset.cases if c.path] == NAMES[:4]
+
+
+def _workbook(path: Path, sheets: list[tuple[str, list[list[object]]]]) -> Path:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _label_rows(names: list[str]) -> list[list[object]]:
+    return [["Image", "Diagnosis"], *([f"images/{n}", "pneumonia" if i % 2 else "normal"] for i, n in enumerate(names))]
+
+
+def test_a_workbook_with_title_rows_above_its_header(tmp_path: Path) -> None:
+    _images(tmp_path / "images", NAMES)
+    rows: list[list[object]] = [["Chest X-ray study: labels"], ["exported 2024-03-01 by PACS"], [], *_label_rows(NAMES)]
+    dataset = Dataset.load(_workbook(tmp_path / "labels.xlsx", [("Export", rows)]))
+    assert dataset.class_names == ["normal", "pneumonia"] and len(dataset.cases) == 8
+
+
+def test_a_workbook_whose_first_sheet_is_a_summary(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _images(tmp_path / "images", NAMES)
+    summary: list[list[object]] = [["class", "count"], ["normal", 4], ["pneumonia", 4]]
+    path = _workbook(tmp_path / "labels.xlsx", [("Summary", summary), ("Labels", _label_rows(NAMES))])
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(path)
+    assert dataset.class_names == ["normal", "pneumonia"] and len(dataset.cases) == 8
+    assert "'Summary' are not read" in caplog.text
+
+
+def test_a_workbook_with_a_sheet_per_split_reads_every_sheet(tmp_path: Path) -> None:
+    _images(tmp_path / "images", NAMES)
+    sheets = [("Train", _label_rows(NAMES[:6])), ("Test", _label_rows(NAMES[6:]))]
+    dataset = Dataset.load(_workbook(tmp_path / "labels.xlsx", sheets))
+    assert len(dataset.cases) == 8
+    assert [c.split for c in dataset.cases] == ["train"] * 6 + ["test"] * 2
