@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from medimg.evaluation import html
+from medimg.evaluation.report import LIMITATIONS
 
 __all__ = ["CV_PAGE", "cv_html"]
 
@@ -93,6 +94,13 @@ def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
         )
     )
     sections += [html.note(html.escape(text)) for text in summary.get("notes", [])]
+    sections.append(
+        html.note(
+            "SD is the spread of a metric between the folds, not a confidence interval: each fold's own report gives"
+            " the 95% CIs of its scores."
+        )
+    )
+    sections.append(html.note(html.escape(LIMITATIONS), title="Limitations", warning=True))
     if not summary.get("complete", True):
         sections.insert(0, html.note("The cross-validation is not complete: resume it with --resume.", warning=True))
     options = summary.get("options", {})

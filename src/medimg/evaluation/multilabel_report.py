@@ -78,8 +78,9 @@ class MultiLabelReport(Report):
         ("Exact match", "The share of images whose findings are all predicted right, none missed and none extra."),
         (
             "Confidence interval (CI)",
-            "Bootstrap over images (all their findings together): the range a metric would plausibly take on "
-            "another sample of the same population.",
+            "The range a metric would plausibly take on another sample of the same population (how each interval is "
+            "computed, and whether it counts patients or images, is said above the headline table; an image's "
+            "findings are always resampled together). They do not cover other sites, scanners or populations.",
         ),
     )
 
@@ -93,6 +94,10 @@ class MultiLabelReport(Report):
 
     def table_metrics(self) -> list[str]:
         return [*MULTILABEL_HEADLINE, "label_accuracy", "exact_match"]
+
+    def interval_name(self, key: str) -> str:
+        """The per-finding AUC intervals (``auc/<finding>``) are named once, as "each finding's ROC AUC"."""
+        return "each finding's ROC AUC" if key.startswith("auc/") else super().interval_name(key)
 
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
         rows = [

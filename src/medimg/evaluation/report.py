@@ -240,7 +240,22 @@ class Report:
             ("Created", self.created),
             ("Cases", self.metrics.get("n")),
             *([("Patients", self.metrics["n_patients"])] if self.metrics.get("n_patients") is not None else []),
+            *([("Trained on", trained)] if (trained := self.training_text()) else []),
         ]
+
+    def training_text(self) -> str | None:
+        """What the model was fitted on, from ``extra["training"]``: ``"56 images (+ 12 for validation)"``, or
+        ``None`` when the report does not record it."""
+        training = (self.extra or {}).get("training")
+        if not isinstance(training, Mapping):
+            return None
+        for unit in ("images", "cases"):
+            count = training.get(f"train_{unit}")
+            if isinstance(count, int) and not isinstance(count, bool):
+                val = training.get(f"val_{unit}")
+                validation = f" (+ {val:,} for validation)" if isinstance(val, int) and val else ""
+                return f"{count:,} {unit}{validation}"
+        return None
 
     def sections(self, images: Mapping[str, bytes]) -> list[str]:
         """The page body in order: headline metrics, the task's sections, run details, glossary, limitations.
@@ -313,7 +328,9 @@ class Report:
             return f"{self.ci_label()}s from a percentile bootstrap over cases{n_boot}"
         by_method: dict[str, list[str]] = {}
         for key, entry in entries.items():
-            by_method.setdefault(str(entry.get("method") or "bootstrap"), []).append(key.replace("_", " "))
+            named = by_method.setdefault(str(entry.get("method") or "bootstrap"), [])
+            if self.interval_name(key) not in named:
+                named.append(self.interval_name(key))
         over = "patients (with all their images)" if unit == "patient" else "images"
         described = {
             "wilson": "Wilson score intervals for {}" + (" (Rao-Scott design effect)" if unit == "patient" else ""),
@@ -323,6 +340,12 @@ class Report:
         }
         parts = [described.get(m, m + " for {}").format(", ".join(keys)) for m, keys in by_method.items()]
         return f"{self.ci_label()}s: {'; '.join(parts)}. {population_text(self.metrics, unit).rstrip('.')}"
+
+    def interval_name(self, key: str) -> str:
+        """How :meth:`bootstrap_text` names the metric ``key``: its table label, e.g. ``"F1 (macro)"`` for
+        ``f1_macro`` (not the raw key)."""
+        label = self.metric_label(key)
+        return label if label != key else key.replace("_", " ")
 
     def headline_intro(self) -> str:
         """Explanatory paragraph (HTML) above the headline table."""
@@ -401,6 +424,13 @@ _PER_CLASS_COLUMNS = (
     html.Column("support", "Support"),
     html.Column("roc_auc", "AUC (one-vs-rest)"),
 )
+
+#: why the macro sensitivity and specificity of a multi-class report have no interval of their own
+_MACRO_NOTES = {
+    "recall_macro": "no interval of its own; balanced accuracy (the mean sensitivity over the classes present) has "
+    "one, above",
+    "specificity_macro": "no interval computed for this average; the per-class specificities are below",
+}
 
 _ERROR_COLUMNS = (
     html.Column("case_id", "Case", kind="text"),
@@ -484,15 +514,31 @@ class ClassificationReport(Report):
         pair = ["sensitivity", "specificity"] if binary else ["recall_macro", "specificity_macro"]
         return ["accuracy", "balanced_accuracy", *pair, "f1_macro", "roc_auc", "ece"]
 
+    def _negative_class(self) -> str | None:
+        """The class that is not the positive one, in a two-class report."""
+        names = [str(n) for n in self.metrics.get("class_names") or []]
+        positive = self.metrics.get("positive_class")
+        if self.metrics.get("n_classes") != 2 or len(names) != 2 or positive is None:
+            return None
+        return names[0] if str(positive) == names[1] else names[1]
+
     def metric_label(self, key: str) -> str:
-        """Names the positive class in the sensitivity label."""
+        """Names the positive class in the sensitivity label and the negative class in the specificity label; says
+        that a multi-class ROC AUC is the macro average of the one-vs-rest AUCs."""
         if key == "sensitivity" and self.metrics.get("positive_class") is not None:
             return f"Sensitivity (recall of “{self.metrics['positive_class']}”)"
+        negative = self._negative_class()
+        if key == "specificity" and negative is not None:
+            return f"Specificity (recall of “{negative}”)"
+        if key == "roc_auc" and (self.metrics.get("n_classes") or 0) > 2:
+            return "ROC AUC (macro average of one-vs-rest)"
         return super().metric_label(key)
 
     def metric_note(self, key: str) -> str | None:
         """Why ROC AUC is undefined, when it is; why an interval is missing."""
         note = self.metrics.get("roc_auc_note") if key == "roc_auc" else None
+        if not note and key in _MACRO_NOTES and not isinstance(self.confidence_intervals.get(key), Mapping):
+            note = _MACRO_NOTES[key]
         return str(note) if note else super().metric_note(key)
 
     def headline_intro(self) -> str:
@@ -512,9 +558,15 @@ class ClassificationReport(Report):
             return ""
         rule = plan["binary_threshold"]
         if rule == "argmax":
+            positive = self.metrics.get("positive_class")
+            threshold = (
+                f", i.e. “{html.escape(positive)}” when its probability is above 0.5 (threshold 0.5)"
+                if positive is not None
+                else " (threshold 0.5)"
+            )
             text = (
-                " Decisions: the more probable class (probabilities calibrated to the training split's class shares;"
-                " an operating point can be chosen from the ROC curve, or on validation with"
+                f" Decisions: the more probable class{threshold} (probabilities calibrated to the training split's"
+                " class shares; an operating point can be chosen from the ROC curve, or on validation with"
                 " <code>--set binary_threshold=youden</code>)."
             )
             names = list(self.metrics.get("class_names") or ["the negative class", "the positive class"])

@@ -73,7 +73,7 @@ class DetectionReport(Report):
         "map": "COCO mAP at IoU 0.50:0.95",
         "map75": "mAP at IoU 0.75",
         "froc_average": "FROC average sensitivity (1/8-8 FP per image)",
-        "false_positives_per_image": "false positives per image at the score threshold",
+        "false_positives_per_image": "False positives per image at the score threshold",
     }
     GLOSSARY: ClassVar[Sequence[tuple[str, str]]] = (
         (
@@ -122,9 +122,15 @@ class DetectionReport(Report):
         matching = self.metrics.get("matching") or "COCO evaluation (pycocotools)"
         return html.paragraph(
             f"{html.escape(str(matching))} on the {html.escape(self.split)} split, in the images' own pixels, with "
-            f"{html.escape(self.bootstrap_text())} (resampling images). mAP and FROC use every detection above the "
-            "candidate threshold; counts and the per-image table use the chosen score threshold."
+            f"{html.escape(self.bootstrap_text())}; every image counts as an independent case. mAP and FROC use "
+            "every detection above the candidate threshold; counts and the per-image table use the chosen score "
+            f"threshold{self._threshold_text()}."
         )
+
+    def _threshold_text(self) -> str:
+        """`` (0.05)``: the score threshold's value, when the report holds it."""
+        threshold = self.metrics.get("score_threshold")
+        return f" ({html.escape(f'{threshold:g}')})" if isinstance(threshold, (int, float)) else ""
 
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:
         """Per-class results, FROC table, curves, overlays and the per-image table (worst F1 first)."""

@@ -30,6 +30,16 @@ HEADLINE = ("dice_mean", "dice_pooled", "iou_mean", "hd95_mean", "assd_mean", "p
 
 _DISTANCES = ("hd95", "assd")
 
+#: headers of the per-class table's metric columns (``{unit}``: mm or px)
+_CLASS_COLUMN_LABELS = {
+    "dice": "Dice (mean)",
+    "iou": "IoU (mean)",
+    "hd95": "HD95 ({unit})",
+    "assd": "Average surface distance ({unit})",
+    "sensitivity": "Sensitivity (mean)",
+    "precision": "Precision (mean)",
+}
+
 
 @dataclass(kw_only=True)
 class SegmentationReport(Report):
@@ -102,7 +112,10 @@ class SegmentationReport(Report):
         return [k for k in (*self.headline, *extra) if self.metrics.get(k) is not None]
 
     def metric_label(self, key: str) -> str:
-        """Adds the unit (mm or px) to surface distances."""
+        """Adds the unit (mm or px) to surface distances; names a class's Dice (``dice_<class>``) by its class."""
+        foreground = [str(n) for n in self.metrics.get("class_names", [])[1:]]
+        if key not in self.METRIC_LABELS and key.startswith("dice_") and key[5:] in foreground:
+            return f"Dice of “{key[5:]}” (mean over cases)"
         label = super().metric_label(key)
         return f"{label} ({self._unit()})" if key.startswith(_DISTANCES) else label
 
@@ -131,8 +144,8 @@ class SegmentationReport(Report):
         unit = self._unit()
         class_columns = [
             html.Column("class", "Class", kind="text", row_header=True),
-            *(html.Column(k, k) for k in METRIC_NAMES),
-            html.Column("dice_pooled", "Dice pooled"),
+            *(html.Column(k, _CLASS_COLUMN_LABELS.get(k, k).format(unit=unit)) for k in METRIC_NAMES),
+            html.Column("dice_pooled", "Dice pooled over pixels"),
             html.Column("dice_ci", "Dice 95% CI", kind="ci"),
         ]
         class_rows = [
@@ -166,7 +179,7 @@ class SegmentationReport(Report):
             ),
             html.Column("dice_mean", "Dice (mean)"),
             *(html.Column(f"dice_{n}", f"Dice {n}") for n in foreground),
-            *(html.Column(f"hd95_{n}", f"HD95 {n}", digits=2) for n in foreground),
+            *(html.Column(f"hd95_{n}", f"HD95 {n} ({unit})", digits=2) for n in foreground),
         ]
         parts.append(html.section("Per-case results", html.table(_worst_first(self.cases), case_columns)))
         return parts
