@@ -26,6 +26,35 @@ DISCLAIMER = (
 )
 
 
+def disclaimer(row: ReportRow) -> str:
+    """:data:`DISCLAIMER` naming what this report holds: a classification's prediction (and heatmap), a
+    segmentation and its measurements, or detected objects."""
+    task = _task(row)
+    if task == "segment":
+        what = "The segmentation and its measurements have"
+    elif task == "detect":
+        what = "The detected objects have"
+    elif row.heatmap_png is not None:
+        what = "The prediction and heatmap have"
+    else:
+        what = "The prediction has"
+    return DISCLAIMER.replace("The prediction and heatmap have", what)
+
+
+def input_text(info: dict[str, Any]) -> str:
+    """The upload in words: ``"PNG, 1 channel, 32 × 32 pixels"`` (``"… voxels"`` for a volume) from the input's
+    format and ``(channels, *spatial)`` shape."""
+    fmt = str(info.get("format") or "").upper() or "image"
+    shape = info.get("shape")
+    if not isinstance(shape, (list, tuple)) or len(shape) < 3:
+        return fmt if not shape else f"{fmt}, shape {' × '.join(str(s) for s in shape)}"
+    channels, spatial = int(shape[0]), [int(s) for s in shape[1:]]
+    elements = "voxels" if len(spatial) == 3 else "pixels"
+    return (
+        f"{fmt}, {channels} channel{'' if channels == 1 else 's'}, {' × '.join(f'{s:,}' for s in spatial)} {elements}"
+    )
+
+
 def iso(moment: datetime) -> str:
     """ISO 8601 with a UTC offset (SQLite hands datetimes back without their zone)."""
     if moment.tzinfo is None:
@@ -170,8 +199,8 @@ def report_html(row: ReportRow) -> str:
     facts = {
         "Report": row.id,
         "Created (UTC)": iso(row.created_at),
-        "Model": f"{row.model_name} ({row.model_info.get('network', '')})",
-        "Input": f"{info.get('format', '').upper()}, shape {info.get('shape')}",
+        "Model": row.model_name + (f" ({network})" if (network := row.model_info.get("network")) else ""),
+        "Input": input_text(info),
     }
     slice_text = shown_slice_text(info)
     if slice_text:
@@ -226,7 +255,12 @@ def report_html(row: ReportRow) -> str:
         if findings is None:
             title = "Image classification report"
             headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
-            heading, note = "Class probabilities", ""
+            heading = "Class probabilities"
+            two = " (with two classes: the class whose probability is above 50%)" if len(ranked) == 2 else ""
+            note = (
+                f'<p class="muted">The prediction is the class with the highest probability{two}. Probabilities '
+                "are the model's output for this image, not a measured risk.</p>"
+            )
         else:
             title = "Multi-label classification report"
             headline = (
@@ -259,7 +293,7 @@ def report_html(row: ReportRow) -> str:
         sizes = [c.get(segmentation.get("measure", "")) for c in segmentation.get("classes", [])]
         rows = "".join(
             f'<tr><td><span class="swatch" style="background:{e(c["colour"])}"></span>{e(c["name"])}</td>'
-            f'<td class="num">{c["count"]:,}</td><td class="num">{"" if size is None else f"{size:,.4g}"}</td>'
+            f'<td class="num">{c["count"]:,}</td><td class="num">{"—" if size is None else f"{size:,.4g}"}</td>'
             f'<td class="num">{c["fraction"]:.1%}</td></tr>'
             for c, size in zip(segmentation.get("classes", []), sizes, strict=True)
         )
@@ -269,6 +303,11 @@ def report_html(row: ReportRow) -> str:
             f'</th><th class="num">{measure}{unit}</th><th class="num">Share of image</th></tr></thead>'
             f"<tbody>{rows}</tbody></table>"
         )
+        if all(size is None for size in sizes):
+            table += (
+                f'<p class="muted">{measure}: — (the image carries no pixel spacing, so sizes are given in '
+                f"{e(segmentation['count_unit'])}s only; upload DICOM or NIfTI for mm).</p>"
+            )
         caption = "Segmentation overlay (filled and outlined by class)"
     if row.overlay_png:
         figures += (
@@ -293,7 +332,7 @@ def report_html(row: ReportRow) -> str:
 {domain_block}<dl class="meta">{meta}</dl>
 {table}
 <h2>Images</h2><div class="figures">{figures}</div>
-<div class="limitations"><strong>Limitations.</strong> {e(DISCLAIMER)}</div>
+<div class="limitations"><strong>Limitations.</strong> {e(disclaimer(row))}</div>
 <footer>medimg · report {e(row.id)}</footer>
 </main></body></html>
 """
@@ -451,7 +490,7 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "issued": created,
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
-        "conclusion": " ".join(filter(None, [domain_warning(row), conclusion, DISCLAIMER])),
+        "conclusion": " ".join(filter(None, [domain_warning(row), conclusion, disclaimer(row)])),
         "conclusionCode": [{"text": row.label}],
         "presentedForm": presented,
     }
