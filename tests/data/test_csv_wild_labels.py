@@ -119,3 +119,16 @@ def test_a_workbook_with_a_sheet_per_split_reads_every_sheet(tmp_path: Path) -> 
     dataset = Dataset.load(_workbook(tmp_path / "labels.xlsx", sheets))
     assert len(dataset.cases) == 8
     assert [c.split for c in dataset.cases] == ["train"] * 6 + ["test"] * 2
+
+
+def test_a_label_typed_with_a_non_breaking_hyphen_is_the_same_class(tmp_path: Path) -> None:
+    labels = ["COVID-19", "COVID\u201119", "COVID\u201319", "normal", "normal", "normal", "COVID-19", "normal"]
+    path = _table(tmp_path, "path,label", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=True)])
+    assert sorted(Dataset.load(path).class_names) == ["COVID-19", "normal"]
+
+
+def test_a_patient_id_written_as_a_float_in_some_rows_is_one_patient(tmp_path: Path) -> None:
+    patients = ["17", "17.0", "18", "18.0", "19", "19", "20.0", "20.0"]
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{p}" for i, (n, p) in enumerate(zip(NAMES, patients, strict=True))]
+    dataset = Dataset.load(_table(tmp_path, "path,label,patient_id", rows))
+    assert [c.patient_id for c in dataset.cases] == ["17", "17", "18", "18", "19", "19", "20", "20"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -222,9 +223,10 @@ _WHOLE_NUMBER = re.compile(r"([+-]?\d+)\.0+")
 
 def _spelling_key(label: str) -> str:
     """What spellings of one class share: :func:`~medimg.data.labels.class_key` with runs of spaces as one
-    (``no  finding``) and a whole number written as a float as that number (``1.0`` is ``1``: two exports, one by
-    pandas from a column with gaps)."""
-    key = " ".join(class_key(label).split())
+    (``no  finding``), every dash as ``-`` (Word's non-breaking hyphen in ``COVID‑19``) and a whole number written
+    as a float as that number (``1.0`` is ``1``: two exports, one by pandas from a column with gaps)."""
+    key = " ".join(class_key(unicodedata.normalize("NFKC", label)).split())
+    key = "".join("-" if unicodedata.category(char) == "Pd" else char for char in key)  # en dash, U+2011...
     number = _WHOLE_NUMBER.fullmatch(key)
     return str(int(number.group(1))) if number else key
 
@@ -243,7 +245,7 @@ def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
         name = counts.most_common(1)[0][0]
         if len(counts) > 1:
             listed = ", ".join(f"{spelling!r} ({n} rows)" for spelling, n in counts.most_common())
-            how = "case" if len({class_key(s) for s in counts}) == 1 else "case, spacing or number format"
+            how = "case" if len({class_key(s) for s in counts}) == 1 else "case, spacing, dashes or number format"
             logger.warning("%s: labels %s differ only in %s: read as one class %r", manifest, listed, how, name)
         chosen.update(dict.fromkeys(counts, name))
     return [chosen.get(label, label) for label in labels]
@@ -439,6 +441,15 @@ def detect(path: Path) -> bool:
     folder of image containers with one label manifest beside them (:func:`folder_manifest`), or split folders each
     holding its images and their label manifest (:func:`split_manifests`)."""
     return is_manifest(path) or folder_manifest(path) is not None or bool(split_manifests(path))
+
+
+def _patient_name(cell: str) -> str:
+    """A patient cell of a user's table: a missing value empty, a whole number written as a float as the number
+    (``17.0`` is patient ``17``: pandas writes an id column with gaps as floats, and a table joined from two
+    exports would otherwise hold one patient twice, on both sides of a split)."""
+    cell = _missing_as_empty(cell)
+    number = _WHOLE_NUMBER.fullmatch(cell)
+    return str(int(number.group(1))) if number else cell
 
 
 def _missing_as_empty(cell: str) -> str:
@@ -766,7 +777,7 @@ def load(
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
         patient = str(row.get(patient_col) or "").strip() if patient_col else ""
-        patient = patient if exact else _missing_as_empty(patient)
+        patient = patient if exact else _patient_name(patient)
         findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
             case_id=raw_path,
