@@ -29,8 +29,9 @@ NEGATIVE_CLASS_WORDS = (
 )  # fmt: skip
 
 #: whole class names (not prefixes: "cn" would take "cnv") of control groups: ADNI's "CN" (cognitively normal),
-#: "HC" / "NC" (healthy / normal controls), "NL", "neg"; HAM10000's "nv" (melanocytic nevus, against "mel")
-NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv"})
+#: "HC" / "NC" (healthy / normal controls), "NL", "neg"; HAM10000's "nv" (melanocytic nevus, against "mel"); "well"
+#: (against "sick" / "ill"; whole, so "well_differentiated" of a tumour grade stays as it sorts)
+NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv", "well"})
 
 #: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
 NEGATIONS = ("non", "no", "not", "un", "without")

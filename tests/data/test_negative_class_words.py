@@ -1,0 +1,31 @@
+"""`sick` / `well` made "well" the positive class (sensitivity was the recall of the well): a class named "well" is
+the negative one, as "healthy" and "normal" are; "well_differentiated" (a tumour grade) is not taken for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from medimg.data.layouts.common import order_classes
+
+
+@pytest.mark.parametrize(
+    ("names", "negative"),
+    [
+        (["sick", "well"], "well"),
+        (["Sick", "Well"], "Well"),
+        (["ill", "well"], "well"),
+        (["healthy", "sick"], "healthy"),
+        (["Healthy_Control", "Patient"], "Healthy_Control"),
+        (["normal", "abnormal"], "normal"),
+    ],
+)
+def test_the_negative_class_goes_first(names: list[str], negative: str) -> None:
+    assert order_classes(names)[0] == negative
+    assert order_classes(list(reversed(names)))[0] == negative
+
+
+def test_a_grade_named_well_is_not_a_negative_class() -> None:
+    assert order_classes(["well_differentiated", "poorly_differentiated"]) == [
+        "poorly_differentiated",
+        "well_differentiated",
+    ]
