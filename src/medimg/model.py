@@ -195,6 +195,7 @@ class Model:
         Under ``torchrun`` every process calls this; the processes train one model together and rank 0 writes
         the run folder and evaluates (the other ranks return with nothing fitted).
         """
+        _refuse_two_values(self.plan_overrides, kwargs, skip={*FitOptions.model_fields, *self._task.data_options})
         run_options = self._run_options()  # Model(seed=0) is fit(seed=0); fit's own win
         kwargs = {**run_options, **kwargs}
         refit = self._classical is None and self.run_dir_ is not None
@@ -1268,6 +1269,22 @@ def _case_file(case: Any) -> Path | None:
     ``None`` for an array's image."""
     found = getattr(case, "path", None) or getattr(case, "image", None)
     return Path(found) if found is not None else None
+
+
+def _refuse_two_values(constructor: dict[str, Any], to_fit: dict[str, Any], skip: set[str]) -> None:
+    """A plan field given to ``Model(...)`` and to :meth:`Model.fit` with another value: fit's silently won
+    (``Model(learning_rate=0.5).fit(data, learning_rate=0.1)`` trained at 0.1); equal values are one value.
+
+    Raises:
+        ConfigError: naming both values.
+    """
+    for key, value in to_fit.items():
+        if key in skip or key not in constructor or constructor[key] == value:
+            continue
+        raise ConfigError(
+            f"{key} is given twice: {key}={constructor[key]!r} to Model(...) and {key}={value!r} to fit(): give one "
+            "of them"
+        )
 
 
 def _with_interrupted_runs_sources(run_dir: Path, options: FitOptions, dataset: Any) -> tuple[FitOptions, Any]:

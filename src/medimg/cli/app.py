@@ -171,6 +171,7 @@ def check(
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
     out: Annotated[Path, typer.Option(help="folder for fingerprint.json and plan.json")] = Path("plan"),
     include: Include = None,
@@ -181,6 +182,8 @@ def plan(
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
     task: Annotated[str, typer.Option(help="classify, segment or detect; auto: what the data holds")] = "auto",
     train_on_all: Annotated[bool, typer.Option(help=_help("train_on_all"))] = False,
+    val_fraction: Annotated[float, typer.Option(help=_help("val_fraction"))] = 0.15,
+    test_fraction: Annotated[float, typer.Option(help=_help("test_fraction"))] = 0.15,
 ) -> None:
     """Fingerprint the training split and print the plan the planner chooses (and why), as `fit` would."""
     from medimg.config import FitOptions, check_overrides, parse_assignments, read_config_file
@@ -190,11 +193,22 @@ def plan(
 
     chosen_task = get_task(_data_task(task, data))
     overrides = parse_assignments(set_)
+    run_options = _flags_or_set(  # the split options fit takes, as fit takes them
+        ctx,
+        overrides,
+        {
+            "seed": ("seed", seed),
+            "train_on_all": ("train_on_all", train_on_all),
+            "val_fraction": ("val_fraction", val_fraction),
+            "test_fraction": ("test_fraction", test_fraction),
+        },
+    )
+    check_overrides(chosen_task.plan_type, run_options, tuple(run_options))  # --test-fraction 1.5, one line
     check_overrides(chosen_task.plan_type, overrides)
     options = {"include": include, "exclude": exclude, "window": _window(window)}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
     layers = (read_config_file(config) if config else None, overrides)
-    fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(seed=seed, train_on_all=train_on_all), layers)
+    fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(**run_options), layers)
     _refuse_edited_plan(out, chosen.model_dump())
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
     atomic_write_json(out / "plan.json", chosen.model_dump())
@@ -210,6 +224,7 @@ def plan(
 
 @app.command()
 def fit(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
     network: Annotated[
         str,
@@ -306,19 +321,40 @@ def fit(
                 nproc_per_node, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id
             )
         )
-    overrides: dict[str, Any] = {}
-    for key, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("learning_rate", learning_rate),
-        ("weights_path", str(weights) if weights else None),
-        ("input_size", input_size),
-        ("features", features),
-    ):
-        if value is not None:
-            overrides[key] = value
     assignments = parse_assignments(set_)
     network = _option_from_set(assignments, "network", network)
+    given = _flags_or_set(
+        ctx,
+        assignments,
+        {
+            "epochs": ("epochs", epochs),
+            "batch_size": ("batch_size", batch_size),
+            "learning_rate": ("learning_rate", learning_rate),
+            "weights_path": ("weights", str(weights) if weights else None),
+            "input_size": ("input_size", input_size),
+            "features": ("features", features),
+            "seed": ("seed", seed),
+            "folds": ("folds", folds),
+            "train_on_all": ("train_on_all", train_on_all),
+            "val_fraction": ("val_fraction", val_fraction),
+            "test_fraction": ("test_fraction", test_fraction),
+            "resume": ("resume", resume),
+            "strict": ("strict", strict),
+            "keep_conflicts": ("keep_conflicts", keep_conflicts),
+            "progress": ("progress", progress),
+            "num_threads": ("threads", threads),
+            "synthetic": ("synthetic", str(synthetic) if synthetic else None),
+            "teacher": ("teacher", str(teacher) if teacher else None),
+            "unlabelled": ("unlabelled", str(unlabelled) if unlabelled else None),
+        },
+    )
+    seed, folds, train_on_all = given.pop("seed"), given.pop("folds"), given.pop("train_on_all")
+    val_fraction, test_fraction = given.pop("val_fraction"), given.pop("test_fraction")
+    resume, strict, keep_conflicts = given.pop("resume"), given.pop("strict"), given.pop("keep_conflicts")
+    progress, threads = given.pop("progress"), given.pop("num_threads")
+    synthetic_given, teacher_given = given.pop("synthetic"), given.pop("teacher")
+    unlabelled_given = given.pop("unlabelled")
+    overrides = {key: value for key, value in given.items() if value is not None}  # the plan fields given by flag
     task = _data_task(_option_from_set(assignments, "task", task), data)
     model = Model(network, task=task, **assignments)  # --set values are checked on their own first
     check = None
@@ -333,7 +369,7 @@ def fit(
         include=include,
         exclude=exclude,
         window=_window(window),
-        unlabelled=unlabelled,
+        unlabelled=Path(unlabelled_given) if unlabelled_given is not None else None,
         seed=seed,
         folds=folds,
         train_on_all=train_on_all,
@@ -345,8 +381,8 @@ def fit(
         check=check,
         progress=progress,
         **chosen_threads,
-        synthetic=str(synthetic) if synthetic else None,
-        teacher=str(teacher) if teacher else None,
+        synthetic=synthetic_given,
+        teacher=teacher_given,
         **overrides,
     )
     if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports
@@ -378,6 +414,51 @@ def _option_from_set(assignments: dict[str, Any], name: str, given: str) -> str:
     if given != "auto" and given != value:
         raise ConfigError(f"--set {name}={value} contradicts --{name} {given}: give one of them")
     return value
+
+
+def _flags_or_set(ctx: typer.Context, assignments: dict[str, Any], flags: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """Each field's value, from its option (``field -> (parameter, value)``: ``--lr`` for ``learning_rate``) or
+    from ``--set FIELD=VALUE``, taken out of ``assignments``: an option given on the command line with another
+    value than its ``--set`` twin is an error naming both (``--lr 0.1`` trained at 0.1 and ignored
+    ``--set learning_rate=0.5``; ``--set seed=3`` lost to ``--seed``'s default); equal values are one value.
+
+    Raises:
+        ConfigError: the option and ``--set`` give the field two values.
+    """
+    from medimg.errors import ConfigError
+
+    chosen: dict[str, Any] = {}
+    for field, (parameter, value) in flags.items():
+        chosen[field] = value
+        source = ctx.get_parameter_source(parameter)
+        typed = source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")  # typer's own click's enum
+        if field not in assignments or (not typed and field not in FitOptions.model_fields):
+            continue  # a plan field from --set alone stays in the assignments
+        set_value = assignments.pop(field)
+        if typed and not _same_value(value, set_value):
+            raise ConfigError(
+                f"--set {field}={json.dumps(set_value)} contradicts {_option_text(ctx, parameter, value)}: give one "
+                "of them"
+            )
+        chosen[field] = value if typed else set_value
+    return chosen
+
+
+def _same_value(flag: Any, given: Any) -> bool:
+    """An option's value and its ``--set`` twin's are one value (``--lr 0.1`` and ``learning_rate=1e-1``)."""
+    if isinstance(flag, bool) or isinstance(given, bool):
+        return flag is given
+    if isinstance(flag, int | float) and isinstance(given, int | float):
+        return float(flag) == float(given)
+    return str(flag) == str(given)
+
+
+def _option_text(ctx: typer.Context, parameter: str, value: Any) -> str:
+    """How an option was written: ``--lr 0.1``, ``--strict`` / ``--no-strict``."""
+    option = next(p for p in ctx.command.params if p.name == parameter)
+    if isinstance(value, bool) and option.secondary_opts:
+        return option.opts[0] if value else option.secondary_opts[0]
+    return f"{option.opts[0]} {value:g}" if isinstance(value, float) else f"{option.opts[0]} {value}"
 
 
 def _data_task(task: str, data: Path) -> str:
@@ -454,12 +535,18 @@ def _print_metrics(report: Any) -> None:
     who = population_text(metrics, unit, brief=True) if unit else f"{metrics.get('n')} images"
     _echo(f"{data.get('split', 'test')} set: {who}")
     classification = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
-    keys = data.get("headline") or classification  # a segmentation report names its headline metrics
+    keys = list(data.get("headline") or classification)  # a segmentation report names its headline metrics
+    undefined = [k for k, e in cis.items() if k not in keys and _undefined_note(metrics.get(k), e)]
+    if undefined:  # an undefined metric keeps its line, saying why (it vanished: no sensitivity, no word)
+        order = [*classification, *keys, *undefined]
+        keys = sorted([*keys, *undefined], key=order.index)
     width = max(18, *(len(k) for k in keys))
     for key in keys:
         ci = cis.get(key) or {}
         value = ci.get("value", metrics.get(key))
         if value is None:
+            if note := _undefined_note(value, ci):
+                _echo(f"  {key:{width}s} {'—':6s}  ({note})")
             continue
         interval = f"  ({text})" if (text := interval_text(ci)) else ""
         positive = metrics.get("positive_class")
@@ -474,6 +561,15 @@ def _print_metrics(report: Any) -> None:
             _echo(
                 f"  {name[:width]:{width}s} {'—' if auc is None else f'{auc:.4f}':>6s}  {cells}  ({row['positives']})"
             )
+
+
+def _undefined_note(value: Any, entry: Any) -> str:
+    """The reason a headline metric has no value (``"undefined: no case of the positive class 'tumor' in these 20
+    cases"``), or ``""`` when it has one or no reason is given."""
+    if value is not None or not isinstance(entry, dict) or entry.get("value") is not None:
+        return ""
+    note = str(entry.get("note") or "")
+    return note if note.startswith("undefined") else ""
 
 
 @app.command()

@@ -198,19 +198,20 @@ def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPla
     """Apply override layers (config file, then arguments) over the planned values; reason "set by user".
 
     Classification names the CLI passes are translated (``input_size`` -> ``patch_size``) and unset (``None``)
-    values dropped; :func:`medimg.config.resolve_plan` then applies the layers as for every plan.
+    values dropped, but ``augmentation=None`` switches every augmentation off; :func:`medimg.config.resolve_plan`
+    then applies the layers as for every plan.
 
     Raises:
         ConfigError: unknown field (with close matches) or invalid value.
     """
-    from medimg.config import resolve_plan
+    from medimg.config import OFF_WHEN_NULL, resolve_plan
 
     translated: list[dict[str, Any]] = []
     for layer in layers:
         out: dict[str, Any] = {}
         for key, value in (layer or {}).items():
-            if value is None or key in {"reasons", "task"}:
-                continue
+            if (value is None and key not in OFF_WHEN_NULL) or key in {"reasons", "task"}:
+                continue  # augmentation=null switches it off, as for classification
             target_key = _ALIASES.get(key, key)
             if target_key is None:
                 raise ConfigError(f"plan field {key!r} is not supported for segmentation")
