@@ -30,6 +30,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_fil
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.dicom import LPS_TO_RAS
 from medimg.io.formats import in_system_folder
+from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +351,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         cases.append(SegCase(case_id=case_id, image=folder, mask=target, patient_id=patient))
     if problems:
         raise problems_error(root, problems, "annotation problem(s)")
+    cases = pseudonymous_patients(cases)
     logger.info("%s: %d DICOM annotation object(s) drawn or reused in %s", root, len(cases), cache)
     return SegmentationDataset(
         name=Path(os.path.abspath(root)).name,
@@ -357,3 +360,14 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         cases=cases,
         value_names={0: "background", **{value_of[n.lower()]: n for n in names}},
     )
+
+
+def pseudonymous_patients(cases: Sequence[SegCase]) -> list[SegCase]:
+    """``cases`` with each DICOM PatientID replaced by its keyed pseudonym (``dicom-PatientID-<hmac>``, as
+    :mod:`medimg.data.dicom_patients` names classification cases' patients): one patient's cases still share one id
+    for the split and the intervals, and the real ID never reaches ``splits.json``, reports or ``per_case.csv``."""
+    key = dataset_key(c.patient_id for c in cases)
+    return [
+        c if c.patient_id is None else replace(c, patient_id=f"dicom-PatientID-{pseudonym(c.patient_id, key)}")
+        for c in cases
+    ]
