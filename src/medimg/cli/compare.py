@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def compare(
+    ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
     models: Annotated[
         str, typer.Option(help="comma-separated models: networks (simple-cnn, resnet18...) and classical ones")
@@ -69,6 +70,7 @@ def compare(
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Train each model on the same splits; one table and one HTML page with CIs and a paired test."""
+    from medimg.cli.set_twins import flags_or_set
     from medimg.config import parse_assignments
     from medimg.data.dataset import Dataset
     from medimg.errors import ConfigError
@@ -90,8 +92,19 @@ def compare(
             "reuse its finished runs and train only the models it lacks"
         )
     deep_overrides: dict[str, Any] = parse_assignments(set_)
-    if epochs is not None:
-        deep_overrides["epochs"] = epochs
+    given = flags_or_set(  # --epochs 3 --set epochs=5 trained 3 epochs silently; --set seed=3 lost to --seed's 0
+        ctx,
+        deep_overrides,
+        {
+            "epochs": ("epochs", epochs),
+            "seed": ("seed", seed),
+            "val_fraction": ("val_fraction", val_fraction),
+            "test_fraction": ("test_fraction", test_fraction),
+        },
+    )
+    seed, val_fraction, test_fraction = given["seed"], given["val_fraction"], given["test_fraction"]
+    if given["epochs"] is not None:
+        deep_overrides["epochs"] = given["epochs"]
     classical = {"features": features, "masks": masks, "cv_folds": cv_folds, "n_jobs": n_jobs}
     for name in names:  # every name checked before the first model trains (a typo would cost the runs before it)
         _model_for(name, classical, deep_overrides)
