@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from medimg import Dataset
+from medimg.errors import DatasetError
 
 
 def _images(folder: Path, names: list[str]) -> None:
@@ -132,3 +133,44 @@ def test_a_patient_id_written_as_a_float_in_some_rows_is_one_patient(tmp_path: P
     rows = [f"images/{n},{'n' if i % 2 else 'p'},{p}" for i, (n, p) in enumerate(zip(NAMES, patients, strict=True))]
     dataset = Dataset.load(_table(tmp_path, "path,label,patient_id", rows))
     assert [c.patient_id for c in dataset.cases] == ["17", "17", "18", "18", "19", "19", "20", "20"]
+
+
+def test_a_hospital_export_in_german_with_a_set_column(tmp_path: Path) -> None:
+    _images(tmp_path / "Bilder", NAMES)
+    sets = ["Training"] * 4 + ["Validation"] * 2 + ["Test"] * 2
+    rows = [
+        f"Bilder\\{n};{'Normal' if i % 2 else 'Lungenentzündung'};{s}"
+        for i, (n, s) in enumerate(zip(NAMES, sets, strict=True))
+    ]
+    (tmp_path / "labels.csv").write_bytes("\r\n".join(["Bild;Diagnose;Set", *rows]).encode("cp1252"))
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    assert sorted(dataset.class_names) == ["Lungenentzündung", "Normal"]
+    assert [c.split for c in dataset.cases] == ["train"] * 4 + ["val"] * 2 + ["test"] * 2
+
+
+def test_a_set_column_with_values_naming_no_split_is_reported(tmp_path: Path) -> None:
+    sets = ["train", "train", "Validierung", "train", "test", "test", "train", "train"]
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{s}" for i, (n, s) in enumerate(zip(NAMES, sets, strict=True))]
+    with pytest.raises(
+        DatasetError, match=r"labels\.csv: unknown split value\(s\) in column 'Set': line 4: 'Validierung'"
+    ):
+        Dataset.load(_table(tmp_path, "path,label,Set", rows))
+
+
+def test_a_row_with_an_unquoted_delimiter_in_a_value_is_refused(tmp_path: Path) -> None:
+    rows = [
+        f"images/{n},{'effusion, left' if i == 1 else 'normal' if i % 2 else 'effusion'}" for i, n in enumerate(NAMES)
+    ]
+    with pytest.raises(DatasetError, match=r"labels\.csv: 1 row\(s\) have more values than the header.*line 3.*Quote"):
+        Dataset.load(_table(tmp_path, "path,label", rows))
+
+
+def test_trailing_empty_cells_past_the_header_are_not_refused(tmp_path: Path) -> None:
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},," for i, n in enumerate(NAMES)]
+    assert len(Dataset.load(_table(tmp_path, "path,label", rows)).cases) == 8
+
+
+def test_a_label_column_named_twice_is_refused(tmp_path: Path) -> None:
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{i % 2}" for i, n in enumerate(NAMES)]
+    with pytest.raises(DatasetError, match=r"labels\.csv: its header names the column\(s\) 'Label' twice"):
+        Dataset.load(_table(tmp_path, "path,label,Label", rows))

@@ -37,6 +37,7 @@ from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
     by_name_only,
+    column_key,
     is_manifest,
     manifest_header,
     name_selected,
@@ -68,6 +69,9 @@ LABEL_COLUMNS = (
     "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
+    # a hospital's own export in German, French, Spanish, Italian, Dutch
+    "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
+    "diagnosi",
 )  # fmt: skip
 PATIENT_COLUMNS = (
     "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
@@ -76,21 +80,62 @@ PATIENT_COLUMNS = (
 )  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
+#: names of a split column that may name something else too: a split column when a value names a split
+SPLIT_LIKE_COLUMNS = frozenset({"set", "partition", "data_split", "dataset_split", "usage", "split_name", "phase"})
 #: words of a folder of masks, which may sit beside the image folders of a label table
 MASK_FOLDER_WORDS = frozenset({"mask", "masks", "segmentation", "segmentations"})
 
 
 def _column_of_splits(manifest: Path, rows: list[dict[str, str]], candidates: list[str]) -> str | None:
     """The first of ``candidates`` whose every value names a split (``training``, ``validation``, ``test``...:
-    :func:`~medimg.data.case.normalise_split`), two splits at least: the split column of a table that names it
-    otherwise (``Set``, ``partition``); read so, with a log line, its test rows are never trained on."""
+    :func:`~medimg.data.case.normalise_split`), two splits at least, or named as a split (:data:`SPLIT_LIKE_COLUMNS`:
+    ``Set``, ``partition``) with a value naming one (the others are then reported): the split column of a table
+    that names it otherwise; read so, with a log line, its test rows are never trained on."""
     for candidate in candidates:
         values = {str(row.get(candidate) or "").strip() for row in rows}
         splits = {normalise_split(v) for v in values}
-        if values and len(splits) >= 2 and None not in splits:
+        named = column_key(candidate) in SPLIT_LIKE_COLUMNS and len(splits - {None}) >= 1  # others: reported
+        if values and (named or (len(splits) >= 2 and None not in splits)):
             logger.info("%s: splits from its column %r (%s)", manifest, candidate, ", ".join(sorted(values)[:6]))
             return candidate
     return None
+
+
+def _refuse_overflowing_rows(manifest: Path, rows: list[dict[str, str]]) -> None:
+    """Rows with more values than the header has columns (a cell holding the delimiter unquoted, ``effusion, left``):
+    their values would shift into the wrong columns or be dropped, so they are refused, naming the rows.
+
+    Raises:
+        DatasetError: such rows, the first few listed."""
+    over: list[str] = []  # the rows, as shown
+    for line, row in enumerate(rows, start=2):
+        cells: dict[str | None, object] = {key: value for key, value in row.items()}
+        extra = cells.pop(None, None)  # csv.DictReader's values past the header's columns
+        if isinstance(extra, list) and any(str(v).strip() for v in extra):
+            over.append(f"line {line}: {[*map(str, cells.values()), *map(str, extra)]}")
+    if not over:
+        return
+    shown = "; ".join(over[:3])
+    raise DatasetError(
+        f"{manifest}: {len(over)} row(s) have more values than the header has columns (a value holding the "
+        f'delimiter, unquoted?): {shown}. Quote such values ("effusion, left"), or add the missing column names '
+        "to the header"
+    )
+
+
+def _refuse_repeated_columns(manifest: Path, used: list[str]) -> None:
+    """A column medimg reads (path, label, patient, split) named twice in the header (one read, the other ignored
+    silently otherwise).
+
+    Raises:
+        DatasetError: naming the column."""
+    header = manifest_header(manifest)
+    repeated = sorted({c for c in used if header.count(column_key(c)) > 1})
+    if repeated:
+        raise DatasetError(
+            f"{manifest}: its header names the column(s) {', '.join(repr(c) for c in repeated)} twice; rename or "
+            "delete one of each, so that it is clear which one holds the values"
+        )
 
 
 def _url_as_path(raw_path: str) -> str:
@@ -663,6 +708,7 @@ def load(
     if not manifest.is_file():
         raise DatasetError(f"{manifest} is not a file: a manifest is a CSV (or Excel workbook) with columns path,label")
     columns, rows = read_manifest(manifest)
+    _refuse_overflowing_rows(manifest, rows)
 
     def column(options: tuple[str, ...], required: bool) -> str | None:
         for option in options:
@@ -691,6 +737,7 @@ def load(
     )
     if split_col is None:  # a column of another name holding train/val/test (``Set``, ``partition``, ``Usage``)
         split_col = _column_of_splits(manifest, rows, [c for c in columns.values() if c not in {*known, path_col}])
+    _refuse_repeated_columns(manifest, [c for c in (path_col, label_col, patient_col, split_col) if c])
     other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
     if label_col is not None and other_columns:  # say which column, when there were others to choose
         logger.info(
@@ -850,7 +897,9 @@ def load(
         )
     if bad_split:
         raise DatasetError(
-            f"{manifest}: unknown split value(s) {', '.join(bad_split[:5])}; use train, val or test (or leave empty)"
+            f"{manifest}: unknown split value(s) in column {split_col!r}: {', '.join(bad_split[:5])}"
+            + (f" and {len(bad_split) - 5} more" if len(bad_split) > 5 else "")
+            + "; use train, val or test (or leave the column empty everywhere)"
         )
     files.report(manifest)
     if patient_col is None:
