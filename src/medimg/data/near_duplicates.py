@@ -1,10 +1,15 @@
-"""Nearly identical images: the same picture re-saved as JPEG, resized, stored at another bit depth or as RGB.
+"""Nearly identical images: the same picture re-saved as JPEG, resized, stored at another bit depth or as RGB,
+slightly cropped or mirrored.
 
 ``medimg check`` finds identical pixels by their digest; a copy that went through another export differs in
 every pixel and slips past it, which is how a public set's test images end up in its training split. Each 2D image
 gets a :class:`Signature`: a 64-bit difference hash (the signs of horizontal steps on a 9 x 8 grey thumbnail) to
 find candidates in one pass, and a 24 x 24 thumbnail to confirm them (correlation at least
-:data:`SAME_PICTURE_CORRELATION`), so images that only look alike at 8 x 8 (two chest X-rays) are not called copies.
+:data:`SAME_PICTURE_CORRELATION`), so images that only look alike at 8 x 8 (two chest X-rays) are not called
+copies. A copy trimmed by a few percent at its borders, or mirrored left-right (an augmented copy saved beside the
+data), differs from its original's thumbnail too much for that: each image also gets :data:`VARIANTS` (its mirror
+image and crops of its borders), whose hashes are looked up among the other images' and whose thumbnails confirm a
+match the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +41,35 @@ class Signature:
 
     dhash: int
     thumbnail: np.ndarray
+    #: ``(dhash, thumbnail)`` of the picture mirrored and cropped (:data:`VARIANTS`): a copy so made matches one
+    variants: tuple[tuple[int, np.ndarray], ...] = ()
+
+
+#: the picture's variants a copy may be (left, top, right, bottom of the region kept, as fractions of the width and
+#: height, and whether it is mirrored): mirrored left-right, its borders trimmed by 5% or 10% all round, and by 5%
+#: at two sides meeting at a corner (a copy cropped by 2-8% at any sides still correlates above the threshold with
+#: the nearest of these)
+VARIANTS: tuple[tuple[float, float, float, float, bool], ...] = (
+    (0.0, 0.0, 1.0, 1.0, True),
+    (0.05, 0.05, 0.95, 0.95, False),
+    (0.1, 0.1, 0.9, 0.9, False),
+    (0.05, 0.05, 1.0, 1.0, False),
+    (0.0, 0.05, 0.95, 1.0, False),
+    (0.05, 0.0, 1.0, 0.95, False),
+    (0.0, 0.0, 0.95, 0.95, False),
+)
+
+
+def _hash_and_thumbnail(picture: Any, box: tuple[float, float, float, float] | None = None) -> tuple[int, np.ndarray]:
+    """The difference hash and the uint8 thumbnail of a PIL ``F`` picture (values 0..1), or of its region ``box``."""
+    from PIL import Image
+
+    small = np.asarray(picture.resize((9, 8), Image.Resampling.BOX, box=box), dtype=np.float32)
+    bits = (small[:, 1:] > small[:, :-1] + STEP_DEAD_ZONE).reshape(-1)
+    dhash = int(sum(1 << i for i, bit in enumerate(bits) if bit))
+    side = (THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    thumb = np.asarray(picture.resize(side, Image.Resampling.BOX, box=box), dtype=np.float32)
+    return dhash, np.round(thumb * 255).astype(np.uint8)
 
 
 def signature(array: np.ndarray) -> Signature | None:
@@ -49,11 +84,13 @@ def signature(array: np.ndarray) -> Signature | None:
     if high <= low:
         return None
     picture = Image.fromarray((grey - low) / (high - low), mode="F")
-    small = np.asarray(picture.resize((9, 8), Image.Resampling.BOX), dtype=np.float32)
-    bits = (small[:, 1:] > small[:, :-1] + STEP_DEAD_ZONE).reshape(-1)
-    dhash = int(sum(1 << i for i, bit in enumerate(bits) if bit))
-    thumb = np.asarray(picture.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX), dtype=np.float32)
-    return Signature(dhash=dhash, thumbnail=np.round(thumb * 255).astype(np.uint8))
+    dhash, thumbnail = _hash_and_thumbnail(picture)
+    height, width = grey.shape
+    variants = []
+    for left, top, right, bottom, mirrored in VARIANTS:
+        source = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else picture
+        variants.append(_hash_and_thumbnail(source, (left * width, top * height, right * width, bottom * height)))
+    return Signature(dhash=dhash, thumbnail=thumbnail, variants=tuple(variants))
 
 
 #: the hash is cut into this many bands; images sharing any band are compared (a resized copy may differ from its
@@ -114,6 +151,7 @@ def near_duplicate_groups(
                 for a, b in np.argwhere(block >= SAME_PICTURE_CORRELATION):
                     if start + a < b:
                         pictures.join(int(index[start + a]), int(index[b]))
+    _join_variants(ids, signatures, rows, pictures)
     same_pixels: dict[str, int] = {}
     for number, group in enumerate(identical):
         same_pixels.update(dict.fromkeys(group, number))
@@ -125,3 +163,37 @@ def near_duplicate_groups(
         for group in members_of.values()
         if len(group) > 1 and len({same_pixels.get(c, f"own:{c}") for c in group}) > 1
     ]
+
+
+def _join_variants(
+    ids: Sequence[str], signatures: Mapping[str, Signature], rows: np.ndarray, pictures: DisjointSets[int]
+) -> None:
+    """Join the images one of whose variants (mirrored, cropped) is another image: a variant's hash bands are
+    looked up among the images' own, and a candidate joins when the variant's thumbnail correlates with the
+    image's at least :data:`SAME_PICTURE_CORRELATION`."""
+    width = 64 // BANDS
+    mask = (1 << width) - 1
+    tables: list[dict[int, list[int]]] = []
+    for band in range(BANDS):
+        table: dict[int, list[int]] = defaultdict(list)
+        for i, case_id in enumerate(ids):
+            table[(signatures[case_id].dhash >> (band * width)) & mask].append(i)
+        tables.append(table)
+    for i, case_id in enumerate(ids):
+        variants = signatures[case_id].variants
+        if not variants:
+            continue
+        candidates: set[int] = set()
+        for dhash, _ in variants:
+            for band, table in enumerate(tables):
+                members = table.get((dhash >> (band * width)) & mask, ())
+                if len(members) > MAX_BUCKET:  # a crowded band (flat images): only the whole hash
+                    members = [j for j in members if signatures[ids[j]].dhash == dhash]
+                candidates.update(members)
+        root = pictures.root(i)
+        others = np.asarray(sorted(j for j in candidates if j != i and pictures.root(j) != root), dtype=np.int64)
+        if others.size == 0:
+            continue
+        scores = _unit_rows([thumbnail for _, thumbnail in variants]) @ rows[others].T
+        for j in others[(scores >= SAME_PICTURE_CORRELATION).any(axis=0)]:
+            pictures.join(i, int(j))

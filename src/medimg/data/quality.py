@@ -78,6 +78,13 @@ class CheckReport:
             or self.unconvertible
         )
 
+    def within_split_duplicates(self) -> list[list[str]]:
+        """The groups of identical images (case ids) listed neither across splits nor as label conflicts."""
+        listed = {
+            m.rsplit(" [", 1)[0] for group in (*self.cross_split_duplicates, *self.label_conflicts) for m in group
+        }
+        return [list(group) for group in self.duplicates if not set(group) & listed]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -135,6 +142,8 @@ class CheckReport:
             lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
             lines.append(f"  label conflict (identical pixels, different labels): {', '.join(group)}")
+        for group in self.within_split_duplicates()[:10]:
+            lines.append(f"  identical images (same split): {', '.join(group)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
         return "\n".join(lines)
@@ -336,9 +345,10 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             turned.append(record.path)
         if record.transparent:
             transparent.append((record.path, record.transparent))
-        if record.blank:
+        if record.blank:  # listed as blank: two empty files are not a duplicate, nor a label conflict
             blank.append(record.case_id)
-        by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
+        else:
+            by_hash[record.digest].append((record.case_id, split_of[record.case_id]))
     groups = [entries for entries in by_hash.values() if len(entries) > 1]
     duplicates = [[cid for cid, _ in entries] for entries in groups]
     near = near_duplicate_groups({r.case_id: r.signature for r in records if r.signature is not None}, duplicates)
@@ -439,12 +449,21 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"{cross[0][0]}): the test score would count images seen in training; remove the copies from all but one "
             "split"
         )
-    elif duplicates and not conflicts:
-        warnings.append(f"{len(duplicates)} group(s) of identical images within a split")
+    within = [  # neither across splits nor a label conflict (both said below)
+        [cid for cid, _ in entries]
+        for entries in groups
+        if len({split for _, split in entries}) == 1 and len({label_of[cid] for cid, _ in entries}) == 1
+    ]
+    if within:
+        warnings.append(
+            f"{len(within)} group(s) of identical images within a split (e.g. {', '.join(within[0][:2])}): each copy "
+            "weighs its picture twice in training; keep one file of each group (medimg keeps copies in one split)"
+        )
     if near_cross:
         warnings.append(
-            f"{len(near_cross)} group(s) of nearly identical images (one picture re-saved, resized or at another bit "
-            f"depth) lie in several splits of the data's own split (e.g. {', '.join(near_cross[0][:2])}): the test "
+            f"{len(near_cross)} group(s) of nearly identical images (one picture re-saved, resized, cropped, "
+            "mirrored or at another bit depth) lie in several splits of the data's own split (e.g. "
+            f"{', '.join(near_cross[0][:2])}): the test "
             "score would count pictures seen in training; remove the copies from all but one split"
         )
     if dataset.task == "classify":

@@ -1,0 +1,68 @@
+"""Copies a data manager finds in the wild: a test image that is a training image trimmed at its borders or
+mirrored (the near-duplicate check compared whole thumbnails only and missed both), two blank files reported again as
+"duplicates", and identical copies within a split counted but never named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from medimg import Dataset
+from medimg.data.quality import check_dataset
+
+
+def _radiograph(rng: np.random.Generator, size: int = 96) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size] / size
+    picture = np.zeros((size, size))
+    for _ in range(8):
+        cy, cx, r = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
+        picture += rng.uniform(-1, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
+    picture = (picture - picture.min()) / np.ptp(picture)
+    return (picture * 255).astype(np.uint8)
+
+
+def _folders(root: Path, rng: np.random.Generator, count: int = 12) -> list[np.ndarray]:
+    originals = []
+    for split in ("train", "test"):
+        for cls in ("normal", "pneumonia"):
+            (root / split / cls).mkdir(parents=True)
+    for i in range(count):
+        picture = _radiograph(rng)
+        originals.append(picture)
+        split = "train" if i < count - 4 else "test"
+        Image.fromarray(picture).save(root / split / ("normal", "pneumonia")[i % 2] / f"{i}.png")
+    return originals
+
+
+def test_cropped_and_mirrored_copies_across_splits_are_found(tmp_path: Path) -> None:
+    originals = _folders(tmp_path, np.random.default_rng(3))
+    leaks = tmp_path / "test" / "normal"
+    Image.fromarray(originals[0][5:-5, 5:-5]).save(leaks / "trimmed.png")  # ~5% off every border
+    Image.fromarray(originals[2][5:, 5:]).save(leaks / "corner.png")  # top and left trimmed
+    Image.fromarray(originals[4][:, ::-1].copy()).save(leaks / "mirrored.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    found = {m.split(" ")[0] for group in report.cross_split_near_duplicates for m in group if m.startswith("test/")}
+    assert found == {"test/normal/trimmed.png", "test/normal/corner.png", "test/normal/mirrored.png"}
+    assert len(report.near_duplicates) == 3 and not report.ok  # the distinct pictures are not grouped
+
+
+def test_blank_files_are_blank_not_duplicates_and_identical_copies_are_named(tmp_path: Path) -> None:
+    _folders(tmp_path, np.random.default_rng(4))
+    train = tmp_path / "train"
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(train / "normal" / "black.png")
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(train / "pneumonia" / "black2.png")
+    shutil.copy(train / "normal" / "0.png", train / "normal" / "0_copy.png")
+    shutil.copy(train / "normal" / "2.png", train / "pneumonia" / "2_relabelled.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    assert sorted(report.blank) == ["train/normal/black.png", "train/pneumonia/black2.png"]
+    assert sorted(sorted(g) for g in report.duplicates) == [
+        ["train/normal/0.png", "train/normal/0_copy.png"],
+        ["train/normal/2.png", "train/pneumonia/2_relabelled.png"],
+    ]
+    assert len(report.label_conflicts) == 1  # the two blank files are no label conflict
+    text = report.summary()
+    assert "identical images (same split): train/normal/0.png, train/normal/0_copy.png" in text
+    assert any("1 group(s) of identical images within a split" in w for w in report.warnings)
