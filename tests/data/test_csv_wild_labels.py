@@ -174,3 +174,24 @@ def test_a_label_column_named_twice_is_refused(tmp_path: Path) -> None:
     rows = [f"images/{n},{'n' if i % 2 else 'p'},{i % 2}" for i, n in enumerate(NAMES)]
     with pytest.raises(DatasetError, match=r"labels\.csv: its header names the column\(s\) 'Label' twice"):
         Dataset.load(_table(tmp_path, "path,label,Label", rows))
+
+
+def test_findings_joined_by_semicolons_are_a_multi_label_set(tmp_path: Path) -> None:
+    labels = ["Effusion;Atelectasis", "Effusion", "No Finding", "Atelectasis; Effusion", "Atelectasis", "No Finding"]
+    path = _table(tmp_path, "path,label", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=False)])
+    dataset = Dataset.load(path)
+    assert dataset.multi_label and dataset.class_names == ["Atelectasis", "Effusion"]
+    assert [c.findings for c in dataset.cases] == [(0, 1), (1,), (), (0, 1), (0,), ()]
+
+
+def test_a_class_with_a_comma_in_its_name_stays_one_class(tmp_path: Path) -> None:
+    labels = ["benign, no atypia", "benign", "malignant", "benign, no atypia", "malignant", "benign"]
+    path = _table(tmp_path, "path,label", [f'images/{n},"{lab}"' for n, lab in zip(NAMES, labels, strict=False)])
+    dataset = Dataset.load(path)
+    assert not dataset.multi_label and sorted(dataset.class_names) == ["benign", "benign, no atypia", "malignant"]
+
+
+def test_a_finding_spelled_in_two_cases_is_one_finding(tmp_path: Path) -> None:
+    labels = ["Effusion|Atelectasis", "Effusion", "No Finding", "atelectasis|effusion", "Atelectasis", "No Finding"]
+    path = _table(tmp_path, "path,Finding Labels", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=False)])
+    assert Dataset.load(path).class_names == ["Atelectasis", "Effusion"]

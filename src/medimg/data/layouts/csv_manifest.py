@@ -296,7 +296,9 @@ def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
     return [chosen.get(label, label) for label in labels]
 
 
-def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[list[str] | None] | None:
+def _joined_findings(
+    labels: list[str], manifest: Path, column: str, written_with: str = MULTI_LABEL_SEPARATOR
+) -> list[list[str] | None] | None:
     """NIH ChestX-ray14's ``Finding Labels`` (``Atelectasis|Effusion``): when some labels join several with ``|``,
     each row's findings (a "No Finding"-like label is none: :func:`~medimg.data.labels.is_no_finding`; an empty
     cell ``None``, an unlabelled image); ``None`` when no label joins others (a single-label set)."""
@@ -320,12 +322,46 @@ def _joined_findings(labels: list[str], manifest: Path, column: str) -> list[lis
         )
     joined = sum(1 for label in labels if MULTI_LABEL_SEPARATOR in label)
     logger.info(
-        "%s: %d row(s) list several findings joined by '|' in column %r: read as a multi-label set",
+        "%s: %d row(s) list several findings joined by %r in column %r: read as a multi-label set%s",
         manifest,
         joined,
+        written_with,
         column,
+        "" if written_with == MULTI_LABEL_SEPARATOR else " (each of their findings is the label of other rows too)",
     )
     return rows
+
+
+#: what else joins several findings in one cell (``Effusion;Atelectasis``, ``Effusion, Atelectasis``)
+OTHER_SEPARATORS = (";", ",", "+")
+
+
+def _other_separators_joined(labels: list[str]) -> tuple[list[str], str]:
+    """``labels`` with findings joined by ``;``, ``,`` or ``+`` joined by ``|`` instead, and the separator they had,
+    when every part of every label so joined is a label of a row of its own (``Effusion;Atelectasis`` beside rows of
+    ``Effusion`` and of ``Atelectasis``): else each such label would be a class of its own, one per order of its
+    findings. Otherwise ``labels`` as they are and ``|`` (``Benign, no atypia``: a class with a comma)."""
+    if any(MULTI_LABEL_SEPARATOR in label for label in labels):
+        return labels, MULTI_LABEL_SEPARATOR
+    alone = {_spelling_key(label) for label in labels if label}
+    for separator in OTHER_SEPARATORS:
+        joined = [label for label in labels if separator in label]
+        parts = [part.strip() for label in joined for part in label.split(separator)]
+        if joined and all(part and _spelling_key(part) in alone for part in parts):
+            rejoined = [
+                MULTI_LABEL_SEPARATOR.join(p.strip() for p in label.split(separator)) if separator in label else label
+                for label in labels
+            ]
+            return rejoined, separator
+    return labels, MULTI_LABEL_SEPARATOR
+
+
+def _merge_finding_variants(rows: list[list[str] | None], manifest: Path) -> list[list[str] | None]:
+    """Each row's findings with spellings of one finding (:func:`_merge_case_variants`: ``Effusion``, ``effusion``)
+    as one."""
+    names = [name for row in rows for name in row or ()]
+    chosen = dict(zip(names, _merge_case_variants(names, manifest), strict=True))
+    return [sorted({chosen[name] for name in row}) if row is not None else None for row in rows]
 
 
 #: a long-format table lists at most this many findings per image
@@ -773,7 +809,8 @@ def load(
         elif lists is not None:
             written = [row[0] if row else "" for row in lists]  # ['N']: one class in a list
         else:
-            finding_rows = _joined_findings(written, manifest, label_col)
+            rejoined, separator = _other_separators_joined(written)
+            finding_rows = _joined_findings(rejoined, manifest, label_col, separator)
     else:
         used = {path_col, patient_col, split_col}
         one_hot = None if unlabelled else _one_hot(manifest, [c for c in columns.values() if c not in used], rows)
@@ -783,6 +820,7 @@ def load(
         finding_rows = one_hot.findings if one_hot else None
         finding_names = one_hot.names if one_hot else ()
     if finding_rows is not None:
+        finding_rows = _merge_finding_variants(finding_rows, manifest)
         class_names = order_classes({*finding_names, *(name for row in finding_rows for name in row or ())})
         labels_raw = [""] * len(rows)  # no class per row: the findings label it
     else:
