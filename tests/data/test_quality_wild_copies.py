@@ -66,3 +66,24 @@ def test_blank_files_are_blank_not_duplicates_and_identical_copies_are_named(tmp
     text = report.summary()
     assert "identical images (same split): train/normal/0.png, train/normal/0_copy.png" in text
     assert any("1 group(s) of identical images within a split" in w for w in report.warnings)
+
+
+def test_a_text_label_and_images_of_odd_sizes_are_named_but_a_dark_radiograph_is_not(tmp_path: Path) -> None:
+    from PIL import ImageDraw
+
+    _folders(tmp_path, np.random.default_rng(5))
+    train = tmp_path / "train"
+    label = Image.new("L", (96, 96), 255)
+    ImageDraw.Draw(label).text((4, 40), "ID 2019-03", fill=0)  # a scanned label: a line of text on white
+    label.save(train / "pneumonia" / "label.png")
+    dark = (_radiograph(np.random.default_rng(6)).astype(np.float32) / 255 * 12).astype(np.uint8)
+    Image.fromarray(dark).save(train / "normal" / "dark.png")  # real but dark: values 0..12
+    Image.fromarray(_radiograph(np.random.default_rng(7), 12)).save(train / "normal" / "thumb.png")
+    Image.fromarray(_radiograph(np.random.default_rng(8), 400)).save(train / "pneumonia" / "full.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    assert report.blank == [] and report.suspected_masks == []
+    text = "\n".join(report.warnings)
+    assert "1 image(s) are nearly empty" in text
+    assert "train/pneumonia/label.png" in text and "--exclude 'label.png'" in text and "dark.png" not in text
+    assert "thumb.png: 12x12 px, against a median of 96x96 px" in text
+    assert "full.png: 400x400 px, against a median of 96x96 px" in text

@@ -265,6 +265,8 @@ class _ImageRecord:
     turned: bool
     transparent: float
     blank: bool
+    #: the share of the pixels that hold the image's most common value (near 1: a text label, an empty frame)
+    dominant_share: float
     label_valued: bool
     digest: str
     signature: Signature | None
@@ -284,6 +286,7 @@ class _ImageRecord:
             turned=bool(meta.get("exif_orientation")),
             transparent=float(meta.get("transparent") or 0.0),
             blank=blank,
+            dominant_share=dominant_share(array),
             label_valued=case.path is not None and not blank and is_label_valued(array),
             digest=pixel_digest(array),
             signature=None if blank else signature(array),
@@ -416,6 +419,14 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
+    sparse = [r for r in records if not r.blank and not r.label_valued and r.dominant_share >= NEARLY_EMPTY]
+    if sparse:
+        warnings.append(
+            f"{len(sparse)} image(s) are nearly empty: one value covers {NEARLY_EMPTY:.0%} or more of their pixels "
+            f"(e.g. {sparse[0].path}: {sparse[0].dominant_share:.1%}): a scanned label or text page, an empty frame; "
+            f"look at them and leave out those with nothing to classify (e.g. --exclude '{Path(sparse[0].path).name}')"
+        )
+    warnings += odd_size_warnings([(r.path, r.shape) for r in records])
     if turned:
         warnings.append(exif_warning(turned))
     if transparent:
@@ -728,6 +739,52 @@ def is_blank(array: np.ndarray) -> bool:
     flat = array.reshape(-1)
     dominant = np.median(flat)  # the value nearly every pixel has, if there is one
     return int(np.count_nonzero(flat != dominant)) <= NEAR_BLANK_PIXELS * array.shape[0]
+
+
+#: an image one value of which covers at least this share of the pixels is nearly empty (a warning: a text label
+#: on white, an empty frame; a radiograph's black border or a mammogram's background covers far less)
+NEARLY_EMPTY = 0.95
+
+
+def dominant_share(array: np.ndarray) -> float:
+    """The share of the pixels holding the median value: the most common value's share whenever it is over half."""
+    if array.size == 0 or not np.isfinite(array).all():
+        return 1.0
+    flat = array.reshape(-1)
+    return float(np.count_nonzero(flat == np.median(flat))) / flat.size
+
+
+#: an image whose shorter side is this many times smaller, or whose longer side is this many times larger, than the
+#: median image's is named in a warning (a thumbnail or icon among scans; a full-resolution export among previews)
+ODD_SIZE_FACTOR = 4
+
+
+def odd_size_warnings(images: Sequence[tuple[str, tuple[int, ...]]]) -> list[str]:
+    """Warnings naming the 2D images (path, spatial shape) far smaller or far larger than the median image."""
+    flat = [(path, shape) for path, shape in images if len(shape) == 2]
+    if len(flat) < 4:
+        return []
+    short = float(np.median([min(shape) for _, shape in flat]))
+    long = float(np.median([max(shape) for _, shape in flat]))
+    typical = f"{int(short)}x{int(long)} px" if short != long else f"{int(short)}x{int(short)} px"
+    tiny = [(p, s) for p, s in flat if min(s) * ODD_SIZE_FACTOR <= short]
+    huge = [(p, s) for p, s in flat if max(s) >= ODD_SIZE_FACTOR * long]
+    found = []
+    if tiny:
+        path, shape = tiny[0]
+        found.append(
+            f"{len(tiny)} image(s) are {ODD_SIZE_FACTOR}x or more smaller than the others (e.g. {path}: "
+            f"{'x'.join(map(str, shape))} px, against a median of {typical}): a thumbnail, icon or crop, enlarged to "
+            "the input size with no detail to learn; replace it with the full image or leave it out"
+        )
+    if huge:
+        path, shape = huge[0]
+        found.append(
+            f"{len(huge)} image(s) are {ODD_SIZE_FACTOR}x or more larger than the others (e.g. {path}: "
+            f"{'x'.join(map(str, shape))} px, against a median of {typical}): another source or resolution, "
+            "shrunk to the input size, and slow to read; check it belongs with the others"
+        )
+    return found
 
 
 def is_label_valued(array: np.ndarray) -> bool:
