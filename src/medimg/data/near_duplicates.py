@@ -60,6 +60,10 @@ VARIANTS: tuple[tuple[float, float, float, float, bool], ...] = (
 )
 
 
+#: the variants are cut from the picture reduced to at most this many pixels a side
+VARIANT_SIDE = 96
+
+
 def _hash_and_thumbnail(picture: Any, box: tuple[float, float, float, float] | None = None) -> tuple[int, np.ndarray]:
     """The difference hash and the uint8 thumbnail of a PIL ``F`` picture (values 0..1), or of its region ``box``."""
     from PIL import Image
@@ -85,10 +89,11 @@ def signature(array: np.ndarray) -> Signature | None:
         return None
     picture = Image.fromarray((grey - low) / (high - low), mode="F")
     dhash, thumbnail = _hash_and_thumbnail(picture)
-    height, width = grey.shape
+    height, width = min(grey.shape[0], VARIANT_SIDE), min(grey.shape[1], VARIANT_SIDE)
+    reduced = picture.resize((width, height), Image.Resampling.BOX)  # crops of a large image cost as a small one's
     variants = []
     for left, top, right, bottom, mirrored in VARIANTS:
-        source = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else picture
+        source = reduced.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else reduced
         variants.append(_hash_and_thumbnail(source, (left * width, top * height, right * width, bottom * height)))
     return Signature(dhash=dhash, thumbnail=thumbnail, variants=tuple(variants))
 
