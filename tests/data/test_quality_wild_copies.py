@@ -85,5 +85,6 @@ def test_a_text_label_and_images_of_odd_sizes_are_named_but_a_dark_radiograph_is
     text = "\n".join(report.warnings)
     assert "1 image(s) are nearly empty" in text
     assert "train/pneumonia/label.png" in text and "--exclude 'label.png'" in text and "dark.png" not in text
+    assert "(e.g. train/pneumonia/label.png: 9" in text
     assert "thumb.png: 12x12 px, against a median of 96x96 px" in text
     assert "full.png: 400x400 px, against a median of 96x96 px" in text

@@ -423,10 +423,11 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     if sparse:
         warnings.append(
             f"{len(sparse)} image(s) are nearly empty: one value covers {NEARLY_EMPTY:.0%} or more of their pixels "
-            f"(e.g. {sparse[0].path}: {sparse[0].dominant_share:.1%}): a scanned label or text page, an empty frame; "
-            f"look at them and leave out those with nothing to classify (e.g. --exclude '{Path(sparse[0].path).name}')"
+            f"(e.g. {sparse[0].case_id}: {sparse[0].dominant_share:.1%}): a scanned label or text page, an empty "
+            "frame; look at them and leave out those with nothing to classify (e.g. --exclude "
+            f"'{Path(sparse[0].case_id).name}')"
         )
-    warnings += odd_size_warnings([(r.path, r.shape) for r in records])
+    warnings += odd_size_warnings([(r.case_id, r.shape) for r in records])
     if turned:
         warnings.append(exif_warning(turned))
     if transparent:
