@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
@@ -200,31 +201,51 @@ def is_manifest(path: Path) -> bool:
     if not path.is_file():
         return False
     if path.suffix.lower() == ".txt":
-        return "\t" in _first_line(path)
+        lines = _first_lines(path, 1)
+        return bool(lines) and "\t" in lines[0]
     return path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)
 
 
 def text_encoding(path: Path) -> str:
     """The encoding a text table is read in: UTF-16 or UTF-32 when its byte-order mark says so (Excel's "Unicode
-    Text", Windows tools' "Unicode"), else UTF-8 (a BOM allowed)."""
+    Text", Windows tools' "Unicode"); UTF-16 without a mark when every other byte of its start is zero (ASCII
+    letters in UTF-16, as PowerShell's ``Out-File -Encoding Unicode`` pipelines and some exporters write it: read as
+    UTF-8 its header was ``p a t h``); else UTF-8 (a BOM allowed)."""
     try:
         with path.open("rb") as handle:
-            start = handle.read(4)
+            start = handle.read(64)
     except OSError:
         return "utf-8-sig"
     if start.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return "utf-32"
     if start.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    pairs = len(start) // 2
+    if pairs >= 2 and not any(start[1 : 2 * pairs : 2]) and all(start[0 : 2 * pairs : 2]):
+        return "utf-16-le"
+    if pairs >= 2 and not any(start[0 : 2 * pairs : 2]) and all(start[1 : 2 * pairs : 2]):
+        return "utf-16-be"
     return "utf-8-sig"
 
 
-def _first_line(path: Path) -> str:
+def _first_lines(path: Path, count: int = 6) -> list[str]:
     try:
-        with path.open(encoding=text_encoding(path), errors="replace") as handle:
-            return handle.readline(65536)
+        with path.open(encoding=text_encoding(path), errors="replace", newline="") as handle:
+            lines = [handle.readline(65536) for _ in range(count)]
     except (OSError, UnicodeError):
-        return ""
+        return []
+    return [line for line in lines if line.strip()]
+
+
+#: Excel's first line naming a CSV's delimiter (``sep=;``), which it writes and reads itself but is no header
+SEPARATOR_LINE = re.compile(r"^sep=(.)\s*$")
+
+
+def separator_line(path: Path) -> str | None:
+    """The delimiter a CSV's Excel ``sep=;`` first line names, or ``None`` when it has none."""
+    lines = _first_lines(path, 1)
+    match = SEPARATOR_LINE.match(lines[0]) if lines else None
+    return match.group(1) if match else None
 
 
 #: the encoding a manifest that is not UTF-8 is read in: Windows' Western code page, what Excel's plain
@@ -246,12 +267,29 @@ DELIMITERS = (",", ";", "\t", "|")
 
 
 def manifest_delimiter(path: Path) -> str:
-    """Tab for ``.tsv`` and ``.tab``; otherwise the delimiter the header row uses most (comma when it has none: one
-    column)."""
+    """Tab for ``.tsv`` and ``.tab``; the one an Excel ``sep=;`` first line names; otherwise the delimiter that
+    splits the first lines into one number of columns, two or more (the most columns, if several do: a header
+    ``Bild;Befund (final, geprüft)`` over ``a.png;normal`` rows is semicolon-separated, though it holds a comma
+    too), else the one the header row uses most (comma when it has none: one column)."""
     if path.suffix.lower() in (".tsv", ".tab"):
         return "\t"
-    header = _first_line(path)
-    counts = {d: header.count(d) for d in DELIMITERS}
+    named = separator_line(path)
+    if named is not None:
+        return named
+    lines = _first_lines(path)
+    if not lines:
+        return ","
+    columns = {}
+    for delimiter in DELIMITERS:
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and min(widths) >= 2:
+            columns[delimiter] = widths.pop()
+    if columns:
+        return max(columns, key=lambda d: columns[d])  # the first of DELIMITERS on a tie
+    counts = {d: lines[0].count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -274,6 +312,7 @@ def manifest_header(path: Path) -> list[str]:
     for encoding in (text_encoding(path), LEGACY_ENCODING):
         try:
             with path.open(newline="", encoding=encoding) as handle:
+                _skip_separator_line(handle, path)
                 first = next(csv.reader(handle, delimiter=manifest_delimiter(path)), [])
             return [column_key(c) for c in first]
         except UnicodeDecodeError:
@@ -322,9 +361,16 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
 
 def _read_rows(path: Path, encoding: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     with path.open(newline="", encoding=encoding) as handle:
+        _skip_separator_line(handle, path)
         reader = csv.DictReader(handle, delimiter=manifest_delimiter(path))
         columns = {column_key(c): c for c in (reader.fieldnames or [])}
         return columns, [row for row in reader if any(_filled(value) for value in row.values())]
+
+
+def _skip_separator_line(handle: TextIO, path: Path) -> None:
+    """Read past an Excel ``sep=;`` first line (:func:`separator_line`): the header is the line after it."""
+    if separator_line(path) is not None:
+        handle.readline()
 
 
 def _filled(value: str | list[str] | None) -> bool:
