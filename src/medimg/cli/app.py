@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from medimg.cli.options import Exclude, Include
 from medimg.cli.set_twins import flags_or_set
 from medimg.config import FitOptions
 from medimg.planning.plan import plan_field_help
@@ -27,14 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-Include = Annotated[
-    list[str] | None,
-    typer.Option(help="file-name patterns to use, comma-separated or the option repeated, e.g. '*.png,*.dcm'"),
-]
-Exclude = Annotated[
-    list[str] | None,
-    typer.Option(help="file-name patterns to skip, comma-separated or repeated, e.g. '*-d.bmp' (Herlev masks)"),
-]
 Window = Annotated[
     str | None,
     typer.Option(

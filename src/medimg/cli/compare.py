@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from medimg.cli.options import Exclude, Include
+
 logger = logging.getLogger(__name__)
 
 
@@ -54,8 +56,8 @@ def compare(
     seed: Annotated[int, typer.Option(help="seed of the split and of every model")] = 0,
     val_fraction: Annotated[float, typer.Option(help="validation share when the data has no split")] = 0.15,
     test_fraction: Annotated[float, typer.Option(help="test share when the data has no split")] = 0.15,
-    include: Annotated[str | None, typer.Option(help="file-name patterns to use")] = None,
-    exclude: Annotated[str | None, typer.Option(help="file-name patterns to skip, e.g. '*-d.bmp'")] = None,
+    include: Include = None,
+    exclude: Exclude = None,
     timing_images: Annotated[int, typer.Option(help="test images timed for the inference time")] = 200,
     n_resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
     pair: Annotated[

@@ -1,0 +1,16 @@
+"""Command-line options several commands share (``fit``, ``plan``, ``check``, ``evaluate``, ``compare``...)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Include = Annotated[
+    list[str] | None,
+    typer.Option(help="file-name patterns to use, comma-separated or the option repeated, e.g. '*.png,*.dcm'"),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(help="file-name patterns to skip, comma-separated or repeated, e.g. '*-d.bmp' (Herlev masks)"),
+]
