@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from medimg.data.layouts.columns import column_key as column_key
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
@@ -292,12 +293,6 @@ def manifest_delimiter(path: Path) -> str:
     counts = {d: lines[0].count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
-
-
-def column_key(name: str) -> str:
-    """How a manifest column is matched: lower case, spaces and hyphens as underscores (``Patient ID`` ->
-    ``patient_id``, as spreadsheets and public sets such as NIH ChestX-ray14 write them)."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def manifest_header(path: Path) -> list[str]:

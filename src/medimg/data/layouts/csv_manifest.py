@@ -33,6 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
+from medimg.data.layouts.columns import PATH_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -52,16 +53,6 @@ from medimg.io.dicom_survey import projection_images
 
 logger = logging.getLogger(__name__)
 
-PATH_COLUMNS = (
-    "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
-    "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "id_code",
-    "image_data_id",  # LONI IDA (ADNI, PPMI): the folder named I12345 holding the scan
-    "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
-    "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
-    # last: a study's or series' folder of DICOM slices (Kaggle RSNA's uids, or named as a folder)
-    "studyinstanceuid", "seriesinstanceuid", "folder", "directory", "study_folder", "series_folder", "study_path",
-    "series_path",
-)  # fmt: skip
 LABEL_COLUMNS = (
     "label", "labels", "class", "target", "diagnosis", "diagnostic", "finding_labels", "dx", "level",
     "retinopathy_grade",

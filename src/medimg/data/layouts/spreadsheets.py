@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from medimg.data.layouts.columns import PATH_COLUMNS, column_key
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -40,18 +41,14 @@ HEADER_SEARCH_ROWS = 30
 
 
 def _path_column_names() -> frozenset[str]:
-    """Column names (:func:`~medimg.data.layouts.common.column_key`) that name images in a label table."""
-    from medimg.data.layouts import csv_boxes, csv_manifest
-
-    return frozenset({*csv_manifest.PATH_COLUMNS, *csv_boxes.PATH_COLUMNS})
+    """Column names (:func:`~medimg.data.layouts.columns.column_key`) that name images in a label table."""
+    return frozenset(PATH_COLUMNS)  # box tables' image columns are among them
 
 
 def _header_at(top: list[list[str]]) -> tuple[int, bool]:
     """Where a sheet's header row is among its first rows ``top`` (the rows with values), and whether it names a
     column of images: the first row that does (title rows, an export's date, above it), else the first row of two
     or more values after rows of one value at most (titles), else the first row."""
-    from medimg.data.layouts.common import column_key
-
     names = _path_column_names()
     for n, row in enumerate(top):
         if any(column_key(cell) in names for cell in row if cell):
@@ -73,7 +70,6 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
         DatasetError: the file is not a workbook its suffix says, is protected, or has no row with data.
     """
     from medimg.data.case import normalise_split
-    from medimg.data.layouts.common import column_key
 
     try:
         sheets: list[tuple[str, list[list[str]], int, bool]] = []  # title, rows with values, header's index, named

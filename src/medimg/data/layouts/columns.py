@@ -1,0 +1,24 @@
+"""How a label table's columns are named and matched: :func:`column_key` and the names of its image column
+(:data:`PATH_COLUMNS`). Below every table reader (CSV manifests, box tables, spreadsheets), which share them."""
+
+from __future__ import annotations
+
+import re
+
+#: the names of a label table's image column (:func:`column_key` of the header), in the order they are looked for
+PATH_COLUMNS = (
+    "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
+    "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "id_code",
+    "image_data_id",  # LONI IDA (ADNI, PPMI): the folder named I12345 holding the scan
+    "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
+    "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
+    # last: a study's or series' folder of DICOM slices (Kaggle RSNA's uids, or named as a folder)
+    "studyinstanceuid", "seriesinstanceuid", "folder", "directory", "study_folder", "series_folder", "study_path",
+    "series_path",
+)  # fmt: skip
+
+
+def column_key(name: str) -> str:
+    """How a manifest column is matched: lower case, spaces and hyphens as underscores (``Patient ID`` ->
+    ``patient_id``, as spreadsheets and public sets such as NIH ChestX-ray14 write them)."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
