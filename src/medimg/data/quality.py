@@ -55,6 +55,8 @@ class CheckReport:
     cross_split_patients: list[str] = field(default_factory=list)
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
+    #: the groups of identical images (case ids) in one split with one label: neither across splits nor conflicts
+    within_split_duplicates: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
     #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
     unconvertible: list[dict[str, str]] = field(default_factory=list)
@@ -77,13 +79,6 @@ class CheckReport:
             or self.misread_boxes
             or self.unconvertible
         )
-
-    def within_split_duplicates(self) -> list[list[str]]:
-        """The groups of identical images (case ids) listed neither across splits nor as label conflicts."""
-        listed = {
-            m.rsplit(" [", 1)[0] for group in (*self.cross_split_duplicates, *self.label_conflicts) for m in group
-        }
-        return [list(group) for group in self.duplicates if not set(group) & listed]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,7 +137,7 @@ class CheckReport:
             lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
             lines.append(f"  label conflict (identical pixels, different labels): {', '.join(group)}")
-        for group in self.within_split_duplicates()[:10]:
+        for group in self.within_split_duplicates[:10]:
             lines.append(f"  identical images (same split): {', '.join(group)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
@@ -177,7 +172,7 @@ def mixed_channels_warning(
 def unconvertible_channels(records: Sequence[_ImageRecord]) -> dict[str, str]:
     """Path -> why, of the images whose channels cannot be converted to the most common channel count (the one
     the plan takes): a 4D volume's frames (time points, echoes) among 3D volumes are not averaged into one, nor is
-    any count that is not colour against grey (:func:`~medimg.tasks.segment.arrays.converts`)."""
+    any count that is not colour against grey (:func:`~medimg.io.frames.converts`)."""
     from medimg.io.frames import converts, exclude_hint, frames_refusal
 
     counts = Counter(r.channels for r in records)
@@ -500,6 +495,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         cross_split_patients=straddling,
         label_conflicts=conflicts,
         label_conflict_ids=conflict_ids,
+        within_split_duplicates=within,
         suspected_masks=masks,
         misread_boxes=misread,
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
