@@ -16,10 +16,8 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import MULTI_CHANNEL_HINT, DatasetError, wrong_dimensions
-from medimg.io.frames import frames_refusal, is_colour
+from medimg.io.frames import convert_colours
 from medimg.io.limits import reduce_for_size
-
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 PREPROCESSING_KEYS = (
     "spatial_dims",
@@ -39,19 +37,11 @@ def to_channels(
     """``(C, *spatial)`` to ``channels``: gray -> RGB by repetition, RGB(A) -> gray by luminance, RGBA -> RGB; only
     colours are converted (:func:`medimg.io.frames.is_colour` of the image's ``meta``; without it a volume's channels
     are frames), as :func:`medimg.transforms.preprocess.to_channels` does: a 4D file's frames are refused."""
-    have = array.shape[0]
-    if have == channels:
-        return array
-    if have > channels and not is_colour(meta, array.ndim - 1):
-        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")))
-    if have == 4 and channels == 3:
-        return array[:3]
-    if have in (3, 4) and channels == 1:
-        return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
-    if have == 1 and channels == 3:
-        return np.repeat(array, channels, axis=0)
+    converted = convert_colours(array, channels, source, meta)
+    if converted is not None:
+        return converted
     raise DatasetError(
-        f"{source or 'image'} has {have} channels but the model expects {channels}; convert the image first"
+        f"{source or 'image'} has {array.shape[0]} channels but the model expects {channels}; convert the image first"
         + MULTI_CHANNEL_HINT
     )
 

@@ -9,6 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from medimg.errors import DatasetError
+
+#: ITU-R BT.601 luma weights: a colour picture's grey, as a classifier of grey images sees it
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
 #: formats whose several channels are usually frames of one scan (a 4D NIfTI's time points or echoes), not the
 #: colours of a picture; their colour images say so in ``meta["rgb"]`` (NIfTI RGB24)
 FRAME_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
@@ -56,3 +63,28 @@ def frames_refusal(source: str, have: int, channels: int, time_axis: str | None 
 def exclude_hint(source: str) -> str:
     """How to train without the file ``source`` (whose channels cannot be converted)."""
     return f", or train without it (medimg fit DATA --exclude '{Path(source).name or 'NAME'}')"
+
+
+def convert_colours(
+    array: np.ndarray, channels: int, source: str = "", meta: Mapping[str, Any] | None = None, frames_fix: str = ""
+) -> np.ndarray | None:
+    """``(C, *spatial)`` with ``channels`` channels, as a classifier converts it (PyTorch and ONNX Runtime alike):
+    grey -> RGB by repetition, RGBA -> RGB by dropping alpha, RGB(A) -> grey by luminance (:data:`LUMA`); ``None``
+    for a channel count it does not convert (the caller says what its model expects).
+
+    Raises:
+        DatasetError: a 4D file's frames (not colours, :func:`is_colour` of ``meta``) for fewer channels: never
+            averaged into one (``frames_fix``: more of the fix, such as :func:`exclude_hint`).
+    """
+    have = array.shape[0]
+    if have == channels:
+        return array
+    if have > channels and not is_colour(meta, array.ndim - 1):
+        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")) + frames_fix)
+    if have == 4 and channels == 3:
+        return array[:3]
+    if have in (3, 4) and channels == 1:
+        return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
+    if have == 1 and channels == 3:
+        return np.repeat(array, channels, axis=0)
+    return None

@@ -16,7 +16,6 @@ from medimg.planning.plan import Plan
 logger = logging.getLogger(__name__)
 
 CHUNK_VOXELS = 2**24  # input voxels per resize call (64 MB float32): ~21k 28 px images or 64 volumes of 64^3
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def to_channels(
@@ -31,21 +30,13 @@ def to_channels(
         DatasetError: frames, or a channel count that cannot be converted, naming the file and the fix.
     """
     from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
-    from medimg.io.frames import exclude_hint, frames_refusal, is_colour
+    from medimg.io.frames import convert_colours, exclude_hint
 
-    have = array.shape[0]
-    if have == channels:
-        return array
-    if have > channels and not is_colour(meta, array.ndim - 1):
-        raise DatasetError(frames_refusal(source, have, channels, (meta or {}).get("time_axis")) + exclude_hint(source))
-    if have == 4 and channels == 3:
-        return array[:3]
-    if have in (3, 4) and channels == 1:
-        return np.tensordot(LUMA, array[:3], axes=1)[None].astype(np.float32)
-    if have == 1 and channels == 3:
-        return np.repeat(array, channels, axis=0)
+    converted = convert_colours(array, channels, source, meta, exclude_hint(source))
+    if converted is not None:
+        return converted
     raise DatasetError(
-        f"{source or 'image'} has {have} channels but the plan expects {channels}; "
+        f"{source or 'image'} has {array.shape[0]} channels but the plan expects {channels}; "
         "convert the image or set in_channels in the plan" + MULTI_CHANNEL_HINT
     )
 
