@@ -257,14 +257,20 @@ class NoLabelColumnError(DatasetError):
 _WHOLE_NUMBER = re.compile(r"([+-]?\d+)\.0+")
 
 
+def _as_whole_number(text: str) -> str:
+    """A whole number written as a float as that number (``17.0`` -> ``17``: pandas writes an integer column with
+    gaps as floats); any other text as it is."""
+    number = _WHOLE_NUMBER.fullmatch(text)
+    return str(int(number.group(1))) if number else text
+
+
 def _spelling_key(label: str) -> str:
     """What spellings of one class share: :func:`~medimg.data.labels.class_key` with runs of spaces as one
     (``no  finding``), every dash as ``-`` (Word's non-breaking hyphen in ``COVID‑19``) and a whole number written
     as a float as that number (``1.0`` is ``1``: two exports, one by pandas from a column with gaps)."""
     key = " ".join(class_key(unicodedata.normalize("NFKC", label)).split())
     key = "".join("-" if unicodedata.category(char) == "Pd" else char for char in key)  # en dash, U+2011...
-    number = _WHOLE_NUMBER.fullmatch(key)
-    return str(int(number.group(1))) if number else key
+    return _as_whole_number(key)
 
 
 def _merge_case_variants(labels: list[str], manifest: Path) -> list[str]:
@@ -519,9 +525,7 @@ def _patient_name(cell: str) -> str:
     """A patient cell of a user's table: a missing value empty, a whole number written as a float as the number
     (``17.0`` is patient ``17``: pandas writes an id column with gaps as floats, and a table joined from two
     exports would otherwise hold one patient twice, on both sides of a split)."""
-    cell = _missing_as_empty(cell)
-    number = _WHOLE_NUMBER.fullmatch(cell)
-    return str(int(number.group(1))) if number else cell
+    return _as_whole_number(_missing_as_empty(cell))
 
 
 def _missing_as_empty(cell: str) -> str:
