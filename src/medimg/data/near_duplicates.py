@@ -125,6 +125,23 @@ def _bounded(
             yield members
 
 
+def _band(dhash: int, band: int) -> int:
+    """Band ``band`` of a difference hash (:data:`BANDS` bands of equal width)."""
+    width = 64 // BANDS
+    return (dhash >> (band * width)) & ((1 << width) - 1)
+
+
+def _band_tables(ids: Sequence[str], signatures: Mapping[str, Signature]) -> list[dict[int, list[int]]]:
+    """For each band, its value -> the indices (in ``ids``) of the images whose hash has it."""
+    tables: list[dict[int, list[int]]] = []
+    for band in range(BANDS):
+        table: dict[int, list[int]] = defaultdict(list)
+        for i, case_id in enumerate(ids):
+            table[_band(signatures[case_id].dhash, band)].append(i)
+        tables.append(table)
+    return tables
+
+
 def _unit_rows(thumbnails: list[np.ndarray]) -> np.ndarray:
     """Thumbnails as zero-mean, unit-length rows: their dot products are correlations."""
     rows = np.stack([t.reshape(-1) for t in thumbnails]).astype(np.float32)
@@ -144,11 +161,8 @@ def near_duplicate_groups(
         return []
     rows = _unit_rows([signatures[c].thumbnail for c in ids])
     pictures = DisjointSets(range(len(ids)))
-    width = 64 // BANDS
-    for band in range(BANDS):
-        buckets: dict[int, list[int]] = defaultdict(list)
-        for i, case_id in enumerate(ids):
-            buckets[(signatures[case_id].dhash >> (band * width)) & ((1 << width) - 1)].append(i)
+    tables = _band_tables(ids, signatures)
+    for buckets in tables:
         for members in _bounded(buckets.values(), ids, signatures):
             index = np.asarray(members)
             for start in range(0, len(index), BLOCK):  # a block of rows against the bucket: bounded memory
@@ -156,7 +170,7 @@ def near_duplicate_groups(
                 for a, b in np.argwhere(block >= SAME_PICTURE_CORRELATION):
                     if start + a < b:
                         pictures.join(int(index[start + a]), int(index[b]))
-    _join_variants(ids, signatures, rows, pictures)
+    _join_variants(ids, signatures, rows, pictures, tables)
     same_pixels: dict[str, int] = {}
     for number, group in enumerate(identical):
         same_pixels.update(dict.fromkeys(group, number))
@@ -171,19 +185,15 @@ def near_duplicate_groups(
 
 
 def _join_variants(
-    ids: Sequence[str], signatures: Mapping[str, Signature], rows: np.ndarray, pictures: DisjointSets[int]
+    ids: Sequence[str],
+    signatures: Mapping[str, Signature],
+    rows: np.ndarray,
+    pictures: DisjointSets[int],
+    tables: Sequence[Mapping[int, list[int]]],
 ) -> None:
     """Join the images one of whose variants (mirrored, cropped) is another image: a variant's hash bands are
     looked up among the images' own, and a candidate joins when the variant's thumbnail correlates with the
-    image's at least :data:`SAME_PICTURE_CORRELATION`."""
-    width = 64 // BANDS
-    mask = (1 << width) - 1
-    tables: list[dict[int, list[int]]] = []
-    for band in range(BANDS):
-        table: dict[int, list[int]] = defaultdict(list)
-        for i, case_id in enumerate(ids):
-            table[(signatures[case_id].dhash >> (band * width)) & mask].append(i)
-        tables.append(table)
+    image's at least :data:`SAME_PICTURE_CORRELATION` (``tables``: :func:`_band_tables` of the images)."""
     for i, case_id in enumerate(ids):
         variants = signatures[case_id].variants
         if not variants:
@@ -191,7 +201,7 @@ def _join_variants(
         candidates: set[int] = set()
         for dhash, _ in variants:
             for band, table in enumerate(tables):
-                members = table.get((dhash >> (band * width)) & mask, ())
+                members = table.get(_band(dhash, band), ())
                 if len(members) > MAX_BUCKET:  # a crowded band (flat images): only the whole hash
                     members = [j for j in members if signatures[ids[j]].dhash == dhash]
                 candidates.update(members)
