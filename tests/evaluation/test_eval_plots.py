@@ -115,3 +115,19 @@ def test_plots_do_not_import_pyplot_and_need_no_display(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.png")], check=True, env=env, timeout=60)
     _assert_png(tmp_path / "r.png")
+
+
+def test_binary_roc_marks_the_decisions_the_report_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 4 negatives (one called positive) and 4 positives (three called positive): specificity 0.75, sensitivity 0.75
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    positive = np.array([0.1, 0.2, 0.3, 0.7, 0.4, 0.6, 0.8, 0.9])
+    p = np.stack([1 - positive, positive], axis=1)
+    figures = []
+    real_save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    _assert_png(plots.plot_roc(y, p, ["normal", "pneumonia"], tmp_path / "roc.png"))
+    ax = figures[0].axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "the model's decisions: sensitivity 0.750, specificity 0.750" in labels
+    marker = next(line for line in ax.get_lines() if line.get_label().startswith("the model's decisions"))
+    assert (float(marker.get_xdata()[0]), float(marker.get_ydata()[0])) == (0.25, 0.75)

@@ -57,6 +57,15 @@ def _auc_value(positive: NDArray[np.bool_], scores: NDArray[np.float64]) -> floa
     return float(weighted_auc(np.ones((1, scores.size)), positive, scores)[0])
 
 
+def decision_point(y: NDArray[np.int64], probabilities: NDArray[np.float64]) -> tuple[float, float]:
+    """Where a two-class model's decisions sit on its ROC curve: ``(false positive rate, true positive rate)`` of
+    the more probable class (the report's decisions: an operating point chosen on validation is folded into the
+    probabilities), so the curve shows the operating point the reported sensitivity and specificity belong to."""
+    predicted = probabilities.argmax(axis=1) == 1
+    positive = y == 1
+    return float(predicted[~positive].mean()), float(predicted[positive].mean())
+
+
 def _square_roc_axes(fig: Figure) -> Any:
     ax = fig.add_subplot(1, 1, 1)
     ax.plot([0, 1], [0, 1], linestyle="--", color=_CHANCE, linewidth=1, label="chance (AUC = 0.5)")
@@ -72,7 +81,8 @@ def _square_roc_axes(fig: Figure) -> Any:
 def plot_roc(y_true: Any, probabilities: Any, class_names: Sequence[str], path: str | os.PathLike[str]) -> Path:
     """Plot ROC curves to a PNG file.
 
-    Binary: one curve for the positive class (column 1) with its AUC in the legend. Multi-class: a
+    Binary: one curve for the positive class (column 1) with its AUC in the legend, and a dot at the model's
+    decisions (its sensitivity and specificity, as the report's confusion matrix counts them). Multi-class: a
     one-vs-rest curve per class present in ``y_true`` plus the macro-average curve (mean TPR on a common FPR
     grid) labelled with the macro AUC.
 
@@ -100,6 +110,17 @@ def plot_roc(y_true: Any, probabilities: Any, class_names: Sequence[str], path: 
             fpr, tpr = _roc_points(y == 1, p[:, 1])
             auc = _auc_value(y == 1, p[:, 1])
             ax.plot(fpr, tpr, color=_ACCENT, linewidth=2, label=f"{names[1]} (AUC = {auc:.3f})")
+            point_fpr, point_tpr = decision_point(y, p)
+            ax.plot(
+                [point_fpr],
+                [point_tpr],
+                marker="o",
+                markersize=8,
+                linestyle="none",
+                color=_ACCENT,
+                markeredgecolor="black",
+                label=f"the model's decisions: sensitivity {point_tpr:.3f}, specificity {1 - point_fpr:.3f}",
+            )
     else:
         title = "ROC curves — one-vs-rest"
         colors = _class_colors(k)
