@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "display_scale",
     "is_hounsfield",
     "resolve_window",
+    "warn_if_not_hounsfield",
     "window_from_json",
 ]
 
@@ -143,7 +145,7 @@ def resolve_window(
         window: ``None`` (no window), a preset name from :data:`WINDOW_PRESETS` (case-insensitive, ``_`` and
             ``-`` interchangeable), ``"auto"`` / ``"file"`` (the file's own ``window_center`` /
             ``window_width`` from ``meta``; when absent, the min-max range of ``array``), or an explicit
-            ``(center, width)``.
+            ``(center, width)`` (also as the text ``"center,width"``, as the CLI's ``--window`` takes it).
         meta: the image's ``ImageData.meta`` (reads ``window_center`` and ``window_width``).
         array: the image array, only used for the min-max fallback of ``"auto"``.
 
@@ -157,6 +159,8 @@ def resolve_window(
     """
     if window is None:
         return None
+    if isinstance(window, str) and "," in window:
+        window = _parse_center_width(window)
     if isinstance(window, str):
         name = _normalise_name(window)
         if name in AUTO_WINDOWS:
@@ -191,6 +195,23 @@ def resolve_window(
     return (center, width)
 
 
+def _parse_center_width(text: str) -> tuple[float, float]:
+    """``"C,W"`` (the CLI's ``--window 40,400``, as the README writes it) as ``(center, width)``.
+
+    Raises:
+        ConfigError: not two numbers.
+    """
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError(text)
+        return float(parts[0]), float(parts[1])
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid window {text!r}: expected a preset name or CENTER,WIDTH (two numbers), e.g. '40,400'"
+        ) from exc
+
+
 def _modality(meta: Mapping[str, Any]) -> str | None:
     value = meta.get("modality")
     return str(value).upper() if value else None
@@ -217,6 +238,52 @@ def check_window_fits_modality(window: WindowSpec | None, meta: Mapping[str, Any
         f"{source or 'image'}: window {window!r} is a CT window in Hounsfield units, but this image's modality is "
         f"{modality} (not CT), whose values are not HU. Use --window file (the file's own window), an explicit "
         "CENTER,WIDTH in its units, or no window (non-CT DICOM is mapped to 0..255 by its own window)"
+    )
+
+
+#: CT presets already warned about by :func:`warn_if_not_hounsfield` in this process (one warning per preset, not
+#: one per file of a folder)
+_WARNED_NOT_HOUNSFIELD: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def warn_if_not_hounsfield(window: WindowSpec | None, image: ImageData) -> None:
+    """Warn (once per preset and process) when a CT preset is applied to an image whose values cannot be HU.
+
+    A raster, NIfTI or array carries no modality, so :func:`check_window_fits_modality` cannot refuse a CT preset on
+    it. But an image in Hounsfield units has negative values (air -1000 HU, fat -100 HU); one with none is a display
+    export (an 8-bit PNG of a CT slice, a 12-bit radiograph) or HU stored with an offset (a 16-bit PNG of HU + 1024
+    or DeepLesion's HU + 32768), and the preset clips most of it to white: a 16-bit radiograph under ``lung`` is
+    96% one value. The warning names the file, the share of pixels clipped and the fix.
+    """
+    if not isinstance(window, str) or _normalise_name(window) not in WINDOW_PRESETS or is_hounsfield(image.meta):
+        return
+    name = _normalise_name(window)
+    array = image.array
+    if name in _WARNED_NOT_HOUNSFIELD or array.size == 0:
+        return
+    finite = array[np.isfinite(array)]
+    if finite.size == 0 or float(finite.min()) < 0:
+        return
+    with _WARNED_LOCK:  # images are read by several threads at once
+        if name in _WARNED_NOT_HOUNSFIELD:
+            return
+        _WARNED_NOT_HOUNSFIELD.add(name)
+    center, width = WINDOW_PRESETS[name]
+    white = float(np.mean(finite >= center + width / 2.0))
+    logger.warning(
+        "%s: window %r is a CT window in Hounsfield units (centre %g, width %g), but this image has no negative "
+        "value (lowest %g), so its values are not HU (air is -1000 HU): %.0f%% of its pixels are clipped to white. "
+        "For a display export (8-bit PNG/JPEG, a radiograph) leave --window out; for HU stored with an offset give "
+        "the window in the stored units, e.g. --window %g,%g for HU + 1024 (said once; other images may be alike)",
+        image.source or "image",
+        window,
+        center,
+        width,
+        float(finite.min()),
+        100 * white,
+        center + 1024,
+        width,
     )
 
 
@@ -293,6 +360,7 @@ def apply_window_to_image(image: ImageData, window: WindowSpec | None) -> ImageD
     if window is None:
         return image
     check_window_fits_modality(window, image.meta, image.source)
+    warn_if_not_hounsfield(window, image)
     resolved = resolve_window(window, image.meta, image.array)
     image.meta["window"] = resolved
     if resolved is None:
