@@ -21,7 +21,8 @@ def draw_phantom(rng: np.random.Generator, size: int = 64, lesion: bool = False)
     ry, rx = rng.uniform(0.28, 0.4, 2)
     organ = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
     image = np.where(organ, 0.45, 0.08).astype(np.float32)
-    texture = rng.normal(0, 1, (size // 4, size // 4)).astype(np.float32)
+    cells = -(-size // 4)  # 4-px texture cells, the last one cut at a side that is not a multiple of 4
+    texture = rng.normal(0, 1, (cells, cells)).astype(np.float32)
     texture = np.kron(texture, np.ones((4, 4), dtype=np.float32))[:size, :size]
     image += 0.06 * texture * organ
     if lesion:

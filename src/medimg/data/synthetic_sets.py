@@ -14,11 +14,12 @@ in validation or test and be scored as a patient's image.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from medimg.data.case import Case, is_missing_value
-from medimg.errors import DatasetError
+from medimg.errors import DatasetError, MedimgError
 
 MANIFEST = "synthetic.csv"
 """The manifest ``medimg generate`` writes beside the images."""
@@ -163,4 +164,88 @@ def refuse_synthetic_images(dataset: Any) -> None:
                 "validation or test patients. Move them out of the data (the files that manifest lists) and add "
                 "them to training with `medimg fit DATA --synthetic SET` (Model.fit(..., synthetic=SET)); "
                 "generate into a folder of its own (medimg generate RUN --out SET)"
+            )
+
+
+#: images of each side (the data's training split, the synthetic set) read to compare them
+COMPARE_IMAGES = 8
+#: the largest ratio of a synthetic set's image side to the data's median side taken as the same kind of image
+SIDE_RATIO = 1.5
+#: the largest ratio of intensity spans (0.5-99.5 percentiles) taken as the same units
+SPAN_RATIO = 8.0
+
+
+def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence[Case], source: str | Path) -> None:
+    """Refuse a synthetic set whose images are not images of this data's kind: another number of spatial axes,
+    of channels (grayscale and RGB), a median side more than :data:`SIDE_RATIO` times the data's (or less), or
+    intensities in other units (ranges that do not overlap, or spans more than :data:`SPAN_RATIO` apart: 16-bit
+    NIfTI samples for 8-bit PNGs). A few images of each are read (:data:`COMPARE_IMAGES`); the generator run's
+    plan (the manifest's ``run``), when found, gives its training intensities too. Such images would be read as
+    training images of the classifier and silently change what it learns.
+
+    Raises:
+        DatasetError: the message names the set, the difference and the fix.
+    """
+    import numpy as np
+
+    def looks(cases: Sequence[Case]) -> tuple[set[int], set[int], list[float], tuple[float, float]] | None:
+        step = max(1, len(cases) // COMPARE_IMAGES)
+        dims: set[int] = set()
+        channels: set[int] = set()
+        sides: list[list[int]] = []
+        values = []
+        for case in list(cases)[::step][:COMPARE_IMAGES]:
+            try:
+                image = dataset.read(case)
+            except MedimgError:  # unreadable files are reported (or skipped) where training reads them
+                continue
+            dims.add(image.ndim_spatial)
+            channels.add(image.channels)
+            sides.append(list(image.spatial_shape))
+            values.append(np.asarray(image.array, dtype=np.float32).ravel()[::7])
+        if not values:
+            return None
+        pixels = np.concatenate(values)
+        low, high = np.percentile(pixels, [0.5, 99.5])
+        return dims, channels, [float(np.median(s)) for s in zip(*sides, strict=False)], (float(low), float(high))
+
+    ours, theirs = looks(real), looks(synthetic)
+    if ours is None or theirs is None:
+        return
+    fix = "draw the set from a generator trained on this data (medimg fit DATA --task generate, then medimg generate)"
+    what = f"synthetic set {source}"
+    if ours[0] != theirs[0] or ours[1] != theirs[1]:
+
+        def kind(dims: set[int], channels: set[int]) -> str:
+            return "/".join(f"{d}D" for d in sorted(dims)) + " with " + "/".join(map(str, sorted(channels)))
+
+        raise DatasetError(
+            f"{what} holds {kind(*theirs[:2])} channel(s), the data {kind(*ours[:2])} channel(s) "
+            f"(grayscale 1, RGB 3): its images are not of this data; {fix}"
+        )
+    ratios = [max(a, b) / max(min(a, b), 1.0) for a, b in zip(ours[2], theirs[2], strict=False)]
+    if ratios and max(ratios) > SIDE_RATIO:
+        size = "x".join(f"{v:g}" for v in theirs[2])
+        raise DatasetError(
+            f"{what} holds images of {size} (median), the data {'x'.join(f'{v:g}' for v in ours[2])}: they were "
+            f"generated for other images; {fix}"
+        )
+    ranges = [("its images'", theirs[3])]
+    for run in generator_runs(source)[0]:
+        try:
+            plan = json.loads((run / "plan.json").read_text(encoding="utf-8"))
+            ranges.append((f"its generator's ({run})", (float(plan["clip_low"]), float(plan["clip_high"]))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    low, high = ours[3]
+    span = max(high - low, 1e-6)
+    for name, (other_low, other_high) in ranges:
+        other_span = max(other_high - other_low, 1e-6)
+        margin = span / 2 if name == "its images'" else 0.0  # a poor generator's samples may stray a little
+        apart = min(high + margin, other_high) < max(low - margin, other_low)
+        scale = other_span / span
+        if apart or (scale > SPAN_RATIO or (name != "its images'" and scale < 1 / SPAN_RATIO)):
+            raise DatasetError(
+                f"{what}: {name} intensities {other_low:g}..{other_high:g} are in other units than the data's "
+                f"{low:g}..{high:g} (0.5-99.5 percentiles; e.g. 16-bit or NIfTI samples for 8-bit images): {fix}"
             )

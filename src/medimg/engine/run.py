@@ -308,11 +308,19 @@ def synthetic_cases(dataset: Any, source: str, splits: Splits) -> list[Case]:
             validation/test images.
     """
     from medimg.data.pool import case_digests, drop_evaluation_copies
-    from medimg.data.synthetic_sets import evaluation_images_trained_on, generator_runs, read_synthetic_cases
+    from medimg.data.synthetic_sets import (
+        evaluation_images_trained_on,
+        generator_runs,
+        read_synthetic_cases,
+        refuse_unlike_images,
+    )
 
     if getattr(dataset, "task", None) != "classify":
         raise ConfigError(f"--synthetic adds labelled images to classification data, not to {dataset.task} data")
     cases = read_synthetic_cases(source, list(dataset.class_names))
+    refuse_unlike_images(
+        dataset, [c for c in dataset.cases if splits.assignment.get(c.case_id) == "train"], cases, source
+    )
     evaluation = set(case_digests(dataset, [c for c in dataset.cases if splits.assignment.get(c.case_id) != "train"]))
     digests = case_digests(dataset, cases)
     cases, _ = drop_evaluation_copies(cases, digests, evaluation, what=f"synthetic set {source}")
