@@ -9,12 +9,44 @@ with the same draws as on the CPU.
 
 from __future__ import annotations
 
+import logging
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from medimg.planning.plan import AugmentationPlan
+
+logger = logging.getLogger(__name__)
+
+#: an intensity jitter (``brightness``, ``noise_std``) above this many standard deviations of the normalised
+#: training intensities was given in the image's own units (HU, 0..255), not the plan's normalised ones
+INTENSITY_JITTER_MAX = 3.0
+
+_WARNED_UNITS: set[tuple[str, float]] = set()
+
+
+def warn_intensity_units(plan: Any) -> None:
+    """Warn (once per setting and process) when ``brightness`` or ``noise_std`` of an augmentation plan is more
+    than :data:`INTENSITY_JITTER_MAX` standard deviations: they apply after clipping and standardisation, so
+    ``--set augmentation.brightness=100`` meant as +-100 HU shifts a CT by 100 standard deviations and the network
+    trains on saturated noise. The planned values are 0.1 (brightness) and 0 (noise)."""
+    for name in ("brightness", "noise_std"):
+        value = float(getattr(plan, name, 0.0) or 0.0)
+        if value <= INTENSITY_JITTER_MAX or (name, value) in _WARNED_UNITS:
+            continue
+        _WARNED_UNITS.add((name, value))
+        logger.warning(
+            "augmentation.%s=%g is in normalised units (standard deviations of the training intensities, after "
+            "clipping and standardisation), not the image's units (HU, 0..255): %g shifts every image far outside "
+            "anything seen at prediction. Give it in standard deviations, e.g. --set augmentation.%s=0.1 (the "
+            "planner's brightness is 0.1, its noise 0)",
+            name,
+            value,
+            value,
+            name,
+        )
 
 
 class BatchAugment:
@@ -28,6 +60,7 @@ class BatchAugment:
     def __init__(self, plan: AugmentationPlan, spatial_dims: int) -> None:
         self.plan = plan
         self.spatial_dims = spatial_dims
+        warn_intensity_units(plan)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if not self.plan.enabled:
