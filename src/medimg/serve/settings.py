@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -9,11 +10,35 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 DEFAULT_DATABASE = "medimg-serve.db"
 
 
+#: the start of a URL whose ``//`` is missing or short (``sqlite:/x.db``, ``postgresql+psycopg:/u@host/db``): a
+#: scheme of two or more letters, so a Windows drive (``C:/...``) stays a path
+_BROKEN_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/?(?!//)")
+
+
 def database_url(database: str | Path) -> str:
-    """A SQLAlchemy URL from a URL (``postgresql+psycopg://...``) or a path to an SQLite file."""
-    text = str(database)
+    """A SQLAlchemy URL from a URL (``postgresql+psycopg://...``) or a path to an SQLite file (spaces around it, as
+    a configuration file or an environment variable may add them, are dropped).
+
+    Raises:
+        ConfigError: ``database`` is empty, or is a URL with its ``//`` missing (``sqlite:/x.db``): as a path it
+            would be a new, empty database in a folder named after the scheme, the service's reports elsewhere.
+    """
+    from medimg.errors import ConfigError
+
+    text = str(database).strip()
     if "://" in text:
         return text
+    if not text:
+        raise ConfigError(
+            "the --db value is empty: give an SQLite file path or a database URL (default medimg-serve.db)"
+        )
+    if _BROKEN_URL.match(text) and not Path(text).expanduser().exists():
+        scheme = text.partition(":")[0]
+        raise ConfigError(
+            f"--db {text!r} looks like a database URL without its '//': write {scheme}://... (an SQLite file is "
+            "sqlite:///relative/file.db or sqlite:////absolute/file.db, or simply the file's path; a file name "
+            f"with a colon: ./{text})"
+        )
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 

@@ -17,6 +17,7 @@ reports stored with an idempotency key are given the token the key names (:func:
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import uuid
@@ -56,6 +57,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from medimg.errors import ConfigError
+
+logger = logging.getLogger("medimg.serve")
 
 TOKEN_PREFIX = "mdg_"
 
@@ -222,7 +225,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA secure_delete=ON")  # a deleted report's pictures are overwritten, not left in free pages
     cursor.close()
+
+
+#: how an SQLite database is named, for a message
+SQLITE_URL_FORM = (
+    "give the file's path (--db reports.db), or a URL with three slashes for a relative path "
+    "(sqlite:///reports.db) and four for an absolute one (sqlite:////var/lib/medimg/reports.db)"
+)
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
@@ -242,19 +253,38 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if url.startswith("sqlite"):
         from pathlib import Path
 
-        database = make_url(url).database
-        if database and database != ":memory:":
-            if not create and not Path(database).exists():
-                raise ConfigError(
-                    f"the SQLite database {database} does not exist: check the --db path (a new database is "
-                    f"created by `medimg token create --db {database}` or `medimg serve`)"
-                )
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError) as error:
+            raise ConfigError(f"{shown_url(url)} is not an SQLite URL ({error}): {SQLITE_URL_FORM}") from error
+        database = parsed.database
+        if parsed.host:  # sqlite://x.db: two slashes make the file a host name, which SQLite has none of
+            raise ConfigError(f"{url} has two slashes, which make {parsed.host!r} a host name: {SQLITE_URL_FORM}")
+        if not database or database == ":memory:":  # sqlite://: a database in memory, gone at every stop
+            raise ConfigError(
+                f"{url} names no SQLite file (an in-memory database keeps nothing: reports and tokens would be lost "
+                f"at every stop): {SQLITE_URL_FORM}"
+            )
+        if not create and not Path(database).exists():
+            raise ConfigError(
+                f"the SQLite database {database} does not exist: check the --db path (a new database is "
+                f"created by `medimg token create --db {database}` or `medimg serve`)"
+            )
+        try:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             Path(database).touch(mode=0o600, exist_ok=True)  # a new file readable by its owner only (SQLite
             # gives its -wal and -shm files the database's permissions)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=HIDE_PARAMETERS
-        )
+        except OSError as error:  # a read-only or full disk, a parent that is a file, no permission
+            raise ConfigError(
+                f"cannot create the SQLite database {database}: {_os_reason(error, database)}; check that the --db "
+                "path is in a folder you may write to, on a disk with free space"
+            ) from error
+        try:
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=HIDE_PARAMETERS
+            )
+        except (ArgumentError, ValueError) as error:
+            raise ConfigError(f"{shown_url(url)} is not an SQLite URL ({error}): {SQLITE_URL_FORM}") from error
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
@@ -274,6 +304,12 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             f"the database URL {shown_url(url)} needs the Python driver {error.name or 'module'!r}, which is not "
             f"installed: pip install {error.name or 'the driver'}{hint if url.startswith('postgresql') else ''}"
         ) from error
+
+
+def _os_reason(error: OSError, path: str) -> str:
+    """The operating system's reason, with the path it concerns when that is another one (a parent folder)."""
+    reason = error.strerror or type(error).__name__
+    return f"{reason} ({error.filename})" if error.filename and str(error.filename) != path else reason
 
 
 def shown_url(url: str) -> str:
@@ -332,9 +368,8 @@ def unusable_database(url: str, error: DBAPIError) -> ConfigError:
             f"cannot open the SQLite database {parsed.database}: {reason}; check that the --db path names a file "
             "(not a folder) in a folder you may write to"
         )
-    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}"
     return ConfigError(
-        f"cannot use the database {parsed.database!r} on {where} ({shown_url(url)}): {reason}; check that the "
+        f"cannot use {database_location(url)} ({shown_url(url)}): {reason}; check that the "
         "server runs there and accepts connections from this machine, and the user name, password and database "
         "name in the --db URL"
     )
@@ -360,10 +395,28 @@ def add_missing_columns(engine: Engine) -> list[str]:
                 default = f" DEFAULT '{server_default.arg}'" if server_default is not None else ""
                 connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"))
                 added.append(f"{table.name}.{column.name}")
-                for index in table.indexes:
-                    if not index.unique and [c.name for c in index.columns] == [column.name]:
-                        index.create(connection, checkfirst=True)
+        _add_missing_indexes(engine, table)
     return added
+
+
+def _add_missing_indexes(engine: Engine, table: Table) -> None:
+    """Create the indexes of ``table`` a database made by an older medimg lacks, unique ones included (the unique
+    ``idempotency_key`` index is what makes two servers racing on one key store one report, not two). A unique
+    index that the rows already break (possible only in a database without it) is logged and left out."""
+    present = {index["name"] for index in inspect(engine).get_indexes(table.name)}
+    for index in table.indexes:
+        if index.name in present:
+            continue
+        try:
+            with engine.begin() as connection:
+                index.create(connection, checkfirst=True)
+        except IntegrityError:
+            logger.warning(
+                "the database's %s table has duplicate %s values: its unique index %s was not created",
+                table.name,
+                ", ".join(column.name for column in index.columns),
+                index.name,
+            )
 
 
 def key_owner(idempotency_key: str) -> str:
@@ -561,7 +614,22 @@ class Storage:
             if row is None:
                 return False
             session.delete(row)
-            return True
+        self._forget_deleted()
+        return True
+
+    def _forget_deleted(self) -> None:
+        """After a delete on SQLite: copy the write-ahead log into the database and empty it, so the deleted rows'
+        bytes (which secure_delete overwrites in the database) are not left in the log's earlier frames either.
+        Best effort: a reader in progress may keep part of the log until the next checkpoint."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except DatabaseError as error:
+            logger.warning(
+                "could not checkpoint %s after a delete (%s)", database_location(self.url), type(error).__name__
+            )
 
     def list_reports(
         self, *, offset: int = 0, limit: int = 20, scope: Scope = EVERY_REPORT

@@ -1,0 +1,132 @@
+"""Operating the service's database as a hospital's IT would: mistyped --db values, an upgraded database used by two
+servers, and a deleted report that must really be gone from the file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from medimg.errors import ConfigError
+from medimg.serve.settings import database_url
+from medimg.serve.storage import KeyTaken, Storage
+from tests.serve.databases import TestDatabase
+
+REPORT = {
+    "model_name": "m",
+    "label": "lesion",
+    "label_index": 1,
+    "confidence": 0.9,
+    "probabilities": {"normal": 0.1, "lesion": 0.9},
+    "input_format": "png",
+    "input_info": {},
+    "model_info": {},
+    "image_png": b"\x89PNG",
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("sqlite://reports.db", "two slashes"),  # was a SQLAlchemy traceback
+        ("sqlite://", "in-memory"),  # was a database in memory: the token it created was gone at once
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite:/reports.db", "without its '//'"),  # was a new database in a folder named "sqlite:"
+        ("postgresql+psycopg:/medimg@db-host/medimg", "without its '//'"),
+        ("", "empty"),
+    ],
+)
+def test_a_mistyped_database_is_a_one_line_error_that_creates_nothing(
+    value: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=says) as refused:
+        Storage(database_url(value))
+    assert "\n" not in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spaces_around_the_database_path_are_not_part_of_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value from an environment variable or a unit file often carries a space or a newline."""
+    monkeypatch.chdir(tmp_path)
+    assert database_url(f"  {tmp_path / 'reports.db'}\n") == f"sqlite:///{tmp_path / 'reports.db'}"
+    assert database_url(" sqlite:///reports.db ") == "sqlite:///reports.db"
+
+
+def test_a_database_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "not-a-folder").write_text("a file")
+    with pytest.raises(ConfigError, match=r"cannot create the SQLite database .*not-a-folder"):
+        Storage(database_url(tmp_path / "not-a-folder" / "reports.db"))
+
+
+def test_token_create_on_a_mistyped_url_exits_2_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "medimg.cli.app", "token", "create", "--db", "sqlite://reports.db"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().startswith("error: sqlite://reports.db has two slashes") and not done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def _old_schema(database: TestDatabase) -> None:
+    """The tables as a medimg from before idempotency keys, tokens' owners and tasks made them."""
+    blob, moment = ("BLOB", "DATETIME") if database.kind == "sqlite" else ("BYTEA", "TIMESTAMP WITH TIME ZONE")
+    engine = create_engine(database.url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"CREATE TABLE reports (id VARCHAR(32) PRIMARY KEY, created_at {moment}, model_name VARCHAR(200), "
+                "label VARCHAR(200), label_index INTEGER, confidence FLOAT, probabilities JSON, "
+                "explain_method VARCHAR(40), input_format VARCHAR(20), input_info JSON, model_info JSON, "
+                f"image_png {blob}, heatmap_png {blob}, overlay_png {blob})"
+            )
+        )
+        connection.execute(text("CREATE INDEX ix_reports_created_at ON reports (created_at)"))
+        connection.execute(
+            text(
+                "CREATE TABLE api_tokens (id VARCHAR(16) PRIMARY KEY, name VARCHAR(200), token_sha256 VARCHAR(64) "
+                f"UNIQUE, created_at {moment}, revoked_at {moment})"
+            )
+        )
+    engine.dispose()
+
+
+def test_an_upgraded_database_stores_one_report_per_idempotency_key(database: TestDatabase) -> None:
+    """The unique index on the key is what settles two servers racing on one key; an upgraded database lacked it,
+    so both servers' reports were stored."""
+    _old_schema(database)
+    first, second = Storage(database.url), Storage(database.url)  # two servers on the upgraded database
+    try:
+        indexes = {index["name"]: index for index in inspect(first.engine).get_indexes("reports")}
+        assert indexes["ix_reports_idempotency_key"]["unique"]
+        stored = first.add_report(**REPORT, idempotency_key="t1:k", upload_sha256="a" * 64)
+        with pytest.raises(KeyTaken) as taken:
+            second.add_report(**REPORT, idempotency_key="t1:k", upload_sha256="a" * 64)
+        assert taken.value.first.id == stored.id and first.count_reports() == 1
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_deleted_reports_pictures_are_gone_from_the_sqlite_files(tmp_path: Path) -> None:
+    """DELETE /v1/reports/{id} promises the pictures go: they were left in the database's free pages and its
+    write-ahead log, readable by anyone with a copy of the files (a backup)."""
+    storage = Storage(database_url(tmp_path / "reports.db"))
+    picture = os.urandom(20_000)  # several pages, like a real image
+    kept = storage.add_report(**REPORT)
+    deleted = storage.add_report(**{**REPORT, "image_png": picture, "heatmap_png": picture[::-1]})
+    assert storage.delete_report(deleted.id)
+    stored = b"".join(path.read_bytes() for path in sorted(tmp_path.glob("reports.db*")))
+    for blob in (picture, picture[::-1]):
+        assert not any(blob[start : start + 64] in stored for start in range(0, len(blob), 512))
+    assert storage.get_report(kept.id) is not None and storage.get_report(deleted.id) is None
+    storage.close()
