@@ -116,7 +116,14 @@ def train_feature_space(
     splits = Splits(assignment=assignment, method="the generate run's train/val split", seed=options.seed)
     logger.info("feature classifier: %s, %d epochs, into %s", plan.features_network, plan.features_epochs, folder)
     local = options.model_copy(update={"resume": False, "folds": None, "tensorboard": False, "synthetic": None})
-    overrides: dict[str, Any] = {"network": plan.features_network, "epochs": plan.features_epochs, "ensemble": 1}
+    # one network: a time budget would otherwise add ensemble members, whose features are concatenated (a space
+    # of 3 x 128 dimensions, where the FDs of a few hundred images are mostly small-sample bias)
+    overrides: dict[str, Any] = {
+        "network": plan.features_network,
+        "epochs": plan.features_epochs,
+        "ensemble": 1,
+        "ensemble_budget_max": 1,
+    }
     if plan.time_budget_s is not None:
         overrides["time_budget_s"] = plan.time_budget_s * FEATURE_BUDGET_SHARE
     fit = fit_run(
