@@ -24,7 +24,7 @@ import numpy as np
 from torch import nn
 
 from medimg.data.labels import find_class, same_text
-from medimg.data.synthetic_sets import MANIFEST
+from medimg.data.synthetic_sets import MANIFEST, MANIFEST_LEVELS
 from medimg.errors import ConfigError, did_you_mean
 from medimg.fileio import atomic_write_bytes, atomic_write_text
 from medimg.tasks.generate.plan import GeneratePlan
@@ -58,10 +58,10 @@ def class_labels(plan: GeneratePlan, n: int, class_name: str | None) -> list[int
     """
     from medimg.tasks.generate.sampling import balanced_labels
 
-    if n < 1:
-        raise ConfigError(f"--n must be at least 1, got {n}")
+    n = image_count(n)
     if class_name is None:
         return balanced_labels(n, plan.num_classes)
+    class_name = str(class_name)  # a class named by a number (labels 0 and 1 of a table): class_name=1
     found = find_class(class_name, plan.class_names)  # "No Finding" is the class "no finding", as every label
     if found is not None:
         return [found] * n
@@ -69,6 +69,23 @@ def class_labels(plan: GeneratePlan, n: int, class_name: str | None) -> list[int
         f"unknown class {class_name!r}.{did_you_mean(class_name, plan.class_names)} "
         f"Classes: {', '.join(plan.class_names)}."
     )
+
+
+def image_count(n: object) -> int:
+    """``n`` as a number of images: a whole number of at least 1 (``3``, ``3.0``, ``"3"``, a NumPy integer).
+
+    Raises:
+        ConfigError: anything else (``0``, ``-2``, ``2.5``, ``"a few"``, ``True``).
+    """
+    try:
+        count = None if isinstance(n, bool) else float(str(n).strip())
+    except ValueError:
+        count = None
+    if count is None or not count.is_integer():
+        raise ConfigError(f"--n must be a whole number of images, got {n!r}")
+    if count < 1:
+        raise ConfigError(f"--n must be at least 1, got {int(count)}")
+    return int(count)
 
 
 #: the longest folder name made from a class name (characters), well inside file systems' 255 bytes
@@ -185,6 +202,14 @@ def refuse_data_folder(folder: Path, run: str = "") -> None:
     data = _trained_data(run)
     if data is not None and data.is_dir() and (target == data or data in target.parents):
         raise ConfigError(f"--out {folder} is inside {data}, the data the generator was trained on: {fix}")
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {folder} is a file, not a folder: give a folder for the synthetic set")
+    outer = next((p for p in list(target.parents)[:MANIFEST_LEVELS] if (p / MANIFEST).is_file()), None)
+    if outer is not None:  # a class folder of a set: its images would be listed in two manifests, or in none
+        raise ConfigError(
+            f"--out {folder} is inside the synthetic set {outer} (its {MANIFEST}): add to that set with --out {outer}, "
+            "or write a new set to a folder of its own"
+        )
     if not target.is_dir():
         return
     listed = synthetic_files(target / MANIFEST) if (target / MANIFEST).is_file() else set()
