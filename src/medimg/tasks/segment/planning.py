@@ -8,6 +8,7 @@ channels_last, small U-Nets, patches); a GPU user raises ``epochs``, ``channels`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -420,16 +421,29 @@ def determine_val_every(epochs: int) -> tuple[int, str]:
     return every, f"validate every {every} epoch(s) of {epochs}"
 
 
+def sided_classes(names: Sequence[str]) -> list[str]:
+    """The class names that name a body side (``left lung``, ``Kidney_R``, ``RightAdrenal``): a left-right mirror
+    turns such a structure into its other side's under its own label."""
+    sided = []
+    for name in names:
+        words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()
+        if {"left", "right", "l", "r", "lt", "rt"} & set(re.split(r"[^a-z]+", words)):
+            sided.append(str(name))
+    return sided
+
+
 def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAugmentation, str]:
     """Mirroring on every axis (nnU-Net's default: segmentation is local, and flips are free) plus 90-degree
     rotations for square 2D patches (microscopy, fundus, dermoscopy have no canonical orientation at the
     pixel level), and mild contrast/brightness jitter. Volumes also get nnU-Net's rotation (+-30 degrees about
     every axis) and zoom (+-25%) on a third of the patches: 3D training sets are small (hundreds of cases).
     """
-    rotate = fp.spatial_dims == 2 and len(set(patch)) == 1
     volume = fp.spatial_dims == 3
+    sided = sided_classes(getattr(fp, "class_names", None) or [])
+    left_right = 0 if volume else 1  # volumes are planned in RAS+ axis order; a radiograph's sides are its columns
+    rotate = fp.spatial_dims == 2 and len(set(patch)) == 1 and not sided  # a half turn swaps the sides too
     aug = SegAugmentation(
-        flip_axes=list(range(fp.spatial_dims)),
+        flip_axes=[a for a in range(fp.spatial_dims) if not (sided and a == left_right)],
         rotate90=rotate,
         rotate_deg=30.0 if volume else 0.0,
         scale=0.25 if volume else 0.0,
@@ -439,6 +453,12 @@ def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAug
         noise_std=0.05,
     )
     reason = "flips on every axis" + (", 90-degree rotations" if rotate else "")
+    if sided:
+        reason = (
+            f"flips on axes {aug.flip_axes}, none across the left-right axis ({left_right})"
+            f"{' and no 90-degree rotations' if not volume else ''}: classes {', '.join(sided)} name a side, which a "
+            "mirror would swap"
+        )
     if aug.spatial_probability:
         reason += (
             f", rotation +-{aug.rotate_deg:g} deg + zoom +-{aug.scale:.0%} on {aug.spatial_probability:.0%} of the"
