@@ -437,6 +437,8 @@ def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAug
     rotations for square 2D patches (microscopy, fundus, dermoscopy have no canonical orientation at the
     pixel level), and mild contrast/brightness jitter. Volumes also get nnU-Net's rotation (+-30 degrees about
     every axis) and zoom (+-25%) on a third of the patches: 3D training sets are small (hundreds of cases).
+    Classes that name a side (:func:`sided_classes`: left / right lung, Kidney_L) get no mirror across the
+    left-right axis and no quarter turns, which would show one side's structure under the other's label.
     """
     volume = fp.spatial_dims == 3
     sided = sided_classes(getattr(fp, "class_names", None) or [])
