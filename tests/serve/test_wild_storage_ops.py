@@ -3,6 +3,7 @@ servers, and a deleted report that must really be gone from the file."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,11 +11,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from medimg.errors import ConfigError
 from medimg.serve.settings import database_url
 from medimg.serve.storage import KeyTaken, Storage
 from tests.serve.databases import TestDatabase
+from tests.serve.postgres import PostgresServer
+from tests.serve.support import free_port, service_client
 
 REPORT = {
     "model_name": "m",
@@ -130,3 +134,50 @@ def test_a_deleted_reports_pictures_are_gone_from_the_sqlite_files(tmp_path: Pat
         assert not any(blob[start : start + 64] in stored for start in range(0, len(blob), 512))
     assert storage.get_report(kept.id) is not None and storage.get_report(deleted.id) is None
     storage.close()
+
+
+def _serve(run: Path, folder: Path, *options: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "medimg.cli.app", "serve", str(run), "--port", str(free_port()), *options]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_serve_with_a_size_that_is_no_number_exits_2_with_one_line(value: str, tmp_path: Path) -> None:
+    server = _serve(tmp_path / "run", tmp_path, "--max-upload-mb", value)
+    output, _ = server.communicate(timeout=120)
+    assert server.returncode == 2 and "Traceback" not in output, output
+    assert (
+        output.strip() == f"error: --max-upload-mb {value} is not a size: give a number of MB (e.g. --max-upload-mb 50)"
+    )
+
+
+def test_serve_never_logs_the_database_password(
+    deploy_run: Path, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A new database has no token yet, and the warning that says so showed the --db URL as typed, password too."""
+    url = make_url(postgres_server.create_database()).set(password="s3cret-pw").render_as_string(hide_password=False)
+    server = _serve(deploy_run, tmp_path, "--db", url)
+    try:
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "medimg serve: http" in line:
+                break
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+    output = "".join(lines)
+    assert "no API token yet" in output and "***" in output, output
+    assert "s3cret-pw" not in output
+
+
+def test_the_start_up_log_says_where_reports_are_stored(
+    deploy_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server started from another folder with a relative --db opens a new empty database: the log says which."""
+    database = tmp_path / "reports.db"
+    with caplog.at_level(logging.INFO, logger="medimg.serve"), service_client(deploy_run, database) as (client, auth):
+        assert client.get("/v1/reports", headers=auth).json()["total"] == 0
+    assert f"reports are stored in the SQLite database {database} (0 so far)" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -142,8 +143,11 @@ def serve(
     from medimg.serve.app import create_app
     from medimg.serve.service import PredictionService, load_served_model
     from medimg.serve.settings import ServeSettings
-    from medimg.serve.storage import Storage
+    from medimg.serve.storage import Storage, shown_url
 
+    for option, megabytes in (("--max-upload-mb", max_upload_mb), ("--max-image-mb", max_image_mb)):
+        if not math.isfinite(megabytes):  # int() of it was a traceback
+            raise ConfigError(f"{option} {megabytes} is not a size: give a number of MB (e.g. {option} 50)")
     try:
         settings = ServeSettings(
             run_dir=run,
@@ -167,6 +171,7 @@ def serve(
         raise ConfigError(f"invalid `medimg serve` option(s): {problems}") from None
     model = load_served_model(settings)  # a broken run is refused before the database is created
     storage = Storage(settings.database_url)
+    db = shown_url(db) if "://" in db else db  # the logs below: never a database password
     if not storage.list_tokens():
         logger.warning("the database has no API token yet: create one with `medimg token create --db %s`", db)
     unowned = 0 if shared_reports else storage.count_unowned_reports()

@@ -34,7 +34,7 @@ from medimg.serve.idempotency import HEADER, REPLAYED_HEADER, KeysInProcess
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.service import PredictionService
 from medimg.serve.settings import ServeSettings
-from medimg.serve.storage import Storage, unavailable_reason
+from medimg.serve.storage import Storage, database_location, unavailable_reason
 from medimg.serve.uploads import MULTIPART_OVERHEAD
 from medimg.serve.workers import Busy, InferencePool
 
@@ -271,6 +271,13 @@ def create_app(
             app.state.service.info.name,
             app.state.service.info.network,
             ", ".join(app.state.service.info.class_names),
+        )
+        # where the reports go (never the password): a server started from another folder with a relative --db
+        # opens a new, empty database, and this line is how its operator sees that earlier reports are elsewhere
+        logger.info(
+            "reports are stored in %s (%d so far)",
+            database_location(app.state.storage.url),
+            app.state.storage.count_reports(),
         )
         try:
             yield
