@@ -64,6 +64,7 @@ def evaluate_generator(
     network = model.network_
     run_dir = Path(model.run_dir_ or ".")
     real = read_real(dataset, cases, plan, strict=strict)
+    real.y = generator_labels(dataset, real.y, plan)
     if len(real) < 2:
         raise DatasetError(f"{dataset.name}: fewer than 2 readable {split} images to compare samples with")
     rng = np.random.default_rng(EVALUATION_SEED)
@@ -221,6 +222,32 @@ def _training_images(
         source = load_dataset(trained_on, **dataset_options(run.path))
     cases = cases_for(source, Splits.from_dict(run.read_json("splits.json")), "train")
     return read_real(source, cases, plan, strict=strict)
+
+
+def generator_labels(dataset: Any, labels: Any, plan: GeneratePlan) -> Any:
+    """``labels`` (indices into ``dataset.class_names``) as indices into the generator's classes, matched by name
+    (any case, as labels are): another dataset's classes may be ordered otherwise, or be other classes.
+
+    Raises:
+        DatasetError: some of the images are of classes the generator was not trained on (named, with its own).
+    """
+    import torch
+
+    from medimg.data.labels import find_class
+
+    names = list(getattr(dataset, "class_names", None) or plan.class_names)
+    index = [find_class(name, plan.class_names) for name in names]
+    present = sorted({int(v) for v in labels.tolist()}) if len(labels) else []
+    unknown = [names[i] for i in present if i >= len(index) or index[i] is None]
+    if unknown:
+        raise DatasetError(
+            f"{getattr(dataset, 'name', 'the data')} holds images of class(es) {unknown} that the generator was not "
+            f"trained on (its classes: {list(plan.class_names)}); evaluate it on data of those classes"
+        )
+    if index == list(range(len(index))):
+        return labels
+    table = torch.tensor([-1 if i is None else i for i in index], dtype=labels.dtype)
+    return table[labels]
 
 
 def _per_class(
