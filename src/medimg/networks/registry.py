@@ -191,5 +191,5 @@ def create_network(
     if weights_path is not None:
         from medimg.networks.weights import load_weights
 
-        load_weights(model, weights_path)
+        load_weights(model, weights_path, width=width)
     return model

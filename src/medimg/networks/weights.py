@@ -1,12 +1,19 @@
 """Load local weights into a network: checkpoints or bare state_dicts, DDP prefixes, mismatched heads.
 
-Nothing here downloads anything: ``path`` must be a local file written with ``torch.save``.
+Nothing here downloads anything: ``path`` must be a local file written with ``torch.save`` (or a ``.safetensors``
+file). Keys are matched by name after stripping wrapper prefixes; a file saved from another wrapper (torchvision's
+or timm's ``conv1.weight`` for medimg's ``backbone.conv1.weight``, Lightning's ``model.`` prefix) is matched by
+adding or removing one leading name. A first convolution with another number of input channels (ImageNet RGB
+weights for grayscale images) is summed (or spread) over its channels, as timm does.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+import re
+import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +30,10 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 """Prefixes added by (Distributed)DataParallel and ``torch.compile``; stripped before matching."""
 
+HEAD_NAMES = ("fc", "head", "classifier", "last_linear")
+"""First names of another library's classifier head (torchvision, timm): unused file keys under them are the file's
+own head, which a new task replaces."""
+
 
 @dataclass
 class LoadReport:
@@ -35,6 +46,7 @@ class LoadReport:
             the model keeps its own initialisation for them.
         missing: model keys absent from the file (they keep their initialisation).
         unexpected: file keys the model does not have (ignored).
+        adapted: model keys loaded after summing or spreading the file's input channels (first convolution).
     """
 
     path: Path
@@ -42,6 +54,7 @@ class LoadReport:
     skipped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    adapted: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -69,8 +82,9 @@ def _strip_prefixes(key: str) -> str:
     return key
 
 
-#: the least share of a model's tensors a weights file must fill (a pretrained backbone under a new head fills most)
-MIN_LOADED_SHARE = 0.1
+#: the least share of the model's weights (elements, the head and BatchNorm's step counters left out) a weights file
+#: must fill: a pretrained backbone under a new head (or a new stem) fills nearly all of them
+MIN_LOADED_SHARE = 0.5
 
 
 def weights_file(path: str | Path) -> Path:
@@ -89,8 +103,72 @@ def weights_file(path: str | Path) -> Path:
     return path
 
 
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def _is_safetensors(head: bytes) -> bool:
+    """A safetensors file: an 8-byte little-endian header length, then a JSON object."""
+    return len(head) > 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] < 100_000_000
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``.safetensors`` file (read here: the format is a JSON header and raw little-endian data)."""
+    data = path.read_bytes()
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8 : 8 + size].decode("utf-8"))
+    body = memoryview(data)[8 + size :]
+    out: dict[str, torch.Tensor] = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _SAFETENSORS_DTYPES.get(entry["dtype"])
+        if dtype is None:
+            raise ValueError(f"tensor {name} has the unsupported dtype {entry['dtype']}")
+        start, end = entry["data_offsets"]
+        if end > len(body) or start > end:
+            raise ValueError("the file is shorter than its header says (truncated)")
+        raw = bytearray(body[start:end])
+        flat = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+        out[name] = flat.reshape(entry["shape"]).clone()
+    return out
+
+
+def _unreadable_reason(path: Path, exc: Exception) -> str:
+    """What is wrong with a file ``torch.load`` refused, and what to do, in one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if unsupported:
+        return (
+            f"weights file {path} holds pickled Python objects ({unsupported.group(1)}), e.g. a whole model saved "
+            "with torch.save(model): medimg reads tensors only and runs no code from files; save its weights with "
+            "torch.save(model.state_dict(), 'weights.pt') and give that file"
+        )
+    if path.stat().st_size == 0:
+        return f"weights file {path} is empty; copy or save it again"
+    if "central directory" in text or "zip archive" in text or isinstance(exc, EOFError):
+        return f"weights file {path} is truncated or corrupt (an incomplete torch.save archive); copy or save it again"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    reason = f" ({first})" if len(first) > 12 and not isinstance(exc, KeyError) else ""  # pickle's "101" says nothing
+    return (
+        f"cannot read weights file {path}{reason}: it is not a PyTorch weights file; expected a state_dict or "
+        "checkpoint saved with torch.save (or a .safetensors file)"
+    )
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state_dict from a ``torch.save`` file (bare state_dict or checkpoint dict), on the CPU.
+    """Read a state_dict from a ``torch.save`` file (bare state_dict or checkpoint dict) or a ``.safetensors`` file,
+    on the CPU.
 
     Args:
         path: local file.
@@ -102,14 +180,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         ConfigError: the file is missing, unreadable, not a PyTorch file, or holds no tensors.
     """
     path = weights_file(path)
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    obj: object
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if _is_safetensors(head):
+            obj = _read_safetensors(path)
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"cannot read weights file {path} ({reason}); expected a state_dict or checkpoint saved with "
-            "torch.save holding tensors and plain containers only."
-        ) from exc
+        raise ConfigError(_unreadable_reason(path, exc)) from exc
     if isinstance(obj, Mapping):
         for key in CHECKPOINT_KEYS:
             inner = obj.get(key)
@@ -127,53 +207,138 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) -> LoadReport:
+def _first_names(keys: list[str]) -> list[str]:
+    """The leading ``name.`` of dotted keys, most frequent first."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        if "." in key:
+            first = key.split(".", 1)[0] + "."
+            counts[first] = counts.get(first, 0) + 1
+    return sorted(counts, key=lambda name: -counts[name])
+
+
+def _renamed(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with one leading name removed from and/or added to its keys, whichever fills the most of ``own``
+    (same shape); ``state`` itself on a tie. Matches torchvision's ``conv1.weight`` to ``backbone.conv1.weight``
+    and Lightning's ``model.backbone.conv1.weight`` to ``backbone.conv1.weight``."""
+
+    def rename(key: str, strip: str, add: str) -> str:
+        return add + key[len(strip) :] if key.startswith(strip) else key
+
+    def fits(strip: str, add: str) -> int:
+        total = 0
+        for key, tensor in state.items():
+            target = own.get(rename(key, strip, add))
+            if target is not None and target.shape == tensor.shape:
+                total += 1
+        return total
+
+    best, best_fits = ("", ""), fits("", "")
+    for strip in ["", *_first_names(list(state))[:4]]:
+        for add in ["", *_first_names(list(own))[:4]]:
+            count = fits(strip, add)
+            if count > best_fits:
+                best, best_fits = (strip, add), count
+    if best == ("", ""):
+        return state
+    logger.debug("weights: file keys renamed %r -> %r (%d tensors fit)", best[0] or "<none>", best[1], best_fits)
+    return {rename(key, *best): tensor for key, tensor in state.items()}
+
+
+def _adapt_channels(tensor: torch.Tensor, channels: int) -> torch.Tensor:
+    """A first convolution's weight for ``channels`` inputs: summed over the file's channels for one (grayscale
+    from RGB keeps each filter's response to a gray image), else repeated and scaled to keep the output's scale."""
+    if channels == 1:
+        return tensor.sum(dim=1, keepdim=True)
+    repeats = -(-channels // tensor.shape[1])
+    return tensor.repeat(1, repeats, *[1] * (tensor.dim() - 2))[:, :channels] * (tensor.shape[1] / channels)
+
+
+def _width_hint(pairs: list[tuple[torch.Size, torch.Size]], width: float | None) -> str:
+    """``" ... --set width=W"`` when the file's layers are uniformly wider or narrower than the model's."""
+    ratios = {round(f[0] / m[0], 3) for f, m in pairs if len(f) == len(m) and len(f) >= 3 and m[0] and f[1:2] != m[1:2]}
+    if len(ratios) != 1:
+        return ""
+    ratio = ratios.pop()
+    if ratio == 1.0:
+        return ""
+    wanted = f"--set width={width * ratio:g}" if width else "--set width=... (the width it was trained at)"
+    return f"; its layers are {ratio:g}x as wide as this model's: give {wanted}"
+
+
+def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, width: float | None = None) -> LoadReport:
     """Copy matching tensors from a local weights file into ``model`` (in place).
 
-    Keys are matched by name after stripping DDP/compile prefixes. Tensors whose shape differs are skipped —
-    in particular the classifier head when the file was trained with another number of classes — and logged.
+    Keys are matched by name after stripping DDP/compile prefixes, and after adding or removing one leading name
+    when that matches more (torchvision/timm layouts under medimg's ``backbone.``, Lightning's ``model.``). Tensors
+    whose shape differs are skipped — in particular the classifier head when the file was trained with another
+    number of classes — and logged; a first convolution with another number of input channels is adapted.
 
     Args:
         model: the network to fill (typically from :func:`medimg.networks.create_network`).
         path: ``torch.save`` file holding a state_dict, or a dict with a ``"state_dict"``,
-            ``"model_state_dict"`` or ``"model"`` entry. Read with ``weights_only=True``.
+            ``"model_state_dict"`` or ``"model"`` entry (read with ``weights_only=True``), or a ``.safetensors``
+            file.
         strict: also fail when any tensor other than the head is missing, unexpected or of another shape.
+        width: the model's width multiplier, named in the advice when the file's layers have another width.
 
     Returns:
         A :class:`LoadReport` listing loaded, skipped, missing and unexpected keys.
 
     Raises:
-        ConfigError: missing/corrupt file, no tensor matched the model, or (``strict``) a non-head mismatch.
+        ConfigError: missing/corrupt file, less than half of the model's weights filled (another architecture or
+            width), or (``strict``) a non-head mismatch.
     """
     path = weights_file(path)
-    state = read_state_dict(path)
     own = model.state_dict()
+    state = _renamed(read_state_dict(path), own)
     head = _head_prefix(model)
+
+    def is_head(key: str) -> bool:
+        return head is not None and key.startswith(head)
+
+    first_conv = next((k for k, v in own.items() if v.dim() >= 3 and not is_head(k)), None)
     report = LoadReport(path=path)
     to_load: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
         if key not in own:
             report.unexpected.append(key)
-        elif own[key].shape != tensor.shape:
-            report.skipped.append(key)
-        else:
+        elif own[key].shape == tensor.shape:
             to_load[key] = tensor
             report.loaded.append(key)
+        elif (
+            key == first_conv
+            and tensor.dim() == own[key].dim()
+            and own[key].shape[2:] == tensor.shape[2:]
+            and (own[key].shape[0] == tensor.shape[0])
+        ):
+            to_load[key] = _adapt_channels(tensor, own[key].shape[1]).to(own[key].dtype)
+            report.loaded.append(key)
+            report.adapted.append(key)
+        else:
+            report.skipped.append(key)
     report.missing = [k for k in own if k not in state]
 
-    if len(report.loaded) < MIN_LOADED_SHARE * len(own):  # none, or a stray match (a 1/122 "load" trained from scratch)
+    def weighed(keys: list[str]) -> int:
+        return sum(own[k].numel() for k in keys if not is_head(k) and not k.endswith("num_batches_tracked"))
+
+    body_total = weighed(list(own))
+    if body_total == 0 or weighed(report.loaded) < MIN_LOADED_SHARE * body_total:
+        # none, a stray match, or BatchNorm counters alone: a "load" that trains from scratch
         sample = ", ".join(list(state)[:3])
         arch = getattr(model, "network_name", type(model).__name__)
+        share = weighed(report.loaded) / body_total if body_total else 0.0
+        hint = _width_hint([(state[k].shape, own[k].shape) for k in report.skipped], width)
         raise ConfigError(
-            f"{len(report.loaded)} of the {len(own)} tensors of the model {arch!r} match weights file {path} (file "
-            f"keys look like {sample}): it was saved from another architecture or width; give that network "
-            "(--network) or weights of this one"
+            f"{len(report.loaded)} of the {len(own)} tensors of the model {arch!r} match weights file {path} "
+            f"({share:.0%} of its weights; file keys look like {sample}): it was saved from another architecture "
+            f"or width{hint or '; give that network (--network) or weights of this one'}"
         )
 
-    def is_head(key: str) -> bool:
-        return head is not None and key.startswith(head)
-
+    # the file's own classifier (torchvision's fc., timm's head.), perhaps under the added leading name: replaced
+    file_head = [k for k in report.unexpected if any(part in HEAD_NAMES for part in k.split(".")[:-1][:2])]
     body_problems = [k for k in report.skipped + report.missing + report.unexpected if not is_head(k)]
+    body_problems = [k for k in body_problems if k not in file_head]
     if strict and body_problems:
         raise ConfigError(
             f"weights file {path} does not match the model (strict=True): {len(body_problems)} key(s) "
@@ -181,27 +346,67 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False) ->
         )
 
     model.load_state_dict(to_load, strict=False)
-    if report.skipped:
-        head_skipped = [k for k in report.skipped if is_head(k)]
-        other_skipped = [k for k in report.skipped if not is_head(k)]
-        if head_skipped:
-            logger.info(
-                "weights %s: classifier head has another shape (different number of classes); kept the new "
-                "head, skipped keys: %s",
-                path,
-                ", ".join(head_skipped),
-            )
-        if other_skipped:
-            logger.warning("weights %s: skipped keys with mismatched shapes: %s", path, ", ".join(other_skipped))
+    _report_load(report, model, state, to_load, is_head)
+    return report
+
+
+def _report_load(
+    report: LoadReport,
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    to_load: Mapping[str, torch.Tensor],
+    is_head: Callable[[str], bool],
+) -> None:
+    """Log what was loaded, adapted and left at random (once: by rank 0 when several processes train)."""
+    from medimg.engine.distributed import process_rank
+
+    own = model.state_dict()
+    path = report.path
+    info, warning = (logger.info, logger.warning) if process_rank() == 0 else (logger.debug, logger.debug)
+    file_head = [k for k in report.unexpected if any(part in HEAD_NAMES for part in k.split(".")[:-1][:2])]
+    for key in report.adapted:
+        info(
+            "weights %s: %s has %d input channel(s), the model %d: %s",
+            path,
+            key,
+            state[key].shape[1],
+            own[key].shape[1],
+            "summed over them (as timm does for grayscale)" if own[key].shape[1] == 1 else "spread over them",
+        )
+    head_skipped = [k for k in report.skipped if is_head(k)]
+    if head_skipped:
+        info(
+            "weights %s: classifier head has another shape (different number of classes); kept the new "
+            "head, skipped keys: %s",
+            path,
+            ", ".join(head_skipped),
+        )
+    other_skipped = [k for k in report.skipped if not is_head(k)]
+    if other_skipped:
+        shapes = ", ".join(f"{k} {list(state[k].shape)} (model {list(own[k].shape)})" for k in other_skipped[:3])
+        warning(
+            "weights %s: %d tensor(s) of another shape start at random: %s%s",
+            path,
+            len(other_skipped),
+            shapes,
+            ", ..." if len(other_skipped) > 3 else "",
+        )
     body_missing = [k for k in report.missing if not is_head(k)]
-    if body_missing or report.unexpected:
-        logger.warning(
+    unused = [k for k in report.unexpected if k not in file_head]
+    if body_missing or unused:
+        warning(
             "weights %s: %d model key(s) not in the file (e.g. %s), %d file key(s) unused (e.g. %s)",
             path,
             len(body_missing),
             ", ".join(body_missing[:3]),
-            len(report.unexpected),
-            ", ".join(report.unexpected[:3]),
+            len(unused),
+            ", ".join(unused[:3]),
         )
-    logger.info("loaded %d/%d tensors from %s", len(report.loaded), len(own), path)
-    return report
+    at_random = [k for k in own if k not in to_load and not k.endswith("num_batches_tracked")]
+    info(
+        "loaded %d/%d tensors from %s%s",
+        len(report.loaded),
+        len(own),
+        path,
+        f"; at random: {', '.join(at_random[:4])}{', ...' if len(at_random) > 4 else ''}" if at_random else "",
+    )
