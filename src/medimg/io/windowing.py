@@ -253,8 +253,9 @@ def warn_if_not_hounsfield(window: WindowSpec | None, image: ImageData) -> None:
     A raster, NIfTI or array carries no modality, so :func:`check_window_fits_modality` cannot refuse a CT preset on
     it. But an image in Hounsfield units has negative values (air -1000 HU, fat -100 HU); one with none is a display
     export (an 8-bit PNG of a CT slice, a 12-bit radiograph) or HU stored with an offset (a 16-bit PNG of HU + 1024
-    or DeepLesion's HU + 32768), and the preset clips most of it to white: a 16-bit radiograph under ``lung`` is
-    96% one value. The warning names the file, the share of pixels clipped and the fix.
+    or DeepLesion's HU + 32768), and the preset clips most of it to white (a 16-bit radiograph under ``lung`` is
+    96% one value) or squeezes it into a sliver of the range. The warning names the file, the range its values are
+    mapped to and the fix.
     """
     if not isinstance(window, str) or _normalise_name(window) not in WINDOW_PRESETS or is_hounsfield(image.meta):
         return
@@ -270,18 +271,22 @@ def warn_if_not_hounsfield(window: WindowSpec | None, image: ImageData) -> None:
             return
         _WARNED_NOT_HOUNSFIELD.add(name)
     center, width = WINDOW_PRESETS[name]
-    white = float(np.mean(finite >= center + width / 2.0))
+    low, high = float(finite.min()), float(finite.max())
+    mapped_low, mapped_high = (float(v) for v in apply_window(np.array([low, high]), center, width))
     logger.warning(
         "%s: window %r is a CT window in Hounsfield units (centre %g, width %g), but this image has no negative "
-        "value (lowest %g), so its values are not HU (air is -1000 HU): %.0f%% of its pixels are clipped to white. "
-        "For a display export (8-bit PNG/JPEG, a radiograph) leave --window out; for HU stored with an offset give "
-        "the window in the stored units, e.g. --window %g,%g for HU + 1024 (said once; other images may be alike)",
+        "value: HU images hold air (-1000) or fat (-100), so these are likely not HU, and the window maps its values "
+        "%g..%g to %.2f..%.2f of the network's 0..1. For a display export (8-bit PNG/JPEG, a radiograph) leave "
+        "--window out; for HU stored with an offset give the window in the stored units, e.g. --window %g,%g for "
+        "HU + 1024 (said once; other images may be alike)",
         image.source or "image",
         window,
         center,
         width,
-        float(finite.min()),
-        100 * white,
+        low,
+        high,
+        mapped_low,
+        mapped_high,
         center + 1024,
         width,
     )
