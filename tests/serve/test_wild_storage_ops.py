@@ -4,10 +4,12 @@ servers, and a deleted report that must really be gone from the file."""
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -181,3 +183,32 @@ def test_the_start_up_log_says_where_reports_are_stored(
     with caplog.at_level(logging.INFO, logger="medimg.serve"), service_client(deploy_run, database) as (client, auth):
         assert client.get("/v1/reports", headers=auth).json()["total"] == 0
     assert f"reports are stored in the SQLite database {database} (0 so far)" in caplog.text
+
+
+def _open_storage(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        Storage(url).close()
+        results.put("ok")
+    except Exception as error:  # reported to the test
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_servers_starting_together_on_a_new_database_all_start(database: TestDatabase, tmp_path: Path) -> None:
+    """Two servers (or a server and `medimg token create`) started together on a new database raced to create its
+    tables: the one that lost exited with "table reports already exists"."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(3):
+        if database.kind == "sqlite":
+            url = f"sqlite:///{tmp_path / f'new-{round_}.db'}"
+        else:
+            assert database.server is not None
+            url = database.server.create_database()
+        barrier, results = context.Barrier(3), context.Queue()
+        starting = [context.Process(target=_open_storage, args=(url, barrier, results)) for _ in range(3)]
+        for process in starting:
+            process.start()
+        answers = [results.get(timeout=60) for _ in starting]
+        for process in starting:
+            process.join(timeout=60)
+        assert answers == ["ok"] * 3, answers

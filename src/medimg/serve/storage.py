@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -444,6 +445,20 @@ def claim_keyed_reports(engine: Engine) -> int:
         return claimed
 
 
+#: times a server tries to bring the database's tables up to date at start: two servers (or a server and
+#: ``medimg token create``) starting together on a new or older database race to create the same table, column or
+#: index, and the one that loses sees it there on its next try
+SCHEMA_ATTEMPTS = 5
+
+
+def _made_meanwhile(url: str, error: DBAPIError) -> bool:
+    """Whether ``error`` says a table, column or index was already there (made by another process since we looked):
+    SQLite's ``already exists`` and ``duplicate column``, PostgreSQL's ``already exists`` and the duplicate key of
+    its catalogue that two concurrent ``CREATE TABLE`` run into."""
+    reason = _driver_reason(url, error).lower()
+    return "already exists" in reason or "duplicate" in reason
+
+
 class Storage:
     """The service database.
 
@@ -460,13 +475,18 @@ class Storage:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url, create=create)
-        try:
-            Base.metadata.create_all(self.engine)
-            add_missing_columns(self.engine)
-            claim_keyed_reports(self.engine)
-        except (DatabaseError, InterfaceError) as error:  # DatabaseError: also a file that is not a database
-            self.engine.dispose()
-            raise unusable_database(url, error) from error
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                Base.metadata.create_all(self.engine)
+                add_missing_columns(self.engine)
+                claim_keyed_reports(self.engine)
+                break
+            except (DatabaseError, InterfaceError) as error:  # DatabaseError: also a file that is not a database
+                if attempt + 1 < SCHEMA_ATTEMPTS and isinstance(error, DBAPIError) and _made_meanwhile(url, error):
+                    time.sleep(0.1 * (attempt + 1))  # another server made the table, column or index first: the
+                    continue  # next look sees it there
+                self.engine.dispose()
+                raise unusable_database(url, error) from error
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
