@@ -176,17 +176,27 @@ SPAN_RATIO = 8.0
 
 
 def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence[Case], source: str | Path) -> None:
-    """Refuse a synthetic set whose images are not images of this data's kind: another number of spatial axes,
-    of channels (grayscale and RGB), a median side more than :data:`SIDE_RATIO` times the data's (or less), or
-    intensities in other units (ranges that do not overlap, or spans more than :data:`SPAN_RATIO` apart: 16-bit
-    NIfTI samples for 8-bit PNGs). A few images of each are read (:data:`COMPARE_IMAGES`); the generator run's
-    plan (the manifest's ``run``), when found, gives its training intensities too. Such images would be read as
-    training images of the classifier and silently change what it learns.
+    """Refuse a synthetic set whose images are the data's own files (``--synthetic DATA``), or not images of this
+    data's kind: another number of spatial axes, of channels (grayscale and RGB), a median side more than
+    :data:`SIDE_RATIO` times the data's (or less), or intensities in other units (ranges that do not overlap, or
+    spans more than :data:`SPAN_RATIO` apart: 16-bit NIfTI samples for 8-bit PNGs). A few images of each are read
+    (:data:`COMPARE_IMAGES`); the generator run's plan (the manifest's ``run``), when found, gives its training
+    intensities too. Such images would be read as training images of the classifier and silently change what it
+    learns.
 
     Raises:
         DatasetError: the message names the set, the difference and the fix.
     """
     import numpy as np
+
+    own = {Path(c.path).resolve() for c in dataset.cases if c.path is not None}
+    shared = [c.path for c in synthetic if c.path is not None and Path(c.path).resolve() in own]
+    if shared:
+        raise DatasetError(
+            f"synthetic set {source}: {len(shared)} of its {len(synthetic)} images are the data's own images "
+            f"(e.g. {shared[0]}), not generated ones: they would be trained on twice and counted as synthetic; give "
+            "--synthetic the folder medimg generate wrote (medimg generate RUN --out SET)"
+        )
 
     def looks(cases: Sequence[Case]) -> tuple[set[int], set[int], list[float], tuple[float, float]] | None:
         step = max(1, len(cases) // COMPARE_IMAGES)

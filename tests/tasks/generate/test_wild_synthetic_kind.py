@@ -103,3 +103,12 @@ def test_samples_of_the_datas_kind_are_taken(phantoms: Path, tmp_path: Path) -> 
 def test_phantoms_of_a_side_that_is_not_a_multiple_of_four_are_drawn(size: int, tmp_path: Path) -> None:
     root = make_phantom_dataset(tmp_path / "p", n_per_class=1, size=size, seed=0)
     assert np.asarray(Image.open(root / "lesion" / "phantom_0000.png")).shape == (size, size)
+
+
+def test_the_data_itself_as_a_synthetic_set_is_refused(phantoms: Path, tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=r"20 of its 20 images are the data's own images .*medimg generate"):
+        _fit(phantoms, phantoms, tmp_path / "run")
+    rows = ["path,label,synthetic"] + [f"{p},lesion,1" for p in sorted((phantoms / "lesion").glob("*.png"))[:3]]
+    (tmp_path / "synthetic.csv").write_text("\n".join(rows) + "\n")  # a manifest naming the data's files
+    with pytest.raises(DatasetError, match=r"3 of its 3 images are the data's own"):
+        _fit(phantoms, tmp_path / "synthetic.csv", tmp_path / "run")
