@@ -212,3 +212,10 @@ def test_servers_starting_together_on_a_new_database_all_start(database: TestDat
         for process in starting:
             process.join(timeout=60)
         assert answers == ["ok"] * 3, answers
+
+
+def test_a_password_with_an_unencoded_at_sign_is_never_shown() -> None:
+    """``user:Sec@ret99@host``: the part after the first @ was read as the host and shown in the error."""
+    with pytest.raises(ConfigError, match="percent-encoded") as refused:
+        Storage("postgresql+psycopg://medimg:Sec@ret99@127.0.0.1:1/medimg")
+    assert "ret99" not in str(refused.value) and "Sec" not in str(refused.value)

@@ -290,6 +290,12 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         return engine
     try:
         parsed = make_url(url)
+        if parsed.host and "@" in parsed.host:  # an unencoded @ in the password: its end would be read as the host,
+            raise ConfigError(  # and shown in every message; so no part of this URL is shown
+                "the --db URL has more than one '@': a password or user name holding @, :, / or # must be "
+                'percent-encoded in the URL (@ is %40; python3 -c "import urllib.parse; '
+                "print(urllib.parse.quote(input(), safe=''))\" encodes one)"
+            )
         libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg", "psycopg2")
         timeout = libpq and "connect_timeout" not in parsed.query  # pg8000 and asyncpg name it otherwise
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_S} if timeout else {}
