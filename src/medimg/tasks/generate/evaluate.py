@@ -58,7 +58,7 @@ def evaluate_generator(
     ``load_dataset(path, **options)`` loads the run's training data when ``dataset`` is another set (the task's
     :meth:`~medimg.tasks.generate.task.GenerateTask.load_dataset`)."""
     from medimg.tasks.generate.data import read_real
-    from medimg.tasks.generate.sampling import sample_images
+    from medimg.tasks.generate.sampling import require_finite, sample_images
 
     plan: GeneratePlan = model.plan_
     network = model.network_
@@ -71,7 +71,7 @@ def evaluate_generator(
     n = min(len(real), plan.eval_samples)
     chosen = np.sort(rng.permutation(len(real))[:n])
     real_x, real_y = real.x[chosen].float(), real.y[chosen]
-    fake_x = sample_images(network, plan, real_y, seed=EVALUATION_SEED)
+    fake_x = require_finite(sample_images(network, plan, real_y, seed=EVALUATION_SEED), run_dir)
     train = _training_images(model, dataset, plan, strict, load_dataset)
     space = feature_space_of_run(run_dir, plan)
     real_f = space.embed(real_x, plan.eval_batch_size)

@@ -24,8 +24,10 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     With ``A``, ``B`` the centred features over ``sqrt(N - 1)``, ``sqrt(M - 1)`` (so ``S_r = A'A``,
     ``S_g = B'B``), ``Tr((S_r S_g)^1/2)`` is the sum of the singular values of ``A B'`` (N x M): cheaper than
     a D x D matrix square root when the sets are smaller than the feature dimension; otherwise it is the sum of
-    the square roots of the eigenvalues of the symmetric ``S_r^1/2 S_g S_r^1/2``.
+    the square roots of the eigenvalues of the symmetric ``S_r^1/2 S_g S_r^1/2``. NaN when a feature is not finite.
     """
+    if not (np.isfinite(real).all() and np.isfinite(fake).all()):
+        return float("nan")  # a diverged generator's samples: no epoch is selected on it (the SVD would fail)
     a = (real - real.mean(0)) / np.sqrt(max(1, len(real) - 1))
     b = (fake - fake.mean(0)) / np.sqrt(max(1, len(fake) - 1))
     if len(a) * len(b) <= a.shape[1] ** 2:

@@ -46,6 +46,23 @@ def sample_images(
     return out
 
 
+def require_finite(images: torch.Tensor, run: object = "") -> torch.Tensor:
+    """``images`` when every value is finite.
+
+    Raises:
+        ConfigError: the network drew NaN or infinite values (its training diverged): nothing is written or scored.
+    """
+    from medimg.errors import ConfigError
+
+    bad = int((~torch.isfinite(images.reshape(len(images), -1))).any(dim=1).sum()) if len(images) else 0
+    if bad:
+        raise ConfigError(
+            f"the generator{f' {run}' if run else ''} drew {bad} of {len(images)} image(s) with NaN or infinite "
+            "values: its training diverged; train it again (a lower --lr, or an earlier checkpoint)"
+        )
+    return images
+
+
 def balanced_labels(n: int, num_classes: int) -> list[int]:
     """``n`` labels spread as evenly as possible over the classes (class 0 first)."""
     return sorted(i % num_classes for i in range(n))

@@ -141,7 +141,7 @@ def write_synthetic_set(
             again with the same seed: the same images under the same names).
     """
     from medimg.tasks.generate.data import to_files
-    from medimg.tasks.generate.sampling import sample_images
+    from medimg.tasks.generate.sampling import require_finite, sample_images
 
     folder = Path(out_dir)
     refuse_data_folder(folder, run)
@@ -164,7 +164,7 @@ def write_synthetic_set(
             f"files this would write exist, e.g. {existing[0][0]}): the same seed draws the same images and would "
             f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
         )
-    arrays = to_files(sample_images(network, plan, labels, seed=seed), plan)
+    arrays = to_files(require_finite(sample_images(network, plan, labels, seed=seed), run), plan)
     for path, array in zip(paths, arrays, strict=True):
         write_image(array, path, plan)
     names = [plan.class_names[label] for label in labels]
