@@ -1006,18 +1006,19 @@ def main() -> None:
     process meets the same error: the others' copies carry their rank, and only the first process says how to go
     on after Ctrl-C."""
     from medimg import interrupts
-    from medimg.engine.distributed import process_rank
+    from medimg.engine.distributed import launched_by_medimg, process_rank
     from medimg.errors import MedimgError
     from medimg.terminal import close_progress_bars, use_colour
 
     rank = process_rank()
+    launcher_advises = launched_by_medimg()  # `fit --nproc-per-node N` says how to go on, with its own options
     colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb
     interrupts.install()
     configure_logging(rank)
 
     def say(message: str) -> None:
         close_progress_bars()  # the message on a line of its own, and no bar redrawn after it
-        if rank == 0:
+        if rank == 0 and not (launcher_advises and message.startswith("interrupted")):
             typer.secho(message, fg=typer.colors.RED, err=True, color=colour)
         elif not message.startswith("interrupted"):
             typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True, color=colour)

@@ -113,6 +113,16 @@ def launched_by_torchrun() -> bool:
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
 
 
+#: set by ``medimg fit --nproc-per-node`` for the processes it starts (through torchrun)
+LAUNCHER_ENV = "MEDIMG_LAUNCHER"
+
+
+def launched_by_medimg() -> bool:
+    """True in a training process that ``medimg fit --nproc-per-node`` started: that command, not this process,
+    tells the user how to go on after an interruption (with its own launch options)."""
+    return launched_by_torchrun() and os.environ.get(LAUNCHER_ENV) == "1"
+
+
 def init_distributed() -> Distributed:
     """This process's :class:`Distributed`: from the torchrun environment (joining the process group once), or
     a single process on the default device."""
