@@ -70,3 +70,42 @@ def test_center_width_text_reads_an_image(tmp_path: Path) -> None:
 def test_malformed_center_width_text_is_a_clear_error(text: str) -> None:
     with pytest.raises(ConfigError, match="window"):
         resolve_window(text, {})
+
+
+@pytest.fixture
+def _fresh_stale_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(windowing, "_WARNED_STALE_WINDOW", set(), raising=False)
+
+
+@pytest.mark.usefixtures("_fresh_stale_warnings")
+def test_mr_whose_own_window_lies_beside_its_values_is_not_made_one_flat_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An MR whose WindowCenter/WindowWidth belong to other pixel data (5000 +- 50 for values 0..1000): the file
+    window made it all black, one value; its own range is used instead, with one warning naming the file."""
+    from tests.io.conftest import write_dicom
+
+    pixels = (np.arange(32 * 32).reshape(32, 32) % 1000).astype(np.uint16)
+    first = write_dicom(tmp_path / "a.dcm", pixels, modality="MR", window=(5000, 100))
+    second = write_dicom(tmp_path / "b.dcm", pixels, modality="MR", window=(5000, 100))
+    with caplog.at_level(logging.WARNING, logger="medimg.io.windowing"):
+        image = read_image(first)
+        read_image(second)
+        auto = read_image(first, window="file")
+    assert float(image.array.max()) > 200 and len(np.unique(image.array)) > 100
+    assert "percentiles" in image.meta["display_scaling"]
+    assert auto.meta["window"] == (499.5, 999.0) and len(np.unique(auto.array)) > 100
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "a.dcm" in warnings[0] and "outside all its values" in warnings[0]
+
+
+@pytest.mark.usefixtures("_fresh_stale_warnings")
+def test_a_file_window_that_overlaps_the_values_is_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.io.conftest import write_dicom
+
+    pixels = (np.arange(32 * 32).reshape(32, 32) % 1000).astype(np.uint16)
+    path = write_dicom(tmp_path / "a.dcm", pixels, modality="MR", window=(900, 400))  # 700..1100: mostly black
+    with caplog.at_level(logging.WARNING, logger="medimg.io.windowing"):
+        image = read_image(path)
+    assert image.meta["display_scaling"].startswith("file window (center 900, width 400)")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -12,7 +12,8 @@ Intensity by modality (:func:`apply_input_intensity`, what :func:`medimg.io.read
 * **Calibrated units** (PET ``PT``, ``NM``, ``RTDOSE``) keep their values.
 * **Every other DICOM grey image** (MR, US, CR, DX, MG, XA...) has arbitrary scanner units, so it is mapped
   to the display range ``0..255`` -- the values its 8-bit export would hold -- through the file's own VOI
-  window (WindowCenter/WindowWidth, first value) when it has one; else 8-bit data is kept as stored, and
+  window (WindowCenter/WindowWidth, first value) when it has one that overlaps its values (one beside them all, which
+  would make it one flat value, is ignored with a warning); else 8-bit data is kept as stored, and
   deeper data is stretched between its 0.5th and 99.5th percentiles. ``meta["display_scaling"]`` says which.
   A DICOM slice and its 8-bit export therefore reach the network in the same range.
 * A CT preset on an image whose DICOM modality is not CT is refused (:class:`~medimg.errors.ConfigError`
@@ -137,7 +138,7 @@ def _first_number(value: Any) -> float | None:
 
 
 def resolve_window(
-    window: WindowSpec | None, meta: Mapping[str, Any], array: np.ndarray | None = None
+    window: WindowSpec | None, meta: Mapping[str, Any], array: np.ndarray | None = None, source: str = ""
 ) -> tuple[float, float] | None:
     """Turn a window request into an explicit ``(center, width)``.
 
@@ -147,7 +148,9 @@ def resolve_window(
             ``window_width`` from ``meta``; when absent, the min-max range of ``array``), or an explicit
             ``(center, width)`` (also as the text ``"center,width"``, as the CLI's ``--window`` takes it).
         meta: the image's ``ImageData.meta`` (reads ``window_center`` and ``window_width``).
-        array: the image array, only used for the min-max fallback of ``"auto"``.
+        array: the image array, only used for the min-max fallback of ``"auto"`` (also taken when the file's
+            window lies outside all the array's values, which it would make one flat value; with a warning).
+        source: the image's file, named by that warning.
 
     Returns:
         ``(center, width)``, or ``None`` when no window applies (``window is None``, or ``"auto"`` with
@@ -166,7 +169,12 @@ def resolve_window(
         if name in AUTO_WINDOWS:
             center = _first_number(meta.get("window_center"))
             width = _first_number(meta.get("window_width"))
-            if center is not None and width is not None and width > 0:
+            if (
+                center is not None
+                and width is not None
+                and width > 0
+                and (array is None or not _window_misses_values(array, center, width, source))
+            ):
                 return (center, width)
             if array is None or array.size == 0:
                 return None
@@ -193,6 +201,47 @@ def resolve_window(
     if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
         raise ConfigError(f"invalid window {window!r}: the width must be > 0 and both values finite")
     return (center, width)
+
+
+#: files whose own window lies outside all their values, warned about once per process by :func:`_window_misses`
+_WARNED_STALE_WINDOW: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+
+
+def _window_misses(image: ImageData, center: float, width: float) -> bool:
+    """:func:`_window_misses_values` for an image (naming its file)."""
+    return _window_misses_values(image.array, center, width, image.source)
+
+
+def _window_misses_values(array: np.ndarray, center: float, width: float, source: str = "") -> bool:
+    """True (with one warning per process) when a file's own window (WindowCenter/WindowWidth) lies wholly below or
+    above the image's values: it would make the whole image one flat value (all black or all white), which no viewer
+    shows either. Such a window belongs to other pixel data (tags copied between series, pixels rescaled by an
+    export or anonymisation tool), so the caller uses the image's own range instead."""
+    finite = np.asarray(array)[np.isfinite(array)] if array.size else np.asarray(array)
+    if finite.size == 0:
+        return False
+    low, high = float(finite.min()), float(finite.max())
+    bottom, top = center - width / 2.0, center + width / 2.0
+    if (high > low and low < top and high > bottom) or (high <= low and bottom <= low <= top):
+        return False  # it overlaps the values (a constant image: only a window beside its value is stale)
+    with _WARNED_LOCK:
+        first = not _WARNED_STALE_WINDOW
+        _WARNED_STALE_WINDOW.add(source)
+    if first:
+        logger.warning(
+            "%s: its own window (WindowCenter %g, WindowWidth %g: %g..%g) lies outside all its values (%g..%g) and "
+            "would make it one flat value; its values' range is used instead (meta display_scaling says so; said "
+            "once, other files may be alike). Fix the file's WindowCenter/WindowWidth, or give --window CENTER,WIDTH",
+            source or "image",
+            center,
+            width,
+            center - width / 2.0,
+            center + width / 2.0,
+            low,
+            high,
+        )
+    return True
 
 
 def _parse_center_width(text: str) -> tuple[float, float]:
@@ -244,7 +293,6 @@ def check_window_fits_modality(window: WindowSpec | None, meta: Mapping[str, Any
 #: CT presets already warned about by :func:`warn_if_not_hounsfield` in this process (one warning per preset, not
 #: one per file of a folder)
 _WARNED_NOT_HOUNSFIELD: set[str] = set()
-_WARNED_LOCK = threading.Lock()
 
 
 def warn_if_not_hounsfield(window: WindowSpec | None, image: ImageData) -> None:
@@ -313,6 +361,8 @@ def display_scale(image: ImageData) -> ImageData:
         return image
     center = _first_number(meta.get("window_center"))
     width = _first_number(meta.get("window_width"))
+    if center is not None and width is not None and width > 0 and _window_misses(image, center, width):
+        center = width = None
     if center is not None and width is not None and width > 0:
         image.array = apply_window(image.array, center, width) * np.float32(DISPLAY_MAX)
         meta["display_scaling"] = f"file window (center {center:g}, width {width:g}) -> 0..{DISPLAY_MAX:g}"
@@ -366,7 +416,7 @@ def apply_window_to_image(image: ImageData, window: WindowSpec | None) -> ImageD
         return image
     check_window_fits_modality(window, image.meta, image.source)
     warn_if_not_hounsfield(window, image)
-    resolved = resolve_window(window, image.meta, image.array)
+    resolved = resolve_window(window, image.meta, image.array, image.source)
     image.meta["window"] = resolved
     if resolved is None:
         logger.warning("%s: window %r could not be resolved (empty image); values left as read", image.source, window)
