@@ -3,6 +3,7 @@ servers, and a deleted report that must really be gone from the file."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -18,9 +19,10 @@ from sqlalchemy.engine import make_url
 from medimg.errors import ConfigError
 from medimg.serve.settings import database_url
 from medimg.serve.storage import KeyTaken, Storage
+from medimg.serve.workspace import UploadWorkspace
 from tests.serve.databases import TestDatabase
 from tests.serve.postgres import PostgresServer
-from tests.serve.support import free_port, service_client
+from tests.serve.support import free_port, phantom_file, service_client
 
 REPORT = {
     "model_name": "m",
@@ -219,3 +221,36 @@ def test_a_password_with_an_unencoded_at_sign_is_never_shown() -> None:
     with pytest.raises(ConfigError, match="percent-encoded") as refused:
         Storage("postgresql+psycopg://medimg:Sec@ret99@127.0.0.1:1/medimg")
     assert "ret99" not in str(refused.value) and "Sec" not in str(refused.value)
+
+
+def test_an_upload_folder_that_cannot_be_made_names_work_dir(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"cannot use the upload folder .* with --work-dir"):
+        UploadWorkspace(tmp_path / "a-file" / "work")
+
+
+def test_a_full_upload_disk_is_a_503_with_retry_after_and_stores_nothing(
+    deploy_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The disk of the upload folder filling up was a bare 500 "internal error" (a client does not retry those)."""
+    write_bytes = Path.write_bytes
+
+    def full_disk(path: Path, data: Any) -> int:
+        if path.name == "upload.bin":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write_bytes(path, data)
+
+    with service_client(deploy_run, tmp_path / "reports.db") as (client, auth):
+        monkeypatch.setattr(Path, "write_bytes", full_disk)
+        with caplog.at_level(logging.ERROR, logger="medimg.serve"):
+            answer = client.post("/v1/predictions", headers=auth, files={"file": ("x.png", _phantom(deploy_run))})
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "30", answer.text
+        assert "no room" in answer.json()["detail"] and "cannot be written (No space left on device)" in caplog.text
+        monkeypatch.undo()
+        assert client.get("/v1/reports", headers=auth).json()["total"] == 0
+        again = client.post("/v1/predictions", headers=auth, files={"file": ("x.png", _phantom(deploy_run))})
+        assert again.status_code == 201
+
+
+def _phantom(run: Path) -> bytes:
+    return phantom_file(run).read_bytes()

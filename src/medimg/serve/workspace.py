@@ -18,6 +18,7 @@ Layout (root ``<system temp>/medimg-serve-<uid>``, mode 0700, refused if another
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from medimg.errors import ConfigError
+from medimg.serve.workers import Busy
 
 try:
     import fcntl
@@ -37,6 +39,11 @@ except ImportError:  # Windows: no flock; folders of stopped servers are then sw
     fcntl = None  # type: ignore[assignment]
 
 logger = logging.getLogger("medimg.serve")
+
+#: the errors of a full or read-only disk, answered 503 (an operator frees space; the client retries)
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+#: the ``Retry-After`` then, seconds
+DISK_FULL_RETRY_S = 30
 
 LOCK_SUFFIX = ".lock"
 UNLOCKED_GRACE_S = 3600.0
@@ -141,7 +148,13 @@ class UploadWorkspace:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
-        _private_folder(self.root)
+        try:
+            _private_folder(self.root)
+        except OSError as error:  # a path under a file, a read-only or full disk, no permission
+            raise ConfigError(
+                f"cannot use the upload folder {self.root}: {error.strerror or type(error).__name__}; choose a folder "
+                "you may write to, on a disk with free space, with --work-dir"
+            ) from error
         swept = sweep(self.root)
         if swept:
             logger.info("removed %d upload folder(s) left by stopped servers", swept)
@@ -156,12 +169,25 @@ class UploadWorkspace:
 
     @contextmanager
     def request_folder(self) -> Iterator[Path]:
-        """A new empty folder (mode 0700) for one request; deleted with everything in it when the block ends."""
-        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.folder))
+        """A new empty folder (mode 0700) for one request; deleted with everything in it when the block ends.
+
+        Raises:
+            Busy: the upload folder's disk is full (or read-only): a 503 with ``Retry-After`` (nothing was stored;
+                the same upload succeeds once space is freed), logged with the folder, instead of a bare 500.
+        """
         try:
-            yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.folder))
+            try:
+                yield folder
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError as error:
+            if error.errno not in DISK_FULL:
+                raise
+            logger.error("the upload folder %s cannot be written (%s): answered 503", self.root, error.strerror)
+            raise Busy(
+                "the server has no room to read the upload now; nothing was stored. Retry later", DISK_FULL_RETRY_S
+            ) from None
 
     def close(self) -> None:
         """Delete this server's folder (and release its lock)."""
