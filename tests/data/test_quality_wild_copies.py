@@ -88,3 +88,21 @@ def test_a_text_label_and_images_of_odd_sizes_are_named_but_a_dark_radiograph_is
     assert "(e.g. train/pneumonia/label.png: 9" in text
     assert "thumb.png: 12x12 px, against a median of 96x96 px" in text
     assert "full.png: 400x400 px, against a median of 96x96 px" in text
+
+
+def test_turned_and_upside_down_copies_across_splits_are_found(tmp_path: Path) -> None:
+    # augmented copies saved to disk as pathology tiles are: quarter and half turns, flips, one not square
+    originals = _folders(tmp_path, np.random.default_rng(5))
+    leaks = tmp_path / "test" / "pneumonia"
+    Image.fromarray(np.rot90(originals[0]).copy()).save(leaks / "turned90.png")
+    Image.fromarray(np.rot90(originals[2], 2).copy()).save(leaks / "turned180.png")
+    Image.fromarray(originals[4][::-1].copy()).save(leaks / "upside_down.png")
+    oblong = _radiograph(np.random.default_rng(6))[:, :80]
+    Image.fromarray(oblong).save(tmp_path / "train" / "normal" / "oblong.png")
+    Image.fromarray(np.rot90(oblong, 3).copy()).save(leaks / "oblong_turned270.png")
+    Image.fromarray(originals[6].T.copy()).save(leaks / "transposed.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    found = {m.split(" ")[0] for group in report.cross_split_near_duplicates for m in group if m.startswith("test/")}
+    names = ("turned90", "turned180", "upside_down", "oblong_turned270", "transposed")
+    assert found == {f"test/pneumonia/{name}.png" for name in names}
+    assert len(report.near_duplicates) == 5 and not report.ok  # the distinct pictures are not grouped

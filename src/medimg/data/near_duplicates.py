@@ -1,15 +1,15 @@
 """Nearly identical images: the same picture re-saved as JPEG, resized, stored at another bit depth or as RGB,
-slightly cropped or mirrored.
+slightly cropped, mirrored or turned.
 
 ``medimg check`` finds identical pixels by their digest; a copy that went through another export differs in
 every pixel and slips past it, which is how a public set's test images end up in its training split. Each 2D image
 gets a :class:`Signature`: a 64-bit difference hash (the signs of horizontal steps on a 9 x 8 grey thumbnail) to
 find candidates in one pass, and a 24 x 24 thumbnail to confirm them (correlation at least
 :data:`SAME_PICTURE_CORRELATION`), so images that only look alike at 8 x 8 (two chest X-rays) are not called
-copies. A copy trimmed by a few percent at its borders, or mirrored left-right (an augmented copy saved beside the
-data), differs from its original's thumbnail too much for that: each image also gets :data:`VARIANTS` (its mirror
-image and crops of its borders), whose hashes are looked up among the other images' and whose thumbnails confirm a
-match the same way.
+copies. A copy trimmed by a few percent at its borders, mirrored, or turned by a quarter or half turn (an augmented copy
+saved beside the data; pathology tiles are saved in all eight orientations) differs from its original's thumbnail
+too much for that: each image also gets :data:`VARIANTS` (its mirror images, turns and crops of its borders),
+whose hashes are looked up among the other images' and whose thumbnails confirm a match the same way.
 """
 
 from __future__ import annotations
@@ -41,22 +41,34 @@ class Signature:
 
     dhash: int
     thumbnail: np.ndarray
-    #: ``(dhash, thumbnail)`` of the picture mirrored and cropped (:data:`VARIANTS`): a copy so made matches one
+    #: ``(dhash, thumbnail)`` of the picture mirrored, turned and cropped (:data:`VARIANTS`): a copy so made matches one
     variants: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 #: the picture's variants a copy may be (left, top, right, bottom of the region kept, as fractions of the width and
-#: height, and whether it is mirrored): mirrored left-right, its borders trimmed by 5% or 10% all round, and by 5%
-#: at two sides meeting at a corner (a copy cropped by 2-8% at any sides still correlates above the threshold with
-#: the nearest of these)
-VARIANTS: tuple[tuple[float, float, float, float, bool], ...] = (
-    (0.0, 0.0, 1.0, 1.0, True),
-    (0.05, 0.05, 0.95, 0.95, False),
-    (0.1, 0.1, 0.9, 0.9, False),
-    (0.05, 0.05, 1.0, 1.0, False),
-    (0.0, 0.05, 0.95, 1.0, False),
-    (0.05, 0.0, 1.0, 0.95, False),
-    (0.0, 0.0, 0.95, 0.95, False),
+#: height, and the orientation it is given: a PIL ``Image.Transpose`` name, or ``None``): the seven other orientations
+#: of the dihedral group (mirrored left-right or top-bottom, turned by 90, 180 or 270 degrees, mirrored about either
+#: diagonal), its borders trimmed by 5% or 10% all round, and by 5% at two sides meeting at a corner (a copy cropped
+#: by 2-8% at any sides still correlates above the threshold with the nearest of these)
+VARIANTS: tuple[tuple[float, float, float, float, str | None], ...] = (
+    *(
+        (0.0, 0.0, 1.0, 1.0, turn)
+        for turn in (
+            "FLIP_LEFT_RIGHT",
+            "FLIP_TOP_BOTTOM",
+            "ROTATE_90",
+            "ROTATE_180",
+            "ROTATE_270",
+            "TRANSPOSE",
+            "TRANSVERSE",
+        )
+    ),
+    (0.05, 0.05, 0.95, 0.95, None),
+    (0.1, 0.1, 0.9, 0.9, None),
+    (0.05, 0.05, 1.0, 1.0, None),
+    (0.0, 0.05, 0.95, 1.0, None),
+    (0.05, 0.0, 1.0, 0.95, None),
+    (0.0, 0.0, 0.95, 0.95, None),
 )
 
 
@@ -92,9 +104,10 @@ def signature(array: np.ndarray) -> Signature | None:
     height, width = min(grey.shape[0], VARIANT_SIDE), min(grey.shape[1], VARIANT_SIDE)
     reduced = picture.resize((width, height), Image.Resampling.BOX)  # crops of a large image cost as a small one's
     variants = []
-    for left, top, right, bottom, mirrored in VARIANTS:
-        source = reduced.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if mirrored else reduced
-        variants.append(_hash_and_thumbnail(source, (left * width, top * height, right * width, bottom * height)))
+    for left, top, right, bottom, turn in VARIANTS:
+        source = reduced if turn is None else reduced.transpose(Image.Transpose[turn])
+        side, across = source.size
+        variants.append(_hash_and_thumbnail(source, (left * side, top * across, right * side, bottom * across)))
     return Signature(dhash=dhash, thumbnail=thumbnail, variants=tuple(variants))
 
 
@@ -191,7 +204,7 @@ def _join_variants(
     pictures: DisjointSets[int],
     tables: Sequence[Mapping[int, list[int]]],
 ) -> None:
-    """Join the images one of whose variants (mirrored, cropped) is another image: a variant's hash bands are
+    """Join the images one of whose variants (mirrored, turned, cropped) is another image: a variant's hash bands are
     looked up among the images' own, and a candidate joins when the variant's thumbnail correlates with the
     image's at least :data:`SAME_PICTURE_CORRELATION` (``tables``: :func:`_band_tables` of the images)."""
     for i, case_id in enumerate(ids):
