@@ -113,3 +113,21 @@ def test_empty_and_foreign_files_say_so(tmp_path: Path) -> None:
     (tmp_path / "notes.pt").write_bytes(b"hello, not weights")
     with pytest.raises(ConfigError, match=r"notes\.pt: it is not a PyTorch weights file"):
         load_weights(_resnet(), tmp_path / "notes.pt")
+
+
+def test_torchvision_densenet_layout_loads(tmp_path: Path) -> None:
+    """torchvision's densenet121 keys (denselayer1.norm1.weight) differ from MONAI's (denselayer1.layers.norm1...):
+    its weights for medimg's densenet121 were refused as "another architecture"."""
+    torch.manual_seed(0)
+    source = create_network("densenet121", in_channels=3, num_classes=2, input_size=32, width=0.25)
+    state = {
+        k.removeprefix("backbone.").replace(".layers.", "."): v
+        for k, v in source.state_dict().items()
+        if not k.startswith("head.")
+    }
+    assert any("denselayer1.norm1" in k for k in state)
+    torch.save(state, tmp_path / "densenet121_imagenet.pt")
+    torch.manual_seed(1)
+    target = create_network("densenet121", in_channels=3, num_classes=2, input_size=32, width=0.25)
+    report = load_weights(target, tmp_path / "densenet121_imagenet.pt")
+    assert len(report.loaded) == len(state) and _same_body(source, target)

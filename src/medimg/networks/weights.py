@@ -3,8 +3,9 @@
 Nothing here downloads anything: ``path`` must be a local file written with ``torch.save`` (or a ``.safetensors``
 file). Keys are matched by name after stripping wrapper prefixes; a file saved from another wrapper (torchvision's
 or timm's ``conv1.weight`` for medimg's ``backbone.conv1.weight``, Lightning's ``model.`` prefix) is matched by
-adding or removing one leading name. A first convolution with another number of input channels (ImageNet RGB
-weights for grayscale images) is summed (or spread) over its channels, as timm does.
+adding or removing one leading name, and torchvision's DenseNet layers by MONAI's names for them. A first
+convolution with another number of input channels (ImageNet RGB weights for grayscale images) is summed (or
+spread) over its channels, as timm does.
 """
 
 from __future__ import annotations
@@ -245,6 +246,24 @@ def _renamed(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) ->
     return {rename(key, *best): tensor for key, tensor in state.items()}
 
 
+#: torchvision's DenseNet layer keys (``denselayer1.norm1.weight``); MONAI's, which medimg builds on, hold them
+#: under ``layers.`` (``denselayer1.layers.norm1.weight``), the renaming MONAI applies to torchvision's weights itself
+_TORCHVISION_DENSE_LAYER = re.compile(r"(denselayer\d+\.)((?:norm|relu|conv)\d+\.)")
+
+
+def _in_medimg_layout(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with its keys renamed to the model's (see :func:`_renamed`), torchvision's DenseNet layers too."""
+    renamed = _renamed(state, own)
+    if not any(_TORCHVISION_DENSE_LAYER.search(key) for key in state):
+        return renamed
+    dense = _renamed({_TORCHVISION_DENSE_LAYER.sub(r"\1layers.\2", k): v for k, v in state.items()}, own)
+
+    def fits(candidate: Mapping[str, torch.Tensor]) -> int:
+        return sum(1 for k, v in candidate.items() if k in own and own[k].shape == v.shape)
+
+    return dense if fits(dense) > fits(renamed) else renamed
+
+
 def _adapt_channels(tensor: torch.Tensor, channels: int) -> torch.Tensor:
     """A first convolution's weight for ``channels`` inputs: summed over the file's channels for one (grayscale
     from RGB keeps each filter's response to a gray image), else repeated and scaled to keep the output's scale."""
@@ -291,7 +310,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, wi
     """
     path = weights_file(path)
     own = model.state_dict()
-    state = _renamed(read_state_dict(path), own)
+    state = _in_medimg_layout(read_state_dict(path), own)
     head = _head_prefix(model)
 
     def is_head(key: str) -> bool:
