@@ -92,6 +92,17 @@ class GenerateTask:
         from medimg.tasks.generate.features import train_feature_space
         from medimg.tasks.generate.validation import make_hooks
 
+        if options.synthetic:
+            raise ConfigError(
+                f"--synthetic {options.synthetic}: a generator learns from real images only (trained on generated "
+                "ones it copies their flaws); drop --synthetic here and give the set to a classifier: "
+                f"medimg fit DATA --synthetic {options.synthetic}"
+            )
+        if options.unlabelled is not None:
+            raise ConfigError(
+                f"--unlabelled {options.unlabelled}: the generators are conditioned on each image's class, so images "
+                "without one are not learnt from; drop --unlabelled (semi-supervised training is for classifiers)"
+            )
         plan = planned.plan
         assert isinstance(plan, GeneratePlan)
         if distributed.world_size > 1 and plan.network == "gan":
