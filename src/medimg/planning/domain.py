@@ -83,6 +83,9 @@ SIZE_FACTOR = 1.5
 SPACING_FACTOR = 1.5
 #: Two channels of an RGB image count as equal when they differ by at most this fraction of the value range.
 GREY_TOLERANCE = 1.0 / 255.0
+#: An RGB image is grey when at most this share of its pixels have unequal channels: burned-in colour annotations
+#: (a red side marker, a ruler, coloured text on a radiograph) do not make it a colour image.
+COLOUR_PIXELS_MIN = 0.01
 #: Values sampled per image for its percentiles.
 SAMPLE_VALUES = 200_000
 
@@ -148,7 +151,9 @@ class DomainVerdict:
 # --------------------------------------------------------------------------------------------- image facts
 def effective_channels(array: np.ndarray) -> int:
     """Channels by content: a 3-channel image (or 4 with a constant alpha) whose colour channels are equal counts as
-    1 (grey), else 3 (colour); other counts (MR modalities stacked from separate files) count as they are."""
+    1 (grey), else 3 (colour); other counts (MR modalities stacked from separate files) count as they are. Equal but
+    for at most :data:`COLOUR_PIXELS_MIN` of the pixels is grey: a chest X-ray with a red side marker planned as
+    colour got flips and any rotation, swapping its sides."""
     channels = int(array.shape[0])
     alpha = channels == 4 and float(np.nanmax(array[3]) - np.nanmin(array[3])) == 0.0
     if channels != 3 and not alpha:
@@ -156,8 +161,8 @@ def effective_channels(array: np.ndarray) -> int:
     rgb = array[:3]
     span = float(np.nanmax(rgb) - np.nanmin(rgb)) if rgb.size else 0.0
     tolerance = max(span, 1.0) * GREY_TOLERANCE
-    grey = bool(np.abs(rgb[0] - rgb[1]).max() <= tolerance and np.abs(rgb[0] - rgb[2]).max() <= tolerance)
-    return 1 if grey else 3
+    coloured = (np.abs(rgb[0] - rgb[1]) > tolerance) | (np.abs(rgb[0] - rgb[2]) > tolerance)
+    return 1 if float(np.mean(coloured)) <= COLOUR_PIXELS_MIN else 3
 
 
 def _bits(meta: Mapping[str, Any]) -> int | None:
