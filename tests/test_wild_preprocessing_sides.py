@@ -58,6 +58,8 @@ def test_unsided_classes_keep_every_mirror() -> None:
         ("Rt kidney", True),
         ("lung", False),
         ("bright spot", False),
+        ("vertebrae_L1", False),
+        ("lung_upper_lobe_left", True),
         ("clavicle", False),
         ("lr", False),
     ],

@@ -427,7 +427,7 @@ def sided_classes(names: Sequence[str]) -> list[str]:
     sided = []
     for name in names:
         words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name)).lower()
-        if {"left", "right", "l", "r", "lt", "rt"} & set(re.split(r"[^a-z]+", words)):
+        if {"left", "right", "l", "r", "lt", "rt"} & set(re.split(r"[^a-z0-9]+", words)):  # not L1, a vertebra
             sided.append(str(name))
     return sided
 
