@@ -56,8 +56,11 @@ def read_synthetic_cases(source: str | Path, class_names: list[str]) -> list[Cas
         found = [(Path(c.path), dataset.class_names[c.label]) for c in dataset.cases if c.path and c.label is not None]
     if not found:
         raise DatasetError(f"synthetic set {root} holds no images")
-    index = {name: i for i, name in enumerate(class_names)}
-    unknown = sorted({label for _, label in found if label not in index})
+    from medimg.data.labels import find_class
+
+    # a label names its class whatever its case or Unicode form, as every label does ("Pneumonia", "pneumonia")
+    index = {label: find_class(label, class_names) for label in {label for _, label in found}}
+    unknown = sorted(label for label, i in index.items() if i is None)
     if unknown:
         raise DatasetError(
             f"synthetic set {root} has class(es) {unknown} that the training data lacks ({class_names}); "

@@ -112,3 +112,16 @@ def test_the_data_itself_as_a_synthetic_set_is_refused(phantoms: Path, tmp_path:
     (tmp_path / "synthetic.csv").write_text("\n".join(rows) + "\n")  # a manifest naming the data's files
     with pytest.raises(DatasetError, match=r"3 of its 3 images are the data's own"):
         _fit(phantoms, tmp_path / "synthetic.csv", tmp_path / "run")
+
+
+def test_a_sets_labels_match_the_datas_classes_whatever_their_case(phantoms: Path, tmp_path: Path) -> None:
+    from medimg.data.synthetic_sets import read_synthetic_cases
+
+    rng = np.random.default_rng(1)
+    synth = _set(tmp_path / "synth", _phantom_like(rng, n=2))
+    text = (synth / "synthetic.csv").read_text().replace(",lesion,", ",Lesion,")  # e.g. a CSV's spelling
+    (synth / "synthetic.csv").write_text(text)
+    cases = read_synthetic_cases(synth, ["normal", "lesion"])
+    assert [c.label for c in cases] == [1, 1]
+    with pytest.raises(DatasetError, match=r"class\(es\) \['Lesion'\] that the training data lacks"):
+        read_synthetic_cases(synth, ["normal", "tumour"])
