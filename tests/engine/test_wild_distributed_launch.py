@@ -86,3 +86,17 @@ def test_a_sigtermed_job_says_how_to_go_on_with_its_launch_options(
     assert "--nproc-per-node" not in seen["command"][seen["command"].index("medimg") :]
     resume = f"`medimg fit data --nproc-per-node 2 --run-dir {run} --resume`"
     assert f"interrupted by SIGTERM; the fit goes on from its last checkpoint with {resume}" in capsys.readouterr().err
+
+
+def test_more_processes_than_gpus_is_refused_before_nccl(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ranks were put on one GPU (local_rank % count), which NCCL refuses with its own error."""
+    import torch
+
+    from medimg.engine import distributed
+
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ConfigError, match=r"2 training processes on this machine but 1 GPU\(s\).*--nproc-per-node 1"):
+        distributed.init_distributed()

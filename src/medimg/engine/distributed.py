@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from medimg.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -132,6 +134,12 @@ def init_distributed() -> Distributed:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     device = default_device(local_rank)
+    if device.type == "cuda" and local_world > torch.cuda.device_count():  # two ranks on one GPU: NCCL refuses
+        raise ConfigError(
+            f"{local_world} training processes on this machine but {torch.cuda.device_count()} GPU(s): NCCL needs "
+            f"one GPU per process; give --nproc-per-node {torch.cuda.device_count()} (or --nproc_per_node for "
+            "torchrun), or make more GPUs visible (CUDA_VISIBLE_DEVICES)"
+        )
     if not torch.distributed.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
