@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from medimg.errors import ConfigError
+from medimg.serve import storage as storage_module
 from medimg.serve.settings import database_url
 from medimg.serve.storage import KeyTaken, Storage
 from medimg.serve.workspace import UploadWorkspace
@@ -254,3 +255,27 @@ def test_a_full_upload_disk_is_a_503_with_retry_after_and_stores_nothing(
 
 def _phantom(run: Path) -> bytes:
     return phantom_file(run).read_bytes()
+
+
+def test_a_database_that_cannot_be_written_is_refused_at_start(
+    database: TestDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only database file (or a PostgreSQL standby) started a server that answered every upload 503."""
+    Storage(database.url).create_token("before")
+    if database.kind == "sqlite":
+        pragmas = storage_module._sqlite_pragmas
+
+        def read_only(connection: Any, record: Any) -> None:
+            pragmas(connection, record)
+            connection.cursor().execute("PRAGMA query_only=ON")  # what SQLite says of a read-only file
+
+        monkeypatch.setattr(storage_module, "_sqlite_pragmas", read_only)
+        says = "can be read but not written"
+    else:
+        url = make_url(database.url)
+        url = url.update_query_dict({"options": "-c default_transaction_read_only=on"})  # a standby's answer
+        monkeypatch.setattr(database, "url", url.render_as_string(hide_password=False))
+        says = "read-only transaction"
+    with pytest.raises(ConfigError, match=says):
+        Storage(database.url)
+    assert [info.name for info in Storage(database.url, create=False).list_tokens()] == ["before"]  # reading works

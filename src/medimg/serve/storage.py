@@ -370,6 +370,12 @@ def unusable_database(url: str, error: DBAPIError) -> ConfigError:
             f"{parsed.database} is not an SQLite database (damaged, or another file): check the --db path; a damaged "
             "database is restored from a backup (a copy of a running one needs its -wal file beside it)"
         )
+    if parsed.get_backend_name() == "sqlite" and "readonly" in reason:
+        return ConfigError(
+            f"the SQLite database {parsed.database} can be read but not written ({reason}): make the file, its "
+            "-wal and -shm files and their folder writable by the user running medimg (a read-only disk, or a "
+            "backup restored read-only?)"
+        )
     if parsed.get_backend_name() == "sqlite":
         return ConfigError(
             f"cannot open the SQLite database {parsed.database}: {reason}; check that the --db path names a file "
@@ -465,6 +471,16 @@ def _made_meanwhile(url: str, error: DBAPIError) -> bool:
     return "already exists" in reason or "duplicate" in reason
 
 
+def _check_writable(engine: Engine) -> None:
+    """Write a row and roll it back: a database that can be read but not written (a read-only file or disk, a
+    PostgreSQL standby, a user without INSERT) started a server that then answered every upload 503; now it is an
+    error at start. Nothing is kept."""
+    with Session(engine) as session:
+        session.add(SecretRow(key=f"write-check-{secrets.token_hex(8)}", value=""))
+        session.flush()
+        session.rollback()
+
+
 class Storage:
     """The service database.
 
@@ -486,6 +502,8 @@ class Storage:
                 Base.metadata.create_all(self.engine)
                 add_missing_columns(self.engine)
                 claim_keyed_reports(self.engine)
+                if create:
+                    _check_writable(self.engine)
                 break
             except (DatabaseError, InterfaceError) as error:  # DatabaseError: also a file that is not a database
                 if attempt + 1 < SCHEMA_ATTEMPTS and isinstance(error, DBAPIError) and _made_meanwhile(url, error):
