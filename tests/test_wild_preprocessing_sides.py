@@ -68,3 +68,25 @@ def test_side_names(name: str, sided: bool) -> None:
     from medimg.tasks.segment.planning import sided_classes
 
     assert bool(sided_classes([name])) is sided
+
+
+@pytest.mark.parametrize(
+    ("channel_names", "expected"), [(["CT"], "ct"), (["ct "], "ct"), (["T2"], "zscore"), (None, "zscore")]
+)
+def test_nifti_ct_named_by_its_dataset_json_gets_the_ct_normalisation(
+    channel_names: list[str] | None, expected: str
+) -> None:
+    """MSD's CT tasks (dataset.json ``"modality": {"0": "CT"}``) are NIfTI, which carries no modality: they were
+    planned as "nifti" and z-scored per image, throwing away what HU mean; nnU-Net normalises them as CT."""
+    import numpy as np
+
+    from medimg.tasks.segment.planning import extract_seg_fingerprint
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(-500, 400, (1, 16, 16, 8)).astype(np.float32)
+    labels = np.zeros((16, 16, 8), dtype=np.uint8)
+    labels[4:10, 4:10, 2:6] = 1
+    meta = {"format": "nifti", **({"channel_names": channel_names} if channel_names else {})}
+    encoding = LabelEncoding(kind="identity", num_classes=2)
+    fp = extract_seg_fingerprint("x", [(image, labels, [1.0, 1.0, 1.0], meta)], 1, encoding, ["background", "spleen"])
+    assert make_seg_plan(fp).normalisation == expected

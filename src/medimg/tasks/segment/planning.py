@@ -265,7 +265,7 @@ def extract_seg_fingerprint(
         raise ConfigError("cannot fingerprint an empty training set")
     shapes = np.array([s.shape for s in summaries])
     spacings = [s.meta["spacing_mm"] for s in summaries if s.meta["spacing_mm"]]
-    modalities = [str(s.meta.get("modality") or s.meta.get("format") or "unknown") for s in summaries]
+    modalities = [_modality(s.meta) for s in summaries]
     return SegFingerprint(
         dataset=name,
         num_train_cases=len(summaries),
@@ -419,6 +419,16 @@ def determine_val_every(epochs: int) -> tuple[int, str]:
     """
     every = max(1, epochs // 25)
     return every, f"validate every {every} epoch(s) of {epochs}"
+
+
+def _modality(meta: Mapping[str, Any]) -> str:
+    """An image's modality: its DICOM modality; else ``CT`` when its dataset.json names its channels CT (MSD's
+    ``{"0": "CT"}``, nnU-Net's ``channel_names``: a NIfTI carries no modality, and nnU-Net normalises such channels
+    as CT); else its format."""
+    names = [str(n).strip().upper() for n in meta.get("channel_names") or []]
+    if meta.get("modality"):
+        return str(meta["modality"])
+    return "CT" if names and set(names) == {"CT"} else str(meta.get("format") or "unknown")
 
 
 def sided_classes(names: Sequence[str]) -> list[str]:
