@@ -131,3 +131,15 @@ def test_torchvision_densenet_layout_loads(tmp_path: Path) -> None:
     target = create_network("densenet121", in_channels=3, num_classes=2, input_size=32, width=0.25)
     report = load_weights(target, tmp_path / "densenet121_imagenet.pt")
     assert len(report.loaded) == len(state) and _same_body(source, target)
+
+
+def test_an_ensemble_runs_model_starts_a_single_network_from_its_first_member(tmp_path: Path) -> None:
+    """A time-budget run's model.pt holds members.0., members.1. ...: given as --weights it was refused."""
+    first, second = _resnet(seed=0), _resnet(seed=2)
+    state = {f"members.{i}.{k}": v for i, m in enumerate((first, second)) for k, v in m.state_dict().items()}
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": state}, run / "model.pt")
+    target = _resnet(seed=1)
+    assert load_weights(target, run).complete
+    assert _same_body(first, target)

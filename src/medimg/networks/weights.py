@@ -252,7 +252,13 @@ _TORCHVISION_DENSE_LAYER = re.compile(r"(denselayer\d+\.)((?:norm|relu|conv)\d+\
 
 
 def _in_medimg_layout(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``state`` with its keys renamed to the model's (see :func:`_renamed`), torchvision's DenseNet layers too."""
+    """``state`` with its keys renamed to the model's (see :func:`_renamed`), torchvision's DenseNet layers too; of an
+    ensemble's ``model.pt`` (``members.K.``, a time-budget run) the first member, for a model of one network."""
+    members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
+    ensemble = members and all(key.startswith("members.") for key in state)
+    if ensemble and not any(key.startswith("members.") for key in own):
+        logger.info("weights: an ensemble of %d networks; starting from its first (members.0)", len(members))
+        state = {key.removeprefix("members.0."): v for key, v in state.items() if key.startswith("members.0.")}
     renamed = _renamed(state, own)
     if not any(_TORCHVISION_DENSE_LAYER.search(key) for key in state):
         return renamed
