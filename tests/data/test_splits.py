@@ -97,3 +97,22 @@ def test_images_without_a_finding_are_named_so_not_called_a_class(caplog: pytest
         make_splits(cases, seed=0, class_names=["lesion", "noise"])
         make_splits(cases, seed=0, warn=False)
     assert caplog.text.count("too few") == 1 and "images without any finding (1)" in caplog.text
+
+
+def test_a_class_left_out_of_the_test_split_is_named_with_what_it_means(caplog: pytest.LogCaptureFixture) -> None:
+    # 400 normal images and 2 of a rare class: it cannot sit in all three splits, and a test split without it
+    # scored accuracy 1.0 with the rare class's sensitivity undefined, the warning only "too few ... (7 parts)"
+    cases = [Case(case_id=f"n{i}", label=0) for i in range(400)] + [Case(case_id=f"r{i}", label=1) for i in range(2)]
+    with caplog.at_level("WARNING"):
+        splits = make_splits(cases, seed=0, class_names=["normal", "rare"])
+    absent = [p for p in ("val", "test") if not any(splits.assignment[f"r{i}"] == p for i in range(2))]
+    assert absent  # 2 images cannot reach train, validation and test
+    lines = [r.getMessage() for r in caplog.records if "none in the" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("class 'rare' (2 images): none in the")
+    if "test" in absent:
+        assert "the test scores say nothing about it" in lines[0]
+    assert "normal" not in lines[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        make_splits([Case(case_id=f"c{i}", label=i % 2) for i in range(200)], seed=0, class_names=["a", "b"])
+    assert "none in the" not in caplog.text

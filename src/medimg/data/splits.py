@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +125,8 @@ def make_splits(
         pool, val_part, seed + 1, part="val", scale=1 - test_fraction, fractions=(val_fraction, test_fraction)
     ):
         assignment[c.case_id] = "val"
+    if warn:
+        _warn_absent_classes(cases, assignment, class_names)
     return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
 
 
@@ -172,6 +174,30 @@ def _warn_small_classes(
     small = small_strata(cases, needed, class_names)
     if small:
         logger.warning("too few to sit in every part of the split (%d parts): %s", needed, small)
+
+
+def _warn_absent_classes(
+    cases: Sequence[Case], assignment: Mapping[str, str], class_names: Sequence[str] | None = None
+) -> None:
+    """Name each class that the split left out of a held-out part (a class of 2 images among 400 cannot be in
+    all three): a test split without it scores a model that never meets it (its sensitivity undefined, accuracy
+    as if it did not exist), a validation split without it chooses the epoch without it."""
+    held_out = [part for part in ("val", "test") if part in set(assignment.values())]
+    for label in sorted({c.label for c in cases if c.label is not None}):  # single-label classes (a finding of a
+        members = [c for c in cases if c.label == label]  # multi-label case may sit in a split as a second finding)
+        missing = [part for part in held_out if not any(assignment[c.case_id] == part for c in members)]
+        if missing:
+            named = small_strata(members, len(members) + 1, class_names)
+            where = " and ".join({"val": "validation", "test": "test"}[part] for part in missing)
+            logger.warning(
+                "%s: none in the %s split%s, so %s; add images of it",
+                named,
+                where,
+                "s" if len(missing) > 1 else "",
+                "the test scores say nothing about it (its sensitivity there is undefined)"
+                if "test" in missing
+                else "the epoch is chosen without it",
+            )
 
 
 def _carve(
