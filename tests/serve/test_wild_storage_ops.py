@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from medimg.errors import ConfigError
 from medimg.serve import storage as storage_module
-from medimg.serve.settings import database_url
+from medimg.serve.settings import ServeSettings, database_url
 from medimg.serve.storage import KeyTaken, Storage
 from medimg.serve.workspace import UploadWorkspace
 from tests.serve.databases import TestDatabase
@@ -279,3 +279,10 @@ def test_a_database_that_cannot_be_written_is_refused_at_start(
     with pytest.raises(ConfigError, match=says):
         Storage(database.url)
     assert [info.name for info in Storage(database.url, create=False).list_tokens()] == ["before"]  # reading works
+
+
+def test_a_mistyped_database_is_refused_before_the_model_loads(tmp_path: Path) -> None:
+    """`medimg serve` makes its settings first and loads the model (seconds) before it opens the database."""
+    with pytest.raises(ConfigError, match="without its '//'"):
+        ServeSettings(run_dir=tmp_path, database="sqlite:/reports.db")
+    assert ServeSettings(run_dir=tmp_path, database=" reports.db\n").database == "reports.db"

@@ -34,10 +34,10 @@ def database_url(database: str | Path) -> str:
         )
     if _BROKEN_URL.match(text) and not Path(text).expanduser().exists():
         scheme = text.partition(":")[0]
+        colon = "" if "/" in text else f"; a file whose name has a colon: ./{text}"
         raise ConfigError(
             f"--db {text!r} looks like a database URL without its '//': write {scheme}://... (an SQLite file is "
-            "sqlite:///relative/file.db or sqlite:////absolute/file.db, or simply the file's path; a file name "
-            f"with a colon: ./{text})"
+            f"sqlite:///relative/file.db or sqlite:////absolute/file.db, or simply the file's path{colon})"
         )
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
@@ -99,6 +99,17 @@ class ServeSettings(BaseModel):
         description="private folder where uploads sit while being read (default <temp>/medimg-serve-<uid>); "
         "swept of what stopped servers left at every start",
     )
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, database: str) -> str:
+        """Checked when the settings are made (a mistyped --db is refused before the model loads), spaces dropped.
+
+        Raises:
+            ConfigError: see :func:`database_url` (not a ``ValueError``: its message is the whole error).
+        """
+        database_url(database)
+        return database.strip()
 
     @field_validator("cors_origins")
     @classmethod
