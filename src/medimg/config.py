@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medimg.errors import ConfigError, did_you_mean
 from medimg.planning.plan import Plan, field_help
@@ -84,6 +85,12 @@ class FitOptions(BaseModel):
         description="unlabelled pool for semi-supervised training (where it came from; the images travel with the "
         "dataset): a folder of images, a CSV manifest, or the data's own rows with an empty label",
     )
+
+    @field_validator("synthetic", "teacher", mode="before")
+    @classmethod
+    def _folder_as_text(cls, value: Any) -> Any:
+        """A folder given as a ``Path`` (``Model.generate(...).folder``, ``Model.run_dir_``) is taken as its text."""
+        return str(value) if isinstance(value, os.PathLike) else value
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

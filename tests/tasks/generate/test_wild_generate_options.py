@@ -26,3 +26,16 @@ def test_a_synthetic_set_is_not_trained_on_by_a_generator() -> None:
 def test_an_unlabelled_pool_is_refused_not_ignored() -> None:
     with pytest.raises(ConfigError, match=r"--unlabelled pool: .*drop --unlabelled"):
         _setup(FitOptions(unlabelled="pool"))
+
+
+def test_a_synthetic_set_or_teacher_given_as_a_path_is_taken() -> None:
+    """``fit(data, synthetic=model.generate(...).folder)``: was 'invalid option: synthetic: Input should be a valid
+    string'."""
+    from pathlib import Path
+
+    from medimg.config import check_overrides
+    from medimg.planning.plan import Plan
+
+    options = FitOptions(synthetic=Path("synth"), teacher=Path("runs") / "teacher")  # type: ignore[arg-type]
+    assert options.synthetic == "synth" and options.teacher == str(Path("runs") / "teacher")
+    check_overrides(Plan, {"synthetic": Path("synth")}, tuple(FitOptions.model_fields))  # Model.fit's check
