@@ -28,11 +28,11 @@ def test_a_small_colour_marker_does_not_make_a_grey_image_colour() -> None:
 def test_chest_x_rays_with_a_red_marker_are_planned_without_flips(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     for label in ("normal", "pneumonia"):
-        (tmp_path / label).mkdir()
+        (tmp_path / "data" / label).mkdir(parents=True)
         for i in range(6):
             pixels = _marked(rng.integers(0, 256, (40, 40)).astype(np.float32), 3)
-            Image.fromarray(np.moveaxis(pixels, 0, -1).astype(np.uint8)).save(tmp_path / label / f"{i}.png")
-    result = CliRunner().invoke(app, ["plan", str(tmp_path)])
+            Image.fromarray(np.moveaxis(pixels, 0, -1).astype(np.uint8)).save(tmp_path / "data" / label / f"{i}.png")
+    result = CliRunner().invoke(app, ["plan", str(tmp_path / "data"), "--out", str(tmp_path / "plan")])
     assert result.exit_code == 0, result.output
     line = next(x for x in result.output.splitlines() if x.startswith("augmentation"))
     assert '"flip_axes": []' in line and "180" not in line, line
