@@ -44,3 +44,26 @@ def test_the_frechet_distance_of_nan_features_is_nan() -> None:
     fake[2, 1] = np.nan
     assert np.isnan(frechet_distance(real, fake))
     assert np.isfinite(frechet_distance(real, real + 0.1))
+
+
+def test_an_interrupted_draw_leaves_no_unlisted_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images written before an interruption were left without a manifest row, and every later generate into the
+    folder was refused ('holds images that are not synthetic')."""
+    from medimg.tasks.generate import synthesis
+
+    real_write = synthesis.write_image
+    calls: list[Path] = []
+
+    def failing(array: np.ndarray, path: Path, plan: GeneratePlan) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_write(array, path, plan)
+
+    monkeypatch.setattr(synthesis, "write_image", failing)
+    network = ConditionalGAN(PLAN)
+    with pytest.raises(OSError, match="No space"):
+        write_synthetic_set(network, PLAN, tmp_path / "synth", n=4)
+    assert not list((tmp_path / "synth").rglob("*.png"))
+    monkeypatch.setattr(synthesis, "write_image", real_write)
+    assert len(write_synthetic_set(network, PLAN, tmp_path / "synth", n=4).paths) == 4  # the folder is usable

@@ -165,8 +165,15 @@ def write_synthetic_set(
             f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
         )
     arrays = to_files(require_finite(sample_images(network, plan, labels, seed=seed), run), plan)
-    for path, array in zip(paths, arrays, strict=True):
-        write_image(array, path, plan)
+    done: list[Path] = []
+    try:
+        for path, array in zip(paths, arrays, strict=True):
+            write_image(array, path, plan)
+            done.append(path)
+    except BaseException:  # interrupted, disk full: no image left that the manifest does not list
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise
     names = [plan.class_names[label] for label in labels]
     generator = str(Path(run).expanduser().resolve()) if run else ""
     rows = [
