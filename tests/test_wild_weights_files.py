@@ -143,3 +143,23 @@ def test_an_ensemble_runs_model_starts_a_single_network_from_its_first_member(tm
     target = _resnet(seed=1)
     assert load_weights(target, run).complete
     assert _same_body(first, target)
+
+
+def test_a_training_scripts_checkpoint_with_numpy_values_and_arguments_loads(tmp_path: Path) -> None:
+    """{"state_dict": ..., "best_acc": np.float64, "args": Namespace} was refused as "pickled Python objects"."""
+    import argparse
+
+    import numpy as np
+
+    source = _resnet()
+    checkpoint = {
+        "state_dict": source.state_dict(),
+        "best_acc": np.float64(0.91),
+        "epoch": np.int64(30),
+        "args": argparse.Namespace(lr=0.1, arch="resnet18"),
+        "confusion": np.eye(2),
+    }
+    torch.save(checkpoint, tmp_path / "checkpoint.pth.tar")
+    target = _resnet(seed=1)
+    assert load_weights(target, tmp_path / "checkpoint.pth.tar").complete
+    assert _same_body(source, target)

@@ -145,6 +145,43 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
+#: Python objects a training script's checkpoint often holds beside its tensors (a NumPy metric, the argparse
+#: arguments): plain data, unpickled without running code from the file
+HARMLESS_GLOBALS = (
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.ndarray",
+    "numpy.dtype",
+    "argparse.Namespace",
+)
+
+
+def _torch_load(path: Path) -> object:
+    """``torch.load(weights_only=True)``, also for a checkpoint holding NumPy values or argparse arguments beside its
+    tensors (``{"state_dict": ..., "best_acc": np.float64(0.9), "args": Namespace(...)}``)."""
+    import importlib
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        if not names or not all(n in HARMLESS_GLOBALS or n.startswith("numpy.dtypes.") for n in names):
+            raise
+        allowed = []
+        for name in names:
+            module, _, attribute = name.rpartition(".")
+            allowed.append(getattr(importlib.import_module(module), attribute))
+        if "numpy.dtype" in names:  # a dtype is rebuilt as its class (numpy.dtypes.Float64DType)
+            import numpy as np
+
+            allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _unreadable_reason(path: Path, exc: Exception) -> str:
     """What is wrong with a file ``torch.load`` refused, and what to do, in one line."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
@@ -154,6 +191,13 @@ def _unreadable_reason(path: Path, exc: Exception) -> str:
             f"weights file {path} holds pickled Python objects ({unsupported.group(1)}), e.g. a whole model saved "
             "with torch.save(model): medimg reads tensors only and runs no code from files; save its weights with "
             "torch.save(model.state_dict(), 'weights.pt') and give that file"
+        )
+    if "Weights only load failed" in text:
+        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        return (
+            f"weights file {path} holds Python objects besides tensors"
+            f"{f' ({detail.group(1).strip()})' if detail else ''}: medimg reads tensors only and runs no code from "
+            "files; save its weights with torch.save(model.state_dict(), 'weights.pt') and give that file"
         )
     if path.stat().st_size == 0:
         return f"weights file {path} is empty; copy or save it again"
@@ -185,10 +229,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         head = handle.read(16)
     obj: object
     try:
-        if _is_safetensors(head):
-            obj = _read_safetensors(path)
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _read_safetensors(path) if _is_safetensors(head) else _torch_load(path)
     except Exception as exc:
         raise ConfigError(_unreadable_reason(path, exc)) from exc
     if isinstance(obj, Mapping):
