@@ -392,3 +392,17 @@ def test_log_lines_never_round_a_short_budget_to_zero_seconds() -> None:
     from medimg.engine.trainer import _seconds
 
     assert [_seconds(v) for v in (270.4, 9.6, 0.5)] == ["270 s", "9.6 s", "0.5 s"]
+
+
+def test_a_validation_metric_never_defined_is_logged_as_undefined_not_minus_infinity(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a validation split of one class has no AUC: the progress lines said "val_auc_bacc -inf (best epoch 1)"
+    plan = _plan(epochs=2)
+    x, y = _data()
+    hooks = _hooks(plan)
+    undefined = TaskHooks(loss=hooks.loss, validate=lambda network: {"auc_bacc": float("nan")})
+    with caplog.at_level("INFO", logger="medimg"):
+        train(_net(plan), _source(plan, x, y), plan, undefined, tmp_path, progress=True, tensorboard=False)
+    epochs = [r.getMessage() for r in caplog.records if "epoch 2/2" in r.getMessage()]
+    assert epochs and "val_auc_bacc undefined" in epochs[0] and "inf" not in epochs[0]

@@ -434,7 +434,8 @@ def train(
                     )
             summary = {"loss": f"{row['train_loss']:.3f}"}
             if hooks.validate is not None:
-                summary |= {f"val_{plan.monitor}": f"{best_metric:.4f}", "best": str(best_epoch)}
+                shown = f"{best_metric:.4f}" if math.isfinite(best_metric) else "undefined"  # e.g. one class in val
+                summary |= {f"val_{plan.monitor}": shown, "best": str(best_epoch)}
             epochs_bar.epoch_done(epoch, summary)
     if hooks.validate is None:  # nothing to choose by: the weights of the last epoch trained
         best_state, best_metric = copy_state(selected), math.nan
