@@ -3,6 +3,7 @@ real ones) and ``--unlabelled`` (silently ignored) are refused before training."
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -39,3 +40,16 @@ def test_a_synthetic_set_or_teacher_given_as_a_path_is_taken() -> None:
     options = FitOptions(synthetic=Path("synth"), teacher=Path("runs") / "teacher")  # type: ignore[arg-type]
     assert options.synthetic == "synth" and options.teacher == str(Path("runs") / "teacher")
     check_overrides(Plan, {"synthetic": Path("synth")}, tuple(FitOptions.model_fields))  # Model.fit's check
+
+
+def test_a_single_class_folder_is_refused_with_the_generators_reason(tmp_path: Path) -> None:
+    """Was: 'a classifier needs at least two classes' (the user asked for a generator of their rare class)."""
+    from medimg.data.synthetic import make_phantom_dataset
+    from medimg.errors import DatasetError
+
+    data = make_phantom_dataset(tmp_path / "data", n_per_class=2, size=8, seed=0)
+    (data / "normal" / "phantom_0000.png").unlink()
+    (data / "normal" / "phantom_0001.png").unlink()
+    (data / "normal").rmdir()
+    with pytest.raises(DatasetError, match=r"single class: a generator .*medimg generate RUN --class NAME"):
+        GenerateTask().load_dataset(data)

@@ -53,7 +53,16 @@ class GenerateTask:
         from medimg.errors import DatasetError
         from medimg.tasks.classify.task import CLASSIFY
 
-        dataset = CLASSIFY.load_dataset(path, **options)
+        try:
+            dataset = CLASSIFY.load_dataset(path, **options)
+        except DatasetError as error:
+            if "single class" not in str(error):
+                raise
+            raise DatasetError(
+                f"{path} has a single class: a generator is conditioned on the classes and measured in the feature "
+                "space of a classifier of them, so it needs two or more; train it on the rare class together with "
+                "the others (e.g. normal images) and draw only the rare one with `medimg generate RUN --class NAME`"
+            ) from error
         if dataset.multi_label:
             raise DatasetError(
                 f"{dataset.root} lists several findings per image: the generative models are conditioned on one class "
