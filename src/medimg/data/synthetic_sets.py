@@ -243,22 +243,29 @@ def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence
             f"{what} holds images of {size} (median), the data {'x'.join(f'{v:g}' for v in ours[2])}: they were "
             f"generated for other images; {fix}"
         )
-    ranges = [("its images'", theirs[3])]
+    low, high = ours[3]
+    span = max(high - low, 1e-6)
+
+    def refuse(name: str, other: tuple[float, float]) -> None:
+        raise DatasetError(
+            f"{what}: {name} intensities {other[0]:g}..{other[1]:g} are in other units than the data's "
+            f"{low:g}..{high:g} (0.5-99.5 percentiles; e.g. 16-bit or NIfTI samples for 8-bit images): {fix}"
+        )
+
+    # the samples themselves: only ranges far apart (a poor generator's samples may be noisier or flatter)
+    if min(high + span / 2, theirs[3][1]) < max(low - span / 2, theirs[3][0]):
+        refuse("its images'", theirs[3])
     for run in generator_runs(source)[0]:
         try:
             plan = json.loads((run / "plan.json").read_text(encoding="utf-8"))
-            ranges.append((f"its generator's ({run})", (float(plan["clip_low"]), float(plan["clip_high"]))))
+            trained = (float(plan["clip_low"]), float(plan["clip_high"]))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    low, high = ours[3]
-    span = max(high - low, 1e-6)
-    for name, (other_low, other_high) in ranges:
-        other_span = max(other_high - other_low, 1e-6)
-        margin = span / 2 if name == "its images'" else 0.0  # a poor generator's samples may stray a little
-        apart = min(high + margin, other_high) < max(low - margin, other_low)
-        scale = other_span / span
-        if apart or (scale > SPAN_RATIO or (name != "its images'" and scale < 1 / SPAN_RATIO)):
-            raise DatasetError(
-                f"{what}: {name} intensities {other_low:g}..{other_high:g} are in other units than the data's "
-                f"{low:g}..{high:g} (0.5-99.5 percentiles; e.g. 16-bit or NIfTI samples for 8-bit images): {fix}"
-            )
+        name = f"its generator's ({run})"
+        if plan.get("output_format") == "png":  # 8-bit data: the fixed 0..255, whatever part of it the data uses
+            if low < trained[0] - 0.5 or high > trained[1] + 0.5:
+                refuse(name, trained)
+            continue
+        scale = max(trained[1] - trained[0], 1e-6) / span  # other intensities: the data's own percentiles
+        if min(high, trained[1]) < max(low, trained[0]) or not 1 / SPAN_RATIO <= scale <= SPAN_RATIO:
+            refuse(name, trained)

@@ -32,7 +32,6 @@ def test_an_unlabelled_pool_is_refused_not_ignored() -> None:
 def test_a_synthetic_set_or_teacher_given_as_a_path_is_taken() -> None:
     """``fit(data, synthetic=model.generate(...).folder)``: was 'invalid option: synthetic: Input should be a valid
     string'."""
-    from pathlib import Path
 
     from medimg.config import check_overrides
     from medimg.planning.plan import Plan

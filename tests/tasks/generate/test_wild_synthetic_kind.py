@@ -80,7 +80,7 @@ def test_an_eight_bit_generator_for_sixteen_bit_images_is_refused(tmp_path: Path
     run = tmp_path / "generator"  # a generator trained on 8-bit images (its plan's 0..255)
     run.mkdir()
     (run / "splits.json").write_text(json.dumps({"assignment": {}}))
-    (run / "plan.json").write_text(json.dumps({"clip_low": 0.0, "clip_high": 255.0}))
+    (run / "plan.json").write_text(json.dumps({"clip_low": 0.0, "clip_high": 255.0, "output_format": "png"}))
     arrays = [(rng.random((16, 16)) * 255).astype(np.uint8) for _ in range(4)]
     synth = _set(tmp_path / "synth", arrays, run=str(run))
     with pytest.raises(DatasetError, match=r"generator's .* intensities 0\.\.255 are in other units"):
@@ -125,3 +125,24 @@ def test_a_sets_labels_match_the_datas_classes_whatever_their_case(phantoms: Pat
     assert [c.label for c in cases] == [1, 1]
     with pytest.raises(DatasetError, match=r"class\(es\) \['Lesion'\] that the training data lacks"):
         read_synthetic_cases(synth, ["normal", "tumour"])
+
+
+def test_noisy_samples_of_an_eight_bit_generator_for_dark_images_are_taken(tmp_path: Path) -> None:
+    """Dark 8-bit images (values 0..25) use a tenth of the generator's 0..255; its early samples are noisier."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.synthetic_sets import read_synthetic_cases, refuse_unlike_images
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    for label in ("normal", "lesion"):
+        (data / label).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray((rng.random((16, 16)) * 25).astype(np.uint8)).save(data / label / f"{i}.png")
+    run = tmp_path / "generator"
+    run.mkdir()
+    (run / "splits.json").write_text(json.dumps({"assignment": {}}))
+    (run / "plan.json").write_text(json.dumps({"clip_low": 0.0, "clip_high": 255.0, "output_format": "png"}))
+    noisy = [(rng.random((16, 16)) * 255).astype(np.uint8) for _ in range(4)]
+    synth = _set(tmp_path / "synth", noisy, run=str(run))
+    dataset = Dataset.load(data, task="classify")
+    refuse_unlike_images(dataset, list(dataset.cases), read_synthetic_cases(synth, ["lesion", "normal"]), synth)
