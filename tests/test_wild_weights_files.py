@@ -163,3 +163,24 @@ def test_a_training_scripts_checkpoint_with_numpy_values_and_arguments_loads(tmp
     target = _resnet(seed=1)
     assert load_weights(target, tmp_path / "checkpoint.pth.tar").complete
     assert _same_body(source, target)
+
+
+def test_weights_of_another_network_name_it(tmp_path: Path) -> None:
+    """DenseNet weights given to resnet18 said only "give that network (--network)", not which."""
+    torch.manual_seed(0)
+    dense = create_network("densenet121", in_channels=3, num_classes=2, input_size=32, width=0.25)
+    torch.save(dense.state_dict(), tmp_path / "dense.pt")
+    with pytest.raises(ConfigError, match=r"dense\.pt .*look like densenet121's: give --network densenet121"):
+        load_weights(_resnet(), tmp_path / "dense.pt")
+
+
+def test_resnet34_weights_for_resnet18_warn_naming_the_network(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """resnet34's first blocks fill all of resnet18: it loaded with only a count of unused keys."""
+    torch.manual_seed(0)
+    deeper = create_network("resnet34", in_channels=3, num_classes=2, input_size=32, width=0.25)
+    torch.save(deeper.state_dict(), tmp_path / "r34.pt")
+    with caplog.at_level(logging.WARNING, logger="medimg.networks.weights"):
+        load_weights(_resnet(), tmp_path / "r34.pt")
+    assert "r34.pt" in caplog.text and "the file looks like resnet34's: give --network resnet34" in caplog.text

@@ -320,6 +320,24 @@ def _adapt_channels(tensor: torch.Tensor, channels: int) -> torch.Tensor:
     return tensor.repeat(1, repeats, *[1] * (tensor.dim() - 2))[:, :channels] * (tensor.shape[1] / channels)
 
 
+def _network_of(keys: list[str]) -> str | None:
+    """The medimg network a file's keys look like (torchvision's, timm's or medimg's layout), else ``None``."""
+    text = "\n".join(keys)
+    if "denseblock" in text:
+        return "densenet121"
+    if "_conv_stem" in text or "conv_stem" in text:
+        return "efficientnet-b0"
+    if re.search(r"(^|\.)layer1\.0\.conv1\.", text, re.MULTILINE):
+        if re.search(r"(^|\.)layer1\.0\.conv3\.", text, re.MULTILINE):
+            return "resnet50"
+        return "resnet34" if re.search(r"(^|\.)layer3\.5\.", text, re.MULTILINE) else "resnet18"
+    if "features.block1." in text:
+        return "simple-cnn"
+    if "features.conv1.0." in text:
+        return "alexnet"
+    return None
+
+
 def _width_hint(pairs: list[tuple[torch.Size, torch.Size]], width: float | None) -> str:
     """``" ... --set width=W"`` when the file's layers are uniformly wider or narrower than the model's."""
     ratios = {round(f[0] / m[0], 3) for f, m in pairs if len(f) == len(m) and len(f) >= 3 and m[0] and f[1:2] != m[1:2]}
@@ -395,6 +413,9 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, wi
         arch = getattr(model, "network_name", type(model).__name__)
         share = weighed(report.loaded) / body_total if body_total else 0.0
         hint = _width_hint([(state[k].shape, own[k].shape) for k in report.skipped], width)
+        other = _network_of(list(state))
+        if not hint and other and other != arch:
+            hint = f"; they look like {other}'s: give --network {other}, or weights of {arch}"
         raise ConfigError(
             f"{len(report.loaded)} of the {len(own)} tensors of the model {arch!r} match weights file {path} "
             f"({share:.0%} of its weights; file keys look like {sample}): it was saved from another architecture "
@@ -460,13 +481,16 @@ def _report_load(
     body_missing = [k for k in report.missing if not is_head(k)]
     unused = [k for k in report.unexpected if k not in file_head]
     if body_missing or unused:
+        other = _network_of(list(state))
+        arch = getattr(model, "network_name", None)
         warning(
-            "weights %s: %d model key(s) not in the file (e.g. %s), %d file key(s) unused (e.g. %s)",
+            "weights %s: %d model key(s) not in the file (e.g. %s), %d file key(s) unused (e.g. %s)%s",
             path,
             len(body_missing),
             ", ".join(body_missing[:3]),
             len(unused),
             ", ".join(unused[:3]),
+            f"; the file looks like {other}'s: give --network {other}" if other and arch and other != arch else "",
         )
     at_random = [k for k in own if k not in to_load and not k.endswith("num_batches_tracked")]
     info(
