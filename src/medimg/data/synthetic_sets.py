@@ -201,7 +201,10 @@ def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence
             "--synthetic the folder medimg generate wrote (medimg generate RUN --out SET)"
         )
 
-    def looks(cases: Sequence[Case]) -> tuple[set[int], set[int], list[float], tuple[float, float]] | None:
+    def looks(
+        cases: Sequence[Case],
+    ) -> tuple[set[int], set[int], list[tuple[float, float, float]], tuple[float, float]] | None:
+        """Spatial axes and channels seen, (least, median, largest) side per axis, 0.5-99.5 percentiles."""
         step = max(1, len(cases) // COMPARE_IMAGES)
         dims: set[int] = set()
         channels: set[int] = set()
@@ -220,14 +223,15 @@ def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence
             return None
         pixels = np.concatenate(values)
         low, high = np.percentile(pixels, [0.5, 99.5])
-        return dims, channels, [float(np.median(s)) for s in zip(*sides, strict=False)], (float(low), float(high))
+        per_axis = [(float(min(s)), float(np.median(s)), float(max(s))) for s in zip(*sides, strict=False)]
+        return dims, channels, per_axis, (float(low), float(high))
 
     ours, theirs = looks(real), looks(synthetic)
     if ours is None or theirs is None:
         return
     fix = "draw the set from a generator trained on this data (medimg fit DATA --task generate, then medimg generate)"
     what = f"synthetic set {source}"
-    if ours[0] != theirs[0] or ours[1] != theirs[1]:
+    if not ours[0] & theirs[0] or not ours[1] & theirs[1]:  # data of mixed channels: any of them will do
 
         def kind(dims: set[int], channels: set[int]) -> str:
             return "/".join(f"{d}D" for d in sorted(dims)) + " with " + "/".join(map(str, sorted(channels)))
@@ -236,11 +240,14 @@ def refuse_unlike_images(dataset: Any, real: Sequence[Case], synthetic: Sequence
             f"{what} holds {kind(*theirs[:2])} channel(s), the data {kind(*ours[:2])} channel(s) "
             f"(grayscale 1, RGB 3): its images are not of this data; {fix}"
         )
-    ratios = [max(a, b) / max(min(a, b), 1.0) for a, b in zip(ours[2], theirs[2], strict=False)]
-    if ratios and max(ratios) > SIDE_RATIO:
-        size = "x".join(f"{v:g}" for v in theirs[2])
+    # beyond the data's own sizes (by more than SIDE_RATIO) on some axis
+    if any(
+        side[1] > real[2] * SIDE_RATIO or side[1] * SIDE_RATIO < real[0]
+        for real, side in zip(ours[2], theirs[2], strict=False)
+    ):
+        size = "x".join(f"{side[1]:g}" for side in theirs[2])
         raise DatasetError(
-            f"{what} holds images of {size} (median), the data {'x'.join(f'{v:g}' for v in ours[2])}: they were "
+            f"{what} holds images of {size} (median), the data {'x'.join(f'{r[1]:g}' for r in ours[2])}: they were "
             f"generated for other images; {fix}"
         )
     low, high = ours[3]

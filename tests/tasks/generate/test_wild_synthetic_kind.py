@@ -146,3 +146,23 @@ def test_noisy_samples_of_an_eight_bit_generator_for_dark_images_are_taken(tmp_p
     synth = _set(tmp_path / "synth", noisy, run=str(run))
     dataset = Dataset.load(data, task="classify")
     refuse_unlike_images(dataset, list(dataset.cases), read_synthetic_cases(synth, ["lesion", "normal"]), synth)
+
+
+def test_data_of_mixed_sizes_and_channels_takes_a_set_of_its_kind(tmp_path: Path) -> None:
+    """Images of 12 to 40 px, some RGB: samples at the median size, grayscale, are of the data's kind."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.synthetic_sets import read_synthetic_cases, refuse_unlike_images
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    for label in ("normal", "lesion"):
+        (data / label).mkdir(parents=True)
+        for i, side in enumerate((12, 16, 20, 24, 28, 32, 36, 40)):
+            array = (rng.random((side, side)) * 255).astype(np.uint8)
+            Image.fromarray(np.stack([array] * 3, -1) if i == 2 else array).save(data / label / f"{i}.png")
+    synth = _set(tmp_path / "synth", [(rng.random((26, 26)) * 255).astype(np.uint8) for _ in range(4)])
+    dataset = Dataset.load(data, task="classify")
+    refuse_unlike_images(dataset, list(dataset.cases), read_synthetic_cases(synth, ["lesion", "normal"]), synth)
+    big = _set(tmp_path / "big", [(rng.random((80, 80)) * 255).astype(np.uint8) for _ in range(2)])
+    with pytest.raises(DatasetError, match="images of 80x80"):
+        refuse_unlike_images(dataset, list(dataset.cases), read_synthetic_cases(big, ["lesion", "normal"]), big)
