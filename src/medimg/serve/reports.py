@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from medimg.serve.model_card import performance_text
 from medimg.serve.storage import ReportRow
 
 DISCLAIMER = (
@@ -317,6 +318,8 @@ def report_html(row: ReportRow) -> str:
     domain_block = (
         f'<div class="limitations domain"><strong>Out of domain.</strong> {e(warning)}</div>' if warning else ""
     )
+    about = performance_text(row.model_info)
+    model_block = f"<h2>About the model</h2><p>{e(about)}</p>\n" if about else ""
     extra_css = (
         ".bar { height: 12px; background: var(--accent); border-radius: 3px; min-width: 1px; }"
         " .headline { font-size: 20px; margin: 10px 0 4px; } figure img { image-rendering: auto; }"
@@ -331,7 +334,7 @@ def report_html(row: ReportRow) -> str:
 <p class="headline">{headline}</p></header>
 {domain_block}<dl class="meta">{meta}</dl>
 {table}
-<h2>Images</h2><div class="figures">{figures}</div>
+{model_block}<h2>Images</h2><div class="figures">{figures}</div>
 <div class="limitations"><strong>Limitations.</strong> {e(disclaimer(row))}</div>
 <footer>medimg · report {e(row.id)}</footer>
 </main></body></html>

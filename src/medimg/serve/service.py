@@ -24,6 +24,7 @@ from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLar
 from medimg.io.formats import is_npz, suffix_for
 from medimg.io.windowing import window_from_json
 from medimg.serve.idempotency import upload_digest
+from medimg.serve.model_card import tested_performance, training_counts
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
@@ -63,6 +64,7 @@ class ModelInfo:
     explain_method: str | None
     multi_label: bool = False
     weights_sha256: str = ""  # which trained weights answered (model.pt's digest in the run's metadata.json)
+    performance: dict[str, Any] | None = None  # the run's own test evaluation (medimg.serve.model_card)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -209,6 +211,7 @@ class PredictionService:
             explain_method=explain_method,
             multi_label=bool(getattr(self.model.plan_, "multi_label", False)),
             weights_sha256=str((metadata.get("weights_sha256") or {}).get("model.pt", "")),
+            performance=tested_performance(Path(settings.run_dir)),
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
         if self.model.task == "segment":
@@ -425,6 +428,8 @@ class PredictionService:
                     "class_names": self.info.class_names,
                     "weights_sha256": self.info.weights_sha256,
                     **({"multi_label": True} if self.info.multi_label else {}),
+                    "training_counts": training_counts(self.info.training),
+                    **({"performance": self.info.performance} if self.info.performance else {}),
                 },
                 **named,
                 **fields,
