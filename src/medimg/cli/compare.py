@@ -406,6 +406,16 @@ def paired_tests(
         common = [c for c in predictions[a] if c in predictions[b]]
         if not common:
             continue
+        unpaired = len(predictions[a]) + len(predictions[b]) - 2 * len(common)
+        if unpaired:  # a test image one model could not score: the tests pair the images both scored
+            logger.warning(
+                "paired tests of %s and %s: %d test image(s) were scored by only one of them; the tests pair the %d "
+                "both scored, so their values can differ from the table's",
+                a,
+                b,
+                unpaired,
+                len(common),
+            )
         y = np.array([index[predictions[a][c]["true_label"]] for c in common])
         pa = np.array([[predictions[a][c]["probabilities"][n] for n in class_names] for c in common])
         pb = np.array([[predictions[b][c]["probabilities"][n] for n in class_names] for c in common])
@@ -420,5 +430,6 @@ def paired_tests(
             )
         for t in tests:
             t.update(model_a=a, model_b=b, chosen=chosen)
+            t["details"]["unpaired_images"] = unpaired
         results += tests
     return results

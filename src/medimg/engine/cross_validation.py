@@ -99,14 +99,7 @@ def fit_cross_validation(
         rows.append(row)
     if not dist.is_main:
         return None, {}
-    summary: dict[str, Any] = {**record, "complete": True, "per_fold": rows, "mean": {}, "sd": {}, "n_folds": {}}
-    keys = dict.fromkeys(key for row in rows for key in row if key != "fold")
-    for key in keys:
-        values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-        if values:
-            summary["mean"][key] = float(np.mean(values))
-            summary["sd"][key] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            summary["n_folds"][key] = len(values)
+    summary: dict[str, Any] = {**record, "complete": True, "per_fold": rows, **fold_statistics(rows)}
     pooled = _pooled_out_of_fold(run, folds)
     if pooled is not None:
         summary["pooled_val"] = pooled
@@ -118,6 +111,25 @@ def fit_cross_validation(
     return first, summary
 
 
+def fold_statistics(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per metric of the folds' ``rows``: ``mean``, ``sd`` (ddof 1) and ``n_folds``, over the folds where it is
+    defined (a number). With one such fold the sd is ``None``: the spread between folds is undefined there, and
+    0 would read as folds that agree."""
+    stats: dict[str, dict[str, Any]] = {"mean": {}, "sd": {}, "n_folds": {}}
+    keys = dict.fromkeys(key for row in rows for key in row if key != "fold")
+    for key in keys:
+        values = [
+            float(r[key])
+            for r in rows
+            if isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) and np.isfinite(r[key])
+        ]
+        if values:
+            stats["mean"][key] = float(np.mean(values))
+            stats["sd"][key] = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            stats["n_folds"][key] = len(values)
+    return stats
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The cross-validation summary as printed: each metric's mean ± sd and over how many folds it is defined
     (a fold whose validation images hold one class has no ROC AUC...), then the notes."""
@@ -126,7 +138,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     for key, mean in summary["mean"].items():
         n = summary.get("n_folds", {}).get(key, folds)
         over = f"{n} folds" if n == folds else f"{n} of {folds} folds; undefined in the others"
-        lines.append(f"{key:28s} {mean:.4f} ± {summary['sd'][key]:.4f}  ({over})")
+        sd = summary["sd"].get(key)
+        spread = f"± {sd:.4f}" if sd is not None else "(no sd: one fold)"
+        lines.append(f"{key:28s} {mean:.4f} {spread}  ({over})")
     pooled = summary.get("pooled_val")
     if pooled:
         values = ", ".join(f"{k} {v:.4f}" for k, v in pooled.items() if k != "n" and v is not None)
@@ -326,12 +340,18 @@ def _one_class_folds(
             groups.setdefault(c.stratum, set()).add(c.patient_id or c.case_id)
     smallest, n = min(((s, len(g)) for s, g in groups.items()), key=lambda item: item[1])
     name = class_names[smallest] if class_names and 0 <= smallest < len(class_names) else str(smallest)
+    lacking = (
+        "those folds have no ROC AUC (nor sensitivity or specificity for the class they lack)"
+        if len(classes) == 2
+        # a macro ROC AUC averages over the classes present: defined, but over fewer classes than the other folds'
+        else "those folds' val ROC AUC averages over the classes they hold only (not comparable with the other "
+        "folds'), they have no sensitivity or F1 for the class they lack,"
+    )
     note = (
         f"{len(short)} of the {folds} validation folds ({', '.join(f'fold_{k}' for k in short)}) lack a class: "
         f"the smallest class, "
-        f"{name!r}, has {n} patients/images outside the test split, fewer than --folds {folds}; those folds have no "
-        f"ROC AUC (nor sensitivity or specificity for the class they lack) and chose their epoch without it: use "
-        f"--folds {n} or fewer"
+        f"{name!r}, has {n} patients/images outside the test split, fewer than --folds {folds}; {lacking} and chose "
+        f"their epoch without it: use --folds {n} or fewer"
     )
     logger.warning(note)
     return [note]

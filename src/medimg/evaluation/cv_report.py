@@ -31,6 +31,13 @@ def _title(key: str) -> str:
     return f"{split} {_words(metric)}"
 
 
+def _fold_reports(row: Mapping[str, Any]) -> str:
+    """Where a fold's reports are, beside ``cv.html``: one per split it was scored on
+    (``fold_k/evaluations/cv-val/report.html``, ``cv-test``), as :meth:`medimg.Model.fit` writes them."""
+    scored = [split for split in ("val", "test") if any(str(key).startswith(f"{split}_") for key in row)]
+    return ", ".join(f"fold_{row.get('fold')}/evaluations/cv-{split}/report.html" for split in scored) or "—"
+
+
 def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
     """The page of a cross-validation ``summary`` (``cv.json``'s content)."""
     folds = int(summary.get("folds") or len(summary.get("per_fold", [])))
@@ -79,7 +86,7 @@ def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
         )
     per_fold = list(summary.get("per_fold", []))
     keys = [key for key in dict.fromkeys(k for row in per_fold for k in row) if key != "fold"]
-    fold_rows = [{**row, "report": f"fold_{row.get('fold')}/report/report.html"} for row in per_fold]
+    fold_rows = [{**row, "report": _fold_reports(row)} for row in per_fold]
     sections.append(
         html.section(
             "Each fold",
@@ -88,7 +95,7 @@ def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
                 [
                     html.Column("fold", "Fold", digits=0, row_header=True),
                     *(html.Column(key, _title(key), digits=4) for key in keys),
-                    html.Column("report", "Fold report", kind="text"),
+                    html.Column("report", "Fold reports", kind="text"),
                 ],
             ),
         )
