@@ -253,7 +253,11 @@ class Plan(TrainingPlan):
         "than network at the width the planner gives it at this input size, e.g. [resnet18, simple-cnn]; "
         "empty = every member is network",
     )
-    weights_path: str | None = Field(None, description="local weights file to start from (never downloaded)")
+    weights_path: str | None = Field(
+        None,
+        description="local weights file to start from (never downloaded); the plan takes the width it was saved at, "
+        "and the network it holds, unless width (network) is set",
+    )
     batch_size: int = Field(64, ge=1, description="images per training step (over all processes)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="cross-entropy label smoothing")
     mixup: float = Field(

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from medimg.planning.fingerprint import Fingerprint
 from medimg.planning.plan import AugmentationPlan, Plan
 from medimg.planning.semi_supervised import determine_semi_supervised
+
+if TYPE_CHECKING:
+    from medimg.networks.weights import SavedAt
 
 MAX_INPUT_2D = 128
 MAX_INPUT_3D = 32
@@ -336,3 +340,90 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
         ensemble_min_epochs=ensemble_min_epochs,
         reasons=reasons,
     )
+
+
+def fit_to_weights(plan: Plan, chosen: set[str]) -> Plan:
+    """The plan fitted to the weights file it starts from (``weights_path``): the width the file was saved at, and
+    the network it holds when the user gave none, each with its reason.
+
+    The planner narrows ResNet-18 for small images (quarter width at <= 32 px) for a CPU's sake; a user who gives
+    ImageNet's full-width ResNet-18 (or a medimg run's ``model.pt``) wants the plan to fit those weights, not a
+    refusal asking for ``--set width=1``. A width the user set (``width`` in ``chosen``) that the file does not
+    fit is refused here, before any image is read, naming the width to give. A file no tried network and width
+    fits is left to :func:`medimg.networks.weights.load_weights`, which says why when the network is built.
+
+    Every network of a time-budget ensemble (or ``ensemble``) is ``network`` and starts from the file; members of
+    ``ensemble_networks`` other than ``network`` start at random, which the reason of ``weights_path`` says.
+    """
+    if not plan.weights_path:
+        return plan
+    from medimg.errors import ConfigError
+    from medimg.networks.weights import saved_at
+
+    user_width = "width" in chosen
+    found = saved_at(
+        plan.weights_path,
+        plan.network,
+        in_channels=plan.in_channels,
+        num_classes=plan.num_classes,
+        spatial_dims=plan.spatial_dims,
+        input_size=list(plan.input_size),
+        width=plan.width if user_width else None,
+        other_networks="network" not in chosen,
+    )
+    if found is None:
+        return plan
+    file = plan.weights_path
+    reasons = dict(plan.reasons)
+    update: dict[str, object] = {}
+    if user_width and found.width != plan.width:
+        raise ConfigError(
+            f"weights file {file} was saved at width {found.width:g} ({found.how}), but width={plan.width:g} was "
+            f"set: leave width out (the plan then takes the file's) or give --set width={found.width:g}"
+        )
+    if found.network != plan.network:
+        update["network"] = found.network
+        reasons["network"] = (
+            f"{found.network}, the network weights file {file} holds (planned: {plan.network}; give --network to "
+            "choose another)"
+        )
+    if not user_width:
+        update["width"] = found.width
+        if "network" in update:
+            reasons["width"] = (
+                f"{found.width:g}, the width weights file {file} was saved at ({found.how}; the planner's "
+                f"{plan.width:g} was for {plan.network})"
+            )
+        elif found.width != plan.width:
+            cost = (found.width / plan.width) ** 2
+            more = f", about {cost:.3g}x the compute per image" if cost > 1.05 else ""
+            reasons["width"] = (
+                f"{found.width:g}, the width weights file {file} was saved at ({found.how}), instead of the "
+                f"planner's {plan.width:g}{more}"
+            )
+            if "network" not in chosen:  # the planner's network reason names its width
+                reasons["network"] = (
+                    f"{reasons.get('network', plan.network)}; at width {found.width:g}, the weights file's"
+                )
+        else:
+            reasons["width"] = f"{found.width:g}, the width weights file {file} was saved at ({found.how})"
+    reasons["weights_path"] = f"{reasons.get('weights_path', 'set by user')}; {_who_starts_from(plan, found)}"
+    return plan.model_copy(update={**update, "reasons": reasons})
+
+
+def _who_starts_from(plan: Plan, found: SavedAt) -> str:
+    """Which networks of the run start from the weights file (an ensemble's too), for ``weights_path``'s reason."""
+    from medimg.engine.ensemble import members_wanted
+
+    network, members = found.network, found.members
+    source = f"its first network (members.0 of the {members} it holds)" if members > 1 else "it"
+    wanted = members_wanted(plan)
+    if wanted <= 1:
+        return f"{network} starts from {source}"
+    others = sorted({n for n in plan.ensemble_networks if n != network})
+    if others:
+        return (
+            f"each {network} of the ensemble (up to {wanted} networks) starts from {source}; its "
+            f"{', '.join(others)} members start at random (the file holds {network}'s weights)"
+        )
+    return f"each network of the ensemble (up to {wanted}, seeds differ) starts from {source}"

@@ -100,6 +100,9 @@ class ClassifyTask:
             plan = plan.model_copy(
                 update={"width": width, "reasons": {**plan.reasons, "width": f"{plan.network} at {why}"}}
             )
+        from medimg.planning.planner import fit_to_weights
+
+        plan = fit_to_weights(plan, chosen)  # the width (and network) the weights file was saved at
         if plan.ensemble_networks:
             checked = [self.check_network(name) for name in plan.ensemble_networks]
             plan = plan.model_copy(update={"ensemble_networks": checked})
