@@ -48,8 +48,10 @@ def test_an_array_is_predicted_as_the_same_image_in_a_file(
 ) -> None:
     from medimg import Model
 
-    model = Model.load(train_tiny_run(tmp_path_factory))
-    pixels = np.random.default_rng(0).integers(0, 255, (32, 32)).astype(np.uint8)
+    run = train_tiny_run(tmp_path_factory)
+    model = Model.load(run)
+    # a training-like image (random pixels are flagged as having no image structure)
+    pixels = np.asarray(Image.open(sorted((run.parent / "phantoms" / "normal").glob("*.png"))[0]).convert("L"))
     Image.fromarray(pixels).save(tmp_path / "x.png")
     from_file = model.predict(tmp_path / "x.png")[0]
     from_array, from_pil = model.predict([pixels, Image.fromarray(pixels)])

@@ -126,7 +126,8 @@ def test_reader_strict_refuses_and_summary_counts(tmp_path) -> None:
 
     domain = describe_training_domain(*_png_like())
     inside, outside = tmp_path / "in.png", tmp_path / "big.png"
-    Image.fromarray(np.full((32, 32), 120, np.uint8)).save(inside)
+    pixels = np.random.default_rng(1).integers(0, 256, (32, 32)).astype(np.uint8)  # like training (a blank is not)
+    Image.fromarray(pixels).save(inside)
     Image.fromarray(np.full((200, 200), 120, np.uint8)).save(outside)
     reader = InputReader(domain=domain, warn_each=False)
     reader.read(inside)

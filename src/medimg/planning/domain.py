@@ -19,7 +19,13 @@ Tolerances (each a module constant, chosen to flag a different kind of image, no
 * size: a spatial axis below 1/1.5 of the smallest or above 1.5 times the largest training size (a retinal set
   at twice the resolution of the training one is flagged);
 * spacing: a pixel/voxel spacing below 1/1.5 or above 1.5 times the training spacings (a different scale);
-* formats: rasters (PNG, JPEG, BMP, TIFF, GIF) are one family; DICOM is compared by modality; NIfTI apart.
+* formats: rasters (PNG, JPEG, BMP, TIFF, GIF) are one family; DICOM is compared by modality; NIfTI apart;
+* blank: an image whose values (0.5th to 99.5th percentile) span at most a fiftieth of the training range and of
+  its own level (an all-black, all-white or constant image: a failed export), unless training images were blank
+  too (empty slices of volumes) or all one value;
+* structure: an image whose neighbouring pixels correlate :data:`NOISE_MARGIN` less than the least correlated
+  training image's (pure noise or a screenshot of text given to a model trained on anatomy; runs trained since the
+  training images' ``min_texture`` is recorded).
 
 Example:
     >>> reader = InputReader.for_run(Model.load("runs/demo/run"))                   # doctest: +SKIP
@@ -88,6 +94,12 @@ GREY_TOLERANCE = 1.0 / 255.0
 COLOUR_PIXELS_MIN = 0.01
 #: Values sampled per image for its percentiles.
 SAMPLE_VALUES = 200_000
+#: An image whose 0.5th..99.5th percentile values span at most this fraction of the training range is blank (a
+#: constant or nearly constant image: a failed export, a black frame); the network still answers on it.
+BLANK_FRACTION = 0.02
+#: An image whose neighbouring pixels correlate this much less than the least correlated training image's is
+#: noise-like (pure noise, a corrupted decode) for a model trained on images with structure.
+NOISE_MARGIN = 0.4
 
 
 class TrainingDomain(BaseModel):
@@ -112,6 +124,16 @@ class TrainingDomain(BaseModel):
     )
     dicom_display: bool = Field(
         True, description="non-CT DICOM was mapped to 0..255 by its own window when read (False: raw values)"
+    )
+    blank_images: int | None = Field(
+        None,
+        description="training images that were blank (constant or nearly: empty slices of a volume); when any were, "
+        "a blank input is not flagged. None in runs trained before it was recorded",
+    )
+    min_texture: float | None = Field(
+        None,
+        description="the lowest correlation of neighbouring pixels over the training images (near 1 for anatomy, "
+        "near 0 for noise); None in runs trained before it was recorded",
     )
     resampled_spacing_mm: list[float] | None = Field(
         None,
@@ -182,6 +204,39 @@ def _high(array: np.ndarray, rng: np.random.Generator | None = None) -> float:
     return float(np.percentile(flat, 99.5)) if flat.size else 0.0
 
 
+def _spread(array: np.ndarray, rng: np.random.Generator | None = None) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentiles of an image's finite values (on a sample for large images)."""
+    flat = array.reshape(-1)
+    if flat.size > SAMPLE_VALUES:
+        flat = flat[(rng or np.random.default_rng(0)).integers(0, flat.size, SAMPLE_VALUES)]
+    flat = flat[np.isfinite(flat)]
+    if not flat.size:
+        return 0.0, 0.0
+    low, high = np.percentile(flat, [0.5, 99.5])
+    return float(low), float(high)
+
+
+def texture(array: np.ndarray) -> float | None:
+    """How alike neighbouring pixels are: the correlation of each pixel with the next one along the last spatial
+    axis (on at most :data:`SAMPLE_VALUES` pairs of evenly spaced rows). Near 1 for images with structure, near 0
+    for pure noise; ``None`` for a constant image or one too small to tell."""
+    if array.ndim < 2 or array.shape[-1] < 2:
+        return None
+    rows = array.reshape(-1, array.shape[-1])
+    step = max(1, (rows.shape[0] * rows.shape[1]) // SAMPLE_VALUES)
+    rows = rows[::step].astype(np.float64)
+    left, right = rows[:, :-1].reshape(-1), rows[:, 1:].reshape(-1)
+    finite = np.isfinite(left) & np.isfinite(right)
+    left, right = left[finite], right[finite]
+    if left.size < 16:
+        return None
+    left, right = left - left.mean(), right - right.mean()
+    norm = float(np.sqrt(np.sum(left * left) * np.sum(right * right)))
+    if norm <= 0.0:
+        return None
+    return float(np.sum(left * right) / norm)
+
+
 def _family(fmt: str | None, modality: str | None) -> str:
     """How an input is described in a reason: ``"DICOM MR"``, ``"NIfTI"``, ``"raster (png)"``."""
     if fmt == "dicom":
@@ -207,6 +262,8 @@ class ImageFacts:
     high: float
     low: float | None
     top: float | None
+    texture: float | None = None
+    percentiles: tuple[float, float] | None = None
 
 
 def image_facts(array: np.ndarray, rng: np.random.Generator) -> ImageFacts:
@@ -218,6 +275,8 @@ def image_facts(array: np.ndarray, rng: np.random.Generator) -> ImageFacts:
         high=_high(array, rng),
         low=float(np.nanmin(array)) if array.size else None,
         top=float(np.nanmax(array)) if array.size else None,
+        texture=texture(array),
+        percentiles=_spread(array) if array.size else None,  # its own sample: the shared rng draws as before
     )
 
 
@@ -251,6 +310,9 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
     tops = [f.top for f in facts if f.top is not None]
     suffixes = {tuple(m["channel_suffixes"]) for m in metas if m.get("channel_suffixes")}
     names = {tuple(m["channel_names"]) for m in metas if m.get("channel_names")}
+    textures = [f.texture for f in facts if f.texture is not None]
+    spans = [f.percentiles for f in facts if f.percentiles is not None]
+    low, high = (min(lows), max(tops)) if lows and tops else (None, None)
     return TrainingDomain(
         formats=dict(formats),
         modalities=dict(modalities),
@@ -265,6 +327,8 @@ def domain_from_facts(facts: Sequence[ImageFacts], metas: Sequence[Mapping[str, 
         intensity_min=min(lows) if lows else None,
         intensity_max=max(tops) if tops else None,
         image_high=[min(highs), max(highs)] if highs else None,
+        blank_images=sum(_is_blank(*p, low, high) for p in spans) if spans and low is not None else None,
+        min_texture=min(textures) if textures else None,
         dicom_display=True,
         channel_suffixes=list(suffixes.pop()) if len(suffixes) == 1 else None,
         channel_names=list(names.pop()) if len(names) == 1 else None,
@@ -370,7 +434,11 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
         what = {1: "grey", 3: "colour"}.get(content, f"{content}-channel")
         known = " or ".join({1: "grey", 3: "colour"}.get(c, f"{c}-channel") for c in sorted(trained_channels))
         reasons.append(f"a {what} image; the model was trained on {known} images")
-    reasons.extend(_intensity_reasons(image, domain))
+    blank = _blank_reasons(image, domain)
+    reasons.extend(blank)
+    reasons.extend(_intensity_reasons(image, domain, blank=bool(blank)))
+    if not blank:
+        reasons.extend(_noise_reasons(image, domain))
     if domain.spatial_dims == image.ndim_spatial and not (domain.resampled_spacing_mm and image.spacing_mm):
         reasons.extend(_size_reasons(image, domain, scale))
         reasons.extend(_spacing_reasons(image, domain, scale))
@@ -385,19 +453,62 @@ def _trained_on(domain: TrainingDomain) -> str:
     return "other images"
 
 
-def _intensity_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+def _is_blank(bottom: float, top: float, low: float | None, high: float | None) -> bool:
+    """Whether an image whose values span ``bottom..top`` (0.5th..99.5th percentile) is blank for training images
+    spanning ``low..high``: within :data:`BLANK_FRACTION` of that range and of its own level (0..1 values into a
+    0..255 model have structure at another scale: their own reason)."""
+    if low is None or high is None or high <= low:
+        return False  # training images all of one value: nothing is blank beside them
+    return top - bottom <= BLANK_FRACTION * min(high - low, max(abs(bottom), abs(top)))
+
+
+def _blank_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+    """A blank image (constant or nearly: a failed export, a black frame) for a model trained on images that were
+    not all one value, nor blank themselves; the network answers on it with a confidence that means nothing."""
+    low, high = domain.intensity_min, domain.intensity_max
+    if domain.blank_images or image.array.size == 0:
+        return []  # trained on blank images too (empty slices): one more is in its domain
+    bottom, top = _spread(image.array)
+    if not _is_blank(bottom, top, low, high):
+        return []
+    if top == bottom:
+        what = f"a blank image (every pixel is {top:g}"
+    else:
+        what = f"a nearly blank image (99% of its pixels within {bottom:g}..{top:g}"
+    return [f"{what}{_after(image)}; training images span {low:g}..{high:g}): a failed export or an empty frame"]
+
+
+def _noise_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+    """Pure noise (a corrupted decode, random pixels) for a model trained on images with structure."""
+    if domain.min_texture is None:
+        return []
+    alike = texture(image.array)
+    if alike is None or alike >= domain.min_texture - NOISE_MARGIN:
+        return []
+    return [
+        f"no image structure like the training images' (neighbouring pixels correlate {alike:.2f}, in training at "
+        f"least {domain.min_texture:.2f}): noise, text or a corrupted image"
+    ]
+
+
+def _after(image: ImageData) -> str:
+    scaling = image.meta.get("display_scaling") or (
+        f"window {image.meta['window']}" if image.meta.get("window") else ""
+    )
+    return f" (after {scaling})" if scaling else ""
+
+
+def _intensity_reasons(image: ImageData, domain: TrainingDomain, *, blank: bool = False) -> list[str]:
     low, high = domain.intensity_min, domain.intensity_max
     if low is None or high is None or image.array.size == 0:
         return []
     span = max(high - low, 1e-6)
     level = _high(image.array)
-    scaling = image.meta.get("display_scaling") or (
-        f"window {image.meta['window']}" if image.meta.get("window") else ""
-    )
-    after = f" (after {scaling})" if scaling else ""
+    after = _after(image)
     if level > high + INTENSITY_TOLERANCE * span:
         return [f"intensities up to {level:g}{after}, outside the training range {low:g}..{high:g}"]
-    if domain.image_high is not None and level - low < DARK_FRACTION * (domain.image_high[0] - low):
+    # a black image "reaches only 0": its blank reason says so more plainly
+    if not blank and domain.image_high is not None and level - low < DARK_FRACTION * (domain.image_high[0] - low):
         return [
             f"intensities reach only {level:g}{after}; training images reach {domain.image_high[0]:g}.."
             f"{domain.image_high[1]:g} (a different intensity range)"
