@@ -91,3 +91,27 @@ def test_paired_tests_say_when_they_pair_fewer_images_than_scored(caplog: pytest
         tests = paired_tests(rows, predictions, ["a", "b"], n_resamples=50, seed=0, pairs=[("cnn", "svm")])
     assert tests and all(t["details"]["unpaired_images"] == 1 and t["n"] == 19 for t in tests)
     assert "scored by only one of them" in caplog.text
+
+
+def test_compare_rows_use_the_n_resamples_asked_for() -> None:
+    """`medimg compare --n-resamples 5000` left every row's bootstrapped intervals (F1, a multi-class AUC) at the
+    fit report's 1000 resamples, while saying nothing: the table now draws the count asked for, and with the fit's
+    own count it is the fit report's intervals exactly."""
+    from medimg.cli.compare import row_intervals
+    from medimg.evaluation.report import build_classification_report
+
+    rng = np.random.default_rng(3)
+    y = np.arange(30) % 3
+    logits = np.eye(3)[y] * 1.5 + rng.normal(0, 1, (30, 3))
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    report = build_classification_report(
+        y, p, ["a", "b", "c"], split="test", model_name="m", dataset_name="d",
+        patient_ids=[f"P{i // 2}" for i in range(30)], n_resamples=1000,
+    )  # fmt: skip
+    assert row_intervals(report, 1000) == report.confidence_intervals
+    redrawn = row_intervals(report, 300)
+    assert redrawn["f1_macro"]["n_resamples"] == 300 and redrawn["f1_macro"]["unit"] == "patient"
+    assert redrawn["f1_macro"]["value"] == report.confidence_intervals["f1_macro"]["value"]
+    assert redrawn["f1_macro"]["low"] != report.confidence_intervals["f1_macro"]["low"]
+    wilson = report.confidence_intervals["accuracy"]  # a score interval: no resamples
+    assert (redrawn["accuracy"]["low"], redrawn["accuracy"]["high"]) == (wilson["low"], wilson["high"])

@@ -131,6 +131,7 @@ def compare(
             },
             timing_images=timing_images,
             reuse=reuse,
+            n_resamples=n_resamples,
         )
         rows.append(row)
         predictions[name] = preds
@@ -292,6 +293,7 @@ def _fit_one(
     fit_options: dict[str, Any],
     timing_images: int,
     reuse: bool,
+    n_resamples: int = 1000,
 ) -> tuple[Any, dict[str, Any], dict[str, str]]:
     from medimg.evaluation.comparison import ComparisonRow
     from medimg.evaluation.report import ClassificationReport
@@ -318,7 +320,7 @@ def _fit_one(
         family="classical" if is_classical else "deep",
         features=str(metadata.get("features", "")) if is_classical else "image (CNN)",
         n_test=int(report.metrics.get("n", 0)),
-        metrics=report.confidence_intervals,
+        metrics=row_intervals(report, n_resamples),
         train_time_s=training.get("train_time_s"),
         fit_wall_s=fit_wall,
         inference_ms_per_image=infer_ms,
@@ -331,6 +333,33 @@ def _fit_one(
     )
     preds = {p["case_id"]: p for p in report.predictions or []}
     return row, preds, run.read_json("splits.json")["assignment"]
+
+
+def row_intervals(report: Any, n_resamples: int) -> dict[str, dict[str, Any]]:
+    """A model's row of the table: its test report's metrics with their 95% intervals, the bootstrapped ones
+    (F1, a multi-class AUC) redrawn with ``n_resamples`` (``--n-resamples``) when the fit's report used another
+    count (the fit's own report always bootstraps 1000 times: the option was left unused there)."""
+    from medimg.evaluation.report import build_classification_report
+
+    intervals: dict[str, dict[str, Any]] = report.confidence_intervals
+    drawn = {entry.get("n_resamples") for entry in intervals.values() if isinstance(entry, dict)}
+    predictions = report.predictions or []
+    if drawn <= {None, n_resamples} or not predictions:
+        return intervals
+    names = [str(n) for n in report.metrics.get("class_names") or list(predictions[0]["probabilities"])]
+    patients = [p.get("patient_id") for p in predictions]
+    redrawn = build_classification_report(
+        [names.index(p["true_label"]) for p in predictions],
+        [[p["probabilities"][n] for n in names] for p in predictions],
+        names,
+        split=report.split,
+        model_name=report.model_name,
+        dataset_name=report.dataset_name,
+        case_ids=[p["case_id"] for p in predictions],
+        patient_ids=patients if any(p is not None for p in patients) else None,
+        n_resamples=n_resamples,
+    )
+    return dict(redrawn.confidence_intervals)
 
 
 def _inference_ms(model: Any, dataset: Any, run: Any, limit: int, is_classical: bool) -> float | None:
