@@ -133,3 +133,21 @@ def test_an_ensemble_runs_model_pt_takes_its_first_networks_width_and_says_so(
     assert plan.width == 0.25 and "width 0.25, the weights file's" in plan.reasons["network"]
     assert "members.0 of the 2 it holds" in plan.reasons["weights_path"]
     assert "an ensemble of" not in caplog.text  # probing the file logs nothing; building the network says it once
+
+
+def test_2d_weights_for_volumes_are_not_probed_against_3d_networks(
+    imagenet_resnet18: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fitting looked for a 3D network the 2D file fills (building full-width 3D ResNets, 9 s) and found none."""
+    import medimg.networks.registry
+    from medimg.networks.weights import saved_at
+
+    def no_build(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a network was built to probe 2D weights for volumes")
+
+    monkeypatch.setattr(medimg.networks.registry, "create_network", no_build)
+
+    found = saved_at(
+        imagenet_resnet18, "simple-cnn", in_channels=1, num_classes=2, spatial_dims=3, input_size=[32, 32, 32]
+    )
+    assert found is None

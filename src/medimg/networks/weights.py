@@ -623,6 +623,8 @@ def saved_at(
     members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
     if members and all(key.startswith("members.") for key in state):  # an ensemble's: its first, as loaded
         state = {key.removeprefix("members.0."): v for key, v in state.items() if key.startswith("members.0.")}
+    if not any(v.dim() == spatial_dims + 2 for v in state.values()):
+        return None  # no convolution of this many axes (2D weights for volumes): nothing to fit
     run = _run_plan(path)
     looks = _network_of(list(state))
     names = [*([run[0]] if run else []), *([looks] if looks else []), network] if other_networks else [network]
