@@ -303,6 +303,11 @@ class RunLock:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as error:  # `--run-dir notes.txt`: said as errno 17
+            raise RunFolderError(
+                f"cannot create the run folder {self.folder}: a file is in the way ({error.strerror}); give a "
+                "folder path (--run-dir) or move the file"
+            ) from error
         except OSError as error:
             raise RunFolderError(f"cannot create the run folder {self.folder}: {error}") from error
         while True:

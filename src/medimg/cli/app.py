@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
+#: what Ctrl-C says while medimg is still starting (its imports take seconds): no command ran yet
+STARTING_INTERRUPTED = "interrupted while medimg was starting: nothing was done; run the command again"
 
-from medimg.cli.options import Exclude, Include
-from medimg.cli.set_twins import flags_or_set
-from medimg.config import FitOptions
-from medimg.planning.plan import plan_field_help
+try:  # Ctrl-C during the imports: one line, not the traceback of whichever import it landed in
+    import json
+    import logging
+    import re
+    from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
+    from typing import TYPE_CHECKING, Annotated, Any
+
+    import typer
+
+    from medimg.cli.options import Exclude, Include
+    from medimg.cli.set_twins import flags_or_set
+    from medimg.config import FitOptions
+    from medimg.planning.plan import plan_field_help
+except KeyboardInterrupt:
+    sys.stderr.write(STARTING_INTERRUPTED + "\n")
+    raise SystemExit(130) from None
 
 if TYPE_CHECKING:
     from medimg.data.quality import CheckReport
@@ -26,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # `-h` too, as scikit-learn's and most tools' CLIs
 )
 
 Window = Annotated[
@@ -1006,15 +1015,24 @@ def main() -> None:
     process meets the same error: the others' copies carry their rank, and only the first process says how to go
     on after Ctrl-C."""
     from medimg import interrupts
-    from medimg.engine.distributed import launched_by_medimg, process_rank
-    from medimg.errors import MedimgError
-    from medimg.terminal import close_progress_bars, use_colour
 
-    rank = process_rank()
-    launcher_advises = launched_by_medimg()  # `fit --nproc-per-node N` says how to go on, with its own options
-    colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb
-    interrupts.install()
-    configure_logging(rank)
+    try:  # Ctrl-C while torch and the commands are imported (seconds): one line, not a traceback
+        from medimg.engine.distributed import launched_by_medimg, process_rank
+        from medimg.errors import MedimgError
+        from medimg.terminal import close_progress_bars, use_colour
+
+        rank = process_rank()
+        launcher_advises = launched_by_medimg()  # `fit --nproc-per-node N` says how to go on, with its own options
+        colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb
+        interrupts.install()
+        configure_logging(rank)
+        from medimg.cli.help_layout import fit_help_to_terminal
+
+        command = typer.main.get_command(app)  # what app() runs, with --help that fits a narrow terminal
+        fit_help_to_terminal(command)
+    except KeyboardInterrupt:
+        sys.stderr.write(STARTING_INTERRUPTED + "\n")
+        sys.exit(interrupts.exit_code())
 
     def say(message: str) -> None:
         close_progress_bars()  # the message on a line of its own, and no bar redrawn after it
@@ -1023,12 +1041,9 @@ def main() -> None:
         elif not message.startswith("interrupted"):
             typer.secho(f"[rank {rank}] {message}", fg=typer.colors.RED, err=True, color=colour)
 
-    from medimg.cli.help_layout import fit_help_to_terminal
-
-    command = typer.main.get_command(app)  # what app() runs, with --help that fits a narrow terminal
-    fit_help_to_terminal(command)
     try:
-        command()
+        code = _run_command(command, sys.argv[1:], say)
+        sys.exit(code)
     except SystemExit as done:  # a usage error: say how options are written when Ultralytics' key=value was given
         hint = _key_value_hint(sys.argv[1:]) if done.code == 2 else None
         if done.code == 130:  # Ctrl-C or SIGTERM (typer's exit code for a KeyboardInterrupt): how to go on
@@ -1044,12 +1059,57 @@ def main() -> None:
         say(interrupted_message(sys.argv[1:], interrupts.received_signal()))
         sys.exit(interrupts.exit_code())
     except OSError as error:  # a read-only folder, a full disk: the file and the reason, not a traceback
-        where = f" {error.filename}" if error.filename else ""
-        say(
-            f"error: cannot write or read{where}: {error.strerror or error}; choose a folder you can write to "
-            "(--run-dir, --out) or free some space"
-        )
+        say(os_error_line(error))
         sys.exit(2)
+
+
+def os_error_line(error: OSError) -> str:
+    """The ``error:`` line for a file the command could not write or read: the path, the reason and the fix for
+    *that* reason (a file where a folder is needed, ``plan --out notes.txt``, was told to free some space)."""
+    import errno
+
+    where = f" {error.filename}" if error.filename else ""
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        fix = "a file is in the way where medimg needs a folder: give a folder path (--out, --run-dir) or move the file"
+    elif error.errno == errno.EISDIR:
+        example = Path(error.filename or ".") / "out.json"
+        fix = f"it is a folder where medimg needs a file: give a file path, e.g. {example}"
+    elif error.errno == errno.ENOENT:
+        fix = f"check the path (relative to {Path.cwd()})"
+    elif error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        fix = "free some space or choose a folder on another disk (--run-dir, --out)"
+    else:
+        fix = "choose a folder you can write to (--run-dir, --out)"
+    return f"error: cannot write or read{where}: {error.strerror or error}; {fix}"
+
+
+def _run_command(command: Any, args: list[str], say: Any) -> int:
+    """Run the click ``command`` on ``args`` and return its exit code. A mistyped command or option, a value of the
+    wrong type or a missing argument is said as one ``error:`` line with the command's usage and where its help
+    is (it was a Rich box of box-drawing characters, written into log files and pipes as well); ``medimg`` alone
+    prints the list of commands."""
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+    try:
+        code = command.main(args=args, prog_name="medimg", standalone_mode=False)
+    except NoArgsIsHelpError as shown:  # `medimg` or `medimg token`: the help, as `--help` prints it
+        typer.echo(shown.ctx.get_help())
+        return 2
+    except UsageError as error:
+        ctx = error.ctx
+        path = ctx.command_path if ctx is not None else "medimg"
+        message = error.format_message().rstrip()
+        usage = ctx.get_usage().replace("Usage: ", "usage: ", 1) if ctx is not None else "usage: medimg COMMAND"
+        end = "" if message.endswith((".", "?")) else "."
+        say(f"error: {message}{end} {usage}; `{path} --help` explains the options")
+        return error.exit_code
+    except ClickException as error:  # a file option that cannot be opened, and the like
+        say(f"error: {error.format_message()}")
+        return error.exit_code
+    except typer.Abort:  # a prompt ended by Ctrl-D
+        say("error: aborted (no input)")
+        return 1
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

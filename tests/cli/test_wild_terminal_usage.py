@@ -1,0 +1,106 @@
+"""The command line as a newcomer types it: ``-h``, a mistyped command or option, a value of the wrong type, and
+Ctrl-C in the seconds medimg takes to start. Each mistake is one ``error:`` line with the usage and where the help
+is (it was a Rich box of box-drawing characters, written into log files and pipes too); Ctrl-C while starting is
+one line and exit code 130 (it was the traceback of whichever import it landed in)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from medimg import interrupts
+
+
+@pytest.fixture
+def restored_signals() -> Iterator[None]:
+    previous = {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS}
+    hook = sys.unraisablehook
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    sys.unraisablehook = hook
+    interrupts.clear()
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``medimg ARGS`` run by the console entry point in this process: exit code, stdout, stderr."""
+    from medimg.cli.app import main
+
+    monkeypatch.setattr(sys, "argv", ["medimg", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    said = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), said.out, said.err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["fit", "data", "--epoch", "3"], "error: No such option: --epoch (Possible options: --epochs"),
+        (["fit", "data", "--lr=abc"], "error: Invalid value for '--lr'"),
+        (["fitt"], "error: No such command 'fitt'. Did you mean 'fit'? usage: medimg "),
+        (["fit"], "error: Missing argument 'data'. usage: medimg fit [OPTIONS]"),
+        (["networks", "--bogus"], "error: No such option: --bogus. usage: medimg networks [OPTIONS]"),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line_with_the_usage_and_the_help_to_read(
+    args: list[str],
+    expected: str,
+    restored_signals: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = _main(monkeypatch, capsys, *args)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), err
+    command = "medimg" if args[0] == "fitt" else f"medimg {args[0]}"
+    assert f"`{command} --help` explains the options" in lines[0]
+    assert not any(ch in err for ch in "╭│╰─"), err  # no box drawn into a log file
+
+
+def test_ultralytics_key_value_still_gets_its_hint(
+    restored_signals: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _main(monkeypatch, capsys, "fit", "data", "epochs=5")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2, err
+    assert lines[0].startswith("error: Got unexpected extra argument(s) (epochs=5).")
+    assert lines[1].startswith("hint: epochs=5 is not read as a setting: medimg takes --epochs 5")
+
+
+def test_help_version_and_bare_medimg_keep_their_exit_codes(
+    restored_signals: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _main(monkeypatch, capsys, "--version")
+    assert code == 0 and out.startswith("medimg ")
+    code, out, _ = _main(monkeypatch, capsys, "fit", "--help")
+    assert code == 0 and "--epochs" in out
+    code, out, _ = _main(monkeypatch, capsys)  # `medimg` alone: the commands, as --help lists them
+    assert code == 2 and "fit" in out and "predict" in out
+
+
+@pytest.mark.parametrize("args", [["-h"], ["fit", "-h"], ["token", "create", "-h"]])
+def test_dash_h_is_help_as_in_most_tools(
+    args: list[str], restored_signals: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _main(monkeypatch, capsys, *args)
+    assert code == 0 and "Usage: medimg" in out and "error" not in err, (out, err)
+
+
+def test_ctrl_c_while_medimg_starts_is_one_line_and_exit_130(
+    restored_signals: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medimg.engine import distributed
+
+    def interrupted() -> int:  # Ctrl-C while torch is imported, before any command runs
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "process_rank", interrupted)
+    code, out, err = _main(monkeypatch, capsys, "networks")
+    assert code == 130 and out == ""
+    assert err == "interrupted while medimg was starting: nothing was done; run the command again\n", err
