@@ -11,6 +11,7 @@ sensitivity uses :class:`monai.visualize.OcclusionSensitivity` one image at a ti
 from __future__ import annotations
 
 import contextlib
+import operator
 import warnings
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -143,6 +144,7 @@ def _grad_cam(
             inputs = x.detach().float().requires_grad_(True)
             logits = network(inputs).float()
             chosen = logits.argmax(1) if class_index is None else class_index
+            _check_classes(chosen, logits)
             network.zero_grad(set_to_none=True)
             logits.gather(1, chosen[:, None]).sum().backward()
     finally:
@@ -204,6 +206,8 @@ def _occlusion(
         for i in range(x.shape[0]):
             xi = x[i : i + 1].float()
             logits = network(xi).float()
+            if class_index is not None:
+                _check_classes(class_index[i : i + 1], logits)
             c = int(logits.argmax(1)) if class_index is None else int(class_index[i])
             base = float(score(logits)[0, c])
             with warnings.catch_warnings():  # MONAI's deprecation chatter about its own internals
@@ -248,24 +252,65 @@ def explain_batch(
     name = check_explainable(network, method, target_layer)
     if x.ndim not in (4, 5):
         raise ConfigError(f"explanations need a (B, C, H, W) or (B, C, D, H, W) batch, got shape {tuple(x.shape)}")
-    chosen: torch.Tensor | None = None
-    if class_index is not None:
-        values = [class_index] * x.shape[0] if isinstance(class_index, int) else list(class_index)
-        if len(values) != x.shape[0]:
-            raise ConfigError(f"class_index has {len(values)} entries for a batch of {x.shape[0]}")
-        chosen = torch.tensor(values, dtype=torch.long)
     if x.shape[0] == 0:
         return np.zeros((0, *x.shape[2:]), dtype=np.float32)
-    device = next((p.device for p in network.parameters()), x.device)  # CUDA when the network is there
-    x = x.to(device)
-    chosen = chosen.to(device) if chosen is not None else None
-    if name == "occlusion":
-        maps, _ = _occlusion(network, x, chosen, multi_label=multi_label)
-    elif target_layer is None and isinstance(network, EnsembleNet):
-        maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
-    else:
-        maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
-    return maps.detach().cpu().numpy().astype(np.float32)
+    # Gradients even inside a caller's `with torch.inference_mode():` (usual around prediction), where the
+    # backward pass failed ("element 0 of tensors does not require grad"): tensors made here are ordinary ones,
+    # and an inference-mode input is copied into one.
+    with torch.inference_mode(False):
+        chosen: torch.Tensor | None = None
+        if class_index is not None:
+            chosen = _class_indices(class_index, x.shape[0], _class_count(network))
+        device = next((p.device for p in network.parameters()), x.device)  # CUDA when the network is there
+        x = x.to(device).clone() if x.is_inference() else x.to(device)
+        chosen = chosen.to(device) if chosen is not None else None
+        if name == "occlusion":
+            maps, _ = _occlusion(network, x, chosen, multi_label=multi_label)
+        elif target_layer is None and isinstance(network, EnsembleNet):
+            maps = _ensemble_grad_cam(network, x, chosen, plus_plus=name == "gradcam++")
+        else:
+            maps, _ = _grad_cam(network, x, chosen, target_layer, plus_plus=name == "gradcam++")
+        return maps.detach().cpu().numpy().astype(np.float32)
+
+
+def _class_count(network: nn.Module) -> int | None:
+    """The number of classes the network says it scores (``num_classes``; None without one: the logits tell)."""
+    count = getattr(network, "num_classes", None)
+    return count if isinstance(count, int) and count > 0 else None
+
+
+def _check_classes(chosen: torch.Tensor, logits: torch.Tensor) -> None:
+    """Refuse a class index beyond the logits (a network without ``num_classes``)."""
+    if chosen.numel() and int(chosen.max()) >= logits.shape[1]:
+        raise ConfigError(
+            f"class_index {int(chosen.max())} is not a class of this network: use an index 0..{logits.shape[1] - 1}"
+        )
+
+
+def _class_indices(class_index: Any, batch: int, count: int | None) -> torch.Tensor:
+    """``class_index`` (one for all, e.g. a numpy integer, or one per sample) as a ``(batch,)`` long tensor.
+
+    Raises:
+        ConfigError: not integers, the wrong number of them, or a class the network does not have (was a
+            traceback from ``gather``: "index 5 is out of bounds for dimension 1 with size 2"; a numpy integer
+            was "'numpy.int64' object is not iterable").
+    """
+    scalar = isinstance(class_index, int | np.integer) or (
+        isinstance(class_index, np.ndarray | torch.Tensor) and class_index.ndim == 0
+    )
+    try:
+        values = [operator.index(v) for v in ([class_index] * batch if scalar else list(class_index))]
+    except TypeError:
+        raise ConfigError(
+            f"class_index={class_index!r}: give a class index (an integer) or one per image in the batch"
+        ) from None
+    if len(values) != batch:
+        raise ConfigError(f"class_index has {len(values)} entries for a batch of {batch}")
+    wrong = [v for v in values if v < 0 or (count is not None and v >= count)]
+    if wrong:
+        scope = f"0..{count - 1}" if count is not None else "0 or more"
+        raise ConfigError(f"class_index {wrong[0]} is not a class of this network: use an index {scope}")
+    return torch.tensor(values, dtype=torch.long)
 
 
 def _ensemble_grad_cam(

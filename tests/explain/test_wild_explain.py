@@ -1,0 +1,90 @@
+"""Explanations as a new user meets them: inside `torch.inference_mode()`, class indices from numpy or out of
+range, and overlays of non-square images in the image's own geometry."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from medimg.errors import ConfigError
+from medimg.explain import EXPLAIN_METHODS, explain_batch, overlay_png
+from tests.explain.test_cam import BlobNet, blob_batch
+from tests.serve.support import phantom_file
+
+
+def _peaks_on_blobs(maps: np.ndarray, centres: list[tuple[int, ...]]) -> None:
+    assert np.isfinite(maps).all() and maps.max() > 0
+    for heat, centre in zip(maps, centres, strict=True):
+        peak = np.unravel_index(int(heat.argmax()), heat.shape)
+        assert all(abs(p - c) <= 3 for p, c in zip(peak, centre, strict=True)), (peak, centre)
+
+
+@pytest.mark.parametrize("method", EXPLAIN_METHODS)
+def test_explain_inside_inference_mode(method: str) -> None:
+    """`with torch.inference_mode():` around prediction is usual; Grad-CAM's backward pass failed there
+    ("element 0 of tensors does not require grad")."""
+    x, centres = blob_batch(2, size=20)
+    network = BlobNet(2)  # loaded before, as a model is
+    with torch.inference_mode():
+        maps = explain_batch(network, x.clone(), method=method, class_index=1)
+    _peaks_on_blobs(maps, centres)
+
+
+def test_model_predict_explains_inside_inference_mode(deploy_run: Path) -> None:
+    from medimg import Model
+
+    model = Model.load(deploy_run)
+    with torch.inference_mode():
+        prediction = model.predict(phantom_file(deploy_run), explain=True)[0]
+    assert prediction.heatmap is not None and np.isfinite(prediction.heatmap).all()
+    assert prediction.overlay_png is not None
+
+
+def test_class_index_from_numpy() -> None:
+    x, centres = blob_batch(2, size=20)
+    maps = explain_batch(BlobNet(2), x, class_index=np.int64(1))  # was: 'numpy.int64' object is not iterable
+    _peaks_on_blobs(maps, centres)
+    per_sample = explain_batch(BlobNet(2), x, class_index=np.array([1, 1]))
+    np.testing.assert_allclose(per_sample, maps)
+
+
+@pytest.mark.parametrize("method", EXPLAIN_METHODS)
+@pytest.mark.parametrize("index", [2, -1, [1, 7]])
+def test_class_index_out_of_range_is_a_clear_error(method: str, index: int | list[int]) -> None:
+    """Was a traceback from torch ("index 2 is out of bounds for dimension 1 with size 2")."""
+    x, _ = blob_batch(2, size=12)
+    with pytest.raises(ConfigError, match="not a class of this network"):
+        explain_batch(BlobNet(2), x, method=method, class_index=index)
+
+
+def test_class_index_beyond_num_classes_is_refused_before_running() -> None:
+    network = BlobNet(2)
+    network.num_classes = 2  # type: ignore[assignment]
+    x, _ = blob_batch(2, size=12)
+    with pytest.raises(ConfigError, match=r"use an index 0\.\.1"):
+        explain_batch(network, x, class_index=5)
+    with pytest.raises(ConfigError, match="class index"):
+        explain_batch(network, x, class_index="lesion")  # type: ignore[arg-type]
+
+
+def test_non_square_overlay_keeps_the_image_geometry() -> None:
+    """A 120 x 300 image explained at a square 64 x 64 input: the overlay is 120 x 300 and its heat lies on the
+    blob (not transposed, not flipped, not drawn at the network's square size)."""
+    from PIL import Image
+
+    image = np.full((1, 120, 300), 40.0, dtype=np.float32)
+    rows, cols = np.ogrid[:120, :300]
+    blob = (rows - 30) ** 2 + (cols - 230) ** 2 <= 12**2  # top right
+    image[0][blob] = 220.0
+    y, x = np.mgrid[:64, :64]
+    centre = (30 * 64 / 120, 230 * 64 / 300)  # the blob's place at the network's input size (stretched)
+    heat = np.exp(-((y - centre[0]) ** 2 + (x - centre[1]) ** 2) / 8.0).astype(np.float32)
+    overlay = np.asarray(Image.open(io.BytesIO(overlay_png(image, heat))).convert("RGB"), dtype=float)
+    assert overlay.shape == (120, 300, 3)
+    redness = overlay[..., 0] - overlay[..., 2]
+    peak = np.unravel_index(int(redness.argmax()), redness.shape)
+    assert abs(peak[0] - 30) <= 10 and abs(peak[1] - 230) <= 10, peak
