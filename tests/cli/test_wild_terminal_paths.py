@@ -41,3 +41,19 @@ def test_a_run_dir_that_is_a_file_is_refused_with_the_fix(tmp_path: Path) -> Non
         with pytest.raises(RunFolderError, match=r"a file is in the way .*give a folder path \(--run-dir\)"):
             RunLock(tmp_path / given).acquire()
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_tilde_the_shell_left_alone_is_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--run-dir=~/runs/a` (bash expands no `~` after `=`) made a folder named `~` in the current folder."""
+    import typer
+
+    from medimg.cli.app import app, expand_home_in_paths
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    command = typer.main.get_command(app)
+    expand_home_in_paths(command)
+    fit = command.commands["fit"].make_context("fit", ["~/data", "--run-dir=~/runs/a", "--config", "~/p.json"])
+    assert fit.params["data"] == tmp_path / "data"
+    assert fit.params["run_dir"] == tmp_path / "runs" / "a" and fit.params["config"] == tmp_path / "p.json"
+    check = command.commands["check"].make_context("check", ["data~", "--json", "-"])
+    assert check.params["data"] == Path("data~") and str(check.params["json_out"]) == "-"

@@ -1030,6 +1030,7 @@ def main() -> None:
 
         command = typer.main.get_command(app)  # what app() runs, with --help that fits a narrow terminal
         fit_help_to_terminal(command)
+        expand_home_in_paths(command)
     except KeyboardInterrupt:
         sys.stderr.write(STARTING_INTERRUPTED + "\n")
         sys.exit(interrupts.exit_code())
@@ -1081,6 +1082,31 @@ def os_error_line(error: OSError) -> str:
     else:
         fix = "choose a folder you can write to (--run-dir, --out)"
     return f"error: cannot write or read{where}: {error.strerror or error}; {fix}"
+
+
+def expand_home_in_paths(command: Any) -> None:
+    """Make every path option and argument of ``command`` and its subcommands expand a leading ``~``: the shell
+    leaves ``--run-dir=~/runs`` (``~`` after ``=``) and a quoted ``"~/data"`` as they are, and ``fit`` made a folder
+    named ``~`` in the current folder."""
+    from types import MethodType
+
+    from medimg.cli.help_layout import walk_commands
+
+    def expanded(value: Any) -> Any:
+        if isinstance(value, Path) and value.parts and value.parts[0].startswith("~"):
+            return value.expanduser()
+        if isinstance(value, list | tuple):
+            return type(value)(expanded(v) for v in value)
+        return value
+
+    for each in walk_commands(command):
+        for param in getattr(each, "params", ()):
+            process = param.process_value
+
+            def process_value(self: Any, ctx: Any, value: Any, process: Any = process) -> Any:
+                return expanded(process(ctx, value))
+
+            param.process_value = MethodType(process_value, param)
 
 
 def _run_command(command: Any, args: list[str], say: Any) -> int:

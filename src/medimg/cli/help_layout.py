@@ -28,15 +28,16 @@ def fit_help_to_terminal(command: Any) -> None:
     Args:
         command: the click command ``typer.main.get_command(app)`` makes (typer's own copy of click's classes).
     """
-    for each in _walk(command):
+    for each in walk_commands(command):
         if getattr(each, "rich_markup_mode", None) is not None:
             each.format_help = MethodType(_format_help_fitting(type(each).format_help), each)
 
 
-def _walk(command: Any) -> Iterator[Any]:
+def walk_commands(command: Any) -> Iterator[Any]:
+    """``command`` and every subcommand under it (``medimg``, ``medimg fit``, ``medimg token create``...)."""
     yield command
     for sub in getattr(command, "commands", {}).values():
-        yield from _walk(sub)
+        yield from walk_commands(sub)
 
 
 def _format_help_fitting(format_help: Any) -> Any:
