@@ -463,7 +463,7 @@ class ClassicalModel:
             else folders.default_folder(run.path, dataset.name, facts, own_test=own_data and split == "test")
         )
         with atomic_directory(target, replace=out_dir is None) as staging:  # a kill never leaves half a report
-            folders.write_facts(staging, facts)
+            folders.write_facts(staging, facts, optimistic=own_data and split in ("all", "train", "val"))
             write_report(report, staging, y_true=y, probabilities=probabilities, history=None)
         self.last_report_dir_ = target
         return report

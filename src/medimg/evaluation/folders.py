@@ -22,6 +22,14 @@ from medimg.errors import ConfigError
 EVALUATED_FILE = "evaluated.json"
 #: the file that marks a folder as an evaluation's (every task writes it)
 REPORT_FILE = "report.json"
+#: :data:`EVALUATED_FILE`'s entry saying why the scores are optimistic (images the model trained or was chosen
+#: on); the classification report states it too. Not part of what identifies the data scored.
+OPTIMISTIC = "optimistic"
+#: what it says
+OPTIMISTIC_NOTE = (
+    "The {split!r} split holds images this model trained on or was chosen on: these scores are optimistic, not an "
+    "estimate of its performance on new images; the test split (the default) is the honest estimate."
+)
 
 
 def evaluation_facts(
@@ -63,7 +71,20 @@ def _recorded(folder: Path) -> dict[str, Any] | None:
         value = json.loads((folder / EVALUATED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return value if isinstance(value, dict) else None
+    if not isinstance(value, dict):
+        return None
+    value.pop(OPTIMISTIC, None)  # said of the scores, not of the data
+    return value
+
+
+def optimistic_note(folder: Path) -> str | None:
+    """Why the scores of the evaluation in ``folder`` are optimistic (:data:`OPTIMISTIC`), or ``None``."""
+    try:
+        value = json.loads((Path(folder) / EVALUATED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    note = value.get(OPTIMISTIC) if isinstance(value, dict) else None
+    return note if isinstance(note, str) and note else None
 
 
 def check_named_folder(folder: Path) -> None:
@@ -87,6 +108,10 @@ def check_named_folder(folder: Path) -> None:
         )
 
 
-def write_facts(folder: Path, facts: Mapping[str, Any]) -> None:
-    """Record ``facts`` in ``folder`` (:data:`EVALUATED_FILE`)."""
-    (folder / EVALUATED_FILE).write_text(json.dumps(dict(facts), indent=2) + "\n", encoding="utf-8")
+def write_facts(folder: Path, facts: Mapping[str, Any], *, optimistic: bool = False) -> None:
+    """Record ``facts`` in ``folder`` (:data:`EVALUATED_FILE`); with ``optimistic`` (the split scored holds images
+    the model trained or was chosen on) also :data:`OPTIMISTIC_NOTE`, which the report written there states."""
+    record = dict(facts)
+    if optimistic:
+        record[OPTIMISTIC] = OPTIMISTIC_NOTE.format(split=facts.get("split"))
+    (folder / EVALUATED_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

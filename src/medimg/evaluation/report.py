@@ -40,7 +40,7 @@ import numpy as np
 
 from medimg import __version__
 from medimg.errors import ConfigError, MedimgError
-from medimg.evaluation import html, plots
+from medimg.evaluation import folders, html, plots
 from medimg.evaluation.bootstrap import count_patients, headline_cis
 from medimg.evaluation.inputs import validate_inputs
 from medimg.evaluation.metrics import classification_metrics
@@ -263,7 +263,9 @@ class Report:
         Args:
             images: ``{key: PNG or SVG bytes}`` from :meth:`to_html`.
         """
+        optimistic = (self.extra or {}).get("optimistic")
         parts = [
+            *([html.note(html.escape(str(optimistic)), title="Optimistic scores", warning=True)] if optimistic else []),
             html.section(
                 "Headline metrics",
                 self.headline_intro() + "\n" + html.metrics_table(self.headline_rows(), ci_label=self.ci_label()),
@@ -771,6 +773,9 @@ def write_report(
     if history:
         paths["training_curves"] = plots.plot_training_curves(history, folder / "training_curves.png")
     images = dict(paths)
+    optimistic = folders.optimistic_note(folder)  # an evaluation of images the model learnt from: said on the page
+    if optimistic:
+        report.extra = {"optimistic": optimistic, **(report.extra or {})}
     if report.predictions:
         paths["predictions"] = write_predictions_csv(report.predictions, folder / "predictions.csv")
     paths["json"] = report.save_json(folder / "report.json")
