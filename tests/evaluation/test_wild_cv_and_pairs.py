@@ -51,6 +51,8 @@ def test_a_metric_defined_in_one_fold_has_no_sd() -> None:
     lines = cross_validation.summary_lines(summary)
     auc = next(line for line in lines if line.startswith("val_roc_auc"))
     assert "± 0.0000" not in auc and "no sd" in auc and "1 of 3 folds" in auc
+    accuracy = next(line for line in lines if line.startswith("val_accuracy"))
+    assert re.search(r"0\.6000 ± 0\.1000 sd", accuracy)  # said to be an sd: a CI is in each fold's report
     json.dumps(summary, allow_nan=False)  # cv.json stays strict JSON
     assert "val ROC AUC" in cv_html(summary)
 

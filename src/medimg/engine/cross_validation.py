@@ -139,7 +139,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         n = summary.get("n_folds", {}).get(key, folds)
         over = f"{n} folds" if n == folds else f"{n} of {folds} folds; undefined in the others"
         sd = summary["sd"].get(key)
-        spread = f"± {sd:.4f}" if sd is not None else "(no sd: one fold)"
+        spread = f"± {sd:.4f} sd" if sd is not None else "(no sd: one fold)"  # a spread between folds, not a CI
         lines.append(f"{key:28s} {mean:.4f} {spread}  ({over})")
     pooled = summary.get("pooled_val")
     if pooled:
