@@ -88,3 +88,34 @@ def test_non_square_overlay_keeps_the_image_geometry() -> None:
     redness = overlay[..., 0] - overlay[..., 2]
     peak = np.unravel_index(int(redness.argmax()), redness.shape)
     assert abs(peak[0] - 30) <= 10 and abs(peak[1] - 230) <= 10, peak
+
+
+@pytest.mark.parametrize(
+    ("photometric", "modality", "stored", "window"),
+    [
+        ("MONOCHROME2", "MR", (500, 1500), (1000, 2000)),
+        ("MONOCHROME1", "CR", (200, 1000), (600, 1200)),  # inverted: the blob is shown dark
+    ],
+)
+def test_dicom_with_a_window_is_drawn_as_its_8_bit_export(
+    tmp_path: Path, photometric: str, modality: str, stored: tuple[int, int], window: tuple[int, int]
+) -> None:
+    """An MR/CR/DX DICOM reaches medimg already mapped onto 0..255 through its own window; the overlay applied the
+    file's window (in stored units) to those values again: a CR was drawn all black, an MR nearly black."""
+    from PIL import Image
+
+    from medimg.explain.overlay import display_image
+    from medimg.io import read_image
+    from tests.io.conftest import write_dicom
+
+    pixels = np.full((40, 60), stored[0], dtype=np.int32)
+    pixels[10:20, 30:40] = stored[1]
+    path = write_dicom(
+        tmp_path / "x.dcm", pixels, photometric=photometric, modality=modality, window=window, pixel_spacing=None
+    )
+    image = read_image(path)
+    shown = display_image(image.array, image.meta).astype(float)
+    np.testing.assert_allclose(shown, image.array[0], atol=1.0)  # the 0..255 values the network saw
+    assert abs(shown[15, 35] - shown[0, 0]) > 100  # blob and background clearly apart
+    overlay = np.asarray(Image.open(io.BytesIO(overlay_png(image.array, np.zeros((8, 8)), image.meta))))
+    assert abs(float(overlay[15, 35, 0]) - float(overlay[0, 0, 0])) > 100

@@ -50,6 +50,11 @@ def _to_uint8(plane: np.ndarray, meta: Mapping[str, Any]) -> np.ndarray:
         return np.zeros(values.shape, dtype=np.uint8)
     if meta.get("window") is not None:  # already windowed by the reader: 0..1
         low, high = 0.0, 1.0
+    elif meta.get("display_scaling"):
+        # already mapped onto 0..255 by the reader (an MR/CR/DX... DICOM, through its own window when it has one:
+        # medimg.io.windowing.display_scale); the file's window, still in meta in the stored units, was applied to
+        # those 0..255 values a second time: a CR with window 3495/1200 was drawn all black, an MR greyed out
+        low, high = 0.0, 255.0
     elif meta.get("window_center") is not None and meta.get("window_width"):
         center, width = float(meta["window_center"]), float(meta["window_width"])
         low, high = center - width / 2, center + width / 2
