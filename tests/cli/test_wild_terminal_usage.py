@@ -104,3 +104,23 @@ def test_ctrl_c_while_medimg_starts_is_one_line_and_exit_130(
     code, out, err = _main(monkeypatch, capsys, "networks")
     assert code == 130 and out == ""
     assert err == "interrupted while medimg was starting: nothing was done; run the command again\n", err
+
+
+@pytest.mark.parametrize("name", ["check", "plan", "fit", "evaluate", "predict"])
+def test_the_main_commands_help_ends_with_examples_that_parse(name: str) -> None:
+    """`medimg fit --help` listed 40 options and no command to copy (Ultralytics and nnU-Net show examples)."""
+    import shlex
+
+    import typer
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    shown = CliRunner().invoke(app, [name, "--help"])
+    assert shown.exit_code == 0 and "Examples:" in shown.output and f"medimg {name} " in shown.output
+    command = typer.main.get_command(app)
+    text = shown.output.split("Examples:", 1)[1]
+    examples = [shlex.split(line, comments=True) for line in text.splitlines() if line.strip().startswith("medimg ")]
+    assert examples
+    for words in examples:  # every example's options exist: it parses as the command it shows
+        command.commands[words[1]].make_context(words[1], words[2:])

@@ -85,6 +85,29 @@ def _root(
     """Deep-learning medical image analysis: check, plan, fit, evaluate and predict."""
 
 
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: commands to copy, one a line (``\\b`` keeps click from joining them)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {command}" for command in commands)
+
+
+EXAMPLES = {
+    "check": _examples("medimg check data/", "medimg check data.csv --json report.json"),
+    "plan": _examples("medimg plan data/ --out plan", "medimg fit data/ --config plan/plan.json"),
+    "fit": _examples(
+        "medimg fit data/                      # one sub-folder per class",
+        "medimg fit data/ --network resnet18 --epochs 20",
+        "medimg fit data/ --set time_budget_s=600 --run-dir runs/first",
+        "medimg fit data/ --folds 5",
+    ),
+    "evaluate": _examples("medimg evaluate runs/data/exp1", "medimg evaluate runs/data/exp1 other_hospital/"),
+    "predict": _examples(
+        "medimg predict runs/data/exp1 scan.dcm",
+        "medimg predict runs/data/exp1 images/ --out predictions.csv",
+        "medimg predict runs/data/exp1 images/ --explain --out predictions.json",
+    ),
+}
+
+
 def _help(field: str) -> str:
     """The description of a FitOptions field: CLI help and the Python API share one text."""
     return FitOptions.model_fields[field].description or ""
@@ -114,7 +137,7 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(max(1, int(threads)))
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["check"])
 def check(
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
     include: Include = None,
@@ -172,7 +195,7 @@ def check(
         raise typer.Exit(1)  # problems found: scripts and CI can stop here
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["plan"])
 def plan(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
@@ -225,7 +248,7 @@ def plan(
     )
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["fit"])
 def fit(
     ctx: typer.Context,
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
@@ -530,7 +553,7 @@ def _undefined_note(value: Any, entry: Any) -> str:
     return note if note.startswith("undefined") else ""
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["evaluate"])
 def evaluate(
     run: Annotated[Path, typer.Argument(help="run folder written by `medimg fit`")],
     data: Annotated[Path | None, typer.Argument(help="another dataset (default: the training data)")] = None,
@@ -597,7 +620,7 @@ def _paths_with_standard_input(paths: list[Path]) -> list[Path]:
     return [q for p in paths for q in (piped if p == Path("-") else [p])]
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["predict"])
 def predict(
     run: Annotated[
         Path, typer.Argument(help="run folder written by `medimg fit` (or a .onnx file with --engine onnx)")
