@@ -64,9 +64,10 @@ def fit_cross_validation(
     run = RunFolder(run_dir, writable=dist.is_main)
     cases = task.split_cases(dataset)
     saved = _saved_cross_validation(run, options)
-    folds_of = _saved_folds(run, saved, cases) if saved is not None else _new_folds(cases, options)
+    class_names = getattr(dataset, "class_names", None)
+    folds_of = _saved_folds(run, saved, cases) if saved is not None else _new_folds(cases, options, class_names)
     _check_fold_folders(run, folds_of, folds)
-    notes = [*_one_class_folds(cases, folds_of, folds, getattr(dataset, "class_names", None)), VAL_NOTE]
+    notes = [*_one_class_folds(cases, folds_of, folds, class_names), VAL_NOTE]
     record = {
         "folds": folds,
         "options": {name: getattr(options, name) for name in FOLD_OPTIONS},
@@ -186,12 +187,19 @@ def fold_splits(folds_of: dict[str, Any], fold: int) -> Splits:
     return Splits(assignment, f"{folds_of['method']}+{len(folds_of['folds'])}-fold[{fold}]", int(folds_of["seed"]))
 
 
-def _new_folds(cases: Sequence[Any], options: FitOptions) -> dict[str, Any]:
-    """The test split (as a plain run makes it) and the validation folds of the rest, by case id."""
+def _new_folds(cases: Sequence[Any], options: FitOptions, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The test split (as a plain run makes it) and the validation folds of the rest, by case id (``class_names``
+    name the classes in the warnings about small ones)."""
     folds = int(options.folds or 0)
-    base = make_splits(cases, val_fraction=options.val_fraction, test_fraction=options.test_fraction, seed=options.seed)
+    base = make_splits(
+        cases,
+        val_fraction=options.val_fraction,
+        test_fraction=options.test_fraction,
+        seed=options.seed,
+        class_names=class_names,
+    )
     dev = [c for c in cases if base.assignment[c.case_id] != "test"]
-    fold_of = kfold_assignments(dev, folds, seed=options.seed)
+    fold_of = kfold_assignments(dev, folds, seed=options.seed, class_names=class_names)
     return {
         "method": base.method,
         "seed": options.seed,
