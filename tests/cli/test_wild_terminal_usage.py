@@ -124,3 +124,21 @@ def test_the_main_commands_help_ends_with_examples_that_parse(name: str) -> None
     assert examples
     for words in examples:  # every example's options exist: it parses as the command it shows
         command.commands[words[1]].make_context(words[1], words[2:])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["predict", "--help"], ["fit", "--help"]])
+def test_a_flag_is_not_shown_as_taking_a_value(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rich's help showed `--explain <bool>`, `--version <bool>`, `--help <bool>`: `--explain true` was then refused."""
+    import typer
+
+    from medimg.cli.app import app
+    from medimg.cli.help_layout import fit_help_to_terminal
+
+    monkeypatch.setenv("COLUMNS", "300")  # Rich's panels (not click's plain help, which never showed the type)
+    command = typer.main.get_command(app)
+    fit_help_to_terminal(command)
+    assert command.main(args=args, prog_name="medimg", standalone_mode=False) == 0
+    shown = capsys.readouterr().out
+    assert "╭" in shown and "<bool>" not in shown and "--help" in shown, shown

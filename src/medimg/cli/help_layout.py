@@ -31,6 +31,24 @@ def fit_help_to_terminal(command: Any) -> None:
     for each in walk_commands(command):
         if getattr(each, "rich_markup_mode", None) is not None:
             each.format_help = MethodType(_format_help_fitting(type(each).format_help), each)
+        for param in getattr(each, "params", ()):
+            _no_value_shown_for_flag(param)
+        each.get_help_option = MethodType(_help_option_without_value(type(each).get_help_option), each)
+
+
+def _no_value_shown_for_flag(param: Any) -> Any:
+    """A flag (``--explain``, ``--version``, ``--help``) is drawn without a value type: Rich's panels showed
+    ``--explain <bool>``, and ``--explain true`` was then refused as an extra argument."""
+    if getattr(param, "is_flag", False) and hasattr(param, "display_type_rich"):
+        param.display_type_rich = MethodType(lambda self, ctx: None, param)
+    return param
+
+
+def _help_option_without_value(get_help_option: Any) -> Any:
+    def without_value(self: Any, ctx: Any) -> Any:
+        return _no_value_shown_for_flag(get_help_option(self, ctx))
+
+    return without_value
 
 
 def walk_commands(command: Any) -> Iterator[Any]:
