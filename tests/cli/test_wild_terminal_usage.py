@@ -142,3 +142,32 @@ def test_a_flag_is_not_shown_as_taking_a_value(
     assert command.main(args=args, prog_name="medimg", standalone_mode=False) == 0
     shown = capsys.readouterr().out
     assert "╭" in shown and "<bool>" not in shown and "--help" in shown, shown
+
+
+@pytest.mark.parametrize(("flag", "level"), [("-q", "WARNING"), ("--quiet", "WARNING"), ("-v", "DEBUG")])
+def test_quiet_and_verbose_set_how_much_medimg_says(flag: str, level: str) -> None:
+    """There was no way to keep the progress lines out of a script's stderr but its errors and warnings in."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    logger = logging.getLogger("medimg")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        done = CliRunner().invoke(app, [flag, "networks"])
+        assert done.exit_code == 0 and "resnet18" in done.output
+        assert logging.getLevelName(logger.level) == level
+    finally:
+        logger.setLevel(before)  # setLevel, not an attribute: it also clears the loggers' cached levels
+
+
+def test_quiet_after_the_command_says_where_it_goes(
+    restored_signals: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _main(monkeypatch, capsys, "fit", "my data", "-q", "--epochs", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("error: No such option: -q"), err
+    assert lines[1] == "hint: -q belongs before the command: medimg -q fit 'my data' --epochs 1"

@@ -81,8 +81,28 @@ def _root(
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="print medimg's version and exit"),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="only warnings and errors on stderr, no progress lines (before the command: medimg -q fit)",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="also medimg's debug messages on stderr (medimg -v fit ...)")
+    ] = False,
 ) -> None:
     """Deep-learning medical image analysis: check, plan, fit, evaluate and predict."""
+    medimg_logger = logging.getLogger("medimg")
+    if quiet:
+        medimg_logger.setLevel(logging.WARNING)
+    elif verbose and medimg_logger.getEffectiveLevel() <= logging.INFO:  # not on a distributed run's other ranks
+        medimg_logger.setLevel(logging.DEBUG)
+
+
+#: root options a newcomer puts after the command (`medimg fit data -q`), as other tools take them
+ROOT_OPTIONS = ("-q", "--quiet", "-v", "--verbose", "--version")
 
 
 def _examples(*commands: str) -> str:
@@ -1151,6 +1171,13 @@ def _run_command(command: Any, args: list[str], say: Any) -> int:
         usage = ctx.get_usage().replace("Usage: ", "usage: ", 1) if ctx is not None else "usage: medimg COMMAND"
         end = "" if message.endswith((".", "?")) else "."
         say(f"error: {message}{end} {usage}; `{path} --help` explains the options")
+        misplaced = next((arg for arg in args[1:] if arg in ROOT_OPTIONS), None)
+        if misplaced is not None and path != "medimg" and f"option: {misplaced}" in message:
+            import shlex
+
+            rest = list(args)
+            rest.remove(misplaced)
+            say(f"hint: {misplaced} belongs before the command: {shlex.join(['medimg', misplaced, *rest])}")
         return error.exit_code
     except ClickException as error:  # a file option that cannot be opened, and the like
         say(f"error: {error.format_message()}")
