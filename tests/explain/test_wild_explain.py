@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from medimg.errors import ConfigError
 from medimg.explain import EXPLAIN_METHODS, explain_batch, overlay_png
@@ -119,3 +120,36 @@ def test_dicom_with_a_window_is_drawn_as_its_8_bit_export(
     assert abs(shown[15, 35] - shown[0, 0]) > 100  # blob and background clearly apart
     overlay = np.asarray(Image.open(io.BytesIO(overlay_png(image.array, np.zeros((8, 8)), image.meta))))
     assert abs(float(overlay[15, 35, 0]) - float(overlay[0, 0, 0])) > 100
+
+
+class CeilPoolNet(nn.Module):
+    """BlobNet with three ``ceil_mode`` max-pools before its target (simple-cnn's layout): 28 px -> 4 x 4 cells of
+    8 px, the last one 4 px."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        conv = nn.Conv2d(1, 4, 3, padding=1)
+        pools = [nn.MaxPool2d(2, ceil_mode=True) for _ in range(3)]
+        self.features = nn.Sequential(conv, nn.ReLU(), *pools)
+        self.head = nn.Linear(4, 2)
+        with torch.no_grad():
+            conv.weight.fill_(1 / 9)
+            conv.bias.fill_(-0.05)
+            self.head.weight.copy_(torch.tensor([[-1.0] * 4, [1.0] * 4]))
+            self.head.bias.zero_()
+        self.target_layer_name = "features"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(2).mean(2))
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_heat_of_a_ceil_pooled_network_lies_on_its_cells(method: str) -> None:
+    """A blob on rows and columns 16..23 (the third 8 px cell of a 28 px input) peaks there, not 2 px up and left
+    (the 4 cells were stretched over 28 px: 7 px each)."""
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 16:24, 16:24] = 1.0
+    heat = explain_batch(CeilPoolNet(), x, method=method, class_index=1)[0]
+    peak = np.unravel_index(int(heat.argmax()), heat.shape)
+    assert all(abs(p - 19.5) <= 1 for p in peak), peak
+    assert heat.shape == (28, 28) and np.isfinite(heat).all()

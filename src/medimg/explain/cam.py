@@ -11,6 +11,7 @@ sensitivity uses :class:`monai.visualize.OcclusionSensitivity` one image at a ti
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import warnings
 from collections.abc import Iterator, Sequence
@@ -123,9 +124,33 @@ def _normalise_per_sample(maps: torch.Tensor) -> torch.Tensor:
     return scaled.reshape(maps.shape)
 
 
+def _grid_side(side: int, cells: int) -> int:
+    """The input length the feature map's ``cells`` tile at the network's stride, for an input ``side`` long.
+
+    Strides are powers of two (pooling, strided convolutions); when ``side`` is not a multiple of the stride the
+    last cell covers only part of its tile (``ceil_mode`` pooling, padded strided convolutions: 28 px ->
+    14 -> 7 -> 4 cells of 8 px, the last one 4 px) or the rest is dropped (floor pooling). Stretching the cells
+    over ``side`` put a 28 px simple-cnn's third cell at rows 14..21 instead of 16..23: heat 2-3 px up and left.
+    """
+    if cells <= 1 or cells >= side:
+        return side
+    stride = 2 ** round(math.log2(side / cells))
+    return stride * cells if cells in (math.ceil(side / stride), side // stride) else side
+
+
 def _upsample(maps: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Feature-map heat ``(B, *cells)`` at the input's ``size``: each cell over its own tile of the input (see
+    :func:`_grid_side`), the tiles' overhang cut off and input beyond the last tile given the last cell's heat."""
     mode = "bilinear" if len(size) == 2 else "trilinear"
-    return F.interpolate(maps[:, None], size=tuple(size), mode=mode, align_corners=False)[:, 0]
+    grid = [_grid_side(int(side), int(cells)) for side, cells in zip(size, maps.shape[1:], strict=True)]
+    up = F.interpolate(maps[:, None], size=tuple(grid), mode=mode, align_corners=False)[:, 0]
+    for axis, (side, length) in enumerate(zip(size, grid, strict=True), start=1):
+        if length > side:
+            up = up.narrow(axis, 0, int(side))
+        elif length < side:
+            last = up.narrow(axis, length - 1, 1)
+            up = torch.cat([up, last.expand(*[int(side) - length if a == axis else -1 for a in range(up.ndim)])], axis)
+    return up
 
 
 def _grad_cam(
