@@ -127,7 +127,10 @@ def run_folder_to_load(path: str | Path) -> Path:
         logger.info("%s is a file of the run in %s: loading that run", folder, folder.parent)
         return folder.parent.absolute()
     if not folder.exists():
-        raise RunFolderError(f"run folder {folder} does not exist")
+        raise RunFolderError(
+            f"run folder {folder} does not exist: give the folder `medimg fit` printed as 'run folder:' "
+            "(runs/DATA/expN by default)"
+        )
     if not folder.is_dir():
         raise RunFolderError(
             f"{folder} is a file, not a run folder: give the folder `medimg fit` wrote (runs/...), first: "

@@ -57,3 +57,15 @@ def test_a_tilde_the_shell_left_alone_is_the_home_folder(tmp_path: Path, monkeyp
     assert fit.params["run_dir"] == tmp_path / "runs" / "a" and fit.params["config"] == tmp_path / "p.json"
     check = command.commands["check"].make_context("check", ["data~", "--json", "-"])
     assert check.params["data"] == Path("data~") and str(check.params["json_out"]) == "-"
+
+
+def test_a_missing_run_folder_or_input_says_what_to_give(tmp_path: Path) -> None:
+    """`medimg predict nonexist scan.png` said only 'run folder nonexist does not exist'."""
+    from medimg.errors import DatasetError, RunFolderError
+    from medimg.io.inputs import expand_inputs
+    from medimg.run_folder import run_folder_to_load
+
+    with pytest.raises(RunFolderError, match=r"does not exist: give the folder `medimg fit` printed as 'run folder:'"):
+        run_folder_to_load(tmp_path / "nonexist")
+    with pytest.raises(DatasetError, match=r"nothere\.png does not exist: check the path"):
+        expand_inputs([tmp_path / "nothere.png"])

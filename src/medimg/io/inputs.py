@@ -103,7 +103,7 @@ def expand_inputs(
             refuse_undecodable_names([path], path.parent)
             files.append(path)
         else:
-            raise DatasetError(f"{path} does not exist")
+            raise DatasetError(f"{path} does not exist: check the path (a typo, or a folder not mounted?)")
     return files
 
 
