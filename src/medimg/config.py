@@ -532,7 +532,8 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
         try:
             plan_type.model_validate({key: value})
         except ValidationError as error:
-            raise ConfigError(f"invalid value for {key}: {_problems(error)}") from error
+            problems = _problems(error).removeprefix(f"{key}: ")  # 'batch_size: batch_size: Input should...'
+            raise ConfigError(f"invalid value for {key}: {problems}") from error
 
 
 def _problems(error: ValidationError) -> str:

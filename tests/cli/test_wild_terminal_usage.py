@@ -171,3 +171,14 @@ def test_quiet_after_the_command_says_where_it_goes(
     lines = err.strip().splitlines()
     assert code == 2 and lines[0].startswith("error: No such option: -q"), err
     assert lines[1] == "hint: -q belongs before the command: medimg -q fit 'my data' --epochs 1"
+
+
+def test_a_bad_value_names_its_field_once() -> None:
+    """`fit --batch-size -1` said 'invalid value for batch_size: batch_size: Input should be ...'."""
+    from medimg.config import check_overrides
+    from medimg.errors import ConfigError
+    from medimg.tasks.registry import get_task
+
+    with pytest.raises(ConfigError) as refused:
+        check_overrides(get_task("classify").plan_type, {"batch_size": -1})
+    assert str(refused.value) == "invalid value for batch_size: Input should be greater than or equal to 1"
