@@ -182,3 +182,13 @@ def test_a_bad_value_names_its_field_once() -> None:
     with pytest.raises(ConfigError) as refused:
         check_overrides(get_task("classify").plan_type, {"batch_size": -1})
     assert str(refused.value) == "invalid value for batch_size: Input should be greater than or equal to 1"
+
+
+def test_the_command_list_gives_check_a_short_line() -> None:
+    """`medimg --help` listed check's whole docstring, nine ragged lines (its own line breaks kept)."""
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    shown = CliRunner().invoke(app, ["--help"]).output
+    assert "Count classes and splits; find unreadable" in shown and "patients by hashed ID" not in shown

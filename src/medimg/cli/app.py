@@ -157,7 +157,11 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(max(1, int(threads)))
 
 
-@app.command(epilog=EXAMPLES["check"])
+@app.command(
+    epilog=EXAMPLES["check"],
+    short_help="Count classes and splits; find unreadable, blank and duplicated images and label conflicts (exit 1 "
+    "when problems are found).",
+)
 def check(
     data: Annotated[Path, typer.Argument(help="folder, CSV manifest or MedMNIST .npz")],
     include: Include = None,
