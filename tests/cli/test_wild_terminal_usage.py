@@ -192,3 +192,15 @@ def test_the_command_list_gives_check_a_short_line() -> None:
 
     shown = CliRunner().invoke(app, ["--help"]).output
     assert "Count classes and splits; find unreadable" in shown and "patients by hashed ID" not in shown
+
+
+def test_fit_options_the_planner_chooses_say_so() -> None:
+    """`--lr` and `--input-size` showed no default and did not say the planner chooses them, as --epochs does."""
+    import typer
+
+    from medimg.cli.app import app
+
+    fit = typer.main.get_command(app).commands["fit"]
+    helps = {param.name: getattr(param, "help", "") or "" for param in fit.params}
+    for name in ("epochs", "batch_size", "learning_rate", "input_size"):
+        assert "(default: planned)" in helps[name], (name, helps[name])

@@ -311,8 +311,10 @@ def fit(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="training epochs (default: planned)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="batch size (default: planned)")] = None,
-    learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate")] = None,
-    input_size: Annotated[int | None, typer.Option(help="network input side length in pixels/voxels")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="peak learning rate (default: planned)")] = None,
+    input_size: Annotated[
+        int | None, typer.Option(help="network input side length in pixels/voxels (default: planned)")
+    ] = None,
     weights: Annotated[Path | None, typer.Option(help="local weights file to start from")] = None,
     synthetic: Annotated[
         Path | None, typer.Option(help="synthetic images (`medimg generate --out DIR`): training split only")
