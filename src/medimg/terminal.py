@@ -16,7 +16,19 @@ import os
 import sys
 from typing import TextIO
 
-__all__ = ["close_progress_bars", "is_interactive", "show_bars", "use_colour"]
+__all__ = ["close_progress_bars", "is_interactive", "is_quiet", "set_quiet", "show_bars", "use_colour"]
+
+_quiet = [False]  # `medimg -q`: no progress bars either (set for each command by the CLI's root options)
+
+
+def set_quiet(quiet: bool) -> None:
+    """No progress bars at all while ``quiet`` (``medimg --quiet``), even on a terminal."""
+    _quiet[0] = quiet
+
+
+def is_quiet() -> bool:
+    """Whether ``medimg --quiet`` asked for no progress bars (:func:`set_quiet`)."""
+    return _quiet[0]
 
 
 def is_interactive(stream: TextIO | None = None) -> bool:
@@ -35,8 +47,9 @@ def is_interactive(stream: TextIO | None = None) -> bool:
 
 def show_bars(progress: bool, stream: TextIO | None = None) -> bool:
     """Whether a progress bar asked for with ``progress`` is drawn: only where it is redrawn in place
-    (:func:`is_interactive`); a log file gets none (``tqdm(..., disable=not show_bars(progress))``)."""
-    return progress and is_interactive(stream)
+    (:func:`is_interactive`) and not under ``medimg --quiet``; a log file gets none
+    (``tqdm(..., disable=not show_bars(progress))``)."""
+    return progress and not _quiet[0] and is_interactive(stream)
 
 
 def use_colour(stream: TextIO | None = None) -> bool:

@@ -204,3 +204,33 @@ def test_fit_options_the_planner_chooses_say_so() -> None:
     helps = {param.name: getattr(param, "help", "") or "" for param in fit.params}
     for name in ("epochs", "batch_size", "learning_rate", "input_size"):
         assert "(default: planned)" in helps[name], (name, helps[name])
+
+
+def test_quiet_also_hides_progress_bars_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medimg -q fit` still drew the epoch bar and the loading bars on a terminal."""
+    import io
+    import logging
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+    from medimg.engine import progress as epoch_progress
+    from medimg.engine.progress import EpochProgress
+    from medimg.terminal import show_bars
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    logger = logging.getLogger("medimg")
+    before = logger.level
+    try:
+        assert CliRunner().invoke(app, ["-q", "networks"]).exit_code == 0
+        assert not show_bars(True, Terminal())
+        monkeypatch.setattr(epoch_progress, "is_interactive", lambda: True)  # training on a terminal
+        with EpochProgress("training", total=3) as progress:
+            assert progress._bar is None
+        assert CliRunner().invoke(app, ["networks"]).exit_code == 0  # the next command without -q: bars again
+        assert show_bars(True, Terminal())
+    finally:
+        logger.setLevel(before)

@@ -86,7 +86,7 @@ def _root(
         typer.Option(
             "--quiet",
             "-q",
-            help="only warnings and errors on stderr, no progress lines (before the command: medimg -q fit)",
+            help="only warnings and errors on stderr, no progress bars or lines (before the command: medimg -q fit)",
         ),
     ] = False,
     verbose: Annotated[
@@ -94,6 +94,9 @@ def _root(
     ] = False,
 ) -> None:
     """Deep-learning medical image analysis: check, plan, fit, evaluate and predict."""
+    from medimg.terminal import set_quiet
+
+    set_quiet(quiet)  # no progress bars either
     medimg_logger = logging.getLogger("medimg")
     if quiet:
         medimg_logger.setLevel(logging.WARNING)

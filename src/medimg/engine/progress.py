@@ -18,7 +18,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from medimg.terminal import is_interactive
+from medimg.terminal import is_interactive, is_quiet
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class EpochProgress:
         self._total = total
         self._bar: Any = None
         self._logs = enabled and not is_interactive()
-        if enabled and not self._logs:
+        if enabled and not self._logs and not is_quiet():  # no bar under `medimg --quiet`
             from tqdm.auto import tqdm
 
             self._bar = tqdm(desc=label, unit="epoch", initial=done, total=total)
