@@ -45,6 +45,7 @@ def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *
         (["fitt"], "error: No such command 'fitt'. Did you mean 'fit'? usage: medimg "),
         (["fit"], "error: Missing argument 'data'. usage: medimg fit [OPTIONS]"),
         (["networks", "--bogus"], "error: No such option: --bogus. usage: medimg networks [OPTIONS]"),
+        (["fit", "data", "--set"], "error: Option '--set' requires an argument. `medimg fit --help`"),
     ],
 )
 def test_a_usage_mistake_is_one_error_line_with_the_usage_and_the_help_to_read(

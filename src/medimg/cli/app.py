@@ -1175,11 +1175,14 @@ def _run_command(command: Any, args: list[str], say: Any) -> int:
         return 2
     except UsageError as error:
         ctx = error.ctx
-        path = ctx.command_path if ctx is not None else "medimg"
         message = error.format_message().rstrip()
-        usage = ctx.get_usage().replace("Usage: ", "usage: ", 1) if ctx is not None else "usage: medimg COMMAND"
         end = "" if message.endswith((".", "?")) else "."
-        say(f"error: {message}{end} {usage}; `{path} --help` explains the options")
+        if ctx is not None:
+            path, usage = ctx.command_path, ctx.get_usage().replace("Usage: ", "usage: ", 1) + ";"
+        else:  # an option's value missing (`fit DATA --set`): click gives no context, the command is in args
+            name = next((arg for arg in args if arg in getattr(command, "commands", {})), None)
+            path, usage = ("medimg" if name is None else f"medimg {name}"), ""
+        say(f"error: {message}{end} {usage + ' ' if usage else ''}`{path} --help` explains the options")
         misplaced = next((arg for arg in args[1:] if arg in ROOT_OPTIONS), None)
         if misplaced is not None and path != "medimg" and f"option: {misplaced}" in message:
             import shlex
