@@ -140,7 +140,7 @@ def test_2d_weights_for_volumes_are_not_probed_against_3d_networks(
 ) -> None:
     """Fitting looked for a 3D network the 2D file fills (building full-width 3D ResNets, 9 s) and found none."""
     import medimg.networks.registry
-    from medimg.networks.weights import saved_at
+    from medimg.networks.saved_at import saved_at
 
     def no_build(*args: object, **kwargs: object) -> None:
         raise AssertionError("a network was built to probe 2D weights for volumes")

@@ -24,7 +24,7 @@ from torch import nn
 from medimg.engine.batches import BatchSource
 from medimg.engine.distributed import Distributed
 from medimg.engine.trainer import TaskHooks, TrainResult, train
-from medimg.planning.plan import TrainingPlan
+from medimg.planning.plan import TrainingPlan, members_wanted
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,6 @@ def member_seed(seed: int, member: int) -> int:
 #: ensembles planned for two at one whenever the first network overran its half by a second (PneumoniaMNIST, one
 #: thread: 271 s of a 540 s budget taken, 269 s left, the second network never trained).
 PLANNED_MEMBER_SHARE = 0.5
-
-
-def members_wanted(plan: TrainingPlan) -> int:
-    """The most members :func:`train_members` trains: ``plan.ensemble``, or under a time budget up to
-    ``max(ensemble, ensemble_budget_max)`` (the budget decides how many of them fit)."""
-    return plan.ensemble if plan.time_budget_s is None else max(plan.ensemble, plan.ensemble_budget_max)
 
 
 def room_for_member(k: int, left_s: float, results: list[TrainResult]) -> bool:

@@ -63,7 +63,7 @@ class LoadReport:
         return not (self.skipped or self.missing or self.unexpected)
 
 
-def _head_prefix(model: nn.Module) -> str | None:
+def head_prefix(model: nn.Module) -> str | None:
     """Prefix of the classifier head's keys: ``model.head_name`` or else the last ``nn.Linear``."""
     name = getattr(model, "head_name", None)
     if isinstance(name, str):
@@ -292,7 +292,7 @@ def _renamed(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) ->
 _TORCHVISION_DENSE_LAYER = re.compile(r"(denselayer\d+\.)((?:norm|relu|conv)\d+\.)")
 
 
-def _in_medimg_layout(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def in_medimg_layout(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state`` with its keys renamed to the model's (see :func:`_renamed`), torchvision's DenseNet layers too; of an
     ensemble's ``model.pt`` (``members.K.``, a time-budget run) the first member, for a model of one network."""
     members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
@@ -320,7 +320,7 @@ def _adapt_channels(tensor: torch.Tensor, channels: int) -> torch.Tensor:
     return tensor.repeat(1, repeats, *[1] * (tensor.dim() - 2))[:, :channels] * (tensor.shape[1] / channels)
 
 
-def _network_of(keys: list[str]) -> str | None:
+def network_of_keys(keys: list[str]) -> str | None:
     """The medimg network a file's keys look like (torchvision's, timm's or medimg's layout), else ``None``."""
     text = "\n".join(keys)
     if "denseblock" in text:
@@ -375,8 +375,8 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, wi
     """
     path = weights_file(path)
     own = model.state_dict()
-    state = _in_medimg_layout(read_state_dict(path), own)
-    head = _head_prefix(model)
+    state = in_medimg_layout(read_state_dict(path), own)
+    head = head_prefix(model)
 
     def is_head(key: str) -> bool:
         return head is not None and key.startswith(head)
@@ -413,7 +413,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, wi
         arch = getattr(model, "network_name", type(model).__name__)
         share = weighed(report.loaded) / body_total if body_total else 0.0
         hint = _width_hint([(state[k].shape, own[k].shape) for k in report.skipped], width)
-        other = _network_of(list(state))
+        other = network_of_keys(list(state))
         if not hint and other and other != arch:
             hint = f"; they look like {other}'s: give --network {other}, or weights of {arch}"
         raise ConfigError(
@@ -481,7 +481,7 @@ def _report_load(
     body_missing = [k for k in report.missing if not is_head(k)]
     unused = [k for k in report.unexpected if k not in file_head]
     if body_missing or unused:
-        other = _network_of(list(state))
+        other = network_of_keys(list(state))
         arch = getattr(model, "network_name", None)
         warning(
             "weights %s: %d model key(s) not in the file (e.g. %s), %d file key(s) unused (e.g. %s)%s",
@@ -500,168 +500,3 @@ def _report_load(
         path,
         f"; at random: {', '.join(at_random[:4])}{', ...' if len(at_random) > 4 else ''}" if at_random else "",
     )
-
-
-@dataclass(frozen=True)
-class SavedAt:
-    """The network and width a weights file was saved at (see :func:`saved_at`).
-
-    Attributes:
-        network: registry name of the network the file fills.
-        width: the width multiplier at which it fills that network.
-        how: how that was found, for a plan's reason ("its layer shapes", "its run's plan.json").
-        members: networks in the file when it is an ensemble's ``model.pt`` (``members.K.``), else 1.
-    """
-
-    network: str
-    width: float
-    how: str
-    members: int = 1
-
-
-def _run_plan(path: Path) -> tuple[str, float] | None:
-    """``(network, width)`` of the medimg run whose ``model.pt`` ``path`` is (its ``plan.json`` beside it)."""
-    plan_file = path.parent / "plan.json"
-    if path.name != "model.pt" or not plan_file.is_file():
-        return None
-    try:
-        saved = json.loads(plan_file.read_text(encoding="utf-8"))
-        network, width = str(saved["network"]), float(saved["width"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (network, width) if width > 0 else None
-
-
-def _fill_share(model: nn.Module, state: dict[str, torch.Tensor]) -> float:
-    """The share of ``model``'s weights (head and BatchNorm counters left out) that ``state`` fills, as
-    :func:`load_weights` counts it (a first convolution of other input channels counts as filled)."""
-    own = model.state_dict()
-    renamed = _in_medimg_layout(state, own)
-    head = _head_prefix(model)
-
-    def is_body(key: str) -> bool:
-        return not (head is not None and key.startswith(head)) and not key.endswith("num_batches_tracked")
-
-    first_conv = next((k for k, v in own.items() if v.dim() >= 3 and is_body(k)), None)
-    total = sum(v.numel() for k, v in own.items() if is_body(k))
-    filled = 0
-    for key, tensor in renamed.items():
-        mine = own.get(key)
-        if mine is None or not is_body(key):
-            continue
-        same = mine.shape == tensor.shape
-        adaptable = (
-            key == first_conv
-            and mine.dim() == tensor.dim()
-            and mine.shape[:1] + mine.shape[2:] == (tensor.shape[:1] + tensor.shape[2:])
-        )
-        if same or adaptable:
-            filled += mine.numel()
-    return filled / total if total else 0.0
-
-
-def _width_from_shapes(model: nn.Module, state: dict[str, torch.Tensor]) -> float | None:
-    """The width multiplier of ``state`` against ``model`` built at width 1: the ratio of output channels of the
-    widest layer both hold (the most precise, channel counts being rounded), ``None`` when none matches."""
-    own = model.state_dict()
-    renamed = _in_medimg_layout(state, own)
-    head = _head_prefix(model)
-    pairs = [
-        (renamed[k].shape[0], v.shape[0])
-        for k, v in own.items()
-        if k in renamed
-        and v.dim() >= 3
-        and renamed[k].dim() == v.dim()
-        and v.shape[2:] == renamed[k].shape[2:]
-        and not (head is not None and k.startswith(head))
-    ]
-    if not pairs:
-        return None
-    file_channels, model_channels = max(pairs, key=lambda pair: pair[1])
-    return round(file_channels / model_channels, 4) if model_channels else None
-
-
-def network_of_file(path: str | Path) -> str | None:
-    """The medimg network a weights file's keys look like (torchvision's, timm's or medimg's layout), else
-    ``None``."""
-    state = read_state_dict(path)
-    members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
-    if members:
-        state = {key.removeprefix("members.0."): v for key, v in state.items() if key.startswith("members.0.")}
-    return _network_of(list(state))
-
-
-def saved_at(
-    path: str | Path,
-    network: str,
-    *,
-    in_channels: int,
-    num_classes: int,
-    spatial_dims: int,
-    input_size: list[int],
-    width: float | None = None,
-    other_networks: bool = True,
-) -> SavedAt | None:
-    """The network and width at which weights file ``path`` fills a model (at least :data:`MIN_LOADED_SHARE` of
-    its weights), so a plan can be fitted to the weights a user gives rather than refuse them.
-
-    Tried in turn: the network of the run whose ``model.pt`` it is (its ``plan.json``), the network its keys look
-    like (:func:`network_of_file`), then ``network`` (only ``network`` unless ``other_networks``); for each, the
-    width given (``width``), the run's and the one its layer shapes give against the network at width 1.
-
-    Returns:
-        A :class:`SavedAt`, or ``None`` when no tried network and width is filled (:func:`load_weights` then says
-        why when the network is built).
-
-    Raises:
-        ConfigError: the file is missing or unreadable.
-    """
-    from medimg.networks.registry import create_network, list_networks, network_info
-
-    path = weights_file(path)
-    state = read_state_dict(path)
-    members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
-    if members and all(key.startswith("members.") for key in state):  # an ensemble's: its first, as loaded
-        state = {key.removeprefix("members.0."): v for key, v in state.items() if key.startswith("members.0.")}
-    if not any(v.dim() == spatial_dims + 2 for v in state.values()):
-        return None  # no convolution of this many axes (2D weights for volumes): nothing to fit
-    run = _run_plan(path)
-    looks = _network_of(list(state))
-    names = [*([run[0]] if run else []), *([looks] if looks else []), network] if other_networks else [network]
-    known = set(list_networks())
-    tried: set[str] = set()
-    for name in names:
-        name = name.lower()
-        if name in tried or name not in known or spatial_dims not in network_info(name).spatial_dims:
-            continue
-        tried.add(name)
-
-        def build(at: float, name: str = name) -> nn.Module:
-            return create_network(
-                name,
-                in_channels=in_channels,
-                num_classes=num_classes,
-                spatial_dims=spatial_dims,
-                input_size=input_size,
-                width=at,
-            )
-
-        candidates: list[tuple[float, str]] = []
-        if width is not None:
-            candidates.append((width, "the width given"))
-        if run and run[0].lower() == name:
-            candidates.append((run[1], "its run's plan.json"))
-        try:
-            from_shapes = _width_from_shapes(build(1.0), state)
-        except ConfigError:
-            from_shapes = None
-        if from_shapes is not None and 0 < from_shapes <= 4:
-            candidates.append((from_shapes, "its layer shapes"))
-        for at, how in candidates:
-            try:
-                model = build(at)
-            except ConfigError:
-                continue
-            if _fill_share(model, state) >= MIN_LOADED_SHARE:
-                return SavedAt(name, at, how, max(1, len(members)))
-    return None

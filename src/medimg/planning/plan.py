@@ -376,3 +376,9 @@ def field_help(model: type[BaseModel]) -> dict[str, str]:
 def plan_field_help() -> dict[str, str]:
     """``field -> description`` for every overridable plan field (CLI ``--set`` help)."""
     return field_help(Plan)
+
+
+def members_wanted(plan: TrainingPlan) -> int:
+    """The most ensemble members a run of ``plan`` trains: ``plan.ensemble``, or under a time budget up to
+    ``max(ensemble, ensemble_budget_max)`` (the budget decides how many of them fit)."""
+    return plan.ensemble if plan.time_budget_s is None else max(plan.ensemble, plan.ensemble_budget_max)

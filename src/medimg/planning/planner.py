@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from medimg.planning.fingerprint import Fingerprint
-from medimg.planning.plan import AugmentationPlan, Plan
+from medimg.planning.plan import AugmentationPlan, Plan, members_wanted
 from medimg.planning.semi_supervised import determine_semi_supervised
 
 if TYPE_CHECKING:
-    from medimg.networks.weights import SavedAt
+    from medimg.networks.saved_at import SavedAt
 
 MAX_INPUT_2D = 128
 MAX_INPUT_3D = 32
@@ -358,7 +358,7 @@ def fit_to_weights(plan: Plan, chosen: set[str]) -> Plan:
     if not plan.weights_path:
         return plan
     from medimg.errors import ConfigError
-    from medimg.networks.weights import saved_at
+    from medimg.networks.saved_at import saved_at
 
     user_width = "width" in chosen
     found = saved_at(
@@ -413,8 +413,6 @@ def fit_to_weights(plan: Plan, chosen: set[str]) -> Plan:
 
 def _who_starts_from(plan: Plan, found: SavedAt) -> str:
     """Which networks of the run start from the weights file (an ensemble's too), for ``weights_path``'s reason."""
-    from medimg.engine.ensemble import members_wanted
-
     network, members = found.network, found.members
     source = f"its first network (members.0 of the {members} it holds)" if members > 1 else "it"
     wanted = members_wanted(plan)

@@ -24,11 +24,10 @@ from medimg.data.dataset import Dataset
 from medimg.data.labels import label_map
 from medimg.engine.batches import BatchSource, TensorBatches, resident_device
 from medimg.engine.distributed import Distributed
-from medimg.engine.ensemble import members_wanted
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError, did_you_mean
 from medimg.io.orientation import check_recorded_orientation, read_as_trained
-from medimg.planning.plan import Plan
+from medimg.planning.plan import Plan, members_wanted
 from medimg.tasks.base import Planned, Trained, run_details
 
 if TYPE_CHECKING:
