@@ -23,8 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# Two worker processes (pytest-xdist), a test file to each at a time: the suite takes about half the time on two
+# cores; tests/conftest.py gives each worker one torch thread.
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test: lint unit
 

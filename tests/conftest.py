@@ -12,7 +12,9 @@ import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-torch.set_num_threads(2)
+# Two threads for one test process; one each when pytest-xdist runs the tests in two worker processes (`make test`),
+# so the workers do not fight over the two cores of the machines this runs on.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 def shared_data(relative: str) -> Path:
