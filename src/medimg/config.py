@@ -533,7 +533,10 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
             plan_type.model_validate({key: value})
         except ValidationError as error:
             problems = _problems(error).removeprefix(f"{key}: ")  # 'batch_size: batch_size: Input should...'
-            raise ConfigError(f"invalid value for {key}: {problems}") from error
+            field = key
+            if problems.startswith(f"{key}.") and ": " in problems:  # a nested field: named once, whole
+                field, problems = problems.split(": ", 1)
+            raise ConfigError(f"invalid value for {field}: {problems}") from error
 
 
 def _problems(error: ValidationError) -> str:

@@ -235,3 +235,14 @@ def test_quiet_also_hides_progress_bars_on_a_terminal(monkeypatch: pytest.Monkey
         assert show_bars(True, Terminal())
     finally:
         logger.setLevel(before)
+
+
+def test_a_bad_nested_value_names_its_field_once() -> None:
+    """`--set augmentation.rotate_deg=abc` said 'invalid value for augmentation: augmentation.rotate_deg: ...'."""
+    from medimg.config import check_overrides
+    from medimg.errors import ConfigError
+    from medimg.tasks.registry import get_task
+
+    with pytest.raises(ConfigError) as refused:
+        check_overrides(get_task("classify").plan_type, {"augmentation": {"rotate_deg": "abc"}})
+    assert str(refused.value).startswith("invalid value for augmentation.rotate_deg: Input should be a valid number")
