@@ -194,7 +194,7 @@ def test_predict_csv_has_one_row_per_box(trained: Model, voc: Path) -> None:
     result = CliRunner().invoke(app, ["predict", str(trained.run_dir_), *map(str, images), "--format", "csv"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["source", "x1", "y1", "x2", "y2", "label", "score"]
+    assert list(rows[0]) == ["source", "x1", "y1", "x2", "y2", "label", "score", "in_domain", "domain_reasons"]
     expected = trained.predict(images)
     n_boxes = sum(max(1, len(p.to_dict()["boxes"])) for p in expected)  # type: ignore[union-attr]
     assert len(rows) == n_boxes and {r["source"] for r in rows} == {str(i) for i in images}

@@ -87,9 +87,10 @@ class DetectionPrediction:
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row per box (``source, x1, y1, x2, y2, label, score`` in the file's pixels); an image without
-        detections gets one row with empty box fields, so every input is listed (the series columns follow for
-        inputs among DICOM series)."""
-        from medimg.tasks.prediction_table import series_columns
+        detections gets one row with empty box fields, so every input is listed (``in_domain`` and
+        ``domain_reasons`` follow when the input was checked against the training domain, then the series columns
+        for inputs among DICOM series)."""
+        from medimg.tasks.prediction_table import domain_columns, series_columns
 
         rows: list[dict[str, Any]] = [
             {
@@ -104,7 +105,8 @@ class DetectionPrediction:
             for b, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
         ]
         empty = {"source": self.source, "x1": "", "y1": "", "x2": "", "y2": "", "label": "", "score": ""}
-        return [{**row, **series_columns(self.series)} for row in rows or [empty]]
+        extra = {**domain_columns(self.domain), **series_columns(self.series)}
+        return [{**row, **extra} for row in rows or [empty]]
 
 
 def overlay_path_for(source: str | Path, folder: Path) -> Path:

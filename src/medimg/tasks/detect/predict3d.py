@@ -124,9 +124,10 @@ class VolumeDetectionPrediction:
 
     def csv_rows(self) -> list[dict[str, Any]]:
         """One CSV row per box (voxel corners, label, score, centre in mm where known); a volume without
-        detections gets one row with empty box fields, so every input is listed (the series columns follow for a
-        DICOM series)."""
-        from medimg.tasks.prediction_table import series_columns
+        detections gets one row with empty box fields, so every input is listed (``in_domain`` and
+        ``domain_reasons`` follow when the input was checked against the training domain, then the series columns
+        for a DICOM series)."""
+        from medimg.tasks.prediction_table import domain_columns, series_columns
 
         rows = []
         for record in self.box_records():
@@ -136,7 +137,8 @@ class VolumeDetectionPrediction:
                 row.update({f"center_{axis}_mm": v for axis, v in zip("xyz", record["center_mm"], strict=True)})
             rows.append(row)
         empty = {"source": self.source, "x1": "", "label": "", "score": ""}
-        return [{**row, **series_columns(self.series)} for row in rows or [empty]]
+        extra = {**domain_columns(self.domain), **series_columns(self.series)}
+        return [{**row, **extra} for row in rows or [empty]]
 
 
 def predict_volume(network: nn.Module, plan: DetectPlan, image: ImageData) -> VolumeDetectionPrediction:
