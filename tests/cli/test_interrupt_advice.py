@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Iterator
 
 import pytest
 
-from medimg import interrupts
 from medimg.cli.app import interrupted_message
 
 
@@ -40,17 +38,6 @@ def test_other_commands_are_not_told_to_resume_a_fit(args: list[str], expected: 
     message = interrupted_message(args)
     assert message.startswith("interrupted; ") and expected in message, message
     assert "fit" not in message and "--resume" not in message, message
-
-
-@pytest.fixture
-def restored_signals() -> Iterator[None]:
-    previous = {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS}
-    hook = sys.unraisablehook
-    yield
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
-    sys.unraisablehook = hook
-    interrupts.clear()
 
 
 def test_an_interrupted_evaluate_says_so_and_exits_130(

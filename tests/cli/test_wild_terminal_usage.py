@@ -5,24 +5,9 @@ one line and exit code 130 (it was the traceback of whichever import it landed i
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Iterator
 
 import pytest
-
-from medimg import interrupts
-
-
-@pytest.fixture
-def restored_signals() -> Iterator[None]:
-    previous = {s: signal.getsignal(s) for s in interrupts.STOP_SIGNALS}
-    hook = sys.unraisablehook
-    yield
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
-    sys.unraisablehook = hook
-    interrupts.clear()
 
 
 def _main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -12,6 +12,19 @@ import pytest
 
 _CACHE: dict[str, Path] = {}
 
+#: the fields of a stored classification report, for storage tests that add reports without a model
+REPORT = {
+    "model_name": "m",
+    "label": "lesion",
+    "label_index": 1,
+    "confidence": 0.9,
+    "probabilities": {"normal": 0.1, "lesion": 0.9},
+    "input_format": "png",
+    "input_info": {},
+    "model_info": {},
+    "image_png": b"\x89PNG",
+}
+
 
 def train_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simple-cnn run on 2 x 40 synthetic 32 px phantoms (3 epochs, ~2 s); the same folder every call."""

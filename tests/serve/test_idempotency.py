@@ -19,19 +19,7 @@ from medimg.serve import ServeSettings, create_app
 from medimg.serve.idempotency import KeysInProcess, upload_digest
 from medimg.serve.storage import KeyTaken, SecretRow, Storage
 from tests.serve.databases import TestDatabase
-from tests.serve.support import phantom_file
-
-REPORT = {
-    "model_name": "m",
-    "label": "lesion",
-    "label_index": 1,
-    "confidence": 0.9,
-    "probabilities": {"normal": 0.1, "lesion": 0.9},
-    "input_format": "png",
-    "input_info": {},
-    "model_info": {},
-    "image_png": b"\x89PNG",
-}
+from tests.serve.support import REPORT, phantom_file
 
 
 def test_a_key_being_processed_is_answered_409_with_retry_after() -> None:

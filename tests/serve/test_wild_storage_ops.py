@@ -23,19 +23,7 @@ from medimg.serve.storage import KeyTaken, Storage
 from medimg.serve.workspace import UploadWorkspace
 from tests.serve.databases import TestDatabase
 from tests.serve.postgres import PostgresServer
-from tests.serve.support import free_port, phantom_file, service_client
-
-REPORT = {
-    "model_name": "m",
-    "label": "lesion",
-    "label_index": 1,
-    "confidence": 0.9,
-    "probabilities": {"normal": 0.1, "lesion": 0.9},
-    "input_format": "png",
-    "input_info": {},
-    "model_info": {},
-    "image_png": b"\x89PNG",
-}
+from tests.serve.support import REPORT, free_port, phantom_file, service_client
 
 
 @pytest.mark.parametrize(
