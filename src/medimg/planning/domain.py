@@ -197,11 +197,7 @@ def _bits(meta: Mapping[str, Any]) -> int | None:
 
 def _high(array: np.ndarray, rng: np.random.Generator | None = None) -> float:
     """The 99.5th percentile of an image's finite values (on a sample for large images)."""
-    flat = array.reshape(-1)
-    if flat.size > SAMPLE_VALUES:
-        flat = flat[(rng or np.random.default_rng(0)).integers(0, flat.size, SAMPLE_VALUES)]
-    flat = flat[np.isfinite(flat)]
-    return float(np.percentile(flat, 99.5)) if flat.size else 0.0
+    return _spread(array, rng)[1]
 
 
 def _spread(array: np.ndarray, rng: np.random.Generator | None = None) -> tuple[float, float]:
@@ -434,9 +430,10 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
         what = {1: "grey", 3: "colour"}.get(content, f"{content}-channel")
         known = " or ".join({1: "grey", 3: "colour"}.get(c, f"{c}-channel") for c in sorted(trained_channels))
         reasons.append(f"a {what} image; the model was trained on {known} images")
-    blank = _blank_reasons(image, domain)
+    spread = _spread(image.array)  # one sample of the image's values for the blank and intensity checks
+    blank = _blank_reasons(image, domain, spread)
     reasons.extend(blank)
-    reasons.extend(_intensity_reasons(image, domain, blank=bool(blank)))
+    reasons.extend(_intensity_reasons(image, domain, spread[1], blank=bool(blank)))
     if not blank:
         reasons.extend(_noise_reasons(image, domain))
     if domain.spatial_dims == image.ndim_spatial and not (domain.resampled_spacing_mm and image.spacing_mm):
@@ -462,13 +459,14 @@ def _is_blank(bottom: float, top: float, low: float | None, high: float | None) 
     return top - bottom <= BLANK_FRACTION * min(high - low, max(abs(bottom), abs(top)))
 
 
-def _blank_reasons(image: ImageData, domain: TrainingDomain) -> list[str]:
+def _blank_reasons(image: ImageData, domain: TrainingDomain, spread: tuple[float, float]) -> list[str]:
     """A blank image (constant or nearly: a failed export, a black frame) for a model trained on images that were
-    not all one value, nor blank themselves; the network answers on it with a confidence that means nothing."""
+    not all one value, nor blank themselves; the network answers on it with a confidence that means nothing
+    (``spread``: the image's 0.5th and 99.5th percentiles, :func:`_spread`)."""
     low, high = domain.intensity_min, domain.intensity_max
     if domain.blank_images or image.array.size == 0:
         return []  # trained on blank images too (empty slices): one more is in its domain
-    bottom, top = _spread(image.array)
+    bottom, top = spread
     if not _is_blank(bottom, top, low, high):
         return []
     if top == bottom:
@@ -498,12 +496,12 @@ def _after(image: ImageData) -> str:
     return f" (after {scaling})" if scaling else ""
 
 
-def _intensity_reasons(image: ImageData, domain: TrainingDomain, *, blank: bool = False) -> list[str]:
+def _intensity_reasons(image: ImageData, domain: TrainingDomain, level: float, *, blank: bool = False) -> list[str]:
+    """Values beyond the training range, or an image too dark for it (``level``: its 99.5th percentile)."""
     low, high = domain.intensity_min, domain.intensity_max
     if low is None or high is None or image.array.size == 0:
         return []
     span = max(high - low, 1e-6)
-    level = _high(image.array)
     after = _after(image)
     if level > high + INTENSITY_TOLERANCE * span:
         return [f"intensities up to {level:g}{after}, outside the training range {low:g}..{high:g}"]
