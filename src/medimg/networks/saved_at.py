@@ -104,16 +104,6 @@ def _width_from_shapes(model: nn.Module, state: dict[str, torch.Tensor]) -> floa
     return round(file_channels / model_channels, 4) if model_channels else None
 
 
-def network_of_file(path: str | Path) -> str | None:
-    """The medimg network a weights file's keys look like (torchvision's, timm's or medimg's layout), else
-    ``None``."""
-    state = read_state_dict(path)
-    members = {key.split(".", 2)[1] for key in state if key.startswith("members.")}
-    if members:
-        state = {key.removeprefix("members.0."): v for key, v in state.items() if key.startswith("members.0.")}
-    return network_of_keys(list(state))
-
-
 def saved_at(
     path: str | Path,
     network: str,
@@ -129,8 +119,9 @@ def saved_at(
     its weights), so a plan can be fitted to the weights a user gives rather than refuse them.
 
     Tried in turn: the network of the run whose ``model.pt`` it is (its ``plan.json``), the network its keys look
-    like (:func:`network_of_file`), then ``network`` (only ``network`` unless ``other_networks``); for each, the
-    width given (``width``), the run's and the one its layer shapes give against the network at width 1.
+    like (:func:`~medimg.networks.weights.network_of_keys`), then ``network`` (only ``network`` unless
+    ``other_networks``); for each, the width given (``width``), the run's and the one its layer shapes give against
+    the network at width 1.
 
     Returns:
         A :class:`SavedAt`, or ``None`` when no tried network and width is filled (:func:`load_weights` then says
