@@ -155,15 +155,16 @@ def small_strata(cases: Sequence[Case], needed: int, class_names: Sequence[str] 
     (1 image)"``, ``"images without any finding (1)"``); ``""`` when there is none."""
     counts = Counter(c.stratum for c in cases)
     small = sorted((n, stratum) for stratum, n in counts.items() if n < needed)
+    return ", ".join(_stratum_name(stratum, n, class_names) for n, stratum in small)
+
+
+def _stratum_name(stratum: int, n: int, class_names: Sequence[str] | None) -> str:
+    """A stratum and its count in words: ``"class 'cyst' (1 image)"``, ``"images without any finding (1)"``."""
+    if stratum == -1:
+        return f"images without any finding ({n})"
     names = list(class_names or [])
-
-    def named(stratum: int, n: int) -> str:
-        if stratum == -1:
-            return f"images without any finding ({n})"
-        name = repr(names[stratum]) if 0 <= stratum < len(names) else f"number {stratum}"
-        return f"class {name} ({n} image{'s' if n != 1 else ''})"
-
-    return ", ".join(named(stratum, n) for n, stratum in small)
+    name = repr(names[stratum]) if 0 <= stratum < len(names) else f"number {stratum}"
+    return f"class {name} ({n} image{'s' if n != 1 else ''})"
 
 
 def _warn_small_classes(
@@ -183,15 +184,19 @@ def _warn_absent_classes(
     all three): a test split without it scores a model that never meets it (its sensitivity undefined, accuracy
     as if it did not exist), a validation split without it chooses the epoch without it."""
     held_out = [part for part in ("val", "test") if part in set(assignment.values())]
-    for label in sorted({c.label for c in cases if c.label is not None}):  # single-label classes (a finding of a
-        members = [c for c in cases if c.label == label]  # multi-label case may sit in a split as a second finding)
-        missing = [part for part in held_out if not any(assignment[c.case_id] == part for c in members)]
+    counts: Counter[int] = Counter()
+    parts: dict[int, set[str]] = {}
+    for c in cases:  # single-label classes (a finding of a multi-label case may sit in a split as a second finding)
+        if c.label is not None:
+            counts[c.label] += 1
+            parts.setdefault(c.label, set()).add(assignment[c.case_id])
+    for label in sorted(counts):
+        missing = [part for part in held_out if part not in parts[label]]
         if missing:
-            named = small_strata(members, len(members) + 1, class_names)
             where = " and ".join({"val": "validation", "test": "test"}[part] for part in missing)
             logger.warning(
                 "%s: none in the %s split%s, so %s; add images of it",
-                named,
+                _stratum_name(label, counts[label], class_names),
                 where,
                 "s" if len(missing) > 1 else "",
                 "the test scores say nothing about it (its sensitivity there is undefined)"
