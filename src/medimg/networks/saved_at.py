@@ -19,6 +19,8 @@ from medimg.networks.weights import (
     MIN_LOADED_SHARE,
     head_prefix,
     in_medimg_layout,
+    loaded_share,
+    match_tensors,
     network_of_keys,
     read_state_dict,
     weights_file,
@@ -55,32 +57,10 @@ def _run_plan(path: Path) -> tuple[str, float] | None:
     return (network, width) if width > 0 else None
 
 
-def _fill_share(model: nn.Module, state: dict[str, torch.Tensor]) -> float:
-    """The share of ``model``'s weights (head and BatchNorm counters left out) that ``state`` fills, as
-    :func:`load_weights` counts it (a first convolution of other input channels counts as filled)."""
-    own = model.state_dict()
-    renamed = in_medimg_layout(state, own)
-    head = head_prefix(model)
-
-    def is_body(key: str) -> bool:
-        return not (head is not None and key.startswith(head)) and not key.endswith("num_batches_tracked")
-
-    first_conv = next((k for k, v in own.items() if v.dim() >= 3 and is_body(k)), None)
-    total = sum(v.numel() for k, v in own.items() if is_body(k))
-    filled = 0
-    for key, tensor in renamed.items():
-        mine = own.get(key)
-        if mine is None or not is_body(key):
-            continue
-        same = mine.shape == tensor.shape
-        adaptable = (
-            key == first_conv
-            and mine.dim() == tensor.dim()
-            and mine.shape[:1] + mine.shape[2:] == (tensor.shape[:1] + tensor.shape[2:])
-        )
-        if same or adaptable:
-            filled += mine.numel()
-    return filled / total if total else 0.0
+def _fill_share(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> float:
+    """The share of ``model``'s weights that ``state`` fills, as :func:`load_weights` matches and counts it."""
+    report, _ = match_tensors(model, in_medimg_layout(state, model.state_dict()), path)
+    return loaded_share(model, report.loaded)
 
 
 def _width_from_shapes(model: nn.Module, state: dict[str, torch.Tensor]) -> float | None:
@@ -174,6 +154,6 @@ def saved_at(
                 model = build(at)
             except ConfigError:
                 continue
-            if _fill_share(model, state) >= MIN_LOADED_SHARE:
+            if _fill_share(model, state, path) >= MIN_LOADED_SHARE:
                 return SavedAt(name, at, how, max(1, len(members)))
     return None

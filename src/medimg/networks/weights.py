@@ -350,6 +350,55 @@ def _width_hint(pairs: list[tuple[torch.Size, torch.Size]], width: float | None)
     return f"; its layers are {ratio:g}x as wide as this model's: give {wanted}"
 
 
+def match_tensors(
+    model: nn.Module, state: Mapping[str, torch.Tensor], path: Path
+) -> tuple[LoadReport, dict[str, torch.Tensor]]:
+    """Which tensors of ``state`` (in medimg's layout, :func:`in_medimg_layout`) fill ``model``: the same name and
+    shape, or the first convolution with another number of input channels (summed or spread over them, as timm
+    does). Returns the report of every key (``path``: the file, for it) and the tensors to load."""
+    own = model.state_dict()
+    head = head_prefix(model)
+    first_conv = next((k for k, v in own.items() if v.dim() >= 3 and not (head and k.startswith(head))), None)
+    report = LoadReport(path=path)
+    to_load: dict[str, torch.Tensor] = {}
+    for key, tensor in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif own[key].shape == tensor.shape:
+            to_load[key] = tensor
+            report.loaded.append(key)
+        elif (
+            key == first_conv
+            and tensor.dim() == own[key].dim()
+            and own[key].shape[2:] == tensor.shape[2:]
+            and (own[key].shape[0] == tensor.shape[0])
+        ):
+            to_load[key] = _adapt_channels(tensor, own[key].shape[1]).to(own[key].dtype)
+            report.loaded.append(key)
+            report.adapted.append(key)
+        else:
+            report.skipped.append(key)
+    report.missing = [k for k in own if k not in state]
+    return report, to_load
+
+
+def loaded_share(model: nn.Module, loaded: list[str]) -> float:
+    """The share of ``model``'s weights (elements; the head and BatchNorm's step counters left out) that the keys
+    ``loaded`` hold: what :data:`MIN_LOADED_SHARE` is compared with."""
+    own = model.state_dict()
+    head = head_prefix(model)
+
+    def weighed(keys: list[str]) -> int:
+        return sum(
+            own[k].numel()
+            for k in keys
+            if not (head is not None and k.startswith(head)) and not k.endswith("num_batches_tracked")
+        )
+
+    total = weighed(list(own))
+    return weighed(loaded) / total if total else 0.0
+
+
 def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, width: float | None = None) -> LoadReport:
     """Copy matching tensors from a local weights file into ``model`` (in place).
 
@@ -376,42 +425,17 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = False, wi
     path = weights_file(path)
     own = model.state_dict()
     state = in_medimg_layout(read_state_dict(path), own)
+    report, to_load = match_tensors(model, state, path)
     head = head_prefix(model)
 
     def is_head(key: str) -> bool:
         return head is not None and key.startswith(head)
 
-    first_conv = next((k for k, v in own.items() if v.dim() >= 3 and not is_head(k)), None)
-    report = LoadReport(path=path)
-    to_load: dict[str, torch.Tensor] = {}
-    for key, tensor in state.items():
-        if key not in own:
-            report.unexpected.append(key)
-        elif own[key].shape == tensor.shape:
-            to_load[key] = tensor
-            report.loaded.append(key)
-        elif (
-            key == first_conv
-            and tensor.dim() == own[key].dim()
-            and own[key].shape[2:] == tensor.shape[2:]
-            and (own[key].shape[0] == tensor.shape[0])
-        ):
-            to_load[key] = _adapt_channels(tensor, own[key].shape[1]).to(own[key].dtype)
-            report.loaded.append(key)
-            report.adapted.append(key)
-        else:
-            report.skipped.append(key)
-    report.missing = [k for k in own if k not in state]
-
-    def weighed(keys: list[str]) -> int:
-        return sum(own[k].numel() for k in keys if not is_head(k) and not k.endswith("num_batches_tracked"))
-
-    body_total = weighed(list(own))
-    if body_total == 0 or weighed(report.loaded) < MIN_LOADED_SHARE * body_total:
+    share = loaded_share(model, report.loaded)
+    if share < MIN_LOADED_SHARE:
         # none, a stray match, or BatchNorm counters alone: a "load" that trains from scratch
         sample = ", ".join(list(state)[:3])
         arch = getattr(model, "network_name", type(model).__name__)
-        share = weighed(report.loaded) / body_total if body_total else 0.0
         hint = _width_hint([(state[k].shape, own[k].shape) for k in report.skipped], width)
         other = network_of_keys(list(state))
         if not hint and other and other != arch:
