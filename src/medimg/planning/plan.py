@@ -37,6 +37,13 @@ class AugmentationPlan(BaseModel):
     brightness: float = Field(0.0, ge=0, description="max additive shift in normalised intensity units")
     contrast: float = Field(0.0, ge=0, lt=1, description="max relative contrast change")
     noise_std: float = Field(0.0, ge=0, description="std of additive Gaussian noise (normalised units)")
+    cutout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="side of one square (cube in 3D) erased to the image's mean per image, as a fraction of the image "
+        "side (0 = off; DeVries & Taylor 2017)",
+    )
 
     @property
     def enabled(self) -> bool:
@@ -48,6 +55,7 @@ class AugmentationPlan(BaseModel):
             or self.brightness
             or self.contrast
             or self.noise_std
+            or self.cutout
         )
 
     @field_validator("flip_axes")

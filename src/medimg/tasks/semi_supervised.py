@@ -39,6 +39,7 @@ from medimg.engine.batches import Batch, BatchSource
 from medimg.engine.distributed import Distributed
 from medimg.planning.plan import AugmentationPlan
 from medimg.planning.semi_supervised import SemiSupervisedPlan
+from medimg.transforms.augment import cutout
 from medimg.transforms.mixing import BatchMixer
 
 logger = logging.getLogger(__name__)
@@ -62,27 +63,8 @@ def strong_augmentation(weak: AugmentationPlan, magnitude: float, *, geometric: 
         brightness=max(MIN_STRONG_BRIGHTNESS, weak.brightness * magnitude),
         contrast=min(0.9, max(MIN_STRONG_CONTRAST, weak.contrast * magnitude)),
         noise_std=weak.noise_std * magnitude,
+        cutout=0.0,  # the strong view's own cutout (``cutout_fraction``) follows it
     )
-
-
-def cutout(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
-    """Erase one random square (cube in 3D) of side ``fraction`` x the image side per sample, to the sample's
-    mean (DeVries & Taylor 2017; FixMatch's strong augmentation ends with it). ``x``: ``(N, C, *spatial)``."""
-    if fraction <= 0 or x.shape[0] == 0:
-        return x
-    n, spatial = x.shape[0], x.shape[2:]
-    erase = torch.ones((n, 1, *spatial), dtype=torch.bool)  # the square: inside the chosen range on every axis
-    for axis, size in enumerate(spatial):
-        side = max(1, round(fraction * size))
-        start = torch.randint(0, size - side + 1, (n,), generator=generator)
-        position = torch.arange(size).view(1, -1)
-        inside = (position >= start.view(-1, 1)) & (position < (start + side).view(-1, 1))  # (n, size)
-        shape = [n, 1] + [1] * len(spatial)
-        shape[2 + axis] = size
-        erase = erase & inside.view(shape)
-    erase = erase.to(x.device)
-    mean = x.mean(dim=tuple(range(1, x.ndim)), keepdim=True)
-    return torch.where(erase, mean, x)
 
 
 class PoolViews:

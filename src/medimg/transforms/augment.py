@@ -88,7 +88,7 @@ class BatchAugment:
             x = x + p.brightness * uniform(batch).view(-1, *[1] * (x.ndim - 1))
         if p.noise_std:
             x = x + p.noise_std * torch.randn(x.shape, generator=generator).to(x.device)
-        return x
+        return cutout(x, p.cutout, generator)
 
     def _affine(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         p = self.plan
@@ -153,3 +153,23 @@ def _rotation(angle: torch.Tensor, a: int, b: int, d: int) -> torch.Tensor:
 def _uniform(generator: torch.Generator, *shape: int) -> torch.Tensor:
     """Uniform samples in [-1, 1)."""
     return torch.rand(*shape, generator=generator) * 2 - 1
+
+
+def cutout(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Erase one random square (cube in 3D) of side ``fraction`` x the image side per sample, to the sample's
+    mean (DeVries & Taylor 2017; FixMatch's strong augmentation ends with it). ``x``: ``(N, C, *spatial)``."""
+    if fraction <= 0 or x.shape[0] == 0:
+        return x
+    n, spatial = x.shape[0], x.shape[2:]
+    erase = torch.ones((n, 1, *spatial), dtype=torch.bool)  # the square: inside the chosen range on every axis
+    for axis, size in enumerate(spatial):
+        side = max(1, round(fraction * size))
+        start = torch.randint(0, size - side + 1, (n,), generator=generator)
+        position = torch.arange(size).view(1, -1)
+        inside = (position >= start.view(-1, 1)) & (position < (start + side).view(-1, 1))  # (n, size)
+        shape = [n, 1] + [1] * len(spatial)
+        shape[2 + axis] = size
+        erase = erase & inside.view(shape)
+    erase = erase.to(x.device)
+    mean = x.mean(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return torch.where(erase, mean, x)
