@@ -113,12 +113,35 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as error:
         raise ConfigError(f"config file {file} is not a JSON text file: {error}") from error
     except json.JSONDecodeError as error:
-        raise ConfigError(f"config file {file} is not valid JSON: {error}") from error
+        raise ConfigError(f"config file {file} is not valid JSON: {_json_error_at(error)}") from error
     except _RepeatedKeyError as error:
         raise ConfigError(f"config file {file} gives {error} more than once: keep one of them") from error
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file} must hold a JSON object of plan fields")
     return data
+
+
+def _json_error_at(error: json.JSONDecodeError) -> str:
+    """The parser's message with the line it stopped on and a caret under the place, and the usual cause: JSON
+    has no trailing commas, comments or single quotes (what a hand-edited plan.json most often has)."""
+    lines = error.doc.splitlines()
+    shown = ""
+    if 0 < error.lineno <= len(lines):
+        text = lines[error.lineno - 1]
+        prefix = f"  {error.lineno} | "
+        shown = f"\n{prefix}{text}\n{' ' * (len(prefix) + error.colno - 1)}^"
+    before = error.doc[: error.pos].rstrip()
+    if not error.doc.strip():
+        return 'the file is empty: give a JSON object of plan fields, e.g. {"epochs": 5}'
+    if before.endswith(",") and error.doc[error.pos : error.pos + 1] in "}]":
+        hint = "remove the comma before it: JSON allows no trailing commas"
+    elif error.doc[error.pos : error.pos + 2] in ("//", "/*") or error.doc[error.pos : error.pos + 1] == "#":
+        hint = "JSON has no comments: remove them"
+    elif error.doc[error.pos : error.pos + 1] == "'":
+        hint = "JSON strings and field names take double quotes, not single ones"
+    else:
+        hint = "fix it there, or write the file again with `medimg plan DATA --out FOLDER`"
+    return f"{error.msg} at line {error.lineno}, column {error.colno}{shown}\n{hint}"
 
 
 class _RepeatedKeyError(ValueError):

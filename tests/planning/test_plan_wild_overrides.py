@@ -102,6 +102,48 @@ def test_a_config_folder_and_a_config_naming_a_field_twice_are_refused(tmp_path:
     assert read_config_file(tmp_path / "plan.json") == {"epochs": 5}
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (
+            '{\n  "epochs": 5,\n  "augmentation": {"scale": 0.1,},\n}\n',
+            "remove the comma before it: JSON allows no trailing",
+        ),
+        ('{\n  // fewer epochs\n  "epochs": 5\n}\n', "JSON has no comments"),
+        ("{'epochs': 5}", "double quotes, not single ones"),
+        ("", "the file is empty"),
+    ],
+)
+def test_a_hand_edited_config_that_is_not_json_shows_the_line_and_the_usual_cause(
+    tmp_path: Path, text: str, hint: str
+) -> None:
+    """It said only 'Expecting property name enclosed in double quotes: line 3 column 36 (char 52)'."""
+    edited = tmp_path / "plan.json"
+    edited.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        read_config_file(edited)
+    message = str(raised.value)
+    assert hint in message and "plan.json is not valid JSON" in message
+    if text:
+        shown = [line for line in message.splitlines() if " | " in line]
+        assert len(shown) == 1 and shown[0].split(" | ", 1)[1] in text.splitlines()
+
+
+def test_a_broken_config_is_refused_before_the_data_are_read(tmp_path: Path) -> None:
+    """fit read and checked every image (minutes on a large folder) before saying the --config file is not JSON."""
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    (tmp_path / "plan.json").write_text('{"epochs": 5,}')
+    missing = tmp_path / "no_such_data"
+    for command in ("fit", "plan"):
+        out = ["--out", str(tmp_path / "p")] if command == "plan" else []
+        result = CliRunner().invoke(app, [command, str(missing), "--config", str(tmp_path / "plan.json"), *out])
+        assert result.exit_code != 0
+        assert "is not valid JSON" in str(result.exception), (command, result.exception)
+
+
 def test_a_plan_of_another_task_is_refused_naming_both_tasks() -> None:
     """A segmentation plan.json given to a classification fit: "unknown plan field 'patch_size'. Did you mean
     'batch_size'"."""

@@ -258,9 +258,9 @@ def plan(
     )
     check_overrides(chosen_task.plan_type, run_options, tuple(run_options))  # --test-fraction 1.5, one line
     check_overrides(chosen_task.plan_type, overrides)
+    layers = (read_config_file(config) if config else None, overrides)  # before the data are read
     options = {"include": include, "exclude": exclude, "window": _window(window)}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
-    layers = (read_config_file(config) if config else None, overrides)
     fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(**run_options), layers)
     _refuse_edited_plan(out, chosen.model_dump())
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
@@ -412,6 +412,10 @@ def fit(
     overrides = {key: value for key, value in given.items() if value is not None}  # the plan fields given by flag
     task = _data_task(_option_from_set(assignments, "task", task), data)
     model = Model(network, task=task, **assignments)  # --set values are checked on their own first
+    if config is not None:  # a broken --config file is named before minutes of reading and checking the data
+        from medimg.config import read_config_file
+
+        read_config_file(config)
     check = None
     if task == "classify" and not resume:
         check = _check_before_fit(data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts)
