@@ -218,6 +218,16 @@ def test_an_upload_folder_that_cannot_be_made_names_work_dir(tmp_path: Path) -> 
         UploadWorkspace(tmp_path / "a-file" / "work")
 
 
+def test_serve_with_an_unusable_work_dir_stops_before_creating_the_database(deploy_run: Path, tmp_path: Path) -> None:
+    """The database file was created (and the model loaded) before the --work-dir was found unusable."""
+    (tmp_path / "a-file").write_text("not a folder")
+    server = _serve(deploy_run, tmp_path, "--db", "new.db", "--work-dir", str(tmp_path / "a-file" / "work"))
+    output, _ = server.communicate(timeout=120)
+    assert server.returncode != 0 and "Traceback" not in output, output
+    assert "cannot use the upload folder" in output and "--work-dir" in output
+    assert not (tmp_path / "new.db").exists()
+
+
 def test_a_full_upload_disk_is_a_503_with_retry_after_and_stores_nothing(
     deploy_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

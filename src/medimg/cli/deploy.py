@@ -144,6 +144,7 @@ def serve(
     from medimg.serve.service import PredictionService, load_served_model
     from medimg.serve.settings import ServeSettings
     from medimg.serve.storage import Storage, shown_url
+    from medimg.serve.workspace import usable_root
 
     for option, megabytes in (("--max-upload-mb", max_upload_mb), ("--max-image-mb", max_image_mb)):
         if not math.isfinite(megabytes):  # int() of it was a traceback
@@ -170,6 +171,7 @@ def serve(
         problems = "; ".join(f"{_SERVE_OPTIONS.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"invalid `medimg serve` option(s): {problems}") from None
     model = load_served_model(settings)  # a broken run is refused before the database is created
+    usable_root(settings.work_dir)  # and so is an upload folder it cannot write to
     storage = Storage(settings.database_url)
     db = shown_url(db) if "://" in db else db  # the logs below: never a database password
     if not storage.list_tokens():

@@ -139,6 +139,26 @@ def sweep(root: Path) -> int:
     return removed
 
 
+def usable_root(root: Path | None) -> Path:
+    """The private root uploads are read under (``root``, or :func:`default_root`), made if missing.
+
+    ``medimg serve`` calls it before it opens the database, so a --work-dir it cannot use creates nothing.
+
+    Raises:
+        ConfigError: the folder cannot be made or used (a path under a file, a read-only or full disk, no
+            permission), naming it and --work-dir.
+    """
+    folder = Path(root) if root is not None else default_root()
+    try:
+        _private_folder(folder)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot use the upload folder {folder}: {error.strerror or type(error).__name__}; choose a folder "
+            "you may write to, on a disk with free space, with --work-dir"
+        ) from error
+    return folder
+
+
 class UploadWorkspace:
     """This server's folder under the private root (locked while the server runs), and one folder per request.
 
@@ -147,14 +167,7 @@ class UploadWorkspace:
     """
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_root()
-        try:
-            _private_folder(self.root)
-        except OSError as error:  # a path under a file, a read-only or full disk, no permission
-            raise ConfigError(
-                f"cannot use the upload folder {self.root}: {error.strerror or type(error).__name__}; choose a folder "
-                "you may write to, on a disk with free space, with --work-dir"
-            ) from error
+        self.root = usable_root(root)
         swept = sweep(self.root)
         if swept:
             logger.info("removed %d upload folder(s) left by stopped servers", swept)
