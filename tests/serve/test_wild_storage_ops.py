@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 from medimg.errors import ConfigError
@@ -277,6 +277,37 @@ def test_a_database_that_cannot_be_written_is_refused_at_start(
     with pytest.raises(ConfigError, match=says):
         Storage(database.url)
     assert [info.name for info in Storage(database.url, create=False).list_tokens()] == ["before"]  # reading works
+
+
+def test_healthz_reports_a_database_turned_read_only_while_serving(deploy_run: Path, database: TestDatabase) -> None:
+    """/healthz said ok (it only read) while every upload was answered 503 because no report could be stored."""
+    from fastapi.testclient import TestClient
+
+    from medimg.serve import ServeSettings, create_app
+
+    with TestClient(create_app(ServeSettings(run_dir=deploy_run, database=database.url))) as client:
+        storage: Storage = client.app.state.storage  # type: ignore[attr-defined]
+        assert client.get("/healthz").json()["database"] == "ok" and not storage.read_only()
+        if database.kind == "sqlite":  # the disk remounted read-only
+
+            def read_only(connection: Any, record: Any) -> None:
+                connection.cursor().execute("PRAGMA query_only=ON")  # what SQLite says of a read-only file
+
+            event.listen(storage.engine, "connect", read_only)
+        else:  # the server turned standby
+            name = make_url(database.url).database
+            admin = create_engine(database.url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+            admin.dispose()
+        storage.engine.dispose()  # the next connections see it
+        answer = client.get("/healthz")
+        assert answer.status_code == 503 and answer.json() == {
+            "status": "error",
+            "model_loaded": True,
+            "database": "read-only",
+        }
+        assert storage.ping()  # reading still works: it is the writes that are refused
 
 
 def test_a_mistyped_database_is_refused_before_the_model_loads(tmp_path: Path) -> None:

@@ -526,6 +526,17 @@ class Storage:
         with self.engine.connect() as connection:
             return connection.execute(text("SELECT 1")).scalar() == 1
 
+    def read_only(self) -> bool:
+        """Whether the database now refuses writes it can read (a disk remounted read-only, a file made read-only,
+        a PostgreSQL server turned standby): a row is written and rolled back, as at start. Any other failure to
+        write (a lock held by a busy writer) is not read-only: uploads wait for it and succeed."""
+        try:
+            _check_writable(self.engine)
+        except DBAPIError as error:
+            reason = _driver_reason(self.url, error).lower()
+            return "readonly" in reason or "read-only" in reason
+        return False
+
     # ------------------------------------------------------------------ secrets
     def secret(self, key: str) -> str:
         """A random secret stored under ``key`` (created on first use, stable afterwards).

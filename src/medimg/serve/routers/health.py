@@ -18,6 +18,8 @@ def healthz(request: Request, storage: Storage = Depends(get_storage)) -> JSONRe
     model_loaded = getattr(request.app.state, "service", None) is not None
     try:
         database = "ok" if storage.ping() else "error"
+        if database == "ok" and storage.read_only():  # reports could not be stored: every upload would be a 503
+            database = "read-only"
     except Exception:  # the database being down is exactly what this endpoint reports
         database = "error"
     ok = model_loaded and database == "ok"
