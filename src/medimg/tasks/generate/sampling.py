@@ -3,7 +3,7 @@ seed (the same seed gives the same images on any device)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -24,6 +24,25 @@ def sample_images(
     The network runs on its own device in eval mode (restored afterwards); noise is drawn on the CPU from
     ``seed`` (one generator for the whole call).
     """
+    wanted = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    out = torch.empty((len(wanted), plan.in_channels, *plan.input_size), dtype=torch.float32)
+    start = 0
+    for images in iter_samples(network, plan, wanted, seed=seed, batch_size=batch_size):
+        out[start : start + len(images)] = images
+        start += len(images)
+    return out
+
+
+def iter_samples(
+    network: nn.Module,
+    plan: GeneratePlan,
+    labels: Sequence[int] | torch.Tensor,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> Iterator[torch.Tensor]:
+    """:func:`sample_images` one batch at a time (the same images, in order): a caller that writes each batch
+    before drawing the next holds one batch in memory, whatever the number drawn."""
     from medimg.tasks.generate.diffusion import sample_diffusion
     from medimg.tasks.generate.gan import ConditionalGAN
 
@@ -33,17 +52,17 @@ def sample_images(
     step = int(batch_size or plan.eval_batch_size)
     was_training = network.training
     network.eval()
-    out = torch.empty((len(wanted), plan.in_channels, *plan.input_size), dtype=torch.float32)
-    with torch.no_grad():
+    try:
         for start in range(0, len(wanted), step):
             part = wanted[start : start + step].to(device)
-            if isinstance(network, ConditionalGAN):
-                images = network.sample(part, generator)
-            else:
-                images = sample_diffusion(network, plan, part, generator)
-            out[start : start + len(part)] = images.float().cpu()
-    network.train(was_training)
-    return out
+            with torch.no_grad():
+                if isinstance(network, ConditionalGAN):
+                    images = network.sample(part, generator)
+                else:
+                    images = sample_diffusion(network, plan, part, generator)
+            yield images.float().cpu()
+    finally:
+        network.train(was_training)
 
 
 def require_finite(images: torch.Tensor, run: object = "") -> torch.Tensor:

@@ -141,7 +141,7 @@ def write_synthetic_set(
             again with the same seed: the same images under the same names).
     """
     from medimg.tasks.generate.data import to_files
-    from medimg.tasks.generate.sampling import require_finite, sample_images
+    from medimg.tasks.generate.sampling import iter_samples, require_finite
 
     folder = Path(out_dir)
     refuse_data_folder(folder, run)
@@ -164,13 +164,13 @@ def write_synthetic_set(
             f"files this would write exist, e.g. {existing[0][0]}): the same seed draws the same images and would "
             f"overwrite them; add new ones with another seed (--seed {free}), or write to another --out"
         )
-    arrays = to_files(require_finite(sample_images(network, plan, labels, seed=seed), run), plan)
     done: list[Path] = []
-    try:
-        for path, array in zip(paths, arrays, strict=True):
-            write_image(array, path, plan)
-            done.append(path)
-    except BaseException:  # interrupted, disk full: no image left that the manifest does not list
+    try:  # one batch drawn, converted and written at a time: memory does not grow with n
+        for images in iter_samples(network, plan, labels, seed=seed):
+            for array in to_files(require_finite(images, run), plan):
+                write_image(array, paths[len(done)], plan)
+                done.append(paths[len(done)])
+    except BaseException:  # interrupted, disk full, a diverged batch: no image left that the manifest does not list
         for path in done:
             path.unlink(missing_ok=True)
         raise
