@@ -18,6 +18,7 @@ import numpy as np
 from medimg.errors import MULTI_CHANNEL_HINT, DatasetError, wrong_dimensions
 from medimg.io.frames import convert_colours
 from medimg.io.limits import reduce_for_size
+from medimg.transforms.denoise import denoise
 
 PREPROCESSING_KEYS = (
     "spatial_dims",
@@ -128,12 +129,14 @@ def preprocess(
     channels, dims = int(spec["in_channels"]), int(spec["spatial_dims"])
     names = list(sources) if sources is not None else [""] * len(arrays)
     meta_of = list(metas) if metas is not None else [None] * len(arrays)
+    denoising = (str(spec.get("denoise", "none")), float(spec.get("denoise_radius", 1.0)))  # earlier exports: none
     out = np.empty((len(arrays), channels, *size), dtype=np.float32)
     for i, array in enumerate(arrays):
         if array.ndim - 1 != dims:
             raise wrong_dimensions(names[i], array.ndim - 1, dims, size)
         reduced = reduce_for_size(array, size)  # block means first for images many times the input size
-        resized = resize(to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i], meta_of[i]), size)
+        converted = to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i], meta_of[i])
+        resized = resize(denoise(converted, *denoising), size)
         clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
         normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
         out[i] = normalised.astype(np.float16).astype(np.float32)
@@ -168,6 +171,7 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
         "every side at least 8x its target (medimg.io.limits.reduce_for_size)",
         f"convert to {int(spec['in_channels'])} channel(s): grey to RGB by repeating it, RGB(A) to grey by luminance "
         "0.299 R + 0.587 G + 0.114 B, RGBA to RGB by dropping alpha",
+        *_denoise_step(spec),
         f"resize to {size} ({'rows, columns' if dims == 2 else 'the array axes in order'}; "
         f"{'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
         "filter each shrunk axis with a Gaussian of sigma (in/out - 1)/2 (MONAI Resize anti_aliasing)",
@@ -188,3 +192,22 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
         else "output 'probabilities': softmax over the classes of medimg.class_names, in that order"
     )
     return steps
+
+
+def _denoise_step(spec: Mapping[str, Any]) -> list[str]:
+    """The denoising step in words (none for a plan without it, and for exports made before it existed)."""
+    method, radius = str(spec.get("denoise", "none")), float(spec.get("denoise_radius", 1.0))
+    side = 2 * max(1, round(radius)) + 1
+    return {
+        "none": [],
+        "median": [f"filter each channel with a {side}x{side} median (scipy.ndimage.median_filter, mode='reflect')"],
+        "gaussian": [
+            f"filter each channel with a Gaussian of sigma {radius:g} px (scipy.ndimage.gaussian_filter, "
+            "mode='reflect')"
+        ],
+        "nl_means": [
+            f"denoise each channel by non-local means (skimage.restoration.denoise_nl_means, patch_size {side}, "
+            f"patch_distance {2 * side}, fast_mode): scale it to 0..1 by its range, h = 0.8 x estimate_sigma of it, "
+            "then scale back"
+        ],
+    }.get(method, [f"denoise: {method} (see medimg.transforms.denoise)"])

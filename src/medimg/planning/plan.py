@@ -248,6 +248,13 @@ class Plan(TrainingPlan):
         "so a scan stored in another axis order (a DICOM series, an LPS NIfTI) is seen as the training volumes "
         "were; off in runs made before medimg did so",
     )
+    denoise: Literal["none", "median", "gaussian", "nl_means"] = Field(
+        "none",
+        description="denoising of each image at its own resolution before the resize (medimg.transforms.denoise): "
+        "median (window 2*denoise_radius+1 px; speckle), gaussian (sigma denoise_radius px), nl_means (non-local "
+        "means, patches of 2*denoise_radius+1 px; low-dose CT, MR; slow on large images); the same at prediction",
+    )
+    denoise_radius: float = Field(1.0, gt=0, le=10, description="size of the denoise filter in px (see denoise)")
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")
     norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")

@@ -1,4 +1,5 @@
-"""Deterministic preprocessing from a plan: channels, resize, clip + standardise. Output is ready to train."""
+"""Deterministic preprocessing from a plan: channels, denoising, resize, clip + standardise. Output is ready to
+train."""
 
 from __future__ import annotations
 
@@ -59,7 +60,9 @@ def preprocess_arrays(
         ``(N, in_channels, *input_size)`` float16, clipped and standardised.
     """
     from medimg.io.limits import reduce_for_size
+    from medimg.transforms.denoise import denoise
 
+    denoising = (plan.denoise, plan.denoise_radius)
     if not arrays:
         return torch.zeros((0, plan.in_channels, *plan.input_size), dtype=torch.float16)
     names = list(sources) if sources is not None else [""] * len(arrays)
@@ -89,7 +92,9 @@ def preprocess_arrays(
         chunk = max(1, CHUNK_VOXELS // (plan.in_channels * math.prod(shape)))
         for start in range(0, len(indices), chunk):
             part = indices[start : start + chunk]
-            stacked = np.concatenate([to_channels(arrays[i], plan.in_channels, names[i], meta_of[i]) for i in part])
+            stacked = np.concatenate(
+                [denoise(to_channels(arrays[i], plan.in_channels, names[i], meta_of[i]), *denoising) for i in part]
+            )
             tensor = torch.from_numpy(np.ascontiguousarray(stacked, dtype=np.float32))
             if list(shape) != list(plan.input_size):
                 if resize is None:

@@ -22,7 +22,17 @@ from medimg.tasks.classify.logit_adjustment import logit_shifts
 from medimg.tasks.semi_supervised import soft_target_loss
 
 #: The plan fields that make a network's input: a teacher must share them with its student.
-INPUT_FIELDS = ("spatial_dims", "in_channels", "input_size", "clip_low", "clip_high", "norm_mean", "norm_std")
+INPUT_FIELDS = (
+    "spatial_dims",
+    "in_channels",
+    "input_size",
+    "denoise",
+    "denoise_radius",
+    "clip_low",
+    "clip_high",
+    "norm_mean",
+    "norm_std",
+)
 
 SoftTargets = Callable[[torch.Tensor], torch.Tensor]
 """``inputs -> teacher logits`` for a training batch."""
