@@ -105,3 +105,23 @@ def test_a_run_trained_with_denoising_predicts_through_it_in_pytorch_and_onnx(tm
     for ours, theirs in zip(json.loads(run.stdout), torch_probabilities, strict=True):
         assert ours.keys() == theirs.keys()
         np.testing.assert_allclose([ours[k] for k in ours], [theirs[k] for k in ours], atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["median", "nl_means"])
+def test_segmentation_denoises_alike_in_pytorch_and_the_onnx_predictor(method: str) -> None:
+    from medimg.export import segment
+    from medimg.tasks.segment import preprocess as segment_preprocess
+    from medimg.tasks.segment.planning import SegPlan
+
+    _, noisy = _salted(size=45)
+    image = noisy + np.random.default_rng(5).normal(0, 10, noisy.shape).astype(np.float32)
+    plan = SegPlan(patch_size=[32, 32], in_channels=1, amp="none", channels_last=False, num_classes=2, denoise=method)
+    spec = segment.segment_spec(plan.model_dump())
+    assert spec["denoise"] == method
+    x = segment_preprocess.prepare_image(image, None, plan).numpy()
+    np.testing.assert_allclose(segment.prepare_image(image, None, spec), x, atol=1e-5)
+    plain = segment_preprocess.prepare_image(image, None, plan.model_copy(update={"denoise": "none"})).numpy()
+    assert np.abs(x - plain).mean() > 0.05
+    older = {k: v for k, v in spec.items() if k not in ("denoise", "denoise_radius")}  # an export made before
+    np.testing.assert_allclose(segment.prepare_image(image, None, older), plain, atol=1e-5)
+    assert any("median" in step or "non-local" in step for step in segment.segment_preprocessing_steps(spec))

@@ -171,7 +171,7 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
         "every side at least 8x its target (medimg.io.limits.reduce_for_size)",
         f"convert to {int(spec['in_channels'])} channel(s): grey to RGB by repeating it, RGB(A) to grey by luminance "
         "0.299 R + 0.587 G + 0.114 B, RGBA to RGB by dropping alpha",
-        *_denoise_step(spec),
+        *denoise_step(spec),
         f"resize to {size} ({'rows, columns' if dims == 2 else 'the array axes in order'}; "
         f"{'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
         "filter each shrunk axis with a Gaussian of sigma (in/out - 1)/2 (MONAI Resize anti_aliasing)",
@@ -194,7 +194,7 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
     return steps
 
 
-def _denoise_step(spec: Mapping[str, Any]) -> list[str]:
+def denoise_step(spec: Mapping[str, Any]) -> list[str]:
     """The denoising step in words (none for a plan without it, and for exports made before it existed)."""
     method, radius = str(spec.get("denoise", "none")), float(spec.get("denoise_radius", 1.0))
     side = 2 * max(1, round(radius)) + 1

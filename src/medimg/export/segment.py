@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.export.preprocess import linear_axis
+from medimg.export.preprocess import denoise_step, linear_axis
 from medimg.tasks.segment.arrays import network_input
 
 # The torch-free pieces the PyTorch path shares, re-exported for the ONNX predictor and the service.
@@ -42,6 +42,8 @@ SEGMENT_PREPROCESSING_KEYS = (
     "spatial_dims",
     "in_channels",
     "num_classes",
+    "denoise",
+    "denoise_radius",
     "normalisation",
     "clahe",
     "clip_low",
@@ -60,10 +62,13 @@ SEGMENT_PREPROCESSING_KEYS = (
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`)."""
 
 SEGMENT_REQUIRED_KEYS = tuple(
-    key for key in SEGMENT_PREPROCESSING_KEYS if key not in ("clahe", "tta_passes", "canonical_orientation")
+    key
+    for key in SEGMENT_PREPROCESSING_KEYS
+    if key not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation")
 )
-"""The fields every segmentation export holds: exports of earlier medimg versions lack ``clahe`` and
-``canonical_orientation`` (read as off) and ``tta_passes`` (read from their ``tta_flip_axes``)."""
+"""The fields every segmentation export holds: exports of earlier medimg versions lack ``denoise``,
+``denoise_radius``, ``clahe`` and ``canonical_orientation`` (read as off) and ``tta_passes`` (read from their
+``tta_flip_axes``)."""
 
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,6 +273,7 @@ def segment_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) 
         f"convert to {channels} channel(s): one channel to three by repeating it; colours (a picture's RGB(A)): "
         "RGBA to RGB by dropping alpha, RGB(A) to grey by the mean of R, G and B; a 4D file's frames are refused"
     )
+    steps += denoise_step(spec)
     if spec["normalisation"] == "ct":
         steps.append(
             f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "

@@ -24,6 +24,25 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medimg.planning.semi_supervised import SemiSupervisedPlan
 
+DenoiseMethod = Literal["none", "median", "gaussian", "nl_means"]
+"""The plans' ``denoise`` field (classification and segmentation; :mod:`medimg.transforms.denoise`)."""
+
+DENOISE_DESCRIPTION = (
+    "denoising of each image at its own resolution, first (medimg.transforms.denoise): median (window "
+    "2*denoise_radius+1 px; speckle), gaussian (sigma denoise_radius px), nl_means (non-local means, patches of "
+    "2*denoise_radius+1 px; low-dose CT, MR; slow on large images); the same at prediction"
+)
+DENOISE_RADIUS_DESCRIPTION = "size of the denoise filter in px (see denoise)"
+
+DENOISE_OFF = (
+    "off: smoothing also removes fine detail; --set denoise=median|gaussian|nl_means (denoise_radius=1) for "
+    "speckled or noisy images, applied the same way at prediction"
+)
+"""The planners' reason for no denoising, their default: the filters that remove noise also remove the fine detail
+a network learns from (microcalcifications, fracture lines, thin vessels), and a network trained on noisy images
+learns to ignore their noise. Not measured to help on any dataset here, so it is the user's choice
+(``--set denoise=median`` for ultrasound speckle, ``nl_means`` for low-dose CT or noisy MR)."""
+
 
 class AugmentationPlan(BaseModel):
     """Random augmentation applied to each training batch (on tensors, the whole batch at once)."""
@@ -248,13 +267,8 @@ class Plan(TrainingPlan):
         "so a scan stored in another axis order (a DICOM series, an LPS NIfTI) is seen as the training volumes "
         "were; off in runs made before medimg did so",
     )
-    denoise: Literal["none", "median", "gaussian", "nl_means"] = Field(
-        "none",
-        description="denoising of each image at its own resolution before the resize (medimg.transforms.denoise): "
-        "median (window 2*denoise_radius+1 px; speckle), gaussian (sigma denoise_radius px), nl_means (non-local "
-        "means, patches of 2*denoise_radius+1 px; low-dose CT, MR; slow on large images); the same at prediction",
-    )
-    denoise_radius: float = Field(1.0, gt=0, le=10, description="size of the denoise filter in px (see denoise)")
+    denoise: DenoiseMethod = Field("none", description=DENOISE_DESCRIPTION)
+    denoise_radius: float = Field(1.0, gt=0, le=10, description=DENOISE_RADIUS_DESCRIPTION)
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")
     norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")

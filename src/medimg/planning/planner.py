@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from medimg.planning.fingerprint import Fingerprint
-from medimg.planning.plan import AugmentationPlan, Plan, members_wanted
+from medimg.planning.plan import DENOISE_OFF, AugmentationPlan, Plan, members_wanted
 from medimg.planning.semi_supervised import determine_semi_supervised
 
 if TYPE_CHECKING:
@@ -245,17 +245,6 @@ def determine_augmentation(fp: Fingerprint) -> tuple[AugmentationPlan, str]:
     return aug, "grayscale (radiograph-like): no flips, small rotation/zoom/shift"
 
 
-def determine_denoise(fp: Fingerprint) -> str:
-    """No denoising by default: the filters that remove noise also remove the fine detail a network learns from
-    (microcalcifications, fracture lines, thin vessels), and a network trained on noisy images learns to ignore
-    their noise. Not measured to help on any dataset here, so it is the user's choice (``--set denoise=median`` for
-    ultrasound speckle, ``nl_means`` for low-dose CT or noisy MR); the reason says how."""
-    return (
-        "off: smoothing also removes fine detail; --set denoise=median|gaussian|nl_means (denoise_radius=1) for "
-        "speckled or noisy images, applied the same way at prediction"
-    )
-
-
 def determine_averaging(fp: Fingerprint) -> tuple[float, int, str]:
     """An exponential moving average of the weights (decay 0.99, about the last 100 steps) is what is validated
     and kept, and a time budget is split among up to ``ensemble_budget_max`` networks of at least 10 epochs each.
@@ -313,7 +302,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     epochs, patience, reasons["epochs"] = determine_epochs(fp, batch_size)
     class_weights, reasons["class_weights"] = determine_class_weights(fp)
     augmentation, reasons["augmentation"] = determine_augmentation(fp)
-    reasons["denoise"] = determine_denoise(fp)
+    reasons["denoise"] = DENOISE_OFF
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
     weight_ema, ensemble_min_epochs, reasons["weight_ema"] = determine_averaging(fp)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("classify")

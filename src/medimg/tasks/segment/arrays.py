@@ -17,6 +17,7 @@ import numpy as np
 
 from medimg.errors import MULTI_CHANNEL_HINT, DatasetError
 from medimg.io.frames import frames_refusal, is_colour
+from medimg.transforms.denoise import denoise
 
 if TYPE_CHECKING:
     from medimg.tasks.segment.planning import SegPlan
@@ -73,7 +74,9 @@ def equalise_contrast(array: np.ndarray) -> np.ndarray:
 
 def normalise(array: np.ndarray, settings: Settings) -> np.ndarray:
     """``zscore``: per channel ``(x - mean) / std`` of this image; ``ct``: clip, then global z-score. With the
-    ``clahe`` setting each channel is equalised (:func:`equalise_contrast`) before the per-image z-score."""
+    ``clahe`` setting each channel is equalised (:func:`equalise_contrast`) before the per-image z-score; the
+    ``denoise`` setting (:func:`medimg.transforms.denoise.denoise`) filters the image before either."""
+    array = denoise(array, setting(settings, "denoise", "none"), setting(settings, "denoise_radius", 1.0))
     if setting(settings, "clahe", False) and setting(settings, "normalisation") != "ct":
         array = equalise_contrast(array)
     x = array.astype(np.float32, copy=True)

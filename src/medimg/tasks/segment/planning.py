@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from medimg.errors import ConfigError
 from medimg.planning.domain import TrainingDomain, domain_from_facts
 from medimg.planning.fingerprint import MAX_INTENSITY_VOXELS, ImageSummariser, ImageSummary, IntensityStats
-from medimg.planning.plan import TrainingPlan, check_consistent, field_help, non_negative_axes
+from medimg.planning.plan import (
+    DENOISE_DESCRIPTION,
+    DENOISE_OFF,
+    DENOISE_RADIUS_DESCRIPTION,
+    DenoiseMethod,
+    TrainingPlan,
+    check_consistent,
+    field_help,
+    non_negative_axes,
+)
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
@@ -124,6 +133,8 @@ class SegPlan(TrainingPlan):
         "each file's grid (medimg.io.orientation), so a scan stored in another axis order (a DICOM series, an LPS "
         "NIfTI) is segmented as the training volumes were; off in runs made before medimg did so",
     )
+    denoise: DenoiseMethod = Field("none", description=DENOISE_DESCRIPTION)
+    denoise_radius: float = Field(1.0, gt=0, le=10, description=DENOISE_RADIUS_DESCRIPTION)
     normalisation: Literal["zscore", "ct"] = Field("zscore", description="per-image z-score, or CT clip + global")
     clahe: bool = Field(
         False,
@@ -528,6 +539,7 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
     batch, iterations, epochs, reasons["schedule"] = determine_batch_and_schedule(fp, patch, factor)
     val_every, reasons["val_every"] = determine_val_every(epochs)
     augmentation, reasons["augmentation"] = determine_augmentation(fp, patch)
+    reasons["denoise"] = DENOISE_OFF
     norm, low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
     clahe, why = determine_contrast(fp, norm)
     if clahe:
