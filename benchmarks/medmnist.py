@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -526,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.distil and config == "auto" and info["spatial_dims"] == 2:
                     spec.update(distil=args.distil, distil_budget_s=args.distil_budget_s)
                 keep = args.keep_runs / file.stem / config / f"seed_{seed}" if args.keep_runs else None
+                if keep is not None and args.fresh and keep.exists():  # retrained: its old folder would refuse it
+                    shutil.rmtree(keep)
                 result = {"seed": seed, **run_in_subprocess(spec, keep)}
                 runs.append(result)
                 entry["configurations"][config] = {"overrides": overrides, "runs": runs}
