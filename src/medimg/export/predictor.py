@@ -406,6 +406,7 @@ class OnnxPredictor:
                         num_classes=len(self.class_names),
                         squeezed_z=bool(image.meta.get("squeezed_z")),
                         nifti_geometry=image.meta.get("nifti_geometry"),
+                        values=self.preprocessing.get("mask_values"),
                     )
                 )
             predictions.append(

@@ -30,6 +30,7 @@ from medimg.tasks.segment.arrays import network_input
 
 # The torch-free pieces the PyTorch path shares, re-exported for the ONNX predictor and the service.
 from medimg.tasks.segment.masks import SegmentationPrediction as SegmentationPrediction
+from medimg.tasks.segment.masks import label_values
 from medimg.tasks.segment.masks import mask_path_for as mask_path_for
 from medimg.tasks.segment.masks import mask_png as mask_png
 from medimg.tasks.segment.masks import mask_suffix as mask_suffix
@@ -58,23 +59,30 @@ SEGMENT_PREPROCESSING_KEYS = (
     "tta_passes",
     "postprocessing",
     "min_object_fraction",
+    "mask_values",
 )
-"""Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`)."""
+"""Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`;
+``mask_values``: the training masks' value of each class, only where it is not the class index,
+:func:`~medimg.tasks.segment.masks.label_values`)."""
 
 SEGMENT_REQUIRED_KEYS = tuple(
     key
     for key in SEGMENT_PREPROCESSING_KEYS
-    if key not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation")
+    if key not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation", "mask_values")
 )
 """The fields every segmentation export holds: exports of earlier medimg versions lack ``denoise``,
-``denoise_radius``, ``clahe`` and ``canonical_orientation`` (read as off) and ``tta_passes`` (read from their
-``tta_flip_axes``)."""
+``denoise_radius``, ``clahe`` and ``canonical_orientation`` (read as off), ``tta_passes`` (read from their
+``tta_flip_axes``) and ``mask_values`` (masks written as class indices, 0/255 when binary); an export whose masks'
+values are the class indices has no ``mask_values`` either."""
 
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The inference part of a segmentation plan (``SegPlan.model_dump()``), as the ONNX metadata carries it."""
     spec = {key: plan[key] for key in SEGMENT_PREPROCESSING_KEYS if key in plan}
     spec["tta_passes"] = passes_to_spec(plan_tta_passes(plan))
+    values = label_values(plan.get("label_encoding"))
+    if values is not None:  # gray-level or 0/255 training masks: predicted masks hold the same values
+        spec["mask_values"] = values
     return spec
 
 
@@ -338,6 +346,7 @@ def segment_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) 
     )
     method = str(spec["postprocessing"])
     steps.append("label = argmax over the classes of medimg.class_names (0 is background)")
+    values = spec.get("mask_values")
     if method == "largest_component":
         steps.append(
             "post-processing: per foreground class keep only its largest connected component (full connectivity: "
@@ -347,5 +356,10 @@ def segment_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) 
         steps.append(
             "post-processing: per foreground class drop connected components (full connectivity) smaller than "
             f"{float(spec['min_object_fraction']):g} of that class's largest; removed pixels become background"
+        )
+    if values:
+        steps.append(
+            f"write each class as the value the training masks gave it, {list(values)} (class 0, 1, ...), "
+            "in the mask file"
         )
     return steps

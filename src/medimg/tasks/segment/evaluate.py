@@ -19,7 +19,14 @@ from medimg.planning.domain import TrainingDomain
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
 from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
 from medimg.tasks.segment.labels import IGNORE
-from medimg.tasks.segment.masks import SegmentationPrediction, mask_path_for, postprocess, summarise, write_mask
+from medimg.tasks.segment.masks import (
+    SegmentationPrediction,
+    label_values,
+    mask_path_for,
+    postprocess,
+    summarise,
+    write_mask,
+)
 from medimg.tasks.segment.planning import SegPlan
 from medimg.tasks.segment.preprocess import decode_labels, prepare_image
 from medimg.tasks.segment.report import (
@@ -319,6 +326,7 @@ def predict_files(
                     num_classes=plan.num_classes,
                     squeezed_z=bool(image.meta.get("squeezed_z")),
                     nifti_geometry=image.meta.get("nifti_geometry"),
+                    values=label_values(plan.label_encoding),
                 )
             )
         predictions.append(

@@ -104,40 +104,87 @@ def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, cas
     return path
 
 
+def label_values(encoding: Any) -> list[int] | None:
+    """The value each class had in the training masks, ``values[class]``, where it is not the class index itself:
+    gray-level coded classes (``0/128/255``, REFUGE's ``255/128/0``), binary ``0/255`` or ``0/v`` masks (the
+    ``values`` kind of :class:`~medimg.tasks.segment.labels.LabelEncoding`); ``None`` for every other encoding (label
+    maps whose values are the classes, colour tables, thresholded or mapped masks), whose masks are written as
+    before. ``encoding``: a plan's ``label_encoding``, as the model or as its ``model_dump()``."""
+    if encoding is None:
+        return None
+    get = encoding.get if isinstance(encoding, Mapping) else lambda key: getattr(encoding, key, None)
+    values = get("values") or []
+    if get("kind") != "values" or len(values) != int(get("num_classes") or 0):
+        return None
+    if not all(float(v) == int(v) and 0 <= v <= 255 for v in values) or len({int(v) for v in values}) != len(values):
+        return None
+    found = [int(v) for v in values]
+    return None if found == list(range(len(found))) else found
+
+
 def mask_pixels(
-    labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2
+    labels: np.ndarray,
+    *,
+    colours: Mapping[int, Sequence[int]] | None = None,
+    num_classes: int = 2,
+    values: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """A label map as a mask file stores it: colour-coded with ``colours`` (``(*spatial, 3)``), binary as 0/255,
-    otherwise class indices; uint8."""
+    """A label map as a mask file stores it: colour-coded with ``colours`` (``(*spatial, 3)``), with the training
+    masks' own value of each class (``values``, :func:`label_values`: ``0/128/255`` gray levels stay so), binary as
+    0/255, otherwise class indices; uint8."""
     labels = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
     if colours:
         rgb = np.zeros((*labels.shape, 3), dtype=np.uint8)
         for cls, colour in colours.items():
             rgb[labels == int(cls)] = [int(c) for c in colour]
         return rgb
+    if values is not None:
+        return as_label_values(labels, values)
     if num_classes == 2:
         return (labels > 0).astype(np.uint8) * 255
     return labels
 
 
-def mask_png(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
+def as_label_values(labels: np.ndarray, values: Sequence[int] | None) -> np.ndarray:
+    """Class indices ``labels`` as the training masks' values (``values[class]``; unchanged when ``None``), uint8."""
+    labels = np.asarray(labels).astype(np.uint8)
+    if values is None:
+        return labels
+    lookup = np.arange(256, dtype=np.uint8)
+    lookup[: len(values)] = np.asarray(values, dtype=np.uint8)
+    return lookup[labels]
+
+
+def mask_png(
+    labels: np.ndarray,
+    *,
+    colours: Mapping[int, Sequence[int]] | None = None,
+    num_classes: int = 2,
+    values: Sequence[int] | None = None,
+) -> bytes:
     """A 2D label map as PNG (:func:`mask_pixels`)."""
     from PIL import Image
 
     if labels.ndim != 2:
         raise ValueError(f"PNG masks are 2D; got shape {labels.shape} (write volumes as .nii.gz)")
-    image = Image.fromarray(mask_pixels(labels, colours=colours, num_classes=num_classes))
+    image = Image.fromarray(mask_pixels(labels, colours=colours, num_classes=num_classes, values=values))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def mask_tiff(labels: np.ndarray, *, colours: Mapping[int, Sequence[int]] | None = None, num_classes: int = 2) -> bytes:
+def mask_tiff(
+    labels: np.ndarray,
+    *,
+    colours: Mapping[int, Sequence[int]] | None = None,
+    num_classes: int = 2,
+    values: Sequence[int] | None = None,
+) -> bytes:
     """A stack of 2D label maps ``(D, H, W)`` as a multi-page TIFF, a page per section (:func:`mask_pixels`)."""
     import tifffile
 
     buffer = io.BytesIO()
-    pixels = mask_pixels(labels, colours=colours, num_classes=num_classes)
+    pixels = mask_pixels(labels, colours=colours, num_classes=num_classes, values=values)
     tifffile.imwrite(buffer, pixels, photometric="rgb" if colours else "minisblack", compression="zlib")
     return buffer.getvalue()
 
@@ -152,8 +199,13 @@ def write_mask(
     num_classes: int = 2,
     squeezed_z: bool = False,
     nifti_geometry: Mapping[str, Any] | None = None,
+    values: Sequence[int] | None = None,
 ) -> Path:
     """Write a label map in the input's geometry.
+
+    ``values``: the training masks' value of each class (:func:`label_values`: gray levels ``0/128/255``, binary
+    ``0/255``), written instead of the class index in every format, so the mask holds the values the training masks
+    held; ``None``: as below.
 
     NIfTI (``.nii``/``.nii.gz``): uint8 class indices with the input's affine; a 2D label map of an input stored
     ``(X, Y, 1)`` (``squeezed_z``: its ``meta["squeezed_z"]``) keeps that shape, so ITK-based viewers place it on
@@ -169,15 +221,15 @@ def write_mask(
     if path.name.lower().endswith((".nii", ".nii.gz")):
         from medimg.io.nifti import write_nifti
 
-        clean = np.where(labels == IGNORE, 0, labels).astype(np.uint8)
+        clean = as_label_values(np.where(labels == IGNORE, 0, labels), values)
         meta: dict[str, Any] = {"squeezed_z": True} if squeezed_z and clean.ndim == 2 else {}
         if nifti_geometry is not None:
             meta["nifti_geometry"] = dict(nifti_geometry)
         image = ImageData(clean[None], spacing_mm=tuple(spacing_mm) if spacing_mm else None, affine=affine, meta=meta)
         return write_nifti(image, path, dtype=np.uint8)
     if path.suffix.lower() in (".tif", ".tiff"):
-        return atomic_write_bytes(path, mask_tiff(labels, colours=colours, num_classes=num_classes))
-    return atomic_write_bytes(path, mask_png(labels, colours=colours, num_classes=num_classes))
+        return atomic_write_bytes(path, mask_tiff(labels, colours=colours, num_classes=num_classes, values=values))
+    return atomic_write_bytes(path, mask_png(labels, colours=colours, num_classes=num_classes, values=values))
 
 
 # --------------------------------------------------------------------------------------------- prediction
