@@ -19,6 +19,7 @@ import numpy as np
 
 from medimg.errors import DatasetError
 from medimg.export.segment import _antialiased_axis
+from medimg.tasks.detect.metrics import MIN_BOX_SIDE
 
 DETECT_PREPROCESSING_KEYS = (
     "network",
@@ -247,6 +248,8 @@ def postprocess(
         kept.append(index[nms(boxes[index], scores[index], float(spec["nms_iou"]))])
     keep = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     keep = keep[np.argsort(-scores[keep], kind="stable")][: int(spec["detections_per_image"])]
+    sides = boxes[keep, 2:] - boxes[keep, :2]
+    keep = keep[(sides >= MIN_BOX_SIDE).all(axis=1)]  # beyond the border, clipped to it: no area, no detection
     return boxes[keep].astype(np.float32), scores[keep].astype(np.float32), labels[keep]
 
 
@@ -325,7 +328,8 @@ def detect_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) -
         f"per level: keep (anchor, class) scores above {spec['candidate_threshold']}, at most the "
         f"{int(spec['topk_candidates'])} highest; clip the boxes to the resized image (before padding)",
         f"non-maximum suppression per class: highest score first, drop a box whose IoU with a kept one is above "
-        f"{spec['nms_iou']}; keep the {int(spec['detections_per_image'])} highest-scoring boxes over all classes",
+        f"{spec['nms_iou']}; keep the {int(spec['detections_per_image'])} highest-scoring boxes over all classes, "
+        f"then drop those narrower or lower than {MIN_BOX_SIDE:g} px (placed beyond the image, clipped to a line)",
         f"report the boxes scoring at least {spec['score_threshold']}: (x0, y0, x1, y1) with x divided by the width "
         "factor and y by the height factor (the file's pixels); the class index names medimg.class_names",
     ]

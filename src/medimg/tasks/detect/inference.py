@@ -48,7 +48,8 @@ def detect_prepared(
     nms_iou: float | None = None,
     keep: int | None = None,
 ) -> list[Detections]:
-    """Detections of prepared images (uint8 or float ``(C, h, w)`` at the input scale), in input pixels.
+    """Detections of prepared images (uint8 or float ``(C, h, w)`` at the input scale), in input pixels; boxes
+    without area (placed beyond the image and clipped to its border) are dropped (:meth:`Detections.with_area`).
 
     Images are batched only with images of the same padded shape (:func:`same_shape_batches`), so an image's
     detections do not depend on the other images: the detector pads a batch to its largest image and its
@@ -73,7 +74,7 @@ def detect_prepared(
                     out["boxes"].float().cpu().numpy(),
                     out["scores"].float().cpu().numpy(),
                     out["labels"].cpu().numpy().astype(np.int64),
-                )
+                ).with_area()  # a box beyond the border, clipped to it, is no detection (as the ONNX predictor)
     network.train(was_training)
     configure_decoding(network, plan)
     return [results[i] for i in range(len(images))]

@@ -31,6 +31,9 @@ FROC_RATES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 """False positives per image at which FROC sensitivities are read (LUNA16)."""
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 """COCO's recall thresholds."""
+MIN_BOX_SIDE = 1e-3
+"""Detections narrower or lower than this (pixels at the input scale) are dropped: a box the detector placed
+outside the image, clipped to its border, has no area (torchvision's ``remove_small_boxes`` minimum)."""
 
 
 @dataclass
@@ -44,6 +47,13 @@ class Detections:
     @classmethod
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64))
+
+    def with_area(self) -> Detections:
+        """Only the detections at least :data:`MIN_BOX_SIDE` wide and high (clipped to the image, a box placed
+        beyond its border is a line or a point there: no object to report, count or match)."""
+        boxes = np.asarray(self.boxes).reshape(-1, 4)
+        keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_SIDE) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_SIDE)
+        return self if keep.all() else Detections(boxes[keep], self.scores[keep], self.labels[keep])
 
     def above(self, threshold: float) -> Detections:
         """Only the detections scoring at least ``threshold``."""
