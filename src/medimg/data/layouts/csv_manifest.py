@@ -33,7 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
-from medimg.data.layouts.columns import PATH_COLUMNS
+from medimg.data.layouts.columns import PATH_COLUMNS, patients_from_folders, warn_lateral_views
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -441,6 +441,8 @@ def _columns_set(
     """The one-hot columns among ``candidates`` (only 0/1 cells: empty cells and CheXpert's -1 allowed, an empty
     column not), the columns each row sets (stripped names) and how many cells are uncertain: a ``-1`` counts as set
     (the "U-Ones" policy of Irvin et al. 2019), with one warning."""
+    from medimg.data.labels import is_no_finding
+
     binary = [
         c
         for c in candidates
@@ -448,12 +450,14 @@ def _columns_set(
     ]
     on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
     uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
+    empty = sum(not _cell(row, c) for row in rows for c in binary if not is_no_finding(c))  # "not mentioned"
     if uncertain and len(binary) >= 2:
         logger.warning(
-            "%s: %d uncertain (-1) finding label(s) are read as present (U-Ones); edit them to 0 or 1 to decide "
+            "%s: %d uncertain (-1) finding label(s) are read as present (U-Ones)%s; edit them to 0 or 1 to decide "
             "otherwise",
             manifest,
             uncertain,
+            f", and {empty} empty cell(s) (not mentioned) as absent" if empty else "",
         )
     return binary, on, uncertain
 
@@ -937,6 +941,8 @@ def load(
     files.report(manifest)
     if patient_col is None:
         cases = _patients_from_a_table_beside(cases, manifest, base)
+        cases = patients_from_folders(cases, manifest)  # CheXpert's patient00001/study1/view1_frontal.jpg
+    warn_lateral_views(manifest, columns, rows, path_col, cases)  # CheXpert's Frontal/Lateral column
     if expanded:
         logger.info(
             "%s: %d row(s) name a folder of DICOM series folders (a patient's sequences: FLAIR, T1w...): each series "
