@@ -140,9 +140,18 @@ def label_text(case: Case, class_names: Sequence[str]) -> str:
     return "?"
 
 
-def findings_matrix(cases: Sequence[Case], num_findings: int, remap: np.ndarray | None = None) -> np.ndarray:
+def findings_matrix(
+    cases: Sequence[Case],
+    num_findings: int,
+    remap: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
     """The multi-hot targets ``(N, K)`` float32 of multi-label cases (a case without findings is a row of zeros);
-    ``remap`` maps the data's finding indices to the model's (:func:`label_map`).
+    ``remap`` maps the data's finding indices to the model's (:func:`label_map`), whose findings are ``names``.
+
+    A model finding the data does not name (a table without its column, an external test set labelling fewer
+    findings) is a column of zeros: counted absent from every image. With ``names``, a warning names those findings,
+    whose specificity then counts every image the model calls them in as a false positive.
 
     Raises:
         DatasetError: a case is not multi-label (no ``findings``).
@@ -153,4 +162,14 @@ def findings_matrix(cases: Sequence[Case], num_findings: int, remap: np.ndarray 
             raise DatasetError(f"{case.case_id} has no findings: a multi-label model needs multi-label data")
         for index in case.findings:
             matrix[row, int(remap[index]) if remap is not None else index] = 1.0
+    if remap is not None and names is not None and len(cases):
+        unnamed = [names[j] for j in sorted(set(range(num_findings)) - {int(i) for i in remap})]
+        if unnamed:
+            logger.warning(
+                "the data does not name the model's finding(s) %s (no column or label of theirs): each image is "
+                "counted without them, so they get no AUC or sensitivity, and every image the model calls them in "
+                "counts as a false positive (specificity, label-wise accuracy, exact match); if the data does not "
+                "label them, read only the other findings' results",
+                ", ".join(map(repr, unnamed)),
+            )
     return matrix

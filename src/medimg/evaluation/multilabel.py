@@ -10,7 +10,8 @@ AUC (mean over the findings both present and absent in the data, the figure Ches
 report), the micro AUC (every image-finding pair pooled), the mean average precision, macro sensitivity,
 specificity and F1, the label-wise accuracy and the exact-match ratio (every finding of the image right).
 Undefined values are ``None`` (a finding without positives has no AUC; one without negatives no AUC and no
-average precision, which would be 1 whatever the scores). The summaries' bootstrap intervals resample images (all
+average precision, which would be 1 whatever the scores); the findings left out of the macro AUC so are named
+(``findings_without_auc``). The summaries' bootstrap intervals resample images (all
 their findings together) and use the weighted, exact ROC AUC of :func:`medimg.evaluation.metrics.weighted_auc`,
 so 1,000 resamples of a 20,000-image test split with 14 findings take seconds; each finding's AUC has Newcombe's
 score interval (:func:`medimg.evaluation.auc_variance.auc_interval`), which stays honest for a rare finding.
@@ -176,6 +177,8 @@ def multilabel_metrics(findings: Any, probabilities: Any, names: Sequence[str]) 
         "multi_label": True,
         "images_without_findings": int((~y.any(axis=1)).sum()),
         "per_finding": per_finding,
+        # left out of the macro AUC (no image with them, or none without them): named, never a silent 0.5
+        "findings_without_auc": [str(name) for name in names if per_finding[str(name)]["roc_auc"] is None],
         **{
             key: _value(batch[key][0])
             for key in ("macro_auc", "micro_auc", "macro_sensitivity", "macro_specificity", "macro_f1")

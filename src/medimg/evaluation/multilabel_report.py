@@ -95,6 +95,20 @@ class MultiLabelReport(Report):
     def table_metrics(self) -> list[str]:
         return [*MULTILABEL_HEADLINE, "label_accuracy", "exact_match"]
 
+    def metric_note(self, key: str) -> str | None:
+        """The macro AUC's note names the findings it leaves out (no image with them, or none without them, in
+        this split), which a reader would otherwise take for part of the mean."""
+        note = super().metric_note(key)
+        left_out = self.metrics.get("findings_without_auc") or []
+        if key != "macro_auc" or not left_out:
+            return note
+        total = len(self.metrics.get("class_names") or [])
+        without = (
+            f"mean over {total - len(left_out)} of {total} findings: {', '.join(left_out)} "
+            "left out (no image with it, or none without it, in this split)"
+        )
+        return f"{without}; {note}" if note else without
+
     def interval_name(self, key: str) -> str:
         """The per-finding AUC intervals (``auc/<finding>``) are named once, as "each finding's ROC AUC"."""
         return "each finding's ROC AUC" if key.startswith("auc/") else super().interval_name(key)
@@ -113,6 +127,7 @@ class MultiLabelReport(Report):
                 + html.paragraph(
                     f"{without if without is not None else '—'} of {self.metrics.get('n', '—')} images show none of "
                     "the findings. “—”: undefined (a finding absent from the split has no AUC)."
+                    + _left_out_text(self.metrics.get("findings_without_auc") or [])
                 ),
             )
         ]
@@ -197,3 +212,14 @@ def write_multilabel_report(
     paths["json"] = report.save_json(folder / "report.json")
     paths["html"] = report.save_html(folder / "report.html", images=images)
     return paths
+
+
+def _left_out_text(names: Sequence[str]) -> str:
+    """The sentence naming the findings without an AUC here, left out of the macro AUC (empty for none)."""
+    if not names:
+        return ""
+    return (
+        " Left out of the macro AUC, having no AUC on this split: "
+        f"{html.escape(', '.join(names))} (no image with it, or none without it; evaluate on images that show it "
+        "to score it)."
+    )

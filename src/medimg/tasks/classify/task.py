@@ -297,7 +297,7 @@ class ClassifyTask:
             "n_resamples": n_resamples,
         }
         if plan.multi_label:
-            findings = _multilabel_targets(cases, prepared.case_ids, remap, len(class_names))
+            findings = _multilabel_targets(cases, prepared.case_ids, remap, class_names)
             multi = build_multilabel_report(findings, probabilities, class_names, **options)
             write_multilabel_report(multi, out_dir, findings=findings, probabilities=probabilities, history=history)
             return multi
@@ -332,12 +332,12 @@ class ClassifyTask:
         )
 
 
-def _multilabel_targets(cases: Sequence[Case], case_ids: Sequence[str], remap: Any, num_findings: int) -> Any:
-    """The multi-hot findings ``(N, K)`` of the images read (``case_ids``), mapped to the model's findings."""
+def _multilabel_targets(cases: Sequence[Case], case_ids: Sequence[str], remap: Any, names: Sequence[str]) -> Any:
+    """The multi-hot findings ``(N, K)`` of the images read (``case_ids``), mapped to the model's findings ``names``."""
     from medimg.data.labels import findings_matrix
 
     by_id = {c.case_id: c for c in cases}
-    return findings_matrix([by_id[i] for i in case_ids], num_findings, remap)
+    return findings_matrix([by_id[i] for i in case_ids], len(names), remap, names)
 
 
 def read_history(run_dir: Path) -> list[dict[str, float]]:
