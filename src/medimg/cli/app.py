@@ -862,7 +862,8 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
 
 
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
-    """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``) and drop it from memory.
+    """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``; a volume's heatmap also as
+    ``NNNN_<stem>.<method>.nii.gz`` on the input's grid) and drop them from memory.
 
     Numbers go on after the overlays already in ``folder``, so a later call never replaces an earlier call's
     overlays, which that call's predictions name (the counter restarted at 0000: the second call's ``0000_a``
@@ -886,6 +887,10 @@ def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
                     first += 1
             atomic_write_bytes(target, p.overlay_png)
             p.overlay_path, p.overlay_png, p.heatmap = str(target), None, None
+            if getattr(p, "heatmap_nifti", None) is not None:  # a volume's: beside it, on the input's grid
+                volume = target.with_name(f"{target.name[: -len('.png')]}.nii.gz")
+                atomic_write_bytes(volume, p.heatmap_nifti)
+                p.heatmap_path, p.heatmap_nifti = str(volume), None
         yield p
 
 

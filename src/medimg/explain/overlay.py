@@ -297,3 +297,34 @@ def overlay_png(
     picture, shown = image_picture(array, meta, affine=affine, spacing=spacing, evidence=heatmap, max_side=max_side)
     heat = shown.cut(heatmap) if shown is not None and heatmap.ndim == 3 else heatmap
     return png_bytes(overlay_rgb(picture, heat))
+
+
+def heatmap_on_grid(heatmap: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """A volume's heatmap ``(d, h, w)`` at the network's input size put back on the image's voxel grid ``shape``:
+    linear interpolation with ``align_corners=False``, the inverse of the stretch that resized the image to the
+    input (each input voxel's heat lies where that voxel's image content came from)."""
+    from medimg.export.preprocess import linear_axis
+
+    out = np.asarray(heatmap, dtype=np.float32)[None]
+    for axis, size in enumerate(shape):
+        out = linear_axis(out, int(size), axis + 1)
+    return np.clip(out[0], 0.0, 1.0)
+
+
+def heatmap_nifti(heatmap: np.ndarray, shape: Sequence[int], affine: np.ndarray) -> bytes:
+    """The heatmap of a volume as a gzipped NIfTI file (float32, 0..1) on the image's own voxel grid: ``shape`` and
+    ``affine`` of the image the network read (in the axis order it read it, whose affine places it where the file
+    does), so a viewer (ITK-SNAP, 3D Slicer, FSLeyes) lays it over the input volume without resampling.
+    ``Prediction.heatmap`` is at the network's input size and in its axis order: saved with the input's affine it
+    lies mirrored, rotated or stretched."""
+    import gzip
+
+    import nibabel as nib
+
+    volume = heatmap_on_grid(heatmap, shape)
+    matrix = np.asarray(affine, dtype=np.float64)
+    image = nib.Nifti1Image(volume, matrix)
+    image.set_sform(matrix, code=1)
+    image.set_qform(matrix, code=1)
+    image.header["descrip"] = b"medimg heatmap 0..1"
+    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)

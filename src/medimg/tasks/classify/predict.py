@@ -48,6 +48,10 @@ class Prediction:
             class (multi-label: the most probable finding).
         overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
         overlay_path: where ``overlay_png`` was saved, once it is.
+        heatmap_nifti: a volume's heatmap as a gzipped NIfTI file on the input's own voxel grid and affine (see
+            :func:`medimg.explain.overlay.heatmap_nifti`), to lay over the input in a 3D viewer; ``None`` for 2D
+            images and volumes without an affine.
+        heatmap_path: where ``heatmap_nifti`` was saved, once it is (``predict --explain``: beside the overlay).
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when the run records no domain.
         series: the DICOM series of the input (see :mod:`medimg.tasks.series_prediction`): a slice's
@@ -63,6 +67,8 @@ class Prediction:
     explained_class: str | None = None
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
+    heatmap_nifti: bytes | None = field(default=None, repr=False)
+    heatmap_path: str | None = None
     domain: dict[str, Any] | None = None
     series: dict[str, Any] | None = None
     findings: list[str] | None = None
@@ -90,6 +96,7 @@ class Prediction:
                 "method": self.explain_method,
                 "class": self.explained_class,
                 "overlay": self.overlay_path,
+                **({"heatmap_volume": self.heatmap_path} if self.heatmap_path else {}),
             }
         if self.domain is not None:
             result["domain"] = self.domain
@@ -107,6 +114,8 @@ class Prediction:
         if self.explain_method is not None:
             row["overlay"] = self.overlay_path or ""
             row["explained_class"] = self.explained_class or ""
+            if self.heatmap_path:
+                row["heatmap_volume"] = self.heatmap_path
         return [{**row, **domain_columns(self.domain), **series_columns(self.series)}]
 
 
@@ -287,5 +296,10 @@ def predict_images(
             prediction.overlay_png = overlay_png(
                 image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm
             )
+            if heatmap.ndim == 3 and image.array.ndim == 4 and image.affine is not None:
+                from medimg.explain.overlay import heatmap_nifti
+
+                # on the grid the network read (a classifier reads in RAS+ order): its affine places it on the file
+                prediction.heatmap_nifti = heatmap_nifti(heatmap, image.array.shape[1:], image.affine)
         predictions.append(prediction)
     return predictions
