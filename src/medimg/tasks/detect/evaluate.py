@@ -40,7 +40,8 @@ def evaluate_cases(
     extra: dict[str, Any] | None = None,
     domain: TrainingDomain | None = None,
 ) -> DetectionReport:
-    """Detect on ``cases``, score against their boxes (in the files' pixels), write ``out_dir/report.{json,html}``
+    """Detect on ``cases``, score against their boxes (in the files' pixels; intervals over patients when cases
+    name them), write ``out_dir/report.{json,html}``
     with PR and FROC curves and worst/median/best overlays, ``per_image.csv`` and ``detections.csv`` (every
     detection scored, :func:`detections_csv`); return the report."""
     from medimg.errors import DatasetError
@@ -56,6 +57,7 @@ def evaluate_cases(
     ]
     truths = [(prepared.original_boxes(i), prepared.labels[i].numpy()) for i in range(len(prepared))]
     table = match_detections(truths, detections, plan.class_names, max_detections=plan.detections_per_image)
+    patients = {case.case_id: getattr(case, "patient_id", None) for case in cases}
     report = build_detection_report(
         table,
         prepared.case_ids,
@@ -69,6 +71,7 @@ def evaluate_cases(
             "skipped_files": [list(s) for s in prepared.skipped],
             **({"domain": reader.summary()} if domain is not None else {}),
         },
+        patient_ids=[patients.get(case_id) for case_id in prepared.case_ids],  # intervals count patients
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     save_report(report, out_dir, write_figures(report, table, out_dir, prepared, detections, truths))

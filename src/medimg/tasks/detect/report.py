@@ -197,9 +197,25 @@ class DetectionReport(Report):
         return parts
 
 
-def _ci(value: float | None, samples: np.ndarray, n_resamples: int) -> dict[str, Any]:
+def _ci(value: float | None, samples: np.ndarray, n_resamples: int, patients: int | None = None) -> dict[str, Any]:
+    """An interval entry; ``patients``: the bootstrap resampled that many patients (with all their images):
+    ``unit`` says so, and fewer than :data:`~medimg.evaluation.bootstrap.MIN_PATIENTS` give no interval."""
+    from medimg.evaluation.bootstrap import MIN_PATIENTS, too_few_patients_note
+
     low, high = interval(samples) if value is not None else (None, None)
-    return {"value": value, "low": low, "high": high, "confidence": 0.95, "n_resamples": int(n_resamples)}
+    entry: dict[str, Any] = {
+        "value": value,
+        "low": low,
+        "high": high,
+        "confidence": 0.95,
+        "n_resamples": int(n_resamples),
+    }
+    if patients is None:
+        return entry
+    entry.update(method="bootstrap", unit="patient", n_units=int(patients))
+    if patients < MIN_PATIENTS:
+        entry.update(low=None, high=None, note=too_few_patients_note(patients))
+    return entry
 
 
 def build_detection_report(
@@ -212,9 +228,21 @@ def build_detection_report(
     dataset_name: str,
     n_resamples: int = 1000,
     extra: dict[str, Any] | None = None,
+    patient_ids: Sequence[Any] | None = None,
 ) -> DetectionReport:
-    """Summarise a :class:`MatchTable` into a report (metrics, CIs, per-image rows, curves)."""
+    """Summarise a :class:`MatchTable` into a report (metrics, CIs, per-image rows, curves).
+
+    ``patient_ids`` (one per image, ``None`` where unknown): when a patient has several images (slices, views,
+    follow-ups), the bootstrap draws patients with all their images, as classification and segmentation do
+    (``metrics["n_patients"]``; each interval's ``unit`` is ``"patient"``); images of one patient are not
+    independent, and resampling them as if they were gave intervals too narrow.
+    """
+    from medimg.evaluation.bootstrap import cluster_codes, count_patients
+
     names = list(table.class_names)
+    n_patients = count_patients(patient_ids, table.n_images)
+    codes = cluster_codes(patient_ids, table.n_images) if n_patients is not None else None
+    by_patient = None if codes is None else int(codes.max()) + 1
     ap = coco_ap(table)
     threshold = plan.score_threshold
     at, fppi, sens = froc(table)
@@ -248,20 +276,24 @@ def build_detection_report(
         "score_threshold": threshold,
         "nms_iou": plan.nms_iou,
         "per_class": per_class,
+        **({"n_patients": n_patients} if n_patients is not None else {}),
     }
     cis: dict[str, dict[str, Any]] = {}
     if n_resamples > 0 and table.n_images > 1:
-        weights = bootstrap_weights(table.n_images, n_resamples)
+        if codes is None:
+            weights = bootstrap_weights(table.n_images, n_resamples)
+        else:  # patients drawn with replacement; each image weighs as often as its patient is drawn
+            weights = bootstrap_weights(int(codes.max()) + 1, n_resamples)[:, codes]
         boot = weighted_map(table, weights)
-        cis["map"] = _ci(ap["map"], boot["map"], n_resamples)
-        cis["map50"] = _ci(ap["map50"], boot["map50"], n_resamples)
+        cis["map"] = _ci(ap["map"], boot["map"], n_resamples, by_patient)
+        cis["map50"] = _ci(ap["map50"], boot["map50"], n_resamples, by_patient)
         if froc_average is not None:
-            cis["froc_average"] = _ci(froc_average, froc(table, weights)[0].mean(axis=1), n_resamples)
+            cis["froc_average"] = _ci(froc_average, froc(table, weights)[0].mean(axis=1), n_resamples, by_patient)
         boot_count = counting(table, threshold, weights)
         for name in names:
-            cis[f"ap50_{name}"] = _ci(ap["per_class"][name]["ap50"], boot[f"ap50_{name}"], n_resamples)
+            cis[f"ap50_{name}"] = _ci(ap["per_class"][name]["ap50"], boot[f"ap50_{name}"], n_resamples, by_patient)
             for key in ("count_mae", "count_accuracy"):
-                cis[f"{key}_{name}"] = _ci(per_class[name][key], boot_count[f"{key}_{name}"], n_resamples)
+                cis[f"{key}_{name}"] = _ci(per_class[name][key], boot_count[f"{key}_{name}"], n_resamples, by_patient)
     predicted = counts_at(table, threshold)
     keep = (table.det_score >= threshold) & ~table.det_ignored[0]
     tp = np.bincount(table.det_image[keep & table.det_tp[0]], minlength=table.n_images)
