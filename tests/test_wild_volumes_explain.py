@@ -116,3 +116,8 @@ def test_predict_explain_saves_each_volume_s_heatmap_beside_its_overlay(volume_r
     np.testing.assert_allclose(
         np.asarray(written.dataobj), heatmap_on_grid(prediction.heatmap, read.array.shape[1:]), atol=1e-6
     )
+    in_python = prediction.heatmap_nifti()  # the same file from the Python API
+    assert in_python is not None
+    again = nib.Nifti1Image.from_bytes(gzip.decompress(in_python))
+    np.testing.assert_allclose(np.asarray(again.dataobj), np.asarray(written.dataobj), atol=1e-6)
+    np.testing.assert_allclose(again.affine, written.affine)

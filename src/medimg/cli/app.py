@@ -886,11 +886,12 @@ def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
                 except FileExistsError:  # another call is writing into the folder
                     first += 1
             atomic_write_bytes(target, p.overlay_png)
-            p.overlay_path, p.overlay_png, p.heatmap = str(target), None, None
-            if getattr(p, "heatmap_nifti", None) is not None:  # a volume's: beside it, on the input's grid
+            nifti = p.heatmap_nifti() if hasattr(p, "heatmap_nifti") else None
+            if nifti is not None:  # a volume's heatmap: beside the overlay, on the input's grid
                 volume = target.with_name(f"{target.name[: -len('.png')]}.nii.gz")
-                atomic_write_bytes(volume, p.heatmap_nifti)
-                p.heatmap_path, p.heatmap_nifti = str(volume), None
+                atomic_write_bytes(volume, nifti)
+                p.heatmap_path, p.heatmap_grid = str(volume), None
+            p.overlay_path, p.overlay_png, p.heatmap = str(target), None, None
         yield p
 
 

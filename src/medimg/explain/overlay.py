@@ -327,4 +327,4 @@ def heatmap_nifti(heatmap: np.ndarray, shape: Sequence[int], affine: np.ndarray)
     image.set_sform(matrix, code=1)
     image.set_qform(matrix, code=1)
     image.header["descrip"] = b"medimg heatmap 0..1"
-    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
+    return gzip.compress(image.to_bytes(), compresslevel=1, mtime=0)

@@ -48,10 +48,9 @@ class Prediction:
             class (multi-label: the most probable finding).
         overlay_png: the heatmap over the image (PNG bytes, longest side at most 512 px).
         overlay_path: where ``overlay_png`` was saved, once it is.
-        heatmap_nifti: a volume's heatmap as a gzipped NIfTI file on the input's own voxel grid and affine (see
-            :func:`medimg.explain.overlay.heatmap_nifti`), to lay over the input in a 3D viewer; ``None`` for 2D
-            images and volumes without an affine.
-        heatmap_path: where ``heatmap_nifti`` was saved, once it is (``predict --explain``: beside the overlay).
+        heatmap_grid: a volume's voxel grid as the network read it, ``(shape, affine)``, for
+            :meth:`heatmap_nifti` (``None`` for 2D images and volumes without an affine).
+        heatmap_path: where :meth:`heatmap_nifti` was saved, once it is (``predict --explain``: beside the overlay).
         domain: ``{"in_domain": bool, "reasons": [...]}``: the input compared with the training domain (see
             :mod:`medimg.planning.domain`), ``None`` when the run records no domain.
         series: the DICOM series of the input (see :mod:`medimg.tasks.series_prediction`): a slice's
@@ -67,11 +66,21 @@ class Prediction:
     explained_class: str | None = None
     overlay_png: bytes | None = field(default=None, repr=False)
     overlay_path: str | None = None
-    heatmap_nifti: bytes | None = field(default=None, repr=False)
+    heatmap_grid: tuple[tuple[int, ...], np.ndarray] | None = field(default=None, repr=False)
     heatmap_path: str | None = None
     domain: dict[str, Any] | None = None
     series: dict[str, Any] | None = None
     findings: list[str] | None = None
+
+    def heatmap_nifti(self) -> bytes | None:
+        """A volume's heatmap as a gzipped NIfTI file on the input's own voxel grid and affine, to lay over the
+        input in a 3D viewer (:func:`medimg.explain.overlay.heatmap_nifti`; made when asked: a CT's grid is large);
+        ``None`` without a heatmap, for 2D images and for volumes without an affine."""
+        if self.heatmap is None or self.heatmap_grid is None:
+            return None
+        from medimg.explain.overlay import heatmap_nifti
+
+        return heatmap_nifti(self.heatmap, *self.heatmap_grid)
 
     @property
     def confidence(self) -> float:
@@ -297,9 +306,8 @@ def predict_images(
                 image.array, heatmap, image.meta, affine=image.affine, spacing=image.spacing_mm
             )
             if heatmap.ndim == 3 and image.array.ndim == 4 and image.affine is not None:
-                from medimg.explain.overlay import heatmap_nifti
-
-                # on the grid the network read (a classifier reads in RAS+ order): its affine places it on the file
-                prediction.heatmap_nifti = heatmap_nifti(heatmap, image.array.shape[1:], image.affine)
+                # the grid the network read (a classifier reads in RAS+ order): its affine places it on the file
+                grid = tuple(int(n) for n in image.array.shape[1:])
+                prediction.heatmap_grid = (grid, np.asarray(image.affine, dtype=np.float64))
         predictions.append(prediction)
     return predictions
