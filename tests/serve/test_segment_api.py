@@ -116,6 +116,13 @@ def test_nifti_areas_fhir_and_html(
     assert (
         back.spacing_mm == pytest.approx((0.5, 0.8)) and int((back.array > 0).sum()) == by_name["foreground"]["count"]
     )
+    # the values the training masks held (0/255), as `medimg predict` writes them; the service wrote classes 0/1
+    from medimg import Model
+
+    source = disc_files(seg_run, tmp_path / "inputs")["nifti"]
+    (expected,) = Model.load(seg_run).predict(source, out_dir=tmp_path / "torch")
+    np.testing.assert_array_equal(back.array, read_image(expected.mask_path).array)
+    assert set(np.unique(back.array)) == {0, 255}
 
     fhir = client.get(f"/v1/reports/{report['id']}?format=fhir", headers=headers).json()
     assert fhir["resourceType"] == "DiagnosticReport" and fhir["code"]["text"] == "AI image segmentation"

@@ -85,16 +85,19 @@ def mask_file(
     spacing_mm: Sequence[float] | None,
     colours: Mapping[int, Sequence[int]] | None,
     num_classes: int,
+    values: Sequence[int] | None = None,
     squeezed_z: bool = False,
     nifti_geometry: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, str]:
     """The label map as the PyTorch engine writes it for this input: ``(bytes, "nii.gz")`` for NIfTI inputs and
     volumes (uint8, the input's affine, and a NIfTI input's qform and sform with their codes, ``nifti_geometry``;
-    a 2D slice stored ``(H, W, 1)``, ``squeezed_z``, keeps that shape), ``(bytes, "png")`` otherwise."""
+    a 2D slice stored ``(H, W, 1)``, ``squeezed_z``, keeps that shape), ``(bytes, "png")`` otherwise; ``values``: the
+    value each class had in the training masks (:func:`medimg.tasks.segment.masks.label_values`), as predict
+    writes them."""
     from medimg.export.segment import mask_png, write_mask
 
     if labels.ndim == 2 and not nifti:
-        return mask_png(labels, colours=colours, num_classes=num_classes), "png"
+        return mask_png(labels, colours=colours, num_classes=num_classes, values=values), "png"
     with tempfile.TemporaryDirectory(prefix="medimg-mask-") as tmp:
         path = write_mask(
             labels,
@@ -103,6 +106,7 @@ def mask_file(
             spacing_mm=spacing_mm,
             squeezed_z=squeezed_z,
             nifti_geometry=nifti_geometry,
+            values=values,
         )
         return path.read_bytes(), "nii.gz"
 

@@ -214,10 +214,13 @@ class PredictionService:
             performance=tested_performance(Path(settings.run_dir)),
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
+        self._mask_values: list[int] | None = None  # the training masks' values, where not the class indices
         if self.model.task == "segment":
             from medimg.export.segment import mask_colours
+            from medimg.tasks.segment.masks import label_values
 
             self._mask_colours = mask_colours(self.model.plan_)
+            self._mask_values = label_values(self.model.plan_.label_encoding)
         self._uid_salt = storage.secret("dicom_uid_salt")
         self._replicas = threading.local()
         # A classifier resizes to its input size, so an image too large for the budget is read reduced
@@ -580,6 +583,7 @@ class PredictionService:
             affine=image.affine,
             spacing_mm=image.spacing_mm,
             colours=self._mask_colours,
+            values=self._mask_values,
             num_classes=len(names),
             squeezed_z=bool(image.meta.get("squeezed_z")),
             nifti_geometry=image.meta.get("nifti_geometry"),
