@@ -106,6 +106,10 @@ def test_predict_explain_saves_each_volume_s_heatmap_beside_its_overlay(volume_r
     saved = Path(row["explanation"]["heatmap_volume"])
     assert saved.name.endswith(".gradcam.nii.gz") and saved.is_file()
     assert Path(row["explanation"]["overlay"]).is_file()
+    assert [saved.name, Path(row["explanation"]["overlay"]).name] == [  # was 0000_case.nii.gradcam.png
+        "0000_case.gradcam.nii.gz",
+        "0000_case.gradcam.png",
+    ]
     written = nib.load(saved)
     given = nib.load(new / "case.nii.gz")
     between = np.linalg.inv(given.affine) @ written.affine  # a viewer overlays it without resampling
