@@ -83,7 +83,7 @@ def test_a_text_label_and_images_of_odd_sizes_are_named_but_a_dark_radiograph_is
     report = check_dataset(Dataset.load(tmp_path))
     assert report.blank == [] and report.suspected_masks == []
     text = "\n".join(report.warnings)
-    assert "1 image(s) are nearly empty" in text
+    assert f"1 of {len(Dataset.load(tmp_path).cases)} image(s) are nearly empty" in text
     assert "train/pneumonia/label.png" in text and "--exclude 'label.png'" in text and "dark.png" not in text
     assert "(e.g. train/pneumonia/label.png: 9" in text
     assert "thumb.png: 12x12 px, against a median of 96x96 px" in text
@@ -106,3 +106,23 @@ def test_turned_and_upside_down_copies_across_splits_are_found(tmp_path: Path) -
     names = ("turned90", "turned180", "upside_down", "oblong_turned270", "transposed")
     assert found == {f"test/pneumonia/{name}.png" for name in names}
     assert len(report.near_duplicates) == 5 and not report.ok  # the distinct pictures are not grouped
+
+
+def test_data_made_of_nearly_empty_images_is_called_its_kind_not_told_to_exclude_them(tmp_path: Path) -> None:
+    """AdrenalMNIST3D-like binary shapes (most voxels 0): check said every image was 'nearly empty' and suggested
+    --exclude '0', which names no file of an .npz and would have left nothing to train on."""
+    rng = np.random.default_rng(0)
+    images = np.zeros((40, 28, 28), np.uint8)
+    for image in images:
+        r, c = rng.integers(8, 20, 2)
+        image[r - 3 : r + 3, c - 3 : c + 3] = 255  # a small bright shape: 95% of the pixels are 0
+    labels = rng.integers(0, 2, (40, 1))
+    arrays = {
+        f"{split}_{kind}": data
+        for split in ("train", "val", "test")
+        for kind, data in (("images", images), ("labels", labels))
+    }
+    np.savez(tmp_path / "shapesmnist.npz", **arrays)
+    text = "\n".join(check_dataset(Dataset.load(tmp_path / "shapesmnist.npz")).warnings)
+    assert "image(s) are nearly empty" in text and "most of the data, so likely its kind" in text
+    assert "--exclude" not in text

@@ -416,12 +416,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
     sparse = [r for r in records if not r.blank and not r.label_valued and r.dominant_share >= NEARLY_EMPTY]
     if sparse:
-        warnings.append(
-            f"{len(sparse)} image(s) are nearly empty: one value covers {NEARLY_EMPTY:.0%} or more of their pixels "
-            f"(e.g. {sparse[0].case_id}: {sparse[0].dominant_share:.1%}): a scanned label or text page, an empty "
-            "frame; look at them and leave out those with nothing to classify (e.g. --exclude "
-            f"'{Path(sparse[0].case_id).name}')"
-        )
+        warnings.append(nearly_empty_warning(sparse, len(records)))
     warnings += odd_size_warnings([(r.case_id, r.shape) for r in records])
     if turned:
         warnings.append(exif_warning(turned))
@@ -736,6 +731,27 @@ def is_blank(array: np.ndarray) -> bool:
     flat = array.reshape(-1)
     dominant = np.median(flat)  # the value nearly every pixel has, if there is one
     return int(np.count_nonzero(flat != dominant)) <= NEAR_BLANK_PIXELS * array.shape[0]
+
+
+def nearly_empty_warning(sparse: Sequence[_ImageRecord], total: int) -> str:
+    """The warning for images one value of which covers most pixels: a few among many are likely scanned labels or
+    empty frames (leave them out, by file name where they have one); most of the data alike is its kind (binary
+    shape masks such as AdrenalMNIST3D's, sparse fluorescence), where excluding them would empty it."""
+    first = sparse[0]
+    what = (
+        f"{len(sparse)} of {total} image(s) are nearly empty: one value covers {NEARLY_EMPTY:.0%} or more of their "
+        f"pixels (e.g. {first.case_id}: {first.dominant_share:.1%})"
+    )
+    if len(sparse) > total / 2:
+        return (
+            f"{what}: most of the data, so likely its kind (binary shape masks, sparse microscopy, mostly dark "
+            "frames); nothing to do if that is what you classify, else check how the images were exported"
+        )
+    fix = f" (e.g. --exclude '{Path(first.path).name}')" if first.has_path else ""
+    return (
+        f"{what}: a scanned label or text page, an empty frame; look at them and leave out those with nothing to "
+        f"classify{fix}"
+    )
 
 
 #: an image one value of which covers at least this share of the pixels is nearly empty (a warning: a text label
