@@ -19,7 +19,7 @@ import numpy as np
 
 from medimg.errors import DatasetError
 from medimg.export.segment import _antialiased_axis
-from medimg.tasks.detect.metrics import MIN_BOX_SIDE
+from medimg.tasks.detect.metrics import MIN_BOX_SIDE, has_area
 
 DETECT_PREPROCESSING_KEYS = (
     "network",
@@ -248,8 +248,7 @@ def postprocess(
         kept.append(index[nms(boxes[index], scores[index], float(spec["nms_iou"]))])
     keep = np.concatenate(kept) if kept else np.zeros(0, np.int64)
     keep = keep[np.argsort(-scores[keep], kind="stable")][: int(spec["detections_per_image"])]
-    sides = boxes[keep, 2:] - boxes[keep, :2]
-    keep = keep[(sides >= MIN_BOX_SIDE).all(axis=1)]  # beyond the border, clipped to it: no area, no detection
+    keep = keep[has_area(boxes[keep])]  # beyond the border, clipped to it: no area, no detection
     return boxes[keep].astype(np.float32), scores[keep].astype(np.float32), labels[keep]
 
 

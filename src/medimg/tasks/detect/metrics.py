@@ -36,6 +36,12 @@ MIN_BOX_SIDE = 1e-3
 outside the image, clipped to its border, has no area (torchvision's ``remove_small_boxes`` minimum)."""
 
 
+def has_area(boxes: np.ndarray) -> np.ndarray:
+    """Which ``(x0, y0, x1, y1)`` boxes are at least :data:`MIN_BOX_SIDE` wide and high (a boolean per box)."""
+    sides = boxes[:, 2:4] - boxes[:, 0:2]
+    return np.asarray((sides >= MIN_BOX_SIDE).all(axis=1))
+
+
 @dataclass
 class Detections:
     """One image's detections: ``boxes`` ``(N, 4)`` ``x1, y1, x2, y2``, ``scores`` ``(N,)``, ``labels`` ``(N,)``."""
@@ -52,7 +58,7 @@ class Detections:
         """Only the detections at least :data:`MIN_BOX_SIDE` wide and high (clipped to the image, a box placed
         beyond its border is a line or a point there: no object to report, count or match)."""
         boxes = np.asarray(self.boxes).reshape(-1, 4)
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_BOX_SIDE) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_BOX_SIDE)
+        keep = has_area(boxes)
         return self if keep.all() else Detections(boxes[keep], self.scores[keep], self.labels[keep])
 
     def above(self, threshold: float) -> Detections:

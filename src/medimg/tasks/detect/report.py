@@ -280,10 +280,10 @@ def build_detection_report(
     }
     cis: dict[str, dict[str, Any]] = {}
     if n_resamples > 0 and table.n_images > 1:
-        if codes is None:
+        if codes is None or by_patient is None:
             weights = bootstrap_weights(table.n_images, n_resamples)
         else:  # patients drawn with replacement; each image weighs as often as its patient is drawn
-            weights = bootstrap_weights(int(codes.max()) + 1, n_resamples)[:, codes]
+            weights = bootstrap_weights(by_patient, n_resamples)[:, codes]
         boot = weighted_map(table, weights)
         cis["map"] = _ci(ap["map"], boot["map"], n_resamples, by_patient)
         cis["map50"] = _ci(ap["map50"], boot["map50"], n_resamples, by_patient)
