@@ -861,16 +861,6 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
     return given.lower()
 
 
-def overlay_stem(source: str) -> str:
-    """An input's name without its file type, for its overlay's name: ``scan.nii.gz`` -> ``scan`` (``Path.stem``
-    kept ``scan.nii``: ``0000_scan.nii.gradcam.png``), ``x.png`` -> ``x``."""
-    name = Path(source).name
-    for compound in (".nii.gz", ".nii"):
-        if name.lower().endswith(compound) and len(name) > len(compound):
-            return name[: -len(compound)]
-    return Path(name).stem
-
-
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
     """Save each prediction's overlay PNG as it comes (``NNNN_<stem>.<method>.png``; a volume's heatmap also as
     ``NNNN_<stem>.<method>.nii.gz`` on the input's grid) and drop them from memory.
@@ -881,12 +871,13 @@ def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
     written, so two calls writing into one folder at the same time take different numbers.
     """
     from medimg.fileio import atomic_write_bytes
+    from medimg.io.formats import file_stem
 
     numbers = (re.match(r"(\d+)_", f.name) for f in folder.glob("*.png")) if folder.is_dir() else iter(())
     first = max((int(m.group(1)) + 1 for m in numbers if m), default=0)
     for i, p in enumerate(predictions):
         if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
-            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", overlay_stem(p.source))
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", file_stem(p.source))  # scan.nii.gz -> scan
             folder.mkdir(parents=True, exist_ok=True)
             while True:
                 target = folder / f"{first + i:04d}_{stem}.{p.explain_method}.png"

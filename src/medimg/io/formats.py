@@ -138,6 +138,12 @@ def file_suffix(path: str | os.PathLike[str]) -> str:
     return Path(name).suffix
 
 
+def file_stem(path: str | os.PathLike[str]) -> str:
+    """A file's name without its (double) suffix: ``kidney_left.nii.gz`` -> ``kidney_left``."""
+    name = Path(path).name
+    return name[: len(name) - len(file_suffix(path))]
+
+
 def has_dicom_magic(path: str | os.PathLike[str]) -> bool:
     """Return True if ``path`` is a file with the DICOM Part 10 signature ``DICM`` at offset 128.
 

@@ -14,6 +14,7 @@ from typing import TextIO
 from medimg.data.layouts.columns import column_key as column_key
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import file_stem as file_stem
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
 from medimg.io.inputs import name_selected as name_selected
@@ -94,11 +95,6 @@ def images_named_like(
             "--include/--exclude"
         )
     return paired, images
-
-
-def file_stem(path: Path) -> str:
-    """A file's name without its (double) suffix: ``kidney_left.nii.gz`` -> ``kidney_left``."""
-    return path.name[: len(path.name) - len(file_suffix(path))]
 
 
 def split_of(root: Path, path: Path) -> str | None:

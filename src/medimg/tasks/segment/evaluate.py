@@ -297,6 +297,7 @@ def predict_files(
     failed: list[tuple[str, str]] = []
     root = common_root(files)
     monitor = ScaleMonitor(training_scale, scale)
+    values = label_values(plan.label_encoding)  # the training masks' value of each class, where not its index
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
@@ -326,7 +327,7 @@ def predict_files(
                     num_classes=plan.num_classes,
                     squeezed_z=bool(image.meta.get("squeezed_z")),
                     nifti_geometry=image.meta.get("nifti_geometry"),
-                    values=label_values(plan.label_encoding),
+                    values=values,
                 )
             )
         predictions.append(
