@@ -40,6 +40,10 @@ DETECT_PREPROCESSING_KEYS = (
     "topk_candidates",
 )
 """Plan fields a detection ONNX file carries (``medimg.preprocessing``)."""
+DETECT_OPTIONAL_KEYS = ("normalisation",)
+"""Plan fields an export carries when its plan has them; older exports lack them (read as the default)."""
+PER_IMAGE_PERCENTILES = (0.5, 99.5)
+"""``normalisation: per_image``: these percentiles of each image (volume) map to 0 and 1."""
 SIZE_MULTIPLE = 32
 BBOX_CLIP = math.log(1000.0 / 16)
 RETINANET_ANCHOR_FACTOR = 4.0
@@ -49,7 +53,19 @@ RETINANET_ANCHOR_FACTOR = 4.0
 
 def detect_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
     """The preprocessing and decoding spec of a detection plan (JSON-ready)."""
-    return {key: plan[key] for key in DETECT_PREPROCESSING_KEYS}
+    spec = {key: plan[key] for key in DETECT_PREPROCESSING_KEYS}
+    spec.update({key: plan[key] for key in DETECT_OPTIONAL_KEYS if key in plan})
+    return spec
+
+
+def unit_range(x: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
+    """Intensities mapped to 0..1 as the plan says: its clip range (``normalisation: dataset``, the default) or
+    the image's own 0.5-99.5th percentiles (``per_image``), clipped to [0, 1]."""
+    if spec.get("normalisation", "dataset") == "per_image":
+        low, high = (float(v) for v in np.percentile(x, PER_IMAGE_PERCENTILES))
+    else:
+        low, high = float(spec["clip_low"]), float(spec["clip_high"])
+    return np.clip((x - low) / max(high - low, 1e-6), 0.0, 1.0)
 
 
 # ------------------------------------------------------------------------------------------- preprocessing
@@ -64,8 +80,7 @@ def to_unit(array: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
         x = np.repeat(x[:1], channels, axis=0) if x.shape[0] == 1 else x.mean(0, keepdims=True)
         if x.shape[0] != channels:
             x = np.repeat(x[:1], channels, axis=0)
-    span = max(float(spec["clip_high"]) - float(spec["clip_low"]), 1e-6)
-    return np.clip((x - float(spec["clip_low"])) / span, 0.0, 1.0)
+    return unit_range(x, spec)
 
 
 def not_2d_for_detection(shape: Sequence[int]) -> str:
@@ -288,7 +303,12 @@ def detect_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) -
         + (f"; apply the intensity window {window} (centre, width or CT preset) as at training" if window else ""),
         f"convert to {channels} channel(s): RGBA to RGB by dropping alpha; then, if the count still differs, one "
         "channel is repeated, more are averaged (their mean) and the mean repeated if the model takes more",
-        f"map intensities to 0..1: (x - {low}) / ({high} - {low}), clipped to [0, 1]",
+        (
+            "map intensities to 0..1: (x - p0.5) / (p99.5 - p0.5), clipped to [0, 1], where p0.5 and p99.5 are "
+            "the 0.5th and 99.5th percentiles of this image (all channels, after the conversion)"
+            if spec.get("normalisation", "dataset") == "per_image"
+            else f"map intensities to 0..1: (x - {low}) / ({high} - {low}), clipped to [0, 1]"
+        ),
         f"resize by scale = min({min(size)} / min(H, W), {max(size)} / max(H, W)) to (round(H * scale), "
         "round(W * scale)), each at least 1; bilinear, align_corners=False, antialiased when shrinking (torch "
         "interpolate antialias=True), columns first; keep the factors (new H / H, new W / W)",

@@ -337,3 +337,22 @@ def test_small_images_are_planned_large_enough_for_one_image_predictions(tmp_pat
     assert small.plan_.input_size == [32, 32]
     (alone,) = small.predict(next((data / "JPEGImages").iterdir()))
     assert alone.source
+
+
+def test_per_image_normalisation_is_applied_in_2d_and_carried_by_exports() -> None:
+    """``--set normalisation=per_image`` maps each 2D image by its own percentiles (it was accepted and ignored:
+    a scan at ten times the intensity came out saturated), in PyTorch and in the torch-free predictor's spec."""
+    from medimg.export import detect as numpy_detect
+    from medimg.tasks.detect.data import to_unit
+
+    image = np.random.default_rng(0).uniform(0, 100, size=(1, 40, 50)).astype(np.float32)
+    plan = DetectPlan(num_classes=1, class_names=["lesion"], in_channels=1, clip_low=0.0, clip_high=100.0)
+    per_image = plan.model_copy(update={"normalisation": "per_image"})
+    assert np.allclose(to_unit(image * 10, per_image), to_unit(image, per_image), atol=1e-5)
+    assert to_unit(image * 10, plan).mean() > 0.9  # the dataset range saturates the brighter scan
+    spec = numpy_detect.detect_spec(per_image.model_dump())
+    assert spec["normalisation"] == "per_image"
+    assert np.allclose(numpy_detect.to_unit(image * 10, spec), to_unit(image * 10, per_image))
+    older_export = numpy_detect.detect_spec({k: v for k, v in plan.model_dump().items() if k != "normalisation"})
+    assert np.allclose(numpy_detect.to_unit(image, older_export), to_unit(image, plan))
+    assert any("percentiles of this image" in step for step in numpy_detect.detect_preprocessing_steps(spec))

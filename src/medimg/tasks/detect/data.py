@@ -24,6 +24,7 @@ from medimg.data.detection import case_boxes
 from medimg.engine.batches import Batch, batch_starts
 from medimg.engine.distributed import Distributed
 from medimg.errors import DatasetError, ImageReadError
+from medimg.export import detect as numpy_detect
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan, input_scale
 
 if TYPE_CHECKING:
@@ -36,21 +37,16 @@ MIN_VISIBLE_FRACTION = 0.4
 
 
 def to_unit(array: np.ndarray, plan: DetectPlan) -> np.ndarray:
-    """``(C, H, W)`` raw intensities -> ``(plan.in_channels, H, W)`` float32 in 0..1 (clip range of the plan;
-    gray repeated to RGB, RGB averaged to gray, alpha dropped)."""
+    """``(C, H, W)`` raw intensities -> ``(plan.in_channels, H, W)`` float32 in 0..1 (the plan's normalisation: its
+    clip range, or the image's own percentiles; gray repeated to RGB, RGB averaged to gray, alpha dropped). The
+    ONNX predictor's :func:`medimg.export.detect.to_unit` is the same function."""
     x = np.asarray(array, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3:
         raise DatasetError(f"detection works on 2D images; got an array of shape {x.shape}")
-    if x.shape[0] == 4:
-        x = x[:3]
-    if x.shape[0] != plan.in_channels:
-        x = np.repeat(x[:1], plan.in_channels, axis=0) if x.shape[0] == 1 else x.mean(0, keepdims=True)
-        if x.shape[0] != plan.in_channels:
-            x = np.repeat(x[:1], plan.in_channels, axis=0)
-    span = max(plan.clip_high - plan.clip_low, 1e-6)
-    return np.clip((x - plan.clip_low) / span, 0.0, 1.0)
+    spec = {key: getattr(plan, key) for key in ("in_channels", "clip_low", "clip_high", "normalisation")}
+    return numpy_detect.to_unit(x, spec)
 
 
 def resized_shape(shape: Sequence[int], plan: DetectPlan) -> tuple[int, int]:

@@ -21,6 +21,7 @@ import torch
 from medimg.data.case import Case
 from medimg.data.detection import volume_boxes
 from medimg.errors import DatasetError, ImageReadError
+from medimg.export.detect import unit_range
 from medimg.tasks.detect.data import DetectionBatches, jitter_colour
 from medimg.tasks.detect.plan import DetectAugmentation, DetectPlan
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
 logger = logging.getLogger(__name__)
-
-PERCENTILES = (0.5, 99.5)
-"""Per-image normalisation: these percentiles of the volume map to 0 and 1."""
 
 
 def prepare_volume(array: np.ndarray, plan: DetectPlan) -> torch.Tensor:
@@ -49,11 +47,8 @@ def prepare_volume(array: np.ndarray, plan: DetectPlan) -> torch.Tensor:
         x = np.repeat(x[:1], plan.in_channels, axis=0) if x.shape[0] == 1 else x[: plan.in_channels]
         if x.shape[0] != plan.in_channels:
             raise DatasetError(f"a volume with {array.shape[0]} channels; the model takes {plan.in_channels}")
-    if plan.normalisation == "per_image":
-        low, high = (float(v) for v in np.percentile(x, PERCENTILES))
-    else:
-        low, high = plan.clip_low, plan.clip_high
-    return torch.from_numpy(np.clip((x - low) / max(high - low, 1e-6), 0.0, 1.0)).contiguous()
+    spec = {"clip_low": plan.clip_low, "clip_high": plan.clip_high, "normalisation": plan.normalisation}
+    return torch.from_numpy(unit_range(x, spec)).contiguous()
 
 
 @dataclass
