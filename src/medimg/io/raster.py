@@ -173,6 +173,8 @@ def _pillow_header(path: Path, fmt: str) -> ImageHeader:
     img = _open_pillow(path, fmt)
     with img:
         width, height = img.size
+        if fmt == "tiff" and _exif_orientation(img) in (5, 6, 7, 8):  # Pillow gives a TIFF's upright size
+            width, height = height, width
         mode = str(img.mode)
         n_frames = int(getattr(img, "n_frames", 1) or 1)
     spatial = (n_frames, height, width) if fmt == "tiff" and n_frames > 1 else (height, width)
@@ -221,11 +223,11 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
             if fmt == "jpeg" and reduce > 1:  # decode at 1/2, 1/4 or 1/8 scale directly
                 img.draft(img.mode, (math.ceil(width / reduce), math.ceil(height / reduce)))
                 drafted = max(1, width // img.size[0])
+            orientation = _exif_orientation(img)  # before load: Pillow turns a TIFF upright as it loads it
             img.load()
             frame_size = img.size
-            orientation = _exif_orientation(img)
             transparent = _transparent_share(img)
-            arr, mode, bits, extra = _pillow_reduced_frame(img, reduce // drafted)
+            arr, mode, bits, extra = _pillow_reduced_frame(_as_stored(img, fmt, orientation), reduce // drafted)
             frames.append(arr)
             if stack:
                 for i in range(1, n_frames):
@@ -234,7 +236,7 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
                     if img.size != frame_size:
                         stack = False
                         break
-                    frame, frame_mode, _, _ = _pillow_reduced_frame(img, reduce)
+                    frame, frame_mode, _, _ = _pillow_reduced_frame(_as_stored(img, fmt, orientation), reduce)
                     if frame.shape != arr.shape or frame_mode != mode:
                         stack = False
                         break
@@ -299,11 +301,46 @@ def _share_below(alpha: np.ndarray, opaque: float) -> float:
 
 
 def _exif_orientation(img: Any) -> int:
-    """The EXIF orientation tag of a Pillow image: 1 (upright) when it has none or the EXIF block is damaged."""
+    """The EXIF orientation tag of a Pillow image (a TIFF's Orientation tag): 1 (upright) when it has none, the EXIF
+    block is damaged or the value is not one of 1..8."""
     try:
-        return int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+        orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
     except Exception:  # a damaged EXIF block must not make the pixels unreadable
         return 1
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+#: The Pillow transposition that undoes the one Pillow's TIFF loader applies for each orientation
+#: (``ImageOps.exif_transpose``): 6 is turned 270 degrees there, so 90 degrees back here; the others undo themselves.
+_UNDO_TRANSPOSE: dict[int, str] = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_90",
+    7: "TRANSVERSE",
+    8: "ROTATE_270",
+}
+
+
+def _as_stored(img: Any, fmt: str, orientation: int) -> Any:
+    """A loaded Pillow frame with its pixels as stored. Pillow turns a TIFF upright by its Orientation tag as it
+    loads it (not a JPEG, PNG or WebP), so a TIFF tifffile cannot decode (JPEG-compressed, without imagecodecs) came
+    back turned while every other file, and the same TIFF through tifffile, is read as stored."""
+    if fmt != "tiff" or orientation not in _UNDO_TRANSPOSE:
+        return img
+    from PIL import Image
+
+    return img.transpose(getattr(Image.Transpose, _UNDO_TRANSPOSE[orientation]))
+
+
+def _tiff_orientation(tif: Any) -> int:
+    """A TIFF's Orientation tag (274), as :func:`_exif_orientation` gives it."""
+    try:
+        orientation = int(tif.pages.first.tags.valueof(EXIF_ORIENTATION_TAG) or 1)
+    except Exception:  # a damaged tag must not make the pixels unreadable
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
 
 
 # -------------------------------------------------------------------------------------------------- tifffile
@@ -452,6 +489,7 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         colormap = keyframe.colormap
         n_pages = len(tif.pages)
         n_series = len(tif.series)
+        orientation = _tiff_orientation(tif)
         n_pix = shape[axes.index("Y")] * shape[axes.index("X")]
         if depth_axes:
             n_pix *= shape[axes.index(depth_axes[0])]
@@ -491,6 +529,8 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
     meta["mode"] = tiff_mode(channels, dtype, palette, photometric)
     if n_pages > 1:
         meta["n_pages"] = n_pages
+    if orientation != 1:  # viewers show it turned; read as stored like any raster (check and predict say so)
+        meta["exif_orientation"] = orientation
     if n_series > 1:
         logger.info("%s: %d image series in the TIFF; reading the first only", path, n_series)
     if reduce > 1:  # block means in the file's dtype (float32 sums), never a full-size float copy
