@@ -119,6 +119,31 @@ def test_perfect_and_empty_detections() -> None:
     assert coco_ap(empty)["map50"] == 0.0 and froc(empty)[0].max() == 0.0
 
 
+def test_froc_does_not_count_a_second_box_on_a_found_lesion_as_a_false_positive() -> None:
+    """LUNA16's FROC rule: a second detection of an already-found lesion is neither a hit nor a false positive
+    (it was a false positive, as in COCO's AP, which keeps counting it so)."""
+    lesion = np.array([[10.0, 10.0, 30.0, 30.0]])
+    truths = [(lesion, np.array([0])), (lesion + 20, np.array([0]))]
+    found = [
+        Detections(
+            np.array([[10.0, 10.0, 30.0, 30.0], [11.0, 10.0, 31.0, 30.0], [60.0, 60.0, 70.0, 70.0]]),
+            np.array([0.9, 0.8, 0.1], np.float32),
+            np.array([0, 0, 0]),
+        ),
+        Detections(
+            np.array([[30.0, 30.0, 50.0, 50.0], [5.0, 5.0, 15.0, 15.0]]),
+            np.array([0.5, 0.2], np.float32),
+            np.array([0, 0]),
+        ),
+    ]
+    table = match_detections(truths, found, ["lesion"])
+    assert table.det_repeat.sum() == 1 and table.det_score[table.det_repeat].tolist() == pytest.approx([0.8])
+    sensitivity, fppi, _ = froc(table)
+    assert sensitivity[0].tolist() == [1.0] * 7  # both found before any false positive: the repeat is not one
+    assert fppi[0].tolist() == [0.0, 0.0, 0.5, 1.0]  # the two misses, over two images
+    assert coco_ap(table)["map50"] < 1.0  # COCO's AP still counts it against precision
+
+
 def test_weighted_ap_repeats_cocoeval() -> None:
     rng = np.random.default_rng(0)
     truths, found = [], []

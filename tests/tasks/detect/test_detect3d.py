@@ -202,6 +202,19 @@ def test_3d_matching_perfect_partial_and_against_monai() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- plan, fit, report
+def test_3d_froc_does_not_count_a_second_box_on_a_found_lesion_as_a_false_positive() -> None:
+    lesion = np.array([[2.0, 10.0, 10.0, 8.0, 30.0, 30.0]])
+    found = Detections(
+        np.array([[2.0, 10.0, 10.0, 8.0, 30.0, 30.0], [2.0, 11.0, 10.0, 8.0, 31.0, 30.0], [0, 50, 50, 2, 60, 60.0]]),
+        np.array([0.9, 0.8, 0.1], np.float32),
+        np.array([0, 0, 0]),
+    )
+    table = match_detections_3d([(lesion, np.array([0]))], [found], ["lesion"])
+    assert table.det_repeat.tolist() == [False, True, False]
+    sensitivity, fppi, _ = froc(table)
+    assert sensitivity[0].tolist() == [1.0] * 7 and fppi[0].tolist() == [0.0, 1.0]
+
+
 def test_plan_for_volumes(trained: Model) -> None:
     plan = trained.plan_
     assert isinstance(plan, DetectPlan) and plan.spatial_dims == 3 and plan.network == "retinanet3d"

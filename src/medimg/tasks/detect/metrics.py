@@ -78,6 +78,9 @@ class MatchTable:
         det_score: ``(D,)``.
         det_tp: ``(T, D)`` bool: matched to a reference box of its class at that IoU.
         det_ignored: ``(T, D)`` bool: matched to an ignored reference (never happens without crowd boxes).
+        det_repeat: ``(D,)`` bool: overlaps a reference box of its class at IoU >= 0.5 that a higher-scoring
+            detection already found (a second box on one lesion: a false positive for COCO's AP, neither a hit
+            nor a false positive for FROC, as LUNA16 and CAMELYON16 count).
         gt_count: ``(n_images, K)`` reference boxes per image and class.
         precision: ``COCOeval.eval["precision"]`` ``(T, 101, K)`` at area "all" and the largest max-detections.
         class_names: the ``K`` classes.
@@ -89,6 +92,7 @@ class MatchTable:
     det_score: np.ndarray
     det_tp: np.ndarray
     det_ignored: np.ndarray
+    det_repeat: np.ndarray
     gt_count: np.ndarray
     precision: np.ndarray
     class_names: list[str]
@@ -96,6 +100,16 @@ class MatchTable:
     @property
     def n_images(self) -> int:
         return int(self.gt_count.shape[0])
+
+
+def repeated_hits(ious: np.ndarray | list[Any], found: np.ndarray) -> np.ndarray:
+    """Which detections of one image and class repeat a found lesion: IoU >= 0.5 with some reference box
+    (``ious``: ``(D, G)``, detections in the matcher's score order) without being the match (``found``: ``(D,)``,
+    matched at IoU 0.5)."""
+    ious = np.asarray(ious, dtype=np.float64)
+    if ious.ndim != 2 or not ious.size:
+        return np.zeros(len(found), dtype=bool)
+    return (ious.max(axis=1) >= 0.5) & ~np.asarray(found, dtype=bool)
 
 
 def _require_pycocotools() -> tuple[Any, Any]:
@@ -174,7 +188,7 @@ def match_detections(
         evaluation.accumulate()
     thresholds = np.asarray(evaluation.params.iouThrs, dtype=np.float64)
     n_images, n_areas = len(truths), len(evaluation.params.areaRng)
-    det_image, det_class, det_score, det_tp, det_ignored = [], [], [], [], []
+    det_image, det_class, det_score, det_tp, det_ignored, det_repeat = [], [], [], [], [], []
     for k in range(n_classes):
         for i in range(n_images):
             entry = evaluation.evalImgs[k * n_areas * n_images + i]  # area range index 0: "all"
@@ -186,6 +200,8 @@ def match_detections(
             det_score.append(np.asarray(entry["dtScores"], dtype=np.float64))
             det_tp.append(np.asarray(entry["dtMatches"]) > 0)
             det_ignored.append(np.asarray(entry["dtIgnore"], dtype=bool))
+            # COCOeval's IoUs, rows in the same score order (and cut) as the entry's detections
+            det_repeat.append(repeated_hits(evaluation.ious[(i, k + 1)], det_tp[-1][0]))
     n_t = len(thresholds)
     return MatchTable(
         iou_thresholds=thresholds,
@@ -194,6 +210,7 @@ def match_detections(
         det_score=np.concatenate(det_score) if det_score else np.zeros(0),
         det_tp=np.concatenate(det_tp, axis=1) if det_tp else np.zeros((n_t, 0), bool),
         det_ignored=np.concatenate(det_ignored, axis=1) if det_ignored else np.zeros((n_t, 0), bool),
+        det_repeat=np.concatenate(det_repeat) if det_repeat else np.zeros(0, bool),
         gt_count=gt_count,
         precision=np.asarray(evaluation.eval["precision"])[:, :, :, 0, -1],
         class_names=list(class_names),
@@ -291,7 +308,8 @@ def weighted_map(table: MatchTable, weights: np.ndarray) -> dict[str, np.ndarray
 def froc(
     table: MatchTable, weights: np.ndarray | None = None, classes: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """FROC over ``classes`` (default all) pooled, at IoU 0.5.
+    """FROC over ``classes`` (default all) pooled, at IoU 0.5; a second detection of an already-found reference
+    box counts neither as a hit nor as a false positive (:attr:`MatchTable.det_repeat`; LUNA16's rule).
 
     Returns:
         ``(sensitivity at FROC_RATES (B, 7), curve false positives per image (B, D), curve sensitivity (B, D))``
@@ -300,7 +318,7 @@ def froc(
     """
     weights = np.ones((1, table.n_images)) if weights is None else weights
     chosen = list(range(len(table.class_names))) if classes is None else list(classes)
-    mask = np.isin(table.det_class, chosen) & ~table.det_ignored[0]
+    mask = np.isin(table.det_class, chosen) & ~table.det_ignored[0] & ~table.det_repeat
     index = np.nonzero(mask)[0]
     order = index[np.argsort(-table.det_score[index], kind="mergesort")]
     w = weights[:, table.det_image[order]]

@@ -11,11 +11,11 @@ bootstrap CIs and the report are computed by the same code as in 2D (:mod:`medim
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from medimg.tasks.detect.metrics import Detections, MatchTable
+from medimg.tasks.detect.metrics import Detections, MatchTable, repeated_hits
 
 IOU_THRESHOLDS = (0.5, 0.95, 0.05)
 """COCO's IoU range (start, stop, step): 0.50, 0.55, ..., 0.95; index 0 is 0.5 and index 5 is 0.75."""
@@ -66,7 +66,7 @@ def match_detections_3d(
         gt_classes=[np.asarray(lab, dtype=np.int64).reshape(-1) for _, lab in truths],
         max_detections=int(max_detections),
     )
-    det_image, det_class, det_score, det_tp, det_ignored = [], [], [], [], []
+    det_image, det_class, det_score, det_tp, det_ignored, det_repeat = [], [], [], [], [], []
     for k in range(n_classes):
         for i, per_class in enumerate(matches):
             entry = per_class.get(k)
@@ -78,6 +78,9 @@ def match_detections_3d(
             det_score.append(np.asarray(entry["dtScores"], dtype=np.float64))
             det_tp.append(np.asarray(entry["dtMatches"]) > 0)
             det_ignored.append(np.asarray(entry["dtIgnore"]) > 0)
+            det_repeat.append(
+                repeated_hits(_class_ious(truths[i], detections[i], k, max_detections, iou), det_tp[-1][0])
+            )
     quiet = _DropMonaiCocoWarnings()
     logging.getLogger().addFilter(quiet)  # MONAI's COCOMetric logs "no gt found for class" on the root logger
     try:
@@ -92,6 +95,7 @@ def match_detections_3d(
         det_score=np.concatenate(det_score) if det_score else np.zeros(0),
         det_tp=np.concatenate(det_tp, axis=1) if det_tp else np.zeros((n_t, 0), bool),
         det_ignored=np.concatenate(det_ignored, axis=1) if det_ignored else np.zeros((n_t, 0), bool),
+        det_repeat=np.concatenate(det_repeat) if det_repeat else np.zeros(0, bool),
         gt_count=gt_count,
         precision=np.asarray(statistics["precision"])[:, :, :, -1],
         class_names=list(class_names),
@@ -104,3 +108,22 @@ class _DropMonaiCocoWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.pathname.replace("\\", "/").endswith("apps/detection/metrics/coco.py")
+
+
+def _class_ious(
+    truth: tuple[np.ndarray, np.ndarray],
+    found: Detections,
+    k: int,
+    max_detections: int,
+    iou: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """IoUs ``(D, G)`` of one volume's class-``k`` detections and reference boxes, the detections in MONAI's
+    matching order (score descending, stable, the highest ``max_detections``)."""
+    labels = np.asarray(found.labels, dtype=np.int64).reshape(-1)
+    boxes = np.asarray(found.boxes, dtype=np.float64).reshape(-1, 6)[labels == k]
+    scores = np.asarray(found.scores, dtype=np.float64).reshape(-1)[labels == k]
+    boxes = boxes[np.argsort(-scores, kind="mergesort")[:max_detections]]
+    reference = np.asarray(truth[0], dtype=np.float64).reshape(-1, 6)[np.asarray(truth[1]).reshape(-1) == k]
+    if not len(boxes) or not len(reference):
+        return np.zeros((len(boxes), len(reference)))
+    return iou(boxes, reference)
