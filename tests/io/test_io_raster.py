@@ -230,7 +230,7 @@ def test_16bit_colour_png_is_flagged(tmp_path: Path) -> None:
     (tmp_path / "rgb16.png").write_bytes(blob)
     image = read_image(tmp_path / "rgb16.png")
     assert image.array.shape == (3, 2, 3)
-    assert image.meta["bits"] == 16 and image.meta["precision_reduced"] is True
+    assert image.meta["bits"] == 8 and image.meta["file_bits"] == 16 and image.meta["precision_reduced"] is True
 
 
 def test_palette_and_miniswhite_tiff(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``flo
 
 ``meta`` holds ``{"format": "png" | "jpeg" | "bmp" | "gif" | "tiff" | "webp" | "jpeg2000", "bits": bits per sample,
 "mode": Pillow-style mode such as "L", "RGB", "RGBA", "P", "1", "I;16", "F"}`` plus ``"palette": True`` for
-palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images.
+palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images. A 16-bit colour PNG is read at 8 bits
+per channel (Pillow keeps the high byte): ``"bits"`` is then 8, ``"file_bits"`` 16 and ``"precision_reduced"`` True.
 
 A decompression-bomb guard refuses images with more than ``max_pixels`` pixels (per frame, times frames for
 stacks) before any pixel data is decoded. :func:`raster_header` gives the shape and decoded size from the header
@@ -261,12 +262,10 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
     if transparent > 0:  # the alpha channel is dropped: check and predict say so (medimg.io.read_notes)
         meta["transparent"] = transparent
     if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-        logger.warning(
-            "%s: 16-bit colour PNG reduced to 8 bits per channel by Pillow; save it as 16-bit TIFF to keep "
-            "full precision",
-            path,
-        )
-        meta["bits"] = 16
+        _warn_reduced_png(path)
+        # the values are 8-bit (0..255): ``bits`` says so, as the check's bit-depth warning and the domain compare
+        # it with the other images' (``file_bits`` keeps what the file stores)
+        meta["file_bits"] = 16
         meta["precision_reduced"] = True
     if stack and len(frames) == n_frames:
         array = np.stack(frames, axis=1)  # (C, D, H, W)
@@ -277,6 +276,24 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
             logger.info("%s: %d frames/pages; reading the first only", path, n_frames)
         array = frames[0]
     return ImageData(array=np.ascontiguousarray(array, dtype=np.float32), source=str(path), meta=meta)
+
+
+#: folders whose 16-bit colour PNGs were warned about (:func:`_warn_reduced_png`)
+_REDUCED_PNG_FOLDERS: set[Path] = set()
+
+
+def _warn_reduced_png(path: Path) -> None:
+    """Warn that a 16-bit colour PNG is read at 8 bits per channel: once per folder (its siblings are read the same
+    way), not once per file and epoch."""
+    if path.parent in _REDUCED_PNG_FOLDERS:
+        return
+    _REDUCED_PNG_FOLDERS.add(path.parent)
+    logger.warning(
+        "%s: 16-bit colour PNG read at 8 bits per channel (0..255: Pillow keeps the high byte); save it as 16-bit "
+        "TIFF to keep full precision (the other 16-bit colour PNGs in %s are read the same way)",
+        path,
+        path.parent,
+    )
 
 
 def _transparent_share(img: Any) -> float:
