@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,15 @@ SHAPE_3D: tuple[str, ...] = (
 class ShapeFeatures(ImageFeatureTransformer):
     """Shape of the ROI (mask > 0) and of each label in ``labels``, in pixel units; needs a mask.
 
+    ``area_px``/``volume_vox`` count pixels (voxels); ``perimeter_px`` is the length of the region's
+    marching-squares contour (IBSI's mesh perimeter) and ``roundness = 4 pi A / P^2`` takes the area inside that
+    same contour, so no region scores more than 1 (a large pixelated disc about 0.88, a 2x2 square 0.94; a pixel
+    count over a perimeter traced through pixel centres gave that square pi, and a two-pixel region a perimeter of
+    0). The axes are those of the ellipse (ellipsoid) with the region's second moments (scikit-image's
+    ``regionprops`` convention) in pixel units; the ratios ``elongation`` (minor / major) and ``eccentricity``, and
+    roundness, are measured in millimetres when the image's spacing is known, so a sphere on a 0.7 x 0.7 x 3 mm grid
+    has an elongation of about 1, not 0.23.
+
     With two or more labels, ``area_ratio_{a}_{b} = area_a / (area_a + area_b)`` is added for each pair
     (for Herlev nucleus=1 / cytoplasm=2 that is the nucleus-to-cell ratio). A label absent from an image's
     mask gives NaN for its columns.
@@ -58,6 +68,10 @@ class ShapeFeatures(ImageFeatureTransformer):
     def _regions(self) -> list[tuple[str, int | None]]:
         return [("roi", None), *[(f"label{int(v)}", int(v)) for v in self.labels]]
 
+    def fitted_settings(self) -> dict[str, Any]:
+        # keeps rows cached before roundness used the contour's area and the axis ratios the spacing apart
+        return {"shape": "mesh perimeter and roundness, axis ratios in mm"}
+
     def _names(self, channels: int, spatial_dims: int) -> list[str]:
         stats = SHAPE_2D if spatial_dims == 2 else SHAPE_3D
         names = [f"{stat}_{region}" for region, _ in self._regions() for stat in stats]
@@ -72,7 +86,8 @@ class ShapeFeatures(ImageFeatureTransformer):
         areas: dict[int, float] = {}
         for _, label in self._regions():
             region = mask > 0 if label is None else mask == label
-            stats = _shape_2d(region) if region.ndim == 2 else _shape_3d(region)
+            spacing = _spacing(sample)
+            stats = _shape_2d(region, spacing) if region.ndim == 2 else _shape_3d(region, spacing)
             values += stats
             if label is not None:
                 areas[label] = float(region.sum())
@@ -84,25 +99,61 @@ class ShapeFeatures(ImageFeatureTransformer):
         return np.asarray(values, dtype=np.float64)
 
 
-def _axes(region: np.ndarray) -> tuple[float, float]:
-    """Major and minor axis lengths of the ellipse (ellipsoid) with the region's second moments."""
+def _spacing(sample: ImageSample) -> np.ndarray | None:
+    """The sample's spacing per spatial axis, when known and usable."""
+    spacing = sample.spacing_mm
+    if spacing is None or len(spacing) != sample.spatial_dims:
+        return None
+    values = np.asarray(spacing, dtype=np.float64)
+    return values if np.all(np.isfinite(values)) and np.all(values > 0) else None
+
+
+def _axes(region: np.ndarray, spacing: np.ndarray | None = None) -> tuple[float, float]:
+    """Major and minor axis lengths of the ellipse (ellipsoid) with the region's second (central, population)
+    moments, as scikit-image's ``regionprops``; in pixels, or in millimetres with ``spacing``."""
     coords = np.argwhere(region).astype(np.float64)
     if coords.shape[0] < 2:
         return 1.0, 1.0
-    eig = np.sort(np.linalg.eigvalsh(np.cov(coords.T)))[::-1].clip(min=0)
+    if spacing is not None:
+        coords = coords * spacing
+    eig = np.sort(np.linalg.eigvalsh(np.atleast_2d(np.cov(coords.T, bias=True))))[::-1].clip(min=0)
     return 4 * float(np.sqrt(eig[0])), 4 * float(np.sqrt(eig[-1]))
 
 
-def _shape_2d(region: np.ndarray) -> list[float]:
+def _ratios(region: np.ndarray, spacing: np.ndarray | None) -> tuple[float, float]:
+    """``(elongation, eccentricity)``: minor / major axis and the ellipse's eccentricity, in physical space."""
+    major, minor = _axes(region, spacing)
+    if major <= 0:
+        return 1.0, 0.0
+    return minor / major, float(np.sqrt(max(0.0, 1 - (minor / major) ** 2)))
+
+
+def _contour(region: np.ndarray, spacing: np.ndarray | None) -> tuple[float, float]:
+    """``(area, perimeter)`` inside and along the region's marching-squares contour at 0.5 (closed: the region is
+    padded), holes subtracted; in pixel units, or mm^2 and mm with ``spacing``."""
+    from skimage.measure import find_contours
+
+    scale = np.ones(2) if spacing is None else spacing
+    area = length = 0.0
+    for contour in find_contours(np.pad(region.astype(np.float64), 1), 0.5):
+        points = contour * scale
+        following = np.roll(points, -1, axis=0)
+        area += 0.5 * float(np.sum(points[:, 0] * following[:, 1] - following[:, 0] * points[:, 1]))
+        length += float(np.sum(np.linalg.norm(following - points, axis=1)))
+    return abs(area), length
+
+
+def _shape_2d(region: np.ndarray, spacing: np.ndarray | None = None) -> list[float]:
     if not region.any():
         return [np.nan] * len(SHAPE_2D)
-    from skimage.measure import label, perimeter
+    from skimage.measure import label
     from skimage.morphology import convex_hull_image
 
     area = float(region.sum())
-    perim = float(perimeter(region))
+    perim = _contour(region, None)[1]
+    mesh_area, mesh_perim = _contour(region, spacing)
     major, minor = _axes(region)
-    ecc = float(np.sqrt(1 - (minor / major) ** 2)) if major > 0 else 0.0
+    elongation, ecc = _ratios(region, spacing)
     hull = float(convex_hull_image(region).sum()) if area > 2 else area
     rows, cols = np.nonzero(region)
     box = float((np.ptp(rows) + 1) * (np.ptp(cols) + 1))
@@ -112,16 +163,16 @@ def _shape_2d(region: np.ndarray) -> list[float]:
         float(np.sqrt(4 * area / np.pi)),
         major,
         minor,
-        minor / major if major > 0 else 1.0,
+        elongation,
         ecc,
-        float(4 * np.pi * area / perim**2) if perim > 0 else 1.0,
+        float(4 * np.pi * mesh_area / mesh_perim**2) if mesh_perim > 0 else 1.0,
         area / hull if hull > 0 else 1.0,
         area / box,
         float(label(region).max()),
     ]
 
 
-def _shape_3d(region: np.ndarray) -> list[float]:
+def _shape_3d(region: np.ndarray, spacing: np.ndarray | None = None) -> list[float]:
     if not region.any():
         return [np.nan] * len(SHAPE_3D)
     from skimage.measure import label
@@ -135,7 +186,7 @@ def _shape_3d(region: np.ndarray) -> list[float]:
         float((6 * volume / np.pi) ** (1 / 3)),
         major,
         minor,
-        minor / major if major > 0 else 1.0,
+        _ratios(region, spacing)[0],
         volume / box,
         float(label(region).max()),
     ]
