@@ -14,6 +14,9 @@ uses the keys as patients when they look like patient ids:
 
 Only cases without a patient (no patient column, folder or DICOM header named one) are grouped; an INFO line gives
 an example.
+
+A table's image paths may name the patient by a folder instead (CheXpert's ``train/patient00001/study1/``):
+:func:`patients_from_folders` takes it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ from medimg.data.case import Case
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_GROUP_SHARE", "MIN_GROUPS", "group_by_name_patient", "name_key"]
+__all__ = [
+    "MAX_GROUP_SHARE",
+    "MIN_GROUPS",
+    "group_by_name_patient",
+    "name_key",
+    "patient_in_path",
+    "patients_from_folders",
+]
 
 #: fewer keys than this are not patients (a class prefix, a handful of batches)
 MIN_GROUPS = 10
@@ -76,3 +86,38 @@ def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[
         example_key,
     )
     return [replace(c, patient_id=f"name-{k}") if k is not None else c for c, k in zip(cases, keys, strict=True)]
+
+
+#: a folder of an image's path that names its patient: CheXpert's ``train/patient00001/study1/view1_frontal.jpg``,
+#: MIMIC-CXR's ``p10/p10000032/s50414267/``, BIDS' ``sub-01``
+_PATIENT_FOLDER = re.compile(r"(?:patient|subject|sub)[_-]?\d+|p\d{8}", re.IGNORECASE)
+
+
+def patient_in_path(raw_path: str) -> str | None:
+    """The patient an image's path names by a folder (``CheXpert-v1.0-small/train/patient00001/study1/
+    view1_frontal.jpg`` -> ``patient00001``): the innermost folder named like one, never the file's own name;
+    ``None`` for none."""
+    folders = [part for part in re.split(r"[/\\]", raw_path.strip()) if part][:-1]
+    named = [part for part in folders if _PATIENT_FOLDER.fullmatch(part)]
+    return named[-1] if named else None
+
+
+def patients_from_folders(cases: list[Case], where: object) -> list[Case]:
+    """``cases`` with the patient their paths name by a folder (:func:`patient_in_path`) when none has a patient
+    and every path names one (CheXpert's ``patient00001/study1/``: its table has no patient column, and split image
+    by image one patient's studies and views would straddle train/val/test); unchanged otherwise."""
+    if not cases or any(c.patient_id for c in cases):
+        return cases
+    found = [patient_in_path(c.case_id) for c in cases]
+    if not all(found):
+        return cases
+    logger.info(
+        "%s: patients from the folders of the image paths (%d patients for %d images, e.g. %s -> %s): one patient's "
+        "images never straddle train/val/test",
+        where,
+        len(set(found)),
+        len(cases),
+        cases[0].case_id,
+        found[0],
+    )
+    return [replace(c, patient_id=patient) for c, patient in zip(cases, found, strict=True)]

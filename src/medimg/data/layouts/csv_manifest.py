@@ -33,7 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
-from medimg.data.layouts.columns import PATH_COLUMNS, patients_from_folders, warn_lateral_views
+from medimg.data.layouts.columns import PATH_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -48,6 +48,8 @@ from medimg.data.layouts.common import (
     visible_dir,
     written_by_medimg,
 )
+from medimg.data.layouts.radiograph_views import warn_lateral_views
+from medimg.data.name_patients import patients_from_folders
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import projection_images
 

@@ -89,8 +89,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     Raises:
         DatasetError: a table lacks its columns, or no listed image is on disk.
     """
-    from medimg.data.layouts.columns import is_lateral, lateral_note
     from medimg.data.layouts.csv_manifest import one_hot_findings
+    from medimg.data.layouts.radiograph_views import is_lateral, lateral_note
 
     split_table = _table(path, SPLIT_TABLE)
     label_table = next(t for t in (_table(path, e) for e in LABEL_TABLES) if t is not None)
