@@ -5,6 +5,10 @@ The share ``lam`` of the first image is drawn once per batch from Beta(alpha, al
 batch uses one of them at random (timm's habit). CutMix's box covers ``1 - lam`` of the image (of the volume in
 3D) and ``lam`` is then recomputed from the box as clipped at the border. Images and volumes of any channel
 count work the same way; the pairing is a random permutation of the batch.
+
+The draws follow torch's global seed, which the training loop sets at the start of every epoch (from the member's
+seed and the epoch): an epoch mixes its batches the same way whether the run went through or was resumed before
+it, and each ensemble member mixes its own way.
 """
 
 from __future__ import annotations
@@ -46,13 +50,24 @@ class BatchMixer:
     def __init__(self, *, mixup: float, cutmix: float, seed: int) -> None:
         self.mixup = mixup
         self.cutmix = cutmix
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self._torch_seed: int | None = None
+
+    def _follow_torch_seed(self) -> None:
+        """A new stream whenever torch was seeded anew (the engine does so per epoch and member): a resumed run
+        mixes its remaining epochs as an uninterrupted one does (one stream from the start mixed them otherwise)."""
+        current = torch.initial_seed()
+        if current != self._torch_seed:
+            self._torch_seed = current
+            self.rng = np.random.default_rng([self.seed, current])
 
     @property
     def enabled(self) -> bool:
         return self.mixup > 0 or self.cutmix > 0
 
     def __call__(self, x: torch.Tensor) -> MixedBatch:
+        self._follow_torch_seed()
         partner = torch.from_numpy(self.rng.permutation(x.shape[0])).to(x.device)
         use_cutmix = self.cutmix > 0 and (self.mixup <= 0 or self.rng.random() < 0.5)
         alpha = self.cutmix if use_cutmix else self.mixup
