@@ -209,7 +209,8 @@ def load(
         )
     cases = _group_by_sub_folder(cases, folder_of, root)
     cases = series_as_volumes(cases, root, {class_dir for _, class_dir in class_dirs})
-    class_names, cases = _drop_empty_classes(class_names, cases, root)
+    class_names, cases = _drop_empty_classes(class_names, cases, root, class_of)
+    _note_unread_files(root, [folder for folder, name in class_of.items() if name in class_names])
     _refuse_a_class_of_masks(class_names, cases, root)
     return Dataset(
         name=Path(os.path.abspath(root)).name,
@@ -490,11 +491,35 @@ def _mask_like(path: Path) -> bool:
     return len(values) <= MASK_VALUES and values[0] == 0
 
 
-def _drop_empty_classes(class_names: list[str], cases: list[Case], root: Path) -> tuple[list[str], list[Case]]:
-    """Remove class folders that hold no images and renumber labels so they stay contiguous."""
+def _note_unread_files(root: Path, folders: list[Path]) -> None:
+    """Warn once when class folders that hold images also hold files of a format medimg does not read (whole-slide
+    ``.svs``/``.ndpi`` slides beside their exported tiles, HDF5...): they are left out, not images of the class."""
+    notes = [(folder, note) for folder in folders if (note := unread_files_note(folder))]
+    if notes:
+        folder, note = notes[0]
+        others = f" and {len(notes) - 1} other class folder(s)" if len(notes) > 1 else ""
+        logger.warning(
+            "%s: files in %s%s are left out of their class%s",
+            root,
+            folder.relative_to(root) if folder.is_relative_to(root) else folder,
+            others,
+            note,
+        )
+
+
+def _drop_empty_classes(
+    class_names: list[str], cases: list[Case], root: Path, class_of: dict[Path, str] | None = None
+) -> tuple[list[str], list[Case]]:
+    """Remove class folders that hold no images and renumber labels so they stay contiguous. The warning names
+    the files of a format medimg does not read in them (``class_of``: class folder -> class), such as a class of
+    whole-slide ``.svs`` files beside classes of exported tiles."""
     used = sorted({c.label for c in cases if c.label is not None})
     if len(used) == len(class_names):
         return class_names, cases
     empty = [n for i, n in enumerate(class_names) if i not in used]
-    logger.warning("%s: class folders without images are ignored: %s", root, ", ".join(empty))
+    notes = ""
+    for folder, name in (class_of or {}).items():
+        if name in empty and (note := unread_files_note(folder)):
+            notes += f" ({folder.relative_to(root) if folder.is_relative_to(root) else folder}: {note[2:]})"
+    logger.warning("%s: class folders without images are ignored: %s%s", root, ", ".join(empty), notes)
     return keep_classes(class_names, cases, used)
