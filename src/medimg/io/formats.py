@@ -398,6 +398,7 @@ UNREAD_SUFFIXES = {
     ".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide",
     ".mat": "MATLAB .mat",
     ".tfrec": "TFRecord", ".tfrecord": "TFRecord", ".pkl": "pickle", ".pickle": "pickle",
+    ".heic": "HEIC photo", ".heif": "HEIC photo",
 }  # fmt: skip
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
@@ -429,7 +430,16 @@ def _unsupported_format(head: bytes) -> str | None:
     for signature, name, fix in _UNSUPPORTED:
         if head.startswith(signature):
             return f"unrecognised image format: {name}, which medimg does not read; {fix}"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:  # an iPhone's photo: an ISO media file of HEIF brand
+        return (
+            "unrecognised image format: a HEIC/HEIF photo (an iPhone's default), which medimg does not read; export "
+            "it as JPEG or PNG (macOS Preview: File > Export; iPhone: Settings > Camera > Formats > Most Compatible)"
+        )
     return None
+
+
+#: ISO media brands of HEIF images (``ftyp`` at byte 4): iPhone photos are ``heic``, AVIF is ``avif``
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif")
 
 
 _MAGIC_PREFIXES: dict[str, tuple[bytes, ...]] = {
