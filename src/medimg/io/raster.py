@@ -378,6 +378,22 @@ def _alpha_samples(extrasamples: tuple[Any, ...], samples: int) -> list[int]:
     return [first + i for i, kind in enumerate(extrasamples) if int(kind) in _ALPHA_EXTRASAMPLES and first + i > 0]
 
 
+#: TIFF Photometric SEPARATED: ink amounts, CMYK unless the InkSet tag says other inks
+_SEPARATED = 5
+_INKSET_TAG = 332
+
+
+def _cmyk_to_rgb(data: np.ndarray, bits: int) -> np.ndarray:
+    """CMYK ink amounts ``(4, ...)`` as RGB ``(3, ...)`` in the same range, as Pillow converts them (each colour's
+    complement times the black's: ``R = (top - K) - round(C * (top - K) / top)``), so a CMYK TIFF (a figure saved
+    for print) reads as its CMYK JPEG does. Without it the four inks were four channels of a fluorescence image,
+    the colours inverted."""
+    top = (1 << bits) - 1
+    ink = data.astype(np.int64)
+    white = top - ink[3:4]
+    return (white - np.rint(ink[:3] * white / top).astype(np.int64)).astype(data.dtype)
+
+
 def tiff_mode(channels: int, dtype: np.dtype, palette: bool, photometric: int | None = None) -> str:
     """The Pillow-style mode of TIFF pixels (``meta["mode"]``): ``"L"``, ``"I;16"``, ``"RGB"``, ``"F"``...; pixels
     of several channels that are not RGB (fluorescence stains, ``photometric`` minisblack) are ``"multichannel"``."""
@@ -464,10 +480,15 @@ def _tifffile_header(path: Path) -> ImageHeader:
     with tifffile.TiffFile(path) as tif:
         series, axes, shape, channel_axes, depth_axes = _tiff_layout(tif, path)
         palette = int(series.keyframe.photometric) == 3 and series.keyframe.colormap is not None
+        cmyk = (
+            int(series.keyframe.photometric) == _SEPARATED and int(series.keyframe.tags.valueof(_INKSET_TAG) or 1) != 2
+        )
         itemsize = int(np.dtype(series.dtype).itemsize)
         levels = [_level_factor(series, level, axes, shape) for level in list(series.levels or [])[1:]]
     spatial = tuple(shape[axes.index(a)] for a in (*depth_axes, "Y", "X"))
     channels = shape[axes.index(channel_axes[0])] if channel_axes else 3 if palette else 1
+    if cmyk and channels == 4:  # read as RGB
+        channels = 3
     return ImageHeader(
         format="tiff",
         shape=(channels, *spatial),
@@ -507,6 +528,7 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         n_pages = len(tif.pages)
         n_series = len(tif.series)
         orientation = _tiff_orientation(tif)
+        inkset = int(keyframe.tags.valueof(_INKSET_TAG) or 1)  # 1: CMYK, 2: other inks
         n_pix = shape[axes.index("Y")] * shape[axes.index("X")]
         if depth_axes:
             n_pix *= shape[axes.index(depth_axes[0])]
@@ -542,8 +564,11 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         if transparent := _share_below(data[alpha[0]], opaque):  # said by check and predict (medimg.io.read_notes)
             meta["transparent"] = transparent
         data = np.delete(data, alpha, axis=0)
+    if photometric == _SEPARATED and data.shape[0] == 4 and inkset != 2 and dtype.kind == "u":
+        data = _cmyk_to_rgb(data, bits)  # ink amounts: as Pillow converts a CMYK JPEG (or this TIFF, without tifffile)
+        meta["converted_from"] = "CMYK"
     channels = int(data.shape[0])
-    meta["mode"] = tiff_mode(channels, dtype, palette, photometric)
+    meta["mode"] = "CMYK" if "converted_from" in meta else tiff_mode(channels, dtype, palette, photometric)
     if n_pages > 1:
         meta["n_pages"] = n_pages
     if orientation != 1:  # viewers show it turned; read as stored like any raster (check and predict say so)
