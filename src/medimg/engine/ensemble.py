@@ -92,7 +92,9 @@ def train_members(
     for k in range(wanted):
         member_plan = single
         if budget is not None:
-            left = dist.broadcast(budget - (time.perf_counter() - started))
+            # a resumed run counts the time its members had trained before the interruption too
+            spent = max(time.perf_counter() - started, sum(r.train_time_s for r in results))
+            left = dist.broadcast(budget - spent)
             if not room_for_member(k, left, results):
                 logger.info(
                     "time budget %.0f s: %d network(s) trained, %.0f s left is too little for another (the last "
@@ -108,14 +110,15 @@ def train_members(
         member = member_seed(seed, k)
         torch.manual_seed(member)  # the initial weights too: same seed, same model
         network = build(single.member(k))
+        folder = run_dir if k == 0 else run_dir / f"member_{k}"
         result = train(
             network,
             batches,
             member_plan,
             hooks,
-            run_dir if k == 0 else run_dir / f"member_{k}",
+            folder,
             seed=member,
-            resume=resume,
+            resume=resume and (k == 0 or folder.exists()),  # a member the interruption came before just starts
             progress=progress,
             tensorboard=tensorboard,
             label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),

@@ -226,6 +226,10 @@ def train(
     best_epoch, stale, start_epoch = 0, 0, 1
     best_state = copy_state(selected)
     history: list[dict[str, float]] = []
+    budget = plan.time_budget_s  # this network's budget (a share of the plan's when networks split it)
+    budget_share = 1
+    epoch_times: list[float] = []
+    spent_before = 0.0  # training time of the epochs a resumed run had done before it was interrupted
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
         network.load_state_dict(state["model"])
@@ -242,6 +246,9 @@ def train(
         history = list(state["history"])
         start_epoch = int(state["epoch"]) + 1
         best_state = load_checkpoint(best_path)["model"] if best_path.is_file() else copy_state(selected)
+        if "budget" in state:  # the share of the time budget epoch 1 decided, and the time already spent of it
+            budget, budget_share = state["budget"], int(state["budget_share"])
+            epoch_times, spent_before = list(state["epoch_times"]), float(state["train_time_s"])
         if start_epoch > epochs:  # every epoch ran (interrupted in the evaluation, or finished)
             logger.info("resuming %s: all %d epochs were trained; going on with what follows them", run_dir, epochs)
         else:
@@ -255,10 +262,7 @@ def train(
     with EpochProgress(
         f"training {label}".strip(), total=epochs, done=start_epoch - 1, enabled=progress and writes
     ) as epochs_bar:  # closed however the loop ends (a Ctrl-C or SIGTERM message then starts on a new line)
-        started = time.perf_counter()
-        budget = plan.time_budget_s  # this network's budget (a share of the plan's when networks split it)
-        budget_share = 1
-        epoch_times: list[float] = []
+        started = time.perf_counter() - spent_before
         stopped_early = False
         out_of_time = False
         epoch = start_epoch - 1
@@ -391,6 +395,10 @@ def train(
                         "epochs": epochs,
                         "amp": amp,
                         "history": history,
+                        "budget": budget,
+                        "budget_share": budget_share,
+                        "epoch_times": [*epoch_times, time.perf_counter() - epoch_started],
+                        "train_time_s": time.perf_counter() - started,
                         **({"task_step": own_step.state_dict()} if own_step is not None else {}),
                         **({"weight_average": average.state_dict()} if average is not None else {}),
                     },
