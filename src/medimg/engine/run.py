@@ -9,6 +9,7 @@ Under torchrun every rank runs this; rank 0 alone writes.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -167,22 +168,29 @@ def _fit_run(
     if splits is None:
         if options.resume and run.file("splits.json").is_file():
             splits = Splits.from_dict(run.read_json("splits.json"))
+            refuse_other_images(run, dataset, splits)
         else:
             splits = default_splits(task, dataset, options)
     if options.train_on_all:
         splits = validation_joins_training(task, splits)
-    run.write_json(
-        "config.json",
-        {
-            "task": task.name,
-            "data": str(Path(dataset.root).resolve()),
-            "dataset_options": dataset.options,
-            "options": options.model_dump(),
-            "plan_overrides": [layer for layer in plan_layers if layer],
-        },
-    )
-    run.write_json("dataset.json", dataset.describe())
-    run.write_json("splits.json", splits.to_dict())
+    resumed = options.resume and run.file("fingerprint.json").is_file()
+
+    def write_data_files() -> None:
+        run.write_json(
+            "config.json",
+            {
+                "task": task.name,
+                "data": str(Path(dataset.root).resolve()),
+                "dataset_options": dataset.options,
+                "options": options.model_dump(),
+                "plan_overrides": [layer for layer in plan_layers if layer],
+            },
+        )
+        run.write_json("dataset.json", dataset.describe())
+        run.write_json("splits.json", splits.to_dict())
+
+    if not resumed:  # a resumed run's are rewritten once its data is known to be the same (below)
+        write_data_files()
     train_cases, val_cases = training_cases(dataset, splits)
     synthetic = synthetic_cases(dataset, options.synthetic, splits) if options.synthetic else []
     train_cases = [*train_cases, *synthetic]
@@ -196,6 +204,9 @@ def _fit_run(
             f"image per step; give --batch-size {dist.world_size} or more (or fewer processes)"
         )
     planned.run_dir = run.path
+    if resumed:
+        refuse_other_contents(run, dataset, planned.fingerprint.model_dump(mode="json"))
+        write_data_files()
     setup = task.setup(dataset, planned, val_cases, local, dist)
     run.write_json("fingerprint.json", planned.fingerprint.model_dump())
     run.write_json("plan.json", planned.plan.model_dump())
@@ -386,6 +397,55 @@ def validation_joins_training(task: RunnableTask, splits: Splits) -> Splits:
     return Splits(
         assignment=assignment, method=splits.method + TRAIN_ON_ALL, seed=splits.seed, notes=[*splits.notes, note]
     )
+
+
+def refuse_other_images(run: RunFolder, dataset: Any, splits: Splits) -> None:
+    """``--resume`` continues a run on the images it was split from: other images (another data folder, images
+    added or removed) would train its checkpoint on data it never planned for and score it on a test split that is
+    not the one saved.
+
+    Raises:
+        DatasetError: naming how many images are new or gone, with an example of each.
+    """
+    now = {case.case_id for case in dataset.cases}
+    added, gone = sorted(now - splits.assignment.keys()), sorted(splits.assignment.keys() - now)
+    if added or gone:
+        found = [f"{len(ids)} image(s) {what} (e.g. {ids[0]})" for ids, what in ((added, "new"), (gone, "gone")) if ids]
+        raise DatasetError(
+            f"--resume: {dataset.root} is not the data {run.path} was training on: {', '.join(found)}"
+            f"{_was_trained_on(run)}; resume with that data, or choose a new --run-dir to train on this"
+        )
+
+
+def refuse_other_contents(run: RunFolder, dataset: Any, fingerprint: dict[str, Any]) -> None:
+    """``--resume`` on images of the same names whose contents differ (another copy of the data, images replaced):
+    the training split's fingerprint (sizes, intensities, class counts) differs from the one saved.
+
+    Raises:
+        DatasetError: naming the fields that differ.
+    """
+    saved = run.read_json("fingerprint.json")
+    differ = sorted(  # compared as JSON: a NaN equals the NaN saved
+        k for k in fingerprint.keys() & saved.keys() if k != "dataset" and _json(fingerprint[k]) != _json(saved[k])
+    )
+    if differ:
+        raise DatasetError(
+            f"--resume: the images of {dataset.root} are not those {run.path} was training on (their "
+            f"{', '.join(differ[:4])} differ from its fingerprint.json){_was_trained_on(run)}; resume with that data, "
+            "or choose a new --run-dir to train on this"
+        )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _was_trained_on(run: RunFolder) -> str:
+    try:
+        data = run.read_json("config.json").get("data")
+    except Exception:  # an unreadable config.json: the message goes without the path
+        return ""
+    return f" (it was trained on {data})" if data else ""
 
 
 def training_cases(dataset: Any, splits: Splits) -> tuple[list[Any], list[Any]]:
