@@ -300,6 +300,7 @@ def _prepare_classify(
     spec = {key: getattr(plan, key) for key in PREPROCESSING_KEYS}
     spec["canonical_orientation"] = plan.canonical_orientation  # optional: exports before it lack it (read as off)
     spec["denoise"], spec["denoise_radius"] = plan.denoise, plan.denoise_radius  # likewise (read as none)
+    spec["normalisation"] = plan.normalisation  # likewise (read as dataset)
     spec["tta_flip_axes"] = [a for a in plan.augmentation.flip_axes if a < plan.spatial_dims] if plan.tta else []
     prepared = PreparedExport(
         network=network,

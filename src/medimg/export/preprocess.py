@@ -18,6 +18,7 @@ import numpy as np
 from medimg.errors import MULTI_CHANNEL_HINT, DatasetError, wrong_dimensions
 from medimg.io.frames import convert_colours
 from medimg.io.limits import reduce_for_size
+from medimg.planning.plan import PER_IMAGE_MIN_STD
 from medimg.transforms.denoise import denoise
 
 PREPROCESSING_KEYS = (
@@ -137,10 +138,22 @@ def preprocess(
         reduced = reduce_for_size(array, size)  # block means first for images many times the input size
         converted = to_channels(np.asarray(reduced, dtype=np.float32), channels, names[i], meta_of[i])
         resized = resize(denoise(converted, *denoising), size)
-        clipped = np.clip(resized, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
-        normalised = (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
-        out[i] = normalised.astype(np.float16).astype(np.float32)
+        out[i] = normalise(resized, spec).astype(np.float16).astype(np.float32)
     return out
+
+
+def normalise(image: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
+    """One resized image ``(C, *input_size)`` clipped and standardised by the plan's numbers, or (``normalisation:
+    per_image``; exports before it lack the field: dataset) by each channel's own mean and standard deviation, as
+    :func:`medimg.transforms.preprocess.normalise`."""
+    if spec.get("normalisation", "dataset") == "per_image":
+        x = image.astype(np.float64)
+        axes = tuple(range(1, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        std = np.maximum(x.std(axis=axes, keepdims=True), PER_IMAGE_MIN_STD)
+        return ((x - mean) / std).astype(np.float32)
+    clipped = np.clip(image, np.float32(spec["clip_low"]), np.float32(spec["clip_high"]))
+    return (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
 
 
 def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_label: bool = False) -> list[str]:
@@ -175,8 +188,13 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
         f"resize to {size} ({'rows, columns' if dims == 2 else 'the array axes in order'}; "
         f"{'bi' if dims == 2 else 'tri'}linear, align_corners=False); when shrinking, first "
         "filter each shrunk axis with a Gaussian of sigma (in/out - 1)/2 (MONAI Resize anti_aliasing)",
-        f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "
-        f"{spec['norm_std']}, round through float16",
+        (
+            "per channel subtract the image's own mean and divide by its own standard deviation (population, at "
+            f"least {PER_IMAGE_MIN_STD:g}; over the resized pixels), round through float16"
+            if spec.get("normalisation", "dataset") == "per_image"
+            else f"clip to [{spec['clip_low']}, {spec['clip_high']}], subtract {spec['norm_mean']}, divide by "
+            f"{spec['norm_std']}, round through float16"
+        ),
         f"stack to (N, {int(spec['in_channels'])}, {', '.join(map(str, size))}) float32 as input 'image' "
         "(any batch size N)",
     ]

@@ -81,6 +81,8 @@ CALIBRATED_MODALITIES: frozenset[str] = frozenset({"CT", "PT", "NM", "RTDOSE"})
 DISPLAY_MAX = 255.0
 
 #: Percentiles that stretch a deep (> 8-bit) image without a VOI window onto the display range.
+CT_LOW_HU = -500.0
+"""Intensities below this (in the 0.5th percentile) are taken for Hounsfield units (CT): air is -1000 HU."""
 DISPLAY_PERCENTILES = (0.5, 99.5)
 
 

@@ -102,6 +102,11 @@ BLANK_FRACTION = 0.02
 NOISE_MARGIN = 0.4
 
 
+PER_IMAGE_NORMALISATIONS = frozenset({"per_image", "zscore"})
+"""A plan's ``normalisation`` values that map each image by its own statistics (classification and detection
+``per_image``, segmentation ``zscore``)."""
+
+
 class TrainingDomain(BaseModel):
     """What the training images were, as the network saw them (saved in ``fingerprint.json`` as ``domain``)."""
 
@@ -139,6 +144,11 @@ class TrainingDomain(BaseModel):
         None,
         description="3D segmentation: volumes are resampled to this spacing and cut into sliding windows before the "
         "network (the plan's target_spacing_mm), so another spacing or size does not change what it sees",
+    )
+    scale_free_intensities: bool = Field(
+        False,
+        description="the network sees each image by its own statistics (the plan's per-image z-score or percentiles: "
+        "MR), so values beyond the training range are not judged (another scanner's scale is expected)",
     )
     channel_suffixes: list[str] | None = Field(
         None,
@@ -382,12 +392,16 @@ def load_training_domain(run_dir: str | Path | None) -> TrainingDomain | None:
     except (OSError, ValueError) as error:
         logger.warning("%s cannot be read (%s): inputs are not checked against the training domain", path, error)
         return None
-    try:  # a plan that resamples volumes (3D segmentation): their spacing and size are the network's business
-        resampled = json.loads((Path(run_dir) / "plan.json").read_text()).get("target_spacing_mm")
-    except (OSError, ValueError, AttributeError):
-        resampled = None
-    if isinstance(resampled, list) and resampled and domain.resampled_spacing_mm is None:
+    try:
+        plan = json.loads((Path(run_dir) / "plan.json").read_text())
+    except (OSError, ValueError):
+        plan = {}
+    plan = plan if isinstance(plan, dict) else {}
+    resampled = plan.get("target_spacing_mm")  # a plan that resamples volumes (3D segmentation): their spacing
+    if isinstance(resampled, list) and resampled and domain.resampled_spacing_mm is None:  # and size are its business
         domain = domain.model_copy(update={"resampled_spacing_mm": [float(v) for v in resampled]})
+    if plan.get("normalisation") in PER_IMAGE_NORMALISATIONS:
+        domain = domain.model_copy(update={"scale_free_intensities": True})
     return domain
 
 
@@ -433,7 +447,8 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
     spread = _spread(image.array)  # one sample of the image's values for the blank and intensity checks
     blank = _blank_reasons(image, domain, spread)
     reasons.extend(blank)
-    reasons.extend(_intensity_reasons(image, domain, spread[1], blank=bool(blank)))
+    if not domain.scale_free_intensities:
+        reasons.extend(_intensity_reasons(image, domain, spread[1], blank=bool(blank)))
     if not blank:
         reasons.extend(_noise_reasons(image, domain))
     if domain.spatial_dims == image.ndim_spatial and not (domain.resampled_spacing_mm and image.spacing_mm):

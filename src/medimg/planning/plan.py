@@ -44,6 +44,10 @@ learns to ignore their noise. Not measured to help on any dataset here, so it is
 (``--set denoise=median`` for ultrasound speckle, ``nl_means`` for low-dose CT or noisy MR)."""
 
 
+PER_IMAGE_MIN_STD = 1e-8
+"""``normalisation: per_image``: a channel's standard deviation is at least this (a constant image stays 0)."""
+
+
 class AugmentationPlan(BaseModel):
     """Random augmentation applied to each training batch (on tensors, the whole batch at once)."""
 
@@ -269,6 +273,12 @@ class Plan(TrainingPlan):
     )
     denoise: DenoiseMethod = Field("none", description=DENOISE_DESCRIPTION)
     denoise_radius: float = Field(1.0, gt=0, le=10, description=DENOISE_RADIUS_DESCRIPTION)
+    normalisation: Literal["dataset", "per_image"] = Field(
+        "dataset",
+        description="dataset: clip to [clip_low, clip_high] and standardise by norm_mean/norm_std, the training "
+        "set's statistics (CT, 8-bit images); per_image: each image's own z-score per channel after the resize "
+        "(nnU-Net's MR scheme: scans whose intensity scale differs between machines; clip and norm fields unused)",
+    )
     clip_low: float = Field(0.0, description="intensities are clipped to [clip_low, clip_high] first")
     clip_high: float = Field(255.0, description="upper clip bound")
     norm_mean: float = Field(0.0, description="then standardised: (x - norm_mean) / norm_std")

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from medimg.io.windowing import CT_LOW_HU
 from medimg.planning.fingerprint import Fingerprint
 from medimg.planning.plan import DENOISE_OFF, AugmentationPlan, Plan, members_wanted
 from medimg.planning.semi_supervised import determine_semi_supervised
@@ -61,6 +62,8 @@ def describe_voxels(shape: Sequence[int], spacing_mm: Sequence[float] | None, in
 
 
 #: a reduction from which the input-size reason says which structures shrink to a pixel
+PER_IMAGE_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
+"""Volume formats whose stored values are the scanner's own (no window applied when read)."""
 SHRINK_NOTE_FACTOR = 2.0
 #: per-axis factors further apart than this share are said as an anisotropic resize (rounding a side is not)
 ANISOTROPY_TOLERANCE = 0.1
@@ -104,13 +107,29 @@ def describe_resize(shape: Sequence[int], input_size: Sequence[int]) -> str:
     return "; ".join(parts)
 
 
-def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float, str]:
+def determine_normalisation(fp: Fingerprint) -> tuple[str, float, float, float, float, str]:
     """Clip to the 0.5-99.5 percentiles of the training intensities, then standardise with their mean/sd.
 
     This is nnU-Net's CT scheme, and it also suits 8-bit rasters: robust to a few saturated pixels and
-    independent of the modality's units (HU, raw MR values, 0-255). Statistics come from training cases
-    only, so nothing leaks from validation or test.
+    independent of the modality's units (HU, 0-255). Statistics come from training cases only, so nothing leaks
+    from validation or test. Volumes stored as raw scanner values that are not Hounsfield units (MR in NIfTI,
+    MetaImage or NRRD: :data:`PER_IMAGE_FORMATS`, 0.5th percentile above :data:`CT_LOW_HU`) get each volume's own
+    z-score instead (``per_image``, nnU-Net's MR scheme): their scale differs between scanners and protocols, so
+    one range for all would squash some scans and saturate others. (DICOM that is not CT is already mapped to
+    0..255 by each file's own window when read.)
     """
+    if fp.spatial_dims == 3 and fp.modality.lower() in PER_IMAGE_FORMATS and fp.intensity.percentile_00_5 >= CT_LOW_HU:
+        return (
+            "per_image",
+            0.0,
+            1.0,
+            0.0,
+            1.0,
+            (
+                f"{fp.modality} volumes without Hounsfield units (0.5th percentile {fp.intensity.percentile_00_5:g}): "
+                "each volume's own z-score, as nnU-Net normalises MR (their scale differs between scanners)"
+            ),
+        )
     low, high = fp.intensity.percentile_00_5, fp.intensity.percentile_99_5
     if high <= low:
         low, high = (
@@ -119,7 +138,7 @@ def determine_normalisation(fp: Fingerprint) -> tuple[float, float, float, float
         )
     mean = min(max(fp.intensity.mean, low), high)
     std = max(fp.intensity.std, 1e-6 * max(abs(high - low), 1.0))
-    return low, high, mean, std, "clip to training 0.5-99.5 percentiles, then standardise"
+    return "dataset", low, high, mean, std, "clip to training 0.5-99.5 percentiles, then standardise"
 
 
 def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, float, str]:
@@ -296,7 +315,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
     """Build the default plan for a fingerprint and the CPU's bf16 support. Pure: same inputs, same plan."""
     reasons: dict[str, str] = {}
     input_size, reasons["input_size"] = determine_input_size(fp)
-    low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
+    normalisation, low, high, mean, std, reasons["normalisation"] = determine_normalisation(fp)
     network, width, reasons["network"] = determine_network(fp, input_size)
     batch_size, reasons["batch_size"] = determine_batch_size(fp, input_size)
     epochs, patience, reasons["epochs"] = determine_epochs(fp, batch_size)
@@ -322,6 +341,7 @@ def make_plan(fp: Fingerprint, *, bf16_supported: bool = True) -> Plan:
         num_classes=len(fp.class_names),
         multi_label=fp.multi_label,
         input_size=input_size,
+        normalisation=normalisation,
         clip_low=low,
         clip_high=high,
         norm_mean=mean,

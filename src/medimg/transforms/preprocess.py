@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from medimg.planning.plan import Plan
+from medimg.planning.plan import PER_IMAGE_MIN_STD, Plan
 
 logger = logging.getLogger(__name__)
 
@@ -124,5 +124,13 @@ def _refuse_beyond_memory(count: int, plan: Plan) -> None:
 
 
 def normalise(tensor: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """Clip to ``[clip_low, clip_high]`` and standardise with ``norm_mean``/``norm_std`` (float32)."""
+    """Clip to ``[clip_low, clip_high]`` and standardise with ``norm_mean``/``norm_std`` (float32); with
+    ``normalisation: per_image`` each image channel's own z-score over its last ``spatial_dims`` axes instead
+    (``tensor``: ``(N, C, *spatial)`` or ``(N * C, *spatial)``)."""
+    if getattr(plan, "normalisation", "dataset") == "per_image":
+        axes = tuple(range(tensor.ndim - plan.spatial_dims, tensor.ndim))
+        x = tensor.double()
+        mean = x.mean(dim=axes, keepdim=True)
+        std = x.std(dim=axes, keepdim=True, unbiased=False).clamp_min(PER_IMAGE_MIN_STD)
+        return ((x - mean) / std).float()
     return (tensor.float().clamp(plan.clip_low, plan.clip_high) - plan.norm_mean) / plan.norm_std

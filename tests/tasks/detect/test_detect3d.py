@@ -321,8 +321,9 @@ def test_msd_hippocampus_boxes_train_and_evaluate(tmp_path: Path) -> None:
 def test_the_run_saves_its_training_domain_and_flags_unlike_volumes(
     trained: Model, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 3D detection run saves the training domain (sizes, spacing, intensities); volumes in another intensity
-    range are flagged by predict and evaluate, and refused by a strict evaluation (issue 14)."""
+    """A 3D detection run saves the training domain (sizes, spacing, intensities); volumes at another spacing are
+    flagged by predict and evaluate, and refused by a strict evaluation (issue 14). Volumes in values 100x larger
+    are not: this MR-like run maps each volume by its own percentiles, so their scale never reaches the network."""
     import logging
 
     import nibabel as nib
@@ -333,14 +334,20 @@ def test_the_run_saves_its_training_domain_and_flags_unlike_volumes(
     domain = json.loads((run / "fingerprint.json").read_text())["domain"]
     assert domain["spatial_dims"] == 3 and domain["min_shape"] == [SIZE] * 3
     assert domain["min_spacing_mm"] == pytest.approx([1.5, 1.0, 1.0]) and domain["intensity_max"] < 200
+    assert trained.plan_.normalisation == "per_image"
     external = write_volumes(tmp_path / "scaled", n=4, seed=5)
     for path in (external / "imagesTr").glob("*.nii.gz"):  # the same kind of volume, in values 100x larger
         volume = nib.load(path)
         nib.save(nib.Nifti1Image(np.asarray(volume.dataobj) * 100.0, volume.affine), path)
+    (scaled,) = Model.load(run).predict([external / "imagesTr" / "case_00.nii.gz"])
+    assert scaled.to_dict()["domain"]["in_domain"] is True
+    for path in (external / "imagesTr").glob("*.nii.gz"):  # now also voxels 3x larger in every axis
+        volume = nib.load(path)
+        nib.save(nib.Nifti1Image(np.asarray(volume.dataobj), volume.affine @ np.diag([3.0, 3.0, 3.0, 1.0])), path)
     with caplog.at_level(logging.WARNING):
         (prediction,) = Model.load(run).predict([external / "imagesTr" / "case_00.nii.gz"])
     verdict = prediction.to_dict()["domain"]
-    assert verdict["in_domain"] is False and any("intensities" in r for r in verdict["reasons"])
+    assert verdict["in_domain"] is False and any("spacing" in r for r in verdict["reasons"])
     report = Model.load(run).evaluate(external, split="all", out_dir=tmp_path / "report", n_resamples=10)
     assert report.to_dict()["extra"]["domain"]["out_of_domain"] == 4
     with pytest.raises(OutOfDomainError):

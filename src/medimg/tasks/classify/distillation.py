@@ -28,6 +28,7 @@ INPUT_FIELDS = (
     "input_size",
     "denoise",
     "denoise_radius",
+    "normalisation",
     "clip_low",
     "clip_high",
     "norm_mean",

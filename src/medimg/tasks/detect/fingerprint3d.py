@@ -12,13 +12,12 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.detection import volume_boxes
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.windowing import CT_LOW_HU
 from medimg.planning.domain import describe_training_domain
 from medimg.tasks.detect.plan3d import AxisSizeStats, Detect3DFingerprint
 
 INTENSITY_SAMPLE = 32
 """Training volumes read for the channel count, spacing and intensity statistics."""
-CT_LOW_HU = -500.0
-"""Intensities below this (in the 0.5th percentile) are taken for Hounsfield units (CT)."""
 
 
 def axis_size_stats(sizes: np.ndarray, images: int) -> AxisSizeStats:
