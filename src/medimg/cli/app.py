@@ -871,13 +871,13 @@ def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
     written, so two calls writing into one folder at the same time take different numbers.
     """
     from medimg.fileio import atomic_write_bytes
-    from medimg.io.formats import file_stem
+    from medimg.io.formats import file_stem, safe_file_name
 
     numbers = (re.match(r"(\d+)_", f.name) for f in folder.glob("*.png")) if folder.is_dir() else iter(())
     first = max((int(m.group(1)) + 1 for m in numbers if m), default=0)
     for i, p in enumerate(predictions):
         if getattr(p, "overlay_png", None) is not None:  # a series summary has no overlay
-            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", file_stem(p.source))  # scan.nii.gz -> scan
+            stem = safe_file_name(file_stem(p.source))  # scan.nii.gz -> scan; letters of any script kept
             folder.mkdir(parents=True, exist_ok=True)
             while True:
                 target = folder / f"{first + i:04d}_{stem}.{p.explain_method}.png"

@@ -387,6 +387,7 @@ class OnnxPredictor:
 
         folder = Path(out_dir) if out_dir is not None else self.mask_dir
         predictions = []
+        written: set[Path] = set()
         for image in images:
             labels, probs = self.segment_image(image)
             mask_path = None
@@ -399,6 +400,7 @@ class OnnxPredictor:
                             folder,
                             volume=labels.ndim == 3,
                             case=image.meta.get("case_name"),
+                            taken=written,
                         ),
                         affine=image.affine,
                         spacing_mm=image.spacing_mm,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -142,6 +143,25 @@ def file_stem(path: str | os.PathLike[str]) -> str:
     """A file's name without its (double) suffix: ``kidney_left.nii.gz`` -> ``kidney_left``."""
     name = Path(path).name
     return name[: len(name) - len(file_suffix(path))]
+
+
+def output_stem(path: str | os.PathLike[str]) -> str:
+    """The name the outputs made from ``path`` take: without its file type (``scan.mha`` -> ``scan``,
+    ``kidney.nii.gz`` -> ``kidney``), but whole for a folder (a DICOM series) and for a name whose last dotted part
+    holds no letter: a DICOM file or series named by its UID (``1.2.840.113619.2.55.3.604688119.969.1268071029.320``)
+    or a numbered slice (``IM.001``), whose last part tells it from its siblings (cut off, every slice of a series
+    wrote its output to one file, each replacing the last)."""
+    source = Path(path)
+    last = file_suffix(source)[1:]
+    if source.is_dir() or not last or not any(c.isalpha() for c in last):
+        return source.name
+    return file_stem(source)
+
+
+def safe_file_name(text: str, default: str = "image") -> str:
+    """``text`` with every run of characters other than letters (of any script), digits, ``_``, ``.`` and ``-``
+    replaced by ``_`` (``patch 0 é`` -> ``patch_0_é``): a file name every file system takes."""
+    return re.sub(r"[^\w.-]+", "_", text) or default
 
 
 def has_dicom_magic(path: str | os.PathLike[str]) -> bool:

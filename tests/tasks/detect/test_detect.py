@@ -205,6 +205,27 @@ def test_predict_and_reload(trained: Model, voc: Path, tmp_path: Path) -> None:
     assert again["boxes"] == data["boxes"]  # the bundle reloads the same network and decoding
 
 
+def test_every_input_keeps_its_own_overlay(trained: Model, voc: Path, tmp_path: Path) -> None:
+    """Files named by DICOM-style UIDs, one name in two formats and a non-ASCII name each get their own overlay
+    (the overlay was named by the part before the first dot: every UID-named file wrote ``1_boxes.png``, each
+    replacing the last, and ``x.png`` replaced ``x.jpg``'s)."""
+    import shutil
+
+    from PIL import Image
+
+    source = voc / "JPEGImages" / "img_000.png"
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    names = ["1.2.840.113619.2.55.3.1.png", "1.2.840.113619.2.55.3.2.png", "x.png", "patch é.png"]
+    for name in names:
+        shutil.copy(source, inputs / name)
+    Image.open(source).convert("RGB").save(inputs / "x.jpg", quality=95)
+    predictions = trained.predict(sorted(inputs.iterdir()), out_dir=tmp_path / "out")
+    overlays = [Path(p.to_dict()["overlay"]) for p in predictions]  # type: ignore[union-attr]
+    assert len(overlays) == 5 and len(set(overlays)) == 5 and all(o.is_file() for o in overlays)
+    assert {o.name for o in overlays} >= {"1.2.840.113619.2.55.3.1_boxes.png", "patch_é_boxes.png", "x_2_boxes.png"}
+
+
 def test_predict_csv_has_one_row_per_box(trained: Model, voc: Path) -> None:
     """`medimg predict DET_RUN IMAGES --format csv`: one row per box in the file's pixels, an image without boxes
     still listed."""

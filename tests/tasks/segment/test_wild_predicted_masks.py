@@ -111,3 +111,20 @@ def test_the_onnx_export_carries_the_values_and_its_predictor_writes_them(tmp_pa
     prediction = predictor.segment_images([image], tmp_path / "onnx")[0]
     written = np.asarray(Image.open(str(prediction.mask_path)))
     np.testing.assert_array_equal(written, np.array([0, 128, 255], np.uint8)[LABELS])
+
+
+def test_one_name_in_two_formats_keeps_both_masks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``x.png`` and ``x.jpg`` in one folder both made ``x_mask.png``: the second replaced the first's mask (and
+    both predictions named the one file). Now the second is ``x_2_mask.png``."""
+    from PIL import Image
+
+    from medimg.tasks.segment import evaluate
+
+    monkeypatch.setattr(evaluate, "segment_image", lambda *a, **k: (LABELS.copy(), _probabilities(LABELS, 3)))
+    source = _png_input(tmp_path)
+    Image.open(source).convert("RGB").save(source.with_suffix(".jpg"))
+    files = [source, source.with_suffix(".jpg")]
+    predictions, failed = evaluate.predict_files(None, _plan([0, 1, 2]), files, tmp_path / "out")  # type: ignore[arg-type]
+    masks = [Path(str(p.mask_path)) for p in predictions]
+    assert not failed and len(set(masks)) == 2 and all(m.is_file() for m in masks)
+    assert sorted(m.name for m in masks) == ["scan_2_mask.png", "scan_mask.png"]

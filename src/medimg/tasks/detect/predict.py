@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medimg.errors import ImageReadError, MedimgError
+from medimg.io.formats import output_stem, safe_file_name
 
 if TYPE_CHECKING:
     from torch import nn
@@ -109,10 +109,19 @@ class DetectionPrediction:
         return [{**row, **extra} for row in rows or [empty]]
 
 
-def overlay_path_for(source: str | Path, folder: Path) -> Path:
-    """``<folder>/<name>_boxes.png``: where the overlay of ``source`` is written."""
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(source).name.split(".")[0]) or "image"
-    return folder / f"{stem}_boxes.png"
+def overlay_path_for(source: str | Path, folder: Path, taken: set[Path] | None = None) -> Path:
+    """``<folder>/<name>_boxes.png``: where the overlay of ``source`` is written (:func:`~medimg.io.formats.
+    output_stem`: a DICOM file named by its UID keeps its whole name); ``<name>_2_boxes.png``... when ``taken``
+    (the overlays of this call) holds it already: ``x.png`` beside ``x.jpg`` (before, the first was replaced, as
+    was every UID-named slice but the last)."""
+    stem = safe_file_name(output_stem(source))
+    path = folder / f"{stem}_boxes.png"
+    n = 2
+    while taken is not None and path in taken:
+        path, n = folder / f"{stem}_{n}_boxes.png", n + 1
+    if taken is not None:
+        taken.add(path)
+    return path
 
 
 OVERLAY_MAX_SIDE = 4096
@@ -183,6 +192,7 @@ def predict_files(
     predictions: list[Any] = []
     failed: list[tuple[str, str]] = []
     root = common_root(files)
+    written: set[Path] = set()
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
@@ -195,7 +205,7 @@ def predict_files(
             failed.append((str(path), str(error)))
             continue
         if out_dir is not None:
-            target = overlay_path_for(path, mirrored_folder(path, root, out_dir))
+            target = overlay_path_for(path, mirrored_folder(path, root, out_dir), written)
             atomic_write_bytes(target, prediction.overlay_png or b"")
             prediction.overlay_path = str(target)
         predictions.append(prediction)

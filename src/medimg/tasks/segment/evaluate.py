@@ -298,6 +298,7 @@ def predict_files(
     root = common_root(files)
     monitor = ScaleMonitor(training_scale, scale)
     values = label_values(plan.label_encoding)  # the training masks' value of each class, where not its index
+    written: set[Path] = set()
     for path in files:
         try:
             image = read(path) if read is not None else read_image(path, window=window)
@@ -320,6 +321,7 @@ def predict_files(
                         mirrored_folder(path, root, out_dir),
                         volume=labels.ndim == 3,
                         case=image.meta.get("case_name"),
+                        taken=written,
                     ),
                     affine=image.affine,
                     spacing_mm=image.spacing_mm,

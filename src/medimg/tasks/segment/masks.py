@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import ConfigError
+from medimg.io.formats import output_stem
 
 IGNORE = 255
 """Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
@@ -70,23 +71,20 @@ def mask_suffix(source: Path, *, volume: bool = False) -> str:
     return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
-def _stem(source: Path) -> str:
-    """``source``'s name without its file type (``scan.mha`` -> ``scan``). A folder (a DICOM series) keeps its whole
-    name, and so does a file whose last dotted part is a number: a DICOM file or series named by its UID
-    (``1.2.840.113619.2.55.3.604688119.969.1268071029.320``) or a numbered slice (``IM.001``), whose last part tells
-    it from its siblings; cut off, every slice of a series wrote its mask to one file, each replacing the last."""
-    last = source.suffix[1:]
-    if source.is_dir() or not last or not any(c.isalpha() for c in last):
-        return source.name
-    return source.stem
-
-
-def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, case: str | None = None) -> Path:
+def mask_path_for(
+    source: str | Path,
+    folder: Path,
+    *,
+    volume: bool = False,
+    case: str | None = None,
+    taken: set[Path] | None = None,
+) -> Path:
     """``<folder>/<name>_mask.png|.nii.gz``: where the mask predicted for ``source`` is written (``volume``: a 3D
     label map, always NIfTI). ``case``: the name of a case read from several channel files (``meta["case_name"]``:
     ``BRATS_000`` for ``BRATS_000_0000.nii.gz`` + ``_0001``..., ``BraTS20_Training_004`` for its ``_flair``, ``_t1``...
     files) names the mask instead of ``source``'s, so a case's mask is ``BRATS_000_mask.nii.gz`` as a single file's is
-    ``<name>_mask.nii.gz``.
+    ``<name>_mask.nii.gz``. ``taken``: the masks of this call so far; a name among them gets ``<name>_2_mask...``
+    (``x.png`` beside ``x.jpg``: the second replaced the first before), and the path is added to it.
 
     Raises:
         ConfigError: that file exists beside ``source`` (``Model.predict(..., out_dir=<the data folder>)``): it is
@@ -94,8 +92,13 @@ def mask_path_for(source: str | Path, folder: Path, *, volume: bool = False, cas
     """
     source = Path(source)
     suffix = mask_suffix(source, volume=volume)
-    stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else _stem(source)
+    stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else output_stem(source)
     path = folder / f"{case or stem}_mask{suffix}"
+    n = 2
+    while taken is not None and path in taken:
+        path, n = folder / f"{case or stem}_{n}_mask{suffix}", n + 1
+    if taken is not None:
+        taken.add(path)
     if path.exists() and path.resolve().parent == source.resolve().parent:
         raise ConfigError(
             f"{path} exists beside {source.name}: it is that image's annotation, and the predicted mask would replace "
