@@ -67,6 +67,8 @@ def fit_cross_validation(
     class_names = getattr(dataset, "class_names", None)
     folds_of = _saved_folds(run, saved, cases) if saved is not None else _new_folds(cases, options, class_names)
     _check_fold_folders(run, folds_of, folds)
+    if saved is not None:
+        plan_layers = _saved_plan_layers(run, folds, plan_layers)
     notes = [*_one_class_folds(cases, folds_of, folds, class_names), VAL_NOTE]
     record = {
         "folds": folds,
@@ -79,11 +81,12 @@ def fit_cross_validation(
     first: FitResult | None = None
     rows: list[dict[str, Any]] = []
     for fold in range(folds):
+        started = dist.broadcast((run_dir / f"fold_{fold}").exists())  # the folds after an interruption just start
         fit = fit_run(
             task,
             dataset,
             run_dir / f"fold_{fold}",
-            options,
+            options if started else options.model_copy(update={"resume": False}),
             plan_layers=plan_layers,
             splits=fold_splits(folds_of, fold),
             distributed=dist,
@@ -249,6 +252,35 @@ def _trained_any_fold(run: RunFolder) -> bool:
         (fold / "checkpoints" / "last.pt").is_file() or (fold / "model.pt").is_file()
         for fold in run.path.glob("fold_*")
     )
+
+
+def _saved_plan_layers(
+    run: RunFolder, folds: int, given: tuple[dict[str, Any] | None, ...]
+) -> tuple[dict[str, Any] | None, ...]:
+    """The plan settings (``--epochs``, ``--set``, ``--config``) the resumed cross-validation's folds were planned
+    with, for the folds still to train: with those given now they trained otherwise than the folds before the
+    interruption (which keep their saved plans), and the mean over folds mixed two settings."""
+    for fold in range(folds):
+        config = run.file(f"fold_{fold}/config.json")
+        if config.is_file():
+            saved = RunFolder(config.parent).read_json("config.json").get("plan_overrides")
+            if saved is None:  # a config.json written before it recorded them
+                return given
+            now = [layer for layer in given if layer]
+            if now != saved:
+                logger.warning(
+                    "resuming the cross-validation with the settings its folds were planned with (%s); those given "
+                    "now (%s) are not applied to the folds still to train either: each fold trains as planned",
+                    _settings(saved),
+                    _settings(now),
+                )
+            return tuple(saved)
+    return given
+
+
+def _settings(layers: Sequence[dict[str, Any]]) -> str:
+    merged = {key: value for layer in layers for key, value in layer.items()}
+    return ", ".join(f"{key}={value}" for key, value in merged.items()) or "none"
 
 
 def _options_of_first_fold(run: RunFolder, saved: dict[str, Any]) -> dict[str, Any]:
