@@ -20,6 +20,7 @@ Conventions (all readers return :class:`~medimg.io.image.ImageData` with a ``flo
 "mode": Pillow-style mode such as "L", "RGB", "RGBA", "P", "1", "I;16", "F"}`` plus ``"palette": True`` for
 palette images, ``"n_frames"``/``"n_pages"`` when the file holds several images. A 16-bit colour PNG is read at 8 bits
 per channel (Pillow keeps the high byte): ``"bits"`` is then 8, ``"file_bits"`` 16 and ``"precision_reduced"`` True.
+A 16-bit grey + alpha PNG is one grey channel at 16 bits (mode ``"LA;16"``; Pillow would give 8-bit RGBA).
 
 A decompression-bomb guard refuses images with more than ``max_pixels`` pixels (per frame, times frames for
 stacks) before any pixel data is decoded. :func:`raster_header` gives the shape and decoded size from the header
@@ -120,14 +121,54 @@ def _palette_to_array(img: Any, indices: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _png_bit_depth(path: Path) -> int | None:
+    header = _png_header(path)
+    return header[0] if header else None
+
+
+def _png_header(path: Path) -> tuple[int, int] | None:
+    """A PNG's ``(bit depth, colour type)`` from its IHDR chunk; ``None`` when it has none."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(26)
     except OSError:
         return None
     if len(head) == 26 and head[12:16] == b"IHDR":
-        return int(head[24])
+        return int(head[24]), int(head[25])
     return None
+
+
+PNG_GREY_ALPHA = 4
+"""The IHDR colour type of a grey + alpha PNG."""
+
+
+def _read_grey_alpha_16(path: Path, max_pixels: int | None) -> ImageData:
+    """A 16-bit grey + alpha PNG at its full 16 bits. Pillow reads one as 8-bit RGBA made of the LOW bytes (1000 ->
+    232, 2000 -> 208: noise). Its rows are byte for byte those of an 8-bit RGBA PNG of the same width (4 bytes per
+    pixel, so the same scanline filters), so the file is decoded as one with its IHDR rewritten, and each pixel's
+    bytes ``G_hi G_lo A_hi A_lo`` give the grey value and its alpha."""
+    import io as _io
+    import zlib
+
+    from PIL import Image
+
+    try:
+        data = bytearray(path.read_bytes())
+        data[24:26] = bytes([8, 6])  # bit depth 8, colour type RGBA
+        data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+        with Image.open(_io.BytesIO(bytes(data))) as img:
+            _check_pixels(path, img.size[0] * img.size[1], (img.size[1], img.size[0]), max_pixels)
+            raw = np.asarray(img.convert("RGBA") if img.mode != "RGBA" else img, dtype=np.uint16)
+    except (ImageReadError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _corrupt(path, "png", exc) from exc
+    grey = (raw[..., 0] << 8) | raw[..., 1]
+    alpha = (raw[..., 2] << 8) | raw[..., 3]
+    meta: dict[str, Any] = {"format": "png", "bits": 16, "mode": "LA;16"}
+    transparent = float(np.mean(alpha < 65535))
+    if transparent > 0:  # the alpha channel is dropped, as for other images: check and predict say so
+        meta["transparent"] = transparent
+    return ImageData(array=grey[None].astype(np.float32), source=str(path), meta=meta)
 
 
 def pillow_frame_to_array(img: Any) -> tuple[np.ndarray, str, int, dict[str, Any]]:
@@ -178,6 +219,8 @@ def _pillow_header(path: Path, fmt: str) -> ImageHeader:
             width, height = height, width
         mode = str(img.mode)
         n_frames = int(getattr(img, "n_frames", 1) or 1)
+    if fmt == "png" and _png_header(path) == (16, PNG_GREY_ALPHA):
+        mode = "I;16"  # read as one grey channel (:func:`_read_grey_alpha_16`), not as Pillow's RGBA
     spatial = (n_frames, height, width) if fmt == "tiff" and n_frames > 1 else (height, width)
     return ImageHeader(
         format=fmt,
@@ -212,6 +255,8 @@ def _pillow_reduced_frame(img: Any, factor: int) -> tuple[np.ndarray, str, int, 
 
 
 def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) -> ImageData:
+    if fmt == "png" and _png_header(path) == (16, PNG_GREY_ALPHA):
+        return _read_grey_alpha_16(path, max_pixels)
     img = _open_pillow(path, fmt)
     with img:
         width, height = img.size
