@@ -164,6 +164,18 @@ def safe_file_name(text: str, default: str = "image") -> str:
     return re.sub(r"[^\w.-]+", "_", text) or default
 
 
+def unclaimed_path(folder: Path, stem: str, ending: str, taken: set[Path] | None) -> Path:
+    """``folder/<stem><ending>``, or ``<stem>_2<ending>``, ``_3``... when ``taken`` (the outputs of one call so
+    far) holds it, so a second input of the same name (``x.png`` beside ``x.jpg``) does not replace the first's
+    output; the path is added to ``taken``."""
+    path, n = folder / f"{stem}{ending}", 2
+    while taken is not None and path in taken:
+        path, n = folder / f"{stem}_{n}{ending}", n + 1
+    if taken is not None:
+        taken.add(path)
+    return path
+
+
 def has_dicom_magic(path: str | os.PathLike[str]) -> bool:
     """Return True if ``path`` is a file with the DICOM Part 10 signature ``DICM`` at offset 128.
 

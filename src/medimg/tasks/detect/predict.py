@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medimg.errors import ImageReadError, MedimgError
-from medimg.io.formats import output_stem, safe_file_name
+from medimg.io.formats import output_stem, safe_file_name, unclaimed_path
 
 if TYPE_CHECKING:
     from torch import nn
@@ -114,14 +114,7 @@ def overlay_path_for(source: str | Path, folder: Path, taken: set[Path] | None =
     output_stem`: a DICOM file named by its UID keeps its whole name); ``<name>_2_boxes.png``... when ``taken``
     (the overlays of this call) holds it already: ``x.png`` beside ``x.jpg`` (before, the first was replaced, as
     was every UID-named slice but the last)."""
-    stem = safe_file_name(output_stem(source))
-    path = folder / f"{stem}_boxes.png"
-    n = 2
-    while taken is not None and path in taken:
-        path, n = folder / f"{stem}_{n}_boxes.png", n + 1
-    if taken is not None:
-        taken.add(path)
-    return path
+    return unclaimed_path(folder, safe_file_name(output_stem(source)), "_boxes.png", taken)
 
 
 OVERLAY_MAX_SIDE = 4096

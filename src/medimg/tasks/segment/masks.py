@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import ConfigError
-from medimg.io.formats import output_stem
+from medimg.io.formats import output_stem, unclaimed_path
 
 IGNORE = 255
 """Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
@@ -93,12 +93,7 @@ def mask_path_for(
     source = Path(source)
     suffix = mask_suffix(source, volume=volume)
     stem = source.name[: -len(suffix)] if source.name.lower().endswith(suffix) else output_stem(source)
-    path = folder / f"{case or stem}_mask{suffix}"
-    n = 2
-    while taken is not None and path in taken:
-        path, n = folder / f"{case or stem}_{n}_mask{suffix}", n + 1
-    if taken is not None:
-        taken.add(path)
+    path = unclaimed_path(folder, case or stem, f"_mask{suffix}", taken)
     if path.exists() and path.resolve().parent == source.resolve().parent:
         raise ConfigError(
             f"{path} exists beside {source.name}: it is that image's annotation, and the predicted mask would replace "
