@@ -28,7 +28,19 @@ METRIC_WORDS = {
     "roc_auc": "ROC AUC",
     "sensitivity": "sensitivity",
     "specificity": "specificity",
+    "dice_mean": "mean Dice",
+    "dice_pooled": "pooled Dice",
+    "iou_mean": "mean IoU",
+    "hd95_mean": "mean HD95",
+    "assd_mean": "mean surface distance",
+    "pixel_auc": "pixel ROC AUC",
 }
+
+#: segmentation metrics that are distances (in mm when the test images' spacing is known, else in pixels)
+DISTANCE_METRICS = ("hd95", "assd")
+
+#: words for the rules ``binary_threshold`` chooses an operating point by
+_RULE_WORDS = {"youden": "best sensitivity + specificity", "f1": "best F1"}
 
 
 def _number(value: Any) -> float | None:
@@ -66,17 +78,62 @@ def tested_performance(run_dir: Path) -> dict[str, Any] | None:
         }
     if not measured:
         return None
-    return {
+    found_extra = report.get("extra")
+    extra: Mapping[str, Any] = found_extra if isinstance(found_extra, Mapping) else {}
+    found = {
         "split": str(report.get("split") or "test"),
         "n": metrics.get("n"),
         "positive_class": metrics.get("positive_class"),
         "metrics": measured,
     }
+    if any(str(key).startswith(DISTANCE_METRICS) for key in measured):
+        found["distance_unit"] = "mm" if extra.get("spacing_known") else "px"
+    point = operating_point(extra)
+    if point is not None:
+        found["operating_point"] = point
+    return found
+
+
+def operating_point(extra: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A two-class run's operating point chosen on validation, from its test report's ``extra`` block: ``{"rule",
+    "class", "thresholds"}`` (one threshold on the class's raw probability per network), or ``None`` where the run
+    decides by the more probable class (``binary_threshold=argmax``) or records none."""
+    found_plan, found_training = extra.get("plan"), extra.get("training")
+    plan: Mapping[str, Any] = found_plan if isinstance(found_plan, Mapping) else {}
+    training: Mapping[str, Any] = found_training if isinstance(found_training, Mapping) else {}
+    rule = plan.get("binary_threshold")
+    chosen = training.get("binary_thresholds")
+    if not rule or rule == "argmax" or not isinstance(chosen, list):
+        return None
+    points = [point for point in chosen if isinstance(point, Mapping) and point]
+    thresholds = [_number(value) for point in points for value in point.values()]
+    if not points or any(t is None for t in thresholds):
+        return None
+    return {"rule": str(rule), "class": str(next(iter(points[0]))), "thresholds": thresholds}
+
+
+def operating_point_text(point: Mapping[str, Any]) -> str:
+    """``"the operating point chosen on the validation split (youden: best sensitivity + specificity): “lesion”
+    when its raw probability is at least 0.103"``."""
+    rule = str(point.get("rule"))
+    how = _RULE_WORDS.get(rule) or (
+        "the most sensitive point keeping that specificity"
+        if rule.startswith("specificity")
+        else "the most specific point reaching that sensitivity"
+    )
+    values = ", ".join(f"{float(t):.3f}" for t in point.get("thresholds") or [])
+    per = " (one threshold per network)" if len(point.get("thresholds") or []) > 1 else ""
+    return (
+        f"the operating point chosen on the validation split ({rule}: {how}): “{point.get('class')}” when its raw"
+        f" probability is at least {values}{per}"
+    )
 
 
 def training_counts(training: Mapping[str, Any]) -> dict[str, int]:
-    """``{"train_images", "val_images"}`` of a run's ``metadata.json`` ``training`` block (those it records)."""
-    return {key: int(training[key]) for key in ("train_images", "val_images") if isinstance(training.get(key), int)}
+    """``{"train_images", "val_images"}`` of a run's ``metadata.json`` ``training`` block (those it records); a
+    segmentation run's ``{"train_cases", "val_cases"}``."""
+    keys = ("train_images", "val_images", "train_cases", "val_cases")
+    return {key: int(training[key]) for key in keys if isinstance(training.get(key), int)}
 
 
 def performance_text(model_info: Mapping[str, Any]) -> str | None:
@@ -85,9 +142,12 @@ def performance_text(model_info: Mapping[str, Any]) -> str | None:
     holds neither (reports made before this was recorded)."""
     parts = []
     counts = model_info.get("training_counts") or {}
-    if counts.get("train_images"):
-        more = f" ({counts['val_images']:,} more for validation)" if counts.get("val_images") else ""
-        parts.append(f"Trained on {counts['train_images']:,} images{more}.")
+    for unit in ("images", "cases"):
+        if counts.get(f"train_{unit}"):
+            val = counts.get(f"val_{unit}")
+            more = f" ({val:,} more for validation)" if val else ""
+            parts.append(f"Trained on {counts[f'train_{unit}']:,} {unit}{more}.")
+            break
     performance = model_info.get("performance") or {}
     measured = performance.get("metrics") or {}
     if measured:
@@ -95,13 +155,16 @@ def performance_text(model_info: Mapping[str, Any]) -> str | None:
         for key, entry in measured.items():
             low, high = entry.get("low"), entry.get("high")
             interval = f" ({low:.3f}-{high:.3f})" if low is not None and high is not None else ""
-            values.append(f"{METRIC_WORDS.get(key, key.replace('_', ' '))} {entry['value']:.3f}{interval}")
+            unit = f" {performance.get('distance_unit') or 'px'}" if key.startswith(DISTANCE_METRICS) else ""
+            values.append(f"{METRIC_WORDS.get(key, key.replace('_', ' '))} {entry['value']:.3f}{unit}{interval}")
         n = performance.get("n")
         images = f"{n:,} held-out {performance.get('split', 'test')} images" if isinstance(n, int) else "test split"
         positive = performance.get("positive_class")
         named = f" (positive class: {positive})" if positive and any(k in measured for k in EXTRA_METRICS) else ""
+        point = performance.get("operating_point")
+        decided = f", deciding at {operating_point_text(point)}" if isinstance(point, Mapping) else ""
         parts.append(
-            f"On its {images}{named}: {', '.join(values)} (95% intervals). Measured on images from the same source as"
-            " the training images; images from other scanners or sites may score lower."
+            f"On its {images}{named}{decided}: {', '.join(values)} (95% intervals). Measured on images from the same"
+            " source as the training images; images from other scanners or sites may score lower."
         )
     return " ".join(parts) or None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from medimg.serve.model_card import performance_text
+from medimg.serve.model_card import operating_point_text, performance_text
 from medimg.serve.storage import ReportRow
 
 DISCLAIMER = (
@@ -161,6 +161,29 @@ def domain_warning(row: ReportRow) -> str | None:
     )
 
 
+def decision_text(row: ReportRow) -> str | None:
+    """How a two-class model decided, where it decides at an operating point chosen on validation (folded into the
+    probabilities it reports, so 50% is that threshold, not a raw probability of 50%); None otherwise."""
+    point = ((row.model_info or {}).get("performance") or {}).get("operating_point")
+    if _task(row) != "classify" or len(row.probabilities) != 2 or not isinstance(point, dict):
+        return None
+    return (
+        f"The model decides at {operating_point_text(point)}. That threshold is folded into the probabilities"
+        " shown, so 50% here is the threshold: they are not the network's raw probabilities."
+    )
+
+
+def out_of_domain(row: ReportRow) -> bool:
+    """Whether the upload was judged outside the model's training domain."""
+    return domain_warning(row) is not None
+
+
+def weights_text(row: ReportRow) -> str | None:
+    """The served weights' SHA-256, shortened to 12 digits (which trained model made the report)."""
+    sha = str((row.model_info or {}).get("weights_sha256") or "")
+    return f"sha256 {sha[:12]}" if sha else None
+
+
 def _data_uri(png: bytes | None) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
 
@@ -201,8 +224,11 @@ def report_html(row: ReportRow) -> str:
         "Report": row.id,
         "Created (UTC)": iso(row.created_at),
         "Model": row.model_name + (f" ({network})" if (network := row.model_info.get("network")) else ""),
-        "Input": input_text(info),
     }
+    weights = weights_text(row)
+    if weights:
+        facts["Model weights"] = weights
+    facts["Input"] = input_text(info)
     slice_text = shown_slice_text(info)
     if slice_text:
         facts["Shown"] = slice_text
@@ -258,9 +284,11 @@ def report_html(row: ReportRow) -> str:
             headline = f"Prediction: <strong>{e(row.label)}</strong> ({row.confidence:.1%})"
             heading = "Class probabilities"
             two = " (with two classes: the class whose probability is above 50%)" if len(ranked) == 2 else ""
+            decided = decision_text(row)
             note = (
-                f'<p class="muted">The prediction is the class with the highest probability{two}. Probabilities '
-                "are the model's output for this image, not a measured risk.</p>"
+                f'<p class="muted">The prediction is the class with the highest probability{two}.'
+                + (f" {e(decided)}" if decided else "")
+                + " Probabilities are the model's output for this image, not a measured risk.</p>"
             )
         else:
             title = "Multi-label classification report"
@@ -310,6 +338,8 @@ def report_html(row: ReportRow) -> str:
                 f"{e(segmentation['count_unit'])}s only; upload DICOM or NIfTI for mm).</p>"
             )
         caption = "Segmentation overlay (filled and outlined by class)"
+    if out_of_domain(row):
+        headline += ' <span class="ood">(unreliable: the image is outside the model\'s training domain)</span>'
     if row.overlay_png:
         figures += (
             f'<figure><img alt="overlay" src="{_data_uri(row.overlay_png)}"><figcaption>{caption}</figcaption></figure>'
@@ -324,6 +354,7 @@ def report_html(row: ReportRow) -> str:
         ".bar { height: 12px; background: var(--accent); border-radius: 3px; min-width: 1px; }"
         " .headline { font-size: 20px; margin: 10px 0 4px; } figure img { image-rendering: auto; }"
         " .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }"
+        " .ood { color: #c0392b; font-size: 15px; font-weight: 600; }"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medimg report {e(row.id[:8])}</title>
@@ -415,7 +446,14 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "id": "model",
         "deviceName": [{"name": f"medimg {row.model_name}", "type": "model-name"}],
         "type": {"text": f"AI image {what} model"},
-        "version": [{"value": network}],
+        "version": [
+            {"type": {"text": "network"}, "value": network},
+            *(
+                [{"type": {"text": "weights SHA-256"}, "value": sha}]
+                if (sha := str(row.model_info.get("weights_sha256") or ""))
+                else []
+            ),
+        ],
     }
     if detection is not None:
         from medimg.serve.detection import count_text
@@ -436,7 +474,9 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         ]
         findings = report_findings(row)
         if findings is None:
-            conclusion = f"Predicted class: {row.label} (probability {row.confidence:.3f})."
+            conclusion = " ".join(
+                filter(None, [f"Predicted class: {row.label} (probability {row.confidence:.3f}).", decision_text(row)])
+            )
         else:
             listed = ", ".join(f"{name} (probability {row.probabilities[name]:.3f})" for name in findings)
             conclusion = f"Findings: {listed}." if findings else "No finding reaches its operating point."
@@ -494,7 +534,13 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
         "conclusion": " ".join(filter(None, [domain_warning(row), conclusion, disclaimer(row)])),
-        "conclusionCode": [{"text": row.label}],
+        "conclusionCode": [
+            {
+                "text": f"{row.label} (unreliable: the image is outside the model's training domain)"
+                if out_of_domain(row)
+                else row.label
+            }
+        ],
         "presentedForm": presented,
     }
 

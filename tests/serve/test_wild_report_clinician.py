@@ -1,0 +1,142 @@
+"""The service's per-image report as a radiologist reads it, built from hand-made runs' test reports and report
+rows (no model): the operating point a two-class model decides at, an out-of-domain upload's headline and FHIR
+conclusion code, a segmentation model's distances with their unit, and which trained weights made the report."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from medimg.serve import model_card
+from medimg.serve.reports import report_fhir, report_html
+from medimg.serve.storage import ReportRow
+
+_SHA = "9864640f7179864c047ec4c256867abe7d875f80c57105ca94602341ffa06e45"
+
+
+def _row(**fields: Any) -> ReportRow:
+    base: dict[str, Any] = {
+        "id": "0" * 32,
+        "created_at": datetime.now(timezone.utc),
+        "model_name": "run",
+        "task": "classify",
+        "label": "lesion",
+        "label_index": 1,
+        "confidence": 0.548,
+        "probabilities": {"normal": 0.452, "lesion": 0.548},
+        "explain_method": None,
+        "input_format": "png",
+        "input_info": {"format": "png", "shape": [1, 32, 32]},
+        "model_info": {"network": "simple-cnn", "class_names": ["normal", "lesion"], "weights_sha256": _SHA},
+        "image_png": b"",
+        "heatmap_png": None,
+        "overlay_png": None,
+    }
+    return ReportRow(**{**base, **fields})
+
+
+def _text(page: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def _run(tmp_path: Path, report: dict[str, Any]) -> Path:
+    run = tmp_path / "run"
+    (run / "report").mkdir(parents=True)
+    (run / "report" / "report.json").write_text(json.dumps(report))
+    return run
+
+
+def _binary_report(rule: str, thresholds: list[dict[str, float]] | None) -> dict[str, Any]:
+    training = {"train_images": 53, "val_images": 11}
+    if thresholds is not None:
+        training["binary_thresholds"] = thresholds  # type: ignore[assignment]
+    return {
+        "split": "test",
+        "metrics": {"n": 11, "accuracy": 0.818, "sensitivity": 1.0, "specificity": 0.778, "positive_class": "lesion"},
+        "confidence_intervals": {},
+        "headline": ["accuracy", "sensitivity", "specificity"],
+        "extra": {"plan": {"binary_threshold": rule}, "training": training},
+    }
+
+
+def test_a_binary_report_states_the_operating_point_folded_into_its_probabilities(tmp_path: Path) -> None:
+    """A run trained with binary_threshold=youden serves probabilities relative to the threshold chosen on
+    validation (0.103 on "lesion": 50% shown = 0.103 raw), but the report called them "the model's output" with
+    "the class whose probability is above 50%" and never named the operating point."""
+    performance = model_card.tested_performance(_run(tmp_path, _binary_report("youden", [{"lesion": 0.10297}])))
+    assert performance is not None
+    assert performance["operating_point"] == {"rule": "youden", "class": "lesion", "thresholds": [0.10297]}
+    row = _row(model_info={**_row().model_info, "performance": performance})
+    page = _text(report_html(row))
+    assert "“lesion” when its raw probability is at least 0.103" in page
+    assert "50% here is the threshold" in page
+    about = page.split("About the model", 1)[1]
+    assert "deciding at the operating point chosen on the validation split (youden" in about
+    fhir = report_fhir(row)
+    assert "raw probability is at least 0.103" in fhir["conclusion"]
+
+
+def test_an_argmax_binary_report_states_no_tuned_operating_point(tmp_path: Path) -> None:
+    performance = model_card.tested_performance(_run(tmp_path, _binary_report("argmax", None)))
+    assert performance is not None and "operating_point" not in performance
+    page = _text(report_html(_row(model_info={**_row().model_info, "performance": performance})))
+    assert "raw probability" not in page
+    assert "the class whose probability is above 50%" in page
+
+
+def test_an_out_of_domain_upload_is_not_headlined_or_coded_as_a_plain_finding() -> None:
+    """A blank white image got "Prediction: normal (61.7%)" as the page's headline and conclusionCode "normal" in
+    FHIR, the out-of-domain warning only in a box below and in the conclusion's free text."""
+    domain = {"in_domain": False, "reasons": ["a blank image (every pixel is 255)"]}
+    row = _row(
+        label="normal",
+        label_index=0,
+        confidence=0.617,
+        probabilities={"normal": 0.617, "lesion": 0.383},
+        input_info={"format": "png", "shape": [1, 32, 32], "domain": domain},
+    )
+    page = report_html(row)
+    headline = _text(page.split('<p class="headline">', 1)[1].split("</p>", 1)[0])
+    assert "normal" in headline and "outside the model's training domain" in headline
+    code = report_fhir(row)["conclusionCode"][0]["text"]
+    assert code != "normal" and "outside the model's training domain" in code
+    inside = report_fhir(_row())["conclusionCode"][0]["text"]
+    assert inside == "lesion"
+
+
+def test_a_segmentation_model_card_gives_distances_with_their_unit_and_counts_cases(tmp_path: Path) -> None:
+    """The page read "hd95 mean 5.316 (4.000-6.632), assd mean 2.059": pixels or mm was not said (the evaluation
+    report says px without spacing, mm with), and a segmentation run's training size (train_cases) was left out."""
+    report = {
+        "split": "test",
+        "metrics": {"n": 2, "dice_mean": 0.619, "hd95_mean": 5.316, "assd_mean": 2.059},
+        "confidence_intervals": {"hd95_mean": {"low": 4.0, "high": 6.632}},
+        "headline": ["dice_mean", "hd95_mean", "assd_mean"],
+        "extra": {"spacing_known": False},
+    }
+    run = _run(tmp_path, report)
+    info = {
+        "training_counts": model_card.training_counts({"train_cases": 8, "val_cases": 2}),
+        "performance": model_card.tested_performance(run),
+    }
+    text = model_card.performance_text(info) or ""
+    assert text.startswith("Trained on 8 cases (2 more for validation).")
+    assert "mean Dice 0.619" in text
+    assert "mean HD95 5.316 px (4.000-6.632)" in text and "mean surface distance 2.059 px" in text
+    report["extra"] = {"spacing_known": True}
+    (run / "report" / "report.json").write_text(json.dumps(report))
+    info["performance"] = model_card.tested_performance(run)
+    assert "mean HD95 5.316 mm" in (model_card.performance_text(info) or "")
+
+
+def test_the_report_names_the_weights_that_made_it() -> None:
+    """Two trainings of one network gave reports alike: the page named only "run (simple-cnn)" and the FHIR Device's
+    version was the network's name; the weights' SHA-256 (stored with every report) was shown nowhere."""
+    row = _row()
+    assert "sha256 9864640f7179" in _text(report_html(row))
+    versions = report_fhir(row)["contained"][0]["version"]
+    assert {"type": {"text": "weights SHA-256"}, "value": _SHA} in versions
+    assert any(v["value"] == "simple-cnn" for v in versions)
