@@ -140,3 +140,11 @@ def test_the_report_names_the_weights_that_made_it() -> None:
     versions = report_fhir(row)["contained"][0]["version"]
     assert {"type": {"text": "weights SHA-256"}, "value": _SHA} in versions
     assert any(v["value"] == "simple-cnn" for v in versions)
+
+
+def test_the_heatmap_caption_says_its_colours_are_scaled_per_image() -> None:
+    """Every map is scaled to its own maximum (a weak, uncertain prediction still has red), but the caption said only
+    "red = strongest evidence", with no colour scale beside the picture."""
+    row = _row(explain_method="gradcam", heatmap_png=b"\x89PNG", overlay_png=b"\x89PNG", explained_class="lesion")
+    caption = _text(report_html(row).split("<figcaption>")[-1].split("</figcaption>")[0])
+    assert "blue (none) to red" in caption and "scaled per image" in caption and "not how certain" in caption

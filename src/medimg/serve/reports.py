@@ -308,7 +308,11 @@ def report_html(row: ReportRow) -> str:
             f"<tbody>{rows}</tbody></table>{note}"
         )
         explained = explained_class(row) or ""
-        caption = f"{e(row.explain_method or '')} heatmap for “{e(explained)}” (red = strongest evidence)"
+        caption = (
+            f"{e(row.explain_method or '')} heatmap for “{e(explained)}”: blue (none) to red (the strongest evidence"
+            " in this image; the colours are scaled per image, so red marks where the model looked most, not how"
+            " certain it is)"
+        )
     else:
         title = "Image segmentation report"
         found = _segmented(row)
