@@ -148,3 +148,32 @@ def test_the_heatmap_caption_says_its_colours_are_scaled_per_image() -> None:
     row = _row(explain_method="gradcam", heatmap_png=b"\x89PNG", overlay_png=b"\x89PNG", explained_class="lesion")
     caption = _text(report_html(row).split("<figcaption>")[-1].split("</figcaption>")[0])
     assert "blue (none) to red" in caption and "scaled per image" in caption and "not how certain" in caption
+
+
+def _rgba_png(alpha: int) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.zeros((8, 8, 4), np.uint8)
+    pixels[..., 2] = 128
+    pixels[2:4, 2:4, 3] = alpha
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_empty_heatmap_is_said_to_be_empty_not_shown_as_a_plain_picture() -> None:
+    """A youden-tuned phantom model's Grad-CAM map for "lesion" held no heat at all: the service's overlay was the
+    bare image under the caption "gradcam heatmap for “lesion”", read as "no region looks like a lesion" (the
+    server's log alone said the map was empty and not evidence of absence)."""
+    from medimg.serve.reports import report_json
+
+    empty = _row(explain_method="gradcam", heatmap_png=_rgba_png(0), overlay_png=_rgba_png(0), explained_class="lesion")
+    caption = _text(report_html(empty).split("<figcaption>")[-1].split("</figcaption>")[0])
+    assert "empty" in caption and "not evidence that the finding is absent" in caption
+    assert report_json(empty)["explanation"]["empty"] is True
+    hot = _row(explain_method="gradcam", heatmap_png=_rgba_png(200), overlay_png=_rgba_png(0), explained_class="lesion")
+    assert "empty" not in _text(report_html(hot).split("<figcaption>")[-1])
+    assert report_json(hot)["explanation"]["empty"] is False

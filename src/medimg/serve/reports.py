@@ -107,6 +107,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
                 "class": explained_class(row),
                 "heatmap": links["heatmap"],
                 "overlay": links.get("overlay"),
+                "empty": heatmap_empty(row),
             }
             if row.heatmap_png is not None
             else None
@@ -182,6 +183,24 @@ def weights_text(row: ReportRow) -> str | None:
     """The served weights' SHA-256, shortened to 12 digits (which trained model made the report)."""
     sha = str((row.model_info or {}).get("weights_sha256") or "")
     return f"sha256 {sha[:12]}" if sha else None
+
+
+def heatmap_empty(row: ReportRow) -> bool:
+    """Whether a classification's heatmap shows no heat at all (the network's score for the explained class did not
+    depend on any area of the image): its overlay is then the bare image, which is not evidence of absence."""
+    if row.heatmap_png is None:
+        return False
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(row.heatmap_png)) as picture:
+            if picture.mode != "RGBA":
+                return False
+            return picture.getchannel("A").getextrema()[1] == 0
+    except (OSError, UnidentifiedImageError, ValueError):
+        return False
 
 
 def _data_uri(png: bytes | None) -> str:
@@ -313,6 +332,12 @@ def report_html(row: ReportRow) -> str:
             " in this image; the colours are scaled per image, so red marks where the model looked most, not how"
             " certain it is)"
         )
+        if heatmap_empty(row):
+            caption = (
+                f"{e(row.explain_method or '')} heatmap for “{e(explained)}”: <strong>empty</strong>: the model's"
+                " score for it did not depend on any area of the image, so the overlay shows no heat; this is not"
+                " evidence that the finding is absent"
+            )
     else:
         title = "Image segmentation report"
         found = _segmented(row)
