@@ -177,3 +177,22 @@ def test_an_empty_heatmap_is_said_to_be_empty_not_shown_as_a_plain_picture() -> 
     hot = _row(explain_method="gradcam", heatmap_png=_rgba_png(200), overlay_png=_rgba_png(0), explained_class="lesion")
     assert "empty" not in _text(report_html(hot).split("<figcaption>")[-1])
     assert report_json(hot)["explanation"]["empty"] is False
+
+
+def test_a_negative_call_from_a_model_that_missed_its_positive_test_images_is_flagged() -> None:
+    """An imbalanced run (60 normal, 15 lesion) at argmax called all its test lesions normal (sensitivity 0.000);
+    its service report headlined "Prediction: normal (87.8%)" with the 0.000 only inside the model-card sentence."""
+    performance = {
+        "split": "test",
+        "n": 11,
+        "positive_class": "lesion",
+        "metrics": {"sensitivity": {"value": 0.0, "low": 0.0, "high": 0.658}, "specificity": {"value": 1.0}},
+    }
+    info = {**_row().model_info, "performance": performance}
+    row = _row(label="normal", label_index=0, confidence=0.878, probabilities={"normal": 0.878, "lesion": 0.122})
+    row.model_info = info
+    page = _text(report_html(row))
+    assert "Weak evidence." in page and "called only 0% of the “lesion” images “lesion” (sensitivity 0.000)" in page
+    assert "do not rule “lesion” out" in report_fhir(row)["conclusion"]
+    called_lesion = _row(model_info=info)  # a "lesion" call: specificity 1.0, nothing to flag
+    assert "Weak evidence" not in _text(report_html(called_lesion))

@@ -174,6 +174,27 @@ def decision_text(row: ReportRow) -> str | None:
     )
 
 
+def weak_prediction_warning(row: ReportRow) -> str | None:
+    """A warning where a two-class model's prediction is one its own test split showed it cannot be trusted for: a
+    negative call from a model that missed most positive test images (sensitivity under 0.5), or a positive call
+    from one that called most negative test images positive (specificity under 0.5); None otherwise."""
+    performance = (row.model_info or {}).get("performance") or {}
+    positive = performance.get("positive_class")
+    measured = performance.get("metrics") or {}
+    if _task(row) != "classify" or len(row.probabilities) != 2 or positive not in row.probabilities:
+        return None
+    negative = next(name for name in row.probabilities if name != positive)
+    split = performance.get("split", "test")
+    for key, called, missed in (("sensitivity", negative, positive), ("specificity", positive, negative)):
+        value = (measured.get(key) or {}).get("value")
+        if row.label == called and isinstance(value, (int, float)) and value < 0.5:
+            return (
+                f"On its {split} split this model called only {value:.0%} of the “{missed}” images “{missed}”"
+                f" ({key} {value:.3f}): its “{called}” predictions do not rule “{missed}” out."
+            )
+    return None
+
+
 def out_of_domain(row: ReportRow) -> bool:
     """Whether the upload was judged outside the model's training domain."""
     return domain_warning(row) is not None
@@ -377,6 +398,10 @@ def report_html(row: ReportRow) -> str:
     domain_block = (
         f'<div class="limitations domain"><strong>Out of domain.</strong> {e(warning)}</div>' if warning else ""
     )
+    weak = weak_prediction_warning(row)
+    if weak:
+        domain_block += f'<div class="limitations weak"><strong>Weak evidence.</strong> {e(weak)}</div>'
+
     about = performance_text(row.model_info)
     model_block = f"<h2>About the model</h2><p>{e(about)}</p>\n" if about else ""
     extra_css = (
@@ -562,7 +587,9 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "issued": created,
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
-        "conclusion": " ".join(filter(None, [domain_warning(row), conclusion, disclaimer(row)])),
+        "conclusion": " ".join(
+            filter(None, [domain_warning(row), conclusion, weak_prediction_warning(row), disclaimer(row)])
+        ),
         "conclusionCode": [
             {
                 "text": f"{row.label} (unreliable: the image is outside the model's training domain)"
