@@ -99,3 +99,20 @@ def test_resuming_an_ensemble_interrupted_in_its_first_network_warns_of_no_missi
         train_members(_net, _source(plan, x, y), plan, _hooks(plan), tmp_path, resume=True, **QUIET)
     assert (tmp_path / "member_1" / "checkpoints" / "last.pt").is_file()
     assert not [r for r in caplog.records if r.levelname == "WARNING"], caplog.text
+
+
+def test_a_network_the_time_budget_stopped_trains_no_further_epoch_when_resumed(tmp_path: Path) -> None:
+    """A network that stopped because the budget had no room for another epoch (epoch 2 of 4 here), resumed
+    after an interruption later in the run (another member, the evaluation), trained its remaining epochs: a
+    resumed run was not the run that was interrupted. Now the checkpoint records that the time was up."""
+    plan = _plan(augmentation=AugmentationPlan())
+    x, y = _data()
+    with pytest.raises(Interrupted):
+        train(_net(plan), _source(plan, x, y), plan, _hooks(plan, fail_at_call=3), tmp_path, seed=1, **QUIET)
+    last = tmp_path / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    assert state["out_of_time"] is False
+    torch.save({**state, "out_of_time": True}, last)  # as a budgeted run writes it when no epoch fits any more
+    resumed = train(_net(plan), _source(plan, x, y), plan, _hooks(plan), tmp_path, seed=1, resume=True, **QUIET)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    assert load_checkpoint(last)["epoch"] == 2

@@ -111,6 +111,7 @@ def train_members(
         torch.manual_seed(member)  # the initial weights too: same seed, same model
         network = build(single.member(k))
         folder = run_dir if k == 0 else run_dir / f"member_{k}"
+        begun = k == 0 or dist.broadcast(folder.exists())  # rank 0's view: it makes the folder as the member starts
         result = train(
             network,
             batches,
@@ -118,7 +119,7 @@ def train_members(
             hooks,
             folder,
             seed=member,
-            resume=resume and (k == 0 or folder.exists()),  # a member the interruption came before just starts
+            resume=resume and begun,  # a member the interruption came before just starts
             progress=progress,
             tensorboard=tensorboard,
             label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),

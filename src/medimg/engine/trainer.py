@@ -230,6 +230,7 @@ def train(
     budget_share = 1
     epoch_times: list[float] = []
     spent_before = 0.0  # training time of the epochs a resumed run had done before it was interrupted
+    out_of_time = False  # the time budget leaves no room for another epoch
     if resume and last_path.is_file():
         state = load_checkpoint(last_path)
         network.load_state_dict(state["model"])
@@ -249,8 +250,14 @@ def train(
         if "budget" in state:  # the share of the time budget epoch 1 decided, and the time already spent of it
             budget, budget_share = state["budget"], int(state["budget_share"])
             epoch_times, spent_before = list(state["epoch_times"]), float(state["train_time_s"])
-        if start_epoch > epochs:  # every epoch ran (interrupted in the evaluation, or finished)
-            logger.info("resuming %s: all %d epochs were trained; going on with what follows them", run_dir, epochs)
+            out_of_time = bool(state.get("out_of_time", False))
+        if start_epoch > epochs or out_of_time:  # every epoch ran (interrupted in the evaluation, or finished)
+            logger.info(
+                "resuming %s: all %d epochs %s trained; going on with what follows them",
+                run_dir,
+                epoch_count := int(state["epoch"]),
+                "the time budget allowed were" if epoch_count < epochs else "were",
+            )
         else:
             logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
@@ -264,7 +271,7 @@ def train(
     ) as epochs_bar:  # closed however the loop ends (a Ctrl-C or SIGTERM message then starts on a new line)
         started = time.perf_counter() - spent_before
         stopped_early = False
-        out_of_time = False
+        last_state: dict[str, Any] = {}  # the last checkpoint's contents (rank 0)
         epoch = start_epoch - 1
         while epoch < epochs:
             epoch += 1
@@ -274,6 +281,7 @@ def train(
             if out_of_time:
                 break
             epoch_started = time.perf_counter()
+
             torch.manual_seed(seed * 100_003 + epoch)
             generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
             network.train()
@@ -382,27 +390,26 @@ def train(
                         if key != "epoch":
                             writer.add_scalar(key, value, epoch)
                     writer.flush()
-                save_checkpoint(
-                    last_path,
-                    {
-                        "model": network.state_dict(),  # serialised right away: no copy needed
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "epoch": epoch,
-                        "best_metric": best_metric,
-                        "best_epoch": best_epoch,
-                        "stale_epochs": stale,
-                        "epochs": epochs,
-                        "amp": amp,
-                        "history": history,
-                        "budget": budget,
-                        "budget_share": budget_share,
-                        "epoch_times": [*epoch_times, time.perf_counter() - epoch_started],
-                        "train_time_s": time.perf_counter() - started,
-                        **({"task_step": own_step.state_dict()} if own_step is not None else {}),
-                        **({"weight_average": average.state_dict()} if average is not None else {}),
-                    },
-                )
+                last_state = {
+                    "model": network.state_dict(),  # serialised right away: no copy needed
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "epoch": epoch,
+                    "best_metric": best_metric,
+                    "best_epoch": best_epoch,
+                    "stale_epochs": stale,
+                    "epochs": epochs,
+                    "amp": amp,
+                    "history": history,
+                    "budget": budget,
+                    "budget_share": budget_share,
+                    "epoch_times": [*epoch_times, time.perf_counter() - epoch_started],
+                    "train_time_s": time.perf_counter() - started,
+                    "out_of_time": False,
+                    **({"task_step": own_step.state_dict()} if own_step is not None else {}),
+                    **({"weight_average": average.state_dict()} if average is not None else {}),
+                }
+                save_checkpoint(last_path, last_state)
             last_epoch_s = time.perf_counter() - epoch_started
             epoch_times.append(last_epoch_s)
             if budget is not None and 2 <= epoch < epochs and epoch <= max(2, epochs // 4):
@@ -433,6 +440,8 @@ def train(
             if budget is not None and epoch < epochs:
                 # an epoch the last one's duration says would end past the budget is not started (rank 0 decides)
                 out_of_time = dist.broadcast(time.perf_counter() - started + last_epoch_s > budget)
+                if out_of_time and writes:  # recorded: a resumed run trains no epoch past the budget
+                    save_checkpoint(last_path, {**last_state, "out_of_time": True})
                 if out_of_time:
                     logger.info(
                         "time budget %.0f s: no room for epoch %d (the last took %.0f s)",
