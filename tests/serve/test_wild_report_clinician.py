@@ -196,3 +196,33 @@ def test_a_negative_call_from_a_model_that_missed_its_positive_test_images_is_fl
     assert "do not rule “lesion” out" in report_fhir(row)["conclusion"]
     called_lesion = _row(model_info=info)  # a "lesion" call: specificity 1.0, nothing to flag
     assert "Weak evidence" not in _text(report_html(called_lesion))
+
+
+def test_a_run_without_a_test_split_still_states_its_operating_point(tmp_path: Path) -> None:
+    """The operating point was read from the run's test report only: a youden-tuned run trained on every image
+    (no test split, no report) served probabilities relative to its threshold without a word of it."""
+    from medimg import Model
+    from medimg.data.synthetic import make_phantom_dataset
+    from tests.serve.support import service_client
+
+    data = make_phantom_dataset(tmp_path / "phantoms", n_per_class=20, size=32, seed=1)
+    run = tmp_path / "run"
+    Model("simple-cnn").fit(
+        data,
+        run_dir=run,
+        epochs=2,
+        seed=0,
+        test_fraction=0.0,
+        binary_threshold="youden",
+        progress=False,
+        tensorboard=False,
+    )
+    assert not (run / "report" / "report.json").exists()
+    with service_client(run, tmp_path / "reports.db") as (client, headers):
+        image = sorted((data / "lesion").glob("*.png"))[0]
+        posted = client.post(
+            "/v1/predictions", headers=headers, files={"file": ("x.png", image.read_bytes(), "image/png")}
+        )
+        assert posted.status_code == 201, posted.text
+        page = _text(client.get(f"/v1/reports/{posted.json()['id']}?format=html", headers=headers).text)
+    assert "when its raw probability is at least" in page and "50% here is the threshold" in page

@@ -165,7 +165,8 @@ def domain_warning(row: ReportRow) -> str | None:
 def decision_text(row: ReportRow) -> str | None:
     """How a two-class model decided, where it decides at an operating point chosen on validation (folded into the
     probabilities it reports, so 50% is that threshold, not a raw probability of 50%); None otherwise."""
-    point = ((row.model_info or {}).get("performance") or {}).get("operating_point")
+    info = row.model_info or {}
+    point = info.get("operating_point") or (info.get("performance") or {}).get("operating_point")
     if _task(row) != "classify" or len(row.probabilities) != 2 or not isinstance(point, dict):
         return None
     return (

@@ -24,7 +24,7 @@ from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLar
 from medimg.io.formats import is_npz, suffix_for
 from medimg.io.windowing import window_from_json
 from medimg.serve.idempotency import upload_digest
-from medimg.serve.model_card import tested_performance, training_counts
+from medimg.serve.model_card import operating_point, tested_performance, training_counts
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
@@ -65,6 +65,7 @@ class ModelInfo:
     multi_label: bool = False
     weights_sha256: str = ""  # which trained weights answered (model.pt's digest in the run's metadata.json)
     performance: dict[str, Any] | None = None  # the run's own test evaluation (medimg.serve.model_card)
+    operating_point: dict[str, Any] | None = None  # a two-class run's threshold chosen on validation, if any
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -212,6 +213,13 @@ class PredictionService:
             multi_label=bool(getattr(self.model.plan_, "multi_label", False)),
             weights_sha256=str((metadata.get("weights_sha256") or {}).get("model.pt", "")),
             performance=tested_performance(Path(settings.run_dir)),
+        )
+        # from the run itself, so a run trained without a test split (no report to read it from) still states it
+        self.info.operating_point = operating_point(
+            {
+                "plan": {"binary_threshold": getattr(self.model.plan_, "binary_threshold", None)},
+                "training": metadata.get("training") or {},
+            }
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
         self._mask_values: list[int] | None = None  # the training masks' values, where not the class indices
@@ -433,6 +441,7 @@ class PredictionService:
                     **({"multi_label": True} if self.info.multi_label else {}),
                     "training_counts": training_counts(self.info.training),
                     **({"performance": self.info.performance} if self.info.performance else {}),
+                    **({"operating_point": self.info.operating_point} if self.info.operating_point else {}),
                 },
                 **named,
                 **fields,
