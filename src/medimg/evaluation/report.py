@@ -592,7 +592,8 @@ class ClassificationReport(Report):
             f" Decisions: at the operating point chosen on the validation split ({html.escape(rule)}: {how};"
             f" threshold{'s per network' if len(chosen) > 1 else ''} on the positive class's probability:"
             f" {html.escape(values or 'none recorded')}), folded into the network, so probabilities are relative to"
-            " it (0.5 = the threshold)."
+            " it (0.5 = the threshold); the ECE and the reliability diagram measure these shifted probabilities,"
+            " not the network's raw ones."
         )
 
     def task_sections(self, images: Mapping[str, bytes]) -> list[str]:

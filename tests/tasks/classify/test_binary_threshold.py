@@ -111,6 +111,7 @@ def test_a_run_records_and_applies_its_operating_point(tmp_path: Path) -> None:
     assert report["metrics"]["roc_auc"] > 0.9
     page = (model.run_dir_ / "report" / "report.html").read_text()
     assert "operating point chosen on the validation split" in page and f"{chosen['class_1']:.3f}" in page
+    assert "the ECE and the reliability diagram measure these shifted probabilities" in page
 
 
 def test_an_argmax_report_says_how_it_decides() -> None:
