@@ -226,3 +226,12 @@ def test_a_run_without_a_test_split_still_states_its_operating_point(tmp_path: P
         assert posted.status_code == 201, posted.text
         page = _text(client.get(f"/v1/reports/{posted.json()['id']}?format=html", headers=headers).text)
     assert "when its raw probability is at least" in page and "50% here is the threshold" in page
+
+
+def test_the_page_calls_a_probability_a_probability(deploy_run: Path, tmp_path: Path) -> None:
+    """The history table's column of the predicted class's probability was headed "Confidence"."""
+    from tests.serve.support import service_client
+
+    with service_client(deploy_run, tmp_path / "reports.db") as (client, _):
+        page = client.get("/").text
+    assert ">Probability</th>" in page and ">Confidence</th>" not in page
