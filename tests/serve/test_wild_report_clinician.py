@@ -235,3 +235,16 @@ def test_the_page_calls_a_probability_a_probability(deploy_run: Path, tmp_path: 
     with service_client(deploy_run, tmp_path / "reports.db") as (client, _):
         page = client.get("/").text
     assert ">Probability</th>" in page and ">Confidence</th>" not in page
+
+
+def test_organ_volumes_read_as_numbers_with_millilitres() -> None:
+    """A liver of 1,523,400 mm³ was written "1.523e+06 mm³" (and a kidney "4.56e+04 mm³"), in the headline and the
+    table: now plain numbers, with millilitres beside volumes of 1 mL or more."""
+    from medimg.serve.reports import size_text
+
+    volume = {"measure": "volume_mm3", "size_unit": "mm3", "count_unit": "voxel"}
+    assert size_text({"count": 190425, "volume_mm3": 1523400.0}, volume) == "1,523,400 mm³ = 1,523 mL (190,425 voxels)"
+    assert size_text({"count": 5700, "volume_mm3": 45600.0}, volume) == "45,600 mm³ = 45.6 mL (5,700 voxels)"
+    assert size_text({"count": 20, "volume_mm3": 20.0}, volume) == "20 mm³ (20 voxels)"
+    area = {"measure": "area_mm2", "size_unit": "mm2", "count_unit": "pixel"}
+    assert size_text({"count": 1234, "area_mm2": 56.71}, area) == "56.71 mm² (1,234 pixels)"

@@ -229,14 +229,23 @@ def _data_uri(png: bytes | None) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode() if png else ""
 
 
+def size_number(size: float) -> str:
+    """An area or volume as a reader reads it: ``56.7``, ``1,235``, ``1,523,400`` (never ``1.523e+06``)."""
+    return f"{size:,.0f}" if abs(size) >= 1000 else f"{size:.4g}"
+
+
 def size_text(entry: dict[str, Any], segmentation: dict[str, Any]) -> str:
-    """``"56.7 mm² (1,234 pixels)"``, or ``"1,234 pixels"`` when the spacing is unknown."""
+    """``"56.7 mm² (1,234 pixels)"``, ``"45,600 mm³ = 45.6 mL (5,700 voxels)"``, or ``"1,234 pixels"`` when the
+    spacing is unknown."""
     count = f"{entry['count']:,} {segmentation.get('count_unit', 'pixel')}s"
     size = entry.get(segmentation.get("measure", ""))
     if size is None:
         return count
-    unit = "mm²" if segmentation.get("size_unit") == "mm2" else "mm³"
-    return f"{size:,.4g} {unit} ({count})"
+    if segmentation.get("size_unit") == "mm2":
+        return f"{size_number(size)} mm² ({count})"
+    millilitres = size / 1000
+    ml = f" = {millilitres:,.0f} mL" if millilitres >= 100 else f" = {millilitres:.3g} mL" if millilitres >= 1 else ""
+    return f"{size_number(size)} mm³{ml} ({count})"
 
 
 def shown_slice_text(input_info: dict[str, Any]) -> str | None:
@@ -373,7 +382,7 @@ def report_html(row: ReportRow) -> str:
         sizes = [c.get(segmentation.get("measure", "")) for c in segmentation.get("classes", [])]
         rows = "".join(
             f'<tr><td><span class="swatch" style="background:{e(c["colour"])}"></span>{e(c["name"])}</td>'
-            f'<td class="num">{c["count"]:,}</td><td class="num">{"—" if size is None else f"{size:,.4g}"}</td>'
+            f'<td class="num">{c["count"]:,}</td><td class="num">{"—" if size is None else size_number(size)}</td>'
             f'<td class="num">{c["fraction"]:.1%}</td></tr>'
             for c, size in zip(segmentation.get("classes", []), sizes, strict=True)
         )
