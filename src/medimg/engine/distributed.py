@@ -27,6 +27,19 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: what gloo and NCCL collectives raise when another process of the job is gone (killed, out of memory, crashed)
+PEER_LOST = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "communicator was aborted")
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether ``error`` is a collective of a multi-process job failing because another of its processes stopped
+    (its own messages, or the launcher's line, say why): not a bug of this process, so no traceback of it."""
+    dist = torch.distributed
+    if not isinstance(error, RuntimeError) or not (dist.is_available() and dist.is_initialized()):
+        return False
+    return dist.get_world_size() > 1 and any(text in str(error) for text in PEER_LOST)
+
+
 @dataclass(frozen=True)
 class Distributed:
     """Where this process stands in a (possibly single-process) training run.

@@ -27,10 +27,10 @@ from medimg.data.case import Case
 from medimg.data.splits import Splits, make_splits
 from medimg.engine.batches import BatchSource
 from medimg.engine.checkpoint import save_checkpoint
-from medimg.engine.distributed import Distributed, init_distributed
+from medimg.engine.distributed import Distributed, init_distributed, lost_peer
 from medimg.engine.ensemble import member_seed, train_members
 from medimg.engine.trainer import TaskHooks
-from medimg.errors import ConfigError, DatasetError
+from medimg.errors import ConfigError, DatasetError, RunFolderError
 from medimg.planning.plan import TrainingPlan
 from medimg.run_folder import RunFolder, RunMetadata
 
@@ -143,6 +143,15 @@ def fit_run(
     caller_threads = torch.get_num_threads()
     try:
         return _fit_run(task, dataset, run_dir, options, plan_layers, splits, distributed)
+    except RuntimeError as error:
+        if not lost_peer(error):
+            raise
+        # one line instead of this process's traceback of gloo's "Read error ... Connection reset by peer"
+        raise RunFolderError(
+            f"training stopped: another process of this job is gone (killed, out of memory, or its own error: see "
+            f"its messages); {run_dir} keeps its last complete checkpoint: run the same command with --resume to "
+            "go on"
+        ) from None
     finally:
         torch.set_num_threads(caller_threads)
 
