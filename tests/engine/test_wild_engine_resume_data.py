@@ -3,6 +3,7 @@ to another folder (a job's local scratch copy) still resumes."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,18 @@ def test_the_same_data_moved_to_another_folder_resumes(trained: tuple[Path, Path
     shutil.copytree(data, moved)
     Model("simple-cnn").fit(moved, run_dir=run, resume=True, **FAST)
     assert (run / "report" / "report.json").is_file()
+
+
+def test_resume_with_another_seed_or_fraction_keeps_the_saved_ones(
+    trained: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--resume --seed 5 --val-fraction 0.3`: the remaining epochs drew from seed 5 while the split was seed 0's,
+    and config.json / metadata.json recorded seed 5 and 0.3, without a word. Now the saved values are kept, with
+    a warning naming each."""
+    data, run = trained
+    with caplog.at_level("WARNING"):
+        Model("simple-cnn").fit(data, run_dir=run, resume=True, seed=5, val_fraction=0.3, **FAST)
+    assert "--seed 5 (saved 0), --val-fraction 0.3 (saved 0.15)" in caplog.text
+    options = json.loads((run / "config.json").read_text())["options"]
+    assert (options["seed"], options["val_fraction"]) == (0, 0.15)
+    assert json.loads((run / "metadata.json").read_text())["training"]["ensemble"]["seeds"] == [0]

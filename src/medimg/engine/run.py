@@ -174,6 +174,8 @@ def _fit_run(
     if dist.is_main:
         run.ensure_writable(resume=options.resume)
     started = time.perf_counter()
+    if options.resume and run.file("config.json").is_file():
+        options = keep_saved_options(run, options)
     if splits is None:
         if options.resume and run.file("splits.json").is_file():
             splits = Splits.from_dict(run.read_json("splits.json"))
@@ -406,6 +408,28 @@ def validation_joins_training(task: RunnableTask, splits: Splits) -> Splits:
     return Splits(
         assignment=assignment, method=splits.method + TRAIN_ON_ALL, seed=splits.seed, notes=[*splits.notes, note]
     )
+
+
+#: the options a resumed run keeps as saved: its split was made with them, its remaining epochs draw from the seed
+RESUME_KEEPS = ("seed", "val_fraction", "test_fraction")
+
+
+def keep_saved_options(run: RunFolder, options: FitOptions) -> FitOptions:
+    """``options`` with the saved run's :data:`RESUME_KEEPS` (a warning names those given otherwise now): resumed
+    with ``--seed 5`` its remaining epochs augmented from another seed and ``config.json`` and ``metadata.json``
+    recorded seed 5 and the new fractions for a split made with the saved ones."""
+    saved = (run.read_json("config.json").get("options") or {}) if run.file("config.json").is_file() else {}
+    kept = {name: saved[name] for name in RESUME_KEEPS if name in saved and saved[name] != getattr(options, name)}
+    if not kept:
+        return options
+    logger.warning(
+        "resuming with the saved settings: %s given now differ and are not applied (--resume continues the run as "
+        "it was split and seeded; start a new run folder to train with them)",
+        ", ".join(
+            f"--{name.replace('_', '-')} {getattr(options, name)} (saved {value})" for name, value in kept.items()
+        ),
+    )
+    return options.model_copy(update=kept)
 
 
 def refuse_other_images(run: RunFolder, dataset: Any, splits: Splits) -> None:
