@@ -120,11 +120,6 @@ def _palette_to_array(img: Any, indices: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.moveaxis(palette[indices], -1, 0).astype(np.float32), False
 
 
-def _png_bit_depth(path: Path) -> int | None:
-    header = _png_header(path)
-    return header[0] if header else None
-
-
 def _png_header(path: Path) -> tuple[int, int] | None:
     """A PNG's ``(bit depth, colour type)`` from its IHDR chunk; ``None`` when it has none."""
     try:
@@ -142,10 +137,10 @@ PNG_GREY_ALPHA = 4
 
 
 def _read_grey_alpha_16(path: Path, max_pixels: int | None) -> ImageData:
-    """A 16-bit grey + alpha PNG at its full 16 bits. Pillow reads one as 8-bit RGBA made of the LOW bytes (1000 ->
-    232, 2000 -> 208: noise). Its rows are byte for byte those of an 8-bit RGBA PNG of the same width (4 bytes per
-    pixel, so the same scanline filters), so the file is decoded as one with its IHDR rewritten, and each pixel's
-    bytes ``G_hi G_lo A_hi A_lo`` give the grey value and its alpha."""
+    """A 16-bit grey + alpha PNG at its full 16 bits. Pillow opens one as 8-bit RGBA of the high bytes (three equal
+    channels: a colour image at 8 bits). Its rows are byte for byte those of an 8-bit RGBA PNG of the same width (4
+    bytes per pixel, so the same scanline filters), so the file is decoded as one with its IHDR rewritten, and each
+    pixel's bytes ``G_hi G_lo A_hi A_lo`` give the grey value and its alpha."""
     import io as _io
     import zlib
 
@@ -157,7 +152,7 @@ def _read_grey_alpha_16(path: Path, max_pixels: int | None) -> ImageData:
         data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
         with Image.open(_io.BytesIO(bytes(data))) as img:
             _check_pixels(path, img.size[0] * img.size[1], (img.size[1], img.size[0]), max_pixels)
-            raw = np.asarray(img.convert("RGBA") if img.mode != "RGBA" else img, dtype=np.uint16)
+            raw = np.asarray(img, dtype=np.uint16)  # RGBA: the rewritten IHDR says so
     except (ImageReadError, MemoryError):
         raise
     except Exception as exc:
@@ -255,7 +250,8 @@ def _pillow_reduced_frame(img: Any, factor: int) -> tuple[np.ndarray, str, int, 
 
 
 def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) -> ImageData:
-    if fmt == "png" and _png_header(path) == (16, PNG_GREY_ALPHA):
+    png_header = _png_header(path) if fmt == "png" else None  # (bit depth, colour type), read once
+    if png_header == (16, PNG_GREY_ALPHA):
         return _read_grey_alpha_16(path, max_pixels)
     img = _open_pillow(path, fmt)
     with img:
@@ -306,7 +302,7 @@ def _read_pillow(path: Path, fmt: str, max_pixels: int | None, reduce: int = 1) 
         meta["exif_orientation"] = orientation
     if transparent > 0:  # the alpha channel is dropped: check and predict say so (medimg.io.read_notes)
         meta["transparent"] = transparent
-    if fmt == "png" and mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+    if png_header is not None and png_header[0] == 16 and mode in ("RGB", "RGBA"):
         _warn_reduced_png(path)
         # the values are 8-bit (0..255): ``bits`` says so, as the check's bit-depth warning and the domain compare
         # it with the other images' (``file_bits`` keeps what the file stores)
