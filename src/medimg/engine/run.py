@@ -174,7 +174,7 @@ def _fit_run(
     if dist.is_main:
         run.ensure_writable(resume=options.resume)
     started = time.perf_counter()
-    if options.resume and run.file("config.json").is_file():
+    if options.resume:
         options = keep_saved_options(run, options)
     if splits is None:
         if options.resume and run.file("splits.json").is_file():

@@ -281,7 +281,6 @@ def train(
             if out_of_time:
                 break
             epoch_started = time.perf_counter()
-
             torch.manual_seed(seed * 100_003 + epoch)
             generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
             network.train()

@@ -213,13 +213,13 @@ class PredictionService:
             multi_label=bool(getattr(self.model.plan_, "multi_label", False)),
             weights_sha256=str((metadata.get("weights_sha256") or {}).get("model.pt", "")),
             performance=tested_performance(Path(settings.run_dir)),
-        )
-        # from the run itself, so a run trained without a test split (no report to read it from) still states it
-        self.info.operating_point = operating_point(
-            {
-                "plan": {"binary_threshold": getattr(self.model.plan_, "binary_threshold", None)},
-                "training": metadata.get("training") or {},
-            }
+            # from the run itself, so a run trained without a test split (no report to read it from) still states it
+            operating_point=operating_point(
+                {
+                    "plan": {"binary_threshold": getattr(self.model.plan_, "binary_threshold", None)},
+                    "training": metadata.get("training") or {},
+                }
+            ),
         )
         self._mask_colours: dict[int, tuple[int, int, int]] | None = None
         self._mask_values: list[int] | None = None  # the training masks' values, where not the class indices

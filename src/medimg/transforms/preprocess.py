@@ -127,7 +127,7 @@ def normalise(tensor: torch.Tensor, plan: Plan) -> torch.Tensor:
     """Clip to ``[clip_low, clip_high]`` and standardise with ``norm_mean``/``norm_std`` (float32); with
     ``normalisation: per_image`` each image channel's own z-score over its last ``spatial_dims`` axes instead
     (``tensor``: ``(N, C, *spatial)`` or ``(N * C, *spatial)``)."""
-    if getattr(plan, "normalisation", "dataset") == "per_image":
+    if plan.normalisation == "per_image":
         axes = tuple(range(tensor.ndim - plan.spatial_dims, tensor.ndim))
         x = tensor.double()
         mean = x.mean(dim=axes, keepdim=True)
