@@ -4,32 +4,10 @@ cells, and a disclaimer that names what the report holds. Built from hand-made r
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Any
+
+from tests.serve.support import report_row as _row
 
 from medimg.serve.reports import report_fhir, report_html
-from medimg.serve.storage import ReportRow
-
-
-def _row(**fields: Any) -> ReportRow:
-    base: dict[str, Any] = {
-        "id": "0" * 32,
-        "created_at": datetime.now(timezone.utc),
-        "model_name": "run",
-        "task": "classify",
-        "label": "normal",
-        "label_index": 0,
-        "confidence": 0.501,
-        "probabilities": {"normal": 0.501, "lesion": 0.499},
-        "explain_method": None,
-        "input_format": "png",
-        "input_info": {"format": "png", "shape": [1, 32, 32]},
-        "model_info": {"network": "simple-cnn", "class_names": ["normal", "lesion"]},
-        "image_png": b"",
-        "heatmap_png": None,
-        "overlay_png": None,
-    }
-    return ReportRow(**{**base, **fields})
 
 
 def _text(page: str) -> str:

@@ -26,6 +26,33 @@ REPORT = {
 }
 
 
+def report_row(**fields: Any) -> Any:
+    """A stored two-class classification report (:class:`~medimg.serve.storage.ReportRow`) made by hand, no model:
+    ``normal`` at 0.501 from a simple-cnn on a 32 px grey PNG; ``fields`` replace any of its values."""
+    from datetime import datetime, timezone
+
+    from medimg.serve.storage import ReportRow
+
+    base: dict[str, Any] = {
+        "id": "0" * 32,
+        "created_at": datetime.now(timezone.utc),
+        "model_name": "run",
+        "task": "classify",
+        "label": "normal",
+        "label_index": 0,
+        "confidence": 0.501,
+        "probabilities": {"normal": 0.501, "lesion": 0.499},
+        "explain_method": None,
+        "input_format": "png",
+        "input_info": {"format": "png", "shape": [1, 32, 32]},
+        "model_info": {"network": "simple-cnn", "class_names": ["normal", "lesion"]},
+        "image_png": b"",
+        "heatmap_png": None,
+        "overlay_png": None,
+    }
+    return ReportRow(**{**base, **fields})
+
+
 def train_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simple-cnn run on 2 x 40 synthetic 32 px phantoms (3 epochs, ~2 s); the same folder every call."""
     if "run" not in _CACHE:

@@ -6,36 +6,27 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from medimg.serve import model_card
 from medimg.serve.reports import report_fhir, report_html
 from medimg.serve.storage import ReportRow
+from tests.serve.support import report_row
 
 _SHA = "9864640f7179864c047ec4c256867abe7d875f80c57105ca94602341ffa06e45"
 
 
 def _row(**fields: Any) -> ReportRow:
-    base: dict[str, Any] = {
-        "id": "0" * 32,
-        "created_at": datetime.now(timezone.utc),
-        "model_name": "run",
-        "task": "classify",
+    """A hand-made report row predicting "lesion" at 0.548, the weights named by ``_SHA``."""
+    lesion = {
         "label": "lesion",
         "label_index": 1,
         "confidence": 0.548,
         "probabilities": {"normal": 0.452, "lesion": 0.548},
-        "explain_method": None,
-        "input_format": "png",
-        "input_info": {"format": "png", "shape": [1, 32, 32]},
         "model_info": {"network": "simple-cnn", "class_names": ["normal", "lesion"], "weights_sha256": _SHA},
-        "image_png": b"",
-        "heatmap_png": None,
-        "overlay_png": None,
     }
-    return ReportRow(**{**base, **fields})
+    return report_row(**{**lesion, **fields})
 
 
 def _text(page: str) -> str:
