@@ -7,8 +7,10 @@ import errno
 import logging
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +205,29 @@ def test_servers_starting_together_on_a_new_database_all_start(database: TestDat
         for process in starting:
             process.join(timeout=60)
         assert answers == ["ok"] * 3, answers
+
+
+def test_a_server_starting_while_another_process_writes_to_a_new_sqlite_database_waits(tmp_path: Path) -> None:
+    """The switch of a new SQLite database to WAL needs the file to itself, and SQLite answers "database is locked"
+    at once (without its busy timeout) while another process writes: a server started while `medimg token create`
+    wrote to a new database exited, even with the writer done a moment later."""
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    finish = threading.Timer(0.5, writer.execute, args=("COMMIT",))
+    finish.start()
+    try:
+        storage = Storage(f"sqlite:///{path}")
+    finally:
+        finish.join()
+        writer.close()
+    try:
+        with storage.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        storage.close()
 
 
 def test_a_password_with_an_unencoded_at_sign_is_never_shown() -> None:

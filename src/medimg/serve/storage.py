@@ -20,6 +20,7 @@ import hashlib
 import logging
 import re
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -221,13 +222,35 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: seconds an SQLite connection waits for another process's lock (its busy timeout, and how long the switch to WAL
+#: is retried)
+SQLITE_BUSY_S = 10.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA secure_delete=ON")  # a deleted report's pictures are overwritten, not left in free pages
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (once per file; it stays so). The switch needs the file to itself, and SQLite
+    answers "database is locked" at once, without its busy timeout, while another process writes to a database
+    still in its first (rollback) mode (two servers, or a server and ``medimg token create``, starting together on
+    a new database): so it is retried for :data:`SQLITE_BUSY_S`."""
+    deadline = time.monotonic() + SQLITE_BUSY_S
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 #: how an SQLite database is named, for a message
@@ -282,7 +305,9 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             ) from error
         try:
             engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=HIDE_PARAMETERS
+                url,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S},
+                hide_parameters=HIDE_PARAMETERS,
             )
         except (ArgumentError, ValueError) as error:
             raise ConfigError(f"{shown_url(url)} is not an SQLite URL ({error}): {SQLITE_URL_FORM}") from error
