@@ -1,8 +1,8 @@
-"""Bootstrap confidence intervals: coverage of the point estimate, narrowing, speed and skipping."""
+"""Bootstrap confidence intervals: coverage of the point estimate, narrowing and skipping (their speed is
+``benchmarks/bootstrap_speed.py``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -107,16 +107,6 @@ def test_proportions_get_wilson_intervals_that_do_not_collapse_on_small_test_set
 
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(0, 0) == (None, None)
-
-
-def test_speed_of_1000_resamples() -> None:
-    y, p = _data(1000)
-    start = time.perf_counter()
-    bootstrap_ci(y, p, metrics.accuracy, n_resamples=1000)
-    assert time.perf_counter() - start < 1.0
-    start = time.perf_counter()
-    bootstrap_ci(y, p, metrics.roc_auc, n_resamples=1000)
-    assert time.perf_counter() - start < 2.0
 
 
 def test_headline_cis_keys_and_consistency() -> None:
