@@ -30,6 +30,9 @@ The file's metadata carries everything the predictor needs to go from an image f
                            without medimg; also in the ``.export.json`` sidecar's ``model``): classify, segment
                            (through sliding windows, blending and post-processing), detect (through NMS)
 ``medimg.input``           JSON: the run's input spec (window for DICOM/CT...)
+``medimg.operating_point``  classify, two classes with ``binary_threshold``: JSON ``{"rule", "class",
+                           "thresholds"}``, the operating point folded into the bias (probabilities are relative
+                           to it: 0.5 = the raw threshold)
 ``medimg.domain``          JSON: the training domain inputs are checked against (:mod:`medimg.planning.domain`),
                            when the run's fingerprint records one
 ``medimg.network``         registry name; ``medimg.version``, ``medimg.created``, ``medimg.format_version``
@@ -316,9 +319,30 @@ def _prepare_classify(
     # the recipe in words for a client without medimg: the numbers alone left the resizing, channel conversion,
     # orientation and test-time flips to guesswork
     window = (model.metadata_.get("input") or {}).get("window")
-    steps = preprocessing_steps(spec, window=window, multi_label=bool(plan.multi_label))
+    point = _operating_point(model)
+    if point is not None:  # the probabilities are relative to it: say so in the file (it said "softmax" only)
+        from medimg.serve.model_card import operating_point_text
+
+        prepared.extra_metadata["medimg.operating_point"] = json.dumps(point)
+        prepared.notes.append(
+            f"the probabilities have {operating_point_text(point)} folded in: “{point['class']}” at 0.5 or more "
+            "(medimg.operating_point in the file's metadata and model.export.json)"
+        )
+    steps = preprocessing_steps(spec, window=window, multi_label=bool(plan.multi_label), operating_point=point)
     prepared.extra_metadata["medimg.preprocessing_steps"] = json.dumps(steps)
     return prepared
+
+
+def _operating_point(model: Trained) -> dict[str, Any] | None:
+    """A two-class run's operating point chosen on validation and folded into the bias (``{"rule", "class",
+    "thresholds"}``, one raw threshold per network), or ``None`` (argmax, multi-label, or none recorded)."""
+    from medimg.serve.model_card import operating_point
+
+    plan = cast("Plan", model.plan_)
+    if plan.multi_label:
+        return None
+    training = model.metadata_.get("training") or {}
+    return operating_point({"plan": plan.model_dump(), "training": training})
 
 
 SEGMENT_PARITY_CASES = 4
@@ -648,6 +672,7 @@ def _model_card(metadata: dict[str, str], session: Any) -> dict[str, Any]:
         "preprocessing": entry("medimg.preprocessing"),
         "preprocessing_steps": entry("medimg.preprocessing_steps"),
         "input": entry("medimg.input"),
+        "operating_point": entry("medimg.operating_point"),
         "onnx_metadata_keys": sorted(metadata),
     }
 

@@ -150,6 +150,10 @@ class OnnxPredictor:
         preprocessing: the embedded preprocessing spec.
         input_spec: the run's input spec (``window`` for CT...).
         mask_colours: segment: ``class -> (R, G, B)`` of colour-coded PNG masks, or ``None``.
+        operating_point: a two-class classifier's operating point folded into its bias (``{"rule", "class",
+            "thresholds"}``: the class is called at probability 0.5 or more, i.e. its raw probability at a
+            threshold), or ``None`` (argmax, or an export made before it was recorded).
+        classes_: ``class_names`` under :class:`~medimg.model.Model`'s (scikit-learn's) name.
         failed_: ``(path, reason)`` of the files the last :meth:`predict` could not read.
         reader: reads each input and checks it against the training domain (embedded at export as
             ``medimg.domain``, else ``fingerprint.json`` beside the ``.onnx`` file; see
@@ -210,6 +214,9 @@ class OnnxPredictor:
         self.mask_colours: dict[int, tuple[int, ...]] | None = (
             {int(k): tuple(int(c) for c in v) for k, v in colours.items()} if colours else None
         )
+        self.operating_point: dict[str, Any] | None = _metadata_json(
+            self.path, props, "medimg.operating_point", (dict, type(None)), "null"
+        )
         self.network_name = props.get("medimg.network", "")
         self.metadata = props
         _check_same_model_as_run(Path(path), props)
@@ -242,6 +249,12 @@ class OnnxPredictor:
             f"OnnxPredictor({str(self.path)!r}, task={self.task!r}, network={self.network_name!r}, "
             f"classes={self.class_names})"
         )
+
+    @property
+    def classes_(self) -> list[str]:
+        """``class_names``, under the name :class:`~medimg.model.Model` gives them (code moved from ``Model`` to
+        the ONNX predictor met an AttributeError)."""
+        return self.class_names
 
     @property
     def spatial_dims(self) -> int:

@@ -156,7 +156,13 @@ def normalise(image: np.ndarray, spec: Mapping[str, Any]) -> np.ndarray:
     return (clipped - np.float32(spec["norm_mean"])) / np.float32(spec["norm_std"])
 
 
-def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_label: bool = False) -> list[str]:
+def preprocessing_steps(
+    spec: Mapping[str, Any],
+    *,
+    window: Any = None,
+    multi_label: bool = False,
+    operating_point: Mapping[str, Any] | None = None,
+) -> list[str]:
     """The classifier's preprocessing in words, in order, for a client that has only the ``.onnx`` file (or its
     ``.export.json``) and no medimg: the fields of ``spec`` (``medimg.preprocessing``) say the numbers, these steps
     say what to do with them, as :func:`preprocess` and :class:`~medimg.export.predictor.OnnxPredictor` do.
@@ -165,6 +171,9 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
         spec: the preprocessing fields (:data:`PREPROCESSING_KEYS`, ``canonical_orientation``, ``tta_flip_axes``).
         window: the run's intensity window (``medimg.input`` ``window``), if any.
         multi_label: one sigmoid per finding instead of a softmax.
+        operating_point: a two-class run's operating point folded into the bias (``medimg.operating_point``:
+            ``{"rule", "class", "thresholds"}``), said in the last step: its probabilities are scores relative to
+            that threshold, not the raw softmax (the step said "softmax over the classes" only).
     """
     dims = int(spec["spatial_dims"])
     size = [int(s) for s in spec["input_size"]]
@@ -204,11 +213,21 @@ def preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None, multi_la
             f"average the output 'logits' of the image and of its mirror along each spatial axis {flips} (one axis "
             "at a time; spatial axis 0 is array axis 2), then apply the softmax (multi-label: sigmoid) yourself"
         )
-    steps.append(
-        "output 'probabilities': one sigmoid per finding, present at 0.5 (operating points are in the bias)"
-        if multi_label
-        else "output 'probabilities': softmax over the classes of medimg.class_names, in that order"
-    )
+    if multi_label:
+        steps.append(
+            "output 'probabilities': one sigmoid per finding, present at 0.5 (operating points are in the bias)"
+        )
+    elif operating_point:
+        from medimg.serve.model_card import operating_point_text
+
+        steps.append(
+            "output 'probabilities': softmax over the classes of medimg.class_names, in that order, with "
+            f"{operating_point_text(operating_point)} folded into the bias (medimg.operating_point): "
+            f"“{operating_point.get('class')}” is called at 0.5 or more; its probability is a score relative to "
+            "that threshold, not the raw one"
+        )
+    else:
+        steps.append("output 'probabilities': softmax over the classes of medimg.class_names, in that order")
     return steps
 
 

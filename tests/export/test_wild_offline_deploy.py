@@ -1,0 +1,67 @@
+"""Deploying a classifier offline, as a user at another site does: the exported file says what its probabilities
+are (its operating point, not only "softmax"), wherever it is copied."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def youden_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-class simple-cnn run whose operating point (youden) is folded into its bias (~2 s)."""
+    import torch
+
+    from medimg import Model
+    from medimg.data.synthetic import make_phantom_dataset
+
+    root = tmp_path_factory.mktemp("youden-run")
+    data = make_phantom_dataset(root / "phantoms", n_per_class=20, size=32, seed=1)
+    torch.set_num_threads(1)
+    Model("simple-cnn", binary_threshold="youden").fit(
+        data, run_dir=root / "run", epochs=2, seed=0, progress=False, tensorboard=False
+    )
+    return root / "run"
+
+
+def test_an_exported_operating_point_is_said_in_the_file_its_sidecar_and_the_predictor(
+    youden_run: Path, tmp_path: Path
+) -> None:
+    """A two-class run's probabilities have its operating point folded in (0.5 = the raw threshold), but the
+    exported file said "softmax over the classes" only: a client or a site reading the file alone took the
+    shifted scores for raw probabilities. The file, its sidecar, the export's notes and the predictor say it."""
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    (chosen,) = json.loads((youden_run / "metadata.json").read_text())["training"]["binary_thresholds"]
+    result = export_onnx(youden_run, tmp_path / "site" / "model.onnx")
+    copied = tmp_path / "elsewhere"  # the exported pair copied to another machine, without the run
+    copied.mkdir()
+    for name in ("model.onnx", "model.export.json"):
+        shutil.copy(tmp_path / "site" / name, copied / name)
+    card = json.loads((copied / "model.export.json").read_text())["model"]
+    point = {"rule": "youden", "class": "lesion", "thresholds": [chosen["lesion"]]}
+    assert card["operating_point"] == point
+    assert "medimg.operating_point" in card["onnx_metadata_keys"]
+    last = card["preprocessing_steps"][-1]
+    assert f"raw probability is at least {chosen['lesion']:.3f}" in last and "not the raw one" in last, last
+    assert any("folded in" in note and "youden" in note for note in result.notes), result.notes
+    predictor = OnnxPredictor(copied / "model.onnx")
+    assert predictor.operating_point == point
+    assert predictor.classes_ == predictor.class_names == ["normal", "lesion"]
+
+
+def test_an_argmax_export_records_no_operating_point(deploy_run: Path, tmp_path: Path) -> None:
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    result = export_onnx(deploy_run, tmp_path / "model.onnx")
+    card = json.loads(result.path.with_suffix(".export.json").read_text())["model"]
+    assert card["operating_point"] is None
+    assert card["preprocessing_steps"][-1] == (
+        "output 'probabilities': softmax over the classes of medimg.class_names, in that order"
+    )
+    assert OnnxPredictor(result.path).operating_point is None
