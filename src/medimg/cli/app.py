@@ -776,6 +776,8 @@ def predict(
         _echo(f"{count} prediction(s) written to {out}")
         if stats.images:
             typer.echo(_throughput_line(stats), err=True)
+    if out and not predictor.failed_:  # an earlier call's table of failures would be read as this call's
+        out.with_name(f"{out.stem}.failed.csv").unlink(missing_ok=True)
     if predictor.failed_:
         # a batch of thousands: the files to look at, in a table beside the predictions
         failed_table = _write_failed_table(predictor.failed_, out) if out else None
