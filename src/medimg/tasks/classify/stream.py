@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import multiprocessing
 import os
 import sys
@@ -58,6 +59,9 @@ CHUNK_SIZE = 256
 #: Out-of-domain inputs warned about one by one; beyond them one summary says how many more there were (a folder of
 #: 100,000 images from another scanner would otherwise print 100,000 warnings).
 DOMAIN_WARNINGS = 20
+#: A long stream logs how far it is at most this often (seconds): ``predict`` over 100,000 images said nothing
+#: until its last image, in a log file and on a terminal alike.
+PROGRESS_EVERY_S = 10.0
 #: Chunks read ahead per decode worker (one being decoded, one waiting), so the network never waits for the pool
 #: unless decoding is the slower side.
 PREFETCH_PER_WORKER = 2
@@ -331,6 +335,7 @@ def stream_predictions(
     pending: deque[tuple[Future[ReadChunk], bool]] = deque()  # (chunk, read here) in file order
     next_chunk = 0
     consumed = 0  # chunks taken out of ``pending`` so far
+    said_at = 0.0  # seconds into the stream of the last progress line
     try:
         while next_chunk < len(chunks) or pending:
             if pool is not None:
@@ -392,6 +397,9 @@ def stream_predictions(
             del chunk
             stats.images += len(predictions)
             stats.wall_s = time.perf_counter() - started
+            if consumed < len(chunks) and stats.wall_s - said_at >= PROGRESS_EVERY_S:
+                said_at = stats.wall_s
+                _log_progress(stats, sum(len(c) for c in chunks[:consumed]), len(paths))
             yield from predictions
     finally:
         for future, _ in pending:
@@ -407,6 +415,14 @@ def stream_predictions(
                 stats.images,
                 DOMAIN_WARNINGS,
             )
+
+
+def _log_progress(stats: StreamStats, done: int, total: int) -> None:
+    """One line of how far a long stream is: ``predicted 2,560 of 100,000 files (512 images/s), ~3 min left``."""
+    rate = done / stats.wall_s if stats.wall_s > 0 else 0.0
+    left = (total - done) / rate if rate > 0 else math.inf
+    when = "" if not math.isfinite(left) else f", ~{left:.0f} s left" if left < 120 else f", ~{left / 60:.0f} min left"
+    logger.info("predicted %s of %s files (%.0f images/s)%s", f"{done:,}", f"{total:,}", stats.images_per_s, when)
 
 
 def _warn_out_of_domain(source: str, reasons: list[str], stats: StreamStats) -> None:
