@@ -65,3 +65,25 @@ def test_an_argmax_export_records_no_operating_point(deploy_run: Path, tmp_path:
         "output 'probabilities': softmax over the classes of medimg.class_names, in that order"
     )
     assert OnnxPredictor(result.path).operating_point is None
+
+
+def test_the_sidecar_or_a_folder_with_another_file_name_finds_the_exported_file(
+    deploy_run: Path, tmp_path: Path
+) -> None:
+    """`predict model.export.json --engine onnx` (the file a user opens to see the model) was read as an ONNX file
+    (INVALID_PROTOBUF), and a folder holding `grey.onnx` (export --out DIR/grey.onnx) was told to export first."""
+    from medimg.errors import ConfigError
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    site = tmp_path / "site"
+    site.mkdir()
+    result = export_onnx(deploy_run, site / "grey.onnx")
+    assert OnnxPredictor(site / "grey.export.json").path == result.path
+    with pytest.raises(ConfigError, match=r"has no model\.onnx but holds grey\.onnx: give the file"):
+        OnnxPredictor(site)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(site / "grey.export.json", alone / "grey.export.json")
+    with pytest.raises(ConfigError, match=r"its file .*grey\.onnx is not beside it"):
+        OnnxPredictor(alone / "grey.export.json")

@@ -46,20 +46,50 @@ logger = logging.getLogger(__name__)
 
 
 def resolve_onnx_path(run_or_file: str | Path) -> Path:
-    """A ``.onnx`` file, or a run folder holding ``model.onnx``.
+    """A ``.onnx`` file, a run folder holding ``model.onnx``, or an export's sidecar (``NAME.export.json``: the
+    ``.onnx`` file its ``"path"`` names, beside it).
 
     Raises:
-        ConfigError: neither exists (the message says how to export).
+        ConfigError: neither exists (the message says how to export, or names the ``.onnx`` files the folder
+            holds under other names: ``export --out DIR/grey.onnx``), or a sidecar whose file is missing.
     """
     path = Path(run_or_file)
     if path.is_dir():
         candidate = path / "model.onnx"
         if not candidate.is_file():
+            others = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
+            if others:  # was: "export it first", beside the export itself
+                shown = " or ".join(str(path / name) for name in others[:3])
+                raise ConfigError(f"{path} has no model.onnx but holds {', '.join(others)}: give the file, {shown}")
             raise ConfigError(f"{path} has no model.onnx; export it first: medimg export {path} --format onnx")
         return candidate
     if not path.is_file():
         raise ConfigError(f"{path} does not exist (expected a .onnx file or a run folder with model.onnx)")
+    if path.name.lower().endswith(".export.json"):  # the sidecar was read as an ONNX file: INVALID_PROTOBUF
+        return _sidecar_model(path)
     return path
+
+
+def _sidecar_model(sidecar: Path) -> Path:
+    """The ``.onnx`` file an export's sidecar names (relative to it; older sidecars hold an absolute path), else the
+    one of the same name beside it.
+
+    Raises:
+        ConfigError: the sidecar is unreadable or its file is not there (copied without it).
+    """
+    try:
+        named = json.loads(sidecar.read_text(encoding="utf-8")).get("path")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    beside = sidecar.with_name(sidecar.name[: -len(".export.json")] + ".onnx")
+    candidates = [sidecar.parent / Path(named).name, sidecar.parent / named] if isinstance(named, str) else []
+    for candidate in [*candidates, beside]:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"{sidecar} describes an exported model, but its file {candidates[0] if candidates else beside} is not "
+        "beside it: copy the .onnx file with it (or export again: medimg export RUN --out FOLDER)"
+    )
 
 
 def _check_same_model_as_run(given: Path, props: dict[str, str]) -> None:
