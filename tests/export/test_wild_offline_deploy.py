@@ -87,3 +87,36 @@ def test_the_sidecar_or_a_folder_with_another_file_name_finds_the_exported_file(
     shutil.copy(site / "grey.export.json", alone / "grey.export.json")
     with pytest.raises(ConfigError, match=r"its file .*grey\.onnx is not beside it"):
         OnnxPredictor(alone / "grey.export.json")
+
+
+def test_a_volume_among_the_parity_images_is_skipped_as_a_broken_file_is(
+    deploy_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`export --parity-data site_folder/` with a NIfTI volume among a 2D model's PNGs stopped the whole export
+    with the volume's shape error, while a broken PNG beside it was skipped."""
+    import nibabel as nib
+    import numpy as np
+
+    from medimg.export.onnx_export import export_onnx
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    shutil.copy(deploy_run.parent / "phantoms" / "lesion" / "phantom_0000.png", folder / "a.png")
+    nib.save(nib.Nifti1Image(np.zeros((32, 32, 4), np.float32), np.eye(4)), folder / "b.nii.gz")
+    (folder / "c.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with caplog.at_level("WARNING", logger="medimg.export.parity"):
+        result = export_onnx(deploy_run, tmp_path / "model.onnx", parity_inputs=[folder])
+    assert result.n_parity_images == 1
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("parity check skips")]
+    assert any("b.nii.gz: 3D, the model takes 2D images" in line for line in skipped), skipped
+    assert any("c.png" in line for line in skipped), skipped
+
+
+def test_an_out_folder_that_does_not_exist_yet_is_told_how_to_give_it(deploy_run: Path, tmp_path: Path) -> None:
+    from medimg.errors import ExportError
+    from medimg.export.onnx_export import export_onnx
+
+    with pytest.raises(
+        ExportError, match=r"must end with \.onnx; for a folder, create it first or give .*deploy/model"
+    ):
+        export_onnx(deploy_run, tmp_path / "deploy")

@@ -486,7 +486,12 @@ def export_onnx(
     if target.is_dir():  # an existing folder (the run folder, a deployment folder): the file goes inside
         target = target / "model.onnx"
     if target.suffix.lower() != ".onnx":
-        raise ExportError(f"{target}: the exported file name must end with .onnx")
+        hint = (
+            f"; for a folder, create it first or give {target / 'model.onnx'}"
+            if not target.suffix and not target.exists()
+            else ""
+        )
+        raise ExportError(f"{target}: the exported file name must end with .onnx{hint}")
     _refuse_another_runs_folder(target, model.run_dir_)
     _check_can_write(target)
     with hold_trained_run(model.run_dir_, target, doing="export"):  # never while a fit writes the run

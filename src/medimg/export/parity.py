@@ -79,13 +79,22 @@ def parity_images(
         from medimg.io.inputs import expand_inputs
 
         window = window_from_json((model.metadata_.get("input") or {}).get("window"))
+        dims = getattr(model.plan_, "spatial_dims", None)
         skipped: list[str] = []
         for path in expand_inputs(inputs)[:limit]:
             try:
-                images.append(read_image(path, window=window))
+                image = read_image(path, window=window)
             except ImageReadError as error:
-                logger.warning("parity check skips %s: %s", path, error.reason)
-                skipped.append(f"{path}: {error.reason}")
+                reason = error.reason
+            else:
+                found = image.array.ndim - 1
+                if not dims or found == dims:
+                    images.append(image)
+                    continue
+                # a volume among a 2D model's images stopped the whole export, while a broken file was skipped
+                reason = f"{found}D, the model takes {dims}D images"
+            logger.warning("parity check skips %s: %s", path, reason)
+            skipped.append(f"{path}: {reason}")
         if not images:  # the check fell back to random inputs and said OK on the images the user gave
             listed = "; ".join(skipped[:3]) + (f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else "")
             raise ExportError(
