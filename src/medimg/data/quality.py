@@ -464,8 +464,8 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     if near_cross:
         warnings.append(
             f"{len(near_cross)} group(s) of nearly identical images (one picture re-saved, resized, cropped, "
-            "mirrored or at another bit depth) lie in several splits of the data's own split (e.g. "
-            f"{', '.join(near_cross[0][:2])}): the test "
+            "mirrored, at another bit depth or with text burned in) lie in several splits of the data's own split "
+            f"(e.g. {', '.join(near_cross[0][:2])}): the test "
             "score would count pictures seen in training; remove the copies from all but one split"
         )
     if dataset.task == "classify":
