@@ -26,7 +26,7 @@ def test_export_still_refuses_another_name_that_is_not_onnx(deploy_run: Path, tm
     for out in (tmp_path / "model.txt", tmp_path / "not-made-yet"):
         result = CliRunner().invoke(app, ["export", str(deploy_run), "--out", str(out)])
         assert isinstance(result.exception, ExportError), result.output
-        assert str(result.exception) == f"{out}: the exported file name must end with .onnx"
+        assert str(result.exception).startswith(f"{out}: the exported file name must end with .onnx")
         assert not out.exists()
 
 
