@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from medimg.cli.app import app
+from medimg.errors import ConfigError
 
 
 def test_a_batch_without_failures_leaves_no_earlier_failed_table_beside_its_predictions(
@@ -25,3 +26,11 @@ def test_a_batch_without_failures_leaves_no_earlier_failed_table_beside_its_pred
     assert second.exit_code == 0, second.output
     assert not (tmp_path / "preds.failed.csv").exists()
     assert out.read_text().count("\n") == 2  # header and the one image
+
+
+def test_an_out_named_as_a_spreadsheet_is_refused_naming_the_csv(tmp_path: Path) -> None:
+    """`--out preds.xlsx` wrote JSON text into preds.xlsx (Excel: "the file format or extension is not valid")."""
+    out = tmp_path / "preds.xlsx"
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path), "--out", str(out)])
+    assert isinstance(result.exception, ConfigError) and not out.exists(), result.output
+    assert str(result.exception).endswith(f"a spreadsheet opens the CSV: --out {tmp_path / 'preds.csv'}")

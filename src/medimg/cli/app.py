@@ -843,6 +843,10 @@ def _refuse_image_as_output(out: Path, inputs: Sequence[Path]) -> None:
         )
 
 
+#: ``--out`` names a spreadsheet's own format, which predict does not write
+SPREADSHEET_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".ods", ".tsv")
+
+
 def _prediction_format(given: str | None, out: Path | None, formats: Sequence[str]) -> str:
     """``--format`` (any case), else the one ``--out``'s suffix names (``p.csv``: csv), else json.
 
@@ -851,6 +855,11 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
     """
     from medimg.errors import ConfigError
 
+    if out is not None and out.suffix.lower() in SPREADSHEET_SUFFIXES:  # was: JSON text in preds.xlsx
+        raise ConfigError(
+            f"--out {out}: medimg writes {', '.join(formats)}, not {out.suffix}; a spreadsheet opens the CSV: "
+            f"--out {out.with_suffix('.csv')}"
+        )
     if given is None:
         suffix = out.suffix.lower().lstrip(".") if out is not None else ""
         return {"ndjson": "jsonl"}.get(suffix, suffix) if suffix in {*formats, "ndjson"} else "json"
