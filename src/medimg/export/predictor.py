@@ -60,7 +60,10 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
             others = sorted(p.name for p in path.glob("*.onnx") if p.is_file())
             if others:  # was: "export it first", beside the export itself
                 shown = " or ".join(str(path / name) for name in others[:3])
-                raise ConfigError(f"{path} has no model.onnx but holds {', '.join(others)}: give the file, {shown}")
+                raise ConfigError(
+                    f"{path} has no model.onnx but holds {', '.join(others)}: give the file, {shown} (or, for a "
+                    f"run folder, export it: medimg export {path})"
+                )
             raise ConfigError(f"{path} has no model.onnx; export it first: medimg export {path} --format onnx")
         return candidate
     if not path.is_file():
