@@ -55,6 +55,8 @@ class CheckReport:
     cross_split_patients: list[str] = field(default_factory=list)
     label_conflicts: list[list[str]] = field(default_factory=list)
     label_conflict_ids: list[list[str]] = field(default_factory=list)
+    #: groups of nearly identical images (one picture re-saved, resized...) whose labels differ: ``"<id> [<label>]"``
+    near_label_conflicts: list[list[str]] = field(default_factory=list)
     #: the groups of identical images (case ids) in one split with one label: neither across splits nor conflicts
     within_split_duplicates: list[list[str]] = field(default_factory=list)
     suspected_masks: list[str] = field(default_factory=list)
@@ -75,6 +77,7 @@ class CheckReport:
             or self.cross_split_near_duplicates
             or self.cross_split_patients
             or self.label_conflicts
+            or self.near_label_conflicts
             or self.suspected_masks
             or self.misread_boxes
             or self.unconvertible
@@ -97,6 +100,7 @@ class CheckReport:
             "cross_split_patients": self.cross_split_patients,
             "label_conflicts": self.label_conflicts,
             "label_conflict_ids": self.label_conflict_ids,
+            "near_label_conflicts": self.near_label_conflicts,
             "suspected_masks": self.suspected_masks,
             "unconvertible": self.unconvertible,
             "misread_boxes": self.misread_boxes,
@@ -121,7 +125,12 @@ class CheckReport:
             f"unreadable {len(self.unreadable)}, blank {len(self.blank)}, duplicate groups "
             f"{len(self.duplicates)}, across splits {len(self.cross_split_duplicates)}, near-identical groups "
             f"{len(self.near_duplicates)}, across splits {len(self.cross_split_near_duplicates)}, label conflicts "
-            f"{len(self.label_conflicts)}",
+            f"{len(self.label_conflicts)}"
+            + (
+                f", nearly identical with different labels {len(self.near_label_conflicts)}"
+                if self.near_label_conflicts
+                else ""
+            ),
         ]
         for item in self.unreadable[:10]:
             lines.append(f"  unreadable: {item['path']}: {item['reason']}")
@@ -137,6 +146,8 @@ class CheckReport:
             lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
             lines.append(f"  label conflict (identical pixels, different labels): {', '.join(group)}")
+        for group in self.near_label_conflicts[:10]:
+            lines.append(f"  label conflict (nearly the same picture, different labels): {', '.join(group)}")
         for group in self.within_split_duplicates[:10]:
             lines.append(f"  identical images (same split): {', '.join(group)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
@@ -358,6 +369,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     cross, near_cross = _in_several_splits(groups), _in_several_splits(near_entries)
     conflict_ids = _conflicting(duplicates, label_of)
     conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
+    patient_of = {c.case_id: c.patient_id for c in dataset.cases}
+    near_conflicts = [  # one patient's (adjacent slices of a series, labelled slice by slice) may differ
+        [f"{cid} [{label_of[cid]}]" for cid in group]
+        for group in _conflicting(near, label_of)
+        if len({patient_of[cid] for cid in group}) > 1 or not patient_of[group[0]]
+    ]
     counts = [v for name, v in dataset.class_counts().items() if v > 0 and name not in unread_classes]
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
@@ -434,6 +451,13 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
             f"{len(conflicts)} group(s) of identical images carry different labels: a model cannot learn both; fix "
             "or remove the wrong copy (`medimg fit` leaves every image of such a group out unless --keep-conflicts)"
         )
+    if near_conflicts:
+        warnings.append(
+            f"{len(near_conflicts)} group(s) of nearly identical images (one picture re-saved, resized, cropped, "
+            f"mirrored, at another bit depth or with text burned in) carry different labels (e.g. "
+            f"{', '.join(near_conflicts[0][:2])}): a model cannot learn both; fix the wrong label or remove the wrong "
+            "copy (`medimg fit` keeps such copies in one split but trains on both labels)"
+        )
     if straddling:
         fix = (
             "give each patient's rows one value in the split column, or drop the column and let medimg split by patient"
@@ -490,6 +514,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         cross_split_patients=straddling,
         label_conflicts=conflicts,
         label_conflict_ids=conflict_ids,
+        near_label_conflicts=near_conflicts,
         within_split_duplicates=within,
         suspected_masks=masks,
         misread_boxes=misread,
