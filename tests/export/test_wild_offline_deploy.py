@@ -120,3 +120,29 @@ def test_an_out_folder_that_does_not_exist_yet_is_told_how_to_give_it(deploy_run
         ExportError, match=r"must end with \.onnx; for a folder, create it first or give .*deploy/model"
     ):
         export_onnx(deploy_run, tmp_path / "deploy")
+
+
+def test_arrays_holding_nan_given_to_either_engine_directly_are_refused_by_name(
+    deploy_run: Path, tmp_path: Path
+) -> None:
+    """`OnnxPredictor.predict_arrays` (and the PyTorch engine's `predict_images`) answered an image holding one
+    NaN pixel with NaN probabilities and the first class as its label; files and `predict(array)` were refused."""
+    import numpy as np
+
+    from medimg import Model
+    from medimg.errors import ImageReadError
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+    from medimg.io.image import ImageData
+    from medimg.tasks.classify.predict import predict_images
+
+    image = np.full((1, 32, 32), 100.0, np.float32)
+    image[0, 2, 2] = np.nan
+    predictor = OnnxPredictor(export_onnx(deploy_run, tmp_path / "model.onnx").path)
+    with pytest.raises(ImageReadError, match=r"scan\.tif: 1 of 1024 pixel values are NaN"):
+        predictor.predict_arrays([np.zeros_like(image), image], ["ok.tif", "scan.tif"])
+    model = Model.load(deploy_run)
+    with pytest.raises(ImageReadError, match=r"scan\.tif: 1 of 1024 pixel values are NaN"):
+        predict_images(model.network_, model.plan_, model.class_names_, [ImageData(image, source="scan.tif")])
+    [fine] = predictor.predict_arrays([np.nan_to_num(image, nan=100.0)], ["fixed.tif"])
+    assert all(np.isfinite(list(fine.probabilities.values())))

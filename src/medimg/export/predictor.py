@@ -34,7 +34,7 @@ from medimg.io.inputs import common_root, mirrored_folder
 from medimg.io.orientation import reorients_inputs
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
-from medimg.tasks.classify.predict import Prediction, make_prediction
+from medimg.tasks.classify.predict import Prediction, make_prediction, refuse_non_finite
 from medimg.tasks.classify.stream import StreamStats, stream_predictions
 from medimg.tasks.detect.predict import DetectionPrediction
 from medimg.tasks.series_prediction import series_files, with_series
@@ -341,9 +341,15 @@ class OnnxPredictor:
         sources: Sequence[str] | None = None,
         metas: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> list[Prediction]:
-        """Classify images already read (``(C, *spatial)`` float arrays; ``metas``: as for :meth:`preprocess`)."""
+        """Classify images already read (``(C, *spatial)`` float arrays; ``metas``: as for :meth:`preprocess`).
+
+        Raises:
+            ImageReadError: an image holding NaN or infinite pixels (its probabilities were NaN, its label the
+                first class).
+        """
         self._require_task("classify", "predict_arrays")
         names = list(sources) if sources is not None else [""] * len(arrays)
+        refuse_non_finite(arrays, names)
         probabilities = self.run(self.preprocess(arrays, names, metas))
         return [
             make_prediction(source, row, self.class_names, multi_label=self.multi_label)

@@ -150,6 +150,21 @@ def make_prediction(source: str, row: np.ndarray, class_names: Sequence[str], *,
     )
 
 
+def refuse_non_finite(arrays: Sequence[np.ndarray], sources: Sequence[str]) -> None:
+    """Images given to a network directly (``OnnxPredictor.predict_arrays``, :func:`predict_images`) are checked as
+    read files are: one NaN pixel made every probability NaN, and the label the first class.
+
+    Raises:
+        ImageReadError: the first image holding NaN or infinite pixels, named.
+    """
+    from medimg.errors import ImageReadError
+    from medimg.io.read import non_finite_reason
+
+    for index, (array, source) in enumerate(zip(arrays, sources, strict=True)):
+        if (reason := non_finite_reason(np.asarray(array), given="pass the array again")) is not None:
+            raise ImageReadError(source or f"array[{index}]", reason)
+
+
 def predict_files(
     network: nn.Module,
     plan: Plan,
@@ -262,6 +277,7 @@ def predict_images(
 
         explain = check_method(explain)
     sources = [image.source for image in images]
+    refuse_non_finite([image.array for image in images], sources)
     x = preprocess_arrays([image.array for image in images], plan, sources, [image.meta for image in images])
     probabilities = predict_proba(network, x, plan)
     heatmaps: list[np.ndarray | None] = [None] * len(images)
