@@ -174,6 +174,22 @@ def test_an_empty_pixel_data_element_or_a_stripped_pixel_module_is_named(dicom_w
         read_image(stripped)
 
 
+def test_an_image_header_without_pixel_data_is_not_called_truncated_only(dicom_writer: Writer) -> None:
+    """A complete file that describes an image but was written without its pixels (a header-only export) was
+    called truncated; now both causes are named, with the file."""
+    import pydicom
+
+    path = dicom_writer("header_only.dcm", np.zeros((4, 4), np.uint16))
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.save_as(path)
+    with pytest.raises(
+        ImageReadError, match=r"holds no pixel data: the file was truncated before it or exported"
+    ) as info:
+        read_image(path)
+    assert str(path) in str(info.value) and "re-copy or re-export it" in str(info.value)
+
+
 def test_garbage_after_dicom_magic(tmp_path: Path) -> None:
     path = tmp_path / "bad.dcm"
     path.write_bytes(b"\0" * 128 + b"DICM" + bytes(range(256)) * 4)

@@ -472,7 +472,10 @@ def _dataset_to_array(
         if _parsing_stopped_early(ds, path):
             reason = "the file is truncated or corrupt: its data ends early and there is no pixel data"
         elif "Rows" in ds or "Columns" in ds or "Image Storage" in kind:
-            reason = "the file is truncated: it describes an image (Rows/Columns) but ends before the pixel data"
+            reason = (  # cut just before its pixels, or written without them (a header-only export)
+                "it describes an image (Rows/Columns) but holds no pixel data: the file was truncated before it or "
+                "exported without it"
+            )
         else:
             what = f"a {kind} object" if kind else "not an image object"
             reason = f"the DICOM file holds no pixel data ({what}); only DICOM images can be read"
