@@ -27,6 +27,7 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.errors import ConfigError, DatasetError
+from medimg.io.folder_walk import walk_tree
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def attach_pool(dataset: Any, source: PoolSource) -> tuple[Any, str]:
 def _classification_pool(dataset: Dataset, source: PoolSource) -> tuple[list[Case], str]:
     if isinstance(source, (str, Path)):
         folder = Path(source).expanduser()
-        if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):  # said before any layout is guessed
+        if folder.is_dir() and not any(p.is_file() for p in walk_tree(folder)):  # said before any layout is guessed
             raise DatasetError(
                 f"--unlabelled {source}: the folder holds no images; put the unlabelled images in it (sub-folders "
                 "are fine), or give a CSV manifest of them"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from medimg.io.dicom import ANNOTATION_MODALITIES, dicom_decimal, main_geometry, uneven_spacing, unique_instances
+from medimg.io.folder_walk import walk_tree
 from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def projection_images(folder: Path) -> list[Path]:
 
 
 def _dicom_files(root: Path) -> Iterable[Path]:
-    for path in sorted(root.rglob("*")):
+    for path in sorted(walk_tree(root)):
         if path.is_file() and not path.name.startswith(".") and looks_like_dicom(path):
             yield path
 

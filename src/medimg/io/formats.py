@@ -39,6 +39,7 @@ import zlib
 from pathlib import Path
 
 from medimg.errors import ImageReadError
+from medimg.io.folder_walk import walk_tree
 
 logger = logging.getLogger(__name__)
 
@@ -445,7 +446,7 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
     """``"; found 12 MetaImage file(s) ..."`` when ``root`` (a folder, or one file) holds files in formats medimg
     does not read (:data:`UNREAD_SUFFIXES`; the first ``most`` entries of a folder are looked at), else ``""``."""
     found: dict[str, int] = {}
-    paths = [root] if root.is_file() else itertools.islice(root.rglob("*"), most) if root.is_dir() else []
+    paths = [root] if root.is_file() else itertools.islice(walk_tree(root), most) if root.is_dir() else []
     for path in paths:
         kind = UNREAD_SUFFIXES.get(path.suffix.lower())
         if kind is not None and path.is_file():

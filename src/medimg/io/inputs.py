@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_tree
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def expand_inputs(
             files.extend(expand_inputs(matches, include=include, exclude=exclude))
             continue
         if path.is_dir():
-            visible = [p for p in sorted(path.rglob("*")) if p.is_file() and not in_system_folder(p, path)]
+            visible = [p for p in sorted(walk_tree(path)) if p.is_file() and not in_system_folder(p, path)]
             # a folder of images saved as arrays (TransUNet's test_vol_h5/): read when it holds no other images
             found = [p for p in visible if is_image_file(p)] or [p for p in visible if file_suffix(p) in ARRAY_SUFFIXES]
             if not found:

@@ -36,6 +36,7 @@ from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import read_manifest
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import is_image_file
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class _Mammograms:
         folder = self.case_folders.get(parts[0].lower())
         if folder is None:
             return [], series
-        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".dcm"), series
+        return sorted(p for p in walk_tree(folder) if p.is_file() and p.suffix.lower() == ".dcm"), series
 
     def find(self, raw_path: str) -> Path | None:
         """The mammogram of a row's ``image file path``, or ``None`` when it is not downloaded: the one file found,

@@ -32,6 +32,7 @@ from medimg.data.layouts.common import (
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import file_suffix, in_system_folder, is_image_file, unread_files_note
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def image_files(
     key-object selection a PACS export files beside the images: :func:`medimg.io.dicom.non_image_object`) are left
     out, and added to ``non_images`` as ``(path, what it is)`` for the caller to report once.
     """
-    found = sorted(folder.rglob("*") if recursive else folder.iterdir())
+    found = sorted(walk_tree(folder) if recursive else folder.iterdir())
     files = [
         p for p in found if p.is_file() and not in_system_folder(p, folder) and name_selected(p.name, include, exclude)
     ]

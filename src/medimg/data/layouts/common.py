@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TextIO
 
 from medimg.data.layouts.columns import column_key as column_key
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_folders
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 from medimg.io.formats import file_stem as file_stem
 
@@ -64,7 +64,7 @@ def walk_files(root: Path, limit: int | None = None) -> list[Path]:
     through."""
 
     def files() -> Iterator[Path]:
-        for folder, folders, names in os.walk(root):
+        for folder, folders, names in walk_folders(root):
             folders[:] = sorted(f for f in folders if not f.startswith("."))
             for name in sorted(names):
                 path = Path(folder) / name
@@ -419,7 +419,7 @@ class _FilesByName:
         """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
         if self._names is None:
             self._names = {}
-            for folder, folders, files in os.walk(self.base):
+            for folder, folders, files in walk_folders(self.base):
                 for name in folders:
                     self._folders.setdefault(name.lower(), []).append(Path(folder) / name)
                 for name in files:

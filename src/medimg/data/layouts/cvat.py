@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from medimg.data.layouts.common import ManifestFiles, name_selected, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, kinds_named
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_folders
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def _files(path: Path) -> list[Path]:
     if not path.is_dir():
         return []
     found = []
-    for folder, folders, names in itertools.islice(os.walk(path), DETECT_ENTRIES):
+    for folder, folders, names in itertools.islice(walk_folders(path), DETECT_ENTRIES):
         depth = len(Path(folder).relative_to(path).parts)
         folders[:] = sorted(f for f in folders if not f.startswith(".")) if depth < 2 else []
         found += [Path(folder) / n for n in sorted(names) if n.lower().endswith(".xml") and _is_cvat(Path(folder) / n)]

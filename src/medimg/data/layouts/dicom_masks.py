@@ -42,6 +42,7 @@ from medimg.data.layouts.common import name_selected, problems_error
 from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_file, polygon_pixels
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.dicom import LPS_TO_RAS
+from medimg.io.folder_walk import walk_folders
 from medimg.io.formats import in_system_folder
 from medimg.io.pseudonyms import dataset_key, pseudonym
 
@@ -72,7 +73,7 @@ def _candidates(root: Path, limit: int | None = None) -> Iterator[Path]:
     :data:`MAX_FILES_BESIDE` of them (TCIA's and IDC's series folders), and in larger folders (a planning system's
     flat export of CT slices, structure set, plan and dose) those named like one (:data:`ANNOTATION_NAME`)."""
     walked = 0
-    for folder, _, names in os.walk(root):
+    for folder, _, names in walk_folders(root):
         if in_system_folder(Path(folder), root):
             continue
         files = [Path(folder) / n for n in sorted(names) if _dicom_like(Path(n))]
@@ -237,7 +238,7 @@ def _series_folders(root: Path, annotations: set[Path] | dict[Path, str]) -> dic
     """``SeriesInstanceUID -> folder`` of every folder under ``root`` holding DICOM images (one header each), the
     folders of the ``annotations`` found (:func:`_candidates`) left out."""
     found: dict[str, Path] = {}
-    for folder, _, names in os.walk(root):
+    for folder, _, names in walk_folders(root):
         if in_system_folder(Path(folder), root):
             continue
         files = [Path(folder) / n for n in sorted(names) if _dicom_like(Path(n))]

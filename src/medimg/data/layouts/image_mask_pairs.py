@@ -77,6 +77,7 @@ from medimg.data.layouts.structure_masks import is_case_mask
 from medimg.data.tiff_stacks import as_sections
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 if TYPE_CHECKING:
@@ -480,7 +481,7 @@ def _shared(a: Path, b: Path) -> int:
 
 def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> list[Path]:
     files = []
-    for p in sorted(root.rglob("*")):
+    for p in sorted(walk_tree(root)):
         if not p.is_file() or in_system_folder(p, root):
             continue
         if file_suffix(p) not in IMAGE_SUFFIXES:

@@ -31,6 +31,7 @@ from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, polygon_pixels
 from medimg.errors import DatasetError
 from medimg.io.dicom import LPS_TO_RAS
+from medimg.io.folder_walk import walk_folders
 from medimg.io.formats import in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _xml_files(root: Path, limit: int | None = None) -> list[Path]:
 
 def sorted_walk(root: Path) -> Any:
     """``os.walk`` in name order (the cases' order must not depend on the file system's)."""
-    for folder, folders, names in os.walk(root):
+    for folder, folders, names in walk_folders(root):
         folders.sort()
         yield folder, folders, sorted(names)
 

@@ -23,6 +23,7 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import file_stem, image_files_in, name_selected, split_of, sub_folders
 from medimg.data.layouts.structure_masks import structure_dataset
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     if not truths:
         raise DatasetError(f"{root}: no ground-truth folder with one sub-folder of masks per structure")
     images: dict[str, list[Path]] = {}
-    for image in sorted(root.rglob("*")):
+    for image in sorted(walk_tree(root)):
         if file_suffix(image) not in IMAGE_SUFFIXES or not image.is_file() or in_system_folder(image, root):
             continue
         if any(truth in image.parents for truth in truths) or not name_selected(image.name, include, exclude):

@@ -31,6 +31,7 @@ from medimg.data.layouts.common import (
     text_encoding,
 )
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import file_suffix, in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def detect(path: Path) -> bool:
 
 def _scans(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> dict[str, Path]:
     scans: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
+    for path in sorted(walk_tree(root)):
         suffix = file_suffix(path)
         if suffix not in SCAN_SUFFIXES or not path.is_file() or in_system_folder(path, root):
             continue

@@ -26,6 +26,7 @@ from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def labelled_images(
     """``(split, image, its label file)`` of every selected image of ``folders``, in order."""
     for split, images in folders:
         labels = _labels_folder(images)
-        for image in sorted(p for p in images.rglob("*") if p.is_file()):
+        for image in sorted(p for p in walk_tree(images) if p.is_file()):
             if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
                 yield split, image, labels / image.relative_to(images).with_suffix(".txt")
 
