@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from medimg.errors import ImageReadError
+from medimg.io import read_image
 from tests.serve.support import phantom_file, train_tiny_run
 from tests.test_end_to_end import medimg
 
@@ -156,10 +158,14 @@ def test_paths_piped_to_predict_with_a_dash(run: Path, tmp_path: Path) -> None:
     from medimg.cli.app import app
 
     files = [phantom_file(run, "lesion", 0), phantom_file(run, "normal", 1)]
-    piped = "".join(f"{f}\n" for f in files) + "\n"
+    piped = "# today's scans\n" + "".join(f"{f}\n" for f in files) + "\n"  # a comment line is skipped
     done = CliRunner().invoke(app, ["predict", str(run), "-", "--format", "jsonl"], input=piped)
     assert done.exit_code == 0, done.output
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [r["source"] for r in rows] == [str(f) for f in files]
     empty = CliRunner().invoke(app, ["predict", str(run), "-"], input="\n")  # `medimg` prints it as an error line
     assert "read no paths from standard input" in str(empty.exception)
+    listed = tmp_path / "scans.txt"  # the list given where an image was expected: named as a list, with the fix
+    listed.write_text(piped)
+    with pytest.raises(ImageReadError, match=r"text file listing image paths .*\(medimg predict RUN - < scans\.txt"):
+        read_image(listed)

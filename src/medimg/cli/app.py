@@ -633,7 +633,8 @@ def evaluate(
 
 
 def _paths_with_standard_input(paths: list[Path]) -> list[Path]:
-    """``paths`` with ``-`` replaced by the paths read from standard input, one per line (blank lines skipped).
+    """``paths`` with ``-`` replaced by the paths read from standard input, one per line (blank lines and comment
+    lines, starting with ``#``, skipped).
 
     Raises:
         ConfigError: ``-`` with a terminal as standard input (nothing piped), or nothing read.
@@ -647,7 +648,7 @@ def _paths_with_standard_input(paths: list[Path]) -> list[Path]:
             "- reads image paths from standard input, one per line: pipe them in, e.g. "
             "find scans -name '*.dcm' | medimg predict RUN -"
         )
-    piped = [Path(line.rstrip("\r\n")) for line in sys.stdin if line.strip()]
+    piped = [Path(line.rstrip("\r\n")) for line in sys.stdin if line.strip() and not line.lstrip().startswith("#")]
     if not piped:
         raise ConfigError("- read no paths from standard input: give one image path per line")
     return [q for p in paths for q in (piped if p == Path("-") else [p])]

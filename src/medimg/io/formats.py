@@ -520,6 +520,23 @@ def _describe_head(head: bytes) -> str:
     return f"bytes {text.hex(' ')}"
 
 
+def _listed_image_paths(head: bytes) -> list[str]:
+    """The lines of a text file's ``head`` that name image files (by their suffix; comments and blank lines
+    skipped), when every such line does: a list of paths given where an image was expected."""
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return []
+    lines = text.splitlines()
+    if not text.endswith(("\n", "\r")) and len(lines) > 1:  # the head may end inside the last line
+        lines = lines[:-1]
+    lines = [line.strip() for line in lines]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if not lines or not all(file_suffix(Path(line)) in IMAGE_SUFFIXES for line in lines):
+        return []
+    return lines
+
+
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Detect the image format of ``path`` from its content.
 
@@ -547,6 +564,13 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         known = _unsupported_format(head)
         if known is not None:
             raise ImageReadError(p, known)
+        listed = _listed_image_paths(head)
+        if listed:
+            raise ImageReadError(
+                p,
+                f"it is a text file listing image paths ({listed[0]}...), not an image: pass the list on standard "
+                f"input with - in its place (medimg predict RUN - < {p.name}; lines starting with # are skipped)",
+            )
         header = p.with_suffix(".hdr")
         if suffix == ".img" and header.is_file():  # the pixels of an Analyze 7.5 / NIfTI pair
             raise ImageReadError(p, f"it holds the pixels of {header.name}, which describes them: pass {header}")
