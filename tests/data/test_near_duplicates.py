@@ -11,17 +11,12 @@ from PIL import Image
 from medimg import Dataset
 from medimg.data.near_duplicates import near_duplicate_groups, signature
 from medimg.data.quality import check_dataset
+from tests.data.radiographs import radiograph
 
 
 def _radiograph(rng: np.random.Generator, size: int = 112) -> np.ndarray:
     """A smooth grey picture with structure (summed random blobs), 8-bit."""
-    yy, xx = np.mgrid[:size, :size] / size
-    picture = np.zeros((size, size))
-    for _ in range(6):
-        cy, cx, r = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
-        picture += rng.uniform(-1, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
-    picture = (picture - picture.min()) / np.ptp(picture)
-    return (picture * 255).astype(np.uint8)
+    return radiograph(rng, size, blobs=6)
 
 
 def test_copies_through_other_exports_are_found_and_unlike_pictures_are_not(tmp_path: Path) -> None:

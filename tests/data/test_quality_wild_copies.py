@@ -12,16 +12,7 @@ from PIL import Image
 
 from medimg import Dataset
 from medimg.data.quality import check_dataset
-
-
-def _radiograph(rng: np.random.Generator, size: int = 96) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size] / size
-    picture = np.zeros((size, size))
-    for _ in range(8):
-        cy, cx, r = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
-        picture += rng.uniform(-1, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
-    picture = (picture - picture.min()) / np.ptp(picture)
-    return (picture * 255).astype(np.uint8)
+from tests.data.radiographs import radiograph
 
 
 def _folders(root: Path, rng: np.random.Generator, count: int = 12) -> list[np.ndarray]:
@@ -30,7 +21,7 @@ def _folders(root: Path, rng: np.random.Generator, count: int = 12) -> list[np.n
         for cls in ("normal", "pneumonia"):
             (root / split / cls).mkdir(parents=True)
     for i in range(count):
-        picture = _radiograph(rng)
+        picture = radiograph(rng)
         originals.append(picture)
         split = "train" if i < count - 4 else "test"
         Image.fromarray(picture).save(root / split / ("normal", "pneumonia")[i % 2] / f"{i}.png")
@@ -76,10 +67,10 @@ def test_a_text_label_and_images_of_odd_sizes_are_named_but_a_dark_radiograph_is
     label = Image.new("L", (96, 96), 255)
     ImageDraw.Draw(label).text((4, 40), "ID 2019-03", fill=0)  # a scanned label: a line of text on white
     label.save(train / "pneumonia" / "label.png")
-    dark = (_radiograph(np.random.default_rng(6)).astype(np.float32) / 255 * 12).astype(np.uint8)
+    dark = (radiograph(np.random.default_rng(6)).astype(np.float32) / 255 * 12).astype(np.uint8)
     Image.fromarray(dark).save(train / "normal" / "dark.png")  # real but dark: values 0..12
-    Image.fromarray(_radiograph(np.random.default_rng(7), 12)).save(train / "normal" / "thumb.png")
-    Image.fromarray(_radiograph(np.random.default_rng(8), 400)).save(train / "pneumonia" / "full.png")
+    Image.fromarray(radiograph(np.random.default_rng(7), 12)).save(train / "normal" / "thumb.png")
+    Image.fromarray(radiograph(np.random.default_rng(8), 400)).save(train / "pneumonia" / "full.png")
     report = check_dataset(Dataset.load(tmp_path))
     assert report.blank == [] and report.suspected_masks == []
     text = "\n".join(report.warnings)
@@ -97,7 +88,7 @@ def test_turned_and_upside_down_copies_across_splits_are_found(tmp_path: Path) -
     Image.fromarray(np.rot90(originals[0]).copy()).save(leaks / "turned90.png")
     Image.fromarray(np.rot90(originals[2], 2).copy()).save(leaks / "turned180.png")
     Image.fromarray(originals[4][::-1].copy()).save(leaks / "upside_down.png")
-    oblong = _radiograph(np.random.default_rng(6))[:, :80]
+    oblong = radiograph(np.random.default_rng(6))[:, :80]
     Image.fromarray(oblong).save(tmp_path / "train" / "normal" / "oblong.png")
     Image.fromarray(np.rot90(oblong, 3).copy()).save(leaks / "oblong_turned270.png")
     Image.fromarray(originals[6].T.copy()).save(leaks / "transposed.png")

@@ -13,16 +13,11 @@ from PIL import Image, ImageDraw
 from medimg import Dataset
 from medimg.data.near_duplicates import near_duplicate_groups, signature
 from medimg.data.quality import check_dataset
+from tests.data.radiographs import radiograph
 
 
 def _radiograph(rng: np.random.Generator, size: int = 160) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size] / size
-    picture = np.zeros((size, size))
-    for _ in range(8):
-        cy, cx, r = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
-        picture += rng.uniform(-1, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
-    picture = (picture - picture.min()) / np.ptp(picture)
-    return (picture * 255).astype(np.uint8)
+    return radiograph(rng, size)
 
 
 def _labelled(picture: np.ndarray, kind: int) -> Image.Image:

@@ -10,23 +10,14 @@ from PIL import Image
 
 from medimg import Dataset
 from medimg.data.quality import check_dataset
-
-
-def _radiograph(rng: np.random.Generator, size: int = 96) -> np.ndarray:
-    yy, xx = np.mgrid[:size, :size] / size
-    picture = np.zeros((size, size))
-    for _ in range(8):
-        cy, cx, r = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
-        picture += rng.uniform(-1, 1) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / r**2)
-    picture = (picture - picture.min()) / np.ptp(picture)
-    return (picture * 255).astype(np.uint8)
+from tests.data.radiographs import radiograph
 
 
 def test_one_picture_under_two_labels_as_other_exports_is_a_label_conflict(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     for cls in ("normal", "pneumonia"):
         (tmp_path / cls).mkdir()
-    pictures = [_radiograph(rng) for _ in range(12)]
+    pictures = [radiograph(rng) for _ in range(12)]
     for i, picture in enumerate(pictures):
         Image.fromarray(picture).save(tmp_path / ("normal", "pneumonia")[i % 2] / f"{i}.png")
     Image.fromarray(pictures[0]).save(tmp_path / "pneumonia" / "0_export.jpg", quality=90)  # 0 is normal
