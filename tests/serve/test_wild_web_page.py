@@ -1,0 +1,87 @@
+"""The web page as a clinician uses it on a slow network (Debian's chromium driven by Playwright, a real server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medimg.serve import ServeSettings, create_app
+from medimg.serve.storage import Storage
+from tests.serve.support import phantom_file, serving
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def site(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """``(base URL, a token, {"small": id, "large": id})``: a real server holding one report of a 32 px phantom and
+    one of the same phantom enlarged to 64 px (their pictures tell them apart)."""
+    import httpx
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("wild-web")
+    url = f"sqlite:///{folder / 'serve.db'}"
+    storage = Storage(url)
+    _, token = storage.create_token("clinician")
+    storage.close()
+    small = phantom_file(deploy_run, "normal", 0)
+    large = folder / "large.png"
+    Image.open(small).resize((64, 64)).save(large)
+    with serving(create_app(ServeSettings(run_dir=deploy_run, database=url))) as base:
+        ids = {}
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            for name, path in (("small", small), ("large", large)):
+                answer = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())})
+                assert answer.status_code == 201, answer.text
+                ids[name] = answer.json()["id"]
+        yield base, token, ids
+
+
+def _browser(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    )
+
+
+@pytest.mark.parametrize("slow", ["image.png", "heatmap.png"])
+def test_a_slow_report_opened_first_never_replaces_or_mixes_into_the_one_opened_after_it(
+    site: tuple[str, str, dict[str, str]], slow: str
+) -> None:
+    """Two History rows clicked one after the other on a slow network: when the first one's picture answered last,
+    the page showed the first report, not the one clicked last; when its heatmap answered last, the page showed the
+    second report's image under the first report's heatmap, prediction and report id (a heatmap over the wrong
+    image)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, ids = site
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            expect(page.locator("#history tr")).to_have_count(2)
+            page.route(
+                f"**/v1/reports/{ids['large']}/{slow}", lambda route: (page.wait_for_timeout(1500), route.continue_())
+            )
+            page.click(f"#history tr[data-id='{ids['large']}']")
+            page.wait_for_timeout(200)
+            page.click(f"#history tr[data-id='{ids['small']}']")
+            expect(page.locator("#report-id")).to_have_text(ids["small"])
+            page.wait_for_timeout(2500)  # the slow answer has come by now
+            shown = page.evaluate(
+                """() => [document.getElementById('report-id').textContent,
+                          document.getElementById('image').naturalWidth,
+                          document.getElementById('overlay').naturalWidth]"""
+            )
+            assert shown == [ids["small"], 32, 32], shown
+        finally:
+            browser.close()
