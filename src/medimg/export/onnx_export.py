@@ -321,7 +321,7 @@ def _prepare_classify(
     window = (model.metadata_.get("input") or {}).get("window")
     point = _operating_point(model)
     if point is not None:  # the probabilities are relative to it: say so in the file (it said "softmax" only)
-        from medimg.serve.model_card import operating_point_text
+        from medimg.tasks.classify.operating_point_record import operating_point_text
 
         prepared.extra_metadata["medimg.operating_point"] = json.dumps(point)
         prepared.notes.append(
@@ -336,7 +336,7 @@ def _prepare_classify(
 def _operating_point(model: Trained) -> dict[str, Any] | None:
     """A two-class run's operating point chosen on validation and folded into the bias (``{"rule", "class",
     "thresholds"}``, one raw threshold per network), or ``None`` (argmax, multi-label, or none recorded)."""
-    from medimg.serve.model_card import operating_point
+    from medimg.tasks.classify.operating_point_record import operating_point
 
     plan = cast("Plan", model.plan_)
     if plan.multi_label:

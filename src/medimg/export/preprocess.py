@@ -218,7 +218,7 @@ def preprocessing_steps(
             "output 'probabilities': one sigmoid per finding, present at 0.5 (operating points are in the bias)"
         )
     elif operating_point:
-        from medimg.serve.model_card import operating_point_text
+        from medimg.tasks.classify.operating_point_record import operating_point_text
 
         steps.append(
             "output 'probabilities': softmax over the classes of medimg.class_names, in that order, with "

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from medimg.tasks.classify.operating_point_record import finite_number, operating_point, operating_point_text
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,6 @@ METRIC_WORDS = {
 #: segmentation metrics that are distances (in mm when the test images' spacing is known, else in pixels)
 DISTANCE_METRICS = ("hd95", "assd")
 
-#: words for the rules ``binary_threshold`` chooses an operating point by
-_RULE_WORDS = {"youden": "best sensitivity + specificity", "f1": "best F1"}
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
 
 def tested_performance(run_dir: Path) -> dict[str, Any] | None:
     """The run's own test evaluation as ``{"split", "n", "positive_class", "metrics": {key: {"value", "low",
@@ -66,15 +60,15 @@ def tested_performance(run_dir: Path) -> dict[str, Any] | None:
         return None
     measured: dict[str, dict[str, float | None]] = {}
     for key in keys:
-        value = _number(metrics.get(key))
+        value = finite_number(metrics.get(key))
         if value is None:
             continue
         found = intervals.get(key)
         interval: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         measured[str(key)] = {
             "value": value,
-            "low": _number(interval.get("low")),
-            "high": _number(interval.get("high")),
+            "low": finite_number(interval.get("low")),
+            "high": finite_number(interval.get("high")),
         }
     if not measured:
         return None
@@ -92,41 +86,6 @@ def tested_performance(run_dir: Path) -> dict[str, Any] | None:
     if point is not None:
         found["operating_point"] = point
     return found
-
-
-def operating_point(extra: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A two-class run's operating point chosen on validation, from its test report's ``extra`` block: ``{"rule",
-    "class", "thresholds"}`` (one threshold on the class's raw probability per network), or ``None`` where the run
-    decides by the more probable class (``binary_threshold=argmax``) or records none."""
-    found_plan, found_training = extra.get("plan"), extra.get("training")
-    plan: Mapping[str, Any] = found_plan if isinstance(found_plan, Mapping) else {}
-    training: Mapping[str, Any] = found_training if isinstance(found_training, Mapping) else {}
-    rule = plan.get("binary_threshold")
-    chosen = training.get("binary_thresholds")
-    if not rule or rule == "argmax" or not isinstance(chosen, list):
-        return None
-    points = [point for point in chosen if isinstance(point, Mapping) and point]
-    thresholds = [_number(value) for point in points for value in point.values()]
-    if not points or any(t is None for t in thresholds):
-        return None
-    return {"rule": str(rule), "class": str(next(iter(points[0]))), "thresholds": thresholds}
-
-
-def operating_point_text(point: Mapping[str, Any]) -> str:
-    """``"the operating point chosen on the validation split (youden: best sensitivity + specificity): “lesion”
-    when its raw probability is at least 0.103"``."""
-    rule = str(point.get("rule"))
-    how = _RULE_WORDS.get(rule) or (
-        "the most sensitive point keeping that specificity"
-        if rule.startswith("specificity")
-        else "the most specific point reaching that sensitivity"
-    )
-    values = ", ".join(f"{float(t):.3f}" for t in point.get("thresholds") or [])
-    per = " (one threshold per network)" if len(point.get("thresholds") or []) > 1 else ""
-    return (
-        f"the operating point chosen on the validation split ({rule}: {how}): “{point.get('class')}” when its raw"
-        f" probability is at least {values}{per}"
-    )
 
 
 def training_counts(training: Mapping[str, Any]) -> dict[str, int]:

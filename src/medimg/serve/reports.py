@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from medimg.serve.model_card import operating_point_text, performance_text
+from medimg.serve.model_card import performance_text
 from medimg.serve.storage import ReportRow
+from medimg.tasks.classify.operating_point_record import operating_point_text
 
 DISCLAIMER = (
     "Research software output, not a medical device. The prediction and heatmap have not been reviewed by a "

@@ -24,7 +24,7 @@ from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLar
 from medimg.io.formats import is_npz, suffix_for
 from medimg.io.windowing import window_from_json
 from medimg.serve.idempotency import upload_digest
-from medimg.serve.model_card import operating_point, tested_performance, training_counts
+from medimg.serve.model_card import tested_performance, training_counts
 from medimg.serve.rejections import UploadRejected
 from medimg.serve.series_upload import is_zip, unpack_series
 from medimg.serve.settings import ServeSettings
@@ -32,6 +32,7 @@ from medimg.serve.sniff import refuse_unrecognised
 from medimg.serve.storage import LABEL_LENGTH, ReportRow, Storage
 from medimg.serve.workers import CommitGuard
 from medimg.serve.workspace import UploadWorkspace
+from medimg.tasks.classify.operating_point_record import operating_point
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
