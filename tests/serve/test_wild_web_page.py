@@ -19,8 +19,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def site(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, str]]]:
-    """``(base URL, a token, {"small": id, "large": id})``: a real server holding one report of a 32 px phantom and
-    one of the same phantom enlarged to 64 px (their pictures tell them apart)."""
+    """``(base URL, a token, {"small": id, "large": id, "db": database URL})``: a real server holding one report of
+    a 32 px phantom and one of the same phantom enlarged to 64 px (their pictures tell them apart)."""
     import httpx
     from PIL import Image
 
@@ -33,7 +33,7 @@ def site(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     large = folder / "large.png"
     Image.open(small).resize((64, 64)).save(large)
     with serving(create_app(ServeSettings(run_dir=deploy_run, database=url))) as base:
-        ids = {}
+        ids = {"db": url}
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
             for name, path in (("small", small), ("large", large)):
                 answer = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())})
@@ -85,3 +85,40 @@ def test_a_slow_report_opened_first_never_replaces_or_mixes_into_the_one_opened_
             assert shown == [ids["small"], 32, 32], shown
         finally:
             browser.close()
+
+
+def test_the_next_person_to_sign_in_after_a_token_is_revoked_sees_none_of_its_reports(
+    site: tuple[str, str, dict[str, str]], deploy_run: Path
+) -> None:
+    """A token revoked while the page was open sent the page back to sign in, but the report on screen (its image,
+    heatmap, prediction and id) and the page's error stayed: the next person to sign in on that workstation, with
+    their own token, saw the other token's report under their own empty History."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _, ids = site
+    storage = Storage(ids["db"])
+    (first, first_token), (_, next_token) = storage.create_token("day shift"), storage.create_token("night shift")
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.on("dialog", lambda dialog: dialog.dismiss())
+            page.goto(base + "/")
+            page.fill("#token", first_token)
+            page.click("#signin-button")
+            page.set_input_files("#file", str(phantom_file(deploy_run, "lesion", 3)))
+            expect(page.locator("#result")).to_be_visible(timeout=60_000)
+            assert storage.revoke_token(first.id)
+            page.click("#print")
+            expect(page.locator("#signin-error")).to_contain_text("revoked")
+            page.fill("#token", next_token)
+            page.click("#signin-button")
+            expect(page.locator("#history-empty")).to_be_visible()
+            expect(page.locator("#result")).to_be_hidden()
+            expect(page.locator("#upload-error")).to_be_hidden()
+            assert page.locator("#image").get_attribute("src") is None
+        finally:
+            browser.close()
+            storage.close()
