@@ -779,6 +779,18 @@ class Model:
         """scikit-learn's name for :attr:`class_names_`: the class (or finding) names, in output order."""
         return self.class_names_
 
+    @property
+    def operating_point_(self) -> dict[str, Any] | None:
+        """A two-class classifier's operating point chosen on validation (``binary_threshold``) and folded into its
+        bias, ``{"rule", "class", "thresholds"}`` (one raw threshold per network): its probabilities are relative to
+        it (0.5 = the raw threshold). ``None`` for argmax, multi-label models and other tasks; as
+        :attr:`medimg.export.predictor.OnnxPredictor.operating_point`."""
+        if self.task != "classify":
+            return None
+        from medimg.tasks.classify.operating_point_record import run_operating_point
+
+        return run_operating_point(self.plan_, self.metadata_ or {})
+
     def predict_iter(
         self,
         inputs: str | Path | Sequence[str | Path],

@@ -54,6 +54,34 @@ def test_an_exported_operating_point_is_said_in_the_file_its_sidecar_and_the_pre
     assert predictor.classes_ == predictor.class_names == ["normal", "lesion"]
 
 
+def test_predict_says_the_probabilities_are_relative_to_the_operating_point(
+    youden_run: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`medimg predict` wrote p_<class> columns that a user read as raw probabilities (0.6 = 60%), not saying that
+    the run's operating point is folded in; now one line says it, for both engines, and Model says it as
+    OnnxPredictor does."""
+    import logging
+
+    from typer.testing import CliRunner
+
+    from medimg import Model
+    from medimg.cli.app import app
+    from medimg.export.onnx_export import export_onnx
+
+    (chosen,) = json.loads((youden_run / "metadata.json").read_text())["training"]["binary_thresholds"]
+    point = {"rule": "youden", "class": "lesion", "thresholds": [chosen["lesion"]]}
+    assert Model.load(youden_run).operating_point_ == point
+    image = next((youden_run.parent / "phantoms").rglob("*.png"))
+    export_onnx(youden_run)
+    for engine in ("torch", "onnx"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="medimg"):
+            done = CliRunner().invoke(app, ["predict", str(youden_run), str(image), "--engine", engine])
+        assert done.exit_code == 0, done.output
+        assert f"“lesion” when its raw probability is at least {chosen['lesion']:.3f}" in caplog.text, engine
+        assert "folded into the probabilities" in caplog.text, engine
+
+
 def test_an_argmax_export_records_no_operating_point(deploy_run: Path, tmp_path: Path) -> None:
     from medimg.export.onnx_export import export_onnx
     from medimg.export.predictor import OnnxPredictor

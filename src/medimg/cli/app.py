@@ -769,6 +769,16 @@ def predict(
             predictions = predictor.predict_iter(paths, stats=stats, decode_workers=decode_workers, **options)
         else:
             predictions = predictor.predict(paths, **options)
+    point = predictor.operating_point if engine == "onnx" else predictor.operating_point_
+    if point is not None:  # the probability columns are not raw probabilities: say so once, before they come
+        from medimg.tasks.classify.operating_point_record import operating_point_text
+
+        logging.getLogger("medimg.predict").info(
+            "the model decides at %s; that threshold is folded into the probabilities: “%s” at 0.5 or more, not its "
+            "raw probability",
+            operating_point_text(point),
+            point["class"],
+        )
     if explain:
         folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
         predictions = _saved_overlays(predictions, folder)

@@ -319,10 +319,10 @@ def _prepare_classify(
     # the recipe in words for a client without medimg: the numbers alone left the resizing, channel conversion,
     # orientation and test-time flips to guesswork
     window = (model.metadata_.get("input") or {}).get("window")
-    point = _operating_point(model)
-    if point is not None:  # the probabilities are relative to it: say so in the file (it said "softmax" only)
-        from medimg.tasks.classify.operating_point_record import operating_point_text
+    from medimg.tasks.classify.operating_point_record import operating_point_text, run_operating_point
 
+    point = run_operating_point(plan, model.metadata_)
+    if point is not None:  # the probabilities are relative to it: say so in the file (it said "softmax" only)
         prepared.extra_metadata["medimg.operating_point"] = json.dumps(point)
         prepared.notes.append(
             f"the probabilities have {operating_point_text(point)} folded in: “{point['class']}” at 0.5 or more "
@@ -331,18 +331,6 @@ def _prepare_classify(
     steps = preprocessing_steps(spec, window=window, multi_label=bool(plan.multi_label), operating_point=point)
     prepared.extra_metadata["medimg.preprocessing_steps"] = json.dumps(steps)
     return prepared
-
-
-def _operating_point(model: Trained) -> dict[str, Any] | None:
-    """A two-class run's operating point chosen on validation and folded into the bias (``{"rule", "class",
-    "thresholds"}``, one raw threshold per network), or ``None`` (argmax, multi-label, or none recorded)."""
-    from medimg.tasks.classify.operating_point_record import operating_point
-
-    plan = cast("Plan", model.plan_)
-    if plan.multi_label:
-        return None
-    training = model.metadata_.get("training") or {}
-    return operating_point({"plan": plan.model_dump(), "training": training})
 
 
 SEGMENT_PARITY_CASES = 4

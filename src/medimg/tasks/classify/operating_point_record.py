@@ -37,6 +37,14 @@ def operating_point(extra: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"rule": str(rule), "class": str(next(iter(points[0]))), "thresholds": thresholds}
 
 
+def run_operating_point(plan: Any, metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A trained two-class classifier's operating point from its plan and ``metadata.json`` (``{"rule", "class",
+    "thresholds"}``), or ``None`` (argmax, a multi-label model, or none recorded)."""
+    if plan is None or getattr(plan, "multi_label", False):
+        return None
+    return operating_point({"plan": plan.model_dump(), "training": metadata.get("training") or {}})
+
+
 def operating_point_text(point: Mapping[str, Any]) -> str:
     """``"the operating point chosen on the validation split (youden: best sensitivity + specificity): “lesion”
     when its raw probability is at least 0.103"``."""
