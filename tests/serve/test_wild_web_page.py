@@ -122,3 +122,70 @@ def test_the_next_person_to_sign_in_after_a_token_is_revoked_sees_none_of_its_re
         finally:
             browser.close()
             storage.close()
+
+
+def test_the_report_json_carries_the_printed_reports_caveats_beside_the_prediction() -> None:
+    """The printed report warned that a "normal" call from a model that found only 33% of the test split's lesions
+    does not rule a lesion out, and named the operating point folded into the percentages; the JSON the web page
+    shows had neither, so the page showed "normal (51.6%)" without a word."""
+    from medimg.serve.reports import report_json
+    from tests.serve.support import report_row
+
+    performance = {
+        "split": "test",
+        "positive_class": "lesion",
+        "metrics": {"sensitivity": {"value": 1 / 3}},
+        "operating_point": {"rule": "youden", "class": "lesion", "thresholds": [0.10297]},
+    }
+    row = report_row(
+        label="normal",
+        label_index=0,
+        confidence=0.516,
+        probabilities={"normal": 0.516, "lesion": 0.484},
+        model_info={"network": "simple-cnn", "class_names": ["normal", "lesion"], "performance": performance},
+    )
+    caveats = report_json(row)["caveats"]
+    assert len(caveats) == 2, caveats
+    assert "50% here is the threshold" in caveats[0]
+    assert "its “normal” predictions do not rule “lesion” out" in caveats[1]
+    lesion = report_row(
+        label="lesion", label_index=1, probabilities={"normal": 0.4, "lesion": 0.6}, model_info={"class_names": []}
+    )
+    assert report_json(lesion)["caveats"] == []
+
+
+def test_the_page_shows_the_caveats_and_says_an_unreachable_server_in_words_until_it_answers_again(
+    site: tuple[str, str, dict[str, str]],
+) -> None:
+    """The page showed none of the report's caveats; a server down (restarting) was "Could not open the report:
+    Failed to fetch", and that error stayed on screen over the report opened once the server answered again."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, ids = site
+    caveat = "its “normal” predictions do not rule “lesion” out."
+
+    def with_caveat(route: Any) -> None:
+        body = route.fetch().json()
+        route.fulfill(json={**body, "caveats": [caveat]})
+
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            row = page.locator(f"#history tr[data-id='{ids['small']}']")
+            page.route(f"**/v1/reports/{ids['small']}", lambda route: route.abort())
+            row.click()
+            expect(page.locator("#upload-error")).to_contain_text("the server could not be reached")
+            page.unroute(f"**/v1/reports/{ids['small']}")
+            page.route(f"**/v1/reports/{ids['small']}", with_caveat)
+            row.click()
+            expect(page.locator("#report-id")).to_have_text(ids["small"])
+            expect(page.locator("#upload-error")).to_be_hidden()
+            expect(page.locator("#caveats")).to_have_text(caveat)
+        finally:
+            browser.close()
