@@ -189,3 +189,41 @@ def test_the_page_shows_the_caveats_and_says_an_unreachable_server_in_words_unti
             expect(page.locator("#caveats")).to_have_text(caveat)
         finally:
             browser.close()
+
+
+def test_a_phone_photo_turned_by_its_exif_orientation_is_said_beside_the_prediction(
+    site: tuple[str, str, dict[str, str]], tmp_path: Path
+) -> None:
+    """A phone's JPEG (EXIF orientation 6: the phone shows it turned 90 degrees clockwise) was classified, shown on
+    the page and printed sideways, as stored, without a word: a clinician saw a different picture from the one on
+    the phone and no reason why."""
+    import httpx
+    from PIL import Image
+
+    base, _, ids = site
+    storage = Storage(ids["db"])
+    _, token = storage.create_token("phone photos")
+    storage.close()
+    photo = Image.new("RGB", (32, 32))
+    photo.paste((255, 255, 255), (0, 0, 10, 32))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    photo.save(path, exif=exif.tobytes())
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        report = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())}).json()
+        assert report["input"]["exif_orientation"] == 6
+        assert any("EXIF orientation 6: viewers show it turned 90 degrees clockwise" in c for c in report["caveats"])
+        upright = client.post("/v1/predictions", files={"file": ("upright.jpg", _jpeg(photo))}).json()
+        assert "exif_orientation" not in upright["input"]
+        assert not any("EXIF" in c for c in upright["caveats"])
+        printed = client.get(report["links"]["html"]).text
+        assert "Turned photo." in printed and "EXIF orientation 6" in printed
+
+
+def _jpeg(image: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG")
+    return buffer.getvalue()

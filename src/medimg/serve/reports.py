@@ -115,7 +115,7 @@ def report_json(row: ReportRow) -> dict[str, Any]:
         ),
         # what the printed report says beside the prediction: the operating point folded into the probabilities,
         # a call the model's own test split showed it cannot be trusted for
-        "caveats": [text for text in (decision_text(row), weak_prediction_warning(row)) if text],
+        "caveats": [text for text in (decision_text(row), weak_prediction_warning(row), turned_text(row)) if text],
         "token_id": row.token_id,
         "input": row.input_info,
         "domain": row.input_info.get("domain"),
@@ -176,6 +176,21 @@ def decision_text(row: ReportRow) -> str | None:
     return (
         f"The model decides at {operating_point_text(point)}. That threshold is folded into the probabilities"
         " shown, so 50% here is the threshold: they are not the network's raw probabilities."
+    )
+
+
+def turned_text(row: ReportRow) -> str | None:
+    """Where the upload carries an EXIF orientation (a phone's photo): its viewer shows it turned or mirrored, while
+    the model read it, and the report shows it, as stored; None otherwise."""
+    from medimg.io.read_notes import describe_orientation
+
+    orientation = (row.input_info or {}).get("exif_orientation")
+    if not orientation:
+        return None
+    return (
+        f"The file carries an {describe_orientation(int(orientation))}; the model read it as stored, as shown here"
+        " (its training images were read the same way): re-save it upright and upload it again if it was meant to"
+        " be seen as the viewer shows it."
     )
 
 
@@ -415,6 +430,9 @@ def report_html(row: ReportRow) -> str:
     weak = weak_prediction_warning(row)
     if weak:
         domain_block += f'<div class="limitations weak"><strong>Weak evidence.</strong> {e(weak)}</div>'
+    turned = turned_text(row)
+    if turned:
+        domain_block += f'<div class="limitations weak"><strong>Turned photo.</strong> {e(turned)}</div>'
 
     about = performance_text(row.model_info)
     model_block = f"<h2>About the model</h2><p>{e(about)}</p>\n" if about else ""

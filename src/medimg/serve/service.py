@@ -386,6 +386,8 @@ class PredictionService:
             input_info["read_reduced_by"] = int(image.meta["reduced_by"])
         if image.spacing_mm is not None:
             input_info["spacing_mm"] = [round(float(s), 6) for s in image.spacing_mm]
+        if image.meta.get("exif_orientation"):  # a phone's photo: its viewer shows it turned, the model does not
+            input_info["exif_orientation"] = int(image.meta["exif_orientation"])
         oriented = bool(getattr(self.model.plan_, "canonical_orientation", False))
         if reorients_inputs(self.model.task, oriented):  # as training read it
             image = canonical(image)[0]
