@@ -227,3 +227,60 @@ def _jpeg(image: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+_MOCK_FOLDER = """async ([names, contents]) => {
+  // a dropped folder as the browser's FileSystem entries give it: "series/" with the files, a hidden file, a
+  // DICOMDIR and a sub-folder
+  const file = (name, bytes) => ({ isFile: true, isDirectory: false, name,
+    file: (ok) => ok(new File([new Uint8Array(bytes)], name, { type: "image/png" })) });
+  const folder = (name, children) => ({ isFile: false, isDirectory: true, name, createReader: () => {
+    let given = false;
+    return { readEntries: (ok) => { ok(given ? [] : children); given = true; } };
+  } });
+  const inner = folder("more", [file(names[1], contents[1])]);
+  const top = folder("series", [file(names[0], contents[0]), file(".DS_Store", [0]), file("DICOMDIR", [0]), inner]);
+  const files = await droppedFiles({ items: [{ kind: "file", webkitGetAsEntry: () => top }], files: [] });
+  await upload(files);
+  return files.map((f) => f.name);
+}"""
+
+
+def test_a_dropped_folder_uploads_the_images_in_it(site: tuple[str, str, dict[str, str]], deploy_run: Path) -> None:
+    """A folder dropped on the page (a DICOM series' folder) was sent as the one unreadable file the browser lists
+    for it: no image was uploaded (the send fails as if the server were down). Its files are uploaded now (hidden
+    files and a DICOMDIR left out); dropping files, not a folder, still uploads each."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _, ids = site
+    storage = Storage(ids["db"])
+    _, token = storage.create_token("folders")
+    storage.close()
+    images = [phantom_file(deploy_run, "lesion", 5), phantom_file(deploy_run, "normal", 6)]
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            expect(page.locator("#history-empty")).to_be_visible()
+            names = page.evaluate(_MOCK_FOLDER, [[p.name for p in images], [list(p.read_bytes()) for p in images]])
+            assert names == [images[0].name, images[1].name]
+            expect(page.locator("#status")).to_contain_text("2 uploads: 2 reports stored")
+            expect(page.locator("#history tr")).to_have_count(2)
+            page.evaluate(  # files dropped as files: the browser's own drop event
+                """async (bytes) => {
+                  const moved = new DataTransfer();
+                  moved.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+                  document.getElementById("drop").dispatchEvent(
+                    new DragEvent("drop", { dataTransfer: moved, bubbles: true, cancelable: true }));
+                }""",
+                list(images[0].read_bytes()),
+            )
+            expect(page.locator("#history tr")).to_have_count(3, timeout=60_000)
+            expect(page.locator("#upload-error")).to_be_hidden()
+        finally:
+            browser.close()
