@@ -284,3 +284,32 @@ def test_a_dropped_folder_uploads_the_images_in_it(site: tuple[str, str, dict[st
             expect(page.locator("#upload-error")).to_be_hidden()
         finally:
             browser.close()
+
+
+def test_an_empty_heatmap_is_not_shown_as_if_it_were_a_clean_one(site: tuple[str, str, dict[str, str]]) -> None:
+    """A heatmap with no heat at all (the score did not depend on any area) was captioned "gradcam heatmap for
+    “normal”" like any other, over the bare image: read as "nothing there". The printed report says it is empty and
+    not evidence of absence; the page now says so too."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, ids = site
+
+    def emptied(route: Any) -> None:
+        body = route.fetch().json()
+        route.fulfill(json={**body, "explanation": {**body["explanation"], "empty": True}})
+
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            page.route(f"**/v1/reports/{ids['small']}", emptied)
+            page.click(f"#history tr[data-id='{ids['small']}']")
+            expect(page.locator("#method")).to_contain_text("empty")
+            expect(page.locator("#method")).to_contain_text("not evidence that the finding is absent")
+        finally:
+            browser.close()
