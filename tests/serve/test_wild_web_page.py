@@ -313,3 +313,32 @@ def test_an_empty_heatmap_is_not_shown_as_if_it_were_a_clean_one(site: tuple[str
             expect(page.locator("#method")).to_contain_text("not evidence that the finding is absent")
         finally:
             browser.close()
+
+
+def test_the_opened_report_tab_holds_no_copy_of_the_token(site: tuple[str, str, dict[str, str]]) -> None:
+    """ "Open report" opened the report in a tab that got a copy of the page's sessionStorage, the token with it, and
+    a handle on the page (window.opener): after "Sign out" in the page, that tab, sent to the service's address,
+    was still signed in."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, ids = site
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            page.click(f"#history tr[data-id='{ids['small']}']")
+            expect(page.locator("#result")).to_be_visible()
+            with context.expect_page() as opened:
+                page.click("#open-report")
+            report = opened.value
+            report.wait_for_load_state()
+            expect(report.locator("body")).to_contain_text(ids["small"])
+            assert report.evaluate("[sessionStorage.length, !!window.opener]") == [0, False]
+        finally:
+            browser.close()
