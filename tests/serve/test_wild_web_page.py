@@ -342,3 +342,42 @@ def test_the_opened_report_tab_holds_no_copy_of_the_token(site: tuple[str, str, 
             assert report.evaluate("[sessionStorage.length, !!window.opener]") == [0, False]
         finally:
             browser.close()
+
+
+def test_a_report_deleted_in_another_tab_leaves_the_screen_when_used(
+    site: tuple[str, str, dict[str, str]], deploy_run: Path
+) -> None:
+    """Two tabs open on the same reports: one deleted the report the other showed. In the other, "Print report"
+    said "Could not print the report: no report with id …" and left the deleted report on show (its image,
+    prediction and a Delete button), its row still in History."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    import httpx
+    from playwright.sync_api import expect, sync_playwright
+
+    base, _, ids = site
+    storage = Storage(ids["db"])
+    _, token = storage.create_token("two tabs")
+    storage.close()
+    path = phantom_file(deploy_run, "lesion", 7)
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        gone = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())}).json()["id"]
+        kept = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())}).json()["id"]
+        with sync_playwright() as playwright:
+            browser = _browser(playwright)
+            try:
+                page = browser.new_context().new_page()
+                page.goto(base + "/")
+                page.fill("#token", token)
+                page.click("#signin-button")
+                page.click(f"#history tr[data-id='{gone}']")
+                expect(page.locator("#report-id")).to_have_text(gone)
+                assert client.delete(f"/v1/reports/{gone}").status_code in (200, 204)  # the other tab
+                page.click("#print")
+                expect(page.locator("#status")).to_contain_text(f"Report {gone} is no longer stored")
+                expect(page.locator("#result")).to_be_hidden()
+                expect(page.locator("#upload-error")).to_be_hidden()
+                expect(page.locator("#history tr")).to_have_count(1)
+                expect(page.locator(f"#history tr[data-id='{kept}']")).to_have_count(1)
+            finally:
+                browser.close()
