@@ -381,3 +381,36 @@ def test_a_report_deleted_in_another_tab_leaves_the_screen_when_used(
                 expect(page.locator(f"#history tr[data-id='{kept}']")).to_have_count(1)
             finally:
                 browser.close()
+
+
+def test_an_upload_over_the_size_limit_is_named_with_its_size_and_the_fix(
+    site: tuple[str, str, dict[str, str]], tmp_path: Path
+) -> None:
+    """A DICOM series chosen as its files, over the server's upload limit, was "Upload refused: the request is
+    larger than the upload limit of 52,428,800 bytes": no word of the upload's own size or what to do."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, _ = site
+    slices = []
+    for index in range(3):
+        path = tmp_path / f"IM{index}.dcm"
+        path.write_bytes(b"\0" * 128 + b"DICM" + bytes(700_000))
+        slices.append(str(path))
+    refusal = {"detail": "the request is larger than the upload limit of 1,048,576 bytes"}
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            page.route("**/v1/predictions", lambda route: route.fulfill(status=413, json=refusal))
+            page.set_input_files("#file", slices)
+            expect(page.locator("#upload-error")).to_have_text(
+                "Upload refused: these 3 files (2.0 MB) are over the server's upload limit of 1.0 MB; a zip of the"
+                " series is often smaller; the server's administrator can raise it (medimg serve --max-upload-mb)."
+            )
+        finally:
+            browser.close()
