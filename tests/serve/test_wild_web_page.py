@@ -414,3 +414,33 @@ def test_an_upload_over_the_size_limit_is_named_with_its_size_and_the_fix(
             )
         finally:
             browser.close()
+
+
+def test_a_segmentation_rows_percentage_in_history_says_what_it_is(site: tuple[str, str, dict[str, str]]) -> None:
+    """History's "Probability" column, titled "the model's probability of the class it predicts", showed a
+    segmentation's "foreground 85.4%": the mean probability over the segmented pixels, read as an 85% chance of a
+    finding."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, ids = site
+
+    def as_segmentation(route: Any) -> None:
+        page_of_reports = route.fetch().json()
+        items = [{**item, "task": "segment", "label": "foreground"} for item in page_of_reports["items"]]
+        route.fulfill(json={**page_of_reports, "items": items})
+
+    with sync_playwright() as playwright:
+        browser = _browser(playwright)
+        try:
+            page = browser.new_context().new_page()
+            page.route("**/v1/reports?*", as_segmentation)
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            cell = page.locator(f"#history tr[data-id='{ids['small']}'] td.num")
+            meaning = "the mean probability of “foreground” over the pixels segmented as it"
+            expect(cell).to_have_attribute("title", meaning)
+        finally:
+            browser.close()
