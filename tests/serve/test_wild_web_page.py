@@ -10,11 +10,9 @@ import pytest
 
 from medimg.serve import ServeSettings, create_app
 from medimg.serve.storage import Storage
-from tests.serve.support import phantom_file, serving
+from tests.serve.support import chromium, phantom_file, serving
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +40,6 @@ def site(deploy_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield base, token, ids
 
 
-def _browser(playwright: Any) -> Any:
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-    )
-
-
 @pytest.mark.parametrize("slow", ["image.png", "heatmap.png"])
 def test_a_slow_report_opened_first_never_replaces_or_mixes_into_the_one_opened_after_it(
     site: tuple[str, str, dict[str, str]], slow: str
@@ -56,35 +48,29 @@ def test_a_slow_report_opened_first_never_replaces_or_mixes_into_the_one_opened_
     the page showed the first report, not the one clicked last; when its heatmap answered last, the page showed the
     second report's image under the first report's heatmap, prediction and report id (a heatmap over the wrong
     image)."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, ids = site
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            expect(page.locator("#history tr")).to_have_count(2)
-            page.route(
-                f"**/v1/reports/{ids['large']}/{slow}", lambda route: (page.wait_for_timeout(1500), route.continue_())
-            )
-            page.click(f"#history tr[data-id='{ids['large']}']")
-            page.wait_for_timeout(200)
-            page.click(f"#history tr[data-id='{ids['small']}']")
-            expect(page.locator("#report-id")).to_have_text(ids["small"])
-            page.wait_for_timeout(2500)  # the slow answer has come by now
-            shown = page.evaluate(
-                """() => [document.getElementById('report-id').textContent,
-                          document.getElementById('image').naturalWidth,
-                          document.getElementById('overlay').naturalWidth]"""
-            )
-            assert shown == [ids["small"], 32, 32], shown
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        expect(page.locator("#history tr")).to_have_count(2)
+        page.route(
+            f"**/v1/reports/{ids['large']}/{slow}", lambda route: (page.wait_for_timeout(1500), route.continue_())
+        )
+        page.click(f"#history tr[data-id='{ids['large']}']")
+        page.wait_for_timeout(200)
+        page.click(f"#history tr[data-id='{ids['small']}']")
+        expect(page.locator("#report-id")).to_have_text(ids["small"])
+        page.wait_for_timeout(2500)  # the slow answer has come by now
+        shown = page.evaluate(
+            """() => [document.getElementById('report-id').textContent,
+                      document.getElementById('image').naturalWidth,
+                      document.getElementById('overlay').naturalWidth]"""
+        )
+        assert shown == [ids["small"], 32, 32], shown
 
 
 def test_the_next_person_to_sign_in_after_a_token_is_revoked_sees_none_of_its_reports(
@@ -93,16 +79,13 @@ def test_the_next_person_to_sign_in_after_a_token_is_revoked_sees_none_of_its_re
     """A token revoked while the page was open sent the page back to sign in, but the report on screen (its image,
     heatmap, prediction and id) and the page's error stayed: the next person to sign in on that workstation, with
     their own token, saw the other token's report under their own empty History."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, _, ids = site
     storage = Storage(ids["db"])
     (first, first_token), (_, next_token) = storage.create_token("day shift"), storage.create_token("night shift")
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
+    try:
+        with chromium() as browser:
             page = browser.new_context().new_page()
             page.on("dialog", lambda dialog: dialog.dismiss())
             page.goto(base + "/")
@@ -119,9 +102,8 @@ def test_the_next_person_to_sign_in_after_a_token_is_revoked_sees_none_of_its_re
             expect(page.locator("#result")).to_be_hidden()
             expect(page.locator("#upload-error")).to_be_hidden()
             assert page.locator("#image").get_attribute("src") is None
-        finally:
-            browser.close()
-            storage.close()
+    finally:
+        storage.close()
 
 
 def test_the_report_json_carries_the_printed_reports_caveats_beside_the_prediction() -> None:
@@ -159,9 +141,7 @@ def test_the_page_shows_the_caveats_and_says_an_unreachable_server_in_words_unti
 ) -> None:
     """The page showed none of the report's caveats; a server down (restarting) was "Could not open the report:
     Failed to fetch", and that error stayed on screen over the report opened once the server answered again."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, ids = site
     caveat = "its “normal” predictions do not rule “lesion” out."
@@ -170,25 +150,21 @@ def test_the_page_shows_the_caveats_and_says_an_unreachable_server_in_words_unti
         body = route.fetch().json()
         route.fulfill(json={**body, "caveats": [caveat]})
 
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            row = page.locator(f"#history tr[data-id='{ids['small']}']")
-            page.route(f"**/v1/reports/{ids['small']}", lambda route: route.abort())
-            row.click()
-            expect(page.locator("#upload-error")).to_contain_text("the server could not be reached")
-            page.unroute(f"**/v1/reports/{ids['small']}")
-            page.route(f"**/v1/reports/{ids['small']}", with_caveat)
-            row.click()
-            expect(page.locator("#report-id")).to_have_text(ids["small"])
-            expect(page.locator("#upload-error")).to_be_hidden()
-            expect(page.locator("#caveats")).to_have_text(caveat)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        row = page.locator(f"#history tr[data-id='{ids['small']}']")
+        page.route(f"**/v1/reports/{ids['small']}", lambda route: route.abort())
+        row.click()
+        expect(page.locator("#upload-error")).to_contain_text("the server could not be reached")
+        page.unroute(f"**/v1/reports/{ids['small']}")
+        page.route(f"**/v1/reports/{ids['small']}", with_caveat)
+        row.click()
+        expect(page.locator("#report-id")).to_have_text(ids["small"])
+        expect(page.locator("#upload-error")).to_be_hidden()
+        expect(page.locator("#caveats")).to_have_text(caveat)
 
 
 def test_a_phone_photo_turned_by_its_exif_orientation_is_said_beside_the_prediction(
@@ -250,49 +226,41 @@ def test_a_dropped_folder_uploads_the_images_in_it(site: tuple[str, str, dict[st
     """A folder dropped on the page (a DICOM series' folder) was sent as the one unreadable file the browser lists
     for it: no image was uploaded (the send fails as if the server were down). Its files are uploaded now (hidden
     files and a DICOMDIR left out); dropping files, not a folder, still uploads each."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, _, ids = site
     storage = Storage(ids["db"])
     _, token = storage.create_token("folders")
     storage.close()
     images = [phantom_file(deploy_run, "lesion", 5), phantom_file(deploy_run, "normal", 6)]
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            expect(page.locator("#history-empty")).to_be_visible()
-            names = page.evaluate(_MOCK_FOLDER, [[p.name for p in images], [list(p.read_bytes()) for p in images]])
-            assert names == [images[0].name, images[1].name]
-            expect(page.locator("#status")).to_contain_text("2 uploads: 2 reports stored")
-            expect(page.locator("#history tr")).to_have_count(2)
-            page.evaluate(  # files dropped as files: the browser's own drop event
-                """async (bytes) => {
-                  const moved = new DataTransfer();
-                  moved.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
-                  document.getElementById("drop").dispatchEvent(
-                    new DragEvent("drop", { dataTransfer: moved, bubbles: true, cancelable: true }));
-                }""",
-                list(images[0].read_bytes()),
-            )
-            expect(page.locator("#history tr")).to_have_count(3, timeout=60_000)
-            expect(page.locator("#upload-error")).to_be_hidden()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        expect(page.locator("#history-empty")).to_be_visible()
+        names = page.evaluate(_MOCK_FOLDER, [[p.name for p in images], [list(p.read_bytes()) for p in images]])
+        assert names == [images[0].name, images[1].name]
+        expect(page.locator("#status")).to_contain_text("2 uploads: 2 reports stored")
+        expect(page.locator("#history tr")).to_have_count(2)
+        page.evaluate(  # files dropped as files: the browser's own drop event
+            """async (bytes) => {
+              const moved = new DataTransfer();
+              moved.items.add(new File([new Uint8Array(bytes)], "dropped.png", { type: "image/png" }));
+              document.getElementById("drop").dispatchEvent(
+                new DragEvent("drop", { dataTransfer: moved, bubbles: true, cancelable: true }));
+            }""",
+            list(images[0].read_bytes()),
+        )
+        expect(page.locator("#history tr")).to_have_count(3, timeout=60_000)
+        expect(page.locator("#upload-error")).to_be_hidden()
 
 
 def test_an_empty_heatmap_is_not_shown_as_if_it_were_a_clean_one(site: tuple[str, str, dict[str, str]]) -> None:
     """A heatmap with no heat at all (the score did not depend on any area) was captioned "gradcam heatmap for
     “normal”" like any other, over the bare image: read as "nothing there". The printed report says it is empty and
     not evidence of absence; the page now says so too."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, ids = site
 
@@ -300,48 +268,38 @@ def test_an_empty_heatmap_is_not_shown_as_if_it_were_a_clean_one(site: tuple[str
         body = route.fetch().json()
         route.fulfill(json={**body, "explanation": {**body["explanation"], "empty": True}})
 
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            page.route(f"**/v1/reports/{ids['small']}", emptied)
-            page.click(f"#history tr[data-id='{ids['small']}']")
-            expect(page.locator("#method")).to_contain_text("empty")
-            expect(page.locator("#method")).to_contain_text("not evidence that the finding is absent")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        page.route(f"**/v1/reports/{ids['small']}", emptied)
+        page.click(f"#history tr[data-id='{ids['small']}']")
+        expect(page.locator("#method")).to_contain_text("empty")
+        expect(page.locator("#method")).to_contain_text("not evidence that the finding is absent")
 
 
 def test_the_opened_report_tab_holds_no_copy_of_the_token(site: tuple[str, str, dict[str, str]]) -> None:
     """ "Open report" opened the report in a tab that got a copy of the page's sessionStorage, the token with it, and
     a handle on the page (window.opener): after "Sign out" in the page, that tab, sent to the service's address,
     was still signed in."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, ids = site
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            context = browser.new_context()
-            page = context.new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            page.click(f"#history tr[data-id='{ids['small']}']")
-            expect(page.locator("#result")).to_be_visible()
-            with context.expect_page() as opened:
-                page.click("#open-report")
-            report = opened.value
-            report.wait_for_load_state()
-            expect(report.locator("body")).to_contain_text(ids["small"])
-            assert report.evaluate("[sessionStorage.length, !!window.opener]") == [0, False]
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        page.click(f"#history tr[data-id='{ids['small']}']")
+        expect(page.locator("#result")).to_be_visible()
+        with context.expect_page() as opened:
+            page.click("#open-report")
+        report = opened.value
+        report.wait_for_load_state()
+        expect(report.locator("body")).to_contain_text(ids["small"])
+        assert report.evaluate("[sessionStorage.length, !!window.opener]") == [0, False]
 
 
 def test_a_report_deleted_in_another_tab_leaves_the_screen_when_used(
@@ -350,10 +308,8 @@ def test_a_report_deleted_in_another_tab_leaves_the_screen_when_used(
     """Two tabs open on the same reports: one deleted the report the other showed. In the other, "Print report"
     said "Could not print the report: no report with id …" and left the deleted report on show (its image,
     prediction and a Delete button), its row still in History."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
     import httpx
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, _, ids = site
     storage = Storage(ids["db"])
@@ -363,24 +319,20 @@ def test_a_report_deleted_in_another_tab_leaves_the_screen_when_used(
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         gone = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())}).json()["id"]
         kept = client.post("/v1/predictions", files={"file": (path.name, path.read_bytes())}).json()["id"]
-        with sync_playwright() as playwright:
-            browser = _browser(playwright)
-            try:
-                page = browser.new_context().new_page()
-                page.goto(base + "/")
-                page.fill("#token", token)
-                page.click("#signin-button")
-                page.click(f"#history tr[data-id='{gone}']")
-                expect(page.locator("#report-id")).to_have_text(gone)
-                assert client.delete(f"/v1/reports/{gone}").status_code in (200, 204)  # the other tab
-                page.click("#print")
-                expect(page.locator("#status")).to_contain_text(f"Report {gone} is no longer stored")
-                expect(page.locator("#result")).to_be_hidden()
-                expect(page.locator("#upload-error")).to_be_hidden()
-                expect(page.locator("#history tr")).to_have_count(1)
-                expect(page.locator(f"#history tr[data-id='{kept}']")).to_have_count(1)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            page = browser.new_context().new_page()
+            page.goto(base + "/")
+            page.fill("#token", token)
+            page.click("#signin-button")
+            page.click(f"#history tr[data-id='{gone}']")
+            expect(page.locator("#report-id")).to_have_text(gone)
+            assert client.delete(f"/v1/reports/{gone}").status_code in (200, 204)  # the other tab
+            page.click("#print")
+            expect(page.locator("#status")).to_contain_text(f"Report {gone} is no longer stored")
+            expect(page.locator("#result")).to_be_hidden()
+            expect(page.locator("#upload-error")).to_be_hidden()
+            expect(page.locator("#history tr")).to_have_count(1)
+            expect(page.locator(f"#history tr[data-id='{kept}']")).to_have_count(1)
 
 
 def test_an_upload_over_the_size_limit_is_named_with_its_size_and_the_fix(
@@ -388,9 +340,7 @@ def test_an_upload_over_the_size_limit_is_named_with_its_size_and_the_fix(
 ) -> None:
     """A DICOM series chosen as its files, over the server's upload limit, was "Upload refused: the request is
     larger than the upload limit of 52,428,800 bytes": no word of the upload's own size or what to do."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, _ = site
     slices = []
@@ -399,30 +349,24 @@ def test_an_upload_over_the_size_limit_is_named_with_its_size_and_the_fix(
         path.write_bytes(b"\0" * 128 + b"DICM" + bytes(700_000))
         slices.append(str(path))
     refusal = {"detail": "the request is larger than the upload limit of 1,048,576 bytes"}
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            page.route("**/v1/predictions", lambda route: route.fulfill(status=413, json=refusal))
-            page.set_input_files("#file", slices)
-            expect(page.locator("#upload-error")).to_have_text(
-                "Upload refused: these 3 files (2.0 MB) are over the server's upload limit of 1.0 MB; a zip of the"
-                " series is often smaller; the server's administrator can raise it (medimg serve --max-upload-mb)."
-            )
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        page.route("**/v1/predictions", lambda route: route.fulfill(status=413, json=refusal))
+        page.set_input_files("#file", slices)
+        expect(page.locator("#upload-error")).to_have_text(
+            "Upload refused: these 3 files (2.0 MB) are over the server's upload limit of 1.0 MB; a zip of the"
+            " series is often smaller; the server's administrator can raise it (medimg serve --max-upload-mb)."
+        )
 
 
 def test_a_segmentation_rows_percentage_in_history_says_what_it_is(site: tuple[str, str, dict[str, str]]) -> None:
     """History's "Probability" column, titled "the model's probability of the class it predicts", showed a
     segmentation's "foreground 85.4%": the mean probability over the segmented pixels, read as an 85% chance of a
     finding."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base, token, ids = site
 
@@ -431,16 +375,12 @@ def test_a_segmentation_rows_percentage_in_history_says_what_it_is(site: tuple[s
         items = [{**item, "task": "segment", "label": "foreground"} for item in page_of_reports["items"]]
         route.fulfill(json={**page_of_reports, "items": items})
 
-    with sync_playwright() as playwright:
-        browser = _browser(playwright)
-        try:
-            page = browser.new_context().new_page()
-            page.route("**/v1/reports?*", as_segmentation)
-            page.goto(base + "/")
-            page.fill("#token", token)
-            page.click("#signin-button")
-            cell = page.locator(f"#history tr[data-id='{ids['small']}'] td.num")
-            meaning = "the mean probability of “foreground” over the pixels segmented as it"
-            expect(cell).to_have_attribute("title", meaning)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.route("**/v1/reports?*", as_segmentation)
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        cell = page.locator(f"#history tr[data-id='{ids['small']}'] td.num")
+        meaning = "the mean probability of “foreground” over the pixels segmented as it"
+        expect(cell).to_have_attribute("title", meaning)
