@@ -55,6 +55,10 @@ def test_health_is_open_everything_else_needs_a_token(service: Service) -> None:
     for login in (("medimg", headers["Authorization"][7:]), (headers["Authorization"][7:], "")):
         assert client.get("/v1/models", auth=login).status_code == 200
     assert client.get("/v1/models", auth=("medimg", "mdg_wrong")).status_code == 401
+    for malformed in ("Basic abc", "Basic " + base64.b64encode(b"no-colon").decode()):  # was a bare "Not authenticated"
+        refused = client.get("/v1/models", headers={"Authorization": malformed})
+        assert refused.status_code == 401 and "not base64 of 'user:token'" in refused.json()["detail"], refused.text
+        assert "medimg token create" in refused.json()["detail"]
     storage = Storage(database.url)
     (token,) = storage.list_tokens()
     assert storage.revoke_token(token.id)

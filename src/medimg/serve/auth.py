@@ -11,7 +11,20 @@ from medimg.serve.storage import Storage, TokenInfo
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `medimg token create`")
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same token, as a header")
-basic = HTTPBasic(auto_error=False, description="the same token as the password (any user name)")
+
+
+class _Basic(HTTPBasic):
+    """HTTP Basic credentials, or ``None`` when the header's are malformed (not base64 of ``user:password``):
+    FastAPI's answered those with a bare 401 "Not authenticated" before the service could say what is wrong."""
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        try:
+            return await super().__call__(request)
+        except HTTPException:
+            return None
+
+
+basic = _Basic(auto_error=False, description="the same token as the password (any user name)")
 
 
 def get_storage(request: Request) -> Storage:
@@ -60,6 +73,8 @@ def _missing(request: Request) -> str:
     if any(name.lower() in {"token", "api_key", "apikey", "access_token", "key"} for name in request.query_params):
         return f"a token in the URL is not accepted (URLs are logged and kept in browser history): {HOW}"
     scheme = request.headers.get("authorization", "").strip().split(" ")[0]
+    if scheme.lower() == "basic":
+        return f"the Authorization header's Basic credentials are not base64 of 'user:token': {HOW}"
     if scheme and scheme.lower() not in {"bearer", "basic"}:
         shown = scheme if len(scheme) <= 20 and scheme.isalpha() else "without a scheme"
         return f"the Authorization header's scheme ({shown}) is not one this service reads: {HOW}"
