@@ -84,9 +84,9 @@ class ShapeFeatures(ImageFeatureTransformer):
         mask = np.asarray(sample.mask)
         values: list[float] = []
         areas: dict[int, float] = {}
+        spacing = _spacing(sample)
         for _, label in self._regions():
             region = mask > 0 if label is None else mask == label
-            spacing = _spacing(sample)
             stats = _shape_2d(region, spacing) if region.ndim == 2 else _shape_3d(region, spacing)
             values += stats
             if label is not None:
@@ -120,22 +120,33 @@ def _axes(region: np.ndarray, spacing: np.ndarray | None = None) -> tuple[float,
     return 4 * float(np.sqrt(eig[0])), 4 * float(np.sqrt(eig[-1]))
 
 
-def _ratios(region: np.ndarray, spacing: np.ndarray | None) -> tuple[float, float]:
-    """``(elongation, eccentricity)``: minor / major axis and the ellipse's eccentricity, in physical space."""
-    major, minor = _axes(region, spacing)
+def _physical_axes(
+    region: np.ndarray, pixel_axes: tuple[float, float], spacing: np.ndarray | None
+) -> tuple[float, float]:
+    """The axes of :func:`_axes` in millimetres with ``spacing``; ``pixel_axes`` (already measured) without."""
+    return pixel_axes if spacing is None else _axes(region, spacing)
+
+
+def _ratios(major: float, minor: float) -> tuple[float, float]:
+    """``(elongation, eccentricity)`` of an ellipse's axes: minor / major and its eccentricity."""
     if major <= 0:
         return 1.0, 0.0
     return minor / major, float(np.sqrt(max(0.0, 1 - (minor / major) ** 2)))
 
 
-def _contour(region: np.ndarray, spacing: np.ndarray | None) -> tuple[float, float]:
-    """``(area, perimeter)`` inside and along the region's marching-squares contour at 0.5 (closed: the region is
-    padded), holes subtracted; in pixel units, or mm^2 and mm with ``spacing``."""
+def _contours(region: np.ndarray) -> list[np.ndarray]:
+    """The region's marching-squares contours at 0.5, in pixel coordinates (closed: the region is padded)."""
     from skimage.measure import find_contours
 
+    return list(find_contours(np.pad(region.astype(np.float64), 1), 0.5))
+
+
+def _area_and_length(contours: list[np.ndarray], spacing: np.ndarray | None) -> tuple[float, float]:
+    """``(area, perimeter)`` inside and along ``contours`` (:func:`_contours`), holes subtracted; in pixel units,
+    or mm^2 and mm with ``spacing``."""
     scale = np.ones(2) if spacing is None else spacing
     area = length = 0.0
-    for contour in find_contours(np.pad(region.astype(np.float64), 1), 0.5):
+    for contour in contours:
         points = contour * scale
         following = np.roll(points, -1, axis=0)
         area += 0.5 * float(np.sum(points[:, 0] * following[:, 1] - following[:, 0] * points[:, 1]))
@@ -150,10 +161,11 @@ def _shape_2d(region: np.ndarray, spacing: np.ndarray | None = None) -> list[flo
     from skimage.morphology import convex_hull_image
 
     area = float(region.sum())
-    perim = _contour(region, None)[1]
-    mesh_area, mesh_perim = _contour(region, spacing)
+    contours = _contours(region)
+    pixel_area, perim = _area_and_length(contours, None)
+    mesh_area, mesh_perim = (pixel_area, perim) if spacing is None else _area_and_length(contours, spacing)
     major, minor = _axes(region)
-    elongation, ecc = _ratios(region, spacing)
+    elongation, ecc = _ratios(*_physical_axes(region, (major, minor), spacing))
     hull = float(convex_hull_image(region).sum()) if area > 2 else area
     rows, cols = np.nonzero(region)
     box = float((np.ptp(rows) + 1) * (np.ptp(cols) + 1))
@@ -186,7 +198,7 @@ def _shape_3d(region: np.ndarray, spacing: np.ndarray | None = None) -> list[flo
         float((6 * volume / np.pi) ** (1 / 3)),
         major,
         minor,
-        _ratios(region, spacing)[0],
+        _ratios(*_physical_axes(region, (major, minor), spacing))[0],
         volume / box,
         float(label(region).max()),
     ]
