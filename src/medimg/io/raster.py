@@ -362,9 +362,14 @@ def _exif_orientation(img: Any) -> int:
     """The EXIF orientation tag of a Pillow image (a TIFF's Orientation tag): 1 (upright) when it has none, the EXIF
     block is damaged or the value is not one of 1..8."""
     try:
-        orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
+        return _orientation(img.getexif().get(EXIF_ORIENTATION_TAG, 1))
     except Exception:  # a damaged EXIF block must not make the pixels unreadable
         return 1
+
+
+def _orientation(value: Any) -> int:
+    """An Orientation tag's value as 1..8; 1 (upright) for none or any other value."""
+    orientation = int(value or 1)
     return orientation if 1 <= orientation <= 8 else 1
 
 
@@ -395,10 +400,9 @@ def _as_stored(img: Any, fmt: str, orientation: int) -> Any:
 def _tiff_orientation(tif: Any) -> int:
     """A TIFF's Orientation tag (274), as :func:`_exif_orientation` gives it."""
     try:
-        orientation = int(tif.pages.first.tags.valueof(EXIF_ORIENTATION_TAG) or 1)
+        return _orientation(tif.pages.first.tags.valueof(EXIF_ORIENTATION_TAG))
     except Exception:  # a damaged tag must not make the pixels unreadable
         return 1
-    return orientation if 1 <= orientation <= 8 else 1
 
 
 # -------------------------------------------------------------------------------------------------- tifffile
@@ -422,6 +426,11 @@ def _alpha_samples(extrasamples: tuple[Any, ...], samples: int) -> list[int]:
 #: TIFF Photometric SEPARATED: ink amounts, CMYK unless the InkSet tag says other inks
 _SEPARATED = 5
 _INKSET_TAG = 332
+
+
+def _cmyk_inks(keyframe: Any) -> bool:
+    """Whether a TIFF page stores CMYK ink amounts (Photometric SEPARATED, InkSet not "other inks")."""
+    return int(keyframe.photometric) == _SEPARATED and int(keyframe.tags.valueof(_INKSET_TAG) or 1) != 2
 
 
 def _cmyk_to_rgb(data: np.ndarray, bits: int) -> np.ndarray:
@@ -521,9 +530,7 @@ def _tifffile_header(path: Path) -> ImageHeader:
     with tifffile.TiffFile(path) as tif:
         series, axes, shape, channel_axes, depth_axes = _tiff_layout(tif, path)
         palette = int(series.keyframe.photometric) == 3 and series.keyframe.colormap is not None
-        cmyk = (
-            int(series.keyframe.photometric) == _SEPARATED and int(series.keyframe.tags.valueof(_INKSET_TAG) or 1) != 2
-        )
+        cmyk = _cmyk_inks(series.keyframe)
         itemsize = int(np.dtype(series.dtype).itemsize)
         levels = [_level_factor(series, level, axes, shape) for level in list(series.levels or [])[1:]]
     spatial = tuple(shape[axes.index(a)] for a in (*depth_axes, "Y", "X"))
@@ -569,7 +576,7 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         n_pages = len(tif.pages)
         n_series = len(tif.series)
         orientation = _tiff_orientation(tif)
-        inkset = int(keyframe.tags.valueof(_INKSET_TAG) or 1)  # 1: CMYK, 2: other inks
+        cmyk = _cmyk_inks(keyframe)
         n_pix = shape[axes.index("Y")] * shape[axes.index("X")]
         if depth_axes:
             n_pix *= shape[axes.index(depth_axes[0])]
@@ -605,7 +612,7 @@ def _read_tifffile(path: Path, max_pixels: int | None, reduce: int = 1) -> Image
         if transparent := _share_below(data[alpha[0]], opaque):  # said by check and predict (medimg.io.read_notes)
             meta["transparent"] = transparent
         data = np.delete(data, alpha, axis=0)
-    if photometric == _SEPARATED and data.shape[0] == 4 and inkset != 2 and dtype.kind == "u":
+    if cmyk and data.shape[0] == 4 and dtype.kind == "u":
         data = _cmyk_to_rgb(data, bits)  # ink amounts: as Pillow converts a CMYK JPEG (or this TIFF, without tifffile)
         meta["converted_from"] = "CMYK"
     channels = int(data.shape[0])

@@ -80,9 +80,10 @@ CALIBRATED_MODALITIES: frozenset[str] = frozenset({"CT", "PT", "NM", "RTDOSE"})
 #: Top of the display range non-calibrated DICOM images are mapped to (the values of an 8-bit export).
 DISPLAY_MAX = 255.0
 
-#: Percentiles that stretch a deep (> 8-bit) image without a VOI window onto the display range.
 CT_LOW_HU = -500.0
 """Intensities below this (in the 0.5th percentile) are taken for Hounsfield units (CT): air is -1000 HU."""
+
+#: Percentiles that stretch a deep (> 8-bit) image without a VOI window onto the display range.
 DISPLAY_PERCENTILES = (0.5, 99.5)
 
 
