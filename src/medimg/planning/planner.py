@@ -61,9 +61,9 @@ def describe_voxels(shape: Sequence[int], spacing_mm: Sequence[float] | None, in
     return f" (voxels {'x'.join(f'{s:.3g}' for s in spacing_mm)} mm -> {'x'.join(f'{s:.3g}' for s in after)} mm)"
 
 
-#: a reduction from which the input-size reason says which structures shrink to a pixel
 PER_IMAGE_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
 """Volume formats whose stored values are the scanner's own (no window applied when read)."""
+#: a reduction from which the input-size reason says which structures shrink to a pixel
 SHRINK_NOTE_FACTOR = 2.0
 #: per-axis factors further apart than this share are said as an anisotropic resize (rounding a side is not)
 ANISOTROPY_TOLERANCE = 0.1

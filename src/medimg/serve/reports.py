@@ -215,11 +215,6 @@ def weak_prediction_warning(row: ReportRow) -> str | None:
     return None
 
 
-def out_of_domain(row: ReportRow) -> bool:
-    """Whether the upload was judged outside the model's training domain."""
-    return domain_warning(row) is not None
-
-
 def weights_text(row: ReportRow) -> str | None:
     """The served weights' SHA-256, shortened to 12 digits (which trained model made the report)."""
     sha = str((row.model_info or {}).get("weights_sha256") or "")
@@ -417,13 +412,13 @@ def report_html(row: ReportRow) -> str:
                 f"{e(segmentation['count_unit'])}s only; upload DICOM or NIfTI for mm).</p>"
             )
         caption = "Segmentation overlay (filled and outlined by class)"
-    if out_of_domain(row):
+    warning = domain_warning(row)
+    if warning:
         headline += ' <span class="ood">(unreliable: the image is outside the model\'s training domain)</span>'
     if row.overlay_png:
         figures += (
             f'<figure><img alt="overlay" src="{_data_uri(row.overlay_png)}"><figcaption>{caption}</figcaption></figure>'
         )
-    warning = domain_warning(row)
     domain_block = (
         f'<div class="limitations domain"><strong>Out of domain.</strong> {e(warning)}</div>' if warning else ""
     )
@@ -576,6 +571,7 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
             else "Nothing segmented (background only)."
         )
         overlay_title = "segmentation overlay"
+    warning = domain_warning(row)
     presented = [
         {
             "contentType": "text/html",
@@ -619,13 +615,11 @@ def report_fhir(row: ReportRow, base_url: str = "") -> dict[str, Any]:
         "issued": created,
         "contained": [device, *observations],
         "result": [{"reference": f"#{o['id']}", "display": o["code"]["text"]} for o in observations],
-        "conclusion": " ".join(
-            filter(None, [domain_warning(row), conclusion, weak_prediction_warning(row), disclaimer(row)])
-        ),
+        "conclusion": " ".join(filter(None, [warning, conclusion, weak_prediction_warning(row), disclaimer(row)])),
         "conclusionCode": [
             {
                 "text": f"{row.label} (unreliable: the image is outside the model's training domain)"
-                if out_of_domain(row)
+                if warning
                 else row.label
             }
         ],
