@@ -368,10 +368,10 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         near_entries = [[(cid, regrouped.assignment.get(cid)) for cid in group] for group in near]
     cross, near_cross = _in_several_splits(groups), _in_several_splits(near_entries)
     conflict_ids = _conflicting(duplicates, label_of)
-    conflicts = [[f"{cid} [{label_of[cid]}]" for cid in group] for group in conflict_ids]
+    conflicts = [_labelled(group, label_of) for group in conflict_ids]
     patient_of = {c.case_id: c.patient_id for c in dataset.cases}
     near_conflicts = [  # one patient's (adjacent slices of a series, labelled slice by slice) may differ
-        [f"{cid} [{label_of[cid]}]" for cid in group]
+        _labelled(group, label_of)
         for group in _conflicting(near, label_of)
         if len({patient_of[cid] for cid in group}) > 1 or not patient_of[group[0]]
     ]
@@ -552,6 +552,11 @@ def pixel_digest(array: np.ndarray) -> str:
 def _label_names(dataset: Dataset) -> dict[str, str]:
     """``case_id -> class name`` (``"?"`` for a case without a label)."""
     return {c.case_id: label_text(c, dataset.class_names) for c in dataset.cases}
+
+
+def _labelled(group: Sequence[str], label_of: dict[str, str]) -> list[str]:
+    """A group's case ids as the report lists a label conflict: ``"<id> [<label>]"``."""
+    return [f"{cid} [{label_of[cid]}]" for cid in group]
 
 
 def _conflicting(groups: Sequence[Sequence[str]], label_of: dict[str, str]) -> list[list[str]]:

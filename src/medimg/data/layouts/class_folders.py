@@ -112,7 +112,7 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
             "selections...; e.g. %s, %s) are not images of their class and are left out",
             root,
             len(non_images),
-            path.relative_to(root) if path.is_relative_to(root) else path,
+            _shown(path, root),
             what,
         )
 
@@ -492,6 +492,11 @@ def _mask_like(path: Path) -> bool:
     return len(values) <= MASK_VALUES and values[0] == 0
 
 
+def _shown(path: Path, root: Path) -> Path:
+    """``path`` as a message names it: relative to the dataset's ``root`` when inside it."""
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
 def _note_unread_files(root: Path, folders: list[Path]) -> None:
     """Warn once when class folders that hold images also hold files of a format medimg does not read (whole-slide
     ``.svs``/``.ndpi`` slides beside their exported tiles, HDF5...): they are left out, not images of the class."""
@@ -502,7 +507,7 @@ def _note_unread_files(root: Path, folders: list[Path]) -> None:
         logger.warning(
             "%s: files in %s%s are left out of their class%s",
             root,
-            folder.relative_to(root) if folder.is_relative_to(root) else folder,
+            _shown(folder, root),
             others,
             note,
         )
@@ -521,6 +526,6 @@ def _drop_empty_classes(
     notes = ""
     for folder, name in (class_of or {}).items():
         if name in empty and (note := unread_files_note(folder)):
-            notes += f" ({folder.relative_to(root) if folder.is_relative_to(root) else folder}: {note[2:]})"
+            notes += f" ({_shown(folder, root)}: {note[2:]})"
     logger.warning("%s: class folders without images are ignored: %s%s", root, ", ".join(empty), notes)
     return keep_classes(class_names, cases, used)
