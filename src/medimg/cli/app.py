@@ -788,7 +788,7 @@ def predict(
         if stats.images:
             typer.echo(_throughput_line(stats), err=True)
     if out and not predictor.failed_:  # an earlier call's table of failures would be read as this call's
-        out.with_name(f"{out.stem}.failed.csv").unlink(missing_ok=True)
+        _failed_table_path(out).unlink(missing_ok=True)
     if predictor.failed_:
         # a batch of thousands: the files to look at, in a table beside the predictions
         failed_table = _write_failed_table(predictor.failed_, out) if out else None
@@ -831,9 +831,14 @@ def _write_failed_table(failed: Sequence[tuple[str, str]], out: Path) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["source", "reason"])
     writer.writerows(failed)
-    target = out.with_name(f"{out.stem}.failed.csv")
+    target = _failed_table_path(out)
     atomic_write_bytes(target, buffer.getvalue().encode("utf-8"))
     return target
+
+
+def _failed_table_path(out: Path) -> Path:
+    """Where the table of a ``predict --out OUT`` call's unusable files goes: ``OUT_STEM.failed.csv`` beside it."""
+    return out.with_name(f"{out.stem}.failed.csv")
 
 
 def _refuse_image_as_output(out: Path, inputs: Sequence[Path]) -> None:
