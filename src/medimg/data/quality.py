@@ -36,6 +36,11 @@ MASK_MAX_VALUES = 8
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
 MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
 BLANK_REASON = "blank: one value everywhere (but a few pixels at most), nothing to classify"
+#: What "nearly identical images" are, as the warnings about them say (the copies ``near_duplicate_groups`` finds).
+NEAR_COPIES = (
+    "nearly identical images (one picture re-saved, resized, cropped, mirrored, at another bit depth or with text "
+    "burned in)"
+)
 
 
 @dataclass
@@ -453,8 +458,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     if near_conflicts:
         warnings.append(
-            f"{len(near_conflicts)} group(s) of nearly identical images (one picture re-saved, resized, cropped, "
-            f"mirrored, at another bit depth or with text burned in) carry different labels (e.g. "
+            f"{len(near_conflicts)} group(s) of {NEAR_COPIES} carry different labels (e.g. "
             f"{', '.join(near_conflicts[0][:2])}): a model cannot learn both; fix the wrong label or remove the wrong "
             "copy (`medimg fit` keeps such copies in one split but trains on both labels)"
         )
@@ -487,8 +491,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     if near_cross:
         warnings.append(
-            f"{len(near_cross)} group(s) of nearly identical images (one picture re-saved, resized, cropped, "
-            "mirrored, at another bit depth or with text burned in) lie in several splits of the data's own split "
+            f"{len(near_cross)} group(s) of {NEAR_COPIES} lie in several splits of the data's own split "
             f"(e.g. {', '.join(near_cross[0][:2])}): the test "
             "score would count pictures seen in training; remove the copies from all but one split"
         )
