@@ -136,6 +136,14 @@ def test_cli_keeps_two_series_of_one_folder_apart_in_valid_json_and_csv(tiny_run
         ("1.2.3.2", "series summary (3 slices)"),
     ]
     assert all(r["label"] and float(r["confidence"]) > 0 for r in marked)
+    for summary in marked:  # the summary row says how many of its slices the domain check flagged
+        flagged = sum(r["in_domain"] == "no" for r in records if r["series_uid"] == summary["series_uid"]) - (
+            summary["in_domain"] == "no"
+        )
+        assert summary["in_domain"] == ("no" if flagged else "yes")
+        expected = f"{flagged} of {summary['slice'].split('(')[1].split()[0]} slices outside" if flagged else ""
+        assert summary["domain_reasons"].startswith(expected)
+    assert {r["in_domain"] for r in marked} == {"no"}  # DICOM slices to a model trained on PNG images
 
 
 def test_cli_explain_saves_slice_overlays_and_keeps_the_summary(tiny_run: Path, tmp_path: Path) -> None:

@@ -75,11 +75,24 @@ class SeriesSummary:
             result["domain"] = self.domain
         return result
 
+    def _domain_columns(self) -> dict[str, Any]:
+        """``in_domain`` (``no`` when any slice is outside the training domain) and ``domain_reasons`` (how many
+        slices; each slice's own row says why), as the slices' rows have them (none when unchecked)."""
+        from medimg.tasks.prediction_table import domain_columns
+
+        if self.domain is None:
+            return {}
+        outside = int(self.domain["out_of_domain_slices"])
+        why = [f"{outside} of {self.slices_predicted} slices outside the model's training domain"] if outside else []
+        return domain_columns({"in_domain": outside == 0, "reasons": why})
+
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One row, ``slice`` = ``series summary (N slices)``. A classification summary uses the slice rows'
-        columns (label: the most frequent slice label; confidence and ``p_<class>``: mean probabilities), so a
-        streamed table keeps one header; segmentation and detection summaries add their per-class columns."""
+        """One row, ``slice`` = ``series summary (N slices)``; ``in_domain`` / ``domain_reasons`` over its slices.
+        A classification summary uses the slice rows' columns (label: the most frequent slice label; confidence and
+        ``p_<class>``: mean probabilities), so a streamed table keeps one header; segmentation and detection
+        summaries add their per-class columns."""
         marker = {
+            **self._domain_columns(),
             "series_uid": self.series.get("series_uid") or "",
             "slice": f"series summary ({self.slices_predicted} slices)",
         }
