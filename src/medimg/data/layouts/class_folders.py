@@ -64,6 +64,7 @@ def image_files(
     *,
     recursive: bool = True,
     non_images: list[tuple[Path, str]] | None = None,
+    data_root: Path | None = None,
 ) -> list[Path]:
     """Image files under ``folder`` (sorted; hidden files and system folders such as ``__MACOSX`` skipped) that pass
     the ``include``/``exclude`` patterns.
@@ -71,11 +72,17 @@ def image_files(
     A file counts when its suffix is an image suffix, or, when ``include`` patterns are given, when it has any
     suffix and matches them. DICOM objects that hold no image (a structured report, presentation state or
     key-object selection a PACS export files beside the images: :func:`medimg.io.dicom.non_image_object`) are left
-    out, and added to ``non_images`` as ``(path, what it is)`` for the caller to report once.
+    out, and added to ``non_images`` as ``(path, what it is)`` for the caller to report once. With ``data_root``
+    (the data folder the user named), a pattern holding a ``/`` matches the file's path inside it
+    (``--exclude 'normal/pt07/*'``), as it does for every layout.
     """
     found = sorted(walk_tree(folder) if recursive else folder.iterdir())
     files = [
-        p for p in found if p.is_file() and not in_system_folder(p, folder) and name_selected(p.name, include, exclude)
+        p
+        for p in found
+        if p.is_file()
+        and not in_system_folder(p, folder)
+        and name_selected(p.name, include, exclude, relative=_inside(p, data_root))
     ]
     broken = [p for p in found if p.is_symlink() and not p.exists() and not in_system_folder(p, folder)]
     if broken:  # a tree of links into PACS storage whose targets moved: files lost without a word otherwise
@@ -87,6 +94,13 @@ def image_files(
         )
     images = [p for p in files if (include and p.suffix) or is_image_file(p)]
     return _without_non_image_dicom(images, non_images)
+
+
+def _inside(path: Path, root: Path | None) -> str | None:
+    """``path`` inside ``root``, ``/``-separated, as a pattern holding a ``/`` matches it (``None`` without one)."""
+    if root is None or not path.is_relative_to(root):
+        return None
+    return path.relative_to(root).as_posix()
 
 
 def _without_non_image_dicom(files: list[Path], non_images: list[tuple[Path, str]] | None) -> list[Path]:
@@ -188,7 +202,7 @@ def load(
     folder_of: dict[str, tuple[str, ...]] = {}  # case id -> its sub-folders inside the class folder (or its patient)
     in_mask_folders: list[str] = []
     for split, class_dir in class_dirs:
-        for file in image_files(class_dir, include, exclude, non_images=non_images):
+        for file in image_files(class_dir, include, exclude, non_images=non_images, data_root=root):
             rel = file.relative_to(root).as_posix()
             inside = file.relative_to(class_dir).parts
             if any(_is_mask_folder(part) for part in inside[:-1]):
@@ -411,7 +425,7 @@ def _is_mask_folder(name: str) -> bool:
 def _pool(
     root: Path, include: tuple[str, ...], exclude: tuple[str, ...], non_images: list[tuple[Path, str]] | None = None
 ) -> list[Case]:
-    files = image_files(root, include, exclude, recursive=False, non_images=non_images)
+    files = image_files(root, include, exclude, recursive=False, non_images=non_images, data_root=root)
     return [Case(case_id=f.relative_to(root).as_posix(), label=None, path=f) for f in files]
 
 
