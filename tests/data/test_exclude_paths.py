@@ -42,3 +42,13 @@ def test_a_pattern_with_a_slash_leaves_out_a_manifests_sub_folder(tmp_path: Path
     ds = Dataset.load(tmp_path / "labels.csv", exclude="site1/*")
     assert len(ds) == 4
     assert all(c.case_id.startswith("site2") or "site2" in str(c.path) for c in ds.cases)
+
+
+def test_predict_inputs_a_pattern_with_a_slash_matches_the_path_inside_the_folder(tmp_path: Path) -> None:
+    from medimg.io.inputs import expand_inputs
+
+    for sub in ("scans", "masks"):
+        for i in range(3):
+            _png(tmp_path / "in" / sub / f"x{i}.png", i)
+    files = expand_inputs([tmp_path / "in"], exclude="masks/*")
+    assert sorted(p.parent.name for p in files) == ["scans"] * 3

@@ -92,7 +92,10 @@ def expand_inputs(
                     ".npz / .h5 arrays)"
                 )
             found = _without_dataset_masks(found, path)
-            selected = [p for p in found if name_selected(p.name, includes, excludes)]
+            # a pattern holding a '/' matches the path inside the folder given (--exclude 'masks/*')
+            selected = [
+                p for p in found if name_selected(p.name, includes, excludes, relative=p.relative_to(path).as_posix())
+            ]
             if not selected:
                 raise DatasetError(
                     f"{path}: none of its {len(found)} image files matches --include {include or '-'} / "
