@@ -160,8 +160,8 @@ def load_served_model(settings: ServeSettings) -> Model:
 
     Raises:
         RunFolderError: the run is missing, incomplete, or its weights fail their SHA-256.
-        ConfigError: the run's task is not one the service serves, or the explanation method is unknown or finds
-            no layer to explain in the network.
+        ConfigError: the run's task is not one the service serves, it is a classical model (no network), or the
+            explanation method is unknown or finds no layer to explain in the network.
     """
     from medimg.model import Model
 
@@ -170,10 +170,16 @@ def load_served_model(settings: ServeSettings) -> Model:
         raise ConfigError(
             f"{settings.run_dir} is a {model.task!r} model; the service serves {' and '.join(SERVED_TASKS)}"
         )
+    if model.network_ is None:  # a classical model (random forest, SVM...): features and scikit-learn, no network
+        raise ConfigError(
+            f"{settings.run_dir} is a classical model ({model.network}): the service serves trained networks; "
+            f"predict with it through `medimg predict {settings.run_dir} IMAGES` (Python: Model.load(RUN).predict), "
+            "or serve a network run (medimg fit DATA --model resnet18)"
+        )
     if settings.explain_method and model.task == "classify":
         from medimg.explain.cam import check_explainable
 
-        check_explainable(model.network_, settings.explain_method)  # type: ignore[arg-type]
+        check_explainable(model.network_, settings.explain_method)
     return model
 
 
