@@ -47,3 +47,11 @@ def test_serving_a_classical_run_is_one_error_line_and_creates_nothing(
     message = str(result.exception)
     assert "classical model" in message and "medimg predict" in message
     assert not database.exists()
+
+
+def test_predicting_a_classical_run_on_onnx_runtime_does_not_say_to_export_it(classical_run: Path) -> None:
+    """`predict RUN --engine onnx` said "export it first: medimg export RUN", which refuses a classical run."""
+    result = CliRunner().invoke(app, ["predict", str(classical_run), str(classical_run), "--engine", "onnx"])
+    assert isinstance(result.exception, ConfigError), (result.output, result.exception)
+    message = str(result.exception)
+    assert "classical model" in message and "export it" not in message

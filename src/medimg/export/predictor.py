@@ -51,7 +51,8 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
 
     Raises:
         ConfigError: neither exists (the message says how to export, or names the ``.onnx`` files the folder
-            holds under other names: ``export --out DIR/grey.onnx``), or a sidecar whose file is missing.
+            holds under other names: ``export --out DIR/grey.onnx``; a classical run has none to export), or a
+            sidecar whose file is missing.
     """
     path = Path(run_or_file)
     if path.is_dir():
@@ -63,6 +64,11 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
                 raise ConfigError(
                     f"{path} has no model.onnx but holds {', '.join(others)}: give the file, {shown} (or, for a "
                     f"run folder, export it: medimg export {path})"
+                )
+            if (path / "model.joblib").is_file() and not (path / "model.pt").is_file():  # export would refuse it
+                raise ConfigError(
+                    f"{path} is a classical model (scikit-learn on image features), which has no ONNX export: "
+                    f"predict without --engine onnx (medimg predict {path} IMAGES)"
                 )
             raise ConfigError(f"{path} has no model.onnx; export it first: medimg export {path} --format onnx")
         return candidate
