@@ -136,7 +136,8 @@ def compare(
         rows.append(row)
         predictions[name] = preds
         assignments[name] = assignment
-        typer.echo(f"{name}: done ({row.fit_wall_s:.0f} s)", err=True)
+        took = "reused its finished run" if row.fit_wall_s is None else f"{row.fit_wall_s:.0f} s"  # --reuse
+        typer.echo(f"{name}: done ({took})", err=True)
     first = names[0]
     for name in names[1:]:
         if assignments[name] != assignments[first]:

@@ -1,0 +1,29 @@
+"""`medimg compare ... --reuse`, which compare's own refusal recommends ("pass --reuse to reuse its finished runs and
+train only the models it lacks"), died with a TypeError traceback on the first reused run: the progress line
+formatted its training time, which a reused run does not have."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from medimg.cli.app import app
+from tests.conftest import write_npz
+
+
+def test_a_comparison_reuses_its_finished_runs_and_adds_the_missing_model(tmp_path: Path) -> None:
+    npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(24, 8, 8))
+    out = tmp_path / "cmp"
+    common = ["--features", "first-order", "--cv-folds", "2", "--n-resamples", "20", "--timing-images", "2"]
+    common += ["--out", str(out), "--no-progress"]
+    first = CliRunner().invoke(app, ["compare", str(npz), "--models", "logistic-regression", *common])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(
+        app, ["compare", str(npz), "--models", "logistic-regression,decision-tree", *common, "--reuse"]
+    )
+    assert again.exit_code == 0, (again.output, again.exception)
+    assert "logistic-regression: done (reused its finished run)" in again.output
+    rows = json.loads((out / "comparison.json").read_text())
+    assert "decision-tree" in json.dumps(rows) and "logistic-regression" in json.dumps(rows)
