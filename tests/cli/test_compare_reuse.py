@@ -27,3 +27,21 @@ def test_a_comparison_reuses_its_finished_runs_and_adds_the_missing_model(tmp_pa
     assert "logistic-regression: done (reused its finished run)" in again.output
     rows = json.loads((out / "comparison.json").read_text())
     assert "decision-tree" in json.dumps(rows) and "logistic-regression" in json.dumps(rows)
+
+
+def test_reusing_a_run_trained_with_other_settings_is_refused(tmp_path: Path) -> None:
+    """A reused run kept its old features while the page said "classical features: <the new ones>": the table
+    showed handcrafted scores under first-order, silently."""
+    npz = write_npz(tmp_path / "tiny.npz", shape=(16, 16), n=(24, 8, 8))
+    out = tmp_path / "cmp"
+    common = ["--cv-folds", "2", "--n-resamples", "20", "--timing-images", "2", "--out", str(out), "--no-progress"]
+    first = CliRunner().invoke(
+        app, ["compare", str(npz), "--models", "logistic-regression", "--features", "first-order", *common]
+    )
+    assert first.exit_code == 0, first.output
+    other = ["compare", str(npz), "--models", "logistic-regression", "--features", "first-order,glcm", *common]
+    again = CliRunner().invoke(app, [*other, "--reuse"])
+    assert again.exit_code != 0
+    message = str(again.exception)
+    assert "features 'first-order', not 'first-order,glcm'" in message and "--reuse" in message
+    assert "first-order,glcm" not in (out / "comparison.json").read_text()

@@ -9,6 +9,7 @@ set), training time and inference time per image. Intervals and tests count pati
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import time
 from pathlib import Path
@@ -284,6 +285,41 @@ def _model_for(name: str, classical: dict[str, Any], deep: dict[str, Any]) -> An
     return Model(name, **(classical if name.lower() in CLASSICAL_MODELS else deep))
 
 
+def _refuse_other_settings(name: str, run: Any, classical: dict[str, Any] | None, deep: dict[str, Any]) -> None:
+    """Refuse to reuse the finished run of model ``name`` when it was trained with other settings than this
+    command asks for (``--features``, ``--masks``, ``--cv-folds``; ``--epochs``, ``--set``): its row would be
+    labelled with the new settings (the page's "classical features: ...") while showing the old ones' scores.
+
+    Raises:
+        ConfigError: a setting differs (the message names it and the way out).
+    """
+    from medimg.errors import ConfigError
+
+    try:
+        config = run.read_json("config.json")
+    except Exception:  # an older or damaged run: nothing to compare with
+        return
+    if classical is not None:
+        saved = config.get("classical") or {}
+        asked = {key: classical.get(key) for key in ("features", "masks", "cv_folds")}
+        trained = {key: saved.get(key) for key in asked}
+    else:
+        merged: dict[str, Any] = {}
+        for layer in config.get("plan_overrides") or []:
+            merged.update(layer or {})
+        merged.pop("network", None)
+        trained = json.loads(json.dumps(merged, default=str))
+        asked = json.loads(json.dumps(deep, default=str))
+    differ = sorted(key for key in set(asked) | set(trained) if asked.get(key) != trained.get(key))
+    if differ:
+        shown = ", ".join(f"{key} {trained.get(key)!r}, not {asked.get(key)!r}" for key in differ)
+        raise ConfigError(
+            f"--reuse: {run.path} ({name}) was trained with other settings ({shown}): its scores are not those of "
+            "this command's settings; rerun without --reuse into another --out, or give the settings it was "
+            "trained with"
+        )
+
+
 def _fit_one(
     name: str,
     dataset: Any,
@@ -305,6 +341,7 @@ def _fit_one(
     run = RunFolder(run_dir)
     started = time.perf_counter()
     if reuse and run.file("report/report.json").is_file() and run.file("metadata.json").is_file():
+        _refuse_other_settings(name, run, classical if is_classical else None, deep)
         model = Model.load(run_dir)
         fit_wall = None
     else:
