@@ -210,6 +210,17 @@ def check_plan(plan: GeneratePlan) -> None:
         raise ConfigError("generative models train one network (ensemble=1)")
     if plan.network == "gan" and plan.scheduler != "constant":
         raise ConfigError("the GAN trains at constant learning rates: scheduler must be 'constant'")
+    if plan.network == "gan" and plan.guidance_scale != 1.0:  # was ignored: the GAN samples without guidance
+        raise ConfigError(
+            f"guidance_scale={plan.guidance_scale:g} is classifier-free guidance of the diffusion model; the GAN "
+            "(the default network) has none: add --network diffusion, or drop --set guidance_scale"
+        )
+    if plan.network == "diffusion" and plan.guidance_scale != 1.0 and plan.class_dropout == 0:
+        raise ConfigError(
+            f"guidance_scale={plan.guidance_scale:g} needs the unconditional prediction that class_dropout trains "
+            "(a share of labels replaced by 'no class'); with class_dropout=0 that prediction is never learnt: "
+            "keep class_dropout above 0 (default 0.1), or guidance_scale=1"
+        )
     if plan.network == "diffusion":
         if any(c % 32 for c in plan.unet_channels):
             raise ConfigError(f"unet_channels must be multiples of 32 (group norm); got {plan.unet_channels}")
