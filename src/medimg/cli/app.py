@@ -694,7 +694,8 @@ def predict(
         ),
     ] = None,
     explain_dir: Annotated[
-        Path | None, typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./)")
+        Path | None,
+        typer.Option(help="folder for the overlays (default: explanations/ beside --out, or ./); implies --explain"),
     ] = None,
     window: Window = None,
     strict: Strict = False,
@@ -720,7 +721,8 @@ def predict(
 
     output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
     paths = _paths_with_standard_input(paths)
-    explain = explain or explain_method is not None or explain_class is not None  # each asks for explanations
+    # each asks for explanations (--explain-dir alone wrote none, silently)
+    explain = explain or explain_method is not None or explain_class is not None or explain_dir is not None
     explain_method = explain_method or "gradcam"
     if engine not in {"torch", "onnx"}:
         raise ConfigError(f"--engine {engine!r}: use torch or onnx")
