@@ -585,7 +585,7 @@ class Model:
         and content digest (:meth:`~medimg.data.given_arrays.GivenArrays.record`); a list of files becomes a CSV
         manifest, ``RUN/evaluations/given/<digest>/files.csv``, whose path identifies it: different data never
         shares an evaluation folder (``arrays-all``, ``arrays-all-2``...)."""
-        from medimg.data.given_arrays import given_arrays
+        from medimg.data.given_arrays import MODEL_CLASSES, given_arrays
         from medimg.data.given_files import labels_table
 
         if labels is None:  # evaluate(X): the label_array message would speak of fit(X, y)
@@ -598,9 +598,9 @@ class Model:
             self._require_fitted()
         _warn_integer_labels_out_of_alphabetical_order(labels, self.class_names_ or [])
         if arrays:
-            given = given_arrays(images, labels, class_names=self.class_names_)
+            given = given_arrays(images, labels, class_names=self.class_names_, names_from=MODEL_CLASSES)
             return given.dataset(Path("arrays")), given.record()
-        table = labels_table(images, labels, class_names=self.class_names_)
+        table = labels_table(images, labels, class_names=self.class_names_, names_from=MODEL_CLASSES)
         folder = Path(self.run_dir_ or ".") / "evaluations" / "given" / table.digest()[:16]
         return table.save(folder / "files.csv"), None
 

@@ -127,7 +127,7 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: 
         Model("unet", task="segment").fit(images, labels)
     with pytest.raises(ConfigError, match="labels go with images given as an array"):
         Model("simple-cnn").fit(str(tmp_path), labels)
-    with pytest.raises(ConfigError, match="not among class_names"):
+    with pytest.raises(ConfigError, match="not among the model's classes"):
         model.evaluate(held_out, ["cyst"] * 20)
 
 

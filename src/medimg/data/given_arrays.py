@@ -105,6 +105,16 @@ class GivenArrays:
         )
 
 
+#: ``names_from`` of :func:`given_arrays` and :func:`medimg.data.given_files.labels_table` when the names are a
+#: trained model's classes (``evaluate(X, y)``): its messages then say so, not "name every class"
+MODEL_CLASSES = "the model's classes"
+
+
+def naming(names_from: str) -> str:
+    """How a message counts the names given (``class_names names``) or the model's (``the model has``)."""
+    return "the model has" if names_from == MODEL_CLASSES else f"{names_from} names"
+
+
 def given_arrays(
     images: Any,
     labels: Any,
@@ -113,6 +123,7 @@ def given_arrays(
     test_data: tuple[Any, Any] | None = None,
     class_names: Sequence[str] | None = None,
     unlabelled: Any = None,
+    names_from: str = "class_names",
 ) -> GivenArrays:
     """Check and gather ``images`` and ``labels`` (and the validation / test pairs, Keras's ``validation_data``,
     and images without labels for semi-supervised training, ``unlabelled``).
@@ -123,7 +134,8 @@ def given_arrays(
     Integer labels index ``class_names``; without it, labels ``0..K-1`` are classes ``class_0``..., and others
     (``1``, ``2``) are the classes seen, named by their values (``"1"``, ``"2"``). ``class_names`` that are those
     values' text (what such a fit names its classes: ``evaluate(X, y)`` of that model) name the labels equal to
-    them.
+    them. ``names_from`` says where ``class_names`` come from in messages (:data:`MODEL_CLASSES` for
+    ``evaluate(X, y)``, whose user named no classes).
 
     Raises:
         ConfigError: labels missing or of another count than the images, images of different shapes (unlabelled
@@ -158,20 +170,20 @@ def given_arrays(
             raise ConfigError("the splits' labels mix text and numbers: give every split's labels alike")
         found = _one_spelling_per_class(found)
         if any(MULTI_LABEL_SEPARATOR in label for labels in found.values() for label in labels.tolist()):
-            found, names = _joined_findings_table(found, names)
+            found, names = _joined_findings_table(found, names, names_from)
             return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
         if names is not None:  # text labels, ordered as class_names says
-            found = {split: _indices(labels, names) for split, labels in found.items()}
+            found = {split: _indices(labels, names, names_from) for split, labels in found.items()}
     elif any(labels.ndim == 2 for labels in found.values()):  # findings: one column each
         top = max(labels.shape[1] - 1 for labels in found.values())
         if names is not None and top >= len(names):
             raise ConfigError(
-                f"class_names names {len(names)} findings ({', '.join(names)}) but the labels have {top + 1} "
-                "columns: name every finding, in column order"
+                f"{naming(names_from)} {len(names)} findings ({', '.join(names)}) but the labels have {top + 1} "
+                + ("columns: name every finding, in column order" if names_from != MODEL_CLASSES else "columns")
             )
         return GivenArrays(images=stacked, labels=found, class_names=names, unlabelled=pool)
     elif names is not None:
-        found = _indexed_by(found, names)
+        found = _indexed_by(found, names, names_from)
     else:
         found, names = _classes_seen(found)
     _refuse_one_class(found, names)
@@ -321,7 +333,9 @@ def label_array(labels: Any, count: int, what: str) -> np.ndarray:
     return array
 
 
-def _indexed_by(found: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+def _indexed_by(
+    found: dict[str, np.ndarray], names: list[str], names_from: str = "class_names"
+) -> dict[str, np.ndarray]:
     """Integer labels as indices into ``names``: the labels themselves, or, when ``names`` are integers as text
     and every label is one of them (``"1"``, ``"2"``: the names a fit of labels 1 and 2 gives), each label's
     name's index.
@@ -345,15 +359,19 @@ def _indexed_by(found: dict[str, np.ndarray], names: list[str]) -> dict[str, np.
         return {split: index[labels] for split, labels in found.items()}
     top = max(int(labels.max()) for labels in found.values() if labels.size)
     if top >= len(names):
+        fix = (
+            "name every class, in label order"
+            if names_from != MODEL_CLASSES
+            else f"integer labels index model.classes_ (0..{len(names) - 1}); or give the class names"
+        )
         raise ConfigError(
-            f"class_names names {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: name "
-            "every class, in label order"
+            f"{naming(names_from)} {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: {fix}"
         )
     return found
 
 
 def _joined_findings_table(
-    found: dict[str, np.ndarray], names: list[str] | None
+    found: dict[str, np.ndarray], names: list[str] | None, names_from: str = "class_names"
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Text labels listing findings joined by ``|`` (``"Effusion|Atelectasis"``, ``"No Finding"``), as a
     NIH-style table's ``Finding Labels`` are read: ``(N, K)`` 0/1 findings named ``names`` (default: every finding
@@ -367,7 +385,7 @@ def _joined_findings_table(
     findings = list(names) if names is not None else seen
     unknown = [finding for finding in seen if finding not in findings]
     if unknown:
-        raise ConfigError(f"the labels name findings class_names does not: {', '.join(unknown)}")
+        raise ConfigError(f"the labels name findings {names_from} does not: {', '.join(unknown)}")
     column = {finding: j for j, finding in enumerate(findings)}
     table = {}
     for split, split_rows in rows.items():
@@ -461,7 +479,7 @@ def _all_numbers(text: list[str]) -> bool:
     return True
 
 
-def _indices(labels: np.ndarray, names: list[str]) -> np.ndarray:
+def _indices(labels: np.ndarray, names: list[str], names_from: str = "class_names") -> np.ndarray:
     """Text labels as indices into ``names``.
 
     Raises:
@@ -476,8 +494,8 @@ def _indices(labels: np.ndarray, names: list[str]) -> np.ndarray:
 
     unknown = sorted({str(v) for v in labels.tolist() if position(v) is None})
     if unknown:
+        fix = "name every class" if names_from != MODEL_CLASSES else "give each image one of them"
         raise ConfigError(
-            f"labels {', '.join(map(repr, unknown[:5]))} are not among class_names ({', '.join(names)}): name every "
-            "class"
+            f"labels {', '.join(map(repr, unknown[:5]))} are not among {names_from} ({', '.join(names)}): {fix}"
         )
     return np.array([position(v) for v in labels.tolist()], np.int64)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.given_arrays import label_array, named_pairs
+from medimg.data.given_arrays import label_array, named_pairs, naming
 from medimg.data.labels import MULTI_LABEL_SEPARATOR
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_text_file
@@ -61,12 +61,14 @@ def labels_table(
     validation_data: tuple[Any, Any] | None = None,
     test_data: tuple[Any, Any] | None = None,
     class_names: Sequence[str] | None = None,
+    names_from: str = "class_names",
 ) -> LabelsTable:
     """The manifest of files and their labels, and of the validation / test pairs when given.
 
     Labels are as :func:`medimg.data.given_arrays.label_array` takes them: a class per file (integers named by
     ``class_names``, or text) or ``(N, K)`` 0/1 findings (written as names joined by ``|``). Classes are ordered
-    as for a folder per class (a "normal"-like class first of two, else alphabetically).
+    as for a folder per class (a "normal"-like class first of two, else alphabetically). ``names_from`` says where
+    ``class_names`` come from in messages (``evaluate``: the model's classes).
 
     Raises:
         ConfigError: a file that does not exist, labels of another count, or labels that are not classes.
@@ -86,28 +88,35 @@ def labels_table(
                 f"{len(missing)} of {what} do not exist (e.g. {missing[0]}); relative paths are read from the "
                 f"current folder, {Path.cwd()}"
             )
-        names = [_class_text(label, class_names, what) for label in label_array(split_labels, len(found), what)]
+        names = [
+            _class_text(label, class_names, what, names_from) for label in label_array(split_labels, len(found), what)
+        ]
         rows += [(str(p), name, split if own_splits else "") for p, name in zip(found, names, strict=True)]
     return LabelsTable(rows)
 
 
-def _class_text(label: Any, class_names: Sequence[str] | None, what: str) -> str:
+def _class_text(label: Any, class_names: Sequence[str] | None, what: str, names_from: str = "class_names") -> str:
     """One label as the manifest's text: a name, or a multi-label row's names joined by ``|``."""
     if isinstance(label, np.ndarray):  # a row of (N, K) findings; none is "No Finding", as NIH's table says it
-        found = [_name(int(i), class_names, what) for i in np.flatnonzero(label)]
+        found = [_name(int(i), class_names, what, names_from) for i in np.flatnonzero(label)]
         return MULTI_LABEL_SEPARATOR.join(found) or "No Finding"
     if isinstance(label, str | np.str_):
         if class_names is not None and str(label) not in class_names:
-            raise ConfigError(f"{what}: label {str(label)!r} is not among class_names ({', '.join(class_names)})")
+            raise ConfigError(f"{what}: label {str(label)!r} is not among {names_from} ({', '.join(class_names)})")
         return str(label)
-    return _name(int(label), class_names, what)
+    return _name(int(label), class_names, what, names_from)
 
 
-def _name(index: int, class_names: Sequence[str] | None, what: str) -> str:
+def _name(index: int, class_names: Sequence[str] | None, what: str, names_from: str = "class_names") -> str:
     if class_names is None:
         return str(index)
     if index >= len(class_names):
         raise ConfigError(
-            f"{what}: label {index} but class_names names {len(class_names)} classes ({', '.join(class_names)})"
+            f"{what}: label {index} but {naming(names_from)} {len(class_names)} classes ({', '.join(class_names)})"
+            + (
+                ""
+                if names_from == "class_names"
+                else f": integer labels index model.classes_ (0..{len(class_names) - 1})"
+            )
         )
     return class_names[index]
