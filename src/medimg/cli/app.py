@@ -733,6 +733,8 @@ def predict(
         out = out_folder / f"predictions.{output_format}"
     elif out is not None:
         _refuse_image_as_output(out, paths)
+    overlay_folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
+    exclude = _without_own_overlays(paths, overlay_folder, exclude)
     predictor: Any
     stats = StreamStats()  # a classifier streams: decode pool beside the network, bounded memory
     predictions: Iterable[Any]
@@ -782,8 +784,7 @@ def predict(
             point["class"],
         )
     if explain:
-        folder = explain_dir or ((out.parent if out else Path(".")) / "explanations")
-        predictions = _saved_overlays(predictions, folder)
+        predictions = _saved_overlays(predictions, overlay_folder)
     count = write_predictions(predictions, out if out else sys.stdout, output_format)
     if out:
         _echo(f"{count} prediction(s) written to {out}")
@@ -888,6 +889,43 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
         message = f"warning: --out {out} names {named.upper()} but --format {given.lower()} is written into it"
         typer.echo(message, err=True)
     return given.lower()
+
+
+#: the names of the overlays ``predict --explain`` writes (``0003_case.gradcam.png``, ``0003_case.occlusion.nii.gz``)
+OVERLAY_PATTERNS = tuple(
+    f"[0-9][0-9][0-9][0-9]_*.{method}.{suffix}"
+    for method in ("gradcam", "gradcam++", "occlusion")
+    for suffix in ("png", "nii.gz")
+)
+
+
+def _without_own_overlays(paths: list[Path], folder: Path, exclude: list[str] | None) -> list[str] | None:
+    """``exclude`` plus the overlays this command writes into ``folder`` when that folder lies inside a folder
+    given as input (`predict RUN images/ --out images/preds.csv --explain` puts them in ``images/explanations/``):
+    the next call read them as patients' images and predicted them (a heatmap overlay called "lesion", 0.99)."""
+    try:
+        target = folder.expanduser().resolve()
+    except OSError:
+        return exclude
+    added: list[str] = []
+    for given in paths:
+        try:
+            inside = target.relative_to(Path(given).expanduser().resolve()) if Path(given).is_dir() else None
+        except (OSError, ValueError):
+            inside = None
+        if inside is None:
+            continue
+        prefix = "" if inside == Path(".") else f"{inside.as_posix()}/"
+        found = sum(1 for pattern in OVERLAY_PATTERNS for _ in target.glob(pattern)) if target.is_dir() else 0
+        if found:
+            logging.getLogger("medimg.predict").info(
+                "left out %d overlay(s) in %s that predict --explain wrote: they are pictures of earlier "
+                "predictions, not images to predict",
+                found,
+                folder,
+            )
+        added += [prefix + pattern for pattern in OVERLAY_PATTERNS]
+    return [*(exclude or []), *dict.fromkeys(added)] if added else exclude
 
 
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:
