@@ -8,7 +8,7 @@ import logging
 import pytest
 import torch
 
-from medimg.planning.plan import AugmentationPlan
+from medimg.planning.plan import AugmentationPlan, Plan
 from medimg.transforms import augment
 from medimg.transforms.augment import BatchAugment
 
@@ -53,3 +53,13 @@ def test_flips_are_off_when_flip_axes_is_empty() -> None:
     assert torch.equal(out, x)
     flipped = BatchAugment(AugmentationPlan(flip_axes=[1]), spatial_dims=2)(x, torch.Generator().manual_seed(0))
     assert any(torch.equal(f, x[0].flip(-1)) for f in flipped)
+
+
+def test_plan_warns_of_intensity_jitter_in_image_units_as_fit_does(caplog: pytest.LogCaptureFixture) -> None:
+    """``medimg plan --set augmentation.brightness=100`` printed the plan without the warning ``fit`` gives."""
+    from medimg.config import resolve_plan
+
+    with caplog.at_level(logging.WARNING, logger="medimg.transforms.augment"):
+        plan = resolve_plan(Plan(augmentation=AugmentationPlan()), {"augmentation": {"brightness": 100}})
+    assert plan.augmentation is not None and plan.augmentation.brightness == 100
+    assert any("augmentation.brightness=100" in w for w in _warnings(caplog))

@@ -276,7 +276,13 @@ ONLY_WITH: dict[str, tuple[str, tuple[Any, ...], str]] = {
 
 def _warn_unused_settings(plan: BaseModel, given: set[str]) -> None:
     """Warn about a setting given that this plan does not use (``--set step_milestones=[0.3,0.6]`` under the
-    planned cosine schedule trained as if it were not given)."""
+    planned cosine schedule trained as if it were not given), and intensity jitter given in the image's units
+    (``--set augmentation.brightness=100``; said here so ``medimg plan`` warns as ``fit`` does, once)."""
+    augmentation = getattr(plan, "augmentation", None)
+    if "augmentation" in given and augmentation is not None:
+        from medimg.transforms.augment import warn_intensity_units
+
+        warn_intensity_units(augmentation)
     for key in sorted(given & set(ONLY_WITH)):
         other, values, hint = ONLY_WITH[key]
         current = getattr(plan, other, None)
