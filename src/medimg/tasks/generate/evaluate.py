@@ -63,6 +63,7 @@ def evaluate_generator(
     plan: GeneratePlan = model.plan_
     network = model.network_
     run_dir = Path(model.run_dir_ or ".")
+    _refuse_other_units(model, dataset, cases, plan)
     real = read_real(dataset, cases, plan, strict=strict)
     real.y = generator_labels(dataset, real.y, plan)
     if len(real) < 2:
@@ -202,6 +203,54 @@ def _file_stem(key: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_")
+
+
+#: images of another set read to compare its intensities with the generator's
+UNIT_IMAGES = 16
+#: the largest ratio of intensity spans (0.5-99.5 percentiles) taken as the same units
+UNIT_SPAN_RATIO = 8.0
+
+
+def _refuse_other_units(model: Any, dataset: Any, cases: Sequence[Any], plan: GeneratePlan) -> None:
+    """Refuse another dataset whose intensities are in other units than the generator's training images (16-bit
+    images for a generator of 8-bit PNGs): clipped to the generator's range they saturate, and the FD, precision,
+    recall and memorisation share came out as numbers that looked measured (every sample a "near-copy").
+
+    Raises:
+        DatasetError: the message names the data, both ranges and the fix.
+    """
+    from medimg.errors import MedimgError
+    from medimg.run_folder import RunFolder
+
+    try:
+        trained_on = RunFolder(model.run_dir_ or ".").trained_data()
+        if trained_on.resolve() == Path(dataset.root).resolve():
+            return
+    except (MedimgError, OSError, ValueError):
+        pass
+    step = max(1, len(cases) // UNIT_IMAGES)
+    values = []
+    for case in list(cases)[::step][:UNIT_IMAGES]:
+        try:
+            values.append(np.asarray(dataset.read(case).array, dtype=np.float32).ravel()[::3])
+        except MedimgError:  # unreadable files are reported (or skipped) where the evaluation reads them
+            continue
+    if not values:
+        return
+    low, high = (float(v) for v in np.percentile(np.concatenate(values), [0.5, 99.5]))
+    trained = (float(plan.clip_low), float(plan.clip_high))
+    if plan.output_format == "png":  # 8-bit training data: the fixed 0..255, whatever part of it the data used
+        other = low < trained[0] - 0.5 or high > trained[1] + 0.5
+    else:
+        scale = max(trained[1] - trained[0], 1e-6) / max(high - low, 1e-6)
+        other = min(high, trained[1]) < max(low, trained[0]) or not 1 / UNIT_SPAN_RATIO <= scale <= UNIT_SPAN_RATIO
+    if other:
+        raise DatasetError(
+            f"{dataset.root}: its intensities {low:g}..{high:g} (0.5-99.5 percentiles) are in other units than the "
+            f"generator's training images ({trained[0]:g}..{trained[1]:g}; e.g. 16-bit images for a generator of "
+            "8-bit ones): clipped to the generator's range its images would saturate and every metric would "
+            "mislead; evaluate on images of the kind the generator was trained on"
+        )
 
 
 def _training_images(
