@@ -52,3 +52,33 @@ def test_predict_inputs_a_pattern_with_a_slash_matches_the_path_inside_the_folde
             _png(tmp_path / "in" / sub / f"x{i}.png", i)
     files = expand_inputs([tmp_path / "in"], exclude="masks/*")
     assert sorted(p.parent.name for p in files) == ["scans"] * 3
+
+
+def test_a_pattern_with_a_slash_leaves_out_a_sub_folder_of_a_box_table(tmp_path: Path) -> None:
+    """The box layouts matched patterns against file names only: ``--exclude 'site2/*'`` kept site 2's boxes."""
+    from medimg.data.layouts import csv_boxes
+
+    rows = ["path,x1,y1,x2,y2,label"]
+    for site in ("site1", "site2"):
+        for i in range(3):
+            _png(tmp_path / site / f"x{i}.png", i + (10 if site == "site2" else 0))
+            rows.append(f"{site}/x{i}.png,1,1,6,6,cell")
+    _png(tmp_path / "site2" / "x9.png", 50)  # no row: a negative beside site 2's images
+    table = tmp_path / "boxes.csv"
+    table.write_text("\n".join(rows) + "\n")
+    assert len(csv_boxes.load(table).cases) == 7
+    kept = csv_boxes.load(table, exclude=("site2/*",)).cases
+    assert sorted(c.case_id for c in kept) == ["site1/x0.png", "site1/x1.png", "site1/x2.png"]
+    kept = csv_boxes.load(table, include=("site2/*",)).cases
+    assert sorted(c.case_id for c in kept) == ["site2/x0.png", "site2/x1.png", "site2/x2.png", "site2/x9.png"]
+
+
+def test_path_selected_matches_slash_patterns_inside_the_root_only(tmp_path: Path) -> None:
+    from medimg.io.inputs import path_selected
+
+    file = tmp_path / "data" / "masks" / "a.png"
+    assert not path_selected(file, (), ("masks/*",), tmp_path / "data")
+    assert path_selected(file, (), ("other/*",), tmp_path / "data")
+    assert path_selected(file, ("masks/*",), (), tmp_path / "data")
+    assert not path_selected(file, (), ("*.png",), None)  # name patterns as before
+    assert path_selected(file, (), ("masks/*",), None)  # no root: a slash pattern matches no name

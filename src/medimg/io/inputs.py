@@ -52,6 +52,14 @@ def name_selected(
     return not any(matches(p) for p in exclude)
 
 
+def path_selected(path: Path, include: tuple[str, ...], exclude: tuple[str, ...], root: Path | None) -> bool:
+    """:func:`name_selected` for a file: a pattern holding a ``/`` matches its path inside ``root`` (the data
+    folder the user named: ``--exclude 'normal/pt07/*'``); without ``root``, or for a file outside it, the name
+    alone."""
+    relative = path.relative_to(root).as_posix() if root is not None and path.is_relative_to(root) else None
+    return name_selected(path.name, include, exclude, relative=relative)
+
+
 def expand_inputs(
     inputs: Iterable[str | Path],
     *,
@@ -93,9 +101,7 @@ def expand_inputs(
                 )
             found = _without_dataset_masks(found, path)
             # a pattern holding a '/' matches the path inside the folder given (--exclude 'masks/*')
-            selected = [
-                p for p in found if name_selected(p.name, includes, excludes, relative=p.relative_to(path).as_posix())
-            ]
+            selected = [p for p in found if path_selected(p, includes, excludes, path)]
             if not selected:
                 raise DatasetError(
                     f"{path}: none of its {len(found)} image files matches --include {include or '-'} / "

@@ -20,7 +20,7 @@ import numpy as np
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
-from medimg.data.layouts.common import name_selected, problems_error, walk_files
+from medimg.data.layouts.common import path_selected, problems_error, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
 from medimg.data.layouts.matlab_masks import is_hdf5_mat, mat_variables
 from medimg.errors import DatasetError
@@ -66,7 +66,7 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
     from medimg.terminal import show_bars
 
     files = sorted(
-        (p for p in walk_files(root) if p.suffix.lower() == ".mat" and name_selected(p.name, include, exclude)),
+        (p for p in walk_files(root) if p.suffix.lower() == ".mat" and path_selected(p, include, exclude, root)),
         key=lambda p: (int(p.stem) if p.stem.isdigit() else 0, p.name),
     )
     if not files:

@@ -25,8 +25,8 @@ from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     MIN_FOLDER_GROUPS,
-    name_selected,
     order_classes,
+    path_selected,
     visible_dir,
 )
 from medimg.data.layouts.image_mask_pairs import folder_role
@@ -80,9 +80,7 @@ def image_files(
     files = [
         p
         for p in found
-        if p.is_file()
-        and not in_system_folder(p, folder)
-        and name_selected(p.name, include, exclude, relative=_inside(p, data_root))
+        if p.is_file() and not in_system_folder(p, folder) and path_selected(p, include, exclude, data_root)
     ]
     broken = [p for p in found if p.is_symlink() and not p.exists() and not in_system_folder(p, folder)]
     if broken:  # a tree of links into PACS storage whose targets moved: files lost without a word otherwise
@@ -94,13 +92,6 @@ def image_files(
         )
     images = [p for p in files if (include and p.suffix) or is_image_file(p)]
     return _without_non_image_dicom(images, non_images)
-
-
-def _inside(path: Path, root: Path | None) -> str | None:
-    """``path`` inside ``root``, ``/``-separated, as a pattern holding a ``/`` matches it (``None`` without one)."""
-    if root is None or not path.is_relative_to(root):
-        return None
-    return path.relative_to(root).as_posix()
 
 
 def _without_non_image_dicom(files: list[Path], non_images: list[tuple[Path, str]] | None) -> list[Path]:

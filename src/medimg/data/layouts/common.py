@@ -19,6 +19,7 @@ from medimg.io.formats import file_stem as file_stem
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
 from medimg.io.inputs import name_selected as name_selected
 from medimg.io.inputs import parse_patterns as parse_patterns
+from medimg.io.inputs import path_selected as path_selected
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from medimg.data.layouts.common import (
     image_files_in,
     is_manifest,
     manifest_header,
-    name_selected,
+    path_selected,
     problems_error,
     read_manifest,
 )
@@ -257,7 +257,7 @@ def load(
         file, why = files.locate(raw_path)
         if not file.exists() and (slice_file := _slice_in_folder(raw_path, files)) is not None:
             file, sliced = slice_file, True
-        if not name_selected(file.name, include, exclude):
+        if not path_selected(file, include, exclude, path.parent):
             continue
         if raw_path not in info:
             if not file.is_file():
@@ -487,7 +487,7 @@ def _images_without_rows(
     for folder in sorted(splits):
         folder_splits = splits[folder]
         for image in image_files_in(folder):
-            if image.resolve() in listed or not name_selected(image.name, include, exclude):
+            if image.resolve() in listed or not path_selected(image, include, exclude, path.parent):
                 continue
             if len(folder_splits) > 1:
                 unplaced.append(image)

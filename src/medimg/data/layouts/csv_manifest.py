@@ -41,8 +41,8 @@ from medimg.data.layouts.common import (
     column_key,
     is_manifest,
     manifest_header,
-    name_selected,
     order_classes,
+    path_selected,
     read_manifest,
     read_split_list,
     visible_dir,
@@ -761,7 +761,7 @@ def load(
     base = path if path.is_dir() else manifest.parent  # a folder's table may lie in a sub-folder (ISIC 2018)
     # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
     # files of one name
-    files = ManifestFiles(base, lambda p: name_selected(p.name, include, exclude, relative=_inside(p, base)))
+    files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base))
     label_col = column(LABEL_COLUMNS, False)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
@@ -845,7 +845,7 @@ def load(
             missing.append(f"line {line}: empty path")
             continue
         file, why = files.locate(raw_path)
-        if not name_selected(file.name, include, exclude, relative=_inside(file, base)):
+        if not path_selected(file, include, exclude, base):
             continue
         file = _single_image_in(file) or file
         series = _is_series_folder(file)  # lists the folder: once per row
@@ -1049,9 +1049,3 @@ def _load_split_folders(
         options={"unlabelled": True} if unlabelled else {},
         multi_label=multi,
     )
-
-
-def _inside(path: Path, base: Path) -> str | None:
-    """``path`` inside the table's folder ``base``, ``/``-separated, as an ``--include``/``--exclude`` pattern holding
-    a ``/`` matches it (``--exclude 'site2/*'``); ``None`` for a file outside it."""
-    return path.relative_to(base).as_posix() if path.is_relative_to(base) else None

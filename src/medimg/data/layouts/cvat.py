@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from medimg.data.case import normalise_split
-from medimg.data.layouts.common import ManifestFiles, name_selected, text_head
+from medimg.data.layouts.common import ManifestFiles, path_selected, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, kinds_named
 from medimg.errors import DatasetError
@@ -97,7 +97,7 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     if not files:
         raise DatasetError(f"{path} holds no CVAT XML (CVAT for images 1.1: annotations.xml)")
     root = path if path.is_dir() else path.parent
-    locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
+    locate = ManifestFiles(root, lambda p: path_selected(p, include, exclude, root))
     reading = Reading()
     for file in files:
         try:
@@ -115,7 +115,7 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
                     f"{file}: image {name!r} is neither in {file.parent / 'images'} nor under {root}"
                 )
                 continue
-            if not name_selected(found.name, include, exclude):
+            if not path_selected(found, include, exclude, root):
                 continue
             shapes = reading.shapes(image, _shape, lambda element: element.tag, f"{file}: image {name!r}")
             width, height = image.get("width"), image.get("height")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import ManifestFiles, name_selected, text_head
+from medimg.data.layouts.common import ManifestFiles, path_selected, text_head
 from medimg.data.layouts.drawn_masks import cache_folder
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, kinds_named
 from medimg.errors import DatasetError
@@ -91,7 +91,7 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     if not files:
         raise DatasetError(f"{path} holds no Label Studio JSON export (a list of tasks with data and annotations)")
     root = path if path.is_dir() else path.parent
-    locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
+    locate = ManifestFiles(root, lambda p: path_selected(p, include, exclude, root))
     reading = Reading()
     for file in files:
         try:
@@ -108,7 +108,7 @@ def _outlined(path: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             if not found.is_file():
                 reading.problems.append(f"{file}: task {task.get('id')}'s image {reference!r} is not under {root}")
                 continue
-            if not name_selected(found.name, include, exclude):
+            if not path_selected(found, include, exclude, root):
                 continue
             done = [a for a in task.get("annotations") or task.get("completions") or [] if not a.get("was_cancelled")]
             results = (done[0].get("result") or []) if done else []

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import name_selected, split_of, text_head, walk_files
+from medimg.data.layouts.common import path_selected, split_of, text_head, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_png
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape
 from medimg.errors import DatasetError
@@ -143,7 +143,7 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             reading.problems.append(str(error))
             continue
         image = _image_of(file, data, cache, reading.problems)
-        if image is None or not name_selected(image.name, include, exclude):
+        if image is None or not path_selected(image, include, exclude, root):
             continue
         shapes = reading.shapes(data["shapes"], _shape, _kind_of, str(file))
         height, width = data.get("imageHeight"), data.get("imageWidth")

@@ -26,7 +26,7 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
-from medimg.data.layouts.common import name_selected, problems_error, text_head, walk_files
+from medimg.data.layouts.common import path_selected, problems_error, text_head, walk_files
 from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -143,7 +143,7 @@ def unlabelled_images(root: Path, used: set[Path], include: tuple[str, ...], exc
     return sorted(
         p.relative_to(root).as_posix()
         for p in walk_files(root)
-        if file_suffix(p) in IMAGE_SUFFIXES and p not in used and name_selected(p.name, include, exclude)
+        if file_suffix(p) in IMAGE_SUFFIXES and p not in used and path_selected(p, include, exclude, root)
     )
 
 

@@ -50,8 +50,8 @@ from medimg.data.layouts.common import (
     file_stem,
     is_manifest,
     manifest_delimiter,
-    name_selected,
     order_classes,
+    path_selected,
     problems_error,
     read_manifest,
     text_encoding,
@@ -410,7 +410,7 @@ def load(
         raise DatasetError(f"{table} has no image id column and run-length column (e.g. ImageId,EncodedPixels)")
     names = order_classes({_class_of(r, columns) for r in keyed})
     value_of = {name: k + 1 for k, name in enumerate(names)}
-    locate = ManifestFiles(root, lambda p: name_selected(p.name, include, exclude))
+    locate = ManifestFiles(root, lambda p: path_selected(p, include, exclude, root))
     by_prefix = _FolderPrefixNames(root)
     images: dict[str, _Image] = {}
     problems: list[str] = []
@@ -428,7 +428,7 @@ def load(
             if not file.is_file():
                 problems.append(f"row {number}: no image is named {image_id!r} under {root}{why}")
                 continue
-            if not name_selected(file.name, include, exclude):
+            if not path_selected(file, include, exclude, root):
                 continue
             shape = _shape(file, row, columns)
             if shape is None:
@@ -463,7 +463,7 @@ def load(
     unlabelled = [
         p.relative_to(root).as_posix()
         for p in _image_files(root)
-        if p not in used and name_selected(p.name, include, exclude)
+        if p not in used and path_selected(p, include, exclude, root)
     ]
     locate.report(table)
     logger.info("%s: %d run-length mask(s) drawn or reused in %s", table, len(cases), cache)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from medimg.data.case import ENUMERATION, SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.layouts.common import file_stem, image_files_in, name_selected, split_of, sub_folders
+from medimg.data.layouts.common import file_stem, image_files_in, path_selected, split_of, sub_folders
 from medimg.data.layouts.structure_masks import structure_dataset
 from medimg.errors import DatasetError
 from medimg.io.folder_walk import walk_tree
@@ -115,7 +115,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     for image in sorted(walk_tree(root)):
         if file_suffix(image) not in IMAGE_SUFFIXES or not image.is_file() or in_system_folder(image, root):
             continue
-        if any(truth in image.parents for truth in truths) or not name_selected(image.name, include, exclude):
+        if any(truth in image.parents for truth in truths) or not path_selected(image, include, exclude, root):
             continue
         images.setdefault(file_stem(image).lower(), []).append(image)
     masks: dict[Path, list[tuple[str, Path]]] = {}

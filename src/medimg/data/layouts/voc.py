@@ -24,7 +24,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import listed_splits, name_selected, problems_error, text_head
+from medimg.data.layouts.common import listed_splits, name_selected, path_selected, problems_error, text_head
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -232,7 +232,7 @@ def load(
         Case(case_id=p.relative_to(path).as_posix(), label=None, path=p)
         for _, _, images_dir in sources
         for p in sorted(images_dir.iterdir())
-        if p not in annotated and file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude)
+        if p not in annotated and file_suffix(p) in IMAGE_SUFFIXES and path_selected(p, include, exclude, path)
     ]
     if pool:
         logger.info("%s: %d image(s) without an annotation are kept aside as unlabelled", root, len(pool))

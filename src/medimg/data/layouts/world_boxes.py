@@ -26,7 +26,7 @@ from medimg.data.layouts.common import (
     MANIFEST_SUFFIXES,
     file_stem,
     manifest_delimiter,
-    name_selected,
+    path_selected,
     problems_error,
     text_encoding,
 )
@@ -78,7 +78,7 @@ def _scans(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> di
         folders = [part.lower() for part in path.relative_to(root).parts[:-1]]
         if any(word in folder for folder in folders for word in MASK_FOLDER_WORDS):
             continue
-        if name_selected(path.name, include, exclude):
+        if path_selected(path, include, exclude, root):
             scans.setdefault(file_stem(path), path)
     return scans
 
