@@ -981,7 +981,7 @@ class Model:
         if self._classical is not None:
             raise ConfigError(
                 f"{self.network} is a scikit-learn model: ONNX export covers torch networks; the run folder "
-                f"({self.run_dir_}) is its deployable bundle (Model.load / medimg predict; medimg serve needs a network)"
+                f"({self.run_dir_}) is its deployable bundle (Model.load / medimg predict; serve needs a network)"
             )
         self._require_fitted()
         from medimg.export.onnx_export import export_onnx
