@@ -586,12 +586,16 @@ class SegmentationDataset:
             case, palette_indices=self.colour_table is None, image_affine=image.affine, geometries=geometries
         )
         if mask is not None and case.mask is not None:
+            mask = _on_image_axes(case, image, mask, case.mask)
             mask = _on_image_grid(case, image, mask, case.mask, "mask")
             if "mask_resized_from" not in image.meta:  # a mask on another grid on purpose: said so already
                 _note_other_geometry(case, image, geometries)
         roi = None
         if case.roi is not None:
-            roi_array = _on_image_grid(case, image, read_image(case.roi).array, case.roi, "region-of-interest mask")
+            roi_array = read_image(case.roi).array
+            swapped = _in_image_axis_order(roi_array, case.roi, case.image)
+            roi_array = _on_image_axes(case, image, roi_array if swapped is None else swapped, case.roi)
+            roi_array = _on_image_grid(case, image, roi_array, case.roi, "region-of-interest mask")
             roi = roi_array.max(axis=0) > (0.5 if roi_array.max() <= 1 else 127)
         if self.canonical_orientation:
             from medimg.io.orientation import canonical
@@ -691,6 +695,9 @@ def read_case_mask(
 
             return stack_page(path, case.page, mask="indices" if palette_indices else "colours").array
         data = read(path)
+        swapped = _in_image_axis_order(data.array, path, case.image)
+        if swapped is not None:  # a 2D (x, y) mask of a picture: no geometry of the image to align it with
+            return swapped
         aligned = reorient_like(data.array, data.affine, image_affine)
         if geometries is not None and data.affine is not None:
             moved = aligned is not None and image_affine is not None
@@ -864,6 +871,49 @@ def _warn_once_per_folder(folder: Path, message: str, *args: object) -> None:
     if (message, folder) not in _warned_folders:
         _warned_folders.add((message, folder))
         logger.warning(message, *args)
+
+
+#: 2D files whose first array axis is the image's x (columns, left to right): ITK's MetaImage and NRRD, as
+#: SimpleITK, 3D Slicer and ITK-SNAP write them (medimg reads them in that (x, y) order, as volumes)
+COLUMNS_FIRST_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
+#: NIfTI: (x, y) as well when written by ITK tools, but (rows, columns) when nibabel saved a picture's array as it is
+EITHER_ORDER_SUFFIXES = (".nii", ".nii.gz")
+AXES_SWAPPED_NOTE = (
+    "%s is stored columns first (x, y) and its image %s rows first, or the reverse (a MetaImage/NRRD/NIfTI file "
+    "beside a PNG, JPEG or DICOM picture): its two axes are swapped so it lies on the image as drawn; the other "
+    "files in %s are read the same way"
+)
+
+
+def _axis_order(file: Path) -> str:
+    """``xy`` (columns first), ``rows`` (a picture's rows first) or ``either`` (2D NIfTI), by ``file``'s suffix."""
+    from medimg.io.formats import file_suffix
+
+    suffix = file_suffix(file)
+    return "xy" if suffix in COLUMNS_FIRST_SUFFIXES else "either" if suffix in EITHER_ORDER_SUFFIXES else "rows"
+
+
+def _in_image_axis_order(array: np.ndarray, path: Path, image: Path) -> np.ndarray | None:
+    """A 2D ``array`` of the mask file ``path`` with its two axes swapped when it is stored columns first and its
+    ``image`` rows first or the reverse (a Slicer-drawn ``.nrrd`` mask of a PNG lay transposed on it, silently for
+    a square image; one warning per folder); ``None`` when nothing is to be done (a 2D NIfTI beside either order is
+    left to :func:`_on_image_axes`, which compares sizes)."""
+    if array.ndim != 3 or {_axis_order(image), _axis_order(path)} != {"xy", "rows"}:
+        return None
+    _warn_once_per_folder(path.parent, AXES_SWAPPED_NOTE, path, image, path.parent)
+    return np.ascontiguousarray(array.swapaxes(1, 2))
+
+
+def _on_image_axes(case: SegCase, image: ImageData, array: np.ndarray, path: Path) -> np.ndarray:
+    """A 2D ``array`` (a mask or ROI of ``case``, already in :func:`_in_image_axis_order`) with its axes swapped
+    when it is a 2D NIfTI beside a picture or a MetaImage/NRRD image and only the swap makes the sizes agree
+    (nibabel writes a picture's rows first, ITK tools columns first: a square image's sizes cannot tell)."""
+    stored = tuple(array.shape[1:])
+    either = "either" in {_axis_order(case.image), _axis_order(path)}
+    if not either or array.ndim != 3 or stored == image.spatial_shape or stored[::-1] != image.spatial_shape:
+        return array
+    _warn_once_per_folder(path.parent, AXES_SWAPPED_NOTE, path, case.image, path.parent)
+    return np.ascontiguousarray(array.swapaxes(1, 2))
 
 
 def _on_image_grid(case: SegCase, image: ImageData, array: np.ndarray, path: Path, what: str) -> np.ndarray:
