@@ -21,12 +21,12 @@ def test_in_a_log_training_writes_a_line_every_tenth_of_the_epochs_and_no_bar(
     caplog.set_level(logging.INFO, logger="medimg.engine.progress")
     with EpochProgress("training data", total=20) as bar:
         for epoch in range(1, 21):
-            bar.epoch_done(epoch, {"loss": "0.500", "val_auc": "0.9000", "best": "1"})
+            bar.epoch_done(epoch, {"loss": "0.500", "val_auc": "0.9000", "best": "0.9000 at epoch 1"})
     epochs = [int(re.search(r"epoch (\d+)/20", r.getMessage()).group(1)) for r in caplog.records]  # type: ignore[union-attr]
     assert epochs == [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 20]
     first = caplog.records[0].getMessage()
     assert re.fullmatch(
-        r"training data: epoch 1/20, loss 0.500, val_auc 0.9000 \(best epoch 1\), .* s/epoch, ~.* left", first
+        r"training data: epoch 1/20, loss 0.500, val_auc 0.9000 \(best 0.9000 at epoch 1\), .* s/epoch, ~.* left", first
     )
     assert "left" not in caplog.records[-1].getMessage()  # the last epoch
     assert capsys.readouterr().err == ""  # no bar

@@ -406,3 +406,19 @@ def test_a_validation_metric_never_defined_is_logged_as_undefined_not_minus_infi
         train(_net(plan), _source(plan, x, y), plan, undefined, tmp_path, progress=True, tensorboard=False)
     epochs = [r.getMessage() for r in caplog.records if "epoch 2/2" in r.getMessage()]
     assert epochs and "val_auc_bacc undefined" in epochs[0] and "inf" not in epochs[0]
+
+
+def test_the_progress_line_shows_the_epochs_own_score_and_the_best_with_its_epoch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It showed the best score under the epoch's name: "epoch 3/3 ... val_auc_bacc 0.9000 (best epoch 1)" for an
+    epoch that scored 0.5."""
+    plan = _plan(epochs=3)
+    x, y = _data()
+    hooks = _hooks(plan)
+    scores = iter([0.9, 0.7, 0.5])
+    falling = TaskHooks(loss=hooks.loss, validate=lambda network: {"auc_bacc": next(scores)})
+    with caplog.at_level("INFO", logger="medimg"):
+        train(_net(plan), _source(plan, x, y), plan, falling, tmp_path, progress=True, tensorboard=False)
+    last = next(r.getMessage() for r in caplog.records if "epoch 3/3" in r.getMessage())
+    assert "val_auc_bacc 0.5000 (best 0.9000 at epoch 1)" in last

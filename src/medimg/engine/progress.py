@@ -1,11 +1,11 @@
 """The training loop's progress: a bar on a terminal, a line now and then in a log file.
 
-On a terminal (or in a notebook) an epoch bar with the loss and the best validation metric so far. Where standard
-error is a file or a pipe (a Slurm job's log, ``> log.txt 2>&1``) the bar's carriage returns made the log
+On a terminal (or in a notebook) an epoch bar with the loss, the epoch's validation metric and the best so far.
+Where standard error is a file or a pipe (a Slurm job's log, ``> log.txt 2>&1``) the bar's carriage returns made the log
 unreadable, so the loop logs a line instead (INFO, through the CLI's time-stamped log lines)::
 
-    2026-12-05 04:12:09 INFO training big: epoch 1/60, loss 0.693, val_auc 0.8125 (best epoch 1), 2.1 s/epoch,
-    ~2 min left
+    2026-12-05 04:12:09 INFO training big: epoch 7/60, loss 0.693, val_auc 0.8125 (best 0.8400 at epoch 5), 2.1
+    s/epoch, ~2 min left
 
 for the first epoch, every tenth of the epochs, at least once a minute when epochs are slow, and the last epoch.
 """
@@ -66,7 +66,8 @@ class EpochProgress:
             self._bar.refresh()
 
     def epoch_done(self, epoch: int, summary: dict[str, str]) -> None:
-        """Epoch ``epoch`` ended; ``summary`` (``{"loss": "0.693", "val_auc": "0.8125", "best": "1"}``) is shown."""
+        """Epoch ``epoch`` ended; ``summary`` is shown (``{"loss": "0.693", "val_auc": "0.8125", "best": "0.8400 at
+        epoch 5"}``)."""
         if self._bar is not None:
             self._bar.update(1)
             self._bar.set_postfix(**summary)
@@ -87,7 +88,7 @@ class EpochProgress:
         values = dict(summary)
         best = values.pop("best", None)
         shown = ", ".join(f"{key} {value}" for key, value in values.items())
-        shown += f" (best epoch {best})" if best is not None else ""
+        shown += f" (best {best})" if best is not None else ""
         logger.info(
             "%s: epoch %d/%d, %s, %s/epoch%s",
             self.label,

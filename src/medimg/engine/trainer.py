@@ -449,9 +449,11 @@ def train(
                         last_epoch_s,
                     )
             summary = {"loss": f"{row['train_loss']:.3f}"}
-            if hooks.validate is not None:
-                shown = f"{best_metric:.4f}" if math.isfinite(best_metric) else "undefined"  # e.g. one class in val
-                summary |= {f"val_{plan.monitor}": shown, "best": str(best_epoch)}
+            if hooks.validate is not None:  # this epoch's score, and the best one so far with its epoch
+                summary |= {
+                    f"val_{plan.monitor}": _score_text(current),
+                    "best": f"{_score_text(best_metric)} at epoch {best_epoch}",
+                }
             epochs_bar.epoch_done(epoch, summary)
     if hooks.validate is None:  # nothing to choose by: the weights of the last epoch trained
         best_state, best_metric = copy_state(selected), math.nan
@@ -502,3 +504,9 @@ def _tensorboard_writer(folder: Path) -> Any:
 def _seconds(value: float) -> str:
     """A duration for a log line: ``40 s``, ``0.5 s`` (a budget under a second did not read as ``0 s``)."""
     return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+
+
+def _score_text(value: float) -> str:
+    """A validation score as the progress shows it: 4 decimals, or ``undefined`` (one class in validation has no
+    AUC: it was shown as ``-inf``)."""
+    return f"{value:.4f}" if math.isfinite(value) else "undefined"
