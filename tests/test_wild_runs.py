@@ -119,6 +119,19 @@ def test_resume_goes_on_with_the_runs_unlabelled_pool(
         Model("simple-cnn", progress=False).fit(phantom_dir, epochs=1, run_dir=run, resume=True)
 
 
+def test_semi_supervised_settings_without_a_pool_are_warned_of(
+    phantom_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--set semi_supervised.unlabelled_ratio=1`` without ``--unlabelled`` trained supervised-only, silently."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        Model("simple-cnn", progress=False).fit(
+            phantom_dir, epochs=1, run_dir=tmp_path / "run", semi_supervised={"unlabelled_ratio": 1}
+        )
+    assert "no unlabelled pool" in caplog.text and "--unlabelled POOL" in caplog.text
+
+
 def test_a_bad_option_leaves_no_run_folder_of_the_arrays_copy(tmp_path: Path) -> None:
     x, y = _arrays()
     with pytest.raises(ConfigError, match="epoch"):

@@ -318,6 +318,12 @@ class Model:
         if self.network != "auto":
             overrides.setdefault("network", self.network)
         layers: tuple[dict[str, Any] | None, ...] = (read_config_file(config_file) if config_file else None, overrides)
+        given = [layer for layer in layers if layer and "reasons" not in layer]  # a saved plan.json holds every field
+        if unlabelled is None and not options.resume and any("semi_supervised" in layer for layer in given):
+            logger.warning(
+                "semi_supervised settings are given, but no unlabelled pool: they apply only with one, and this run "
+                "trains on the labelled images alone (add --unlabelled POOL; Python: fit(..., unlabelled=POOL))"
+            )
         if options.teacher is not None:  # the student sees its inputs as the teacher does, unless told otherwise
             from medimg.tasks.classify.distillation import teacher_inputs
 
