@@ -4,6 +4,7 @@ with a ``/`` matches the path inside the data folder") for class folders and CSV
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +33,19 @@ def test_a_pattern_with_a_slash_leaves_out_a_class_folder_and_a_patient_folder(t
     assert sorted(ds.class_names) == ["b", "c"]
 
 
-def test_a_pattern_with_a_slash_leaves_out_a_manifests_sub_folder(tmp_path: Path) -> None:
-    rows = ["path,label"]
+def _two_sites(root: Path, header: str, per_site: int, cells: Callable[[int], str]) -> list[str]:
+    """``per_site`` images in ``root/site1`` and ``root/site2``, and the table's lines naming them (``cells(i)``
+    after each path)."""
+    rows = [header]
     for site in ("site1", "site2"):
-        for i in range(4):
-            _png(tmp_path / site / f"x{i}.png", i + (10 if site == "site2" else 0))
-            rows.append(f"{site}/x{i}.png,{'normal' if i % 2 else 'tumour'}")
+        for i in range(per_site):
+            _png(root / site / f"x{i}.png", i + (10 if site == "site2" else 0))
+            rows.append(f"{site}/x{i}.png,{cells(i)}")
+    return rows
+
+
+def test_a_pattern_with_a_slash_leaves_out_a_manifests_sub_folder(tmp_path: Path) -> None:
+    rows = _two_sites(tmp_path, "path,label", 4, lambda i: "normal" if i % 2 else "tumour")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     ds = Dataset.load(tmp_path / "labels.csv", exclude="site1/*")
     assert len(ds) == 4
@@ -58,11 +66,7 @@ def test_a_pattern_with_a_slash_leaves_out_a_sub_folder_of_a_box_table(tmp_path:
     """The box layouts matched patterns against file names only: ``--exclude 'site2/*'`` kept site 2's boxes."""
     from medimg.data.layouts import csv_boxes
 
-    rows = ["path,x1,y1,x2,y2,label"]
-    for site in ("site1", "site2"):
-        for i in range(3):
-            _png(tmp_path / site / f"x{i}.png", i + (10 if site == "site2" else 0))
-            rows.append(f"{site}/x{i}.png,1,1,6,6,cell")
+    rows = _two_sites(tmp_path, "path,x1,y1,x2,y2,label", 3, lambda i: "1,1,6,6,cell")
     _png(tmp_path / "site2" / "x9.png", 50)  # no row: a negative beside site 2's images
     table = tmp_path / "boxes.csv"
     table.write_text("\n".join(rows) + "\n")
