@@ -25,7 +25,7 @@ from medimg.engine.batches import BatchSource, SampledBatches
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.engine.trainer import TaskHooks
-from medimg.errors import ConfigError
+from medimg.errors import ConfigError, DatasetError
 from medimg.io.orientation import check_recorded_orientation, read_as_trained
 from medimg.tasks.base import Planned, Trained, run_details
 from medimg.tasks.segment.planning import SegPlan
@@ -78,6 +78,14 @@ class SegmentTask:
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
+        unpaired = list(getattr(dataset, "unpaired", None) or [])
+        if options.strict and unpaired:  # the loader only warned: fit does not pass --strict to it
+            listing = ", ".join(unpaired[:10]) + (" ..." if len(unpaired) > 10 else "")
+            raise DatasetError(
+                f"{len(unpaired)} mask(s) in {dataset.root} have no image with a matching name: {listing}. "
+                "Rename them to match their image (e.g. case_01.png + case_01_mask.png) or remove them "
+                "(--strict refuses them; without it they are skipped with a warning)"
+            )
         reader = CaseReader(
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
         )
