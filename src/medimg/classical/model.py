@@ -482,6 +482,7 @@ class ClassicalModel:
         from medimg.features.extract import conform
         from medimg.features.samples import make_sample
         from medimg.io import read_image
+        from medimg.io.orientation import picture_order
         from medimg.io.series_inputs import expand_prediction_inputs
         from medimg.tasks.series_prediction import series_files, with_series
 
@@ -507,7 +508,7 @@ class ClassicalModel:
         samples, failed = [], []
         for path in files:
             try:
-                image = read_image(path, window=window)
+                image = picture_order(read_image(path, window=window))  # as training read it
                 mask = masks.read(masks.find(path), like=image.affine) if masks is not None else None
                 sample = make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm)
                 samples.append(conform(sample, *layout) if layout is not None else sample)

@@ -306,9 +306,10 @@ class Dataset:
         if self.task != "classify":
             return read_image(case.path, window=self.window, series_uid=case.series_uid)
         image = read_image(case.path, window=self.window, target_size=CLASSIFY_READ_SIZE, series_uid=case.series_uid)
-        if self.canonical_orientation:
-            from medimg.io.orientation import canonical
+        from medimg.io.orientation import canonical, picture_order
 
+        image = picture_order(image)  # a 2D .mha/.nrrd as the picture a PNG of it is
+        if self.canonical_orientation:
             image = canonical(image)[0]
         return image
 
@@ -873,9 +874,6 @@ def _warn_once_per_folder(folder: Path, message: str, *args: object) -> None:
         logger.warning(message, *args)
 
 
-#: 2D files whose first array axis is the image's x (columns, left to right): ITK's MetaImage and NRRD, as
-#: SimpleITK, 3D Slicer and ITK-SNAP write them (medimg reads them in that (x, y) order, as volumes)
-COLUMNS_FIRST_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
 #: NIfTI: (x, y) as well when written by ITK tools, but (rows, columns) when nibabel saved a picture's array as it is
 EITHER_ORDER_SUFFIXES = (".nii", ".nii.gz")
 AXES_SWAPPED_NOTE = (
@@ -888,6 +886,7 @@ AXES_SWAPPED_NOTE = (
 def _axis_order(file: Path) -> str:
     """``xy`` (columns first), ``rows`` (a picture's rows first) or ``either`` (2D NIfTI), by ``file``'s suffix."""
     from medimg.io.formats import file_suffix
+    from medimg.io.orientation import COLUMNS_FIRST_SUFFIXES
 
     suffix = file_suffix(file)
     return "xy" if suffix in COLUMNS_FIRST_SUFFIXES else "either" if suffix in EITHER_ORDER_SUFFIXES else "rows"

@@ -274,6 +274,7 @@ class OnnxPredictor:
             sections=goes_by_sections(self.task, self.spatial_dims),
             canonical_orientation=oriented,
             reorient_inputs=reorients_inputs(self.task, oriented),
+            pictures=self.task == "classify",
         )
 
     def _training_domain(self) -> TrainingDomain | None:

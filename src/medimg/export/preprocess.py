@@ -182,6 +182,11 @@ def preprocessing_steps(
         f"read the image as float32 channel-first {layout}, stored values (DICOM: after RescaleSlope/Intercept; "
         "non-CT DICOM mapped to 0..255 by its own VOI window)"
         + (f"; apply the intensity window {window} (centre, width or CT preset) as at training" if window else "")
+        + (
+            "; a 2D MetaImage/NRRD picture rows first, as a PNG of it (ITK stores x, the columns, first)"
+            if dims == 2
+            else ""
+        )
     ]
     if dims == 3 and spec.get("canonical_orientation"):
         steps.append(

@@ -105,8 +105,9 @@ class MaskSpec:
             DatasetError: the mask volume lies on another voxel grid than its image (spacing, origin, rotation).
         """
         from medimg.io import read_image
+        from medimg.io.orientation import picture_order
 
-        data = read_image(path)
+        data = picture_order(read_image(path))  # a 2D .mha/.nrrd mask rows first, as its image is read
         array = data.array  # (C, *spatial) raw
         if like is not None and array.ndim == 4:
             array = _on_image_grid(path, array, data.affine, like)

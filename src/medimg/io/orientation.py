@@ -14,6 +14,11 @@ inferior, posterior, left). A 3D network learns the axis order it was trained on
 segmented as a rotated, mirrored anatomy. :func:`canonical` transposes and flips a volume (no interpolation, the
 voxels are kept) so that its array axes run as close as the affine allows to R, A, S, and the returned
 :class:`Orientation` puts a prediction made there back on the file's own grid.
+
+In 2D the axis orders differ by format: a MetaImage or NRRD picture (as SimpleITK, 3D Slicer and ITK-SNAP write
+it) is read columns first ``(x, y)``, a PNG, JPEG or DICOM picture rows first. A classifier sees every 2D image in
+a picture's order (:func:`picture_order`), so an ``.mha`` copy of a PNG is the same picture to it, not its
+transpose; a segmentation mask is put in its image's order by :mod:`medimg.data.dataset`.
 """
 
 from __future__ import annotations
@@ -28,16 +33,41 @@ from medimg.errors import ConfigError
 from medimg.io.image import ImageData
 
 __all__ = [
+    "COLUMNS_FIRST_FORMATS",
+    "COLUMNS_FIRST_SUFFIXES",
     "Orientation",
     "canonical",
     "check_recorded_orientation",
     "has_geometry",
     "in_canonical_orientation",
+    "picture_order",
     "read_as_trained",
     "reorient_like",
 ]
 
 D = TypeVar("D")
+
+#: formats whose 2D images are read columns first, ``(x, y)``: ITK's MetaImage and NRRD (medimg.io.itk)
+COLUMNS_FIRST_FORMATS = ("metaimage", "nrrd")
+#: their file suffixes
+COLUMNS_FIRST_SUFFIXES = (".mha", ".mhd", ".nrrd", ".nhdr")
+
+
+def picture_order(image: ImageData) -> ImageData:
+    """A 2D MetaImage/NRRD ``image`` (read ``(x, y)``, columns first, as ITK stores it) in a picture's ``(rows,
+    columns)`` order, as PNG, JPEG and DICOM pictures are read (its spacing and affine follow the axes); any other
+    image as it is. ``meta["picture_order"]`` says it was swapped."""
+    if image.array.ndim != 3 or image.meta.get("format") not in COLUMNS_FIRST_FORMATS:
+        return image
+    spacing = tuple(image.spacing_mm[::-1]) if image.spacing_mm is not None and len(image.spacing_mm) == 2 else None
+    affine = None if image.affine is None else image.affine[:, [1, 0, 2, 3]]
+    return replace(
+        image,
+        array=np.ascontiguousarray(image.array.swapaxes(1, 2)),
+        spacing_mm=spacing if spacing is not None else image.spacing_mm,
+        affine=affine,
+        meta={**image.meta, "picture_order": True},
+    )
 
 
 def has_geometry(affine: np.ndarray | None) -> bool:

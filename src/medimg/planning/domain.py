@@ -672,6 +672,8 @@ class InputReader:
             judged in that order (:func:`medimg.io.orientation.canonical`).
         reorient_inputs: :meth:`read` returns volumes in that order (a classifier: nothing maps back; a
             segmenter reorients around its network and writes masks on the file's grid, so it reads as stored).
+        pictures: :meth:`read` returns a 2D MetaImage/NRRD image in a picture's rows-first order, as a classifier
+            was trained on it (:func:`medimg.io.orientation.picture_order`).
 
     Attributes:
         verdicts: ``source -> DomainVerdict`` of every input read so far.
@@ -691,6 +693,7 @@ class InputReader:
     sections: bool = False
     canonical_orientation: bool = False
     reorient_inputs: bool = False
+    pictures: bool = False
     verdicts: dict[str, DomainVerdict] = field(default_factory=dict)
     notes: ReadNotes = field(default_factory=ReadNotes, repr=False)
     _frame_file: tuple[Path, ImageData] | None = field(default=None, repr=False)
@@ -724,6 +727,7 @@ class InputReader:
             sections=goes_by_sections(getattr(model, "task", None), dims),
             canonical_orientation=oriented,
             reorient_inputs=reorients_inputs(getattr(model, "task", None), oriented),
+            pictures=getattr(model, "task", None) == "classify",
         )
 
     def read(self, path: str | Path) -> ImageData:
@@ -758,6 +762,10 @@ class InputReader:
         image.source = str(path)
         if self.warn_each:  # a photo stored sideways, pixels under transparency: said once per set of inputs
             self.notes.note(image)
+        if self.pictures:
+            from medimg.io.orientation import picture_order
+
+            image = picture_order(image)
         if self.reorient_inputs:
             from medimg.io.orientation import canonical
 
