@@ -13,7 +13,8 @@ vessel set with 0/1 masks for a run trained on 0/255 masks, a label map numbered
 3. the values fit the run's encoding: the run's encoding, unchanged, unless they hold a class no training mask
    held (the empty classes between a run's 0/1/4/7): refused, the masks are numbered differently;
 4. the set's own encoding (:func:`~medimg.tasks.segment.labels.determine_label_encoding`) has as many classes as
-   the run: mapped by rank of values (the lowest value is the run's class 0, ...);
+   the run: mapped by rank of values (the lowest value is the run's class 0, ...; counted down when the top
+   level surrounds every mask, as training reads REFUGE's 255 background, 128 disc, 0 cup);
 5. otherwise: a :class:`~medimg.errors.DatasetError` naming a file, the values and the fix (``mask_labels``).
 
 Cases 3 and 4 return a ``note`` that says which mapping was used (logged and kept in the report).
@@ -37,6 +38,7 @@ from medimg.tasks.segment.labels import (
     MAX_LABEL_VALUE,
     ColourTable,
     LabelEncoding,
+    border_value,
     determine_label_encoding,
     is_colour_mask,
     is_lossy_mask,
@@ -68,6 +70,8 @@ class MaskSurvey:
 
     values: dict[float, str] = field(default_factory=dict)
     colours: dict[Colour, str] = field(default_factory=dict)
+    borders: set[float] = field(default_factory=set)
+    """The value around each gray mask of more than one value (its background, as a rule: REFUGE's 255)."""
 
     def add(self, raw: np.ndarray, source: str) -> None:
         """Add the values of one raw mask ``(C, *spatial)``. An RGB mask whose colours are all near-grey (a
@@ -81,7 +85,10 @@ class MaskSurvey:
                 for colour in colours:
                     self.colours.setdefault(colour, source)
                 return
-        for value in np.unique(raw[0])[: SURVEY_LIMIT + 1].tolist():
+        found = np.unique(raw[0])[: SURVEY_LIMIT + 1].tolist()
+        if len(found) > 1:
+            self.borders.add(border_value(raw[0]))
+        for value in found:
             if len(self.values) > SURVEY_LIMIT:
                 break
             self.values.setdefault(float(value), source)
@@ -427,6 +434,10 @@ def _own_encoding(survey: MaskSurvey, colour_table: ColourTable | None) -> Label
         return determine_label_encoding([], colour_table=colour_table)
     values = sorted(survey.values)
     if 2 <= len(values) <= MAX_LABEL_VALUE:
+        if len(values) > 2 and survey.borders == {values[-1]}:
+            # the top level around every mask is the background (REFUGE's 255 background, 128 disc, 0 cup), as
+            # training reads such masks: counted up, the background was scored as the run's last class
+            values = values[::-1]
         return LabelEncoding(kind="values", num_classes=len(values), values=values)
     return determine_label_encoding(values)  # hundreds of values (JPEG masks): thresholded
 
