@@ -36,6 +36,73 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+#: the least share of the detector's weights (elements) a ``--weights`` file must fill: a run's weights under a head
+#: for another number of classes fill nearly all of them; another network or size fills (almost) none
+MIN_LOADED_SHARE = 0.5
+
+#: plan fields that set the detector's tensor shapes, named when a ``--weights`` file was saved at other sizes
+SHAPE_FIELDS = ("backbone_widths", "backbone_depths", "fpn_channels", "head_convs")
+
+
+def load_initial_weights(network: nn.Module, path: Path) -> None:
+    """Fill ``network`` with the tensors of the weights file ``path`` (a run's ``model.pt`` or a state dict) that
+    have its names and shapes; the rest (a class head for another number of classes) keep their initialisation.
+
+    Raises:
+        ConfigError: less than :data:`MIN_LOADED_SHARE` of the detector's weights match: the file holds another
+            network, or this one at other sizes (a torch ``size mismatch`` traceback before).
+        RunFolderError: the file is missing or unreadable.
+    """
+    from medimg.engine.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)
+    weights = state.get("model", state)
+    own = network.state_dict()
+    fits = {k: v for k, v in weights.items() if k in own and getattr(v, "shape", None) == own[k].shape}
+    other_shape = [k for k in weights if k in own and k not in fits]
+    total = sum(v.numel() for v in own.values())
+    share = sum(own[k].numel() for k in fits) / total if total else 0.0
+    if share < MIN_LOADED_SHARE:
+        raise ConfigError(
+            f"--weights {path}: {len(fits)} of the detector's {len(own)} tensors match it ({share:.0%} of its "
+            f"weights; {len(other_shape)} of another shape, {len(set(own) - set(weights))} missing): it was saved "
+            f"from another network or at other sizes{_other_sizes(path)}; give weights of this detector, "
+            "or set the sizes of the run it came from"
+        )
+    network.load_state_dict(fits, strict=False)
+    logger.info(
+        "initial weights %s: %d of %d tensors (%.0f%% of the weights)%s",
+        path,
+        len(fits),
+        len(own),
+        100 * share,
+        f"; {len(other_shape)} of another shape keep their initialisation, e.g. {other_shape[0]}"
+        if other_shape
+        else "",
+    )
+
+
+def _other_sizes(path: Path) -> str:
+    """`` (its run's plan.json: --set backbone_widths=[...] ...)``: the shape-setting fields of the run folder a
+    weights file lies in (``RUN/model.pt`` or ``RUN/checkpoints/...``), when one is found."""
+    import json
+
+    for folder in (path.parent, path.parent.parent):
+        plan_file = folder / "plan.json"
+        if not plan_file.is_file():
+            continue
+        try:
+            saved = json.loads(plan_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return ""
+        fields = [f for f in SHAPE_FIELDS if f in saved]
+        sizes = " ".join(f"--set {f}={json.dumps(saved[f]).replace(' ', '')}" for f in fields)
+        network_name = saved.get("network")
+        prefix = f"--network {network_name} " if network_name else ""
+        return f" (its run's {plan_file}: {prefix}{sizes})" if sizes or prefix else ""
+    return ""
+
+
 class DetectTask:
     """Object detection with torchvision's FCOS / RetinaNet on a small ResNet + FPN (2D) or MONAI's RetinaNet on
     a small 3D ResNet + FPN (volumes: :mod:`.task3d`), trained from scratch."""
@@ -157,13 +224,7 @@ class DetectTask:
         else:
             network = build_detector(plan)
         if initial_weights and plan.weights_path:
-            from medimg.engine.checkpoint import load_checkpoint
-
-            state = load_checkpoint(Path(plan.weights_path))
-            missing, unexpected = network.load_state_dict(state.get("model", state), strict=False)
-            logger.info(
-                "initial weights %s (%d missing, %d unexpected keys)", plan.weights_path, len(missing), len(unexpected)
-            )
+            load_initial_weights(network, Path(plan.weights_path))
         return network
 
     def evaluate(
