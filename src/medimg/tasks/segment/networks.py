@@ -13,6 +13,7 @@ name                network
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from torch import nn
@@ -88,6 +89,13 @@ def _vnet(plan: SegPlan) -> nn.Module:
     if any(p % 16 for p in plan.patch_size):
         raise ConfigError(
             f"vnet needs patch sides that are multiples of 16 (got {plan.patch_size}); --set patch_size=..."
+        )
+    if plan.batch_size * math.prod(p // 16 for p in plan.patch_size) < 2:
+        # its deepest batch norm sees one value per channel: a PyTorch traceback on the first training step
+        raise ConfigError(
+            f"vnet with {plan.patch_size} patches needs a batch of at least 2 (got {plan.batch_size}): its deepest "
+            "layer is 1 voxel per patch and batch norm needs 2 values; --set batch_size=2 or larger patches "
+            "(--set patch_size=[32,32,32])"
         )
     return VNet(
         spatial_dims=3, in_channels=plan.in_channels, out_channels=plan.num_classes, dropout_prob_down=plan.dropout
