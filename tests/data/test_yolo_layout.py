@@ -71,3 +71,19 @@ def test_a_segmentation_labels_folder_of_masks_is_not_yolo(tmp_path: Path) -> No
     _image(tmp_path / "images" / "a.png")
     _image(tmp_path / "labels" / "a.png")
     assert Dataset.load(tmp_path).task == "segment"
+
+
+def test_the_yaml_given_names_the_classes_not_another_in_its_folder(tmp_path: Path) -> None:
+    """``medimg fit swapped.yaml`` (``yolo train data=swapped.yaml``) took its names from the folder's data.yaml;
+    a YAML elsewhere naming the folder by ``path:`` gave ``class_0``, ``class_1`` with a warning."""
+    _image(tmp_path / "ds" / "images" / "train" / "a.png")
+    _labels(tmp_path / "ds" / "labels" / "train" / "a.txt", "0 0.5 0.5 0.2 0.2", "1 0.2 0.2 0.1 0.1")
+    (tmp_path / "ds" / "data.yaml").write_text("names: [blob, cell]\n")
+    (tmp_path / "ds" / "swapped.yaml").write_text("names: [cell, blob]\n")
+    assert Dataset.load(tmp_path / "ds" / "swapped.yaml").class_names == ["cell", "blob"]
+    assert Dataset.load(tmp_path / "ds").class_names == ["blob", "cell"]  # the folder: its data.yaml
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "my.yaml").write_text(f"path: {tmp_path / 'ds'}\nnames:\n  0: nodule\n  1: mass\n")
+    (tmp_path / "ds" / "data.yaml").unlink()
+    (tmp_path / "ds" / "swapped.yaml").unlink()
+    assert Dataset.load(tmp_path / "cfg" / "my.yaml").class_names == ["nodule", "mass"]

@@ -98,13 +98,22 @@ def _read_yaml(path: Path) -> Any:
         raise DatasetError(f"{path}: not a readable YAML file ({error}); fix it or remove it") from error
 
 
-def class_names_from_yaml(root: Path) -> list[str] | None:
-    """The ``names`` of a YOLO dataset YAML in ``root`` or its parent (a list, or ``{id: name}``), else ``None``.
+def class_names_from_yaml(root: Path, given: Path | None = None) -> list[str] | None:
+    """The ``names`` of a YOLO dataset YAML (a list, or ``{id: name}``): of ``given`` (the YAML the user named,
+    ``medimg fit swapped.yaml``, whatever other YAML lies in its folder) when it has them, else of one in ``root``
+    or its parent; ``None`` without any.
 
     Raises:
         DatasetError: the YAML cannot be parsed.
     """
-    candidates = [root / "data.yaml", root / "dataset.yaml", *sorted(root.glob("*.yaml")), root.parent / "data.yaml"]
+    named = [given] if given is not None and given.suffix.lower() in (".yaml", ".yml") else []
+    candidates = [
+        *named,
+        root / "data.yaml",
+        root / "dataset.yaml",
+        *sorted(root.glob("*.yaml")),
+        root.parent / "data.yaml",
+    ]
     for candidate in dict.fromkeys(candidates):
         if not candidate.is_file():
             continue
@@ -207,11 +216,11 @@ def load(
         DatasetError: no images folder with a labels twin, a malformed label line, a line in pixels (a value over
             1), or a class id without a name; the message names the files and lines.
     """
-    path = dataset_folder(path)
+    given, path = path, dataset_folder(path)
     folders = _image_folders(path)
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
-    names = list(class_names) if class_names is not None else class_names_from_yaml(path)
+    names = list(class_names) if class_names is not None else class_names_from_yaml(path, given)
     problems: list[str] = []
     entries = [
         (split, image, [(cls, *_box(values)) for _, cls, values in read_label_lines(label_file, problems)])

@@ -54,7 +54,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     folders = _image_folders(root)
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
-    names = class_names_from_yaml(root)
+    names = class_names_from_yaml(root, path)
     label_files = [f for _, images in folders for f in sorted(_labels_folder(images).rglob("*.txt"))]
     cache = cache_folder(label_files or [root])
     cases: list[SegCase] = []
