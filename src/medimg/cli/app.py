@@ -20,6 +20,7 @@ try:  # Ctrl-C during the imports: one line, not the traceback of whichever impo
     from medimg.cli.options import Exclude, Include
     from medimg.cli.set_twins import flags_or_set
     from medimg.config import FitOptions
+    from medimg.explain.methods import EXPLAIN_METHODS
     from medimg.planning.plan import plan_field_help
 except KeyboardInterrupt:
     sys.stderr.write(STARTING_INTERRUPTED + "\n")
@@ -893,9 +894,7 @@ def _prediction_format(given: str | None, out: Path | None, formats: Sequence[st
 
 #: the names of the overlays ``predict --explain`` writes (``0003_case.gradcam.png``, ``0003_case.occlusion.nii.gz``)
 OVERLAY_PATTERNS = tuple(
-    f"[0-9][0-9][0-9][0-9]_*.{method}.{suffix}"
-    for method in ("gradcam", "gradcam++", "occlusion")
-    for suffix in ("png", "nii.gz")
+    f"[0-9][0-9][0-9][0-9]_*.{method}.{suffix}" for method in EXPLAIN_METHODS for suffix in ("png", "nii.gz")
 )
 
 

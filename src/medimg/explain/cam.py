@@ -24,10 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from medimg.errors import ConfigError, did_you_mean
+from medimg.explain.methods import EXPLAIN_METHODS as EXPLAIN_METHODS
 from medimg.networks.ensemble import EnsembleNet
-
-EXPLAIN_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "occlusion")
-"""Names accepted by :func:`explain_batch` (and ``medimg predict --explain``)."""
 
 
 class TargetLayerError(ConfigError):
