@@ -115,6 +115,11 @@ def naming(names_from: str) -> str:
     return "the model has" if names_from == MODEL_CLASSES else f"{names_from} names"
 
 
+def model_classes_hint(count: int) -> str:
+    """What integer labels mean to ``evaluate(X, y)`` of a model of ``count`` classes."""
+    return f"integer labels index model.classes_ (0..{count - 1})"
+
+
 def given_arrays(
     images: Any,
     labels: Any,
@@ -362,7 +367,7 @@ def _indexed_by(
         fix = (
             "name every class, in label order"
             if names_from != MODEL_CLASSES
-            else f"integer labels index model.classes_ (0..{len(names) - 1}); or give the class names"
+            else f"{model_classes_hint(len(names))}; or give the class names"
         )
         raise ConfigError(
             f"{naming(names_from)} {len(names)} classes ({', '.join(names)}) but the labels go up to {top}: {fix}"

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.given_arrays import label_array, named_pairs, naming
+from medimg.data.given_arrays import MODEL_CLASSES, label_array, model_classes_hint, named_pairs, naming
 from medimg.data.labels import MULTI_LABEL_SEPARATOR
 from medimg.errors import ConfigError
 from medimg.fileio import atomic_text_file
@@ -113,10 +113,6 @@ def _name(index: int, class_names: Sequence[str] | None, what: str, names_from: 
     if index >= len(class_names):
         raise ConfigError(
             f"{what}: label {index} but {naming(names_from)} {len(class_names)} classes ({', '.join(class_names)})"
-            + (
-                ""
-                if names_from == "class_names"
-                else f": integer labels index model.classes_ (0..{len(class_names) - 1})"
-            )
+            + (f": {model_classes_hint(len(class_names))}" if names_from == MODEL_CLASSES else "")
         )
     return class_names[index]
