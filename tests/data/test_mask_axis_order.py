@@ -93,3 +93,16 @@ def test_a_nifti_mask_of_a_png_is_swapped_only_when_the_sizes_say_so(tmp_path: P
     assert inside == 220
     inside, _ = _on_the_bar(_pair(tmp_path / "itk", (24, 40), (".png", "pillow"), (".nii.gz", "itk")))
     assert inside == 220
+
+
+def test_two_niftis_of_transposed_sizes_stay_a_size_mismatch(tmp_path: Path) -> None:
+    """One format, one axis order: a NIfTI mask whose sides are its NIfTI image's the other way round is a wrong
+    pairing, refused as before, not turned onto the image."""
+    from medimg.errors import DatasetError
+
+    image, mask = _picture((24, 40))
+    _save(image, tmp_path / "images" / "c0.nii.gz", "nibabel")
+    _save(mask.T.copy(), tmp_path / "masks" / "c0.nii.gz", "nibabel")
+    dataset = Dataset.load(tmp_path)
+    with pytest.raises(DatasetError, match="has size"):
+        dataset.read(dataset.cases[0])

@@ -908,9 +908,11 @@ def _on_image_axes(case: SegCase, image: ImageData, array: np.ndarray, path: Pat
     when it is a 2D NIfTI beside a picture or a MetaImage/NRRD image and only the swap makes the sizes agree
     (nibabel writes a picture's rows first, ITK tools columns first: a square image's sizes cannot tell)."""
     stored = tuple(array.shape[1:])
-    either = "either" in {_axis_order(case.image), _axis_order(path)}
-    if not either or array.ndim != 3 or stored == image.spatial_shape or stored[::-1] != image.spatial_shape:
-        return array
+    orders = {_axis_order(case.image), _axis_order(path)}
+    if len(orders) != 2 or "either" not in orders or array.ndim != 3:
+        return array  # one order (two NIfTIs: a transposed size is a wrong pairing, refused as such)
+    if stored == image.spatial_shape or stored[::-1] != image.spatial_shape:
+        return array  # the sizes agree already (a square image cannot tell), or no swap makes them agree
     _warn_once_per_folder(path.parent, AXES_SWAPPED_NOTE, path, case.image, path.parent)
     return np.ascontiguousarray(array.swapaxes(1, 2))
 

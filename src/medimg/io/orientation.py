@@ -59,12 +59,12 @@ def picture_order(image: ImageData) -> ImageData:
     image as it is. ``meta["picture_order"]`` says it was swapped."""
     if image.array.ndim != 3 or image.meta.get("format") not in COLUMNS_FIRST_FORMATS:
         return image
-    spacing = tuple(image.spacing_mm[::-1]) if image.spacing_mm is not None and len(image.spacing_mm) == 2 else None
+    spacing = image.spacing_mm
     affine = None if image.affine is None else image.affine[:, [1, 0, 2, 3]]
     return replace(
         image,
         array=np.ascontiguousarray(image.array.swapaxes(1, 2)),
-        spacing_mm=spacing if spacing is not None else image.spacing_mm,
+        spacing_mm=tuple(spacing[::-1]) if spacing is not None and len(spacing) == 2 else spacing,
         affine=affine,
         meta={**image.meta, "picture_order": True},
     )
