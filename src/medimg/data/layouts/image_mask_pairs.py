@@ -277,6 +277,17 @@ def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- loading
+
+
+def unpaired_masks_message(unpaired: Sequence[str], root: Path) -> str:
+    """What is said of masks in ``root`` without an image (up to 10 named), and the fix."""
+    listing = ", ".join(unpaired[:10]) + (" ..." if len(unpaired) > 10 else "")
+    return (
+        f"{len(unpaired)} mask(s) in {root} have no image with a matching name: {listing}. "
+        "Rename them to match their image (e.g. case_01.png + case_01_mask.png) or remove them"
+    )
+
+
 def load(
     path: Path,
     *,
@@ -323,11 +334,7 @@ def load(
         dataset.colour_table = labelmap
     dataset.options = {"colour_table": dataset.colour_table.model_dump() if dataset.colour_table else None}
     if dataset.unpaired:
-        listing = ", ".join(dataset.unpaired[:10]) + (" ..." if len(dataset.unpaired) > 10 else "")
-        message = (
-            f"{len(dataset.unpaired)} mask(s) in {root} have no image with a matching name: {listing}. "
-            "Rename them to match their image (e.g. case_01.png + case_01_mask.png) or remove them"
-        )
+        message = unpaired_masks_message(dataset.unpaired, root)
         if strict:
             raise DatasetError(message)
         logger.warning(message + "; they are skipped")

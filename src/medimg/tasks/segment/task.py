@@ -80,11 +80,11 @@ class SegmentTask:
 
         unpaired = list(getattr(dataset, "unpaired", None) or [])
         if options.strict and unpaired:  # the loader only warned: fit does not pass --strict to it
-            listing = ", ".join(unpaired[:10]) + (" ..." if len(unpaired) > 10 else "")
+            from medimg.data.layouts.image_mask_pairs import unpaired_masks_message
+
             raise DatasetError(
-                f"{len(unpaired)} mask(s) in {dataset.root} have no image with a matching name: {listing}. "
-                "Rename them to match their image (e.g. case_01.png + case_01_mask.png) or remove them "
-                "(--strict refuses them; without it they are skipped with a warning)"
+                unpaired_masks_message(unpaired, dataset.root)
+                + " (--strict refuses them; without it they are skipped with a warning)"
             )
         reader = CaseReader(
             dataset, train_cases, strict=options.strict, progress=options.progress, desc="reading training cases"
