@@ -62,9 +62,10 @@ class TaskHooks:
             ``None`` when the run has no validation (``--train-on-all``): the last epoch's weights are kept.
         begin_epoch: called with the epoch number (1-based, also after a resume) before its first batch, for
             losses that change over training (e.g. the warm-up of a semi-supervised term).
-        step: optional ``(network, plan) -> OptimisationStep`` for a task that owns its optimisation step; the
-            loop then calls it for each batch instead of ``loss``, backward, clipping and the optimiser (it runs
+        step: optional ``(network, plan, wrap) -> OptimisationStep`` for a task that owns its optimisation step;
+            the loop then calls it for each batch instead of ``loss``, backward, clipping and the optimiser (it runs
             in fp32, on the unwrapped network, at its own learning rates: the loop's schedule does not apply).
+            ``wrap`` wraps a module in DDP under torchrun (the step wraps the parts it updates, at its first batch).
         use_average: called once, before the first batch, with the weight average (the EMA network, when the plan
             keeps one), for losses that take their targets from it (a mean teacher).
     """
@@ -72,7 +73,7 @@ class TaskHooks:
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     validate: Callable[[nn.Module], dict[str, float]] | None
     begin_epoch: Callable[[int], None] | None = None
-    step: Callable[[nn.Module, TrainingPlan], OptimisationStep] | None = None
+    step: Callable[[nn.Module, TrainingPlan, Callable[[nn.Module], nn.Module]], OptimisationStep] | None = None
     use_average: Callable[[nn.Module], None] | None = None
 
 
@@ -204,7 +205,7 @@ def train(
     torch.manual_seed(seed)
     network = network.to(dist.device).to(memory_format=batches.memory_format)
     optimizer = build_optimizer(network, plan)
-    own_step = hooks.step(network, plan) if hooks.step is not None else None
+    own_step = hooks.step(network, plan, dist.wrap) if hooks.step is not None else None
     # the EMA of the weights (a task with its own step, a GAN, keeps its own averages)
     average = WeightAverage(network, plan.weight_ema) if plan.weight_ema and own_step is None else None
     selected = average.module if average is not None else network  # what is validated and kept
@@ -262,7 +263,7 @@ def train(
             logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
     elif resume:
         logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
-    trained = dist.wrap(network)
+    trained = dist.wrap(network) if own_step is None else network  # a task's own step wraps its parts itself
     if writes:
         _write_history(run_dir / "metrics.jsonl", history)
     writer = _tensorboard_writer(run_dir / "tensorboard") if tensorboard and writes else None

@@ -1,11 +1,17 @@
 """The GAN's optimisation step (an engine :class:`~medimg.engine.trainer.OptimisationStep`): one discriminator
 and one generator update per batch, each with its own Adam, then the generator's moving average.
 
+Under torchrun the generator and the discriminator are each wrapped in DistributedDataParallel (the engine's
+``wrap``), so each update averages its network's gradients over the processes; the generator's update goes
+through the unwrapped discriminator, whose weights are frozen for it (a DDP module must not have parameters that
+take no gradient). Every replica then takes the same Adam step and keeps the same moving average.
+
 Losses: hinge (SN-GAN) or non-saturating (the original GAN's generator loss, as a softplus).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -40,25 +46,38 @@ class GANStep:
     """Alternating updates of a :class:`ConditionalGAN` on one batch of real images ``(B, C, *size)`` in [-1, 1]
     with their labels ``(B,)``; returns ``D loss + G loss`` (detached) to log."""
 
-    def __init__(self, network: nn.Module, plan: GeneratePlan) -> None:
+    def __init__(
+        self, network: nn.Module, plan: GeneratePlan, wrap: Callable[[nn.Module], nn.Module] | None = None
+    ) -> None:
         if not isinstance(network, ConditionalGAN):
             raise TypeError("GANStep trains a ConditionalGAN")
         betas = (float(plan.adam_betas[0]), float(plan.adam_betas[1]))
         self.gan = network
         self.plan = plan
+        self.wrap = wrap
+        self._trained: tuple[nn.Module, nn.Module] | None = None  # (generator, discriminator) as trained
         self.g_optimizer = torch.optim.Adam(network.generator.parameters(), lr=plan.learning_rate, betas=betas)
         self.d_optimizer = torch.optim.Adam(network.discriminator.parameters(), lr=plan.d_learning_rate, betas=betas)
         self.generator_steps = 0
 
+    def trained_parts(self) -> tuple[nn.Module, nn.Module]:
+        """The generator and the discriminator as the updates call them: wrapped (in DDP under torchrun) at the first
+        batch, when every process has its weights (a resumed run's included) and calls this together."""
+        if self._trained is None:
+            wrap = self.wrap or (lambda part: part)
+            self._trained = (wrap(self.gan.generator), wrap(self.gan.discriminator))
+        return self._trained
+
     def __call__(self, network: nn.Module, inputs: Any, targets: Any) -> torch.Tensor:
         gan, kind = self.gan, self.plan.gan_loss
+        generator, discriminator = self.trained_parts()
         real, labels = inputs, targets
         n = len(real)
         z = torch.randn(n, gan.latent_dim, device=real.device)
         fake_labels = draw_labels(n, self.plan.num_classes, real.device)
         with torch.no_grad():
             fake = gan.generator(z, fake_labels)
-        d_loss = discriminator_loss(gan.discriminator(real, labels), gan.discriminator(fake, fake_labels), kind)
+        d_loss = discriminator_loss(discriminator(real, labels), discriminator(fake, fake_labels), kind)
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_optimizer.step()
@@ -66,7 +85,7 @@ class GANStep:
         z = torch.randn(n, gan.latent_dim, device=real.device)
         fake_labels = draw_labels(n, self.plan.num_classes, real.device)
         gan.discriminator.requires_grad_(False)
-        g_loss = generator_loss(gan.discriminator(gan.generator(z, fake_labels), fake_labels), kind)
+        g_loss = generator_loss(gan.discriminator(generator(z, fake_labels), fake_labels), kind)
         gan.discriminator.requires_grad_(True)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -89,6 +108,6 @@ class GANStep:
         self.generator_steps = int(state["generator_steps"])
 
 
-def make_gan_step(network: nn.Module, plan: Any) -> GANStep:
+def make_gan_step(network: nn.Module, plan: Any, wrap: Callable[[nn.Module], nn.Module] | None = None) -> GANStep:
     """The engine's ``TaskHooks.step`` factory."""
-    return GANStep(network, plan)
+    return GANStep(network, plan, wrap)

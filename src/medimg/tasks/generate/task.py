@@ -114,8 +114,6 @@ class GenerateTask:
             )
         plan = planned.plan
         assert isinstance(plan, GeneratePlan)
-        if distributed.world_size > 1 and plan.network == "gan":
-            raise ConfigError("GAN training runs in one process: drop --nproc-per-node (diffusion models can use it)")
         loaded = planned.loaded
         train = prepare_real(dataset, loaded, plan, strict=options.strict, progress=options.progress)
         step = max(1.0, len(val_cases) / plan.max_val_images)
