@@ -60,6 +60,14 @@ logger = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "val", "test", "all")
 
 
+def trained_before_evaluation(run_dir: Path) -> str:
+    """What a user is told when the test evaluation after training fails: the trained model is kept."""
+    return (
+        f"training finished before this: the model is saved in {run_dir} (`medimg predict {run_dir} IMAGES` works "
+        f"now); fix the above, then `medimg evaluate {run_dir}` scores its test split"
+    )
+
+
 class Model:
     """A medical image model: ``fit``, ``evaluate``, ``predict``, ``export``, ``load``.
 
@@ -387,6 +395,9 @@ class Model:
             self._holding_run = True
             try:
                 self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
+            except MedimgError as error:  # a test image or mask only the evaluation reads: the model is not lost
+                error.args = (f"{error}\n{trained_before_evaluation(fit.run_dir)}",)
+                raise
             finally:
                 self._holding_run = False
         return self
