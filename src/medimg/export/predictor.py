@@ -535,7 +535,13 @@ class OnnxPredictor:
                 images.remove(image)
                 self.failed_.append((image.source, not_2d_for_detection(image.array.shape)))
                 logger.warning("skipped %s: %s", image.source, self.failed_[-1][1])
-            boxes = self.detect_images(images)
+            boxes = self.detect_images(images, overlays=out_dir is not None)
+            if out_dir is not None:  # the images with their boxes drawn, as the PyTorch engine writes them
+                from medimg.tasks.detect.predict import save_overlay
+
+                overlays_root, written = common_root(files), set[Path]()
+                for prediction in boxes:
+                    save_overlay(prediction, prediction.source, overlays_root, Path(out_dir), written)
             self.reader.annotate(boxes)
             return list(with_series(boxes, found, volumetric=volumetric))
         predictions: list[SegmentationPrediction] = []
@@ -596,10 +602,14 @@ class OnnxPredictor:
         return with_series(predictions, found, volumetric=volumetric)
 
     # ------------------------------------------------------------------ detect
-    def detect_images(self, images: Sequence[ImageData]) -> list[DetectionPrediction]:
+    def detect_images(self, images: Sequence[ImageData], *, overlays: bool = False) -> list[DetectionPrediction]:
         """Detect objects in images already read: boxes (score at least the exported threshold) in the files'
-        pixels, as the PyTorch engine returns them (without overlays)."""
+        pixels, as the PyTorch engine returns them; with ``overlays``, each with its ``overlay_png`` (the image at
+        its own size with the boxes drawn, as the PyTorch engine draws it)."""
         from medimg.export import detect
+        from medimg.tasks.detect.metrics import Detections
+        from medimg.tasks.detect.predict import OVERLAY_MAX_SIDE
+        from medimg.tasks.detect.report import draw_boxes
 
         self._require_task("detect", "detect_images")
         spec = self.preprocessing
@@ -616,18 +626,21 @@ class OnnxPredictor:
             keep = scores >= float(spec["score_threshold"])
             factors = np.asarray([sx, sy, sx, sy], dtype=np.float32)
             height, width = image.spatial_shape[-2:]
-            predictions.append(
-                DetectionPrediction(
-                    source=image.source,
-                    boxes=(boxes[keep] / factors).astype(np.float32),
-                    scores=scores[keep],
-                    labels=[self.class_names[int(k)] for k in labels[keep]],
-                    label_indices=[int(k) for k in labels[keep]],
-                    class_names=list(self.class_names),
-                    score_threshold=float(spec["score_threshold"]),
-                    image_size=(int(height), int(width)),
-                )
+            prediction = DetectionPrediction(
+                source=image.source,
+                boxes=(boxes[keep] / factors).astype(np.float32),
+                scores=scores[keep],
+                labels=[self.class_names[int(k)] for k in labels[keep]],
+                label_indices=[int(k) for k in labels[keep]],
+                class_names=list(self.class_names),
+                score_threshold=float(spec["score_threshold"]),
+                image_size=(int(height), int(width)),
             )
+            if overlays:
+                found = Detections(prediction.boxes, prediction.scores, np.asarray(labels[keep]))
+                unit = detect.to_unit(image.array, spec)  # the file's pixels as the network's mapping shows them
+                prediction.overlay_png = draw_boxes(unit, self.class_names, predicted=found, max_side=OVERLAY_MAX_SIDE)
+            predictions.append(prediction)
         return predictions
 
     def _require_task(self, task: str, method: str) -> None:

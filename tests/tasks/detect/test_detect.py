@@ -292,6 +292,31 @@ def test_onnx_export_and_torch_free_predictor(trained: Model, voc: Path, tmp_pat
         assert all(abs(ours[k] - theirs[k]) < 0.05 for k in ("x1", "y1", "x2", "y2"))
 
 
+def test_the_onnx_engine_writes_the_overlays_the_pytorch_engine_writes(
+    trained: Model, voc: Path, tmp_path: Path
+) -> None:
+    """With an output folder, ONNX Runtime's detections come with the image and its boxes drawn, at the image's
+    own size and in the same place as the PyTorch engine's (before: boxes only, no overlay at all)."""
+    pytest.importorskip("onnxruntime")
+    from PIL import Image
+
+    from medimg.export.onnx_export import export_onnx
+    from medimg.export.predictor import OnnxPredictor
+
+    export_onnx(trained, tmp_path / "det.onnx")
+    images = [voc / "JPEGImages" / f"img_00{i}.png" for i in (1, 2)]
+    onnx = OnnxPredictor(tmp_path / "det.onnx").predict(images, out_dir=tmp_path / "onnx")
+    torch_made = trained.predict(images, out_dir=tmp_path / "torch")
+    for ours, theirs in zip(onnx, torch_made, strict=True):
+        ours_path, theirs_path = Path(ours.to_dict()["overlay"]), Path(theirs.to_dict()["overlay"])  # type: ignore[union-attr]
+        assert ours_path.is_file() and ours_path.is_relative_to(tmp_path / "onnx")
+        assert ours_path.name == theirs_path.name
+        drawn, reference = np.asarray(Image.open(ours_path)), np.asarray(Image.open(theirs_path))
+        assert drawn.shape == reference.shape == (48, 64, 3)
+        assert np.mean(np.abs(drawn.astype(int) - reference.astype(int)) > 8) < 0.01
+    assert all(p.overlay_path is None for p in OnnxPredictor(tmp_path / "det.onnx").predict(images))
+
+
 @pytest.mark.parametrize("network", ["fcos", "retinanet"])
 def test_numpy_decoding_matches_torchvision(network: str) -> None:
     """The torch-free predictor's anchors, decoding and NMS give torchvision's detections on the same outputs."""

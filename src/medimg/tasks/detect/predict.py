@@ -178,9 +178,8 @@ def predict_files(
     Returns:
         The predictions of the readable files and the unreadable ones as ``(path, reason)``.
     """
-    from medimg.fileio import atomic_write_bytes
     from medimg.io import read_image
-    from medimg.io.inputs import common_root, mirrored_folder
+    from medimg.io.inputs import common_root
 
     predictions: list[Any] = []
     failed: list[tuple[str, str]] = []
@@ -198,8 +197,17 @@ def predict_files(
             failed.append((str(path), str(error)))
             continue
         if out_dir is not None:
-            target = overlay_path_for(path, mirrored_folder(path, root, out_dir), written)
-            atomic_write_bytes(target, prediction.overlay_png or b"")
-            prediction.overlay_path = str(target)
+            save_overlay(prediction, path, root, out_dir, written)
         predictions.append(prediction)
     return predictions, failed
+
+
+def save_overlay(prediction: Any, path: str | Path, root: Path, out_dir: Path, written: set[Path]) -> None:
+    """Write ``prediction.overlay_png`` of the input ``path`` under ``out_dir``, mirroring its folder below
+    ``root`` (:func:`overlay_path_for`; ``written`` holds this call's overlays), and set ``overlay_path``."""
+    from medimg.fileio import atomic_write_bytes
+    from medimg.io.inputs import mirrored_folder
+
+    target = overlay_path_for(path, mirrored_folder(path, root, out_dir), written)
+    atomic_write_bytes(target, prediction.overlay_png or b"")
+    prediction.overlay_path = str(target)
