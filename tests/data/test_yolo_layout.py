@@ -87,3 +87,60 @@ def test_the_yaml_given_names_the_classes_not_another_in_its_folder(tmp_path: Pa
     (tmp_path / "ds" / "data.yaml").unlink()
     (tmp_path / "ds" / "swapped.yaml").unlink()
     assert Dataset.load(tmp_path / "cfg" / "my.yaml").class_names == ["nodule", "mass"]
+
+
+def _folds(root: Path, *folders: str) -> None:
+    for folder in folders:
+        for i in range(2):
+            _image(root / "images" / folder / f"{folder}_{i}.png")
+            _labels(root / "labels" / folder / f"{folder}_{i}.txt", "0 0.5 0.5 0.2 0.2")
+
+
+def test_the_yaml_splits_name_the_folders_whatever_their_names(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ultralytics reads the splits from the YAML's train/val/test entries: folders named fold1_train and
+    fold1_holdout were read as one pool without splits (their names say none) and split at random. A folder the
+    YAML does not name is left out, with a warning."""
+    _folds(tmp_path, "fold1_train", "fold1_holdout", "final_eval", "scratch")
+    (tmp_path / "data.yaml").write_text(
+        "path: .\ntrain: images/fold1_train\nval: images/fold1_holdout\ntest: images/final_eval\nnames: [nodule]\n"
+    )
+    dataset = Dataset.load(tmp_path)
+    splits = {c.case_id: c.split for c in dataset.cases}
+    assert splits == {
+        **{f"images/fold1_train/fold1_train_{i}.png": "train" for i in range(2)},
+        **{f"images/fold1_holdout/fold1_holdout_{i}.png": "val" for i in range(2)},
+        **{f"images/final_eval/final_eval_{i}.png": "test" for i in range(2)},
+    }
+    assert all(c.boxes for c in dataset.cases)
+    assert caplog.text.count("scratch not named by the dataset YAML") == 1
+
+
+def test_a_val_entry_naming_the_training_folder_is_not_a_validation_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Small examples often say ``val: images/train``: scoring on the training images; they stay in training."""
+    _folds(tmp_path, "train", "test")
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [nodule]\n")
+    dataset = Dataset.load(tmp_path)
+    assert {c.split for c in dataset.cases} == {"train", "test"}  # the test folder, found by its name
+    assert "the train folder already" in caplog.text
+
+
+def test_a_yaml_entry_that_names_no_folder_is_named_and_the_folder_names_decide(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _folds(tmp_path, "train", "val")
+    (tmp_path / "data.yaml").write_text("train: train.txt\nval: images/moved_val\nnames: [nodule]\n")
+    dataset = Dataset.load(tmp_path)
+    assert {c.split for c in dataset.cases} == {"train", "val"}
+    assert "train.txt is not an images folder" in caplog.text and "images/moved_val" in caplog.text
+
+
+def test_a_yaml_elsewhere_naming_split_folders_by_path(tmp_path: Path) -> None:
+    _folds(tmp_path / "ds", "a", "b")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "my.yaml").write_text(f"path: {tmp_path / 'ds'}\ntrain: images/a\nval: images/b\nnames: [x]\n")
+    dataset = Dataset.load(tmp_path / "cfg" / "my.yaml")
+    assert {c.case_id.split("/")[1]: c.split for c in dataset.cases} == {"a": "train", "b": "val"}

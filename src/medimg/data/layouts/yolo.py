@@ -5,7 +5,10 @@ Three arrangements are read, the split folders named as everywhere in medimg (``
 
 * Roboflow's ``<split>/images/`` + ``<split>/labels/``;
 * Ultralytics' ``images/<split>/`` + ``labels/<split>/``;
-* one ``images/`` + ``labels/`` without splits.
+* one ``images/`` + ``labels/`` without splits;
+
+and the folders a dataset YAML's ``train``/``val``/``test`` entries name, whatever their names, as Ultralytics
+reads them (:func:`split_folders`).
 
 An image's labels are the ``.txt`` of the same name in the matching ``labels`` folder (Ultralytics' rule), one
 object a line: ``class x_center y_center width height`` as fractions of the image size, or a YOLO segmentation
@@ -56,6 +59,108 @@ def _image_folders(root: Path) -> list[tuple[str | None, Path]]:
     return found
 
 
+YAML_SPLITS = {"train": "train", "val": "val", "test": "test"}
+"""The split keys of an Ultralytics dataset YAML and medimg's split of each."""
+
+
+def _dataset_yaml(root: Path, given: Path | None) -> Path | None:
+    """The dataset YAML whose ``train``/``val``/``test`` entries say the splits: the one the user named, else
+    ``data.yaml``/``dataset.yaml`` or another ``*.yaml`` with a ``train`` entry in ``root``."""
+    if given is not None and given.suffix.lower() in (".yaml", ".yml") and given.is_file():
+        return given
+    for candidate in (root / "data.yaml", root / "dataset.yaml", *sorted(root.glob("*.yaml"))):
+        if candidate.is_file() and isinstance(content := _read_yaml(candidate), dict) and "train" in content:
+            return candidate
+    return None
+
+
+def _yaml_folder(entry: str, root: Path, yaml_file: Path) -> Path | None:
+    """The images folder a YAML split entry names, resolved as Ultralytics resolves it: against the dataset folder
+    (``path``), then the YAML's folder; Roboflow's ``../train/images`` inside the dataset folder."""
+    given = Path(entry).expanduser()
+    candidates = [given] if given.is_absolute() else [root / given, yaml_file.parent / given]
+    if entry.startswith("../"):
+        candidates.append(root / entry[3:])
+    return next((Path(os.path.normpath(c)) for c in candidates if c.is_dir()), None)
+
+
+def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[tuple[str | None, Path]]:
+    """``(split, images folder)`` as the dataset YAML's ``train``/``val``/``test`` entries name them (a folder or a
+    list of folders each), as Ultralytics reads them: the folder names need not say the split
+    (``images/fold1_holdout``). An entry naming no folder with a ``labels`` twin (a list file, a moved folder) is
+    named in a warning and left to the folder names; a folder named under two splits stays in the first (``val``
+    naming the training folder: the validation split is then carved from it)."""
+    yaml_file = _dataset_yaml(root, given)
+    content = _read_yaml(yaml_file) if yaml_file is not None else None
+    if yaml_file is None or not isinstance(content, dict):
+        return []
+    found: list[tuple[str | None, Path]] = []
+    for key, split in YAML_SPLITS.items():
+        entries = content.get(key)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not isinstance(entry, str) or not entry.strip():
+                continue
+            folder = _yaml_folder(entry.strip(), root, yaml_file)
+            if folder is None or not _labels_folder(folder).is_dir():
+                logger.log(
+                    logging.DEBUG if quiet else logging.WARNING,
+                    "%s: %s: %s is not an images folder with a labels/ twin (list files are not read): the splits "
+                    "come from the folder names for it",
+                    yaml_file,
+                    key,
+                    entry,
+                )
+                continue
+            earlier = next((s for s, f in found if f == folder), None)
+            if earlier is not None:
+                logger.log(
+                    logging.DEBUG if quiet else logging.WARNING,
+                    "%s: %s names %s, the %s folder already: its images stay in %s (a %s split is carved from the "
+                    "training images when no other folder gives one)",
+                    yaml_file,
+                    key,
+                    entry,
+                    earlier,
+                    earlier,
+                    split,
+                )
+                continue
+            found.append((split, folder))
+    return found
+
+
+def split_folders(root: Path, given: Path | None = None, *, quiet: bool = False) -> list[tuple[str | None, Path]]:
+    """The images folders of a YOLO dataset with their splits: those the dataset YAML names (its ``train``,
+    ``val``, ``test``), then the folders found by their names (:func:`_image_folders`) for the splits it does not
+    name (a Roboflow ``test/`` its YAML leaves out); a folder of the dataset neither gives is left out with a
+    warning (``quiet``: no warnings, for layout detection)."""
+    named = _yaml_split_folders(root, given, quiet=quiet)
+    found = _image_folders(root)
+    if not named:
+        return found
+    named_splits, named_folders = {s for s, _ in named}, {f for _, f in named}
+    unnamed = [(s, Path(os.path.normpath(f))) for s, f in found if Path(os.path.normpath(f)) not in named_folders]
+    rest = [(s, f) for s, f in unnamed if s and s not in named_splits]
+    left_out: list[Path] = []
+    for split, folder in unnamed:
+        holding = [n for n in named_folders if folder in n.parents]  # images/ above the folders the YAML names
+        if holding:
+            left_out += [
+                sub
+                for sub in sorted(folder.iterdir())
+                if sub.is_dir() and sub not in named_folders and not any(sub in n.parents for n in holding)
+            ]
+        elif (split, folder) not in rest:
+            left_out.append(folder)
+    if left_out and not quiet:
+        logger.warning(
+            "%s: %s not named by the dataset YAML's train/val/test entries: left out, as Ultralytics leaves them",
+            root,
+            ", ".join(str(f) for f in left_out),
+        )
+    return [*named, *rest]
+
+
 def _labels_folder(images: Path) -> Path:
     """The ``labels`` twin of an ``images`` folder (``.../images/train`` -> ``.../labels/train``)."""
     if images.name == IMAGES:
@@ -85,7 +190,7 @@ def dataset_folder(path: Path) -> Path:
 def detect(path: Path) -> bool:
     """Images folders with ``labels`` twins holding ``.txt`` files (masks there would be segmentation data), or a
     dataset YAML beside (or naming) such folders."""
-    folders = _image_folders(dataset_folder(path))
+    folders = split_folders(dataset_folder(path), path, quiet=True)
     return bool(folders) and any(_has_text_file(_labels_folder(images)) for _, images in folders)
 
 
@@ -175,6 +280,12 @@ def labelled_images(
                 yield split, image, labels / image.relative_to(images).with_suffix(".txt")
 
 
+def case_id_of(image: Path, root: Path) -> str:
+    """An image's case id: its path below the dataset folder (``../`` first for a folder the YAML names
+    elsewhere)."""
+    return Path(os.path.relpath(image, root)).as_posix()
+
+
 def unnamed_ids(ids: set[int], names: Sequence[str]) -> str | None:
     """The problem of class ids without a name, or ``None``."""
     unnamed = sorted(i for i in ids if not 0 <= i < len(names))
@@ -217,7 +328,7 @@ def load(
             1), or a class id without a name; the message names the files and lines.
     """
     given, path = path, dataset_folder(path)
-    folders = _image_folders(path)
+    folders = split_folders(path, given)
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
     names = list(class_names) if class_names is not None else class_names_from_yaml(path, given)
@@ -240,7 +351,7 @@ def load(
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, int]] = {}
     for split, image, objects in entries:
-        case_id = image.relative_to(path).as_posix()
+        case_id = case_id_of(image, path)
         size = required_size(image) if objects else image_size(image)
         height, width = size or (1, 1)
         raw = [(x1 * width, y1 * height, x2 * width, y2 * height, cls) for cls, x1, y1, x2, y2 in objects]

@@ -17,13 +17,14 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.data.layouts.yolo import (
-    _image_folders,
     _labels_folder,
+    case_id_of,
     class_names_from_yaml,
     dataset_folder,
     labelled_images,
     read_label_lines,
     required_size,
+    split_folders,
     unnamed_ids,
 )
 from medimg.data.layouts.yolo import detect as detect_yolo
@@ -36,7 +37,7 @@ def detect(path: Path) -> bool:
     """A YOLO folder (:func:`medimg.data.layouts.yolo.detect`) whose first label files hold polygons."""
     if not detect_yolo(path):
         return False
-    for _, images in _image_folders(dataset_folder(path)):
+    for _, images in split_folders(dataset_folder(path), path, quiet=True):
         for label_file in sorted(_labels_folder(images).glob("*.txt"))[:20]:
             if any(len(values) > 4 for _, _, values in read_label_lines(label_file, [])):
                 return True
@@ -51,7 +52,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             size cannot be read; the message names the file.
     """
     root = dataset_folder(path)
-    folders = _image_folders(root)
+    folders = split_folders(root, path)
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
     names = class_names_from_yaml(root, path)
@@ -61,7 +62,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     problems: list[str] = []
     boxes_only = 0
     for split, image, label_file in labelled_images(folders, include, exclude):
-        case_id = image.relative_to(root).as_posix()
+        case_id = case_id_of(image, root)
         target = mask_file(cache, case_id)
         lines = read_label_lines(label_file, problems)
         polygons = [(cls, values) for _, cls, values in lines if len(values) > 4]
