@@ -12,7 +12,7 @@ from pathlib import Path
 EMIT = """
 import logging
 from medimg.cli.app import configure_logging
-configure_logging(int(__import__("sys").argv[1]))
+configure_logging(*map(int, __import__("sys").argv[1:]))
 logging.getLogger("onnxscript.optimizer").info("library chatter")
 logging.getLogger("onnxscript.optimizer").warning("library warning")
 logging.getLogger("medimg.engine.run").info("medimg progress")
@@ -74,8 +74,17 @@ def test_the_first_process_shows_medimg_info_and_every_warning_but_no_library_in
 
 
 def test_other_processes_show_warnings_only_with_their_rank() -> None:
-    lines = _stderr(1).splitlines()
+    lines = _stderr(1).splitlines()  # the first process of another machine: its files may differ
     assert lines == ["[rank 1] WARNING library warning", "[rank 1] WARNING medimg warning"]
+
+
+def test_the_other_processes_of_a_machine_repeat_no_warning() -> None:
+    """`fit --nproc-per-node 2` printed every data warning twice, once with `[rank 1]`: both processes read the
+    same files. The second process of a machine shows errors only."""
+    emit = EMIT + 'logging.getLogger("medimg.engine.run").error("medimg error")\n'
+    result = subprocess.run([sys.executable, "-c", emit, "1", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [WHEN.sub("", line) for line in result.stderr.splitlines()] == ["[rank 1] ERROR medimg error"]
 
 
 def test_a_dicom_no_decoder_can_read_is_one_medimg_line_not_pydicoms_tracebacks(tmp_path: Path) -> None:

@@ -1120,22 +1120,26 @@ def _key_value_hint(args: list[str]) -> str | None:
     )
 
 
-def configure_logging(rank: int) -> None:
-    """medimg's own progress messages (INFO) on stderr from the first process, warnings from every process; other
-    libraries' INFO chatter (the ONNX exporter's optimiser passes, torch.distributed) and pydicom's decoder
-    tracebacks stay out of the terminal. Where stderr is a file or a pipe (a Slurm job's log) each line begins
-    with the date and time, so a log says when a job stalled."""
+def configure_logging(rank: int, local_rank: int = 0) -> None:
+    """medimg's own progress messages (INFO) on stderr from the first process, warnings from the first process of
+    each machine (``local_rank`` 0: the others read the same files and would repeat each warning once per process;
+    another machine's may differ), errors from every process; other libraries' INFO chatter (the ONNX exporter's
+    optimiser passes, torch.distributed) and pydicom's decoder tracebacks stay out of the terminal. Where stderr
+    is a file or a pipe (a Slurm job's log) each line begins with the date and time, so a log says when a job
+    stalled."""
     from medimg.library_logs import quiet_dicom_decoder_errors
     from medimg.terminal import is_interactive
 
     when = "" if is_interactive(sys.stderr) else "%(asctime)s "
     logging.basicConfig(
-        level=logging.WARNING,
+        level=logging.WARNING if local_rank == 0 else logging.ERROR,
         format=when + ("%(levelname)s %(message)s" if rank == 0 else f"[rank {rank}] %(levelname)s %(message)s"),
         datefmt="%Y-%m-%d %H:%M:%S",
         stream=sys.stderr,
     )
-    logging.getLogger("medimg").setLevel(logging.INFO if rank == 0 else logging.WARNING)
+    logging.getLogger("medimg").setLevel(
+        logging.INFO if rank == 0 else logging.WARNING if local_rank == 0 else logging.ERROR
+    )
     quiet_dicom_decoder_errors()
 
 
@@ -1146,7 +1150,7 @@ def main() -> None:
     from medimg import interrupts
 
     try:  # Ctrl-C while torch and the commands are imported (seconds): one line, not a traceback
-        from medimg.engine.distributed import launched_by_medimg, process_rank
+        from medimg.engine.distributed import launched_by_medimg, process_local_rank, process_rank
         from medimg.errors import MedimgError
         from medimg.terminal import close_progress_bars, use_colour
 
@@ -1154,7 +1158,7 @@ def main() -> None:
         launcher_advises = launched_by_medimg()  # `fit --nproc-per-node N` says how to go on, with its own options
         colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb
         interrupts.install()
-        configure_logging(rank)
+        configure_logging(rank, process_local_rank())
         from medimg.cli.help_layout import fit_help_to_terminal
 
         command = typer.main.get_command(app)  # what app() runs, with --help that fits a narrow terminal

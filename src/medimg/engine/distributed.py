@@ -167,6 +167,11 @@ def process_rank() -> int:
     return int(os.environ.get("RANK", "0")) if launched_by_torchrun() else 0
 
 
+def process_local_rank() -> int:
+    """This process's index on its machine under torchrun (0 otherwise), without joining the process group."""
+    return int(os.environ.get("LOCAL_RANK", "0")) if launched_by_torchrun() else 0
+
+
 def network_device(network: nn.Module) -> torch.device:
     """The device a network's weights are on (the CPU for a network without parameters)."""
     for parameter in network.parameters():
