@@ -422,3 +422,39 @@ def test_the_progress_line_shows_the_epochs_own_score_and_the_best_with_its_epoc
         train(_net(plan), _source(plan, x, y), plan, falling, tmp_path, progress=True, tensorboard=False)
     last = next(r.getMessage() for r in caplog.records if "epoch 3/3" in r.getMessage())
     assert "val_auc_bacc 0.5000 (best 0.9000 at epoch 1)" in last
+
+
+class CountingState:
+    """A loss's running statistic (a count of training steps) as the engine checkpoints it."""
+
+    def __init__(self, hooks: TaskHooks) -> None:
+        self.steps = 0
+        self.loaded: list[dict[str, int] | None] = []
+        self.inner = hooks.loss
+
+    def loss(self, network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.steps += 1
+        return self.inner(network, x, y)
+
+    def state_dict(self) -> dict[str, int]:
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, int] | None) -> None:
+        self.loaded.append(state)
+        self.steps = 0 if state is None else state["steps"]
+
+
+def test_a_losss_running_state_is_checkpointed_and_restored_on_resume(tmp_path: Path) -> None:
+    plan = _plan()
+    x, y = _data()
+    first = CountingState(_hooks(plan, fail_at_call=3))
+    hooks = TaskHooks(loss=first.loss, validate=_hooks(plan, fail_at_call=3).validate, state=first)
+    with pytest.raises(Interrupted):
+        train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path, progress=False, tensorboard=False)
+    assert first.loaded == [None]  # a network starting from scratch: afresh
+    steps_per_epoch = len(x) // plan.batch_size
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["task_state"] == {"steps": 2 * steps_per_epoch}
+    again = CountingState(_hooks(plan))
+    hooks = TaskHooks(loss=again.loss, validate=_hooks(plan).validate, state=again)
+    train(_net(plan), _source(plan, x, y), plan, hooks, tmp_path, resume=True, progress=False, tensorboard=False)
+    assert again.loaded == [{"steps": 2 * steps_per_epoch}] and again.steps == 4 * steps_per_epoch

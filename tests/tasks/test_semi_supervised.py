@@ -416,3 +416,48 @@ def test_pool_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
         Model("simple-cnn").fit(phantom_dir, run_dir=tmp_path / "f", unlabelled=[1, 2], **FAST)
     with pytest.raises(ConfigError, match=r"semi_supervised\.confidence_treshold"):
         Model("simple-cnn", semi_supervised={"confidence_treshold": 0.9})
+
+
+def test_the_running_statistics_survive_a_checkpoint_and_start_afresh_for_the_next_network() -> None:
+    """--resume restarted distribution alignment and the adaptive thresholds from nothing, and an ensemble's second
+    network began with the first one's running means; its epochs were logged as the first's again."""
+    torch.manual_seed(0)
+    network = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    plan = SemiSupervisedPlan(warmup_epochs=0, supervised_epochs=0, threshold="self_adaptive")
+    loss_fn = SemiSupervisedLoss(_zero_supervised, plan, 2, target_distribution=torch.tensor([0.2, 0.3, 0.5]))
+    x, y = torch.randn(2 + 2 * 6, 1, 4, 4), torch.zeros(2, dtype=torch.long)
+    loss_fn.load_state_dict(None)  # the engine, as the first network starts
+    loss_fn.begin_epoch(1)
+    loss_fn(network, x, y)
+    loss_fn.begin_epoch(2)
+    loss_fn(network, x, y)  # epoch 2 in progress when the checkpoint is written
+    saved = loss_fn.state_dict()
+    resumed = SemiSupervisedLoss(_zero_supervised, plan, 2, target_distribution=torch.tensor([0.2, 0.3, 0.5]))
+    resumed.load_state_dict(saved)
+    for name in ("model_distribution", "mean_confidence", "class_confidence"):
+        assert torch.equal(getattr(resumed, name), getattr(loss_fn, name)), name
+    resumed.load_state_dict(None)  # the ensemble's next network
+    assert resumed.model_distribution is None and resumed.class_confidence is None
+    resumed.begin_epoch(1)
+    resumed(network, x, y)
+    rows = resumed.summary()["epochs"]
+    assert [(row["network"], row["epoch"]) for row in rows] == [(1, 1.0), (1, 2.0), (2, 1.0)]
+
+
+def test_an_ensembles_pool_history_names_each_network_and_its_checkpoints_keep_the_statistics(
+    tmp_path: Path,
+) -> None:
+    from medimg import Dataset, Model
+    from medimg.engine.checkpoint import load_checkpoint
+    from tests.conftest import write_npz
+
+    dataset = Dataset.load(write_npz(tmp_path / "tiny.npz", n=(40, 16, 16)))
+    train = [c for c in dataset.cases if c.split == "train"]
+    labelled = dataclasses.replace(dataset, cases=[c for c in dataset.cases if c not in train[10:]])
+    semi = {"warmup_epochs": 0, "supervised_epochs": 0}
+    options = {**FAST, "epochs": 3, "ensemble": 2, "semi_supervised": semi}
+    model = Model("simple-cnn").fit(labelled, run_dir=tmp_path / "run", unlabelled=train[10:], **options)
+    rows = model.metadata_["training"]["semi_supervised"]["epochs"]
+    assert [(row["network"], row["epoch"]) for row in rows] == [(n, float(e)) for n in (1, 2) for e in (1, 2, 3)]
+    saved = load_checkpoint(tmp_path / "run" / "member_1" / "checkpoints" / "last.pt")["task_state"]
+    assert saved["network"] == 2 and saved["model_distribution"] is not None

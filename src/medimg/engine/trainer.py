@@ -52,6 +52,18 @@ class OptimisationStep(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class TaskState(Protocol):
+    """Running statistics of a task's loss that must survive an interruption (a semi-supervised loss's
+    distribution-alignment means, its adaptive thresholds and per-epoch history): saved with every checkpoint."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore a checkpoint's ``state``; ``None``: a network starts from scratch (the next one of an
+        ensemble, or a run without a checkpoint), so the running statistics start afresh."""
+        ...
+
+
 @dataclass
 class TaskHooks:
     """What the loop needs from a task.
@@ -68,6 +80,8 @@ class TaskHooks:
             ``wrap`` wraps a module in DDP under torchrun (the step wraps the parts it updates, at its first batch).
         use_average: called once, before the first batch, with the weight average (the EMA network, when the plan
             keeps one), for losses that take their targets from it (a mean teacher).
+        state: the loss's running statistics (:class:`TaskState`), saved with each checkpoint, restored by
+            ``--resume`` and started afresh for each network trained.
     """
 
     loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -75,6 +89,7 @@ class TaskHooks:
     begin_epoch: Callable[[int], None] | None = None
     step: Callable[[nn.Module, TrainingPlan, Callable[[nn.Module], nn.Module]], OptimisationStep] | None = None
     use_average: Callable[[nn.Module], None] | None = None
+    state: TaskState | None = None
 
 
 @dataclass
@@ -236,6 +251,8 @@ def train(
         state = load_checkpoint(last_path)
         network.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if hooks.state is not None:  # a checkpoint written before the loss kept its state: afresh
+            hooks.state.load_state_dict(state.get("task_state"))
         if own_step is not None:
             own_step.load_state_dict(state["task_step"])
         if average is not None and "weight_average" in state:
@@ -261,8 +278,11 @@ def train(
             )
         else:
             logger.info("resuming %s from epoch %d of %d", run_dir, start_epoch, epochs)
-    elif resume:
-        logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
+    else:
+        if resume:
+            logger.warning("--resume: no checkpoint in %s, starting from scratch", ckpt_dir)
+        if hooks.state is not None:
+            hooks.state.load_state_dict(None)
     trained = dist.wrap(network) if own_step is None else network  # a task's own step wraps its parts itself
     if writes:
         _write_history(run_dir / "metrics.jsonl", history)
@@ -407,6 +427,7 @@ def train(
                     "train_time_s": time.perf_counter() - started,
                     "out_of_time": False,
                     **({"task_step": own_step.state_dict()} if own_step is not None else {}),
+                    **({"task_state": hooks.state.state_dict()} if hooks.state is not None else {}),
                     **({"weight_average": average.state_dict()} if average is not None else {}),
                 }
                 save_checkpoint(last_path, last_state)

@@ -214,9 +214,42 @@ class SemiSupervisedLoss:
         self.teacher: nn.Module | None = None  # the weight average, when the plan asks for a mean teacher
         self.epoch = 1
         self.step = 0
+        self.network = 1  # which network of an ensemble trains (each starts its running statistics afresh)
         self.history: list[dict[str, Any]] = []
         self._sums = {"unlabelled_loss": 0.0, "pseudo_label_rate": 0.0, "weight": 0.0}
         self._pseudo_counts: torch.Tensor | None = None  # confident pseudo-labels per class this epoch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running statistics, the history and the epoch in progress (the engine checkpoints them)."""
+        return {
+            "model_distribution": self.model_distribution,
+            "mean_confidence": self.mean_confidence,
+            "class_confidence": self.class_confidence,
+            "history": [dict(row) for row in self.history],
+            "network": self.network,
+            "epoch": self.epoch,
+            "step": self.step,
+            "sums": dict(self._sums),
+            "pseudo_counts": self._pseudo_counts,
+        }
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore a checkpoint's :meth:`state_dict` (``--resume``); ``None``: a network starts, with fresh running
+        statistics (the next network of an ensemble keeps the history of those before it)."""
+        if state is None:
+            self._close_epoch()  # the last epoch of the network before, if any
+            if self.history:
+                self.network = int(self.history[-1].get("network", self.network)) + 1
+            self.model_distribution = self.mean_confidence = self.class_confidence = None
+            self.epoch, self.step = 1, 0
+            return
+        self.model_distribution = state["model_distribution"]
+        self.mean_confidence = state["mean_confidence"]
+        self.class_confidence = state["class_confidence"]
+        self.history = [dict(row) for row in state["history"]]
+        self.network, self.epoch, self.step = int(state["network"]), int(state["epoch"]), int(state["step"])
+        self._sums = dict(state["sums"])
+        self._pseudo_counts = state["pseudo_counts"]
 
     def uses_pool(self) -> bool:
         """Whether this epoch's batches carry pool views (false during the labelled-only ``supervised_epochs``;
@@ -342,7 +375,11 @@ class SemiSupervisedLoss:
     def _close_epoch(self) -> None:
         if not self.step:
             return
-        row: dict[str, Any] = {"epoch": float(self.epoch), **{k: v / self.step for k, v in self._sums.items()}}
+        row: dict[str, Any] = {
+            "network": self.network,
+            "epoch": float(self.epoch),
+            **{k: v / self.step for k, v in self._sums.items()},
+        }
         if self._pseudo_counts is not None:  # how the confident pseudo-labels split over the classes
             row["pseudo_labels_per_class"] = [int(c) for c in self._pseudo_counts.round().tolist()]
         if self.model_distribution is not None:
@@ -394,7 +431,11 @@ class SemiSupervisedTraining:
         from medimg.engine.trainer import TaskHooks
 
         return TaskHooks(
-            loss=self.loss, validate=validate, begin_epoch=self.loss.begin_epoch, use_average=self.loss.use_average
+            loss=self.loss,
+            validate=validate,
+            begin_epoch=self.loss.begin_epoch,
+            use_average=self.loss.use_average,
+            state=self.loss,
         )
 
     def after_training(
