@@ -144,3 +144,24 @@ def test_a_yaml_elsewhere_naming_split_folders_by_path(tmp_path: Path) -> None:
     (tmp_path / "cfg" / "my.yaml").write_text(f"path: {tmp_path / 'ds'}\ntrain: images/a\nval: images/b\nnames: [x]\n")
     dataset = Dataset.load(tmp_path / "cfg" / "my.yaml")
     assert {c.case_id.split("/")[1]: c.split for c in dataset.cases} == {"a": "train", "b": "val"}
+
+
+def test_a_yaml_named_by_the_user_finds_folders_no_name_places(tmp_path: Path) -> None:
+    for part in ("trainset", "holdout"):
+        _image(tmp_path / part / "images" / "a.png")
+        _labels(tmp_path / part / "labels" / "a.txt", "0 0.5 0.5 0.2 0.2")
+    (tmp_path / "data.yaml").write_text("train: trainset/images\nval: holdout/images\nnames: [x]\n")
+    dataset = Dataset.load(tmp_path / "data.yaml")
+    assert isinstance(dataset, DetectionDataset)
+    assert {c.case_id: c.split for c in dataset.cases} == {
+        "trainset/images/a.png": "train",
+        "holdout/images/a.png": "val",
+    }
+
+
+def test_a_stray_broken_yaml_does_not_stop_other_layouts_loading(tmp_path: Path) -> None:
+    for label in ("normal", "lesion"):
+        for i in range(3):
+            _image(tmp_path / label / f"{i}.png")
+    (tmp_path / "notes.yaml").write_text("train: [unclosed\n\tbad: tab\n")
+    assert Dataset.load(tmp_path).task == "classify"

@@ -190,8 +190,18 @@ def dataset_folder(path: Path) -> Path:
 def detect(path: Path) -> bool:
     """Images folders with ``labels`` twins holding ``.txt`` files (masks there would be segmentation data), or a
     dataset YAML beside (or naming) such folders."""
-    folders = split_folders(dataset_folder(path), path, quiet=True)
+    folders = detection_folders(path)
     return bool(folders) and any(_has_text_file(_labels_folder(images)) for _, images in folders)
+
+
+def detection_folders(path: Path) -> list[tuple[str | None, Path]]:
+    """The images folders layout detection looks at (:func:`split_folders`, quietly); a YAML that cannot be parsed
+    (a stray file in another layout's folder) leaves them to their names here."""
+    root = dataset_folder(path)
+    try:
+        return split_folders(root, path, quiet=True)
+    except DatasetError:
+        return _image_folders(root)
 
 
 def _read_yaml(path: Path) -> Any:

@@ -21,6 +21,7 @@ from medimg.data.layouts.yolo import (
     case_id_of,
     class_names_from_yaml,
     dataset_folder,
+    detection_folders,
     labelled_images,
     read_label_lines,
     required_size,
@@ -37,7 +38,7 @@ def detect(path: Path) -> bool:
     """A YOLO folder (:func:`medimg.data.layouts.yolo.detect`) whose first label files hold polygons."""
     if not detect_yolo(path):
         return False
-    for _, images in split_folders(dataset_folder(path), path, quiet=True):
+    for _, images in detection_folders(path):
         for label_file in sorted(_labels_folder(images).glob("*.txt"))[:20]:
             if any(len(values) > 4 for _, _, values in read_label_lines(label_file, [])):
                 return True
