@@ -117,25 +117,40 @@ def test_the_yaml_splits_name_the_folders_whatever_their_names(
     assert caplog.text.count("scratch not named by the dataset YAML") == 1
 
 
-def test_a_val_entry_naming_the_training_folder_is_not_a_validation_split(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("folders", "yaml", "splits", "said"),
+    [
+        # small examples often say ``val: images/train``: scoring on the training images; they stay in training
+        # (the test folder is found by its name)
+        (
+            ("train", "test"),
+            "train: images/train\nval: images/train\n",
+            {"train", "test"},
+            ["the train folder already"],
+        ),
+        # an entry naming no folder is named, and the folder names decide
+        (
+            ("train", "val"),
+            "train: train.txt\nval: images/moved_val\n",
+            {"train", "val"},
+            ["train.txt is not an images folder", "images/moved_val"],
+        ),
+    ],
+    ids=["val-names-the-training-folder", "entries-naming-no-folder"],
+)
+def test_yaml_entries_that_give_no_split_of_their_own_are_named(
+    folders: tuple[str, ...],
+    yaml: str,
+    splits: set[str],
+    said: list[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Small examples often say ``val: images/train``: scoring on the training images; they stay in training."""
-    _folds(tmp_path, "train", "test")
-    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/train\nnames: [nodule]\n")
+    _folds(tmp_path, *folders)
+    (tmp_path / "data.yaml").write_text(yaml + "names: [nodule]\n")
     dataset = Dataset.load(tmp_path)
-    assert {c.split for c in dataset.cases} == {"train", "test"}  # the test folder, found by its name
-    assert "the train folder already" in caplog.text
-
-
-def test_a_yaml_entry_that_names_no_folder_is_named_and_the_folder_names_decide(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    _folds(tmp_path, "train", "val")
-    (tmp_path / "data.yaml").write_text("train: train.txt\nval: images/moved_val\nnames: [nodule]\n")
-    dataset = Dataset.load(tmp_path)
-    assert {c.split for c in dataset.cases} == {"train", "val"}
-    assert "train.txt is not an images folder" in caplog.text and "images/moved_val" in caplog.text
+    assert {c.split for c in dataset.cases} == splits
+    assert all(text in caplog.text for text in said)
 
 
 def test_a_yaml_elsewhere_naming_split_folders_by_path(tmp_path: Path) -> None:

@@ -915,16 +915,18 @@ def _without_own_overlays(paths: list[Path], folder: Path, exclude: list[str] | 
         if inside is None:
             continue
         prefix = "" if inside == Path(".") else f"{inside.as_posix()}/"
-        found = sum(1 for pattern in OVERLAY_PATTERNS for _ in target.glob(pattern)) if target.is_dir() else 0
-        if found:
-            logging.getLogger("medimg.predict").info(
-                "left out %d overlay(s) in %s that predict --explain wrote: they are pictures of earlier "
-                "predictions, not images to predict",
-                found,
-                folder,
-            )
         added += [prefix + pattern for pattern in OVERLAY_PATTERNS]
-    return [*(exclude or []), *dict.fromkeys(added)] if added else exclude
+    if not added:
+        return exclude
+    found = sum(1 for pattern in OVERLAY_PATTERNS for _ in target.glob(pattern)) if target.is_dir() else 0
+    if found:  # said once, however many input folders hold the overlay folder
+        logging.getLogger("medimg.predict").info(
+            "left out %d overlay(s) in %s that predict --explain wrote: they are pictures of earlier predictions, "
+            "not images to predict",
+            found,
+            folder,
+        )
+    return [*(exclude or []), *dict.fromkeys(added)]
 
 
 def _saved_overlays(predictions: Iterable[Any], folder: Path) -> Iterator[Any]:

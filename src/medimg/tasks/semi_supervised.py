@@ -238,8 +238,8 @@ class SemiSupervisedLoss:
         statistics (the next network of an ensemble keeps the history of those before it)."""
         if state is None:
             self._close_epoch()  # the last epoch of the network before, if any
-            if self.history:
-                self.network = int(self.history[-1].get("network", self.network)) + 1
+            if self.history:  # the networks before this one trained already
+                self.network += 1
             self.model_distribution = self.mean_confidence = self.class_confidence = None
             self.epoch, self.step = 1, 0
             return

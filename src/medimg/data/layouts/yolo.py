@@ -59,8 +59,8 @@ def _image_folders(root: Path) -> list[tuple[str | None, Path]]:
     return found
 
 
-YAML_SPLITS = {"train": "train", "val": "val", "test": "test"}
-"""The split keys of an Ultralytics dataset YAML and medimg's split of each."""
+YAML_SPLITS = ("train", "val", "test")
+"""The split keys of an Ultralytics dataset YAML (medimg's split names too)."""
 
 
 def _dataset_yaml(root: Path, given: Path | None) -> Path | None:
@@ -95,8 +95,8 @@ def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[
     if yaml_file is None or not isinstance(content, dict):
         return []
     found: list[tuple[str | None, Path]] = []
-    for key, split in YAML_SPLITS.items():
-        entries = content.get(key)
+    for split in YAML_SPLITS:
+        entries = content.get(split)
         for entry in entries if isinstance(entries, list) else [entries]:
             if not isinstance(entry, str) or not entry.strip():
                 continue
@@ -107,7 +107,7 @@ def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[
                     "%s: %s: %s is not an images folder with a labels/ twin (list files are not read): the splits "
                     "come from the folder names for it",
                     yaml_file,
-                    key,
+                    split,
                     entry,
                 )
                 continue
@@ -118,7 +118,7 @@ def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[
                     "%s: %s names %s, the %s folder already: its images stay in %s (a %s split is carved from the "
                     "training images when no other folder gives one)",
                     yaml_file,
-                    key,
+                    split,
                     entry,
                     earlier,
                     earlier,
@@ -139,7 +139,8 @@ def split_folders(root: Path, given: Path | None = None, *, quiet: bool = False)
     if not named:
         return found
     named_splits, named_folders = {s for s, _ in named}, {f for _, f in named}
-    unnamed = [(s, Path(os.path.normpath(f))) for s, f in found if Path(os.path.normpath(f)) not in named_folders]
+    normalised = [(s, Path(os.path.normpath(f))) for s, f in found]  # as the YAML's folders are written
+    unnamed = [(s, f) for s, f in normalised if f not in named_folders]
     rest = [(s, f) for s, f in unnamed if s and s not in named_splits]
     left_out: list[Path] = []
     for split, folder in unnamed:

@@ -3,8 +3,8 @@ and one generator update per batch, each with its own Adam, then the generator's
 
 Under torchrun the generator and the discriminator are each wrapped in DistributedDataParallel (the engine's
 ``wrap``), so each update averages its network's gradients over the processes; the generator's update goes
-through the unwrapped discriminator, whose weights are frozen for it (a DDP module must not have parameters that
-take no gradient). Every replica then takes the same Adam step and keeps the same moving average.
+through the unwrapped discriminator, whose weights are frozen for it (a forward through its DDP wrapper would wait
+for gradients that never come). Every replica then takes the same Adam step and keeps the same moving average.
 
 Losses: hinge (SN-GAN) or non-saturating (the original GAN's generator loss, as a softplus).
 """
