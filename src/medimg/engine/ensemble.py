@@ -23,6 +23,7 @@ from torch import nn
 
 from medimg.engine.batches import BatchSource
 from medimg.engine.distributed import Distributed
+from medimg.engine.progress import network_label
 from medimg.engine.trainer import TaskHooks, TrainResult, train
 from medimg.planning.plan import TrainingPlan, members_wanted
 
@@ -107,6 +108,8 @@ def train_members(
                 break
             planned_after = max(1, results[0].budget_share - k) if results else 1  # members sharing what is left
             member_plan = single.model_copy(update={"time_budget_s": max(left / planned_after, 1e-3)})
+        # how many networks the progress counts: those the first one's epoch planned for under a time budget
+        planned = results[0].budget_share if results and budget is not None else wanted
         member = member_seed(seed, k)
         torch.manual_seed(member)  # the initial weights too: same seed, same model
         network = build(single.member(k))
@@ -122,7 +125,7 @@ def train_members(
             resume=resume and begun,  # a member the interruption came before just starts
             progress=progress,
             tensorboard=tensorboard,
-            label=label if wanted == 1 else f"{label} network {k + 1}/{wanted}".strip(),
+            label=label if k == 0 and budget is not None else network_label(label, k, planned),
             distributed=dist,
             budget_networks=wanted if k == 0 and budget is not None else 1,
         )

@@ -28,6 +28,15 @@ LOG_EVERY_S = 60.0
 LOG_EVERY_FRACTION = 0.1
 
 
+def network_label(label: str, k: int, planned: int) -> str:
+    """What the progress calls network ``k`` (from 0) of an ensemble of ``planned`` networks trained on ``label``:
+    ``"big network 2/3"``, ``label`` alone for a single network, ``"big network 4 (time left)"`` for one beyond the
+    plan that fills a time budget the planned ones left unused."""
+    if k >= planned:
+        return f"{label} network {k + 1} (time left)".strip()
+    return label if planned == 1 else f"{label} network {k + 1}/{planned}".strip()
+
+
 class EpochProgress:
     """Progress over the epochs of one training (a context manager: the bar is closed however the loop ends, so
     an error or an interrupt message starts on a line of its own).
@@ -40,7 +49,7 @@ class EpochProgress:
     """
 
     def __init__(self, label: str, *, total: int, done: int = 0, enabled: bool = True) -> None:
-        self.label = label
+        self._label = label
         self._total = total
         self._bar: Any = None
         self._logs = enabled and not is_interactive()
@@ -52,6 +61,17 @@ class EpochProgress:
         self._first = done  # the epoch this session started after
         self._logged_epoch, self._logged_at = done, self._started
         self._pending: tuple[int, dict[str, str]] | None = None  # the last epoch not logged yet
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        """What is trained, renamed (a time budget decided how many networks share it)."""
+        self._label = label
+        if self._bar is not None:
+            self._bar.set_description(label)
 
     @property
     def total(self) -> int:

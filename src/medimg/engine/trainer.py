@@ -24,7 +24,7 @@ from torch import nn
 from medimg.engine.batches import BatchSource, to_device
 from medimg.engine.checkpoint import copy_state, load_checkpoint, save_checkpoint
 from medimg.engine.distributed import Distributed
-from medimg.engine.progress import EpochProgress
+from medimg.engine.progress import EpochProgress, network_label
 from medimg.engine.schedule import lr_multiplier
 from medimg.engine.weight_average import WeightAverage
 from medimg.errors import RunFolderError
@@ -199,7 +199,8 @@ def train(
 
     With ``budget_networks > 1`` (the first of an ensemble under a time budget) and ``plan.ensemble_min_epochs``,
     the first epoch's time decides how many networks share the budget (:func:`networks_in_budget`); this one is
-    fitted to its share (``TrainResult.budget_share`` says how many).
+    fitted to its share (``TrainResult.budget_share`` says how many), and ``label`` is the ensemble's: the progress
+    calls this network 1 of as many as share the budget.
 
     The network trains on ``distributed.device`` (CUDA when present). Under torchrun every rank calls this with its
     shard of the batches; the network is wrapped in DDP, rank 0 validates, decides (early stop, time budget) and
@@ -287,8 +288,15 @@ def train(
     if writes:
         _write_history(run_dir / "metrics.jsonl", history)
     writer = _tensorboard_writer(run_dir / "tensorboard") if tensorboard and writes else None
+
+    def shown(networks: int) -> str:
+        return f"training {network_label(label, 0, networks) if budget_networks > 1 else label}".strip()
+
     with EpochProgress(
-        f"training {label}".strip(), total=epochs, done=start_epoch - 1, enabled=progress and writes
+        shown(budget_share if start_epoch > 1 else budget_networks),
+        total=epochs,
+        done=start_epoch - 1,
+        enabled=progress and writes,
     ) as epochs_bar:  # closed however the loop ends (a Ctrl-C or SIGTERM message then starts on a new line)
         started = time.perf_counter() - spent_before
         stopped_early = False
@@ -395,6 +403,7 @@ def train(
                 if budget_share > 1:
                     budget /= budget_share
                     logger.info("time budget: %d networks share it, %s each", budget_share, _seconds(budget))
+                epochs_bar.label = shown(budget_share)
                 fitted = dist.broadcast(budgeted_epochs(most_epochs(plan), first_s, budget))
                 if fitted != epochs:
                     logger.info("time budget %.0f s: training %d epochs (%d planned)", budget, fitted, epochs)

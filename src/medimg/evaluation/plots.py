@@ -37,7 +37,7 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     """Render ``fig`` with the Agg canvas and write it to ``path`` as PNG, atomically."""
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI)
+    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", pad_inches=0.1)  # no label cut off
     return atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -324,6 +324,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
+def _network_starts(networks: Sequence[Any]) -> list[int]:
+    """The row indices where each network's epochs begin."""
+    return [i for i, n in enumerate(networks) if i == 0 or n != networks[i - 1]]
+
+
 def _is_lr_key(key: str) -> bool:
     lowered = key.lower()
     return lowered == "lr" or lowered.startswith("lr_") or "learning_rate" in lowered
@@ -335,7 +340,9 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
     Every numeric key is plotted except ``"epoch"``, which is the x axis (row number + 1 when absent). Keys
     containing ``"loss"`` go to the loss panel; ``"lr"``/``"lr_*"``/``"*learning_rate*"`` to a log-scale
     learning-rate panel (only drawn when present); all others to the metrics panel. Rows may lack keys or
-    hold ``None``/NaN; those points are skipped.
+    hold ``None``/NaN; those points are skipped. Rows of an ensemble carry ``"network"`` (1, 2...): the networks
+    are drawn one after another, each curve broken between them, with a line and the network's number at each
+    start.
 
     Args:
         history: One mapping per epoch, e.g. ``{"epoch": 1, "train_loss": .7, "val_loss": .6,
@@ -355,21 +362,30 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
     for i, row in enumerate(history):
         if not isinstance(row, Mapping):
             raise ConfigError(f"history row {i} is a {type(row).__name__}, expected a dict of metric values")
-    xs = [float(row["epoch"]) if _is_number(row.get("epoch")) else float(i + 1) for i, row in enumerate(history)]
+    networks = [row.get("network", 1) for row in history]
+    several = len(set(networks)) > 1
+    if several:  # one after another: the x axis counts the epochs of all of them
+        xs = [float(i + 1) for i in range(len(history))]
+    else:
+        xs = [float(row["epoch"]) if _is_number(row.get("epoch")) else float(i + 1) for i, row in enumerate(history)]
     keys: list[str] = []
     for row in history:
         for key, value in row.items():
-            if key != "epoch" and key not in keys and _is_number(value):
+            if key not in ("epoch", "network") and key not in keys and _is_number(value):
                 keys.append(str(key))
-    series: dict[str, tuple[list[float], list[float]]] = {}
+    series: dict[str, list[tuple[list[float], list[float]]]] = {}  # key -> one (x, y) segment per network
     for key in keys:
-        points = [
-            (x, float(row[key]))
-            for x, row in zip(xs, history, strict=True)
-            if _is_number(row.get(key)) and math.isfinite(float(row[key]))
-        ]
-        if points:
-            series[key] = ([pt[0] for pt in points], [pt[1] for pt in points])
+        segments = []
+        for network in dict.fromkeys(networks):
+            points = [
+                (x, float(row[key]))
+                for x, row, n in zip(xs, history, networks, strict=True)
+                if n == network and _is_number(row.get(key)) and math.isfinite(float(row[key]))
+            ]
+            if points:
+                segments.append(([pt[0] for pt in points], [pt[1] for pt in points]))
+        if segments:
+            series[key] = segments
     if not series:
         raise ConfigError("history has no numeric values to plot besides 'epoch'")
     losses = [k for k in series if "loss" in k.lower()]
@@ -388,10 +404,36 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
         ax = fig.add_subplot(grid[idx], sharex=first_ax) if first_ax is not None else fig.add_subplot(grid[idx])
         first_ax = first_ax or ax
         for key in ks:
-            x_values, y_values = series[key]
             style = "--" if key.lower().startswith(("train", "trn")) else "-"
-            ax.plot(x_values, y_values, linestyle=style, marker=marker, markersize=3, linewidth=1.5, label=key)
-        if title == "Learning rate" and all(v > 0 for k in ks for v in series[k][1]):
+            colour = None
+            for x_values, y_values in series[key]:
+                (line,) = ax.plot(
+                    x_values,
+                    y_values,
+                    linestyle=style,
+                    marker=marker,
+                    markersize=3,
+                    linewidth=1.5,
+                    label=key if colour is None else "_nolegend_",
+                    color=colour,
+                )
+                colour = line.get_color()
+        if several:
+            for k, start in enumerate(_network_starts(networks)):
+                if k:
+                    ax.axvline(start + 0.5, color="0.5", linewidth=0.8, linestyle=":")
+                if idx == 0:
+                    ax.text(
+                        start + 0.5,
+                        1.0,
+                        f" network {networks[start]}",
+                        transform=ax.get_xaxis_transform(),
+                        va="top",
+                        ha="left",
+                        fontsize=8,
+                        color="0.35",
+                    )
+        if title == "Learning rate" and all(v > 0 for k in ks for _, ys in series[k] for v in ys):
             ax.set_yscale("log")
         ax.set_ylabel(title)
         ax.grid(True, alpha=0.3)
@@ -400,7 +442,7 @@ def plot_training_curves(history: Sequence[Mapping[str, Any]], path: str | os.Pa
             ax.tick_params(labelbottom=False)
     if first_ax is not None:
         first_ax.set_title("Training curves", fontsize=11)
-    fig.axes[-1].set_xlabel("Epoch")
+    fig.axes[-1].set_xlabel("Epoch (the networks one after another)" if several else "Epoch")
     if all(float(x).is_integer() for x in xs):
         fig.axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
+CURVE_KEYS = ("epoch", "network", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
 
 
 class ClassifyTask:
@@ -341,11 +341,17 @@ def _multilabel_targets(cases: Sequence[Case], case_ids: Sequence[str], remap: A
 
 
 def read_history(run_dir: Path) -> list[dict[str, float]]:
-    """The epochs of ``RUN/metrics.jsonl`` (empty when absent)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The epochs of ``RUN/metrics.jsonl`` (empty when absent); an ensemble's members' after them
+    (``RUN/member_k/metrics.jsonl``), every row then with its ``"network"`` (1, 2...)."""
+    paths = [run_dir / "metrics.jsonl"]
+    while (member := run_dir / f"member_{len(paths)}" / "metrics.jsonl").is_file():
+        paths.append(member)
+    rows = []
+    for k, path in enumerate(paths):
+        if path.is_file():
+            epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            rows += [{**row, "network": k + 1} for row in epochs] if len(paths) > 1 else epochs
+    return rows
 
 
 CLASSIFY = ClassifyTask()

@@ -1,0 +1,75 @@
+"""Figures a user looks at: an ensemble's training curves show every network (they showed the first only, with
+no word of the others), and no axis label is cut at the figure's edge (a 7-class Herlev confusion matrix lost the
+"T" of "True class" behind its long class names)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from medimg.evaluation import plots
+from medimg.tasks.classify.task import read_history
+
+HERLEV = [
+    "carcinoma_in_situ",
+    "light_dysplastic",
+    "moderate_dysplastic",
+    "normal_columnar",
+    "normal_intermediate",
+    "normal_superficiel",
+    "severe_dysplastic",
+]
+
+
+def test_no_label_of_a_confusion_matrix_with_long_class_names_touches_the_edge(tmp_path: Path) -> None:
+    counts = np.random.default_rng(0).integers(0, 20, (7, 7))
+    path = plots.plot_confusion_matrix(counts, HERLEV, tmp_path / "cm.png")
+    pixels = np.asarray(Image.open(path).convert("L"))
+    border = np.concatenate([pixels[:3].ravel(), pixels[-3:].ravel(), pixels[:, :3].ravel(), pixels[:, -3:].ravel()])
+    assert border.min() > 240  # white margins all round: nothing drawn was cut off
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch, history: list[dict[str, Any]], tmp_path: Path) -> Figure:
+    figures: list[Figure] = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (figures.append(fig), save(fig, path))[1])
+    plots.plot_training_curves(history, tmp_path / "curves.png")
+    return figures[0]
+
+
+def test_an_ensembles_curves_show_each_network_one_after_another(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    history = [{"epoch": e, "network": 1, "train_loss": 1.0 / e, "val_auc": 0.8, "lr": 1e-3} for e in (1, 2, 3)]
+    history += [{"epoch": e, "network": 2, "train_loss": 0.9 / e, "val_auc": 0.7, "lr": 1e-3} for e in (1, 2)]
+    fig = _drawn(monkeypatch, history, tmp_path)
+    loss_axis = fig.axes[0]
+    lines = [line for line in loss_axis.get_lines() if line.get_linestyle() == "--"]  # train_loss, not the separator
+    assert [list(line.get_xdata()) for line in lines] == [[1.0, 2.0, 3.0], [4.0, 5.0]]
+    assert lines[0].get_color() == lines[1].get_color()
+    assert [t.get_text() for t in loss_axis.get_legend().get_texts()] == ["train_loss"]
+    assert [t.get_text().strip() for t in loss_axis.texts] == ["network 1", "network 2"]
+    assert "networks one after another" in fig.axes[-1].get_xlabel()
+
+
+def test_a_single_networks_curves_are_drawn_by_epoch_as_before(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_auc": 0.8} for e in (1, 2, 3)]
+    fig = _drawn(monkeypatch, history, tmp_path)
+    assert [list(line.get_xdata()) for line in fig.axes[0].get_lines()] == [[1.0, 2.0, 3.0]]
+    assert not fig.axes[0].texts and fig.axes[-1].get_xlabel() == "Epoch"
+
+
+def test_the_history_of_an_ensemble_run_holds_every_members_epochs(tmp_path: Path) -> None:
+    (tmp_path / "member_1").mkdir()
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps({"epoch": e, "val_auc": 0.9}) for e in (1, 2)))
+    (tmp_path / "member_1" / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "val_auc": 0.8}) + "\n")
+    rows = read_history(tmp_path)
+    assert [(r["network"], r["epoch"]) for r in rows] == [(1, 1), (1, 2), (2, 1)]
+    (tmp_path / "member_1" / "metrics.jsonl").unlink()
+    assert read_history(tmp_path) == [{"epoch": 1, "val_auc": 0.9}, {"epoch": 2, "val_auc": 0.9}]
