@@ -346,7 +346,7 @@ def read_history(run_dir: Path) -> list[dict[str, float]]:
     paths = [run_dir / "metrics.jsonl"]
     while (member := run_dir / f"member_{len(paths)}" / "metrics.jsonl").is_file():
         paths.append(member)
-    rows = []
+    rows: list[dict[str, float]] = []
     for k, path in enumerate(paths):
         if path.is_file():
             epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
