@@ -73,3 +73,35 @@ def test_the_history_of_an_ensemble_run_holds_every_members_epochs(tmp_path: Pat
     assert [(r["network"], r["epoch"]) for r in rows] == [(1, 1), (1, 2), (2, 1)]
     (tmp_path / "member_1" / "metrics.jsonl").unlink()
     assert read_history(tmp_path) == [{"epoch": 1, "val_auc": 0.9}, {"epoch": 2, "val_auc": 0.9}]
+
+
+def test_the_html_confusion_matrix_of_seven_long_class_names_fits_the_page(tmp_path: Path) -> None:
+    """Its column headers (CARCINOMA_IN_SITU...) did not wrap: the table ran 480 px past the page's right edge in a
+    1100 px window, and a printed report lost its last columns. They now wrap after an underscore."""
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    from medimg.evaluation.report import build_classification_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 140)
+    probabilities = rng.dirichlet(np.ones(7), 140)
+    report = build_classification_report(
+        y, probabilities, HERLEV, split="test", model_name="resnet18", dataset_name="herlev", n_resamples=50
+    )
+    page_file = report.save_html(tmp_path / "report.html")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(page_file.as_uri())
+            table = page.locator("table.confusion").bounding_box()
+            main = page.locator("main").bounding_box()
+            assert table is not None and main is not None
+            assert table["x"] + table["width"] <= main["x"] + main["width"], (table, main)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1100
+        finally:
+            browser.close()

@@ -31,6 +31,7 @@ import html as _html
 import io
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 td.strong { font-weight: 700; }
 table.headline { max-width: 720px; }
 table.confusion { width: auto; }
+div.wide { overflow-x: auto; }
+table.confusion th, table.confusion td { padding: 6px 8px; }
+table.confusion thead th { letter-spacing: 0; }
 table.confusion td.cm { text-align: center; min-width: 72px; font-variant-numeric: tabular-nums; }
 table.confusion td.cm span { display: block; font-size: 11px; color: var(--muted); }
 table.confusion td.dark, table.confusion td.dark span { color: #fff; }
@@ -429,7 +433,7 @@ def matrix_table(
         return ""
     row_sums = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
-    head = "".join(f'<th scope="col">{escape(n)}</th>' for n in column_labels)
+    head = "".join(f'<th scope="col">{_breakable(n)}</th>' for n in column_labels)
     body = []
     for i, name in enumerate(row_labels):
         cells = []
@@ -443,10 +447,16 @@ def matrix_table(
         body.append(f'<tr><th scope="row">{escape(name)}</th>{"".join(cells)}</tr>')
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     return (
-        f'<table class="confusion">{cap}'
+        f'<div class="wide"><table class="confusion">{cap}'
         f'<thead><tr><th class="corner">{escape(corner)}</th>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def _breakable(name: str) -> str:
+    """``name`` escaped, with a line-break opportunity after each ``_``, ``-``, ``/`` and ``.``: a column header
+    ``carcinoma_in_situ`` wraps instead of widening the table past the page (seven Herlev classes did)."""
+    return re.sub(r"([_\-/.])", r"\1<wbr>", escape(name))
 
 
 # ------------------------------------------------------------------------------------------- images
