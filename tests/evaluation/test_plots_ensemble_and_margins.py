@@ -75,13 +75,29 @@ def test_the_history_of_an_ensemble_run_holds_every_members_epochs(tmp_path: Pat
     assert read_history(tmp_path) == [{"epoch": 1, "val_auc": 0.9}, {"epoch": 2, "val_auc": 0.9}]
 
 
-def test_the_html_confusion_matrix_of_seven_long_class_names_fits_the_page(tmp_path: Path) -> None:
-    """Its column headers (CARCINOMA_IN_SITU...) did not wrap: the table ran 480 px past the page's right edge in a
-    1100 px window, and a printed report lost its last columns. They now wrap after an underscore."""
+def _overflow(page_file: Path, selector: str) -> tuple[float, float, int]:
+    """The right edge of ``selector`` and of ``main``, and the document's width, in Chromium at 1100 px."""
     if not Path("/usr/bin/chromium").is_file():
         pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(page_file.as_uri())
+            box, main = page.locator(selector).bounding_box(), page.locator("main").bounding_box()
+            assert box is not None and main is not None
+            return box["x"] + box["width"], main["x"] + main["width"], page.evaluate("document.body.scrollWidth")
+        finally:
+            browser.close()
+
+
+def test_the_html_confusion_matrix_of_seven_long_class_names_fits_the_page(tmp_path: Path) -> None:
+    """Its column headers (CARCINOMA_IN_SITU...) did not wrap: the table ran 480 px past the page's right edge in a
+    1100 px window, and a printed report lost its last columns. They now wrap after an underscore."""
     from medimg.evaluation.report import build_classification_report
 
     rng = np.random.default_rng(0)
@@ -90,18 +106,20 @@ def test_the_html_confusion_matrix_of_seven_long_class_names_fits_the_page(tmp_p
     report = build_classification_report(
         y, probabilities, HERLEV, split="test", model_name="resnet18", dataset_name="herlev", n_resamples=50
     )
-    page_file = report.save_html(tmp_path / "report.html")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.goto(page_file.as_uri())
-            table = page.locator("table.confusion").bounding_box()
-            main = page.locator("main").bounding_box()
-            assert table is not None and main is not None
-            assert table["x"] + table["width"] <= main["x"] + main["width"], (table, main)
-            assert page.evaluate("document.documentElement.scrollWidth") <= 1100
-        finally:
-            browser.close()
+    table_edge, page_edge, width = _overflow(report.save_html(tmp_path / "report.html"), "table.confusion")
+    assert table_edge <= page_edge and width <= 1100
+
+
+def test_a_table_of_many_numeric_columns_wraps_its_headers_to_fit_the_page(tmp_path: Path) -> None:
+    """A segmentation report's per-class table (Dice, IoU, HD95, average surface distance (mm), ... Dice 95% CI)
+    kept every numeric header on one line and ran 280 px past the page."""
+    from medimg.evaluation.html import CSS, Column, table
+
+    titles = ["Dice (mean)", "IoU (mean)", "HD95 (mm)", "Average surface distance (mm)", "Sensitivity (mean)"]
+    titles += ["Precision (mean)", "Dice pooled over pixels", "Dice 95% CI"]
+    columns = [Column("name", "Class", kind="text"), *(Column(f"c{k}", t) for k, t in enumerate(titles))]
+    rows = [{"name": f"class_{i}", **{f"c{k}": 0.8 for k in range(len(titles))}} for i in (1, 2)]
+    page = tmp_path / "table.html"
+    page.write_text(f"<html><head><style>{CSS}</style></head><body><main>{table(rows, columns)}</main></body></html>")
+    table_edge, page_edge, width = _overflow(page, "table")
+    assert table_edge <= page_edge and width <= 1100
