@@ -384,3 +384,37 @@ def test_a_segmentation_rows_percentage_in_history_says_what_it_is(site: tuple[s
         cell = page.locator(f"#history tr[data-id='{ids['small']}'] td.num")
         meaning = "the mean probability of “foreground” over the pixels segmented as it"
         expect(cell).to_have_attribute("title", meaning)
+
+
+def test_a_long_class_name_beside_its_bar_wraps_after_an_underscore_not_in_mid_word(
+    site: tuple[str, str, dict[str, str]],
+) -> None:
+    """Herlev's classes showed as "normal_intermedi" / "ate" and "moderate_dysplas" / "tic" beside their bars."""
+    from playwright.sync_api import expect
+
+    base, token, ids = site
+    names = {"normal_intermediate": 0.6, "moderate_dysplastic": 0.3, "carcinoma_in_situ": 0.1}
+
+    def renamed(route: Any) -> None:
+        body = route.fetch().json()
+        prediction = {**body["prediction"], "label": "normal_intermediate", "probabilities": names}
+        route.fulfill(json={**body, "prediction": prediction})
+
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+        page.goto(base + "/")
+        page.fill("#token", token)
+        page.click("#signin-button")
+        page.route(f"**/v1/reports/{ids['small']}", renamed)
+        page.click(f"#history tr[data-id='{ids['small']}']")
+        expect(page.locator("[data-testid=probability]")).to_have_count(3)
+        labels = page.locator("[data-testid=probability] > span:first-child")
+        assert labels.all_inner_texts() == list(names)  # the names themselves, nothing inserted
+        # every piece of a name lies on one line: a piece broken over two lines has two boxes
+        pieces = labels.evaluate_all(
+            """spans => spans.flatMap(span => [...span.childNodes].filter(n => n.nodeType === 3).map(n => {
+                const range = document.createRange(); range.selectNodeContents(n);
+                return [n.textContent, range.getClientRects().length];
+            }))"""
+        )
+        assert all(lines == 1 for _, lines in pieces), pieces
