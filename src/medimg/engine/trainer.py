@@ -480,11 +480,13 @@ def train(
                         last_epoch_s,
                     )
             summary = {"loss": f"{row['train_loss']:.3f}"}
-            if hooks.validate is not None:  # this epoch's score, and the best one so far with its epoch
-                summary |= {
-                    f"val_{plan.monitor}": _score_text(current),
-                    "best": f"{_score_text(best_metric)} at epoch {best_epoch}",
-                }
+            if hooks.validate is not None:  # this epoch's score (when it validated), and the best so far
+                if val:
+                    summary[f"val_{plan.monitor}"] = _score_text(current)
+                elif best_epoch == 0:  # not validated yet: say when it will be
+                    summary["validated"] = f"every {_ordinal(plan.val_every)} epoch"
+                if best_epoch:
+                    summary["best"] = f"{_score_text(best_metric)} at epoch {best_epoch}"
             epochs_bar.epoch_done(epoch, summary)
     if hooks.validate is None:  # nothing to choose by: the weights of the last epoch trained
         best_state, best_metric = copy_state(selected), math.nan
@@ -535,6 +537,12 @@ def _tensorboard_writer(folder: Path) -> Any:
 def _seconds(value: float) -> str:
     """A duration for a log line: ``40 s``, ``0.5 s`` (a budget under a second did not read as ``0 s``)."""
     return f"{value:.0f} s" if value >= 10 else f"{value:.2g} s"
+
+
+def _ordinal(n: int) -> str:
+    """``2nd``, ``3rd``, ``11th``..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _score_text(value: float) -> str:
