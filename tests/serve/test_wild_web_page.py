@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -418,3 +419,20 @@ def test_a_long_class_name_beside_its_bar_wraps_after_an_underscore_not_in_mid_w
             }))"""
         )
         assert all(lines == 1 for _, lines in pieces), pieces
+
+
+def test_the_printed_report_shows_the_image_beside_its_heatmap(
+    site: tuple[str, str, dict[str, str]],
+) -> None:
+    """Printed, the image and its heatmap were stacked, each up to 15 cm wide: three A4 pages for one prediction
+    (a Herlev cell). They now stand side by side, up to 8 cm high: two pages."""
+    base, token, ids = site
+    with chromium() as browser:
+        page = browser.new_context(extra_http_headers={"Authorization": f"Bearer {token}"}).new_page()
+        page.emulate_media(media="print")
+        page.goto(f"{base}/v1/reports/{ids['small']}?format=html")
+        image, heatmap = (page.locator("figure img").nth(k).bounding_box() for k in (0, 1))
+        assert image is not None and heatmap is not None
+        assert abs(image["y"] - heatmap["y"]) < 1 and heatmap["x"] >= image["x"] + image["width"]  # side by side
+        assert image["height"] > 150  # not shrunk to a thumbnail
+        assert len(re.findall(rb"/Type\s*/Page\b", page.pdf(format="A4"))) <= 2  # A4 pages
