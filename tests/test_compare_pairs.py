@@ -3,6 +3,8 @@ tests count patients when the cases name them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,17 @@ def test_a_metric_without_an_interval_says_so_in_the_table() -> None:
 
     row = ComparisonRow("m", "x", "", 2, {"f1_macro": {"value": 1.0, "low": None, "high": None, "note": "no interval"}})
     assert "1.000 [no CI]" in to_markdown([row])
+
+
+def test_the_table_of_two_classes_names_the_class_of_sensitivity_and_specificity(tmp_path: Path) -> None:
+    """Herlev grouped into normal / abnormal: the table's 'sensitivity 1.000, specificity 0.571' did not say of which
+    class; abnormal (the second class) is the positive one."""
+    from medimg.evaluation.comparison import write_comparison
+
+    row = ComparisonRow("m", "x", "", 9, {"sensitivity": {"value": 1.0}, "specificity": {"value": 0.571}})
+    paths = write_comparison([row], [], tmp_path, title="t", classes=["normal", "abnormal"])
+    for kind in ("markdown", "html"):
+        text = paths[kind].read_text()
+        assert "sensitivity (abnormal)" in text and "specificity (normal)" in text, kind
+    three = write_comparison([row], [], tmp_path / "three", title="t", classes=["a", "b", "c"])
+    assert "sensitivity (" not in three["markdown"].read_text()  # macro averages: no one class

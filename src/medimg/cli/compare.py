@@ -166,8 +166,9 @@ def compare(
         title=f"Model comparison: {dataset.name}",
         notes=notes,
         extra={"data": str(dataset.root), "models": names, "seed": seed},
+        classes=dataset.class_names,
     )
-    typer.echo(to_markdown(rows))
+    typer.echo(to_markdown(rows, dataset.class_names))
     for chosen in dict.fromkeys(t["chosen"] for t in paired):
         typer.echo(chosen)
     for test in paired:

@@ -66,10 +66,20 @@ def metric_columns(rows: Sequence[ComparisonRow]) -> list[str]:
     return [m for m in METRICS if any(_value(r, m) is not None for r in rows)]
 
 
-def to_markdown(rows: Sequence[ComparisonRow]) -> str:
-    """A Markdown table: metric (95% CI), training time, inference time per image."""
+def metric_title(metric: str, classes: Sequence[str] = ()) -> str:
+    """A metric's column title; with two ``classes`` (negative, positive) sensitivity and specificity name the
+    class each is the recall of (``sensitivity (abnormal)``): a table of two classes did not say which was
+    positive."""
+    if len(classes) == 2 and metric in ("sensitivity", "specificity"):
+        return f"{metric} ({classes[1] if metric == 'sensitivity' else classes[0]})"
+    return metric
+
+
+def to_markdown(rows: Sequence[ComparisonRow], classes: Sequence[str] = ()) -> str:
+    """A Markdown table: metric (95% CI), training time, inference time per image (``classes``: the data's, for
+    :func:`metric_title`)."""
     metrics = metric_columns(rows)
-    header = ["model", "features", "n test", *metrics, "train s", "infer ms/img"]
+    header = ["model", "features", "n test", *(metric_title(m, classes) for m in metrics), "train s", "infer ms/img"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         name = f"{r.model} (published)" if r.reference else r.model
@@ -102,14 +112,17 @@ def to_html(
     *,
     title: str,
     notes: Sequence[str] = (),
+    classes: Sequence[str] = (),
 ) -> str:
-    """A self-contained HTML page (inline CSS, no JavaScript, every string escaped)."""
+    """A self-contained HTML page (inline CSS, no JavaScript, every string escaped; ``classes``: the data's, for
+    :func:`metric_title`)."""
     esc = html.escape
     metrics = metric_columns(rows)
     best = {
         m: max((v for r in rows if not r.reference and (v := _value(r, m)) is not None), default=None) for m in metrics
     }
-    head = "".join(f"<th>{esc(h)}</th>" for h in ["Model", "Features", "n test", *metrics, "Train s", "Infer ms/img"])
+    titles = ["Model", "Features", "n test", *(metric_title(m, classes) for m in metrics), "Train s", "Infer ms/img"]
+    head = "".join(f"<th>{esc(h)}</th>" for h in titles)
     body = []
     for r in rows:
         cells = [
@@ -182,8 +195,10 @@ def write_comparison(
     title: str,
     notes: Sequence[str] = (),
     extra: Mapping[str, Any] | None = None,
+    classes: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write ``comparison.json``, ``comparison.csv``, ``comparison.md`` and ``comparison.html``."""
+    """Write ``comparison.json``, ``comparison.csv``, ``comparison.md`` and ``comparison.html`` (``classes``: the
+    data's, in order: with two, the second is the positive one, named beside sensitivity and specificity)."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     record = {
@@ -196,6 +211,8 @@ def write_comparison(
     return {
         "json": atomic_write_json(folder / "comparison.json", record),
         "csv": atomic_write_text(folder / "comparison.csv", to_csv(rows)),
-        "markdown": atomic_write_text(folder / "comparison.md", to_markdown(rows)),
-        "html": atomic_write_text(folder / "comparison.html", to_html(rows, paired, title=title, notes=notes)),
+        "markdown": atomic_write_text(folder / "comparison.md", to_markdown(rows, classes)),
+        "html": atomic_write_text(
+            folder / "comparison.html", to_html(rows, paired, title=title, notes=notes, classes=classes)
+        ),
     }
