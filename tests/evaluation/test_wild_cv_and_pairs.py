@@ -29,6 +29,16 @@ def test_cv_page_names_fold_reports_where_folds_write_them() -> None:
     assert named == {f"fold_{k}/evaluations/cv-{split}/report.html" for k in range(2) for split in ("val", "test")}
 
 
+def test_the_fold_reports_are_links_a_click_opens() -> None:
+    """They were plain text: a reader had to type the path."""
+    page = cv_html({"folds": 1, "per_fold": [{"fold": 0, "val_accuracy": 0.5, "test_accuracy": 0.6}], "mean": {}})
+    links = dict((text, href) for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', page))
+    assert links == {
+        "validation report": "fold_0/evaluations/cv-val/report.html",
+        "test report": "fold_0/evaluations/cv-test/report.html",
+    }
+
+
 def test_cv_page_names_only_the_splits_a_fold_was_scored_on() -> None:
     page = cv_html({"folds": 1, "per_fold": [{"fold": 0, "val_accuracy": 0.5}], "mean": {}, "sd": {}})
     assert "fold_0/evaluations/cv-val/report.html" in page and "cv-test" not in page

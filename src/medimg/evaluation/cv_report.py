@@ -31,11 +31,17 @@ def _title(key: str) -> str:
     return f"{split} {_words(metric)}"
 
 
-def _fold_reports(row: Mapping[str, Any]) -> str:
-    """Where a fold's reports are, beside ``cv.html``: one per split it was scored on
+def _fold_reports(row: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Links to a fold's reports, relative to ``cv.html``: one per split it was scored on
     (``fold_k/evaluations/cv-val/report.html``, ``cv-test``), as :meth:`medimg.Model.fit` writes them."""
     scored = [split for split in ("val", "test") if any(str(key).startswith(f"{split}_") for key in row)]
-    return ", ".join(f"fold_{row.get('fold')}/evaluations/cv-{split}/report.html" for split in scored) or "—"
+    return [
+        (
+            f"{'validation' if split == 'val' else 'test'} report",
+            f"fold_{row.get('fold')}/evaluations/cv-{split}/report.html",
+        )
+        for split in scored
+    ]
 
 
 def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
@@ -95,7 +101,7 @@ def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
                 [
                     html.Column("fold", "Fold", digits=0, row_header=True),
                     *(html.Column(key, _title(key), digits=4) for key in keys),
-                    html.Column("report", "Fold reports", kind="text"),
+                    html.Column("report", "Fold reports", kind="links"),
                 ],
             ),
         )

@@ -355,15 +355,16 @@ class Column:
     Attributes:
         key: Key of the cell value in each row mapping (missing keys show as "—").
         title: Header text (escaped).
-        kind: ``"number"`` (right-aligned, :func:`format_value`), ``"text"`` (escaped) or ``"ci"`` (the value
-            is an interval mapping, shown with :func:`format_ci`).
+        kind: ``"number"`` (right-aligned, :func:`format_value`), ``"text"`` (escaped), ``"ci"`` (the value
+            is an interval mapping, shown with :func:`format_ci`) or ``"links"`` (the value is ``(text, href)``
+            pairs, shown as links, one per line).
         digits: Decimals for ``"number"`` and ``"ci"`` columns.
         row_header: Render the cells as row headers (``<th scope="row">``), typically the first column.
     """
 
     key: str
     title: str
-    kind: Literal["number", "text", "ci"] = "number"
+    kind: Literal["number", "text", "ci", "links"] = "number"
     digits: int = 3
     row_header: bool = False
 
@@ -387,7 +388,9 @@ def table(
 
         table([{"case_id": "c1", "dice": 0.91}], [Column("case_id", "Case", kind="text"), Column("dice", "Dice")])
     """
-    head = "".join(f'<th scope="col"{"" if c.kind == "text" else _NUM}>{escape(c.title)}</th>' for c in columns)
+    head = "".join(
+        f'<th scope="col"{"" if c.kind in ("text", "links") else _NUM}>{escape(c.title)}</th>' for c in columns
+    )
     body = []
     for row in rows:
         cells = []
@@ -397,9 +400,12 @@ def table(
                 text = format_ci(value if isinstance(value, Mapping) else None, c.digits)
             elif c.kind == "text":
                 text = _MISSING if value is None else escape(value)
+            elif c.kind == "links":
+                text = "<br>".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in value or ())
+                text = text or _MISSING
             else:
                 text = format_value(value, c.digits)
-            attrs = "" if c.kind == "text" else _NUM
+            attrs = "" if c.kind in ("text", "links") else _NUM
             cells.append(f'<th scope="row"{attrs}>{text}</th>' if c.row_header else f"<td{attrs}>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     cls = f' class="{escape(css_class)}"' if css_class else ""
