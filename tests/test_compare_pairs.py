@@ -3,6 +3,7 @@ tests count patients when the cases name them."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,5 +81,8 @@ def test_the_table_of_two_classes_names_the_class_of_sensitivity_and_specificity
     for kind in ("markdown", "html"):
         text = paths[kind].read_text()
         assert "sensitivity (abnormal)" in text and "specificity (normal)" in text, kind
+    row.metrics["roc_auc"] = {"value": 0.9}
+    heads = re.findall(r"<th>([^<]*)</th>", to_html([row], [], title="t", classes=["a_b", "c_d"]))
+    assert {"ROC AUC", "sensitivity (c_d)", "specificity (a_b)"} <= set(heads), heads  # words; names as they are
     three = write_comparison([row], [], tmp_path / "three", title="t", classes=["a", "b", "c"])
     assert "sensitivity (" not in three["markdown"].read_text()  # macro averages: no one class

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medimg.evaluation.html import metric_words
 from medimg.fileio import atomic_write_json, atomic_write_text
 
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")
@@ -66,13 +67,14 @@ def metric_columns(rows: Sequence[ComparisonRow]) -> list[str]:
     return [m for m in METRICS if any(_value(r, m) is not None for r in rows)]
 
 
-def metric_title(metric: str, classes: Sequence[str] = ()) -> str:
-    """A metric's column title; with two ``classes`` (negative, positive) sensitivity and specificity name the
-    class each is the recall of (``sensitivity (abnormal)``): a table of two classes did not say which was
-    positive."""
+def metric_title(metric: str, classes: Sequence[str] = (), *, words: bool = False) -> str:
+    """A metric's column title (its key, or in ``words``: ``ROC AUC``); with two ``classes`` (negative, positive)
+    sensitivity and specificity name the class each is the recall of (``sensitivity (abnormal)``): a table of two
+    classes did not say which was positive."""
+    title = metric_words(metric) if words else metric
     if len(classes) == 2 and metric in ("sensitivity", "specificity"):
-        return f"{metric} ({classes[1] if metric == 'sensitivity' else classes[0]})"
-    return metric
+        return f"{title} ({classes[1] if metric == 'sensitivity' else classes[0]})"
+    return title
 
 
 def to_markdown(rows: Sequence[ComparisonRow], classes: Sequence[str] = ()) -> str:
@@ -121,7 +123,8 @@ def to_html(
     best = {
         m: max((v for r in rows if not r.reference and (v := _value(r, m)) is not None), default=None) for m in metrics
     }
-    titles = ["Model", "Features", "n test", *(metric_title(m, classes) for m in metrics), "Train s", "Infer ms/img"]
+    titles = ["Model", "Features", "n test", *(metric_title(m, classes, words=True) for m in metrics)]
+    titles += ["Train s", "Infer ms/img"]
     head = "".join(f"<th>{esc(h)}</th>" for h in titles)
     body = []
     for r in rows:

@@ -19,16 +19,10 @@ __all__ = ["CV_PAGE", "cv_html"]
 CV_PAGE = "cv.html"
 
 
-def _words(metric: str) -> str:
-    """``"roc_auc"`` -> ``"ROC AUC"``."""
-    words = {"roc": "ROC", "auc": "AUC", "f1": "F1"}
-    return " ".join(words.get(w, w) for w in metric.split("_"))
-
-
 def _title(key: str) -> str:
     """``"test_roc_auc"`` -> ``"test ROC AUC"``."""
     split, _, metric = key.partition("_")
-    return f"{split} {_words(metric)}"
+    return f"{split} {html.metric_words(metric)}"
 
 
 def _fold_reports(row: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -74,7 +68,7 @@ def cv_html(summary: Mapping[str, Any], *, run_name: str = "") -> str:
     ]
     pooled = summary.get("pooled_val")
     if pooled:
-        rows = [{"metric": _words(key), "value": value} for key, value in pooled.items() if key != "n"]
+        rows = [{"metric": html.metric_words(key), "value": value} for key, value in pooled.items() if key != "n"]
         sections.append(
             html.section(
                 "Pooled out-of-fold validation",

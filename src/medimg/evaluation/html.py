@@ -460,6 +460,12 @@ def matrix_table(
     )
 
 
+def metric_words(metric: str) -> str:
+    """A metric's key in words: ``"roc_auc"`` -> ``"ROC AUC"``, ``"balanced_accuracy"`` -> ``"balanced accuracy"``."""
+    words = {"roc": "ROC", "auc": "AUC", "f1": "F1"}
+    return " ".join(words.get(w, w) for w in metric.split("_"))
+
+
 def _breakable(name: str) -> str:
     """``name`` escaped, with a line-break opportunity after each ``_``, ``-``, ``/`` and ``.``: a column header
     ``carcinoma_in_situ`` wraps instead of widening the table past the page (seven Herlev classes did)."""
