@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from medimg.evaluation import plots
-from medimg.tasks.classify.task import read_history
+from medimg.evaluation.training_curves import read_history
 
 HERLEV = [
     "carcinoma_in_situ",

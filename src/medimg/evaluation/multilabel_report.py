@@ -30,7 +30,7 @@ _PER_FINDING_COLUMNS = (
     html.Column("f1", "F1"),
 )
 
-_FIGURES = {"roc": "ROC curves per finding", "training_curves": "Training curves"}
+_FIGURES = {"roc": "ROC curves per finding"}
 
 
 @dataclass(kw_only=True)

@@ -44,6 +44,7 @@ from medimg.evaluation import folders, html, plots
 from medimg.evaluation.bootstrap import count_patients, headline_cis
 from medimg.evaluation.inputs import validate_inputs
 from medimg.evaluation.metrics import classification_metrics
+from medimg.evaluation.training_curves import TRAINING_CURVES
 from medimg.fileio import atomic_write_text, dumps_json, to_jsonable
 
 __all__ = [
@@ -264,14 +265,17 @@ class Report:
             images: ``{key: PNG or SVG bytes}`` from :meth:`to_html`.
         """
         optimistic = (self.extra or {}).get("optimistic")
+        curves = images.get(TRAINING_CURVES)
         parts = [
             *([html.note(html.escape(str(optimistic)), title="Optimistic scores", warning=True)] if optimistic else []),
             html.section(
                 "Headline metrics",
                 self.headline_intro() + "\n" + html.metrics_table(self.headline_rows(), ci_label=self.ci_label()),
             ),
-            *self.task_sections(images),
+            *self.task_sections({k: v for k, v in images.items() if k != TRAINING_CURVES}),
         ]
+        if curves is not None:
+            parts.append(html.section("Training", html.figure(curves, TRAINING_CAPTION)))
         if self.extra:
             parts.append(html.section("Run details", html.key_value_table(self.extra)))
         if self.GLOSSARY:
@@ -411,8 +415,13 @@ FIGURES: dict[str, str] = {
     "roc": "ROC curve",
     "confusion_matrix": "Confusion matrix",
     "reliability": "Reliability diagram (calibration)",
-    "training_curves": "Training curves",
 }
+
+#: The caption of the training curves every report shows in its "Training" section.
+TRAINING_CAPTION = (
+    "Training curves: loss, validation scores and learning rate per epoch (the networks of an ensemble one after "
+    "another)"
+)
 
 #: Default headline metrics of a classification report, in the order the CLI prints them.
 CLASSIFICATION_HEADLINE = ("accuracy", "balanced_accuracy", "roc_auc", "f1_macro", "sensitivity", "specificity")

@@ -117,6 +117,8 @@ def test_evaluate_writes_the_detections_it_scored(run: tuple[Model, Path], tmp_p
     model, voc = run
     model.evaluate(voc, split="all", n_resamples=10, out_dir=tmp_path / "e")
     rows = list(csv.DictReader((tmp_path / "e" / "detections.csv").open()))
+    assert (tmp_path / "e" / "training_curves.png").is_file()  # the run's curves, in the report's Training section
+    assert "<h2>Training</h2>" in (tmp_path / "e" / "report.html").read_text()
     counts = {r["case_id"]: int(r["predicted"]) for r in csv.DictReader((tmp_path / "e" / "per_image.csv").open())}
     assert {r["case_id"] for r in rows} == set(counts) and len(counts) == 12
     for case_id, n in counts.items():

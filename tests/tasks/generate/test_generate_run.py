@@ -57,6 +57,7 @@ def test_gan_run_is_a_complete_bundle_with_a_report(gan_run: Model) -> None:
     assert len(report.closest_pairs) >= 1
     page = (run / "report" / "report.html").read_text()
     assert "Samples per class" in page and "Memorisation check" in page and "data:image/png" in page
+    assert "<h2>Training</h2>" in page and (run / "report" / "training_curves.png").is_file()  # FD per epoch
     assert json.loads((run / "report" / "report.json").read_text())["format"] == "medimg.generation_report"
 
 

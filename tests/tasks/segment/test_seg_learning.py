@@ -49,6 +49,9 @@ def test_2d_learns_discs(run_2d: tuple[Path, Model]) -> None:
     assert ci["low"] <= report["metrics"]["dice_mean"] <= ci["high"]
     assert (model.last_report_dir_ / "report.html").read_text().count("<img") >= 1
     assert (model.last_report_dir_ / "per_case.csv").is_file()
+    # the training curves, which a segmentation report did not show (classification's did)
+    assert (model.last_report_dir_ / "training_curves.png").is_file()
+    assert "<h2>Training</h2>" in (model.last_report_dir_ / "report.html").read_text()
 
 
 def test_2d_reload_predicts_png_at_original_size(run_2d: tuple[Path, Model], tmp_path: Path) -> None:

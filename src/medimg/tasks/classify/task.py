@@ -26,6 +26,7 @@ from medimg.engine.batches import BatchSource, TensorBatches, resident_device
 from medimg.engine.distributed import Distributed
 from medimg.engine.run import TrainingSetup
 from medimg.errors import ConfigError, DatasetError, did_you_mean
+from medimg.evaluation.training_curves import curve_rows, read_history
 from medimg.io.orientation import check_recorded_orientation, read_as_trained
 from medimg.planning.plan import Plan, members_wanted
 from medimg.tasks.base import Planned, Trained, run_details
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CURVE_KEYS = ("epoch", "network", "train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
+CURVE_KEYS = ("train_loss", "val_loss", "val_auc", "val_balanced_accuracy", "lr")
 
 
 class ClassifyTask:
@@ -280,7 +281,7 @@ class ClassifyTask:
         probabilities = predict_proba(network, prepared.x, plan)
         history = []
         if model.run_dir_ is not None:
-            history = [{k: v for k, v in row.items() if k in CURVE_KEYS} for row in read_history(model.run_dir_)]
+            history = curve_rows(read_history(model.run_dir_), CURVE_KEYS)
         options = {
             "split": split,
             "model_name": " + ".join(
@@ -338,20 +339,6 @@ def _multilabel_targets(cases: Sequence[Case], case_ids: Sequence[str], remap: A
 
     by_id = {c.case_id: c for c in cases}
     return findings_matrix([by_id[i] for i in case_ids], len(names), remap, names)
-
-
-def read_history(run_dir: Path) -> list[dict[str, float]]:
-    """The epochs of ``RUN/metrics.jsonl`` (empty when absent); an ensemble's members' after them
-    (``RUN/member_k/metrics.jsonl``), every row then with its ``"network"`` (1, 2...)."""
-    paths = [run_dir / "metrics.jsonl"]
-    while (member := run_dir / f"member_{len(paths)}" / "metrics.jsonl").is_file():
-        paths.append(member)
-    rows: list[dict[str, float]] = []
-    for k, path in enumerate(paths):
-        if path.is_file():
-            epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            rows += [{**row, "network": k + 1} for row in epochs] if len(paths) > 1 else epochs
-    return rows
 
 
 CLASSIFY = ClassifyTask()

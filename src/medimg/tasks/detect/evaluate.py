@@ -104,9 +104,13 @@ def detections_csv(
 
 
 def save_report(report: DetectionReport, out_dir: Path, figures: dict[str, Path]) -> None:
-    """``out_dir/report.json``, ``report.html`` (with ``figures``: caption -> PNG path) and ``per_image.csv``."""
+    """``out_dir/report.json``, ``report.html`` (with ``figures``: caption -> PNG path, and the run's training
+    curves), ``training_curves.png`` and ``per_image.csv``."""
+    from medimg.evaluation.training_curves import write_training_curves
+
     report.save_json(out_dir / "report.json")
-    report.save_html(out_dir / "report.html", images=figures)
+    curves = write_training_curves((report.extra or {}).get("run_dir"), out_dir)
+    report.save_html(out_dir / "report.html", images={**figures, **curves})
     atomic_write_text(out_dir / "per_image.csv", per_image_csv(report.images))
 
 

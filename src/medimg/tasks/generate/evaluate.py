@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from medimg.errors import DatasetError
+from medimg.evaluation.training_curves import write_training_curves
 from medimg.tasks.generate.features import feature_space_of_run
 from medimg.tasks.generate.metrics import (
     JACKKNIFE_GROUPS,
@@ -168,6 +169,7 @@ def evaluate_generator(
         path = out_dir / f"{_file_stem(key)}.png"
         path.write_bytes(data)
         paths[key] = path
+    paths |= write_training_curves((report.extra or {}).get("run_dir"), out_dir)
     report.save_json(out_dir / "report.json")
     report.save_html(out_dir / "report.html", images=paths)
     return report

@@ -350,11 +350,16 @@ def plot_overlay(
 def write_segmentation_report(
     report: SegmentationReport, folder: Path, *, overlays: Mapping[str, str | os.PathLike[str]] | None = None
 ) -> dict[str, Path]:
-    """Write ``report.json``, ``report.html`` (overlays embedded) and ``per_case.csv`` (a row per case: ``case_id``,
-    ``patient_id`` when the data name patients, then the metrics) into ``folder``."""
+    """Write ``report.json``, ``report.html`` (overlays and the run's training curves embedded),
+    ``training_curves.png`` and ``per_case.csv`` (a row per case: ``case_id``, ``patient_id`` when the data name
+    patients, then the metrics) into ``folder``."""
+    from medimg.evaluation.training_curves import write_training_curves
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": report.save_json(folder / "report.json")}
-    paths["html"] = report.save_html(folder / "report.html", images=overlays)
+    curves = write_training_curves((report.extra or {}).get("run_dir"), folder)
+    paths |= curves
+    paths["html"] = report.save_html(folder / "report.html", images={**(overlays or {}), **curves})
     buffer = io.StringIO()
     if report.cases:
         writer = csv.DictWriter(buffer, fieldnames=list(report.cases[0]))
