@@ -95,7 +95,7 @@ def test_an_image_without_detections_is_a_valid_report() -> None:
     import numpy as np
 
     from medimg.serve.detection import count_text, detection_fields
-    from medimg.serve.reports import report_fhir
+    from medimg.serve.reports import report_fhir, report_html
     from medimg.serve.storage import ReportRow
     from medimg.tasks.detect.predict import DetectionPrediction
 
@@ -126,8 +126,12 @@ def test_an_image_without_detections_is_a_valid_report() -> None:
         **fields,
     )
     fhir = report_fhir(row)
-    values = [r["valueQuantity"]["value"] for r in fhir["contained"] if r["resourceType"] == "Observation"]
+    observations = [r for r in fhir["contained"] if r["resourceType"] == "Observation"]
+    values = [r["valueQuantity"]["value"] for r in observations]
     assert values == [0, 0] and fhir["conclusion"].startswith("Detected: nothing detected.")
+    assert not any("component" in r for r in observations)  # no box, no "highest detection score" of 0
+    printed = report_html(row)
+    assert "0.00" not in printed and printed.count('<td class="num">–</td>') == 2  # the same on paper
 
 
 def test_browser_draws_the_boxes(det_run: Path, tmp_path: Path) -> None:
@@ -173,6 +177,14 @@ def test_browser_draws_the_boxes(det_run: Path, tmp_path: Path) -> None:
                 first = page.locator("#boxes rect").first
                 assert float(first.get_attribute("x") or "nan") == pytest.approx(boxes[0]["x1"])
                 page.screenshot(path=str(tmp_path / "detect-page.png"), full_page=True)
+                # a class without a box has no highest score ("0.00" read as a box scored 0)
+                page.evaluate(
+                    """() => showDetection({prediction: {probabilities: {cell: 0.9, debris: 0}}}, {counts: {cell: 2,
+                    debris: 0}, total: 2, colours: {cell: '#f00', debris: '#00f'}, boxes: [], image_size: [8, 8]})"""
+                )
+                rows = page.locator("[data-testid=detect-class]")
+                assert rows.nth(0).locator("td").all_inner_texts()[1:3] == ["2", "0.90"]
+                assert rows.nth(1).locator("td").all_inner_texts()[1:3] == ["0", "–"]
                 page.uncheck("#toggle-heatmap")
                 expect(page.locator("#boxes")).to_be_hidden()
             finally:

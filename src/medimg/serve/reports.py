@@ -322,7 +322,7 @@ def report_html(row: ReportRow) -> str:
         rows = "".join(
             f'<tr><td><span class="swatch" style="background:{e(detection["colours"].get(name, "#888"))}"></span>'
             f'{e(name)}</td><td class="num">{n:,}</td><td class="num">'
-            f"{row.probabilities.get(name, 0.0):.2f}</td></tr>"
+            f"{f'{row.probabilities.get(name, 0.0):.2f}' if n else '–'}</td></tr>"  # no box: no score (was 0.00)
             for name, n in detection["counts"].items()
         )
         table = (
@@ -507,15 +507,14 @@ def _segment_observations(row: ReportRow, created: str) -> list[dict[str, Any]]:
 
 def _detect_observations(row: ReportRow, detection: dict[str, Any], created: str) -> list[dict[str, Any]]:
     """One Observation per class: the number of detected objects (zeros included), the highest box score as a
-    component."""
+    component (none without a box: a score of 0 read as a box scored 0)."""
     observations = []
     for index, (name, count) in enumerate(detection.get("counts", {}).items()):
         value = {"value": int(count), "unit": "objects", "system": _UCUM, "code": "{objects}"}
         score = {"value": round(float(row.probabilities.get(name, 0.0)), 6), "unit": "score", "system": _UCUM}
         component = [{"code": {"text": "highest detection score"}, "valueQuantity": {**score, "code": "1"}}]
-        observations.append(
-            _observation(index, f"Detected count of class '{name}'", created, value, component=component)
-        )
+        extra = {"component": component} if count else {}
+        observations.append(_observation(index, f"Detected count of class '{name}'", created, value, **extra))
     return observations
 
 
