@@ -709,7 +709,7 @@ def predict(
     exclude: Exclude = None,
     scale: Scale = None,
 ) -> None:
-    """Predict labels and class probabilities for images (optionally with Grad-CAM explanations).
+    """Predict with a trained model: labels and probabilities, masks or boxes (optionally with Grad-CAM heatmaps).
 
     Each input is compared with what the model was trained on: one outside it gets a warning and
     "domain": {"in_domain": false, "reasons": [...]} in the output (--strict refuses it). --out DIR (a folder)
