@@ -123,3 +123,38 @@ def test_a_table_of_many_numeric_columns_wraps_its_headers_to_fit_the_page(tmp_p
     page.write_text(f"<html><head><style>{CSS}</style></head><body><main>{table(rows, columns)}</main></body></html>")
     table_edge, page_edge, width = _overflow(page, "table")
     assert table_edge <= page_edge and width <= 1100
+
+
+def test_a_printed_report_puts_its_figures_two_abreast_and_packs_the_run_details(tmp_path: Path) -> None:
+    """Printed, each figure took up to 15 cm on its own and the run details (plan and training summary as JSON) ran
+    one value per line: a 7-class report was 8 A4 pages, a segmentation report 12. Now figures stand two abreast
+    and the details run in three small columns (7 pages each)."""
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    from medimg.evaluation.report import build_classification_report, write_report
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 140)
+    probabilities = rng.dirichlet(np.ones(7), 140)
+    report = build_classification_report(
+        y, probabilities, HERLEV, split="test", model_name="resnet18", dataset_name="herlev", n_resamples=50,
+        extra={"plan": {f"field_{k}": k for k in range(60)}},
+    )  # fmt: skip
+    page_file = write_report(report, tmp_path, y_true=y, probabilities=probabilities)["html"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 700, "height": 1000})
+            page.emulate_media(media="print")
+            page.goto(page_file.as_uri())
+            first, second = (page.locator(".figures figure").nth(k).bounding_box() for k in (0, 1))
+            assert first is not None and second is not None
+            assert abs(first["y"] - second["y"]) < 1 and second["x"] > first["x"] + first["width"] - 1  # abreast
+            columns = page.locator("table.details pre").first.evaluate("e => getComputedStyle(e).columnCount")
+            assert columns == "3"
+        finally:
+            browser.close()

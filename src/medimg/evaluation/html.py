@@ -117,9 +117,11 @@ footer { margin-top: 24px; font-size: 12px; color: var(--muted); }
 @media print {
   body { font-size: 11pt; }
   main { max-width: none; padding: 0; }
-  .figures { display: block; }
-  figure { break-inside: avoid; page-break-inside: avoid; margin-bottom: 10px; border: none; }
-  figure img { max-width: 15cm; margin: 0 auto; }
+  .figures { grid-template-columns: 1fr 1fr; gap: 10px; }
+  figure { break-inside: avoid; page-break-inside: avoid; margin-bottom: 0; border: none; padding: 0; }
+  figure img { max-width: 100%; margin: 0 auto; }
+  table.details pre { font-size: 7pt; column-count: 3; column-gap: 12px; }
+  table.details tr { break-inside: auto; page-break-inside: auto; }
   table, tr, .limitations, .callout { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

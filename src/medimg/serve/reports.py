@@ -436,10 +436,9 @@ def report_html(row: ReportRow) -> str:
         " .headline { font-size: 20px; margin: 10px 0 4px; } figure img { image-rendering: auto; }"
         " .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }"
         " .ood { color: #c0392b; font-size: 15px; font-weight: 600; }"
-        # printed: the image and its heatmap (or overlay) side by side, so a report fits one A4 page (stacked at
-        # 15 cm each they took three)
-        " @media print { .figures { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }"
-        " figure { margin-bottom: 0; } figure img { width: 100%; max-height: 8cm; object-fit: contain; } }"
+        # printed: the image and its heatmap (or overlay) side by side as every report's figures (stacked at 15 cm
+        # each they took three A4 pages), a small upload enlarged to the column
+        " @media print { figure img { width: 100%; max-height: 8cm; object-fit: contain; } }"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>medimg report {e(row.id[:8])}</title>
