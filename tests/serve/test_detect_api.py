@@ -183,6 +183,16 @@ def test_browser_draws_the_boxes(det_run: Path, tmp_path: Path) -> None:
                     debris: 0}, total: 2, colours: {cell: '#f00', debris: '#00f'}, boxes: [], image_size: [8, 8]})"""
                 )
                 rows = page.locator("[data-testid=detect-class]")
+                page.set_viewport_size({"width": 375, "height": 800})  # a phone: "Platelets" fell below its swatch
+                swatch_top, name_top = (
+                    rows.nth(1)
+                    .locator("td")
+                    .first.evaluate(
+                        """e => { const r = document.createRange(); r.selectNodeContents(e.lastChild);
+                    return [e.firstChild.getBoundingClientRect().bottom, r.getBoundingClientRect().bottom]; }"""
+                    )
+                )
+                assert abs(swatch_top - name_top) < 6, (swatch_top, name_top)  # on one line
                 assert rows.nth(0).locator("td").all_inner_texts()[1:3] == ["2", "0.90"]
                 assert rows.nth(1).locator("td").all_inner_texts()[1:3] == ["0", "–"]
                 page.uncheck("#toggle-heatmap")
