@@ -142,15 +142,19 @@ def test_a_printed_report_puts_its_figures_two_abreast_and_packs_the_run_details
         y, probabilities, HERLEV, split="test", model_name="resnet18", dataset_name="herlev", n_resamples=50,
         extra={"plan": {f"field_{k}": k for k in range(60)}},
     )  # fmt: skip
-    page_file = write_report(report, tmp_path, y_true=y, probabilities=probabilities)["html"]
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_auc": 0.8} for e in (1, 2, 3)]
+    page_file = write_report(report, tmp_path, y_true=y, probabilities=probabilities, history=history)["html"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
         )
         try:
-            page = browser.new_page(viewport={"width": 700, "height": 1000})
-            page.emulate_media(media="print")
+            page = browser.new_page(viewport={"width": 1100, "height": 1000})
             page.goto(page_file.as_uri())
+            curves = page.locator("section > figure").first.bounding_box()  # the Training section's one figure
+            assert curves is not None and curves["width"] <= 720  # not the page's whole width (936 px)
+            page.set_viewport_size({"width": 700, "height": 1000})
+            page.emulate_media(media="print")
             first, second = (page.locator(".figures figure").nth(k).bounding_box() for k in (0, 1))
             assert first is not None and second is not None
             assert abs(first["y"] - second["y"]) < 1 and second["x"] > first["x"] + first["width"] - 1  # abreast

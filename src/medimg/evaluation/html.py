@@ -104,6 +104,7 @@ caption { caption-side: bottom; text-align: left; font-size: 12px; color: var(--
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 18px; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; background: #fff; }
 figure img { width: 100%; height: auto; display: block; }
+section > figure { max-width: 720px; }
 figcaption { font-size: 13px; color: var(--muted); text-align: center; margin-top: 4px; }
 pre { margin: 0; white-space: pre-wrap; font-size: 12px; }
 dl.howto dt { font-weight: 700; margin-top: 6px; }
