@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
+from tests.serve.support import chromium
 
 from medimg.evaluation import plots
 from medimg.evaluation.training_curves import read_history
@@ -77,22 +78,12 @@ def test_the_history_of_an_ensemble_run_holds_every_members_epochs(tmp_path: Pat
 
 def _overflow(page_file: Path, selector: str) -> tuple[float, float, int]:
     """The right edge of ``selector`` and of ``main``, and the document's width, in Chromium at 1100 px."""
-    if not Path("/usr/bin/chromium").is_file():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 800})
-            page.goto(page_file.as_uri())
-            box, main = page.locator(selector).bounding_box(), page.locator("main").bounding_box()
-            assert box is not None and main is not None
-            return box["x"] + box["width"], main["x"] + main["width"], page.evaluate("document.body.scrollWidth")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(page_file.as_uri())
+        box, main = page.locator(selector).bounding_box(), page.locator("main").bounding_box()
+        assert box is not None and main is not None
+        return box["x"] + box["width"], main["x"] + main["width"], page.evaluate("document.body.scrollWidth")
 
 
 def test_the_html_confusion_matrix_of_seven_long_class_names_fits_the_page(tmp_path: Path) -> None:
@@ -129,10 +120,6 @@ def test_a_printed_report_puts_its_figures_two_abreast_and_packs_the_run_details
     """Printed, each figure took up to 15 cm on its own and the run details (plan and training summary as JSON) ran
     one value per line: a 7-class report was 8 A4 pages, a segmentation report 12. Now figures stand two abreast
     and the details run in three small columns (7 pages each)."""
-    if not Path("/usr/bin/chromium").is_file():
-        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
     from medimg.evaluation.report import build_classification_report, write_report
 
     rng = np.random.default_rng(0)
@@ -144,21 +131,15 @@ def test_a_printed_report_puts_its_figures_two_abreast_and_packs_the_run_details
     )  # fmt: skip
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_auc": 0.8} for e in (1, 2, 3)]
     page_file = write_report(report, tmp_path, y_true=y, probabilities=probabilities, history=history)["html"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(page_file.as_uri())
-            curves = page.locator("section > figure").first.bounding_box()  # the Training section's one figure
-            assert curves is not None and curves["width"] <= 720  # not the page's whole width (936 px)
-            page.set_viewport_size({"width": 700, "height": 1000})
-            page.emulate_media(media="print")
-            first, second = (page.locator(".figures figure").nth(k).bounding_box() for k in (0, 1))
-            assert first is not None and second is not None
-            assert abs(first["y"] - second["y"]) < 1 and second["x"] > first["x"] + first["width"] - 1  # abreast
-            columns = page.locator("table.details pre").first.evaluate("e => getComputedStyle(e).columnCount")
-            assert columns == "3"
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.goto(page_file.as_uri())
+        curves = page.locator("section > figure").first.bounding_box()  # the Training section's one figure
+        assert curves is not None and curves["width"] <= 720  # not the page's whole width (936 px)
+        page.set_viewport_size({"width": 700, "height": 1000})
+        page.emulate_media(media="print")
+        first, second = (page.locator(".figures figure").nth(k).bounding_box() for k in (0, 1))
+        assert first is not None and second is not None
+        assert abs(first["y"] - second["y"]) < 1 and second["x"] > first["x"] + first["width"] - 1  # abreast
+        columns = page.locator("table.details pre").first.evaluate("e => getComputedStyle(e).columnCount")
+        assert columns == "3"
