@@ -10,6 +10,7 @@ Layout::
     RUN/metadata.json      versions, labels, input spec, training summary
     RUN/model.pt           selected weights (state_dict)
     RUN/metrics.jsonl      one line per epoch
+    RUN/member_k/          ensemble member k's checkpoints and metrics (k >= 1; member 0 is the run folder)
     RUN/checkpoints/       last.pt (resume) and best.pt
     RUN/report/            report.json, report.html, plots
     RUN/tensorboard/       TensorBoard event files
@@ -210,6 +211,12 @@ def discard_unused_copy(folder: Path) -> None:
             shutil.rmtree(folder)
     except OSError:  # a copy that cannot be removed stays: harmless
         logger.debug("could not remove %s", folder, exc_info=True)
+
+
+def member_dir(run_dir: Path, k: int) -> Path:
+    """Where ensemble member ``k`` (from 0) keeps its checkpoints and ``metrics.jsonl``: the run folder itself for
+    the first, ``RUN/member_k`` for the others."""
+    return run_dir if k == 0 else run_dir / f"member_{k}"
 
 
 def create_run_dir(base: str | Path, dataset_name: str) -> Path:

@@ -26,6 +26,7 @@ from medimg.engine.distributed import Distributed
 from medimg.engine.progress import network_label
 from medimg.engine.trainer import TaskHooks, TrainResult, train
 from medimg.planning.plan import TrainingPlan, members_wanted
+from medimg.run_folder import member_dir
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def train_members(
         member = member_seed(seed, k)
         torch.manual_seed(member)  # the initial weights too: same seed, same model
         network = build(single.member(k))
-        folder = run_dir if k == 0 else run_dir / f"member_{k}"
+        folder = member_dir(run_dir, k)
         begun = k == 0 or dist.broadcast(folder.exists())  # rank 0's view: it makes the folder as the member starts
         result = train(
             network,

@@ -11,6 +11,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from medimg.run_folder import member_dir
+
 #: the key of the figure in a report's images
 TRAINING_CURVES = "training_curves"
 #: per-epoch bookkeeping in ``metrics.jsonl``, not curves (throughput keys, ``train_images_per_s``..., too)
@@ -21,8 +23,8 @@ def read_history(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The epochs of ``RUN/metrics.jsonl`` (empty when absent); an ensemble's members' after them
     (``RUN/member_k/metrics.jsonl``), every row then with its ``"network"`` (1, 2...)."""
     run = Path(run_dir)
-    paths = [run / "metrics.jsonl"]
-    while (member := run / f"member_{len(paths)}" / "metrics.jsonl").is_file():
+    paths = [member_dir(run, 0) / "metrics.jsonl"]
+    while (member := member_dir(run, len(paths)) / "metrics.jsonl").is_file():
         paths.append(member)
     rows: list[dict[str, Any]] = []
     for k, path in enumerate(paths):
