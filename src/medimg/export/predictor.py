@@ -41,6 +41,7 @@ from medimg.tasks.series_prediction import series_files, with_series
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
+    from medimg.tasks.segment.field_of_view import FieldOfViewRule
 
 logger = logging.getLogger(__name__)
 
@@ -305,6 +306,15 @@ class OnnxPredictor:
         return len(spec.get("patch_size") or spec.get("input_size") or (0, 0))
 
     @property
+    def field_of_view(self) -> FieldOfViewRule | None:
+        """How a segmentation model finds an image's field of view (its training masks had one), or ``None``:
+        :mod:`medimg.tasks.segment.field_of_view`."""
+        from medimg.tasks.segment.field_of_view import FieldOfViewRule
+
+        rule = self.preprocessing.get("field_of_view")
+        return FieldOfViewRule.model_validate(rule) if rule else None
+
+    @property
     def window(self) -> str | tuple[float, float] | None:
         """The intensity window the model was trained with (applied when reading DICOM/NIfTI)."""
         from medimg.io.windowing import window_from_json
@@ -403,7 +413,8 @@ class OnnxPredictor:
 
         Returns:
             ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
-            post-processed with the exported method.
+            post-processed with the exported method, and 0 outside the image's field of view where the training
+            masks had one (:attr:`field_of_view`).
 
         Raises:
             DatasetError: the image has the wrong dimensionality or channel count for the model.
@@ -411,6 +422,7 @@ class OnnxPredictor:
         from medimg.data.tiff_stacks import by_sections, is_stack
         from medimg.export import segment
         from medimg.io.orientation import in_canonical_orientation
+        from medimg.tasks.segment.field_of_view import field_of_view_of
 
         self._require_task("segment", "segment_image")
         if self.spatial_dims == 2 and is_stack(image):  # a 2D model's stack (a multi-page TIFF): section by section
@@ -430,7 +442,10 @@ class OnnxPredictor:
             )
             return labels, probs
 
-        return in_canonical_orientation(image, run) if spec.get("canonical_orientation") else run(image)
+        labels, probs = in_canonical_orientation(image, run) if spec.get("canonical_orientation") else run(image)
+        if (region := field_of_view_of(self.field_of_view, image.array, image.source)) is not None:
+            labels = np.where(region, labels, 0).astype(np.uint8)
+        return labels, probs
 
     def segment_images(
         self, images: Sequence[ImageData], out_dir: str | Path | None = None, *, write_masks: bool = True

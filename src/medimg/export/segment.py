@@ -27,6 +27,7 @@ import numpy as np
 
 from medimg.export.preprocess import denoise_step, linear_axis
 from medimg.tasks.segment.arrays import network_input
+from medimg.tasks.segment.field_of_view import MAX_SURROUND_CONTRAST, SURROUND_SLACK
 
 # The torch-free pieces the PyTorch path shares, re-exported for the ONNX predictor and the service.
 from medimg.tasks.segment.masks import SegmentationPrediction as SegmentationPrediction
@@ -59,6 +60,7 @@ SEGMENT_PREPROCESSING_KEYS = (
     "tta_passes",
     "postprocessing",
     "min_object_fraction",
+    "field_of_view",
     "mask_values",
 )
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`;
@@ -68,12 +70,13 @@ SEGMENT_PREPROCESSING_KEYS = (
 SEGMENT_REQUIRED_KEYS = tuple(
     key
     for key in SEGMENT_PREPROCESSING_KEYS
-    if key not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation", "mask_values")
+    if key
+    not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation", "field_of_view", "mask_values")
 )
 """The fields every segmentation export holds: exports of earlier medimg versions lack ``denoise``,
 ``denoise_radius``, ``clahe`` and ``canonical_orientation`` (read as off), ``tta_passes`` (read from their
-``tta_flip_axes``) and ``mask_values`` (masks written as class indices, 0/255 when binary); an export whose masks'
-values are the class indices has no ``mask_values`` either."""
+``tta_flip_axes``), ``field_of_view`` (segmented everywhere) and ``mask_values`` (masks written as class indices,
+0/255 when binary); an export whose masks' values are the class indices has no ``mask_values`` either."""
 
 
 def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
@@ -356,6 +359,17 @@ def segment_preprocessing_steps(spec: Mapping[str, Any], *, window: Any = None) 
         steps.append(
             "post-processing: per foreground class drop connected components (full connectivity) smaller than "
             f"{float(spec['min_object_fraction']):g} of that class's largest; removed pixels become background"
+        )
+    rule = spec.get("field_of_view")
+    if rule:
+        steps.append(
+            "field of view: the brightest channel at each pixel; threshold t = p1 + "
+            f"{float(rule['fraction']):g} x (Otsu threshold - p1), p1 its 1st percentile; the largest connected "
+            "component above t (face connectivity), holes filled, is the field of view; label 0 outside it. Not "
+            f"applied (with a warning) when the outside covers less than {float(rule['surround_share'][0]):g} / "
+            f"{SURROUND_SLACK:g} or more than min(0.95, {float(rule['surround_share'][1]):g} x {SURROUND_SLACK:g}) "
+            f"of the image, or its median lies more than {MAX_SURROUND_CONTRAST:g} of the way from p1 to the "
+            "inside's median (medimg.tasks.segment.field_of_view)"
         )
     if values:
         steps.append(

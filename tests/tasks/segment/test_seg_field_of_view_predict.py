@@ -22,7 +22,7 @@ def test_predict_warns_when_the_model_was_trained_with_field_of_view_masks(
     image = next(iter(disc_files(trained, tmp_path / "inputs").values()))
     with caplog.at_level(logging.WARNING):
         Model.load(trained).predict([image], out_dir=tmp_path / "plain")
-    assert "field-of-view" not in caplog.text  # trained without one: nothing to say
+    assert "region-of-interest" not in caplog.text  # trained without one: nothing to say
 
     with_fov = tmp_path / "fov_run"
     shutil.copytree(trained, with_fov)
@@ -31,4 +31,4 @@ def test_predict_warns_when_the_model_was_trained_with_field_of_view_masks(
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         Model.load(with_fov).predict([image], out_dir=tmp_path / "fov")
-    assert "trained with field-of-view (ROI) masks: outside them its output was never trained" in caplog.text
+    assert "trained with region-of-interest masks: outside them its output was never trained" in caplog.text

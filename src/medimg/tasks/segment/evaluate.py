@@ -17,6 +17,7 @@ from medimg.io.image import ImageData
 from medimg.io.orientation import in_canonical_orientation
 from medimg.planning.domain import TrainingDomain
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
+from medimg.tasks.segment.field_of_view import field_of_view_of
 from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
 from medimg.tasks.segment.labels import IGNORE
 from medimg.tasks.segment.masks import (
@@ -50,7 +51,8 @@ def segment_image(
 
     Returns:
         ``(labels (*spatial) uint8, probabilities (K, *spatial) float32)`` in the file's geometry; labels are
-        post-processed with the plan's method and 0 outside ``roi``.
+        post-processed with the plan's method and 0 outside ``roi`` (default: the image's field of view by the
+        plan's rule, :func:`~medimg.tasks.segment.field_of_view.field_of_view_of`).
     """
 
     def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +65,8 @@ def segment_image(
         return labels, probs.numpy()
 
     labels, probs = in_canonical_orientation(image, run) if plan.canonical_orientation else run(image)
+    if roi is None:
+        roi = field_of_view_of(plan.field_of_view, image.array, image.source)
     if roi is not None:
         labels = np.where(roi, labels, 0).astype(np.uint8)
     return labels, probs

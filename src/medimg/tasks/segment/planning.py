@@ -29,6 +29,7 @@ from medimg.planning.plan import (
     non_negative_axes,
 )
 from medimg.planning.semi_supervised import SemiSupervisedPlan, determine_semi_supervised
+from medimg.tasks.segment.field_of_view import FieldOfViewRule
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding
 
 MAX_PATCH_2D = 128
@@ -69,6 +70,11 @@ class SegFingerprint(BaseModel):
         "7; a line: grows with length / width); None for volumes, masks without foreground and older runs",
     )
     has_roi: bool = Field(description="cases carry a region-of-interest (field-of-view) mask or ignored pixels")
+    field_of_view: FieldOfViewRule | None = Field(
+        None,
+        description="how the training cases' field-of-view masks are found in an image (its bright region); None "
+        "when they had none, or masks that are not their images' bright region (medimg.tasks.segment.field_of_view)",
+    )
     domain: TrainingDomain | None = Field(
         None, description="what inference inputs are checked against (medimg.planning.domain); None in older runs"
     )
@@ -190,6 +196,11 @@ class SegPlan(TrainingPlan):
     min_object_fraction: float = Field(
         0.1, ge=0, le=1, description="remove_small: drop components below this share of the median object size"
     )
+    field_of_view: FieldOfViewRule | None = Field(
+        None,
+        description="predictions are background outside each image's field of view, found as the training masks' "
+        "was (medimg.tasks.segment.field_of_view); null: segment everywhere",
+    )
 
     @model_validator(mode="after")
     def _values_agree(self) -> SegPlan:
@@ -202,6 +213,10 @@ def seg_plan_field_help() -> dict[str, str]:
     return field_help(SegPlan)
 
 
+#: fields whose ``null`` is a setting (``--set field_of_view=null`` segments everywhere, ``grad_clip_norm=null``
+#: does not clip), never passed unset by the CLI: their ``None`` is kept, where other ``None`` values mean "not given".
+NULL_SWITCHES_OFF = ("field_of_view", "grad_clip_norm")
+
 #: classification plan fields the CLI passes that mean the same here.
 _ALIASES = {"input_size": "patch_size", "weights_path": None, "batch_size": "batch_size"}
 
@@ -210,7 +225,8 @@ def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPla
     """Apply override layers (config file, then arguments) over the planned values; reason "set by user".
 
     Classification names the CLI passes are translated (``input_size`` -> ``patch_size``) and unset (``None``)
-    values dropped, but ``augmentation=None`` switches every augmentation off; :func:`medimg.config.resolve_plan`
+    values dropped, but ``augmentation=None`` switches every augmentation off (and :data:`NULL_SWITCHES_OFF` are
+    set to ``None``); :func:`medimg.config.resolve_plan`
     then applies the layers as for every plan.
 
     Raises:
@@ -222,7 +238,7 @@ def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPla
     for layer in layers:
         out: dict[str, Any] = {}
         for key, value in (layer or {}).items():
-            if (value is None and key not in OFF_WHEN_NULL) or key in {"reasons", "task"}:
+            if (value is None and key not in (*OFF_WHEN_NULL, *NULL_SWITCHES_OFF)) or key in {"reasons", "task"}:
                 continue  # augmentation=null switches it off, as for classification
             target_key = _ALIASES.get(key, key)
             if target_key is None:
@@ -547,6 +563,8 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
     loss, reasons["loss"] = determine_loss(fp)
     amp, channels_last, reasons["amp"] = determine_precision(fp, bf16_supported)
     semi_supervised, reasons["semi_supervised"] = determine_semi_supervised("segment")
+    if fp.field_of_view is not None:
+        reasons["field_of_view"] = "predictions are background " + fp.field_of_view.describe()
     canonical_orientation = fp.spatial_dims == 3
     if canonical_orientation:
         reasons["canonical_orientation"] = (
@@ -580,5 +598,6 @@ def make_seg_plan(fp: SegFingerprint, *, bf16_supported: bool = True) -> SegPlan
         amp=amp,
         channels_last=channels_last,
         sw_batch_size=max(4, batch // 2),
+        field_of_view=fp.field_of_view,
         reasons=reasons,
     )

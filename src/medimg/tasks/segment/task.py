@@ -9,7 +9,7 @@ loop, ensembles, budget, checkpoints, distributed training, run and bundle are t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +75,7 @@ class SegmentTask:
             one_dimensionality,
             value_names_of,
         )
+        from medimg.tasks.segment.field_of_view import FieldOfViewLearner
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
 
@@ -93,23 +94,19 @@ class SegmentTask:
         encoding = determine_dataset_encoding(dataset, (sample for _, sample in reader), value_names)
         names = class_names_for(encoding, value_names)
         provisional = SegPlan(num_classes=encoding.num_classes, label_encoding=encoding, class_names=names)
+        field_of_view = FieldOfViewLearner()
+
+        def summarised() -> Iterator[tuple[Any, Any, Any, Any]]:
+            for case, sample in one_dimensionality(reader):
+                field_of_view.add(sample.image.array, sample.roi)
+                mask = sample.mask
+                labels = decode_labels(mask, sample.roi, provisional, str(case.mask)) if mask is not None else None
+                yield sample.image.array, labels, sample.image.spacing_mm, sample.image.meta
+
         fingerprint = extract_seg_fingerprint(
-            dataset.name,
-            (
-                (
-                    s.image.array,
-                    decode_labels(s.mask, s.roi, provisional, str(c.mask)) if s.mask is not None else None,
-                    s.image.spacing_mm,
-                    s.image.meta,
-                )
-                for c, s in one_dimensionality(reader)
-            ),
-            len(reader),
-            encoding,
-            names,
-            seed=options.seed,
+            dataset.name, summarised(), len(reader), encoding, names, seed=options.seed
         )
-        return fingerprint, reader
+        return fingerprint.model_copy(update={"field_of_view": field_of_view.rule()}), reader
 
     def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> SegPlan:
         from medimg.tasks.segment.planning import make_seg_plan
@@ -305,11 +302,14 @@ class SegmentTask:
         )
         if not out_dir:
             release_if_empty(target)
-        if found[0] and _trained_with_field_of_view(model):
+        if found[0] and plan.field_of_view is not None:
+            logger.info("predictions are background %s", plan.field_of_view.describe())
+        elif found[0] and _trained_with_field_of_view(model):
             logger.warning(
-                "this model was trained with field-of-view (ROI) masks: outside them its output was never trained "
-                "(a tester's fundus model drew lesion on most of the black border), and predict has no field of "
-                "view for these images: read each mask inside the image's field of view only, or mask the inputs"
+                "this model was trained with region-of-interest masks: outside them its output was never trained "
+                "(a tester's fundus model drew lesion on most of the black border), and they were not their images' "
+                "bright region, so predict cannot find them in these images: read each mask inside the image's "
+                "region of interest only, or mask the inputs"
             )
         return found
 
