@@ -12,7 +12,6 @@ classes, each slice's patient its ``PID``, so a patient's slices never straddle 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import path_selected, problems_error, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
 from medimg.data.layouts.matlab_masks import is_hdf5_mat, mat_variables
@@ -106,7 +106,7 @@ def load_classes(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[st
     cases = [Case(s.case_id, s.label - 1, None, s.patient, s.image) for s in slices]
     logger.info("%s: %d slices of %d patients", path, len(cases), len({s.patient for s in slices}))
     return Dataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="brain_tumour_mat",
         class_names=list(CLASS_NAMES),
@@ -118,7 +118,7 @@ def load_masks(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str,
     """The slices with their tumour masks, grouped by patient."""
     slices = _slices(path, include, exclude)
     return SegmentationDataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="brain_tumour_mat",
         cases=[SegCase(s.case_id, s.image, s.mask, patient_id=s.patient) for s in slices],

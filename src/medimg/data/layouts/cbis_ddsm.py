@@ -33,6 +33,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import read_manifest
 from medimg.errors import DatasetError, ImageReadError
@@ -247,7 +248,7 @@ def load(path: Path) -> Dataset:
     logger.info("%s: a mammogram is malignant when any of its abnormalities is (BENIGN_WITHOUT_CALLBACK: benign)", path)
     cases = [Case(m.case_id, m.label, split=m.split, patient_id=m.patient, path=m.file) for m in mammograms]
     return Dataset(
-        name=files.root.name, root=files.root, source="cbis-ddsm", class_names=list(CLASS_NAMES), cases=cases
+        name=dataset_name(files.root), root=files.root, source="cbis-ddsm", class_names=list(CLASS_NAMES), cases=cases
     )
 
 
@@ -296,7 +297,7 @@ def load_masks(path: Path) -> SegmentationDataset:
             unmasked[0],
         )
     return SegmentationDataset(
-        name=files.root.name,
+        name=dataset_name(files.root),
         root=files.root,
         source="cbis-ddsm",
         cases=cases,

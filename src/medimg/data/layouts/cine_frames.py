@@ -25,6 +25,7 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import file_stem, problems_error, split_of, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file
 from medimg.errors import DatasetError
@@ -159,7 +160,7 @@ def load(path: Path) -> SegmentationDataset:
     )
     mnms = any("m&ms" in f.name.lower() or "mnms" in f.name.lower() for f in path.glob("*.csv"))
     return SegmentationDataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="cine_frames",
         cases=cases,

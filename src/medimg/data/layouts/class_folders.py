@@ -12,13 +12,13 @@ sub-folder is a patient for the split (``Case.patient_id``), so its images stay 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
 from medimg.data.labels import keep_classes, same_text
 from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
@@ -219,7 +219,7 @@ def load(
     _note_unread_files(root, [folder for folder, name in class_of.items() if name in class_names])
     _refuse_a_class_of_masks(class_names, cases, root)
     return Dataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="folder",
         class_names=class_names,

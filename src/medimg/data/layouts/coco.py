@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from medimg.data.case import Case, normalise_split
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected, problems_error, text_head
 from medimg.errors import DatasetError
@@ -242,7 +243,7 @@ def load(
         cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
     log_issues(issues, path)
     return DetectionDataset(
-        name=(path if path.is_dir() else path.parent).resolve().name,
+        name=dataset_name(path if path.is_dir() else path.parent),
         root=path,
         source="coco",
         class_names=names,

@@ -19,6 +19,7 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.coco import _json_files, _split_of, category_names, locate_image, read_documents
 from medimg.data.layouts.common import problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
@@ -107,7 +108,7 @@ def load(
         cases = [SegCase(c.case_id, c.image, c.mask) for c in cases]
     logger.info("%s: %d COCO segmentation mask(s) drawn or reused in %s", path, len(cases), cache)
     return SegmentationDataset(
-        name=root.resolve().name,
+        name=dataset_name(root),
         root=root,
         source="coco",
         cases=cases,

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import Box, Case, normalise_split
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import (
     ManifestFiles,
@@ -346,7 +347,7 @@ def load(
         )
     files.report(path)
     return DetectionDataset(
-        name=path.stem,
+        name=dataset_name(path),
         root=path,
         source="csv",
         class_names=names,
@@ -691,7 +692,7 @@ def _load_split_folders(
                 sizes[case_id] = part.image_sizes[case.case_id]
         issues += part.box_issues
     return DetectionDataset(
-        name=path.resolve().name,
+        name=dataset_name(path),
         root=path,
         source="csv",
         class_names=names,

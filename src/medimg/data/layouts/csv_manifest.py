@@ -32,6 +32,7 @@ from pathlib import Path
 
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
 from medimg.data.layouts.columns import PATH_COLUMNS
 from medimg.data.layouts.common import (
@@ -975,7 +976,7 @@ def load(
             "or leave it empty everywhere"
         )
     return Dataset(
-        name=manifest.stem,
+        name=dataset_name(manifest),
         root=manifest,
         source="csv",
         class_names=class_names,
@@ -1040,7 +1041,7 @@ def _load_split_folders(
         cases += [moved(c) for c in part.cases]
         pool += [moved(c) for c in part.unlabelled]
     return Dataset(
-        name=path.resolve().name,
+        name=dataset_name(path),
         root=path,
         source="csv",
         class_names=names,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -38,6 +37,7 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import name_selected, problems_error
 from medimg.data.layouts.drawn_masks import cache_folder, label_map_of, mask_file, polygon_pixels
 from medimg.errors import DatasetError, ImageReadError
@@ -355,7 +355,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     cases = pseudonymous_patients(cases)
     logger.info("%s: %d DICOM annotation object(s) drawn or reused in %s", root, len(cases), cache)
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="dicom annotations",
         cases=cases,

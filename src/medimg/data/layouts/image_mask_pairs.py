@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -60,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.brats_labels import brats_value_names
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
@@ -729,7 +729,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="folder",
         cases=cases,
@@ -805,4 +805,4 @@ def _load_csv(path: Path) -> SegmentationDataset:
         )
     if not cases:
         raise DatasetError(f"manifest {path} lists no image with a mask")
-    return SegmentationDataset(name=path.stem, root=path, source="csv", cases=cases, unlabelled=unlabelled)
+    return SegmentationDataset(name=dataset_name(path), root=path, source="csv", cases=cases, unlabelled=unlabelled)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import image_size
 from medimg.data.layouts.common import (
     images_named_like,
@@ -148,7 +148,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     unlabelled = [p.relative_to(root).as_posix() for stem, ps in images.items() if stem not in annotated for p in ps]
     logger.info("%s: %d ImageScope outline file(s) drawn or reused in %s", root, len(cases), cache)
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="imagescope",
         cases=cases,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, polygon_pixels
@@ -244,7 +244,7 @@ def load(path: Path) -> SegmentationDataset:
         cache,
     )
     return SegmentationDataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="lidc-idri",
         cases=cases,

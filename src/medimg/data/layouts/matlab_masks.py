@@ -17,13 +17,13 @@ transposed, MATLAB's column-major order, and are turned back).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import file_stem, images_named_like, problems_error, split_of, walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_mask
 from medimg.errors import DatasetError
@@ -203,7 +203,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         cache,
     )
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="mat",
         cases=cases,

@@ -16,6 +16,7 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.common import order_classes
 from medimg.data.medmnist import medmnist_label_names, medmnist_set, medmnist_spatial_dims
@@ -269,7 +270,7 @@ def _single_label(
         for i, label in enumerate(lab)
     ]
     return Dataset(
-        name=path.stem,
+        name=dataset_name(path),
         root=path,
         source=source,
         class_names=class_names,
@@ -338,7 +339,7 @@ def _multi_label(
         for i, row in enumerate(lab.reshape(len(lab), -1))
     ]
     return Dataset(
-        name=path.stem,
+        name=dataset_name(path),
         root=path,
         source=source,
         class_names=class_names,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
+from medimg.data.dataset_names import dataset_name
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         fix = "--exclude '*LATERAL' --exclude LL leaves them out (patterns match an image's ViewPosition too)"
         logger.warning(lateral_note(metadata, lateral, len(cases), "ViewPosition", fix))
     return Dataset(
-        name=path.name if path.name[:1].isalpha() else path.parent.name,
+        name=dataset_name(path),
         root=path,
         source="mimic-cxr",
         class_names=names,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.dataset_names import dataset_name
 from medimg.errors import DatasetError
 from medimg.io.formats import is_image_file
 from medimg.io.inputs import name_selected
@@ -106,4 +107,4 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         len(cases),
         len({Path(c.case_id).parent for c in cases}),
     )
-    return Dataset(name=root.name, root=root, source="mura", class_names=list(CLASS_NAMES), cases=cases)
+    return Dataset(name=dataset_name(root), root=root, source="mura", class_names=list(CLASS_NAMES), cases=cases)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
 from medimg.data.layouts.common import path_selected, problems_error, text_head, walk_files
 from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
@@ -179,7 +179,7 @@ def masks_dataset(
         raise problems_error(root, problems, "annotation problem(s)")
     logger.info("%s: %d %s annotation(s) drawn or reused as masks in %s", root, len(cases), source, cache)
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source=source,
         cases=cases,
@@ -210,7 +210,7 @@ def boxes_dataset(root: Path, items: Sequence[Outlined], source: str) -> Detecti
         cases.append(Case(item.case_id, None, item.split if split else None, None, item.image, boxes=boxes))
     log_issues(issues, root)
     return DetectionDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source=source,
         class_names=names,

@@ -14,7 +14,6 @@ fewer, medimg splits. The array headers are read by :func:`detect`; the pixels o
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import walk_files
 from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
 from medimg.errors import DatasetError
@@ -109,7 +109,7 @@ def load(path: Path) -> SegmentationDataset:
     if not official:
         logger.info("%s: folds %s, not PanNuke's three: medimg splits the images", path, numbers)
     return SegmentationDataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="pannuke",
         cases=cases,

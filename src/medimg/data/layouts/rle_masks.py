@@ -34,7 +34,6 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ import numpy as np
 
 from medimg.data.case import SegCase, is_missing_value
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import (
     ManifestFiles,
     column_key,
@@ -468,7 +468,7 @@ def load(
     locate.report(table)
     logger.info("%s: %d run-length mask(s) drawn or reused in %s", table, len(cases), cache)
     dataset = SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="rle",
         cases=group_by_patient_folder(cases, root),

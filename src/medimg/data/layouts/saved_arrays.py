@@ -28,6 +28,7 @@ from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import problems_error, sub_folders, walk_files
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import ARRAY_SUFFIXES
@@ -209,7 +210,7 @@ def load(path: Path) -> SegmentationDataset:
         "list files" if listed else "folder names or medimg",
     )
     return SegmentationDataset(
-        name=Path(os.path.abspath(path)).name,
+        name=dataset_name(path),
         root=path,
         source="saved_arrays",
         cases=cases,

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from collections.abc import Container
 from dataclasses import replace
 from pathlib import Path
 
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import (
     MANIFEST_SUFFIXES,
     file_stem,
@@ -221,7 +221,7 @@ def structure_dataset(
         cases = [replace(c, split=None) for c in cases]  # a partial split is no split of the whole
     named = {0: "background", **{k + 1: name for k, name in enumerate(names)}} if names is not None else {}
     return SegmentationDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="folder",
         cases=cases,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medimg.data.case import Case, normalise_split
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import listed_splits, name_selected, path_selected, problems_error, text_head
 from medimg.errors import DatasetError
@@ -247,7 +248,7 @@ def load(
         cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
     log_issues(issues, root)
     return DetectionDataset(
-        name=path.resolve().name,
+        name=dataset_name(path),
         root=path,
         source="voc",
         class_names=names,

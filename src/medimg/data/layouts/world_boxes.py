@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from medimg.data.case import Box, Case
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import DetectionDataset
 from medimg.data.layouts.common import (
     MANIFEST_SUFFIXES,
@@ -163,7 +163,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         table.name,
     )
     return DetectionDataset(
-        name=Path(os.path.abspath(root)).name,
+        name=dataset_name(root),
         root=root,
         source="csv",
         class_names=[CLASS_NAME],

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from medimg.data.case import Case, normalise_split
+from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
@@ -373,7 +374,7 @@ def load(
         cases.append(Case(case_id=case_id, label=None, split=split, path=image, boxes=boxes))
     log_issues(issues, path)
     return DetectionDataset(
-        name=path.resolve().name,
+        name=dataset_name(path),
         root=path,
         source="yolo",
         class_names=names,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.data.layouts.yolo import (
@@ -86,4 +87,4 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         raise DatasetError(f"{path}: the images folders hold no images")
     value_names = {0: "background", **{i + 1: name for i, name in enumerate(names or [])}}
     logger.info("%s: %d YOLO segmentation mask(s) drawn or reused in %s", root, len(cases), cache)
-    return SegmentationDataset(name=root.resolve().name, root=root, source="yolo", cases=cases, value_names=value_names)
+    return SegmentationDataset(name=dataset_name(root), root=root, source="yolo", cases=cases, value_names=value_names)
