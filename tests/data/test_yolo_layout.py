@@ -133,7 +133,7 @@ def test_the_yaml_splits_name_the_folders_whatever_their_names(
             ("train", "val"),
             "train: train.txt\nval: images/moved_val\n",
             {"train", "val"},
-            ["train.txt is not an images folder", "images/moved_val"],
+            ["train.txt is neither an images folder with a labels/ twin nor an image list file", "images/moved_val"],
         ),
     ],
     ids=["val-names-the-training-folder", "entries-naming-no-folder"],
@@ -180,3 +180,53 @@ def test_a_stray_broken_yaml_does_not_stop_other_layouts_loading(tmp_path: Path)
             _image(tmp_path / label / f"{i}.png")
     (tmp_path / "notes.yaml").write_text("train: [unclosed\n\tbad: tab\n")
     assert Dataset.load(tmp_path).task == "classify"
+
+
+def test_a_yaml_naming_image_list_files_as_coco_does(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``train: train2017.txt`` (one image path a line, Ultralytics' coco.yaml): the lists give the splits, each
+    image's labels are under ``labels/`` where its path says ``images/``. They were left to the folder names, and
+    ``train2017`` names no split."""
+    for part, count in (("train2017", 4), ("val2017", 2)):
+        for i in range(count):
+            _image(tmp_path / "images" / part / f"{i:06d}.jpg")
+            _labels(tmp_path / "labels" / part / f"{i:06d}.txt", f"{i % 2} 0.5 0.5 0.2 0.4")
+    _image(tmp_path / "images" / "train2017" / "unlisted.jpg")  # in the folder, not in the list: left out
+    lines = [f"./images/train2017/{i:06d}.jpg" for i in range(3)] + ["", "# a comment", "images/train2017/000003.jpg"]
+    (tmp_path / "train2017.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "val2017.txt").write_text(f"{tmp_path}/images/val2017/000000.jpg\n./images/val2017/gone.jpg\n")
+    (tmp_path / "coco8.yaml").write_text(
+        "path: .\ntrain: train2017.txt\nval: val2017.txt\nnames:\n  0: nodule\n  1: mass\n"
+    )
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["nodule", "mass"]
+    by_id = {c.case_id: c for c in dataset.cases}
+    assert {i: c.split for i, c in by_id.items()} == {
+        **{f"images/train2017/{i:06d}.jpg": "train" for i in range(4)},
+        "images/val2017/000000.jpg": "val",
+    }
+    (box,) = by_id["images/train2017/000001.jpg"].boxes
+    assert (box.x1, box.y1, box.x2, box.y2, box.label) == pytest.approx((40.0, 15.0, 60.0, 35.0, 1))
+    assert "val2017.txt: 1 of the 2 images it lists are not there (./images/val2017/gone.jpg)" in caplog.text
+    assert "not named by the dataset YAML" not in caplog.text  # the listed folders are the YAML's
+
+
+def test_the_label_file_of_an_image_follows_ultralytics_rule() -> None:
+    from medimg.data.layouts.yolo import label_file_of
+
+    assert label_file_of(Path("/d/images/train/a.b.jpg")) == Path("/d/labels/train/a.b.txt")
+    assert label_file_of(Path("/images/d/images/x.png")) == Path("/images/d/labels/x.txt")  # the last images/
+    assert label_file_of(Path("/d/pictures/x.png")) == Path("/d/pictures/x.txt")
+
+
+def test_image_list_files_of_a_yolo_segmentation_set(tmp_path: Path) -> None:
+    for part in ("train", "val"):
+        for i in range(2):
+            _image(tmp_path / "images" / f"{part}2017" / f"{i}.png")
+            _labels(tmp_path / "labels" / f"{part}2017" / f"{i}.txt", "0 0.1 0.2 0.5 0.2 0.5 0.6 0.1 0.6")
+        (tmp_path / f"{part}.txt").write_text("".join(f"./images/{part}2017/{i}.png\n" for i in range(2)))
+    (tmp_path / "data.yaml").write_text("train: train.txt\nval: val.txt\nnames: [lesion]\n")
+    from medimg.data.dataset import SegmentationDataset
+
+    dataset = SegmentationDataset.load(tmp_path)
+    assert dataset.source == "yolo" and dataset.split_counts() == {"train": 2, "val": 2}
+    assert all(case.mask is not None and case.mask.is_file() for case in dataset.cases)

@@ -7,10 +7,12 @@ Three arrangements are read, the split folders named as everywhere in medimg (``
 * Ultralytics' ``images/<split>/`` + ``labels/<split>/``;
 * one ``images/`` + ``labels/`` without splits;
 
-and the folders a dataset YAML's ``train``/``val``/``test`` entries name, whatever their names, as Ultralytics
-reads them (:func:`split_folders`).
+and the folders a dataset YAML's ``train``/``val``/``test`` entries name, whatever their names, or the list files
+they name (``train: train.txt``, one image path a line, as COCO's ``train2017.txt``), as Ultralytics reads them
+(:func:`split_folders`).
 
-An image's labels are the ``.txt`` of the same name in the matching ``labels`` folder (Ultralytics' rule), one
+An image's labels are the ``.txt`` of the same name in the matching ``labels`` folder (Ultralytics' rule: the last
+``images`` folder of its path becomes ``labels``), one
 object a line: ``class x_center y_center width height`` as fractions of the image size, or a YOLO segmentation
 polygon ``class x1 y1 x2 y2 ...`` (its bounding box is used). An image without a ``.txt``, or with an empty one,
 has no objects (a negative, as in Ultralytics). Class names come from the ``names`` of a ``data.yaml`` (or any
@@ -19,6 +21,7 @@ has no objects (a negative, as in Ultralytics). Class names come from the ``name
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -36,6 +39,8 @@ from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 logger = logging.getLogger(__name__)
 
 IMAGES, LABELS = "images", "labels"
+LIST_SUFFIX = ".txt"
+"""Label files, and the image list files a dataset YAML may name instead of a folder."""
 #: the largest value a YOLO label line may hold: a fraction of the image size, with room for rounding (Ultralytics
 #: refuses a file with any value over 1: pixel coordinates read as fractions are boxes far outside the image)
 MAX_FRACTION = 1.0 + 1e-3
@@ -85,12 +90,82 @@ def _yaml_folder(entry: str, root: Path, yaml_file: Path) -> Path | None:
     return next((Path(os.path.normpath(c)) for c in candidates if c.is_dir()), None)
 
 
+def _yaml_list_file(entry: str, root: Path, yaml_file: Path) -> Path | None:
+    """The image list file (``train.txt``) a YAML split entry names, resolved as :func:`_yaml_folder` resolves
+    folders."""
+    given = Path(entry).expanduser()
+    if given.suffix.lower() != LIST_SUFFIX:
+        return None
+    candidates = [given] if given.is_absolute() else [root / given, yaml_file.parent / given]
+    return next((Path(os.path.normpath(c)) for c in candidates if c.is_file()), None)
+
+
+def listed_images(list_file: Path, root: Path) -> list[Path]:
+    """The images an Ultralytics list file names that are there (:func:`read_list_file`)."""
+    return list(read_list_file(list_file, root, list_file.stat().st_mtime_ns)[0])
+
+
+@functools.lru_cache(maxsize=16)
+def read_list_file(list_file: Path, root: Path, modified_ns: int) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """``(images there, lines naming no file)`` of an Ultralytics list file, one path a line (blank lines and ``#``
+    comments skipped): a relative path (``./images/train/a.jpg``) against the list file's folder, then the dataset
+    folder ``root``. Read once per version of the file (``modified_ns``): detection, the split check and loading
+    all ask."""
+    images: list[Path] = []
+    missing: list[str] = []
+    for line in list_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        given = Path(entry).expanduser()
+        candidates = [given] if given.is_absolute() else [list_file.parent / given, root / given]
+        found = next((Path(os.path.normpath(c)) for c in candidates if c.is_file()), None)
+        if found is None:
+            missing.append(entry)
+        else:
+            images.append(found)
+    return tuple(images), tuple(missing)
+
+
+def _warn_missing(list_file: Path, root: Path) -> None:
+    images, missing = read_list_file(list_file, root, list_file.stat().st_mtime_ns)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        logger.warning(
+            "%s: %d of the %d images it lists are not there (%s): left out; paths are read against the list "
+            "file's folder, then the dataset folder",
+            list_file,
+            len(missing),
+            len(missing) + len(images),
+            shown,
+        )
+
+
+def label_file_of(image: Path) -> Path:
+    """An image's YOLO label file, by Ultralytics' rule: its path with the last ``images`` folder as ``labels`` and
+    the suffix ``.txt`` (beside the image when no folder is named ``images``)."""
+    parts = list(image.parts)
+    at = max((i for i, part in enumerate(parts[:-1]) if part == IMAGES), default=None)
+    if at is not None:
+        parts[at] = LABELS
+    return Path(*parts).with_suffix(LIST_SUFFIX)
+
+
+def label_files(source: Path, root: Path, limit: int | None = None) -> list[Path]:
+    """The label files of an images folder (its ``labels`` twin's ``.txt`` files) or of a list file's images (those
+    that exist), at most ``limit``."""
+    if source.is_file():
+        found = (label for label in map(label_file_of, listed_images(source, root)[:limit]) if label.is_file())
+        return list(found)[:limit]
+    return sorted(_labels_folder(source).rglob(f"*{LIST_SUFFIX}"))[:limit]
+
+
 def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[tuple[str | None, Path]]:
-    """``(split, images folder)`` as the dataset YAML's ``train``/``val``/``test`` entries name them (a folder or a
-    list of folders each), as Ultralytics reads them: the folder names need not say the split
-    (``images/fold1_holdout``). An entry naming no folder with a ``labels`` twin (a list file, a moved folder) is
-    named in a warning and left to the folder names; a folder named under two splits stays in the first (``val``
-    naming the training folder: the validation split is then carved from it)."""
+    """``(split, images folder or list file)`` as the dataset YAML's ``train``/``val``/``test`` entries name them (a
+    folder, a list file or a list of them each), as Ultralytics reads them: the folder names need not say the split
+    (``images/fold1_holdout``). An entry naming neither a folder with a ``labels`` twin nor a list file (a moved
+    folder) is named in a warning and left to the folder names; a folder named under two splits stays in the first
+    (``val`` naming the training folder: the validation split is then carved from it)."""
     yaml_file = _dataset_yaml(root, given)
     content = _read_yaml(yaml_file) if yaml_file is not None else None
     if yaml_file is None or not isinstance(content, dict):
@@ -101,11 +176,11 @@ def _yaml_split_folders(root: Path, given: Path | None, *, quiet: bool) -> list[
         for entry in entries if isinstance(entries, list) else [entries]:
             if not isinstance(entry, str) or not entry.strip():
                 continue
-            folder = _yaml_folder(entry.strip(), root, yaml_file)
-            if folder is None or not _labels_folder(folder).is_dir():
+            folder = _yaml_list_file(entry.strip(), root, yaml_file) or _yaml_folder(entry.strip(), root, yaml_file)
+            if folder is None or not (folder.is_file() or _labels_folder(folder).is_dir()):
                 logger.log(
                     logging.DEBUG if quiet else logging.WARNING,
-                    "%s: %s: %s is not an images folder with a labels/ twin (list files are not read): the splits "
+                    "%s: %s: %s is neither an images folder with a labels/ twin nor an image list file: the splits "
                     "come from the folder names for it",
                     yaml_file,
                     split,
@@ -140,8 +215,9 @@ def split_folders(root: Path, given: Path | None = None, *, quiet: bool = False)
     if not named:
         return found
     named_splits, named_folders = {s for s, _ in named}, {f for _, f in named}
+    listing = {image.parent for _, f in named if f.is_file() for image in listed_images(f, root)}
     normalised = [(s, Path(os.path.normpath(f))) for s, f in found]  # as the YAML's folders are written
-    unnamed = [(s, f) for s, f in normalised if f not in named_folders]
+    unnamed = [(s, f) for s, f in normalised if f not in named_folders and not _holds(f, listing)]
     rest = [(s, f) for s, f in unnamed if s and s not in named_splits]
     left_out: list[Path] = []
     for split, folder in unnamed:
@@ -161,6 +237,11 @@ def split_folders(root: Path, given: Path | None = None, *, quiet: bool = False)
             ", ".join(str(f) for f in left_out),
         )
     return [*named, *rest]
+
+
+def _holds(folder: Path, listing: set[Path]) -> bool:
+    """Whether ``folder`` holds images a list file names (the folders of ``listing``, or below)."""
+    return any(folder == d or folder in d.parents for d in listing)
 
 
 def _labels_folder(images: Path) -> Path:
@@ -193,7 +274,11 @@ def detect(path: Path) -> bool:
     """Images folders with ``labels`` twins holding ``.txt`` files (masks there would be segmentation data), or a
     dataset YAML beside (or naming) such folders."""
     folders = detection_folders(path)
-    return bool(folders) and any(_has_text_file(_labels_folder(images)) for _, images in folders)
+    root = dataset_folder(path)
+    return any(
+        label_files(source, root, limit=20) if source.is_file() else _has_text_file(_labels_folder(source))
+        for _, source in folders
+    )
 
 
 def detection_folders(path: Path) -> list[tuple[str | None, Path]]:
@@ -282,10 +367,17 @@ def _box(values: list[float]) -> tuple[float, float, float, float]:
 
 
 def labelled_images(
-    folders: Sequence[tuple[str | None, Path]], include: tuple[str, ...], exclude: tuple[str, ...]
+    folders: Sequence[tuple[str | None, Path]], include: tuple[str, ...], exclude: tuple[str, ...], root: Path
 ) -> Iterator[tuple[str | None, Path, Path]]:
-    """``(split, image, its label file)`` of every selected image of ``folders``, in order."""
+    """``(split, image, its label file)`` of every selected image of ``folders`` (images folders, or list files
+    read against the dataset folder ``root``), in order."""
     for split, images in folders:
+        if images.is_file():
+            _warn_missing(images, root)
+            for image in listed_images(images, root):
+                if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
+                    yield split, image, label_file_of(image)
+            continue
         labels = _labels_folder(images)
         for image in sorted(p for p in walk_tree(images) if p.is_file()):
             if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
@@ -347,7 +439,7 @@ def load(
     problems: list[str] = []
     entries = [
         (split, image, [(cls, *_box(values)) for _, cls, values in read_label_lines(label_file, problems)])
-        for split, image, label_file in labelled_images(folders, include, exclude)
+        for split, image, label_file in labelled_images(folders, include, exclude, path)
     ]
     ids = {obj[0] for *_, objects in entries for obj in objects}
     if names is None:

@@ -18,11 +18,11 @@ from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import problems_error
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.data.layouts.yolo import (
-    _labels_folder,
     case_id_of,
     class_names_from_yaml,
     dataset_folder,
     detection_folders,
+    label_files,
     labelled_images,
     read_label_lines,
     required_size,
@@ -40,7 +40,7 @@ def detect(path: Path) -> bool:
     if not detect_yolo(path):
         return False
     for _, images in detection_folders(path):
-        for label_file in sorted(_labels_folder(images).glob("*.txt"))[:20]:
+        for label_file in label_files(images, dataset_folder(path), limit=20):
             if any(len(values) > 4 for _, _, values in read_label_lines(label_file, [])):
                 return True
     return False
@@ -58,12 +58,12 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     if not folders:
         raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
     names = class_names_from_yaml(root, path)
-    label_files = [f for _, images in folders for f in sorted(_labels_folder(images).rglob("*.txt"))]
-    cache = cache_folder(label_files or [root])
+    found = [f for _, images in folders for f in label_files(images, root)]
+    cache = cache_folder(found or [root])
     cases: list[SegCase] = []
     problems: list[str] = []
     boxes_only = 0
-    for split, image, label_file in labelled_images(folders, include, exclude):
+    for split, image, label_file in labelled_images(folders, include, exclude, root):
         case_id = case_id_of(image, root)
         target = mask_file(cache, case_id)
         lines = read_label_lines(label_file, problems)
