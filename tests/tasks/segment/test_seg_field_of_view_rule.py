@@ -126,7 +126,8 @@ def test_a_fundus_model_predicts_background_outside_each_images_field_of_view(
     )
     rule = json.loads((run / "plan.json").read_text())["field_of_view"]
     assert rule is not None and rule["cases"] >= 6 and rule["min_agreement"] >= 0.95
-    assert json.loads((run / "fingerprint.json").read_text())["field_of_view"] == rule
+    fingerprint = json.loads((run / "fingerprint.json").read_text())
+    assert fingerprint["field_of_view"] == rule and fingerprint["roi_mask_cases"] == rule["cases"]
 
     rgb, _, disc = fundus(np.random.default_rng(99), 64)
     rgb[~disc] = rgb[~disc] // 2 + np.uint8(3)  # another camera's surround, still dark

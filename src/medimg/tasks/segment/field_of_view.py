@@ -116,12 +116,19 @@ class FieldOfViewLearner:
         self._agreements: list[list[float]] = []
         self._shares: list[float] = []
         self._contrasts: list[float] = []
+        self._with_mask = 0
+
+    @property
+    def cases_with_mask(self) -> int:
+        """How many cases came with a region-of-interest mask (whole-image masks included)."""
+        return self._with_mask
 
     def add(self, image: np.ndarray, roi: np.ndarray | None) -> None:
         """One training case: its image ``(C, *spatial)`` and its field-of-view mask (``None``, or a mask covering
         the whole image, teach nothing)."""
         if roi is None:
             return
+        self._with_mask += 1
         roi = _strided(np.asarray(roi, dtype=bool))
         if roi.all():
             return

@@ -75,6 +75,9 @@ class SegFingerprint(BaseModel):
         description="how the training cases' field-of-view masks are found in an image (its bright region); None "
         "when they had none, or masks that are not their images' bright region (medimg.tasks.segment.field_of_view)",
     )
+    roi_mask_cases: int | None = Field(
+        None, description="training cases that came with a region-of-interest mask; None in older runs"
+    )
     domain: TrainingDomain | None = Field(
         None, description="what inference inputs are checked against (medimg.planning.domain); None in older runs"
     )

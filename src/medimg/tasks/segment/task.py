@@ -106,7 +106,8 @@ class SegmentTask:
         fingerprint = extract_seg_fingerprint(
             dataset.name, summarised(), len(reader), encoding, names, seed=options.seed
         )
-        return fingerprint.model_copy(update={"field_of_view": field_of_view.rule()}), reader
+        learned = {"field_of_view": field_of_view.rule(), "roi_mask_cases": field_of_view.cases_with_mask}
+        return fingerprint.model_copy(update=learned), reader
 
     def propose_plan(self, fingerprint: Any, *, bf16_supported: bool) -> SegPlan:
         from medimg.tasks.segment.planning import make_seg_plan
@@ -370,14 +371,17 @@ def _bare(endings: Sequence[str]) -> list[str]:
 
 
 def _trained_with_field_of_view(model: Trained) -> bool:
-    """True when the run's training cases carried region-of-interest masks (``fingerprint.json`` ``has_roi``)."""
+    """True when the run's training cases came with region-of-interest masks (``fingerprint.json``
+    ``roi_mask_cases``; older runs: ``has_roi``, which ignored colours such as Herlev's also set)."""
     from medimg.errors import RunFolderError
     from medimg.run_folder import RunFolder
 
     try:
-        return bool(RunFolder(model.run_dir_ or ".").read_json("fingerprint.json").get("has_roi"))
+        fingerprint = RunFolder(model.run_dir_ or ".").read_json("fingerprint.json")
     except RunFolderError:
         return False
+    cases = fingerprint.get("roi_mask_cases")
+    return bool(cases) if cases is not None else bool(fingerprint.get("has_roi"))
 
 
 def _training_scale(model: Trained) -> TrainingScale | None:
