@@ -3,6 +3,7 @@ background outside it (a tester's vessel model drew "vessel" over the black surr
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -118,6 +119,7 @@ def test_a_fundus_model_predicts_background_outside_each_images_field_of_view(
     from medimg import Model
     from medimg.io import read_image
     from medimg.tasks.segment.evaluate import segment_image
+    from tests.serve.support import service_client
 
     data = write_fundus_dataset(tmp_path / "eyes", 10)
     run = tmp_path / "run"
@@ -153,6 +155,13 @@ def test_a_fundus_model_predicts_background_outside_each_images_field_of_view(
     labels, _ = predictor.segment_image(read_image(tmp_path / "unseen.png"))
     assert (labels > 0).tolist() == mask.tolist()  # the ONNX Runtime path cuts the same field of view
     assert any(step.startswith("field of view: ") for step in segment_preprocessing_steps(predictor.preprocessing))
+
+    with service_client(run, tmp_path / "reports.db") as (client, headers):
+        upload = ("unseen.png", (tmp_path / "unseen.png").read_bytes(), "application/octet-stream")
+        response = client.post("/v1/predictions", headers=headers, files={"file": upload})
+        assert response.status_code == 201, response.text
+        served = client.get(response.json()["segmentation"]["mask"], headers=headers)
+    assert (np.asarray(Image.open(io.BytesIO(served.content))) > 0).tolist() == mask.tolist()  # the web service too
 
 
 def test_set_field_of_view_null_segments_everywhere() -> None:
