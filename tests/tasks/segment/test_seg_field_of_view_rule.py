@@ -151,7 +151,7 @@ def test_a_fundus_model_predicts_background_outside_each_images_field_of_view(
 
     model.export(tmp_path / "eyes.onnx")
     predictor = OnnxPredictor(tmp_path / "eyes.onnx")
-    assert predictor.field_of_view is not None and predictor.field_of_view.model_dump(mode="json") == rule
+    assert predictor.field_of_view is not None and predictor.field_of_view.model_dump() == rule
     labels, _ = predictor.segment_image(read_image(tmp_path / "unseen.png"))
     assert (labels > 0).tolist() == mask.tolist()  # the ONNX Runtime path cuts the same field of view
     assert any(step.startswith("field of view: ") for step in segment_preprocessing_steps(predictor.preprocessing))

@@ -53,8 +53,10 @@ class FieldOfViewRule(BaseModel):
     mean_agreement: float = Field(ge=0, le=1, description="mean IoU of the region with the training masks")
     min_agreement: float = Field(ge=0, le=1, description="the lowest IoU over the training cases")
     cases: int = Field(ge=1, description="training cases the rule was learned from")
-    surround_share: tuple[float, float] = Field(
-        description="the smallest and largest share of a training image outside its field of view"
+    surround_share: list[float] = Field(
+        min_length=2,
+        max_length=2,
+        description="the smallest and largest share of a training image outside its field of view",
     )
     surround_contrast: float = Field(
         ge=0,
@@ -164,7 +166,7 @@ class FieldOfViewLearner:
             mean_agreement=round(float(means[best]), 4),
             min_agreement=round(float(lows[best]), 4),
             cases=len(self._agreements),
-            surround_share=(round(min(self._shares), 4), round(max(self._shares), 4)),
+            surround_share=[round(min(self._shares), 4), round(max(self._shares), 4)],
             surround_contrast=round(max(self._contrasts), 4),
         )
 
