@@ -79,16 +79,25 @@ def intensity_of(image: np.ndarray) -> np.ndarray:
     return np.asarray(image, dtype=np.float32).max(axis=0)
 
 
-def bright_region(intensity: np.ndarray, fraction: float) -> np.ndarray:
-    """The largest connected region brighter than ``fraction`` of the way from the 1st percentile to the Otsu
-    threshold (scikit-image's), its holes filled; all True for a constant image."""
-    from scipy import ndimage
+def levels_of(intensity: np.ndarray) -> tuple[float, float]:
+    """``(1st percentile, Otsu threshold)`` of an image's intensities (scikit-image's Otsu; the percentile twice
+    for a constant image): every threshold tried, and the surround's contrast, are measured from them."""
     from skimage.filters import threshold_otsu
 
     low = float(np.percentile(intensity, 1))
+    return low, float(threshold_otsu(intensity)) if float(intensity.max()) > low else low
+
+
+def bright_region(intensity: np.ndarray, fraction: float, levels: tuple[float, float] | None = None) -> np.ndarray:
+    """The largest connected region brighter than ``fraction`` of the way from the 1st percentile to the Otsu
+    threshold (``levels``: :func:`levels_of`, computed when not given), its holes filled; all True for a constant
+    image."""
+    from scipy import ndimage
+
+    low, otsu = levels if levels is not None else levels_of(intensity)
     if float(intensity.max()) <= low:
         return np.ones(intensity.shape, dtype=bool)
-    above = intensity > low + fraction * (float(threshold_otsu(intensity)) - low)
+    above = intensity > low + fraction * (otsu - low)
     components, count = ndimage.label(above)
     if count > 1:
         sizes = np.bincount(components.ravel())[1:]
@@ -96,12 +105,11 @@ def bright_region(intensity: np.ndarray, fraction: float) -> np.ndarray:
     return np.asarray(ndimage.binary_fill_holes(above), dtype=bool)
 
 
-def surround_contrast(intensity: np.ndarray, region: np.ndarray) -> float:
-    """How far the surround's median lies from the image's dark end towards the inside's median (0: at the dark
-    end; 1: as bright as the inside); 1.0 when either side is empty."""
+def surround_contrast(intensity: np.ndarray, region: np.ndarray, low: float) -> float:
+    """How far the surround's median lies from the image's dark end ``low`` (its 1st percentile) towards the
+    inside's median (0: at the dark end; 1: as bright as the inside); 1.0 when either side is empty."""
     if region.all() or not region.any():
         return 1.0
-    low = float(np.percentile(intensity, 1))
     inside = float(np.median(intensity[region])) - low
     return max(0.0, float(np.median(intensity[~region])) - low) / inside if inside > 0 else 1.0
 
@@ -137,14 +145,15 @@ class FieldOfViewLearner:
         intensity = _strided(intensity_of(image))
         if intensity.shape != roi.shape:
             return  # a mask at another resolution: the case reader warns about it
+        levels = levels_of(intensity)  # the same for every fraction
         agreements = []
         for fraction in FRACTIONS:
-            region = bright_region(intensity, fraction)
+            region = bright_region(intensity, fraction, levels)
             union = int((region | roi).sum())
             agreements.append(int((region & roi).sum()) / union if union else 0.0)
         self._agreements.append(agreements)
         self._shares.append(float(1.0 - roi.mean()))
-        self._contrasts.append(surround_contrast(intensity, roi))
+        self._contrasts.append(surround_contrast(intensity, roi, levels[0]))
 
     def rule(self) -> FieldOfViewRule | None:
         """The best-agreeing fraction, or ``None`` when no case had a field of view or none agrees well enough."""
@@ -178,10 +187,11 @@ def field_of_view_of(rule: FieldOfViewRule | None, image: np.ndarray, source: st
     if rule is None:
         return None
     intensity = intensity_of(image)
-    region = bright_region(intensity, rule.fraction)
+    levels = levels_of(intensity)
+    region = bright_region(intensity, rule.fraction, levels)
     share = float(1.0 - region.mean())
     low, high = rule.surround_share
-    contrast = surround_contrast(intensity, region)
+    contrast = surround_contrast(intensity, region, levels[0])
     if low / SURROUND_SLACK <= share <= min(0.95, high * SURROUND_SLACK) and contrast <= MAX_SURROUND_CONTRAST:
         return region
     logger.warning(
