@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,24 +80,29 @@ def _dataset_yaml(root: Path, given: Path | None) -> Path | None:
     return None
 
 
+def _first_existing(entry: str, bases: Sequence[Path], exists: Callable[[Path], bool]) -> Path | None:
+    """The path ``entry`` names (``~`` expanded, normalised): as it is when absolute, else against each of
+    ``bases`` in turn; the first that ``exists``, or ``None``."""
+    given = Path(entry).expanduser()
+    candidates = [given] if given.is_absolute() else [base / given for base in bases]
+    return next((Path(os.path.normpath(c)) for c in candidates if exists(c)), None)
+
+
 def _yaml_folder(entry: str, root: Path, yaml_file: Path) -> Path | None:
     """The images folder a YAML split entry names, resolved as Ultralytics resolves it: against the dataset folder
     (``path``), then the YAML's folder; Roboflow's ``../train/images`` inside the dataset folder."""
-    given = Path(entry).expanduser()
-    candidates = [given] if given.is_absolute() else [root / given, yaml_file.parent / given]
-    if entry.startswith("../"):
-        candidates.append(root / entry[3:])
-    return next((Path(os.path.normpath(c)) for c in candidates if c.is_dir()), None)
+    found = _first_existing(entry, [root, yaml_file.parent], Path.is_dir)
+    if found is None and entry.startswith("../"):
+        found = _first_existing(entry[3:], [root], Path.is_dir)
+    return found
 
 
 def _yaml_list_file(entry: str, root: Path, yaml_file: Path) -> Path | None:
     """The image list file (``train.txt``) a YAML split entry names, resolved as :func:`_yaml_folder` resolves
     folders."""
-    given = Path(entry).expanduser()
-    if given.suffix.lower() != LIST_SUFFIX:
+    if Path(entry).suffix.lower() != LIST_SUFFIX:
         return None
-    candidates = [given] if given.is_absolute() else [root / given, yaml_file.parent / given]
-    return next((Path(os.path.normpath(c)) for c in candidates if c.is_file()), None)
+    return _first_existing(entry, [root, yaml_file.parent], Path.is_file)
 
 
 def listed_images(list_file: Path, root: Path) -> list[Path]:
@@ -117,9 +122,7 @@ def read_list_file(list_file: Path, root: Path, modified_ns: int) -> tuple[tuple
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        given = Path(entry).expanduser()
-        candidates = [given] if given.is_absolute() else [list_file.parent / given, root / given]
-        found = next((Path(os.path.normpath(c)) for c in candidates if c.is_file()), None)
+        found = _first_existing(entry, [list_file.parent, root], Path.is_file)
         if found is None:
             missing.append(entry)
         else:
@@ -155,8 +158,7 @@ def label_files(source: Path, root: Path, limit: int | None = None) -> list[Path
     """The label files of an images folder (its ``labels`` twin's ``.txt`` files) or of a list file's images (those
     that exist), at most ``limit``."""
     if source.is_file():
-        found = (label for label in map(label_file_of, listed_images(source, root)[:limit]) if label.is_file())
-        return list(found)[:limit]
+        return [label for label in map(label_file_of, listed_images(source, root)[:limit]) if label.is_file()]
     return sorted(_labels_folder(source).rglob(f"*{LIST_SUFFIX}"))[:limit]
 
 

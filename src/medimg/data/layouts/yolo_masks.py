@@ -39,8 +39,9 @@ def detect(path: Path) -> bool:
     """A YOLO folder (:func:`medimg.data.layouts.yolo.detect`) whose first label files hold polygons."""
     if not detect_yolo(path):
         return False
+    root = dataset_folder(path)
     for _, images in detection_folders(path):
-        for label_file in label_files(images, dataset_folder(path), limit=20):
+        for label_file in label_files(images, root, limit=20):
             if any(len(values) > 4 for _, _, values in read_label_lines(label_file, [])):
                 return True
     return False
