@@ -36,6 +36,7 @@ import re
 import shutil
 import socket
 import sys
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
@@ -262,9 +263,25 @@ def _complete_cross_validation(run: RunFolder) -> bool:
     return not isinstance(record, dict) or bool(record.get("complete", True))
 
 
+def runs_folder_name(dataset_name: str) -> str:
+    """A dataset name as a folder name: letters and digits of any script kept (``肺部X光``, ``Thorax-Röntgen``,
+    composed as NFC, the form macOS' decomposed file names are read back in), every other run of characters one
+    ``_`` (``Chest X-rays (2024)`` -> ``Chest_X-rays_2024``); ``dataset`` when nothing is left. A name longer than
+    a file name may be (255 bytes; 85 Chinese characters) is cut, with a hash of the whole that keeps it apart."""
+    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", dataset_name)).strip("_")
+    if len(name.encode()) > 120:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = name.encode()[:100].decode(errors="ignore") + "_" + digest
+    return name if name.strip(".") else "dataset"
+
+
 def _runs_of(base: str | Path, dataset_name: str) -> Path:
-    """The folder of a dataset's numbered runs: ``base/<dataset name, file-system safe>``."""
-    return Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+    """The folder of a dataset's numbered runs: ``base/<runs_folder_name(dataset name)>``. Names were ASCII
+    letters and digits only before (two Chinese-named datasets shared ``base/_``): where only that older folder
+    exists, it is kept, so a run interrupted before stays resumable."""
+    folder = Path(base) / runs_folder_name(dataset_name)
+    before = Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
+    return before if before != folder and before.is_dir() and not folder.exists() else folder
 
 
 def _numbered_runs(root: Path) -> list[int]:

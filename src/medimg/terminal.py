@@ -16,7 +16,15 @@ import os
 import sys
 from typing import TextIO
 
-__all__ = ["close_progress_bars", "is_interactive", "is_quiet", "set_quiet", "show_bars", "use_colour"]
+__all__ = [
+    "close_progress_bars",
+    "escape_what_streams_cannot_encode",
+    "is_interactive",
+    "is_quiet",
+    "set_quiet",
+    "show_bars",
+    "use_colour",
+]
 
 _quiet = [False]  # `medimg -q`: no progress bars either (set for each command by the CLI's root options)
 
@@ -75,3 +83,17 @@ def close_progress_bars() -> None:
             bar.close()
         except Exception:  # a bar whose stream is gone: nothing to tidy
             continue
+
+
+def escape_what_streams_cannot_encode(*streams: TextIO | None) -> None:
+    """Let standard output and error write any text: a character their encoding lacks (a class named ``Pneumonia
+    – viral`` or a file ``img é.png`` on a Latin-1 or ASCII console, ``PYTHONIOENCODING=ascii``) is written as a
+    backslash escape (``\\u2013``, valid in JSON), where it raised ``UnicodeEncodeError`` half-way through a CSV.
+    A stream that cannot be reconfigured (a test's capture, a notebook's) is left as it is."""
+    for stream in streams or (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # closed or detached
+                continue

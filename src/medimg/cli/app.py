@@ -1154,8 +1154,9 @@ def main() -> None:
     try:  # Ctrl-C while torch and the commands are imported (seconds): one line, not a traceback
         from medimg.engine.distributed import launched_by_medimg, process_local_rank, process_rank
         from medimg.errors import MedimgError
-        from medimg.terminal import close_progress_bars, use_colour
+        from medimg.terminal import close_progress_bars, escape_what_streams_cannot_encode, use_colour
 
+        escape_what_streams_cannot_encode()
         rank = process_rank()
         launcher_advises = launched_by_medimg()  # `fit --nproc-per-node N` says how to go on, with its own options
         colour = use_colour(sys.stderr)  # red errors on a terminal, unless NO_COLOR or TERM=dumb

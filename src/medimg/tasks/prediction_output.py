@@ -2,9 +2,10 @@
 
 ``medimg predict`` over 100,000 images must not build the whole text in memory: :func:`write_predictions` takes
 an iterator and writes each record as soon as it is yielded. ``json`` writes the same text as
-``json.dumps([p.to_dict() ...], indent=2)`` (a valid JSON array), ``jsonl`` one compact object per line, ``csv``
-the table of :func:`medimg.tasks.prediction_table.prediction_csv`: a list gets the union of its rows' columns
-(detection rows differ), a stream the first row's columns (a classifier's rows all have the same keys).
+``json.dumps([p.to_dict() ...], indent=2)`` (a valid JSON array; ``Pneumonia – viral`` as written where the
+target encodes it, as ``\\u2013`` on a Latin-1 or ASCII console), ``jsonl`` one compact object per line,
+``csv`` the table of :func:`medimg.tasks.prediction_table.prediction_csv`: a list gets the union of its rows'
+columns (detection rows differ), a stream the first row's columns (a classifier's rows all have the same keys).
 
 A file is written atomically (:func:`medimg.fileio.atomic_text_file`): a run that fails half-way leaves the old
 file or none, never half a table.
@@ -12,6 +13,7 @@ file or none, never half a table.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterable, Sequence
@@ -56,17 +58,28 @@ def write_predictions(
     if output_format == "csv":
         return _write_csv(predictions, target)
     count = 0
+    ascii_only = not _writes_unicode(target)
     if output_format == "jsonl":
         for prediction in predictions:
-            target.write(json.dumps(prediction.to_dict()) + "\n")
+            target.write(json.dumps(prediction.to_dict(), ensure_ascii=ascii_only) + "\n")
             count += 1
         return count
     for prediction in predictions:  # the text of json.dumps(list, indent=2), element by element
-        element = json.dumps(prediction.to_dict(), indent=2).replace("\n", "\n  ")
+        element = json.dumps(prediction.to_dict(), indent=2, ensure_ascii=ascii_only).replace("\n", "\n  ")
         target.write(("[\n  " if count == 0 else ",\n  ") + element)
         count += 1
     target.write("\n]\n" if count else "[]\n")
     return count
+
+
+def _writes_unicode(target: TextIO) -> bool:
+    """Whether ``target`` encodes any character (UTF-8, or a text stream with no encoding of its own): JSON keeps
+    ``é`` as it is there, and escapes it as ``\\u00e9`` for a Latin-1 or ASCII console."""
+    encoding = getattr(target, "encoding", None)
+    try:
+        return not encoding or codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
 
 
 def _write_csv(predictions: Iterable[WritablePrediction], target: TextIO) -> int:
