@@ -281,7 +281,11 @@ def _runs_of(base: str | Path, dataset_name: str) -> Path:
     exists, it is kept, so a run interrupted before stays resumable."""
     folder = Path(base) / runs_folder_name(dataset_name)
     before = Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name or "dataset")
-    return before if before != folder and before.is_dir() and not folder.exists() else folder
+    try:
+        kept = before != folder and before.is_dir() and not folder.exists()
+    except OSError:  # the older name was too long to be a folder
+        kept = False
+    return before if kept else folder
 
 
 def _numbered_runs(root: Path) -> list[int]:
