@@ -272,3 +272,18 @@ def test_generate_refuses_to_write_into_its_training_data(gan_run: Model, phanto
     with pytest.raises(ConfigError, match=r"inside .*the data the generator was trained on.*--synthetic"):
         Model.load(gan_run.run_dir_ or "").generate(2, out_dir=phantoms)
     assert sorted(phantoms.rglob("*")) == before  # nothing written
+
+
+def test_class_names_in_any_script_get_report_pictures_of_their_own(phantoms: Path, tmp_path: Path) -> None:
+    """Classes 肺炎 and 正常 both drew into grid_synthetic.png: the second class's grid showed for the first."""
+    import shutil
+
+    data = tmp_path / "胸片"
+    for folder, name in (("lesion", "肺炎"), ("normal", "正常")):
+        shutil.copytree(phantoms / folder, data / name)
+    run = Model("gan", task="generate").fit(data, run_dir=tmp_path / "run", **QUICK)
+    assert run.run_dir_ is not None
+    report = run.run_dir_ / "report"
+    grids = {name: (report / f"grid_{name}_synthetic.png").read_bytes() for name in ("肺炎", "正常")}
+    assert grids["肺炎"] != grids["正常"]
+    assert len(list(report.glob("grid_*.png"))) == 4  # synthetic and real, per class

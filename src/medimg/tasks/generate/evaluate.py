@@ -13,6 +13,7 @@ import numpy as np
 
 from medimg.errors import DatasetError
 from medimg.evaluation.training_curves import write_training_curves
+from medimg.io.formats import safe_file_name, unclaimed_path
 from medimg.tasks.generate.features import feature_space_of_run
 from medimg.tasks.generate.metrics import (
     JACKKNIFE_GROUPS,
@@ -164,9 +165,10 @@ def evaluate_generator(
     if pair_images[0]:
         figures["closest_pairs"] = pair_strip(*pair_images)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for key, data in figures.items():
-        path = out_dir / f"{_file_stem(key)}.png"
+    paths: dict[str, Path] = {}
+    taken: set[Path] = set()
+    for key, data in figures.items():  # classes 肺炎 and 正常 were both grid_synthetic.png, the second kept
+        path = unclaimed_path(out_dir, safe_file_name(key).strip("_"), ".png", taken)
         path.write_bytes(data)
         paths[key] = path
     paths |= write_training_curves((report.extra or {}).get("run_dir"), out_dir)
@@ -199,12 +201,6 @@ def _model_name(plan: GeneratePlan) -> str:
     if plan.network == "gan":
         return f"conditional GAN (width {plan.base_width}, {plan.gan_loss} loss, EMA), {plan.input_size} px"
     return f"conditional diffusion UNet {plan.unet_channels}, DDIM {plan.sample_steps} steps, {plan.input_size} px"
-
-
-def _file_stem(key: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", key).strip("_")
 
 
 #: images of another set read to compare its intensities with the generator's
