@@ -267,13 +267,11 @@ def runs_folder_name(dataset_name: str) -> str:
     """A dataset name as a folder name: letters and digits of any script kept (``肺部X光``, ``Thorax-Röntgen``,
     composed as NFC, the form macOS' decomposed file names are read back in), every other run of characters one
     ``_`` (``Chest X-rays (2024)`` -> ``Chest_X-rays_2024``); ``dataset`` when nothing is left. A name longer than
-    a file name may be (255 bytes; 85 Chinese characters) is cut, with a hash of the whole that keeps it apart."""
-    from medimg.io.formats import safe_file_name
+    a file name may be (255 bytes; 85 Chinese characters) is cut, with a hash of the whole that keeps it apart
+    (:func:`medimg.io.formats.distinct_file_name`)."""
+    from medimg.io.formats import distinct_file_name
 
-    name = safe_file_name(unicodedata.normalize("NFC", dataset_name), default="dataset").strip("_")
-    if len(name.encode()) > 120:
-        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
-        name = name.encode()[:100].decode(errors="ignore") + "_" + digest
+    name = distinct_file_name(unicodedata.normalize("NFC", dataset_name) or "dataset", tag_changes=False).strip("_")
     return name if name.strip(".") else "dataset"
 
 

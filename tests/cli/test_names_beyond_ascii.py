@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from medimg.io.formats import distinct_file_name
 from medimg.run_folder import create_run_dir, latest_resumable_run, runs_folder_name
 from medimg.terminal import escape_what_streams_cannot_encode
 from tests.serve.support import train_tiny_run
@@ -117,3 +118,14 @@ def test_a_long_name_is_cut_to_a_file_name_and_kept_apart(tmp_path: Path) -> Non
     assert len(runs_folder_name(first).encode()) <= 120
     assert create_run_dir(tmp_path, first).is_dir()
     assert create_run_dir(tmp_path, "a" * 300).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("images/病例一.png", "images/病例二.png"), ("a b.png", "a_b.png"), ("x" * 300 + "1", "x" * 300 + "2")],
+)
+def test_texts_that_one_file_name_would_hold_get_names_of_their_own(first: str, second: str) -> None:
+    names = distinct_file_name(first), distinct_file_name(second)
+    assert names[0] != names[1] and all(len(n.encode()) <= 120 for n in names)
+    assert names[0] == distinct_file_name(first)  # the same text, the same name (a cache finds it again)
+    assert distinct_file_name("case_001.png") == "case_001.png"  # a name that is already safe stays readable

@@ -63,3 +63,20 @@ def test_yolo_segmentation_polygons_become_label_maps(tmp_path: Path, _cache: Pa
     first = next(c for c in dataset.cases if (root / "train" / "labels" / f"{c.image.stem}.txt").read_text())
     values = np.unique(dataset.read(first).mask)
     assert values[0] == 0 and set(values[1:]) <= {1, 2} and len(values) > 1
+
+
+def test_images_named_in_any_script_keep_masks_of_their_own(tmp_path: Path, _cache: Path) -> None:
+    """``病例一.png`` and ``病例二.png`` were both cached as ``images_.png``: every case got the first one's mask."""
+    root = write_coco(tmp_path / "coco", n=8, outlines=True)
+    names = ["一", "二", "三", "四", "五", "六", "七", "八"]
+    for annotation_file in (root / "annotations").glob("*.json"):
+        document = json.loads(annotation_file.read_text())
+        for image in document["images"]:
+            new = f"病例{names[int(image['file_name'][2:5])]}.png"
+            (root / "images" / image["file_name"]).rename(root / "images" / new)
+            image["file_name"] = new
+        annotation_file.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    dataset = SegmentationDataset.load(root)
+    assert len(dataset) == 8 and len({c.mask for c in dataset.cases}) == 8
+    masks = {c.case_id: dataset.read(c).mask for c in dataset.cases}
+    assert len({m.tobytes() for m in masks.values() if m is not None}) == 8  # each image's own outlines

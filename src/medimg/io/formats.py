@@ -30,6 +30,7 @@ Formats and their signatures:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -163,6 +164,18 @@ def safe_file_name(text: str, default: str = "image") -> str:
     """``text`` with every run of characters other than letters (of any script), digits, ``_``, ``.`` and ``-``
     replaced by ``_`` (``patch 0 é`` -> ``patch_0_é``): a file name every file system takes."""
     return re.sub(r"[^\w.-]+", "_", text) or default
+
+
+def distinct_file_name(text: str, *, tag_changes: bool = True, max_bytes: int = 120) -> str:
+    """:func:`safe_file_name` of ``text`` that no other text shares: where characters were replaced
+    (``tag_changes``), 8 hex digits of ``text``'s hash are appended (``病例 1.png`` and ``病例_1.png`` are both
+    ``病例_1.png`` otherwise), and a name longer than ``max_bytes`` of UTF-8 (a file name may have 255) is cut
+    before them."""
+    name = safe_file_name(text)
+    if not (tag_changes and name != text) and len(name.encode()) <= max_bytes:
+        return name
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return name.encode()[: max_bytes - len(digest) - 1].decode(errors="ignore") + "_" + digest
 
 
 def unclaimed_path(folder: Path, stem: str, ending: str, taken: set[Path] | None) -> Path:

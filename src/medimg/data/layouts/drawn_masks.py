@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,9 +99,12 @@ def label_map_of(shape: tuple[int, ...], regions: dict[int, np.ndarray]) -> np.n
 
 
 def mask_file(folder: Path, case_id: str, suffix: str = ".png") -> Path:
-    """Where the drawn mask of ``case_id`` lives in ``folder`` (a flat, readable name)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", case_id)
-    return folder / f"{name}{suffix}"
+    """Where the drawn mask of ``case_id`` lives in ``folder``: a flat, readable name of its own
+    (:func:`medimg.io.formats.distinct_file_name`: ``images/病例一.png`` and ``images/病例二.png`` were both
+    ``images_.png``, and the second case was given the first one's mask)."""
+    from medimg.io.formats import distinct_file_name
+
+    return folder / f"{distinct_file_name(case_id)}{suffix}"
 
 
 def write_mask(path: Path, labels: np.ndarray) -> None:
