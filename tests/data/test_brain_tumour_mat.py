@@ -20,14 +20,16 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def write_cjdata(root: Path, n: int = 36, size: tuple[int, int] = (24, 20)) -> dict[str, tuple[np.ndarray, int, str]]:
+def write_cjdata(
+    root: Path, n: int = 36, size: tuple[int, int] = (24, 20), seed: int = 0
+) -> dict[str, tuple[np.ndarray, int, str]]:
     """``brainTumorDataPublic_1-<n>/<k>.mat`` as MATLAB 7.3 writes them (HDF5 after a 512-byte header, arrays stored
     column-major, ``PID`` as character codes); 12 patients of 3 slices each. Returns (mask, label, patient) by id."""
     import h5py
 
     folder = root / f"brainTumorDataPublic_1-{n}"
     folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     truth = {}
     for k in range(1, n + 1):
         image = rng.integers(0, 900, size).astype(np.int16)
@@ -73,3 +75,15 @@ def test_the_tumour_masks_with_task_segment(tmp_path: Path) -> None:
     assert isinstance(dataset, SegmentationDataset) and dataset.value_names == {0: "background", 1: "tumour"}
     for case in dataset.cases:
         assert np.array_equal(np.asarray(dataset.read(case).mask[0]) > 0, truth[case.case_id][0] > 0)
+
+
+def test_files_of_one_name_in_two_folders_keep_their_own_masks(tmp_path: Path) -> None:
+    """A set re-numbered per folder (``part1/.../1.mat``, ``part2/.../1.mat``) was cached as one ``1.png``: the second
+    folder's slices were read as the first's."""
+    first = write_cjdata(tmp_path / "figshare" / "part1", n=6)
+    second = write_cjdata(tmp_path / "figshare" / "part2", n=6, seed=1)
+    truth = {f"part1/{k}": v for k, v in first.items()} | {f"part2/{k}": v for k, v in second.items()}
+    dataset = Dataset.load(tmp_path / "figshare", task="segment")
+    assert len(dataset.cases) == 12
+    for case in dataset.cases:
+        assert np.array_equal(np.asarray(dataset.read(case).mask[0]) > 0, truth[case.case_id][0] > 0), case.case_id

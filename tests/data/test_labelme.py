@@ -124,3 +124,20 @@ def test_a_malformed_shape_is_named_with_its_file(tmp_path: Path) -> None:
     root = write_labelme(tmp_path / "edited", bad, n=1)
     with pytest.raises(DatasetError, match=r"(?s)1 LabelMe file problem.*scan_0.json: a polygon shape is malformed"):
         Dataset.load(root)
+
+
+def test_embedded_images_of_json_files_with_one_name_in_two_folders_stay_apart(tmp_path: Path) -> None:
+    """``train/scan_0.json`` and ``val/scan_0.json`` both cached their image as ``scan_0.image.png``: the
+    validation case was read as the training image."""
+    root = tmp_path / "labelme"
+    write_labelme(root / "train", LESION_IN_ORGAN, embed=True)
+    write_labelme(root / "val", LESION_IN_ORGAN, embed=True)
+    for file in (root / "val").glob("*.json"):
+        document = json.loads(file.read_text())
+        document["imageData"] = base64.b64encode(_png_bytes(np.full((30, 40, 3), 200, np.uint8))).decode()
+        file.write_text(json.dumps(document))
+    dataset = Dataset.load(root)
+    brightest = {c.case_id: float(dataset.read(c).image.array.max()) for c in dataset.cases}
+    assert len(brightest) == 6
+    assert {v for k, v in brightest.items() if k.startswith("val/")} == {200.0}, brightest
+    assert {v for k, v in brightest.items() if k.startswith("train/")} == {40.0, 41.0, 42.0}, brightest

@@ -21,7 +21,7 @@ from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset, SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import path_selected, problems_error, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, write_mask, write_png
+from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_mask, write_png
 from medimg.data.layouts.matlab_masks import is_hdf5_mat, mat_variables
 from medimg.errors import DatasetError
 
@@ -77,7 +77,8 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
     for file in tqdm(
         files, desc="reading brain tumour .mat files", leave=False, disable=len(files) < 100 or not show_bars(True)
     ):
-        image_path, mask_path = cache / f"{file.stem}.png", cache / f"{file.stem}_mask.png"
+        within = file.relative_to(root).as_posix()  # part1/1.mat and part2/1.mat are two slices
+        image_path, mask_path = mask_file(cache, f"{within}.image"), mask_file(cache, within)
         try:
             with h5py.File(file, "r") as handle:
                 data = handle["cjdata"]

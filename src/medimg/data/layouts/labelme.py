@@ -88,7 +88,7 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
     if found is not None:
         return found
     if data.get("imageData"):
-        target = mask_file(cache, f"{file.stem}.image")
+        target = mask_file(cache, f"{file.resolve().with_suffix('')}.image")  # train/ and val/ may both hold 001.json
         if not target.is_file():
             try:
                 with Image.open(io.BytesIO(base64.b64decode(data["imageData"]))) as embedded:
