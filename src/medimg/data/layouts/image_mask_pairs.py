@@ -26,7 +26,8 @@ of pairs with an image named like nnU-Net's raw data, ``<key>_<4-digit channel>`
 (``case_00000/segmentation.nii.gz``, KiTS) pairs with the image beside it, and ``<case>_seg`` with the images
 whose names extend ``<case>`` (BraTS's four modalities: one case of four channels, in name order). When
 several images share
-a key, the one whose path shares the most folders with the mask wins. A split comes from ``train``/``training``/
+a key, the one whose path shares the most folders with the mask wins (from the top, then from the bottom:
+``masks/site_a/0.png`` pairs with ``images/site_a/0.png``). A split comes from ``train``/``training``/
 ``val``/``test``/``testing`` folders above the image. Images without a mask are kept aside (``unlabelled``);
 masks without an image are reported (an error with ``strict=True``). Further masks of an image already paired
 (BUSI's ``<image>_mask_1.png``; Montgomery's ``leftMask/`` + ``rightMask/``) are merged into its first mask on read
@@ -36,7 +37,8 @@ same structure (STARE's ``labels-ah/`` + ``labels-vk/``) and the first is the re
 
 A CSV manifest has the header ``image,mask[,roi,patient_id,split]`` with paths relative to the CSV's folder.
 
-Detection (:func:`detect`, names only) claims a folder with a mask-role folder that holds image files, within
+Detection (:func:`detect`, names only) claims a folder with a mask-role folder that holds image files, or whose
+sub-folders do as sub-folders of the same names beside it do (``masks/train/`` + ``images/train/``), within
 :data:`DETECT_MAX_DEPTH` levels (``images/`` + ``masks/``, ``imagesTr/`` + ``labelsTr/``,
 ``DRIVE/training/1st_manual``; not Pascal VOC's ``Annotations/*.xml``); a folder with mask-suffixed files
 beside their images, directly in it or in its split folders (``case_01.png`` + ``case_01_mask.png``); folders
@@ -183,7 +185,7 @@ def _has_mask_folder(root: Path) -> bool:
         deeper: list[Path] = []
         for folder in level:
             for sub in _visible_dirs(folder):
-                if _dir_role(sub.name, set()) == "mask" and _holds_images(sub):
+                if _dir_role(sub.name, set()) == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub)):
                     return True
                 deeper.append(sub)
         seen += len(deeper)
@@ -191,6 +193,17 @@ def _has_mask_folder(root: Path) -> bool:
             return False
         level = deeper
     return False
+
+
+def _mirrors_image_folders(masks: Path, sample: int = 20) -> bool:
+    """Whether a mask folder's sub-folders hold images, as sub-folders of the same names beside it do (``masks/train/``
+    with ``images/train/``, ``masks/site_a/`` with ``images/site_a/``); JSRT's ``masks/heart/`` beside a flat
+    ``images/`` is one folder per structure (:mod:`medimg.data.layouts.structure_folders`)."""
+    siblings = [d for d in _visible_dirs(masks.parent) if d != masks]
+    return any(
+        _holds_images(sub) and any(_holds_images(sibling / sub.name) for sibling in siblings)
+        for sub in _visible_dirs(masks)[:sample]
+    )
 
 
 def _holds_images(folder: Path, sample: int = 50) -> bool:
@@ -477,9 +490,16 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     ]
 
 
-def _shared(a: Path, b: Path) -> int:
+def _shared(a: Path, b: Path) -> tuple[int, int]:
+    """How near two files lie: the folders their paths share from the top, then, between equals, from the bottom
+    (``masks/site_a/0.png`` pairs with ``images/site_a/0.png``, not ``images/site_b/0.png``: a tree of masks that
+    mirrors the tree of images)."""
+    return _common_run(a.parent.parts, b.parent.parts), _common_run(a.parent.parts[::-1], b.parent.parts[::-1])
+
+
+def _common_run(a: Sequence[str], b: Sequence[str]) -> int:
     n = 0
-    for x, y in zip(a.parent.parts, b.parent.parts, strict=False):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
