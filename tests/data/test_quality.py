@@ -84,6 +84,46 @@ def test_masks_are_found_by_content_not_by_name(phantom_dir: Path) -> None:
     assert "--exclude '*_mask_1.png'" in report.summary()
 
 
+def test_colour_coded_masks_beside_colour_images_are_masks(tmp_path: Path) -> None:
+    """Herlev's ``<cell>-d.bmp``: RGB masks of 3 to 5 colours (background, cytoplasm, nucleus), channels unequal,
+    so they were read as 917 more images of their class."""
+    rng = np.random.default_rng(0)
+    palette = np.array([[0, 0, 255], [255, 0, 0], [0, 255, 0], [40, 40, 40]], np.uint8)
+    for cls in ("normal", "dysplastic"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(tmp_path / cls / f"cell{i}.BMP")
+            regions = np.zeros((24, 30), np.int64)
+            regions[4:20, 5:25], regions[8:16, 10:20], regions[0, : i + 1] = 1, 2, 3
+            Image.fromarray(palette[regions]).save(tmp_path / cls / f"cell{i}-d.bmp")
+    report = check_dataset(Dataset.load(tmp_path))
+    assert sorted(Path(p).name for p in report.suspected_masks) == sorted([f"cell{i}-d.bmp" for i in range(6)] * 2)
+    assert "--exclude '*-d.bmp'" in report.summary()
+
+
+def test_the_patients_in_image_names_group_the_images_once_their_masks_are_left_out(tmp_path: Path) -> None:
+    """Herlev names each cell ``<patient>-<patient>-<cell>.BMP`` beside its ``...-d.bmp`` mask: with the masks among
+    the images no name pattern held, and one patient's cells could straddle train and test."""
+    from medimg.data.quality import drop_non_images
+
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        folder = tmp_path / ("normal", "dysplastic")[k % 2]
+        folder.mkdir(exist_ok=True)
+        for cell in (1, 2):
+            name = f"1491433{k:02d}-1491433{k + 50:02d}-00{cell}"
+            Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(folder / f"{name}.BMP")
+            mask = np.zeros((20, 20, 3), np.uint8)
+            mask[5:15, 5:15] = (255, 0, 0)
+            Image.fromarray(mask).save(folder / f"{name}-d.bmp")
+    dataset = Dataset.load(tmp_path)
+    report = check_dataset(dataset)
+    assert len(report.suspected_masks) == 24
+    kept = drop_non_images(dataset, report.suspected_masks, report.blank)
+    assert len(kept.cases) == 24 and len(kept.excluded) == 24
+    assert {c.patient_id for c in kept.cases} == {f"name-1491433{k:02d}-1491433{k + 50:02d}" for k in range(12)}
+
+
 def test_photos_turned_by_their_exif_are_read_as_stored_and_flagged(phantom_dir: Path) -> None:
     pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3)).astype(np.uint8)
     photo = Image.fromarray(pixels)

@@ -17,6 +17,7 @@ from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.labels import keep_classes, label_text
 from medimg.data.loading import iter_images, other_dimensions
+from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
 from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
@@ -34,7 +35,7 @@ IMBALANCE_WARNING = 3.0
 MASK_MAX_VALUES = 8
 #: Why ``fit`` leaves an image out (recorded with it in ``dataset.json`` and the run's training summary).
 CONFLICT_REASON = "identical pixels to an image with another label (label conflict)"
-MASK_REASON = "a segmentation mask by its content (a few integer values, the size of the images beside it)"
+MASK_REASON = "a segmentation mask by its content (a few integer values or colours, the size of the images beside it)"
 BLANK_REASON = "blank: one value everywhere (but a few pixels at most), nothing to classify"
 #: What "nearly identical images" are, as the warnings about them say (the copies ``near_duplicate_groups`` finds).
 NEAR_COPIES = (
@@ -389,7 +390,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         flagged = set(masks)
         others = [r.path for r in records if r.has_path and r.path not in flagged]
         warnings.append(
-            f"{len(masks)} file(s) are label maps by their content (a few integer values, the size of other "
+            f"{len(masks)} file(s) are label maps by their content (a few integer values or colours, the size of other "
             f"images), i.e. segmentation masks beside the images (e.g. {masks[0]}); exclude them, e.g. "
             f"--exclude '{','.join(exclude_patterns(masks, others))}'"
         )
@@ -746,7 +747,9 @@ def drop_non_images(
             hint = f"; --exclude '{','.join(patterns)}' says so explicitly" if reason == MASK_REASON else ""
             example = these[0].path or these[0].case_id  # an array's image has no path: its id (array[3])
             logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), example, reason, hint)
-    return _without(dataset, reason_of)
+    without = _without(dataset, reason_of)
+    # the masks' names (Herlev's <patient>-<cell>-d.bmp) hid the patients the images' names give
+    return dataclasses.replace(without, cases=group_by_name_patient(without.cases, dataset.root))
 
 
 #: pixels that may differ from the one value of an image that still counts as blank (a white export with one
@@ -835,13 +838,23 @@ def odd_size_warnings(images: Sequence[tuple[str, tuple[int, ...]]]) -> list[str
 
 def is_label_valued(array: np.ndarray) -> bool:
     """True when an image's content is a label map: 2..:data:`MASK_MAX_VALUES` distinct integer values (0/255
-    binary masks, 0/1/2 label maps), identical in every channel."""
+    binary masks, 0/1/2 label maps) or colours (Herlev's colour-coded ``*-d.bmp``: 3 to 5 colours, against
+    thousands in a photograph) over its channels ``(C, *spatial)``."""
     if array.size == 0 or not np.isfinite(array).all():
         return False
-    if array.shape[0] > 1 and not all(np.array_equal(array[0], array[c]) for c in range(1, array.shape[0])):
+    if any(np.unique(channel.ravel()[::97]).size > MASK_MAX_VALUES for channel in array):  # a photograph, at once
         return False
-    values = np.unique(array[0])
-    return 2 <= values.size <= MASK_MAX_VALUES and bool(np.all(values == np.round(values)))
+    levels = []
+    for channel in array:
+        values = np.unique(channel)
+        if values.size > MASK_MAX_VALUES or not np.all(values == np.round(values)):
+            return False
+        levels.append(values)
+    colours = sum(  # each pixel's colour as one number: its level index in each channel, base MASK_MAX_VALUES
+        np.searchsorted(v, channel).astype(np.int64) * MASK_MAX_VALUES**c
+        for c, (v, channel) in enumerate(zip(levels, array, strict=True))
+    )
+    return 2 <= np.unique(colours).size <= MASK_MAX_VALUES
 
 
 def exclude_patterns(masks: list[str], images: list[str], most: int = 3) -> list[str]:
