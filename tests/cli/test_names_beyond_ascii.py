@@ -18,6 +18,8 @@ import pytest
 
 from medimg.io.formats import distinct_file_name
 from medimg.run_folder import create_run_dir, latest_resumable_run, runs_folder_name
+from medimg.tasks.classify.predict import Prediction
+from medimg.tasks.prediction_output import write_predictions
 from medimg.terminal import escape_what_streams_cannot_encode
 from tests.serve.support import train_tiny_run
 
@@ -99,16 +101,23 @@ def test_a_csv_of_accented_file_names_prints_on_an_ascii_console(accented_input:
     assert rows[0]["source"].endswith("l\\xe9sion \\u2013 \\xe9.png"), rows[0]["source"]
 
 
-def test_json_names_files_as_they_are_written(accented_input: tuple[Path, Path]) -> None:
-    """On a UTF-8 console the JSON shows ``lésion – é.png``, not ``l\\u00e9sion``; as ASCII it is still JSON."""
-    run, image = accented_input
-    shown = _predict(run, image, "json", "utf-8")
-    assert shown.returncode == 0, shown.stderr.decode(errors="replace")
-    assert "lésion – é.png" in shown.stdout.decode("utf-8")
-    assert json.loads(shown.stdout)[0]["source"] == str(image)
-    escaped = _predict(run, image, "jsonl", "ascii")
-    assert escaped.returncode == 0, escaped.stderr.decode(errors="replace")
-    assert json.loads(escaped.stdout.decode("ascii"))["source"] == str(image)
+def test_json_names_files_as_they_are_written_where_the_target_encodes_them() -> None:
+    """On a UTF-8 target the JSON shows ``lésion – é.png``, not ``l\\u00e9sion``; on an ASCII one it escapes it
+    and stays JSON (the CLI's standard output would otherwise write ``\\xe9``, which JSON does not know)."""
+    prediction = Prediction("lésion – é.png", "Pneumonia – viral", 1, {"normal": 0.25, "Pneumonia – viral": 0.75})
+    for output_format in ("json", "jsonl"):
+        shown = io.StringIO()
+        write_predictions([prediction], shown, output_format)
+        assert "lésion – é.png" in shown.getvalue() and "Pneumonia – viral" in shown.getvalue()
+        raw = io.BytesIO()
+        ascii_stream = io.TextIOWrapper(raw, encoding="ascii")
+        escape_what_streams_cannot_encode(ascii_stream)
+        write_predictions([prediction], ascii_stream, output_format)
+        ascii_stream.flush()
+        text = raw.getvalue().decode("ascii")
+        assert "\\u00e9" in text
+        record = json.loads(text) if output_format == "jsonl" else json.loads(text)[0]
+        assert record["source"] == "lésion – é.png" and record["label"] == "Pneumonia – viral"
 
 
 def test_a_long_name_is_cut_to_a_file_name_and_kept_apart(tmp_path: Path) -> None:
