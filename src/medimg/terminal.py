@@ -88,8 +88,10 @@ def close_progress_bars() -> None:
 def escape_what_streams_cannot_encode(*streams: TextIO | None) -> None:
     """Let standard output and error write any text: a character their encoding lacks (a class named ``Pneumonia
     – viral`` or a file ``img é.png`` on a Latin-1 or ASCII console, ``PYTHONIOENCODING=ascii``) is written as a
-    backslash escape (``\\u2013``, valid in JSON), where it raised ``UnicodeEncodeError`` half-way through a CSV.
-    A stream that cannot be reconfigured (a test's capture, a notebook's) is left as it is."""
+    backslash escape (``\\u2013``, ``\\xe9``), where it raised ``UnicodeEncodeError`` half-way through a CSV.
+    JSON escapes such characters itself, as JSON spells them
+    (:func:`medimg.tasks.prediction_output.write_predictions`). A stream that cannot be reconfigured (a test's
+    capture, a notebook's) is left as it is."""
     for stream in streams or (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
