@@ -509,7 +509,7 @@ class ClassicalModel:
         for path in files:
             try:
                 image = picture_order(read_image(path, window=window))  # as training read it
-                mask = masks.read(masks.find(path), like=image.affine) if masks is not None else None
+                mask = masks.read(masks.find(path), like=image) if masks is not None else None
                 sample = make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm)
                 samples.append(conform(sample, *layout) if layout is not None else sample)
             except ImageReadError as error:  # unreadable, or a multi-page file for a 2D model

@@ -23,6 +23,7 @@ from medimg.io.limits import CLASSIFY_READ_SIZE
 
 if TYPE_CHECKING:
     from medimg.data.colour_tables import ColourTable
+    from medimg.data.mask_grid import BoxPlacement
 
 logger = logging.getLogger(__name__)
 
@@ -583,9 +584,17 @@ class SegmentationDataset:
             image.meta["channel_suffixes"] = channel_suffixes([case.image, *case.channels])
         image = self._named_channels(case, image)
         geometries: list[tuple[Path, np.ndarray]] = []
+        placed: list[Path] = []
         mask = read_case_mask(  # a colour table maps colours; a mask stored otherwise is put on the image's grid
-            case, palette_indices=self.colour_table is None, image_affine=image.affine, geometries=geometries
+            case,
+            palette_indices=self.colour_table is None,
+            image_affine=image.affine,
+            image_shape=image.spatial_shape,
+            geometries=geometries,
+            placed=placed,
         )
+        if placed:
+            image.meta["mask_placed"] = [str(path) for path in placed]
         if mask is not None and case.mask is not None:
             mask = _on_image_axes(case, image, mask, case.mask)
             mask = _on_image_grid(case, image, mask, case.mask, "mask")
@@ -667,16 +676,21 @@ def read_case_mask(
     *,
     palette_indices: bool = True,
     image_affine: np.ndarray | None = None,
+    image_shape: Sequence[int] | None = None,
     geometries: list[tuple[Path, np.ndarray]] | None = None,
+    placed: list[Path] | None = None,
 ) -> np.ndarray | None:
     """The raw mask of ``case`` (``(C, *spatial)``, as the file stores it; a colour palette PNG as its indices unless
     ``palette_indices`` is false, see :func:`medimg.io.read_mask`), with its :attr:`SegCase.extra_masks` merged in
     (the larger value where they overlap: the union of binary masks), except those that mostly cover the first (a
     second observer's annotation of the same structure, left out with one warning per folder); ``None`` without a
     mask. With ``image_affine`` (the image's geometry), a mask file stored in another voxel orientation is brought
-    onto the image's grid (:func:`medimg.io.orientation.reorient_like`, one warning per folder). ``geometries``,
-    when given, receives ``(file, affine)`` of each mask file with a geometry, the affine as the array is returned
-    (after any reorientation), for comparing with the image's (:func:`_note_other_geometry`).
+    onto the image's grid (:func:`medimg.io.orientation.reorient_like`, one warning per folder); with
+    ``image_shape`` too, a mask volume of another size whose header places it on a box of the image's voxel grid (3D
+    Slicer's segmentation cropped to its segments) is put there (:func:`medimg.data.mask_grid.box_on_image_grid`,
+    one warning per folder; its file appended to ``placed``). ``geometries``, when given, receives ``(file,
+    affine)`` of each mask file with a geometry, the affine as the array is returned (after any reorientation or
+    placement), for comparing with the image's (:func:`_note_other_geometry`).
 
     Raises:
         ImageReadError: a mask file is unreadable.
@@ -689,6 +703,8 @@ def read_case_mask(
     read = read_mask if palette_indices else read_image
 
     def read_aligned(path: Path) -> np.ndarray:
+        from medimg.data.mask_grid import box_on_image_grid
+        from medimg.io.channels import reoriented_affine
         from medimg.io.orientation import reorient_like
 
         if case.page is not None:  # a section of a stack
@@ -699,15 +715,22 @@ def read_case_mask(
         swapped = _in_image_axis_order(data.array, path, case.image)
         if swapped is not None:  # a 2D (x, y) mask of a picture: no geometry of the image to align it with
             return swapped
-        aligned = reorient_like(data.array, data.affine, image_affine)
-        if geometries is not None and data.affine is not None:
-            moved = aligned is not None and image_affine is not None
-            affine = _reoriented_affine(data.affine, image_affine, data.array.shape[1:]) if moved else data.affine
+        array, affine = data.array, data.affine
+        aligned = reorient_like(array, affine, image_affine)
+        if aligned is not None:
+            assert affine is not None and image_affine is not None  # both have a geometry
+            affine = reoriented_affine(affine, image_affine, array.shape[1:])
+            array = aligned
+            _note_reoriented(path, case.image)
+        box = None if image_shape is None else box_on_image_grid(array, affine, image_affine, image_shape)
+        if box is not None:
+            _note_placed(path, case.image, box)
+            array, affine = box.array, image_affine
+            if placed is not None:
+                placed.append(path)
+        if geometries is not None and affine is not None:
             geometries.append((path, affine))
-        if aligned is None:
-            return data.array
-        _note_reoriented(path, case.image)
-        return aligned
+        return array
 
     if case.structures:
         return _composed_structures(case, read_aligned)
@@ -811,14 +834,31 @@ def _note_reoriented(mask: Path, image: Path) -> None:
     )
 
 
-def _reoriented_affine(affine: np.ndarray, target: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    """``affine`` of an array of spatial ``shape`` once its axes are flipped/permuted into ``target``'s orientation
-    (:func:`medimg.io.orientation.reorient_like`), as nibabel's ``as_reoriented`` gives it."""
-    from nibabel.orientations import inv_ornt_aff, io_orientation, ornt_transform
-
-    assert target is not None
-    transform = ornt_transform(io_orientation(affine), io_orientation(target))
-    return np.asarray(affine @ inv_ornt_aff(transform, shape), dtype=np.float64)
+def _note_placed(mask: Path, image: Path, box: BoxPlacement) -> None:
+    """Say (once per folder) that ``mask`` was put on a box of its ``image``'s grid, and (each time) how many of its
+    labelled voxels lay beyond the image."""
+    end = tuple(s + n - 1 for s, n in zip(box.start, box.stored_shape, strict=True))
+    _warn_once_per_folder(
+        mask.parent,
+        "%s has size %s but its image %s has %s: its header places it on voxels %s to %s of the image's grid (the "
+        "same spacing and axes; 3D Slicer saves a segmentation cropped to its segments so): put there, background "
+        "elsewhere; the other masks in %s are read the same way",
+        mask,
+        box.stored_shape,
+        image,
+        tuple(box.array.shape[1:]),
+        box.start,
+        end,
+        mask.parent,
+    )
+    if box.outside:
+        logger.warning(
+            "%s: %d labelled voxel(s) lie beyond its image %s (its header places them outside the image's grid) and "
+            "are left out",
+            mask,
+            box.outside,
+            image,
+        )
 
 
 #: a label's voxel spacing may differ from its image's by this share (header rounding) before it is said
@@ -936,10 +976,18 @@ def _on_image_grid(case: SegCase, image: ImageData, array: np.ndarray, path: Pat
             "ImageOps.exif_transpose(im).save(...)), then the mask fits it as drawn"
         )
     if not same_field_of_view(stored, image.spatial_shape):
+        volume = len(stored) == 3 and len(image.spatial_shape) == 3
         raise DatasetError(
             f"{what} {path} has size {stored} but its image {case.image} has size {image.spatial_shape}: a mask must "
             "have its image's size (in 2D at least its aspect ratio: a mask at another resolution is resized onto its "
-            "image); re-export the mask, or fix the pairing"
+            "image"
+            + (
+                "; a volume whose header places it on a box of its image's voxel grid, with the same spacing and "
+                "axes, is put there, but this one's does not); re-export the mask on its image's grid (3D Slicer: "
+                "export it with the image as its reference volume), or fix the pairing"
+                if volume
+                else "); re-export the mask, or fix the pairing"
+            )
         )
     _warn_once_per_folder(
         path.parent,

@@ -138,7 +138,7 @@ def load_sample(dataset: Dataset, case: Case, masks: MaskSpec | None) -> ImageSa
     if masks is not None:
         if case.path is None:
             raise DatasetError(f"case {case.case_id} has no file, so it has no mask file either")
-        mask = masks.read(masks.find(case.path), like=image.affine)  # onto the image's grid (RAS+ volumes)
+        mask = masks.read(masks.find(case.path), like=image)  # onto the image's grid (RAS+ volumes)
     return make_sample(image.array, mask, source=str(case.path or case.case_id), spacing_mm=image.spacing_mm)
 
 

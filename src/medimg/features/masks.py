@@ -12,12 +12,19 @@ A mask spec is a preset name or a file-name pattern relative to the image's fold
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from medimg.errors import ConfigError, DatasetError
+
+if TYPE_CHECKING:
+    from medimg.io.image import ImageData
+
+logger = logging.getLogger(__name__)
 
 MASK_PRESETS: dict[str, tuple[str, dict[str, tuple[int, int, int]]]] = {
     "herlev": ("{stem}-d.bmp", {"nucleus": (0, 0, 255), "cytoplasm": (255, 0, 0)}),
@@ -94,12 +101,14 @@ class MaskSpec:
             f"no mask for {image_path}: expected {image_path.parent / names[0]} (mask pattern {self.pattern!r})"
         )
 
-    def read(self, path: Path, like: np.ndarray | None = None) -> np.ndarray:
+    def read(self, path: Path, like: ImageData | None = None) -> np.ndarray:
         """Decode a mask file to an ``(*spatial)`` int32 label map.
 
         Args:
-            like: the affine of the image as it was read (a classification volume is read in RAS+ axis order): a
-                mask volume stored in another voxel orientation (LPS...) is flipped/permuted onto the image's grid.
+            like: the image as it was read (a classification volume is read in RAS+ axis order): a mask volume
+                stored in another voxel orientation (LPS...) is flipped/permuted onto the image's grid, one of
+                another size that its header places on a box of the image's grid (3D Slicer's segmentation cropped
+                to its segments) is put there (:func:`medimg.data.mask_grid.box_on_image_grid`).
 
         Raises:
             DatasetError: the mask volume lies on another voxel grid than its image (spacing, origin, rotation).
@@ -164,23 +173,35 @@ def snap_lossy(mask: np.ndarray) -> np.ndarray:
     return ordered[np.abs(rounded[..., None] - ordered).argmin(axis=-1)]
 
 
-def _on_image_grid(path: Path, array: np.ndarray, affine: np.ndarray | None, like: np.ndarray) -> np.ndarray:
-    """A mask volume ``(C, X, Y, Z)`` in the axis order of its image's affine ``like``.
+def _on_image_grid(path: Path, array: np.ndarray, affine: np.ndarray | None, like: ImageData) -> np.ndarray:
+    """A mask volume ``(C, X, Y, Z)`` on the grid of its image ``like``: in its axis order, and put on the box of its
+    grid where the mask's header places a mask of another size.
 
     Raises:
         DatasetError: after reorientation its grid still differs from the image's.
     """
+    from medimg.data.mask_grid import box_on_image_grid
     from medimg.io.channels import grid_difference, reoriented_affine
     from medimg.io.orientation import has_geometry, reorient_like
 
-    if not (has_geometry(affine) and has_geometry(like)):
+    if not (has_geometry(affine) and has_geometry(like.affine)):
         return array
-    assert affine is not None
-    aligned = reorient_like(array, affine, like)
+    assert affine is not None and like.affine is not None
+    aligned = reorient_like(array, affine, like.affine)
     if aligned is not None:
-        affine = reoriented_affine(affine, like, array.shape[1:])
+        affine = reoriented_affine(affine, like.affine, array.shape[1:])
         array = aligned
-    difference = grid_difference(affine, like)
+    box = box_on_image_grid(array, affine, like.affine, like.spatial_shape)
+    if box is not None:
+        if box.outside:
+            logger.warning(
+                "%s: %d labelled voxel(s) lie beyond its image (its header places them outside the image's grid) "
+                "and are left out",
+                path,
+                box.outside,
+            )
+        return box.array
+    difference = grid_difference(affine, like.affine)
     if difference is not None:
         raise DatasetError(
             f"mask {path} lies on another voxel grid than its image ({difference}): resample the mask onto the "

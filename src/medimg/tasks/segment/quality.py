@@ -157,6 +157,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     transparent: list[tuple[str, float]] = []  # images with pixels not fully opaque, and their share
     resized: list[str] = []
     other_geometry: list[str] = []  # cases whose label's header gives another spacing or origin than the image's
+    placed: list[str] = []  # cases whose mask volume covers a box of the image's grid (placed there)
     first_of: dict[int, str] = {}  # number of spatial axes -> its first case
     axes: Counter[int] = Counter()
     channel_counts: list[tuple[str, int, int]] = []  # (image, channels, spatial axes) per case
@@ -178,6 +179,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             resized.append(case.case_id)
         if image.meta.get("mask_geometry"):
             other_geometry.append(case.case_id)
+        if image.meta.get("mask_placed"):
+            placed.append(case.case_id)
         sizes["x".join(map(str, image.spatial_shape))] += 1
         first_of.setdefault(len(image.spatial_shape), case.case_id)
         axes[len(image.spatial_shape)] += 1
@@ -212,6 +215,11 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         warnings.append(
             f"{len(resized)} mask(s) have another resolution than their images over the same field of view (e.g. "
             f"{resized[0]}): resized onto the images' grids by nearest neighbour for training and evaluation"
+        )
+    if placed:
+        warnings.append(
+            f"{len(placed)} mask volume(s) cover a box of their images' voxel grids, as their headers place them (e.g. "
+            f"{placed[0]}; 3D Slicer saves a segmentation cropped to its segments): put there, background elsewhere"
         )
     if other_geometry:
         warnings.append(
