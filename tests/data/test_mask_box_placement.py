@@ -64,12 +64,12 @@ def test_a_mask_reaching_beyond_its_image_keeps_the_part_on_the_image_and_counts
 
 @pytest.mark.parametrize(
     "change",
-    ["half a voxel off the grid", "another spacing", "rotated", "no voxel in common", "the image's size", "no geometry"],
+    ["half a voxel off", "another spacing", "rotated", "no voxel in common", "the image's size", "no geometry"],
 )
 def test_what_is_not_a_box_of_the_grid_is_not_placed(change: str) -> None:
     _, mask = _volume_and_mask()
     box, affine = _cropped(mask, LPS_LIKE)
-    if change == "half a voxel off the grid":
+    if change == "half a voxel off":
         affine[:3, 3] += LPS_LIKE[:3, :3] @ [0.5, 0, 0]
     elif change == "another spacing":
         affine[:3, :3] = affine[:3, :3] * 0.5
@@ -148,11 +148,15 @@ def test_slicer_segmentation_nrrd_cropped_to_its_segments(tmp_path: Path) -> Non
     segmentation = sitk.GetImageFromArray(box.transpose(2, 1, 0))
     segmentation.SetSpacing(volume.GetSpacing())
     segmentation.SetOrigin(volume.TransformIndexToPhysicalPoint([int(v) for v in low]))
-    segmentation.SetMetaData("Segment0_Name", "lesion")
+    for index, (name, value) in enumerate((("lesion", 1), ("core", 2))):
+        segmentation.SetMetaData(f"Segment{index}_Name", name)
+        segmentation.SetMetaData(f"Segment{index}_LabelValue", str(value))
+        segmentation.SetMetaData(f"Segment{index}_Layer", "0")
     sitk.WriteImage(segmentation, str(tmp_path / "case1.seg.nrrd"), useCompression=True)
 
     dataset = Dataset.load(tmp_path, task="segment")
     assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == 1
+    assert dataset.value_names == {0: "background", 1: "lesion", 2: "core"}
     sample = dataclasses.replace(dataset, canonical_orientation=False).read(dataset.cases[0])
     assert sample.mask is not None
     np.testing.assert_array_equal(sample.mask[0], mask)

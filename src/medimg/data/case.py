@@ -166,6 +166,9 @@ class SegCase:
             label map on read (TotalSegmentator's ``segmentations/liver.nii.gz``...); ``mask`` is the first file.
         page: a section of the multi-page TIFF stacks ``image`` and ``mask``, read as a 2D case
             (:mod:`medimg.data.tiff_stacks`); ``None`` for a case that is its files.
+        segments: ``(layer, value, class)`` of each segment when ``mask`` is a 3D Slicer segmentation, painted into
+            one label map on read with the class its name has across the data set (:mod:`medimg.data.slicer_classes`);
+            ``()`` for a mask read as it is stored.
     """
 
     case_id: str
@@ -178,6 +181,7 @@ class SegCase:
     channels: tuple[Path, ...] = ()
     structures: tuple[tuple[int, Path], ...] = ()
     page: int | None = None
+    segments: tuple[tuple[int, int, int], ...] = ()
 
     def as_case(self) -> Case:
         """The general :class:`Case` (image, mask and ROI paths), for :func:`medimg.data.splits.make_splits`."""

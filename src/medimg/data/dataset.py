@@ -711,7 +711,15 @@ def read_case_mask(
             from medimg.data.tiff_stacks import stack_page
 
             return stack_page(path, case.page, mask="indices" if palette_indices else "colours").array
-        data = read(path)
+        if case.segments and path == case.mask:  # a Slicer segmentation: its segments painted as their classes
+            from dataclasses import replace
+
+            from medimg.data.slicer_classes import painted
+
+            data = read_image(path)
+            data = replace(data, array=painted(data.array, case.segments, path))
+        else:
+            data = read(path)
         swapped = _in_image_axis_order(data.array, path, case.image)
         if swapped is not None:  # a 2D (x, y) mask of a picture: no geometry of the image to align it with
             return swapped

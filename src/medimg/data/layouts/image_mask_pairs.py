@@ -346,6 +346,12 @@ def load(
         logger.info("%s: classes and mask colours from labelmap.txt: %s", root, ", ".join(labelmap.class_names))
         dataset.colour_table = labelmap
     dataset.options = {"colour_table": dataset.colour_table.model_dump() if dataset.colour_table else None}
+    if not dataset.value_names and dataset.colour_table is None:  # 3D Slicer's .seg.nrrd: classes by segment name
+        from medimg.data.slicer_classes import slicer_classes
+
+        cases, value_names = slicer_classes(dataset.cases)
+        if value_names:
+            dataset.cases, dataset.value_names = cases, value_names
     if dataset.unpaired:
         message = unpaired_masks_message(dataset.unpaired, root)
         if strict:

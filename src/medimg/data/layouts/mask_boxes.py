@@ -9,7 +9,8 @@ object) become one :class:`~medimg.data.case.Box` each, the tight box around the
 :class:`~medimg.data.case.Box` for the axis order against the array's ``(D, H, W)``).
 
 Classes are the foreground label values found in the masks (0 is background), in increasing order. Their names
-come from ``label_names`` (``{value: name}`` or a list indexed by value), else from a ``dataset.json`` in the folder
+come from ``label_names`` (``{value: name}`` or a list indexed by value), else from what the data names (3D Slicer's
+segment names: :mod:`medimg.data.slicer_classes`; BraTS's labels), else from a ``dataset.json`` in the folder
 or its parent (the Medical Segmentation Decathlon's ``"labels": {"1": "Anterior", ...}`` or nnU-Net v2's
 ``"labels": {"Anterior": 1, ...}``), else ``label_<value>`` (``foreground`` for binary masks).
 
@@ -193,7 +194,10 @@ def boxes_of(
         raise DatasetError(
             f"{path}: no mask holds a foreground value (all zeros): there is nothing to derive boxes from"
         )
-    named = _label_names(label_names, "label_names") if label_names is not None else read_label_map(path)
+    if label_names is not None:
+        named = _label_names(label_names, "label_names")
+    else:  # the names the masks' own format gives (3D Slicer's segment names), else a dataset.json's
+        named = {value: name for value, name in pairs.value_names.items() if value} or read_label_map(path)
     ordered = sorted(values)
     default = {ordered[0]: "foreground"} if len(ordered) == 1 else {}
     class_names = [named.get(v) or default.get(v) or f"label_{v}" for v in ordered]

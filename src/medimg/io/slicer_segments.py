@@ -1,0 +1,79 @@
+"""The segments a 3D Slicer segmentation file (``.seg.nrrd``) names in its header.
+
+Slicer saves a segmentation as an NRRD file whose header lists each segment: ``Segment<i>_Name``, the layer it is
+stored in (``Segment<i>_Layer``: the file's first axis when segments overlap, a 4D file) and its value there
+(``Segment<i>_LabelValue``). The values are the segment's place in *that* file's list: a case whose annotator added
+the tumour before the liver stores the tumour as 1, another case the liver. Read as plain label maps, such files give
+one class two meanings; :mod:`medimg.data.slicer_classes` gives each segment name one class instead.
+
+Files written before Slicer 4.11 store each segment in a layer of its own with the value 1 and omit both keys.
+Only the header is read (plain text before the first empty line, also in front of gzip-encoded data).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+#: at most this much of a file is read looking for the end of its header
+HEADER_LIMIT = 1 << 20
+_FIELD = re.compile(r"^Segment(\d+)_(Name|LabelValue|Layer):=(.*)$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a Slicer segmentation file.
+
+    Attributes:
+        index: its place in the file's segment list (0 first).
+        name: its name as the annotator wrote it.
+        layer: the index of the layer (the file's first axis when it has several) holding it.
+        value: its value in that layer.
+    """
+
+    index: int
+    name: str
+    layer: int
+    value: int
+
+    @property
+    def key(self) -> str:
+        """The name compared across files: composed Unicode, surrounding spaces dropped, case folded."""
+        return unicodedata.normalize("NFC", self.name).strip().casefold()
+
+
+def segments_of(path: str | Path) -> tuple[Segment, ...]:
+    """The segments ``path``'s header lists, in its order; ``()`` for a file that is no Slicer segmentation (no
+    NRRD header, or one naming no segment) or cannot be read."""
+    path = Path(path)
+    if not path.name.lower().endswith((".nrrd", ".nhdr")):
+        return ()
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(HEADER_LIMIT)
+    except OSError:
+        return ()
+    if not head.startswith(b"NRRD"):
+        return ()
+    end = head.find(b"\n\n")
+    header = (head if end < 0 else head[:end]).decode("latin-1").replace("\r", "")
+    fields: dict[int, dict[str, str]] = {}
+    for line in header.split("\n"):
+        match = _FIELD.match(line)
+        if match:
+            fields.setdefault(int(match.group(1)), {})[match.group(2)] = match.group(3).strip()
+    segments = []
+    for index in sorted(fields):
+        named = fields[index]
+        if "Name" not in named:
+            continue
+        try:  # before Slicer 4.11: each segment in its own layer, as 1
+            layer = int(named.get("Layer", index))
+            value = int(named.get("LabelValue", 1))
+        except ValueError:
+            return ()
+        name = named["Name"].encode("latin-1").decode("utf-8", errors="replace")  # Slicer writes UTF-8
+        segments.append(Segment(index=index, name=name, layer=layer, value=value))
+    return tuple(segments)
