@@ -352,6 +352,24 @@ def _transparent_share(img: Any) -> float:
     return _share_below(alpha, 255)
 
 
+def opacity(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The opacity ``(H, W)`` of a raster file's pixels as stored (its first frame's alpha band, or its
+    transparency key), 0.0 transparent to 1.0 opaque; ``None`` when it has none or Pillow cannot give it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if "A" in img.getbands():
+                alpha = img.getchannel("A")
+            elif "transparency" in img.info:
+                alpha = img.convert("RGBA").getchannel("A")
+            else:
+                return None
+            return np.asarray(alpha, dtype=np.float32) / 255.0
+    except Exception:  # an unreadable file or a mode Pillow cannot convert: as if it had no alpha
+        return None
+
+
 def _share_below(alpha: np.ndarray, opaque: float) -> float:
     """The share of ``alpha``'s values below ``opaque`` (rounded to 4 digits, and at least 1e-4 when any is)."""
     count = int(np.count_nonzero(alpha < opaque))

@@ -232,6 +232,8 @@ def read_mask(path: str | os.PathLike[str]) -> ImageData:
 
         return read_array_file(path, fmt, role="label")
     image = read_image(path)
+    if image.meta.get("transparent") and not image.meta.get("palette"):
+        image = _transparent_as_background(image, Path(path))
     if image.channels > 1 and image.meta.get("format") in ("nifti", "metaimage", "nrrd") and not image.meta.get("rgb"):
         array = label_map_of_channels(image.array, Path(path))
         return replace(image, array=array, meta={**image.meta, "channels_merged": True})
@@ -246,6 +248,33 @@ def read_mask(path: str | os.PathLike[str]) -> ImageData:
         raise ImageReadError(path, f"the palette indices cannot be read ({error})") from error
     indices = indices[..., 0] if indices.ndim == 3 else indices
     return replace(image, array=indices[None].astype(np.float32), meta={**image.meta, "palette_indices": True})
+
+
+#: a pixel of a one-colour layer at least this opaque belongs to the structure it paints (a soft brush's edge)
+HALF_OPAQUE = 0.5
+
+
+def _transparent_as_background(image: ImageData, path: Path) -> ImageData:
+    """A mask painted on a transparent layer (GIMP, Photoshop, a drawing tool's export): a fully transparent pixel is
+    background, whatever colour is stored under it (often white, or the brush's colour: invisible in every viewer);
+    a layer of one colour wherever it shows is drawn by its alpha alone: the structure (255) where it is at least
+    :data:`HALF_OPAQUE`, so a black brush counts as well as a white one. Read without its alpha, such a mask was one
+    value all over: no structure at all. ``meta["alpha_drawn"]`` says which was read: ``"layer"`` (one colour) or
+    ``"background"`` (transparent pixels set to 0)."""
+    from dataclasses import replace
+
+    from medimg.io.raster import opacity
+
+    alpha = opacity(path)
+    if alpha is None or alpha.shape != image.array.shape[1:]:
+        return image
+    shown = alpha > 0
+    colours = image.array[:, shown]
+    if colours.size == 0 or np.all(colours == colours[:, :1]):
+        array = np.where(alpha >= HALF_OPAQUE, 255.0, 0.0).astype(np.float32)[None]
+        return replace(image, array=array, meta={**image.meta, "alpha_drawn": "layer"})
+    array = np.where(shown[None], image.array, 0).astype(image.array.dtype)
+    return replace(image, array=array, meta={**image.meta, "alpha_drawn": "background"})
 
 
 def label_map_of_channels(array: np.ndarray, path: Path) -> np.ndarray:
