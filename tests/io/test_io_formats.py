@@ -171,7 +171,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
     ("head", "named"),
     [
         (b"PK\x03\x04\x14\x00\x00\x00", "a ZIP archive"),
-        (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (a video or sound?)"),
+        (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (an AVI video, or sound?)"),
         (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),
     ],
 )

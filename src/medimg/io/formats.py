@@ -445,10 +445,19 @@ UNREAD_SUFFIXES = {
     ".mat": "MATLAB .mat",
     ".tfrec": "TFRecord", ".tfrecord": "TFRecord", ".pkl": "pickle", ".pickle": "pickle",
     ".heic": "HEIC photo", ".heif": "HEIC photo",
+    ".mp4": "video", ".m4v": "video", ".mov": "video", ".avi": "video", ".mkv": "video", ".webm": "video",
+    ".wmv": "video", ".mpg": "video", ".mpeg": "video",
 }  # fmt: skip
+#: how to make images of a video's frames, for users of ultrasound and endoscopy clips
+VIDEO_FRAMES_HINT = (
+    "extract its frames into a folder of their own inside the class folder (mkdir covid/clip1 && ffmpeg -i "
+    "clip1.mp4 -vf fps=5 covid/clip1/%04d.png): medimg keeps the frames of one such folder on one side of the split"
+)
 #: the same formats by content: ``(signature at the start, name, how to convert)``
 _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
-    (b"RIFF", "a RIFF file that is not WebP (a video or sound?)", "export its frames as PNG"),
+    (b"RIFF", "a RIFF file that is not WebP (an AVI video, or sound?)", VIDEO_FRAMES_HINT),
+    (b"\x1aE\xdf\xa3", "a Matroska/WebM video", VIDEO_FRAMES_HINT),
+    (b"\x00\x00\x01\xba", "an MPEG video", VIDEO_FRAMES_HINT),
     (ZIP_MAGIC, "a ZIP archive", "unpack it"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
     (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat)"),
@@ -467,7 +476,10 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
     if not found:
         return ""
     listed = ", ".join(f"{n} {kind}" for kind, n in found.items())
+    if set(found) == {"video"}:
+        return f"; found {listed} file(s), which medimg does not read: for each, {VIDEO_FRAMES_HINT}"
     how = " (scipy.io.loadmat reads a .mat file's arrays; h5py a v7.3 one)" if "MATLAB .mat" in found else ""
+    how += f"; for a video, {VIDEO_FRAMES_HINT}" if "video" in found else ""
     return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
 
 
@@ -481,6 +493,8 @@ def _unsupported_format(head: bytes) -> str | None:
             "unrecognised image format: a HEIC/HEIF photo (an iPhone's default), which medimg does not read; export "
             "it as JPEG or PNG (macOS Preview: File > Export; iPhone: Settings > Camera > Formats > Most Compatible)"
         )
+    if head[4:8] == b"ftyp":  # any other ISO media file: an MP4 / QuickTime / 3GP video
+        return f"unrecognised image format: an MP4/QuickTime video, which medimg does not read; {VIDEO_FRAMES_HINT}"
     return None
 
 
