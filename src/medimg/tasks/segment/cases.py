@@ -208,7 +208,7 @@ def determine_dataset_encoding(
         if len(survey.values) > survey.limit:
             break
     named = value_names if value_names is not None else value_names_of(dataset)
-    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=list(named))
+    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=dict(named))
 
 
 def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:

@@ -16,7 +16,7 @@ masks).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -374,12 +374,14 @@ class MaskValueSurvey:
         *,
         colour_table: ColourTable | None = None,
         has_colour: bool = False,
-        named_values: bool | Iterable[float] = False,
+        named_values: bool | Iterable[float] | Mapping[int, str] = False,
     ) -> LabelEncoding:
         """The set's encoding: :meth:`lossy_encoding` for JPEG masks, :func:`mixed_binary_encoding` for binary
         masks saved two ways, :func:`instance_encoding` for objects labelled one by one (unless ``named_values``:
-        the data names its values as classes, in a ``dataset.json``; the values it names, or ``True``), else
-        :func:`determine_label_encoding` of the values."""
+        the data names its values as classes, in a ``dataset.json``; the values it names, their names, or ``True``),
+        else :func:`determine_label_encoding` of the values. A value the data names as the background (``{"255":
+        "background", "0": "lesion"}``) is class 0 (:func:`named_background_first`); binary masks whose top value
+        surrounds every mask are warned of (:func:`inverted_binary_note`)."""
         named = sorted({float(v) for v in named_values}) if not isinstance(named_values, bool) else []
         if colour_table is None and not has_colour:
             lossy = self.lossy_encoding(named)
@@ -402,7 +404,64 @@ class MaskValueSurvey:
             note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
             logger.warning(note)
             encoding = encoding.model_copy(update={"note": f"{encoding.note}; {note}"})
+        if isinstance(named_values, Mapping):
+            named_first = named_background_first(encoding, named_values)
+            if named_first is not encoding:
+                return named_first
+        inverted = inverted_binary_note(encoding, background, len(self.object_counts))
+        if inverted:
+            logger.warning(inverted)
+            encoding = encoding.model_copy(update={"note": f"{encoding.note}; {inverted}".lstrip("; ")})
         return encoding
+
+
+#: names a data set gives its background value (compared case-folded): MSD's "background", ITK-SNAP's "Clear Label"
+BACKGROUND_NAMES = frozenset({"background", "bg", "backgrnd", "clear label", "unlabelled", "unlabeled", "none"})
+
+
+def named_background_first(encoding: LabelEncoding, value_names: Mapping[int, str]) -> LabelEncoding:
+    """``encoding`` with the value the data names as its background (:data:`BACKGROUND_NAMES`) as class 0, the other
+    values after it in increasing order, when that value is not class 0 already (inverted masks named in a
+    ``dataset.json``: ``{"0": "lesion", "255": "background"}``); ``encoding`` itself otherwise (a colour, threshold
+    or mapping encoding, no value named so, or several)."""
+    backgrounds = [v for v, name in value_names.items() if str(name).strip().casefold() in BACKGROUND_NAMES]
+    if len(backgrounds) != 1 or encoding.kind not in ("identity", "values"):
+        return encoding
+    raw = (
+        [float(v) for v in encoding.values]
+        if encoding.kind == "values"
+        else [float(v) for v in range(encoding.num_classes)]
+    )
+    background = float(backgrounds[0])
+    if background not in raw or raw[0] == background:
+        return encoding
+    values = [background, *(v for v in raw if v != background)]
+    others = ", ".join(f"{v:g} is class {k}" for k, v in enumerate(values[1:], start=1))
+    note = f"the data names the mask value {background:g} '{value_names[backgrounds[0]]}': it is class 0, and {others}"
+    logger.warning(note)
+    return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+
+
+#: the words of :func:`inverted_binary_note` that tell its warning in an encoding's note
+INVERTED_MARK = "surrounds the image (its border)"
+
+
+def inverted_binary_note(encoding: LabelEncoding, border: float | None, masks: int) -> str:
+    """A warning for binary masks whose foreground value surrounds every one of them (``border``: the value around
+    each of the ``masks`` non-empty masks, when it is the same for all; at least 3): white-background masks with the
+    structure in black, or a structure that fills every image. ``""`` otherwise."""
+    if border is None or masks < 3 or encoding.num_classes != 2 or encoding.kind not in ("identity", "values"):
+        return ""
+    foreground = float(encoding.values[1]) if encoding.kind == "values" else 1.0
+    background = float(encoding.values[0]) if encoding.kind == "values" else 0.0
+    if border != foreground:
+        return ""
+    return (
+        f"in every mask the value {foreground:g}, read as the structure, {INVERTED_MARK}: if "
+        f"{background:g} marks the structure (masks drawn black on white), name the values in a dataset.json in the "
+        f'data folder ({{"labels": {{"{background:g}": "<structure>", "{foreground:g}": "background"}}}}); '
+        "as they are, the structure is trained as what lies around it"
+    )
 
 
 def instance_encoding(fewest: int, most: int) -> LabelEncoding:

@@ -21,6 +21,7 @@ from medimg.data.quality import mixed_channels_warning, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.read_notes import exif_warning, transparency_warning
 from medimg.tasks.segment.labels import (
+    INVERTED_MARK,
     LabelEncoding,
     MaskValueSurvey,
     border_value,
@@ -265,7 +266,7 @@ def _classes(
     value_names = value_names_of(dataset)
     try:
         encoding = survey.encoding(
-            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=list(value_names)
+            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=value_names
         )
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
@@ -278,7 +279,8 @@ def _classes(
             if k < len(names) and names[k] in per_class:
                 per_class[names[k]] += 1
     plain = encoding.kind == "identity" or encoding.values == [0.0, 255.0]
-    described = plain and not encoding.snap and not unused  # plain: no assumption to flag (snapped values, gaps)
+    # plain: no assumption to flag (snapped values, gaps, a structure around every mask)
+    described = plain and not encoding.snap and not unused and INVERTED_MARK not in encoding.note
     warnings = [encoding.note] if encoding.note and not described else []
     absent = [n for n, count in per_class.items() if count == 0 and names.index(n) not in unused]
     if absent:
