@@ -460,7 +460,7 @@ def inverted_binary_note(encoding: LabelEncoding, border: float | None, masks: i
         f"in every mask the value {foreground:g}, read as the structure, {INVERTED_MARK}: if "
         f"{background:g} marks the structure (masks drawn black on white), name the values in a dataset.json in the "
         f'data folder ({{"labels": {{"{background:g}": "<structure>", "{foreground:g}": "background"}}}}); '
-        "as they are, the structure is trained as what lies around it"
+        f"as they are, {foreground:g} is trained and scored as the structure"
     )
 
 
