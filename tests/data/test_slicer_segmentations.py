@@ -181,3 +181,11 @@ def test_values_no_segment_names_are_said(tmp_path: Path, caplog: pytest.LogCapt
     assert set(np.unique(masks["case0.nii.gz"])) == {0.0, 1.0}
     spleen = int(np.prod([s.stop - s.start for s in SPLEEN]))
     assert f"{spleen} labelled voxel(s) hold values its header names no segment for" in caplog.text
+
+
+def test_a_long_header_is_read_to_its_end(tmp_path: Path) -> None:
+    layer = np.zeros((1, *SHAPE), np.uint8)
+    many = [{"name": f"structure number {k} " + "x" * 60, "LabelValue": k + 1, "Layer": 0} for k in range(300)]
+    _write_segmentation(tmp_path / "atlas.seg.nrrd", layer, many)  # a header of about 40 KB: several chunks
+    found = segments_of(tmp_path / "atlas.seg.nrrd")
+    assert len(found) == 300 and found[-1].value == 300 and found[-1].name.startswith("structure number 299")

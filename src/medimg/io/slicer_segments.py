@@ -44,6 +44,19 @@ class Segment:
         return unicodedata.normalize("NFC", self.name).strip().casefold()
 
 
+def _header_bytes(path: Path, chunk: int = 1 << 14) -> bytes:
+    """The start of ``path`` up to the end of its NRRD header (the first empty line), read a chunk at a time (at most
+    :data:`HEADER_LIMIT`): the data after it is not read."""
+    head = b""
+    with path.open("rb") as stream:
+        while len(head) < HEADER_LIMIT:
+            more = stream.read(chunk)
+            head += more
+            if not more or not head.startswith(b"NRRD"[: len(head)]) or b"\n\n" in head.replace(b"\r\n", b"\n"):
+                break
+    return head
+
+
 def segments_of(path: str | Path) -> tuple[Segment, ...]:
     """The segments ``path``'s header lists, in its order; ``()`` for a file that is no Slicer segmentation (no
     NRRD header, or one naming no segment) or cannot be read."""
@@ -51,8 +64,7 @@ def segments_of(path: str | Path) -> tuple[Segment, ...]:
     if not path.name.lower().endswith((".nrrd", ".nhdr")):
         return ()
     try:
-        with path.open("rb") as stream:
-            head = stream.read(HEADER_LIMIT)
+        head = _header_bytes(path)
     except OSError:
         return ()
     if not head.startswith(b"NRRD"):
