@@ -74,6 +74,7 @@ from medimg.data.layouts.common import (
     split_of,
     splits_from_names,
 )
+from medimg.data.layouts.dataset_json import find_dataset_json
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import is_case_mask
 from medimg.data.tiff_stacks import as_sections
@@ -352,6 +353,12 @@ def load(
         cases, value_names = slicer_classes(dataset.cases)
         if value_names:
             dataset.cases, dataset.value_names = cases, value_names
+    if not dataset.value_names and dataset.colour_table is None and find_dataset_json(root) is None:
+        from medimg.data.label_tables import label_table_names  # ITK-SNAP's, Slicer's, FreeSurfer's tables
+
+        folder = root if root.is_dir() else root.parent
+        masks = dict.fromkeys(case.mask.parent for case in dataset.cases if case.mask is not None)
+        dataset.value_names = label_table_names([folder, *list(masks)[:3]])
     if dataset.unpaired:
         message = unpaired_masks_message(dataset.unpaired, root)
         if strict:

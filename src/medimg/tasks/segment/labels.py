@@ -381,7 +381,7 @@ class MaskValueSurvey:
         the data names its values as classes, in a ``dataset.json``; the values it names, their names, or ``True``),
         else :func:`determine_label_encoding` of the values. A value the data names as the background (``{"255":
         "background", "0": "lesion"}``) is class 0 (:func:`named_background_first`); binary masks whose top value
-        surrounds every mask are warned of (:func:`inverted_binary_note`)."""
+        surrounds every mask are warned of (:func:`inverted_binary_note`) unless the data names the values."""
         named = sorted({float(v) for v in named_values}) if not isinstance(named_values, bool) else []
         if colour_table is None and not has_colour:
             lossy = self.lossy_encoding(named)
@@ -404,10 +404,8 @@ class MaskValueSurvey:
             note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
             logger.warning(note)
             encoding = encoding.model_copy(update={"note": f"{encoding.note}; {note}"})
-        if isinstance(named_values, Mapping):
-            named_first = named_background_first(encoding, named_values)
-            if named_first is not encoding:
-                return named_first
+        if isinstance(named_values, Mapping) and named_values:  # the data names its values: it has said which
+            return named_background_first(encoding, named_values)
         inverted = inverted_binary_note(encoding, background, len(self.object_counts))
         if inverted:
             logger.warning(inverted)
