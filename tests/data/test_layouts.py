@@ -31,6 +31,7 @@ from tests.data.test_lidc_xml import write_lidc
 from tests.data.test_matlab_masks import write_consep
 from tests.data.test_mura import write_mura
 from tests.data.test_pannuke import write_pannuke
+from tests.data.test_qupath import FEATURES, write_tiles
 from tests.data.test_rle_masks import write_uw_madison
 from tests.data.test_saved_arrays import write_synapse
 from tests.data.test_structure_folders import write_idrid
@@ -118,6 +119,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "label_studio_boxes": lambda root: write_export(
         root, [result("rectanglelabels", "a", x=5, y=5, width=20, height=20)]
     ),
+    "qupath_masks": lambda root: write_tiles(root, FEATURES),
+    "qupath_boxes": lambda root: write_tiles(root, FEATURES),
     "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],
     "brain_tumour_masks": lambda root: (write_cjdata(root, n=6), root)[1],
     "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],

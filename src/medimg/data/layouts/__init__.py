@@ -33,6 +33,9 @@ name                  task       reads
 ``label_studio_masks`` segment    Label Studio's JSON export (polygons, rotated rectangles, ellipses in percent) drawn
                                  into label maps (cached)
 ``label_studio_boxes`` detect     the same export: each shape's bounding box (rectangles alone: by itself)
+``qupath_masks``      segment    QuPath's GeoJSON per image (annotations, cells: polygons with holes) drawn into label
+                                 maps (cached)
+``qupath_boxes``      detect     the same files: each object's bounding box (derived: asked with ``task="detect"``)
 ``matlab_masks``      segment    nuclei label maps in MATLAB ``.mat`` files beside their images (CoNSeP, Lizard, Kumar
                                  and CPM-17 as HoVer-Net redistributed them), written once as masks (cached)
 ``dicom_masks``       segment    DICOM RT structure sets (``RTSTRUCT``, TCIA's radiotherapy collections) and SEG
@@ -114,6 +117,7 @@ from medimg.data.layouts import (
     mimic_cxr,
     mura,
     pannuke,
+    qupath,
     rle_masks,
     saved_arrays,
     structure_folders,
@@ -340,6 +344,25 @@ LAYOUTS: tuple[Layout, ...] = (
         label_studio.LABEL_STUDIO,
         "Label Studio JSON export: polygons and ellipses drawn into masks",
         "Label Studio JSON export: each shape's box (rectangles)",
+    ),
+    Layout(  # QuPath's rectangles are polygons too: its files are segmentation data, their boxes asked for
+        "qupath_masks",
+        "segment",
+        qupath.QUPATH.detect_masks,
+        qupath.QUPATH.load_masks,
+        "QuPath GeoJSON per image: annotations and cells drawn into masks",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "qupath_boxes",
+        "detect",
+        qupath.QUPATH.detect_boxes,
+        qupath.QUPATH.load_boxes,
+        "QuPath GeoJSON per image: each object's box",
+        derived=True,
+        exclusive=False,
+        fallback=False,
     ),
     Layout(
         "matlab_masks",

@@ -102,21 +102,28 @@ class Reading:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def shapes(
-        self, elements: Iterable[T], parse: Callable[[T], Shape | None], kind_of: Callable[[T], str], where: str
+        self,
+        elements: Iterable[T],
+        parse: Callable[[T], Shape | Sequence[Shape] | None],
+        kind_of: Callable[[T], str],
+        where: str,
     ) -> list[Shape]:
-        """The shapes ``parse`` makes of ``elements``; one it cannot parse is a problem (named with ``where``), one
-        that outlines no area (``parse`` gives ``None``) is counted by its kind."""
-        found = []
+        """The shapes ``parse`` makes of ``elements`` (one each, or several: a multi-polygon's parts); one it cannot
+        parse is a problem (named with ``where``), one that outlines no area (``parse`` gives ``None`` or none) is
+        counted by its kind."""
+        found: list[Shape] = []
         for element in elements:
             try:
                 shape = parse(element)
-            except (TypeError, ValueError, KeyError, OSError) as error:
+            except (TypeError, ValueError, KeyError, IndexError, OSError) as error:
                 self.problems.append(f"{where}: a {kind_of(element)} shape is malformed ({error})")
                 continue
-            if shape is None:
+            if not shape:
                 self.skipped[kind_of(element)] += 1
-            else:
+            elif isinstance(shape, Shape):
                 found.append(shape)
+            else:
+                found.extend(shape)
         return found
 
     def finish(self, path: Path, what: str) -> list[Outlined]:
