@@ -25,6 +25,7 @@ from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     MIN_FOLDER_GROUPS,
+    file_stem,
     order_classes,
     path_selected,
     visible_dir,
@@ -205,6 +206,7 @@ def load(
             elif parts := tuple(part for part in inside[:-1] if folder_role(part) != "image"):  # images/: no patient
                 folder_of[rel] = parts
     _report_non_images(root, non_images)
+    _refuse_pieces_beside_their_images(cases, root)
     if in_mask_folders:
         logger.warning(
             "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks are not images of "
@@ -227,6 +229,50 @@ def load(
         unlabelled=pool,
         options={"unlabelled": True} if unlabelled else {},
     )
+
+
+#: a sub-folder holds pieces cut from the images beside it when at least this share of its images are named after
+#: one of them (``CROPPED/001_02.bmp`` for ``001.bmp``), and at least :data:`MIN_PIECES` are
+PIECES_SHARE = 0.8
+MIN_PIECES = 3
+
+
+def _refuse_pieces_beside_their_images(cases: list[Case], root: Path) -> None:
+    """Raise when a folder of a class holds images and a sub-folder of images named after them: pieces cut from them
+    (SIPaKMeD's ``im_Parabasal/im_Parabasal/001.bmp`` fields beside ``CROPPED/001_02.bmp`` cells) or copies made of
+    them (``augmented/001_flip.png``): trained together, the two kinds of image mix, and a piece lands on one side of
+    the split while the image it comes from is on the other.
+
+    Raises:
+        DatasetError: naming the folders, an example and the two ``--include`` / ``--exclude`` choices.
+    """
+    by_folder: dict[Path, list[Path]] = {}
+    for case in cases:
+        if case.path is not None:
+            by_folder.setdefault(case.path.parent, []).append(case.path)
+    for folder, files in sorted(by_folder.items()):
+        stems = {file_stem(f).lower() for f in by_folder.get(folder.parent, [])}
+        if not stems or len(files) < MIN_PIECES:
+            continue
+        cut = [f for f in files if _piece_of(file_stem(f).lower(), stems)]
+        if len(cut) < PIECES_SHARE * len(files):
+            continue
+        piece = cut[0]
+        beside = by_folder[folder.parent]
+        whole = next(f for f in beside if _piece_of(file_stem(piece).lower(), {file_stem(f).lower()}))
+        pattern = f"*/{folder.name}/*"
+        raise DatasetError(
+            f"{root}: {folder.parent.relative_to(root).as_posix()}/ holds {len(beside)} image(s) "
+            f"and {folder.name}/ {len(files)} named after them ({piece.name} after {whole.name}: pieces cut from "
+            "them, or copies made of them). Trained together, two kinds of image mix, and a piece lands on one side "
+            f"of the split while the image it comes from is on the other. Choose one: --include '{pattern}' for "
+            f"the pieces, or --exclude '{pattern}' for the whole images (Python: include=/exclude=)"
+        )
+
+
+def _piece_of(stem: str, stems: set[str]) -> bool:
+    """Whether a file named ``stem`` is named after one of ``stems`` and a separator (``001_02`` of ``001``)."""
+    return any(stem.startswith(whole) and stem[len(whole) : len(whole) + 1] in ("_", "-", ".", " ") for whole in stems)
 
 
 def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path) -> dict[Path, str]:
