@@ -121,7 +121,20 @@ MASK_WORDS_BEFORE_IMAGES = {"label", "labels", "mask", "masks", "seg", "segmenta
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 IGNORED_DIRS = {"2nd_manual", "segmentationobject"}  # VOC's instance ids beside SegmentationClass
-LABEL_SUFFIXES = ("segmentation", "seg", "mask", "label", "labels", "gt", "d", "manual1", "1stho", "lesion", "anno")
+LABEL_SUFFIXES = (
+    "segmentation",
+    "seg",
+    "mask",
+    "label",
+    "labels",
+    "gt",
+    "d",
+    "manual1",
+    "1stho",
+    "lesion",
+    "anno",
+    "annotation",
+)
 #: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
 IGNORED_SUFFIXES = ("2ndho",)
 ROI_SUFFIXES = ("fov", "roi")

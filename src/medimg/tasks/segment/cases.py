@@ -22,6 +22,7 @@ from medimg.tasks.segment.labels import (
     border_value,
     is_colour_mask,
     is_lossy_mask,
+    is_outline,
     mask_values,
     unused_classes,
 )
@@ -204,7 +205,9 @@ def determine_dataset_encoding(
             has_colour = True
             continue
         pixels = sample.mask[0] if survey.lossy else None
-        survey.add(mask_values(sample.mask[0]), border_value(sample.mask[0]), pixels=pixels)
+        survey.add(
+            mask_values(sample.mask[0]), border_value(sample.mask[0]), pixels=pixels, outline=is_outline(sample.mask[0])
+        )
         if len(survey.values) > survey.limit:
             break
     named = value_names if value_names is not None else value_names_of(dataset)

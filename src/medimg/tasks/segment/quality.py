@@ -22,12 +22,14 @@ from medimg.errors import DatasetError, ImageReadError
 from medimg.io.read_notes import exif_warning, transparency_warning
 from medimg.tasks.segment.labels import (
     INVERTED_MARK,
+    OUTLINE_MARK,
     LabelEncoding,
     MaskValueSurvey,
     border_value,
     encode_mask,
     is_colour_mask,
     is_lossy_mask,
+    is_outline,
     mask_values,
     unused_classes,
 )
@@ -202,7 +204,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
-        survey.add(found, border_value(sample.mask[0]), pixels=sample.mask[0] if survey.lossy else None)
+        pixels = sample.mask[0] if survey.lossy else None
+        survey.add(found, border_value(sample.mask[0]), pixels=pixels, outline=is_outline(sample.mask[0]))
         if len(found) == 1:
             empty.append(case.case_id)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
@@ -280,7 +283,8 @@ def _classes(
                 per_class[names[k]] += 1
     plain = encoding.kind == "identity" or encoding.values == [0.0, 255.0]
     # plain: no assumption to flag (snapped values, gaps, a structure around every mask)
-    described = plain and not encoding.snap and not unused and INVERTED_MARK not in encoding.note
+    flagged = INVERTED_MARK in encoding.note or OUTLINE_MARK in encoding.note
+    described = plain and not encoding.snap and not unused and not flagged
     warnings = [encoding.note] if encoding.note and not described else []
     absent = [n for n, count in per_class.items() if count == 0 and names.index(n) not in unused]
     if absent:
