@@ -189,3 +189,19 @@ def test_a_long_header_is_read_to_its_end(tmp_path: Path) -> None:
     _write_segmentation(tmp_path / "atlas.seg.nrrd", layer, many)  # a header of about 40 KB: several chunks
     found = segments_of(tmp_path / "atlas.seg.nrrd")
     assert len(found) == 300 and found[-1].value == 300 and found[-1].name.startswith("structure number 299")
+
+
+def test_slicer_scene_folders_of_one_volume_and_its_segmentation(tmp_path: Path) -> None:
+    # Slicer saves a scene as <case>/CT.nrrd + <case>/Segmentation.seg.nrrd: read as 12 classes "case0".. before
+    layer = np.zeros((1, *SHAPE), np.uint8)
+    layer[(0, *LIVER)] = 1
+    for number in range(4):
+        folder = tmp_path / f"case{number}"
+        folder.mkdir()
+        _volume(folder / "CT.nii.gz", number)
+        _write_segmentation(folder / "Segmentation.seg.nrrd", layer, [{"name": "liver", "LabelValue": 1, "Layer": 0}])
+    dataset, masks = _read_all(tmp_path)  # keyed by image name: the four are all CT.nii.gz
+    assert dataset.value_names == {0: "background", 1: "liver"} and set(masks) == {"CT.nii.gz"}
+    assert len(dataset.cases) == 4 and all(
+        case.mask is not None and case.mask.parent == case.image.parent for case in dataset.cases
+    )

@@ -300,7 +300,13 @@ def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
     if not keys:
         return False
     key = pairing_key(mask)
-    return _stem(mask).lower() in MASK_NAMES or any(k == key or _extends(k, key) for k in keys)
+    return _named_for_its_role(mask) or any(k == key or _extends(k, key) for k in keys)
+
+
+def _named_for_its_role(mask: Path) -> bool:
+    """A mask named only for its role: KiTS's ``segmentation.nii.gz``, 3D Slicer's ``Segmentation.seg.nrrd``."""
+    stem = _stem(mask).lower()
+    return stem in MASK_NAMES or _strip_words(stem) in MASK_NAMES
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -568,11 +574,12 @@ def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
 
 def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
     """Per-case folders: the image(s) beside a mask no image name matches. The mask may be named only for its role
-    (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``), then any image of its folder counts, and
+    (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``, 3D Slicer's ``Segmentation.seg.nrrd`` beside
+    the volume it saved), then any image of its folder counts, and
     several are refused (which one is the image?); or the images extend the mask's key (BraTS's
     ``<case>_seg.nii.gz`` beside ``<case>_flair.nii.gz``, ``_t1``...): several are the case's channels, returned
     in name order (the first is the image, the others :attr:`SegCase.channels`)."""
-    bare = _stem(mask).lower() in MASK_NAMES
+    bare = _named_for_its_role(mask)
     beside = sorted(
         p
         for paths in images.values()
