@@ -24,6 +24,7 @@ from tests.data.test_cine_frames import write_mnms
 from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
+from tests.data.test_imagej_rois import write_roi_sets
 from tests.data.test_imagescope_masks import write_monuseg
 from tests.data.test_label_studio import POLYGON_AND_ELLIPSE, result, write_export
 from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
@@ -119,6 +120,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "label_studio_boxes": lambda root: write_export(
         root, [result("rectanglelabels", "a", x=5, y=5, width=20, height=20)]
     ),
+    "imagej_masks": write_roi_sets,
+    "imagej_boxes": write_roi_sets,
     "qupath_masks": lambda root: write_tiles(root, FEATURES),
     "qupath_boxes": lambda root: write_tiles(root, FEATURES),
     "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],

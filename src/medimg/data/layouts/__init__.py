@@ -33,6 +33,9 @@ name                  task       reads
 ``label_studio_masks`` segment    Label Studio's JSON export (polygons, rotated rectangles, ellipses in percent) drawn
                                  into label maps (cached)
 ``label_studio_boxes`` detect     the same export: each shape's bounding box (rectangles alone: by itself)
+``imagej_masks``      segment    ImageJ / Fiji ROI sets (``RoiSet.zip`` of ``.roi`` files, or one ``.roi``) beside their
+                                 images: polygons, freehand outlines, rectangles, ovals drawn into label maps (cached)
+``imagej_boxes``      detect     the same ROIs' boxes (derived: asked with ``task="detect"``)
 ``qupath_masks``      segment    QuPath's GeoJSON per image (annotations, cells: polygons with holes) drawn into label
                                  maps (cached)
 ``qupath_boxes``      detect     the same files: each object's bounding box (derived: asked with ``task="detect"``)
@@ -107,6 +110,7 @@ from medimg.data.layouts import (
     dicom_masks,
     hdf5_arrays,
     image_mask_pairs,
+    imagej_rois,
     imagescope_masks,
     label_studio,
     labelme,
@@ -344,6 +348,25 @@ LAYOUTS: tuple[Layout, ...] = (
         label_studio.LABEL_STUDIO,
         "Label Studio JSON export: polygons and ellipses drawn into masks",
         "Label Studio JSON export: each shape's box (rectangles)",
+    ),
+    Layout(  # the ROI Manager's outlines: segmentation data, their boxes asked for
+        "imagej_masks",
+        "segment",
+        imagej_rois.IMAGEJ.detect_masks,
+        imagej_rois.IMAGEJ.load_masks,
+        "ImageJ / Fiji ROI sets (RoiSet.zip, .roi) beside the images drawn into masks",
+        exclusive=False,
+        fallback=False,
+    ),
+    Layout(
+        "imagej_boxes",
+        "detect",
+        imagej_rois.IMAGEJ.detect_boxes,
+        imagej_rois.IMAGEJ.load_boxes,
+        "ImageJ / Fiji ROI sets beside the images: each outline's box",
+        derived=True,
+        exclusive=False,
+        fallback=False,
     ),
     Layout(  # QuPath's rectangles are polygons too: its files are segmentation data, their boxes asked for
         "qupath_masks",
