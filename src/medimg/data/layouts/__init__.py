@@ -195,12 +195,25 @@ class Layout:
                 )
 
 
-def _tool_layouts(name: str, tool: AnnotationTool, masks: str, boxes: str) -> tuple[Layout, Layout]:
+def _tool_layouts(
+    name: str, tool: AnnotationTool, masks: str, boxes: str, *, boxes_asked: bool = False
+) -> tuple[Layout, Layout]:
     """An annotation tool's two layouts: ``<name>_masks`` (its shapes drawn) and ``<name>_boxes`` (their boxes), each
-    read for the other's task too (neither claims the path for itself alone)."""
+    read for the other's task too (neither claims the path for itself alone). ``boxes_asked``: the tool's files are
+    segmentation data by themselves (QuPath's and ImageJ's rectangles are polygons too), their boxes read only when
+    detection is asked for."""
     return (
         Layout(f"{name}_masks", "segment", tool.detect_masks, tool.load_masks, masks, exclusive=False, fallback=False),
-        Layout(f"{name}_boxes", "detect", tool.detect_boxes, tool.load_boxes, boxes, exclusive=False, fallback=False),
+        Layout(
+            f"{name}_boxes",
+            "detect",
+            tool.detect_boxes,
+            tool.load_boxes,
+            boxes,
+            derived=boxes_asked,
+            exclusive=False,
+            fallback=False,
+        ),
     )
 
 
@@ -349,43 +362,19 @@ LAYOUTS: tuple[Layout, ...] = (
         "Label Studio JSON export: polygons and ellipses drawn into masks",
         "Label Studio JSON export: each shape's box (rectangles)",
     ),
-    Layout(  # the ROI Manager's outlines: segmentation data, their boxes asked for
-        "imagej_masks",
-        "segment",
-        imagej_rois.IMAGEJ.detect_masks,
-        imagej_rois.IMAGEJ.load_masks,
+    *_tool_layouts(
+        "imagej",
+        imagej_rois.IMAGEJ,
         "ImageJ / Fiji ROI sets (RoiSet.zip, .roi) beside the images drawn into masks",
-        exclusive=False,
-        fallback=False,
-    ),
-    Layout(
-        "imagej_boxes",
-        "detect",
-        imagej_rois.IMAGEJ.detect_boxes,
-        imagej_rois.IMAGEJ.load_boxes,
         "ImageJ / Fiji ROI sets beside the images: each outline's box",
-        derived=True,
-        exclusive=False,
-        fallback=False,
+        boxes_asked=True,
     ),
-    Layout(  # QuPath's rectangles are polygons too: its files are segmentation data, their boxes asked for
-        "qupath_masks",
-        "segment",
-        qupath.QUPATH.detect_masks,
-        qupath.QUPATH.load_masks,
+    *_tool_layouts(
+        "qupath",
+        qupath.QUPATH,
         "QuPath GeoJSON per image: annotations and cells drawn into masks",
-        exclusive=False,
-        fallback=False,
-    ),
-    Layout(
-        "qupath_boxes",
-        "detect",
-        qupath.QUPATH.detect_boxes,
-        qupath.QUPATH.load_boxes,
         "QuPath GeoJSON per image: each object's box",
-        derived=True,
-        exclusive=False,
-        fallback=False,
+        boxes_asked=True,
     ),
     Layout(
         "matlab_masks",

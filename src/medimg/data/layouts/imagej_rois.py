@@ -19,13 +19,14 @@ import zipfile
 from pathlib import Path
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import path_selected, split_of, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape
-from medimg.errors import DatasetError
+from medimg.data.layouts.common import split_of, walk_files
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, outlined_per_file
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
+
+#: what :func:`~.outlined_shapes.outlined_per_file` looks for, and what it calls the problems it finds
+NAMES = ("ImageJ ROI sets (RoiSet .zip or .roi files beside the images)", "ImageJ ROI set problem(s)")
 
 MAGIC = b"Iout"
 HEADER_BYTES = 64
@@ -169,23 +170,21 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     Raises:
         DatasetError: no ROI set, an unreadable one, or one without its image.
     """
-    files = _files(root)
-    if not files:
-        raise DatasetError(f"{root} holds no ImageJ ROI sets (RoiSet .zip or .roi files beside the images)")
-    cache = cache_folder(files)
-    reading = Reading()
-    for file in files:
+
+    def one(file: Path, cache: Path, reading: Reading) -> Outlined | None:
         entries = _roi_entries(file)
         if entries is None:
             reading.problems.append(f"{file}: not a readable ImageJ ROI set")
-            continue
+            return None
         image = _image_of(file, reading.problems)
-        if image is None or not path_selected(image, include, exclude, root):
-            continue
+        if image is None:
+            return None
         shapes = reading.shapes(entries, _shape, _kind_of, str(file))
-        case_id = image.relative_to(root).as_posix()
-        reading.items.append(Outlined(file, image, image_size(image), case_id, shapes, split_of(root, image)))
-    return reading.finish(root, "ImageJ ROI set problem(s)"), cache, root
+        return Outlined(
+            file, image, image_size(image), image.relative_to(root).as_posix(), shapes, split_of(root, image)
+        )
+
+    return outlined_per_file(root, _files(root), one, include, exclude, NAMES)
 
 
 IMAGEJ = AnnotationTool("imagej", _kinds, _outlined)

@@ -30,13 +30,16 @@ import numpy as np
 from PIL import Image
 
 from medimg.data.detection import image_size
-from medimg.data.layouts.common import path_selected, split_of, text_head, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_png
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape
+from medimg.data.layouts.common import split_of, text_head, walk_files
+from medimg.data.layouts.drawn_masks import mask_file, write_png
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, outlined_per_file
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
+
+#: what :func:`~.outlined_shapes.outlined_per_file` looks for, and what it calls the problems it finds
+NAMES = ("LabelMe JSON files (with 'shapes' and 'imagePath')", "LabelMe file problem(s)")
 
 DETECT_ENTRIES = 2000
 DETECT_FILES = 5
@@ -131,27 +134,24 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     Raises:
         DatasetError: no JSON, an unreadable one, or an image that is neither beside it nor embedded.
     """
-    files = _files(root)
-    if not files:
-        raise DatasetError(f"{root} holds no LabelMe JSON files (with 'shapes' and 'imagePath')")
-    cache = cache_folder(files)
-    reading = Reading()
-    for file in files:
+
+    def one(file: Path, cache: Path, reading: Reading) -> Outlined | None:
         try:
             data = _read(file)
         except DatasetError as error:
             reading.problems.append(str(error))
-            continue
+            return None
         image = _image_of(file, data, cache, reading.problems)
-        if image is None or not path_selected(image, include, exclude, root):
-            continue
+        if image is None:
+            return None
         shapes = reading.shapes(data["shapes"], _shape, _kind_of, str(file))
         height, width = data.get("imageHeight"), data.get("imageWidth")
         size = (int(height), int(width)) if height and width else image_size(image)
         inside = image.is_relative_to(root)
         case_id = image.relative_to(root).as_posix() if inside else file.relative_to(root).with_suffix("").as_posix()
-        reading.items.append(Outlined(file, image, size, case_id, shapes, split_of(root, file)))
-    return reading.finish(root, "LabelMe file problem(s)"), cache, root
+        return Outlined(file, image, size, case_id, shapes, split_of(root, file))
+
+    return outlined_per_file(root, _files(root), one, include, exclude, NAMES)
 
 
 LABELME = AnnotationTool("labelme", _kinds, _outlined)

@@ -27,7 +27,8 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, log_issues
 from medimg.data.layouts.common import path_selected, problems_error, text_head, walk_files
-from medimg.data.layouts.drawn_masks import DrawnObject, draw_label_map, mask_file, write_mask
+from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
+from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,38 @@ def kinds_named(files: Sequence[Path], tokens: Mapping[str, str]) -> set[str]:
     """The shape kinds whose ``tokens`` (text -> kind: ``'<polygon '`` -> ``polygon``) appear in the first megabyte
     of the first three ``files``."""
     return {kind for file in files[:3] for token, kind in tokens.items() if token in text_head(file, SNIFF_CHARS)}
+
+
+#: ``one(file, cache, reading) -> the image file annotates and its shapes``, problems added to ``reading``
+PerFile = Callable[[Path, Path, "Reading"], "Outlined | None"]
+
+
+def outlined_per_file(
+    root: Path,
+    files: Sequence[Path],
+    one: PerFile,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    names: tuple[str, str],
+) -> tuple[list[Outlined], Path, Path]:
+    """A tool's annotation ``files`` (one per image) read by ``one`` into annotated images (those ``include`` and
+    ``exclude`` select), with the cache their masks go to and the data's root; the problems of every file are
+    reported together.
+
+    Raises:
+        DatasetError: no file, or the problems; ``names``: what was looked for and what the problems are called
+            (``("LabelMe JSON files", "LabelMe file problem(s)")``).
+    """
+    none_found, what = names
+    if not files:
+        raise DatasetError(f"{root} holds no {none_found}")
+    cache = cache_folder(files)
+    reading = Reading()
+    for file in files:
+        item = one(file, cache, reading)
+        if item is not None and path_selected(item.image, include, exclude, root):
+            reading.items.append(item)
+    return reading.finish(root, what), cache, root
 
 
 #: ``read(path, include, exclude) -> (annotated images, their mask cache, the data's root)``

@@ -26,12 +26,15 @@ import numpy as np
 
 from medimg.data.detection import image_size
 from medimg.data.layouts.common import path_selected, split_of, text_head, walk_files
-from medimg.data.layouts.drawn_masks import cache_folder, polygon_pixels
-from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape
+from medimg.data.layouts.drawn_masks import polygon_pixels
+from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, outlined_per_file
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
+
+#: what :func:`~.outlined_shapes.outlined_per_file` looks for, and what it calls the problems it finds
+NAMES = ("GeoJSON annotation files (QuPath's .geojson export)", "GeoJSON file problem(s)")
 
 DETECT_ENTRIES = 2000
 DETECT_FILES = 3
@@ -167,26 +170,22 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     Raises:
         DatasetError: no GeoJSON file, an unreadable one, or an image that is nowhere.
     """
-    files = _files(root)
-    if not files:
-        raise DatasetError(f"{root} holds no GeoJSON annotation files (QuPath's .geojson export)")
-    cache = cache_folder(files)
     index = _image_index(root, include, exclude)
-    reading = Reading()
-    for file in files:
+
+    def one(file: Path, cache: Path, reading: Reading) -> Outlined | None:
         try:
             features = _features(file)
         except DatasetError as error:
             reading.problems.append(str(error))
-            continue
+            return None
         image = _image_of(file, index, reading.problems)
-        if image is None or not path_selected(image, include, exclude, root):
-            continue
+        if image is None:
+            return None
         size = image_size(image)
         shapes = reading.shapes(features, partial(_shapes_of, size=size), _kind_of, str(file))
-        case_id = image.relative_to(root).as_posix()
-        reading.items.append(Outlined(file, image, size, case_id, shapes, split_of(root, image)))
-    return reading.finish(root, "GeoJSON file problem(s)"), cache, root
+        return Outlined(file, image, size, image.relative_to(root).as_posix(), shapes, split_of(root, image))
+
+    return outlined_per_file(root, _files(root), one, include, exclude, NAMES)
 
 
 QUPATH = AnnotationTool("qupath", _kinds, _outlined)
