@@ -78,3 +78,15 @@ def test_filled_regions_and_networks_are_not_outlines(tmp_path: Path, kind: str)
     assert isinstance(dataset, SegmentationDataset)
     report = check_segmentation(dataset, progress=False)
     assert not any("closed outlines" in warning for warning in report.warnings)
+
+
+def test_named_values_do_not_hide_outlines(tmp_path: Path) -> None:
+    import json
+
+    root = _hc18(tmp_path / "training_set")
+    (root / "dataset.json").write_text(json.dumps({"labels": {"0": "background", "255": "head"}}))
+    dataset = Dataset.load(root)
+    assert isinstance(dataset, SegmentationDataset)
+    report = check_segmentation(dataset, progress=False)
+    assert report.class_names == ["background", "head"]
+    assert any("5 of 5 masks are closed outlines" in warning for warning in report.warnings)

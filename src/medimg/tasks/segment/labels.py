@@ -440,9 +440,11 @@ class MaskValueSurvey:
             note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
             logger.warning(note)
             encoding = encoding.model_copy(update={"note": f"{encoding.note}; {note}"})
-        if isinstance(named_values, Mapping) and named_values:  # the data names its values: it has said which
-            return named_background_first(encoding, named_values)
-        inverted = inverted_binary_note(encoding, background, len(self.object_counts))
+        named_map = isinstance(named_values, Mapping) and bool(named_values)
+        if named_map:  # the data names its values: it has said which is the background
+            assert isinstance(named_values, Mapping)
+            encoding = named_background_first(encoding, named_values)
+        inverted = "" if named_map else inverted_binary_note(encoding, background, len(self.object_counts))
         for warning in (inverted, self.outlines_note()):
             if warning:
                 logger.warning(warning)
