@@ -703,9 +703,7 @@ def read_case_mask(
     read = read_mask if palette_indices else read_image
 
     def read_aligned(path: Path) -> np.ndarray:
-        from medimg.data.mask_grid import box_on_image_grid
-        from medimg.io.channels import reoriented_affine
-        from medimg.io.orientation import reorient_like
+        from medimg.data.mask_grid import aligned_to_image
 
         if case.page is not None:  # a section of a stack
             from medimg.data.tiff_stacks import stack_page
@@ -723,22 +721,16 @@ def read_case_mask(
         swapped = _in_image_axis_order(data.array, path, case.image)
         if swapped is not None:  # a 2D (x, y) mask of a picture: no geometry of the image to align it with
             return swapped
-        array, affine = data.array, data.affine
-        aligned = reorient_like(array, affine, image_affine)
-        if aligned is not None:
-            assert affine is not None and image_affine is not None  # both have a geometry
-            affine = reoriented_affine(affine, image_affine, array.shape[1:])
-            array = aligned
+        aligned = aligned_to_image(data.array, data.affine, image_affine, image_shape)
+        if aligned.reoriented:
             _note_reoriented(path, case.image)
-        box = None if image_shape is None else box_on_image_grid(array, affine, image_affine, image_shape)
-        if box is not None:
-            _note_placed(path, case.image, box)
-            array, affine = box.array, image_affine
+        if aligned.box is not None:
+            _note_placed(path, case.image, aligned.box)
             if placed is not None:
                 placed.append(path)
-        if geometries is not None and affine is not None:
-            geometries.append((path, affine))
-        return array
+        if geometries is not None and aligned.affine is not None:
+            geometries.append((path, aligned.affine))
+        return aligned.array
 
     if case.structures:
         return _composed_structures(case, read_aligned)
@@ -844,7 +836,9 @@ def _note_reoriented(mask: Path, image: Path) -> None:
 
 def _note_placed(mask: Path, image: Path, box: BoxPlacement) -> None:
     """Say (once per folder) that ``mask`` was put on a box of its ``image``'s grid, and (each time) how many of its
-    labelled voxels lay beyond the image."""
+    labelled voxels lay beyond the image (:func:`medimg.data.mask_grid.note_left_out`)."""
+    from medimg.data.mask_grid import note_left_out
+
     end = tuple(s + n - 1 for s, n in zip(box.start, box.stored_shape, strict=True))
     _warn_once_per_folder(
         mask.parent,
@@ -859,14 +853,7 @@ def _note_placed(mask: Path, image: Path, box: BoxPlacement) -> None:
         end,
         mask.parent,
     )
-    if box.outside:
-        logger.warning(
-            "%s: %d labelled voxel(s) lie beyond its image %s (its header places them outside the image's grid) and "
-            "are left out",
-            mask,
-            box.outside,
-            image,
-        )
+    note_left_out(mask, box, image)
 
 
 #: a label's voxel spacing may differ from its image's by this share (header rounding) before it is said

@@ -18,10 +18,14 @@ stays an error: guessing there would train on misplaced labels.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 #: the relative difference of the two axes' scale factors up to which a mask covers its image's field of view
 #: (rounding a 299 px side to 256 changes the factor by less than 0.5%)
@@ -110,3 +114,56 @@ def box_on_image_grid(
     labelled = int(np.count_nonzero(array.any(axis=0)))
     outside = labelled - int(np.count_nonzero(placed[(slice(None), *target)].any(axis=0)))
     return BoxPlacement(array=placed, start=tuple(int(v) for v in begin), stored_shape=stored, outside=outside)
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """A mask volume brought onto its image's grid by :func:`aligned_to_image`.
+
+    Attributes:
+        array: the mask ``(C, *spatial)`` as it lies on the image's grid.
+        affine: its geometry now (the image's once placed on a box of it); ``None`` when the file had none.
+        reoriented: its axes were flipped/permuted into the image's orientation.
+        box: how it was put on a box of the image's grid, or ``None``.
+    """
+
+    array: np.ndarray
+    affine: np.ndarray | None
+    reoriented: bool
+    box: BoxPlacement | None
+
+
+def aligned_to_image(
+    array: np.ndarray,
+    affine: np.ndarray | None,
+    image_affine: np.ndarray | None,
+    image_shape: Sequence[int] | None,
+) -> Aligned:
+    """A mask ``array`` ``(C, *spatial)`` with its geometry ``affine`` in its image's axis order
+    (:func:`medimg.io.orientation.reorient_like`) and, with ``image_shape``, put on the box of the image's grid its
+    header places it on (:func:`box_on_image_grid`); as it is where either geometry is unknown."""
+    from medimg.io.channels import reoriented_affine
+    from medimg.io.orientation import reorient_like
+
+    moved = reorient_like(array, affine, image_affine)
+    if moved is not None:
+        assert affine is not None and image_affine is not None  # both have a geometry
+        affine = reoriented_affine(affine, image_affine, array.shape[1:])
+        array = moved
+    box = None if image_shape is None else box_on_image_grid(array, affine, image_affine, image_shape)
+    if box is not None:
+        array, affine = box.array, image_affine
+    return Aligned(array=array, affine=affine, reoriented=moved is not None, box=box)
+
+
+def note_left_out(mask: Path, box: BoxPlacement, image: Path | None = None) -> None:
+    """Warn when labelled voxels of ``mask`` lay beyond its ``image`` (named when given) and were left out by its
+    placement."""
+    if box.outside:
+        logger.warning(
+            "%s: %d labelled voxel(s) lie beyond its image%s (its header places them outside the image's grid) and "
+            "are left out",
+            mask,
+            box.outside,
+            "" if image is None else f" {image}",
+        )

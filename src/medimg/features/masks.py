@@ -12,7 +12,6 @@ A mask spec is a preset name or a file-name pattern relative to the image's fold
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,8 +22,6 @@ from medimg.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
-
-logger = logging.getLogger(__name__)
 
 MASK_PRESETS: dict[str, tuple[str, dict[str, tuple[int, int, int]]]] = {
     "herlev": ("{stem}-d.bmp", {"nucleus": (0, 0, 255), "cytoplasm": (255, 0, 0)}),
@@ -180,28 +177,20 @@ def _on_image_grid(path: Path, array: np.ndarray, affine: np.ndarray | None, lik
     Raises:
         DatasetError: after reorientation its grid still differs from the image's.
     """
-    from medimg.data.mask_grid import box_on_image_grid
-    from medimg.io.channels import grid_difference, reoriented_affine
-    from medimg.io.orientation import has_geometry, reorient_like
+    from medimg.data.mask_grid import aligned_to_image, note_left_out
+    from medimg.io.channels import grid_difference
+    from medimg.io.orientation import has_geometry
 
     if not (has_geometry(affine) and has_geometry(like.affine)):
         return array
-    assert affine is not None and like.affine is not None
-    aligned = reorient_like(array, affine, like.affine)
-    if aligned is not None:
-        affine = reoriented_affine(affine, like.affine, array.shape[1:])
-        array = aligned
-    box = box_on_image_grid(array, affine, like.affine, like.spatial_shape)
-    if box is not None:
-        if box.outside:
-            logger.warning(
-                "%s: %d labelled voxel(s) lie beyond its image (its header places them outside the image's grid) "
-                "and are left out",
-                path,
-                box.outside,
-            )
-        return box.array
-    difference = grid_difference(affine, like.affine)
+    assert like.affine is not None
+    aligned = aligned_to_image(array, affine, like.affine, like.spatial_shape)
+    if aligned.box is not None:
+        note_left_out(path, aligned.box)
+        return aligned.array
+    array = aligned.array
+    assert aligned.affine is not None
+    difference = grid_difference(aligned.affine, like.affine)
     if difference is not None:
         raise DatasetError(
             f"mask {path} lies on another voxel grid than its image ({difference}): resample the mask onto the "
