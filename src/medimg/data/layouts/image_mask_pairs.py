@@ -366,18 +366,8 @@ def load(
         logger.info("%s: classes and mask colours from labelmap.txt: %s", root, ", ".join(labelmap.class_names))
         dataset.colour_table = labelmap
     dataset.options = {"colour_table": dataset.colour_table.model_dump() if dataset.colour_table else None}
-    if not dataset.value_names and dataset.colour_table is None:  # 3D Slicer's .seg.nrrd: classes by segment name
-        from medimg.data.slicer_classes import slicer_classes
-
-        cases, value_names = slicer_classes(dataset.cases)
-        if value_names:
-            dataset.cases, dataset.value_names = cases, value_names
-    if not dataset.value_names and dataset.colour_table is None and find_dataset_json(root) is None:
-        from medimg.data.label_tables import label_table_names  # ITK-SNAP's, Slicer's, FreeSurfer's tables
-
-        folder = root if root.is_dir() else root.parent
-        masks = dict.fromkeys(case.mask.parent for case in dataset.cases if case.mask is not None)
-        dataset.value_names = label_table_names([folder, *list(masks)[:3]])
+    if not dataset.value_names and dataset.colour_table is None:
+        _name_classes(dataset, root)
     if dataset.unpaired:
         message = unpaired_masks_message(dataset.unpaired, root)
         if strict:
@@ -520,6 +510,22 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
         for path, r in roles.items()
         if (r != "image" and annotates(path)) or any(truth in path.parents for truth in truths)
     ]
+
+
+def _name_classes(dataset: SegmentationDataset, root: Path) -> None:
+    """Give ``dataset`` the class names its annotation files carry: 3D Slicer's segment names (which also renumber
+    each file's segments, :mod:`medimg.data.slicer_classes`), else, without a ``dataset.json`` (which names them
+    itself), a label table beside the masks (ITK-SNAP's, Slicer's, FreeSurfer's: :mod:`medimg.data.label_tables`)."""
+    from medimg.data.label_tables import label_table_names
+    from medimg.data.slicer_classes import slicer_classes
+
+    cases, value_names = slicer_classes(dataset.cases)
+    if value_names:
+        dataset.cases, dataset.value_names = cases, value_names
+    elif find_dataset_json(root) is None:
+        folder = root if root.is_dir() else root.parent
+        masks = dict.fromkeys(case.mask.parent for case in dataset.cases if case.mask is not None)
+        dataset.value_names = label_table_names([folder, *list(masks)[:3]])
 
 
 def _shared(a: Path, b: Path) -> tuple[int, int]:

@@ -19,11 +19,8 @@ from medimg.tasks.segment.inference import sliding_window_probabilities
 from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
-    border_value,
     is_colour_mask,
     is_lossy_mask,
-    is_outline,
-    mask_values,
     unused_classes,
 )
 from medimg.tasks.segment.planning import (
@@ -204,10 +201,7 @@ def determine_dataset_encoding(
         if is_colour_mask(sample.mask):
             has_colour = True
             continue
-        pixels = sample.mask[0] if survey.lossy else None
-        survey.add(
-            mask_values(sample.mask[0]), border_value(sample.mask[0]), pixels=pixels, outline=is_outline(sample.mask[0])
-        )
+        survey.add_mask(sample.mask[0])
         if len(survey.values) > survey.limit:
             break
     named = value_names if value_names is not None else value_names_of(dataset)

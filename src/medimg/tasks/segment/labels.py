@@ -318,6 +318,12 @@ class MaskValueSurvey:
         if len(self.values) <= self.limit:
             self.values.update(own)
 
+    def add_mask(self, mask: np.ndarray, found: np.ndarray | None = None) -> None:
+        """Add one gray mask ``(*spatial)``: its distinct values (``found`` when the caller has them already), the
+        value around its border, whether it is a closed outline and, for lossy masks, its pixels (:meth:`add`)."""
+        values = mask_values(mask) if found is None else found
+        self.add(values, border_value(mask), pixels=mask if self.lossy else None, outline=is_outline(mask))
+
     def _count(self, pixels: np.ndarray) -> None:
         flat = np.ones(pixels.shape, dtype=bool)
         for axis in range(pixels.ndim):

@@ -25,11 +25,9 @@ from medimg.tasks.segment.labels import (
     OUTLINE_MARK,
     LabelEncoding,
     MaskValueSurvey,
-    border_value,
     encode_mask,
     is_colour_mask,
     is_lossy_mask,
-    is_outline,
     mask_values,
     unused_classes,
 )
@@ -204,8 +202,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
-        pixels = sample.mask[0] if survey.lossy else None
-        survey.add(found, border_value(sample.mask[0]), pixels=pixels, outline=is_outline(sample.mask[0]))
+        survey.add_mask(sample.mask[0], found)
         if len(found) == 1:
             empty.append(case.case_id)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
