@@ -337,37 +337,37 @@ def _warn_reduced_png(path: Path) -> None:
     )
 
 
-def _transparent_share(img: Any) -> float:
-    """The share of a loaded Pillow frame's pixels that are not fully opaque: its alpha band (RGBA, LA, PA...) or
-    its transparency key (a PNG/GIF ``tRNS`` colour or palette entries); 0.0 when it has none."""
+def _alpha_band(img: Any) -> np.ndarray | None:
+    """A loaded Pillow frame's alpha (0..255): its alpha band (RGBA, LA, PA...) or its transparency key (a PNG/GIF
+    ``tRNS`` colour or palette entries); ``None`` when it has neither or Pillow cannot convert it (I;16 with a key)."""
     try:
         if "A" in img.getbands():
-            alpha = np.asarray(img.getchannel("A"))
-        elif "transparency" in img.info:
-            alpha = np.asarray(img.convert("RGBA").getchannel("A"))
-        else:
-            return 0.0
-    except Exception:  # a mode Pillow cannot convert (I;16 with a key): no transparency is said
-        return 0.0
-    return _share_below(alpha, 255)
+            return np.asarray(img.getchannel("A"))
+        if "transparency" in img.info:
+            return np.asarray(img.convert("RGBA").getchannel("A"))
+    except Exception:  # a mode Pillow cannot convert: as if it had no alpha
+        return None
+    return None
+
+
+def _transparent_share(img: Any) -> float:
+    """The share of a loaded Pillow frame's pixels that are not fully opaque (:func:`_alpha_band`); 0.0 when it has
+    no alpha."""
+    alpha = _alpha_band(img)
+    return 0.0 if alpha is None else _share_below(alpha, 255)
 
 
 def opacity(path: str | os.PathLike[str]) -> np.ndarray | None:
-    """The opacity ``(H, W)`` of a raster file's pixels as stored (its first frame's alpha band, or its
-    transparency key), 0.0 transparent to 1.0 opaque; ``None`` when it has none or Pillow cannot give it."""
+    """The opacity ``(H, W)`` of a raster file's pixels as stored (its first frame's :func:`_alpha_band`), 0.0
+    transparent to 1.0 opaque; ``None`` when it has none or Pillow cannot open it."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            if "A" in img.getbands():
-                alpha = img.getchannel("A")
-            elif "transparency" in img.info:
-                alpha = img.convert("RGBA").getchannel("A")
-            else:
-                return None
-            return np.asarray(alpha, dtype=np.float32) / 255.0
-    except Exception:  # an unreadable file or a mode Pillow cannot convert: as if it had no alpha
+            alpha = _alpha_band(img)
+    except Exception:  # an unreadable file: as if it had no alpha
         return None
+    return None if alpha is None else alpha.astype(np.float32) / 255.0
 
 
 def _share_below(alpha: np.ndarray, opaque: float) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 from medimg.data.detection import image_size
 from medimg.data.layouts.common import split_of, walk_files
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, outlined_per_file
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+from medimg.io.formats import IMAGE_SUFFIXES, file_stem, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ DETECT_ENTRIES = 2000
 SET_WORDS = ("_roiset", "-roiset", " roiset", "_rois", "-rois", "_roi", "-roi")
 
 
+def _roi_members(archive: zipfile.ZipFile) -> list[str] | None:
+    """The files of a zip when they are all ``.roi`` files (a ROI Manager's ``RoiSet.zip``), else ``None``."""
+    names = [n for n in archive.namelist() if not n.endswith("/")]
+    return names if names and all(n.lower().endswith(".roi") for n in names) else None
+
+
 def _roi_entries(file: Path) -> list[tuple[str, bytes]] | None:
     """The ``(name, bytes)`` of each ROI in ``file`` (a ``.roi`` file, or a zip holding ``.roi`` files only);
     ``None`` for another file."""
@@ -52,29 +58,24 @@ def _roi_entries(file: Path) -> list[tuple[str, bytes]] | None:
         if suffix != ".zip":
             return None
         with zipfile.ZipFile(file) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            if not names or not all(n.lower().endswith(".roi") for n in names):
-                return None
-            return [(n, archive.read(n)) for n in names]
+            names = _roi_members(archive)
+            return None if names is None else [(n, archive.read(n)) for n in names]
     except (OSError, zipfile.BadZipFile, ValueError):
         return None
 
 
 def _is_roi_set(file: Path) -> bool:
-    if file.suffix.lower() == ".roi":
-        try:
+    """:func:`_roi_entries` without reading the ROIs: a ``.roi`` file's magic, a zip's member names."""
+    try:
+        if file.suffix.lower() == ".roi":
             with file.open("rb") as stream:
                 return stream.read(4) == MAGIC
-        except OSError:
+        if file.suffix.lower() != ".zip":
             return False
-    if file.suffix.lower() != ".zip":
-        return False
-    try:
         with zipfile.ZipFile(file) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
+            return _roi_members(archive) is not None
     except (OSError, zipfile.BadZipFile):
         return False
-    return bool(names) and all(n.lower().endswith(".roi") for n in names)
 
 
 def _files(root: Path, limit: int | None = None) -> list[Path]:
@@ -153,7 +154,7 @@ def _image_of(file: Path, problems: list[str]) -> Path | None:
     found = [
         p
         for p in sorted(file.parent.iterdir())
-        if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES and p.name[: len(p.name) - len(file_suffix(p))] == stem
+        if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES and file_stem(p) == stem
     ]
     if len(found) == 1:
         return found[0]

@@ -29,7 +29,7 @@ from medimg.data.layouts.common import path_selected, split_of, text_head, walk_
 from medimg.data.layouts.drawn_masks import polygon_pixels
 from medimg.data.layouts.outlined_shapes import AnnotationTool, Outlined, Reading, Shape, outlined_per_file
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+from medimg.io.formats import IMAGE_SUFFIXES, file_stem, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +132,8 @@ def _image_index(root: Path, include: tuple[str, ...], exclude: tuple[str, ...])
     """The images under ``root`` by their name without suffix (lower case)."""
     index: dict[str, list[Path]] = defaultdict(list)
     for path in walk_files(root):
-        suffix = file_suffix(path)
-        if suffix in IMAGE_SUFFIXES and path_selected(path, include, exclude, root):
-            index[path.name[: len(path.name) - len(suffix)].lower()].append(path)
+        if file_suffix(path) in IMAGE_SUFFIXES and path_selected(path, include, exclude, root):
+            index[file_stem(path).lower()].append(path)
     return index
 
 
@@ -143,7 +142,7 @@ def _image_of(file: Path, index: dict[str, list[Path]], problems: list[str]) -> 
     named = file.with_suffix("")  # tile_01.tif.geojson -> tile_01.tif
     if named.is_file() and file_suffix(named) in IMAGE_SUFFIXES:
         return named
-    stem = named.name[: len(named.name) - len(file_suffix(named))] if file_suffix(named) else named.name
+    stem = file_stem(named)
     slides = [file.with_name(stem + suffix) for suffix in WHOLE_SLIDE_SUFFIXES]
     if file_suffix(named) in WHOLE_SLIDE_SUFFIXES or any(slide.is_file() for slide in slides):
         problems.append(
