@@ -79,12 +79,13 @@ def _is_roi_set(file: Path) -> bool:
 
 
 def _files(root: Path, limit: int | None = None) -> list[Path]:
-    return [p for p in walk_files(root, limit) if p.suffix.lower() in (".zip", ".roi") and _is_roi_set(p)]
+    return [p for p in walk_files(root, limit) if _is_roi_set(p)]
 
 
 def _kinds(root: Path) -> set[str]:
-    """``{"polygon"}`` when ``root`` holds ROI sets beside images (the ROIs are read when loading)."""
-    return {"polygon"} if _files(root, DETECT_ENTRIES) else set()
+    """``{"polygon"}`` when ``root`` holds a ROI set (the search ends at the first; the ROIs are read when
+    loading)."""
+    return {"polygon"} if any(_is_roi_set(p) for p in walk_files(root, DETECT_ENTRIES)) else set()
 
 
 def parse_roi(data: bytes) -> tuple[str, list[tuple[float, float]]]:

@@ -15,6 +15,7 @@ Images without a GeoJSON file are unlabelled.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections import defaultdict
@@ -47,22 +48,26 @@ IGNORED_PREFIX = "ignore"
 WHOLE_SLIDE_SUFFIXES = (".svs", ".ndpi", ".scn", ".mrxs", ".vms", ".vmu", ".bif", ".czi")
 
 
-def _is_geojson(file: Path) -> bool:
+def _geojson_head(file: Path) -> str | None:
+    """The start of ``file`` when it is GeoJSON annotations (a ``.geojson`` file, or a ``.json`` one of QuPath's
+    objects), else ``None``."""
     suffix = file.suffix.lower()
     if suffix not in (".geojson", ".json"):
-        return False
+        return None
     head = text_head(file, SNIFF_CHARS)
-    return '"geometry"' in head and '"Feature' in head and (suffix == ".geojson" or '"objectType"' in head)
+    named = '"geometry"' in head and '"Feature' in head and (suffix == ".geojson" or '"objectType"' in head)
+    return head if named else None
 
 
 def _files(root: Path, limit: int | None = None) -> list[Path]:
-    return [p for p in walk_files(root, limit) if _is_geojson(p)]
+    return [p for p in walk_files(root, limit) if _geojson_head(p) is not None]
 
 
 def _kinds(root: Path) -> set[str]:
-    """``{"polygon"}`` when the first GeoJSON files under ``root`` outline an area, else nothing."""
-    for file in _files(root, DETECT_ENTRIES)[:DETECT_FILES]:
-        head = text_head(file, SNIFF_CHARS)
+    """``{"polygon"}`` when the first GeoJSON files under ``root`` outline an area, else nothing (each file's start
+    read once; the search ends at the first :data:`DETECT_FILES` of them)."""
+    heads = (head for p in walk_files(root, DETECT_ENTRIES) if (head := _geojson_head(p)) is not None)
+    for head in itertools.islice(heads, DETECT_FILES):
         if '"Polygon"' in head or '"MultiPolygon"' in head:
             return {"polygon"}
     return set()
