@@ -114,6 +114,48 @@ def test_a_cropped_and_reoriented_mask_reads_as_its_full_mask(tmp_path: Path, ca
     assert "places it on voxels (4, 6, 2) to (8, 11, 4)" in caplog.text
 
 
+def test_detection_boxes_from_cropped_or_reoriented_masks_lie_on_the_image(tmp_path: Path) -> None:
+    """Boxes derived from a mask are in the image's voxels: a cropped mask's were in the crop's, a mask stored in
+    another voxel orientation's were flipped."""
+    image, mask = _volume_and_mask()
+    full, cropped = tmp_path / "full", tmp_path / "cropped"
+    _pair(full, "case1", image, mask, LPS_LIKE)
+    box, affine = _cropped(mask, LPS_LIKE)
+    _pair(cropped, "case1", image, box, affine)
+    stored = nib.as_closest_canonical(nib.Nifti1Image(mask, LPS_LIKE))  # the full mask saved in RAS: x, y flipped
+    _pair(cropped, "case2", image, np.asarray(stored.dataobj), stored.affine)
+    want = Dataset.load(full, task="detect").cases[0].boxes
+    assert want and all(b.z1 is not None for b in want)
+    got = {case.path.name: case.boxes for case in Dataset.load(cropped, task="detect").cases}
+    assert got == {"case1.nii.gz": want, "case2.nii.gz": want}
+
+
+def test_header_geometry_is_that_of_the_image_read(tmp_path: Path) -> None:
+    from medimg.io import read_image
+    from medimg.io.read import read_geometry
+
+    sitk = pytest.importorskip("SimpleITK")
+    image, _ = _volume_and_mask()
+    nifti = tmp_path / "ct.nii.gz"
+    header = nib.Nifti1Image(image, LPS_LIKE)
+    header.header.set_xyzt_units("meter")  # converted to millimetres by both
+    nib.save(header, nifti)
+    volume = sitk.GetImageFromArray(np.transpose(image))
+    volume.SetOrigin((3.0, -7.0, 11.0))
+    volume.SetSpacing((0.8, 0.9, 2.5))
+    volume.SetDirection((0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    sitk.WriteImage(volume, str(tmp_path / "ct.nrrd"))
+    for path in (nifti, tmp_path / "ct.nrrd"):
+        read = read_image(path)
+        found = read_geometry(path)
+        assert found is not None and read.affine is not None
+        np.testing.assert_allclose(found[0], read.affine)
+        assert found[1] == read.spatial_shape == SHAPE
+    Image = pytest.importorskip("PIL.Image")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "slice.png")
+    assert read_geometry(tmp_path / "slice.png") is None and read_geometry(tmp_path) is None
+
+
 def test_check_reports_placed_masks_and_still_refuses_a_mask_off_the_grid(tmp_path: Path) -> None:
     from medimg.tasks.segment.quality import check_segmentation
 

@@ -126,6 +126,29 @@ def itk_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, 
     return origin, spacing, direction, tuple(int(n) for n in reader.GetSize())
 
 
+def _ras_affine(origin: np.ndarray, spacing: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """The 4x4 RAS+ affine of :func:`read_itk`'s array from ITK's LPS ``origin``, ``spacing`` and ``direction``
+    (2D or 3D)."""
+    dims = len(spacing)
+    affine = np.eye(4)
+    rotation = np.eye(3)
+    rotation[:dims, :dims] = direction
+    scale = np.ones(3)
+    scale[:dims] = spacing
+    shift = np.zeros(3)
+    shift[:dims] = origin
+    affine[:3, :3] = _LPS_TO_RAS @ rotation @ np.diag(scale)
+    affine[:3, 3] = _LPS_TO_RAS @ shift
+    return affine
+
+
+def itk_affine(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``(affine, spatial shape)`` of a MetaImage/NRRD file as :func:`read_itk` returns them, from its header (the
+    pixels are not read)."""
+    origin, spacing, direction, _ = itk_geometry(path)
+    return _ras_affine(origin, spacing, direction), itk_header(path).spatial_shape
+
+
 def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     """Read a MetaImage or NRRD file.
 
@@ -154,15 +177,7 @@ def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
     array = np.ascontiguousarray(np.transpose(data, (0, *range(dims, 0, -1))), dtype=np.float32)  # (C, x, y[, z])
     spacing = tuple(float(s) for s in image.GetSpacing())
     direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(dims, dims)
-    affine = np.eye(4)
-    rotation = np.eye(3)
-    rotation[:dims, :dims] = direction
-    scale = np.ones(3)
-    scale[:dims] = spacing
-    origin = np.zeros(3)
-    origin[:dims] = image.GetOrigin()
-    affine[:3, :3] = _LPS_TO_RAS @ rotation @ np.diag(scale)
-    affine[:3, 3] = _LPS_TO_RAS @ origin
+    affine = _ras_affine(np.asarray(image.GetOrigin(), dtype=np.float64), np.asarray(spacing), direction)
     meta: dict[str, Any] = {"format": header.format, "dtype": image.GetPixelIDTypeAsString()}
     snapped = snap_near_integers(array) if "float" in meta["dtype"] else None
     if snapped is not None:  # a label map saved as floats (0.999999 for 1), as medimg.io.nifti reads it

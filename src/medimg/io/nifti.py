@@ -195,6 +195,32 @@ def _refuse_short_data(img: Any, path: Path, shape: tuple[int, ...], dtype: np.d
         )
 
 
+def _millimetre_affine(img: Any) -> tuple[np.ndarray, str, float]:
+    """``(affine, unit, scale)``: ``img.affine`` (RAS+) in millimetres, the header's spatial unit and the factor that
+    converted it (Analyze-style headers have no units: millimetres)."""
+    try:
+        unit = str(img.header.get_xyzt_units()[0])
+    except Exception:  # Analyze-style headers have no units
+        unit = "unknown"
+    scale = _UNIT_TO_MM.get(unit, 1.0)
+    affine = np.asarray(img.affine, dtype=np.float64).copy()
+    if scale != 1.0:
+        affine[:3, :] *= scale
+    return affine, unit, scale
+
+
+def nifti_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``(affine, spatial shape)`` of a NIfTI file as :func:`read_nifti` returns them, from its header (the voxel
+    data is not read).
+
+    Raises:
+        ImageReadError: as :func:`nifti_header`.
+    """
+    p = Path(path)
+    img = _load(p)
+    return _millimetre_affine(img)[0], _header_of(img, p).spatial_shape
+
+
 def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
     """The shape and decoded size of a NIfTI file's voxels, from its header (the voxel data is not read).
 
@@ -202,7 +228,10 @@ def nifti_header(path: str | os.PathLike[str]) -> ImageHeader:
         ImageReadError: not a valid NIfTI file, or an unsupported dimensionality.
     """
     p = Path(path)
-    img = _load(p)
+    return _header_of(_load(p), p)
+
+
+def _header_of(img: Any, p: Path) -> ImageHeader:
     shape = tuple(int(n) for n in img.header.get_data_shape())
     dtype = np.dtype(img.header.get_data_dtype())
     _refuse_short_data(img, p, shape, dtype)
@@ -272,18 +301,11 @@ def read_nifti(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:
         array = _to_channel_first(data, p, meta)
 
     n_spatial = array.ndim - 1
-    unit = "unknown"
-    try:
-        unit = str(header.get_xyzt_units()[0])
-    except Exception:  # Analyze-style headers have no units
-        unit = "unknown"
-    scale = _UNIT_TO_MM.get(unit, 1.0)
+    affine, unit, scale = _millimetre_affine(img)
     zooms = [float(z) * scale for z in header.get_zooms()[:3]]
     while len(zooms) < 3:
         zooms.append(1.0)
-    affine = np.asarray(img.affine, dtype=np.float64).copy()
     if scale != 1.0:
-        affine[:3, :] *= scale
         meta["units_converted_from"] = unit
     spacing = _affine_spacing(affine, zooms, p)[:n_spatial]
     reduced_spacing, reduced_affine = reduced_geometry(spacing, affine, reduce, axes=n_spatial)

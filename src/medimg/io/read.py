@@ -22,7 +22,7 @@ from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, p
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
 
-__all__ = ["non_finite_reason", "read_header", "read_image", "read_input"]
+__all__ = ["non_finite_reason", "read_geometry", "read_header", "read_image", "read_input"]
 
 
 def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHeader:
@@ -66,6 +66,33 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
         raise
     except Exception as exc:
         raise ImageReadError(p, f"the {fmt} header cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def read_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, ...]] | None:
+    """``(affine, spatial shape)`` of a NIfTI, MetaImage or NRRD file as :func:`read_image` returns them, from its
+    header (the voxels are not read); ``None`` for a folder or a file of another format (read the image itself).
+
+    Raises:
+        ImageReadError: the header is corrupt.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return None
+    fmt = detect_format(p)
+    try:
+        if fmt == "nifti":
+            from medimg.io.nifti import nifti_geometry
+
+            return nifti_geometry(p)
+        if fmt in ("metaimage", "nrrd"):
+            from medimg.io.itk import itk_affine
+
+            return itk_affine(p)
+    except (MedimgError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ImageReadError(p, f"the {fmt} header cannot be read ({type(exc).__name__}: {exc})") from exc
+    return None
 
 
 def _plan_read(

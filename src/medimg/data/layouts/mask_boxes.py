@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 READ_WORKERS = 4
 """Threads reading masks."""
+VOLUME_FORMATS = ("nifti", "metaimage", "nrrd")
+"""Mask formats with a geometry of their own (placed on their image's grid before boxes are derived)."""
 
 
 def detect(path: Path) -> bool:
@@ -112,8 +114,9 @@ def _read_mask(case: SegCase) -> np.ndarray:
         DatasetError: unreadable, colour, or not integer values (the message names the file).
     """
     assert case.mask is not None
+    image_affine, image_shape = _image_grid(case)
     try:
-        raw = read_case_mask(case)
+        raw = read_case_mask(case, image_affine=image_affine, image_shape=image_shape)
     except ImageReadError as error:
         raise DatasetError(f"mask {case.mask} cannot be read: {error.reason}") from error
     assert raw is not None  # the case has a mask
@@ -129,6 +132,26 @@ def _read_mask(case: SegCase) -> np.ndarray:
             "(0 = background); store the mask without interpolation or compression (PNG or NIfTI)"
         )
     return values.astype(np.int64)
+
+
+def _image_grid(case: SegCase) -> tuple[np.ndarray | None, tuple[int, ...] | None]:
+    """The affine and spatial shape of ``case``'s image from its header, where the mask is a volume file with a
+    geometry of its own and the image a NIfTI, MetaImage or NRRD file: a mask stored in another voxel orientation,
+    or 3D Slicer's segmentation cropped to its segments, is then put on the image's grid (its boxes would otherwise
+    lie in the mask file's voxels, not the image's). ``(None, None)`` otherwise: a DICOM series is not read for it
+    (the masks drawn from its RT Structure Sets and SEG objects are on its grid already), and an unreadable image is
+    reported when it is read."""
+    from medimg.io.formats import detect_format
+    from medimg.io.read import read_geometry
+
+    assert case.mask is not None
+    if case.page is not None or detect_format(case.mask) not in VOLUME_FORMATS:
+        return None, None
+    try:
+        geometry = read_geometry(case.image)
+    except ImageReadError:
+        return None, None
+    return (None, None) if geometry is None else geometry
 
 
 def load(
