@@ -205,3 +205,37 @@ def test_slicer_scene_folders_of_one_volume_and_its_segmentation(tmp_path: Path)
     assert len(dataset.cases) == 4 and all(
         case.mask is not None and case.mask.parent == case.image.parent for case in dataset.cases
     )
+
+
+def test_predicted_masks_written_as_segmentations_read_back_named(tmp_path: Path) -> None:
+    """``write_mask`` to ``.seg.nrrd``: each foreground class a segment with its name, value, colour and extent (an
+    absent class listed empty), on the image's grid; a folder of such files beside their volumes reads back as the
+    same classes and label maps."""
+    from medimg.tasks.segment.masks import class_colour, write_mask
+
+    sitk = pytest.importorskip("SimpleITK")
+    names = ["background", "liver", "tumour", "spleen"]
+    expected = _expected()
+    for seed in range(2):
+        _volume(tmp_path / f"case{seed}.nii.gz", seed)
+        labels = expected if seed == 0 else np.where(expected == 3, 0, expected)  # no spleen in the second
+        affine = nib.load(tmp_path / f"case{seed}.nii.gz").affine
+        path = write_mask(
+            labels.astype(np.uint8),
+            tmp_path / f"case{seed}.seg.nrrd",
+            affine=affine,
+            num_classes=4,
+            class_names=names,
+            colours={2: (255, 0, 0)},
+        )
+        assert [(s.name, s.value) for s in segments_of(path)] == [("liver", 1), ("tumour", 2), ("spleen", 3)]
+        header = sitk.ReadImage(str(path))
+        assert header.GetMetaData("Segment1_Color") == "1 0 0"  # the set's own colour
+        red, green, blue = class_colour(1)
+        assert header.GetMetaData("Segment0_Color") == f"{red / 255:.4g} {green / 255:.4g} {blue / 255:.4g}"
+        assert header.GetMetaData("Segment1_Extent") == "6 9 5 8 3 4"
+        assert header.GetMetaData("Segment2_Extent") == ("19 22 14 18 2 5" if seed == 0 else "0 -1 0 -1 0 -1")
+    dataset, masks = _read_all(tmp_path)
+    assert dataset.value_names == {0: "background", 1: "liver", 2: "tumour", 3: "spleen"}
+    np.testing.assert_array_equal(masks["case0.nii.gz"], expected)
+    np.testing.assert_array_equal(masks["case1.nii.gz"], np.where(expected == 3, 0, expected))

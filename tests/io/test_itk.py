@@ -1,5 +1,6 @@
 """MetaImage and NRRD (SimpleITK): read with the NIfTI reader's axes, spacing and RAS affine, so an image and its
-mask read the same in either format; a segmentation run trains on them and writes NIfTI masks in their geometry."""
+mask read the same in either format; a segmentation run trains on them and writes masks in their geometry (NIfTI;
+3D Slicer segmentations for NRRD volumes)."""
 
 from __future__ import annotations
 
@@ -109,6 +110,18 @@ def test_segmentation_trains_on_metaimage_pairs_and_writes_nifti_masks(tmp_path:
     assert Path(prediction.mask_path).name == "case_0_mask.nii.gz"
     assert mask.array.shape == read_image(source).array.shape
     np.testing.assert_allclose(mask.affine, read_image(source).affine, atol=1e-5)
+    # an NRRD volume (3D Slicer's format) gets a Slicer segmentation naming the classes, on the same grid
+    from medimg.io.slicer_segments import segments_of
+
+    volume = tmp_path / "slicer" / "case_0.nrrd"
+    volume.parent.mkdir()
+    sitk.WriteImage(sitk.ReadImage(str(source)), str(volume))
+    segmentation = model.predict(volume, out_dir=tmp_path / "masks")[0]
+    assert Path(segmentation.mask_path).name == "case_0_mask.seg.nrrd"
+    assert [(s.name, s.value) for s in segments_of(segmentation.mask_path)] == [(segmentation.class_names[1], 1)]
+    written = read_image(segmentation.mask_path)
+    np.testing.assert_array_equal(written.array, mask.array)
+    np.testing.assert_allclose(written.affine, read_image(volume).affine, atol=1e-5)
 
 
 def test_without_simpleitk_the_install_command_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

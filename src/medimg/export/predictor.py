@@ -483,6 +483,7 @@ class OnnxPredictor:
                         squeezed_z=bool(image.meta.get("squeezed_z")),
                         nifti_geometry=image.meta.get("nifti_geometry"),
                         values=self.preprocessing.get("mask_values"),
+                        class_names=self.class_names,
                     )
                 )
             predictions.append(

@@ -24,7 +24,8 @@ from medimg.io.image import ImageData
 from medimg.io.limits import ImageHeader, reduce_blocks, reduced_geometry
 from medimg.io.nifti import snap_near_integers
 
-_LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+"""ITK's LPS millimetres to the RAS+ of medimg's affines (and back: its own inverse)."""
 
 
 def require_simpleitk() -> None:
@@ -137,8 +138,8 @@ def _ras_affine(origin: np.ndarray, spacing: np.ndarray, direction: np.ndarray) 
     scale[:dims] = spacing
     shift = np.zeros(3)
     shift[:dims] = origin
-    affine[:3, :3] = _LPS_TO_RAS @ rotation @ np.diag(scale)
-    affine[:3, 3] = _LPS_TO_RAS @ shift
+    affine[:3, :3] = LPS_TO_RAS @ rotation @ np.diag(scale)
+    affine[:3, 3] = LPS_TO_RAS @ shift
     return affine
 
 

@@ -14,24 +14,7 @@ from typing import Any
 
 import numpy as np
 
-PALETTE: tuple[tuple[int, int, int], ...] = (
-    (230, 25, 75),
-    (60, 180, 75),
-    (255, 225, 25),
-    (0, 130, 200),
-    (245, 130, 48),
-    (145, 30, 180),
-    (70, 240, 240),
-    (240, 50, 230),
-    (210, 245, 60),
-    (250, 190, 212),
-)
-"""Overlay colours of foreground classes 1, 2, ... (cycled); the background is never painted."""
-
-
-def class_colour(index: int) -> tuple[int, int, int]:
-    """Overlay colour of class ``index`` (black for the background)."""
-    return (0, 0, 0) if index == 0 else PALETTE[(index - 1) % len(PALETTE)]
+from medimg.tasks.segment.masks import class_colour
 
 
 def measurements(

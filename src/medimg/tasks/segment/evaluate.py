@@ -334,6 +334,7 @@ def predict_files(
                     squeezed_z=bool(image.meta.get("squeezed_z")),
                     nifti_geometry=image.meta.get("nifti_geometry"),
                     values=values,
+                    class_names=plan.class_names,
                 )
             )
         predictions.append(

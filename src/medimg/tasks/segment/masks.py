@@ -18,11 +18,33 @@ import numpy as np
 from medimg.errors import ConfigError
 from medimg.io.formats import output_stem, unclaimed_path
 
+SEGMENTATION_SUFFIX = ".seg.nrrd"
+"""The masks predicted for NRRD volumes: 3D Slicer segmentations
+(:func:`medimg.io.slicer_segments.write_segmentation`)."""
 IGNORE = 255
 """Label value of ignored pixels (:data:`medimg.tasks.segment.labels.IGNORE`); written masks hold none."""
 
 POSTPROCESSING = ("none", "largest_component", "remove_small")
 """Post-processing methods of a plan (``SegPlan.postprocessing``)."""
+
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+)
+"""Overlay colours of foreground classes 1, 2, ... (cycled); the background is never painted."""
+
+
+def class_colour(index: int) -> tuple[int, int, int]:
+    """Overlay colour of class ``index`` (black for the background)."""
+    return (0, 0, 0) if index == 0 else PALETTE[(index - 1) % len(PALETTE)]
 
 
 # ---------------------------------------------------------------------------------------- post-processing
@@ -62,12 +84,15 @@ def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object
 
 # ------------------------------------------------------------------------------------------------- output
 def mask_suffix(source: Path, *, volume: bool = False) -> str:
-    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a TIFF stack's mask is a TIFF stack, another
-    volume (a DICOM series or multi-frame file) and a MetaImage/NRRD image become NIfTI (with the image's geometry),
-    everything else PNG (lossless)."""
+    """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a TIFF stack's mask is a TIFF stack, an NRRD
+    volume's (3D Slicer's format) is a Slicer segmentation ``.seg.nrrd`` naming its classes, another volume (a DICOM
+    series or multi-frame file) and a MetaImage or 2D NRRD image become NIfTI (with the image's geometry), everything
+    else PNG (lossless)."""
     medical = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr")
     if volume and source.suffix.lower() in (".tif", ".tiff"):
         return ".tif"
+    if volume and source.suffix.lower() in (".nrrd", ".nhdr"):
+        return SEGMENTATION_SUFFIX
     return ".nii.gz" if volume or source.name.lower().endswith(medical) else ".png"
 
 
@@ -198,6 +223,7 @@ def write_mask(
     squeezed_z: bool = False,
     nifti_geometry: Mapping[str, Any] | None = None,
     values: Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
     """Write a label map in the input's geometry.
 
@@ -211,11 +237,27 @@ def write_mask(
     ``meta["nifti_geometry"]``) are copied as the input has them (:func:`medimg.io.nifti.write_nifti`), so every
     viewer overlays the mask on the input. PNG (:func:`mask_png`) and TIFF
     stacks (:func:`mask_tiff`): binary masks as 0/255, colour-coded sets with their table's colours, other label
-    maps as class indices.
+    maps as class indices. A 3D Slicer segmentation (``.seg.nrrd``): the label values with the input's affine, each
+    foreground class a segment named by ``class_names`` (``class_<i>`` without) in its colour of ``colours``, else
+    of :func:`class_colour`.
     """
     from medimg.fileio import atomic_write_bytes
     from medimg.io.image import ImageData
 
+    if path.name.lower().endswith(SEGMENTATION_SUFFIX):
+        from medimg.io.slicer_segments import write_segmentation
+
+        written = as_label_values(np.where(labels == IGNORE, 0, labels), values)
+        names = list(class_names or [])
+        segments = [
+            (
+                names[index] if index < len(names) else f"class_{index}",
+                index if values is None else int(values[index]),
+                (colours or {}).get(index) or class_colour(index),
+            )
+            for index in range(1, num_classes)
+        ]
+        return write_segmentation(written, path, affine, segments)
     if path.name.lower().endswith((".nii", ".nii.gz")):
         from medimg.io.nifti import write_nifti
 
