@@ -120,6 +120,19 @@ def test_isic_one_hot_ground_truth(tmp_path: Path) -> None:
     assert [dataset.class_names[c.label] for c in dataset.cases if c.label is not None] == ["MEL", "NV", "BCC", "NV"]
 
 
+def test_isic_2019_test_ground_truth_weights_no_class(tmp_path: Path) -> None:
+    """ISIC 2019's test table ends with ``score_weight`` (0/1 like the classes): a weight, not a tenth finding that
+    made the set multi-label."""
+    rows = ["image,MEL,NV,BCC,UNK,score_weight"]
+    for i, hot in enumerate(["1.0,0.0,0.0,0.0,1.0", "0.0,1.0,0.0,0.0,0.0", "0.0,0.0,1.0,0.0,1.0", "0.0,1.0,0.0,0.0,1.0"]):
+        _image(tmp_path / "ISIC_2019_Test_Input" / f"ISIC_{i:07d}.jpg", 40 * i)
+        rows.append(f"ISIC_{i:07d},{hot}")
+    (tmp_path / "ISIC_2019_Test_GroundTruth.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "ISIC_2019_Test_GroundTruth.csv")
+    assert not dataset.multi_label
+    assert [dataset.class_names[c.label] for c in dataset.cases if c.label is not None] == ["MEL", "NV", "BCC", "NV"]
+
+
 def test_one_hot_rows_with_several_classes_are_a_multi_label_set(tmp_path: Path) -> None:
     for name in "abc":
         _image(tmp_path / f"{name}.png", ord(name))

@@ -429,6 +429,10 @@ def _cell(row: dict[str, str], column: str) -> str:
     return _missing_as_empty(str(row.get(column) or "").strip())
 
 
+#: a column weighting the rows (ISIC 2019's test ground truth ``score_weight``, 0/1 like its one-hot classes): no class
+WEIGHT_COLUMN = re.compile(r"(^|[\s_-])weights?$", re.IGNORECASE)
+
+
 @dataclass
 class OneHot:
     """Labels read from one-hot columns: ``labels`` (one class per row) or ``findings`` (a multi-label set)."""
@@ -815,7 +819,8 @@ def load(
             finding_rows = _joined_findings(rejoined, manifest, label_col, separator)
     else:
         used = {path_col, patient_col, split_col}
-        one_hot = None if unlabelled else _one_hot(manifest, [c for c in columns.values() if c not in used], rows)
+        candidates = [c for c in columns.values() if c not in used and not WEIGHT_COLUMN.search(c)]
+        one_hot = None if unlabelled else _one_hot(manifest, candidates, rows)
         if one_hot is None and not unlabelled:
             column(LABEL_COLUMNS, True)  # raises: no label column
         written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
