@@ -124,7 +124,8 @@ def test_isic_2019_test_ground_truth_weights_no_class(tmp_path: Path) -> None:
     """ISIC 2019's test table ends with ``score_weight`` (0/1 like the classes): a weight, not a tenth finding that
     made the set multi-label."""
     rows = ["image,MEL,NV,BCC,UNK,score_weight"]
-    for i, hot in enumerate(["1.0,0.0,0.0,0.0,1.0", "0.0,1.0,0.0,0.0,0.0", "0.0,0.0,1.0,0.0,1.0", "0.0,1.0,0.0,0.0,1.0"]):
+    hots = ["1.0,0.0,0.0,0.0,1.0", "0.0,1.0,0.0,0.0,0.0", "0.0,0.0,1.0,0.0,1.0", "0.0,1.0,0.0,0.0,1.0"]
+    for i, hot in enumerate(hots):
         _image(tmp_path / "ISIC_2019_Test_Input" / f"ISIC_{i:07d}.jpg", 40 * i)
         rows.append(f"ISIC_{i:07d},{hot}")
     (tmp_path / "ISIC_2019_Test_GroundTruth.csv").write_text("\n".join(rows) + "\n")
