@@ -713,3 +713,30 @@ def test_loni_ida_download_adni_nifti(tmp_path: Path) -> None:
         for case in dataset.cases:
             assert case.path is not None and case.path.suffix == ".nii" and case.path.parent.name in case.case_id
             assert case.patient_id == case.path.parts[-5]
+
+
+def test_lesion_groups_with_empty_cells_and_in_the_ground_truth_folder(tmp_path: Path) -> None:
+    """ISIC 2019's metadata leaves ``lesion_id`` empty for whole sources: the images with one are still grouped (one
+    empty cell dropped the grouping of all, lesions straddled the splits); ISIC 2018's groupings table is found in
+    the ground truth's own folder too."""
+    isic2019 = tmp_path / "isic2019"
+    truth, metadata = ["image,MEL,NV"], ["image,age_approx,lesion_id,sex"]
+    for i in range(8):
+        _image(isic2019 / "ISIC_2019_Training_Input" / f"ISIC_{i:07d}.jpg", 20 * i)
+        truth.append(f"ISIC_{i:07d},{'1.0,0.0' if i % 2 else '0.0,1.0'}")
+        metadata.append(f"ISIC_{i:07d},50,{f'BCN_{i // 2:07d}' if i < 6 else ''},male")
+    (isic2019 / "ISIC_2019_Training_GroundTruth.csv").write_text("\n".join(truth) + "\n")
+    (isic2019 / "ISIC_2019_Training_Metadata.csv").write_text("\n".join(metadata) + "\n")
+    dataset = Dataset.load(isic2019 / "ISIC_2019_Training_GroundTruth.csv")
+    assert [c.patient_id for c in dataset.cases] == [f"BCN_{i // 2:07d}" for i in range(6)] + [None, None]
+    isic2018 = tmp_path / "isic2018"
+    gt = isic2018 / "ISIC2018_Task3_Training_GroundTruth"
+    groupings = ["image,lesion_id"]
+    for i in range(4):
+        _image(isic2018 / "ISIC2018_Task3_Training_Input" / f"ISIC_{i:07d}.jpg", 40 * i)
+        groupings.append(f"ISIC_{i:07d},HAM_{i // 2:07d}")
+    gt.mkdir(parents=True)
+    (gt / "ISIC2018_Task3_Training_GroundTruth.csv").write_text("\n".join(truth[:5]) + "\n")
+    (gt / "ISIC2018_Task3_Training_LesionGroupings.csv").write_text("\n".join(groupings) + "\n")
+    dataset = Dataset.load(isic2018)
+    assert [c.patient_id for c in dataset.cases] == ["HAM_0000000", "HAM_0000000", "HAM_0000001", "HAM_0000001"]

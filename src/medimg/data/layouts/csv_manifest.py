@@ -185,11 +185,13 @@ def _column_naming_files(
 
 
 def _patients_from_a_table_beside(cases: list[Case], manifest: Path, base: Path) -> list[Case]:
-    """``cases`` with their patient (or lesion) from another table at the top of ``base`` that names the same images
-    and has a patient column (ISIC 2018's ``..._LesionGroupings.csv``: ``image,lesion_id``), when it names every
-    case; images of one lesion or patient then never straddle the splits."""
+    """``cases`` with their patient (or lesion) from another table at the top of ``base`` or beside ``manifest`` that
+    names the same images and has a patient column (ISIC 2018's ``..._LesionGroupings.csv``: ``image,lesion_id``),
+    when it lists every case; images of one lesion or patient then never straddle the splits. An image whose cell is
+    empty (ISIC 2019's metadata leaves ``lesion_id`` empty for whole sources) is a group of its own, said once."""
     key = _image_key
-    for table in sorted(base.iterdir()):
+    tables = sorted({*base.iterdir(), *manifest.parent.iterdir()})
+    for table in tables:
         if table == manifest or not is_manifest(table):
             continue
         header = set(manifest_header(table))
@@ -199,14 +201,25 @@ def _patients_from_a_table_beside(cases: list[Case], manifest: Path, base: Path)
             continue
         columns, rows = read_manifest(table)
         patients = {
-            key(row.get(columns[path_key]) or ""): str(row.get(columns[patient_key]) or "").strip() for row in rows
+            key(row.get(columns[path_key]) or ""): _patient_name(str(row.get(columns[patient_key]) or "").strip())
+            for row in rows
         }
         found = [patients.get(key(c.case_id)) for c in cases]
-        if cases and all(found):
+        if not cases or any(patient is None for patient in found) or not any(found):
+            continue
+        named = [patient for patient in found if patient]
+        logger.info(
+            "%s: patients from %s (%s), %d of them", manifest, table.name, columns[patient_key], len(set(named))
+        )
+        if len(named) < len(found):
             logger.info(
-                "%s: patients from %s (%s), %d of them", manifest, table.name, columns[patient_key], len(set(found))
+                "%s: %d of its %d images have no %s there: each of those is a group of its own",
+                table,
+                len(found) - len(named),
+                len(found),
+                columns[patient_key],
             )
-            return [replace(c, patient_id=patient) for c, patient in zip(cases, found, strict=True)]
+        return [replace(c, patient_id=patient or None) for c, patient in zip(cases, found, strict=True)]
     return cases
 
 
