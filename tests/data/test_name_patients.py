@@ -19,7 +19,9 @@ from medimg.data.splits import make_splits
     ("name", "key"),
     [
         ("CNV-1016042-1.jpeg", "cnv-1016042"),
-        ("person1_bacteria_1.jpeg", "person1-bacteria"),
+        ("person1_bacteria_1.jpeg", "person1"),  # Kermany: one child's bacterial and viral images
+        ("person1_virus_6.jpeg", "person1"),
+        ("Patient_12_CT_3.png", "patient12"),
         ("NORMAL2-IM-1427-0001.jpeg", "normal2-im-1427"),
         ("00000001_000.png", "00000001"),
         ("10_left.jpeg", "10"),

@@ -5,8 +5,9 @@ Public sets often put the patient in each image's name and nowhere else: Kermany
 (``00000001_000.png``), Kaggle's diabetic retinopathy (``10_left.jpeg``, ``10_right.jpeg``), the Monkeypox set
 (``M01_01.jpg``). Split image by image, a patient's second image lands in the test split and the score measures
 recall of a patient already seen. :func:`group_by_name_patient` takes a name's key, the name without its last
-part when that part is an image counter (digits) or a side (``left``/``right``, ``L``/``R``, ``OD``/``OS``), and
-uses the keys as patients when they look like patient ids:
+part when that part is an image counter (digits) or a side (``left``/``right``, ``L``/``R``, ``OD``/``OS``), or,
+where a part names the person (``person1000``, ``patient_12``), that part alone (Kermany's ``person1000_bacteria_2931``
+and ``person1000_virus_1681`` are one child), and uses the keys as patients when they look like patient ids:
 
 - the key holds a digit (``ISIC_0024306`` -> ``ISIC`` names no one) and most names have one;
 - at least :data:`MIN_GROUPS` keys, and images share them (at most 80% as many keys as images);
@@ -47,6 +48,10 @@ MIN_GROUPS = 10
 MAX_GROUP_SHARE = 0.05
 #: a name's last part that says which side, not which image
 SIDES = frozenset({"left", "right", "l", "r", "od", "os"})
+#: a part of a name that names the person (Kermany's ``person1000_bacteria_2931.jpeg`` and
+#: ``person1000_virus_1681.jpeg``: one child; the finding after it is no part of the patient)
+_PERSON_PART = re.compile(r"(?:person|patient|subject)\d+", re.IGNORECASE)
+_PERSON_WORDS = frozenset({"person", "patient", "subject"})
 
 
 def name_key(name: str) -> str | None:
@@ -56,6 +61,10 @@ def name_key(name: str) -> str | None:
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
     if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
         return None
+    for index, part in enumerate(parts[:-1]):  # a part naming the person: what follows it is about the image
+        joined = part + parts[index + 1] if part.lower() in _PERSON_WORDS and parts[index + 1].isdigit() else part
+        if _PERSON_PART.fullmatch(joined):
+            return joined.lower()
     key = "-".join(parts[:-1]).lower()
     return key if any(ch.isdigit() for ch in key) else None
 
