@@ -740,3 +740,56 @@ def test_lesion_groups_with_empty_cells_and_in_the_ground_truth_folder(tmp_path:
     (gt / "ISIC2018_Task3_Training_LesionGroupings.csv").write_text("\n".join(groupings) + "\n")
     dataset = Dataset.load(isic2018)
     assert [c.patient_id for c in dataset.cases] == ["HAM_0000000", "HAM_0000000", "HAM_0000001", "HAM_0000001"]
+
+
+def test_a_set_unpacked_into_a_wrapper_folder_reads_its_label_table(tmp_path: Path) -> None:
+    """Kaggle's ``archive/<set>/`` (a read-me beside): the set's label table inside is read, as for the set's own
+    folder; through the wrapper the two image folders were the classes (check said OK)."""
+    from medimg.data.layouts import data_task
+
+    root = tmp_path / "archive"
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i in range(12):
+        _image(root / "HAM10000" / f"HAM10000_images_part_{i % 2 + 1}" / f"ISIC_{i:07d}.jpg", 20 * i)
+        rows.append(f"HAM_{i // 2:07d},ISIC_{i:07d},{('nv', 'mel', 'bkl')[i % 3]},histo")
+    (root / "HAM10000" / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    (root / "README.txt").write_text("downloaded from Kaggle")
+    dataset = Dataset.load(root)
+    assert sorted(dataset.class_names) == ["bkl", "mel", "nv"] and len(dataset.cases) == 12
+    assert {c.patient_id for c in dataset.cases} == {f"HAM_{k:07d}" for k in range(6)}
+    task, layout = data_task(root)
+    assert task == "classify" and layout is not None and layout.name == "csv_manifest"
+
+
+def test_ground_truth_tables_named_for_their_splits(tmp_path: Path) -> None:
+    """ISIC 2019 with its test ground truth beside the training one (and a metadata table for each), ISIC 2018 task
+    3 with its three ``_Input`` and ``_GroundTruth`` folders: each table labels its split. Two tables made both be
+    ignored silently, the input folders read as the classes (check said OK)."""
+    isic2019 = tmp_path / "isic2019"
+    for part, count in (("Training", 8), ("Test", 4)):
+        truth, metadata = ["image,MEL,NV"], ["image,age_approx,lesion_id,sex"]
+        for i in range(count):
+            name = f"ISIC_{part[:2]}{i:05d}"
+            _image(isic2019 / f"ISIC_2019_{part}_Input" / f"{name}.jpg", 20 * i)
+            truth.append(f"{name},{'1.0,0.0' if i % 2 else '0.0,1.0'}")
+            metadata.append(f"{name},50,L{i // 2},male")
+        (isic2019 / f"ISIC_2019_{part}_GroundTruth.csv").write_text("\n".join(truth) + "\n")
+        (isic2019 / f"ISIC_2019_{part}_Metadata.csv").write_text("\n".join(metadata) + "\n")
+    dataset = Dataset.load(isic2019)
+    assert sorted(dataset.class_names) == ["MEL", "NV"] and len(dataset.cases) == 12
+    assert {c.path.name[5:7]: c.split for c in dataset.cases if c.path} == {"Tr": "train", "Te": "test"}
+    isic2018 = tmp_path / "isic2018"
+    for part, count in (("Training", 8), ("Validation", 2), ("Test", 4)):
+        truth = ["image,MEL,NV,BCC"]
+        for i in range(count):
+            name = f"ISIC_{part[:2]}{i:05d}"
+            _image(isic2018 / f"ISIC2018_Task3_{part}_Input" / f"{name}.jpg", 20 * i)
+            truth.append(f"{name}," + ",".join("1.0" if k == i % 3 else "0.0" for k in range(3)))
+        folder = isic2018 / f"ISIC2018_Task3_{part}_GroundTruth"
+        folder.mkdir()
+        (folder / f"ISIC2018_Task3_{part}_GroundTruth.csv").write_text("\n".join(truth) + "\n")
+    dataset = Dataset.load(isic2018)
+    assert sorted(dataset.class_names) == ["BCC", "MEL", "NV"] and len(dataset.cases) == 14
+    splits = {c.path.name[5:7]: c.split for c in dataset.cases if c.path}
+    assert splits == {"Tr": "train", "Va": "val", "Te": "test"}
+    assert all(not c.case_id.startswith("ISIC2018_Task3_Training_GroundTruth") for c in dataset.cases)

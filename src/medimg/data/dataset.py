@@ -168,7 +168,7 @@ class Dataset:
             ('segment', 'SegmentationDataset')
         """
         from medimg.data.dicom_patients import group_by_dicom_patient
-        from medimg.data.layouts import get_layout, select_layout
+        from medimg.data.layouts import data_root, get_layout, select_layout
         from medimg.data.layouts.common import parse_patterns
         from medimg.data.medmnist import resolve_medmnist_name
         from medimg.data.name_patients import group_by_name_patient
@@ -181,6 +181,8 @@ class Dataset:
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
         _refuse_run_folder(root)
         root = root.absolute()  # its cases' paths too: they stay right after os.chdir (a notebook's %cd)
+        if not layout:
+            root = data_root(root)  # Kaggle's archive/<set>/ holding a label table the wrapper hid
         chosen = get_layout(layout) if layout else select_layout(root, task)
         if task is not None and chosen.task != task:
             raise DatasetError(f"layout {chosen.name!r} reads {chosen.task} data, not {task} data; drop task or layout")
@@ -489,9 +491,10 @@ class SegmentationDataset:
                 (``strict``) unpaired masks. The message names the files and the fix.
             ConfigError: ``rle_order`` for data that is no run-length table.
         """
-        from medimg.data.layouts import deriving_layout, detect_layout
+        from medimg.data.layouts import data_root, deriving_layout, detect_layout
 
         root = Path(path).expanduser()
+        root = data_root(root) if root.is_dir() else root
         other = None  # another segmentation layout (structure masks...), or masks drawn from COCO / YOLO outlines
         detected = detect_layout(root) if root.exists() else None
         if detected is not None and detected.task == "segment":

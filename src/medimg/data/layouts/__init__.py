@@ -92,6 +92,7 @@ folder has sub-folders too) and the CSV box manifest before the generic CSV mani
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,7 @@ from medimg.data.layouts import (
     cbis_ddsm,
     cine_frames,
     class_folders,
+    class_nesting,
     coco,
     coco_masks,
     csv_boxes,
@@ -134,6 +136,8 @@ from medimg.data.layouts import (
 from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from medimg.data.case import TaskName
@@ -485,6 +489,33 @@ def detect_layout(path: Path) -> Layout | None:
     return next((layout for layout in LAYOUTS if not layout.derived and layout.detect(path)), None)
 
 
+#: layouts reading a set's label table, which a wrapper folder around the set hides (:func:`data_root`)
+TABLE_LAYOUTS = ("csv_manifest", "csv_boxes")
+
+
+def data_root(path: Path) -> Path:
+    """``path``, or the folder inside the wrapper folders at ``path`` (:func:`class_nesting.wrapped_folder`) where
+    that folder's label table (:data:`TABLE_LAYOUTS`) labels the images and the wrapper reads as nothing or as class
+    folders: Kaggle's ``archive/<set>/`` holding the set's table beside its image folders, which read through the
+    wrapper made the image folders the classes. Said once."""
+    inner = class_nesting.wrapped_folder(path)
+    if inner is None:
+        return path
+    found = detect_layout(inner)
+    if found is None or found.name not in TABLE_LAYOUTS:
+        return path
+    outer = detect_layout(path)
+    if outer is not None and outer.name != "class_folders":
+        return path
+    logger.info(
+        "%s: the data is in %s (the only folder, with nothing but documents beside it), read as %s",
+        path,
+        inner.relative_to(path),
+        found.description,
+    )
+    return inner
+
+
 def derived_layout(path: Path, task: TaskName) -> Layout | None:
     """The layout deriving ``task``'s annotations from the data at ``path`` when another task's layout detects it
     (boxes from masks, masks drawn from COCO or YOLO outlines), or ``None``."""
@@ -502,6 +533,7 @@ def data_task(path: Path) -> tuple[TaskName, Layout | None]:
     """The task ``path``'s data serves by itself, and the layout that says so: the first layout detecting it
     (image/mask pairs: segmentation; VOC, COCO, CSV boxes: detection), else classification; class folders that
     keep masks beside their images (``<class>/images`` + ``<class>/masks``) are classes."""
+    path = data_root(path)
     detected = detect_layout(path)
     return _own_task(path, detected), detected
 

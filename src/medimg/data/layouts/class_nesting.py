@@ -65,6 +65,34 @@ def _is_image_name(name: str) -> bool:
     return not low.startswith(".") and any(low.endswith(suffix) for suffix in IMAGE_SUFFIXES)
 
 
+#: files that may lie beside a wrapper's one folder without being data: an archive's read-me, licence, credits note
+DOCUMENT_SUFFIXES = (".txt", ".md", ".pdf", ".html", ".htm", ".rtf", ".docx")
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+def wrapped_folder(root: Path) -> Path | None:
+    """The folder a chain of wrapper folders at ``root`` leads to (Kaggle's ``archive/<set>/``, a ``data/<set>/``
+    the set was unpacked into): while a folder's only visible entry is one sub-folder, not a split folder, beside at
+    most documents (:data:`DOCUMENT_SUFFIXES`), the data is inside; ``None`` when ``root`` is no wrapper."""
+    folder = root
+    while folder.is_dir():
+        subdirs: list[Path] = []
+        other = False
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                name = entry.name.lower()
+                if name.startswith(".") or name in _SYSTEM_FILES or in_system_folder(Path(entry.path), folder):
+                    continue
+                if entry.is_dir():
+                    subdirs.append(Path(entry.path))
+                elif not name.endswith(DOCUMENT_SUFFIXES):
+                    other = True
+        if other or len(subdirs) != 1 or normalise_split(subdirs[0].name):
+            break
+        folder = subdirs[0]
+    return None if folder == root else folder
+
+
 def data_folder(root: Path, *, announce: bool = True) -> Path:
     """``root``, or the folder a chain of wrapper folders leads to: while a folder holds no image and exactly one
     sub-folder (not a split folder) holding two or more folders that can be classes (:func:`_class_like`) or

@@ -639,16 +639,38 @@ def _unlisted_to_train(cases: list[Case], manifest: Path) -> list[Case]:
 
 
 def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
-    """``(split, label CSV)`` of the label manifests at the top of ``path`` named for two or more splits (CheXpert's
-    ``train.csv`` and ``valid.csv``), one per split; empty otherwise."""
+    """``(split, label CSV)`` of the label manifests named for two or more splits, one per split: at the top of
+    ``path`` (CheXpert's ``train.csv`` and ``valid.csv``; ISIC 2019's ``ISIC_2019_Training_GroundTruth.csv`` and
+    ``ISIC_2019_Test_GroundTruth.csv``) or in label folders beside the images (ISIC 2018's
+    ``ISIC2018_Task3_Training_GroundTruth/``, ``..._Validation_GroundTruth/``, ``..._Test_GroundTruth/``); of
+    several for one split, those named for labels (ISIC's metadata tables beside its ground truths). Empty
+    otherwise."""
+    subdirs = [p for p in path.iterdir() if visible_dir(p)]
     named: dict[str, list[Path]] = {}
-    for candidate in sorted(path.iterdir()):
-        split = normalise_split(candidate.stem) if is_manifest(candidate) else None
+    for candidate in [*sorted(path.iterdir()), *(t for d in _label_folders(subdirs) for t in sorted(d.iterdir()))]:
+        split = _named_split(candidate.stem) if is_manifest(candidate) else None
         if split is not None and _labels_manifest(set(manifest_header(candidate))):
             named.setdefault(split, []).append(candidate)
+    for split, files in named.items():
+        if len(files) > 1:
+            named[split] = [f for f in files if _LABELS_NAME.search(f.stem.lower())] or files
     if len(named) < 2 or any(len(files) > 1 for files in named.values()):
         return []
     return [(split, files[0]) for split, files in named.items()]
+
+
+#: a table's name saying it holds the labels (ISIC's ``..._GroundTruth``)
+_LABELS_NAME = re.compile(r"ground_?truth|truth|labels?")
+
+
+def _named_split(stem: str) -> str | None:
+    """The split a table's name gives: the whole name (``valid``), or the one split word among its words
+    (``ISIC_2019_Training_GroundTruth``: train); ``None`` for none or several."""
+    whole = normalise_split(stem)
+    if whole is not None:
+        return whole
+    found = {split for word in re.split(r"[^a-z]+", stem.lower()) if word and (split := normalise_split(word))}
+    return found.pop() if len(found) == 1 else None
 
 
 def split_manifests(path: Path) -> list[tuple[str, Path]]:
@@ -760,6 +782,14 @@ def load(
         nested = any(visible_dir(p) for p in path.iterdir())
         where = "its sub-folders hold the images" if nested else "the images beside it"
         logger.info("%s: labels from %s (%s)", path, manifest.name, where)
+    return _load_table(manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled)
+
+
+def _load_table(
+    manifest: Path, base: Path, include: tuple[str, ...], exclude: tuple[str, ...], unlabelled: bool
+) -> Dataset:
+    """:func:`load` of one label table, its rows' files found under ``base`` (its folder, or the dataset's folder for
+    a table in a folder of its own: ISIC 2018's ``..._GroundTruth/``)."""
     if not manifest.is_file():
         raise DatasetError(f"{manifest} is not a file: a manifest is a CSV (or Excel workbook) with columns path,label")
     columns, rows = read_manifest(manifest)
@@ -776,7 +806,6 @@ def load(
             )
         return None
 
-    base = path if path.is_dir() else manifest.parent  # a folder's table may lie in a sub-folder (ISIC 2018)
     # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
     # files of one name
     files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base))
@@ -1020,9 +1049,11 @@ def _load_split_folders(
 
     parts: list[tuple[str, Path, Dataset]] = []
     without_labels: list[Path] = []
+    label_folders = set(_label_folders([m.parent for _, m in per_split if m.parent != path]))
     for split, manifest in per_split:
+        base = path if manifest.parent in label_folders else manifest.parent  # ISIC 2018's ..._GroundTruth/
         try:
-            parts.append((split, manifest, load(manifest, include=include, exclude=exclude, unlabelled=unlabelled)))
+            parts.append((split, base, _load_table(manifest, base, include, exclude, unlabelled)))
         except NoLabelColumnError:
             without_labels.append(manifest)  # a competition's test.csv: the images to predict
     if without_labels:
@@ -1043,10 +1074,10 @@ def _load_split_folders(
     names = order_classes({n for *_, part in parts for n in names_of(part)})
     cases: list[Case] = []
     pool: list[Case] = []
-    for split, manifest, part in parts:
+    for split, base, part in parts:
         index = {i: names.index(n) for i, n in enumerate(part.class_names) if n in names}
 
-        folder = f"{manifest.parent.name}/" if manifest.parent != path else ""  # CSVs at the top name full paths
+        folder = f"{base.name}/" if base != path else ""  # CSVs at the top name full paths
 
         def moved(case: Case, split: str = split, prefix: str = folder, index: dict = index) -> Case:
             label = index.get(case.label) if case.label is not None else None
