@@ -255,6 +255,11 @@ def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | No
         raw_values = list(range(encoding.num_classes))
     elif encoding.kind == "values":
         raw_values = list(encoding.values)
+    elif encoding.kind == "mapping":  # each class's (first) value: nnU-Net's ignore label left out
+        raw_values = [
+            min((v for v, k in encoding.value_map.items() if k == c), default=float(c))
+            for c in range(encoding.num_classes)
+        ]
     unused = set(unused_classes(encoding))
     named = [value_names.get(int(v)) if value_names and float(v).is_integer() else None for v in raw_values]
     if value_names and raw_values and all(n for i, n in enumerate(named) if i not in unused):

@@ -35,6 +35,7 @@ import numpy as np
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.segment.labels import (
     IGNORE,
+    IGNORE_NAME,
     MAX_LABEL_VALUE,
     ColourTable,
     LabelEncoding,
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
 SURVEY_LIMIT = 1024
 #: Largest channel spread of a colour read as grey (palette masks store grey levels as almost-grey colours).
 NEAR_GREY = 8
-#: The class name that leaves a value out of the metrics in ``mask_labels``.
-IGNORE_NAME = "ignore"
 
 Colour = tuple[int, int, int]
 

@@ -447,9 +447,9 @@ class MaskValueSurvey:
             logger.warning(note)
             encoding = encoding.model_copy(update={"note": f"{encoding.note}; {note}"})
         named_map = isinstance(named_values, Mapping) and bool(named_values)
-        if named_map:  # the data names its values: it has said which is the background
+        if named_map:  # the data names its values: it has said which is the background, and which is unannotated
             assert isinstance(named_values, Mapping)
-            encoding = named_background_first(encoding, named_values)
+            encoding = named_ignore_left_out(named_background_first(encoding, named_values), named_values)
         inverted = "" if named_map else inverted_binary_note(encoding, background, len(self.object_counts))
         for warning in (inverted, self.outlines_note()):
             if warning:
@@ -494,6 +494,37 @@ def named_background_first(encoding: LabelEncoding, value_names: Mapping[int, st
     note = f"the data names the mask value {background:g} '{value_names[backgrounds[0]]}': it is class 0, and {others}"
     logger.warning(note)
     return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+
+
+#: the name of a mask value that is no class: unannotated voxels (nnU-Net v2's ``"ignore"`` label, its highest
+#: value), left out of the loss and the scores and never predicted; ``mask_labels`` maps a value to it likewise
+IGNORE_NAME = "ignore"
+
+
+def named_ignore_left_out(encoding: LabelEncoding, value_names: Mapping[int, str]) -> LabelEncoding:
+    """``encoding`` with the value the data names :data:`IGNORE_NAME` (nnU-Net v2's ``"labels": {..., "ignore":
+    3}``: voxels nobody annotated) read as :data:`IGNORE`, the other values as the classes in their order; ``encoding``
+    itself where no value is named so (or it is no label map of values: colour, threshold, mapping)."""
+    ignored = [v for v, name in value_names.items() if str(name).strip().casefold() == IGNORE_NAME]
+    if len(ignored) != 1 or encoding.kind not in ("identity", "values"):
+        return encoding
+    raw = (
+        [float(v) for v in encoding.values]
+        if encoding.kind == "values"
+        else [float(v) for v in range(encoding.num_classes)]
+    )
+    value = float(ignored[0])
+    kept = [v for v in raw if v != value]
+    if value not in raw or len(kept) < 2:
+        return encoding
+    value_map = {v: k for k, v in enumerate(kept)} | {value: IGNORE}
+    note = (
+        f"the data names the mask value {value:g} '{value_names[ignored[0]]}' (unannotated voxels, as nnU-Net's ignore "
+        "label): left out of the loss and the scores, never predicted"
+    )
+    logger.info(note)
+    note = f"{encoding.note}; {note}".lstrip("; ")
+    return LabelEncoding(kind="mapping", num_classes=len(kept), value_map=value_map, note=note)
 
 
 #: the words of :meth:`MaskValueSurvey.outlines_note` that tell its warning in an encoding's note
