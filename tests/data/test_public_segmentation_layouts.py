@@ -392,3 +392,20 @@ def test_covid_qu_ex_infection_masks_stay_infection_masks(tmp_path: Path) -> Non
     masks = Dataset.load(tmp_path, task="segment")
     by_name = {c.image.name: masks.read(c).mask[0] for c in masks.cases if c.split == "train"}
     assert int((by_name["covid-19_1.png"] > 0).sum()) == 9 and int((by_name["normal_1.png"] > 0).sum()) == 0
+
+
+def test_amos_validation_folders_are_the_validation_split(tmp_path: Path) -> None:
+    """AMOS22 as nnU-Net raw data: ``imagesTr``/``labelsTr`` and the challenge's validation cases in
+    ``imagesVa``/``labelsVa`` (they were trained on); ``imagesTr`` alone stays split by medimg."""
+    for part, count in (("Tr", 4), ("Va", 2)):
+        for i in range(count):
+            _png(tmp_path / f"images{part}" / f"amos_{part}{i:02d}_0000.png")
+            _png(tmp_path / f"labels{part}" / f"amos_{part}{i:02d}.png", (slice(2, 8), slice(3, 9)))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert (
+        sorted((c.image.parent.name, c.split) for c in dataset.cases)
+        == [("imagesTr", "train")] * 4 + [("imagesVa", "val")] * 2
+    )
+    for path in (tmp_path / "imagesVa").iterdir():
+        path.unlink()
+    assert {c.split for c in Dataset.load(tmp_path, task="segment").cases} == {None}

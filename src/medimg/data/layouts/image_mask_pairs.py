@@ -176,6 +176,26 @@ DETECT_MAX_ENTRIES = 2000
 
 
 # --------------------------------------------------------------------------------------------- detection
+#: the Medical Segmentation Decathlon's and nnU-Net's folders of a challenge's parts: ``imagesTr``/``labelsTr``
+#: (training), ``imagesVa``/``labelsVa`` (AMOS's validation cases), ``imagesTs``/``labelsTs`` (test)
+_CHALLENGE_PART = re.compile(r"^(?:images|labels)(tr|va|ts)$", re.IGNORECASE)
+_CHALLENGE_SPLITS = {"tr": "train", "va": "val", "ts": "test"}
+
+
+def _challenge_parts(cases: Sequence[SegCase]) -> list[str] | None:
+    """Each case's split by its image's ``images<Tr|Va|Ts>`` folder, when every case lies in one and they name two
+    parts or more (``imagesTr`` alone says nothing about the others); ``None`` otherwise."""
+    matches = [_CHALLENGE_PART.match(case.image.parent.name) for case in cases]
+    if not cases or not all(matches):
+        return None
+    parts = [_CHALLENGE_SPLITS[match.group(1).lower()] for match in matches if match]
+    return parts if len(set(parts)) > 1 else None
+
+
+def _counts(splits: Sequence[str]) -> str:
+    return ", ".join(f"{split} {count}" for split, count in sorted(Counter(splits).items()))
+
+
 def detect(path: Path) -> bool:
     """True for a folder of images with masks, or a CSV with ``image`` and ``mask`` columns (names only)."""
     if path.is_file():
@@ -775,6 +795,10 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases.append(SegCase(case_id, image, paired[image], roi=roi, split=split, extra_masks=more, channels=channels))
     if listed and not all(c.split for c in cases):
         cases = [replace(c, split=None) for c in cases]  # a partial list is no split of the whole
+    parts = None if any(c.split for c in cases) else _challenge_parts(cases)
+    if parts is not None:  # AMOS's imagesTr/ + imagesVa/: the challenge's own validation cases
+        cases = [replace(c, split=split) for c, split in zip(cases, parts, strict=True)]
+        logger.info("%s: the splits are its images*/labels* folders (%s)", root, _counts(parts))
     named = None if any(c.split for c in cases) else splits_from_names([c.image for c in cases])
     if named is not None:
         cases = [replace(c, split=split) for c, split in zip(cases, named, strict=True)]
@@ -782,7 +806,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             "%s: the splits are the images' name prefixes (%s: %s)",
             root,
             cases[0].image.name,
-            ", ".join(f"{split} {count}" for split, count in sorted(Counter(named).items())),
+            _counts(named),
         )
     cases = as_sections(cases) or group_by_patient_folder(cases, root)
     _check_channel_names(cases, root)
