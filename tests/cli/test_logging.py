@@ -151,3 +151,30 @@ logging.getLogger("pydicom").warning("other pydicom warning")
     assert result.returncode == 0, result.stderr
     assert "MRN100000" not in result.stderr, result.stderr
     assert "other pydicom warning" in result.stderr  # its other warnings still pass
+
+
+REPEATS = """
+import logging
+from medimg.cli.app import configure_logging
+configure_logging(0)
+for _ in range(2):  # fit reads the dataset for its check and again for training
+    logging.getLogger("medimg.data.layouts.csv_manifest").info("labels from its column 'dx'")
+    logging.getLogger("medimg.io.read").warning("a.png is blank")
+    logging.getLogger("medimg.engine.run").info("epoch done")
+configure_logging(0)  # a second command in one process says its lines again
+logging.getLogger("medimg.data.layouts.csv_manifest").info("labels from its column 'dx'")
+"""
+
+
+def test_what_a_command_said_about_the_data_is_said_once() -> None:
+    """``medimg fit`` printed every line about the data twice (the check before training reads the set too)."""
+    result = subprocess.run([sys.executable, "-c", REPEATS], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [WHEN.sub("", line) for line in result.stderr.splitlines()]
+    assert lines == [
+        "INFO labels from its column 'dx'",
+        "WARNING a.png is blank",
+        "INFO epoch done",
+        "INFO epoch done",
+        "INFO labels from its column 'dx'",
+    ], result.stderr
