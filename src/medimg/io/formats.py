@@ -109,6 +109,9 @@ _SUFFIX_FORMAT: dict[str, str] = {
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMAT)
+#: image files whose pixel values lossy compression changes (JPEG's ringing around every edge): as masks, their
+#: values are no labels as stored
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 
 
 def suffix_for(fmt: str, head: bytes = b"") -> str:

@@ -133,6 +133,26 @@ def test_boxes_from_2d_masks_one_per_component(tmp_path: Path) -> None:
     assert ds.cases[0].boxes == (Box(3.0, 2.0, 9.0, 6.0, 0), Box(20.0, 10.0, 28.0, 18.0, 0))
 
 
+def test_boxes_from_jpeg_masks_are_one_class(tmp_path: Path) -> None:
+    """Kvasir-SEG's JPEG masks: JPEG's ringing values around the polyp were each a class of 1-pixel boxes (27
+    classes, check said OK); read as binary, as segmentation reads them: one box per polyp."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    rows, columns = np.mgrid[:48, :64]
+    for i in range(3):
+        mask = np.where((rows - 20) ** 2 + (columns - 30 - i) ** 2 < 120, 255, 0).astype(np.uint8)
+        Image.fromarray(mask).save(tmp_path / "masks" / f"c{i}.jpg", quality=75)
+        Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)).save(tmp_path / "images" / f"c{i}.jpg")
+    assert len(np.unique(np.asarray(Image.open(tmp_path / "masks" / "c0.jpg")))) > 2  # ringing
+    ds = Dataset.load(tmp_path, task="detect")  # type: ignore[call-overload]
+    assert ds.class_names == ["foreground"]
+    assert [len(case.boxes or ()) for case in ds.cases] == [1, 1, 1]
+    box = ds.cases[0].boxes[0]
+    assert abs(box.x1 - 19) <= 1 and abs(box.x2 - 41) <= 1 and abs(box.y1 - 9) <= 1 and abs(box.y2 - 31) <= 1
+
+
 def test_fractional_mask_is_a_clear_error(tmp_path: Path) -> None:
     import nibabel as nib
 

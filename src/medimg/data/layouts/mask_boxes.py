@@ -34,11 +34,15 @@ from medimg.data.dataset import SegmentationDataset, read_case_mask
 from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
 from medimg.data.layouts import image_mask_pairs
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.formats import LOSSY_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 READ_WORKERS = 4
 """Threads reading masks."""
+LOSSY_THRESHOLD = 127
+"""A JPEG mask's foreground: values above this (the middle of 0..255), one class, as segmentation reads a binary
+JPEG mask; its ringing values would otherwise each be a class of speckle boxes (Kvasir-SEG: 27 classes)."""
 VOLUME_FORMATS = ("nifti", "metaimage", "nrrd")
 """Mask formats with a geometry of their own (placed on their image's grid before boxes are derived)."""
 
@@ -126,6 +130,8 @@ def _read_mask(case: SegCase) -> np.ndarray:
             "label maps (0 = background, 1, 2, ... = classes); convert it to a label map"
         )
     values = raw[0]
+    if str(case.mask).lower().endswith(LOSSY_SUFFIXES):  # JPEG: ringing values around every edge, no labels
+        return (values > (LOSSY_THRESHOLD if values.max() > 1 else 0)).astype(np.int64)
     if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)) or values.min() < 0:
         raise DatasetError(
             f"mask {case.mask} holds non-integer or negative values: boxes are derived from label maps of integers "
@@ -212,6 +218,15 @@ def boxes_of(
             f"{path}: the masks mix 2D and 3D ({sorted(dims)}); read 2D images and volumes as separate datasets"
         )
     found = [(case, shape, kept, dropped) for case, (shape, kept, dropped) in zip(labelled, read, strict=True)]
+    lossy = sum(str(case.mask).lower().endswith(LOSSY_SUFFIXES) for case in labelled)
+    if lossy:
+        logger.info(
+            "%s: %d JPEG mask(s) read as binary (values above %d are the foreground): JPEG changes a mask's values "
+            "around every edge; save multi-class masks as PNG",
+            path,
+            lossy,
+            LOSSY_THRESHOLD,
+        )
     values = {v for _, _, kept, _ in found for v, _ in kept}
     if not values:
         raise DatasetError(

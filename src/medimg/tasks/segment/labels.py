@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 
 from medimg.data.colour_tables import COLOUR_TABLES, IGNORE, ColourTable, parse_colour_table
 from medimg.errors import ConfigError, DatasetError
+from medimg.io.formats import LOSSY_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ __all__ = ["COLOUR_TABLES", "IGNORE", "ColourTable", "LabelEncoding", "parse_col
 MAX_LABEL_VALUE = 32
 #: Mask files whose values compression changes (ringing around every edge): their values are snapped to the few
 #: dominant levels (:meth:`MaskValueSurvey.encoding`).
-LOSSY_MASK_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+LOSSY_MASK_SUFFIXES = LOSSY_SUFFIXES
 #: A value of lossy masks is a level when it covers at least this fraction of the pixels of the largest foreground
 #: level (JPEG's ringing values cover a few percent of it)...
 LEVEL_MIN_SHARE = 0.1
