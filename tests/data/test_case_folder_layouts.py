@@ -37,6 +37,29 @@ def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
     assert not dataset.unpaired and not dataset.unlabelled
 
 
+def test_kits23_instances_are_annotations_not_images(tmp_path: Path) -> None:
+    """KiTS23 as downloaded: each case's ``instances/`` holds every annotator's mask of each kidney, tumour and cyst.
+    They were images without masks (72 in a probe), and ``predict`` on a case folder predicted each as a CT."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    for i in range(3):
+        case = tmp_path / f"case_{i:05d}"
+        _nifti(case / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(case / "segmentation.nii.gz", _mask())
+        for name in (
+            "kidney_instance-1_annotation-1",
+            "kidney_instance-1_annotation-2",
+            "tumor_instance-1_annotation-1",
+        ):
+            _nifti(case / "instances" / f"{name}.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 3
+    assert not dataset.unpaired and not dataset.unlabelled
+    case = tmp_path / "case_00000"
+    files = sorted(p for p in case.rglob("*.nii.gz"))
+    assert sorted(annotation_files(files, case)) == [p for p in files if p.name != "imaging.nii.gz"]
+
+
 def test_brats_modalities_are_the_channels_of_one_case(tmp_path: Path) -> None:
     for i in range(3):
         case = tmp_path / f"BraTS2021_0000{i}"

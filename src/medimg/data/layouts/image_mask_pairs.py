@@ -120,7 +120,10 @@ LABEL_DIRS = {
 MASK_WORDS_BEFORE_IMAGES = {"label", "labels", "mask", "masks", "seg", "segmentation", "annotation", "gt"}
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
 ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
-IGNORED_DIRS = {"2nd_manual", "segmentationobject"}  # VOC's instance ids beside SegmentationClass
+#: folders of annotations that are not the reference: a second observer's, VOC's instance ids beside
+#: SegmentationClass, KiTS23's ``<case>/instances/`` (each annotator's mask of each kidney, tumour and cyst, which
+#: ``segmentation.nii.gz`` beside them combines)
+IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 LABEL_SUFFIXES = (
     "segmentation",
     "seg",
@@ -521,6 +524,8 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
 
     def annotates(path: Path) -> bool:
         if pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, [])):
+            return True
+        if path.parent.name.lower() in IGNORED_DIRS and path.parent.parent in in_folder:  # KiTS23's instances/
             return True
         return is_case_mask(path, in_folder)  # TotalSegmentator's segmentations/, the Data Science Bowl's masks/
 
