@@ -37,6 +37,24 @@ def test_lits_volumes_pair_with_their_segmentations(tmp_path: Path) -> None:
     assert _pairs(tmp_path) == [(f"volume_pt1/volume-{i}.nii", f"segmentations/segmentation-{i}.nii") for i in range(3)]
 
 
+def test_lits_training_batches_are_image_mask_pairs(tmp_path: Path) -> None:
+    """LiTS as shipped, cut into ``Training Batch 1/`` and ``Training Batch 2/``: segmentation data by itself (it was
+    a classifier of the two batch folders)."""
+    import nibabel as nib
+
+    for i in range(4):
+        folder = tmp_path / f"Training Batch {1 + i // 2}"
+        folder.mkdir(exist_ok=True)
+        for name, dtype in (("volume", np.float32), ("segmentation", np.uint8)):
+            nib.save(nib.Nifti1Image(np.ones((4, 4, 3), dtype), np.eye(4)), folder / f"{name}-{i}.nii")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment"
+    assert _pairs(tmp_path) == [
+        (f"Training Batch {1 + i // 2}/volume-{i}.nii", f"Training Batch {1 + i // 2}/segmentation-{i}.nii")
+        for i in range(4)
+    ]
+
+
 def test_role_words_at_the_start_of_names(tmp_path: Path) -> None:
     for i in range(3):
         _png(tmp_path / "in_folders" / "images" / f"image_{i:03d}.png")

@@ -265,8 +265,17 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     # + labels-0); a single class folder with a mask or two among its images stays a class
     if len(subdirs) == 1 and normalise_split(subdirs[0].name) is None and _pairs_beside(subdirs[0], share=0.5):
         return True
+    # the parts an archive was cut into, each with its images' masks beside them (LiTS's "Training Batch 1/",
+    # "Training Batch 2/" of volume-N.nii + segmentation-N.nii); class folders are not named so
+    batches = [d for d in subdirs if set(re.split(r"[^a-z]+", d.name.lower())) & BATCH_WORDS]
+    if batches and len(batches) == len(subdirs) and all(_pairs_beside(d, share=0.5) for d in batches[:sample]):
+        return True
     patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
     return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
+
+
+#: words of a folder holding one part of a set cut into parts for download
+BATCH_WORDS = frozenset({"batch", "part", "chunk"})
 
 
 def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
