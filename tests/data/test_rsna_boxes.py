@@ -39,6 +39,27 @@ def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     assert (first.x1, first.y1, first.x2, first.y2) == (10.0, 12.0, 30.5, 42.0)  # x + width, y + height
 
 
+def test_boxes_beyond_a_dicom_image_are_clipped_or_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """RSNA's boxes are in the 1024-pixel images' coordinates; on images downsized to 64 px they lie beyond them. A
+    DICOM image's size comes from its header, as a PNG's does: the boxes were kept as given (check said OK)."""
+    images = tmp_path / "stage_2_train_images"
+    images.mkdir()
+    rows = []
+    for i in range(3):
+        pid = f"00436515-870c-4b36-a041-de91049b9ab{i}"
+        write_dicom(images / f"{pid}.dcm", np.zeros((64, 64), np.uint16), modality="CR")
+        rows += [[pid, "256", "32", "256", "320", "1"], [pid, "40", "50", "30", "30", "1"]]
+    with (tmp_path / "stage_2_train_labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
+        writer.writerows(rows)
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv")
+    assert "3 box(es) dropped (degenerate, or outside the image)" in caplog.text
+    for case in dataset.cases:  # the second box clipped to the image's 64 x 64
+        assert [(b.x1, b.y1, b.x2, b.y2) for b in case.boxes or ()] == [(40.0, 50.0, 64.0, 64.0)]
+
+
 def test_nih_chestxray14_box_list_loads_as_shipped(tmp_path: Path) -> None:
     """NIH ChestX-ray14's ``BBox_List_2017.csv``: header ``Image Index,Finding Label,Bbox [x,y,w,h],,,`` (the box
     header splits into ``Bbox [x``, ``y``, ``w``, ``h]``), images in ``images/``. Before: "no 'label' column"."""

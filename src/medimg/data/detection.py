@@ -113,15 +113,24 @@ def clean_boxes(
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
-    """``(height, width)`` of a raster image from its header (no pixels decoded), ``None`` when unknown."""
-    try:
-        from PIL import Image
+    """``(height, width)`` of a 2D image from its header (no pixels decoded: Pillow's for rasters, else medimg's
+    header readers, a DICOM file's rows and columns), ``None`` when unknown (a volume, an unreadable header: the
+    size is learnt when the pixels are read)."""
+    from medimg.io.formats import detect_format
+    from medimg.io.read import read_header
 
-        with Image.open(path) as image:
-            width, height = image.size
-        return int(height), int(width)
-    except Exception:  # not a raster PIL reads (DICOM...): the size is learnt when the pixels are read
+    try:
+        fmt = detect_format(path)
+        if fmt not in ("dicom", "nifti", "metaimage", "nrrd"):  # a raster: Pillow's header is the quickest
+            from PIL import Image
+
+            with Image.open(path) as image:
+                width, height = image.size
+            return int(height), int(width)
+        spatial = read_header(path, fmt).spatial_shape  # DICOM (RSNA's pneumonia boxes): its rows and columns
+    except Exception:  # an unreadable header (medimg's or Pillow's errors): the size is learnt from the pixels
         return None
+    return (int(spatial[0]), int(spatial[1])) if len(spatial) == 2 else None
 
 
 def log_issues(issues: Sequence[BoxIssue], source: Path) -> None:
