@@ -793,3 +793,19 @@ def test_ground_truth_tables_named_for_their_splits(tmp_path: Path) -> None:
     splits = {c.path.name[5:7]: c.split for c in dataset.cases if c.path}
     assert splits == {"Tr": "train", "Va": "val", "Te": "test"}
     assert all(not c.case_id.startswith("ISIC2018_Task3_Training_GroundTruth") for c in dataset.cases)
+
+
+def test_labels_in_json_are_named_in_the_error(tmp_path: Path) -> None:
+    """A JSON of labels per image beside the images: the error named only the folder layout ("a single class
+    ('images')"); it now names the JSON file and the table to write instead."""
+    import json
+
+    for i in range(4):
+        _image(tmp_path / "images" / f"{i}.png", 30 * i)
+    (tmp_path / "labels.json").write_text(
+        json.dumps({f"{i}.png": "pneumonia" if i % 2 else "normal" for i in range(4)})
+    )
+    with pytest.raises(DatasetError, match=r"labels\.json is not read for labels.*path,label"):
+        Dataset.load(tmp_path)
+    with pytest.raises(DatasetError, match=r"labels\.json is not read for labels"):
+        Dataset.load(tmp_path / "labels.json")

@@ -279,9 +279,11 @@ class Dataset:
         present = {c.label for c in self.cases if c.label is not None}
         if len(present) < min_classes:
             only = self.class_names[next(iter(present))] if present else "none"
+            from medimg.data.layouts.common import json_labels_note
+
             raise DatasetError(
                 f"{self.root} has a single class ({only!r}): a classifier needs at least two classes, "
-                "e.g. one sub-folder per class"
+                "e.g. one sub-folder per class" + json_labels_note(Path(self.root))
             )
 
     # ------------------------------------------------------------------ pixels

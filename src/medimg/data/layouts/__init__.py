@@ -133,6 +133,7 @@ from medimg.data.layouts import (
     yolo,
     yolo_masks,
 )
+from medimg.data.layouts.common import json_labels_note
 from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
@@ -598,7 +599,7 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     raise DatasetError(
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
         "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
-        "COCO or YOLO folder, or a MedMNIST .npz file" + unread_files_note(path)
+        "COCO or YOLO folder, or a MedMNIST .npz file" + (json_labels_note(path) or unread_files_note(path))
     )
 
 

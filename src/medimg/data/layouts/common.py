@@ -191,6 +191,23 @@ def _negates(name: str, other: str) -> bool:
     return False
 
 
+def json_labels_note(path: Path) -> str:
+    """A sentence naming a JSON file at ``path`` (the file itself, or one in the folder) that may hold the labels,
+    which medimg does not read from JSON (``{"x.png": "pneumonia"}``, a list of records, Label Studio's choices);
+    ``""`` when there is none."""
+    if path.is_file():
+        found = [path] if path.suffix.lower() == ".json" else []
+    else:
+        found = [p for p in sorted(path.glob("*.json"))[:20] if p.name.lower() != "dataset.json"]
+    if not found:
+        return ""
+    return (
+        f". {found[0].name} is not read for labels: medimg reads class labels from folder names or from a table "
+        "(CSV, TSV or Excel) with an image path column and a label column; write the labels as such a table (e.g. "
+        "labels.csv with the header path,label) beside the images"
+    )
+
+
 def is_manifest(path: Path) -> bool:
     """True for an existing ``.csv``/``.tsv``/``.tab`` file, Excel workbook (:mod:`.spreadsheets`) or table saved
     as ``.txt`` (Excel's "Unicode Text", tab-separated UTF-16: a first line of tab-separated columns)."""
