@@ -86,3 +86,15 @@ def test_path_selected_matches_slash_patterns_inside_the_root_only(tmp_path: Pat
     assert path_selected(file, ("masks/*",), (), tmp_path / "data")
     assert not path_selected(file, (), ("*.png",), None)  # name patterns as before
     assert path_selected(file, (), ("masks/*",), None)  # no root: a slash pattern matches no name
+
+
+def test_a_pattern_without_a_slash_matches_a_folder_name_too(tmp_path: Path) -> None:
+    """BreakHis keeps each magnification in a folder (``.../SOB_B_A_14-22549AB/40X/SOB_B_A-14-22549AB-40-001.png``):
+    ``--include '*40X*'`` found no images (the pattern was matched against file names only)."""
+    for k, name in enumerate(("benign", "malignant")):
+        for zoom in ("40X", "100X"):
+            for i in range(3):
+                _png(tmp_path / "data" / name / "SOB" / f"patient{k}" / zoom / f"SOB-{k}-{zoom[:-1]}-{i:03d}.png", i)
+    selected = Dataset.load(tmp_path / "data", include="*40X*")
+    assert len(selected) == 6 and all("/40X/" in c.case_id for c in selected.cases)
+    assert len(Dataset.load(tmp_path / "data", exclude="100x")) == 6  # case-insensitive, a whole folder name

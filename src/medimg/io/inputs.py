@@ -40,12 +40,17 @@ def name_selected(
     """True when ``name`` matches an ``include`` pattern (or there are none) and no ``exclude`` pattern.
 
     Matching is case-insensitive. With ``relative`` (the file's path inside the data folder, ``/``-separated), a
-    pattern holding a ``/`` is matched against that path instead of the name (``--exclude 'Lung_Mask/*'``).
+    pattern holding a ``/`` is matched against that path instead of the name (``--exclude 'Lung_Mask/*'``), and
+    one without matches the name or a folder of that path (``--include '*40X*'``: BreakHis's magnification folders).
     """
     lower, path = name.lower(), (relative or name).lower()
+    folders = path.split("/")[:-1] if relative else []
 
     def matches(pattern: str) -> bool:
-        return fnmatch.fnmatch(path if "/" in pattern else lower, pattern.lower())
+        pattern = pattern.lower()
+        if "/" in pattern:
+            return fnmatch.fnmatch(path, pattern)
+        return fnmatch.fnmatch(lower, pattern) or any(fnmatch.fnmatch(folder, pattern) for folder in folders)
 
     if include and not any(matches(p) for p in include):
         return False
