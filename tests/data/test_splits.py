@@ -73,6 +73,14 @@ def test_classes_smaller_than_the_parts_are_split_without_stratification() -> No
     assert counts["test"] >= 1 and counts["val"] >= 1 and counts["train"] >= 6
 
 
+def test_a_small_set_without_classes_is_not_called_images_without_findings(caplog: pytest.LogCaptureFixture) -> None:
+    """Six segmentation cases, every mask holding nuclei, were "images without any finding (6)"."""
+    cases = [Case(case_id=f"c{i}", label=None) for i in range(6)]
+    with caplog.at_level("WARNING"), pytest.raises(DatasetError, match="only 6 images: too few to hold out a test"):
+        make_splits(cases, seed=0)
+    assert "without any finding" not in caplog.text
+
+
 def test_small_classes_are_reported_in_medimgs_words_not_sklearns(
     caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
 ) -> None:

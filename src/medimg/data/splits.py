@@ -172,6 +172,9 @@ def _warn_small_classes(
 ) -> None:
     """Say once, before the parts are carved, which classes are too small to be in every part."""
     needed = max((_parts(f) for f in fractions), default=0)
+    if all(c.label is None and c.findings is None for c in cases):
+        return  # segmentation, detection: no class to stratify (they were "images without any finding"); a set too
+        # small for its parts is refused with the fractions that would fit (_too_few_groups)
     small = small_strata(cases, needed, class_names)
     if small:
         logger.warning("too few to sit in every part of the split (%d parts): %s", needed, small)
