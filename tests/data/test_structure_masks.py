@@ -55,6 +55,21 @@ def test_structures_are_classes_composed_into_one_label_map(tmp_path: Path) -> N
     assert SegmentationDataset.load(tmp_path).value_names == dataset.value_names
 
 
+def test_detection_boxes_from_the_structure_masks(tmp_path: Path) -> None:
+    """``--task detect`` on TotalSegmentator: one box per structure, named for it. It was an error telling the user to
+    name each mask like its image (``kidney_left.nii.gz`` vs ``ct.nii.gz``), which cannot be done."""
+    _totalsegmentator(tmp_path)
+    boxes = Dataset.load(tmp_path, task="detect")
+    assert boxes.class_names == ["liver", "spleen"] and len(boxes.cases) == 4
+    first = boxes.cases[0].boxes or ()
+    # spleen covers slices 0..2 of the first axis (z), liver 2..4 under the spleen on slice 2; each the whole of the
+    # other two axes
+    assert sorted((boxes.class_names[b.label], b.z1, b.z2, b.x2, b.y2) for b in first) == [
+        ("liver", 3.0, 5.0, 8.0, 10.0),
+        ("spleen", 0.0, 3.0, 8.0, 10.0),
+    ]
+
+
 def test_patterns_choose_structures_and_a_missing_file_is_an_absent_structure(tmp_path: Path) -> None:
     _totalsegmentator(tmp_path, structures=("liver", "spleen", "aorta"))
     (tmp_path / "s0001" / "segmentations" / "aorta.nii.gz").unlink()

@@ -184,8 +184,25 @@ def load(
         DatasetError: no pairs, an unreadable or colour mask, masks of different dimensionality, or no
             foreground in any mask; the message names the file and the fix.
     """
-    pairs = image_mask_pairs.load(path, include=include, exclude=exclude, strict=strict)
+    pairs = _segmentation_of(path, include, exclude, strict)
     return boxes_of(pairs, path, label_names, min_size=min_size)
+
+
+def _segmentation_of(
+    path: Path, include: tuple[str, ...], exclude: tuple[str, ...], strict: bool
+) -> SegmentationDataset:
+    """The image/mask pairs at ``path`` as segmentation reads them: by the segmentation layout that detects it
+    (TotalSegmentator's one file per structure, :mod:`.structure_masks`, whose masks are named for structures, not
+    for their image), else as image/mask pairs."""
+    from medimg.data.layouts import detect_layout
+
+    found = detect_layout(path)
+    if found is not None and found.task == "segment" and found.name != "image_mask_pairs":
+        options = {"include": include, "exclude": exclude}
+        dataset = found.load(path, **{key: value for key, value in options.items() if key in found.options})
+        if isinstance(dataset, SegmentationDataset):
+            return dataset
+    return image_mask_pairs.load(path, include=include, exclude=exclude, strict=strict)
 
 
 def boxes_of(
