@@ -433,7 +433,7 @@ class OnnxPredictor:
             x = segment.prepare_image(one.array, one.spacing_mm, spec, one.source, one.meta)
             probs = segment.sliding_window_probabilities(self.run_windows, x, spec, batch_size=self.batch_size)
             probs = segment.probabilities_at(probs, one.array.shape[1:])
-            labels = probs.argmax(0).astype(np.uint8)
+            labels = segment.predicted_labels(probs, spec.get("absent_classes") or ())
             labels = segment.postprocess(
                 labels,
                 str(spec["postprocessing"]),

@@ -36,6 +36,7 @@ from medimg.tasks.segment.masks import mask_path_for as mask_path_for
 from medimg.tasks.segment.masks import mask_png as mask_png
 from medimg.tasks.segment.masks import mask_suffix as mask_suffix
 from medimg.tasks.segment.masks import postprocess as postprocess
+from medimg.tasks.segment.masks import predicted_labels as predicted_labels
 from medimg.tasks.segment.masks import summarise as summarise
 from medimg.tasks.segment.masks import write_mask as write_mask
 from medimg.tasks.segment.symmetries import passes_from_spec, passes_to_spec, plan_tta_passes
@@ -62,16 +63,27 @@ SEGMENT_PREPROCESSING_KEYS = (
     "min_object_fraction",
     "field_of_view",
     "mask_values",
+    "absent_classes",
 )
 """Fields of the ``medimg.preprocessing`` metadata of a segmentation export (see :func:`segment_spec`;
 ``mask_values``: the training masks' value of each class, only where it is not the class index,
-:func:`~medimg.tasks.segment.masks.label_values`)."""
+:func:`~medimg.tasks.segment.masks.label_values`; ``absent_classes``: the classes no training mask held, never
+predicted, :func:`~medimg.tasks.segment.masks.predicted_labels`)."""
 
 SEGMENT_REQUIRED_KEYS = tuple(
     key
     for key in SEGMENT_PREPROCESSING_KEYS
     if key
-    not in ("denoise", "denoise_radius", "clahe", "tta_passes", "canonical_orientation", "field_of_view", "mask_values")
+    not in (
+        "denoise",
+        "denoise_radius",
+        "clahe",
+        "tta_passes",
+        "canonical_orientation",
+        "field_of_view",
+        "mask_values",
+        "absent_classes",
+    )
 )
 """The fields every segmentation export holds: exports of earlier medimg versions lack ``denoise``,
 ``denoise_radius``, ``clahe`` and ``canonical_orientation`` (read as off), ``tta_passes`` (read from their
@@ -86,6 +98,13 @@ def segment_spec(plan: Mapping[str, Any]) -> dict[str, Any]:
     values = label_values(plan.get("label_encoding"))
     if values is not None:  # gray-level or 0/255 training masks: predicted masks hold the same values
         spec["mask_values"] = values
+    encoding = plan.get("label_encoding")
+    if encoding is not None:
+        from medimg.tasks.segment.labels import LabelEncoding, unused_classes
+
+        absent = unused_classes(LabelEncoding.model_validate(encoding))
+        if absent:  # BraTS's 3: never predicted
+            spec["absent_classes"] = absent
     return spec
 
 

@@ -19,12 +19,13 @@ from medimg.planning.domain import TrainingDomain
 from medimg.tasks.segment.data import SegCase, SegmentationDataset
 from medimg.tasks.segment.field_of_view import field_of_view_of
 from medimg.tasks.segment.inference import probabilities_at, sliding_window_probabilities
-from medimg.tasks.segment.labels import IGNORE
+from medimg.tasks.segment.labels import IGNORE, unused_classes
 from medimg.tasks.segment.masks import (
     SegmentationPrediction,
     label_values,
     mask_path_for,
     postprocess,
+    predicted_labels,
     summarise,
     write_mask,
 )
@@ -58,7 +59,7 @@ def segment_image(
     def run(one: ImageData) -> tuple[np.ndarray, np.ndarray]:
         x = prepare_image(one.array, one.spacing_mm, plan, one.source, scale, one.meta)[None]
         probs = probabilities_at(sliding_window_probabilities(network, x, plan)[0], one.spatial_shape)
-        labels = probs.argmax(0).numpy().astype(np.uint8)
+        labels = predicted_labels(probs.numpy(), unused_classes(plan.label_encoding))
         labels = postprocess(
             labels, plan.postprocessing, plan.num_classes, min_object_fraction=plan.min_object_fraction
         )

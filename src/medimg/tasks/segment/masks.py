@@ -82,6 +82,17 @@ def postprocess(labels: np.ndarray, method: str, num_classes: int, *, min_object
     return out
 
 
+def predicted_labels(probabilities: np.ndarray, absent: Sequence[int] = ()) -> np.ndarray:
+    """Each pixel's class ``(*spatial)`` uint8 from ``probabilities`` ``(K, *spatial)``: the most probable of the
+    classes the training masks held; ``absent`` (the empty classes between non-contiguous label values, BraTS's 3:
+    :func:`~medimg.tasks.segment.labels.unused_classes`) are never predicted (an undertrained network gave a few
+    voxels of BraTS's nonexistent 3)."""
+    if absent:
+        probabilities = probabilities.copy()
+        probabilities[list(absent)] = -1.0
+    return np.asarray(probabilities.argmax(0)).astype(np.uint8)
+
+
 # ------------------------------------------------------------------------------------------------- output
 def mask_suffix(source: Path, *, volume: bool = False) -> str:
     """Output suffix for a mask of ``source``: NIfTI stays NIfTI, a TIFF stack's mask is a TIFF stack, an NRRD

@@ -426,10 +426,13 @@ def _postprocessing_chooser(
     def choose(network: nn.Module, plan: SegPlan) -> tuple[SegPlan, dict[str, Any]]:
         from medimg.tasks.segment.cases import predict_prepared
         from medimg.tasks.segment.inference import probabilities_at, select_postprocessing
+        from medimg.tasks.segment.labels import unused_classes
+        from medimg.tasks.segment.masks import predicted_labels
 
         network = network.to(memory_format=torch.contiguous_format)
+        absent = unused_classes(plan.label_encoding)
         by_case = {
-            i: store.keep(probabilities_at(p, val_prepared[i].original_shape).argmax(0).numpy().astype(np.uint8))
+            i: store.keep(predicted_labels(probabilities_at(p, val_prepared[i].original_shape).numpy(), absent))
             for i, p in predict_prepared(network, val_prepared, plan)
         }
         predictions = [by_case[i] for i in range(len(val_prepared))]
