@@ -63,6 +63,18 @@ def test_saved_arrays_are_one_family_apart_from_rasters() -> None:
     assert check_input_domain(npy, medmnist).in_domain
 
 
+def test_volume_files_are_one_family() -> None:
+    """An ``.nrrd`` (3D Slicer) given to a model trained on ``.mha`` volumes was "outside the model's training domain:
+    a nrrd image"; medimg reads both, and NIfTI, with the same axes, spacing and affine."""
+    arrays, _ = _png_like()
+    domain = describe_training_domain(arrays, [{"format": "metaimage"} for _ in arrays])
+    for fmt in ("nrrd", "nifti", "metaimage"):
+        image = ImageData(array=arrays[0].copy(), source=f"a.{fmt}", meta={"format": fmt})
+        assert check_input_domain(image, domain).in_domain, fmt
+    dicom = ImageData(array=arrays[0].copy(), source="a.dcm", meta={"format": "dicom", "modality": "CT"})
+    assert not check_input_domain(dicom, domain).in_domain
+
+
 def test_raw_16bit_mr_into_an_8bit_model_is_flagged_with_each_reason() -> None:
     domain = describe_training_domain(*_png_like())
     verdict = check_input_domain(_mr16(), domain)
