@@ -16,7 +16,7 @@ masks).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -474,19 +474,29 @@ class MaskValueSurvey:
 BACKGROUND_NAMES = frozenset({"background", "bg", "backgrnd", "clear label", "unlabelled", "unlabeled", "none"})
 
 
+def _values_named(value_names: Mapping[int, str], names: Collection[str]) -> list[int]:
+    """The values ``value_names`` names with one of ``names`` (compared case-folded, spaces around dropped)."""
+    return [v for v, name in value_names.items() if str(name).strip().casefold() in names]
+
+
+def _raw_values(encoding: LabelEncoding) -> list[float] | None:
+    """Each class's mask value of a label map of values (``identity`` or ``values``), ``None`` for another kind."""
+    if encoding.kind == "values":
+        return [float(v) for v in encoding.values]
+    if encoding.kind == "identity":
+        return [float(v) for v in range(encoding.num_classes)]
+    return None
+
+
 def named_background_first(encoding: LabelEncoding, value_names: Mapping[int, str]) -> LabelEncoding:
     """``encoding`` with the value the data names as its background (:data:`BACKGROUND_NAMES`) as class 0, the other
     values after it in increasing order, when that value is not class 0 already (inverted masks named in a
     ``dataset.json``: ``{"0": "lesion", "255": "background"}``); ``encoding`` itself otherwise (a colour, threshold
     or mapping encoding, no value named so, or several)."""
-    backgrounds = [v for v, name in value_names.items() if str(name).strip().casefold() in BACKGROUND_NAMES]
-    if len(backgrounds) != 1 or encoding.kind not in ("identity", "values"):
+    backgrounds = _values_named(value_names, BACKGROUND_NAMES)
+    raw = _raw_values(encoding)
+    if len(backgrounds) != 1 or raw is None:
         return encoding
-    raw = (
-        [float(v) for v in encoding.values]
-        if encoding.kind == "values"
-        else [float(v) for v in range(encoding.num_classes)]
-    )
     background = float(backgrounds[0])
     if background not in raw or raw[0] == background:
         return encoding
@@ -506,14 +516,10 @@ def named_ignore_left_out(encoding: LabelEncoding, value_names: Mapping[int, str
     """``encoding`` with the value the data names :data:`IGNORE_NAME` (nnU-Net v2's ``"labels": {..., "ignore":
     3}``: voxels nobody annotated) read as :data:`IGNORE`, the other values as the classes in their order; ``encoding``
     itself where no value is named so (or it is no label map of values: colour, threshold, mapping)."""
-    ignored = [v for v, name in value_names.items() if str(name).strip().casefold() == IGNORE_NAME]
-    if len(ignored) != 1 or encoding.kind not in ("identity", "values"):
+    ignored = _values_named(value_names, {IGNORE_NAME})
+    raw = _raw_values(encoding)
+    if len(ignored) != 1 or raw is None:
         return encoding
-    raw = (
-        [float(v) for v in encoding.values]
-        if encoding.kind == "values"
-        else [float(v) for v in range(encoding.num_classes)]
-    )
     value = float(ignored[0])
     kept = [v for v in raw if v != value]
     if value not in raw or len(kept) < 2:
