@@ -116,12 +116,12 @@ def image_size(path: Path) -> tuple[int, int] | None:
     """``(height, width)`` of a 2D image from its header (no pixels decoded: Pillow's for rasters, else medimg's
     header readers, a DICOM file's rows and columns), ``None`` when unknown (a volume, an unreadable header: the
     size is learnt when the pixels are read)."""
-    from medimg.io.formats import detect_format
+    from medimg.io.formats import VOLUME_FILE_FORMATS, detect_format
     from medimg.io.read import read_header
 
     try:
         fmt = detect_format(path)
-        if fmt not in ("dicom", "nifti", "metaimage", "nrrd"):  # a raster: Pillow's header is the quickest
+        if fmt != "dicom" and fmt not in VOLUME_FILE_FORMATS:  # a raster: Pillow's header is the quickest
             from PIL import Image
 
             with Image.open(path) as image:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from medimg.errors import ConfigError, DatasetError
+from medimg.io.formats import is_lossy
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -69,7 +70,7 @@ class MaskSpec:
     def to_json(self) -> dict[str, object]:
         record: dict[str, object] = {"pattern": self.pattern, "colours": {k: list(v) for k, v in self.colours.items()}}
         record["volumes"] = "on their image's grid"  # keeps rows cached from masks read raw (misaligned) apart
-        if not self.colours and self.pattern.lower().endswith(LOSSY_SUFFIXES):
+        if not self.colours and is_lossy(self.pattern):
             record["lossy"] = "values snapped to their levels"  # also keeps cached rows of unsnapped masks apart
         return record
 
@@ -129,13 +130,11 @@ class MaskSpec:
         from medimg.features.samples import normalise_mask
 
         grey = array[0] if array.shape[0] == 1 else array.max(axis=0)
-        if str(path).lower().endswith(LOSSY_SUFFIXES):
+        if is_lossy(path):
             grey = snap_lossy(grey)
         return normalise_mask(grey, str(path))
 
 
-#: mask files whose compression changes values around every edge (JPEG's ringing)
-LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 #: a value of a lossy mask is one of its levels when it covers at least this share of the largest foreground level
 LEVEL_MIN_SHARE = 0.1
 

@@ -109,9 +109,18 @@ _SUFFIX_FORMAT: dict[str, str] = {
 
 #: Lower-case file suffixes medimg treats as images when it scans folders (``.nii.gz`` is one suffix here).
 IMAGE_SUFFIXES: frozenset[str] = frozenset(_SUFFIX_FORMAT)
+#: formats of volume files whose header places the voxels (affine, spacing): read alike by
+#: :func:`medimg.io.read_image` (MetaImage and NRRD with NIfTI's axes), so one kind of input whichever of them
+VOLUME_FILE_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
 #: image files whose pixel values lossy compression changes (JPEG's ringing around every edge): as masks, their
 #: values are no labels as stored
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def is_lossy(path: str | os.PathLike[str] | None) -> bool:
+    """Whether a file (a mask, or a mask file pattern) is stored with lossy compression (JPEG, by its name): its
+    values change around every edge."""
+    return path is not None and str(path).lower().endswith(LOSSY_SUFFIXES)
 
 
 def suffix_for(fmt: str, head: bytes = b"") -> str:

@@ -103,10 +103,8 @@ def itk_header(path: str | os.PathLike[str]) -> ImageHeader:
     """Shape and decoded size of a MetaImage/NRRD file from its header (the pixels are not read)."""
     p = Path(path)
     reader = _reader(p)
-    size = tuple(int(n) for n in reader.GetSize())
+    size = _image_size(reader, p)
     components = int(reader.GetNumberOfComponents())
-    if len(size) not in (2, 3):
-        raise ImageReadError(p, f"a {len(size)}D image ({size}) is not an image or a volume; save 2D or 3D images")
     bits = re.search(r"(\d+)-bit", _sitk().GetPixelIDValueAsString(reader.GetPixelID()))
     sample_bytes = int(bits.group(1)) // 8 if bits else 8
     shape = _layout(size, components)
@@ -114,12 +112,28 @@ def itk_header(path: str | os.PathLike[str]) -> ImageHeader:
     return ImageHeader(format=fmt, shape=shape, decoded_bytes=math.prod(shape) * sample_bytes)
 
 
+def _image_size(reader: Any, p: Path) -> tuple[int, ...]:
+    """The size a header ``reader`` gives, in index order ``(x, y[, z])``.
+
+    Raises:
+        ImageReadError: neither 2D nor 3D.
+    """
+    size = tuple(int(n) for n in reader.GetSize())
+    if len(size) not in (2, 3):
+        raise ImageReadError(p, f"a {len(size)}D image ({size}) is not an image or a volume; save 2D or 3D images")
+    return size
+
+
 def itk_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
     """``(origin, spacing, direction, size)`` of a MetaImage/NRRD file from its header, in ITK's own terms: LPS
     millimetres, ``direction`` the 3x3 matrix whose columns are the index axes, ``size`` in index order
     ``(x, y, z)`` (the pixels are not read). A point ``p`` (mm) is at index ``inv(direction) @ (p - origin) /
     spacing``, the axes of :func:`read_itk`'s array."""
-    reader = _reader(Path(path))
+    return _geometry_of(_reader(Path(path)))
+
+
+def _geometry_of(reader: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """:func:`itk_geometry` from a header ``reader``."""
     dims = len(reader.GetSize())
     origin = np.asarray(reader.GetOrigin(), dtype=np.float64)
     spacing = np.asarray(reader.GetSpacing(), dtype=np.float64)
@@ -146,8 +160,11 @@ def _ras_affine(origin: np.ndarray, spacing: np.ndarray, direction: np.ndarray) 
 def itk_affine(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, ...]]:
     """``(affine, spatial shape)`` of a MetaImage/NRRD file as :func:`read_itk` returns them, from its header (the
     pixels are not read)."""
-    origin, spacing, direction, _ = itk_geometry(path)
-    return _ras_affine(origin, spacing, direction), itk_header(path).spatial_shape
+    p = Path(path)
+    reader = _reader(p)  # one header read for both
+    size = _image_size(reader, p)
+    origin, spacing, direction, _ = _geometry_of(reader)
+    return _ras_affine(origin, spacing, direction), _layout(size, int(reader.GetNumberOfComponents()))[1:]
 
 
 def read_itk(path: str | os.PathLike[str], *, reduce: int = 1) -> ImageData:

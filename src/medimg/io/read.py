@@ -9,7 +9,8 @@ use. Nothing below this module imports it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
     p = Path(path)
     if fmt is None:
         fmt = detect_format(p)
-    try:
+    with _header_errors(p, fmt):
         if fmt == "dicom":
             from medimg.io.dicom import dicom_header
 
@@ -62,10 +63,6 @@ def read_header(path: str | os.PathLike[str], fmt: str | None = None) -> ImageHe
         from medimg.io.raster import raster_header
 
         return raster_header(p, fmt)
-    except (MedimgError, MemoryError):
-        raise
-    except Exception as exc:
-        raise ImageReadError(p, f"the {fmt} header cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
 def read_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, ...]] | None:
@@ -79,7 +76,7 @@ def read_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, 
     if p.is_dir():
         return None
     fmt = detect_format(p)
-    try:
+    with _header_errors(p, fmt):
         if fmt == "nifti":
             from medimg.io.nifti import nifti_geometry
 
@@ -88,11 +85,19 @@ def read_geometry(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[int, 
             from medimg.io.itk import itk_affine
 
             return itk_affine(p)
+    return None
+
+
+@contextmanager
+def _header_errors(p: Path, fmt: str) -> Iterator[None]:
+    """A header reader's own errors as an :class:`ImageReadError` naming the file (medimg's errors, and running out
+    of memory, as they are)."""
+    try:
+        yield
     except (MedimgError, MemoryError):
         raise
     except Exception as exc:
         raise ImageReadError(p, f"the {fmt} header cannot be read ({type(exc).__name__}: {exc})") from exc
-    return None
 
 
 def _plan_read(

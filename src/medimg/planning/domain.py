@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field
 
 from medimg.errors import OutOfDomainError
 from medimg.io.channels import CaseFiles, channel_order, find_case_files, names_of_suffixes, stack_channels
+from medimg.io.formats import VOLUME_FILE_FORMATS
 from medimg.io.read_notes import ReadNotes
 from medimg.io.windowing import CALIBRATED_MODALITIES
 
@@ -78,9 +79,6 @@ __all__ = [
 RASTER_FORMATS = frozenset({"png", "jpeg", "bmp", "tiff", "gif", "pnm", "webp", "jpeg2000", "medmnist"})
 #: Saved arrays: one family (a model trained on TransUNet's ``.npz`` slices is given its ``.h5`` test volumes).
 ARRAY_FORMATS = frozenset({"npy", "npz", "hdf5", "medmnist"})  # a MedMNIST image is an array too (np.save of one)
-#: Volume files with their geometry in the header: one family (medimg reads MetaImage and NRRD with NIfTI's axes,
-#: spacing and affine, so an ``.nrrd`` given to a model trained on ``.mha`` or ``.nii.gz`` volumes is the same input)
-VOLUME_FORMATS = frozenset({"nifti", "metaimage", "nrrd"})
 #: Intensity tolerance, as a fraction of the training range (max - min).
 INTENSITY_TOLERANCE = 0.5
 #: An image whose 99.5th percentile lies below this fraction of the darkest training image's (above the training
@@ -430,7 +428,7 @@ def check_input_domain(image: ImageData, domain: TrainingDomain, *, scale: float
     modality = str(meta["modality"]).upper() if meta.get("modality") else None
     trained = _trained_on(domain)
     if domain.formats and fmt:
-        family = frozenset({fmt}).union(*(f for f in (RASTER_FORMATS, ARRAY_FORMATS, VOLUME_FORMATS) if fmt in f))
+        family = frozenset({fmt}).union(*(f for f in (RASTER_FORMATS, ARRAY_FORMATS, VOLUME_FILE_FORMATS) if fmt in f))
         if not family & set(domain.formats):
             reasons.append(f"a {_family(fmt, modality)} image; the model was trained on {trained}")
         elif fmt == "dicom" and domain.modalities and modality and modality not in domain.modalities:

@@ -659,8 +659,8 @@ def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
     return [(split, files[0]) for split, files in named.items()]
 
 
-#: a table's name saying it holds the labels (ISIC's ``..._GroundTruth``)
-_LABELS_NAME = re.compile(r"ground_?truth|truth|labels?")
+#: a table's name saying it holds the labels (ISIC's ``..._GroundTruth``, ``labels.csv``)
+_LABELS_NAME = re.compile(r"truth|label")
 
 
 def _named_split(stem: str) -> str | None:
@@ -732,7 +732,7 @@ def folder_manifest(path: Path) -> Path | None:
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
         lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
         lambda c: bool(headers[c] & set(LABEL_COLUMNS)),
-        lambda c: any(word in c.stem.lower() for word in ("groundtruth", "truth", "label")),  # ISIC's one-hot file
+        lambda c: bool(_LABELS_NAME.search(c.stem.lower())),  # ISIC's one-hot file
     ):
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled

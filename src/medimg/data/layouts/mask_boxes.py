@@ -34,7 +34,7 @@ from medimg.data.dataset import SegmentationDataset, read_case_mask
 from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
 from medimg.data.layouts import image_mask_pairs
 from medimg.errors import DatasetError, ImageReadError
-from medimg.io.formats import LOSSY_SUFFIXES
+from medimg.io.formats import VOLUME_FILE_FORMATS, is_lossy
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ READ_WORKERS = 4
 LOSSY_THRESHOLD = 127
 """A JPEG mask's foreground: values above this (the middle of 0..255), one class, as segmentation reads a binary
 JPEG mask; its ringing values would otherwise each be a class of speckle boxes (Kvasir-SEG: 27 classes)."""
-VOLUME_FORMATS = ("nifti", "metaimage", "nrrd")
-"""Mask formats with a geometry of their own (placed on their image's grid before boxes are derived)."""
 
 
 def detect(path: Path) -> bool:
@@ -130,7 +128,7 @@ def _read_mask(case: SegCase) -> np.ndarray:
             "label maps (0 = background, 1, 2, ... = classes); convert it to a label map"
         )
     values = raw[0]
-    if str(case.mask).lower().endswith(LOSSY_SUFFIXES):  # JPEG: ringing values around every edge, no labels
+    if is_lossy(case.mask):  # JPEG: ringing values around every edge, no labels
         return (values > (LOSSY_THRESHOLD if values.max() > 1 else 0)).astype(np.int64)
     if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)) or values.min() < 0:
         raise DatasetError(
@@ -151,7 +149,7 @@ def _image_grid(case: SegCase) -> tuple[np.ndarray | None, tuple[int, ...] | Non
     from medimg.io.read import read_geometry
 
     assert case.mask is not None
-    if case.page is not None or detect_format(case.mask) not in VOLUME_FORMATS:
+    if case.page is not None or detect_format(case.mask) not in VOLUME_FILE_FORMATS:
         return None, None
     try:
         geometry = read_geometry(case.image)
@@ -235,7 +233,7 @@ def boxes_of(
             f"{path}: the masks mix 2D and 3D ({sorted(dims)}); read 2D images and volumes as separate datasets"
         )
     found = [(case, shape, kept, dropped) for case, (shape, kept, dropped) in zip(labelled, read, strict=True)]
-    lossy = sum(str(case.mask).lower().endswith(LOSSY_SUFFIXES) for case in labelled)
+    lossy = sum(is_lossy(case.mask) for case in labelled)
     if lossy:
         logger.info(
             "%s: %d JPEG mask(s) read as binary (values above %d are the foreground): JPEG changes a mask's values "

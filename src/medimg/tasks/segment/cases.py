@@ -14,13 +14,13 @@ from torch import nn
 
 from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.formats import is_lossy
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
 from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
     is_colour_mask,
-    is_lossy_mask,
     unused_classes,
 )
 from medimg.tasks.segment.planning import (
@@ -194,7 +194,7 @@ def determine_dataset_encoding(
     """One :class:`LabelEncoding` from the masks of all training ``samples`` (see :mod:`.labels`); ``value_names``:
     :func:`value_names_of` the dataset when the caller has it already (read here otherwise)."""
     has_colour = False
-    survey = MaskValueSurvey(lossy=any(is_lossy_mask(case.mask) for case in dataset.cases))
+    survey = MaskValueSurvey(lossy=any(is_lossy(case.mask) for case in dataset.cases))
     for sample in samples:
         if sample.mask is None:
             continue

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medimg.errors import ConfigError, DatasetError
+from medimg.io.formats import is_lossy
 from medimg.tasks.segment.labels import (
     IGNORE,
     IGNORE_NAME,
@@ -42,7 +43,6 @@ from medimg.tasks.segment.labels import (
     border_value,
     determine_label_encoding,
     is_colour_mask,
-    is_lossy_mask,
     snap_to_levels,
     unused_classes,
 )
@@ -316,7 +316,7 @@ def _snapped_to_the_run(survey: MaskSurvey, run_encoding: LabelEncoding, dataset
     """JPEG masks (small integer values with ringing) for a run trained on lossless ones: the run's encoding with
     every value snapped to the run's label values, when that makes them fit; else ``None``."""
     values = list(survey.values)
-    lossy = any(is_lossy_mask(source) for source in survey.values.values())
+    lossy = any(is_lossy(source) for source in survey.values.values())
     if not lossy or survey.colours or run_encoding.snap or run_encoding.kind not in ("identity", "values"):
         return None
     if not all(v == int(v) and 0 <= v <= MAX_LABEL_VALUE for v in values):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -26,16 +25,12 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 
 from medimg.data.colour_tables import COLOUR_TABLES, IGNORE, ColourTable, parse_colour_table
 from medimg.errors import ConfigError, DatasetError
-from medimg.io.formats import LOSSY_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["COLOUR_TABLES", "IGNORE", "ColourTable", "LabelEncoding", "parse_colour_table"]
 #: The most classes a gray-level label map may hold before its values are read as intensities.
 MAX_LABEL_VALUE = 32
-#: Mask files whose values compression changes (ringing around every edge): their values are snapped to the few
-#: dominant levels (:meth:`MaskValueSurvey.encoding`).
-LOSSY_MASK_SUFFIXES = LOSSY_SUFFIXES
 #: A value of lossy masks is a level when it covers at least this fraction of the pixels of the largest foreground
 #: level (JPEG's ringing values cover a few percent of it)...
 LEVEL_MIN_SHARE = 0.1
@@ -91,11 +86,6 @@ def snap_to_levels(values: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     index = np.clip(np.searchsorted(ordered, flat), 1, max(1, len(ordered) - 1))
     lower, upper = ordered[index - 1], ordered[np.minimum(index, len(ordered) - 1)]
     return np.where(flat - lower <= upper - flat, lower, upper).astype(np.asarray(values).dtype, copy=False)
-
-
-def is_lossy_mask(path: str | Path | None) -> bool:
-    """Whether a mask file is stored with lossy compression (JPEG): its values change around every edge."""
-    return path is not None and str(path).lower().endswith(LOSSY_MASK_SUFFIXES)
 
 
 def mask_values(raw: np.ndarray, *, limit: int = 1024) -> np.ndarray:
@@ -287,7 +277,8 @@ class MaskValueSurvey:
     borders: set[float | None] = field(default_factory=set)
     """:func:`border_value` of each mask holding more than one value (``None``: not given)."""
     lossy: bool = False
-    """The masks are stored with lossy compression (JPEG, :func:`is_lossy_mask`): pass each mask's ``pixels``."""
+    """The masks are stored with lossy compression (JPEG, :func:`medimg.io.formats.is_lossy`): pass each mask's
+    ``pixels``."""
     counts: dict[float, int] = field(default_factory=dict)
     """Pixels of each value over the masks added with their ``pixels``."""
     flat_counts: dict[float, int] = field(default_factory=dict)

@@ -19,6 +19,7 @@ import numpy as np
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.quality import mixed_channels_warning, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
+from medimg.io.formats import is_lossy
 from medimg.io.read_notes import exif_warning, transparency_warning
 from medimg.tasks.segment.labels import (
     INVERTED_MARK,
@@ -27,7 +28,6 @@ from medimg.tasks.segment.labels import (
     MaskValueSurvey,
     encode_mask,
     is_colour_mask,
-    is_lossy_mask,
     mask_values,
     unused_classes,
 )
@@ -146,7 +146,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     sizes: Counter[str] = Counter()
     spacings: Counter[str] = Counter()
     channels: Counter[str] = Counter()
-    survey = MaskValueSurvey(limit=MAX_MASK_VALUES, lossy=any(is_lossy_mask(case.mask) for case in dataset.cases))
+    survey = MaskValueSurvey(limit=MAX_MASK_VALUES, lossy=any(is_lossy(case.mask) for case in dataset.cases))
     values = survey.values
     distinct_per_case: list[np.ndarray] = []  # each mask's distinct values (1, 1, N) or colours (3, 1, N)
     colour_masks = 0
