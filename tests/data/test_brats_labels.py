@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from medimg import Dataset
-from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, read_samples, value_names_of
+from medimg.tasks.segment.cases import determine_dataset_encoding, read_samples
+from medimg.tasks.segment.class_names import class_names_for, value_names_of
 
 nib = pytest.importorskip("nibabel")
 

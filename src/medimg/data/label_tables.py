@@ -12,7 +12,7 @@ FreeSurfer lookup table       ``17  Left-Hippocampus  220 216 20 0``            
 A file is a label table when every line that is not blank or a ``#`` comment is one of these forms and it names at
 least two values. The value 0, named "Clear Label" (ITK-SNAP), "Unknown" (FreeSurfer) or "Background", is named
 ``background``. A ``dataset.json`` beside the data wins over a table
-(:func:`medimg.tasks.segment.cases.value_names_of`).
+(:func:`medimg.tasks.segment.class_names.value_names_of`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from medimg.planning.network_width import determine_width
 from medimg.planning.semi_supervised import SemiSupervisedPlan
 
 DenoiseMethod = Literal["none", "median", "gaussian", "nl_means"]
@@ -393,8 +394,6 @@ class Plan(TrainingPlan):
         name = self.ensemble_networks[k % len(self.ensemble_networks)]
         if name == self.network:
             return self
-        from medimg.planning.planner import determine_width
-
         width, _ = determine_width(name, self.spatial_dims, self.input_size)
         return self.model_copy(update={"network": name, "width": width, "weights_path": None})
 

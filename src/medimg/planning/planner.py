@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from medimg.io.windowing import CT_LOW_HU
 from medimg.planning.fingerprint import Fingerprint
+from medimg.planning.network_width import determine_width
 from medimg.planning.plan import DENOISE_OFF, AugmentationPlan, Plan, members_wanted
 from medimg.planning.semi_supervised import determine_semi_supervised
 
@@ -142,8 +143,9 @@ def determine_normalisation(fp: Fingerprint) -> tuple[str, float, float, float, 
 
 
 def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, float, str]:
-    """2D: ResNet-18, the MedMNIST baseline family, at the width :func:`determine_width` gives it (a cost a CPU
-    trains in minutes). 3D: our simple CNN.
+    """2D: ResNet-18, the MedMNIST baseline family, at the width
+    :func:`~medimg.planning.network_width.determine_width` gives it (a cost a CPU trains in minutes). 3D: our simple
+    CNN.
 
     Small 2D inputs (<=32 px) get the CIFAR-style stem (3x3, stride 1, no max-pool) so the few pixels are not
     thrown away by the first layer; 33-64 px inputs a 3x3 stride-2 stem without max-pool, which keeps their cost
@@ -157,27 +159,6 @@ def determine_network(fp: Fingerprint, input_size: list[int]) -> tuple[str, floa
     if fp.spatial_dims == 3:
         return network, width, "3D: simple CNN (3D ResNet-18 is ~3x slower on CPU; small 3D sets)"
     return network, width, f"ResNet-18 at {why}"
-
-
-def determine_width(network: str, spatial_dims: int, input_size: Sequence[int]) -> tuple[float, str]:
-    """The channel-width multiplier of ``network`` for inputs of ``input_size``: full width in 3D, quarter width for
-    ResNet-18 at 32 px or less, half width otherwise. Re-chosen when the user picks another network or input size
-    and leaves the width to the planner.
-
-    Quarter width at <= 32 px: there the small-input stem keeps every pixel through the first stage, so a network
-    costs per image what a 112 px one does, and the narrower network trains 3x faster. Measured on PneumoniaMNIST
-    (600 s budget, 3 seeds side by side on 2 threads, ``benchmarks/results/medmnist_width_idle.json``): three
-    networks of 32 epochs in 399 s against three of 13-15 epochs in 529 s at half width, validation AUC higher in
-    every seed (0.9983 / 0.9986 / 0.9975 against 0.9969 / 0.9972 / 0.9974), test AUC 0.988 against 0.986. Other
-    networks keep the half width they were measured at.
-    """
-    from medimg.networks.base import FULL_RESOLUTION_STEM_MAX  # imports torch: only when a plan is made
-
-    if spatial_dims == 3:
-        return 1.0, "full width (3D)"
-    if network == "resnet18" and min(input_size) <= FULL_RESOLUTION_STEM_MAX:
-        return 0.25, f"quarter width for {input_size[0]} px on CPU (small-input stem)"
-    return 0.5, f"half width for {input_size[0]} px on CPU"
 
 
 def determine_batch_size(fp: Fingerprint, input_size: list[int]) -> tuple[int, str]:

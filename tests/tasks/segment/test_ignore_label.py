@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from medimg.data.dataset import Dataset, SegmentationDataset
-from medimg.tasks.segment.cases import class_names_for, determine_dataset_encoding, value_names_of
+from medimg.tasks.segment.cases import determine_dataset_encoding
+from medimg.tasks.segment.class_names import class_names_for, value_names_of
 from medimg.tasks.segment.labels import IGNORE, LabelEncoding, encode_mask
 from medimg.tasks.segment.quality import check_segmentation
 

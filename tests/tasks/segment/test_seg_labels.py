@@ -70,7 +70,7 @@ def test_colour_tables() -> None:
 
 
 def test_class_names_come_from_the_data_when_it_names_every_class() -> None:
-    from medimg.tasks.segment.cases import class_names_for
+    from medimg.tasks.segment.class_names import class_names_for
 
     three = LabelEncoding(kind="identity", num_classes=3)
     assert class_names_for(three, {0: "background", 1: "Anterior", 2: "Posterior"}) == [
@@ -222,7 +222,7 @@ def test_integer_label_maps_above_32_keep_their_labels(caplog: pytest.LogCapture
 def test_a_dataset_json_names_non_contiguous_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Masks 0/1/4/7 with a dataset.json naming those four values: the names were ignored (class_1, class_4,
     class_7, silently), and --set class_names= with the four names was refused ("4 names for 8 classes")."""
-    from medimg.tasks.segment.cases import class_names_for
+    from medimg.tasks.segment.class_names import class_names_for
     from medimg.tasks.segment.planning import SegPlan
     from medimg.tasks.segment.task import SegmentTask
 

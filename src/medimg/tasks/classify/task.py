@@ -94,7 +94,7 @@ class ClassifyTask:
         plan: Plan = resolve_plan(planned, *layers)
         chosen = {key for layer in layers for key in (layer or {})}
         if "width" not in chosen and (plan.network, plan.input_size) != (planned.network, planned.input_size):
-            from medimg.planning.planner import determine_width
+            from medimg.planning.network_width import determine_width
 
             width, why = determine_width(plan.network, plan.spatial_dims, plan.input_size)
             plan = plan.model_copy(

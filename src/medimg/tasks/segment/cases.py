@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,13 +14,13 @@ from torch import nn
 from medimg.data.memory import case_memory_budget, nbytes
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import is_lossy
+from medimg.tasks.segment.class_names import value_names_of
 from medimg.tasks.segment.data import SegCase, SegmentationDataset, SegSample
 from medimg.tasks.segment.inference import sliding_window_probabilities
 from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
     is_colour_mask,
-    unused_classes,
 )
 from medimg.tasks.segment.planning import (
     SegPlan,
@@ -206,80 +205,6 @@ def determine_dataset_encoding(
             break
     named = value_names if value_names is not None else value_names_of(dataset)
     return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=dict(named))
-
-
-def value_names_of(dataset: SegmentationDataset) -> dict[int, str]:
-    """``{mask value: class name}`` the data gives: its layout's (structure files, COCO categories), else a
-    ``dataset.json`` beside it; empty when it names none.
-
-    Raises:
-        DatasetError: the ``dataset.json`` declares nnU-Net v2 regions (a name for several values), which medimg
-            cannot train: naming them and how to name the values instead.
-    """
-    from medimg.data.layouts.dataset_json import read_dataset_json
-
-    if dataset.value_names:
-        return dataset.value_names
-    found = read_dataset_json(dataset.root)
-    if found is None:
-        return {}
-    if found.regions:
-        raise DatasetError(regions_message(found.path, found.labels, found.regions))
-    return dict(found.labels)
-
-
-def regions_message(path: Path, labels: Mapping[int, str], regions: Mapping[str, Sequence[int]]) -> str:
-    """Why a ``dataset.json`` with nnU-Net v2 regions is refused, and the ``labels`` that would name each value."""
-    values = sorted({int(v) for v in labels} | {int(v) for members in regions.values() for v in members})
-    listing = "; ".join(f"{name!r}: {list(members)}" for name, members in regions.items())
-    example = ", ".join(f'"{labels.get(v) or f"<name of {v}>"}": {v}' for v in values)
-    return (
-        f"{path} declares nnU-Net regions ({listing}): overlapping classes, a voxel in several at once. medimg trains "
-        "one class per mask value and cannot train regions, and it will not drop them silently. To train the mask "
-        f"values {', '.join(map(str, values))} as classes, name each value once in its labels ({{{example}}}) and "
-        "remove the region entries and regions_class_order (keep a copy for nnU-Net); region scores (BraTS's whole "
-        "tumour, tumour core) are then not computed, each value is scored on its own"
-    )
-
-
-def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | None = None) -> list[str]:
-    """Colour-table names; else the names the data's ``dataset.json`` gives each class's raw value (``value_names``,
-    MSD's ``{"0": "background", ...}`` or nnU-Net's ``{"background": 0, ...}``) when it names every class once
-    (the empty classes between non-contiguous values, :func:`~.labels.unused_classes`, may go unnamed: ``class_2``;
-    a warning says when the names are not used);
-    else ``background/foreground`` for binary masks, ``background, class_1..`` otherwise."""
-    if encoding.colour_table is not None:
-        return list(encoding.colour_table.class_names)
-    raw_values: list[float] = []
-    if encoding.kind == "identity":
-        raw_values = list(range(encoding.num_classes))
-    elif encoding.kind == "values":
-        raw_values = list(encoding.values)
-    elif encoding.kind == "mapping":  # each class's (first) value: nnU-Net's ignore label left out
-        raw_values = [
-            min((v for v, k in encoding.value_map.items() if k == c), default=float(c))
-            for c in range(encoding.num_classes)
-        ]
-    unused = set(unused_classes(encoding))
-    named = [value_names.get(int(v)) if value_names and float(v).is_integer() else None for v in raw_values]
-    if value_names and raw_values and all(n for i, n in enumerate(named) if i not in unused):
-        # the empty classes between non-contiguous values (0/1/4/7) keep a generic name unless the data names them
-        names = [str(n) if n else f"class_{i}" for i, n in enumerate(named)]
-        if len(set(names)) == len(names):
-            return names
-        logger.warning("the dataset.json names two classes alike (%s): generic class names used", ", ".join(names))
-    elif value_names and raw_values:
-        pairs = enumerate(zip(raw_values, named, strict=True))
-        unnamed = [f"{v:g}" for i, (v, n) in pairs if not n and i not in unused]
-        logger.warning(
-            "the dataset.json names the mask values %s but not %s: generic class names used; name every value "
-            "in it, or give the names with --set class_names=...",
-            ", ".join(str(k) for k in sorted(value_names)),
-            ", ".join(unnamed),
-        )
-    if encoding.num_classes == 2:
-        return ["background", "foreground"]
-    return ["background", *[f"class_{i}" for i in range(1, encoding.num_classes)]]
 
 
 def prepare_cases(

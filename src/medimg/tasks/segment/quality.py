@@ -258,7 +258,7 @@ def _classes(
     dataset: SegmentationDataset, survey: MaskValueSurvey, distinct_per_case: Sequence[np.ndarray], colour_masks: int
 ) -> tuple[str, list[str], dict[str, int], list[str]]:
     """How fit will read the masks (a phrase), the class names, cases holding each foreground class, warnings."""
-    from medimg.tasks.segment.cases import class_names_for, value_names_of
+    from medimg.tasks.segment.class_names import class_names_for, value_names_of
     from medimg.tasks.segment.external import describe_encoding
 
     if not survey.values and not colour_masks:

@@ -68,13 +68,8 @@ class SegmentTask:
         """Two passes over the training cases (the label encoding needs every mask's values before the labels can
         be summarised); the cases stay in memory for training when they fit the case-memory budget
         (:class:`~medimg.tasks.segment.cases.CaseReader`), else each pass reads them again."""
-        from medimg.tasks.segment.cases import (
-            CaseReader,
-            class_names_for,
-            determine_dataset_encoding,
-            one_dimensionality,
-            value_names_of,
-        )
+        from medimg.tasks.segment.cases import CaseReader, determine_dataset_encoding, one_dimensionality
+        from medimg.tasks.segment.class_names import class_names_for, value_names_of
         from medimg.tasks.segment.field_of_view import FieldOfViewLearner
         from medimg.tasks.segment.planning import extract_seg_fingerprint
         from medimg.tasks.segment.preprocess import decode_labels
