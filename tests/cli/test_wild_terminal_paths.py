@@ -69,3 +69,11 @@ def test_a_missing_run_folder_or_input_says_what_to_give(tmp_path: Path) -> None
         run_folder_to_load(tmp_path / "nonexist")
     with pytest.raises(DatasetError, match=r"nothere\.png does not exist: check the path"):
         expand_inputs([tmp_path / "nothere.png"])
+
+
+def test_a_link_loop_says_to_remove_the_link_not_to_choose_a_writable_folder() -> None:
+    from medimg.cli.app import os_error_line
+
+    line = os_error_line(OSError(errno.ELOOP, "Too many levels of symbolic links", "data/lesion/self.png"))
+    assert line.startswith("error: cannot write or read data/lesion/self.png: Too many levels of symbolic links; ")
+    assert "leads back to itself" in line and "write to" not in line

@@ -168,3 +168,24 @@ def test_a_broken_symbolic_link_is_named_not_silently_dropped(
         dataset = Dataset.load(phantom_dir)
     assert "1 broken symbolic link(s) left out (e.g." in caplog.text and "moved_scan.png" in caplog.text
     assert not any("moved_scan" in c.case_id for c in dataset.cases)
+
+
+def test_a_link_that_leads_back_to_itself_is_left_out_like_a_broken_one(
+    phantom_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``ln -s self.png self.png`` in a class folder: loading stopped with OSError ELOOP out of a folder listing, which
+    the CLI told the user to fix by choosing a folder they can write to."""
+    (phantom_dir / "lesion" / "self.png").symlink_to("self.png")
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(phantom_dir)
+    assert "1 broken symbolic link(s) left out (e.g." in caplog.text and "lead back to themselves" in caplog.text
+    assert dataset.num_classes == 2 and not any("self.png" in c.case_id for c in dataset.cases)
+
+
+def test_a_folder_whose_only_sub_folder_links_back_to_it_is_no_endless_wrapper(tmp_path: Path) -> None:
+    """``data/a/back -> data``: each folder the only one in the one above, so the search for the data inside wrapper
+    folders went round the loop until the path was too long to open (ELOOP)."""
+    (tmp_path / "data" / "a").mkdir(parents=True)
+    (tmp_path / "data" / "a" / "back").symlink_to(tmp_path / "data")
+    with pytest.raises(DatasetError, match="no images found in"):
+        Dataset.load(tmp_path / "data")

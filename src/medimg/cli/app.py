@@ -1241,6 +1241,8 @@ def os_error_line(error: OSError) -> str:
         fix = f"it is a folder where medimg needs a file: give a file path, e.g. {example}"
     elif error.errno == errno.ENOENT:
         fix = f"check the path (relative to {Path.cwd()})"
+    elif error.errno == errno.ELOOP:
+        fix = "a symbolic link there leads back to itself (ls -l shows where): remove it or point it at the real file"
     elif error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         fix = "free some space or choose a folder on another disk (--run-dir, --out)"
     else:

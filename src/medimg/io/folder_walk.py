@@ -14,6 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def entry_is(entry: os.DirEntry[str], kind: str) -> bool:
+    """``entry.is_dir()`` (``kind`` ``"dir"``) or ``entry.is_file()`` (``"file"``), False for a link that cannot be
+    followed: one naming itself or a loop of links (``ln -s x.png x.png``) raised ELOOP out of the listing, where
+    :meth:`pathlib.Path.is_dir` says False."""
+    try:
+        return entry.is_dir() if kind == "dir" else entry.is_file()
+    except OSError:
+        return False
+
+
 def walk_folders(root: Path) -> Iterator[tuple[str, list[str], list[str]]]:
     """:func:`os.walk` of ``root`` (top-down: prune ``folders`` in place to leave some out) that enters linked
     folders outside ``root`` (see the module's docstring)."""

@@ -86,7 +86,8 @@ def image_files(
     broken = [p for p in found if p.is_symlink() and not p.exists() and not in_system_folder(p, folder)]
     if broken:  # a tree of links into PACS storage whose targets moved: files lost without a word otherwise
         logger.warning(
-            "%d broken symbolic link(s) left out (e.g. %s -> %s): their targets do not exist",
+            "%d broken symbolic link(s) left out (e.g. %s -> %s): their targets do not exist, or they lead back to "
+            "themselves",
             len(broken),
             broken[0],
             broken[0].readlink(),

@@ -28,6 +28,7 @@ from pathlib import Path
 from medimg.data.case import normalise_split
 from medimg.data.layouts.common import CONTAINER_WORDS, MIN_FOLDER_GROUPS
 from medimg.data.layouts.image_mask_pairs import folder_role
+from medimg.io.folder_walk import entry_is
 from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _entries(folder: Path) -> tuple[list[Path], bool]:
     has_image = False
     with os.scandir(folder) as listing:
         for entry in listing:
-            if entry.is_dir():
+            if entry_is(entry, "dir"):
                 path = Path(entry.path)
                 if not entry.name.startswith(".") and not in_system_folder(path, folder):
                     subdirs.append(path)
@@ -75,6 +76,7 @@ def wrapped_folder(root: Path) -> Path | None:
     the set was unpacked into): while a folder's only visible entry is one sub-folder, not a split folder, beside at
     most documents (:data:`DOCUMENT_SUFFIXES`), the data is inside; ``None`` when ``root`` is no wrapper."""
     folder = root
+    seen = {os.path.realpath(root)}
     while folder.is_dir():
         subdirs: list[Path] = []
         other = False
@@ -83,13 +85,14 @@ def wrapped_folder(root: Path) -> Path | None:
                 name = entry.name.lower()
                 if name.startswith(".") or name in _SYSTEM_FILES or in_system_folder(Path(entry.path), folder):
                     continue
-                if entry.is_dir():
+                if entry_is(entry, "dir"):
                     subdirs.append(Path(entry.path))
                 elif not name.endswith(DOCUMENT_SUFFIXES):
                     other = True
-        if other or len(subdirs) != 1 or normalise_split(subdirs[0].name):
-            break
+        if other or len(subdirs) != 1 or normalise_split(subdirs[0].name) or os.path.realpath(subdirs[0]) in seen:
+            break  # the data, a split, or a link back to a folder above (a loop)
         folder = subdirs[0]
+        seen.add(os.path.realpath(folder))
     return None if folder == root else folder
 
 
@@ -99,12 +102,16 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     patient folders of the same class folders (:func:`nested_class_folders`), the data is inside it.
     ``announce``: log where the data was found (off for a layout test, which loading repeats)."""
     folder = root
+    seen = {os.path.realpath(root)}
     while True:
         subdirs, has_image = _entries(folder)
         if len(subdirs) > 1:  # REFUGE's Training400/ beside Annotation-Training400/: the annotations are no class
             subdirs = [d for d in subdirs if not _annotation_folder(d.name)] or subdirs
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
+        if os.path.realpath(subdirs[0]) in seen:  # a link back to a folder above: a loop, no data inside
+            break
+        seen.add(os.path.realpath(subdirs[0]))
         inner, inner_image = _entries(subdirs[0])
         if len(inner) == 1 and not inner_image:  # a wrapper of a wrapper (Kaggle's "X/X/" archives)
             folder = subdirs[0]

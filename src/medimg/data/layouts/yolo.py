@@ -33,7 +33,7 @@ from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected, problems_error
 from medimg.errors import DatasetError
-from medimg.io.folder_walk import walk_tree
+from medimg.io.folder_walk import entry_is, walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ def _labels_folder(images: Path) -> Path:
 
 def _has_text_file(folder: Path) -> bool:
     with os.scandir(folder) as listing:
-        return any(entry.name.lower().endswith(".txt") and entry.is_file() for entry in listing)
+        return any(entry.name.lower().endswith(".txt") and entry_is(entry, "file") for entry in listing)
 
 
 def dataset_folder(path: Path) -> Path:
