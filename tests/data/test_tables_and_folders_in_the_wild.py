@@ -189,3 +189,12 @@ def test_a_folder_whose_only_sub_folder_links_back_to_it_is_no_endless_wrapper(t
     (tmp_path / "data" / "a" / "back").symlink_to(tmp_path / "data")
     with pytest.raises(DatasetError, match="no images found in"):
         Dataset.load(tmp_path / "data")
+
+
+def test_a_table_with_a_header_and_no_rows_is_said_to_be_one(tmp_path: Path) -> None:
+    """``medimg check labels.csv`` on a header alone was told to make "one sub-folder per class"."""
+    table = tmp_path / "labels.csv"
+    table.write_text("path,label\n")
+    with pytest.raises(DatasetError, match=r"no images listed in .*labels\.csv: the table has no row") as raised:
+        Dataset.load(table).validate()
+    assert "sub-folder" not in str(raised.value)

@@ -267,6 +267,11 @@ class Dataset:
                 )
             from medimg.io.formats import unread_files_note
 
+            if Path(self.root).is_file():  # a table given as the data: "one sub-folder per class" was no fix for it
+                raise DatasetError(
+                    f"no images listed in {self.root}: the table has no row naming an image (a header alone?), or "
+                    "--include/--exclude left none; add one row per image (path,label)"
+                )
             raise DatasetError(
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
                 "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
