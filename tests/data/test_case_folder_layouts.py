@@ -82,6 +82,39 @@ def test_brats_modalities_are_the_channels_of_one_case(tmp_path: Path) -> None:
     assert len(Dataset.load(tmp_path, task="segment", exclude=(exclude,)).cases[0].channels) == 2
 
 
+def test_brats_2020s_misnamed_mask_is_its_case_folders_mask(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """BraTS 2020 ships ``BraTS20_Training_355/W39_1998.09.19_Segm.nii``: it was an image, its case had no mask, and
+    whenever that folder was among those sampled the whole set was read as class folders named for the cases."""
+    import logging
+
+    for i in range(350, 360):
+        case = tmp_path / f"BraTS20_Training_{i}"
+        for channel, modality in enumerate(("flair", "t1", "t1ce", "t2")):
+            _nifti(case / f"{case.name}_{modality}.nii", np.full((6, 6, 6), channel, np.float32))
+        _nifti(case / (f"{case.name}_seg.nii" if i != 355 else "W39_1998.09.19_Segm.nii"), _mask())
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 10 and not dataset.unlabelled
+    case = next(c for c in dataset.cases if c.image.parent.name == "BraTS20_Training_355")
+    assert case.mask.name == "W39_1998.09.19_Segm.nii" and case.image.name == "BraTS20_Training_355_flair.nii"
+    assert [p.name.split("_")[-1] for p in case.channels] == ["t1.nii", "t1ce.nii", "t2.nii"]
+    assert "the only mask of the case folder BraTS20_Training_355" in caplog.text
+    assert "rename it BraTS20_Training_355_seg.nii" in caplog.text
+
+
+def test_one_case_folder_in_ten_without_a_mask_leaves_the_set_case_folders(tmp_path: Path) -> None:
+    """Every sampled folder had to be a case with a mask: one case without its mask among the first twenty read the
+    whole set as class folders, one class per case."""
+    for i in range(10):
+        case = tmp_path / f"case_{i:05d}"
+        _nifti(case / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        if i != 4:
+            _nifti(case / "segmentation.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 9
+    assert [Path(p).parent.name for p in dataset.unlabelled] == ["case_00004"]
+
+
 def test_a_flat_folder_mask_without_its_image_is_only_reported(tmp_path: Path) -> None:
     from PIL import Image
 

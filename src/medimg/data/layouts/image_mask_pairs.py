@@ -127,6 +127,7 @@ IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 LABEL_SUFFIXES = (
     "segmentation",
     "seg",
+    "segm",  # BraTS 2020's one misnamed mask: BraTS20_Training_355/W39_1998.09.19_Segm.nii
     "mask",
     "label",
     "labels",
@@ -303,7 +304,10 @@ def _has_case_folders(root: Path, sample: int = 20) -> bool:
         return _has_case_folders(subdirs[0], sample)
     splits = [d for d in subdirs if normalise_split(d.name) is not None]
     folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
-    return len(folders) >= MIN_CASE_FOLDERS and all(_is_case_folder(folder) for folder in folders)
+    odd = sum(not _is_case_folder(folder) for folder in folders)
+    # one folder in ten may be odd (a case without its mask, a stray folder): BraTS 2020's misnamed case 355 made
+    # the whole set class folders of case names whenever it was among those sampled
+    return len(folders) - odd >= MIN_CASE_FOLDERS and odd * 10 <= len(folders)
 
 
 def _case_files(folder: Path) -> list[Path]:
@@ -322,7 +326,15 @@ def _is_case_folder(folder: Path) -> bool:
     keys = [pairing_key(p) for p in files if p not in masks]
     if not 1 <= len(masks) <= MAX_CASE_MASKS or not 1 <= len(keys) <= MAX_CASE_IMAGES:
         return False
-    return any(_names_an_image_beside(m, keys) for m in masks)
+    return any(_names_an_image_beside(m, keys) for m in masks) or _named_for_the_case(masks, keys, folder)
+
+
+def _named_for_the_case(masks: Sequence[Path], keys: Sequence[str], folder: Path) -> bool:
+    """A case folder's only mask, named for none of its images, where every image is named for the folder (BraTS
+    2020's ``BraTS20_Training_355/W39_1998.09.19_Segm.nii`` beside ``BraTS20_Training_355_flair.nii``...): the
+    case's mask all the same."""
+    case = pairing_key(folder)
+    return len(masks) == 1 and bool(keys) and all(_extends(k, case) for k in keys)
 
 
 def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
@@ -626,6 +638,19 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
         for p in paths
         if p.parent == mask.parent and p not in taken and (bare or _extends(pairing_key(p), key))
     )
+    if not beside and not bare:
+        here = [p for paths in images.values() for p in paths if p.parent == mask.parent and p not in taken]
+        masks_here = [f for f in mask.parent.iterdir() if f.is_file() and _suffix_role(f) == "mask"]
+        if _named_for_the_case(masks_here, [pairing_key(p) for p in here], mask.parent):
+            beside = sorted(here)
+            logger.warning(
+                "%s is named for none of the images beside it, but it is the only mask of the case folder %s, whose "
+                "images are all named for it: paired with them (rename it %s_seg%s to say so)",
+                mask.relative_to(root),
+                mask.parent.name,
+                mask.parent.name,
+                "".join(mask.suffixes[-2:]) if mask.name.endswith(".gz") else mask.suffix,
+            )
     if len(beside) > 1 and bare:
         raise DatasetError(
             f"{mask.relative_to(root)} has {len(beside)} images beside it ({', '.join(p.name for p in beside[:4])}) "
