@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.layouts.brats_labels import brats_value_names
+from medimg.data.layouts.challenge_labels import challenge_value_names
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
     file_stem,
@@ -857,7 +857,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases=cases,
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
-        value_names=brats_value_names(cases, root),
+        value_names=challenge_value_names(cases, root),
         channel_names=named_channels(cases, root),
     )
 
