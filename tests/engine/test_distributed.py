@@ -33,6 +33,10 @@ def _torchrun(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
+#: the classification fit of every multi-process run here
+CLASSIFY = ["--epochs", "4", "--batch-size", "16", "--set", "amp=none", "--no-progress", "--network", "simple-cnn"]
+
+
 def _history(run: Path) -> list[dict[str, float]]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
@@ -48,32 +52,27 @@ def phantoms(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def classify_runs(phantoms: Path) -> dict[str, Path]:
-    """The same fit with 1 process, with torchrun -m medimg, and with --nproc-per-node (same global batch)."""
-    common = ["--epochs", "4", "--batch-size", "16", "--set", "amp=none", "--no-progress", "--network", "simple-cnn"]
-    runs = {name: phantoms.parent / name for name in ("one", "torchrun", "nproc")}
-    done = _medimg("fit", str(phantoms), *common, "--run-dir", str(runs["one"]))
+    """The same fit with 1 process and with torchrun -m medimg (same global batch); `medimg fit --nproc-per-node`,
+    which starts torchrun itself, is the launcher of :func:`test_resume_with_nproc_per_node`."""
+    runs = {name: phantoms.parent / name for name in ("one", "torchrun")}
+    done = _medimg("fit", str(phantoms), *CLASSIFY, "--run-dir", str(runs["one"]))
     assert done.returncode == 0, done.stderr[-2000:]
-    done = _torchrun("fit", str(phantoms), *common, "--run-dir", str(runs["torchrun"]))
+    done = _torchrun("fit", str(phantoms), *CLASSIFY, "--run-dir", str(runs["torchrun"]))
     assert done.returncode == 0, done.stderr[-2000:]
-    done = _medimg("fit", str(phantoms), *common, "--nproc-per-node", "2", "--run-dir", str(runs["nproc"]))
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "run folder:" in done.stdout  # rank 0 reports once
-    assert done.stdout.count("run folder:") == 1
     return runs
 
 
 def test_two_processes_write_a_complete_loadable_run(classify_runs: dict[str, Path], phantoms: Path) -> None:
     from medimg.model import Model
 
-    for name in ("torchrun", "nproc"):
-        run = classify_runs[name]
-        assert all((run / f).is_file() for f in BUNDLE), sorted(p.name for p in run.iterdir())
-        assert (run / "report" / "report.json").is_file()
-        metadata = json.loads((run / "metadata.json").read_text())
-        assert metadata["training"]["processes"] == 2
-        prediction = Model.load(run).predict(phantoms / "lesion" / "phantom_0000.png")[0]
-        assert prediction.label in {"normal", "lesion"}
-        assert len(_history(run)) == 4  # one row per epoch, written by rank 0 alone
+    run = classify_runs["torchrun"]
+    assert all((run / f).is_file() for f in BUNDLE), sorted(p.name for p in run.iterdir())
+    assert (run / "report" / "report.json").is_file()
+    metadata = json.loads((run / "metadata.json").read_text())
+    assert metadata["training"]["processes"] == 2
+    prediction = Model.load(run).predict(phantoms / "lesion" / "phantom_0000.png")[0]
+    assert prediction.label in {"normal", "lesion"}
+    assert len(_history(run)) == 4  # one row per epoch, written by rank 0 alone
 
 
 def test_two_processes_learn_like_one(classify_runs: dict[str, Path]) -> None:
@@ -87,20 +86,20 @@ def test_two_processes_learn_like_one(classify_runs: dict[str, Path]) -> None:
     assert reports[1]["metrics"]["roc_auc"] > 0.8
 
 
-def test_resume_under_torchrun(classify_runs: dict[str, Path], phantoms: Path, tmp_path: Path) -> None:
-    """An interrupted 2-process run continues with --resume (checkpoints read by every rank)."""
+def test_resume_with_nproc_per_node(classify_runs: dict[str, Path], phantoms: Path, tmp_path: Path) -> None:
+    """An interrupted 2-process run continues with --resume (checkpoints read by every rank), here through
+    `medimg fit --nproc-per-node 2`, which starts torchrun itself: rank 0 alone reports."""
     import shutil
 
     run = tmp_path / "resumed"
     shutil.copytree(classify_runs["torchrun"], run)
     for name in ("model.pt", "metadata.json"):
         (run / name).unlink()  # as if the run had been killed after its last checkpoint
-    done = _torchrun(
-        "fit", str(phantoms), "--epochs", "4", "--batch-size", "16", "--set", "amp=none", "--network", "simple-cnn",
-        "--no-progress", "--run-dir", str(run), "--resume",
-    )  # fmt: skip
+    done = _medimg("fit", str(phantoms), *CLASSIFY, "--nproc-per-node", "2", "--run-dir", str(run), "--resume")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("run folder:") == 1  # rank 0 reports once
     assert (run / "model.pt").is_file() and len(_history(run)) == 4
+    assert json.loads((run / "metadata.json").read_text())["training"]["processes"] == 2
 
 
 def test_segmentation_with_two_processes(tmp_path: Path) -> None:
