@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 
-def entry_is(entry: os.DirEntry[str], kind: str) -> bool:
+def entry_is(entry: os.DirEntry[str], kind: Literal["dir", "file"]) -> bool:
     """``entry.is_dir()`` (``kind`` ``"dir"``) or ``entry.is_file()`` (``"file"``), False for a link that cannot be
     followed: one naming itself or a loop of links (``ln -s x.png x.png``) raised ELOOP out of the listing, where
     :meth:`pathlib.Path.is_dir` says False."""
