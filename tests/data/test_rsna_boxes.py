@@ -16,6 +16,14 @@ from medimg.data.dataset import Dataset
 from tests.io.conftest import write_dicom
 
 
+def _write_labels(root: Path, rows: list[list[str]]) -> None:
+    """RSNA's ``stage_2_train_labels.csv`` with ``rows`` under its header."""
+    with (root / "stage_2_train_labels.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
+        writer.writerows(rows)
+
+
 def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     images = tmp_path / "stage_2_train_images"
     images.mkdir()
@@ -27,10 +35,7 @@ def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
             rows.append([pid, "", "", "", "", "0"])
         else:
             rows += [[pid, "10", "12", "20.5", "30", "1"], [pid, "40", "5", "10", "10", "1"]]
-    with (tmp_path / "stage_2_train_labels.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
-        writer.writerows(rows)
+    _write_labels(tmp_path, rows)
     dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv")
     assert dataset.task == "detect" and len(dataset.cases) == 6
     boxes = {c.case_id[-1]: c.boxes for c in dataset.cases}
@@ -49,10 +54,7 @@ def test_boxes_beyond_a_dicom_image_are_clipped_or_dropped(tmp_path: Path, caplo
         pid = f"00436515-870c-4b36-a041-de91049b9ab{i}"
         write_dicom(images / f"{pid}.dcm", np.zeros((64, 64), np.uint16), modality="CR")
         rows += [[pid, "256", "32", "256", "320", "1"], [pid, "40", "50", "30", "30", "1"]]
-    with (tmp_path / "stage_2_train_labels.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["patientId", "x", "y", "width", "height", "Target"])
-        writer.writerows(rows)
+    _write_labels(tmp_path, rows)
     with caplog.at_level(logging.WARNING):
         dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv")
     assert "3 box(es) dropped (degenerate, or outside the image)" in caplog.text

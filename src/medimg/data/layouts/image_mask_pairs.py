@@ -304,10 +304,15 @@ def _has_case_folders(root: Path, sample: int = 20) -> bool:
         return _has_case_folders(subdirs[0], sample)
     splits = [d for d in subdirs if normalise_split(d.name) is not None]
     folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
-    odd = sum(not _is_case_folder(folder) for folder in folders)
     # one folder in ten may be odd (a case without its mask, a stray folder): BraTS 2020's misnamed case 355 made
     # the whole set class folders of case names whenever it was among those sampled
-    return len(folders) - odd >= MIN_CASE_FOLDERS and odd * 10 <= len(folders)
+    allowed = len(folders) // 10
+    odd = 0
+    for folder in folders:
+        odd += not _is_case_folder(folder)
+        if odd > allowed:  # class folders: decided at the first, as before, for sets of fewer than ten folders
+            return False
+    return len(folders) - odd >= MIN_CASE_FOLDERS
 
 
 def _case_files(folder: Path) -> list[Path]:
@@ -649,7 +654,7 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
                 mask.relative_to(root),
                 mask.parent.name,
                 mask.parent.name,
-                "".join(mask.suffixes[-2:]) if mask.name.endswith(".gz") else mask.suffix,
+                file_suffix(mask),
             )
     if len(beside) > 1 and bare:
         raise DatasetError(
