@@ -44,6 +44,30 @@ def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     assert (first.x1, first.y1, first.x2, first.y2) == (10.0, 12.0, 30.5, 42.0)  # x + width, y + height
 
 
+def test_rsna_box_manifest_asked_for_as_classes_reads_target(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Pneumonia or not from the same table: ``task="classify"`` (``medimg fit stage_2_train_labels.csv --task
+    classify``) reads each image's class from Target, one case per image however many boxes it has. Before: "looks
+    like detection data", with no way to say which column from the CLI."""
+    images = tmp_path / "stage_2_train_images"
+    images.mkdir()
+    rows = []
+    for i in range(6):
+        pid = f"0004cfab-14fd-4e49-80ba-63a80b6bddd{i}"
+        write_dicom(images / f"{pid}.dcm", np.zeros((64, 64), np.uint16), modality="CR")
+        rows += (
+            [[pid, "10", "12", "20", "30", "1"], [pid, "40", "5", "10", "10", "1"]]
+            if i % 2
+            else [[pid] + [""] * 4 + ["0"]]
+        )
+    _write_labels(tmp_path, rows)
+    with caplog.at_level(logging.INFO):
+        dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv", task="classify")
+    assert dataset.task == "classify" and dataset.class_names == ["0", "1"] and len(dataset.cases) == 6
+    assert {c.case_id[-1]: c.label for c in dataset.cases} == {"0": 0, "1": 1, "2": 0, "3": 1, "4": 0, "5": 1}
+    assert "a box table read as classes" in caplog.text and "'Target'" in caplog.text  # which column, logged
+    assert Dataset.load(tmp_path / "stage_2_train_labels.csv").task == "detect"  # without the task: the boxes
+
+
 def test_boxes_beyond_a_dicom_image_are_clipped_or_dropped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """RSNA's boxes are in the 1024-pixel images' coordinates; on images downsized to 64 px they lie beyond them. A
     DICOM image's size comes from its header, as a PNG's does: the boxes were kept as given (check said OK)."""

@@ -77,7 +77,8 @@ the first layout that detects the path reads it, except that class folders keepi
 (``<class>/images`` + ``<class>/masks``: the COVID-19 Radiography Database) are classes, as :func:`data_task` says
 (``medimg fit`` and ``medimg check`` without ``--task``). With a task, a detecting layout of that task is used; a
 layout that *derives* that task's annotations from another task's (``mask_boxes``: boxes from masks) reads a path
-another task's layout claims; otherwise a path claimed by a layout of another task is a conflict
+another task's layout claims; a box table with a label column asked for as classes is a label table (RSNA's
+``Target`` beside its boxes); otherwise a path claimed by a layout of another task is a conflict
 (:class:`~medimg.errors.DatasetError` naming the task it looks like), except the class-folder layout
 (``exclusive=False``): class folders may hold masks beside the images (Herlev's ``*-d.bmp``), which
 ``task="segment"`` pairs by name; so may a folder read through its label table (``shares_folders``: HAM10000's
@@ -547,6 +548,16 @@ def _own_task(path: Path, detected: Layout | None) -> TaskName:
     return detected.task
 
 
+def _box_table_with_classes(path: Path, detected: Layout) -> Layout | None:
+    """The label-table layout for a box table asked for as classification when its rows also give the image's class
+    (the RSNA Pneumonia Detection Challenge's ``patientId,x,y,width,height,Target``: Target 1 on each box of a
+    pneumonia, 0 on a normal film's row): each image's class from that column, the boxes left unused (logged)."""
+    if detected.name != "csv_boxes" or not path.is_file() or not csv_manifest.has_label_column(path):
+        return None
+    logger.info("%s: a box table read as classes, from its label column; its boxes are unused (--task detect)", path)
+    return get_layout("csv_manifest")
+
+
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     """The layout that reads ``path`` for ``task`` (see the module docstring for the rules).
 
@@ -566,6 +577,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         derived = deriving_layout(path, task)
         if derived is not None:
             return derived
+    if detected is not None and task == "classify" and (boxes_with_classes := _box_table_with_classes(path, detected)):
+        return boxes_with_classes
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
     if detected is not None and task is not None and detected.claims(path):

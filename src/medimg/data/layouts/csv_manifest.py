@@ -603,6 +603,11 @@ def _label_cells(rows: list[dict[str, str]], column: str, manifest: Path, exact:
     return written
 
 
+def has_label_column(path: Path) -> bool:
+    """Whether a table's header names a label column (:data:`LABEL_COLUMNS`)."""
+    return bool(set(manifest_header(path)) & set(LABEL_COLUMNS))
+
+
 def _labels_manifest(header: set[str]) -> bool:
     """A header with a path column and a label column, or at least two more columns (one-hot labels)."""
     return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or len(header) >= 3)
