@@ -15,6 +15,7 @@ import numpy as np
 
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
+from medimg.data.detection import MIN_BOX_SIDE_PX
 from medimg.data.labels import keep_classes, label_text
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
@@ -70,6 +71,8 @@ class CheckReport:
     unconvertible: list[dict[str, str]] = field(default_factory=list)
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
+    #: detection: boxes the data gives, every one of them dropped (degenerate, outside the image, duplicate, crowd)
+    lost_boxes: int = 0
     imbalance_ratio: float = 1.0
     warnings: list[str] = field(default_factory=list)
 
@@ -86,6 +89,7 @@ class CheckReport:
             or self.near_label_conflicts
             or self.suspected_masks
             or self.misread_boxes
+            or self.lost_boxes
             or self.unconvertible
         )
 
@@ -110,6 +114,7 @@ class CheckReport:
             "suspected_masks": self.suspected_masks,
             "unconvertible": self.unconvertible,
             "misread_boxes": self.misread_boxes,
+            "lost_boxes": self.lost_boxes,
             "warnings": self.warnings,
         }
 
@@ -385,7 +390,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
     warnings: list[str] = []
-    misread = 0
+    misread = lost = 0
     if masks:
         flagged = set(masks)
         others = [r.path for r in records if r.has_path and r.path not in flagged]
@@ -416,7 +421,17 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
                 f"class(es) {', '.join(untrained)} have no box in the training split, only in the others: a "
                 "detector cannot learn them; move some of their images into training"
             )
-        clipped = sum(1 for issue in getattr(dataset, "box_issues", ()) if issue.kind == "out_of_bounds")
+        issues = getattr(dataset, "box_issues", ())
+        dropped = sum(1 for issue in issues if issue.kind != "out_of_bounds")
+        if dropped and not sum(boxes.values()):
+            lost = dropped
+            warnings.append(
+                f"all {dropped} box(es) the data gives were dropped (degenerate: a side under {MIN_BOX_SIDE_PX:g} px, "
+                "or wholly outside the image; duplicates; crowd regions): none is left for a detector to learn from. "
+                "Look at the box columns against a few images (corners x1,y1,x2,y2 against x,y,width,height, "
+                "coordinates of another image size); the dropped boxes are listed below"
+            )
+        clipped = sum(1 for issue in issues if issue.kind == "out_of_bounds")
         if clipped and clipped >= CLIPPED_BOXES_WARNING * sum(boxes.values()):
             misread = clipped
             warnings.append(
@@ -522,6 +537,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         within_split_duplicates=within,
         suspected_masks=masks,
         misread_boxes=misread,
+        lost_boxes=lost,
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,

@@ -199,3 +199,21 @@ def test_check_warns_when_most_boxes_run_outside_their_image(folder: Path) -> No
     report = check_dataset(csv_boxes.load(folder / "t.csv"))
     assert any("3 of 3 boxes ran outside their image" in w for w in report.warnings), report.warnings
     assert not report.ok and report.misread_boxes == 3  # `check` said "status OK" beside it
+
+
+def test_check_is_not_ok_when_every_box_was_dropped(folder: Path) -> None:
+    """Every box degenerate (x2 = x1: a width column read as a corner, a point annotation): `check` said "status OK"
+    for a set with nothing to learn, beside a table of 0 boxes. A set of normal images without any box stays OK (an
+    evaluation set of false positives)."""
+    from medimg.data.quality import check_dataset
+
+    rows = ["path,x1,y1,x2,y2,label"] + [f"images/{n},10,10,10,30,x" for n in ("a.png", "b.png", "c.png")]
+    (folder / "t.csv").write_text("\n".join(rows) + "\n")
+    report = check_dataset(csv_boxes.load(folder / "t.csv"))
+    assert any("all 3 box(es) the data gives were dropped" in w for w in report.warnings), report.warnings
+    assert not report.ok and report.lost_boxes == 3 and report.to_dict()["lost_boxes"] == 3
+    rows[2] = "images/b.png,10,10,20,30,x"  # one box left: learnable, the two degenerate ones listed as before
+    (folder / "t.csv").write_text("\n".join(rows) + "\n")
+    assert check_dataset(csv_boxes.load(folder / "t.csv")).lost_boxes == 0
+    (folder / "t.csv").write_text("path,x1,y1,x2,y2,label\nimages/a.png,,,,,\nimages/b.png,,,,,\n")
+    assert check_dataset(csv_boxes.load(folder / "t.csv")).lost_boxes == 0  # no box given: none lost
