@@ -18,7 +18,8 @@ from medimg.data.splits import make_splits
 @pytest.mark.parametrize(
     ("name", "key"),
     [
-        ("CNV-1016042-1.jpeg", "cnv-1016042"),
+        ("CNV-1016042-1.jpeg", "1016042"),  # OCT2017: <finding>-<patient>-<image>
+        ("NORMAL-1016042-3.jpeg", "1016042"),  # the same patient's other eye or visit, in another class folder
         ("person1_bacteria_1.jpeg", "person1"),  # Kermany: one child's bacterial and viral images
         ("person1_virus_6.jpeg", "person1"),
         ("Patient_12_CT_3.png", "patient12"),
@@ -37,21 +38,23 @@ def test_name_key(name: str, key: str | None) -> None:
     assert name_key(name) == key
 
 
-def _oct(root: Path, patients: int, per_patient: int) -> None:
+def _oct(root: Path, patients: int, per_patient: int, *, shared: bool = True) -> None:
+    """OCT2017's ``<class>/<class>-<patient>-<image>.jpeg``; ``shared``: each patient has images in both classes."""
     rng = np.random.default_rng(0)
-    for cls in ("CNV", "NORMAL"):
+    for c, cls in enumerate(("CNV", "NORMAL")):
         for p in range(patients):
             for i in range(per_patient):
-                path = root / cls / f"{cls}-{1000 + p}-{i + 1}.jpeg"
+                path = root / cls / f"{cls}-{1000 + p + (0 if shared else 1000 * c)}-{i + 1}.jpeg"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(path)
 
 
 def test_a_patient_in_the_file_names_stays_on_one_side_of_the_split(tmp_path: Path) -> None:
+    """A patient with images in two class folders (OCT2017's CNV-1000-1 and NORMAL-1000-1) is one patient. Before:
+    two, and re-split, half the patients had images on both sides."""
     _oct(tmp_path, patients=12, per_patient=4)
     dataset = Dataset.load(tmp_path)
-    assert {c.patient_id for c in dataset.cases} == {f"name-{c.lower()}-{1000 + p}" for c in ("CNV", "NORMAL")
-                                                     for p in range(12)}  # fmt: skip
+    assert {c.patient_id for c in dataset.cases} == {f"name-{1000 + p}" for p in range(12)}
     splits = make_splits(dataset.cases, val_fraction=0.2, test_fraction=0.2, seed=0)
     assert splits.method == "stratified-grouped"
     side: dict[str, set[str]] = {}
@@ -62,7 +65,7 @@ def test_a_patient_in_the_file_names_stays_on_one_side_of_the_split(tmp_path: Pa
 
 def test_names_that_are_not_patient_ids_are_left_alone(tmp_path: Path) -> None:
     """Every name its own key (nothing shared), or too few keys: no grouping."""
-    _oct(tmp_path / "unique", patients=30, per_patient=1)
+    _oct(tmp_path / "unique", patients=30, per_patient=1, shared=False)
     assert all(c.patient_id is None for c in Dataset.load(tmp_path / "unique").cases)
     _oct(tmp_path / "few", patients=3, per_patient=4)  # 6 keys: fewer than MIN_GROUPS
     assert all(c.patient_id is None for c in Dataset.load(tmp_path / "few").cases)
