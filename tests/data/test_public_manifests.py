@@ -164,6 +164,29 @@ def test_without_label_or_one_hot_columns_the_label_column_is_asked_for(tmp_path
         Dataset.load(tmp_path / "gt.csv")
 
 
+def test_a_number_to_regress_is_said_so(tmp_path: Path) -> None:
+    """RSNA Bone Age's ``id,boneage,male``: the error said only "no 'label' column", and with ``boneage`` renamed
+    label, each month became a class of its own with ``status OK``. Now the error says the column is a measurement
+    medimg does not regress, and `check` warns about classes that are all numbers, 20 or more of them."""
+    from medimg.data.quality import check_dataset
+
+    rows = ["id,boneage,male"]
+    for i in range(24):
+        _image(tmp_path / "boneage-training-dataset" / f"{1377 + i}.png", 5 * i)
+        rows.append(f"{1377 + i},{6 + 9 * i},{'True' if i % 2 else 'False'}")
+    (tmp_path / "boneage-training-dataset.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"'boneage' holds numbers \(24 distinct, 6 to 213\): medimg classifies"):
+        Dataset.load(tmp_path / "boneage-training-dataset.csv")
+    (tmp_path / "boneage-training-dataset.csv").write_text("\n".join(rows).replace("boneage,", "label,", 1) + "\n")
+    dataset = Dataset.load(tmp_path / "boneage-training-dataset.csv")
+    warnings = check_dataset(dataset).warnings
+    assert any(w.startswith("the 24 classes are all numbers (6 to 213)") for w in warnings), warnings
+    grades = [f"{1377 + i},{i % 5},True" for i in range(24)]  # DR grades 0-4: categories, no warning
+    (tmp_path / "boneage-training-dataset.csv").write_text("\n".join(["id,label,male", *grades]) + "\n")
+    warnings = check_dataset(Dataset.load(tmp_path / "boneage-training-dataset.csv")).warnings
+    assert not any("all numbers" in w for w in warnings), warnings
+
+
 def test_absolute_paths_from_another_machine_are_found_by_name(tmp_path: Path) -> None:
     _image(tmp_path / "xray" / "a.png", 1)
     _image(tmp_path / "xray" / "b.png", 2)

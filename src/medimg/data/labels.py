@@ -173,3 +173,27 @@ def findings_matrix(
                 ", ".join(map(repr, unnamed)),
             )
     return matrix
+
+
+#: this many classes or more, all of them numbers, read as a measurement rather than categories
+MEASUREMENT_CLASSES = 20
+
+
+def measurement_warning(class_names: Sequence[str]) -> str | None:
+    """A warning when the classes are :data:`MEASUREMENT_CLASSES` or more numbers (RSNA Bone Age's ``boneage`` in
+    months, an age, a score): a quantity read as unordered classes, one per value, which a classifier learns poorly
+    and scores as wrong by any distance; ``None`` for categories (DR grades 0-4, named classes)."""
+    values = []
+    for name in class_names:
+        try:
+            values.append(float(name))
+        except ValueError:
+            return None
+    if len(values) < MEASUREMENT_CLASSES:
+        return None
+    return (
+        f"the {len(values)} classes are all numbers ({min(values):g} to {max(values):g}): a measurement (an age, a "
+        "size, a score) read as classes, one per value, unordered? medimg classifies and does not regress a number: "
+        "bin the values into classes in a column of their own (e.g. age groups) and train on that; nothing to do if "
+        "the numbers are codes (tooth numbers, numbered categories)"
+    )

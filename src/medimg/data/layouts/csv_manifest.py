@@ -33,7 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.labels import MULTI_LABEL_SEPARATOR, class_key, same_text
+from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, class_key, same_text
 from medimg.data.layouts.columns import PATH_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -603,6 +603,21 @@ def _label_cells(rows: list[dict[str, str]], column: str, manifest: Path, exact:
     return written
 
 
+def _measurement_columns(names: list[str], rows: list[dict[str, str]]) -> str:
+    """The columns among ``names`` whose every cell is a number, with many distinct values
+    (:data:`~medimg.data.labels.MEASUREMENT_CLASSES`: a measurement, not classes), said as ``'boneage' holds numbers
+    (152 distinct, 1 to 228)``; empty when none."""
+    said = []
+    for name in names:
+        try:
+            values = {float(str(row.get(name) or "").strip()) for row in rows}
+        except ValueError:
+            continue
+        if len(values) >= MEASUREMENT_CLASSES:
+            said.append(f"{name!r} holds numbers ({len(values)} distinct, {min(values):g} to {max(values):g})")
+    return "; ".join(said)
+
+
 def has_label_column(path: Path) -> bool:
     """Whether a table's header names a label column (:data:`LABEL_COLUMNS`)."""
     return bool(set(manifest_header(path)) & set(LABEL_COLUMNS))
@@ -869,6 +884,13 @@ def _load_table(
         candidates = [c for c in columns.values() if c not in used and not WEIGHT_COLUMN.search(c)]
         one_hot = None if unlabelled else _one_hot(manifest, candidates, rows)
         if one_hot is None and not unlabelled:
+            measured = _measurement_columns(candidates, rows)
+            if measured:  # RSNA Bone Age's id,boneage,male: a number to regress, no classes
+                raise NoLabelColumnError(
+                    f"{manifest} has no label column (found: {', '.join(columns)}), and {measured}: medimg classifies "
+                    "images and does not regress a number; bin the values into classes in a column named label (e.g. "
+                    "age groups), or name the column that holds classes label (a header row path,label[,patient_id])"
+                )
             column(LABEL_COLUMNS, True)  # raises: no label column
         written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
         finding_rows = one_hot.findings if one_hot else None
