@@ -198,3 +198,47 @@ def test_a_table_with_a_header_and_no_rows_is_said_to_be_one(tmp_path: Path) -> 
     with pytest.raises(DatasetError, match=r"no images listed in .*labels\.csv: the table has no row") as raised:
         Dataset.load(table).validate()
     assert "sub-folder" not in str(raised.value)
+
+
+def test_tbx11k_as_downloaded_reads_its_image_classes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """TBX11K: ``imgs/{health,sick,tb}/`` beside ``annotations/xml/`` and ``lists/*.txt``, and ``imgs/test/`` of
+    images without labels. Before: "a single class ('imgs')" from the top folder, and from ``imgs/`` the unlabelled
+    test images a fourth class ``test`` (with only a warning)."""
+    root = tmp_path / "TBX11K"
+    for c, name in enumerate(("health", "sick", "tb", "test")):
+        for i in range(3):
+            _png(root / "imgs" / name / f"{name[0]}{i:04d}.png", seed=10 * c + i)
+    (root / "annotations" / "xml").mkdir(parents=True)
+    (root / "annotations" / "xml" / "t0000.xml").write_text("<annotation></annotation>\n")
+    (root / "lists").mkdir()
+    (root / "lists" / "TBX11K_train.txt").write_text("health/h0000.png\ntb/t0000.png\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(root)
+    assert dataset.class_names == ["health", "sick", "tb"] and len(dataset.cases) == 9
+    assert "test/ holds images without class folders beside the class folders" in caplog.text
+    assert "medimg predict RUN" in caplog.text
+    alone = tmp_path / "alone"  # one class folder beside an unlabelled test/: nothing to leave out for
+    for name in ("tb", "test"):
+        _png(alone / name / "0.png", seed=1)
+    assert Dataset.load(alone).class_names == ["tb", "test"]
+
+
+def test_folders_of_documents_beside_the_data_are_not_classes(tmp_path: Path) -> None:
+    """BACH's ``Photos/<class>/`` beside ``WSI/`` (whole-slide ``.svs`` scans and their ``.xml`` outlines), and
+    Shenzhen's ``CXR_png/`` beside ``ClinicalReadings/*.txt``. Before: "a single class ('Photos')" for BACH; for
+    Shenzhen (labels only in its file names) the error now names the label table too."""
+    bach = tmp_path / "ICIAR2018_BACH_Challenge"
+    for c, name in enumerate(("Benign", "Normal")):
+        for i in range(3):
+            _png(bach / "Photos" / name / f"{name[0].lower()}{i:03d}.tif", seed=10 * c + i)
+    (bach / "WSI").mkdir()
+    for name in ("A01.svs", "A01.xml", "Gt_A01.npy.txt"):
+        (bach / "WSI" / name).write_bytes(b"not an image")
+    assert Dataset.load(bach).class_names == ["Benign", "Normal"]
+    shenzhen = tmp_path / "ChinaSet_AllFiles"
+    for i in range(4):
+        _png(shenzhen / "CXR_png" / f"CHNCXR_{i + 1:04d}_{i % 2}.png", seed=i)
+        (shenzhen / "ClinicalReadings").mkdir(exist_ok=True)
+        (shenzhen / "ClinicalReadings" / f"CHNCXR_{i + 1:04d}_{i % 2}.txt").write_text("male 45yrs\nnormal\n")
+    with pytest.raises(DatasetError, match=r"single class \('CXR_png'\).*a CSV manifest with path,label columns"):
+        Dataset.load(shenzhen)

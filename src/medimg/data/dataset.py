@@ -288,7 +288,8 @@ class Dataset:
 
             raise DatasetError(
                 f"{self.root} has a single class ({only!r}): a classifier needs at least two classes, "
-                "e.g. one sub-folder per class" + json_labels_note(Path(self.root))
+                "e.g. one sub-folder per class, or a CSV manifest with path,label columns naming each image's class "
+                "(labels in file names, such as Shenzhen's _0/_1, are not read)" + json_labels_note(Path(self.root))
             )
 
     # ------------------------------------------------------------------ pixels

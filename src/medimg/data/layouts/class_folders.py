@@ -21,7 +21,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
 from medimg.data.labels import keep_classes, same_text
-from medimg.data.layouts.class_nesting import data_folder, nested_class_folders
+from medimg.data.layouts.class_nesting import data_folder, folder_entries, nested_class_folders
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     MIN_FOLDER_GROUPS,
@@ -159,8 +159,9 @@ def load(
         )
         groups = [(s, d) for d, s in split_dirs.items() if s]
     else:
-        if any(split_dirs.values()):
-            named = [d.name for d, s in split_dirs.items() if s]
+        copies |= _unlabelled_split_folders(base, split_dirs)
+        if any(s for d, s in split_dirs.items() if d not in copies):
+            named = [d.name for d, s in split_dirs.items() if s and d not in copies]
             logger.warning(
                 "%s mixes split folders (%s) with class folders; treating every sub-folder as a class",
                 root,
@@ -236,6 +237,28 @@ def load(
 #: one of them (``CROPPED/001_02.bmp`` for ``001.bmp``), and at least :data:`MIN_PIECES` are
 PIECES_SHARE = 0.8
 MIN_PIECES = 3
+
+
+def _unlabelled_split_folders(base: Path, split_dirs: dict[Path, str | None]) -> set[Path]:
+    """The split folders beside class folders that hold images and no folder (TBX11K's ``imgs/test/`` beside
+    ``health/``, ``sick/``, ``tb/``): a challenge's test images without labels, not a class. Left out, saying how to
+    predict them; two class folders at least must remain."""
+    if len([d for d, s in split_dirs.items() if s is None]) < 2:
+        return set()
+    found = set()
+    for folder, split in split_dirs.items():
+        subdirs, has_image = folder_entries(folder) if split is not None else ([], False)
+        if has_image and not subdirs:
+            found.add(folder)
+    for folder in sorted(found):
+        logger.warning(
+            "%s: %s/ holds images without class folders beside the class folders: test images without labels "
+            "(a challenge's), left out; predict them with medimg predict RUN %s",
+            base,
+            folder.name,
+            folder,
+        )
+    return found
 
 
 def _refuse_pieces_beside_their_images(cases: list[Case], root: Path) -> None:

@@ -18,6 +18,7 @@ Both nestings look like ``<class>/<patient>/<images>``, the layout's own reading
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from pathlib import Path
 from medimg.data.case import normalise_split
 from medimg.data.layouts.common import CONTAINER_WORDS, MIN_FOLDER_GROUPS
 from medimg.data.layouts.image_mask_pairs import folder_role
-from medimg.io.folder_walk import entry_is
+from medimg.io.folder_walk import entry_is, walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class NestedClasses:
     group_of: dict[Path, str] = field(default_factory=dict)
 
 
-def _entries(folder: Path) -> tuple[list[Path], bool]:
+def folder_entries(folder: Path) -> tuple[list[Path], bool]:
     """``(visible sub-folders, whether an image file lies directly in folder)`` from one directory listing."""
     subdirs: list[Path] = []
     has_image = False
@@ -104,15 +105,16 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     folder = root
     seen = {os.path.realpath(root)}
     while True:
-        subdirs, has_image = _entries(folder)
-        if len(subdirs) > 1:  # REFUGE's Training400/ beside Annotation-Training400/: the annotations are no class
-            subdirs = [d for d in subdirs if not _annotation_folder(d.name)] or subdirs
+        subdirs, has_image = folder_entries(folder)
+        if len(subdirs) > 1 and not has_image:  # REFUGE's Training400/ beside Annotation-Training400/, TBX11K's
+            # imgs/ beside lists/, Shenzhen's CXR_png/ beside ClinicalReadings/, BACH's Photos/ beside WSI/
+            subdirs = [d for d in subdirs if not _annotation_folder(d.name) and not _documents_only(d)] or subdirs
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
         if os.path.realpath(subdirs[0]) in seen:  # a link back to a folder above: a loop, no data inside
             break
         seen.add(os.path.realpath(subdirs[0]))
-        inner, inner_image = _entries(subdirs[0])
+        inner, inner_image = folder_entries(subdirs[0])
         if len(inner) == 1 and not inner_image:  # a wrapper of a wrapper (Kaggle's "X/X/" archives)
             folder = subdirs[0]
             continue
@@ -128,12 +130,33 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     return folder
 
 
-#: words of a folder holding a set's annotations, never its images of a class
-ANNOTATION_WORDS = frozenset({"annotation", "annotations", "groundtruth", "gt", "mask", "masks"})
+#: words of a folder holding a set's annotations or its split lists (TBX11K's ``lists/``, Pascal VOC's ``ImageSets/``),
+#: never its images of a class
+ANNOTATION_WORDS = frozenset(
+    {"annotation", "annotations", "groundtruth", "gt", "mask", "masks", "lists", "imagesets", "splits"}
+)
+
+
+#: suffixes of what a folder beside the images holds instead of images: split lists, clinical readings, tables,
+#: annotations, documents, and whole-slide scans (which medimg does not read)
+NO_DATA_SUFFIXES = frozenset(DOCUMENT_SUFFIXES) | {
+    ".csv", ".tsv", ".xml", ".json", ".xls", ".xlsx", ".doc", ".yaml", ".yml",
+    ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".bif",
+}  # fmt: skip
+#: files looked at, at most, to tell a folder of documents
+DOCUMENTS_LOOK = 200
+
+
+def _documents_only(folder: Path) -> bool:
+    """Whether ``folder`` holds files and all of them (the first :data:`DOCUMENTS_LOOK`) are documents, tables,
+    annotations or whole-slide scans (:data:`NO_DATA_SUFFIXES`), no image: no data to classify."""
+    files = [path for path in itertools.islice(walk_tree(folder), DOCUMENTS_LOOK) if path.is_file()]
+    return bool(files) and all(path.suffix.lower() in NO_DATA_SUFFIXES for path in files)
 
 
 def _annotation_folder(name: str) -> bool:
-    """A folder named for annotations (``Annotation-Training400``, ``GroundTruth``, ``masks``)."""
+    """A folder named for annotations or split lists (``Annotation-Training400``, ``GroundTruth``, ``masks``,
+    ``lists``)."""
     words = set(
         re.split(r"[^a-z]+", name.lower().replace("ground truth", "groundtruth").replace("ground_truth", "groundtruth"))
     )
@@ -174,12 +197,12 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
     * group folders of classes: every inner name appears once, at most :data:`MAX_NESTED_CLASSES` of them, none
       with a digit (patient and case folders are numbered: ``P001``, ``1.2.840...``, ``LIDC-IDRI-0001``).
     """
-    tops, _ = _entries(parent)
+    tops, _ = folder_entries(parent)
     if len(tops) < 2:
         return None
     inner: dict[Path, list[Path]] = {}
     for top in tops:
-        subdirs, has_image = _entries(top)
+        subdirs, has_image = folder_entries(top)
         if has_image or not subdirs:
             return None
         inner[top] = subdirs
@@ -187,7 +210,7 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
     if any(folder_role(leaf.name) is not None or normalise_split(leaf.name) for leaf in leaves):
         return None  # <class>/images + <class>/masks, <class>/train: the top folders are the classes
     for leaf in leaves:
-        subdirs, has_image = _entries(leaf)
+        subdirs, has_image = folder_entries(leaf)
         if subdirs or not has_image:
             return None
     names = Counter(leaf.name.lower() for leaf in leaves)
