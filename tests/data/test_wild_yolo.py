@@ -51,3 +51,28 @@ def test_check_names_the_classes_without_a_training_box(tmp_path: Path) -> None:
     report = check_dataset(yolo.load(_yolo(tmp_path / "y", labels)))
     assert any("class(es) blob have no box in the training split" in w for w in report.warnings), report.warnings
     assert not any("no box in any image" in w for w in report.warnings)
+
+
+def test_images_in_class_folders_find_their_labels_by_name(tmp_path: Path) -> None:
+    """FracAtlas's ``images/Fractured/IMG0000019.jpg`` with its YOLO labels as ``labels/IMG0000019.txt`` (copied
+    from ``Annotations/YOLO/`` as the error advises): before, no label file matched and `check` said "status OK"
+    for 0 boxes. A name two label files share matches neither."""
+    root = tmp_path / "FracAtlas"
+    rng = np.random.default_rng(0)
+    for folder, name in (("Fractured", "IMG0000019"), ("Fractured", "IMG0000025"), ("Non_fractured", "IMG0000001")):
+        (root / "images" / folder).mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, (40, 50), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "images" / folder / f"{name}.png")
+    (root / "labels" / "more").mkdir(parents=True)
+    (root / "labels" / "IMG0000019.txt").write_text("0 0.5 0.5 0.2 0.4\n")
+    (root / "labels" / "IMG0000025.txt").write_text("0 0.5 0.5 0.2 0.4\n")
+    (root / "labels" / "more" / "IMG0000025.txt").write_text("0 0.2 0.2 0.1 0.1\n")  # the same name twice
+    (root / "data.yaml").write_text("names: ['fractured']\n")
+    dataset = yolo.load(root)
+    boxes = {c.case_id: len(c.boxes or ()) for c in dataset.cases}
+    assert boxes == {
+        "images/Fractured/IMG0000019.png": 1,
+        "images/Fractured/IMG0000025.png": 0,
+        "images/Non_fractured/IMG0000001.png": 0,
+    }
+    assert check_dataset(dataset).ok, check_dataset(dataset).summary()

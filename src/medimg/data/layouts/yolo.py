@@ -381,9 +381,23 @@ def labelled_images(
                     yield split, image, label_file_of(image)
             continue
         labels = _labels_folder(images)
+        by_name: dict[str, Path] | None = None
         for image in sorted(p for p in walk_tree(images) if p.is_file()):
             if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
-                yield split, image, labels / image.relative_to(images).with_suffix(".txt")
+                label = labels / image.relative_to(images).with_suffix(".txt")
+                if not label.is_file():  # images in sub-folders, their labels side by side (FracAtlas's
+                    by_name = _label_files_by_name(labels) if by_name is None else by_name  # Fractured/)
+                    label = by_name.get(image.stem, label)
+                yield split, image, label
+
+
+def _label_files_by_name(labels: Path) -> dict[str, Path]:
+    """The label files anywhere under ``labels`` by their name without ``.txt``, names found once only."""
+    found: dict[str, list[Path]] = {}
+    for path in walk_tree(labels) if labels.is_dir() else ():
+        if path.suffix.lower() == LIST_SUFFIX and path.is_file():
+            found.setdefault(path.stem, []).append(path)
+    return {stem: paths[0] for stem, paths in found.items() if len(paths) == 1}
 
 
 def case_id_of(image: Path, root: Path) -> str:
