@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
+from medimg.data.format_copies import mark_format_copies
 from medimg.data.layouts.challenge_labels import challenge_value_names
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
@@ -395,6 +396,7 @@ def load(
     root = path
     if root.is_dir():
         dataset = _load_folder(root, include, exclude)
+        dataset.cases = mark_format_copies(dataset.cases, root)
     elif is_manifest(root):
         dataset = _load_csv(root)
     else:

@@ -1,0 +1,53 @@
+"""One image in two formats in twin folders (Kaggle's CVC-ClinicDB: ``PNG/`` beside ``TIF/``, each with
+``Original/`` + ``Ground Truth/``): the copies are grouped by name so a split keeps them on one side. Before: split
+at random, 5 of a replica's 7 test images had their copy in training and `check` said OK."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.data.splits import make_splits
+
+
+def _pair(image: Path, mask: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    label = np.zeros((24, 24), np.uint8)
+    label[4 : 8 + seed % 10, 4:14] = 255
+    for path, array in ((image, pixels), (mask, label)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(path)
+
+
+def test_copies_in_two_formats_stay_on_one_side_of_the_split(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for top, suffix in (("PNG", ".png"), ("TIF", ".tif")):
+        for i in range(1, 13):
+            _pair(tmp_path / top / "Original" / f"{i}{suffix}", tmp_path / top / "Ground Truth" / f"{i}{suffix}", i)
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 24
+    assert "24 image(s) are one image in several formats in twin folders" in caplog.text
+    assert "--include '*.png'" in caplog.text
+    patients = {c.case_id: c.patient_id for c in dataset.cases}
+    assert patients["PNG/Original/3.png"] == patients["TIF/Original/3.tif"] != patients["PNG/Original/4.png"]
+    splits = make_splits([c.as_case() for c in dataset.cases], val_fraction=0.2, test_fraction=0.2, seed=0)
+    for i in range(1, 13):
+        assert splits.assignment[f"PNG/Original/{i}.png"] == splits.assignment[f"TIF/Original/{i}.tif"]
+
+
+def test_split_folders_and_one_format_are_not_copies(tmp_path: Path) -> None:
+    """``train/images/1.png`` and ``test/images/1.png`` are two images; so are two folders in one format."""
+    for top in ("train", "test"):
+        for i in range(1, 4):
+            _pair(tmp_path / "a" / top / "images" / f"{i}.png", tmp_path / "a" / top / "masks" / f"{i}.png", i)
+    assert all(c.patient_id is None for c in Dataset.load(tmp_path / "a", task="segment").cases)
+    for top in ("site1", "site2"):
+        for i in range(1, 4):
+            _pair(tmp_path / "b" / top / "images" / f"{i}.png", tmp_path / "b" / top / "masks" / f"{i}.png", i)
+    assert all(c.patient_id is None for c in Dataset.load(tmp_path / "b", task="segment").cases)
