@@ -55,6 +55,24 @@ def test_lits_training_batches_are_image_mask_pairs(tmp_path: Path) -> None:
     ]
 
 
+def test_promise12_parts_beside_its_test_data_are_image_mask_pairs(tmp_path: Path) -> None:
+    """PROMISE12 unpacked as shipped: ``TrainingData_Part1/`` and ``_Part2/`` of ``Case00.mhd`` +
+    ``Case00_segmentation.mhd``, beside ``TestData/`` of images without masks. Before: a classifier of the three
+    folder names, its masks left out as images."""
+    import SimpleITK as sitk
+
+    for part, cases in (("TrainingData_Part1", (0, 1)), ("TrainingData_Part2", (2, 3)), ("TestData", (0, 1))):
+        (tmp_path / part).mkdir()
+        for i in cases:
+            sitk.WriteImage(sitk.GetImageFromArray(np.ones((3, 8, 8), np.int16)), tmp_path / part / f"Case{i:02d}.mhd")
+            if part != "TestData":
+                mask = sitk.GetImageFromArray(np.ones((3, 8, 8), np.uint8))
+                sitk.WriteImage(mask, tmp_path / part / f"Case{i:02d}_segmentation.mhd")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 4
+    assert sorted(dataset.unlabelled) == ["TestData/Case00.mhd", "TestData/Case01.mhd"]  # images without masks
+
+
 def test_role_words_at_the_start_of_names(tmp_path: Path) -> None:
     for i in range(3):
         _png(tmp_path / "in_folders" / "images" / f"image_{i:03d}.png")

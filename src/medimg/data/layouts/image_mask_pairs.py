@@ -268,9 +268,15 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     if len(subdirs) == 1 and normalise_split(subdirs[0].name) is None and _pairs_beside(subdirs[0], share=0.5):
         return True
     # the parts an archive was cut into, each with its images' masks beside them (LiTS's "Training Batch 1/",
-    # "Training Batch 2/" of volume-N.nii + segmentation-N.nii); class folders are not named so
+    # "Training Batch 2/" of volume-N.nii + segmentation-N.nii; PROMISE12's TrainingData_Part1/, _Part2/ beside a
+    # TestData/ of images without masks); class folders are not named so
     batches = [d for d in subdirs if set(re.split(r"[^a-z]+", d.name.lower())) & BATCH_WORDS]
-    if batches and len(batches) == len(subdirs) and all(_pairs_beside(d, share=0.5) for d in batches[:sample]):
+    tests = [d for d in subdirs if d not in batches and "test" in d.name.lower()]
+    if (
+        batches
+        and len(batches) + len(tests) == len(subdirs)
+        and all(_pairs_beside(d, share=0.5) for d in batches[:sample])
+    ):
         return True
     patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
     return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
