@@ -73,6 +73,26 @@ def test_promise12_parts_beside_its_test_data_are_image_mask_pairs(tmp_path: Pat
     assert sorted(dataset.unlabelled) == ["TestData/Case00.mhd", "TestData/Case01.mhd"]  # images without masks
 
 
+def test_isic_2017_folders_give_their_splits(tmp_path: Path) -> None:
+    """ISIC 2017: ``ISIC-2017_Training_Data/``, ``ISIC-2017_Validation_Data/``, ``ISIC-2017_Test_v2_Data/`` with
+    their ``..._Part1_GroundTruth/`` masks (``<id>_segmentation.png``): the official splits. Before: no split, and
+    a random one put official test images into training."""
+    for part, split_ids in (("Training", range(4)), ("Validation", range(4, 6)), ("Test_v2", range(6, 8))):
+        for i in split_ids:
+            _png(tmp_path / f"ISIC-2017_{part}_Data" / f"ISIC_{i:07d}.png")
+            _png(
+                tmp_path / f"ISIC-2017_{part}_Part1_GroundTruth" / f"ISIC_{i:07d}_segmentation.png",
+                (slice(2, 9), slice(3, 8)),
+            )
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment"
+    assert {c.case_id: c.split for c in dataset.cases} == {
+        **{f"ISIC-2017_Training_Data/ISIC_{i:07d}.png": "train" for i in range(4)},
+        **{f"ISIC-2017_Validation_Data/ISIC_{i:07d}.png": "val" for i in range(4, 6)},
+        **{f"ISIC-2017_Test_v2_Data/ISIC_{i:07d}.png": "test" for i in range(6, 8)},
+    }
+
+
 def test_role_words_at_the_start_of_names(tmp_path: Path) -> None:
     for i in range(3):
         _png(tmp_path / "in_folders" / "images" / f"image_{i:03d}.png")

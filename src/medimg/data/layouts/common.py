@@ -110,6 +110,18 @@ def split_of(root: Path, path: Path) -> str | None:
     return None
 
 
+def named_split(name: str) -> str | None:
+    """The split a name gives: the whole name (``valid``), or the one split word among its words
+    (``ISIC_2019_Training_GroundTruth``: train, ``ISIC-2017_Test_v2_Data``: test); ``None`` for none or several."""
+    from medimg.data.case import normalise_split
+
+    whole = normalise_split(name)
+    if whole is not None:
+        return whole
+    found = {split for word in re.split(r"[^a-z]+", name.lower()) if word and (split := normalise_split(word))}
+    return found.pop() if len(found) == 1 else None
+
+
 #: a file name whose first word names a split: GlaS's ``train_1.bmp``, ``testA_1.bmp`` and ``testB_1.bmp`` (two test
 #: sets, A and B)
 NAME_SPLIT = re.compile(r"^(train|training|val|valid|validation|test|testing)[a-d]?(?=[\s_\-.]|\d)", re.IGNORECASE)

@@ -42,6 +42,7 @@ from medimg.data.layouts.common import (
     column_key,
     is_manifest,
     manifest_header,
+    named_split,
     order_classes,
     path_selected,
     read_manifest,
@@ -668,7 +669,7 @@ def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     named: dict[str, list[Path]] = {}
     for candidate in [*sorted(path.iterdir()), *(t for d in _label_folders(subdirs) for t in sorted(d.iterdir()))]:
-        split = _named_split(candidate.stem) if is_manifest(candidate) else None
+        split = named_split(candidate.stem) if is_manifest(candidate) else None
         if split is not None and _labels_manifest(set(manifest_header(candidate))):
             named.setdefault(split, []).append(candidate)
     for split, files in named.items():
@@ -681,16 +682,6 @@ def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
 
 #: a table's name saying it holds the labels (ISIC's ``..._GroundTruth``, ``labels.csv``)
 _LABELS_NAME = re.compile(r"truth|label")
-
-
-def _named_split(stem: str) -> str | None:
-    """The split a table's name gives: the whole name (``valid``), or the one split word among its words
-    (``ISIC_2019_Training_GroundTruth``: train); ``None`` for none or several."""
-    whole = normalise_split(stem)
-    if whole is not None:
-        return whole
-    found = {split for word in re.split(r"[^a-z]+", stem.lower()) if word and (split := normalise_split(word))}
-    return found.pop() if len(found) == 1 else None
 
 
 def split_manifests(path: Path) -> list[tuple[str, Path]]:

@@ -71,6 +71,7 @@ from medimg.data.layouts.common import (
     listed_splits,
     manifest_header,
     name_selected,
+    named_split,
     read_manifest,
     split_of,
     splits_from_names,
@@ -195,6 +196,16 @@ def _challenge_parts(cases: Sequence[SegCase]) -> list[str] | None:
         return None
     parts = [_CHALLENGE_SPLITS[match.group(1).lower()] for match in matches if match]
     return parts if len(set(parts)) > 1 else None
+
+
+def _split_named_folders(cases: Sequence[SegCase]) -> list[str] | None:
+    """Each case's split by the one split word in its image folder's name (``ISIC-2017_Training_Data``: train), when
+    every image folder's name has one and they name training and another split; ``None`` otherwise."""
+    found = [named_split(case.image.parent.name) for case in cases]
+    splits = [split for split in found if split is not None]
+    if not cases or len(splits) != len(found) or "train" not in splits or len(set(splits)) < 2:
+        return None
+    return splits
 
 
 def _counts(splits: Sequence[str]) -> str:
@@ -851,6 +862,10 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     if parts is not None:  # AMOS's imagesTr/ + imagesVa/: the challenge's own validation cases
         cases = [replace(c, split=split) for c, split in zip(cases, parts, strict=True)]
         logger.info("%s: the splits are its images*/labels* folders (%s)", root, _counts(parts))
+    folders = None if any(c.split for c in cases) else _split_named_folders(cases)
+    if folders is not None:  # ISIC 2017's ISIC-2017_Training_Data/, ..._Validation_Data/, ..._Test_v2_Data/
+        cases = [replace(c, split=split) for c, split in zip(cases, folders, strict=True)]
+        logger.info("%s: the splits are its image folders' names (%s)", root, _counts(folders))
     named = None if any(c.split for c in cases) else splits_from_names([c.image for c in cases])
     if named is not None:
         cases = [replace(c, split=split) for c, split in zip(cases, named, strict=True)]
