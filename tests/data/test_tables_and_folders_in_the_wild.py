@@ -242,3 +242,15 @@ def test_folders_of_documents_beside_the_data_are_not_classes(tmp_path: Path) ->
         (shenzhen / "ClinicalReadings" / f"CHNCXR_{i + 1:04d}_{i % 2}.txt").write_text("male 45yrs\nnormal\n")
     with pytest.raises(DatasetError, match=r"single class \('CXR_png'\).*a CSV manifest with path,label columns"):
         Dataset.load(shenzhen)
+
+
+def test_a_folder_of_images_to_predict_is_no_class(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Br35H: ``yes/``, ``no/`` and ``pred/`` (images to predict, without labels). Before: ``pred`` a third class,
+    trained and scored, with `status OK`."""
+    for c, name in enumerate(("yes", "no", "pred")):
+        for i in range(3):
+            _png(tmp_path / name / f"{name}{i}.jpg", seed=10 * c + i)
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["no", "yes"] and len(dataset.cases) == 6
+    assert "pred/ holds images without class folders" in caplog.text

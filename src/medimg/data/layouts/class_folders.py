@@ -159,7 +159,7 @@ def load(
         )
         groups = [(s, d) for d, s in split_dirs.items() if s]
     else:
-        copies |= _unlabelled_split_folders(base, split_dirs)
+        copies |= _unlabelled_folders(base, split_dirs)
         if any(s for d, s in split_dirs.items() if d not in copies):
             named = [d.name for d, s in split_dirs.items() if s and d not in copies]
             logger.warning(
@@ -239,21 +239,27 @@ PIECES_SHARE = 0.8
 MIN_PIECES = 3
 
 
-def _unlabelled_split_folders(base: Path, split_dirs: dict[Path, str | None]) -> set[Path]:
-    """The split folders beside class folders that hold images and no folder (TBX11K's ``imgs/test/`` beside
-    ``health/``, ``sick/``, ``tb/``): a challenge's test images without labels, not a class. Left out, saying how to
-    predict them; two class folders at least must remain."""
-    if len([d for d, s in split_dirs.items() if s is None]) < 2:
+#: a folder of images to predict beside the class folders (Br35H's ``yes/``, ``no/`` and ``pred/``)
+PREDICT_FOLDER = re.compile(r"^(pred|preds|predict|prediction|predictions|inference|to[\s_-]?predict)$", re.IGNORECASE)
+
+
+def _unlabelled_folders(base: Path, split_dirs: dict[Path, str | None]) -> set[Path]:
+    """The split folders and folders of images to predict (:data:`PREDICT_FOLDER`) beside class folders that hold
+    images and no folder (TBX11K's ``imgs/test/`` beside ``health/``, ``sick/``, ``tb/``; Br35H's ``pred/`` beside
+    ``yes/`` and ``no/``): images without labels, not a class. Left out, saying how to predict them; two class
+    folders at least must remain."""
+    unlabelled = {d for d, split in split_dirs.items() if split is not None or PREDICT_FOLDER.match(d.name)}
+    if len(split_dirs) - len(unlabelled) < 2:
         return set()
     found = set()
-    for folder, split in split_dirs.items():
-        subdirs, has_image = folder_entries(folder) if split is not None else ([], False)
+    for folder in unlabelled:
+        subdirs, has_image = folder_entries(folder)
         if has_image and not subdirs:
             found.add(folder)
     for folder in sorted(found):
         logger.warning(
-            "%s: %s/ holds images without class folders beside the class folders: test images without labels "
-            "(a challenge's), left out; predict them with medimg predict RUN %s",
+            "%s: %s/ holds images without class folders beside the class folders: images without labels (to "
+            "predict, or a challenge's test set), left out; predict them with medimg predict RUN %s",
             base,
             folder.name,
             folder,
