@@ -249,3 +249,27 @@ def test_roboflow_tensorflow_csv_export_per_split_folder(tmp_path: Path) -> None
     assert set(by_id) == {"train/img_0.jpg", "train/img_1.jpg", "valid/img_0.jpg", "test/img_0.jpg"}
     assert [dataset.class_names[b.label] for b in by_id["test/img_0.jpg"].boxes or ()] == ["Platelets"]
     assert [dataset.class_names[b.label] for b in by_id["train/img_1.jpg"].boxes or ()] == ["WBC"]  # one list
+
+
+def test_tbx11k_voc_annotations_beside_class_folders_with_the_task_asked(tmp_path: Path) -> None:
+    """TBX11K: ``annotations/xml/tb0001.xml`` (VOC) for ``imgs/tb/tb0001.png``, ``imgs/health/`` and ``imgs/sick/``
+    without boxes. ``task="detect"`` reads the boxes, each image found by its ``<filename>`` in ``imgs/``; without
+    it the folder stays its image classes. Before: "is not a YOLO folder"."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.tasks.detect.synthetic import voc_xml
+
+    rng = np.random.default_rng(0)
+    for name in ("health/h0001.png", "sick/s0001.png", "tb/tb0001.png", "tb/tb0002.png"):
+        (tmp_path / "imgs" / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (48, 64), dtype=np.uint8)).save(tmp_path / "imgs" / name)
+    (tmp_path / "annotations" / "xml").mkdir(parents=True)
+    for i in (1, 2):
+        xml = voc_xml(f"tb{i:04d}.png", (48, 64), [(4, 6, 20, 30, "ActiveTuberculosis")])
+        (tmp_path / "annotations" / "xml" / f"tb{i:04d}.xml").write_text(xml)
+    dataset = Dataset.load(tmp_path, task="detect")
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["ActiveTuberculosis"]
+    assert sorted(c.case_id for c in dataset.cases) == ["imgs/tb/tb0001.png", "imgs/tb/tb0002.png"]
+    assert dataset.num_boxes == 2 and len(dataset.unlabelled) == 2  # health and sick: no annotation, kept aside
+    assert Dataset.load(tmp_path).class_names == ["health", "sick", "tb"]

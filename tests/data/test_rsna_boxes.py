@@ -24,8 +24,10 @@ def _write_labels(root: Path, rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
-def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
-    images = tmp_path / "stage_2_train_images"
+def _shipped_set(root: Path) -> None:
+    """Six films, ``...ddd0`` to ``...ddd5``: the even ones with two boxes (Target 1), the odd ones a row with empty
+    box cells (Target 0)."""
+    images = root / "stage_2_train_images"
     images.mkdir()
     rows = []
     for i in range(6):
@@ -35,7 +37,11 @@ def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
             rows.append([pid, "", "", "", "", "0"])
         else:
             rows += [[pid, "10", "12", "20.5", "30", "1"], [pid, "40", "5", "10", "10", "1"]]
-    _write_labels(tmp_path, rows)
+    _write_labels(root, rows)
+
+
+def test_rsna_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
+    _shipped_set(tmp_path)
     dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv")
     assert dataset.task == "detect" and len(dataset.cases) == 6
     boxes = {c.case_id[-1]: c.boxes for c in dataset.cases}
@@ -48,22 +54,11 @@ def test_rsna_box_manifest_asked_for_as_classes_reads_target(tmp_path: Path, cap
     """Pneumonia or not from the same table: ``task="classify"`` (``medimg fit stage_2_train_labels.csv --task
     classify``) reads each image's class from Target, one case per image however many boxes it has. Before: "looks
     like detection data", with no way to say which column from the CLI."""
-    images = tmp_path / "stage_2_train_images"
-    images.mkdir()
-    rows = []
-    for i in range(6):
-        pid = f"0004cfab-14fd-4e49-80ba-63a80b6bddd{i}"
-        write_dicom(images / f"{pid}.dcm", np.zeros((64, 64), np.uint16), modality="CR")
-        rows += (
-            [[pid, "10", "12", "20", "30", "1"], [pid, "40", "5", "10", "10", "1"]]
-            if i % 2
-            else [[pid] + [""] * 4 + ["0"]]
-        )
-    _write_labels(tmp_path, rows)
+    _shipped_set(tmp_path)
     with caplog.at_level(logging.INFO):
         dataset = Dataset.load(tmp_path / "stage_2_train_labels.csv", task="classify")
     assert dataset.task == "classify" and dataset.class_names == ["0", "1"] and len(dataset.cases) == 6
-    assert {c.case_id[-1]: c.label for c in dataset.cases} == {"0": 0, "1": 1, "2": 0, "3": 1, "4": 0, "5": 1}
+    assert {c.case_id[-1]: c.label for c in dataset.cases} == {"0": 1, "1": 0, "2": 1, "3": 0, "4": 1, "5": 0}
     assert "a box table read as classes" in caplog.text and "'Target'" in caplog.text  # which column, logged
     assert Dataset.load(tmp_path / "stage_2_train_labels.csv").task == "detect"  # without the task: the boxes
 

@@ -406,7 +406,14 @@ LAYOUTS: tuple[Layout, ...] = (
         "run-length encoded masks in a CSV (Kaggle: ImageId,EncodedPixels or id,class,segmentation)",
         fallback=False,
     ),
-    Layout("voc", "detect", voc.detect, voc.load, "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)"),
+    Layout(
+        "voc",
+        "detect",
+        voc.detect,
+        voc.load,
+        "Pascal VOC (Annotations/*.xml + JPEGImages/, or XML by images)",
+        detect_asked=voc.detect_asked,
+    ),
     Layout("coco", "detect", coco.detect, coco.load, "COCO detection JSON"),
     Layout(
         "world_boxes",

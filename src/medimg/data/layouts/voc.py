@@ -9,6 +9,11 @@ The folder given (or its only sub-folder holding ``Annotations/``, as BCCD's ``b
 * ``ImageSets/Main/{train,val,test}.txt`` (ids, one a line): the official split when present (``trainval.txt``
   stands in for a missing ``train.txt``).
 
+Asked for detection (``task="detect"``), a folder holding an ``annotations/`` folder of VOC XMLs (or its ``xml/``
+sub-folder) beside an images folder (``images/``, ``imgs/``) whose images lie in sub-folders (TBX11K's
+``annotations/xml/tb0001.xml`` for ``imgs/tb/tb0001.png``, ``imgs/health/`` and ``imgs/sick/`` without boxes) is read
+too: each XML's image found by its ``<filename>`` anywhere in the images folder.
+
 Boxes are clipped to the image (the ``<size>`` of the XML, else the image header), degenerate and duplicate boxes
 dropped; both are reported (:class:`~medimg.data.detection.BoxIssue`). A missing image, an empty or malformed XML,
 or (with ``class_names``) an object of an unknown class is a :class:`~medimg.errors.DatasetError` naming the file.
@@ -27,6 +32,7 @@ from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import listed_splits, name_selected, path_selected, problems_error, text_head
 from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
@@ -61,6 +67,33 @@ def _holds_voc_xml(folder: Path) -> bool:
     return False
 
 
+#: folder names of an annotations folder and of its images folder beside it, lower case
+ANNOTATION_FOLDERS = ("annotations", "annotation")
+IMAGE_FOLDERS = ("images", "imgs", "img", "image")
+
+
+def _annotations_beside_images(path: Path) -> tuple[Path, Path] | None:
+    """``(XML folder, images folder)`` of a folder holding an ``annotations/`` folder of VOC XMLs (directly, or in
+    its ``xml/``) beside an images folder (:data:`IMAGE_FOLDERS`): TBX11K's ``annotations/xml/`` + ``imgs/``."""
+    if not path.is_dir():
+        return None
+    folders = {p.name.lower(): p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    images = next((folders[name] for name in IMAGE_FOLDERS if name in folders), None)
+    notes = next((folders[name] for name in ANNOTATION_FOLDERS if name in folders), None)
+    if images is None or notes is None:
+        return None
+    for xml_dir in (notes, *(p for p in notes.iterdir() if p.is_dir() and p.name.lower() == "xml")):
+        if _holds_voc_xml(xml_dir):
+            return xml_dir, images
+    return None
+
+
+def detect_asked(path: Path) -> bool:
+    """With detection asked for: also an annotations folder of VOC XMLs beside an images folder whose images lie in
+    sub-folders (:func:`_annotations_beside_images`); without, such a folder reads as its image classes."""
+    return _annotations_beside_images(path) is not None
+
+
 def _paired_folders(path: Path) -> list[tuple[str | None, Path]]:
     """``(split, folder)`` of the folders holding each image's XML beside it (Roboflow's VOC export:
     ``train/``, ``valid/``, ``test/``; or ``path`` itself)."""
@@ -90,7 +123,14 @@ def _text(element: ET.Element | None, tag: str) -> str:
     return (found.text or "").strip() if found is not None and found.text else ""
 
 
-def _find_image(images: Path, filename: str, stem: str) -> Path | None:
+def _find_image(images: Path, filename: str, stem: str, by_name: dict[str, Path] | None = None) -> Path | None:
+    """The image an XML names in ``images`` (by its ``<filename>``, else the XML's name with an image suffix), or,
+    given ``by_name`` (images anywhere below, by lower-case name), found there."""
+    if by_name is not None:
+        return by_name.get(filename.lower()) or next(
+            (by_name[f"{stem}{suffix}".lower()] for suffix in IMAGE_SUFFIXES if f"{stem}{suffix}".lower() in by_name),
+            None,
+        )
     if filename and (images / filename).is_file():
         return images / filename
     for base in dict.fromkeys([Path(filename).stem if filename else stem, stem]):
@@ -111,10 +151,13 @@ def _parse_folder(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     problems: list[str],
+    *,
+    nested: bool = False,
 ) -> list[_Parsed]:
-    """``(xml, image, id, size, objects, split)`` of every VOC XML in ``xml_dir`` whose image is in ``images_dir``;
-    what is wrong with a file is added to ``problems``."""
+    """``(xml, image, id, size, objects, split)`` of every VOC XML in ``xml_dir`` whose image is in ``images_dir``
+    (or below it, ``nested``); what is wrong with a file is added to ``problems``."""
     parsed: list[_Parsed] = []
+    by_name = {p.name.lower(): p for p in _images_below(images_dir)} if nested else None
     for xml in sorted(xml_dir.glob("*.xml")):
         try:
             text = xml.read_text(encoding="utf-8", errors="replace")
@@ -126,7 +169,7 @@ def _parse_folder(
             problems.append(f"{xml}: not a readable VOC XML ({error})")
             continue
         filename = _text(tree, "filename")
-        image = _find_image(images_dir, filename, xml.stem)
+        image = _find_image(images_dir, filename, xml.stem, by_name)
         if image is None:
             problems.append(f"{xml}: its image {filename or xml.stem + '.*'} is not in {images_dir}")
             continue
@@ -176,9 +219,13 @@ def load(
             object of a class outside ``class_names``; the message names the files.
     """
     root = _voc_root(path)
+    beside = _annotations_beside_images(path) if root is None and not _paired_folders(path) else None
     if root is not None:
         sources: list[tuple[str | None, Path, Path]] = [(None, root / ANNOTATIONS, root / IMAGES)]
         split_of = listed_splits(root / "ImageSets" / "Main")
+    elif beside is not None:
+        sources, split_of, root = [(None, *beside)], {}, path
+        logger.info("%s: VOC annotations in %s for the images in %s", path, *(p.relative_to(path) for p in beside))
     else:
         sources = [(split, folder, folder) for split, folder in _paired_folders(path)]
         split_of = {}
@@ -191,7 +238,7 @@ def load(
     parsed: list[_Parsed] = []
     problems: list[str] = []
     for source_split, xml_dir, images_dir in sources:
-        parsed += _parse_folder(xml_dir, images_dir, source_split, include, exclude, problems)
+        parsed += _parse_folder(xml_dir, images_dir, source_split, include, exclude, problems, nested=bool(beside))
     found = {name for *_, objects, _ in parsed for name, _ in objects}
 
     if class_names is not None:
@@ -232,7 +279,7 @@ def load(
     pool = [
         Case(case_id=p.relative_to(path).as_posix(), label=None, path=p)
         for _, _, images_dir in sources
-        for p in sorted(images_dir.iterdir())
+        for p in (_images_below(images_dir) if beside else sorted(images_dir.iterdir()))
         if p not in annotated and file_suffix(p) in IMAGE_SUFFIXES and path_selected(p, include, exclude, path)
     ]
     if pool:
@@ -257,3 +304,8 @@ def load(
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+def _images_below(folder: Path) -> list[Path]:
+    """The image files anywhere below ``folder``, sorted."""
+    return sorted(p for p in walk_tree(folder) if file_suffix(p) in IMAGE_SUFFIXES and p.is_file())
