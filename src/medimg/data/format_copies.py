@@ -24,21 +24,20 @@ def mark_format_copies(cases: Sequence[SegCase], root: Path) -> list[SegCase]:
     its suffix, is the same in two or more top folders in different formats (``PNG/Original/1.png``,
     ``TIF/Original/1.tif``), when none has a patient yet; split folders (``train/1.png``, ``test/1.png``: two
     images) are never twins. A warning names an example and the ``--include`` that trains on one format."""
-    groups: dict[str, list[SegCase]] = defaultdict(list)
+    groups: dict[str, list[tuple[str, SegCase]]] = defaultdict(list)  # the name below the top folder: (top, case)
     for case in cases:
         if case.patient_id or not case.image.is_relative_to(root):
             continue
-        parts = case.image.relative_to(root).parts
-        if len(parts) >= 2 and not normalise_split(parts[0]):
-            rest = Path(*parts[1:]).as_posix()
-            groups[rest[: len(rest) - len(file_suffix(rest))].lower()].append(case)
+        top, *below = case.image.relative_to(root).parts
+        if below and not normalise_split(top):
+            rest = Path(*below).as_posix()
+            groups[rest[: len(rest) - len(file_suffix(rest))].lower()].append((top, case))
     key_of: dict[str, str] = {}
     examples: list[SegCase] = []
     for key, members in groups.items():
-        tops = {m.image.relative_to(root).parts[0] for m in members}
-        if len(tops) > 1 and len({file_suffix(m.image) for m in members}) > 1:
-            key_of.update({m.case_id: f"copies:{key}" for m in members})
-            examples = examples or members
+        if len({top for top, _ in members}) > 1 and len({file_suffix(m.image) for _, m in members}) > 1:
+            key_of.update({m.case_id: f"copies:{key}" for _, m in members})
+            examples = examples or [m for _, m in members]
     if not key_of:
         return list(cases)
     logger.warning(

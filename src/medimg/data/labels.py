@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -179,17 +179,20 @@ def findings_matrix(
 MEASUREMENT_CLASSES = 20
 
 
+def as_numbers(texts: Iterable[str]) -> list[float] | None:
+    """``texts`` as numbers (surrounding spaces ignored), or ``None`` when one is not a number."""
+    try:
+        return [float(text.strip()) for text in texts]
+    except ValueError:
+        return None
+
+
 def measurement_warning(class_names: Sequence[str]) -> str | None:
     """A warning when the classes are :data:`MEASUREMENT_CLASSES` or more numbers (RSNA Bone Age's ``boneage`` in
     months, an age, a score): a quantity read as unordered classes, one per value, which a classifier learns poorly
     and scores as wrong by any distance; ``None`` for categories (DR grades 0-4, named classes)."""
-    values = []
-    for name in class_names:
-        try:
-            values.append(float(name))
-        except ValueError:
-            return None
-    if len(values) < MEASUREMENT_CLASSES:
+    values = as_numbers(class_names)
+    if values is None or len(values) < MEASUREMENT_CLASSES:
         return None
     return (
         f"the {len(values)} classes are all numbers ({min(values):g} to {max(values):g}): a measurement (an age, a "

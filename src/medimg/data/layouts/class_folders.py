@@ -142,8 +142,8 @@ def load(
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
     base = data_folder(root)  # below an archive's wrapper folder
-    copies = _nested_copies(base)
-    subdirs = sorted(p for p in base.iterdir() if visible_dir(p) and p not in copies)
+    left_out = _nested_copies(base)  # folders that are no classes: nested copies, then images without labels
+    subdirs = sorted(p for p in base.iterdir() if visible_dir(p) and p not in left_out)
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
     named_splits = {s for s in split_dirs.values() if s}
     if subdirs and all(split_dirs.values()):
@@ -159,9 +159,9 @@ def load(
         )
         groups = [(s, d) for d, s in split_dirs.items() if s]
     else:
-        copies |= _unlabelled_folders(base, split_dirs)
-        if any(s for d, s in split_dirs.items() if d not in copies):
-            named = [d.name for d, s in split_dirs.items() if s and d not in copies]
+        left_out |= _unlabelled_folders(base, split_dirs)
+        if any(s for d, s in split_dirs.items() if d not in left_out):
+            named = [d.name for d, s in split_dirs.items() if s and d not in left_out]
             logger.warning(
                 "%s mixes split folders (%s) with class folders; treating every sub-folder as a class",
                 root,
@@ -175,7 +175,7 @@ def load(
         if nested is None:
             if split is None:
                 _refuse_versions_of_the_data(root, subdirs)
-            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in copies]
+            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)

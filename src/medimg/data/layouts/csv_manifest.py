@@ -33,7 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, class_key, same_text
+from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, same_text
 from medimg.data.layouts.columns import PATH_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -610,10 +610,7 @@ def _measurement_columns(names: list[str], rows: list[dict[str, str]]) -> str:
     (152 distinct, 1 to 228)``; empty when none."""
     said = []
     for name in names:
-        try:
-            values = {float(str(row.get(name) or "").strip()) for row in rows}
-        except ValueError:
-            continue
+        values = set(as_numbers(str(row.get(name) or "") for row in rows) or ())
         if len(values) >= MEASUREMENT_CLASSES:
             said.append(f"{name!r} holds numbers ({len(values)} distinct, {min(values):g} to {max(values):g})")
     return "; ".join(said)

@@ -413,7 +413,6 @@ def load(
     root = path
     if root.is_dir():
         dataset = _load_folder(root, include, exclude)
-        dataset.cases = mark_format_copies(dataset.cases, root)
     elif is_manifest(root):
         dataset = _load_csv(root)
     else:
@@ -875,7 +874,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             cases[0].image.name,
             _counts(named),
         )
-    cases = as_sections(cases) or group_by_patient_folder(cases, root)
+    cases = mark_format_copies(as_sections(cases) or group_by_patient_folder(cases, root), root)
     _check_channel_names(cases, root)
     unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
     return SegmentationDataset(

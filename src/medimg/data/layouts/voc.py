@@ -30,7 +30,14 @@ from pathlib import Path
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import listed_splits, name_selected, path_selected, problems_error, text_head
+from medimg.data.layouts.common import (
+    listed_splits,
+    name_selected,
+    path_selected,
+    problems_error,
+    sub_folders,
+    text_head,
+)
 from medimg.errors import DatasetError
 from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
@@ -75,14 +82,12 @@ IMAGE_FOLDERS = ("images", "imgs", "img", "image")
 def _annotations_beside_images(path: Path) -> tuple[Path, Path] | None:
     """``(XML folder, images folder)`` of a folder holding an ``annotations/`` folder of VOC XMLs (directly, or in
     its ``xml/``) beside an images folder (:data:`IMAGE_FOLDERS`): TBX11K's ``annotations/xml/`` + ``imgs/``."""
-    if not path.is_dir():
-        return None
-    folders = {p.name.lower(): p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    folders = {p.name.lower(): p for p in sub_folders(path)}
     images = next((folders[name] for name in IMAGE_FOLDERS if name in folders), None)
     notes = next((folders[name] for name in ANNOTATION_FOLDERS if name in folders), None)
     if images is None or notes is None:
         return None
-    for xml_dir in (notes, *(p for p in notes.iterdir() if p.is_dir() and p.name.lower() == "xml")):
+    for xml_dir in (notes, *(p for p in sub_folders(notes) if p.name.lower() == "xml")):
         if _holds_voc_xml(xml_dir):
             return xml_dir, images
     return None
@@ -127,10 +132,8 @@ def _find_image(images: Path, filename: str, stem: str, by_name: dict[str, Path]
     """The image an XML names in ``images`` (by its ``<filename>``, else the XML's name with an image suffix), or,
     given ``by_name`` (images anywhere below, by lower-case name), found there."""
     if by_name is not None:
-        return by_name.get(filename.lower()) or next(
-            (by_name[f"{stem}{suffix}".lower()] for suffix in IMAGE_SUFFIXES if f"{stem}{suffix}".lower() in by_name),
-            None,
-        )
+        names = [filename, *(f"{stem}{suffix}" for suffix in IMAGE_SUFFIXES)]
+        return next((by_name[name.lower()] for name in names if name and name.lower() in by_name), None)
     if filename and (images / filename).is_file():
         return images / filename
     for base in dict.fromkeys([Path(filename).stem if filename else stem, stem]):
@@ -219,7 +222,8 @@ def load(
             object of a class outside ``class_names``; the message names the files.
     """
     root = _voc_root(path)
-    beside = _annotations_beside_images(path) if root is None and not _paired_folders(path) else None
+    paired = _paired_folders(path) if root is None else []
+    beside = _annotations_beside_images(path) if root is None and not paired else None
     if root is not None:
         sources: list[tuple[str | None, Path, Path]] = [(None, root / ANNOTATIONS, root / IMAGES)]
         split_of = listed_splits(root / "ImageSets" / "Main")
@@ -227,7 +231,7 @@ def load(
         sources, split_of, root = [(None, *beside)], {}, path
         logger.info("%s: VOC annotations in %s for the images in %s", path, *(p.relative_to(path) for p in beside))
     else:
-        sources = [(split, folder, folder) for split, folder in _paired_folders(path)]
+        sources = [(split, folder, folder) for split, folder in paired]
         split_of = {}
         root = path
     if not sources:

@@ -386,17 +386,16 @@ def labelled_images(
             if file_suffix(image) in IMAGE_SUFFIXES and name_selected(image.name, include, exclude):
                 label = labels / image.relative_to(images).with_suffix(".txt")
                 if not label.is_file():  # images in sub-folders, their labels side by side (FracAtlas's
-                    by_name = _label_files_by_name(labels) if by_name is None else by_name  # Fractured/)
+                    by_name = _by_name(label_files(images, root)) if by_name is None else by_name  # Fractured/)
                     label = by_name.get(image.stem, label)
                 yield split, image, label
 
 
-def _label_files_by_name(labels: Path) -> dict[str, Path]:
-    """The label files anywhere under ``labels`` by their name without ``.txt``, names found once only."""
+def _by_name(files: Sequence[Path]) -> dict[str, Path]:
+    """``files`` by their name without suffix, the names found once only."""
     found: dict[str, list[Path]] = {}
-    for path in walk_tree(labels) if labels.is_dir() else ():
-        if path.suffix.lower() == LIST_SUFFIX and path.is_file():
-            found.setdefault(path.stem, []).append(path)
+    for path in files:
+        found.setdefault(path.stem, []).append(path)
     return {stem: paths[0] for stem, paths in found.items() if len(paths) == 1}
 
 
