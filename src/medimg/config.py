@@ -542,9 +542,11 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
         FitOptions(**options)
     except ValidationError as error:
         raise ConfigError(f"invalid option: {_problems(error)}") from error
-    for key, value in overrides.items():
-        if key in other_fields or key == "reasons":
+    aliases: dict[str, str] = getattr(plan_type, "FIELD_ALIASES", {})  # segmentation's input_size: patch_size
+    for given_key, value in overrides.items():
+        if given_key in other_fields or given_key == "reasons":
             continue
+        key = aliases.get(given_key, given_key)
         if key in known:
             value = _nested_given_whole(plan_type, key, value, known)
         if isinstance(value, dict) and any(k.startswith(f"{key}.") for k in known):

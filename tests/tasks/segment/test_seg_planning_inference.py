@@ -95,6 +95,19 @@ def test_overrides_are_validated() -> None:
         resolve_seg_plan(plan, {"loss": "l2"})
 
 
+def test_input_size_is_checked_as_the_patch_size_before_the_data_are_read() -> None:
+    """`medimg fit DATA --task segment --input-size 32` (fit --help offers it) stopped at "unknown plan field
+    'input_size'" before resolve_seg_plan could translate it; the Python API's Model(task='segment', input_size=)
+    too."""
+    from medimg import Model
+    from medimg.config import check_overrides
+
+    check_overrides(SegPlan, {"input_size": 32})
+    with pytest.raises(ConfigError, match="invalid value for patch_size"):
+        check_overrides(SegPlan, {"input_size": 0})
+    assert Model("unet", task="segment", input_size=48).plan_overrides == {"input_size": 48}
+
+
 @pytest.mark.parametrize("name", ["unet", "basicunet", "attention-unet", "segresnet"])
 def test_every_2d_network_segments_any_size(name: str) -> None:
     from medimg.tasks.segment.inference import sliding_window_probabilities

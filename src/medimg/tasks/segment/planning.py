@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from medimg.errors import ConfigError
 from medimg.planning.domain import TrainingDomain, domain_from_facts
@@ -123,6 +123,8 @@ class SegPlan(TrainingPlan):
     """How to preprocess, build, train and apply a segmentation network. Made by the planner, editable."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    #: other plans' names for this plan's fields: the network's input here is its training patch (``--input-size``)
+    FIELD_ALIASES: ClassVar[dict[str, str]] = {"input_size": "patch_size"}
 
     task: Literal["segment"] = "segment"
     in_channels: int = Field(1, ge=1, description="image channels the network sees")
@@ -154,7 +156,7 @@ class SegPlan(TrainingPlan):
     clip_high: float = Field(1.0, description="ct: clip bound (training 99.5 percentile)")
     norm_mean: float = Field(0.0, description="ct: global mean")
     norm_std: float = Field(1.0, gt=0, description="ct: global standard deviation")
-    patch_size: list[int] = Field(default_factory=lambda: [128, 128], description="training patch, per axis")
+    patch_size: list[PositiveInt] = Field(default_factory=lambda: [128, 128], description="training patch, per axis")
     network: Literal["unet", "basicunet", "attention-unet", "segresnet", "vnet"] = Field(
         "unet", description="MONAI network (see medimg.tasks.segment.networks)"
     )
@@ -221,7 +223,7 @@ def seg_plan_field_help() -> dict[str, str]:
 NULL_SWITCHES_OFF = ("field_of_view", "grad_clip_norm")
 
 #: classification plan fields the CLI passes that mean the same here.
-_ALIASES = {"input_size": "patch_size", "weights_path": None, "batch_size": "batch_size"}
+_ALIASES: dict[str, str | None] = {**SegPlan.FIELD_ALIASES, "weights_path": None}
 
 
 def resolve_seg_plan(planned: SegPlan, *layers: dict[str, Any] | None) -> SegPlan:
