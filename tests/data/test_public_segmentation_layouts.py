@@ -192,6 +192,63 @@ def test_patient_folders_of_slices_with_masks_are_segmentation_grouped_by_patien
     assert all(len(s) == 1 for s in sides.values())
 
 
+def _lgg_patients(folder: Path, count: int, slices: int = 3) -> None:
+    for p in range(count):
+        patient = folder / f"TCGA_CS_{4941 + p}_19960909"
+        for s in range(1, slices + 1):
+            _png(patient / f"{patient.name}_{s}.tif")
+            _png(patient / f"{patient.name}_{s}_mask.tif", (slice(2, 6), slice(2, 6)))
+
+
+def test_lgg_as_unpacked_groups_each_patient_folder_by_its_name_at_any_depth(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kaggle's LGG zip unpacks as ``kaggle_3m/<patient>/`` beside its nested copy
+    ``lgg-mri-segmentation/kaggle_3m/<patient>/``: the top folders (two) were taken for the patients, too few, so
+    slices were split one by one and 28 of 30 patients (and their copies) sat on both sides. A patient folder is
+    one patient wherever it lies; too few folders to be patients get a warning instead of silence."""
+    _lgg_patients(tmp_path / "lgg" / "kaggle_3m", 12)
+    _lgg_patients(tmp_path / "lgg" / "lgg-mri-segmentation" / "kaggle_3m", 12)
+    for root in (tmp_path / "lgg", tmp_path / "lgg" / "lgg-mri-segmentation"):
+        dataset = Dataset.load(root, task="segment")
+        patients = {c.patient_id for c in dataset.cases}
+        assert patients == {f"TCGA_CS_{4941 + p}_19960909" for p in range(12)}, root
+    _lgg_patients(tmp_path / "few" / "kaggle_3m", 4)
+    with caplog.at_level("WARNING"):
+        few = Dataset.load(tmp_path / "few", task="segment")
+    assert not any(c.patient_id for c in few.cases)
+    assert "too few to be taken for patients" in caplog.text and "patient_id" in caplog.text
+
+
+def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``images/copy03.png`` saved from ``images/case03.png`` (and its mask): split at random, 5 of 10 copies sat
+    on the other side from their original and the test Dice scored images trained on. Files of the same size that
+    differ stay apart."""
+    from medimg.data.splits import make_splits
+    from medimg.tasks.segment.task import SEGMENT
+
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        image = rng.integers(0, 255, (16, 16), dtype=np.uint8)
+        mask = np.zeros((16, 16), np.uint8)
+        mask[2 : 4 + i % 8, 3:9] = 255
+        for name in (f"case{i:02d}", *([f"copy{i:02d}"] if i < 10 else [])):
+            (tmp_path / "images").mkdir(exist_ok=True)
+            (tmp_path / "masks").mkdir(exist_ok=True)
+            Image.fromarray(image).save(tmp_path / "images" / f"{name}.bmp")  # every image file the same size
+            Image.fromarray(mask).save(tmp_path / "masks" / f"{name}.png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    with caplog.at_level("WARNING"):
+        cases = SEGMENT.split_cases(dataset)
+    assert "10 image file(s) are byte-for-byte copies" in caplog.text
+    assert sum(1 for c in cases if c.same_image) == 20
+    for seed in range(5):
+        side = make_splits(cases, seed=seed).assignment
+        assert all(side[f"images/copy{i:02d}.bmp"] == side[f"images/case{i:02d}.bmp"] for i in range(10))
+
+
 def test_pascal_voc_segmentation_folders_with_their_split_lists(tmp_path: Path) -> None:
     """VOC2012's and CVAT's "Segmentation mask" export: ``JPEGImages/`` + ``SegmentationClass/`` (palette PNGs),
     ``SegmentationObject/`` (instance ids, not the ground truth) and ``ImageSets/Segmentation/{train,val}.txt``.
@@ -233,7 +290,7 @@ def test_cvat_labelmap_names_the_classes_and_their_colours(tmp_path: Path) -> No
         (data / folder).mkdir(parents=True)
     (data / "labelmap.txt").write_text("# label:color_rgb:parts:actions\nbackground:0,0,0::\npolyp:250,50,83::\n")
     for i in range(10):
-        image = np.full((32, 32, 3), 40, np.uint8)
+        image = np.full((32, 32, 3), 40 + i, np.uint8)  # ten frames, not four and their copies
         mask = np.zeros((32, 32, 3), np.uint8)
         image[8 + i % 4 : 20 + i % 4, 8:20] = 200
         mask[8 + i % 4 : 20 + i % 4, 8:20] = (250, 50, 83)

@@ -733,18 +733,39 @@ def _attach_extra_masks(
 
 
 def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
-    """Cases below at least :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` folders that are neither role nor
-    split folders (``kaggle_3m/<patient>/<slices>``, ACDC's ``training/<patient>/<frames>``) get the folder as
-    their patient, so a split never puts one patient's slices on both sides; unchanged when no folder holds two
-    cases (KiTS: one case per folder) or the folders are too few to be patients."""
-    folder_of: dict[str, str] = {}
+    """Cases in folders that are neither role nor split folders (``kaggle_3m/<patient>/<slices>``, ACDC's
+    ``training/<patient>/<frames>``) get their folder as their patient, so a split never puts one patient's slices on
+    both sides. The folder is the one holding the case, by name, when at least
+    :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` such names hold two cases between them: so the same
+    patient folder in a wrapper (``lgg-mri-segmentation/kaggle_3m/<patient>``) or in a nested copy of the download
+    is one patient; else the top folder (``<patient>/<series>/<slices>``). Unchanged when no folder holds two cases
+    (KiTS: one case per folder); when the folders are too few to be patients, a warning says how to give them."""
+    kept_of: dict[str, list[str]] = {}
     for case in cases:
         parts = case.image.relative_to(root).parts[:-1]
         kept = [p for p in parts if normalise_split(p) is None and folder_role(p) is None]
         if kept:
-            folder_of[case.case_id] = kept[0]
-    sizes = Counter(folder_of.values())
-    if len(sizes) < MIN_FOLDER_GROUPS or max(sizes.values()) < 2:
+            kept_of[case.case_id] = kept
+    few = 0
+    for level in (-1, 0):  # the folder holding the case, by name; then the top folder
+        folder_of = {case_id: kept[level] for case_id, kept in kept_of.items()}
+        sizes = Counter(folder_of.values())
+        if not sizes or max(sizes.values()) < 2:
+            continue
+        if len(sizes) >= MIN_FOLDER_GROUPS:
+            break
+        few = max(few, len(sizes))
+    else:
+        if few > 1:
+            logger.warning(
+                "%s: %d case(s) lie in %d folders (e.g. %s), too few to be taken for patients; if one patient's "
+                "slices or images sit in one folder, the split may put them on both sides: give a CSV manifest "
+                "(image,mask,patient_id) so each patient stays on one side",
+                root,
+                len(kept_of),
+                few,
+                "/".join(next(iter(kept_of.values()))),
+            )
         return cases
     logger.info(
         "%s: cases grouped by their patient folder (%d folders, e.g. %s): one folder's cases never straddle "

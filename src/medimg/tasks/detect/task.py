@@ -127,7 +127,9 @@ class DetectTask:
         return dataset
 
     def split_cases(self, dataset: Any) -> list[Case]:
-        return list(dataset.cases)
+        from medimg.data.identical_files import mark_identical_files
+
+        return mark_identical_files(dataset.cases, getattr(dataset, "root", None))
 
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
         """Image and box sizes from the annotations, intensities from a sample; the cases are read in ``setup``."""

@@ -62,7 +62,9 @@ class SegmentTask:
         return SegmentationDataset.load(path, **options)
 
     def split_cases(self, dataset: Any) -> list[Case]:
-        return [c.as_case() for c in dataset.cases]
+        from medimg.data.identical_files import mark_identical_files
+
+        return mark_identical_files([c.as_case() for c in dataset.cases], getattr(dataset, "root", None))
 
     def fingerprint(self, dataset: Any, train_cases: Sequence[Any], options: FitOptions) -> tuple[BaseModel, Any]:
         """Two passes over the training cases (the label encoding needs every mask's values before the labels can

@@ -1,0 +1,105 @@
+"""Image files that are byte-for-byte copies of each other (an archive's nested copy of the download: Kaggle's LGG
+set unpacks as ``kaggle_3m/`` beside ``lgg-mri-segmentation/kaggle_3m/``; a case saved twice under two names):
+:func:`mark_identical_files` gives each set of copies one ``same_image`` key, so a split medimg makes keeps them on
+one side, as it keeps a patient's images. Split at random, a test image's copy sat in training and the test score
+measured images already trained on.
+
+Only files of the same size are compared, first by their first and last 64 KiB, then whole, so data without
+copies costs one ``stat`` per file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from medimg.data.case import Case
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["identical_file_groups", "mark_identical_files"]
+
+#: bytes read from each end of a file for the first comparison
+_END_BYTES = 64 * 1024
+
+
+def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
+    """The groups of two or more of ``paths`` (each taken once) whose files hold the same bytes, in the order the
+    paths come; a file that cannot be read is in no group (reading it for training reports it)."""
+    by_size: dict[int, list[Path]] = defaultdict(list)
+    for path in dict.fromkeys(paths):
+        try:
+            by_size[os.stat(path).st_size].append(path)
+        except OSError:
+            continue
+    groups: list[list[Path]] = []
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        for same_ends in _grouped(same_size, _ends_digest):
+            groups.extend(_grouped(same_ends, _whole_digest))
+    return groups
+
+
+def _grouped(paths: Sequence[Path], digest: Callable[[Path], str | None]) -> list[list[Path]]:
+    """``paths`` grouped by ``digest`` (groups of two or more; unreadable files left out)."""
+    by_digest: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        key = digest(path)
+        if key is not None:
+            by_digest[key].append(path)
+    return [group for group in by_digest.values() if len(group) > 1]
+
+
+def _ends_digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_END_BYTES)
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - _END_BYTES))
+            return hashlib.sha1(head + handle.read(_END_BYTES)).hexdigest()
+    except OSError:
+        return None
+
+
+def _whole_digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha1").hexdigest()
+    except OSError:
+        return None
+
+
+def mark_identical_files(cases: Sequence[Case], root: Path | None = None) -> list[Case]:
+    """``cases`` with one ``same_image`` key on the cases whose image files are copies of each other (two cases of
+    one file, the sections of a stack, are not copies); a warning names an example and the count. The data's own
+    split is left as it is (``check`` reports copies across it)."""
+    groups = identical_file_groups(c.path for c in cases if c.path is not None)
+    if not groups:
+        return list(cases)
+    key_of = {path: f"file-copy:{group[0]}" for group in groups for path in group}
+    first = groups[0]
+    where = f"{root}: " if root is not None else ""
+    logger.warning(
+        "%s%d image file(s) are byte-for-byte copies of another (%d set(s), e.g. %s and %s): each set kept on one "
+        "side of the split medimg makes; if the data holds a second copy of itself (an archive's nested folder), "
+        "point medimg at one copy or leave the other out with --exclude",
+        where,
+        sum(len(g) for g in groups) - len(groups),
+        len(groups),
+        _shown(first[0], root),
+        _shown(first[1], root),
+    )
+    return [
+        dataclasses.replace(c, same_image=c.same_image or key_of[c.path])
+        if c.path is not None and c.path in key_of
+        else c
+        for c in cases
+    ]
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    return str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
