@@ -32,6 +32,11 @@ from medimg.data.splits import make_splits
         ("20051020_00001_0100_PP.png", None),  # no counter at the end
         ("1.2.826.0.1.3680043.8.498.1.png", None),  # a UID: one part
         ("acne-cystic-12.jpg", None),
+        # the NIH malaria cells: the slide (patient) before a camera's IMG_<date>_<time>; each photo was one group
+        ("C100P61ThinF_IMG_20150918_144104_cell_162.png", "c100p61thinf"),
+        ("C100P61ThinF_IMG_20150918_150041_cell_8.png", "c100p61thinf"),
+        ("C1_thinF_IMG_20150604_104722_cell_9.png", "c1-thinf"),
+        ("IMG_20150604_104722_1.jpg", "20150604-104722"),  # no slide before IMG: the name as before
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:

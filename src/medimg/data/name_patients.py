@@ -7,7 +7,8 @@ Public sets often put the patient in each image's name and nowhere else: Kermany
 recall of a patient already seen. :func:`group_by_name_patient` takes a name's key, the name without its last
 part when that part is an image counter (digits) or a side (``left``/``right``, ``L``/``R``, ``OD``/``OS``) and
 without a first word of letters alone before an id (OCT2017's finding: ``CNV-1016042`` and ``DME-1016042`` are
-one patient, their images in two class folders), or,
+one patient, their images in two class folders) and without a camera's ``IMG_<date>_<time>`` after the patient's
+slide (the NIH malaria cells' ``C100P61ThinF_IMG_20150918_144104_cell_162.png``), or,
 where a part names the person (``person1000``, ``patient_12``), that part alone (Kermany's ``person1000_bacteria_2931``
 and ``person1000_virus_1681`` are one child), and uses the keys as patients when they look like patient ids:
 
@@ -59,7 +60,9 @@ _PERSON_WORDS = frozenset({"person", "patient", "subject"})
 def name_key(name: str) -> str | None:
     """The patient part of a file name (see the module doc), or ``None``: ``CNV-1016042-1.jpeg`` -> ``1016042``
     (OCT2017 names an image ``<finding>-<patient>-<image>``: ``NORMAL-1016042-2.jpeg`` is the same patient),
-    ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left)."""
+    ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left); a camera's ``IMG`` part and what
+    follows it are about the photograph (the NIH malaria cells' ``C100P61ThinF_IMG_20150918_144104_cell_162.png``
+    -> ``c100p61thinf``: each patient's slide was photographed many times)."""
     stem = name.split(".", 1)[0]
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
     if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
@@ -69,6 +72,9 @@ def name_key(name: str) -> str | None:
         if _PERSON_PART.fullmatch(joined):
             return joined.lower()
     kept = parts[:-1]
+    lowered = [p.lower() for p in kept]
+    if "img" in lowered[1:]:  # a camera's IMG_<date>_<time> after the slide (the malaria cells' C100P61ThinF_IMG_...)
+        kept = kept[: lowered.index("img", 1)]
     if len(kept) > 1 and kept[0].isalpha() and any(ch.isdigit() for ch in "".join(kept[1:])):
         kept = kept[1:]  # a word before the id names the finding, not the patient (OCT2017's CNV-, DME-, NORMAL-)
     key = "-".join(kept).lower()
