@@ -326,6 +326,49 @@ def test_the_label_csv_is_picked_among_several(tmp_path: Path, kind: str) -> Non
     assert len(dataset) == 6 and len(dataset.class_names) == 2
 
 
+def test_two_label_tables_beside_the_image_folders_are_named_not_skipped(tmp_path: Path) -> None:
+    """Kaggle's resized diabetic retinopathy set: ``resized_train/resized_train/`` and
+    ``resized_train_cropped/resized_train_cropped/`` beside ``trainLabels.csv`` and ``trainLabels_cropped.csv``.
+    Neither table could be chosen, so the folders were read as two classes ("cropped or not"), status OK."""
+    rows = ["image,level"]
+    for i in range(6):
+        for folder in ("resized_train", "resized_train_cropped"):
+            _image(tmp_path / folder / folder / f"{i}_left.jpeg", 20 * i + len(folder))
+        rows.append(f"{i}_left,{i % 2}")
+    (tmp_path / "trainLabels.csv").write_text("\n".join(rows) + "\n")
+    cropped = [",Unnamed: 0,image,level", *(f"{k},{k},{row}" for k, row in enumerate(rows[1:]))]
+    (tmp_path / "trainLabels_cropped.csv").write_text("\n".join(cropped) + "\n")
+    with pytest.raises(DatasetError, match=r"2 label tables \(trainLabels.csv, trainLabels_cropped.csv\)"):
+        Dataset.load(tmp_path)
+    (tmp_path / "trainLabels_cropped.csv").unlink()  # one table: read through it, its names found twice named
+    with pytest.raises(DatasetError, match="several files have this name"):
+        Dataset.load(tmp_path)
+
+
+def test_eyepacs_as_kaggle_ships_it_with_its_sample_folder(tmp_path: Path) -> None:
+    """Kaggle's diabetic retinopathy download: ``train/``, ``test/`` and ``sample/`` (copies of a few training
+    images) beside ``trainLabels.csv`` and ``sampleSubmission.csv``. Before: "split folders beside other folders
+    (sample)" and "has no class sub-folders", the table never named. A name found twice in differently named
+    folders still stops the read unless the files are the same bytes."""
+    rows = ["image,level"]
+    for i in range(8):
+        _image(tmp_path / "train" / f"{10 + i}_left.jpeg", 20 * i)
+        rows.append(f"{10 + i}_left,{i % 3}")
+    for i in range(3):
+        (tmp_path / "sample").mkdir(exist_ok=True)
+        (tmp_path / "sample" / f"{10 + i}_left.jpeg").write_bytes(
+            (tmp_path / "train" / f"{10 + i}_left.jpeg").read_bytes()
+        )
+        _image(tmp_path / "test" / f"{90 + i}_left.jpeg", 7 * i)
+    (tmp_path / "trainLabels.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "sampleSubmission.csv").write_text("image,level\n90_left,0\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1", "2"] and len(dataset) == 8
+    _image(tmp_path / "sample" / "11_left.jpeg", 255)  # another image of that name: which one is meant?
+    with pytest.raises(DatasetError, match="several files have this name"):
+        Dataset.load(tmp_path)
+
+
 def test_pad_ufes_20_metadata(tmp_path: Path) -> None:
     """PAD-UFES-20 (smartphone skin lesions): ``images/imgs_part_1/`` + ``metadata.csv`` with ``img_id`` and
     ``diagnostic``, patients in ``patient_id``."""

@@ -142,6 +142,7 @@ def load(
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder: the class-folder layout needs {root}/<class name>/<image files>")
     base = data_folder(root)  # below an archive's wrapper folder
+    _refuse_label_tables_beside(root)
     left_out = _nested_copies(base)  # folders that are no classes: nested copies, then images without labels
     subdirs = sorted(p for p in base.iterdir() if visible_dir(p) and p not in left_out)
     split_dirs = {p: normalise_split(p.name) for p in subdirs}
@@ -418,6 +419,26 @@ def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
             below += subs
         level = below
     return None
+
+
+def _refuse_label_tables_beside(root: Path) -> None:
+    """Several label tables at the top of ``root`` that each could label its image folders (Kaggle's resized
+    diabetic retinopathy set: ``trainLabels.csv`` and ``trainLabels_cropped.csv`` beside ``resized_train/`` and
+    ``resized_train_cropped/``): the folders read as classes trained "cropped or not", exit 0.
+
+    Raises:
+        DatasetError: naming the tables and how to give one.
+    """
+    from medimg.data.layouts.csv_manifest import folder_manifest_candidates
+
+    tables = folder_manifest_candidates(root)
+    if len(tables) > 1:
+        folders = sorted(p.name for p in root.iterdir() if visible_dir(p))
+        raise DatasetError(
+            f"{root} holds {len(tables)} label tables ({', '.join(t.name for t in tables)}), each naming images, "
+            f"beside folders that would otherwise be read as classes ({', '.join(folders)}); "
+            f"medimg cannot tell which table labels the images: give the one you mean (medimg fit {tables[0]})"
+        )
 
 
 def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]], root: Path) -> list[Case]:

@@ -432,8 +432,8 @@ class _FilesByName:
     with leading zeros (``17`` or ``17.0`` -> ``00017.png``, ``00017/``): spreadsheets drop the zeros of an id
     column, pandas writes a column of ids with gaps as floats. Built on first use. A name found twice is ambiguous
     and not used, unless ``select`` (the ``--include``/``--exclude`` patterns) keeps one of the files, or the files
-    are copies of one another in folders named alike but for letter case (Kaggle's HAM10000 ships
-    ``HAM10000_images_part_1/`` and ``ham10000_images_part_1/``): the first is used and counted in ``copies``."""
+    are copies of one another (Kaggle's HAM10000 ships ``HAM10000_images_part_1/`` and ``ham10000_images_part_1/``;
+    its diabetic retinopathy set a ``sample/`` of training images): the first is used and counted in ``copies``."""
 
     def __init__(self, base: Path, select: Callable[[Path], bool] | None = None) -> None:
         self.base = base
@@ -489,18 +489,12 @@ class _FilesByName:
 
 
 def _copies(paths: list[Path]) -> bool:
-    """Whether ``paths`` are one file's copies in folders named alike but for letter case (same size, same bytes)."""
-    first = str(paths[0]).lower()
-    if any(str(p).lower() != first for p in paths[1:]):
-        return False
-    try:
-        size = paths[0].stat().st_size
-        if any(p.stat().st_size != size for p in paths[1:]):
-            return False
-        content = paths[0].read_bytes()
-        return all(p.read_bytes() == content for p in paths[1:])
-    except OSError:
-        return False
+    """Whether ``paths`` are one file's copies (same bytes): HAM10000's ``HAM10000_images_part_1/`` beside
+    ``ham10000_images_part_1/``, Kaggle's diabetic retinopathy ``sample/`` of training images beside ``train/``."""
+    from medimg.data.identical_files import identical_file_groups
+
+    groups = identical_file_groups(paths)
+    return len(groups) == 1 and len(groups[0]) == len(set(paths))
 
 
 #: the most leading folders dropped from a manifest's relative path to find its file under the manifest's folder
@@ -572,8 +566,8 @@ class ManifestFiles:
             )
         if self.by_name.copies:
             logger.info(
-                "%s: %d row(s) name a file kept twice, in folders named alike but for letter case (identical copies): "
-                "the first copy is read",
+                "%s: %d row(s) name a file kept twice or more, byte for byte the same (a sample or a second copy of "
+                "the images): the first copy is read",
                 manifest,
                 self.by_name.copies,
             )

@@ -714,21 +714,30 @@ def folder_manifest(path: Path) -> Path | None:
     container (or those cases) and one CSV or workbook at the top has a path column and a label column (or one-hot
     label columns); among several, box lists, Kaggle submissions, files without a label column and then files not
     named for labels are left out in turn."""
+    candidates = folder_manifest_candidates(path)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def folder_manifest_candidates(path: Path) -> list[Path]:
+    """The label tables :func:`folder_manifest` chooses among, left after its rules: one, or several it cannot tell
+    apart (Kaggle's resized diabetic retinopathy set: ``trainLabels.csv`` beside ``trainLabels_cropped.csv``, each
+    naming the images of one of its folders), or none."""
     if not path.is_dir():
-        return None
+        return []
     from medimg.io.formats import is_image_file
 
     subdirs = [p for p in path.iterdir() if visible_dir(p)]
     words = [set(re.split(r"[^a-z]+", d.name.lower())) for d in subdirs]
-    # folders of images, of a split, or of masks beside them (HAM10000's segmentations_lesion_tschandl/)
-    container_words = CONTAINER_WORDS | MASK_FOLDER_WORDS
+    # folders of images, of a split, or of masks beside them (HAM10000's segmentations_lesion_tschandl/), or a
+    # competition's sample of its images (Kaggle's diabetic retinopathy: sample/ beside train/ and test/)
+    container_words = CONTAINER_WORDS | MASK_FOLDER_WORDS | {"sample"}
     containers = all(w & container_words or any(normalise_split(x) for x in w if x) for w in words)
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
     images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:
-        return None
+        return []
     if images_in is not None and not any(is_image_file(p) for p in images_in.iterdir() if p.is_file()):
-        return None  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
+        return []  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
     tables = [*sorted(path.iterdir()), *(t for folder in _label_folders(subdirs) for t in sorted(folder.iterdir()))]
@@ -744,7 +753,7 @@ def folder_manifest(path: Path) -> Path | None:
     ):
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled
-    return labelled[0] if len(labelled) == 1 else None
+    return labelled
 
 
 def _below_wrappers(folder: Path, depth: int = 2) -> Path:
