@@ -249,6 +249,30 @@ def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(
         assert all(side[f"images/copy{i:02d}.bmp"] == side[f"images/case{i:02d}.bmp"] for i in range(10))
 
 
+def test_mosmed_images_mostly_without_masks_are_warned_of_with_their_class_folders(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MosMedData: ``studies/CT-0/``...``CT-4/study_NNNN.nii.gz`` (the severity classes), with masks for a few CT-1
+    studies in ``masks/study_NNNN_mask.nii.gz``. Read as segmentation, 95% of the studies were dropped on an INFO
+    line that ``-q`` hides; now a warning names the class folders' parent to classify."""
+    import nibabel as nib
+
+    for i in range(10):
+        study = tmp_path / "studies" / f"CT-{i % 5}" / f"study_{i + 1:04d}.nii.gz"
+        study.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(np.full((6, 6, 3), i, np.int16), np.eye(4)), study)
+        if i % 5 == 1:
+            (tmp_path / "masks").mkdir(exist_ok=True)
+            mask = np.zeros((6, 6, 3), np.uint8)
+            mask[1:3, 1:3] = 1
+            nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / "masks" / f"study_{i + 1:04d}_mask.nii.gz")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 2 and len(dataset.unlabelled) == 8
+    assert "8 of 10 images have no mask" in caplog.text
+    assert f"medimg fit {tmp_path / 'studies'}" in caplog.text
+
+
 def test_pascal_voc_segmentation_folders_with_their_split_lists(tmp_path: Path) -> None:
     """VOC2012's and CVAT's "Segmentation mask" export: ``JPEGImages/`` + ``SegmentationClass/`` (palette PNGs),
     ``SegmentationObject/`` (instance ids, not the ground truth) and ``ImageSets/Segmentation/{train,val}.txt``.

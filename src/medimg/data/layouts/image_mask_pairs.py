@@ -56,7 +56,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from medimg.data.case import SegCase, normalise_split
@@ -441,10 +441,35 @@ def load(
             raise DatasetError(message)
         logger.warning(message + "; they are skipped")
     if dataset.unlabelled:
-        logger.info(
-            "%d image(s) have no mask and are not used (e.g. %s)", len(dataset.unlabelled), dataset.unlabelled[0]
-        )
+        _say_images_without_masks(dataset.unlabelled, len(dataset.cases), root)
     return dataset
+
+
+def _say_images_without_masks(unlabelled: Sequence[str], paired: int, root: Path) -> None:
+    """An INFO line for the images without a mask (a challenge's test images); a warning when they outnumber the
+    images with one (MosMedData: 50 of 1,110 CT studies have masks, the rest sit in the class folders
+    ``studies/CT-0/``...``CT-4/``), naming the folder of those folders to classify (``medimg fit DATA/studies``)."""
+    if len(unlabelled) <= paired:
+        logger.info("%d image(s) have no mask and are not used (e.g. %s)", len(unlabelled), unlabelled[0])
+        return
+    folders = {PurePosixPath(name).parent for name in unlabelled}
+    parents = {folder.parent for folder in folders}
+    classes = ""
+    if len(folders) >= 2 and len(parents) == 1 and str(next(iter(parents))) != ".":
+        shown = ", ".join(sorted(folder.name for folder in folders)[:5])
+        classes = (
+            f"; they lie in {len(folders)} folders ({shown}): if those are classes, classify them with "
+            f"medimg fit {root / str(next(iter(parents)))}"
+        )
+    logger.warning(
+        "%s: %d of %d images have no mask and are not used (e.g. %s): the segmentation trains on the %d with masks%s",
+        root,
+        len(unlabelled),
+        len(unlabelled) + paired,
+        unlabelled[0],
+        paired,
+        classes,
+    )
 
 
 # --------------------------------------------------------------------------------------------- roles and keys
