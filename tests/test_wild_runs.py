@@ -88,6 +88,20 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
         report = Model.load(tmp_path / "run").evaluate(other, split="test", out_dir=tmp_path / "hospital2_report")
     assert report.metrics["n"] == len(Dataset.load(other)) and "training or validation images" not in caplog.text
 
+    # the training images copied under other names (a copy of the training folder; a folder inside the data):
+    # scored as an external set with no word, before
+    renamed = tmp_path / "renamed_copy"
+    for cls in Dataset.load(phantom_dir).class_names:
+        (renamed / cls).mkdir(parents=True)
+        for image in (phantom_dir / cls).glob("*.png"):
+            (renamed / cls / f"copy_{image.name}").write_bytes(image.read_bytes())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        Model.load(tmp_path / "run").evaluate(renamed, split="test", out_dir=tmp_path / "renamed_report")
+    assert f"{learnt} of the {len(saved)} images of {renamed} are this run's training or validation images, byte " in (
+        caplog.text
+    )
+
     # arrays name their images by position: new arrays of the same size are not the training data
     x, y = _arrays()
     arrays = Model("simple-cnn", progress=False).fit(x, y, epochs=1, run_dir=tmp_path / "arrays_run")

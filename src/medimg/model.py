@@ -1166,6 +1166,7 @@ class Model:
         names = {c.case_id.casefold() for c in dataset.cases}
         learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
         if not learnt:
+            _warn_copies_of_training_images(dataset, original, run.read_json("splits.json").get("assignment") or {})
             return False
         same = self._same_files(dataset, original, learnt)
         if same is False:  # the same names, other pictures: an external set
@@ -1291,6 +1292,27 @@ def _list_unreadable_classes_files(dataset: Any, unreadable: Sequence[dict[str, 
     listed = [f"{path} ({reason_of[path]})" for path in files if path in reason_of]
     more = f"; and {len(listed) - shown} more" if len(listed) > shown else ""
     logger.warning("unreadable image(s) of %s: %s%s", ", ".join(names), "; ".join(listed[:shown]), more)
+
+
+def _warn_copies_of_training_images(dataset: Any, original: Path, assignment: dict[str, str]) -> None:
+    """Warn when images of an evaluation set named unlike the run's training images are those images: a copy of the
+    training folder (``ext/NORMAL/x.jpeg`` copied from ``train/NORMAL/x.jpeg``) or a folder inside the training data
+    (``chest_xray/train``); their scores are optimistic and nothing said so. Only files of the same size are read."""
+    from medimg.data.identical_files import copies_among
+
+    learnt = [original / case_id for case_id, part in assignment.items() if part in ("train", "val")]
+    given = [path for path in map(_case_file, dataset.cases) if path is not None]
+    pairs = copies_among(given, [path for path in learnt if path.is_file()])
+    if pairs:
+        logger.warning(
+            "%d of the %d images of %s are this run's training or validation images, byte for byte (e.g. %s is "
+            "%s): their scores are optimistic",
+            len(pairs),
+            len(given),
+            dataset.root,
+            pairs[0][0],
+            pairs[0][1],
+        )
 
 
 def _case_file(case: Any) -> Path | None:

@@ -21,7 +21,7 @@ from medimg.data.case import Case
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["identical_file_groups", "mark_identical_files"]
+__all__ = ["copies_among", "identical_file_groups", "mark_identical_files"]
 
 #: bytes read from each end of a file for the first comparison
 _END_BYTES = 64 * 1024
@@ -103,3 +103,19 @@ def mark_identical_files(cases: Sequence[Case], root: Path | None = None) -> lis
 
 def _shown(path: Path, root: Path | None) -> str:
     return str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
+
+
+def copies_among(candidates: Sequence[Path], reference: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """``(candidate, reference file)`` for each of ``candidates`` that is one of ``reference`` (the same file under
+    another name for its folder: a sub-folder of the training data) or holds the same bytes as one (a copy of the
+    training images): what an evaluation set shares with a run's training data."""
+    known = {path.resolve(): path for path in reference}
+    pairs = [(path, known[path.resolve()]) for path in candidates if path.resolve() in known]
+    taken = {path for path, _ in pairs}
+    others = [path for path in candidates if path not in taken]
+    referenced = set(reference)
+    for group in identical_file_groups([*others, *reference]):
+        originals = [path for path in group if path in referenced]
+        if originals:
+            pairs.extend((path, originals[0]) for path in group if path not in referenced)
+    return pairs
