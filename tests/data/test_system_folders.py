@@ -69,6 +69,30 @@ def test_split_folders_beside_a_nested_copy_are_the_data(tmp_path: Path) -> None
     assert len(dataset.cases) == 6
 
 
+def test_predicting_a_kaggle_folder_leaves_its_nested_copy_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`medimg predict RUN chest_xray` predicted every image twice, once under ``chest_xray/chest_xray/``, while
+    check, fit and evaluate leave that copy out; the malaria set's ``cell_images/cell_images/`` the same. A folder
+    named like its parent that is not a copy (other sub-folders) is predicted."""
+    data = tmp_path / "chest_xray"
+    for root in (data, data / "chest_xray"):
+        for split in ("train", "test"):
+            for cls in ("NORMAL", "PNEUMONIA"):
+                _png(root / split / cls / "a.png", 1)
+    cells = tmp_path / "cell_images"
+    for root in (cells, cells / "cell_images"):
+        for cls in ("Parasitized", "Uninfected"):
+            _png(root / cls / "C1_thinF_IMG_1_cell_1.png", 2)
+    with caplog.at_level("WARNING"):
+        assert len(expand_inputs([data])) == 4 and len(expand_inputs([cells])) == 2
+    assert "chest_xray/ holds the same folders as its siblings" in caplog.text
+    assert len(expand_inputs([data / "chest_xray"])) == 4  # named: predicted
+    _png(tmp_path / "scans" / "scans" / "day2" / "b.png")  # named like its parent, other folders inside: no copy
+    _png(tmp_path / "scans" / "day1" / "a.png")
+    assert len(expand_inputs([tmp_path / "scans"])) == 2
+
+
 def test_a_class_named_test_stays_a_class(tmp_path: Path) -> None:
     for cls in ("test", "control"):
         _png(tmp_path / cls / "a.png", 1)

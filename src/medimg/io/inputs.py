@@ -104,7 +104,7 @@ def expand_inputs(
                     f"{path} holds no image files (PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MetaImage, NRRD, .npy, or "
                     ".npz / .h5 arrays)"
                 )
-            found = _without_dataset_masks(found, path)
+            found = _without_nested_copies(_without_dataset_masks(found, path), path)
             # a pattern holding a '/' matches the path inside the folder given (--exclude 'masks/*')
             selected = [p for p in found if path_selected(p, includes, excludes, path)]
             if not selected:
@@ -120,6 +120,40 @@ def expand_inputs(
         else:
             raise DatasetError(f"{path} does not exist: check the path (a typo, or a folder not mounted?)")
     return files
+
+
+def nested_copies(folders: Iterable[Path]) -> set[Path]:
+    """Among ``folders`` (the folders of a tree), each named like its parent whose own sub-folders all have a
+    sibling of that name beside it: the nested copy of the data Kaggle's archives carry (``chest_xray/chest_xray/``
+    holding ``train/``, ``test/``, ``val/`` beside ``chest_xray/train/``...; the malaria set's
+    ``cell_images/cell_images/Parasitized/`` beside ``cell_images/Parasitized/``). Names compare case-folded."""
+    children: dict[Path, set[str]] = {}
+    given = set(folders)
+    for folder in given:
+        children.setdefault(folder.parent, set()).add(folder.name.casefold())
+    return {
+        folder
+        for folder in given
+        if folder.name.casefold() == folder.parent.name.casefold()
+        and children.get(folder)
+        and children[folder] <= children[folder.parent] - {folder.name.casefold()}
+    }
+
+
+def _without_nested_copies(files: list[Path], root: Path) -> list[Path]:
+    """``files`` found in ``root`` without those of a nested copy of the data (:func:`nested_copies`): predicted
+    twice before, once under each path (a warning names the copy)."""
+    folders = {parent for f in files for parent in f.parents if parent.is_relative_to(root) and parent != root}
+    copies = nested_copies(folders | {root})
+    if not copies:
+        return files
+    logger.warning(
+        "%s: %s holds the same folders as its siblings (a nested copy of the data, as Kaggle's archives carry): its "
+        "images are left out, not predicted twice; name the folder to predict it",
+        root,
+        ", ".join(f"{_relative_folder(c, root)}/" for c in sorted(copies)),
+    )
+    return [f for f in files if not any(f.is_relative_to(c) for c in copies)]
 
 
 #: the mask folders of a Medical Segmentation Decathlon / nnU-Net dataset -> the image folders found beside them

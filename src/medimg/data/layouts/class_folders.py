@@ -363,13 +363,12 @@ def _nested_copies(base: Path) -> set[Path]:
     """Sub-folders of ``base`` named like it that hold the same class folders as their siblings: the nested copy of
     the data Kaggle's archives carry (the malaria set's ``cell_images/cell_images/Parasitized/`` beside
     ``cell_images/Parasitized/``); read as a class, every image would be in two classes. Left out, with a warning."""
+    from medimg.io.inputs import nested_copies
+
     subdirs = [p for p in base.iterdir() if visible_dir(p)]
-    names = {p.name.lower() for p in subdirs}
-    copies = set()
-    for folder in subdirs:
-        inside = {p.name.lower() for p in folder.iterdir() if visible_dir(p)}
-        if folder.name.lower() == base.name.lower() and inside and inside <= names - {folder.name.lower()}:
-            copies.add(folder)
+    named_like = [folder for folder in subdirs if folder.name.lower() == base.name.lower()]
+    inside = [p for folder in named_like for p in folder.iterdir() if visible_dir(p)]
+    copies = {folder for folder in nested_copies([*subdirs, *inside]) if folder.parent == base}
     if copies:
         logger.warning(
             "%s: %s holds the same class folders as its siblings (a nested copy of the data, as Kaggle's archives "
