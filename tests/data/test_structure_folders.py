@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medimg import Dataset
@@ -47,6 +48,27 @@ def test_idrid_structure_folders_are_classes(tmp_path: Path) -> None:
     rows = [int(dataset.read(dataset.cases[0]).mask[0, 4 * k + 1, 3]) for k in range(3)]
     assert rows == [2, 1, 3]  # microaneurysms, haemorrhages, optic disc by their rows
     assert int(dataset.read(dataset.cases[1]).mask[0, 5, 3]) == 0  # image 2 has no haemorrhage
+
+
+def test_overlapping_structures_are_warned_of_naming_what_each_loses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """IDRiD's optic disc drawn over a haemorrhage: one label map keeps the later structure's class there, and the
+    haemorrhage's pixels were lost without a word (check said OK)."""
+    root = write_idrid(tmp_path / "idrid")
+    disc = root / "A. Segmentation" / "2. All Segmentation Groundtruths" / "a. Training Set" / "5. Optic Disc"
+    red = np.zeros((16, 20, 3), np.uint8)
+    red[4:12, 2:9, 0] = 255  # rows 4..7 are the haemorrhage's (structure 1), 8..11 the disc's own
+    Image.fromarray(red).save(disc / "IDRiD_01_OD.tif")
+    dataset = Dataset.load(root)
+    with caplog.at_level("WARNING"):
+        mask = dataset.read(dataset.cases[0]).mask
+    assert int(mask[0, 5, 3]) == 3  # the disc's class, as before
+    assert "IDRiD_01_OD.tif overlaps other structure masks of its image (28 of IDRiD_01_HE.tif pixels)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        dataset.read(dataset.cases[2])  # no overlap
+    assert "overlaps" not in caplog.text
 
 
 def test_jsrt_scr_masks_and_montgomery_parts(tmp_path: Path) -> None:

@@ -771,8 +771,9 @@ def read_case_mask(
 def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> np.ndarray:
     """One ``(1, *spatial)`` label map from ``case.structures``: each file's foreground (any channel above 0; above
     127 in a JPEG, whose compression leaves faint values around a mask's edges) takes its structure's value; where
-    two overlap, the later one (by name) wins."""
+    two overlap, the later one (by name) wins, and a warning (once per folder) says which lost how many pixels."""
     labels: np.ndarray | None = None
+    source: dict[int, Path] = {}
     for value, path in case.structures:
         foreground = read(path).max(axis=0) > (127 if path.suffix.lower() in (".jpg", ".jpeg") else 0)
         if labels is None:
@@ -782,9 +783,31 @@ def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> n
                 f"structure mask {path} has size {foreground.shape} but {case.structures[0][1].name} beside it has "
                 f"{labels.shape}: every structure mask of {case.image.name} must have the image's size"
             )
+        covered = labels[foreground]
+        if covered.any():
+            _note_structures_overlap(path, source, covered)
         labels[foreground] = value
+        source[value] = path
     assert labels is not None
     return labels[None]
+
+
+def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.ndarray) -> None:
+    """Warn (once per folder of ``path``) that ``path``'s structure covers pixels of earlier structures of its image
+    (IDRiD's optic disc over its haemorrhages and exudates): one label map keeps one class a pixel, the later's."""
+    lost = {int(v): int(n) for v, n in zip(*np.unique(covered[covered > 0], return_counts=True), strict=True)}
+    shown = ", ".join(f"{n} of {source[v].name}" for v, n in lost.items() if v in source)
+    _warn_once_per_folder(
+        path.parent,
+        "%s overlaps other structure masks of its image (%s pixels): a label map holds one class a pixel, so the "
+        "class of %s/ is trained there and the others lose those pixels; the other masks in %s are read the same "
+        "way. To train an overlapped structure whole, train it alone (--exclude '%s/*' leaves this one out)",
+        path,
+        shown,
+        path.parent.name,
+        path.parent,
+        path.parent.name,
+    )
 
 
 #: two masks of one image whose foregrounds overlap by more than this share of the smaller one annotate the same
