@@ -70,6 +70,31 @@ def test_plan_keeps_a_plan_json_the_user_edited(phantom_dir: Path, tmp_path: Pat
     assert json.loads((out / "plan.json").read_text()) == edited
 
 
+def test_plan_fingerprints_the_images_fit_trains_on_not_the_masks_among_them(phantom_dir: Path, tmp_path: Path) -> None:
+    """BUSI ships ``benign (1)_mask.png`` beside ``benign (1).png`` in its class folders: fit leaves the masks out
+    (by their content), but `medimg plan` fingerprinted them as training images (30 cases for 14, and the channels
+    of the masks), so its plan was not the plan fit makes."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    clean = tmp_path / "clean"
+    shutil.copytree(phantom_dir, clean)
+    for cls in ("normal", "lesion"):
+        for image in sorted((phantom_dir / cls).glob("*.png"))[:10]:
+            pixels = np.asarray(Image.open(image))
+            mask = np.where(pixels > pixels.mean(), 255, 0).astype(np.uint8)
+            Image.fromarray(mask).save(phantom_dir / cls / f"{image.stem}_mask.png")
+    counts = []
+    for data, out in ((clean, tmp_path / "p_clean"), (phantom_dir, tmp_path / "p_masks")):
+        result = CliRunner().invoke(app, ["plan", str(data), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        counts.append(json.loads((out / "fingerprint.json").read_text())["num_train_cases"])
+    assert counts[0] == counts[1] > 0
+
+
 def test_plan_command_prints_reasons_and_honours_overrides(phantom_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

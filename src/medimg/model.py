@@ -1040,37 +1040,12 @@ class Model:
 
     @staticmethod
     def _without_unusable_images(dataset: Any, options: FitOptions, check: CheckReport | None) -> Any:
-        """Classification data without the segmentation masks and blank files stored among its images and without
-        its identical images that carry different labels (see ``fit``), as ``check`` found them (``None``: checked
-        here, reading every image once); the identical images left are marked to stay in one split."""
-        from medimg.data.quality import (
-            check_dataset,
-            drop_label_conflicts,
-            drop_non_images,
-            drop_unreadable_classes,
-            group_identical_images,
-            refuse_unconvertible,
-        )
+        """:func:`medimg.data.quality.usable_training_images` with the fit's options."""
+        from medimg.data.quality import usable_training_images
 
-        if getattr(dataset, "task", None) != "classify" or not dataset.cases:
-            return dataset
-        if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
-            check = check_dataset(dataset, progress=options.progress)
-            _list_unreadable_classes_files(dataset, check.unreadable)
-        refuse_unconvertible(check)  # before training: preparing the test split would stop the fit after it
-        dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
-        dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=options.strict)
-        label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
-        groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
-        known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
-        dataset = drop_label_conflicts(
-            dataset,
-            keep=options.keep_conflicts,
-            strict=options.strict,
-            known=known,
-            progress=options.progress,
+        return usable_training_images(
+            dataset, check, strict=options.strict, keep_conflicts=options.keep_conflicts, progress=options.progress
         )
-        return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
 
     def _segmentation_options(self, **options: Any) -> dict[str, Any]:
         """The given segmentation-only inference options (``scale``, ``mask_labels``), for the task's evaluate or
@@ -1275,23 +1250,6 @@ def _refuse_other_inputs(inputs: Any, verb: str) -> None:
         f"tensors), one or a list of them; got {'None' if inputs is None else f'a {kind}'}"
         + (": give its values, e.g. list(d.values())" if isinstance(inputs, dict) else "")
     )
-
-
-def _list_unreadable_classes_files(dataset: Any, unreadable: Sequence[dict[str, str]], shown: int = 5) -> None:
-    """Log the unreadable files of the classes none of whose images can be read (their images are otherwise never
-    read, so never listed as skipped), before :func:`~medimg.data.quality.drop_unreadable_classes` says it leaves
-    those classes out "(see the unreadable files above)"."""
-    from medimg.data.quality import classes_without_readable_images
-
-    reason_of = {item["path"]: item["reason"] for item in unreadable}
-    names = classes_without_readable_images(dataset, list(reason_of))
-    if not names:
-        return
-    dropped = {dataset.class_names.index(name) for name in names}
-    files = [str(c.path or c.case_id) for c in dataset.cases if c.label in dropped]
-    listed = [f"{path} ({reason_of[path]})" for path in files if path in reason_of]
-    more = f"; and {len(listed) - shown} more" if len(listed) > shown else ""
-    logger.warning("unreadable image(s) of %s: %s%s", ", ".join(names), "; ".join(listed[:shown]), more)
 
 
 def _warn_copies_of_training_images(dataset: Any, original: Path, assignment: dict[str, str]) -> None:

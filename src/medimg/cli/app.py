@@ -241,6 +241,7 @@ def plan(
 ) -> None:
     """Fingerprint the training split and print the plan the planner chooses (and why), as `fit` would."""
     from medimg.config import FitOptions, check_overrides, parse_assignments, read_config_file
+    from medimg.data.quality import usable_training_images
     from medimg.engine.run import plan_run
     from medimg.fileio import atomic_write_json
     from medimg.tasks.registry import get_task
@@ -262,6 +263,8 @@ def plan(
     layers = (read_config_file(config) if config else None, overrides)  # before the data are read
     options = {"include": include, "exclude": exclude, "window": _window(window)}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
+    # the images fit trains on: not the masks, blank files or conflicting copies stored among a class's images
+    dataset = usable_training_images(dataset)
     fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(**run_options), layers)
     _refuse_edited_plan(out, chosen.model_dump())
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())

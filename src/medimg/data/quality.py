@@ -891,3 +891,46 @@ def exclude_patterns(masks: list[str], images: list[str], most: int = 3) -> list
         prefixes = [s for s in stems.get(path.parent, []) if path.stem.startswith(s) and len(s) < len(path.stem)]
         patterns["*" + path.name[len(max(prefixes, key=len)) :] if prefixes else path.name] += 1
     return [p for p, _ in patterns.most_common(most)]
+
+
+def usable_training_images(
+    dataset: Dataset,
+    check: CheckReport | None = None,
+    *,
+    strict: bool = False,
+    keep_conflicts: bool = False,
+    progress: bool = False,
+) -> Dataset:
+    """Classification data as ``fit`` trains it (and ``plan`` fingerprints it): without the segmentation masks and
+    blank files stored among its images, the classes none of whose images can be read, and its identical images
+    that carry different labels (unless ``keep_conflicts``), as ``check`` found them (``None``: checked here,
+    reading every image once); the identical images left are marked to stay in one split. Other tasks' data is
+    returned as it is."""
+    if getattr(dataset, "task", None) != "classify" or not dataset.cases:
+        return dataset
+    if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
+        check = check_dataset(dataset, progress=progress)
+        _list_unreadable_classes_files(dataset, check.unreadable)
+    refuse_unconvertible(check)  # before training: preparing the test split would stop the fit after it
+    dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
+    dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=strict)
+    label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
+    groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
+    known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
+    dataset = drop_label_conflicts(dataset, keep=keep_conflicts, strict=strict, known=known, progress=progress)
+    return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
+
+
+def _list_unreadable_classes_files(dataset: Dataset, unreadable: Sequence[dict[str, str]], shown: int = 5) -> None:
+    """Log the unreadable files of the classes none of whose images can be read (their images are otherwise never
+    read, so never listed as skipped), before :func:`drop_unreadable_classes` says it leaves those classes out
+    "(see the unreadable files above)"."""
+    reason_of = {item["path"]: item["reason"] for item in unreadable}
+    names = classes_without_readable_images(dataset, list(reason_of))
+    if not names:
+        return
+    dropped = {dataset.class_names.index(name) for name in names}
+    files = [str(c.path or c.case_id) for c in dataset.cases if c.label in dropped]
+    listed = [f"{path} ({reason_of[path]})" for path in files if path in reason_of]
+    more = f"; and {len(listed) - shown} more" if len(listed) > shown else ""
+    logger.warning("unreadable image(s) of %s: %s%s", ", ".join(names), "; ".join(listed[:shown]), more)
