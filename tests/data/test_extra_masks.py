@@ -49,6 +49,10 @@ def test_boxes_from_masks_see_both_lesions(tmp_path: Path) -> None:
     dataset = Dataset.load(tmp_path, task="detect", layout="mask_boxes")
     boxes = {c.path.name: len(c.boxes or ()) for c in dataset.cases}
     assert boxes["benign (2).png"] == 2 and boxes["benign (1).png"] == 1
+    # `medimg fit BUSI --task detect` without naming the layout: "is not a YOLO folder" before
+    asked = Dataset.load(tmp_path, task="detect")
+    assert {c.path.name: len(c.boxes or ()) for c in asked.cases} == boxes
+    assert Dataset.load(tmp_path).task == "classify"  # without a task: the classes, as before
 
 
 def test_a_further_mask_of_another_size_is_an_error_naming_it(tmp_path: Path) -> None:

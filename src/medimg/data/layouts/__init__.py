@@ -438,6 +438,7 @@ LAYOUTS: tuple[Layout, ...] = (
         mask_boxes.load,
         "boxes derived from segmentation masks (one per connected component of each label)",
         derived=True,
+        detect_asked=mask_boxes.detect_asked,
     ),
     Layout(
         "coco_masks",

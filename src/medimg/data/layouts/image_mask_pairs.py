@@ -221,6 +221,16 @@ def detect(path: Path) -> bool:
     return _has_mask_folder(path) or _has_masks_beside_images(path) or _has_case_folders(path)
 
 
+def detect_asked(path: Path) -> bool:
+    """:func:`detect`, or class folders each holding masks beside most of their images (BUSI's
+    ``benign/benign (1).png`` + ``benign (1)_mask.png``): classes by themselves, image/mask pairs when a task that
+    needs masks is asked for (``--task segment`` reads them so as the fallback; ``--task detect`` boxes them)."""
+    if detect(path):
+        return True
+    classes = [d for d in _visible_dirs(path) if normalise_split(d.name) is None] if path.is_dir() else []
+    return len(classes) >= 2 and all(_pairs_beside(d, share=0.5) for d in classes)
+
+
 def _visible_dirs(folder: Path) -> list[Path]:
     try:
         entries = list(itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES))

@@ -50,6 +50,11 @@ def detect(path: Path) -> bool:
     return image_mask_pairs.detect(path)
 
 
+def detect_asked(path: Path) -> bool:
+    """Asked for by ``--task detect``: also class folders with masks beside their images (BUSI)."""
+    return image_mask_pairs.detect_asked(path)
+
+
 def read_label_map(root: Path) -> dict[int, str]:
     """``{value: name}`` from the ``labels`` of a ``dataset.json`` in ``root`` (or its parent); empty when none
     (:func:`~medimg.data.layouts.dataset_json.read_dataset_json`).
