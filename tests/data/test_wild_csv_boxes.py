@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from medimg.data.layouts import csv_boxes
+from medimg.errors import DatasetError
 
 
 def _images(folder: Path, names: list[str]) -> None:
@@ -105,6 +106,24 @@ def test_deeplesion_context_slices_are_not_negatives(tmp_path: Path) -> None:
     table = tmp_path / "DL_info.csv"
     table.write_text('File_name,Bounding_boxes\n000001_01_01_100.png,"1, 1, 9, 9"\n')
     assert [c.case_id for c in csv_boxes.load(table).cases] == ["000001_01_01_100.png"]
+
+
+def test_deeplesion_series_not_unpacked_are_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DeepLesion ships Images_png in 56 zip files: rows of series not unpacked stopped the whole read, naming
+    ``<table folder>/000002_01_01_050.png``. Now they are left out with a warning; with no series there at all, the
+    rows' files are named missing as before."""
+    _images(tmp_path / "Images_png" / "000001_01_01", ["099.png", "100.png", "101.png"])
+    table = tmp_path / "DL_info.csv"
+    table.write_text('File_name,Bounding_boxes\n000001_01_01_100.png,"1, 1, 9, 9"\n000002_01_01_050.png,"2, 2, 8, 8"\n')
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        assert [c.case_id for c in csv_boxes.load(table).cases] == ["000001_01_01_100.png"]
+    assert "1 row(s) name slices of 1 series folder(s) that are not unpacked here" in caplog.text
+    assert "000002_01_01/" in caplog.text
+    table.write_text('File_name,Bounding_boxes\n000002_01_01_050.png,"2, 2, 8, 8"\n')
+    with pytest.raises(DatasetError, match=r"000002_01_01_050\.png does not exist"):
+        csv_boxes.load(table)
 
 
 def test_images_without_rows_stay_out_when_another_table_may_list_them(tmp_path: Path) -> None:

@@ -93,6 +93,36 @@ def _slice_in_folder(raw_path: str, files: ManifestFiles) -> Path | None:
     return candidate if candidate is not None and candidate.is_file() else None
 
 
+def _series_folder_name(raw_path: str) -> str | None:
+    """The series folder a DeepLesion-style name gives (``000007_01_01`` for ``000007_01_01_082.png``), else
+    ``None``."""
+    match = SLICE_IN_FOLDER.match(Path(raw_path.replace("\\", "/")).name)
+    return match.group(1) if match is not None else None
+
+
+def _leave_out_absent_series(
+    path: Path, absent: dict[str, tuple[int, Path]], problems: list[str], *, found: bool
+) -> None:
+    """Rows naming slices of series folders that are not there: left out with a warning when other rows' series
+    were found (DeepLesion ships its PNG series in 56 zip files; a partial download stopped the whole read), else
+    the rows' files are problems, as any table's missing files."""
+    if not absent:
+        return
+    folders = sorted({str(_series_folder_name(raw)) for raw in absent})
+    if found:
+        logger.warning(
+            "%s: %d row(s) name slices of %d series folder(s) that are not unpacked here (a partial download?), "
+            "e.g. %s/ for %s: left out",
+            path,
+            len(absent),
+            len(folders),
+            folders[0],
+            next(iter(absent)),
+        )
+        return
+    problems.extend(f"line {line}: {file} does not exist" for line, file in absent.values())
+
+
 def _split_manifests(path: Path) -> list[tuple[str, Path]]:
     """``(split, box CSV)`` of each split folder holding one (Roboflow's TensorFlow CSV export:
     ``train/_annotations.csv`` beside the split's images), when ``path`` is a folder."""
@@ -250,6 +280,7 @@ def load(
     info: dict[str, tuple[Path, str | None, str | None]] = {}
     raw: dict[str, list[tuple[float, float, float, float, str, int]]] = {}
     sliced = False  # a row found as DeepLesion's slice in a series folder: its neighbours are context, not negatives
+    absent: dict[str, tuple[int, Path]] = {}  # rows naming a slice of a series folder not there: first line, file
     for line, row in enumerate(rows, start=2):
         raw_path = str(row.get(path_col) or "").strip()
         if not raw_path:
@@ -261,6 +292,9 @@ def load(
         if not path_selected(file, include, exclude, path.parent):
             continue
         if raw_path not in info:
+            if not file.is_file() and _series_folder_name(raw_path) is not None and not why:
+                absent.setdefault(raw_path, (line, file))  # a DeepLesion series not unpacked (56 zip files)
+                continue
             if not file.is_file():
                 problems.append(f"line {line}: {file} does not exist{why}")
                 continue
@@ -286,6 +320,7 @@ def load(
             raw[raw_path].append((x1, y1, x2, y2, name, line))
         if reader_col and row_boxes:
             readers[line] = str(row.get(reader_col) or "").strip()
+    _leave_out_absent_series(path, absent, problems, found=sliced)
     if problems:
         raise problems_error(path, problems)
     if box_col:
