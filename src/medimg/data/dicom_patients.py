@@ -56,8 +56,8 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
     if max(sizes.values()) < 2:
         return list(cases)
     logger.info(
-        "%s: %d DICOM image(s) grouped by their %s into %d group(s) (largest %d images), so one patient's images "
-        "never straddle train/val/test",
+        "%s: %d DICOM image(s) grouped by their %s into %d group(s) (largest %d images), so a split medimg makes keeps "
+        "one patient's images on one side",
         root or "dataset",
         len(groups),
         field,

@@ -98,8 +98,8 @@ def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[
         return list(cases)
     example, example_key = next((c, k) for c, k in zip(cases, keys, strict=True) if k is not None and counts[k] > 1)
     logger.info(
-        "%s: images grouped by the patient in their file names (%d patients for %d images, e.g. %s -> %s): one "
-        "patient's images never straddle train/val/test; give a patient_id column to group them otherwise",
+        "%s: images grouped by the patient in their file names (%d patients for %d images, e.g. %s -> %s): a "
+        "split medimg makes keeps one patient's images on one side; give a patient_id column to group them otherwise",
         root,
         len(counts),
         len(cases),
@@ -133,8 +133,8 @@ def patients_from_folders(cases: list[Case], where: object) -> list[Case]:
     if not all(found):
         return cases
     logger.info(
-        "%s: patients from the folders of the image paths (%d patients for %d images, e.g. %s -> %s): one patient's "
-        "images never straddle train/val/test",
+        "%s: patients from the folders of the image paths (%d patients for %d images, e.g. %s -> %s): a split medimg "
+        "makes keeps one patient's images on one side",
         where,
         len(set(found)),
         len(cases),

@@ -475,8 +475,8 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
     group_of = {case_id: "/".join(parts[:depth]) for case_id, parts in folder_of.items()}
     groups = sorted(set(group_of.values()))
     logger.info(
-        "%s: images grouped by their patient folder (%d folders, e.g. %s): one folder's images never straddle "
-        "train/val/test",
+        "%s: images grouped by their patient folder (%d folders, e.g. %s): a split medimg makes keeps each "
+        "folder's images on one side (a split the data gives is checked for them)",
         root,
         len(groups),
         groups[0],

@@ -803,8 +803,8 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
             )
         return cases
     logger.info(
-        "%s: cases grouped by their patient folder (%d folders, e.g. %s): one folder's cases never straddle "
-        "train/val/test",
+        "%s: cases grouped by their patient folder (%d folders, e.g. %s): a split medimg makes keeps each "
+        "folder's cases on one side",
         root,
         len(sizes),
         next(iter(sizes)),
