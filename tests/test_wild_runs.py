@@ -204,6 +204,18 @@ def test_an_input_size_beyond_memory_is_a_clear_error() -> None:
         preprocess_arrays([np.zeros((1, 8, 8), np.float32)], plan)
 
 
+def test_mixed_channel_counts_are_said_once_not_once_per_split(caplog: pytest.LogCaptureFixture) -> None:
+    """A fit preprocesses its train, val and test splits apart: the same warning came three times."""
+    import logging
+
+    plan = Plan(network="simple-cnn", num_classes=2, input_size=[8, 8], spatial_dims=2, in_channels=3)
+    mixed = [np.zeros((1, 8, 8), np.float32), np.zeros((3, 8, 8), np.float32), np.zeros((4, 8, 8), np.float32)]
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            preprocess_arrays(mixed, plan)
+    assert caplog.text.count("mixed channel counts") == 1
+
+
 def test_compare_checks_every_name_first_and_never_overwrites_a_comparison(phantom_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     typo = CliRunner().invoke(app, ["compare", str(phantom_dir), "--models", "simple-cnn,svmm", "--out", str(out)])

@@ -15,6 +15,8 @@ import torch
 from medimg.planning.plan import PER_IMAGE_MIN_STD, Plan
 
 logger = logging.getLogger(__name__)
+#: the mixed channel counts already warned of (channel counts, converted to): each said once per process
+_SAID_MIXED_CHANNELS: set[tuple[tuple[int, ...], int]] = set()
 
 CHUNK_VOXELS = 2**24  # input voxels per resize call (64 MB float32): ~21k 28 px images or 64 volumes of 64^3
 
@@ -68,7 +70,9 @@ def preprocess_arrays(
     names = list(sources) if sources is not None else [""] * len(arrays)
     meta_of: list[Mapping[str, Any] | None] = list(metas) if metas is not None else [None] * len(arrays)
     mixed_channels = {a.shape[0] for a in arrays}
-    if len(mixed_channels) > 1:
+    said = (tuple(sorted(mixed_channels)), plan.in_channels)
+    if len(mixed_channels) > 1 and said not in _SAID_MIXED_CHANNELS:  # once, not once per split
+        _SAID_MIXED_CHANNELS.add(said)
         logger.warning(
             "images have mixed channel counts %s; all are converted to %d channel(s)",
             sorted(mixed_channels),
