@@ -220,6 +220,25 @@ def test_lgg_as_unpacked_groups_each_patient_folder_by_its_name_at_any_depth(
     assert "too few to be taken for patients" in caplog.text and "patient_id" in caplog.text
 
 
+def test_a_few_patient_folders_read_as_classes_are_warned_of(tmp_path: Path) -> None:
+    """A subset of LGG (4 patient folders, too few to be read as segmentation by themselves) trained a classifier of
+    which patient a slice is, exit 0; `check` now warns that the classes are ids and names --task segment. Named
+    classes and DR grades are not ids."""
+    from medimg.data.labels import id_classes_warning
+    from medimg.data.quality import check_dataset
+
+    _lgg_patients(tmp_path / "kaggle_3m", 4, slices=8)  # more slices than a case folder holds
+    dataset = Dataset.load(tmp_path / "kaggle_3m")
+    assert dataset.task == "classify"
+    warnings = check_dataset(dataset).warnings
+    assert any(
+        w.startswith("the 4 classes are all ids (TCGA_CS_4941_19960909") and "--task segment" in w for w in warnings
+    )
+    assert id_classes_warning(["benign", "malignant", "normal", "other"]) is None
+    assert id_classes_warning(["0", "1", "2", "3", "4"]) is None
+    assert id_classes_warning(["patient001", "patient002", "patient003", "patient004"]) is not None
+
+
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

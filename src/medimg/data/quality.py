@@ -16,7 +16,7 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
-from medimg.data.labels import keep_classes, label_text, measurement_warning
+from medimg.data.labels import id_classes_warning, keep_classes, label_text, measurement_warning
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
@@ -452,9 +452,9 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         )
     elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
-    measured = measurement_warning(dataset.class_names) if dataset.task == "classify" else None
-    if measured:
-        warnings.append(measured)
+    if dataset.task == "classify":
+        names = dataset.class_names
+        warnings += [w for w in (measurement_warning(names), id_classes_warning(names)) if w]
     sparse = [r for r in records if not r.blank and not r.label_valued and r.dominant_share >= NEARLY_EMPTY]
     if sparse:
         warnings.append(nearly_empty_warning(sparse, len(records)))
