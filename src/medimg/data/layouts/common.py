@@ -164,14 +164,29 @@ def order_classes(names: set[str] | list[str]) -> list[str]:
     if len(ordered) != 2:
         return ordered
     first, second = ordered
-    words = [n for n in ordered if _negative_word(n)]
+    # the words both names share are no part of the classes (COVID-CT's CT_COVID and CT_NonCOVID)
+    core = dict(zip(ordered, _without_shared_words(first, second), strict=True))
+    words = [n for n in ordered if _negative_word(core[n])]
     # a negation of the other name is the negative class, unless that name is itself the negative word
     # ("Unhealthy" of "Healthy": the healthy class stays negative)
     negating = [
-        n for n, other in ((first, second), (second, first)) if _negates(n, other) and not _negative_word(other)
+        n
+        for n, other in ((first, second), (second, first))
+        if _negates(core[n], core[other]) and not _negative_word(core[other])
     ]
     negative = negating or words
     return negative[:1] + [n for n in ordered if n not in negative[:1]]
+
+
+def _without_shared_words(first: str, second: str) -> tuple[str, str]:
+    """``first`` and ``second`` without the whole words (split at ``_``, ``-``, spaces) both begin with (``CT_COVID``,
+    ``CT_NonCOVID`` -> ``COVID``, ``NonCOVID``). A shared end stays: ``well_differentiated`` is a grade, not
+    ``well``."""
+    a, b = re.split(r"([_\-\s]+)", first), re.split(r"([_\-\s]+)", second)  # words with their separators
+    start = 0
+    while start + 2 < min(len(a), len(b)) and a[start] == b[start] and a[start + 1] == b[start + 1]:
+        start += 2
+    return "".join(a[start:]), "".join(b[start:])
 
 
 def _negative_word(name: str) -> bool:
