@@ -237,6 +237,8 @@ def test_a_few_patient_folders_read_as_classes_are_warned_of(tmp_path: Path) -> 
     assert id_classes_warning(["benign", "malignant", "normal", "other"]) is None
     assert id_classes_warning(["0", "1", "2", "3", "4"]) is None
     assert id_classes_warning(["patient001", "patient002", "patient003", "patient004"]) is not None
+    assert id_classes_warning([f"OAS1_{i:04d}_MR1" for i in range(1, 5)]) is not None  # OASIS-1's disc1/ subjects
+    assert id_classes_warning(["2019", "2020", "2021", "2022"]) is None  # numbers: the measurement warning's
 
 
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(

@@ -283,6 +283,14 @@ def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> No
         Dataset.load(tmp_path / "cells")
     classes = Dataset.load(tmp_path / "mpox" / "Original Images").class_names  # the folder the error names
     assert sorted(classes) == ["Monkey Pox", "Others"]
+    # OASIS-1's download discs: disc1/, disc2/ of subject folders, the labels (CDR) in a table beside them; read as
+    # two classes "disc1" and "disc2" before, exit 0
+    for disc, subject in (("disc1", "OAS1_0001_MR1"), ("disc1", "OAS1_0002_MR1"), ("disc2", "OAS1_0042_MR1")):
+        for folder in ("RAW", "PROCESSED"):
+            _png(tmp_path / "oasis" / disc / subject / folder / f"{subject}_{folder}.png", len(subject + folder))
+    (tmp_path / "oasis" / "oasis_cross-sectional.csv").write_text("ID,M/F,Age,CDR\nOAS1_0001_MR1,F,74,0\n")
+    with pytest.raises(DatasetError, match=r"\(disc1, disc2\) look like .* in a table beside them \(oasis_cross"):
+        Dataset.load(tmp_path / "oasis")
 
 
 def test_classes_named_with_container_words_stay_classes(tmp_path: Path) -> None:

@@ -202,9 +202,10 @@ def measurement_warning(class_names: Sequence[str]) -> str | None:
     )
 
 
-#: a class name that is an id: a run of five digits or more (TCGA's ``TCGA_CS_4941_19960909``), or a patient, case or
-#: subject number (``patient001``, ``case_0007``, ``sub-01``)
-_ID_NAME = re.compile(r"\d{5,}|(?:patient|case|subject|sub)[-_ ]?\d+", re.IGNORECASE)
+#: a class name that is an id: a run of four digits or more beside other characters (TCGA's
+#: ``TCGA_CS_4941_19960909``, OASIS's ``OAS1_0001_MR1``), or a patient, case or subject number (``patient001``,
+#: ``case_0007``, ``sub-01``); names of digits alone are numbers (:func:`measurement_warning`)
+_ID_NAME = re.compile(r"\d{4,}|(?:patient|case|subject|sub)[-_ ]?\d+", re.IGNORECASE)
 #: fewer classes than this are not warned of as ids (two or three named folders are classes)
 ID_CLASSES = 4
 
@@ -213,7 +214,7 @@ def id_classes_warning(class_names: Sequence[str]) -> str | None:
     """A warning when every class name is an id (at least :data:`ID_CLASSES` of them): one folder per patient or case,
     read as one class per patient (a subset of Kaggle's LGG set, ``kaggle_3m/TCGA_CS_4941_19960909/`` with each
     slice's mask beside it, trained a classifier of who the patient is); ``None`` otherwise."""
-    if len(class_names) < ID_CLASSES or not all(_ID_NAME.search(name) for name in class_names):
+    if len(class_names) < ID_CLASSES or not all(_ID_NAME.search(n) and not n.strip().isdigit() for n in class_names):
         return None
     shown = ", ".join(list(class_names)[:3])
     return (

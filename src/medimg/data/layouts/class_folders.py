@@ -356,6 +356,7 @@ def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path
 VERSION_WORDS = frozenset({
     "master", "main", "fold", "folds", "augmented", "original", "version", "copy", "raw", "processed",
     "preprocessed", "resized",
+    "disc", "disk",  # OASIS-1's disc1/ ... disc12/: the parts of a download, not classes
 })  # fmt: skip
 
 
@@ -397,10 +398,17 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
     originals = sorted(subdirs, key=lambda d: not re.search(r"orig", d.name, re.IGNORECASE))
     inside = next((found for folder in originals if (found := _class_folders_inside(folder)) is not None), None)
     example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
+    tables = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
+    labels = (
+        f"the labels may be in a table beside them ({', '.join(tables[:3])}): give a CSV manifest "
+        "(path,label,patient_id) naming each image's class; or "
+        if tables
+        else ""
+    )
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in subdirs)}) look like versions or parts of the dataset "
-        f"(original, augmented, folds, archives), not classes; point medimg at the folder that holds the class "
-        f"folders{example}"
+        f"(original, augmented, folds, archives, download discs), not classes; {labels}point medimg at the folder "
+        f"that holds the class folders{example}"
     )
 
 
