@@ -184,6 +184,24 @@ def test_group_folders_of_classes_inside_a_wrapper_folder(tmp_path: Path) -> Non
     assert all(c.patient_id is None for c in dataset.cases) and len(dataset) == 15
 
 
+def test_category_sub_folders_are_not_taken_for_patients(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """HyperKvasir's ``labeled-images/<organ>/<category>/<finding>/``: the findings (words, 17 of them) were taken for
+    patients, so whole findings sat in the test split, never trained on. Numbered patient folders still group."""
+    findings = {
+        "lower-gi-tract": ["cecum", "ileum", "polyps", "retroflex-rectum", "bbps-0-1", "hemorrhoids", "dyed-lifted"],
+        "upper-gi-tract": ["pylorus", "z-line", "barretts", "esophagitis-a", "retroflex-stomach", "impacted-stool"],
+    }
+    for organ, names in findings.items():
+        for k, finding in enumerate(names):
+            for i in range(2):
+                _png(tmp_path / "kvasir" / organ / f"category-{k % 2}" / finding / f"{finding}{i}.jpg", 10 * k + i)
+    (tmp_path / "kvasir" / "image-labels.csv").write_text("Video file,Organ,Finding,Classification\n")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path / "kvasir")
+    assert not any(c.patient_id for c in dataset.cases)
+    assert "named as categories, not patients" in caplog.text and "image-labels.csv" in caplog.text
+
+
 def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tmp_path: Path) -> None:
     """``<class>/<patient>/`` (numbered), ``<class>/<view>/`` with few classes, a wrapper around class folders, and a
     wrapper around one class folder (still refused as a single class)."""

@@ -480,6 +480,10 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
             len({parts[:1] for parts in folder_of.values()}),
         )
         return cases
+    names = {parts[depth - 1] for parts in folder_of.values() if len(parts) >= depth}
+    if sum(any(ch.isdigit() for ch in name) for name in names) < ID_FOLDER_SHARE * len(names):
+        _say_category_folders(root, folder_of, depth)
+        return cases
     group_of = {case_id: "/".join(parts[:depth]) for case_id, parts in folder_of.items()}
     groups = sorted(set(group_of.values()))
     logger.info(
@@ -490,6 +494,29 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
         groups[0],
     )
     return [replace(c, patient_id=group_of[c.case_id]) if c.case_id in group_of else c for c in cases]
+
+
+#: patient folders have ids: at least this share of the folders taken for patients hold a digit (BreakHis's
+#: SOB_B_A_14-22549AB, CheXpert's patient00001); words (HyperKvasir's cecum, polyps) name categories
+ID_FOLDER_SHARE = 0.5
+
+
+def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], depth: int) -> None:
+    """Warn that the sub-folders of the class folders are named as categories, not patients (HyperKvasir's
+    ``lower-gi-tract/pathological-findings/polyps/``): grouped as patients, whole findings sat in the test split,
+    never trained on. They stay ungrouped; the warning names a label table beside them, if any."""
+    example = "/".join(next(parts for parts in folder_of.values() if len(parts) >= depth)[:depth])
+    tables = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
+    table = f"; a table beside them may label them: medimg fit {root / tables[0]}" if tables else ""
+    logger.warning(
+        "%s: %d image(s) lie in sub-folders of their class folders named as categories, not patients (e.g. %s): "
+        "the classes are the top folders and the sub-folders are not patient groups; if the sub-folders are the "
+        "classes you mean, point medimg at a folder that holds them as its class folders%s",
+        root,
+        len(folder_of),
+        example,
+        table,
+    )
 
 
 def masks_inside_classes(path: Path) -> bool:
