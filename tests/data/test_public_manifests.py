@@ -369,6 +369,23 @@ def test_eyepacs_as_kaggle_ships_it_with_its_sample_folder(tmp_path: Path) -> No
         Dataset.load(tmp_path)
 
 
+def test_a_table_of_facts_beside_class_folders_does_not_stop_the_read(tmp_path: Path) -> None:
+    """COVID-CT: ``Images-processed/CT_COVID/``, ``CT_NonCOVID/`` and ``Data-split/`` beside
+    ``COVID-CT-MetaInfo.xlsx`` (file name, patient, age, gender, severity: no labels). The table was taken for the
+    labels and the read stopped with "has no 'label' column"; a table with one-hot columns still labels."""
+    root = tmp_path / "COVID-CT"
+    for i in range(4):
+        _image(root / "Images-processed" / "CT_COVID" / f"2020.0{i}.24.919183-p27-13{i}.png", 30 + i)
+        _image(root / "Images-processed" / "CT_NonCOVID" / f"{i}.jpg", 90 + i)
+    (root / "Data-split" / "COVID").mkdir(parents=True)
+    (root / "Data-split" / "COVID" / "trainCT_COVID.txt").write_text("2020.00.24.919183-p27-130.png\n")
+    meta = ["file_name,patient_id,age,gender,severity"]
+    meta += [f"2020.0{i}.24.919183-p27-13{i}.png,{i},{50 + i},M,{1 + i % 3}" for i in range(4)]
+    (root / "COVID-CT-MetaInfo.csv").write_text("\n".join(meta) + "\n")
+    dataset = Dataset.load(root)
+    assert dataset.class_names == ["CT_NonCOVID", "CT_COVID"] and len(dataset) == 8
+
+
 def test_pad_ufes_20_metadata(tmp_path: Path) -> None:
     """PAD-UFES-20 (smartphone skin lesions): ``images/imgs_part_1/`` + ``metadata.csv`` with ``img_id`` and
     ``diagnostic``, patients in ``patient_id``."""

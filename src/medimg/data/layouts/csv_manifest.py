@@ -456,6 +456,16 @@ class OneHot:
     names: tuple[str, ...] = ()  # every finding column, set in some row or not
 
 
+def _binary_columns(candidates: list[str], rows: list[dict[str, str]]) -> list[str]:
+    """The columns among ``candidates`` whose cells are all one-hot values (0/1; empty cells and -1 allowed), not
+    all empty."""
+    return [
+        c
+        for c in candidates
+        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) for r in rows)
+    ]
+
+
 def _columns_set(
     manifest: Path, candidates: list[str], rows: list[dict[str, str]]
 ) -> tuple[list[str], list[list[str]], int]:
@@ -464,11 +474,7 @@ def _columns_set(
     (the "U-Ones" policy of Irvin et al. 2019), with one warning."""
     from medimg.data.labels import is_no_finding
 
-    binary = [
-        c
-        for c in candidates
-        if rows and all(_cell(r, c) in _ONE_HOT_VALUES for r in rows) and any(_cell(r, c) for r in rows)
-    ]
+    binary = _binary_columns(candidates, rows)
     on = [[c.strip() for c in binary if _cell(row, c) not in {"", "0", "0.0"}] for row in rows]
     uncertain = sum(_cell(row, c).startswith("-") for row in rows for c in binary)
     empty = sum(not _cell(row, c) for row in rows for c in binary if not is_no_finding(c))  # "not mentioned"
@@ -742,7 +748,7 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
 
     tables = [*sorted(path.iterdir()), *(t for folder in _label_folders(subdirs) for t in sorted(folder.iterdir()))]
     headers = {candidate: set(manifest_header(candidate)) for candidate in tables if is_manifest(candidate)}
-    labelled = [c for c, h in headers.items() if _labels_manifest(h)]
+    labelled = [c for c, h in headers.items() if _labels_manifest(h) and (h & set(LABEL_COLUMNS) or _has_one_hot(c))]
     if one_folder:  # a folder of images not named as a container: a real label column only
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
     for keep in (
@@ -754,6 +760,18 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled
     return labelled
+
+
+def _has_one_hot(table: Path) -> bool:
+    """Whether ``table`` (no label column) has two or more one-hot columns (ISIC's ``image,MEL,NV,...``): a label
+    table beside the images; a table of facts about them (COVID-CT's ``COVID-CT-MetaInfo.xlsx``: file name, age,
+    gender, severity...) is not, and stopped the read with "has no 'label' column" where the folders held classes."""
+    try:
+        columns, rows = read_manifest(table)
+    except DatasetError:
+        return False
+    others = [name for key, name in columns.items() if key not in PATH_COLUMNS]
+    return len(_binary_columns(others, rows)) >= 2
 
 
 def _below_wrappers(folder: Path, depth: int = 2) -> Path:
