@@ -1137,11 +1137,12 @@ class Model:
         if not run.file("splits.json").is_file() or any(_case_file(c) is None for c in dataset.cases):
             return False
         # class folders may differ in case (NORMAL/ of normal/), as the class names then match: compare case-folded
-        saved = {str(k).casefold(): v for k, v in (run.read_json("splits.json").get("assignment") or {}).items()}
+        assignment = run.read_json("splits.json").get("assignment") or {}
+        saved = {str(k).casefold(): v for k, v in assignment.items()}
         names = {c.case_id.casefold() for c in dataset.cases}
         learnt = sorted(n for n in names if saved.get(n) in {"train", "val"})
         if not learnt:
-            _warn_copies_of_training_images(dataset, original, run.read_json("splits.json").get("assignment") or {})
+            _warn_copies_of_training_images(dataset, original, assignment)
             return False
         same = self._same_files(dataset, original, learnt)
         if same is False:  # the same names, other pictures: an external set

@@ -45,6 +45,14 @@ def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
     return groups
 
 
+def _whole_digest(path: Path) -> str | None:
+    """:func:`medimg.data.pool.file_digest`, ``None`` for a file that cannot be read."""
+    from medimg.data.pool import file_digest
+
+    digest = file_digest(path)
+    return None if digest.startswith("unreadable:") else digest
+
+
 def _grouped(paths: Sequence[Path], digest: Callable[[Path], str | None]) -> list[list[Path]]:
     """``paths`` grouped by ``digest`` (groups of two or more; unreadable files left out)."""
     by_digest: dict[str, list[Path]] = defaultdict(list)
@@ -61,14 +69,6 @@ def _ends_digest(path: Path) -> str | None:
             head = handle.read(_END_BYTES)
             handle.seek(max(0, os.fstat(handle.fileno()).st_size - _END_BYTES))
             return hashlib.sha1(head + handle.read(_END_BYTES)).hexdigest()
-    except OSError:
-        return None
-
-
-def _whole_digest(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "sha1").hexdigest()
     except OSError:
         return None
 

@@ -143,8 +143,12 @@ def nested_copies(folders: Iterable[Path]) -> set[Path]:
 def _without_nested_copies(files: list[Path], root: Path) -> list[Path]:
     """``files`` found in ``root`` without those of a nested copy of the data (:func:`nested_copies`): predicted
     twice before, once under each path (a warning names the copy)."""
-    folders = {parent for f in files for parent in f.parents if parent.is_relative_to(root) and parent != root}
-    copies = nested_copies(folders | {root})
+    folders = {root}
+    for folder in {f.parent for f in files}:  # each folder below root once, not once per file
+        while folder not in folders and folder.is_relative_to(root):
+            folders.add(folder)
+            folder = folder.parent
+    copies = nested_copies(folders)
     if not copies:
         return files
     logger.warning(

@@ -398,7 +398,7 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
     originals = sorted(subdirs, key=lambda d: not re.search(r"orig", d.name, re.IGNORECASE))
     inside = next((found for folder in originals if (found := _class_folders_inside(folder)) is not None), None)
     example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
-    tables = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
+    tables = _tables_in(root)
     labels = (
         f"the labels may be in a table beside them ({', '.join(tables[:3])}): give a CSV manifest "
         "(path,label,patient_id) naming each image's class; or "
@@ -410,6 +410,11 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
         f"(original, augmented, folds, archives, download discs), not classes; {labels}point medimg at the folder "
         f"that holds the class folders{example}"
     )
+
+
+def _tables_in(folder: Path) -> list[str]:
+    """The names of the tables (CSV, TSV, Excel workbooks) directly in ``folder``, sorted: where labels may be."""
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
 
 
 def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
@@ -506,7 +511,7 @@ def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], dep
     ``lower-gi-tract/pathological-findings/polyps/``): grouped as patients, whole findings sat in the test split,
     never trained on. They stay ungrouped; the warning names a label table beside them, if any."""
     example = "/".join(next(parts for parts in folder_of.values() if len(parts) >= depth)[:depth])
-    tables = sorted(p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
+    tables = _tables_in(root)
     table = f"; a table beside them may label them: medimg fit {root / tables[0]}" if tables else ""
     logger.warning(
         "%s: %d image(s) lie in sub-folders of their class folders named as categories, not patients (e.g. %s): "
