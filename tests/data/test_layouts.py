@@ -26,6 +26,7 @@ from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagej_rois import write_roi_sets
 from tests.data.test_imagescope_masks import write_monuseg
+from tests.data.test_label_lists import write_covidx
 from tests.data.test_label_studio import POLYGON_AND_ELLIPSE, result, write_export
 from tests.data.test_labelme import LESION_IN_ORGAN, write_labelme
 from tests.data.test_lidc_xml import write_lidc
@@ -141,6 +142,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "cbis_ddsm_masks": write_cbis_ddsm,
     "cbis_ddsm_boxes": write_cbis_ddsm,
     "mura": write_mura,
+    "label_lists": write_covidx,
     "lidc_masks": write_lidc,
     "lidc_boxes": write_lidc,
     "hdf5_arrays": lambda root: (write_pcam(root / "pcam"), root)[1],

@@ -54,6 +54,8 @@ name                  task       reads
 ``cbis_ddsm_masks``   segment    the same mammograms with their abnormalities' ROI masks (mass, calcification)
 ``cbis_ddsm_boxes``   detect     the same masks' regions as boxes (lesion detection)
 ``mura``              classify   MURA: ``*_labeled_studies.csv`` + study folders (normal / abnormal per study)
+``label_lists``       classify   headerless text lists per split, a line per image: ``[patient] <name> <class> ...``
+                                 (COVIDx's ``train.txt``, ``test.txt`` beside ``train/``, ``test/``)
 ``lidc_masks``        segment    LIDC-IDRI: CT series + their readers' XML nodule outlines (50% consensus, cached)
 ``lidc_boxes``        detect     the same consensus nodules as 3D boxes
 ``hdf5_arrays``       classify   HDF5 image/label arrays: PatchCamelyon's ``*_{train,valid,test}_{x,y}.h5``, or one file
@@ -115,6 +117,7 @@ from medimg.data.layouts import (
     image_mask_pairs,
     imagej_rois,
     imagescope_masks,
+    label_lists,
     label_studio,
     labelme,
     lidc_xml,
@@ -248,6 +251,15 @@ LAYOUTS: tuple[Layout, ...] = (
         mura.detect,
         mura.load,
         "MURA's study tables and radiographs (normal / abnormal)",
+        fallback=False,
+    ),
+    Layout(
+        "label_lists",
+        "classify",
+        label_lists.detect,
+        label_lists.load,
+        "headerless label lists per split (COVIDx's train.txt, test.txt: patient, image name, class)",
+        exclusive=False,
         fallback=False,
     ),
     Layout(
