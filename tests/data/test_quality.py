@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from medimg import Dataset
 from medimg.data.quality import check_dataset
+from medimg.errors import DatasetError
 
 
 def test_check_finds_problems(phantom_dir: Path) -> None:
@@ -261,3 +264,40 @@ def test_patients_across_a_csv_split_column_get_advice_for_the_column(tmp_path: 
     report = check_dataset(Dataset.load(tmp_path / "labels.csv"))
     (warning,) = [w for w in report.warnings if "patient(s) have images in several splits" in w]
     assert "one value in the split column" in warning and "split folder" not in warning
+
+
+def _scans_and_masks(root: Path, scan_folders: tuple[str, ...]) -> Path:
+    """ISLES 2022's BIDS shape as class folders: scans in ``rawdata/`` (and other folders), their 0/1 lesion masks
+    alone in ``derivatives/``."""
+    rng = np.random.default_rng(0)
+    for k in range(8):
+        for folder in scan_folders:
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            scan = rng.integers(0, 255, (24, 24)).astype(np.uint8)
+            Image.fromarray(scan).save(root / folder / f"sub-{k:02d}_dwi.png")
+        (root / "derivatives").mkdir(exist_ok=True)
+        mask = np.zeros((24, 24), np.uint8)
+        mask[5 + k : 12 + k, 6:14] = 1
+        Image.fromarray(mask).save(root / "derivatives" / f"sub-{k:02d}_msk.png")
+    return root
+
+
+def test_a_class_of_masks_alone_is_left_out_and_one_class_left_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ISLES 2022 read as class folders: ``derivatives/`` held its masks alone. Once they were left out, the
+    class held nothing, yet a two-class model trained on ``rawdata/`` alone and scored accuracy 1.0."""
+    from medimg.data.quality import drop_non_images
+
+    three = Dataset.load(_scans_and_masks(tmp_path / "three", ("rawdata", "sourcedata")))
+    report = check_dataset(three)
+    assert len(report.suspected_masks) == 8
+    with caplog.at_level(logging.WARNING):
+        kept = drop_non_images(three, report.suspected_masks, report.blank)
+    assert kept.class_names == ["rawdata", "sourcedata"] and len(kept.cases) == 16
+    assert {kept.class_names[c.label] for c in kept.cases if c.label is not None} == {"rawdata", "sourcedata"}
+    assert "class(es) 'derivatives' left out" in caplog.text
+    two = Dataset.load(_scans_and_masks(tmp_path / "two", ("rawdata",)))
+    report = check_dataset(two)
+    with pytest.raises(DatasetError, match=r"class\(es\) 'derivatives' hold no image and one class is left"):
+        drop_non_images(two, report.suspected_masks, report.blank)

@@ -766,9 +766,35 @@ def drop_non_images(
             hint = f"; --exclude '{','.join(patterns)}' says so explicitly" if reason == MASK_REASON else ""
             example = these[0].path or these[0].case_id  # an array's image has no path: its id (array[3])
             logger.warning("left out %d file(s) (e.g. %s): %s%s", len(these), example, reason, hint)
-    without = _without(dataset, reason_of)
+    without = _without_emptied_classes(dataset, _without(dataset, reason_of), len(dropped))
     # the masks' names (Herlev's <patient>-<cell>-d.bmp) hid the patients the images' names give
     return dataclasses.replace(without, cases=group_by_name_patient(without.cases, dataset.root))
+
+
+def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> Dataset:
+    """``after`` (``before`` less its ``dropped`` masks and blank files) without the classes that held nothing else
+    (a warning names them, the others renumbered); fewer than two classes left is an error: the folder is a
+    segmentation set whose mask folder was taken for a class (ISLES' BIDS ``rawdata/`` + ``derivatives/``)."""
+    if not all(isinstance(c.label, int) for c in before.cases if c.label is not None):
+        return after  # multi-label rows
+    had = {c.label for c in before.cases if c.label is not None}
+    has = {c.label for c in after.cases if c.label is not None}
+    emptied = [before.class_names[i] for i in sorted(had - has)]
+    if not emptied:
+        return after
+    said = ", ".join(repr(name) for name in emptied)
+    if len(has) < 2:
+        left = ", ".join(repr(before.class_names[i]) for i in sorted(has)) or "none"
+        raise DatasetError(
+            f"{before.root}: once the {dropped} masks and blank files among its images are left out, class(es) {said} "
+            f"hold no image and one class is left ({left}): the folder looks like images and their segmentation "
+            f"masks, not classes; segment: medimg fit {before.root} --task segment (masks in a masks/ or labels/ "
+            "folder beside images/, or a CSV manifest with image,mask columns)"
+        )
+    logger.warning("class(es) %s left out: every file of theirs is a mask or blank, no image to classify", said)
+    kept = sorted(has)
+    class_names, cases = keep_classes(after.class_names, after.cases, kept)
+    return dataclasses.replace(after, class_names=class_names, cases=cases)
 
 
 #: pixels that may differ from the one value of an image that still counts as blank (a white export with one
