@@ -1044,7 +1044,12 @@ class Model:
         from medimg.data.quality import usable_training_images
 
         return usable_training_images(
-            dataset, check, strict=options.strict, keep_conflicts=options.keep_conflicts, progress=options.progress
+            dataset,
+            check,
+            strict=options.strict,
+            keep_conflicts=options.keep_conflicts,
+            progress=options.progress,
+            split_options=options.model_dump(include={"val_fraction", "test_fraction", "seed"}),
         )
 
     def _segmentation_options(self, **options: Any) -> dict[str, Any]:

@@ -301,3 +301,52 @@ def test_a_class_of_masks_alone_is_left_out_and_one_class_left_is_refused(
     report = check_dataset(two)
     with pytest.raises(DatasetError, match=r"class\(es\) 'derivatives' hold no image and one class is left"):
         drop_non_images(two, report.suspected_masks, report.blank)
+
+
+def test_classes_of_one_patient_or_one_image_are_a_problem_and_fit_refuses_them(tmp_path: Path) -> None:
+    """CQ500's ``CQ500CT0 CQ500CT0/`` patient folders and 3D-IRCADb's ``3Dircadb1.1/`` scan folders were read as
+    classes (labels in a table beside, masks inside): check said OK and fit trained a classifier of who."""
+    from medimg.data.case import Case
+    from medimg.data.labels import classes_of_one
+    from medimg.data.quality import usable_training_images
+
+    names = ["CQ500CT0", "CQ500CT1", "CQ500CT2"]
+    per_patient = [Case(f"{n}/{i}.dcm", k, patient_id=f"p{k}") for k, n in enumerate(names) for i in range(3)]
+    assert "each of the 3 classes holds one patient's images ('CQ500CT0': patient p0)" in classes_of_one(
+        names, per_patient
+    )
+    shared = [*per_patient, Case("CQ500CT0/x.dcm", 0, patient_id="p1")]  # a patient in two classes: real classes
+    assert classes_of_one(names, shared) == ""
+    assert classes_of_one(names, [Case(f"{n}/0.dcm", k) for k, n in enumerate(names)]).startswith(
+        "each of the 3 classes holds one image"
+    )
+    assert classes_of_one(names[:2], [Case(f"{n}/0.dcm", k) for k, n in enumerate(names[:2])]) == ""
+    assert classes_of_one(names, [Case(f"{n}/{i}.dcm", k) for k, n in enumerate(names) for i in range(2)]) == ""
+
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        (tmp_path / f"3Dircadb1.{k + 1}").mkdir()
+        Image.fromarray(rng.integers(0, 255, (24, 24)).astype(np.uint8)).save(tmp_path / f"3Dircadb1.{k + 1}/a.png")
+    dataset = Dataset.load(tmp_path)
+    report = check_dataset(dataset)
+    assert not report.ok and "each of the 4 classes holds one image" in report.summary()
+    with pytest.raises(DatasetError, match="the folders are patients or scans, not classes"):
+        usable_training_images(dataset, report)
+
+
+def test_the_check_splits_as_fit_will_and_copies_that_leave_too_few_groups_do_not_stop_it(tmp_path: Path) -> None:
+    """CHAOS's 20 patients: copies across patients left too few groups for the default test share; the error said
+    "pass --test-fraction 0", yet fit's check split with the defaults again and stopped on the same error."""
+    rng = np.random.default_rng(0)
+    rows = ["path,label,patient_id"]
+    shared = rng.integers(0, 255, (24, 24)).astype(np.uint8)
+    for p in range(7):
+        for i in range(2):
+            pixels = shared if i == 0 and p < 2 else rng.integers(0, 255, (24, 24)).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / f"p{p}_{i}.png")
+            rows.append(f"p{p}_{i}.png,{'ab'[p // 4]},p{p}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    assert [len(g) for g in check_dataset(dataset).duplicates] == [2]  # the default split: no error
+    fit_split = check_dataset(dataset, split_options={"test_fraction": 0.0, "val_fraction": 0.3, "seed": 1})
+    assert not fit_split.cross_split_duplicates

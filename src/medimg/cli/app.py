@@ -264,7 +264,10 @@ def plan(
     options = {"include": include, "exclude": exclude, "window": _window(window)}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
     # the images fit trains on: not the masks, blank files or conflicting copies stored among a class's images
-    dataset = usable_training_images(dataset)
+    fractions: dict[str, Any] = {
+        k: run_options[k] for k in ("val_fraction", "test_fraction", "seed") if k in run_options
+    }
+    dataset = usable_training_images(dataset, split_options=fractions)
     fingerprint, chosen = plan_run(chosen_task, dataset, FitOptions(**run_options), layers)
     _refuse_edited_plan(out, chosen.model_dump())
     atomic_write_json(out / "fingerprint.json", fingerprint.model_dump())
@@ -422,7 +425,10 @@ def fit(
         read_config_file(config)
     check = None
     if task == "classify" and not resume:
-        check = _check_before_fit(data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts)
+        fractions = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
+        check = _check_before_fit(
+            data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts, split_options=fractions
+        )
     chosen_threads: dict[str, Any] = {"num_threads": threads} if threads is not None else {}  # else FitOptions'
     model.fit(
         data,
@@ -507,9 +513,11 @@ def _check_before_fit(
     *,
     strict: bool,
     keep_conflicts: bool,
+    split_options: dict[str, Any],
 ) -> CheckReport | None:
-    """Print what `medimg check` finds (problems and warnings) before training; --strict refuses problems.
-    Returns the check (fit uses its label conflicts), or ``None`` when it was not run."""
+    """Print what `medimg check` finds (problems and warnings) before training, on the split fit makes
+    (``split_options``: its fractions and seed); --strict refuses problems. Returns the check (fit uses its label
+    conflicts), or ``None`` when it was not run."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.errors import DatasetError
@@ -520,7 +528,7 @@ def _check_before_fit(
         return None  # fit itself says what is wrong with the data
     if not isinstance(found, Dataset) or len(found.cases) > PRECHECK_MAX_IMAGES:
         return None
-    report = check_dataset(found)
+    report = check_dataset(found, split_options=split_options)
     findings = [line for line in report.summary().splitlines() if line.startswith(("  ", "warning:"))]
     for line in findings:
         _echo(f"check: {line.strip()}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -221,4 +222,41 @@ def id_classes_warning(class_names: Sequence[str]) -> str | None:
         f"the {len(class_names)} classes are all ids ({shown}...): one folder per patient or case, not per class? A "
         "classifier of patients learns nothing to diagnose: with masks beside the images, train segmentation "
         "(--task segment); else give each image its class in a CSV manifest (path,label,patient_id)"
+    )
+
+
+#: fewer classes than this, each of one image, are a tiny set, not classes of one image each
+ONE_IMAGE_CLASSES = 3
+
+
+def classes_of_one(class_names: Sequence[str], cases: Sequence[Case]) -> str:
+    """The problem when every class holds one patient's images, each class another patient, or (with
+    :data:`ONE_IMAGE_CLASSES` classes or more) one image: patient or scan folders taken for classes (CQ500's
+    ``CQ500CT0 CQ500CT0/`` folders, whose labels are in ``reads.csv``; 3D-IRCADb's ``3Dircadb1.1/``...). A model
+    can only learn to tell them apart, and a split by patient leaves the test split classes never trained. Empty
+    otherwise."""
+    patients: dict[int, set[str | None]] = {}
+    images: Counter[int] = Counter()
+    for case in cases:
+        if case.label is None:
+            continue
+        if not isinstance(case.label, int):
+            return ""  # multi-label rows
+        patients.setdefault(case.label, set()).add(case.patient_id)
+        images[case.label] += 1
+    if len(patients) < 2:
+        return ""
+    one_patient = all(len(ids) == 1 and None not in ids for ids in patients.values())
+    one_patient = one_patient and len(set.union(*patients.values())) == len(patients)
+    one_image = len(patients) >= ONE_IMAGE_CLASSES and all(n == 1 for n in images.values())
+    if not (one_patient or one_image):
+        return ""
+    label = min(patients)
+    example = f"{class_names[label]!r}: " + (f"patient {next(iter(patients[label]))}" if one_patient else "1 image")
+    return (
+        f"each of the {len(patients)} classes holds "
+        + ("one patient's images" if one_patient else "one image")
+        + f" ({example}): the folders are patients or scans, not classes; a model would learn to tell them apart and "
+        "a test split has classes never trained. Give each image its class in a CSV manifest (path,label,patient_id),"
+        " or arrange <class>/<patient>/<images>; with masks beside the images, train segmentation (--task segment)"
     )

@@ -16,7 +16,7 @@ import numpy as np
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
-from medimg.data.labels import id_classes_warning, keep_classes, label_text, measurement_warning
+from medimg.data.labels import classes_of_one, id_classes_warning, keep_classes, label_text, measurement_warning
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
@@ -69,6 +69,8 @@ class CheckReport:
     suspected_masks: list[str] = field(default_factory=list)
     #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
     unconvertible: list[dict[str, str]] = field(default_factory=list)
+    #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`)
+    classes_of_one: str = ""
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
     #: detection: boxes the data gives, every one of them dropped (degenerate, outside the image, duplicate, crowd)
@@ -91,6 +93,7 @@ class CheckReport:
             or self.misread_boxes
             or self.lost_boxes
             or self.unconvertible
+            or self.classes_of_one
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +116,7 @@ class CheckReport:
             "near_label_conflicts": self.near_label_conflicts,
             "suspected_masks": self.suspected_masks,
             "unconvertible": self.unconvertible,
+            "classes_of_one": self.classes_of_one,
             "misread_boxes": self.misread_boxes,
             "lost_boxes": self.lost_boxes,
             "warnings": self.warnings,
@@ -153,6 +157,8 @@ class CheckReport:
             lines.append(f"  same image in several splits: {', '.join(group)}")
         for group in self.cross_split_near_duplicates[:10]:
             lines.append(f"  nearly the same image in several splits: {', '.join(group)}")
+        if self.classes_of_one:
+            lines.append(f"  classes of one: {self.classes_of_one}")
         for patient in self.cross_split_patients[:10]:
             lines.append(f"  one patient in several splits: {patient}")
         for group in self.label_conflicts[:10]:
@@ -310,16 +316,25 @@ class _ImageRecord:
         )
 
 
-def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: bool = False) -> CheckReport:
+def check_dataset(
+    dataset: Dataset,
+    *,
+    splits: Splits | None = None,
+    progress: bool = False,
+    split_options: dict[str, Any] | None = None,
+) -> CheckReport:
     """Read every image once and report sizes, channels, unreadable/blank files, duplicates and imbalance.
 
     Duplicates across splits are judged on ``splits`` when given, else on the dataset's own split, else on
-    the split ``medimg fit`` would make with its default seed (so a leak is caught before training).
+    the split ``medimg fit`` would make (with ``split_options``: its ``val_fraction``, ``test_fraction`` and
+    ``seed``; its defaults without), so a leak is caught before training. A split that cannot be made (too few
+    patients for the fractions) is fit's to say: the check reports the rest.
     """
     made_here = splits is None and not dataset.has_own_split
+    fractions = dict(split_options or {})
     if made_here:
         try:
-            splits = make_splits(dataset.cases, warn=False)  # fit says which classes are too small, once
+            splits = make_splits(dataset.cases, warn=False, **fractions)  # fit says which classes are too small, once
         except DatasetError:
             splits = None
     split_of = {c.case_id: (splits.assignment.get(c.case_id) if splits else c.split) for c in dataset.cases}
@@ -374,7 +389,12 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
     near = near_duplicate_groups({r.case_id: r.signature for r in records if r.signature is not None}, duplicates)
     near_entries = [[(cid, split_of[cid]) for cid in group] for group in near]
     if made_here and splits is not None and (duplicates or near):  # fit's split keeps copies together
-        regrouped = make_splits(group_identical_images(dataset, [*duplicates, *near]).cases, warn=False)
+        try:
+            regrouped = make_splits(
+                group_identical_images(dataset, [*duplicates, *near]).cases, warn=False, **fractions
+            )
+        except DatasetError:  # copies kept together leave too few groups for the fractions: fit says so
+            regrouped = splits
         groups = [[(cid, regrouped.assignment.get(cid)) for cid, _ in entries] for entries in groups]
         near_entries = [[(cid, regrouped.assignment.get(cid)) for cid in group] for group in near]
     cross, near_cross = _in_several_splits(groups), _in_several_splits(near_entries)
@@ -542,6 +562,7 @@ def check_dataset(dataset: Dataset, *, splits: Splits | None = None, progress: b
         misread_boxes=misread,
         lost_boxes=lost,
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
+        classes_of_one=classes_of_one(dataset.class_names, dataset.cases) if dataset.task == "classify" else "",
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )
@@ -926,18 +947,21 @@ def usable_training_images(
     strict: bool = False,
     keep_conflicts: bool = False,
     progress: bool = False,
+    split_options: dict[str, Any] | None = None,
 ) -> Dataset:
     """Classification data as ``fit`` trains it (and ``plan`` fingerprints it): without the segmentation masks and
     blank files stored among its images, the classes none of whose images can be read, and its identical images
     that carry different labels (unless ``keep_conflicts``), as ``check`` found them (``None``: checked here,
-    reading every image once); the identical images left are marked to stay in one split. Other tasks' data is
-    returned as it is."""
+    reading every image once, on the split ``split_options`` make: fit's fractions and seed); the identical images
+    left are marked to stay in one split. Other tasks' data is returned as it is."""
     if getattr(dataset, "task", None) != "classify" or not dataset.cases:
         return dataset
     if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
-        check = check_dataset(dataset, progress=progress)
+        check = check_dataset(dataset, progress=progress, split_options=split_options)
         _list_unreadable_classes_files(dataset, check.unreadable)
     refuse_unconvertible(check)  # before training: preparing the test split would stop the fit after it
+    if check.classes_of_one:
+        raise DatasetError(f"{dataset.root}: {check.classes_of_one}")
     dataset = drop_unreadable_classes(dataset, [item["path"] for item in check.unreadable])
     dataset = drop_non_images(dataset, check.suspected_masks, check.blank, strict=strict)
     label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
