@@ -37,6 +37,12 @@ from medimg.data.splits import make_splits
         ("C100P61ThinF_IMG_20150918_150041_cell_8.png", "c100p61thinf"),
         ("C1_thinF_IMG_20150604_104722_cell_9.png", "c1-thinf"),
         ("IMG_20150604_104722_1.jpg", "20150604-104722"),  # no slide before IMG: the name as before
+        # BIDS names (BIMCV's chest X-rays in QaTa-COV19 and COVIDx, ISLES): the subject entity is the patient
+        ("sub-S03044_ses-E07430_run-1_bp-chest_vp-ap_dx.png", "sub-s03044"),
+        ("sub-S03044_ses-E11627_run-1_bp-chest_vp-ap_dx.png", "sub-s03044"),
+        ("sub-strokecase0001_ses-0001_dwi.nii.gz", "sub-strokecase0001"),
+        ("sub-01_T1w.nii.gz", "sub-01"),
+        ("sub-control_T1w.nii.gz", None),  # no digit: not an id
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:
@@ -74,3 +80,33 @@ def test_names_that_are_not_patient_ids_are_left_alone(tmp_path: Path) -> None:
     assert all(c.patient_id is None for c in Dataset.load(tmp_path / "unique").cases)
     _oct(tmp_path / "few", patients=3, per_patient=4)  # 6 keys: fewer than MIN_GROUPS
     assert all(c.patient_id is None for c in Dataset.load(tmp_path / "few").cases)
+
+
+def test_bids_subjects_group_segmentation_pairs_among_other_names_and_check_names_one_in_two_splits(
+    tmp_path: Path,
+) -> None:
+    """QaTa-COV19 as unpacked: ``Train Set/Images/covid_1.png`` + ``Ground-truths/mask_covid_1.png``, and BIMCV's
+    ``sub-S03044_ses-E..._dx.png`` among them, one subject in Train and Test. No segmentation case had a patient
+    from its name, so a subject's X-rays straddled train and the validation carved from it, and check said OK."""
+    from medimg.data.dataset import SegmentationDataset
+    from medimg.tasks.segment.quality import check_segmentation
+
+    rng = np.random.default_rng(0)
+    names = {"Train Set": [f"covid_{i}" for i in range(12)], "Test Set": [f"covid_{i}" for i in range(12, 16)]}
+    for subject in range(6):
+        names["Train Set"] += [f"sub-S0{subject}044_ses-E{visit}0_run-1_bp-chest_vp-ap_dx" for visit in range(3)]
+    names["Test Set"].append("sub-S00044_ses-E90_run-1_bp-chest_vp-ap_dx")
+    for split, stems in names.items():
+        for stem in stems:
+            for folder, name in (("Images", f"{stem}.png"), ("Ground-truths", f"mask_{stem}.png")):
+                path = tmp_path / "QaTa-COV19-v2" / split / folder / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pixels = (rng.random((24, 24)) > 0.5).astype(np.uint8) * 255 if folder != "Images" else None
+                Image.fromarray(rng.integers(0, 255, (24, 24), dtype=np.uint8) if pixels is None else pixels).save(path)
+    data = Dataset.load(tmp_path / "QaTa-COV19-v2")
+    assert isinstance(data, SegmentationDataset) and len(data.cases) == 35
+    patients = {c.case_id: c.patient_id for c in data.cases}
+    assert {p for p in patients.values() if p} == {f"name-sub-s0{s}044" for s in range(6)}
+    assert all(p is None for case, p in patients.items() if "covid_" in case)
+    report = check_segmentation(data)
+    assert not report.ok and [p.split(" ")[0] for p in report.cross_split_patients] == ["name-sub-s00044"]

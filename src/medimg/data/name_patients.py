@@ -31,10 +31,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
-from medimg.data.case import Case
+from medimg.data.case import Case, SegCase
 
 logger = logging.getLogger(__name__)
+
+#: a classification or detection case, or a segmentation case: both name their file by ``case_id``
+CaseT = TypeVar("CaseT", Case, SegCase)
 
 __all__ = [
     "MAX_GROUP_SHARE",
@@ -57,13 +61,23 @@ _PERSON_PART = re.compile(r"(?:person|patient|subject)\d+", re.IGNORECASE)
 _PERSON_WORDS = frozenset({"person", "patient", "subject"})
 
 
+#: a BIDS file name's subject entity, first: BIMCV's ``sub-S03044_ses-E07430_run-1_bp-chest_vp-ap_dx.png`` (in
+#: QaTa-COV19 and COVIDx), ISLES' ``sub-strokecase0001_ses-0001_dwi.nii.gz``
+BIDS_KEY = "sub-"
+_BIDS_SUBJECT = re.compile(r"^sub-([A-Za-z0-9]+)(?=_[A-Za-z]+-|_[A-Za-z0-9]+$|$)")
+
+
 def name_key(name: str) -> str | None:
     """The patient part of a file name (see the module doc), or ``None``: ``CNV-1016042-1.jpeg`` -> ``1016042``
     (OCT2017 names an image ``<finding>-<patient>-<image>``: ``NORMAL-1016042-2.jpeg`` is the same patient),
     ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left); a camera's ``IMG`` part and what
     follows it are about the photograph (the NIH malaria cells' ``C100P61ThinF_IMG_20150918_144104_cell_162.png``
-    -> ``c100p61thinf``: each patient's slide was photographed many times)."""
+    -> ``c100p61thinf``: each patient's slide was photographed many times); a BIDS name's subject entity
+    (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``)."""
     stem = name.split(".", 1)[0]
+    bids = _BIDS_SUBJECT.match(stem)
+    if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
+        return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
     if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
         return None
@@ -81,10 +95,17 @@ def name_key(name: str) -> str | None:
     return key if any(ch.isdigit() for ch in key) else None
 
 
-def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[Case]:
+def _is_a_file(case: Case | SegCase) -> bool:
+    """Whether a case is a file of its own (its name may name the patient), not an array's item or a stack's page."""
+    if isinstance(case, SegCase):
+        return case.page is None
+    return case.path is not None and case.index is None
+
+
+def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list[CaseT]:
     """``cases`` with a ``patient_id`` from their file names when no case has a patient yet and the names carry
     patient ids (see the module doc); unchanged otherwise."""
-    if not cases or any(c.patient_id for c in cases) or any(c.path is None or c.index is not None for c in cases):
+    if not cases or any(c.patient_id for c in cases) or not all(map(_is_a_file, cases)):
         return list(cases)
     keys = [name_key(Path(c.case_id).name) for c in cases]
     named = [k for k in keys if k is not None]
@@ -95,7 +116,12 @@ def group_by_name_patient(cases: Sequence[Case], root: Path | str = "") -> list[
         or len(counts) > 0.8 * len(named)
         or max(counts.values()) > max(10, MAX_GROUP_SHARE * len(named))
     ):
-        return list(cases)
+        # a BIDS subject is a patient whatever the other names say (QaTa-COV19 mixes BIMCV's sub-S03044_... images
+        # among its covid_1.png...): those are grouped alone
+        keys = [k if k is not None and k.startswith(BIDS_KEY) else None for k in keys]
+        counts = Counter(k for k in keys if k is not None)
+        if not counts or max(counts.values()) < 2:
+            return list(cases)
     example, example_key = next((c, k) for c, k in zip(cases, keys, strict=True) if k is not None and counts[k] > 1)
     logger.info(
         "%s: images grouped by the patient in their file names (%d patients for %d images, e.g. %s -> %s): a "

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.case import Case
+from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
 from medimg.data.labels import classes_of_one, id_classes_warning, keep_classes, label_text, measurement_warning
@@ -568,7 +568,7 @@ def check_dataset(
     )
 
 
-def patients_in_several_splits(cases: Sequence[Case], split_of: dict[str, str | None]) -> list[str]:
+def patients_in_several_splits(cases: Sequence[Case | SegCase], split_of: dict[str, str | None]) -> list[str]:
     """``"<patient> [<splits>] (<n> images: <an image in each split>)"`` for every patient (``Case.patient_id``: a
     CSV column, a sub-folder, DICOM headers, where it is a hash) whose images lie in more than one split: the
     images name the files to move."""

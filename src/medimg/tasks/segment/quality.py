@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from medimg.data.dataset import SegmentationDataset
-from medimg.data.quality import mixed_channels_warning, pixel_digest, top_counts
+from medimg.data.quality import mixed_channels_warning, patients_in_several_splits, pixel_digest, top_counts
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import is_lossy
 from medimg.io.read_notes import exif_warning, transparency_warning
@@ -72,6 +72,8 @@ class SegCheckReport:
     size_mismatches: list[dict[str, str]] = field(default_factory=list)
     empty_masks: list[str] = field(default_factory=list)
     cross_split_duplicates: list[list[str]] = field(default_factory=list)
+    #: patients whose images lie in several of the data's own splits (QaTa-COV19's BIMCV subjects in Train and Test)
+    cross_split_patients: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     mixed_dimensions: str | None = None
 
@@ -83,6 +85,7 @@ class SegCheckReport:
             self.unreadable
             or self.size_mismatches
             or self.cross_split_duplicates
+            or self.cross_split_patients
             or self.mixed_dimensions
             or self.dataset["unpaired_masks"]
             or self.encoding in UNDECODABLE
@@ -104,6 +107,7 @@ class SegCheckReport:
             "size_mismatches": self.size_mismatches,
             "empty_masks": self.empty_masks,
             "cross_split_duplicates": self.cross_split_duplicates,
+            "cross_split_patients": self.cross_split_patients,
             "mixed_dimensions": self.mixed_dimensions,
             "warnings": self.warnings,
         }
@@ -131,6 +135,7 @@ class SegCheckReport:
         lines += [f"  size mismatch: {m['reason']}" for m in self.size_mismatches[:10]]
         lines += [f"  mask without an image: {m}" for m in d["unpaired_masks"][:10]]
         lines += [f"  same image in several splits: {', '.join(g)}" for g in self.cross_split_duplicates[:10]]
+        lines += [f"  one patient in several splits: {p}" for p in self.cross_split_patients[:10]]
         lines += [f"  {self.mixed_dimensions}"] if self.mixed_dimensions else []
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
@@ -249,6 +254,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         size_mismatches=mismatches,
         empty_masks=empty,
         cross_split_duplicates=cross,
+        cross_split_patients=patients_in_several_splits(dataset.cases, {c.case_id: c.split for c in dataset.cases}),
         warnings=warnings,
         mixed_dimensions=mixed_dimensions(first_of, dict(axes)) if len(first_of) > 1 else None,
     )
