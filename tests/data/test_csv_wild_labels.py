@@ -19,7 +19,7 @@ from medimg.errors import DatasetError
 def _images(folder: Path, names: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(names):
-        Image.fromarray(np.full((8, 8), 20 * i, dtype=np.uint8)).save(folder / name)
+        Image.fromarray(np.full((8, 8), 20 * i % 256, dtype=np.uint8)).save(folder / name)
 
 
 NAMES = [f"{c}.png" for c in "abcdefgh"]
@@ -195,3 +195,21 @@ def test_a_finding_spelled_in_two_cases_is_one_finding(tmp_path: Path) -> None:
     labels = ["Effusion|Atelectasis", "Effusion", "No Finding", "atelectasis|effusion", "Atelectasis", "No Finding"]
     path = _table(tmp_path, "path,Finding Labels", [f"images/{n},{lab}" for n, lab in zip(NAMES, labels, strict=False)])
     assert Dataset.load(path).class_names == ["Atelectasis", "Effusion"]
+
+
+def test_a_patient_column_of_one_placeholder_word_is_not_one_patient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """INbreast's table writes ``removed`` in every ``Patient ID`` cell: read as ids, all 410 mammograms were one
+    patient and fit stopped on "only 1 group"; the patients its DICOM headers (or names) give are used instead."""
+    names = [f"{p:04d}_{view}.png" for p in range(10) for view in (1, 2)]
+    _images(tmp_path / "AllDICOMs", names)
+    rows = [f"removed;AllDICOMs/{n};{'4a' if i % 3 else '2'}" for i, n in enumerate(names)]
+    (tmp_path / "INbreast.csv").write_text("\n".join(["Patient ID;File Name;Bi-Rads", *rows]) + "\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path / "INbreast.csv")
+    assert "column 'Patient ID' holds 'removed' in all 20 rows: a de-identification placeholder" in caplog.text
+    assert {c.patient_id for c in dataset.cases} == {f"name-{p:04d}" for p in range(10)}  # from the names
+    one = [f"P001;AllDICOMs/{n};{'4a' if i % 3 else '2'}" for i, n in enumerate(names)]
+    (tmp_path / "INbreast.csv").write_text("\n".join(["Patient ID;File Name;Bi-Rads", *one]) + "\n")
+    assert {c.patient_id for c in Dataset.load(tmp_path / "INbreast.csv").cases} == {"P001"}  # an id: one patient

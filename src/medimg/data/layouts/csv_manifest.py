@@ -64,6 +64,7 @@ LABEL_COLUMNS = (
     "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
+    "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
     # a hospital's own export in German, French, Spanish, Italian, Dutch
     "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
     "diagnosi",
@@ -559,6 +560,31 @@ def _patient_name(cell: str) -> str:
     return _as_whole_number(_missing_as_empty(cell))
 
 
+#: fewer rows than this sharing one patient word are a small table, not an anonymised one
+PLACEHOLDER_PATIENT_ROWS = 10
+
+
+def _placeholder_patient(cases: list[Case], manifest: Path, column: str) -> bool:
+    """Whether the patient column holds one word without a digit in every row (INbreast's ``Patient ID``:
+    ``removed``; an export's ``anonymous``): a de-identification placeholder, not one patient's id (a warning says
+    it is not used, so patients come from the images' headers or names instead of one group of all)."""
+    ids = {c.patient_id for c in cases}
+    if len(cases) < PLACEHOLDER_PATIENT_ROWS or len(ids) != 1:
+        return False
+    (only,) = ids
+    if only is None or any(ch.isdigit() for ch in only):
+        return False
+    logger.warning(
+        "%s: column %r holds %r in all %d rows: a de-identification placeholder, not patient ids; not used (patients "
+        "come from the images' DICOM headers or names where they name them)",
+        manifest,
+        column,
+        only,
+        len(cases),
+    )
+    return True
+
+
 def _missing_as_empty(cell: str) -> str:
     """A cell that says "no value" (:func:`~medimg.data.case.is_missing_value`: R's ``NA``, pandas' ``nan``,
     ``N/A``, ``NULL``...) as an empty cell: an unlabelled row's label, never a class."""
@@ -1031,6 +1057,9 @@ def _load_table(
             + "; use train, val or test (or leave the column empty everywhere)"
         )
     files.report(manifest)
+    if patient_col is not None and _placeholder_patient(cases, manifest, patient_col):
+        cases, pool = [replace(c, patient_id=None) for c in cases], [replace(c, patient_id=None) for c in pool]
+        patient_col = None
     if patient_col is None:
         cases = _patients_from_a_table_beside(cases, manifest, base)
         cases = patients_from_folders(cases, manifest)  # CheXpert's patient00001/study1/view1_frontal.jpg
