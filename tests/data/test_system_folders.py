@@ -317,3 +317,27 @@ def test_classes_named_with_container_words_stay_classes(tmp_path: Path) -> None
         for i in range(3):
             _png(tmp_path / cls / f"{i}.png", 10 * i + 1)
     assert sorted(Dataset.load(tmp_path).class_names) == ["Covid images", "Normal images"]
+
+
+def test_sets_holding_the_same_class_folders_are_not_classes(tmp_path: Path) -> None:
+    """Kather's two zips unpacked side by side: ``NCT-CRC-HE-100K/`` and ``CRC-VAL-HE-7K/``, each holding the nine
+    tissue folders. They were two classes (which archive), status OK; now an error naming the fit and the evaluation.
+    Views (three folders in each of two classes) and magnifications stay parts of their classes."""
+    tissues = ["ADI", "BACK", "DEB", "LYM", "MUC", "MUS", "NORM", "STR", "TUM"]
+    for zipped, count in (("NCT-CRC-HE-100K", 3), ("CRC-VAL-HE-7K", 1)):
+        for k, tissue in enumerate(tissues):
+            for i in range(count):
+                _png(tmp_path / "kather" / zipped / tissue / f"{tissue}-A{i}.tif", 20 * k + i)
+    with pytest.raises(
+        DatasetError,
+        match=r"each hold the same 9 class folders \(ADI, BACK.*medimg fit '.*NCT-CRC-HE-100K'.*evaluate RUN '.*VAL",
+    ):
+        Dataset.load(tmp_path / "kather")
+    assert len(Dataset.load(tmp_path / "kather" / "CRC-VAL-HE-7K").class_names) == 9
+    for cls in ("benign", "malignant"):
+        for inner in ("40X", "100X", "200X", "400X"):
+            _png(tmp_path / "breakhis" / cls / inner / "a.png", len(cls + inner))
+        for view in ("AP", "PA", "LL"):
+            _png(tmp_path / "views" / cls / view / "a.png", len(cls + view))
+    assert sorted(Dataset.load(tmp_path / "breakhis").class_names) == ["benign", "malignant"]
+    assert sorted(Dataset.load(tmp_path / "views").class_names) == ["benign", "malignant"]

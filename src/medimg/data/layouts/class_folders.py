@@ -12,6 +12,7 @@ sub-folder is a patient for the split (``Case.patient_id``), so its images stay 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -176,6 +177,7 @@ def load(
         if nested is None:
             if split is None:
                 _refuse_versions_of_the_data(root, subdirs)
+                _refuse_sets_of_the_same_classes(root, subdirs)
             class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
@@ -409,6 +411,45 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
         f"{root}: its folders ({', '.join(d.name for d in subdirs)}) look like versions or parts of the dataset "
         f"(original, augmented, folds, archives, download discs), not classes; {labels}point medimg at the folder "
         f"that holds the class folders{example}"
+    )
+
+
+#: sets of the same classes: each holds at least this many class folders of the same names
+SAME_CLASSES_MIN = 4
+#: a folder named for a microscope's magnification (BreakHis's ``40X``...): a part of each class, not a class
+_MAGNIFICATION = re.compile(r"^\d+\s*x$", re.IGNORECASE)
+
+
+def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
+    """Raise when the would-be classes are two or more sets of the same classes (Kather's ``NCT-CRC-HE-100K/`` and
+    ``CRC-VAL-HE-7K/``, each holding ``ADI/``, ``BACK/``... ``TUM/``): none holds images itself, each holds the same
+    :data:`SAME_CLASSES_MIN` or more folders of images, more than there are sets, named neither as splits nor as
+    magnifications, mostly without digits (numbered folders are patients). Read as class folders, a model learnt which archive an image came from (``status OK``)."""
+    if len(subdirs) < 2:
+        return
+    names: set[frozenset[str]] = set()
+    for folder in subdirs:
+        entries = list(folder.iterdir())
+        if any(p.is_file() and is_image_file(p) for p in entries):
+            return
+        names.add(frozenset(p.name.lower() for p in entries if visible_dir(p)))
+    (inner,) = names if len(names) == 1 else (frozenset(),)
+    if len(inner) < max(SAME_CLASSES_MIN, len(subdirs) + 1):
+        return
+    if any(normalise_split(n) or _MAGNIFICATION.match(n) for n in inner):
+        return
+    if sum(any(ch.isdigit() for ch in n) for n in inner) * 2 > len(inner):
+        return  # numbered folders: patients or cases inside each class (benign/P001, malignant/P001)
+    first = next(p for p in sorted(subdirs[0].iterdir()) if visible_dir(p))
+    if not any(f.is_file() and is_image_file(f) for f in first.iterdir()):
+        return
+    shown = ", ".join(sorted(p.name for p in subdirs[0].iterdir() if visible_dir(p))[:6])
+    largest = sorted(subdirs, key=lambda d: -sum(len(os.listdir(c)) for c in d.iterdir() if visible_dir(c)))
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in subdirs)}) each hold the same {len(inner)} class folders "
+        f"({shown}...): sets of one dataset's classes, not classes; fit one set (medimg fit '{largest[0]}') and "
+        f"evaluate on another (medimg evaluate RUN '{largest[1]}'), or put them in train/ and test/ folders to "
+        "use them as a split"
     )
 
 
