@@ -424,7 +424,8 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
     """Raise when the would-be classes are two or more sets of the same classes (Kather's ``NCT-CRC-HE-100K/`` and
     ``CRC-VAL-HE-7K/``, each holding ``ADI/``, ``BACK/``... ``TUM/``): none holds images itself, each holds the same
     :data:`SAME_CLASSES_MIN` or more folders of images, more than there are sets, named neither as splits nor as
-    magnifications, mostly without digits (numbered folders are patients). Read as class folders, a model learnt which archive an image came from (``status OK``)."""
+    magnifications, mostly without digits (numbered folders are patients). Read as class folders, a model learnt
+    which archive an image came from (``status OK``)."""
     if len(subdirs) < 2:
         return
     names: set[frozenset[str]] = set()

@@ -602,6 +602,20 @@ def problems_error(where: Path, problems: Sequence[str], what: str = "problem(s)
     return DatasetError(f"{where}: {len(problems)} {what}:\n  {shown}" + (f"\n{fix}" if fix else ""))
 
 
+def nothing_listed_error(
+    root: Path, what: str, absent: Sequence[str], patterns: Sequence[str], fix: str
+) -> DatasetError:
+    """The error of a reader whose tables name no image it finds: ``what`` they list (``"no image in the study
+    folders its tables list"``), an example of the ``absent`` names, the ``--include``/``--exclude`` ``patterns``
+    that may have left the rest out, and the ``fix``."""
+    return DatasetError(
+        f"{root}: {what}"
+        + (f" (e.g. {absent[0]})" if absent else "")
+        + (f" among those --include/--exclude keep ({', '.join(patterns)})" if patterns else "")
+        + f": {fix}"
+    )
+
+
 #: Pascal VOC's split lists in ``ImageSets/<Main|Segmentation>/``: ``trainval.txt`` stands in for a missing
 #: ``train.txt``
 SPLIT_LISTS = {"train": ("train.txt", "trainval.txt"), "val": ("val.txt",), "test": ("test.txt",)}

@@ -26,7 +26,7 @@ from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import MEASUREMENT_CLASSES, as_numbers
-from medimg.data.layouts.common import named_split, order_classes, visible_dir, walk_files
+from medimg.data.layouts.common import named_split, nothing_listed_error, order_classes, visible_dir, walk_files
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, is_image_file
 from medimg.io.inputs import name_selected
@@ -177,11 +177,9 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     _refuse_measurements(root, [label for _, _, label, _ in listed])
     kept = _selected(root, _once(root, listed), include, exclude)
     if not kept:
-        raise DatasetError(
-            f"{root}: no image its label lists name is in the folder"
-            + (f" (e.g. {absent[0]})" if absent else "")
-            + (f" among those --include/--exclude keep ({', '.join(include + exclude)})" if include or exclude else "")
-            + ": unpack the images beside the lists (in folders named for their splits, or any folder)"
+        fix = "unpack the images beside the lists (in folders named for their splits, or any folder)"
+        raise nothing_listed_error(
+            root, "no image its label lists name is in the folder", absent, include + exclude, fix
         )
     _say_left_out(root, absent, [i for images in index.values() for i in images if i not in {r[1] for r in listed}])
     classes = order_classes({label for _, _, label, _ in kept})

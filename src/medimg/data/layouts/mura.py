@@ -19,6 +19,7 @@ from pathlib import Path
 from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
+from medimg.data.layouts.common import nothing_listed_error
 from medimg.errors import DatasetError
 from medimg.io.formats import is_image_file
 from medimg.io.inputs import name_selected
@@ -90,12 +91,9 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
                     continue
                 cases.append(Case(relative, int(label.strip()), split=split, patient_id=patient, path=image))
     if not cases:
-        raise DatasetError(
-            f"{root}: no image in the study folders its tables list"
-            + (f" (e.g. {absent[0]} is not under {root})" if absent else "")
-            + (f" that --include/--exclude keep ({', '.join(include + exclude)})" if include or exclude else "")
-            + ": pass the unpacked MURA-v1.1 folder"
-        )
+        missing = [f"{absent[0]} is not under {root}"] if absent else []
+        what = "no image in the study folders its tables list"
+        raise nothing_listed_error(root, what, missing, include + exclude, "pass the unpacked MURA-v1.1 folder")
     if absent:
         logger.warning(
             "%s: %d study folder(s) the tables list are missing (e.g. %s): left out", root, len(absent), absent[0]
