@@ -18,6 +18,7 @@ from medimg.data.layouts import LAYOUTS, Layout, detect_layout, get_layout, layo
 from medimg.data.splits import make_splits
 from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
+from tests.data.test_bids_masks import write_isles
 from tests.data.test_brain_tumour_mat import write_cjdata
 from tests.data.test_cbis_ddsm import write_cbis_ddsm
 from tests.data.test_cine_frames import write_mnms
@@ -142,6 +143,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "cbis_ddsm_masks": write_cbis_ddsm,
     "cbis_ddsm_boxes": write_cbis_ddsm,
     "mura": write_mura,
+    "bids_masks": write_isles,
     "label_lists": write_covidx,
     "lidc_masks": write_lidc,
     "lidc_boxes": write_lidc,

@@ -11,6 +11,8 @@ name                  task       reads
                                  ``_sa_gt``): each labelled frame written once as a 3D case (cached)
 ``saved_arrays``      segment    an image and its label map as arrays in one ``.npz`` / HDF5 file per slice or volume
                                  (TransUNet's Synapse ``train_npz/`` + ``test_vol_h5/``, SSL4MIS's ACDC ``.h5``)
+``bids_masks``        segment    BIDS scans with their masks as derivatives or beside them (ISLES 2022's ``rawdata/`` +
+                                 ``derivatives/..._msk.nii.gz``): the subject's scans on the mask's grid as channels
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
                                  binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
@@ -102,6 +104,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimg.data.layouts import (
+    bids_masks,
     brain_tumour_mat,
     cbis_ddsm,
     cine_frames,
@@ -329,6 +332,14 @@ LAYOUTS: tuple[Layout, ...] = (
         saved_arrays.detect,
         saved_arrays.load,
         "image + label arrays per slice or volume in .npz / HDF5 files (TransUNet's Synapse, SSL4MIS's ACDC)",
+        fallback=False,
+    ),
+    Layout(
+        "bids_masks",
+        "segment",
+        bids_masks.detect,
+        bids_masks.load,
+        "BIDS scans (rawdata/ or sub-*/) with their masks (derivatives/..._msk.nii.gz, ..._mask.nii.gz)",
         fallback=False,
     ),
     Layout(

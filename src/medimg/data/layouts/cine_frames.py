@@ -64,7 +64,7 @@ def _open(file: Path) -> Any:
     return nib.load(file)
 
 
-def _shape(file: Path) -> tuple[int, ...] | None:
+def nifti_shape(file: Path) -> tuple[int, ...] | None:
     """A NIfTI file's shape from its header, ``None`` when it is unreadable."""
     try:
         return tuple(int(n) for n in _open(file).shape)
@@ -73,8 +73,8 @@ def _shape(file: Path) -> tuple[int, ...] | None:
 
 
 def _is_cine_pair(image: Path, gt: Path) -> bool:
-    shape = _shape(image)
-    return shape is not None and len(shape) == 4 and shape[3] > 1 and _shape(gt) == shape
+    shape = nifti_shape(image)
+    return shape is not None and len(shape) == 4 and shape[3] > 1 and nifti_shape(gt) == shape
 
 
 def detect(path: Path) -> bool:
@@ -126,7 +126,7 @@ def load(path: Path) -> SegmentationDataset:
     if not pairs:
         raise DatasetError(f"{path}: no 4D NIfTI image with a 4D <name>_gt ground truth of its shape")
     paired = {f for pair in pairs for f in pair}
-    unlabelled = [f for f in files if f not in paired and len(_shape(f) or ()) == 4]
+    unlabelled = [f for f in files if f not in paired and len(nifti_shape(f) or ()) == 4]
     cache = cache_folder([gt for _, gt in pairs])
     cases, empty, problems = [], [], []
     for image, gt in pairs:
