@@ -43,6 +43,13 @@ from medimg.data.splits import make_splits
         ("sub-strokecase0001_ses-0001_dwi.nii.gz", "sub-strokecase0001"),
         ("sub-01_T1w.nii.gz", "sub-01"),
         ("sub-control_T1w.nii.gz", None),  # no digit: not an id
+        # augmented copies: the Monkeypox set's M01_01_00.jpg (patient, image, copy), Kaggle's blood cells
+        # _<copy>_<cell>.jpeg (the copy's number was taken for the patient)
+        ("M01_01_00.jpg", "m01"),
+        ("NM12_03_11.jpg", "nm12"),
+        ("_20_1000.jpeg", "1000"),
+        ("_0_1169.jpeg", "1169"),
+        ("case_12_3.png", "12"),  # no digit would be left: the case stays
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:

@@ -19,6 +19,8 @@ from medimg.data.layouts.common import order_classes
         (["normal", "abnormal"], "normal"),
         (["CT_COVID", "CT_NonCOVID"], "CT_NonCOVID"),  # COVID-CT: the shared CT_ hid the negation (COVID negative)
         (["x_ray_tb", "x_ray_no_tb"], "x_ray_no_tb"),
+        (["Monkey Pox", "Others"], "Others"),  # MSLD: sensitivity was the recall of "Others"
+        (["Monkeypox", "Other"], "Other"),
     ],
 )
 def test_the_negative_class_goes_first(names: list[str], negative: str) -> None:

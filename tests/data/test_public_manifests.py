@@ -892,3 +892,18 @@ def test_labels_in_json_are_named_in_the_error(tmp_path: Path) -> None:
         Dataset.load(tmp_path)
     with pytest.raises(DatasetError, match=r"labels\.json is not read for labels"):
         Dataset.load(tmp_path / "labels.json")
+
+
+def test_padchest_numbered_image_folders_beside_its_table(tmp_path: Path) -> None:
+    """PadChest unpacks its images into numbered folders (``ImageDir`` 0, 1... 54) beside its label table: the
+    folders were read as classes "0", "1", "2" (status OK), the table's findings never."""
+    rows = ["ImageID,ImageDir,StudyID,PatientID,Projection,Labels"]
+    findings = ["['normal']", "['pneumonia']", "['pneumonia', 'cardiomegaly']"]
+    for i in range(12):
+        name = f"{2000 + i}_{i:02d}.png"
+        _image(tmp_path / "PADCHEST" / str(i % 3) / name, 40 * (i % 3))
+        rows.append(f'{name},{i % 3},study{i},patient{i // 2},PA,"{findings[i % 3]}"')
+    (tmp_path / "PADCHEST" / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(rows) + "\n")
+    data = Dataset.load(tmp_path / "PADCHEST")
+    assert data.multi_label and sorted(data.class_names) == ["cardiomegaly", "pneumonia"]
+    assert {c.patient_id for c in data.cases} == {f"patient{p}" for p in range(6)}

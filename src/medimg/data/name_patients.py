@@ -67,13 +67,18 @@ BIDS_KEY = "sub-"
 _BIDS_SUBJECT = re.compile(r"^sub-([A-Za-z0-9]+)(?=_[A-Za-z]+-|_[A-Za-z0-9]+$|$)")
 
 
+#: a counter of an image's copies or views after its own counter (two digits at most: not an id)
+_SHORT_COUNTER = re.compile(r"\d{1,2}")
+
+
 def name_key(name: str) -> str | None:
     """The patient part of a file name (see the module doc), or ``None``: ``CNV-1016042-1.jpeg`` -> ``1016042``
     (OCT2017 names an image ``<finding>-<patient>-<image>``: ``NORMAL-1016042-2.jpeg`` is the same patient),
     ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left); a camera's ``IMG`` part and what
     follows it are about the photograph (the NIH malaria cells' ``C100P61ThinF_IMG_20150918_144104_cell_162.png``
     -> ``c100p61thinf``: each patient's slide was photographed many times); a BIDS name's subject entity
-    (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``)."""
+    (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``); short counters of augmented copies after the image's
+    (``M01_01_00.jpg`` -> ``m01``), and Kaggle's blood cells' ``_<copy>_<cell>.jpeg`` (-> the cell)."""
     stem = name.split(".", 1)[0]
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
@@ -85,7 +90,11 @@ def name_key(name: str) -> str | None:
         joined = part + parts[index + 1] if part.lower() in _PERSON_WORDS and parts[index + 1].isdigit() else part
         if _PERSON_PART.fullmatch(joined):
             return joined.lower()
+    if stem.startswith("_") and len(parts) == 2 and all(p.isdigit() for p in parts):
+        return parts[1]  # Kaggle's blood cells: _<augmentation>_<cell>.jpeg, 25 turns and flips of one cell
     kept = parts[:-1]
+    while len(kept) > 1 and _SHORT_COUNTER.fullmatch(kept[-1]) and any(ch.isdigit() for ch in "".join(kept[:-1])):
+        kept = kept[:-1]  # the Monkeypox set's augmented M01_01_00.jpg: patient M01, image 01, copy 00
     lowered = [p.lower() for p in kept]
     if "img" in lowered[1:]:  # a camera's IMG_<date>_<time> after the slide (the malaria cells' C100P61ThinF_IMG_...)
         kept = kept[: lowered.index("img", 1)]

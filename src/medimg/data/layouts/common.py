@@ -34,8 +34,9 @@ NEGATIVE_CLASS_WORDS = (
 
 #: whole class names (not prefixes: "cn" would take "cnv") of control groups: ADNI's "CN" (cognitively normal),
 #: "HC" / "NC" (healthy / normal controls), "NL", "neg"; HAM10000's "nv" (melanocytic nevus, against "mel"); "well"
-#: (against "sick" / "ill"; whole, so "well_differentiated" of a tumour grade stays as it sorts)
-NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv", "well"})
+#: (against "sick" / "ill"; whole, so "well_differentiated" of a tumour grade stays as it sorts); "other(s)", the
+#: rest against the finding a set is about (the Monkeypox Skin Lesion Dataset's "Monkey Pox" / "Others")
+NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv", "well", "other", "others"})
 
 #: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
 NEGATIONS = ("non", "no", "not", "un", "without")

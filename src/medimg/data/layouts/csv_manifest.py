@@ -763,7 +763,11 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
     # folders of images, of a split, or of masks beside them (HAM10000's segmentations_lesion_tschandl/), or a
     # competition's sample of its images (Kaggle's diabetic retinopathy: sample/ beside train/ and test/)
     container_words = CONTAINER_WORDS | MASK_FOLDER_WORDS | {"sample"}
-    containers = all(w & container_words or any(normalise_split(x) for x in w if x) for w in words)
+    # numbered folders hold the images too (PadChest's ImageDir 0/, 1/... 54/): read as classes, the table was unread
+    containers = all(
+        w & container_words or any(normalise_split(x) for x in w if x) or d.name.isdigit()
+        for w, d in zip(words, subdirs, strict=True)
+    )
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
     images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:
