@@ -25,6 +25,7 @@ from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 from medimg.io.frames import is_colour
 from medimg.io.read_notes import exif_warning, transparency_warning
+from medimg.io.windowing import header_window, unused_window_warning
 
 logger = logging.getLogger(__name__)
 
@@ -291,6 +292,8 @@ class _ImageRecord:
     #: the share of the pixels that hold the image's most common value (near 1: a text label, an empty frame)
     dominant_share: float
     label_valued: bool
+    #: a CT file's display window, from its header, not applied (:func:`~medimg.io.windowing.header_window`)
+    window: tuple[float, float] | None
     digest: str
     signature: Signature | None
 
@@ -311,6 +314,7 @@ class _ImageRecord:
             blank=blank,
             dominant_share=dominant_share(array),
             label_valued=case.path is not None and not blank and is_label_valued(array),
+            window=header_window(meta),
             digest=pixel_digest(array),
             signature=None if blank else signature(array),
         )
@@ -479,6 +483,9 @@ def check_dataset(
     if sparse:
         warnings.append(nearly_empty_warning(sparse, len(records)))
     warnings += odd_size_warnings([(r.case_id, r.shape) for r in records])
+    unused_window = unused_window_warning([r.window for r in records]) if dataset.window is None else None
+    if unused_window:
+        warnings.append(unused_window)
     if turned:
         warnings.append(exif_warning(turned))
     if transparent:

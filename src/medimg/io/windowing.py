@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -267,6 +267,39 @@ def _parse_center_width(text: str) -> tuple[float, float]:
 def _modality(meta: Mapping[str, Any]) -> str | None:
     value = meta.get("modality")
     return str(value).upper() if value else None
+
+
+#: a window at most this wide (HU) shows soft tissue closely: brain 80, subdural 215, liver 150, mediastinum 400
+NARROW_WINDOW = 400.0
+
+
+def header_window(meta: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The ``(center, width)`` a CT file's header gives for display when it was read in HU without a window applied
+    (``None`` otherwise): what :func:`unused_window_warning` counts."""
+    if meta.get("window") is not None or not is_hounsfield(meta):
+        return None
+    center, width = _first_number(meta.get("window_center")), _first_number(meta.get("window_width"))
+    return (center, width) if center is not None and width is not None and width > 0 else None
+
+
+def unused_window_warning(windows: Sequence[tuple[float, float] | None]) -> str | None:
+    """The check's warning when most CT images (``windows``: :func:`header_window` of each) carry a narrow display
+    window in their headers and none was asked for: the images are read in HU over the set's whole range, where a
+    bleed or a lesion differs by a few levels (RSNA's head CTs, WL 36 / WW 80: "any" AUC 0.40 as read, 1.00 with
+    ``--window brain``). ``None`` otherwise."""
+    given = [w for w in windows if w is not None]
+    if not given or len(given) * 2 < len(windows):
+        return None
+    center, width = sorted(given, key=lambda w: w[1])[len(given) // 2]
+    if width > NARROW_WINDOW:
+        return None
+    named = next((name for name, preset in WINDOW_PRESETS.items() if abs(preset[1] - width) <= width / 4), None)
+    return (
+        f"{len(given)} CT image(s) carry a narrow display window in their headers (e.g. center {center:g}, width "
+        f"{width:g}{f', near the {named} window' if named else ''}), which is not applied: they are read in HU over "
+        "the set's whole range, where a soft-tissue finding (a bleed) differs by a few levels; --window file reads "
+        f"each image in its own window{f' (or --window {named})' if named else ''}"
+    )
 
 
 def is_hounsfield(meta: Mapping[str, Any]) -> bool:
