@@ -907,3 +907,32 @@ def test_padchest_numbered_image_folders_beside_its_table(tmp_path: Path) -> Non
     data = Dataset.load(tmp_path / "PADCHEST")
     assert data.multi_label and sorted(data.class_names) == ["cardiomegaly", "pneumonia"]
     assert {c.patient_id for c in data.cases} == {f"patient{p}" for p in range(6)}
+
+
+def test_a_label_table_of_several_readers_gives_each_image_once_with_their_majority(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """VinDr-CXR's ``image_labels_train.csv``: one one-hot row per radiologist (``rad_id``), three per image. Read
+    row by row, every image the readers disagreed on was a label conflict and left out: most abnormal images."""
+    import logging
+
+    header = "image_id,rad_id,Cardiomegaly,Pleural effusion,No finding"
+    votes = {  # image -> each reader's (cardiomegaly, effusion, no finding)
+        "a1": [(1, 0, 0), (1, 0, 0), (0, 0, 1)],  # two of three: cardiomegaly
+        "b2": [(0, 0, 1), (0, 0, 1), (0, 0, 1)],
+        "c3": [(0, 1, 0), (0, 0, 1), (0, 0, 1)],  # one of three: no finding
+        "d4": [(1, 1, 0), (0, 1, 0), (1, 1, 0)],
+    }
+    rows = [header]
+    for k, (image, readers) in enumerate(votes.items()):
+        _image(tmp_path / "train" / f"{image}.png", 50 * k)
+        rows += [f"{image},R{r + 1},{a},{b},{c}" for r, (a, b, c) in enumerate(readers)]
+    (tmp_path / "image_labels_train.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO):
+        data = Dataset.load(tmp_path / "image_labels_train.csv")
+    assert "4 image(s) were labelled by several readers (column 'rad_id', up to 3 each)" in caplog.text
+    assert len(data.cases) == 4
+    found = {Path(c.case_id).stem: c for c in data.cases}
+    assert data.multi_label  # d4's readers gave two findings
+    given = {k: sorted(data.class_names[i] for i in (c.findings or ())) for k, c in found.items()}
+    assert given == {"a1": ["Cardiomegaly"], "b2": [], "c3": [], "d4": ["Cardiomegaly", "Pleural effusion"]}

@@ -1,5 +1,6 @@
-"""How a label table's columns are named and matched: :func:`column_key` and the names of its image column
-(:data:`PATH_COLUMNS`). Below every table reader (CSV manifests, box tables, spreadsheets), which share them."""
+"""How a label table's columns are named and matched: :func:`column_key`, the names of its image column
+(:data:`PATH_COLUMNS`) and of its reader column (:data:`READER_COLUMNS`). Below every table reader (CSV manifests,
+box tables, spreadsheets), which share them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ PATH_COLUMNS = (
     "studyinstanceuid", "seriesinstanceuid", "folder", "directory", "study_folder", "series_folder", "study_path",
     "series_path",
 )  # fmt: skip
+
+
+#: who labelled a row, when several readers labelled each image (VinDr-CXR's ``rad_id``: three radiologists per
+#: image, in its box table and its label table alike)
+READER_COLUMNS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "rater")
 
 
 def column_key(name: str) -> str:

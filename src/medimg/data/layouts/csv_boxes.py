@@ -22,6 +22,7 @@ from pathlib import Path
 from medimg.data.case import Box, Case, normalise_split
 from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
+from medimg.data.layouts.columns import READER_COLUMNS
 from medimg.data.layouts.common import (
     ManifestFiles,
     image_files_in,
@@ -75,8 +76,6 @@ SPLIT_COLUMNS = ("split", "subset", "fold", "train_val_test")
 #: split columns of numbers: DeepLesion's ``Train_Val_Test`` (1 training, 2 validation, 3 test)
 NUMBERED_SPLITS = {"1": "train", "2": "val", "3": "test"}
 PATIENT_COLUMNS = ("patient_id", "patient", "subject", "subject_id", "patient_index")
-#: who drew a box, when several readers annotated each image (VinDr-CXR's ``rad_id``: three radiologists per image)
-READER_COLUMNS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "rater")
 #: boxes of one class by different readers overlapping at least this much (IoU) mark one object: fused
 READERS_IOU = 0.4
 #: DeepLesion names a slice ``000001_01_01_109.png`` for ``Images_png/000001_01_01/109.png``

@@ -34,7 +34,7 @@ from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normali
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, same_text
-from medimg.data.layouts.columns import PATH_COLUMNS
+from medimg.data.layouts.columns import PATH_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -648,6 +648,38 @@ def _measurement_columns(names: list[str], rows: list[dict[str, str]]) -> str:
     return "; ".join(said)
 
 
+def _readers_merged(manifest: Path, rows: list[dict[str, str]], path_col: str, reader_col: str) -> list[dict[str, str]]:
+    """One row per image of a table whose readers each gave their own row (VinDr-CXR's ``image_labels_train.csv``:
+    three radiologists' one-hot rows per image): each cell the value most of the image's readers gave, a finding
+    half of them gave kept (a 0/1 tie is 1). Read row by row, every image the readers disagreed on was a label
+    conflict, left out: most abnormal images."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get(path_col) or "").strip(), []).append(row)
+    several = [group for group in groups.values() if len(group) > 1]
+    if not several:
+        return rows
+    merged = []
+    for group in groups.values():
+        row = {}
+        for column in group[0]:
+            counts = Counter(str(r.get(column) or "").strip() for r in group)
+            top = max(counts.values())
+            tied = [value for value, n in counts.items() if n == top]
+            binary = len(tied) > 1 and set(tied) <= _BINARY
+            row[column] = max(tied, key=float) if binary else tied[0]
+        merged.append(row)
+    logger.info(
+        "%s: %d image(s) were labelled by several readers (column %r, up to %d each): each image is one case with the "
+        "labels most of its readers gave (a finding half of them gave is kept)",
+        manifest,
+        len(several),
+        reader_col,
+        max(len(g) for g in several),
+    )
+    return merged
+
+
 def has_label_column(path: Path) -> bool:
     """Whether a table's header names a label column (:data:`LABEL_COLUMNS`)."""
     return bool(set(manifest_header(path)) & set(LABEL_COLUMNS))
@@ -884,6 +916,9 @@ def _load_table(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    reader_col = column(READER_COLUMNS, False)
+    if reader_col is not None and path_col:
+        rows = _readers_merged(manifest, rows, path_col, reader_col)
     if split_col is None:  # a column of another name holding train/val/test (``Set``, ``partition``, ``Usage``)
         split_col = _column_of_splits(manifest, rows, [c for c in columns.values() if c not in {*known, path_col}])
     _refuse_repeated_columns(manifest, [c for c in (path_col, label_col, patient_col, split_col) if c])
