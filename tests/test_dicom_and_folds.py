@@ -21,8 +21,10 @@ def _dicom_dataset(root: Path, n: int = 16) -> Path:
         (root / name).mkdir(parents=True)
         for i in range(n):
             pixels = draw_phantom(rng, 32, lesion=bool(label)).astype(np.int16)
-            # stored values 0..255 -> HU -1000..275 through slope 5 / intercept -1000
-            write_dicom(root / name / f"img{i:03d}.dcm", pixels, slope=5.0, intercept=-1000.0, signed=True)
+            # stored values 0..255 -> HU -150..360 through slope 2 / intercept -150: soft tissue, seen through the
+            # soft-tissue window (-160..240) the test reads them with (most pixels below it made each normal
+            # phantom a few values: a mask by its content, left out, so the class was empty)
+            write_dicom(root / name / f"img{i:03d}.dcm", pixels, slope=2.0, intercept=-150.0, signed=True)
     return root
 
 
@@ -42,7 +44,7 @@ def test_dicom_folder_fit_and_predict(tmp_path: Path) -> None:
 
     # the same Hounsfield units given as an array get the run's window, as the file does (were fed raw)
     first = sorted((data / "lesion").iterdir())[0]
-    hu = pydicom.dcmread(first).pixel_array * 5.0 - 1000.0
+    hu = pydicom.dcmread(first).pixel_array * 2.0 - 150.0
     (by_file,), (by_array,) = loaded.predict(first), loaded.predict(hu)
     assert by_array.probabilities == pytest.approx(by_file.probabilities, abs=1e-5)
     np.testing.assert_allclose(loaded.preprocess(hu), loaded.preprocess(first), atol=1e-5)

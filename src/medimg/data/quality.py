@@ -802,7 +802,8 @@ def drop_non_images(
 def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> Dataset:
     """``after`` (``before`` less its ``dropped`` masks and blank files) without the classes that held nothing else
     (a warning names them, the others renumbered); fewer than two classes left is an error: the folder is a
-    segmentation set whose mask folder was taken for a class (ISLES' BIDS ``rawdata/`` + ``derivatives/``)."""
+    segmentation set whose mask folder was taken for a class (ISLES' BIDS ``rawdata/`` + ``derivatives/``); with
+    none left, fit's own error says so."""
     if not all(isinstance(c.label, int) for c in before.cases if c.label is not None):
         return after  # multi-label rows
     had = {c.label for c in before.cases if c.label is not None}
@@ -811,13 +812,14 @@ def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> D
     if not emptied:
         return after
     said = ", ".join(repr(name) for name in emptied)
-    if len(has) < 2:
-        left = ", ".join(repr(before.class_names[i]) for i in sorted(has)) or "none"
+    if len(has) == 1:  # none left: fit says there is nothing to train on
+        (left,) = has
         raise DatasetError(
             f"{before.root}: once the {dropped} masks and blank files among its images are left out, class(es) {said} "
-            f"hold no image and one class is left ({left}): the folder looks like images and their segmentation "
-            f"masks, not classes; segment: medimg fit {before.root} --task segment (masks in a masks/ or labels/ "
-            "folder beside images/, or a CSV manifest with image,mask columns)"
+            f"hold no image and one class is left ({before.class_names[left]!r}): if the folder holds images and "
+            f"their segmentation masks, segment: medimg fit {before.root} --task segment (masks in a masks/ or "
+            "labels/ folder beside images/, or a CSV manifest with image,mask columns); else give the other classes "
+            "images with something to classify"
         )
     logger.warning("class(es) %s left out: every file of theirs is a mask or blank, no image to classify", said)
     kept = sorted(has)
