@@ -20,6 +20,7 @@ SPLIT_ALIASES = {
     "validation": "val",
     "validate": "val",  # MIMIC-CXR's split table
     "dev": "val",
+    "evaluation": "val",  # RFMiD's Evaluation_Set/ (its validation set; its Test_Set/ is the test)
     "test": "test",
     "testing": "test",
 }

@@ -748,8 +748,9 @@ _LABELS_NAME = re.compile(r"truth|label")
 def split_manifests(path: Path) -> list[tuple[str, Path]]:
     """``(split, label CSV)`` of a folder that keeps one label manifest per split: named for its split at the top
     (CheXpert's ``train.csv``, ``valid.csv``), or inside split folders (``train``, ``valid``, ``test``) that hold
-    their images directly, no class folders (Roboflow's classification CSV exports: ``train/_classes.csv``,
-    ``filename`` and one-hot columns). Empty otherwise."""
+    their images directly or in one folder, no class folders (Roboflow's classification CSV exports:
+    ``train/_classes.csv``, ``filename`` and one-hot columns; RFMiD's ``Training_Set/RFMiD_Training_Labels.csv``
+    beside ``Training_Set/Training/``). Empty otherwise."""
     if not path.is_dir():
         return []
     top = _split_named_manifests(path)
@@ -758,8 +759,8 @@ def split_manifests(path: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for folder in sorted(p for p in path.iterdir() if visible_dir(p)):
         split = normalise_split(folder.name)
-        if split is None or any(visible_dir(p) for p in folder.iterdir()):
-            return []
+        if split is None or len([p for p in folder.iterdir() if visible_dir(p)]) > 1:
+            return []  # one folder of images inside at most (RFMiD's Training_Set/Training/ beside its labels)
         labelled = [c for c in sorted(folder.iterdir()) if is_manifest(c) and _labels_manifest(set(manifest_header(c)))]
         if len(labelled) != 1:
             return []
