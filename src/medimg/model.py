@@ -553,7 +553,7 @@ class Model:
         own = own or self._is_training_data(dataset)  # the training data by its path: its saved split, not all of it
         cases = self._cases(dataset, split, own=own)
         if not cases and not own and split == "test" and not any(c.split for c in dataset.cases):
-            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.name, len(dataset))
+            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.root, len(dataset))
             split = "all"
             cases = self._cases(dataset, split, own=False)
         if not cases and own and split == "test":

@@ -410,7 +410,7 @@ class ClassicalModel:
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
         cases = cases_for(dataset, splits, split)
         if not cases and not own_data and split == "test" and not any(c.split for c in dataset.cases):
-            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.name, len(dataset))
+            logger.info("%s has no split of its own: evaluating all of its %d images", dataset.root, len(dataset))
             split = "all"
             cases = list(dataset.cases)
         if not cases:
