@@ -84,3 +84,11 @@ def test_masks_without_a_scan_on_their_grid_are_named(tmp_path: Path) -> None:
         scan.unlink()
     with pytest.raises(DatasetError, match=r"none of its 2 BIDS mask\(s\) has a scan of its subject on its grid"):
         Dataset.load(root)
+
+
+def test_cases_without_a_kind_of_scan_in_common_are_named(tmp_path: Path) -> None:
+    """Subject 1 has DWI alone, subject 2 ADC alone: no channel every case has (it stopped with an IndexError)."""
+    root = write_isles(tmp_path / "isles", subjects=2, adc=False)
+    next((root / "rawdata" / "sub-strokecase0002").rglob("*_dwi.nii.gz")).unlink()
+    with pytest.raises(DatasetError, match=r"no kind of scan is on the grid of every BIDS mask \(.*_msk.nii.gz: dwi"):
+        Dataset.load(root)

@@ -801,9 +801,9 @@ def drop_non_images(
 
 def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> Dataset:
     """``after`` (``before`` less its ``dropped`` masks and blank files) without the classes that held nothing else
-    (a warning names them, the others renumbered); fewer than two classes left is an error: the folder is a
-    segmentation set whose mask folder was taken for a class (ISLES' BIDS ``rawdata/`` + ``derivatives/``); with
-    none left, fit's own error says so."""
+    (a warning names them, the others renumbered); one class left is an error: the folder is likely a segmentation
+    set whose mask folder was taken for a class (ISLES' BIDS ``rawdata/`` + ``derivatives/``); with none left,
+    fit's own error says so."""
     if not all(isinstance(c.label, int) for c in before.cases if c.label is not None):
         return after  # multi-label rows
     had = {c.label for c in before.cases if c.label is not None}

@@ -118,6 +118,12 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             "in rawdata/ or sub-*/: unpack the scans beside the masks, or list image,mask pairs in a CSV manifest"
         )
     kinds = sorted(set.intersection(*(set(scans_of) for _, _, scans_of in found)))
+    if not kinds:
+        shown = "; ".join(f"{mask.name}: {', '.join(scans_of)}" for _, mask, scans_of in found[:3])
+        raise DatasetError(
+            f"{root}: no kind of scan is on the grid of every BIDS mask ({shown}): every case needs the same "
+            "channels; leave the masks of the odd cases out with --exclude, or list image,mask pairs in a CSV manifest"
+        )
     dropped = sorted({k for _, _, scans_of in found for k in scans_of} - set(kinds))
     cases = []
     for subject, mask, scans_of in found:

@@ -86,7 +86,8 @@ def _sniff(table: Path) -> list[Line]:
     except OSError:
         return []
     lines = lines[:SNIFFED_LINES]
-    parsed = [_parse(line, _lead(lines)) for line in lines]
+    lead = _lead(lines)
+    parsed = [_parse(line, lead) for line in lines]
     if not parsed or not all(p and p[2] and not _name_ends(p[2][0]) for p in parsed):
         return []  # no class after a name, or an image's name after it (an image and its mask: a pair list)
     return [p for p in parsed if p is not None]
@@ -100,17 +101,23 @@ def detect(path: Path) -> bool:
     for tables in _lists(path).values():
         for table in tables:
             parsed = _sniff(table)
-            if parsed and _find(path, named_split(table.stem) or "", parsed[0][1], index=None) is not None:
+            searched = _searched(path, named_split(table.stem) or "")
+            if parsed and _find(path, searched, parsed[0][1], index=None) is not None:
                 return True
     return False
 
 
-def _find(root: Path, split: str, name: str, index: dict[str, list[Path]] | None) -> Path | None:
-    """The image a list names: ``root/<split folder>/<name>``, ``root/<name>``, any top folder's ``<name>``, or
-    (with ``index``, every image under ``root`` by file name) the one image anywhere so named."""
-    folders = [p for p in root.iterdir() if visible_dir(p)]
+def _searched(root: Path, split: str) -> list[Path]:
+    """Where a list's names are looked for, in order: the split's own folder, ``root``, its other top folders."""
+    folders = [p for p in sorted(root.iterdir()) if visible_dir(p)]
     own = [f for f in folders if named_split(f.name) == split]
-    for folder in [*own, root, *(f for f in folders if f not in own)]:
+    return [*own, root, *(f for f in folders if f not in own)]
+
+
+def _find(root: Path, searched: list[Path], name: str, index: dict[str, list[Path]] | None) -> Path | None:
+    """The image a list names: ``<name>`` in the first of the ``searched`` folders (:func:`_searched`) holding it,
+    or (with ``index``, every image under ``root`` by file name) the one image anywhere so named."""
+    for folder in searched:
         candidate = Path(os.path.normpath(folder / name))
         if candidate.is_file() and candidate.is_relative_to(root):  # never a file outside the set (``../``)
             return candidate
@@ -160,7 +167,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             for number, line in enumerate(table.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1)
             if line.strip()
         ]
-        lead = _lead([line for _, line in lines])
+        lead, searched = _lead([line for _, line in lines]), _searched(root, split)
         for number, line in lines:
             parsed = _parse(line, lead)
             if parsed is None or not parsed[2]:
@@ -169,7 +176,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
                     "other lines are: correct or delete the line"
                 )
             before, name, after = parsed
-            found = _find(root, split, name, index)
+            found = _find(root, searched, name, index)
             if found is None:
                 absent.append(name)
             else:
@@ -181,7 +188,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         raise nothing_listed_error(
             root, "no image its label lists name is in the folder", absent, include + exclude, fix
         )
-    _say_left_out(root, absent, [i for images in index.values() for i in images if i not in {r[1] for r in listed}])
+    named = {image for _, image, _, _ in listed}  # built once (it was built again for every image: quadratic)
+    _say_left_out(root, absent, [i for images in index.values() for i in images if i not in named])
     classes = order_classes({label for _, _, label, _ in kept})
     cases = [
         Case(image.relative_to(root).as_posix(), classes.index(label), split=split, patient_id=patient, path=image)
