@@ -20,6 +20,7 @@ from medimg.errors import ConfigError, DatasetError
 from tests.conftest import shared_data, write_npz
 from tests.data.test_bids_masks import write_isles
 from tests.data.test_brain_tumour_mat import write_cjdata
+from tests.data.test_case_masks import write_wmh
 from tests.data.test_cbis_ddsm import write_cbis_ddsm
 from tests.data.test_cine_frames import write_mnms
 from tests.data.test_cvat import SHAPES, write_cvat
@@ -144,6 +145,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "cbis_ddsm_boxes": write_cbis_ddsm,
     "mura": write_mura,
     "bids_masks": write_isles,
+    "case_masks": write_wmh,
     "label_lists": write_covidx,
     "lidc_masks": write_lidc,
     "lidc_boxes": write_lidc,

@@ -16,6 +16,8 @@ name                  task       reads
 ``structure_masks``   segment    one folder per case: its image + ``segmentations/<structure>.nii.gz``, one
                                  binary mask per structure (TotalSegmentator, AbdomenAtlas), or ``images/`` +
                                  ``masks/``, one per object (Data Science Bowl 2018 nuclei)
+``case_masks``        segment    one folder per case: its mask the one NIfTI at the top, its scans in a sub-folder
+                                 (WMH 2017's ``wmh.nii.gz`` + ``pre/FLAIR.nii.gz``, ``pre/T1.nii.gz`` as channels)
 ``brain_tumour_classes`` classify  the figshare brain tumour set's ``cjdata`` ``.mat`` files: slices written once as
                                  PNG (cached), the three tumour classes, patients from ``PID``
 ``brain_tumour_masks``  segment   the same files: the tumour masks
@@ -106,6 +108,7 @@ from typing import TYPE_CHECKING, Any
 from medimg.data.layouts import (
     bids_masks,
     brain_tumour_mat,
+    case_masks,
     cbis_ddsm,
     cine_frames,
     class_folders,
@@ -348,6 +351,14 @@ LAYOUTS: tuple[Layout, ...] = (
         structure_masks.detect,
         structure_masks.load,
         "several mask files per case folder (segmentations/<structure> files, or images/ + masks/ of objects)",
+        fallback=False,
+    ),
+    Layout(
+        "case_masks",
+        "segment",
+        case_masks.detect,
+        case_masks.load,
+        "one folder per case: the mask at its top, the scans on its grid in a sub-folder (WMH 2017)",
         fallback=False,
     ),
     Layout(

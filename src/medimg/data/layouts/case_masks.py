@@ -1,0 +1,153 @@
+"""Case folders each holding one mask at the top and the case's scans in a sub-folder (MICCAI WMH 2017).
+
+WMH 2017 ships ``training/Utrecht/0/wmh.nii.gz`` (the mask: 1 white matter hyperintensity, 2 other pathology)
+beside ``pre/FLAIR.nii.gz`` and ``pre/T1.nii.gz`` (registered to the FLAIR) and ``orig/`` (the scans as acquired,
+some on other grids). A case folder here is one whose only NIfTI file at the top is the mask, with sub-folders of
+NIfTI scans; the mask's name is the same in every case folder (two at least). The case's image is the scan of one
+sub-folder on the mask's grid (the shape in its header), and that sub-folder's other scans on the grid are further
+channels, in name order: the sub-folder with the most scans on the grid, ``pre``/``preprocessed`` on a tie. Only
+the kinds of scan every case has are kept, so every case has the same channels. The case folder is the patient; a
+split comes from ``training``/``test`` folders above it. Read as class folders, the sites were the classes.
+
+TotalSegmentator's ``s0000/ct.nii.gz`` + ``segmentations/`` is the other way round (its sub-folder is a mask role):
+it is not a case folder here, and ``structure_masks`` reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+from medimg.data.case import SegCase
+from medimg.data.dataset import SegmentationDataset
+from medimg.data.dataset_names import dataset_name
+from medimg.data.layouts.cine_frames import nifti_shape
+from medimg.data.layouts.common import path_selected, split_of, sub_folders, visible_dir
+from medimg.data.layouts.image_mask_pairs import folder_role
+from medimg.errors import DatasetError
+from medimg.io.formats import file_suffix
+
+logger = logging.getLogger(__name__)
+
+NIFTI = (".nii", ".nii.gz")
+#: folders looked into when detecting (breadth first), and how deep below the path a case folder may be
+DETECT_FOLDERS = 120
+DETECT_DEPTH = 4
+#: sub-folder names preferred on a tie
+PREPROCESSED = ("pre", "preprocessed", "processed", "registered")
+
+
+def _niftis(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_file() and file_suffix(p) in NIFTI)
+    except OSError:
+        return []
+
+
+def _case_mask(folder: Path) -> Path | None:
+    """The mask of a case folder: its one NIfTI file at the top, with sub-folders of NIfTI scans none of which is
+    named for masks; ``None`` for any other folder."""
+    top = _niftis(folder)
+    if len(top) != 1:
+        return None
+    scans = [d for d in sub_folders(folder, 20) if _niftis(d)]
+    if not scans or any(folder_role(d.name) is not None for d in scans):
+        return None
+    return top[0]
+
+
+def _case_folders(root: Path, limit: int | None = None) -> list[tuple[Path, Path]]:
+    """(case folder, mask) under ``root``, breadth first, at most ``limit`` folders looked into."""
+    found: list[tuple[Path, Path]] = []
+    level, seen = [root], 0
+    for _ in range(DETECT_DEPTH + 1):
+        below: list[Path] = []
+        for folder in level:
+            seen += 1
+            if limit is not None and seen > limit:
+                return found
+            mask = _case_mask(folder) if folder != root else None
+            if mask is not None:
+                found.append((folder, mask))
+            else:
+                below.extend(d for d in sub_folders(folder) if visible_dir(d))
+        level = below
+    return found
+
+
+def detect(path: Path) -> bool:
+    """A folder with two case folders at least, each holding one NIfTI file of the same name at the top and NIfTI
+    scans in a sub-folder (names and listings only)."""
+    if not path.is_dir():
+        return False
+    cases = _case_folders(path, DETECT_FOLDERS)
+    return len(cases) >= 2 and len({mask.name.lower() for _, mask in cases}) == 1
+
+
+def _grid(path: Path) -> tuple[int, ...] | None:
+    shape = nifti_shape(path)
+    return shape[:3] if shape is not None else None
+
+
+def _scans_on_grid(folder: Path, mask: Path) -> dict[str, list[Path]]:
+    """The case's scans on the mask's grid, by sub-folder name."""
+    grid = _grid(mask)
+    on_grid = {d.name: [f for f in _niftis(d) if _grid(f) == grid] for d in sub_folders(folder) if visible_dir(d)}
+    return {name: files for name, files in on_grid.items() if files}
+
+
+def _chosen_folder(counts: Counter[str]) -> str:
+    """The sub-folder with the most scans on the grid; a preprocessed one on a tie, else the first by name."""
+    best = max(counts.values())
+    tied = sorted(name for name, n in counts.items() if n == best)
+    return next((name for name in tied if name.lower() in PREPROCESSED), tied[0])
+
+
+def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
+    """One case per case folder: its mask, the scans of one sub-folder on the mask's grid as image and channels
+    (see the module docstring).
+
+    Raises:
+        DatasetError: no case folder has a scan on its mask's grid, or the cases have no kind of scan in common.
+    """
+    root = path
+    found = [
+        (folder, mask, _scans_on_grid(folder, mask))
+        for folder, mask in _case_folders(root)
+        if path_selected(mask, include, exclude, root)
+    ]
+    found = [(folder, mask, scans) for folder, mask, scans in found if scans]
+    if not found:
+        raise DatasetError(
+            f"{root}: no case folder has a scan on its mask's grid (the same shape as the one NIfTI file at its "
+            "top): unpack the scans beside the masks, or list image,mask pairs in a CSV manifest"
+        )
+    chosen = _chosen_folder(Counter(name for _, _, scans in found for name in scans for _ in scans[name]))
+    kinds = sorted(set.intersection(*({f.name for f in scans.get(chosen, [])} for _, _, scans in found)), key=str.lower)
+    if not kinds:
+        raise DatasetError(
+            f"{root}: no scan in {chosen}/ is on the mask's grid in every case folder (e.g. {found[0][0]}): every "
+            "case needs the same channels; leave the odd cases out with --exclude, or list image,mask pairs in a CSV "
+            "manifest"
+        )
+    cases = []
+    for folder, mask, _ in found:
+        files = [folder / chosen / kind for kind in kinds]
+        if not all(f.is_file() for f in files):
+            continue
+        case_id = folder.relative_to(root).as_posix()
+        split = split_of(root, folder)
+        cases.append(SegCase(case_id, files[0], mask, patient_id=case_id, split=split, channels=tuple(files[1:])))
+    left_out = sorted({name for _, _, scans in found for name in scans} - {chosen})
+    logger.info(
+        "%s: %d case folders, each with its %s mask on the %s scan%s in %s/%s",
+        root,
+        len(cases),
+        found[0][1].name,
+        " + ".join(k.split(".")[0] for k in kinds),
+        "s (one channel each)" if len(kinds) > 1 else "",
+        chosen,
+        f"; the scans on its grid in {', '.join(f'{n}/' for n in left_out)} left out" if left_out else "",
+    )
+    return SegmentationDataset(name=dataset_name(root), root=root, source="case_masks", cases=cases)
