@@ -909,6 +909,30 @@ def test_padchest_numbered_image_folders_beside_its_table(tmp_path: Path) -> Non
     assert {c.patient_id for c in data.cases} == {f"patient{p}" for p in range(6)}
 
 
+def test_padchest_quality_flags_are_no_findings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PadChest's ``Labels`` hold ``exclude`` (an image its readers marked unfit) and ``suboptimal study`` beside the
+    findings: both were classes a model learned to predict, and the excluded images were trained on."""
+    import logging
+
+    rows = ["ImageID,ImageDir,PatientID,Projection,Labels"]
+    flagged = "\"['pneumonia', 'suboptimal study']\""
+    labels = ["['normal']", flagged, "['exclude']", "['suboptimal study']", "['pneumonia']"]
+    for i, label in enumerate(labels):
+        _image(tmp_path / "0" / f"{i}.png", 30 * i)
+        rows.append(f"{i}.png,0,p{i},PA,{label}")
+    (tmp_path / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING):
+        data = Dataset.load(tmp_path)
+    assert data.multi_label and data.class_names == ["pneumonia"]
+    assert [(c.path.name, c.findings) for c in data.cases if c.path is not None] == [
+        ("0.png", ()),
+        ("1.png", (0,)),
+        ("4.png", (0,)),
+    ]
+    assert [c.path.name for c in data.unlabelled if c.path is not None] == ["3.png"]  # a quality note alone
+    assert "1 image(s) labelled 'exclude'" in caplog.text and "'suboptimal study' on 2 image(s)" in caplog.text
+
+
 def test_a_label_table_of_several_readers_gives_each_image_once_with_their_majority(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -435,6 +435,40 @@ def _list_labels(labels: list[str]) -> list[list[str] | None] | None:
     return rows
 
 
+#: labels that say what to do with an image, not what it shows (PadChest's ``Labels``): ``exclude`` leaves the image
+#: out; the others are dropped from its findings (an image with nothing else is unlabelled)
+EXCLUDE_FLAGS = frozenset({"exclude"})
+QUALITY_FLAGS = frozenset({"suboptimal study", "unchanged"})
+
+
+def _without_quality_flags(
+    rows: list[dict[str, str]], findings: list[list[str] | None], manifest: Path
+) -> tuple[list[dict[str, str]], list[list[str] | None]]:
+    """``rows`` and their ``findings`` without the rows flagged ``exclude`` and without the quality flags among the
+    findings (:data:`QUALITY_FLAGS`), each with a warning; a row left with no finding is unlabelled (``None``)."""
+    excluded = {i for i, row in enumerate(findings) if any(n.strip().casefold() in EXCLUDE_FLAGS for n in row or ())}
+    kept = [i for i in range(len(rows)) if i not in excluded]
+    flagged: Counter[str] = Counter()
+    cleaned: list[list[str] | None] = []
+    for i in kept:
+        row = findings[i]
+        quality = [n for n in row or () if n.strip().casefold() in QUALITY_FLAGS]
+        flagged.update(n.strip().casefold() for n in quality)
+        left = [n for n in row or () if n not in quality]
+        cleaned.append(None if row is not None and quality and not left else (left if row is not None else None))
+    if excluded:
+        logger.warning(
+            "%s: %d image(s) labelled 'exclude' (marked unfit by the set's readers) left out", manifest, len(excluded)
+        )
+    if flagged:
+        logger.warning(
+            "%s: %s: quality notes, not findings; dropped from the labels (an image with nothing else is unlabelled)",
+            manifest,
+            ", ".join(f"{name!r} on {n} image(s)" for name, n in sorted(flagged.items())),
+        )
+    return [rows[i] for i in kept], cleaned
+
+
 #: one-hot cell values: 1 present, 0 (or empty) absent, -1 uncertain (CheXpert's labeller)
 _ONE_HOT_VALUES = {"0", "1", "0.0", "1.0", "-1", "-1.0", ""}
 
@@ -977,6 +1011,7 @@ def _load_table(
         finding_rows = one_hot.findings if one_hot else None
         finding_names = one_hot.names if one_hot else ()
     if finding_rows is not None:
+        rows, finding_rows = _without_quality_flags(rows, finding_rows, manifest)
         finding_rows = _merge_finding_variants(finding_rows, manifest)
         class_names = order_classes({*finding_names, *(name for row in finding_rows for name in row or ())})
         labels_raw = [""] * len(rows)  # no class per row: the findings label it
