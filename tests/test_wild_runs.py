@@ -101,6 +101,19 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     assert f"{learnt} of the {len(saved)} images of {renamed} are this run's training or validation images, byte " in (
         caplog.text
     )
+    # ...or saved in another format under their own names (BMP of the PNGs): no word either, before
+    from PIL import Image
+
+    converted = tmp_path / "converted_copy"
+    for cls in Dataset.load(phantom_dir).class_names:
+        (converted / cls).mkdir(parents=True)
+        for image in (phantom_dir / cls).glob("*.png"):
+            Image.open(image).save(converted / cls / f"{image.stem}.bmp")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        Model.load(tmp_path / "run").evaluate(converted, split="test", out_dir=tmp_path / "converted_report")
+    said = f"{learnt} of the {len(saved)} images of {converted} are this run's training or validation images, saved"
+    assert f"{said} in another format" in caplog.text
 
     # arrays name their images by position: new arrays of the same size are not the training data
     x, y = _arrays()

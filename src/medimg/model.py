@@ -1262,21 +1262,27 @@ def _warn_copies_of_training_images(dataset: Any, original: Path, assignment: di
     """Warn when images of an evaluation set named unlike the run's training images are those images: a copy of the
     training folder (``ext/NORMAL/x.jpeg`` copied from ``train/NORMAL/x.jpeg``) or a folder inside the training data
     (``chest_xray/train``); their scores are optimistic and nothing said so. Only files of the same size are read."""
+    from medimg.data.format_copies import converted_copies_among
     from medimg.data.identical_files import copies_among
 
     learnt = [original / case_id for case_id, part in assignment.items() if part in ("train", "val")]
+    files = [path for path in learnt if path.is_file()]
     given = [path for path in map(_case_file, dataset.cases) if path is not None]
-    pairs = copies_among(given, [path for path in learnt if path.is_file()])
-    if pairs:
-        logger.warning(
-            "%d of the %d images of %s are this run's training or validation images, byte for byte (e.g. %s is "
-            "%s): their scores are optimistic",
-            len(pairs),
-            len(given),
-            dataset.root,
-            pairs[0][0],
-            pairs[0][1],
-        )
+    pairs = copies_among(given, files)
+    copied = {path for path, _ in pairs}
+    converted = converted_copies_among([path for path in given if path not in copied], files)
+    for found, how in ((pairs, "byte for byte"), (converted, "saved in another format")):
+        if found:
+            logger.warning(
+                "%d of the %d images of %s are this run's training or validation images, %s (e.g. %s is %s): their "
+                "scores are optimistic",
+                len(found),
+                len(given),
+                dataset.root,
+                how,
+                found[0][0],
+                found[0][1],
+            )
 
 
 def _case_file(case: Any) -> Path | None:

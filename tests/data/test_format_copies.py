@@ -51,3 +51,23 @@ def test_split_folders_and_one_format_are_not_copies(tmp_path: Path) -> None:
         for i in range(1, 4):
             _pair(tmp_path / "b" / top / "images" / f"{i}.png", tmp_path / "b" / top / "masks" / f"{i}.png", i)
     assert all(c.patient_id is None for c in Dataset.load(tmp_path / "b", task="segment").cases)
+
+
+def test_converted_copies_are_found_by_name_and_pixels(tmp_path: Path) -> None:
+    """An evaluation set saved from the training images in another format (PNG of TIFF, JPEG of PNG): the byte
+    comparison missed them and their scores were taken for an external set's."""
+    from medimg.data.format_copies import converted_copies_among
+
+    rng = np.random.default_rng(3)
+    smooth = np.kron(rng.integers(0, 255, (8, 8)), np.ones((8, 8))).astype(np.uint8)  # JPEG keeps blocks well
+    trained = tmp_path / "train" / "a.tif"
+    trained.parent.mkdir()
+    Image.fromarray(smooth).save(trained)
+    (tmp_path / "ext").mkdir()
+    Image.fromarray(smooth).save(tmp_path / "ext" / "a.png")
+    Image.fromarray(smooth).convert("RGB").save(tmp_path / "ext" / "A.jpg", quality=90)
+    Image.fromarray(255 - smooth).save(tmp_path / "ext" / "a.bmp")  # the same name, another picture
+    Image.fromarray(smooth).save(tmp_path / "ext" / "b.png")  # the same picture, another name: the byte check's
+    found = converted_copies_among(sorted((tmp_path / "ext").iterdir()), [trained])
+    assert sorted(p.name for p, original in found if original == trained) == ["A.jpg", "a.png"]
+    assert converted_copies_among([tmp_path / "ext" / "a.png"], [trained], most=0) == []

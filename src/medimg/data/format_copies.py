@@ -11,12 +11,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from medimg.data.case import SegCase, normalise_split
 from medimg.io.formats import file_suffix
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["mark_format_copies"]
+__all__ = ["converted_copies_among", "mark_format_copies"]
+
+#: pairs of same-named images in different formats whose pixels are compared (each read once)
+MAX_COMPARED = 200
+#: how alike two decoded images must be to be one image converted: correlation of their grey values, and their
+#: mean difference as a share of the reference's range (a JPEG saved from a PNG differs by a few grey levels)
+SAME_CORRELATION = 0.99
+SAME_DIFFERENCE = 0.03
 
 
 def mark_format_copies(cases: Sequence[SegCase], root: Path) -> list[SegCase]:
@@ -50,3 +59,57 @@ def mark_format_copies(cases: Sequence[SegCase], root: Path) -> list[SegCase]:
         file_suffix(examples[0].image),
     )
     return [dataclasses.replace(c, patient_id=key_of[c.case_id]) if c.case_id in key_of else c for c in cases]
+
+
+def converted_copies_among(
+    candidates: Sequence[Path], reference: Sequence[Path], most: int = MAX_COMPARED
+) -> list[tuple[Path, Path]]:
+    """``(candidate, reference file)`` for each of ``candidates`` that is a ``reference`` image saved in another
+    format (``ext/NORMAL/x.png`` converted from ``train/NORMAL/x.tif``): the same name without its suffix, another
+    suffix, and the same picture once decoded (grey values correlated at :data:`SAME_CORRELATION`, differing by
+    under :data:`SAME_DIFFERENCE` of the range). At most ``most`` same-named pairs are read; a file that cannot be
+    read matches nothing."""
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for path in reference:
+        by_stem[_stem(path)].append(path)
+    pairs: list[tuple[Path, Path]] = []
+    compared = 0
+    for path in candidates:
+        for original in by_stem.get(_stem(path), []):
+            if file_suffix(original) == file_suffix(path):
+                continue
+            if compared >= most:
+                return pairs
+            compared += 1
+            if _same_picture(path, original):
+                pairs.append((path, original))
+                break
+    return pairs
+
+
+def _stem(path: Path) -> str:
+    return path.name[: len(path.name) - len(file_suffix(path))].casefold()
+
+
+def _grey(path: Path) -> np.ndarray | None:
+    from medimg.io import read_image
+
+    try:
+        array = np.asarray(read_image(path).array, dtype=np.float64)
+    except Exception:  # unreadable: the reader names it where it matters
+        return None
+    return array.mean(axis=0) if array.ndim > 2 else array
+
+
+def _same_picture(a: Path, b: Path) -> bool:
+    first, second = _grey(a), _grey(b)
+    if first is None or second is None or first.shape != second.shape:
+        return False
+    spread = float(np.ptp(second))
+    if spread == 0 or float(np.ptp(first)) == 0:
+        return spread == float(np.ptp(first)) and bool(np.allclose(first, second))
+    # compared after scaling each to 0..1: a 16-bit TIFF saved as an 8-bit PNG is the same picture
+    x = (first - first.min()) / float(np.ptp(first))
+    y = (second - second.min()) / spread
+    correlation = float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+    return correlation >= SAME_CORRELATION and float(np.abs(x - y).mean()) < SAME_DIFFERENCE
