@@ -260,6 +260,17 @@ def test_masks_inside_class_folders_stay_classification_unless_segment_is_asked(
     assert all(c.mask is not None and c.mask.name.endswith("-d.bmp") for c in seg.cases)
 
 
+def test_an_image_named_for_its_class_letter_d_is_no_herlev_mask(tmp_path: Path) -> None:
+    """FIVES: ``train/Original/1_D.png`` (D for diabetic retinopathy) beside ``train/Ground truth/1_D.png``. The
+    Herlev ``-d`` rule took every ``_D`` file for a mask: the whole DR class was masks without an image."""
+    for i, grade in enumerate("ADGN" * 2, start=1):
+        _png(tmp_path / "FIVES" / "train" / "Original" / f"{i}_{grade}.png", 100)
+        _png(tmp_path / "FIVES" / "train" / "Ground truth" / f"{i}_{grade}.png", 255)
+    ds = Dataset.load(tmp_path / "FIVES")
+    assert isinstance(ds, SegmentationDataset) and len(ds) == 8 and not ds.unpaired
+    assert sorted(c.image.name for c in ds.cases if c.image.name.endswith("_D.png")) == ["2_D.png", "6_D.png"]
+
+
 def test_pascal_voc_annotations_are_not_masks(tmp_path: Path) -> None:
     _png(tmp_path / "JPEGImages" / "a.png")
     (tmp_path / "Annotations").mkdir()

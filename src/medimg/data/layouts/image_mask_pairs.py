@@ -134,13 +134,14 @@ LABEL_SUFFIXES = (
     "label",
     "labels",
     "gt",
-    "d",
     "manual1",
     "1stho",
     "lesion",
     "anno",
     "annotation",
 )
+#: Herlev's colour masks, ``<cell>-d.bmp``: with a hyphen only (FIVES' images ``1_D.png`` are its DR class)
+HERLEV_MASK = re.compile(r"^(.+)-d$")
 #: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
 IGNORED_SUFFIXES = ("2ndho",)
 ROI_SUFFIXES = ("fov", "roi")
@@ -502,9 +503,13 @@ def _strip_words(stem: str) -> str:
     """``stem`` without role and split words at its end (``case1_train_mask`` -> ``case1``)."""
     while True:
         match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
-        if not match or match.group(2) not in _STRIP_WORDS:
+        herlev = HERLEV_MASK.match(stem)
+        if herlev:
+            stem = herlev.group(1)
+        elif not match or match.group(2) not in _STRIP_WORDS:
             return stem
-        stem = match.group(1)
+        else:
+            stem = match.group(1)
 
 
 def _suffix_role(path: Path) -> str | None:
@@ -512,6 +517,8 @@ def _suffix_role(path: Path) -> str | None:
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
         return "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
+        return "mask"
+    if HERLEV_MASK.match(stem):
         return "mask"
     match = re.search(r"[-_. ]([a-z0-9]+)$", stem)
     if not match:
