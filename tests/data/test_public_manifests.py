@@ -933,6 +933,50 @@ def test_padchest_quality_flags_are_no_findings(tmp_path: Path, caplog: pytest.L
     assert "1 image(s) labelled 'exclude'" in caplog.text and "'suboptimal study' on 2 image(s)" in caplog.text
 
 
+def test_cmmd_rows_per_breast_take_the_films_of_their_side(tmp_path: Path) -> None:
+    """CMMD's clinical table names the patient folder (``ID1``) with a row per breast (``LeftRight``, ``classification``
+    Benign / Malignant); the folder holds both breasts' films. A patient with a benign left and a malignant right
+    breast had each film read twice, once per label: 'duplicate groups' with label conflicts 0 and status OK, and fit
+    trained on the contradictions."""
+    from tests.io.conftest import write_dicom
+
+    rows = ["ID1,LeftRight,Age,number,abnormality,classification,subtype"]
+    for p, sides in enumerate(["L", "R", "LR", "LR"]):
+        patient = f"D1-{p + 1:04d}"
+        for f, (side, view) in enumerate([("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO")], start=1):
+            series = tmp_path / "CMMD" / patient / "07-18-2010-NA-NA-7000" / "1.000000-NA-5000"
+            pixels = np.full((16, 12), 100 * p + 10 * f, np.uint16)
+            extra = {"ImageLaterality": side, "ViewPosition": view}
+            series.mkdir(parents=True, exist_ok=True)
+            write_dicom(series / f"1-{f}.dcm", pixels, modality="MG", series_uid=f"1.2.{p}", extra=extra)
+        for side in sides:
+            malignant = side == "R" and p >= 2
+            rows.append(f"{patient},{side},60,2,mass,{'Malignant' if malignant else 'Benign'},")
+    (tmp_path / "CMMD_clinicaldata_revision.csv").write_text("\n".join(rows) + "\n")
+    data = Dataset.load(tmp_path / "CMMD_clinicaldata_revision.csv")
+    assert data.class_names == ["Benign", "Malignant"] and len(data.cases) == 12
+    paths = [c.path for c in data.cases]
+    assert len(set(paths)) == len(paths)  # each film once
+    malignant = sorted(c.case_id for c in data.cases if data.class_names[c.label] == "Malignant")
+    assert malignant == [f"D1-000{p}/07-18-2010-NA-NA-7000/1.000000-NA-5000/1-{f}.dcm" for p in (3, 4) for f in (3, 4)]
+    assert {c.patient_id for c in data.cases} == {f"D1-000{p}" for p in range(1, 5)}
+
+
+def test_one_film_given_two_labels_by_two_rows_is_a_label_conflict(tmp_path: Path) -> None:
+    """Rows naming a folder of films without a side to tell them apart: each film once per label, so check reports
+    the conflict and fit leaves it out (the rows' films had one case id: no conflict was seen)."""
+    from tests.io.conftest import write_dicom
+
+    (tmp_path / "P1" / "s").mkdir(parents=True)
+    for f in (1, 2):
+        film = np.full((8, 8), f, np.uint16)
+        write_dicom(tmp_path / "P1" / "s" / f"1-{f}.dcm", film, modality="MG", series_uid="1.2")
+    (tmp_path / "table.csv").write_text("path,label\nP1,benign\nP1,malignant\nP1,benign\n")
+    data = Dataset.load(tmp_path / "table.csv")
+    assert sorted(c.case_id for c in data.cases) == ["P1/s/1-1.dcm", "P1/s/1-1.dcm (line 3)", "P1/s/1-2.dcm",
+                                                    "P1/s/1-2.dcm (line 3)"]  # fmt: skip
+
+
 def test_a_label_table_of_several_readers_gives_each_image_once_with_their_majority(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -213,6 +213,23 @@ def projection_images(folder: Path) -> list[Path]:
     return files if modality in PROJECTION_MODALITIES and "ImagePositionPatient" not in header else []
 
 
+def image_laterality(path: Path) -> str | None:
+    """A DICOM film's side, ``"L"`` or ``"R"``, from its ``ImageLaterality`` (else ``Laterality``); ``None`` when it
+    has none or cannot be read."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["ImageLaterality", "Laterality"])
+    except (OSError, InvalidDicomError, ValueError):
+        return None
+    for tag in ("ImageLaterality", "Laterality"):
+        side = str(header.get(tag, "") or "").strip().upper()
+        if side in ("L", "R"):
+            return side
+    return None
+
+
 def _dicom_files(root: Path) -> Iterable[Path]:
     for path in sorted(walk_tree(root)):
         if path.is_file() and not path.name.startswith(".") and looks_like_dicom(path):

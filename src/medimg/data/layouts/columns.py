@@ -9,7 +9,7 @@ import re
 #: the names of a label table's image column (:func:`column_key` of the header), in the order they are looked for
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
-    "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "id_code",
+    "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "img_name", "id_code",
     "image_data_id",  # LONI IDA (ADNI, PPMI): the folder named I12345 holding the scan
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
     "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)
@@ -22,6 +22,10 @@ PATH_COLUMNS = (
 #: who labelled a row, when several readers labelled each image (VinDr-CXR's ``rad_id``: three radiologists per
 #: image, in its box table and its label table alike)
 READER_COLUMNS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "rater")
+
+
+#: which side a row is of (CMMD's ``LeftRight``: a row per breast of a patient folder holding both breasts' films)
+LATERALITY_COLUMNS = ("leftright", "left_right", "laterality", "image_laterality", "imagelaterality", "breast_side")
 
 
 def column_key(name: str) -> str:

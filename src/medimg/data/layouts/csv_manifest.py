@@ -34,7 +34,7 @@ from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normali
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, same_text
-from medimg.data.layouts.columns import PATH_COLUMNS, READER_COLUMNS
+from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -53,7 +53,7 @@ from medimg.data.layouts.common import (
 from medimg.data.layouts.radiograph_views import warn_lateral_views
 from medimg.data.name_patients import patients_from_folders
 from medimg.errors import DatasetError
-from medimg.io.dicom_survey import projection_images
+from medimg.io.dicom_survey import image_laterality, projection_images
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ LABEL_COLUMNS = (
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
     "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
+    "classification",  # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding
     # a hospital's own export in German, French, Spanish, Italian, Dutch
     "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
     "diagnosi",
@@ -467,6 +468,12 @@ def _without_quality_flags(
             ", ".join(f"{name!r} on {n} image(s)" for name, n in sorted(flagged.items())),
         )
     return [rows[i] for i in kept], cleaned
+
+
+def _side(value: str | None) -> str | None:
+    """``"L"`` or ``"R"`` from a laterality cell (``L``, ``right``...); ``None`` for anything else."""
+    word = str(value or "").strip().upper()
+    return {"L": "L", "LEFT": "L", "R": "R", "RIGHT": "R"}.get(word)
 
 
 #: one-hot cell values: 1 present, 0 (or empty) absent, -1 uncertain (CheXpert's labeller)
@@ -951,6 +958,7 @@ def _load_table(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    side_col = column(LATERALITY_COLUMNS, False)
     reader_col = column(READER_COLUMNS, False)
     if reader_col is not None and path_col:
         rows = _readers_merged(manifest, rows, path_col, reader_col)
@@ -1069,12 +1077,20 @@ def _load_table(
             expanded += bool(series_below)
             patient = patient or raw_path
             parts = films or [one for folder in series_below for one in (projection_images(folder) or [folder])]
+            side = _side(row.get(side_col)) if side_col else None
+            if side is not None:  # CMMD: a row per breast of the patient folder, its films by their laterality
+                parts = [part for part in parts if not part.is_file() or image_laterality(part) in (side, None)]
             projections += sum(part.is_file() for part in parts)
             for part in parts:
                 below = part.relative_to(file).as_posix()
-                (cases if case.labelled else pool).append(
-                    replace(case, case_id=f"{raw_path.rstrip('/')}/{below}", path=part, patient_id=patient)
-                )
+                film = replace(case, case_id=f"{raw_path.rstrip('/')}/{below}", path=part, patient_id=patient)
+                earlier = first_row.setdefault(part, film)
+                if earlier is not film:  # another row's film: read once, or a case of its own when labelled otherwise
+                    if (earlier.label, earlier.findings, earlier.split) == (film.label, film.findings, film.split):
+                        repeated += 1
+                        continue
+                    film = replace(film, case_id=f"{film.case_id} (line {line})")
+                (cases if film.labelled else pool).append(film)
             continue
         # a file named again: a repeated row (or one without a label) is read once; another label or split is a
         # case of its own, which the check then reports (identical pixels, different labels) and fit leaves out
