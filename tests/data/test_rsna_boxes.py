@@ -272,3 +272,26 @@ def test_a_series_folder_of_several_chest_films_is_an_image_per_film(tmp_path: P
     assert sorted(c.path.name for c in films if c.path) == ["film0.dcm", "film1.dcm", "film2.dcm"]
     assert len(dataset.cases) == 6 and len({c.label for c in films}) == 1
     assert [dataset.read(c).array.shape for c in films] == [(1, 64, 64), (1, 64, 64), (1, 72, 64)]
+
+
+def test_node21_metadata_zero_boxes_are_negatives(tmp_path: Path) -> None:
+    """NODE21's ``metadata.csv`` (``,img_name,x,y,width,height,label``) beside its ``images/*.mha``: negatives are
+    rows ``0,0,0,0`` with label 0. Before, ``img_name`` was no image column for boxes: the table read as two classes,
+    0 and 1, its boxes dropped; named otherwise, every negative was a 'degenerate' box and ``0`` a class."""
+    import SimpleITK as sitk
+
+    root = tmp_path / "cxr_images" / "proccessed_data"
+    (root / "images").mkdir(parents=True)
+    rows = ["", "img_name", "x", "y", "width", "height", "label"]
+    lines = [",".join(rows)]
+    for i in range(6):
+        name = f"n{i:04d}.mha"
+        sitk.WriteImage(sitk.GetImageFromArray(np.zeros((40, 40), np.float32)), str(root / "images" / name))
+        box = "0,0,0,0,0" if i % 2 else "5,6,10,12,1"
+        lines.append(f"{i},{name},{box}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "detect" and dataset.class_names == ["1"] and len(dataset.cases) == 6
+    boxes = {c.case_id: c.boxes or () for c in dataset.cases}
+    assert sum(1 for b in boxes.values() if not b) == 3
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in boxes["n0000.mha"]] == [(5.0, 6.0, 15.0, 18.0)]

@@ -3,8 +3,9 @@
 Given a folder, the table is the one at its top (VinDr-CXR's ``train.csv`` beside ``train/``) or one in each split
 folder (Roboflow's). Paths are relative to the CSV's folder, or a bare name or identifier found under it
 (:class:`~medimg.data.layouts.common.ManifestFiles`); an image has as many rows as it has boxes. A row whose box
-cells are all empty lists an image without objects (a negative), whatever its label says, and an image without a
-row in a folder of images the table names is one too (:func:`_images_without_rows`). Column names are matched
+cells are all empty (or all zero: NODE21's ``0,0,0,0``) lists an image without objects (a negative), whatever its
+label says, and an image without a row in a folder of images the table names is one too
+(:func:`_images_without_rows`). Column names are matched
 case-insensitively, with synonyms (``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``,
 ``class``); corners may also be given as ``x,y,width,height`` (COCO's order; the RSNA Pneumonia Detection
 Challenge's ``patientId,x,y,width,height,Target``, whose ids name ``<patientId>.dcm`` files). Boxes are clipped to
@@ -46,6 +47,7 @@ PATH_COLUMNS = (
     "image_id",
     "image_index",
     "image_name",
+    "img_name",  # NODE21's metadata.csv
     "patientid",
     "id",  # SIIM-FISABIO-RSNA COVID-19's <image>_image
 )
@@ -594,6 +596,8 @@ def _row_boxes(cells: list[str], box_cell: str | None, label: str, convention: s
         x1, y1, x2, y2 = (float(c) for c in cells)
     except ValueError:  # also a box cell without four numbers
         return [], f"box corners {cells} are not all numbers"
+    if x1 == y1 == x2 == y2 == 0:
+        return [], None  # a zero box at the origin: an image without objects too (NODE21's 0,0,0,0 with label 0)
     if convention == "size" and box_cell is None:  # x, y, width, height
         x2, y2 = x1 + x2, y1 + y2
     elif convention == "centre" and box_cell is None:  # centre x, centre y, width, height
