@@ -220,6 +220,25 @@ def test_lgg_as_unpacked_groups_each_patient_folder_by_its_name_at_any_depth(
     assert "too few to be taken for patients" in caplog.text and "patient_id" in caplog.text
 
 
+def test_autopet_studies_of_one_patient_share_the_patient_folder_above_them(tmp_path: Path) -> None:
+    """AutoPET: ``FDG-PET-CT-Lesions/PETCT_<patient>/<study date>/SUV.nii.gz`` + ``SEG.nii.gz``. The study folders
+    (one case each) and the top folder (one) were the only levels tried: no patient, and a patient's two studies
+    fell on both sides of the split."""
+    import nibabel as nib
+
+    lesion = np.zeros((8, 8, 4), np.uint8)
+    lesion[2:5, 2:5, 1:3] = 1
+    for p in range(10):
+        for study in range(1 + (p < 3)):
+            folder = tmp_path / "FDG-PET-CT-Lesions" / f"PETCT_{p:04x}a1" / f"0{study + 1}-23-2003-NA-PET-CT-1044{p}"
+            folder.mkdir(parents=True)
+            nib.save(nib.Nifti1Image(lesion * 8.0 + 1, np.eye(4)), str(folder / "SUV.nii.gz"))
+            nib.save(nib.Nifti1Image(lesion, np.eye(4)), str(folder / "SEG.nii.gz"))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 13
+    assert {c.patient_id for c in dataset.cases} == {f"PETCT_{p:04x}a1" for p in range(10)}
+
+
 def test_a_few_patient_folders_read_as_classes_are_warned_of(tmp_path: Path) -> None:
     """A subset of LGG (4 patient folders, too few to be read as segmentation by themselves) trained a classifier of
     which patient a slice is, exit 0; `check` now warns that the classes are ids and names --task segment. Named

@@ -780,7 +780,8 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     both sides. The folder is the one holding the case, by name, when at least
     :data:`~medimg.data.layouts.common.MIN_FOLDER_GROUPS` such names hold two cases between them: so the same
     patient folder in a wrapper (``lgg-mri-segmentation/kaggle_3m/<patient>``) or in a nested copy of the download
-    is one patient; else the top folder (``<patient>/<series>/<slices>``). Unchanged when no folder holds two cases
+    is one patient; else the top folder (``<patient>/<series>/<slices>``), else the one below it, and so on (AutoPET's
+    ``FDG-PET-CT-Lesions/PETCT_<patient>/<study date>/``: a patient's studies). Unchanged when no folder holds two cases
     (KiTS: one case per folder); when the folders are too few to be patients, a warning says how to give them."""
     kept_of: dict[str, list[str]] = {}
     for case in cases:
@@ -789,8 +790,11 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
         if kept:
             kept_of[case.case_id] = kept
     few = 0
-    for level in (-1, 0):  # the folder holding the case, by name; then the top folder
-        folder_of = {case_id: kept[level] for case_id, kept in kept_of.items()}
+    depth = max((len(kept) for kept in kept_of.values()), default=0)
+    # the folder holding the case, by name; then from the top folder down (AutoPET's wrapper folder, then its
+    # PETCT_<patient>/ above each <study date>/)
+    for level in (-1, *range(depth - 1)):
+        folder_of = {case_id: kept[min(level, len(kept) - 1)] for case_id, kept in kept_of.items()}
         sizes = Counter(folder_of.values())
         if not sizes or max(sizes.values()) < 2:
             continue
