@@ -586,3 +586,16 @@ def test_amos_validation_folders_are_the_validation_split(tmp_path: Path) -> Non
     for path in (tmp_path / "imagesVa").iterdir():
         path.unlink()
     assert {c.split for c in Dataset.load(tmp_path, task="segment").cases} == {None}
+
+
+def test_word_validation_and_test_folders_are_its_splits(tmp_path: Path) -> None:
+    """WORD: ``imagesTr``, ``imagesVal``, ``imagesTs`` with their ``labels*`` folders. ``imagesVal`` was no part name:
+    the official split was dropped, and medimg's own put the test cases in training with no word."""
+    for part, count in (("Tr", 4), ("Val", 2), ("Ts", 2)):
+        for i in range(count):
+            _png(tmp_path / "WORD-V0.1.0" / f"images{part}" / f"word_{part}{i:02d}.png")
+            _png(tmp_path / "WORD-V0.1.0" / f"labels{part}" / f"word_{part}{i:02d}.png", (slice(2, 8), slice(3, 9)))
+    dataset = Dataset.load(tmp_path / "WORD-V0.1.0")
+    assert sorted((c.image.parent.name, c.split) for c in dataset.cases) == (
+        [("imagesTr", "train")] * 4 + [("imagesTs", "test")] * 2 + [("imagesVal", "val")] * 2
+    )

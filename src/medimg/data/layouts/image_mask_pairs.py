@@ -184,13 +184,14 @@ DETECT_MAX_ENTRIES = 2000
 
 # --------------------------------------------------------------------------------------------- detection
 #: the Medical Segmentation Decathlon's and nnU-Net's folders of a challenge's parts: ``imagesTr``/``labelsTr``
-#: (training), ``imagesVa``/``labelsVa`` (AMOS's validation cases), ``imagesTs``/``labelsTs`` (test)
-_CHALLENGE_PART = re.compile(r"^(?:images|labels)(tr|va|ts)$", re.IGNORECASE)
-_CHALLENGE_SPLITS = {"tr": "train", "va": "val", "ts": "test"}
+#: (training), ``imagesVa``/``labelsVa`` (AMOS's validation cases; WORD's ``imagesVal``/``labelsVal``),
+#: ``imagesTs``/``labelsTs`` (test)
+_CHALLENGE_PART = re.compile(r"^(?:images|labels)(tr|va|val|ts)$", re.IGNORECASE)
+_CHALLENGE_SPLITS = {"tr": "train", "va": "val", "val": "val", "ts": "test"}
 
 
 def _challenge_parts(cases: Sequence[SegCase]) -> list[str] | None:
-    """Each case's split by its image's ``images<Tr|Va|Ts>`` folder, when every case lies in one and they name two
+    """Each case's split by its image's ``images<Tr|Va|Val|Ts>`` folder, when every case lies in one and they name two
     parts or more (``imagesTr`` alone says nothing about the others); ``None`` otherwise."""
     matches = [_CHALLENGE_PART.match(case.image.parent.name) for case in cases]
     if not cases or not all(matches):
