@@ -56,6 +56,36 @@ def test_name_key(name: str, key: str | None) -> None:
     assert name_key(name) == key
 
 
+def test_a_first_word_is_a_finding_only_when_a_folder_has_its_name_and_brats_timepoints_are_one_patient() -> None:
+    """Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's ``MCUCXR_0001_0.png`` in one folder (Kaggle's chest X-ray
+    masks and labels) were one patient, ``0001``: the source's word was dropped as OCT2017's finding is. BraTS 2023's
+    ``BraTS-GLI-00002-000`` and ``-001`` (two timepoints) were no patient at all: split apart."""
+    assert name_key("CNV-1016042-1.jpeg", {"oct2017", "train", "cnv"}) == "1016042"
+    assert name_key("CHNCXR_0001_0.png", {"lung segmentation", "cxr_png"}) == "chncxr-0001"
+    assert name_key("MCUCXR_0001_0.png", {"lung segmentation", "cxr_png"}) == "mcucxr-0001"
+    assert name_key("BraTS-GLI-00002-001-t1c.nii.gz") == name_key("BraTS-GLI-00002-000-seg.nii.gz") == "brats-gli-00002"
+    assert name_key("BraTS-MEN-01234-000.nii.gz") == "brats-men-01234"
+
+
+def test_brats_timepoints_stay_on_one_side_though_most_patients_have_one(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    lesion = np.zeros((8, 8, 4), np.uint8)
+    lesion[2:5, 2:5, 1:3] = 1
+    for p in range(12):
+        for timepoint in range(1 + (p < 2)):
+            case = tmp_path / f"BraTS-GLI-{p:05d}-{timepoint:03d}"
+            case.mkdir()
+            for kind in ("t1c", "t2f"):
+                nib.save(nib.Nifti1Image(lesion * 50.0 + 10, np.eye(4)), str(case / f"{case.name}-{kind}.nii.gz"))
+            nib.save(nib.Nifti1Image(lesion, np.eye(4)), str(case / f"{case.name}-seg.nii.gz"))
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 14
+    patients = {c.case_id.split("/")[0]: c.patient_id for c in dataset.cases}
+    assert patients["BraTS-GLI-00000-000"] == patients["BraTS-GLI-00000-001"] != patients["BraTS-GLI-00001-000"]
+    assert len(set(patients.values())) == 12
+
+
 def _oct(root: Path, patients: int, per_patient: int, *, shared: bool = True) -> None:
     """OCT2017's ``<class>/<class>-<patient>-<image>.jpeg``; ``shared``: each patient has images in both classes."""
     rng = np.random.default_rng(0)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -67,19 +67,34 @@ BIDS_KEY = "sub-"
 _BIDS_SUBJECT = re.compile(r"^sub-([A-Za-z0-9]+)(?=_[A-Za-z]+-|_[A-Za-z0-9]+$|$)")
 
 
+#: a BraTS 2023+ case name, ``BraTS-<cohort>-<patient>-<timepoint>`` (``BraTS-GLI-00002-001-t1c.nii.gz``): the
+#: patient without its timepoint; like a BIDS subject, grouped whatever the other names say
+_BRATS_CASE = re.compile(r"^(brats-[a-z]+-\d{5})-\d{3}(?:-|$)", re.IGNORECASE)
+#: keys that name a patient by a convention, not by a guess
+_CONVENTION_KEYS = (BIDS_KEY, "brats-")
+
+
 #: a counter of an image's copies or views after its own counter (two digits at most: not an id)
 _SHORT_COUNTER = re.compile(r"\d{1,2}")
 
 
-def name_key(name: str) -> str | None:
+def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     """The patient part of a file name (see the module doc), or ``None``: ``CNV-1016042-1.jpeg`` -> ``1016042``
     (OCT2017 names an image ``<finding>-<patient>-<image>``: ``NORMAL-1016042-2.jpeg`` is the same patient),
     ``10_left.jpeg`` -> ``10``, ``ISIC_0024306.jpg`` -> ``None`` (no digit left); a camera's ``IMG`` part and what
     follows it are about the photograph (the NIH malaria cells' ``C100P61ThinF_IMG_20150918_144104_cell_162.png``
     -> ``c100p61thinf``: each patient's slide was photographed many times); a BIDS name's subject entity
     (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``); short counters of augmented copies after the image's
-    (``M01_01_00.jpg`` -> ``m01``), and Kaggle's blood cells' ``_<copy>_<cell>.jpeg`` (-> the cell)."""
+    (``M01_01_00.jpg`` -> ``m01``), and Kaggle's blood cells' ``_<copy>_<cell>.jpeg`` (-> the cell); a BraTS 2023
+    case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint).
+
+    ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
+    folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
+    ``MCUCXR_0001_0.png`` beside it in one folder are two patients."""
     stem = name.split(".", 1)[0]
+    brats = _BRATS_CASE.match(stem)
+    if brats:  # a BraTS case of one timepoint: its patient's other timepoints are the same patient
+        return brats.group(1).lower()
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None
@@ -98,7 +113,8 @@ def name_key(name: str) -> str | None:
     lowered = [p.lower() for p in kept]
     if "img" in lowered[1:]:  # a camera's IMG_<date>_<time> after the slide (the malaria cells' C100P61ThinF_IMG_...)
         kept = kept[: lowered.index("img", 1)]
-    if len(kept) > 1 and kept[0].isalpha() and any(ch.isdigit() for ch in "".join(kept[1:])):
+    finding = folders is None or kept[0].casefold() in folders  # a word a class folder has: OCT2017's CNV/CNV-...
+    if len(kept) > 1 and kept[0].isalpha() and finding and any(ch.isdigit() for ch in "".join(kept[1:])):
         kept = kept[1:]  # a word before the id names the finding, not the patient (OCT2017's CNV-, DME-, NORMAL-)
     key = "-".join(kept).lower()
     return key if any(ch.isdigit() for ch in key) else None
@@ -116,7 +132,7 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
     patient ids (see the module doc); unchanged otherwise."""
     if not cases or any(c.patient_id for c in cases) or not all(map(_is_a_file, cases)):
         return list(cases)
-    keys = [name_key(Path(c.case_id).name) for c in cases]
+    keys = [name_key(Path(c.case_id).name, {f.casefold() for f in Path(c.case_id).parent.parts}) for c in cases]
     named = [k for k in keys if k is not None]
     counts = Counter(named)
     if (
@@ -126,8 +142,8 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
         or max(counts.values()) > max(10, MAX_GROUP_SHARE * len(named))
     ):
         # a BIDS subject is a patient whatever the other names say (QaTa-COV19 mixes BIMCV's sub-S03044_... images
-        # among its covid_1.png...): those are grouped alone
-        keys = [k if k is not None and k.startswith(BIDS_KEY) else None for k in keys]
+        # among its covid_1.png...), as is a BraTS patient (most have one timepoint): those are grouped alone
+        keys = [k if k is not None and k.startswith(_CONVENTION_KEYS) else None for k in keys]
         counts = Counter(k for k in keys if k is not None)
         if not counts or max(counts.values()) < 2:
             return list(cases)
