@@ -239,20 +239,23 @@ def test_autopet_studies_of_one_patient_share_the_patient_folder_above_them(tmp_
     assert {c.patient_id for c in dataset.cases} == {f"PETCT_{p:04x}a1" for p in range(10)}
 
 
-def test_a_few_patient_folders_read_as_classes_are_warned_of(tmp_path: Path) -> None:
+def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_path: Path) -> None:
     """A subset of LGG (4 patient folders, too few to be read as segmentation by themselves) trained a classifier of
-    which patient a slice is, exit 0; `check` now warns that the classes are ids and names --task segment. Named
-    classes and DR grades are not ids."""
+    which patient a slice is, exit 0; `check` then warned that the classes are ids, with status OK, and fit still
+    trained (ADNI's subject folders, Duke's patient folders, PI-CAI's fold0/<patient>/: exit 0). Now a problem fit
+    refuses, naming --task segment. Named classes and DR grades are not ids."""
     from medimg.data.labels import id_classes_warning
-    from medimg.data.quality import check_dataset
+    from medimg.data.quality import check_dataset, usable_training_images
+    from medimg.errors import DatasetError
 
     _lgg_patients(tmp_path / "kaggle_3m", 4, slices=8)  # more slices than a case folder holds
     dataset = Dataset.load(tmp_path / "kaggle_3m")
     assert dataset.task == "classify"
-    warnings = check_dataset(dataset).warnings
-    assert any(
-        w.startswith("the 4 classes are all ids (TCGA_CS_4941_19960909") and "--task segment" in w for w in warnings
-    )
+    check = check_dataset(dataset)
+    assert check.classes_of_one.startswith("the 4 classes are all ids (TCGA_CS_4941_19960909")
+    assert "--task segment" in check.classes_of_one and not check.ok
+    with pytest.raises(DatasetError, match="classes are all ids"):
+        usable_training_images(dataset, check)
     assert id_classes_warning(["benign", "malignant", "normal", "other"]) is None
     assert id_classes_warning(["0", "1", "2", "3", "4"]) is None
     assert id_classes_warning(["patient001", "patient002", "patient003", "patient004"]) is not None

@@ -70,7 +70,8 @@ class CheckReport:
     suspected_masks: list[str] = field(default_factory=list)
     #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
     unconvertible: list[dict[str, str]] = field(default_factory=list)
-    #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`)
+    #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`),
+    #: or every class name an id (:func:`~medimg.data.labels.id_classes_warning`): fit refuses
     classes_of_one: str = ""
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
@@ -478,7 +479,7 @@ def check_dataset(
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
     if dataset.task == "classify":
         names = dataset.class_names
-        warnings += [w for w in (measurement_warning(names), id_classes_warning(names)) if w]
+        warnings += [w for w in (measurement_warning(names),) if w]
     sparse = [r for r in records if not r.blank and not r.label_valued and r.dominant_share >= NEARLY_EMPTY]
     if sparse:
         warnings.append(nearly_empty_warning(sparse, len(records)))
@@ -569,7 +570,11 @@ def check_dataset(
         misread_boxes=misread,
         lost_boxes=lost,
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
-        classes_of_one=classes_of_one(dataset.class_names, dataset.cases) if dataset.task == "classify" else "",
+        classes_of_one=(
+            classes_of_one(dataset.class_names, dataset.cases) or id_classes_warning(dataset.class_names) or ""
+            if dataset.task == "classify"
+            else ""
+        ),
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )
