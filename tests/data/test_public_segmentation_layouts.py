@@ -261,6 +261,15 @@ def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_pat
     assert id_classes_warning(["patient001", "patient002", "patient003", "patient004"]) is not None
     assert id_classes_warning([f"OAS1_{i:04d}_MR1" for i in range(1, 5)]) is not None  # OASIS-1's disc1/ subjects
     assert id_classes_warning(["2019", "2020", "2021", "2022"]) is None  # numbers: the measurement warning's
+    # PI-CAI's fold0/<patient>/<patient>_<study>_<sequence>.mha: numbers, but every file is named for its folder
+    from medimg.data.case import Case
+
+    numbered = [str(10000 + 5 * i) for i in range(4)]
+    files = [Case(f"{n}/{n}_100_{k}.mha", i, path=Path(n, f"{n}_100_{k}.mha")) for i, n in enumerate(numbered)
+             for k in ("t2w", "adc")]  # fmt: skip
+    assert id_classes_warning(numbered, files) is not None
+    graded = [Case(f"{n}/img_{k}.png", i, path=Path(n, f"img_{k}.png")) for i, n in enumerate(numbered) for k in "ab"]
+    assert id_classes_warning(numbered, graded) is None
 
 
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(

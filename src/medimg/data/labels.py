@@ -211,17 +211,32 @@ _ID_NAME = re.compile(r"\d{4,}|(?:patient|case|subject|sub)[-_ ]?\d+", re.IGNORE
 ID_CLASSES = 4
 
 
-def id_classes_warning(class_names: Sequence[str]) -> str | None:
+def id_classes_warning(class_names: Sequence[str], cases: Sequence[Case] = ()) -> str | None:
     """A warning when every class name is an id (at least :data:`ID_CLASSES` of them): one folder per patient or case,
     read as one class per patient (a subset of Kaggle's LGG set, ``kaggle_3m/TCGA_CS_4941_19960909/`` with each
-    slice's mask beside it, trained a classifier of who the patient is); ``None`` otherwise."""
-    if len(class_names) < ID_CLASSES or not all(_ID_NAME.search(n) and not n.strip().isdigit() for n in class_names):
+    slice's mask beside it, trained a classifier of who the patient is); ``None`` otherwise. Names of digits alone
+    are ids when every image of ``cases`` is named for its class (PI-CAI's ``fold0/10000/10000_1000000_t2w.mha``)."""
+    if len(class_names) < ID_CLASSES:
+        return None
+    named = not all(_ID_NAME.search(n) and not n.strip().isdigit() for n in class_names)
+    if named and not _named_for_numbered_classes(class_names, cases):
         return None
     shown = ", ".join(list(class_names)[:3])
     return (
         f"the {len(class_names)} classes are all ids ({shown}...): one folder per patient or case, not per class? A "
         "classifier of patients learns nothing to diagnose: with masks beside the images, train segmentation "
         "(--task segment); else give each image its class in a CSV manifest (path,label,patient_id)"
+    )
+
+
+def _named_for_numbered_classes(class_names: Sequence[str], cases: Sequence[Case]) -> bool:
+    """Every class name a number of four digits or more, and every image's file name that number and more
+    (``10000/10000_1000000_t2w.mha``): case folders, not classes."""
+    if not all(re.fullmatch(r"\d{4,}", n.strip()) for n in class_names):
+        return False
+    labelled = [c for c in cases if isinstance(c.label, int) and c.path is not None]
+    return bool(labelled) and all(
+        re.match(re.escape(class_names[c.label].strip()) + r"[-_. ]", c.path.name) for c in labelled if c.path
     )
 
 

@@ -571,7 +571,9 @@ def check_dataset(
         lost_boxes=lost,
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
         classes_of_one=(
-            classes_of_one(dataset.class_names, dataset.cases) or id_classes_warning(dataset.class_names) or ""
+            classes_of_one(dataset.class_names, dataset.cases)
+            or id_classes_warning(dataset.class_names, dataset.cases)
+            or ""
             if dataset.task == "classify"
             else ""
         ),
