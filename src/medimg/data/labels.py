@@ -234,10 +234,8 @@ def _named_for_numbered_classes(class_names: Sequence[str], cases: Sequence[Case
     (``10000/10000_1000000_t2w.mha``): case folders, not classes."""
     if not all(re.fullmatch(r"\d{4,}", n.strip()) for n in class_names):
         return False
-    labelled = [c for c in cases if isinstance(c.label, int) and c.path is not None]
-    return bool(labelled) and all(
-        re.match(re.escape(class_names[c.label].strip()) + r"[-_. ]", c.path.name) for c in labelled if c.path
-    )
+    named = [(c.label, c.path.name) for c in cases if isinstance(c.label, int) and c.path is not None]
+    return bool(named) and all(re.match(re.escape(class_names[label].strip()) + r"[-_. ]", n) for label, n in named)
 
 
 #: fewer classes than this, each of one image, are a tiny set, not classes of one image each
