@@ -71,3 +71,21 @@ def test_converted_copies_are_found_by_name_and_pixels(tmp_path: Path) -> None:
     found = converted_copies_among(sorted((tmp_path / "ext").iterdir()), [trained])
     assert sorted(p.name for p, original in found if original == trained) == ["A.jpg", "a.png"]
     assert converted_copies_among([tmp_path / "ext" / "a.png"], [trained], most=0) == []
+
+
+def test_analyze_headers_alike_are_copies_only_when_their_pixels_are(tmp_path: Path) -> None:
+    """OASIS-1's Analyze 7.5 pairs: every ``.hdr`` of one protocol holds the same bytes, the ``.img`` beside it the
+    scan. Compared by the header alone, every scan was a copy of every other: a segmentation fit refused with 'only
+    1 group once identical copies are kept together'."""
+    import nibabel as nib
+
+    from medimg.data.identical_files import identical_file_groups
+
+    headers = []
+    for i in range(3):
+        pixels = np.full((6, 6, 4), i if i < 2 else 0, np.int16)  # scans 0 and 2 hold the same pixels
+        path = tmp_path / f"OAS1_000{i}_MR1_mpr_n4_anon_111_t88_gfc.hdr"
+        nib.save(nib.AnalyzeImage(pixels, np.eye(4)), str(path))
+        headers.append(path)
+    assert headers[0].read_bytes() == headers[1].read_bytes()  # the headers alike, as OASIS's are
+    assert identical_file_groups(headers) == [[headers[0], headers[2]]]

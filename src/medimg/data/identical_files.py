@@ -30,10 +30,10 @@ _END_BYTES = 64 * 1024
 def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
     """The groups of two or more of ``paths`` (each taken once) whose files hold the same bytes, in the order the
     paths come; a file that cannot be read is in no group (reading it for training reports it)."""
-    by_size: dict[int, list[Path]] = defaultdict(list)
+    by_size: dict[tuple[int, ...], list[Path]] = defaultdict(list)
     for path in dict.fromkeys(paths):
         try:
-            by_size[os.stat(path).st_size].append(path)
+            by_size[tuple(os.stat(part).st_size for part in _parts(path))].append(path)
         except OSError:
             continue
     groups: list[list[Path]] = []
@@ -45,12 +45,21 @@ def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
     return groups
 
 
+def _parts(path: Path) -> tuple[Path, ...]:
+    """The files an image is stored in: an Analyze 7.5 header with its ``.img`` pixels beside it (OASIS's headers of
+    one scanner protocol are byte for byte the same, their pixels not), else the file alone."""
+    if path.suffix.lower() == ".hdr":
+        pixels = [p for p in (path.with_suffix(".img"), path.with_suffix(".IMG")) if p.is_file()]
+        return (path, pixels[0]) if pixels else (path,)
+    return (path,)
+
+
 def _whole_digest(path: Path) -> str | None:
-    """:func:`medimg.data.pool.file_digest`, ``None`` for a file that cannot be read."""
+    """:func:`medimg.data.pool.file_digest` of each of the image's files, ``None`` for one that cannot be read."""
     from medimg.data.pool import file_digest
 
-    digest = file_digest(path)
-    return None if digest.startswith("unreadable:") else digest
+    digests = [file_digest(part) for part in _parts(path)]
+    return None if any(d.startswith("unreadable:") for d in digests) else "+".join(digests)
 
 
 def _grouped(paths: Sequence[Path], digest: Callable[[Path], str | None]) -> list[list[Path]]:
@@ -64,13 +73,16 @@ def _grouped(paths: Sequence[Path], digest: Callable[[Path], str | None]) -> lis
 
 
 def _ends_digest(path: Path) -> str | None:
+    digest = hashlib.sha1()
     try:
-        with path.open("rb") as handle:
-            head = handle.read(_END_BYTES)
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - _END_BYTES))
-            return hashlib.sha1(head + handle.read(_END_BYTES)).hexdigest()
+        for part in _parts(path):
+            with part.open("rb") as handle:
+                digest.update(handle.read(_END_BYTES))
+                handle.seek(max(0, os.fstat(handle.fileno()).st_size - _END_BYTES))
+                digest.update(handle.read(_END_BYTES))
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def mark_identical_files(cases: Sequence[Case], root: Path | None = None) -> list[Case]:
