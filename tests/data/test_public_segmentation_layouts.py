@@ -611,3 +611,20 @@ def test_word_validation_and_test_folders_are_its_splits(tmp_path: Path) -> None
     assert sorted((c.image.parent.name, c.split) for c in dataset.cases) == (
         [("imagesTr", "train")] * 4 + [("imagesTs", "test")] * 2 + [("imagesVal", "val")] * 2
     )
+
+
+def test_an_images_folder_and_its_ground_truth_folder_are_no_classes(tmp_path: Path) -> None:
+    """Drishti-GS1: ``Training/Images/drishtiGS_002.png`` + ``Training/GT/drishtiGS_002/SoftMap/
+    drishtiGS_002_ODsegSoftmap.png``. Named otherwise than their images, no mask was paired: ``GT`` and ``Images``
+    were two classes, the soft maps a class of images, and a test split of ``Images`` alone scored accuracy 1.0."""
+    from medimg.errors import DatasetError
+
+    for split in ("Training", "Test"):
+        for i in range(2, 8):
+            name = f"drishtiGS_{i:03d}"
+            _png(tmp_path / "Drishti-GS1_files" / split / "Images" / f"{name}.png")
+            for part in ("OD", "cup"):
+                soft = tmp_path / "Drishti-GS1_files" / split / "GT" / name / "SoftMap" / f"{name}_{part}segSoftmap.png"
+                _png(soft, (slice(3, 9), slice(3, 9)))
+    with pytest.raises(DatasetError, match=r"Images/ and GT/ would be classes, but they are images and their masks"):
+        Dataset.load(tmp_path / "Drishti-GS1_files")

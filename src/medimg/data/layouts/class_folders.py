@@ -30,8 +30,9 @@ from medimg.data.layouts.common import (
     order_classes,
     path_selected,
     visible_dir,
+    walk_files,
 )
-from medimg.data.layouts.image_mask_pairs import folder_role
+from medimg.data.layouts.image_mask_pairs import folder_role, pairing_key
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.folder_walk import walk_tree
@@ -183,6 +184,7 @@ def load(
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
+    _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
     class_of = _classes_across_splits(class_dirs, root)
@@ -626,6 +628,32 @@ def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
         f"{root}: {pool.name}/ holds images without labels, not a class ({len(class_dirs)} folders would be the "
         f"classes: {', '.join(d.name for d in class_dirs)}); train on the labelled classes and learn from the pool: "
         f"medimg fit {data} --unlabelled {pool}" + ("" if data != root else f" (move {pool.name}/ out of {root} first)")
+    )
+
+
+def _refuse_role_folders_as_classes(class_dirs: list[Path], root: Path) -> None:
+    """An images folder beside a ground-truth folder taken for two classes (Drishti-GS1's ``Training/Images/`` +
+    ``Training/GT/<image>/SoftMap/*_ODsegSoftmap.png``, masks named otherwise than their images, so no reader paired
+    them): a classifier of images against masks, its one-class test split scored accuracy 1.0.
+
+    Raises:
+        DatasetError: naming both folders and how to give the pairs.
+    """
+    images = [d for d in class_dirs if folder_role(d.name) == "image"]
+    masks = [d for d in class_dirs if folder_role(d.name) == "mask"]
+    if not images or not masks:
+        return
+
+    def keys(folder: Path) -> set[str]:
+        return {pairing_key(f) for f in walk_files(folder, 2000) if is_image_file(f)}
+
+    if keys(images[0]) & keys(masks[0]):  # named alike: pairs the user chose to read as classes (layout=...)
+        return
+    raise DatasetError(
+        f"{root}: {images[0].name}/ and {masks[0].name}/ would be classes, but they are images and their masks (or "
+        "ground truth): no mask is named like its image, so none was paired. Name each mask <image>_mask.<ext> in a "
+        "masks/ folder beside images/, or list the pairs in a CSV manifest with image,mask columns, then: medimg fit "
+        "<that folder or CSV> --task segment"
     )
 
 
