@@ -281,3 +281,35 @@ def test_predicting_a_patient_folder_leaves_its_structure_set_out(tmp_path: Path
     found = expand_prediction_inputs([tmp_path / "tcia" / "P1"])
     assert len(found.items) == 1 and isinstance(found.items[0], SeriesInput)  # the CT series, not the RTSTRUCT
     assert found.items[0].key.name == "1.000000-CT-11111"
+
+
+def test_a_manifest_of_dicom_slices_and_masks_groups_the_slices_by_patient(tmp_path: Path) -> None:
+    """CHAOS's MR slices listed with their Ground PNG masks in a CSV without a patient column: each patient's slices
+    were split one by one (the headers' PatientID unread for segmentation)."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+    from tests.io.conftest import write_dicom
+
+    rows = ["image,mask"]
+    for p in range(12):
+        folder = tmp_path / "MR" / str(p + 1) / "T2SPIR"
+        (folder / "DICOM_anon").mkdir(parents=True)
+        (folder / "Ground").mkdir()
+        for s in range(1, 4):
+            slice_file = folder / "DICOM_anon" / f"IMG-0002-0000{s}.dcm"
+            extra = {"PatientID": f"CHAOS-{p}"}
+            write_dicom(slice_file, np.full((16, 16), 100 + s, np.uint16), modality="MR", series_uid=f"1.2.{p}",
+                        instance=s, extra=extra)  # fmt: skip
+            mask = np.zeros((16, 16), np.uint8)
+            mask[4:9, 4:9] = 63
+            Image.fromarray(mask).save(folder / "Ground" / f"IMG-0002-0000{s}.png")
+            rows.append(
+                f"{slice_file.relative_to(tmp_path)},{(folder / 'Ground' / slice_file.stem).relative_to(tmp_path)}.png"
+            )
+    (tmp_path / "slices.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "slices.csv")
+    assert dataset.task == "segment" and len(dataset.cases) == 36
+    patients = {c.patient_id for c in dataset.cases}
+    assert len(patients) == 12 and None not in patients
+    assert len({c.patient_id for c in dataset.cases if c.case_id.startswith("MR/1/")}) == 1

@@ -193,6 +193,7 @@ class Dataset:
         refuse_undecodable_dataset(dataset)  # names no JSON or CSV file could record (Latin-1 bytes)
         dataset.window = window
         if isinstance(dataset, SegmentationDataset):
+            dataset.cases = group_by_dicom_patient(dataset.cases, root)  # CHAOS's slices listed with their masks
             dataset.cases = group_by_name_patient(dataset.cases, root)  # patient001_frame01_slice5.png, sub-S03044_...
             window_json = list(window) if isinstance(window, tuple) else window
             dataset.options = {

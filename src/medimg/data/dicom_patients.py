@@ -24,11 +24,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
-from medimg.data.case import Case
+from medimg.data.case import Case, SegCase
 from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
+
+#: a classification or detection case, or a segmentation case
+CaseT = TypeVar("CaseT", Case, SegCase)
 
 #: header fields that group images, coarsest first
 GROUP_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
@@ -36,11 +40,13 @@ GROUP_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
 MIN_GROUPS = 10
 
 
-def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list[Case]:
+def group_by_dicom_patient(cases: Sequence[CaseT], root: Path | str = "") -> list[CaseT]:
     """``cases`` with a ``patient_id`` from the DICOM headers for every DICOM case that has none (see the module
     doc); unchanged when fewer than two such cases, when no field is on every file, or when no two files share a
-    group (then grouping changes nothing)."""
-    header_of = {c.case_id: _header_file(c.path) for c in cases if c.patient_id is None and c.path is not None}
+    group (then grouping changes nothing). Segmentation cases go by their image (CHAOS's slices listed with their
+    masks in a CSV manifest, no patient column: each patient's slices were split apart)."""
+    files = {c.case_id: _case_file(c) for c in cases if c.patient_id is None}
+    header_of = {case_id: _header_file(file) for case_id, file in files.items() if file is not None}
     dicom = {case_id: path for case_id, path in header_of.items() if path is not None}
     if len(dicom) < 2:
         return list(cases)
@@ -67,16 +73,25 @@ def group_by_dicom_patient(cases: Sequence[Case], root: Path | str = "") -> list
     return [replace(c, patient_id=groups[c.case_id]) if c.case_id in groups else c for c in cases]
 
 
+def _case_file(case: Case | SegCase) -> Path | None:
+    """A case's file: a classification or detection case's ``path``, a segmentation case's image (``None`` for a
+    section of a stack)."""
+    if isinstance(case, SegCase):
+        return case.image if case.page is None else None
+    return case.path
+
+
 def _warn_one_patient_per_class(
-    cases: Sequence[Case], identities: dict[str, tuple[str, ...]], root: Path | str
+    cases: Sequence[Case | SegCase], identities: dict[str, tuple[str, ...]], root: Path | str
 ) -> None:
     """Warn when every class's DICOM images are those of exactly one patient, each class another (the patient
     folders of a CD/PACS export, ``PT000000/``..., taken for class folders): a model then learns to tell these
     patients apart, not the classes."""
     patients: dict[int, set[str]] = {}
     for case in cases:
-        if case.case_id in identities and case.label is not None:
-            patients.setdefault(case.label, set()).add(identities[case.case_id][0])
+        label = getattr(case, "label", None)
+        if case.case_id in identities and isinstance(label, int):
+            patients.setdefault(label, set()).add(identities[case.case_id][0])
     if len(patients) < 2 or not all(len(ids) == 1 and "" not in ids for ids in patients.values()):
         return
     if len(set.union(*patients.values())) != len(patients):
