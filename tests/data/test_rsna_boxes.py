@@ -295,3 +295,24 @@ def test_node21_metadata_zero_boxes_are_negatives(tmp_path: Path) -> None:
     boxes = {c.case_id: c.boxes or () for c in dataset.cases}
     assert sum(1 for b in boxes.values() if not b) == 3
     assert [(b.x1, b.y1, b.x2, b.y2) for b in boxes["n0000.mha"]] == [(5.0, 6.0, 15.0, 18.0)]
+
+
+def test_a_table_naming_videos_is_refused_as_videos(tmp_path: Path) -> None:
+    """EchoNet-Dynamic: ``VolumeTracings.csv`` (``FileName,X1,Y1,X2,Y2,Frame``) names ``Videos/*.avi``; its tracing
+    points read as box corners, and the error said the table had no 'label' column."""
+    from medimg.errors import DatasetError
+
+    (tmp_path / "Videos").mkdir()
+    rows = ["FileName,X1,Y1,X2,Y2,Frame"]
+    for i in range(3):
+        (tmp_path / "Videos" / f"0X{i:016X}.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST")
+        rows += [f"0X{i:016X}.avi,20.0,20,44.0,20,5", f"0X{i:016X}.avi,20.5,21,43.5,21,5"]
+    (tmp_path / "VolumeTracings.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "FileList.csv").write_text("FileName,EF,Split\n" + "".join(f"0X{i:016X},55.1,TRAIN\n" for i in range(3)))
+    for where in (tmp_path, tmp_path / "VolumeTracings.csv"):
+        with pytest.raises(DatasetError, match=r"its rows name videos \(e\.g\. 0X0000000000000000\.avi\).*ffmpeg"):
+            Dataset.load(where)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,label\n" + "".join(f"Videos/0X{i:016X}.avi,{'ab'[i % 2]}\n" for i in range(3)))
+    with pytest.raises(DatasetError, match="its rows name videos"):
+        Dataset.load(manifest)

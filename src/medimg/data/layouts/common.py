@@ -603,6 +603,24 @@ def problems_error(where: Path, problems: Sequence[str], what: str = "problem(s)
     return DatasetError(f"{where}: {len(problems)} {what}:\n  {shown}" + (f"\n{fix}" if fix else ""))
 
 
+def refuse_video_rows(manifest: Path, paths: Sequence[str]) -> None:
+    """Refuse a table whose rows name videos (EchoNet-Dynamic's ``VolumeTracings.csv``: ``FileName`` of ``.avi``
+    clips, with tracing points per frame that read like box corners).
+
+    Raises:
+        DatasetError: naming a video and how to make images of its frames.
+    """
+    from medimg.io.formats import UNREAD_SUFFIXES, VIDEO_FRAMES_HINT
+
+    named = [p for p in paths if p.strip()]
+    videos = [p for p in named if UNREAD_SUFFIXES.get(Path(p.strip()).suffix.lower()) == "video"]
+    if named and len(videos) > len(named) / 2:
+        raise DatasetError(
+            f"{manifest}: its rows name videos (e.g. {videos[0].strip()}), which medimg does not read: for each, "
+            f"{VIDEO_FRAMES_HINT}; a table of points per frame (EchoNet's tracings) is no table of boxes"
+        )
+
+
 def nothing_listed_error(
     root: Path, what: str, absent: Sequence[str], patterns: Sequence[str], fix: str
 ) -> DatasetError:

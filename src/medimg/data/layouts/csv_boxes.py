@@ -32,6 +32,7 @@ from medimg.data.layouts.common import (
     path_selected,
     problems_error,
     read_manifest,
+    refuse_video_rows,
 )
 from medimg.errors import DatasetError
 
@@ -262,6 +263,7 @@ def load(
         return None
 
     path_col = column(PATH_COLUMNS, True) or ""
+    refuse_video_rows(path, [str(row.get(path_col) or "") for row in rows])
     convention = _convention(set(columns))
     box_col = column(BOX_COLUMNS, False) if convention is None else None
     if convention is None and box_col is None:

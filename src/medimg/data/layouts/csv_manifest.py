@@ -47,6 +47,7 @@ from medimg.data.layouts.common import (
     path_selected,
     read_manifest,
     read_split_list,
+    refuse_video_rows,
     visible_dir,
     written_by_medimg,
 )
@@ -958,6 +959,7 @@ def _load_table(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    refuse_video_rows(manifest, [str(row.get(path_col) or "") for row in rows] if path_col else [])
     side_col = column(LATERALITY_COLUMNS, False)
     reader_col = column(READER_COLUMNS, False)
     if reader_col is not None and path_col:
