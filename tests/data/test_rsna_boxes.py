@@ -308,7 +308,8 @@ def test_a_table_naming_videos_is_refused_as_videos(tmp_path: Path) -> None:
         (tmp_path / "Videos" / f"0X{i:016X}.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST")
         rows += [f"0X{i:016X}.avi,20.0,20,44.0,20,5", f"0X{i:016X}.avi,20.5,21,43.5,21,5"]
     (tmp_path / "VolumeTracings.csv").write_text("\n".join(rows) + "\n")
-    (tmp_path / "FileList.csv").write_text("FileName,EF,Split\n" + "".join(f"0X{i:016X},55.1,TRAIN\n" for i in range(3)))
+    listed = "".join(f"0X{i:016X},55.1,TRAIN\n" for i in range(3))
+    (tmp_path / "FileList.csv").write_text("FileName,EF,Split\n" + listed)
     for where in (tmp_path, tmp_path / "VolumeTracings.csv"):
         with pytest.raises(DatasetError, match=r"its rows name videos \(e\.g\. 0X0000000000000000\.avi\).*ffmpeg"):
             Dataset.load(where)
