@@ -273,3 +273,17 @@ def test_tbx11k_voc_annotations_beside_class_folders_with_the_task_asked(tmp_pat
     assert sorted(c.case_id for c in dataset.cases) == ["imgs/tb/tb0001.png", "imgs/tb/tb0002.png"]
     assert dataset.num_boxes == 2 and len(dataset.unlabelled) == 2  # health and sick: no annotation, kept aside
     assert Dataset.load(tmp_path).class_names == ["health", "sick", "tb"]
+
+
+def test_a_folder_without_boxes_asked_for_as_detection_names_the_formats_read(tmp_path: Path) -> None:
+    """Lung-PET-CT-Dx: DICOM series with VOC XML named by SOPInstanceUID in ``Annotation/``; with ``--task detect``
+    the error said only "is not a YOLO folder", as if YOLO were the one format."""
+    import numpy as np
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        for i in range(3):
+            (tmp_path / cls).mkdir(exist_ok=True)
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / cls / f"{i}.png")
+    with pytest.raises(DatasetError, match=r"holds no boxes medimg reads: not a YOLO folder.*Pascal VOC.*COCO"):
+        Dataset.load(tmp_path, task="detect")

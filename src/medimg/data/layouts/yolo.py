@@ -449,7 +449,12 @@ def load(
     given, path = path, dataset_folder(path)
     folders = split_folders(path, given)
     if not folders:
-        raise DatasetError(f"{path} is not a YOLO folder: expected images/ beside labels/ (optionally per split)")
+        raise DatasetError(
+            f"{path} holds no boxes medimg reads: not a YOLO folder (images/ beside labels/, optionally per split), "
+            "nor Pascal VOC (Annotations/*.xml named like their images), COCO JSON, a CSV of boxes "
+            "(path,x1,y1,x2,y2,label), LabelMe, CVAT or Label Studio exports; convert the boxes to one of these (boxes "
+            "per DICOM slice or in another tool's format: a CSV of boxes naming each slice's file)"
+        )
     names = list(class_names) if class_names is not None else class_names_from_yaml(path, given)
     problems: list[str] = []
     entries = [
