@@ -1028,3 +1028,19 @@ def test_rfmid_split_folders_each_with_its_table_beside_a_folder_of_images(tmp_p
         "test": 4,
     }
     assert {"DR", "ARMD"} <= set(data.class_names)
+
+
+def test_a_folder_whose_table_names_its_images_by_hash_points_at_the_table(tmp_path: Path) -> None:
+    """Fitzpatrick17k: ``fitzpatrick17k.csv`` (``md5hash,fitzpatrick_scale,label,...``) beside ``images/<md5>.jpg``.
+    The folder read as one class, ``images``, and the error never named the table, which reads as given."""
+    rows = ["md5hash,fitzpatrick_scale,fitzpatrick_centaur,label,nine_partition_label,three_partition_label,qc,url"]
+    for i in range(8):
+        digest = f"{i:032x}"
+        _image(tmp_path / "images" / f"{digest}.jpg", 20 * i)
+        label = "psoriasis" if i % 2 else "acne"
+        rows.append(f"{digest},{1 + i % 6},{1 + i % 6},{label},inflammatory,non-neoplastic,,")
+    (tmp_path / "fitzpatrick17k.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"fitzpatrick17k\.csv beside the images may hold their labels: give the"):
+        Dataset.load(tmp_path)
+    table = Dataset.load(tmp_path / "fitzpatrick17k.csv")
+    assert table.class_names == ["acne", "psoriasis"] and len(table.cases) == 8

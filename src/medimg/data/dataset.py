@@ -286,12 +286,13 @@ class Dataset:
         present = {c.label for c in self.cases if c.label is not None}
         if len(present) < min_classes:
             only = self.class_names[next(iter(present))] if present else "none"
-            from medimg.data.layouts.common import json_labels_note
+            from medimg.data.layouts.common import json_labels_note, table_labels_note
 
             raise DatasetError(
                 f"{self.root} has a single class ({only!r}): a classifier needs at least two classes, "
                 "e.g. one sub-folder per class, or a CSV manifest with path,label columns naming each image's class "
-                "(labels in file names, such as Shenzhen's _0/_1, are not read)" + json_labels_note(Path(self.root))
+                "(labels in file names, such as Shenzhen's _0/_1, are not read)"
+                + (table_labels_note(Path(self.root)) or json_labels_note(Path(self.root)))
             )
 
     # ------------------------------------------------------------------ pixels

@@ -236,6 +236,22 @@ def json_labels_note(path: Path) -> str:
     )
 
 
+def table_labels_note(path: Path) -> str:
+    """A sentence naming a table at the top of the folder ``path`` that may hold its images' labels, which a folder
+    is not read with unless the table names them in columns medimg knows (Fitzpatrick17k's ``fitzpatrick17k.csv``
+    naming ``images/<md5hash>.jpg``, NODE21's, CMMD's): given itself, the table is searched for the column naming
+    the files. ``""`` for a file, or a folder without a table."""
+    if not path.is_dir():
+        return ""
+    tables = [p for p in sorted(path.iterdir())[:200] if p.is_file() and is_manifest(p)]
+    if not tables:
+        return ""
+    return (
+        f". {tables[0].name} beside the images may hold their labels: give the table itself, medimg fit "
+        f"{path / tables[0].name} (its columns naming the files and the classes are found, or named in the log)"
+    )
+
+
 def is_manifest(path: Path) -> bool:
     """True for an existing ``.csv``/``.tsv``/``.tab`` file, Excel workbook (:mod:`.spreadsheets`) or table saved
     as ``.txt`` (Excel's "Unicode Text", tab-separated UTF-16: a first line of tab-separated columns)."""
