@@ -219,6 +219,19 @@ def test_integer_label_maps_above_32_keep_their_labels(caplog: pytest.LogCapture
     assert determine_label_encoding({0.0, 3.0, 40.0, 52.0}, lossy=True).kind == "threshold"  # JPEG: not labels
 
 
+def test_structure_codes_above_255_are_classes(caplog: pytest.LogCaptureFixture) -> None:
+    """MM-WHS: seven heart structures coded 205, 420, 500, 550, 600, 820, 850 in int16 NIfTI were thresholded at 425
+    into one foreground (205 and 420 as background), with a warning blaming JPEG."""
+    codes = [0.0, 205.0, 420.0, 500.0, 550.0, 600.0, 820.0, 850.0]
+    with caplog.at_level(logging.WARNING):
+        encoding = determine_label_encoding(set(codes))
+    assert (encoding.kind, encoding.num_classes) == ("values", 8) and "JPEG" not in caplog.text
+    mask = np.array([[[0, 205, 420, 850]]], np.float32)
+    np.testing.assert_array_equal(encode_mask(mask, encoding), [[0, 1, 2, 7]])
+    assert determine_label_encoding(set(codes), lossy=True).kind == "threshold"
+    assert determine_label_encoding({float(v) for v in range(0, 1000, 20)}).kind == "threshold"  # 50 values
+
+
 def test_a_dataset_json_names_non_contiguous_values(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Masks 0/1/4/7 with a dataset.json naming those four values: the names were ignored (class_1, class_4,
     class_7, silently), and --set class_names= with the four names was refused ("4 names for 8 classes")."""

@@ -154,7 +154,8 @@ def determine_label_encoding(
     is the ``background`` (the value around every mask's border: REFUGE's and ORIGA's optic disc/cup masks, 255
     background, 128 disc, 0 cup); integer label maps with values above 32 (organ IDs up to 254: at most 32
     distinct values, or any number when the data names them, ``named``) keep their values as classes, unless the
-    masks are ``lossy`` (JPEG); anything else (hundreds of values
+    masks are ``lossy`` (JPEG); a few integer codes above 255 (MM-WHS's 205, 420... 850) are classes in increasing
+    order; anything else (hundreds of values
     from JPEG compression) is thresholded at the middle of the range, with a warning.
 
     Raises:
@@ -207,6 +208,13 @@ def determine_label_encoding(
     label_ids = integral and values[0] == 0 and values[-1] < IGNORE and len(values) > 2 and not lossy
     if label_ids and (len(values) <= MAX_LABEL_VALUE or named):  # organ IDs 3..52, TotalSegmentator's 1..117
         return label_map_encoding(values)
+    if integral and values[0] == 0 and values[-1] > IGNORE and 2 < len(values) <= MAX_LABEL_VALUE and not lossy:
+        note = (
+            f"label values {', '.join(f'{v:g}' for v in values)} (codes above 255, as MM-WHS's 205..850): read as "
+            f"classes 0..{len(values) - 1} in increasing order"
+        )
+        logger.warning(note)
+        return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
     threshold = (values[0] + values[-1]) / 2
     if label_ids:  # integers below 255: many labels rather than JPEG's ringing around 0/255
         cause = (
