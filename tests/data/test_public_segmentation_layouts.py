@@ -268,8 +268,22 @@ def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_pat
     files = [Case(f"{n}/{n}_100_{k}.mha", i, path=Path(n, f"{n}_100_{k}.mha")) for i, n in enumerate(numbered)
              for k in ("t2w", "adc")]  # fmt: skip
     assert id_classes_warning(numbered, files) is not None
-    graded = [Case(f"{n}/img_{k}.png", i, path=Path(n, f"img_{k}.png")) for i, n in enumerate(numbered) for k in "ab"]
+    graded = [Case(f"{n}/im{i}{k}.png", i, path=Path(n, f"im{i}{k}.png")) for i, n in enumerate(numbered) for k in "ab"]
     assert id_classes_warning(numbered, graded) is None
+    # DeepDRiD's regular-fundus-training/Images/<patient>/<patient>_l1.jpg: short numbers, many of them
+    patients = [str(p) for p in range(1, 25)]
+    eyes = [
+        Case(f"{n}/{n}_{k}.jpg", i, path=Path(n, f"{n}_{k}.jpg")) for i, n in enumerate(patients) for k in ("l1", "r1")
+    ]
+    assert id_classes_warning(patients, eyes) is not None
+    assert id_classes_warning(patients[:5], eyes[:10]) is None  # five grades 1..5: numbers, not ids
+    # Prostate158's train/020/{t2,adc,dwi,t2_anatomy_reader1}.nii.gz: the same few files in every folder
+    scans = ("t2.nii.gz", "adc.nii.gz", "dwi.nii.gz", "t2_anatomy_reader1.nii.gz")
+    names = ["020", "021", "022", "023"]
+    cases = [Case(f"{n}/{f}", i, path=Path(n, f)) for i, n in enumerate(names) for f in scans]
+    assert id_classes_warning(names, cases) is not None
+    numbered = [Case(f"{c}/{k}.png", i, path=Path(c, f"{k}.png")) for i, c in enumerate("abcd") for k in range(3)]
+    assert id_classes_warning(list("abcd"), numbered) is None  # 1.png in every class: an export's numbering
 
 
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(

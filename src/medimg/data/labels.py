@@ -215,11 +215,12 @@ def id_classes_warning(class_names: Sequence[str], cases: Sequence[Case] = ()) -
     """A warning when every class name is an id (at least :data:`ID_CLASSES` of them): one folder per patient or case,
     read as one class per patient (a subset of Kaggle's LGG set, ``kaggle_3m/TCGA_CS_4941_19960909/`` with each
     slice's mask beside it, trained a classifier of who the patient is); ``None`` otherwise. Names of digits alone
-    are ids when every image of ``cases`` is named for its class (PI-CAI's ``fold0/10000/10000_1000000_t2w.mha``)."""
+    are ids when every image of ``cases`` is named for its class (PI-CAI's ``fold0/10000/10000_1000000_t2w.mha``),
+    and any names are when every class holds the same few files (:func:`_same_files_in_each`)."""
     if len(class_names) < ID_CLASSES:
         return None
     named = not all(_ID_NAME.search(n) and not n.strip().isdigit() for n in class_names)
-    if named and not _named_for_numbered_classes(class_names, cases):
+    if named and not _named_for_numbered_classes(class_names, cases) and not _same_files_in_each(cases):
         return None
     shown = ", ".join(list(class_names)[:3])
     return (
@@ -230,12 +231,33 @@ def id_classes_warning(class_names: Sequence[str], cases: Sequence[Case] = ()) -
 
 
 def _named_for_numbered_classes(class_names: Sequence[str], cases: Sequence[Case]) -> bool:
-    """Every class name a number of four digits or more, and every image's file name that number and more
-    (``10000/10000_1000000_t2w.mha``): case folders, not classes."""
-    if not all(re.fullmatch(r"\d{4,}", n.strip()) for n in class_names):
+    """Every class name a number (of four digits or more, or :data:`MEASUREMENT_CLASSES` classes or more), and every
+    image's file name that number and more (PI-CAI's ``10000/10000_1000000_t2w.mha``, DeepDRiD's ``1/1_l1.jpg``):
+    case folders, not classes."""
+    numbers = all(re.fullmatch(r"\d+", n.strip()) for n in class_names)
+    long = all(len(n.strip()) >= 4 for n in class_names) or len(class_names) >= MEASUREMENT_CLASSES
+    if not (numbers and long):
         return False
     named = [(c.label, c.path.name) for c in cases if isinstance(c.label, int) and c.path is not None]
     return bool(named) and all(re.match(re.escape(class_names[label].strip()) + r"[-_. ]", n) for label, n in named)
+
+
+#: a case folder's few files (its scans and masks); class folders hold more
+CASE_FOLDER_FILES = 12
+
+
+def _same_files_in_each(cases: Sequence[Case]) -> bool:
+    """Every class holds a few files, most of them named as in every other class (Prostate158's ``train/020/``
+    ``t2.nii.gz``, ``adc.nii.gz``, ``dwi.nii.gz``, ``t2_anatomy_reader1.nii.gz``): the folders are cases, not
+    classes. Names of numbers alone (``1.png``, kept per class by many exports) do not count."""
+    names: dict[int, set[str]] = {}
+    for case in cases:
+        if isinstance(case.label, int) and case.path is not None:
+            names.setdefault(case.label, set()).add(case.path.name.casefold())
+    if len(names) < ID_CLASSES or any(len(files) > CASE_FOLDER_FILES for files in names.values()):
+        return False
+    common = {n for n in set.intersection(*names.values()) if not n.split(".")[0].isdigit()}
+    return bool(common) and all(2 * len(common) >= len(files) for files in names.values())
 
 
 #: fewer classes than this, each of one image, are a tiny set, not classes of one image each
