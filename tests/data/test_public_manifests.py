@@ -1044,3 +1044,18 @@ def test_a_folder_whose_table_names_its_images_by_hash_points_at_the_table(tmp_p
         Dataset.load(tmp_path)
     table = Dataset.load(tmp_path / "fitzpatrick17k.csv")
     assert table.class_names == ["acne", "psoriasis"] and len(table.cases) == 8
+
+
+def test_the_one_column_named_for_labels_gives_them(tmp_path: Path) -> None:
+    """MHIST's ``annotations.csv``: ``Image Name,Majority Vote Label,Number of Annotators who Selected SSA (Out of
+    7),Partition``. No column was a known label name: 'has no label column'."""
+    rows = ["Image Name,Majority Vote Label,Number of Annotators who Selected SSA (Out of 7),Partition"]
+    for i in range(8):
+        _image(tmp_path / "images" / f"MHIST_a{i:02d}.png", 25 * i)
+        rows.append(f"MHIST_a{i:02d}.png,{'SSA' if i % 2 else 'HP'},{5 if i % 2 else 1},{'test' if i > 5 else 'train'}")
+    (tmp_path / "annotations.csv").write_text("\n".join(rows) + "\n")
+    data = Dataset.load(tmp_path / "annotations.csv")
+    assert data.class_names == ["HP", "SSA"] and data.split_counts() == {"train": 6, "test": 2}
+    (tmp_path / "two.csv").write_text("path,nine_partition_label,three_partition_label\nimages/MHIST_a00.png,a,b\n")
+    with pytest.raises(DatasetError, match="no 'label' column"):
+        Dataset.load(tmp_path / "two.csv")  # two columns named for labels: which is meant is not guessed

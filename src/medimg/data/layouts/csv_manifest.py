@@ -471,6 +471,17 @@ def _without_quality_flags(
     return [rows[i] for i in kept], cleaned
 
 
+def _one_label_named_column(columns: dict[str, str], manifest: Path) -> str | None:
+    """The one column whose name ends in ``label`` when none is named as :data:`LABEL_COLUMNS` (MHIST's
+    ``Majority Vote Label``), with an INFO line; ``None`` for none or several (Fitzpatrick17k's partition labels
+    beside its ``label``)."""
+    found = [name for key, name in columns.items() if re.search(r"(^|_)labels?$", key)]
+    if len(found) != 1:
+        return None
+    logger.info("%s: labels from its column %r (the one column named for labels)", manifest, found[0])
+    return found[0]
+
+
 def _side(value: str | None) -> str | None:
     """``"L"`` or ``"R"`` from a laterality cell (``L``, ``right``...); ``None`` for anything else."""
     word = str(value or "").strip().upper()
@@ -949,7 +960,7 @@ def _load_table(
     # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
     # files of one name
     files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base))
-    label_col = column(LABEL_COLUMNS, False)
+    label_col = column(LABEL_COLUMNS, False) or _one_label_named_column(columns, manifest)
     patient_col = column(PATIENT_COLUMNS, False)
     split_col = column(SPLIT_COLUMNS, False)
     known = {label_col, patient_col, split_col}
