@@ -134,7 +134,13 @@ def _segmentation_pool(source: PoolSource) -> tuple[list[str], str]:
             f"--unlabelled {path}: a segmentation pool is a folder of images (or DATA itself, for its images "
             "without a mask)"
         )
-    return [str(p.resolve()) for p in expand_inputs([path])], str(path.resolve())
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    files = expand_inputs([path])
+    masks = set(annotation_files(files, path)) if path.is_dir() else set()
+    if masks:  # a folder of cases with their masks beside (crossMoDA's _Label files): the masks are not images
+        logger.info("--unlabelled %s: %d mask file(s) beside its images left out of the pool", path, len(masks))
+    return [str(p.resolve()) for p in files if p not in masks], str(path.resolve())
 
 
 _POOL_KINDS = (

@@ -72,3 +72,26 @@ def test_a_file_is_not_a_segmentation_pool(tmp_path: Path) -> None:
         Model("unet", task="segment").fit(
             data, run_dir=tmp_path / "run", unlabelled=data / "images" / "case_00.png", **FAST
         )
+
+
+def test_masks_in_a_pool_folder_are_left_out_of_the_pool(tmp_path: Path) -> None:
+    """crossMoDA's training folder as the pool: ``<case>_ceT1.nii.gz`` + ``<case>_Label.nii.gz`` beside the target
+    domain's ``<case>_hrT2.nii.gz``; the ``_Label`` masks went into the pool as unlabelled images."""
+    import nibabel as nib
+
+    from medimg.data.dataset import SegmentationDataset
+    from medimg.data.pool import attach_pool
+
+    folder = tmp_path / "crossmoda2022_training"
+    folder.mkdir()
+    volume = np.zeros((8, 8, 4), np.float32)
+    for i in range(1, 4):
+        nib.save(nib.Nifti1Image(volume + i, np.eye(4)), str(folder / f"crossmoda2022_etz_{i}_ceT1.nii.gz"))
+        nib.save(
+            nib.Nifti1Image(volume.astype(np.uint8), np.eye(4)), str(folder / f"crossmoda2022_etz_{i}_Label.nii.gz")
+        )
+        nib.save(nib.Nifti1Image(volume + 9, np.eye(4)), str(folder / f"crossmoda2022_etz_{100 + i}_hrT2.nii.gz"))
+    data = SegmentationDataset(name="x", root=tmp_path, source="folder", cases=[])
+    pooled, _ = attach_pool(data, folder)
+    names = sorted(Path(p).name for p in pooled.unlabelled)
+    assert len(names) == 6 and not any("_Label" in n for n in names)
