@@ -15,6 +15,7 @@ it is not a case folder here, and ``structure_masks`` reads it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
 from pathlib import Path
@@ -34,22 +35,29 @@ NIFTI = (".nii", ".nii.gz")
 #: folders looked into when detecting (breadth first), and how deep below the path a case folder may be
 DETECT_FOLDERS = 120
 DETECT_DEPTH = 4
+#: a case folder's entries at its top (its mask, a few sub-folders and documents) are at most this many
+CASE_ENTRIES = 32
 #: sub-folder names preferred on a tie
 PREPROCESSED = ("pre", "preprocessed", "processed", "registered")
 
 
 def _niftis(folder: Path) -> list[Path]:
     try:
-        return sorted(p for p in folder.iterdir() if p.is_file() and file_suffix(p) in NIFTI)
+        return sorted(p for p in folder.iterdir() if file_suffix(p) in NIFTI and p.is_file())
     except OSError:
         return []
 
 
 def _case_mask(folder: Path) -> Path | None:
     """The mask of a case folder: its one NIfTI file at the top, with sub-folders of NIfTI scans none of which is
-    named for masks; ``None`` for any other folder."""
-    top = _niftis(folder)
-    if len(top) != 1:
+    named for masks; ``None`` for any other folder (one of more than :data:`CASE_ENTRIES` entries at once: a class
+    folder of thousands of images costs one short listing, not a look at each file)."""
+    try:
+        entries = list(itertools.islice(folder.iterdir(), CASE_ENTRIES + 1))
+    except OSError:
+        return None
+    top = [p for p in entries if file_suffix(p) in NIFTI]
+    if len(entries) > CASE_ENTRIES or len(top) != 1 or not top[0].is_file():
         return None
     scans = [d for d in sub_folders(folder, 20) if _niftis(d)]
     if not scans or any(folder_role(d.name) is not None for d in scans):
