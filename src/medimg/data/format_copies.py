@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from medimg.data.case import SegCase, normalise_split
-from medimg.io.formats import file_suffix
+from medimg.io.formats import file_stem, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +71,11 @@ def converted_copies_among(
     read matches nothing."""
     by_stem: dict[str, list[Path]] = defaultdict(list)
     for path in reference:
-        by_stem[_stem(path)].append(path)
+        by_stem[file_stem(path).casefold()].append(path)
     pairs: list[tuple[Path, Path]] = []
     compared = 0
     for path in candidates:
-        for original in by_stem.get(_stem(path), []):
+        for original in by_stem.get(file_stem(path).casefold(), []):
             if file_suffix(original) == file_suffix(path):
                 continue
             if compared >= most:
@@ -85,10 +85,6 @@ def converted_copies_among(
                 pairs.append((path, original))
                 break
     return pairs
-
-
-def _stem(path: Path) -> str:
-    return path.name[: len(path.name) - len(file_suffix(path))].casefold()
 
 
 def _grey(path: Path) -> np.ndarray | None:
@@ -105,11 +101,11 @@ def _same_picture(a: Path, b: Path) -> bool:
     first, second = _grey(a), _grey(b)
     if first is None or second is None or first.shape != second.shape:
         return False
-    spread = float(np.ptp(second))
-    if spread == 0 or float(np.ptp(first)) == 0:
-        return spread == float(np.ptp(first)) and bool(np.allclose(first, second))
+    spreads = float(np.ptp(first)), float(np.ptp(second))
+    if 0 in spreads:
+        return spreads[0] == spreads[1] and bool(np.allclose(first, second))
     # compared after scaling each to 0..1: a 16-bit TIFF saved as an 8-bit PNG is the same picture
-    x = (first - first.min()) / float(np.ptp(first))
-    y = (second - second.min()) / spread
+    x = (first - first.min()) / spreads[0]
+    y = (second - second.min()) / spreads[1]
     correlation = float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
     return correlation >= SAME_CORRELATION and float(np.abs(x - y).mean()) < SAME_DIFFERENCE

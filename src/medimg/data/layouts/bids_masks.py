@@ -21,7 +21,7 @@ from pathlib import Path
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.layouts.cine_frames import nifti_shape
+from medimg.data.layouts.cine_frames import NIFTI_SUFFIXES, nifti_grid
 from medimg.data.layouts.common import path_selected, visible_dir, walk_files
 from medimg.errors import DatasetError
 from medimg.io.formats import file_suffix
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 _ENTITY = re.compile(r"^([a-zA-Z]+)-([a-zA-Z0-9]+)$")
 #: the BIDS suffixes of a mask
 MASK_SUFFIXES = frozenset({"msk", "mask", "dseg", "seg"})
-NIFTI = (".nii", ".nii.gz")
 DETECT_FILES = 400
 
 
@@ -40,7 +39,7 @@ def _parts(path: Path) -> tuple[dict[str, str], str] | None:
     """A BIDS file name's entities and suffix (``sub-01_ses-1_dwi.nii.gz`` -> ``{"sub": "01", "ses": "1"}``,
     ``"dwi"``); ``None`` for a NIfTI file not so named (or any other file)."""
     suffix = file_suffix(path)
-    if suffix not in NIFTI:
+    if suffix not in NIFTI_SUFFIXES:
         return None
     words = path.name[: -len(suffix)].split("_")
     entities: dict[str, str] = {m.group(1): m.group(2) for w in words[:-1] if (m := _ENTITY.match(w))}
@@ -75,12 +74,6 @@ def detect(path: Path) -> bool:
     return any(_is_mask(f) for folder in where for f in walk_files(folder, DETECT_FILES))
 
 
-def _grid(path: Path) -> tuple[int, ...] | None:
-    """A NIfTI file's spatial shape from its header (``None`` when it cannot be read: the reader names it later)."""
-    shape = nifti_shape(path)
-    return shape[:3] if shape is not None else None
-
-
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
     """One case per mask: the subject's scan on its grid, the other scans on that grid as channels (see the module
     docstring).
@@ -104,11 +97,11 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     found: list[tuple[str, Path, dict[str, Path]]] = []  # (subject, mask, scans on its grid by kind)
     other_grid: set[str] = set()
     for entities, mask in sorted(masks, key=lambda m: str(m[1])):
-        grid = _grid(mask)
+        grid = nifti_grid(mask)
         own = scans.get((entities["sub"], entities.get("ses")), []) or [
             s for (sub, _), kinds in scans.items() if sub == entities["sub"] for s in kinds
         ]
-        same = {kind: file for kind, file in sorted(own, key=lambda s: str(s[1])) if _grid(file) == grid}
+        same = {kind: file for kind, file in sorted(own, key=lambda s: str(s[1])) if nifti_grid(file) == grid}
         other_grid |= {kind for kind, _ in own if kind not in same}
         if same:
             found.append((entities["sub"], mask, same))

@@ -23,15 +23,14 @@ from pathlib import Path
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.layouts.cine_frames import nifti_shape
-from medimg.data.layouts.common import path_selected, split_of, sub_folders, visible_dir
+from medimg.data.layouts.cine_frames import NIFTI_SUFFIXES, nifti_grid
+from medimg.data.layouts.common import path_selected, split_of, sub_folders
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.errors import DatasetError
 from medimg.io.formats import file_suffix
 
 logger = logging.getLogger(__name__)
 
-NIFTI = (".nii", ".nii.gz")
 #: folders looked into when detecting (breadth first), and how deep below the path a case folder may be
 DETECT_FOLDERS = 120
 DETECT_DEPTH = 4
@@ -43,7 +42,7 @@ PREPROCESSED = ("pre", "preprocessed", "processed", "registered")
 
 def _niftis(folder: Path) -> list[Path]:
     try:
-        return sorted(p for p in folder.iterdir() if file_suffix(p) in NIFTI and p.is_file())
+        return sorted(p for p in folder.iterdir() if file_suffix(p) in NIFTI_SUFFIXES and p.is_file())
     except OSError:
         return []
 
@@ -56,7 +55,7 @@ def _case_mask(folder: Path) -> Path | None:
         entries = list(itertools.islice(folder.iterdir(), CASE_ENTRIES + 1))
     except OSError:
         return None
-    top = [p for p in entries if file_suffix(p) in NIFTI]
+    top = [p for p in entries if file_suffix(p) in NIFTI_SUFFIXES]
     if len(entries) > CASE_ENTRIES or len(top) != 1 or not top[0].is_file():
         return None
     scans = [d for d in sub_folders(folder, 20) if _niftis(d)]
@@ -79,7 +78,7 @@ def _case_folders(root: Path, limit: int | None = None) -> list[tuple[Path, Path
             if mask is not None:
                 found.append((folder, mask))
             else:
-                below.extend(d for d in sub_folders(folder) if visible_dir(d))
+                below.extend(sub_folders(folder))
         level = below
     return found
 
@@ -93,15 +92,10 @@ def detect(path: Path) -> bool:
     return len(cases) >= 2 and len({mask.name.lower() for _, mask in cases}) == 1
 
 
-def _grid(path: Path) -> tuple[int, ...] | None:
-    shape = nifti_shape(path)
-    return shape[:3] if shape is not None else None
-
-
 def _scans_on_grid(folder: Path, mask: Path) -> dict[str, list[Path]]:
     """The case's scans on the mask's grid, by sub-folder name."""
-    grid = _grid(mask)
-    on_grid = {d.name: [f for f in _niftis(d) if _grid(f) == grid] for d in sub_folders(folder) if visible_dir(d)}
+    grid = nifti_grid(mask)
+    on_grid = {d.name: [f for f in _niftis(d) if nifti_grid(f) == grid] for d in sub_folders(folder)}
     return {name: files for name, files in on_grid.items() if files}
 
 
@@ -131,7 +125,10 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             f"{root}: no case folder has a scan on its mask's grid (the same shape as the one NIfTI file at its "
             "top): unpack the scans beside the masks, or list image,mask pairs in a CSV manifest"
         )
-    chosen = _chosen_folder(Counter(name for _, _, scans in found for name in scans for _ in scans[name]))
+    counts: Counter[str] = Counter()
+    for _, _, scans in found:
+        counts.update({name: len(files) for name, files in scans.items()})
+    chosen = _chosen_folder(counts)
     kinds = sorted(set.intersection(*({f.name for f in scans.get(chosen, [])} for _, _, scans in found)), key=str.lower)
     if not kinds:
         raise DatasetError(
@@ -141,9 +138,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         )
     cases = []
     for folder, mask, _ in found:
-        files = [folder / chosen / kind for kind in kinds]
-        if not all(f.is_file() for f in files):
-            continue
+        files = [folder / chosen / kind for kind in kinds]  # found on the grid in every case: there
         case_id = folder.relative_to(root).as_posix()
         split = split_of(root, folder)
         cases.append(SegCase(case_id, files[0], mask, patient_id=case_id, split=split, channels=tuple(files[1:])))

@@ -42,8 +42,12 @@ VIEW_SUFFIX = re.compile(r"_(sa|la|4d|cine)$", re.IGNORECASE)
 MNMS_STRUCTURES = ("left ventricle", "myocardium", "right ventricle")
 
 
+#: the suffixes of a NIfTI file
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
 def _nifti_files(root: Path, limit: int | None = None) -> list[Path]:
-    return [f for f in walk_files(root, limit) if f.name.lower().endswith((".nii", ".nii.gz"))]
+    return [f for f in walk_files(root, limit) if f.name.lower().endswith(NIFTI_SUFFIXES)]
 
 
 def _pairs(files: list[Path]) -> list[tuple[Path, Path]]:
@@ -70,6 +74,12 @@ def nifti_shape(file: Path) -> tuple[int, ...] | None:
         return tuple(int(n) for n in _open(file).shape)
     except Exception:  # not NIfTI, damaged: not this layout's
         return None
+
+
+def nifti_grid(file: Path) -> tuple[int, ...] | None:
+    """A NIfTI file's spatial shape from its header, ``None`` when it is unreadable (the reader names it later)."""
+    shape = nifti_shape(file)
+    return shape[:3] if shape is not None else None
 
 
 def _is_cine_pair(image: Path, gt: Path) -> bool:

@@ -503,14 +503,11 @@ def pairing_key(path: Path) -> str:
 def _strip_words(stem: str) -> str:
     """``stem`` without role and split words at its end (``case1_train_mask`` -> ``case1``)."""
     while True:
-        match = re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
         herlev = HERLEV_MASK.match(stem)
-        if herlev:
-            stem = herlev.group(1)
-        elif not match or match.group(2) not in _STRIP_WORDS:
+        match = herlev or re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
+        if not match or not (herlev or match.group(2) in _STRIP_WORDS):
             return stem
-        else:
-            stem = match.group(1)
+        stem = match.group(1)
 
 
 def _suffix_role(path: Path) -> str | None:
