@@ -244,7 +244,7 @@ def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_pat
     which patient a slice is, exit 0; `check` then warned that the classes are ids, with status OK, and fit still
     trained (ADNI's subject folders, Duke's patient folders, PI-CAI's fold0/<patient>/: exit 0). Now a problem fit
     refuses, naming --task segment. Named classes and DR grades are not ids."""
-    from medimg.data.labels import id_classes_warning
+    from medimg.data.labels import id_classes_problem
     from medimg.data.quality import check_dataset, usable_training_images
     from medimg.errors import DatasetError
 
@@ -256,34 +256,34 @@ def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_pat
     assert "--task segment" in check.classes_of_one and not check.ok
     with pytest.raises(DatasetError, match="classes are all ids"):
         usable_training_images(dataset, check)
-    assert id_classes_warning(["benign", "malignant", "normal", "other"]) is None
-    assert id_classes_warning(["0", "1", "2", "3", "4"]) is None
-    assert id_classes_warning(["patient001", "patient002", "patient003", "patient004"]) is not None
-    assert id_classes_warning([f"OAS1_{i:04d}_MR1" for i in range(1, 5)]) is not None  # OASIS-1's disc1/ subjects
-    assert id_classes_warning(["2019", "2020", "2021", "2022"]) is None  # numbers: the measurement warning's
+    assert id_classes_problem(["benign", "malignant", "normal", "other"]) is None
+    assert id_classes_problem(["0", "1", "2", "3", "4"]) is None
+    assert id_classes_problem(["patient001", "patient002", "patient003", "patient004"]) is not None
+    assert id_classes_problem([f"OAS1_{i:04d}_MR1" for i in range(1, 5)]) is not None  # OASIS-1's disc1/ subjects
+    assert id_classes_problem(["2019", "2020", "2021", "2022"]) is None  # numbers: the measurement warning's
     # PI-CAI's fold0/<patient>/<patient>_<study>_<sequence>.mha: numbers, but every file is named for its folder
     from medimg.data.case import Case
 
     numbered = [str(10000 + 5 * i) for i in range(4)]
     files = [Case(f"{n}/{n}_100_{k}.mha", i, path=Path(n, f"{n}_100_{k}.mha")) for i, n in enumerate(numbered)
              for k in ("t2w", "adc")]  # fmt: skip
-    assert id_classes_warning(numbered, files) is not None
+    assert id_classes_problem(numbered, files) is not None
     graded = [Case(f"{n}/im{i}{k}.png", i, path=Path(n, f"im{i}{k}.png")) for i, n in enumerate(numbered) for k in "ab"]
-    assert id_classes_warning(numbered, graded) is None
+    assert id_classes_problem(numbered, graded) is None
     # DeepDRiD's regular-fundus-training/Images/<patient>/<patient>_l1.jpg: short numbers, many of them
     patients = [str(p) for p in range(1, 25)]
     eyes = [
         Case(f"{n}/{n}_{k}.jpg", i, path=Path(n, f"{n}_{k}.jpg")) for i, n in enumerate(patients) for k in ("l1", "r1")
     ]
-    assert id_classes_warning(patients, eyes) is not None
-    assert id_classes_warning(patients[:5], eyes[:10]) is None  # five grades 1..5: numbers, not ids
+    assert id_classes_problem(patients, eyes) is not None
+    assert id_classes_problem(patients[:5], eyes[:10]) is None  # five grades 1..5: numbers, not ids
     # Prostate158's train/020/{t2,adc,dwi,t2_anatomy_reader1}.nii.gz: the same few files in every folder
     scans = ("t2.nii.gz", "adc.nii.gz", "dwi.nii.gz", "t2_anatomy_reader1.nii.gz")
     names = ["020", "021", "022", "023"]
     cases = [Case(f"{n}/{f}", i, path=Path(n, f)) for i, n in enumerate(names) for f in scans]
-    assert id_classes_warning(names, cases) is not None
+    assert id_classes_problem(names, cases) is not None
     numbered = [Case(f"{c}/{k}.png", i, path=Path(c, f"{k}.png")) for i, c in enumerate("abcd") for k in range(3)]
-    assert id_classes_warning(list("abcd"), numbered) is None  # 1.png in every class: an export's numbering
+    assert id_classes_problem(list("abcd"), numbered) is None  # 1.png in every class: an export's numbering
 
 
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(

@@ -211,10 +211,11 @@ _ID_NAME = re.compile(r"\d{4,}|(?:patient|case|subject|sub)[-_ ]?\d+", re.IGNORE
 ID_CLASSES = 4
 
 
-def id_classes_warning(class_names: Sequence[str], cases: Sequence[Case] = ()) -> str | None:
-    """A warning when every class name is an id (at least :data:`ID_CLASSES` of them): one folder per patient or case,
-    read as one class per patient (a subset of Kaggle's LGG set, ``kaggle_3m/TCGA_CS_4941_19960909/`` with each
-    slice's mask beside it, trained a classifier of who the patient is); ``None`` otherwise. Names of digits alone
+def id_classes_problem(class_names: Sequence[str], cases: Sequence[Case] = ()) -> str | None:
+    """The problem (fit refuses it) when every class name is an id (at least :data:`ID_CLASSES` of them): one folder
+    per patient or case, read as one class per patient (a subset of Kaggle's LGG set,
+    ``kaggle_3m/TCGA_CS_4941_19960909/`` with each slice's mask beside it, trained a classifier of who the patient
+    is); ``None`` otherwise. Names of digits alone
     are ids when every image of ``cases`` is named for its class (PI-CAI's ``fold0/10000/10000_1000000_t2w.mha``),
     and any names are when every class holds the same few files (:func:`_same_files_in_each`)."""
     if len(class_names) < ID_CLASSES:

@@ -16,7 +16,7 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
-from medimg.data.labels import classes_of_one, id_classes_warning, keep_classes, label_text, measurement_warning
+from medimg.data.labels import classes_of_one, id_classes_problem, keep_classes, label_text, measurement_warning
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
@@ -71,7 +71,7 @@ class CheckReport:
     #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
     unconvertible: list[dict[str, str]] = field(default_factory=list)
     #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`),
-    #: or every class name an id (:func:`~medimg.data.labels.id_classes_warning`): fit refuses
+    #: or every class name an id (:func:`~medimg.data.labels.id_classes_problem`): fit refuses
     classes_of_one: str = ""
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
@@ -477,9 +477,9 @@ def check_dataset(
         )
     elif imbalance > IMBALANCE_WARNING:
         warnings.append(f"classes are imbalanced ({imbalance:.1f}:1); the planner will weight the loss")
-    if dataset.task == "classify":
-        names = dataset.class_names
-        warnings += [w for w in (measurement_warning(names),) if w]
+    measured = measurement_warning(dataset.class_names) if dataset.task == "classify" else None
+    if measured:
+        warnings.append(measured)
     sparse = [r for r in records if not r.blank and not r.label_valued and r.dominant_share >= NEARLY_EMPTY]
     if sparse:
         warnings.append(nearly_empty_warning(sparse, len(records)))
@@ -572,7 +572,7 @@ def check_dataset(
         unconvertible=[{"path": path, "reason": reason} for path, reason in unconvertible.items()],
         classes_of_one=(
             classes_of_one(dataset.class_names, dataset.cases)
-            or id_classes_warning(dataset.class_names, dataset.cases)
+            or id_classes_problem(dataset.class_names, dataset.cases)
             or ""
             if dataset.task == "classify"
             else ""

@@ -29,6 +29,7 @@ from medimg.data.layouts.common import (
     file_stem,
     order_classes,
     path_selected,
+    tables_in,
     visible_dir,
     walk_files,
 )
@@ -402,7 +403,7 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
     originals = sorted(subdirs, key=lambda d: not re.search(r"orig", d.name, re.IGNORECASE))
     inside = next((found for folder in originals if (found := _class_folders_inside(folder)) is not None), None)
     example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
-    tables = _tables_in(root)
+    tables = [p.name for p in tables_in(root)]
     labels = (
         f"the labels may be in a table beside them ({', '.join(tables[:3])}): give a CSV manifest "
         "(path,label,patient_id) naming each image's class; or "
@@ -454,11 +455,6 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
         f"evaluate on another (medimg evaluate RUN '{largest[1]}'), or put them in train/ and test/ folders to "
         "use them as a split"
     )
-
-
-def _tables_in(folder: Path) -> list[str]:
-    """The names of the tables (CSV, TSV, Excel workbooks) directly in ``folder``, sorted: where labels may be."""
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".xlsx"))
 
 
 def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
@@ -555,8 +551,8 @@ def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], dep
     ``lower-gi-tract/pathological-findings/polyps/``): grouped as patients, whole findings sat in the test split,
     never trained on. They stay ungrouped; the warning names a label table beside them, if any."""
     example = "/".join(next(parts for parts in folder_of.values() if len(parts) >= depth)[:depth])
-    tables = _tables_in(root)
-    table = f"; a table beside them may label them: medimg fit {root / tables[0]}" if tables else ""
+    tables = tables_in(root)
+    table = f"; a table beside them may label them: medimg fit {tables[0]}" if tables else ""
     logger.warning(
         "%s: %d image(s) lie in sub-folders of their class folders named as categories, not patients (e.g. %s): "
         "the classes are the top folders and the sub-folders are not patient groups; if the sub-folders are the "

@@ -241,15 +241,22 @@ def table_labels_note(path: Path) -> str:
     is not read with unless the table names them in columns medimg knows (Fitzpatrick17k's ``fitzpatrick17k.csv``
     naming ``images/<md5hash>.jpg``, NODE21's, CMMD's): given itself, the table is searched for the column naming
     the files. ``""`` for a file, or a folder without a table."""
-    if not path.is_dir():
-        return ""
-    tables = [p for p in sorted(path.iterdir())[:200] if p.is_file() and is_manifest(p)]
+    tables = tables_in(path)
     if not tables:
         return ""
     return (
         f". {tables[0].name} beside the images may hold their labels: give the table itself, medimg fit "
-        f"{path / tables[0].name} (its columns naming the files and the classes are found, or named in the log)"
+        f"{tables[0]} (its columns naming the files and the classes are found, or named in the log)"
     )
+
+
+def tables_in(folder: Path) -> list[Path]:
+    """The tables (:func:`is_manifest`) directly in ``folder``, by name: where labels may be when the folder is not
+    read with them; none for a file or an unreadable folder."""
+    try:
+        return sorted(p for p in folder.iterdir() if is_manifest(p))
+    except OSError:  # a file, or a folder that cannot be listed
+        return []
 
 
 def is_manifest(path: Path) -> bool:
