@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 #: The tasks a dataset can serve; a layout reader declares one (see :mod:`medimg.data.layouts`).
 TaskName = Literal["classify", "segment", "detect"]
@@ -195,3 +195,8 @@ class SegCase:
             mask=self.mask,
             roi=self.roi,
         )
+
+
+#: a classification or detection case, or a segmentation case: both name their file by ``case_id`` (what the patient
+#: groupers, by names and by DICOM headers, take either of)
+CaseT = TypeVar("CaseT", Case, SegCase)

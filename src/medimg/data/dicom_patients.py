@@ -24,15 +24,11 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
-from medimg.data.case import Case, SegCase
+from medimg.data.case import Case, CaseT, SegCase
 from medimg.io.pseudonyms import dataset_key, pseudonym
 
 logger = logging.getLogger(__name__)
-
-#: a classification or detection case, or a segmentation case
-CaseT = TypeVar("CaseT", Case, SegCase)
 
 #: header fields that group images, coarsest first
 GROUP_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")

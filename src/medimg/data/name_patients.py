@@ -31,14 +31,10 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
 
-from medimg.data.case import Case, SegCase
+from medimg.data.case import Case, CaseT, SegCase
 
 logger = logging.getLogger(__name__)
-
-#: a classification or detection case, or a segmentation case: both name their file by ``case_id``
-CaseT = TypeVar("CaseT", Case, SegCase)
 
 __all__ = [
     "MAX_GROUP_SHARE",
