@@ -60,6 +60,39 @@ def test_kits23_instances_are_annotations_not_images(tmp_path: Path) -> None:
     assert sorted(annotation_files(files, case)) == [p for p in files if p.name != "imaging.nii.gz"]
 
 
+def test_kits21_majority_vote_is_the_mask_not_annotators_as_structures(tmp_path: Path) -> None:
+    """KiTS21 as downloaded: each case holds ``imaging.nii.gz``, the annotators' ``aggregated_AND_seg``,
+    ``aggregated_OR_seg`` and ``aggregated_MAJ_seg`` label maps, and ``segmentations/<structure>_instance-<n>_
+    annotation-<m>.nii.gz``. It was read as structure masks: one class per annotator's instance file (12 in a probe),
+    the majority-vote label map unused."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    for i in range(4):
+        case = tmp_path / f"case_{i:05d}"
+        _nifti(case / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        majority = _mask()
+        majority[4:6, 4:6, 4:6] = 2
+        _nifti(case / "aggregated_MAJ_seg.nii.gz", majority)
+        _nifti(case / "aggregated_AND_seg.nii.gz", _mask())
+        _nifti(case / "aggregated_OR_seg.nii.gz", np.ones((6, 6, 6), np.uint8))
+        for name in (
+            "kidney_instance-1_annotation-1",
+            "kidney_instance-2_annotation-1",
+            "cyst_instance-1_annotation-2",
+        ):
+            _nifti(case / "segmentations" / f"{name}.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment"
+    pairs = sorted((c.image.parent.name, c.image.name, c.mask.name) for c in dataset.cases)
+    assert pairs == [(f"case_{i:05d}", "imaging.nii.gz", "aggregated_MAJ_seg.nii.gz") for i in range(4)]
+    assert all(not c.structures and not c.extra_masks for c in dataset.cases)
+    assert not dataset.unpaired and not dataset.unlabelled
+    assert dataset.value_names == {0: "background", 1: "kidney", 2: "tumour", 3: "cyst"}
+    case = tmp_path / "case_00000"
+    files = sorted(case.rglob("*.nii.gz"))
+    assert sorted(annotation_files(files, case)) == [p for p in files if p.name != "imaging.nii.gz"]
+
+
 def test_brats_modalities_are_the_channels_of_one_case(tmp_path: Path) -> None:
     for i in range(3):
         case = tmp_path / f"BraTS2021_0000{i}"

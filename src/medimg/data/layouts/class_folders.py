@@ -33,7 +33,7 @@ from medimg.data.layouts.common import (
     visible_dir,
     walk_files,
 )
-from medimg.data.layouts.image_mask_pairs import folder_role, pairing_key
+from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, pairing_key
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.folder_walk import walk_tree
@@ -567,7 +567,8 @@ def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], dep
 def masks_inside_classes(path: Path) -> bool:
     """Whether every class folder of ``path`` (at least two; inside split folders when those are all there is)
     holds a mask folder beside its images: classification data that ships its masks (COVID-19 Radiography
-    Database), not image/mask pairs."""
+    Database), not image/mask pairs. Case folders whose mask lies beside their image are not class folders (KiTS21's
+    ``case_00000/aggregated_MAJ_seg.nii.gz`` beside ``imaging.nii.gz``, its annotators' in ``segmentations/``)."""
     if not path.is_dir():
         return False
     top = [p for p in data_folder(path, announce=False).iterdir() if visible_dir(p)]
@@ -576,8 +577,10 @@ def masks_inside_classes(path: Path) -> bool:
         if top and all(normalise_split(p.name) for p in top)
         else top
     )
-    return len(classes) >= 2 and all(
-        any(visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes
+    return (
+        len(classes) >= 2
+        and all(any(visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes)
+        and not has_case_folders(path)
     )
 
 

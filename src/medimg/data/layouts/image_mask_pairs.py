@@ -13,7 +13,9 @@ mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1s
                     ``_lesion`` (PH2); ``mask_001``
 region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
                     (the DRIVE convention: ``mask/`` beside ``1st_manual/`` is the field of view)  / ``_fov``, ``_roi``
-ignored             ``2nd_manual`` (a second observer's annotation, not the reference)  / ``_2ndHO``
+ignored             ``2nd_manual`` (a second observer's annotation, not the reference)  / ``_2ndHO``; KiTS21's
+                    ``aggregated_AND_seg``/``aggregated_OR_seg`` (its ``aggregated_MAJ_seg`` is the mask) and
+                    annotators' ``<structure>_instance-<n>_annotation-<m>`` files (left out with a note)
 ==================  ===========================================================================================
 
 Files pair up by their *key*: the name without suffix, lower-case, with role and split words stripped from the
@@ -78,7 +80,7 @@ from medimg.data.layouts.common import (
 )
 from medimg.data.layouts.dataset_json import find_dataset_json
 from medimg.data.layouts.structure_folders import truth_folders
-from medimg.data.layouts.structure_masks import is_case_mask
+from medimg.data.layouts.structure_masks import ANNOTATOR_INSTANCE, is_case_mask
 from medimg.data.tiff_stacks import as_sections
 from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
@@ -144,6 +146,10 @@ LABEL_SUFFIXES = (
 HERLEV_MASK = re.compile(r"^(.+)-d$")
 #: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
 IGNORED_SUFFIXES = ("2ndho",)
+#: KiTS21's masks combining its annotators' (``case_00000/aggregated_MAJ_seg.nii.gz``): the majority vote is the
+#: reference, the intersection (``AND``) and union (``OR``) are not (as the KiTS21 baseline trains)
+CONSENSUS_MASK = re.compile(r"^aggregated_maj_seg$")
+OTHER_CONSENSUS = re.compile(r"^aggregated_(?:and|or)_seg$")
 ROI_SUFFIXES = ("fov", "roi")
 MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth"}
 """Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``)."""
@@ -172,7 +178,7 @@ MASK_PREFIXES = ("segmentation", "segmentations", "seg", "mask", "masks", "label
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")(?:[-_. ]+(?=[a-z0-9])|(?=\d+$))")
 #: an observer's initials after the image's name in a mask's name (STARE's ``im0001.ah.ppm``, ``im0001.vk.ppm``)
 OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
-#: folders per case (:func:`_has_case_folders`): at least this many, each with at most this many images and masks
+#: folders per case (:func:`has_case_folders`): at least this many, each with at most this many images and masks
 MIN_CASE_FOLDERS = 3
 MAX_CASE_IMAGES = 8
 MAX_CASE_MASKS = 4
@@ -220,7 +226,7 @@ def detect(path: Path) -> bool:
         return is_manifest(path) and {"image", "mask"} <= set(manifest_header(path))
     if not path.is_dir():
         return False
-    return _has_mask_folder(path) or _has_masks_beside_images(path) or _has_case_folders(path)
+    return _has_mask_folder(path) or _has_masks_beside_images(path) or has_case_folders(path)
 
 
 def detect_asked(path: Path) -> bool:
@@ -321,7 +327,7 @@ def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
     return paired > 0 and paired > share * images
 
 
-def _has_case_folders(root: Path, sample: int = 20) -> bool:
+def has_case_folders(root: Path, sample: int = 20) -> bool:
     """One folder per case (KiTS's ``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``, BraTS's modalities +
     ``<case>_seg.nii.gz``, ACDC's ``patient001/patient001_frame01.nii.gz`` + ``_gt``), directly in ``root`` or in
     its split folders: each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds at most
@@ -331,7 +337,7 @@ def _has_case_folders(root: Path, sample: int = 20) -> bool:
     if (
         len(subdirs) == 1 and normalise_split(subdirs[0].name) is None
     ):  # an archive's wrapper: PH2's "PH2 Dataset images"
-        return _has_case_folders(subdirs[0], sample)
+        return has_case_folders(subdirs[0], sample)
     splits = [d for d in subdirs if normalise_split(d.name) is not None]
     folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
     # one folder in ten may be odd (a case without its mask, a stray folder): BraTS 2020's misnamed case 355 made
@@ -383,9 +389,14 @@ def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
 
 
 def _named_for_its_role(mask: Path) -> bool:
-    """A mask named only for its role: KiTS's ``segmentation.nii.gz``, 3D Slicer's ``Segmentation.seg.nrrd``."""
+    """A mask named only for its role: KiTS's ``segmentation.nii.gz`` (KiTS21's ``aggregated_MAJ_seg.nii.gz`` and
+    its other aggregates), 3D Slicer's ``Segmentation.seg.nrrd``."""
     stem = _stem(mask).lower()
-    return stem in MASK_NAMES or _strip_words(stem) in MASK_NAMES
+    return (
+        stem in MASK_NAMES
+        or _strip_words(stem) in MASK_NAMES
+        or bool(CONSENSUS_MASK.match(stem) or OTHER_CONSENSUS.match(stem))
+    )
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -512,6 +523,8 @@ def _strip_words(stem: str) -> str:
 
 def _suffix_role(path: Path) -> str | None:
     stem = _stem(path).lower()
+    if OTHER_CONSENSUS.match(stem) or ANNOTATOR_INSTANCE.match(stem):  # KiTS21's aggregates and annotators' masks
+        return "ignore"
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
         return "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
@@ -575,6 +588,8 @@ def folder_role(name: str) -> str | None:
 def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | None = None) -> str:
     """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table).
     ``folder_roles``: a cache of each folder's role by name and siblings, shared over calls (many files)."""
+    if _suffix_role(path) == "ignore":  # a second observer's or an annotator's mask, in a mask folder too
+        return "ignore"
     folder = path.parent
     cache: dict[Path, str | None] = {} if folder_roles is None else folder_roles
     while folder != root and root in folder.parents:
@@ -855,10 +870,21 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         "roi": defaultdict(list),
     }
     folder_roles: dict[Path, str | None] = {}
+    ignored: list[Path] = []
     for p in files:
         role = file_role(root, p, folder_roles)
         if role in by_role:
             by_role[role][pairing_key(p)].append(p)
+        elif role == "ignore":
+            ignored.append(p)
+    if ignored:
+        logger.info(
+            "%s: %d annotation file(s) that are not the reference left out (a second observer's, KiTS21's AND/OR "
+            "aggregates and each annotator's instance masks; e.g. %s): each image's reference mask is trained",
+            root,
+            len(ignored),
+            ignored[0].relative_to(root).as_posix(),
+        )
     images, masks, rois = by_role["image"], by_role["mask"], by_role["roi"]
     if not masks:
         raise DatasetError(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Container
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +48,10 @@ OBJECT_IMAGES, OBJECT_MASKS = "images", "masks"
 ANNOTATION_WORDS = ("label", "mask", "seg", "structure")
 #: names the image of a case folder may have, preferred when a case folder holds several images
 IMAGE_NAMES = ("ct", "image", "img", "imaging", "mr", "mri", "volume", "scan")
+#: one annotator's mask of one instance of a structure (KiTS21's
+#: ``segmentations/kidney_instance-1_annotation-1.nii.gz``, KiTS23's ``instances/``): raw annotations that the
+#: case's own label map combines, not structures to train
+ANNOTATOR_INSTANCE = re.compile(r"^[a-z0-9]+_instance-\d+_annotation-\d+$", re.IGNORECASE)
 #: columns of a case table naming the case, and its split
 ID_COLUMNS = ("image_id", "case_id", "case", "id", "subject", "patient_id")
 #: how many case folders :func:`detect` looks at (each must be one), among how many entries of a folder
@@ -64,7 +69,13 @@ def _image_of(folder: Path, limit: int | None = None) -> Path | None:
 
 
 def _structure_folder(folder: Path) -> Path | None:
-    return next((d for d in sub_folders(folder, DETECT_ENTRIES) if d.name.lower() in STRUCTURE_FOLDERS), None)
+    """The case folder's folder of structure masks; not one of annotators' instance masks (KiTS21's
+    ``segmentations/``, read by :mod:`.image_mask_pairs` with the case's ``aggregated_MAJ_seg`` label map)."""
+    found = next((d for d in sub_folders(folder, DETECT_ENTRIES) if d.name.lower() in STRUCTURE_FOLDERS), None)
+    if found is None:
+        return None
+    masks = image_files_in(found, DETECT_SAMPLE)
+    return None if masks and all(ANNOTATOR_INSTANCE.match(file_stem(m)) for m in masks) else found
 
 
 def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | None:
