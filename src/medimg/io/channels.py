@@ -4,9 +4,10 @@ tumour FLAIR/T1/T1ce/T2).
 
 :func:`channel_files` names the files of one nnU-Net case from its first, :func:`stack_channels` stacks the images
 read from them into one multi-channel image (on one voxel grid: a channel file stored in another voxel orientation
-is flipped/permuted onto the first's, one on another grid is refused), so training (``SegmentationDataset.read``)
-reads such a case as one image; BraTS's modality files (``<case>_flair``, ``_t1``, ``_t1ce``, ``_t2`` beside
-``<case>_seg``) too. :func:`channel_suffixes` records what tells the files apart, so prediction
+is flipped/permuted onto the first's, one of another size or spacing resampled onto it, one moved elsewhere
+refused), so training (``SegmentationDataset.read``) reads such a case as one image; BraTS's modality files
+(``<case>_flair``, ``_t1``, ``_t1ce``, ``_t2`` beside ``<case>_seg``) and HECKTOR's (``<case>__CT``, ``__PT``
+for ``labelsTr/<case>``) too. :func:`channel_suffixes` records what tells the files apart, so prediction
 (``InputReader.read`` for a multi-channel model) reads an input named like the first channel with the others
 (:func:`files_with_suffixes`).
 """
@@ -97,6 +98,7 @@ CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "dwi": ("dwi", "dw", "trace"),
     "pd": ("pd", "pdw"),
     "pet": ("pet", "pt"),
+    "ct": ("ct",),
 }
 _SYNONYM_OF = {alias: name for name, aliases in CHANNEL_SYNONYMS.items() for alias in aliases}
 
@@ -269,11 +271,72 @@ def grid_difference(affine: np.ndarray, reference: np.ndarray) -> str | None:
 
 #: folders whose reoriented channel files were said (:func:`stack_channels`): once per folder
 _reoriented_folders: set[str] = set()
+#: ... and those whose resampled channel files were
+_resampled_folders: set[str] = set()
+#: a channel sampled otherwise than its case's first is refused when more of the first's grid than this share lies
+#: outside its field of view (not co-registered)
+MAX_OUTSIDE = 0.5
+
+
+def _spacing(affine: np.ndarray) -> np.ndarray:
+    return np.asarray(np.linalg.norm(np.asarray(affine, np.float64)[:3, :3], axis=0))
+
+
+def _sampled_otherwise(image: ImageData, first: ImageData) -> bool:
+    """Whether ``image`` samples the scanner's space otherwise than ``first`` (both volumes with a geometry): another
+    size or voxel spacing (a PET of 4 mm voxels beside its CT of 1 mm), as against one sampling whose header places
+    it elsewhere (an origin 20 mm away, which is refused: not co-registered)."""
+    assert image.affine is not None and first.affine is not None
+    if image.array.ndim != 4 or sorted(image.array.shape[1:]) != sorted(first.array.shape[1:]):
+        return image.array.ndim == 4
+    spacing, own = np.sort(_spacing(image.affine)), np.sort(_spacing(first.affine))
+    return bool(np.any(np.abs(spacing - own) > SPACING_TOLERANCE * own))
+
+
+def _resampled(image: ImageData, first: ImageData) -> np.ndarray:
+    """The voxels of ``image`` resampled onto ``first``'s grid through their world coordinates (said once per
+    folder).
+
+    Raises:
+        ImageReadError: more than :data:`MAX_OUTSIDE` of ``first``'s grid lies outside ``image``'s field of view.
+    """
+    from medimg.io.world_resample import resample_onto
+
+    assert image.affine is not None and first.affine is not None
+    array, outside = resample_onto(image.array, image.affine, first.array.shape[1:], first.affine)
+
+    def grid(of: ImageData) -> str:
+        assert of.affine is not None
+        size = "x".join(str(n) for n in of.array.shape[1:])
+        return f"{size} voxels of {'x'.join(f'{v:.3g}' for v in _spacing(of.affine))} mm"
+
+    if outside > MAX_OUTSIDE:
+        raise ImageReadError(
+            image.source,
+            f"this channel file ({grid(image)}) covers only {1 - outside:.0%} of the field of view of its case's "
+            f"first channel {first.source} ({grid(first)}): the channels are not co-registered. Check both "
+            "headers' origins, or leave the case out with --exclude",
+        )
+    folder = str(Path(image.source).parent)
+    if folder not in _resampled_folders:
+        _resampled_folders.add(folder)
+        logger.warning(
+            "%s (%s) is sampled otherwise than its case's first channel %s (%s): resampled onto the first channel's "
+            "grid (linear, through the headers' world coordinates) before the channels are stacked; other such "
+            "channel files in %s are read the same way, not named",
+            image.source,
+            grid(image),
+            first.source,
+            grid(first),
+            folder,
+        )
+    return array
 
 
 def _on_first_grid(image: ImageData, first: ImageData) -> np.ndarray:
-    """The voxels of ``image`` (a further channel file of ``first``'s case) on ``first``'s grid: flipped/permuted
-    when stored in another voxel orientation (said once per folder), refused when on another grid.
+    """The voxels of ``image`` (a further channel file of ``first``'s case) on ``first``'s grid: resampled when it
+    samples the space otherwise (another size or spacing, :func:`_resampled`), flipped/permuted when stored in
+    another voxel orientation (each said once per folder), refused when its grid is the first's moved elsewhere.
 
     Raises:
         ImageReadError: another size, or (both files with a geometry) another spacing, direction or origin.
@@ -282,6 +345,8 @@ def _on_first_grid(image: ImageData, first: ImageData) -> np.ndarray:
 
     array, affine = image.array, image.affine
     located = has_geometry(affine) and has_geometry(first.affine)
+    if located and _sampled_otherwise(image, first):  # a PET beside its CT
+        return _resampled(image, first)
     if located:
         assert affine is not None and first.affine is not None
         moved = reorient_like(array, affine, first.affine)
@@ -325,11 +390,14 @@ def _on_first_grid(image: ImageData, first: ImageData) -> np.ndarray:
 def stack_channels(images: Sequence[ImageData]) -> ImageData:
     """One image with the channels of ``images`` in order (spacing, affine and source of the first).
 
-    Each further image is put on the first's grid: stored in another voxel orientation (a T1 exported LPS beside
-    an RAS FLAIR), its axes are flipped/permuted to the first's (:func:`medimg.io.orientation.reorient_like`, a
-    warning once per folder), as a mask is onto its image; then its size and (both with a geometry) its spacing,
-    axis directions and origin must be the first's (:func:`grid_difference`): channels that are not co-registered
-    are refused, as nnU-Net's dataset check refuses them.
+    Each further image is put on the first's grid: a volume of another size or voxel spacing (HECKTOR's PET of 4 mm
+    voxels beside its CT) is resampled onto it through the headers' world coordinates (linear; refused when it
+    covers less than half the first's field of view); one stored in another voxel orientation (a T1 exported LPS
+    beside an RAS FLAIR) has its axes flipped/permuted to the first's
+    (:func:`medimg.io.orientation.reorient_like`), as a mask is onto its image (each a warning once per folder);
+    then its size and (both with a geometry) its spacing, axis directions and origin must be the first's
+    (:func:`grid_difference`): one grid moved elsewhere is not co-registered and refused, as nnU-Net's dataset
+    check refuses it.
 
     Raises:
         ImageReadError: an image on another grid (naming the file, the case's first file and how they differ).

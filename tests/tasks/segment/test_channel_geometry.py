@@ -92,3 +92,48 @@ def test_channels_that_are_not_co_registered_are_refused_naming_the_case_and_fil
     # header rounding (a hundredth of a voxel) is the same grid
     _shift_z(root / "imagesTr" / "case_001_0002.nii.gz", 0.05)
     assert dataset.read(dataset.cases[1]).image.array.shape == (3, *SHAPE)
+
+
+def _hecktor_set(root: Path, cases: int = 3, pet_origin_mm: float = 0.0) -> Path:
+    """HECKTOR 2022 as downloaded: ``imagesTr/<centre>-<n>__CT.nii.gz`` + ``__PT.nii.gz`` (the PET on coarser
+    voxels), ``labelsTr/<centre>-<n>.nii.gz`` on the CT's grid."""
+    ct_affine, pet_affine = np.diag([1.0, 1.0, 3.0, 1.0]), np.diag([2.0, 2.0, 6.0, 1.0])
+    pet_affine[2, 3] = pet_origin_mm
+    (root / "imagesTr").mkdir(parents=True)
+    (root / "labelsTr").mkdir()
+    for i in range(cases):
+        case = f"CHUM-{i + 1:03d}"
+        _save(np.full((16, 16, 8), -100.0, np.float32), ct_affine, root / "imagesTr" / f"{case}__CT.nii.gz")
+        pet = np.zeros((8, 8, 4), np.float32)
+        pet[2:4, 2:4, 1:3] = 10.0  # uptake at x, y 4..6 mm, z 6..12 mm
+        _save(pet, pet_affine, root / "imagesTr" / f"{case}__PT.nii.gz")
+        labels = np.zeros((16, 16, 8), np.uint8)
+        labels[4:7, 4:7, 2:4] = 1
+        labels[10:12, 10:12, 2:4] = 2
+        _save(labels, ct_affine, root / "labelsTr" / f"{case}.nii.gz")
+    return root
+
+
+def test_hecktor_ct_and_pet_are_one_case_with_the_pet_resampled_onto_the_ct(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The masks of HECKTOR (``labelsTr/CHUM-001.nii.gz``) matched no image (``CHUM-001__CT``, ``__PT``): fit stopped
+    with "no image has a mask with a matching name"; and a PET of other voxels than its CT was refused."""
+    root = _hecktor_set(tmp_path / "hecktor2022_training")
+    dataset = Dataset.load(root)
+    assert dataset.task == "segment" and not dataset.unpaired and not dataset.unlabelled
+    assert sorted((c.image.name, tuple(p.name for p in c.channels)) for c in dataset.cases) == [
+        (f"CHUM-00{i}__CT.nii.gz", (f"CHUM-00{i}__PT.nii.gz",)) for i in (1, 2, 3)
+    ]
+    assert dataset.value_names == {0: "background", 1: "primary tumour (GTVp)", 2: "lymph nodes (GTVn)"}
+    with caplog.at_level("WARNING", logger="medimg.io.channels"):
+        sample = dataset.read(dataset.cases[0])
+    image = sample.image.array
+    assert image.shape == (2, 16, 16, 8)  # the CT's grid, the mask's
+    assert np.all(image[0] == -100.0)
+    assert image[1, 5, 5, 3] == pytest.approx(10.0) and image[1, 12, 12, 6] == pytest.approx(0.0)
+    assert "__PT.nii.gz (8x8x4 voxels of 2x2x6 mm) is sampled otherwise" in caplog.text
+    # a PET whose field of view misses most of its CT (a header 40 mm off) is refused, naming both files
+    far = _hecktor_set(tmp_path / "far", cases=1, pet_origin_mm=40.0)
+    with pytest.raises(ImageReadError, match=r"covers only \d+% of the field of view.*CHUM-001__CT"):
+        Dataset.load(far).read(Dataset.load(far).cases[0])

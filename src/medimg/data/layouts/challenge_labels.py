@@ -18,6 +18,10 @@ add 3 cyst (KiTS19's masks hold no 3, so its classes stay kidney and tumour). He
 art in kidney and kidney tumor segmentation in contrast-enhanced CT imaging: Results of the KiTS19 challenge"
 (Medical Image Analysis 67); the KiTS23 data description.
 
+HECKTOR 2022 (head and neck PET/CT, ``imagesTr/CHUM-001__CT.nii.gz`` + ``__PT.nii.gz``, ``labelsTr/CHUM-001.nii.gz``):
+1 primary gross tumour volume (GTVp), 2 nodal gross tumour volumes (GTVn). Andrearczyk et al. 2023, "Overview of the
+HECKTOR Challenge at MICCAI 2022" (LNCS 13626).
+
 ACDC (cardiac cine MRI, ``patient001/patient001_frame01.nii.gz`` + ``_gt``): 1 right ventricular cavity, 2
 myocardium, 3 left ventricular cavity. Bernard et al. 2018, "Deep Learning Techniques for Automatic MRI Cardiac
 Multi-Structures Segmentation and Diagnosis: Is the Problem Solved?" (IEEE TMI 37(11)).
@@ -50,11 +54,15 @@ BRATS_2023 = {
 }
 #: KiTS19's, KiTS21's and KiTS23's label values
 KITS = {0: "background", 1: "kidney", 2: "tumour", 3: "cyst"}
+#: HECKTOR 2022's label values
+HECKTOR = {0: "background", 1: "primary tumour (GTVp)", 2: "lymph nodes (GTVn)"}
 #: ACDC's label values
 ACDC = {0: "background", 1: "right ventricle (RV)", 2: "myocardium (MYO)", 3: "left ventricle (LV)"}
 #: a KiTS case's volume (in its case folder) and an ACDC frame, by name
 _KITS_IMAGE = re.compile(r"case_\d{5}/imaging\.nii(\.gz)?")
 _ACDC_IMAGE = re.compile(r"patient\d{3}_frame\d{2}\.nii(\.gz)?")
+#: a HECKTOR case's CT (``<centre>-<number>__CT``), the first of its two channels
+_HECKTOR_IMAGE = re.compile(r"[A-Z]+-\d+__CT\.nii(\.gz)?")
 #: each edition's modality names (a case's channel files, told apart by what follows the case name)
 EDITIONS = {
     frozenset({"flair", "t1", "t1ce", "t2"}): BRATS_2021,
@@ -82,11 +90,14 @@ def challenge_value_names(cases: Sequence[SegCase], root: Path) -> dict[int, str
 
 def _challenge_names(cases: Sequence[SegCase]) -> dict[int, str] | None:
     """BraTS's names for cases of four modality files of one edition (their channel files are named alike,
-    ``image_mask_pairs`` checks that before, so the first case tells the edition); KiTS's for ``imaging`` volumes in
+    ``image_mask_pairs`` checks that before, so the first case tells the edition); HECKTOR's for ``<centre>-<n>__CT``
+    images with their PET; KiTS's for ``imaging`` volumes in
     ``case_<5 digits>`` folders; ACDC's for ``patient<3 digits>_frame<2 digits>`` volumes."""
     if not cases:
         return None
     if all(case.channels for case in cases):
+        if all(_HECKTOR_IMAGE.fullmatch(case.image.name) for case in cases):
+            return HECKTOR
         return EDITIONS.get(_modalities(cases[0]))
     if all(_KITS_IMAGE.fullmatch(f"{case.image.parent.name}/{case.image.name}") for case in cases):
         return KITS

@@ -83,7 +83,7 @@ from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import ANNOTATOR_INSTANCE, is_case_mask
 from medimg.data.tiff_stacks import as_sections
 from medimg.errors import DatasetError
-from medimg.io.channels import CHANNEL_NAME, channel_files, channel_suffixes
+from medimg.io.channels import CHANNEL_NAME, CHANNEL_SYNONYMS, channel_files, channel_key, channel_suffixes
 from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
 
@@ -702,6 +702,32 @@ def _channel_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
     return by_case
 
 
+#: ``<case><separators><modality>``: HECKTOR's ``CHUM-001__CT``, ``CHUM-001__PT`` (keys, lower-case)
+_MODALITY_NAME = re.compile(r"^(.+?)[-_. ]+([a-z0-9]+)$")
+
+
+def _modality_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """Images named for their case and a modality (``<case>__CT``, ``<case>__PT``: a name
+    :data:`~medimg.io.channels.CHANNEL_SYNONYMS` knows), by ``<case>``: the channels of a mask named ``<case>``
+    (HECKTOR's ``labelsTr/CHUM-001.nii.gz``) that no image is named like."""
+    by_case: dict[str, list[Path]] = defaultdict(list)
+    for key, paths in images.items():
+        match = _MODALITY_NAME.match(key)
+        if match and channel_key(match.group(2)) in CHANNEL_SYNONYMS:
+            by_case[match.group(1)].extend(paths)
+    return by_case
+
+
+def _nearest_modalities(files: list[Path], mask: Path, taken: dict[Path, Path]) -> list[Path]:
+    """The modality files of ``mask``'s case nearest to it (sharing the most folders) not yet paired, in name order
+    (HECKTOR's ``__CT`` before ``__PT``: the CT, on whose grid the masks are, is the image)."""
+    free = [f for f in files if f not in taken]
+    if not free:
+        return []
+    nearest = max(_shared(f, mask) for f in free)
+    return sorted((f for f in free if _shared(f, mask) == nearest), key=lambda f: f.name)
+
+
 def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
     """Per-case folders: the image(s) beside a mask no image name matches. The mask may be named only for its role
     (KiTS's ``case_00000/segmentation.nii.gz`` with ``imaging.nii.gz``, 3D Slicer's ``Segmentation.seg.nrrd`` beside
@@ -895,6 +921,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
     channel_cases = _channel_files(images)
+    modality_cases = _modality_files(images)
     channels_of: dict[Path, tuple[Path, ...]] = {}  # an image's further channel files (nnU-Net, BraTS)
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     for key, mask_files in sorted(masks.items()):
@@ -909,6 +936,11 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _first_channel(channel_cases[key], mask, root)
                 channels_of.update({first: tuple(channel_files(first)[1:]) for first in candidates})
+            if not candidates and key in modality_cases:  # HECKTOR: imagesTr/<case>__CT, __PT; labelsTr/<case>
+                found = _nearest_modalities(modality_cases[key], mask, paired)
+                candidates = found[:1]
+                if len(found) > 1:
+                    channels_of[found[0]] = tuple(found[1:])
             if not candidates:  # per-case folders (KiTS, BraTS)
                 beside = _image_beside(mask, key, images, set(paired), root)
                 candidates = beside[:1]
