@@ -1059,3 +1059,20 @@ def test_the_one_column_named_for_labels_gives_them(tmp_path: Path) -> None:
     (tmp_path / "two.csv").write_text("path,nine_partition_label,three_partition_label\nimages/MHIST_a00.png,a,b\n")
     with pytest.raises(DatasetError, match="no 'label' column"):
         Dataset.load(tmp_path / "two.csv")  # two columns named for labels: which is meant is not guessed
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_airogs_labels_come_from_its_table_not_its_chunk_folders(tmp_path: Path, chunked: bool) -> None:
+    """AIROGS: ``0/``, ``1/``, ``2/``... each holding a chunk of ``TRAIN000000.jpg``..., beside ``train_labels.csv``
+    (``challenge_id,class``: RG/NRG). The chunk folders were the classes (``check`` said OK) and the table was unread;
+    with the images in one ``train/`` folder the read stopped with "no class sub-folders"."""
+    rows = ["challenge_id,class"]
+    for i in range(12):
+        folder = str(i // 4) if chunked else "train"
+        _image(tmp_path / folder / f"TRAIN{i:06d}.jpg", 20 * i)
+        rows.append(f"TRAIN{i:06d},{'RG' if i % 3 == 0 else 'NRG'}")
+    (tmp_path / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["NRG", "RG"] and len(dataset) == 12
+    labels = {c.path.stem: dataset.class_names[c.label] for c in dataset.cases if c.path is not None}
+    assert labels["TRAIN000003"] == "RG" and labels["TRAIN000004"] == "NRG"

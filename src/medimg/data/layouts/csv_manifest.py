@@ -40,6 +40,7 @@ from medimg.data.layouts.common import (
     ManifestFiles,
     by_name_only,
     column_key,
+    file_stem,
     is_manifest,
     manifest_header,
     named_split,
@@ -864,7 +865,12 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
 
     tables = [*sorted(path.iterdir()), *(t for folder in _label_folders(subdirs) for t in sorted(folder.iterdir()))]
     headers = {candidate: set(manifest_header(candidate)) for candidate in tables if is_manifest(candidate)}
-    labelled = [c for c, h in headers.items() if _labels_manifest(h) and (h & set(LABEL_COLUMNS) or _has_one_hot(c))]
+    labelled = [
+        c
+        for c, h in headers.items()
+        if (_labels_manifest(h) and (h & set(LABEL_COLUMNS) or _has_one_hot(c)))
+        or (h & set(LABEL_COLUMNS) and _id_column_names_images(c, h, subdirs or [path]))
+    ]
     if one_folder:  # a folder of images not named as a container: a real label column only
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
     for keep in (
@@ -876,6 +882,36 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
         if len(labelled) > 1:
             labelled = [c for c in labelled if keep(c)] or labelled
     return labelled
+
+
+#: how many files of each folder :func:`_id_column_names_images` looks at, and how many of a table's rows
+ID_SAMPLE_FILES, ID_SAMPLE_ROWS = 5000, 20
+
+
+def _id_column_names_images(table: Path, header: set[str], folders: list[Path]) -> bool:
+    """Whether a column of ``table`` named as an id (``*id``, not a path column: AIROGS' ``challenge_id``,
+    ``TRAIN000000``) names images in ``folders`` by their names without suffix (at least half of its first
+    :data:`ID_SAMPLE_ROWS` values): the table labels the images, which the folders only hold in chunks."""
+    ids = [h for h in header if h.endswith("id") and h not in PATH_COLUMNS]
+    if not ids:
+        return False
+    try:
+        columns, rows = read_manifest(table)
+    except DatasetError:
+        return False
+    from medimg.io.formats import is_image_file
+
+    stems = {
+        file_stem(p).lower()
+        for folder in folders
+        for p in itertools.islice(folder.iterdir(), ID_SAMPLE_FILES)
+        if p.is_file() and is_image_file(p)
+    }
+    for key in ids:
+        values = [str(row.get(columns[key]) or "").strip().lower() for row in rows[:ID_SAMPLE_ROWS]]
+        if values and sum(v in stems for v in values) * 2 >= len(values):
+            return True
+    return False
 
 
 def _has_one_hot(table: Path) -> bool:
