@@ -89,3 +89,20 @@ def test_analyze_headers_alike_are_copies_only_when_their_pixels_are(tmp_path: P
         headers.append(path)
     assert headers[0].read_bytes() == headers[1].read_bytes()  # the headers alike, as OASIS's are
     assert identical_file_groups(headers) == [[headers[0], headers[2]]]
+
+
+def test_metaimage_headers_alike_are_copies_only_when_their_data_files_are(tmp_path: Path) -> None:
+    """RETOUCH's ``TRAIN001/oct.mhd`` + ``oct.raw``: one vendor's headers are the same text (``ElementDataFile =
+    oct.raw``), the ``.raw`` beside each its own scan. Compared by the header alone, each vendor's scans were
+    "byte-for-byte copies" and the split went by vendor."""
+    from medimg.data.identical_files import identical_file_groups
+
+    header = "ObjectType = Image\nNDims = 3\nDimSize = 4 4 2\nElementType = MET_UCHAR\nElementDataFile = oct.raw\n"
+    headers = []
+    for i, value in enumerate((1, 2, 1)):  # scans 0 and 2 hold the same pixels
+        case = tmp_path / f"TRAIN00{i + 1}"
+        case.mkdir()
+        (case / "oct.mhd").write_text(header)
+        (case / "oct.raw").write_bytes(bytes([value]) * 32)
+        headers.append(case / "oct.mhd")
+    assert identical_file_groups(headers) == [[headers[0], headers[2]]]

@@ -45,12 +45,29 @@ def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
     return groups
 
 
+#: headers of MetaImage and NRRD that may name a data file of their pixels
+_DETACHED_HEADERS = (".mhd", ".nhdr")
+
+
 def _parts(path: Path) -> tuple[Path, ...]:
     """The files an image is stored in: an Analyze 7.5 header with its ``.img`` pixels beside it (OASIS's headers of
-    one scanner protocol are byte for byte the same, their pixels not), else the file alone."""
-    if path.suffix.lower() == ".hdr":
+    one scanner protocol are byte for byte the same, their pixels not), a MetaImage or NRRD header with the data
+    file it names (RETOUCH's ``oct.mhd`` + ``oct.raw``: one vendor's headers are the same text), else the file
+    alone."""
+    suffix = path.suffix.lower()
+    if suffix == ".hdr":
         pixels = [p for p in (path.with_suffix(".img"), path.with_suffix(".IMG")) if p.is_file()]
         return (path, pixels[0]) if pixels else (path,)
+    if suffix in _DETACHED_HEADERS:
+        from medimg.io.itk import detached_data_file
+
+        try:
+            with path.open("rb") as handle:
+                named = detached_data_file(handle.read(4096))
+        except OSError:
+            return (path,)
+        data = path.parent / named if named else None
+        return (path, data) if data is not None and data.is_file() else (path,)
     return (path,)
 
 
