@@ -201,3 +201,37 @@ def test_acdc_patient_folders_inside_split_folders(tmp_path: Path) -> None:
     assert dataset.task == "segment" and len(dataset.cases) == 10
     assert dataset.split_counts() == {"train": 6, "test": 4}
     assert sorted(Path(p).name for p in dataset.unlabelled)[0] == "patient001_4d.nii.gz"
+
+
+def _metaimage(path: Path, array: np.ndarray) -> None:
+    """A MetaImage header + ``.raw`` pair, as RETOUCH ships its volumes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "ObjectType = Image\nNDims = 3\nBinaryData = True\nBinaryDataByteOrderMSB = False\n"
+        f"DimSize = {' '.join(str(n) for n in array.shape[::-1])}\nElementSpacing = 0.01 0.004 0.05\n"
+        f"ElementType = MET_UCHAR\nElementDataFile = {path.stem}.raw\n"
+    )
+    path.write_text(header)
+    path.with_suffix(".raw").write_bytes(np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def test_retouch_vendor_folders_of_case_folders_are_segmentation(tmp_path: Path) -> None:
+    """RETOUCH: ``TrainingSet-Release/<vendor>/TRAIN001/oct.mhd`` + ``reference.mhd`` (1 IRF, 2 SRF, 3 PED). It was
+    a classifier of the three scanner vendors, the masks left out; ``--task segment`` found "no masks"."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    root = tmp_path / "TrainingSet-Release"
+    rng = np.random.default_rng(0)
+    for v, vendor in enumerate(("Cirrus", "Spectralis", "Topcon")):
+        for i in range(3):
+            case = root / vendor / f"TRAIN{v * 24 + i + 1:03d}"
+            _metaimage(case / "oct.mhd", rng.integers(0, 255, (4, 6, 6)))
+            reference = np.zeros((4, 6, 6), np.uint8)
+            reference[1:3, 1:4, 1:4] = 1 + (i % 3)
+            _metaimage(case / "reference.mhd", reference)
+    dataset = Dataset.load(root)
+    assert dataset.task == "segment" and len(dataset.cases) == 9
+    assert {(c.image.name, c.mask.name) for c in dataset.cases} == {("oct.mhd", "reference.mhd")}
+    assert dataset.value_names[1] == "intraretinal fluid (IRF)" and len(dataset.value_names) == 4
+    case = root / "Cirrus" / "TRAIN001"
+    assert annotation_files(sorted(case.glob("*.mhd")), case) == [case / "reference.mhd"]

@@ -22,6 +22,10 @@ HECKTOR 2022 (head and neck PET/CT, ``imagesTr/CHUM-001__CT.nii.gz`` + ``__PT.ni
 1 primary gross tumour volume (GTVp), 2 nodal gross tumour volumes (GTVn). Andrearczyk et al. 2023, "Overview of the
 HECKTOR Challenge at MICCAI 2022" (LNCS 13626).
 
+RETOUCH (retinal OCT fluid, ``<vendor>/TRAIN001/oct.mhd`` + ``reference.mhd``): 1 intraretinal fluid (IRF), 2
+subretinal fluid (SRF), 3 pigment epithelial detachment (PED). Bogunovic et al. 2019, "RETOUCH: The Retinal OCT
+Fluid Detection and Segmentation Benchmark and Challenge" (IEEE TMI 38(8)).
+
 ACDC (cardiac cine MRI, ``patient001/patient001_frame01.nii.gz`` + ``_gt``): 1 right ventricular cavity, 2
 myocardium, 3 left ventricular cavity. Bernard et al. 2018, "Deep Learning Techniques for Automatic MRI Cardiac
 Multi-Structures Segmentation and Diagnosis: Is the Problem Solved?" (IEEE TMI 37(11)).
@@ -56,11 +60,20 @@ BRATS_2023 = {
 KITS = {0: "background", 1: "kidney", 2: "tumour", 3: "cyst"}
 #: HECKTOR 2022's label values
 HECKTOR = {0: "background", 1: "primary tumour (GTVp)", 2: "lymph nodes (GTVn)"}
+#: RETOUCH's label values
+RETOUCH = {
+    0: "background",
+    1: "intraretinal fluid (IRF)",
+    2: "subretinal fluid (SRF)",
+    3: "pigment epithelial detachment (PED)",
+}
 #: ACDC's label values
 ACDC = {0: "background", 1: "right ventricle (RV)", 2: "myocardium (MYO)", 3: "left ventricle (LV)"}
 #: a KiTS case's volume (in its case folder) and an ACDC frame, by name
 _KITS_IMAGE = re.compile(r"case_\d{5}/imaging\.nii(\.gz)?")
 _ACDC_IMAGE = re.compile(r"patient\d{3}_frame\d{2}\.nii(\.gz)?")
+#: a RETOUCH case's OCT volume (in its case folder)
+_RETOUCH_IMAGE = re.compile(r"TRAIN\d{3}/oct\.mhd")
 #: a HECKTOR case's CT (``<centre>-<number>__CT``), the first of its two channels
 _HECKTOR_IMAGE = re.compile(r"[A-Z]+-\d+__CT\.nii(\.gz)?")
 #: each edition's modality names (a case's channel files, told apart by what follows the case name)
@@ -92,7 +105,8 @@ def _challenge_names(cases: Sequence[SegCase]) -> dict[int, str] | None:
     """BraTS's names for cases of four modality files of one edition (their channel files are named alike,
     ``image_mask_pairs`` checks that before, so the first case tells the edition); HECKTOR's for ``<centre>-<n>__CT``
     images with their PET; KiTS's for ``imaging`` volumes in
-    ``case_<5 digits>`` folders; ACDC's for ``patient<3 digits>_frame<2 digits>`` volumes."""
+    ``case_<5 digits>`` folders; ACDC's for ``patient<3 digits>_frame<2 digits>`` volumes; RETOUCH's for
+    ``TRAIN<3 digits>/oct.mhd``."""
     if not cases:
         return None
     if all(case.channels for case in cases):
@@ -103,4 +117,6 @@ def _challenge_names(cases: Sequence[SegCase]) -> dict[int, str] | None:
         return KITS
     if all(_ACDC_IMAGE.fullmatch(case.image.name) for case in cases):
         return ACDC
+    if all(_RETOUCH_IMAGE.fullmatch(f"{case.image.parent.name}/{case.image.name}") for case in cases):
+        return RETOUCH
     return None

@@ -151,8 +151,9 @@ IGNORED_SUFFIXES = ("2ndho",)
 CONSENSUS_MASK = re.compile(r"^aggregated_maj_seg$")
 OTHER_CONSENSUS = re.compile(r"^aggregated_(?:and|or)_seg$")
 ROI_SUFFIXES = ("fov", "roi")
-MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth"}
-"""Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``)."""
+MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth", "reference"}
+"""Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``, RETOUCH's
+``TRAIN001/reference.mhd`` beside ``oct.mhd``)."""
 _STRIP_WORDS = {
     *LABEL_SUFFIXES,
     *ROI_SUFFIXES,
@@ -182,6 +183,8 @@ OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
 MIN_CASE_FOLDERS = 3
 MAX_CASE_IMAGES = 8
 MAX_CASE_MASKS = 4
+#: how many folders of case folders (by scanner or site) :func:`has_case_folders` looks into
+MAX_CASE_GROUPS = 5
 #: How deep :func:`detect` looks for a mask folder (``drive/DRIVE/datasets/training/1st_manual`` is depth 4).
 DETECT_MAX_DEPTH = 4
 #: At most this many folders (and files per folder) are looked at by :func:`detect`.
@@ -329,19 +332,29 @@ def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
 
 def has_case_folders(root: Path, sample: int = 20) -> bool:
     """One folder per case (KiTS's ``case_00000/imaging.nii.gz`` + ``segmentation.nii.gz``, BraTS's modalities +
-    ``<case>_seg.nii.gz``, ACDC's ``patient001/patient001_frame01.nii.gz`` + ``_gt``), directly in ``root`` or in
-    its split folders: each of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds at most
-    :data:`MAX_CASE_IMAGES` images and a mask or two by name, one of them named for an image beside it. Class
-    folders with masks beside their images (BUSI, Herlev) hold many of each."""
+    ``<case>_seg.nii.gz``, ACDC's ``patient001/patient001_frame01.nii.gz`` + ``_gt``), directly in ``root``, in
+    its split folders, or in folders by scanner (RETOUCH's ``Cirrus/TRAIN001/oct.mhd`` + ``reference.mhd``): each
+    of the first ``sample`` sub-folders (at least :data:`MIN_CASE_FOLDERS`) holds at most :data:`MAX_CASE_IMAGES`
+    images and a mask or two by name, one of them named for an image beside it. Class folders with masks beside
+    their images (BUSI, Herlev) hold many of each."""
     subdirs = _visible_dirs(root)
     if (
         len(subdirs) == 1 and normalise_split(subdirs[0].name) is None
     ):  # an archive's wrapper: PH2's "PH2 Dataset images"
         return has_case_folders(subdirs[0], sample)
     splits = [d for d in subdirs if normalise_split(d.name) is not None]
-    folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)][:sample]
-    # one folder in ten may be odd (a case without its mask, a stray folder): BraTS 2020's misnamed case 355 made
-    # the whole set class folders of case names whenever it was among those sampled
+    parents = splits or [root]
+    if _mostly_case_folders([d for parent in parents for d in _visible_dirs(parent)][:sample]):
+        return True
+    # folders of case folders by scanner or site (RETOUCH's Cirrus/, Spectralis/, Topcon/ of TRAIN001/...)
+    groups = [d for parent in parents for d in _visible_dirs(parent)][:MAX_CASE_GROUPS]
+    return len(groups) >= 2 and all(_mostly_case_folders(_visible_dirs(group)[:sample]) for group in groups)
+
+
+def _mostly_case_folders(folders: Sequence[Path]) -> bool:
+    """Whether ``folders`` (at least :data:`MIN_CASE_FOLDERS`) are case folders, one in ten odd at most (a case
+    without its mask, a stray folder: BraTS 2020's misnamed case 355 made the whole set class folders of case names
+    whenever it was among those sampled)."""
     allowed = len(folders) // 10
     odd = 0
     for folder in folders:
