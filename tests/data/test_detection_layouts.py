@@ -127,6 +127,29 @@ def test_coco_single_file_and_its_errors(tmp_path: Path) -> None:
         Dataset.load(file, layout="coco")
 
 
+def test_midog_corner_boxes_are_read_as_corners(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """MIDOG 2021's ``MIDOG.json`` is COCO with ``bbox`` as corners ``[x1, y1, x2, y2]``. Read as ``[x, y, w, h]``
+    the boxes doubled and ran outside their images (check warned, fit trained on them: mAP 0)."""
+    root = write_coco(tmp_path / "coco", n=4, split_files=False)
+    file = root / "annotations" / "instances_all.json"
+    data = json.loads(file.read_text())
+    expected = {a["id"]: list(a["bbox"]) for a in data["annotations"]}
+    sizes = {image["id"]: (image["width"], image["height"]) for image in data["images"]}
+    for annotation in data["annotations"]:  # the same boxes written as corners, moved towards the far corner
+        x, y, w, h = annotation["bbox"]
+        width, height = sizes[annotation["image_id"]]
+        x, y = width - w - 1 - x // 4, height - h - 1 - y // 4
+        expected[annotation["id"]] = [x, y, x + w, y + h]
+        annotation["bbox"] = [x, y, x + w, y + h]
+    file.write_text(json.dumps(data))
+    with caplog.at_level("WARNING"):
+        ds = Dataset.load(file)
+    assert isinstance(ds, DetectionDataset) and ds.num_boxes == len(expected) and not ds.box_issues
+    read = sorted([b.x1, b.y1, b.x2, b.y2] for c in ds.cases for b in c.boxes or [])
+    assert read == sorted(expected.values())
+    assert "are corners [x1, y1, x2, y2]" in caplog.text
+
+
 def test_coco_crowd_regions_are_dropped(tmp_path: Path) -> None:
     root = write_coco(tmp_path / "coco", n=4, split_files=False)
     file = root / "annotations" / "instances_all.json"

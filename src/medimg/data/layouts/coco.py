@@ -1,4 +1,5 @@
-"""COCO detection JSON: ``images``, ``annotations`` (``bbox`` ``[x, y, width, height]``) and ``categories``.
+"""COCO detection JSON: ``images``, ``annotations`` (``bbox`` ``[x, y, width, height]``; corners ``[x1, y1, x2, y2]``
+when the image sizes show it, as MIDOG 2021's ``MIDOG.json`` has them) and ``categories``.
 
 The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ...; or ``*.json`` at
 its top; or Roboflow's ``<split>/_annotations.coco.json`` beside each split's images). With several files, the split
@@ -201,6 +202,7 @@ def load(
         per_image: dict[int, list[tuple[float, float, float, float, int]]] = {}
         crowd: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
         images = {int(image["id"]): image for image in data["images"] if "id" in image}
+        corners = _corner_boxes(file, data, images)
         for annotation in data.get("annotations") or []:
             image_id, category_id = annotation.get("image_id"), annotation.get("category_id")
             if image_id not in images:
@@ -216,6 +218,8 @@ def load(
                 problems.append(f"{file}: annotation {annotation.get('id')} has no bbox [x, y, width, height]")
                 continue
             x, y, w, h = (float(v) for v in bbox)
+            if corners:  # [x1, y1, x2, y2]
+                w, h = w - x, h - y
             name = category_name[category_id]
             if name not in index:
                 continue
@@ -251,6 +255,41 @@ def load(
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+#: a COCO file's boxes are corners ``[x1, y1, x2, y2]`` when, read as ``[x, y, width, height]``, at least this share
+#: of them run outside their image, and read as corners none does
+CORNER_SHARE = 0.2
+
+
+def _corner_boxes(file: Path, data: dict[str, Any], images: dict[int, dict[str, Any]]) -> bool:
+    """Whether ``file``'s ``bbox`` values are corners ``[x1, y1, x2, y2]`` (MIDOG 2021's ``MIDOG.json``), not COCO's
+    ``[x, y, width, height]``, by the image sizes the file gives (:data:`CORNER_SHARE`); said once per file."""
+    known: list[tuple[list[float], float, float]] = []
+    for annotation in data.get("annotations") or []:
+        image, bbox = images.get(annotation.get("image_id")), annotation.get("bbox")
+        if image is None or not isinstance(bbox, list) or len(bbox) != 4:
+            continue
+        try:
+            box = [float(v) for v in bbox]
+            width, height = float(image.get("width") or 0), float(image.get("height") or 0)
+        except (TypeError, ValueError):
+            continue
+        if width > 0 and height > 0:
+            known.append((box, width, height))
+    outside = sum(b[0] + b[2] > w + 1 or b[1] + b[3] > h + 1 for b, w, h in known)
+    if not known or outside < CORNER_SHARE * len(known):
+        return False
+    if not all(b[0] < b[2] <= w + 1 and b[1] < b[3] <= h + 1 for b, w, h in known):
+        return False
+    logger.warning(
+        "%s: its bbox values are corners [x1, y1, x2, y2] (MIDOG's), not COCO's [x, y, width, height]: read as "
+        "[x, y, width, height], %d of %d boxes run outside their image; read as corners, none does",
+        file,
+        outside,
+        len(known),
+    )
+    return True
 
 
 def locate_image(
