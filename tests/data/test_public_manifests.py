@@ -1076,3 +1076,17 @@ def test_airogs_labels_come_from_its_table_not_its_chunk_folders(tmp_path: Path,
     assert sorted(dataset.class_names) == ["NRG", "RG"] and len(dataset) == 12
     labels = {c.path.stem: dataset.class_names[c.label] for c in dataset.cases if c.path is not None}
     assert labels["TRAIN000003"] == "RG" and labels["TRAIN000004"] == "NRG"
+
+
+def test_cdd_cesm_learns_the_pathology_not_the_birads_beside_it(tmp_path: Path) -> None:
+    """CDD-CESM's ``Radiology manual annotations.xlsx``: ``Image_name,Patient_ID,Side,Type,BIRADS,...,Pathology
+    Classification/ Follow up`` (Normal, Benign, Malignant). The BIRADS score was taken for the label."""
+    rows = ["Image_name,Patient_ID,Side,Type,BIRADS,Findings,Pathology Classification/ Follow up"]
+    for i in range(6):
+        pathology = ("Normal", "Benign", "Malignant")[i % 3]
+        for kind, folder in (("DM", "Low energy images of CDD-CESM"), ("CM", "Subtracted images of CDD-CESM")):
+            _image(tmp_path / folder / f"P{i}_L_{kind}_MLO.jpg", 20 * i + (kind == "CM"))
+            rows.append(f"P{i}_L_{kind}_MLO,{i},L,{kind},{1 + i % 5},mass,{pathology}")
+    (tmp_path / "Radiology manual annotations.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["Benign", "Malignant", "Normal"] and len(dataset) == 12

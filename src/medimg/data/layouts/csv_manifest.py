@@ -66,6 +66,9 @@ LABEL_COLUMNS = (
     "dr_grade", "adjudicated_dr_grade", "grade",  # Messidor-2 (Kaggle: beside adjudicated_dme, _gradable)
     "finding",  # HyperKvasir's image-labels.csv (Video file,Organ,Finding,Classification)
     "group",  # LONI IDA's download tables (ADNI's AD/CN/MCI, PPMI's PD/Control) beside Image Data ID, Subject
+    # the pathology before a BI-RADS score beside it (CDD-CESM's "Pathology Classification/ Follow up": Normal,
+    # Benign, Malignant, beside BIRADS)
+    "pathology", "pathology_classification/_follow_up", "pathology_classification",
     "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
     "classification",  # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding
     # a hospital's own export in German, French, Spanish, Italian, Dutch
