@@ -50,6 +50,9 @@ from medimg.data.splits import make_splits
         ("_20_1000.jpeg", "1000"),
         ("_0_1169.jpeg", "1169"),
         ("case_12_3.png", "12"),  # no digit would be left: the case stays
+        # C-NMC 2019 (leukaemia cells): UID_<subject>_<image>_<cell>_<class>, healthy subjects' ids starting with H
+        ("UID_11_10_1_all.bmp", "uid_11"),
+        ("UID_H10_43_1_hem.bmp", "uid_h10"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:
@@ -147,3 +150,30 @@ def test_bids_subjects_group_segmentation_pairs_among_other_names_and_check_name
     assert all(p is None for case, p in patients.items() if "covid_" in case)
     report = check_segmentation(data)
     assert not report.ok and [p.split(" ")[0] for p in report.cross_split_patients] == ["name-sub-s00044"]
+
+
+def test_c_nmc_folds_are_one_set_and_its_subjects_stay_on_one_side(tmp_path: Path) -> None:
+    """C-NMC 2019: ``C-NMC_training_data/fold_0/{all,hem}/UID_<subject>_<image>_<cell>_<class>.bmp``, ``fold_1/``,
+    ``fold_2/``. The folds were refused as "versions or parts of the dataset", and in one fold each subject's cells
+    were split at random across train, validation and test."""
+    root = tmp_path / "C-NMC_training_data"
+    rng = np.random.default_rng(0)
+    for fold in range(3):
+        for subject in range(4):
+            for cell, cls in enumerate(("all", "hem") * 2):
+                uid = f"{fold * 4 + subject + 1}" if cls == "all" else f"H{fold * 4 + subject + 1}"
+                path = root / f"fold_{fold}" / cls / f"UID_{uid}_{cell + 1}_{cell + 1}_{cls}.bmp"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(path)
+    dataset = Dataset.load(root)
+    assert sorted(dataset.class_names) == ["all", "hem"] and len(dataset) == 48
+    assert {c.patient_id for c in dataset.cases if c.path is not None and c.path.name.startswith("UID_H3_")} == {
+        "name-uid_h3"
+    }
+    assert len({c.patient_id for c in dataset.cases}) == 24
+    splits = make_splits(dataset.cases, seed=0)
+    assert splits.method == "stratified-grouped"
+    side: dict[str, set[str]] = {}
+    for case in dataset.cases:
+        side.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
+    assert all(len(sides) == 1 for sides in side.values())

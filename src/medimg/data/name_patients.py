@@ -66,8 +66,11 @@ _BIDS_SUBJECT = re.compile(r"^sub-([A-Za-z0-9]+)(?=_[A-Za-z]+-|_[A-Za-z0-9]+$|$)
 #: a BraTS 2023+ case name, ``BraTS-<cohort>-<patient>-<timepoint>`` (``BraTS-GLI-00002-001-t1c.nii.gz``): the
 #: patient without its timepoint; like a BIDS subject, grouped whatever the other names say
 _BRATS_CASE = re.compile(r"^(brats-[a-z]+-\d{5})-\d{3}(?:-|$)", re.IGNORECASE)
+#: a C-NMC 2019 (leukaemia) cell's name, ``UID_<subject>_<image>_<cell>_<class>`` (``UID_11_10_1_all.bmp``,
+#: ``UID_H10_43_1_hem.bmp``: the healthy subjects' ids start with H): the subject, whatever the other names say
+_CNMC_CELL = re.compile(r"^(uid_h?\d+)_\d+_\d+_(?:all|hem)$", re.IGNORECASE)
 #: keys that name a patient by a convention, not by a guess
-_CONVENTION_KEYS = (BIDS_KEY, "brats-")
+_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
 
 
 #: a counter of an image's copies or views after its own counter (two digits at most: not an id)
@@ -82,7 +85,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     -> ``c100p61thinf``: each patient's slide was photographed many times); a BIDS name's subject entity
     (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``); short counters of augmented copies after the image's
     (``M01_01_00.jpg`` -> ``m01``), and Kaggle's blood cells' ``_<copy>_<cell>.jpeg`` (-> the cell); a BraTS 2023
-    case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint).
+    case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint); a C-NMC
+    cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
@@ -91,6 +95,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     brats = _BRATS_CASE.match(stem)
     if brats:  # a BraTS case of one timepoint: its patient's other timepoints are the same patient
         return brats.group(1).lower()
+    cell = _CNMC_CELL.match(stem)
+    if cell:  # a C-NMC cell: its subject's other cells (of every image) are the same patient
+        return cell.group(1).lower()
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None

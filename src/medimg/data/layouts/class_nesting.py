@@ -1,18 +1,20 @@
 """Where the class folders of a folder-per-class set sit when they are not its sub-folders.
 
-Public sets nest them in three ways the class-folder layout (:mod:`.class_folders`) reads:
+Public sets nest them in four ways the class-folder layout (:mod:`.class_folders`) reads:
 
 * **a wrapper folder** (an archive's only folder: ``lc25000/lung_colon_image_set/...``): :func:`data_folder` goes
   down to the first folder that holds images or several sub-folders;
 * **patient folders holding the same few class folders** (Kaggle's Breast Histopathology Images, IDC:
   ``<patient>/0/*.png`` and ``<patient>/1/*.png`` in 279 patient folders): the repeated names are the classes and
   each patient folder is a group of the split;
+* **fold folders holding the same class folders** (C-NMC 2019's ``fold_0/{all,hem}``, ``fold_1/``...): the folds
+  are parts of one set, their class folders read together;
 * **group folders of distinct classes** (LC25000: ``lung_image_sets/{lung_aca,lung_n,lung_scc}`` and
   ``colon_image_sets/{colon_aca,colon_n}``): the inner folders are the classes, when the outer names read as
   groups of them (a word in common, or ``sets``/``images``); ``benign/{adenosis,fibroadenoma}`` stays two classes
   with sub-types.
 
-Both nestings look like ``<class>/<patient>/<images>``, the layout's own reading, so each needs strong evidence
+These nestings look like ``<class>/<patient>/<images>``, the layout's own reading, so each needs strong evidence
 (:func:`nested_class_folders`); anything else keeps the top folders as classes. Only directory entries are read.
 """
 
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 MAX_NESTED_CLASSES = 40
 """At most this many classes are read from group folders of distinct classes (Kaggle's Multi Cancer set: 26 in 8
 groups); more are patients or cases."""
+
+
+#: a cross-validation fold's folder (C-NMC 2019's ``fold_0/``, ``fold_1/``, ``fold_2/``, each holding ``all/`` and
+#: ``hem/``)
+_FOLD = re.compile(r"^fold[-_ ]?\d+$", re.IGNORECASE)
 
 
 @dataclass
@@ -214,6 +221,17 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
         if subdirs or not has_image:
             return None
     names = Counter(leaf.name.lower() for leaf in leaves)
+    if all(_FOLD.match(top.name) for top in tops) and len(names) >= 2 and set(names.values()) == {len(tops)}:
+        warn = logger.warning if announce else logger.debug
+        warn(
+            "%s: the folds %s each hold the class folders %s: read as one set of %d classes (the folds' images "
+            "together; medimg makes its own split, patients kept together by their names or a patient_id column)",
+            parent,
+            ", ".join(top.name for top in tops),
+            ", ".join(sorted(names)),
+            len(names),
+        )
+        return NestedClasses(leaves)
     patients = sum(any(ch.isdigit() for ch in top.name) for top in tops) >= 0.8 * len(tops)  # numbered, as IDs are
     if patients and len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
         warn = logger.warning if announce else logger.debug
