@@ -284,6 +284,10 @@ def test_a_few_patient_folders_read_as_classes_are_a_problem_fit_refuses(tmp_pat
     assert id_classes_problem(names, cases) is not None
     numbered = [Case(f"{c}/{k}.png", i, path=Path(c, f"{k}.png")) for i, c in enumerate("abcd") for k in range(3)]
     assert id_classes_problem(list("abcd"), numbered) is None  # 1.png in every class: an export's numbering
+    # SIPaKMeD's im_<class>/im_<class>/CROPPED/001_03.bmp: each image's cells numbered alike in every class
+    kinds = ["im_Dyskeratotic", "im_Koilocytotic", "im_Metaplastic", "im_Parabasal"]
+    cells = [Case(f"{c}/{k}", i, path=Path(c, k)) for i, c in enumerate(kinds) for k in ("001_01.bmp", "001_02.bmp")]
+    assert id_classes_problem(kinds, cells) is None
 
 
 def test_byte_identical_image_copies_stay_on_one_side_of_a_segmentation_split(

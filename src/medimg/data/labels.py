@@ -250,14 +250,15 @@ CASE_FOLDER_FILES = 12
 def _same_files_in_each(cases: Sequence[Case]) -> bool:
     """Every class holds a few files, most of them named as in every other class (Prostate158's ``train/020/``
     ``t2.nii.gz``, ``adc.nii.gz``, ``dwi.nii.gz``, ``t2_anatomy_reader1.nii.gz``): the folders are cases, not
-    classes. Names of numbers alone (``1.png``, kept per class by many exports) do not count."""
+    classes. Names of numbers alone (``1.png``, kept per class by many exports; SIPaKMeD's cells ``001_03.bmp``, the
+    third cell of image 001 of each class) do not count."""
     names: dict[int, set[str]] = {}
     for case in cases:
         if isinstance(case.label, int) and case.path is not None:
             names.setdefault(case.label, set()).add(case.path.name.casefold())
     if len(names) < ID_CLASSES or any(len(files) > CASE_FOLDER_FILES for files in names.values()):
         return False
-    common = {n for n in set.intersection(*names.values()) if not n.split(".")[0].isdigit()}
+    common = {n for n in set.intersection(*names.values()) if not re.fullmatch(r"[\d\W_]+", n.split(".")[0])}
     return bool(common) and all(2 * len(common) >= len(files) for files in names.values())
 
 
