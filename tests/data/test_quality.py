@@ -350,3 +350,25 @@ def test_the_check_splits_as_fit_will_and_copies_that_leave_too_few_groups_do_no
     assert [len(g) for g in check_dataset(dataset).duplicates] == [2]  # the default split: no error
     fit_split = check_dataset(dataset, split_options={"test_fraction": 0.0, "val_fraction": 0.3, "seed": 1})
     assert not fit_split.cross_split_duplicates
+
+
+def test_class_folders_whose_names_hold_the_labels_are_a_problem(tmp_path: Path) -> None:
+    """ALL-IDB: ``ALL_IDB1/im/Im001_1.jpg`` and ``ALL_IDB2/img/Im001_0.tif`` (1 a blast, 0 healthy in the name).
+    The two subset folders were the classes: check said OK and fit learnt which subset an image came from."""
+    rng = np.random.default_rng(0)
+    for part, inner, suffix in (("ALL_IDB1", "im", "jpg"), ("ALL_IDB2", "img", "tif")):
+        for i in range(6):
+            path = tmp_path / part / inner / f"Im{i + 1:03d}_{i % 2}.{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(path)
+    report = check_dataset(Dataset.load(tmp_path))
+    assert not report.ok and "end in _0 and _1 alike (e.g. Im001_0" in report.classes_of_one
+    # counters that happen to end in 0 or 1 elsewhere are no labels: images numbered _0 ... _5
+    for i in range(6, 12):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            tmp_path / "ALL_IDB2" / "img" / f"Im{i:03d}_{i}.tif"
+        )
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            tmp_path / "ALL_IDB1" / "im" / f"Im{i:03d}_{i}.jpg"
+        )
+    assert check_dataset(Dataset.load(tmp_path)).classes_of_one == ""

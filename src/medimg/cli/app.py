@@ -536,6 +536,8 @@ def _check_before_fit(
         message = "the dataset check found problems (listed above; details: medimg check DATA)"
         if strict:
             raise DatasetError(f"{message}; --strict refuses to train on them: fix them, or drop --strict")
+        if report.classes_of_one:
+            return report  # not trained on at all: fit's own error follows, saying why
         left_out = len(report.suspected_masks) + len(report.blank)
         if left_out:
             message += f"; the {left_out} masks and blank files are left out (not images of their class)"

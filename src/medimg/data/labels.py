@@ -262,6 +262,33 @@ def _same_files_in_each(cases: Sequence[Case]) -> bool:
     return bool(common) and all(2 * len(common) >= len(files) for files in names.values())
 
 
+#: a file name ending in a 0/1 label (Shenzhen's ``CHNCXR_0001_0.png``, ALL-IDB's ``Im001_1.jpg``)
+_NAME_LABEL = re.compile(r"[-_]([01])$")
+#: a class folder holds at least this many images before its names' 0/1 endings say they are the labels
+NAME_LABEL_IMAGES = 4
+
+
+def name_labels_problem(class_names: Sequence[str], cases: Sequence[Case]) -> str | None:
+    """The problem (fit refuses it) when the images of every class folder end in ``_0`` and ``_1`` alike (ALL-IDB's
+    ``ALL_IDB1/im/Im001_1.jpg`` and ``ALL_IDB2/img/Im001_0.tif``: 1 a blast, 0 healthy): the labels are in the
+    file names and the folders are parts of the set, which a model would learn to tell apart; ``None`` otherwise."""
+    endings: dict[int, list[str]] = {}
+    for case in cases:
+        if isinstance(case.label, int) and case.path is not None:
+            match = _NAME_LABEL.search(case.path.name.split(".")[0])
+            endings.setdefault(case.label, []).append(match.group(1) if match else "")
+    if len(endings) < 2 or any(
+        len(found) < NAME_LABEL_IMAGES or set(found) != {"0", "1"} for found in endings.values()
+    ):
+        return None
+    example = next(c.path.name for c in cases if c.path is not None)
+    return (
+        f"the images of every class folder ({', '.join(class_names[:3])}) end in _0 and _1 alike (e.g. {example}): "
+        "the labels are in the file names (ALL-IDB's, Shenzhen's 1 = finding, 0 = none), which medimg does not read, "
+        "and the folders are parts of the set. Give each image its label in a CSV manifest (path,label,patient_id)"
+    )
+
+
 #: fewer classes than this, each of one image, are a tiny set, not classes of one image each
 ONE_IMAGE_CLASSES = 3
 

@@ -16,7 +16,14 @@ import numpy as np
 from medimg.data.case import Case, SegCase
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
-from medimg.data.labels import classes_of_one, id_classes_problem, keep_classes, label_text, measurement_warning
+from medimg.data.labels import (
+    classes_of_one,
+    id_classes_problem,
+    keep_classes,
+    label_text,
+    measurement_warning,
+    name_labels_problem,
+)
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
@@ -71,7 +78,8 @@ class CheckReport:
     #: images whose channels cannot be converted to the others' (a 4D volume's frames among 3D volumes): path, reason
     unconvertible: list[dict[str, str]] = field(default_factory=list)
     #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`),
-    #: or every class name an id (:func:`~medimg.data.labels.id_classes_problem`): fit refuses
+    #: or every class name an id (:func:`~medimg.data.labels.id_classes_problem`), or every class folder's images
+    #: labelled 0/1 by their names (:func:`~medimg.data.labels.name_labels_problem`): fit refuses
     classes_of_one: str = ""
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0
@@ -573,6 +581,7 @@ def check_dataset(
         classes_of_one=(
             classes_of_one(dataset.class_names, dataset.cases)
             or id_classes_problem(dataset.class_names, dataset.cases)
+            or name_labels_problem(dataset.class_names, dataset.cases)
             or ""
             if dataset.task == "classify"
             else ""
