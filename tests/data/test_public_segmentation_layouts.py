@@ -646,3 +646,24 @@ def test_an_images_folder_and_its_ground_truth_folder_are_no_classes(tmp_path: P
                 _png(soft, (slice(3, 9), slice(3, 9)))
     with pytest.raises(DatasetError, match=r"Images/ and GT/ would be classes, but they are images and their masks"):
         Dataset.load(tmp_path / "Drishti-GS1_files")
+
+
+def test_lisc_expert_masks_inside_the_class_folders_are_masks(tmp_path: Path) -> None:
+    """LISC: ``Baso/1.bmp`` with ``Baso/areaforexpert1/1_expert.bmp`` (0 background, 128 cytoplasm, 255 nucleus),
+    five white-cell classes. The masks were "pieces cut from" the images and fit refused, suggesting to train on
+    them; ``--task segment`` found "no masks"."""
+    rng = np.random.default_rng(0)
+    for cls in ("Baso", "eosi", "lymp", "mono", "neut"):
+        for i in range(1, 4):
+            image = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+            (tmp_path / cls / "areaforexpert1").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(tmp_path / cls / f"{i}.bmp")
+            mask = np.zeros((16, 16), np.uint8)
+            mask[4:12, 4:12], mask[6:10, 6:10] = 128, 255
+            Image.fromarray(mask).save(tmp_path / cls / "areaforexpert1" / f"{i}_expert.bmp")
+    cells = Dataset.load(tmp_path)
+    assert cells.class_names == ["Baso", "eosi", "lymp", "mono", "neut"] and len(cells) == 15
+    assert all(c.path is not None and "expert" not in c.path.name for c in cells.cases)
+    masks = Dataset.load(tmp_path, task="segment")
+    assert len(masks.cases) == 15
+    assert all(c.mask.name == f"{Path(c.image).stem}_expert.bmp" for c in masks.cases)

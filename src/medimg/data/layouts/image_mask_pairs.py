@@ -8,7 +8,8 @@ role                folder names (case-insensitive)                        / fil
 ==================  ===========================================================================================
 image               ``images``, ``image``, ``imgs``, ``img``, ``imagesTr``  / anything else (the default)
 mask (label)        ``labels``, ``label``, ``labelsTr``, ``masks``, ``gt``, ``1st_manual``, ``manual1`` (HRF),
-                    ``*groundtruth*``, ``annotations``, ``segmentations``, ``*mask`` (``leftMask``)  / ``_mask``,
+                    ``*groundtruth*``, ``annotations``, ``segmentations``, ``*mask`` (``leftMask``), ``*expert*``
+                    (LISC's ``areaforexpert1``)  / ``_mask``, ``_expert``,
                     ``_seg``, ``_segmentation``, ``_label``, ``_gt``, ``-d`` (Herlev), ``_1stHO`` (CHASE_DB1),
                     ``_lesion`` (PH2); ``mask_001``
 region of interest  ``fov``, ``roi``; and ``mask``/``masks`` when a sibling folder holds the labels
@@ -141,6 +142,7 @@ LABEL_SUFFIXES = (
     "lesion",
     "anno",
     "annotation",
+    "expert",  # LISC's areaforexpert1/1_expert.bmp
 )
 #: Herlev's colour masks, ``<cell>-d.bmp``: with a hyphen only (FIVES' images ``1_D.png`` are its DR class)
 HERLEV_MASK = re.compile(r"^(.+)-d$")
@@ -588,6 +590,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
     if compact.endswith(("mask", "masks")) or compact.startswith("mask"):  # Montgomery's leftMask/; masks_png/
+        return "mask"
+    if "expert" in compact:  # an expert's annotations: LISC's <class>/areaforexpert1/1_expert.bmp
         return "mask"
     return None
 
