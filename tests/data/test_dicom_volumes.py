@@ -226,3 +226,28 @@ def test_a_series_with_a_missing_slice_left_out_of_the_volumes_is_named_with_its
         Dataset.load(tmp_path)
     assert "left out 1 series whose slices are unevenly spaced, e.g. normal/normal009/FLAIR" in caplog.text
     assert "a gap of 4 mm between slices 4 and 5 (at 6 and 10 mm)" in caplog.text
+
+
+def test_rsna_pe_rows_per_slice_label_each_series_once_by_its_exam_findings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The RSNA Pulmonary Embolism set's ``train.csv``: a row per slice (``StudyInstanceUID,SeriesInstanceUID,
+    SOPInstanceUID,pe_present_on_image,negative_exam_for_pe,central_pe``) naming ``train/<study>/<series>/``. Each
+    distinct row was a case of the whole series (up to 11 of one series, labelled against each other, in test)."""
+    rows = ["StudyInstanceUID,SeriesInstanceUID,SOPInstanceUID,pe_present_on_image,negative_exam_for_pe,central_pe"]
+    for s in range(4):
+        study, series = f"1.2.826.0.1.{s}", f"1.2.826.0.2.{s}"
+        pe = s % 2 == 1
+        folder = tmp_path / "train" / study / series
+        _write_series(folder, "pe" if pe else "none", f"p{s}", [1.0 * z for z in range(MIN_VOLUME_SLICES)])
+        for n in range(MIN_VOLUME_SLICES):
+            on_image = int(pe and n in (2, 3))
+            rows.append(f"{study},{series},1.2.826.0.3.{s}.{n},{on_image},{int(not pe)},{int(pe)}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "train.csv")
+    assert "the findings pe_present_on_image differ among the rows of one" in caplog.text
+    assert dataset.multi_label and sorted(dataset.class_names) == ["central_pe", "negative_exam_for_pe"]
+    assert len(dataset.cases) == 4  # one case per series
+    read = {Path(c.case_id).name: {dataset.class_names[i] for i in c.findings or ()} for c in dataset.cases}
+    assert read == {f"1.2.826.0.2.{s}": {"central_pe"} if s % 2 else {"negative_exam_for_pe"} for s in range(4)}

@@ -572,6 +572,49 @@ def one_hot_findings(
     return order_classes(list(found.names)), [row or [] for row in found.findings]
 
 
+def _without_per_slice_findings(
+    rows: list[dict[str, str]],
+    path_col: str,
+    finding_rows: list[list[str] | None],
+    finding_names: tuple[str, ...],
+    manifest: Path,
+) -> tuple[list[list[str] | None], tuple[str, ...]]:
+    """``finding_rows`` and ``finding_names`` without the findings that differ among the rows naming one file or
+    folder, when the others agree within each: a table of a row per slice of each series it names (the RSNA
+    Pulmonary Embolism set's ``train.csv``: ``pe_present_on_image`` per slice beside the exam's
+    ``negative_exam_for_pe``, ``central_pe``...), whose series each read as one case would otherwise be a case per
+    distinct row, labelled against each other. Said with a warning; unchanged when no finding differs so or all do
+    (rows that contradict each other: reported as label conflicts), or when fewer than half the files are named
+    by several rows (a repeated row of other findings is a conflict too)."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(str(row.get(path_col) or "").strip(), []).append(i)
+    shared = [g for key, g in groups.items() if key and len(g) > 1]
+    if 2 * len(shared) < len([key for key in groups if key]):  # a few repeated rows: conflicts, reported as such
+        return finding_rows, finding_names
+    names = {name for row in finding_rows for name in row or ()}
+    varying = {
+        name
+        for group in shared
+        for name in names
+        if len({name in (finding_rows[i] or ()) for i in group if finding_rows[i] is not None}) > 1
+    }
+    if not varying or varying == names:
+        return finding_rows, finding_names
+    logger.warning(
+        "%s: %d of its %d files or folders are named by several rows, and the findings %s differ among the rows of "
+        "one (labels of each slice or image, not of what the row names): left out, the other %d findings label each "
+        "once; to learn them, give a table of a row per image file",
+        manifest,
+        len(shared),
+        len([key for key in groups if key]),
+        ", ".join(sorted(varying)),
+        len(names - varying),
+    )
+    kept = [[n for n in row if n not in varying] if row is not None else None for row in finding_rows]
+    return kept, tuple(n for n in finding_names if n not in varying)
+
+
 def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) -> OneHot | None:
     """Labels from one-hot columns, named by the column; ``None`` when fewer than two columns hold only 0/1 (empty
     cells and CheXpert's -1 allowed, an empty column not).
@@ -1073,6 +1116,7 @@ def _load_table(
     if finding_rows is not None:
         rows, finding_rows = _without_quality_flags(rows, finding_rows, manifest)
         finding_rows = _merge_finding_variants(finding_rows, manifest)
+        finding_rows, finding_names = _without_per_slice_findings(rows, path_col, finding_rows, finding_names, manifest)
         class_names = order_classes({*finding_names, *(name for row in finding_rows for name in row or ())})
         labels_raw = [""] * len(rows)  # no class per row: the findings label it
     else:
