@@ -53,6 +53,11 @@ from medimg.data.splits import make_splits
         # C-NMC 2019 (leukaemia cells): UID_<subject>_<image>_<cell>_<class>, healthy subjects' ids starting with H
         ("UID_11_10_1_all.bmp", "uid_11"),
         ("UID_H10_43_1_hem.bmp", "uid_h10"),
+        # TCGA barcodes: the patient (site, participant) before the slide and region (BCSS, MoNuSAC); IXI subjects
+        ("TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png", "tcga-a2-a0d0"),
+        ("TCGA-55-1594-01Z-00-DX1_1.tif", "tcga-55-1594"),
+        ("IXI002-Guys-0828-T1.nii.gz", "ixi002"),
+        ("IXI002-Guys-0828-T2.nii.gz", "ixi002"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:
@@ -177,3 +182,22 @@ def test_c_nmc_folds_are_one_set_and_its_subjects_stay_on_one_side(tmp_path: Pat
     for case in dataset.cases:
         side.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
     assert all(len(sides) == 1 for sides in side.values())
+
+
+def test_bcss_regions_of_one_tcga_patient_stay_on_one_side_of_a_segmentation_split(tmp_path: Path) -> None:
+    """BCSS: ``rgbs_colorNormalized/TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` + ``masks/`` of the same
+    names, several regions per patient. No patient was found: 8 of 14 patients sat in two splits."""
+    rng = np.random.default_rng(0)
+    for p in range(12):
+        for region in range(2):
+            name = f"TCGA-A{p % 10}-{p:04d}-DX1_xmin{1000 * region + p}_ymin{2000 + region}_MPP-0.2500.png"
+            for folder in ("rgbs_colorNormalized", "masks"):
+                (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(
+                tmp_path / "rgbs_colorNormalized" / name
+            )
+            Image.fromarray((rng.random((8, 8)) > 0.5).astype(np.uint8)).save(tmp_path / "masks" / name)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 24
+    assert len({c.patient_id for c in dataset.cases}) == 12
+    assert {c.patient_id for c in dataset.cases if "TCGA-A3-0003" in c.case_id} == {"name-tcga-a3-0003"}

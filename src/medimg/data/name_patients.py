@@ -69,8 +69,19 @@ _BRATS_CASE = re.compile(r"^(brats-[a-z]+-\d{5})-\d{3}(?:-|$)", re.IGNORECASE)
 #: a C-NMC 2019 (leukaemia) cell's name, ``UID_<subject>_<image>_<cell>_<class>`` (``UID_11_10_1_all.bmp``,
 #: ``UID_H10_43_1_hem.bmp``: the healthy subjects' ids start with H): the subject, whatever the other names say
 _CNMC_CELL = re.compile(r"^(uid_h?\d+)_\d+_\d+_(?:all|hem)$", re.IGNORECASE)
-#: keys that name a patient by a convention, not by a guess
+#: a TCGA barcode's patient, ``TCGA-<site>-<participant>`` (BCSS' ``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500
+#: .png``, MoNuSAC's ``TCGA-55-1594-01Z-00-DX1_1.tif``: the slide and region after it are of the one patient)
+_TCGA_PATIENT = re.compile(r"^(tcga-[a-z0-9]{2}-[a-z0-9]{4})(?=[-_.]|$)", re.IGNORECASE)
+#: an IXI subject, ``IXI<3 digits>-<hospital>-<number>-<modality>`` (``IXI002-Guys-0828-T1.nii.gz``)
+_IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
+#: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
+#: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
 _CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
+_CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
+
+
+def _by_convention(key: str | None) -> bool:
+    return key is not None and (key.startswith(_CONVENTION_KEYS) or _CONVENTION_KEY.fullmatch(key) is not None)
 
 
 #: a counter of an image's copies or views after its own counter (two digits at most: not an id)
@@ -86,11 +97,16 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     (``sub-S03044_ses-E07430_run-1_dx.png`` -> ``sub-s03044``); short counters of augmented copies after the image's
     (``M01_01_00.jpg`` -> ``m01``), and Kaggle's blood cells' ``_<copy>_<cell>.jpeg`` (-> the cell); a BraTS 2023
     case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint); a C-NMC
-    cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``).
+    cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``); a TCGA barcode's patient
+    (``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` -> ``tcga-a2-a0d0``); an IXI subject
+    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
     ``MCUCXR_0001_0.png`` beside it in one folder are two patients."""
+    convention = _TCGA_PATIENT.match(name) or _IXI_SUBJECT.match(name)
+    if convention:  # a TCGA patient's slides and regions, an IXI subject's sequences: one patient
+        return convention.group(1).lower()
     stem = name.split(".", 1)[0]
     brats = _BRATS_CASE.match(stem)
     if brats:  # a BraTS case of one timepoint: its patient's other timepoints are the same patient
@@ -146,7 +162,7 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
     ):
         # a BIDS subject is a patient whatever the other names say (QaTa-COV19 mixes BIMCV's sub-S03044_... images
         # among its covid_1.png...), as is a BraTS patient (most have one timepoint): those are grouped alone
-        keys = [k if k is not None and k.startswith(_CONVENTION_KEYS) else None for k in keys]
+        keys = [k if _by_convention(k) else None for k in keys]
         counts = Counter(k for k in keys if k is not None)
         if not counts or max(counts.values()) < 2:
             return list(cases)
