@@ -112,7 +112,8 @@ def test_no_zero_width_interval_on_a_tiny_perfect_test_set(n_normal: int) -> Non
     for name, entry in cis.items():
         assert entry["value"] == 1.0
         if entry["low"] is None:  # F1 (bootstrap): no interval, and the entry says why
-            assert name == "f1_macro" and "every bootstrap resample" in entry["note"]
+            why = "2 images are too few" if n_normal == 1 else "every bootstrap resample"
+            assert name == "f1_macro" and why in entry["note"]
         else:
             assert entry["low"] < 0.8, (name, entry)
     assert cis["roc_auc"]["method"] == "newcombe" and cis["balanced_accuracy"]["method"] == "mover-wilson"
@@ -199,3 +200,6 @@ def test_too_few_patients_give_no_bootstrap_interval() -> None:
     entry = bootstrap_entry(np.linspace(0.5, 0.9, 50), 0.95, "f1", MIN_PATIENTS - 1, "patient")
     assert entry["low"] is None and "too few" in entry["note"]
     assert bootstrap_entry(np.linspace(0.5, 0.9, 50), 0.95, "f1", 3, "image")["low"] is not None
+    # two images without patients: their resampled means lie between the two values (a Dice "0.382-0.382")
+    assert "2 images are too few" in bootstrap_entry(np.linspace(0.5, 0.9, 50), 0.95, "f1", 2, "image")["note"]
+    assert "2 images are too few" in mean_ci([0.38, 0.39], n_resamples=200)["note"]

@@ -380,13 +380,22 @@ def bootstrap_ci(
 #: fewer patients than this give no cluster-bootstrap interval: resampling 2 patients only reshuffles their two
 #: means (a Dice interval from 2 patients was exactly their two means, narrower than the images' own spread)
 MIN_PATIENTS = 5
+#: ... and fewer images than this (without patients) no bootstrap interval: 2 images' resampled means lie between
+#: their two values (a Dice interval from 2 test images read 0.382-0.382)
+MIN_IMAGES = 3
 
 
-def too_few_patients_note(units: int) -> str:
-    """The note of an interval not given because the bootstrap over patients has too few of them."""
+def min_units(unit: str) -> int:
+    """The fewest independent units (``"patient"``, else images or cases) a bootstrap interval is given from."""
+    return MIN_PATIENTS if unit == "patient" else MIN_IMAGES
+
+
+def too_few_patients_note(units: int, unit: str = "patient") -> str:
+    """The note of an interval not given because the bootstrap has too few patients (or images) to resample."""
+    why = "; the images of one patient are not independent" if unit == "patient" else ""
     return (
-        f"no interval: {units} patient{'s' if units != 1 else ''} are too few to bootstrap over (at least "
-        f"{MIN_PATIENTS}); the images of one patient are not independent"
+        f"no interval: {units} {unit}{'s' if units != 1 else ''} are too few to bootstrap over (at least "
+        f"{min_units(unit)}){why}"
     )
 
 
@@ -394,10 +403,11 @@ def bootstrap_entry(
     samples: NDArray[np.float64], confidence: float, name: str, units: int, unit: str
 ) -> dict[str, Any]:
     """A percentile-bootstrap interval entry (``low``, ``high``, ``method``) of a metric's resampled ``samples``;
-    where every resample gives the same value, or a bootstrap over patients has fewer than :data:`MIN_PATIENTS`,
-    no interval and a ``note`` saying why (a zero-width 1.000-1.000 reads as certainty on a handful of cases)."""
-    if unit == "patient" and units < MIN_PATIENTS:
-        return {"low": None, "high": None, "method": "bootstrap", "note": too_few_patients_note(units)}
+    where every resample gives the same value, or a bootstrap has fewer than :data:`MIN_PATIENTS` patients (or
+    :data:`MIN_IMAGES` images), no interval and a ``note`` saying why (a zero-width 1.000-1.000 reads as certainty
+    on a handful of cases)."""
+    if units < min_units(unit):
+        return {"low": None, "high": None, "method": "bootstrap", "note": too_few_patients_note(units, unit)}
     low, high = _interval(samples, confidence, name)
     entry: dict[str, Any] = {"low": low, "high": high, "method": "bootstrap"}
     valid = samples[np.isfinite(samples)]

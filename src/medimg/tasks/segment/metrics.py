@@ -155,14 +155,15 @@ def mean_ci(
 
     Returns:
         ``{"value", "low", "high", "confidence", "n_resamples", "n", "unit", "n_units"}``: ``n`` values,
-        ``n_units`` independent units (patients or cases); bounds ``None`` with fewer than 2 units, or fewer
-        than :data:`~medimg.evaluation.bootstrap.MIN_PATIENTS` patients (then a ``note`` says so).
+        ``n_units`` independent units (patients or cases); bounds ``None`` with fewer than
+        :data:`~medimg.evaluation.bootstrap.MIN_PATIENTS` patients or
+        :data:`~medimg.evaluation.bootstrap.MIN_IMAGES` cases (then a ``note`` says so).
     """
     from medimg.evaluation.bootstrap import (
-        MIN_PATIENTS,
         _check_options,
         _interval,
         cluster_codes,
+        min_units,
         n_units,
         resample_weights,
         too_few_patients_note,
@@ -186,9 +187,9 @@ def mean_ci(
         "unit": "image" if codes is None else "patient",
         "n_units": units,
     }
-    if codes is not None and units < MIN_PATIENTS:
-        result["note"] = too_few_patients_note(units)
-    elif units >= 2:
+    if units < min_units(result["unit"]):
+        result["note"] = too_few_patients_note(units, result["unit"])
+    else:
         means = np.concatenate([w @ v / w.sum(axis=1) for w in resample_weights(v.size, n_resamples, seed, codes)])
         result["low"], result["high"] = _interval(means, confidence, "mean")
     return result
