@@ -313,3 +313,23 @@ def test_a_manifest_of_dicom_slices_and_masks_groups_the_slices_by_patient(tmp_p
     patients = {c.patient_id for c in dataset.cases}
     assert len(patients) == 12 and None not in patients
     assert len({c.patient_id for c in dataset.cases if c.case_id.startswith("MR/1/")}) == 1
+
+
+def test_rtstruct_contours_are_drawn_where_they_lie_not_half_a_voxel_off() -> None:
+    """An RTSTRUCT contour around a voxel's centre was drawn half a voxel towards the origin in rows and columns (a
+    probe's structures: centroids at 22.52/8.52 against contours centred on 23/9): its points are voxel centres,
+    the polygon fill counts pixel corners."""
+    from medimg.data.layouts.dicom_masks import draw_structures
+    from medimg.io.dicom import LPS_TO_RAS
+
+    affine = np.diag([0.8, 0.8, 3.0, 1.0])  # voxel (slice, row, column) -> RAS mm, as the reader gives it
+    affine[:3, 3] = (-20.0, 10.0, 5.0)
+    angles = np.linspace(0, 2 * np.pi, 120, endpoint=False)
+    centre = np.array([2.0, 11.0, 13.0])  # slice, row, column
+    voxels = np.stack([np.full(120, centre[0]), centre[1] + 5 * np.sin(angles), centre[2] + 5 * np.cos(angles)], 1)
+    ras = (affine @ np.c_[voxels, np.ones(120)].T).T
+    lps = (LPS_TO_RAS @ ras.T).T[:, :3]
+    labels, outside = draw_structures((4, 24, 28), affine, {1: [lps]})
+    assert outside == 0
+    rows, columns = np.nonzero(labels[2] == 1)
+    assert abs(rows.mean() - 11.0) < 0.1 and abs(columns.mean() - 13.0) < 0.1

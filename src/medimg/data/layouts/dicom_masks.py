@@ -211,7 +211,8 @@ def draw_structures(
             if not 0 <= index < shape[0]:
                 outside += 1
                 continue
-            region[index] ^= polygon_pixels((shape[1], shape[2]), voxels[:, 2], voxels[:, 1])
+            # voxel indices are voxel centres; the polygon fill's coordinates are pixel corners (pixel i spans i..i+1)
+            region[index] ^= polygon_pixels((shape[1], shape[2]), voxels[:, 2] + 0.5, voxels[:, 1] + 0.5)
         regions[value] = region
     return label_map_of(shape, regions), outside
 
