@@ -235,3 +235,19 @@ def test_retouch_vendor_folders_of_case_folders_are_segmentation(tmp_path: Path)
     assert dataset.value_names[1] == "intraretinal fluid (IRF)" and len(dataset.value_names) == 4
     case = root / "Cirrus" / "TRAIN001"
     assert annotation_files(sorted(case.glob("*.mhd")), case) == [case / "reference.mhd"]
+
+
+def test_ctpelvic1k_data_and_mask_4label_pair_with_the_sides_named(tmp_path: Path) -> None:
+    """CTPelvic1K: ``CTPelvic1K_dataset6_data/dataset6_CLINIC_0001_data.nii.gz`` and
+    ``CTPelvic1K_dataset6_Anonymized_mask/dataset6_CLINIC_0001_mask_4label.nii.gz`` (1 sacrum, 2 left hip, 3 right
+    hip, 4 lumbar spine). No image had "a mask with a matching name"; with a manifest the unnamed classes let the
+    plan flip left and right, swapping the hips."""
+    for i in range(1, 4):
+        name = f"dataset6_CLINIC_{i:04d}"
+        _nifti(tmp_path / "CTPelvic1K_dataset6_data" / f"{name}_data.nii.gz", np.random.rand(6, 6, 6).astype("f4"))
+        labels = _mask() * np.uint8(i + 1)
+        _nifti(tmp_path / "CTPelvic1K_dataset6_Anonymized_mask" / f"{name}_mask_4label.nii.gz", labels)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 3 and not dataset.unpaired
+    assert all(c.mask.name == c.image.name.replace("_data", "_mask_4label") for c in dataset.cases)
+    assert dataset.value_names[2] == "left hip" and dataset.value_names[3] == "right hip"

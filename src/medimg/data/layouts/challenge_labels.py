@@ -26,6 +26,11 @@ RETOUCH (retinal OCT fluid, ``<vendor>/TRAIN001/oct.mhd`` + ``reference.mhd``): 
 subretinal fluid (SRF), 3 pigment epithelial detachment (PED). Bogunovic et al. 2019, "RETOUCH: The Retinal OCT
 Fluid Detection and Segmentation Benchmark and Challenge" (IEEE TMI 38(8)).
 
+CTPelvic1K (pelvic CT, ``<set>_data/<case>_data.nii.gz`` + ``<set>_mask/<case>_mask_4label.nii.gz``): 1 sacrum, 2
+left hip, 3 right hip, 4 lumbar spine. Liu et al. 2021, "Deep Learning to Segment Pelvic Bones: Large-scale CT
+Datasets and Baseline Models" (IJCARS 16). The sides are named so that no left-right flip is trained
+(:mod:`medimg.planning`: classes that name a side).
+
 ACDC (cardiac cine MRI, ``patient001/patient001_frame01.nii.gz`` + ``_gt``): 1 right ventricular cavity, 2
 myocardium, 3 left ventricular cavity. Bernard et al. 2018, "Deep Learning Techniques for Automatic MRI Cardiac
 Multi-Structures Segmentation and Diagnosis: Is the Problem Solved?" (IEEE TMI 37(11)).
@@ -60,6 +65,8 @@ BRATS_2023 = {
 KITS = {0: "background", 1: "kidney", 2: "tumour", 3: "cyst"}
 #: HECKTOR 2022's label values
 HECKTOR = {0: "background", 1: "primary tumour (GTVp)", 2: "lymph nodes (GTVn)"}
+#: CTPelvic1K's label values
+CTPELVIC1K = {0: "background", 1: "sacrum", 2: "left hip", 3: "right hip", 4: "lumbar spine"}
 #: RETOUCH's label values
 RETOUCH = {
     0: "background",
@@ -72,6 +79,8 @@ ACDC = {0: "background", 1: "right ventricle (RV)", 2: "myocardium (MYO)", 3: "l
 #: a KiTS case's volume (in its case folder) and an ACDC frame, by name
 _KITS_IMAGE = re.compile(r"case_\d{5}/imaging\.nii(\.gz)?")
 _ACDC_IMAGE = re.compile(r"patient\d{3}_frame\d{2}\.nii(\.gz)?")
+#: a CTPelvic1K mask
+_CTPELVIC_MASK = re.compile(r".+_mask_4label\.nii(\.gz)?")
 #: a RETOUCH case's OCT volume (in its case folder)
 _RETOUCH_IMAGE = re.compile(r"TRAIN\d{3}/oct\.mhd")
 #: a HECKTOR case's CT (``<centre>-<number>__CT``), the first of its two channels
@@ -104,9 +113,9 @@ def challenge_value_names(cases: Sequence[SegCase], root: Path) -> dict[int, str
 def _challenge_names(cases: Sequence[SegCase]) -> dict[int, str] | None:
     """BraTS's names for cases of four modality files of one edition (their channel files are named alike,
     ``image_mask_pairs`` checks that before, so the first case tells the edition); HECKTOR's for ``<centre>-<n>__CT``
-    images with their PET; KiTS's for ``imaging`` volumes in
-    ``case_<5 digits>`` folders; ACDC's for ``patient<3 digits>_frame<2 digits>`` volumes; RETOUCH's for
-    ``TRAIN<3 digits>/oct.mhd``."""
+    images with their PET; KiTS's for ``imaging`` volumes in ``case_<5 digits>`` folders; ACDC's for
+    ``patient<3 digits>_frame<2 digits>`` volumes; RETOUCH's for ``TRAIN<3 digits>/oct.mhd``; CTPelvic1K's for
+    ``<case>_mask_4label`` masks."""
     if not cases:
         return None
     if all(case.channels for case in cases):
@@ -119,4 +128,6 @@ def _challenge_names(cases: Sequence[SegCase]) -> dict[int, str] | None:
         return ACDC
     if all(_RETOUCH_IMAGE.fullmatch(f"{case.image.parent.name}/{case.image.name}") for case in cases):
         return RETOUCH
+    if all(case.mask is not None and _CTPELVIC_MASK.fullmatch(case.mask.name) for case in cases):
+        return CTPELVIC1K
     return None

@@ -169,6 +169,7 @@ _STRIP_WORDS = {
     "val",
     "image",
     "img",
+    "data",  # CTPelvic1K's <case>_data.nii.gz beside <case>_mask_4label.nii.gz
 }
 #: a further mask of one image: a mask name with a number after it (BUSI's ``benign (4)_mask_1.png`` beside
 #: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
@@ -526,12 +527,17 @@ def pairing_key(path: Path) -> str:
     return _strip_words(ROLE_PREFIX.sub("", _strip_words(stem)))
 
 
+#: a mask's count of labels after its role word (CTPelvic1K's ``dataset6_CLINIC_0001_mask_4label``)
+_LABEL_COUNT = re.compile(r"\d+labels?")
+
+
 def _strip_words(stem: str) -> str:
-    """``stem`` without role and split words at its end (``case1_train_mask`` -> ``case1``)."""
+    """``stem`` without role and split words at its end (``case1_train_mask`` -> ``case1``; CTPelvic1K's
+    ``dataset6_clinic_0001_data`` and ``..._mask_4label`` -> ``dataset6_clinic_0001``)."""
     while True:
         herlev = HERLEV_MASK.match(stem)
         match = herlev or re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
-        if not match or not (herlev or match.group(2) in _STRIP_WORDS):
+        if not match or not (herlev or match.group(2) in _STRIP_WORDS or _LABEL_COUNT.fullmatch(match.group(2))):
             return stem
         stem = match.group(1)
 
