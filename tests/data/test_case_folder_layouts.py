@@ -26,6 +26,12 @@ def _mask() -> np.ndarray:
     return mask
 
 
+def _annotators(folder: Path) -> None:
+    """KiTS21's and KiTS23's masks of each annotator of each kidney, tumour and cyst instance."""
+    for name in ("kidney_instance-1_annotation-1", "kidney_instance-2_annotation-1", "cyst_instance-1_annotation-2"):
+        _nifti(folder / f"{name}.nii.gz", _mask())
+
+
 def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
     for i in range(3):
         _nifti(tmp_path / f"case_{i:05d}" / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
@@ -46,12 +52,7 @@ def test_kits23_instances_are_annotations_not_images(tmp_path: Path) -> None:
         case = tmp_path / f"case_{i:05d}"
         _nifti(case / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
         _nifti(case / "segmentation.nii.gz", _mask())
-        for name in (
-            "kidney_instance-1_annotation-1",
-            "kidney_instance-1_annotation-2",
-            "tumor_instance-1_annotation-1",
-        ):
-            _nifti(case / "instances" / f"{name}.nii.gz", _mask())
+        _annotators(case / "instances")
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 3
     assert not dataset.unpaired and not dataset.unlabelled
@@ -75,12 +76,7 @@ def test_kits21_majority_vote_is_the_mask_not_annotators_as_structures(tmp_path:
         _nifti(case / "aggregated_MAJ_seg.nii.gz", majority)
         _nifti(case / "aggregated_AND_seg.nii.gz", _mask())
         _nifti(case / "aggregated_OR_seg.nii.gz", np.ones((6, 6, 6), np.uint8))
-        for name in (
-            "kidney_instance-1_annotation-1",
-            "kidney_instance-2_annotation-1",
-            "cyst_instance-1_annotation-2",
-        ):
-            _nifti(case / "segmentations" / f"{name}.nii.gz", _mask())
+        _annotators(case / "segmentations")
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment"
     pairs = sorted((c.image.parent.name, c.image.name, c.mask.name) for c in dataset.cases)

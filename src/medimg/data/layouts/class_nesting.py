@@ -221,8 +221,8 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
         if subdirs or not has_image:
             return None
     names = Counter(leaf.name.lower() for leaf in leaves)
+    warn = logger.warning if announce else logger.debug
     if all(_FOLD.match(top.name) for top in tops) and len(names) >= 2 and set(names.values()) == {len(tops)}:
-        warn = logger.warning if announce else logger.debug
         warn(
             "%s: the folds %s each hold the class folders %s: read as one set of %d classes (the folds' images "
             "together; medimg makes its own split, patients kept together by their names or a patient_id column)",
@@ -234,7 +234,6 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
         return NestedClasses(leaves)
     patients = sum(any(ch.isdigit() for ch in top.name) for top in tops) >= 0.8 * len(tops)  # numbered, as IDs are
     if patients and len(tops) >= MIN_FOLDER_GROUPS and 2 <= len(names) <= len(tops) // 3 and min(names.values()) >= 2:
-        warn = logger.warning if announce else logger.debug
         warn(
             "%s: %d folders each hold class folders of the same names (%s): read as <patient>/<class>/ folders, "
             "classes %s, each of the %d folders a patient kept on one side of the split; if the outer folders "
@@ -249,7 +248,6 @@ def nested_class_folders(parent: Path, *, announce: bool = True) -> NestedClasse
     numbered = any(any(ch.isdigit() for ch in leaf.name) for leaf in leaves)  # patients, cases, series
     grouped = all(_groups(top.name, [leaf.name for leaf in subdirs]) for top, subdirs in inner.items())
     if max(names.values()) == 1 and len(leaves) <= MAX_NESTED_CLASSES and not numbered and grouped:
-        warn = logger.warning if announce else logger.debug
         warn(
             "%s: the folders %s hold class folders: read as %d classes (%s); to classify the outer folders instead, "
             "give a CSV manifest (path,label)",
