@@ -667,3 +667,23 @@ def test_lisc_expert_masks_inside_the_class_folders_are_masks(tmp_path: Path) ->
     masks = Dataset.load(tmp_path, task="segment")
     assert len(masks.cases) == 15
     assert all(c.mask.name == f"{Path(c.image).stem}_expert.bmp" for c in masks.cases)
+
+
+def test_bcss_code_table_names_the_mask_values(tmp_path: Path) -> None:
+    """BCSS: ``rgbs_colorNormalized/`` + ``masks/`` (values 0..21) beside ``gtruth_codes.tsv`` (``label<TAB>GT_code``):
+    the classes were ``class_1``... A ``dataset.json`` naming the labels still wins."""
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        name = f"TCGA-A1-A0S{i}-DX1_xmin1_ymin2_MPP-0.2500.png"
+        for folder in ("rgbs_colorNormalized", "masks"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "rgbs_colorNormalized" / name)
+        Image.fromarray(np.array([[0, 1, 2, 9]] * 8, np.uint8).repeat(2, axis=1)).save(tmp_path / "masks" / name)
+    codes = ["outside_roi", "tumor", "stroma", "lymphocytic_infiltrate", "necrosis_or_debris", "glandular_secretions"]
+    codes += ["blood", "exclude", "metaplasia_NOS", "fat"]
+    (tmp_path / "gtruth_codes.tsv").write_text("label\tGT_code\n" + "".join(f"{c}\t{k}\n" for k, c in enumerate(codes)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment"
+    assert dataset.value_names[1] == "tumor" and dataset.value_names[9] == "fat"
+    (tmp_path / "dataset.json").write_text('{"labels": {"background": 0, "cancer": 1, "stroma": 2, "fat": 9}}')
+    assert Dataset.load(tmp_path).value_names.get(1) != "tumor"

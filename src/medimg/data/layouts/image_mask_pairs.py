@@ -67,6 +67,7 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.format_copies import mark_format_copies
 from medimg.data.layouts.challenge_labels import challenge_value_names
+from medimg.data.layouts.code_tables import code_table_names
 from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
     file_stem,
@@ -1030,7 +1031,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         cases=cases,
         unlabelled=sorted(unlabelled),
         unpaired=unpaired,
-        value_names=challenge_value_names(cases, root),
+        value_names=challenge_value_names(cases, root) or code_table_names(root),
         channel_names=named_channels(cases, root),
     )
 
