@@ -1,7 +1,7 @@
 """The class names of a segmentation set's mask values from a table of codes beside its folders: BCSS'
 ``gtruth_codes.tsv`` (``label<TAB>GT_code``: ``tumor 1``, ``stroma 2``...), a ``classes.csv`` of ``name,value``.
 
-A ``dataset.json`` naming the labels wins (:func:`medimg.data.layouts.mask_boxes.read_label_map`); without either,
+A ``dataset.json`` naming the labels wins (:func:`medimg.data.layouts.dataset_json.read_dataset_json`); without either,
 classes keep generic names (``class_1``...).
 """
 
@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from medimg.data.layouts.common import is_manifest, read_manifest
+from medimg.data.layouts.dataset_json import read_dataset_json
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -26,9 +27,8 @@ def code_table_names(root: Path) -> dict[int, str]:
     """``{value: name}`` from the first table at the top of ``root`` with a code column and a name column whose
     codes are distinct whole numbers 0..255 (:data:`CODE_COLUMNS`, :data:`NAME_COLUMNS`); empty without one, or
     with a ``dataset.json`` naming the labels (said in the log when found)."""
-    from medimg.data.layouts.mask_boxes import read_label_map  # (it reads image_mask_pairs, which reads this)
-
-    if not root.is_dir() or read_label_map(root):
+    found = read_dataset_json(root)
+    if not root.is_dir() or (found is not None and found.labels):
         return {}
     for table in sorted(p for p in root.iterdir() if p.is_file() and is_manifest(p)):
         try:
