@@ -31,17 +31,19 @@ def identical_file_groups(paths: Iterable[Path]) -> list[list[Path]]:
     """The groups of two or more of ``paths`` (each taken once) whose files hold the same bytes, in the order the
     paths come; a file that cannot be read is in no group (reading it for training reports it)."""
     by_size: dict[tuple[int, ...], list[Path]] = defaultdict(list)
+    parts_of: dict[Path, tuple[Path, ...]] = {}  # each image's files, found once (a detached header is read)
     for path in dict.fromkeys(paths):
+        parts_of[path] = _parts(path)
         try:
-            by_size[tuple(os.stat(part).st_size for part in _parts(path))].append(path)
+            by_size[tuple(os.stat(part).st_size for part in parts_of[path])].append(path)
         except OSError:
             continue
     groups: list[list[Path]] = []
     for same_size in by_size.values():
         if len(same_size) < 2:
             continue
-        for same_ends in _grouped(same_size, _ends_digest):
-            groups.extend(_grouped(same_ends, _whole_digest))
+        for same_ends in _grouped(same_size, lambda path: _ends_digest(parts_of[path])):
+            groups.extend(_grouped(same_ends, lambda path: _whole_digest(parts_of[path])))
     return groups
 
 
@@ -71,11 +73,11 @@ def _parts(path: Path) -> tuple[Path, ...]:
     return (path,)
 
 
-def _whole_digest(path: Path) -> str | None:
+def _whole_digest(parts: tuple[Path, ...]) -> str | None:
     """:func:`medimg.data.pool.file_digest` of each of the image's files, ``None`` for one that cannot be read."""
     from medimg.data.pool import file_digest
 
-    digests = [file_digest(part) for part in _parts(path)]
+    digests = [file_digest(part) for part in parts]
     return None if any(d.startswith("unreadable:") for d in digests) else "+".join(digests)
 
 
@@ -89,10 +91,10 @@ def _grouped(paths: Sequence[Path], digest: Callable[[Path], str | None]) -> lis
     return [group for group in by_digest.values() if len(group) > 1]
 
 
-def _ends_digest(path: Path) -> str | None:
+def _ends_digest(parts: tuple[Path, ...]) -> str | None:
     digest = hashlib.sha1()
     try:
-        for part in _parts(path):
+        for part in parts:
             with part.open("rb") as handle:
                 digest.update(handle.read(_END_BYTES))
                 handle.seek(max(0, os.fstat(handle.fileno()).st_size - _END_BYTES))

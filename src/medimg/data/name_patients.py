@@ -104,16 +104,13 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
     ``MCUCXR_0001_0.png`` beside it in one folder are two patients."""
-    convention = _TCGA_PATIENT.match(name) or _IXI_SUBJECT.match(name)
-    if convention:  # a TCGA patient's slides and regions, an IXI subject's sequences: one patient
-        return convention.group(1).lower()
     stem = name.split(".", 1)[0]
-    brats = _BRATS_CASE.match(stem)
-    if brats:  # a BraTS case of one timepoint: its patient's other timepoints are the same patient
-        return brats.group(1).lower()
-    cell = _CNMC_CELL.match(stem)
-    if cell:  # a C-NMC cell: its subject's other cells (of every image) are the same patient
-        return cell.group(1).lower()
+    # a set's own naming of its patients: a TCGA patient's slides and regions, an IXI subject's sequences, a BraTS
+    # patient's timepoints, a C-NMC subject's cells (of every image) are each one patient
+    for convention in (_TCGA_PATIENT, _IXI_SUBJECT, _BRATS_CASE, _CNMC_CELL):
+        found = convention.match(stem)
+        if found:
+            return found.group(1).lower()
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None

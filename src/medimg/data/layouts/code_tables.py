@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from medimg.data.layouts.common import is_manifest, read_manifest
+from medimg.data.layouts.common import is_manifest, manifest_header, read_manifest
 from medimg.data.layouts.dataset_json import read_dataset_json
 from medimg.errors import DatasetError
 
@@ -31,6 +31,9 @@ def code_table_names(root: Path) -> dict[int, str]:
     if not root.is_dir() or (found is not None and found.labels):
         return {}
     for table in sorted(p for p in root.iterdir() if p.is_file() and is_manifest(p)):
+        header = set(manifest_header(table))  # one line: a large table of other columns is not read
+        if not (header & set(CODE_COLUMNS) and header & set(NAME_COLUMNS)):
+            continue
         try:
             columns, rows = read_manifest(table)
         except DatasetError:

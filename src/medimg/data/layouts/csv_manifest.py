@@ -589,8 +589,9 @@ def _without_per_slice_findings(
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(str(row.get(path_col) or "").strip(), []).append(i)
-    shared = [g for key, g in groups.items() if key and len(g) > 1]
-    if 2 * len(shared) < len([key for key in groups if key]):  # a few repeated rows: conflicts, reported as such
+    named = [key for key in groups if key]
+    shared = [groups[key] for key in named if len(groups[key]) > 1]
+    if 2 * len(shared) < len(named):  # a few repeated rows: conflicts, reported as such
         return finding_rows, finding_names
     names = {name for row in finding_rows for name in row or ()}
     varying = {
@@ -607,7 +608,7 @@ def _without_per_slice_findings(
         "once; to learn them, give a table of a row per image file",
         manifest,
         len(shared),
-        len([key for key in groups if key]),
+        len(named),
         ", ".join(sorted(varying)),
         len(names - varying),
     )

@@ -347,11 +347,11 @@ def has_case_folders(root: Path, sample: int = 20) -> bool:
     ):  # an archive's wrapper: PH2's "PH2 Dataset images"
         return has_case_folders(subdirs[0], sample)
     splits = [d for d in subdirs if normalise_split(d.name) is not None]
-    parents = splits or [root]
-    if _mostly_case_folders([d for parent in parents for d in _visible_dirs(parent)][:sample]):
+    folders = [d for parent in (splits or [root]) for d in _visible_dirs(parent)]
+    if _mostly_case_folders(folders[:sample]):
         return True
     # folders of case folders by scanner or site (RETOUCH's Cirrus/, Spectralis/, Topcon/ of TRAIN001/...)
-    groups = [d for parent in parents for d in _visible_dirs(parent)][:MAX_CASE_GROUPS]
+    groups = folders[:MAX_CASE_GROUPS]
     return len(groups) >= 2 and all(_mostly_case_folders(_visible_dirs(group)[:sample]) for group in groups)
 
 
@@ -612,7 +612,8 @@ def folder_role(name: str) -> str | None:
 def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | None = None) -> str:
     """``"image"``, ``"mask"``, ``"roi"`` or ``"ignore"`` for a file under ``root`` (see the module table).
     ``folder_roles``: a cache of each folder's role by name and siblings, shared over calls (many files)."""
-    if _suffix_role(path) == "ignore":  # a second observer's or an annotator's mask, in a mask folder too
+    by_name = _suffix_role(path)
+    if by_name == "ignore":  # a second observer's or an annotator's mask, in a mask folder too
         return "ignore"
     folder = path.parent
     cache: dict[Path, str | None] = {} if folder_roles is None else folder_roles
@@ -624,10 +625,10 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
         role = cache[folder]
         if role is not None:
             if role == "image":
-                return _suffix_role(path) or "image"
+                return by_name or "image"
             return role
         folder = folder.parent
-    return _suffix_role(path) or "image"
+    return by_name or "image"
 
 
 def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
@@ -683,6 +684,13 @@ def _shared(a: Path, b: Path) -> tuple[int, int]:
     return _common_run(a.parent.parts, b.parent.parts), _common_run(a.parent.parts[::-1], b.parent.parts[::-1])
 
 
+def _nearest(files: Sequence[Path], anchor: Path) -> list[Path]:
+    """Those of ``files`` that lie nearest to ``anchor`` (:func:`_shared`), in their order; none of none."""
+    scores = [_shared(f, anchor) for f in files]
+    top = max(scores, default=None)
+    return [f for f, score in zip(files, scores, strict=True) if score == top]
+
+
 def _common_run(a: Sequence[str], b: Sequence[str]) -> int:
     n = 0
     for x, y in zip(a, b, strict=False):
@@ -705,9 +713,7 @@ def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
 
 
 def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
-    scores = [_shared(c, anchor) for c in candidates]
-    top = max(scores)
-    chosen = [c for c, s in zip(candidates, scores, strict=True) if s == top]
+    chosen = _nearest(candidates, anchor)
     if len(chosen) > 1:
         raise DatasetError(
             f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
@@ -745,11 +751,7 @@ def _modality_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
 def _nearest_modalities(files: list[Path], mask: Path, taken: dict[Path, Path]) -> list[Path]:
     """The modality files of ``mask``'s case nearest to it (sharing the most folders) not yet paired, in name order
     (HECKTOR's ``__CT`` before ``__PT``: the CT, on whose grid the masks are, is the image)."""
-    free = [f for f in files if f not in taken]
-    if not free:
-        return []
-    nearest = max(_shared(f, mask) for f in free)
-    return sorted((f for f in free if _shared(f, mask) == nearest), key=lambda f: f.name)
+    return sorted(_nearest([f for f in files if f not in taken], mask), key=lambda f: f.name)
 
 
 def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
@@ -800,8 +802,7 @@ def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
     Raises:
         DatasetError: the channels are not numbered 0, 1, 2... (one missing).
     """
-    nearest = max(_shared(f, mask) for f in files)
-    channels = sorted(f for f in files if _shared(f, mask) == nearest)
+    channels = sorted(_nearest(files, mask))
     stacked = channel_files(channels[0])
     if [f.name for f in stacked] != [f.name for f in channels]:
         names = ", ".join(f.name for f in channels[:6])
