@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 
-def dataset_options(run_dir: str | Path) -> dict[str, Any]:
-    """How the run's training data was loaded (``config.json``), to load it (or an external set) the same way."""
+def dataset_options(run_dir: str | Path, data: Any = None) -> dict[str, Any]:
+    """How the run's training data was loaded (``config.json``), to load it (or an external set, ``data``, the same
+    way: the run's label column where ``data`` holds a table with that column, not another hospital's class
+    folders)."""
     from medimg.io.windowing import window_from_json
     from medimg.run_folder import RunFolder
 
@@ -23,9 +25,14 @@ def dataset_options(run_dir: str | Path) -> dict[str, Any]:
         "exclude": options.get("exclude") or None,
         "window": window_from_json(options.get("window")),
     }
-    for key in ("colour_table", "rle_order"):  # layout options a run was loaded with
+    for key in ("colour_table", "rle_order", "label_column"):  # layout options a run was loaded with
         if options.get(key):
             loaded[key] = options[key]
+    if loaded.get("label_column") and isinstance(data, (str, Path)):
+        from medimg.data.layouts.csv_manifest import reads_label_column
+
+        if not reads_label_column(Path(data).expanduser(), loaded["label_column"]):
+            del loaded["label_column"]
     return loaded
 
 

@@ -273,7 +273,8 @@ class Model:
             if kwargs.get("teacher"):
                 raise ConfigError(f"{self.network} is a classical model: distillation from a teacher needs a network")
             options = FitOptions(**{k: v for k, v in kwargs.items() if k in FitOptions.model_fields})
-            loaded = self._as_dataset(data, include=include, exclude=exclude, window=window)
+            label_column = kwargs.pop("label_column", None)
+            loaded = self._as_dataset(data, include=include, exclude=exclude, window=window, label_column=label_column)
             refuse_run_inside_data(Path(run_dir or runs_root), Path(loaded.root))
             self._classical.fit(
                 self._without_unusable_images(loaded, options, check),
@@ -497,6 +498,7 @@ class Model:
         exclude: str | Sequence[str] | None = None,
         scale: float | None = None,
         mask_labels: str | Path | dict[str, str] | None = None,
+        label_column: str | None = None,
     ) -> Report:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split).
 
@@ -515,6 +517,9 @@ class Model:
         a JSON file or a mapping) saying which value is which class where that is ambiguous
         (:mod:`medimg.tasks.segment.external`).
 
+        Classification only: ``label_column`` names the column of classes of ``data``'s label table (the run's, when
+        it was trained with one and the table has that column).
+
         Returns:
             The task's report (:class:`~medimg.evaluation.report.Report`): metrics with confidence intervals.
         """
@@ -531,6 +536,9 @@ class Model:
         if out_dir is not None:
             folders.check_named_folder(Path(out_dir))
         if self._classical is not None:
+            if label_column is not None and isinstance(data, (str, Path)):  # the classical model reads a Dataset too
+                options = {**self._dataset_options(data), "label_column": label_column, "min_classes": 1}
+                data = self._as_dataset(data, **options)
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
                 report = self._classical.evaluate(
                     data, split=split, out_dir=out_dir, n_resamples=n_resamples, given=given_record
@@ -541,8 +549,8 @@ class Model:
         if split not in SPLIT_NAMES:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, SPLIT_NAMES)}")
         own = data is None or data is self._dataset
-        given = {"window": window, "include": include, "exclude": exclude}
-        options = {**self._dataset_options(), **{k: v for k, v in given.items() if v is not None}}
+        given = {"window": window, "include": include, "exclude": exclude, "label_column": label_column}
+        options = {**self._dataset_options(data), **{k: v for k, v in given.items() if v is not None}}
         if self.task == "classify":  # an external test set may hold one class: evaluated with the defined metrics
             options["min_classes"] = 1
         if data is None and any(v is not None for v in given.values()):  # the training data, read differently
@@ -1200,10 +1208,10 @@ class Model:
                 return False
         return True
 
-    def _dataset_options(self) -> dict[str, Any]:
+    def _dataset_options(self, data: Any = None) -> dict[str, Any]:
         from medimg.bundle import dataset_options
 
-        return dataset_options(self.run_dir_) if self.run_dir_ else {}
+        return dataset_options(self.run_dir_, data) if self.run_dir_ else {}
 
     def _training_dataset(self) -> Any:
         if self._dataset is None:

@@ -333,3 +333,19 @@ def test_rtstruct_contours_are_drawn_where_they_lie_not_half_a_voxel_off() -> No
     assert outside == 0
     rows, columns = np.nonzero(labels[2] == 1)
     assert abs(rows.mean() - 11.0) < 0.1 and abs(columns.mean() - 13.0) < 0.1
+
+
+def test_a_clinical_table_of_patient_folders_reads_the_ct_not_the_structure_set(tmp_path: Path) -> None:
+    """NSCLC-Radiomics: a table naming each patient folder, whose study holds the CT series and an RTSTRUCT series:
+    the structure set's folder was a case of its own ("no DICOM image files in this folder"), half the cases
+    unreadable."""
+    root = tmp_path / "NSCLC-Radiomics"
+    rows = ["PatientID,label"]
+    for n in range(4):
+        _patient(root, f"LUNG1-00{n}", (8, 20, 15, 29))
+        rows.append(f"LUNG1-00{n},{'adenocarcinoma' if n % 2 else 'large cell'}")
+    (root / "clinical.csv").write_text("\n".join(rows) + "\n")
+    found = Dataset.load(root / "clinical.csv", task="classify")
+    assert len(found.cases) == 4
+    assert {c.path.name for c in found.cases if c.path} == {"1.000000-CT-11111"}
+    assert found.class_names == ["adenocarcinoma", "large cell"]

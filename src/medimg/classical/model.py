@@ -401,7 +401,7 @@ class ClassicalModel:
                 data
                 if isinstance(data, Dataset)
                 # an external test set may hold one class (evaluated with the defined metrics), as for deep models
-                else Dataset.load(data, task="classify", min_classes=1, **dataset_options(self.run_dir_ or "."))
+                else Dataset.load(data, task="classify", min_classes=1, **dataset_options(self.run_dir_ or ".", data))
             )
         )
         if split not in {"train", "val", "test", "all"}:

@@ -17,7 +17,7 @@ try:  # Ctrl-C during the imports: one line, not the traceback of whichever impo
 
     import typer
 
-    from medimg.cli.options import Exclude, Include
+    from medimg.cli.options import Exclude, Include, LabelColumn
     from medimg.cli.set_twins import flags_or_set
     from medimg.config import FitOptions
     from medimg.explain.methods import EXPLAIN_METHODS
@@ -171,6 +171,7 @@ def check(
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
+    label_column: LabelColumn = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="also write the report as JSON here ('-': standard output)")
     ] = None,
@@ -198,7 +199,8 @@ def check(
     if survey.series:
         say(survey.summary())
     load = Dataset.load
-    found = load(data, task=task, include=include, exclude=exclude, window=_window(window))  # type: ignore[arg-type]
+    options: dict[str, Any] = {"include": include, "exclude": exclude, "window": _window(window)}
+    found = load(data, task=task, label_column=label_column, **options)  # type: ignore[arg-type]
     report: Any
     if isinstance(found, Dataset):
         report = check_dataset(found, progress=True)
@@ -231,6 +233,7 @@ def plan(
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
+    label_column: LabelColumn = None,
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     seed: Annotated[int, typer.Option(help=_help("seed"))] = 0,
@@ -246,7 +249,7 @@ def plan(
     from medimg.fileio import atomic_write_json
     from medimg.tasks.registry import get_task
 
-    chosen_task = get_task(_data_task(task, data))
+    chosen_task = get_task(_data_task(task, data, label_column))
     overrides = parse_assignments(set_)
     run_options = flags_or_set(  # the split options fit takes, as fit takes them
         ctx,
@@ -261,7 +264,7 @@ def plan(
     check_overrides(chosen_task.plan_type, run_options, tuple(run_options))  # --test-fraction 1.5, one line
     check_overrides(chosen_task.plan_type, overrides)
     layers = (read_config_file(config) if config else None, overrides)  # before the data are read
-    options = {"include": include, "exclude": exclude, "window": _window(window)}
+    options = {"include": include, "exclude": exclude, "window": _window(window), "label_column": label_column}
     dataset = chosen_task.load_dataset(data, **{k: v for k, v in options.items() if v is not None})
     # the images fit trains on: not the masks, blank files or conflicting copies stored among a class's images
     fractions: dict[str, Any] = {
@@ -349,6 +352,7 @@ def fit(
     include: Include = None,
     exclude: Exclude = None,
     window: Window = None,
+    label_column: LabelColumn = None,
     config: Annotated[Path | None, typer.Option(help="JSON file of plan fields")] = None,
     set_: SetOption = None,
     progress: Annotated[bool, typer.Option(help=_help("progress"))] = True,
@@ -417,7 +421,7 @@ def fit(
     synthetic_given, teacher_given = given.pop("synthetic"), given.pop("teacher")
     unlabelled_given = given.pop("unlabelled")
     overrides = {key: value for key, value in given.items() if value is not None}  # the plan fields given by flag
-    task = _data_task(_option_from_set(assignments, "task", task), data)
+    task = _data_task(_option_from_set(assignments, "task", task), data, label_column)
     model = Model(network, task=task, **assignments)  # --set values are checked on their own first
     if config is not None:  # a broken --config file is named before minutes of reading and checking the data
         from medimg.config import read_config_file
@@ -427,7 +431,11 @@ def fit(
     if task == "classify" and not resume:
         fractions = {"val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed}
         check = _check_before_fit(
-            data, include, exclude, window, strict=strict, keep_conflicts=keep_conflicts, split_options=fractions
+            data,
+            {"include": include, "exclude": exclude, "window": _window(window), "label_column": label_column},
+            strict=strict,
+            keep_conflicts=keep_conflicts,
+            split_options=fractions,
         )
     chosen_threads: dict[str, Any] = {"num_threads": threads} if threads is not None else {}  # else FitOptions'
     model.fit(
@@ -452,6 +460,7 @@ def fit(
         **chosen_threads,
         synthetic=synthetic_given,
         teacher=teacher_given,
+        **({"label_column": label_column} if label_column is not None else {}),  # type: ignore[arg-type]
         **overrides,
     )
     if model.run_dir_ is None:  # a distributed rank other than 0: rank 0 reports
@@ -485,11 +494,19 @@ def _option_from_set(assignments: dict[str, Any], name: str, given: str) -> str:
     return value
 
 
-def _data_task(task: str, data: Path) -> str:
+def _data_task(task: str, data: Path, label_column: str | None = None) -> str:
     """``task``, or for ``auto`` the task the data holds by its layout (:func:`medimg.data.layouts.data_task`),
-    said on stderr when it is not classification; classification when the path reads as nothing (fit says why)."""
-    if task != "auto":
-        return task
+    said on stderr when it is not classification; classification when the path reads as nothing (fit says why) or
+    a label column is named (``--label-column``: a clinical table beside series that carry RT structure sets)."""
+    if label_column is not None and task not in ("auto", "classify"):
+        from medimg.errors import ConfigError
+
+        raise ConfigError(
+            f"--label-column names the column of classes of a label table, for classification; the {task} task reads "
+            "no such column: leave it out"
+        )
+    if task != "auto" or label_column is not None:
+        return "classify" if task == "auto" else task
     from medimg.data.layouts import data_task
 
     path = Path(data).expanduser()
@@ -507,23 +524,22 @@ PRECHECK_MAX_IMAGES = 20_000
 
 def _check_before_fit(
     data: Path,
-    include: list[str] | None,
-    exclude: list[str] | None,
-    window: str | None,
+    options: dict[str, Any],
     *,
     strict: bool,
     keep_conflicts: bool,
     split_options: dict[str, Any],
 ) -> CheckReport | None:
     """Print what `medimg check` finds (problems and warnings) before training, on the split fit makes
-    (``split_options``: its fractions and seed); --strict refuses problems. Returns the check (fit uses its label
-    conflicts), or ``None`` when it was not run."""
+    (``split_options``: its fractions and seed; ``options``: how the data is read, include/exclude/window/label
+    column); --strict refuses problems. Returns the check (fit uses its label conflicts), or ``None`` when it was
+    not run."""
     from medimg.data.dataset import Dataset
     from medimg.data.quality import check_dataset
     from medimg.errors import DatasetError
 
     try:
-        found = Dataset.load(data, task="classify", include=include, exclude=exclude, window=_window(window))
+        found = Dataset.load(data, task="classify", **options)
     except DatasetError:
         return None  # fit itself says what is wrong with the data
     if not isinstance(found, Dataset) or len(found.cases) > PRECHECK_MAX_IMAGES:
@@ -619,6 +635,7 @@ def evaluate(
             "(colours: '255,0,0=background;0,0,255=nucleus'; 'ignore' leaves a value out) or a JSON file"
         ),
     ] = None,
+    label_column: LabelColumn = None,
 ) -> None:
     """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report.
 
@@ -641,6 +658,7 @@ def evaluate(
         exclude=exclude,
         scale=scale,
         mask_labels=mask_labels,
+        label_column=label_column,
     )
     _print_metrics(report)
     _echo(f"report: {(model.last_report_dir_ or Path('.')) / 'report.html'}")

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from medimg.cli.options import Exclude, Include
+from medimg.cli.options import Exclude, Include, LabelColumn
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def compare(
     test_fraction: Annotated[float, typer.Option(help="test share when the data has no split")] = 0.15,
     include: Include = None,
     exclude: Exclude = None,
+    label_column: LabelColumn = None,
     timing_images: Annotated[int, typer.Option(help="test images timed for the inference time")] = 200,
     n_resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
     pair: Annotated[
@@ -82,7 +83,7 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()]
     if len(set(names)) != len(names) or not names:
         raise ConfigError(f"--models {models!r}: name each model once")
-    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude)
+    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude, label_column=label_column)
     if dataset.multi_label:
         raise ConfigError(
             f"{dataset.root} lists several findings per image: compare's table and paired test are single-label; "

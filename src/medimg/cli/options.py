@@ -14,3 +14,11 @@ Exclude = Annotated[
     list[str] | None,
     typer.Option(help="file-name patterns to skip, comma-separated or repeated, e.g. '*-d.bmp' (Herlev masks)"),
 ]
+LabelColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--label-column",
+        help="classification: the column of a label table (CSV/TSV/Excel) that holds the classes, e.g. Histology "
+        "of a clinical table (default: a column named label, class, diagnosis...)",
+    ),
+]

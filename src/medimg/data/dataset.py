@@ -183,6 +183,10 @@ class Dataset:
         root = root.absolute()  # its cases' paths too: they stay right after os.chdir (a notebook's %cd)
         if not layout:
             root = data_root(root)  # Kaggle's archive/<set>/ holding a label table the wrapper hid
+        if layout_options.get("label_column") is None:
+            layout_options.pop("label_column", None)
+        elif not layout:  # a label table's column: the table layout, whatever else the folder holds
+            layout = _label_table_layout(root, str(layout_options["label_column"]), task)
         chosen = get_layout(layout) if layout else select_layout(root, task)
         if task is not None and chosen.task != task:
             raise DatasetError(f"layout {chosen.name!r} reads {chosen.task} data, not {task} data; drop task or layout")
@@ -357,6 +361,27 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
+
+
+def _label_table_layout(root: Path, label_column: str, task: TaskName | None) -> str:
+    """The layout that reads ``label_column`` of ``root``'s label table (``label_column=``, ``--label-column``).
+
+    Raises:
+        DatasetError: the task is not classification, or ``root`` is no label table nor a folder holding one with
+            that column."""
+    from medimg.data.layouts import csv_manifest
+
+    if task not in (None, "classify"):
+        raise DatasetError(
+            f"--label-column names the column of classes of a label table, for classification; the {task} task "
+            "reads no such column: leave it out"
+        )
+    if not csv_manifest.reads_label_column(root, label_column):
+        raise DatasetError(
+            f"--label-column {label_column!r}: {root} is no label table (CSV, TSV or Excel) and holds none with a "
+            f"column {label_column!r}; give the table's path, e.g. medimg fit TABLE.csv --label-column {label_column}"
+        )
+    return "csv_manifest"
 
 
 def _refuse_run_folder(root: Path) -> None:

@@ -156,12 +156,15 @@ def _url_as_path(raw_path: str) -> str:
 
 
 def _is_series_folder(path: Path) -> bool:
-    """A folder holding DICOM slices: a row naming it is one volume (a DICOM series)."""
+    """A folder holding DICOM slices: a row naming it is one volume (a DICOM series). A folder whose DICOM files are
+    annotation objects only (NSCLC-Radiomics' RT structure set series beside the CT's) holds no slices."""
     if not path.is_dir():
         return False
+    from medimg.io.dicom import non_image_object
     from medimg.io.dicom_survey import looks_like_dicom  # what read_dicom_series takes for a slice
 
-    return any(f.is_file() and looks_like_dicom(f) for f in sorted(path.iterdir())[:20])
+    dicom = (f for f in sorted(path.iterdir())[:20] if f.is_file() and looks_like_dicom(f))
+    return any(non_image_object(f) is None for f in dicom)  # stops at the first slice
 
 
 def _single_image_in(path: Path) -> Path | None:
@@ -749,6 +752,34 @@ def _measurement_columns(names: list[str], rows: list[dict[str, str]]) -> str:
     return "; ".join(said)
 
 
+def _class_like_columns(names: list[str], rows: list[dict[str, str]]) -> list[str]:
+    """The columns among ``names`` that may hold classes: 2 to fewer than
+    :data:`~medimg.data.labels.MEASUREMENT_CLASSES` distinct values, a value repeated (NSCLC-Radiomics' clinical
+    table: ``Histology``, ``Overall.Stage``, ``gender``)."""
+    found = []
+    for name in names:
+        given = [str(row.get(name) or "").strip() for row in rows]
+        values = {v for v in given if v and not is_missing_value(v)}
+        if 2 <= len(values) < MEASUREMENT_CLASSES and len(values) < len([v for v in given if v]):
+            found.append(name)
+    return found
+
+
+def _label_column_advice(names: list[str], rows: list[dict[str, str]]) -> str:
+    """How to name the label column of a table without one: ``--label-column`` with an example from its columns that
+    may hold classes (rank: text before numbers), or renaming the column ``label``."""
+    choices = _class_like_columns(names, rows)
+    text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
+    shown = (text or choices)[:4]
+    example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
+    first = shown[0] if shown else "NAME"
+    quoted = f'"{first}"' if not re.fullmatch(r"[\w.-]+", first) else first
+    return (
+        f" with --label-column {quoted} (Python: label_column={first!r}{example}), or rename it label "
+        "(a header row path,label[,patient_id])"
+    )
+
+
 def _readers_merged(manifest: Path, rows: list[dict[str, str]], path_col: str, reader_col: str) -> list[dict[str, str]]:
     """One row per image of a table whose readers each gave their own row (VinDr-CXR's ``image_labels_train.csv``:
     three radiologists' one-hot rows per image): each cell the value most of the image's readers gave, a finding
@@ -994,7 +1025,12 @@ def _label_folders(subdirs: list[Path]) -> list[Path]:
 
 
 def load(
-    path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), unlabelled: bool = False
+    path: Path,
+    *,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    unlabelled: bool = False,
+    label_column: str | None = None,
 ) -> Dataset:
     """Read a ``path,label[,patient_id,split]`` manifest (labels and paths only).
 
@@ -1003,6 +1039,8 @@ def load(
         include: file-name patterns a row's file must match to be kept.
         exclude: file-name patterns of rows to skip.
         unlabelled: allow a manifest without a ``label`` column (every row unlabelled).
+        label_column: the column holding the classes (case-insensitive), instead of the one medimg would choose (a
+            clinical table's ``Histology`` beside ``Overall.Stage``).
 
     Raises:
         DatasetError: a required column is missing, rows point to files that do not exist (all listed), or
@@ -1010,17 +1048,61 @@ def load(
     """
     per_split = split_manifests(path)
     if per_split:
-        return _load_split_folders(path, per_split, include, exclude, unlabelled)
-    manifest = folder_manifest(path) or path
+        return _load_split_folders(path, per_split, include, exclude, unlabelled, label_column)
+    manifest = (folder_manifest(path) or _table_with_column(path, label_column)) if path.is_dir() else path
+    manifest = manifest or path
     if manifest != path:
         nested = any(visible_dir(p) for p in path.iterdir())
         where = "its sub-folders hold the images" if nested else "the images beside it"
         logger.info("%s: labels from %s (%s)", path, manifest.name, where)
-    return _load_table(manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled)
+    return _load_table(manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled, label_column)
+
+
+def _table_with_column(folder: Path, label_column: str | None) -> Path | None:
+    """The one table directly in ``folder`` whose header has ``label_column`` (a clinical table beside the patient
+    folders, which is not read as a label table by itself), or the folder's one table when none has it (its reading
+    then names its columns); ``None`` otherwise."""
+    if label_column is None:
+        return None
+    tables = [p for p in sorted(folder.iterdir()) if is_manifest(p)]
+    having = [p for p in tables if column_key(label_column) in manifest_header(p)]
+    return having[0] if len(having) == 1 else tables[0] if len(tables) == 1 and not having else None
+
+
+def reads_label_column(path: Path, label_column: str) -> bool:
+    """Whether ``path`` is a label table this layout reads with ``label_column``: a table, split folders of tables,
+    a folder with its label table, or a folder with one table whose header has the column (a clinical table)."""
+    if is_manifest(path):
+        return True
+    return path.is_dir() and bool(
+        split_manifests(path) or folder_manifest(path) or _table_with_column(path, label_column)
+    )
+
+
+def _chosen_label_column(manifest: Path, columns: dict[str, str], label_column: str) -> str:
+    """The column ``--label-column`` names (case-insensitive, spaces as underscores).
+
+    Raises:
+        DatasetError: the table has no such column (its columns listed, a close match suggested)."""
+    from medimg.errors import did_you_mean
+
+    found = columns.get(column_key(label_column))
+    if found is None:
+        raise DatasetError(
+            f"{manifest} has no column {label_column!r} (--label-column); its columns: {', '.join(columns.values())}."
+            f"{did_you_mean(label_column, list(columns.values()))}"
+        )
+    logger.info("%s: labels from its column %r (--label-column)", manifest, found)
+    return found
 
 
 def _load_table(
-    manifest: Path, base: Path, include: tuple[str, ...], exclude: tuple[str, ...], unlabelled: bool
+    manifest: Path,
+    base: Path,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    unlabelled: bool,
+    label_column: str | None = None,
 ) -> Dataset:
     """:func:`load` of one label table, its rows' files found under ``base`` (its folder, or the dataset's folder for
     a table in a folder of its own: ISIC 2018's ``..._GroundTruth/``)."""
@@ -1043,9 +1125,12 @@ def _load_table(
     # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
     # files of one name
     files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base))
-    label_col = column(LABEL_COLUMNS, False) or _one_label_named_column(columns, manifest)
-    patient_col = column(PATIENT_COLUMNS, False)
-    split_col = column(SPLIT_COLUMNS, False)
+    if label_column is not None:
+        label_col: str | None = _chosen_label_column(manifest, columns, label_column)
+    else:
+        label_col = column(LABEL_COLUMNS, False) or _one_label_named_column(columns, manifest)
+    patient_col, split_col = column(PATIENT_COLUMNS, False), column(SPLIT_COLUMNS, False)
+    patient_col, split_col = (None if c == label_col else c for c in (patient_col, split_col))
     known = {label_col, patient_col, split_col}
     path_col = (
         column(PATH_COLUMNS, False)
@@ -1062,7 +1147,7 @@ def _load_table(
         split_col = _column_of_splits(manifest, rows, [c for c in columns.values() if c not in {*known, path_col}])
     _refuse_repeated_columns(manifest, [c for c in (path_col, label_col, patient_col, split_col) if c])
     other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
-    if label_col is not None and other_columns:  # say which column, when there were others to choose
+    if label_col is not None and other_columns and label_column is None:  # which column, when others were there
         logger.info(
             "%s: labels from its column %r (not from %s)",
             manifest,
@@ -1108,7 +1193,12 @@ def _load_table(
                 raise NoLabelColumnError(
                     f"{manifest} has no label column (found: {', '.join(columns)}), and {measured}: medimg classifies "
                     "images and does not regress a number; bin the values into classes in a column named label (e.g. "
-                    "age groups), or name the column that holds classes label (a header row path,label[,patient_id])"
+                    "age groups), or name the column that holds the classes" + _label_column_advice(candidates, rows)
+                )
+            if _class_like_columns(candidates, rows):
+                raise NoLabelColumnError(
+                    f"{manifest} has no label column (found: {', '.join(columns)}); name the column that holds the "
+                    "classes" + _label_column_advice(candidates, rows)
                 )
             column(LABEL_COLUMNS, True)  # raises: no label column
         written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
@@ -1288,9 +1378,17 @@ def _load_table(
         class_names=class_names,
         cases=cases,
         unlabelled=pool,
-        options={"unlabelled": True} if unlabelled else {},
+        options=_layout_options(unlabelled, label_column),
         multi_label=finding_rows is not None,
     )
+
+
+def _layout_options(unlabelled: bool, label_column: str | None) -> dict[str, object]:
+    """The options a dataset was read with, saved with a run to read it (or an external set) the same way."""
+    return {
+        **({"unlabelled": True} if unlabelled else {}),
+        **({"label_column": label_column} if label_column is not None else {}),
+    }
 
 
 def _load_split_folders(
@@ -1299,6 +1397,7 @@ def _load_split_folders(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     unlabelled: bool,
+    label_column: str | None,
 ) -> Dataset:
     """One dataset from the label manifest of each split (``per_split``, :func:`split_manifests`): case ids prefixed
     with the split folder, the split from the folder where the rows give none, one class list for all. When one
@@ -1312,7 +1411,7 @@ def _load_split_folders(
     for split, manifest in per_split:
         base = path if manifest.parent in label_folders else manifest.parent  # ISIC 2018's ..._GroundTruth/
         try:
-            parts.append((split, base, _load_table(manifest, base, include, exclude, unlabelled)))
+            parts.append((split, base, _load_table(manifest, base, include, exclude, unlabelled, label_column)))
         except NoLabelColumnError:
             without_labels.append(manifest)  # a competition's test.csv: the images to predict
     if without_labels:
@@ -1355,6 +1454,6 @@ def _load_split_folders(
         class_names=names,
         cases=cases,
         unlabelled=pool,
-        options={"unlabelled": True} if unlabelled else {},
+        options=_layout_options(unlabelled, label_column),
         multi_label=multi,
     )

@@ -45,7 +45,7 @@ class ClassifyTask:
     name = "classify"
     plan_type = Plan
     trains_without_validation = False
-    data_options: tuple[str, ...] = ()
+    data_options: tuple[str, ...] = ("label_column",)
 
     def check_network(self, name: str) -> str:
         from medimg.networks import list_networks

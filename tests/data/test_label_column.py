@@ -1,0 +1,118 @@
+"""Naming the column of classes of a label table (``label_column=``, ``--label-column``): a clinical table
+(NSCLC-Radiomics' ``PatientID,age,...,Overall.Stage,Histology,gender,Survival.time,deadstatus.event``) names no
+column as labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+HISTOLOGY = ["adenocarcinoma", "large cell", "squamous cell carcinoma"]
+
+
+def _clinical_set(root: Path, n: int = 12) -> Path:
+    """Images named by ``PatientID`` beside a clinical table without a label column."""
+    root.mkdir(parents=True)
+    rows = ["PatientID,age,Clinical.M.Stage,Overall.Stage,Histology,gender,Survival.time,deadstatus.event"]
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        name = f"LUNG1-{i + 1:03d}"
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(root / f"{name}.png")
+        stage, dead = ("I", "II", "IIIa")[i % 3], i % 2
+        rows.append(
+            f"{name},{50 + 2 * i},{(0, 1, 0, 3)[i % 4]},{stage},{HISTOLOGY[i % 3]},{('male', 'female')[i % 2]},"
+            f"{100 + 37 * i},{dead}"
+        )
+    (root / "clinical.csv").write_text("\n".join(rows) + "\n")
+    return root / "clinical.csv"
+
+
+def test_a_clinical_table_is_refused_naming_its_columns_that_may_hold_classes(tmp_path: Path) -> None:
+    table = _clinical_set(tmp_path / "nsclc")
+    with pytest.raises(DatasetError) as error:
+        Dataset.load(table, task="classify")
+    message = str(error.value)
+    assert "--label-column Overall.Stage" in message and "label_column='Overall.Stage'" in message
+    assert "'Histology'" in message and "'gender'" in message  # the other columns that may hold classes
+    assert "'age'" not in message  # a measurement
+
+
+def test_the_named_column_gives_the_classes(tmp_path: Path) -> None:
+    table = _clinical_set(tmp_path / "nsclc")
+    found = Dataset.load(table, task="classify", label_column="histology")  # case-insensitive
+    assert found.class_names == HISTOLOGY and not found.multi_label
+    assert found.class_counts() == {name: 4 for name in HISTOLOGY}
+    assert found.options["label_column"] == "histology"
+    by_stage = Dataset.load(table, task="classify", label_column="Overall.Stage")
+    assert by_stage.class_names == ["I", "II", "IIIa"]
+
+
+def test_a_folder_holding_the_table_is_read_with_it(tmp_path: Path) -> None:
+    """The clinical table beside the images is not a label table by itself; naming its column finds it."""
+    table = _clinical_set(tmp_path / "nsclc")
+    (table.parent / "readme.txt").write_text("NSCLC\n")
+    found = Dataset.load(table.parent, label_column="Histology")
+    assert found.task == "classify" and found.class_names == HISTOLOGY and len(found) == 12
+
+
+def test_a_missing_column_is_named_with_a_close_match(tmp_path: Path) -> None:
+    table = _clinical_set(tmp_path / "nsclc")
+    with pytest.raises(DatasetError, match=r"no column 'Histolgy' \(--label-column\).*Did you mean 'Histology'"):
+        Dataset.load(table, task="classify", label_column="Histolgy")
+    with pytest.raises(DatasetError, match="Did you mean 'Histology'"):
+        Dataset.load(table.parent, task="classify", label_column="Histolgy")  # the folder's one table
+
+
+def test_data_without_a_table_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / "folders" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "folders" / name / f"{i}.png")
+    with pytest.raises(DatasetError, match=r"is no label table.*give the table's path"):
+        Dataset.load(tmp_path / "folders", label_column="Histology")
+    table = _clinical_set(tmp_path / "nsclc")
+    with pytest.raises(DatasetError, match="for classification"):
+        Dataset.load(table, task="segment", label_column="Histology")
+
+
+def test_a_run_reads_an_external_table_by_its_column_and_class_folders_without_it(tmp_path: Path) -> None:
+    """The run's label column is used on an external set with a table that has it, not on class folders."""
+    from medimg.bundle import dataset_options
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"dataset_options": {"label_column": "Histology"}}))
+    table = _clinical_set(tmp_path / "external")
+    assert dataset_options(run, table)["label_column"] == "Histology"
+    assert dataset_options(run)["label_column"] == "Histology"  # the training data
+    (tmp_path / "folders" / "a").mkdir(parents=True)
+    assert "label_column" not in dataset_options(run, tmp_path / "folders")
+
+
+def test_the_cli_trains_and_evaluates_on_the_named_column(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+
+    table = _clinical_set(tmp_path / "nsclc", n=18)
+    runner = CliRunner()
+    checked = runner.invoke(app, ["check", str(table), "--label-column", "Histology"])
+    assert checked.exit_code == 0, checked.output
+    assert "adenocarcinoma: 6" in checked.output
+    args = ["fit", str(table), "--label-column", "Histology", "--network", "simple-cnn", "--epochs", "1"]
+    args += ["--input-size", "16", "--no-progress", "--threads", "1", "--run-dir", str(tmp_path / "run")]
+    fitted = runner.invoke(app, args)
+    assert fitted.exit_code == 0, fitted.output
+    classes = json.loads((tmp_path / "run" / "metadata.json").read_text())["class_names"]
+    assert classes == HISTOLOGY
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "run"), str(table), "--split", "all"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = json.loads((tmp_path / "run" / "evaluations" / "clinical-all" / "report.json").read_text())
+    assert len(report["predictions"]) == 18
