@@ -201,3 +201,26 @@ def test_bcss_regions_of_one_tcga_patient_stay_on_one_side_of_a_segmentation_spl
     assert dataset.task == "segment" and len(dataset.cases) == 24
     assert len({c.patient_id for c in dataset.cases}) == 12
     assert {c.patient_id for c in dataset.cases if "TCGA-A3-0003" in c.case_id} == {"name-tcga-a3-0003"}
+
+
+def test_one_name_in_two_modalities_is_one_patient(tmp_path: Path) -> None:
+    """TopCoW: ``imagesTr/topcow_ct_001_0000.nii.gz`` beside ``topcow_mr_001_0000.nii.gz`` (one patient's CTA and
+    MRA): each scan was a patient of its own, and a split put a patient's CT in train and MR in test."""
+    from medimg.data.case import SegCase
+    from medimg.data.name_patients import group_by_name_patient
+
+    cases = [
+        SegCase(
+            case_id=f"imagesTr/topcow_{modality}_{n:03d}_0000.nii.gz",
+            image=tmp_path / f"topcow_{modality}_{n:03d}_0000.nii.gz",
+            mask=tmp_path / f"topcow_{modality}_{n:03d}.nii.gz",
+        )
+        for modality in ("ct", "mr")
+        for n in range(1, 7)
+    ]
+    cases.append(SegCase(case_id="imagesTr/topcow_ct_007_0000.nii.gz", image=tmp_path / "x", mask=tmp_path / "y"))
+    grouped = group_by_name_patient(cases, tmp_path)
+    patients = {c.case_id: c.patient_id for c in grouped}
+    assert patients["imagesTr/topcow_ct_001_0000.nii.gz"] == patients["imagesTr/topcow_mr_001_0000.nii.gz"]
+    assert len({patients[c.case_id] for c in cases[:12]}) == 6
+    assert patients["imagesTr/topcow_ct_007_0000.nii.gz"] is None  # a CT without its MR: no pair to go by

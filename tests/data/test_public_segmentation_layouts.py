@@ -687,3 +687,25 @@ def test_bcss_code_table_names_the_mask_values(tmp_path: Path) -> None:
     assert dataset.value_names[1] == "tumor" and dataset.value_names[9] == "fat"
     (tmp_path / "dataset.json").write_text('{"labels": {"background": 0, "cancer": 1, "stroma": 2, "fat": 9}}')
     assert Dataset.load(tmp_path).value_names.get(1) != "tumor"
+
+
+def _cholec_clips(root: Path, videos: int, clips: int = 2) -> None:
+    """CholecSeg8k: ``videoNN/videoNN_<first frame>/frame_<n>_endo.png`` + ``frame_<n>_endo_mask.png``."""
+    for v in range(1, videos + 1):
+        for start in range(80, 80 * (clips + 1), 80):
+            clip = root / f"video{v:02d}" / f"video{v:02d}_{start:05d}"
+            for n in range(start, start + 2):
+                _png(clip / f"frame_{n}_endo.png")
+                _png(clip / f"frame_{n}_endo_mask.png", (slice(2, 6), slice(2, 6)))
+
+
+def test_cholecseg8k_clips_of_one_video_are_one_patient(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Each clip folder was a patient: one video's clips (frames seconds apart) sat on both sides of the split."""
+    _cholec_clips(tmp_path / "CholecSeg8k", 10)
+    dataset = Dataset.load(tmp_path / "CholecSeg8k", task="segment")
+    assert {c.patient_id for c in dataset.cases} == {f"video{v:02d}" for v in range(1, 11)}
+    _cholec_clips(tmp_path / "three", 3, clips=4)  # too few videos to split by: the clips, with a warning
+    with caplog.at_level("WARNING"):
+        few = Dataset.load(tmp_path / "three", task="segment")
+    assert len({c.patient_id for c in few.cases}) == 12
+    assert "clips of one video?" in caplog.text

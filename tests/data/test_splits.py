@@ -124,3 +124,32 @@ def test_a_class_left_out_of_the_test_split_is_named_with_what_it_means(caplog: 
     with caplog.at_level("WARNING"):
         make_splits([Case(case_id=f"c{i}", label=i % 2) for i in range(200)], seed=0, class_names=["a", "b"])
     assert "none in the" not in caplog.text
+
+
+def test_a_group_holding_a_whole_class_is_not_carved_out_of_training() -> None:
+    """VinDr-Mammo's training split, whose BI-RADS 4 images and 16 others were one group of near-identical copies:
+    carving the validation split took the group whole (28 of 48 cases), and the model trained without BI-RADS 4."""
+    cases = [Case(case_id=f"a{i}", label=0, split="train", patient_id="one" if i < 16 else f"p{i}") for i in range(36)]
+    cases += [Case(case_id=f"b{i}", label=1, split="train", patient_id="one") for i in range(12)]
+    cases += [Case(case_id=f"t{i}", label=i % 2, split="test", patient_id=f"t{i}") for i in range(8)]
+    for seed in range(6):
+        splits = make_splits(cases, seed=seed)
+        assert all(splits.assignment[f"b{i}"] == "train" for i in range(12)), seed
+        assert 0 < Counter(splits.assignment.values())["val"] <= 2 * 0.15 * 48, seed
+
+
+def test_a_class_left_out_of_training_is_said_and_noted(caplog: pytest.LogCaptureFixture) -> None:
+    from medimg.data.splits import _warn_absent_classes
+
+    cases = [Case(case_id=f"a{i}", label=0) for i in range(4)] + [Case(case_id=f"b{i}", label=1) for i in range(2)]
+    assignment = {"a0": "train", "a1": "train", "a2": "val", "a3": "test", "b0": "val", "b1": "test"}
+    with caplog.at_level("WARNING"):
+        notes = _warn_absent_classes(cases, assignment, ["BI-RADS 1", "BI-RADS 4"])
+    assert len(notes) == 1 and "'BI-RADS 4'" in notes[0] and "none in the training split" in notes[0]
+    assert "never learns it" in caplog.text
+
+
+def test_a_part_drawn_without_stratification_is_noted_in_the_split() -> None:
+    cases = [Case(case_id=f"c{i}", label=i % 2, patient_id=f"p{i}") for i in range(12)]
+    splits = make_splits(cases)
+    assert any("drawn without stratification" in note for note in splits.notes)

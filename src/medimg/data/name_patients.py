@@ -77,6 +77,9 @@ _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
 _CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
+#: a modality's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside ``topcow_mr_001_0000.nii.gz``: one
+#: patient's CTA and MRA)
+_MODALITY_WORD = re.compile(r"(?<![a-z0-9])(ct|cta|mr|mri|mra|pet|cbct)(?![a-z0-9])", re.IGNORECASE)
 _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 
 
@@ -136,6 +139,25 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     return key if any(ch.isdigit() for ch in key) else None
 
 
+def _modality_pairs(names: Sequence[str]) -> dict[int, str]:
+    """The names (by index) that differ from another only by a modality's word (TopCoW's ``topcow_ct_001_0000`` and
+    ``topcow_mr_001_0000``: one patient scanned twice), each with the name without that word as its patient key."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for index, name in enumerate(names):
+        stem = name.split(".", 1)[0]
+        found = _MODALITY_WORD.search(stem)
+        if found is not None and any(ch.isdigit() for ch in stem):
+            before, after = stem[: found.start()].rstrip("_- ."), stem[found.end() :].lstrip("_- .")
+            key = "_".join(part for part in (before, after) if part).lower()
+            groups.setdefault(key, []).append((index, found.group(1).lower()))
+    return {
+        index: key
+        for key, members in groups.items()
+        if len({modality for _, modality in members}) > 1
+        for index, _ in members
+    }
+
+
 def _is_a_file(case: Case | SegCase) -> bool:
     """Whether a case is a file of its own (its name may name the patient), not an array's item or a stack's page."""
     if isinstance(case, SegCase):
@@ -149,6 +171,8 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
     if not cases or any(c.patient_id for c in cases) or not all(map(_is_a_file, cases)):
         return list(cases)
     keys = [name_key(Path(c.case_id).name, {f.casefold() for f in Path(c.case_id).parent.parts}) for c in cases]
+    paired = _modality_pairs([Path(c.case_id).name for c in cases])  # one patient's CT and MR
+    keys = [paired.get(index, key) for index, key in enumerate(keys)]
     named = [k for k in keys if k is not None]
     counts = Counter(named)
     if (
@@ -158,8 +182,9 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
         or max(counts.values()) > max(10, MAX_GROUP_SHARE * len(named))
     ):
         # a BIDS subject is a patient whatever the other names say (QaTa-COV19 mixes BIMCV's sub-S03044_... images
-        # among its covid_1.png...), as is a BraTS patient (most have one timepoint): those are grouped alone
-        keys = [k if _by_convention(k) else None for k in keys]
+        # among its covid_1.png...), as is a BraTS patient (most have one timepoint) and the scans of one name in
+        # two modalities: those are grouped alone
+        keys = [k if _by_convention(k) or k in paired.values() else None for k in keys]
         counts = Counter(k for k in keys if k is not None)
         if not counts or max(counts.values()) < 2:
             return list(cases)

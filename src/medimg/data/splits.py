@@ -88,7 +88,7 @@ def make_splits(
         )
     if all(c.split is not None for c in cases):
         assignment = {c.case_id: str(c.split) for c in cases}
-        method, notes = "own", []
+        method, notes = "own", list[str]()
         present = set(assignment.values())
         parts = {
             missing: fraction / (1 - (0 if missing == "test" else test_fraction))
@@ -100,34 +100,47 @@ def make_splits(
         for missing, part in parts.items():
             train = [c for c in cases if assignment[c.case_id] == "train"]
             scale = 1.0 if missing == "test" else 1 - test_fraction  # --val-fraction = part * scale
-            carved = _carve(train, part, seed, part=missing, scale=scale, fractions=(val_fraction, test_fraction))
+            carved = _carve(
+                train, part, seed, part=missing, scale=scale, fractions=(val_fraction, test_fraction), notes=notes
+            )
             for c in carved:
                 assignment[c.case_id] = missing
             method += f"+carved-{missing}"
             notes.append(f"the data has no {missing} split: {len(carved)} train cases were moved to {missing}")
             logger.warning(notes[-1])
+        if warn and parts:  # the classes of the data's training split, after carving from it
+            trained = [c for c in cases if c.split == "train"]
+            notes += _warn_absent_classes(trained, {c.case_id: assignment[c.case_id] for c in trained}, class_names)
         return Splits(assignment=assignment, method=method, seed=seed, notes=notes)
 
     grouped = any(c.patient_id for c in cases)
+    notes = []
     assignment = {c.case_id: "train" for c in cases}
     pool = list(cases)
     if warn:
         held_out = [f for f in (test_fraction, val_fraction / (1 - test_fraction)) if f > 0]
         _warn_small_classes(pool, held_out, class_names)
     if test_fraction > 0:
-        test = _carve(pool, test_fraction, seed, part="test", fractions=(val_fraction, test_fraction))
+        test = _carve(pool, test_fraction, seed, part="test", fractions=(val_fraction, test_fraction), notes=notes)
         for c in test:
             assignment[c.case_id] = "test"
         chosen = {c.case_id for c in test}
         pool = [c for c in pool if c.case_id not in chosen]
     val_part = val_fraction / (1 - test_fraction)
     for c in _carve(
-        pool, val_part, seed + 1, part="val", scale=1 - test_fraction, fractions=(val_fraction, test_fraction)
+        pool,
+        val_part,
+        seed + 1,
+        part="val",
+        scale=1 - test_fraction,
+        fractions=(val_fraction, test_fraction),
+        notes=notes,
     ):
         assignment[c.case_id] = "val"
-    if warn:
-        _warn_absent_classes(cases, assignment, class_names)
-    return Splits(assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed)
+    notes += _warn_absent_classes(cases, assignment, class_names) if warn else []
+    return Splits(
+        assignment=assignment, method="stratified-grouped" if grouped else "stratified", seed=seed, notes=notes
+    )
 
 
 def _groups(cases: Sequence[Case]) -> np.ndarray:
@@ -182,10 +195,12 @@ def _warn_small_classes(
 
 def _warn_absent_classes(
     cases: Sequence[Case], assignment: Mapping[str, str], class_names: Sequence[str] | None = None
-) -> None:
-    """Name each class that the split left out of a held-out part (a class of 2 images among 400 cannot be in
-    all three): a test split without it scores a model that never meets it (its sensitivity undefined, accuracy
-    as if it did not exist), a validation split without it chooses the epoch without it."""
+) -> list[str]:
+    """Name each class that the split left out of the training split (the model never learns it: every image of it
+    held out, as a group of near-identical images can be) or of a held-out part (a class of 2 images among 400
+    cannot be in all three): a test split without it scores a model that never meets it (its sensitivity undefined,
+    accuracy as if it did not exist), a validation split without it chooses the epoch without it. Returns the
+    warnings about the training split, for the split's notes."""
     held_out = [part for part in ("val", "test") if part in set(assignment.values())]
     counts: Counter[int] = Counter()
     parts: dict[int, set[str]] = {}
@@ -193,9 +208,18 @@ def _warn_absent_classes(
         if c.label is not None:
             counts[c.label] += 1
             parts.setdefault(c.label, set()).add(assignment[c.case_id])
+    untrained = [
+        f"{_stratum_name(label, counts[label], class_names)}: none in the training split (all in "
+        f"{' and '.join(sorted(parts[label]))}), so the model never learns it; add images of it, or give the data a "
+        "split with some in training"
+        for label in sorted(counts)
+        if "train" not in parts[label]
+    ]
+    for note in untrained:
+        logger.warning(note)
     for label in sorted(counts):
         missing = [part for part in held_out if part not in parts[label]]
-        if missing:
+        if missing and "train" in parts[label]:
             where = " and ".join({"val": "validation", "test": "test"}[part] for part in missing)
             logger.warning(
                 "%s: none in the %s split%s, so %s; add images of it",
@@ -206,6 +230,7 @@ def _warn_absent_classes(
                 if "test" in missing
                 else "the epoch is chosen without it",
             )
+    return untrained
 
 
 def _carve(
@@ -216,6 +241,7 @@ def _carve(
     part: str = "val",
     scale: float = 1.0,
     fractions: tuple[float, float] = (0.15, 0.15),
+    notes: list[str] | None = None,
 ) -> list[Case]:
     """Pick about ``fraction`` of ``cases``, stratified by label and never splitting a patient.
 
@@ -224,6 +250,7 @@ def _carve(
         scale: the option's value is ``fraction * scale`` (``--val-fraction`` is carved from what the test split
             leaves), for the fix the message proposes.
         fractions: the val and test fractions in use (a proposed fraction leaves room for the other).
+        notes: the split's notes, where a part drawn without stratification is said.
 
     Raises:
         DatasetError: fewer groups (patients, or images with their identical copies) than parts to cut.
@@ -241,18 +268,34 @@ def _carve(
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
         with _quiet_small_classes():  # said above in medimg's words
-            _, held = next(iter(splitter.split(np.zeros(len(cases)), labels, groups)))
+            held = _fitting_fold([held for _, held in splitter.split(np.zeros(len(cases)), labels, groups)], labels)
     except ValueError:  # every class is smaller than the number of parts: a plain grouped random part instead
         from sklearn.model_selection import GroupShuffleSplit
 
-        logger.warning(
-            "every class has fewer than %d images: the %.0f%% part is drawn without stratification",
-            n_splits,
-            100 * fraction,
+        note = (
+            f"every class has fewer than {n_splits} images: the {100 * fraction:.0f}% {part} part is drawn without "
+            "stratification"
         )
+        logger.warning(note)
+        if notes is not None:
+            notes.append(note)
         shuffled = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         _, held = next(iter(shuffled.split(np.zeros(len(cases)), labels, groups)))
     return [cases[i] for i in sorted(held)]
+
+
+def _fitting_fold(folds: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+    """The first of ``folds`` (the held-out indices of each) unless it takes every case of a class or more than twice
+    its share of the cases (a large group of near-identical images, one class's and another's, held out whole
+    took VinDr-Mammo's BI-RADS 4 out of training): then the first fold that does neither, else the first."""
+    share = len(labels) / len(folds)
+
+    def fits(held: np.ndarray) -> bool:
+        left = np.ones(len(labels), bool)
+        left[held] = False
+        return len(held) <= 2 * share and set(labels[left].tolist()) == set(labels.tolist())
+
+    return next((held for held in folds if fits(held)), folds[0])
 
 
 def _too_few_groups(

@@ -255,3 +255,19 @@ def test_a_dataset_json_names_non_contiguous_values(tmp_path: Path, caplog: pyte
     assert given.class_names == expected
     with pytest.raises(ConfigError, match="or 4 for the classes the masks hold"):
         SegmentTask().resolve_plan(plan, {"class_names": ["background", "disc", "dark"]})
+
+
+def test_class_codes_without_0_are_classes_the_border_value_the_background(caplog: pytest.LogCaptureFixture) -> None:
+    """CholecSeg8k's watershed masks (PNG): 50 the background, 11 abdominal wall, 12 fat, 13 GI tract, 21 liver.
+    They were thresholded at 30.5: the background became the foreground and every tissue background."""
+    codes = {11.0, 12.0, 13.0, 21.0, 50.0}
+    with caplog.at_level(logging.WARNING):
+        encoding = determine_label_encoding(codes, background=50.0)
+    assert encoding.kind == "values" and encoding.num_classes == 5
+    assert encoding.values == [50.0, 11.0, 12.0, 13.0, 21.0]  # the background is class 0
+    assert "50 (the value around every mask) first" in caplog.text
+    mask = np.array([[[50, 11], [21, 13]]], np.uint8)  # (C, H, W)
+    assert encode_mask(mask, encoding, "frame_80_endo_watershed_mask.png").tolist() == [[0, 1], [4, 3]]
+    assert determine_label_encoding(codes).values == sorted(codes)  # no border value: increasing order
+    assert determine_label_encoding(codes, lossy=True).kind == "threshold"  # JPEG: not codes
+    assert determine_label_encoding({1.0, 2.0}).kind == "threshold"  # two values: binary, as before

@@ -838,6 +838,15 @@ def _attach_extra_masks(
     return extra_of
 
 
+def _folder_at(folders: list[str], level: int, above: bool) -> str:
+    """``folders[level]`` (the last one for a level past them); with ``above``, the folder above it when it is named
+    for that one: CholecSeg8k's ``video01/video01_00080/`` is a clip of the video ``video01``, the patient."""
+    index = min(level, len(folders) - 1) % len(folders)
+    name, parent = folders[index], folders[index - 1] if index > 0 else ""
+    named_for = bool(parent) and re.match(re.escape(parent) + r"[_\-. ]", name, re.IGNORECASE) is not None
+    return parent if above and named_for else name
+
+
 def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     """Cases in folders that are neither role nor split folders (``kaggle_3m/<patient>/<slices>``, ACDC's
     ``training/<patient>/<frames>``) get their folder as their patient, so a split never puts one patient's slices on
@@ -846,7 +855,9 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     patient folder in a wrapper (``lgg-mri-segmentation/kaggle_3m/<patient>``) or in a nested copy of the download
     is one patient; else the top folder (``<patient>/<series>/<slices>``), else the one below it, and so on (AutoPET's
     ``FDG-PET-CT-Lesions/PETCT_<patient>/<study date>/``: a patient's studies). Unchanged when no folder holds two cases
-    (KiTS: one case per folder); when the folders are too few to be patients, a warning says how to give them."""
+    (KiTS: one case per folder); when the folders are too few to be patients, a warning says how to give them. A
+    folder named for the folder above it (CholecSeg8k's ``video01/video01_00080/``: a clip of the video) counts as
+    that one, the video, when the videos are enough; else each clip is a patient, with a warning."""
     kept_of: dict[str, list[str]] = {}
     for case in cases:
         parts = case.image.relative_to(root).parts[:-1]
@@ -857,8 +868,9 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     depth = max((len(kept) for kept in kept_of.values()), default=0)
     # the folder holding the case, by name; then from the top folder down (AutoPET's wrapper folder, then its
     # PETCT_<patient>/ above each <study date>/)
-    for level in (-1, *range(depth - 1)):
-        folder_of = {case_id: kept[min(level, len(kept) - 1)] for case_id, kept in kept_of.items()}
+    # (a clip folder named for the video above it: the video, else the clip when the videos are too few)
+    for level, above in ((-1, True), (-1, False), *((level, False) for level in range(depth - 1))):
+        folder_of = {case_id: _folder_at(kept, level, above) for case_id, kept in kept_of.items()}
         sizes = Counter(folder_of.values())
         if not sizes or max(sizes.values()) < 2:
             continue
@@ -884,6 +896,16 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
         len(sizes),
         next(iter(sizes)),
     )
+    videos = {_folder_at(kept, -1, True) for kept in kept_of.values()} - set(sizes)
+    if level == -1 and not above and videos:
+        logger.warning(
+            "%s: the folders are named for the %d folders above them (e.g. %s: clips of one video?), too few to be "
+            "taken for patients: a split may put one video's clips on both sides; give a CSV manifest "
+            "(image,mask,patient_id) to keep each on one side",
+            root,
+            len(videos),
+            sorted(videos)[0],
+        )
     return [
         replace(c, patient_id=folder_of[c.case_id]) if c.case_id in folder_of and not c.patient_id else c for c in cases
     ]

@@ -215,6 +215,8 @@ def determine_label_encoding(
         )
         logger.warning(note)
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+    if integral and values[0] > 0 and 2 < len(values) <= MAX_LABEL_VALUE and not lossy:
+        return _coded_classes(values, background)
     threshold = (values[0] + values[-1]) / 2
     if label_ids:  # integers below 255: many labels rather than JPEG's ringing around 0/255
         cause = (
@@ -231,6 +233,22 @@ def determine_label_encoding(
     note = f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}: {cause}"
     logger.warning(note)
     return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
+
+
+def _coded_classes(values: list[float], background: float | None) -> LabelEncoding:
+    """A few integer codes without 0 in lossless masks (CholecSeg8k's watershed masks: 50 the background, 11
+    abdominal wall, 12 fat, 21 liver...): classes in increasing order, the value around every mask's border (the
+    background) first; with a warning. Thresholded, the background was foreground and every tissue background."""
+    first = background if background in values else None
+    ordered = values if first is None else [first, *(v for v in values if v != first)]
+    codes = ", ".join(f"{v:g}" for v in values)
+    note = (
+        f"label codes {codes} without 0 (class codes, as CholecSeg8k's): read as classes 0..{len(values) - 1} in "
+        "increasing order"
+        + (f", {first:g} (the value around every mask) first, as the background" if first is not None else "")
+    )
+    logger.warning(note)
+    return LabelEncoding(kind="values", num_classes=len(ordered), values=ordered, note=note)
 
 
 def label_map_encoding(values: Sequence[float]) -> LabelEncoding:
