@@ -230,3 +230,47 @@ def test_image_list_files_of_a_yolo_segmentation_set(tmp_path: Path) -> None:
     dataset = SegmentationDataset.load(tmp_path)
     assert dataset.source == "yolo" and dataset.split_counts() == {"train": 2, "val": 2}
     assert all(case.mask is not None and case.mask.is_file() for case in dataset.cases)
+
+
+def test_grazpedwri_patients_come_from_its_dataset_table(tmp_path: Path) -> None:
+    """GRAZPEDWRI-DX: ``images/``, ``labels/`` and ``dataset.csv`` (``filestem,patient_id,...``), two or more
+    radiographs per patient: the table was not read, and a patient's views sat in train and test."""
+    from medimg.data.splits import make_splits
+
+    rows = ["filestem,patient_id,gender,age,laterality,projection,fracture_visible"]
+    rng = np.random.default_rng(0)
+    for patient in range(1, 13):
+        for view in (1, 2):
+            stem = f"{patient:04d}_{1297860400 + 10 * patient + view}_0{view}_WRI-L{view}_M011"
+            path = tmp_path / "images" / f"{stem}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+            _labels(tmp_path / "labels" / f"{stem}.txt", "0 0.5 0.5 0.2 0.2")
+            rows.append(f"{stem},{patient},M,11,L,{view},1")
+    (tmp_path / "dataset.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "detect"
+    assert {c.patient_id for c in dataset.cases} == {str(p) for p in range(1, 13)}
+    splits = make_splits(dataset.cases)
+    sides: dict[str, set[str]] = {}
+    for case in dataset.cases:
+        sides.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
+    assert all(len(parts) == 1 for parts in sides.values())
+
+
+def test_identical_detection_images_stay_in_one_split_as_check_says(tmp_path: Path) -> None:
+    """`check` says near-identical images are "each kept in one split when medimg makes the split"; for detection
+    data fit never grouped them (a group of 24 lay in train, val and test)."""
+    from medimg.data.quality import usable_training_images
+
+    rng = np.random.default_rng(1)
+    same = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    for i in range(16):
+        path = tmp_path / "images" / f"x{i:02d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = same if i < 6 else rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(path)
+        _labels(tmp_path / "labels" / f"x{i:02d}.txt", "0 0.5 0.5 0.2 0.2")
+    dataset = usable_training_images(Dataset.load(tmp_path))
+    copies = {c.same_image for c in dataset.cases if c.case_id < "images/x06"}
+    assert len(copies) == 1 and None not in copies

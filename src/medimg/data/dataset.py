@@ -170,6 +170,7 @@ class Dataset:
         from medimg.data.dicom_patients import group_by_dicom_patient
         from medimg.data.layouts import data_root, get_layout, select_layout
         from medimg.data.layouts.common import parse_patterns
+        from medimg.data.layouts.csv_manifest import patients_from_a_table_beside
         from medimg.data.medmnist import resolve_medmnist_name
         from medimg.data.name_patients import group_by_name_patient
         from medimg.data.synthetic_sets import refuse_synthetic_images
@@ -198,6 +199,7 @@ class Dataset:
         dataset.window = window
         if isinstance(dataset, SegmentationDataset):
             dataset.cases = group_by_dicom_patient(dataset.cases, root)  # CHAOS's slices listed with their masks
+            dataset.cases = patients_from_a_table_beside(dataset.cases, None, root)  # a table of facts at the top
             dataset.cases = group_by_name_patient(dataset.cases, root)  # patient001_frame01_slice5.png, sub-S03044_...
             window_json = list(window) if isinstance(window, tuple) else window
             dataset.options = {
@@ -210,6 +212,7 @@ class Dataset:
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
         refuse_synthetic_images(dataset)  # generated images in the data would be split into validation and test
         dataset.cases = group_by_dicom_patient(dataset.cases, root)  # slices of one patient stay on one side
+        dataset.cases = patients_from_a_table_beside(dataset.cases, None, root)  # GRAZPEDWRI-DX's dataset.csv
         dataset.cases = group_by_name_patient(dataset.cases, root)  # person1_bacteria_1.jpeg, CNV-1016042-1.jpeg
         dataset.validate(min_classes=min_classes)
         return dataset

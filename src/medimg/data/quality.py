@@ -978,7 +978,11 @@ def usable_training_images(
     blank files stored among its images, the classes none of whose images can be read, and its identical images
     that carry different labels (unless ``keep_conflicts``), as ``check`` found them (``None``: checked here,
     reading every image once, on the split ``split_options`` make: fit's fractions and seed); the identical images
-    left are marked to stay in one split. Other tasks' data is returned as it is."""
+    left are marked to stay in one split. Detection data: its identical and nearly identical images marked to stay
+    in one split (as ``check`` says they are). Other tasks' data is returned as it is."""
+    if getattr(dataset, "task", None) == "detect" and dataset.cases:
+        check = check or check_dataset(dataset, progress=progress, split_options=split_options)
+        return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
     if getattr(dataset, "task", None) != "classify" or not dataset.cases:
         return dataset
     if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did

@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from medimg.data.case import PLACEHOLDER_LABELS, Case, is_missing_value, normalise_split
+from medimg.data.case import PLACEHOLDER_LABELS, Case, CaseT, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, same_text
@@ -195,18 +195,27 @@ def _column_naming_files(
     return None
 
 
-def _patients_from_a_table_beside(cases: list[Case], manifest: Path, base: Path) -> list[Case]:
+#: columns naming an image in a table of facts about the images, beside :data:`PATH_COLUMNS` (GRAZPEDWRI-DX's
+#: ``dataset.csv``: ``filestem,patient_id,...``)
+_STEM_COLUMNS = ("filestem", "file_stem", "stem")
+
+
+def patients_from_a_table_beside(cases: list[CaseT], manifest: Path | None, base: Path) -> list[CaseT]:
     """``cases`` with their patient (or lesion) from another table at the top of ``base`` or beside ``manifest`` that
-    names the same images and has a patient column (ISIC 2018's ``..._LesionGroupings.csv``: ``image,lesion_id``),
-    when it lists every case; images of one lesion or patient then never straddle the splits. An image whose cell is
-    empty (ISIC 2019's metadata leaves ``lesion_id`` empty for whole sources) is a group of its own, said once."""
+    names the same images and has a patient column (ISIC 2018's ``..._LesionGroupings.csv``: ``image,lesion_id``;
+    GRAZPEDWRI-DX's ``dataset.csv`` beside its YOLO ``images/`` and ``labels/``: ``filestem,patient_id``), when it
+    lists every case; images of one lesion or patient then never straddle the splits. An image whose cell is empty
+    (ISIC 2019's metadata leaves ``lesion_id`` empty for whole sources) is a group of its own, said once. Unchanged
+    when a case has a patient already."""
     key = _image_key
-    tables = sorted({*base.iterdir(), *manifest.parent.iterdir()})
+    if not cases or any(c.patient_id for c in cases) or not base.is_dir():
+        return cases
+    tables = sorted({*base.iterdir(), *(manifest.parent.iterdir() if manifest is not None else ())})
     for table in tables:
         if table == manifest or not is_manifest(table):
             continue
         header = set(manifest_header(table))
-        path_key = next((c for c in PATH_COLUMNS if c in header), None)
+        path_key = next((c for c in (*PATH_COLUMNS, *_STEM_COLUMNS) if c in header), None)
         patient_key = next((c for c in PATIENT_COLUMNS if c in header), None)
         if path_key is None or patient_key is None:
             continue
@@ -220,7 +229,7 @@ def _patients_from_a_table_beside(cases: list[Case], manifest: Path, base: Path)
             continue
         named = [patient for patient in found if patient]
         logger.info(
-            "%s: patients from %s (%s), %d of them", manifest, table.name, columns[patient_key], len(set(named))
+            "%s: patients from %s (%s), %d of them", manifest or base, table.name, columns[patient_key], len(set(named))
         )
         if len(named) < len(found):
             logger.info(
@@ -1339,7 +1348,7 @@ def _load_table(
         cases, pool = [replace(c, patient_id=None) for c in cases], [replace(c, patient_id=None) for c in pool]
         patient_col = None
     if patient_col is None:
-        cases = _patients_from_a_table_beside(cases, manifest, base)
+        cases = patients_from_a_table_beside(cases, manifest, base)
         cases = patients_from_folders(cases, manifest)  # CheXpert's patient00001/study1/view1_frontal.jpg
     warn_lateral_views(manifest, columns, rows, path_col, cases)  # CheXpert's Frontal/Lateral column
     if expanded:
