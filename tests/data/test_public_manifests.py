@@ -1090,3 +1090,41 @@ def test_cdd_cesm_learns_the_pathology_not_the_birads_beside_it(tmp_path: Path) 
     (tmp_path / "Radiology manual annotations.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path)
     assert sorted(dataset.class_names) == ["Benign", "Malignant", "Normal"] and len(dataset) == 12
+
+
+def test_fetal_planes_db_train_flag_is_its_split(tmp_path: Path) -> None:
+    """FETAL_PLANES_DB_data.csv (``;``-separated): ``Image_name;Patient_num;Plane;...;Train`` with ``Train`` 1/0, the
+    published split; it was ignored (a random split instead), and ``Patient_num`` was no patient column."""
+    from PIL import Image
+
+    (tmp_path / "Images").mkdir()
+    rows = ["Image_name;Patient_num;Plane;Brain_plane;Operator;US_Machine;Train "]
+    for i in range(24):
+        name = f"Patient{i // 2:05d}_Plane{i % 3}_{i % 2 + 1}_of_2"
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(tmp_path / "Images" / f"{name}.png")
+        plane = ("Fetal brain", "Fetal femur", "Other")[i % 3]
+        rows.append(f"{name};{i // 2};{plane};Not A Brain;Op. 1;Voluson E6;{int(i < 16)}")
+    (tmp_path / "FETAL_PLANES_DB_data.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path, label_column="Plane")
+    assert dataset.class_names == ["Fetal brain", "Fetal femur", "Other"]
+    assert dataset.split_counts() == {"train": 16, "test": 8}
+    assert len({c.patient_id for c in dataset.cases}) == 12
+
+
+def test_tn_scui_ids_name_the_images_not_their_masks_of_the_same_name(tmp_path: Path) -> None:
+    """TN-SCUI 2020: ``train.csv`` (``ID,CATE``) names ``1`` of ``image/1.PNG`` and ``mask/1.PNG``: refused as "several
+    files have this name ... keep one copy"; the mask is no copy, the image is meant."""
+    from PIL import Image
+
+    rows = ["ID,CATE"]
+    for i in range(1, 13):
+        for folder in ("image", "mask"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(np.full((8, 8), 20 * i if folder == "image" else 255, np.uint8)).save(
+                tmp_path / folder / f"{i}.PNG"
+            )
+        rows.append(f"{i},{i % 2}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert {c.path.parent.name for c in dataset.cases if c.path} == {"image"}
+    assert dataset.class_names == ["0", "1"] and len(dataset) == 12

@@ -372,3 +372,20 @@ def test_class_folders_whose_names_hold_the_labels_are_a_problem(tmp_path: Path)
             tmp_path / "ALL_IDB1" / "im" / f"Im{i:03d}_{i}.jpg"
         )
     assert check_dataset(Dataset.load(tmp_path)).classes_of_one == ""
+
+
+def test_copies_across_a_split_medimg_made_are_not_said_to_be_the_datas_own(tmp_path: Path) -> None:
+    """A set without a split of its own, whose copies leave too few groups for fit's fractions: the warning said the
+    copies lay in "the data's own split", and its example named two images of one split."""
+    rng = np.random.default_rng(0)
+    for name in ("benign", "malignant"):
+        pixels = rng.integers(0, 255, (32, 32), dtype=np.uint8)
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            Image.fromarray(pixels).save(tmp_path / name / f"{name}{i}.png")
+    report = check_dataset(Dataset.load(tmp_path))
+    (warning,) = [w for w in report.warnings if "several splits" in w]
+    assert "data's own split" not in warning and "the split fit would make" in warning
+    example = warning.split("(e.g. ", 1)[1].split(")", 1)[0]
+    first, second = example.split(", ")[:2]
+    assert first.rsplit("[", 1)[1] != second.rsplit("[", 1)[1]  # the example shows two splits

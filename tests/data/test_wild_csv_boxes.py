@@ -144,3 +144,30 @@ def test_images_without_rows_stay_out_when_another_table_may_list_them(tmp_path:
     )
     dataset = load(tmp_path / "train_labels.csv")
     assert sorted(c.case_id for c in dataset.cases) == ["images/im0.png", "images/im1.png"]
+
+
+def test_object_cxr_shapes_are_boxes_and_its_tables_its_splits(tmp_path: Path) -> None:
+    """Object-CXR: ``train.csv`` and ``dev.csv`` (``image_name,annotation``) beside ``train/`` and ``dev/``; a cell
+    holds an image's shapes, ``<type> <x1> <y1> <x2> <y2>...`` joined by ``;`` (0 rectangle, 1 ellipse, 2 polygon),
+    empty for an image without a foreign object. The shapes were read as class names (each string a class)."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.detection import DetectionDataset
+
+    shapes = ["0 10 12 30 40;1 40 10 50 20", "", "2 5 5 20 8 12 30", "1 3 4 9 11"]
+    for split, first in (("train", 1), ("dev", 8001)):
+        (tmp_path / split).mkdir()
+        rows = ["image_name,annotation"]
+        for i in range(8):
+            name = f"{first + i:05d}.jpg"
+            Image.fromarray(np.full((64, 64), 40 + i, np.uint8)).save(tmp_path / split / name)
+            rows.append(f"{name},{shapes[i % 4]}")
+        (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["object"]
+    assert dataset.split_counts() == {"train": 8, "val": 8}
+    by_id = {c.case_id: c for c in dataset.cases}
+    first = by_id["train/00001.jpg"].boxes
+    assert [(b.x1, b.y1, b.x2, b.y2) for b in first] == [(10, 12, 30, 40), (40, 10, 50, 20)]
+    assert by_id["train/00002.jpg"].boxes == ()  # no foreign object: a negative
+    (polygon,) = by_id["dev/08003.jpg"].boxes
+    assert (polygon.x1, polygon.y1, polygon.x2, polygon.y2) == (5, 5, 20, 30)

@@ -528,10 +528,15 @@ def check_dataset(
             f"{len(straddling)} patient(s) have images in several splits (e.g. {straddling[0]}): the test score would "
             f"measure patients seen in training; {fix}"
         )
+    where = (
+        "of the split fit would make (too few groups for its fractions once copies are kept together: fit says so)"
+        if made_here
+        else "of the data's own split"
+    )
     if cross:
         warnings.append(
-            f"{len(cross)} group(s) of identical images lie in several splits of the data's own split (e.g. "
-            f"{cross[0][0]}): the test score would count images seen in training; remove the copies from all but one "
+            f"{len(cross)} group(s) of identical images lie in several splits {where} (e.g. "
+            f"{', '.join(cross[0][:2])}): the test score would count images seen in training; remove the copies from all but one "
             "split"
         )
     within = [  # neither across splits nor a label conflict (both said below)
@@ -546,7 +551,7 @@ def check_dataset(
         )
     if near_cross:
         warnings.append(
-            f"{len(near_cross)} group(s) of {NEAR_COPIES} lie in several splits of the data's own split "
+            f"{len(near_cross)} group(s) of {NEAR_COPIES} lie in several splits {where} "
             f"(e.g. {', '.join(near_cross[0][:2])}): the test "
             "score would count pictures seen in training; remove the copies from all but one split"
         )
@@ -715,8 +720,15 @@ def _without(dataset: Dataset, reason_of: dict[str, str]) -> Dataset:
 
 
 def _in_several_splits(groups: Sequence[Sequence[tuple[str, str | None]]]) -> list[list[str]]:
-    """The groups of ``(case id, split)`` whose members lie in more than one split, as ``"<case id> [<split>]"``."""
-    return [[f"{cid} [{split}]" for cid, split in group] for group in groups if len({s for _, s in group}) > 1]
+    """The groups of ``(case id, split)`` whose members lie in more than one split, as ``"<case id> [<split>]"``,
+    the first two in two splits (an example shows the straddling)."""
+    found = []
+    for group in groups:
+        if len({s for _, s in group}) > 1:
+            other = next(i for i, (_, split) in enumerate(group) if split != group[0][1])
+            ordered = [group[0], group[other], *(entry for i, entry in enumerate(group) if i not in (0, other))]
+            found.append([f"{cid} [{split}]" for cid, split in ordered])
+    return found
 
 
 def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]) -> Dataset:

@@ -463,6 +463,12 @@ def by_name_only(raw_path: str) -> bool:
 ROLE_SUFFIX = re.compile(r"_(image|study)$")
 
 
+#: folder names of masks: a file named by a label table in one of them gives way to its image of that name
+MASK_FOLDER_NAMES = frozenset(
+    {"mask", "masks", "segmentation", "segmentations", "gt", "ground_truth", "groundtruth", "annotation_masks"}
+)
+
+
 class _FilesByName:
     """The image files under a manifest's folder by name, for rows that give a bare file name (NIH ChestX-ray14's
     ``00000001_000.png`` with the images in ``images_001/images/``) or a bare identifier without suffix
@@ -484,8 +490,14 @@ class _FilesByName:
         self._numbers: dict[int, list[Path]] | None = None
         self.unpadded = 0  # rows found only by their number
 
+    def _in_mask_folder(self, path: Path) -> bool:
+        """Whether ``path`` lies in a folder of masks under the base (``mask/``, ``GT/``, ``segmentations/``)."""
+        folders = path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
+        return any(folder.lower() in MASK_FOLDER_NAMES for folder in folders)
+
     def find(self, raw_path: str) -> tuple[Path | None, str]:
-        """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name)."""
+        """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name); a file in a
+        folder of masks gives way to one elsewhere (the image of that name)."""
         if self._names is None:
             self._names = {}
             for folder, folders, files in walk_folders(self.base):
@@ -511,6 +523,8 @@ class _FilesByName:
             self.unpadded += len(hits) == 1
         if len(hits) > 1 and self.select is not None:
             hits = [hit for hit in hits if self.select(hit)] or hits
+        if len(hits) > 1:  # TN-SCUI's train.csv (ID,CATE) names 1 of image/1.PNG and mask/1.PNG: the image
+            hits = [hit for hit in hits if not self._in_mask_folder(hit)] or hits
         if len(hits) > 1 and _copies(hits):
             self.copies += 1
             hits = sorted(hits)[:1]  # the same copy whatever order the folders are listed in

@@ -8,8 +8,11 @@ label says, and an image without a row in a folder of images the table names is 
 (:func:`_images_without_rows`). Column names are matched
 case-insensitively, with synonyms (``xmin``/``ymin``/``xmax``/``ymax``, ``image``/``file``/``filename``,
 ``class``); corners may also be given as ``x,y,width,height`` (COCO's order; the RSNA Pneumonia Detection
-Challenge's ``patientId,x,y,width,height,Target``, whose ids name ``<patientId>.dcm`` files). Boxes are clipped to
-the image (its size read from the file header), degenerate and duplicate ones dropped and reported.
+Challenge's ``patientId,x,y,width,height,Target``, whose ids name ``<patientId>.dcm`` files). Object-CXR's
+``image_name,annotation`` gives an image's shapes in one cell, ``<type> <x1> <y1> <x2> <y2>...`` joined by ``;``
+(0 a rectangle, 1 an ellipse by its box, 2 a polygon by its points: each read as its box, class ``object``; an
+empty cell a negative), and its ``train.csv`` and ``dev.csv`` at the top of the set are its splits. Boxes are
+clipped to the image (its size read from the file header), degenerate and duplicate ones dropped and reported.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from medimg.data.layouts.common import (
     image_files_in,
     is_manifest,
     manifest_header,
+    named_split,
     path_selected,
     problems_error,
     read_manifest,
@@ -72,6 +76,12 @@ CONVENTIONS = {"corners": CORNER_COLUMNS, "size": SIZE_COLUMNS, "centre": CENTRE
 #: a box in one cell, ``"x1, y1, x2, y2"`` (DeepLesion's ``Bounding_boxes``) or ``"[x, y, width, height]"`` (COCO's
 #: ``bbox`` order; told apart by the data, :func:`_one_cell_order`)
 BOX_COLUMNS = ("bounding_boxes", "bounding_box", "bbox", "box", "boxes")
+#: a cell of shapes, Object-CXR's ``annotation``: ``<type> <x1> <y1> <x2> <y2>[ <x3> <y3>...]`` joined by ``;``
+SHAPE_COLUMNS = ("annotation", "annotations")
+_SHAPE = r"\d+(?:\s+-?\d+(?:\.\d+)?){4,}"
+SHAPES = re.compile(rf"\s*{_SHAPE}(?:\s*;\s*{_SHAPE})*\s*;?\s*")
+#: the class of shapes without a label (Object-CXR's foreign objects)
+SHAPE_CLASS = "object"
 LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
 #: the class of every box of a table without a label column (DeepLesion's lesions, of a type only in its test part)
 UNLABELLED_CLASS = "lesion"
@@ -136,7 +146,16 @@ def _split_manifests(path: Path) -> list[tuple[str, Path]]:
         manifests = [f for f in sorted(folder.glob("*.csv")) if _is_box_manifest(f)] if split else []
         if split and len(manifests) == 1:
             found.append((split, manifests[0]))
-    return found
+    if found:
+        return found
+    named: dict[str, list[Path]] = {}  # tables at the top named for their splits: Object-CXR's train.csv, dev.csv
+    for table in sorted(path.iterdir()):
+        split = named_split(table.stem) if is_manifest(table) else None
+        if split is not None and _is_box_manifest(table):
+            named.setdefault(split, []).append(table)
+    if len(named) < 2 or any(len(tables) > 1 for tables in named.values()):
+        return []
+    return [(split, tables[0]) for split, tables in named.items()]
 
 
 def _top_manifest(path: Path, *, beside_labels: bool = False) -> Path | None:
@@ -196,7 +215,7 @@ def no_box_columns_message(path: Path, found: Sequence[str] | None = None) -> st
     """Why a table read as boxes gives none: its columns (``found``, default its header) and the accepted ones."""
     columns = list(found) if found is not None else manifest_header(path)
     accepted = "; ".join(
-        f"{CONVENTION_WORDS[name]}: {', '.join('/'.join(o[:3]) for o in options)}"
+        f"{CONVENTION_WORDS[name]}: {', '.join('/'.join([n for n in o if not set(n) & set('[]')][:3]) for o in options)}"
         for name, options in CONVENTIONS.items()
     )
     return (
@@ -222,7 +241,21 @@ def _is_box_manifest(path: Path) -> bool:
         return False
     header = set(manifest_header(path))
     corners = _convention(header) is not None
-    return bool(header & set(PATH_COLUMNS)) and (corners or bool(header & set(BOX_COLUMNS)))
+    if not header & set(PATH_COLUMNS):
+        return False
+    return corners or bool(header & set(BOX_COLUMNS)) or _holds_shapes(path, header)
+
+
+def _holds_shapes(path: Path, header: set[str]) -> bool:
+    """Whether a table's shape column (:data:`SHAPE_COLUMNS`) holds shapes (:data:`SHAPES`) in every filled cell of
+    its first rows, one at least."""
+    column_names = [c for c in SHAPE_COLUMNS if c in header]
+    if not column_names:
+        return False
+    columns, rows = read_manifest(path)
+    cells = [str(row.get(columns[column_names[0]]) or "").strip() for row in rows[:200]]
+    filled = [cell for cell in cells if cell]
+    return bool(filled) and all(SHAPES.fullmatch(cell) for cell in filled)
 
 
 def load(
@@ -266,6 +299,10 @@ def load(
     refuse_video_rows(path, [str(row.get(path_col) or "") for row in rows])
     convention = _convention(set(columns))
     box_col = column(BOX_COLUMNS, False) if convention is None else None
+    unlabelled_class = UNLABELLED_CLASS  # the class of boxes without a label column
+    if convention is None and box_col is None and _holds_shapes(path, set(columns)):
+        box_col, unlabelled_class = column(SHAPE_COLUMNS, False), SHAPE_CLASS
+        logger.info("%s: boxes read from the shapes of its column %r (Object-CXR's)", path, box_col)
     if convention is None and box_col is None:
         raise _no_box_columns(path, list(columns.values()))
     corner_cols = [] if box_col else [column(o, True) or "" for o in CONVENTIONS[convention or "corners"]]
@@ -309,7 +346,7 @@ def load(
             info[raw_path] = (file, split, patient or None)
             order.append(raw_path)
             raw[raw_path] = []
-        label = str(row.get(label_col) or "").strip() if label_col else UNLABELLED_CLASS
+        label = str(row.get(label_col) or "").strip() if label_col else unlabelled_class
         box_cell = str(row.get(box_col) or "").strip() if box_col else None
         cells = [str(row.get(c) or "").strip() for c in corner_cols]
         row_boxes, problem = _row_boxes(cells, box_cell, label, convention or "corners")
@@ -326,7 +363,7 @@ def load(
     _leave_out_absent_series(path, absent, problems, found=sliced)
     if problems:
         raise problems_error(path, problems)
-    if box_col:
+    if box_col and box_col.lower() not in SHAPE_COLUMNS:
         raw = _one_cell_order(raw, path, box_col)
     if len(set(readers.values())) > 1:
         raw = fuse_readers(raw, readers, path)
@@ -576,6 +613,8 @@ def _row_boxes(cells: list[str], box_cell: str | None, label: str, convention: s
     predicted = prediction_string(label)
     if predicted is not None:
         return [b for b in predicted if b[4].lower() not in NO_OBJECT_CLASSES], None
+    if box_cell and SHAPES.fullmatch(box_cell):
+        return shape_boxes(box_cell, label or SHAPE_CLASS), None
     if box_cell is not None and "{" in box_cell:
         boxes = []
         for record in re.findall(r"\{([^}]*)\}", box_cell):
@@ -605,6 +644,16 @@ def _row_boxes(cells: list[str], box_cell: str | None, label: str, convention: s
     elif convention == "centre" and box_cell is None:  # centre x, centre y, width, height
         x1, y1, x2, y2 = x1 - x2 / 2, y1 - y2 / 2, x1 + x2 / 2, y1 + y2 / 2
     return ([(x1, y1, x2, y2, label)], None) if label else ([], "the box has no label")
+
+
+def shape_boxes(cell: str, label: str) -> list[RowBox]:
+    """The boxes of Object-CXR's shapes (:data:`SHAPES`): a rectangle's or an ellipse's corners as given, a
+    polygon's (type 2) the box around its points."""
+    boxes: list[RowBox] = []
+    for shape in (part.split() for part in cell.split(";") if part.strip()):
+        xs, ys = [float(v) for v in shape[1::2]], [float(v) for v in shape[2::2]]
+        boxes.append((min(xs), min(ys), max(xs), max(ys), label))
+    return boxes
 
 
 #: the class a prediction string gives an image without objects (SIIM-FISABIO-RSNA's ``none 1 0 0 1 1``)
@@ -722,7 +771,7 @@ def _load_split_folders(
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, ...]] = {}
     for split, manifest, part in parts:
-        prefix = manifest.parent.name
+        prefix = manifest.parent.name if manifest.parent != path else manifest.stem  # Object-CXR's dev.csv: dev/
         index = [names.index(name) for name in part.class_names]  # each part's labels -> the shared list
         for case in part.cases:
             case_id = f"{prefix}/{case.case_id}"

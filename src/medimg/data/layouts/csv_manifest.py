@@ -78,7 +78,7 @@ LABEL_COLUMNS = (
 PATIENT_COLUMNS = (
     "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
     # hospital exports: the medical record number; BIDS' participants.tsv
-    "mrn", "medical_record_number", "patient_number", "patient_no", "participant_id", "participant",
+    "mrn", "medical_record_number", "patient_number", "patient_no", "patient_num", "participant_id", "participant",
 )  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
@@ -101,6 +101,32 @@ def _column_of_splits(manifest: Path, rows: list[dict[str, str]], candidates: li
             logger.info("%s: splits from its column %r (%s)", manifest, candidate, ", ".join(sorted(values)[:6]))
             return candidate
     return None
+
+
+#: columns whose 1/0 says whether a row trains (1) or tests (0): FETAL_PLANES_DB's ``Train``
+TRAIN_FLAG_COLUMNS = ("train", "is_train", "in_train", "training")
+
+
+def _train_flag_split(
+    manifest: Path, rows: list[dict[str, str]], columns: dict[str, str]
+) -> tuple[list[dict[str, str]], str | None]:
+    """``rows`` with the split their train flag says (1: train, 0: test, read into the column's cells) and that
+    column, when a column named as one (:data:`TRAIN_FLAG_COLUMNS`) holds 1 and 0 only, both; else unchanged and
+    ``None``. Said in an INFO line: the published split (validation is carved from the training rows)."""
+    for key in TRAIN_FLAG_COLUMNS:
+        column_name = columns.get(key)
+        if column_name is None:
+            continue
+        values = {_as_whole_number(str(row.get(column_name) or "").strip()) for row in rows}
+        if values != {"0", "1"}:
+            continue
+        logger.info("%s: its column %r (1/0) gives the split: 1 trains, 0 tests", manifest, column_name)
+        flagged = [
+            {**row, column_name: "train" if _as_whole_number(str(row.get(column_name)).strip()) == "1" else "test"}
+            for row in rows
+        ]
+        return flagged, column_name
+    return rows, None
 
 
 def _refuse_overflowing_rows(manifest: Path, rows: list[dict[str, str]]) -> None:
@@ -1154,6 +1180,8 @@ def _load_table(
         rows = _readers_merged(manifest, rows, path_col, reader_col)
     if split_col is None:  # a column of another name holding train/val/test (``Set``, ``partition``, ``Usage``)
         split_col = _column_of_splits(manifest, rows, [c for c in columns.values() if c not in {*known, path_col}])
+    if split_col is None:  # a 1/0 column saying which rows train (FETAL_PLANES_DB's ``Train``)
+        rows, split_col = _train_flag_split(manifest, rows, columns)
     _refuse_repeated_columns(manifest, [c for c in (path_col, label_col, patient_col, split_col) if c])
     other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
     if label_col is not None and other_columns and label_column is None:  # which column, when others were there
