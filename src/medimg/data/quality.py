@@ -536,8 +536,8 @@ def check_dataset(
     if cross:
         warnings.append(
             f"{len(cross)} group(s) of identical images lie in several splits {where} (e.g. "
-            f"{', '.join(cross[0][:2])}): the test score would count images seen in training; remove the copies from all but one "
-            "split"
+            f"{', '.join(cross[0][:2])}): the test score would count images seen in training; remove the copies "
+            "from all but one split"
         )
     within = [  # neither across splits nor a label conflict (both said below)
         [cid for cid, _ in entries]

@@ -214,9 +214,12 @@ def _no_box_columns(path: Path, found: Sequence[str]) -> DatasetError:
 def no_box_columns_message(path: Path, found: Sequence[str] | None = None) -> str:
     """Why a table read as boxes gives none: its columns (``found``, default its header) and the accepted ones."""
     columns = list(found) if found is not None else manifest_header(path)
+
+    def readable(names: Sequence[str]) -> str:  # a column's first names, not the bracketed oddities read too
+        return "/".join([n for n in names if not set(n) & set("[]")][:3])
+
     accepted = "; ".join(
-        f"{CONVENTION_WORDS[name]}: {', '.join('/'.join([n for n in o if not set(n) & set('[]')][:3]) for o in options)}"
-        for name, options in CONVENTIONS.items()
+        f"{CONVENTION_WORDS[name]}: {', '.join(readable(o) for o in options)}" for name, options in CONVENTIONS.items()
     )
     return (
         f"{path}: no box columns found among {', '.join(columns)}; a box is read from one of these column sets "
