@@ -310,3 +310,36 @@ def test_a_folder_without_boxes_asked_for_as_detection_names_the_formats_read(tm
             Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / cls / f"{i}.png")
     with pytest.raises(DatasetError, match=r"holds no boxes medimg reads: not a YOLO folder.*Pascal VOC.*COCO"):
         Dataset.load(tmp_path, task="detect")
+
+
+def test_dentex_levels_of_categories_give_the_diagnoses(tmp_path: Path) -> None:
+    """DENTEX's ``train_quadrant_enumeration_disease.json`` beside ``xrays/``: ``categories_1`` (quadrants),
+    ``categories_2`` (tooth numbers) and ``categories_3`` (diagnoses), each annotation with ``category_id_1..3``; no
+    ``categories``. It was refused: every annotation "names category id None, not in categories"."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "quadrant-enumeration-disease"
+    (root / "xrays").mkdir(parents=True)
+    diagnoses = ["Impacted", "Caries", "Periapical Lesion", "Deep Caries"]
+    images, annotations = [], []
+    for i in range(8):
+        Image.fromarray(np.full((60, 80), 30 + i, np.uint8)).save(root / "xrays" / f"train_{i}.png")
+        images.append({"id": i + 1, "file_name": f"train_{i}.png", "width": 80, "height": 60})
+        annotations.append(
+            {"id": i + 1, "image_id": i + 1, "bbox": [10, 12, 20, 16], "iscrowd": 0, "area": 320,
+             "category_id_1": i % 4, "category_id_2": i % 8, "category_id_3": (i + 1) % 4}
+        )  # fmt: skip
+    document = {
+        "images": images,
+        "annotations": annotations,
+        "categories_1": [{"id": q, "name": str(q + 1)} for q in range(4)],
+        "categories_2": [{"id": t, "name": str(t + 1)} for t in range(8)],
+        "categories_3": [{"id": d, "name": name} for d, name in enumerate(diagnoses)],
+    }
+    (root / "train_quadrant_enumeration_disease.json").write_text(json.dumps(document))
+    dataset = Dataset.load(root)
+    assert dataset.task == "detect" and dataset.class_names == diagnoses
+    first = next(c for c in dataset.cases if c.case_id.endswith("train_0.png"))
+    (box,) = first.boxes
+    assert dataset.class_names[box.label] == "Caries" and (box.x1, box.y1, box.x2, box.y2) == (10, 12, 30, 28)

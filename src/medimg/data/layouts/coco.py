@@ -90,7 +90,11 @@ def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
     if len(stem_words) == 2:
         candidates += [base.parent / stem_words[1] / file_name, base / stem_words[1] / file_name]
         candidates += [base.parent / "images" / stem_words[1] / file_name]
-    return next((c for c in candidates if c.is_file()), None)
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None and not Path(file_name).parent.parts:  # one folder of images beside the JSON (DENTEX's xrays/)
+        folders = sorted(p for p in base.iterdir() if p.is_dir())
+        found = next((f / file_name for f in folders if (f / file_name).is_file()), None)
+    return found
 
 
 def read_documents(path: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -162,7 +166,35 @@ def _read(file: Path) -> dict[str, Any]:
         raise DatasetError(f"{file}: not valid JSON ({error})") from error
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetError(f"{file}: not a COCO detection file (needs 'images', 'annotations' and 'categories')")
-    return data
+    return _deepest_categories(file, data)
+
+
+_LEVEL = re.compile(r"categories_(\d+)")
+
+
+def _deepest_categories(file: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the deepest of its levels of categories as its ``categories`` when it has levels instead
+    (DENTEX's ``categories_1`` quadrants, ``categories_2`` tooth numbers, ``categories_3`` diagnoses, each annotation
+    with ``category_id_1``..``_3``): the diagnoses are the classes; said in an INFO line."""
+    if data.get("categories"):
+        return data
+    levels = sorted(int(m.group(1)) for key in data if (m := _LEVEL.fullmatch(key)) and isinstance(data[key], list))
+    if not levels:
+        return data
+    level = levels[-1]
+    names = [str(c.get("name", "")) for c in data[f"categories_{level}"] if isinstance(c, dict)]
+    logger.info(
+        "%s: levels of categories %s; the classes are categories_%d (%s), the last level",
+        file,
+        ", ".join(f"categories_{n}" for n in levels),
+        level,
+        ", ".join(names[:6]),
+    )
+    annotations = [
+        {**a, "category_id": a.get(f"category_id_{level}")} if isinstance(a, dict) else a
+        for a in data.get("annotations") or []
+    ]
+    return {**data, "categories": data[f"categories_{level}"], "annotations": annotations}
 
 
 def load(
