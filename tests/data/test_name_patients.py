@@ -224,3 +224,22 @@ def test_one_name_in_two_modalities_is_one_patient(tmp_path: Path) -> None:
     assert patients["imagesTr/topcow_ct_001_0000.nii.gz"] == patients["imagesTr/topcow_mr_001_0000.nii.gz"]
     assert len({patients[c.case_id] for c in cases[:12]}) == 6
     assert patients["imagesTr/topcow_ct_007_0000.nii.gz"] is None  # a CT without its MR: no pair to go by
+
+
+def test_bids_names_in_session_folders_get_no_warning_that_contradicts_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OASIS-3 sorted by diagnosis: ``AD/ses-d0000/sub-OAS30001_ses-d0000_T1w.png``: a warning said the sub-folders
+    were too few to keep a patient within a split (give a patient_id column), and the next line that the names
+    grouped the images by patient, as they do."""
+    rng = np.random.default_rng(0)
+    for n in range(12):
+        for session in ("d0000", "d0400"):
+            folder = tmp_path / ("AD" if n % 2 else "CN") / f"ses-{session}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pixels = rng.integers(0, 255, (16, 16), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"sub-OAS3{n:04d}_ses-{session}_T1w.png")
+    with caplog.at_level("INFO"):
+        dataset = Dataset.load(tmp_path)
+    assert len({c.patient_id for c in dataset.cases}) == 12
+    assert "too few sub-folders" not in caplog.text

@@ -254,3 +254,17 @@ def test_a_folder_of_images_to_predict_is_no_class(tmp_path: Path, caplog: pytes
         dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["no", "yes"] and len(dataset.cases) == 6
     assert "pred/ holds images without class folders" in caplog.text
+
+
+def test_patient_folders_of_sparse_csv_volumes_are_named_as_tables_not_images(tmp_path: Path) -> None:
+    """OpenKBP's ``train-pats/pt_1/ct.csv``, ``dose.csv``, ``Brainstem.csv``: the error said only "expected one
+    sub-folder per class holding image files", not that the folders hold tables, nor that MHA, NRRD and .npy are
+    read too."""
+    for patient in ("pt_1", "pt_2", "pt_3"):
+        (tmp_path / patient).mkdir()
+        for name in ("ct", "dose", "possible_dose_mask", "Brainstem"):
+            (tmp_path / patient / f"{name}.csv").write_text(",data\n1012,4\n")
+    with pytest.raises(DatasetError) as error:
+        Dataset.load(tmp_path)
+    message = str(error.value)
+    assert "12 CSV/TSV table(s)" in message and "OpenKBP" in message and "MHA/NRRD" in message

@@ -283,8 +283,9 @@ class Dataset:
                 )
             raise DatasetError(
                 f"no images found in {self.root}: expected one sub-folder per class holding image files "
-                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI); check --include/--exclude patterns"
+                "(PNG, JPEG, BMP, TIFF, DICOM, NIfTI, MHA/NRRD, NumPy .npy); check --include/--exclude patterns"
                 + unread_files_note(Path(self.root))
+                + _tables_note(Path(self.root))
             )
         if self.multi_label:  # an external evaluation set (min_classes=1) may show no finding at all
             if min_classes > 1 and not any(c.findings for c in self.cases):
@@ -364,6 +365,26 @@ class Dataset:
             "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
             **({"excluded": self.excluded} if self.excluded else {}),
         }
+
+
+def _tables_note(root: Path, most: int = 2_000) -> str:
+    """``"; its sub-folders hold 130 CSV tables ..."`` when a folder without images holds tables in its sub-folders
+    (OpenKBP's ``pt_1/ct.csv``, ``dose.csv``, ``Brainstem.csv``: volumes stored as sparse tables), else ``""``."""
+    import itertools
+
+    from medimg.io.folder_walk import walk_tree
+
+    if not root.is_dir():
+        return ""
+    tables = [p for p in itertools.islice(walk_tree(root), most) if p.suffix.lower() in (".csv", ".tsv")]
+    below = [p for p in tables if p.parent != root]
+    if not below:
+        return ""
+    return (
+        f"; its sub-folders hold {len(below)} CSV/TSV table(s) (e.g. {below[0].relative_to(root)}), which are not "
+        "images: volumes stored as tables (OpenKBP's sparse CSV) need converting to NIfTI first, and a label table "
+        "is given as the data itself (medimg fit TABLE.csv)"
+    )
 
 
 def _label_table_layout(root: Path, label_column: str, task: TaskName | None) -> str:

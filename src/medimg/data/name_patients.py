@@ -41,6 +41,7 @@ __all__ = [
     "MIN_GROUPS",
     "group_by_name_patient",
     "name_key",
+    "named_by_convention",
     "patient_in_path",
     "patients_from_folders",
 ]
@@ -85,6 +86,12 @@ _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 
 def _by_convention(key: str | None) -> bool:
     return key is not None and (key.startswith(_CONVENTION_KEYS) or _CONVENTION_KEY.fullmatch(key) is not None)
+
+
+def named_by_convention(name: str) -> bool:
+    """Whether a file's name names its patient by a set's convention (a BIDS subject, a TCGA or IXI patient, a
+    BraTS or C-NMC one): :func:`group_by_name_patient` groups such names whatever the others say."""
+    return _by_convention(name_key(name))
 
 
 #: a counter of an image's copies or views after its own counter (two digits at most: not an id)

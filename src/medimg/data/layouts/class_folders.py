@@ -34,6 +34,7 @@ from medimg.data.layouts.common import (
     walk_files,
 )
 from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, pairing_key
+from medimg.data.name_patients import named_by_convention
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.folder_walk import walk_tree
@@ -513,6 +514,8 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
         ),
         None,
     )
+    if depth is None and all(named_by_convention(Path(case_id).name) for case_id in folder_of):
+        return cases  # BIDS' sub-OAS30001_ses-d0129_T1w.nii.gz: the names give the patients (group_by_name_patient)
     if depth is None:
         example = next(iter(folder_of))
         logger.warning(
