@@ -490,7 +490,7 @@ def _say_images_without_masks(unlabelled: Sequence[str], paired: int, root: Path
     images with one (MosMedData: 50 of 1,110 CT studies have masks, the rest sit in the class folders
     ``studies/CT-0/``...``CT-4/``), naming the folder of those folders to classify (``medimg fit DATA/studies``)."""
     if len(unlabelled) <= paired:
-        logger.info("%d image(s) have no mask and are not used (e.g. %s)", len(unlabelled), unlabelled[0])
+        logger.info("%s: %d image(s) have no mask and are not used (e.g. %s)", root, len(unlabelled), unlabelled[0])
         return
     folders = {PurePosixPath(name).parent for name in unlabelled}
     parents = {folder.parent for folder in folders}
