@@ -709,3 +709,35 @@ def test_cholecseg8k_clips_of_one_video_are_one_patient(tmp_path: Path, caplog: 
         few = Dataset.load(tmp_path / "three", task="segment")
     assert len({c.patient_id for c in few.cases}) == 12
     assert "clips of one video?" in caplog.text
+
+
+def test_toothfairy_case_folders_pair_data_with_its_gt_masks(tmp_path: Path) -> None:
+    """ToothFairy: ``Dataset/P1/data.npy`` beside ``gt_sparse.npy`` (every patient) and ``gt_alpha.npy`` (some): the
+    masks were images (12 classes P1..P12), and with --task segment "found 30 images but no masks"."""
+    rng = np.random.default_rng(0)
+    for n in range(1, 13):
+        folder = tmp_path / "Dataset" / f"P{n}"
+        folder.mkdir(parents=True)
+        np.save(folder / "data.npy", rng.normal(size=(6, 12, 12)).astype(np.float32))
+        canal = np.zeros((6, 12, 12), np.uint8)
+        canal[2:4, 4:8, 4:8] = 1
+        np.save(folder / "gt_sparse.npy", canal)
+        if n % 2 == 0:
+            np.save(folder / "gt_alpha.npy", canal)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 12
+    assert {c.image.name for c in dataset.cases} == {"data.npy"}
+    masks = {c.image.parent.name: c.mask.name for c in dataset.cases}
+    assert masks["P1"] == "gt_sparse.npy" and masks["P2"] == "gt_alpha.npy"  # the dense annotation where there is one
+
+
+def test_bus_bra_images_and_masks_named_with_their_own_prefixes_pair(tmp_path: Path) -> None:
+    """BUS-BRA: ``Images/bus_0001-l.png`` beside ``Masks/mask_0001-l.png``: refused, "no image ... has a mask with a
+    matching name"."""
+    for n in range(1, 7):
+        for side in ("l", "r"):
+            _png(tmp_path / "Images" / f"bus_{n:04d}-{side}.png")
+            _png(tmp_path / "Masks" / f"mask_{n:04d}-{side}.png", (slice(2, 6), slice(2, 6)))
+    assert _pairs(tmp_path) == [
+        (f"Images/bus_{n:04d}-{side}.png", f"Masks/mask_{n:04d}-{side}.png") for n in range(1, 7) for side in "lr"
+    ]

@@ -405,14 +405,40 @@ def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
     return _named_for_its_role(mask) or any(k == key or _extends(k, key) for k in keys)
 
 
+def _without_a_common_prefix(
+    images: dict[str, list[Path]], masks: dict[str, list[Path]], root: Path
+) -> dict[str, list[Path]]:
+    """``images`` keyed without the word every image name starts with, when no mask key names an image and that
+    makes most of them do (BUS-BRA's ``Images/bus_0001-l.png`` beside ``Masks/mask_0001-l.png``: the masks' role
+    prefix is stripped by :func:`pairing_key`, the images' set prefix is not); else as they are. An INFO line says
+    so."""
+    if not images or not masks or set(images) & set(masks):
+        return images
+    first = re.match(r"^([a-z]+)[-_. ]", next(iter(images)))
+    if first is None or not all(key.startswith(first.group(0)) for key in images):
+        return images
+    cut = len(first.group(0))
+    rekeyed: dict[str, list[Path]] = defaultdict(list)
+    for key, paths in images.items():
+        rekeyed[key[cut:]] += paths
+    if 2 * len(set(rekeyed) & set(masks)) < len(masks):
+        return images
+    logger.info(
+        "%s: every image name starts with %r, which the mask names lack: images paired by the rest of the name",
+        root,
+        first.group(0),
+    )
+    return rekeyed
+
+
 def _named_for_its_role(mask: Path) -> bool:
     """A mask named only for its role: KiTS's ``segmentation.nii.gz`` (KiTS21's ``aggregated_MAJ_seg.nii.gz`` and
-    its other aggregates), 3D Slicer's ``Segmentation.seg.nrrd``."""
+    its other aggregates), 3D Slicer's ``Segmentation.seg.nrrd``, ToothFairy's ``gt_sparse.npy``."""
     stem = _stem(mask).lower()
     return (
         stem in MASK_NAMES
         or _strip_words(stem) in MASK_NAMES
-        or bool(CONSENSUS_MASK.match(stem) or OTHER_CONSENSUS.match(stem))
+        or bool(CONSENSUS_MASK.match(stem) or OTHER_CONSENSUS.match(stem) or NAMED_MASK.match(stem))
     )
 
 
@@ -543,11 +569,17 @@ def _strip_words(stem: str) -> str:
         stem = match.group(1)
 
 
+#: a mask named by a mask word and a word of what kind (ToothFairy's ``gt_sparse.npy``, ``gt_alpha.npy``)
+NAMED_MASK = re.compile(r"^(?:gt|mask|seg|segmentation|label|ground_truth|groundtruth)[-_][a-z]+$")
+
+
 def _suffix_role(path: Path) -> str | None:
     stem = _stem(path).lower()
     if OTHER_CONSENSUS.match(stem) or ANNOTATOR_INSTANCE.match(stem):  # KiTS21's aggregates and annotators' masks
         return "ignore"
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
+        return "mask"
+    if NAMED_MASK.match(stem):  # ToothFairy's case folder: data.npy beside gt_sparse.npy and gt_alpha.npy
         return "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
         return "mask"
@@ -959,6 +991,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             ignored[0].relative_to(root).as_posix(),
         )
     images, masks, rois = by_role["image"], by_role["mask"], by_role["roi"]
+    images = _without_a_common_prefix(images, masks, root)
     if not masks:
         raise DatasetError(
             f"found {sum(map(len, images.values()))} images but no masks in {root}: put masks in a 'masks' or "
@@ -999,6 +1032,10 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
                 candidates = [p for p in images[key] if p not in paired]
             if not candidates and any(p in paired for p in images.get(key, [])):
                 extras.setdefault(key, []).append(mask)  # another mask of an image already paired (rightMask/)
+                continue
+            beside = [p for p in paired if p.parent == mask.parent] if _named_for_its_role(mask) else []
+            if not candidates and len(beside) == 1:  # a case folder's second mask (ToothFairy's gt_sparse, gt_alpha)
+                extras.setdefault(pairing_key(beside[0]), []).append(mask)
                 continue
             if not candidates:
                 unpaired.append(str(mask.relative_to(root)))
