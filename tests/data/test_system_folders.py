@@ -341,3 +341,17 @@ def test_sets_holding_the_same_class_folders_are_not_classes(tmp_path: Path) -> 
             _png(tmp_path / "views" / cls / view / "a.png", len(cls + view))
     assert sorted(Dataset.load(tmp_path / "breakhis").class_names) == ["benign", "malignant"]
     assert sorted(Dataset.load(tmp_path / "views").class_names) == ["benign", "malignant"]
+
+
+def test_two_partitions_of_one_set_are_not_classes(tmp_path: Path) -> None:
+    """RIM-ONE DL: ``partitioned_by_hospital/`` and ``partitioned_randomly/``, each of ``training_set/`` and
+    ``test_set/`` of ``glaucoma/`` and ``normal/``: read as two classes (every image a label conflict), then fit's
+    "the split left 0 training and 0 validation cases"."""
+    for partition in ("partitioned_by_hospital", "partitioned_randomly"):
+        for split in ("training_set", "test_set"):
+            for cls in ("glaucoma", "normal"):
+                for i in range(2):
+                    _png(tmp_path / partition / split / cls / f"{cls[0]}{i}.png", 10 * i + len(cls))
+    with pytest.raises(DatasetError, match=r"look like versions or parts.*medimg fit '.*partitioned_by_hospital'"):
+        Dataset.load(tmp_path)
+    assert Dataset.load(tmp_path / "partitioned_by_hospital").class_names == ["normal", "glaucoma"]

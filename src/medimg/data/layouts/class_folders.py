@@ -363,6 +363,7 @@ VERSION_WORDS = frozenset({
     "master", "main", "fold", "folds", "augmented", "original", "version", "copy", "raw", "processed",
     "preprocessed", "resized",
     "disc", "disk",  # OASIS-1's disc1/ ... disc12/: the parts of a download, not classes
+    "partitioned", "partition", "partitions",  # RIM-ONE DL's partitioned_by_hospital/, partitioned_randomly/
 })  # fmt: skip
 
 
