@@ -389,3 +389,21 @@ def test_copies_across_a_split_medimg_made_are_not_said_to_be_the_datas_own(tmp_
     example = warning.split("(e.g. ", 1)[1].split(")", 1)[0]
     first, second = example.split(", ")[:2]
     assert first.rsplit("[", 1)[1] != second.rsplit("[", 1)[1]  # the example shows two splits
+
+
+def test_plane_folders_of_the_same_cases_are_refused_as_classes(tmp_path: Path) -> None:
+    """MRNet: ``train/axial/0000.npy``, ``train/coronal/0000.npy``, ``train/sagittal/0000.npy`` (each knee's three
+    series; its labels in headerless ``train-acl.csv``...): read as three classes, status OK, a plane classifier."""
+    rng = np.random.default_rng(0)
+    for plane in ("axial", "coronal", "sagittal"):
+        (tmp_path / "train" / plane).mkdir(parents=True)
+        for case in range(6):
+            np.save(tmp_path / "train" / plane / f"{case:04d}.npy", rng.integers(0, 255, (4, 16, 16), np.uint8))
+    (tmp_path / "train-acl.csv").write_text("".join(f"{case:04d},{case % 2}\n" for case in range(6)))
+    report = check_dataset(Dataset.load(tmp_path))
+    assert "planes of one scan" in report.classes_of_one and not report.ok
+    for name in ("benign", "malignant"):  # other folders with the same file names stay classes
+        (tmp_path / "other" / name).mkdir(parents=True)
+        for case in range(4):
+            Image.fromarray(rng.integers(0, 255, (8, 8), np.uint8)).save(tmp_path / "other" / name / f"{case}.png")
+    assert not check_dataset(Dataset.load(tmp_path / "other")).classes_of_one

@@ -262,6 +262,34 @@ def _same_files_in_each(cases: Sequence[Case]) -> bool:
     return bool(common) and all(2 * len(common) >= len(files) for files in names.values())
 
 
+#: names of the planes or views of one scan: class folders so named hold the same cases seen three ways (MRNet)
+PLANE_NAMES = frozenset({"axial", "coronal", "sagittal", "transverse", "transversal"})
+
+
+def plane_classes_problem(class_names: Sequence[str], cases: Sequence[Case]) -> str | None:
+    """The problem (fit refuses it) when every class is a plane of one scan (``axial``, ``coronal``, ``sagittal``)
+    and most file names are in every class folder (MRNet's ``train/axial/0000.npy``, ``coronal/0000.npy``,
+    ``sagittal/0000.npy``: each knee's three series, its labels in ``train-abnormal.csv``, ``train-acl.csv``...): a
+    classifier of planes learns nothing to diagnose; ``None`` otherwise."""
+    if len(class_names) < 2 or not all(n.strip().casefold() in PLANE_NAMES for n in class_names):
+        return None
+    names: dict[int, set[str]] = {}
+    for case in cases:
+        if isinstance(case.label, int) and case.path is not None:
+            names.setdefault(case.label, set()).add(case.path.name.casefold())
+    if len(names) < 2:
+        return None
+    common = set.intersection(*names.values())
+    if not all(2 * len(common) >= len(files) for files in names.values()):
+        return None
+    return (
+        f"the classes ({', '.join(class_names)}) are the planes of one scan, each holding the same cases (e.g. "
+        f"{sorted(common)[0]}): a classifier of planes learns nothing to diagnose. The labels are in a table (MRNet's "
+        "train-abnormal.csv: case,label): give a CSV manifest path,label,patient_id naming one plane's files "
+        "(e.g. train/sagittal/0000.npy,1,0000)"
+    )
+
+
 #: a file name ending in a 0/1 label (Shenzhen's ``CHNCXR_0001_0.png``, ALL-IDB's ``Im001_1.jpg``)
 _NAME_LABEL = re.compile(r"[-_]([01])$")
 #: a class folder holds at least this many images before its names' 0/1 endings say they are the labels

@@ -23,6 +23,7 @@ from medimg.data.labels import (
     label_text,
     measurement_warning,
     name_labels_problem,
+    plane_classes_problem,
 )
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
@@ -587,6 +588,7 @@ def check_dataset(
             classes_of_one(dataset.class_names, dataset.cases)
             or id_classes_problem(dataset.class_names, dataset.cases)
             or name_labels_problem(dataset.class_names, dataset.cases)
+            or plane_classes_problem(dataset.class_names, dataset.cases)
             or ""
             if dataset.task == "classify"
             else ""
