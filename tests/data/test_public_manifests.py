@@ -1128,3 +1128,23 @@ def test_tn_scui_ids_name_the_images_not_their_masks_of_the_same_name(tmp_path: 
     dataset = Dataset.load(tmp_path / "train.csv")
     assert {c.path.parent.name for c in dataset.cases if c.path} == {"image"}
     assert dataset.class_names == ["0", "1"] and len(dataset) == 12
+
+
+def test_cq500_readers_columns_are_one_finding_each_by_majority(tmp_path: Path) -> None:
+    """CQ500's ``reads.csv``: ``name,Category,R1:ICH,R1:SDH,R2:ICH,R2:SDH,R3:ICH,R3:SDH`` (three radiologists): each
+    reader's column was a finding of its own (``R2:ICH`` scored apart from ``R1:ICH``)."""
+    from PIL import Image
+
+    rows = ["name,Category,R1:ICH,R1:SDH,R2:ICH,R2:SDH,R3:ICH,R3:SDH"]
+    votes = {0: "1,0,1,0,0,0", 1: "1,1,0,1,0,1", 2: "0,0,0,0,1,0", 3: "1,0,1,0,1,0"}
+    for i in range(12):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(tmp_path / f"CQ500-CT-{i}.png")
+        rows.append(f"CQ500-CT-{i},B1,{votes[i % 4]}")
+    (tmp_path / "reads.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "reads.csv")
+    assert dataset.multi_label and dataset.class_names == ["ICH", "SDH"]
+    findings = {c.case_id: {dataset.class_names[f] for f in c.findings or ()} for c in dataset.cases}
+    assert findings["CQ500-CT-0"] == {"ICH"}  # two of three
+    assert findings["CQ500-CT-1"] == {"SDH"}  # ICH by one reader only
+    assert findings["CQ500-CT-2"] == set()
+    assert findings["CQ500-CT-3"] == {"ICH"}

@@ -815,6 +815,53 @@ def _label_column_advice(names: list[str], rows: list[dict[str, str]]) -> str:
     )
 
 
+#: a column of one reader's finding: CQ500's ``R1:ICH``, ``R2:ICH``, ``R3:ICH``; ``Reader1_ICH``
+_READER_COLUMN = re.compile(r"(?:r|reader|rater|rad)[\s_]?(\d+)\s*[:_.\-]\s*(.+)", re.IGNORECASE)
+
+
+def _readers_columns_merged(
+    manifest: Path, columns: dict[str, str], rows: list[dict[str, str]]
+) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """``columns`` and ``rows`` with the columns of several readers' findings (CQ500's ``reads.csv``: ``R1:ICH`` ...
+    ``R3:ICH``, 0/1 each) merged into one column per finding, 1 where at least half the readers set it (the
+    majority for three), with one INFO line; unchanged without two readers who read the same findings. Read
+    as they were, each reader's column was a finding of its own (42 findings, ``R2:ICH`` scored apart from
+    ``R1:ICH``)."""
+    readers: dict[str, dict[str, str]] = {}  # finding -> reader -> column
+    for name in columns.values():
+        found = _READER_COLUMN.fullmatch(name.strip())
+        if found is not None:
+            readers.setdefault(found.group(2).strip(), {})[found.group(1)] = name
+    everyone = {reader for by_reader in readers.values() for reader in by_reader}
+    if len(everyone) < 2 or any(set(by_reader) != everyone for by_reader in readers.values()):
+        return columns, rows
+    binary = all(
+        _cell(row, column) in _ONE_HOT_VALUES for r in readers.values() for column in r.values() for row in rows
+    )
+    if not binary:
+        return columns, rows
+    merged_rows = []
+    for row in rows:
+        kept = {k: v for k, v in row.items() if not any(k in r.values() for r in readers.values())}
+        for finding, by_reader in readers.items():
+            votes = [_cell(row, column) for column in by_reader.values() if _cell(row, column)]
+            set_by = sum(vote not in {"0", "0.0"} for vote in votes)
+            kept[finding] = ("1" if 2 * set_by >= len(votes) else "0") if votes else ""
+        merged_rows.append(kept)
+    reader_columns = {column for by_reader in readers.values() for column in by_reader.values()}
+    merged = {key: name for key, name in columns.items() if name not in reader_columns}
+    merged.update({column_key(finding): finding for finding in readers})
+    logger.info(
+        "%s: %d readers' columns of the same %d findings (e.g. %s): each finding set where at least half the "
+        "readers set it",
+        manifest,
+        len(everyone),
+        len(readers),
+        ", ".join(next(iter(readers.values())).values()),
+    )
+    return merged, merged_rows
+
+
 def _readers_merged(manifest: Path, rows: list[dict[str, str]], path_col: str, reader_col: str) -> list[dict[str, str]]:
     """One row per image of a table whose readers each gave their own row (VinDr-CXR's ``image_labels_train.csv``:
     three radiologists' one-hot rows per image): each cell the value most of the image's readers gave, a finding
@@ -1145,6 +1192,7 @@ def _load_table(
         raise DatasetError(f"{manifest} is not a file: a manifest is a CSV (or Excel workbook) with columns path,label")
     columns, rows = read_manifest(manifest)
     _refuse_overflowing_rows(manifest, rows)
+    columns, rows = _readers_columns_merged(manifest, columns, rows)
 
     def column(options: tuple[str, ...], required: bool) -> str | None:
         for option in options:
