@@ -171,3 +171,28 @@ def test_object_cxr_shapes_are_boxes_and_its_tables_its_splits(tmp_path: Path) -
     assert by_id["train/00002.jpg"].boxes == ()  # no foreign object: a negative
     (polygon,) = by_id["dev/08003.jpg"].boxes
     assert (polygon.x1, polygon.y1, polygon.x2, polygon.y2) == (5, 5, 20, 30)
+
+
+def test_kvasir_capsule_quadrilaterals_are_boxes_and_its_class_folders_classes(tmp_path: Path) -> None:
+    """Kvasir-Capsule: ``labelled_images/<class>/`` beside ``metadata.csv`` (``filename;...;finding_class;x1;y1;...
+    ;x4;y4``, a box's four corners clockwise). As boxes: "has no 'label' column" (and x2,y2 would be the top-right
+    corner, a box of height 0); as classes: "looks like detection data ... pass --task detect"."""
+    from medimg.data.dataset import Dataset
+    from medimg.data.detection import DetectionDataset
+
+    rows = ["filename;video_id;frame_number;finding_category;finding_class;x1;y1;x2;y2;x3;y3;x4;y4"]
+    for cls in ("Angiectasia", "Ulcer", "Normal clean mucosa"):
+        for i in range(4):
+            name = f"{cls[:3].lower()}{i}_{100 + i}.jpg"
+            path = tmp_path / "labelled_images" / cls / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((96, 96, 3), 20 * i + len(cls), np.uint8)).save(path)
+            corners = "35;35;65;35;65;65;35;65" if cls != "Normal clean mucosa" else ";;;;;;;"
+            rows.append(f"{name};v{i};{100 + i};Vascular;{cls};{corners}")
+    (tmp_path / "metadata.csv").write_text("\n".join(rows) + "\n")
+    boxes = Dataset.load(tmp_path)
+    assert isinstance(boxes, DetectionDataset) and boxes.class_names == ["Angiectasia", "Ulcer"]
+    box = next(b for c in boxes.cases for b in c.boxes or ())
+    assert (box.x1, box.y1, box.x2, box.y2) == (35, 35, 65, 65)
+    classes = Dataset.load(tmp_path, task="classify")
+    assert sorted(classes.class_names) == ["Angiectasia", "Normal clean mucosa", "Ulcer"] and len(classes) == 12

@@ -600,6 +600,20 @@ def _box_table_with_classes(path: Path, detected: Layout) -> Layout | None:
     return get_layout("csv_manifest")
 
 
+def _class_folders_beside_boxes(path: Path, detected: Layout) -> bool:
+    """Whether a folder read as boxes by the table at its top also holds class folders of images (Kvasir-Capsule's
+    ``labelled_images/<class>/`` beside ``metadata.csv``, whose boxes cover some findings): asked for classes, those
+    are read (it was "looks like detection data ... pass --task detect")."""
+    from medimg.data.case import normalise_split
+    from medimg.data.layouts.class_nesting import data_folder, folder_entries
+
+    if detected.name != "csv_boxes" or not path.is_dir():
+        return False
+    subdirs, _ = folder_entries(data_folder(path, announce=False))
+    with_images = [d for d in subdirs if not normalise_split(d.name) and folder_entries(d)[1]]
+    return len(with_images) >= 2
+
+
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     """The layout that reads ``path`` for ``task`` (see the module docstring for the rules).
 
@@ -621,6 +635,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
             return derived
     if detected is not None and task == "classify" and (boxes_with_classes := _box_table_with_classes(path, detected)):
         return boxes_with_classes
+    if detected is not None and task == "classify" and _class_folders_beside_boxes(path, detected):
+        return get_layout("class_folders")  # Kvasir-Capsule's labelled_images/<class>/ beside metadata.csv's boxes
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
     if detected is not None and task is not None and detected.claims(path):

@@ -82,7 +82,13 @@ _SHAPE = r"\d+(?:\s+-?\d+(?:\.\d+)?){4,}"
 SHAPES = re.compile(rf"\s*{_SHAPE}(?:\s*;\s*{_SHAPE})*\s*;?\s*")
 #: the class of shapes without a label (Object-CXR's foreign objects)
 SHAPE_CLASS = "object"
-LABEL_COLUMNS = ("label", "class", "class_name", "category", "target", "finding_label")
+LABEL_COLUMNS = (
+    "label", "class", "class_name", "category", "target", "finding_label",
+    "finding_class",  # Kvasir-Capsule's metadata.csv (beside finding_category: Vascular, Inflammatory...)
+    "lesion_type",  # VinDr-SpineXR's annotations
+)  # fmt: skip
+#: the third and fourth corners of a box given as a quadrilateral (Kvasir-Capsule's ``x1;y1;...;x4;y4``)
+QUAD_COLUMNS = ("x3", "y3", "x4", "y4")
 #: the class of every box of a table without a label column (DeepLesion's lesions, of a type only in its test part)
 UNLABELLED_CLASS = "lesion"
 SPLIT_COLUMNS = ("split", "subset", "fold", "train_val_test")
@@ -314,6 +320,10 @@ def load(
             "%s: boxes read from the columns %s (%s)", path, ", ".join(corner_cols), CONVENTION_WORDS[convention or ""]
         )
     label_col = column(LABEL_COLUMNS, box_col is None)
+    # four corners of a quadrilateral (Kvasir-Capsule's x1,y1..x4,y4, clockwise from the top left): its bounds
+    quad_cols = (
+        [columns[k] for k in QUAD_COLUMNS] if convention == "corners" and set(QUAD_COLUMNS) <= set(columns) else []
+    )
     files = ManifestFiles(path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
     reader_col = column(READER_COLUMNS, False)
@@ -351,7 +361,7 @@ def load(
             raw[raw_path] = []
         label = str(row.get(label_col) or "").strip() if label_col else unlabelled_class
         box_cell = str(row.get(box_col) or "").strip() if box_col else None
-        cells = [str(row.get(c) or "").strip() for c in corner_cols]
+        cells = _quad_bounds([str(row.get(c) or "").strip() for c in (*corner_cols, *quad_cols)])
         row_boxes, problem = _row_boxes(cells, box_cell, label, convention or "corners")
         if problem:
             problems.append(f"line {line}: {problem}")
@@ -606,6 +616,18 @@ def _images_without_rows(
             next(iter(found.values()))[0],
         )
     return found
+
+
+def _quad_bounds(cells: list[str]) -> list[str]:
+    """The corner cells of a row: four as given, or eight (a quadrilateral's ``x1, y1 .. x4, y4``) as the box around
+    them; cells that are not all numbers as given (the row's reader says why)."""
+    if len(cells) != 8:
+        return cells
+    try:
+        xs, ys = [float(c) for c in cells[0::2]], [float(c) for c in cells[1::2]]
+    except ValueError:
+        return cells[:4]
+    return [f"{min(xs):g}", f"{min(ys):g}", f"{max(xs):g}", f"{max(ys):g}"]
 
 
 def _row_boxes(cells: list[str], box_cell: str | None, label: str, convention: str) -> tuple[list[RowBox], str | None]:
