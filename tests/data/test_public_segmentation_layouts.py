@@ -741,3 +741,16 @@ def test_bus_bra_images_and_masks_named_with_their_own_prefixes_pair(tmp_path: P
     assert _pairs(tmp_path) == [
         (f"Images/bus_{n:04d}-{side}.png", f"Masks/mask_{n:04d}-{side}.png") for n in range(1, 7) for side in "lr"
     ]
+
+
+def test_tnbc_numbered_gt_folders_hold_the_masks_of_their_slides(tmp_path: Path) -> None:
+    """TNBC: ``Slide_01/01_1.png`` ... beside ``GT_01/01_1.png``: read as 22 classes (Slide_01..GT_11), a slide
+    classifier trained; with --task segment "found 88 images but no masks"."""
+    for n in range(1, 12):
+        for i in range(1, 3):
+            _png(tmp_path / f"Slide_{n:02d}" / f"{n:02d}_{i}.png")
+            _png(tmp_path / f"GT_{n:02d}" / f"{n:02d}_{i}.png", (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 22
+    assert all(c.mask.parent.name == c.image.parent.name.replace("Slide", "GT") for c in dataset.cases)
+    assert {c.patient_id for c in dataset.cases} == {f"Slide_{n:02d}" for n in range(1, 12)}

@@ -407,3 +407,33 @@ def test_plane_folders_of_the_same_cases_are_refused_as_classes(tmp_path: Path) 
         for case in range(4):
             Image.fromarray(rng.integers(0, 255, (8, 8), np.uint8)).save(tmp_path / "other" / name / f"{case}.png")
     assert not check_dataset(Dataset.load(tmp_path / "other")).classes_of_one
+
+
+def test_jpeg_masks_named_for_their_images_are_masks_not_images_of_the_class(tmp_path: Path) -> None:
+    """DigestPath: ``tissue-train-pos-v1/<name>.jpg`` beside ``<name>_mask.jpg`` (JPEG: its values are no label map
+    by content), beside ``tissue-train-neg/``: the masks were trained as images of the positive class, status OK."""
+    from medimg.data.quality import usable_training_images
+
+    rng = np.random.default_rng(0)
+    for cls in ("tissue-train-pos-v1", "tissue-train-neg"):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), np.uint8)).save(tmp_path / cls / f"2018_{i}.jpg")
+            if cls.endswith("pos-v1"):
+                mask = np.zeros((32, 32), np.uint8)
+                mask[8:20, 8:20] = 255
+                Image.fromarray(mask).save(tmp_path / cls / f"2018_{i}_mask.jpg", quality=75)
+    dataset = Dataset.load(tmp_path)
+    report = check_dataset(dataset)
+    assert sorted(Path(p).name for p in report.suspected_masks) == [f"2018_{i}_mask.jpg" for i in range(5)]
+    assert "--exclude '*_mask.jpg'" in " ".join(report.warnings)
+    trained = usable_training_images(dataset, report)
+    assert not any(c.case_id.endswith("_mask.jpg") for c in trained.cases) and len(trained.cases) == 10
+
+
+def test_the_exclude_advice_for_masks_named_as_images_names_their_folder() -> None:
+    from medimg.data.quality import exclude_patterns
+
+    masks = [f"/d/GT_0{n}/0{n}_1.png" for n in (1, 2)]
+    images = [f"/d/Slide_0{n}/0{n}_1.png" for n in (1, 2)]
+    assert exclude_patterns(masks, images) == ["GT_01/*", "GT_02/*"]  # not 01_1.png: the images' names too

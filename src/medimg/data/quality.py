@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -423,6 +424,10 @@ def check_dataset(
     counts = [v for name, v in dataset.class_counts().items() if v > 0 and name not in unread_classes]
     imbalance = max(counts) / min(counts) if counts else 1.0
     masks = [path for path, size in label_valued if size in image_sizes]
+    by_content = set(masks)
+    masks += [
+        path for path in masks_by_name({r.path: r.channels for r in records if r.has_path}) if path not in by_content
+    ]
     warnings: list[str] = []
     misread = lost = 0
     if masks:
@@ -430,8 +435,9 @@ def check_dataset(
         others = [r.path for r in records if r.has_path and r.path not in flagged]
         warnings.append(
             f"{len(masks)} file(s) are label maps by their content (a few integer values or colours, the size of other "
-            f"images), i.e. segmentation masks beside the images (e.g. {masks[0]}); exclude them, e.g. "
-            f"--exclude '{','.join(exclude_patterns(masks, others))}'"
+            "images) or by their names (a grey <image>_mask beside a colour image), i.e. segmentation masks beside the "
+            f"images (e.g. {masks[0]}); "
+            f"exclude them, e.g. --exclude '{','.join(exclude_patterns(masks, others))}'"
         )
     if unread_classes:
         warnings.append(
@@ -965,18 +971,43 @@ def is_label_valued(array: np.ndarray) -> bool:
 def exclude_patterns(masks: list[str], images: list[str], most: int = 3) -> list[str]:
     """``--exclude`` patterns for the mask files, from how their names extend the image names beside them.
 
-    ``cell_01_mask_1.png`` beside ``cell_01.png`` gives ``*_mask_1.png``; a mask whose name extends no image name
-    is named as it is.
+    ``cell_01_mask_1.png`` beside ``cell_01.png`` gives ``*_mask_1.png``; a mask named as an image elsewhere
+    (TNBC's ``GT_01/01_1.png`` for ``Slide_01/01_1.png``) gives its folder, ``GT_01/*``; any other mask is named as it
+    is.
     """
     stems: dict[Path, list[str]] = defaultdict(list)
     for image in images:
         stems[Path(image).parent].append(Path(image).stem)
+    image_names = {Path(image).name for image in images}
     patterns: Counter[str] = Counter()
     for mask in masks:
         path = Path(mask)
         prefixes = [s for s in stems.get(path.parent, []) if path.stem.startswith(s) and len(s) < len(path.stem)]
-        patterns["*" + path.name[len(max(prefixes, key=len)) :] if prefixes else path.name] += 1
+        if prefixes:
+            patterns["*" + path.name[len(max(prefixes, key=len)) :]] += 1
+        else:
+            patterns[f"{path.parent.name}/*" if path.name in image_names else path.name] += 1
     return [p for p, _ in patterns.most_common(most)]
+
+
+#: the end of a mask's name after its image's (DigestPath's ``<name>_mask.jpg`` beside ``<name>.jpg``)
+_MASK_NAME = re.compile(r"^(.+)[-_. ](?:mask|masks|seg|segmentation|gt|label)$", re.IGNORECASE)
+
+
+def masks_by_name(channels: dict[str, int]) -> list[str]:
+    """The files (of ``channels``: path -> channel count) named as the mask of a colour image of their folder and
+    grey themselves (``<name>_mask.jpg`` beside ``<name>.jpg``): masks among a class's images, however lossy (a JPEG
+    mask's values are no label map by content). A grey image named so beside a grey image is not taken for one."""
+    by_stem: dict[tuple[str, str], int] = {}
+    for path, count in channels.items():
+        by_stem[(str(Path(path).parent), Path(path).stem.lower())] = count
+    found = []
+    for path, count in channels.items():
+        named = _MASK_NAME.match(Path(path).stem)
+        image = by_stem.get((str(Path(path).parent), named.group(1).lower())) if named else None
+        if image is not None and image >= 3 and count == 1:
+            found.append(path)
+    return found
 
 
 def usable_training_images(

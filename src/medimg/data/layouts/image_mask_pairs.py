@@ -259,8 +259,11 @@ def _has_mask_folder(root: Path) -> bool:
     for _ in range(DETECT_MAX_DEPTH):
         deeper: list[Path] = []
         for folder in level:
-            for sub in _visible_dirs(folder):
-                if _dir_role(sub.name, set()) == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub)):
+            subs = _visible_dirs(folder)
+            names = {d.name for d in subs}
+            for sub in subs:
+                role = _dir_role(sub.name, names if NUMBERED_MASK_DIR.fullmatch(sub.name.lower()) else set())
+                if role == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub)):
                     return True
                 deeper.append(sub)
         seen += len(deeper)
@@ -610,6 +613,10 @@ def _core_name(name: str) -> str:
     return "_".join(kept) if kept else name.lower()
 
 
+#: a numbered folder of masks beside a folder of images of that number (TNBC's ``GT_01/`` beside ``Slide_01/``)
+NUMBERED_MASK_DIR = re.compile(r"(?:gt|mask|masks|seg|label|labels)[-_ ]?(\d+)")
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
     core = _core_name(name)
     if core != name.lower():
@@ -625,6 +632,13 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
             "roi" if any(_dir_role(s, set()) == "mask" for s in siblings if s.lower() not in AMBIGUOUS_DIRS) else "mask"
         )
     if low in LABEL_DIRS or "groundtruth" in compact or compact.startswith("label"):
+        return "mask"
+    numbered = NUMBERED_MASK_DIR.fullmatch(low)
+    if numbered and any(  # TNBC's GT_01/ beside Slide_01/: the masks of that slide's images
+        re.fullmatch(rf"[a-z]+[-_ ]?0*{int(numbered.group(1))}", s.lower())
+        and not NUMBERED_MASK_DIR.fullmatch(s.lower())
+        for s in siblings
+    ):
         return "mask"
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
