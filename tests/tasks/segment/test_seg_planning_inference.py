@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from medimg.errors import ConfigError
+from medimg.errors import ConfigError, DatasetError
 from medimg.planning.fingerprint import IntensityStats
 from medimg.tasks.segment.labels import LabelEncoding
 from medimg.tasks.segment.planning import SegFingerprint, SegPlan, make_seg_plan, resolve_seg_plan
@@ -76,7 +76,8 @@ def test_elongation_tells_a_line_from_a_disc() -> None:
     assert line_elongation == pytest.approx(720 / 3**2, rel=0.01)
     assert (line_elongation or 0) > ELONGATED
     assert 5 < (elongation(disc) or 0) < 10
-    assert elongation(np.zeros((50, 50), dtype=np.uint8)) is None  # no foreground: nothing to measure
+    with pytest.raises(DatasetError, match="training masks is empty"):  # no foreground at all: nothing to learn
+        elongation(np.zeros((50, 50), dtype=np.uint8))
 
 
 def test_3d_patch_is_divisible_and_covers_small_volumes() -> None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from medimg.errors import ConfigError
+from medimg.errors import ConfigError, DatasetError
 from medimg.planning.domain import TrainingDomain, domain_from_facts
 from medimg.planning.fingerprint import MAX_INTENSITY_VOXELS, ImageSummariser, ImageSummary, IntensityStats
 from medimg.planning.plan import (
@@ -279,10 +279,12 @@ def extract_seg_fingerprint(
     counts = np.zeros(len(class_names), dtype=np.float64)
     thickness, elongation = [], []
     has_roi = False
+    labelled = 0
     for image, labels, spacing, meta in cases:
         summaries.append(summarise(image, {**meta, "spacing_mm": list(spacing) if spacing else None}))
         if labels is None:
             continue
+        labelled += 1
         has_roi = has_roi or bool((labels == IGNORE).any())
         counts += np.bincount(labels[labels != IGNORE].ravel(), minlength=len(class_names))[: len(class_names)]
         foreground, stride = sampled_foreground((labels > 0) & (labels != IGNORE))
@@ -295,6 +297,12 @@ def extract_seg_fingerprint(
                 elongation.append(largest / strided_thickness**2)
     if not summaries:
         raise ConfigError("cannot fingerprint an empty training set")
+    if labelled and not counts[1:].any():
+        raise DatasetError(
+            f"{name}: every one of the {labelled} training masks is empty (background alone): there is no foreground "
+            "to learn. Do the masks land on their images (an annotation naming no slice of its series, a mask of "
+            "another case)? `medimg check DATA` says what was read"
+        )
     shapes = np.array([s.shape for s in summaries])
     spacings = [s.meta["spacing_mm"] for s in summaries if s.meta["spacing_mm"]]
     modalities = [_modality(s.meta) for s in summaries]

@@ -78,11 +78,17 @@ class SegCheckReport:
     mixed_dimensions: str | None = None
 
     @property
+    def no_foreground(self) -> bool:
+        """Every mask read is empty: nothing to learn (LIDC outlines naming no slice of their series)."""
+        return bool(self.empty_masks) and len(self.empty_masks) >= sum(self.image_sizes.values())
+
+    @property
     def ok(self) -> bool:
         """True when nothing would silently harm training or evaluation (empty masks are only a warning: a case
         without the structure is legitimate, e.g. a healthy scan)."""
         return not (
             self.unreadable
+            or self.no_foreground
             or self.size_mismatches
             or self.cross_split_duplicates
             or self.cross_split_patients
@@ -137,6 +143,11 @@ class SegCheckReport:
         lines += [f"  same image in several splits: {', '.join(g)}" for g in self.cross_split_duplicates[:10]]
         lines += [f"  one patient in several splits: {p}" for p in self.cross_split_patients[:10]]
         lines += [f"  {self.mixed_dimensions}"] if self.mixed_dimensions else []
+        lines += (
+            ["  every mask is empty: no foreground to learn (do the masks land on their images?)"]
+            if self.no_foreground
+            else []
+        )
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.append("status    " + ("OK" if self.ok else "PROBLEMS FOUND (see above)"))
         return "\n".join(lines)
