@@ -64,6 +64,8 @@ def test_a_kind_of_scan_some_cases_lack_is_left_out_and_masks_beside_their_scans
         data = Dataset.load(write_isles(tmp_path / "isles", adc=False))
     assert all(c.image.name.endswith("_dwi.nii.gz") and not c.channels for c in data.cases)
     assert "adc left out (not in every case)" in caplog.text
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("the adc scan is left out of every case because 1 subject(s) lack it" in m for m in warned)
     # ATLAS 2.0: the mask beside its T1w, no derivatives folder
     for s in range(1, 4):
         anat = tmp_path / "ATLAS_2" / f"sub-r001s00{s}" / "ses-1" / "anat"

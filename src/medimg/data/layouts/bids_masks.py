@@ -132,4 +132,14 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         f"; {', '.join(sorted(other_grid - set(kinds)))} on another grid left out" if other_grid - set(kinds) else "",
         f"; {', '.join(dropped)} left out (not in every case)" if dropped else "",
     )
+    for kind in dropped:  # a whole modality lost for every subject because some lack it: said loudly
+        without = sorted(f"sub-{subject}" for subject, _, scans_of in found if kind not in scans_of)
+        logger.warning(
+            "%s: the %s scan is left out of every case because %d subject(s) lack it (e.g. %s): to train with it, "
+            "leave those subjects out (--exclude 'sub-XX*' on their masks) or add their scans",
+            root,
+            kind,
+            len(without),
+            ", ".join(without[:3]),
+        )
     return SegmentationDataset(name=dataset_name(root), root=root, source="bids", cases=cases)
