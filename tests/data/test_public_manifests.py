@@ -1148,3 +1148,25 @@ def test_cq500_readers_columns_are_one_finding_each_by_majority(tmp_path: Path) 
     assert findings["CQ500-CT-1"] == {"SDH"}  # ICH by one reader only
     assert findings["CQ500-CT-2"] == set()
     assert findings["CQ500-CT-3"] == {"ICH"}
+
+
+def test_mnms2_rows_naming_folders_of_nifti_files_choose_one_with_include(tmp_path: Path) -> None:
+    """M&Ms-2's ``dataset_information.csv`` (``SUBJECT_CODE,DISEASE,VENDOR``) names ``dataset/001/``, a folder of
+    ``001_SA_ED.nii.gz``, ``001_SA_ES.nii.gz``, ``001_LA_ED.nii.gz``...: refused as "a folder without DICOM slices",
+    and with --include '*_SA_ED.nii.gz' as "no images listed"."""
+    import nibabel as nib
+
+    rows = ["SUBJECT_CODE,DISEASE,VENDOR"]
+    for n in range(1, 9):
+        folder = tmp_path / "dataset" / f"{n:03d}"
+        folder.mkdir(parents=True)
+        for view in ("SA_ED", "SA_ES", "LA_ED", "SA_ED_gt"):
+            volume = np.full((6, 6, 3), n, np.float32)
+            nib.save(nib.Nifti1Image(volume, np.eye(4)), folder / f"{n:03d}_{view}.nii.gz")
+        rows.append(f"{n:03d},{('NOR', 'DCM')[n % 2]},Siemens")
+    (tmp_path / "dataset_information.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"a folder of 4 image files, not DICOM slices.*--include"):
+        Dataset.load(tmp_path / "dataset_information.csv", label_column="DISEASE")
+    chosen = Dataset.load(tmp_path / "dataset_information.csv", label_column="DISEASE", include="*_SA_ED.nii.gz")
+    assert set(chosen.class_names) == {"DCM", "NOR"}
+    assert sorted(c.path.name for c in chosen.cases if c.path) == [f"{n:03d}_SA_ED.nii.gz" for n in range(1, 9)]

@@ -193,18 +193,45 @@ def _is_series_folder(path: Path) -> bool:
     return any(non_image_object(f) is None for f in dicom)  # stops at the first slice
 
 
-def _single_image_in(path: Path) -> Path | None:
+def _single_image_in(
+    path: Path, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), base: Path | None = None
+) -> Path | None:
     """The one image file of a folder a row names, when that file, not a DICOM slice, is all the folder holds (ADNI's
-    NIfTI download: ``<subject>/MPRAGE/<date>/I12345/ADNI_..._I12345.nii``, named by ``Image Data ID``); else None."""
+    NIfTI download: ``<subject>/MPRAGE/<date>/I12345/ADNI_..._I12345.nii``, named by ``Image Data ID``), or the one
+    that ``include``/``exclude`` choose among its image files (M&Ms-2's ``dataset/001/`` of ``001_SA_ED.nii.gz``,
+    ``001_SA_ES.nii.gz``... with ``--include '*_SA_ED.nii.gz'``); else None."""
     if not path.is_dir():
         return None
     from medimg.io.dicom_survey import looks_like_dicom
     from medimg.io.formats import is_image_file
 
+    if include or exclude:
+        chosen = [
+            p
+            for p in sorted(path.iterdir())
+            if p.is_file() and is_image_file(p) and path_selected(p, include, exclude, base or path.parent)
+        ]
+        return chosen[0] if len(chosen) == 1 and not looks_like_dicom(chosen[0]) else None
     visible = (p for p in path.iterdir() if not p.name.startswith("."))
     entries = list(itertools.islice(visible, 2))  # two are enough to tell one entry from more
     only = entries[0] if len(entries) == 1 else None
     return only if only is not None and only.is_file() and is_image_file(only) and not looks_like_dicom(only) else None
+
+
+def _folder_of_images_note(folder: Path) -> str:
+    """Why a row's folder is no image: it holds several image files that are not DICOM slices (M&Ms-2's
+    ``dataset/001/``); else the plain note."""
+    from medimg.io.formats import file_suffix, is_image_file
+
+    images = sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
+    if len(images) < 2:
+        return " (a folder without DICOM slices)"
+    example = images[0].name
+    ending = example[example.find("_", max(0, len(example) - len(file_suffix(images[0])) - 8)) :]
+    return (
+        f" (a folder of {len(images)} image files, not DICOM slices, e.g. {example}: name the file in the row, or "
+        f"choose one per folder with --include, e.g. --include '*{ending}')"
+    )
 
 
 def _column_naming_files(
@@ -1316,13 +1343,13 @@ def _load_table(
             missing.append(f"line {line}: empty path")
             continue
         file, why = files.locate(raw_path)
+        file = _single_image_in(file, include, exclude, base) or file  # a folder's file, as --include chooses it
         if not path_selected(file, include, exclude, base):
             continue
-        file = _single_image_in(file) or file
         series = _is_series_folder(file)  # lists the folder: once per row
         series_below = _series_folders_below(file) if file.is_dir() and not series else []
         if not (file.is_file() or series or series_below):
-            note = " (a folder without DICOM slices)" if file.is_dir() else why
+            note = _folder_of_images_note(file) if file.is_dir() else why
             if not why and not file.exists() and by_name_only(raw_path):  # named by name, under no sub-folder
                 absent.append(f"line {line}: {raw_path}")
             else:
