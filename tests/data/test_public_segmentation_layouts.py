@@ -754,3 +754,17 @@ def test_tnbc_numbered_gt_folders_hold_the_masks_of_their_slides(tmp_path: Path)
     assert dataset.task == "segment" and len(dataset.cases) == 22
     assert all(c.mask.parent.name == c.image.parent.name.replace("Slide", "GT") for c in dataset.cases)
     assert {c.patient_id for c in dataset.cases} == {f"Slide_{n:02d}" for n in range(1, 12)}
+
+
+def test_kvasir_instrument_split_lists_give_the_published_split(tmp_path: Path) -> None:
+    """Kvasir-Instrument: ``images/<id>.jpg``, ``masks/<id>.png`` and ``train.txt`` / ``test.txt`` of ids: the lists
+    were ignored, a random split made (every image of test.txt could train)."""
+    ids = [f"ckcu{i:04d}xyz" for i in range(12)]
+    for name in ids:
+        _png(tmp_path / "images" / f"{name}.png")
+        _png(tmp_path / "masks" / f"{name}.png", (slice(2, 6), slice(2, 6)))
+    (tmp_path / "train.txt").write_text("\n".join(ids[:9]) + "\n")
+    (tmp_path / "test.txt").write_text("\n".join(ids[9:]) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.split_counts() == {"train": 9, "test": 3}
+    assert {c.image.stem for c in dataset.cases if c.split == "test"} == set(ids[9:])

@@ -434,6 +434,29 @@ def _without_a_common_prefix(
     return rekeyed
 
 
+def _listed_splits(cases: list[SegCase], root: Path) -> list[SegCase]:
+    """``cases`` with the split the lists at the top of ``root`` give their images (Kvasir-Instrument's
+    ``train.txt`` and ``test.txt`` of image ids, as Pascal VOC's lists: :func:`listed_splits`; by file name or name
+    without suffix), when no case has a split and the lists name most of them; the others train. Said in an INFO
+    line. Unchanged otherwise."""
+    if not cases or any(c.split for c in cases):
+        return cases
+    listed = {name.lower(): split for name, split in listed_splits(root).items()}
+    split_of = {c.case_id: listed.get(c.image.name.lower()) or listed.get(_stem(c.image).lower()) for c in cases}
+    named = sum(split is not None for split in split_of.values())
+    if not listed or 2 * named < len(cases) or len(set(split_of.values()) - {None}) < 2:
+        return cases
+    logger.info(
+        "%s: the split of %d of its %d images from its lists (%s)%s",
+        root,
+        named,
+        len(cases),
+        ", ".join(sorted({s for s in split_of.values() if s})),
+        f"; the {len(cases) - named} unlisted train" if named < len(cases) else "",
+    )
+    return [replace(c, split=split_of[c.case_id] or "train") for c in cases]
+
+
 def _named_for_its_role(mask: Path) -> bool:
     """A mask named only for its role: KiTS's ``segmentation.nii.gz`` (KiTS21's ``aggregated_MAJ_seg.nii.gz`` and
     its other aggregates), 3D Slicer's ``Segmentation.seg.nrrd``, ToothFairy's ``gt_sparse.npy``."""
@@ -482,6 +505,7 @@ def load(
     root = path
     if root.is_dir():
         dataset = _load_folder(root, include, exclude)
+        dataset.cases = _listed_splits(dataset.cases, root)
     elif is_manifest(root):
         dataset = _load_csv(root)
     else:
