@@ -196,3 +196,23 @@ def test_kvasir_capsule_quadrilaterals_are_boxes_and_its_class_folders_classes(t
     assert (box.x1, box.y1, box.x2, box.y2) == (35, 35, 65, 65)
     classes = Dataset.load(tmp_path, task="classify")
     assert sorted(classes.class_names) == ["Angiectasia", "Normal clean mucosa", "Ulcer"] and len(classes) == 12
+
+
+def test_image_folders_beside_a_box_table_named_otherwise_are_no_classes(tmp_path: Path) -> None:
+    """Asked for classes, a box folder's class folders are read only when they are named as the boxes' labels:
+    the RSNA Pneumonia set's ``stage_2_train_images/`` and ``stage_2_test_images/`` beside its box table stay a
+    detection set (never two classes, train and test)."""
+    from medimg.data.dataset import Dataset
+    from medimg.errors import OtherTaskDataError
+
+    rows = ["patientId,x,y,width,height,Target"]
+    for folder in ("stage_2_train_images", "stage_2_test_images"):
+        for i in range(4):
+            path = tmp_path / folder / f"{folder[8:12]}{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((64, 64), 10 * i, np.uint8)).save(path)
+            if folder.startswith("stage_2_train"):
+                rows.append(f"{path.stem},10,10,20,20,1")
+    (tmp_path / "stage_2_train_labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(OtherTaskDataError):
+        Dataset.load(tmp_path, task="classify")

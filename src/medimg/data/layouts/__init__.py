@@ -601,17 +601,25 @@ def _box_table_with_classes(path: Path, detected: Layout) -> Layout | None:
 
 
 def _class_folders_beside_boxes(path: Path, detected: Layout) -> bool:
-    """Whether a folder read as boxes by the table at its top also holds class folders of images (Kvasir-Capsule's
-    ``labelled_images/<class>/`` beside ``metadata.csv``, whose boxes cover some findings): asked for classes, those
-    are read (it was "looks like detection data ... pass --task detect")."""
-    from medimg.data.case import normalise_split
+    """Whether a folder read as boxes by the table at its top also holds class folders of images named as the
+    table's box labels (Kvasir-Capsule's ``labelled_images/<class>/`` beside ``metadata.csv``, whose boxes cover
+    some findings): asked for classes, those are read (it was "looks like detection data ... pass --task detect").
+    Image folders of other names (RSNA's ``stage_2_train_images/``, ``stage_2_test_images/``) are no classes."""
     from medimg.data.layouts.class_nesting import data_folder, folder_entries
+    from medimg.data.layouts.common import column_key, read_manifest
 
     if detected.name != "csv_boxes" or not path.is_dir():
         return False
+    table = csv_boxes.top_manifest(path)
+    if table is None:
+        return False
+    columns, rows = read_manifest(table)
+    label = next((columns[c] for c in csv_boxes.LABEL_COLUMNS if c in columns), None)
+    labels = {column_key(str(row.get(label) or "")) for row in rows} if label else set()
     subdirs, _ = folder_entries(data_folder(path, announce=False))
-    with_images = [d for d in subdirs if not normalise_split(d.name) and folder_entries(d)[1]]
-    return len(with_images) >= 2
+    classes = [d for d in subdirs if folder_entries(d)[1]]
+    named = [d for d in classes if column_key(d.name) in labels]
+    return len(classes) >= 2 and 2 * len(named) >= len(classes)
 
 
 def select_layout(path: Path, task: TaskName | None = None) -> Layout:

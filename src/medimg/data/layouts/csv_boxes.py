@@ -184,6 +184,11 @@ def _top_manifest(path: Path, *, beside_labels: bool = False) -> Path | None:
     return found[0] if labels is None or labels == found[0] else None
 
 
+def top_manifest(path: Path) -> Path | None:
+    """The one box table at the top of a folder, whatever label table lies beside it (:func:`_top_manifest`)."""
+    return _top_manifest(path, beside_labels=True)
+
+
 def detect(path: Path) -> bool:
     """A CSV/TSV whose header has a path column and the four corner columns (``x1..y2`` or ``xmin..ymax``), a folder
     with one such table at its top, or a folder of split folders holding one each."""
