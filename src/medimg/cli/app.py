@@ -498,13 +498,13 @@ def _data_task(task: str, data: Path, label_column: str | None = None) -> str:
     """``task``, or for ``auto`` the task the data holds by its layout (:func:`medimg.data.layouts.data_task`),
     said on stderr when it is not classification; classification when the path reads as nothing (fit says why) or
     a label column is named (``--label-column``: a clinical table beside series that carry RT structure sets)."""
-    if label_column is not None and task not in ("auto", "classify"):
+    if label_column is not None:
+        from medimg.data.dataset import label_column_task_problem
         from medimg.errors import ConfigError
 
-        raise ConfigError(
-            f"--label-column names the column of classes of a label table, for classification; the {task} task reads "
-            "no such column: leave it out"
-        )
+        problem = label_column_task_problem(task)
+        if problem:
+            raise ConfigError(problem)
     if task != "auto" or label_column is not None:
         return "classify" if task == "auto" else task
     from medimg.data.layouts import data_task

@@ -387,6 +387,16 @@ def _tables_note(root: Path, most: int = 2_000) -> str:
     )
 
 
+def label_column_task_problem(task: str | None) -> str | None:
+    """Why ``--label-column`` does not go with ``task`` (a column of classes is classification's), or ``None``."""
+    if task in (None, "auto", "classify"):
+        return None
+    return (
+        f"--label-column names the column of classes of a label table, for classification; the {task} task reads no "
+        "such column: leave it out"
+    )
+
+
 def _label_table_layout(root: Path, label_column: str, task: TaskName | None) -> str:
     """The layout that reads ``label_column`` of ``root``'s label table (``label_column=``, ``--label-column``).
 
@@ -395,11 +405,9 @@ def _label_table_layout(root: Path, label_column: str, task: TaskName | None) ->
             that column."""
     from medimg.data.layouts import csv_manifest
 
-    if task not in (None, "classify"):
-        raise DatasetError(
-            f"--label-column names the column of classes of a label table, for classification; the {task} task "
-            "reads no such column: leave it out"
-        )
+    problem = label_column_task_problem(task)
+    if problem:
+        raise DatasetError(problem)
     if not csv_manifest.reads_label_column(root, label_column):
         raise DatasetError(
             f"--label-column {label_column!r}: {root} is no label table (CSV, TSV or Excel) and holds none with a "

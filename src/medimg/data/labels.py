@@ -247,15 +247,21 @@ def _named_for_numbered_classes(class_names: Sequence[str], cases: Sequence[Case
 CASE_FOLDER_FILES = 12
 
 
+def _file_names_per_class(cases: Sequence[Case]) -> dict[int, set[str]]:
+    """Each single-label class's file names (case-folded), of the cases that are files."""
+    names: dict[int, set[str]] = {}
+    for case in cases:
+        if isinstance(case.label, int) and case.path is not None:
+            names.setdefault(case.label, set()).add(case.path.name.casefold())
+    return names
+
+
 def _same_files_in_each(cases: Sequence[Case]) -> bool:
     """Every class holds a few files, most of them named as in every other class (Prostate158's ``train/020/``
     ``t2.nii.gz``, ``adc.nii.gz``, ``dwi.nii.gz``, ``t2_anatomy_reader1.nii.gz``): the folders are cases, not
     classes. Names of numbers alone (``1.png``, kept per class by many exports; SIPaKMeD's cells ``001_03.bmp``, the
     third cell of image 001 of each class) do not count."""
-    names: dict[int, set[str]] = {}
-    for case in cases:
-        if isinstance(case.label, int) and case.path is not None:
-            names.setdefault(case.label, set()).add(case.path.name.casefold())
+    names = _file_names_per_class(cases)
     if len(names) < ID_CLASSES or any(len(files) > CASE_FOLDER_FILES for files in names.values()):
         return False
     common = {n for n in set.intersection(*names.values()) if not re.fullmatch(r"[\d\W_]+", n.split(".")[0])}
@@ -273,10 +279,7 @@ def plane_classes_problem(class_names: Sequence[str], cases: Sequence[Case]) -> 
     classifier of planes learns nothing to diagnose; ``None`` otherwise."""
     if len(class_names) < 2 or not all(n.strip().casefold() in PLANE_NAMES for n in class_names):
         return None
-    names: dict[int, set[str]] = {}
-    for case in cases:
-        if isinstance(case.label, int) and case.path is not None:
-            names.setdefault(case.label, set()).add(case.path.name.casefold())
+    names = _file_names_per_class(cases)
     if len(names) < 2:
         return None
     common = set.intersection(*names.values())

@@ -78,10 +78,10 @@ _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
 _CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
+_CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 #: a modality's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside ``topcow_mr_001_0000.nii.gz``: one
 #: patient's CTA and MRA)
 _MODALITY_WORD = re.compile(r"(?<![a-z0-9])(ct|cta|mr|mri|mra|pet|cbct)(?![a-z0-9])", re.IGNORECASE)
-_CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 
 
 def _by_convention(key: str | None) -> bool:

@@ -81,7 +81,8 @@ class CheckReport:
     unconvertible: list[dict[str, str]] = field(default_factory=list)
     #: classification: every class is one patient's images or one image (:func:`~medimg.data.labels.classes_of_one`),
     #: or every class name an id (:func:`~medimg.data.labels.id_classes_problem`), or every class folder's images
-    #: labelled 0/1 by their names (:func:`~medimg.data.labels.name_labels_problem`): fit refuses
+    #: labelled 0/1 by their names (:func:`~medimg.data.labels.name_labels_problem`), or every class a plane of the
+    #: same scans (:func:`~medimg.data.labels.plane_classes_problem`): fit refuses
     classes_of_one: str = ""
     #: detection: boxes clipped to their image when so many were that the box columns are likely misread
     misread_boxes: int = 0

@@ -86,9 +86,10 @@ def make_splits(
         raise DatasetError(
             f"invalid split fractions val={val_fraction}, test={test_fraction}: each in (0, 1), sum below 1"
         )
+    notes: list[str] = []  # what the split cannot do as asked, kept in splits.json
     if all(c.split is not None for c in cases):
         assignment = {c.case_id: str(c.split) for c in cases}
-        method, notes = "own", list[str]()
+        method = "own"
         present = set(assignment.values())
         parts = {
             missing: fraction / (1 - (0 if missing == "test" else test_fraction))
@@ -114,7 +115,6 @@ def make_splits(
         return Splits(assignment=assignment, method=method, seed=seed, notes=notes)
 
     grouped = any(c.patient_id for c in cases)
-    notes = []
     assignment = {c.case_id: "train" for c in cases}
     pool = list(cases)
     if warn:

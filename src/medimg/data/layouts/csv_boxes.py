@@ -261,15 +261,18 @@ def _is_box_manifest(path: Path) -> bool:
 
 
 def _holds_shapes(path: Path, header: set[str]) -> bool:
-    """Whether a table's shape column (:data:`SHAPE_COLUMNS`) holds shapes (:data:`SHAPES`) in every filled cell of
-    its first rows, one at least."""
-    column_names = [c for c in SHAPE_COLUMNS if c in header]
-    if not column_names:
-        return False
-    columns, rows = read_manifest(path)
-    cells = [str(row.get(columns[column_names[0]]) or "").strip() for row in rows[:200]]
-    filled = [cell for cell in cells if cell]
-    return bool(filled) and all(SHAPES.fullmatch(cell) for cell in filled)
+    """Whether a table with a shape column (:data:`SHAPE_COLUMNS`) holds shapes in it (:func:`_shape_column`)."""
+    return bool(header & set(SHAPE_COLUMNS)) and _shape_column(*read_manifest(path)) is not None
+
+
+def _shape_column(columns: dict[str, str], rows: list[dict[str, str]]) -> str | None:
+    """The table's shape column (:data:`SHAPE_COLUMNS`) when every filled cell of its first rows, one at least, holds
+    shapes (:data:`SHAPES`); else ``None``."""
+    name = next((columns[c] for c in SHAPE_COLUMNS if c in columns), None)
+    if name is None:
+        return None
+    filled = [cell for row in rows[:200] if (cell := str(row.get(name) or "").strip())]
+    return name if filled and all(SHAPES.fullmatch(cell) for cell in filled) else None
 
 
 def load(
@@ -313,10 +316,11 @@ def load(
     refuse_video_rows(path, [str(row.get(path_col) or "") for row in rows])
     convention = _convention(set(columns))
     box_col = column(BOX_COLUMNS, False) if convention is None else None
-    unlabelled_class = UNLABELLED_CLASS  # the class of boxes without a label column
-    if convention is None and box_col is None and _holds_shapes(path, set(columns)):
-        box_col, unlabelled_class = column(SHAPE_COLUMNS, False), SHAPE_CLASS
+    shape_col = _shape_column(columns, rows) if convention is None and box_col is None else None
+    if shape_col is not None:
+        box_col = shape_col
         logger.info("%s: boxes read from the shapes of its column %r (Object-CXR's)", path, box_col)
+    unlabelled_class = UNLABELLED_CLASS if shape_col is None else SHAPE_CLASS  # of boxes without a label column
     if convention is None and box_col is None:
         raise _no_box_columns(path, list(columns.values()))
     corner_cols = [] if box_col else [column(o, True) or "" for o in CONVENTIONS[convention or "corners"]]
@@ -381,7 +385,7 @@ def load(
     _leave_out_absent_series(path, absent, problems, found=sliced)
     if problems:
         raise problems_error(path, problems)
-    if box_col and box_col.lower() not in SHAPE_COLUMNS:
+    if box_col and shape_col is None:
         raw = _one_cell_order(raw, path, box_col)
     if len(set(readers.values())) > 1:
         raw = fuse_readers(raw, readers, path)

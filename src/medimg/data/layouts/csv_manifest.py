@@ -827,10 +827,10 @@ def _class_like_columns(names: list[str], rows: list[dict[str, str]]) -> list[st
     return found
 
 
-def _label_column_advice(names: list[str], rows: list[dict[str, str]]) -> str:
-    """How to name the label column of a table without one: ``--label-column`` with an example from its columns that
-    may hold classes (rank: text before numbers), or renaming the column ``label``."""
-    choices = _class_like_columns(names, rows)
+def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
+    """How to name the label column of a table without one: ``--label-column`` with an example from ``choices``, its
+    columns that may hold classes (:func:`_class_like_columns`; rank: text before numbers), or renaming the column
+    ``label``."""
     text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
     shown = (text or choices)[:4]
     example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
@@ -1300,17 +1300,17 @@ def _load_table(
         candidates = [c for c in columns.values() if c not in used and not WEIGHT_COLUMN.search(c)]
         one_hot = None if unlabelled else _one_hot(manifest, candidates, rows)
         if one_hot is None and not unlabelled:
-            measured = _measurement_columns(candidates, rows)
+            measured, choices = _measurement_columns(candidates, rows), _class_like_columns(candidates, rows)
             if measured:  # RSNA Bone Age's id,boneage,male: a number to regress, no classes
                 raise NoLabelColumnError(
                     f"{manifest} has no label column (found: {', '.join(columns)}), and {measured}: medimg classifies "
                     "images and does not regress a number; bin the values into classes in a column named label (e.g. "
-                    "age groups), or name the column that holds the classes" + _label_column_advice(candidates, rows)
+                    "age groups), or name the column that holds the classes" + _label_column_advice(choices, rows)
                 )
-            if _class_like_columns(candidates, rows):
+            if choices:
                 raise NoLabelColumnError(
                     f"{manifest} has no label column (found: {', '.join(columns)}); name the column that holds the "
-                    "classes" + _label_column_advice(candidates, rows)
+                    "classes" + _label_column_advice(choices, rows)
                 )
             column(LABEL_COLUMNS, True)  # raises: no label column
         written = (one_hot.labels if one_hot else None) or [""] * len(rows)  # a pool's manifest: no labels
