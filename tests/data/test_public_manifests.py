@@ -1170,3 +1170,30 @@ def test_mnms2_rows_naming_folders_of_nifti_files_choose_one_with_include(tmp_pa
     chosen = Dataset.load(tmp_path / "dataset_information.csv", label_column="DISEASE", include="*_SA_ED.nii.gz")
     assert set(chosen.class_names) == {"DCM", "NOR"}
     assert sorted(c.path.name for c in chosen.cases if c.path) == [f"{n:03d}_SA_ED.nii.gz" for n in range(1, 9)]
+
+
+def test_derm7pt_meta_table_gives_classes_image_column_and_row_index_splits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Derm7pt: ``images/<folder>/`` + ``meta/meta.csv`` (``diagnosis``; ``clinic`` and ``derm`` naming each
+    lesion's two photographs from inside ``images/``) + ``meta/{train,valid,test}_indexes.csv`` of row numbers: the
+    image folders (``Aal``, ``Abl``...) were read as the classes, status OK."""
+    rows = ["case_num,diagnosis,seven_point_score,clinic,derm,management"]
+    for i in range(12):
+        folder, diagnosis = ("Aal", "basal cell carcinoma") if i % 2 else ("Abl", "melanoma")
+        for name, value in ((f"{folder}{i:03d}.jpg", 40), (f"{folder.lower()}{i:03d}d.jpg", 200)):
+            _image(tmp_path / "release_v0" / "images" / folder / name, value + i)
+        rows.append(f"{i + 1},{diagnosis},{i % 3},{folder}/{folder}{i:03d}.jpg,{folder}/{folder.lower()}{i:03d}d.jpg,x")
+    meta = tmp_path / "release_v0" / "meta"
+    meta.mkdir()
+    (meta / "meta.csv").write_text("\n".join(rows) + "\n")
+    for split, numbers in (("train", range(8)), ("valid", range(8, 10)), ("test", range(10, 12))):
+        (meta / f"{split}_indexes.csv").write_text("indexes\n" + "".join(f"{n}\n" for n in numbers))
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path / "release_v0")
+    assert dataset.class_names == ["basal cell carcinoma", "melanoma"] and dataset.name == "release_v0"
+    assert dataset.split_counts() == {"train": 8, "val": 2, "test": 2}
+    assert all(c.path.name[0].isupper() for c in dataset.cases)  # the first image column, clinic
+    assert "2 columns name image files (clinic, derm)" in caplog.text
+    test = {c.path.name for c in dataset.cases if c.split == "test"}
+    assert test == {"Abl010.jpg", "Aal011.jpg"}

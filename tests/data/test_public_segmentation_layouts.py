@@ -768,3 +768,47 @@ def test_kvasir_instrument_split_lists_give_the_published_split(tmp_path: Path) 
     dataset = Dataset.load(tmp_path)
     assert dataset.split_counts() == {"train": 9, "test": 3}
     assert {c.image.stem for c in dataset.cases if c.split == "test"} == set(ids[9:])
+
+
+def _nuinsseg(root: Path, organs: tuple[str, ...], count: int = 3) -> None:
+    """NuInsSeg: per organ ``tissue images/``, ``label masks/`` (one value per nucleus), ``label masks modify/``,
+    ``mask binary/``, ``distance maps/`` (no image: a distance transform) and ``vague areas/mask binary/``."""
+    for organ in organs:
+        stem = organ.replace(" ", "_")
+        for i in range(1, count + 1):
+            name = f"{stem}_{i:02d}.png"
+            _png(root / organ / "tissue images" / name)
+            for masks in ("label masks", "label masks modify", "mask binary", "vague areas/mask binary"):
+                _png(root / organ / masks / name, (slice(2, 6), slice(2, 6)))
+            _png(root / organ / "distance maps" / name, (slice(1, 8), slice(1, 8)))
+
+
+def test_nuinsseg_organ_folders_pair_tissue_images_with_their_masks(tmp_path: Path) -> None:
+    """NuInsSeg: ``label masks/`` was read as a field of view (``mask binary/`` beside it holding the masks) and
+    ``distance maps/`` as a second image of each mask ("matches several images equally well"); the vague areas
+    (no nuclei) were merged into the masks; at the top, the organ folders were refused as "sets of one dataset's
+    classes" named for its image and mask folders."""
+    organs = ("human bladder", "human brain", "mouse heart")
+    _nuinsseg(tmp_path, organs)
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 9 and not dataset.unpaired and not dataset.unlabelled
+    assert {c.image.parent.name for c in dataset.cases} == {"tissue images"}
+    assert {c.mask.parent.name for c in dataset.cases} == {"label masks"}
+    assert all(c.roi is None for c in dataset.cases)
+    assert all({m.parent.name for m in c.extra_masks} == {"label masks modify", "mask binary"} for c in dataset.cases)
+    classes = Dataset.load(tmp_path)  # the organs as classes, their tissue images only
+    assert classes.class_names == sorted(organs) and len(classes.cases) == 9
+    assert {c.path.parent.name for c in classes.cases} == {"tissue images"}
+
+
+def test_polypgen_centre_folders_are_parts_of_image_mask_pairs(tmp_path: Path) -> None:
+    """PolypGen: ``data_C1/images_C1/<id>.jpg`` + ``data_C1/masks_C1/<id>_mask.jpg`` ... ``data_C6/``: the centres
+    were read as classes holding their masks, then refused as "versions or parts of the dataset"."""
+    for centre in range(1, 7):
+        for i in range(10):  # more than a case folder holds
+            _png(tmp_path / f"data_C{centre}" / f"images_C{centre}" / f"{centre}00H00{i:02d}.png")
+            mask = tmp_path / f"data_C{centre}" / f"masks_C{centre}" / f"{centre}00H00{i:02d}_mask.png"
+            _png(mask, (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 60
+    assert all(c.mask.parent.name == c.image.parent.name.replace("images", "masks") for c in dataset.cases)

@@ -37,6 +37,7 @@ GENERIC_NAMES = frozenset(
         "labels",
         "manifest",
         "masks",
+        "meta",
         "metadata",
         "nifti",
         "original",

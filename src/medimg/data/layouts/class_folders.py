@@ -218,8 +218,8 @@ def load(
     _refuse_pieces_beside_their_images(cases, root)
     if in_mask_folders:
         logger.warning(
-            "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks are not images of "
-            "their class (segmentation data: medimg fit DATA --task segment)",
+            "%s: left out %d file(s) in mask folders inside the class folders (e.g. %s): masks, and maps drawn from "
+            "them, are not images of their class (segmentation data: medimg fit DATA --task segment)",
             root,
             len(in_mask_folders),
             in_mask_folders[0],
@@ -392,12 +392,9 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
     Images/``, ``Augmented Images/``, ``Fold1/``; Kaggle's blood cells' ``dataset-master/``, ``dataset2-master/``):
     every name has a container or version word, none holds images itself, and each holds folders. Read as class
     folders they were classes "Original Images" and "Fold1"; the message names a folder of class folders inside."""
-    if len(subdirs) < 2:
+    if len(subdirs) < 2 or not _named_as_parts(subdirs):
         return
-    words = CONTAINER_WORDS | VERSION_WORDS
     for folder in subdirs:
-        if not set(re.split(r"[^a-z]+", folder.name.lower())) & words:
-            return
         entries = list(folder.iterdir())
         if any(p.is_file() and is_image_file(p) for p in entries) or not any(visible_dir(p) for p in entries):
             return
@@ -417,6 +414,12 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
         f"(original, augmented, folds, archives, download discs), not classes; {labels}point medimg at the folder "
         f"that holds the class folders{example}"
     )
+
+
+def _named_as_parts(folders: list[Path]) -> bool:
+    """Whether every folder's name has a container or version word (``data_C1/``, ``Original Images/``, ``Fold1/``)."""
+    words = CONTAINER_WORDS | VERSION_WORDS
+    return all(set(re.split(r"[^a-z]+", folder.name.lower())) & words for folder in folders)
 
 
 #: sets of the same classes: each holds at least this many class folders of the same names
@@ -442,8 +445,8 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
     (inner,) = names if len(names) == 1 else (frozenset(),)
     if len(inner) < max(SAME_CLASSES_MIN, len(subdirs) + 1):
         return
-    if any(normalise_split(n) or _MAGNIFICATION.match(n) for n in inner):
-        return
+    if any(normalise_split(n) or _MAGNIFICATION.match(n) or _is_mask_folder(n) for n in inner):
+        return  # splits, magnifications, or classes holding their images and masks (NuInsSeg's organs)
     if sum(any(ch.isdigit() for ch in n) for n in inner) * 2 > len(inner):
         return  # numbered folders: patients or cases inside each class (benign/P001, malignant/P001)
     first = next(p for p in sorted(subdirs[0].iterdir()) if visible_dir(p))
@@ -571,7 +574,8 @@ def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], dep
 def masks_inside_classes(path: Path) -> bool:
     """Whether every class folder of ``path`` (at least two; inside split folders when those are all there is)
     holds a mask folder beside its images: classification data that ships its masks (COVID-19 Radiography
-    Database), not image/mask pairs. Case folders whose mask lies beside their image are not class folders (KiTS21's
+    Database), not image/mask pairs; folders named as parts of the data are not classes (PolypGen's ``data_C1/``).
+    Case folders whose mask lies beside their image are not class folders (KiTS21's
     ``case_00000/aggregated_MAJ_seg.nii.gz`` beside ``imaging.nii.gz``, its annotators' in ``segmentations/``)."""
     if not path.is_dir():
         return False
@@ -585,15 +589,17 @@ def masks_inside_classes(path: Path) -> bool:
         len(classes) >= 2
         and all(any(visible_dir(d) and _is_mask_folder(d.name) for d in c.iterdir()) for c in classes)
         and not has_case_folders(path)
+        and not _named_as_parts(classes)  # PolypGen's data_C1/ ... data_C6/: centres, each with images and masks
     )
 
 
 def _is_mask_folder(name: str) -> bool:
     """A folder of masks by its name (``masks``, ``labels``, ``ground_truth``, ``lung masks``...), as the
     image/mask layout reads folder names: inside a class folder (the COVID-19 Radiography Database's
-    ``COVID/images`` + ``COVID/masks``) its files are not images of the class."""
+    ``COVID/images`` + ``COVID/masks``) its files are not images of the class; nor are the maps derived from masks
+    and the regions left out of scoring beside them (NuInsSeg's ``<organ>/distance maps/``, ``vague areas/``)."""
     compact = re.sub(r"[^a-z0-9]", "", name.lower())
-    return folder_role(name) in ("mask", "roi") or compact.endswith(("masks", "mask"))
+    return folder_role(name) in ("mask", "roi", "ignore") or compact.endswith(("masks", "mask"))
 
 
 def _pool(

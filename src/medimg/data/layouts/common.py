@@ -567,6 +567,8 @@ class ManifestFiles:
         self.by_name = _FilesByName(base, select)
         self.found_by_name = 0
         self.found_from_above = 0
+        self.found_below = 0
+        self._folders: list[Path] | None = None  # the base's sub-folders, for paths given from inside one
 
     def locate(self, raw_path: str) -> tuple[Path, str]:
         """The file a row names (may not exist) and, when it was looked up by name and not found, why.
@@ -590,16 +592,26 @@ class ManifestFiles:
                 if shorter.exists():
                     file, self.found_from_above = shorter, self.found_from_above + 1
                     break
+            else:  # given from inside a folder of the base (Derm7pt's meta/meta.csv: Aal/Aal000.jpg in images/)
+                inside = next((f for f in self._sub_folders() if f.joinpath(*parts).exists()), None)
+                if inside is not None:
+                    file, self.found_below = inside.joinpath(*parts), self.found_below + 1
         return file, why
+
+    def _sub_folders(self) -> list[Path]:
+        if self._folders is None:
+            entries = sorted(itertools.islice(self.base.iterdir(), 200)) if self.base.is_dir() else []
+            self._folders = [p for p in entries if p.is_dir() and not p.name.startswith((".", "_"))]
+        return self._folders
 
     def all_found(self, raw_paths: list[str]) -> bool:
         """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
         the counts :meth:`report` logs are left as they were."""
-        counts = (self.found_by_name, self.found_from_above)
+        counts = (self.found_by_name, self.found_from_above, self.found_below)
         try:
             return bool(raw_paths) and all(self.locate(raw)[0].exists() for raw in raw_paths)
         finally:
-            self.found_by_name, self.found_from_above = counts
+            self.found_by_name, self.found_from_above, self.found_below = counts
 
     def report(self, manifest: Path) -> None:
         """One log line when rows were found by name, or by dropping their first folders."""
@@ -608,6 +620,13 @@ class ManifestFiles:
                 "%s: %d row(s) give their path from a folder above the manifest's: found under %s",
                 manifest,
                 self.found_from_above,
+                self.base,
+            )
+        if self.found_below:
+            logger.info(
+                "%s: %d row(s) give their path from inside a folder of %s: found there",
+                manifest,
+                self.found_below,
                 self.base,
             )
         if self.found_by_name:

@@ -56,6 +56,7 @@ from medimg.data.layouts.radiograph_views import warn_lateral_views
 from medimg.data.name_patients import patients_from_folders
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import image_laterality, projection_images
+from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -238,14 +239,28 @@ def _column_naming_files(
     manifest: Path, candidates: list[str], rows: list[dict[str, str]], files: ManifestFiles
 ) -> str | None:
     """The first of ``candidates`` whose values (the first 20 rows that have one) all name a file or folder under the
-    manifest's folder: the path column of a table that names it otherwise (``BraTS21ID``, ``ImageId``, ``fname``)."""
+    manifest's folder: the path column of a table that names it otherwise (``BraTS21ID``, ``ImageId``, ``fname``).
+    When several do (Derm7pt's ``clinic`` and ``derm``: a clinical and a dermoscopic photograph of each lesion), a
+    warning names the others."""
+    naming: list[str] = []
     for candidate in candidates:
         values = [str(row.get(candidate) or "").strip() for row in rows]
         sample = [v for v in values if v][:20]
-        if files.all_found(sample):
-            logger.info("%s: no column is named as paths; %r names the files", manifest, candidate)
-            return candidate
-    return None
+        # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
+        if (not naming or all(file_suffix(Path(v)) in IMAGE_SUFFIXES for v in sample)) and files.all_found(sample):
+            naming.append(candidate)
+    if len(naming) > 1:
+        logger.warning(
+            "%s: %d columns name image files (%s): the images of the first, %r, are read; to read another column's, "
+            "give a CSV manifest with that column named path (path,label)",
+            manifest,
+            len(naming),
+            ", ".join(naming),
+            naming[0],
+        )
+    elif naming:
+        logger.info("%s: no column is named as paths; %r names the files", manifest, naming[0])
+    return naming[0] if naming else None
 
 
 #: columns naming an image in a table of facts about the images, beside :data:`PATH_COLUMNS` (GRAZPEDWRI-DX's
@@ -950,6 +965,29 @@ def split_lists(folder: Path) -> dict[str, str]:
     return listed
 
 
+#: lists of a table's row numbers beside it, one per split (Derm7pt's ``meta/train_indexes.csv``, ``valid_indexes.csv``
+#: and ``test_indexes.csv``: a header ``indexes``, then 0-based rows of ``meta.csv``)
+_ROW_INDEX_LIST = re.compile(r"^(train|val|valid|validation|test)[_-]?(?:indexes|indices|index|idx)$", re.IGNORECASE)
+
+
+def row_index_splits(manifest: Path, count: int) -> dict[int, str]:
+    """``row number (0-based) -> split`` from the row index lists beside ``manifest`` (:data:`_ROW_INDEX_LIST`), when
+    there are two or more and every entry is a row number below ``count``; else empty."""
+    lists = [(match.group(1), p) for p in sorted(manifest.parent.iterdir()) if (match := _ROW_INDEX_LIST.match(p.stem))]
+    if len(lists) < 2:
+        return {}
+    by_row: dict[int, str] = {}
+    for word, file in lists:
+        cells = [line.split(",")[0].strip() for line in file.read_text(errors="replace").splitlines() if line.strip()]
+        numbers = cells[1:] if cells and not cells[0].isdigit() else cells  # a header (``indexes``)
+        if not numbers or not all(n.isdigit() and int(n) < count for n in numbers):
+            return {}
+        for n in numbers:
+            by_row.setdefault(int(n), str(normalise_split(word)))
+    logger.info("%s: the split of each row from %s", manifest, ", ".join(file.name for _, file in lists))
+    return by_row
+
+
 def _unlisted_to_train(cases: list[Case], manifest: Path) -> list[Case]:
     """Cases that no split list names, moved to train (with one warning)."""
     unlisted = [c for c in cases if c.split is None]
@@ -1038,10 +1076,11 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
     # competition's sample of its images (Kaggle's diabetic retinopathy: sample/ beside train/ and test/)
     container_words = CONTAINER_WORDS | MASK_FOLDER_WORDS | {"sample"}
     # numbered folders hold the images too (PadChest's ImageDir 0/, 1/... 54/): read as classes, the table was unread
+    label_folders = _label_folders(subdirs)
     containers = all(
-        w & container_words or any(normalise_split(x) for x in w if x) or d.name.isdigit()
+        w & container_words or any(normalise_split(x) for x in w if x) or d.name.isdigit() or d in label_folders
         for w, d in zip(words, subdirs, strict=True)
-    )
+    ) and len(label_folders) < len(subdirs)
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
     images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:
@@ -1050,13 +1089,14 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
         return []  # no images beside the table, or a single folder of folders (an archive's wrapper of classes)
     from medimg.data.layouts.csv_boxes import detect as is_box_manifest
 
-    tables = [*sorted(path.iterdir()), *(t for folder in _label_folders(subdirs) for t in sorted(folder.iterdir()))]
+    tables = [*sorted(path.iterdir()), *(t for folder in label_folders for t in sorted(folder.iterdir()))]
     headers = {candidate: set(manifest_header(candidate)) for candidate in tables if is_manifest(candidate)}
     labelled = [
         c
         for c, h in headers.items()
         if (_labels_manifest(h) and (h & set(LABEL_COLUMNS) or _has_one_hot(c)))
         or (h & set(LABEL_COLUMNS) and _id_column_names_images(c, h, subdirs or [path]))
+        or (h & set(LABEL_COLUMNS) and _image_file_columns(c))
     ]
     if one_folder:  # a folder of images not named as a container: a real label column only
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
@@ -1101,6 +1141,22 @@ def _id_column_names_images(table: Path, header: set[str], folders: list[Path]) 
     return False
 
 
+def _image_file_columns(table: Path) -> list[str]:
+    """The columns of ``table`` (none named as paths) whose values are image file names: each of the first
+    :data:`ID_SAMPLE_ROWS` non-empty values ends in an image suffix (Derm7pt's ``meta.csv``: ``clinic`` and
+    ``derm``, ``Aal/Aal000.jpg``)."""
+    try:
+        columns, rows = read_manifest(table)
+    except DatasetError:
+        return []
+    found = []
+    for key, name in columns.items():
+        values = [v for row in rows if (v := str(row.get(name) or "").strip())][:ID_SAMPLE_ROWS]
+        if key not in PATH_COLUMNS and values and all(file_suffix(Path(v)) in IMAGE_SUFFIXES for v in values):
+            found.append(name)
+    return found
+
+
 def _has_one_hot(table: Path) -> bool:
     """Whether ``table`` (no label column) has two or more one-hot columns (ISIC's ``image,MEL,NV,...``): a label
     table beside the images; a table of facts about them (COVID-CT's ``COVID-CT-MetaInfo.xlsx``: file name, age,
@@ -1126,10 +1182,10 @@ def _below_wrappers(folder: Path, depth: int = 2) -> Path:
 
 def _label_folders(subdirs: list[Path]) -> list[Path]:
     """Sub-folders that hold a dataset's label table and no images, named for it (ISIC 2018's
-    ``ISIC2018_Task3_Training_GroundTruth/``, beside ``..._Training_Input/``)."""
+    ``ISIC2018_Task3_Training_GroundTruth/``, beside ``..._Training_Input/``; Derm7pt's ``meta/``)."""
     from medimg.io.formats import is_image_file
 
-    named = [d for d in subdirs if re.search(r"ground_?truth|labels?\b|labels?_", d.name.lower())]
+    named = [d for d in subdirs if re.search(r"ground_?truth|labels?\b|labels?_|^meta(?:[-_ ]?data)?$", d.name.lower())]
     return [d for d in named if not any(is_image_file(f) for f in d.iterdir() if f.is_file())]
 
 
@@ -1327,6 +1383,7 @@ def _load_table(
         class_names = order_classes({lab for lab in labels_raw if lab})
     index = {name: i for i, name in enumerate(class_names)}
     listed = {} if split_col else split_lists(base)
+    by_row = {} if split_col or listed else row_index_splits(manifest, len(rows))
     cases: list[Case] = []
     pool: list[Case] = []
     missing: list[str] = []
@@ -1357,7 +1414,11 @@ def _load_table(
                 from_here += not Path(raw_path).is_absolute() and Path(raw_path).exists()
             continue
         split_raw = row.get(split_col) if split_col else None
-        split = normalise_split(split_raw) if split_col else listed.get(Path(raw_path.replace("\\", "/")).name)
+        split = (
+            normalise_split(split_raw)
+            if split_col
+            else listed.get(Path(raw_path.replace("\\", "/")).name) or by_row.get(line - 2)
+        )
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
         patient = str(row.get(patient_col) or "").strip() if patient_col else ""
@@ -1476,7 +1537,7 @@ def _load_table(
             manifest,
             len(pool),
         )
-    if listed and cases:
+    if (listed or by_row) and cases:
         cases = _unlisted_to_train(cases, manifest)
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         raise DatasetError(

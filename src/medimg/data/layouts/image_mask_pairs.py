@@ -130,6 +130,12 @@ ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 #: SegmentationClass, KiTS23's ``<case>/instances/`` (each annotator's mask of each kidney, tumour and cyst, which
 #: ``segmentation.nii.gz`` beside them combines)
 IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
+#: folders of maps derived from the masks or of regions left out of scoring, by their names without separators, all
+#: they hold ignored: NuInsSeg's ``distance maps/`` (a distance transform of each mask: no image) and
+#: ``vague areas/mask binary/`` (areas its annotators could not label: no nuclei)
+IGNORED_COMPACT_DIRS = re.compile(r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)")
+#: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
+LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
 LABEL_SUFFIXES = (
     "segmentation",
     "seg",
@@ -632,6 +638,8 @@ def _core_name(name: str) -> str:
     kept = [w for w in words if not normalise_split(w)] if len(words) > 1 else words
     if len(kept) > 1 and kept[-1] == "images" and set(kept[:-1]) & MASK_WORDS_BEFORE_IMAGES:
         kept = ["labels"]  # label_images/, mask_images/: images of labels
+    if len(kept) > 1 and kept[-1] in {"masks", "mask"} and set(kept[:-1]) & LABEL_WORDS_BEFORE_MASKS:
+        kept = ["labels"]  # NuInsSeg's "label masks/": each nucleus labelled, no field of view
     if len(kept) > 1 and kept[-1] in {"masks", "mask", "labels", "segmentations", "annotations", "images"}:
         kept = kept[-1:]
     return "_".join(kept) if kept else name.lower()
@@ -647,7 +655,7 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return _dir_role(core, {_core_name(s) for s in siblings})
     low = name.lower()
     compact = re.sub(r"[^a-z0-9]", "", low)
-    if low in IGNORED_DIRS:
+    if low in IGNORED_DIRS or IGNORED_COMPACT_DIRS.fullmatch(compact):
         return "ignore"
     if low in ROI_DIRS:
         return "roi"
@@ -687,18 +695,20 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
         return "ignore"
     folder = path.parent
     cache: dict[Path, str | None] = {} if folder_roles is None else folder_roles
+    found: str | None = None  # the nearest folder's role; an ignored folder further up wins (vague areas/mask binary)
     while folder != root and root in folder.parents:
         if folder not in cache:
             parent = folder.parent
             siblings = {p.name for p in parent.iterdir() if p.is_dir()} if parent.is_dir() else set()
             cache[folder] = _dir_role(folder.name, siblings)
         role = cache[folder]
-        if role is not None:
-            if role == "image":
-                return by_name or "image"
+        if role == "ignore":
             return role
+        found = found or role
         folder = folder.parent
-    return by_name or "image"
+    if found is None or found == "image":
+        return by_name or "image"
+    return found
 
 
 def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
@@ -1023,7 +1033,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     if ignored:
         logger.info(
             "%s: %d annotation file(s) that are not the reference left out (a second observer's, KiTS21's AND/OR "
-            "aggregates and each annotator's instance masks; e.g. %s): each image's reference mask is trained",
+            "aggregates and each annotator's instance masks, maps drawn from the masks, regions left out of "
+            "scoring; e.g. %s): each image's reference mask is trained",
             root,
             len(ignored),
             ignored[0].relative_to(root).as_posix(),
