@@ -80,3 +80,32 @@ def test_images_named_in_any_script_keep_masks_of_their_own(tmp_path: Path, _cac
     assert len(dataset) == 8 and len({c.mask for c in dataset.cases}) == 8
     masks = {c.case_id: dataset.read(c).mask for c in dataset.cases}
     assert len({m.tobytes() for m in masks.values() if m is not None}) == 8  # each image's own outlines
+
+
+def test_livecell_annotations_in_their_own_folder_find_images_in_another_tree(tmp_path: Path, _cache: Path) -> None:
+    """LIVECell: ``annotations/LIVECell/livecell_coco_{train,val,test}.json`` beside
+    ``images/livecell_train_val_images/*.tif`` and ``images/livecell_test_images/``: the JSON files were not found,
+    the two image folders read as two classes and a classifier of them trained (status OK)."""
+    from PIL import Image
+
+    root = tmp_path / "LIVECell_dataset_2021"
+    (root / "annotations" / "LIVECell").mkdir(parents=True)
+    image_id = 0
+    for split, folder, count in (("train", "train_val", 4), ("val", "train_val", 2), ("test", "test", 2)):
+        images, annotations = [], []
+        for _ in range(count):
+            image_id += 1
+            name = f"A172_Phase_A7_1_{image_id:02d}d00h00m_1.tif"
+            (root / "images" / f"livecell_{folder}_images").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((24, 32), 90, np.uint8)).save(root / "images" / f"livecell_{folder}_images" / name)
+            images.append({"id": image_id, "width": 32, "height": 24, "file_name": name})
+            outline = [[4, 4, 12, 4, 12, 12, 4, 12]]
+            box = {"id": image_id, "image_id": image_id, "category_id": 1, "bbox": [4, 4, 8, 8]}
+            annotations.append(box | {"segmentation": outline})
+        document = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cell"}]}
+        (root / "annotations" / "LIVECell" / f"livecell_coco_{split}.json").write_text(json.dumps(document))
+    boxes = Dataset.load(root)
+    assert boxes.task == "detect" and boxes.split_counts() == {"train": 4, "val": 2, "test": 2}
+    masks = SegmentationDataset.load(root)
+    assert len(masks) == 8 and masks.value_names == {0: "background", 1: "cell"}
+    assert {c.image.parent.name for c in masks.cases if c.split == "test"} == {"livecell_test_images"}

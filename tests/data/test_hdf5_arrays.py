@@ -74,3 +74,19 @@ def test_unusable_files_are_refused_with_the_fix(tmp_path: Path) -> None:
     (tmp_path / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 50)
     with pytest.raises(DatasetError, match=r"cannot read .*broken\.h5 as HDF5"):
         Dataset.load(tmp_path / "broken.h5")
+
+
+def test_lysto_counts_as_labels_are_warned_of_as_a_measurement(tmp_path: Path) -> None:
+    """LYSTO's ``training.h5``: ``x`` patches, ``y`` the lymphocyte count of each: read as classes ``class_0`` ...
+    ``class_29`` (status OK, no warning) with nothing saying the labels are counts."""
+    from medimg.data.quality import check_dataset
+
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "training.h5", "w") as handle:
+        handle["x"] = rng.integers(0, 255, (60, 8, 8, 3), dtype=np.uint8)
+        handle["y"] = np.arange(60) % 30
+        handle["organ"] = np.array([b"colon"] * 60)
+    dataset = Dataset.load(tmp_path / "training.h5")
+    assert len(dataset.class_names) == 30
+    report = check_dataset(dataset)
+    assert any("the 30 classes are all numbers (0 to 29): a measurement" in w for w in report.warnings)

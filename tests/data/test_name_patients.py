@@ -58,6 +58,11 @@ from medimg.data.splits import make_splits
         ("TCGA-55-1594-01Z-00-DX1_1.tif", "tcga-55-1594"),
         ("IXI002-Guys-0828-T1.nii.gz", "ixi002"),
         ("IXI002-Guys-0828-T2.nii.gz", "ixi002"),
+        # a slide's tiles named by their position: SICAPv2's patches (each was a patient: one slide's patches were
+        # split between train and test)
+        ("16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg", "16b0018510"),
+        ("18B0006169A_Block_Region_3_2_1_xini_100_yini_200.jpg", "18b0006169a"),
+        ("slide12_x1024_y2048.png", "slide12"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:
@@ -201,6 +206,22 @@ def test_bcss_regions_of_one_tcga_patient_stay_on_one_side_of_a_segmentation_spl
     assert dataset.task == "segment" and len(dataset.cases) == 24
     assert len({c.patient_id for c in dataset.cases}) == 12
     assert {c.patient_id for c in dataset.cases if "TCGA-A3-0003" in c.case_id} == {"name-tcga-a3-0003"}
+
+
+def test_one_patients_mr_sequences_are_one_patient(tmp_path: Path) -> None:
+    """SPIDER: ``images/1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha`` (one patient's sequences): a split put a patient's
+    T1 in test and T2 in train."""
+    from medimg.data.case import SegCase
+    from medimg.data.name_patients import group_by_name_patient
+
+    cases = [
+        SegCase(case_id=f"images/{n}_{sequence}.mha", image=tmp_path / "x", mask=tmp_path / "y")
+        for n in range(1, 7)
+        for sequence in ("t1", "t2", "t2_SPACE")
+    ]
+    patients = {c.case_id: c.patient_id for c in group_by_name_patient(cases, tmp_path)}
+    assert patients["images/1_t1.mha"] == patients["images/1_t2.mha"] == patients["images/1_t2_SPACE.mha"]
+    assert len(set(patients.values())) == 6
 
 
 def test_one_name_in_two_modalities_is_one_patient(tmp_path: Path) -> None:

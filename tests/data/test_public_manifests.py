@@ -1197,3 +1197,43 @@ def test_derm7pt_meta_table_gives_classes_image_column_and_row_index_splits(
     assert "2 columns name image files (clinic, derm)" in caplog.text
     test = {c.path.name for c in dataset.cases if c.split == "test"}
     assert test == {"Abl010.jpg", "Aal011.jpg"}
+
+
+def test_chaoyang_json_lists_of_records_are_label_tables_with_their_splits(tmp_path: Path) -> None:
+    """Chaoyang: ``train/`` and ``test/`` of images beside ``train.json`` and ``test.json``, each a list of
+    ``{"name": "train/<file>.JPG", "label": 0}``: refused as "has no class sub-folders", the JSON files unnamed."""
+    import json
+
+    for split, count in (("train", 8), ("test", 4)):
+        records = []
+        for i in range(count):
+            name = f"{split}/{539868 + i + (100 if split == 'test' else 0)}-1-IMG{i:03d}x000-{i % 2}.JPG"
+            _image(tmp_path / name, 40 + 120 * (i % 2))
+            records.append({"name": name, "label": i % 2})
+        (tmp_path / f"{split}.json").write_text(json.dumps(records))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["0", "1"] and dataset.split_counts() == {"train": 8, "test": 4}
+    assert all(c.path.parent.name == c.split for c in dataset.cases)
+    assert all(c.label == int(c.path.stem[-1]) for c in dataset.cases)
+    nested = tmp_path / "nested"  # an annotation export (records holding lists) is no table
+    nested.mkdir()
+    (nested / "train.json").write_text(json.dumps([{"file_name": "a.png", "boxes": [[1, 2, 3, 4]]}]))
+    from medimg.data.layouts.common import is_manifest
+
+    assert is_manifest(tmp_path / "train.json") and not is_manifest(nested / "train.json")
+
+
+def test_stoic_table_in_metadata_reads_again_from_the_data_folder(tmp_path: Path) -> None:
+    """STOIC2021: ``data/mha/<PatientID>.mha`` + ``metadata/reference.csv`` (``PatientID,probCOVID,probSevere``):
+    fit read it from the folder, but the run kept the table as the data's root, so ``medimg evaluate RUN`` read the
+    table alone: "24 row(s) point to files that do not exist" (the images are not below the table's folder)."""
+    rows = ["PatientID,probCOVID,probSevere"]
+    for i in range(8):
+        _image(tmp_path / "stoic" / "data" / "mha" / f"{100 + i}.png", 20 * i)
+        rows.append(f"{100 + i},{i % 2},{int(i % 4 == 1)}")
+    (tmp_path / "stoic" / "metadata").mkdir()
+    (tmp_path / "stoic" / "metadata" / "reference.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "stoic")
+    assert dataset.root == tmp_path / "stoic" and len(dataset.cases) == 8
+    again = Dataset.load(dataset.root)  # as evaluate reads a run's data
+    assert [c.path for c in again.cases] == [c.path for c in dataset.cases]

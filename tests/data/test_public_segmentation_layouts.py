@@ -812,3 +812,69 @@ def test_polypgen_centre_folders_are_parts_of_image_mask_pairs(tmp_path: Path) -
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 60
     assert all(c.mask.parent.name == c.image.parent.name.replace("images", "masks") for c in dataset.cases)
+
+
+def test_cellpose_img_and_masks_suffixes_pair(tmp_path: Path) -> None:
+    """Cellpose: ``train/000_img.png`` beside ``train/000_masks.png``: was "has no class sub-folders" (the ``_masks``
+    files never read as masks)."""
+    for split in ("train", "test"):
+        for i in range(3):
+            _png(tmp_path / split / f"{i:03d}_img.png")
+            _png(tmp_path / split / f"{i:03d}_masks.png", (slice(2, 6), slice(2, 6)))
+    assert _pairs(tmp_path) == [
+        (f"{split}/{i:03d}_img.png", f"{split}/{i:03d}_masks.png") for split in ("test", "train") for i in range(3)
+    ]
+    assert Dataset.load(tmp_path).split_counts() == {"train": 3, "test": 3}
+
+
+def test_aroi_labeled_images_pair_with_their_number_masks_not_the_colour_rendering(tmp_path: Path) -> None:
+    """AROI: ``24 patient/patient1/raw/labeled/patient1_raw0050.png`` + ``mask/number/`` (values) + ``mask/color/``
+    (a colour rendering of them): read as 12 patient classes; ``--task segment``: "labeled/" taken for masks ("no
+    image ... (e.g. mask ... vs image -)"), then the colour rendering taken for the reference."""
+    for p in range(1, 13):
+        folder = tmp_path / "24 patient" / f"patient{p}"
+        for n in (50, 60):
+            name = f"patient{p}_raw{n:04d}.png"
+            _png(folder / "raw" / "labeled" / name)
+            _png(folder / "mask" / "number" / name, (slice(2, 6), slice(2, 6)))
+            colour = np.zeros((16, 16, 3), np.uint8)
+            colour[2:6, 2:6] = (255, 0, 0)
+            (folder / "mask" / "color").mkdir(exist_ok=True)
+            Image.fromarray(colour).save(folder / "mask" / "color" / name)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 24
+    assert {c.image.parent.name for c in dataset.cases} == {"labeled"}
+    assert {c.mask.parent.name for c in dataset.cases} == {"number"} and not any(c.extra_masks for c in dataset.cases)
+    assert len({c.patient_id for c in dataset.cases}) == 12
+
+
+def test_lndb_readers_masks_pair_with_their_scan_the_first_the_reference(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LNDb: ``data0/LNDb-0001.mhd`` + ``masks/LNDb-0001_rad1.mhd``, ``_rad2`` (each radiologist's): "no image has a
+    mask with a matching name"."""
+    for n in range(1, 7):
+        _png(tmp_path / f"data{n % 2}" / f"LNDb-{n:04d}.png")
+        for reader in (1, 2):
+            _png(tmp_path / "masks" / f"LNDb-{n:04d}_rad{reader}.png", (slice(2, 6), slice(2, 6 + reader)))
+    pairs = _pairs(tmp_path)
+    assert pairs == sorted((f"data{n % 2}/LNDb-{n:04d}.png", f"masks/LNDb-{n:04d}_rad1.png") for n in range(1, 7))
+    dataset = Dataset.load(tmp_path)
+    with caplog.at_level("WARNING"):
+        dataset.read(dataset.cases[0])
+    assert "--exclude '*_rad1*'" in caplog.text  # the other reader's masks, chosen by name
+    pairs = sorted((c.image.name, c.mask.name) for c in Dataset.load(tmp_path, exclude="*_rad1*").cases)
+    assert pairs == [(f"LNDb-{n:04d}.png", f"LNDb-{n:04d}_rad2.png") for n in range(1, 7)]
+
+
+def test_emidec_case_folders_pair_images_with_their_contours(tmp_path: Path) -> None:
+    """EMIDEC: ``Case_N001/Images/Case_N001.nii.gz`` + ``Case_N001/Contours/Case_N001.nii.gz``: the case folders
+    were read as 14 classes of one image each, a classifier of patients trained (exit 0)."""
+    for group, count in (("N", 6), ("P", 8)):
+        for n in range(1, count + 1):
+            case = f"Case_{group}{n:03d}"
+            _png(tmp_path / case / "Images" / f"{case}.png")
+            _png(tmp_path / case / "Contours" / f"{case}.png", (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 14
+    assert all(c.mask.parent.name == "Contours" and c.image.parent.name == "Images" for c in dataset.cases)

@@ -64,7 +64,10 @@ def test_overlapping_structures_are_warned_of_naming_what_each_loses(
     with caplog.at_level("WARNING"):
         mask = dataset.read(dataset.cases[0]).mask
     assert int(mask[0, 5, 3]) == 3  # the disc's class, as before
-    assert "IDRiD_01_OD.tif overlaps other structure masks of its image (28 of IDRiD_01_HE.tif pixels)" in caplog.text
+    assert (
+        "IDRiD_01_OD.tif overlaps other structure masks of its image (28 of 2. Haemorrhages/IDRiD_01_HE.tif pixels)"
+        in caplog.text
+    )
     caplog.clear()
     with caplog.at_level("WARNING"):
         dataset.read(dataset.cases[2])  # no overlap
@@ -101,3 +104,32 @@ def test_predicting_the_set_leaves_the_structure_masks_out(tmp_path: Path) -> No
     files = sorted(p for p in root.rglob("*") if p.is_file())
     left = annotation_files(files, root)
     assert len(left) == 11 and all("Groundtruths" in str(p) for p in left)
+
+
+def test_ddr_lesion_folders_under_label_are_classes_and_the_grading_images_are_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DDR: ``lesion_segmentation/{train,valid,test}/image/<id>.jpg`` + ``label/{EX,HE,MA,SE}/<id>.tif``: the four
+    lesions were merged into one "foreground" (``--task segment``, status OK), haemorrhages dropped as another
+    observer's; beside ``DR_grading/``, its 60 graded images were left out without a word."""
+    root = tmp_path / "DDR-dataset"
+    for first, (split, count) in enumerate((("train", 4), ("valid", 2), ("test", 2))):
+        for i in range(count):
+            name = f"007-{3000 + 100 * first + i}-100"
+            image = np.full((16, 16, 3), 60 + i, np.uint8)
+            Image.fromarray(image).save(_made(root / "lesion_segmentation" / split / "image" / f"{name}.jpg"))
+            for k, lesion in enumerate(("EX", "HE", "MA", "SE")):
+                mask = np.zeros((16, 16), np.uint8)
+                mask[3 * k : 3 * k + 2, 2:6] = 255
+                Image.fromarray(mask).save(
+                    _made(root / "lesion_segmentation" / split / "label" / lesion / f"{name}.tif")
+                )
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(
+            _made(root / "DR_grading" / split / "007-0000-100.jpg")
+        )
+    lesions = Dataset.load(root / "lesion_segmentation")
+    assert lesions.task == "segment" and len(lesions) == 8
+    assert lesions.value_names == {0: "background", 1: "EX", 2: "HE", 3: "MA", 4: "SE"}
+    with caplog.at_level("INFO"):
+        Dataset.load(root)
+    assert "3 image(s) have no mask and are not used (e.g. DR_grading/" in caplog.text

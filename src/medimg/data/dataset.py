@@ -856,7 +856,7 @@ def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.nd
     """Warn (once per folder of ``path``) that ``path``'s structure covers pixels of earlier structures of its image
     (IDRiD's optic disc over its haemorrhages and exudates): one label map keeps one class a pixel, the later's."""
     lost = {int(v): int(n) for v, n in zip(*np.unique(covered[covered > 0], return_counts=True), strict=True)}
-    shown = ", ".join(f"{n} of {source[v].name}" for v, n in lost.items() if v in source)
+    shown = ", ".join(f"{n} of {source[v].parent.name}/{source[v].name}" for v, n in lost.items() if v in source)
     _warn_once_per_folder(
         path.parent,
         "%s overlaps other structure masks of its image (%s pixels): a label map holds one class a pixel, so the "
@@ -912,9 +912,19 @@ OBSERVER_NOTE = (
 
 
 def _note_left_out(note: str, extra: Path, reference: Path) -> None:
-    """Warn once per folder that ``extra`` (a further mask of ``reference``'s image) is left out, and why."""
-    names = (extra.parent.name, reference.parent.name)
-    _warn_once_per_folder(extra.parent, note, extra, reference, reference.parent, extra.parent, *names)
+    """Warn once per folder that ``extra`` (a further mask of ``reference``'s image) is left out, and why; masks of
+    one folder told apart by the last word of their names (LNDb's ``LNDb-0001_rad1.mhd``, ``_rad2``) are chosen by
+    that word (``--exclude '*_rad1*'``), not by their folder."""
+    import re
+
+    from medimg.io.formats import file_stem
+
+    names, first = (extra.parent.name, reference.parent.name), reference.parent
+    tags = [re.search(r"([-_. ])([^-_. ]+)$", file_stem(p)) for p in (extra, reference)]
+    if extra.parent == reference.parent and tags[0] and tags[1] and tags[0].group(2) != tags[1].group(2):
+        note = note.replace("'%s/*'", "'%s'")
+        names, first = (tags[0].group(2), f"*{tags[1].group(1)}{tags[1].group(2)}*"), reference
+    _warn_once_per_folder(extra.parent, note, extra, reference, first, extra.parent, *names)
 
 
 def _note_reoriented(mask: Path, image: Path) -> None:

@@ -178,6 +178,8 @@ def findings_matrix(
 
 #: this many classes or more, all of them numbers, read as a measurement rather than categories
 MEASUREMENT_CLASSES = 20
+#: the name an integer label without a name is given, before its number (``class_3``)
+UNNAMED_CLASS = re.compile(r"^class_(?=\d+$)")
 
 
 def as_numbers(texts: Iterable[str]) -> list[float] | None:
@@ -191,8 +193,10 @@ def as_numbers(texts: Iterable[str]) -> list[float] | None:
 def measurement_warning(class_names: Sequence[str]) -> str | None:
     """A warning when the classes are :data:`MEASUREMENT_CLASSES` or more numbers (RSNA Bone Age's ``boneage`` in
     months, an age, a score): a quantity read as unordered classes, one per value, which a classifier learns poorly
-    and scores as wrong by any distance; ``None`` for categories (DR grades 0-4, named classes)."""
-    values = as_numbers(class_names)
+    and scores as wrong by any distance; ``None`` for categories (DR grades 0-4, named classes). The names medimg
+    gives unnamed integer labels count as their numbers (``class_0``..., LYSTO's ``y`` of lymphocyte counts in an
+    HDF5 file)."""
+    values = as_numbers(UNNAMED_CLASS.sub("", name) for name in class_names)
     if values is None or len(values) < MEASUREMENT_CLASSES:
         return None
     return (

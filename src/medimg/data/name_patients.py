@@ -75,13 +75,22 @@ _CNMC_CELL = re.compile(r"^(uid_h?\d+)_\d+_\d+_(?:all|hem)$", re.IGNORECASE)
 _TCGA_PATIENT = re.compile(r"^(tcga-[a-z0-9]{2}-[a-z0-9]{4})(?=[-_.]|$)", re.IGNORECASE)
 #: an IXI subject, ``IXI<3 digits>-<hospital>-<number>-<modality>`` (``IXI002-Guys-0828-T1.nii.gz``)
 _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
+#: a tile of a slide named by its position in the slide, after the slide's name (SICAPv2's
+#: ``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg``, ``<slide>_x1024_y2048.png``): the slide
+_TILE_OF_SLIDE = re.compile(
+    r"^(.+?)(?:[-_]block[-_]region[-_][\d_]+)?[-_](?:xini|xmin|x)[-_]?\d+[-_](?:yini|ymin|y)[-_]?\d+$", re.IGNORECASE
+)
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
 _CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
 _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
-#: a modality's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside ``topcow_mr_001_0000.nii.gz``: one
-#: patient's CTA and MRA)
-_MODALITY_WORD = re.compile(r"(?<![a-z0-9])(ct|cta|mr|mri|mra|pet|cbct)(?![a-z0-9])", re.IGNORECASE)
+#: a modality's or an MR sequence's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside
+#: ``topcow_mr_001_0000.nii.gz``: one patient's CTA and MRA; SPIDER's ``1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha``)
+_MODALITY_WORD = re.compile(
+    r"(?<![a-z0-9])(ct|cta|mr|mri|mra|pet|cbct|t2[_-]?space|t1|t2|t1w|t2w|t1c|t1ce|t1gd|flair|dwi|adc|pdw?|swi)"
+    r"(?![a-z0-9])",
+    re.IGNORECASE,
+)
 
 
 def _by_convention(key: str | None) -> bool:
@@ -109,7 +118,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint); a C-NMC
     cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``); a TCGA barcode's patient
     (``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` -> ``tcga-a2-a0d0``); an IXI subject
-    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``).
+    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); a slide's tile named by its position
+    (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
@@ -121,6 +131,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
         found = convention.match(stem)
         if found:
             return found.group(1).lower()
+    tile = _TILE_OF_SLIDE.match(stem)
+    if tile and any(ch.isdigit() for ch in tile.group(1)):  # every tile of a slide: one patient's
+        return tile.group(1).lower()
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None

@@ -70,8 +70,12 @@ def channel_suffixes(paths: Sequence[Path]) -> list[str]:
 
 def files_with_suffixes(first: Path, suffixes: Sequence[str]) -> list[Path]:
     """``first`` and its sibling channel files, when ``first``'s name ends with ``suffixes[0]`` (after a name of
-    its own) and a file with each further suffix lies beside it; else ``[]``."""
-    if len(suffixes) < 2 or not first.name.endswith(suffixes[0]) or len(first.name) == len(suffixes[0]):
+    its own, or the whole name when the channels are named: WMH's ``pre/FLAIR.nii.gz`` beside ``pre/T1.nii.gz``) and a
+    file with each further suffix lies beside it; else ``[]``. Numbered channels need a name before them: a folder of
+    ``0000.png``, ``0001.png``... holds images, not one image's channels."""
+    if len(suffixes) < 2 or not first.name.endswith(suffixes[0]):
+        return []
+    if len(first.name) == len(suffixes[0]) and names_of_suffixes(suffixes) is None:
         return []
     stem = first.name[: len(first.name) - len(suffixes[0])]
     files = [first, *(first.with_name(stem + suffix) for suffix in suffixes[1:])]
@@ -182,7 +186,8 @@ def find_case_files(path: Path, suffixes: Sequence[str] | None, names: Sequence[
     """The case ``path`` is a channel file of, for a model trained on cases of several channel files:
 
     1. ``path`` ends with one of the model's channel endings ``suffixes`` after a separator (``BRATS_005_0002.nii.gz``
-       for ``0000.nii.gz``, ``0001.nii.gz``...): the files with the other endings beside it;
+       for ``0000.nii.gz``, ``0001.nii.gz``...), or is named by a channel alone (WMH's ``pre/FLAIR.nii.gz`` for
+       ``FLAIR.nii.gz``, ``T1.nii.gz``; the case is its folder): the files with the other endings beside it;
     2. else, the model's channels having ``names``, ``path`` is named ``<case><separator><channel>`` with a channel
        name among them (:func:`channel_key`: BraTS 2023's ``<case>-t2f.nii.gz`` for a model of ``flair``, ``t1``...):
        the files beside it named for the other channels, in the model's order.
@@ -190,11 +195,13 @@ def find_case_files(path: Path, suffixes: Sequence[str] | None, names: Sequence[
     ``None`` when ``path`` is neither (or the model has one channel).
     """
     if suffixes and len(suffixes) >= 2:
+        named = names_of_suffixes(suffixes) is not None  # a file named by its channel alone: WMH's pre/FLAIR.nii.gz
         ending = max(
             (
                 s
                 for s in suffixes
-                if path.name.endswith(s) and len(path.name) > len(s) and path.name[-len(s) - 1] in SEPARATORS
+                if (path.name.endswith(s) and len(path.name) > len(s) and path.name[-len(s) - 1] in SEPARATORS)
+                or (named and path.name == s)
             ),
             key=len,
             default=None,
@@ -203,7 +210,7 @@ def find_case_files(path: Path, suffixes: Sequence[str] | None, names: Sequence[
             stem = path.name[: len(path.name) - len(ending)]
             expected = tuple(stem + s for s in suffixes)
             files = tuple(path.with_name(name) if path.with_name(name).is_file() else None for name in expected)
-            return CaseFiles(case_name(path, ending), files, expected)
+            return CaseFiles(case_name(path, ending) if stem else path.parent.name, files, expected)
     if not names or len(names) < 2:
         return None
     split = split_channel_name(path)

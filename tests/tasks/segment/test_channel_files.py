@@ -126,3 +126,25 @@ def test_a_pool_of_channel_files_is_one_image_per_case(tmp_path: Path) -> None:
         tensorboard=False,
     )
     assert model.metadata_["training"]["semi_supervised"]["unlabelled_images"] == 3
+
+
+def test_files_named_by_their_channel_alone_are_one_case(tmp_path: Path) -> None:
+    """WMH 2017's ``Utrecht/0/pre/FLAIR.nii.gz`` beside ``pre/T1.nii.gz``: a model trained on those two channels
+    refused every input ("image has 1 channels but the model expects 2") given the file, its folder or its case."""
+    from medimg.io.channels import channel_groups, find_case_files
+
+    suffixes = ["FLAIR.nii.gz", "T1.nii.gz"]
+    pre = tmp_path / "Utrecht" / "0" / "pre"
+    pre.mkdir(parents=True)
+    for name in suffixes:
+        (pre / name).write_bytes(b"")
+    found = find_case_files(pre / "FLAIR.nii.gz", suffixes, None)
+    assert found is not None and found.files == (pre / "FLAIR.nii.gz", pre / "T1.nii.gz") and found.case == "pre"
+    assert channel_groups([pre / "FLAIR.nii.gz", pre / "T1.nii.gz"], suffixes) == {
+        pre / "FLAIR.nii.gz": [pre / "T1.nii.gz"]
+    }
+    numbered = ["0000.png", "0001.png"]  # a folder of numbered images: no case of channels
+    for name in numbered:
+        (tmp_path / name).write_bytes(b"")
+    assert channel_groups([tmp_path / "0000.png", tmp_path / "0001.png"], numbered) == {}
+    assert find_case_files(tmp_path / "0000.png", numbered, None) is None

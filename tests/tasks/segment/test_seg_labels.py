@@ -271,3 +271,20 @@ def test_class_codes_without_0_are_classes_the_border_value_the_background(caplo
     assert determine_label_encoding(codes).values == sorted(codes)  # no border value: increasing order
     assert determine_label_encoding(codes, lossy=True).kind == "threshold"  # JPEG: not codes
     assert determine_label_encoding({1.0, 2.0}).kind == "threshold"  # two values: binary, as before
+
+
+def test_sparse_label_codes_are_classes_named_by_their_values(caplog: pytest.LogCaptureFixture) -> None:
+    """SPIDER's masks: vertebrae 1..4, the canal 100, discs 201..203: kept as class indices with 195 empty classes
+    between them, a network of 204 outputs (one epoch of 20 small volumes ran past 16 minutes)."""
+    from medimg.tasks.segment.class_names import class_names_for
+    from medimg.tasks.segment.masks import label_values
+
+    codes = {0.0, 1.0, 2.0, 3.0, 4.0, 100.0, 201.0, 202.0, 203.0}
+    with caplog.at_level(logging.WARNING):
+        encoding = determine_label_encoding(codes)
+    assert (encoding.kind, encoding.num_classes) == ("values", 9) and "leave out 195" in caplog.text
+    np.testing.assert_array_equal(encode_mask(np.array([[[0, 4, 100, 203]]], np.float32), encoding), [[0, 4, 5, 8]])
+    assert label_values(encoding) == [0, 1, 2, 3, 4, 100, 201, 202, 203]  # predicted masks in the masks' values
+    named = ["background", *(f"class_{v}" for v in (1, 2, 3, 4, 100, 201, 202, 203))]
+    assert class_names_for(encoding) == named
+    assert determine_label_encoding({0.0, 3.0, 7.0, 40.0, 52.0}).kind == "identity"  # organ ids below 64 stay

@@ -49,7 +49,10 @@ def _json_files(path: Path) -> list[Path]:
     if not path.is_dir():
         return []
     found: list[Path] = []
-    for folder in (path / "annotations", path):
+    annotations = path / "annotations"
+    # annotations/ or one folder inside it (LIVECell's annotations/LIVECell/livecell_coco_train.json), or the top
+    inner = sorted(p for p in annotations.iterdir() if p.is_dir()) if annotations.is_dir() else []
+    for folder in (annotations, *(inner if len(inner) == 1 else []), path):
         if folder.is_dir():
             try:
                 entries = sorted(itertools.islice(folder.iterdir(), 500))
@@ -106,7 +109,7 @@ def read_documents(path: Path) -> list[tuple[Path, dict[str, Any]]]:
     if path.is_file() and path.suffix.lower() == ".json":
         files = [path]  # named explicitly: read it, and say what is wrong with it
     elif (path / "annotations").is_dir() and _json_files(path):
-        files = sorted(p for p in (path / "annotations").iterdir() if p.suffix.lower() == ".json")
+        files = sorted(p for p in (path / "annotations").iterdir() if p.suffix.lower() == ".json") or _json_files(path)
     else:
         files = _json_files(path)
     if not files:
@@ -225,6 +228,7 @@ def load(
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, int]] = {}
     root = path if path.is_dir() else path.parent
+    by_name = ImagesByName(root)
     for file, data in documents:
         split = _split_of(file, len(documents) > 1)
         category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
@@ -260,7 +264,7 @@ def load(
                 continue
             per_image.setdefault(image_id, []).append((x, y, x + w, y + h, index[name]))
         for image_id, image in images.items():
-            located = locate_image(file, image, split, root, include, exclude, problems)
+            located = locate_image(file, image, split, root, include, exclude, problems, by_name)
             if located is None:
                 continue
             found, case_id, size = located
@@ -332,13 +336,17 @@ def locate_image(
     include: tuple[str, ...],
     exclude: tuple[str, ...],
     problems: list[str],
+    names: ImagesByName | None = None,
 ) -> tuple[Path, str, tuple[int, int] | None] | None:
     """``(image file, case id, (height, width) or None)`` of one ``images`` entry of ``file``; ``None`` when the
-    patterns leave it out or it is not found (then added to ``problems``)."""
+    patterns leave it out or it is not found (then added to ``problems``). ``names``: the data's images by name, for
+    a file name found nowhere beside the JSON (LIVECell's ``images/livecell_train_val_images/``)."""
     file_name = str(image.get("file_name", ""))
     if not name_selected(Path(file_name).name, include, exclude):
         return None
     found = _image_path(file, file_name, split)
+    if found is None and names is not None:
+        found = names.find(file_name)
     if found is None:
         problems.append(f"{file}: image {file_name!r} (id {image.get('id')}) not found beside the JSON")
         return None
@@ -354,6 +362,25 @@ def locate_image(
         )
         return None
     return found, _case_id(found, root), (height, width) if width > 0 and height > 0 else header
+
+
+class ImagesByName:
+    """The image files under a data folder by file name, listed on first use; a name found twice is not used."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._found: dict[str, Path | None] | None = None
+
+    def find(self, file_name: str) -> Path | None:
+        if self._found is None:
+            from medimg.io.folder_walk import walk_tree
+            from medimg.io.formats import is_image_file
+
+            self._found = {}
+            for file in itertools.islice(walk_tree(self.root), 500_000):
+                if is_image_file(file):
+                    self._found[file.name] = None if file.name in self._found else file
+        return self._found.get(Path(file_name).name)
 
 
 def _case_id(image: Path, root: Path) -> str:

@@ -20,7 +20,14 @@ import numpy as np
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.layouts.coco import _json_files, _split_of, category_names, locate_image, read_documents
+from medimg.data.layouts.coco import (
+    ImagesByName,
+    _json_files,
+    _split_of,
+    category_names,
+    locate_image,
+    read_documents,
+)
 from medimg.data.layouts.common import problems_error, text_head
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.errors import DatasetError, MissingDependencyError
@@ -80,6 +87,7 @@ def load(
     names = category_names(documents)
     root = path if path.is_dir() else path.parent
     cache = cache_folder([file for file, _ in documents])
+    by_name = ImagesByName(root)
     cases: list[SegCase] = []
     problems: list[str] = []
     for file, data in documents:
@@ -90,7 +98,7 @@ def load(
         for annotation in data.get("annotations") or []:
             per_image.setdefault(annotation.get("image_id"), []).append(annotation)
         for image in data["images"]:
-            located = locate_image(file, image, split, root, include, exclude, problems)
+            located = locate_image(file, image, split, root, include, exclude, problems, by_name)
             if located is None:
                 continue
             found, case_id, size = located

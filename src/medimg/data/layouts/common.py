@@ -220,9 +220,9 @@ def _negates(name: str, other: str) -> bool:
 
 
 def json_labels_note(path: Path) -> str:
-    """A sentence naming a JSON file at ``path`` (the file itself, or one in the folder) that may hold the labels,
-    which medimg does not read from JSON (``{"x.png": "pneumonia"}``, a list of records, Label Studio's choices);
-    ``""`` when there is none."""
+    """A sentence naming a JSON file at ``path`` (the file itself, or one in the folder) that may hold the labels in
+    a form medimg does not read (``{"x.png": "pneumonia"}``, Label Studio's choices; a list of flat records is a
+    table, :mod:`.json_tables`); ``""`` when there is none."""
     if path.is_file():
         found = [path] if path.suffix.lower() == ".json" else []
     else:
@@ -231,8 +231,8 @@ def json_labels_note(path: Path) -> str:
         return ""
     return (
         f". {found[0].name} is not read for labels: medimg reads class labels from folder names or from a table "
-        "(CSV, TSV or Excel) with an image path column and a label column; write the labels as such a table (e.g. "
-        "labels.csv with the header path,label) beside the images"
+        "(CSV, TSV, Excel, or JSON as a list of records) with an image path column and a label column; write the "
+        "labels as such a table (e.g. labels.csv with the header path,label) beside the images"
     )
 
 
@@ -260,8 +260,10 @@ def tables_in(folder: Path) -> list[Path]:
 
 
 def is_manifest(path: Path) -> bool:
-    """True for an existing ``.csv``/``.tsv``/``.tab`` file, Excel workbook (:mod:`.spreadsheets`) or table saved
-    as ``.txt`` (Excel's "Unicode Text", tab-separated UTF-16: a first line of tab-separated columns)."""
+    """True for an existing ``.csv``/``.tsv``/``.tab`` file, Excel workbook (:mod:`.spreadsheets`), table saved
+    as ``.txt`` (Excel's "Unicode Text", tab-separated UTF-16: a first line of tab-separated columns) or JSON list of
+    records (:mod:`.json_tables`)."""
+    from medimg.data.layouts.json_tables import is_json_table
     from medimg.data.layouts.spreadsheets import is_spreadsheet
 
     if not path.is_file():
@@ -269,6 +271,8 @@ def is_manifest(path: Path) -> bool:
     if path.suffix.lower() == ".txt":
         lines = _first_lines(path, 1)
         return bool(lines) and "\t" in lines[0]
+    if path.suffix.lower() == ".json":
+        return is_json_table(path)
     return path.suffix.lower() in MANIFEST_SUFFIXES or is_spreadsheet(path)
 
 
@@ -362,6 +366,7 @@ def manifest_delimiter(path: Path) -> str:
 
 def manifest_header(path: Path) -> list[str]:
     """The column names (:func:`column_key`) of a manifest's first row (empty when unreadable); reads one line."""
+    from medimg.data.layouts.json_tables import is_json_table, read_json_table
     from medimg.data.layouts.spreadsheets import is_spreadsheet, read_sheet
 
     if is_spreadsheet(path):
@@ -369,6 +374,8 @@ def manifest_header(path: Path) -> list[str]:
             return [column_key(c) for c in read_sheet(path, header_only=True)[0]]
         except DatasetError:
             return []
+    if path.suffix.lower() == ".json":
+        return [column_key(c) for c in read_json_table(path)[0]] if is_json_table(path) else []
     for encoding in (text_encoding(path), LEGACY_ENCODING):
         try:
             with path.open(newline="", encoding=encoding) as handle:
@@ -392,10 +399,14 @@ def read_manifest(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     Raises:
         DatasetError: the file is in neither encoding or not valid CSV (the message names the file and the fix).
     """
+    from medimg.data.layouts.json_tables import read_json_table
     from medimg.data.layouts.spreadsheets import is_spreadsheet, read_sheet
 
     if is_spreadsheet(path):
         header, records = read_sheet(path)
+        return {column_key(c): c for c in header}, records
+    if path.suffix.lower() == ".json":
+        header, records = read_json_table(path)
         return {column_key(c): c for c in header}, records
     try:
         return _read_rows(path, text_encoding(path))

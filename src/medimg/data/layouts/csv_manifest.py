@@ -1010,7 +1010,11 @@ def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
     named: dict[str, list[Path]] = {}
     for candidate in [*sorted(path.iterdir()), *(t for d in _label_folders(subdirs) for t in sorted(d.iterdir()))]:
         split = named_split(candidate.stem) if is_manifest(candidate) else None
-        if split is not None and _labels_manifest(set(manifest_header(candidate))):
+        header = set(manifest_header(candidate)) if split is not None else set()
+        # a path and a label column, or a label column beside one naming image files (Chaoyang's train.json: name)
+        if split is not None and (
+            _labels_manifest(header) or (header & set(LABEL_COLUMNS) and _image_file_columns(candidate))
+        ):
             named.setdefault(split, []).append(candidate)
     for split, files in named.items():
         if len(files) > 1:
@@ -1220,7 +1224,12 @@ def load(
         nested = any(visible_dir(p) for p in path.iterdir())
         where = "its sub-folders hold the images" if nested else "the images beside it"
         logger.info("%s: labels from %s (%s)", path, manifest.name, where)
-    return _load_table(manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled, label_column)
+    dataset = _load_table(
+        manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled, label_column
+    )
+    if path.is_dir():  # read again from the folder (evaluate, a run's card): its table finds the images below it
+        dataset.root = path
+    return dataset
 
 
 def _table_with_column(folder: Path, label_column: str | None) -> Path | None:

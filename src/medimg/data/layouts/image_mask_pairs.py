@@ -108,6 +108,7 @@ LABEL_DIRS = {
     "manual1",
     "annotations",
     "annotation",  # CRAG's train/Annotation/ beside train/Images/
+    "contours",  # EMIDEC's Case_N006/Contours/Case_N006.nii.gz beside Images/Case_N006.nii.gz
     "anno",
     "annot",
     "gts",
@@ -141,6 +142,7 @@ LABEL_SUFFIXES = (
     "seg",
     "segm",  # BraTS 2020's one misnamed mask: BraTS20_Training_355/W39_1998.09.19_Segm.nii
     "mask",
+    "masks",  # Cellpose's 000_img.png + 000_masks.png
     "label",
     "labels",
     "gt",
@@ -269,7 +271,7 @@ def _has_mask_folder(root: Path) -> bool:
             names = {d.name for d in subs}
             for sub in subs:
                 role = _dir_role(sub.name, names if NUMBERED_MASK_DIR.fullmatch(sub.name.lower()) else set())
-                if role == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub)):
+                if role == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub) or _beside_a_rendering(sub)):
                     return True
                 deeper.append(sub)
         seen += len(deeper)
@@ -288,6 +290,14 @@ def _mirrors_image_folders(masks: Path, sample: int = 20) -> bool:
         _holds_images(sub) and any(_holds_images(sibling / sub.name) for sibling in siblings)
         for sub in _visible_dirs(masks)[:sample]
     )
+
+
+def _beside_a_rendering(masks: Path) -> bool:
+    """Whether a mask folder holds one folder of masks beside their colour rendering (AROI's ``mask/number/`` beside
+    ``mask/color/``)."""
+    subs = _visible_dirs(masks)
+    drawn = [d for d in subs if _RENDERING.fullmatch(re.sub(r"[^a-z]", "", d.name.lower()))]
+    return len(subs) == 2 and len(drawn) == 1 and all(_holds_images(d) for d in subs)
 
 
 def _holds_images(folder: Path, sample: int = 50) -> bool:
@@ -540,11 +550,11 @@ def load(
             raise DatasetError(message)
         logger.warning(message + "; they are skipped")
     if dataset.unlabelled:
-        _say_images_without_masks(dataset.unlabelled, len(dataset.cases), root)
+        say_images_without_masks(dataset.unlabelled, len(dataset.cases), root)
     return dataset
 
 
-def _say_images_without_masks(unlabelled: Sequence[str], paired: int, root: Path) -> None:
+def say_images_without_masks(unlabelled: Sequence[str], paired: int, root: Path) -> None:
     """An INFO line for the images without a mask (a challenge's test images); a warning when they outnumber the
     images with one (MosMedData: 50 of 1,110 CT studies have masks, the rest sit in the class folders
     ``studies/CT-0/``...``CT-4/``), naming the folder of those folders to classify (``medimg fit DATA/studies``)."""
@@ -589,6 +599,9 @@ def pairing_key(path: Path) -> str:
 
 #: a mask's count of labels after its role word (CTPelvic1K's ``dataset6_CLINIC_0001_mask_4label``)
 _LABEL_COUNT = re.compile(r"\d+labels?")
+#: a reader's number after a mask's name (LNDb's ``masks/LNDb-0001_rad1.mhd``, ``_rad2`` for ``data0/LNDb-0001.mhd``):
+#: each reader's mask pairs with the image, the first the reference, the others compared as further observers'
+_READER_NUMBER = re.compile(r"(?:rad|reader|rater|annotator)\d{1,2}")
 
 
 def _strip_words(stem: str) -> str:
@@ -597,7 +610,10 @@ def _strip_words(stem: str) -> str:
     while True:
         herlev = HERLEV_MASK.match(stem)
         match = herlev or re.match(r"^(.+?)[-_. ]([a-z0-9]+)$", stem)
-        if not match or not (herlev or match.group(2) in _STRIP_WORDS or _LABEL_COUNT.fullmatch(match.group(2))):
+        word = match.group(2) if match and not herlev else ""
+        if not match or not (
+            herlev or word in _STRIP_WORDS or _LABEL_COUNT.fullmatch(word) or _READER_NUMBER.fullmatch(word)
+        ):
             return stem
         stem = match.group(1)
 
@@ -649,6 +665,16 @@ def _core_name(name: str) -> str:
 NUMBERED_MASK_DIR = re.compile(r"(?:gt|mask|masks|seg|label|labels)[-_ ]?(\d+)")
 
 
+#: a folder of the images that were labelled, not of their labels (AROI's ``patient1/raw/labeled/`` beside
+#: ``patient1/mask/number/``)
+_LABELLED = re.compile(r"label(?:l)?ed(?:[-_ ]?(?:images?|imgs?|data|raw|scans?))?")
+
+
+#: a folder of masks drawn in colour for viewing, beside a folder of the same masks' values (its name without
+#: separators)
+_RENDERING = re.compile(r"colou?r(?:ed)?(?:masks?)?|rgb|visuali[sz]ations?|overlays?")
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
     core = _core_name(name)
     if core != name.lower():
@@ -663,7 +689,7 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return (
             "roi" if any(_dir_role(s, set()) == "mask" for s in siblings if s.lower() not in AMBIGUOUS_DIRS) else "mask"
         )
-    if low in LABEL_DIRS or "groundtruth" in compact or compact.startswith("label"):
+    if low in LABEL_DIRS or "groundtruth" in compact or (compact.startswith("label") and not _LABELLED.fullmatch(low)):
         return "mask"
     numbered = NUMBERED_MASK_DIR.fullmatch(low)
     if numbered and any(  # TNBC's GT_01/ beside Slide_01/: the masks of that slide's images
@@ -696,16 +722,22 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
     folder = path.parent
     cache: dict[Path, str | None] = {} if folder_roles is None else folder_roles
     found: str | None = None  # the nearest folder's role; an ignored folder further up wins (vague areas/mask binary)
+    rendering = False  # in a colour rendering of masks beside their values (AROI's mask/color/ beside mask/number/)
     while folder != root and root in folder.parents:
         if folder not in cache:
             parent = folder.parent
             siblings = {p.name for p in parent.iterdir() if p.is_dir()} if parent.is_dir() else set()
             cache[folder] = _dir_role(folder.name, siblings)
+            if cache[folder] is None and _RENDERING.fullmatch(re.sub(r"[^a-z]", "", folder.name.lower())):
+                cache[folder] = "rendering" if siblings - {folder.name} else None
         role = cache[folder]
         if role == "ignore":
             return role
-        found = found or role
+        rendering = rendering or (role == "rendering" and found is None)
+        found = found or (None if role == "rendering" else role)
         folder = folder.parent
+    if found == "mask" and rendering:
+        return "ignore"
     if found is None or found == "image":
         return by_name or "image"
     return found

@@ -45,7 +45,8 @@ def clean_name(name: str) -> str:
 
 def _is_truth_folder(folder: Path) -> bool:
     name = folder.name.lower()
-    return any(word in name for word in TRUTH_WORDS)
+    # DDR's lesion_segmentation/train/label/{EX,HE,MA,SE}/: "label" as a word (not AROI's images in raw/labeled/)
+    return any(word in name for word in TRUTH_WORDS) or "label" in re.split(r"[^a-z]+", name)
 
 
 def _structure_folders(truth: Path, limit: int | None = DETECT_ENTRIES) -> list[tuple[Path, str | None]]:
@@ -147,4 +148,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     if unpaired:
         logger.warning("%s: %d mask(s) name no image (e.g. %s)", root, len(unpaired), unpaired[0])
     logger.info("%s: %d image(s), %d structure folder(s) composed into label maps", root, len(cases), len(names))
+    if unlabelled:  # DDR's DR_grading/ beside its lesion_segmentation/: said, not silently left out
+        from medimg.data.layouts.image_mask_pairs import say_images_without_masks
+
+        say_images_without_masks(unlabelled, len(cases), root)
     return structure_dataset(root, cases, names, unlabelled, unpaired)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from medimg.errors import DatasetError
 from medimg.tasks.segment.data import SegmentationDataset
-from medimg.tasks.segment.labels import LabelEncoding, unused_classes
+from medimg.tasks.segment.labels import SPARSE_MARK, LabelEncoding, unused_classes
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +86,6 @@ def class_names_for(encoding: LabelEncoding, value_names: Mapping[int, str] | No
         )
     if encoding.num_classes == 2:
         return ["background", "foreground"]
+    if encoding.kind == "values" and SPARSE_MARK in encoding.note:  # SPIDER's 100, 201: class_100, class_201
+        return ["background", *[f"class_{v:g}" for v in encoding.values[1:]]]
     return ["background", *[f"class_{i}" for i in range(1, encoding.num_classes)]]

@@ -206,6 +206,8 @@ def determine_label_encoding(
         logger.warning(note)
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
     label_ids = integral and values[0] == 0 and values[-1] < IGNORE and len(values) > 2 and not lossy
+    if label_ids and not named and len(values) <= MAX_LABEL_VALUE and _mostly_gaps(values):
+        return _sparse_label_values(values)
     if label_ids and (len(values) <= MAX_LABEL_VALUE or named):  # organ IDs 3..52, TotalSegmentator's 1..117
         return label_map_encoding(values)
     if integral and values[0] == 0 and values[-1] > IGNORE and 2 < len(values) <= MAX_LABEL_VALUE and not lossy:
@@ -249,6 +251,35 @@ def _coded_classes(values: list[float], background: float | None) -> LabelEncodi
     )
     logger.warning(note)
     return LabelEncoding(kind="values", num_classes=len(ordered), values=ordered, note=note)
+
+
+#: a label map whose values below its largest are missing this many times as often as present is sparse codes...
+SPARSE_GAPS = 2
+#: ... when its largest value is above this (organ IDs 3..52 stay class indices, empty classes between them)
+SPARSE_ABOVE = 64
+#: the words of :func:`_sparse_label_values`' note that tell such an encoding (its classes named by their values)
+SPARSE_MARK = "not as that many empty classes"
+
+
+def _mostly_gaps(values: Sequence[float]) -> bool:
+    """Whether the values of a label map leave out :data:`SPARSE_GAPS` times more of ``0..max`` than they hold
+    (SPIDER's 0-4, 100, 201-203: 9 values, 195 missing) above :data:`SPARSE_ABOVE`: kept as class indices, the
+    network would have 204 outputs, 195 of them never trained."""
+    top = int(max(values))
+    return top > SPARSE_ABOVE and top + 1 - len(values) > SPARSE_GAPS * len(values)
+
+
+def _sparse_label_values(values: Sequence[float]) -> LabelEncoding:
+    """Sparse label codes (:func:`_mostly_gaps`) as classes ``0..n-1`` in increasing order (the ``values`` kind:
+    predicted masks are written in the masks' own values up to 255), with a warning."""
+    note = (
+        f"label values {', '.join(f'{v:g}' for v in values)} leave out {int(max(values)) + 1 - len(values)} of the "
+        f"values up to {max(values):g} (codes, as SPIDER's 100 and 201..203): read as classes 0..{len(values) - 1} in "
+        f"increasing order, each named by its value, {SPARSE_MARK}; "
+        + ("predicted masks keep the masks' own values" if max(values) <= 255 else "predicted masks hold the classes")
+    )
+    logger.warning(note)
+    return LabelEncoding(kind="values", num_classes=len(values), values=list(values), note=note)
 
 
 def label_map_encoding(values: Sequence[float]) -> LabelEncoding:
