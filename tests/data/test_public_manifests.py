@@ -1237,3 +1237,23 @@ def test_stoic_table_in_metadata_reads_again_from_the_data_folder(tmp_path: Path
     assert dataset.root == tmp_path / "stoic" and len(dataset.cases) == 8
     again = Dataset.load(dataset.root)  # as evaluate reads a run's data
     assert [c.path for c in again.cases] == [c.path for c in dataset.cases]
+
+
+def test_box_json_and_raw_img_files_are_named_when_no_layout_reads_a_folder(tmp_path: Path) -> None:
+    """ChestX-Det's ``train/*.png`` beside ``ChestX_Det_train.json`` (records of ``syms``, ``boxes``, ``polygons``):
+    "has no class sub-folders" named no JSON; JSRT's ``All247images/JPCLN001.IMG`` (raw pixels, no header): "has
+    no class sub-folders", the .IMG files unnamed."""
+    import json
+
+    for i in range(3):
+        _image(tmp_path / "chestx" / "train" / f"3600{i}.png", 40 * i)
+    records = [{"file_name": "36000.png", "syms": ["Nodule"], "boxes": [[1, 1, 4, 4]], "polygons": []}]
+    (tmp_path / "chestx" / "ChestX_Det_train.json").write_text(json.dumps(records))
+    with pytest.raises(DatasetError, match=r"ChestX_Det_train\.json is not read for labels.*path,x1,y1,x2,y2,label"):
+        Dataset.load(tmp_path / "chestx")
+    raw = tmp_path / "JSRT" / "All247images"
+    raw.mkdir(parents=True)
+    for i in range(2):
+        (raw / f"JPCLN00{i}.IMG").write_bytes(bytes(64))
+    with pytest.raises(DatasetError, match=r"found 2 headerless raw \.IMG file\(s\).*numpy\.fromfile"):
+        Dataset.load(raw)

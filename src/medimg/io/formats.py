@@ -460,6 +460,12 @@ UNREAD_SUFFIXES = {
     ".mp4": "video", ".m4v": "video", ".mov": "video", ".avi": "video", ".mkv": "video", ".webm": "video",
     ".wmv": "video", ".mpg": "video", ".mpeg": "video",
 }  # fmt: skip
+#: an ``.img`` file without the Analyze ``.hdr`` beside it: pixels without a header (JSRT's radiographs)
+RAW_IMG = "headerless raw .IMG"
+RAW_IMG_HINT = (
+    "a raw .IMG holds only pixels: read it with its size and type (JSRT's: numpy.fromfile(f, '>u2').reshape(2048, "
+    "2048)) and save it as PNG or TIFF"
+)
 #: how to make images of a video's frames, for users of ultrasound and endoscopy clips
 VIDEO_FRAMES_HINT = (
     "extract its frames into a folder of their own inside the class folder (mkdir covid/clip1 && ffmpeg -i "
@@ -483,6 +489,8 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
     paths = [root] if root.is_file() else itertools.islice(walk_tree(root), most) if root.is_dir() else []
     for path in paths:
         kind = UNREAD_SUFFIXES.get(path.suffix.lower())
+        if kind is None and path.suffix.lower() == ".img" and not path.with_suffix(".hdr").exists():
+            kind = RAW_IMG  # no Analyze header beside it: raw pixels (JSRT's JPCLN001.IMG)
         if kind is not None and path.is_file():
             found[kind] = found.get(kind, 0) + 1
     if not found:
@@ -491,6 +499,7 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
     if set(found) == {"video"}:
         return f"; found {listed} file(s), which medimg does not read: for each, {VIDEO_FRAMES_HINT}"
     how = " (scipy.io.loadmat reads a .mat file's arrays; h5py a v7.3 one)" if "MATLAB .mat" in found else ""
+    how += f"; {RAW_IMG_HINT}" if RAW_IMG in found else ""
     how += f"; for a video, {VIDEO_FRAMES_HINT}" if "video" in found else ""
     return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
 

@@ -27,6 +27,7 @@ from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     MIN_FOLDER_GROUPS,
     file_stem,
+    json_labels_note,
     order_classes,
     path_selected,
     tables_in,
@@ -196,7 +197,7 @@ def load(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
             "(or use a CSV manifest with path,label columns); images without labels are predicted by `medimg "
             "predict RUN FOLDER` and learnt from by `medimg fit DATA --unlabelled FOLDER` (Python: unlabelled=...)"
-            + unread_files_note(root)
+            + (json_labels_note(root) or unread_files_note(root))
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []

@@ -231,8 +231,9 @@ def json_labels_note(path: Path) -> str:
         return ""
     return (
         f". {found[0].name} is not read for labels: medimg reads class labels from folder names or from a table "
-        "(CSV, TSV, Excel, or JSON as a list of records) with an image path column and a label column; write the "
-        "labels as such a table (e.g. labels.csv with the header path,label) beside the images"
+        "(CSV, TSV, Excel, or JSON as a list of records) with an image path column and a label column, and boxes or "
+        "outlines from COCO, LabelMe, CVAT or Label Studio JSON; write the labels as such a table (e.g. labels.csv "
+        "with the header path,label) beside the images, or the boxes as a CSV with the header path,x1,y1,x2,y2,label"
     )
 
 
