@@ -878,3 +878,15 @@ def test_emidec_case_folders_pair_images_with_their_contours(tmp_path: Path) -> 
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 14
     assert all(c.mask.parent.name == "Contours" and c.image.parent.name == "Images" for c in dataset.cases)
+
+
+def test_iseg_subjects_channel_files_beside_their_label_are_segmentation(tmp_path: Path) -> None:
+    """iSeg-2019: ``iSeg-2019-Training/subject-1-T1.hdr``, ``subject-1-T2.hdr``, ``subject-1-label.hdr``: without
+    ``--task segment`` "has a single class ('iSeg-2019-Training')" (the label named for no image beside it)."""
+    for n in range(1, 7):
+        for channel in ("T1", "T2"):
+            _png(tmp_path / "iSeg-2019-Training" / f"subject-{n}-{channel}.png")
+        _png(tmp_path / "iSeg-2019-Training" / f"subject-{n}-label.png", (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 6
+    assert all(c.image.name.endswith("-T1.png") and c.channels[0].name.endswith("-T2.png") for c in dataset.cases)

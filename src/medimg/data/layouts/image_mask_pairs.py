@@ -345,11 +345,20 @@ def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
     """Whether ``folder`` holds an image with its mask beside it; with ``share``, more than that share of its
     images has one."""
     roles: dict[str, set[str]] = defaultdict(set)
+    case_of: dict[str, str] = {}  # an image named for its case and a channel: the case (iSeg's subject-1-T1)
     for p in itertools.islice(folder.iterdir(), DETECT_MAX_ENTRIES):
         if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES:
-            roles[pairing_key(p)].add(_suffix_role(p) or "image")
-    images = sum("image" in found for found in roles.values())
-    paired = sum({"image", "mask"} <= found for found in roles.values())
+            key, role = pairing_key(p), _suffix_role(p) or "image"
+            roles[key].add(role)
+            modality = _MODALITY_NAME.match(key) if role == "image" else None
+            if modality and channel_key(modality.group(2)) in CHANNEL_SYNONYMS:  # beside subject-1-label
+                roles[modality.group(1)].add("channel")
+                case_of[key] = modality.group(1)
+    # an image counts once per case: its channel files as one when the case has a mask
+    images = len(
+        {case_of[k] if "mask" in roles.get(case_of.get(k, ""), ()) else k for k in roles if "image" in roles[k]}
+    )
+    paired = sum("mask" in found and bool(found & {"image", "channel"}) for found in roles.values())
     return paired > 0 and paired > share * images
 
 
