@@ -79,3 +79,28 @@ def test_masks_without_a_scan_on_their_grid_are_named(tmp_path: Path) -> None:
         _nifti(mask, np.zeros((4, 4, 4), np.float32))
     with pytest.raises(DatasetError, match="no case folder has a scan on its mask's grid"):
         case_masks.load(root)
+
+
+def test_msseg_consensus_in_the_masks_folder_on_the_preprocessed_scans(tmp_path: Path) -> None:
+    """MSSEG-2016: ``Training/Center_01/Patient_01/Masks/Consensus.nii.gz`` beside each reader's
+    ``ManualSegmentation_N`` and ``Brain_Mask``, the scans in ``Preprocessed_Data/<seq>_preprocessed.nii.gz`` and
+    ``Raw_Data/<seq>.nii.gz``: "no image has a mask with a matching name (e.g. mask Brain_Mask.nii.gz ...)"."""
+    rng = np.random.default_rng(0)
+    for centre in (1, 3):
+        for p in (1, 2):
+            case = tmp_path / "Training" / f"Center_{centre:02d}" / f"Patient_{p:02d}"
+            lesion = np.zeros(GRID, np.float32)
+            lesion[2:6, 3:7, 2:4] = 1
+            _nifti(case / "Masks" / "Consensus.nii.gz", lesion)
+            _nifti(case / "Masks" / "Brain_Mask.nii.gz", np.ones(GRID, np.float32))
+            for reader in (1, 2):
+                _nifti(case / "Masks" / f"ManualSegmentation_{reader}.nii.gz", lesion)
+            for sequence in ("FLAIR", "T1", "T2"):
+                scan = rng.normal(100, 5, GRID).astype(np.float32)
+                _nifti(case / "Preprocessed_Data" / f"{sequence}_preprocessed.nii.gz", scan)
+                _nifti(case / "Raw_Data" / f"{sequence}.nii.gz", scan)
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, SegmentationDataset) and dataset.source == "case_masks" and len(dataset.cases) == 4
+    assert {c.mask.name for c in dataset.cases} == {"Consensus.nii.gz"}
+    assert all(c.image.parent.name == "Preprocessed_Data" and len(c.channels) == 2 for c in dataset.cases)
+    assert {c.split for c in dataset.cases} == {"train"}

@@ -1,4 +1,6 @@
-"""Case folders each holding one mask at the top and the case's scans in a sub-folder (MICCAI WMH 2017).
+"""Case folders each holding one mask at the top and the case's scans in a sub-folder (MICCAI WMH 2017), or the
+mask as the consensus of a mask folder (MSSEG-2016's ``Patient_01/Masks/Consensus.nii.gz`` beside each reader's
+``ManualSegmentation_N`` and ``Brain_Mask``, its scans in ``Preprocessed_Data/`` and ``Raw_Data/``).
 
 WMH 2017 ships ``training/Utrecht/0/wmh.nii.gz`` (the mask: 1 white matter hyperintensity, 2 other pathology)
 beside ``pre/FLAIR.nii.gz`` and ``pre/T1.nii.gz`` (registered to the FLAIR) and ``orig/`` (the scans as acquired,
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -36,8 +39,10 @@ DETECT_FOLDERS = 120
 DETECT_DEPTH = 4
 #: a case folder's entries at its top (its mask, a few sub-folders and documents) are at most this many
 CASE_ENTRIES = 32
-#: sub-folder names preferred on a tie
+#: sub-folder names preferred on a tie (a word of the name: MSSEG-2016's ``Preprocessed_Data/``)
 PREPROCESSED = ("pre", "preprocessed", "processed", "registered")
+#: the file in a case's mask folder that is its reference, beside each reader's (MSSEG-2016's ``Masks/Consensus``)
+CONSENSUS_NAMES = ("consensus", "reference", "ground_truth", "groundtruth")
 
 
 def _niftis(folder: Path) -> list[Path]:
@@ -56,9 +61,14 @@ def _case_mask(folder: Path) -> Path | None:
     except OSError:
         return None
     top = [p for p in entries if file_suffix(p) in NIFTI_SUFFIXES]
-    if len(entries) > CASE_ENTRIES or len(top) != 1 or not top[0].is_file():
+    if len(entries) > CASE_ENTRIES:
         return None
-    scans = [d for d in sub_folders(folder, 20) if _niftis(d)]
+    masks = [d for d in sub_folders(folder, 20) if folder_role(d.name) == "mask"]
+    if not top and len(masks) == 1:  # MSSEG-2016's Patient_01/Masks/Consensus.nii.gz beside its readers' masks
+        top = [p for p in _niftis(masks[0]) if p.name.split(".")[0].lower() in CONSENSUS_NAMES]
+    if len(top) != 1 or not top[0].is_file():
+        return None
+    scans = [d for d in sub_folders(folder, 20) if _niftis(d) and d not in masks]
     if not scans or any(folder_role(d.name) is not None for d in scans):
         return None
     return top[0]
@@ -95,7 +105,8 @@ def detect(path: Path) -> bool:
 def _scans_on_grid(folder: Path, mask: Path) -> dict[str, list[Path]]:
     """The case's scans on the mask's grid, by sub-folder name."""
     grid = nifti_grid(mask)
-    on_grid = {d.name: [f for f in _niftis(d) if nifti_grid(f) == grid] for d in sub_folders(folder)}
+    scans = [d for d in sub_folders(folder) if folder_role(d.name) != "mask"]  # not the readers' masks beside it
+    on_grid = {d.name: [f for f in _niftis(d) if nifti_grid(f) == grid] for d in scans}
     return {name: files for name, files in on_grid.items() if files}
 
 
@@ -103,7 +114,7 @@ def _chosen_folder(counts: Counter[str]) -> str:
     """The sub-folder with the most scans on the grid; a preprocessed one on a tie, else the first by name."""
     best = max(counts.values())
     tied = sorted(name for name, n in counts.items() if n == best)
-    return next((name for name in tied if name.lower() in PREPROCESSED), tied[0])
+    return next((name for name in tied if set(re.split(r"[^a-z]+", name.lower())) & set(PREPROCESSED)), tied[0])
 
 
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
