@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from medimg.data.layouts.spreadsheets import cell_text
 from medimg.errors import DatasetError
 
 __all__ = ["is_json_table", "read_json_table"]
@@ -59,16 +60,6 @@ def is_json_table(path: Path) -> bool:
     return _records(path) is not None
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def read_json_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The column names (every record's keys, in the order first met) and rows (values as text) of a JSON table.
 
@@ -84,5 +75,5 @@ def read_json_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     columns: dict[str, None] = {}
     for record in records:
         columns.update(dict.fromkeys(str(key) for key in record))
-    rows = [{column: _text(record.get(column)) for column in columns} for record in records]
+    rows = [{column: cell_text(record.get(column)) for column in columns} for record in records]
     return list(columns), rows

@@ -26,7 +26,7 @@ from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SPREADSHEET_SUFFIXES", "is_spreadsheet", "read_sheet"]
+__all__ = ["SPREADSHEET_SUFFIXES", "cell_text", "is_spreadsheet", "read_sheet"]
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
@@ -74,7 +74,7 @@ def read_sheet(path: Path, *, header_only: bool = False) -> tuple[list[str], lis
     try:
         sheets: list[tuple[str, list[list[str]], int, bool]] = []  # title, rows with values, header's index, named
         for title, rows in _sheets(path):  # lazily: a large workbook's header is found without reading its rows
-            table = ([_text(cell) for cell in row] for row in rows)
+            table = ([cell_text(cell) for cell in row] for row in rows)
             top = list(itertools.islice((row for row in table if any(row)), HEADER_SEARCH_ROWS))
             if top:
                 at, named = _header_at(top)
@@ -167,8 +167,8 @@ def _xls_value(cell: Any, datemode: int) -> Any:
     return cell.value
 
 
-def _text(value: Any) -> str:
-    """A cell as the text a CSV export would hold."""
+def cell_text(value: Any) -> str:
+    """A cell (or a JSON value) as the text a CSV export would hold."""
     if value is None:
         return ""
     if isinstance(value, bool):
