@@ -247,7 +247,7 @@ def _column_naming_files(
         values = [str(row.get(candidate) or "").strip() for row in rows]
         sample = [v for v in values if v][:20]
         # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
-        if (not naming or all(file_suffix(Path(v)) in IMAGE_SUFFIXES for v in sample)) and files.all_found(sample):
+        if (not naming or _image_file_names(sample)) and files.all_found(sample):
             naming.append(candidate)
     if len(naming) > 1:
         logger.warning(
@@ -1156,9 +1156,14 @@ def _image_file_columns(table: Path) -> list[str]:
     found = []
     for key, name in columns.items():
         values = [v for row in rows if (v := str(row.get(name) or "").strip())][:ID_SAMPLE_ROWS]
-        if key not in PATH_COLUMNS and values and all(file_suffix(Path(v)) in IMAGE_SUFFIXES for v in values):
+        if key not in PATH_COLUMNS and values and _image_file_names(values):
             found.append(name)
     return found
+
+
+def _image_file_names(values: list[str]) -> bool:
+    """Whether every one of ``values`` ends in an image file's suffix (``Aal/Aal000.jpg``)."""
+    return all(file_suffix(Path(v)) in IMAGE_SUFFIXES for v in values)
 
 
 def _has_one_hot(table: Path) -> bool:

@@ -296,7 +296,7 @@ def _beside_a_rendering(masks: Path) -> bool:
     """Whether a mask folder holds one folder of masks beside their colour rendering (AROI's ``mask/number/`` beside
     ``mask/color/``)."""
     subs = _visible_dirs(masks)
-    drawn = [d for d in subs if _RENDERING.fullmatch(re.sub(r"[^a-z]", "", d.name.lower()))]
+    drawn = [d for d in subs if _is_rendering(d.name)]
     return len(subs) == 2 and len(drawn) == 1 and all(_holds_images(d) for d in subs)
 
 
@@ -684,6 +684,11 @@ _LABELLED = re.compile(r"label(?:l)?ed(?:[-_ ]?(?:images?|imgs?|data|raw|scans?)
 _RENDERING = re.compile(r"colou?r(?:ed)?(?:masks?)?|rgb|visuali[sz]ations?|overlays?")
 
 
+def _is_rendering(name: str) -> bool:
+    """Whether a folder's name says it holds masks drawn for viewing (:data:`_RENDERING`)."""
+    return _RENDERING.fullmatch(re.sub(r"[^a-z]", "", name.lower())) is not None
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
     core = _core_name(name)
     if core != name.lower():
@@ -737,7 +742,7 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
             parent = folder.parent
             siblings = {p.name for p in parent.iterdir() if p.is_dir()} if parent.is_dir() else set()
             cache[folder] = _dir_role(folder.name, siblings)
-            if cache[folder] is None and _RENDERING.fullmatch(re.sub(r"[^a-z]", "", folder.name.lower())):
+            if cache[folder] is None and _is_rendering(folder.name):
                 cache[folder] = "rendering" if siblings - {folder.name} else None
         role = cache[folder]
         if role == "ignore":

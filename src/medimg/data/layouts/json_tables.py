@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -38,21 +39,30 @@ def _starts_as_records(path: Path) -> bool:
 
 
 def _records(path: Path) -> list[dict[str, Any]] | None:
-    """The file's records when it is a list of flat objects (see the module doc), else ``None``."""
+    """The file's records when it is a list of flat objects (see the module doc), else ``None``. Parsed once per
+    version of the file: detection asks of a table several times (is it one, its header, its rows)."""
     if path.suffix.lower() != ".json" or not path.is_file() or not _starts_as_records(path):
         return None
     try:
-        if path.stat().st_size > MAX_TABLE_BYTES:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        status = path.stat()
+    except OSError:
+        return None
+    if status.st_size > MAX_TABLE_BYTES:
+        return None
+    return _parsed_records(str(path), status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_records(path: str, mtime_ns: int, size: int) -> list[dict[str, Any]] | None:
+    """:func:`_records` of the file at ``path`` as it was at ``mtime_ns`` and ``size`` (the cache's key)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     if not isinstance(data, list) or not data or not all(isinstance(record, dict) for record in data):
         return None
-    flat = all(
-        not isinstance(value, (dict, list)) for record in data for value in record.values()
-    )  # nested: an annotation export
-    return data if flat else None
+    nested = any(isinstance(value, (dict, list)) for record in data for value in record.values())
+    return None if nested else data  # records holding lists or objects: an annotation export
 
 
 def is_json_table(path: Path) -> bool:
