@@ -1199,6 +1199,39 @@ def test_derm7pt_meta_table_gives_classes_image_column_and_row_index_splits(
     assert test == {"Abl010.jpg", "Aal011.jpg"}
 
 
+def test_odir_patient_id_column_naming_no_file_gives_way_to_the_fundus_columns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ODIR-5K: ``data.xlsx`` of ``ID`` (0, 1, 2... the patients), ``Left-Fundus``, ``Right-Fundus`` (0_left.jpg...)
+    and one-hot N, D, G... beside ``Training Images/``: ``ID`` was taken as the images' column, refused as "36 row(s)
+    point to files that do not exist: line 2: 0"."""
+    rows = ["ID,Patient Age,Patient Sex,Left-Fundus,Right-Fundus,Left-Diagnostic Keywords,N,D,G"]
+    for i in range(9):
+        for side in ("left", "right"):
+            _image(tmp_path / "Training Images" / f"{i}_{side}.jpg", 20 * i + (side == "left"))
+        hot = ["0", "0", "0"]
+        hot[i % 3] = "1"
+        rows.append(f"{i},{50 + i},Male,{i}_left.jpg,{i}_right.jpg,normal fundus,{','.join(hot)}")
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("INFO"):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["D", "G", "N"] and len(dataset.cases) == 9
+    assert sorted(c.path.name for c in dataset.cases if c.path) == [f"{i}_left.jpg" for i in range(9)]
+    assert "its column 'ID' names no file" in caplog.text
+    assert "2 columns name image files (Left-Fundus, Right-Fundus)" in caplog.text
+
+
+def test_a_path_column_naming_missing_files_is_still_refused_naming_them(tmp_path: Path) -> None:
+    """A column named as the images' whose files are missing is not swapped for another column: the rows are said."""
+    rows = ["image,label,other"]
+    for i in range(4):
+        _image(tmp_path / f"x{i}.png", 30 * i)
+        rows.append(f"{f'gone{i}' if i else 'x0'}.png,{i % 2},x{i}.png")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match="point to files that do not exist"):
+        Dataset.load(tmp_path / "labels.csv")
+
+
 def test_chaoyang_json_lists_of_records_are_label_tables_with_their_splits(tmp_path: Path) -> None:
     """Chaoyang: ``train/`` and ``test/`` of images beside ``train.json`` and ``test.json``, each a list of
     ``{"name": "train/<file>.JPG", "label": 0}``: refused as "has no class sub-folders", the JSON files unnamed."""

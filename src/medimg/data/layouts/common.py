@@ -619,11 +619,13 @@ class ManifestFiles:
     def all_found(self, raw_paths: list[str]) -> bool:
         """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
         the counts :meth:`report` logs are left as they were."""
-        counts = (self.found_by_name, self.found_from_above, self.found_below)
+        counts = (self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies)
+        unpadded = self.by_name.unpadded
         try:
             return bool(raw_paths) and all(self.locate(raw)[0].exists() for raw in raw_paths)
         finally:
-            self.found_by_name, self.found_from_above, self.found_below = counts
+            self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies = counts
+            self.by_name.unpadded = unpadded
 
     def report(self, manifest: Path) -> None:
         """One log line when rows were found by name, or by dropping their first folders."""

@@ -263,6 +263,22 @@ def _column_naming_files(
     return naming[0] if naming else None
 
 
+def _names_no_file(manifest: Path, column: str, rows: list[dict[str, str]], files: ManifestFiles) -> bool:
+    """Whether none of the first 20 values of a column named as the images' (ODIR-5K's ``ID``: 0, 1, 2... of the
+    patients, beside ``Left-Fundus`` and ``Right-Fundus``: 0_left.jpg...) names a file or folder; another column that
+    does then names the images, else the rows' missing files are said as ever."""
+    sample = [v for v in (str(row.get(column) or "").strip() for row in rows) if v][:20]
+    if not sample or any(files.all_found([value]) for value in sample):
+        return False
+    logger.info(
+        "%s: its column %r names no file (%s...): another column naming files is looked for",
+        manifest,
+        column,
+        ", ".join(sample[:3]),
+    )
+    return True
+
+
 #: columns naming an image in a table of facts about the images, beside :data:`PATH_COLUMNS` (GRAZPEDWRI-DX's
 #: ``dataset.csv``: ``filestem,patient_id,...``)
 _STEM_COLUMNS = ("filestem", "file_stem", "stem")
@@ -1312,9 +1328,11 @@ def _load_table(
     patient_col, split_col = column(PATIENT_COLUMNS, False), column(SPLIT_COLUMNS, False)
     patient_col, split_col = (None if c == label_col else c for c in (patient_col, split_col))
     known = {label_col, patient_col, split_col}
+    named = column(PATH_COLUMNS, False)
     path_col = (
-        column(PATH_COLUMNS, False)
-        or _column_naming_files(manifest, [c for c in columns.values() if c not in known], rows, files)
+        (None if named is not None and _names_no_file(manifest, named, rows, files) else named)
+        or _column_naming_files(manifest, [c for c in columns.values() if c not in {*known, named}], rows, files)
+        or named
         or column(PATH_COLUMNS, True)
         or ""
     )
