@@ -1221,6 +1221,22 @@ def test_odir_patient_id_column_naming_no_file_gives_way_to_the_fundus_columns(
     assert "2 columns name image files (Left-Fundus, Right-Fundus)" in caplog.text
 
 
+def test_a_table_without_a_header_keeps_its_first_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """ISIC 2016's ``ISBI2016_ISIC_Part3_Training_GroundTruth.csv``: ``ISIC_0000000,benign`` lines, no header. Its
+    first line was taken as the header, its image silently lost (23 of 24)."""
+    rows = [f"ISIC_{i:07d},{'malignant' if i % 2 else 'benign'}" for i in range(8)]
+    for i in range(8):
+        _image(tmp_path / "ISBI2016_ISIC_Part3_Training_Data" / f"ISIC_{i:07d}.jpg", 30 * i)
+    table = tmp_path / "ISBI2016_ISIC_Part3_Training_GroundTruth.csv"
+    table.write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(table)
+    assert len(dataset.cases) == 8 and dataset.class_names == ["benign", "malignant"]
+    first = next(c for c in dataset.cases if c.path and c.path.stem == "ISIC_0000000")
+    assert dataset.class_names[first.label] == "benign"
+    assert "has no header row" in caplog.text
+
+
 def test_a_path_column_naming_missing_files_is_still_refused_naming_them(tmp_path: Path) -> None:
     """A column named as the images' whose files are missing is not swapped for another column: the rows are said."""
     rows = ["image,label,other"]

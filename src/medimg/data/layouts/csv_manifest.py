@@ -263,6 +263,18 @@ def _column_naming_files(
     return naming[0] if naming else None
 
 
+def _header_as_row(manifest: Path, names: list[str]) -> dict[str, str]:
+    """The first line of a table without a header (ISIC 2016's ``..._GroundTruth.csv``: ``ISIC_0000000,benign``...),
+    whose first cell names an image, as the row it is; it was taken as the header and its image lost."""
+    logger.warning(
+        "%s has no header row: its first line (%s) names an image and is read as a row; columns are known by their "
+        "values (a header path,label names them)",
+        manifest,
+        ",".join(names),
+    )
+    return {name: name for name in names}
+
+
 def _names_no_file(manifest: Path, column: str, rows: list[dict[str, str]], files: ManifestFiles) -> bool:
     """Whether none of the first 20 values of a column named as the images' (ODIR-5K's ``ID``: 0, 1, 2... of the
     patients, beside ``Left-Fundus`` and ``Right-Fundus``: 0_left.jpg...) names a file or folder; another column that
@@ -1336,6 +1348,8 @@ def _load_table(
         or column(PATH_COLUMNS, True)
         or ""
     )
+    if path_col and path_col != named and files.all_found([path_col]):  # no header: its first line is a row
+        rows = [_header_as_row(manifest, list(columns.values())), *rows]
     refuse_video_rows(manifest, [str(row.get(path_col) or "") for row in rows] if path_col else [])
     side_col = column(LATERALITY_COLUMNS, False)
     reader_col = column(READER_COLUMNS, False)
