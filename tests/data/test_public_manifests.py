@@ -1237,6 +1237,18 @@ def test_a_table_without_a_header_keeps_its_first_row(tmp_path: Path, caplog: py
     assert "has no header row" in caplog.text
 
 
+def test_inspect_person_id_groups_a_persons_scans(tmp_path: Path) -> None:
+    """INSPECT's ``labels_20250611.csv``: ``impression_id`` (the CT's file name), ``person_id`` (OMOP's), outcomes:
+    ``person_id`` was not read, one person's scans split between train and test ("no patient ids")."""
+    rows = ["impression_id,person_id,pe_positive_nlp"]
+    for i in range(8):
+        _image(tmp_path / "CTPA" / f"PE{i:012x}.png", 20 * i)
+        rows.append(f"PE{i:012x},{1000 + i // 2},{i % 2}")
+    (tmp_path / "labels_20250611.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels_20250611.csv", label_column="pe_positive_nlp")
+    assert [c.patient_id for c in dataset.cases] == [str(1000 + i // 2) for i in range(8)]
+
+
 def test_a_path_column_naming_missing_files_is_still_refused_naming_them(tmp_path: Path) -> None:
     """A column named as the images' whose files are missing is not swapped for another column: the rows are said."""
     rows = ["image,label,other"]

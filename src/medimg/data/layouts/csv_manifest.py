@@ -80,6 +80,7 @@ PATIENT_COLUMNS = (
     "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
     # hospital exports: the medical record number; BIDS' participants.tsv
     "mrn", "medical_record_number", "patient_number", "patient_no", "patient_num", "participant_id", "participant",
+    "person_id",  # the OMOP common data model's (INSPECT's labels: a person's several CT scans)
 )  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
