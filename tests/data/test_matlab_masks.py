@@ -76,6 +76,28 @@ def test_consep_type_maps_are_the_masks_with_its_split_and_names(tmp_path: Path)
         assert np.array_equal(np.asarray(dataset.read(case).mask[0]), truth[Path(case.image).stem]), case.case_id
 
 
+def test_cpm17_same_names_in_each_split_pair_within_their_split(tmp_path: Path) -> None:
+    """CPM-17: ``{train,test}/Images/image_00.png`` + ``{train,test}/Labels/image_00.mat`` (``inst_map``), one name
+    in both splits. Both splits' label files were paired with the first image of the name: the train images lost,
+    the test images read twice ("splits test: 8" of 4, or no training case at all)."""
+    rng = np.random.default_rng(2)
+    truth = {}
+    for split, count in (("train", 6), ("test", 4)):
+        (tmp_path / "CPM17" / split / "Images").mkdir(parents=True)
+        (tmp_path / "CPM17" / split / "Labels").mkdir()
+        for k in range(count):
+            instances, _ = nuclei(rng, n=3 + k % 3)
+            Image.fromarray(image_of(instances)).save(tmp_path / "CPM17" / split / "Images" / f"image_{k:02d}.png")
+            savemat(tmp_path / "CPM17" / split / "Labels" / f"image_{k:02d}.mat", {"inst_map": instances * 1.0})
+            truth[f"{split}/Images/image_{k:02d}.png"] = instances > 0
+    dataset = Dataset.load(tmp_path / "CPM17")
+    assert isinstance(dataset, SegmentationDataset)
+    assert sorted(c.case_id for c in dataset.cases) == sorted(truth)
+    assert dataset.split_counts() == {"train": 6, "test": 4}
+    for case in dataset.cases:
+        assert np.array_equal(np.asarray(dataset.read(case).mask[0]) > 0, truth[case.case_id]), case.case_id
+
+
 def test_lizard_per_nucleus_classes_are_drawn_through_the_instance_map(tmp_path: Path) -> None:
     """Lizard: ``inst_map`` + ``id`` (the nuclei listed, not in order) + ``class``; no ``type_map``."""
     root = tmp_path / "Lizard"

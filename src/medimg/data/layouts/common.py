@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -89,7 +90,7 @@ def images_named_like(
     for p in sorted(files):
         if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
             images.setdefault(file_stem(p), []).append(p)
-    paired = [(annotation, images[annotation.stem][0]) for annotation in annotations if annotation.stem in images]
+    paired = [(a, _nearest(a, images[a.stem])) for a in annotations if a.stem in images]
     if not paired:
         example = annotations[0].name if annotations else "-"
         raise DatasetError(
@@ -97,6 +98,14 @@ def images_named_like(
             "--include/--exclude"
         )
     return paired, images
+
+
+def _nearest(annotation: Path, images: list[Path]) -> Path:
+    """The image of an annotation's name sharing the most folders with it: CPM-17's ``train/Labels/image_00.mat``
+    annotates ``train/Images/image_00.png``, not ``test/Images/image_00.png`` (both splits' annotations were given
+    the first image of the name, so the train images were lost and the test images read twice)."""
+
+    return max(images, key=lambda image: len(Path(os.path.commonpath([image, annotation])).parts))  # first nearest
 
 
 def split_of(root: Path, path: Path) -> str | None:
