@@ -343,6 +343,29 @@ def test_sets_holding_the_same_class_folders_are_not_classes(tmp_path: Path) -> 
     assert sorted(Dataset.load(tmp_path / "views").class_names) == ["benign", "malignant"]
 
 
+def test_sets_named_for_image_sizes_and_versions_of_the_data_are_not_classes(tmp_path: Path) -> None:
+    """GasHisSDB: ``160/``, ``120/``, ``80/`` (crop sizes), each of ``Normal/`` and ``Abnormal/``: read as three
+    classes of sizes, status OK. BRACS: ``BRACS_RoI/latest_version/`` beside ``previous_versions/``: read as two
+    classes of versions (accuracy 1.0). Grade folders 0-4 holding the same view folders stay classes."""
+    for size in ("160", "120", "80"):
+        for cls in ("Normal", "Abnormal"):
+            for i in range(2):
+                _png(tmp_path / "GasHisSDB" / size / cls / f"{cls}{i}.png", int(size) // 10 + i + len(cls))
+    with pytest.raises(DatasetError, match=r"each hold the same 2 class folders \(Abnormal, Normal.*medimg fit '"):
+        Dataset.load(tmp_path / "GasHisSDB")
+    assert sorted(Dataset.load(tmp_path / "GasHisSDB" / "160").class_names) == ["Abnormal", "Normal"]
+    for version in ("latest_version", "previous_versions/Version1_MedIA"):
+        for split in ("train", "test"):
+            for cls in ("0_N", "6_IC"):
+                _png(tmp_path / "BRACS_RoI" / version / split / cls / f"BRACS_1_{cls}_{split}.png", len(version + cls))
+    with pytest.raises(DatasetError, match=r"look like versions or parts.*medimg fit '.*latest_version'"):
+        Dataset.load(tmp_path / "BRACS_RoI")
+    for grade in ("0", "1", "2"):
+        for view in ("CC", "MLO"):
+            _png(tmp_path / "grades" / grade / view / "a.png", 10 * int(grade) + len(view))
+    assert sorted(Dataset.load(tmp_path / "grades").class_names) == ["0", "1", "2"]
+
+
 def test_two_partitions_of_one_set_are_not_classes(tmp_path: Path) -> None:
     """RIM-ONE DL: ``partitioned_by_hospital/`` and ``partitioned_randomly/``, each of ``training_set/`` and
     ``test_set/`` of ``glaucoma/`` and ``normal/``: read as two classes (every image a label conflict), then fit's

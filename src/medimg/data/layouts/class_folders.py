@@ -365,6 +365,7 @@ VERSION_WORDS = frozenset({
     "preprocessed", "resized",
     "disc", "disk",  # OASIS-1's disc1/ ... disc12/: the parts of a download, not classes
     "partitioned", "partition", "partitions",  # RIM-ONE DL's partitioned_by_hospital/, partitioned_randomly/
+    "versions", "latest", "previous",  # BRACS_RoI's latest_version/ beside previous_versions/
 })  # fmt: skip
 
 
@@ -427,14 +428,23 @@ def _named_as_parts(folders: list[Path]) -> bool:
 SAME_CLASSES_MIN = 4
 #: a folder named for a microscope's magnification (BreakHis's ``40X``...): a part of each class, not a class
 _MAGNIFICATION = re.compile(r"^\d+\s*x$", re.IGNORECASE)
+#: a folder named for an image size or a magnification (GasHisSDB's ``160/``, ``120/``, ``80/``; ``224x224``,
+#: ``64px``, ``40X``): sets of one dataset's classes when each holds the same class folders, however few
+_SIZE_OR_MAGNIFICATION = re.compile(r"^\d+\s*(?:x|px|x\d+|x\d+px)?$", re.IGNORECASE)
+
+
+def _named_for_a_size(name: str) -> bool:
+    """A folder name of an image size or a magnification; a bare number only from 16 (grades 0-4 are classes)."""
+    return bool(_SIZE_OR_MAGNIFICATION.match(name)) and not (name.isdigit() and int(name) < 16)
 
 
 def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
     """Raise when the would-be classes are two or more sets of the same classes (Kather's ``NCT-CRC-HE-100K/`` and
     ``CRC-VAL-HE-7K/``, each holding ``ADI/``, ``BACK/``... ``TUM/``): none holds images itself, each holds the same
-    :data:`SAME_CLASSES_MIN` or more folders of images, more than there are sets, named neither as splits nor as
-    magnifications, mostly without digits (numbered folders are patients). Read as class folders, a model learnt
-    which archive an image came from (``status OK``)."""
+    :data:`SAME_CLASSES_MIN` or more folders of images, more than there are sets (two or more when the sets are
+    named for image sizes or magnifications: GasHisSDB's ``160/``, ``120/``, ``80/`` of ``Normal/``, ``Abnormal/``),
+    named neither as splits nor as magnifications, mostly without digits (numbered folders are patients). Read as
+    class folders, a model learnt which archive an image came from (``status OK``)."""
     if len(subdirs) < 2:
         return
     names: set[frozenset[str]] = set()
@@ -444,7 +454,8 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
             return
         names.add(frozenset(p.name.lower() for p in entries if visible_dir(p)))
     (inner,) = names if len(names) == 1 else (frozenset(),)
-    if len(inner) < max(SAME_CLASSES_MIN, len(subdirs) + 1):
+    sizes = all(_named_for_a_size(folder.name) for folder in subdirs)
+    if len(inner) < (2 if sizes else max(SAME_CLASSES_MIN, len(subdirs) + 1)):
         return
     if any(normalise_split(n) or _MAGNIFICATION.match(n) or _is_mask_folder(n) for n in inner):
         return  # splits, magnifications, or classes holding their images and masks (NuInsSeg's organs)
