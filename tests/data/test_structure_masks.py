@@ -152,6 +152,16 @@ def test_predicting_a_case_folder_leaves_its_structure_masks_out(tmp_path: Path)
     lone.mkdir(parents=True)
     _volume(lone / "scan.nii.gz", np.zeros(SHAPE, np.int16))
     assert annotation_files([lone / "scan.nii.gz"], tmp_path / "lone") == []
+    # PDDCA: 0522c0001/img.nrrd + structures/BrainStem.nrrd... (no mask word in any name): 100 structure masks of 12
+    # cases were predicted as images of their own, silently
+    for case in ("0522c0001", "0522c0002"):
+        (tmp_path / "pddca" / case / "structures").mkdir(parents=True)
+        _volume(tmp_path / "pddca" / case / "img.nii.gz", np.zeros(SHAPE, np.int16))
+        for organ in ("BrainStem", "Mandible"):
+            _volume(tmp_path / "pddca" / case / "structures" / f"{organ}.nii.gz", np.zeros(SHAPE, np.uint8))
+    for root in (tmp_path / "pddca", tmp_path / "pddca" / "0522c0001"):
+        files = sorted(root.rglob("*.nii.gz"))
+        assert sorted(annotation_files(files, root)) == [p for p in files if p.name != "img.nii.gz"], root
 
 
 def _data_science_bowl(root: Path, cases: int = 3) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -90,7 +89,7 @@ def images_named_like(
     for p in sorted(files):
         if file_suffix(p) in IMAGE_SUFFIXES and name_selected(p.name, include, exclude):
             images.setdefault(file_stem(p), []).append(p)
-    paired = [(a, _nearest(a, images[a.stem])) for a in annotations if a.stem in images]
+    paired = [(a, nearest_files(images[a.stem], a)[0]) for a in annotations if a.stem in images]
     if not paired:
         example = annotations[0].name if annotations else "-"
         raise DatasetError(
@@ -100,12 +99,29 @@ def images_named_like(
     return paired, images
 
 
-def _nearest(annotation: Path, images: list[Path]) -> Path:
-    """The image of an annotation's name sharing the most folders with it: CPM-17's ``train/Labels/image_00.mat``
-    annotates ``train/Images/image_00.png``, not ``test/Images/image_00.png`` (both splits' annotations were given
-    the first image of the name, so the train images were lost and the test images read twice)."""
+def _shared(a: Path, b: Path) -> tuple[int, int]:
+    """How near two files lie: the folders their paths share from the top, then, between equals, from the bottom
+    (``masks/site_a/0.png`` pairs with ``images/site_a/0.png``, not ``images/site_b/0.png``: a tree of masks that
+    mirrors the tree of images)."""
+    return _common_run(a.parent.parts, b.parent.parts), _common_run(a.parent.parts[::-1], b.parent.parts[::-1])
 
-    return max(images, key=lambda image: len(Path(os.path.commonpath([image, annotation])).parts))  # first nearest
+
+def nearest_files(files: Sequence[Path], anchor: Path) -> list[Path]:
+    """Those of ``files`` that lie nearest to ``anchor`` (:func:`_shared`), in their order; none of none. An
+    annotation's image among several of its name (CPM-17's ``train/Labels/image_00.mat`` annotates
+    ``train/Images/image_00.png``, not ``test/Images/image_00.png``), a mask's among its candidates."""
+    scores = [_shared(f, anchor) for f in files]
+    top = max(scores, default=None)
+    return [f for f, score in zip(files, scores, strict=True) if score == top]
+
+
+def _common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def split_of(root: Path, path: Path) -> str | None:

@@ -76,6 +76,7 @@ from medimg.data.layouts.common import (
     manifest_header,
     name_selected,
     named_split,
+    nearest_files,
     read_manifest,
     split_of,
     splits_from_names,
@@ -783,7 +784,9 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     return [
         path
         for path, r in roles.items()
-        if (r != "image" and annotates(path)) or any(truth in path.parents for truth in truths)
+        if (r != "image" and annotates(path))
+        or is_case_mask(path, in_folder)  # PDDCA's <case>/structures/BrainStem.nrrd: names of no mask word
+        or any(truth in path.parents for truth in truths)
     ]
 
 
@@ -803,29 +806,6 @@ def _name_classes(dataset: SegmentationDataset, root: Path) -> None:
         dataset.value_names = label_table_names([folder, *list(masks)[:3]])
 
 
-def _shared(a: Path, b: Path) -> tuple[int, int]:
-    """How near two files lie: the folders their paths share from the top, then, between equals, from the bottom
-    (``masks/site_a/0.png`` pairs with ``images/site_a/0.png``, not ``images/site_b/0.png``: a tree of masks that
-    mirrors the tree of images)."""
-    return _common_run(a.parent.parts, b.parent.parts), _common_run(a.parent.parts[::-1], b.parent.parts[::-1])
-
-
-def _nearest(files: Sequence[Path], anchor: Path) -> list[Path]:
-    """Those of ``files`` that lie nearest to ``anchor`` (:func:`_shared`), in their order; none of none."""
-    scores = [_shared(f, anchor) for f in files]
-    top = max(scores, default=None)
-    return [f for f, score in zip(files, scores, strict=True) if score == top]
-
-
-def _common_run(a: Sequence[str], b: Sequence[str]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> list[Path]:
     files = []
     for p in sorted(walk_tree(root)):
@@ -839,7 +819,7 @@ def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
 
 
 def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
-    chosen = _nearest(candidates, anchor)
+    chosen = nearest_files(candidates, anchor)
     if len(chosen) > 1:
         raise DatasetError(
             f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
@@ -877,7 +857,7 @@ def _modality_files(images: dict[str, list[Path]]) -> dict[str, list[Path]]:
 def _nearest_modalities(files: list[Path], mask: Path, taken: dict[Path, Path]) -> list[Path]:
     """The modality files of ``mask``'s case nearest to it (sharing the most folders) not yet paired, in name order
     (HECKTOR's ``__CT`` before ``__PT``: the CT, on whose grid the masks are, is the image)."""
-    return sorted(_nearest([f for f in files if f not in taken], mask), key=lambda f: f.name)
+    return sorted(nearest_files([f for f in files if f not in taken], mask), key=lambda f: f.name)
 
 
 def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: set[Path], root: Path) -> list[Path]:
@@ -928,7 +908,7 @@ def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
     Raises:
         DatasetError: the channels are not numbered 0, 1, 2... (one missing).
     """
-    channels = sorted(_nearest(files, mask))
+    channels = sorted(nearest_files(files, mask))
     stacked = channel_files(channels[0])
     if [f.name for f in stacked] != [f.name for f in channels]:
         names = ", ".join(f.name for f in channels[:6])
