@@ -1249,6 +1249,29 @@ def test_inspect_person_id_groups_a_persons_scans(tmp_path: Path) -> None:
     assert [c.patient_id for c in dataset.cases] == [str(1000 + i // 2) for i in range(8)]
 
 
+def test_unitopatho_labels_from_the_column_naming_the_class_folders(tmp_path: Path) -> None:
+    """UniToPatho: ``800/<class>/<crop>.png`` beside ``800/train.csv`` and ``test.csv`` of ``image_id``,
+    ``top_label_name`` (the folders' names: HP, TA.HG...), ``type``, ``grade`` (-1, 0, 1): ``grade`` was read as the
+    labels (3 classes of 6), status OK. An outright ``label`` column stays the labels."""
+    classes = ["HP", "NORM", "TA.HG", "TA.LG"]
+    tables = {"train": ["image_id,top_label_name,top_label,type,grade,wsi"], "test": ["image_id,label,where"]}
+    for i in range(16):
+        cls = classes[i % 4]
+        name = f"{i}-B1.ndpi_ROI__mpp0.44_reg000_crop_sk00000_(1,2,3,4).png"
+        _image(tmp_path / "800" / cls / name, 15 * i)
+        split = "train" if i < 12 else "test"
+        if split == "train":
+            tables[split].append(f'"{name}",{cls},{i % 4},{cls.split(".")[0]},{i % 3 - 1},{i}-B1.ndpi')
+        else:
+            tables[split].append(f'"{name}",{"yes" if i % 2 else "no"},{cls}')
+    for split, rows in tables.items():
+        (tmp_path / "800" / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    train = Dataset.load(tmp_path / "800" / "train.csv")
+    assert train.class_names == classes
+    assert all(train.class_names[c.label] == c.path.parent.name for c in train.cases if c.path)
+    assert Dataset.load(tmp_path / "800" / "test.csv").class_names == ["no", "yes"]
+
+
 def test_a_path_column_naming_missing_files_is_still_refused_naming_them(tmp_path: Path) -> None:
     """A column named as the images' whose files are missing is not swapped for another column: the rows are said."""
     rows = ["image,label,other"]

@@ -641,16 +641,21 @@ class ManifestFiles:
             self._folders = [p for p in entries if p.is_dir() and not p.name.startswith((".", "_"))]
         return self._folders
 
-    def all_found(self, raw_paths: list[str]) -> bool:
-        """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
-        the counts :meth:`report` logs are left as they were."""
+    def peek(self, raw_paths: list[str]) -> list[Path]:
+        """The files ``raw_paths`` name, as :meth:`locate` finds them (they may not exist); the counts
+        :meth:`report` logs are left as they were."""
         counts = (self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies)
         unpadded = self.by_name.unpadded
         try:
-            return bool(raw_paths) and all(self.locate(raw)[0].exists() for raw in raw_paths)
+            return [self.locate(raw)[0] for raw in raw_paths]
         finally:
             self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies = counts
             self.by_name.unpadded = unpadded
+
+    def all_found(self, raw_paths: list[str]) -> bool:
+        """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
+        the counts :meth:`report` logs are left as they were."""
+        return bool(raw_paths) and all(file.exists() for file in self.peek(raw_paths))
 
     def report(self, manifest: Path) -> None:
         """One log line when rows were found by name, or by dropping their first folders."""

@@ -264,6 +264,44 @@ def _column_naming_files(
     return naming[0] if naming else None
 
 
+#: label column names that say so outright: kept even where another column names the images' folders
+_PLAIN_LABEL_COLUMNS = frozenset({"label", "labels", "class", "classes"})
+
+
+def _column_naming_folders(
+    manifest: Path,
+    rows: list[dict[str, str]],
+    path_col: str,
+    label_col: str,
+    candidates: list[str],
+    files: ManifestFiles,
+) -> str | None:
+    """The column whose values name each image's folder, when the label column medimg chose by its name (not an
+    outright ``label`` or ``class``) does not: the class folders' own column (UniToPatho's ``800/train.csv``:
+    ``grade`` (HG, LG, none) was read beside ``top_label_name``, whose TA.HG, HP... name the folders the images are
+    in); ``None`` otherwise. A column counts when its values repeat (classes, not one folder per image)."""
+    if column_key(label_col) in _PLAIN_LABEL_COLUMNS:
+        return None
+    sample = [row for row in rows if str(row.get(path_col) or "").strip()][:50]
+    folders = [f.parent.name.casefold() for f in files.peek([str(row[path_col]).strip() for row in sample])]
+
+    def names_folders(column: str) -> bool:
+        values = [str(row.get(column) or "").strip().casefold() for row in sample]
+        return values == folders and 1 < len(set(values)) <= len(values) / 2
+
+    if len(sample) < 4 or names_folders(label_col):
+        return None
+    found = next((c for c in candidates if names_folders(c)), None)
+    if found is not None:
+        logger.info(
+            "%s: labels from its column %r, which names the folder each image is in (not from %r)",
+            manifest,
+            found,
+            label_col,
+        )
+    return found
+
+
 def _header_as_row(manifest: Path, names: list[str]) -> dict[str, str]:
     """The first line of a table without a header (ISIC 2016's ``..._GroundTruth.csv``: ``ISIC_0000000,benign``...),
     whose first cell names an image, as the row it is; it was taken as the header and its image lost."""
@@ -1361,6 +1399,9 @@ def _load_table(
     if split_col is None:  # a 1/0 column saying which rows train (FETAL_PLANES_DB's ``Train``)
         rows, split_col = _train_flag_split(manifest, rows, columns)
     _refuse_repeated_columns(manifest, [c for c in (path_col, label_col, patient_col, split_col) if c])
+    if label_column is None and label_col is not None and path_col:
+        others = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
+        label_col = _column_naming_folders(manifest, rows, path_col, label_col, others, files) or label_col
     other_columns = [c for c in columns.values() if c not in {label_col, path_col, patient_col, split_col}]
     if label_col is not None and other_columns and label_column is None:  # which column, when others were there
         logger.info(
