@@ -1270,6 +1270,15 @@ def test_unitopatho_labels_from_the_column_naming_the_class_folders(tmp_path: Pa
     assert train.class_names == classes
     assert all(train.class_names[c.label] == c.path.parent.name for c in train.cases if c.path)
     assert Dataset.load(tmp_path / "800" / "test.csv").class_names == ["no", "yes"]
+    # VinDr-Mammo: images/<study_id>/<image_id>.png: the study column names the folders, and is no label
+    rows = ["study_id,image_id,laterality,breast_birads"]
+    for i in range(16):
+        study = f"{i // 4:08x}a9c1d2e3f4b5c6d7"
+        _image(tmp_path / "vindr" / "images" / study / f"img{i:03d}.png", 12 * i)
+        rows.append(f"{study},img{i:03d},{'LR'[i % 2]},BI-RADS {1 + i % 3}")
+    (tmp_path / "vindr" / "breast-level_annotations.csv").write_text("\n".join(rows) + "\n")
+    vindr = Dataset.load(tmp_path / "vindr" / "breast-level_annotations.csv")
+    assert vindr.class_names == ["BI-RADS 1", "BI-RADS 2", "BI-RADS 3"]
 
 
 def test_a_path_column_naming_missing_files_is_still_refused_naming_them(tmp_path: Path) -> None:

@@ -266,6 +266,10 @@ def _column_naming_files(
 
 #: label column names that say so outright: kept even where another column names the images' folders
 _PLAIN_LABEL_COLUMNS = frozenset({"label", "labels", "class", "classes"})
+#: a column of identifiers by its name, or a value that is one (a hash, a long number): the folders it names hold
+#: one study or patient each, not a class (VinDr-Mammo's ``images/<study_id>/<image_id>.dicom``)
+_ID_COLUMN = re.compile(r"(?:^|_)(?:id|ids|uid|study|series|patient|case|subject|folder|dir|directory)(?:_|$)|id$")
+_ID_VALUE = re.compile(r"[0-9a-f]{16,}|\d{4,}")
 
 
 def _column_naming_folders(
@@ -287,7 +291,12 @@ def _column_naming_folders(
 
     def names_folders(column: str) -> bool:
         values = [str(row.get(column) or "").strip().casefold() for row in sample]
-        return values == folders and 1 < len(set(values)) <= len(values) / 2
+        return (
+            values == folders
+            and 1 < len(set(values)) <= len(values) / 2
+            and not _ID_COLUMN.search(column_key(column))
+            and not any(_ID_VALUE.search(value) for value in values)
+        )
 
     if len(sample) < 4 or names_folders(label_col):
         return None
