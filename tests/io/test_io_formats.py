@@ -173,6 +173,7 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
         (b"PK\x03\x04\x14\x00\x00\x00", "a ZIP archive"),
         (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (an AVI video, or sound?)"),
         (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),
+        (b"\x80\x04\x95\x1a\x00\x00", "a Python pickle"),  # KneeMRI's .pck: was "may be corrupt, truncated"
     ],
 )
 def test_known_formats_medimg_does_not_read_are_named_with_the_conversion(

@@ -54,14 +54,17 @@ def is_missing_value(text: object) -> bool:
 
 def normalise_split(name: str | None) -> str | None:
     """Map a user's split name (``"Validation"``, ``"testing"``, Kaggle's ``"training_set"``, ``"test_masks"``,
-    TN3K's ``"trainval-image"``,
+    TN3K's ``"trainval-image"``, ISBI 2015's ``"Test1Data"``,
     IDRiD's enumerated ``"a. Training Set"``...) to ``train``/``val``/``test`` or ``None``."""
     if name is None:
         return None
     text = ENUMERATION.sub("", str(name).strip().lower())
     if is_missing_value(text):
         return None
-    return SPLIT_ALIASES.get(re.sub(r"[\s_\-]+(set|sets|data|images?|imgs?|masks?|labels?|gt|split)$", "", text))
+    # the word after it with or without a separator, a number between (ISBI 2015's TrainingData/, Test1Data/)
+    return SPLIT_ALIASES.get(
+        re.sub(r"(?:[\s_\-]*\d*)[\s_\-]*(set|sets|data|images?|imgs?|masks?|labels?|gt|split)$", "", text)
+    )
 
 
 class Box(NamedTuple):

@@ -455,7 +455,7 @@ def is_npz(source: Path | bytes) -> bool:
 UNREAD_SUFFIXES = {
     ".h5": "HDF5", ".hdf5": "HDF5", ".svs": "whole-slide", ".ndpi": "whole-slide",
     ".mat": "MATLAB .mat",
-    ".tfrec": "TFRecord", ".tfrecord": "TFRecord", ".pkl": "pickle", ".pickle": "pickle",
+    ".tfrec": "TFRecord", ".tfrecord": "TFRecord", ".pkl": "pickle", ".pickle": "pickle", ".pck": "pickle",
     ".heic": "HEIC photo", ".heif": "HEIC photo",
     ".mp4": "video", ".m4v": "video", ".mov": "video", ".avi": "video", ".mkv": "video", ".webm": "video",
     ".wmv": "video", ".mpg": "video", ".mpeg": "video",
@@ -479,6 +479,10 @@ _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (ZIP_MAGIC, "a ZIP archive", "unpack it"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
     (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat)"),
+    *(
+        (b"\x80" + bytes([protocol]), "a Python pickle", "load it (pickle.load) and save its array as NIfTI or .npy")
+        for protocol in (2, 3, 4, 5)  # KneeMRI's volumetric_data/vol01/329637-8.pck
+    ),
 )
 
 
@@ -502,6 +506,37 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
     how += f"; {RAW_IMG_HINT}" if RAW_IMG in found else ""
     how += f"; for a video, {VIDEO_FRAMES_HINT}" if "video" in found else ""
     return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
+
+
+#: a line of a point annotation file: two or three numbers (``x,y``, ``row,col``, ``x y z``), comma, semicolon, tab
+#: or space apart
+_POINT_LINE = re.compile(r"^\s*-?\d+(?:\.\d+)?(?:\s*[,;\t ]\s*-?\d+(?:\.\d+)?){1,2}\s*$")
+#: the largest text file looked into for points
+_POINT_FILE_BYTES = 64_000
+
+
+def point_files_note(root: Path, most: int = 2000) -> str:
+    """``"; found 12 file(s) of point coordinates ..."`` when ``root`` holds text files (``.txt``, ``.csv``) whose
+    lines are mostly two or three numbers (ISBI 2015's ``AnnotationsByMD/400_senior/001.txt``: 19 landmarks
+    ``x,y``; TUPAC16's ``mitoses_ground_truth/01/01.csv``: ``row,col`` of each mitosis): landmarks or object
+    centres, which medimg does not read; else ``""``. The first ``most`` entries are looked at."""
+    found: list[Path] = []
+    for path in itertools.islice(walk_tree(root), most) if root.is_dir() else []:
+        if path.suffix.lower() not in (".txt", ".csv") or not path.is_file():
+            continue
+        if path.stat().st_size > _POINT_FILE_BYTES:
+            continue
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        points = sum(1 for line in lines if _POINT_LINE.match(line))
+        if points and points >= 0.8 * len(lines):
+            found.append(path)
+    if not found:
+        return ""
+    return (
+        f"; found {len(found)} file(s) of point coordinates (e.g. {min(found).relative_to(root)}): landmarks or object "
+        "centres, which medimg does not read (it classifies images, segments masks and detects boxes): draw each "
+        "point as a small disc in a mask to segment, or a box around it to detect"
+    )
 
 
 def _unsupported_format(head: bytes) -> str | None:

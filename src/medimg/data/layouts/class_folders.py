@@ -39,7 +39,7 @@ from medimg.data.name_patients import named_by_convention
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.folder_walk import walk_tree
-from medimg.io.formats import file_suffix, in_system_folder, is_image_file, unread_files_note
+from medimg.io.formats import file_suffix, in_system_folder, is_image_file, point_files_note, unread_files_note
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def load(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
             "(or use a CSV manifest with path,label columns); images without labels are predicted by `medimg "
             "predict RUN FOLDER` and learnt from by `medimg fit DATA --unlabelled FOLDER` (Python: unlabelled=...)"
-            + (json_labels_note(root) or unread_files_note(root))
+            + (json_labels_note(root) or unread_files_note(root) or point_files_note(root))
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []

@@ -111,11 +111,15 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
     ``announce``: log where the data was found (off for a layout test, which loading repeats)."""
     folder = root
     seen = {os.path.realpath(root)}
+    beside: list[Path] = []  # the folders of annotations or documents set aside on the way
     while True:
         subdirs, has_image = folder_entries(folder)
         if len(subdirs) > 1 and not has_image:  # REFUGE's Training400/ beside Annotation-Training400/, TBX11K's
             # imgs/ beside lists/, Shenzhen's CXR_png/ beside ClinicalReadings/, BACH's Photos/ beside WSI/
-            subdirs = [d for d in subdirs if not _annotation_folder(d.name) and not _documents_only(d)] or subdirs
+            data = [d for d in subdirs if not _annotation_folder(d.name) and not _documents_only(d)]
+            if len(data) == 1:
+                beside += [d for d in subdirs if d not in data]
+            subdirs = data or subdirs
         if has_image or len(subdirs) != 1 or normalise_split(subdirs[0].name):
             break
         if os.path.realpath(subdirs[0]) in seen:  # a link back to a folder above: a loop, no data inside
@@ -133,8 +137,32 @@ def data_folder(root: Path, *, announce: bool = True) -> Path:
             break
         folder = subdirs[0]
     if folder != root and announce:
-        logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, folder.relative_to(root))
+        _say_data_folder(root, folder, [d for d in beside if d not in folder.parents])
     return folder
+
+
+def _say_data_folder(root: Path, folder: Path, beside: list[Path]) -> None:
+    """Log where the data was found, and the folders of annotations or documents beside it, which that reading
+    leaves out; a warning when they hold point coordinates (TUPAC16's ``mitoses_ground_truth/`` beside
+    ``mitoses_image_data/``: read as case folders of classes, status OK, the annotations unsaid)."""
+    from medimg.io.formats import point_files_note
+
+    where = folder.relative_to(root)
+    if not beside:
+        logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, where)
+        return
+    names = ", ".join(d.name for d in beside)
+    notes = [note for d in beside if (note := point_files_note(d))]
+    if notes:
+        logger.warning(
+            "%s: the data is in %s, read without %s beside it, which holds annotations%s",
+            root,
+            where,
+            names,
+            notes[0].replace("; found", ":", 1),
+        )
+    else:
+        logger.info("%s: the data is in %s (beside it %s: annotations or documents, not images)", root, where, names)
 
 
 #: words of a folder holding a set's annotations or its split lists (TBX11K's ``lists/``, Pascal VOC's ``ImageSets/``),
