@@ -70,3 +70,39 @@ def test_a_further_mask_without_a_first_one_is_reported_unpaired(tmp_path: Path)
     dataset = Dataset.load(tmp_path, task="segment")
     assert dataset.unpaired == ["benign/benign (2)_mask_1.png"]
     assert dataset.unlabelled == ["benign/benign (2).png"]
+
+
+def _palm(root: Path, lesion_folder: str) -> None:
+    """PALM: ``PALM-Training400/P0001.jpg`` with ``Annotation-D&F/Disc_Masks/P0001.bmp`` and, for some images, a
+    mask in ``Annotation-Lession/Lesion_Masks/<lesion_folder>/P0001.bmp``."""
+    for i in range(1, 7):
+        name = f"P{i:04d}"
+        (root / "PALM-Training400").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((12, 16, 3), 20 * i, np.uint8)).save(root / "PALM-Training400" / f"{name}.jpg")
+        for folder, rows in (("PALM-Training400-Annotation-D&F/Disc_Masks", slice(1, 4)), (lesion_folder, slice(6, 9))):
+            if folder == lesion_folder and i > 3:
+                continue
+            mask = np.zeros((12, 16), np.uint8)
+            mask[rows, 2:6] = 255
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(mask).save(root / folder / f"{name}.bmp")
+
+
+def test_further_masks_in_a_folder_named_for_another_structure_are_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PALM's atrophy masks were merged into the optic disc's as one foreground class, said at INFO only; a second
+    folder named as masks (SCR's ``rightMask/`` beside ``leftMask/``: both lungs) is merged without a warning."""
+    _palm(tmp_path / "palm", "PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path / "palm", task="segment")
+    assert sum(len(c.extra_masks) for c in dataset.cases) == 3
+    assert "3 further mask file(s) in PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy/ are merged" in (
+        caplog.text
+    )
+    assert "--exclude 'PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy/*'" in caplog.text
+    caplog.clear()
+    _palm(tmp_path / "lungs", "PALM-Training400-Annotation-Lession/rightMask")
+    with caplog.at_level("WARNING"):
+        Dataset.load(tmp_path / "lungs", task="segment")
+    assert "are merged with the first mask" not in caplog.text

@@ -941,7 +941,38 @@ def _attach_extra_masks(
             sum(map(len, extra_of.values())),
             example.relative_to(root),
         )
+        _warn_of_other_structures(extra_of, root)
     return extra_of
+
+
+def _warn_of_other_structures(extra_of: dict[Path, list[Path]], root: Path) -> None:
+    """Warn when further masks lie in a folder named for something other than masks, apart from the first mask's
+    (PALM's ``Lesion_Masks/Atrophy/P0001.bmp`` beside ``Disc_Masks/P0001.bmp``): they may mark another structure,
+    and merged they are one foreground class with it (said at INFO only before)."""
+    others = [
+        (first, extra)
+        for first, extras in extra_of.items()
+        for extra in extras
+        if extra.parent != first.parent and not _named_as_masks(extra.parent.name)
+    ]
+    if not others:
+        return
+    first, extra = others[0]
+    folders = sorted({extra.parent.relative_to(root).as_posix() for _, extra in others})
+    logger.warning(
+        "%d further mask file(s) in %s are merged with the first mask of their image into one foreground class "
+        "(e.g. %s with %s): if they mark another structure, train one at a time (--exclude '%s/*' leaves them out)",
+        len(others),
+        ", ".join(f"{f}/" for f in folders[:3]),
+        extra.relative_to(root),
+        first.relative_to(root),
+        folders[0],
+    )
+
+
+def _named_as_masks(name: str) -> bool:
+    """A folder named as masks (``masks``, ``rightMask``, ``GT``), not for what they mark (``Atrophy``)."""
+    return folder_role(name) == "mask" or re.sub(r"[^a-z]", "", name.lower()).endswith(("mask", "masks"))
 
 
 def _folder_at(folders: list[str], level: int, above: bool) -> str:
