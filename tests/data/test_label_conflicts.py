@@ -104,3 +104,26 @@ def test_cli_fit_leaves_out_masks_and_blank_files_stored_among_the_images(phanto
     assert sum(r.startswith("blank") for r in reasons.values()) == 3
     strict = CliRunner().invoke(app, [*quick_fit_args(phantom_dir, tmp_path / "strict", epochs=1), "--strict"])
     assert strict.exit_code != 0 and "--strict refuses" in f"{strict.output}{strict.exception}"
+
+
+def test_a_class_whose_every_image_conflicts_is_refused_not_trained_without(tmp_path: Path) -> None:
+    """BCS-DBT's labels, a row per view, read onto each patient's one file: every cancer image was also a normal
+    one, all left out as conflicts; the cancer model trained on no cancer case reported accuracy 1.0, exit 0."""
+    import numpy as np
+    from PIL import Image
+
+    from medimg.data.quality import usable_training_images
+
+    rows = ["path,label"]
+    for i in range(8):
+        pixels = np.random.default_rng(i).integers(0, 256, (8, 8), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"p{i}.png")
+        rows.append(f"p{i}.png,0")
+        if i < 3:
+            rows.append(f"p{i}.png,1")  # the other view's row, naming the same file
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    with pytest.raises(DatasetError, match=r"no image of the class\(es\) '1' \(3\) is left .* --keep-conflicts"):
+        usable_training_images(dataset)
+    kept = usable_training_images(dataset, keep_conflicts=True)
+    assert sum(c.label == 1 for c in kept.cases) == 3

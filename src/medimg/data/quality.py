@@ -1042,8 +1042,32 @@ def usable_training_images(
     label_of = {c.case_id: c.label for c in dataset.cases}  # conflict groups among the images left
     groups = ([cid for cid in group if cid in label_of] for group in check.label_conflict_ids)
     known = [g for g in groups if len({label_of[cid] for cid in g}) > 1]
+    before = dataset
     dataset = drop_label_conflicts(dataset, keep=keep_conflicts, strict=strict, known=known, progress=progress)
+    _refuse_emptied_classes(before, dataset)
     return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
+
+
+def _refuse_emptied_classes(before: Dataset, after: Dataset) -> None:
+    """Raise when leaving out the label conflicts left a class without an image (BCS-DBT's table, one row per view,
+    read onto each patient's folder of both views: every cancer patient's images were conflicts, and a cancer model
+    trained on no cancer reported accuracy 1.0, exit 0).
+
+    Raises:
+        DatasetError: naming the emptied classes, how many of their images conflicted, and the ways on.
+    """
+    counts_before = Counter(c.label for c in before.cases if isinstance(c.label, int))
+    counts_after = Counter(c.label for c in after.cases if isinstance(c.label, int))
+    emptied = [label for label in sorted(counts_before) if not counts_after.get(label)]
+    if not emptied:
+        return
+    names = ", ".join(f"{before.class_names[label]!r} ({counts_before[label]})" for label in emptied)
+    raise DatasetError(
+        f"{before.root}: no image of the class(es) {names} is left once the images in label conflicts are left out "
+        "(identical images carrying different labels, listed above): a model would never see them. Often a table "
+        "gives each row's label to one file that several rows name (a patient's or a study's folder, not each "
+        "view's image); fix the labels or the paths, or keep the conflicts with --keep-conflicts"
+    )
 
 
 def _list_unreadable_classes_files(dataset: Dataset, unreadable: Sequence[dict[str, str]], shown: int = 5) -> None:
