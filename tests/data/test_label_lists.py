@@ -120,3 +120,22 @@ def test_numbers_of_a_measurement_are_not_classes(tmp_path: Path) -> None:
     (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(DatasetError, match="30 distinct numbers: a measurement, not classes"):
         Dataset.load(tmp_path)
+
+
+def test_case_label_lists_in_a_labels_folder_are_not_yolo_boxes(tmp_path: Path) -> None:
+    """LLD-MMRI: ``images/MR-000001/<phase>.png`` beside ``labels/labels_train.txt`` of ``MR-000001 1`` lines: read
+    as a YOLO detection set without a box (status OK), the lists' classes unread. A YOLO set stays one."""
+    from medimg.data.layouts import select_layout
+
+    for case in range(1, 5):
+        for phase in ("C+A", "T2WI"):
+            _image(tmp_path / "lld" / "images" / f"MR-{case:06d}" / f"{phase}.png", 30 * case + len(phase))
+    (tmp_path / "lld" / "labels").mkdir()
+    (tmp_path / "lld" / "labels" / "labels_train.txt").write_text("".join(f"MR-{c:06d} {c % 3}\n" for c in range(1, 5)))
+    with pytest.raises(DatasetError, match="single class"):
+        Dataset.load(tmp_path / "lld")
+    for i in range(3):
+        _image(tmp_path / "yolo" / "images" / f"a{i}.png", 40 * i)
+        (tmp_path / "yolo" / "labels").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "yolo" / "labels" / f"a{i}.txt").write_text("0 0.5 0.5 0.25 0.25\n" if i else "")
+    assert select_layout(tmp_path / "yolo").name == "yolo"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,28 @@ def test_a_part_drawn_without_stratification_is_noted_in_the_split() -> None:
     cases = [Case(case_id=f"c{i}", label=i % 2, patient_id=f"p{i}") for i in range(12)]
     splits = make_splits(cases)
     assert any("drawn without stratification" in note for note in splits.notes)
+
+
+def test_sun_seg_camel_case_split_folders_are_its_splits(tmp_path: Path) -> None:
+    """SUN-SEG: ``TrainDataset/{Frame,GT}/case1_1/``, ``TestEasyDataset/Seen/{Frame,GT}/case3_1/``: read as no split,
+    the official test frames trained on ("6 of the 8 images ... are this run's training or validation images")."""
+    import numpy as np
+    from PIL import Image
+
+    from medimg import Dataset
+    from medimg.data.case import normalise_split
+
+    assert [normalise_split(n) for n in ("TrainDataset", "TestEasyDataset", "ValidationSet", "Testosterone")] == [
+        "train", "test", "val", None,
+    ]  # fmt: skip
+    for split, cases in (("TrainDataset", ("case1_1", "case1_3")), ("TestEasyDataset/Seen", ("case3_1",))):
+        for case in cases:
+            for k in range(3):
+                for role in ("Frame", "GT"):
+                    folder = tmp_path / split / role / case
+                    folder.mkdir(parents=True, exist_ok=True)
+                    pixels = np.zeros((16, 16), np.uint8)
+                    pixels[k : k + 5, 3:9] = 255 if role == "GT" else 120 + k
+                    Image.fromarray(pixels).save(folder / f"{case}_frame{k}.{'png' if role == 'GT' else 'jpg'}")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.split_counts() == {"train": 6, "test": 3}

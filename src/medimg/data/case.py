@@ -26,6 +26,8 @@ SPLIT_ALIASES = {
 }
 
 
+#: a split word opening a name written in CamelCase (SUN-SEG's ``TestEasyDataset``, ``TrainDataset``)
+CAMEL_SPLIT = re.compile(r"^(Train|Training|Test|Testing|Val|Valid|Validation)(?=[A-Z])")
 #: an enumeration before a folder's name (IDRiD's ``a. Training Set``, ``1. Microaneurysms``)
 ENUMERATION = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
 
@@ -61,6 +63,9 @@ def normalise_split(name: str | None) -> str | None:
     text = ENUMERATION.sub("", str(name).strip().lower())
     if is_missing_value(text):
         return None
+    camel = CAMEL_SPLIT.match(str(name).strip())
+    if camel:  # SUN-SEG's TrainDataset/, TestEasyDataset/, TestHardDataset/
+        return SPLIT_ALIASES[camel.group(1).lower()]
     # the word after it with or without a separator, a number between (ISBI 2015's TrainingData/, Test1Data/)
     return SPLIT_ALIASES.get(
         re.sub(r"(?:[\s_\-]*\d*)[\s_\-]*(set|sets|data|images?|imgs?|masks?|labels?|gt|split)$", "", text)

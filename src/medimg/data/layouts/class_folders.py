@@ -670,7 +670,8 @@ def _refuse_role_folders_as_classes(class_dirs: list[Path], root: Path) -> None:
     def keys(folder: Path) -> set[str]:
         return {pairing_key(f) for f in walk_files(folder, 2000) if is_image_file(f)}
 
-    if keys(images[0]) & keys(masks[0]):  # named alike: pairs the user chose to read as classes (layout=...)
+    mask_keys = keys(masks[0])  # none: tables or lists, no masks (LLD-MMRI's labels/labels_train.txt)
+    if not mask_keys or keys(images[0]) & mask_keys:  # named alike: pairs the user chose to read as classes
         return
     raise DatasetError(
         f"{root}: {images[0].name}/ and {masks[0].name}/ would be classes, but they are images and their masks (or "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -253,9 +254,23 @@ def _labels_folder(images: Path) -> Path:
     return images.parent.parent / LABELS / images.name
 
 
-def _has_text_file(folder: Path) -> bool:
+def _has_text_file(folder: Path, look: int = 5) -> bool:
+    """Whether ``folder`` holds YOLO label files: of its first ``look`` ``.txt`` files, one empty (an image without
+    objects) or opening with a line of a class and four or more numbers; lists of another kind (LLD-MMRI's
+    ``labels/labels_train.txt``: ``MR-000001 1`` a case's class) are not (read as YOLO with no box, status OK)."""
     with os.scandir(folder) as listing:
-        return any(entry.name.lower().endswith(".txt") and entry_is(entry, "file") for entry in listing)
+        texts = [Path(e.path) for e in listing if e.name.lower().endswith(".txt") and entry_is(e, "file")]
+    return any(_opens_like_yolo(text) for text in sorted(texts)[:look])
+
+
+#: a YOLO label line: a class index, then the box (4 numbers) or polygon (more)
+_YOLO_LINE = re.compile(r"^\s*\d+(?:\s+[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?){4,}\s*$")
+
+
+def _opens_like_yolo(text: Path) -> bool:
+    with text.open(encoding="utf-8", errors="replace") as lines:
+        first = next((line for line in lines if line.strip()), None)
+    return first is None or bool(_YOLO_LINE.match(first))
 
 
 def dataset_folder(path: Path) -> Path:
