@@ -179,6 +179,14 @@ def check(
         str | None,
         typer.Option(help="read the data for this task (detect: boxes from an image/mask dataset's masks)"),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="a data option, as fit takes it: colour_table=herlev (or a JSON file) for colour-coded masks, "
+            "rle_order=F|C for run-length masks",
+        ),
+    ] = None,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated (or nearly identical) images (also
     across splits) and label conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make
@@ -200,6 +208,7 @@ def check(
         say(survey.summary())
     load = Dataset.load
     options: dict[str, Any] = {"include": include, "exclude": exclude, "window": _window(window)}
+    options |= _check_data_options(set_)
     found = load(data, task=task, label_column=label_column, **options)  # type: ignore[arg-type]
     report: Any
     if isinstance(found, Dataset):
@@ -223,6 +232,30 @@ def check(
         _echo(f"JSON report: {json_out}")
     if not report.ok:
         raise typer.Exit(1)  # problems found: scripts and CI can stop here
+
+
+#: the --set fields check takes: the data options of the tasks (the others are plan fields, fit's and plan's)
+CHECK_DATA_OPTIONS = ("colour_table", "rle_order")
+
+
+def _check_data_options(items: list[str] | None) -> dict[str, Any]:
+    """``check --set`` assignments: the data options fit's ``--set`` takes too (a colour table for colour-coded
+    masks, which ``check`` suggested and then had no option for).
+
+    Raises:
+        ConfigError: another field (a plan field, which only fit and plan take).
+    """
+    from medimg.config import parse_assignments
+    from medimg.errors import ConfigError
+
+    given = parse_assignments(items)
+    others = sorted(set(given) - set(CHECK_DATA_OPTIONS))
+    if others:
+        raise ConfigError(
+            f"check --set takes the data options {', '.join(CHECK_DATA_OPTIONS)} only, not {', '.join(others)} "
+            "(plan fields: medimg plan/fit --set)"
+        )
+    return given
 
 
 @app.command(epilog=EXAMPLES["plan"])

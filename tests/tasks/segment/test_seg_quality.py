@@ -61,6 +61,28 @@ def test_problems_are_named_and_fail_the_check(tmp_path: Path) -> None:
     assert "unreadable: test/images/test0.png" in out
     assert "same image in several splits: test/images/test1.png, train/images/train0.png" in out
     assert "1 mask(s) hold a single value" in out and "PROBLEMS FOUND" in out
+    assert "e.g. train/masks/train2.png (of train/images/train2.png)" in out  # the mask, not the image alone
+
+
+def test_check_takes_the_colour_table_its_error_suggests(tmp_path: Path) -> None:
+    """BUS-UCLM's colour masks (green benign, red malignant): check said "pass a colour table ... --set
+    colour_table=..." and had no --set ("No such option")."""
+    rng = np.random.default_rng(2)
+    for k in range(4):
+        _save(tmp_path / "set" / "images" / f"ALWI_{k:03d}.png", rng.integers(0, 255, (16, 16, 3)))
+        mask = np.zeros((16, 16, 3))
+        mask[4:9, 4:9, 1 if k % 2 else 0] = 255
+        _save(tmp_path / "set" / "masks" / f"ALWI_{k:03d}.png", mask)
+    table = tmp_path / "colours.json"
+    table.write_text(json.dumps({"colours": {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}, "class_names": ["bg", "b", "m"]}))
+    runner = CliRunner()
+    refused = runner.invoke(app, ["check", str(tmp_path / "set")])
+    assert refused.exit_code != 0 and "--set colour_table=" in f"{refused.output}{refused.exception}"
+    result = runner.invoke(app, ["check", str(tmp_path / "set"), "--set", f"colour_table={table}"])
+    assert result.exit_code == 0, result.output
+    assert "classes   b in 2 case(s), m in 2 case(s)" in result.output
+    other = runner.invoke(app, ["check", str(tmp_path / "set"), "--set", "epochs=3"])
+    assert other.exit_code != 0 and "takes the data options" in f"{other.output}{other.exception}"
 
 
 def test_a_class_no_mask_holds_is_a_warning(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,13 @@ class SegCheckReport:
         return "\n".join(lines)
 
 
+def _shown(path: Path | None, root: Path) -> str:
+    """``path`` as the warnings show it: relative to the data's folder when inside it."""
+    if path is None:
+        return ""
+    return path.relative_to(root).as_posix() if root in path.parents else str(path)
+
+
 def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) -> SegCheckReport:
     """Read every case once and report what :class:`SegCheckReport` holds (see the module docstring)."""
     from tqdm.auto import tqdm
@@ -168,7 +176,8 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     colour_masks = 0
     unreadable: list[dict[str, str]] = []
     mismatches: list[dict[str, str]] = []
-    empty: list[str] = []
+    empty: list[str] = []  # the cases whose mask holds one value
+    empty_mask = ""  # the first of those masks, named in the warning (was the image's name alone)
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
     transparent: list[tuple[str, float]] = []  # images with pixels not fully opaque, and their share
@@ -215,17 +224,20 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             distinct_per_case.append(colours.T[:, None, :].astype(np.float32))
             if len(colours) == 1:
                 empty.append(case.case_id)
+                empty_mask = empty_mask or _shown(case.mask, dataset.root)
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
         survey.add_mask(sample.mask[0], found)
         if len(found) == 1:
             empty.append(case.case_id)
+            empty_mask = empty_mask or _shown(case.mask, dataset.root)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
     cross = [sorted(c for c, _ in group) for group in digests.values() if len({split for _, split in group}) > 1]
     if empty:
         warnings.append(
-            f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {empty[0]}; fine for cases "
+            f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {empty_mask} (of {empty[0]}); "
+            "fine for cases "
             "without the structure, a wrong mask otherwise"
         )
     if resized:
