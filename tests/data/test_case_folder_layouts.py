@@ -247,3 +247,45 @@ def test_ctpelvic1k_data_and_mask_4label_pair_with_the_sides_named(tmp_path: Pat
     assert dataset.task == "segment" and len(dataset.cases) == 3 and not dataset.unpaired
     assert all(c.mask.name == c.image.name.replace("_data", "_mask_4label") for c in dataset.cases)
     assert dataset.value_names[2] == "left hip" and dataset.value_names[3] == "right hip"
+
+
+def test_image_mask_pairs_inside_a_wrapper_folder_are_read_through_it(tmp_path: Path) -> None:
+    """COVID-19-20: ``covid19-20/COVID-19-20_v2/Train/volume-covid19-A-0003_ct.nii.gz`` + ``..._seg.nii.gz``: "has no
+    class sub-folders" from the top folder, read only from the inner one or with --task segment."""
+    for i in range(3):
+        train = tmp_path / "covid19-20" / "COVID-19-20_v2" / "Train"
+        _nifti(train / f"volume-covid19-A-{i:04d}_ct.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(train / f"volume-covid19-A-{i:04d}_seg.nii.gz", _mask())
+    dataset = Dataset.load(tmp_path / "covid19-20")
+    assert dataset.task == "segment" and len(dataset.cases) == 3
+
+
+def test_a_decathlon_task_inside_a_wrapper_keeps_its_dataset_json_names(tmp_path: Path) -> None:
+    """``msd/Task04_Hippocampus/{imagesTr,labelsTr,dataset.json}`` given as ``msd/``: classes class_1, class_2, the
+    names in dataset.json lost one folder up."""
+    import json
+
+    task = tmp_path / "msd" / "Task04_Hippocampus"
+    for i in range(3):
+        _nifti(task / "imagesTr" / f"hippocampus_{i:03d}.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        _nifti(task / "labelsTr" / f"hippocampus_{i:03d}.nii.gz", _mask())
+    labels = {"0": "background", "1": "Anterior"}
+    (task / "dataset.json").write_text(json.dumps({"labels": labels, "modality": {"0": "MRI"}}))
+    (tmp_path / "msd" / "._Task04_Hippocampus").write_bytes(b"\0\x05\x16\x07")  # macOS' resource fork
+    from medimg.tasks.segment.class_names import value_names_of
+
+    dataset = Dataset.load(tmp_path / "msd")
+    assert dataset.task == "segment" and value_names_of(dataset)[1] == "Anterior"
+
+
+def test_one_folder_of_images_beside_one_folder_of_masks_named_otherwise_are_pairs(tmp_path: Path) -> None:
+    """ACOUSLIC-AI: ``images/stacked_fetal_ultrasound/<uuid>.mha`` beside ``masks/stacked_fetal_abdomen/<uuid>.mha``
+    and ``circumferences/*.csv``: "has a single class ('stacked_fetal_ultrasound')" unless --task segment."""
+    for i in range(3):
+        uuid = f"{i:08x}-0b1c-4d2e-8f3a-5b6c7d8e9f0a"
+        _nifti(tmp_path / "images" / "stacked_fetal_ultrasound" / f"{uuid}.nii.gz", np.random.rand(6, 6, 6))
+        _nifti(tmp_path / "masks" / "stacked_fetal_abdomen" / f"{uuid}.nii.gz", _mask())
+    (tmp_path / "circumferences").mkdir()
+    (tmp_path / "circumferences" / "fetal_abdominal_circumferences_per_sweep.csv").write_text("uuid,sweep_1\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 3

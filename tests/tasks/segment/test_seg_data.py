@@ -120,7 +120,7 @@ def test_csv_manifest(tmp_path: Path) -> None:
         ("drive", 40, {"train": 20, "test": 20}, 40),
         ("isbi2012_membrane", 30, {"train": 30}, 0),
         ("isic2018_task1_256", 2594, {"train": 1600, "val": 400, "test": 594}, 0),
-        ("msd_hippocampus", 260, {"none": 260}, 0),
+        ("msd_hippocampus", 260, {"train": 260}, 0),  # its TrainingSet/ folder: the train split
         ("herlev", 917, {"none": 917}, 0),
     ],
 )

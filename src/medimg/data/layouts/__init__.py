@@ -533,24 +533,28 @@ def detect_layout(path: Path) -> Layout | None:
     return next((layout for layout in LAYOUTS if not layout.derived and layout.detect(path)), None)
 
 
-#: layouts reading a set's label table, which a wrapper folder around the set hides (:func:`data_root`)
-TABLE_LAYOUTS = ("csv_manifest", "csv_boxes")
+#: layouts reading a set's label table, or its images beside their masks, which a wrapper folder around the set
+#: hides (:func:`data_root`; COVID-19-20's ``covid19-20/COVID-19-20_v2/Train/<case>_ct.nii.gz`` + ``_seg``: "has no
+#: class sub-folders" through the wrapper)
+WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs")
 
 
 def data_root(path: Path) -> Path:
     """``path``, or the folder inside the wrapper folders at ``path`` (:func:`class_nesting.wrapped_folder`) where
-    that folder's label table (:data:`TABLE_LAYOUTS`) labels the images and the wrapper reads as nothing or as class
-    folders: Kaggle's ``archive/<set>/`` holding the set's table beside its image folders, which read through the
-    wrapper made the image folders the classes. Said once."""
+    that folder's label table or masks (:data:`WRAPPED_LAYOUTS`) label the images and the wrapper reads as nothing,
+    as class folders or as the same layout: Kaggle's ``archive/<set>/`` holding the set's table beside its image
+    folders, which read through the wrapper made the image folders the classes. Said once."""
     inner = class_nesting.wrapped_folder(path)
     if inner is None:
         return path
     found = detect_layout(inner)
-    if found is None or found.name not in TABLE_LAYOUTS:
+    if found is None or found.name not in WRAPPED_LAYOUTS:
         return path
+    if found.name == "image_mask_pairs" and class_nesting.folder_entries(inner)[1]:
+        return path  # images of its own: the one class folder of a set (its masks among them), not a set inside
     outer = detect_layout(path)
-    if outer is not None and outer.name != "class_folders":
-        return path
+    if outer is not None and outer.name not in ("class_folders", found.name):  # the same: the set's names are inside
+        return path  # (MSD's Task04_Hippocampus/dataset.json, one folder below the one given)
     logger.info(
         "%s: the data is in %s (the only folder, with nothing but documents beside it), read as %s",
         path,

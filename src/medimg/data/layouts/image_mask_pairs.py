@@ -287,10 +287,27 @@ def _mirrors_image_folders(masks: Path, sample: int = 20) -> bool:
     with ``images/train/``, ``masks/site_a/`` with ``images/site_a/``); JSRT's ``masks/heart/`` beside a flat
     ``images/`` is one folder per structure (:mod:`medimg.data.layouts.structure_folders`)."""
     siblings = [d for d in _visible_dirs(masks.parent) if d != masks]
-    return any(
-        _holds_images(sub) and any(_holds_images(sibling / sub.name) for sibling in siblings)
-        for sub in _visible_dirs(masks)[:sample]
-    )
+    subs = _visible_dirs(masks)
+    if any(
+        _holds_images(sub) and any(_holds_images(sibling / sub.name) for sibling in siblings) for sub in subs[:sample]
+    ):
+        return True
+    return len(subs) == 1 and any(_one_folder_named_alike(subs[0], sibling) for sibling in siblings)
+
+
+def _one_folder_named_alike(masks: Path, sibling: Path, sample: int = 50) -> bool:
+    """Whether ``sibling`` holds one folder, of images named as those in the mask folder ``masks`` (ACOUSLIC-AI's
+    ``images/stacked_fetal_ultrasound/<uuid>.mha`` beside ``masks/stacked_fetal_abdomen/<uuid>.mha``: the one
+    folder of each named otherwise, read as "a single class" unless --task segment was given)."""
+    inner = _visible_dirs(sibling)
+    if len(inner) != 1 or not _holds_images(inner[0]):
+        return False
+
+    def keys(folder: Path) -> set[str]:
+        entries = itertools.islice(folder.iterdir(), sample)
+        return {pairing_key(p) for p in entries if p.is_file() and file_suffix(p) in IMAGE_SUFFIXES}
+
+    return bool(keys(masks) & keys(inner[0]))
 
 
 def _beside_a_rendering(masks: Path) -> bool:

@@ -256,15 +256,16 @@ def _labels_folder(images: Path) -> Path:
 
 def _has_text_file(folder: Path, look: int = 5) -> bool:
     """Whether ``folder`` holds YOLO label files: of its first ``look`` ``.txt`` files, one empty (an image without
-    objects) or opening with a line of a class and four or more numbers; lists of another kind (LLD-MMRI's
+    objects) or opening with a line of a class and two or more numbers, no word; lists of another kind (LLD-MMRI's
     ``labels/labels_train.txt``: ``MR-000001 1`` a case's class) are not (read as YOLO with no box, status OK)."""
     with os.scandir(folder) as listing:
         texts = [Path(e.path) for e in listing if e.name.lower().endswith(".txt") and entry_is(e, "file")]
     return any(_opens_like_yolo(text) for text in sorted(texts)[:look])
 
 
-#: a YOLO label line: a class index, then the box (4 numbers) or polygon (more)
-_YOLO_LINE = re.compile(r"^\s*\d+(?:\s+[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?){4,}\s*$")
+#: a YOLO label line: a class index, then numbers (the box's 4, or a polygon's; a short line is a reading error
+#: later, naming it): no word, as in a list of cases and their classes
+_YOLO_LINE = re.compile(r"^\s*\d+(?:\s+[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?){2,}\s*$")
 
 
 def _opens_like_yolo(text: Path) -> bool:
