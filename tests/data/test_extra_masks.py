@@ -97,7 +97,7 @@ def test_further_masks_in_a_folder_named_for_another_structure_are_warned_of(
     with caplog.at_level("WARNING"):
         dataset = Dataset.load(tmp_path / "palm", task="segment")
     assert sum(len(c.extra_masks) for c in dataset.cases) == 3
-    assert "3 further mask file(s) in PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy/ are merged" in (
+    assert "3 further mask file(s) in PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy/ are read" in (
         caplog.text
     )
     assert "--exclude 'PALM-Training400-Annotation-Lession/Lesion_Masks/Atrophy/*'" in caplog.text
@@ -105,4 +105,4 @@ def test_further_masks_in_a_folder_named_for_another_structure_are_warned_of(
     _palm(tmp_path / "lungs", "PALM-Training400-Annotation-Lession/rightMask")
     with caplog.at_level("WARNING"):
         Dataset.load(tmp_path / "lungs", task="segment")
-    assert "are merged with the first mask" not in caplog.text
+    assert "further mask file(s) in" not in caplog.text

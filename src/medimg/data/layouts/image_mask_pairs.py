@@ -954,7 +954,8 @@ def _attach_extra_masks(
     if extra_of:
         example = next(iter(extra_of.values()))[0]
         logger.info(
-            "%d further mask file(s) are merged into the first mask of their image (e.g. %s)",
+            "%d further mask file(s) are read with the first mask of their image (e.g. %s): merged into it, unless "
+            "they overlap it as a second observer's outline or a structure inside it (said as they are read)",
             sum(map(len, extra_of.values())),
             example.relative_to(root),
         )
@@ -977,8 +978,9 @@ def _warn_of_other_structures(extra_of: dict[Path, list[Path]], root: Path) -> N
     first, extra = others[0]
     folders = sorted({extra.parent.relative_to(root).as_posix() for _, extra in others})
     logger.warning(
-        "%d further mask file(s) in %s are merged with the first mask of their image into one foreground class "
-        "(e.g. %s with %s): if they mark another structure, train one at a time (--exclude '%s/*' leaves them out)",
+        "%d further mask file(s) in %s are read with the first mask of their image (e.g. %s with %s), merged into "
+        "one foreground class where they do not overlap it: if they mark another structure, train one at a time "
+        "(--exclude '%s/*' leaves them out)",
         len(others),
         ", ".join(f"{f}/" for f in folders[:3]),
         extra.relative_to(root),
