@@ -288,6 +288,10 @@ def test_task_conflict_is_a_clear_error(tmp_path: Path) -> None:
         Dataset.load(npz, task="segment")
     with pytest.raises(DatasetError, match="reads segment data, not classify"):
         Dataset.load(root, task="classify", layout="image_mask_pairs")
+    # BUS-BRA's bus_data.csv beside Images/ and Masks/: the refusal named no way to its classes
+    (root / "bus_data.csv").write_text("ID,Pathology\nbus_0001-l,benign\n")
+    with pytest.raises(DatasetError, match=r"classes from its table: medimg fit .*bus_data.csv --label-column COLUMN"):
+        Dataset.load(root, task="classify")
 
 
 def test_explicit_layout_and_task_pick_the_reader(tmp_path: Path) -> None:

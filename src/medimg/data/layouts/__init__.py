@@ -659,7 +659,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
             f"{path} looks like {TASK_WORDS[detected.task]} data ({detected.description}), not "
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "
             f"layout to read it as {TASK_WORDS[task]} data anyway (Python: layout=..., one of "
-            f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)",
+            f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)"
+            + (_label_table_note(path) if task == "classify" else ""),
             found_task=detected.task,
             found=detected.description,
         )
@@ -684,6 +685,21 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
         "COCO or YOLO folder, or a MedMNIST .npz file" + (json_labels_note(path) or unread_files_note(path))
     )
+
+
+def _label_table_note(path: Path) -> str:
+    """``"; or classes from its table ..."`` when a folder asked for as classes holds a table (BUS-BRA's
+    ``bus_data.csv`` of ``Pathology`` beside ``Images/`` and ``Masks/``: ``medimg fit bus_data.csv --label-column
+    Pathology`` reads it, which the refusal did not say), else ``""``."""
+    from medimg.data.layouts.common import tables_in
+
+    tables = tables_in(path) if path.is_dir() else []
+    if not tables:
+        return ""
+    if len(tables) == 1:
+        return f"; or, for classes from its table: medimg fit {tables[0]} --label-column COLUMN"
+    names = ", ".join(t.name for t in tables[:4])
+    return f"; or, for classes from one of its tables ({names}): medimg fit {path}/TABLE --label-column COLUMN"
 
 
 #: how to unpack each archive kind a dataset is downloaded as (Kaggle, Zenodo, PhysioNet, Grand Challenge)
