@@ -34,7 +34,7 @@ from medimg.data.layouts.common import (
     visible_dir,
     walk_files,
 )
-from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, pairing_key
+from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, named_as_masks, pairing_key
 from medimg.data.name_patients import named_by_convention
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
@@ -612,8 +612,7 @@ def _is_mask_folder(name: str) -> bool:
     image/mask layout reads folder names: inside a class folder (the COVID-19 Radiography Database's
     ``COVID/images`` + ``COVID/masks``) its files are not images of the class; nor are the maps derived from masks
     and the regions left out of scoring beside them (NuInsSeg's ``<organ>/distance maps/``, ``vague areas/``)."""
-    compact = re.sub(r"[^a-z0-9]", "", name.lower())
-    return folder_role(name) in ("mask", "roi", "ignore") or compact.endswith(("masks", "mask"))
+    return folder_role(name) in ("roi", "ignore") or named_as_masks(name)
 
 
 def _pool(

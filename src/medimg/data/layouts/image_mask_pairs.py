@@ -971,7 +971,7 @@ def _warn_of_other_structures(extra_of: dict[Path, list[Path]], root: Path) -> N
         (first, extra)
         for first, extras in extra_of.items()
         for extra in extras
-        if extra.parent != first.parent and not _named_as_masks(extra.parent.name)
+        if extra.parent != first.parent and not named_as_masks(extra.parent.name)
     ]
     if not others:
         return
@@ -989,9 +989,10 @@ def _warn_of_other_structures(extra_of: dict[Path, list[Path]], root: Path) -> N
     )
 
 
-def _named_as_masks(name: str) -> bool:
-    """A folder named as masks (``masks``, ``rightMask``, ``GT``), not for what they mark (``Atrophy``)."""
-    return folder_role(name) == "mask" or re.sub(r"[^a-z]", "", name.lower()).endswith(("mask", "masks"))
+def named_as_masks(name: str) -> bool:
+    """A folder named as masks (``masks``, ``rightMask``, ``lung masks``, ``GT``), not for what they mark
+    (``Atrophy``)."""
+    return folder_role(name) == "mask" or re.sub(r"[^a-z0-9]", "", name.lower()).endswith(("masks", "mask"))
 
 
 def _folder_at(folders: list[str], level: int, above: bool) -> str:
