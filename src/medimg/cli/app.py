@@ -234,25 +234,26 @@ def check(
         raise typer.Exit(1)  # problems found: scripts and CI can stop here
 
 
-#: the --set fields check takes: the data options of the tasks (the others are plan fields, fit's and plan's)
-CHECK_DATA_OPTIONS = ("colour_table", "rle_order")
-
-
 def _check_data_options(items: list[str] | None) -> dict[str, Any]:
-    """``check --set`` assignments: the data options fit's ``--set`` takes too (a colour table for colour-coded
-    masks, which ``check`` suggested and then had no option for).
+    """``check --set`` assignments: the tasks' data options (:attr:`Task.data_options`) that fit's ``--set`` takes
+    too (a colour table for colour-coded masks, which ``check`` suggested and then had no option for), but
+    ``label_column``, check's own ``--label-column``; the tasks are imported only when ``--set`` is given.
 
     Raises:
         ConfigError: another field (a plan field, which only fit and plan take).
     """
     from medimg.config import parse_assignments
     from medimg.errors import ConfigError
+    from medimg.tasks.registry import get_task, list_tasks
 
     given = parse_assignments(items)
-    others = sorted(set(given) - set(CHECK_DATA_OPTIONS))
+    if not given:
+        return given
+    taken = sorted({o for name in list_tasks() for o in get_task(name).data_options} - {"label_column"})
+    others = sorted(set(given) - set(taken))
     if others:
         raise ConfigError(
-            f"check --set takes the data options {', '.join(CHECK_DATA_OPTIONS)} only, not {', '.join(others)} "
+            f"check --set takes the data options {', '.join(taken)} only, not {', '.join(others)} "
             "(plan fields: medimg plan/fit --set)"
         )
     return given

@@ -121,8 +121,8 @@ def mark_identical_files(cases: Sequence[Case], root: Path | None = None) -> lis
         where,
         sum(len(g) for g in groups) - len(groups),
         len(groups),
-        _shown(first[0], root),
-        _shown(first[1], root),
+        shown_under(first[0], root),
+        shown_under(first[1], root),
     )
     return [
         dataclasses.replace(c, same_image=c.same_image or key_of[c.path])
@@ -132,7 +132,8 @@ def mark_identical_files(cases: Sequence[Case], root: Path | None = None) -> lis
     ]
 
 
-def _shown(path: Path, root: Path | None) -> str:
+def shown_under(path: Path, root: Path | None) -> str:
+    """``path`` as messages name it: relative to the data's ``root`` when inside it, else as it is."""
     return str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
 
 

@@ -515,11 +515,11 @@ _POINT_LINE = re.compile(r"^\s*-?\d+(?:\.\d+)?(?:\s*[,;\t ]\s*-?\d+(?:\.\d+)?){1
 _POINT_FILE_BYTES = 64_000
 
 
-def point_files_note(root: Path, most: int = 2000) -> str:
-    """``"; found 12 file(s) of point coordinates ..."`` when ``root`` holds text files (``.txt``, ``.csv``) whose
-    lines are mostly two or three numbers (ISBI 2015's ``AnnotationsByMD/400_senior/001.txt``: 19 landmarks
-    ``x,y``; TUPAC16's ``mitoses_ground_truth/01/01.csv``: ``row,col`` of each mitosis): landmarks or object
-    centres, which medimg does not read; else ``""``. The first ``most`` entries are looked at."""
+def point_files_note(root: Path, most: int = 2000, lead: str = "; found ") -> str:
+    """``"; found 12 file(s) of point coordinates ..."`` (``lead`` first) when ``root`` holds text files (``.txt``,
+    ``.csv``) whose lines are mostly two or three numbers (ISBI 2015's ``AnnotationsByMD/400_senior/001.txt``: 19
+    landmarks ``x,y``; TUPAC16's ``mitoses_ground_truth/01/01.csv``: ``row,col`` of each mitosis): landmarks or
+    object centres, which medimg does not read; else ``""``. The first ``most`` entries are looked at."""
     found: list[Path] = []
     for path in itertools.islice(walk_tree(root), most) if root.is_dir() else []:
         if path.suffix.lower() not in (".txt", ".csv") or not path.is_file():
@@ -533,7 +533,7 @@ def point_files_note(root: Path, most: int = 2000) -> str:
     if not found:
         return ""
     return (
-        f"; found {len(found)} file(s) of point coordinates (e.g. {min(found).relative_to(root)}): landmarks or object "
+        f"{lead}{len(found)} file(s) of point coordinates (e.g. {min(found).relative_to(root)}): landmarks or object "
         "centres, which medimg does not read (it classifies images, segments masks and detects boxes): draw each "
         "point as a small disc in a mask to segment, or a box around it to detect"
     )

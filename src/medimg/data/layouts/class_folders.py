@@ -21,6 +21,7 @@ from medimg.data.case import Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
+from medimg.data.identical_files import shown_under
 from medimg.data.labels import keep_classes, same_text
 from medimg.data.layouts.class_nesting import data_folder, folder_entries, nested_class_folders
 from medimg.data.layouts.common import (
@@ -124,7 +125,7 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
             "selections...; e.g. %s, %s) are not images of their class and are left out",
             root,
             len(non_images),
-            _shown(path, root),
+            shown_under(path, root),
             what,
         )
 
@@ -726,11 +727,6 @@ def _mask_like(path: Path) -> bool:
     return len(values) <= MASK_VALUES and values[0] == 0
 
 
-def _shown(path: Path, root: Path) -> Path:
-    """``path`` as a message names it: relative to the dataset's ``root`` when inside it."""
-    return path.relative_to(root) if path.is_relative_to(root) else path
-
-
 def _note_unread_files(root: Path, folders: list[Path]) -> None:
     """Warn once when class folders that hold images also hold files of a format medimg does not read (whole-slide
     ``.svs``/``.ndpi`` slides beside their exported tiles, HDF5...): they are left out, not images of the class."""
@@ -741,7 +737,7 @@ def _note_unread_files(root: Path, folders: list[Path]) -> None:
         logger.warning(
             "%s: files in %s%s are left out of their class%s",
             root,
-            _shown(folder, root),
+            shown_under(folder, root),
             others,
             note,
         )
@@ -760,6 +756,6 @@ def _drop_empty_classes(
     notes = ""
     for folder, name in (class_of or {}).items():
         if name in empty and (note := unread_files_note(folder)):
-            notes += f" ({_shown(folder, root)}: {note[2:]})"
+            notes += f" ({shown_under(folder, root)}: {note[2:]})"
     logger.warning("%s: class folders without images are ignored: %s%s", root, ", ".join(empty), notes)
     return keep_classes(class_names, cases, used)

@@ -152,14 +152,14 @@ def _say_data_folder(root: Path, folder: Path, beside: list[Path]) -> None:
         logger.info("%s: the data is in %s (the only folder, with no images beside it)", root, where)
         return
     names = ", ".join(d.name for d in beside)
-    notes = [note for d in beside if (note := point_files_note(d))]
+    notes = [note for d in beside if (note := point_files_note(d, lead=": "))]
     if notes:
         logger.warning(
             "%s: the data is in %s, read without %s beside it, which holds annotations%s",
             root,
             where,
             names,
-            notes[0].replace("; found", ":", 1),
+            notes[0],
         )
     else:
         logger.info("%s: the data is in %s (beside it %s: annotations or documents, not images)", root, where, names)

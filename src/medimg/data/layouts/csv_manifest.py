@@ -328,7 +328,7 @@ def _names_no_file(manifest: Path, column: str, rows: list[dict[str, str]], file
     patients, beside ``Left-Fundus`` and ``Right-Fundus``: 0_left.jpg...) names a file or folder; another column that
     does then names the images, else the rows' missing files are said as ever."""
     sample = [v for v in (str(row.get(column) or "").strip() for row in rows) if v][:20]
-    if not sample or any(files.all_found([value]) for value in sample):
+    if not sample or any(file.exists() for file in files.peek(sample)):
         return False
     logger.info(
         "%s: its column %r names no file (%s...): another column naming files is looked for",

@@ -22,6 +22,7 @@ has no objects (a negative, as in Ultralytics). Class names come from the ``name
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import re
@@ -258,9 +259,9 @@ def _has_text_file(folder: Path, look: int = 5) -> bool:
     """Whether ``folder`` holds YOLO label files: of its first ``look`` ``.txt`` files, one empty (an image without
     objects) or opening with a line of a class and two or more numbers, no word; lists of another kind (LLD-MMRI's
     ``labels/labels_train.txt``: ``MR-000001 1`` a case's class) are not (read as YOLO with no box, status OK)."""
-    with os.scandir(folder) as listing:
-        texts = [Path(e.path) for e in listing if e.name.lower().endswith(".txt") and entry_is(e, "file")]
-    return any(_opens_like_yolo(text) for text in sorted(texts)[:look])
+    with os.scandir(folder) as listing:  # the first few: a labels folder may hold a file per image, thousands
+        texts = (Path(e.path) for e in listing if e.name.lower().endswith(".txt") and entry_is(e, "file"))
+        return any(_opens_like_yolo(text) for text in itertools.islice(texts, look))
 
 
 #: a YOLO label line: a class index, then numbers (the box's 4, or a polygon's; a short line is a reading error

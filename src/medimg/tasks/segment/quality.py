@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,11 +153,12 @@ class SegCheckReport:
         return "\n".join(lines)
 
 
-def _shown(path: Path | None, root: Path) -> str:
-    """``path`` as the warnings show it: relative to the data's folder when inside it."""
-    if path is None:
-        return ""
-    return path.relative_to(root).as_posix() if root in path.parents else str(path)
+def _mask_of(dataset: SegmentationDataset, case_id: str) -> str:
+    """The mask file of a case as the warnings name it (the empty-mask warning named the image alone)."""
+    from medimg.data.identical_files import shown_under
+
+    mask = next(c.mask for c in dataset.cases if c.case_id == case_id)
+    return shown_under(mask, dataset.root) if mask is not None else case_id
 
 
 def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) -> SegCheckReport:
@@ -176,8 +176,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     colour_masks = 0
     unreadable: list[dict[str, str]] = []
     mismatches: list[dict[str, str]] = []
-    empty: list[str] = []  # the cases whose mask holds one value
-    empty_mask = ""  # the first of those masks, named in the warning (was the image's name alone)
+    empty: list[str] = []
     digests: dict[str, list[tuple[str, str]]] = defaultdict(list)
     turned: list[str] = []
     transparent: list[tuple[str, float]] = []  # images with pixels not fully opaque, and their share
@@ -224,21 +223,18 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             distinct_per_case.append(colours.T[:, None, :].astype(np.float32))
             if len(colours) == 1:
                 empty.append(case.case_id)
-                empty_mask = empty_mask or _shown(case.mask, dataset.root)
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
         survey.add_mask(sample.mask[0], found)
         if len(found) == 1:
             empty.append(case.case_id)
-            empty_mask = empty_mask or _shown(case.mask, dataset.root)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
     cross = [sorted(c for c, _ in group) for group in digests.values() if len({split for _, split in group}) > 1]
     if empty:
         warnings.append(
-            f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {empty_mask} (of {empty[0]}); "
-            "fine for cases "
-            "without the structure, a wrong mask otherwise"
+            f"{len(empty)} mask(s) hold a single value (no structure at all), e.g. {_mask_of(dataset, empty[0])} (of "
+            f"{empty[0]}); fine for cases without the structure, a wrong mask otherwise"
         )
     if resized:
         warnings.append(
