@@ -600,6 +600,7 @@ class Model:
                 n_resamples=n_resamples,
                 strict=strict,
                 **segment_options,
+                **({"own_data": own} if self.task == "segment" else {}),
             )
         self.last_report_dir_ = target
         return report

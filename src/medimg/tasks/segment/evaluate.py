@@ -100,6 +100,7 @@ def evaluate_cases(
     training_scale: TrainingScale | None = None,
     scale: float = 1.0,
     mask_labels: Mapping[str, str] | None = None,
+    own_data: bool = False,
 ) -> SegmentationReport:
     """Segment every case, compute per-case metrics at the files' resolution, and write the report.
 
@@ -111,6 +112,7 @@ def evaluate_cases(
         scale: resize factor applied to every image before the network; predictions come back at the image's
             size and are compared with its mask at the mask's native resolution.
         mask_labels: ``{raw mask value: class name}`` for masks the run's encoding does not cover.
+        own_data: ``cases`` are of the run's training data (numbered as its masks are).
 
     The masks of the set are read with the encoding :func:`~medimg.tasks.segment.external.external_label_encoding`
     decides for the whole set: the run's when they fit it, else mapped to the run's class names (by the names the
@@ -124,7 +126,7 @@ def evaluate_cases(
     from medimg.terminal import show_bars
 
     network.eval()
-    labels_plan = mask_encoding_plan(plan, dataset, cases, mask_labels)
+    labels_plan = mask_encoding_plan(plan, dataset, cases, mask_labels, own_data=own_data)
     monitor = ScaleMonitor(training_scale, scale)
     per_case: list[dict[int, dict[str, float]]] = []
     case_ids: list[str] = []
@@ -204,6 +206,8 @@ def mask_encoding_plan(
     dataset: SegmentationDataset,
     cases: Sequence[SegCase],
     mask_labels: Mapping[str, str] | None = None,
+    *,
+    own_data: bool = False,
 ) -> SegPlan:
     """``plan`` itself when the masks of ``cases`` fit its encoding, else a copy whose ``label_encoding`` maps them
     to the run's classes (:func:`~medimg.tasks.segment.external.external_label_encoding`; the mapping is logged).
@@ -225,6 +229,7 @@ def mask_encoding_plan(
         value_names=dataset.value_names or read_label_map(masks[0].parent),
         mask_labels=mask_labels,
         dataset_name=dataset.name,
+        own_data=own_data,
     )
     if encoding is plan.label_encoding:
         return plan

@@ -139,7 +139,7 @@ def parse_mask_labels(value: str | Path | Mapping[str, Any] | None) -> dict[str,
     if value is None or isinstance(value, Mapping):
         return None if value is None else {_value_key(k): str(v) for k, v in value.items()}
     text = str(value).strip()
-    if text.endswith(".json") or Path(text).is_file():
+    if text.endswith(".json") or _is_file(text):
         try:
             data = json.loads(Path(text).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -155,6 +155,14 @@ def parse_mask_labels(value: str | Path | Mapping[str, Any] | None) -> dict[str,
             "'255,0,0=background;0,0,255=nucleus'), or a JSON file"
         )
     return {_value_key(k): v.strip() for k, v in pairs}
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file; a mapping too long for a file name (26 vertebrae) is none."""
+    try:
+        return Path(text).is_file()
+    except OSError:
+        return False
 
 
 def _value_key(key: Any) -> str:
@@ -258,6 +266,7 @@ def external_label_encoding(
     value_names: Mapping[int, str] | None = None,
     mask_labels: Mapping[str, str] | None = None,
     dataset_name: str = "the external set",
+    own_data: bool = False,
 ) -> LabelEncoding:
     """How to read an external set's masks as the run's classes (see the module docstring for the rules).
 
@@ -268,6 +277,9 @@ def external_label_encoding(
         colour_table: the set's own colour table (when it differs from the run's), for colour-coded masks.
         value_names: ``{value: name}`` the set gives (its ``dataset.json`` labels, its structure mask files).
         mask_labels: ``{raw value: class name}`` given by the user (:func:`parse_mask_labels`).
+        own_data: the masks are the run's own training data (its test split): numbered as the run's by
+            construction, so values of classes no training mask held are those classes (CTSpine1K's C1 and C2,
+            only in test cases), not a renumbering.
 
     Returns:
         The run's encoding when the masks fit it, else a new encoding with a ``note`` saying how it maps.
@@ -283,7 +295,8 @@ def external_label_encoding(
     if isinstance(by_name, LabelEncoding):  # names win, even over values that happen to fit the run's encoding
         return run_encoding if _same_classes(survey, by_name, run_encoding) else by_name
     if fits_encoding(survey, run_encoding):
-        _refuse_empty_classes(survey, run_encoding, class_names, dataset_name)
+        if not own_data:
+            _refuse_empty_classes(survey, run_encoding, class_names, dataset_name)
         return run_encoding
     snapped = _snapped_to_the_run(survey, run_encoding, dataset_name)
     if snapped is not None:

@@ -230,10 +230,11 @@ class SegmentTask:
         strict: bool,
         scale: float | None = None,
         mask_labels: str | Path | Mapping[str, str] | None = None,
+        own_data: bool = False,
     ) -> Any:
         """Evaluate ``cases`` (see :func:`~medimg.tasks.segment.evaluate.evaluate_cases`); ``scale`` resizes every
         image before the network, ``mask_labels`` (:func:`~medimg.tasks.segment.external.parse_mask_labels`) says
-        which mask value is which class."""
+        which mask value is which class; ``own_data``: the cases are of the run's training data."""
         from medimg.planning.domain import load_training_domain
         from medimg.tasks.segment.evaluate import evaluate_cases
         from medimg.tasks.segment.external import parse_mask_labels
@@ -256,6 +257,7 @@ class SegmentTask:
             training_scale=_training_scale(model),
             scale=validate_scale(scale),
             mask_labels=parse_mask_labels(mask_labels),
+            own_data=own_data,
         )
 
     def predict(
