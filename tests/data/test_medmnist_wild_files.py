@@ -164,3 +164,22 @@ def test_a_mirror_folder_without_the_file(tmp_path: Path) -> None:
     url = (tmp_path / "mirror").as_uri() + "/{name}.npz"
     with pytest.raises(DatasetError, match=r"mirror/x\.npz does not exist; the mirror \(--url\) must hold x\.npz"):
         fetch_medmnist("x", tmp_path / "cache", url=url)
+
+
+def test_an_npz_of_images_and_their_label_maps_is_refused_as_a_segmentation_set(tmp_path: Path) -> None:
+    """TissueNet's X (N, H, W, 2) and y (N, H, W, 2): the label maps were read as N*H*W*2 labels, one per pixel, and
+    check crashed with an IndexError traceback; a folder of such files read as 3 image/mask pairs."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "tissuenet"
+    folder.mkdir()
+    for split in ("train", "val", "test"):
+        np.savez(
+            folder / f"tissuenet_v1.1_{split}.npz",
+            X=rng.random((6, 16, 16, 2), dtype=np.float32),
+            y=rng.integers(0, 5, (6, 16, 16, 2)).astype(np.int32),
+        )
+    (folder / "README.md").write_text("TissueNet")
+    with pytest.raises(DatasetError, match=r"y holds an array of shape \(6, 16, 16, 2\), a label map per image"):
+        Dataset.load(folder / "tissuenet_v1.1_train.npz")
+    with pytest.raises(DatasetError, match=r"\.npz archive\(s\) \(tissuenet_v1\.1_test\.npz.*give one"):
+        Dataset.load(folder)

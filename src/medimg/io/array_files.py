@@ -131,12 +131,21 @@ def array_keys(path: str | os.PathLike[str], fmt: str) -> tuple[str, str | None]
     """
     p = Path(path)
     with _arrays(p, fmt) as arrays:
-        names = list(arrays)
+        shapes = {name: array.shape for name, array in arrays.items()}
+    names = list(shapes)
     image = _choose(names, "image", p)
     try:
-        return image, _choose(names, "label", p)
+        label = _choose(names, "label", p)
     except ImageReadError:  # an image without a label map
         return image, None
+    if len(shapes[image]) == len(shapes[label]) == 4 and shapes[image][0] == shapes[label][0]:
+        raise ImageReadError(  # TissueNet's X (N, H, W, 2) and y (N, H, W, 2): no one case's image and label map
+            p,
+            f"holds {shapes[image][0]} images ({image}: {shapes[image]}) and as many label maps ({label}: "
+            f"{shapes[label]}), a dataset in one file, not one case; save each image and its label map as "
+            "images/<name>.tif and masks/<name>.tif and give that folder",
+        )
+    return image, label
 
 
 def _chosen(path: Path, arrays: dict[str, _Array], role: Role) -> tuple[str, _Array, bool]:

@@ -198,7 +198,7 @@ def load(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
             "(or use a CSV manifest with path,label columns); images without labels are predicted by `medimg "
             "predict RUN FOLDER` and learnt from by `medimg fit DATA --unlabelled FOLDER` (Python: unlabelled=...)"
-            + (json_labels_note(root) or unread_files_note(root) or point_files_note(root))
+            + (json_labels_note(root) or unread_files_note(root) or point_files_note(root) or _archives_note(root))
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
@@ -632,6 +632,16 @@ MASK_SAMPLES = 3
 
 #: a folder of images without labels (``unlabeled/``, ``unlabelled_images/``, ``no_label/``, ``unannotated/``)
 POOL_FOLDER = re.compile(r"^(un|no)[\s_-]?(label|annotat)", re.IGNORECASE)
+
+
+def _archives_note(root: Path) -> str:
+    """``"; it holds .npz archives ..."`` when ``root`` holds array archives (TissueNet's
+    ``tissuenet_v1.1_train.npz``...), each a dataset to give on its own; else ``""``."""
+    archives = sorted(p.name for p in root.glob("*.npz") if p.is_file())
+    if not archives:
+        return ""
+    listed = ", ".join(archives[:3])
+    return f"; it holds .npz archive(s) ({listed}), each a dataset: give one, e.g. {root / archives[0]}"
 
 
 def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:

@@ -216,12 +216,20 @@ def arrays_dataset(
         unlabelled: images without labels (channel-last, like ``arrays``), the dataset's unlabelled pool.
 
     Raises:
-        DatasetError: a split's image and label counts differ, ``(N, K)`` labels that are not 0/1, fewer
+        DatasetError: a split's image and label counts differ, labels with a map per image (a segmentation set),
+            ``(N, K)`` labels that are not 0/1, fewer
             class names than classes, or unlabelled images of another size than the labelled ones.
     """
     for split, lab in labels.items():
         if len(lab) != len(arrays[split]):
             raise DatasetError(f"{path}: {keys[split][0]} has {len(arrays[split])} images but {len(lab)} labels")
+        if sum(n > 1 for n in lab.shape[1:]) > 1:  # a label map per image (TissueNet's y; PCam's are (N, 1, 1, 1))
+            raise DatasetError(
+                f"{path}: {keys[split][1]} holds an array of shape {tuple(lab.shape)}, a label map per image, not "
+                "a label per image: this is a segmentation set, which medimg reads from files; save each image and "
+                "its label map as images/<name>.tif and masks/<name>.tif (instance labels: 0 background, "
+                "1, 2, ... one per object) and give that folder"
+            )
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
     one_hot = {split: one_hot_classes(lab) for split, lab in labels.items()}
