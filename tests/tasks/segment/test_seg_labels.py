@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter
 
 from medimg.errors import ConfigError, DatasetError
 from medimg.tasks.segment.labels import (
@@ -108,6 +109,46 @@ def test_objects_labelled_one_by_one_are_one_foreground_class(caplog: pytest.Log
     assert survey_of([[0, 20, 21, 22], [0, 18, 19, 20, 21, 22, 23, 24]]).encoding().kind == "identity"  # vertebrae
     # the data names the values as classes (a dataset.json): they are classes
     assert glands.encoding(named_values=True).kind == "identity"
+
+
+def _objects(ids: list[int], size: int = 64) -> np.ndarray:
+    """A 2D mask of square objects on a grid, object ``k`` labelled ``ids[k]``."""
+    mask = np.zeros((size, size), np.uint16)
+    for k, value in enumerate(ids):
+        row, col = divmod(k, 10)
+        mask[row * 6 + 1 : row * 6 + 5, col * 6 + 1 : col * 6 + 5] = value
+    return mask
+
+
+def test_objects_labelled_with_gaps_or_track_ids_are_one_foreground_not_thresholded() -> None:
+    """DeepBacs' StarDist masks (IDs 1..44 with one drawn over, so not 0..n) and the Cell Tracking Challenge's
+    man_seg (track IDs 13, 19, 22... up to 119): over 32 values in the set, read as a threshold at the middle of
+    the range, which made every object numbered below it background (Dice 0.22, masks left empty)."""
+    from medimg.tasks.segment.labels import MaskValueSurvey
+
+    rng = np.random.default_rng(0)
+    for masks in (
+        [_objects([v for v in range(1, n + 1) if v != 3]) for n in (12, 30, 44, 20)],  # an ID missing in each
+        [_objects(sorted(rng.choice(np.arange(1, 120), n, replace=False).tolist())) for n in (14, 13, 15, 14)],
+    ):
+        survey = MaskValueSurvey()
+        for mask in masks:
+            survey.add_mask(mask)
+        encoding = survey.encoding()
+        assert encoding.kind == "threshold" and encoding.threshold == 0.5, encoding.note
+        assert "instance-labelled" in encoding.note
+    # organ slices: each organ one piece, a few values each, the set under 33 values: still a label map
+    organs = MaskValueSurvey()
+    for present in ([1, 2, 4, 6], [2, 3, 4, 5, 8], [1, 4, 6, 7, 8, 9], [1, 2, 3]):
+        organs.add_mask(_objects(present))
+    assert organs.encoding().kind == "identity"
+    # anti-aliased masks (values 0..255 along the edges, in many pieces): thresholded at the middle as before
+    edges = MaskValueSurvey()
+    for shift in range(3):
+        smooth = np.zeros((64, 64), np.float32)
+        smooth[10 + shift : 40, 10:40] = 255
+        edges.add_mask(np.rint(gaussian_filter(smooth, 2)).astype(np.uint8))
+    assert edges.encoding().threshold == 127.5
 
 
 def test_binary_masks_saved_two_ways_are_one_foreground(caplog: pytest.LogCaptureFixture) -> None:

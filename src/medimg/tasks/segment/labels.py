@@ -41,6 +41,8 @@ RINGING_MAX_SHARE = 0.15
 INSTANCE_MIN_COUNTS = 5
 #: ... up to at least this many objects in one image
 INSTANCE_MIN_MAX = 8
+#: an object label's pieces, on average, in a mask whose values are objects (one drawn over another splits it)
+OBJECT_PIECES = 1.5
 
 
 class LabelEncoding(BaseModel):
@@ -330,7 +332,8 @@ class MaskValueSurvey:
     values: set[float] = field(default_factory=set)
     binary_kinds: set[str] = field(default_factory=set)
     object_counts: list[int] = field(default_factory=list)
-    """Per non-empty mask holding exactly ``0..n``: ``n``; ``-1`` for any other mask (see :meth:`instance_maps`)."""
+    """Per non-empty mask holding exactly ``0..n``, or ``n`` objects a value each: ``n``; ``-1`` for any other mask
+    (see :meth:`instance_maps`)."""
     borders: set[float | None] = field(default_factory=set)
     """:func:`border_value` of each mask holding more than one value (``None``: not given)."""
     lossy: bool = False
@@ -350,10 +353,12 @@ class MaskValueSurvey:
         *,
         pixels: np.ndarray | None = None,
         outline: bool = False,
+        objects: int | None = None,
     ) -> None:
         """Add one gray mask's distinct values and, when known, its :func:`border_value`; ``pixels``: the mask
         ``(*spatial)`` itself, counted for lossy masks (:meth:`lossy_levels`); ``outline``: it is a closed outline
-        (:func:`is_outline`)."""
+        (:func:`is_outline`); ``objects``: how many objects it labels one value each, when its values are not
+        ``0..n`` (:func:`separate_objects`)."""
         self.outlines += bool(outline)
         if pixels is not None:
             self._count(pixels)
@@ -363,7 +368,8 @@ class MaskValueSurvey:
         if own != {0.0}:
             self.binary_kinds.add("0/1" if own <= {0.0, 1.0} else "0/255" if own <= {0.0, 255.0} else "other")
             top = max(own)
-            self.object_counts.append(int(top) if own == {float(v) for v in range(int(top) + 1)} else -1)
+            consecutive = own == {float(v) for v in range(int(top) + 1)}
+            self.object_counts.append(int(top) if consecutive else objects if objects is not None else -1)
         if len(self.values) <= self.limit:
             self.values.update(own)
 
@@ -371,7 +377,10 @@ class MaskValueSurvey:
         """Add one gray mask ``(*spatial)``: its distinct values (``found`` when the caller has them already), the
         value around its border, whether it is a closed outline and, for lossy masks, its pixels (:meth:`add`)."""
         values = mask_values(mask) if found is None else found
-        self.add(values, border_value(mask), pixels=mask if self.lossy else None, outline=is_outline(mask))
+        objects = None if self.lossy else separate_objects(mask, values)
+        self.add(
+            values, border_value(mask), pixels=mask if self.lossy else None, outline=is_outline(mask), objects=objects
+        )
 
     def _count(self, pixels: np.ndarray) -> None:
         flat = np.ones(pixels.shape, dtype=bool)
@@ -450,15 +459,19 @@ class MaskValueSurvey:
 
     def instance_maps(self) -> bool:
         """Whether the masks label objects, not classes (GlaS's glands, nuclei: each object its own value): every
-        mask holds exactly ``0..n`` and ``n`` varies with the image the way object counts do, beyond the range of
-        class indices (more than :data:`MAX_LABEL_VALUE`), or over at least :data:`INSTANCE_MIN_COUNTS` different
+        mask holds exactly ``0..n``, or ``n`` values each in one piece (:func:`separate_objects`), and ``n`` varies
+        with the image the way object counts do, beyond the range of class indices (more than
+        :data:`MAX_LABEL_VALUE` in a mask, or over the set), or over at least :data:`INSTANCE_MIN_COUNTS` different
         counts up to :data:`INSTANCE_MIN_MAX` or more. A label map's classes seldom come as ``1..n`` in every image
         with ``n`` so varied."""
         counts = self.object_counts
         if not counts or min(counts) < 1:
             return False
         top, varied = max(counts), len(set(counts))
-        return (top > MAX_LABEL_VALUE and varied > 1) or (varied >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX)
+        many_ids = len(self.values) - 1 > MAX_LABEL_VALUE  # over the set (DeepBacs' 1..44, track IDs up to 119)
+        return (varied > 1 and (top > MAX_LABEL_VALUE or many_ids)) or (
+            varied >= INSTANCE_MIN_COUNTS and top >= INSTANCE_MIN_MAX
+        )
 
     def encoding(
         self,
@@ -606,11 +619,26 @@ def inverted_binary_note(encoding: LabelEncoding, border: float | None, masks: i
     )
 
 
+def separate_objects(mask: np.ndarray, values: Iterable[float]) -> int | None:
+    """How many objects a 2D mask labels, one value each, when its values are not ``0..n`` (an object drawn over,
+    a cropped one, the Cell Tracking Challenge's track IDs 13, 19, 22...): the count of its values above 0 when each
+    lies in one piece (at most :data:`OBJECT_PIECES` pieces a value, touching diagonally counted as one); ``None``
+    otherwise: a volume (not looked at), fewer than 3 values, or values in many pieces (the classes of a label map,
+    the edge values of an interpolated mask)."""
+    labels = sorted(float(v) for v in values if v != 0)
+    if mask.ndim != 2 or len(labels) < 3 or not all(v == int(v) and v > 0 for v in labels):
+        return None
+    from skimage.measure import label
+
+    pieces = int(label(mask.astype(np.int64), background=0, connectivity=2).max())  # regions of one value each
+    return len(labels) if pieces <= OBJECT_PIECES * len(labels) else None
+
+
 def instance_encoding(fewest: int, most: int) -> LabelEncoding:
     """Masks labelling each object with its own value ``1..n`` (GlaS's ``*_anno.bmp`` glands, nuclei instance maps):
     one foreground class, every object's value."""
     note = (
-        f"instance-labelled masks (each object its own value 1..n, n = {fewest}..{most} per image): read as one "
+        f"instance-labelled masks (each object its own value above 0, {fewest}..{most} objects per image): read as one "
         "foreground class (any value above 0); if the values are classes, name them in a dataset.json in the data "
         'folder ({"labels": {"0": "background", "1": ...}})'
     )
