@@ -142,6 +142,26 @@ def test_one_hot_rows_with_several_classes_are_a_multi_label_set(tmp_path: Path)
     assert dataset.multi_label and [c.findings for c in dataset.cases] == [(0,), (0, 1), ()]
 
 
+def test_dfuc_rows_leaving_every_one_hot_column_empty_are_unlabelled_not_negatives(tmp_path: Path) -> None:
+    """DFUC 2021's ``train.csv``: ``image,none,infection,ischaemia,both``, one 1 per labelled row, and the unlabelled
+    images' rows left empty. They were read as images without any finding: a multi-label set of 3 findings (``none``
+    lost as a class), the unlabelled images trained and tested as negatives."""
+    rows = ["image,none,infection,ischaemia,both"]
+    hots = ["1,0,0,0", "0,1,0,0", "0,0,1,0", "0,0,0,1"] * 2 + [",,,"] * 3
+    for i, hot in enumerate(hots):
+        _image(tmp_path / "images" / f"{100001 + i}.jpg", 20 * i)
+        rows.append(f"{100001 + i}.jpg,{hot}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert not dataset.multi_label and dataset.class_names == ["both", "infection", "ischaemia", "none"]
+    assert [dataset.class_names[c.label] for c in dataset.cases][:4] == ["none", "infection", "ischaemia", "both"]
+    assert len(dataset.cases) == 8 and len(dataset.unlabelled) == 3
+    # several findings per row: still multi-label, the empty rows unlabelled
+    (tmp_path / "multi.csv").write_text("\n".join([*rows[:-3], "100009.jpg,0,1,1,0", "100010.jpg,,,,"]) + "\n")
+    multi = Dataset.load(tmp_path / "multi.csv")
+    assert multi.multi_label and len(multi.cases) == 9 and len(multi.unlabelled) == 1
+
+
 def test_chexpert_uncertain_and_blank_labels(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """CheXpert's ``train.csv``: 1 present, 0 or blank absent, -1 uncertain (read as present, with a warning); the
     ``No Finding`` column is no finding; ``Sex``/``Age`` are not label columns."""

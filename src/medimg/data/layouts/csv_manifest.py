@@ -784,11 +784,12 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     binary, on, uncertain = _columns_set(manifest, candidates, rows)
     if len(binary) < 2:
         return None
+    blank = _blank_rows(manifest, binary, rows)
     if uncertain or any(len(row_on) > 1 for row_on in on):
         listed = ", ".join(c.strip() for c in binary)
         logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, listed)
-        return _findings_of(binary, on)
-    none = [line for line, row_on in enumerate(on, start=2) if not row_on]
+        return _without_blank_rows(_findings_of(binary, on), blank)
+    none = [line for line, row_on in enumerate(on, start=2) if not row_on and line - 2 not in blank]
     if none:  # a class per row cannot be empty: the columns are findings an image may lack
         logger.warning(
             "%s: %d row(s) set none of the one-hot columns %s (e.g. line %d): read as a multi-label set, each "
@@ -798,9 +799,34 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
             ", ".join(c.strip() for c in binary),
             none[0],
         )
-        return _findings_of(binary, on)
+        return _without_blank_rows(_findings_of(binary, on), blank)
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
-    return OneHot(labels=[row_on[0] for row_on in on])
+    return OneHot(labels=[row_on[0] if row_on else "" for row_on in on])
+
+
+def _blank_rows(manifest: Path, binary: list[str], rows: list[dict[str, str]]) -> set[int]:
+    """The rows (0-based) leaving every one-hot column empty in a table that writes a class's absence as 0
+    (DFUC 2021's ``train.csv``: ``100033.jpg,,,,`` beside ``100001.jpg,1,0,0,0``): images without labels, not images
+    without a finding; said with a warning. None in a table that writes absence as an empty cell."""
+    if not any(_cell(row, c) in {"0", "0.0"} for row in rows for c in binary):
+        return set()
+    blank = {i for i, row in enumerate(rows) if not any(_cell(row, c) for c in binary)}
+    if blank:
+        logger.warning(
+            "%s: %d row(s) leave every one of the columns %s empty (e.g. line %d) where the other rows write 0 or 1: "
+            "images without labels, left out of training and testing (fit DATA --unlabelled DATA learns from them)",
+            manifest,
+            len(blank),
+            ", ".join(c.strip() for c in binary),
+            min(blank) + 2,
+        )
+    return blank
+
+
+def _without_blank_rows(found: OneHot, blank: set[int]) -> OneHot:
+    """``found``'s findings with the :func:`_blank_rows` as rows without labels."""
+    assert found.findings is not None
+    return replace(found, findings=[None if i in blank else row for i, row in enumerate(found.findings)])
 
 
 def detect(path: Path) -> bool:
