@@ -280,6 +280,22 @@ def test_many_class_folders_with_view_folders_stay_classes(tmp_path: Path) -> No
     assert sorted(Dataset.load(tmp_path).class_names) == sorted(classes)
 
 
+def test_folders_named_for_splits_after_the_datasets_name_are_not_classes(tmp_path: Path) -> None:
+    """DFUC 2021: ``DFUC2021_train/`` (images/ and train.csv) and ``DFUC2021_test/``. They were classes
+    "DFUC2021_train" and "DFUC2021_test", status OK, and the table inside unread; now an error naming the table."""
+    data = tmp_path / "dfuc2021"
+    for i in range(3):
+        _png(data / "DFUC2021_train" / "images" / f"10000{i}.jpg", 10 * i + 1)
+        _png(data / "DFUC2021_test" / f"20000{i}.jpg", 10 * i + 2)
+    (data / "DFUC2021_train" / "train.csv").write_text("image,none,infection\n100000.jpg,1,0\n")
+    with pytest.raises(DatasetError, match=r"named for splits \(test, train\), not classes.*DFUC2021_train/train\.csv"):
+        Dataset.load(data)
+    (data / "DFUC2021_train" / "train.csv").unlink()  # class names that end in a split word, not all: classes
+    for name in ("normal", "abnormal_test"):
+        _png(tmp_path / "classes" / name / "a.png", 3 if name == "normal" else 9)
+    assert sorted(Dataset.load(tmp_path / "classes").class_names) == ["abnormal_test", "normal"]
+
+
 def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> None:
     """The Monkeypox Skin Lesion Dataset: ``Original Images/``, ``Augmented Images/``, ``Fold1/`` each holding the
     class folders; Kaggle's blood cells: ``dataset-master/`` and ``dataset2-master/``. They were read as classes

@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from medimg.data.case import Case, normalise_split
+from medimg.data.case import SPLIT_ALIASES, Case, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
@@ -182,6 +182,7 @@ def load(
         if nested is None:
             if split is None:
                 _refuse_versions_of_the_data(root, subdirs)
+                _refuse_splits_named_by_a_suffix(root, subdirs)
                 _refuse_sets_of_the_same_classes(root, subdirs)
             class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
         else:
@@ -416,6 +417,26 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
         f"{root}: its folders ({', '.join(d.name for d in subdirs)}) look like versions or parts of the dataset "
         f"(original, augmented, folds, archives, download discs), not classes; {labels}point medimg at the folder "
         f"that holds the class folders{example}"
+    )
+
+
+def _refuse_splits_named_by_a_suffix(root: Path, subdirs: list[Path]) -> None:
+    """Raise when every would-be class ends with a split word after the dataset's name, two splits at least
+    (DFUC 2021's ``DFUC2021_train/`` and ``DFUC2021_test/``): read as class folders they were classes "DFUC2021_train"
+    and "DFUC2021_test", status OK, and a model told the splits apart. The message names the tables inside."""
+    splits = {d: SPLIT_ALIASES.get(re.split(r"[^a-z0-9]+", d.name.lower())[-1]) for d in subdirs}
+    if len(subdirs) < 2 or not all(splits.values()) or len(set(splits.values())) < 2:
+        return
+    training_first = sorted(subdirs, key=lambda d: splits[d] != "train")
+    tables = [table.relative_to(root).as_posix() for d in training_first for table in tables_in(d)]
+    labels = (
+        f"give the training split's label table (e.g. medimg fit '{root / tables[0]}')"
+        if tables
+        else "point medimg at the training split's folder when it holds class folders"
+    )
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in subdirs)}) are named for splits "
+        f"({', '.join(sorted({str(s) for s in splits.values()}))}), not classes; {labels}"
     )
 
 
