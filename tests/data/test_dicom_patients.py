@@ -129,6 +129,28 @@ def test_classes_of_one_patient_each_are_warned_about(tmp_path: Path, caplog: py
     assert "exactly one patient" not in caplog.text
 
 
+def test_classes_of_one_patient_with_several_studies_each_are_a_problem_not_only_a_warning(tmp_path: Path) -> None:
+    """OMI-DB's client folders (``demd100/<episode>/<study>/<series>/``) read as classes: one patient each, two studies
+    each. Fewer than 10 patients, the images were grouped by study, so the check saw two "patients" per class and
+    said status OK beside the warning, and fit trained a client-ID classifier."""
+    rng = np.random.default_rng(0)
+    for c, client in enumerate(("demd100", "demd117", "demd134")):
+        for episode in range(2):
+            for view in range(2):
+                extra = {"PatientID": client, "StudyInstanceUID": f"1.2.3.{c}.{episode}"}
+                folder = tmp_path / "images" / client / f"{1000 + episode}"
+                folder.mkdir(parents=True, exist_ok=True)
+                write_dicom(
+                    folder / f"{view}.dcm",
+                    rng.integers(0, 1000, (16, 16)) + 100 * c,
+                    series_uid=f"1.2.4.{c}.{episode}",
+                    instance=view,
+                    extra=extra,
+                )
+    report = check_dataset(Dataset.load(tmp_path / "images", task="classify"))
+    assert not report.ok and "each of the 3 classes holds one patient's images" in report.classes_of_one
+
+
 def test_a_patient_group_cannot_be_traced_back_by_hashing_record_numbers(tmp_path: Path) -> None:
     """The group was sha256(PatientID)[:10]: hashing every 8-digit record number recovered a patient's MRN from
     splits.json in 1.5 s. It is now keyed by every identifier of the data: the same data gives the same groups

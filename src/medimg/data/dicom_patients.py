@@ -47,8 +47,8 @@ def group_by_dicom_patient(cases: Sequence[CaseT], root: Path | str = "") -> lis
     if len(dicom) < 2:
         return list(cases)
     identities = {case_id: _identity(path) for case_id, path in dicom.items()}
-    _warn_one_patient_per_class(cases, identities, root)
-    field = _choose_field(list(identities.values()))
+    # patients taken for classes: grouped by patient however few, so the check refuses them (labels.classes_of_one)
+    field = "PatientID" if _one_patient_per_class(cases, identities, root) else _choose_field(list(identities.values()))
     if field is None:
         return list(cases)
     column = GROUP_FIELDS.index(field)
@@ -77,21 +77,21 @@ def _case_file(case: Case | SegCase) -> Path | None:
     return case.path
 
 
-def _warn_one_patient_per_class(
+def _one_patient_per_class(
     cases: Sequence[Case | SegCase], identities: dict[str, tuple[str, ...]], root: Path | str
-) -> None:
-    """Warn when every class's DICOM images are those of exactly one patient, each class another (the patient
-    folders of a CD/PACS export, ``PT000000/``..., taken for class folders): a model then learns to tell these
-    patients apart, not the classes."""
+) -> bool:
+    """Whether every class's DICOM images are those of exactly one patient, each class another (the patient
+    folders of a CD/PACS export, ``PT000000/``..., or OMI-DB's client folders, taken for class folders), with a
+    warning: a model then learns to tell these patients apart, not the classes."""
     patients: dict[int, set[str]] = {}
     for case in cases:
         label = getattr(case, "label", None)
         if case.case_id in identities and isinstance(label, int):
             patients.setdefault(label, set()).add(identities[case.case_id][0])
     if len(patients) < 2 or not all(len(ids) == 1 and "" not in ids for ids in patients.values()):
-        return
+        return False
     if len(set.union(*patients.values())) != len(patients):
-        return
+        return False
     logger.warning(
         "%s: each of the %d classes holds the DICOM images of exactly one patient (PatientID): a model trained on "
         "them learns to tell these patients apart, not the classes. Were a CD/PACS export's patient folders "
@@ -99,6 +99,7 @@ def _warn_one_patient_per_class(
         root or "dataset",
         len(patients),
     )
+    return True
 
 
 def _header_file(path: Path) -> Path | None:
