@@ -37,6 +37,20 @@ def test_lits_volumes_pair_with_their_segmentations(tmp_path: Path) -> None:
     assert _pairs(tmp_path) == [(f"volume_pt1/volume-{i}.nii", f"segmentations/segmentation-{i}.nii") for i in range(3)]
 
 
+def test_aortaseg_cta_images_pair_with_their_labels(tmp_path: Path) -> None:
+    """AortaSeg24: ``images/subject001_CTA.mha`` + ``masks/subject001_label.mha``. Refused: "no image has a mask with
+    a matching name" (CTA was no modality name, as HECKTOR's ``__CT`` is)."""
+    import nibabel as nib
+
+    for i in range(1, 4):
+        for folder, name, dtype in (("images", "CTA", np.float32), ("masks", "label", np.uint8)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            volume = nib.Nifti1Image(np.ones((4, 4, 3), dtype), np.eye(4))
+            nib.save(volume, tmp_path / folder / f"subject00{i}_{name}.nii.gz")
+    expected = [(f"images/subject00{i}_CTA.nii.gz", f"masks/subject00{i}_label.nii.gz") for i in range(1, 4)]
+    assert _pairs(tmp_path) == expected
+
+
 def test_lits_training_batches_are_image_mask_pairs(tmp_path: Path) -> None:
     """LiTS as shipped, cut into ``Training Batch 1/`` and ``Training Batch 2/``: segmentation data by itself (it was
     a classifier of the two batch folders)."""

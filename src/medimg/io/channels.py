@@ -102,7 +102,7 @@ CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "dwi": ("dwi", "dw", "trace"),
     "pd": ("pd", "pdw"),
     "pet": ("pet", "pt"),
-    "ct": ("ct",),
+    "ct": ("ct", "cta", "ncct", "cect"),
 }
 _SYNONYM_OF = {alias: name for name, aliases in CHANNEL_SYNONYMS.items() for alias in aliases}
 
