@@ -1131,6 +1131,22 @@ def test_fetal_planes_db_train_flag_is_its_split(tmp_path: Path) -> None:
     assert len({c.patient_id for c in dataset.cases}) == 12
 
 
+def test_brixia_consensus_test_flag_is_its_test_split(tmp_path: Path) -> None:
+    """Brixia's ``metadata_global_v2.csv`` (``;``-separated): ``ConsensusTestset`` 1 marks the consensus test set.
+    It was ignored: a random split put the consensus test images into training."""
+    from PIL import Image
+
+    (tmp_path / "dicom_clean").mkdir()
+    rows = ["Filename;StudyDate;Sex;BrixiaScoreGlobal;ConsensusTestset;Subject"]
+    for i in range(20):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(tmp_path / "dicom_clean" / f"{1000 + i}.png")
+        rows.append(f"{1000 + i}.png;20200310;F;{i % 3};{int(i >= 15)};{i}")
+    (tmp_path / "metadata_global_v2.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "metadata_global_v2.csv", label_column="BrixiaScoreGlobal")
+    assert dataset.split_counts() == {"train": 15, "test": 5}
+    assert {c.case_id for c in dataset.cases if c.split == "test"} == {f"{1000 + i}.png" for i in range(15, 20)}
+
+
 def test_tn_scui_ids_name_the_images_not_their_masks_of_the_same_name(tmp_path: Path) -> None:
     """TN-SCUI 2020: ``train.csv`` (``ID,CATE``) names ``1`` of ``image/1.PNG`` and ``mask/1.PNG``: refused as "several
     files have this name ... keep one copy"; the mask is no copy, the image is meant."""

@@ -107,24 +107,30 @@ def _column_of_splits(manifest: Path, rows: list[dict[str, str]], candidates: li
 
 #: columns whose 1/0 says whether a row trains (1) or tests (0): FETAL_PLANES_DB's ``Train``
 TRAIN_FLAG_COLUMNS = ("train", "is_train", "in_train", "training")
+#: columns whose 1/0 says whether a row tests (1) or trains (0): Brixia's ``ConsensusTestset`` (not a bare ``test``,
+#: which may be a lab test's result)
+TEST_FLAG_COLUMNS = ("is_test", "in_test", "testset", "test_set", "consensustestset", "consensus_test_set")
 
 
 def _train_flag_split(
     manifest: Path, rows: list[dict[str, str]], columns: dict[str, str]
 ) -> tuple[list[dict[str, str]], str | None]:
-    """``rows`` with the split their train flag says (1: train, 0: test, read into the column's cells) and that
-    column, when a column named as one (:data:`TRAIN_FLAG_COLUMNS`) holds 1 and 0 only, both; else unchanged and
-    ``None``. Said in an INFO line: the published split (validation is carved from the training rows)."""
-    for key in TRAIN_FLAG_COLUMNS:
+    """``rows`` with the split their train or test flag says (:data:`TRAIN_FLAG_COLUMNS`: 1 train, 0 test;
+    :data:`TEST_FLAG_COLUMNS`: 1 test, 0 train; read into the column's cells) and that column, when a column named
+    as one holds 1 and 0 only, both; else unchanged and ``None``. Said in an INFO line: the published split
+    (validation is carved from the training rows)."""
+    flags = [(key, "train") for key in TRAIN_FLAG_COLUMNS] + [(key, "test") for key in TEST_FLAG_COLUMNS]
+    for key, flagged_as in flags:
         column_name = columns.get(key)
         if column_name is None:
             continue
         values = {_as_whole_number(str(row.get(column_name) or "").strip()) for row in rows}
         if values != {"0", "1"}:
             continue
-        logger.info("%s: its column %r (1/0) gives the split: 1 trains, 0 tests", manifest, column_name)
+        other = "test" if flagged_as == "train" else "train"
+        logger.info("%s: its column %r (1/0) gives the split: 1 %ss, 0 %ss", manifest, column_name, flagged_as, other)
         flagged = [
-            {**row, column_name: "train" if _as_whole_number(str(row.get(column_name)).strip()) == "1" else "test"}
+            {**row, column_name: flagged_as if _as_whole_number(str(row.get(column_name)).strip()) == "1" else other}
             for row in rows
         ]
         return flagged, column_name
