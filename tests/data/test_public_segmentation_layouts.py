@@ -51,6 +51,38 @@ def test_aortaseg_cta_images_pair_with_their_labels(tmp_path: Path) -> None:
     assert _pairs(tmp_path) == expected
 
 
+def test_split_tables_of_ctspine1k_and_mama_mia_give_the_split(tmp_path: Path) -> None:
+    """CTSpine1K's ``data_split.txt`` (sections ``trainset:`` and ``test_public:`` of file names, beside ``data/``)
+    and MAMA-MIA's ``train_test_splits.csv`` (``train_split,test_split`` of patient folders): both were ignored, a
+    random split trained on the published test cases."""
+    import nibabel as nib
+
+    def volume(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 3), np.uint8), np.eye(4)), path)
+
+    spine = tmp_path / "CTSpine1K"
+    for i in range(1, 7):
+        volume(spine / "data" / "HNSCLC" / "volumes" / f"HN_P00{i}.nii.gz")
+        volume(spine / "data" / "HNSCLC" / "labels" / f"HN_P00{i}_seg.nii.gz")
+    listing = ["trainset:", *(f"HN_P00{i}.nii.gz" for i in range(1, 5)), "", "test_public:", "HN_P005.nii.gz"]
+    (spine / "data_split.txt").write_text("\n".join([*listing, "test_private:", "HN_P006.nii.gz"]) + "\n")
+    (spine / "README.md").write_text("CTSpine1K")
+    splits = {c.image.name: c.split for c in Dataset.load(spine, task="segment").cases}
+    assert splits == {
+        **{f"HN_P00{i}.nii.gz": "train" for i in range(1, 5)},
+        "HN_P005.nii.gz": "test",
+        "HN_P006.nii.gz": "test",
+    }
+    mama = tmp_path / "MAMA-MIA"
+    for case in ("DUKE_001", "DUKE_002", "DUKE_003", "ISPY1_1004"):
+        volume(mama / "images" / case / f"{case.lower()}_0000.nii.gz")
+        volume(mama / "segmentations" / "expert" / f"{case.lower()}.nii.gz")
+    (mama / "train_test_splits.csv").write_text("train_split,test_split\nDUKE_001,DUKE_003\nDUKE_002,\nISPY1_1004,\n")
+    splits = {c.image.parent.name: c.split for c in Dataset.load(mama, task="segment").cases}
+    assert splits == {"DUKE_001": "train", "DUKE_002": "train", "DUKE_003": "test", "ISPY1_1004": "train"}
+
+
 def test_lits_training_batches_are_image_mask_pairs(tmp_path: Path) -> None:
     """LiTS as shipped, cut into ``Training Batch 1/`` and ``Training Batch 2/``: segmentation data by itself (it was
     a classifier of the two batch folders)."""

@@ -751,6 +751,64 @@ def listed_splits(folder: Path) -> dict[str, str]:
     return split_of
 
 
+#: a file naming the cases of every split: CTSpine1K's ``data_split.txt``, MAMA-MIA's ``train_test_splits.csv``
+SPLIT_TABLE_NAME = re.compile(r"(^|[_-])(data[_-]?)?splits?$", re.IGNORECASE)
+
+
+def split_table(folder: Path) -> dict[str, str]:
+    """``name -> split`` from a file in ``folder`` that names the cases of each split (:data:`SPLIT_TABLE_NAME`):
+    a CSV with a column per split (MAMA-MIA's ``train_split,test_split`` of patient ids), or a text file of sections
+    headed ``<split>:`` (CTSpine1K's ``trainset:`` and ``test_public:`` of file names); a split by its first word.
+    Empty when there is none, or it names fewer than two splits."""
+    try:
+        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".csv", ".txt") and f.is_file())
+    except OSError:
+        return {}
+    for file in files:
+        if not SPLIT_TABLE_NAME.search(file.stem):
+            continue
+        lines = [line.strip() for line in file.read_text(encoding="utf-8", errors="replace").splitlines()]
+        split_of = _split_columns(lines) if file.suffix.lower() == ".csv" else _split_sections(lines)
+        if len(set(split_of.values())) >= 2:
+            logger.info("%s: the split of the %d cases it names", file, len(split_of))
+            return split_of
+    return {}
+
+
+def _first_word_split(text: str) -> str | None:
+    from medimg.data.case import normalise_split
+
+    return normalise_split(text) or normalise_split(re.split(r"[\W_]+", text.strip())[0])
+
+
+def _split_columns(lines: list[str]) -> dict[str, str]:
+    """A CSV of a column per split, each cell a case's name."""
+    rows = list(csv.reader(line for line in lines if line))
+    if not rows:
+        return {}
+    splits = [_first_word_split(cell) for cell in rows[0]]
+    if sum(split is not None for split in splits) < 2:
+        return {}
+    return {
+        cell.strip(): split
+        for row in rows[1:]
+        for cell, split in zip(row, splits, strict=False)
+        if split is not None and cell.strip()
+    }
+
+
+def _split_sections(lines: list[str]) -> dict[str, str]:
+    """A text file of sections headed ``<split>:``, a case's name a line."""
+    split_of: dict[str, str] = {}
+    split: str | None = None
+    for line in lines:
+        if line.endswith(":"):
+            split = _first_word_split(line[:-1])
+        elif line and split is not None:
+            split_of.setdefault(line.split()[0], split)
+    return split_of
+
+
 def read_split_list(file: Path, split: str, split_of: dict[str, str]) -> None:
     """Add the names a split list names (the first word of each line) to ``split_of`` as ``split``; a name already
     there keeps its split."""

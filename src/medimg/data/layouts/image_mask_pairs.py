@@ -79,6 +79,7 @@ from medimg.data.layouts.common import (
     nearest_files,
     read_manifest,
     split_of,
+    split_table,
     splits_from_names,
 )
 from medimg.data.layouts.dataset_json import find_dataset_json
@@ -479,13 +480,21 @@ def _without_a_common_prefix(
 
 def _listed_splits(cases: list[SegCase], root: Path) -> list[SegCase]:
     """``cases`` with the split the lists at the top of ``root`` give their images (Kvasir-Instrument's
-    ``train.txt`` and ``test.txt`` of image ids, as Pascal VOC's lists: :func:`listed_splits`; by file name or name
-    without suffix), when no case has a split and the lists name most of them; the others train. Said in an INFO
-    line. Unchanged otherwise."""
+    ``train.txt`` and ``test.txt`` of image ids, as Pascal VOC's lists: :func:`listed_splits`; a split table there or
+    up to two folders above (the data may be unwrapped from ``data/<source>/``), CTSpine1K's ``data_split.txt``,
+    MAMA-MIA's ``train_test_splits.csv``: :func:`split_table`; by file name, name without suffix or case folder),
+    when no case has a split and the lists name most of them; the others train. Said in an INFO line. Unchanged
+    otherwise."""
     if not cases or any(c.split for c in cases):
         return cases
-    listed = {name.lower(): split for name, split in listed_splits(root).items()}
-    split_of = {c.case_id: listed.get(c.image.name.lower()) or listed.get(_stem(c.image).lower()) for c in cases}
+    found = listed_splits(root) or next(filter(None, map(split_table, [root, *root.parents][:3])), {})
+    listed = {name.lower(): split for name, split in found.items()}
+    split_of = {
+        c.case_id: listed.get(c.image.name.lower())
+        or listed.get(_stem(c.image).lower())
+        or (listed.get(c.image.parent.name.lower()) if c.image.parent != root else None)
+        for c in cases
+    }
     named = sum(split is not None for split in split_of.values())
     if not listed or 2 * named < len(cases) or len(set(split_of.values()) - {None}) < 2:
         return cases
