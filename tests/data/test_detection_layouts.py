@@ -106,6 +106,21 @@ def test_coco_folder_with_split_files(tmp_path: Path) -> None:
     assert box.x2 - box.x1 >= 9 and box.y2 - box.y1 >= 9  # [x, y, w, h] became corners
 
 
+def test_coco_in_a_capitalised_annotations_folder_beside_image_folders_per_split(tmp_path: Path) -> None:
+    """EVICAN: ``Annotations/instances_train2019_EVICAN2.json`` beside ``Images/EVICAN_train2019/*.jpg``. The folder
+    read as "a single class ('Images')", the JSON given alone as "image ... not found beside the JSON"."""
+    root = write_coco(tmp_path / "evican", n=8)
+    (root / "annotations").rename(root / "Annotations")
+    (root / "images").rename(root / "Images")
+    (root / "Images" / "EVICAN_train2019").mkdir()
+    for image in sorted((root / "Images").glob("*.png")):
+        image.rename(root / "Images" / "EVICAN_train2019" / image.name)
+    ds = Dataset.load(root)
+    assert isinstance(ds, DetectionDataset) and len(ds) == 8 and ds.split_counts() == {"train": 6, "val": 2}
+    alone = Dataset.load(root / "Annotations" / "instances_train.json")
+    assert isinstance(alone, DetectionDataset) and len(alone) == 6
+
+
 def test_coco_single_file_and_its_errors(tmp_path: Path) -> None:
     root = write_coco(tmp_path / "coco", n=4, split_files=False)
     file = root / "annotations" / "instances_all.json"

@@ -1,11 +1,13 @@
 """COCO detection JSON: ``images``, ``annotations`` (``bbox`` ``[x, y, width, height]``; corners ``[x1, y1, x2, y2]``
 when the image sizes show it, as MIDOG 2021's ``MIDOG.json`` has them) and ``categories``.
 
-The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ...; or ``*.json`` at
-its top; or Roboflow's ``<split>/_annotations.coco.json`` beside each split's images). With several files, the split
-comes from each file's name (``train``, ``val``, ``test``, as in ``instances_val2017.json``). Image ``file_name``
-entries are resolved against, in order: the JSON's folder, its parent, ``images/`` and ``images/<split name>/``
-beside it, and the folder named like the file's suffix (``train2017/`` for ``instances_train2017.json``).
+The path is one COCO JSON file, or a folder holding them (``annotations/instances_train.json`` ..., ``Annotations/``
+in any case; or ``*.json`` at its top; or Roboflow's ``<split>/_annotations.coco.json`` beside each split's images).
+With several files, the split comes from each file's name (``train``, ``val``, ``test``, as in
+``instances_val2017.json``). Image ``file_name`` entries are resolved against, in order: the JSON's folder, its
+parent, ``images/`` and ``images/<split name>/`` beside it, and the folder named like the file's suffix
+(``train2017/`` for ``instances_train2017.json``); else by name anywhere under the data folder (the folder above
+``annotations/`` for a JSON given from it).
 
 Class names come from ``categories`` (ordered by id); boxes are clipped to the image's ``width``/``height``
 (which must be the file's own, read from its header: a JSON made on another resolution is refused), degenerate
@@ -49,7 +51,7 @@ def _json_files(path: Path) -> list[Path]:
     if not path.is_dir():
         return []
     found: list[Path] = []
-    annotations = path / "annotations"
+    annotations = next((p for p in _sub_folders(path) if p.name.lower() == "annotations"), path / "annotations")
     # annotations/ or one folder inside it (LIVECell's annotations/LIVECell/livecell_coco_train.json), or the top
     inner = sorted(p for p in annotations.iterdir() if p.is_dir()) if annotations.is_dir() else []
     for folder in (annotations, *(inner if len(inner) == 1 else []), path):
@@ -65,6 +67,13 @@ def _json_files(path: Path) -> list[Path]:
         for split_folder in sorted(p for p in path.iterdir() if p.is_dir() and normalise_split(p.name)):
             found += sorted(p for p in split_folder.glob("*.json") if _looks_like_coco(p))
     return found
+
+
+def _sub_folders(path: Path, most: int = 500) -> list[Path]:
+    try:
+        return sorted(p for p in itertools.islice(path.iterdir(), most) if p.is_dir())
+    except OSError:
+        return []
 
 
 def detect(path: Path) -> bool:
@@ -228,7 +237,9 @@ def load(
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, int]] = {}
     root = path if path.is_dir() else path.parent
-    by_name = ImagesByName(root)
+    # a JSON given from its annotations/ folder (EVICAN's Annotations/ beside Images/EVICAN_train2019/): the images
+    # are looked for by name beside that folder
+    by_name = ImagesByName(root.parent if root.name.lower() == "annotations" else root)
     for file, data in documents:
         split = _split_of(file, len(documents) > 1)
         category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
