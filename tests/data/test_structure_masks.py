@@ -194,6 +194,20 @@ def test_object_masks_are_one_class_their_union_the_foreground(tmp_path: Path) -
     assert sorted(p.parent.name for p in annotation_files(files, folder)) == ["masks"] * 3  # predict: the image only
 
 
+def test_the_data_science_bowl_root_with_its_unlabelled_test_stage(tmp_path: Path) -> None:
+    """The download's top: ``stage1_train/`` beside ``stage1_test/<id>/images/`` (no masks) and the tables. It was
+    refused: "no image has a mask with a matching name"."""
+    _data_science_bowl(tmp_path / "stage1_train")
+    for k in range(2):
+        folder = tmp_path / "stage1_test" / f"{k:04x}cd" / "images"
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((8, 8, 4), 90, np.uint8)).save(folder / f"{k:04x}cd.png")
+    (tmp_path / "stage1_train_labels.csv").write_text("ImageId,EncodedPixels\n")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == 3 and len(dataset.unlabelled) == 2
+    assert {c.split for c in dataset.cases} == {"train"}
+
+
 def test_both_kinds_of_case_folder_in_one_set_are_refused(tmp_path: Path) -> None:
     _data_science_bowl(tmp_path, cases=2)
     _totalsegmentator(tmp_path / "more", cases=1)

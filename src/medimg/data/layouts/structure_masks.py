@@ -80,11 +80,12 @@ def _structure_folder(folder: Path) -> Path | None:
 
 def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | None:
     """``(image, masks folder)`` of a case folder of the Data Science Bowl's shape (``images/`` holding its one
-    image, ``masks/`` one file per object), else ``None``."""
+    image, ``masks/`` one file per object; without ``masks/`` in a test split, ``stage1_test/<id>/images/``: an
+    image without masks), else ``None``."""
     if image_files_in(folder, limit):
         return None
     images, masks = folder / OBJECT_IMAGES, folder / OBJECT_MASKS
-    if not (images.is_dir() and masks.is_dir()):
+    if not (images.is_dir() and (masks.is_dir() or _split_named(folder.parent.name) == "test")):
         return None
     found = image_files_in(images, limit)
     return (found[0], masks) if len(found) == 1 else None
@@ -117,7 +118,8 @@ def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     """The folders holding the case folders, with their split: the split folders, else ``root`` (or the one folder
     an archive wraps the set in). Looks at the first :data:`DETECT_ENTRIES` entries of each folder only."""
     subdirs = sub_folders(root, DETECT_ENTRIES)
-    splits = [(d, normalise_split(d.name)) for d in subdirs if normalise_split(d.name) is not None]
+    split_of = {d: _split_named(d.name) for d in subdirs}
+    splits = [(d, split) for d, split in split_of.items() if split is not None]
     if splits:
         return splits
     if len(subdirs) == 1 and not _is_case(subdirs[0]):
@@ -125,16 +127,24 @@ def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     return [(root, None)]
 
 
+def _split_named(name: str) -> str | None:
+    """The split a folder's name says, alone or as its last word after one of its own (the Data Science Bowl's
+    ``stage1_train/``)."""
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return normalise_split(name) or (normalise_split(words[-1]) if len(words) > 1 else None)
+
+
 def detect(path: Path) -> bool:
     """True for a folder of case folders (directly or in split folders), each of the first
-    :data:`DETECT_SAMPLE` holding one image and a folder of masks, one of them mask files (names only)."""
+    :data:`DETECT_SAMPLE` of each split holding one image and a folder of masks, one of them mask files (names
+    only)."""
     if not path.is_dir():
         return False
-    folders = [d for parent, _ in _case_parents(path) for d in sub_folders(parent, DETECT_ENTRIES)][:DETECT_SAMPLE]
+    folders = [d for parent, _ in _case_parents(path) for d in sub_folders(parent, DETECT_ENTRIES)[:DETECT_SAMPLE]]
     cases = [_case(d, 50) for d in folders]
     if not cases or any(case is None for case in cases):
         return False
-    return any(image_files_in(case[1], 50) for case in cases if case is not None)
+    return any(case[1].is_dir() and image_files_in(case[1], 50) for case in cases if case is not None)
 
 
 def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -184,7 +194,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
                 continue
             image, mask_folder, per_structure = case
             kinds.add(per_structure)
-            masks = [m for m in image_files_in(mask_folder) if not per_structure or _selected(m, include, exclude)]
+            in_folder = image_files_in(mask_folder) if mask_folder.is_dir() else []
+            masks = [m for m in in_folder if not per_structure or _selected(m, include, exclude)]
             found.append((folder.relative_to(root).as_posix(), image, masks, split or listed.get(folder.name)))
     if len(kinds) > 1:
         raise DatasetError(
