@@ -119,7 +119,7 @@ def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     an archive wraps the set in). Looks at the first :data:`DETECT_ENTRIES` entries of each folder only."""
     subdirs = sub_folders(root, DETECT_ENTRIES)
     split_of = {d: _split_named(d.name) for d in subdirs}
-    splits = [(d, split) for d, split in split_of.items() if split is not None]
+    splits: list[tuple[Path, str | None]] = [(d, split) for d, split in split_of.items() if split is not None]
     if splits:
         return splits
     if len(subdirs) == 1 and not _is_case(subdirs[0]):
