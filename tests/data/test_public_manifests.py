@@ -1131,6 +1131,22 @@ def test_fetal_planes_db_train_flag_is_its_split(tmp_path: Path) -> None:
     assert len({c.patient_id for c in dataset.cases}) == 12
 
 
+def test_tdsc_abus_label_tables_in_split_folders_beside_their_volumes_and_masks(tmp_path: Path) -> None:
+    """TDSC-ABUS 2023: ``Train/labels.csv`` (``case_id,label,data_path,mask_path``) beside ``Train/DATA/`` and
+    ``Train/MASK/``, ``Validation/`` likewise. ``--label-column label`` on the top folder said it "holds none with a
+    column 'label'"; the table given alone lost the validation split."""
+    for split, first in (("Train", 0), ("Validation", 10)):
+        rows = ["case_id,label,data_path,mask_path"]
+        for i in range(first, first + 6):
+            _image(tmp_path / split / "DATA" / f"DATA_{i:03d}.png", 15 * i)
+            _image(tmp_path / split / "MASK" / f"MASK_{i:03d}.png", 255)
+            rows.append(f"{i},{'BM'[i % 2]},./DATA/DATA_{i:03d}.png,./MASK/MASK_{i:03d}.png")
+        (tmp_path / split / "labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path, task="classify", label_column="label")
+    assert dataset.class_names == ["B", "M"] and dataset.split_counts() == {"train": 6, "val": 6}
+    assert all("DATA" in str(c.path) for c in dataset.cases)
+
+
 def test_brixia_consensus_test_flag_is_its_test_split(tmp_path: Path) -> None:
     """Brixia's ``metadata_global_v2.csv`` (``;``-separated): ``ConsensusTestset`` 1 marks the consensus test set.
     It was ignored: a random split put the consensus test images into training."""

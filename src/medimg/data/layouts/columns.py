@@ -10,6 +10,7 @@ import re
 PATH_COLUMNS = (
     "path", "file", "filename", "file_name", "filepath", "file_path", "image", "image_path", "image_file",
     "image_index", "image_id", "imageid", "image_name", "img", "img_path", "img_id", "img_name", "id_code",
+    "data_path",  # TDSC-ABUS's labels.csv: case_id,label,data_path,mask_path
     "image_data_id",  # LONI IDA (ADNI, PPMI): the folder named I12345 holding the scan
     "patientid",  # RSNA's patientId names <patientId>.dcm when no column names the file
     "id",  # Kaggle's bare id (histopathologic-cancer-detection's train_labels.csv: id,label -> train/<id>.tif)

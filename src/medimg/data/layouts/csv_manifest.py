@@ -1141,7 +1141,8 @@ def split_manifests(path: Path) -> list[tuple[str, Path]]:
     (CheXpert's ``train.csv``, ``valid.csv``), or inside split folders (``train``, ``valid``, ``test``) that hold
     their images directly or in one folder, no class folders (Roboflow's classification CSV exports:
     ``train/_classes.csv``, ``filename`` and one-hot columns; RFMiD's ``Training_Set/RFMiD_Training_Labels.csv``
-    beside ``Training_Set/Training/``). Empty otherwise."""
+    beside ``Training_Set/Training/``; TDSC-ABUS's ``Train/labels.csv`` beside ``Train/DATA/`` and ``Train/MASK/``).
+    Empty otherwise."""
     if not path.is_dir():
         return []
     top = _split_named_manifests(path)
@@ -1150,8 +1151,9 @@ def split_manifests(path: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for folder in sorted(p for p in path.iterdir() if visible_dir(p)):
         split = normalise_split(folder.name)
-        if split is None or len([p for p in folder.iterdir() if visible_dir(p)]) > 1:
-            return []  # one folder of images inside at most (RFMiD's Training_Set/Training/ beside its labels)
+        inside = [p for p in folder.iterdir() if visible_dir(p) and p.name.lower() not in MASK_FOLDER_WORDS]
+        if split is None or len(inside) > 1:  # one folder of images inside at most, and masks (TDSC-ABUS's MASK/)
+            return []  # (RFMiD's Training_Set/Training/ beside its labels; no class folders)
         labelled = [c for c in sorted(folder.iterdir()) if is_manifest(c) and _labels_manifest(set(manifest_header(c)))]
         if len(labelled) != 1:
             return []
