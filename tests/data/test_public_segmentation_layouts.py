@@ -83,6 +83,25 @@ def test_split_tables_of_ctspine1k_and_mama_mia_give_the_split(tmp_path: Path) -
     assert splits == {"DUKE_001": "train", "DUKE_002": "train", "DUKE_003": "test", "ISPY1_1004": "train"}
 
 
+def test_refuge2_masks_pair_with_the_photos_not_their_illustrations(tmp_path: Path) -> None:
+    """REFUGE2: ``Training-400/Glaucoma/g0001.jpg``; ``Annotation-Training400/Disc_Cup_Masks/Glaucoma/g0001.bmp`` and
+    ``Annotation-Training400/Disc_Cup_Fovea_Illustration/Glaucoma/g0001.jpg`` (the photo with the outlines drawn on).
+    The illustration shared more folders with the mask and was paired with it: the answer drawn into the input."""
+    for cls, name in (("Glaucoma", "g0001"), ("Glaucoma", "g0002"), ("Non-Glaucoma", "n0001")):
+        _png(tmp_path / "Training-400" / cls / f"{name}.jpg")
+        _png(
+            tmp_path / "Annotation-Training400" / "Disc_Cup_Fovea_Illustration" / cls / f"{name}.jpg",
+            (slice(2, 6),) * 2,
+        )
+        _png(tmp_path / "Annotation-Training400" / "Disc_Cup_Masks" / cls / f"{name}.bmp", (slice(2, 6),) * 2)
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert sorted(c.image.relative_to(tmp_path).as_posix() for c in dataset.cases) == [
+        "Training-400/Glaucoma/g0001.jpg",
+        "Training-400/Glaucoma/g0002.jpg",
+        "Training-400/Non-Glaucoma/n0001.jpg",
+    ]
+
+
 def test_lits_training_batches_are_image_mask_pairs(tmp_path: Path) -> None:
     """LiTS as shipped, cut into ``Training Batch 1/`` and ``Training Batch 2/``: segmentation data by itself (it was
     a classifier of the two batch folders)."""

@@ -134,9 +134,13 @@ ROI_DIRS = {"fov", "roi", "fov_masks", "roi_masks", "fovs", "rois"}
 #: ``segmentation.nii.gz`` beside them combines)
 IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 #: folders of maps derived from the masks or of regions left out of scoring, by their names without separators, all
-#: they hold ignored: NuInsSeg's ``distance maps/`` (a distance transform of each mask: no image) and
-#: ``vague areas/mask binary/`` (areas its annotators could not label: no nuclei)
-IGNORED_COMPACT_DIRS = re.compile(r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)")
+#: they hold ignored: NuInsSeg's ``distance maps/`` (a distance transform of each mask: no image),
+#: ``vague areas/mask binary/`` (areas its annotators could not label: no nuclei) and REFUGE2's
+#: ``Disc_Cup_Fovea_Illustration/`` (the photos with the outlines drawn on: paired with the masks, the answer was in
+#: the input)
+IGNORED_COMPACT_DIRS = re.compile(
+    r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
+)
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
 LABEL_SUFFIXES = (
