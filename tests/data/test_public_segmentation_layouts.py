@@ -490,6 +490,17 @@ def test_glas_annotations_pair_with_their_images(tmp_path: Path) -> None:
     assert _pairs(tmp_path) == [(f"{n}.bmp", f"{n}_anno.bmp") for n in ("testA_1", "train_1", "train_2")]
 
 
+def test_siim_png_names_give_the_split_after_their_number(tmp_path: Path) -> None:
+    """The SIIM-ACR pneumothorax PNG release: ``png_images/0_train_0_.png`` and ``3_test_1_.png``, masks of the same
+    names in ``png_masks/``. The split the names say was ignored: a random split trained on the test images."""
+    names = ["0_train_0_", "1_train_1_", "2_train_0_", "3_test_1_", "4_test_0_"]
+    for name in names:
+        _png(tmp_path / "png_images" / f"{name}.png")
+        _png(tmp_path / "png_masks" / f"{name}.png", (slice(2, 5), slice(2, 5)))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert {c.image.stem: c.split for c in dataset.cases} == {n: n.split("_")[1] for n in names}
+
+
 def test_btcv_numbers_right_after_the_role_word_pair(tmp_path: Path) -> None:
     """BTCV (MONAI's UNETR tutorial set): ``img/img0001.nii.gz`` + ``label/label0001.nii.gz`` was refused ("no image
     has a mask with a matching name")."""

@@ -149,8 +149,10 @@ def named_split(name: str) -> str | None:
 
 
 #: a file name whose first word names a split: GlaS's ``train_1.bmp``, ``testA_1.bmp`` and ``testB_1.bmp`` (two test
-#: sets, A and B)
-NAME_SPLIT = re.compile(r"^(train|training|val|valid|validation|test|testing)[a-d]?(?=[\s_\-.]|\d)", re.IGNORECASE)
+#: sets, A and B); or its second, after a number (the SIIM-ACR PNG release's ``0_train_0_.png``, ``3_test_1_.png``)
+NAME_SPLIT = re.compile(
+    r"^(?:\d+[\s_\-])?(train|training|val|valid|validation|test|testing)[a-d]?(?=[\s_\-.]|\d)", re.IGNORECASE
+)
 
 
 def splits_from_names(paths: Sequence[Path]) -> list[str] | None:
