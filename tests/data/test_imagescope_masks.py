@@ -79,6 +79,21 @@ def test_named_layers_are_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (mask[4, 4], mask[14, 14], mask[9, 0]) == (2, 1, 0)
 
 
+def test_outlines_of_a_whole_slide_beside_its_thumbnail_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BACH: ``WSI/A01.xml`` (outlines at the slide's full resolution) paired by name with
+    ``WSI/gt_thumbnails/A01.png``, 20 pixels wide: drawn onto it, a segmenter trained on nonsense with status OK."""
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    for k in range(2):
+        (tmp_path / "WSI" / "gt_thumbnails").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "WSI" / "gt_thumbnails" / f"A0{k}.png")
+        region = _annotation([_region([(4000, 5000), (9000, 5000), (9000, 9000), (4000, 9000)])], name="Benign")
+        (tmp_path / "WSI" / f"A0{k}.xml").write_text(f"<Annotations>{region}</Annotations>")
+    with pytest.raises(DatasetError, match=r"A00\.xml: its outlines reach x 9000, y 9000, but .*A00\.png is 20x20 px"):
+        Dataset.load(tmp_path, task="segment")
+
+
 def test_a_broken_xml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
     root = write_monuseg(tmp_path / "monuseg")

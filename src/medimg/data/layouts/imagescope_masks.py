@@ -19,6 +19,8 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
@@ -106,6 +108,29 @@ def _ellipse(corner: tuple[float, float], other: tuple[float, float]) -> list[tu
     return [(cx + rx * math.cos(t), cy + ry * math.sin(t)) for t in steps]
 
 
+#: the share of an XML's vertices outside the image above which its outlines belong to another resolution
+BEYOND_SHARE = 0.5
+OTHER_RESOLUTION = (
+    "the outlines were drawn on another resolution (a whole-slide image's full resolution, beside it as .svs or "
+    ".ndpi?), and drawn on this image they would be wrong. medimg reads no whole-slide images: export the annotated "
+    "region at the outlines' resolution (e.g. with QuPath or OpenSlide), or leave this image out with --exclude"
+)
+
+
+def _beyond_the_image(layers: list[tuple[str, list[tuple[list[float], bool]]]], size: tuple[int, int]) -> str:
+    """``"its outlines reach x 61000, y 43000, but"`` when most vertices of ``layers`` lie outside an image of
+    ``size`` (height, width): BACH's whole-slide XMLs found beside their slides' 20-pixel thumbnails; else ``""``."""
+    xs = np.array([c for _, regions in layers for polygon, _ in regions for c in polygon[0::2]], np.float64)
+    ys = np.array([c for _, regions in layers for polygon, _ in regions for c in polygon[1::2]], np.float64)
+    if not xs.size:
+        return ""
+    height, width = size
+    outside = (xs < -0.02 * width) | (xs > 1.02 * width) | (ys < -0.02 * height) | (ys > 1.02 * height)
+    if outside.mean() <= BEYOND_SHARE:
+        return ""
+    return f"its outlines reach x {xs.max():.0f}, y {ys.max():.0f}, but"
+
+
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
     """The images with an ImageScope XML of their name, their outlines drawn into label maps (cached).
 
@@ -130,8 +155,12 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     for xml, image in paired:
         case_id = image.relative_to(root).as_posix()
         target = mask_file(cache, case_id)
+        size = image_size(image)
+        beyond = _beyond_the_image(read[xml], size) if size is not None else ""
+        if beyond and size is not None:  # checked for a mask drawn before too
+            problems.append(f"{xml}: {beyond} {image} is {size[1]}x{size[0]} px: {OTHER_RESOLUTION}")
+            continue
         if not target.is_file():
-            size = image_size(image)
             if size is None:
                 problems.append(f"{image}: its size cannot be read from its header")
                 continue
