@@ -564,7 +564,41 @@ def test_covid_ct_infection_inside_its_lung_mask_is_not_a_second_observer(
         mask = dataset.read(case).mask[0]
     assert case.mask.parent.name == "infection_mask" and int((mask > 0).sum()) == int(infection.sum())
     assert "one structure inside another" in caplog.text and "second observer" not in caplog.text
-    assert "--exclude 'infection_mask/*'" in caplog.text
+    assert "--exclude '*infection_mask/*'" in caplog.text
+    chosen = Dataset.load(tmp_path, task="segment", exclude=("*infection_mask/*",))
+    assert {c.mask.parent.name for c in chosen.cases} == {"lung_mask"}
+
+
+def test_the_suggested_exclude_chooses_the_other_masks_below_the_datas_top(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """COVID-QU-Ex: ``Train/COVID-19/{images,infection masks,lung masks}/``; CryoNuSeg: two annotators' folders
+    holding a ``label masks modify/`` each. The warning's ``--exclude 'infection masks/*'`` matched nothing below the
+    top of the data, and ``'label masks modify/*'`` would have named both annotators' folders."""
+    import re
+
+    def choose(root: Path) -> tuple[str, set[str]]:
+        caplog.clear()
+        dataset = Dataset.load(root, task="segment")
+        with caplog.at_level("WARNING"):
+            for case in dataset.cases:
+                dataset.read(case)
+        found = re.search(r"--exclude '([^']+)'", caplog.text)
+        assert found, caplog.text
+        chosen = Dataset.load(root, task="segment", exclude=(found.group(1),))
+        return found.group(1), {c.mask.parent.relative_to(root).as_posix() for c in chosen.cases}
+
+    for k in range(3):
+        folder = tmp_path / "covid" / "Train" / "COVID-19"
+        _png(folder / "images" / f"covid_{k}.png")
+        _png(folder / "infection masks" / f"covid_{k}.png", (slice(3, 4), slice(3, 4)))
+        _png(folder / "lung masks" / f"covid_{k}.png", (slice(1, 7), slice(1, 7)))
+    assert choose(tmp_path / "covid") == ("*infection masks/*", {"Train/COVID-19/lung masks"})
+    for k in range(3):
+        _png(tmp_path / "cryo" / "tissue images" / f"gland_{k}.tif")
+        for annotator in ("Annotator 1", "Annotator 2"):
+            _png(tmp_path / "cryo" / annotator / "label masks modify" / f"gland_{k}.tif", (slice(2, 6), slice(2, 6)))
+    assert choose(tmp_path / "cryo") == ("*Annotator 1/label masks modify/*", {"Annotator 2/label masks modify"})
 
 
 def test_tn3k_split_and_role_words_joined_by_a_hyphen(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -919,7 +920,12 @@ def _note_left_out(note: str, extra: Path, reference: Path) -> None:
 
     from medimg.io.formats import file_stem
 
-    names, first = (extra.parent.name, reference.parent.name), reference.parent
+    # the reference's folder by as much of its path as tells it from the other's, at any depth: '*infection masks/*'
+    # (COVID-QU-Ex's, below the set's folders), '*Annotator 1/label masks modify/*' (CryoNuSeg's two annotators'
+    # folders of one name); its name alone matched only a folder at the top of the data
+    common = Path(os.path.commonpath([extra.parent, reference.parent]))
+    names = (extra.parent.name, f"*{reference.parent.relative_to(common).as_posix()}")
+    first = reference.parent
     tags = [re.search(r"([-_. ])([^-_. ]+)$", file_stem(p)) for p in (extra, reference)]
     if extra.parent == reference.parent and tags[0] and tags[1] and tags[0].group(2) != tags[1].group(2):
         note = note.replace("'%s/*'", "'%s'")
