@@ -1131,6 +1131,24 @@ def test_fetal_planes_db_train_flag_is_its_split(tmp_path: Path) -> None:
     assert len({c.patient_id for c in dataset.cases}) == 12
 
 
+def test_a_test_sets_table_beside_the_training_folders_is_not_the_whole_data(tmp_path: Path) -> None:
+    """C-NMC 2019: ``C-NMC_test_prelim_phase_data_labels.csv`` (``Patient_ID,new_names,labels``) and its folder of
+    ``1.bmp``... beside ``C-NMC_training_data/fold_0/{all,hem}/``. The table was taken for the folder's labels: a model
+    trained and tested on the 10 test images, the 36 training images left out without a word."""
+    rows = ["Patient_ID,new_names,labels"]
+    for i in range(1, 11):
+        _image(tmp_path / "C-NMC_test_prelim_phase_data" / f"{i}.bmp", 10 * i)
+        rows.append(f"UID_5{i}_1_1_all.bmp,{i}.bmp,{i % 2}")
+    (tmp_path / "C-NMC_test_prelim_phase_data_labels.csv").write_text("\n".join(rows) + "\n")
+    for fold in range(3):
+        for cls in ("all", "hem"):
+            for k in range(6):
+                _image(tmp_path / "C-NMC_training_data" / f"fold_{fold}" / cls / f"UID_{fold}{k}_1_{cls}.bmp", 7 * k)
+    with pytest.raises(DatasetError, match=r"names 10 image\(s\), but 36 other.*medimg fit '.*C-NMC_training_data'"):
+        Dataset.load(tmp_path)
+    assert len(Dataset.load(tmp_path / "C-NMC_test_prelim_phase_data_labels.csv").cases) == 10
+
+
 def test_tdsc_abus_label_tables_in_split_folders_beside_their_volumes_and_masks(tmp_path: Path) -> None:
     """TDSC-ABUS 2023: ``Train/labels.csv`` (``case_id,label,data_path,mask_path``) beside ``Train/DATA/`` and
     ``Train/MASK/``, ``Validation/`` likewise. ``--label-column label`` on the top folder said it "holds none with a

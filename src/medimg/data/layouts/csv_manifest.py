@@ -1342,9 +1342,59 @@ def load(
     dataset = _load_table(
         manifest, path if path.is_dir() else manifest.parent, include, exclude, unlabelled, label_column
     )
+    if manifest != path and not unlabelled:
+        _refuse_most_images_unnamed(path, manifest, dataset, include, exclude)
     if path.is_dir():  # read again from the folder (evaluate, a run's card): its table finds the images below it
         dataset.root = path
     return dataset
+
+
+#: how many image files under a folder :func:`_refuse_most_images_unnamed` looks at
+UNNAMED_WALK = 200_000
+
+
+def _refuse_most_images_unnamed(
+    folder: Path, manifest: Path, dataset: Dataset, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> None:
+    """Refuse a folder read by the table at its top when most of its images are in no row (C-NMC 2019: the
+    preliminary test set's ``..._labels.csv`` beside ``C-NMC_training_data/``, whose 10,661 images it never names:
+    a model trained and tested on the 1,867 test images, the training data left out without a word).
+
+    Raises:
+        DatasetError: naming the table, the counts and the folder of most unnamed images to give instead."""
+    import itertools
+
+    from medimg.io.folder_walk import walk_tree
+    from medimg.io.formats import in_system_folder, is_image_file
+
+    named = {Path(c.path).resolve() for c in dataset.cases if c.path is not None}
+    named |= {Path(c.path).resolve() for c in dataset.unlabelled if c.path is not None}
+    named_folders = {p for p in named if p.is_dir()}  # a study's folder of slices (Kaggle RSNA's uids)
+
+    def in_no_row(file: Path) -> bool:
+        folders = {part.lower() for part in file.relative_to(folder).parts[:-1]}
+        if folders & MASK_FOLDER_WORDS or file.stem.lower().endswith(("_mask", "_seg", "_segmentation")):
+            return False  # the images' masks beside them: no images a row should name
+        resolved = file.resolve()
+        return resolved not in named and not any(parent in named_folders for parent in resolved.parents)
+
+    unnamed = [
+        p
+        for p in itertools.islice(walk_tree(folder), UNNAMED_WALK)
+        if is_image_file(p) and not in_system_folder(p, folder) and path_selected(p, include, exclude, folder)
+        if in_no_row(p)
+    ]
+    if len(unnamed) <= max(len(named), 10):
+        return
+    tops = Counter(p.relative_to(folder).parts[0] for p in unnamed if len(p.relative_to(folder).parts) > 1)
+    top = tops.most_common(1)[0][0] if tops else ""
+    give = f"; to train on those, give their folder (medimg fit '{folder / top}')" if top else ""
+    raise DatasetError(
+        f"{folder}: its table {manifest.name} names {len(named)} image(s), but {len(unnamed)} other image(s) under "
+        f"it are in no row (e.g. {unnamed[0].relative_to(folder)}): the table labels another part of the data (a "
+        f"test set's table beside the training data?). To use the table's images, give the table itself (medimg "
+        f"fit '{manifest}'){give}"
+    )
 
 
 def _table_with_column(folder: Path, label_column: str | None) -> Path | None:
