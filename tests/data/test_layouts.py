@@ -260,6 +260,17 @@ def test_masks_inside_class_folders_stay_classification_unless_segment_is_asked(
     assert all(c.mask is not None and c.mask.name.endswith("-d.bmp") for c in seg.cases)
 
 
+def test_a_training_split_beside_another_folder_of_image_and_label_folders_is_segmentation(tmp_path: Path) -> None:
+    """KiPA22: ``train/image/1.png`` + ``train/label/1.png`` beside ``open/image/`` + ``open/label/`` (its open test
+    set). Read as class folders "open" and "train" with their masks left out: a classifier of the splits, status OK."""
+    for split, count in (("train", 4), ("open", 2)):
+        for i in range(1, count + 1):
+            _png(tmp_path / split / "image" / f"{i}.png", 100)
+            _png(tmp_path / split / "label" / f"{i}.png", 255)
+    ds = Dataset.load(tmp_path)
+    assert isinstance(ds, SegmentationDataset) and len(ds) == 6 and not ds.unpaired
+
+
 def test_an_image_named_for_its_class_letter_d_is_no_herlev_mask(tmp_path: Path) -> None:
     """FIVES: ``train/Original/1_D.png`` (D for diabetic retinopathy) beside ``train/Ground truth/1_D.png``. The
     Herlev ``-d`` rule took every ``_D`` file for a mask: the whole DR class was masks without an image."""

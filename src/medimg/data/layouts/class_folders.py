@@ -609,7 +609,8 @@ def masks_inside_classes(path: Path) -> bool:
     """Whether every class folder of ``path`` (at least two; inside split folders when those are all there is)
     holds a mask folder beside its images: classification data that ships its masks (COVID-19 Radiography
     Database), not image/mask pairs; folders named as parts of the data (PolypGen's ``data_C1/``) or numbered as
-    cases (AROI's ``patient1/raw/labeled/`` + ``patient1/mask/number/``) are not classes.
+    cases (AROI's ``patient1/raw/labeled/`` + ``patient1/mask/number/``) or a split beside another folder (KiPA22's
+    ``train/`` beside ``open/``, each with ``image/`` + ``label/``) are not classes.
     Case folders whose mask lies beside their image are not class folders (KiTS21's
     ``case_00000/aggregated_MAJ_seg.nii.gz`` beside ``imaging.nii.gz``, its annotators' in ``segmentations/``)."""
     if not path.is_dir():
@@ -626,6 +627,7 @@ def masks_inside_classes(path: Path) -> bool:
         and not has_case_folders(path)
         and not _named_as_parts(classes)  # PolypGen's data_C1/ ... data_C6/: centres, each with images and masks
         and not all(any(ch.isdigit() for ch in c.name) for c in classes)  # AROI's patient1/: cases, not classes
+        and not any(normalise_split(c.name) for c in classes)  # KiPA22's train/ beside open/: splits, not classes
     )
 
 
