@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medimg.data.dataset import Dataset
+from medimg.data.dataset import Dataset, SegmentationDataset
 
 
 def _png(path: Path, box: tuple[slice, slice] | None = None) -> None:
@@ -499,6 +499,24 @@ def test_siim_png_names_give_the_split_after_their_number(tmp_path: Path) -> Non
         _png(tmp_path / "png_masks" / f"{name}.png", (slice(2, 5), slice(2, 5)))
     dataset = Dataset.load(tmp_path, task="segment")
     assert {c.image.stem: c.split for c in dataset.cases} == {n: n.split("_")[1] for n in names}
+
+
+def test_sliver07_role_words_glued_to_the_case_number_pair(tmp_path: Path) -> None:
+    """SLIVER07: ``training/liver-orig001.mhd`` + ``liver-seg001.mhd``, ``test/liver-orig021.mhd``. The folder read
+    as class folders, and asked for segmentation "found 27 images but no masks" (the masks counted as images)."""
+    for i in range(1, 4):
+        _png(tmp_path / "training" / f"liver-orig{i:03d}.png")
+        _png(tmp_path / "training" / f"liver-seg{i:03d}.png", (slice(2, 5), slice(2, 5)))
+    _png(tmp_path / "test" / "liver-orig021.png")
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, SegmentationDataset) and dataset.unlabelled == ["test/liver-orig021.png"]
+    expected = [(f"training/liver-orig{i:03d}.png", f"training/liver-seg{i:03d}.png") for i in range(1, 4)]
+    assert (
+        sorted(
+            (c.image.relative_to(tmp_path).as_posix(), c.mask.relative_to(tmp_path).as_posix()) for c in dataset.cases
+        )
+        == expected
+    )
 
 
 def test_btcv_numbers_right_after_the_role_word_pair(tmp_path: Path) -> None:

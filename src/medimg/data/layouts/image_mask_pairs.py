@@ -195,6 +195,9 @@ EXTRA_MASK = re.compile(r"^(.+[-_. ](?:mask|seg|segmentation|label|gt))[-_ ](\d{
 IMAGE_PREFIXES = ("image", "img", "volume", "vol", "imaging", "scan")
 MASK_PREFIXES = ("segmentation", "segmentations", "seg", "mask", "masks", "label", "labels", "gt")
 ROLE_PREFIX = re.compile(r"^(?:" + "|".join(IMAGE_PREFIXES + MASK_PREFIXES) + r")(?:[-_. ]+(?=[a-z0-9])|(?=\d+$))")
+#: a role word glued to the case number after the set's name (SLIVER07's ``liver-orig001.mhd`` +
+#: ``liver-seg001.mhd``): the word is left out of the key, a mask word gives the mask role
+MIDDLE_ROLE = re.compile(r"^(.+?[-_])(" + "|".join(("orig", "original", *IMAGE_PREFIXES, *MASK_PREFIXES)) + r")(\d+)$")
 #: an observer's initials after the image's name in a mask's name (STARE's ``im0001.ah.ppm``, ``im0001.vk.ppm``)
 OBSERVER_TAG = re.compile(r"[-_. ][a-z]{1,3}$")
 #: folders per case (:func:`has_case_folders`): at least this many, each with at most this many images and masks
@@ -634,6 +637,9 @@ def pairing_key(path: Path) -> str:
     extra = EXTRA_MASK.match(stem)
     if extra:
         stem = extra.group(1)
+    middle = MIDDLE_ROLE.match(stem)
+    if middle:
+        stem = middle.group(1) + middle.group(3)
     return _strip_words(ROLE_PREFIX.sub("", _strip_words(stem)))
 
 
@@ -671,6 +677,9 @@ def _suffix_role(path: Path) -> str | None:
     if NAMED_MASK.match(stem):  # ToothFairy's case folder: data.npy beside gt_sparse.npy and gt_alpha.npy
         return "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
+        return "mask"
+    middle = MIDDLE_ROLE.match(stem)
+    if middle and middle.group(2) in MASK_PREFIXES:  # SLIVER07's liver-seg001 beside liver-orig001
         return "mask"
     if HERLEV_MASK.match(stem):
         return "mask"
