@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,24 @@ def test_the_runs_own_test_masks_holding_classes_no_training_mask_held_are_score
     assert external_label_encoding(_survey([0, 1, 2, 3]), run, names, own_data=True) is run
     with pytest.raises(DatasetError, match="never held 1, 2"):  # another set's masks: still refused
         external_label_encoding(_survey([0, 1, 2, 3]), run, names)
+
+
+def test_the_suggested_mask_labels_keep_the_runs_values_and_name_every_value() -> None:
+    """MM-WHS: codes 205..850 (7 structures), and a stray 421 in one test mask. The suggested --mask-labels mapped by
+    rank: every structure from 421 up shifted one class (500 became class_3, 421's class), and 850 was left out
+    (only 8 values shown); the user who copied it scored mismatched classes."""
+    codes = [0.0, 205.0, 420.0, 500.0, 550.0, 600.0, 820.0, 850.0]
+    names = ["background", *(f"class_{k}" for k in range(1, 8))]
+    run = determine_label_encoding(set(codes))
+    with pytest.raises(DatasetError) as refused:
+        external_label_encoding(_survey([*codes, 421.0]), run, names)
+    suggested = re.search(r"--mask-labels '([^']+)'", str(refused.value))
+    assert suggested is not None
+    assert suggested.group(1) == (
+        "0=background,205=class_1,420=class_2,421=ignore,500=class_3,550=class_4,600=class_5,820=class_6,850=class_7"
+    )
+    mapped = external_label_encoding(_survey([*codes, 421.0]), run, names, mask_labels=parse_mask_labels(suggested[1]))
+    np.testing.assert_array_equal(encode_mask(np.array([[[500, 421, 850]]], np.float32), mapped), [[3, IGNORE, 7]])
 
 
 def test_jpeg_masks_for_a_run_trained_on_png_ones_are_snapped_to_its_values() -> None:

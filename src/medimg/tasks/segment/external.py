@@ -313,7 +313,7 @@ def external_label_encoding(
         return own.model_copy(update={"note": note})
     source = _first_unfitting_file(survey, run_encoding)
     by_brightness = sorted(survey.colours, key=sum)[:8]
-    example = ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(sorted(survey.values)[:8])) or (
+    example = _suggested_mapping(survey, run_encoding, class_names) or (
         ";".join(f"{r},{g},{b}={class_names[min(i, k - 1)]}" for i, (r, g, b) in enumerate(by_brightness))
     )
     found = f"{own.num_classes} classes" if own is not None else "colour-coded classes without a colour table"
@@ -323,6 +323,35 @@ def external_label_encoding(
         f"with --mask-labels '{example}' (Python: mask_labels=...; 'ignore' leaves a value out) or put a "
         'dataset.json with "labels": {"0": "background", ...} beside the masks'
     )
+
+
+#: the most mask values a suggested ``--mask-labels`` names
+SUGGESTED_VALUES = 40
+
+
+def _suggested_mapping(survey: MaskSurvey, run_encoding: LabelEncoding, class_names: Sequence[str]) -> str:
+    """The ``--mask-labels`` to suggest for the survey's gray values: each value the run's encoding knows as its
+    class and the others ``ignore`` when it knows most of them (MM-WHS's codes 205..850 with a stray 421 in one test
+    mask: by rank, every structure from 421 up was shifted one class and 850 left out); else by rank of values."""
+    values = sorted(survey.values)[:SUGGESTED_VALUES]
+    k = len(class_names)
+
+    def known(value: float) -> int | None:
+        if run_encoding.kind == "values":
+            return next((i for i, v in enumerate(run_encoding.values) if abs(v - value) < 0.5), None)
+        if run_encoding.kind == "mapping":
+            return next((c for v, c in run_encoding.value_map.items() if abs(v - value) < 0.5), None)
+        if run_encoding.kind == "identity" and value == int(value) and 0 <= value < run_encoding.num_classes:
+            return int(value)
+        return None
+
+    classes = [known(v) for v in values]
+    if 2 * sum(c is not None for c in classes) > len(values):
+        return ",".join(
+            f"{v:g}={class_names[c] if c is not None and c < k else IGNORE_NAME}"
+            for v, c in zip(values, classes, strict=True)
+        )
+    return ",".join(f"{v:g}={class_names[min(i, k - 1)]}" for i, v in enumerate(values))
 
 
 def _snapped_to_the_run(survey: MaskSurvey, run_encoding: LabelEncoding, dataset_name: str) -> LabelEncoding | None:
