@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,6 +120,21 @@ def test_coco_in_a_capitalised_annotations_folder_beside_image_folders_per_split
     assert isinstance(ds, DetectionDataset) and len(ds) == 8 and ds.split_counts() == {"train": 6, "val": 2}
     alone = Dataset.load(root / "Annotations" / "instances_train.json")
     assert isinstance(alone, DetectionDataset) and len(alone) == 6
+
+
+def test_a_box_table_in_an_annotations_folder_names_images_beside_that_folder(tmp_path: Path) -> None:
+    """VinDr-SpineXR: ``annotations/train.csv`` (``image_id,...,xmin,ymin,xmax,ymax``, ids without suffix) beside
+    ``train_images/<id>.dicom``: "line 2: .../annotations/<id> does not exist"."""
+    table = write_csv(tmp_path / "vindr", n=6)
+    (tmp_path / "vindr" / "img").rename(tmp_path / "vindr" / "train_images")
+    (tmp_path / "vindr" / "annotations").mkdir()
+    rows = table.read_text().splitlines()
+    moved = [rows[0], *(re.sub(r"^img/(\d+)\.png", r"\1", row) for row in rows[1:])]
+    (tmp_path / "vindr" / "annotations" / "train.csv").write_text("\n".join(moved) + "\n")
+    table.unlink()
+    ds = Dataset.load(tmp_path / "vindr" / "annotations" / "train.csv", task="detect")
+    assert isinstance(ds, DetectionDataset) and len(ds) == 6
+    assert all(c.path.parent.name == "train_images" for c in ds.cases)
 
 
 def test_coco_single_file_and_its_errors(tmp_path: Path) -> None:

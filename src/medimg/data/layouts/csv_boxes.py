@@ -333,7 +333,9 @@ def load(
     quad_cols = (
         [columns[k] for k in QUAD_COLUMNS] if convention == "corners" and set(QUAD_COLUMNS) <= set(columns) else []
     )
-    files = ManifestFiles(path.parent)
+    # a table in an annotations/ folder names images beside that folder (VinDr's annotations/train.csv beside
+    # train_images/<image_id>.dicom)
+    files = ManifestFiles(path.parent.parent if path.parent.name.lower() == "annotations" else path.parent)
     split_col, patient_col = column(SPLIT_COLUMNS, False), column(PATIENT_COLUMNS, False)
     reader_col = column(READER_COLUMNS, False)
     readers: dict[int, str] = {}  # line -> the reader who drew its box
