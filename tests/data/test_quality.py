@@ -38,6 +38,25 @@ def test_check_clean_dataset_is_ok(phantom_dir: Path) -> None:
     assert report.imbalance_ratio == 1.0
 
 
+def test_classes_holding_the_same_file_names_are_warned_of(tmp_path: Path) -> None:
+    """BCI (``HE/00000_train_1+.png`` and ``IHC/00000_train_1+.png``): two stains of each case taken for classes; a
+    model told the stains apart (balanced accuracy 1.0) with status OK and no word."""
+    rng = np.random.default_rng(0)
+    for stain, shift in (("HE", 0), ("IHC", 120)):
+        for i in range(6):
+            pixels = rng.integers(0, 100, (8, 8)) + shift
+            (tmp_path / "bci" / stain).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "bci" / stain / f"{i:05d}_train_{i % 4}+.png")
+            (tmp_path / "classes" / ("benign" if shift else "malignant")).mkdir(parents=True, exist_ok=True)
+            name = f"{i:05d}.png" if shift else f"{i + 6:05d}.png"  # numbered across classes: other names
+            Image.fromarray(pixels.astype(np.uint8)).save(
+                tmp_path / "classes" / ("benign" if shift else "malignant") / name
+            )
+    (warning,) = [w for w in check_dataset(Dataset.load(tmp_path / "bci")).warnings if "same 6 file names" in w]
+    assert "every class (HE, IHC)" in warning and "stains or modalities of the same cases" in warning
+    assert not [w for w in check_dataset(Dataset.load(tmp_path / "classes")).warnings if "file names" in w]
+
+
 def test_cross_split_duplicates(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for split in ("train", "test"):

@@ -563,6 +563,8 @@ def check_dataset(
             f"(e.g. {', '.join(near_cross[0][:2])}): the test "
             "score would count pictures seen in training; remove the copies from all but one split"
         )
+    if dataset.task == "classify" and (same_names := same_names_in_every_class(dataset)):
+        warnings.append(same_names)
     if dataset.task == "classify":
         warnings += shortcut_warnings(
             {
@@ -602,6 +604,31 @@ def check_dataset(
         ),
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
+    )
+
+
+#: classes holding at least this many images each, all of one set of file names, are views of the same cases
+SAME_NAMES_MIN = 5
+
+
+def same_names_in_every_class(dataset: Dataset) -> str:
+    """A warning when every class folder holds the same file names (BCI's ``HE/train/00000_train_1+.png`` and
+    ``IHC/train/00000_train_1+.png``, OCELOT's ``cell/000.jpg`` and ``tissue/000.jpg``): two stains or views of each
+    case, taken for classes (a model told them apart with accuracy 1.0, status OK). ``""`` otherwise."""
+    names: dict[int, set[str]] = defaultdict(set)
+    for case in dataset.cases:
+        if isinstance(case.label, int) and case.path is not None:
+            names[case.label].add(Path(case.path).name.lower())
+    if len(names) < 2 or min(len(n) for n in names.values()) < SAME_NAMES_MIN:
+        return ""
+    if len({frozenset(n) for n in names.values()}) != 1:
+        return ""
+    shown = sorted(next(iter(names.values())))[0]
+    folders = ", ".join(dataset.class_names[k] for k in sorted(names))
+    return (
+        f"every class ({folders}) holds the same {len(next(iter(names.values())))} file names (e.g. {shown} in each): "
+        "if they are views, stains or modalities of the same cases, they are not classes, and a model tells the views "
+        "apart; the cases' labels are elsewhere (a table, the file names)"
     )
 
 
