@@ -72,6 +72,16 @@ def normalise_split(name: str | None) -> str | None:
     )
 
 
+def split_in_name(name: str, word: Literal["first", "last"]) -> str | None:
+    """The split a name says (:func:`normalise_split`), else its first or last word does: a table's column
+    ``train_split`` and a section ``test_public:`` (first), the Data Science Bowl's ``stage1_test/`` and DFUC 2021's
+    ``DFUC2021_train/`` (last)."""
+    words = [w for w in re.split(r"[\W_]+", name.strip()) if w]
+    if not words:
+        return None
+    return normalise_split(name) or (normalise_split(words[0 if word == "first" else -1]) if len(words) > 1 else None)
+
+
 class Box(NamedTuple):
     """One object of a detection case: corners in pixels (voxels) and a class index.
 

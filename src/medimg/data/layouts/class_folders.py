@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from medimg.data.case import SPLIT_ALIASES, Case, normalise_split
+from medimg.data.case import Case, normalise_split, split_in_name
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
@@ -424,7 +424,7 @@ def _refuse_splits_named_by_a_suffix(root: Path, subdirs: list[Path]) -> None:
     """Raise when every would-be class ends with a split word after the dataset's name, two splits at least
     (DFUC 2021's ``DFUC2021_train/`` and ``DFUC2021_test/``): read as class folders they were classes "DFUC2021_train"
     and "DFUC2021_test", status OK, and a model told the splits apart. The message names the tables inside."""
-    splits = {d: SPLIT_ALIASES.get(re.split(r"[^a-z0-9]+", d.name.lower())[-1]) for d in subdirs}
+    splits = {d: split_in_name(d.name, "last") for d in subdirs}
     if len(subdirs) < 2 or not all(splits.values()) or len(set(splits.values())) < 2:
         return
     training_first = sorted(subdirs, key=lambda d: splits[d] != "train")

@@ -777,18 +777,14 @@ def split_table(folder: Path) -> dict[str, str]:
     return {}
 
 
-def _first_word_split(text: str) -> str | None:
-    from medimg.data.case import normalise_split
-
-    return normalise_split(text) or normalise_split(re.split(r"[\W_]+", text.strip())[0])
-
-
 def _split_columns(lines: list[str]) -> dict[str, str]:
     """A CSV of a column per split, each cell a case's name."""
     rows = list(csv.reader(line for line in lines if line))
     if not rows:
         return {}
-    splits = [_first_word_split(cell) for cell in rows[0]]
+    from medimg.data.case import split_in_name
+
+    splits = [split_in_name(cell, "first") for cell in rows[0]]
     if sum(split is not None for split in splits) < 2:
         return {}
     return {
@@ -801,11 +797,13 @@ def _split_columns(lines: list[str]) -> dict[str, str]:
 
 def _split_sections(lines: list[str]) -> dict[str, str]:
     """A text file of sections headed ``<split>:``, a case's name a line."""
+    from medimg.data.case import split_in_name
+
     split_of: dict[str, str] = {}
     split: str | None = None
     for line in lines:
         if line.endswith(":"):
-            split = _first_word_split(line[:-1])
+            split = split_in_name(line[:-1], "first")
         elif line and split is not None:
             split_of.setdefault(line.split()[0], split)
     return split_of

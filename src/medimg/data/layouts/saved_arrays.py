@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from medimg.data.case import SegCase, normalise_split
+from medimg.data.case import SegCase, normalise_split, split_in_name
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import problems_error, sub_folders, walk_files
@@ -108,7 +108,7 @@ def _split_lists(root: Path) -> dict[str, str]:
 def _folder_split(root: Path, file: Path) -> str | None:
     """The split the nearest folder named for one says, by its name or its first word (``train_npz``)."""
     for part in reversed(file.relative_to(root).parts[:-1]):
-        split = normalise_split(part) or normalise_split(re.split(r"[\W_]+", part)[0])
+        split = split_in_name(part, "first")
         if split:
             return split
     return None

@@ -24,7 +24,7 @@ from collections.abc import Container
 from dataclasses import replace
 from pathlib import Path
 
-from medimg.data.case import SegCase, normalise_split
+from medimg.data.case import SegCase, normalise_split, split_in_name
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.common import (
@@ -85,7 +85,7 @@ def _object_case(folder: Path, limit: int | None = None) -> tuple[Path, Path] | 
     if image_files_in(folder, limit):
         return None
     images, masks = folder / OBJECT_IMAGES, folder / OBJECT_MASKS
-    if not (images.is_dir() and (masks.is_dir() or _split_named(folder.parent.name) == "test")):
+    if not (images.is_dir() and (masks.is_dir() or split_in_name(folder.parent.name, "last") == "test")):
         return None
     found = image_files_in(images, limit)
     return (found[0], masks) if len(found) == 1 else None
@@ -118,20 +118,13 @@ def _case_parents(root: Path) -> list[tuple[Path, str | None]]:
     """The folders holding the case folders, with their split: the split folders, else ``root`` (or the one folder
     an archive wraps the set in). Looks at the first :data:`DETECT_ENTRIES` entries of each folder only."""
     subdirs = sub_folders(root, DETECT_ENTRIES)
-    split_of = {d: _split_named(d.name) for d in subdirs}
+    split_of = {d: split_in_name(d.name, "last") for d in subdirs}
     splits: list[tuple[Path, str | None]] = [(d, split) for d, split in split_of.items() if split is not None]
     if splits:
         return splits
     if len(subdirs) == 1 and not _is_case(subdirs[0]):
         return _case_parents(subdirs[0])
     return [(root, None)]
-
-
-def _split_named(name: str) -> str | None:
-    """The split a folder's name says, alone or as its last word after one of its own (the Data Science Bowl's
-    ``stage1_train/``)."""
-    words = re.split(r"[^a-z0-9]+", name.lower())
-    return normalise_split(name) or (normalise_split(words[-1]) if len(words) > 1 else None)
 
 
 def detect(path: Path) -> bool:
