@@ -29,7 +29,7 @@ from typing import Any
 from medimg.data.case import Case, normalise_split
 from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
-from medimg.data.layouts.common import name_selected, problems_error, text_head
+from medimg.data.layouts.common import name_selected, problems_error, sub_folders, text_head
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def _json_files(path: Path) -> list[Path]:
     if not path.is_dir():
         return []
     found: list[Path] = []
-    annotations = next((p for p in _sub_folders(path) if p.name.lower() == "annotations"), path / "annotations")
+    annotations = next((p for p in sub_folders(path, 500) if p.name.lower() == "annotations"), path / "annotations")
     # annotations/ or one folder inside it (LIVECell's annotations/LIVECell/livecell_coco_train.json), or the top
     inner = sorted(p for p in annotations.iterdir() if p.is_dir()) if annotations.is_dir() else []
     for folder in (annotations, *(inner if len(inner) == 1 else []), path):
@@ -67,13 +67,6 @@ def _json_files(path: Path) -> list[Path]:
         for split_folder in sorted(p for p in path.iterdir() if p.is_dir() and normalise_split(p.name)):
             found += sorted(p for p in split_folder.glob("*.json") if _looks_like_coco(p))
     return found
-
-
-def _sub_folders(path: Path, most: int = 500) -> list[Path]:
-    try:
-        return sorted(p for p in itertools.islice(path.iterdir(), most) if p.is_dir())
-    except OSError:
-        return []
 
 
 def detect(path: Path) -> bool:
