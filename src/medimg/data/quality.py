@@ -623,10 +623,10 @@ def same_names_in_every_class(dataset: Dataset) -> str:
         return ""
     if len({frozenset(n) for n in names.values()}) != 1:
         return ""
-    shown = sorted(next(iter(names.values())))[0]
+    shared = sorted(next(iter(names.values())))
     folders = ", ".join(dataset.class_names[k] for k in sorted(names))
     return (
-        f"every class ({folders}) holds the same {len(next(iter(names.values())))} file names (e.g. {shown} in each): "
+        f"every class ({folders}) holds the same {len(shared)} file names (e.g. {shared[0]} in each): "
         "if they are views, stains or modalities of the same cases, they are not classes, and a model tells the views "
         "apart; the cases' labels are elsewhere (a table, the file names)"
     )

@@ -41,6 +41,11 @@ IMAGE_KEYS = ("image", "img", "images", "imgs", "data", "x", "volume", "vol", "r
 LABEL_KEYS = ("label", "labels", "mask", "masks", "seg", "segmentation", "gt", "y", "target")
 
 Role = Literal["image", "label"]
+#: how to give a segmentation set kept as one array of images and one of label maps (TissueNet's ``X``, ``y``)
+LABEL_MAPS_AS_FILES = (
+    "save each image and its label map as images/<name>.tif and masks/<name>.tif (instance labels: 0 background, "
+    "1, 2, ... one per object) and give that folder"
+)
 
 
 class _Array:
@@ -142,8 +147,7 @@ def array_keys(path: str | os.PathLike[str], fmt: str) -> tuple[str, str | None]
         raise ImageReadError(  # TissueNet's X (N, H, W, 2) and y (N, H, W, 2): no one case's image and label map
             p,
             f"holds {shapes[image][0]} images ({image}: {shapes[image]}) and as many label maps ({label}: "
-            f"{shapes[label]}), a dataset in one file, not one case; save each image and its label map as "
-            "images/<name>.tif and masks/<name>.tif and give that folder",
+            f"{shapes[label]}), a dataset in one file, not one case; {LABEL_MAPS_AS_FILES}",
         )
     return image, label
 

@@ -21,6 +21,7 @@ from medimg.data.labels import ONE_HOT_NOTE, one_hot_classes
 from medimg.data.layouts.common import order_classes
 from medimg.data.medmnist import medmnist_label_names, medmnist_set, medmnist_spatial_dims
 from medimg.errors import DatasetError
+from medimg.io.array_files import LABEL_MAPS_AS_FILES
 from medimg.io.arrays import channel_axis, channel_last_rows
 
 logger = logging.getLogger(__name__)
@@ -226,9 +227,7 @@ def arrays_dataset(
         if sum(n > 1 for n in lab.shape[1:]) > 1:  # a label map per image (TissueNet's y; PCam's are (N, 1, 1, 1))
             raise DatasetError(
                 f"{path}: {keys[split][1]} holds an array of shape {tuple(lab.shape)}, a label map per image, not "
-                "a label per image: this is a segmentation set, which medimg reads from files; save each image and "
-                "its label map as images/<name>.tif and masks/<name>.tif (instance labels: 0 background, "
-                "1, 2, ... one per object) and give that folder"
+                f"a label per image: this is a segmentation set, which medimg reads from files; {LABEL_MAPS_AS_FILES}"
             )
     first = next(iter(arrays.values()))
     spatial_dims = medmnist_spatial_dims(path.stem, tuple(first.shape[1:]))
