@@ -314,6 +314,30 @@ def test_class_codes_without_0_are_classes_the_border_value_the_background(caplo
     assert determine_label_encoding({1.0, 2.0}).kind == "threshold"  # two values: binary, as before
 
 
+def test_classes_from_1_with_255_beside_them_leave_255_unannotated(caplog: pytest.LogCaptureFixture) -> None:
+    """OCELOT's tissue masks: 1 background, 2 cancer area, 255 unknown. They were read as three class codes: the
+    network learnt to predict "255" over the unknown areas, and it was scored as a class."""
+    from medimg.tasks.segment.labels import IGNORE, MaskValueSurvey
+
+    with caplog.at_level(logging.WARNING):
+        encoding = determine_label_encoding({1.0, 2.0, 255.0})
+    assert (encoding.kind, encoding.num_classes) == ("mapping", 2) and "255 as unannotated" in caplog.text
+    mask = np.array([[[1, 2], [255, 1]]], np.uint8)
+    assert encode_mask(mask, encoding, "001.png").tolist() == [[0, 1], [IGNORE, 0]]
+    assert determine_label_encoding({1.0, 2.0, 3.0, 255.0}).num_classes == 3
+    # 255 around every mask is the background (REFUGE-like codes); JPEG masks are no codes; codes with gaps stay
+    assert determine_label_encoding({1.0, 2.0, 255.0}, background=255.0).values == [255.0, 1.0, 2.0]
+    assert determine_label_encoding({1.0, 2.0, 255.0}, lossy=True).kind == "threshold"
+    assert determine_label_encoding({1.0, 5.0, 255.0}).num_classes == 3
+    # a dataset.json naming 255 makes it a class
+    survey = MaskValueSurvey()
+    for values in ([1.0, 2.0, 255.0], [1.0, 255.0]):
+        survey.add(values)
+    assert survey.encoding().num_classes == 2
+    named = survey.encoding(named_values={1: "background", 2: "cancer", 255: "unknown"})
+    assert named.num_classes == 3 and encode_mask(mask, named).tolist() == [[0, 1], [2, 0]]
+
+
 def test_sparse_label_codes_are_classes_named_by_their_values(caplog: pytest.LogCaptureFixture) -> None:
     """SPIDER's masks: vertebrae 1..4, the canal 100, discs 201..203: kept as class indices with 195 empty classes
     between them, a network of 204 outputs (one epoch of 20 small volumes ran past 16 minutes)."""

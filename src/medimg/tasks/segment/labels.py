@@ -145,6 +145,7 @@ def determine_label_encoding(
     background: float | None = None,
     lossy: bool = False,
     named: bool = False,
+    void_named: bool = False,
 ) -> LabelEncoding:
     """Decide the encoding from the union of the values of every training mask.
 
@@ -157,7 +158,8 @@ def determine_label_encoding(
     background, 128 disc, 0 cup); integer label maps with values above 32 (organ IDs up to 254: at most 32
     distinct values, or any number when the data names them, ``named``) keep their values as classes, unless the
     masks are ``lossy`` (JPEG); a few integer codes above 255 (MM-WHS's 205, 420... 850) are classes in increasing
-    order; anything else (hundreds of values
+    order; classes ``1..K`` with 255 beside them are ``0..K-1`` and unannotated pixels, unless the data names 255
+    (``void_named``); anything else (hundreds of values
     from JPEG compression) is thresholded at the middle of the range, with a warning.
 
     Raises:
@@ -219,6 +221,8 @@ def determine_label_encoding(
         )
         logger.warning(note)
         return LabelEncoding(kind="values", num_classes=len(values), values=values, note=note)
+    if not void_named and _classes_from_one_with_void(values, integral=integral, lossy=lossy, background=background):
+        return _void_beside_classes_from_one(values)
     if integral and values[0] > 0 and 2 < len(values) <= MAX_LABEL_VALUE and not lossy:
         return _coded_classes(values, background)
     threshold = (values[0] + values[-1]) / 2
@@ -237,6 +241,39 @@ def determine_label_encoding(
     note = f"masks hold {len(values)} distinct values ({values[0]:g}..{values[-1]:g}: {cause}"
     logger.warning(note)
     return LabelEncoding(kind="threshold", num_classes=2, threshold=threshold, note=note)
+
+
+def _classes_from_one_with_void(
+    values: Sequence[float], *, integral: bool, lossy: bool, background: float | None
+) -> bool:
+    """Whether lossless masks hold the classes ``1..K`` (``K >= 2``) and 255 that is not the value around every mask
+    (OCELOT's tissue masks: 1 background, 2 cancer area, 255 unknown)."""
+    classes = [int(v) for v in values[:-1]]
+    return (
+        integral
+        and not lossy
+        and len(values) >= 3
+        and values[-1] == IGNORE
+        and background != IGNORE
+        and classes == list(range(1, len(classes) + 1))
+        and len(classes) <= MAX_LABEL_VALUE
+    )
+
+
+def _void_beside_classes_from_one(values: Sequence[float]) -> LabelEncoding:
+    """Classes ``1..K`` read as ``0..K-1`` (1 the background) and 255 as unannotated (:data:`IGNORE`: left out of the
+    loss and the scores, never predicted), with a warning. Read as three class codes, 255 was a class the network
+    learnt to predict over the unknown areas, and scored."""
+    kept = list(values[:-1])
+    value_map = {v: k for k, v in enumerate(kept)} | {float(IGNORE): IGNORE}
+    note = (
+        f"label values {', '.join(f'{v:g}' for v in kept)} with 255 beside them (as OCELOT's tissue masks: 1 "
+        f"background, 2 cancer, 255 unknown): read as classes 0..{len(kept) - 1}, {kept[0]:g} the background, and "
+        "255 as unannotated, left out of the loss and the scores; if 255 is a class, name the values in a "
+        'dataset.json in the data folder ({"labels": {"1": "background", "2": ..., "255": ...}})'
+    )
+    logger.warning(note)
+    return LabelEncoding(kind="mapping", num_classes=len(kept), value_map=value_map, note=note)
 
 
 def _coded_classes(values: list[float], background: float | None) -> LabelEncoding:
@@ -503,6 +540,7 @@ class MaskValueSurvey:
             background=background,
             lossy=self.lossy,
             named=bool(named) or named_values is True or self.same_labels_everywhere(),
+            void_named=float(IGNORE) in named,
         )
         if encoding.kind == "threshold" and (encoding.threshold or 0) > 1 and "0/1" in self.binary_kinds:
             note = "some masks are saved 0/1 among the 0..255 ones: their 1 is foreground (not thresholded away)"
