@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.errors import DatasetError
 
 
 def _png(path: Path, box: tuple[slice, slice] | None = None) -> None:
@@ -1018,3 +1019,26 @@ def test_iseg_subjects_channel_files_beside_their_label_are_segmentation(tmp_pat
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 6
     assert all(c.image.name.endswith("-T1.png") and c.channels[0].name.endswith("-T2.png") for c in dataset.cases)
+
+
+def test_endovis_instrument_masks_stay_with_the_frame_of_their_own_video(tmp_path: Path) -> None:
+    """EndoVis 2017: ``instrument_dataset_<n>/left_frames/frame000.png`` with one mask folder per instrument in
+    ``ground_truth/<instrument>_labels/``, every video naming its frames alike. A video's second instrument mask was
+    paired with the same-named frame of another video (then refused, or trained on the wrong frame)."""
+    tools = {1: ("Left_Prograsp_Forceps", "Maryland_Bipolar_Forceps", "Other"), 2: ("Prograsp_Forceps",)}
+    for video, names in tools.items():
+        folder = tmp_path / f"instrument_dataset_{video}"
+        for frame in range(3):
+            _png(folder / "left_frames" / f"frame{frame:03d}.png")
+            for k, name in enumerate(names):
+                mask = folder / "ground_truth" / f"{name}_labels" / f"frame{frame:03d}.png"
+                _png(mask, (slice(k, k + 4), slice(2, 9)))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 6 and not dataset.unpaired
+    for case in dataset.cases:
+        video = case.image.parent.parent
+        assert all(m.parent.parent.parent == video for m in (case.mask, *case.extra_masks))
+        assert len(case.extra_masks) == (2 if video.name.endswith("1") else 0)
+    _png(tmp_path / "instrument_dataset_1" / "right_frames" / "frame000.png")  # right frames are named alike
+    with pytest.raises(DatasetError, match=r"--exclude '\*/right_frames/\*'"):
+        Dataset.load(tmp_path, task="segment")

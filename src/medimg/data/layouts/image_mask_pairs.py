@@ -57,7 +57,7 @@ import itertools
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -860,9 +860,11 @@ def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
 def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
     chosen = nearest_files(candidates, anchor)
     if len(chosen) > 1:
+        folders = sorted({p.parent.name for p in chosen})
+        leave_out = f", leave out the others with --exclude '*/{folders[-1]}/*'," if len(folders) > 1 else ""
         raise DatasetError(
             f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
-            "unique name or list the pairs in a CSV manifest (image,mask)"
+            f"unique name{leave_out} or list the pairs in a CSV manifest (image,mask)"
         )
     return chosen[0]
 
@@ -956,6 +958,15 @@ def _first_channel(files: list[Path], mask: Path, root: Path) -> list[Path]:
             "_0001, ... without a gap; rename them, or leave out the extra files with --exclude"
         )
     return channels[:1]
+
+
+def _nearest_is_paired(images: Sequence[Path], mask: Path, paired: Mapping[Path, Path]) -> bool:
+    """Whether the images named like ``mask`` that lie nearest to it all have a mask already: ``mask`` is another
+    mask of such an image (EndoVis 2017's ``instrument_dataset_1/ground_truth/<instrument>_labels/frame000.png``, one
+    folder per instrument), not the mask of a same-named image farther away (``instrument_dataset_2``'s
+    ``frame000.png``, which it was paired with)."""
+    nearest = nearest_files(images, mask)
+    return bool(nearest) and all(p in paired for p in nearest)
 
 
 def _attach_extra_masks(
@@ -1161,6 +1172,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             # its own split's image already has a mask: this is another mask of it (COVID-QU-Ex's lung masks beside
             # infection masks, one name in Train/, Val/ and Test/), not a mask of another split's image
             candidates = same_split or ([] if split is not None and own_paired else candidates)
+            if candidates and _nearest_is_paired(images.get(key, []), mask, paired):
+                extras.setdefault(key, []).append(mask)  # EndoVis' instrument_dataset_1/ground_truth/<tool>_labels/
+                continue
             if not candidates and key in channel_cases:  # nnU-Net: imagesTr/case_0000.nii.gz, labelsTr/case.nii.gz
                 candidates = _first_channel(channel_cases[key], mask, root)
                 channels_of.update({first: tuple(channel_files(first)[1:]) for first in candidates})
