@@ -36,6 +36,7 @@ from medimg.data.layouts.common import (
     walk_files,
 )
 from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, named_as_masks, pairing_key
+from medimg.data.layouts.table_labelled_splits import table_labelled_cases
 from medimg.data.name_patients import named_by_convention
 from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
@@ -177,6 +178,7 @@ def load(
         groups = [(None, base)]
     class_dirs: list[tuple[str | None, Path]] = []
     group_of_dir: dict[Path, str] = {}  # class folder -> the patient folder holding it (<patient>/<class>/)
+    flat_splits: list[tuple[str, Path]] = []  # split folders of images without class folders (MobileODT's test/)
     for split, parent in groups:
         nested = nested_class_folders(parent)
         if nested is None:
@@ -184,7 +186,10 @@ def load(
                 _refuse_versions_of_the_data(root, subdirs)
                 _refuse_splits_named_by_a_suffix(root, subdirs)
                 _refuse_sets_of_the_same_classes(root, subdirs)
-            class_dirs += [(split, c) for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
+            found = [c for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
+            if split is not None and not found and folder_entries(parent)[1]:
+                flat_splits.append((split, parent))
+            class_dirs += [(split, c) for c in found]
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
@@ -217,6 +222,10 @@ def load(
                 folder_of[rel] = (group_of_dir[class_dir],)
             elif parts := tuple(part for part in inside[:-1] if folder_role(part) != "image"):  # images/: no patient
                 folder_of[rel] = parts
+    if class_names and len(flat_splits) < len(groups):
+        for split, folder in flat_splits:
+            images = image_files(folder, include, exclude, recursive=False, non_images=non_images, data_root=root)
+            cases += table_labelled_cases(folder, split, images, class_names, root)
     _report_non_images(root, non_images)
     _refuse_pieces_beside_their_images(cases, root)
     if in_mask_folders:

@@ -1176,6 +1176,20 @@ def folder_manifest(path: Path) -> Path | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+def _class_folders_beside_a_flat_split(subdirs: list[Path]) -> bool:
+    """Whether one split folder holds class folders of images and another holds images without folders (MobileODT's
+    ``train/Type_1/`` and ``test/*.jpg``, labelled by ``solution_stg1_release.csv``): class folders, their flat
+    split labelled by the table (:mod:`.table_labelled_splits`); read by the table, the training images were in
+    no row and the folder was refused."""
+    from medimg.data.layouts.class_nesting import folder_entries
+
+    shapes = [folder_entries(d) for d in subdirs if normalise_split(d.name)]
+    classes = any(
+        len(inside) >= 2 and not images and all(folder_entries(c)[1] for c in inside[:3]) for inside, images in shapes
+    )
+    return classes and any(images and not inside for inside, images in shapes)
+
+
 def folder_manifest_candidates(path: Path) -> list[Path]:
     """The label tables :func:`folder_manifest` chooses among, left after its rules: one, or several it cannot tell
     apart (Kaggle's resized diabetic retinopathy set: ``trainLabels.csv`` beside ``trainLabels_cropped.csv``, each
@@ -1195,6 +1209,8 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
         w & container_words or any(normalise_split(x) for x in w if x) or d.name.isdigit() or d in label_folders
         for w, d in zip(words, subdirs, strict=True)
     ) and len(label_folders) < len(subdirs)
+    if containers and _class_folders_beside_a_flat_split(subdirs):
+        return []  # MobileODT's train/Type_1/... and test/ of its solution table: read as class folders
     one_folder = len(subdirs) == 1 and not containers  # xrays/ beside labels.csv
     images_in = path if not subdirs else _below_wrappers(subdirs[0]) if one_folder else None  # must hold images
     if images_in is None and not containers:

@@ -1,0 +1,62 @@
+"""A split folder of images without class folders beside the class-folder splits takes its labels from a table
+(MobileODT's ``test/`` + ``solution_stg1_release.csv``, one-hot), or is left out with a warning, never silently."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+
+
+def _jpg(path: Path, level: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(abs(hash(path.as_posix())) % 2**32)
+    Image.fromarray((rng.random((12, 12, 3)) * 40 + level).astype(np.uint8)).save(path)
+
+
+def _cervix(root: Path) -> None:
+    """``train/Type_<k>/`` class folders and a flat ``test/`` (three images of each type)."""
+    for k in (1, 2, 3):
+        for i in range(4):
+            _jpg(root / "train" / f"Type_{k}" / f"{k * 100 + i}.jpg", 40 * k)
+    for i in range(9):
+        _jpg(root / "test" / f"{i}.jpg", 40 * (i % 3 + 1))
+    (root / "sample_submission.csv").write_text("image_name,Type_1,Type_2,Type_3\n0.jpg,1,0,0\n1.jpg,1,0,0\n")
+
+
+def test_a_one_hot_solution_table_labels_the_test_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _cervix(tmp_path)
+    rows = [f"{i}.jpg," + ",".join("1" if k == i % 3 else "0" for k in range(3)) for i in range(9)]
+    (tmp_path / "solution_stg1_release.csv").write_text("image_name,Type_1,Type_2,Type_3\n" + "\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO):
+        dataset = Dataset.load(tmp_path)
+    test = {c.path.name: dataset.class_names[c.label] for c in dataset.cases if c.split == "test"}
+    assert test == {f"{i}.jpg": f"Type_{i % 3 + 1}" for i in range(9)}
+    assert sum(c.split == "train" for c in dataset.cases) == 12
+    assert "labelled by solution_stg1_release.csv" in caplog.text
+
+
+def test_a_label_column_by_stem_labels_the_test_folder(tmp_path: Path) -> None:
+    _cervix(tmp_path)
+    (tmp_path / "test" / "labels.csv").write_text(
+        "id,diagnosis\n" + "\n".join(f"{i},type_{i % 3 + 1}" for i in range(8)) + "\n"
+    )  # 8 of 9 named: the one left out is not guessed
+    dataset = Dataset.load(tmp_path)
+    test = {c.path.name: dataset.class_names[c.label] for c in dataset.cases if c.split == "test"}
+    assert test == {f"{i}.jpg": f"Type_{i % 3 + 1}" for i in range(8)}
+
+
+def test_without_a_table_the_test_folder_is_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The submission template names the images but is no label table: the folder was left out without a word."""
+    _cervix(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        dataset = Dataset.load(tmp_path)
+    assert {c.split for c in dataset.cases} == {"train"}
+    assert "test/ holds 9 image(s) without class folders" in caplog.text
