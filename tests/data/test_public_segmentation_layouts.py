@@ -1042,3 +1042,19 @@ def test_endovis_instrument_masks_stay_with_the_frame_of_their_own_video(tmp_pat
     _png(tmp_path / "instrument_dataset_1" / "right_frames" / "frame000.png")  # right frames are named alike
     with pytest.raises(DatasetError, match=r"--exclude '\*/right_frames/\*'"):
         Dataset.load(tmp_path, task="segment")
+
+
+def test_wsss4luad_masks_not_their_background_masks_with_the_numbered_split_folders(tmp_path: Path) -> None:
+    """WSSS4LUAD: ``2.validation/`` and ``3.testing/`` hold ``img/``, ``mask/`` and ``background-mask/``. The
+    background masks were trained (the tissue masks taken for fields of view), and the numbered folders were no
+    splits."""
+    for split in ("2.validation", "3.testing"):
+        for i in range(3):
+            _png(tmp_path / split / "img" / f"{i:02d}.png")
+            _png(tmp_path / split / "mask" / f"{i:02d}.png", (slice(2, 9), slice(2, 9)))
+            _png(tmp_path / split / "background-mask" / f"{i:02d}.png", (slice(0, 2), slice(0, 16)))
+    _png(tmp_path / "1.training" / "436219-7159-48057-[1, 0, 0].png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert sorted({c.mask.parent.name for c in dataset.cases}) == ["mask"]
+    assert all(c.roi is None for c in dataset.cases)
+    assert sorted(c.split or "" for c in dataset.cases) == ["test"] * 3 + ["val"] * 3

@@ -179,3 +179,14 @@ def test_sun_seg_camel_case_split_folders_are_its_splits(tmp_path: Path) -> None
                     Image.fromarray(pixels).save(folder / f"{case}_frame{k}.{'png' if role == 'GT' else 'jpg'}")
     dataset = Dataset.load(tmp_path)
     assert dataset.split_counts() == {"train": 6, "test": 3}
+
+
+def test_a_val_split_without_a_train_split_is_trained_on() -> None:
+    """WSSS4LUAD: masks only in 2.validation/ and 3.testing/ (its 1.training/ images have image-level labels only).
+    The run refused with "the split left 0 training and 10 validation cases; add images or change --val-fraction"."""
+    cases = _cases(20, split="val") + [Case(case_id=f"t{i}", label=i % 2, split="test") for i in range(10)]
+    splits = make_splits(cases, seed=0)
+    counts = splits.counts()
+    assert counts["test"] == 10 and counts["train"] + counts["val"] == 20 and counts["train"] > counts["val"] > 0
+    assert "val-trained" in splits.method and "its val split (20 cases) is trained on" in splits.notes[0]
+    assert all(splits.assignment[f"t{i}"] == "test" for i in range(10))

@@ -28,8 +28,9 @@ SPLIT_ALIASES = {
 
 #: a split word opening a name written in CamelCase (SUN-SEG's ``TestEasyDataset``, ``TrainDataset``)
 CAMEL_SPLIT = re.compile(r"^(Train|Training|Test|Testing|Val|Valid|Validation)(?=[A-Z])")
-#: an enumeration before a folder's name (IDRiD's ``a. Training Set``, ``1. Microaneurysms``)
-ENUMERATION = re.compile(r"^\s*[0-9a-z]{1,2}[.)]\s+", re.IGNORECASE)
+#: an enumeration before a folder's name (IDRiD's ``a. Training Set``, ``1. Microaneurysms``; a number also without
+#: a space before a letter: WSSS4LUAD's ``1.training``, ``2.validation``, ``3.testing``)
+ENUMERATION = re.compile(r"^\s*(?:[0-9a-z]{1,2}[.)]\s+|[0-9]{1,2}[.)](?=[a-z]))", re.IGNORECASE)
 
 
 #: how a table writes a cell without a value, compared case-insensitively after stripping: an empty or blank cell and

@@ -90,14 +90,24 @@ def make_splits(
     if all(c.split is not None for c in cases):
         assignment = {c.case_id: str(c.split) for c in cases}
         method = "own"
+        if "train" not in assignment.values() and "val" in assignment.values():
+            assignment = {k: "train" if v == "val" else v for k, v in assignment.items()}
+            method += "+val-trained"
+            notes.append(
+                "the data has no train split with labels (its training images have none: WSSS4LUAD's image-level "
+                f"1.training/): its val split ({sum(c.split == 'val' for c in cases)} cases) is trained on, a "
+                "validation part carved from it"
+            )
+            logger.warning(notes[-1])
         present = set(assignment.values())
+        own_train = [c for c in cases if assignment[c.case_id] == "train"]
         parts = {
             missing: fraction / (1 - (0 if missing == "test" else test_fraction))
             for missing, fraction in (("test", test_fraction), ("val", val_fraction))
             if missing not in present and fraction > 0
         }
         if warn:
-            _warn_small_classes([c for c in cases if c.split == "train"], parts.values(), class_names)
+            _warn_small_classes(own_train, parts.values(), class_names)
         for missing, part in parts.items():
             train = [c for c in cases if assignment[c.case_id] == "train"]
             scale = 1.0 if missing == "test" else 1 - test_fraction  # --val-fraction = part * scale
@@ -110,8 +120,7 @@ def make_splits(
             notes.append(f"the data has no {missing} split: {len(carved)} train cases were moved to {missing}")
             logger.warning(notes[-1])
         if warn and parts:  # the classes of the data's training split, after carving from it
-            trained = [c for c in cases if c.split == "train"]
-            notes += _warn_absent_classes(trained, {c.case_id: assignment[c.case_id] for c in trained}, class_names)
+            notes += _warn_absent_classes(own_train, {c.case_id: assignment[c.case_id] for c in own_train}, class_names)
         return Splits(assignment=assignment, method=method, seed=seed, notes=notes)
 
     grouped = any(c.patient_id for c in cases)

@@ -137,9 +137,11 @@ IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 #: they hold ignored: NuInsSeg's ``distance maps/`` (a distance transform of each mask: no image),
 #: ``vague areas/mask binary/`` (areas its annotators could not label: no nuclei) and REFUGE2's
 #: ``Disc_Cup_Fovea_Illustration/`` (the photos with the outlines drawn on: paired with the masks, the answer was in
-#: the input)
+#: the input), and WSSS4LUAD's ``background-mask/`` beside its ``mask/`` (the background of each mask drawn out: read
+#: as the masks, the tissue classes became a field of view)
 IGNORED_COMPACT_DIRS = re.compile(
     r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
+    r"|background(?:masks?)"
 )
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
@@ -730,6 +732,8 @@ def _is_rendering(name: str) -> bool:
 
 
 def _dir_role(name: str, siblings: set[str]) -> str | None:
+    if IGNORED_COMPACT_DIRS.fullmatch(re.sub(r"[^a-z0-9]", "", name.lower())):
+        return "ignore"  # before the role word alone is kept: background-mask/ is not mask/
     core = _core_name(name)
     if core != name.lower():
         return _dir_role(core, {_core_name(s) for s in siblings})
