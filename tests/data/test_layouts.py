@@ -225,6 +225,24 @@ def test_nnunet_raw_data_pairs_channel_zero_images_with_their_labels(tmp_path: P
     assert [p.name for p in first.channels] == ["liver_001_0001.png"]
 
 
+def test_a_folder_of_several_described_sets_is_refused(tmp_path: Path) -> None:
+    """The Decathlon's Task02_Heart/, Task03_Liver/... side by side, each with its dataset.json: read as one set of
+    image/mask pairs, their label 1 (left atrium, liver) was one class, MRI and CT one input (status OK)."""
+    import json
+
+    for task, organ in (("Task02_Heart", "left atrium"), ("Task03_Liver", "liver")):
+        for case in ("a_001", "a_002"):
+            _png(tmp_path / task / "imagesTr" / f"{case}.png")
+            _png(tmp_path / task / "labelsTr" / f"{case}.png", 255)
+        labels = {"labels": {"0": "background", "1": organ}, "modality": {"0": "MRI"}}
+        (tmp_path / task / "dataset.json").write_text(json.dumps(labels))
+    with pytest.raises(DatasetError, match=r"holds 2 data sets, each with its own dataset.json .*Task02_Heart/"):
+        Dataset.load(tmp_path)
+    assert len(Dataset.load(tmp_path / "Task03_Liver").cases) == 2
+    (tmp_path / "Task03_Liver" / "dataset.json").write_text(json.dumps({"name": "a run's record", "num_cases": 2}))
+    assert len(Dataset.load(tmp_path, task="segment").cases) == 4  # one description only: read as before
+
+
 def test_mask_suffix_files_beside_images(tmp_path: Path) -> None:
     for name in ("a", "b"):
         _png(tmp_path / "flat" / f"{name}.png")

@@ -182,6 +182,7 @@ class Dataset:
         if not root.exists():
             raise DatasetError(f"dataset path {root} does not exist: check the path (relative to {Path.cwd()})")
         _refuse_run_folder(root)
+        _refuse_several_described_sets(root)
         root = root.absolute()  # its cases' paths too: they stay right after os.chdir (a notebook's %cd)
         if not layout:
             root = data_root(root)  # Kaggle's archive/<set>/ holding a label table the wrapper hid
@@ -415,6 +416,41 @@ def _label_table_layout(root: Path, label_column: str, task: TaskName | None) ->
             f"column {label_column!r}; give the table's path, e.g. medimg fit TABLE.csv --label-column {label_column}"
         )
     return "csv_manifest"
+
+
+def _refuse_several_described_sets(root: Path) -> None:
+    """A folder of several data sets each described by its own ``dataset.json`` (the Medical Segmentation
+    Decathlon's ``Task02_Heart/``, ``Task03_Liver/``..., nnU-Net's ``Dataset001_*/``...): read as one, their label
+    1 (left atrium, liver, vessel) was one class, MRI and CT one input.
+
+    Raises:
+        DatasetError: naming the sets and how to give one.
+    """
+    from medimg.data.layouts.common import sub_folders
+    from medimg.data.layouts.dataset_json import DATASET_JSON
+
+    if not root.is_dir() or (root / DATASET_JSON).is_file():
+        return
+    described = [folder for folder in sub_folders(root, 200) if _describes_a_set(folder / DATASET_JSON)]
+    if len(described) < 2:
+        return
+    names = ", ".join(f"{folder.name}/" for folder in described[:6]) + (", ..." if len(described) > 6 else "")
+    raise DatasetError(
+        f"{root} holds {len(described)} data sets, each with its own {DATASET_JSON} ({names}): their labels and "
+        f"images differ, one model cannot learn them together; give one (medimg fit {described[0]})"
+    )
+
+
+#: keys of an MSD or nnU-Net ``dataset.json`` (a run folder's own ``dataset.json`` has none of them)
+DESCRIPTION_KEYS = frozenset({"labels", "training", "numTraining", "modality", "channel_names"})
+
+
+def _describes_a_set(path: Path) -> bool:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and bool(DESCRIPTION_KEYS & content.keys())
 
 
 def _refuse_run_folder(root: Path) -> None:
