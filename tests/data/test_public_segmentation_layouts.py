@@ -1058,3 +1058,28 @@ def test_wsss4luad_masks_not_their_background_masks_with_the_numbered_split_fold
     assert sorted({c.mask.parent.name for c in dataset.cases}) == ["mask"]
     assert all(c.roi is None for c in dataset.cases)
     assert sorted(c.split or "" for c in dataset.cases) == ["test"] * 3 + ["val"] * 3
+
+
+def test_crossmoda_source_pairs_and_unlabelled_target_domain(tmp_path: Path) -> None:
+    """CrossMoDA 2023: ``training_source/<case>_ceT1.nii.gz`` + ``<case>_Label.nii.gz`` and ``training_target/`` of
+    unlabelled ``<case>_hrT2.nii.gz``. The target folder was read as masks ("6 masks have no image... rename them"),
+    and the source folder alone as one class."""
+    import nibabel as nib
+
+    def save(path: Path, dtype: type) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(nib.Nifti1Image(np.ones((4, 4, 3), dtype), np.eye(4)), path)
+
+    for case in ("ldn_1", "ldn_2", "etz_1"):
+        save(tmp_path / "training_source" / f"crossmoda2023_{case}_ceT1.nii.gz", np.float32)
+        save(tmp_path / "training_source" / f"crossmoda2023_{case}_Label.nii.gz", np.uint8)
+    save(tmp_path / "training_target" / "crossmoda2023_ldn_100_hrT2.nii.gz", np.float32)
+    for root in (tmp_path, tmp_path / "training_source"):
+        dataset = Dataset.load(root)
+        assert isinstance(dataset, SegmentationDataset) and not dataset.unpaired
+        assert sorted(c.image.name.split("_", 1)[1] for c in dataset.cases) == [
+            "etz_1_ceT1.nii.gz",
+            "ldn_1_ceT1.nii.gz",
+            "ldn_2_ceT1.nii.gz",
+        ]
+    assert Dataset.load(tmp_path).unlabelled == ["training_target/crossmoda2023_ldn_100_hrT2.nii.gz"]

@@ -91,13 +91,13 @@ def channel_groups(files: Sequence[Path], suffixes: Sequence[str]) -> dict[Path,
 
 #: The names one MR sequence (or other channel) goes by in public sets, by the name medimg compares them under:
 #: BraTS 2020/2021 (``flair``, ``t1``, ``t1ce``, ``t2``), BraTS 2023 (``t2f``, ``t1n``, ``t1c``, ``t2w``), MSD Task01
-#: (``FLAIR``, ``T1w``, ``t1gd``, ``T2w``), nnU-Net's conversions (``T1``, ``T1ce``...). Names are compared lower-case
-#: without separators, so ``T1-CE`` is ``t1ce``.
+#: (``FLAIR``, ``T1w``, ``t1gd``, ``T2w``), nnU-Net's conversions (``T1``, ``T1ce``...), CrossMoDA (``ceT1``,
+#: ``hrT2``). Names are compared lower-case without separators, so ``T1-CE`` is ``t1ce``.
 CHANNEL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "flair": ("flair", "t2f", "t2flair", "flairt2"),
     "t1": ("t1", "t1n", "t1w", "t1native", "t1pre", "t1precontrast"),
-    "t1ce": ("t1ce", "t1c", "t1gd", "t1gad", "t1post", "t1wce", "t1contrast", "t1postcontrast", "t1wgd"),
-    "t2": ("t2", "t2w"),
+    "t1ce": ("t1ce", "t1c", "t1gd", "t1gad", "t1post", "t1wce", "t1contrast", "t1postcontrast", "t1wgd", "cet1"),
+    "t2": ("t2", "t2w", "hrt2"),
     "adc": ("adc",),
     "dwi": ("dwi", "dw", "trace"),
     "pd": ("pd", "pdw"),

@@ -125,6 +125,9 @@ LABEL_DIRS = {
     "segmentationclassaug",
     "segmentationclassraw",
 }
+#: a domain adaptation set's folders (CrossMoDA's ``training_source/`` with its masks, ``training_target/`` of
+#: another modality's unlabelled images): ``target`` beside ``source`` is no folder of labels
+DOMAIN_DIRS = {"target": {"source", "sources"}, "targets": {"source", "sources"}}
 #: words before ``images`` in a folder's name that make it a folder of masks (``label_images/``)
 MASK_WORDS_BEFORE_IMAGES = {"label", "labels", "mask", "masks", "seg", "segmentation", "annotation", "gt"}
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
@@ -741,6 +744,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
     compact = re.sub(r"[^a-z0-9]", "", low)
     if low in IGNORED_DIRS or IGNORED_COMPACT_DIRS.fullmatch(compact):
         return "ignore"
+    if low in DOMAIN_DIRS and siblings & DOMAIN_DIRS[low]:
+        return None  # CrossMoDA's training_target/ beside training_source/: the unlabelled domain's images
     if low in ROI_DIRS:
         return "roi"
     if low in AMBIGUOUS_DIRS:
