@@ -48,6 +48,6 @@ def test_tupac_mitoses_beside_the_case_folders_are_warned_of(tmp_path: Path, cap
             truth = tmp_path / "mitoses_ground_truth" / f"{case:02d}" / f"{image:02d}.csv"
             truth.parent.mkdir(parents=True, exist_ok=True)
             truth.write_text(f"{100 + image},{200 + case}\n{50 + image},{70 + case}\n")
-    with caplog.at_level("WARNING"):
-        Dataset.load(tmp_path)
+    with caplog.at_level("WARNING"), pytest.raises(DatasetError, match="named like the cases that annotation files"):
+        Dataset.load(tmp_path)  # the case folders 01, 02, 03 are no classes
     assert "read without mitoses_ground_truth beside it, which holds annotations: 9 file(s) of point" in caplog.text

@@ -23,6 +23,7 @@ from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_volumes import series_as_volumes
 from medimg.data.identical_files import shown_under
 from medimg.data.labels import keep_classes, same_text
+from medimg.data.layouts.cases_as_classes import refuse_cases_named_by_annotations
 from medimg.data.layouts.class_nesting import data_folder, folder_entries, nested_class_folders
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -195,6 +196,7 @@ def load(
             group_of_dir.update(nested.group_of)
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
     _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
+    refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
     class_of = _classes_across_splits(class_dirs, root)

@@ -1,0 +1,62 @@
+"""Class folders that are cases: folders named for the videos, slides or patients that annotation files name.
+
+Cholec80 as its frames are usually extracted: ``frames/video01/video01_000001.png``... beside
+``phase_annotations/video01-phase.txt`` (each frame's surgical phase) and ``tool_annotations/video01-tool.txt``;
+MITOS-ATYPIA-14: ``A03/frames/x20/A03_00A.tiff`` beside ``A03/mitosis/A03_00Aa_mitosis.csv``. Read as class
+folders, a model learnt to tell the videos (slides) apart, status OK. When most of at least :data:`MIN_FOLDERS` class
+folders have annotation files (text, CSV, JSON, XML) named for them, the folders are refused as cases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from medimg.errors import DatasetError
+from medimg.io.folder_walk import walk_tree
+from medimg.io.formats import in_system_folder
+
+#: suffixes of annotation files
+ANNOTATION_SUFFIXES = frozenset({".txt", ".csv", ".tsv", ".json", ".xml"})
+#: class folders needed, and the share of them annotation files must name
+MIN_FOLDERS = 3
+SHARE = 0.8
+#: how many files are looked at
+WALK = 20_000
+_SEPARATOR = re.compile(r"[-_. ]")
+
+
+def _prefixes(stem: str) -> set[str]:
+    """A file name and each beginning of it that ends before a separator (``video01-phase`` -> ``video01``)."""
+    return {stem[: m.start()] for m in _SEPARATOR.finditer(stem)} | {stem}
+
+
+def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) -> None:
+    """Refuse class folders that are cases (see the module's docstring).
+
+    Raises:
+        DatasetError: naming the folders, an annotation file and how to give the labels.
+    """
+    names = {d.name.lower(): d for d in class_dirs}
+    if len(names) < MIN_FOLDERS:
+        return
+    named: dict[str, Path] = {}
+    for file in itertools.islice(walk_tree(root), WALK):
+        if file.suffix.lower() not in ANNOTATION_SUFFIXES or in_system_folder(file, root):
+            continue
+        for prefix in _prefixes(file.stem.lower()) & names.keys():
+            named.setdefault(prefix, file)
+    if len(named) < SHARE * len(names):
+        return
+    folders = sorted(names)
+    shown = ", ".join(names[n].name for n in folders[:4]) + (", ..." if len(folders) > 4 else "")
+    example = named[sorted(named)[0]]
+    raise DatasetError(
+        f"{root}: the {len(names)} folders that would be the classes ({shown}) are named like the cases that "
+        f"annotation files name (e.g. {example.relative_to(root)}): each folder is one video, slide or patient, not a "
+        "class, and a model would learn to tell them apart. medimg does not read these annotation files; give each "
+        "image its label in a CSV manifest (path,label,patient_id, the folder's name as the patient) and run medimg "
+        "fit MANIFEST"
+    )

@@ -1,0 +1,43 @@
+"""Class folders named for the cases that annotation files name (Cholec80's ``video01/`` beside
+``phase_annotations/video01-phase.txt``) are refused, not trained as classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+
+def _png(path: Path, level: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((8, 8), level, np.uint8)).save(path)
+
+
+def _frames(root: Path, names: list[str]) -> None:
+    for k, name in enumerate(names):
+        for i in range(3):
+            _png(root / "frames" / name / f"{name}_{i:06d}.png", 40 * k + i)
+
+
+def test_cholec80_video_folders_are_refused_as_classes(tmp_path: Path) -> None:
+    """Read as classes, the frames trained a video-ID classifier, status OK."""
+    videos = [f"video{v:02d}" for v in range(1, 5)]
+    _frames(tmp_path, videos)
+    for video in videos:
+        (tmp_path / "phase_annotations").mkdir(exist_ok=True)
+        (tmp_path / "phase_annotations" / f"{video}-phase.txt").write_text("Frame\tPhase\n0\tPreparation\n")
+    with pytest.raises(DatasetError, match=r"named like the cases .*phase_annotations/video01-phase.txt.* CSV"):
+        Dataset.load(tmp_path)
+
+
+def test_classes_with_a_table_of_one_of_them_or_none_are_classes(tmp_path: Path) -> None:
+    grades = ["grade1", "grade2", "grade3"]
+    _frames(tmp_path, grades)
+    (tmp_path / "grade1_notes.txt").write_text("reviewed\n")  # one of three: no cases
+    (tmp_path / "labels.csv").write_text("grade,meaning\ngrade1,low\n")  # a table naming them inside
+    assert Dataset.load(tmp_path).class_names == grades
