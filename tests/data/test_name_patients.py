@@ -63,6 +63,9 @@ from medimg.data.splits import make_splits
         ("16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg", "16b0018510"),
         ("18B0006169A_Block_Region_3_2_1_xini_100_yini_200.jpg", "18b0006169a"),
         ("slide12_x1024_y2048.png", "slide12"),
+        # DeepLesion's <patient>_<study>_<series>_<slice> (ULS23's lesions after it): a patient's studies were split
+        ("000004_01_01_107_lesion_01.nii.gz", "deeplesion-000004"),
+        ("000004_02_01_108.png", "deeplesion-000004"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:
@@ -77,6 +80,10 @@ def test_a_first_word_is_a_finding_only_when_a_folder_has_its_name_and_brats_tim
     assert name_key("CHNCXR_0001_0.png", {"lung segmentation", "cxr_png"}) == "chncxr-0001"
     assert name_key("MCUCXR_0001_0.png", {"lung segmentation", "cxr_png"}) == "mcucxr-0001"
     assert name_key("BraTS-GLI-00002-001-t1c.nii.gz") == name_key("BraTS-GLI-00002-000-seg.nii.gz") == "brats-gli-00002"
+    # BRACS' class code after the patient (0_N/BRACS_1003_N_1.png, 3_FEA/BRACS_1003_FEA_2.png): one patient, not two
+    bracs = name_key("BRACS_1003_N_1.png", {"train", "0_n"})
+    assert bracs == name_key("BRACS_1003_FEA_2.png", {"3_fea"}) == "bracs-1003"
+    assert name_key("NORMAL2-IM-1427-0001.jpeg", {"normal"}) == "normal2-im-1427"
     assert name_key("BraTS-MEN-01234-000.nii.gz") == "brats-men-01234"
 
 

@@ -1420,3 +1420,17 @@ def test_box_json_and_raw_img_files_are_named_when_no_layout_reads_a_folder(tmp_
         (raw / f"JPCLN00{i}.IMG").write_bytes(bytes(64))
     with pytest.raises(DatasetError, match=r"found 2 headerless raw \.IMG file\(s\).*numpy\.fromfile"):
         Dataset.load(raw)
+
+
+def test_hep2_image_class_labels_and_specimens_group_the_split(tmp_path: Path) -> None:
+    """The HEp-2 cell sets' gt_training.csv (ID,Image class,Intensity,Specimen): the folder was refused as "no class
+    sub-folders", and with --label-column every specimen's cells straddled train and test (its protocol leaves one
+    specimen out at a time)."""
+    rows = ["ID,Image class,Intensity,Specimen"]
+    for i in range(1, 25):
+        _image(tmp_path / "train" / f"{i:05d}.png", 10 * (i % 3))
+        rows.append(f"{i},{('Homogeneous', 'Speckled', 'Golgi')[i % 3]},positive,{(i - 1) // 4 + 1}")
+    (tmp_path / "gt_training.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["Golgi", "Homogeneous", "Speckled"] and len(dataset.cases) == 24
+    assert len({c.patient_id for c in dataset.cases}) == 6 and all(c.patient_id for c in dataset.cases)

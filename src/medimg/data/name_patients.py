@@ -75,6 +75,10 @@ _CNMC_CELL = re.compile(r"^(uid_h?\d+)_\d+_\d+_(?:all|hem)$", re.IGNORECASE)
 _TCGA_PATIENT = re.compile(r"^(tcga-[a-z0-9]{2}-[a-z0-9]{4})(?=[-_.]|$)", re.IGNORECASE)
 #: an IXI subject, ``IXI<3 digits>-<hospital>-<number>-<modality>`` (``IXI002-Guys-0828-T1.nii.gz``)
 _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
+#: a DeepLesion key slice's name, ``<patient>_<study>_<series>_<slice>`` (``000001_01_01_109.png``; ULS23's
+#: ``000004_01_01_107_lesion_01.nii.gz``): the 6-digit patient, whose several studies were split apart otherwise
+_DEEPLESION_SLICE = re.compile(r"^(\d{6})_\d{2}_\d{2}_\d{3}(?:[_.-]|$)")
+DEEPLESION_KEY = "deeplesion-"
 #: a tile of a slide named by its position in the slide, after the slide's name (SICAPv2's
 #: ``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg``, ``<slide>_x1024_y2048.png``): the slide
 _TILE_OF_SLIDE = re.compile(
@@ -82,7 +86,7 @@ _TILE_OF_SLIDE = re.compile(
 )
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
-_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_")
+_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY)
 _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 #: a modality's or an MR sequence's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside
 #: ``topcow_mr_001_0000.nii.gz``: one patient's CTA and MRA; SPIDER's ``1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha``)
@@ -119,7 +123,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``); a TCGA barcode's patient
     (``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` -> ``tcga-a2-a0d0``); an IXI subject
     (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); a slide's tile named by its position
-    (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``).
+    (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``); a DeepLesion slice's patient
+    (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
@@ -131,6 +136,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
         found = convention.match(stem)
         if found:
             return found.group(1).lower()
+    deeplesion = _DEEPLESION_SLICE.match(stem)
+    if deeplesion:
+        return f"{DEEPLESION_KEY}{deeplesion.group(1)}"
     tile = _TILE_OF_SLIDE.match(stem)
     if tile and any(ch.isdigit() for ch in tile.group(1)):  # every tile of a slide: one patient's
         return tile.group(1).lower()
@@ -155,6 +163,10 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     finding = folders is None or kept[0].casefold() in folders  # a word a class folder has: OCT2017's CNV/CNV-...
     if len(kept) > 1 and kept[0].isalpha() and finding and any(ch.isdigit() for ch in "".join(kept[1:])):
         kept = kept[1:]  # a word before the id names the finding, not the patient (OCT2017's CNV-, DME-, NORMAL-)
+    codes = {word for folder in folders or () for word in re.split(r"[-_ .]+", folder) if word.isalpha()}
+    coded = [p for p in kept[1:] if p.isalpha() and p.casefold() in codes]
+    if coded:  # a class's code after the id (BRACS' 0_N/BRACS_1003_N_1.png, 3_FEA/BRACS_1003_FEA_2.png: one patient)
+        kept = [kept[0], *(p for p in kept[1:] if p not in coded)]
     key = "-".join(kept).lower()
     return key if any(ch.isdigit() for ch in key) else None
 

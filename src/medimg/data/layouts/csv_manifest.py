@@ -72,6 +72,7 @@ LABEL_COLUMNS = (
     "pathology", "pathology_classification/_follow_up", "pathology_classification",
     "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
     "classification",  # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding
+    "image_class",  # the HEp-2 cell sets' gt_training.csv (ID,Image class,Intensity,Specimen)
     # a hospital's own export in German, French, Spanish, Italian, Dutch
     "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
     "diagnosi",
@@ -81,6 +82,9 @@ PATIENT_COLUMNS = (
     # hospital exports: the medical record number; BIDS' participants.tsv
     "mrn", "medical_record_number", "patient_number", "patient_no", "patient_num", "participant_id", "participant",
     "person_id",  # the OMOP common data model's (INSPECT's labels: a person's several CT scans)
+    # what holds several images of one patient when no column names the patient: HEp-2's Specimen (one serum's
+    # cells, left out one at a time in its protocol), a slide's tiles, a video's frames (Kvasir-Capsule's video_id)
+    "specimen", "specimen_id", "slide", "slide_id", "video_id",
 )  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")
