@@ -1434,3 +1434,22 @@ def test_hep2_image_class_labels_and_specimens_group_the_split(tmp_path: Path) -
     dataset = Dataset.load(tmp_path)
     assert sorted(dataset.class_names) == ["Golgi", "Homogeneous", "Speckled"] and len(dataset.cases) == 24
     assert len({c.patient_id for c in dataset.cases}) == 6 and all(c.patient_id for c in dataset.cases)
+
+
+def test_vindr_pcxr_image_label_tables_per_split_beside_box_tables_classify(tmp_path: Path) -> None:
+    """VinDr-PCXR: ``annotations_{train,test}.csv`` (boxes) and ``image_labels_{train,test}.csv`` (one-hot findings).
+    Asked for classes, the folder was refused as detection data; the train table alone carved its own test split."""
+    findings = ("No finding", "Pneumonia")
+    for split, count in (("train", 8), ("test", 4)):
+        boxes = ["image_id,rad_ID,class_name,x_min,y_min,x_max,y_max"]
+        labels = ["image_id,rad_ID," + ",".join(findings)]
+        for i in range(count):
+            name = f"{split}{i:03d}"
+            _image(tmp_path / split / f"{name}.png", 20 * i)
+            sick = i % 2
+            boxes.append(f"{name},R1,Pneumonia,1,1,5,5" if sick else f"{name},R1,No finding,,,,")
+            labels.append(f"{name},R1,{1 - sick},{sick}")
+        (tmp_path / f"annotations_{split}.csv").write_text("\n".join(boxes) + "\n")
+        (tmp_path / f"image_labels_{split}.csv").write_text("\n".join(labels) + "\n")
+    dataset = Dataset.load(tmp_path, task="classify")
+    assert sorted((c.split or "") for c in dataset.cases) == ["test"] * 4 + ["train"] * 8

@@ -651,6 +651,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         return get_layout("class_folders")  # Kvasir-Capsule's labelled_images/<class>/ beside metadata.csv's boxes
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
+    if detected is not None and task == "classify" and csv_manifest.split_manifests(path):
+        return get_layout("csv_manifest")  # VinDr-PCXR's image_labels_{train,test}.csv beside its box tables
     if detected is not None and task is not None and detected.claims(path):
         if task == "detect" and csv_boxes.is_table_without_box_columns(path):
             # a table with columns beyond path and label asked for as boxes: which are missing, not "classify"
