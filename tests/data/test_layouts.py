@@ -24,6 +24,7 @@ from tests.data.test_case_masks import write_wmh
 from tests.data.test_cbis_ddsm import write_cbis_ddsm
 from tests.data.test_cine_frames import write_mnms
 from tests.data.test_cvat import SHAPES, write_cvat
+from tests.data.test_ddti_xml import write_ddti
 from tests.data.test_detection_layouts import DETECTION_SAMPLES
 from tests.data.test_hdf5_arrays import write_pcam
 from tests.data.test_imagej_rois import write_roi_sets
@@ -125,6 +126,8 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     ),
     "imagej_masks": write_roi_sets,
     "imagej_boxes": write_roi_sets,
+    "ddti_masks": write_ddti,
+    "ddti_boxes": write_ddti,
     "qupath_masks": lambda root: write_tiles(root, FEATURES),
     "qupath_boxes": lambda root: write_tiles(root, FEATURES),
     "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],

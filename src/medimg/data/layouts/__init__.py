@@ -40,6 +40,9 @@ name                  task       reads
 ``imagej_masks``      segment    ImageJ / Fiji ROI sets (``RoiSet.zip`` of ``.roi`` files, or one ``.roi``) beside their
                                  images: polygons, freehand outlines, rectangles, ovals drawn into label maps (cached)
 ``imagej_boxes``      detect     the same ROIs' boxes (derived: asked with ``task="detect"``)
+``ddti_masks``        segment    DDTI's case XMLs (``xml/<n>.xml`` beside ``image/<n>_<k>.jpg``): each image's nodule
+                                 outline drawn into a mask (cached)
+``ddti_boxes``        detect     the same files: each outline's bounding box (derived: asked with ``task="detect"``)
 ``qupath_masks``      segment    QuPath's GeoJSON per image (annotations, cells: polygons with holes) drawn into label
                                  maps (cached)
 ``qupath_boxes``      detect     the same files: each object's bounding box (derived: asked with ``task="detect"``)
@@ -118,6 +121,7 @@ from medimg.data.layouts import (
     csv_boxes,
     csv_manifest,
     cvat,
+    ddti_xml,
     dicom_masks,
     hdf5_arrays,
     image_mask_pairs,
@@ -407,6 +411,13 @@ LAYOUTS: tuple[Layout, ...] = (
         imagej_rois.IMAGEJ,
         "ImageJ / Fiji ROI sets (RoiSet.zip, .roi) beside the images drawn into masks",
         "ImageJ / Fiji ROI sets beside the images: each outline's box",
+        boxes_asked=True,
+    ),
+    *_tool_layouts(
+        "ddti",
+        ddti_xml.DDTI,
+        "DDTI's case XMLs (xml/<n>.xml beside image/<n>_<k>.jpg): each image's nodule outline drawn into a mask",
+        "DDTI's case XMLs: each nodule outline's box",
         boxes_asked=True,
     ),
     *_tool_layouts(

@@ -238,8 +238,9 @@ def kinds_named(files: Sequence[Path], tokens: Mapping[str, str]) -> set[str]:
     return {kind for file in files[:3] for token, kind in tokens.items() if token in text_head(file, SNIFF_CHARS)}
 
 
-#: ``one(file, cache, reading) -> the image file annotates and its shapes``, problems added to ``reading``
-PerFile = Callable[[Path, Path, "Reading"], "Outlined | None"]
+#: ``one(file, cache, reading) -> the image file annotates and its shapes`` (or the images, when a file annotates
+#: several: DDTI's case XML), problems added to ``reading``
+PerFile = Callable[[Path, Path, "Reading"], "Outlined | Sequence[Outlined] | None"]
 
 
 def outlined_per_file(
@@ -250,9 +251,9 @@ def outlined_per_file(
     exclude: tuple[str, ...],
     names: tuple[str, str],
 ) -> tuple[list[Outlined], Path, Path]:
-    """A tool's annotation ``files`` (one per image) read by ``one`` into annotated images (those ``include`` and
-    ``exclude`` select), with the cache their masks go to and the data's root; the problems of every file are
-    reported together.
+    """A tool's annotation ``files`` (one per image, or per case of several) read by ``one`` into annotated images
+    (those ``include`` and ``exclude`` select), with the cache their masks go to and the data's root; the problems of
+    every file are reported together.
 
     Raises:
         DatasetError: no file, or the problems; ``names``: what was looked for and what the problems are called
@@ -264,9 +265,9 @@ def outlined_per_file(
     cache = cache_folder(files)
     reading = Reading()
     for file in files:
-        item = one(file, cache, reading)
-        if item is not None and path_selected(item.image, include, exclude, root):
-            reading.items.append(item)
+        found = one(file, cache, reading)
+        items = [] if found is None else [found] if isinstance(found, Outlined) else found
+        reading.items += [item for item in items if path_selected(item.image, include, exclude, root)]
     return reading.finish(root, what), cache, root
 
 
