@@ -393,6 +393,22 @@ def test_class_folders_whose_names_hold_the_labels_are_a_problem(tmp_path: Path)
     assert check_dataset(Dataset.load(tmp_path)).classes_of_one == ""
 
 
+def test_a_tables_labels_are_not_refused_for_names_ending_in_0_and_1(tmp_path: Path) -> None:
+    """Mayo Clinic STRIP AI: ``train/<patient>_<image number>.tif`` with train.csv's label column. Its images end in
+    _0 and _1 in both classes, and the table, even a manifest written as the message asked, was refused as "labels
+    in the file names" with no way through."""
+    rng = np.random.default_rng(0)
+    rows = ["image_id,center_id,patient_id,image_num,label"]
+    for patient in range(8):
+        for number in (0, 1):
+            path = tmp_path / "train" / f"{6388 + patient}_{number}.tif"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(path)
+            rows.append(f"{6388 + patient}_{number},11,{6388 + patient},{number},{('CE', 'LAA')[patient % 2]}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    assert check_dataset(Dataset.load(tmp_path / "train.csv")).classes_of_one == ""
+
+
 def test_copies_across_a_split_medimg_made_are_not_said_to_be_the_datas_own(tmp_path: Path) -> None:
     """A set without a split of its own, whose copies leave too few groups for fit's fractions: the warning said the
     copies lay in "the data's own split", and its example named two images of one split."""

@@ -596,7 +596,7 @@ def check_dataset(
         classes_of_one=(
             classes_of_one(dataset.class_names, dataset.cases)
             or id_classes_problem(dataset.class_names, dataset.cases)
-            or name_labels_problem(dataset.class_names, dataset.cases)
+            or (name_labels_problem(dataset.class_names, dataset.cases) if dataset.source == "folder" else None)
             or plane_classes_problem(dataset.class_names, dataset.cases)
             or ""
             if dataset.task == "classify"
