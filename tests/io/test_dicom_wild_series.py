@@ -140,3 +140,15 @@ def test_a_three_plane_enhanced_localizer_is_read_as_frames(tmp_path: Path) -> N
     image = read_image_file(path)
     assert image.array.shape == (1, 6, 8, 8) and image.array[0, :, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
     assert image.affine is None and image.meta["frame_orientations"] == 3
+
+
+def test_a_series_folder_of_one_radiograph_is_a_2d_image(tmp_path: Path) -> None:
+    """SIIM-FISABIO-RSNA COVID-19: ``train/<study>/<series>/<image>.dcm``, one radiograph per series folder. Read as
+    a volume of one slice (64 x 64 x 1), the run planned a 3D network and predict then refused the 2D files."""
+    folder = tmp_path / "study" / "series"
+    folder.mkdir(parents=True)
+    pixels = np.arange(64, dtype=np.int64).reshape(8, 8)
+    write_dicom(folder / "image.dcm", pixels, modality="CR", position=(0, 0, 0), orientation=AXIAL, series_uid="1.2.3")
+    image = read_dicom_series(folder)
+    assert image.array.shape == (1, 8, 8)
+    np.testing.assert_array_equal(image.array, read_image_file(folder / "image.dcm").array)

@@ -1052,8 +1052,8 @@ def read_dicom_series(
         )
         items = unique
 
-    if len(items) == 1 and int(_first_float(items[0][1].get("NumberOfFrames")) or 1) > 1:
-        return read_dicom(items[0][0], window=window)
+    if len(items) == 1:  # a multi-frame volume, or one image: a radiograph in its own series folder (SIIM-FISABIO-
+        return read_dicom(items[0][0], window=window)  # RSNA's study/series/image.dcm) is 2D, not a volume of one slice
 
     kept = [items[i] for i in main_geometry([ds for _, ds in items])]
     dropped = len(items) - len(kept)
