@@ -167,3 +167,53 @@ def test_a_patient_group_cannot_be_traced_back_by_hashing_record_numbers(tmp_pat
     assert len(groups) == 24 and not groups & plain
     shown = {s.patient for s in survey_dicom(tmp_path).series}
     assert len(shown) == 24 and not shown & {h[len("dicom-PatientID-") :][:8] for h in plain}
+
+
+def test_a_patient_table_whose_ids_name_the_series_folders_reads_each_series(tmp_path: Path) -> None:
+    """RSNA 2023 abdominal trauma: ``train.csv`` (``patient_id`` and one-hot injuries) beside
+    ``train_images/<patient_id>/<series_id>/<n>.dcm``. The one-hot ``bowel_healthy`` (all 1) was taken for the path
+    column, its 1 naming a slice ``1.dcm``: one image in all, status OK."""
+    rows = ["patient_id,bowel_healthy,bowel_injury,liver_healthy,liver_low,any_injury"]
+    for patient in range(10004, 10010):
+        injured = patient % 2
+        for series in range(2 if patient == 10004 else 1):
+            folder = tmp_path / "train_images" / str(patient) / f"{patient * 10 + series}"
+            folder.mkdir(parents=True)
+            for n in range(3):
+                write_dicom(
+                    folder / f"{n}.dcm",
+                    np.full((8, 8), 100 * injured + n, np.int64), position=(0, 0, 2.0 * n),
+                    orientation=(1, 0, 0, 0, 1, 0), series_uid=f"1.2.{patient}.{series}", instance=n + 1,
+                    extra={"PatientID": str(patient)},
+                )  # fmt: skip
+        rows.append(f"{patient},1,0,{1 - injured},{injured},{injured}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert len(dataset.cases) == 7 and len({c.patient_id for c in dataset.cases}) == 6
+    assert all(c.path is not None and c.path.parent.parent.name == "train_images" for c in dataset.cases)
+
+
+def test_a_study_folder_wins_over_its_masks_file_of_the_same_name(tmp_path: Path) -> None:
+    """RSNA 2022 cervical spine: ``train_images/<StudyInstanceUID>/`` beside ``segmentations/<StudyInstanceUID>.nii``
+    for some studies. Those rows read the mask file, the study's slices left out."""
+    import nibabel as nib
+
+    rows = ["StudyInstanceUID,patient_overall"]
+    for k in range(4):
+        uid = f"1.2.826.0.1.{1000 + k}"
+        folder = tmp_path / "train_images" / uid
+        folder.mkdir(parents=True)
+        for n in range(3):
+            write_dicom(
+                folder / f"{n + 1}.dcm", np.full((8, 8), 50 * k + n, np.int64), position=(0, 0, 2.0 * n),
+                orientation=(1, 0, 0, 0, 1, 0), series_uid=uid + ".1", instance=n + 1, extra={"PatientID": uid},
+            )  # fmt: skip
+        if k < 2:
+            (tmp_path / "segmentations").mkdir(exist_ok=True)
+            nib.save(
+                nib.Nifti1Image(np.zeros((8, 8, 3), np.uint8), np.eye(4)), tmp_path / "segmentations" / f"{uid}.nii"
+            )
+        rows.append(f"{uid},{k % 2}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "train.csv")
+    assert all(c.path is not None and c.path.parent.name == "train_images" for c in dataset.cases)

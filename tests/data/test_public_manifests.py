@@ -1453,3 +1453,22 @@ def test_vindr_pcxr_image_label_tables_per_split_beside_box_tables_classify(tmp_
         (tmp_path / f"image_labels_{split}.csv").write_text("\n".join(labels) + "\n")
     dataset = Dataset.load(tmp_path, task="classify")
     assert sorted((c.split or "") for c in dataset.cases) == ["test"] * 4 + ["train"] * 8
+
+
+def test_ranzcr_one_hot_table_wins_over_its_line_annotations(tmp_path: Path) -> None:
+    """RANZCR CLiP: ``train/<uid>.jpg``, ``train.csv`` (one-hot catheter findings, ``PatientID``) and
+    ``train_annotations.csv`` (``StudyInstanceUID,label,data``: a line's points for some images). Its ``label``
+    column made the annotations the folder's table, refused as naming a few of the images."""
+    findings = ("ETT - Normal", "NGT - Normal", "CVC - Normal")
+    rows = ["StudyInstanceUID," + ",".join(findings) + ",PatientID"]
+    notes = ["StudyInstanceUID,label,data"]
+    for i in range(12):
+        uid = f"1.2.826.0.1.{1000 + i}"
+        _image(tmp_path / "train" / f"{uid}.jpg", 20 * i)
+        rows.append(f"{uid}," + ",".join("1" if k == i % 3 else "0" for k in range(3)) + f",p{i // 2}")
+        if i < 3:
+            notes.append(f'{uid},{findings[i % 3]},"[[10, 20], [30, 40], [35, 50]]"')
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "train_annotations.csv").write_text("\n".join(notes) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 12 and len({c.patient_id for c in dataset.cases}) == 6

@@ -548,7 +548,10 @@ class _FilesByName:
                     if file_suffix(path) in IMAGE_SUFFIXES:
                         self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
         key = raw_path.strip().lower()
-        hits = self._names.get(key) or self._stems.get(key) or self._folders.get(key, [])
+        by_stem, by_folder = self._stems.get(key, []), self._folders.get(key, [])
+        if by_stem and by_folder and all(map(self._in_mask_folder, by_stem)):  # the study's folder, not its mask's
+            by_stem = [*by_stem, *by_folder]  # (RSNA cervical spine's train_images/<UID>/, segmentations/<UID>.nii)
+        hits = self._names.get(key) or by_stem or by_folder
         if not hits and ROLE_SUFFIX.search(key):  # SIIM-FISABIO-RSNA's 000a312787f2_image for 000a312787f2.dcm
             hits = self._stems.get(ROLE_SUFFIX.sub("", key), [])
         number = re.fullmatch(r"(\d+)(\.0+)?", key)

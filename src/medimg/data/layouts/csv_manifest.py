@@ -42,6 +42,7 @@ from medimg.data.layouts.common import (
     column_key,
     file_stem,
     is_manifest,
+    manifest_delimiter,
     manifest_header,
     named_split,
     order_classes,
@@ -49,6 +50,7 @@ from medimg.data.layouts.common import (
     read_manifest,
     read_split_list,
     refuse_video_rows,
+    text_head,
     visible_dir,
     written_by_medimg,
 )
@@ -257,6 +259,8 @@ def _column_naming_files(
     for candidate in candidates:
         values = [str(row.get(candidate) or "").strip() for row in rows]
         sample = [v for v in values if v][:20]
+        if set(sample) <= _BINARY:  # one-hot: its 1 named a slice 1.dcm (RSNA abdominal trauma's bowel_healthy)
+            continue
         # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
         if (not naming or _image_file_names(sample)) and files.all_found(sample):
             naming.append(candidate)
@@ -272,6 +276,21 @@ def _column_naming_files(
     elif naming:
         logger.info("%s: no column is named as paths; %r names the files", manifest, naming[0])
     return naming[0] if naming else None
+
+
+def _patient_folders(
+    manifest: Path, patient_col: str | None, rows: list[dict[str, str]], files: ManifestFiles
+) -> str | None:
+    """The patient column, when no other column names files and its values (the first 20) name folders under the
+    manifest's folder: a table of a row per patient whose images lie in the patient's folder (RSNA 2023 abdominal
+    trauma's ``train.csv``: ``patient_id`` and one-hot injuries, ``train_images/<patient_id>/<series_id>/*.dcm``)."""
+    if patient_col is None:
+        return None
+    sample = [v for v in (str(row.get(patient_col) or "").strip() for row in rows) if v][:20]
+    if not sample or not files.all_found(sample) or not all(p.is_dir() for p in files.peek(sample)):
+        return None
+    logger.info("%s: no column is named as paths; patient column %r names the images' folders", manifest, patient_col)
+    return patient_col
 
 
 #: label column names that say so outright: kept even where another column names the images' folders
@@ -1180,6 +1199,26 @@ def folder_manifest(path: Path) -> Path | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+#: a cell holding a list of points (``[[1487, 1279], [1477, 1168]]``) or of point records (``[{"x": 1, "y": 2}]``)
+_POINT_LIST = re.compile(r"^\s*\[\s*[\[{]")
+
+
+def _holds_outlines(table: Path) -> bool:
+    """Whether a table's first rows give each row a list of points (RANZCR CLiP's ``train_annotations.csv``:
+    ``StudyInstanceUID,label,data``, a catheter's line for some images): annotations of a few images, not the
+    images' labels (its ``label`` column made it the folder's table over ``train.csv``'s one-hot columns)."""
+    import csv
+
+    if table.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return False
+    lines = text_head(table, 8192).splitlines()[1:6]
+    try:
+        cells = [cell for row in csv.reader(lines, delimiter=manifest_delimiter(table)) for cell in row]
+    except (csv.Error, OSError):
+        return False
+    return any(_POINT_LIST.match(cell) for cell in cells)
+
+
 def _class_folders_beside_a_flat_split(subdirs: list[Path]) -> bool:
     """Whether one split folder holds class folders of images and another holds images without folders (MobileODT's
     ``train/Type_1/`` and ``test/*.jpg``, labelled by ``solution_stg1_release.csv``): class folders, their flat
@@ -1236,6 +1275,7 @@ def folder_manifest_candidates(path: Path) -> list[Path]:
         labelled = [c for c in labelled if headers[c] & set(LABEL_COLUMNS)]
     for keep in (
         lambda c: not is_box_manifest(c),  # NIH's BBox_List_2017.csv beside Data_Entry_2017.csv
+        lambda c: not _holds_outlines(c),  # RANZCR's train_annotations.csv (a line's points) beside train.csv
         lambda c: "submission" not in c.stem.lower(),  # Kaggle's sample_submission.csv beside train.csv (APTOS)
         lambda c: bool(headers[c] & set(LABEL_COLUMNS)),
         lambda c: bool(_LABELS_NAME.search(c.stem.lower())),  # ISIC's one-hot file
@@ -1496,6 +1536,7 @@ def _load_table(
     path_col = (
         (None if named is not None and _names_no_file(manifest, named, rows, files) else named)
         or _column_naming_files(manifest, [c for c in columns.values() if c not in {*known, named}], rows, files)
+        or _patient_folders(manifest, patient_col, rows, files)
         or named
         or column(PATH_COLUMNS, True)
         or ""
