@@ -643,6 +643,11 @@ def test_mimic_cxr_jpg_joins_study_labels_to_its_images(tmp_path: Path, caplog: 
     ]  # fmt: skip
     assert [c.path.stem for c in dataset.unlabelled if c.path is not None] == ["d5"]  # study 50000004 has no labels
     assert "1 of the 6 images mimic-cxr-2.0.0-split.csv.gz lists are not under files/" in caplog.text
+    # the folder PhysioNet's wget makes, physionet.org/files/mimic-cxr-jpg/2.0.0/: was p10, p11... as classes
+    wget = tmp_path / "physionet.org" / "files"
+    wget.mkdir(parents=True)
+    (tmp_path / "mimic-cxr-jpg").rename(wget / "mimic-cxr-jpg")
+    assert Dataset.load(tmp_path).describe()["source"] == dataset.describe()["source"]
 
 
 def test_a_partial_download_trains_on_the_images_it_has(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

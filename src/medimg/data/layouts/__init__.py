@@ -547,7 +547,7 @@ def detect_layout(path: Path) -> Layout | None:
 #: layouts reading a set's label table, or its images beside their masks, which a wrapper folder around the set
 #: hides (:func:`data_root`; COVID-19-20's ``covid19-20/COVID-19-20_v2/Train/<case>_ct.nii.gz`` + ``_seg``: "has no
 #: class sub-folders" through the wrapper)
-WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs")
+WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr")
 
 
 def data_root(path: Path) -> Path:
