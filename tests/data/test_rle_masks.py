@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,27 @@ def test_uw_madison_rows_become_label_maps_on_the_right_pixels(tmp_path: Path, s
         for value, name in enumerate(INTENSITY, start=1):
             assert np.array_equal(labels == value, masks[name]), (image_id, name)
         assert np.array_equal(labels > 0, np.any(list(masks.values()), axis=0)), image_id
+
+
+def test_classes_overlapping_in_an_image_are_warned_of_drawn_or_cached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """UW-Madison's large and small bowel share pixels: a label map keeps one class there, the larger region's
+    pixels lost without a word."""
+    write_uw_madison(tmp_path / "uwmgi", ((40, 40),), cases=3)
+    with caplog.at_level(logging.WARNING):
+        Dataset.load(tmp_path / "uwmgi")
+    assert "two classes" not in caplog.text  # apart, as drawn
+    table = tmp_path / "uwmgi" / "train.csv"
+    lines = table.read_text().splitlines()
+    first = next(line for line in lines if ",large_bowel," in line and line.split(",")[2])
+    image_id, _, runs = first.split(",")
+    table.write_text("\n".join([*lines, f"{image_id},small_bowel,{runs}"]) + "\n")  # the same pixels, both classes
+    for _ in range(2):  # drawn, then read from the cache
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            Dataset.load(tmp_path / "uwmgi")
+        assert "1 of 6 image(s) have pixels that rows of two classes (of large_bowel, small_bowel" in caplog.text
 
 
 def test_a_stated_order_is_used_and_kept_apart_in_the_cache(tmp_path: Path) -> None:

@@ -301,13 +301,63 @@ def _union(image: _Image, relative: bool) -> np.ndarray:
     return flat
 
 
-def _label_map(image: _Image, relative: bool, order: str) -> np.ndarray:
-    """The image's rows as one label map (a class's rows united; larger classes drawn first)."""
+def _regions(image: _Image, relative: bool) -> dict[int, np.ndarray]:
+    """Each class's rows of the image united, flat."""
     pixels = image.shape[0] * image.shape[1]
     regions: dict[int, np.ndarray] = {}
     for value, runs, _ in image.rows:
         regions[value] = regions.get(value, np.zeros(pixels, bool)) | _flat_mask(runs, pixels, relative)
+    return regions
+
+
+def _label_map(image: _Image, relative: bool, order: str) -> np.ndarray:
+    """The image's rows as one label map (a class's rows united; larger classes drawn first)."""
+    regions = _regions(image, relative)
     return label_map_of(image.shape, {value: _as_image(flat, image.shape, order) for value, flat in regions.items()})
+
+
+def _overlap(image: _Image, relative: bool) -> int:
+    """How many of the image's pixels rows of two classes cover (a label map keeps one of them)."""
+    regions = list(_regions(image, relative).values())
+    return int(np.count_nonzero(np.sum(regions, axis=0) > 1)) if len(regions) > 1 else 0
+
+
+#: the record, in a cache of drawn masks, of how many pixels of each image two classes cover
+OVERLAPS_FILE = "overlaps.json"
+
+
+def _say_overlaps(cache: Path, images: dict[str, _Image], relative: bool, root: Path, names: Sequence[str]) -> None:
+    """Warn once when classes overlap in any image: a label map holds one class per pixel (UW-Madison's large and
+    small bowel share pixels; the smaller region was drawn over the larger, the larger's pixels there lost, unsaid).
+    The counts are kept in ``cache``'s :data:`OVERLAPS_FILE`, counted for the images it does not list."""
+    import contextlib
+    import json
+
+    record = cache / OVERLAPS_FILE
+    try:
+        known: dict[str, int] = json.loads(record.read_text()) if record.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    ids = {image.file.relative_to(root).as_posix(): image for image in images.values()}
+    new = {case_id: _overlap(image, relative) for case_id, image in ids.items() if case_id not in known}
+    if new:
+        known.update(new)
+        with contextlib.suppress(OSError):  # a read-only cache: counted again next time
+            record.write_text(json.dumps(known))
+    overlapping = [case_id for case_id in ids if known.get(case_id, 0) > 0]
+    if not overlapping:
+        return
+    pixels = sum(known[case] for case in overlapping)
+    logger.warning(
+        "%d of %d image(s) have pixels that rows of two classes (of %s) cover, %d pixels in all (e.g. %s): a label "
+        "map holds one class per pixel, so there the smaller region (drawn last) is kept and the larger loses them, "
+        "in training and scoring; to keep each structure whole, give a table of one class's rows at a time",
+        len(overlapping),
+        len(ids),
+        ", ".join(names[:4]),
+        pixels,
+        overlapping[0],
+    )
 
 
 def _gray(file: Path) -> np.ndarray | None:
@@ -459,6 +509,7 @@ def load(
         if not target.is_file():
             write_mask(target, _label_map(image, relative, order))
         cases.append(SegCase(case_id=case_id, image=image.file, mask=target))
+    _say_overlaps(cache, images, relative, root, names)
     used = {image.file for image in images.values()}
     unlabelled = [
         p.relative_to(root).as_posix()
