@@ -299,8 +299,11 @@ def test_predict_nifti_boxes_in_voxels_and_mm(trained: Model, volumes: Path, tmp
     # affine: diag(1.5, 1, 1) + (-10, 5, 0); voxel n covers [n, n+1) -> centre index (n1 + n2) / 2 - 0.5
     assert first["center_mm"][0] == pytest.approx(1.5 * ((first["z1"] + first["z2"]) / 2 - 0.5) - 10, abs=1e-2)
     assert first["size_mm"][2] == pytest.approx(1.5 * (first["z2"] - first["z1"]), abs=1e-2)
+    # LUNA16's annotations.csv is in LPS (ITK's frame): the centre there too, the frame said
+    x, y, z = first["center_mm"]
+    assert first["center_lps_mm"] == [-x, -y, z] and "LPS" in everything.to_dict()["world_frame"]
     rows = everything.csv_rows()
-    assert len(rows) == len(boxes) and {"x1", "z2", "center_z_mm"} <= set(rows[0])
+    assert len(rows) == len(boxes) and {"x1", "z2", "center_z_mm", "center_lps_x_mm"} <= set(rows[0])
     reloaded = Model.load(trained.run_dir_ or ".")
     assert reloaded.plan_.spatial_dims == 3
 

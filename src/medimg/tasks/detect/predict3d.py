@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from medimg.tasks.detect.plan import DetectPlan
 
 VOXEL_AXES = "x along W (last array axis), y along H, z along D (first spatial axis); voxel n covers [n, n+1)"
+#: what the world coordinates of a box are in (a LUNA16 user compared medimg's RAS centres with annotations.csv's LPS
+#: ones: x and y of opposite sign, unsaid)
+WORLD_FRAME = (
+    "center_mm, bounds_min_mm, bounds_max_mm: RAS+ mm (NIfTI's frame: +x right, +y anterior, +z superior); "
+    "center_lps_mm: the centre in LPS+ mm (ITK's, DICOM's, MetaImage's: LUNA16's annotations.csv), -x, -y, z"
+)
+LPS_FROM_RAS = np.array([-1.0, -1.0, 1.0])
 
 
 def world_geometry(corners: np.ndarray, affine: np.ndarray) -> dict[str, list[float]]:
@@ -39,6 +46,7 @@ def world_geometry(corners: np.ndarray, affine: np.ndarray) -> dict[str, list[fl
     extent = (high - low) * spacing  # along d, h, w
     return {
         "center_mm": [round(float(v), 3) for v in centre],
+        "center_lps_mm": [round(float(v), 3) for v in centre * LPS_FROM_RAS],
         "size_mm": [round(float(v), 3) for v in extent[::-1]],  # x (w), y (h), z (d)
         "bounds_min_mm": [round(float(v), 3) for v in world.min(axis=0)],
         "bounds_max_mm": [round(float(v), 3) for v in world.max(axis=0)],
@@ -89,7 +97,8 @@ class VolumeDetectionPrediction:
 
     def box_records(self) -> list[dict[str, Any]]:
         """One record per box: voxel corners ``x1, y1, z1, x2, y2, z2``, ``label``, ``score`` and, with an affine,
-        ``center_mm``, ``size_mm`` (x, y, z) and ``bounds_min_mm``/``bounds_max_mm`` (world)."""
+        ``center_mm``, ``size_mm`` (x, y, z) and ``bounds_min_mm``/``bounds_max_mm`` (world, RAS+), and
+        ``center_lps_mm`` (the centre in LPS+: :data:`WORLD_FRAME`)."""
         records = []
         for b, score, label, index in zip(self.boxes, self.scores, self.labels, self.label_indices, strict=True):
             record: dict[str, Any] = {
@@ -114,6 +123,7 @@ class VolumeDetectionPrediction:
             "source": self.source,
             "image_size": list(self.image_size),
             "voxel_axes": VOXEL_AXES,
+            **({"world_frame": WORLD_FRAME} if self.affine is not None else {}),
             "score_threshold": self.score_threshold,
             "boxes": self.box_records(),
             "counts": self.counts,
@@ -135,6 +145,7 @@ class VolumeDetectionPrediction:
             row.update({"label": record["label"], "score": record["score"]})
             if "center_mm" in record:
                 row.update({f"center_{axis}_mm": v for axis, v in zip("xyz", record["center_mm"], strict=True)})
+                row.update({f"center_lps_{a}_mm": v for a, v in zip("xyz", record["center_lps_mm"], strict=True)})
             rows.append(row)
         empty = {"source": self.source, "x1": "", "label": "", "score": ""}
         extra = {**domain_columns(self.domain), **series_columns(self.series)}
