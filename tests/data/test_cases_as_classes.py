@@ -41,3 +41,20 @@ def test_classes_with_a_table_of_one_of_them_or_none_are_classes(tmp_path: Path)
     (tmp_path / "grade1_notes.txt").write_text("reviewed\n")  # one of three: no cases
     (tmp_path / "labels.csv").write_text("grade,meaning\ngrade1,low\n")  # a table naming them inside
     assert Dataset.load(tmp_path).class_names == grades
+
+
+def test_case_folders_holding_masks_are_told_how_to_segment(tmp_path: Path) -> None:
+    """HaN-Seg: ``case_01/case_01_IMG_CT.nrrd`` beside one ``case_01_OAR_<organ>.seg.nrrd`` per organ and
+    ``case_01_OAR_desc.json``: the refusal asked for a CSV manifest of labels, a classification fix."""
+    sitk = pytest.importorskip("SimpleITK")
+    for case in ("case_01", "case_02", "case_03"):
+        (tmp_path / case).mkdir()
+        for name, dtype in (
+            ("IMG_CT.nrrd", np.int16),
+            ("OAR_Brainstem.seg.nrrd", np.uint8),
+            ("OAR_Lip.seg.nrrd", np.uint8),
+        ):
+            sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 6, 6), dtype)), str(tmp_path / case / f"{case}_{name}"))
+        (tmp_path / case / f"{case}_OAR_desc.json").write_text("{}")
+    with pytest.raises(DatasetError, match=r"they hold masks \(e.g. case_01_OAR_Brainstem.seg.nrrd\).*--task segment"):
+        Dataset.load(tmp_path)

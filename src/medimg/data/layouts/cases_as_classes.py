@@ -53,10 +53,24 @@ def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) ->
     folders = sorted(names)
     shown = ", ".join(names[n].name for n in folders[:4]) + (", ..." if len(folders) > 4 else "")
     example = named[sorted(named)[0]]
+    masks = _masks_in(names[folders[0]])
+    fix = (
+        f"they hold masks (e.g. {masks[0].name}): for segmentation, put each case's masks beside its image as "
+        "<case>/<image> + <case>/segmentations/<structure>.<suffix> (one mask per structure) or name each mask "
+        "<image>_seg.<suffix>, then medimg fit DATA --task segment"
+        if masks
+        else "medimg does not read these annotation files; give each image its label in a CSV manifest "
+        "(path,label,patient_id, the folder's name as the patient) and run medimg fit MANIFEST"
+    )
     raise DatasetError(
         f"{root}: the {len(names)} folders that would be the classes ({shown}) are named like the cases that "
         f"annotation files name (e.g. {example.relative_to(root)}): each folder is one video, slide or patient, not a "
-        "class, and a model would learn to tell them apart. medimg does not read these annotation files; give each "
-        "image its label in a CSV manifest (path,label,patient_id, the folder's name as the patient) and run medimg "
-        "fit MANIFEST"
+        f"class, and a model would learn to tell them apart; {fix}"
     )
+
+
+def _masks_in(folder: Path) -> list[Path]:
+    """The files of a case folder named as masks (HaN-Seg's ``case_01_OAR_Brainstem.seg.nrrd``, one per organ)."""
+    from medimg.data.layouts.image_mask_pairs import file_role
+
+    return [f for f in sorted(folder.iterdir()) if f.is_file() and file_role(folder.parent, f) == "mask"][:3]
