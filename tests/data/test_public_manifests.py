@@ -1477,3 +1477,40 @@ def test_ranzcr_one_hot_table_wins_over_its_line_annotations(tmp_path: Path) -> 
     (tmp_path / "train_annotations.csv").write_text("\n".join(notes) + "\n")
     dataset = Dataset.load(tmp_path)
     assert len(dataset.cases) == 12 and len({c.patient_id for c in dataset.cases}) == 6
+
+
+def test_a_folder_of_images_the_table_names_in_no_row_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """HAM10000 with the ISIC 2018 task 3 test set unpacked beside it (``ISIC2018_Task3_Test_Images/`` and its
+    one-hot ``ISIC2018_Task3_Test_GroundTruth.csv``): the test images were left out without a word, the test split
+    drawn from HAM10000."""
+    rows = ["lesion_id,image_id,dx,dx_type"]
+    for i in range(24):
+        _image(tmp_path / f"HAM10000_images_part_{i % 2 + 1}" / f"ISIC_00{i:02d}.jpg", 5 * i)
+        rows.append(f"HAM_{i // 2},ISIC_00{i:02d},{'mel' if i % 2 else 'nv'},histo")
+    (tmp_path / "HAM10000_metadata.csv").write_text("\n".join(rows) + "\n")
+    truth = ["image,MEL,NV"]
+    for i in range(12):
+        _image(tmp_path / "ISIC2018_Task3_Test_Images" / f"ISIC_01{i:02d}.jpg", 7 * i)
+        truth.append(f"ISIC_01{i:02d},{i % 2},{1 - i % 2}")
+    (tmp_path / "ISIC2018_Task3_Test_GroundTruth.csv").write_text("\n".join(truth) + "\n")
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path)
+    assert len(dataset.cases) == 24
+    assert "ISIC2018_Task3_Test_Images/ (12 images) holds images that HAM10000_metadata.csv names in no row" in (
+        caplog.text
+    )
+    assert "medimg evaluate RUN " in caplog.text and "ISIC2018_Task3_Test_GroundTruth.csv" in caplog.text
+
+
+def test_a_split_column_is_never_offered_as_the_label_column(tmp_path: Path) -> None:
+    """BreakHis' Folds.csv (``fold,mag,grp,filename``): the refusal offered ``--label-column grp``, whose values are
+    train and test; followed, the splits became the classes."""
+    rows = ["fold,mag,grp,filename"]
+    for i in range(8):
+        name = f"BreaKHis_v1/SOB_B_A-14-{i}-40-001.png"
+        _image(tmp_path / name, 10 * i)
+        rows.append(f"1,{(40, 100)[i % 2]},{('train', 'test')[i % 2]},{name}")
+    (tmp_path / "Folds.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match="has no label column") as error:
+        Dataset.load(tmp_path / "Folds.csv")
+    assert "--label-column grp" not in str(error.value) and "'grp'" not in str(error.value)

@@ -977,6 +977,8 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
     """How to name the label column of a table without one: ``--label-column`` with an example from ``choices``, its
     columns that may hold classes (:func:`_class_like_columns`; rank: text before numbers), or renaming the column
     ``label``."""
+    # a column of split names is no class (BreakHis' Folds.csv: grp train/test beside fold and mag): not offered
+    choices = [n for n in choices if not _names_splits(n, rows)]
     text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
     shown = (text or choices)[:4]
     example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
@@ -986,6 +988,12 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
         f" with --label-column {quoted} (Python: label_column={first!r}{example}), or rename it label "
         "(a header row path,label[,patient_id])"
     )
+
+
+def _names_splits(column: str, rows: list[dict[str, str]]) -> bool:
+    """Whether every value of ``column`` names a split (``train``, ``test``...)."""
+    values = {str(row.get(column) or "").strip() for row in rows} - {""}
+    return bool(values) and all(normalise_split(v) for v in values)
 
 
 #: a column of one reader's finding: CQ500's ``R1:ICH``, ``R2:ICH``, ``R3:ICH``; ``Reader1_ICH``
@@ -1445,6 +1453,7 @@ def _refuse_most_images_unnamed(
         if in_no_row(p)
     ]
     if len(unnamed) <= max(len(named), 10):
+        _say_folders_in_no_row(folder, manifest, unnamed)
         return
     tops = Counter(p.relative_to(folder).parts[0] for p in unnamed if len(p.relative_to(folder).parts) > 1)
     top = tops.most_common(1)[0][0] if tops else ""
@@ -1454,6 +1463,30 @@ def _refuse_most_images_unnamed(
         f"it are in no row (e.g. {unnamed[0].relative_to(folder)}): the table labels another part of the data (a "
         f"test set's table beside the training data?). To use the table's images, give the table itself (medimg "
         f"fit '{manifest}'){give}"
+    )
+
+
+#: a folder of this many images in no row of a folder's table is said (fewer: strays, thumbnails)
+UNNAMED_FOLDER_IMAGES = 10
+
+
+def _say_folders_in_no_row(folder: Path, manifest: Path, unnamed: list[Path]) -> None:
+    """Warn of a sub-folder of images that the folder's table names none of (HAM10000's metadata beside
+    ``ISIC2018_Task3_Test_Images/``, the challenge's test set, labelled by ``ISIC2018_Task3_Test_GroundTruth.csv``):
+    left out of training and of the split, said with the tables beside that may label it."""
+    tops = Counter(p.relative_to(folder).parts[0] for p in unnamed if len(p.relative_to(folder).parts) > 1)
+    left = [(top, n) for top, n in tops.most_common(3) if n >= UNNAMED_FOLDER_IMAGES]
+    if not left:
+        return
+    others = [t.name for t in sorted(folder.iterdir()) if t != manifest and is_manifest(t)]
+    tables = f"; a table beside may label them ({', '.join(others[:3])}): score a run on it with medimg evaluate RUN "
+    logger.warning(
+        "%s: %s hold%s images that %s names in no row: left out of training, validation and test%s",
+        folder,
+        ", ".join(f"{top}/ ({n} images)" for top, n in left),
+        "s" if len(left) == 1 else "",
+        manifest.name,
+        f"{tables}{folder / others[0]}" if others else "",
     )
 
 
