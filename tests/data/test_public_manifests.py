@@ -1514,3 +1514,18 @@ def test_a_split_column_is_never_offered_as_the_label_column(tmp_path: Path) -> 
     with pytest.raises(DatasetError, match="has no label column") as error:
         Dataset.load(tmp_path / "Folds.csv")
     assert "--label-column grp" not in str(error.value) and "'grp'" not in str(error.value)
+
+
+def test_a_label_table_beside_masks_of_a_few_images_is_the_task(tmp_path: Path) -> None:
+    """UBC-OCEAN: ``train_images/<id>.png`` labelled by ``train.csv`` (``image_id,label``), ``masks/`` for a few of
+    them: read as segmentation of the few images with masks, the subtypes unread."""
+    rows = ["image_id,label,image_width,image_height,is_tma"]
+    for i in range(12):
+        _image(tmp_path / "train_images" / f"{i}.png", 10 * i)
+        rows.append(f"{i},{('HGSC', 'EC', 'CC')[i % 3]},8,8,False")
+        if i < 2:
+            _image(tmp_path / "masks" / f"{i}.png", 255)
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "classify" and len(dataset.cases) == 12
+    assert len(Dataset.load(tmp_path, task="segment").cases) == 2

@@ -602,7 +602,38 @@ def _own_task(path: Path, detected: Layout | None) -> TaskName:
     layout detects it or when its class folders keep masks beside their images."""
     if detected is None or (detected.name == "image_mask_pairs" and class_folders.masks_inside_classes(path)):
         return "classify"
+    if _table_beside_few_masks(path, detected):
+        return "classify"
     return detected.task
+
+
+def _table_beside_few_masks(path: Path, detected: Layout) -> bool:
+    """Whether a folder read as image/mask pairs holds a label table at its top for its images (:func:`csv_manifest.
+    folder_manifest`) whose rows are more than twice the files of its masks folders (UBC-OCEAN's ``train.csv``, the
+    subtype of every slide, beside ``masks/`` for a few of them): its classes are the data's task, ``--task segment``
+    reads the masks. Was: segmentation of the few images with masks, the table unread."""
+    if detected.name != "image_mask_pairs" or not path.is_dir():
+        return False
+    table = csv_manifest.folder_manifest(path)
+    if table is None:
+        return False
+    folders = [d for d in path.iterdir() if d.is_dir() and image_mask_pairs.folder_role(d.name) == "mask"]
+    masks = sum(1 for folder in folders for f in folder.iterdir() if f.is_file())
+    from medimg.data.layouts.common import read_manifest
+
+    rows = len(read_manifest(table)[1])
+    if not folders or masks * 2 >= rows:
+        return False
+    logger.info(
+        "%s: %s labels %d images and %s holds masks for %d: read as the table's classes (--task segment reads the "
+        "masks)",
+        path,
+        table.name,
+        rows,
+        ", ".join(f"{d.name}/" for d in folders),
+        masks,
+    )
+    return True
 
 
 def _box_table_with_classes(path: Path, detected: Layout) -> Layout | None:
@@ -662,6 +693,8 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         return get_layout("class_folders")  # Kvasir-Capsule's labelled_images/<class>/ beside metadata.csv's boxes
     if detected is not None and task == "classify" and class_folders.masks_inside_classes(path):
         return get_layout("class_folders")  # <class>/images + <class>/masks: classes, their masks left out
+    if detected is not None and task == "classify" and _table_beside_few_masks(path, detected):
+        return get_layout("csv_manifest")  # UBC-OCEAN's train.csv beside masks/ for a few of its slides
     if detected is not None and task == "classify" and csv_manifest.split_manifests(path):
         return get_layout("csv_manifest")  # VinDr-PCXR's image_labels_{train,test}.csv beside its box tables
     if detected is not None and task is not None and detected.claims(path):
