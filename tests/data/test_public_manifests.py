@@ -1529,3 +1529,19 @@ def test_a_label_table_beside_masks_of_a_few_images_is_the_task(tmp_path: Path) 
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "classify" and len(dataset.cases) == 12
     assert len(Dataset.load(tmp_path, task="segment").cases) == 2
+
+
+def test_padchest_lateral_projections_are_warned_of(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PadChest's ``Projection`` (PA, AP, L): its lateral films were trained on beside the frontal ones unsaid
+    (CheXpert's and MIMIC-CXR's were warned of)."""
+    rows = ["ImageID,ImageDir,PatientID,Projection,Labels"]
+    for i in range(6):
+        name = f"2015{i:08d}_00-{i:03d}-000.png"
+        _image(tmp_path / "0" / name, 10 * i)
+        rows.append(
+            f"{name},0,p{i // 2},{'L' if i % 2 else 'PA'},['pneumonia']" if i % 3 else f"{name},0,p{i},PA,['normal']"
+        )
+    (tmp_path / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING"):
+        Dataset.load(tmp_path)
+    assert "are lateral radiographs (column 'Projection'" in caplog.text

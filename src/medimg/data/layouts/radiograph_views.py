@@ -16,15 +16,22 @@ logger = logging.getLogger(__name__)
 
 #: a label table's column giving each radiograph's view (CheXpert's ``Frontal/Lateral``, MIMIC-CXR's metadata
 #: ``ViewPosition``), as :func:`medimg.data.layouts.columns.column_key` spells it
-VIEW_COLUMNS = ("frontal/lateral", "frontal_lateral", "viewposition", "view_position", "view")
+VIEW_COLUMNS = (
+    "frontal/lateral", "frontal_lateral", "viewposition", "view_position", "view",
+    "projection", "viewposition_dicom",  # PadChest's Projection (PA, AP, L...) and ViewPosition_DICOM (LATERAL...)
+)  # fmt: skip
+#: a view column's values that name a lateral radiograph in that column only (PadChest's ``Projection`` ``L``)
+COLUMN_LATERAL_VIEWS = {"projection": frozenset({"l"})}
 #: the values of a view column that name a lateral radiograph (CheXpert's ``Lateral``; DICOM's ViewPosition ``LL``
 #: left lateral, ``RL`` right lateral, ``LATERAL``, MIMIC-CXR's ``XTABLE LATERAL``)
 LATERAL_VIEWS = frozenset({"lateral", "lat", "ll", "rl", "xtable lateral", "left lateral", "right lateral"})
 
 
-def is_lateral(view: str) -> bool:
-    """True for a view column's value naming a lateral radiograph (:data:`LATERAL_VIEWS`)."""
-    return " ".join(view.split()).casefold() in LATERAL_VIEWS
+def is_lateral(view: str, column_key: str = "") -> bool:
+    """True for a view column's value naming a lateral radiograph (:data:`LATERAL_VIEWS`, and the column's own
+    :data:`COLUMN_LATERAL_VIEWS` for a column of that :func:`~medimg.data.layouts.columns.column_key`)."""
+    value = " ".join(view.split()).casefold()
+    return value in LATERAL_VIEWS or value in COLUMN_LATERAL_VIEWS.get(column_key, frozenset())
 
 
 def lateral_note(where: object, lateral: list[str], total: int, column: str, fix: str | None = None) -> str:
@@ -50,10 +57,13 @@ def warn_lateral_views(
 ) -> None:
     """One warning when the table's view column (:data:`VIEW_COLUMNS`; ``columns``: ``column_key`` -> column as
     written) calls some of the images read (``cases``, ids as the ``path_column`` writes them) lateral."""
-    column = next((columns[key] for key in VIEW_COLUMNS if key in columns), None)
-    if column is None or not cases:
+    key = next((key for key in VIEW_COLUMNS if key in columns), None)
+    if key is None or not cases:
         return
-    lateral_rows = {str(row.get(path_column) or "").strip() for row in rows if is_lateral(str(row.get(column) or ""))}
+    column = columns[key]
+    lateral_rows = {
+        str(row.get(path_column) or "").strip() for row in rows if is_lateral(str(row.get(column) or ""), key)
+    }
     lateral = [c.case_id for c in cases if c.case_id in lateral_rows]
     if lateral:
         logger.warning(lateral_note(where, lateral, len(cases), column))
