@@ -1040,8 +1040,9 @@ def test_endovis_instrument_masks_stay_with_the_frame_of_their_own_video(tmp_pat
         assert all(m.parent.parent.parent == video for m in (case.mask, *case.extra_masks))
         assert len(case.extra_masks) == (2 if video.name.endswith("1") else 0)
     _png(tmp_path / "instrument_dataset_1" / "right_frames" / "frame000.png")  # right frames are named alike
-    with pytest.raises(DatasetError, match=r"--exclude '\*/right_frames/\*'"):
+    with pytest.raises(DatasetError, match=r"--exclude '\*right_frames/\*'"):
         Dataset.load(tmp_path, task="segment")
+    assert len(Dataset.load(tmp_path, task="segment", exclude=("*right_frames/*",)).cases) == 6  # the advice works
 
 
 def test_wsss4luad_masks_not_their_background_masks_with_the_numbered_split_folders(tmp_path: Path) -> None:
@@ -1083,3 +1084,22 @@ def test_crossmoda_source_pairs_and_unlabelled_target_domain(tmp_path: Path) -> 
             "ldn_2_ceT1.nii.gz",
         ]
     assert Dataset.load(tmp_path).unlabelled == ["training_target/crossmoda2023_ldn_100_hrT2.nii.gz"]
+
+
+def test_the_advice_for_a_mask_matching_two_images_never_leaves_out_the_images(tmp_path: Path) -> None:
+    """A fundus artery/vein set: ``images/01.png``, ``vessel-segmentations/01.png`` and colour ``arteries-and-veins/
+    01.png``. The refusal advised ``--exclude '*/images/*'`` (the real images), and a pattern ``*/<folder>/*``
+    matched no top-level folder: followed, the same refusal."""
+    for i in range(3):
+        _png(tmp_path / "images" / f"{i:02d}.png")
+        _png(tmp_path / "vessel-segmentations" / f"{i:02d}.png", (slice(2, 9), slice(2, 9)))
+        colour = tmp_path / "arteries-and-veins" / f"{i:02d}.png"
+        colour.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(
+            np.dstack([np.full((16, 16), 200, np.uint8), np.zeros((16, 16), np.uint8), np.zeros((16, 16), np.uint8)])
+        ).save(colour)
+    with pytest.raises(DatasetError, match=r"--exclude '\*arteries-and-veins/\*'") as error:
+        Dataset.load(tmp_path, task="segment")
+    assert "images/*'" not in str(error.value)
+    dataset = Dataset.load(tmp_path, task="segment", exclude=("*arteries-and-veins/*",))
+    assert sorted(c.image.parent.name for c in dataset.cases) == ["images"] * 3

@@ -870,7 +870,8 @@ def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
     chosen = nearest_files(candidates, anchor)
     if len(chosen) > 1:
         folders = sorted({p.parent.name for p in chosen})
-        leave_out = f", leave out the others with --exclude '*/{folders[-1]}/*'," if len(folders) > 1 else ""
+        others = [name for name in folders if folder_role(name) != "image"] or folders  # never the images/ folder
+        leave_out = f", leave out the others with --exclude '*{others[-1]}/*'," if len(folders) > 1 else ""
         raise DatasetError(
             f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
             f"unique name{leave_out} or list the pairs in a CSV manifest (image,mask)"
