@@ -66,6 +66,9 @@ from medimg.data.splits import make_splits
         # DeepLesion's <patient>_<study>_<series>_<slice> (ULS23's lesions after it): a patient's studies were split
         ("000004_01_01_107_lesion_01.nii.gz", "deeplesion-000004"),
         ("000004_02_01_108.png", "deeplesion-000004"),
+        # a mammogram's side and view after the patient (KAU-BCMD): each view was a case of its own, split apart
+        ("D1_1_L_CC.jpg", "d1-1"),
+        ("D1_1_R_MLO.jpg", "d1-1"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:

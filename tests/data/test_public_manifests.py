@@ -1545,3 +1545,16 @@ def test_padchest_lateral_projections_are_warned_of(tmp_path: Path, caplog: pyte
     with caplog.at_level("WARNING"):
         Dataset.load(tmp_path)
     assert "are lateral radiographs (column 'Projection'" in caplog.text
+
+
+def test_justraigs_final_label_beside_numbered_batch_folders(tmp_path: Path) -> None:
+    """JustRAIGS: ``0/TRAIN000000.JPG``, ``1/TRAIN001000.JPG`` (one folder per zip) and a semicolon table
+    ``Eye ID;Final Label;Fellow Eye ID;Age;Label G1``: the batch folders 0 and 1 were the classes, status OK."""
+    rows = ["Eye ID;Final Label;Fellow Eye ID;Age;Label G1"]
+    for i in range(12):
+        eye = f"TRAIN{(i // 6) * 1000 + i % 6:06d}"
+        _image(tmp_path / str(i // 6) / f"{eye}.JPG", 10 * i)
+        rows.append(f"{eye};{'RG' if i % 3 == 0 else 'NRG'};;60;NRG")
+    (tmp_path / "JustRAIGS_Train_labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["NRG", "RG"] and len(dataset.cases) == 12

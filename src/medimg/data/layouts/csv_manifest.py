@@ -75,6 +75,7 @@ LABEL_COLUMNS = (
     "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
     "classification",  # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding
     "image_class",  # the HEp-2 cell sets' gt_training.csv (ID,Image class,Intensity,Specimen)
+    "final_label",  # JustRAIGS' labels (Eye ID;Final Label;...; Label G1..G3 the graders'): beside numbered folders
     # a hospital's own export in German, French, Spanish, Italian, Dutch
     "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
     "diagnosi",
