@@ -87,3 +87,15 @@ def test_files_of_one_name_in_two_folders_keep_their_own_masks(tmp_path: Path) -
     assert len(dataset.cases) == 12
     for case in dataset.cases:
         assert np.array_equal(np.asarray(dataset.read(case).mask[0]) > 0, truth[case.case_id][0] > 0), case.case_id
+
+
+def test_the_sets_cross_validation_indices_file_is_left_out(tmp_path: Path) -> None:
+    """``cvind.mat`` (the set's fold of each slice) beside the slices: refused as "not a readable cjdata file"."""
+    import h5py
+
+    write_cjdata(tmp_path / "figshare", n=9)
+    with h5py.File(tmp_path / "figshare" / "cvind.mat", "w", userblock_size=512) as handle:
+        handle["cvind"] = np.arange(9, dtype=float).reshape(9, 1) % 5 + 1
+    with (tmp_path / "figshare" / "cvind.mat").open("r+b") as handle:
+        handle.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Tue Apr 14 2015")
+    assert len(Dataset.load(tmp_path / "figshare").cases) == 9

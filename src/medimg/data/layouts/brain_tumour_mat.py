@@ -38,11 +38,13 @@ def _is_cjdata(file: Path) -> bool:
 
 
 def detect(path: Path) -> bool:
-    """A folder whose first ``.mat`` files hold a ``cjdata`` struct (HDF5 headers only)."""
+    """A folder whose first ``.mat`` files hold a ``cjdata`` struct, all but one at most (the set's ``cvind.mat`` of
+    cross-validation indices among them; HDF5 headers only)."""
     if not path.is_dir():
         return False
-    mats = [p for p in walk_files(path, DETECT_ENTRIES) if p.suffix.lower() == ".mat"][:DETECT_FILES]
-    return bool(mats) and all(_is_cjdata(m) for m in mats)
+    mats = [p for p in walk_files(path, DETECT_ENTRIES) if p.suffix.lower() == ".mat"][: DETECT_FILES + 1]
+    found = sum(map(_is_cjdata, mats))
+    return found > 0 and found >= len(mats) - 1
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
     cache = cache_folder(files)
     slices: list[_Slice] = []
     problems: list[str] = []
+    others: list[str] = []  # MATLAB files without a cjdata struct beside the slices
     for file in tqdm(
         files, desc="reading brain tumour .mat files", leave=False, disable=len(files) < 100 or not show_bars(True)
     ):
@@ -89,6 +92,9 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
                     write_png(image_path, pixels)
                     write_mask(mask_path, (np.asarray(data["tumorMask"]).T > 0).astype(np.uint8))
         except (OSError, KeyError, ValueError, IndexError) as error:
+            if isinstance(error, KeyError) and not _is_cjdata(file):
+                others.append(file.relative_to(root).as_posix())  # cvind.mat: the set's cross-validation folds
+                continue
             problems.append(f"{file}: not a readable cjdata file ({type(error).__name__}: {error})")
             continue
         if label not in (1, 2, 3):
@@ -98,6 +104,14 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
         slices.append(_Slice(case_id, image_path, mask_path, label, patient or case_id))
     if problems:
         raise problems_error(root, problems, "brain tumour file problem(s)")
+    if others:
+        logger.info(
+            "%s: %d .mat file(s) without a cjdata struct left out (e.g. %s: the set's cross-validation indices, "
+            "not a slice)",
+            root,
+            len(others),
+            others[0],
+        )
     return slices
 
 
