@@ -141,3 +141,17 @@ def test_embedded_images_of_json_files_with_one_name_in_two_folders_stay_apart(t
     assert len(brightest) == 6
     assert {v for k, v in brightest.items() if k.startswith("val/")} == {200.0}, brightest
     assert {v for k, v in brightest.items() if k.startswith("train/")} == {40.0, 41.0, 42.0}, brightest
+
+
+def test_jsons_in_a_masks_folder_find_their_images_in_the_images_folder_beside(tmp_path: Path) -> None:
+    """G1020: ``Masks/image_0.json`` (``imagePath: image_0.jpg``, nothing embedded) beside ``Images/image_0.jpg``
+    and ``NerveRemoved/image_0.jpg``: refused as "its image does not exist beside it and none is embedded"."""
+    write_labelme(tmp_path / "Masks", LESION_IN_ORGAN)
+    for k in range(3):
+        (tmp_path / "Masks" / f"scan_{k}.png").rename(tmp_path / f"scan_{k}.png")
+        for folder in ("Images", "NerveRemoved"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(np.full((30, 40, 3), 40 + k, np.uint8)).save(tmp_path / folder / f"scan_{k}.png")
+        (tmp_path / f"scan_{k}.png").unlink()
+    dataset = Dataset.load(tmp_path)
+    assert sorted(c.image.parent.name for c in dataset.cases) == ["Images"] * 3

@@ -100,8 +100,29 @@ def _image_of(file: Path, data: dict[str, Any], cache: Path, problems: list[str]
                 problems.append(f"{file}: its embedded imageData cannot be decoded ({error})")
                 return None
         return target
+    beside = _in_a_sibling_folder(file, Path(written).name if written else None)
+    if len(beside) == 1:
+        return beside[0]
+    if beside:
+        shown = ", ".join(str(p.relative_to(file.parent.parent)) for p in beside[:3])
+        problems.append(f"{file}: its image is in several folders beside ({shown}); choose one with --exclude")
+        return None
     problems.append(f"{file}: its image {written or file.stem + '.*'} does not exist beside it and none is embedded")
     return None
+
+
+def _in_a_sibling_folder(file: Path, name: str | None) -> list[Path]:
+    """The image of the JSON's ``imagePath`` name (or of its own name) in a folder beside the JSON's folder (G1020's
+    ``Masks/image_0.json`` for ``Images/image_0.jpg``); of several, those in a folder named for images (its
+    ``NerveRemoved/image_0.jpg`` is another rendering)."""
+    from medimg.data.layouts.image_mask_pairs import folder_role
+
+    folders = [d for d in sorted(file.parent.parent.iterdir()) if d.is_dir() and d != file.parent]
+    names = [name] if name else [file.with_suffix(s).name for s in sorted(IMAGE_SUFFIXES) if s.count(".") == 1]
+    found = [d / n for d in folders for n in names if (d / n).is_file() and file_suffix(d / n) in IMAGE_SUFFIXES]
+    if len(found) > 1:
+        return [p for p in found if folder_role(p.parent.name) == "image"] or found
+    return found
 
 
 def _kind_of(raw: Any) -> str:
