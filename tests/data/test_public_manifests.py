@@ -1069,6 +1069,12 @@ def test_a_folder_whose_table_names_its_images_by_hash_points_at_the_table(tmp_p
         Dataset.load(tmp_path)
     table = Dataset.load(tmp_path / "fitzpatrick17k.csv")
     assert table.class_names == ["acne", "psoriasis"] and len(table.cases) == 8
+    # ISIC 2024: the training table is named, not a submission template or the test table sorted before it
+    (tmp_path / "fitzpatrick17k.csv").rename(tmp_path / "train-metadata.csv")
+    (tmp_path / "sample_submission.csv").write_text("isic_id,target\nISIC_0015657,0.3\n")
+    (tmp_path / "test-metadata.csv").write_text("isic_id,age_approx\nISIC_0015657,45\n")
+    with pytest.raises(DatasetError, match=r"\. train-metadata\.csv beside the images may hold their labels"):
+        Dataset.load(tmp_path)
 
 
 def test_the_one_column_named_for_labels_gives_them(tmp_path: Path) -> None:

@@ -269,7 +269,10 @@ def table_labels_note(path: Path) -> str:
     is not read with unless the table names them in columns medimg knows (Fitzpatrick17k's ``fitzpatrick17k.csv``
     naming ``images/<md5hash>.jpg``, NODE21's, CMMD's): given itself, the table is searched for the column naming
     the files. ``""`` for a file, or a folder without a table."""
-    tables = tables_in(path)
+    # a submission template never, and a table named for training or labels first (ISIC 2024's train-metadata.csv,
+    # not sample_submission.csv beside it, which was named)
+    tables = [t for t in tables_in(path) if "submission" not in t.stem.lower()]
+    tables.sort(key=lambda t: (not re.search(r"train|label|truth", t.stem.lower()), "test" in t.stem.lower()))
     if not tables:
         return ""
     return (
