@@ -38,6 +38,18 @@ def _drawn_masks_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Itera
         os.environ["MEDIMG_CACHE"] = before
 
 
+@pytest.fixture(autouse=True)
+def _nothing_said_once_by_an_earlier_command(caplog: pytest.LogCaptureFixture) -> None:
+    """A command run in-process adds its ``SaidOnce`` filter to the root logger's handlers, and pytest keeps one
+    capture handler for every test of a worker: the messages that command said were dropped from later tests'
+    ``caplog`` (a test reading the same data twice saw its warning once, or never). Each test starts without it."""
+    import logging
+
+    for handler in {*logging.getLogger().handlers, caplog.handler}:
+        for said in [f for f in handler.filters if type(f).__name__ == "SaidOnce"]:
+            handler.removeFilter(said)
+
+
 @pytest.fixture
 def phantom_dir(tmp_path: Path) -> Path:
     """A folder-per-class dataset of 2 x 40 synthetic 32 px PNG phantoms."""

@@ -1499,7 +1499,7 @@ def test_a_folder_of_images_the_table_names_in_no_row_is_said(tmp_path: Path, ca
         _image(tmp_path / "ISIC2018_Task3_Test_Images" / f"ISIC_01{i:02d}.jpg", 7 * i)
         truth.append(f"ISIC_01{i:02d},{i % 2},{1 - i % 2}")
     (tmp_path / "ISIC2018_Task3_Test_GroundTruth.csv").write_text("\n".join(truth) + "\n")
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("WARNING", logger="medimg"):
         dataset = Dataset.load(tmp_path)
     assert len(dataset.cases) == 24
     assert "ISIC2018_Task3_Test_Images/ (12 images) holds images that HAM10000_metadata.csv names in no row" in (
@@ -1548,7 +1548,7 @@ def test_padchest_lateral_projections_are_warned_of(tmp_path: Path, caplog: pyte
             f"{name},0,p{i // 2},{'L' if i % 2 else 'PA'},['pneumonia']" if i % 3 else f"{name},0,p{i},PA,['normal']"
         )
     (tmp_path / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv").write_text("\n".join(rows) + "\n")
-    with caplog.at_level("WARNING"):
+    with caplog.at_level("WARNING", logger="medimg"):
         Dataset.load(tmp_path)
     assert "are lateral radiographs (column 'Projection'" in caplog.text
 

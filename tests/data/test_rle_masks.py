@@ -115,7 +115,7 @@ def test_classes_overlapping_in_an_image_are_warned_of_drawn_or_cached(
     """UW-Madison's large and small bowel share pixels: a label map keeps one class there, the larger region's
     pixels lost without a word."""
     write_uw_madison(tmp_path / "uwmgi", ((40, 40),), cases=3)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="medimg"):
         Dataset.load(tmp_path / "uwmgi")
     assert "two classes" not in caplog.text  # apart, as drawn
     table = tmp_path / "uwmgi" / "train.csv"
@@ -125,7 +125,7 @@ def test_classes_overlapping_in_an_image_are_warned_of_drawn_or_cached(
     table.write_text("\n".join([*lines, f"{image_id},small_bowel,{runs}"]) + "\n")  # the same pixels, both classes
     for _ in range(2):  # drawn, then read from the cache
         caplog.clear()
-        with caplog.at_level(logging.WARNING):
+        with caplog.at_level(logging.WARNING, logger="medimg"):
             Dataset.load(tmp_path / "uwmgi")
         assert "1 of 6 image(s) have pixels that rows of two classes (of large_bowel, small_bowel" in caplog.text
 

@@ -33,7 +33,7 @@ def test_a_one_hot_solution_table_labels_the_test_folder(tmp_path: Path, caplog:
     _cervix(tmp_path)
     rows = [f"{i}.jpg," + ",".join("1" if k == i % 3 else "0" for k in range(3)) for i in range(9)]
     (tmp_path / "solution_stg1_release.csv").write_text("image_name,Type_1,Type_2,Type_3\n" + "\n".join(rows) + "\n")
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="medimg"):
         dataset = Dataset.load(tmp_path)
     test = {c.path.name: dataset.class_names[c.label] for c in dataset.cases if c.split == "test"}
     assert test == {f"{i}.jpg": f"Type_{i % 3 + 1}" for i in range(9)}
@@ -56,7 +56,7 @@ def test_without_a_table_the_test_folder_is_left_out_with_a_warning(
 ) -> None:
     """The submission template names the images but is no label table: the folder was left out without a word."""
     _cervix(tmp_path)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="medimg"):
         dataset = Dataset.load(tmp_path)
     assert {c.split for c in dataset.cases} == {"train"}
     assert "test/ holds 9 image(s) without class folders" in caplog.text

@@ -319,7 +319,7 @@ def test_classes_from_1_with_255_beside_them_leave_255_unannotated(caplog: pytes
     network learnt to predict "255" over the unknown areas, and it was scored as a class."""
     from medimg.tasks.segment.labels import IGNORE, MaskValueSurvey
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="medimg"):
         encoding = determine_label_encoding({1.0, 2.0, 255.0})
     assert (encoding.kind, encoding.num_classes) == ("mapping", 2) and "255 as unannotated" in caplog.text
     mask = np.array([[[1, 2], [255, 1]]], np.uint8)
