@@ -600,11 +600,20 @@ def data_task(path: Path) -> tuple[TaskName, Layout | None]:
 def _own_task(path: Path, detected: Layout | None) -> TaskName:
     """The task of data ``path`` that ``detected`` (its first detecting layout) reads: classification when no
     layout detects it or when its class folders keep masks beside their images."""
-    if detected is None or (detected.name == "image_mask_pairs" and class_folders.masks_inside_classes(path)):
-        return "classify"
-    if _table_beside_few_masks(path, detected):
+    if detected is None or _classes_beside_masks(path, detected) is not None:
         return "classify"
     return detected.task
+
+
+def _classes_beside_masks(path: Path, detected: Layout) -> Layout | None:
+    """The classification layout of data read as image/mask pairs whose classes are its own task: class folders
+    keeping masks beside their images (``class_folders``), or a label table at the top for more images than its
+    masks folders hold (``csv_manifest``: :func:`_table_beside_few_masks`); else ``None``."""
+    if detected.name != "image_mask_pairs":
+        return None
+    if class_folders.masks_inside_classes(path):
+        return get_layout("class_folders")
+    return get_layout("csv_manifest") if _table_beside_few_masks(path, detected) else None
 
 
 def _table_beside_few_masks(path: Path, detected: Layout) -> bool:
@@ -679,9 +688,12 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
     if task is not None and task not in TASK_WORDS:
         raise ConfigError(f"unknown task {task!r}.{did_you_mean(task, TASK_WORDS)} Tasks: {', '.join(TASK_WORDS)}.")
     detected = detect_layout(path)
-    if task is None and detected is not None:
-        task = _own_task(path, detected)  # as medimg fit reads it without --task
-    if detected is not None and (task is None or detected.task == task):
+    if task is None and detected is not None:  # as medimg fit reads it without --task
+        own = _classes_beside_masks(path, detected)
+        if own is not None:
+            return own
+        task = detected.task
+    if detected is not None and detected.task == task:
         return detected
     if detected is not None and task is not None:
         derived = deriving_layout(path, task)
