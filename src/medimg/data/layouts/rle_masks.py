@@ -310,26 +310,27 @@ def _regions(image: _Image, relative: bool) -> dict[int, np.ndarray]:
     return regions
 
 
-def _label_map(image: _Image, relative: bool, order: str) -> np.ndarray:
-    """The image's rows as one label map (a class's rows united; larger classes drawn first)."""
-    regions = _regions(image, relative)
-    return label_map_of(image.shape, {value: _as_image(flat, image.shape, order) for value, flat in regions.items()})
+def _label_map(regions: dict[int, np.ndarray], shape: tuple[int, int], order: str) -> np.ndarray:
+    """An image's :func:`_regions` as one label map (larger classes drawn first)."""
+    return label_map_of(shape, {value: _as_image(flat, shape, order) for value, flat in regions.items()})
 
 
-def _overlap(image: _Image, relative: bool) -> int:
-    """How many of the image's pixels rows of two classes cover (a label map keeps one of them)."""
-    regions = list(_regions(image, relative).values())
-    return int(np.count_nonzero(np.sum(regions, axis=0) > 1)) if len(regions) > 1 else 0
+def _overlap(regions: dict[int, np.ndarray]) -> int:
+    """How many pixels of an image's :func:`_regions` two classes cover (a label map keeps one of them)."""
+    return int(np.count_nonzero(np.sum(list(regions.values()), axis=0) > 1)) if len(regions) > 1 else 0
 
 
 #: the record, in a cache of drawn masks, of how many pixels of each image two classes cover
 OVERLAPS_FILE = "overlaps.json"
 
 
-def _say_overlaps(cache: Path, images: dict[str, _Image], relative: bool, root: Path, names: Sequence[str]) -> None:
+def _say_overlaps(
+    cache: Path, images: dict[str, _Image], relative: bool, root: Path, names: Sequence[str], drawn: dict[str, int]
+) -> None:
     """Warn once when classes overlap in any image: a label map holds one class per pixel (UW-Madison's large and
     small bowel share pixels; the smaller region was drawn over the larger, the larger's pixels there lost, unsaid).
-    The counts are kept in ``cache``'s :data:`OVERLAPS_FILE`, counted for the images it does not list."""
+    The counts are kept in ``cache``'s :data:`OVERLAPS_FILE`: ``drawn``'s (the masks drawn now, by case id), and
+    counted for the other images it does not list (masks drawn before it was kept)."""
     import contextlib
     import json
 
@@ -339,7 +340,8 @@ def _say_overlaps(cache: Path, images: dict[str, _Image], relative: bool, root: 
     except (OSError, ValueError):
         known = {}
     ids = {image.file.relative_to(root).as_posix(): image for image in images.values()}
-    new = {case_id: _overlap(image, relative) for case_id, image in ids.items() if case_id not in known}
+    counted = known.keys() | drawn.keys()
+    new = {c: _overlap(_regions(image, relative)) for c, image in ids.items() if c not in counted} | drawn
     if new:
         known.update(new)
         with contextlib.suppress(OSError):  # a read-only cache: counted again next time
@@ -503,13 +505,16 @@ def load(
     cache = cache_folder([table]) / f"{order}{'-relative' if relative else ''}"
     cache.mkdir(exist_ok=True)
     cases: list[SegCase] = []
+    drawn: dict[str, int] = {}  # the overlapping pixels of each mask drawn now
     for image in images.values():
         case_id = image.file.relative_to(root).as_posix()
         target = mask_file(cache, case_id)
         if not target.is_file():
-            write_mask(target, _label_map(image, relative, order))
+            regions = _regions(image, relative)
+            write_mask(target, _label_map(regions, image.shape, order))
+            drawn[case_id] = _overlap(regions)
         cases.append(SegCase(case_id=case_id, image=image.file, mask=target))
-    _say_overlaps(cache, images, relative, root, names)
+    _say_overlaps(cache, images, relative, root, names, drawn)
     used = {image.file for image in images.values()}
     unlabelled = [
         p.relative_to(root).as_posix()
