@@ -1453,10 +1453,10 @@ def _refuse_most_images_unnamed(
         if is_image_file(p) and not in_system_folder(p, folder) and path_selected(p, include, exclude, folder)
         if in_no_row(p)
     ]
-    if len(unnamed) <= max(len(named), 10):
-        _say_folders_in_no_row(folder, manifest, unnamed)
-        return
     tops = Counter(p.relative_to(folder).parts[0] for p in unnamed if len(p.relative_to(folder).parts) > 1)
+    if len(unnamed) <= max(len(named), 10):
+        _say_folders_in_no_row(folder, manifest, tops)
+        return
     top = tops.most_common(1)[0][0] if tops else ""
     give = f"; to train on those, give their folder (medimg fit '{folder / top}')" if top else ""
     raise DatasetError(
@@ -1471,11 +1471,11 @@ def _refuse_most_images_unnamed(
 UNNAMED_FOLDER_IMAGES = 10
 
 
-def _say_folders_in_no_row(folder: Path, manifest: Path, unnamed: list[Path]) -> None:
+def _say_folders_in_no_row(folder: Path, manifest: Path, tops: Counter[str]) -> None:
     """Warn of a sub-folder of images that the folder's table names none of (HAM10000's metadata beside
     ``ISIC2018_Task3_Test_Images/``, the challenge's test set, labelled by ``ISIC2018_Task3_Test_GroundTruth.csv``):
-    left out of training and of the split, said with the tables beside that may label it."""
-    tops = Counter(p.relative_to(folder).parts[0] for p in unnamed if len(p.relative_to(folder).parts) > 1)
+    left out of training and of the split, said with the tables beside that may label it. ``tops``: the images in
+    no row, counted by the sub-folder of ``folder`` they lie in."""
     left = [(top, n) for top, n in tops.most_common(3) if n >= UNNAMED_FOLDER_IMAGES]
     if not left:
         return
