@@ -99,12 +99,17 @@ def _stem(name: str) -> str:
     return name.lower().rsplit(".", 1)[0]
 
 
+def _file_key(cell: object) -> str:
+    """A table cell naming a file, as the file's name is compared: its path's last part, lower case."""
+    return str(cell or "").strip().replace("\\", "/").rsplit("/", 1)[-1].lower()
+
+
 def _name_column(names: list[str], rows: list[dict[str, str]], images: Sequence[Path]) -> str | None:
     """The column naming at least :data:`COVERAGE` of the ``images`` (by file name, with or without its suffix,
     a path's last part)."""
     wanted = {image.name.lower() for image in images} | {_stem(image.name) for image in images}
     for column in names:
-        values = {str(row.get(column) or "").strip().replace("\\", "/").rsplit("/", 1)[-1].lower() for row in rows}
+        values = {_file_key(row.get(column)) for row in rows}
         named = sum(image.name.lower() in values or _stem(image.name) in values for image in images)
         if named >= COVERAGE * len(images) and values & wanted:
             return column
@@ -116,7 +121,7 @@ def _row_labels(
 ) -> dict[str, int] | None:
     """``{file name or stem (lower case): class}`` from a column of class names or from one-hot columns named for
     the classes; ``None`` for neither."""
-    keys = [str(row.get(name_column) or "").strip().replace("\\", "/").rsplit("/", 1)[-1].lower() for row in rows]
+    keys = [_file_key(row.get(name_column)) for row in rows]
     one_hot = {find_class(column.strip(), class_names): column for column in names if column != name_column}
     one_hot.pop(None, None)
     if len(one_hot) == len(class_names) >= 2:
