@@ -65,8 +65,9 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
     Raises:
         DatasetError: no XML, an unreadable one, or a marked image that is nowhere.
     """
+    files = walk_files(root)  # one walk: the images by name, and the case XMLs
     images: dict[str, list[Path]] = {}
-    for file in walk_files(root):
+    for file in files:
         if file_suffix(file) in IMAGE_SUFFIXES:
             images.setdefault(file_stem(file).lower(), []).append(file)
 
@@ -95,7 +96,7 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             marked.append(Outlined(file, image, image_size(image), case_id, shapes, split_of(root, image)))
         return marked
 
-    return outlined_per_file(root, _files(root), one, include, exclude, NAMES)
+    return outlined_per_file(root, [f for f in files if _is_ddti(f)], one, include, exclude, NAMES)
 
 
 DDTI = AnnotationTool("ddti", _kinds, _outlined)
