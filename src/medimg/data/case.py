@@ -46,7 +46,7 @@ MISSING_VALUES = frozenset(
 #: ``unknown``): read as the class they name, with a warning (ISIC 2020's ``unknown`` diagnosis is a class; a
 #: table of ``+``/``-`` results names its negative class ``-``)
 PLACEHOLDER_LABELS = frozenset(
-    {"?", "??", "-", "--", "unknown", "missing", "n.a.", "not available", "undefined", "tbd"}
+    {"?", "??", "-", "--", "unknown", "missing", "n.a.", "not available", "undefined", "tbd", "not applicable"}
 )
 
 

@@ -661,6 +661,40 @@ def _without_quality_flags(
     return [rows[i] for i in kept], cleaned
 
 
+def _placeholder_or_single_classes(rows: list[dict[str, str]], column: str) -> list[str]:
+    """The classes of ``column`` that no model can learn from the table: those named like a placeholder for "not
+    known" (:data:`~medimg.data.case.PLACEHOLDER_LABELS`: ``not applicable``, ``unknown``) and those of one row
+    (too few to be both trained on and tested)."""
+    counts = Counter(c for r in rows if (c := str(r.get(column) or "").strip()) and not is_missing_value(c))
+    return [name for name, n in counts.items() if n == 1 or name.casefold() in PLACEHOLDER_LABELS]
+
+
+def _label_named_column(columns: dict[str, str], rows: list[dict[str, str]], manifest: Path) -> str | None:
+    """The first column named for labels (:data:`LABEL_COLUMNS`, in its order), or a later one of them when the first
+    holds classes none can learn (:func:`_placeholder_or_single_classes`) and the later one none (BrEaST's
+    ``Diagnosis``, a histology per lesion with ``not applicable`` for normal scans and rare ones once, beside its
+    ``Classification``: benign, malignant, normal), said in an INFO line; ``None`` when no column is so named."""
+    named = [columns[option] for option in LABEL_COLUMNS if option in columns]
+    if not named:
+        return None
+    odd = _placeholder_or_single_classes(rows, named[0])
+    if odd:
+        for other in named[1:]:
+            values = {c for r in rows if (c := str(r.get(other) or "").strip()) and not is_missing_value(c)}
+            if len(values) >= 2 and not _placeholder_or_single_classes(rows, other):
+                logger.info(
+                    "%s: labels from its column %r, not from %r, whose classes include %s (a placeholder or a "
+                    "class of one row); give --label-column %r to learn those",
+                    manifest,
+                    other,
+                    named[0],
+                    ", ".join(repr(name) for name in sorted(odd)[:4]),
+                    named[0],
+                )
+                return other
+    return named[0]
+
+
 def _one_label_named_column(columns: dict[str, str], manifest: Path) -> str | None:
     """The one column whose name ends in ``label`` when none is named as :data:`LABEL_COLUMNS` (MHIST's
     ``Majority Vote Label``), with an INFO line; ``None`` for none or several (Fitzpatrick17k's partition labels
@@ -1562,7 +1596,7 @@ def _load_table(
     if label_column is not None:
         label_col: str | None = _chosen_label_column(manifest, columns, label_column)
     else:
-        label_col = column(LABEL_COLUMNS, False) or _one_label_named_column(columns, manifest)
+        label_col = _label_named_column(columns, rows, manifest) or _one_label_named_column(columns, manifest)
     patient_col, split_col = column(PATIENT_COLUMNS, False), column(SPLIT_COLUMNS, False)
     patient_col, split_col = (None if c == label_col else c for c in (patient_col, split_col))
     known = {label_col, patient_col, split_col}

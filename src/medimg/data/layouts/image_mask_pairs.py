@@ -160,6 +160,8 @@ LABEL_SUFFIXES = (
     "manual1",
     "1stho",
     "lesion",
+    "tumor",  # BrEaST's case001_tumor.png beside case001.png
+    "tumour",
     "anno",
     "annotation",
     "expert",  # LISC's areaforexpert1/1_expert.bmp
@@ -734,7 +736,16 @@ def _is_rendering(name: str) -> bool:
     return _RENDERING.fullmatch(re.sub(r"[^a-z]", "", name.lower())) is not None
 
 
+#: a folder's name saying it holds both the images and their masks (BrEaST's ``BrEaST-Lesions_USG-images_and_masks/``:
+#: ``case001.png`` beside ``case001_tumor.png``): no role of its own, its files' names give theirs
+_IMAGES_AND_MASKS = re.compile(
+    r"(?:^|[\s_\-])(?:images?|imgs?|scans?)[\s_\-]*(?:and|with|&|\+|n)[\s_\-]*(?:masks?|labels?|segmentations?|gts?)(?:$|[\s_\-])"
+)
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
+    if _IMAGES_AND_MASKS.search(name.lower()):
+        return None  # images_and_masks/: not a folder of masks for its last word
     if IGNORED_COMPACT_DIRS.fullmatch(re.sub(r"[^a-z0-9]", "", name.lower())):
         return "ignore"  # before the role word alone is kept: background-mask/ is not mask/
     core = _core_name(name)
@@ -1255,7 +1266,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         )
     cases = mark_format_copies(as_sections(cases) or group_by_patient_folder(cases, root), root)
     _check_channel_names(cases, root)
-    unlabelled = [p.relative_to(root).as_posix() for ps in images.values() for p in ps if p not in taken]
+    unmasked = [p for ps in images.values() for p in ps if p not in taken]
+    annotations = _further_annotations(unmasked, paired, root)
+    unlabelled = [p.relative_to(root).as_posix() for p in unmasked if p not in annotations]
     return SegmentationDataset(
         name=dataset_name(root),
         root=root,
@@ -1266,6 +1279,39 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         value_names=challenge_value_names(cases, root) or code_table_names(root),
         channel_names=named_channels(cases, root),
     )
+
+
+#: what follows an image's name in the name of a further annotation of it: a word, a number after it maybe
+_ANNOTATION_WORD = re.compile(r"[-_ ][a-z]+\d{0,2}")
+
+
+def _further_annotations(unmasked: Sequence[Path], paired: Mapping[Path, Path], root: Path) -> set[Path]:
+    """The files among ``unmasked`` (read as images without a mask) named as an image with a mask beside it, a word
+    after its name (BrEaST's ``case004_other.png`` beside ``case004.png`` and its mask ``case004_tumor.png``: another
+    finding's mask), said in a warning: further annotations of that image, not images; none used."""
+    masked = {(i.parent, _stem(i).lower()): i for i, mask in paired.items() if mask.parent == i.parent}
+    found: dict[Path, Path] = {}
+    for path in unmasked:
+        stem = _stem(path).lower()
+        for cut in (m.start() for m in re.finditer(r"[-_ ]", stem)):
+            image = masked.get((path.parent, stem[:cut]))
+            if image is not None and _ANNOTATION_WORD.fullmatch(stem[cut:]):
+                found[path] = image
+                break
+    if found:
+        example = min(found)
+        logger.warning(
+            "%s: %d file(s) are named as an image with a mask beside it and a word after its name (e.g. %s beside %s "
+            "and its mask %s): read as further annotations of that image (another finding's or structure's mask), "
+            "not images, and not used; if they are images, rename them, or list the pairs in a CSV manifest "
+            "(image,mask)",
+            root,
+            len(found),
+            example.relative_to(root).as_posix(),
+            found[example].name,
+            paired[found[example]].name,
+        )
+    return set(found)
 
 
 def named_channels(cases: Sequence[SegCase], root: Path) -> list[str] | None:
