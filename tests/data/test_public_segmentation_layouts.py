@@ -1103,3 +1103,21 @@ def test_the_advice_for_a_mask_matching_two_images_never_leaves_out_the_images(t
     assert "images/*'" not in str(error.value)
     dataset = Dataset.load(tmp_path, task="segment", exclude=("*arteries-and-veins/*",))
     assert sorted(c.image.parent.name for c in dataset.cases) == ["images"] * 3
+
+
+def test_chexpert_images_are_no_experts_masks(tmp_path: Path) -> None:
+    """CheXlocalize beside CheXpert's ``CheXpert/val/patient64541/study1/view1_frontal.jpg``: "CheXpert" ends in
+    "expert" (LISC's ``areaforexpert1/``, Tufts Dental's ``Expert/`` hold experts' masks), so every image was read as a
+    mask: "no image ... (e.g. mask view1_frontal.jpg vs image -)". The images are images: no masks, said so."""
+    for i in range(3):
+        _png(tmp_path / "CheXpert" / "val" / f"patient6454{i}" / "study1" / "view1_frontal.png")
+    with pytest.raises(DatasetError, match="found 3 images but no masks"):
+        Dataset.load(tmp_path, task="segment")
+
+
+def test_files_all_read_as_masks_are_said_so_naming_one(tmp_path: Path) -> None:
+    """Only masks to pair: the refusal names a file read as a mask and why, not "vs image -"."""
+    for i in range(3):
+        _png(tmp_path / "masks" / f"{i}.png", (slice(2, 6), slice(2, 6)))
+    with pytest.raises(DatasetError, match=r"every image file under .* was read as a mask.*e\.g\. masks/0\.png"):
+        Dataset.load(tmp_path, task="segment")

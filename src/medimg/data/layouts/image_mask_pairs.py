@@ -743,6 +743,11 @@ _IMAGES_AND_MASKS = re.compile(
 )
 
 
+#: an expert's annotations in a folder's name (LISC's ``areaforexpert1``, Tufts Dental's ``Expert/``), a word of its
+#: own or after "for": not a name ending so (``CheXpert/``, whose images were read as masks)
+_EXPERT = re.compile(r"(?:^|for|[^a-z])experts?(?:\d|$|[^a-z])")
+
+
 def _dir_role(name: str, siblings: set[str]) -> str | None:
     if _IMAGES_AND_MASKS.search(name.lower()):
         return None  # images_and_masks/: not a folder of masks for its last word
@@ -776,7 +781,7 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return "image"
     if compact.endswith(("mask", "masks")) or compact.startswith("mask"):  # Montgomery's leftMask/; masks_png/
         return "mask"
-    if "expert" in compact:  # an expert's annotations: LISC's <class>/areaforexpert1/1_expert.bmp
+    if _EXPERT.search(low):  # an expert's annotations: LISC's <class>/areaforexpert1/1_expert.bmp, Tufts' Expert/
         return "mask"
     return None
 
@@ -1227,10 +1232,17 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     if not paired:
         example_mask = next(iter(masks.values()))[0]
         example_image = next(iter(images.values()))[0] if images else None
+        if example_image is None:
+            raise DatasetError(
+                f"every image file under {root} was read as a mask, by its name or a folder's on its path (e.g. "
+                f"{example_mask.relative_to(root).as_posix()}), so none is left to pair with them: keep the images "
+                "in a folder named images and the masks in one named masks (or name each mask like its image with "
+                "a suffix _mask), or list the pairs in a CSV manifest (image,mask)"
+            )
         raise DatasetError(
             f"no image in {root} has a mask with a matching name (e.g. mask {example_mask.name} vs image "
-            f"{example_image.name if example_image else '-'}): name each mask like its image, optionally with a "
-            "suffix _mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
+            f"{example_image.name}): name each mask like its image, optionally with a suffix "
+            "_mask/_seg/_segmentation/_label, or list the pairs in a CSV manifest (image,mask)"
         )
     extra_of = _attach_extra_masks(extras, paired, unpaired, root)
     listed = listed_splits(root / "ImageSets" / "Segmentation")  # Pascal VOC segmentation
