@@ -296,6 +296,35 @@ def test_folders_named_for_splits_after_the_datasets_name_are_not_classes(tmp_pa
     assert sorted(Dataset.load(tmp_path / "classes").class_names) == ["abnormal_test", "normal"]
 
 
+def test_folders_named_for_splits_in_the_middle_of_their_names_are_not_classes(tmp_path: Path) -> None:
+    """RSNA Pediatric Bone Age: ``boneage-training-dataset/boneage-training-dataset/1377.png`` and
+    ``boneage-test-dataset/boneage-test-dataset/4360.png`` beside ``boneage-training-dataset.csv`` (id,boneage,male).
+    They were classes "boneage-training-dataset" and "boneage-test-dataset" (the wrappers read as class folders),
+    status OK, and the official test images trained on; now an error naming the training split's table."""
+    data = tmp_path / "boneage"
+    for i in range(3):
+        _png(data / "boneage-training-dataset" / "boneage-training-dataset" / f"137{i}.png", 10 * i + 1)
+        _png(data / "boneage-test-dataset" / "boneage-test-dataset" / f"436{i}.png", 10 * i + 2)
+    (data / "boneage-training-dataset.csv").write_text("id,boneage,male\n1370,143,True\n")
+    (data / "boneage-test-dataset.csv").write_text("Case ID,Sex\n4360,M\n")
+    with pytest.raises(
+        DatasetError, match=r"named for splits \(test, train\), not classes.*boneage-training-dataset\.csv"
+    ):
+        Dataset.load(data)
+
+
+def test_a_challenges_leaderboard_folder_is_its_validation_split(tmp_path: Path) -> None:
+    """NCI-ISBI 2013's ``Training/`` beside ``Leaderboard/`` (its validation phase's cases): was "mixes split folders
+    (Training) with class folders", and a model told Training from Leaderboard (accuracy 1.0, rc 0)."""
+    for split in ("Training", "Leaderboard"):
+        for cls in ("benign", "malignant"):
+            for i in range(2):
+                _png(tmp_path / split / cls / f"{split}{i}.png", 10 * i + (1 if cls == "benign" else 5))
+    dataset = Dataset.load(tmp_path)
+    assert sorted(dataset.class_names) == ["benign", "malignant"]
+    assert dataset.split_counts() == {"train": 4, "val": 4}
+
+
 def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> None:
     """The Monkeypox Skin Lesion Dataset: ``Original Images/``, ``Augmented Images/``, ``Fold1/`` each holding the
     class folders; Kaggle's blood cells: ``dataset-master/`` and ``dataset2-master/``. They were read as classes

@@ -21,6 +21,7 @@ SPLIT_ALIASES = {
     "validate": "val",  # MIMIC-CXR's split table
     "dev": "val",
     "evaluation": "val",  # RFMiD's Evaluation_Set/ (its validation set; its Test_Set/ is the test)
+    "leaderboard": "val",  # NCI-ISBI 2013's Leaderboard/ beside Training/ and Test/: a challenge's validation phase
     "test": "test",
     "testing": "test",
 }

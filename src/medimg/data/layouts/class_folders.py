@@ -30,6 +30,7 @@ from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
     file_stem,
     json_labels_note,
+    named_split,
     order_classes,
     path_selected,
     tables_in,
@@ -168,6 +169,7 @@ def load(
         )
         groups = [(s, d) for d, s in split_dirs.items() if s]
     else:
+        _refuse_splits_named_by_a_suffix(root, subdirs)  # before nesting: each may wrap a folder of its name
         left_out |= _unlabelled_folders(base, split_dirs)
         if any(s for d, s in split_dirs.items() if d not in left_out):
             named = [d.name for d, s in split_dirs.items() if s and d not in left_out]
@@ -185,7 +187,6 @@ def load(
         if nested is None:
             if split is None:
                 _refuse_versions_of_the_data(root, subdirs)
-                _refuse_splits_named_by_a_suffix(root, subdirs)
                 _refuse_sets_of_the_same_classes(root, subdirs)
             found = [c for c in sorted(parent.iterdir()) if visible_dir(c) and c not in left_out]
             if split is not None and not found and folder_entries(parent)[1]:
@@ -432,14 +433,17 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
 
 
 def _refuse_splits_named_by_a_suffix(root: Path, subdirs: list[Path]) -> None:
-    """Raise when every would-be class ends with a split word after the dataset's name, two splits at least
-    (DFUC 2021's ``DFUC2021_train/`` and ``DFUC2021_test/``): read as class folders they were classes "DFUC2021_train"
-    and "DFUC2021_test", status OK, and a model told the splits apart. The message names the tables inside."""
-    splits = {d: split_in_name(d.name, "last") for d in subdirs}
+    """Raise when every would-be class has a split word after the dataset's name, two splits at least (DFUC 2021's
+    ``DFUC2021_train/`` and ``DFUC2021_test/``; RSNA Bone Age's ``boneage-training-dataset/`` and
+    ``boneage-test-dataset/``, each wrapping a folder of its name): read as class folders they were classes
+    "DFUC2021_train" and "DFUC2021_test", status OK, and a model told the splits apart (the test images trained on).
+    The message names the tables inside, else the training split's table beside them."""
+    splits = {d: split_in_name(d.name, "last") or named_split(d.name) for d in subdirs}
     if len(subdirs) < 2 or not all(splits.values()) or len(set(splits.values())) < 2:
         return
     training_first = sorted(subdirs, key=lambda d: splits[d] != "train")
     tables = [table.relative_to(root).as_posix() for d in training_first for table in tables_in(d)]
+    tables = tables or [t.relative_to(root).as_posix() for t in tables_in(root) if named_split(t.stem) == "train"]
     labels = (
         f"give the training split's label table (e.g. medimg fit '{root / tables[0]}')"
         if tables
