@@ -160,3 +160,30 @@ def test_ultrasound_pixel_size_comes_from_its_regions(tmp_path: Path) -> None:
     ds.SequenceOfUltrasoundRegions.append(_us_region(0.03, 0.03))  # regions that disagree: no spacing
     ds.save_as(path, enforce_file_format=True)
     assert read_dicom(path).spacing_mm is None
+
+
+@pytest.mark.parametrize(("signed", "padding"), [(True, -2000), (False, 0)])
+def test_pixel_padding_outside_the_field_of_view_takes_the_lowest_value_inside(
+    tmp_path: Path, signed: bool, padding: int
+) -> None:
+    """A CT slice whose corners outside the scanned circle hold PixelPaddingValue (-2000 stored signed; 0 stored
+    unsigned with intercept -1024, then -1024 HU beside air at 0 stored + 24): was read as tissue at -3024 HU, which
+    stretched the plan's clip range and made slices of one scanner near-duplicates of each other by their frame."""
+    ds = _dataset()
+    ds.Modality = "CT"
+    ds.PixelRepresentation = 1 if signed else 0
+    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    inside = np.arange(64, dtype=np.int32).reshape(8, 8) + (24 if not signed else 0)
+    stored = inside.copy()
+    stored[:2, :2] = padding
+    ds.PixelPaddingValue = padding
+    ds.PixelData = stored.astype(np.int16 if signed else np.uint16).tobytes()
+    path = tmp_path / "ct.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    image = read_dicom(path)
+    values = image.array[0]
+    kept = np.ones((8, 8), bool)
+    kept[:2, :2] = False
+    np.testing.assert_array_equal(values[kept], inside[kept] - 1024.0)
+    assert float(values[:2, :2].max()) == float(values[kept].min()) == float(inside[kept].min()) - 1024
+    assert image.meta["padding_pixels_filled"] == 4

@@ -460,6 +460,30 @@ def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:
     return ImageHeader(format="dicom", shape=(channels, *spatial), decoded_bytes=decoded)
 
 
+def _padding_pixels(ds: Any, stored: np.ndarray) -> np.ndarray | None:
+    """Where the stored values are the file's ``PixelPaddingValue`` (up to ``PixelPaddingRangeLimit``): the pixels
+    outside the scanned field of view (a CT's corners around its circle, stored as -2000 or -3024), or ``None`` when
+    the file names no padding, or none or every pixel is. Left as values they were tissue far below air: they
+    stretched the intensity range the data's plan normalises by (clip -3024 HU instead of -1000), and images of
+    one scanner looked alike to the near-duplicate check for their shared frame."""
+    value = _first_float(ds.get("PixelPaddingValue"))
+    if value is None or stored.dtype.kind not in "iu":
+        return None
+    limit = _first_float(ds.get("PixelPaddingRangeLimit"))
+    bits = 8 * stored.dtype.itemsize
+
+    def as_stored(tag_value: float) -> float:  # the tag read with the other sign than the pixels (US or SS VR)
+        if stored.dtype.kind == "i" and tag_value >= 2 ** (bits - 1):
+            return tag_value - 2**bits
+        if stored.dtype.kind == "u" and tag_value < 0:
+            return tag_value + 2**bits
+        return tag_value
+
+    low, high = sorted((as_stored(value), as_stored(value if limit is None else limit)))
+    padded = (stored >= low) & (stored <= high)
+    return padded if padded.any() and not padded.all() else None
+
+
 def _dataset_to_array(
     ds: Any, path: Path, reduce: int = 1, frame_order: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -522,7 +546,8 @@ def _dataset_to_array(
 
     # Reduce the stored values first when every later step is linear and the same for every pixel (one frame,
     # no lookup table); otherwise reduce the final values.
-    early = reduce > 1 and n_frames == 1 and arr.ndim == 2 and "ModalityLUTSequence" not in ds
+    padded = _padding_pixels(ds, arr)
+    early = reduce > 1 and n_frames == 1 and arr.ndim == 2 and "ModalityLUTSequence" not in ds and padded is None
     if reduce > 1:
         meta["full_shape"] = [1, *(int(n) for n in arr.shape[-3 if n_frames > 1 else -2 :])]
     values = (reduce_blocks(arr, reduce, axes=(0, 1)) if early else arr).astype(np.float64)
@@ -570,6 +595,9 @@ def _dataset_to_array(
     padding = _first_float(ds.get("PixelPaddingValue"))
     if padding is not None and rescale is not None:
         padding = padding * float(rescale[0][0]) + float(rescale[1][0])
+    if padded is not None and padded.shape == values.shape:  # outside the field of view: the lowest value inside
+        values[padded] = float(values[~padded].min())
+        meta["padding_pixels_filled"] = int(padded.sum())
     center = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowCenter"))
     width = _first_float(_functional_group_value(ds, "FrameVOILUTSequence", "WindowWidth"))
     physical = modality in _PHYSICAL_MODALITIES or (rescale_type or "").upper() == "HU"
