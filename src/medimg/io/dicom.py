@@ -11,6 +11,8 @@ Intensities:
       center is mapped the same way. Images whose values are physical units (CT and PET, or ``RescaleType ==
       "HU"``) are NOT inverted: -1000 HU is air whatever the display convention, and ``meta["inverted"]`` says
       what was done.
+    * Pixels outside the scanned field of view (stored as ``PixelPaddingValue``, up to ``PixelPaddingRangeLimit``)
+      take the lowest value inside it (a CT's air), not a value far below air.
     * Colour (``RGB``, ``YBR_*``, ``PALETTE COLOR``) becomes 3 RGB channels (``convert_color_space`` /
       ``apply_color_lut``).
 
