@@ -325,6 +325,26 @@ def test_a_challenges_leaderboard_folder_is_its_validation_split(tmp_path: Path)
     assert dataset.split_counts() == {"train": 4, "val": 4}
 
 
+def test_folders_of_forms_of_the_images_are_not_classes(tmp_path: Path) -> None:
+    """BCNB: ``WSIs/1.jpg`` (+ ``1.json``), the whole slides, beside ``paper_patches/patches/1/1_0.jpg``, patches cut
+    from them, and ``patient-clinical-data.xlsx`` of each patient's ALN status. They were classes "WSIs" and
+    "paper_patches", status OK; now an error naming the table. Classes of one form each stay classes."""
+    data = tmp_path / "BCNB"
+    for i in range(1, 4):
+        _png(data / "WSIs" / f"{i}.jpg", 10 * i + 1)
+        for j in range(2):
+            _png(data / "paper_patches" / "patches" / str(i) / f"{i}_{j}.jpg", 10 * i + j + 2)
+    (data / "dataset-splitting").mkdir()
+    (data / "dataset-splitting" / "train_id.txt").write_text("1\n2\n")
+    (data / "patient-clinical-data.csv").write_text("Patient ID,ALN status\n1,N0\n2,N+(1-2)\n3,N0\n")
+    with pytest.raises(DatasetError, match=r"\(WSIs, paper_patches\) are named for forms of the images.*clinical-data"):
+        Dataset.load(data)
+    for name in ("tumor_patches", "normal_patches"):
+        for i in range(2):
+            _png(tmp_path / "pcam" / name / f"{i}.png", 10 * i + (3 if name == "normal_patches" else 9))
+    assert sorted(Dataset.load(tmp_path / "pcam").class_names) == ["normal_patches", "tumor_patches"]
+
+
 def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> None:
     """The Monkeypox Skin Lesion Dataset: ``Original Images/``, ``Augmented Images/``, ``Fold1/`` each holding the
     class folders; Kaggle's blood cells: ``dataset-master/`` and ``dataset2-master/``. They were read as classes

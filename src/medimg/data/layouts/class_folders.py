@@ -197,6 +197,7 @@ def load(
             group_of_dir.update(nested.group_of)
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
     _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
+    _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
     refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
@@ -699,6 +700,43 @@ def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
         f"{root}: {pool.name}/ holds images without labels, not a class ({len(class_dirs)} folders would be the "
         f"classes: {', '.join(d.name for d in class_dirs)}); train on the labelled classes and learn from the pool: "
         f"medimg fit {data} --unlabelled {pool}" + ("" if data != root else f" (move {pool.name}/ out of {root} first)")
+    )
+
+
+#: words naming a form the images come in (whole slides, patches cut from them, tiles, crops, thumbnails): folders so
+#: named side by side hold the same cases in several forms, not classes
+IMAGE_FORM_WORDS = frozenset({
+    "wsi", "wsis", "slide", "slides", "patch", "patches", "tile", "tiles", "crop", "crops", "cropped", "thumbnail",
+    "thumbnails", "thumbs", "roi", "rois", "region", "regions", "overview", "overviews", "fullsize", "full",
+})  # fmt: skip
+
+
+def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
+    """Raise when every would-be class is named for a form of the images, each another (:data:`IMAGE_FORM_WORDS`:
+    BCNB's ``WSIs/``, the whole slides, beside ``paper_patches/``, the patches cut from them): read as classes, a
+    model told slides from patches (status OK, the patients' own labels in ``patient-clinical-data.xlsx`` unread),
+    and one patient's slide and patches sat on both sides of the split. The message names the tables beside them."""
+    class_dirs = [d for d in class_dirs if any(is_image_file(f) for f in walk_files(d, 200))]  # not split lists
+    forms = [
+        frozenset(w.rstrip("s") for w in re.split(r"[^a-z]+", d.name.lower()) if w in IMAGE_FORM_WORDS)
+        for d in class_dirs
+    ]
+    # each its own form: tumor_patches/ beside normal_patches/ are classes of patches
+    if len(class_dirs) < 2 or not all(forms) or len(set(forms)) < len(forms):
+        return
+    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
+    tables += [t.relative_to(root).as_posix() for folder in class_dirs for t in tables_in(folder.parent)]
+    tables = list(dict.fromkeys(tables))
+    labels = (
+        f"the labels may be in {', '.join(tables[:3])}: give a CSV manifest (path,label,patient_id) naming each "
+        "image's class and patient, then medimg fit MANIFEST"
+        if tables
+        else "arrange one form's images in class folders (<class name>/<image files>), or list them in a CSV "
+        "manifest (path,label,patient_id)"
+    )
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for forms of the images (whole "
+        f"slides, patches, tiles, crops), which hold the same cases, not classes; {labels}"
     )
 
 
