@@ -789,13 +789,18 @@ class InputReader:
         """The files found in ``folder`` that are no input of their own: the annotations beside the images
         (:func:`medimg.data.layouts.image_mask_pairs.annotation_files`) and, for a model trained on cases of several
         channel files, each case's channel files but the one that stands for it (:attr:`CaseFiles.first`; read with
-        the others, or refused once naming the missing ones)."""
+        the others, or refused once naming the missing ones) and, where a whole case is among them, the files of no
+        case (MRBrainS18's ``orig/IR.nii.gz`` beside ``pre/``: each was predicted alone, a 1-channel image given to a
+        3-channel model)."""
         from medimg.data.layouts.image_mask_pairs import annotation_files
 
         left = annotation_files(files, folder)
         if self._multi_channel_files():
             cases = {file: self._case(file) for file in files}
             left += [file for file, case in cases.items() if case is not None and case.first != file]
+            if any(case is not None and not case.missing for case in cases.values()):
+                # beside whole cases, a file of no case is no input (MRBrainS18's orig/T1.nii.gz beside pre/)
+                left += [f for f, case in cases.items() if case is None and f not in left]
         return left
 
     def _multi_channel_files(self) -> bool:

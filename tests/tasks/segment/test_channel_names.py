@@ -217,3 +217,20 @@ def test_channels_named_alike_keep_their_order() -> None:
     assert channel_order(["CT", "MRI", "MRI"], ["CT", "MRI", "MRI"]) == [0, 1, 2]
     assert channel_order(["MRI", "MRI"], ["CT", "CT"]) is None
     assert channel_order(["T1", "FLAIR"], ["flair", "t1"]) == [1, 0]
+
+
+def test_files_of_no_case_beside_a_whole_case_are_not_inputs(tmp_path: Path) -> None:
+    """MRBrainS18's case folder: ``pre/FLAIR.nii.gz``, ``pre/reg_IR.nii.gz``, ``pre/reg_T1.nii.gz`` (the model's
+    channels) beside ``orig/`` (the unregistered scans) and ``segm.nii.gz`` (the reference). Predicting the folder
+    gave a prediction for each of ``orig/IR.nii.gz``, ``orig/T1.nii.gz`` (a 1-channel image given to a 3-channel
+    model) and ``segm.nii.gz`` besides the case; now the case alone (``orig/FLAIR``'s case lacks channels: refused)."""
+    case = tmp_path / "training" / "1"
+    names = ["pre/FLAIR", "pre/reg_IR", "pre/reg_T1", "orig/FLAIR", "orig/IR", "orig/T1", "orig/T1_mask", "segm"]
+    for name in names:
+        (case / name).parent.mkdir(parents=True, exist_ok=True)
+        (case / f"{name}.nii.gz").write_bytes(b"")
+    domain = TrainingDomain(channel_suffixes=["FLAIR.nii.gz", "reg_IR.nii.gz", "reg_T1.nii.gz"])
+    reader = InputReader(domain=domain, warn_each=False)
+    files = sorted(p for p in case.rglob("*.nii.gz"))
+    kept = [f.relative_to(case).as_posix() for f in files if f not in reader.not_inputs(files, case)]
+    assert kept == ["orig/FLAIR.nii.gz", "pre/FLAIR.nii.gz"]

@@ -175,7 +175,9 @@ IGNORED_SUFFIXES = ("2ndho",)
 CONSENSUS_MASK = re.compile(r"^aggregated_maj_seg$")
 OTHER_CONSENSUS = re.compile(r"^aggregated_(?:and|or)_seg$")
 ROI_SUFFIXES = ("fov", "roi")
-MASK_NAMES = {"segmentation", "seg", "mask", "label", "labels", "gt", "ground_truth", "groundtruth", "reference"}
+MASK_NAMES = {
+    "segmentation", "seg", "segm", "mask", "label", "labels", "gt", "ground_truth", "groundtruth", "reference",
+}  # fmt: skip
 """Whole file names (without suffix) of a mask in a per-case folder (``case_00000/segmentation.nii.gz``, RETOUCH's
 ``TRAIN001/reference.mhd`` beside ``oct.mhd``)."""
 _STRIP_WORDS = {
