@@ -69,3 +69,34 @@ def test_one_fold_is_split_by_medimg_and_trains(tmp_path: Path) -> None:
     assert all(c.split is None for c in dataset.cases)
     model = Model("unet", task="segment").fit(tmp_path / "pannuke", run_dir=tmp_path / "run", **FAST_FIT)
     assert model.class_names_ is not None and model.class_names_[1] == "neoplastic"
+
+
+def test_conic_patches_are_2d_cases_of_its_class_map_grouped_by_source_image(tmp_path: Path) -> None:
+    """CoNIC 2022: ``data/images.npy`` (N x H x W x 3) beside ``data/labels.npy`` (N x H x W x 2: instance ids, then
+    classes 0..6) and ``patch_info.csv`` (``consep_1-0000``). Was: "a single class ('data')"; with ``--task segment``
+    one 3D volume whose classes were the instance ids."""
+    rng = np.random.default_rng(1)
+    n, size = 8, 16
+    images = rng.integers(150, 230, (n, size, size, 3)).astype(np.uint8)
+    labels = np.zeros((n, size, size, 2), np.int32)
+    for index in range(n):
+        for nucleus in range(1, 4):
+            top = 1 + 5 * (nucleus - 1)
+            labels[index, top : top + 3, 2:6, 0] = 100 + nucleus  # the instance's id, beyond the classes
+            labels[index, top : top + 3, 2:6, 1] = 1 + (index + nucleus) % 6
+    data = tmp_path / "conic" / "data"
+    data.mkdir(parents=True)
+    np.save(data / "images.npy", images)
+    np.save(data / "labels.npy", labels)
+    sources = ["consep_1", "consep_1", "crag_2", "crag_2", "glas_3", "glas_3", "pannuke_4", "pannuke_4"]
+    (data / "patch_info.csv").write_text("patch_info\n" + "".join(f"{s}-{i:04d}\n" for i, s in enumerate(sources)))
+    (data / "counts.csv").write_text(
+        "neutrophil,epithelial,lymphocyte,plasma,eosinophil,connective\n" + "1,1,1,0,0,0\n" * n
+    )
+    dataset = Dataset.load(tmp_path / "conic")
+    assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == n
+    assert dataset.value_names[1] == "neutrophil" and dataset.value_names[6] == "connective"
+    assert [c.patient_id for c in dataset.cases] == sources
+    sample = dataset.read(dataset.cases[3])
+    assert sample.image.array.shape[-2:] == (size, size)
+    np.testing.assert_array_equal(np.asarray(sample.mask).reshape(size, size), labels[3, :, :, 1])

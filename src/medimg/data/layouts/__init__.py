@@ -22,7 +22,8 @@ name                  task       reads
                                  PNG (cached), the three tumour classes, patients from ``PID``
 ``brain_tumour_masks``  segment   the same files: the tumour masks
 ``pannuke``           segment    PanNuke's folds as shipped (``images.npy`` + ``masks.npy`` per fold), written once as
-                                 image and mask files (cached); the three folds as train/val/test
+                                 image and mask files (cached); the three folds as train/val/test. CoNIC's
+                                 ``images.npy`` + ``labels.npy`` (instance and class maps): its class maps
 ``image_mask_pairs``  segment    ``images/`` + ``masks/`` (or ``labels/``, ``imagesTr``/``labelsTr``, DRIVE,
                                  ISIC), ``<name>_mask.png`` beside ``<name>.png``, CSV ``image,mask``
 ``structure_folders`` segment    a ground-truth folder of one mask folder per structure (IDRiD's ``2. All Segmentation

@@ -9,12 +9,20 @@ The arrays hold thousands of images, not files, so each image and its label map 
 first is training, the second validation and the third test (the first of the paper's three arrangements); with
 fewer, medimg splits. The array headers are read by :func:`detect`; the pixels only by :func:`load`, fold by fold
 (memory-mapped).
+
+CoNIC 2022 (Graham et al.; Lizard's nuclei as 256 px patches) ships the same way in one folder: ``data/images.npy``
+(``N x 256 x 256 x 3`` uint8) beside ``data/labels.npy`` (``N x 256 x 256 x 2``: the instance map, then the class of
+each pixel, 0 background and 1..6 neutrophil, epithelial, lymphocyte, plasma, eosinophil, connective), with
+``patch_info.csv`` naming each patch's source image (``consep_1-0000``: patches of ``consep_1`` are kept on one side of
+the split). The class map is the label map; read as the pair of files, the patches were one volume and its instance
+ids the classes.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +37,7 @@ from medimg.errors import DatasetError
 logger = logging.getLogger(__name__)
 
 NUCLEUS_TYPES = ("neoplastic", "inflammatory", "connective", "dead", "epithelial")
+CONIC_TYPES = ("neutrophil", "epithelial", "lymphocyte", "plasma", "eosinophil", "connective")
 DETECT_ENTRIES = 200
 FOLD_NUMBER = re.compile(r"fold\s*_?(\d+)", re.IGNORECASE)
 SPLIT_OF_FOLD = {1: "train", 2: "val", 3: "test"}
@@ -62,20 +71,98 @@ def _folds(root: Path, limit: int | None = DETECT_ENTRIES) -> list[tuple[int, Pa
     return sorted(folds)
 
 
+def _conic(root: Path, limit: int | None = DETECT_ENTRIES) -> tuple[Path, Path] | None:
+    """CoNIC's ``(images.npy, labels.npy)`` side by side under ``root``, with its shapes (``N x H x W x 3`` and
+    ``N x H x W x 2``); ``None`` when there are none."""
+    files = walk_files(root, limit)
+    for images in (f for f in files if f.name.lower() == "images.npy"):
+        labels = next((f for f in files if f.parent == images.parent and f.name.lower() == "labels.npy"), None)
+        image_shape, label_shape = _shape(images), _shape(labels) if labels is not None else None
+        if labels is None or image_shape is None or len(image_shape) != 4 or image_shape[3] != 3:
+            continue
+        if label_shape == (*image_shape[:3], 2):
+            return images, labels
+    return None
+
+
 def detect(path: Path) -> bool:
-    """A folder holding PanNuke's ``images.npy`` and ``masks.npy`` of a fold (their headers)."""
-    return path.is_dir() and bool(_folds(path))
+    """A folder holding PanNuke's ``images.npy`` and ``masks.npy`` of a fold, or CoNIC's ``images.npy`` and
+    ``labels.npy`` (their headers)."""
+    return path.is_dir() and (bool(_folds(path)) or _conic(path) is not None)
+
+
+def _patch_sources(images_file: Path, count: int) -> list[str | None]:
+    """Each CoNIC patch's source image from ``patch_info.csv`` beside the arrays (``consep_1-0000``: ``consep_1``),
+    ``None`` each when the table is missing or has another number of rows."""
+    import csv
+
+    table = images_file.parent / "patch_info.csv"
+    if not table.is_file():
+        return [None] * count
+    with table.open(newline="", encoding="utf-8-sig") as handle:
+        cells = [row[0].strip() for row in csv.reader(handle) if row]
+    names = cells[1:] if cells and not re.search(r"\d", cells[0]) else cells  # its header: patch_info
+    if len(names) != count:
+        logger.warning(
+            "%s: %d rows for %d patches: not used to keep each image's patches together", table, len(names), count
+        )
+        return [None] * count
+    return [re.sub(r"-\d+$", "", name) or None for name in names]
+
+
+def _written_pairs(
+    images: np.ndarray, label_map: Callable[[int], np.ndarray], folder: Path, what: str
+) -> tuple[list[tuple[Path, Path]], int]:
+    """Each image of ``images`` and its label map (``label_map(index)``) as PNG files in ``folder`` (written once:
+    the last mask is written last), and how many were written now."""
+    from tqdm.auto import tqdm
+
+    folder.mkdir(exist_ok=True)
+    pairs, written = [], 0
+    pending = not (folder / f"{images.shape[0] - 1:05d}_mask.png").is_file()
+    for index in tqdm(range(images.shape[0]), desc=f"writing {what}", disable=not pending, leave=False):
+        image_path, mask_path = folder / f"{index:05d}.png", folder / f"{index:05d}_mask.png"
+        if not mask_path.is_file():
+            write_png(image_path, np.clip(np.rint(np.asarray(images[index], np.float32)), 0, 255).astype(np.uint8))
+            write_mask(mask_path, label_map(index))
+            written += 1
+        pairs.append((image_path, mask_path))
+    return pairs, written
+
+
+def _load_conic(path: Path, images_file: Path, labels_file: Path) -> SegmentationDataset:
+    """CoNIC's patches and class maps, written once as PNG files (cached), each patch's source image its patient."""
+    images, labels = np.load(images_file, mmap_mode="r"), np.load(labels_file, mmap_mode="r")
+    folder = cache_folder([images_file, labels_file]) / "conic"
+    pairs, written = _written_pairs(
+        images, lambda index: np.asarray(labels[index, :, :, 1]).astype(np.uint8), folder, "CoNIC patches"
+    )
+    if written:
+        logger.info("%s: %d CoNIC patch(es) and class maps written to %s", path, written, folder)
+    sources = _patch_sources(images_file, len(pairs))
+    cases = [
+        SegCase(f"conic/{index:05d}", image, mask, patient_id=source)
+        for index, ((image, mask), source) in enumerate(zip(pairs, sources, strict=True))
+    ]
+    return SegmentationDataset(
+        name=dataset_name(path),
+        root=path,
+        source="pannuke",
+        cases=cases,
+        value_names={0: "background", **{k + 1: name for k, name in enumerate(CONIC_TYPES)}},
+    )
 
 
 def load(path: Path) -> SegmentationDataset:
-    """PanNuke's folds, each image and label map written once as PNG files (cached).
+    """PanNuke's folds (or CoNIC's patches), each image and label map written once as PNG files (cached).
 
     Raises:
         DatasetError: no fold's arrays are found, or the cache cannot be written.
     """
-    from tqdm.auto import tqdm
-
     folds = _folds(path, None)
+    conic = None if folds else _conic(path, None)
+    if conic is not None:
+        return _load_conic(path, *conic)
     if not folds:
         raise DatasetError(
             f"{path} holds no PanNuke fold (images.npy of N x 256 x 256 x 3 with masks.npy of N x 256 x 256 x 6)"
@@ -86,24 +173,19 @@ def load(path: Path) -> SegmentationDataset:
     cases: list[SegCase] = []
     for number, images_file, masks_file in folds:
         images, masks = np.load(images_file, mmap_mode="r"), np.load(masks_file, mmap_mode="r")
+
+        def label_map(index: int, masks: np.ndarray = masks) -> np.ndarray:
+            labels = np.zeros(masks.shape[1:3], np.uint8)
+            for value in range(len(NUCLEUS_TYPES)):
+                labels[np.asarray(masks[index, :, :, value]) > 0] = value + 1
+            return labels
+
         folder = cache / f"fold{number}"
-        folder.mkdir(exist_ok=True)
-        written = 0
-        pending = not (folder / f"{images.shape[0] - 1:05d}_mask.png").is_file()  # the last one is written last
-        for index in tqdm(
-            range(images.shape[0]), desc=f"writing PanNuke fold {number}", disable=not pending, leave=False
-        ):
-            image_path, mask_path = folder / f"{index:05d}.png", folder / f"{index:05d}_mask.png"
-            if not mask_path.is_file():
-                pixels = np.clip(np.rint(np.asarray(images[index], np.float32)), 0, 255).astype(np.uint8)
-                write_png(image_path, pixels)
-                labels = np.zeros(images.shape[1:3], np.uint8)
-                for value in range(len(NUCLEUS_TYPES)):
-                    labels[np.asarray(masks[index, :, :, value]) > 0] = value + 1
-                write_mask(mask_path, labels)
-                written += 1
-            split = SPLIT_OF_FOLD.get(number) if official else None
-            cases.append(SegCase(f"fold{number}/{index:05d}", image_path, mask_path, split=split))
+        pairs, written = _written_pairs(images, label_map, folder, f"PanNuke fold {number}")
+        split = SPLIT_OF_FOLD.get(number) if official else None
+        cases += [
+            SegCase(f"fold{number}/{index:05d}", image, mask, split=split) for index, (image, mask) in enumerate(pairs)
+        ]
         if written:
             logger.info("%s: fold %d: %d image(s) and label maps written to %s", path, number, written, folder)
     if not official:
