@@ -103,6 +103,27 @@ def test_nih_chestxray14_box_list_loads_as_shipped(tmp_path: Path) -> None:
     assert Dataset.load(tmp_path).task == "classify"  # the folder's labels are its findings table, not the box list
 
 
+def test_nih_chestxray14_boxes_take_the_split_lists_beside_them(tmp_path: Path) -> None:
+    """``BBox_List_2017.csv`` beside ``train_val_list.txt`` and ``test_list.txt``: the boxes' images take the official
+    split (their classification table did; the box table was read without it, the test images trained on). Lists
+    that leave images out are not used, with a warning."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    lines = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"]
+    names = [f"0000{i:04d}_000.png" for i in range(6)]
+    for i, name in enumerate(names):
+        Image.fromarray(np.zeros((100, 100), np.uint8)).save(tmp_path / "images" / name)
+        lines.append(f"{name},Mass,{10 + i}.5,20.25,30.0,40.0,,,")
+    (tmp_path / "BBox_List_2017.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "train_val_list.txt").write_text("\n".join(names[:4]) + "\n")
+    (tmp_path / "test_list.txt").write_text("\n".join(names[4:]) + "\n")
+    dataset = Dataset.load(tmp_path / "BBox_List_2017.csv")
+    assert {c.case_id: c.split for c in dataset.cases} == {n: "train" if i < 4 else "test" for i, n in enumerate(names)}
+    (tmp_path / "test_list.txt").write_text(names[4] + "\n")
+    assert not any(c.split for c in Dataset.load(tmp_path / "BBox_List_2017.csv").cases)
+
+
 def test_vindr_cxr_box_manifest_loads_as_shipped(tmp_path: Path) -> None:
     """VinDr-CXR's ``train.csv``: ``image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max``, images as
     ``train/<image_id>.dicom``, "No finding" rows without a box (negatives), one row per radiologist's box."""

@@ -815,6 +815,27 @@ def _split_sections(lines: list[str]) -> dict[str, str]:
     return split_of
 
 
+#: split list files beside a manifest (NIH ChestX-ray14's ``train_val_list.txt``, ``test_list.txt``): one image name
+#: a line
+SPLIT_LIST_NAME = re.compile(r"^(train_?val|train|val|valid|validation|test)[_-]?list$", re.IGNORECASE)
+
+
+def split_lists(folder: Path) -> dict[str, str]:
+    """``image file name -> split`` from the split list files in ``folder`` (:data:`SPLIT_LIST_NAME`; ``train_val``
+    counts as train, medimg carves validation from it); empty when there are none."""
+    from medimg.data.case import normalise_split
+
+    listed: dict[str, str] = {}
+    for candidate in sorted(folder.glob("*.txt")):
+        match = SPLIT_LIST_NAME.match(candidate.stem)
+        if match is None:
+            continue
+        split = "train" if match.group(1).lower().replace("_", "") == "trainval" else normalise_split(match.group(1))
+        read_split_list(candidate, str(split), listed)
+        logger.info("%s: the split of the images it lists (%s)", candidate, split)
+    return listed
+
+
 def read_split_list(file: Path, split: str, split_of: dict[str, str]) -> None:
     """Add the names a split list names (the first word of each line) to ``split_of`` as ``split``; a name already
     there keeps its split."""

@@ -37,6 +37,7 @@ from medimg.data.layouts.common import (
     problems_error,
     read_manifest,
     refuse_video_rows,
+    split_lists,
 )
 from medimg.errors import DatasetError
 
@@ -415,6 +416,8 @@ def load(
         cases.append(
             Case(case_id=raw_path, label=None, split=own_split, patient_id=own_patient, path=file, boxes=boxes)
         )
+    if split_col is None:  # NIH ChestX-ray14's BBox_List_2017.csv beside train_val_list.txt and test_list.txt
+        cases = _listed_splits(cases, path)
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         raise DatasetError(
             f"{path}: some images have a split and others do not; fill the split column for every row or for none"
@@ -454,6 +457,27 @@ def load(
         box_issues=issues,
         image_sizes=sizes,
     )
+
+
+def _listed_splits(cases: list[Case], table: Path) -> list[Case]:
+    """``cases`` with the splits the split lists beside ``table`` give their images (:func:`~medimg.data.layouts.
+    common.split_lists`: NIH ChestX-ray14's ``train_val_list.txt``, ``test_list.txt``), when they name every image;
+    else unchanged, with a warning when lists are there. Its box table was read without them: the official test
+    images were trained on."""
+    listed = split_lists(table.parent)
+    if not listed or not cases:
+        return cases
+    missing = [c.case_id for c in cases if c.path is None or c.path.name not in listed]
+    if missing:
+        logger.warning(
+            "%s: the split lists beside it do not name %d of its %d images (e.g. %s): not used; give a split column",
+            table,
+            len(missing),
+            len(cases),
+            missing[0],
+        )
+        return cases
+    return [replace(c, split=listed[c.path.name]) if c.path is not None else c for c in cases]
 
 
 Entry = tuple[float, float, float, float, str, int]

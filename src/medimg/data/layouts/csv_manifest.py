@@ -48,8 +48,8 @@ from medimg.data.layouts.common import (
     order_classes,
     path_selected,
     read_manifest,
-    read_split_list,
     refuse_video_rows,
+    split_lists,
     text_head,
     visible_dir,
     written_by_medimg,
@@ -1118,25 +1118,6 @@ def has_label_column(path: Path) -> bool:
 def _labels_manifest(header: set[str]) -> bool:
     """A header with a path column and a label column, or at least two more columns (one-hot labels)."""
     return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or len(header) >= 3)
-
-
-#: split list files beside a manifest (NIH ChestX-ray14's ``train_val_list.txt``, ``test_list.txt``): one image name
-#: a line
-_SPLIT_LIST = re.compile(r"^(train_?val|train|val|valid|validation|test)[_-]?list$", re.IGNORECASE)
-
-
-def split_lists(folder: Path) -> dict[str, str]:
-    """``image file name -> split`` from the split list files in ``folder`` (:data:`_SPLIT_LIST`; ``train_val``
-    counts as train, medimg carves validation from it); empty when there are none."""
-    listed: dict[str, str] = {}
-    for candidate in sorted(folder.glob("*.txt")):
-        match = _SPLIT_LIST.match(candidate.stem)
-        if match is None:
-            continue
-        split = "train" if match.group(1).lower().replace("_", "") == "trainval" else normalise_split(match.group(1))
-        read_split_list(candidate, str(split), listed)
-        logger.info("%s: the split of the images it lists (%s)", candidate, split)
-    return listed
 
 
 #: lists of a table's row numbers beside it, one per split (Derm7pt's ``meta/train_indexes.csv``, ``valid_indexes.csv``
