@@ -1121,3 +1121,25 @@ def test_files_all_read_as_masks_are_said_so_naming_one(tmp_path: Path) -> None:
         _png(tmp_path / "masks" / f"{i}.png", (slice(2, 6), slice(2, 6)))
     with pytest.raises(DatasetError, match=r"every image file under .* was read as a mask.*e\.g\. masks/0\.png"):
         Dataset.load(tmp_path, task="segment")
+
+
+def test_ribfrac_split_words_in_a_folder_above_the_images_give_the_splits(tmp_path: Path) -> None:
+    """RibFrac: ``ribfrac-train-images-1/Part1/RibFrac1-image.nii.gz`` (+ ``ribfrac-train-labels-1/Part1/...
+    -label.nii.gz``) beside ``ribfrac-val-images/RibFrac421-image.nii.gz``: the official validation cases were
+    pooled with training ("splits none"); the nearest folder naming a split gives it."""
+    import nibabel as nib
+
+    def volume(path: Path, mask: bool) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = np.zeros((8, 8, 4), np.uint8 if mask else np.int16)
+        data[2:5, 2:5, 1:3] = 1 if mask else 300
+        nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+
+    for i in range(1, 5):
+        volume(tmp_path / "ribfrac-train-images-1" / "Part1" / f"RibFrac{i}-image.nii.gz", False)
+        volume(tmp_path / "ribfrac-train-labels-1" / "Part1" / f"RibFrac{i}-label.nii.gz", True)
+    for i in range(421, 423):
+        volume(tmp_path / "ribfrac-val-images" / f"RibFrac{i}-image.nii.gz", False)
+        volume(tmp_path / "ribfrac-val-labels" / f"RibFrac{i}-label.nii.gz", True)
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert dataset.split_counts() == {"train": 4, "val": 2}
