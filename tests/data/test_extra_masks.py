@@ -106,3 +106,25 @@ def test_further_masks_in_a_folder_named_for_another_structure_are_warned_of(
     with caplog.at_level("WARNING"):
         Dataset.load(tmp_path / "lungs", task="segment")
     assert "further mask file(s) in" not in caplog.text
+
+
+def test_segpc_x_and_y_folders_with_a_mask_per_cell(tmp_path: Path) -> None:
+    """SegPC 2021: ``train/x/106.bmp`` beside ``train/y/106_1.bmp``, ``106_2.bmp`` (one mask per cell: 20 cytoplasm,
+    40 nucleus), ``validation/`` the same. Was: classes "x" and "y"; with ``--task segment`` "found 52 images but no
+    masks", then "no image has a mask with a matching name"."""
+    for split, first in (("train", 106), ("validation", 300)):
+        for number in range(first, first + 3):
+            (tmp_path / split / "x").mkdir(parents=True, exist_ok=True)
+            (tmp_path / split / "y").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / split / "x" / f"{number}.bmp")
+            for cell, (top, left) in enumerate(((1, 1), (9, 9)), start=1):
+                mask = np.zeros((16, 16), np.uint8)
+                mask[top : top + 5, left : left + 5] = 20
+                mask[top + 1 : top + 4, left + 1 : left + 4] = 40
+                Image.fromarray(mask).save(tmp_path / split / "y" / f"{number}_{cell}.bmp")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and dataset.split_counts() == {"train": 3, "val": 3}
+    case = next(c for c in dataset.cases if c.image.name == "106.bmp")
+    assert case.mask.name == "106_1.bmp" and [p.name for p in case.extra_masks] == ["106_2.bmp"]
+    labels = np.asarray(dataset.read(case).mask).reshape(16, 16)
+    assert labels[2, 2] == labels[10, 10] != 0 and labels[1, 1] == labels[9, 9] != 0 and labels[0, 0] == 0

@@ -128,6 +128,9 @@ LABEL_DIRS = {
 #: a domain adaptation set's folders (CrossMoDA's ``training_source/`` with its masks, ``training_target/`` of
 #: another modality's unlabelled images): ``target`` beside ``source`` is no folder of labels
 DOMAIN_DIRS = {"target": {"source", "sources"}, "targets": {"source", "sources"}}
+#: a model's inputs and targets as folders ``x/`` and ``y/`` side by side (SegPC 2021's ``train/x/106.bmp`` beside
+#: ``train/y/106_1.bmp``): images and masks, only together
+XY_DIRS = {"x": "image", "y": "mask"}
 #: words before ``images`` in a folder's name that make it a folder of masks (``label_images/``)
 MASK_WORDS_BEFORE_IMAGES = {"label", "labels", "mask", "masks", "seg", "segmentation", "annotation", "gt"}
 AMBIGUOUS_DIRS = {"mask", "masks"}  # labels, unless a sibling folder holds the labels: then field of view
@@ -295,7 +298,8 @@ def _has_mask_folder(root: Path) -> bool:
             subs = _visible_dirs(folder)
             names = {d.name for d in subs}
             for sub in subs:
-                role = _dir_role(sub.name, names if NUMBERED_MASK_DIR.fullmatch(sub.name.lower()) else set())
+                named_by_siblings = NUMBERED_MASK_DIR.fullmatch(sub.name.lower()) or sub.name.lower() in XY_DIRS
+                role = _dir_role(sub.name, names if named_by_siblings else set())
                 if role == "mask" and (_holds_images(sub) or _mirrors_image_folders(sub) or _beside_a_rendering(sub)):
                     return True
                 deeper.append(sub)
@@ -769,6 +773,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
     compact = re.sub(r"[^a-z0-9]", "", low)
     if low in IGNORED_DIRS or IGNORED_COMPACT_DIRS.fullmatch(compact):
         return "ignore"
+    if low in XY_DIRS and {s.lower() for s in siblings} >= set(XY_DIRS):  # SegPC's train/x/ beside train/y/
+        return XY_DIRS[low]
     if low in DOMAIN_DIRS and siblings & DOMAIN_DIRS[low]:
         return None  # CrossMoDA's training_target/ beside training_source/: the unlabelled domain's images
     if low in ROI_DIRS:
@@ -1004,6 +1010,24 @@ def _nearest_is_paired(images: Sequence[Path], mask: Path, paired: Mapping[Path,
     return bool(nearest) and all(p in paired for p in nearest)
 
 
+#: a mask of one object of an image, numbered after the image's name (SegPC 2021's ``y/106_1.bmp``, ``y/106_2.bmp``:
+#: one per cell of ``x/106.bmp``)
+_NUMBERED_OBJECT = re.compile(r"^(.+)[-_ ](\d{1,3})$")
+
+
+def _numbered_object_masks(masks: dict[str, list[Path]], images: Mapping[str, list[Path]]) -> dict[str, list[Path]]:
+    """``masks`` with those keyed ``<image>_<n>`` (:data:`_NUMBERED_OBJECT`) keyed as their image when no image has
+    their own key, every image's such masks at least: each object's mask, the first paired with the image and the
+    others read with it as further masks. Was: "no image has a mask with a matching name"."""
+    numbered = {key: match.group(1) for key in masks if (match := _NUMBERED_OBJECT.match(key)) and key not in images}
+    if not numbered or not all(image in images for image in numbered.values()):
+        return masks
+    keyed: dict[str, list[Path]] = defaultdict(list)
+    for key, files in masks.items():
+        keyed[numbered.get(key, key)] += files
+    return dict(keyed)
+
+
 def _attach_extra_masks(
     extras: dict[str, list[Path]], paired: dict[Path, Path], unpaired: list[str], root: Path
 ) -> dict[Path, list[Path]]:
@@ -1192,6 +1216,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             "'labels' folder beside 'images' with the same file names, name them <image>_mask.<ext>, or use a CSV "
             "manifest (image,mask)"
         )
+    masks = _numbered_object_masks(masks, images)
     paired: dict[Path, Path] = {}
     unpaired: list[str] = []
     channel_cases = _channel_files(images)
