@@ -1143,3 +1143,19 @@ def test_ribfrac_split_words_in_a_folder_above_the_images_give_the_splits(tmp_pa
         volume(tmp_path / "ribfrac-val-labels" / f"RibFrac{i}-label.nii.gz", True)
     dataset = Dataset.load(tmp_path, task="segment")
     assert dataset.split_counts() == {"train": 4, "val": 2}
+
+
+def test_ct_ich_slices_pair_in_the_window_folders_of_each_patient(tmp_path: Path) -> None:
+    """CT-ICH's slices: ``Patients_CT/<patient>/brain/9.jpg`` beside ``9_HGE_Seg.jpg`` (the bleed's mask, a word
+    between the image's name and the mask's), ``<patient>/bone/9.jpg`` (the bone window). Was: classes "bone" and
+    "brain" (the masks among the brain images), a model told the windows apart."""
+    for patient in range(49, 61):
+        for window in ("brain", "bone"):
+            for i in range(1, 4):
+                _png(tmp_path / f"{patient:03d}" / window / f"{i}.jpg")
+        for i in (2, 3):
+            _png(tmp_path / f"{patient:03d}" / "brain" / f"{i}_HGE_Seg.jpg", (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 24
+    assert all(c.mask.name == c.image.name.replace(".jpg", "_HGE_Seg.jpg") for c in dataset.cases)
+    assert len({c.patient_id for c in dataset.cases}) == 12

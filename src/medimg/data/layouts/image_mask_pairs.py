@@ -380,7 +380,12 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     ):
         return True
     patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
-    return len(patients) >= MIN_FOLDER_GROUPS and all(_pairs_beside(d) for d in patients[:sample])
+
+    def pairs_in(patient: Path) -> bool:  # beside each other in the patient's folder or one below (CT-ICH's
+        # Patients_CT/049/brain/9.jpg + 9_HGE_Seg.jpg beside 049/bone/: windows, read as classes before)
+        return _pairs_beside(patient) or any(_pairs_beside(d) for d in _visible_dirs(patient)[:sample])
+
+    return len(patients) >= MIN_FOLDER_GROUPS and all(pairs_in(d) for d in patients[:sample])
 
 
 #: words of a folder holding one part of a set cut into parts for download
@@ -405,6 +410,11 @@ def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
         {case_of[k] if "mask" in roles.get(case_of.get(k, ""), ()) else k for k in roles if "image" in roles[k]}
     )
     paired = sum("mask" in found and bool(found & {"image", "channel"}) for found in roles.values())
+    # a mask named as its image and a word before the mask's (CT-ICH's 9_HGE_Seg.jpg beside 9.jpg)
+    paired += sum(
+        found == {"mask"} and any("image" in roles.get(key[: m.start()], ()) for m in re.finditer(r"[-_. ]", key))
+        for key, found in roles.items()
+    )
     return paired > 0 and paired > share * images
 
 
