@@ -1564,3 +1564,23 @@ def test_justraigs_final_label_beside_numbered_batch_folders(tmp_path: Path) -> 
     (tmp_path / "JustRAIGS_Train_labels.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path)
     assert sorted(dataset.class_names) == ["NRG", "RG"] and len(dataset.cases) == 12
+
+
+def test_images_found_by_name_in_numbered_case_folders_keep_their_case_together(tmp_path: Path) -> None:
+    """The osteosarcoma set (UT Southwestern): ``ML_Features_1144.csv`` (``image.name,...,classification``) names
+    each image without its folder, ``Training-Set-1/Set1_Case1/Case 1 - P1 - 0.jpg``. Was: no patients, one case's
+    tiles in train and test; the folder of numbered cases holding each image is its patient."""
+    rows = ["image.name,Nuclei.Area,classification"]
+    classes = ("Non-Tumor", "Viable-Tumor", "Non-Viable-Tumor")
+    for case in range(1, 7):
+        for tile in range(4):
+            name = f"Case {case} - P{tile} - {tile}.jpg"
+            _image(
+                tmp_path / f"Training-Set-{1 + case // 4}" / f"Set{1 + case // 4}_Case{case}" / name, 10 * tile + case
+            )
+            rows.append(f"{name},0.5,{classes[(case + tile) % 3]}")
+    (tmp_path / "ML_Features_1144.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "ML_Features_1144.csv")
+    patients = {c.case_id: c.patient_id for c in dataset.cases}
+    assert len(set(patients.values())) == 6
+    assert patients["Case 3 - P1 - 1.jpg"] == patients["Case 3 - P2 - 2.jpg"] == "Training-Set-1/Set1_Case3"

@@ -241,6 +241,9 @@ def group_by_name_patient(cases: Sequence[CaseT], root: Path | str = "") -> list
 #: a folder of an image's path that names its patient: CheXpert's ``train/patient00001/study1/view1_frontal.jpg``,
 #: MIMIC-CXR's ``p10/p10000032/s50414267/``, BIDS' ``sub-01``
 _PATIENT_FOLDER = re.compile(r"(?:patient|subject|sub)[_-]?\d+|p\d{8}", re.IGNORECASE)
+#: a folder named for a numbered case after the set's name (the osteosarcoma set's ``Training-Set-1/Set1_Case1/``):
+#: a patient when the table's images lie in them
+_CASE_FOLDER = re.compile(r"(?:[a-z0-9]+[_-])?case[_-]?\d+", re.IGNORECASE)
 
 
 def patient_in_path(raw_path: str) -> str | None:
@@ -252,13 +255,28 @@ def patient_in_path(raw_path: str) -> str | None:
     return named[-1] if named else None
 
 
-def patients_from_folders(cases: list[Case], where: object) -> list[Case]:
+def _case_folder(case: Case, base: Path | None) -> str | None:
+    """The folder of numbered cases holding ``case``'s file under ``base`` (:data:`_CASE_FOLDER`), as its path from
+    ``base``; ``None`` for none."""
+    if base is None or case.path is None or base not in case.path.parents:
+        return None
+    folders = case.path.relative_to(base).parts[:-1]
+    named = [i for i, part in enumerate(folders) if _CASE_FOLDER.fullmatch(part)]
+    return "/".join(folders[: named[-1] + 1]) if named else None
+
+
+def patients_from_folders(cases: list[Case], where: object, base: Path | None = None) -> list[Case]:
     """``cases`` with the patient their paths name by a folder (:func:`patient_in_path`) when none has a patient
     and every path names one (CheXpert's ``patient00001/study1/``: its table has no patient column, and split image
-    by image one patient's studies and views would straddle train/val/test); unchanged otherwise."""
+    by image one patient's studies and views would straddle train/val/test), else the folder of numbered cases
+    holding each image under ``base`` (a table naming its images without folders: the osteosarcoma set's
+    ``ML_Features_1144.csv`` of ``Case 1 - P1 - 0.jpg`` in ``Training-Set-1/Set1_Case1/``); unchanged otherwise."""
     if not cases or any(c.patient_id for c in cases):
         return cases
-    found = [patient_in_path(c.case_id) for c in cases]
+    found: list[str | None] = [patient_in_path(c.case_id) for c in cases]
+    if not all(found):
+        found = [_case_folder(c, base) for c in cases]
+        found = found if len(set(found)) < len(found) else [None]  # a folder per image: no patients to keep
     if not all(found):
         return cases
     logger.info(

@@ -1804,7 +1804,7 @@ def _load_table(
         patient_col = None
     if patient_col is None:
         cases = patients_from_a_table_beside(cases, manifest, base)
-        cases = patients_from_folders(cases, manifest)  # CheXpert's patient00001/study1/view1_frontal.jpg
+        cases = patients_from_folders(cases, manifest, base)  # CheXpert's patient00001/study1/view1_frontal.jpg
     warn_lateral_views(manifest, columns, rows, path_col, cases)  # CheXpert's Frontal/Lateral column
     if expanded:
         logger.info(
