@@ -41,6 +41,11 @@ def test_fields_beside_their_cropped_cells_are_refused_with_both_choices(tmp_pat
     assert "--include '*/CROPPED/*' for the pieces, or --exclude '*/CROPPED/*'" in message
     cells = Dataset.load(root, include="*/CROPPED/*")
     assert len(cells.cases) == 27 and all("CROPPED" in case.case_id for case in cells.cases)
+    # each field's cells are one group: a split keeps them on one side (they were split cell by cell)
+    field_of = {c.case_id: c.patient_id for c in cells.cases}
+    assert len(set(field_of.values())) == 9
+    assert field_of["im_Parabasal/im_Parabasal/CROPPED/002_01.bmp"] == "im_Parabasal/im_Parabasal/002"
+    assert field_of["im_Parabasal/im_Parabasal/CROPPED/002_03.bmp"] == "im_Parabasal/im_Parabasal/002"
     fields = Dataset.load(root, exclude="*/CROPPED/*")
     assert len(fields.cases) == 9
 

@@ -240,7 +240,9 @@ def load(
             len(in_mask_folders),
             in_mask_folders[0],
         )
-    cases = _group_by_sub_folder(cases, folder_of, root)
+    cases = _group_pieces_by_their_image(cases, root)  # before the sub-folders: CROPPED/ is no patient
+    pieces = {c.case_id for c in cases if c.patient_id}
+    cases = _group_by_sub_folder(cases, {k: v for k, v in folder_of.items() if k not in pieces}, root)
     cases = series_as_volumes(cases, root, {class_dir for _, class_dir in class_dirs})
     class_names, cases = _drop_empty_classes(class_names, cases, root, class_of)
     _note_unread_files(root, [folder for folder, name in class_of.items() if name in class_names])
@@ -321,6 +323,42 @@ def _refuse_pieces_beside_their_images(cases: list[Case], root: Path) -> None:
             f"of the split while the image it comes from is on the other. Choose one: --include '{pattern}' for "
             f"the pieces, or --exclude '{pattern}' for the whole images (Python: include=/exclude=)"
         )
+
+
+def _group_pieces_by_their_image(cases: list[Case], root: Path) -> list[Case]:
+    """Pieces read without the images they were cut from (SIPaKMeD with ``--include '*/CROPPED/*'``: each cell
+    ``CROPPED/001_02.bmp`` of the field ``001.bmp`` in the folder above) grouped by that image (``patient_id``: its
+    path), so a split keeps one field's cells on one side; said in an INFO line. Was: one field's cells in training
+    and test. Cases already grouped by a patient, and folders that are not mostly pieces, are left as they are."""
+    by_folder: dict[Path, list[Case]] = {}
+    for case in cases:
+        if case.path is not None and not case.patient_id:
+            by_folder.setdefault(case.path.parent, []).append(case)
+    group_of: dict[str, str] = {}
+    for folder, members in by_folder.items():
+        if len(members) < MIN_PIECES or folder.parent == root or root not in folder.parents:
+            continue
+        wholes = {file_stem(f).lower(): f for f in folder.parent.iterdir() if f.is_file() and is_image_file(f)}
+        found = {}
+        for case in members:
+            stem = file_stem(case.path).lower() if case.path is not None else ""
+            whole = next((w for w in wholes if _piece_of(stem, {w})), None)
+            if whole is not None:
+                found[case.case_id] = wholes[whole].relative_to(root).with_suffix("").as_posix()
+        if len(found) >= PIECES_SHARE * len(members) and len(set(found.values())) < len(found):
+            group_of.update(found)
+    if not group_of:
+        return cases
+    example = next(iter(group_of.items()))
+    logger.info(
+        "%s: %d piece(s) cut from the images in the folders above them grouped by that image (e.g. %s -> %s): a "
+        "split medimg makes keeps one image's pieces on one side",
+        root,
+        len(group_of),
+        example[0],
+        example[1],
+    )
+    return [replace(c, patient_id=group_of[c.case_id]) if c.case_id in group_of else c for c in cases]
 
 
 def _piece_of(stem: str, stems: set[str]) -> bool:
