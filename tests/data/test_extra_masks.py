@@ -128,3 +128,23 @@ def test_segpc_x_and_y_folders_with_a_mask_per_cell(tmp_path: Path) -> None:
     assert case.mask.name == "106_1.bmp" and [p.name for p in case.extra_masks] == ["106_2.bmp"]
     labels = np.asarray(dataset.read(case).mask).reshape(16, 16)
     assert labels[2, 2] == labels[10, 10] != 0 and labels[1, 1] == labels[9, 9] != 0 and labels[0, 0] == 0
+
+
+def test_msk_folders_and_the_plainly_named_one_first(tmp_path: Path) -> None:
+    """MedSeg's COVID-19 CT set: ``rp_im/1.nii.gz`` beside ``rp_msk/1.nii.gz`` (the infection classes, the reference)
+    and ``rp_lung_msk/1.nii.gz`` (the lungs). Was: "found 27 images but no masks" ("msk" named no mask folder)."""
+    import nibabel as nib
+
+    for i in range(1, 5):
+        image = np.zeros((12, 12, 4), np.int16)
+        lungs, infection = np.zeros((12, 12, 4), np.uint8), np.zeros((12, 12, 4), np.uint8)
+        lungs[1:11, 1:11] = 1
+        infection[3:6, 3:6] = 1
+        infection[7:9, 7:9] = 2
+        for folder, data in (("rp_im", image), ("rp_lung_msk", lungs), ("rp_msk", infection)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / folder / f"{i}.nii.gz")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 4
+    assert all(c.mask.parent.name == "rp_msk" for c in dataset.cases)
+    assert all([p.parent.name for p in c.extra_masks] == ["rp_lung_msk"] for c in dataset.cases)

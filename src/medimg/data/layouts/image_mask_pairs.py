@@ -735,7 +735,7 @@ def _core_name(name: str) -> str:
         kept = ["labels"]  # label_images/, mask_images/: images of labels
     if len(kept) > 1 and kept[-1] in {"masks", "mask"} and set(kept[:-1]) & LABEL_WORDS_BEFORE_MASKS:
         kept = ["labels"]  # NuInsSeg's "label masks/": each nucleus labelled, no field of view
-    if len(kept) > 1 and kept[-1] in {"masks", "mask", "labels", "segmentations", "annotations", "images"}:
+    if len(kept) > 1 and kept[-1] in {"masks", "mask", "msk", "labels", "segmentations", "annotations", "images"}:
         kept = kept[-1:]
     return "_".join(kept) if kept else name.lower()
 
@@ -804,7 +804,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         return "mask"
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
-    if compact.endswith(("mask", "masks")) or compact.startswith("mask"):  # Montgomery's leftMask/; masks_png/
+    # Montgomery's leftMask/; masks_png/; MedSeg's rp_msk/ (BIDS' abbreviation)
+    if compact.endswith(("mask", "masks", "msk")) or compact.startswith("mask"):
         return "mask"
     if _EXPERT.search(low):  # an expert's annotations: LISC's <class>/areaforexpert1/1_expert.bmp, Tufts' Expert/
         return "mask"
@@ -1025,6 +1026,15 @@ def _nearest_is_paired(images: Sequence[Path], mask: Path, paired: Mapping[Path,
 _NUMBERED_OBJECT = re.compile(r"^(.+)[-_ ](\d{1,3})$")
 
 
+def _plain_folder_first(masks: list[Path]) -> list[Path]:
+    """An image's masks in several folders with the one in the folder whose name's words all name the others too
+    first (MedSeg's ``rp_msk/``, the reference, before ``rp_lung_msk/``, one structure's): that mask is the first, the
+    others further masks of it. Unchanged when no folder is so named (PALM's ``Disc_Masks/`` beside ``Atrophy/``)."""
+    words = {m: set(re.split(r"[^a-z0-9]+", m.parent.name.lower())) - {""} for m in masks}
+    plain = [m for m in masks if all(words[m] < words[o] for o in masks if o.parent != m.parent)]
+    return plain[:1] + [m for m in masks if m not in plain[:1]] if plain and len(masks) > 1 else masks
+
+
 def _numbered_object_masks(masks: dict[str, list[Path]], images: Mapping[str, list[Path]]) -> dict[str, list[Path]]:
     """``masks`` with those keyed ``<image>_<n>`` (:data:`_NUMBERED_OBJECT`) keyed as their image when no image has
     their own key, every image's such masks at least: each object's mask, the first paired with the image and the
@@ -1234,7 +1244,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     channels_of: dict[Path, tuple[Path, ...]] = {}  # an image's further channel files (nnU-Net, BraTS)
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     for key, mask_files in sorted(masks.items()):
-        for mask in [m for m in mask_files if m not in extras[key]]:
+        for mask in _plain_folder_first([m for m in mask_files if m not in extras[key]]):
             candidates = [p for p in images.get(key, []) if p not in paired]
             split = split_of(root, mask)  # train_masks/0.png pairs with train_images/0.png, not test_images/0.png
             same_split = [p for p in candidates if split_of(root, p) == split]
