@@ -618,6 +618,21 @@ def test_the_suggested_exclude_chooses_the_other_masks_below_the_datas_top(
         for annotator in ("Annotator 1", "Annotator 2"):
             _png(tmp_path / "cryo" / annotator / "label masks modify" / f"gland_{k}.tif", (slice(2, 6), slice(2, 6)))
     assert choose(tmp_path / "cryo") == ("*Annotator 1/label masks modify/*", {"Annotator 2/label masks modify"})
+    # Tufts Dental: the abnormality masks first, then teeth and jaw; training one of three leaves out the other two
+    # (leaving out the first alone made the next folder's masks the reference: the jaw trained, not the teeth)
+    for k in range(3):
+        _png(tmp_path / "tufts" / "Radiographs" / f"{k + 1}.JPG")
+        _png(tmp_path / "tufts" / "Expert" / "mask" / f"{k + 1}.jpg", (slice(5, 6), slice(5, 6)))
+        _png(tmp_path / "tufts" / "Segmentation" / "maxillomandibular" / f"{k + 1}.jpg", (slice(0, 16), slice(0, 16)))
+        _png(tmp_path / "tufts" / "Segmentation" / "teeth_mask" / f"{k + 1}.jpg", (slice(3, 9), slice(3, 9)))
+    caplog.clear()
+    tufts = Dataset.load(tmp_path / "tufts", task="segment")
+    with caplog.at_level("WARNING"):
+        tufts.read(tufts.cases[0])
+    teeth = re.search(r"To train on teeth_mask's masks instead: --exclude '([^']+)'", caplog.text)
+    assert teeth, caplog.text
+    chosen = Dataset.load(tmp_path / "tufts", task="segment", exclude=(teeth.group(1),))
+    assert {c.mask.parent.name for c in chosen.cases} == {"teeth_mask"}
 
 
 def test_tn3k_split_and_role_words_joined_by_a_hyphen(tmp_path: Path) -> None:

@@ -852,14 +852,14 @@ def read_case_mask(
                 f"{tuple(first.shape)}: every mask of one image must have its size (re-export it, or remove it)"
             )
         if extra.parent != case.mask.parent and not np.any(first):  # no structure to merge a part of another into
-            _note_left_out(EMPTY_FIRST_NOTE, extra, case.mask)
+            _note_left_out(EMPTY_FIRST_NOTE, extra, case.mask, case.extra_masks)
             continue
         overlap = _overlap_kind(first, other)
         if overlap == "observer":  # a second observer's annotation: the first one is the reference
-            _note_left_out(OBSERVER_NOTE, extra, case.mask)
+            _note_left_out(OBSERVER_NOTE, extra, case.mask, case.extra_masks)
             continue
         if overlap == "nested":  # a lesion inside its organ: merged, the lesion would vanish into the organ
-            _note_left_out(NESTED_NOTE, extra, case.mask)
+            _note_left_out(NESTED_NOTE, extra, case.mask, case.extra_masks)
             continue
         mask = np.maximum(mask, other)
     return mask
@@ -948,10 +948,13 @@ OBSERVER_NOTE = (
 )
 
 
-def _note_left_out(note: str, extra: Path, reference: Path) -> None:
+def _note_left_out(note: str, extra: Path, reference: Path, further: Sequence[Path] = ()) -> None:
     """Warn once per folder that ``extra`` (a further mask of ``reference``'s image) is left out, and why; masks of
     one folder told apart by the last word of their names (LNDb's ``LNDb-0001_rad1.mhd``, ``_rad2``) are chosen by
-    that word (``--exclude '*_rad1*'``), not by their folder."""
+    that word (``--exclude '*_rad1*'``), not by their folder. The way to train ``extra``'s masks instead leaves out the
+    reference's folder and those of the image's other ``further`` masks (Tufts Dental's ``Expert/mask/``,
+    ``Student/mask/`` and ``Segmentation/maxillomandibular/`` to train ``Segmentation/teeth_mask/``: leaving out the
+    reference alone made the next folder's masks the reference)."""
     import re
 
     from medimg.io.formats import file_stem
@@ -959,8 +962,11 @@ def _note_left_out(note: str, extra: Path, reference: Path) -> None:
     # the reference's folder by as much of its path as tells it from the other's, at any depth: '*infection masks/*'
     # (COVID-QU-Ex's, below the set's folders), '*Annotator 1/label masks modify/*' (CryoNuSeg's two annotators'
     # folders of one name); its name alone matched only a folder at the top of the data
-    common = Path(os.path.commonpath([extra.parent, reference.parent]))
-    names = (extra.parent.name, f"*{reference.parent.relative_to(common).as_posix()}")
+    def shown(folder: Path) -> str:
+        return f"*{folder.relative_to(Path(os.path.commonpath([extra.parent, folder]))).as_posix()}"
+
+    others = dict.fromkeys(p.parent for p in further if p.parent not in (extra.parent, reference.parent))
+    names = (extra.parent.name, "/*,".join(shown(folder) for folder in (reference.parent, *others)))
     first = reference.parent
     tags = [re.search(r"([-_. ])([^-_. ]+)$", file_stem(p)) for p in (extra, reference)]
     if extra.parent == reference.parent and tags[0] and tags[1] and tags[0].group(2) != tags[1].group(2):
