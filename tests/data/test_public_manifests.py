@@ -1075,6 +1075,13 @@ def test_a_folder_whose_table_names_its_images_by_hash_points_at_the_table(tmp_p
     (tmp_path / "test-metadata.csv").write_text("isic_id,age_approx\nISIC_0015657,45\n")
     with pytest.raises(DatasetError, match=r"\. train-metadata\.csv beside the images may hold their labels"):
         Dataset.load(tmp_path)
+    # Aariz: a table of each image's X-ray machine says how it was taken, never what it shows: not named
+    for table in ("train-metadata.csv", "sample_submission.csv", "test-metadata.csv"):
+        (tmp_path / table).unlink()
+    (tmp_path / "cephalogram_machine_mappings.csv").write_text("cephalogram_id,machine\ncks2ip8fq,Vatech PaX-i\n")
+    with pytest.raises(DatasetError) as raised:
+        Dataset.load(tmp_path)
+    assert "may hold their labels" not in str(raised.value)
 
 
 def test_the_one_column_named_for_labels_gives_them(tmp_path: Path) -> None:

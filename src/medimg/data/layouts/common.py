@@ -271,7 +271,7 @@ def table_labels_note(path: Path) -> str:
     the files. ``""`` for a file, or a folder without a table."""
     # a submission template never, and a table named for training or labels first (ISIC 2024's train-metadata.csv,
     # not sample_submission.csv beside it, which was named)
-    tables = [t for t in tables_in(path) if "submission" not in t.stem.lower()]
+    tables = [t for t in tables_in(path) if "submission" not in t.stem.lower() and not _acquisition_table(t)]
     tables.sort(key=lambda t: (not re.search(r"train|label|truth", t.stem.lower()), "test" in t.stem.lower()))
     if not tables:
         return ""
@@ -279,6 +279,21 @@ def table_labels_note(path: Path) -> str:
         f". {tables[0].name} beside the images may hold their labels: give the table itself, medimg fit "
         f"{tables[0]} (its columns naming the files and the classes are found, or named in the log)"
     )
+
+
+#: columns saying how or where an image was taken, never what it shows
+ACQUISITION_COLUMNS = frozenset({
+    "machine", "scanner", "manufacturer", "vendor", "device", "model", "modality", "site", "institution", "hospital",
+    "center", "centre", "source", "camera", "resolution", "width", "height", "size", "format",
+})  # fmt: skip
+
+
+def _acquisition_table(table: Path) -> bool:
+    """Whether a table's columns beside those naming the images only say how or where each was taken
+    (:data:`ACQUISITION_COLUMNS`: Aariz's ``cephalogram_machine_mappings.csv`` of ``cephalogram_id,machine``), so it
+    holds no labels (naming it as where the labels may be led to a classifier of X-ray machines)."""
+    named = [c for c in manifest_header(table) if not re.search(r"(?:^|_)(?:id|name|file|filename|path|image)s?$", c)]
+    return bool(named) and all(c in ACQUISITION_COLUMNS for c in named)
 
 
 def tables_in(folder: Path) -> list[Path]:
