@@ -1174,3 +1174,12 @@ def test_ct_ich_slices_pair_in_the_window_folders_of_each_patient(tmp_path: Path
     assert dataset.task == "segment" and len(dataset.cases) == 24
     assert all(c.mask.name == c.image.name.replace(".jpg", "_HGE_Seg.jpg") for c in dataset.cases)
     assert len({c.patient_id for c in dataset.cases}) == 12
+
+
+def test_etis_masks_named_with_a_p_before_the_images_number_pair(tmp_path: Path) -> None:
+    """ETIS-LaribPolypDB: ``ETIS-LaribPolypDB/1.tif`` beside ``Ground Truth/p1.tif`` (CVC-ColonDB: ``GT/p1.tiff``).
+    Was: "no image has a mask with a matching name (e.g. mask p1.tif vs image 1.tif)"."""
+    for i in range(1, 7):
+        _png(tmp_path / "ETIS-LaribPolypDB" / f"{i}.tif")
+        _png(tmp_path / "Ground Truth" / f"p{i}.tif", (slice(2, 6), slice(2, 6)))
+    assert _pairs(tmp_path) == [(f"ETIS-LaribPolypDB/{i}.tif", f"Ground Truth/p{i}.tif") for i in range(1, 7)]

@@ -490,26 +490,28 @@ def _names_an_image_beside(mask: Path, keys: Sequence[str]) -> bool:
 
 
 def _without_a_common_prefix(
-    images: dict[str, list[Path]], masks: dict[str, list[Path]], root: Path
+    named: dict[str, list[Path]], others: dict[str, list[Path]], root: Path, what: str
 ) -> dict[str, list[Path]]:
-    """``images`` keyed without the word every image name starts with, when no mask key names an image and that
-    makes most of them do (BUS-BRA's ``Images/bus_0001-l.png`` beside ``Masks/mask_0001-l.png``: the masks' role
-    prefix is stripped by :func:`pairing_key`, the images' set prefix is not); else as they are. An INFO line says
-    so."""
-    if not images or not masks or set(images) & set(masks):
-        return images
-    first = re.match(r"^([a-z]+)[-_. ]", next(iter(images)))
-    if first is None or not all(key.startswith(first.group(0)) for key in images):
-        return images
+    """``named`` (the images or the masks, ``what``) keyed without the word or letters every one of their names starts
+    with, when no key of ``others`` names one of them and that makes most of them do (BUS-BRA's
+    ``Images/bus_0001-l.png`` beside ``Masks/mask_0001-l.png``: the masks' role prefix is stripped by
+    :func:`pairing_key`, the images' set prefix is not; ETIS-LaribPolyDB's and CVC-ColonDB's ``Ground Truth/p1.tif``
+    beside ``1.tif``); else as they are. An INFO line says so."""
+    if not named or not others or set(named) & set(others):
+        return named
+    first = re.match(r"^([a-z]+)(?:[-_. ]|(?=\d))", next(iter(named)))
+    if first is None or not all(key.startswith(first.group(0)) for key in named):
+        return named
     cut = len(first.group(0))
     rekeyed: dict[str, list[Path]] = defaultdict(list)
-    for key, paths in images.items():
+    for key, paths in named.items():
         rekeyed[key[cut:]] += paths
-    if 2 * len(set(rekeyed) & set(masks)) < len(masks):
-        return images
+    if 2 * len(set(rekeyed) & set(others)) < min(len(named), len(others)):
+        return named
     logger.info(
-        "%s: every image name starts with %r, which the mask names lack: images paired by the rest of the name",
+        "%s: every %s name starts with %r, which the other names lack: paired by the rest of the name",
         root,
+        what,
         first.group(0),
     )
     return rekeyed
@@ -1229,7 +1231,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             ignored[0].relative_to(root).as_posix(),
         )
     images, masks, rois = by_role["image"], by_role["mask"], by_role["roi"]
-    images = _without_a_common_prefix(images, masks, root)
+    images = _without_a_common_prefix(images, masks, root, "image")
+    masks = _without_a_common_prefix(masks, images, root, "mask")
     if not masks:
         raise DatasetError(
             f"found {sum(map(len, images.values()))} images but no masks in {root}: put masks in a 'masks' or "
