@@ -77,6 +77,14 @@ def test_data_without_a_table_is_refused_naming_the_fix(tmp_path: Path) -> None:
             Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "folders" / name / f"{i}.png")
     with pytest.raises(DatasetError, match=r"is no label table.*give the table's path"):
         Dataset.load(tmp_path / "folders", label_column="Histology")
+    # CRIC: the table with the column a folder below (base/classifications.csv): named, not "holds none"
+    (tmp_path / "cric" / "base" / "images").mkdir(parents=True)
+    (tmp_path / "cric" / "base" / "classifications.csv").write_text("image_id,image_filename,bethesda_system\n")
+    (tmp_path / "cric" / "base" / "notes.csv").write_text("image_id,comment\n")
+    with pytest.raises(
+        DatasetError, match=r"a table below it has that column: medimg fit '.*base/classifications\.csv'"
+    ):
+        Dataset.load(tmp_path / "cric", label_column="bethesda_system")
     table = _clinical_set(tmp_path / "nsclc")
     with pytest.raises(DatasetError, match="for classification"):
         Dataset.load(table, task="segment", label_column="Histology")

@@ -411,11 +411,29 @@ def _label_table_layout(root: Path, label_column: str, task: TaskName | None) ->
     if problem:
         raise DatasetError(problem)
     if not csv_manifest.reads_label_column(root, label_column):
+        below = _tables_below_with_column(root, label_column)
+        where = (
+            f"; a table below it has that column: medimg fit '{below[0]}' --label-column {label_column}"
+            if below
+            else f"; give the table's path, e.g. medimg fit TABLE.csv --label-column {label_column}"
+        )
         raise DatasetError(
-            f"--label-column {label_column!r}: {root} is no label table (CSV, TSV or Excel) and holds none with a "
-            f"column {label_column!r}; give the table's path, e.g. medimg fit TABLE.csv --label-column {label_column}"
+            f"--label-column {label_column!r}: {root} is no label table (CSV, TSV or Excel) and holds none at its top "
+            f"with a column {label_column!r}{where}"
         )
     return "csv_manifest"
+
+
+def _tables_below_with_column(root: Path, label_column: str, limit: int = 2000) -> list[Path]:
+    """The tables in the folders below ``root`` (among its first ``limit`` files) whose header has ``label_column``
+    (CRIC's ``base/classifications.csv`` of ``bethesda_system`` under the folder given: the refusal said the folder
+    held no table with the column)."""
+    from medimg.data.layouts.common import column_key, is_manifest, manifest_header, walk_files
+
+    if not root.is_dir():
+        return []
+    key = column_key(label_column)
+    return [f for f in walk_files(root, limit) if f.parent != root and is_manifest(f) and key in manifest_header(f)]
 
 
 def _refuse_several_described_sets(root: Path) -> None:
