@@ -1183,3 +1183,21 @@ def test_etis_masks_named_with_a_p_before_the_images_number_pair(tmp_path: Path)
         _png(tmp_path / "ETIS-LaribPolypDB" / f"{i}.tif")
         _png(tmp_path / "Ground Truth" / f"p{i}.tif", (slice(2, 6), slice(2, 6)))
     assert _pairs(tmp_path) == [(f"ETIS-LaribPolypDB/{i}.tif", f"Ground Truth/p{i}.tif") for i in range(1, 7)]
+
+
+def test_drive_without_test_annotations_keeps_the_test_field_of_view_a_field_of_view(tmp_path: Path) -> None:
+    """DRIVE as the challenge ships it without test labels: ``training/images/21_training.tif`` with
+    ``training/1st_manual/21_manual1.gif`` and ``training/mask/21_training_mask.gif`` (the field of view), ``test/
+    images/01_test.tif`` with ``test/mask/01_test_mask.gif`` only. Was: the test field-of-view discs read as the
+    test images' references (Dice 0.02 against them, status OK); now fields of view, the test images unlabelled."""
+    for i in range(21, 25):
+        _png(tmp_path / "DRIVE" / "training" / "images" / f"{i}_training.tif")
+        _png(tmp_path / "DRIVE" / "training" / "1st_manual" / f"{i}_manual1.gif", (slice(2, 4), slice(1, 9)))
+        _png(tmp_path / "DRIVE" / "training" / "mask" / f"{i}_training_mask.gif", (slice(1, 15), slice(1, 15)))
+    for i in range(1, 5):
+        _png(tmp_path / "DRIVE" / "test" / "images" / f"{i:02d}_test.tif")
+        _png(tmp_path / "DRIVE" / "test" / "mask" / f"{i:02d}_test_mask.gif", (slice(1, 15), slice(1, 15)))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 4 and all(c.mask.parent.name == "1st_manual" for c in dataset.cases)
+    assert all(c.roi is not None and c.roi.parent.name == "mask" for c in dataset.cases)
+    assert sorted(dataset.unlabelled) == [f"test/images/{i:02d}_test.tif" for i in range(1, 5)]  # below DRIVE/

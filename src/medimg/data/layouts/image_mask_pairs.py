@@ -1213,7 +1213,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         "mask": defaultdict(list),
         "roi": defaultdict(list),
     }
-    folder_roles: dict[Path, str | None] = {}
+    folder_roles = _fields_of_view_alike(root, files)
     ignored: list[Path] = []
     for p in files:
         role = file_role(root, p, folder_roles)
@@ -1381,6 +1381,27 @@ def _further_annotations(unmasked: Sequence[Path], paired: Mapping[Path, Path], 
             paired[found[example]].name,
         )
     return set(found)
+
+
+def _fields_of_view_alike(root: Path, files: Sequence[Path]) -> dict[Path, str | None]:
+    """A cache of folder roles (:func:`file_role`'s) holding the folders named ``mask``/``masks`` that are fields of
+    view beside their labels' folder elsewhere in the set, and every folder of the same name: fields of view too (the
+    DRIVE download without test annotations: ``training/mask/`` beside ``training/1st_manual/`` is the field of view,
+    and so is ``test/mask/`` beside ``test/images/`` alone, whose discs were the test images' references, scored
+    Dice 0.02, status OK). Empty when no such folder is a field of view."""
+    folders = {p.parent for p in files if p.parent.name.lower() in AMBIGUOUS_DIRS and root in p.parents}
+    roles = {f: _dir_role(f.name, {d.name for d in f.parent.iterdir() if d.is_dir()}) for f in folders}
+    fields = {f.name.lower() for f, role in roles.items() if role == "roi"}
+    if not fields or not any(role == "mask" and f.name.lower() in fields for f, role in roles.items()):
+        return {}
+    alike = sorted(f for f, role in roles.items() if role == "mask" and f.name.lower() in fields)
+    logger.info(
+        "%s: %s/ holds no labels beside it, but folders of its name are fields of view beside their labels "
+        "elsewhere in the set: read as a field of view too, its images without masks",
+        root,
+        alike[0].relative_to(root).as_posix(),
+    )
+    return {f: "roi" for f in folders if f.name.lower() in fields}
 
 
 def named_channels(cases: Sequence[SegCase], root: Path) -> list[str] | None:
