@@ -26,10 +26,20 @@ def test_the_annotations_beside_images_are_found_by_name(tmp_path: Path) -> None
     assert sorted(p.name for p in annotation_files(busi, tmp_path / "busi")) == ["a (1)_mask.png", "a (1)_mask_1.png"]
     drive = [
         _png(tmp_path / "drive" / "test" / folder / name)
-        for folder, name in (("images", "01_test.png"), ("mask", "01_test_mask.png"), ("1st_manual", "01_manual1.png"))
+        for folder, name in (
+            ("images", "01_test.png"),
+            ("mask", "01_test_mask.png"),
+            ("1st_manual", "01_manual1.png"),
+            ("2nd_manual", "01_manual2.png"),  # the second observer's: was predicted as an image
+        )
     ]
     left = annotation_files(drive, tmp_path / "drive")
-    assert sorted(p.parent.name for p in left) == ["1st_manual", "mask"]
+    assert sorted(p.parent.name for p in left) == ["1st_manual", "2nd_manual", "mask"]
+    assert sorted(p.parent.name for p in annotation_files(drive, tmp_path / "drive" / "test")) == [
+        "1st_manual",
+        "2nd_manual",
+        "mask",
+    ]
     lone = [_png(tmp_path / "lone" / "scan-d.png"), _png(tmp_path / "lone" / "other.png")]
     assert annotation_files(lone, tmp_path / "lone") == []  # a mask-like name without its image is an image
 

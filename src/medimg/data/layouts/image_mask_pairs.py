@@ -864,11 +864,13 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     for path, r in roles.items():
         if r == "image":
             in_folder[path.parent].append(pairing_key(path))
+    image_parents = {*in_folder, *(folder.parent for folder in in_folder)}  # the images' folders and theirs
 
     def annotates(path: Path) -> bool:
         if pairing_key(path) in image_keys or _names_an_image_beside(path, in_folder.get(path.parent, [])):
             return True
-        if path.parent.name.lower() in IGNORED_DIRS and path.parent.parent in in_folder:  # KiTS23's instances/
+        # KiTS23's <case>/instances/ beside the case's image; DRIVE's test/2nd_manual/ beside test/images/
+        if path.parent.name.lower() in IGNORED_DIRS and path.parent.parent in image_parents:
             return True
         return is_case_mask(path, in_folder)  # TotalSegmentator's segmentations/, the Data Science Bowl's masks/
 
