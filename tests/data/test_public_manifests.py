@@ -1513,6 +1513,17 @@ def test_a_folder_of_images_the_table_names_in_no_row_is_said(tmp_path: Path, ca
         caplog.text
     )
     assert "medimg evaluate RUN " in caplog.text and "ISIC2018_Task3_Test_GroundTruth.csv" in caplog.text
+    # Kaggle's copy: the image folders twice (a lower-case copy of each) and pixel tables beside the metadata. The
+    # copies are no folder in no row, and a table of pixels is no table to score a run on
+    caplog.clear()
+    (tmp_path / "ISIC2018_Task3_Test_GroundTruth.csv").unlink()
+    for i in range(24):
+        _image(tmp_path / f"ham10000_images_part_{i % 2 + 1}" / f"ISIC_00{i:02d}.jpg", 5 * i)
+    (tmp_path / "hmnist_28_28_L.csv").write_text("pixel0000,pixel0001,label\n12,40,2\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        Dataset.load(tmp_path)
+    assert "ham10000_images_part_1/" not in caplog.text and "hmnist" not in caplog.text
+    assert "ISIC2018_Task3_Test_Images/ (12 images) holds images" in caplog.text
 
 
 def test_a_split_column_is_never_offered_as_the_label_column(tmp_path: Path) -> None:

@@ -1454,11 +1454,14 @@ def _refuse_most_images_unnamed(
     named = {Path(c.path).resolve() for c in dataset.cases if c.path is not None}
     named |= {Path(c.path).resolve() for c in dataset.unlabelled if c.path is not None}
     named_folders = {p for p in named if p.is_dir()}  # a study's folder of slices (Kaggle RSNA's uids)
+    named_files = {p.name.lower() for p in named}  # another copy of a named file (Kaggle's HAM10000 holds two)
 
     def in_no_row(file: Path) -> bool:
         folders = {part.lower() for part in file.relative_to(folder).parts[:-1]}
         if folders & MASK_FOLDER_WORDS or file.stem.lower().endswith(("_mask", "_seg", "_segmentation")):
             return False  # the images' masks beside them: no images a row should name
+        if file.name.lower() in named_files:
+            return False  # a copy of a file the table names, read once (said as the table is read)
         resolved = file.resolve()
         return resolved not in named and not any(parent in named_folders for parent in resolved.parents)
 
@@ -1494,7 +1497,7 @@ def _say_folders_in_no_row(folder: Path, manifest: Path, tops: Counter[str]) -> 
     left = [(top, n) for top, n in tops.most_common(3) if n >= UNNAMED_FOLDER_IMAGES]
     if not left:
         return
-    others = [t.name for t in sorted(folder.iterdir()) if t != manifest and is_manifest(t)]
+    others = [t.name for t in sorted(folder.iterdir()) if t != manifest and is_manifest(t) and _labels_images(t)]
     tables = f"; a table beside may label them ({', '.join(others[:3])}): score a run on it with medimg evaluate RUN "
     logger.warning(
         "%s: %s hold%s images that %s names in no row: left out of training, validation and test%s",
@@ -1504,6 +1507,14 @@ def _say_folders_in_no_row(folder: Path, manifest: Path, tops: Counter[str]) -> 
         manifest.name,
         f"{tables}{folder / others[0]}" if others else "",
     )
+
+
+def _labels_images(table: Path) -> bool:
+    """Whether ``table`` names images (a path column) and their classes (a label column, or one-hot columns): a label
+    table to score a run on; not HAM10000's ``hmnist_28_28_L.csv`` (pixels and a label) or ISIC 2018's
+    ``..._LesionGroupings.csv`` (each image's lesion), which were suggested so and then refused."""
+    header = set(manifest_header(table))
+    return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or _has_one_hot(table))
 
 
 def _table_with_column(folder: Path, label_column: str | None) -> Path | None:
