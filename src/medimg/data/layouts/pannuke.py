@@ -144,13 +144,7 @@ def _load_conic(path: Path, images_file: Path, labels_file: Path) -> Segmentatio
         SegCase(f"conic/{index:05d}", image, mask, patient_id=source)
         for index, ((image, mask), source) in enumerate(zip(pairs, sources, strict=True))
     ]
-    return SegmentationDataset(
-        name=dataset_name(path),
-        root=path,
-        source="pannuke",
-        cases=cases,
-        value_names={0: "background", **{k + 1: name for k, name in enumerate(CONIC_TYPES)}},
-    )
+    return _nuclei_dataset(path, cases, CONIC_TYPES)
 
 
 def load(path: Path) -> SegmentationDataset:
@@ -190,10 +184,15 @@ def load(path: Path) -> SegmentationDataset:
             logger.info("%s: fold %d: %d image(s) and label maps written to %s", path, number, written, folder)
     if not official:
         logger.info("%s: folds %s, not PanNuke's three: medimg splits the images", path, numbers)
+    return _nuclei_dataset(path, cases, NUCLEUS_TYPES)
+
+
+def _nuclei_dataset(path: Path, cases: list[SegCase], types: tuple[str, ...]) -> SegmentationDataset:
+    """The data set of ``cases`` whose label maps hold 0 for the background and ``k`` for the ``k``-th of ``types``."""
     return SegmentationDataset(
         name=dataset_name(path),
         root=path,
         source="pannuke",
         cases=cases,
-        value_names={0: "background", **{k + 1: name for k, name in enumerate(NUCLEUS_TYPES)}},
+        value_names={0: "background", **{k + 1: name for k, name in enumerate(types)}},
     )
