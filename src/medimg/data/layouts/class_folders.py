@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from medimg.data.layouts.common import (
     MIN_FOLDER_GROUPS,
     file_stem,
     json_labels_note,
+    name_prefixes,
     named_split,
     order_classes,
     path_selected,
@@ -309,12 +311,12 @@ def _refuse_pieces_beside_their_images(cases: list[Case], root: Path) -> None:
         stems = {file_stem(f).lower() for f in by_folder.get(folder.parent, [])}
         if not stems or len(files) < MIN_PIECES:
             continue
-        cut = [f for f in files if _piece_of(file_stem(f).lower(), stems)]
+        cut = [f for f in files if _whole_of(file_stem(f).lower(), stems) is not None]
         if len(cut) < PIECES_SHARE * len(files):
             continue
         piece = cut[0]
         beside = by_folder[folder.parent]
-        whole = next(f for f in beside if _piece_of(file_stem(piece).lower(), {file_stem(f).lower()}))
+        whole = next(f for f in beside if file_stem(f).lower() == _whole_of(file_stem(piece).lower(), stems))
         pattern = f"*/{folder.name}/*"
         raise DatasetError(
             f"{root}: {folder.parent.relative_to(root).as_posix()}/ holds {len(beside)} image(s) "
@@ -335,14 +337,17 @@ def _group_pieces_by_their_image(cases: list[Case], root: Path) -> list[Case]:
         if case.path is not None and not case.patient_id:
             by_folder.setdefault(case.path.parent, []).append(case)
     group_of: dict[str, str] = {}
+    wholes_in: dict[Path, dict[str, Path]] = {}  # the images of each folder above, listed once
     for folder, members in by_folder.items():
         if len(members) < MIN_PIECES or folder.parent == root or root not in folder.parents:
             continue
-        wholes = {file_stem(f).lower(): f for f in folder.parent.iterdir() if f.is_file() and is_image_file(f)}
+        if folder.parent not in wholes_in:
+            files = (f for f in folder.parent.iterdir() if f.is_file() and is_image_file(f))
+            wholes_in[folder.parent] = {file_stem(f).lower(): f for f in files}
+        wholes = wholes_in[folder.parent]
         found = {}
         for case in members:
-            stem = file_stem(case.path).lower() if case.path is not None else ""
-            whole = next((w for w in wholes if _piece_of(stem, {w})), None)
+            whole = _whole_of(file_stem(case.path).lower(), wholes) if case.path is not None else None
             if whole is not None:
                 found[case.case_id] = wholes[whole].relative_to(root).with_suffix("").as_posix()
         if len(found) >= PIECES_SHARE * len(members) and len(set(found.values())) < len(found):
@@ -361,9 +366,10 @@ def _group_pieces_by_their_image(cases: list[Case], root: Path) -> list[Case]:
     return [replace(c, patient_id=group_of[c.case_id]) if c.case_id in group_of else c for c in cases]
 
 
-def _piece_of(stem: str, stems: set[str]) -> bool:
-    """Whether a file named ``stem`` is named after one of ``stems`` and a separator (``001_02`` of ``001``)."""
-    return any(stem.startswith(whole) and stem[len(whole) : len(whole) + 1] in ("_", "-", ".", " ") for whole in stems)
+def _whole_of(stem: str, stems: Collection[str]) -> str | None:
+    """The one of ``stems`` a file named ``stem`` is named after, a separator following (``001`` of ``001_02``), the
+    shortest when several are; ``None`` for none."""
+    return next((prefix for prefix in name_prefixes(stem) if prefix in stems), None)
 
 
 def _classes_across_splits(class_dirs: list[tuple[str | None, Path]], root: Path) -> dict[Path, str]:

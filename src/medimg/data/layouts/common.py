@@ -106,6 +106,17 @@ def _shared(a: Path, b: Path) -> tuple[int, int]:
     return _common_run(a.parent.parts, b.parent.parts), _common_run(a.parent.parts[::-1], b.parent.parts[::-1])
 
 
+#: what separates the words of a file's name where one name extends another (``001_02`` of ``001``, ``9_HGE_Seg`` of
+#: ``9``)
+NAME_SEPARATORS = re.compile(r"[-_. ]")
+
+
+def name_prefixes(name: str) -> Iterator[str]:
+    """The parts of ``name`` before each of its separators (:data:`NAME_SEPARATORS`), shortest first: the names it
+    extends (``001_02`` -> ``001``; ``9_hge_seg`` -> ``9``, ``9_hge``)."""
+    return (name[: match.start()] for match in NAME_SEPARATORS.finditer(name))
+
+
 def nearest_files(files: Sequence[Path], anchor: Path) -> list[Path]:
     """Those of ``files`` that lie nearest to ``anchor`` (:func:`_shared`), in their order; none of none. An
     annotation's image among several of its name (CPM-17's ``train/Labels/image_00.mat`` annotates

@@ -74,6 +74,7 @@ from medimg.data.layouts.common import (
     is_manifest,
     listed_splits,
     manifest_header,
+    name_prefixes,
     name_selected,
     named_split,
     nearest_files,
@@ -412,7 +413,7 @@ def _pairs_beside(folder: Path, share: float = 0.0) -> bool:
     paired = sum("mask" in found and bool(found & {"image", "channel"}) for found in roles.values())
     # a mask named as its image and a word before the mask's (CT-ICH's 9_HGE_Seg.jpg beside 9.jpg)
     paired += sum(
-        found == {"mask"} and any("image" in roles.get(key[: m.start()], ()) for m in re.finditer(r"[-_. ]", key))
+        found == {"mask"} and any("image" in roles.get(prefix, ()) for prefix in name_prefixes(key))
         for key, found in roles.items()
     )
     return paired > 0 and paired > share * images
@@ -1364,9 +1365,9 @@ def _further_annotations(unmasked: Sequence[Path], paired: Mapping[Path, Path], 
     found: dict[Path, Path] = {}
     for path in unmasked:
         stem = _stem(path).lower()
-        for cut in (m.start() for m in re.finditer(r"[-_ ]", stem)):
-            image = masked.get((path.parent, stem[:cut]))
-            if image is not None and _ANNOTATION_WORD.fullmatch(stem[cut:]):
+        for prefix in name_prefixes(stem):
+            image = masked.get((path.parent, prefix))
+            if image is not None and _ANNOTATION_WORD.fullmatch(stem[len(prefix) :]):
                 found[path] = image
                 break
     if found:
