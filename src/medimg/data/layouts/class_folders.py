@@ -760,13 +760,22 @@ def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
     BCNB's ``WSIs/``, the whole slides, beside ``paper_patches/``, the patches cut from them): read as classes, a
     model told slides from patches (status OK, the patients' own labels in ``patient-clinical-data.xlsx`` unread),
     and one patient's slide and patches sat on both sides of the split. The message names the tables beside them."""
-    class_dirs = [d for d in class_dirs if any(is_image_file(f) for f in walk_files(d, 200))]  # not split lists
-    forms = [
-        frozenset(w.rstrip("s") for w in re.split(r"[^a-z]+", d.name.lower()) if w in IMAGE_FORM_WORDS)
+    form_of = {
+        d: frozenset(w.rstrip("s") for w in re.split(r"[^a-z]+", d.name.lower()) if w in IMAGE_FORM_WORDS)
         for d in class_dirs
-    ]
+    }
+    if sum(1 for form in form_of.values() if form) < 2:
+        return  # by the names alone, before any folder is looked into
+
+    def holds_images(folder: Path) -> bool:  # not BCNB's dataset-splitting/ of split lists
+        return any(is_image_file(f) for f in walk_files(folder, 200))
+
+    if any(not form and holds_images(d) for d, form in form_of.items()):
+        return
+    class_dirs = [d for d, form in form_of.items() if form and holds_images(d)]
+    forms = [form_of[d] for d in class_dirs]
     # each its own form: tumor_patches/ beside normal_patches/ are classes of patches
-    if len(class_dirs) < 2 or not all(forms) or len(set(forms)) < len(forms):
+    if len(class_dirs) < 2 or len(set(forms)) < len(forms):
         return
     tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
     tables += [t.relative_to(root).as_posix() for folder in class_dirs for t in tables_in(folder.parent)]
