@@ -276,7 +276,8 @@ def patients_from_folders(cases: list[Case], where: object, base: Path | None = 
     found: list[str | None] = [patient_in_path(c.case_id) for c in cases]
     if not all(found):
         found = [_case_folder(c, base) for c in cases]
-        found = found if len(set(found)) < len(found) else [None]  # a folder per image: no patients to keep
+        if len(set(found)) == len(found):
+            return cases  # a folder per image: no patients to keep
     if not all(found):
         return cases
     logger.info(

@@ -800,7 +800,8 @@ class InputReader:
             left += [file for file, case in cases.items() if case is not None and case.first != file]
             if any(case is not None and not case.missing for case in cases.values()):
                 # beside whole cases, a file of no case is no input (MRBrainS18's orig/T1.nii.gz beside pre/)
-                left += [f for f, case in cases.items() if case is None and f not in left]
+                annotations = set(left)
+                left += [f for f, case in cases.items() if case is None and f not in annotations]
         return left
 
     def _multi_channel_files(self) -> bool:

@@ -661,11 +661,15 @@ def _without_quality_flags(
     return [rows[i] for i in kept], cleaned
 
 
-def _placeholder_or_single_classes(rows: list[dict[str, str]], column: str) -> list[str]:
-    """The classes of ``column`` that no model can learn from the table: those named like a placeholder for "not
-    known" (:data:`~medimg.data.case.PLACEHOLDER_LABELS`: ``not applicable``, ``unknown``) and those of one row
-    (too few to be both trained on and tested)."""
-    counts = Counter(c for r in rows if (c := str(r.get(column) or "").strip()) and not is_missing_value(c))
+def _class_counts(rows: list[dict[str, str]], column: str) -> Counter[str]:
+    """How many rows name each class in ``column`` (cells saying "no value" left out)."""
+    return Counter(c for r in rows if (c := str(r.get(column) or "").strip()) and not is_missing_value(c))
+
+
+def _placeholder_or_single_classes(counts: Counter[str]) -> list[str]:
+    """The classes of a column (``counts``: :func:`_class_counts`) that no model can learn from the table: those
+    named like a placeholder for "not known" (:data:`~medimg.data.case.PLACEHOLDER_LABELS`: ``not applicable``,
+    ``unknown``) and those of one row (too few to be both trained on and tested)."""
     return [name for name, n in counts.items() if n == 1 or name.casefold() in PLACEHOLDER_LABELS]
 
 
@@ -677,11 +681,11 @@ def _label_named_column(columns: dict[str, str], rows: list[dict[str, str]], man
     named = [columns[option] for option in LABEL_COLUMNS if option in columns]
     if not named:
         return None
-    odd = _placeholder_or_single_classes(rows, named[0])
+    odd = _placeholder_or_single_classes(_class_counts(rows, named[0]))
     if odd:
         for other in named[1:]:
-            values = {c for r in rows if (c := str(r.get(other) or "").strip()) and not is_missing_value(c)}
-            if len(values) >= 2 and not _placeholder_or_single_classes(rows, other):
+            counts = _class_counts(rows, other)
+            if len(counts) >= 2 and not _placeholder_or_single_classes(counts):
                 logger.info(
                     "%s: labels from its column %r, not from %r, whose classes include %s (a placeholder or a "
                     "class of one row); give --label-column %r to learn those",
