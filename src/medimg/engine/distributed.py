@@ -12,6 +12,7 @@ nowhere else.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from dataclasses import dataclass, field
@@ -158,8 +159,17 @@ def init_distributed() -> Distributed:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         torch.distributed.init_process_group(backend=backend)
+        atexit.register(_leave_process_group)
         logger.info("rank %d of %d joined the process group (%s, %s)", rank, world, backend, device)
     return Distributed(rank=rank, world_size=world, local_rank=local_rank, local_world_size=local_world, device=device)
+
+
+def _leave_process_group() -> None:
+    """At exit, the process group this process joined is destroyed, as PyTorch asks: left to the interpreter's
+    teardown, gloo's threads may still run when their objects are freed (``terminate called without an active
+    exception``, an abort after a finished run)."""
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def process_rank() -> int:
