@@ -66,6 +66,23 @@ def test_monuseg_outlines_are_drawn_into_masks(tmp_path: Path, monkeypatch: pyte
     assert SegmentationDataset.load(root).value_names == dataset.value_names  # fit --task segment reads it too
 
 
+def test_monuseg_test_data_is_the_test_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MoNuSeg's ``MoNuSegTestData/`` (images and XMLs together) beside ``MoNuSeg 2018 Training Data/``: its images
+    were trained on, the test split cut from the training images."""
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    root = write_monuseg(tmp_path / "monuseg")
+    test = root / "MoNuSegTestData"
+    test.mkdir()
+    for k in range(2):
+        name = f"TCGA-2Z-A9J{k}-01A-01-TS1"
+        Image.fromarray(np.full((32, 40, 3), 150, np.uint8)).save(test / f"{name}.tif")
+        square = _region([(2, 2), (12, 2), (12, 12), (2, 12)])
+        (test / f"{name}.xml").write_text(f'<?xml version="1.0"?><Annotations>{_annotation([square])}</Annotations>')
+    dataset = Dataset.load(root)
+    assert dataset.split_counts() == {"train": 3, "test": 2}
+    assert {c.image.parent.name for c in dataset.cases if c.split == "test"} == {"MoNuSegTestData"}
+
+
 def test_named_layers_are_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
     for k in range(2):

@@ -99,10 +99,13 @@ def test_cpm17_same_names_in_each_split_pair_within_their_split(tmp_path: Path) 
 
 
 def test_lizard_per_nucleus_classes_are_drawn_through_the_instance_map(tmp_path: Path) -> None:
-    """Lizard: ``inst_map`` + ``id`` (the nuclei listed, not in order) + ``class``; no ``type_map``."""
+    """Lizard: ``inst_map`` + ``id`` (the nuclei listed, not in order) + ``class``; no ``type_map``. Its
+    ``Lizard_Labels/Overlay/`` holds each image with its labels drawn on it, named as the image and nearer to the
+    ``.mat`` files: the images were those overlays (the labels painted into the input), the real images unused."""
     root = tmp_path / "Lizard"
     (root / "Lizard_Images1").mkdir(parents=True)
     (root / "Lizard_Labels" / "Labels").mkdir(parents=True)
+    (root / "Lizard_Labels" / "Overlay").mkdir()
     rng = np.random.default_rng(1)
     truth = {}
     for k in range(1, 5):
@@ -110,6 +113,7 @@ def test_lizard_per_nucleus_classes_are_drawn_through_the_instance_map(tmp_path:
         ids = rng.permutation(np.arange(1, 7))
         classes = np.array([types[i - 1] for i in ids])
         Image.fromarray(image_of(instances)).save(root / "Lizard_Images1" / f"consep_{k}.png")
+        Image.fromarray(image_of(instances)).save(root / "Lizard_Labels" / "Overlay" / f"consep_{k}.png")
         savemat(
             root / "Lizard_Labels" / "Labels" / f"consep_{k}.mat",
             {"inst_map": instances, "id": ids.reshape(-1, 1), "class": classes.reshape(-1, 1)},
@@ -119,6 +123,7 @@ def test_lizard_per_nucleus_classes_are_drawn_through_the_instance_map(tmp_path:
     dataset = Dataset.load(root)
     assert dataset.value_names == {0: "background", 1: "neutrophil", 2: "epithelial", 3: "lymphocyte",
                                    4: "plasma", 5: "eosinophil", 6: "connective"}  # fmt: skip
+    assert sorted(Path(case.image).parent.name for case in dataset.cases) == ["Lizard_Images1"] * 4
     assert dataset.unlabelled == ["Lizard_Images1/extra.png"]
     for case in dataset.cases:
         assert np.array_equal(np.asarray(dataset.read(case).mask[0]), truth[Path(case.image).stem])

@@ -635,6 +635,19 @@ def test_the_suggested_exclude_chooses_the_other_masks_below_the_datas_top(
     assert {c.mask.parent.name for c in chosen.cases} == {"teeth_mask"}
 
 
+def test_images_drawn_over_with_their_masks_are_not_the_images(tmp_path: Path) -> None:
+    """NuCLS: ``rgb/`` images, ``mask/`` masks and ``visualization/`` (each image with its nuclei drawn on it), one
+    name in all three: refused as "matches several images equally well" (rgb/ and visualization/)."""
+    for k in range(4):
+        name = f"TCGA-A1-A0SP-DX1_id-{k}_left-7863_top-8792.png"
+        _png(tmp_path / "rgb" / name)
+        _png(tmp_path / "visualization" / name, (slice(1, 9), slice(1, 9)))
+        _png(tmp_path / "mask" / name, (slice(2, 6), slice(2, 6)))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert sorted(c.image.parent.name for c in dataset.cases) == ["rgb"] * 4
+    assert all(c.mask.name == c.image.name for c in dataset.cases)
+
+
 def test_tn3k_split_and_role_words_joined_by_a_hyphen(tmp_path: Path) -> None:
     """TN3K thyroid nodules: ``trainval-image/`` + ``trainval-mask/``, ``test-image/`` + ``test-mask/`` (one name in
     both): refused, "test-mask/0000.jpg matches several images equally well"."""

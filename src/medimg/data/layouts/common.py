@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import logging
 import re
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from medimg.data.case import SegCase
 from medimg.data.layouts.columns import column_key as column_key
 from medimg.errors import DatasetError
 from medimg.io.folder_walk import walk_folders
@@ -117,10 +119,25 @@ def name_prefixes(name: str) -> Iterator[str]:
     return (name[: match.start()] for match in NAME_SEPARATORS.finditer(name))
 
 
+#: a folder of pictures drawn for viewing, an image with its annotations painted over it (Lizard's
+#: ``Lizard_Labels/Overlay/``, NuCLS' ``visualization/``): never the image an annotation is of while the image
+#: itself is found elsewhere
+_OVERLAY_FOLDER = re.compile(r"overlays?|overlaid|overlayed|visuali[sz]ations?|previews?")
+
+
+def is_overlay_folder(name: str) -> bool:
+    """Whether a folder's name says it holds images with their annotations drawn over them (:data:`_OVERLAY_FOLDER`)."""
+    return _OVERLAY_FOLDER.fullmatch(re.sub(r"[^a-z]", "", name.lower())) is not None
+
+
 def nearest_files(files: Sequence[Path], anchor: Path) -> list[Path]:
     """Those of ``files`` that lie nearest to ``anchor`` (:func:`_shared`), in their order; none of none. An
     annotation's image among several of its name (CPM-17's ``train/Labels/image_00.mat`` annotates
-    ``train/Images/image_00.png``, not ``test/Images/image_00.png``), a mask's among its candidates."""
+    ``train/Images/image_00.png``, not ``test/Images/image_00.png``), a mask's among its candidates. Files in an
+    overlay folder (:func:`is_overlay_folder`) count only when all are: Lizard's ``Labels/x.mat`` lies nearest to
+    ``Overlay/x.png``, the picture with the labels drawn on it, but annotates ``Lizard_Images1/x.png``."""
+    drawn = [f for f in files if is_overlay_folder(f.parent.name)]
+    files = [f for f in files if f not in drawn] or drawn
     scores = [_shared(f, anchor) for f in files]
     top = max(scores, default=None)
     return [f for f, score in zip(files, scores, strict=True) if score == top]
@@ -147,16 +164,50 @@ def split_of(root: Path, path: Path) -> str | None:
     return None
 
 
+def folder_splits(cases: Sequence[SegCase], root: Path) -> list[SegCase]:
+    """``cases`` with the splits their folders give: each case's own (:func:`split_of`) when every case has one, else
+    those of :func:`split_named_folders`, else none (a split for some only is no split: the others would be no
+    split's)."""
+    if cases and all(c.split for c in cases):
+        return list(cases)
+    named = split_named_folders([c.image for c in cases], root)
+    return [dataclasses.replace(c, split=named[k] if named else None) for k, c in enumerate(cases)]
+
+
+#: a split's own word among the camel-case humps of a name (MoNuSeg's ``MoNuSegTestData``), not an abbreviation
+#: (nnU-Net's ``imagesTr``)
+_CAMEL_SPLIT_WORD = re.compile(r"(?:Train|Training|Test|Testing|Val|Valid|Validation)(?![a-z])")
+
+
 def named_split(name: str) -> str | None:
     """The split a name gives: the whole name (``valid``), or the one split word among its words
-    (``ISIC_2019_Training_GroundTruth``: train, ``ISIC-2017_Test_v2_Data``: test); ``None`` for none or several."""
+    (``ISIC_2019_Training_GroundTruth``: train, ``ISIC-2017_Test_v2_Data``: test, ``MoNuSegTestData``: test);
+    ``None`` for none or several."""
     from medimg.data.case import normalise_split
 
     whole = normalise_split(name)
     if whole is not None:
         return whole
-    found = {split for word in re.split(r"[^a-z]+", name.lower()) if word and (split := normalise_split(word))}
+    words = [*re.split(r"[^a-z]+", name.lower()), *(w.lower() for w in _CAMEL_SPLIT_WORD.findall(name))]
+    found = {split for word in words if word and (split := normalise_split(word))}
     return found.pop() if len(found) == 1 else None
+
+
+def split_named_folders(images: Sequence[Path], root: Path) -> list[str] | None:
+    """Each image's split by the one split word in the name of its nearest folder (inside ``root``) that has one
+    (``ISIC-2017_Training_Data``: train; RibFrac's ``ribfrac-train-images-1/Part1/`` beside ``ribfrac-val-images/``;
+    MoNuSeg's ``MoNuSeg 2018 Training Data/`` beside ``MoNuSegTestData/``), when every image has one and they name
+    training and another split; ``None`` otherwise."""
+
+    def split(image: Path) -> str | None:
+        folders = image.relative_to(root).parts[:-1] if root in image.parents else (image.parent.name,)
+        return next((found for name in reversed(folders) if (found := named_split(name)) is not None), None)
+
+    found = [split(image) for image in images]
+    splits = [split for split in found if split is not None]
+    if not images or len(splits) != len(found) or "train" not in splits or len(set(splits)) < 2:
+        return None
+    return splits
 
 
 #: a file name whose first word names a split: GlaS's ``train_1.bmp``, ``testA_1.bmp`` and ``testB_1.bmp`` (two test

@@ -76,9 +76,9 @@ from medimg.data.layouts.common import (
     manifest_header,
     name_prefixes,
     name_selected,
-    named_split,
     nearest_files,
     read_manifest,
+    split_named_folders,
     split_of,
     split_table,
     splits_from_names,
@@ -241,23 +241,6 @@ def _challenge_parts(cases: Sequence[SegCase]) -> list[str] | None:
         return None
     parts = [_CHALLENGE_SPLITS[match.group(1).lower()] for match in matches if match]
     return parts if len(set(parts)) > 1 else None
-
-
-def _split_named_folders(cases: Sequence[SegCase], root: Path) -> list[str] | None:
-    """Each case's split by the one split word in the name of its image's nearest folder (inside ``root``) that has
-    one (``ISIC-2017_Training_Data``: train; RibFrac's ``ribfrac-train-images-1/Part1/`` beside
-    ``ribfrac-val-images/``), when every image has one and they name training and another split; ``None``
-    otherwise."""
-
-    def split(image: Path) -> str | None:
-        folders = image.relative_to(root).parts[:-1] if root in image.parents else (image.parent.name,)
-        return next((found for name in reversed(folders) if (found := named_split(name)) is not None), None)
-
-    found = [split(case.image) for case in cases]
-    splits = [split for split in found if split is not None]
-    if not cases or len(splits) != len(found) or "train" not in splits or len(set(splits)) < 2:
-        return None
-    return splits
 
 
 def _counts(splits: Sequence[str]) -> str:
@@ -1323,7 +1306,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     if parts is not None:  # AMOS's imagesTr/ + imagesVa/: the challenge's own validation cases
         cases = [replace(c, split=split) for c, split in zip(cases, parts, strict=True)]
         logger.info("%s: the splits are its images*/labels* folders (%s)", root, _counts(parts))
-    folders = None if any(c.split for c in cases) else _split_named_folders(cases, root)
+    folders = None if any(c.split for c in cases) else split_named_folders([c.image for c in cases], root)
     if folders is not None:  # ISIC 2017's ISIC-2017_Training_Data/, ..._Validation_Data/, ..._Test_v2_Data/
         cases = [replace(c, split=split) for c, split in zip(cases, folders, strict=True)]
         logger.info("%s: the splits are its image folders' names (%s)", root, _counts(folders))

@@ -26,8 +26,10 @@ from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import image_size
 from medimg.data.layouts.common import (
+    folder_splits,
     images_named_like,
     problems_error,
+    split_of,
     text_head,
     walk_files,
 )
@@ -170,9 +172,10 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
                 for polygon, hole in regions
             ]
             write_mask(target, draw_label_map(size, objects))
-        cases.append(SegCase(case_id=case_id, image=image, mask=target))
+        cases.append(SegCase(case_id=case_id, image=image, mask=target, split=split_of(root, image)))
     if problems:
         raise problems_error(root, problems, "image problem(s)")
+    cases = folder_splits(cases, root)
     annotated = {xml.stem for xml in xmls}
     unlabelled = [p.relative_to(root).as_posix() for stem, ps in images.items() if stem not in annotated for p in ps]
     logger.info("%s: %d ImageScope outline file(s) drawn or reused in %s", root, len(cases), cache)

@@ -24,7 +24,14 @@ import numpy as np
 from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.layouts.common import file_stem, images_named_like, problems_error, split_of, walk_files
+from medimg.data.layouts.common import (
+    file_stem,
+    folder_splits,
+    images_named_like,
+    problems_error,
+    split_of,
+    walk_files,
+)
 from medimg.data.layouts.drawn_masks import cache_folder, mask_file, write_mask
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
@@ -190,8 +197,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
         cases.append(SegCase(case_id=case_id, image=image, mask=target, split=split_of(root, image)))
     if problems:
         raise problems_error(root, problems, "label file problem(s)")
-    if any(c.split for c in cases) and not all(c.split for c in cases):
-        cases = [SegCase(c.case_id, c.image, c.mask) for c in cases]  # a split for some only is no split
+    cases = folder_splits(cases, root)
     annotated = {mat.stem for mat, _ in paired}
     unlabelled = [p.relative_to(root).as_posix() for stem, ps in images.items() if stem not in annotated for p in ps]
     names = _class_names(values, sources, [mat for mat, _ in paired], root)
