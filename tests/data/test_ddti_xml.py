@@ -53,6 +53,17 @@ def test_ddti_outlines_are_drawn_into_each_images_mask(tmp_path: Path) -> None:
     assert isinstance(boxes, DetectionDataset) and len(boxes.cases) == 6
 
 
+def test_the_images_of_one_case_are_one_patient(tmp_path: Path) -> None:
+    """A case XML's images (``4_1.jpg``, ``4_2.jpg``: one thyroid nodule) were split as independent images, one in
+    train and the other in test."""
+    expected = {f"{n}_{k}.jpg": str(n) for n in (1, 2, 3) for k in (1, 2)}
+    masks = Dataset.load(write_ddti(tmp_path), task="segment")
+    assert isinstance(masks, SegmentationDataset)
+    assert {c.image.name: c.patient_id for c in masks.cases} == expected
+    boxes = Dataset.load(tmp_path, task="detect")
+    assert {Path(str(c.path)).name: c.patient_id for c in boxes.cases} == expected
+
+
 def test_a_mark_without_an_outline_is_an_empty_mask_and_a_missing_image_is_named(tmp_path: Path) -> None:
     write_ddti(tmp_path)
     text = (tmp_path / "xml" / "1.xml").read_text().replace(_mark(2, [SQUARE]), _mark(2, []))

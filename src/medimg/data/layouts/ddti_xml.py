@@ -93,7 +93,8 @@ def _outlined(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) ->
             shapes = reading.shapes(regions, _shape, lambda r: str(r.get("regionType") or "region"), str(file))
             image = found[0]
             case_id = image.relative_to(root).as_posix()
-            marked.append(Outlined(file, image, image_size(image), case_id, shapes, split_of(root, image)))
+            split = split_of(root, image)  # the case's images (``4_1.jpg``, ``4_2.jpg``) are of one patient
+            marked.append(Outlined(file, image, image_size(image), case_id, shapes, split, number))
         return marked
 
     return outlined_per_file(root, [f for f in files if _is_ddti(f)], one, include, exclude, NAMES)

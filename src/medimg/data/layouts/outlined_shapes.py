@@ -83,7 +83,7 @@ class Shape:
 @dataclass
 class Outlined:
     """One annotated image: the annotation file it came from, the image, its ``(height, width)`` (``None`` when
-    unknown), its area shapes, its case id and split."""
+    unknown), its area shapes, its case id, split and patient (when the annotation names one)."""
 
     annotation: Path
     image: Path
@@ -91,6 +91,7 @@ class Outlined:
     case_id: str
     shapes: list[Shape] = field(default_factory=list)
     split: str | None = None
+    patient: str | None = None
 
 
 @dataclass
@@ -182,7 +183,9 @@ def masks_dataset(
             size = item.size
             objects = [o for s in item.shapes if (o := s.drawn(value_of[s.label], size)) is not None]
             write_mask(target, draw_label_map(size, objects))
-        cases.append(SegCase(item.case_id, item.image, target, split=item.split if split else None))
+        cases.append(
+            SegCase(item.case_id, item.image, target, split=item.split if split else None, patient_id=item.patient)
+        )
     if problems:
         raise problems_error(root, problems, "annotation problem(s)")
     logger.info("%s: %d %s annotation(s) drawn or reused as masks in %s", root, len(cases), source, cache)
@@ -215,7 +218,8 @@ def boxes_dataset(root: Path, items: Sequence[Outlined], source: str) -> Detecti
         issues += found
         if item.size is not None:
             sizes[item.case_id] = item.size
-        cases.append(Case(item.case_id, None, item.split if split else None, None, item.image, boxes=boxes))
+        split_of_item = item.split if split else None
+        cases.append(Case(item.case_id, None, split_of_item, item.patient, item.image, boxes=boxes))
     log_issues(issues, root)
     return DetectionDataset(
         name=dataset_name(root),
