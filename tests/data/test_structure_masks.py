@@ -3,6 +3,7 @@ the classes, composed into one label map on read; a table beside the cases gives
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import nibabel as nib
@@ -53,6 +54,22 @@ def test_structures_are_classes_composed_into_one_label_map(tmp_path: Path) -> N
     assert [int(mask[0, z].max()) for z in range(6)] == [2, 2, 2, 1, 1, 0]
     # SegmentationDataset.load (what medimg fit --task segment calls) reads it the same way
     assert SegmentationDataset.load(tmp_path).value_names == dataset.value_names
+
+
+def test_meta_csv_beside_the_case_folders_in_a_download_folder_gives_the_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given the folder the archive was unpacked into (``Totalsegmentator_dataset_v201/`` with ``meta.csv`` inside),
+    the split of meta.csv was not read: its test cases trained on. Each overlapping structure's warning came once per
+    case, naming "the class of segmentations/"."""
+    _totalsegmentator(tmp_path / "Totalsegmentator_dataset_v201", cases=8)
+    dataset = Dataset.load(tmp_path)
+    assert [c.split for c in dataset.cases] == ["train", "train", "val", "test"] * 2
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        for case in dataset.cases:
+            dataset.read(case)
+    assert caplog.text.count("overlaps other structure masks") == 1
+    assert "so spleen is trained there" in caplog.text and "--exclude 'spleen.nii.gz'" in caplog.text
 
 
 def test_detection_boxes_from_the_structure_masks(tmp_path: Path) -> None:

@@ -900,28 +900,33 @@ def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> n
             )
         covered = labels[foreground]
         if covered.any():
-            _note_structures_overlap(path, source, covered)
+            _note_structures_overlap(path, source, covered, by_folder=len({p.parent for _, p in case.structures}) > 1)
         labels[foreground] = value
         source[value] = path
     assert labels is not None
     return labels[None]
 
 
-def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.ndarray) -> None:
-    """Warn (once per folder of ``path``) that ``path``'s structure covers pixels of earlier structures of its image
-    (IDRiD's optic disc over its haemorrhages and exudates): one label map keeps one class a pixel, the later's."""
+def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.ndarray, *, by_folder: bool) -> None:
+    """Warn once that ``path``'s structure covers pixels of earlier structures of its image (IDRiD's optic disc over
+    its haemorrhages and exudates): one label map keeps one class a pixel, the later's. ``by_folder``: each structure
+    is a folder of masks (IDRiD's ``5. Optic Disc/``), warned of once per folder; else a file name in each case's
+    folder (TotalSegmentator's ``s0000/segmentations/liver.nii.gz``), warned of once per name over the set."""
+    from medimg.io.formats import file_stem
+
     lost = {int(v): int(n) for v, n in zip(*np.unique(covered[covered > 0], return_counts=True), strict=True)}
     shown = ", ".join(f"{n} of {source[v].parent.name}/{source[v].name}" for v, n in lost.items() if v in source)
+    structure = path.parent.name if by_folder else file_stem(path)
     _warn_once_per_folder(
-        path.parent,
-        "%s overlaps other structure masks of its image (%s pixels): a label map holds one class a pixel, so the "
-        "class of %s/ is trained there and the others lose those pixels; the other masks in %s are read the same "
-        "way. To train an overlapped structure whole, train it alone (--exclude '%s/*' leaves this one out)",
+        path.parent if by_folder else path.parents[min(2, len(path.parents) - 1)] / path.name,  # cases' folder
+        "%s overlaps other structure masks of its image (%s pixels): a label map holds one class a pixel, so "
+        "%s is trained there and the others lose those pixels; the other images' %s masks are read the same "
+        "way. To train an overlapped structure whole, train it alone (--exclude '%s' leaves this one out)",
         path,
         shown,
-        path.parent.name,
-        path.parent,
-        path.parent.name,
+        structure,
+        structure,
+        f"{structure}/*" if by_folder else path.name,
     )
 
 

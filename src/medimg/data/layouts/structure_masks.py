@@ -175,11 +175,14 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             The message names the fix.
     """
     root = path
-    listed = _table_splits(root)
     found: list[tuple[str, Path, list[Path], str | None]] = []
     left_out: list[str] = []
     kinds: set[bool] = set()
-    for parent, split in _case_parents(root):
+    parents = _case_parents(root)
+    listed: dict[str, str] = {}  # the table beside the case folders, or at the top
+    for place in dict.fromkeys([root, *(parent for parent, _ in parents)]):
+        listed = listed or _table_splits(place)
+    for parent, split in parents:
         for folder in sub_folders(parent):
             case = _case(folder)
             if case is None:
