@@ -927,6 +927,31 @@ def test_kvasir_instrument_split_lists_give_the_published_split(tmp_path: Path) 
     assert {c.image.stem for c in dataset.cases if c.split == "test"} == set(ids[9:])
 
 
+def test_camus_split_lists_in_their_folder_give_the_published_split(tmp_path: Path) -> None:
+    """CAMUS: ``database_nifti/patient0001/patient0001_2CH_ED.nii.gz`` + ``_gt``, and ``database_split/
+    subgroup_training.txt``, ``subgroup_validation.txt``, ``subgroup_testing.txt`` of patients: the lists were
+    ignored (official test patients trained on), and without --task the two folders were refused as one class."""
+    import nibabel as nib
+
+    root = tmp_path / "CAMUS_public"
+    patients = [f"patient{k:04d}" for k in range(1, 11)]
+    for patient in patients:
+        for view in ("2CH", "4CH"):
+            image = np.zeros((16, 12, 1), np.float32)
+            image[4:9, 3:8] = 200
+            base = root / "database_nifti" / patient / f"{patient}_{view}_ED"
+            base.parent.mkdir(parents=True, exist_ok=True)
+            nib.save(nib.Nifti1Image(image, np.eye(4)), f"{base}.nii.gz")
+            nib.save(nib.Nifti1Image((image > 0).astype(np.uint8), np.eye(4)), f"{base}_gt.nii.gz")
+    (root / "database_split").mkdir()
+    for name, listed in (("training", patients[:6]), ("validation", patients[6:8]), ("testing", patients[8:])):
+        (root / "database_split" / f"subgroup_{name}.txt").write_text("\n".join(listed) + "\n")
+    dataset = Dataset.load(root)
+    assert isinstance(dataset, SegmentationDataset)
+    assert dataset.split_counts() == {"train": 12, "val": 4, "test": 4}
+    assert {c.image.parent.name for c in dataset.cases if c.split == "test"} == set(patients[8:])
+
+
 def _nuinsseg(root: Path, organs: tuple[str, ...], count: int = 3) -> None:
     """NuInsSeg: per organ ``tissue images/``, ``label masks/`` (one value per nucleus), ``label masks modify/``,
     ``mask binary/``, ``distance maps/`` (no image: a distance transform) and ``vague areas/mask binary/``."""

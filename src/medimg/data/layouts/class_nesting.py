@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimg.data.case import normalise_split
-from medimg.data.layouts.common import CONTAINER_WORDS, MIN_FOLDER_GROUPS
+from medimg.data.layouts.common import CONTAINER_WORDS, MIN_FOLDER_GROUPS, is_split_list_folder
 from medimg.data.layouts.image_mask_pairs import folder_role
 from medimg.io.folder_walk import entry_is, walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, in_system_folder
@@ -82,7 +82,8 @@ _SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
 def wrapped_folder(root: Path) -> Path | None:
     """The folder a chain of wrapper folders at ``root`` leads to (Kaggle's ``archive/<set>/``, a ``data/<set>/``
     the set was unpacked into): while a folder's only visible entry is one sub-folder, not a split folder, beside at
-    most documents (:data:`DOCUMENT_SUFFIXES`), the data is inside; ``None`` when ``root`` is no wrapper."""
+    most documents (:data:`DOCUMENT_SUFFIXES`) and folders of split lists, the data is inside; ``None`` when ``root``
+    is no wrapper."""
     folder = root
     seen = {os.path.realpath(root)}
     while folder.is_dir():
@@ -94,7 +95,8 @@ def wrapped_folder(root: Path) -> Path | None:
                 if name.startswith(".") or name in _SYSTEM_FILES or in_system_folder(Path(entry.path), folder):
                     continue
                 if entry_is(entry, "dir"):
-                    subdirs.append(Path(entry.path))
+                    if not is_split_list_folder(Path(entry.path)):  # CAMUS' database_split/ beside database_nifti/
+                        subdirs.append(Path(entry.path))
                 elif not name.endswith(DOCUMENT_SUFFIXES):
                     other = True
         if other or len(subdirs) != 1 or normalise_split(subdirs[0].name) or os.path.realpath(subdirs[0]) in seen:

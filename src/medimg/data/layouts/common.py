@@ -913,6 +913,30 @@ def split_lists(folder: Path) -> dict[str, str]:
     return listed
 
 
+def is_split_list_folder(folder: Path) -> bool:
+    """Whether ``folder`` is named for splits (CAMUS' ``database_split/``, ``splits/``) and holds text files alone."""
+    if not folder.is_dir() or not re.search(r"splits?(?:\b|_)", folder.name.lower()):
+        return False
+    files = [f for f in itertools.islice(folder.iterdir(), 50) if not f.name.startswith(".")]
+    return bool(files) and all(f.is_file() and f.suffix.lower() in (".txt", ".csv") for f in files)
+
+
+def split_list_folder(root: Path) -> dict[str, str]:
+    """``name -> split`` from a folder at the top of ``root`` named for splits (CAMUS' ``database_split/``) whose text
+    files each name one split (``subgroup_training.txt``, ``subgroup_validation.txt``, ``subgroup_testing.txt``: a
+    case a line); empty when there is none, or its lists name fewer than two splits."""
+    for folder in (d for d in sorted(root.iterdir()) if is_split_list_folder(d)):
+        listed: dict[str, str] = {}
+        for file in sorted(folder.glob("*.txt")):
+            split = named_split(file.stem)
+            if split is not None:
+                read_split_list(file, split, listed)
+        if len(set(listed.values())) >= 2:
+            logger.info("%s: the split of the %d cases its lists name", folder, len(listed))
+            return listed
+    return {}
+
+
 def read_split_list(file: Path, split: str, split_of: dict[str, str]) -> None:
     """Add the names a split list names (the first word of each line) to ``split_of`` as ``split``; a name already
     there keeps its split."""

@@ -78,6 +78,7 @@ from medimg.data.layouts.common import (
     name_selected,
     nearest_files,
     read_manifest,
+    split_list_folder,
     split_named_folders,
     split_of,
     split_table,
@@ -503,14 +504,20 @@ def _without_a_common_prefix(
 
 def _listed_splits(cases: list[SegCase], root: Path) -> list[SegCase]:
     """``cases`` with the split the lists at the top of ``root`` give their images (Kvasir-Instrument's
-    ``train.txt`` and ``test.txt`` of image ids, as Pascal VOC's lists: :func:`listed_splits`; a split table there or
+    ``train.txt`` and ``test.txt`` of image ids, as Pascal VOC's lists: :func:`listed_splits`; CAMUS'
+    ``database_split/subgroup_training.txt``...: :func:`split_list_folder`; a split table there or
     up to two folders above (the data may be unwrapped from ``data/<source>/``), CTSpine1K's ``data_split.txt``,
     MAMA-MIA's ``train_test_splits.csv``: :func:`split_table`; by file name, name without suffix or case folder),
     when no case has a split and the lists name most of them; the others train. Said in an INFO line. Unchanged
     otherwise."""
     if not cases or any(c.split for c in cases):
         return cases
-    found = listed_splits(root) or next(filter(None, map(split_table, [root, *root.parents][:3])), {})
+    found = (
+        listed_splits(root)
+        or split_list_folder(root)
+        or split_list_folder(root.parent)  # beside a wrapper the data was found in (CAMUS' database_nifti/)
+        or next(filter(None, map(split_table, [root, *root.parents][:3])), {})
+    )
     listed = {name.lower(): split for name, split in found.items()}
     split_of = {
         c.case_id: listed.get(c.image.name.lower())
