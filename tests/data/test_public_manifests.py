@@ -3,6 +3,7 @@ of images kept in sub-folders, and multi-label rows (each row's findings, never 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -369,7 +370,8 @@ def test_eyepacs_as_kaggle_ships_it_with_its_sample_folder(tmp_path: Path) -> No
     """Kaggle's diabetic retinopathy download: ``train/``, ``test/`` and ``sample/`` (copies of a few training
     images) beside ``trainLabels.csv`` and ``sampleSubmission.csv``. Before: "split folders beside other folders
     (sample)" and "has no class sub-folders", the table never named. A name found twice in differently named
-    folders still stops the read unless the files are the same bytes."""
+    folders still stops the read unless the files are the same bytes, or one lies in the folder of the split the
+    table is named for (``trainLabels.csv``: ``train/``)."""
     rows = ["image,level"]
     for i in range(8):
         _image(tmp_path / "train" / f"{10 + i}_left.jpeg", 20 * i)
@@ -384,7 +386,9 @@ def test_eyepacs_as_kaggle_ships_it_with_its_sample_folder(tmp_path: Path) -> No
     (tmp_path / "sampleSubmission.csv").write_text("image,level\n90_left,0\n")
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["0", "1", "2"] and len(dataset) == 8
-    _image(tmp_path / "sample" / "11_left.jpeg", 255)  # another image of that name: which one is meant?
+    _image(tmp_path / "sample" / "11_left.jpeg", 255)  # another image of that name: train/'s, as trainLabels says
+    assert {Path(str(c.path)).parent.name for c in Dataset.load(tmp_path).cases} == {"train"}
+    (tmp_path / "trainLabels.csv").rename(tmp_path / "labels.csv")  # no split named: which one is meant?
     with pytest.raises(DatasetError, match="several files have this name"):
         Dataset.load(tmp_path)
 
@@ -732,8 +736,52 @@ def test_ham10000_kaggle_copies_in_folders_named_alike_but_for_case(
     assert len(dataset.cases) == 6 and all("HAM10000_images" in str(c.path) for c in dataset.cases)
     assert "6 row(s) name a file kept twice" in caplog.text
     _image(tmp_path / "ham10000_images_part_1" / "ISIC_000.jpg", 200)  # no longer a copy
-    with pytest.raises(DatasetError, match=r"several files have this name.*keep one copy"):
+    with pytest.raises(DatasetError, match=r"several files have this name.*give the rows their folder\)"):
+        Dataset.load(tmp_path)  # no --exclude tells the two apart: patterns match regardless of case
+
+
+def test_odir_kaggle_copy_beside_its_preprocessed_images_is_no_pair_of_classes(tmp_path: Path) -> None:
+    """Kaggle's ODIR: ``ODIR-5K/ODIR-5K/Training Images/`` + ``Testing Images/`` beside ``preprocessed_images/`` and
+    ``full_df.csv``: read as two classes (``ODIR-5K``, ``preprocessed_images``), status OK. The table, given, names
+    each file found in both folders: its refusal said "keep one copy"."""
+    rows = ["ID,Left-Fundus,Right-Fundus,labels,filename"]
+    for k in range(6):
+        for side in ("left", "right"):
+            name = f"{k}_{side}.jpg"
+            _image(tmp_path / "ODIR-5K" / "ODIR-5K" / "Training Images" / name, 20 * k)
+            _image(tmp_path / "preprocessed_images" / name, 20 * k + 5)
+            rows.append(f"{k},{k}_left.jpg,{k}_right.jpg,['{'N' if k % 2 else 'C'}'],{name}")
+        _image(tmp_path / "ODIR-5K" / "ODIR-5K" / "Testing Images" / f"{1000 + k}_left.jpg", 10)
+    (tmp_path / "full_df.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"ODIR-5K/ holds split folders of its own.*medimg fit .*full_df.csv"):
         Dataset.load(tmp_path)
+    with pytest.raises(DatasetError, match=r"choose the folder with --exclude '[^']+'") as refused:
+        Dataset.load(tmp_path / "full_df.csv")  # was: "keep one copy"
+    advice = re.search(r"--exclude '([^']+)'", str(refused.value))
+    assert advice and len(Dataset.load(tmp_path / "full_df.csv", exclude=(advice.group(1),)).cases) == 12
+    dataset = Dataset.load(tmp_path / "full_df.csv", exclude=("ODIR-5K/*",))
+    assert dataset.class_names == ["C", "N"] and len(dataset.cases) == 12
+    assert {Path(str(c.path)).parent.name for c in dataset.cases} == {"preprocessed_images"}
+
+
+def test_idrid_grading_tables_name_images_of_their_own_split_folder(tmp_path: Path) -> None:
+    """IDRiD's disease grading: ``a. Training Set/IDRiD_001.jpg`` and ``b. Testing Set/IDRiD_001.jpg`` (each split
+    numbered from 1) labelled by ``a. ..._Training Labels.csv`` and ``b. ..._Testing Labels.csv``: every row was
+    "several files have this name ... keep one copy" (deleting test images)."""
+    images = tmp_path / "B. Disease Grading" / "1. Original Images"
+    tables = tmp_path / "B. Disease Grading" / "2. Groundtruths"
+    tables.mkdir(parents=True)
+    for split, folder, count in (("Training", "a. Training Set", 8), ("Testing", "b. Testing Set", 4)):
+        rows = ["Image name,Retinopathy grade,Risk of macular edema ,,"]
+        for k in range(1, count + 1):
+            _image(images / folder / f"IDRiD_{k:03d}.jpg", 10 * k + (100 if split == "Testing" else 0))
+            rows.append(f"IDRiD_{k:03d},{k % 2},0,,")
+        prefix = "a" if split == "Training" else "b"
+        (tables / f"{prefix}. IDRiD_Disease Grading_{split} Labels.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "B. Disease Grading")
+    assert dataset.split_counts() == {"train": 8, "test": 4}
+    assert all(Path(str(c.path)).parent.name == ("a. Training Set" if c.split == "train" else "b. Testing Set")
+               for c in dataset.cases)  # fmt: skip
 
 
 def test_isic_2020_kaggle_with_dicom_and_jpeg_copies_and_an_unlabelled_test_csv(tmp_path: Path) -> None:

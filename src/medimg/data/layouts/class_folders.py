@@ -200,6 +200,7 @@ def load(
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
     _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
     _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
+    _refuse_a_split_copy_as_class([c for _, c in class_dirs], root)
     refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
@@ -790,6 +791,44 @@ def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for forms of the images (whole "
         f"slides, patches, tiles, crops), which hold the same cases, not classes; {labels}"
+    )
+
+
+#: how deep inside a would-be class folder its own split folders are looked for (ODIR-5K/ODIR-5K/Training Images/)
+SPLIT_COPY_DEPTH = 3
+
+
+def _split_folders_inside(folder: Path) -> set[str]:
+    """The splits the folders inside ``folder`` (down to :data:`SPLIT_COPY_DEPTH`) are named for."""
+    found: set[str] = set()
+    level = [folder]
+    for _ in range(SPLIT_COPY_DEPTH):
+        level = [d for parent in level for d in sorted(parent.iterdir()) if visible_dir(d)][:50]
+        found |= {split for d in level if (split := named_split(d.name)) is not None}
+    return found
+
+
+def _refuse_a_split_copy_as_class(class_dirs: list[Path], root: Path) -> None:
+    """Raise when some would-be classes hold a training and another split folder of their own and the others do not:
+    a copy of the data set beside another form of its images (Kaggle's ODIR: ``ODIR-5K/ODIR-5K/Training Images/`` +
+    ``Testing Images/`` beside ``preprocessed_images/`` and ``full_df.csv``), not classes. Read as classes, a model
+    told the copies apart (status OK, the table's labels unread). Class folders that each hold the splits
+    (``COVID/train/``, ``Normal/train/``) are classes. The message names the tables beside them."""
+    if len(class_dirs) < 2:
+        return
+    copies = [d for d in class_dirs if {"train"} < _split_folders_inside(d)]
+    if not copies or len(copies) == len(class_dirs):
+        return
+    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
+    labels = (
+        f"the labels may be in {', '.join(tables[:3])}: medimg fit {root / tables[0]} (with --label-column if needed)"
+        if tables
+        else "point medimg at the folder of one copy, or list the images in a CSV manifest (path,label)"
+    )
+    raise DatasetError(
+        f"{root}: {', '.join(d.name + '/' for d in copies)} holds split folders of its own (training and others) "
+        f"beside {', '.join(d.name + '/' for d in class_dirs if d not in copies)}: a copy of the data set beside "
+        f"another form of its images, not classes; {labels}"
     )
 
 

@@ -599,9 +599,10 @@ class _FilesByName:
     are copies of one another (Kaggle's HAM10000 ships ``HAM10000_images_part_1/`` and ``ham10000_images_part_1/``;
     its diabetic retinopathy set a ``sample/`` of training images): the first is used and counted in ``copies``."""
 
-    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None) -> None:
+    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None, split: str | None = None) -> None:
         self.base = base
         self.select = select
+        self.split = split  # the split the table's name says: among files of one name, the one in that split's folder
         self.copies = 0  # rows whose name several copies of one file have
         self._names: dict[str, list[Path]] | None = None
         self._stems: dict[str, list[Path]] = {}
@@ -645,6 +646,8 @@ class _FilesByName:
             self.unpadded += len(hits) == 1
         if len(hits) > 1 and self.select is not None:
             hits = [hit for hit in hits if self.select(hit)] or hits
+        if len(hits) > 1 and self.split is not None:  # IDRiD's Training Labels.csv: a. Training Set/IDRiD_001.jpg,
+            hits = [hit for hit in hits if split_of(self.base, hit) == self.split] or hits  # not b. Testing Set/'s
         if len(hits) > 1:  # TN-SCUI's train.csv (ID,CATE) names 1 of image/1.PNG and mask/1.PNG: the image
             hits = [hit for hit in hits if not self._in_mask_folder(hit)] or hits
         if len(hits) > 1 and _copies(hits):
@@ -654,13 +657,28 @@ class _FilesByName:
             return hits[0], ""
         if hits:
             suffixes = sorted({file_suffix(hit) for hit in hits})
+            exclusion = self._exclusion(hits)
             choose = (
                 "; choose with " + " or ".join(f"--include '*{suffix}'" for suffix in suffixes)
                 if len(suffixes) > 1
-                else "; keep one copy, or give the rows their folder"
+                else f"; choose the folder with --exclude '{exclusion}', or give the rows their folder"
+                if exclusion
+                else "; give the rows their folder"
             )
             return None, f" (several files have this name: {hits[0]}, {hits[1]}{choose})"
         return None, ""
+
+    def _exclusion(self, hits: list[Path]) -> str | None:
+        """An ``--exclude`` pattern leaving one of two files of one name: the folder of one (not when the patterns,
+        matched regardless of case, cannot tell the folders apart: ``HAM10000_images_part_1/`` beside
+        ``ham10000_images_part_1/``)."""
+        if len(hits) != 2 or not all(self.base in hit.parents for hit in hits):
+            return None
+        for hit in reversed(hits):
+            pattern = f"{hit.parent.relative_to(self.base).as_posix()}/*"
+            if sum(path_selected(h, (), (pattern,), self.base) for h in hits) == 1:
+                return pattern
+        return None
 
 
 def _copies(paths: list[Path]) -> bool:
@@ -684,9 +702,9 @@ class ManifestFiles:
     separators work), else, for a row naming its file without a usable folder, the one file of that name (or
     identifier without suffix) under the folder (:class:`_FilesByName`). Shared by the label and box manifests."""
 
-    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None) -> None:
+    def __init__(self, base: Path, select: Callable[[Path], bool] | None = None, split: str | None = None) -> None:
         self.base = base
-        self.by_name = _FilesByName(base, select)
+        self.by_name = _FilesByName(base, select, split)
         self.found_by_name = 0
         self.found_from_above = 0
         self.found_below = 0

@@ -1588,7 +1588,7 @@ def _load_table(
 
     # one index of the files by name, for the long-format check and the rows; --include/--exclude choose among
     # files of one name
-    files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base))
+    files = ManifestFiles(base, lambda p: path_selected(p, include, exclude, base), named_split(manifest.stem))
     if label_column is not None:
         label_col: str | None = _chosen_label_column(manifest, columns, label_column)
     else:
