@@ -764,6 +764,24 @@ def test_odir_kaggle_copy_beside_its_preprocessed_images_is_no_pair_of_classes(t
     assert {Path(str(c.path)).parent.name for c in dataset.cases} == {"preprocessed_images"}
 
 
+def test_odir_rows_of_two_eyes_labelled_for_the_patient_are_refused(tmp_path: Path) -> None:
+    """ODIR-5K's ``data.xlsx``: ``Left-Fundus,Right-Fundus`` name both eyes' images, ``N,D,G,C,...`` the patient's
+    findings. The left images were read with the patient's findings (a normal left eye trained as cataract, from
+    its right eye), the right ones dropped; a side's own label column still reads that side."""
+    rows = ["ID,Left-Fundus,Right-Fundus,Left-Diagnostic Keywords,Right-Diagnostic Keywords,N,C"]
+    for k in range(8):
+        for side in ("left", "right"):
+            _image(tmp_path / "Training Images" / f"{k}_{side}.jpg", 20 * k + (5 if side == "right" else 0))
+        keywords = ("normal fundus", "cataract") if k % 2 else ("cataract", "cataract")
+        rows.append(f"{k},{k}_left.jpg,{k}_right.jpg,{keywords[0]},{keywords[1]},{int(k % 4 == 0)},1")
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"each row names an image per side \(Left-Fundus, Right-Fundus\)"):
+        Dataset.load(tmp_path / "data.csv")
+    left = Dataset.load(tmp_path / "data.csv", label_column="Left-Diagnostic Keywords")
+    assert sorted(left.class_names) == ["cataract", "normal fundus"]
+    assert {Path(str(c.path)).name: left.class_names[c.label] for c in left.cases}["1_left.jpg"] == "normal fundus"
+
+
 def test_idrid_grading_tables_name_images_of_their_own_split_folder(tmp_path: Path) -> None:
     """IDRiD's disease grading: ``a. Training Set/IDRiD_001.jpg`` and ``b. Testing Set/IDRiD_001.jpg`` (each split
     numbered from 1) labelled by ``a. ..._Training Labels.csv`` and ``b. ..._Testing Labels.csv``: every row was
@@ -1340,7 +1358,8 @@ def test_odir_patient_id_column_naming_no_file_gives_way_to_the_fundus_columns(
 ) -> None:
     """ODIR-5K: ``data.xlsx`` of ``ID`` (0, 1, 2... the patients), ``Left-Fundus``, ``Right-Fundus`` (0_left.jpg...)
     and one-hot N, D, G... beside ``Training Images/``: ``ID`` was taken as the images' column, refused as "36 row(s)
-    point to files that do not exist: line 2: 0"."""
+    point to files that do not exist: line 2: 0". The fundus columns name both eyes, the one-hot columns the
+    patient's findings: refused as the labels of the left images (see the test below), a side's column read."""
     rows = ["ID,Patient Age,Patient Sex,Left-Fundus,Right-Fundus,Left-Diagnostic Keywords,N,D,G"]
     for i in range(9):
         for side in ("left", "right"):
@@ -1349,11 +1368,14 @@ def test_odir_patient_id_column_naming_no_file_gives_way_to_the_fundus_columns(
         hot[i % 3] = "1"
         rows.append(f"{i},{50 + i},Male,{i}_left.jpg,{i}_right.jpg,normal fundus,{','.join(hot)}")
     (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
-    with caplog.at_level("INFO"):
-        dataset = Dataset.load(tmp_path)
-    assert dataset.class_names == ["D", "G", "N"] and len(dataset.cases) == 9
-    assert sorted(c.path.name for c in dataset.cases if c.path) == [f"{i}_left.jpg" for i in range(9)]
+    with caplog.at_level("INFO"), pytest.raises(DatasetError, match=r"each row names an image per side"):
+        Dataset.load(tmp_path / "data.csv")
     assert "its column 'ID' names no file" in caplog.text
+    rows = [row.replace("normal fundus", ("normal fundus", "cataract")[k % 2]) for k, row in enumerate(rows)]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("INFO"):
+        dataset = Dataset.load(tmp_path / "data.csv", label_column="Left-Diagnostic Keywords")
+    assert sorted(c.path.name for c in dataset.cases if c.path) == [f"{i}_left.jpg" for i in range(9)]
     assert "2 columns name image files (Left-Fundus, Right-Fundus)" in caplog.text
 
 

@@ -249,8 +249,35 @@ def _folder_of_images_note(folder: Path) -> str:
     )
 
 
+#: a side in a column's name: ODIR's ``Left-Fundus`` and ``Right-Fundus``, a patient's two eyes in one row
+_SIDE_WORD = re.compile(r"(?:^|[^a-z])(left|right)(?:[^a-z]|$)", re.IGNORECASE)
+
+
+def _refuse_a_row_of_sides(manifest: Path, naming: list[str], label_col: str | None) -> None:
+    """Raise when the columns naming files are one per side (ODIR's ``Left-Fundus``, ``Right-Fundus``: both eyes
+    of a patient in a row) and the labels are not of the side read: the row's findings (ODIR's ``N,D,G,...``) are
+    the patient's, the left eye's image trained with its right eye's cataract."""
+    sides = {c: found.group(1).lower() for c in naming if (found := _SIDE_WORD.search(c))}
+    if len(set(sides.values())) < 2 or naming[0] not in sides:
+        return
+    label_side = _SIDE_WORD.search(label_col or "")
+    if label_side is not None and label_side.group(1).lower() == sides[naming[0]]:
+        return  # --label-column 'Left-Diagnostic Keywords' with the left images
+    labels = f"its column {label_col!r}" if label_col else "its finding columns"
+    raise DatasetError(
+        f"{manifest}: each row names an image per side ({', '.join(sides)}), and {labels} label the row, not one "
+        f"side's image: read as the labels of {naming[0]!r}'s images they would be wrong wherever the sides differ. "
+        "Give a CSV manifest of one row per image (path,label[,patient_id]) with each image's own label, or name a "
+        f"column of that side's labels with --label-column (e.g. a column with '{sides[naming[0]]}' in its name)"
+    )
+
+
 def _column_naming_files(
-    manifest: Path, candidates: list[str], rows: list[dict[str, str]], files: ManifestFiles
+    manifest: Path,
+    candidates: list[str],
+    rows: list[dict[str, str]],
+    files: ManifestFiles,
+    label_col: str | None = None,
 ) -> str | None:
     """The first of ``candidates`` whose values (the first 20 rows that have one) all name a file or folder under the
     manifest's folder: the path column of a table that names it otherwise (``BraTS21ID``, ``ImageId``, ``fname``).
@@ -266,6 +293,7 @@ def _column_naming_files(
         if (not naming or _image_file_names(sample)) and files.all_found(sample):
             naming.append(candidate)
     if len(naming) > 1:
+        _refuse_a_row_of_sides(manifest, naming, label_col)
         logger.warning(
             "%s: %d columns name image files (%s): the images of the first, %r, are read; to read another column's, "
             "give a CSV manifest with that column named path (path,label)",
@@ -1599,7 +1627,9 @@ def _load_table(
     named = column(PATH_COLUMNS, False)
     path_col = (
         (None if named is not None and _names_no_file(manifest, named, rows, files) else named)
-        or _column_naming_files(manifest, [c for c in columns.values() if c not in {*known, named}], rows, files)
+        or _column_naming_files(
+            manifest, [c for c in columns.values() if c not in {*known, named}], rows, files, label_col
+        )
         or _patient_folders(manifest, patient_col, rows, files)
         or named
         or column(PATH_COLUMNS, True)
