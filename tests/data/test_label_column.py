@@ -62,6 +62,24 @@ def test_a_folder_holding_the_table_is_read_with_it(tmp_path: Path) -> None:
     assert found.task == "classify" and found.class_names == HISTOLOGY and len(found) == 12
 
 
+def test_a_submission_template_or_an_excel_copy_beside_the_table_is_not_a_second_table(tmp_path: Path) -> None:
+    """PANDA's ``sample_submission.csv`` (``image_id,isup_grade``) beside ``train.csv``, FETAL_PLANES_DB's
+    ``_data.xlsx`` beside its ``_data.csv``: the folder was refused as holding "none at its top with a column"."""
+    from openpyxl import Workbook
+
+    table = _clinical_set(tmp_path / "nsclc")
+    (table.parent / "sample_submission.csv").write_text("PatientID,Histology\nLUNG1-001,x\n")
+    book = Workbook()
+    for line in table.read_text().splitlines():
+        book.active.append(line.split(","))
+    book.save(table.with_suffix(".xlsx"))
+    found = Dataset.load(table.parent, label_column="Histology")
+    assert found.class_names == HISTOLOGY and len(found) == 12
+    (table.parent / "other.csv").write_text(table.read_text())  # two tables with the column: name them both
+    with pytest.raises(DatasetError, match=r"holds 2 tables with that column \(clinical.csv, other.csv\)"):
+        Dataset.load(table.parent, label_column="Histology")
+
+
 def test_a_missing_column_is_named_with_a_close_match(tmp_path: Path) -> None:
     table = _clinical_set(tmp_path / "nsclc")
     with pytest.raises(DatasetError, match=r"no column 'Histolgy' \(--label-column\).*Did you mean 'Histology'"):

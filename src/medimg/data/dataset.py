@@ -411,6 +411,13 @@ def _label_table_layout(root: Path, label_column: str, task: TaskName | None) ->
     if problem:
         raise DatasetError(problem)
     if not csv_manifest.reads_label_column(root, label_column):
+        several = csv_manifest.tables_with_column(root, label_column) if root.is_dir() else []
+        if len(several) > 1:
+            raise DatasetError(
+                f"--label-column {label_column!r}: {root} holds {len(several)} tables with that column "
+                f"({', '.join(p.name for p in several)}): give the one that labels the images, e.g. medimg fit "
+                f"'{several[0]}' --label-column {label_column}"
+            )
         below = _tables_below_with_column(root, label_column)
         where = (
             f"; a table below it has that column: medimg fit '{below[0]}' --label-column {label_column}"

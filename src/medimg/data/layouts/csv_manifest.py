@@ -1549,14 +1549,26 @@ def _labels_images(table: Path) -> bool:
     return bool(header & set(PATH_COLUMNS)) and (bool(header & set(LABEL_COLUMNS)) or _has_one_hot(table))
 
 
+def tables_with_column(folder: Path, label_column: str) -> list[Path]:
+    """The tables directly in ``folder`` whose header has ``label_column``, but for Kaggle's submission templates
+    (PANDA's ``sample_submission.csv`` of ``isup_grade`` beside ``train.csv``) and a table's Excel copy beside it
+    (FETAL_PLANES_DB's ``_data.csv`` and ``_data.xlsx``)."""
+    tables = [p for p in sorted(folder.iterdir()) if is_manifest(p) and "submission" not in p.stem.lower()]
+    having = [p for p in tables if column_key(label_column) in manifest_header(p)]
+    from medimg.data.layouts.spreadsheets import SPREADSHEET_SUFFIXES
+
+    csv_stems = {p.stem for p in having if p.suffix.lower() not in SPREADSHEET_SUFFIXES}
+    return [p for p in having if p.suffix.lower() not in SPREADSHEET_SUFFIXES or p.stem not in csv_stems]
+
+
 def _table_with_column(folder: Path, label_column: str | None) -> Path | None:
-    """The one table directly in ``folder`` whose header has ``label_column`` (a clinical table beside the patient
-    folders, which is not read as a label table by itself), or the folder's one table when none has it (its reading
-    then names its columns); ``None`` otherwise."""
+    """The one table directly in ``folder`` whose header has ``label_column`` (:func:`tables_with_column`: a
+    clinical table beside the patient folders, which is not read as a label table by itself), or the folder's one
+    table when none has it (its reading then names its columns); ``None`` otherwise."""
     if label_column is None:
         return None
     tables = [p for p in sorted(folder.iterdir()) if is_manifest(p)]
-    having = [p for p in tables if column_key(label_column) in manifest_header(p)]
+    having = tables_with_column(folder, label_column)
     return having[0] if len(having) == 1 else tables[0] if len(tables) == 1 and not having else None
 
 
