@@ -775,6 +775,22 @@ def test_amos_validation_folders_are_the_validation_split(tmp_path: Path) -> Non
     assert {c.split for c in Dataset.load(tmp_path, task="segment").cases} == {None}
 
 
+def test_a_wrapped_sets_dataset_json_names_its_classes_as_training_reads_them(tmp_path: Path) -> None:
+    """AMOS given as the folder it was unpacked into (``amos/amos22/dataset.json``): check named the organs, but
+    training (SegmentationDataset.load) read from the wrapper and saved class_1..class_2."""
+    from medimg.tasks.segment.class_names import value_names_of
+
+    data = tmp_path / "amos" / "amos22"
+    for i in range(4):
+        _png(data / "imagesTr" / f"amos_{i:04d}.png")
+        _png(data / "labelsTr" / f"amos_{i:04d}.png", (slice(2, 8), slice(3, 9)))
+    (data / "dataset.json").write_text('{"labels": {"0": "background", "1": "spleen", "2": "right kidney"}}')
+    for load in (Dataset.load, SegmentationDataset.load):
+        dataset = load(tmp_path / "amos")
+        assert isinstance(dataset, SegmentationDataset) and dataset.root == data
+        assert value_names_of(dataset) == {0: "background", 1: "spleen", 2: "right kidney"}
+
+
 def test_word_validation_and_test_folders_are_its_splits(tmp_path: Path) -> None:
     """WORD: ``imagesTr``, ``imagesVal``, ``imagesTs`` with their ``labels*`` folders. ``imagesVal`` was no part name:
     the official split was dropped, and medimg's own put the test cases in training with no word."""

@@ -642,7 +642,7 @@ class SegmentationDataset:
                 root, task="segment", layout=other.name, include=include, exclude=exclude, window=window, **order
             )
         return Dataset.load(
-            path,
+            root,  # inside a wrapper folder (AMOS' amos22/ with its dataset.json): as Dataset.load reads it
             task="segment",
             layout="image_mask_pairs",
             include=include,
