@@ -218,6 +218,26 @@ def test_bcss_regions_of_one_tcga_patient_stay_on_one_side_of_a_segmentation_spl
     assert {c.patient_id for c in dataset.cases if "TCGA-A3-0003" in c.case_id} == {"name-tcga-a3-0003"}
 
 
+def test_hc18_further_images_of_a_subject_are_the_subjects(tmp_path: Path) -> None:
+    """HC18: ``001_HC.png`` and ``001_2HC.png`` (a fetus' second image) with their ``_Annotation.png`` outlines, most
+    subjects imaged once: no patient was found (the names' keys too many for their images), and a subject's two
+    images were split between validation and test."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "training_set"
+    folder.mkdir()
+    names = [f"{k:03d}_HC" for k in range(12)] + ["001_2HC", "005_2HC", "005_3HC"]
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"{name}.png")
+        outline = np.zeros((16, 16), np.uint8)
+        outline[3:13, 3] = outline[3:13, 12] = outline[3, 3:13] = outline[12, 3:13] = 255
+        Image.fromarray(outline).save(folder / f"{name}_Annotation.png")
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 15
+    patient = {Path(c.case_id).name: c.patient_id for c in dataset.cases}
+    assert patient["005_HC.png"] == patient["005_2HC.png"] == patient["005_3HC.png"] == "name-hc18-005"
+    assert patient["001_HC.png"] == patient["001_2HC.png"] != patient["002_HC.png"]
+
+
 def test_one_patients_mr_sequences_are_one_patient(tmp_path: Path) -> None:
     """SPIDER: ``images/1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha`` (one patient's sequences): a split put a patient's
     T1 in test and T2 in train."""

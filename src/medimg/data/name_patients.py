@@ -75,6 +75,10 @@ _CNMC_CELL = re.compile(r"^(uid_h?\d+)_\d+_\d+_(?:all|hem)$", re.IGNORECASE)
 #: a TCGA barcode's patient, ``TCGA-<site>-<participant>`` (BCSS' ``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500
 #: .png``, MoNuSAC's ``TCGA-55-1594-01Z-00-DX1_1.tif``: the slide and region after it are of the one patient)
 _TCGA_PATIENT = re.compile(r"^(tcga-[a-z0-9]{2}-[a-z0-9]{4})(?=[-_.]|$)", re.IGNORECASE)
+#: an HC18 fetal head image, ``<subject>_HC.png`` and the subject's further images ``<subject>_<n>HC.png``
+#: (``010_HC.png``, ``010_2HC.png``: one fetus): the subject
+_HC18_IMAGE = re.compile(r"^(\d{3})_\d*HC$", re.IGNORECASE)
+HC18_KEY = "hc18-"
 #: an IXI subject, ``IXI<3 digits>-<hospital>-<number>-<modality>`` (``IXI002-Guys-0828-T1.nii.gz``)
 _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
 #: a DeepLesion key slice's name, ``<patient>_<study>_<series>_<slice>`` (``000001_01_01_109.png``; ULS23's
@@ -88,7 +92,7 @@ _TILE_OF_SLIDE = re.compile(
 )
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
-_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY)
+_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY, HC18_KEY)
 _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
 #: a modality's or an MR sequence's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside
 #: ``topcow_mr_001_0000.nii.gz``: one patient's CTA and MRA; SPIDER's ``1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha``)
@@ -124,9 +128,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint); a C-NMC
     cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``); a TCGA barcode's patient
     (``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` -> ``tcga-a2-a0d0``); an IXI subject
-    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); a slide's tile named by its position
-    (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``); a DeepLesion slice's patient
-    (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``).
+    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); an HC18 subject (``010_2HC.png`` -> ``hc18-010``); a slide's
+    tile named by its position (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``); a
+    DeepLesion slice's patient (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
@@ -138,6 +142,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
         found = convention.match(stem)
         if found:
             return found.group(1).lower()
+    hc18 = _HC18_IMAGE.match(stem)
+    if hc18:
+        return f"{HC18_KEY}{hc18.group(1)}"
     deeplesion = _DEEPLESION_SLICE.match(stem)
     if deeplesion:
         return f"{DEEPLESION_KEY}{deeplesion.group(1)}"
