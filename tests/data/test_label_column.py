@@ -44,6 +44,32 @@ def test_a_clinical_table_is_refused_naming_its_columns_that_may_hold_classes(tm
     assert "'age'" not in message  # a measurement
 
 
+def test_columns_of_coordinates_are_not_offered_as_classes(tmp_path: Path) -> None:
+    """Duke breast MRI's ``Annotation_Boxes.xlsx`` (``Patient ID, Start Row, End Row, Start Column, ...``) and
+    PROSTATEx' findings (``ProxID,fid,pos,zone,ClinSig``, ``pos`` three numbers): the refusal offered ``--label-column
+    "Start Row"`` and ``pos`` first; followed, coordinates trained as classes."""
+    (tmp_path / "duke").mkdir()
+    rows = ["Patient ID,Start Row,End Row,Start Column,End Column,Start Slice,End Slice"]
+    rows += [f"Breast_MRI_{k:03d},{9 + k % 3},{17 + k % 2},{12 + k % 3},20,3,7" for k in range(12)]
+    (tmp_path / "duke" / "boxes.csv").write_text("\n".join(rows) + "\n")
+    for k in range(12):  # each patient's folder of images
+        (tmp_path / "duke" / f"Breast_MRI_{k:03d}").mkdir()
+        Image.fromarray(np.full((8, 8), 10 * k, np.uint8)).save(tmp_path / "duke" / f"Breast_MRI_{k:03d}" / "1.png")
+    with pytest.raises(DatasetError) as duke:
+        Dataset.load(tmp_path / "duke" / "boxes.csv", task="classify")
+    assert "--label-column NAME" in str(duke.value) and "may hold classes" not in str(duke.value)
+    (tmp_path / "prostatex").mkdir()
+    rows = ["ProxID,fid,pos,zone,ClinSig"]
+    rows += [f"ProstateX-{k:04d},1,{25.7 + k} {31.8 - k} -38.5,{('PZ', 'TZ')[k % 2]},{k % 3 == 0}" for k in range(12)]
+    (tmp_path / "prostatex" / "findings.csv").write_text("\n".join(rows) + "\n")
+    for k in range(12):
+        (tmp_path / "prostatex" / f"ProstateX-{k:04d}").mkdir()
+        image = np.full((8, 8), 10 * k, np.uint8)
+        Image.fromarray(image).save(tmp_path / "prostatex" / f"ProstateX-{k:04d}" / "1.png")
+    with pytest.raises(DatasetError, match=r"may hold classes: 'zone', 'ClinSig'\)"):
+        Dataset.load(tmp_path / "prostatex" / "findings.csv", task="classify")
+
+
 def test_the_named_column_gives_the_classes(tmp_path: Path) -> None:
     table = _clinical_set(tmp_path / "nsclc")
     found = Dataset.load(table, task="classify", label_column="histology")  # case-insensitive

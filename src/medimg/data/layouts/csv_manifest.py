@@ -1044,8 +1044,9 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
     """How to name the label column of a table without one: ``--label-column`` with an example from ``choices``, its
     columns that may hold classes (:func:`_class_like_columns`; rank: text before numbers), or renaming the column
     ``label``."""
-    # a column of split names is no class (BreakHis' Folds.csv: grp train/test beside fold and mag): not offered
-    choices = [n for n in choices if not _names_splits(n, rows)]
+    # a column of split names is no class (BreakHis' Folds.csv: grp train/test beside fold and mag), nor one of
+    # coordinates (Duke breast MRI's Start Row, End Column; PROSTATEx' pos "25.7 31.8 -38.5"): not offered
+    choices = [n for n in choices if not _names_splits(n, rows) and not _coordinates(n, rows)]
     text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
     shown = (text or choices)[:4]
     example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
@@ -1055,6 +1056,24 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
         f" with --label-column {quoted} (Python: label_column={first!r}{example}), or rename it label "
         "(a header row path,label[,patient_id])"
     )
+
+
+#: a column's name that says it holds a coordinate or an extent: a box's, a lesion's position
+_COORDINATE_NAME = re.compile(
+    r"(?:^|[\s_.-])(?:start|end|row|rows|col|cols|column|slice|[xyz]|[xyz][12]|[xyz]_?(?:min|max)|width|height|"
+    r"coords?|coordinates?|bbox|centroid|ijk)(?:$|[\s_.-])",
+    re.IGNORECASE,
+)
+
+
+def _coordinates(column: str, rows: list[dict[str, str]]) -> bool:
+    """Whether ``column`` holds coordinates: named for one (:data:`_COORDINATE_NAME`), or each cell several numbers
+    (PROSTATEx' ``pos``: ``25.7457 31.8707 -38.511``)."""
+    if _COORDINATE_NAME.search(column):
+        return True
+    cells = [cell for row in rows if (cell := str(row.get(column) or "").strip())][:50]
+    split = [re.split(r"[\s,;]+", cell.strip("[]() ")) for cell in cells]
+    return bool(cells) and all(len(parts) > 1 and as_numbers(parts) is not None for parts in split)
 
 
 def _names_splits(column: str, rows: list[dict[str, str]]) -> bool:
