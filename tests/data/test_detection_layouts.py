@@ -374,3 +374,12 @@ def test_dentex_levels_of_categories_give_the_diagnoses(tmp_path: Path) -> None:
     first = next(c for c in dataset.cases if c.case_id.endswith("train_0.png"))
     (box,) = first.boxes
     assert dataset.class_names[box.label] == "Caries" and (box.x1, box.y1, box.x2, box.y2) == (10, 12, 30, 28)
+    # DENTEX's training_data/ holds that set beside quadrant/ (its own JSON): sets, not classes (read as two classes,
+    # a model telling them apart, status OK, once unlabelled/ was moved out as its refusal advised)
+    other = tmp_path / "quadrant"
+    (other / "xrays").mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.full((60, 80), 90 + i, np.uint8)).save(other / "xrays" / f"train_{i}.png")
+    (other / "train_quadrant.json").write_text(json.dumps({**document, "images": images[:4]}))
+    with pytest.raises(DatasetError, match=r"each hold their own COCO annotation file.*medimg fit '.*quadrant"):
+        Dataset.load(tmp_path)

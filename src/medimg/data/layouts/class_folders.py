@@ -197,6 +197,7 @@ def load(
         else:
             class_dirs += [(split, c) for c in nested.class_dirs]
             group_of_dir.update(nested.group_of)
+    _refuse_annotated_sets_as_classes([c for _, c in class_dirs], root)
     _refuse_a_pool_as_class([c for _, c in class_dirs], root)
     _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
     _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
@@ -726,6 +727,23 @@ def _archives_note(root: Path) -> str:
         return ""
     listed = ", ".join(archives[:3])
     return f"; it holds .npz archive(s) ({listed}), each a dataset: give one, e.g. {root / archives[0]}"
+
+
+def _refuse_annotated_sets_as_classes(class_dirs: list[Path], root: Path) -> None:
+    """Raise when two or more would-be classes each hold their own COCO annotation file (DENTEX's
+    ``training_data/quadrant/`` and ``quadrant_enumeration_disease/``, each ``xrays/`` beside its JSON): sets of
+    boxes, not classes. Read as classes (once ``unlabelled/`` was moved out, as its refusal advised), a model told
+    the annotation sets apart, status OK. The message names a set to give."""
+    from medimg.data.layouts import coco
+
+    annotated = [d for d in class_dirs if coco.detect(d)]
+    if len(annotated) < 2:
+        return
+    raise DatasetError(
+        f"{root}: {', '.join(d.name + '/' for d in annotated)} each hold their own COCO annotation file: sets of "
+        f"annotated images (boxes, outlines), not classes. Give one set, e.g. medimg fit '{annotated[-1]}' "
+        "(--task detect for its boxes)"
+    )
 
 
 def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
