@@ -43,6 +43,19 @@ def test_kits_case_folders_pair_by_folder(tmp_path: Path) -> None:
     assert not dataset.unpaired and not dataset.unlabelled
 
 
+def test_kits19_test_cases_without_masks_are_unlabelled_cases(tmp_path: Path) -> None:
+    """KiTS19's ``data/case_00210/imaging.nii.gz`` alone (its 90 test cases, a third of the folders) beside the
+    labelled cases: the set was refused as "a single class ('data')" whenever the sampled folders held them."""
+    for i in (*range(6), 210, 211, 212):
+        _nifti(tmp_path / "data" / f"case_{i:05d}" / "imaging.nii.gz", np.random.rand(6, 6, 6).astype(np.float32))
+        if i < 210:
+            _nifti(tmp_path / "data" / f"case_{i:05d}" / "segmentation.nii.gz", _mask())
+    (tmp_path / "README.md").write_text("KiTS19\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 6
+    assert sorted(dataset.unlabelled) == [f"case_{i:05d}/imaging.nii.gz" for i in (210, 211, 212)]  # in data/
+
+
 def test_kits23_instances_are_annotations_not_images(tmp_path: Path) -> None:
     """KiTS23 as downloaded: each case's ``instances/`` holds every annotator's mask of each kidney, tumour and cyst.
     They were images without masks (72 in a probe), and ``predict`` on a case folder predicted each as a CT."""

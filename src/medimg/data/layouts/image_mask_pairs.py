@@ -427,14 +427,18 @@ def has_case_folders(root: Path, sample: int = 20) -> bool:
 def _mostly_case_folders(folders: Sequence[Path]) -> bool:
     """Whether ``folders`` (at least :data:`MIN_CASE_FOLDERS`) are case folders, one in ten odd at most (a case
     without its mask, a stray folder: BraTS 2020's misnamed case 355 made the whole set class folders of case names
-    whenever it was among those sampled)."""
+    whenever it was among those sampled). A folder holding only image files named as the case folders' images is
+    an unlabelled case, not odd (KiTS19's test cases, ``case_00210/imaging.nii.gz`` alone: a third of its folders,
+    the set was refused as "a single class ('data')")."""
     allowed = len(folders) // 10
-    odd = 0
-    for folder in folders:
-        odd += not _is_case_folder(folder)
-        if odd > allowed:  # class folders: decided at the first, as before, for sets of fewer than ten folders
-            return False
-    return len(folders) - odd >= MIN_CASE_FOLDERS
+    cases = [folder for folder in folders if _is_case_folder(folder)]
+    image_names = {p.name for folder in cases for p in _case_files(folder) if _suffix_role(p) != "mask"}
+    unlabelled = [
+        folder
+        for folder in folders
+        if folder not in cases and (files := _case_files(folder)) and {p.name for p in files} <= image_names
+    ]
+    return len(folders) - len(cases) - len(unlabelled) <= allowed and len(cases) >= MIN_CASE_FOLDERS
 
 
 def _case_files(folder: Path) -> list[Path]:
