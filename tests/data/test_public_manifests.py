@@ -782,6 +782,18 @@ def test_odir_rows_of_two_eyes_labelled_for_the_patient_are_refused(tmp_path: Pa
     assert {Path(str(c.path)).name: left.class_names[c.label] for c in left.cases}["1_left.jpg"] == "normal fundus"
 
 
+def test_split_folders_without_classes_name_the_tables_beside_them(tmp_path: Path) -> None:
+    """VinDr-CXR: ``train/``, ``test/`` of images beside ``annotations/`` (its box and label tables): "has no class
+    sub-folders", the tables never named; given, the annotations folder reads."""
+    for split in ("train", "test"):
+        for k in range(3):
+            _image(tmp_path / split / f"{split}{k:02d}.png", 40 * k)
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "image_labels_train.csv").write_text("image_id,rad_id,Nodule\ntrain00,R1,1\n")
+    with pytest.raises(DatasetError, match=r"The tables in annotations/ \(image_labels_train.csv\) may label the "):
+        Dataset.load(tmp_path)
+
+
 def test_idrid_grading_tables_name_images_of_their_own_split_folder(tmp_path: Path) -> None:
     """IDRiD's disease grading: ``a. Training Set/IDRiD_001.jpg`` and ``b. Testing Set/IDRiD_001.jpg`` (each split
     numbered from 1) labelled by ``a. ..._Training Labels.csv`` and ``b. ..._Testing Labels.csv``: every row was

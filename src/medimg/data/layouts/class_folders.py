@@ -212,7 +212,13 @@ def load(
             f"{root} has no class sub-folders: arrange images as {root}/<class name>/<image files> "
             "(or use a CSV manifest with path,label columns); images without labels are predicted by `medimg "
             "predict RUN FOLDER` and learnt from by `medimg fit DATA --unlabelled FOLDER` (Python: unlabelled=...)"
-            + (json_labels_note(root) or unread_files_note(root) or point_files_note(root) or _archives_note(root))
+            + (
+                json_labels_note(root)
+                or _tables_beside_splits_note(root)
+                or unread_files_note(root)
+                or point_files_note(root)
+                or _archives_note(root)
+            )
         )
     index = {name: i for i, name in enumerate(class_names)}
     cases: list[Case] = []
@@ -727,6 +733,21 @@ def _archives_note(root: Path) -> str:
         return ""
     listed = ", ".join(archives[:3])
     return f"; it holds .npz archive(s) ({listed}), each a dataset: give one, e.g. {root / archives[0]}"
+
+
+def _tables_beside_splits_note(root: Path) -> str:
+    """Where the labels of split folders without classes may be: the tables in a folder beside them (VinDr-CXR's
+    ``annotations/annotations_train.csv``, ``image_labels_train.csv`` beside ``train/`` and ``test/`` of DICOM
+    files), with the command that reads them; empty when there is none."""
+    folders = [d for d in sorted(root.iterdir()) if visible_dir(d)]
+    if not any(named_split(d.name) for d in folders):
+        return ""
+    for folder in folders:
+        tables = tables_in(folder) if named_split(folder.name) is None else []
+        if tables:
+            listing = ", ".join(t.name for t in tables[:4])
+            return f". The tables in {folder.name}/ ({listing}) may label the images: medimg fit '{folder}'"
+    return ""
 
 
 def _refuse_annotated_sets_as_classes(class_dirs: list[Path], root: Path) -> None:
