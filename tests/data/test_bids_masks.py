@@ -78,6 +78,23 @@ def test_a_kind_of_scan_some_cases_lack_is_left_out_and_masks_beside_their_scans
     assert all(c.image.name.endswith("_T1w.nii.gz") and c.mask is not None for c in atlas.cases)
 
 
+def test_atlas_subjects_in_split_and_site_folders_pair_with_their_masks(tmp_path: Path) -> None:
+    """ATLAS 2.0 as released: ``Training/R001/sub-r001s001/ses-1/anat/`` (a site folder in a split folder), the test
+    scans in ``Testing/R001/...`` without masks. The sites were trained as classes (R001 vs R002, status OK), and
+    ``--task segment`` paired masks with other subjects' scans."""
+    for split, site, subject in [("Training", f"R00{1 + k % 2}", k) for k in range(4)] + [("Testing", "R001", 9)]:
+        anat = tmp_path / "ATLAS_2" / split / site / f"sub-{site.lower()}s00{subject}" / "ses-1" / "anat"
+        lesion = np.zeros((8, 8, 4), np.uint8)
+        lesion[2:5, 2:5, 1:3] = 1
+        name = f"sub-{site.lower()}s00{subject}_ses-1_space-MNI152NLin2009aSym"
+        _nifti(anat / f"{name}_T1w.nii.gz", 50 + 100 * lesion.astype(np.float32))
+        if split == "Training":
+            _nifti(anat / f"{name}_label-L_desc-T1lesion_mask.nii.gz", lesion)
+    atlas = Dataset.load(tmp_path / "ATLAS_2")
+    assert isinstance(atlas, SegmentationDataset) and len(atlas.cases) == 4
+    assert all(c.mask.name.startswith(c.image.name.removesuffix("_T1w.nii.gz")) for c in atlas.cases if c.mask)
+
+
 def test_masks_without_a_scan_on_their_grid_are_named(tmp_path: Path) -> None:
     root = write_isles(tmp_path / "isles", subjects=2)
     for scan in (root / "rawdata").rglob("*_dwi.nii.gz"):

@@ -3,7 +3,8 @@ of its subject (and session), in ``derivatives/`` or beside the scans.
 
 ISLES 2022 ships ``rawdata/sub-strokecase0001/ses-0001/dwi/sub-strokecase0001_ses-0001_dwi.nii.gz`` (and ``_adc``),
 ``anat/..._FLAIR.nii.gz``, and ``derivatives/sub-strokecase0001/ses-0001/sub-strokecase0001_ses-0001_msk.nii.gz``;
-ATLAS 2.0 keeps ``..._label-L_desc-T1lesion_mask.nii.gz`` beside its ``..._T1w.nii.gz``. A mask is a file whose
+ATLAS 2.0 keeps ``..._label-L_desc-T1lesion_mask.nii.gz`` beside its ``..._T1w.nii.gz``, its subjects in
+``Training/<site>/`` and ``Testing/<site>/`` (the test scans without masks). A mask is a file whose
 BIDS suffix (the last ``_`` part of its name) is ``msk``, ``mask``, ``dseg`` or ``seg``. Its image is the subject's
 scan on the mask's grid (the same shape in its header), and the subject's other scans on that grid are further
 channels, in name order (ISLES: ``adc``, then ``dwi``); scans on another grid (ISLES' FLAIR) are left out with one
@@ -53,12 +54,27 @@ def _is_mask(path: Path) -> bool:
     return parts is not None and parts[1] in MASK_SUFFIXES
 
 
+#: how deep ``sub-*`` folders are looked for below the top: ATLAS 2.0's ``Training/R001/sub-r001s001/`` (a split,
+#: then a site)
+SUBJECT_DEPTH = 3
+
+
 def _scan_folders(root: Path) -> list[Path]:
-    """Where the scans are: ``rawdata/``, else the ``sub-*`` folders at the top."""
+    """Where the scans are: ``rawdata/``, else the ``sub-*`` folders at the top, else the first level below it that
+    holds some (ATLAS 2.0's ``Training/R001/sub-r001s001/``, by split and site)."""
     raw = root / "rawdata"
     if raw.is_dir():
         return [raw]
-    return [p for p in sorted(root.iterdir()) if visible_dir(p) and p.name.startswith("sub-")]
+    level = [root]
+    for _ in range(SUBJECT_DEPTH):
+        subjects = [p for parent in level for p in sorted(parent.iterdir()) if p.name.startswith("sub-")]
+        subjects = [p for p in subjects if visible_dir(p)]
+        if subjects:
+            return subjects
+        level = [p for parent in level for p in sorted(parent.iterdir()) if visible_dir(p)][:100]
+        if any(p.name == "derivatives" for p in level):  # its sub-* folders hold masks, not scans
+            return []
+    return []
 
 
 def detect(path: Path) -> bool:
