@@ -102,8 +102,13 @@ def test_livecell_annotations_in_their_own_folder_find_images_in_another_tree(tm
             outline = [[4, 4, 12, 4, 12, 12, 4, 12]]
             box = {"id": image_id, "image_id": image_id, "category_id": 1, "bbox": [4, 4, 8, 8]}
             annotations.append(box | {"segmentation": outline})
-        document = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "cell"}]}
+        # the train and val files key their annotations by id (a dict: it was a traceback), the test file lists them
+        listed = annotations if split == "test" else {str(a["id"]): a for a in annotations}
+        document = {"images": images, "annotations": listed, "categories": [{"id": 1, "name": "cell"}]}
         (root / "annotations" / "LIVECell" / f"livecell_coco_{split}.json").write_text(json.dumps(document))
+        # the per-cell-type files of the download beside them (the annotations were not found again: two classes)
+        (root / "annotations" / "LIVECell_single_cells" / "a172").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / "LIVECell_single_cells" / "a172" / f"{split}.json").write_text(json.dumps(document))
     boxes = Dataset.load(root)
     assert boxes.task == "detect" and boxes.split_counts() == {"train": 4, "val": 2, "test": 2}
     masks = SegmentationDataset.load(root)

@@ -52,8 +52,11 @@ def _json_files(path: Path) -> list[Path]:
         return []
     found: list[Path] = []
     annotations = next((p for p in sub_folders(path, 500) if p.name.lower() == "annotations"), path / "annotations")
-    # annotations/ or one folder inside it (LIVECell's annotations/LIVECell/livecell_coco_train.json), or the top
+    # annotations/ or the one folder inside it holding COCO files (LIVECell's annotations/LIVECell/
+    # livecell_coco_train.json, beside LIVECell_single_cells/<cell type>/train.json), or the top
     inner = sorted(p for p in annotations.iterdir() if p.is_dir()) if annotations.is_dir() else []
+    if len(inner) > 1:
+        inner = [d for d in inner if any(_looks_like_coco(p) for p in itertools.islice(d.iterdir(), 500))]
     for folder in (annotations, *(inner if len(inner) == 1 else []), path):
         if folder.is_dir():
             try:
@@ -171,6 +174,14 @@ def _read(file: Path) -> dict[str, Any]:
         raise DatasetError(f"{file}: not valid JSON ({error})") from error
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DatasetError(f"{file}: not a COCO detection file (needs 'images', 'annotations' and 'categories')")
+    annotations = data.get("annotations")
+    if isinstance(annotations, dict):  # LIVECell's train and val files: the annotations keyed by their id
+        data = {**data, "annotations": list(annotations.values())}
+    if not all(isinstance(a, dict) for a in data.get("annotations") or []):
+        raise DatasetError(
+            f"{file}: its 'annotations' are not a list of objects (each with image_id, bbox, category_id): not a "
+            "COCO annotation file medimg reads; re-export it as COCO"
+        )
     return _deepest_categories(file, data)
 
 
