@@ -202,6 +202,7 @@ def load(
     _refuse_role_folders_as_classes([c for _, c in class_dirs], root)
     _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
     _refuse_a_split_copy_as_class([c for _, c in class_dirs], root)
+    _refuse_scan_types_as_classes([c for _, c in class_dirs], root)
     refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
@@ -868,6 +869,60 @@ def _refuse_a_split_copy_as_class(class_dirs: list[Path], root: Path) -> None:
         f"{root}: {', '.join(d.name + '/' for d in copies)} holds split folders of its own (training and others) "
         f"beside {', '.join(d.name + '/' for d in class_dirs if d not in copies)}: a copy of the data set beside "
         f"another form of its images, not classes; {labels}"
+    )
+
+
+#: words naming a kind of scan (an MR sequence, a modality): folders so named hold the same subjects' other scans
+SCAN_TYPE_WORDS = frozenset(
+    [
+        "t1",
+        "t2",
+        "t1w",
+        "t2w",
+        "t1ce",
+        "t1c",
+        "t1gd",
+        "pd",
+        "pdw",
+        "flair",
+        "mra",
+        "dti",
+        "dwi",
+        "adc",
+        "swi",
+        "ct",
+        "pet",
+        "cta",
+    ]
+)
+
+
+def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
+    """Raise when every would-be class is named for another kind of scan of the same subjects (IXI's ``IXI-T1/``,
+    ``IXI-T2/``, ``IXI-PD/`` of ``IXI002-Guys-0828-T1.nii.gz``...: one subject in each): read as classes, a model
+    told T1 from T2 (status OK, ``IXI.xls``'s sex and age unread). The message names the tables beside them."""
+    from medimg.data.name_patients import name_key
+
+    kind_of = {
+        d: frozenset(w for w in re.split(r"[^a-z0-9]+", d.name.lower()) if w in SCAN_TYPE_WORDS) for d in class_dirs
+    }
+    kinds = list(kind_of.values())
+    if len(class_dirs) < 2 or not all(len(k) == 1 for k in kinds) or len(set(kinds)) < len(kinds):
+        return
+    subjects = [{name_key(f.name) for f in walk_files(d, 100)} - {None} for d in class_dirs]
+    shared = set.intersection(*subjects) if all(subjects) else set()
+    if 2 * len(shared) < min(len(s) for s in subjects):
+        return  # each folder its own subjects: the kinds of scan may well be the classes
+    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
+    labels = (
+        f"the labels may be in {', '.join(tables[:3])}: give a CSV manifest (path,label,patient_id) naming each "
+        "scan's label and subject, then medimg fit MANIFEST"
+        if tables
+        else "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
+    )
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
+        f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
     )
 
 

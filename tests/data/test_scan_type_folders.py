@@ -1,0 +1,36 @@
+"""Folders named for kinds of scan of the same subjects (IXI's ``IXI-T1/``, ``IXI-T2/``) are not classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from medimg.data.dataset import Dataset
+from medimg.errors import DatasetError
+
+
+def _volume(path: Path, value: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.full((6, 6, 4), value, np.float32), np.eye(4)), path)
+
+
+def test_ixi_sequence_folders_of_the_same_subjects_are_refused_naming_the_table(tmp_path: Path) -> None:
+    """IXI: ``IXI-T1/IXI002-Guys-0828-T1.nii.gz`` and ``IXI-T2/IXI002-Guys-0828-T2.nii.gz``, one subject in each,
+    beside ``IXI.xls``: a T1-versus-T2 classifier was trained, status OK, the table never named."""
+    for k in range(2, 14):
+        for kind in ("T1", "T2"):
+            _volume(tmp_path / f"IXI-{kind}" / f"IXI{k:03d}-Guys-{800 + k:04d}-{kind}.nii.gz", 10.0 * k)
+    (tmp_path / "IXI.csv").write_text("IXI_ID,SEX_ID,AGE\n2,1,35.8\n")
+    with pytest.raises(DatasetError, match=r"named for kinds of scan of the same subjects \(12 in each\).*IXI.csv"):
+        Dataset.load(tmp_path)
+
+
+def test_kinds_of_scan_of_different_subjects_stay_classes(tmp_path: Path) -> None:
+    """A modality classifier's folders (``CT/``, ``PET/``), each its own patients, are classes."""
+    for kind, first in (("CT", 100), ("PET", 200)):
+        for k in range(first, first + 6):
+            _volume(tmp_path / kind / f"patient{k}_{kind}_1.nii.gz", float(k))
+    assert Dataset.load(tmp_path).class_names == ["CT", "PET"]
