@@ -34,6 +34,9 @@ from medimg.data.splits import make_splits
         ("acne-cystic-12.jpg", None),
         # the NIH malaria cells: the slide (patient) before a camera's IMG_<date>_<time>; each photo was one group
         ("C100P61ThinF_IMG_20150918_144104_cell_162.png", "c100p61thinf"),
+        # OASIS: a subject's sessions (MR2 the rescan): the subject (was None: MR1 tested and MR2 trained)
+        ("OAS1_0004_MR2_mpr-1_anon.hdr", "oas1_0004"),
+        ("OAS1_0004_MR1_mpr_n4_anon_111_t88_masked_gfc.hdr", "oas1_0004"),
         ("C100P61ThinF_IMG_20150918_150041_cell_8.png", "c100p61thinf"),
         ("C1_thinF_IMG_20150604_104722_cell_9.png", "c1-thinf"),
         ("IMG_20150604_104722_1.jpg", "20150604-104722"),  # no slide before IMG: the name as before

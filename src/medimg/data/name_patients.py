@@ -79,6 +79,9 @@ _TCGA_PATIENT = re.compile(r"^(tcga-[a-z0-9]{2}-[a-z0-9]{4})(?=[-_.]|$)", re.IGN
 #: (``010_HC.png``, ``010_2HC.png``: one fetus): the subject
 _HC18_IMAGE = re.compile(r"^(\d{3})_\d*HC$", re.IGNORECASE)
 HC18_KEY = "hc18-"
+#: an OASIS session, ``OAS<release>_<subject>_MR<visit>`` (``OAS1_0004_MR2_mpr-1_anon.hdr``, the subject's rescan):
+#: the subject
+_OASIS_SESSION = re.compile(r"^(oas[1-4]_\d{4})_mr\d+(?=[-_.]|$)", re.IGNORECASE)
 #: an IXI subject, ``IXI<3 digits>-<hospital>-<number>-<modality>`` (``IXI002-Guys-0828-T1.nii.gz``)
 _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
 #: a DeepLesion key slice's name, ``<patient>_<study>_<series>_<slice>`` (``000001_01_01_109.png``; ULS23's
@@ -93,7 +96,7 @@ _TILE_OF_SLIDE = re.compile(
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
 _CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY, HC18_KEY)
-_CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}")
+_CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}|oas[1-4]_\d{4}")
 #: a modality's or an MR sequence's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside
 #: ``topcow_mr_001_0000.nii.gz``: one patient's CTA and MRA; SPIDER's ``1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha``)
 _MODALITY_WORD = re.compile(
@@ -128,7 +131,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     case's patient (``BraTS-GLI-00002-001-t1c.nii.gz`` -> ``brats-gli-00002``, without the timepoint); a C-NMC
     cell's subject (``UID_H10_43_1_hem.bmp`` -> ``uid_h10``); a TCGA barcode's patient
     (``TCGA-A2-A0D0-DX1_xmin45749_ymin25055_MPP-0.2500.png`` -> ``tcga-a2-a0d0``); an IXI subject
-    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); an HC18 subject (``010_2HC.png`` -> ``hc18-010``); a slide's
+    (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); an HC18 subject (``010_2HC.png`` -> ``hc18-010``), an OASIS subject
+    (``OAS1_0004_MR2_mpr-1_anon.hdr`` -> ``oas1_0004``); a slide's
     tile named by its position (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``); a
     DeepLesion slice's patient (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``).
 
@@ -138,7 +142,7 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     stem = name.split(".", 1)[0]
     # a set's own naming of its patients: a TCGA patient's slides and regions, an IXI subject's sequences, a BraTS
     # patient's timepoints, a C-NMC subject's cells (of every image) are each one patient
-    for convention in (_TCGA_PATIENT, _IXI_SUBJECT, _BRATS_CASE, _CNMC_CELL):
+    for convention in (_TCGA_PATIENT, _IXI_SUBJECT, _BRATS_CASE, _CNMC_CELL, _OASIS_SESSION):
         found = convention.match(stem)
         if found:
             return found.group(1).lower()
