@@ -66,8 +66,21 @@ def test_columns_of_coordinates_are_not_offered_as_classes(tmp_path: Path) -> No
         (tmp_path / "prostatex" / f"ProstateX-{k:04d}").mkdir()
         image = np.full((8, 8), 10 * k, np.uint8)
         Image.fromarray(image).save(tmp_path / "prostatex" / f"ProstateX-{k:04d}" / "1.png")
-    with pytest.raises(DatasetError, match=r"may hold classes: 'zone', 'ClinSig'\)"):
+    with pytest.raises(DatasetError, match=r"--label-column ClinSig .*may hold classes: 'ClinSig', 'zone'\)"):
         Dataset.load(tmp_path / "prostatex" / "findings.csv", task="classify")
+
+
+def test_a_column_named_for_a_finding_is_offered_first_and_the_side_last(tmp_path: Path) -> None:
+    """A knee table ``image_id,patient_id,side,KL_grade``: the refusal offered ``--label-column side`` alone (text
+    columns first, the grades' numbers never shown); followed, a left-right classifier trained."""
+    rows = ["image_id,patient_id,side,KL_grade"]
+    for k in range(12):
+        name = f"P{k:03d}_{'LR'[k % 2]}.png"
+        Image.fromarray(np.full((8, 8), 10 * k, np.uint8)).save(tmp_path / name)
+        rows.append(f"{name},P{k // 2:03d},{'LR'[k % 2]},{k % 5}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DatasetError, match=r"--label-column KL_grade .*may hold classes: 'KL_grade', 'side'\)"):
+        Dataset.load(tmp_path / "labels.csv")
 
 
 def test_the_named_column_gives_the_classes(tmp_path: Path) -> None:

@@ -1048,7 +1048,7 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
     # coordinates (Duke breast MRI's Start Row, End Column; PROSTATEx' pos "25.7 31.8 -38.5"): not offered
     choices = [n for n in choices if not _names_splits(n, rows) and not _coordinates(n, rows)]
     text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
-    shown = (text or choices)[:4]
+    shown = sorted(choices, key=lambda n: _label_rank(n, numbers=n not in text))[:4]
     example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
     first = shown[0] if shown else "NAME"
     quoted = f'"{first}"' if not re.fullmatch(r"[\w.-]+", first) else first
@@ -1056,6 +1056,29 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
         f" with --label-column {quoted} (Python: label_column={first!r}{example}), or rename it label "
         "(a header row path,label[,patient_id])"
     )
+
+
+#: words of a column's name that say it holds a finding (the classes a user means) ...
+_FINDING_WORDS = re.compile(
+    r"grade|class|label|diagnos|dx|finding|stage|type|category|patholog|birads|bi-rads|severity|kl|cdr|group|"
+    r"target|outcome|clinsig|signific|malignan|benign|disease|histolog",
+    re.IGNORECASE,
+)
+#: ... and words that say how the image was taken or who the patient is: offered last
+_ACQUISITION_WORDS = re.compile(
+    r"side|laterality|view|position|hand|sex|gender|machine|scanner|manufacturer|device|operator", re.IGNORECASE
+)
+
+
+def _label_rank(column: str, *, numbers: bool) -> tuple[int, bool]:
+    """Where a column stands among those offered as the classes: named for a finding first (a knee's ``KL_grade``,
+    OASIS' ``CDR``: text, then numbers), then other columns of text, then those named for the acquisition or the
+    person (``side``, ``M/F``), then other columns of numbers (:data:`_FINDING_WORDS`, :data:`_ACQUISITION_WORDS`)."""
+    if _FINDING_WORDS.search(column):
+        return 0, numbers
+    if _ACQUISITION_WORDS.search(column):
+        return 2, numbers
+    return (3 if numbers else 1), numbers
 
 
 #: a column's name that says it holds a coordinate or an extent: a box's, a lesion's position
