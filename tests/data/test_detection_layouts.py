@@ -48,6 +48,27 @@ def test_voc_one_level_down_and_unlabelled_images(tmp_path: Path) -> None:
     assert not ds.has_own_split
 
 
+def test_an_image_in_no_split_list_trains_and_the_lists_split_stays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """BCCD's ``ImageSets/Main`` lists miss one annotated image: the whole official split was dropped and a random
+    one made (official test images trained); unlisted, most images are no split of the lists."""
+    root = write_voc(tmp_path / "voc", n=12)
+    listed = {split: (root / "ImageSets" / "Main" / f"{split}.txt").read_text().split() for split in ("train", "test")}
+    stray = listed["train"][0]
+    (root / "ImageSets" / "Main" / "train.txt").write_text("\n".join(listed["train"][1:]) + "\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        ds = Dataset.load(root)
+    split = {Path(str(c.path)).stem: c.split for c in ds.cases}
+    assert split[stray] == "train" and all(split[name] == "test" for name in listed["test"])
+    assert "the lists' split is kept and these train" in caplog.text
+    for name in ("train", "val", "test"):  # lists naming a few images only: no split
+        file = root / "ImageSets" / "Main" / f"{name}.txt"
+        if file.is_file():
+            file.write_text(file.read_text().split()[0] + "\n")
+    assert not Dataset.load(root).has_own_split
+
+
 def test_boxes_are_clipped_and_bad_ones_dropped_and_reported(tmp_path: Path) -> None:
     root = write_voc(tmp_path / "voc", n=2, splits=False)
     objects = [

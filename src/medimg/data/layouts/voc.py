@@ -290,13 +290,19 @@ def load(
         logger.info("%s: %d image(s) without an annotation are kept aside as unlabelled", root, len(pool))
     if split_of and cases and not all(c.split for c in cases):
         missing = [c.case_id for c in cases if not c.split]
+        kept = 2 * len(missing) <= len(cases)  # a few strays (BCCD's) do not undo the lists' split of the rest
         logger.warning(
-            "%s: %d annotated image(s) are in no ImageSets/Main list (e.g. %s): the official split is not used",
+            "%s: %d annotated image(s) are in no ImageSets/Main list (e.g. %s): %s",
             root,
             len(missing),
             missing[0],
+            "the lists' split is kept and these train (add them to a list to place them elsewhere)"
+            if kept
+            else "the official split is not used (the lists name fewer than half of the images)",
         )
-        cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
+        cases = [
+            Case(c.case_id, None, (c.split or "train") if kept else None, None, c.path, boxes=c.boxes) for c in cases
+        ]
     log_issues(issues, root)
     return DetectionDataset(
         name=dataset_name(path),
