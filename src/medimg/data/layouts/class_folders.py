@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -818,20 +818,27 @@ def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
     # each its own form: tumor_patches/ beside normal_patches/ are classes of patches
     if len(class_dirs) < 2 or len(set(forms)) < len(forms):
         return
-    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
-    tables += [t.relative_to(root).as_posix() for folder in class_dirs for t in tables_in(folder.parent)]
-    tables = list(dict.fromkeys(tables))
-    labels = (
-        f"the labels may be in {', '.join(tables[:3])}: give a CSV manifest (path,label,patient_id) naming each "
-        "image's class and patient, then medimg fit MANIFEST"
-        if tables
-        else "arrange one form's images in class folders (<class name>/<image files>), or list them in a CSV "
-        "manifest (path,label,patient_id)"
+    labels = _labels_in_tables(
+        root,
+        "give a CSV manifest (path,label,patient_id) naming each image's class and patient, then medimg fit MANIFEST",
+        "arrange one form's images in class folders (<class name>/<image files>), or list them in a CSV manifest "
+        "(path,label,patient_id)",
+        beside=[folder.parent for folder in class_dirs],
     )
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for forms of the images (whole "
         f"slides, patches, tiles, crops), which hold the same cases, not classes; {labels}"
     )
+
+
+def _labels_in_tables(root: Path, fix: str, otherwise: str, beside: Sequence[Path] = ()) -> str:
+    """Where the labels of folders refused as classes may be: the tables at the top of ``root`` (and in the folders
+    ``beside``), then ``fix`` (``{table}`` is the first one's path); ``otherwise`` when there is none."""
+    found = [t for folder in dict.fromkeys([root, *beside]) for t in tables_in(folder)]
+    tables = list(dict.fromkeys(t.relative_to(root).as_posix() for t in found))
+    if not tables:
+        return otherwise
+    return f"the labels may be in {', '.join(tables[:3])}: {fix.format(table=root / tables[0])}"
 
 
 #: how deep inside a would-be class folder its own split folders are looked for (ODIR-5K/ODIR-5K/Training Images/)
@@ -859,11 +866,10 @@ def _refuse_a_split_copy_as_class(class_dirs: list[Path], root: Path) -> None:
     copies = [d for d in class_dirs if {"train"} < _split_folders_inside(d)]
     if not copies or len(copies) == len(class_dirs):
         return
-    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
-    labels = (
-        f"the labels may be in {', '.join(tables[:3])}: medimg fit {root / tables[0]} (with --label-column if needed)"
-        if tables
-        else "point medimg at the folder of one copy, or list the images in a CSV manifest (path,label)"
+    labels = _labels_in_tables(
+        root,
+        "medimg fit {table} (with --label-column if needed)",
+        "point medimg at the folder of one copy, or list the images in a CSV manifest (path,label)",
     )
     raise DatasetError(
         f"{root}: {', '.join(d.name + '/' for d in copies)} holds split folders of its own (training and others) "
@@ -913,13 +919,8 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     shared = set.intersection(*subjects) if all(subjects) else set()
     if 2 * len(shared) < min(len(s) for s in subjects):
         return  # each folder its own subjects: the kinds of scan may well be the classes
-    tables = [t.relative_to(root).as_posix() for t in tables_in(root)]
-    labels = (
-        f"the labels may be in {', '.join(tables[:3])}: give a CSV manifest (path,label,patient_id) naming each "
-        "scan's label and subject, then medimg fit MANIFEST"
-        if tables
-        else "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
-    )
+    manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
+    labels = _labels_in_tables(root, f"{manifest}, then medimg fit MANIFEST", manifest)
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
         f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
