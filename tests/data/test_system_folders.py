@@ -124,8 +124,12 @@ def test_mask_folders_inside_class_folders_are_not_images_of_the_class(
     with caplog.at_level("INFO"):
         assert Dataset.load(tmp_path / "download").class_names == ["Normal", "COVID"]
     assert caplog.text.count("the data is in COVID-19_Radiography_Dataset") == 1  # said once, not per layout test
-    segmentation = Dataset.load(tmp_path, task="segment")  # the lung masks, when they are asked for
+    assert "read as one sub-folder per class" in caplog.text  # as it is read (it said "read as image/mask pairs")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        segmentation = Dataset.load(tmp_path / "download", task="segment")  # the lung masks, when asked for
     assert isinstance(segmentation, SegmentationDataset) and len(segmentation) == 6
+    assert "read as image/mask pairs" in caplog.text
 
 
 def test_kaggle_split_folder_names(tmp_path: Path) -> None:

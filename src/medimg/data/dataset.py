@@ -185,7 +185,7 @@ class Dataset:
         _refuse_several_described_sets(root)
         root = root.absolute()  # its cases' paths too: they stay right after os.chdir (a notebook's %cd)
         if not layout:
-            root = data_root(root)  # Kaggle's archive/<set>/ holding a label table the wrapper hid
+            root = data_root(root, task)  # Kaggle's archive/<set>/ holding a label table the wrapper hid
         if layout_options.get("label_column") is None:
             layout_options.pop("label_column", None)
         elif not layout:  # a label table's column: the table layout, whatever else the folder holds
@@ -624,7 +624,7 @@ class SegmentationDataset:
         from medimg.data.layouts import data_root, deriving_layout, detect_layout
 
         root = Path(path).expanduser()
-        root = data_root(root) if root.is_dir() else root
+        root = data_root(root, "segment") if root.is_dir() else root
         other = None  # another segmentation layout (structure masks...), or masks drawn from COCO / YOLO outlines
         detected = detect_layout(root) if root.exists() else None
         if detected is not None and detected.task == "segment":

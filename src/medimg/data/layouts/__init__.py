@@ -551,11 +551,12 @@ def detect_layout(path: Path) -> Layout | None:
 WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr")
 
 
-def data_root(path: Path) -> Path:
+def data_root(path: Path, task: TaskName | None = None) -> Path:
     """``path``, or the folder inside the wrapper folders at ``path`` (:func:`class_nesting.wrapped_folder`) where
     that folder's label table or masks (:data:`WRAPPED_LAYOUTS`) label the images and the wrapper reads as nothing,
     as class folders or as the same layout: Kaggle's ``archive/<set>/`` holding the set's table beside its image
-    folders, which read through the wrapper made the image folders the classes. Said once."""
+    folders, which read through the wrapper made the image folders the classes. Said once, with how ``task``'s
+    reading (the data's own without one) takes it."""
     inner = class_nesting.wrapped_folder(path)
     if inner is None:
         return path
@@ -567,11 +568,13 @@ def data_root(path: Path) -> Path:
     outer = detect_layout(path)
     if outer is not None and outer.name not in ("class_folders", found.name):  # the same: the set's names are inside
         return path  # (MSD's Task04_Hippocampus/dataset.json, one folder below the one given)
+    # class folders keeping their masks are classes, unless a task that needs the masks is asked for
+    read_as = found if task is not None and task == found.task else _classes_beside_masks(inner, found) or found
     logger.info(
         "%s: the data is in %s (the only folder, with nothing but documents beside it), read as %s",
         path,
         inner.relative_to(path),
-        found.description,
+        read_as.description,
     )
     return inner
 
