@@ -203,3 +203,4 @@ def test_too_few_patients_give_no_bootstrap_interval() -> None:
     # two images without patients: their resampled means lie between the two values (a Dice "0.382-0.382")
     assert "2 images are too few" in bootstrap_entry(np.linspace(0.5, 0.9, 50), 0.95, "f1", 2, "image")["note"]
     assert "2 images are too few" in mean_ci([0.38, 0.39], n_resamples=200)["note"]
+    assert "1 image is too few" in bootstrap_entry(np.linspace(0.5, 0.9, 50), 0.95, "f1", 1, "image")["note"]

@@ -394,7 +394,7 @@ def too_few_patients_note(units: int, unit: str = "patient") -> str:
     """The note of an interval not given because the bootstrap has too few patients (or images) to resample."""
     why = "; the images of one patient are not independent" if unit == "patient" else ""
     return (
-        f"no interval: {units} {unit}{'s' if units != 1 else ''} are too few to bootstrap over (at least "
+        f"no interval: {units} {unit}{'s are' if units != 1 else ' is'} too few to bootstrap over (at least "
         f"{min_units(unit)}){why}"
     )
 
