@@ -34,3 +34,12 @@ def test_kinds_of_scan_of_different_subjects_stay_classes(tmp_path: Path) -> Non
         for k in range(first, first + 6):
             _volume(tmp_path / kind / f"patient{k}_{kind}_1.nii.gz", float(k))
     assert Dataset.load(tmp_path).class_names == ["CT", "PET"]
+
+
+def test_kinds_of_scan_whose_names_give_no_subjects_stay_classes(tmp_path: Path) -> None:
+    """A study's ``ct_head/0.dcm...`` beside ``mr_t1/0.dcm...``: names without subjects compare nothing (it was
+    refused, "the same subjects (0 in each)")."""
+    for kind in ("ct_head", "mr_t1"):
+        for k in range(4):
+            _volume(tmp_path / kind / f"{k}.nii.gz", float(k))
+    assert sorted(Dataset.load(tmp_path).class_names) == ["ct_head", "mr_t1"]

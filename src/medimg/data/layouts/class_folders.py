@@ -916,7 +916,9 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     if len(class_dirs) < 2 or not all(len(k) == 1 for k in kinds) or len(set(kinds)) < len(kinds):
         return
     subjects = [{name_key(f.name) for f in walk_files(d, 100)} - {None} for d in class_dirs]
-    shared = set.intersection(*subjects) if all(subjects) else set()
+    if not all(subjects):
+        return  # the names give no subjects (a study's ct_head/ and mr_t1/ of 0.dcm, 1.dcm...): nothing to compare
+    shared = set.intersection(*subjects)
     if 2 * len(shared) < min(len(s) for s in subjects):
         return  # each folder its own subjects: the kinds of scan may well be the classes
     manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
