@@ -23,7 +23,7 @@ from medimg.data.case import SegCase
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.layouts.cine_frames import NIFTI_SUFFIXES, nifti_grid
-from medimg.data.layouts.common import path_selected, visible_dir, walk_files
+from medimg.data.layouts.common import path_selected, sub_folders, walk_files
 from medimg.errors import DatasetError
 from medimg.io.formats import file_suffix
 
@@ -67,11 +67,11 @@ def _scan_folders(root: Path) -> list[Path]:
         return [raw]
     level = [root]
     for _ in range(SUBJECT_DEPTH):
-        subjects = [p for parent in level for p in sorted(parent.iterdir()) if p.name.startswith("sub-")]
-        subjects = [p for p in subjects if visible_dir(p)]
+        folders = [p for parent in level for p in sub_folders(parent)]  # one listing of each folder
+        subjects = [p for p in folders if p.name.startswith("sub-")]
         if subjects:
             return subjects
-        level = [p for parent in level for p in sorted(parent.iterdir()) if visible_dir(p)][:100]
+        level = folders[:100]
         if any(p.name == "derivatives" for p in level):  # its sub-* folders hold masks, not scans
             return []
     return []

@@ -850,7 +850,7 @@ def _split_folders_inside(folder: Path) -> set[str]:
     found: set[str] = set()
     level = [folder]
     for _ in range(SPLIT_COPY_DEPTH):
-        level = [d for parent in level for d in sorted(parent.iterdir()) if visible_dir(d)][:50]
+        level = [d for parent in level for d in folder_entries(parent)[0]][:50]  # one listing, no stat a file
         found |= {split for d in level if (split := named_split(d.name)) is not None}
     return found
 

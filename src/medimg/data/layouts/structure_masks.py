@@ -179,9 +179,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     left_out: list[str] = []
     kinds: set[bool] = set()
     parents = _case_parents(root)
-    listed: dict[str, str] = {}  # the table beside the case folders, or at the top
-    for place in dict.fromkeys([root, *(parent for parent, _ in parents)]):
-        listed = listed or _table_splits(place)
+    places = dict.fromkeys([root, *(parent for parent, _ in parents)])  # the top, then beside the case folders
+    listed = next(filter(None, map(_table_splits, places)), {})
     for parent, split in parents:
         for folder in sub_folders(parent):
             case = _case(folder)
