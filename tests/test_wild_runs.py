@@ -281,3 +281,30 @@ def test_an_option_refused_at_planning_leaves_no_run_folder(phantom_dir: Path, t
     with pytest.raises(MedimgError):
         Model("simple-cnn", progress=False, input_size=[100_000, 100_000]).fit(phantom_dir, run_dir=named, epochs=1)
     assert named.is_dir()
+
+
+def test_a_run_whose_fit_left_out_an_unreadable_class_evaluates_on_its_own_data(tmp_path: Path) -> None:
+    """`medimg fit` leaves out a class none of whose files can be read (PAPILA's HelpCode/ of one .npy beside the
+    image folders); `medimg evaluate RUN` then refused the run it had just trained: 'the data has classes the model
+    does not know: HelpCode'. Its test split and --split all (the cases its saved split assigns) are scored."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, bright in (("healthy", 60), ("sick", 180)):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = rng.normal(bright, 10, (16, 16)).clip(0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "data" / name / f"{i}.png")
+    (tmp_path / "data" / "notes").mkdir()
+    np.save(tmp_path / "data" / "notes" / "idx.npy", np.arange(5))
+    model = Model("simple-cnn", progress=False).fit(tmp_path / "data", epochs=1, run_dir=tmp_path / "run")
+    assert model.class_names_ == ["healthy", "sick"]
+    loaded = Model.load(tmp_path / "run")
+    assert loaded.evaluate(out_dir=tmp_path / "test").metrics["n"] > 0
+    assert loaded.evaluate(split="all", out_dir=tmp_path / "all").metrics["n"] == 24  # the unreadable file is no case
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "data", other)
+    (other / "notes" / "idx.npy").unlink()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(other / "notes" / "0.png")  # a class it never learnt, scored
+    with pytest.raises(DatasetError, match="classes the model does not know: 'notes'"):
+        loaded.evaluate(other, out_dir=tmp_path / "external")

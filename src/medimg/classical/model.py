@@ -422,7 +422,7 @@ class ClassicalModel:
                 split,
                 dataset.name,
             )
-        remap = label_map(dataset.class_names, class_names)
+        remap = label_map(dataset.class_names, class_names, cases)
         matrix = self.extractor_.extract(dataset, cases, desc=f"features ({split})")
         if strict and matrix.skipped:
             raise DatasetError(f"{len(matrix.skipped)} unreadable image(s) (--strict): {matrix.skipped[0][0]} ...")

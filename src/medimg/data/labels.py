@@ -79,14 +79,19 @@ def one_hot_classes(labels: np.ndarray) -> np.ndarray | None:
     return np.asarray(labels.argmax(axis=1), dtype=np.int64)
 
 
-def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.ndarray:
-    """Index of each of the data's classes in the model's class list.
+def label_map(
+    data_classes: Sequence[str], model_classes: Sequence[str], cases: Sequence[Case] | None = None
+) -> np.ndarray:
+    """Index of each of the data's classes in the model's class list; with ``cases`` (the images scored), a class
+    none of them holds maps to -1 whether the model knows it or not (a class `medimg fit` left out because none of
+    its images could be read: evaluating the run on its own data found it again).
 
     Raises:
-        DatasetError: the data has classes the model does not know.
+        DatasetError: the data has classes the model does not know (among those of ``cases``, when given).
     """
     known = {class_key(c): i for i, c in enumerate(model_classes)}  # "NORMAL" in the data is the model's "normal"
-    unknown = [c for c in data_classes if class_key(c) not in known]
+    held = None if cases is None else {i for c in cases for i in ((c.label,) if c.findings is None else c.findings)}
+    unknown = [c for i, c in enumerate(data_classes) if class_key(c) not in known and (held is None or i in held)]
     numbers = [_placeholder_number(c) for c in data_classes]
     if unknown and all(n is not None and n < len(model_classes) for n in numbers):
         logger.warning(
@@ -102,7 +107,7 @@ def label_map(data_classes: Sequence[str], model_classes: Sequence[str]) -> np.n
             f"the data has classes the model does not know: {', '.join(map(repr, unknown))} "
             f"(model classes: {', '.join(model_classes)}); rename the folders or labels to the model's classes"
         )
-    return np.array([known[class_key(c)] for c in data_classes], dtype=np.int64)
+    return np.array([known.get(class_key(c), -1) for c in data_classes], dtype=np.int64)
 
 
 def _placeholder_number(name: str) -> int | None:

@@ -400,11 +400,11 @@ def _quiet_small_classes() -> Iterator[None]:
 
 def cases_for(dataset: Any, splits: Splits | None, split: str) -> list[Any]:
     """Cases of ``split`` ("train"/"val"/"test"/"all"): from saved ``splits`` when they cover the dataset's
-    cases, else the dataset's own split (an external set)."""
-    if split == "all":
-        return list(dataset.cases)
+    cases (all: every case they assign, not the ones the fit left out, such as a class none of whose images could
+    be read), else the dataset's own split (an external set)."""
     if splits is not None:
-        chosen = [c for c in dataset.cases if splits.assignment.get(c.case_id) == split]
+        given = splits.assignment
+        chosen = [c for c in dataset.cases if c.case_id in given and split in ("all", given[c.case_id])]
         if chosen or any(c.case_id in splits.assignment for c in dataset.cases):
             return chosen
-    return [c for c in dataset.cases if c.split == split]
+    return [c for c in dataset.cases if split in ("all", c.split)]

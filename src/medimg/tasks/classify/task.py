@@ -259,7 +259,7 @@ class ClassifyTask:
         network, plan, class_names = model.network_, model.plan_, model.class_names_ or []
         assert network is not None and plan is not None
         dataset = read_as_trained(dataset, plan.canonical_orientation)
-        remap = label_map(dataset.class_names, class_names)
+        remap = label_map(dataset.class_names, class_names, cases)
         if plan.multi_label and not dataset.multi_label:
             raise DatasetError(
                 f"{dataset.root} gives one class per image, but the model is multi-label: evaluate it on data that "
