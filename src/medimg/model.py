@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -60,8 +61,17 @@ logger = logging.getLogger(__name__)
 SPLIT_NAMES = ("train", "val", "test", "all")
 
 
-def trained_before_evaluation(run_dir: Path) -> str:
-    """What a user is told when the test evaluation after training fails: the trained model is kept."""
+def trained_before_evaluation(run_dir: Path, error: Exception | None = None) -> str:
+    """What a user is told when the test evaluation after training fails: the trained model is kept. An error that
+    asks for ``--mask-labels`` (test masks holding values the training masks do not) gets the evaluate command with
+    it: the option is evaluate's, and `medimg fit` has none."""
+    option = re.search(r"--mask-labels '[^']*'", str(error or ""))
+    if option is not None:
+        return (
+            f"training finished before this: the model is saved in {run_dir} (`medimg predict {run_dir} IMAGES` "
+            f"works now); `medimg evaluate {run_dir} {option.group(0)}` scores its test split with the mask values "
+            "mapped (an option of evaluate, not of fit)"
+        )
     return (
         f"training finished before this: the model is saved in {run_dir} (`medimg predict {run_dir} IMAGES` works "
         f"now); fix the above, then `medimg evaluate {run_dir}` scores its test split"
@@ -397,7 +407,7 @@ class Model:
             try:
                 self.report_ = self.evaluate(dataset, split="test", strict=options.strict)
             except MedimgError as error:  # a test image or mask only the evaluation reads: the model is not lost
-                error.args = (f"{error}\n{trained_before_evaluation(fit.run_dir)}",)
+                error.args = (f"{error}\n{trained_before_evaluation(fit.run_dir, error)}",)
                 raise
             finally:
                 self._holding_run = False
