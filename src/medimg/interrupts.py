@@ -29,6 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -130,8 +131,14 @@ def advice(args: Sequence[str], signum: int | None = None) -> str:
     if name is None:
         return by
     if name == "fit":
-        resume = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
+        from medimg.run_folder import looks_like_run
+
         what = "cross-validation" if _has_option(args, "--folds") else "fit"
+        run_dir = _option(args, "--run-dir")
+        if run_dir is not None and not looks_like_run(Path(run_dir)):  # stopped while reading the data or planning
+            anew = shlex.join(["medimg", *(arg for arg in args if arg != "--resume")])
+            return f"{by} before the {what} wrote its run ({run_dir} holds none): nothing to resume; `{anew}` starts it"
+        resume = shlex.join(["medimg", *args, *([] if "--resume" in args else ["--resume"])])
         return f"{by}; the {what} goes on from its last checkpoint with `{resume}`"
     if name == "evaluate":
         return f"{by}; the evaluation did not finish (the model is unchanged); {again} evaluates again from the start"

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
 from medimg.cli.app import interrupted_message
 
 
-def test_a_fit_and_a_cross_validation_are_told_their_own_resume_command() -> None:
+def test_a_fit_and_a_cross_validation_are_told_their_own_resume_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r" / "checkpoints").mkdir(parents=True)  # the run the fit wrote before it was stopped
     assert interrupted_message(["fit", "data", "--run-dir", "r"]) == (
         "interrupted; the fit goes on from its last checkpoint with `medimg fit data --run-dir r --resume`"
     )
@@ -57,3 +62,15 @@ def test_an_interrupted_evaluate_says_so_and_exits_130(
     last = capsys.readouterr().err.rstrip("\n").split("\n")[-1]
     assert last.startswith("interrupted; the evaluation did not finish"), last
     assert "`medimg evaluate runs/x data` evaluates again from the start" in last
+
+
+def test_a_fit_stopped_before_it_wrote_its_run_is_not_told_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the data was read: the advice was `... --resume`, which then refused, 'r holds no run to
+    continue'; nothing was written, so the same command without --resume starts it."""
+    monkeypatch.chdir(tmp_path)
+    assert interrupted_message(["fit", "data", "--run-dir", "r", "--resume"]) == (
+        "interrupted before the fit wrote its run (r holds none): nothing to resume; `medimg fit data --run-dir r` "
+        "starts it"
+    )

@@ -80,6 +80,7 @@ def test_a_sigtermed_job_says_how_to_go_on_with_its_launch_options(
 
     monkeypatch.setattr(launch.subprocess, "Popen", Torchrun)
     run = str(tmp_path / "run")
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)  # what the ranks wrote before the signal
     monkeypatch.setattr(sys, "argv", ["medimg", "fit", "data", "--nproc-per-node", "2", "--run-dir", run])
     assert launch.relaunch_with_torchrun(2) == 143
     assert seen["env"]["MEDIMG_LAUNCHER"] == "1"
