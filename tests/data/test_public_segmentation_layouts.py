@@ -1255,3 +1255,28 @@ def test_drive_without_test_annotations_keeps_the_test_field_of_view_a_field_of_
     assert len(dataset.cases) == 4 and all(c.mask.parent.name == "1st_manual" for c in dataset.cases)
     assert all(c.roi is not None and c.roi.parent.name == "mask" for c in dataset.cases)
     assert sorted(dataset.unlabelled) == [f"test/images/{i:02d}_test.tif" for i in range(1, 5)]  # below DRIVE/
+
+
+def test_mslesseg_patients_in_a_split_folder_are_segmentation_cases(tmp_path: Path) -> None:
+    """MSLesSeg: ``train/P1/T1/P1_T1_FLAIR.nii.gz`` + ``P1_T1_T1``, ``P1_T1_T2`` and ``P1_T1_MASK.nii.gz``, a folder
+    per timepoint of each patient. Given the folder above ``train/``, the timepoints T1, T2 were read as classes of
+    <patient>/<class>/ folders (each channel file an image, the masks left out, status OK); given ``train/`` itself,
+    lesion segmentation. Both are segmentation now, the channels one case, each patient on one side."""
+    import nibabel as nib
+
+    def volume(path: Path, mask: bool) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = np.zeros((8, 8, 4), np.uint8 if mask else np.int16)
+        data[2:5, 2:5, 1:3] = 1 if mask else 300
+        nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+
+    for patient in range(1, 11):
+        for time in ("T1", "T2", "T3") if patient % 3 == 0 else ("T1", "T2"):  # some patients scanned three times
+            for part in ("FLAIR", "T1", "T2", "MASK"):
+                volume(tmp_path / "train" / f"P{patient}" / time / f"P{patient}_{time}_{part}.nii.gz", part == "MASK")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 23
+    assert all(c.mask.name == f"{c.mask.parent.parent.name}_{c.mask.parent.name}_MASK.nii.gz" for c in dataset.cases)
+    assert {len(c.channels) for c in dataset.cases} == {2}  # beside the image: three channels
+    assert len({c.patient_id for c in dataset.cases}) == 10
+    assert Dataset.load(tmp_path / "train").task == "segment"

@@ -364,13 +364,18 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
         and all(_pairs_beside(d, share=0.5) for d in batches[:sample])
     ):
         return True
-    patients = [d for d in subdirs if normalise_split(d.name) is None and folder_role(d.name) is None]
 
     def pairs_in(patient: Path) -> bool:  # beside each other in the patient's folder or one below (CT-ICH's
         # Patients_CT/049/brain/9.jpg + 9_HGE_Seg.jpg beside 049/bone/: windows, read as classes before)
         return _pairs_beside(patient) or any(_pairs_beside(d) for d in _visible_dirs(patient)[:sample])
 
-    return len(patients) >= MIN_FOLDER_GROUPS and all(pairs_in(d) for d in patients[:sample])
+    def patients_paired(entries: list[Path]) -> bool:
+        patients = [d for d in entries if normalise_split(d.name) is None and folder_role(d.name) is None]
+        return len(patients) >= MIN_FOLDER_GROUPS and all(pairs_in(d) for d in patients[:sample])
+
+    # in the folder, or in its split folders (MSLesSeg's train/P1/T1/P1_T1_FLAIR.nii.gz + P1_T1_MASK.nii.gz: the
+    # timepoints T1, T2 were read as classes of <patient>/<class>/ folders)
+    return patients_paired(subdirs) or any(patients_paired(_visible_dirs(d)) for d in folders[1:])
 
 
 #: words of a folder holding one part of a set cut into parts for download
