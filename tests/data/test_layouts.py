@@ -100,6 +100,15 @@ def _structure_masks(root: Path) -> Path:
     return root
 
 
+def _named_structure_masks(root: Path) -> Path:
+    """EDD2020's shape: ``originalImages/<id>.jpg`` + ``masks/<id>_<class>.tif``, a mask per class the image shows."""
+    for case, classes in (("a1", ("BE", "polyp")), ("a2", ("BE",)), ("a3", ("polyp", "HGD"))):
+        _png(root / "originalImages" / f"{case}.png", 40)
+        for name in classes:
+            _png(root / "masks" / f"{case}_{name}.png", 255)
+    return root
+
+
 def _rtstruct(root: Path) -> Path:
     """TCIA's radiotherapy shape: ``<patient>/<study>/<CT series>/`` beside ``<study>/<RTSTRUCT series>/1-1.dcm``."""
     from tests.data.test_dicom_masks import _patient
@@ -112,6 +121,7 @@ def _rtstruct(root: Path) -> Path:
 SAMPLES: dict[str, Callable[[Path], Path]] = {
     "image_mask_pairs": _images_and_masks,
     "structure_masks": _structure_masks,
+    "named_structure_masks": _named_structure_masks,
     "imagescope_masks": write_monuseg,
     "dicom_masks": _rtstruct,
     "labelme_masks": lambda root: write_labelme(root, LESION_IN_ORGAN),

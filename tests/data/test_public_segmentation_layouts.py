@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medimg.data.dataset import Dataset, SegmentationDataset
+from medimg.data.dataset import Dataset, SegmentationDataset, read_case_mask
 from medimg.errors import DatasetError
 
 
@@ -1280,3 +1280,56 @@ def test_mslesseg_patients_in_a_split_folder_are_segmentation_cases(tmp_path: Pa
     assert {len(c.channels) for c in dataset.cases} == {2}  # beside the image: three channels
     assert len({c.patient_id for c in dataset.cases}) == 10
     assert Dataset.load(tmp_path / "train").task == "segment"
+
+
+def test_edd2020_one_mask_per_class_named_for_its_image_is_one_label_map(tmp_path: Path) -> None:
+    """EDD2020: ``originalImages/EDD2020_ACB0001.jpg`` + ``masks/EDD2020_ACB0001_BE.tif``, ``..._suspicious.tif``
+    (a mask for each class the image shows) beside ``bbox/*.txt``. Was: one mask per image paired as a binary
+    'foreground' (BE and HGD merged), cancer, polyp and suspicious reported as masks without an image, status OK."""
+    shown = {1: ("BE", "suspicious"), 2: ("HGD",), 3: ("cancer", "polyp"), 4: ("polyp",), 5: ("BE", "HGD"), 6: ()}
+    for i, classes in shown.items():
+        _png(tmp_path / "originalImages" / f"EDD2020_ACB000{i}.jpg")
+        for k, name in enumerate(classes):
+            _png(tmp_path / "masks" / f"EDD2020_ACB000{i}_{name}.tif", (slice(2 + 5 * k, 6 + 5 * k), slice(2, 6)))
+    (tmp_path / "bbox").mkdir()
+    (tmp_path / "bbox" / "EDD2020_ACB0001.txt").write_text("BE 2 2 6 6\n")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and dataset.value_names == {
+        0: "background",
+        1: "BE",
+        2: "HGD",
+        3: "cancer",
+        4: "polyp",
+        5: "suspicious",
+    }
+    assert dataset.unlabelled == ["originalImages/EDD2020_ACB0006.jpg"] and not dataset.unpaired
+    first = next(c for c in dataset.cases if c.case_id.endswith("ACB0001.jpg"))
+    assert [value for value, _ in first.structures] == [1, 5]
+    assert set(np.unique(read_case_mask(first)).tolist()) == {0, 1, 5}
+    chosen = Dataset.load(tmp_path, exclude=("suspicious",))
+    assert chosen.value_names == {0: "background", 1: "BE", 2: "HGD", 3: "cancer", 4: "polyp"}
+
+
+def test_isic_2018_attribute_masks_are_the_attributes(tmp_path: Path) -> None:
+    """ISIC 2018 task 2: ``ISIC2018_Task2_Training_GroundTruth_v3/ISIC_0000000_attribute_globules.png``, one per
+    attribute and image (most empty), beside the images' folder: the attributes, their shared word dropped."""
+    attributes = ("globules", "milia_like_cyst", "negative_network", "pigment_network", "streaks")
+    for i in range(4):
+        _png(tmp_path / "ISIC2018_Task1-2_Training_Input" / f"ISIC_000000{i}.jpg")
+        for name in attributes:
+            box = (slice(2, 6), slice(2, 6)) if name == attributes[i] else (slice(0, 0), slice(0, 0))
+            _png(tmp_path / "ISIC2018_Task2_Training_GroundTruth_v3" / f"ISIC_000000{i}_attribute_{name}.png", box)
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 4
+    assert list(dataset.value_names.values()) == ["background", *attributes]
+
+
+def test_numbered_masks_of_an_image_are_not_structures(tmp_path: Path) -> None:
+    """SegPC's ``y/106_1.bmp``, ``106_2.bmp`` (one cell each) and observers' ``_expert1`` masks are not structures."""
+    for i in range(1, 5):
+        _png(tmp_path / "images" / f"{100 + i}.png")
+        for k in (1, 2):
+            _png(tmp_path / "masks" / f"{100 + i}_{k}.png", (slice(2, 6), slice(2 + 5 * k, 6 + 5 * k)))
+    from medimg.data.layouts import named_structure_masks
+
+    assert not named_structure_masks.detect(tmp_path)

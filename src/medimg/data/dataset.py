@@ -907,25 +907,41 @@ def _composed_structures(case: SegCase, read: Callable[[Path], np.ndarray]) -> n
             )
         covered = labels[foreground]
         if covered.any():
-            _note_structures_overlap(path, source, covered, by_folder=len({p.parent for _, p in case.structures}) > 1)
+            _note_structures_overlap(path, source, covered, _structure_naming(case, path))
         labels[foreground] = value
         source[value] = path
     assert labels is not None
     return labels[None]
 
 
-def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.ndarray, *, by_folder: bool) -> None:
-    """Warn once that ``path``'s structure covers pixels of earlier structures of its image (IDRiD's optic disc over
-    its haemorrhages and exudates): one label map keeps one class a pixel, the later's. ``by_folder``: each structure
-    is a folder of masks (IDRiD's ``5. Optic Disc/``), warned of once per folder; else a file name in each case's
-    folder (TotalSegmentator's ``s0000/segmentations/liver.nii.gz``), warned of once per name over the set."""
+def _structure_naming(case: SegCase, path: Path) -> tuple[str, Path, str]:
+    """How the structure of ``case``'s mask ``path`` is named: ``(name, what its overlap warning is given once for,
+    the --exclude pattern leaving it out)``. Each structure a folder of masks (IDRiD's ``5. Optic Disc/``): the
+    folder; a file named ``<image>_<structure>`` in a folder of masks (EDD2020's ``masks/EDD2020_ACB0001_BE.tif``):
+    the name after the image's, once over the folder; else a file name in each case's folder (TotalSegmentator's
+    ``s0000/segmentations/liver.nii.gz``), once per name over the set."""
     from medimg.io.formats import file_stem
 
+    if len({p.parent for _, p in case.structures}) > 1:
+        return path.parent.name, path.parent, f"{path.parent.name}/*"
+    image, stem = file_stem(case.image), file_stem(path)
+    if len(stem) > len(image) + 1 and stem.startswith(image) and stem[len(image)] in "_-":
+        name = stem[len(image) + 1 :]
+        return name, path.parent / name, name
+    return stem, path.parents[min(2, len(path.parents) - 1)] / path.name, path.name
+
+
+def _note_structures_overlap(
+    path: Path, source: dict[int, Path], covered: np.ndarray, naming: tuple[str, Path, str]
+) -> None:
+    """Warn once that ``path``'s structure covers pixels of earlier structures of its image (IDRiD's optic disc over
+    its haemorrhages and exudates): one label map keeps one class a pixel, the later's. ``naming``: the structure's
+    name, what the warning is given once for and the pattern that leaves it out (:func:`_structure_naming`)."""
     lost = {int(v): int(n) for v, n in zip(*np.unique(covered[covered > 0], return_counts=True), strict=True)}
     shown = ", ".join(f"{n} of {source[v].parent.name}/{source[v].name}" for v, n in lost.items() if v in source)
-    structure = path.parent.name if by_folder else file_stem(path)
+    structure, once_for, pattern = naming
     _warn_once_per_folder(
-        path.parent if by_folder else path.parents[min(2, len(path.parents) - 1)] / path.name,  # cases' folder
+        once_for,
         "%s overlaps other structure masks of its image (%s pixels): a label map holds one class a pixel, so "
         "%s is trained there and the others lose those pixels; the other images' %s masks are read the same "
         "way. To train an overlapped structure whole, train it alone (--exclude '%s' leaves this one out)",
@@ -933,7 +949,7 @@ def _note_structures_overlap(path: Path, source: dict[int, Path], covered: np.nd
         shown,
         structure,
         structure,
-        f"{structure}/*" if by_folder else path.name,
+        pattern,
     )
 
 

@@ -137,6 +137,7 @@ from medimg.data.layouts import (
     medmnist,
     mimic_cxr,
     mura,
+    named_structure_masks,
     pannuke,
     qupath,
     rle_masks,
@@ -364,6 +365,14 @@ LAYOUTS: tuple[Layout, ...] = (
         case_masks.detect,
         case_masks.load,
         "one folder per case: the mask at its top, the scans on its grid in a sub-folder (WMH 2017)",
+        fallback=False,
+    ),
+    Layout(
+        "named_structure_masks",
+        "segment",
+        named_structure_masks.detect,
+        named_structure_masks.load,
+        "one mask per structure in a folder of masks, named <image>_<structure> (EDD2020, ISIC 2018's attributes)",
         fallback=False,
     ),
     Layout(

@@ -142,7 +142,12 @@ def detect(path: Path) -> bool:
 
 def _selected(mask: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """Whether a pattern keeps the structure ``mask``: matched against its file name or its structure name."""
-    names = (mask.name, file_stem(mask))
+    return names_selected((mask.name, file_stem(mask)), include, exclude)
+
+
+def names_selected(names: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """Whether the patterns keep a structure's mask of these ``names`` (its file name, its structure): an
+    ``include`` pattern matching one of them (or none given), and no ``exclude`` pattern matching any."""
     if include and not any(name_selected(name, include, ()) for name in names):
         return False
     return all(name_selected(name, (), exclude) for name in names)
