@@ -190,3 +190,17 @@ def test_a_val_split_without_a_train_split_is_trained_on() -> None:
     assert counts["test"] == 10 and counts["train"] + counts["val"] == 20 and counts["train"] > counts["val"] > 0
     assert "val-trained" in splits.method and "its val split (20 cases) is trained on" in splits.notes[0]
     assert all(splits.assignment[f"t{i}"] == "test" for i in range(10))
+
+
+def test_the_larger_test_fraction_offered_leaves_room_for_the_validation_split() -> None:
+    """CoNIC's 24 patches of 6 slides: the refusal offered '--test-fraction 0.17', which then refused again ('only 5
+    groups ... pass --val-fraction 0.20'); it now offers both, and they split."""
+    import re
+
+    cases = [Case(case_id=f"c{i}", label=None, patient_id=f"slide{i % 6}") for i in range(24)]
+    with pytest.raises(DatasetError) as refused:
+        make_splits(cases)
+    offered = re.search(r"--test-fraction such as ([\d.]+) with --val-fraction ([\d.]+)", str(refused.value))
+    assert offered is not None, str(refused.value)
+    splits = make_splits(cases, test_fraction=float(offered.group(1)), val_fraction=float(offered.group(2)))
+    assert set(splits.assignment.values()) == {"train", "val", "test"}

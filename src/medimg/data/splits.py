@@ -350,8 +350,12 @@ def _too_few_groups(
                 "pass --test-fraction 0 (no test split; evaluate on other data later)"
                 + (f" with --val-fraction {val:.2f}" if _parts(val_fraction) > n_groups else "")
             )
-            if n_groups >= 3:
-                fixes.append(f"a larger --test-fraction such as {smallest:.2f}")
+            if n_groups >= 3:  # its one group out, the others must hold the validation split too (CoNIC's 6 slides)
+                left = math.ceil(100 / (n_groups - 1)) / 100
+                fixes.append(
+                    f"a larger --test-fraction such as {smallest:.2f}"
+                    + (f" with --val-fraction {left:.2f}" if _parts(val_fraction) > n_groups - 1 else "")
+                )
         elif smallest + test_fraction < 1:
             fixes.append(f"pass --val-fraction {smallest:.2f}")
         else:
