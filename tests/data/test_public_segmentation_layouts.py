@@ -1333,3 +1333,27 @@ def test_numbered_masks_of_an_image_are_not_structures(tmp_path: Path) -> None:
     from medimg.data.layouts import named_structure_masks
 
     assert not named_structure_masks.detect(tmp_path)
+
+
+def test_the_parts_of_a_download_are_not_warned_of_as_too_few_patients(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AbdomenCT-1K: ``AbdomenCT-1K-ImagePart1/Case_00001_0000.nii.gz`` ... beside ``Mask/Case_00001.nii.gz``:
+    every run warned '14 case(s) lie in 2 folders (e.g. AbdomenCT-1K-ImagePart1), too few to be taken for patients
+    ... give a CSV manifest', though each case is a patient of its own."""
+    import logging
+
+    for part, cases in (("AbdomenCT-1K-ImagePart1", range(1, 8)), ("AbdomenCT-1K-ImagePart2", range(8, 15))):
+        for i in cases:
+            _png(tmp_path / part / f"Case_{i:05d}_0000.png")
+            _png(tmp_path / "Mask" / f"Case_{i:05d}.png", (slice(2, 6), slice(2, 6)))
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 14
+    assert "too few to be taken for patients" not in caplog.text
+    for name in ("AbdomenCT-1K-ImagePart1", "AbdomenCT-1K-ImagePart2"):  # folders not named as parts: warned of
+        (tmp_path / name).rename(tmp_path / name.replace("ImagePart", "Site"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        Dataset.load(tmp_path)
+    assert "too few to be taken for patients" in caplog.text

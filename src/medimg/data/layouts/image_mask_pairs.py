@@ -1120,6 +1120,10 @@ def _folder_at(folders: list[str], level: int, above: bool) -> str:
     return parent if above and named_for else name
 
 
+#: a folder named as one part of a download cut into parts (``AbdomenCT-1K-ImagePart1``, ``Training Batch 2``)
+_DOWNLOAD_PART = re.compile(r"(?:part|batch|chunk)[-_ ]?\d+$", re.IGNORECASE)
+
+
 def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     """Cases in folders that are neither role nor split folders (``kaggle_3m/<patient>/<slices>``, ACDC's
     ``training/<patient>/<frames>``) get their folder as their patient, so a split never puts one patient's slices on
@@ -1137,7 +1141,7 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
         kept = [p for p in parts if normalise_split(p) is None and folder_role(p) is None]
         if kept:
             kept_of[case.case_id] = kept
-    few = 0
+    few, few_names = 0, []
     depth = max((len(kept) for kept in kept_of.values()), default=0)
     # the folder holding the case, by name; then from the top folder down (AutoPET's wrapper folder, then its
     # PETCT_<patient>/ above each <study date>/)
@@ -1149,9 +1153,11 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
             continue
         if len(sizes) >= MIN_FOLDER_GROUPS:
             break
-        few = max(few, len(sizes))
+        if len(sizes) > few:
+            few, few_names = len(sizes), list(sizes)
     else:
-        if few > 1:
+        # the parts a download was cut into (AbdomenCT-1K's AbdomenCT-1K-ImagePart1/, ImagePart2/) hold no patient
+        if few > 1 and not all(_DOWNLOAD_PART.search(name) for name in few_names):
             logger.warning(
                 "%s: %d case(s) lie in %d folders (e.g. %s), too few to be taken for patients; if one patient's "
                 "slices or images sit in one folder, the split may put them on both sides: give a CSV manifest "
