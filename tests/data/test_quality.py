@@ -57,6 +57,27 @@ def test_classes_holding_the_same_file_names_are_warned_of(tmp_path: Path) -> No
     assert not [w for w in check_dataset(Dataset.load(tmp_path / "classes")).warnings if "file names" in w]
 
 
+def test_classes_holding_the_same_named_cases_are_refused(tmp_path: Path) -> None:
+    """PAPILA: ``FundusImages/RET002OD.jpg`` beside ``ExpertsSegmentations/ImagesWithContours/RET002OD.jpg`` (the
+    same photographs with contours drawn) and ``HelpCode/`` of one file: trained as classes with status OK, and
+    not even warned of (the one-file class differed). Names not merely numbered alike are the same cases: refused."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "PAPILA"
+    for folder, shift in (("FundusImages", 0), ("ExpertsSegmentations/ImagesWithContours", 60)):
+        (root / folder).mkdir(parents=True)
+        for patient in range(2, 8):
+            for eye in ("OD", "OS"):
+                pixels = rng.integers(0, 100, (8, 8)) + shift
+                Image.fromarray(pixels.astype(np.uint8)).save(root / folder / f"RET{patient:03d}{eye}.jpg")
+    (root / "HelpCode").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "HelpCode" / "example.png")
+    report = check_dataset(Dataset.load(root))
+    assert not report.ok
+    assert "hold the same 12 file names (e.g. ret002od.jpg in each)" in report.classes_of_one
+    assert "ExpertsSegmentations" in report.classes_of_one and "FundusImages" in report.classes_of_one
+    assert not [w for w in report.warnings if "every class" in w]  # said once, as the problem
+
+
 def test_cross_split_duplicates(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for split in ("train", "test"):

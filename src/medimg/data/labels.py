@@ -302,6 +302,49 @@ def plane_classes_problem(class_names: Sequence[str], cases: Sequence[Case]) -> 
     )
 
 
+#: classes holding at least this many images each, all of one set of file names, are views of the same cases
+SAME_NAMES_MIN = 5
+
+
+def shared_file_names(cases: Sequence[Case]) -> tuple[list[int], list[str]] | None:
+    """The classes (of at least :data:`SAME_NAMES_MIN` images; a folder of one stray file aside) that all hold the
+    same file names, and those names (case-folded, sorted); ``None`` when fewer than two classes do."""
+    names = {label: files for label, files in _file_names_per_class(cases).items() if len(files) >= SAME_NAMES_MIN}
+    if len(names) < 2 or len({frozenset(files) for files in names.values()}) != 1:
+        return None
+    return sorted(names), sorted(next(iter(names.values())))
+
+
+#: a file name of a mask stored among the images (``phantom_0000_mask.png``)
+_MASK_NAME = re.compile(r"[-_ ](?:mask|seg|segmentation|label|gt|annotation)s?\.[^.]+$", re.IGNORECASE)
+
+
+def numbered_alike(names: Sequence[str]) -> bool:
+    """Whether ``names`` are one template numbered (``001.jpg``..., ``image (1).png``..., masks stored among them
+    aside): names each class folder of a set may give its own images by chance (medimg's phantoms'
+    ``phantom_0000.png`` in each class); ``RET002OD.jpg`` beside ``RET002OS.jpg``, or ``00000_train_1+.png`` beside
+    ``00001_train_0.png``, are not."""
+    return len({re.sub(r"\d+", "#", name) for name in names if not _MASK_NAME.search(name)}) <= 1
+
+
+def same_cases_problem(class_names: Sequence[str], cases: Sequence[Case]) -> str | None:
+    """The problem (fit refuses it) when every class folder with images holds the same file names, not merely
+    numbered alike (:func:`numbered_alike`): views, renderings or modalities of the same cases taken for classes
+    (PAPILA's ``FundusImages/RET002OD.jpg`` and ``ExpertsSegmentations/ImagesWithContours/RET002OD.jpg``: a model
+    told a fundus photograph from the same photograph with contours drawn on it, status OK); ``None`` otherwise."""
+    shared = shared_file_names(cases)
+    if shared is None or numbered_alike(shared[1]):
+        return None
+    labels, names = shared
+    return (
+        f"the classes {', '.join(class_names[k] for k in labels)} hold the same {len(names)} file names (e.g. "
+        f"{names[0]} in each): views, renderings or modalities of the same cases, not classes; a model would tell "
+        "them apart and learn nothing to diagnose. The cases' labels are elsewhere (a table, the file names): give "
+        "a CSV manifest path,label,patient_id naming one folder's files; with masks, train segmentation "
+        "(--task segment)"
+    )
+
+
 #: a file name ending in a 0/1 label (Shenzhen's ``CHNCXR_0001_0.png``, ALL-IDB's ``Im001_1.jpg``)
 _NAME_LABEL = re.compile(r"[-_]([01])$")
 #: a class folder holds at least this many images before its names' 0/1 endings say they are the labels

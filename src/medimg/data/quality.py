@@ -24,7 +24,10 @@ from medimg.data.labels import (
     label_text,
     measurement_warning,
     name_labels_problem,
+    numbered_alike,
     plane_classes_problem,
+    same_cases_problem,
+    shared_file_names,
 )
 from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
@@ -598,6 +601,7 @@ def check_dataset(
             or id_classes_problem(dataset.class_names, dataset.cases)
             or (name_labels_problem(dataset.class_names, dataset.cases) if dataset.source == "folder" else None)
             or plane_classes_problem(dataset.class_names, dataset.cases)
+            or same_cases_problem(dataset.class_names, dataset.cases)
             or ""
             if dataset.task == "classify"
             else ""
@@ -607,26 +611,18 @@ def check_dataset(
     )
 
 
-#: classes holding at least this many images each, all of one set of file names, are views of the same cases
-SAME_NAMES_MIN = 5
-
-
 def same_names_in_every_class(dataset: Dataset) -> str:
-    """A warning when every class folder holds the same file names (BCI's ``HE/train/00000_train_1+.png`` and
-    ``IHC/train/00000_train_1+.png``, OCELOT's ``cell/000.jpg`` and ``tissue/000.jpg``): two stains or views of each
-    case, taken for classes (a model told them apart with accuracy 1.0, status OK). ``""`` otherwise."""
-    names: dict[int, set[str]] = defaultdict(set)
-    for case in dataset.cases:
-        if isinstance(case.label, int) and case.path is not None:
-            names[case.label].add(Path(case.path).name.lower())
-    if len(names) < 2 or min(len(n) for n in names.values()) < SAME_NAMES_MIN:
+    """A warning when every class folder holds the same file names numbered alike (OCELOT's ``cell/000.jpg`` and
+    ``tissue/000.jpg``): perhaps two stains or views of each case taken for classes, perhaps each folder numbering
+    its own images; ``""`` otherwise. Other names the same in every class are a problem fit refuses
+    (:func:`~medimg.data.labels.same_cases_problem`)."""
+    shared = shared_file_names(dataset.cases)
+    if shared is None or not numbered_alike(shared[1]):
         return ""
-    if len({frozenset(n) for n in names.values()}) != 1:
-        return ""
-    shared = sorted(next(iter(names.values())))
-    folders = ", ".join(dataset.class_names[k] for k in sorted(names))
+    labels, names = shared
+    folders = ", ".join(dataset.class_names[k] for k in labels)
     return (
-        f"every class ({folders}) holds the same {len(shared)} file names (e.g. {shared[0]} in each): "
+        f"every class ({folders}) holds the same {len(names)} file names (e.g. {names[0]} in each): "
         "if they are views, stains or modalities of the same cases, they are not classes, and a model tells the views "
         "apart; the cases' labels are elsewhere (a table, the file names)"
     )
