@@ -60,3 +60,28 @@ def test_without_a_table_the_test_folder_is_left_out_with_a_warning(
         dataset = Dataset.load(tmp_path)
     assert {c.split for c in dataset.cases} == {"train"}
     assert "test/ holds 9 image(s) without class folders" in caplog.text
+
+
+def test_the_additional_images_of_the_training_classes_train_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MobileODT's ``additional_Type_1_v2/Type_1/`` (three times train/'s images, names that may coincide with
+    train/'s) were ignored 'as a nested copy of the data'; a copy of train/ beside it still is."""
+    import shutil
+
+    _cervix(tmp_path)
+    rows = [f"{i}.jpg," + ",".join("1" if k == i % 3 else "0" for k in range(3)) for i in range(9)]
+    (tmp_path / "solution_stg1_release.csv").write_text("image_name,Type_1,Type_2,Type_3\n" + "\n".join(rows) + "\n")
+    for k in (1, 2, 3):
+        for i in range(5):  # one name of train/'s, another picture
+            _jpg(tmp_path / f"additional_Type_{k}_v2" / f"Type_{k}" / f"{k * 100 + i * 7}.jpg", 40 * k + 3)
+    shutil.copytree(tmp_path / "train", tmp_path / "copy")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    train = [c for c in dataset.cases if c.split == "train"]
+    assert len(train) == 12 + 15 and not any(c.path.parts[-3] == "copy" for c in train)
+    more = [c for c in train if c.path.parent.parent.name.startswith("additional")]
+    assert {dataset.class_names[c.label] for c in more} == {"Type_1", "Type_2", "Type_3"}
+    assert all(dataset.class_names[c.label] == c.path.parent.name for c in more)
+    assert "others are ignored" in caplog.text and "(copy)" in caplog.text  # the copy, and only it
+    assert "additional_Type_1_v2, additional_Type_2_v2, additional_Type_3_v2 hold more images" in caplog.text

@@ -135,6 +135,30 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
         )
 
 
+def _more_training_images(folders: Sequence[Path], train: Path) -> list[Path]:
+    """The ``folders`` beside the split folders that hold more images of the training classes, not a copy of them
+    (Intel & MobileODT's ``additional_Type_1_v2/Type_1/`` beside ``train/Type_1/``: three times as many images,
+    ignored as a nested copy): class folders only, each named as one of ``train``'s, and most of its files not in
+    that one (by name, or by size where a name is in both: numbered names coincide)."""
+    classes = {d.name.casefold(): d for d in folder_entries(train)[0]}
+
+    def sizes(folder: Path) -> dict[str, int]:
+        return {p.name.casefold(): p.stat().st_size for p in folder.iterdir() if is_image_file(p)}
+
+    def new_files(folder: Path, known: dict[str, int]) -> bool:
+        found = sizes(folder)
+        copies = sum(known.get(name) == size for name, size in found.items())
+        return bool(found) and 2 * copies < len(found)
+
+    def more_of(folder: Path) -> bool:
+        inner, has_image = folder_entries(folder)
+        if has_image or not inner or any(d.name.casefold() not in classes for d in inner):
+            return False
+        return all(new_files(d, sizes(classes[d.name.casefold()])) for d in inner)
+
+    return [folder for folder in folders if more_of(folder)]
+
+
 def load(
     path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), unlabelled: bool = False
 ) -> Dataset:
@@ -161,15 +185,29 @@ def load(
     if subdirs and all(split_dirs.values()):
         groups = [(split_dirs[d], d) for d in subdirs]
     elif len(named_splits) >= 2 and "train" in named_splits:  # splits beside another folder: a zip's nested copy
-        others = [d.name for d, s in split_dirs.items() if not s]
-        logger.warning(
-            "%s: split folders (%s) beside other folders (%s): the split folders are the data, the others are "
-            "ignored (archives often hold a nested copy of the data); point medimg at the folder you mean",
-            root,
-            ", ".join(d.name for d, s in split_dirs.items() if s),
-            ", ".join(others),
-        )
+        train = next(d for d, s in split_dirs.items() if s == "train")
+        more = _more_training_images([d for d, s in split_dirs.items() if not s], train)
+        others = [d.name for d, s in split_dirs.items() if not s and d not in more]
+        if others:
+            logger.warning(
+                "%s: split folders (%s) beside other folders (%s): the split folders are the data, the others are "
+                "ignored (archives often hold a nested copy of the data); point medimg at the folder you mean",
+                root,
+                ", ".join(d.name for d, s in split_dirs.items() if s),
+                ", ".join(others),
+            )
+        if more:
+            logger.info(
+                "%s: %s hold more images of %s/'s classes (not a copy of them): they train with %s/ (--exclude "
+                "'%s/*' leaves them out)",
+                root,
+                ", ".join(d.name for d in more),
+                train.name,
+                train.name,
+                more[0].name,
+            )
         groups = [(s, d) for d, s in split_dirs.items() if s]
+        groups += [("train", d) for d in more]
     else:
         _refuse_splits_named_by_a_suffix(root, subdirs)  # before nesting: each may wrap a folder of its name
         left_out |= _unlabelled_folders(base, split_dirs)
