@@ -1208,6 +1208,21 @@ def test_cdd_cesm_learns_the_pathology_not_the_birads_beside_it(tmp_path: Path) 
     assert sorted(dataset.class_names) == ["Benign", "Malignant", "Normal"] and len(dataset) == 12
 
 
+def test_breast_lesions_usg_learns_the_classification_not_the_birads_beside_it(tmp_path: Path) -> None:
+    """BrEaST-Lesions-USG's clinical table: ``CaseID,Image_filename,...,BIRADS,Diagnosis,Classification`` (benign,
+    malignant, normal); the Diagnosis names too many kinds of lesion to be the classes, and the BIRADS score was taken
+    for the label."""
+    rows = ["CaseID,Image_filename,Age,BIRADS,Diagnosis,Classification"]
+    diagnoses = ("fibroadenoma", "invasive ductal carcinoma", "not applicable", "cyst", "ductal carcinoma in situ")
+    for i in range(18):
+        _image(tmp_path / "BrEaST-Lesions_USG-images_and_masks" / f"case{i:03d}.png", 10 * i)
+        kind = ("benign", "malignant", "normal")[i % 3]
+        rows.append(f"{i},case{i:03d}.png,{40 + i},{(2, 5, 1)[i % 3]},{diagnoses[i % 5]} {i % 4},{kind}")
+    (tmp_path / "BrEaST-Lesions-USG-clinical-data.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "BrEaST-Lesions-USG-clinical-data.csv")
+    assert dataset.class_names == ["benign", "malignant", "normal"] and len(dataset) == 18
+
+
 def test_fetal_planes_db_train_flag_is_its_split(tmp_path: Path) -> None:
     """FETAL_PLANES_DB_data.csv (``;``-separated): ``Image_name;Patient_num;Plane;...;Train`` with ``Train`` 1/0, the
     published split; it was ignored (a random split instead), and ``Patient_num`` was no patient column."""

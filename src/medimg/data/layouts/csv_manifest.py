@@ -72,8 +72,10 @@ LABEL_COLUMNS = (
     # the pathology before a BI-RADS score beside it (CDD-CESM's "Pathology Classification/ Follow up": Normal,
     # Benign, Malignant, beside BIRADS)
     "pathology", "pathology_classification/_follow_up", "pathology_classification",
+    # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding; before a BI-RADS score beside it
+    # (BrEaST-Lesions-USG's clinical table: BIRADS, then Classification benign / malignant / normal)
+    "classification",
     "bi_rads", "birads", "breast_birads",  # mammography: INbreast's Bi-Rads, VinDr-Mammo's breast_birads
-    "classification",  # CMMD's clinical table (Benign / Malignant), after HyperKvasir's Finding
     "image_class",  # the HEp-2 cell sets' gt_training.csv (ID,Image class,Intensity,Specimen)
     "final_label",  # JustRAIGS' labels (Eye ID;Final Label;...; Label G1..G3 the graders'): beside numbered folders
     # a hospital's own export in German, French, Spanish, Italian, Dutch
