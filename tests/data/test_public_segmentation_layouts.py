@@ -970,7 +970,8 @@ def test_camus_split_lists_in_their_folder_give_the_published_split(tmp_path: Pa
 
 def _nuinsseg(root: Path, organs: tuple[str, ...], count: int = 3) -> None:
     """NuInsSeg: per organ ``tissue images/``, ``label masks/`` (one value per nucleus), ``label masks modify/``,
-    ``mask binary/``, ``distance maps/`` (no image: a distance transform) and ``vague areas/mask binary/``."""
+    ``mask binary/``, ``distance maps/`` (no image: a distance transform), ``vague areas/mask binary/`` and
+    ``stacked mask/`` (the labels stacked into colour channels: it was a field of view, Dice 1.0 inside the nuclei)."""
     for organ in organs:
         stem = organ.replace(" ", "_")
         for i in range(1, count + 1):
@@ -979,6 +980,7 @@ def _nuinsseg(root: Path, organs: tuple[str, ...], count: int = 3) -> None:
             for masks in ("label masks", "label masks modify", "mask binary", "vague areas/mask binary"):
                 _png(root / organ / masks / name, (slice(2, 6), slice(2, 6)))
             _png(root / organ / "distance maps" / name, (slice(1, 8), slice(1, 8)))
+            _png(root / organ / "stacked mask" / name, (slice(2, 6), slice(2, 6)))  # the labels once more
 
 
 def test_nuinsseg_organ_folders_pair_tissue_images_with_their_masks(tmp_path: Path) -> None:

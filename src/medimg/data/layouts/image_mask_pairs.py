@@ -146,10 +146,12 @@ IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 #: ``vague areas/mask binary/`` (areas its annotators could not label: no nuclei) and REFUGE2's
 #: ``Disc_Cup_Fovea_Illustration/`` (the photos with the outlines drawn on: paired with the masks, the answer was in
 #: the input), and WSSS4LUAD's ``background-mask/`` beside its ``mask/`` (the background of each mask drawn out: read
-#: as the masks, the tissue classes became a field of view)
+#: as the masks, the tissue classes became a field of view), and NuInsSeg's ``stacked mask/`` (each image's labels
+#: once more, stacked into colour channels: taken for a field of view, beside ``label masks/``, it confined training
+#: and scoring to the nuclei, Dice 1.0)
 IGNORED_COMPACT_DIRS = re.compile(
     r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
-    r"|background(?:masks?)"
+    r"|background(?:masks?)|stacked(?:masks?)"
 )
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
