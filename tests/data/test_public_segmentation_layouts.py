@@ -4,6 +4,7 @@ Montgomery's two lung masks per radiograph in ``ManualMask/leftMask/`` and ``rig
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -886,7 +887,9 @@ def test_cholecseg8k_clips_of_one_video_are_one_patient(tmp_path: Path, caplog: 
 
 def test_toothfairy_case_folders_pair_data_with_its_gt_masks(tmp_path: Path) -> None:
     """ToothFairy: ``Dataset/P1/data.npy`` beside ``gt_sparse.npy`` (every patient) and ``gt_alpha.npy`` (some): the
-    masks were images (12 classes P1..P12), and with --task segment "found 30 images but no masks"."""
+    masks were images (12 classes P1..P12), and with --task segment "found 30 images but no masks". The sparse
+    annotation (a few slices drawn) is no reference: a patient without the dense one is unlabelled (its sparse mask
+    was scored as the ground truth, and merged into the dense one of the others); ``splits.json`` gives the split."""
     rng = np.random.default_rng(0)
     for n in range(1, 13):
         folder = tmp_path / "Dataset" / f"P{n}"
@@ -897,11 +900,15 @@ def test_toothfairy_case_folders_pair_data_with_its_gt_masks(tmp_path: Path) -> 
         np.save(folder / "gt_sparse.npy", canal)
         if n % 2 == 0:
             np.save(folder / "gt_alpha.npy", canal)
+    splits = {"train": ["P2", "P4", "P6"], "val": ["P8"], "test": ["P10", "P12"]}
+    (tmp_path / "splits.json").write_text(json.dumps(splits))
     dataset = Dataset.load(tmp_path)
-    assert dataset.task == "segment" and len(dataset.cases) == 12
+    assert dataset.task == "segment" and len(dataset.cases) == 6 and len(dataset.unlabelled) == 6
     assert {c.image.name for c in dataset.cases} == {"data.npy"}
-    masks = {c.image.parent.name: c.mask.name for c in dataset.cases}
-    assert masks["P1"] == "gt_sparse.npy" and masks["P2"] == "gt_alpha.npy"  # the dense annotation where there is one
+    assert {c.mask.name for c in dataset.cases} == {"gt_alpha.npy"} and not any(c.extra_masks for c in dataset.cases)
+    assert {c.image.parent.name: c.split for c in dataset.cases} == {
+        name: split for split, names in splits.items() for name in names
+    }
 
 
 def test_bus_bra_images_and_masks_named_with_their_own_prefixes_pair(tmp_path: Path) -> None:
@@ -1359,3 +1366,37 @@ def test_the_parts_of_a_download_are_not_warned_of_as_too_few_patients(
     with caplog.at_level(logging.WARNING, logger="medimg"):
         Dataset.load(tmp_path)
     assert "too few to be taken for patients" in caplog.text
+
+
+def test_bbbc039_metadata_lists_of_masks_give_the_split(tmp_path: Path) -> None:
+    """BBBC039: ``images/<name>.tif`` + ``masks/<name>.png`` beside ``metadata/training.txt``, ``validation.txt`` and
+    ``test.txt``, each listing masks' file names. The lists were not read ('splits none'): official test images
+    trained."""
+    names = [f"IXMtest_A{i:02d}_s1_w1.tif" for i in range(12)]
+    for name in names:
+        _png(tmp_path / "images" / name)
+        _png(tmp_path / "masks" / name.replace(".tif", ".png"), (slice(2, 6), slice(2, 6)))
+    (tmp_path / "metadata").mkdir()
+    for split, part in (("training", names[:6]), ("validation", names[6:9]), ("test", names[9:])):
+        (tmp_path / "metadata" / f"{split}.txt").write_text("".join(n.replace(".tif", ".png") + "\n" for n in part))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.split_counts() == {"train": 6, "val": 3, "test": 3}
+    assert {c.image.name for c in dataset.cases if c.split == "test"} == set(names[9:])
+
+
+def test_g1020_images_twice_offer_an_exclude_that_reads_the_set(tmp_path: Path) -> None:
+    """G1020: ``Images/image_0.jpg`` and ``NerveRemoved/Images/image_0.jpg`` beside ``Masks/image_0.png``: refused,
+    'matches several images equally well', with no --exclude offered (both folders are named Images); the folder where
+    their paths part is named now, and the offered --exclude reads the set."""
+    import re
+
+    for i in range(4):
+        _png(tmp_path / "Images" / f"image_{i}.jpg")
+        _png(tmp_path / "NerveRemoved" / "Images" / f"image_{i}.jpg")
+        _png(tmp_path / "Masks" / f"image_{i}.png", (slice(2, 6), slice(2, 6)))
+    with pytest.raises(DatasetError, match="equally well") as refused:
+        Dataset.load(tmp_path, task="segment")
+    offered = re.search(r"--exclude '([^']+)'", str(refused.value))
+    assert offered is not None and offered.group(1) == "*NerveRemoved/*", str(refused.value)
+    dataset = Dataset.load(tmp_path, task="segment", exclude=(offered.group(1),))
+    assert {c.image.relative_to(tmp_path).parts[0] for c in dataset.cases} == {"Images"} and len(dataset.cases) == 4

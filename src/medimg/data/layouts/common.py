@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -861,21 +862,49 @@ SPLIT_TABLE_NAME = re.compile(r"(^|[_-])(data[_-]?)?splits?$", re.IGNORECASE)
 def split_table(folder: Path) -> dict[str, str]:
     """``name -> split`` from a file in ``folder`` that names the cases of each split (:data:`SPLIT_TABLE_NAME`):
     a CSV with a column per split (MAMA-MIA's ``train_split,test_split`` of patient ids), or a text file of sections
-    headed ``<split>:`` (CTSpine1K's ``trainset:`` and ``test_public:`` of file names); a split by its first word.
-    Empty when there is none, or it names fewer than two splits."""
+    headed ``<split>:`` (CTSpine1K's ``trainset:`` and ``test_public:`` of file names), or a JSON object of a list
+    per split (ToothFairy's ``splits.json``: ``{"train": ["P1", ...], "val": [...], "test": [...]}``); a split by
+    its first word. Empty when there is none, or it names fewer than two splits."""
     try:
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".csv", ".txt") and f.is_file())
+        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in (".csv", ".txt", ".json") and f.is_file())
     except OSError:
         return {}
     for file in files:
         if not SPLIT_TABLE_NAME.search(file.stem):
             continue
-        lines = [line.strip() for line in file.read_text(encoding="utf-8", errors="replace").splitlines()]
-        split_of = _split_columns(lines) if file.suffix.lower() == ".csv" else _split_sections(lines)
+        text = file.read_text(encoding="utf-8", errors="replace")
+        lines = [line.strip() for line in text.splitlines()]
+        suffix = file.suffix.lower()
+        split_of = (
+            _split_columns(lines)
+            if suffix == ".csv"
+            else _split_lists_in_json(text)
+            if suffix == ".json"
+            else _split_sections(lines)
+        )
         if len(set(split_of.values())) >= 2:
             logger.info("%s: the split of the %d cases it names", file, len(split_of))
             return split_of
     return {}
+
+
+def _split_lists_in_json(text: str) -> dict[str, str]:
+    """A JSON object of a list of case names per split (``{"train": ["P1", ...], "test": [...]}``)."""
+    from medimg.data.case import split_in_name
+
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}  # nnU-Net's splits_final.json: a list of folds
+    return {
+        str(name): split
+        for key, names in found.items()
+        if (split := split_in_name(str(key), "first")) is not None and isinstance(names, list)
+        for name in names
+        if isinstance(name, (str, int))
+    }
 
 
 def _split_columns(lines: list[str]) -> dict[str, str]:
@@ -932,11 +961,15 @@ def split_lists(folder: Path) -> dict[str, str]:
 
 
 def is_split_list_folder(folder: Path) -> bool:
-    """Whether ``folder`` is named for splits (CAMUS' ``database_split/``, ``splits/``) and holds text files alone."""
-    if not folder.is_dir() or not re.search(r"splits?(?:\b|_)", folder.name.lower()):
+    """Whether ``folder`` holds text files alone and is named for splits (CAMUS' ``database_split/``, ``splits/``),
+    or two of its files are (BBBC039's ``metadata/training.txt``, ``validation.txt``, ``test.txt``)."""
+    if not folder.is_dir():
         return False
     files = [f for f in itertools.islice(folder.iterdir(), 50) if not f.name.startswith(".")]
-    return bool(files) and all(f.is_file() and f.suffix.lower() in (".txt", ".csv") for f in files)
+    if not files or not all(f.is_file() and f.suffix.lower() in (".txt", ".csv") for f in files):
+        return False
+    named = re.search(r"splits?(?:\b|_)", folder.name.lower()) is not None
+    return named or len({named_split(f.stem) for f in files if f.suffix.lower() == ".txt"} - {None}) >= 2
 
 
 def split_list_folder(root: Path) -> dict[str, str]:

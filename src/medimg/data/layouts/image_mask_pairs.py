@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -530,6 +531,8 @@ def _listed_splits(cases: list[SegCase], root: Path) -> list[SegCase]:
         or next(filter(None, map(split_table, [root, *root.parents][:3])), {})
     )
     listed = {name.lower(): split for name, split in found.items()}
+    for name, split in found.items():  # a list of the masks' names (BBBC039's .png masks of .tif images)
+        listed.setdefault(_stem(Path(name)).lower(), split)
     split_of = {
         c.case_id: listed.get(c.image.name.lower())
         or listed.get(_stem(c.image).lower())
@@ -700,6 +703,8 @@ def _strip_words(stem: str) -> str:
 
 #: a mask named by a mask word and a word of what kind (ToothFairy's ``gt_sparse.npy``, ``gt_alpha.npy``)
 NAMED_MASK = re.compile(r"^(?:gt|mask|seg|segmentation|label|ground_truth|groundtruth)[-_][a-z]+$")
+#: kinds of a named mask that annotate a part of the image only (a few slices, scribbles)
+PARTIAL_WORDS = frozenset({"sparse", "partial", "scribble", "scribbles"})
 
 
 def _suffix_role(path: Path) -> str | None:
@@ -709,7 +714,9 @@ def _suffix_role(path: Path) -> str | None:
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
         return "mask"
     if NAMED_MASK.match(stem):  # ToothFairy's case folder: data.npy beside gt_sparse.npy and gt_alpha.npy
-        return "mask"
+        # a partial annotation (a few slices drawn) is no reference: ToothFairy's gt_sparse, the only mask of most of
+        # its cases, was scored as their ground truth and merged into the dense gt_alpha of the others
+        return "ignore" if stem.split("_", 1)[-1].split("-", 1)[-1] in PARTIAL_WORDS else "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
         return "mask"
     middle = MIDDLE_ROLE.match(stem)
@@ -917,7 +924,9 @@ def _image_files(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
 def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
     chosen = nearest_files(candidates, anchor)
     if len(chosen) > 1:
-        folders = sorted({p.parent.name for p in chosen})
+        # the first folder where their paths part (G1020's Images/ and NerveRemoved/Images/: not the last, alike)
+        common = Path(os.path.commonpath(chosen))
+        folders = sorted({p.relative_to(common).parts[0] for p in chosen if len(p.relative_to(common).parts) > 1})
         others = [name for name in folders if folder_role(name) != "image"] or folders  # never the images/ folder
         leave_out = f", leave out the others with --exclude '*{others[-1]}/*'," if len(folders) > 1 else ""
         raise DatasetError(
@@ -1235,7 +1244,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
         logger.info(
             "%s: %d annotation file(s) that are not the reference left out (a second observer's, KiTS21's AND/OR "
             "aggregates and each annotator's instance masks, maps drawn from the masks, regions left out of "
-            "scoring; e.g. %s): each image's reference mask is trained",
+            "scoring, sparse annotations of a few slices; e.g. %s): each image's reference mask is trained",
             root,
             len(ignored),
             ignored[0].relative_to(root).as_posix(),
