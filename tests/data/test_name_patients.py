@@ -72,6 +72,10 @@ from medimg.data.splits import make_splits
         # a mammogram's side and view after the patient (KAU-BCMD): each view was a case of its own, split apart
         ("D1_1_L_CC.jpg", "d1-1"),
         ("D1_1_R_MLO.jpg", "d1-1"),
+        # GRAZPEDWRI-DX's <patient>_<time hash>_<image>_WRI-<side><projection>_<sex><age>: a child's radiographs lay
+        # on both sides of a detection split (no key: the last part is no counter)
+        ("0001_1297860395_01_WRI-L1_M014.png", "grazpedwri-0001"),
+        ("0001_1297860395_02_WRI-L2_M014.png", "grazpedwri-0001"),
     ],
 )
 def test_name_key(name: str, key: str | None) -> None:

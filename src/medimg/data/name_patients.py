@@ -88,6 +88,9 @@ _IXI_SUBJECT = re.compile(r"^(ixi\d{3})-[a-z]+-\d+", re.IGNORECASE)
 #: ``000004_01_01_107_lesion_01.nii.gz``): the 6-digit patient, whose several studies were split apart otherwise
 _DEEPLESION_SLICE = re.compile(r"^(\d{6})_\d{2}_\d{2}_\d{3}(?:[_.-]|$)")
 DEEPLESION_KEY = "deeplesion-"
+#: a GRAZPEDWRI-DX radiograph, ``<patient>_<time hash>_<image>_WRI-<side><projection>_<sex><age in months>``
+#: (``0001_1297860395_01_WRI-L1_M014.png``): the 4-digit patient, whose images were split apart otherwise
+_GRAZPEDWRI_IMAGE = re.compile(r"^(\d{4})_\d{8,12}_\d{2}_wri-[lr]\d_[mf]\d{3}$", re.IGNORECASE)
 #: a tile of a slide named by its position in the slide, after the slide's name (SICAPv2's
 #: ``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg``, ``<slide>_x1024_y2048.png``): the slide
 _TILE_OF_SLIDE = re.compile(
@@ -95,7 +98,7 @@ _TILE_OF_SLIDE = re.compile(
 )
 #: keys that name a patient by a convention, not by a guess: by their start, or whole (a generic key joins a name's
 #: parts with hyphens, so ``TCGA_CS_4941_19960909_1.tif``'s ``tcga-cs-4941-19960909`` is none)
-_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY, HC18_KEY)
+_CONVENTION_KEYS = (BIDS_KEY, "brats-", "uid_", DEEPLESION_KEY, HC18_KEY, "grazpedwri-")
 _CONVENTION_KEY = re.compile(r"tcga-[a-z0-9]{2}-[a-z0-9]{4}|ixi\d{3}|oas[1-4]_\d{4}")
 #: a modality's or an MR sequence's word in a file name (TopCoW's ``topcow_ct_001_0000.nii.gz`` beside
 #: ``topcow_mr_001_0000.nii.gz``: one patient's CTA and MRA; SPIDER's ``1_t1.mha``, ``1_t2.mha``, ``1_t2_SPACE.mha``)
@@ -134,7 +137,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     (``IXI002-Guys-0828-T1.nii.gz`` -> ``ixi002``); an HC18 subject (``010_2HC.png`` -> ``hc18-010``), an OASIS subject
     (``OAS1_0004_MR2_mpr-1_anon.hdr`` -> ``oas1_0004``); a slide's
     tile named by its position (``16B0018510_Block_Region_0_0_0_xini_6827_yini_59786.jpg`` -> ``16b0018510``); a
-    DeepLesion slice's patient (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``).
+    DeepLesion slice's patient (``000004_01_01_107_lesion_01.nii.gz`` -> ``deeplesion-000004``); a GRAZPEDWRI-DX
+    patient (``0001_1297860395_01_WRI-L1_M014.png`` -> ``grazpedwri-0001``).
 
     ``folders``: the (case-folded) folders the file lies in. Given, a first word is dropped as a finding only when a
     folder has its name (OCT2017's ``CNV/CNV-1016042-1.jpeg``): Shenzhen's ``CHNCXR_0001_0.png`` and Montgomery's
@@ -152,6 +156,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     deeplesion = _DEEPLESION_SLICE.match(stem)
     if deeplesion:
         return f"{DEEPLESION_KEY}{deeplesion.group(1)}"
+    wrist = _GRAZPEDWRI_IMAGE.match(stem)
+    if wrist:
+        return f"grazpedwri-{wrist.group(1)}"
     tile = _TILE_OF_SLIDE.match(stem)
     if tile and any(ch.isdigit() for ch in tile.group(1)):  # every tile of a slide: one patient's
         return tile.group(1).lower()
