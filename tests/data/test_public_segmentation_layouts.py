@@ -1400,3 +1400,18 @@ def test_g1020_images_twice_offer_an_exclude_that_reads_the_set(tmp_path: Path) 
     assert offered is not None and offered.group(1) == "*NerveRemoved/*", str(refused.value)
     dataset = Dataset.load(tmp_path, task="segment", exclude=(offered.group(1),))
     assert {c.image.relative_to(tmp_path).parts[0] for c in dataset.cases} == {"Images"} and len(dataset.cases) == 4
+
+
+def test_crossmoda_pairs_in_a_folder_named_for_training_are_found_from_the_top(tmp_path: Path) -> None:
+    """CrossMoDA: ``crossmoda2022_training/crossmoda2022_etz_1_ceT1.nii.gz`` + ``..._Label.nii.gz`` (and unlabelled
+    ``_hrT2`` scans) beside ``crossmoda2022_validation/`` of scans alone: refused from the top, "its folders ... are
+    named for splits (train, val), not classes; point medimg at the training split's folder when it holds class
+    folders"."""
+    for i in range(1, 7):
+        _png(tmp_path / "crossmoda2022_training" / f"crossmoda2022_etz_{i}_ceT1.png")
+        _png(tmp_path / "crossmoda2022_training" / f"crossmoda2022_etz_{i}_Label.png", (slice(2, 6), slice(2, 6)))
+        _png(tmp_path / "crossmoda2022_training" / f"crossmoda2022_etz_{100 + i}_hrT2.png")
+        _png(tmp_path / "crossmoda2022_validation" / f"crossmoda2022_etz_{200 + i}_hrT2.png")
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 6 and len(dataset.unlabelled) == 12
+    assert all(c.mask.name == c.image.name.replace("_ceT1", "_Label") for c in dataset.cases)

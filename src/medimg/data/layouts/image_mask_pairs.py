@@ -77,6 +77,7 @@ from medimg.data.layouts.common import (
     manifest_header,
     name_prefixes,
     name_selected,
+    named_split,
     nearest_files,
     read_manifest,
     split_list_folder,
@@ -349,7 +350,11 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     ``kaggle_3m/TCGA_CS_4941_19960909/<slice>.tif`` + ``<slice>_mask.tif``; a few class folders holding masks, BUSI's,
     stay classes)."""
     subdirs = _visible_dirs(root)
-    folders = [root] + [d for d in subdirs if normalise_split(d.name) is not None]
+    # split folders by a word of their names too (CrossMoDA's crossmoda2022_training/ beside _validation/), one
+    # folder a split: DigestPath's tissue-train-pos-v1/ and tissue-train-neg/ are classes of one split
+    named = {d: named_split(d.name) for d in subdirs if named_split(d.name) is not None}
+    distinct = len(set(named.values())) == len(named)
+    folders = [root] + [d for d in subdirs if (d in named if distinct else normalise_split(d.name) is not None)]
     if any(_pairs_beside(folder) for folder in folders):
         return True
     # an archive's wrapper whose images mostly have their masks beside them (CT-ORG's OrganSegmentations/volume-0
