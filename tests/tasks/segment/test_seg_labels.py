@@ -111,6 +111,26 @@ def test_objects_labelled_one_by_one_are_one_foreground_class(caplog: pytest.Log
     assert glands.encoding(named_values=True).kind == "identity"
 
 
+def test_masks_named_for_instances_are_one_foreground_class_however_few_objects() -> None:
+    """ROBUST-MIS' ``instrument_instances.png`` (each instrument its own value, 1..3 in an image): three classes by
+    the values alone (class_3 the third instrument drawn), trained with status OK."""
+    from pathlib import Path
+
+    from medimg.tasks.segment.labels import MaskValueSurvey, named_for_instances
+
+    survey = MaskValueSurvey()
+    for values in ([0, 1, 2], [0, 1], [0, 1, 2, 3], [0, 1, 2]):
+        survey.add([float(v) for v in values])
+    assert survey.encoding().kind == "identity"  # as few objects are classes by their values alone
+    named = named_for_instances(
+        [Path("Training/Sigmoid/1/instrument_instances.png"), Path("2/instrument_instances.png")]
+    )
+    assert named and not named_for_instances([Path("1/instrument_mask.png")]) and not named_for_instances([])
+    encoding = survey.encoding(instance_files=named)
+    assert encoding.kind == "threshold" and encoding.num_classes == 2 and "instance-labelled" in (encoding.note or "")
+    assert survey.encoding(instance_files=True, named_values=True).kind == "identity"  # the data names them classes
+
+
 def _objects(ids: list[int], size: int = 64) -> np.ndarray:
     """A 2D mask of square objects on a grid, object ``k`` labelled ``ids[k]``."""
     mask = np.zeros((size, size), np.uint16)

@@ -21,6 +21,7 @@ from medimg.tasks.segment.labels import (
     LabelEncoding,
     MaskValueSurvey,
     is_colour_mask,
+    named_for_instances,
 )
 from medimg.tasks.segment.planning import (
     SegPlan,
@@ -204,7 +205,12 @@ def determine_dataset_encoding(
         if len(survey.values) > survey.limit:
             break
     named = value_names if value_names is not None else value_names_of(dataset)
-    return survey.encoding(colour_table=dataset.colour_table, has_colour=has_colour, named_values=dict(named))
+    return survey.encoding(
+        colour_table=dataset.colour_table,
+        has_colour=has_colour,
+        named_values=dict(named),
+        instance_files=named_for_instances(c.mask for c in dataset.cases if c.mask is not None),
+    )
 
 
 def prepare_cases(

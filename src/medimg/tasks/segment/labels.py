@@ -16,8 +16,10 @@ masks).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +27,7 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 
 from medimg.data.colour_tables import COLOUR_TABLES, IGNORE, ColourTable, parse_colour_table
 from medimg.errors import ConfigError, DatasetError
+from medimg.io.formats import file_stem
 
 logger = logging.getLogger(__name__)
 
@@ -516,10 +519,13 @@ class MaskValueSurvey:
         colour_table: ColourTable | None = None,
         has_colour: bool = False,
         named_values: bool | Iterable[float] | Mapping[int, str] = False,
+        instance_files: bool = False,
     ) -> LabelEncoding:
         """The set's encoding: :meth:`lossy_encoding` for JPEG masks, :func:`mixed_binary_encoding` for binary
-        masks saved two ways, :func:`instance_encoding` for objects labelled one by one (unless ``named_values``:
-        the data names its values as classes, in a ``dataset.json``; the values it names, their names, or ``True``),
+        masks saved two ways, :func:`instance_encoding` for objects labelled one by one (``instance_files``: the
+        mask files are named for instances, :func:`named_for_instances`, and every one holds ``0..n``; unless
+        ``named_values``: the data names its values as classes, in a ``dataset.json``; the values it names, their
+        names, or ``True``),
         else :func:`determine_label_encoding` of the values. A value the data names as the background (``{"255":
         "background", "0": "lesion"}``) is class 0 (:func:`named_background_first`); binary masks whose top value
         surrounds every mask are warned of (:func:`inverted_binary_note`) unless the data names the values."""
@@ -530,7 +536,8 @@ class MaskValueSurvey:
                 return lossy
             if self.binary_kinds == {"0/1", "0/255"}:
                 return mixed_binary_encoding()
-            if self.instance_maps() and not (named or named_values is True):
+            numbered = bool(self.object_counts) and min(self.object_counts) >= 1  # each mask 0..n, or n objects
+            if (self.instance_maps() or (instance_files and numbered)) and not (named or named_values is True):
                 return instance_encoding(min(self.object_counts), max(self.object_counts))
         background = next(iter(self.borders)) if len(self.borders) == 1 else None
         encoding = determine_label_encoding(
@@ -670,6 +677,13 @@ def separate_objects(mask: np.ndarray, values: Iterable[float]) -> int | None:
 
     pieces = int(label(mask.astype(np.int64), background=0, connectivity=2).max())  # regions of one value each
     return len(labels) if pieces <= OBJECT_PIECES * len(labels) else None
+
+
+def named_for_instances(masks: Iterable[Path]) -> bool:
+    """Whether every mask file is named for instances (ROBUST-MIS' ``instrument_instances.png``: each instrument its
+    own value, 1..3 in an image, read as three classes by the values alone)."""
+    names = [re.split(r"[^a-z]+", file_stem(mask).lower()) for mask in masks]
+    return bool(names) and all({"instance", "instances"} & set(words) for words in names)
 
 
 def instance_encoding(fewest: int, most: int) -> LabelEncoding:

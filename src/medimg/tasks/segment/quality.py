@@ -29,6 +29,7 @@ from medimg.tasks.segment.labels import (
     encode_mask,
     is_colour_mask,
     mask_values,
+    named_for_instances,
     unused_classes,
 )
 
@@ -291,7 +292,10 @@ def _classes(
     value_names = value_names_of(dataset)
     try:
         encoding = survey.encoding(
-            colour_table=dataset.colour_table, has_colour=colour_masks > 0, named_values=value_names
+            colour_table=dataset.colour_table,
+            has_colour=colour_masks > 0,
+            named_values=value_names,
+            instance_files=named_for_instances(c.mask for c in dataset.cases if c.mask is not None),
         )
     except DatasetError as error:
         return NOT_CLASSES, [], {}, [str(error)]
