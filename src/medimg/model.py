@@ -37,6 +37,7 @@ from medimg.errors import (
 )
 from medimg.io.arrays import holds_arrays, is_array_data
 from medimg.io.in_memory import holds_file_bytes, predict_file_bytes
+from medimg.io.inputs import shell_quoted
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,13 +69,16 @@ def trained_before_evaluation(run_dir: Path, error: Exception | None = None) -> 
     option = re.search(r"--mask-labels '[^']*'", str(error or ""))
     if option is not None:
         return (
-            f"training finished before this: the model is saved in {run_dir} (`medimg predict {run_dir} IMAGES` "
-            f"works now); `medimg evaluate {run_dir} {option.group(0)}` scores its test split with the mask values "
+            f"training finished before this: the model is saved in {run_dir} (`medimg predict "
+            f"{shell_quoted(run_dir)} IMAGES` "
+            f"works now); `medimg evaluate {shell_quoted(run_dir)} {option.group(0)}` scores its test split with the "
+            f"mask values "
             "mapped (an option of evaluate, not of fit)"
         )
     return (
-        f"training finished before this: the model is saved in {run_dir} (`medimg predict {run_dir} IMAGES` works "
-        f"now); fix the above, then `medimg evaluate {run_dir}` scores its test split"
+        f"training finished before this: the model is saved in {run_dir} (`medimg predict {shell_quoted(run_dir)} "
+        f"IMAGES` works "
+        f"now); fix the above, then `medimg evaluate {shell_quoted(run_dir)}` scores its test split"
     )
 
 
@@ -578,7 +582,7 @@ class Model:
             run = self.run_dir_ or "RUN"
             raise DatasetError(
                 f"{run} was trained with no test split (--test-fraction 0): its other images trained or chose the "
-                f"model; evaluate it on held-out data (medimg evaluate {run} DATA)"
+                f"model; evaluate it on held-out data (medimg evaluate {shell_quoted(run)} DATA)"
             )
         if not cases:
             raise DatasetError(f"{dataset.name} has no {split!r} cases; use --split all for an external set")

@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medimg.errors import RunFolderError
 from medimg.fileio import TEMPORARY_SUFFIX, atomic_write_json
+from medimg.io.inputs import shell_quoted
 
 if TYPE_CHECKING:
     from medimg.engine.distributed import Distributed
@@ -621,7 +622,8 @@ class RunFolder:
         if self._test_left_unevaluated():
             return (
                 f"{self.path} holds a trained model (model.pt) whose fit stopped before evaluating it on the test "
-                f"split (no report/): `medimg evaluate {self.path}` evaluates it, --resume finishes that fit (its "
+                f"split (no report/): `medimg evaluate {shell_quoted(self.path)}` evaluates it, --resume finishes "
+                f"that fit (its "
                 f"training is done), or {again}"
             )
         return f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"

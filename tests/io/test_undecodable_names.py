@@ -94,3 +94,24 @@ def test_fit_refuses_them_with_exit_2_and_leaves_no_run_folder(data: Path, tmp_p
     assert result.returncode == 2, result.stderr
     assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_commands_offered_for_a_path_with_spaces_can_be_copied(tmp_path: Path) -> None:
+    """FIVES: `--task classify` on 'FIVES A Fundus Image Dataset/' offered `medimg fit /tmp/.../FIVES A Fundus Image
+    Dataset/Quality Assessment.xlsx --label-column COLUMN`: copied into a shell, the path split into four words."""
+    import shlex
+
+    from medimg.data.dataset import Dataset
+
+    root = tmp_path / "FIVES A Fundus Image Dataset"
+    for i in range(4):
+        for folder, value in (("Original", 90), ("Ground truth", 255)):
+            (root / "train" / folder).mkdir(parents=True, exist_ok=True)
+            pixels = np.zeros((8, 8), np.uint8)
+            pixels[2:6, 2:6] = value
+            Image.fromarray(pixels).save(root / "train" / folder / f"{i}_A.png")
+    (root / "Quality Assessment.csv").write_text("No.,Disease\n1,AMD\n")
+    with pytest.raises(DatasetError) as refused:
+        Dataset.load(root, task="classify")
+    offered = str(refused.value).split("medimg fit ", 1)[1].split(" --label-column")[0]
+    assert shlex.split(offered) == [str(root / "Quality Assessment.csv")], offered

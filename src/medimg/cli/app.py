@@ -510,7 +510,12 @@ def fit(
     _print_metrics(model.report_)
     _echo(f"run folder: {model.run_dir_}")
     if model.report_ is None:  # --test-fraction 0: trained, with no test split to report on
-        _echo(f"no test split, so no test report: evaluate held-out data with `medimg evaluate {model.run_dir_} DATA`")
+        from medimg.io.inputs import shell_quoted
+
+        _echo(
+            f"no test split, so no test report: evaluate held-out data with `medimg evaluate "
+            f"{shell_quoted(model.run_dir_ or 'RUN')} DATA`"
+        )
         return
     _echo(f"report:     {(model.last_report_dir_ or model.run_dir_ / 'report') / 'report.html'}")
 

@@ -20,6 +20,7 @@ import numpy as np
 from medimg.data.case import SPLITS, Case, SegCase, TaskName
 from medimg.errors import ConfigError, DatasetError
 from medimg.io.image import ImageData
+from medimg.io.inputs import shell_quoted
 from medimg.io.limits import CLASSIFY_READ_SIZE
 
 if TYPE_CHECKING:
@@ -462,7 +463,7 @@ def _refuse_several_described_sets(root: Path) -> None:
     names = ", ".join(f"{folder.name}/" for folder in described[:6]) + (", ..." if len(described) > 6 else "")
     raise DatasetError(
         f"{root} holds {len(described)} data sets, each with its own {DATASET_JSON} ({names}): their labels and "
-        f"images differ, one model cannot learn them together; give one (medimg fit {described[0]})"
+        f"images differ, one model cannot learn them together; give one (medimg fit {shell_quoted(described[0])})"
     )
 
 

@@ -36,6 +36,7 @@ from medimg.data.shortcuts import shortcut_warnings
 from medimg.data.splits import Splits, make_splits
 from medimg.errors import DatasetError
 from medimg.io.frames import is_colour
+from medimg.io.inputs import shell_quoted
 from medimg.io.read_notes import exif_warning, transparency_warning
 from medimg.io.windowing import header_window, unused_window_warning
 
@@ -877,7 +878,8 @@ def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> D
         raise DatasetError(
             f"{before.root}: once the {dropped} masks and blank files among its images are left out, class(es) {said} "
             f"hold no image and one class is left ({before.class_names[left]!r}): if the folder holds images and "
-            f"their segmentation masks, segment: medimg fit {before.root} --task segment (masks in a masks/ or "
+            f"their segmentation masks, segment: medimg fit {shell_quoted(before.root)} --task segment (masks in a "
+            f"masks/ or "
             "labels/ folder beside images/, or a CSV manifest with image,mask columns); else give the other classes "
             "images with something to classify"
         )

@@ -30,7 +30,7 @@ from medimg.export.detect import DETECT_PREPROCESSING_KEYS
 from medimg.export.preprocess import PREPROCESSING_KEYS, preprocess
 from medimg.export.segment import SEGMENT_REQUIRED_KEYS, SegmentationPrediction
 from medimg.interrupts import raise_if_interrupted
-from medimg.io.inputs import common_root, mirrored_folder
+from medimg.io.inputs import common_root, mirrored_folder, shell_quoted
 from medimg.io.orientation import reorients_inputs
 from medimg.io.series_inputs import expand_prediction_inputs
 from medimg.planning.domain import InputReader, TrainingDomain, load_training_domain
@@ -69,7 +69,7 @@ def resolve_onnx_path(run_or_file: str | Path) -> Path:
             if (path / "model.joblib").is_file() and not (path / "model.pt").is_file():  # export would refuse it
                 raise ConfigError(
                     f"{path} is a classical model (scikit-learn on image features), which has no ONNX export: "
-                    f"predict without --engine onnx (medimg predict {path} IMAGES)"
+                    f"predict without --engine onnx (medimg predict {shell_quoted(path)} IMAGES)"
                 )
             raise ConfigError(f"{path} has no model.onnx; export it first: medimg export {path} --format onnx")
         return candidate

@@ -268,7 +268,7 @@ def refuse_undecodable_names(paths: Iterable[str | os.PathLike[str]], folder: st
         f"{len(bad)} file name{'s' if len(bad) > 1 else ''} in {shown_name(root)} "
         f"{'are' if len(bad) > 1 else 'is'} not valid UTF-8 ({examples}; read as Latin-1 the first is "
         f"{latin1!r}): medimg could not record {'them' if len(bad) > 1 else 'it'} in its JSON and CSV files; "
-        + UTF8_FIX.format(folder=_quoted(shown_name(root)))
+        + UTF8_FIX.format(folder=shell_quoted(shown_name(root)))
     )
 
 
@@ -301,10 +301,12 @@ def _names_in(value: Any) -> Iterator[str | os.PathLike[str]]:
             yield from _names_in(getattr(value, field.name))
 
 
-def _quoted(text: str) -> str:
+def shell_quoted(path: str | Path) -> str:
+    """``path`` as a shell word a user can copy into a command: quoted when it holds spaces or other characters a
+    shell splits on (``'FIVES A Fundus Image Dataset/Quality Assessment.xlsx'``), else as it is."""
     import shlex
 
-    return shlex.quote(text)
+    return shlex.quote(str(path))
 
 
 def common_root(files: Sequence[str | Path]) -> Path:

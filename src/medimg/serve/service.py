@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimg.errors import ConfigError, DatasetError, ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.formats import is_npz, suffix_for
+from medimg.io.inputs import shell_quoted
 from medimg.io.windowing import window_from_json
 from medimg.serve.idempotency import upload_digest
 from medimg.serve.model_card import tested_performance, training_counts
@@ -173,7 +174,8 @@ def load_served_model(settings: ServeSettings) -> Model:
     if model.network_ is None:  # a classical model (random forest, SVM...): features and scikit-learn, no network
         raise ConfigError(
             f"{settings.run_dir} is a classical model ({model.network}): the service serves trained networks; "
-            f"predict with it through `medimg predict {settings.run_dir} IMAGES` (Python: Model.load(RUN).predict), "
+            f"predict with it through `medimg predict {shell_quoted(settings.run_dir)} IMAGES` (Python: "
+            f"Model.load(RUN).predict), "
             "or serve a network run (medimg fit DATA --model resnet18)"
         )
     if settings.explain_method and model.task == "classify":

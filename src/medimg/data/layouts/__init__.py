@@ -153,6 +153,7 @@ from medimg.data.layouts.common import json_labels_note
 from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
+from medimg.io.inputs import shell_quoted
 
 logger = logging.getLogger(__name__)
 
@@ -768,9 +769,12 @@ def _label_table_note(path: Path) -> str:
     if not tables:
         return ""
     if len(tables) == 1:
-        return f"; or, for classes from its table: medimg fit {tables[0]} --label-column COLUMN"
+        return f"; or, for classes from its table: medimg fit {shell_quoted(tables[0])} --label-column COLUMN"
     names = ", ".join(t.name for t in tables[:4])
-    return f"; or, for classes from one of its tables ({names}): medimg fit {path}/TABLE --label-column COLUMN"
+    return (
+        f"; or, for classes from one of its tables ({names}): medimg fit {shell_quoted(path)}/TABLE --label-column "
+        f"COLUMN"
+    )
 
 
 #: how to unpack each archive kind a dataset is downloaded as (Kaggle, Zenodo, PhysioNet, Grand Challenge)

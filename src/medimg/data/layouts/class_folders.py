@@ -46,6 +46,7 @@ from medimg.errors import DatasetError
 from medimg.io.dicom_survey import looks_like_dicom
 from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import file_suffix, in_system_folder, is_image_file, point_files_note, unread_files_note
+from medimg.io.inputs import shell_quoted
 
 logger = logging.getLogger(__name__)
 
@@ -635,7 +636,8 @@ def _refuse_label_tables_beside(root: Path) -> None:
         raise DatasetError(
             f"{root} holds {len(tables)} label tables ({', '.join(t.name for t in tables)}), each naming images, "
             f"beside folders that would otherwise be read as classes ({', '.join(folders)}); "
-            f"medimg cannot tell which table labels the images: give the one you mean (medimg fit {tables[0]})"
+            f"medimg cannot tell which table labels the images: give the one you mean (medimg fit "
+            f"{shell_quoted(tables[0])})"
         )
 
 
@@ -700,7 +702,7 @@ def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], dep
     never trained on. They stay ungrouped; the warning names a label table beside them, if any."""
     example = "/".join(next(parts for parts in folder_of.values() if len(parts) >= depth)[:depth])
     tables = tables_in(root)
-    table = f"; a table beside them may label them: medimg fit {tables[0]}" if tables else ""
+    table = f"; a table beside them may label them: medimg fit {shell_quoted(tables[0])}" if tables else ""
     logger.warning(
         "%s: %d image(s) lie in sub-folders of their class folders named as categories, not patients (e.g. %s): "
         "the classes are the top folders and the sub-folders are not patient groups; if the sub-folders are the "
@@ -822,7 +824,8 @@ def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
     raise DatasetError(
         f"{root}: {pool.name}/ holds images without labels, not a class ({len(class_dirs)} folders would be the "
         f"classes: {', '.join(d.name for d in class_dirs)}); train on the labelled classes and learn from the pool: "
-        f"medimg fit {data} --unlabelled {pool}" + ("" if data != root else f" (move {pool.name}/ out of {root} first)")
+        f"medimg fit {shell_quoted(data)} --unlabelled {shell_quoted(pool)}"
+        + ("" if data != root else f" (move {pool.name}/ out of {root} first)")
     )
 
 

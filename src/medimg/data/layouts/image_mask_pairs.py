@@ -94,6 +94,7 @@ from medimg.errors import DatasetError
 from medimg.io.channels import CHANNEL_NAME, CHANNEL_SYNONYMS, channel_files, channel_key, channel_suffixes
 from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.inputs import shell_quoted
 
 if TYPE_CHECKING:
     from medimg.data.colour_tables import ColourTable
@@ -653,7 +654,7 @@ def say_images_without_masks(unlabelled: Sequence[str], paired: int, root: Path)
         shown = ", ".join(sorted(folder.name for folder in folders)[:5])
         classes = (
             f"; they lie in {len(folders)} folders ({shown}): if those are classes, classify them with "
-            f"medimg fit {root / str(next(iter(parents)))}"
+            f"medimg fit {shell_quoted(root / str(next(iter(parents))))}"
         )
     logger.warning(
         "%s: %d of %d images have no mask and are not used (e.g. %s): the segmentation trains on the %d with masks%s",

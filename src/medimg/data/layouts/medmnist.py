@@ -23,6 +23,7 @@ from medimg.data.medmnist import medmnist_label_names, medmnist_set, medmnist_sp
 from medimg.errors import DatasetError
 from medimg.io.array_files import LABEL_MAPS_AS_FILES
 from medimg.io.arrays import channel_axis, channel_last_rows
+from medimg.io.inputs import shell_quoted
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def _load_folder(folder: Path) -> Dataset:
         return load(files[0])
     raise DatasetError(
         f"{folder} holds {len(files)} MedMNIST files ({', '.join(f.name for f in files)}): give one, e.g. "
-        f"medimg fit {files[0]}"
+        f"medimg fit {shell_quoted(files[0])}"
     )
 
 
