@@ -143,6 +143,23 @@ def test_coco_in_a_capitalised_annotations_folder_beside_image_folders_per_split
     assert isinstance(alone, DetectionDataset) and len(alone) == 6
 
 
+def test_a_coco_eval_file_beside_train_and_val_files_is_the_test_split(tmp_path: Path) -> None:
+    """EVICAN's ``instances_train2019``, ``_val2019`` and ``_eval2019`` files: 'some COCO files name no split; the
+    data's own split is not used', and its evaluation images were trained on."""
+    root = write_coco(tmp_path / "evican", n=8)
+    val = root / "annotations" / "instances_val.json"
+    data = json.loads(val.read_text())
+    held = data["images"][:1]
+    rest = {**data, "images": data["images"][1:]}
+    held_ids = {image["id"] for image in held}
+    rest["annotations"] = [a for a in data["annotations"] if a["image_id"] not in held_ids]
+    evaluation = {**data, "images": held, "annotations": [a for a in data["annotations"] if a["image_id"] in held_ids]}
+    val.write_text(json.dumps(rest))
+    (root / "annotations" / "instances_eval2019.json").write_text(json.dumps(evaluation))
+    ds = Dataset.load(root)
+    assert ds.split_counts() == {"train": 6, "val": 1, "test": 1}
+
+
 def test_a_box_table_in_an_annotations_folder_names_images_beside_that_folder(tmp_path: Path) -> None:
     """VinDr-SpineXR: ``annotations/train.csv`` (``image_id,...,xmin,ymin,xmax,ymax``, ids without suffix) beside
     ``train_images/<id>.dicom``: "line 2: .../annotations/<id> does not exist"."""

@@ -77,6 +77,10 @@ def detect(path: Path) -> bool:
     return bool(_json_files(path))
 
 
+#: a word naming a set for evaluation: the test split where another file is the validation split
+_EVAL_WORD = re.compile(r"(?:^|[^a-z])eval(?:uation)?(?:[^a-z]|$)", re.IGNORECASE)
+
+
 def _split_of(file: Path, several: bool) -> str | None:
     """The split a file's name says (``instances_val2017``), else its folder's (Roboflow's ``valid/``)."""
     if not several:
@@ -244,8 +248,13 @@ def load(
     # a JSON given from its annotations/ folder (EVICAN's Annotations/ beside Images/EVICAN_train2019/): the images
     # are looked for by name beside that folder
     by_name = ImagesByName(root.parent if root.name.lower() == "annotations" else root)
+    split_of = {file: _split_of(file, len(documents) > 1) for file, _ in documents}
+    if "val" in split_of.values():  # EVICAN's instances_eval2019 beside _train2019 and _val2019: its test split
+        split_of = {
+            file: split or ("test" if _EVAL_WORD.search(file.stem) else None) for file, split in split_of.items()
+        }
     for file, data in documents:
-        split = _split_of(file, len(documents) > 1)
+        split = split_of[file]
         category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
         annotated = {category_name.get(a.get("category_id"), "") for a in data.get("annotations") or []}
         for name in sorted((set(category_name.values()) & annotated) - set(index)):
