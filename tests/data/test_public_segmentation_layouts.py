@@ -23,6 +23,16 @@ def _png(path: Path, box: tuple[slice, slice] | None = None) -> None:
     Image.fromarray(array).save(path)
 
 
+def _volume(path: Path, mask: bool) -> None:
+    """A small NIfTI scan (a bright block) or its mask (the block labelled 1)."""
+    import nibabel as nib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.zeros((8, 8, 4), np.uint8 if mask else np.int16)
+    data[2:5, 2:5, 1:3] = 1 if mask else 300
+    nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+
+
 def _pairs(root: Path) -> list[tuple[str, str]]:
     dataset = Dataset.load(root, task="segment")
     assert not dataset.unpaired and not dataset.unlabelled
@@ -138,6 +148,22 @@ def test_promise12_parts_beside_its_test_data_are_image_mask_pairs(tmp_path: Pat
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 4
     assert sorted(dataset.unlabelled) == ["TestData/Case00.mhd", "TestData/Case01.mhd"]  # images without masks
+
+
+def test_isic_2017_superpixel_maps_are_neither_masks_nor_images_to_predict(tmp_path: Path) -> None:
+    """ISIC 2017's ``ISIC_0000000_superpixels.png`` beside each image: `medimg predict RUN ISIC-2017_Test_v2_Data/`
+    predicted a lesion mask for each superpixel map too (18 results for 9 images, each 'in domain')."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    folder = tmp_path / "ISIC-2017_Test_v2_Data"
+    for i in range(3):
+        _png(folder / f"ISIC_{i:07d}.jpg")
+        _png(folder / f"ISIC_{i:07d}_superpixels.png", (slice(0, 8), slice(0, 16)))
+        _png(tmp_path / "ISIC-2017_Test_v2_Part1_GroundTruth" / f"ISIC_{i:07d}_segmentation.png", (slice(2, 6),) * 2)
+    files = sorted(folder.iterdir())
+    assert {p.name for p in annotation_files(files, folder)} == {f"ISIC_{i:07d}_superpixels.png" for i in range(3)}
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert {c.image.name for c in dataset.cases} == {f"ISIC_{i:07d}.jpg" for i in range(3)} and not dataset.unlabelled
 
 
 def test_isic_2017_folders_give_their_splits(tmp_path: Path) -> None:
@@ -1205,20 +1231,12 @@ def test_ribfrac_split_words_in_a_folder_above_the_images_give_the_splits(tmp_pa
     """RibFrac: ``ribfrac-train-images-1/Part1/RibFrac1-image.nii.gz`` (+ ``ribfrac-train-labels-1/Part1/...
     -label.nii.gz``) beside ``ribfrac-val-images/RibFrac421-image.nii.gz``: the official validation cases were
     pooled with training ("splits none"); the nearest folder naming a split gives it."""
-    import nibabel as nib
-
-    def volume(path: Path, mask: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = np.zeros((8, 8, 4), np.uint8 if mask else np.int16)
-        data[2:5, 2:5, 1:3] = 1 if mask else 300
-        nib.save(nib.Nifti1Image(data, np.eye(4)), path)
-
     for i in range(1, 5):
-        volume(tmp_path / "ribfrac-train-images-1" / "Part1" / f"RibFrac{i}-image.nii.gz", False)
-        volume(tmp_path / "ribfrac-train-labels-1" / "Part1" / f"RibFrac{i}-label.nii.gz", True)
+        _volume(tmp_path / "ribfrac-train-images-1" / "Part1" / f"RibFrac{i}-image.nii.gz", False)
+        _volume(tmp_path / "ribfrac-train-labels-1" / "Part1" / f"RibFrac{i}-label.nii.gz", True)
     for i in range(421, 423):
-        volume(tmp_path / "ribfrac-val-images" / f"RibFrac{i}-image.nii.gz", False)
-        volume(tmp_path / "ribfrac-val-labels" / f"RibFrac{i}-label.nii.gz", True)
+        _volume(tmp_path / "ribfrac-val-images" / f"RibFrac{i}-image.nii.gz", False)
+        _volume(tmp_path / "ribfrac-val-labels" / f"RibFrac{i}-label.nii.gz", True)
     dataset = Dataset.load(tmp_path, task="segment")
     assert dataset.split_counts() == {"train": 4, "val": 2}
 
@@ -1271,18 +1289,10 @@ def test_mslesseg_patients_in_a_split_folder_are_segmentation_cases(tmp_path: Pa
     per timepoint of each patient. Given the folder above ``train/``, the timepoints T1, T2 were read as classes of
     <patient>/<class>/ folders (each channel file an image, the masks left out, status OK); given ``train/`` itself,
     lesion segmentation. Both are segmentation now, the channels one case, each patient on one side."""
-    import nibabel as nib
-
-    def volume(path: Path, mask: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = np.zeros((8, 8, 4), np.uint8 if mask else np.int16)
-        data[2:5, 2:5, 1:3] = 1 if mask else 300
-        nib.save(nib.Nifti1Image(data, np.eye(4)), path)
-
     for patient in range(1, 11):
         for time in ("T1", "T2", "T3") if patient % 3 == 0 else ("T1", "T2"):  # some patients scanned three times
             for part in ("FLAIR", "T1", "T2", "MASK"):
-                volume(tmp_path / "train" / f"P{patient}" / time / f"P{patient}_{time}_{part}.nii.gz", part == "MASK")
+                _volume(tmp_path / "train" / f"P{patient}" / time / f"P{patient}_{time}_{part}.nii.gz", part == "MASK")
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 23
     assert all(c.mask.name == f"{c.mask.parent.parent.name}_{c.mask.parent.name}_MASK.nii.gz" for c in dataset.cases)

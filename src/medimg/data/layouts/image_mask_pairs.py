@@ -178,8 +178,10 @@ LABEL_SUFFIXES = (
 )
 #: Herlev's colour masks, ``<cell>-d.bmp``: with a hyphen only (FIVES' images ``1_D.png`` are its DR class)
 HERLEV_MASK = re.compile(r"^(.+)-d$")
-#: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``): not a mask
-IGNORED_SUFFIXES = ("2ndho",)
+#: a second observer's annotation beside the reference (CHASE_DB1's ``Image_01L_2ndHO.png``), ISIC 2017's
+#: superpixel maps beside its images (``ISIC_0000000_superpixels.png``, colour-coded region ids): neither a mask nor
+#: an image to predict
+IGNORED_SUFFIXES = ("2ndho", "superpixels")
 #: KiTS21's masks combining its annotators' (``case_00000/aggregated_MAJ_seg.nii.gz``): the majority vote is the
 #: reference, the intersection (``AND``) and union (``OR``) are not (as the KiTS21 baseline trains)
 CONSENSUS_MASK = re.compile(r"^aggregated_maj_seg$")
