@@ -60,7 +60,8 @@ def test_kfold_cross_validation(phantom_dir: Path, tmp_path: Path, caplog: pytes
         model = Model("simple-cnn").fit(
             phantom_dir, run_dir=tmp_path / "cv", folds=2, epochs=1, progress=False, tensorboard=False
         )
-    assert "use the first fold's network (fold_0" in caplog.text  # what predict uses after fit(folds=...)
+    assert "the first fold's network is this Model's" in caplog.text  # what predict uses after fit(folds=...)
+    assert f"medimg predict {tmp_path / 'cv' / 'fold_0'} IMAGES" in caplog.text  # the CLI's: a fold's run
     summary = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert summary["folds"] == 2 and len(summary["per_fold"]) == 2
     assert "val_accuracy" in summary["mean"] and "val_accuracy" in summary["sd"]

@@ -393,10 +393,10 @@ class Model:
                 if first is not None:
                     self._adopt_fit(first)
                     logger.info(
-                        "cross-validation: predict and export of %s use the first fold's network (fold_0; in Python "
-                        "this Model holds it, and cv_summary_ the scores); the folds' scores are in %s; to deploy, "
-                        "train once on all the data without folds",
-                        target,
+                        "cross-validation: the first fold's network is this Model's (Python; cv_summary_ holds the "
+                        "scores); from the command line predict, evaluate and export a fold's run: medimg predict %s "
+                        "IMAGES; the folds' scores are in %s; to deploy, train once on all the data without folds",
+                        shell_quoted(target / "fold_0"),
                         target / "cv.json",
                     )
                 return self
