@@ -96,3 +96,22 @@ def test_paired_bootstrap_rejects_mismatched_inputs() -> None:
         paired_bootstrap(y, p, p, metric="nope")
     with pytest.raises(ConfigError):
         delong_test(np.zeros(4), p[:, 1], p[:, 1])
+
+
+def test_compare_on_segmentation_data_says_it_compares_classifiers(tmp_path: Path) -> None:
+    """`medimg compare seg2d --models unet,basicunet`: "looks like segmentation data ... pass task='segment' (CLI:
+    --task segment)", and then "No such option: --task"."""
+    from PIL import Image
+
+    for i in range(4):
+        for folder in ("images", "masks"):
+            (tmp_path / "seg2d" / folder).mkdir(parents=True, exist_ok=True)
+            pixels = np.zeros((8, 8), np.uint8)
+            pixels[2:6, 2:6] = 1 if folder == "masks" else 200
+            Image.fromarray(pixels).save(tmp_path / "seg2d" / folder / f"case_{i}.png")
+    from medimg.cli.compare import compare
+
+    with pytest.raises(ConfigError) as refused:
+        compare(None, tmp_path / "seg2d", models="unet,basicunet")  # type: ignore[arg-type]
+    said = str(refused.value)
+    assert "is segmentation data" in said and "compares classifiers" in said and "--task segment" in said

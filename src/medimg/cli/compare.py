@@ -83,7 +83,17 @@ def compare(
     names = [m.strip() for m in models.split(",") if m.strip()]
     if len(set(names)) != len(names) or not names:
         raise ConfigError(f"--models {models!r}: name each model once")
-    dataset = Dataset.load(data, task="classify", include=include, exclude=exclude, label_column=label_column)
+    from medimg.data.layouts import TASK_WORDS
+    from medimg.errors import OtherTaskDataError
+
+    try:
+        dataset = Dataset.load(data, task="classify", include=include, exclude=exclude, label_column=label_column)
+    except OtherTaskDataError as error:  # its advice, --task, is no option of compare
+        raise ConfigError(
+            f"{data} is {TASK_WORDS.get(error.found_task, error.found_task)} data ({error.found}): medimg compare "
+            "compares classifiers (networks and classical models) on one split; train and score each model with "
+            f"medimg fit DATA --task {error.found_task} --network NAME, then compare their reports"
+        ) from error
     if dataset.multi_label:
         raise ConfigError(
             f"{dataset.root} lists several findings per image: compare's table and paired test are single-label; "
