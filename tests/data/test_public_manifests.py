@@ -347,6 +347,30 @@ def test_the_label_csv_is_picked_among_several(tmp_path: Path, kind: str) -> Non
     assert len(dataset) == 6 and len(dataset.class_names) == 2
 
 
+def test_a_label_column_given_for_train_csv_beside_a_test_csv_without_it(tmp_path: Path) -> None:
+    """ISIC 2020: ``train.csv`` (``image_name,patient_id,...,diagnosis,benign_malignant,target``) beside ``test.csv``
+    (no label columns) and ``jpeg/train/``, ``jpeg/test/``: read without options, but ``--label-column diagnosis``
+    (or ``target``, the one medimg chooses) was refused: "test.csv has no column 'diagnosis'"."""
+    from PIL import Image
+
+    from medimg.data.dataset import Dataset
+
+    for folder, count in (("train", 8), ("test", 3)):
+        (tmp_path / "jpeg" / folder).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / "jpeg" / folder / f"{folder}{i}.jpg")
+    rows = "".join(f"train{i},IP_{i},{('nevus', 'melanoma')[i % 2]},{i % 2}\n" for i in range(8))
+    (tmp_path / "train.csv").write_text("image_name,patient_id,diagnosis,target\n" + rows)
+    test_rows = "".join(f"test{i},IP_9{i},male,50,torso\n" for i in range(3))
+    (tmp_path / "test.csv").write_text(
+        "image_name,patient_id,sex,age_approx,anatom_site_general_challenge\n" + test_rows
+    )
+    dataset = Dataset.load(tmp_path, label_column="diagnosis")
+    assert sorted(dataset.class_names) == ["melanoma", "nevus"] and len(dataset) == 8
+    with pytest.raises(DatasetError, match="no column 'grade'"):  # a column no table has: still named
+        Dataset.load(tmp_path, label_column="grade")
+
+
 def test_two_label_tables_beside_the_image_folders_are_named_not_skipped(tmp_path: Path) -> None:
     """Kaggle's resized diabetic retinopathy set: ``resized_train/resized_train/`` and
     ``resized_train_cropped/resized_train_cropped/`` beside ``trainLabels.csv`` and ``trainLabels_cropped.csv``.

@@ -1973,8 +1973,12 @@ def _load_split_folders(
     parts: list[tuple[str, Path, Dataset]] = []
     without_labels: list[Path] = []
     label_folders = set(_label_folders([m.parent for _, m in per_split if m.parent != path]))
+    lacking = [m for _, m in per_split if label_column and column_key(label_column) not in manifest_header(m)]
     for split, manifest in per_split:
         base = path if manifest.parent in label_folders else manifest.parent  # ISIC 2018's ..._GroundTruth/
+        if manifest in lacking and len(lacking) < len(per_split):  # ISIC 2020's test.csv without --label-column's
+            without_labels.append(manifest)  # column beside train.csv: refused as "has no column 'target'"
+            continue
         try:
             parts.append((split, base, _load_table(manifest, base, include, exclude, unlabelled, label_column)))
         except NoLabelColumnError:
