@@ -754,9 +754,14 @@ def test_a_mask_folder_under_an_unknown_name_is_no_class(tmp_path: Path) -> None
             tmp_path / "classes" / "benign" / f"image({k}).png"
         )
         _png(tmp_path / "classes" / "malignant" / f"image({k}).png")
-    with pytest.raises(DatasetError, match=r"Binary/'s files are masks.*Rename Binary/ to masks/"):
+    with pytest.raises(DatasetError, match=r"Binary/'s files are masks.*rename Binary/ to masks/ and Original/ to "):
         Dataset.load(tmp_path / "pair")
     assert Dataset.load(tmp_path / "classes").class_names == ["benign", "malignant"]
+    for k in (1, 2, 3):  # Open Kidney's images/ and regions/: the images' folder is not to be renamed images/
+        _png(tmp_path / "kidney" / "images" / f"{k}.png")
+        _png(tmp_path / "kidney" / "regions" / f"{k}.png", (slice(2, 6), slice(2, 6)))
+    with pytest.raises(DatasetError, match=r"not two classes: rename regions/ to masks/, then run medimg fit .*kidney"):
+        Dataset.load(tmp_path / "kidney")
 
 
 def test_covid_qu_ex_infection_masks_stay_infection_masks(tmp_path: Path) -> None:

@@ -1018,11 +1018,17 @@ def _refuse_a_class_of_masks(class_names: list[str], cases: list[Case], root: Pa
     if masks[0] == masks[1]:
         return
     mask_folder, image_folder = (files[k][shared[0]].parent for k in ((0, 1) if masks[0] else (1, 0)))
+    renames = [  # not "images/ to images/" (Open Kidney's images/ beside labels/reviewer1/regions/)
+        f"{folder.name}/ to {name}/"
+        for folder, name in ((mask_folder, "masks"), (image_folder, "images"))
+        if folder.name.lower() != name
+    ]
     raise DatasetError(
         f"{root}: the class folders {image_folder.name}/ and {mask_folder.name}/ hold the same file names "
         f"({len(shared)} of them), and {mask_folder.name}/'s files are masks (one channel, a few values): this is "
-        f"segmentation data with its masks in {mask_folder.name}/, not two classes. Rename {mask_folder.name}/ to "
-        f"masks/ (and {image_folder.name}/ to images/) and run medimg fit DATA --task segment"
+        f"segmentation data with its masks in {mask_folder.name}/, not two classes: "
+        + (f"rename {' and '.join(renames)}, then run " if renames else "run ")
+        + f"medimg fit {shell_quoted(root)} --task segment"
     )
 
 
