@@ -70,15 +70,12 @@ def trained_before_evaluation(run_dir: Path, error: Exception | None = None) -> 
     if option is not None:
         return (
             f"training finished before this: the model is saved in {run_dir} (`medimg predict "
-            f"{shell_quoted(run_dir)} IMAGES` "
-            f"works now); `medimg evaluate {shell_quoted(run_dir)} {option.group(0)}` scores its test split with the "
-            f"mask values "
-            "mapped (an option of evaluate, not of fit)"
+            f"{shell_quoted(run_dir)} IMAGES` works now); `medimg evaluate {shell_quoted(run_dir)} {option.group(0)}` "
+            "scores its test split with the mask values mapped (an option of evaluate, not of fit)"
         )
     return (
         f"training finished before this: the model is saved in {run_dir} (`medimg predict {shell_quoted(run_dir)} "
-        f"IMAGES` works "
-        f"now); fix the above, then `medimg evaluate {shell_quoted(run_dir)}` scores its test split"
+        f"IMAGES` works now); fix the above, then `medimg evaluate {shell_quoted(run_dir)}` scores its test split"
     )
 
 

@@ -623,8 +623,7 @@ class RunFolder:
             return (
                 f"{self.path} holds a trained model (model.pt) whose fit stopped before evaluating it on the test "
                 f"split (no report/): `medimg evaluate {shell_quoted(self.path)}` evaluates it, --resume finishes "
-                f"that fit (its "
-                f"training is done), or {again}"
+                f"that fit (its training is done), or {again}"
             )
         return f"{self.path} already holds a trained run; choose another --run-dir, or pass --resume to continue it"
 

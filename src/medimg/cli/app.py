@@ -513,7 +513,7 @@ def fit(
         from medimg.io.inputs import shell_quoted
 
         _echo(
-            f"no test split, so no test report: evaluate held-out data with `medimg evaluate "
+            "no test split, so no test report: evaluate held-out data with `medimg evaluate "
             f"{shell_quoted(model.run_dir_ or 'RUN')} DATA`"
         )
         return

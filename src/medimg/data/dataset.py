@@ -921,14 +921,15 @@ def _structure_naming(case: SegCase, path: Path) -> tuple[str, Path, str]:
     folder; a file named ``<image>_<structure>`` in a folder of masks (EDD2020's ``masks/EDD2020_ACB0001_BE.tif``):
     the name after the image's, once over the folder; else a file name in each case's folder (TotalSegmentator's
     ``s0000/segmentations/liver.nii.gz``), once per name over the set."""
+    from medimg.data.layouts.named_structure_masks import structure_of
     from medimg.io.formats import file_stem
 
     if len({p.parent for _, p in case.structures}) > 1:
         return path.parent.name, path.parent, f"{path.parent.name}/*"
-    image, stem = file_stem(case.image), file_stem(path)
-    if len(stem) > len(image) + 1 and stem.startswith(image) and stem[len(image)] in "_-":
-        name = stem[len(image) + 1 :]
-        return name, path.parent / name, name
+    stem = file_stem(path)
+    named = structure_of(stem, {file_stem(case.image)})
+    if named is not None:
+        return named[1], path.parent / named[1], named[1]
     return stem, path.parents[min(2, len(path.parents) - 1)] / path.name, path.name
 
 

@@ -879,9 +879,8 @@ def _without_emptied_classes(before: Dataset, after: Dataset, dropped: int) -> D
             f"{before.root}: once the {dropped} masks and blank files among its images are left out, class(es) {said} "
             f"hold no image and one class is left ({before.class_names[left]!r}): if the folder holds images and "
             f"their segmentation masks, segment: medimg fit {shell_quoted(before.root)} --task segment (masks in a "
-            f"masks/ or "
-            "labels/ folder beside images/, or a CSV manifest with image,mask columns); else give the other classes "
-            "images with something to classify"
+            "masks/ or labels/ folder beside images/, or a CSV manifest with image,mask columns); else give the other "
+            "classes images with something to classify"
         )
     logger.warning("class(es) %s left out: every file of theirs is a mask or blank, no image to classify", said)
     kept = sorted(has)

@@ -409,6 +409,6 @@ def cases_for(dataset: Any, splits: Splits | None, split: str) -> list[Any]:
     if splits is not None:
         given = splits.assignment
         chosen = [c for c in dataset.cases if c.case_id in given and split in ("all", given[c.case_id])]
-        if chosen or any(c.case_id in splits.assignment for c in dataset.cases):
+        if chosen or any(c.case_id in given for c in dataset.cases):
             return chosen
     return [c for c in dataset.cases if split in ("all", c.split)]

@@ -175,7 +175,7 @@ def load_served_model(settings: ServeSettings) -> Model:
         raise ConfigError(
             f"{settings.run_dir} is a classical model ({model.network}): the service serves trained networks; "
             f"predict with it through `medimg predict {shell_quoted(settings.run_dir)} IMAGES` (Python: "
-            f"Model.load(RUN).predict), "
+            "Model.load(RUN).predict), "
             "or serve a network run (medimg fit DATA --model resnet18)"
         )
     if settings.explain_method and model.task == "classify":

@@ -772,8 +772,8 @@ def _label_table_note(path: Path) -> str:
         return f"; or, for classes from its table: medimg fit {shell_quoted(tables[0])} --label-column COLUMN"
     names = ", ".join(t.name for t in tables[:4])
     return (
-        f"; or, for classes from one of its tables ({names}): medimg fit {shell_quoted(path)}/TABLE --label-column "
-        f"COLUMN"
+        f"; or, for classes from one of its tables ({names}): medimg fit {shell_quoted(path)}/TABLE "
+        "--label-column COLUMN"
     )
 
 

@@ -636,7 +636,7 @@ def _refuse_label_tables_beside(root: Path) -> None:
         raise DatasetError(
             f"{root} holds {len(tables)} label tables ({', '.join(t.name for t in tables)}), each naming images, "
             f"beside folders that would otherwise be read as classes ({', '.join(folders)}); "
-            f"medimg cannot tell which table labels the images: give the one you mean (medimg fit "
+            "medimg cannot tell which table labels the images: give the one you mean (medimg fit "
             f"{shell_quoted(tables[0])})"
         )
 

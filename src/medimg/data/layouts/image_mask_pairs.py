@@ -355,7 +355,7 @@ def _has_masks_beside_images(root: Path, sample: int = 20) -> bool:
     subdirs = _visible_dirs(root)
     # split folders by a word of their names too (CrossMoDA's crossmoda2022_training/ beside _validation/), one
     # folder a split: DigestPath's tissue-train-pos-v1/ and tissue-train-neg/ are classes of one split
-    named = {d: named_split(d.name) for d in subdirs if named_split(d.name) is not None}
+    named = {d: split for d in subdirs if (split := named_split(d.name)) is not None}
     distinct = len(set(named.values())) == len(named)
     folders = [root] + [d for d in subdirs if (d in named if distinct else normalise_split(d.name) is not None)]
     if any(_pairs_beside(folder) for folder in folders):

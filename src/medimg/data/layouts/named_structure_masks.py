@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 from medimg.data.case import SegCase
@@ -56,9 +57,10 @@ def _files(folder: Path, limit: int | None = None) -> list[Path]:
     return [p for p in image_files_in(folder, limit) if not p.name.startswith("._")]
 
 
-def _structure_of(mask_stem: str, image_stems: set[str]) -> tuple[str, str] | None:
-    """``(image stem, structure)`` of a mask named ``<image>_<structure>`` (the longest image name that fits)."""
-    for end in range(len(mask_stem) - 1, 0, -1):
+def structure_of(mask_stem: str, image_stems: Collection[str]) -> tuple[str, str] | None:
+    """``(image stem, structure)`` of a mask named ``<image>_<structure>`` (the longest image name that fits, a
+    structure name after it)."""
+    for end in range(len(mask_stem) - 2, 0, -1):
         if mask_stem[end] in _SEPARATORS and mask_stem[:end] in image_stems:
             return mask_stem[:end], mask_stem[end + 1 :]
     return None
@@ -73,7 +75,7 @@ def _common_word(structures: list[str]) -> str:
 
 def _named(masks: list[Path], image_stems: set[str]) -> dict[Path, tuple[str, str]]:
     """Each mask named for an image and a structure, with both (the structure without a word all share)."""
-    found = {m: s for m in masks if (s := _structure_of(file_stem(m), image_stems)) is not None}
+    found = {m: s for m in masks if (s := structure_of(file_stem(m), image_stems)) is not None}
     drop = _common_word([structure for _, structure in found.values()])
     return {m: (stem, structure[len(drop) :]) for m, (stem, structure) in found.items()}
 
