@@ -1430,3 +1430,20 @@ def test_crossmoda_pairs_in_a_folder_named_for_training_are_found_from_the_top(t
     dataset = Dataset.load(tmp_path)
     assert dataset.task == "segment" and len(dataset.cases) == 6 and len(dataset.unlabelled) == 12
     assert all(c.mask.name == c.image.name.replace("_ceT1", "_Label") for c in dataset.cases)
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        ("gt_sparse.npy", "ignore"),
+        ("ground_truth_sparse.nii.gz", "ignore"),  # was "mask": the kind was cut after the first separator
+        ("label-partial.png", "ignore"),
+        ("mask_scribble.png", "ignore"),
+        ("gt_alpha.npy", "mask"),
+        ("ground_truth_dense.nii.gz", "mask"),
+    ],
+)
+def test_a_mask_named_for_a_partial_annotation_is_no_reference(name: str, role: str) -> None:
+    from medimg.data.layouts.image_mask_pairs import _suffix_role
+
+    assert _suffix_role(Path(name)) == role

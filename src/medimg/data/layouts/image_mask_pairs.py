@@ -710,7 +710,7 @@ def _strip_words(stem: str) -> str:
 
 
 #: a mask named by a mask word and a word of what kind (ToothFairy's ``gt_sparse.npy``, ``gt_alpha.npy``)
-NAMED_MASK = re.compile(r"^(?:gt|mask|seg|segmentation|label|ground_truth|groundtruth)[-_][a-z]+$")
+NAMED_MASK = re.compile(r"^(?:gt|mask|seg|segmentation|label|ground_truth|groundtruth)[-_]([a-z]+)$")
 #: kinds of a named mask that annotate a part of the image only (a few slices, scribbles)
 PARTIAL_WORDS = frozenset({"sparse", "partial", "scribble", "scribbles"})
 
@@ -721,10 +721,11 @@ def _suffix_role(path: Path) -> str | None:
         return "ignore"
     if stem in MASK_NAMES or EXTRA_MASK.match(stem):  # KiTS's case folder segmentation.nii.gz; BUSI's _mask_1
         return "mask"
-    if NAMED_MASK.match(stem):  # ToothFairy's case folder: data.npy beside gt_sparse.npy and gt_alpha.npy
+    named = NAMED_MASK.match(stem)
+    if named:  # ToothFairy's case folder: data.npy beside gt_sparse.npy and gt_alpha.npy
         # a partial annotation (a few slices drawn) is no reference: ToothFairy's gt_sparse, the only mask of most of
         # its cases, was scored as their ground truth and merged into the dense gt_alpha of the others
-        return "ignore" if stem.split("_", 1)[-1].split("-", 1)[-1] in PARTIAL_WORDS else "mask"
+        return "ignore" if named.group(1) in PARTIAL_WORDS else "mask"
     if re.match(r"^(?:" + "|".join(MASK_PREFIXES) + r")[-_. ]+\d", stem):  # mask_001.png beside image_001.png
         return "mask"
     middle = MIDDLE_ROLE.match(stem)
