@@ -25,26 +25,32 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _fit_until_checkpoint(data: Path, cwd: Path, *extra: str) -> subprocess.Popen[str]:
-    """A long fit, returned once its first epoch's checkpoint is written."""
-    args = ["fit", str(data), "--network", "simple-cnn", "--epochs", "500", "--run-dir", "r", *extra]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "medimg.cli.app", *args],
-        cwd=cwd,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+def _fit_until_first_epoch(data: Path, cwd: Path, log: Path) -> subprocess.Popen[str]:
+    """A long fit, its stderr going to ``log``, returned once its first epoch's checkpoint is written and that epoch
+    logged (the line follows the checkpoint: a signal between the two would find no epoch line to check)."""
+    args = ["fit", str(data), "--network", "simple-cnn", "--epochs", "500", "--run-dir", "r"]
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "medimg.cli.app", *args],
+            cwd=cwd,
+            stderr=stderr,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (cwd / "r" / "checkpoints" / "last.pt").is_file():
+    while time.monotonic() < deadline and not (
+        (cwd / "r" / "checkpoints" / "last.pt").is_file() and "epoch 1/500" in log.read_text()
+    ):
         time.sleep(0.05)
     return proc
 
 
 def test_sigterm_during_fit_says_how_to_resume_and_exits_143(data: Path, tmp_path: Path) -> None:
-    proc = _fit_until_checkpoint(data, tmp_path)
+    log = tmp_path / "stderr.log"
+    proc = _fit_until_first_epoch(data, tmp_path, log)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    stderr = log.read_text()
     assert proc.returncode == 143, stderr
     command = f"medimg fit {data} --network simple-cnn --epochs 500 --run-dir r --resume"
     last = stderr.rstrip("\n").split("\n")[-1]  # a line of its own, after any progress bar
