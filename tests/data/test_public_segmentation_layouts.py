@@ -1447,3 +1447,21 @@ def test_a_mask_named_for_a_partial_annotation_is_no_reference(name: str, role: 
     from medimg.data.layouts.image_mask_pairs import _suffix_role
 
     assert _suffix_role(Path(name)) == role
+
+
+def test_sun_seg_edge_maps_beside_frames_and_masks_are_ignored(tmp_path: Path) -> None:
+    """SUN-SEG: ``TrainDataset/Frame/<clip>/<stem>.jpg``, ``GT/<clip>/<stem>.png`` and ``Edge/<clip>/<stem>.png``
+    (each mask's outline): every mask matched a frame and an edge map "equally well", and the advice to leave one
+    out named ``Frame/``; followed, the model learnt from the outlines of its own masks."""
+    for split in ("TrainDataset", "TestEasyDataset/Seen"):
+        for clip in range(1, 4):
+            for frame in range(1, 4):
+                stem = f"case{clip}_1/case_M_2018100110094{clip}_image{frame:04d}"
+                _png(tmp_path / split / "Frame" / f"{stem}.png")
+                _png(tmp_path / split / "GT" / f"{stem}.png", (slice(4, 12), slice(4, 12)))
+                _png(tmp_path / split / "Edge" / f"{stem}.png", (slice(4, 5), slice(4, 12)))
+    dataset = Dataset.load(tmp_path)
+    assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == 18
+    assert {c.image.parts[-3] for c in dataset.cases} == {"Frame"}
+    assert {c.mask.parts[-3] for c in dataset.cases} == {"GT"}
+    assert {c.split for c in dataset.cases} == {"train", "test"}

@@ -200,6 +200,10 @@ def test_slicer_scene_folders_of_one_volume_and_its_segmentation(tmp_path: Path)
         folder.mkdir()
         _volume(folder / "CT.nii.gz", number)
         _write_segmentation(folder / "Segmentation.seg.nrrd", layer, [{"name": "liver", "LabelValue": 1, "Layer": 0}])
+        if number % 2:  # the scene's thumbnail, a 2D picture Slicer saves beside it: refused as a second image before
+            from PIL import Image
+
+            Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(folder / f"case{number}.png")
     dataset, masks = _read_all(tmp_path)  # keyed by image name: the four are all CT.nii.gz
     assert dataset.value_names == {0: "background", 1: "liver"} and set(masks) == {"CT.nii.gz"}
     assert len(dataset.cases) == 4 and all(

@@ -90,10 +90,10 @@ from medimg.data.layouts.dataset_json import find_dataset_json
 from medimg.data.layouts.structure_folders import truth_folders
 from medimg.data.layouts.structure_masks import ANNOTATOR_INSTANCE, is_case_mask
 from medimg.data.tiff_stacks import as_sections
-from medimg.errors import DatasetError
+from medimg.errors import DatasetError, ImageReadError
 from medimg.io.channels import CHANNEL_NAME, CHANNEL_SYNONYMS, channel_files, channel_key, channel_suffixes
 from medimg.io.folder_walk import walk_tree
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, VOLUME_FILE_FORMATS, detect_format, file_suffix, in_system_folder
 from medimg.io.inputs import shell_quoted
 
 if TYPE_CHECKING:
@@ -151,10 +151,11 @@ IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 #: the input), and WSSS4LUAD's ``background-mask/`` beside its ``mask/`` (the background of each mask drawn out: read
 #: as the masks, the tissue classes became a field of view), and NuInsSeg's ``stacked mask/`` (each image's labels
 #: once more, stacked into colour channels: taken for a field of view, beside ``label masks/``, it confined training
-#: and scoring to the nuclei, Dice 1.0)
+#: and scoring to the nuclei, Dice 1.0), and SUN-SEG's ``Edge/`` beside ``Frame/`` and ``GT/`` (each mask's outline:
+#: an equal match for the masks, the advice to leave one out named ``Frame/``, and the model learnt from outlines)
 IGNORED_COMPACT_DIRS = re.compile(
     r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
-    r"|background(?:masks?)|stacked(?:masks?)"
+    r"|background(?:masks?)|stacked(?:masks?)|edges?(?:maps?)?"
 )
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
@@ -1004,6 +1005,8 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
                 mask.parent.name,
                 file_suffix(mask),
             )
+    if len(beside) > 1 and bare and _volume_file(mask):  # 3D Slicer's scene thumbnail <case>.png beside the volume
+        beside = [p for p in beside if _volume_file(p)] or beside
     if len(beside) > 1 and bare:
         raise DatasetError(
             f"{mask.relative_to(root)} has {len(beside)} images beside it ({', '.join(p.name for p in beside[:4])}) "
@@ -1011,6 +1014,14 @@ def _image_beside(mask: Path, key: str, images: dict[str, list[Path]], taken: se
             "leave the others out with --exclude"
         )
     return beside
+
+
+def _volume_file(path: Path) -> bool:
+    """Whether ``path`` is a NIfTI, NRRD or MetaImage volume, by its content (unreadable: not one)."""
+    try:
+        return detect_format(path) in VOLUME_FILE_FORMATS
+    except ImageReadError:
+        return False
 
 
 def _extends(name: str, key: str) -> bool:
