@@ -85,7 +85,11 @@ def test_num_classes_other_than_the_data_is_refused_before_training(tmp_path: Pa
         (lambda: Model("simple-cnn", imgsz=64), "medimg calls it 'input_size'"),
         (lambda: Model(random_state=0), r"medimg calls it 'seed', a run option \(--seed"),  # not in plan --help
         (lambda: Model(device="cuda"), "chooses the device itself: CUDA when a GPU is present"),
-        (lambda: Model("unet"), r"'unet' is a segment network, not a classify one: Model\('unet', task='segment'\)"),
+        (
+            lambda: Model("unet"),
+            r"'unet' is a segment network, not a classify one: Model\('unet', task='segment'\) \(on the command line, "
+            "--task segment\\) reads the data for segment, or choose a classify network",
+        ),
         (lambda: Model("fcos"), "task='detect'"),
         (lambda: Model().fit("data/train", validation_data="data/val"), "sub-folders, or a split column"),
     ],

@@ -131,7 +131,8 @@ class Model:
                     if other is not None:
                         raise ConfigError(
                             f"{network!r} is a {other} network, not a {self.task} one: Model({network!r}, "
-                            f"task={other!r})"
+                            f"task={other!r}) (on the command line, --task {other}) reads the data for {other}, or "
+                            f"choose a {self.task} network"
                         ) from error
                     if self.task != "classify":
                         raise

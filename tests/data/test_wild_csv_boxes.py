@@ -216,3 +216,29 @@ def test_image_folders_beside_a_box_table_named_otherwise_are_no_classes(tmp_pat
     (tmp_path / "stage_2_train_labels.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(OtherTaskDataError):
         Dataset.load(tmp_path, task="classify")
+
+
+def test_class_folders_without_boxes_are_named_with_task_classify(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kvasir-Capsule: ``labelled_images/<finding>/`` and ``metadata.csv`` with boxes for some findings only; read for
+    detection, the other folders' images became negatives and their classes were gone without a word."""
+    folders = {"Angiectasia": "a", "Ulcer": "u", "Normal clean mucosa": "n", "Ampulla of vater": "v"}
+    rows = []
+    for folder, short in folders.items():
+        _images(tmp_path / "labelled_images" / folder, [f"{short}{i}.png" for i in range(3)])
+        boxed = folder in ("Angiectasia", "Ulcer")  # a row for every image, its corners empty without a box
+        rows += [f"{short}{i}.png,{'4,4,12,12' if boxed else ',,,'},{folder}" for i in range(3)]
+    table = _table(tmp_path / "metadata.csv", rows)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = csv_boxes.load(table)
+    assert dataset.class_names == ["Angiectasia", "Ulcer"] and len(dataset.cases) == 12
+    assert "its images lie in 4 folders named like classes" in caplog.text
+    assert "2 of them without a box (Ampulla of vater, Normal clean mucosa)" in caplog.text
+    assert "`--task classify` reads the folders as the classes" in caplog.text
+    caplog.clear()
+    for folder in ("train", "test"):  # split folders, or folders that are no classes: nothing said
+        _images(tmp_path / "split" / folder, ["a.png", "b.png"])
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        csv_boxes.load(_table(tmp_path / "split" / "boxes.csv", ["train/a.png,4,4,12,12,train"]))
+    assert "named like classes" not in caplog.text

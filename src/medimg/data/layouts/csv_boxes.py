@@ -423,6 +423,7 @@ def load(
             f"{path}: some images have a split and others do not; fill the split column for every row or for none"
         )
     log_issues(issues, path)
+    _warn_class_folders_without_boxes(cases, names, path)
     outside = sum(1 for issue in issues if issue.kind == "out_of_bounds")
     total = sum(len(entries) for entries in raw.values())
     if total >= MISREAD_MIN_BOXES and outside >= MISREAD_SHARE * total:
@@ -456,6 +457,37 @@ def load(
         cases=cases,
         box_issues=issues,
         image_sizes=sizes,
+    )
+
+
+def _compact(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _warn_class_folders_without_boxes(cases: Sequence[Case], names: Sequence[str], path: Path) -> None:
+    """Images in folders named like the boxes' classes, some folders without a box (Kvasir-Capsule's
+    ``labelled_images/<class>/`` beside its ``metadata.csv``, boxes drawn for three of its 14 findings): read for
+    detection, the other folders' images are negatives, their classes gone without a word; a warning names them and
+    ``--task classify``, which reads the folders as the classes."""
+    boxed: dict[str, bool] = {}
+    for case in cases:
+        if case.path is None or normalise_split(case.path.parent.name) is not None:
+            continue
+        folder = case.path.parent.name
+        boxed[folder] = boxed.get(folder, False) or bool(case.boxes)
+    classes = {_compact(name) for name in names}
+    empty = sorted(folder for folder, has in boxed.items() if not has)
+    if len(boxed) < 2 or not empty or not any(_compact(folder) in classes for folder in boxed):
+        return
+    logger.warning(
+        "%s: its images lie in %d folders named like classes (%s), %d of them without a box (%s): read for detection, "
+        "their images are negatives and their classes are not learnt; `--task classify` reads the folders as the "
+        "classes",
+        path,
+        len(boxed),
+        ", ".join(sorted(boxed)[:6]) + (", ..." if len(boxed) > 6 else ""),
+        len(empty),
+        ", ".join(empty[:6]) + (", ..." if len(empty) > 6 else ""),
     )
 
 
