@@ -85,3 +85,23 @@ def test_the_additional_images_of_the_training_classes_train_too(
     assert all(dataset.class_names[c.label] == c.path.parent.name for c in more)
     assert "others are ignored" in caplog.text and "(copy)" in caplog.text  # the copy, and only it
     assert "additional_Type_1_v2, additional_Type_2_v2, additional_Type_3_v2 hold more images" in caplog.text
+
+
+def test_a_folder_named_for_a_test_set_beside_the_splits_is_never_trained_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """kneeKL224's ``auto_test/<grade>/`` (the test knees once more, cropped by a detector) beside ``train/``,
+    ``val/`` and ``test/``: read as more images of train/'s classes, the test patients were trained on."""
+    for split in ("train", "val", "test"):
+        for grade in range(3):
+            for i in range(4):
+                _jpg(tmp_path / split / str(grade) / f"9{split[:2]}{grade}{i}_1.jpg", 30 * grade + 5 * i)
+    for grade in range(3):
+        for i in range(4):  # the test knees' names, other crops
+            _jpg(tmp_path / "auto_test" / str(grade) / f"9te{grade}{i}_1.jpg", 30 * grade + 5 * i + 2)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert not [c for c in dataset.cases if "auto_test" in c.path.parts]
+    assert sum(c.split == "train" for c in dataset.cases) == 12
+    assert "auto_test/ beside the split folders is named for a held-out set" in caplog.text
+    assert f"`medimg evaluate RUN {tmp_path / 'auto_test'}` scores a model on it" in caplog.text

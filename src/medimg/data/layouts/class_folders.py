@@ -136,6 +136,12 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
         )
 
 
+def _named_for_held_out(name: str) -> bool:
+    """A folder beside the split folders whose name's first or last word is a test or validation split (kneeKL224's
+    ``auto_test/``): no more training images, whatever it holds."""
+    return any(split_in_name(name, word) in ("val", "test") for word in ("first", "last"))
+
+
 def _more_training_images(folders: Sequence[Path], train: Path) -> list[Path]:
     """The ``folders`` beside the split folders that hold more images of the training classes, not a copy of them
     (Intel & MobileODT's ``additional_Type_1_v2/Type_1/`` beside ``train/Type_1/``: three times as many images,
@@ -187,8 +193,19 @@ def load(
         groups = [(split_dirs[d], d) for d in subdirs]
     elif len(named_splits) >= 2 and "train" in named_splits:  # splits beside another folder: a zip's nested copy
         train = next(d for d, s in split_dirs.items() if s == "train")
-        more = _more_training_images([d for d, s in split_dirs.items() if not s], train)
-        others = [d.name for d, s in split_dirs.items() if not s and d not in more]
+        # kneeKL224's auto_test/ (the test knees once more, cropped by a detector): held out, never trained on
+        held_out = [d for d, s in split_dirs.items() if not s and _named_for_held_out(d.name)]
+        more = _more_training_images([d for d, s in split_dirs.items() if not (s or d in held_out)], train)
+        others = [d.name for d, s in split_dirs.items() if not s and d not in more and d not in held_out]
+        if held_out:
+            logger.warning(
+                "%s: %s beside the split folders %s named for a held-out set, not the split's: left out (never "
+                "trained on); `medimg evaluate RUN %s` scores a model on it",
+                root,
+                ", ".join(f"{d.name}/" for d in held_out),
+                "is" if len(held_out) == 1 else "are",
+                shell_quoted(str(held_out[0])),
+            )
         if others:
             logger.warning(
                 "%s: split folders (%s) beside other folders (%s): the split folders are the data, the others are "
