@@ -338,3 +338,6 @@ def test_a_table_naming_videos_is_refused_as_videos(tmp_path: Path) -> None:
     manifest.write_text("path,label\n" + "".join(f"Videos/0X{i:016X}.avi,{'ab'[i % 2]}\n" for i in range(3)))
     with pytest.raises(DatasetError, match="its rows name videos"):
         Dataset.load(manifest)
+    # FileList.csv names its clips without a suffix: "3 row(s) point to files that do not exist" before
+    with pytest.raises(DatasetError, match=r"its rows name videos \(e\.g\. .*Videos/0X0000000000000000\.avi\)"):
+        Dataset.load(tmp_path / "FileList.csv", label_column="EF")

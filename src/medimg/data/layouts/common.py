@@ -16,7 +16,7 @@ from medimg.data.case import SegCase
 from medimg.data.layouts.columns import column_key as column_key
 from medimg.errors import DatasetError
 from medimg.io.folder_walk import walk_folders
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix, in_system_folder
+from medimg.io.formats import IMAGE_SUFFIXES, UNREAD_SUFFIXES, file_suffix, in_system_folder
 from medimg.io.formats import file_stem as file_stem
 
 # file-name patterns are the io layer's (the CLI's --include/--exclude): one implementation
@@ -608,6 +608,8 @@ class _FilesByName:
         self._names: dict[str, list[Path]] | None = None
         self._stems: dict[str, list[Path]] = {}
         self._folders: dict[str, list[Path]] = {}
+        self._videos: dict[str, Path] = {}  # videos by name without suffix: EchoNet's FileList.csv names its clips
+        self.videos: list[Path] = []  # the videos rows named, found instead of an image
         self._numbers: dict[int, list[Path]] | None = None
         self.unpadded = 0  # rows found only by their number
 
@@ -629,6 +631,8 @@ class _FilesByName:
                     self._names.setdefault(name.lower(), []).append(path)
                     if file_suffix(path) in IMAGE_SUFFIXES:
                         self._stems.setdefault(name[: -len(file_suffix(path))].lower(), []).append(path)
+                    elif UNREAD_SUFFIXES.get(file_suffix(path)) == "video":
+                        self._videos.setdefault(name[: -len(file_suffix(path))].lower(), path)
         key = raw_path.strip().lower()
         by_stem, by_folder = self._stems.get(key, []), self._folders.get(key, [])
         if by_stem and by_folder and all(map(self._in_mask_folder, by_stem)):  # the study's folder, not its mask's
@@ -667,6 +671,9 @@ class _FilesByName:
                 else "; give the rows their folder"
             )
             return None, f" (several files have this name: {hits[0]}, {hits[1]}{choose})"
+        if key in self._videos:
+            self.videos.append(self._videos[key])
+            return None, f" ({self._videos[key]} is a video, which medimg does not read)"
         return None, ""
 
     def _exclusion(self, hits: list[Path]) -> str | None:
@@ -807,6 +814,17 @@ def problems_error(where: Path, problems: Sequence[str], what: str = "problem(s)
     return DatasetError(f"{where}: {len(problems)} {what}:\n  {shown}" + (f"\n{fix}" if fix else ""))
 
 
+def videos_named_error(manifest: Path, example: str | Path, why: str = "") -> DatasetError:
+    """The error of a table whose rows name videos (``example``, one of them), with how to make images of their
+    frames."""
+    from medimg.io.formats import VIDEO_FRAMES_HINT
+
+    return DatasetError(
+        f"{manifest}: its rows name videos (e.g. {example}), which medimg does not read: for each, "
+        f"{VIDEO_FRAMES_HINT}{why}"
+    )
+
+
 def refuse_video_rows(manifest: Path, paths: Sequence[str]) -> None:
     """Refuse a table whose rows name videos (EchoNet-Dynamic's ``VolumeTracings.csv``: ``FileName`` of ``.avi``
     clips, with tracing points per frame that read like box corners).
@@ -814,15 +832,11 @@ def refuse_video_rows(manifest: Path, paths: Sequence[str]) -> None:
     Raises:
         DatasetError: naming a video and how to make images of its frames.
     """
-    from medimg.io.formats import UNREAD_SUFFIXES, VIDEO_FRAMES_HINT
-
     named = [p for p in paths if p.strip()]
     videos = [p for p in named if UNREAD_SUFFIXES.get(Path(p.strip()).suffix.lower()) == "video"]
     if named and len(videos) > len(named) / 2:
-        raise DatasetError(
-            f"{manifest}: its rows name videos (e.g. {videos[0].strip()}), which medimg does not read: for each, "
-            f"{VIDEO_FRAMES_HINT}; a table of points per frame (EchoNet's tracings) is no table of boxes"
-        )
+        why = "; a table of points per frame (EchoNet's tracings) is no table of boxes"
+        raise videos_named_error(manifest, videos[0].strip(), why)
 
 
 def nothing_listed_error(

@@ -51,6 +51,7 @@ from medimg.data.layouts.common import (
     refuse_video_rows,
     split_lists,
     text_head,
+    videos_named_error,
     visible_dir,
     written_by_medimg,
 )
@@ -1880,6 +1881,8 @@ def _load_table(
         )
     else:
         missing += absent
+    if missing and len(files.by_name.videos) > len(missing) / 2:  # EchoNet's FileList.csv: its clips' names
+        raise videos_named_error(manifest, files.by_name.videos[0])
     if missing:
         shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
         here = (
