@@ -143,3 +143,50 @@ def test_monusac_layers_are_named_by_their_attribute(tmp_path: Path, monkeypatch
     for case in dataset.cases:
         mask = dataset.read(case).mask[0]
         assert (mask[3, 3], mask[14, 14], mask[9, 9]) == (1, 2, 0), case.case_id
+
+
+def _asap(groups: list[tuple[str, str, list[tuple[int, int]]]]) -> str:
+    """An ASAP XML: ``(type, group, corners)`` per annotation, its coordinates listed out of order."""
+    annotations = []
+    for number, (kind, group, corners) in enumerate(groups):
+        points = "".join(
+            f'<Coordinate Order="{order}" X="{x}" Y="{y}"/>' for order, (x, y) in reversed(list(enumerate(corners)))
+        )
+        annotations.append(
+            f'<Annotation Name="Annotation {number}" Type="{kind}" PartOfGroup="{group}" Color="#F4FA58">'
+            f"<Coordinates>{points}</Coordinates></Annotation>"
+        )
+    return (
+        '<?xml version="1.0"?><ASAP_Annotations><Annotations>'
+        + "".join(annotations)
+        + '</Annotations><AnnotationGroups><Group Name="_0" PartOfGroup="None" Color="#ff0000"><Attributes/></Group>'
+        "</AnnotationGroups></ASAP_Annotations>"
+    )
+
+
+def test_asap_outlines_are_drawn_and_images_without_one_are_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Camelyon16's ``lesion_annotations/tumor_001.xml`` (ASAP: ``<Coordinate Order= X= Y=>``, groups ``_0``/``_1``
+    metastases, ``_2`` normal tissue inside them): read as ImageScope's, no point was seen and every mask was empty;
+    the ``normal/`` slides without an outline were left out without a word."""
+    import logging
+
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "CAMELYON16" / "training"
+    square, inner, dot = [(4, 4), (28, 4), (28, 28), (4, 28)], [(12, 12), (20, 12), (20, 20), (12, 20)], [(36, 36)]
+    for number in (1, 2):
+        (root / "tumor").mkdir(parents=True, exist_ok=True)
+        (root / "lesion_annotations").mkdir(exist_ok=True)
+        Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(root / "tumor" / f"tumor_00{number}.tif")
+        outlines = [("Polygon", "_0", square), ("Polygon", "_2", inner), ("Dot", "_1", dot)]
+        (root / "lesion_annotations" / f"tumor_00{number}.xml").write_text(_asap(outlines))
+    (root / "normal").mkdir()
+    Image.fromarray(np.full((40, 40, 3), 180, np.uint8)).save(root / "normal" / "normal_001.tif")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(root)
+    assert isinstance(dataset, SegmentationDataset) and len(dataset.cases) == 2
+    assert dataset.value_names == {0: "background", 1: "metastases"}
+    mask = dataset.read(dataset.cases[0]).mask[0]
+    assert mask[6, 6] == 1 and mask[16, 16] == 0 and mask[36, 36] == 0  # the outline, its hole; a dot draws nothing
+    assert "1 image(s) have no mask and are not used (e.g. normal/normal_001.tif)" in caplog.text

@@ -22,8 +22,8 @@ import numpy as np
 from medimg.errors import DatasetError
 
 CACHE_ENV = "MEDIMG_CACHE"
-DRAWING_VERSION = 1
-"""Part of the cache key: a change in how masks are drawn draws them anew."""
+DRAWING_VERSION = 2
+"""Part of the cache key: a change in how masks are drawn draws them anew (2: ASAP XML outlines, once left empty)."""
 
 
 @dataclass

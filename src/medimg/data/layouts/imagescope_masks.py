@@ -1,6 +1,6 @@
 """Aperio ImageScope XML outlines (``<Annotations><Annotation><Regions><Region><Vertices><Vertex X= Y=>``), drawn
 into label maps: MoNuSeg's ``Tissue Images/TCGA-*.tif`` + ``Annotations/TCGA-*.xml``, and the pathology sets
-annotated in ImageScope.
+annotated in ImageScope; ASAP's XML alike (Camelyon's lesion annotations, :func:`_asap_layers`).
 
 Each XML names its image by its own name (``TCGA-18-5592-01Z-00-DX1.xml`` for ``TCGA-18-5592-01Z-00-DX1.tif``),
 anywhere under the data folder. An ``<Annotation>`` layer is a class, named by its ``Name``, else by its first
@@ -34,6 +34,7 @@ from medimg.data.layouts.common import (
     walk_files,
 )
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
+from medimg.data.layouts.image_mask_pairs import say_images_without_masks
 from medimg.errors import DatasetError
 from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
 
@@ -72,6 +73,8 @@ def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
         tree = ET.parse(xml)
     except (ET.ParseError, OSError) as error:
         raise DatasetError(f"{xml}: not readable ImageScope XML ({error}); fix or remove it") from error
+    if tree.getroot().tag == "ASAP_Annotations":
+        return _asap_layers(tree.getroot())
     layers: list[tuple[str, list[tuple[list[float], bool]]]] = []
     for annotation in tree.getroot().iter("Annotation"):
         name = (
@@ -88,6 +91,34 @@ def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
                 regions.append(([c for point in points for c in point], region.get("NegativeROA") == "1"))
         layers.append((name, regions))
     return layers
+
+
+#: ASAP's annotation types that are no outline (points)
+ASAP_POINTS = frozenset({"dot", "pointset"})
+#: Camelyon16's groups: ``_0`` and ``_1`` outline metastases, ``_2`` normal tissue inside them (a hole)
+CAMELYON16_GROUPS = {"_0": "metastases", "_1": "metastases", "_2": ""}
+
+
+def _asap_layers(root: ET.Element) -> list[tuple[str, list[tuple[list[float], bool]]]]:
+    """The outlines of an ASAP XML (``<ASAP_Annotations><Annotations><Annotation PartOfGroup=...><Coordinates>
+    <Coordinate Order= X= Y=>``: Camelyon16/17's lesion annotations), one layer per group (``PartOfGroup``; none:
+    one unnamed layer); points (``Dot``, ``PointSet``) are no outline and left out. Read as ImageScope's, their
+    ``<Coordinate>`` points were not seen: every mask empty."""
+    annotations = list(root.iter("Annotation"))
+    groups = {(a.get("PartOfGroup") or "").strip() for a in annotations}
+    camelyon16 = bool(groups) and groups <= set(CAMELYON16_GROUPS)
+    layers: dict[str, list[tuple[list[float], bool]]] = {}
+    for annotation in annotations:
+        if (annotation.get("Type") or "").strip().lower() in ASAP_POINTS:
+            continue
+        group = (annotation.get("PartOfGroup") or "").strip()
+        name = CAMELYON16_GROUPS[group] if camelyon16 else group if group.lower() not in ("", "none") else "layer_1"
+        coordinates = sorted(annotation.iter("Coordinate"), key=lambda c: float(c.get("Order", 0)))
+        points = [(float(c.get("X", 0)), float(c.get("Y", 0))) for c in coordinates]
+        if len(points) >= 3:
+            hole = camelyon16 and not name
+            layers.setdefault(name or "metastases", []).append(([c for p in points for c in p], hole))
+    return list(layers.items())
 
 
 #: ``<Attribute Name=...>`` fields ImageScope writes for every layer, never a class (MoNuSeg's ``Description``)
@@ -179,6 +210,8 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     annotated = {xml.stem for xml in xmls}
     unlabelled = [p.relative_to(root).as_posix() for stem, ps in images.items() if stem not in annotated for p in ps]
     logger.info("%s: %d ImageScope outline file(s) drawn or reused in %s", root, len(cases), cache)
+    if unlabelled:  # Camelyon16's normal/ slides beside tumor/ and lesion_annotations/: said, not dropped unseen
+        say_images_without_masks(sorted(unlabelled), len(cases), root)
     return SegmentationDataset(
         name=dataset_name(root),
         root=root,
