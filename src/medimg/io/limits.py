@@ -47,12 +47,26 @@ __all__ = [
     "reduce_for_size",
     "reduced_geometry",
     "reduction_factor",
+    "too_many_pixels",
 ]
 
 MAX_IMAGE_BYTES: int = 2 << 30
 """Default budget of one image read (bytes): the ``float32`` array :func:`~medimg.io.read_image` returns, at the
 resolution it is read, and the decode before any reduction, must each fit in it (2 GiB: a 20,000 x 20,000 grey
 image or a 512 x 512 x 2048 volume at full resolution)."""
+
+
+def too_many_pixels(path: str | os.PathLike[str], pixels: int, shape: Sequence[int], limit: int) -> ImageTooLargeError:
+    """The error of an image with more ``pixels`` than the decompression-bomb ``limit``: most often a whole-slide
+    image (Camelyon's 100,000-pixel-wide pyramids), which medimg reads no level of: the fix is tiles."""
+    return ImageTooLargeError(
+        path,
+        f"the image has {pixels:,} pixels (shape {tuple(shape)}), more than the limit of {limit:,} "
+        "(decompression-bomb guard). A whole-slide image? medimg reads no slide pyramids: cut the slide into tiles "
+        "or export a lower resolution level (QuPath, OpenSlide, `vips dzsave`) and give medimg those; if the file is "
+        "trusted, pass a larger max_pixels",
+    )
+
 
 CLASSIFY_READ_SIZE: tuple[int, int] = (512, 512)
 """The size 2D classification images are read for, in training, evaluation and prediction alike (one read, so a

@@ -43,7 +43,7 @@ import numpy as np
 
 from medimg.errors import ConfigError, ImageReadError, ImageTooLargeError, MissingDependencyError
 from medimg.io.image import ImageData
-from medimg.io.limits import ImageHeader, reduce_blocks
+from medimg.io.limits import ImageHeader, reduce_blocks, too_many_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ def _corrupt(path: Path, fmt: str, exc: BaseException) -> ImageReadError:
 
 def _check_pixels(path: Path, n_pixels: int, shape: tuple[int, ...], max_pixels: int | None) -> None:
     if max_pixels is not None and n_pixels > max_pixels:
-        raise ImageTooLargeError(
-            path,
-            f"the image has {n_pixels:,} pixels (shape {shape}), more than the limit of {max_pixels:,} "
-            "(decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
-        )
+        raise too_many_pixels(path, n_pixels, shape, max_pixels)
 
 
 # --------------------------------------------------------------------------------------------------- Pillow

@@ -18,7 +18,7 @@ import numpy as np
 
 from medimg.errors import ImageReadError, ImageTooLargeError, MedimgError
 from medimg.io.formats import ARRAY_FILE_FORMATS, detect_format
-from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, plan_read
+from medimg.io.limits import CLASSIFY_READ_SIZE, MAX_IMAGE_BYTES, ImageHeader, plan_read, too_many_pixels
 
 if TYPE_CHECKING:
     from medimg.io.image import ImageData
@@ -106,11 +106,7 @@ def _plan_read(
     """Check the header against the limits before decoding; the reduction factor to read with."""
     header = read_header(path, fmt)
     if max_pixels is not None and header.pixels > max_pixels:
-        raise ImageTooLargeError(
-            path,
-            f"the image has {header.pixels:,} pixels (shape {header.spatial_shape}), more than the limit of "
-            f"{max_pixels:,} (decompression-bomb guard); if the file is trusted, pass a larger max_pixels",
-        )
+        raise too_many_pixels(path, header.pixels, header.spatial_shape, max_pixels)
     return plan_read(header, path, max_bytes=max_bytes, target_size=target_size)
 
 
