@@ -421,3 +421,35 @@ def test_dentex_levels_of_categories_give_the_diagnoses(tmp_path: Path) -> None:
     (other / "train_quadrant.json").write_text(json.dumps({**document, "images": images[:4]}))
     with pytest.raises(DatasetError, match=r"each hold their own COCO annotation file.*medimg fit '.*quadrant"):
         Dataset.load(tmp_path)
+
+
+def test_instance_labelled_masks_give_one_class_a_box_per_object(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GlaS: ``train_<n>_anno.bmp`` numbers each gland 1..k of its image; read for detection, every number was a class
+    of its own (``label_1`` .. ``label_13``), each image's first gland in one. A label map of classes stays one."""
+    import logging
+
+    import numpy as np
+    from PIL import Image
+
+    for image in range(8):
+        anno = np.zeros((48, 48), np.uint8)
+        for gland in range(image + 2):  # 2..9 glands, one value each, apart
+            row, col = divmod(gland, 3)
+            anno[2 + 15 * row : 10 + 15 * row, 2 + 15 * col : 10 + 15 * col] = gland + 1
+        Image.fromarray(np.full((48, 48, 3), 90, np.uint8)).save(tmp_path / f"train_{image + 1}.bmp")
+        Image.fromarray(anno).save(tmp_path / f"train_{image + 1}_anno.bmp")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path, task="detect")
+    assert isinstance(dataset, DetectionDataset) and dataset.class_names == ["foreground"]
+    assert sum(len(case.boxes) for case in dataset.cases) == sum(range(2, 10))
+    assert "instance-labelled masks (each object its own value above 0, 2..9 objects per image)" in caplog.text
+    again = Dataset.load(tmp_path, task="detect", **dataset.options)  # as evaluate reads the run's data again
+    assert isinstance(again, DetectionDataset) and again.class_names == ["foreground"]
+    for image in range(8):  # the same values as classes: 1..3 in every image
+        anno = np.zeros((48, 48), np.uint8)
+        anno[2:10, 2:10], anno[20:30, 20:30], anno[35:40, 5:12] = 1, 2, 3
+        Image.fromarray(anno).save(tmp_path / f"train_{image + 1}_anno.bmp")
+    classes = Dataset.load(tmp_path, task="detect")
+    assert isinstance(classes, DetectionDataset) and classes.class_names == ["label_1", "label_2", "label_3"]

@@ -258,10 +258,19 @@ def boxes_of(
         named = {value: name for value, name in pairs.value_names.items() if value} or read_label_map(path)
     ordered = sorted(values)
     default = {ordered[0]: "foreground"} if len(ordered) == 1 else {}
-    class_names = [named.get(v) or default.get(v) or f"label_{v}" for v in ordered]
-    if len(set(class_names)) != len(class_names):
-        raise DatasetError(f"{path}: the label names {class_names} are not unique; pass label_names")
-    index = {v: k for k, v in enumerate(ordered)}
+    counts = [] if named or label_names is not None else _object_counts(found)
+    if counts:  # GlaS's *_anno.bmp: gland 1..13 of each image, 13 classes label_1.. before, each box its own class
+        logger.warning(
+            "%s: instance-labelled masks (each object its own value above 0, %d..%d objects per image): one class, "
+            "foreground, a box per object; if the values are classes, name them in a dataset.json in the data folder",
+            path,
+            min(counts),
+            max(counts),
+        )
+        default = dict.fromkeys(ordered, "foreground")
+    name_of = {v: named.get(v) or default.get(v) or f"label_{v}" for v in ordered}
+    class_names = list(dict.fromkeys(name_of.values()))  # values of one name are one class (the objects' values)
+    index = {v: class_names.index(name) for v, name in name_of.items()}
     cases: list[Case] = []
     issues: list[BoxIssue] = []
     sizes: dict[str, tuple[int, ...]] = {}
@@ -300,8 +309,32 @@ def boxes_of(
         unlabelled=unlabelled,
         box_issues=issues,
         image_sizes=sizes,
-        options={"label_names": {str(v): n for v, n in zip(ordered, class_names, strict=True)}, "min_size": min_size},
+        options={"label_names": {str(v): n for v, n in name_of.items()}, "min_size": min_size},
     )
+
+
+#: instance-labelled 2D masks (:func:`_object_counts`): at least this many different object counts, up to at least
+#: this many objects in one mask, each object's value in at most this many pieces on average (as segmentation reads
+#: them: :meth:`medimg.tasks.segment.labels.MaskValueSurvey.instance_maps`)
+INSTANCE_MIN_COUNTS, INSTANCE_MIN_MAX, OBJECT_PIECES = 5, 8, 1.5
+
+
+def _object_counts(found: Sequence[tuple[SegCase, tuple[int, ...], Components, Components]]) -> list[int]:
+    """The objects of each 2D mask when the masks label objects, not classes (each object its own value ``1..n``,
+    or ``n`` values each in one piece, ``n`` varying as object counts do); else ``[]``. Volumes are not looked at:
+    a CT label map's structures each lie in one piece too."""
+    counts = []
+    for _, shape, kept, _ in found:
+        values = {value for value, _ in kept}
+        if len(shape) != 2:
+            return []
+        if not values:
+            continue
+        if values != set(range(1, len(values) + 1)) and len(kept) > OBJECT_PIECES * len(values):
+            return []
+        counts.append(len(values))
+    varied = len(set(counts)) >= INSTANCE_MIN_COUNTS and max(counts, default=0) >= INSTANCE_MIN_MAX
+    return counts if varied else []
 
 
 def _xyz(box: Box) -> tuple[float, ...]:
