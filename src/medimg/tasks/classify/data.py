@@ -90,6 +90,7 @@ def fingerprint_training_images(
     if not summaries:
         raise DatasetError(f"{dataset.root}: none of the {len(cases)} training images is readable")
     kept_cases = [c for c, _ in summaries]
+    _warn_untrained_classes(dataset, kept_cases)
     if held is None:
         loaded = LoadedImages(cases=kept_cases, arrays=[], metas=[], skipped=skipped, held=False)
     else:
@@ -101,6 +102,24 @@ def fingerprint_training_images(
             skipped=skipped,
         )
     return fingerprint_summaries(dataset, kept_cases, [s for _, s in summaries]), loaded
+
+
+def _warn_untrained_classes(dataset: Dataset, training: Sequence[Case]) -> None:
+    """A warning naming the classes no training image shows (a MedMNIST file whose class has test images only): the
+    model cannot predict them, and their other images are scored as its errors."""
+    if dataset.multi_label:
+        return
+    trained = {case.label for case in training}
+    elsewhere = Counter(case.label for case in dataset.cases if case.label is not None and case.label not in trained)
+    if not elsewhere:
+        return
+    shown = [f"{dataset.class_names[label]} ({count})" for label, count in sorted(elsewhere.items())]
+    logger.warning(
+        "%d class(es) have no training image, only images in the other splits: %s. The model cannot predict them "
+        "and their images are scored as its errors: give each some training images, or leave its images out",
+        len(shown),
+        ", ".join(shown),
+    )
 
 
 def prepare_split(
