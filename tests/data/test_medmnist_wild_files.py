@@ -183,3 +183,17 @@ def test_an_npz_of_images_and_their_label_maps_is_refused_as_a_segmentation_set(
         Dataset.load(folder / "tissuenet_v1.1_train.npz")
     with pytest.raises(DatasetError, match=r"\.npz archive\(s\) \(tissuenet_v1\.1_test\.npz.*give one"):
         Dataset.load(folder)
+
+
+def test_labels_saved_as_python_objects_are_named_not_a_broken_download(tmp_path: Path) -> None:
+    """Was: "it is incomplete or damaged (an interrupted download?) ... re-download": the file was whole, its labels
+    an object array (a list of mixed types, a pandas column) that only unpickling reads."""
+    import numpy as np
+
+    path = tmp_path / "pneumoniamnist.npz"
+    labels = np.empty((4, 1), dtype=object)
+    labels[:, 0] = [0, 1, 0, 1]
+    np.savez(path, train_images=np.zeros((4, 8, 8), np.uint8), train_labels=labels)
+    with pytest.raises(DatasetError, match=r"holds Python objects .* save the images and labels as numeric") as error:
+        Dataset.load(path)
+    assert "interrupted download" not in str(error.value) and "medimg download" not in str(error.value)

@@ -106,6 +106,12 @@ def _unreadable(path: Path, error: Exception) -> DatasetError:
         again = "re-create it"
     elif head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
         what = "it is a web page (HTML), not an .npz: a download that saved the server's error or login page"
+    elif isinstance(error, ValueError) and "allow_pickle" in str(error):  # arrays of Python objects, not numbers
+        what = (
+            "an array in it holds Python objects (saved from a list of mixed types or a pandas column), which medimg "
+            "does not unpickle: save the images and labels as numeric arrays (np.asarray(labels, dtype=np.int64))"
+        )
+        again = "re-create it"
     elif head.startswith(b"PK"):
         what = f"it is incomplete or damaged (an interrupted download?): {type(error).__name__}: {error}"
     else:
