@@ -139,9 +139,16 @@ def test_data_without_a_table_is_refused_naming_the_fix(tmp_path: Path) -> None:
     (tmp_path / "cric" / "base" / "classifications.csv").write_text("image_id,image_filename,bethesda_system\n")
     (tmp_path / "cric" / "base" / "notes.csv").write_text("image_id,comment\n")
     with pytest.raises(
-        DatasetError, match=r"a table below it has that column: medimg fit '.*base/classifications\.csv'"
+        DatasetError, match=r"a table below it has that column: medimg fit .*base/classifications\.csv --label-column"
     ):
         Dataset.load(tmp_path / "cric", label_column="bethesda_system")
+    # GlaS's Grade.csv column "grade (GlaS)": quoted for the shell in the command offered (a syntax error unquoted)
+    (tmp_path / "glas" / "Warwick QU Dataset").mkdir(parents=True)
+    (tmp_path / "glas" / "Warwick QU Dataset" / "Grade.csv").write_text("name, patient ID, grade (GlaS)\n")
+    with pytest.raises(DatasetError) as error:
+        Dataset.load(tmp_path / "glas", label_column="grade (GlaS)")
+    offered = f"medimg fit '{tmp_path}/glas/Warwick QU Dataset/Grade.csv' --label-column 'grade (GlaS)'"
+    assert offered in str(error.value)
     table = _clinical_set(tmp_path / "nsclc")
     with pytest.raises(DatasetError, match="for classification"):
         Dataset.load(table, task="segment", label_column="Histology")

@@ -1723,3 +1723,18 @@ def test_images_found_by_name_in_numbered_case_folders_keep_their_case_together(
     patients = {c.case_id: c.patient_id for c in dataset.cases}
     assert len(set(patients.values())) == 6
     assert patients["Case 3 - P1 - 1.jpg"] == patients["Case 3 - P2 - 2.jpg"] == "Training-Set-1/Set1_Case3"
+
+
+def test_a_label_table_of_names_prefixed_by_their_split_keeps_that_split(tmp_path: Path) -> None:
+    """GlaS's ``Grade.csv`` (``name, patient ID, grade (GlaS)``) names ``train_1``, ``testA_1``, ``testB_1``: without
+    a split column, medimg made its own split and trained on the official test images."""
+    rows = []
+    for prefix, count in (("train", 8), ("testA", 3), ("testB", 3)):
+        for i in range(1, count + 1):
+            _image(tmp_path / f"{prefix}_{i}.bmp", 40 + 20 * (i % 2))
+            rows.append(f"{prefix}_{i},{i},{'benign' if i % 2 else 'malignant'}")
+    (tmp_path / "Grade.csv").write_text("name, patient ID, grade (GlaS)\n" + "\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "Grade.csv", label_column="grade (GlaS)")
+    splits = {case.path.stem: case.split for case in dataset.cases}
+    assert splits["train_1"] == "train" and splits["testA_1"] == splits["testB_3"] == "test"
+    assert sum(split == "test" for split in splits.values()) == 6

@@ -417,13 +417,14 @@ def _label_table_layout(root: Path, label_column: str, task: TaskName | None) ->
             raise DatasetError(
                 f"--label-column {label_column!r}: {root} holds {len(several)} tables with that column "
                 f"({', '.join(p.name for p in several)}): give the one that labels the images, e.g. medimg fit "
-                f"'{several[0]}' --label-column {label_column}"
+                f"{shell_quoted(several[0])} --label-column {shell_quoted(label_column)}"
             )
         below = _tables_below_with_column(root, label_column)
+        column = shell_quoted(label_column)  # GlaS's "grade (GlaS)": unquoted, a shell syntax error
         where = (
-            f"; a table below it has that column: medimg fit '{below[0]}' --label-column {label_column}"
+            f"; a table below it has that column: medimg fit {shell_quoted(below[0])} --label-column {column}"
             if below
-            else f"; give the table's path, e.g. medimg fit TABLE.csv --label-column {label_column}"
+            else f"; give the table's path, e.g. medimg fit TABLE.csv --label-column {column}"
         )
         raise DatasetError(
             f"--label-column {label_column!r}: {root} is no label table (CSV, TSV or Excel) and holds none at its top "

@@ -50,6 +50,7 @@ from medimg.data.layouts.common import (
     read_manifest,
     refuse_video_rows,
     split_lists,
+    splits_from_names,
     text_head,
     videos_named_error,
     visible_dir,
@@ -1934,6 +1935,12 @@ def _load_table(
         )
     if (listed or by_row) and cases:
         cases = _unlisted_to_train(cases, manifest)
+    prefixed = None if any(c.split for c in cases) else splits_from_names([Path(c.path or c.case_id) for c in cases])
+    if prefixed is not None:  # GlaS's Grade.csv: train_1, testA_1, testB_1 (its test images trained before)
+        cases = [replace(c, split=split) for c, split in zip(cases, prefixed, strict=True)]
+        logger.info(
+            "%s: the splits are the images' name prefixes (%s: %s)", manifest, cases[0].case_id, dict(Counter(prefixed))
+        )
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         raise DatasetError(
             f"{manifest}: some rows have a split and others do not; fill the split column for every row "
