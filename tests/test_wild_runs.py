@@ -101,6 +101,20 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     assert f"{learnt} of the {len(saved)} images of {renamed} are this run's training or validation images, byte " in (
         caplog.text
     )
+    # ...or renumbered among the same names (Mendeley's knee X-rays graded by a second expert: MedicalExpert-II/
+    # holds MedicalExpert-I's images, renumbered): the names matched other pictures, an external set, no word
+    shuffled = tmp_path / "renumbered_copy"
+    for cls in Dataset.load(phantom_dir).class_names:
+        (shuffled / cls).mkdir(parents=True)
+        images = sorted((phantom_dir / cls).glob("*.png"))
+        for image, name in zip(images, images[1:] + images[:1], strict=True):
+            (shuffled / cls / name.name).write_bytes(image.read_bytes())
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        Model.load(tmp_path / "run").evaluate(shuffled, split="test", out_dir=tmp_path / "renumbered_report")
+    assert f"{learnt} of the {len(saved)} images of {shuffled} are this run's training or validation images" in (
+        caplog.text
+    )
     # ...or saved in another format under their own names (BMP of the PNGs): no word either, before
     from PIL import Image
 

@@ -1171,7 +1171,8 @@ class Model:
             _warn_copies_of_training_images(dataset, original, assignment)
             return False
         same = self._same_files(dataset, original, learnt)
-        if same is False:  # the same names, other pictures: an external set
+        if same is False:  # the same names, other pictures: an external set, unless the pictures are renumbered
+            _warn_copies_of_training_images(dataset, original, assignment)
             return False
         how = (
             "its files match the training data's"
@@ -1203,21 +1204,28 @@ class Model:
         from medimg.data.pool import file_digest
 
         try:
-            trained = {
-                c.case_id.casefold(): _case_file(c) for c in self._as_dataset(original, **self._dataset_options()).cases
-            }
+            training = self._as_dataset(original, **self._dataset_options())
         except (MedimgError, OSError):
             return None
-        given = {c.case_id.casefold(): _case_file(c) for c in dataset.cases}
+        trained = {c.case_id.casefold(): c for c in training.cases}
+        given = {c.case_id.casefold(): c for c in dataset.cases}
         step = max(1, len(names) // sample)
         for name in list(names)[::step][:sample]:
-            there, here = trained.get(name), given.get(name)
+            there, here = _case_file(trained.get(name)), _case_file(given.get(name))
             if there is None or here is None:
                 return False
             digests = {file_digest(there), file_digest(here)}
             if any(d.startswith("unreadable:") for d in digests):  # a series folder, an unreadable file
                 return None
             if len(digests) > 1:
+                return False
+            if _annotation(trained[name], training) != _annotation(given[name], dataset):
+                logger.warning(  # its masks or boxes redrawn: scored apart, the run's own report kept
+                    "%s holds this run's training images with other annotations (e.g. %s): scored as another data "
+                    "set, the run's own report kept",
+                    dataset.root,
+                    here,
+                )
                 return False
         return True
 
@@ -1308,9 +1316,28 @@ def _warn_copies_of_training_images(dataset: Any, original: Path, assignment: di
 
 def _case_file(case: Any) -> Path | None:
     """The file a case is read from: a classification/detection case's ``path``, a segmentation case's ``image``;
-    ``None`` for an array's image."""
+    ``None`` for an array's image (or no case)."""
     found = getattr(case, "path", None) or getattr(case, "image", None)
     return Path(found) if found is not None else None
+
+
+def _annotation(case: Any, dataset: Any) -> Any:
+    """What a case is scored against, comparable across two readings of it: its mask file's bytes, its boxes with
+    their class names, or its class name (a finding's names)."""
+    from medimg.data.pool import file_digest
+
+    names = list(getattr(dataset, "class_names", None) or [])
+
+    def named(index: Any) -> str:  # case-folded: a class folder renamed NORMAL/ is the same class
+        return str(names[index] if isinstance(index, int) and 0 <= index < len(names) else index).casefold()
+
+    if getattr(case, "mask", None) is not None:
+        return file_digest(Path(case.mask))
+    if getattr(case, "boxes", None) is not None:
+        return sorted((b.x1, b.y1, b.x2, b.y2, b.z1 or 0.0, b.z2 or 0.0, named(b.label)) for b in case.boxes)
+    if getattr(case, "findings", None) is not None:
+        return sorted(named(i) for i in case.findings)
+    return named(getattr(case, "label", None))
 
 
 def _refuse_two_values(constructor: dict[str, Any], to_fit: dict[str, Any], skip: set[str]) -> None:

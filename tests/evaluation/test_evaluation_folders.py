@@ -60,3 +60,28 @@ def test_two_sites_named_alike_get_two_reports_and_the_fits_own_stays(tmp_path: 
     with pytest.raises(ConfigError, match="holds other files"):
         model.evaluate(tmp_path / "siteB" / "external", out_dir=tmp_path / "mine")
     assert (tmp_path / "mine" / "roc.png").read_text() == "my figure"
+
+
+def test_the_training_images_with_other_masks_are_another_data_set(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``medimg evaluate RUN OTHER`` where OTHER holds the run's training images with redrawn masks: taken for the
+    run's own data (its images matched), its scores replaced the fit's test report and the service's model card."""
+    import logging
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+    from tests.serve.support import train_tiny_segmentation_run
+
+    run = train_tiny_segmentation_run(tmp_path_factory)
+    own = (run / "report" / "report.json").read_text()
+    other = tmp_path / "discs_redrawn"
+    shutil.copytree(run.parent / "discs", other)
+    for mask in (other / "masks").iterdir():
+        Image.fromarray(np.roll(np.asarray(Image.open(mask)), 12, axis=1)).save(mask)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        Model.load(run).evaluate(other)
+    assert "holds this run's training images with other annotations" in caplog.text
+    assert (run / "report" / "report.json").read_text() == own
+    assert (run / "evaluations" / "discs_redrawn-all" / "report.json").is_file()
