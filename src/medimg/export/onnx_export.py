@@ -46,10 +46,11 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -187,6 +188,18 @@ def _require_onnx() -> Any:
     return onnx
 
 
+@contextlib.contextmanager
+def _no_logging() -> Iterator[None]:
+    """No log record of any logger while inside (torch's exporter logs its own failures as errors), nor a warning."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            yield
+    finally:
+        logging.disable(previous)
+
+
 def _torch_export(
     wrapper: nn.Module,
     example: torch.Tensor,
@@ -199,7 +212,9 @@ def _torch_export(
     names = {"input_names": ["image"], "output_names": list(output_names)}
     chatter = io.StringIO()
     try:
-        with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+        # torch logs a failed attempt's traceback at ERROR (45 lines of "Constraints violated" for a detector, whose
+        # export then worked by the fallback): silenced, the warning below says it once
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter), _no_logging():
             warnings.simplefilter("ignore")
             batch = torch.export.Dim("batch", min=1, max=65536)
             axes: dict[int, Any] = {0: batch}
@@ -219,8 +234,12 @@ def _torch_export(
             )
         return "dynamo"
     except Exception as error:  # the exporter's many failure types; fall back and say why
+        cause: BaseException = error
+        while cause.__cause__ is not None:  # the exporter's own wrapper says only "step 1/3"; its cause says why
+            cause = cause.__cause__
+        first = re.sub(r"\x1b\[[0-9;]*m", "", (str(cause).strip().splitlines() or [""])[0])  # no terminal colours
         logger.warning(
-            "dynamo ONNX export failed (%s: %s); using the TorchScript exporter", type(error).__name__, error
+            "dynamo ONNX export failed (%s: %s); using the TorchScript exporter", type(cause).__name__, first
         )
         logger.debug("exporter output:\n%s", chatter.getvalue())
     try:

@@ -427,3 +427,29 @@ def test_per_image_normalisation_is_applied_in_2d_and_carried_by_exports() -> No
     older_export = numpy_detect.detect_spec({k: v for k, v in plan.model_dump().items() if k != "normalisation"})
     assert np.allclose(numpy_detect.to_unit(image, older_export), to_unit(image, plan))
     assert any("percentiles of this image" in step for step in numpy_detect.detect_preprocessing_steps(spec))
+
+
+def test_export_on_the_command_line_says_the_fallback_in_one_line(voc: Path, tmp_path: Path) -> None:
+    """``medimg export RUN`` of a detector trained at 32 px: torch logged its failed first attempt (``Constraints
+    violated (32*cols, 32*rows)``, 45 lines of traceback) before the fallback exported it, parity OK."""
+    pytest.importorskip("onnxruntime")
+    import subprocess
+    import sys
+
+    trained = Model("fcos", task="detect", **{**TINY, "epochs": 1, "input_size": 32}).fit(
+        voc, run_dir=tmp_path / "run", progress=False, tensorboard=False
+    )
+
+    command = [
+        sys.executable,
+        "-m",
+        "medimg.cli.app",
+        "export",
+        str(trained.run_dir_),
+        "--out",
+        str(tmp_path / "d.onnx"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) <= 3, done.stderr
+    assert (tmp_path / "d.onnx").is_file()
