@@ -188,3 +188,20 @@ def test_the_cli_trains_and_evaluates_on_the_named_column(tmp_path: Path) -> Non
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads((tmp_path / "run" / "evaluations" / "clinical-all" / "report.json").read_text())
     assert len(report["predictions"]) == 18
+
+
+def test_a_column_of_fractional_scores_is_neither_offered_nor_taken_for_classes_in_silence(tmp_path: Path) -> None:
+    """CheXmask's ``ChestX-Ray8.csv`` (``ImageID,Dice RCA (Max),...,Left Lung,Right Lung,Heart``, run-length masks):
+    the refusal offered ``--label-column "Dice RCA (Max)"``, and followed, 18 scores were 18 classes without a word
+    (the measurement warning waited for 20)."""
+    from medimg.data.labels import measurement_warning
+
+    rows = [f"{i:08d}_000.png,0.{70 + i},{'ab'[i % 2]}" for i in range(12)]
+    (tmp_path / "ChestX-Ray8.csv").write_text("ImageID,Dice RCA (Max),View\n" + "\n".join(rows) + "\n")
+    for i in range(12):
+        Image.fromarray(np.full((8, 8), 10 * i, np.uint8)).save(tmp_path / f"{i:08d}_000.png")
+    with pytest.raises(DatasetError, match="has no label column") as error:
+        Dataset.load(tmp_path / "ChestX-Ray8.csv")
+    assert "Dice RCA" not in str(error.value).split("name the column")[1] and "'View'" in str(error.value)
+    assert measurement_warning([f"0.{70 + i}" for i in range(6)]) is not None  # a score, six of them
+    assert measurement_warning(["1", "2", "3", "4", "5", "6"]) is None  # codes: six grades

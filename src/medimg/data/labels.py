@@ -183,6 +183,15 @@ def findings_matrix(
 
 #: this many classes or more, all of them numbers, read as a measurement rather than categories
 MEASUREMENT_CLASSES = 20
+#: ... or this many numbers when some have a fraction (0.71: a measurement, no category's code)
+FRACTIONAL_CLASSES = 5
+
+
+def is_fractional(values: Iterable[float]) -> bool:
+    """Whether some of ``values`` have a fraction (``0.71``; ``3.0`` has none)."""
+    return any(value != round(value) for value in values)
+
+
 #: the name an integer label without a name is given, before its number (``class_3``)
 UNNAMED_CLASS = re.compile(r"^class_(?=\d+$)")
 
@@ -200,9 +209,10 @@ def measurement_warning(class_names: Sequence[str]) -> str | None:
     months, an age, a score): a quantity read as unordered classes, one per value, which a classifier learns poorly
     and scores as wrong by any distance; ``None`` for categories (DR grades 0-4, named classes). The names medimg
     gives unnamed integer labels count as their numbers (``class_0``..., LYSTO's ``y`` of lymphocyte counts in an
-    HDF5 file)."""
+    HDF5 file); or :data:`FRACTIONAL_CLASSES` or more numbers with a fraction (CheXmask's ``Dice RCA (Max)``, 0.70,
+    0.71...: a score, never a code)."""
     values = as_numbers(UNNAMED_CLASS.sub("", name) for name in class_names)
-    if values is None or len(values) < MEASUREMENT_CLASSES:
+    if values is None or len(values) < (FRACTIONAL_CLASSES if is_fractional(values) else MEASUREMENT_CLASSES):
         return None
     return (
         f"the {len(values)} classes are all numbers ({min(values):g} to {max(values):g}): a measurement (an age, a "

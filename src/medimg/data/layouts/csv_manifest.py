@@ -33,7 +33,15 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, CaseT, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, same_text
+from medimg.data.labels import (
+    FRACTIONAL_CLASSES,
+    MEASUREMENT_CLASSES,
+    MULTI_LABEL_SEPARATOR,
+    as_numbers,
+    class_key,
+    is_fractional,
+    same_text,
+)
 from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -1051,6 +1059,7 @@ def _label_column_advice(choices: list[str], rows: list[dict[str, str]]) -> str:
     # a column of split names is no class (BreakHis' Folds.csv: grp train/test beside fold and mag), nor one of
     # coordinates (Duke breast MRI's Start Row, End Column; PROSTATEx' pos "25.7 31.8 -38.5"): not offered
     choices = [n for n in choices if not _names_splits(n, rows) and not _coordinates(n, rows)]
+    choices = [n for n in choices if not _fractional_scores(n, rows)]  # CheXmask's Dice RCA (Max): 0.70, 0.71...
     text = [n for n in choices if as_numbers(v for r in rows if (v := str(r.get(n) or "").strip())) is None]
     shown = sorted(choices, key=lambda n: _label_rank(n, numbers=n not in text))[:4]
     example = f"; columns that may hold classes: {', '.join(repr(n) for n in shown)}" if shown else ""
@@ -1101,6 +1110,13 @@ def _coordinates(column: str, rows: list[dict[str, str]]) -> bool:
     cells = [cell for row in rows if (cell := str(row.get(column) or "").strip())][:50]
     split = [re.split(r"[\s,;]+", cell.strip("[]() ")) for cell in cells]
     return bool(cells) and all(len(parts) > 1 and as_numbers(parts) is not None for parts in split)
+
+
+def _fractional_scores(column: str, rows: list[dict[str, str]]) -> bool:
+    """Whether ``column`` holds numbers with fractions, :data:`~medimg.data.labels.FRACTIONAL_CLASSES` or more
+    distinct ones: a measurement or a score, no classes."""
+    values = as_numbers({cell for row in rows if (cell := str(row.get(column) or "").strip())})
+    return values is not None and len(values) >= FRACTIONAL_CLASSES and is_fractional(values)
 
 
 def _names_splits(column: str, rows: list[dict[str, str]]) -> bool:
