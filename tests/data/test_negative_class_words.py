@@ -21,6 +21,14 @@ from medimg.data.layouts.common import order_classes
         (["x_ray_tb", "x_ray_no_tb"], "x_ray_no_tb"),
         (["Monkey Pox", "Others"], "Others"),  # MSLD: sensitivity was the recall of "Others"
         (["Monkeypox", "Other"], "Other"),
+        # other languages': sensitivity was the recall of 正常 (normal), of 良性 (benign), of sain, of Nein
+        (["正常", "异常"], "正常"),
+        (["良性", "恶性"], "良性"),
+        (["sain", "malade"], "sain"),
+        (["Nein", "Ja"], "Nein"),
+        (["정상", "비정상"], "정상"),
+        (["Be\u0301nin", "Malin"], "Be\u0301nin"),  # as a macOS folder name is stored: decomposed
+        (["negativo", "positivo"], "negativo"),
     ],
 )
 def test_the_negative_class_goes_first(names: list[str], negative: str) -> None:

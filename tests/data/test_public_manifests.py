@@ -1335,6 +1335,23 @@ def test_tn_scui_ids_name_the_images_not_their_masks_of_the_same_name(tmp_path: 
     assert dataset.class_names == ["0", "1"] and len(dataset) == 12
 
 
+def test_dmid_names_the_images_not_the_masks_of_a_folder_named_otherwise(tmp_path: Path) -> None:
+    """DMID: ``Metadata.xlsx`` names ``IMG001`` of ``TIFF Images/IMG001.tif`` and ``Pixel-level annotation/IMG001.tif``:
+    refused with "choose the folder with --exclude 'TIFF Images/*'", which, followed, trained on the masks."""
+    from PIL import Image
+
+    rows = ["Image,Severity"]
+    for i in range(1, 13):
+        for folder in ("TIFF Images", "Pixel-level annotation"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            value = 20 * i if folder == "TIFF Images" else 255 * (i % 2)
+            Image.fromarray(np.full((8, 8), value, np.uint8)).save(tmp_path / folder / f"IMG{i:03d}.tif")
+        rows.append(f"IMG{i:03d},{'BM'[i % 2]}")
+    (tmp_path / "Metadata.csv").write_text("\n".join(rows) + "\n")
+    dataset = Dataset.load(tmp_path / "Metadata.csv", label_column="Severity")
+    assert {c.path.parent.name for c in dataset.cases if c.path} == {"TIFF Images"} and len(dataset) == 12
+
+
 def test_cq500_readers_columns_are_one_finding_each_by_majority(tmp_path: Path) -> None:
     """CQ500's ``reads.csv``: ``name,Category,R1:ICH,R1:SDH,R2:ICH,R2:SDH,R3:ICH,R3:SDH`` (three radiologists): each
     reader's column was a finding of its own (``R2:ICH`` scored apart from ``R1:ICH``)."""
@@ -1738,3 +1755,18 @@ def test_a_label_table_of_names_prefixed_by_their_split_keeps_that_split(tmp_pat
     splits = {case.path.stem: case.split for case in dataset.cases}
     assert splits["train_1"] == "train" and splits["testA_1"] == splits["testB_3"] == "test"
     assert sum(split == "test" for split in splits.values()) == 6
+
+
+def test_windows_paths_of_another_machine_find_the_file_under_their_own_folders(tmp_path: Path) -> None:
+    """``C:\\Users\\jo\\dataset\\images\\train\\case1.png`` beside ``images\\test\\case1.png`` (one name in two split
+    folders): refused as "several files have this name ... --exclude 'images/train/*'", which, followed, pointed the
+    train rows at the test images."""
+    rows = ["filename,label"]
+    for split, flip in (("train", 0), ("test", 1)):
+        for i in range(1, 7):
+            _image(tmp_path / "images" / split / f"case{i}.png", 30 * i + 5 * flip)
+            rows.append(f"C:\\Users\\jo\\dataset\\images\\{split}\\case{i}.png,{'ab'[(i + flip) % 2]}")
+    (tmp_path / "labels.csv").write_text("\r\n".join(rows) + "\r\n")
+    dataset = Dataset.load(tmp_path / "labels.csv")
+    found = {(c.path.parent.name, c.path.name): dataset.class_names[c.label] for c in dataset.cases if c.path}
+    assert len(found) == 12 and found[("train", "case1.png")] == "b" and found[("test", "case1.png")] == "a"

@@ -94,3 +94,23 @@ def test_a_table_beside_one_wrapper_folder_of_classes_is_not_taken_for_labels(tm
     (tmp_path / "Folds.csv").write_text("\n".join(rows) + "\n")
     dataset = Dataset.load(tmp_path)
     assert dataset.class_names == ["benign", "malignant"] and len(dataset.cases) == 6
+
+
+def test_an_opendocument_spreadsheet_is_named_with_the_fix(tmp_path: Path) -> None:
+    """``labels.ods`` (LibreOffice) beside ``images/``: given itself, "is a zip archive, not a dataset: unpack it first
+    (unzip ...)"; the folder was "a single class ('images')", the table not named."""
+    import zipfile
+
+    from medimg.errors import DatasetError
+
+    for i in range(4):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        Image.fromarray(np.full((8, 8), 30 * i, np.uint8)).save(tmp_path / "images" / f"case{i}.png")
+    with zipfile.ZipFile(tmp_path / "labels.ods", "w") as ods:  # an OpenDocument file is a zip of XML parts
+        ods.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("content.xml", "<office:document-content/>")
+    with pytest.raises(DatasetError, match=r"OpenDocument spreadsheet .*: save it as \.xlsx or \.csv") as error:
+        Dataset.load(tmp_path / "labels.ods")
+    assert "unzip" not in str(error.value)
+    with pytest.raises(DatasetError, match=r"labels\.ods beside the images is an OpenDocument spreadsheet"):
+        Dataset.load(tmp_path)

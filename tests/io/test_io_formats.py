@@ -254,3 +254,12 @@ def test_a_very_short_text_file_named_png_is_text_not_a_truncated_image(tmp_path
     (tmp_path / "cut.png").write_bytes(b"\x89PNG\r")  # the start of a PNG signature: truncated
     with pytest.raises(ImageReadError, match="truncated"):
         detect_format(tmp_path / "cut.png")
+
+
+def test_a_table_given_as_an_image_is_named_a_table(tmp_path: Path) -> None:
+    """``medimg predict RUN labels.csv``: "unrecognised image format ... The file may be corrupt"; it is a table, and
+    evaluate is what scores a model on the images it labels."""
+    table = tmp_path / "labels.csv"
+    table.write_text("filename,label\r\nimages/case1.png,benign\r\n")
+    with pytest.raises(ImageReadError, match=r"it is a table, not an image: .*medimg evaluate RUN labels\.csv"):
+        detect_format(table)

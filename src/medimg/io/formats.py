@@ -539,6 +539,10 @@ def point_files_note(root: Path, most: int = 2000, lead: str = "; found ") -> st
     )
 
 
+#: suffixes of tables (labels, manifests), never images
+TABLE_SUFFIXES = frozenset({".csv", ".tsv", ".tab", ".xlsx", ".xls", ".ods"})
+
+
 def _unsupported_format(head: bytes) -> str | None:
     """What a file in a known format medimg does not read is, and how to convert it (``None``: not known)."""
     for signature, name, fix in _UNSUPPORTED:
@@ -653,6 +657,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
                 p,
                 f"it is a text file listing image paths ({listed[0]}...), not an image: pass the list on standard "
                 f"input with - in its place (medimg predict RUN - < {p.name}; lines starting with # are skipped)",
+            )
+        if suffix in TABLE_SUFFIXES:  # a label table handed to predict (or as an image anywhere)
+            raise ImageReadError(
+                p,
+                "it is a table, not an image: to score a model on the images a table labels, give the table to "
+                f"medimg evaluate RUN {p.name}; to predict, give the images or their folder",
             )
         header = p.with_suffix(".hdr")
         if suffix == ".img" and header.is_file():  # the pixels of an Analyze 7.5 / NIfTI pair

@@ -149,7 +149,7 @@ from medimg.data.layouts import (
     yolo,
     yolo_masks,
 )
-from medimg.data.layouts.common import json_labels_note
+from medimg.data.layouts.common import OTHER_SPREADSHEETS, json_labels_note
 from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
@@ -746,6 +746,11 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
                 return layout
     if path.is_dir():
         return next(layout for layout in same_task if layout.fallback)
+    if path.suffix.lower() in OTHER_SPREADSHEETS:  # LibreOffice's .ods is a zip: "unpack it first" was its advice
+        raise DatasetError(
+            f"{path} is {OTHER_SPREADSHEETS[path.suffix.lower()]}, which medimg does not read: save it as .xlsx or "
+            ".csv (File > Save As) and give that"
+        )
     archive = _archive_kind(path)
     if archive is not None:
         raise DatasetError(

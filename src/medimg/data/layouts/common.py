@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -33,13 +34,20 @@ NEGATIVE_CLASS_WORDS = (
     "normal", "negative", "benign", "healthy", "control", "no_", "no-", "no ", "none", "absent", "non-", "non_",
     "non ", "not ", "not_", "not-", "without", "uninfected", "no finding", "nevus", "naevus", "notumor",
     "nofinding",
+    # other languages' (a class folder named by a hospital abroad): French, German, Spanish, Portuguese, Italian,
+    # Dutch; Chinese and Japanese (正常 normal, 阴性/陰性 negative, 良性 benign, 健康 healthy), Korean (정상 normal,
+    # 음성 negative)
+    "négati", "negativ", "bénin", "benin", "benigno", "benigna", "sain", "gesund", "saudável", "normaal",
+    "正常", "阴性", "陰性", "良性", "健康", "정상", "음성",
 )  # fmt: skip
 
 #: whole class names (not prefixes: "cn" would take "cnv") of control groups: ADNI's "CN" (cognitively normal),
 #: "HC" / "NC" (healthy / normal controls), "NL", "neg"; HAM10000's "nv" (melanocytic nevus, against "mel"); "well"
 #: (against "sick" / "ill"; whole, so "well_differentiated" of a tumour grade stays as it sorts); "other(s)", the
 #: rest against the finding a set is about (the Monkeypox Skin Lesion Dataset's "Monkey Pox" / "Others")
-NEGATIVE_CLASS_NAMES = frozenset({"cn", "hc", "nc", "nl", "neg", "nv", "well", "other", "others"})
+NEGATIVE_CLASS_NAMES = frozenset(
+    {"cn", "hc", "nc", "nl", "neg", "nv", "well", "other", "others", "nein", "nee", "não", "nao", "sano", "sana"}
+)
 
 #: prefixes that negate the other class's name: "COVID" / "Non-COVID", "fracture" / "no fracture"
 NEGATIONS = ("non", "no", "not", "un", "without")
@@ -283,7 +291,7 @@ def _without_shared_words(first: str, second: str) -> tuple[str, str]:
 def _negative_word(name: str) -> bool:
     """``name`` reads as a negative (control) class: it starts with a word of :data:`NEGATIVE_CLASS_WORDS` or is
     one of :data:`NEGATIVE_CLASS_NAMES`."""
-    lowered = name.strip().lower()
+    lowered = unicodedata.normalize("NFC", name.strip().lower())  # a macOS folder's "Bénin" is decomposed
     return lowered.startswith(NEGATIVE_CLASS_WORDS) or lowered in NEGATIVE_CLASS_NAMES
 
 
@@ -327,6 +335,14 @@ def json_labels_note(path: Path) -> str:
     )
 
 
+#: spreadsheet formats medimg reads no table from (it reads CSV, TSV and Excel's .xlsx/.xls), by suffix
+OTHER_SPREADSHEETS = {
+    ".ods": "an OpenDocument spreadsheet (LibreOffice Calc)",
+    ".numbers": "an Apple Numbers spreadsheet",
+    ".xlsb": "an Excel binary workbook",
+}
+
+
 def table_labels_note(path: Path) -> str:
     """A sentence naming a table at the top of the folder ``path`` that may hold its images' labels, which a folder
     is not read with unless the table names them in columns medimg knows (Fitzpatrick17k's ``fitzpatrick17k.csv``
@@ -337,7 +353,13 @@ def table_labels_note(path: Path) -> str:
     tables = [t for t in tables_in(path) if "submission" not in t.stem.lower() and not _acquisition_table(t)]
     tables.sort(key=lambda t: (not re.search(r"train|label|truth", t.stem.lower()), "test" in t.stem.lower()))
     if not tables:
-        return ""
+        other = sorted(p for p in path.glob("*") if p.suffix.lower() in OTHER_SPREADSHEETS) if path.is_dir() else []
+        return (  # labels.ods beside images/: the one class 'images' said, the table not
+            f". {other[0].name} beside the images is {OTHER_SPREADSHEETS[other[0].suffix.lower()]}, which medimg "
+            "does not read: save it as .xlsx or .csv and give that table"
+            if other
+            else ""
+        )
     return (
         f". {tables[0].name} beside the images may hold their labels: give the table itself, medimg fit "
         f"{tables[0]} (its columns naming the files and the classes are found, or named in the log)"
@@ -618,9 +640,26 @@ class _FilesByName:
         folders = path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
         return any(folder.lower() in MASK_FOLDER_NAMES for folder in folders)
 
-    def find(self, raw_path: str) -> tuple[Path | None, str]:
+    def _shared_folders(self, path: Path, folders: Sequence[str]) -> int:
+        """How many of the last ``folders`` (case-folded) ``path``'s own folders under the base end with."""
+        own = [part.casefold() for part in path.relative_to(self.base).parts[:-1]] if self.base in path.parents else []
+        wanted = [folder.casefold() for folder in folders if folder]
+        shared = 0
+        while shared < min(len(own), len(wanted)) and own[-1 - shared] == wanted[-1 - shared]:
+            shared += 1
+        return shared
+
+    def _in_image_folder(self, path: Path) -> bool:
+        """Whether ``path`` lies in a folder named for images under the base (``images/``, ``TIFF Images/``)."""
+        from medimg.data.layouts.image_mask_pairs import folder_role
+
+        folders = path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
+        return any(folder_role(folder) == "image" for folder in folders)
+
+    def find(self, raw_path: str, folders: Sequence[str] = ()) -> tuple[Path | None, str]:
         """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name); a file in a
-        folder of masks gives way to one elsewhere (the image of that name)."""
+        folder of masks gives way to one elsewhere (the image of that name); among files of that name, those under
+        the most of the row's own last ``folders`` (``C:\\data\\images\\train\\case1.png``: ``images/train/``)."""
         if self._names is None:
             self._names = {}
             for folder, folders, files in walk_folders(self.base):
@@ -649,12 +688,17 @@ class _FilesByName:
                         self._numbers.setdefault(int(name), []).extend(paths)
             hits = self._numbers.get(int(number.group(1)), [])
             self.unpadded += len(hits) == 1
+        if len(hits) > 1 and folders:  # a Windows path of another machine: train\case1.png, not test\case1.png
+            shared = {hit: self._shared_folders(hit, folders) for hit in hits}
+            hits = [hit for hit in hits if shared[hit] == max(shared.values()) > 0] or hits
         if len(hits) > 1 and self.select is not None:
             hits = [hit for hit in hits if self.select(hit)] or hits
         if len(hits) > 1 and self.split is not None:  # IDRiD's Training Labels.csv: a. Training Set/IDRiD_001.jpg,
             hits = [hit for hit in hits if split_of(self.base, hit) == self.split] or hits  # not b. Testing Set/'s
         if len(hits) > 1:  # TN-SCUI's train.csv (ID,CATE) names 1 of image/1.PNG and mask/1.PNG: the image
             hits = [hit for hit in hits if not self._in_mask_folder(hit)] or hits
+        if len(hits) > 1:  # DMID's Metadata.xlsx names IMG001 of TIFF Images/ and Pixel-level annotation/: the image
+            hits = [hit for hit in hits if self._in_image_folder(hit)] or hits
         if len(hits) > 1 and _copies(hits):
             self.copies += 1
             hits = sorted(hits)[:1]  # the same copy whatever order the folders are listed in
@@ -727,8 +771,8 @@ class ManifestFiles:
         file = _resolve(raw_path, self.base)
         why = ""
         if not file.exists() and by_name_only(raw_path):  # look for the file's name in sub-folders
-            name = re.split(r"[/\\]", raw_path)[-1]
-            found, why = self.by_name.find(name)
+            *folders, name = re.split(r"[/\\]", raw_path)
+            found, why = self.by_name.find(name, folders)
             if found is None and (kind := KIND_SUFFIX.fullmatch(name)):  # SIIM's <study uid>_study: folder <uid>
                 found, why = self.by_name.find(kind.group(1))
             if found is not None:
