@@ -347,6 +347,18 @@ def test_folders_of_forms_of_the_images_are_not_classes(tmp_path: Path) -> None:
         for i in range(2):
             _png(tmp_path / "pcam" / name / f"{i}.png", 10 * i + (3 if name == "normal_patches" else 9))
     assert sorted(Dataset.load(tmp_path / "pcam").class_names) == ["normal_patches", "tumor_patches"]
+    # POCUS: data/pocus_images/convex/Cov_1.jpg beside data/pocus_videos/convex/Cov-Atlas.gif (the class in the
+    # name's prefix, dataset_metadata.csv's Label): classes "pocus_images" and "pocus_videos", status OK, before
+    for i in range(3):
+        _png(tmp_path / "pocus" / "pocus_images" / "convex" / f"{'Cov' if i else 'Reg'}_{i}.jpg", 10 * i + 1)
+        _png(tmp_path / "pocus" / "pocus_videos" / "convex" / f"{'Cov' if i else 'Reg'}-clip{i}.gif", 10 * i + 4)
+    (tmp_path / "pocus" / "dataset_metadata.csv").write_text("Filename,Label\nCov_1,COVID-19\n")
+    with pytest.raises(DatasetError, match=r"\(pocus_images, pocus_videos\) are named for forms .*dataset_metadata"):
+        Dataset.load(tmp_path / "pocus")
+    for name in ("ct_images", "xray_images"):  # one form each: classes
+        for i in range(2):
+            _png(tmp_path / "modality" / name / f"{i}.png", 10 * i + (3 if name == "ct_images" else 9))
+    assert sorted(Dataset.load(tmp_path / "modality").class_names) == ["ct_images", "xray_images"]
 
 
 def test_versions_of_the_data_side_by_side_are_not_classes(tmp_path: Path) -> None:
@@ -403,6 +415,15 @@ def test_sets_holding_the_same_class_folders_are_not_classes(tmp_path: Path) -> 
     ):
         Dataset.load(tmp_path / "kather")
     assert len(Dataset.load(tmp_path / "kather" / "CRC-VAL-HE-7K").class_names) == 9
+    # Mendeley's knee X-rays: MedicalExpert-I/ and MedicalExpert-II/ of grades 0Normal/ .. 4Severe/, taken for
+    # patients by their digits: two classes of raters, status OK
+    grades = ["0Normal", "1Doubtful", "2Mild", "3Moderate", "4Severe"]
+    for expert in ("MedicalExpert-I", "MedicalExpert-II"):
+        for k, grade in enumerate(grades):
+            for i in range(2):
+                _png(tmp_path / "knee" / expert / grade / f"{grade[1:]}G{k} ({i}).png", 20 * k + i + len(expert))
+    with pytest.raises(DatasetError, match=r"each hold the same 5 class folders \(0Normal, 1Doubtful"):
+        Dataset.load(tmp_path / "knee")
     for cls in ("benign", "malignant"):
         for inner in ("40X", "100X", "200X", "400X"):
             _png(tmp_path / "breakhis" / cls / inner / "a.png", len(cls + inner))

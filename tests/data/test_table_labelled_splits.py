@@ -105,3 +105,22 @@ def test_a_folder_named_for_a_test_set_beside_the_splits_is_never_trained_on(
     assert sum(c.split == "train" for c in dataset.cases) == 12
     assert "auto_test/ beside the split folders is named for a held-out set" in caplog.text
     assert f"`medimg evaluate RUN {tmp_path / 'auto_test'}` scores a model on it" in caplog.text
+
+
+def test_a_test_folder_of_the_classes_beside_the_class_folders_is_the_test_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``benign/``, ``malignant/`` beside ``test/benign/``, ``test/malignant/``: "mixes split folders (test) with class
+    folders; treating every sub-folder as a class", a third class "test" of both kinds, trained on."""
+    for cls, level in (("benign", 20), ("malignant", 120)):
+        for i in range(6):
+            _jpg(tmp_path / cls / f"{cls}_{i}.jpg", level + i)
+        for i in range(3):
+            _jpg(tmp_path / "test" / cls / f"t_{cls}_{i}.jpg", level + 10 + i)
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert dataset.class_names == ["benign", "malignant"]
+    assert dataset.split_counts() == {"train": 12, "test": 6}
+    assert all(c.split == "test" for c in dataset.cases if c.path.parts[-3] == "test")
+    assert "test/ holds the class folders' classes: the test split" in caplog.text
+    assert "treating every sub-folder as a class" not in caplog.text

@@ -136,6 +136,22 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
         )
 
 
+def _held_out_class_folders(split_dirs: dict[Path, str | None], left_out: set[Path]) -> list[Path]:
+    """The test or validation folders beside class folders that hold those classes' folders and nothing else (a
+    ``test/benign/`` beside ``benign/``): that split's images, not a class."""
+    classes = {d.name.casefold() for d, split in split_dirs.items() if not split and d not in left_out}
+
+    def holds_the_classes(folder: Path) -> bool:
+        inner, has_image = folder_entries(folder)
+        return bool(inner) and not has_image and all(d.name.casefold() in classes for d in inner)
+
+    return [
+        d
+        for d, split in split_dirs.items()
+        if split in ("test", "val") and d not in left_out and len(classes) >= 2 and holds_the_classes(d)
+    ]
+
+
 def _named_for_held_out(name: str) -> bool:
     """A folder beside the split folders whose name's first or last word is a test or validation split (kneeKL224's
     ``auto_test/``): no more training images, whatever it holds."""
@@ -229,6 +245,8 @@ def load(
     else:
         _refuse_splits_named_by_a_suffix(root, subdirs)  # before nesting: each may wrap a folder of its name
         left_out |= _unlabelled_folders(base, split_dirs)
+        held = _held_out_class_folders(split_dirs, left_out)
+        left_out |= set(held)
         if any(s for d, s in split_dirs.items() if d not in left_out):
             named = [d.name for d, s in split_dirs.items() if s and d not in left_out]
             logger.warning(
@@ -237,6 +255,15 @@ def load(
                 ", ".join(named),
             )
         groups = [(None, base)]
+        if held:  # benign/, malignant/ beside test/benign/, test/malignant/: test/ was a third class, trained on
+            logger.info(
+                "%s: %s hold%s the class folders' classes: the %s split; the class folders beside train",
+                root,
+                ", ".join(f"{d.name}/" for d in held),
+                "s" if len(held) == 1 else "",
+                " and ".join(sorted({str(split_dirs[d]) for d in held})),
+            )
+            groups = [("train", base), *((str(split_dirs[d]), d) for d in held)]
     class_dirs: list[tuple[str | None, Path]] = []
     group_of_dir: dict[Path, str] = {}  # class folder -> the patient folder holding it (<patient>/<class>/)
     flat_splits: list[tuple[str, Path]] = []  # split folders of images without class folders (MobileODT's test/)
@@ -585,6 +612,11 @@ def _named_for_a_size(name: str) -> bool:
     return bool(_SIZE_OR_MAGNIFICATION.match(name)) and not (name.isdigit() and int(name) < 16)
 
 
+#: a class named by its grade's number and word (Mendeley's knee X-rays: ``0Normal``, ``1Doubtful``, ``2 Mild``): no
+#: patient's number
+_GRADE_NAMED = re.compile(r"^\d{1,2}[\s_.-]*[a-z]{3,}$")
+
+
 def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
     """Raise when the would-be classes are two or more sets of the same classes (Kather's ``NCT-CRC-HE-100K/`` and
     ``CRC-VAL-HE-7K/``, each holding ``ADI/``, ``BACK/``... ``TUM/``): none holds images itself, each holds the same
@@ -606,7 +638,7 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
         return
     if any(normalise_split(n) or _MAGNIFICATION.match(n) or _is_mask_folder(n) for n in inner):
         return  # splits, magnifications, or classes holding their images and masks (NuInsSeg's organs)
-    if sum(any(ch.isdigit() for ch in n) for n in inner) * 2 > len(inner):
+    if sum(any(ch.isdigit() for ch in n) and not _GRADE_NAMED.match(n) for n in inner) * 2 > len(inner):
         return  # numbered folders: patients or cases inside each class (benign/P001, malignant/P001)
     first = next(p for p in sorted(subdirs[0].iterdir()) if visible_dir(p))
     if not any(f.is_file() and is_image_file(f) for f in first.iterdir()):
@@ -851,7 +883,12 @@ def _refuse_a_pool_as_class(class_dirs: list[Path], root: Path) -> None:
 IMAGE_FORM_WORDS = frozenset({
     "wsi", "wsis", "slide", "slides", "patch", "patches", "tile", "tiles", "crop", "crops", "cropped", "thumbnail",
     "thumbnails", "thumbs", "roi", "rois", "region", "regions", "overview", "overviews", "fullsize", "full",
+    "video", "videos", "clip", "clips",
 })  # fmt: skip
+#: forms of the images beside video clips only (POCUS' pocus_images/ beside pocus_videos/, GIF clips); otherwise an
+#: images/ folder is the images' (Open Kidney's images/ beside regions/, its masks)
+STILL_IMAGE_WORDS = frozenset({"image", "images", "still", "stills", "frame", "frames"})
+VIDEO_WORDS = frozenset({"video", "videos", "clip", "clips"})
 
 
 def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
@@ -859,10 +896,9 @@ def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
     BCNB's ``WSIs/``, the whole slides, beside ``paper_patches/``, the patches cut from them): read as classes, a
     model told slides from patches (status OK, the patients' own labels in ``patient-clinical-data.xlsx`` unread),
     and one patient's slide and patches sat on both sides of the split. The message names the tables beside them."""
-    form_of = {
-        d: frozenset(w.rstrip("s") for w in re.split(r"[^a-z]+", d.name.lower()) if w in IMAGE_FORM_WORDS)
-        for d in class_dirs
-    }
+    words = {d: set(re.split(r"[^a-z]+", d.name.lower())) for d in class_dirs}
+    form_words = IMAGE_FORM_WORDS | (STILL_IMAGE_WORDS if any(w & VIDEO_WORDS for w in words.values()) else set())
+    form_of = {d: frozenset(w.rstrip("s") for w in words[d] if w in form_words) for d in class_dirs}
     if sum(1 for form in form_of.values() if form) < 2:
         return  # by the names alone, before any folder is looked into
 
@@ -885,7 +921,8 @@ def _refuse_image_forms_as_classes(class_dirs: list[Path], root: Path) -> None:
     )
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for forms of the images (whole "
-        f"slides, patches, tiles, crops), which hold the same cases, not classes; {labels}"
+        f"slides, patches, tiles, crops, still images and video clips), which hold the same cases, not classes; "
+        f"{labels}"
     )
 
 
