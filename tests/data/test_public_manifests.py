@@ -1770,3 +1770,27 @@ def test_windows_paths_of_another_machine_find_the_file_under_their_own_folders(
     dataset = Dataset.load(tmp_path / "labels.csv")
     found = {(c.path.parent.name, c.path.name): dataset.class_names[c.label] for c in dataset.cases if c.path}
     assert len(found) == 12 and found[("train", "case1.png")] == "b" and found[("test", "case1.png")] == "a"
+
+
+def test_soft_or_tied_one_hot_rows_are_refused_by_line(tmp_path: Path) -> None:
+    """ISIC 2019's ``image,MEL,NV,BCC,...,UNK`` with one row ``0.5,0.5,0,...``: MEL and NV were no one-hot columns
+    then, their 24 images read as "no finding" of a multi-label set, melanoma gone, status OK. Probabilities per row
+    (soft labels) were "'MEL' holds numbers ... bin the values into classes (e.g. age groups)"."""
+    classes = ["MEL", "NV", "BCC", "UNK"]
+    rows = []
+    for i in range(12):
+        _image(tmp_path / "ISIC_2019_Training_Input" / f"ISIC_{i:07d}.jpg", 20 * (i % 3) + 10)
+        rows.append([f"ISIC_{i:07d}", *("1.0" if k == i % 3 else "0.0" for k in range(4))])
+    rows[5][1:3] = ["0.5", "0.5"]
+    table = tmp_path / "ISIC_2019_Training_GroundTruth.csv"
+    table.write_text("image," + ",".join(classes) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    with pytest.raises(DatasetError, match=r"1 row\(s\) give the class columns values between 0 and 1 \(line 7: "):
+        Dataset.load(table)
+    soft = [[r[0], "0.7", "0.2", "0.1", "0.0"] for r in rows]
+    table.write_text("image," + ",".join(classes) + "\n" + "\n".join(",".join(r) for r in soft) + "\n")
+    with pytest.raises(DatasetError, match=r"12 row\(s\) .*soft or tied labels"):
+        Dataset.load(table)
+    rows[5][1:3] = ["0.0", "0.0"]  # one class each again (BCC): read as such
+    table.write_text("image," + ",".join(classes) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    dataset = Dataset.load(table)
+    assert not dataset.multi_label and {"BCC", "MEL", "NV"} <= set(dataset.class_names)

@@ -890,6 +890,7 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     present; an empty cell as absent).
     """
     binary, on, uncertain = _columns_set(manifest, candidates, rows)
+    _refuse_soft_labels(manifest, [c for c in candidates if c not in binary], binary, rows)
     if len(binary) < 2:
         return None
     blank = _blank_rows(manifest, binary, rows)
@@ -910,6 +911,44 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
         return _without_blank_rows(_findings_of(binary, on), blank)
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] if row_on else "" for row_on in on])
+
+
+def _refuse_soft_labels(manifest: Path, others: list[str], binary: list[str], rows: list[dict[str, str]]) -> None:
+    """Refuse class columns whose values in a row add up to 1 with some between 0 and 1: soft labels (ISIC 2019's
+    ground truth as probabilities) or a tie (``0.5,0.5``). Such a column was no one-hot column: its class's rows
+    set none of the others and the table was read as findings, melanoma gone, status OK.
+
+    Raises:
+        DatasetError: naming the rows and the fix.
+    """
+    unit = [c for c in others if rows and all(_in_unit_interval(_cell(r, c)) for r in rows)]
+    if not unit or len(binary) + len(unit) < 2:
+        return
+    columns = binary + unit
+    sums = [sum(float(_cell(r, c) or 0) for c in columns) for r in rows]
+    if sum(abs(total - 1) <= 0.02 for total in sums) < 0.9 * len(rows):  # no class probabilities (Dice scores...)
+        return
+    soft = [
+        (line, [f"{c.strip()}={_cell(row, c)}" for c in unit if _cell(row, c) not in _ONE_HOT_VALUES])
+        for line, row in enumerate(rows, start=2)
+    ]
+    soft = [(line, cells) for line, cells in soft if cells]
+    if not soft:
+        return
+    line, cells = soft[0]
+    raise DatasetError(
+        f"{manifest}: {len(soft)} row(s) give the class columns values between 0 and 1 (line {line}: "
+        f"{', '.join(cells[:3])}): soft or tied labels, which medimg does not read (one class per image, 1 in its "
+        "column and 0 in the others): give each such row its one class, or leave it out"
+    )
+
+
+def _in_unit_interval(cell: str) -> bool:
+    """Whether a cell is empty or a number from 0 to 1."""
+    try:
+        return not cell or 0.0 <= float(cell) <= 1.0
+    except ValueError:
+        return False
 
 
 def _blank_rows(manifest: Path, binary: list[str], rows: list[dict[str, str]]) -> set[int]:
