@@ -122,6 +122,12 @@ def test_classes_of_one_patient_each_are_warned_about(tmp_path: Path, caplog: py
     with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):
         Dataset.load(tmp_path / "export")
     assert "each of the 2 classes holds the DICOM images of exactly one patient" in caplog.text
+    assert "beside the images may hold their labels" not in caplog.text
+    caplog.clear()  # NSCLC-Radiomics' patient folders beside labels.csv (PatientID,label): the table is named
+    (tmp_path / "export" / "labels.csv").write_text("PatientID,label\nLUNG1-001,malignant\n")
+    with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):
+        Dataset.load(tmp_path / "export")
+    assert "labels.csv beside the images may hold their labels: give the table itself, medimg fit" in caplog.text
     caplog.clear()
     _write_patients(tmp_path / "many", patients=3, slices=2)
     with caplog.at_level(logging.WARNING, logger="medimg.data.dicom_patients"):

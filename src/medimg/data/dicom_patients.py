@@ -92,12 +92,17 @@ def _one_patient_per_class(
         return False
     if len(set.union(*patients.values())) != len(patients):
         return False
+    from medimg.data.layouts.common import table_labels_note
+
+    folder = Path(root) if root else None
+    table = table_labels_note(folder) if folder is not None and folder.is_dir() else ""  # NSCLC's labels.csv beside
     logger.warning(
         "%s: each of the %d classes holds the DICOM images of exactly one patient (PatientID): a model trained on "
         "them learns to tell these patients apart, not the classes. Were a CD/PACS export's patient folders "
-        "(PT000000/...) taken for class folders? Each class needs the images of many patients",
+        "(PT000000/...) taken for class folders? Each class needs the images of many patients%s",
         root or "dataset",
         len(patients),
+        table,
     )
     return True
 
