@@ -635,31 +635,33 @@ class _FilesByName:
         self._numbers: dict[int, list[Path]] | None = None
         self.unpadded = 0  # rows found only by their number
 
+    def _folders_of(self, path: Path) -> tuple[str, ...]:
+        """The folders ``path`` lies in under the base (none when it is elsewhere)."""
+        return path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
+
     def _in_mask_folder(self, path: Path) -> bool:
         """Whether ``path`` lies in a folder of masks under the base (``mask/``, ``GT/``, ``segmentations/``)."""
-        folders = path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
-        return any(folder.lower() in MASK_FOLDER_NAMES for folder in folders)
-
-    def _shared_folders(self, path: Path, folders: Sequence[str]) -> int:
-        """How many of the last ``folders`` (case-folded) ``path``'s own folders under the base end with."""
-        own = [part.casefold() for part in path.relative_to(self.base).parts[:-1]] if self.base in path.parents else []
-        wanted = [folder.casefold() for folder in folders if folder]
-        shared = 0
-        while shared < min(len(own), len(wanted)) and own[-1 - shared] == wanted[-1 - shared]:
-            shared += 1
-        return shared
+        return any(folder.lower() in MASK_FOLDER_NAMES for folder in self._folders_of(path))
 
     def _in_image_folder(self, path: Path) -> bool:
         """Whether ``path`` lies in a folder named for images under the base (``images/``, ``TIFF Images/``)."""
         from medimg.data.layouts.image_mask_pairs import folder_role
 
-        folders = path.relative_to(self.base).parts[:-1] if self.base in path.parents else ()
-        return any(folder_role(folder) == "image" for folder in folders)
+        return any(folder_role(folder) == "image" for folder in self._folders_of(path))
 
-    def find(self, raw_path: str, folders: Sequence[str] = ()) -> tuple[Path | None, str]:
+    def _shared_folders(self, path: Path, row_folders: Sequence[str]) -> int:
+        """How many of the last ``row_folders`` (case-folded) ``path``'s own folders under the base end with."""
+        own = [part.casefold() for part in self._folders_of(path)]
+        wanted = [folder.casefold() for folder in row_folders if folder]
+        shared = 0
+        while shared < min(len(own), len(wanted)) and own[-1 - shared] == wanted[-1 - shared]:
+            shared += 1
+        return shared
+
+    def find(self, raw_path: str, row_folders: Sequence[str] = ()) -> tuple[Path | None, str]:
         """The one file ``raw_path`` names, else ``None`` and why (empty when no file has the name); a file in a
         folder of masks gives way to one elsewhere (the image of that name); among files of that name, those under
-        the most of the row's own last ``folders`` (``C:\\data\\images\\train\\case1.png``: ``images/train/``)."""
+        the most of the row's own last ``row_folders`` (``C:\\data\\images\\train\\case1.png``: ``images/train/``)."""
         if self._names is None:
             self._names = {}
             for folder, folders, files in walk_folders(self.base):
@@ -688,8 +690,8 @@ class _FilesByName:
                         self._numbers.setdefault(int(name), []).extend(paths)
             hits = self._numbers.get(int(number.group(1)), [])
             self.unpadded += len(hits) == 1
-        if len(hits) > 1 and folders:  # a Windows path of another machine: train\case1.png, not test\case1.png
-            shared = {hit: self._shared_folders(hit, folders) for hit in hits}
+        if len(hits) > 1 and row_folders:  # a Windows path of another machine: train\case1.png, not test\case1.png
+            shared = {hit: self._shared_folders(hit, row_folders) for hit in hits}
             hits = [hit for hit in hits if shared[hit] == max(shared.values()) > 0] or hits
         if len(hits) > 1 and self.select is not None:
             hits = [hit for hit in hits if self.select(hit)] or hits
