@@ -32,6 +32,7 @@ import numpy as np
 from medimg.data.case import Box, Case, SegCase
 from medimg.data.dataset import SegmentationDataset, read_case_mask
 from medimg.data.detection import BoxIssue, DetectionDataset, box_from_array_order, log_issues
+from medimg.data.instance_masks import INSTANCE_MIN_COUNTS, INSTANCE_MIN_MAX, OBJECT_PIECES
 from medimg.data.layouts import image_mask_pairs
 from medimg.errors import DatasetError, ImageReadError
 from medimg.io.formats import VOLUME_FILE_FORMATS, is_lossy
@@ -311,12 +312,6 @@ def boxes_of(
         image_sizes=sizes,
         options={"label_names": {str(v): n for v, n in name_of.items()}, "min_size": min_size},
     )
-
-
-#: instance-labelled 2D masks (:func:`_object_counts`): at least this many different object counts, up to at least
-#: this many objects in one mask, each object's value in at most this many pieces on average (as segmentation reads
-#: them: :meth:`medimg.tasks.segment.labels.MaskValueSurvey.instance_maps`)
-INSTANCE_MIN_COUNTS, INSTANCE_MIN_MAX, OBJECT_PIECES = 5, 8, 1.5
 
 
 def _object_counts(found: Sequence[tuple[SegCase, tuple[int, ...], Components, Components]]) -> list[int]:

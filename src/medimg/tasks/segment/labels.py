@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from medimg.data.colour_tables import COLOUR_TABLES, IGNORE, ColourTable, parse_colour_table
+from medimg.data.instance_masks import INSTANCE_MIN_COUNTS, INSTANCE_MIN_MAX, OBJECT_PIECES
 from medimg.errors import ConfigError, DatasetError
 from medimg.io.formats import file_stem
 
@@ -40,12 +41,6 @@ LEVEL_MIN_SHARE = 0.1
 #: ... and the values between the levels may hold at most this fraction of the foreground pixels; more, and the
 #: levels cannot be told from the ringing (small structures in a many-valued label map): refused.
 RINGING_MAX_SHARE = 0.15
-#: instance-labelled masks (:meth:`MaskValueSurvey.instance_maps`): at least this many different object counts...
-INSTANCE_MIN_COUNTS = 5
-#: ... up to at least this many objects in one image
-INSTANCE_MIN_MAX = 8
-#: an object label's pieces, on average, in a mask whose values are objects (one drawn over another splits it)
-OBJECT_PIECES = 1.5
 
 
 class LabelEncoding(BaseModel):
