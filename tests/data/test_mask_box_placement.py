@@ -170,8 +170,19 @@ def test_check_reports_placed_masks_and_still_refuses_a_mask_off_the_grid(tmp_pa
     report = check_segmentation(dataset, progress=False)
     assert [m["case"] for m in report.size_mismatches] == ["imagesTr/case2.nii.gz"]
     assert "3D Slicer: export it with the image as its reference volume" in report.size_mismatches[0]["reason"]
+    assert "but this one's does not" in report.size_mismatches[0]["reason"]
     assert "size mismatch" not in " ".join(report.warnings)
     assert any("1 mask volume(s) cover a box of their images' voxel grids" in w for w in report.warnings)
+    # an image saved without a geometry (np.eye(4)): said so, not "this one's (header) does not (place it)"
+    bare = tmp_path / "bare"
+    (bare / "imagesTr").mkdir(parents=True)
+    (bare / "labelsTr").mkdir(parents=True)
+    nib.save(nib.Nifti1Image(image, np.eye(4)), bare / "imagesTr" / "case1.nii.gz")
+    nib.save(nib.Nifti1Image(box, affine), bare / "labelsTr" / "case1.nii.gz")
+    plain = Dataset.load(bare, task="segment")
+    assert isinstance(plain, SegmentationDataset)
+    reason = check_segmentation(plain, progress=False).size_mismatches[0]["reason"]
+    assert "its image's header holds no geometry (an identity affine" in reason
 
 
 def test_slicer_segmentation_nrrd_cropped_to_its_segments(tmp_path: Path) -> None:

@@ -1172,14 +1172,21 @@ def _on_image_grid(case: SegCase, image: ImageData, array: np.ndarray, path: Pat
             "ImageOps.exif_transpose(im).save(...)), then the mask fits it as drawn"
         )
     if not same_field_of_view(stored, image.spatial_shape):
+        from medimg.io.orientation import has_geometry
+
         volume = len(stored) == 3 and len(image.spatial_shape) == 3
+        why = (  # an image saved without a geometry (np.eye(4)): no header can place a mask on it
+            "its image's header holds no geometry (an identity affine, as a file saved without one), so none can"
+            if not has_geometry(image.affine)
+            else "this one's does not"
+        )
         raise DatasetError(
             f"{what} {path} has size {stored} but its image {case.image} has size {image.spatial_shape}: a mask must "
             "have its image's size (in 2D at least its aspect ratio: a mask at another resolution is resized onto its "
             "image"
             + (
                 "; a volume whose header places it on a box of its image's voxel grid, with the same spacing and "
-                "axes, is put there, but this one's does not); re-export the mask on its image's grid (3D Slicer: "
+                f"axes, is put there, but {why}); re-export the mask on its image's grid (3D Slicer: "
                 "export it with the image as its reference volume), or fix the pairing"
                 if volume
                 else "); re-export the mask, or fix the pairing"
