@@ -118,7 +118,15 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {file} gives {error} more than once: keep one of them") from error
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file} must hold a JSON object of plan fields")
-    return data
+    return ConfigFileFields(data, file)
+
+
+class ConfigFileFields(dict[str, Any]):
+    """The plan fields of a config file, with the ``path`` they were read from: an invalid value is named in it."""
+
+    def __init__(self, fields: dict[str, Any], path: Path) -> None:
+        super().__init__(fields)
+        self.path = path
 
 
 def _json_error_at(error: json.JSONDecodeError) -> str:
@@ -251,7 +259,11 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     try:
         resolved = plan_type.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"invalid plan value: {_problems(error)}") from error
+        failing = {str(problem["loc"][0]) for problem in error.errors() if problem.get("loc")}
+        setters = [next((layer for layer in reversed(layers) if layer and key in layer), None) for key in failing]
+        files = sorted({str(layer.path) for layer in setters if isinstance(layer, ConfigFileFields)})
+        where = f" in {', '.join(files)}" if files else ""  # --config plan.json: which file to edit
+        raise ConfigError(f"invalid plan value{where}: {_problems(error)}") from error
     if isinstance(resolved, Plan) and chosen & {"input_size", "network"}:
         resolved = _network_as_registered(resolved)
         _refuse_input_too_small(resolved)

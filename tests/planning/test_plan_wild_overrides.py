@@ -239,3 +239,14 @@ def test_a_run_option_given_as_a_plan_field_is_named_as_one() -> None:
     with pytest.raises(ConfigError, match=r"'seed' is a run option"):
         resolve_plan(make_plan(_fingerprint()), {"seed": 3})
     check_overrides(Plan, {"seed": 3}, other_fields=["seed"])  # fit takes it
+
+
+def test_an_invalid_value_read_from_a_config_file_names_the_file(tmp_path: Path) -> None:
+    """``--config plan.json`` with ``"epochs": -3``: "invalid plan value: epochs: ..." said which field, not in which
+    file; a value given on the command line (after the file) names none."""
+    config = tmp_path / "edited plan.json"
+    config.write_text('{"epochs": -3, "learning_rate": 0.01}')
+    with pytest.raises(ConfigError, match=r"invalid plan value in .*edited plan\.json: epochs"):
+        resolve_plan(make_plan(_fingerprint()), read_config_file(config), {})
+    with pytest.raises(ConfigError, match=r"invalid plan value: learning_rate"):
+        resolve_plan(make_plan(_fingerprint()), read_config_file(config), {"epochs": 2, "learning_rate": -1.0})

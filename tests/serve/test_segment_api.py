@@ -66,6 +66,9 @@ def test_png_segmentation_matches_the_torch_model(
     stored = client.get(f"/v1/reports/{report['id']}", headers=headers).json()
     assert stored["segmentation"] == seg
     assert "heatmap" not in report["links"]  # no explanation was made: no link that answers 404
+    heatmap = client.get(f"/v1/reports/{report['id']}/heatmap.png", headers=headers)  # asked all the same
+    assert heatmap.status_code == 404 and "a segment report has none: its overlay shows the mask" in heatmap.text
+    assert "ran without explanations" not in heatmap.text  # it ran with its default, Grad-CAM: the cause was wrong
     for name, link in report["links"].items():
         assert client.get(link, headers=headers).status_code == 200, name
     assert client.get(f"/v1/reports/{report['id']}/mask.nii.gz", headers=headers).status_code == 404

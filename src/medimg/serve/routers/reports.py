@@ -127,7 +127,12 @@ def get_image(
         return _mask(row, "png")
     data = {"image": row.image_png, "heatmap": row.heatmap_png, "overlay": row.overlay_png}[kind]
     if data is None:
-        raise HTTPException(404, f"report {report_id} has no {kind} (the service ran without explanations)")
+        why = (  # a mask or boxes explain a segmentation or a detection: a heatmap is a classifier's
+            f"a {row.task} report has none: its overlay shows the {'mask' if row.task == 'segment' else 'boxes'}"
+            if kind == "heatmap" and row.task in ("segment", "detect")
+            else "the service ran without explanations"
+        )
+        raise HTTPException(404, f"report {report_id} has no {kind} ({why})")
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
