@@ -1794,3 +1794,23 @@ def test_soft_or_tied_one_hot_rows_are_refused_by_line(tmp_path: Path) -> None:
     table.write_text("image," + ",".join(classes) + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
     dataset = Dataset.load(table)
     assert not dataset.multi_label and {"BCC", "MEL", "NV"} <= set(dataset.class_names)
+
+
+def test_a_few_rows_setting_two_one_hot_columns_are_warned_of_by_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ISIC 2019 with one row ``1.0,1.0,0.0...`` (MEL and NV): the table became a multi-label set with an INFO line
+    only, predictions "MEL|NV"; now a warning names the row."""
+    import logging
+
+    rows = ["image,MEL,NV,BCC"]
+    for i in range(30):
+        _image(tmp_path / "images" / f"ISIC_{i:07d}.jpg", 20 * (i % 3) + 10)
+        rows.append(
+            f"ISIC_{i:07d}," + ",".join("1.0" if k == i % 3 or (i == 4 and k == 0) else "0.0" for k in range(3))
+        )
+    (tmp_path / "truth.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "truth.csv")
+    assert dataset.multi_label
+    assert "1 of its 30 rows set several of the one-hot columns MEL, NV, BCC (e.g. line 6)" in caplog.text

@@ -896,7 +896,19 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
     blank = _blank_rows(manifest, binary, rows)
     if uncertain or any(len(row_on) > 1 for row_on in on):
         listed = ", ".join(c.strip() for c in binary)
-        logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, listed)
+        several = [line for line, row_on in enumerate(on, start=2) if len(row_on) > 1]
+        if not uncertain and len(several) <= FEW_SEVERAL_SHARE * len(rows):  # ISIC 2019: one row of MEL and SCC
+            logger.warning(
+                "%s: %d of its %d rows set several of the one-hot columns %s (e.g. line %d), the others at most one: "
+                "read as a multi-label set, each column a finding; if every image has one class, fix those rows",
+                manifest,
+                len(several),
+                len(rows),
+                listed,
+                several[0],
+            )
+        else:
+            logger.info("%s: rows set several of the one-hot columns %s: a multi-label set", manifest, listed)
         return _without_blank_rows(_findings_of(binary, on), blank)
     none = [line for line, row_on in enumerate(on, start=2) if not row_on and line - 2 not in blank]
     if none:  # a class per row cannot be empty: the columns are findings an image may lack
@@ -911,6 +923,10 @@ def _one_hot(manifest: Path, candidates: list[str], rows: list[dict[str, str]]) 
         return _without_blank_rows(_findings_of(binary, on), blank)
     logger.info("%s: labels from the one-hot columns %s", manifest, ", ".join(c.strip() for c in binary))
     return OneHot(labels=[row_on[0] if row_on else "" for row_on in on])
+
+
+#: rows setting several one-hot columns, at most this share of a table's: slips of a single-label table, warned of
+FEW_SEVERAL_SHARE = 0.05
 
 
 def _refuse_soft_labels(manifest: Path, others: list[str], binary: list[str], rows: list[dict[str, str]]) -> None:
