@@ -171,7 +171,7 @@ class Dataset:
         """
         from medimg.data.dicom_patients import group_by_dicom_patient
         from medimg.data.layouts import data_root, get_layout, select_layout
-        from medimg.data.layouts.common import parse_patterns
+        from medimg.data.layouts.common import parse_patterns, table_labels_note
         from medimg.data.layouts.csv_manifest import patients_from_a_table_beside
         from medimg.data.medmnist import resolve_medmnist_name
         from medimg.data.name_patients import group_by_name_patient
@@ -214,7 +214,10 @@ class Dataset:
             return dataset
         dataset.options = {"include": includes, "exclude": excludes, "window": window, **dataset.options}
         refuse_synthetic_images(dataset)  # generated images in the data would be split into validation and test
-        dataset.cases = group_by_dicom_patient(dataset.cases, root)  # slices of one patient stay on one side
+        folder = Path(root)
+        dataset.cases = group_by_dicom_patient(  # slices of one patient stay on one side
+            dataset.cases, root, lambda: table_labels_note(folder) if folder.is_dir() else ""
+        )
         dataset.cases = patients_from_a_table_beside(dataset.cases, None, root)  # GRAZPEDWRI-DX's dataset.csv
         dataset.cases = group_by_name_patient(dataset.cases, root)  # person1_bacteria_1.jpeg, CNV-1016042-1.jpeg
         dataset.validate(min_classes=min_classes)

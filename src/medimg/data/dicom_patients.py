@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,11 +36,14 @@ GROUP_FIELDS = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")
 MIN_GROUPS = 10
 
 
-def group_by_dicom_patient(cases: Sequence[CaseT], root: Path | str = "") -> list[CaseT]:
+def group_by_dicom_patient(
+    cases: Sequence[CaseT], root: Path | str = "", tables_note: Callable[[], str] | None = None
+) -> list[CaseT]:
     """``cases`` with a ``patient_id`` from the DICOM headers for every DICOM case that has none (see the module
     doc); unchanged when fewer than two such cases, when no field is on every file, or when no two files share a
     group (then grouping changes nothing). Segmentation cases go by their image (CHAOS's slices listed with their
-    masks in a CSV manifest, no patient column: each patient's slices were split apart)."""
+    masks in a CSV manifest, no patient column: each patient's slices were split apart). ``tables_note``: a
+    sentence naming a label table beside the data, added to the warning that each class is one patient."""
     files = {c.case_id: _case_file(c) for c in cases if c.patient_id is None}
     header_of = {case_id: _header_file(file) for case_id, file in files.items() if file is not None}
     dicom = {case_id: path for case_id, path in header_of.items() if path is not None}
@@ -48,7 +51,8 @@ def group_by_dicom_patient(cases: Sequence[CaseT], root: Path | str = "") -> lis
         return list(cases)
     identities = {case_id: _identity(path) for case_id, path in dicom.items()}
     # patients taken for classes: grouped by patient however few, so the check refuses them (labels.classes_of_one)
-    field = "PatientID" if _one_patient_per_class(cases, identities, root) else _choose_field(list(identities.values()))
+    one_each = _one_patient_per_class(cases, identities, root, tables_note)
+    field = "PatientID" if one_each else _choose_field(list(identities.values()))
     if field is None:
         return list(cases)
     column = GROUP_FIELDS.index(field)
@@ -78,7 +82,10 @@ def _case_file(case: Case | SegCase) -> Path | None:
 
 
 def _one_patient_per_class(
-    cases: Sequence[Case | SegCase], identities: dict[str, tuple[str, ...]], root: Path | str
+    cases: Sequence[Case | SegCase],
+    identities: dict[str, tuple[str, ...]],
+    root: Path | str,
+    tables_note: Callable[[], str] | None = None,
 ) -> bool:
     """Whether every class's DICOM images are those of exactly one patient, each class another (the patient
     folders of a CD/PACS export, ``PT000000/``..., or OMI-DB's client folders, taken for class folders), with a
@@ -92,10 +99,7 @@ def _one_patient_per_class(
         return False
     if len(set.union(*patients.values())) != len(patients):
         return False
-    from medimg.data.layouts.common import table_labels_note
-
-    folder = Path(root) if root else None
-    table = table_labels_note(folder) if folder is not None and folder.is_dir() else ""  # NSCLC's labels.csv beside
+    table = tables_note() if tables_note is not None else ""  # NSCLC's labels.csv beside its patient folders
     logger.warning(
         "%s: each of the %d classes holds the DICOM images of exactly one patient (PatientID): a model trained on "
         "them learns to tell these patients apart, not the classes. Were a CD/PACS export's patient folders "
