@@ -187,9 +187,10 @@ MEASUREMENT_CLASSES = 20
 FRACTIONAL_CLASSES = 5
 
 
-def is_fractional(values: Iterable[float]) -> bool:
-    """Whether some of ``values`` have a fraction (``0.71``; ``3.0`` has none)."""
-    return any(value != round(value) for value in values)
+def is_score(values: Sequence[float]) -> bool:
+    """Whether ``values`` (distinct) are :data:`FRACTIONAL_CLASSES` or more numbers, some with a fraction (``0.71``;
+    ``3.0`` has none): a measurement or a score, never the codes of categories."""
+    return len(values) >= FRACTIONAL_CLASSES and any(value != round(value) for value in values)
 
 
 #: the name an integer label without a name is given, before its number (``class_3``)
@@ -212,7 +213,7 @@ def measurement_warning(class_names: Sequence[str]) -> str | None:
     HDF5 file); or :data:`FRACTIONAL_CLASSES` or more numbers with a fraction (CheXmask's ``Dice RCA (Max)``, 0.70,
     0.71...: a score, never a code)."""
     values = as_numbers(UNNAMED_CLASS.sub("", name) for name in class_names)
-    if values is None or len(values) < (FRACTIONAL_CLASSES if is_fractional(values) else MEASUREMENT_CLASSES):
+    if values is None or not (is_score(values) or len(values) >= MEASUREMENT_CLASSES):
         return None
     return (
         f"the {len(values)} classes are all numbers ({min(values):g} to {max(values):g}): a measurement (an age, a "

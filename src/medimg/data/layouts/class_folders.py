@@ -136,19 +136,21 @@ def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
         )
 
 
+def _class_folders_of(folder: Path, classes: Collection[str]) -> list[Path]:
+    """The folders inside ``folder`` when it holds folders named as ``classes`` (case-folded) and nothing else of
+    images; else ``[]``."""
+    inner, has_image = folder_entries(folder)
+    return inner if not has_image and all(d.name.casefold() in classes for d in inner) else []
+
+
 def _held_out_class_folders(split_dirs: dict[Path, str | None], left_out: set[Path]) -> list[Path]:
     """The test or validation folders beside class folders that hold those classes' folders and nothing else (a
     ``test/benign/`` beside ``benign/``): that split's images, not a class."""
     classes = {d.name.casefold() for d, split in split_dirs.items() if not split and d not in left_out}
-
-    def holds_the_classes(folder: Path) -> bool:
-        inner, has_image = folder_entries(folder)
-        return bool(inner) and not has_image and all(d.name.casefold() in classes for d in inner)
-
     return [
         d
         for d, split in split_dirs.items()
-        if split in ("test", "val") and d not in left_out and len(classes) >= 2 and holds_the_classes(d)
+        if split in ("test", "val") and d not in left_out and len(classes) >= 2 and _class_folders_of(d, classes)
     ]
 
 
@@ -174,10 +176,8 @@ def _more_training_images(folders: Sequence[Path], train: Path) -> list[Path]:
         return bool(found) and 2 * copies < len(found)
 
     def more_of(folder: Path) -> bool:
-        inner, has_image = folder_entries(folder)
-        if has_image or not inner or any(d.name.casefold() not in classes for d in inner):
-            return False
-        return all(new_files(d, sizes(classes[d.name.casefold()])) for d in inner)
+        inner = _class_folders_of(folder, classes)
+        return bool(inner) and all(new_files(d, sizes(classes[d.name.casefold()])) for d in inner)
 
     return [folder for folder in folders if more_of(folder)]
 

@@ -460,24 +460,22 @@ def load(
     )
 
 
-def _compact(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def _warn_class_folders_without_boxes(cases: Sequence[Case], names: Sequence[str], path: Path) -> None:
     """Images in folders named like the boxes' classes, some folders without a box (Kvasir-Capsule's
     ``labelled_images/<class>/`` beside its ``metadata.csv``, boxes drawn for three of its 14 findings): read for
     detection, the other folders' images are negatives, their classes gone without a word; a warning names them and
     ``--task classify``, which reads the folders as the classes."""
+    from medimg.data.labels import class_key
+
     boxed: dict[str, bool] = {}
     for case in cases:
         if case.path is None or normalise_split(case.path.parent.name) is not None:
             continue
         folder = case.path.parent.name
         boxed[folder] = boxed.get(folder, False) or bool(case.boxes)
-    classes = {_compact(name) for name in names}
+    classes = {class_key(name) for name in names}
     empty = sorted(folder for folder, has in boxed.items() if not has)
-    if len(boxed) < 2 or not empty or not any(_compact(folder) in classes for folder in boxed):
+    if len(boxed) < 2 or not empty or not any(class_key(folder) in classes for folder in boxed):
         return
     logger.warning(
         "%s: its images lie in %d folders named like classes (%s), %d of them without a box (%s): read for detection, "

@@ -33,15 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, CaseT, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
-from medimg.data.labels import (
-    FRACTIONAL_CLASSES,
-    MEASUREMENT_CLASSES,
-    MULTI_LABEL_SEPARATOR,
-    as_numbers,
-    class_key,
-    is_fractional,
-    same_text,
-)
+from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, is_score, same_text
 from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
@@ -1168,10 +1160,9 @@ def _coordinates(column: str, rows: list[dict[str, str]]) -> bool:
 
 
 def _fractional_scores(column: str, rows: list[dict[str, str]]) -> bool:
-    """Whether ``column`` holds numbers with fractions, :data:`~medimg.data.labels.FRACTIONAL_CLASSES` or more
-    distinct ones: a measurement or a score, no classes."""
+    """Whether ``column`` holds a measurement or a score (:func:`~medimg.data.labels.is_score`), no classes."""
     values = as_numbers({cell for row in rows if (cell := str(row.get(column) or "").strip())})
-    return values is not None and len(values) >= FRACTIONAL_CLASSES and is_fractional(values)
+    return values is not None and is_score(values)
 
 
 def _names_splits(column: str, rows: list[dict[str, str]]) -> bool:

@@ -95,8 +95,8 @@ def _layers(xml: Path) -> list[tuple[str, list[tuple[list[float], bool]]]]:
 
 #: ASAP's annotation types that are no outline (points)
 ASAP_POINTS = frozenset({"dot", "pointset"})
-#: Camelyon16's groups: ``_0`` and ``_1`` outline metastases, ``_2`` normal tissue inside them (a hole)
-CAMELYON16_GROUPS = {"_0": "metastases", "_1": "metastases", "_2": ""}
+#: Camelyon16's groups, as ``(class, hole)``: ``_0`` and ``_1`` outline metastases, ``_2`` normal tissue inside them
+CAMELYON16_GROUPS = {"_0": ("metastases", False), "_1": ("metastases", False), "_2": ("metastases", True)}
 
 
 def _asap_layers(root: ET.Element) -> list[tuple[str, list[tuple[list[float], bool]]]]:
@@ -112,12 +112,12 @@ def _asap_layers(root: ET.Element) -> list[tuple[str, list[tuple[list[float], bo
         if (annotation.get("Type") or "").strip().lower() in ASAP_POINTS:
             continue
         group = (annotation.get("PartOfGroup") or "").strip()
-        name = CAMELYON16_GROUPS[group] if camelyon16 else group if group.lower() not in ("", "none") else "layer_1"
+        by_group = ("layer_1" if group.lower() in ("", "none") else group, False)  # none: one unnamed layer
+        name, hole = CAMELYON16_GROUPS[group] if camelyon16 else by_group
         coordinates = sorted(annotation.iter("Coordinate"), key=lambda c: float(c.get("Order", 0)))
         points = [(float(c.get("X", 0)), float(c.get("Y", 0))) for c in coordinates]
         if len(points) >= 3:
-            hole = camelyon16 and not name
-            layers.setdefault(name or "metastases", []).append(([c for p in points for c in p], hole))
+            layers.setdefault(name, []).append(([c for p in points for c in p], hole))
     return list(layers.items())
 
 
