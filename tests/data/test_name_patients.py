@@ -72,6 +72,10 @@ from medimg.data.splits import make_splits
         # a mammogram's side and view after the patient (KAU-BCMD): each view was a case of its own, split apart
         ("D1_1_L_CC.jpg", "d1-1"),
         ("D1_1_R_MLO.jpg", "d1-1"),
+        # CDD-CESM's <patient>_<side>_<DM|CM>_<view>: the low energy and contrast images of a breast, one patient
+        ("P1_L_DM_MLO.jpg", "p1"),
+        ("P1_R_CM_CC.jpg", "p1"),
+        ("P12_L_CM_MLO.jpg", "p12"),
         # GRAZPEDWRI-DX's <patient>_<time hash>_<image>_WRI-<side><projection>_<sex><age>: a child's radiographs lay
         # on both sides of a detection split (no key: the last part is no counter)
         ("0001_1297860395_01_WRI-L1_M014.png", "grazpedwri-0001"),

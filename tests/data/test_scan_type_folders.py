@@ -7,6 +7,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
+from PIL import Image
 
 from medimg.data.dataset import Dataset
 from medimg.errors import DatasetError
@@ -43,3 +44,20 @@ def test_kinds_of_scan_whose_names_give_no_subjects_stay_classes(tmp_path: Path)
         for k in range(4):
             _volume(tmp_path / kind / f"{k}.nii.gz", float(k))
     assert sorted(Dataset.load(tmp_path).class_names) == ["ct_head", "mr_t1"]
+
+
+def test_cesm_low_energy_and_subtracted_folders_are_refused_naming_the_table_to_fit(tmp_path: Path) -> None:
+    """CDD-CESM: ``Low energy images of CDD-CESM/P1_L_DM_MLO.jpg`` beside ``Subtracted images of CDD-CESM/
+    P1_L_CM_MLO.jpg`` (each breast in both) were two classes, status OK: a model told the low energy image from the
+    subtracted one, and ``Radiology manual annotations.xlsx``'s pathology went unread. The error names the table to
+    fit, quoted for the shell."""
+    data = tmp_path / "PKG - CDD-CESM"
+    for k in range(1, 9):
+        for folder, kind in (("Low energy images of CDD-CESM", "DM"), ("Subtracted images of CDD-CESM", "CM")):
+            for side in ("L", "R"):
+                path = data / "CDD-CESM" / folder / f"P{k}_{side}_{kind}_MLO.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(np.full((16, 16), 10 * k, np.uint8)).save(path)
+    (data / "Radiology manual annotations.csv").write_text("Image_name,Patient_ID,Pathology\nP1_L_DM_MLO,1,Benign\n")
+    with pytest.raises(DatasetError, match=r"kinds of scan of the same subjects \(8 in each\).*medimg fit '.*PKG - "):
+        Dataset.load(data)

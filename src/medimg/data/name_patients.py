@@ -54,6 +54,9 @@ MAX_GROUP_SHARE = 0.05
 SIDES = frozenset({"left", "right", "l", "r", "od", "os"})
 #: a mammogram's view at the end of a name, after the breast's side (KAU-BCMD's ``D1_1_L_CC.jpg``, ``_R_MLO``)
 MAMMOGRAPHY_VIEWS = frozenset({"cc", "mlo", "ml", "lm", "xccl", "xccm", "at", "fb", "sio"})
+#: a mammogram's acquisition between its side and view (CDD-CESM's ``P1_L_DM_MLO.jpg``, low energy, beside
+#: ``P1_L_CM_MLO.jpg``, the contrast-enhanced image of the same breast)
+MAMMOGRAPHY_ACQUISITIONS = frozenset({"dm", "cm", "cesm", "ffdm", "dbt", "le", "sub", "rc"})
 #: a part of a name that names the person (Kermany's ``person1000_bacteria_2931.jpeg`` and
 #: ``person1000_virus_1681.jpeg``: one child; the finding after it is no part of the patient)
 _PERSON_PART = re.compile(r"(?:person|patient|subject)\d+", re.IGNORECASE)
@@ -166,9 +169,11 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
-    if len(parts) > 2 and parts[-1].lower() in MAMMOGRAPHY_VIEWS and parts[-2].lower() in SIDES:
-        key = "-".join(parts[:-2]).lower()  # a breast's view after its side: KAU-BCMD's D1_1_L_CC -> d1-1
-        return key if any(ch.isdigit() for ch in key) else None
+    if len(parts) > 2 and parts[-1].lower() in MAMMOGRAPHY_VIEWS:
+        side = len(parts) - 3 if parts[-2].lower() in MAMMOGRAPHY_ACQUISITIONS else len(parts) - 2
+        if side > 0 and parts[side].lower() in SIDES:  # KAU-BCMD's D1_1_L_CC -> d1-1, CDD-CESM's P1_L_DM_MLO -> p1
+            key = "-".join(parts[:side]).lower()  # a breast's view after its side (and the acquisition's kind)
+            return key if any(ch.isdigit() for ch in key) else None
     if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
         return None
     for index, part in enumerate(parts[:-1]):  # a part naming the person: what follows it is about the image

@@ -933,7 +933,7 @@ def _labels_in_tables(root: Path, fix: str, otherwise: str, beside: Sequence[Pat
     tables = list(dict.fromkeys(t.relative_to(root).as_posix() for t in found))
     if not tables:
         return otherwise
-    return f"the labels may be in {', '.join(tables[:3])}: {fix.format(table=root / tables[0])}"
+    return f"the labels may be in {', '.join(tables[:3])}: {fix.format(table=shell_quoted(str(root / tables[0])))}"
 
 
 #: how deep inside a would-be class folder its own split folders are looked for (ODIR-5K/ODIR-5K/Training Images/)
@@ -994,6 +994,10 @@ SCAN_TYPE_WORDS = frozenset(
         "ct",
         "pet",
         "cta",
+        "energy",  # contrast-enhanced mammography (CDD-CESM): the low energy image, and the subtracted one
+        "subtracted",
+        "subtraction",
+        "recombined",
     ]
 )
 
@@ -1017,7 +1021,8 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     if 2 * len(shared) < min(len(s) for s in subjects):
         return  # each folder its own subjects: the kinds of scan may well be the classes
     manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
-    labels = _labels_in_tables(root, f"{manifest}, then medimg fit MANIFEST", manifest)
+    fit = f"medimg fit {{table}} reads the labels from it (--label-column picks the column), or {manifest}"
+    labels = _labels_in_tables(root, fit, manifest)
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
         f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
