@@ -206,6 +206,27 @@ def test_category_sub_folders_are_not_taken_for_patients(tmp_path: Path, caplog:
     assert "named as categories, not patients" in caplog.text and "image-labels.csv" in caplog.text
 
 
+def test_graded_finding_folders_are_not_taken_for_patients(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """HyperKvasir's ``labeled-images/lower-gi-tract/<category>/<finding>/``: half of its 16 findings hold a digit
+    (``bbps-0-1``, ``ulcerative-colitis-grade-2-3``), so the findings were taken for patients with an INFO line, and
+    whole findings sat in the validation or test split, never trained on."""
+    findings = {
+        "anatomical-landmarks": ["cecum", "ileum", "retroflex-rectum"],
+        "pathological-findings": ["hemorrhoids", "polyps"]
+        + [f"ulcerative-colitis-grade-{g}" for g in ("0-1", "1", "1-2", "2", "2-3", "3")],
+        "quality-of-mucosal-views": ["bbps-0-1", "bbps-2-3", "impacted-stool"],
+        "therapeutic-interventions": ["dyed-lifted-polyps", "dyed-resection-margins"],
+    }
+    for k, (category, names) in enumerate(findings.items()):
+        for j, finding in enumerate(names):
+            for i in range(2):
+                _png(tmp_path / "lower-gi-tract" / category / finding / f"{finding}{i}.jpg", 20 * k + 2 * j + i)
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(tmp_path / "lower-gi-tract")
+    assert not any(c.patient_id for c in dataset.cases)
+    assert "named as categories, not patients" in caplog.text
+
+
 def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tmp_path: Path) -> None:
     """``<class>/<patient>/`` (numbered), ``<class>/<view>/`` with few classes, a wrapper around class folders, and a
     wrapper around one class folder (still refused as a single class)."""

@@ -741,8 +741,10 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
 
 
 #: patient folders have ids: at least this share of the folders taken for patients hold a digit (BreakHis's
-#: SOB_B_A_14-22549AB, CheXpert's patient00001); words (HyperKvasir's cecum, polyps) name categories
-ID_FOLDER_SHARE = 0.5
+#: SOB_B_A_14-22549AB, CheXpert's patient00001); words (HyperKvasir's cecum, polyps) name categories, graded ones
+#: too (its lower-gi-tract's bbps-0-1, ulcerative-colitis-grade-2-3: half of its findings had a digit, and were
+#: taken for patients)
+ID_FOLDER_SHARE = 0.8
 
 
 def _say_category_folders(root: Path, folder_of: dict[str, tuple[str, ...]], depth: int) -> None:
