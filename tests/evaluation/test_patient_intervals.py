@@ -171,6 +171,19 @@ def test_segmentation_mean_ci_resamples_patients() -> None:
     assert naive["high"] - naive["low"] < 0.6 * (one["high"] - one["low"])
 
 
+def test_segmentation_mean_of_equal_values_has_no_zero_width_interval() -> None:
+    """Three test images of one HD95 read "hd95_mean 2.2361 (95% CI 2.236-2.236)": certainty from 3 images. As
+    classification's, no interval and a note saying why."""
+    from medimg.evaluation.report import interval_text
+    from medimg.tasks.segment.metrics import mean_ci
+
+    equal = mean_ci([math.sqrt(5)] * 3, n_resamples=200)
+    assert equal["value"] == pytest.approx(2.2361, abs=1e-4) and equal["low"] is None and equal["high"] is None
+    assert interval_text(equal).startswith("no 95% CI: every bootstrap resample of the 3 images gives 2.236")
+    spread = mean_ci([1.0, 2.0, 3.0, 4.0], n_resamples=200)
+    assert spread["low"] < spread["value"] < spread["high"] and "note" not in spread
+
+
 def test_multilabel_intervals_resample_patients() -> None:
     from medimg.evaluation.multilabel import multilabel_cis
 

@@ -417,7 +417,7 @@ def bootstrap_entry(
             high=None,
             note=(
                 f"no interval: every bootstrap resample of the {units} {unit}s gives {float(valid[0]):.3f} (too few "
-                "or perfectly classified cases)"
+                "or perfectly classified cases, or all alike)"
             ),
         )
     return entry

@@ -161,12 +161,11 @@ def mean_ci(
     """
     from medimg.evaluation.bootstrap import (
         _check_options,
-        _interval,
+        bootstrap_entry,
         cluster_codes,
         min_units,
         n_units,
         resample_weights,
-        too_few_patients_note,
     )
 
     _check_options(n_resamples, confidence)
@@ -187,9 +186,13 @@ def mean_ci(
         "unit": "image" if codes is None else "patient",
         "n_units": units,
     }
-    if units < min_units(result["unit"]):
-        result["note"] = too_few_patients_note(units, result["unit"])
-    else:
-        means = np.concatenate([w @ v / w.sum(axis=1) for w in resample_weights(v.size, n_resamples, seed, codes)])
-        result["low"], result["high"] = _interval(means, confidence, "mean")
+    means = (
+        np.concatenate([w @ v / w.sum(axis=1) for w in resample_weights(v.size, n_resamples, seed, codes)])
+        if units >= min_units(result["unit"])
+        else np.empty(0)
+    )
+    # no interval, and a note, with too few units or where every resample agrees (an HD95 of 3 equal values read
+    # "95% CI 2.236-2.236")
+    entry = bootstrap_entry(means, confidence, "mean", units, result["unit"])
+    result.update({key: entry[key] for key in ("low", "high", "note") if key in entry})
     return result
