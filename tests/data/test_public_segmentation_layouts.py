@@ -913,7 +913,35 @@ def test_cholecseg8k_clips_of_one_video_are_one_patient(tmp_path: Path, caplog: 
     with caplog.at_level("WARNING"):
         few = Dataset.load(tmp_path / "three", task="segment")
     assert len({c.patient_id for c in few.cases}) == 12
-    assert "clips of one video?" in caplog.text
+    assert "clips of one video, or scans of one patient?" in caplog.text
+
+
+@pytest.mark.parametrize("cases", [10, 8])
+def test_uw_madison_days_below_their_case_are_one_patient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cases: int
+) -> None:
+    """UW-Madison GI tract: ``train/case123/case123_day20/scans/slice_0001.png``: the case is the patient. With
+    fewer cases than patient folders need (8 < 10), the day folders were the patients without a word (the warning
+    of clips named for their video was for the folder holding the images only); now they are warned about."""
+    root = tmp_path / "uw"
+    rows = ["id,class,segmentation"]
+    for case in range(1, cases + 1):
+        for day in (1, 2):
+            scans = root / "train" / f"case{case}" / f"case{case}_day{day}" / "scans"
+            for n in (1, 2):
+                _png(scans / f"slice_{n:04d}_16_16_1.50_1.50.png")
+                rows += [
+                    f"case{case}_day{day}_slice_{n:04d},stomach,{20 + n} 4 {36 + n} 4",
+                    f"case{case}_day{day}_slice_{n:04d},small_bowel,",
+                ]
+    (root / "train.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        dataset = Dataset.load(root)
+    assert len(dataset.cases) == 4 * cases
+    if cases == 10:
+        assert {c.patient_id for c in dataset.cases} == {f"case{case}" for case in range(1, 11)}
+    else:
+        assert "named for the 8 folders above them (e.g. case1_day1 in case1" in caplog.text
 
 
 def test_toothfairy_case_folders_pair_data_with_its_gt_masks(tmp_path: Path) -> None:
@@ -1465,3 +1493,20 @@ def test_sun_seg_edge_maps_beside_frames_and_masks_are_ignored(tmp_path: Path) -
     assert {c.image.parts[-3] for c in dataset.cases} == {"Frame"}
     assert {c.mask.parts[-3] for c in dataset.cases} == {"GT"}
     assert {c.split for c in dataset.cases} == {"train", "test"}
+
+
+def test_btcv_averaged_training_images_are_no_cases(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """BTCV: ``averaged-training-images/DET0000101_avg.nii.gz`` + ``DET0000101_avg_seg.nii.gz`` beside
+    ``RawData/Training/img/`` and ``label/``: the atlas averages of the training scans were cases, two of the three
+    in the test split."""
+    root = tmp_path / "btcv"
+    for n in range(1, 7):
+        _volume(root / "RawData" / "Training" / "img" / f"img{n:04d}.nii.gz", mask=False)
+        _volume(root / "RawData" / "Training" / "label" / f"label{n:04d}.nii.gz", mask=True)
+    for n in range(101, 104):
+        _volume(root / "averaged-training-images" / f"DET0000{n}_avg.nii.gz", mask=False)
+        _volume(root / "averaged-training-images" / f"DET0000{n}_avg_seg.nii.gz", mask=True)
+    with caplog.at_level("INFO", logger="medimg"):
+        dataset = Dataset.load(root)
+    assert sorted(c.image.name for c in dataset.cases) == [f"img{n:04d}.nii.gz" for n in range(1, 7)]
+    assert "atlas averages of the training scans" in caplog.text

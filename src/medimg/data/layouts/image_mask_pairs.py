@@ -156,6 +156,7 @@ IGNORED_DIRS = {"2nd_manual", "segmentationobject", "instances"}
 IGNORED_COMPACT_DIRS = re.compile(
     r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
     r"|background(?:masks?)|stacked(?:masks?)|edges?(?:maps?)?"
+    r"|averaged?(?:training)?(?:images?|labels?|masks?)"  # BTCV's atlas averages of its training scans: no cases
 )
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
@@ -1177,7 +1178,10 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
     # the folder holding the case, by name; then from the top folder down (AutoPET's wrapper folder, then its
     # PETCT_<patient>/ above each <study date>/)
     # (a clip folder named for the video above it: the video, else the clip when the videos are too few)
-    for level, above in ((-1, True), (-1, False), *((level, False) for level in range(depth - 1))):
+    # (a day's or clip's folder named for the patient's above it at any depth: UW-Madison's
+    # train/case123/case123_day20/scans/: the case is the patient, its days were split apart)
+    levels = ((-1, True), (-1, False), *((level, above) for level in range(depth - 1) for above in (True, False)))
+    for level, above in levels:
         folder_of = {case_id: _folder_at(kept, level, above) for case_id, kept in kept_of.items()}
         sizes = Counter(folder_of.values())
         if not sizes or max(sizes.values()) < 2:
@@ -1206,14 +1210,15 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
         len(sizes),
         next(iter(sizes)),
     )
-    videos = {_folder_at(kept, -1, True) for kept in kept_of.values()} - set(sizes)
-    if level == -1 and not above and videos:
+    videos = {_folder_at(kept, level, True) for kept in kept_of.values()} - set(sizes)
+    if not above and videos:
         logger.warning(
-            "%s: the folders are named for the %d folders above them (e.g. %s: clips of one video?), too few to be "
-            "taken for patients: a split may put one video's clips on both sides; give a CSV manifest "
-            "(image,mask,patient_id) to keep each on one side",
+            "%s: the folders are named for the %d folders above them (e.g. %s in %s: clips of one video, or scans "
+            "of one patient?), too few to be taken for patients: a split may put one video's clips on both sides; "
+            "give a CSV manifest (image,mask,patient_id) to keep each on one side",
             root,
             len(videos),
+            sorted(sizes)[0],
             sorted(videos)[0],
         )
     return [
@@ -1262,9 +1267,10 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             ignored.append(p)
     if ignored:
         logger.info(
-            "%s: %d annotation file(s) that are not the reference left out (a second observer's, KiTS21's AND/OR "
-            "aggregates and each annotator's instance masks, maps drawn from the masks, regions left out of "
-            "scoring, sparse annotations of a few slices; e.g. %s): each image's reference mask is trained",
+            "%s: %d file(s) that are not the reference or its images left out (a second observer's, KiTS21's "
+            "AND/OR aggregates and each annotator's instance masks, maps drawn from the masks, regions left out of "
+            "scoring, sparse annotations of a few slices, atlas averages of the training scans; e.g. %s): each "
+            "image's reference mask is trained",
             root,
             len(ignored),
             ignored[0].relative_to(root).as_posix(),
