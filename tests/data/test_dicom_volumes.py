@@ -152,6 +152,24 @@ def test_a_study_folder_of_several_series_gives_its_largest_whole_series(
     assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text
 
 
+def test_a_multi_echo_folder_of_equal_series_gives_one_volume(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Three echoes' series of 10 slices at the same positions in each patient folder: a third of the slices were in
+    the one series read, so "the rest do not" form whole series, and every echo of every slice was a 2D image of the
+    patient's class. One volume per folder, the others named."""
+    for label in ("normal", "tumour"):
+        for p in range(3):
+            folder = tmp_path / label / f"ME{label}{p}"
+            for echo in (1, 2, 3):
+                positions = [2.0 * z for z in range(MIN_VOLUME_SLICES + 2)]
+                _write_series(folder, label, f"{label}-{p}", positions, name=f"echo{echo}")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path)
+    assert sorted(c.case_id for c in dataset.cases) == sorted(
+        f"{label}/ME{label}{p}" for label in ("normal", "tumour") for p in range(3)
+    )
+    assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text
+
+
 def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_largest(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,6 +20,7 @@ pydicom = pytest.importorskip("pydicom")
 _DX = "1.2.840.10008.5.1.4.1.1.1.1"
 _BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"
 _GSPS = "1.2.840.10008.5.1.4.1.1.11.1"
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 
 def _dataset(sop: str = _DX, modality: str = "DX", *, image: bool = True, value: int = 7, bits: int = 16) -> object:
@@ -103,6 +104,26 @@ def test_reports_and_presentation_states_in_class_folders_are_left_out_not_unrea
     assert report.ok
 
 
+def test_secondary_captures_beside_acquired_images_are_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A viewer's screenshot (``normal/SC_0001.dcm``, SOP class Secondary Capture, modality OT) beside the DX images
+    of its class was trained as a DX image of that class. Left out, with a warning; a folder of secondary captures
+    only (a set of screenshots) is read as it is."""
+    for cls, base in (("normal", 0), ("abnormal", 10)):
+        for i in range(2):
+            _save(_dataset(value=base + i), tmp_path / "mixed" / cls / f"img{i}.dcm")
+            _save(_dataset(_SECONDARY_CAPTURE, "OT", value=base + 5 + i), tmp_path / "captures" / cls / f"sc{i}.dcm")
+        _save(_dataset(_SECONDARY_CAPTURE, "OT", value=base + 5), tmp_path / "mixed" / cls / "SC_0001.dcm")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        data = Dataset.load(tmp_path / "mixed")
+    assert sorted(c.case_id for c in data.cases) == [
+        f"{cls}/img{i}.dcm" for cls in ("abnormal", "normal") for i in (0, 1)
+    ]
+    assert "left out 2 DICOM Secondary Capture image(s)" in caplog.text
+    assert len(Dataset.load(tmp_path / "captures").cases) == 4
+
+
 def test_packed_12_bit_pixels_name_the_file_and_the_conversion(tmp_path: Path) -> None:
     """Bits Allocated 12 (ACR-NEMA) said only 'cannot be decoded (... Bits Allocated 12 invalid)'."""
     path = _save(_dataset("1.2.840.10008.5.1.4.1.1.2", "CT", bits=12), tmp_path / "packed12.dcm")
@@ -110,3 +131,18 @@ def test_packed_12_bit_pixels_name_the_file_and_the_conversion(tmp_path: Path) -
         read_dicom(path)
     message = str(err.value)
     assert "packed12.dcm" in message and "12-bit" in message and "gdcmconv --raw" in message
+
+
+def test_a_siemens_mosaic_is_refused_naming_dcm2niix(tmp_path: Path) -> None:
+    """A Siemens MOSAIC (``ImageType ...\\MOSAIC``, 14 slices tiled in one frame) was one 2D picture of a grid of
+    slices, each shrunk to a few pixels at the network's input size, status OK."""
+    ds = _dataset(_DX, "MR")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]  # type: ignore[attr-defined]
+    ds.add_new(0x0019100A, "US", 14)  # type: ignore[attr-defined]
+    path = _save(ds, tmp_path / "SUB01.MR.HEAD_BOLD.0005.0001.IMA")
+    with pytest.raises(ImageReadError, match=r"a Siemens MOSAIC: its 14 slices are tiled.*dcm2niix"):
+        read_dicom(path)
+    from medimg.io.dicom import dicom_header
+
+    with pytest.raises(ImageReadError, match="MOSAIC"):
+        dicom_header(path)

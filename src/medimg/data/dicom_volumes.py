@@ -72,7 +72,10 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     volume_folders = {series.folder for series in volumes}
     dicom_ids = {c.case_id for c in dicom}
     dicom_paths = [c.path for c in dicom if c.path is not None]
-    if 2 * len(in_volumes) <= len(dicom):
+    # every whole series counts, not only each folder's largest: a multi-echo MR folder of three echoes' series at the
+    # same positions (a third of its slices in the one read) was called "the rest do not form whole series", and
+    # every echo of every slice became a 2D image of the patient's class
+    if 2 * sum(item.slices for item in whole) <= len(dicom):
         if volumes:
             logger.info(
                 "%s: %d of %d DICOM slices form whole series (e.g. %s); the rest do not, so every slice is "

@@ -60,7 +60,15 @@ logger = logging.getLogger(__name__)
 #: set beside its CT, a SEG, a report)
 ANNOTATION_MODALITIES = frozenset({"RTSTRUCT", "SEG", "SR", "RTPLAN", "RTRECORD", "KO", "PR", "REG"})
 
-__all__ = ["dicom_header", "main_geometry", "non_image_object", "read_dicom", "read_dicom_series", "unique_instances"]
+__all__ = [
+    "dicom_header",
+    "main_geometry",
+    "non_image_object",
+    "object_kind",
+    "read_dicom",
+    "read_dicom_series",
+    "unique_instances",
+]
 
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_SUFFIXES = {".dcm", ".dicom", ".ima"}
@@ -101,7 +109,7 @@ def _pydicom_major() -> int:
 def _dcmread(path: Path, *, stop_before_pixels: bool = False) -> Any:
     pydicom = _pydicom()
     try:
-        return pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
+        ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels)
     except FileNotFoundError as exc:
         raise ImageReadError(path, "the file does not exist; check the path") from exc
     except IsADirectoryError as exc:
@@ -112,6 +120,32 @@ def _dcmread(path: Path, *, stop_before_pixels: bool = False) -> Any:
         raise ImageReadError(
             path, f"not a valid DICOM file, or its header is corrupt or truncated ({_short(exc)})"
         ) from exc
+    _refuse_mosaic(ds, path)
+    return ds
+
+
+#: Siemens' private tag of the number of slices a MOSAIC image tiles (NumberOfImagesInMosaic)
+MOSAIC_COUNT_TAG = 0x0019100A
+
+
+def _refuse_mosaic(ds: Any, path: Path) -> None:
+    """Raise for a Siemens MOSAIC (``ImageType`` ``...\\MOSAIC``: an fMRI or DWI volume's slices tiled in one
+    picture): read as it is, it was one 2D image of a grid of slices, shrunk to a few pixels a slice, status OK."""
+    raw = ds.get("ImageType")
+    values = [raw] if raw is None or isinstance(raw, (str, bytes)) else list(raw)
+    if "MOSAIC" not in {str(v).strip().upper() for v in values}:
+        return
+    element = ds.get(MOSAIC_COUNT_TAG)
+    value = getattr(element, "value", None)
+    if isinstance(value, bytes) and len(value) in (2, 4):  # read without its private dictionary: VR UN
+        value = int.from_bytes(value, "little")
+    count = _first_float(value) if not isinstance(value, bytes) else None
+    slices = f"its {int(count)} slices" if count else "its slices"
+    raise ImageReadError(
+        path,
+        f"a Siemens MOSAIC: {slices} are tiled in one picture, which medimg does not unpack; convert the series to "
+        "NIfTI with dcm2niix (dcm2niix -z y -o OUT FOLDER) and give medimg the .nii.gz volumes",
+    )
 
 
 def _ensure_transfer_syntax(ds: Any) -> None:
@@ -415,32 +449,39 @@ def non_image_object(path: str | os.PathLike[str]) -> str | None:
     A file counts when its modality is an annotation one (:data:`ANNOTATION_MODALITIES`),
     or when it has no Rows/Columns and its SOP class is known and no image storage one. Only the header up to the
     image pixel module is parsed (the values of other elements are skipped), so it is cheap on large images."""
+    return object_kind(path)[0]
+
+
+def object_kind(path: str | os.PathLike[str]) -> tuple[str | None, bool]:
+    """What a DICOM file that holds no image is (:func:`non_image_object`), and whether it is a secondary capture
+    (SOP class "... Secondary Capture Image Storage": a screenshot of a viewer, a scanned or rendered page, not an
+    acquisition of the modality); ``(None, False)`` for a file that is not DICOM or cannot be read."""
     try:
         from pydicom.filereader import read_partial
     except ImportError:
-        return None
+        return None, False
     wanted = [0x00080016, 0x00080060, 0x00280010, 0x00280011]  # SOP Class UID, Modality, Rows, Columns
     try:
         with open(path, "rb") as fh:
             part10 = fh.read(132)[128:132] == b"DICM"
             fh.seek(0)
             if not part10 and not looks_like_bare_dicom(fh.read(16)):  # a PNG or JPEG export without suffix
-                return None
+                return None, False
             fh.seek(0)
             ds = read_partial(
                 fh, stop_when=lambda tag, vr, length: tag > 0x00280011, force=not part10, specific_tags=wanted
             )
     except Exception:  # any parse failure: the reader reports the file
-        return None
+        return None, False
     sop = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
     modality = str(ds.get("Modality") or "").strip().upper()
     name = str(getattr(sop, "name", "") or "")
     known = bool(name) and name != str(sop)
     if modality in ANNOTATION_MODALITIES:
-        return f"a {name or modality} object"
+        return f"a {name or modality} object", False
     if "Rows" in ds or "Columns" in ds or not known or "Image" in name:
-        return None
-    return f"a {name} object"
+        return None, "Secondary Capture" in name
+    return f"a {name} object", False
 
 
 def dicom_header(path: str | os.PathLike[str]) -> ImageHeader:

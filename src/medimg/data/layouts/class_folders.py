@@ -109,21 +109,49 @@ def image_files(
 
 
 def _without_non_image_dicom(files: list[Path], non_images: list[tuple[Path, str]] | None) -> list[Path]:
-    """``files`` less the DICOM objects without an image (their headers up to the image module are read)."""
-    from medimg.io.dicom import non_image_object
+    """``files`` less the DICOM objects without an image (their headers up to the image module are read), and
+    less the secondary captures among acquired DICOM images (:func:`medimg.io.dicom.object_kind`: a viewer's
+    screenshot of a CT, burned-in text and all, beside the CT slices of its class was a CT image of that class),
+    those added to ``non_images`` as ``(path, SECONDARY_CAPTURE)``."""
+    from medimg.io.dicom import object_kind
 
     kept: list[Path] = []
+    captures: list[Path] = []
+    acquired = False  # a DICOM image of the modality itself among the files
     for path in files:
         suffix = file_suffix(path)
-        what = non_image_object(path) if looks_like_dicom(path) or suffix == "" or suffix[1:].isdigit() else None
-        if what is None:
+        dicom = looks_like_dicom(path) or suffix == "" or suffix[1:].isdigit()
+        what, capture = object_kind(path) if dicom else (None, False)
+        if capture:
+            captures.append(path)
+        elif what is None:
             kept.append(path)
+            acquired = acquired or (dicom and looks_like_dicom(path))
         elif non_images is not None:
             non_images.append((path, what))
-    return kept
+    if captures and acquired:
+        if non_images is not None:
+            non_images += [(path, SECONDARY_CAPTURE) for path in captures]
+        return kept
+    return sorted([*kept, *captures])
+
+
+#: what a secondary capture left out is called (its images are left out beside the modality's own)
+SECONDARY_CAPTURE = "a Secondary Capture image (a screenshot or scanned page, not an acquisition)"
 
 
 def _report_non_images(root: Path, non_images: list[tuple[Path, str]]) -> None:
+    captures = [path for path, what in non_images if what == SECONDARY_CAPTURE]
+    if captures:
+        logger.warning(
+            "%s: left out %d DICOM Secondary Capture image(s) beside the acquired DICOM images of their class folder "
+            "(e.g. %s): screenshots of a viewer or scanned pages, burned-in text and all, not images of the modality "
+            "(to train on them, put them in class folders of their own)",
+            root,
+            len(captures),
+            shown_under(captures[0], root),
+        )
+    non_images = [(path, what) for path, what in non_images if what != SECONDARY_CAPTURE]
     if non_images:
         path, what = non_images[0]
         logger.info(
