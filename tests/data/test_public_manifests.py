@@ -3,6 +3,7 @@ of images kept in sub-folders, and multi-label rows (each row's findings, never 
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def test_a_number_to_regress_is_said_so(tmp_path: Path) -> None:
     assert not any("all numbers" in w for w in warnings), warnings
 
 
-def test_absolute_paths_from_another_machine_are_found_by_name(tmp_path: Path) -> None:
+def test_absolute_paths_from_another_machine_are_found_by_name(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _image(tmp_path / "xray" / "a.png", 1)
     _image(tmp_path / "xray" / "b.png", 2)
     _image(tmp_path / "xray" / "c.png", 3)
@@ -217,8 +220,12 @@ def test_absolute_paths_from_another_machine_are_found_by_name(tmp_path: Path) -
     with pytest.raises(DatasetError, match=r"1 row\(s\) point to files that do not exist:\n  line 4: .*moved/c\.png"):
         Dataset.load(tmp_path / "labels.csv")  # a relative path with folders is taken as written
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
-    dataset = Dataset.load(tmp_path / "labels.csv")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "labels.csv")
     assert [c.path.name for c in dataset.cases if c.path] == ["a.png", "b.png"]
+    # the cases are named by the files here (Kaggle's kidneyData.csv named /kaggle/input/... in predictions.csv)
+    assert [c.case_id for c in dataset.cases] == ["xray/a.png", "xray/b.png"]
+    assert "2 row(s) give a path of another machine (e.g. /home/alice/data/xray/a.png)" in caplog.text
 
 
 def test_isic_2020_and_rsna_class_manifests_load_as_shipped(tmp_path: Path) -> None:

@@ -597,8 +597,12 @@ def by_name_only(raw_path: str) -> bool:
     """A row that names its file without a usable folder: a bare name, or an absolute path from another machine
     (``/home/alice/xray/a.png``, ``C:\\Users\\...\\a.png``): such files are looked up by name. A relative path
     with folders is taken as written (a wrong one is reported)."""
-    absolute = re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
-    return absolute or not any(sep in raw_path for sep in "/\\")
+    return is_absolute_path(raw_path) or not any(sep in raw_path for sep in "/\\")
+
+
+def is_absolute_path(raw_path: str) -> bool:
+    """A path from the root of this machine's or another's file system (``/kaggle/input/...``, ``C:\\...``)."""
+    return re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
 
 
 #: what an id says it names, after the name (SIIM-FISABIO-RSNA COVID-19's ``<image>_image``, ``<study>_study``)
@@ -760,6 +764,7 @@ class ManifestFiles:
         self.base = base
         self.by_name = _FilesByName(base, select, split)
         self.found_by_name = 0
+        self.found_elsewhere: list[str] = []  # rows of absolute paths of another machine (Kaggle's /kaggle/input/)
         self.found_from_above = 0
         self.found_below = 0
         self._folders: list[Path] | None = None  # the base's sub-folders, for paths given from inside one
@@ -777,7 +782,10 @@ class ManifestFiles:
             found, why = self.by_name.find(name, folders)
             if found is None and (kind := KIND_SUFFIX.fullmatch(name)):  # SIIM's <study uid>_study: folder <uid>
                 found, why = self.by_name.find(kind.group(1))
-            if found is not None:
+            if found is not None and is_absolute_path(raw_path):
+                file = found
+                self.found_elsewhere.append(raw_path)
+            elif found is not None:
                 file, self.found_by_name = found, self.found_by_name + 1
         elif not file.exists() and not Path(raw_path).is_absolute():
             parts = [p for p in re.split(r"[/\\]", raw_path) if p]
@@ -802,12 +810,13 @@ class ManifestFiles:
         """The files ``raw_paths`` name, as :meth:`locate` finds them (they may not exist); the counts
         :meth:`report` logs are left as they were."""
         counts = (self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies)
-        unpadded = self.by_name.unpadded
+        unpadded, elsewhere = self.by_name.unpadded, len(self.found_elsewhere)
         try:
             return [self.locate(raw)[0] for raw in raw_paths]
         finally:
             self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies = counts
             self.by_name.unpadded = unpadded
+            del self.found_elsewhere[elsewhere:]
 
     def all_found(self, raw_paths: list[str]) -> bool:
         """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
@@ -835,6 +844,14 @@ class ManifestFiles:
                 "%s: %d row(s) name a file without its folder: found by name under %s",
                 manifest,
                 self.found_by_name,
+                self.base,
+            )
+        if self.found_elsewhere:
+            logger.info(
+                "%s: %d row(s) give a path of another machine (e.g. %s): each file found by its name under %s",
+                manifest,
+                len(self.found_elsewhere),
+                self.found_elsewhere[0],
                 self.base,
             )
         if self.by_name.copies:

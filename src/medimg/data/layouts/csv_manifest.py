@@ -41,6 +41,7 @@ from medimg.data.layouts.common import (
     by_name_only,
     column_key,
     file_stem,
+    is_absolute_path,
     is_manifest,
     manifest_delimiter,
     manifest_header,
@@ -198,6 +199,15 @@ def _url_as_path(raw_path: str) -> str:
     if re.match(r"^/[a-zA-Z]:[\\/]", path):  # a Windows drive: /C:/data -> C:/data
         path = path[1:]
     return path if url.netloc in ("", "localhost") else f"//{url.netloc}{path}"
+
+
+def _case_id(raw_path: str, file: Path, base: Path) -> str:
+    """A row's case id: its path as written, but for a path of another machine found here by name (Kaggle's
+    ``/kaggle/input/.../Tumor/Tumor- (6).jpg``), the file's path under ``base``: the predictions and reports name the
+    file a user has, not one that does not exist."""
+    if is_absolute_path(raw_path) and Path(raw_path) != file:
+        return file.relative_to(base).as_posix() if base in file.parents else str(file)
+    return raw_path
 
 
 def _is_series_folder(path: Path) -> bool:
@@ -1881,7 +1891,7 @@ def _load_table(
         patient = patient if exact else _patient_name(patient)
         findings = finding_rows[line - 2] if finding_rows is not None else None
         case = Case(
-            case_id=raw_path,
+            case_id=_case_id(raw_path, file, base),
             label=index[label] if label else None,
             split=split,
             patient_id=patient or None,
@@ -1899,7 +1909,7 @@ def _load_table(
             projections += sum(part.is_file() for part in parts)
             for part in parts:
                 below = part.relative_to(file).as_posix()
-                film = replace(case, case_id=f"{raw_path.rstrip('/')}/{below}", path=part, patient_id=patient)
+                film = replace(case, case_id=f"{case.case_id.rstrip('/')}/{below}", path=part, patient_id=patient)
                 earlier = first_row.setdefault(part, film)
                 if earlier is not film:  # another row's film: read once, or a case of its own when labelled otherwise
                     if (earlier.label, earlier.findings, earlier.split) == (film.label, film.findings, film.split):
@@ -1916,7 +1926,7 @@ def _load_table(
             if same or not case.labelled:
                 repeated += 1
                 continue
-            case = replace(case, case_id=f"{raw_path} (line {line})")
+            case = replace(case, case_id=f"{case.case_id} (line {line})")
         (cases if case.labelled else pool).append(case)
     if repeated:
         logger.info(
