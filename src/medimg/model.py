@@ -966,8 +966,23 @@ class Model:
 
         items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
         reader = InputReader.for_run(self, window=window, strict=strict)
+        if include is None and exclude is None and any(Path(item).is_dir() for item in items):
+            exclude = self._fit_exclusions()
         found = expand_prediction_inputs(items, include=include, exclude=exclude, leave_out=reader.not_inputs)
         return reader, found, getattr(self.plan_, "spatial_dims", 2) == 3
+
+    def _fit_exclusions(self) -> list[str] | None:
+        """The file-name patterns the run's fit left out (``--exclude``, those without a folder), which a folder to
+        predict then leaves out too: AutoPET's study folder of ``CT.nii.gz``, ``PET.nii.gz`` and ``SUV.nii.gz``, of
+        which a model fit with ``--exclude CT.nii.gz,PET.nii.gz`` knows SUV only, had each segmented."""
+        patterns = [p for p in self._dataset_options().get("exclude") or [] if "/" not in p]
+        if patterns:
+            logger.info(
+                "files in folders named as fit left them out (--exclude %s) are left out; give --include or "
+                "--exclude to choose otherwise",
+                ",".join(patterns),
+            )
+        return patterns or None
 
     # ------------------------------------------------------------------ generation
     def generate(self, n: int, *, out_dir: str | Path, class_name: str | None = None, seed: int = 0) -> SyntheticSet:
