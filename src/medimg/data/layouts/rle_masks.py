@@ -466,6 +466,7 @@ def load(
     by_prefix = _FolderPrefixNames(root)
     images: dict[str, _Image] = {}
     problems: list[str] = []
+    absent: dict[str, str] = {}  # id -> its first row naming no image: a partial download's, when most ids have theirs
     for number, row in enumerate(keyed, start=2):
         image_id = _cell(row, columns.image)
         text = _cell(row, columns.rle)
@@ -478,7 +479,7 @@ def load(
             file, why = locate.locate(image_id)
             file = file if file.is_file() else (by_prefix.find(image_id) or file)
             if not file.is_file():
-                problems.append(f"row {number}: no image is named {image_id!r} under {root}{why}")
+                absent.setdefault(image_id, f"row {number}: no image is named {image_id!r} under {root}{why}")
                 continue
             if not path_selected(file, include, exclude, root):
                 continue
@@ -495,6 +496,16 @@ def load(
             if why:
                 height, width = image.shape
                 problems.append(f"row {number} ({image_id}): {why} ({image.file.name}, {width}x{height})")
+    if absent and 2 * len(absent) < len(images) and not problems:  # SIIM's table, a download lacking a few images
+        logger.warning(
+            "%s: %d of its image ids name no image under %s (a partial download?): their rows are left out (e.g. %s)",
+            table,
+            len(absent),
+            root,
+            next(iter(absent.values())),
+        )
+    else:
+        problems = [*absent.values(), *problems]
     if problems:
         raise problems_error(table, problems, "run-length problem(s)", "check that each row's id names its image")
     if not images:
