@@ -1821,3 +1821,25 @@ def test_a_few_rows_setting_two_one_hot_columns_are_warned_of_by_line(
         dataset = Dataset.load(tmp_path / "truth.csv")
     assert dataset.multi_label
     assert "1 of its 30 rows set several of the one-hot columns MEL, NV, BCC (e.g. line 6)" in caplog.text
+
+
+def test_bccd_labels_give_numbers_of_word_and_number_names(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """BCCD's ``labels.csv`` (``,Image,Category``: ``,0,EOSINOPHIL``) names ``JPEGImages/BloodImage_00000.jpg`` by its
+    number; one row lists ``NEUTROPHIL, NEUTROPHIL`` (two cells of one class), and a few numbers have no image. It
+    was refused ("its column 'Image' names no file"), then the repeated class made the table multi-label."""
+    root = tmp_path / "dataset-master"
+    classes = ["EOSINOPHIL", "LYMPHOCYTE", "MONOCYTE", "NEUTROPHIL"]
+    rows = [",Image,Category"]
+    for n in range(16):
+        if n != 6:
+            _image(root / "JPEGImages" / f"BloodImage_{n:05d}.jpg", n + 1)
+        rows.append(f",{n},{classes[n % 4]}" if n != 9 else f',{n},"NEUTROPHIL, NEUTROPHIL"')
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(root / "labels.csv", label_column="Category")
+    assert dataset.class_names == classes and len(dataset.cases) == 15
+    by_name = {c.path.name: dataset.class_names[c.label] for c in dataset.cases if c.path and c.label is not None}
+    assert by_name["BloodImage_00009.jpg"] == "NEUTROPHIL" and by_name["BloodImage_00002.jpg"] == "MONOCYTE"
+    assert "give a number, each the image of that number (e.g. 0 -> JPEGImages/BloodImage_00000.jpg)" in caplog.text
+    assert "name one class several times" in caplog.text and "(a partial download?)" in caplog.text
+    assert "leading zeros" not in caplog.text

@@ -605,6 +605,8 @@ def is_absolute_path(raw_path: str) -> bool:
     return re.match(r"^([a-zA-Z]:)?[\\/]", raw_path.strip()) is not None
 
 
+#: an image named by a word and a number (BCCD's ``BloodImage_00000``; stems are case-folded)
+NUMBERED_NAME = re.compile(r"([a-z]+[_\- ]?)(\d+)")
 #: what an id says it names, after the name (SIIM-FISABIO-RSNA COVID-19's ``<image>_image``, ``<study>_study``)
 ROLE_SUFFIX = re.compile(r"_(image|study)$")
 
@@ -638,6 +640,8 @@ class _FilesByName:
         self.videos: list[Path] = []  # the videos rows named, found instead of an image
         self._numbers: dict[int, list[Path]] | None = None
         self.unpadded = 0  # rows found only by their number
+        self.numbered: list[tuple[str, Path]] = []  # rows found by the number in a word-and-number name (BCCD's)
+        self._word_numbers = False  # the numbers are those of word-and-number names
 
     def _folders_of(self, path: Path) -> tuple[str, ...]:
         """The folders ``path`` lies in under the base (none when it is elsewhere)."""
@@ -692,8 +696,14 @@ class _FilesByName:
                 for name, paths in (*self._stems.items(), *self._folders.items()):
                     if name.isdigit():
                         self._numbers.setdefault(int(name), []).extend(paths)
+                if not self._numbers:
+                    self._numbers = self._numbered_names()
+                    self._word_numbers = bool(self._numbers)
             hits = self._numbers.get(int(number.group(1)), [])
-            self.unpadded += len(hits) == 1
+            if len(hits) == 1 and self._word_numbers:
+                self.numbered.append((raw_path, hits[0]))
+            else:
+                self.unpadded += len(hits) == 1
         if len(hits) > 1 and row_folders:  # a Windows path of another machine: train\case1.png, not test\case1.png
             shared = {hit: self._shared_folders(hit, row_folders) for hit in hits}
             hits = [hit for hit in hits if shared[hit] == max(shared.values()) > 0] or hits
@@ -725,6 +735,19 @@ class _FilesByName:
             self.videos.append(self._videos[key])
             return None, f" ({self._videos[key]} is a video, which medimg does not read)"
         return None, ""
+
+    def _numbered_names(self) -> dict[int, list[Path]]:
+        """The images by their number when every image's name is one word and a number (BCCD's ``labels.csv`` gives
+        ``0`` for ``JPEGImages/BloodImage_00000.jpg``): ``{}`` when the names differ in more than their number."""
+        numbered: dict[int, list[Path]] = {}
+        words: set[str] = set()
+        for stem, paths in self._stems.items():
+            found = NUMBERED_NAME.fullmatch(stem)
+            if found is None:
+                return {}
+            words.add(found.group(1))
+            numbered.setdefault(int(found.group(2)), []).extend(paths)
+        return numbered if len(words) == 1 else {}
 
     def _exclusion(self, hits: list[Path]) -> str | None:
         """An ``--exclude`` pattern leaving one of two files of one name: the folder of one (not when the patterns,
@@ -810,13 +833,14 @@ class ManifestFiles:
         """The files ``raw_paths`` name, as :meth:`locate` finds them (they may not exist); the counts
         :meth:`report` logs are left as they were."""
         counts = (self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies)
-        unpadded, elsewhere = self.by_name.unpadded, len(self.found_elsewhere)
+        unpadded, elsewhere, numbered = self.by_name.unpadded, len(self.found_elsewhere), len(self.by_name.numbered)
         try:
             return [self.locate(raw)[0] for raw in raw_paths]
         finally:
             self.found_by_name, self.found_from_above, self.found_below, self.by_name.copies = counts
             self.by_name.unpadded = unpadded
             del self.found_elsewhere[elsewhere:]
+            del self.by_name.numbered[numbered:]
 
     def all_found(self, raw_paths: list[str]) -> bool:
         """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;
@@ -860,6 +884,16 @@ class ManifestFiles:
                 "the images): the first copy is read",
                 manifest,
                 self.by_name.copies,
+            )
+        if self.by_name.numbered:
+            number, file = self.by_name.numbered[0]
+            logger.info(
+                "%s: %d row(s) give a number, each the image of that number (e.g. %s -> %s): every image's name is "
+                "one word and its number",
+                manifest,
+                len(self.by_name.numbered),
+                number,
+                file.relative_to(self.base).as_posix() if self.base in file.parents else file,
             )
         if self.by_name.unpadded:
             logger.warning(

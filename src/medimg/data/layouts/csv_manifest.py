@@ -605,6 +605,28 @@ def _other_separators_joined(labels: list[str]) -> tuple[list[str], str]:
     return labels, MULTI_LABEL_SEPARATOR
 
 
+def _repeats_as_one(labels: list[str], written: list[str], manifest: Path, column: str) -> list[str]:
+    """``labels`` (findings joined by ``|``; as ``written``) with a label joining one finding several times as that
+    finding (BCCD's ``NEUTROPHIL, NEUTROPHIL``: two neutrophils in the picture), said once: the one such row made the
+    table a multi-label set."""
+    out, repeated = [], []
+    for label, cell in zip(labels, written, strict=True):
+        parts = {_spelling_key(part): part.strip() for part in label.split(MULTI_LABEL_SEPARATOR)}
+        if MULTI_LABEL_SEPARATOR in label and len(parts) == 1:
+            repeated.append(cell)
+            label = next(iter(parts.values()))
+        out.append(label)
+    if repeated:
+        logger.info(
+            "%s: %d row(s) name one class several times in column %r (e.g. %r): read as that class",
+            manifest,
+            len(repeated),
+            column,
+            repeated[0],
+        )
+    return out
+
+
 def _merge_finding_variants(rows: list[list[str] | None], manifest: Path) -> list[list[str] | None]:
     """Each row's findings with spellings of one finding (:func:`_merge_case_variants`: ``Effusion``, ``effusion``)
     as one."""
@@ -1816,7 +1838,9 @@ def _load_table(
             written = [row[0] if row else "" for row in lists]  # ['N']: one class in a list
         else:
             rejoined, separator = _other_separators_joined(written)
+            rejoined = _repeats_as_one(rejoined, written, manifest, label_col)
             finding_rows = _joined_findings(rejoined, manifest, label_col, separator)
+            written = written if finding_rows is not None else rejoined
     else:
         used = {path_col, patient_col, split_col}
         candidates = [c for c in columns.values() if c not in used and not WEIGHT_COLUMN.search(c)]
@@ -1941,7 +1965,9 @@ def _load_table(
         and (cases or pool)
         and not missing
         and any(visible_dir(p) for p in base.iterdir())  # images beside the table, no containers: nothing unpacked
-        and folder_manifest(base) == manifest
+        # the folder's own label table, or a table most of whose rows have their image (BCCD's labels.csv lists 411
+        # images of JPEGImages/'s 364)
+        and (folder_manifest(base) == manifest or 2 * len(absent) < len(rows))
     ):
         logger.warning(
             "%s: %d of the %d rows name a file that is under no sub-folder of %s (a partial download?): left out "
