@@ -76,6 +76,15 @@ from medimg.data.splits import make_splits
         ("P1_L_DM_MLO.jpg", "p1"),
         ("P1_R_CM_CC.jpg", "p1"),
         ("P12_L_CM_MLO.jpg", "p12"),
+        # BUS-BRA's bus_<patient>-<letter>: the letter names one of the patient's images (-s had no key, and the
+        # split went by image)
+        ("bus_0001-l.png", "0001"),
+        ("bus_0002-s.png", "0002"),
+        # an eye's side glued to the number: CHASE_DB1's Image_01L and Image_01R are one child's eyes, split apart
+        ("Image_01L.jpg", "image-01"),
+        ("Image_01R.jpg", "image-01"),
+        ("RET002OD.jpg", "ret002"),
+        ("RET002OS.jpg", "ret002"),
         # GRAZPEDWRI-DX's <patient>_<time hash>_<image>_WRI-<side><projection>_<sex><age>: a child's radiographs lay
         # on both sides of a detection split (no key: the last part is no counter)
         ("0001_1297860395_01_WRI-L1_M014.png", "grazpedwri-0001"),

@@ -57,6 +57,9 @@ MAMMOGRAPHY_VIEWS = frozenset({"cc", "mlo", "ml", "lm", "xccl", "xccm", "at", "f
 #: a mammogram's acquisition between its side and view (CDD-CESM's ``P1_L_DM_MLO.jpg``, low energy, beside
 #: ``P1_L_CM_MLO.jpg``, the contrast-enhanced image of the same breast)
 MAMMOGRAPHY_ACQUISITIONS = frozenset({"dm", "cm", "cesm", "ffdm", "dbt", "le", "sub", "rc"})
+#: a name ending in a number with the side glued to it (CHASE_DB1's ``Image_01L``/``Image_01R``, a child's two eyes;
+#: PAPILA's ``RET002OD``/``RET002OS``)
+_GLUED_SIDE = re.compile(r"((?:[a-z]+[-_ ]?)?\d+)(?:l|r|od|os)", re.IGNORECASE)
 #: a part of a name that names the person (Kermany's ``person1000_bacteria_2931.jpeg`` and
 #: ``person1000_virus_1681.jpeg``: one child; the finding after it is no part of the patient)
 _PERSON_PART = re.compile(r"(?:person|patient|subject)\d+", re.IGNORECASE)
@@ -168,13 +171,18 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     bids = _BIDS_SUBJECT.match(stem)
     if bids:  # BIDS entities: the subject is the patient, the rest (session, run, view) is about the image
         return f"{BIDS_KEY}{bids.group(1).lower()}" if any(ch.isdigit() for ch in bids.group(1)) else None
+    glued = _GLUED_SIDE.fullmatch(stem)
+    if glued:  # an eye's or a breast's side after the number: CHASE_DB1's Image_01L, PAPILA's RET002OD -> the person
+        return re.sub(r"[-_ ]+", "-", glued.group(1)).lower()
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
     if len(parts) > 2 and parts[-1].lower() in MAMMOGRAPHY_VIEWS:
         side = len(parts) - 3 if parts[-2].lower() in MAMMOGRAPHY_ACQUISITIONS else len(parts) - 2
         if side > 0 and parts[side].lower() in SIDES:  # KAU-BCMD's D1_1_L_CC -> d1-1, CDD-CESM's P1_L_DM_MLO -> p1
             key = "-".join(parts[:side]).lower()  # a breast's view after its side (and the acquisition's kind)
             return key if any(ch.isdigit() for ch in key) else None
-    if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES):
+    # a letter after a number names one of the case's images (BUS-BRA's bus_0001-l, bus_0001-r, bus_0002-s)
+    lettered = len(parts) > 2 and len(parts[-1]) == 1 and parts[-1].isalpha() and parts[-2].isdigit()
+    if len(parts) < 2 or not (parts[-1].isdigit() or parts[-1].lower() in SIDES or lettered):
         return None
     for index, part in enumerate(parts[:-1]):  # a part naming the person: what follows it is about the image
         joined = part + parts[index + 1] if part.lower() in _PERSON_WORDS and parts[index + 1].isdigit() else part
