@@ -111,6 +111,25 @@ def test_outlines_of_a_whole_slide_beside_its_thumbnail_are_refused(
         Dataset.load(tmp_path, task="segment")
 
 
+def test_outlines_beside_their_whole_slide_are_not_drawn_on_a_thumbnail_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BACH with ``WSI/A01.svs`` beside ``A01.xml``: outlines near the slide's origin fit inside
+    ``gt_thumbnails/A01.png``, so they were drawn on the thumbnail, Dice 0.53 with status OK. The XML belongs to the
+    slide beside it, which medimg does not read: refused naming the slide."""
+    monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
+    for k in range(3):
+        (tmp_path / "WSI" / "gt_thumbnails").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((24, 32, 3), np.uint8)).save(tmp_path / "WSI" / "gt_thumbnails" / f"A0{k}.png")
+        (tmp_path / "WSI" / f"A0{k}.svs").write_bytes(b"II*\x00" + bytes(64))
+        region = _annotation([_region([(4, 4), (20, 4), (20, 18), (4, 18)])], name="Benign")
+        (tmp_path / "WSI" / f"A0{k}.xml").write_text(f"<Annotations>{region}</Annotations>")
+    with pytest.raises(
+        DatasetError, match=r"3 ImageScope XML file\(s\) lie beside the whole-slide image .*WSI/A00\.svs"
+    ):
+        Dataset.load(tmp_path, task="segment")
+
+
 def test_a_broken_xml_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDIMG_CACHE", str(tmp_path / "cache"))
     root = write_monuseg(tmp_path / "monuseg")

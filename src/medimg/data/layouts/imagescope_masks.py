@@ -36,7 +36,7 @@ from medimg.data.layouts.common import (
 from medimg.data.layouts.drawn_masks import DrawnObject, cache_folder, draw_label_map, mask_file, write_mask
 from medimg.data.layouts.image_mask_pairs import say_images_without_masks
 from medimg.errors import DatasetError
-from medimg.io.formats import IMAGE_SUFFIXES, file_suffix
+from medimg.io.formats import IMAGE_SUFFIXES, UNREAD_SUFFIXES, file_suffix
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +164,41 @@ def _beyond_the_image(layers: list[tuple[str, list[tuple[list[float], bool]]]], 
     return f"its outlines reach x {xs.max():.0f}, y {ys.max():.0f}, but"
 
 
+def _slide_beside(xml: Path) -> Path | None:
+    """The whole-slide image of ``xml``'s name in its folder (BACH's ``WSI/A01.svs`` beside ``A01.xml``), if any."""
+    return next(
+        (p for p in xml.parent.glob(f"{xml.stem}.*") if UNREAD_SUFFIXES.get(file_suffix(p)) == "whole-slide"), None
+    )
+
+
+def _without_slides_outlines(paired: list[tuple[Path, Path]], root: Path) -> list[tuple[Path, Path]]:
+    """``paired`` less the XMLs beside a whole-slide image of their name, paired with an image elsewhere (BACH's
+    ``WSI/A01.xml`` beside ``A01.svs``, with ``WSI/gt_thumbnails/A01.png``): their outlines are the slide's, and were
+    drawn on the thumbnail, Dice 0.53 with status OK. Said; when no pair is left, refused naming the slides.
+
+    Raises:
+        DatasetError: every XML belongs to a slide beside it.
+    """
+    slides = {xml: slide for xml, image in paired if (slide := _slide_beside(xml)) and image.parent != xml.parent}
+    if not slides:
+        return paired
+    xml, slide = next(iter(slides.items()))
+    image = dict(paired)[xml]
+    what = (
+        f"{len(slides)} ImageScope XML file(s) lie beside the whole-slide image of their name (e.g. "
+        f"{slide.relative_to(root).as_posix()}), which medimg does not read: their outlines are the slide's, not those "
+        f"of {image.relative_to(root).as_posix()}"
+    )
+    kept = [(x, i) for x, i in paired if x not in slides]
+    if not kept:
+        raise DatasetError(
+            f"{root}: {what}. Export the annotated regions with their masks (e.g. with QuPath or OpenSlide), or point "
+            "medimg at the folder of the images you mean (a folder of class folders is classified)"
+        )
+    logger.warning("%s: %s; left out", root, what)
+    return kept
+
+
 def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> SegmentationDataset:
     """The images with an ImageScope XML of their name, their outlines drawn into label maps (cached).
 
@@ -177,6 +212,7 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
     files = walk_files(root)
     xmls = sorted(p for p in files if p.suffix.lower() == ".xml" and _is_imagescope(p))
     paired, images = images_named_like(files, xmls, include, exclude, f"an ImageScope XML file in {root}")
+    paired = _without_slides_outlines(paired, root)
     read = {xml: _layers(xml) for xml, _ in paired}
     unnamed = {name for layers in read.values() for name, _ in layers if name.startswith("layer_")}
     single_unnamed = len(unnamed) == 1 and all(n.startswith("layer_") for ls in read.values() for n, _ in ls)
