@@ -453,3 +453,17 @@ def test_instance_labelled_masks_give_one_class_a_box_per_object(
         Image.fromarray(anno).save(tmp_path / f"train_{image + 1}_anno.bmp")
     classes = Dataset.load(tmp_path, task="detect")
     assert isinstance(classes, DetectionDataset) and classes.class_names == ["label_1", "label_2", "label_3"]
+
+
+def test_coco_files_listing_the_same_images_name_the_files(tmp_path: Path) -> None:
+    """TBX11K ships ``TBX11K_train.json`` and ``TBX11K_val.json`` beside ``TBX11K_trainval.json``, which lists them
+    again: "the same image is listed more than once across the COCO files" named no file, no image and no fix."""
+    root = write_coco(tmp_path / "tbx", n=8)
+    train = json.loads((root / "annotations" / "instances_train.json").read_text())
+    val = json.loads((root / "annotations" / "instances_val.json").read_text())
+    both = {**train, "images": train["images"] + val["images"], "annotations": train["annotations"]}
+    (root / "annotations" / "instances_trainval.json").write_text(json.dumps(both))
+    with pytest.raises(DatasetError, match=r"8 image\(s\) are listed by more than one COCO file \(e\.g\. .* in "):
+        Dataset.load(root)
+    with pytest.raises(DatasetError, match=r"instances_trainval\.json.*medimg fit .*instances_t"):
+        Dataset.load(root)

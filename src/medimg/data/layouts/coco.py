@@ -31,6 +31,7 @@ from medimg.data.dataset_names import dataset_name
 from medimg.data.detection import BoxIssue, DetectionDataset, clean_boxes, image_size, log_issues
 from medimg.data.layouts.common import name_selected, problems_error, sub_folders, text_head
 from medimg.errors import DatasetError
+from medimg.io.inputs import shell_quoted
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ def load(
         split_of = {
             file: split or ("test" if _EVAL_WORD.search(file.stem) else None) for file, split in split_of.items()
         }
+    listed_in: dict[str, list[Path]] = {}  # image -> the COCO files listing it
     for file, data in documents:
         split = split_of[file]
         category_name = {int(c["id"]): str(c.get("name", "")).strip() for c in data.get("categories") or []}
@@ -298,10 +300,11 @@ def load(
             if size is not None:
                 sizes[case_id] = size
             cases.append(Case(case_id=case_id, label=None, split=split, path=found, boxes=boxes))
+            listed_in.setdefault(case_id, []).append(file)
     if problems:
         raise problems_error(path, problems, "annotation problem(s)")
     if len({c.case_id for c in cases}) != len(cases):
-        raise DatasetError(f"{path}: the same image is listed more than once across the COCO files")
+        raise _listed_twice_error(path, listed_in)
     if cases and any(c.split for c in cases) and not all(c.split for c in cases):
         logger.warning("%s: some COCO files name no split; the data's own split is not used", path)
         cases = [Case(c.case_id, None, None, None, c.path, boxes=c.boxes) for c in cases]
@@ -314,6 +317,21 @@ def load(
         cases=cases,
         box_issues=issues,
         image_sizes=sizes,
+    )
+
+
+def _listed_twice_error(path: Path, listed_in: dict[str, list[Path]]) -> DatasetError:
+    """The error for images listed by several COCO files (TBX11K's ``TBX11K_train.json`` beside
+    ``TBX11K_trainval.json`` and ``all_train.json``, which list its images again): the files, an image, the fix."""
+    twice = {image: files for image, files in listed_in.items() if len(files) > 1}
+    image, files = next(iter(twice.items()))
+    clashing = sorted({file.name for files in twice.values() for file in files})
+    return DatasetError(
+        f"{path}: {len(twice)} image(s) are listed by more than one COCO file (e.g. {image} in "
+        f"{' and '.join(f.name for f in files)}; files listing images again: {', '.join(clashing)}): they hold the "
+        "same images split otherwise (train+val, all). Keep one set of files (each image in one), e.g. move the others "
+        f"out of {files[0].parent}, or give one file: medimg fit "
+        f"{shell_quoted(str(files[0]))}"
     )
 
 
