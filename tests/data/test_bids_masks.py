@@ -111,3 +111,33 @@ def test_cases_without_a_kind_of_scan_in_common_are_named(tmp_path: Path) -> Non
     next((root / "rawdata" / "sub-strokecase0002").rglob("*_dwi.nii.gz")).unlink()
     with pytest.raises(DatasetError, match=r"no kind of scan is on the grid of every BIDS mask \(.*_msk.nii.gz: dwi"):
         Dataset.load(root)
+
+
+def test_a_pipelines_brain_masks_and_probability_maps_are_no_lesions_or_channels(tmp_path: Path) -> None:
+    """fMRIPrep's ``derivatives/fmriprep/sub-01/anat/sub-01_desc-brain_mask.nii.gz`` beside ``_desc-preproc_T1w`` and
+    ``_label-GM_probseg``: the brain masks were segmented, the GM probability map an input channel (the answer
+    given away), status OK, Dice 0.78. A probability map beside ISLES' scans is no channel either."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "ds000999"
+    (root / "participants.tsv").parent.mkdir(parents=True)
+    (root / "participants.tsv").write_text(
+        "participant_id\tgroup\n" + "".join(f"sub-0{s}\tpatient\n" for s in range(1, 7))
+    )
+    for s in range(1, 7):
+        volume = rng.normal(100, 5, (10, 10, 6)).astype(np.float32)
+        _nifti(root / f"sub-0{s}" / "ses-pre" / "anat" / f"sub-0{s}_ses-pre_T1w.nii.gz", volume)
+        anat = root / "derivatives" / "fmriprep" / f"sub-0{s}" / "anat"
+        _nifti(anat / f"sub-0{s}_desc-preproc_T1w.nii.gz", volume)
+        _nifti(anat / f"sub-0{s}_desc-brain_mask.nii.gz", (volume > 100).astype(np.uint8))
+        _nifti(anat / f"sub-0{s}_label-GM_probseg.nii.gz", (volume > 100).astype(np.float32))
+    with pytest.raises(DatasetError, match=r"participants\.tsv"):
+        Dataset.load(root)
+    isles = write_isles(tmp_path / "ISLES-2022")
+    for s in range(1, 5):
+        name = f"sub-strokecase{s:04d}_ses-0001"
+        _nifti(
+            isles / "derivatives" / f"sub-strokecase{s:04d}" / "ses-0001" / f"{name}_label-lesion_probseg.nii.gz",
+            np.zeros((12, 10, 6), np.float32),
+        )
+    data = Dataset.load(isles)
+    assert all(len(case.channels) == 1 and "probseg" not in case.channels[0].name for case in data.cases)

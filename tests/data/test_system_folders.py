@@ -227,6 +227,34 @@ def test_graded_finding_folders_are_not_taken_for_patients(tmp_path: Path, caplo
     assert "named as categories, not patients" in caplog.text
 
 
+def test_octa500_modality_folders_of_the_same_eyes_are_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OCTA-500: ``OCT/10001/1.bmp``, ``OCTA/10001/1.bmp`` (each eye in both) beside ``Projection Maps/OCT(FULL)/
+    10001.bmp``: the maps' words made all the sub-folders categories (18 ids of 24 folders), and nothing said that
+    the classes were two modalities of the same eyes. Each class's folders are judged by their own names, and the
+    check names the classes holding the same patients."""
+    from medimg.data.quality import check_dataset
+
+    root = tmp_path / "OCTA_6mm"
+    for eye in range(10001, 10013):
+        for modality in ("OCT", "OCTA"):
+            for b_scan in (1, 2):
+                _png(
+                    root / modality / str(eye) / f"{b_scan}.bmp",
+                    (eye - 10000) * 10 + b_scan + (100 if modality == "OCTA" else 0),
+                )
+        for kind in ("OCT(FULL)", "OCTA(FULL)"):
+            _png(root / "Projection Maps" / kind / f"{eye}.bmp", eye - 9950 + (30 if kind == "OCTA(FULL)" else 0))
+    with caplog.at_level("WARNING"):
+        dataset = Dataset.load(root)
+    patients = {dataset.class_names[c.label]: c.patient_id for c in dataset.cases if c.label is not None}
+    assert patients["OCT"] and patients["OCTA"] and patients["Projection Maps"] is None
+    assert "named as categories, not patients (e.g. OCT(FULL))" in caplog.text
+    warnings = check_dataset(dataset).warnings
+    assert any("the classes OCT and OCTA hold the same 12 patients (e.g. 10001 in each)" in w for w in warnings)
+
+
 def test_class_folders_of_patients_or_views_keep_the_outer_folders_as_classes(tmp_path: Path) -> None:
     """``<class>/<patient>/`` (numbered), ``<class>/<view>/`` with few classes, a wrapper around class folders, and a
     wrapper around one class folder (still refused as a single class)."""
@@ -489,3 +517,55 @@ def test_two_partitions_of_one_set_are_not_classes(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"look like versions or parts.*medimg fit '.*partitioned_by_hospital'"):
         Dataset.load(tmp_path)
     assert Dataset.load(tmp_path / "partitioned_by_hospital").class_names == ["normal", "glaucoma"]
+
+
+def test_images_compressed_one_by_one_are_named_with_the_fix(tmp_path: Path) -> None:
+    """STARE as distributed: ``stare-images/im0001.ppm.gz``, ``labels-ah/im0001.ah.ppm.gz``: "no images found",
+    the 54 files it skipped unnamed."""
+    import gzip
+
+    for folder, name in (("stare-images", "im000{}.ppm.gz"), ("labels-ah", "im000{}.ah.ppm.gz")):
+        (tmp_path / "STARE" / folder).mkdir(parents=True, exist_ok=True)
+        for k in range(1, 4):
+            (tmp_path / "STARE" / folder / name.format(k)).write_bytes(gzip.compress(b"P5 2 2 255\n" + bytes(4)))
+    with pytest.raises(DatasetError, match=r"found 6 gzip-compressed image file\(s\).*gunzip -r FOLDER"):
+        Dataset.load(tmp_path / "STARE")
+
+
+def test_a_table_naming_the_cases_of_site_folders_is_named_with_its_label_column(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ABIDE: ``RawData/{Pitt,NYU}/0050003/session_1/anat_1/mprage.nii.gz`` beside ``Phenotypic.csv`` (``SUB_ID``
+    50003, ``SITE_ID`` Pitt, ``DX_GROUP`` 1/2): the sites were the classes, status OK, the table unnamed. A warning
+    names the table and its label column, which reads each subject's one scan down its folders."""
+    import nibabel as nib
+
+    rows = ["SUB_ID,SITE_ID,DX_GROUP,AGE"]
+    for k, site in enumerate(["Pitt", "NYU"] * 6):
+        subject = 50003 + k
+        anat = tmp_path / "ABIDE" / "RawData" / site / f"{subject:07d}" / "session_1" / "anat_1"
+        anat.mkdir(parents=True)
+        nib.save(nib.Nifti1Image(np.full((6, 6, 4), float(k), np.float32), np.eye(4)), anat / "mprage.nii.gz")
+        rows.append(f"{subject},{site},{1 + k % 2 if k < 6 else 2 - k % 2},{20 + k}")
+    (tmp_path / "ABIDE" / "Phenotypic.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        dataset = Dataset.load(tmp_path / "ABIDE" / "RawData")
+    assert dataset.class_names == ["NYU", "Pitt"]
+    assert "Phenotypic.csv names 12 of the 12 images' cases in its column 'SUB_ID'" in caplog.text
+    assert "--label-column DX_GROUP" in caplog.text
+    table = Dataset.load(tmp_path / "ABIDE" / "Phenotypic.csv", label_column="DX_GROUP")
+    assert len(table.cases) == 12 and all(c.path and c.path.name == "mprage.nii.gz" for c in table.cases)
+
+
+def test_a_table_restating_the_folder_classes_is_not_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = ["image_id,dx,sex"]
+    for k in range(12):
+        cls = ["benign", "malignant"][k % 2]
+        _png(tmp_path / "set" / cls / f"ISIC_{k:07d}.jpg", k)
+        rows.append(f"ISIC_{k:07d},{cls},{['male', 'female'][k // 6]}")
+    (tmp_path / "set" / "metadata.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        Dataset.load(tmp_path / "set")
+    assert "names 12 of the 12" not in caplog.text

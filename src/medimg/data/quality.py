@@ -569,6 +569,8 @@ def check_dataset(
         )
     if dataset.task == "classify" and (same_names := same_names_in_every_class(dataset)):
         warnings.append(same_names)
+    if dataset.task == "classify" and (shared := patients_shared_by_classes(dataset.class_names, dataset.cases)):
+        warnings.append(shared)
     if dataset.task == "classify":
         warnings += shortcut_warnings(
             {
@@ -610,6 +612,35 @@ def check_dataset(
         imbalance_ratio=round(imbalance, 3),
         warnings=warnings,
     )
+
+
+#: two classes hold the same patients when at least this share of the smaller one's patients (of at least
+#: :data:`SHARED_PATIENTS_MIN`) are the other's too
+SHARED_PATIENTS_SHARE = 0.8
+SHARED_PATIENTS_MIN = 5
+
+
+def patients_shared_by_classes(class_names: Sequence[str], cases: Sequence[Case]) -> str:
+    """A warning when two classes hold (nearly) the same patients (OCTA-500's ``OCT/10001/`` and ``OCTA/10001/``,
+    the two modalities of each eye, were two classes, status OK: a model told OCT from OCTA, and the eyes'
+    diagnoses in ``Text labels.xlsx`` went unread); ``""`` otherwise. A patient's images in two classes are not
+    unusual (two lesions, two eyes); nearly all of them are forms of one case, or timepoints."""
+    patients: dict[int, set[str]] = defaultdict(set)
+    for case in cases:
+        if case.patient_id and isinstance(case.label, int):
+            patients[case.label].add(case.patient_id)
+    labels = sorted(label for label, ids in patients.items() if len(ids) >= SHARED_PATIENTS_MIN)
+    for i, first in enumerate(labels):
+        for second in labels[i + 1 :]:
+            shared = patients[first] & patients[second]
+            if len(shared) >= SHARED_PATIENTS_SHARE * min(len(patients[first]), len(patients[second])):
+                return (
+                    f"the classes {class_names[first]} and {class_names[second]} hold the same {len(shared)} patients "
+                    f"(e.g. {sorted(shared)[0]} in each): if they are forms, modalities or timepoints of the same "
+                    "cases, a model learns to tell those apart, not a diagnosis; the cases' labels are then elsewhere "
+                    "(a table beside them: medimg fit TABLE --label-column COLUMN)"
+                )
+    return ""
 
 
 def same_names_in_every_class(dataset: Dataset) -> str:

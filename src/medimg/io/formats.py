@@ -486,6 +486,11 @@ _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
 )
 
 
+#: images compressed one by one (STARE's ``im0001.ppm.gz``), and what to do
+COMPRESSED_IMAGE = "gzip-compressed image"
+COMPRESSED_IMAGE_HINT = "decompress them where they are (gunzip -r FOLDER; bunzip2, unxz) and run again"
+
+
 def unread_files_note(root: Path, most: int = 10_000) -> str:
     """``"; found 12 MetaImage file(s) ..."`` when ``root`` (a folder, or one file) holds files in formats medimg
     does not read (:data:`UNREAD_SUFFIXES`; the first ``most`` entries of a folder are looked at), else ``""``."""
@@ -495,6 +500,9 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
         kind = UNREAD_SUFFIXES.get(path.suffix.lower())
         if kind is None and path.suffix.lower() == ".img" and not path.with_suffix(".hdr").exists():
             kind = RAW_IMG  # no Analyze header beside it: raw pixels (JSRT's JPCLN001.IMG)
+        if kind is None and path.suffix.lower() in (".gz", ".bz2", ".xz") and file_suffix(path) != ".nii.gz":
+            inner = Path(path.stem).suffix.lower()  # STARE's im0001.ppm.gz
+            kind = COMPRESSED_IMAGE if inner in IMAGE_SUFFIXES or inner == ".img" else None
         if kind is not None and path.is_file():
             found[kind] = found.get(kind, 0) + 1
     if not found:
@@ -504,6 +512,9 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
         return f"; found {listed} file(s), which medimg does not read: for each, {VIDEO_FRAMES_HINT}"
     how = " (scipy.io.loadmat reads a .mat file's arrays; h5py a v7.3 one)" if "MATLAB .mat" in found else ""
     how += f"; {RAW_IMG_HINT}" if RAW_IMG in found else ""
+    if set(found) == {COMPRESSED_IMAGE}:
+        return f"; found {listed} file(s), which medimg does not read: {COMPRESSED_IMAGE_HINT}"
+    how += f"; {COMPRESSED_IMAGE_HINT}" if COMPRESSED_IMAGE in found else ""
     how += f"; for a video, {VIDEO_FRAMES_HINT}" if "video" in found else ""
     return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
 

@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 _ENTITY = re.compile(r"^([a-zA-Z]+)-([a-zA-Z0-9]+)$")
 #: the BIDS suffixes of a mask
 MASK_SUFFIXES = frozenset({"msk", "mask", "dseg", "seg"})
+#: BIDS suffixes of maps a pipeline derived from the scans, neither scans nor masks to learn (fMRIPrep's
+#: ``_label-GM_probseg``: as an input channel beside the T1w it gave the answer away)
+DERIVED_SUFFIXES = frozenset({"probseg", "boldref", "xfm"})
+#: the ``desc``/``label`` entities of a preprocessing pipeline's masks of the whole brain or head (fMRIPrep's
+#: ``_desc-brain_mask``): a skull-stripping by-product, no lesion or structure a data set annotates
+PIPELINE_MASKS = frozenset({"brain", "head", "aseg", "aparcaseg"})
 DETECT_FILES = 400
 
 
@@ -51,7 +57,12 @@ def _parts(path: Path) -> tuple[dict[str, str], str] | None:
 
 def _is_mask(path: Path) -> bool:
     parts = _parts(path)
-    return parts is not None and parts[1] in MASK_SUFFIXES
+    return parts is not None and parts[1] in MASK_SUFFIXES and not _pipeline_mask(parts[0])
+
+
+def _pipeline_mask(entities: dict[str, str]) -> bool:
+    """Whether a mask's entities name a pipeline's brain or head mask (``desc-brain``), not an annotation."""
+    return bool({entities.get("desc", "").lower(), entities.get("label", "").lower()} & PIPELINE_MASKS)
 
 
 #: how deep ``sub-*`` folders are looked for below the top: ATLAS 2.0's ``Training/R001/sub-r001s001/`` (a split,
@@ -107,8 +118,9 @@ def load(path: Path, *, include: tuple[str, ...] = (), exclude: tuple[str, ...] 
             continue
         entities, suffix = parts
         if suffix in MASK_SUFFIXES:
-            masks.append((entities, file))
-        else:
+            if not _pipeline_mask(entities):
+                masks.append((entities, file))
+        elif suffix not in DERIVED_SUFFIXES:
             scans[(entities["sub"], entities.get("ses"))].append((suffix, file))
     found: list[tuple[str, Path, dict[str, Path]]] = []  # (subject, mask, scans on its grid by kind)
     other_grid: set[str] = set()

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from medimg.data.layouts.common import tables_in
 from medimg.errors import DatasetError
 from medimg.io.folder_walk import walk_tree
 from medimg.io.formats import in_system_folder
@@ -62,6 +63,9 @@ def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) ->
         else "medimg does not read these annotation files; give each image its label in a CSV manifest "
         "(path,label,patient_id, the folder's name as the patient) and run medimg fit MANIFEST"
     )
+    tables = [t.name for t in tables_in(root)]
+    if tables and not masks:  # a BIDS set's participants.tsv (its group column): the labels a manifest would take
+        fix += f" (the labels may be in {', '.join(tables[:3])})"
     raise DatasetError(
         f"{root}: the {len(names)} folders that would be the classes ({shown}) are named like the cases that "
         f"annotation files name (e.g. {example.relative_to(root)}): each folder is one video, slide or patient, not a "

@@ -35,11 +35,13 @@ from medimg.data.layouts.common import (
     named_split,
     order_classes,
     path_selected,
+    read_manifest,
     tables_in,
     visible_dir,
     walk_files,
 )
 from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, named_as_masks, pairing_key
+from medimg.data.layouts.label_tables_beside import say_tables_naming_cases
 from medimg.data.layouts.table_labelled_splits import table_labelled_cases
 from medimg.data.name_patients import named_by_convention
 from medimg.errors import DatasetError
@@ -314,6 +316,7 @@ def load(
     _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
     _refuse_a_split_copy_as_class([c for _, c in class_dirs], root)
     _refuse_scan_types_as_classes([c for _, c in class_dirs], root)
+    _refuse_bids_subjects_as_classes([c for _, c in class_dirs], root)
     refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
     pool = _pool(root, include, exclude, non_images) if unlabelled else []
@@ -369,6 +372,8 @@ def load(
     class_names, cases = _drop_empty_classes(class_names, cases, root, class_of)
     _note_unread_files(root, [folder for folder, name in class_of.items() if name in class_names])
     _refuse_a_class_of_masks(class_names, cases, root)
+    beside = [*tables_in(root), *(tables_in(root.parent) if root.parent != root else [])]
+    say_tables_naming_cases(root, cases, class_names, beside, lambda table: read_manifest(table)[1])
     return Dataset(
         name=dataset_name(root),
         root=root,
@@ -752,11 +757,25 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
             len({parts[:1] for parts in folder_of.values()}),
         )
         return cases
-    names = {parts[depth - 1] for parts in folder_of.values() if len(parts) >= depth}
-    if sum(any(ch.isdigit() for ch in name) for name in names) < ID_FOLDER_SHARE * len(names):
-        _say_category_folders(root, folder_of, depth)
+    # each class's folders by their names: OCTA-500's OCT/10001/ and OCTA/10001/ are eyes, beside its
+    # Projection Maps/OCT(FULL)/ of every eye's map
+    label_of = {case.case_id: case.label for case in cases}
+    names_of: dict[int | None, set[str]] = {}
+    for case_id, parts in folder_of.items():
+        if len(parts) >= depth:
+            names_of.setdefault(label_of.get(case_id), set()).add(parts[depth - 1])
+    by_ids = {
+        label
+        for label, names in names_of.items()
+        if sum(any(ch.isdigit() for ch in name) for name in names) >= ID_FOLDER_SHARE * len(names)
+    }
+    if len(by_ids) < len(names_of):
+        _say_category_folders(root, {k: v for k, v in folder_of.items() if label_of.get(k) not in by_ids}, depth)
+    if not by_ids:
         return cases
-    group_of = {case_id: "/".join(parts[:depth]) for case_id, parts in folder_of.items()}
+    group_of = {
+        case_id: "/".join(parts[:depth]) for case_id, parts in folder_of.items() if label_of.get(case_id) in by_ids
+    }
     groups = sorted(set(group_of.values()))
     logger.info(
         "%s: images grouped by their patient folder (%d folders, e.g. %s): a split medimg makes keeps each "
@@ -1056,6 +1075,25 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
         f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
+    )
+
+
+#: a BIDS subject's folder (``sub-01``, ``sub-strokecase0001``)
+BIDS_SUBJECT = re.compile(r"sub-[a-z0-9]+", re.IGNORECASE)
+
+
+def _refuse_bids_subjects_as_classes(class_dirs: list[Path], root: Path) -> None:
+    """Raise when most would-be classes are BIDS subject folders (``sub-01/ses-pre/anat/...``): one person each,
+    whose labels BIDS keeps in ``participants.tsv``; read as classes, a model told the subjects apart (status OK
+    when each held several scans). The message names the tables beside them."""
+    subjects = [d for d in class_dirs if BIDS_SUBJECT.fullmatch(d.name)]
+    if len(subjects) < 2 or 2 * len(subjects) <= len(class_dirs):
+        return
+    manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
+    labels = _labels_in_tables(root, f"{manifest} (from {{table}}), then medimg fit MANIFEST", manifest)
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in subjects[:3])}{', ...' if len(subjects) > 3 else ''}) are "
+        f"BIDS subjects, one person each, not classes; {labels}"
     )
 
 

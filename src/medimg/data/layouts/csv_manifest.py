@@ -241,10 +241,20 @@ def _single_image_in(
             if p.is_file() and is_image_file(p) and path_selected(p, include, exclude, base or path.parent)
         ]
         return chosen[0] if len(chosen) == 1 and not looks_like_dicom(chosen[0]) else None
-    visible = (p for p in path.iterdir() if not p.name.startswith("."))
-    entries = list(itertools.islice(visible, 2))  # two are enough to tell one entry from more
-    only = entries[0] if len(entries) == 1 else None
+    folder, only = path, None
+    for _ in range(SINGLE_FOLDER_DEPTH):  # down folders of one folder each: ABIDE's <subject>/session_1/anat_1/
+        visible = (p for p in folder.iterdir() if not p.name.startswith("."))
+        entries = list(itertools.islice(visible, 2))  # two are enough to tell one entry from more
+        only = entries[0] if len(entries) == 1 else None
+        if only is None or not only.is_dir():
+            break
+        folder = only
     return only if only is not None and only.is_file() and is_image_file(only) and not looks_like_dicom(only) else None
+
+
+#: how many folders of one folder each a row's folder is looked down for its one image (ABIDE's
+#: ``<subject>/session_1/anat_1/mprage.nii.gz``)
+SINGLE_FOLDER_DEPTH = 4
 
 
 def _folder_of_images_note(folder: Path) -> str:
