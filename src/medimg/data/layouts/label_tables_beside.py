@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimg.data.case import Case
+from medimg.data.labels import class_key
 from medimg.errors import DatasetError
 from medimg.io.formats import file_stem
 from medimg.io.inputs import shell_quoted
@@ -104,9 +105,6 @@ def _other_labels(
     classes (ABIDE's ``DX_GROUP`` beside site folders), else ``None``; a column restating the folders' classes
     (Kvasir-Capsule's ``finding_class``) means the folders are the classes, unless it names sites (ABIDE's
     ``SITE_ID``: the folders are the sites)."""
-
-    def class_key(text: str) -> str:
-        return " ".join(text.casefold().replace("_", " ").split())
 
     candidates = []
     for column in columns:
