@@ -217,6 +217,10 @@ class PlanLayer(dict[str, Any]):
         self.reason = reason
 
 
+#: planning reasons that describe the planned values of other fields: said as planned when those are set otherwise
+DERIVED_REASONS = {"schedule": ("epochs", "iterations_per_epoch", "batch_size")}
+
+
 def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
     """Apply override layers (config file, then arguments) on top of the planned values of any plan model
     (classification :class:`Plan`, segmentation ``SegPlan``).
@@ -254,6 +258,10 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
             data[key] = value
             data["reasons"][key] = reason
     chosen = {key for layer in layers for key in (layer or {})}
+    given = {key for layer in layers if layer and "reasons" not in layer for key in layer}  # not a saved plan's
+    for reason, fields in DERIVED_REASONS.items():  # "200 epochs x 25 steps" when the user set 3 epochs
+        if reason in data["reasons"] and (set_here := [f for f in fields if f in given]):
+            data["reasons"][reason] += f" (as planned; {', '.join(set_here)} then set otherwise)"
     if chosen & {"spatial_dims", "input_size", "patch_size"}:
         _refuse_sizes_for_other_axes(data)
     try:
@@ -269,7 +277,6 @@ def resolve_plan(planned: PlanT, *layers: dict[str, Any] | None) -> PlanT:
         _refuse_input_too_small(resolved)
     if "amp" in chosen:
         resolved = _amp_as_it_will_run(resolved)
-    given = {key for layer in layers if layer and "reasons" not in layer for key in layer}  # not a saved plan's
     _warn_unused_settings(resolved, given)
     return resolved
 

@@ -110,6 +110,16 @@ def test_segmentation_plans_are_checked_alike() -> None:
         SegAugmentation(flip_axes=[-2])
 
 
+def test_a_schedule_reason_says_it_was_planned_when_its_epochs_are_set() -> None:
+    """The plan's reasons still read "200 epochs x 25 steps" beside epochs=3, "set by user"."""
+    planned = SegPlan(spatial_dims=2, epochs=200, reasons={"schedule": "200 epochs x 25 steps of 64 patches"})
+    resolved = resolve_plan(planned, {"epochs": 3})
+    assert resolved.epochs == 3 and resolved.reasons["epochs"] == "set by user"
+    assert resolved.reasons["schedule"] == "200 epochs x 25 steps of 64 patches (as planned; epochs then set otherwise)"
+    saved = resolve_plan(planned, {**planned.model_dump(), "epochs": 200})  # a saved plan.json: no note
+    assert saved.reasons["schedule"] == "200 epochs x 25 steps of 64 patches"
+
+
 def test_tta_on_a_plan_that_flips_nothing_is_said(caplog: pytest.LogCaptureFixture) -> None:
     """Grey images get no flips (X-rays are not mirror images), so --set tta=true averaged nothing, silently."""
     import logging
