@@ -157,6 +157,13 @@ def test_a_set_column_with_values_naming_no_split_is_reported(tmp_path: Path) ->
         Dataset.load(_table(tmp_path, "path,label,Set", rows))
 
 
+def test_a_split_column_of_fold_numbers_is_named_as_folds(tmp_path: Path) -> None:
+    """EchoNet-Pediatric's ``Split`` 0..9: "unknown split value(s) ... use train, val or test" named no folds."""
+    rows = [f"images/{n},{'n' if i % 2 else 'p'},{i % 4}" for i, n in enumerate(NAMES)]
+    with pytest.raises(DatasetError, match=r"values 0\.\.3 look like cross-validation folds.*--folds 4"):
+        Dataset.load(_table(tmp_path, "path,label,Split", rows))
+
+
 def test_a_row_with_an_unquoted_delimiter_in_a_value_is_refused(tmp_path: Path) -> None:
     rows = [
         f"images/{n},{'effusion, left' if i == 1 else 'normal' if i % 2 else 'effusion'}" for i, n in enumerate(NAMES)

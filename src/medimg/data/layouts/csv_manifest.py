@@ -201,6 +201,19 @@ def _url_as_path(raw_path: str) -> str:
     return path if url.netloc in ("", "localhost") else f"//{url.netloc}{path}"
 
 
+def _folds_note(values: set[str]) -> str:
+    """What split values numbered 0..k (or 1..k) are: cross-validation folds (EchoNet-Pediatric's ``Split`` 0..9),
+    which medimg makes itself; ``""`` for other values."""
+    if len(values) < 3 or not all(v.isdigit() for v in values):
+        return ""
+    numbers = sorted(int(v) for v in values)
+    return (
+        f". Its values {numbers[0]}..{numbers[-1]} look like cross-validation folds, which medimg does not take from "
+        f"a table: --folds {len(numbers)} makes {len(numbers)} folds of its own (each patient in one), or write train, "
+        "val and test in a column of its own for the fold you mean"
+    )
+
+
 def _case_id(raw_path: str, file: Path, base: Path) -> str:
     """A row's case id: its path as written, but for a path of another machine found here by name (Kaggle's
     ``/kaggle/input/.../Tumor/Tumor- (6).jpg``), the file's path under ``base``: the predictions and reports name the
@@ -1889,6 +1902,7 @@ def _load_table(
     missing: list[str] = []
     absent: list[str] = []  # rows naming a file by name that no sub-folder holds: not downloaded
     bad_split: list[str] = []
+    bad_values: set[str] = set()  # the unknown split values themselves
     expanded = 0  # rows naming a folder of series folders
     from_here = 0  # missing rows whose path names a file from the current folder instead of the table's
     first_row: dict[Path, Case] = {}  # each file's first row: a later row naming it again is read once or conflicts
@@ -1921,6 +1935,7 @@ def _load_table(
         )
         if split_raw and split is None:
             bad_split.append(f"line {line}: {split_raw!r}")
+            bad_values.add(str(split_raw).strip())
         patient = str(row.get(patient_col) or "").strip() if patient_col else ""
         patient = patient if exact else _patient_name(patient)
         findings = finding_rows[line - 2] if finding_rows is not None else None
@@ -2010,6 +2025,7 @@ def _load_table(
             f"{manifest}: unknown split value(s) in column {split_col!r}: {', '.join(bad_split[:5])}"
             + (f" and {len(bad_split) - 5} more" if len(bad_split) > 5 else "")
             + "; use train, val or test (or leave the column empty everywhere)"
+            + _folds_note(bad_values)
         )
     files.report(manifest)
     if patient_col is not None and _placeholder_patient(cases, manifest, patient_col):
