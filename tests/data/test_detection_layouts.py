@@ -467,3 +467,16 @@ def test_coco_files_listing_the_same_images_name_the_files(tmp_path: Path) -> No
         Dataset.load(root)
     with pytest.raises(DatasetError, match=r"instances_trainval\.json.*medimg fit .*instances_t"):
         Dataset.load(root)
+
+
+def test_a_detection_folder_asked_for_as_classes_names_its_folders_of_classes(tmp_path: Path) -> None:
+    """TBX11K's ``imgs/{health,sick,tb}/`` beside its COCO boxes: ``--task classify`` named detection and a CSV
+    manifest only, not the class folders a user meant."""
+    from PIL import Image
+
+    root = write_coco(tmp_path / "TBX11K", n=8)
+    for cls in ("health", "tb"):
+        (root / "imgs" / cls).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(root / "imgs" / cls / f"{cls[0]}0001.png")
+    with pytest.raises(DatasetError, match=r"the folders of images in imgs/ \(health, tb\) as the classes: medimg fit"):
+        Dataset.load(root, task="classify")

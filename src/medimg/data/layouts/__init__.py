@@ -149,7 +149,7 @@ from medimg.data.layouts import (
     yolo,
     yolo_masks,
 )
-from medimg.data.layouts.common import OTHER_SPREADSHEETS, json_labels_note
+from medimg.data.layouts.common import OTHER_SPREADSHEETS, json_labels_note, visible_dir
 from medimg.data.layouts.outlined_shapes import AnnotationTool
 from medimg.errors import ConfigError, DatasetError, OtherTaskDataError, did_you_mean
 from medimg.io.formats import ZIP_MAGIC, unread_files_note
@@ -732,7 +732,7 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
             f"{TASK_WORDS[task]} data: pass task={detected.task!r} (CLI: --task {detected.task}), or name the "
             f"layout to read it as {TASK_WORDS[task]} data anyway (Python: layout=..., one of "
             f"{', '.join(n.name for n in LAYOUTS if n.task == task)}; CLI: list the images in a CSV manifest)"
-            + (_label_table_note(path) if task == "classify" else ""),
+            + (_label_table_note(path) + _class_folders_note(path) if task == "classify" else ""),
             found_task=detected.task,
             found=detected.description,
         )
@@ -761,6 +761,21 @@ def select_layout(path: Path, task: TaskName | None = None) -> Layout:
         f"{path} is not a dataset: pass a folder with one sub-folder per class, a folder of images with masks "
         "(images/ + masks/), a CSV manifest (path,label or image,mask or path,x1,y1,x2,y2,label), a Pascal VOC, "
         "COCO or YOLO folder, or a MedMNIST .npz file" + (json_labels_note(path) or unread_files_note(path))
+    )
+
+
+def _class_folders_note(path: Path) -> str:
+    """``"; or the folders of images in imgs/ ..."`` when a folder asked for as classes but read as another task's
+    holds folders of images further down (TBX11K's ``imgs/{health,sick,tb}/`` beside its COCO and VOC boxes: the
+    refusal named detection and a CSV manifest only), else ``""``."""
+    inside = class_folders.class_folders_inside(path) if path.is_dir() else None
+    if inside is None or inside == path:
+        return ""
+    names = sorted(d.name for d in inside.iterdir() if visible_dir(d))
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return (
+        f"; or the folders of images in {inside.relative_to(path).as_posix()}/ ({shown}) as the classes: medimg fit "
+        f"{shell_quoted(str(inside))}"
     )
 
 

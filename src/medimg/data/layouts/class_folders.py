@@ -586,7 +586,7 @@ def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
             return
     # the original images first: augmented copies of test images would leak into training
     originals = sorted(subdirs, key=lambda d: not re.search(r"orig", d.name, re.IGNORECASE))
-    inside = next((found for folder in originals if (found := _class_folders_inside(folder)) is not None), None)
+    inside = next((found for folder in originals if (found := class_folders_inside(folder)) is not None), None)
     example = f": e.g. medimg fit '{inside}'" if inside is not None else ""
     tables = [p.name for p in tables_in(root)]
     labels = (
@@ -686,7 +686,7 @@ def _refuse_sets_of_the_same_classes(root: Path, subdirs: list[Path]) -> None:
     )
 
 
-def _class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
+def class_folders_inside(folder: Path, depth: int = 4) -> Path | None:
     """The first folder at most ``depth`` levels below ``folder`` (breadth first) holding two or more folders of
     images, or split folders."""
     level = [folder]
