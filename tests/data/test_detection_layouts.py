@@ -480,3 +480,12 @@ def test_a_detection_folder_asked_for_as_classes_names_its_folders_of_classes(tm
         Image.new("L", (8, 8)).save(root / "imgs" / cls / f"{cls[0]}0001.png")
     with pytest.raises(DatasetError, match=r"the folders of images in imgs/ \(health, tb\) as the classes: medimg fit"):
         Dataset.load(root, task="classify")
+
+
+def test_a_voc_set_inside_wrapper_folders_is_read_as_voc(tmp_path: Path) -> None:
+    """BCCD's ``dataset-master/dataset-master/{JPEGImages,Annotations}/`` with a README: read through the wrappers,
+    ``JPEGImages`` was a single class."""
+    write_voc(tmp_path / "bccd" / "dataset-master" / "dataset-master", n=8, splits=False)
+    (tmp_path / "bccd" / "dataset-master" / "dataset-master" / "README.md").write_text("BCCD\n")
+    dataset = Dataset.load(tmp_path / "bccd")
+    assert isinstance(dataset, DetectionDataset) and len(dataset.cases) == 8

@@ -21,7 +21,14 @@ pytest.importorskip("pydicom")
 
 
 def _write_series(
-    folder: Path, label: str, patient: str, positions: list[float], *, modality: str = "MR", name: str = "Image"
+    folder: Path,
+    label: str,
+    patient: str,
+    positions: list[float],
+    *,
+    modality: str = "MR",
+    name: str = "Image",
+    description: str = "",
 ) -> None:
     rng = np.random.default_rng(len(positions))
     uid = f"1.2.826.0.9.{abs(hash((str(folder), label, name))) % 10**8}"
@@ -37,7 +44,7 @@ def _write_series(
             thickness=2.0,
             series_uid=uid,
             instance=n,
-            extra={"PatientID": patient},
+            extra={"PatientID": patient, **({"SeriesDescription": description} if description else {})},
         )
 
 
@@ -159,15 +166,24 @@ def test_a_multi_echo_folder_of_equal_series_gives_one_volume(tmp_path: Path, ca
     for label in ("normal", "tumour"):
         for p in range(3):
             folder = tmp_path / label / f"ME{label}{p}"
-            for echo in (1, 2, 3):
+            for echo in (1, 2, 3):  # files named so that another echo comes first in each patient's folder
                 positions = [2.0 * z for z in range(MIN_VOLUME_SLICES + 2)]
-                _write_series(folder, label, f"{label}-{p}", positions, name=f"echo{echo}")
+                name = f"{'abc'[(echo + p) % 3]}{echo}"
+                _write_series(folder, label, f"{label}-{p}", positions, name=name, description=f"gre_me_e{echo}")
     with caplog.at_level(logging.INFO, logger="medimg"):
         dataset = Dataset.load(tmp_path)
     assert sorted(c.case_id for c in dataset.cases) == sorted(
         f"{label}/ME{label}{p}" for label in ("normal", "tumour") for p in range(3)
     )
     assert "6 folder(s) hold several whole series; each gives its largest" in caplog.text
+    import pydicom
+
+    chosen = set()  # the same echo in every case (it was the first met: echo 1 of one patient, echo 3 of another)
+    for case in dataset.cases:
+        assert case.path is not None and case.series_uid
+        headers = [pydicom.dcmread(f, stop_before_pixels=True) for f in sorted(case.path.glob("*.dcm"))]
+        chosen |= {str(h.SeriesDescription) for h in headers if h.SeriesInstanceUID == case.series_uid}
+    assert chosen == {"gre_me_e1"}
 
 
 def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_largest(

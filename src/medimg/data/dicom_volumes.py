@@ -113,8 +113,8 @@ def series_as_volumes(cases: Sequence[Case], root: Path, class_folders: Collecti
     if len(whole) > len(volumes):
         chosen = next(s for s in volumes if s.key != s.folder)  # a folder's largest among several
         logger.info(
-            "%s: %d folder(s) hold several whole series; each gives its largest (e.g. %s: %d slices); the other %d "
-            "series are left out",
+            "%s: %d folder(s) hold several whole series; each gives its largest (of equals, the lowest series "
+            "number; e.g. %s: %d slices); the other %d series are left out",
             root,
             len({s.folder for s in whole if s is not largest[s.folder]}),
             chosen.folder.relative_to(root),
@@ -152,12 +152,17 @@ def _holds_others(series: SeriesInput, dicom_files: Collection[Path]) -> bool:
 
 
 def _largest_per_folder(series: Sequence[SeriesInput]) -> dict[Path, SeriesInput]:
-    """``folder -> its series with the most slices`` (the first of equals)."""
+    """``folder -> its series with the most slices``; of equals, the lowest SeriesNumber, then description (a
+    multi-echo MR folder's echoes tie: the first met was echo 1 of one patient, echo 3 of the next, files named by
+    UID), then UID."""
     largest: dict[Path, SeriesInput] = {}
-    for item in series:
-        if item.folder not in largest or item.slices > largest[item.folder].slices:
-            largest[item.folder] = item
+    for item in sorted(series, key=_series_order):
+        largest.setdefault(item.folder, item)
     return largest
+
+
+def _series_order(item: SeriesInput) -> tuple[int, float, str, str]:
+    return (-item.slices, item.number if item.number is not None else float("inf"), item.description, item.series_uid)
 
 
 def largest_series(folders: Collection[Path]) -> dict[Path, SeriesInput]:

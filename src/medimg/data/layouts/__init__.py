@@ -557,8 +557,9 @@ def detect_layout(path: Path) -> Layout | None:
 
 #: layouts reading a set's label table, or its images beside their masks, which a wrapper folder around the set
 #: hides (:func:`data_root`; COVID-19-20's ``covid19-20/COVID-19-20_v2/Train/<case>_ct.nii.gz`` + ``_seg``: "has no
-#: class sub-folders" through the wrapper)
-WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr")
+#: class sub-folders" through the wrapper; BCCD's ``dataset-master/dataset-master/`` of ``JPEGImages/`` +
+#: ``Annotations/``: a single class, 'JPEGImages', through it)
+WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr", "voc", "coco", "yolo")
 
 
 def data_root(path: Path, task: TaskName | None = None) -> Path:
@@ -578,6 +579,8 @@ def data_root(path: Path, task: TaskName | None = None) -> Path:
     outer = detect_layout(path)
     if outer is not None and outer.name not in ("class_folders", found.name):  # the same: the set's names are inside
         return path  # (MSD's Task04_Hippocampus/dataset.json, one folder below the one given)
+    if outer is not None and outer.name == found.name in ("voc", "coco", "yolo"):
+        return path  # a box layout that reads its set one folder down itself (bccd/BCCD/Annotations/)
     # class folders keeping their masks are classes, unless a task that needs the masks is asked for
     read_as = found if task is not None and task == found.task else _classes_beside_masks(inner, found) or found
     logger.info(
