@@ -122,13 +122,13 @@ def _without_non_image_dicom(files: list[Path], non_images: list[tuple[Path, str
     acquired = False  # a DICOM image of the modality itself among the files
     for path in files:
         suffix = file_suffix(path)
-        dicom = looks_like_dicom(path) or suffix == "" or suffix[1:].isdigit()
-        what, capture = object_kind(path) if dicom else (None, False)
+        marked = looks_like_dicom(path)  # a DICOM file by its marker (a suffix alone may be no DICOM)
+        what, capture = object_kind(path) if marked or suffix == "" or suffix[1:].isdigit() else (None, False)
         if capture:
             captures.append(path)
         elif what is None:
             kept.append(path)
-            acquired = acquired or (dicom and looks_like_dicom(path))
+            acquired = acquired or marked
         elif non_images is not None:
             non_images.append((path, what))
     if captures and acquired:
@@ -1051,6 +1051,10 @@ SCAN_TYPE_WORDS = frozenset(
 )
 
 
+#: the fix of scan folders refused as classes when no table beside them holds the labels
+SCANS_MANIFEST = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
+
+
 def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     """Raise when every would-be class is named for another kind of scan of the same subjects (IXI's ``IXI-T1/``,
     ``IXI-T2/``, ``IXI-PD/`` of ``IXI002-Guys-0828-T1.nii.gz``...: one subject in each): read as classes, a model
@@ -1069,9 +1073,8 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     shared = set.intersection(*subjects)
     if 2 * len(shared) < min(len(s) for s in subjects):
         return  # each folder its own subjects: the kinds of scan may well be the classes
-    manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
-    fit = f"medimg fit {{table}} reads the labels from it (--label-column picks the column), or {manifest}"
-    labels = _labels_in_tables(root, fit, manifest)
+    fit = f"medimg fit {{table}} reads the labels from it (--label-column picks the column), or {SCANS_MANIFEST}"
+    labels = _labels_in_tables(root, fit, SCANS_MANIFEST)
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
         f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
@@ -1089,8 +1092,7 @@ def _refuse_bids_subjects_as_classes(class_dirs: list[Path], root: Path) -> None
     subjects = [d for d in class_dirs if BIDS_SUBJECT.fullmatch(d.name)]
     if len(subjects) < 2 or 2 * len(subjects) <= len(class_dirs):
         return
-    manifest = "give a CSV manifest (path,label,patient_id) naming each scan's label and subject"
-    labels = _labels_in_tables(root, f"{manifest} (from {{table}}), then medimg fit MANIFEST", manifest)
+    labels = _labels_in_tables(root, f"{SCANS_MANIFEST} (from {{table}}), then medimg fit MANIFEST", SCANS_MANIFEST)
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in subjects[:3])}{', ...' if len(subjects) > 3 else ''}) are "
         f"BIDS subjects, one person each, not classes; {labels}"

@@ -886,6 +886,8 @@ class ManifestFiles:
                 self.by_name.copies,
             )
         if self.by_name.numbered:
+            from medimg.data.identical_files import shown_under
+
             number, file = self.by_name.numbered[0]
             logger.info(
                 "%s: %d row(s) give a number, each the image of that number (e.g. %s -> %s): every image's name is "
@@ -893,7 +895,7 @@ class ManifestFiles:
                 manifest,
                 len(self.by_name.numbered),
                 number,
-                file.relative_to(self.base).as_posix() if self.base in file.parents else file,
+                shown_under(file, self.base),
             )
         if self.by_name.unpadded:
             logger.warning(
