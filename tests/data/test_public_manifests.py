@@ -7,6 +7,7 @@ import logging
 import re
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 from PIL import Image
@@ -913,7 +914,6 @@ def test_hyperkvasir_image_labels_csv(tmp_path: Path) -> None:
 def test_loni_ida_download_adni_nifti(tmp_path: Path) -> None:
     """ADNI as LONI's IDA downloads it as NIfTI: ``ADNI/<subject>/<description>/<date>/I12345/ADNI_..._I12345.nii``
     beside the search table (``Image Data ID``, ``Subject``, ``Group``); the table's folder or the table loads."""
-    import nibabel as nib
 
     rows = ["Image Data ID,Subject,Group,Sex,Age,Visit,Modality,Description,Type,Acq Date,Format,Downloaded"]
     for i in range(9):
@@ -1383,7 +1383,6 @@ def test_mnms2_rows_naming_folders_of_nifti_files_choose_one_with_include(tmp_pa
     """M&Ms-2's ``dataset_information.csv`` (``SUBJECT_CODE,DISEASE,VENDOR``) names ``dataset/001/``, a folder of
     ``001_SA_ED.nii.gz``, ``001_SA_ES.nii.gz``, ``001_LA_ED.nii.gz``...: refused as "a folder without DICOM slices",
     and with --include '*_SA_ED.nii.gz' as "no images listed"."""
-    import nibabel as nib
 
     rows = ["SUBJECT_CODE,DISEASE,VENDOR"]
     for n in range(1, 9):
@@ -1452,6 +1451,53 @@ def test_odir_patient_id_column_naming_no_file_gives_way_to_the_fundus_columns(
         dataset = Dataset.load(tmp_path / "data.csv", label_column="Left-Diagnostic Keywords")
     assert sorted(c.path.name for c in dataset.cases if c.path) == [f"{i}_left.jpg" for i in range(9)]
     assert "2 columns name image files (Left-Fundus, Right-Fundus)" in caplog.text
+
+
+def test_abide_site_column_naming_shared_folders_gives_way_to_the_subject_column(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ABIDE: ``Phenotypic_V1_0b_preprocessed1.csv`` (``SITE_ID`` first, then ``SUB_ID``, ``DX_GROUP``...) beside
+    ``<site>/<subject 00NNNNN>/mprage.nii.gz``: ``SITE_ID``'s values name the site folders, and each row's image was
+    read as its site's whole folder ("18 row(s) point to files that do not exist: Pitt (a folder without DICOM
+    slices)"). Each row's own subject folder is read."""
+    rows = ["SITE_ID,SUB_ID,FILE_ID,DX_GROUP,AGE_AT_SCAN,SEX"]
+    for i in range(12):
+        site, subject = ("Pitt", "NYU")[i // 6], 50003 + i
+        volume = np.full((8, 8, 8), 30 + 100 * (i % 2), dtype=np.float32)
+        path = tmp_path / site / f"{subject:07d}" / "mprage.nii.gz"
+        path.parent.mkdir(parents=True)
+        nib.save(nib.Nifti1Image(volume, np.eye(4)), path)
+        rows.append(f"{site},{subject},{site}_{subject:07d},{1 + i % 2},{20 + i},{1 + i % 3 // 2}")
+    (tmp_path / "Phenotypic_V1_0b_preprocessed1.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("INFO"):
+        dataset = Dataset.load(tmp_path / "Phenotypic_V1_0b_preprocessed1.csv", label_column="DX_GROUP")
+    assert sorted(c.path.parent.name for c in dataset.cases if c.path) == [f"{50003 + i:07d}" for i in range(12)]
+    labels = {c.path.parent.name: dataset.class_names[c.label] for c in dataset.cases if c.path}
+    assert labels["0050003"] == "1" and labels["0050004"] == "2"
+    assert "the values of 'SITE_ID' name folders that hold several rows' images; 'SUB_ID' names each" in caplog.text
+
+
+def test_abide_file_ids_beginning_the_derivatives_names_are_named_in_the_refusal(tmp_path: Path) -> None:
+    """ABIDE preprocessed: ``Outputs/cpac/nofilt_noglobal/func_preproc/Pitt_0050003_func_preproc.nii.gz`` beside the
+    phenotypic table, whose ``FILE_ID`` (``Pitt_0050003``, ``no_filename`` for rows without a scan) begins each
+    file's name: refused as "has no 'path' column", naming no column and no fix."""
+    rows = ["SITE_ID,SUB_ID,FILE_ID,DX_GROUP"]
+    folder = tmp_path / "Outputs" / "cpac" / "nofilt_noglobal" / "func_preproc"
+    folder.mkdir(parents=True)
+    for i in range(10):
+        file_id = f"Pitt_{50003 + i:07d}" if i != 4 else "no_filename"
+        if i != 4:
+            nib.save(
+                nib.Nifti1Image(np.zeros((6, 6, 6), np.float32), np.eye(4)), folder / f"{file_id}_func_preproc.nii.gz"
+            )
+        rows.append(f"Pitt,{50003 + i},{file_id},{1 + i % 2}")
+    (tmp_path / "Phenotypic_V1_0b_preprocessed1.csv").write_text("\n".join(rows) + "\n")
+    expected = (
+        r"the values of its column 'FILE_ID' begin their names \(Pitt_0050003 -> Pitt_0050003_func_preproc.nii.gz\): "
+        r"add a column named path of each file's name \(FILE_ID followed by '_func_preproc.nii.gz'\)"
+    )
+    with pytest.raises(DatasetError, match=expected):
+        Dataset.load(tmp_path / "Phenotypic_V1_0b_preprocessed1.csv")
 
 
 def test_a_table_without_a_header_keeps_its_first_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -736,6 +736,18 @@ class _FilesByName:
             return None, f" ({self._videos[key]} is a video, which medimg does not read)"
         return None, ""
 
+    def begun_by(self, value: str) -> list[Path]:
+        """The image files whose name begins with ``value`` and a separator (``_``, ``-``, ``.``): ABIDE's
+        ``FILE_ID`` ``Pitt_0050003`` begins ``Pitt_0050003_func_preproc.nii.gz``."""
+        self.find(value)  # builds the index
+        key = value.strip().lower()
+        return [
+            path
+            for stem, paths in self._stems.items()
+            if len(stem) > len(key) and stem.startswith(key) and stem[len(key)] in "_-."
+            for path in paths
+        ]
+
     def _numbered_names(self) -> dict[int, list[Path]]:
         """The images by their number when every image's name is one word and a number (BCCD's ``labels.csv`` gives
         ``0`` for ``JPEGImages/BloodImage_00000.jpg``): ``{}`` when the names differ in more than their number."""
@@ -841,6 +853,10 @@ class ManifestFiles:
             self.by_name.unpadded = unpadded
             del self.found_elsewhere[elsewhere:]
             del self.by_name.numbered[numbered:]
+
+    def begun_by(self, value: str) -> list[Path]:
+        """The image files under the base whose name begins with ``value`` and a separator."""
+        return self.by_name.begun_by(value)
 
     def all_found(self, raw_paths: list[str]) -> bool:
         """Whether ``raw_paths`` (at least one) all name an existing file or folder, as :meth:`locate` finds them;

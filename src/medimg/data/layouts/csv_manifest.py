@@ -309,6 +309,28 @@ def _refuse_a_row_of_sides(manifest: Path, naming: list[str], label_col: str | N
     )
 
 
+def _names_shared_folders(sample: list[str], files: ManifestFiles) -> bool:
+    """Whether ``sample`` (a column's values, all found) repeats, each value naming a folder: a site's or a class's
+    folder holding several rows' images, not each row's own image or series."""
+    return len(set(sample)) <= len(sample) / 2 and all(p.is_dir() for p in files.peek(sorted(set(sample))))
+
+
+def _inside_shared_folders(rows: list[dict[str, str]], shared: str, candidate: str, files: ManifestFiles) -> bool:
+    """Whether each row's ``candidate`` value (the first 20 rows giving both) is distinct and names a file or folder
+    inside the folder its ``shared`` value names (ABIDE's ``SUB_ID`` 50003 in ``SITE_ID``'s ``Pitt/``)."""
+    pairs = [
+        (str(row.get(shared) or "").strip(), str(row.get(candidate) or "").strip())
+        for row in rows
+        if str(row.get(shared) or "").strip() and str(row.get(candidate) or "").strip()
+    ][:20]
+    if not pairs or len({own for _, own in pairs}) < len(pairs):
+        return False
+    folders, owns = files.peek([folder for folder, _ in pairs]), files.peek([own for _, own in pairs])
+    return len(folders) == len(owns) == len(pairs) and all(
+        folder in own.parents for folder, own in zip(folders, owns, strict=True)
+    )
+
+
 def _column_naming_files(
     manifest: Path,
     candidates: list[str],
@@ -321,6 +343,7 @@ def _column_naming_files(
     When several do (Derm7pt's ``clinic`` and ``derm``: a clinical and a dermoscopic photograph of each lesion), a
     warning names the others."""
     naming: list[str] = []
+    shared: list[str] = []  # columns naming folders that hold several rows' images (ABIDE's SITE_ID: NYU/, Pitt/)
     for candidate in candidates:
         values = [str(row.get(candidate) or "").strip() for row in rows]
         sample = [v for v in values if v][:20]
@@ -328,7 +351,20 @@ def _column_naming_files(
             continue
         # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
         if (not naming or _image_file_names(sample)) and files.all_found(sample):
+            if not naming and _names_shared_folders(sample, files):
+                shared.append(candidate)
+                continue
+            if shared and not naming and not _inside_shared_folders(rows, shared[0], candidate, files):
+                continue  # a box table's slice numbers found by name in another study's folder
             naming.append(candidate)
+    if shared and naming:
+        logger.info(
+            "%s: the values of %s name folders that hold several rows' images; %r names each row's own",
+            manifest,
+            ", ".join(repr(c) for c in shared),
+            naming[0],
+        )
+    naming = naming or shared[:1]
     if len(naming) > 1:
         _refuse_a_row_of_sides(manifest, naming, label_col)
         logger.warning(
@@ -342,6 +378,27 @@ def _column_naming_files(
     elif naming:
         logger.info("%s: no column is named as paths; %r names the files", manifest, naming[0])
     return naming[0] if naming else None
+
+
+def _refuse_names_begun_by(
+    manifest: Path, candidates: list[str], rows: list[dict[str, str]], files: ManifestFiles
+) -> None:
+    """Raise when no column names files but one's values each begin the name of one image file (ABIDE's
+    ``FILE_ID`` ``Pitt_0050003``: ``Pitt_0050003_func_preproc.nii.gz``, the derivative's name appended): the table
+    is the images' own, and the error gives the path column to add rather than "no 'path' column"."""
+    for candidate in candidates:
+        sample = [v for v in (str(row.get(candidate) or "").strip() for row in rows) if v][:20]
+        if not sample or len(set(sample)) < len(sample) or not any(c.isalpha() for c in sample[0]):
+            continue
+        begun = {value: found for value in sample if len(found := files.begun_by(value)) == 1}
+        if len(begun) >= max(2, 0.75 * len(sample)):  # ABIDE's rows without a scan give FILE_ID no_filename
+            value, (file,) = next(iter(begun.items()))
+            raise DatasetError(
+                f"{manifest}: no column names the image files, but the values of its column {candidate!r} begin "
+                f"their names ({value} -> {file.name}): add a column named path of each file's name ({candidate} "
+                f"followed by {file.name[len(value) :]!r}), or give a CSV manifest path,label[,patient_id]"
+            )
+    return None
 
 
 def _patient_folders(
@@ -1807,9 +1864,11 @@ def _load_table(
         )
         or _patient_folders(manifest, patient_col, rows, files)
         or named
-        or column(PATH_COLUMNS, True)
         or ""
     )
+    if not path_col:
+        _refuse_names_begun_by(manifest, [c for c in columns.values() if c not in known], rows, files)
+        path_col = column(PATH_COLUMNS, True) or ""
     if path_col and path_col != named and files.all_found([path_col]):  # no header: its first line is a row
         rows = [_header_as_row(manifest, list(columns.values())), *rows]
     refuse_video_rows(manifest, [str(row.get(path_col) or "") for row in rows] if path_col else [])
