@@ -12,6 +12,7 @@ from medimg import Dataset
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.layouts import select_layout
 from medimg.data.splits import make_splits
+from medimg.errors import DatasetError
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +100,19 @@ def test_the_sets_cross_validation_indices_file_is_left_out(tmp_path: Path) -> N
     with (tmp_path / "figshare" / "cvind.mat").open("r+b") as handle:
         handle.write(b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Tue Apr 14 2015")
     assert len(Dataset.load(tmp_path / "figshare").cases) == 9
+
+
+def test_a_cross_validation_indices_file_of_an_older_matlab_is_left_out_and_a_broken_slice_is_not(
+    tmp_path: Path,
+) -> None:
+    """``cvind.mat`` saved by an older MATLAB (version 5, not HDF5): the whole set was refused, "cvind.mat: not a
+    readable cjdata file (OSError: ... file signature not found)". A truncated slice stays a problem."""
+    from scipy.io import savemat
+
+    write_cjdata(tmp_path / "figshare", n=9)
+    savemat(tmp_path / "figshare" / "cvind.mat", {"cvind": np.arange(9, dtype=float).reshape(9, 1) % 5 + 1})
+    assert len(Dataset.load(tmp_path / "figshare").cases) == 9
+    part = tmp_path / "figshare" / "brainTumorDataPublic_1-9"
+    (part / "99.mat").write_bytes((part / "1.mat").read_bytes()[:700])
+    with pytest.raises(DatasetError, match=r"99\.mat: not a readable cjdata file"):
+        Dataset.load(tmp_path / "figshare")

@@ -52,7 +52,10 @@ from medimg.data.splits import make_splits
         ("NM12_03_11.jpg", "nm12"),
         ("_20_1000.jpeg", "1000"),
         ("_0_1169.jpeg", "1169"),
-        ("case_12_3.png", "12"),  # no digit would be left: the case stays
+        ("case_12_3.png", "case-12"),  # a short number after a word: the word stays (a class's own count)
+        # MSLD v2.0: <disease code>_<patient>_<image>[_aug<n>], patients counted from 01 in each class folder
+        ("MKP_03_01_aug1.jpg", "mkp-03"),
+        ("MKP_03_01.jpg", "mkp-03"),
         # C-NMC 2019 (leukaemia cells): UID_<subject>_<image>_<cell>_<class>, healthy subjects' ids starting with H
         ("UID_11_10_1_all.bmp", "uid_11"),
         ("UID_H10_43_1_hem.bmp", "uid_h10"),
@@ -152,6 +155,25 @@ def test_a_patient_in_the_file_names_stays_on_one_side_of_the_split(tmp_path: Pa
     for case in dataset.cases:
         side.setdefault(str(case.patient_id), set()).add(splits.assignment[case.case_id])
     assert all(len(sides) == 1 for sides in side.values()), json.dumps({k: sorted(v) for k, v in side.items()})
+
+
+def test_msld_class_counted_patients_stay_apart_and_augmented_copies_join_their_image(tmp_path: Path) -> None:
+    """MSLD v2.0: ``HFMD/HFMD_01_01.jpg`` and ``Healthy/HEALTHY_01_01.jpg`` are two people, each class counting its
+    own from 01; they were one patient, ``01`` (the class's word dropped as OCT2017's finding is), and check warned
+    that the classes hold the same patients. ``Mpox/MKP_03_01_aug1.jpg`` named no patient: augmented copies of one
+    image fell on both sides of the split."""
+    for folder, code in (("HFMD", "HFMD"), ("Healthy", "HEALTHY"), ("Mpox", "MKP")):
+        for patient in range(1, 7):
+            for image in (1, 2):
+                for copy in ("", "_aug1", "_aug2"):
+                    path = tmp_path / folder / f"{code}_{patient:02d}_{image:02d}{copy}.jpg"
+                    path.parent.mkdir(exist_ok=True)
+                    Image.fromarray(np.full((8, 8), 10 * patient + image, np.uint8)).save(path)
+    dataset = Dataset.load(tmp_path)
+    patients = {Path(c.case_id).name: c.patient_id for c in dataset.cases}
+    assert patients["HFMD_01_01.jpg"] == "name-hfmd-01" and patients["HEALTHY_01_01.jpg"] == "name-healthy-01"
+    assert patients["MKP_03_01_aug1.jpg"] == patients["MKP_03_02.jpg"] == "name-mkp-03"
+    assert len(set(patients.values())) == 18
 
 
 def test_names_that_are_not_patient_ids_are_left_alone(tmp_path: Path) -> None:

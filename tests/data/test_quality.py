@@ -493,3 +493,22 @@ def test_the_exclude_advice_for_masks_named_as_images_names_their_folder() -> No
     masks = [f"/d/GT_0{n}/0{n}_1.png" for n in (1, 2)]
     images = [f"/d/Slide_0{n}/0{n}_1.png" for n in (1, 2)]
     assert exclude_patterns(masks, images) == ["GT_01/*", "GT_02/*"]  # not 01_1.png: the images' names too
+
+
+def test_a_table_labelling_each_breast_draws_no_warning_of_classes_holding_the_same_patients(tmp_path: Path) -> None:
+    """RSNA screening mammography's ``train.csv`` labels each image (``cancer`` per breast): a patient's healthy
+    and cancerous breasts lie in two classes. Check warned that "the classes 0 and 1 hold the same 6 patients ...
+    the cases' labels are then elsewhere", though they came from the table."""
+    rows = ["site_id,patient_id,image_id,laterality,view,cancer"]
+    for patient in range(10006, 10012):
+        for k, (side, view) in enumerate((("L", "CC"), ("L", "MLO"), ("R", "CC"), ("R", "MLO"))):
+            image_id = patient * 10 + k
+            cancer = int(side == "L")
+            path = tmp_path / "train_images" / str(patient) / f"{image_id}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((16, 16), 40 + 150 * cancer + k, np.uint8)).save(path)
+            rows.append(f"1,{patient},{image_id},{side},{view},{cancer}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    report = check_dataset(Dataset.load(tmp_path / "train.csv"))
+    assert report.classes_of_one == ""
+    assert not [w for w in report.warnings if "hold the same" in w], report.warnings

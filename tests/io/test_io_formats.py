@@ -173,6 +173,8 @@ def test_detect_format_uses_the_extension_only_as_tie_breaker(tmp_path: Path, di
         (b"PK\x03\x04\x14\x00\x00\x00", "a ZIP archive"),
         (b"RIFF\x24\x00\x00\x00AVI LIST", "a RIFF file that is not WebP (an AVI video, or sound?)"),
         (b"MATLAB 5.0 MAT-file, Platform: GLNXA64", "a MATLAB .mat file"),
+        # the figshare brain tumour set's 1.mat given to predict: was "unrecognised ... may be corrupt, truncated"
+        (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Tue Apr 14 2015", "a MATLAB .mat file"),
         (b"\x80\x04\x95\x1a\x00\x00", "a Python pickle"),  # KneeMRI's .pck: was "may be corrupt, truncated"
     ],
 )

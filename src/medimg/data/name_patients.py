@@ -125,6 +125,11 @@ def named_by_convention(name: str) -> bool:
     return _by_convention(name_key(name))
 
 
+#: an augmented copy's mark after the image's name (MSLD v2.0's ``MKP_03_01_aug1.jpg``): about the copy, not the patient
+_AUGMENTED_COPY = re.compile(r"aug(?:mented)?\d*", re.IGNORECASE)
+#: an id long enough to name one patient across classes (OCT2017's ``CNV-1016042``); a shorter number after a
+#: class's word counts that class's own patients from 1
+_LONG_ID = re.compile(r"\d{4,}")
 #: a counter of an image's copies or views after its own counter (two digits at most: not an id)
 _SHORT_COUNTER = re.compile(r"\d{1,2}")
 
@@ -175,6 +180,8 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     if glued:  # an eye's or a breast's side after the number: CHASE_DB1's Image_01L, PAPILA's RET002OD -> the person
         return re.sub(r"[-_ ]+", "-", glued.group(1)).lower()
     parts = [p for p in re.split(r"[-_ ]+", stem) if p]
+    if len(parts) > 2 and _AUGMENTED_COPY.fullmatch(parts[-1]):
+        parts = parts[:-1]  # an augmented copy of the image before it (MSLD v2.0's MKP_03_01_aug1.jpg)
     if len(parts) > 2 and parts[-1].lower() in MAMMOGRAPHY_VIEWS:
         side = len(parts) - 3 if parts[-2].lower() in MAMMOGRAPHY_ACQUISITIONS else len(parts) - 2
         if side > 0 and parts[side].lower() in SIDES:  # KAU-BCMD's D1_1_L_CC -> d1-1, CDD-CESM's P1_L_DM_MLO -> p1
@@ -197,8 +204,9 @@ def name_key(name: str, folders: Collection[str] | None = None) -> str | None:
     if "img" in lowered[1:]:  # a camera's IMG_<date>_<time> after the slide (the malaria cells' C100P61ThinF_IMG_...)
         kept = kept[: lowered.index("img", 1)]
     finding = folders is None or kept[0].casefold() in folders  # a word a class folder has: OCT2017's CNV/CNV-...
-    if len(kept) > 1 and kept[0].isalpha() and finding and any(ch.isdigit() for ch in "".join(kept[1:])):
-        kept = kept[1:]  # a word before the id names the finding, not the patient (OCT2017's CNV-, DME-, NORMAL-)
+    if len(kept) > 1 and kept[0].isalpha() and finding and _LONG_ID.search("".join(kept[1:])):
+        kept = kept[1:]  # a word before the id names the finding, not the patient (OCT2017's CNV-, DME-, NORMAL-);
+        # not before a short number, which counts the class's own patients (MSLD v2.0's HFMD_01_01, HEALTHY_01_01)
     codes = {word for folder in folders or () for word in re.split(r"[-_ .]+", folder) if word.isalpha()}
     coded = [p for p in kept[1:] if p.isalpha() and p.casefold() in codes]
     if coded:  # a class's code after the id (BRACS' 0_N/BRACS_1003_N_1.png, 3_FEA/BRACS_1003_FEA_2.png: one patient)

@@ -569,7 +569,12 @@ def check_dataset(
         )
     if dataset.task == "classify" and (same_names := same_names_in_every_class(dataset)):
         warnings.append(same_names)
-    if dataset.task == "classify" and (shared := patients_shared_by_classes(dataset.class_names, dataset.cases)):
+    # a table labels each image (RSNA mammography's cancer per breast: a patient's two breasts in two classes)
+    if (
+        dataset.task == "classify"
+        and dataset.source == "folder"
+        and (shared := patients_shared_by_classes(dataset.class_names, dataset.cases))
+    ):
         warnings.append(shared)
     if dataset.task == "classify":
         warnings += shortcut_warnings(

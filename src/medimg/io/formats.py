@@ -478,7 +478,11 @@ _UNSUPPORTED: tuple[tuple[bytes, str, str], ...] = (
     (b"\x00\x00\x01\xba", "an MPEG video", VIDEO_FRAMES_HINT),
     (ZIP_MAGIC, "a ZIP archive", "unpack it"),
     (b"%PDF", "a PDF document", "export the image pages as PNG"),
-    (b"MATLAB 5.0 MAT-file", "a MATLAB .mat file", "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat)"),
+    (
+        b"MATLAB ",  # 5.0, and 7.3 (HDF5 after a 512-byte text header: the figshare brain tumour set's cjdata files)
+        "a MATLAB .mat file",
+        "save its image arrays as NIfTI, PNG or .npy (scipy.io.loadmat; h5py for a version 7.3 file)",
+    ),
     *(
         (b"\x80" + bytes([protocol]), "a Python pickle", "load it (pickle.load) and save its array as NIfTI or .npy")
         for protocol in (2, 3, 4, 5)  # KneeMRI's volumetric_data/vol01/329637-8.pck

@@ -92,8 +92,9 @@ def _slices(root: Path, include: tuple[str, ...], exclude: tuple[str, ...]) -> l
                     write_png(image_path, pixels)
                     write_mask(mask_path, (np.asarray(data["tumorMask"]).T > 0).astype(np.uint8))
         except (OSError, KeyError, ValueError, IndexError) as error:
-            if isinstance(error, KeyError) and not _is_cjdata(file):
-                others.append(file.relative_to(root).as_posix())  # cvind.mat: the set's cross-validation folds
+            # cvind.mat, the set's cross-validation folds: MATLAB 7.3 without cjdata, or an older MATLAB file
+            if not _is_cjdata(file) and (isinstance(error, KeyError) or mat_variables(file)):
+                others.append(file.relative_to(root).as_posix())
                 continue
             problems.append(f"{file}: not a readable cjdata file ({type(error).__name__}: {error})")
             continue
