@@ -22,6 +22,7 @@ from tests.data.test_bids_masks import write_isles
 from tests.data.test_brain_tumour_mat import write_cjdata
 from tests.data.test_case_masks import write_wmh
 from tests.data.test_cbis_ddsm import write_cbis_ddsm
+from tests.data.test_cell_tracking import write_cell_tracking
 from tests.data.test_cine_frames import write_mnms
 from tests.data.test_cvat import SHAPES, write_cvat
 from tests.data.test_ddti_xml import write_ddti
@@ -142,6 +143,7 @@ SAMPLES: dict[str, Callable[[Path], Path]] = {
     "qupath_boxes": lambda root: write_tiles(root, FEATURES),
     "brain_tumour_classes": lambda root: (write_cjdata(root, n=6), root)[1],
     "brain_tumour_masks": lambda root: (write_cjdata(root, n=6), root)[1],
+    "cell_tracking": lambda root: write_cell_tracking(root, frames=4),
     "pannuke": lambda root: (write_pannuke(root, folds=(1,), n=2), root)[1],
     "saved_arrays": write_synapse,
     "cine_frames": write_mnms,

@@ -114,6 +114,7 @@ from medimg.data.layouts import (
     brain_tumour_mat,
     case_masks,
     cbis_ddsm,
+    cell_tracking,
     cine_frames,
     class_folders,
     class_nesting,
@@ -318,6 +319,14 @@ LAYOUTS: tuple[Layout, ...] = (
         brain_tumour_mat.load_masks,
         "the figshare brain tumour set (cjdata .mat files): the tumour masks",
         derived=True,  # the set's classes are what its files say without a task; masks when segmentation is asked
+        fallback=False,
+    ),
+    Layout(
+        "cell_tracking",
+        "segment",
+        cell_tracking.detect,
+        cell_tracking.load,
+        "a Cell Tracking Challenge set (01/t000.tif with 01_GT/SEG/man_seg000.tif): cells, sequences kept together",
         fallback=False,
     ),
     Layout(
