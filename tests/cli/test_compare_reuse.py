@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from typer.testing import CliRunner
 
 from medimg.cli.app import app
@@ -45,3 +47,24 @@ def test_reusing_a_run_trained_with_other_settings_is_refused(tmp_path: Path) ->
     message = str(again.exception)
     assert "features 'first-order', not 'first-order,glcm'" in message and "--reuse" in message
     assert "first-order,glcm" not in (out / "comparison.json").read_text()
+
+
+def test_reusing_a_run_of_another_split_seed_or_fraction_is_refused(tmp_path: Path) -> None:
+    """``--seed 1 --reuse`` reused every run of seed 0: the page said "split seed 1" over seed 0's test images
+    (``--test-fraction 0.3 --reuse`` alike)."""
+    out = tmp_path / "cmp"
+    classes = tmp_path / "cls"
+    for k in range(24):
+        path = classes / ("a", "b")[k % 2] / f"{k}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.random.default_rng(k).integers(0, 60, (12, 12)) + 100 * (k % 2)
+        Image.fromarray(pixels.astype(np.uint8)).save(path)
+    common = ["--models", "logistic-regression", "--features", "first-order", "--cv-folds", "2"]
+    common += ["--n-resamples", "20", "--timing-images", "2", "--out", str(out), "--no-progress"]
+    first = CliRunner().invoke(app, ["compare", str(classes), *common])
+    assert first.exit_code == 0, first.output
+    for extra, shown in ((["--seed", "1"], "seed 0, not 1"), (["--test-fraction", "0.3"], "test_fraction 0.15, not")):
+        again = CliRunner().invoke(app, ["compare", str(classes), *common, *extra, "--reuse"])
+        assert again.exit_code != 0 and shown in str(again.exception), (again.output, again.exception)
+    same = CliRunner().invoke(app, ["compare", str(classes), *common, "--seed", "0", "--reuse"])
+    assert same.exit_code == 0 and "done (reused its finished run)" in same.output, (same.output, same.exception)

@@ -297,10 +297,17 @@ def _model_for(name: str, classical: dict[str, Any], deep: dict[str, Any]) -> An
     return Model(name, **(classical if name.lower() in CLASSICAL_MODELS else deep))
 
 
-def _refuse_other_settings(name: str, run: Any, classical: dict[str, Any] | None, deep: dict[str, Any]) -> None:
+#: the options of a run's split, compared before reusing it (``--seed 1 --reuse`` kept seed 0's test images)
+SPLIT_OPTIONS = ("seed", "val_fraction", "test_fraction")
+
+
+def _refuse_other_settings(
+    name: str, run: Any, classical: dict[str, Any] | None, deep: dict[str, Any], split: dict[str, Any]
+) -> None:
     """Refuse to reuse the finished run of model ``name`` when it was trained with other settings than this
-    command asks for (``--features``, ``--masks``, ``--cv-folds``; ``--epochs``, ``--set``): its row would be
-    labelled with the new settings (the page's "classical features: ...") while showing the old ones' scores.
+    command asks for (``--features``, ``--masks``, ``--cv-folds``; ``--epochs``, ``--set``; ``--seed``,
+    ``--val-fraction``, ``--test-fraction``, ``split``): its row would be labelled with the new settings (the page's
+    "classical features: ...", "split seed 1") while showing the old ones' scores.
 
     Raises:
         ConfigError: a setting differs (the message names it and the way out).
@@ -322,6 +329,9 @@ def _refuse_other_settings(name: str, run: Any, classical: dict[str, Any] | None
         merged.pop("network", None)
         trained = json.loads(json.dumps(merged, default=str))
         asked = json.loads(json.dumps(deep, default=str))
+    options = config.get("options") or {}
+    asked.update({key: split.get(key) for key in SPLIT_OPTIONS})
+    trained.update({key: options.get(key, split.get(key)) for key in SPLIT_OPTIONS})  # an older run: not saved
     differ = sorted(key for key in set(asked) | set(trained) if asked.get(key) != trained.get(key))
     if differ:
         shown = ", ".join(f"{key} {trained.get(key)!r}, not {asked.get(key)!r}" for key in differ)
@@ -353,7 +363,7 @@ def _fit_one(
     run = RunFolder(run_dir)
     started = time.perf_counter()
     if reuse and run.file("report/report.json").is_file() and run.file("metadata.json").is_file():
-        _refuse_other_settings(name, run, classical if is_classical else None, deep)
+        _refuse_other_settings(name, run, classical if is_classical else None, deep, fit_options)
         model = Model.load(run_dir)
         fit_wall = None
     else:
