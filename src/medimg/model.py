@@ -553,7 +553,12 @@ class Model:
                 data = self._as_dataset(data, **options)
             with self._hold_run(Path(out_dir) if out_dir else self.run_dir_ or Path("."), "evaluate"):
                 report = self._classical.evaluate(
-                    data, split=split, out_dir=out_dir, n_resamples=n_resamples, given=given_record
+                    data,
+                    split=split,
+                    out_dir=out_dir,
+                    n_resamples=n_resamples,
+                    given=given_record,
+                    is_training_data=self._is_training_data,
                 )
             self.last_report_dir_ = self._classical.last_report_dir_
             return report

@@ -277,3 +277,26 @@ def test_evaluations_of_two_sites_of_one_folder_name_keep_both_reports(tmp_path)
     arrays_first = model.last_report_dir_
     model.evaluate(X[10:], y[10:])
     assert model.last_report_dir_ != arrays_first and (arrays_first / "report.json").is_file()
+
+
+def test_evaluating_a_copy_holding_training_images_warns_as_for_a_deep_model(tmp_path, caplog):
+    """``medimg evaluate RUN OTHER`` of an SVM whose OTHER folder held 20 of its training images: accuracy 1.0 and
+    no word (a deep model's run warns "20 of the 24 images ... are this run's training or validation images")."""
+    import logging
+    import shutil
+
+    cells = make_cells(tmp_path / "cells", n_per_class=12)
+    model = Model("svm", features="first-order", cv_folds=2, n_jobs=1)
+    model.fit(cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False)
+    assignment = json.loads((tmp_path / "run" / "splits.json").read_text())["assignment"]
+    other = tmp_path / "other"
+    learnt = [name for name, split in assignment.items() if split == "train"][:6]
+    for name in learnt:
+        (other / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cells / name, other / name)
+    for k, name in enumerate(("normal_cell", "abnormal_cell")):
+        (other / name).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((24, 24, 3), 90 + 40 * k, np.uint8)).save(other / name / "new_one.bmp")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        Model.load(tmp_path / "run").evaluate(other, exclude="*-d.bmp", out_dir=tmp_path / "report")
+    assert f"{len(learnt)} of the {len(learnt) + 2} images of {other} are this run's training" in caplog.text

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -379,11 +380,14 @@ class ClassicalModel:
         n_resamples: int = 1000,
         strict: bool = False,
         given: Mapping[str, Any] | None = None,
+        is_training_data: Callable[[Dataset], bool] | None = None,
     ) -> Any:
         """Evaluate on ``split`` of ``data`` (default: the training dataset and its saved split); writes
         ``report.json``, ``report.html`` and plots like a deep model, in the folder a deep model's evaluation of
         that data would take (:mod:`medimg.evaluation.folders`: another data set of the same folder name gets
         ``-2``; ``evaluated.json`` records what was scored; ``given``: what identifies data given in memory).
+        ``is_training_data``: whether a dataset is the run's training data (then its saved split applies), warning
+        of the training images among another's (the facade's, as for deep models); by its path alone otherwise.
         Returns a ``ClassificationReport``."""
         from medimg.classical.pipelines import predict_proba_full
         from medimg.data.splits import Splits, cases_for
@@ -406,7 +410,7 @@ class ClassicalModel:
         )
         if split not in {"train", "val", "test", "all"}:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
-        own_data = own_data or _is_training_folder(run, dataset)  # the training data by its path: its saved split
+        own_data = own_data or (is_training_data or partial(_is_training_folder, run))(dataset)  # its saved split
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
         cases = cases_for(dataset, splits, split)
         if not cases and not own_data and split == "test" and not any(c.split for c in dataset.cases):
