@@ -560,7 +560,13 @@ def check_overrides(plan_type: type[BaseModel], overrides: dict[str, Any], other
     try:
         FitOptions(**options)
     except ValidationError as error:
-        raise ConfigError(f"invalid option: {_problems(error)}") from error
+        flags = {"num_threads": "threads"}  # medimg fit's flag of each run option, where not its name
+        problems = "; ".join(
+            f"--{flags.get(str(e['loc'][0]), str(e['loc'][0])).replace('_', '-')} ({'.'.join(map(str, e['loc']))}=): "
+            f"{e['msg']}"
+            for e in error.errors()
+        )
+        raise ConfigError(f"invalid option {problems}") from error
     aliases: dict[str, str] = getattr(plan_type, "FIELD_ALIASES", {})  # segmentation's input_size: patch_size
     for given_key, value in overrides.items():
         if given_key in other_fields or given_key == "reasons":

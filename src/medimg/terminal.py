@@ -21,12 +21,21 @@ __all__ = [
     "escape_what_streams_cannot_encode",
     "is_interactive",
     "is_quiet",
+    "set_bars",
     "set_quiet",
     "show_bars",
     "use_colour",
 ]
 
 _quiet = [False]  # `medimg -q`: no progress bars either (set for each command by the CLI's root options)
+
+
+_bars = [True]  # a command's --no-progress (predict, evaluate, check): no bars, the lines kept
+
+
+def set_bars(enabled: bool) -> None:
+    """Progress bars drawn (where :func:`show_bars` allows) or none (a command's ``--no-progress``)."""
+    _bars[0] = enabled
 
 
 def set_quiet(quiet: bool) -> None:
@@ -57,7 +66,7 @@ def show_bars(progress: bool, stream: TextIO | None = None) -> bool:
     """Whether a progress bar asked for with ``progress`` is drawn: only where it is redrawn in place
     (:func:`is_interactive`) and not under ``medimg --quiet``; a log file gets none
     (``tqdm(..., disable=not show_bars(progress))``)."""
-    return progress and not _quiet[0] and is_interactive(stream)
+    return progress and _bars[0] and not _quiet[0] and is_interactive(stream)
 
 
 def use_colour(stream: TextIO | None = None) -> bool:

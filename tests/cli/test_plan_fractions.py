@@ -56,3 +56,15 @@ def test_plan_refuses_a_fraction_given_two_values_or_out_of_range(six_images: Pa
     error, _ = _plan(six_images, tmp_path / "p", "--test-fraction", "1.5")
     assert isinstance(error, ConfigError) and "test_fraction" in str(error), error
     assert not (tmp_path / "p").exists()
+
+
+def test_an_invalid_run_option_is_named_by_its_flag() -> None:
+    """``medimg fit DATA --val-fraction 0`` said "invalid option: val_fraction: Input should be greater than 0",
+    the Python field's name, not the flag typed."""
+    from medimg.config import FitOptions, check_overrides
+    from medimg.planning.plan import Plan
+
+    with pytest.raises(ConfigError, match=r"invalid option --val-fraction \(val_fraction=\): Input should be greater"):
+        check_overrides(Plan, {"val_fraction": 0.0}, tuple(FitOptions.model_fields))
+    with pytest.raises(ConfigError, match=r"invalid option --threads \(num_threads=\)"):
+        check_overrides(Plan, {"num_threads": "many"}, tuple(FitOptions.model_fields))

@@ -6,6 +6,7 @@ one line and exit code 130 (it was the traceback of whichever import it landed i
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -220,6 +221,35 @@ def test_quiet_also_hides_progress_bars_on_a_terminal(monkeypatch: pytest.Monkey
         assert show_bars(True, Terminal())
     finally:
         logger.setLevel(before)
+
+
+def test_predict_evaluate_and_check_take_no_progress_as_fit_does(tmp_path: Path) -> None:
+    """``medimg predict RUN IMG --no-progress`` was "No such option: --no-progress", which fit and compare take."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from medimg.cli.app import app
+    from medimg.terminal import show_bars
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for k in range(12):
+        path = tmp_path / "data" / ("a", "b")[k % 2] / f"{k}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.random.default_rng(k).integers(0, 60, (12, 12)) + 100 * (k % 2)
+        Image.fromarray(pixels.astype(np.uint8)).save(path)
+    checked = CliRunner().invoke(app, ["check", str(tmp_path / "data"), "--no-progress"])
+    assert checked.exit_code == 0, checked.output
+    assert not show_bars(True, Terminal())
+    assert CliRunner().invoke(app, ["networks"]).exit_code == 0  # the next command: bars again
+    assert show_bars(True, Terminal())
+    for command in ("predict", "evaluate"):
+        assert "--no-progress" in CliRunner().invoke(app, [command, "--help"]).output
 
 
 def test_a_bad_nested_value_names_its_field_once() -> None:

@@ -59,6 +59,15 @@ def test_kfold_covers_everything_once() -> None:
         kfold_assignments(cases, 1)
 
 
+def test_too_many_folds_names_how_many_are_left_and_the_most_that_works() -> None:
+    """``--folds 33`` on 36 images said "needs at least 33 patients/images", not that 30 were left once the test
+    split was held out, nor which --folds would do."""
+    with pytest.raises(DatasetError, match=r"and 30 are left to fold once the test split's 6 images are held out "):
+        kfold_assignments(_cases(30), 33, held_out=6)
+    with pytest.raises(DatasetError, match=r"and 12 are left to fold: pass --folds 12 at most"):
+        kfold_assignments(_cases(48, patients=True), 13)
+
+
 def test_bad_fractions() -> None:
     with pytest.raises(DatasetError, match="fractions"):
         make_splits(_cases(), val_fraction=0.6, test_fraction=0.5)

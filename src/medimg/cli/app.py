@@ -17,7 +17,7 @@ try:  # Ctrl-C during the imports: one line, not the traceback of whichever impo
 
     import typer
 
-    from medimg.cli.options import Exclude, Include, LabelColumn
+    from medimg.cli.options import Exclude, Include, LabelColumn, Progress
     from medimg.cli.set_twins import flags_or_set
     from medimg.config import FitOptions
     from medimg.explain.methods import EXPLAIN_METHODS
@@ -95,9 +95,10 @@ def _root(
     ] = False,
 ) -> None:
     """Deep-learning medical image analysis: check, plan, fit, evaluate and predict."""
-    from medimg.terminal import set_quiet
+    from medimg.terminal import set_bars, set_quiet
 
     set_quiet(quiet)  # no progress bars either
+    set_bars(True)  # until a command's --no-progress
     medimg_logger = logging.getLogger("medimg")
     if quiet:
         medimg_logger.setLevel(logging.WARNING)
@@ -187,6 +188,7 @@ def check(
             "rle_order=F|C for run-length masks",
         ),
     ] = None,
+    progress: Progress = True,
 ) -> None:
     """Count classes and splits, and find unreadable, blank and duplicated (or nearly identical) images (also
     across splits) and label conflicts (image/mask pairs: sizes, spacings, mask values and the classes fit will make
@@ -197,6 +199,9 @@ def check(
     from medimg.data.quality import check_dataset
     from medimg.fileio import atomic_write_json, dumps_json
     from medimg.io.dicom_survey import survey_dicom
+    from medimg.terminal import set_bars
+
+    set_bars(progress)
 
     to_stdout = json_out is not None and str(json_out) == "-"  # the JSON alone on stdout: the summary to stderr
 
@@ -675,6 +680,7 @@ def evaluate(
         ),
     ] = None,
     label_column: LabelColumn = None,
+    progress: Progress = True,
 ) -> None:
     """Evaluate a trained model: metrics with 95% CIs, plots and an HTML report.
 
@@ -684,7 +690,9 @@ def evaluate(
     classes, by the names the data gives or by rank of values (a warning says which); images at another pixel
     scale than training get a warning suggesting --scale."""
     from medimg.model import Model
+    from medimg.terminal import set_bars
 
+    set_bars(progress)
     _set_threads(threads)
     model = Model.load(run)
     report = model.evaluate(
@@ -778,6 +786,7 @@ def predict(
     include: Include = None,
     exclude: Exclude = None,
     scale: Scale = None,
+    progress: Progress = True,
 ) -> None:
     """Predict with a trained model: labels and probabilities, masks or boxes (optionally with Grad-CAM heatmaps).
 
@@ -789,6 +798,9 @@ def predict(
     from medimg.errors import ConfigError
     from medimg.tasks.classify.stream import StreamStats
     from medimg.tasks.prediction_output import PREDICTION_FORMATS, write_predictions
+    from medimg.terminal import set_bars
+
+    set_bars(progress)
 
     output_format = _prediction_format(output_format, out, PREDICTION_FORMATS)
     paths = _paths_with_standard_input(paths)

@@ -22,3 +22,4 @@ LabelColumn = Annotated[
         "of a clinical table (default: a column named label, class, diagnosis...)",
     ),
 ]
+Progress = Annotated[bool, typer.Option(help="show progress bars (--no-progress: none, the progress lines kept)")]

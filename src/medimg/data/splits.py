@@ -366,9 +366,14 @@ def _too_few_groups(
 
 
 def kfold_assignments(
-    cases: Sequence[Case], folds: int, seed: int = 0, class_names: Sequence[str] | None = None
+    cases: Sequence[Case],
+    folds: int,
+    seed: int = 0,
+    class_names: Sequence[str] | None = None,
+    held_out: int = 0,
 ) -> list[int]:
-    """Fold index (0..folds-1) per case, stratified by label and grouped by patient.
+    """Fold index (0..folds-1) per case, stratified by label and grouped by patient (``held_out``: the images of
+    the test split, left out of ``cases``, for the message).
 
     Raises:
         DatasetError: fewer than 2 folds, or fewer patients than folds.
@@ -379,8 +384,12 @@ def kfold_assignments(
 
     labels = np.array([c.stratum for c in cases])
     groups = _groups(cases)
-    if len(set(groups.tolist())) < folds:
-        raise DatasetError(f"{folds}-fold cross-validation needs at least {folds} patients/images")
+    if (found := len(set(groups.tolist()))) < folds:
+        test = f" once the test split's {held_out} images are held out (--test-fraction 0 folds them all)"
+        raise DatasetError(
+            f"{folds}-fold cross-validation needs at least {folds} patients/images, and {found} are left to "
+            f"fold{test if held_out else ''}: pass --folds {found} at most, or add images"
+        )
     fold_of = [0] * len(cases)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     small = small_strata(cases, folds, class_names)

@@ -202,7 +202,7 @@ def _new_folds(cases: Sequence[Any], options: FitOptions, class_names: Sequence[
         class_names=class_names,
     )
     dev = [c for c in cases if base.assignment[c.case_id] != "test"]
-    fold_of = kfold_assignments(dev, folds, seed=options.seed, class_names=class_names)
+    fold_of = kfold_assignments(dev, folds, seed=options.seed, class_names=class_names, held_out=len(cases) - len(dev))
     return {
         "method": base.method,
         "seed": options.seed,
