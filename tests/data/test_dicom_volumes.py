@@ -285,3 +285,26 @@ def test_rsna_pe_rows_per_slice_label_each_series_once_by_its_exam_findings(
     assert len(dataset.cases) == 4  # one case per series
     read = {Path(c.case_id).name: {dataset.class_names[i] for i in c.findings or ()} for c in dataset.cases}
     assert read == {f"1.2.826.0.2.{s}": {"central_pe"} if s % 2 else {"negative_exam_for_pe"} for s in range(4)}
+
+
+def test_masks_named_as_series_folders_pair_with_those_series(tmp_path: Path) -> None:
+    """RSNA 2022 cervical spine: ``train_images/<StudyInstanceUID>/1.dcm...`` and ``segmentations/<UID>.nii`` for
+    some studies. ``--task segment`` was refused: "no image has a mask with a matching name (e.g. mask
+    1.2.826.0.1.3680043.10000.nii vs image 1.dcm)"."""
+    import nibabel as nib
+
+    from medimg.data.dataset import SegmentationDataset
+
+    uids = [f"1.2.826.0.1.3680043.{10000 + k}" for k in range(4)]
+    for k, uid in enumerate(uids):
+        _write_series(tmp_path / "train_images" / uid, "normal", f"p{k}", [2.0 * z for z in range(6)], modality="CT")
+        if k < 3:
+            (tmp_path / "segmentations").mkdir(exist_ok=True)
+            mask = np.zeros((16, 16, 6), np.uint8)
+            mask[4:10, 4:10, 1:4] = 1 + k % 2
+            nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / "segmentations" / f"{uid}.nii")
+    dataset = SegmentationDataset.load(tmp_path)
+    pairs = {c.image.name: c.mask.name for c in dataset.cases if c.mask is not None}
+    assert pairs == {uid: f"{uid}.nii" for uid in uids[:3]}
+    assert all(c.image.is_dir() for c in dataset.cases)
+    assert dataset.unlabelled == [f"train_images/{uids[3]}"]  # the series, not its 6 slices

@@ -1244,6 +1244,17 @@ def _check_channel_names(cases: Sequence[SegCase], root: Path) -> None:
         )
 
 
+def _series_folders(images: Mapping[str, Sequence[Path]]) -> dict[str, Path]:
+    """The folders of DICOM slices among ``images``, by their name (lower case): a mask named as one (RSNA cervical
+    spine's ``segmentations/<StudyInstanceUID>.nii`` for ``train_images/<StudyInstanceUID>/1.dcm...``) is the mask
+    of that series, read as one volume."""
+    folders: dict[str, list[Path]] = {}
+    for path in (p for ps in images.values() for p in ps):
+        if file_suffix(path) == ".dcm":
+            folders.setdefault(path.parent.name.lower(), []).append(path.parent)
+    return {name: found[0] for name, found in folders.items() if len(set(found)) == 1}
+
+
 # --------------------------------------------------------------------------------------------- readers
 def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
     files = _image_files(root, includes, excludes)
@@ -1291,6 +1302,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     modality_cases = _modality_files(images)
     channels_of: dict[Path, tuple[Path, ...]] = {}  # an image's further channel files (nnU-Net, BraTS)
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
+    series_folders = _series_folders(images)
     for key, mask_files in sorted(masks.items()):
         for mask in _plain_folder_first([m for m in mask_files if m not in extras[key]]):
             candidates = [p for p in images.get(key, []) if p not in paired]
@@ -1323,6 +1335,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
             if not candidates and any(p in paired for p in images.get(key, [])):
                 extras.setdefault(key, []).append(mask)  # another mask of an image already paired (rightMask/)
                 continue
+            if not candidates:  # a series' slices in a folder of the mask's name (RSNA cervical spine's
+                series = series_folders.get(_stem(mask).lower())  # train_images/<UID>/, segmentations/<UID>.nii)
+                candidates = [series] if series is not None and series not in paired else []
             beside = [p for p in paired if p.parent == mask.parent] if _named_for_its_role(mask) else []
             if not candidates and len(beside) == 1:  # a case folder's second mask (ToothFairy's gt_sparse, gt_alpha)
                 extras.setdefault(pairing_key(beside[0]), []).append(mask)
@@ -1349,7 +1364,8 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     extra_of = _attach_extra_masks(extras, paired, unpaired, root)
     listed = listed_splits(root / "ImageSets" / "Segmentation")  # Pascal VOC segmentation
     cases = []
-    taken = set(paired)  # images of a case, as its first file or a further channel
+    taken = set(paired)  # images of a case, as its first file or a further channel, or its series' slices
+    taken.update(p for ps in images.values() for p in ps if p.parent in paired)
     for image in sorted(paired):
         key = pairing_key(image)
         roi = _best(rois[key], image, "region-of-interest mask") if rois.get(key) else None
@@ -1382,13 +1398,20 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     _check_channel_names(cases, root)
     unmasked = [p for ps in images.values() for p in ps if p not in taken]
     annotations = _further_annotations(unmasked, paired, root)
-    unlabelled = [p.relative_to(root).as_posix() for p in unmasked if p not in annotations]
+    by_series = any(folder in paired for folder in series_folders.values())  # the data is series: named by folder
+    unlabelled = sorted(
+        {
+            (p.parent if by_series and p.parent in series_folders.values() else p).relative_to(root).as_posix()
+            for p in unmasked
+            if p not in annotations
+        }
+    )
     return SegmentationDataset(
         name=dataset_name(root),
         root=root,
         source="folder",
         cases=cases,
-        unlabelled=sorted(unlabelled),
+        unlabelled=unlabelled,
         unpaired=unpaired,
         value_names=challenge_value_names(cases, root) or code_table_names(root),
         channel_names=named_channels(cases, root),
