@@ -1510,3 +1510,35 @@ def test_btcv_averaged_training_images_are_no_cases(tmp_path: Path, caplog: pyte
         dataset = Dataset.load(root)
     assert sorted(c.image.name for c in dataset.cases) == [f"img{n:04d}.nii.gz" for n in range(1, 7)]
     assert "atlas averages of the training scans" in caplog.text
+
+
+def test_rose_extra_label_sets_are_all_offered_in_one_exclude(tmp_path: Path) -> None:
+    """ROSE-1's ``SVC/train/{img,gt,thick_gt,thin_gt}/01.tif``: refused as 'matches several images equally well'
+    offering --exclude '*thin_gt/*' alone; with it, the second run asked for thick_gt/ too. Both are offered."""
+    import re
+
+    for i in range(1, 5):
+        _png(tmp_path / "SVC" / "train" / "img" / f"{i:02d}.png", (slice(1, 7), slice(1, 3)))
+        for folder in ("gt", "thick_gt", "thin_gt"):
+            _png(tmp_path / "SVC" / "train" / folder / f"{i:02d}.png", (slice(2, 6), slice(2, 6)))
+    with pytest.raises(DatasetError, match="equally well") as refused:
+        Dataset.load(tmp_path, task="segment")
+    offered = re.search(r"--exclude '([^']+)'", str(refused.value))
+    assert offered is not None and offered.group(1) == "*thick_gt/*,*thin_gt/*", str(refused.value)
+    dataset = Dataset.load(tmp_path, task="segment", exclude=tuple(offered.group(1).split(",")))
+    assert {c.image.parent.name for c in dataset.cases} == {"img"} and len(dataset.cases) == 4
+    assert {c.mask.parent.name for c in dataset.cases} == {"gt"}
+
+
+def test_tufts_dental_radiographs_are_the_images_and_gaze_maps_are_left_out(tmp_path: Path) -> None:
+    """Tufts Dental: ``Radiographs/1.JPG``, ``Expert/mask/1.jpg`` and ``Eye_Tracking/Expert/Gaze_Map/1.jpg`` (where
+    the readers looked): refused as 'matches several images equally well', offering --exclude '*Radiographs/*',
+    which trained on the gaze maps, status OK."""
+    for i in range(1, 5):
+        _png(tmp_path / "Radiographs" / f"{i}.png", (slice(1, 7), slice(1, 3)))
+        for reader in ("Expert", "Student"):
+            _png(tmp_path / "Eye_Tracking" / reader / "Gaze_Map" / f"{i}.png", (slice(0, 4), slice(0, 8)))
+            _png(tmp_path / reader / "mask" / f"{i}.png", (slice(2, 6), slice(2, 6 + (reader == "Student"))))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert {c.image.parent.name for c in dataset.cases} == {"Radiographs"} and len(dataset.cases) == 4
+    assert {c.mask.parent.name for c in dataset.cases} == {"mask"}

@@ -101,7 +101,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IMAGE_DIRS = {"images", "image", "imgs", "img", "imagestr", "imagests", "inputs", "input", "jpegimages"}
+IMAGE_DIRS = {"images", "image", "imgs", "img", "imagestr", "imagests", "inputs", "input", "jpegimages", "radiographs"}
 LABEL_DIRS = {
     "labels",
     "label",
@@ -157,6 +157,7 @@ IGNORED_COMPACT_DIRS = re.compile(
     r"distance(?:maps?|transforms?)|(?:vague|ambiguous|uncertain)(?:areas?|regions?)|[a-z0-9]*illustrations?"
     r"|background(?:masks?)|stacked(?:masks?)|edges?(?:maps?)?"
     r"|averaged?(?:training)?(?:images?|labels?|masks?)"  # BTCV's atlas averages of its training scans: no cases
+    r"|eyetracking|gazemaps?|saliencymaps?"  # Tufts Dental's Eye_Tracking/<reader>/Gaze_Map/: where readers looked
 )
 #: words before ``masks`` in a folder's name that make it a folder of labels, never a field of view
 LABEL_WORDS_BEFORE_MASKS = {"label", "labels", "labelled", "labeled", "instance", "instances"}
@@ -938,8 +939,11 @@ def _best(candidates: list[Path], anchor: Path, what: str) -> Path:
         # the first folder where their paths part (G1020's Images/ and NerveRemoved/Images/: not the last, alike)
         common = Path(os.path.commonpath(chosen))
         folders = sorted({p.relative_to(common).parts[0] for p in chosen if len(p.relative_to(common).parts) > 1})
-        others = [name for name in folders if folder_role(name) != "image"] or folders  # never the images/ folder
-        leave_out = f", leave out the others with --exclude '*{others[-1]}/*'," if len(folders) > 1 else ""
+        # never the images/ folder; all the others at once (ROSE's thick_gt/ and thin_gt/ beside img/ and gt/)
+        others = [name for name in folders if folder_role(name) != "image"]
+        others = others if len(others) < len(folders) else folders[1:]
+        patterns = ",".join(f"*{name}/*" for name in others)
+        leave_out = f", leave out the others with --exclude '{patterns}'," if len(folders) > 1 else ""
         raise DatasetError(
             f"{anchor} matches several {what}s equally well: {', '.join(map(str, chosen[:4]))}; give each pair a "
             f"unique name{leave_out} or list the pairs in a CSV manifest (image,mask)"
