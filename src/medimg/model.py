@@ -735,7 +735,7 @@ class Model:
             )
         segment_options = self._segmentation_options(scale=scale)
         if self._classical is not None:
-            predictions = self._classical.predict(inputs, explain=explain)
+            predictions = self._classical.predict(inputs, explain=explain, window=window, strict=strict)
             self.failed_ = self._classical.failed_
             return predictions
         self._require_fitted()

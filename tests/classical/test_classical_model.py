@@ -300,3 +300,23 @@ def test_evaluating_a_copy_holding_training_images_warns_as_for_a_deep_model(tmp
     with caplog.at_level(logging.WARNING, logger="medimg"):
         Model.load(tmp_path / "run").evaluate(other, exclude="*-d.bmp", out_dir=tmp_path / "report")
     assert f"{len(learnt)} of the {len(learnt) + 2} images of {other} are this run's training" in caplog.text
+
+
+def test_a_classical_model_checks_each_input_against_its_training_domain(tmp_path, caplog):
+    """``medimg predict SVM_RUN gray16.png tiny.png``: both got the same confident "benign 0.88", no word and no
+    in_domain column, where a deep model's run flags both."""
+    import logging
+
+    cells = make_cells(tmp_path / "cells", n_per_class=12)
+    model = Model("svm", features="first-order", cv_folds=2, n_jobs=1)
+    model.fit(cells, exclude="*-d.bmp", run_dir=tmp_path / "run", progress=False)
+    assert json.loads((tmp_path / "run" / "fingerprint.json").read_text())["domain"]["channels"]
+    noise = tmp_path / "noise16.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 65535, (10, 10)).astype(np.uint16)).save(noise)
+    loaded = Model.load(tmp_path / "run")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        outside, inside = loaded.predict([noise, cells / "normal_cell" / "cell000.bmp"])
+    assert outside.domain is not None and outside.domain["in_domain"] is False and outside.domain["reasons"]
+    assert inside.domain == {"in_domain": True, "reasons": []}
+    assert "noise16.png is outside the model's training domain" in caplog.text
+    assert loaded.predict([noise], strict=True) == [] and "refused by --strict" in loaded.failed_[0][1]

@@ -170,6 +170,7 @@ class ClassicalModel:
         self, run: RunFolder, dataset: Dataset, name: str, options: FitOptions, settings: dict[str, Any]
     ) -> ClassicalModel:
         """Extract features, search and fit, write the bundle into ``run`` and evaluate on the test split."""
+        from medimg.classical.domain import record_training_domain
         from medimg.classical.pipelines import search_and_fit
         from medimg.data.splits import make_splits
         from medimg.features.extract import FeatureExtractor
@@ -202,6 +203,7 @@ class ClassicalModel:
             progress=options.progress,
         )
         train = extractor.extract(dataset, splits.cases(dataset.cases, "train"), desc="features (train)")
+        record_training_domain(run, dataset, splits.cases(dataset.cases, "train"), seed=options.seed)
         val = extractor.extract(dataset, splits.cases(dataset.cases, "val"), desc="features (val)")
         if len(train.case_ids) == 0:
             raise DatasetError(f"{dataset.root}: the training split is empty")
@@ -473,10 +475,19 @@ class ClassicalModel:
         return report
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, inputs: str | Path | Sequence[str | Path], *, explain: str | None = None) -> list[Any]:
+    def predict(
+        self,
+        inputs: str | Path | Sequence[str | Path],
+        *,
+        explain: str | None = None,
+        window: Any = None,
+        strict: bool = False,
+    ) -> list[Any]:
         """Predict files and/or folders; files that cannot be used are logged and listed in ``self.failed_``
         (``(source, reason)``, as deep predict lists them; ``medimg predict`` then names them and exits 1): unreadable
-        files, and with masks a file whose mask is missing, empty or does not match its image.
+        files, and with masks a file whose mask is missing, empty or does not match its image. Each input is checked
+        against the training domain (:mod:`medimg.classical.domain`): a warning and the prediction's ``domain``, or
+        with ``strict`` a file not used. ``window``: the intensity window instead of the run's.
 
         With masks, each file's mask is looked up beside it with the training mask pattern (and mask
         files themselves are not predicted). A DICOM series in a folder is predicted slice by slice in slice order,
@@ -485,9 +496,8 @@ class ClassicalModel:
         from medimg.data.layouts.image_mask_pairs import annotation_files
         from medimg.features.extract import conform
         from medimg.features.samples import make_sample
-        from medimg.io import read_image
-        from medimg.io.orientation import picture_order
         from medimg.io.series_inputs import expand_prediction_inputs
+        from medimg.planning.domain import InputReader, load_training_domain
         from medimg.tasks.series_prediction import series_files, with_series
 
         self._require_classical()
@@ -507,12 +517,19 @@ class ClassicalModel:
             files = [p for p in files if p.resolve() not in mask_files]
         from medimg.io.windowing import window_from_json
 
-        window = window_from_json((self.metadata_.get("input") or {}).get("window"))
+        saved = window_from_json((self.metadata_.get("input") or {}).get("window"))
+        # as training read it, each checked against the training domain (a warning per input outside it)
+        reader = InputReader(
+            window=saved if window is None else window,
+            domain=load_training_domain(self.run_dir_),
+            strict=strict,
+            pictures=True,
+        )
         layout = self.extractor_.layout
         samples, failed = [], []
         for path in files:
             try:
-                image = picture_order(read_image(path, window=window))  # as training read it
+                image = reader.read(path)
                 mask = masks.read(masks.find(path), like=image) if masks is not None else None
                 sample = make_sample(image.array, mask, source=str(path), spacing_mm=image.spacing_mm)
                 samples.append(conform(sample, *layout) if layout is not None else sample)
@@ -523,7 +540,11 @@ class ClassicalModel:
         for source, reason in failed:
             logger.warning("skipped %s: %s", source, reason)
         self.failed_ = failed
-        return list(with_series(self._predicted(samples), found, volumetric=False))
+        predictions = self._predicted(samples)
+        for prediction in predictions:
+            verdict = reader.verdicts.get(prediction.source)
+            prediction.domain = verdict.to_dict() if verdict is not None and reader.domain is not None else None
+        return list(with_series(predictions, found, volumetric=False))
 
     def predict_arrays(self, inputs: Any) -> list[Any]:
         """Predict images given as arrays (the layouts of :func:`medimg.io.arrays.images_from_array`; sources
