@@ -1140,10 +1140,13 @@ def test_a_label_table_of_several_readers_gives_each_image_once_with_their_major
     assert given == {"a1": ["Cardiomegaly"], "b2": [], "c3": [], "d4": ["Cardiomegaly", "Pleural effusion"]}
 
 
-def test_rfmid_split_folders_each_with_its_table_beside_a_folder_of_images(tmp_path: Path) -> None:
+@pytest.mark.parametrize("twin", [False, True])
+def test_rfmid_split_folders_each_with_its_table_beside_a_folder_of_images(tmp_path: Path, twin: bool) -> None:
     """RFMiD: ``Training_Set/`` (``Training/1.png`` + ``RFMiD_Training_Labels.csv``), ``Evaluation_Set/``
     (``Validation/``) and ``Test_Set/`` (``Test/``), one-hot findings. The top folder was refused ("class folder(s)
-    test/Test have no training folder"), and Evaluation_Set was no split."""
+    test/Test have no training folder"), and Evaluation_Set was no split. A Kaggle mirror unzips each as its own twin,
+    ``Training_Set/Training_Set/``: refused as "class folder(s) val/Evaluation_Set, test/Test_Set have no training
+    folder of the same class"."""
     header = "ID,Disease_Risk,DR,ARMD,MH"
     for split, inner, table, count in (
         ("Training_Set", "Training", "RFMiD_Training_Labels.csv", 8),
@@ -1151,10 +1154,11 @@ def test_rfmid_split_folders_each_with_its_table_beside_a_folder_of_images(tmp_p
         ("Test_Set", "Test", "RFMiD_Testing_Labels.csv", 4),
     ):
         rows = [header]
+        folder = tmp_path / "RFMiD" / split / split if twin else tmp_path / "RFMiD" / split
         for i in range(1, count + 1):
-            _image(tmp_path / "RFMiD" / split / inner / f"{i}.png", 30 * (i % 3))
+            _image(folder / inner / f"{i}.png", 30 * (i % 3))
             rows.append(f"{i},{int(i % 3 > 0)},{int(i % 3 == 1)},{int(i % 3 == 2)},0")
-        (tmp_path / "RFMiD" / split / table).write_text("\n".join(rows) + "\n")
+        (folder / table).write_text("\n".join(rows) + "\n")
     data = Dataset.load(tmp_path / "RFMiD")
     assert {split: sum(c.split == split for c in data.cases) for split in ("train", "val", "test")} == {
         "train": 8,

@@ -512,3 +512,25 @@ def test_a_table_labelling_each_breast_draws_no_warning_of_classes_holding_the_s
     report = check_dataset(Dataset.load(tmp_path / "train.csv"))
     assert report.classes_of_one == ""
     assert not [w for w in report.warnings if "hold the same" in w], report.warnings
+
+
+def test_copies_in_the_datas_own_split_are_not_said_to_be_kept_in_one_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Retinal OCT C8 with ``train/AMD/amd_train_1001.jpg`` copied as ``test/AMD/amd_test_1009.jpg``: fit said the
+    copies are "each kept in one split when medimg makes the split", though the data's own split was kept and the
+    copy scored in test."""
+    from medimg.data.quality import group_identical_images
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("AMD", "NORMAL"):
+            for i in range(4):
+                path = tmp_path / split / label / f"{label.lower()}_{split}_{i}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(rng.integers(0, 255, (16, 16)).astype(np.uint8)).save(path)
+    shutil.copy(tmp_path / "train" / "AMD" / "amd_train_0.png", tmp_path / "test" / "AMD" / "amd_test_9.png")
+    dataset = Dataset.load(tmp_path)
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        group_identical_images(dataset, check_dataset(dataset).duplicates)
+    assert "the data's own split is kept as it is" in caplog.text and "kept in one split" not in caplog.text

@@ -813,12 +813,14 @@ def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]
             key_of.update(dict.fromkeys(members, members[0]))
     if not key_of:
         return dataset
+    own = any(c.split for c in dataset.cases)
     logger.info(
-        "%d group(s) of identical or nearly identical images (%d files, e.g. %s): each kept in one split when "
-        "medimg makes the split",
+        "%d group(s) of identical or nearly identical images (%d files, e.g. %s): %s",
         len(set(key_of.values())),
         len(key_of),
         next(iter(key_of)),
+        # the data's own split keeps its copies where they are (check warns of those in several splits)
+        "the data's own split is kept as it is" if own else "each kept in one split",
     )
     cases = [dataclasses.replace(c, same_image=key_of[c.case_id]) if c.case_id in key_of else c for c in dataset.cases]
     return dataclasses.replace(dataset, cases=cases)

@@ -1435,6 +1435,16 @@ def _split_named_manifests(path: Path) -> list[tuple[str, Path]]:
 _LABELS_NAME = re.compile(r"truth|label")
 
 
+def _inside_its_twin(folder: Path) -> Path:
+    """The folder of ``folder``'s name that is all ``folder`` holds (a Kaggle mirror unzips RFMiD's
+    ``Training_Set/`` as ``Training_Set/Training_Set/``), else ``folder``."""
+    dirs = [p for p in folder.iterdir() if visible_dir(p)]
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "Thumbs.db"]
+    if len(dirs) == 1 and not files and dirs[0].name.casefold() == folder.name.casefold():
+        return _inside_its_twin(dirs[0])
+    return folder
+
+
 def split_manifests(path: Path) -> list[tuple[str, Path]]:
     """``(split, label CSV)`` of a folder that keeps one label manifest per split: named for its split at the top
     (CheXpert's ``train.csv``, ``valid.csv``), or inside split folders (``train``, ``valid``, ``test``) that hold
@@ -1450,6 +1460,7 @@ def split_manifests(path: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for folder in sorted(p for p in path.iterdir() if visible_dir(p)):
         split = normalise_split(folder.name)
+        folder = _inside_its_twin(folder)  # a Kaggle mirror's Training_Set/Training_Set/
         inside = [p for p in folder.iterdir() if visible_dir(p) and p.name.lower() not in MASK_FOLDER_WORDS]
         if split is None or len(inside) > 1:  # one folder of images inside at most, and masks (TDSC-ABUS's MASK/)
             return []  # (RFMiD's Training_Set/Training/ beside its labels; no class folders)
