@@ -349,6 +349,20 @@ def test_folders_named_for_splits_after_the_datasets_name_are_not_classes(tmp_pa
     assert sorted(Dataset.load(tmp_path / "classes").class_names) == ["abnormal_test", "normal"]
 
 
+def test_split_folders_of_images_with_masks_beside_them_name_task_segment(tmp_path: Path) -> None:
+    """MM-WHS: ``ct_train/ct_train_1001_image.nii.gz`` beside ``ct_train_1001_label.nii.gz``, ``mr_train/``,
+    ``ct_test/``: refused as split folders "not classes; point medimg at the training split's folder when it holds
+    class folders", no word of the masks, which --task segment reads."""
+    data = tmp_path / "mmwhs"
+    for modality in ("ct", "mr"):
+        for i in range(3):
+            _png(data / f"{modality}_train" / f"{modality}_train_100{i}_image.png", 10 * i + 1)
+            _png(data / f"{modality}_train" / f"{modality}_train_100{i}_label.png", 255 * (i % 2))
+            _png(data / f"{modality}_test" / f"{modality}_test_200{i}_image.png", 10 * i + 2)
+    with pytest.raises(DatasetError, match=r"not classes; .*; ct_train/ holds images with their masks: --task segment"):
+        Dataset.load(data)
+
+
 def test_folders_named_for_splits_in_the_middle_of_their_names_are_not_classes(tmp_path: Path) -> None:
     """RSNA Pediatric Bone Age: ``boneage-training-dataset/boneage-training-dataset/1377.png`` and
     ``boneage-test-dataset/boneage-test-dataset/4360.png`` beside ``boneage-training-dataset.csv`` (id,boneage,male).

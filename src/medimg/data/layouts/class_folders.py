@@ -40,6 +40,7 @@ from medimg.data.layouts.common import (
     visible_dir,
     walk_files,
 )
+from medimg.data.layouts.image_mask_pairs import detect as holds_image_mask_pairs
 from medimg.data.layouts.image_mask_pairs import folder_role, has_case_folders, named_as_masks, pairing_key
 from medimg.data.layouts.label_tables_beside import say_tables_naming_cases
 from medimg.data.layouts.table_labelled_splits import table_labelled_cases
@@ -619,9 +620,12 @@ def _refuse_splits_named_by_a_suffix(root: Path, subdirs: list[Path]) -> None:
         if tables
         else "point medimg at the training split's folder when it holds class folders"
     )
+    # MM-WHS' ct_train/ct_train_1001_image.nii.gz beside ct_train_1001_label.nii.gz, mr_train/, ct_test/
+    paired = next((d for d in training_first if holds_image_mask_pairs(d)), None)
+    masks = f"; {paired.name}/ holds images with their masks: --task segment reads them" if paired else ""
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in subdirs)}) are named for splits "
-        f"({', '.join(sorted({str(s) for s in splits.values()}))}), not classes; {labels}"
+        f"({', '.join(sorted({str(s) for s in splits.values()}))}), not classes; {labels}{masks}"
     )
 
 
