@@ -298,6 +298,17 @@ def test_bad_upload_is_refused_and_database_intact(case: str, service: Service, 
     assert database.state() == (2, "ok")
 
 
+def test_an_unreadable_upload_is_named_without_the_servers_work_folder(service: Service) -> None:
+    """A PNG signature and random bytes: the 422 said "cannot identify image file '/tmp/medimg-serve-0/server-23369-
+    .../request-.../upload.png'", telling a client the server's user, process and folders."""
+    client, headers, _ = service
+    garbage = b"\x89PNG\r\n\x1a\n" + np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    response = upload(client, headers, garbage, name="scan.png")
+    detail = response.json()["detail"]
+    assert response.status_code == 422 and "upload.png" in detail, detail
+    assert "medimg-serve" not in detail and "request-" not in detail and "/tmp" not in detail, detail
+
+
 def test_a_nifti_whose_affine_makes_absurd_pixels_is_answered(service: Service) -> None:
     """A 2D NIfTI whose sform makes its pixels 8,388 km by 1 mm (a damaged header): drawing it with square pixels
     asked Pillow for a 24 x 167,772,160 picture, a MemoryError and a 500."""

@@ -148,10 +148,15 @@ _CLIENT_HINTS = (
 )
 
 
-def _for_a_client(reason: str) -> str:
-    """A reader's message with the hints meant for Python callers replaced by what an HTTP client can do."""
+def _for_a_client(reason: str, path: Path) -> str:
+    """A reader's message with the hints meant for Python callers replaced by what an HTTP client can do, and the
+    upload's file in the server's private work folder named by its name alone (Pillow's "cannot identify image file
+    '/tmp/medimg-serve-0/server-23369-.../request-.../upload.png'" told a client the server's user, process and
+    folders)."""
     for hint, instead in _CLIENT_HINTS:
         reason = reason.replace(hint, instead)
+    for shown in (str(path), str(path.resolve())):
+        reason = reason.replace(shown, path.name)
     return reason
 
 
@@ -380,7 +385,7 @@ class PredictionService:
             except ImageReadError as error:
                 too_large = isinstance(error, ImageTooLargeError) or "decompression-bomb" in error.reason
                 status = 413 if too_large else 422
-                reason = _for_a_client(error.reason)
+                reason = _for_a_client(error.reason, Path(path))
                 if fmt == SERIES_FORMAT:
                     raise UploadRejected(
                         status, f"the DICOM series cannot be read: {reason} (send one series per upload)"
