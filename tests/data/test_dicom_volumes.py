@@ -308,3 +308,26 @@ def test_masks_named_as_series_folders_pair_with_those_series(tmp_path: Path) ->
     assert pairs == {uid: f"{uid}.nii" for uid in uids[:3]}
     assert all(c.image.is_dir() for c in dataset.cases)
     assert dataset.unlabelled == [f"train_images/{uids[3]}"]  # the series, not its 6 slices
+
+
+def test_numbered_masks_pair_with_the_series_of_their_numbered_patient_folder(tmp_path: Path) -> None:
+    """NIH Pancreas-CT (TCIA): ``Pancreas-CT/PANCREAS_0001/<study>/<series>/1-001.dcm...`` beside
+    ``TCIA_pancreas_labels-02-05-2017/label0001.nii.gz``: read as two classes (the data's two folders); with
+    ``--task segment``, "found 300 images but no masks"."""
+    import nibabel as nib
+
+    from medimg.data.dataset import SegmentationDataset
+
+    labels = tmp_path / "TCIA_pancreas_labels-02-05-2017"
+    labels.mkdir()
+    for k in range(1, 4):
+        series = tmp_path / "Pancreas-CT" / f"PANCREAS_{k:04d}" / f"11-24-2015-PANCREAS{k:04d}-Pancreas-5219{k}"
+        _write_series(series / f"Pancreas-5637{k}", "normal", f"PANCREAS_{k:04d}", [2.0 * z for z in range(6)])
+        mask = np.zeros((16, 16, 6), np.uint8)
+        mask[4:10, 4:10, 1:4] = 1
+        nib.save(nib.Nifti1Image(mask, np.eye(4)), labels / f"label{k:04d}.nii.gz")
+    dataset = SegmentationDataset.load(tmp_path)
+    assert dataset.task == "segment"
+    pairs = {c.mask.name: c.image.relative_to(tmp_path).parts[1] for c in dataset.cases if c.mask is not None}
+    assert pairs == {f"label{k:04d}.nii.gz": f"PANCREAS_{k:04d}" for k in range(1, 4)}
+    assert Dataset.load(tmp_path).task == "segment"

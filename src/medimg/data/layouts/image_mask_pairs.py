@@ -58,7 +58,7 @@ import logging
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -758,7 +758,13 @@ def _core_name(name: str) -> str:
         kept = ["labels"]  # label_images/, mask_images/: images of labels
     if len(kept) > 1 and kept[-1] in {"masks", "mask"} and set(kept[:-1]) & LABEL_WORDS_BEFORE_MASKS:
         kept = ["labels"]  # NuInsSeg's "label masks/": each nucleus labelled, no field of view
-    if len(kept) > 1 and kept[-1] in {"masks", "mask", "msk", "labels", "segmentations", "annotations", "images"}:
+    roles = {"masks", "mask", "msk", "labels", "segmentations", "annotations", "images"}
+    dated = kept
+    while len(dated) > 1 and dated[-1].isdigit():  # a date after the role (TCIA_pancreas_labels-02-05-2017)
+        dated = dated[:-1]
+    if dated[-1:] and dated[-1] in roles:
+        kept = dated
+    if len(kept) > 1 and kept[-1] in roles:
         kept = kept[-1:]
     return "_".join(kept) if kept else name.lower()
 
@@ -1259,6 +1265,22 @@ def _series_folders(images: Mapping[str, Sequence[Path]]) -> dict[str, Path]:
     return {name: found[0] for name, found in folders.items() if len(set(found)) == 1}
 
 
+#: a name that is a word and a number (``PANCREAS_0001``, ``label0001``, ``case_12``)
+_NUMBERED_NAME = re.compile(r"[a-z]*[-_ ]?0*(\d+)", re.IGNORECASE)
+
+
+def _series_by_number(series: Iterable[Path], root: Path) -> dict[int, Path]:
+    """The series folders by the number of the folder above them named as a word and a number, where that number
+    is one series' alone (Pancreas-CT's ``PANCREAS_0001/<study>/<series>/``, whose mask is ``label0001.nii.gz``)."""
+    found: dict[int, list[Path]] = {}
+    for folder in series:
+        above = folder.relative_to(root).parts[:-1] if root in folder.parents else ()
+        numbers = {int(m.group(1)) for part in above if (m := _NUMBERED_NAME.fullmatch(part))}
+        for number in numbers:
+            found.setdefault(number, []).append(folder)
+    return {number: folders[0] for number, folders in found.items() if len(set(folders)) == 1}
+
+
 # --------------------------------------------------------------------------------------------- readers
 def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...]) -> SegmentationDataset:
     files = _image_files(root, includes, excludes)
@@ -1307,6 +1329,7 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
     channels_of: dict[Path, tuple[Path, ...]] = {}  # an image's further channel files (nnU-Net, BraTS)
     extras = {key: [m for m in files if EXTRA_MASK.match(_stem(m).lower())] for key, files in masks.items()}
     series_folders = _series_folders(images)
+    numbered_series = _series_by_number(series_folders.values(), root)
     for key, mask_files in sorted(masks.items()):
         for mask in _plain_folder_first([m for m in mask_files if m not in extras[key]]):
             candidates = [p for p in images.get(key, []) if p not in paired]
@@ -1341,6 +1364,9 @@ def _load_folder(root: Path, includes: tuple[str, ...], excludes: tuple[str, ...
                 continue
             if not candidates:  # a series' slices in a folder of the mask's name (RSNA cervical spine's
                 series = series_folders.get(_stem(mask).lower())  # train_images/<UID>/, segmentations/<UID>.nii)
+                number = _NUMBERED_NAME.fullmatch(_stem(mask).lower())
+                if series is None and number is not None:  # Pancreas-CT's label0001.nii.gz for the one series
+                    series = numbered_series.get(int(number.group(1)))  # under PANCREAS_0001/<study>/<series>/
                 candidates = [series] if series is not None and series not in paired else []
             beside = [p for p in paired if p.parent == mask.parent] if _named_for_its_role(mask) else []
             if not candidates and len(beside) == 1:  # a case folder's second mask (ToothFairy's gt_sparse, gt_alpha)
