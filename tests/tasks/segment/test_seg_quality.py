@@ -108,3 +108,22 @@ def test_colour_masks_without_a_table_fail_the_check(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(root)])
     assert result.exit_code == 1, result.output
     assert "not readable as classes" in result.output and "pass a colour table" in result.output
+
+
+def test_a_code_in_one_mask_beside_a_code_most_masks_hold_is_warned_of_as_a_slip() -> None:
+    """MM-WHS: codes 0, 205, 420, 500... and 421 in one MR mask (a slip of the annotation tool): a 9th class, every
+    class above it shifted by one, status OK and no word."""
+    from medimg.tasks.segment.quality import stray_label_values
+
+    codes = [0, 205, 420, 500, 550, 600, 820, 850]
+    values = {f"case{k}": np.array([c if (c != 420 or k) else 421 for c in codes], float) for k in range(8)}
+    warnings = stray_label_values(values, lambda case_id: f"{case_id}_label.nii.gz")
+    assert (
+        len(warnings) == 1
+        and "mask value 421 is in 1 of 8 masks only (case0_label.nii.gz), beside 420 in 7" in (warnings[0])
+    )
+    # consecutive organ ids (a rare organ beside a common one), rare class indices, too few masks: no warning
+    organs = {f"case{k}": np.array([0, *range(1, 60), *([60] if k == 0 else [])], float) for k in range(8)}
+    indices = {f"case{k}": np.array([0, 1, 2, *([3] if k == 0 else [])], float) for k in range(8)}
+    few = dict(list(values.items())[:4])
+    assert stray_label_values(organs, str) == stray_label_values(indices, str) == stray_label_values(few, str) == []

@@ -9,8 +9,9 @@ masks without an image, empty masks (no foreground at all) and the same image in
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +175,7 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
     survey = MaskValueSurvey(limit=MAX_MASK_VALUES, lossy=any(is_lossy(case.mask) for case in dataset.cases))
     values = survey.values
     distinct_per_case: list[np.ndarray] = []  # each mask's distinct values (1, 1, N) or colours (3, 1, N)
+    grey_values: dict[str, np.ndarray] = {}  # a grey mask's distinct values, by case
     colour_masks = 0
     unreadable: list[dict[str, str]] = []
     mismatches: list[dict[str, str]] = []
@@ -227,10 +229,12 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
             continue
         found = mask_values(sample.mask[0], limit=MAX_MASK_VALUES)
         distinct_per_case.append(found.astype(np.float32).reshape(1, 1, -1))
+        grey_values[case.case_id] = found
         survey.add_mask(sample.mask[0], found)
         if len(found) == 1:
             empty.append(case.case_id)
     encoding, names, per_class, warnings = _classes(dataset, survey, distinct_per_case, colour_masks)
+    warnings += stray_label_values(grey_values, lambda case_id: _mask_of(dataset, case_id))
     cross = [sorted(c for c, _ in group) for group in digests.values() if len({split for _, split in group}) > 1]
     if empty:
         warnings.append(
@@ -278,6 +282,40 @@ def check_segmentation(dataset: SegmentationDataset, *, progress: bool = False) 
         warnings=warnings,
         mixed_dimensions=mixed_dimensions(first_of, dict(axes)) if len(first_of) > 1 else None,
     )
+
+
+#: masks a set needs before one value in one of them is judged a stray among the codes the others share
+STRAY_MIN_MASKS = 5
+#: a label code below this is a class index (a rare class 3 beside a common 2 is no slip)
+STRAY_MIN_CODE = 10
+
+
+def stray_label_values(values_of: Mapping[str, np.ndarray], mask_of: Callable[[str], str]) -> list[str]:
+    """Warnings of a label code in one mask only, one away from a code most masks hold, among codes spaced apart
+    (MM-WHS's 205, 420, 500... with 421 in one mask: a slip of the annotation tool, trained as a class of its own that
+    shifted every class above it); ``mask_of`` names a case's mask file."""
+    if len(values_of) < STRAY_MIN_MASKS:
+        return []
+    holding: dict[float, list[str]] = {}
+    for case_id, values in values_of.items():
+        for value in {float(v) for v in values}:
+            holding.setdefault(value, []).append(case_id)
+    common = sorted(v for v, cases in holding.items() if len(cases) > 1)
+    if any(b - a <= 1 for a, b in itertools.pairwise(common)):  # consecutive ids (organs 1..117)
+        return []
+    warnings = []
+    for value, cases in sorted(holding.items()):
+        near = next(
+            (n for n in (value - 1, value + 1) if len(holding.get(n, ())) >= len(values_of) / 2),
+            None,
+        )
+        if len(cases) == 1 and value == int(value) and value >= STRAY_MIN_CODE and near is not None:
+            warnings.append(
+                f"mask value {value:g} is in 1 of {len(values_of)} masks only ({mask_of(cases[0])}), beside {near:g} "
+                f"in {len(holding[near])}: a slip for {near:g}? It is read as a class of its own; set it to "
+                f"{near:g} in that mask if it is one"
+            )
+    return warnings
 
 
 def _classes(
