@@ -1542,3 +1542,20 @@ def test_tufts_dental_radiographs_are_the_images_and_gaze_maps_are_left_out(tmp_
     dataset = Dataset.load(tmp_path, task="segment")
     assert {c.image.parent.name for c in dataset.cases} == {"Radiographs"} and len(dataset.cases) == 4
     assert {c.mask.parent.name for c in dataset.cases} == {"mask"}
+
+
+def test_gleason2019_first_pathologists_maps_are_the_masks_and_the_others_second_readers(tmp_path: Path) -> None:
+    """Gleason2019: ``Train Imgs/slide001_core003.jpg`` and ``Maps1_T/`` ... ``Maps6_T/`` of
+    ``slide001_core003_classimg_nonconvex.png`` (six pathologists' grade maps), ``Test/``: the map folders were
+    "ignored (archives often hold a nested copy of the data)", and with --task segment "found 76 images but no
+    masks"."""
+    for i in range(4):
+        _png(tmp_path / "Train Imgs" / f"slide001_core00{i}.png", (slice(1, 7), slice(1, 3)))
+        for reader in range(1, 4):
+            box = (slice(2, 6), slice(2, 6 + (reader > 1)))
+            _png(tmp_path / f"Maps{reader}_T" / f"slide001_core00{i}_classimg_nonconvex.png", box)
+        _png(tmp_path / "Test" / f"slide008_core00{i}.png", (slice(1, 7), slice(1, 3)))
+    dataset = Dataset.load(tmp_path)
+    assert dataset.task == "segment" and len(dataset.cases) == 4
+    assert {c.mask.parent.name for c in dataset.cases} == {"Maps1_T"}
+    assert all(c.mask.name.startswith(c.image.stem) for c in dataset.cases)

@@ -209,6 +209,8 @@ _STRIP_WORDS = {
     "image",
     "img",
     "data",  # CTPelvic1K's <case>_data.nii.gz beside <case>_mask_4label.nii.gz
+    "classimg",  # Gleason2019's Maps1_T/slide001_core003_classimg_nonconvex.png for Train Imgs/slide001_core003.jpg
+    "nonconvex",
 }
 #: a further mask of one image: a mask name with a number after it (BUSI's ``benign (4)_mask_1.png`` beside
 #: ``benign (4)_mask.png`` for a second lesion); merged into the first on read (``SegCase.extra_masks``)
@@ -769,6 +771,8 @@ def _core_name(name: str) -> str:
     return "_".join(kept) if kept else name.lower()
 
 
+#: a pathologist's folder of maps (Gleason2019's ``Maps1_T/`` ... ``Maps6_T/``, six pathologists' Gleason grades)
+_PATHOLOGIST_MAPS = re.compile(r"maps\d+[-_ ]t")
 #: a numbered folder of masks beside a folder of images of that number (TNBC's ``GT_01/`` beside ``Slide_01/``)
 NUMBERED_MASK_DIR = re.compile(r"(?:gt|mask|masks|seg|label|labels)[-_ ]?(\d+)")
 
@@ -830,6 +834,8 @@ def _dir_role(name: str, siblings: set[str]) -> str | None:
         and not NUMBERED_MASK_DIR.fullmatch(s.lower())
         for s in siblings
     ):
+        return "mask"
+    if _PATHOLOGIST_MAPS.fullmatch(low):
         return "mask"
     if low in IMAGE_DIRS or compact.startswith("images"):
         return "image"
