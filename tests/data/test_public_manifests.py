@@ -1504,6 +1504,23 @@ def test_abide_file_ids_beginning_the_derivatives_names_are_named_in_the_refusal
         Dataset.load(tmp_path / "Phenotypic_V1_0b_preprocessed1.csv")
 
 
+def test_airogs_table_beside_half_its_parts_reads_the_parts_there(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AIROGS: ``train_labels.csv`` (``challenge_id,class``: ``TRAIN000000,NRG``) beside ``0/``, ``1/``, ``2/`` of
+    its six parts (a partial download): refused as "has no 'path' column", the ids naming no file in some rows."""
+    rows = ["challenge_id,class"]
+    for i in range(16):
+        if i % 4 < 2:  # the parts downloaded
+            _image(tmp_path / str(i % 4) / f"TRAIN{i:06d}.jpg", 30 + 9 * i)
+        rows.append(f"TRAIN{i:06d},{'RG' if i % 3 == 0 else 'NRG'}")
+    (tmp_path / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path / "train_labels.csv")
+    assert sorted(c.path.name for c in dataset.cases if c.path) == [f"TRAIN{i:06d}.jpg" for i in range(16) if i % 4 < 2]
+    assert "8 of the 16 rows name a file that is under no sub-folder" in caplog.text
+
+
 def test_a_table_without_a_header_keeps_its_first_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """ISIC 2016's ``ISBI2016_ISIC_Part3_Training_GroundTruth.csv``: ``ISIC_0000000,benign`` lines, no header. Its
     first line was taken as the header, its image silently lost (23 of 24)."""

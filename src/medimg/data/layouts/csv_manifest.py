@@ -309,6 +309,19 @@ def _refuse_a_row_of_sides(manifest: Path, naming: list[str], label_col: str | N
     )
 
 
+#: an identifier of letters and digits (AIROGS' ``TRAIN000000``): its file may be missing from a partial download
+_LETTERS_AND_DIGITS = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9_-]{4,}", re.IGNORECASE)
+
+
+def _mostly_found(sample: list[str], files: ManifestFiles) -> bool:
+    """Whether ``sample``'s values are identifiers of letters and digits, at least half of them naming a file: the
+    path column of a download of which some parts are missing (AIROGS' ``train_labels.csv`` beside 3 of its 6
+    folders), whose missing rows are then named (was: "has no 'path' column")."""
+    if len(sample) < 4 or not all(_LETTERS_AND_DIGITS.fullmatch(value) for value in sample):
+        return False
+    return 2 * sum(path.exists() for path in files.peek(sample)) >= len(sample)
+
+
 def _names_shared_folders(sample: list[str], files: ManifestFiles) -> bool:
     """Whether ``sample`` (a column's values, all found) repeats, each value naming a folder: a site's or a class's
     folder holding several rows' images, not each row's own image or series."""
@@ -350,7 +363,8 @@ def _column_naming_files(
         if set(sample) <= _BINARY:  # one-hot: its 1 named a slice 1.dcm (RSNA abdominal trauma's bowel_healthy)
             continue
         # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
-        if (not naming or _image_file_names(sample)) and files.all_found(sample):
+        found = files.all_found(sample) or (not naming and not shared and _mostly_found(sample, files))
+        if (not naming or _image_file_names(sample)) and found:
             if not naming and _names_shared_folders(sample, files):
                 shared.append(candidate)
                 continue
