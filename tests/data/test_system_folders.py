@@ -3,6 +3,7 @@ Synology's ``@eaDir`` thumbnails, ``$RECYCLE.BIN``) are never classes, images or
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +332,23 @@ def test_many_class_folders_with_view_folders_stay_classes(tmp_path: Path) -> No
         for view in ("CC", "MLO"):
             _png(tmp_path / cls / view / "a.png", 5)
     assert sorted(Dataset.load(tmp_path).class_names) == sorted(classes)
+
+
+def test_a_copy_of_the_class_folders_beside_them_is_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Kaggle's brain MRI archive: ``brain_tumor_dataset/{yes,no}/`` beside ``yes/`` and ``no/``, the same files:
+    read as three classes, every image in two of them; fit refused the label conflicts and advised --keep-conflicts,
+    which trained a "brain_tumor_dataset" class."""
+    data = tmp_path / "archive"
+    for label, value in (("yes", 200), ("no", 20)):
+        for i in range(4):
+            _png(data / label / f"{label[0].upper()}{i}.jpg", value + i)
+            _png(data / "brain_tumor_dataset" / label / f"{label[0].upper()}{i}.jpg", value + i)
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(data)
+    assert sorted(dataset.class_names) == ["no", "yes"] and len(dataset.cases) == 8
+    assert "brain_tumor_dataset/ holds the same class folders as its siblings" in caplog.text
+    (data / "brain_tumor_dataset" / "yes" / "Y0.jpg").write_bytes(b"another picture of another size")
+    assert sorted(Dataset.load(data).class_names) == ["brain_tumor_dataset", "no", "yes"]  # not a copy: as before
 
 
 def test_folders_named_for_splits_after_the_datasets_name_are_not_classes(tmp_path: Path) -> None:

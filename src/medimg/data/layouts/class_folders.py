@@ -564,6 +564,7 @@ def _nested_copies(base: Path) -> set[Path]:
     named_like = [folder for folder in subdirs if folder.name.lower() == base.name.lower()]
     inside = [p for folder in named_like for p in folder.iterdir() if visible_dir(p)]
     copies = {folder for folder in nested_copies([*subdirs, *inside]) if folder.parent == base}
+    copies |= {folder for folder in subdirs if _copy_of_its_siblings(folder, subdirs)}
     if copies:
         logger.warning(
             "%s: %s holds the same class folders as its siblings (a nested copy of the data, as Kaggle's archives "
@@ -572,6 +573,29 @@ def _nested_copies(base: Path) -> set[Path]:
             ", ".join(f"{p.name}/" for p in sorted(copies)),
         )
     return copies
+
+
+#: files of a would-be copy compared with its siblings' by name and size, per class folder
+COPY_SAMPLE = 3
+
+
+def _copy_of_its_siblings(folder: Path, subdirs: list[Path]) -> bool:
+    """Whether ``folder`` (of another name) holds only folders, two at least, each named as a sibling of ``folder``,
+    and its first files lie in that sibling too, of the same size: the Kaggle brain MRI archive's
+    ``brain_tumor_dataset/{yes,no}/`` beside ``yes/`` and ``no/`` (a third class, its every image in two classes and
+    a label conflict)."""
+    siblings = {d.name.casefold(): d for d in subdirs if d != folder}
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    inner = [p for p in entries if visible_dir(p)]
+    if len(inner) < 2 or any(p.is_file() and is_image_file(p) for p in entries):
+        return False
+    if not all(p.name.casefold() in siblings for p in inner):
+        return False
+    sample = [f for p in inner for f in sorted(x for x in p.iterdir() if x.is_file())[:COPY_SAMPLE]]
+    twins = [siblings[f.parent.name.casefold()] / f.name for f in sample]
+    return bool(sample) and all(
+        t.is_file() and t.stat().st_size == f.stat().st_size for f, t in zip(sample, twins, strict=True)
+    )
 
 
 def _refuse_versions_of_the_data(root: Path, subdirs: list[Path]) -> None:
