@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -389,7 +388,8 @@ class ClassicalModel:
         that data would take (:mod:`medimg.evaluation.folders`: another data set of the same folder name gets
         ``-2``; ``evaluated.json`` records what was scored; ``given``: what identifies data given in memory).
         ``is_training_data``: whether a dataset is the run's training data (then its saved split applies), warning
-        of the training images among another's (the facade's, as for deep models); by its path alone otherwise.
+        of the training images among another's (the facade's check, as for deep models); ``None``: only the dataset
+        the model was just fitted on is.
         Returns a ``ClassificationReport``."""
         from medimg.classical.pipelines import predict_proba_full
         from medimg.data.splits import Splits, cases_for
@@ -412,7 +412,8 @@ class ClassicalModel:
         )
         if split not in {"train", "val", "test", "all"}:
             raise ConfigError(f"unknown split {split!r}.{did_you_mean(split, ['train', 'val', 'test', 'all'])}")
-        own_data = own_data or (is_training_data or partial(_is_training_folder, run))(dataset)  # its saved split
+        # the training data, moved or not: its saved split
+        own_data = own_data or (is_training_data is not None and is_training_data(dataset))
         splits = Splits.from_dict(run.read_json("splits.json")) if own_data else None
         cases = cases_for(dataset, splits, split)
         if not cases and not own_data and split == "test" and not any(c.split for c in dataset.cases):
@@ -638,16 +639,6 @@ def _grouped_by(dataset: Dataset, case_ids: Sequence[str]) -> str:
     patients (identical copies are kept together as well), else ``"identical images"``."""
     chosen = set(case_ids)
     return "patient" if any(c.patient_id for c in dataset.cases if c.case_id in chosen) else "identical images"
-
-
-def _is_training_folder(run: RunFolder, dataset: Dataset) -> bool:
-    """Whether ``dataset`` was loaded from the path the run was trained on (then its saved split applies)."""
-    if not run.file("config.json").is_file() or not run.file("splits.json").is_file():
-        return False
-    try:
-        return run.trained_data().resolve() == Path(dataset.root).resolve()
-    except (OSError, KeyError, TypeError, RunFolderError):
-        return False
 
 
 def _reason(message: str, path: Path) -> str:

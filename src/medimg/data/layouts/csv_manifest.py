@@ -322,6 +322,15 @@ def _mostly_found(sample: list[str], files: ManifestFiles) -> bool:
     return 2 * sum(path.exists() for path in files.peek(sample)) >= len(sample)
 
 
+#: the rows whose cells of a column are sampled to judge what the column names
+CELL_SAMPLE = 20
+
+
+def _filled_cells(rows: list[dict[str, str]], column: str, most: int = CELL_SAMPLE) -> list[str]:
+    """The first ``most`` non-empty cells of ``column``, stripped."""
+    return [v for row in rows if (v := str(row.get(column) or "").strip())][:most]
+
+
 def _names_shared_folders(sample: list[str], files: ManifestFiles) -> bool:
     """Whether ``sample`` (a column's values, all found) repeats, each value naming a folder: a site's or a class's
     folder holding several rows' images, not each row's own image or series."""
@@ -358,8 +367,7 @@ def _column_naming_files(
     naming: list[str] = []
     shared: list[str] = []  # columns naming folders that hold several rows' images (ABIDE's SITE_ID: NYU/, Pitt/)
     for candidate in candidates:
-        values = [str(row.get(candidate) or "").strip() for row in rows]
-        sample = [v for v in values if v][:20]
+        sample = _filled_cells(rows, candidate)
         if set(sample) <= _BINARY:  # one-hot: its 1 named a slice 1.dcm (RSNA abdominal trauma's bowel_healthy)
             continue
         # after the first, only file names count (MGMT_value's 0 and 1 name the folders 00000/ and 00001/)
@@ -401,7 +409,7 @@ def _refuse_names_begun_by(
     ``FILE_ID`` ``Pitt_0050003``: ``Pitt_0050003_func_preproc.nii.gz``, the derivative's name appended): the table
     is the images' own, and the error gives the path column to add rather than "no 'path' column"."""
     for candidate in candidates:
-        sample = [v for v in (str(row.get(candidate) or "").strip() for row in rows) if v][:20]
+        sample = _filled_cells(rows, candidate)
         if not sample or len(set(sample)) < len(sample) or not any(c.isalpha() for c in sample[0]):
             continue
         begun = {value: found for value in sample if len(found := files.begun_by(value)) == 1}
@@ -423,7 +431,7 @@ def _patient_folders(
     trauma's ``train.csv``: ``patient_id`` and one-hot injuries, ``train_images/<patient_id>/<series_id>/*.dcm``)."""
     if patient_col is None:
         return None
-    sample = [v for v in (str(row.get(patient_col) or "").strip() for row in rows) if v][:20]
+    sample = _filled_cells(rows, patient_col)
     if not sample or not files.all_found(sample) or not all(p.is_dir() for p in files.peek(sample)):
         return None
     logger.info("%s: no column is named as paths; patient column %r names the images' folders", manifest, patient_col)
@@ -493,7 +501,7 @@ def _names_no_file(manifest: Path, column: str, rows: list[dict[str, str]], file
     """Whether none of the first 20 values of a column named as the images' (ODIR-5K's ``ID``: 0, 1, 2... of the
     patients, beside ``Left-Fundus`` and ``Right-Fundus``: 0_left.jpg...) names a file or folder; another column that
     does then names the images, else the rows' missing files are said as ever."""
-    sample = [v for v in (str(row.get(column) or "").strip() for row in rows) if v][:20]
+    sample = _filled_cells(rows, column)
     if not sample or any(file.exists() for file in files.peek(sample)):
         return False
     logger.info(
@@ -1626,7 +1634,7 @@ def _image_file_columns(table: Path) -> list[str]:
         return []
     found = []
     for key, name in columns.items():
-        values = [v for row in rows if (v := str(row.get(name) or "").strip())][:ID_SAMPLE_ROWS]
+        values = _filled_cells(rows, name, ID_SAMPLE_ROWS)
         if key not in PATH_COLUMNS and values and _image_file_names(values):
             found.append(name)
     return found
