@@ -68,3 +68,27 @@ def test_reusing_a_run_of_another_split_seed_or_fraction_is_refused(tmp_path: Pa
         assert again.exit_code != 0 and shown in str(again.exception), (again.output, again.exception)
     same = CliRunner().invoke(app, ["compare", str(classes), *common, "--seed", "0", "--reuse"])
     assert same.exit_code == 0 and "done (reused its finished run)" in same.output, (same.output, same.exception)
+
+
+def test_reusing_a_run_trained_on_other_data_is_refused(tmp_path: Path) -> None:
+    """Eight images added to the data, the same command with --reuse: the old runs were reused, "n test 4" and the
+    old table under the new data, no word."""
+    out, classes = tmp_path / "cmp", tmp_path / "cls"
+
+    def write(count: int) -> None:
+        for k in range(count):
+            path = classes / ("a", "b")[k % 2] / f"{k}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pixels = np.random.default_rng(k).integers(0, 60, (12, 12)) + 100 * (k % 2)
+            Image.fromarray(pixels.astype(np.uint8)).save(path)
+
+    write(24)
+    common = ["--models", "logistic-regression", "--features", "first-order", "--cv-folds", "2"]
+    common += ["--n-resamples", "20", "--timing-images", "2", "--out", str(out), "--no-progress"]
+    assert CliRunner().invoke(app, ["compare", str(classes), *common]).exit_code == 0
+    write(32)
+    again = CliRunner().invoke(app, ["compare", str(classes), *common, "--reuse"])
+    assert again.exit_code != 0 and "was trained on other data (num_cases 24, not 32" in str(again.exception), (
+        again.output,
+        again.exception,
+    )

@@ -342,6 +342,33 @@ def _refuse_other_settings(
         )
 
 
+#: what a run's ``dataset.json`` says of its data that a reused run must share with the data compared now
+DATA_FACTS = ("num_cases", "class_names", "class_counts", "split_counts")
+
+
+def _refuse_other_data(name: str, run: Any, dataset: Any) -> None:
+    """Refuse to reuse the finished run of model ``name`` when it was trained on other data than this command's
+    (images added or removed since: its scores and test split are the old data's, shown under the new).
+
+    Raises:
+        ConfigError: the counts differ (the message names them and the way out).
+    """
+    from medimg.errors import ConfigError
+
+    try:
+        saved = run.read_json("dataset.json")
+    except Exception:  # an older or damaged run: nothing to compare with
+        return
+    now = json.loads(json.dumps(dataset.describe(), default=str))
+    differ = [key for key in DATA_FACTS if key in saved and saved.get(key) != now.get(key)]
+    if differ:
+        shown = ", ".join(f"{key} {saved.get(key)!r}, not {now.get(key)!r}" for key in differ)
+        raise ConfigError(
+            f"--reuse: {run.path} ({name}) was trained on other data ({shown}): its scores are not those of this "
+            "data; rerun without --reuse into another --out"
+        )
+
+
 def _fit_one(
     name: str,
     dataset: Any,
@@ -364,6 +391,7 @@ def _fit_one(
     started = time.perf_counter()
     if reuse and run.file("report/report.json").is_file() and run.file("metadata.json").is_file():
         _refuse_other_settings(name, run, classical if is_classical else None, deep, fit_options)
+        _refuse_other_data(name, run, dataset)
         model = Model.load(run_dir)
         fit_wall = None
     else:
