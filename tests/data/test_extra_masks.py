@@ -148,3 +148,33 @@ def test_msk_folders_and_the_plainly_named_one_first(tmp_path: Path) -> None:
     assert dataset.task == "segment" and len(dataset.cases) == 4
     assert all(c.mask.parent.name == "rp_msk" for c in dataset.cases)
     assert all([p.parent.name for p in c.extra_masks] == ["rp_lung_msk"] for c in dataset.cases)
+
+
+def test_masks_of_another_annotation_set_are_left_out_whatever_their_overlap(tmp_path: Path) -> None:
+    """Tufts Dental: ``Expert/mask/N.png`` (the reference) and ``Segmentation/teeth_mask/N.png``. The teeth masks
+    were merged into the expert's where they overlapped little and left out where the expert's lay inside them: 7 of
+    14 images trained teeth and abnormalities as one class, the others abnormalities alone, status OK."""
+    from medimg.data.dataset import read_case_mask
+
+    for i in range(6):
+        image = np.full((16, 16), 60 + 10 * i, np.uint8)
+        Image.fromarray(image).save(_png_path(tmp_path / "Radiographs" / f"{i}.png"))
+        expert = np.zeros((16, 16), np.uint8)
+        expert[2:5, 2:5] = 255
+        teeth = np.zeros((16, 16), np.uint8)
+        if i % 2:
+            teeth[1:9, 1:12] = 255  # the abnormality inside the teeth: nested
+        else:
+            teeth[10:14, 6:15] = 255  # apart from it: was merged
+        Image.fromarray(expert).save(_png_path(tmp_path / "Expert" / "mask" / f"{i}.png"))
+        Image.fromarray(teeth).save(_png_path(tmp_path / "Segmentation" / "teeth_mask" / f"{i}.png"))
+    dataset = Dataset.load(tmp_path, task="segment")
+    assert {c.mask.parent.name for c in dataset.cases} == {"mask"} and len(dataset.cases) == 6
+    for case in dataset.cases:
+        mask = read_case_mask(case)
+        assert mask is not None and int((mask > 0).sum()) == 9, case.case_id  # the expert's 3x3 alone
+
+
+def _png_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -891,6 +891,9 @@ def read_case_mask(
         if overlap == "nested":  # a lesion inside its organ: merged, the lesion would vanish into the organ
             _note_left_out(NESTED_NOTE, extra, case.mask, case.extra_masks)
             continue
+        if extra.parent.parent != case.mask.parent.parent:  # not sibling folders (leftMask/, rightMask/)
+            _note_left_out(OTHER_SET_NOTE, extra, case.mask, case.extra_masks)
+            continue
         mask = np.maximum(mask, other)
     return mask
 
@@ -992,6 +995,13 @@ EMPTY_FIRST_NOTE = (
     "first mask shows (Montgomery's two lungs); over an empty first mask it is another structure (COVID-QU-Ex's lung "
     "mask where the infection mask is empty), so %s's masks are trained; the other masks in %s are left out the same "
     "way where the first is empty. To train on %s's masks instead: --exclude '%s/*'"
+)
+#: Tufts Dental's Segmentation/teeth_mask/ beside Expert/mask/: merged where they overlapped little, left out where
+#: one lay inside the other, so half the images trained teeth and abnormalities as one class, half abnormalities
+OTHER_SET_NOTE = (
+    "%s is not merged into %s: their folders are no siblings (as leftMask/ and rightMask/ are), so they are two sets "
+    "of annotations, not parts of one: the first, %s, is trained; the other masks in %s are left out the same way. "
+    "To train on %s's masks instead: --exclude '%s/*'"
 )
 OBSERVER_NOTE = (
     "%s overlaps %s mostly: read as another annotation of the same structure (a second observer's), not used (the "
