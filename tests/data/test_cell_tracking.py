@@ -62,3 +62,11 @@ def test_the_silver_truth_is_read_where_the_set_has_no_gold(tmp_path: Path, capl
         dataset = SegmentationDataset.load(root)
     assert len(dataset.cases) == 16 and all("_ST/SEG/" in str(c.mask) for c in dataset.cases)
     assert "no gold segmentation" in caplog.text
+
+
+def test_a_set_inside_its_download_folder_is_found(tmp_path: Path) -> None:
+    """``PhC-C2DH-U373.zip`` unzipped into a folder of its own (``ctc/PhC-C2DH-U373/01/...``): refused as "no image
+    has a mask with a matching name (e.g. mask man_seg002.tif vs image t000.tif): name each mask like its image"."""
+    write_cell_tracking(tmp_path / "ctc" / "PhC-C2DH-U373", frames=4)
+    dataset = SegmentationDataset.load(tmp_path / "ctc")
+    assert dataset.source == "cell_tracking" and len(dataset.cases) == 4

@@ -568,7 +568,7 @@ def detect_layout(path: Path) -> Layout | None:
 #: hides (:func:`data_root`; COVID-19-20's ``covid19-20/COVID-19-20_v2/Train/<case>_ct.nii.gz`` + ``_seg``: "has no
 #: class sub-folders" through the wrapper; BCCD's ``dataset-master/dataset-master/`` of ``JPEGImages/`` +
 #: ``Annotations/``: a single class, 'JPEGImages', through it)
-WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr", "voc", "coco", "yolo")
+WRAPPED_LAYOUTS = ("csv_manifest", "csv_boxes", "image_mask_pairs", "mimic_cxr", "voc", "coco", "yolo", "cell_tracking")
 
 
 def data_root(path: Path, task: TaskName | None = None) -> Path:
@@ -586,8 +586,9 @@ def data_root(path: Path, task: TaskName | None = None) -> Path:
     if found.name == "image_mask_pairs" and class_nesting.folder_entries(inner)[1]:
         return path  # images of its own: the one class folder of a set (its masks among them), not a set inside
     outer = detect_layout(path)
-    if outer is not None and outer.name not in ("class_folders", found.name):  # the same: the set's names are inside
-        return path  # (MSD's Task04_Hippocampus/dataset.json, one folder below the one given)
+    # (a Cell Tracking Challenge set's 01_GT/SEG/ read as image/mask pairs through its download folder: never so)
+    if outer is not None and outer.name not in ("class_folders", found.name) and found.name != "cell_tracking":
+        return path  # the same: the set's names are inside (MSD's Task04_Hippocampus/dataset.json, one folder below)
     if outer is not None and outer.name == found.name in ("voc", "coco", "yolo"):
         return path  # a box layout that reads its set one folder down itself (bccd/BCCD/Annotations/)
     # class folders keeping their masks are classes, unless a task that needs the masks is asked for
