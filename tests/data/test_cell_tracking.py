@@ -70,3 +70,15 @@ def test_a_set_inside_its_download_folder_is_found(tmp_path: Path) -> None:
     write_cell_tracking(tmp_path / "ctc" / "PhC-C2DH-U373", frames=4)
     dataset = SegmentationDataset.load(tmp_path / "ctc")
     assert dataset.source == "cell_tracking" and len(dataset.cases) == 4
+
+
+def test_predicting_a_sets_folder_leaves_its_truth_files_out(tmp_path: Path) -> None:
+    """``medimg predict RUN DIC-C2DH-HeLa``: 82 "images" predicted, every ``_GT/SEG``, ``_GT/TRA`` and ``_ST/SEG``
+    file among them."""
+    from medimg.data.layouts.image_mask_pairs import annotation_files
+
+    root = write_cell_tracking(tmp_path / "DIC-C2DH-HeLa", frames=4)
+    files = sorted(root.rglob("*.tif"))
+    left = set(annotation_files(files, root))
+    assert {p.name for p in files if p not in left} == {f"t{t:03d}.tif" for t in range(4)}
+    assert all(p.name.startswith("man_") for p in left)

@@ -883,6 +883,10 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
     return found
 
 
+#: a Cell Tracking Challenge set's truth files (``01_GT/SEG/man_seg002.tif``, ``01_GT/TRA/man_track002.tif``)
+_CELL_TRACKING_TRUTH = re.compile(r"man_(?:seg|track)_?\d+(?:_\d+)?")
+
+
 def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     """The masks, regions of interest and second observers' annotations among ``files`` (found under ``root``) by
     this module's roles, that pair with an image among them: what a folder of images *with* their annotations holds
@@ -914,6 +918,7 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
         if (r != "image" and annotates(path))
         or is_case_mask(path, in_folder)  # PDDCA's <case>/structures/BrainStem.nrrd: names of no mask word
         or any(truth in path.parents for truth in truths)
+        or _CELL_TRACKING_TRUTH.fullmatch(file_stem(path).lower())  # 01_GT/SEG/man_seg002.tif, TRA/man_track002
     ]
 
 
