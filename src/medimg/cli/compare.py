@@ -297,6 +297,15 @@ def _model_for(name: str, classical: dict[str, Any], deep: dict[str, Any]) -> An
     return Model(name, **(classical if name.lower() in CLASSICAL_MODELS else deep))
 
 
+def _saved_record(run: Any, file: str) -> dict[str, Any] | None:
+    """A run's JSON record, or ``None`` for an older or damaged run (nothing to compare with)."""
+    try:
+        record = run.read_json(file)
+    except Exception:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 #: the options of a run's split, compared before reusing it (``--seed 1 --reuse`` kept seed 0's test images)
 SPLIT_OPTIONS = ("seed", "val_fraction", "test_fraction")
 
@@ -312,11 +321,8 @@ def _refuse_other_settings(
     Raises:
         ConfigError: a setting differs (the message names it and the way out).
     """
-    from medimg.errors import ConfigError
-
-    try:
-        config = run.read_json("config.json")
-    except Exception:  # an older or damaged run: nothing to compare with
+    config = _saved_record(run, "config.json")
+    if config is None:
         return
     if classical is not None:
         saved = config.get("classical") or {}
@@ -332,14 +338,9 @@ def _refuse_other_settings(
     options = config.get("options") or {}
     asked.update({key: split.get(key) for key in SPLIT_OPTIONS})
     trained.update({key: options.get(key, split.get(key)) for key in SPLIT_OPTIONS})  # an older run: not saved
-    differ = sorted(key for key in set(asked) | set(trained) if asked.get(key) != trained.get(key))
-    if differ:
-        shown = ", ".join(f"{key} {trained.get(key)!r}, not {asked.get(key)!r}" for key in differ)
-        raise ConfigError(
-            f"--reuse: {run.path} ({name}) was trained with other settings ({shown}): its scores are not those of "
-            "this command's settings; rerun without --reuse into another --out, or give the settings it was "
-            "trained with"
-        )
+    keys = sorted(set(asked) | set(trained))
+    fix = ", or give the settings it was trained with"
+    _refuse_differing(name, run, "with other settings", "this command's settings", trained, asked, keys, fix)
 
 
 #: what a run's ``dataset.json`` says of its data that a reused run must share with the data compared now
@@ -353,19 +354,37 @@ def _refuse_other_data(name: str, run: Any, dataset: Any) -> None:
     Raises:
         ConfigError: the counts differ (the message names them and the way out).
     """
-    from medimg.errors import ConfigError
-
-    try:
-        saved = run.read_json("dataset.json")
-    except Exception:  # an older or damaged run: nothing to compare with
+    saved = _saved_record(run, "dataset.json")
+    if saved is None:
         return
     now = json.loads(json.dumps(dataset.describe(), default=str))
-    differ = [key for key in DATA_FACTS if key in saved and saved.get(key) != now.get(key)]
+    _refuse_differing(name, run, "on other data", "this data", saved, now, [k for k in DATA_FACTS if k in saved])
+
+
+def _refuse_differing(
+    name: str,
+    run: Any,
+    how: str,
+    ours: str,
+    trained: dict[str, Any],
+    asked: dict[str, Any],
+    keys: list[str],
+    fix: str = "",
+) -> None:
+    """Raise when ``trained`` and ``asked`` differ at any of ``keys``, naming each (``how`` the run was trained,
+    ``ours``: what its scores are not of, ``fix``: a way out besides rerunning).
+
+    Raises:
+        ConfigError: they differ (the message names the values and the way out).
+    """
+    from medimg.errors import ConfigError
+
+    differ = [key for key in keys if asked.get(key) != trained.get(key)]
     if differ:
-        shown = ", ".join(f"{key} {saved.get(key)!r}, not {now.get(key)!r}" for key in differ)
+        shown = ", ".join(f"{key} {trained.get(key)!r}, not {asked.get(key)!r}" for key in differ)
         raise ConfigError(
-            f"--reuse: {run.path} ({name}) was trained on other data ({shown}): its scores are not those of this "
-            "data; rerun without --reuse into another --out"
+            f"--reuse: {run.path} ({name}) was trained {how} ({shown}): its scores are not those of {ours}; rerun "
+            f"without --reuse into another --out{fix}"
         )
 
 
