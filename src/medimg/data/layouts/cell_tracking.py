@@ -32,6 +32,9 @@ _SEQUENCE = re.compile(r"\d{2}")
 _TRUTH = re.compile(r"(\d{2})_(GT|ST)")
 #: a frame, ``t000.tif`` (``t0000.tif`` in long sequences)
 _FRAME = re.compile(r"t(\d{3,4})\.tiff?", re.IGNORECASE)
+#: a set's truth file by its name without suffix (case-folded): a segmentation (``man_seg002``, a 3D frame's slice
+#: ``man_seg_002_015``) or a tracking marker (``man_track002``); group 1 says which
+TRUTH_NAME = re.compile(r"man_(seg|track)_?\d+(?:_\d+)?")
 #: a whole frame's segmentation, ``man_seg002.tif``
 _FRAME_MASK = re.compile(r"man_seg(\d{3,4})\.tiff?", re.IGNORECASE)
 #: a 3D frame's slice segmentation, ``man_seg_002_015.tif``

@@ -585,11 +585,8 @@ def _copy_of_its_siblings(folder: Path, subdirs: list[Path]) -> bool:
     ``brain_tumor_dataset/{yes,no}/`` beside ``yes/`` and ``no/`` (a third class, its every image in two classes and
     a label conflict)."""
     siblings = {d.name.casefold(): d for d in subdirs if d != folder}
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    inner = [p for p in entries if visible_dir(p)]
-    if len(inner) < 2 or any(p.is_file() and is_image_file(p) for p in entries):
-        return False
-    if not all(p.name.casefold() in siblings for p in inner):
+    inner = _class_folders_of(folder, siblings)
+    if len(inner) < 2:
         return False
     sample = [f for p in inner for f in sorted(x for x in p.iterdir() if x.is_file())[:COPY_SAMPLE]]
     twins = [siblings[f.parent.name.casefold()] / f.name for f in sample]

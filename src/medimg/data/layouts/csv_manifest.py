@@ -338,13 +338,10 @@ def _names_shared_folders(sample: list[str], files: ManifestFiles) -> bool:
 
 
 def _inside_shared_folders(rows: list[dict[str, str]], shared: str, candidate: str, files: ManifestFiles) -> bool:
-    """Whether each row's ``candidate`` value (the first 20 rows giving both) is distinct and names a file or folder
+    """Whether each row's ``candidate`` value (the first rows giving both) is distinct and names a file or folder
     inside the folder its ``shared`` value names (ABIDE's ``SUB_ID`` 50003 in ``SITE_ID``'s ``Pitt/``)."""
-    pairs = [
-        (str(row.get(shared) or "").strip(), str(row.get(candidate) or "").strip())
-        for row in rows
-        if str(row.get(shared) or "").strip() and str(row.get(candidate) or "").strip()
-    ][:20]
+    both = [(str(row.get(shared) or "").strip(), str(row.get(candidate) or "").strip()) for row in rows]
+    pairs = [(folder, own) for folder, own in both if folder and own][:CELL_SAMPLE]
     if not pairs or len({own for _, own in pairs}) < len(pairs):
         return False
     folders, owns = files.peek([folder for folder, _ in pairs]), files.peek([own for _, own in pairs])
@@ -420,7 +417,6 @@ def _refuse_names_begun_by(
                 f"their names ({value} -> {file.name}): add a column named path of each file's name ({candidate} "
                 f"followed by {file.name[len(value) :]!r}), or give a CSV manifest path,label[,patient_id]"
             )
-    return None
 
 
 def _patient_folders(

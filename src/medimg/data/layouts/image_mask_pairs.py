@@ -67,6 +67,7 @@ from medimg.data.case import SegCase, normalise_split
 from medimg.data.dataset import SegmentationDataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.format_copies import mark_format_copies
+from medimg.data.layouts.cell_tracking import TRUTH_NAME
 from medimg.data.layouts.challenge_labels import challenge_value_names
 from medimg.data.layouts.code_tables import code_table_names
 from medimg.data.layouts.common import (
@@ -883,10 +884,6 @@ def file_role(root: Path, path: Path, folder_roles: dict[Path, str | None] | Non
     return found
 
 
-#: a Cell Tracking Challenge set's truth files (``01_GT/SEG/man_seg002.tif``, ``01_GT/TRA/man_track002.tif``)
-_CELL_TRACKING_TRUTH = re.compile(r"man_(?:seg|track)_?\d+(?:_\d+)?")
-
-
 def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
     """The masks, regions of interest and second observers' annotations among ``files`` (found under ``root``) by
     this module's roles, that pair with an image among them: what a folder of images *with* their annotations holds
@@ -918,7 +915,7 @@ def annotation_files(files: Sequence[Path], root: Path) -> list[Path]:
         if (r != "image" and annotates(path))
         or is_case_mask(path, in_folder)  # PDDCA's <case>/structures/BrainStem.nrrd: names of no mask word
         or any(truth in path.parents for truth in truths)
-        or _CELL_TRACKING_TRUTH.fullmatch(file_stem(path).lower())  # 01_GT/SEG/man_seg002.tif, TRA/man_track002
+        or TRUTH_NAME.fullmatch(file_stem(path).lower())  # a Cell Tracking Challenge set's 01_GT/SEG/man_seg002.tif
     ]
 
 

@@ -674,18 +674,19 @@ def separate_objects(mask: np.ndarray, values: Iterable[float]) -> int | None:
     return len(labels) if pieces <= OBJECT_PIECES * len(labels) else None
 
 
-#: a Cell Tracking Challenge segmentation's name (``man_seg002.tif``, ``man_seg_002_015.tif``): each cell its track's id
-_CELL_TRACKING_MASK = re.compile(r"man_seg_?\d+(?:_\d+)?")
-
-
 def named_for_instances(masks: Iterable[Path]) -> bool:
     """Whether every mask file is named for instances (ROBUST-MIS' ``instrument_instances.png``: each instrument its
     own value, 1..3 in an image, read as three classes by the values alone; the Cell Tracking Challenge's
     ``man_seg002.tif``: each cell its track's id, 3..40, read as 40 classes)."""
+    from medimg.data.layouts.cell_tracking import TRUTH_NAME
+
+    def cell_tracking_mask(stem: str) -> bool:
+        found = TRUTH_NAME.fullmatch(stem)
+        return found is not None and found.group(1) == "seg"
+
     stems = [file_stem(mask).lower() for mask in masks]
     return bool(stems) and all(
-        {"instance", "instances"} & set(re.split(r"[^a-z]+", stem)) or _CELL_TRACKING_MASK.fullmatch(stem)
-        for stem in stems
+        {"instance", "instances"} & set(re.split(r"[^a-z]+", stem)) or cell_tracking_mask(stem) for stem in stems
     )
 
 
