@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from medimg.serve import model_card
-from medimg.serve.reports import report_fhir, report_html
+from medimg.serve.reports import report_fhir, report_html, report_json
 from medimg.serve.storage import ReportRow
 from tests.serve.support import report_row
 
@@ -98,6 +98,24 @@ def test_an_out_of_domain_upload_is_not_headlined_or_coded_as_a_plain_finding() 
     assert inside == "lesion"
 
 
+def test_the_report_json_names_an_out_of_domain_upload_among_its_caveats() -> None:
+    """A client of the JSON API reading the prediction and its caveats got "normal" at 61.7% with no caveat for a
+    blank white image; the out-of-domain warning was only in a separate "domain" object the printed report and the
+    page turn into words."""
+
+    domain = {"in_domain": False, "reasons": ["a blank image (every pixel is 255)"]}
+    row = _row(
+        label="normal",
+        label_index=0,
+        confidence=0.617,
+        probabilities={"normal": 0.617, "lesion": 0.383},
+        input_info={"format": "png", "shape": [1, 32, 32], "domain": domain},
+    )
+    caveats = report_json(row)["caveats"]
+    assert caveats and "outside the model's training domain (a blank image (every pixel is 255))" in caveats[0]
+    assert not any("training domain" in text for text in report_json(_row())["caveats"])
+
+
 def test_a_segmentation_model_card_gives_distances_with_their_unit_and_counts_cases(tmp_path: Path) -> None:
     """The page read "hd95 mean 5.316 (4.000-6.632), assd mean 2.059": pixels or mm was not said (the evaluation
     report says px without spacing, mm with), and a segmentation run's training size (train_cases) was left out."""
@@ -159,7 +177,6 @@ def test_an_empty_heatmap_is_said_to_be_empty_not_shown_as_a_plain_picture() -> 
     """A youden-tuned phantom model's Grad-CAM map for "lesion" held no heat at all: the service's overlay was the
     bare image under the caption "gradcam heatmap for “lesion”", read as "no region looks like a lesion" (the
     server's log alone said the map was empty and not evidence of absence)."""
-    from medimg.serve.reports import report_json
 
     empty = _row(explain_method="gradcam", heatmap_png=_rgba_png(0), overlay_png=_rgba_png(0), explained_class="lesion")
     caption = _text(report_html(empty).split("<figcaption>")[-1].split("</figcaption>")[0])

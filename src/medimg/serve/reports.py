@@ -113,9 +113,14 @@ def report_json(row: ReportRow) -> dict[str, Any]:
             if row.heatmap_png is not None
             else None
         ),
-        # what the printed report says beside the prediction: the operating point folded into the probabilities,
-        # a call the model's own test split showed it cannot be trusted for
-        "caveats": [text for text in (decision_text(row), weak_prediction_warning(row), turned_text(row)) if text],
+        # what the printed report says beside the prediction: an image outside the training domain (first, so a
+        # client reading only the caveats learns it), the operating point folded into the probabilities, a call the
+        # model's own test split showed it cannot be trusted for
+        "caveats": [
+            text
+            for text in (domain_warning(row), decision_text(row), weak_prediction_warning(row), turned_text(row))
+            if text
+        ],
         "token_id": row.token_id,
         "input": row.input_info,
         "domain": row.input_info.get("domain"),
