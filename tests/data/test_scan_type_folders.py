@@ -61,3 +61,32 @@ def test_cesm_low_energy_and_subtracted_folders_are_refused_naming_the_table_to_
     (data / "Radiology manual annotations.csv").write_text("Image_name,Patient_ID,Pathology\nP1_L_DM_MLO,1,Benign\n")
     with pytest.raises(DatasetError, match=r"kinds of scan of the same subjects \(8 in each\).*medimg fit '.*PKG - "):
         Dataset.load(data)
+
+
+def _png(path: Path, value: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((16, 16), value, np.uint8)).save(path)
+
+
+def test_radimagenet_modality_folders_holding_category_folders_are_refused_naming_the_fix(tmp_path: Path) -> None:
+    """RadImageNet: ``CT/abd/pancreatitis/*.png``, ``MR/knee/acl_pathology/*.png``, ``US/thyroid/thyroid_nodule/``
+    were read as three classes CT, MR and US (status OK): a modality classifier, every finding dropped."""
+    data = tmp_path / "radiology_ai"
+    leaves = ("CT/abd/normal", "CT/abd/pancreatitis", "CT/lung/nodule", "MR/knee/acl_pathology", "US/thyroid/normal")
+    for n, leaf in enumerate(leaves):
+        for k in range(6):
+            _png(data / leaf / f"{leaf.rsplit('/', 1)[1]}{k:04d}.png", 20 * n + k)
+    with pytest.raises(DatasetError, match=r"\(CT, MR, US\) name imaging modalities.*medimg fit .*radiology_ai/CT/abd"):
+        Dataset.load(data)
+    assert Dataset.load(data / "CT" / "abd").class_names == ["normal", "pancreatitis"]
+
+
+def test_modality_folders_holding_their_images_or_patient_folders_stay_classes(tmp_path: Path) -> None:
+    """A CT-versus-MR set (images directly in ``CT/`` and ``MR/``), or one of patient folders (``CT/case001/``), is
+    a modality classifier on purpose."""
+    for kind in ("CT", "MR"):
+        for k in range(6):
+            _png(tmp_path / "flat" / kind / f"{kind}_{k}.png", k)
+            _png(tmp_path / "patients" / kind / f"case{k:03d}" / "slice0.png", k)
+    assert Dataset.load(tmp_path / "flat").class_names == ["CT", "MR"]
+    assert Dataset.load(tmp_path / "patients").class_names == ["CT", "MR"]

@@ -317,6 +317,7 @@ def load(
     _refuse_image_forms_as_classes([c for _, c in class_dirs], root)
     _refuse_a_split_copy_as_class([c for _, c in class_dirs], root)
     _refuse_scan_types_as_classes([c for _, c in class_dirs], root)
+    _refuse_modalities_holding_categories([c for _, c in class_dirs], root)
     _refuse_bids_subjects_as_classes([c for _, c in class_dirs], root)
     refuse_cases_named_by_annotations([c for _, c in class_dirs], root)
     non_images: list[tuple[Path, str]] = []
@@ -1103,6 +1104,40 @@ def _refuse_scan_types_as_classes(class_dirs: list[Path], root: Path) -> None:
     raise DatasetError(
         f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) are named for kinds of scan of the same "
         f"subjects ({len(shared)} in each), not classes: a model would tell the kinds of scan apart; {labels}"
+    )
+
+
+#: a folder named for an imaging modality (RadImageNet's ``CT/``, ``MR/``, ``US/``)
+MODALITY_FOLDER_NAMES = frozenset(
+    ["ct", "mr", "mri", "us", "ultrasound", "xr", "xray", "cr", "dx", "pet", "mg", "mammography", "spect", "nm"]
+)
+
+
+def _refuse_modalities_holding_categories(class_dirs: list[Path], root: Path) -> None:
+    """Raise when every would-be class is named for a modality and holds its images only in folders named as
+    categories, not patients (RadImageNet's ``CT/abd/pancreatitis/``, ``MR/knee/acl_pathology/``,
+    ``US/thyroid/thyroid_nodule/``): read as classes, a model told CT from MR from US (status OK) and every finding
+    was dropped. Modality folders holding their images directly (a CT-versus-MR set) stay classes."""
+    if len(class_dirs) < 2 or not all(
+        re.sub(r"[^a-z]", "", d.name.lower()) in MODALITY_FOLDER_NAMES for d in class_dirs
+    ):
+        return
+    leaves: set[Path] = set()
+    for folder in class_dirs:
+        images = [f for f in walk_files(folder, 200) if is_image_file(f)]
+        if not images or any(f.parent == folder for f in images):
+            return
+        leaves |= {f.parent for f in images}
+    if sum(any(ch.isdigit() for ch in leaf.name) for leaf in leaves) > (1 - ID_FOLDER_SHARE) * len(leaves):
+        return  # patient or study folders (CT/LIDC-0001/): the modalities may be the classes
+    shown = sorted(leaf.relative_to(root).as_posix() for leaf in leaves)
+    example = next((leaf for leaf in sorted(leaves) if len(leaf.relative_to(root).parts) > 1), min(leaves)).parent
+    raise DatasetError(
+        f"{root}: its folders ({', '.join(d.name for d in class_dirs)}) name imaging modalities and hold their "
+        f"images in folders of categories ({', '.join(shown[:4])}{', ...' if len(shown) > 4 else ''}): read as "
+        "classes, a model would tell the modalities apart and every finding below them would be dropped; to "
+        "classify the innermost folders, point medimg at a folder holding them as its class folders (medimg fit "
+        f"{shell_quoted(str(example))}) or give a CSV manifest (path,label) naming each image's category"
     )
 
 
