@@ -317,8 +317,8 @@ def test_the_onnx_engine_writes_the_overlays_the_pytorch_engine_writes(
     assert all(p.overlay_path is None for p in OnnxPredictor(tmp_path / "det.onnx").predict(images))
 
 
-@pytest.mark.parametrize("network", ["fcos", "retinanet"])
-def test_numpy_decoding_matches_torchvision(network: str) -> None:
+@pytest.mark.parametrize(("network", "distances"), [("fcos", "softplus"), ("fcos", "relu"), ("retinanet", "relu")])
+def test_numpy_decoding_matches_torchvision(network: str, distances: str) -> None:
     """The torch-free predictor's anchors, decoding and NMS give torchvision's detections on the same outputs."""
     from medimg.export import detect as numpy_detect
     from medimg.export.detect_onnx import DetectionGraph
@@ -327,6 +327,7 @@ def test_numpy_decoding_matches_torchvision(network: str) -> None:
 
     plan = DetectPlan(
         network=network,
+        box_distances=distances,
         num_classes=2,
         class_names=["a", "b"],
         input_size=[64, 96],

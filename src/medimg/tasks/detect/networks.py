@@ -166,7 +166,7 @@ def build_detector(plan: DetectPlan) -> nn.Module:
     }
     if name == "fcos":
         generator = AnchorGenerator(tuple((float(s),) for s in plan.anchor_sizes), ((1.0,),) * len(plan.anchor_sizes))
-        head = _fcos_head(plan.fpn_channels, plan.num_classes, plan.head_convs)
+        head = _fcos_head(plan.fpn_channels, plan.num_classes, plan.head_convs, plan.box_distances)
         detector: nn.Module = FCOS(backbone, plan.num_classes, anchor_generator=generator, head=head, **common)
     else:
         from torchvision.models.detection.retinanet import RetinaNetHead
@@ -209,8 +209,20 @@ def _groups(channels: int) -> int:
     return 1
 
 
-def _fcos_head(channels: int, num_classes: int, num_convs: int) -> nn.Module:
-    """torchvision's FCOS head with GroupNorm groups that divide ``channels`` (its own hard-codes 32)."""
+class SoftplusDistances(nn.Conv2d):
+    """The FCOS regression head's last convolution, its box-side distances through softplus (positive, never
+    without a gradient). torchvision's head passes them through relu after it, a no-op on softplus's output; with
+    relu alone one side's output went negative at every location (ChestX-Det, 40 epochs): no gradient ever again,
+    and that side of every box sat on its level's grid (the bottom at a multiple of 8 px, mAP@0.75 0). The weights
+    keep the convolution's names, so a bundle saved with either loads into the other."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.softplus(super().forward(x))
+
+
+def _fcos_head(channels: int, num_classes: int, num_convs: int, distances: str) -> nn.Module:
+    """torchvision's FCOS head with GroupNorm groups that divide ``channels`` (its own hard-codes 32), its box-side
+    distances made positive by ``distances`` (softplus: :class:`SoftplusDistances`; relu: torchvision's own)."""
     from torchvision.models.detection import _utils as det_utils
     from torchvision.models.detection.fcos import FCOSClassificationHead, FCOSHead, FCOSRegressionHead
 
@@ -219,6 +231,11 @@ def _fcos_head(channels: int, num_classes: int, num_convs: int) -> nn.Module:
     head.box_coder = det_utils.BoxLinearCoder(normalize_by_size=True)
     head.classification_head = FCOSClassificationHead(channels, 1, num_classes, num_convs, norm_layer=norm)
     head.regression_head = FCOSRegressionHead(channels, 1, num_convs, norm_layer=norm)
+    if distances == "softplus":
+        plain = head.regression_head.bbox_reg
+        softplus = SoftplusDistances(channels, plain.out_channels, kernel_size=3, stride=1, padding=1)
+        softplus.load_state_dict(plain.state_dict())  # torchvision's initialisation
+        head.regression_head.bbox_reg = softplus
     return head
 
 

@@ -125,6 +125,12 @@ class DetectPlan(TrainingPlan):
     )
     fpn_channels: int = Field(64, ge=8, description="channels of the FPN and the head")
     head_convs: int = Field(3, ge=1, le=6, description="2D: convolutions of the head's towers (MONAI's 3D: 4)")
+    box_distances: Literal["relu", "softplus"] = Field(
+        "relu",
+        description="FCOS: how the head makes its four box-side distances positive; softplus (planned) keeps "
+        "learning, relu (torchvision's, the runs planned before) can die for one side, which then sits on the grid "
+        "of its level in every box",
+    )
     anchor_sizes: list[float] = Field(
         default_factory=lambda: [8.0, 16.0, 32.0],
         description="per FPN level: the object-size unit (FCOS: the level takes regression distances 4x-8x it; "
@@ -346,6 +352,7 @@ def make_detect_plan(fp: DetectFingerprint, *, bf16_supported: bool = False) -> 
         backbone_depths=depths,
         fpn_channels=fpn_channels,
         head_convs=head_convs,
+        box_distances="softplus",
         fpn_strides=strides,
         anchor_sizes=sizes,
         aspect_ratios=ratios,
