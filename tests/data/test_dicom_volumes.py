@@ -212,6 +212,30 @@ def test_a_label_table_row_naming_a_study_folder_of_several_series_reads_its_lar
     assert dataset.read(by_id["studies/single"]).array.shape == (1, 16, 16, MIN_VOLUME_SLICES)
 
 
+def test_study_folders_of_one_dicom_patient_are_one_patient(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SIIM-FISABIO-RSNA: ``train_study_level.csv`` rows name ``train/<study>/``, each holding a series folder;
+    each study was its own patient, and studies of one PatientID landed in train and test. Their folders are one
+    patient now; a PatientID de-identified to one constant joins nothing."""
+    for constant in (False, True):
+        root = tmp_path / ("constant" if constant else "shared")
+        rows = ["id,Negative for Pneumonia,Typical Appearance"]
+        for s in range(8):
+            label = "tumour" if s % 2 else "normal"
+            patient = "anon" if constant else f"P{s // 2}"
+            _write_series(
+                root / "train" / f"study{s}" / "series1", label, patient, [1.0 * z for z in range(MIN_VOLUME_SLICES)]
+            )
+            rows.append(f"study{s},{1 - s % 2},{s % 2}")
+        (root / "train_study_level.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        shared = Dataset.load(tmp_path / "shared" / "train_study_level.csv")
+    patients = {c.case_id.split("/")[0]: c.patient_id for c in shared.cases}
+    assert len(patients) == 8 and patients["study0"] == patients["study1"] != patients["study2"]
+    assert "8 folders hold 4 patients by their DICOM PatientID" in caplog.text
+    constant = Dataset.load(tmp_path / "constant" / "train_study_level.csv")
+    assert len({c.patient_id for c in constant.cases}) == 8
+
+
 def test_a_label_table_naming_patient_folders_of_sequence_folders(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

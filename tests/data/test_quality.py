@@ -78,6 +78,42 @@ def test_classes_holding_the_same_named_cases_are_refused(tmp_path: Path) -> Non
     assert not [w for w in report.warnings if "every class" in w]  # said once, as the problem
 
 
+def test_dicom_exports_numbering_each_class_folder_alike_are_other_patients_not_views(tmp_path: Path) -> None:
+    """DICOM exports number every folder's files from IM000001 again (``normal/IM000001`` and ``abnormal/IM000001``,
+    other patients in their headers): every export got the warning that the classes may be views of the same cases
+    (with two counters, ``IM000001`` and ``rle_001.dcm``, a refusal). Files of the same patients still draw it."""
+    from tests.io.conftest import write_dicom
+
+    rng = np.random.default_rng(0)
+    for data, same in (("export", False), ("views", True)):
+        for label, shift in (("normal", 0), ("abnormal", 200)):
+            for k in range(6):
+                patient = f"P{k}" if same else f"{label}-{k}"
+                pixels = (rng.integers(0, 100, (8, 8)) + shift).astype(np.uint16)
+                names = (f"IM{k:06d}", f"rle_{k:03d}.dcm")
+                (tmp_path / data / label).mkdir(parents=True, exist_ok=True)
+                write_dicom(tmp_path / data / label / names[k % 2], pixels, extra={"PatientID": patient})
+    export = check_dataset(Dataset.load(tmp_path / "export"))
+    assert not export.classes_of_one, export.classes_of_one
+    assert not [w for w in export.warnings if "file names" in w], export.warnings
+    views = check_dataset(Dataset.load(tmp_path / "views"))
+    assert [w for w in views.warnings if "holds the same 6 file names" in w], views.warnings
+
+
+def test_camera_counters_with_other_extensions_are_numbered_alike(tmp_path: Path) -> None:
+    """``IMG_0000.jpeg``, ``IMG_0001.JPG``, ``IMG_0002.PNG`` in each class folder (a phone's counter, saved in
+    several formats): refused as views of the same cases, where one template numbered is only warned of."""
+    rng = np.random.default_rng(0)
+    for label, shift in (("normal", 0), ("abnormal", 120)):
+        for k, suffix in enumerate((".jpeg", ".JPG", ".PNG", ".png", ".jpg", ".bmp")):
+            (tmp_path / label).mkdir(exist_ok=True)
+            pixels = (rng.integers(0, 100, (8, 8)) + shift).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / label / f"IMG_{k:04d}{suffix}")
+    report = check_dataset(Dataset.load(tmp_path))
+    assert not report.classes_of_one, report.classes_of_one
+    assert [w for w in report.warnings if "same 6 file names" in w]
+
+
 def test_cross_split_duplicates(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for split in ("train", "test"):

@@ -121,6 +121,44 @@ def _header_file(path: Path) -> Path | None:
     return next((f for f in sorted(path.iterdir()) if f.is_file() and looks_like_dicom(f)), None)
 
 
+def folders_joined_by_patient(cases: Sequence[CaseT], root: Path | str = "") -> list[CaseT]:
+    """``cases`` whose patients are folders (a table's row folders: SIIM-FISABIO-RSNA's ``train/<study>/``, a
+    study each) with the folders of one DICOM PatientID joined into one patient (the first folder's name), so one
+    patient's studies never straddle the split; unchanged when the headers name one patient (de-identified to a
+    constant) or none. One header is read per folder."""
+    first: dict[str, Path] = {}
+    for case in cases:
+        file = _case_file(case)
+        if case.patient_id and file is not None:
+            first.setdefault(case.patient_id, file)
+    folders_of: dict[str, set[str]] = {}
+    for folder, file in first.items():
+        patient = header_patient(file)
+        if patient:
+            folders_of.setdefault(patient, set()).add(folder)
+    if len(folders_of) < 2:
+        return list(cases)
+    joined = {folder: min(folders) for folders in folders_of.values() if len(folders) > 1 for folder in folders}
+    if not joined:
+        return list(cases)
+    logger.info(
+        "%s: %d folders hold %d patients by their DICOM PatientID (e.g. %s with %s): each patient's folders stay on "
+        "one side of the split",
+        root or "dataset",
+        len(joined),
+        len(set(joined.values())),
+        min(joined),
+        ", ".join(sorted(f for f, p in joined.items() if p == joined[min(joined)] and f != min(joined))[:2]),
+    )
+    return [replace(c, patient_id=joined.get(str(c.patient_id), c.patient_id)) for c in cases]
+
+
+def header_patient(path: Path) -> str | None:
+    """The PatientID in the header of a DICOM case's file (``None`` for another file, or a header without one)."""
+    file = _header_file(path)
+    return (_identity(file)[0] or None) if file is not None else None
+
+
 def _identity(path: Path) -> tuple[str, ...]:
     """The :data:`GROUP_FIELDS` of one file's header (``""`` where absent or unreadable: the reader reports bad
     files later, with their pixels)."""

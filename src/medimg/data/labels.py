@@ -319,11 +319,40 @@ SAME_NAMES_MIN = 5
 
 def shared_file_names(cases: Sequence[Case]) -> tuple[list[int], list[str]] | None:
     """The classes (of at least :data:`SAME_NAMES_MIN` images; a folder of one stray file aside) that all hold the
-    same file names, and those names (case-folded, sorted); ``None`` when fewer than two classes do."""
+    same file names, and those names (case-folded, sorted); ``None`` when fewer than two classes do, or when the
+    same names are other patients' images (:func:`_names_of_other_patients`)."""
     names = {label: files for label, files in _file_names_per_class(cases).items() if len(files) >= SAME_NAMES_MIN}
     if len(names) < 2 or len({frozenset(files) for files in names.values()}) != 1:
         return None
+    if _names_of_other_patients(cases):
+        return None
     return sorted(names), sorted(next(iter(names.values())))
+
+
+#: at most this many of the names shared by the classes are judged by their patients (a header read for each)
+NAMES_JUDGED = 20
+
+
+def _names_of_other_patients(cases: Sequence[Case]) -> bool:
+    """Whether the files named alike in the classes are mostly of other patients in each (DICOM exports number
+    every folder's files from ``IM000001`` again; their headers name other patients): not views of the same cases.
+    A case's patient is its ``patient_id``, else the PatientID of its DICOM header (ids of one image each are not
+    set: :func:`~medimg.data.dicom_patients.group_by_dicom_patient`); :data:`NAMES_JUDGED` names at most are read,
+    and one with a patient unknown is left undecided."""
+    from medimg.data.dicom_patients import header_patient
+
+    names = sorted({c.path.name.casefold() for c in cases if isinstance(c.label, int) and c.path is not None})
+    judged_names = set(names[:: max(1, len(names) // NAMES_JUDGED)][:NAMES_JUDGED])
+    patients: dict[str, dict[int, set[str]]] = {}
+    for case in cases:
+        if not isinstance(case.label, int) or case.path is None or case.path.name.casefold() not in judged_names:
+            continue
+        patient = case.patient_id or header_patient(case.path)
+        if patient:
+            patients.setdefault(case.path.name.casefold(), {}).setdefault(case.label, set()).add(patient)
+    judged = [by_class for by_class in patients.values() if len(by_class) >= 2]
+    apart = sum(not set.intersection(*by_class.values()) for by_class in judged)
+    return bool(judged) and 2 * apart > len(judged)
 
 
 #: a file name of a mask stored among the images (``phantom_0000_mask.png``)
@@ -335,7 +364,13 @@ def numbered_alike(names: Sequence[str]) -> bool:
     aside): names each class folder of a set may give its own images by chance (medimg's phantoms'
     ``phantom_0000.png`` in each class); ``RET002OD.jpg`` beside ``RET002OS.jpg``, or ``00000_train_1+.png`` beside
     ``00001_train_0.png``, are not."""
-    return len({re.sub(r"\d+", "#", name) for name in names if not _MASK_NAME.search(name)}) <= 1
+    stems = [name.split(".")[0] for name in names if not _MASK_NAME.search(name)]
+    return len({re.sub(r"\d+", "#", stem) for stem in stems}) <= 1 or all(_COUNTED.fullmatch(stem) for stem in stems)
+
+
+#: a file stem that is a counter, with or without a word before it (``IM000001``, ``IMG_0003``, ``image (12)``):
+#: cameras and DICOM exports number each folder's files from 1 again, whatever the extension
+_COUNTED = re.compile(r"[a-z]*[-_ ]?\(?\d+\)?", re.IGNORECASE)
 
 
 def same_cases_problem(class_names: Sequence[str], cases: Sequence[Case]) -> str | None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from medimg.data.case import PLACEHOLDER_LABELS, Case, CaseT, is_missing_value, normalise_split
 from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
+from medimg.data.dicom_patients import folders_joined_by_patient
 from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, is_score, same_text
 from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
@@ -1992,6 +1993,7 @@ def _load_table(
     bad_split: list[str] = []
     bad_values: set[str] = set()  # the unknown split values themselves
     expanded = 0  # rows naming a folder of series folders
+    folder_patients = False  # a case per series or film, its patient the row's folder (no patient column)
     from_here = 0  # missing rows whose path names a file from the current folder instead of the table's
     first_row: dict[Path, Case] = {}  # each file's first row: a later row naming it again is read once or conflicts
     repeated = 0  # rows repeating an earlier row's file, label and split
@@ -2038,6 +2040,7 @@ def _load_table(
         films = projection_images(file) if series else []  # a folder of X-ray films: each film an image
         if series_below or films:  # a case per series (per film of X-ray film folders), the row's folder their patient
             expanded += bool(series_below)
+            folder_patients |= not patient
             patient = patient or raw_path
             parts = films or [one for folder in series_below for one in (projection_images(folder) or [folder])]
             side = _side(row.get(side_col)) if side_col else None
@@ -2123,6 +2126,8 @@ def _load_table(
         cases = patients_from_a_table_beside(cases, manifest, base)
         cases = patients_from_folders(cases, manifest, base)  # CheXpert's patient00001/study1/view1_frontal.jpg
     warn_lateral_views(manifest, columns, rows, path_col, cases)  # CheXpert's Frontal/Lateral column
+    if folder_patients and patient_col is None:  # one patient's studies, each a row's folder, joined
+        cases = folders_joined_by_patient(cases, manifest)
     if expanded:
         logger.info(
             "%s: %d row(s) name a folder of DICOM series folders (a patient's sequences: FLAIR, T1w...): each series "
