@@ -1559,3 +1559,38 @@ def test_gleason2019_first_pathologists_maps_are_the_masks_and_the_others_second
     assert dataset.task == "segment" and len(dataset.cases) == 4
     assert {c.mask.parent.name for c in dataset.cases} == {"Maps1_T"}
     assert all(c.mask.name.startswith(c.image.stem) for c in dataset.cases)
+
+
+def test_numbered_category_folders_are_not_taken_for_patients(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """UFBA-UESC Dental Images: ``Images/cate1/1.jpg``...``cate10/`` (kinds of panoramic X-ray: implants, teeth
+    missing...) beside ``Segmentation/teeth_mask/1.png``: the ten category folders were the split's patients, and
+    whole categories sat in the test split, never trained on."""
+    import logging
+
+    data = tmp_path / "UFBA_UESC_DENTAL_IMAGES"
+    for k in range(1, 31):
+        _png(data / "Images" / f"cate{(k - 1) // 3 + 1}" / f"{k}.png")
+        _png(data / "Segmentation" / "teeth_mask" / f"{k}.png", (slice(2, 6), slice(2, 6)))
+    with caplog.at_level(logging.INFO, logger="medimg"):
+        dataset = Dataset.load(data)
+    assert dataset.task == "segment" and len(dataset.cases) == 30
+    assert not any(c.patient_id for c in dataset.cases)
+    assert "named as categories (e.g. cate1), not patients" in caplog.text
+
+
+def test_case_folders_under_a_few_centre_folders_are_not_warned_of_as_too_few_patients(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FeTS 2022: ``center_1/FeTS2022_00000/FeTS2022_00000_flair.nii.gz`` ... one case per folder under three
+    centre folders: warned '14 case(s) lie in 3 folders (e.g. center_1/FeTS2022_00000), too few to be taken for
+    patients ... give a CSV manifest', though every case has its own folder."""
+    import logging
+
+    for k in range(12):
+        case = tmp_path / f"center_{k % 3 + 1}" / f"case_{k:03d}"
+        _png(case / "image.png")
+        _png(case / "mask.png", (slice(2, 6), slice(2, 6)))
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        dataset = Dataset.load(tmp_path, task="segment")
+    assert len(dataset.cases) == 12
+    assert "too few to be taken for patients" not in caplog.text

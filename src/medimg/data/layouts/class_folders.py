@@ -27,6 +27,7 @@ from medimg.data.labels import keep_classes, same_text
 from medimg.data.layouts.cases_as_classes import refuse_cases_named_by_annotations
 from medimg.data.layouts.class_nesting import data_folder, folder_entries, nested_class_folders
 from medimg.data.layouts.common import (
+    CATEGORY_FOLDER,
     CONTAINER_WORDS,
     MIN_FOLDER_GROUPS,
     file_stem,
@@ -793,7 +794,8 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
     by_ids = {
         label
         for label, names in names_of.items()
-        if sum(any(ch.isdigit() for ch in name) for name in names) >= ID_FOLDER_SHARE * len(names)
+        if sum(any(ch.isdigit() for ch in name) and not CATEGORY_FOLDER.fullmatch(name) for name in names)
+        >= ID_FOLDER_SHARE * len(names)
     }
     if len(by_ids) < len(names_of):
         _say_category_folders(root, {k: v for k, v in folder_of.items() if label_of.get(k) not in by_ids}, depth)
@@ -814,9 +816,9 @@ def _group_by_sub_folder(cases: list[Case], folder_of: dict[str, tuple[str, ...]
 
 
 #: patient folders have ids: at least this share of the folders taken for patients hold a digit (BreakHis's
-#: SOB_B_A_14-22549AB, CheXpert's patient00001); words (HyperKvasir's cecum, polyps) name categories, graded ones
-#: too (its lower-gi-tract's bbps-0-1, ulcerative-colitis-grade-2-3: half of its findings had a digit, and were
-#: taken for patients)
+#: SOB_B_A_14-22549AB, CheXpert's patient00001) and are not numbered categories (CATEGORY_FOLDER: ``cate1``); words
+#: (HyperKvasir's cecum, polyps) name categories, graded ones too (its lower-gi-tract's bbps-0-1,
+#: ulcerative-colitis-grade-2-3: half of its findings had a digit, and were taken for patients)
 ID_FOLDER_SHARE = 0.8
 
 

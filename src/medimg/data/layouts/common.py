@@ -30,6 +30,11 @@ logger = logging.getLogger(__name__)
 MANIFEST_SUFFIXES = (".csv", ".tsv", ".tab")  # .tab: Harvard Dataverse's tab-separated export (HAM10000's)
 #: at least this many sub-folders holding images are patients (the groups of a split), not batches or classes
 MIN_FOLDER_GROUPS = 10
+#: a folder named as a numbered category, not a patient: UFBA-UESC's ``Images/cate1/``...``cate10/`` (the kinds of
+#: panoramic X-ray: with or without implants, teeth missing...), ``class_3/``, ``grade2/``, ``type4/``
+CATEGORY_FOLDER = re.compile(
+    r"(?:cat|cate|category|categoria|class|group|grupo|type|tipo|grade|stage|level)[-_ ]?\d{1,2}", re.IGNORECASE
+)
 NEGATIVE_CLASS_WORDS = (
     "normal", "negative", "benign", "healthy", "control", "no_", "no-", "no ", "none", "absent", "non-", "non_",
     "non ", "not ", "not_", "not-", "without", "uninfected", "no finding", "nevus", "naevus", "notumor",

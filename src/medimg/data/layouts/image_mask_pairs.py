@@ -71,6 +71,7 @@ from medimg.data.layouts.cell_tracking import TRUTH_NAME
 from medimg.data.layouts.challenge_labels import challenge_value_names
 from medimg.data.layouts.code_tables import code_table_names
 from medimg.data.layouts.common import (
+    CATEGORY_FOLDER,
     MIN_FOLDER_GROUPS,
     file_stem,
     is_manifest,
@@ -1204,13 +1205,24 @@ def group_by_patient_folder(cases: list[SegCase], root: Path) -> list[SegCase]:
         sizes = Counter(folder_of.values())
         if not sizes or max(sizes.values()) < 2:
             continue
+        if len(sizes) >= MIN_FOLDER_GROUPS and all(CATEGORY_FOLDER.fullmatch(name) for name in sizes):
+            logger.info(
+                "%s: the %d folders holding the cases are named as categories (e.g. %s), not patients: the cases "
+                "are not grouped by them; give a CSV manifest (image,mask,patient_id) if one patient has several",
+                root,
+                len(sizes),
+                min(sizes),
+            )
+            return cases
         if len(sizes) >= MIN_FOLDER_GROUPS:
             break
         if len(sizes) > few:
             few, few_names = len(sizes), list(sizes)
     else:
-        # the parts a download was cut into (AbdomenCT-1K's AbdomenCT-1K-ImagePart1/, ImagePart2/) hold no patient
-        if few > 1 and not all(_DOWNLOAD_PART.search(name) for name in few_names):
+        # the parts a download was cut into (AbdomenCT-1K's AbdomenCT-1K-ImagePart1/, ImagePart2/) hold no patient;
+        # nor do the few folders above case folders (FeTS 2022's center_1/FeTS2022_00000/: one case per folder)
+        case_folders = len(set(map(tuple, kept_of.values()))) == len(kept_of)
+        if few > 1 and not case_folders and not all(_DOWNLOAD_PART.search(name) for name in few_names):
             logger.warning(
                 "%s: %d case(s) lie in %d folders (e.g. %s), too few to be taken for patients; if one patient's "
                 "slices or images sit in one folder, the split may put them on both sides: give a CSV manifest "
