@@ -19,7 +19,7 @@ from medimg.tasks.detect.data import prepare_cases, scale_boxes
 from medimg.tasks.detect.inference import detect_prepared
 from medimg.tasks.detect.metrics import Detections, match_detections
 from medimg.tasks.detect.plan import DetectPlan
-from medimg.tasks.detect.report import DetectionReport, build_detection_report, write_figures
+from medimg.tasks.detect.report import NO_BOXES_TEXT, DetectionReport, build_detection_report, write_figures
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def evaluate_cases(
         for d, scale in zip(found, prepared.scales, strict=True)
     ]
     truths = [(prepared.original_boxes(i), prepared.labels[i].numpy()) for i in range(len(prepared))]
+    if not any(len(boxes) for boxes, _ in truths):
+        logger.warning("%s: %d %s images, none with a box. %s", dataset.name, len(truths), split, NO_BOXES_TEXT)
     table = match_detections(truths, detections, plan.class_names, max_detections=plan.detections_per_image)
     patients = {case.case_id: getattr(case, "patient_id", None) for case in cases}
     report = build_detection_report(

@@ -124,7 +124,7 @@ class DetectionReport(Report):
             f"{html.escape(str(matching))} on the {html.escape(self.split)} split, in the images' own pixels, with "
             f"{html.escape(self.bootstrap_text())}; every image counts as an independent case. mAP and FROC use "
             "every detection above the candidate threshold; counts and the per-image table use the chosen score "
-            f"threshold{self._threshold_text()}."
+            f"threshold{self._threshold_text()}.{' ' + NO_BOXES_TEXT if self.metrics.get('n_boxes') == 0 else ''}"
         )
 
     def _threshold_text(self) -> str:
@@ -195,6 +195,13 @@ class DetectionReport(Report):
         ]
         parts.append(html.section("Per-image results", html.table(shown, image_columns)))
         return parts
+
+
+#: what a report of a split without reference boxes says (TBX11K's all_test.json: its labels withheld)
+NO_BOXES_TEXT = (
+    "The split holds no reference boxes: mAP and FROC are undefined and every detection counts as a false "
+    "positive; if its annotations were withheld (a challenge's test set), score the model on a split with boxes."
+)
 
 
 def _ci(value: float | None, samples: np.ndarray, n_resamples: int, patients: int | None = None) -> dict[str, Any]:
