@@ -129,13 +129,21 @@ def test_the_training_data_at_another_path_is_evaluated_on_the_runs_saved_split(
     said = f"{learnt} of the {len(saved)} images of {converted} are this run's training or validation images, saved"
     assert f"{said} in another format" in caplog.text
 
-    # arrays name their images by position: new arrays of the same size are not the training data
+    # arrays name their images by position: arrays of the same size are scored whole, not by the saved split; the
+    # training images among them (here all of them, reversed) are told by their pixels
     x, y = _arrays()
     arrays = Model("simple-cnn", progress=False).fit(x, y, epochs=1, run_dir=tmp_path / "arrays_run")
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         fresh = arrays.evaluate(x[::-1].copy(), y[::-1].copy())
-    assert fresh.metrics["n"] == len(y) and "optimistic" not in caplog.text
+    saved = json.loads((tmp_path / "arrays_run" / "splits.json").read_text())["assignment"]
+    learnt = sum(split in ("train", "val") for split in saved.values())
+    assert fresh.metrics["n"] == len(y)
+    assert f"{learnt} of the {len(y)} images given are this run's training or validation images" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        arrays.evaluate(255 - x, y)
+    assert "optimistic" not in caplog.text
 
 
 def test_resume_goes_on_with_the_runs_unlabelled_pool(

@@ -642,10 +642,32 @@ class Model:
         _warn_integer_labels_out_of_alphabetical_order(labels, self.class_names_ or [])
         if arrays:
             given = given_arrays(images, labels, class_names=self.class_names_, names_from=MODEL_CLASSES)
+            self._warn_learnt_arrays(given)
             return given.dataset(Path("arrays")), given.record()
         table = labels_table(images, labels, class_names=self.class_names_, names_from=MODEL_CLASSES)
         folder = Path(self.run_dir_ or ".") / "evaluations" / "given" / table.digest()[:16]
         return table.save(folder / "files.csv"), None
+
+    def _warn_learnt_arrays(self, given: Any) -> None:
+        """Warn when arrays given to :meth:`evaluate` hold images this run trained on or chose its epoch on (its
+        copy of the arrays it was fitted on, ``RUN/training_data.npz``): their scores are optimistic, as
+        :meth:`_is_training_data` warns of files."""
+        from medimg.data.given_arrays import learnt_images
+        from medimg.run_folder import ARRAYS_COPY, RunFolder
+
+        run = RunFolder(self.run_dir_ or ".")
+        if not run.file("splits.json").is_file():
+            return
+        assignment = run.read_json("splits.json").get("assignment") or {}
+        learnt = learnt_images(given, run.file(ARRAYS_COPY), assignment)
+        if learnt:
+            logger.warning(
+                "%d of the %d images given are this run's training or validation images (the arrays it was fitted "
+                "on, %s): their scores are optimistic; evaluate images it never saw (the test split: evaluate())",
+                learnt,
+                sum(len(images) for images in given.images.values()),
+                run.file(ARRAYS_COPY),
+            )
 
     def _given_as_arrays(self, images: Any, verb: str, reads: str) -> bool:
         """Whether the images given to ``fit``/``evaluate`` (``verb``) with labels are arrays (else a file list);

@@ -104,7 +104,11 @@ def test_an_npz_names_its_classes(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fit_and_evaluate_arrays_like_scikit_learn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
     monkeypatch.chdir(tmp_path)
     images, labels = two_class_images(60)
     names = np.array(["normal", "lesion"])[labels]
@@ -114,8 +118,10 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: 
     assert model.class_names_ == ["normal", "lesion"]
     assert json.loads((run / "config.json").read_text())["data"] == str((run / ARRAYS_FILE).resolve())
     held_out, truth = two_class_images(20, seed=1)
-    report = model.evaluate(held_out, truth)  # integers index the model's classes
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        report = model.evaluate(held_out, truth)  # integers index the model's classes
     assert report.metrics["accuracy"] > 0.8
+    assert "training or validation images" not in caplog.text
     assert model.last_report_dir_ == run / "evaluations" / "arrays-all"
     assert model.evaluate(held_out, np.array(["normal", "lesion"])[truth]).metrics == report.metrics
     # the run reloads and re-evaluates its own test split from the copy in its folder
@@ -129,6 +135,12 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(tmp_path: Path, monkeypatch: 
         Model("simple-cnn").fit(str(tmp_path), labels)
     with pytest.raises(ConfigError, match="not among the model's classes"):
         model.evaluate(held_out, ["cyst"] * 20)
+    # its own training arrays (as float): a perfect score without a word, where files so given are warned of
+    splits = json.loads((run / "splits.json").read_text())["assignment"]
+    learnt = sum(splits[f"all/{i}"] in ("train", "val") for i in range(10))
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        model.evaluate(images[:10].astype(np.float32), names[:10])
+    assert f"{learnt} of the 10 images given are this run's training or validation images" in caplog.text
 
 
 def test_a_classical_model_fits_and_evaluates_arrays(tmp_path: Path) -> None:

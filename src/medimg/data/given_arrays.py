@@ -105,6 +105,32 @@ class GivenArrays:
         )
 
 
+def learnt_images(given: GivenArrays, copy: Path, assignment: dict[str, str]) -> int:
+    """How many of ``given``'s images are, pixel for pixel (whatever their number type), images a run trained on or
+    chose its epoch on: the run's copy of its arrays (``RUN/training_data.npz``) split by ``assignment`` (its
+    ``splits.json``: ``all/17`` -> ``train``). 0 without the copy."""
+    if not copy.is_file():
+        return 0
+    learnt: set[str] = set()
+    with np.load(copy, allow_pickle=False) as saved:
+        for key in saved.files:
+            split = UNSPLIT if key == "images" else key.removesuffix("_images")
+            if (key != "images" and not key.endswith("_images")) or key in UNLABELLED_KEYS:
+                continue
+            learnt |= {
+                _pixels_digest(image)
+                for index, image in enumerate(saved[key])
+                if assignment.get(f"{split}/{index}") in ("train", "val")
+            }
+    return sum(_pixels_digest(image) in learnt for images in given.images.values() for image in images)
+
+
+def _pixels_digest(image: np.ndarray) -> str:
+    """A digest of one image's shape and values, the same for a copy of another number type."""
+    values = np.ascontiguousarray(image, dtype=np.float64)
+    return hashlib.sha1(f"{values.shape}".encode() + values.tobytes()).hexdigest()
+
+
 #: ``names_from`` of :func:`given_arrays` and :func:`medimg.data.given_files.labels_table` when the names are a
 #: trained model's classes (``evaluate(X, y)``): its messages then say so, not "name every class"
 MODEL_CLASSES = "the model's classes"
