@@ -459,7 +459,14 @@ UNREAD_SUFFIXES = {
     ".heic": "HEIC photo", ".heif": "HEIC photo",
     ".mp4": "video", ".m4v": "video", ".mov": "video", ".avi": "video", ".mkv": "video", ".webm": "video",
     ".wmv": "video", ".mpg": "video", ".mpeg": "video",
+    ".mgz": "FreeSurfer MGH/MGZ", ".mgh": "FreeSurfer MGH/MGZ", ".par": "Philips PAR/REC",
 }  # fmt: skip
+#: how to convert the volumes of MRI formats nibabel reads into NIfTI
+MRI_FORMAT_HINTS = {
+    "FreeSurfer MGH/MGZ": "FreeSurfer's mri_convert x.mgz x.nii.gz, or nibabel: nib.save(nib.load('x.mgz'), "
+    "'x.nii.gz')",
+    "Philips PAR/REC": "dcm2niix, or nibabel's parrec2nii x.PAR",
+}
 #: an ``.img`` file without the Analyze ``.hdr`` beside it: pixels without a header (JSRT's radiographs)
 RAW_IMG = "headerless raw .IMG"
 RAW_IMG_HINT = (
@@ -520,6 +527,7 @@ def unread_files_note(root: Path, most: int = 10_000) -> str:
         return f"; found {listed} file(s), which medimg does not read: {COMPRESSED_IMAGE_HINT}"
     how += f"; {COMPRESSED_IMAGE_HINT}" if COMPRESSED_IMAGE in found else ""
     how += f"; for a video, {VIDEO_FRAMES_HINT}" if "video" in found else ""
+    how += "".join(f"; {kind}: {hint}" for kind, hint in MRI_FORMAT_HINTS.items() if kind in found)
     return f"; found {listed} file(s), which medimg does not read: convert them to NIfTI (volumes) or PNG/TIFF{how}"
 
 
@@ -666,6 +674,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         known = _unsupported_format(head)
         if known is not None:
             raise ImageReadError(p, known)
+        mri = MRI_FORMAT_HINTS.get(UNREAD_SUFFIXES.get(p.suffix.lower(), ""))
+        if mri is not None:  # a FreeSurfer .mgz is gzip, a PAR a text header: said by name, not "may be corrupt"
+            kind = UNREAD_SUFFIXES[p.suffix.lower()]
+            raise ImageReadError(p, f"a {kind} volume, which medimg does not read: convert it to NIfTI ({mri})")
         listed = _listed_image_paths(head)
         if listed:
             raise ImageReadError(
