@@ -255,6 +255,28 @@ def test_a_prediction_s_confidence_is_that_of_the_region_it_drew() -> None:
     assert empty.region_probabilities == {"bg": pytest.approx(0.7), "x": None}
 
 
+def test_predict_s_json_and_csv_give_the_confidence_of_the_region_drawn() -> None:
+    """``medimg predict`` wrote ``"label": "foreground"`` beside ``"probabilities": {"foreground": 0.42}`` (and
+    ``p_foreground 0.411`` in its CSV), read as "41% chance of a lesion": the whole image's mean. The region's
+    confidence (Python's ``prediction.confidence``, 0.87) was in neither."""
+    from medimg.tasks.segment.masks import summarise
+
+    labels = np.zeros((6, 6), np.uint8)
+    labels[:1] = 1
+    probs = np.stack([np.where(labels == 1, 0.1, 0.8), np.where(labels == 1, 0.9, 0.2)]).astype(np.float32)
+    prediction = summarise(labels, probs, ["background", "lesion"], None)
+    record = prediction.to_dict()
+    assert record["label"] == "lesion" and record["confidence"] == pytest.approx(0.9)
+    assert record["region_probabilities"]["lesion"] == pytest.approx(0.9)
+    (row,) = prediction.csv_rows()
+    assert float(row["confidence"]) == pytest.approx(0.9) and float(row["region_p_lesion"]) == pytest.approx(0.9)
+    assert float(row["p_lesion"]) == pytest.approx((6 * 0.9 + 30 * 0.2) / 36, abs=1e-6)
+    empty = summarise(
+        np.zeros((4, 4), np.uint8), np.stack([np.full((4, 4), 0.7), np.full((4, 4), 0.3)]), ["bg", "x"], None
+    )
+    assert empty.csv_rows()[0]["region_p_x"] == ""
+
+
 def test_integer_label_maps_above_32_keep_their_labels(caplog: pytest.LogCaptureFixture) -> None:
     """Seven organs labelled 3..52 (NIfTI uint8) were thresholded at 26 into one foreground class, with a warning
     blaming JPEG; a label map 0..40 in every image was read as objects labelled one by one."""

@@ -334,10 +334,14 @@ class SegmentationPrediction:
             "source": self.source,
             "mask_path": self.mask_path,
             "label": self.label,
+            # how sure the model is of the region it drew (the mean probability of the label over it), beside the
+            # whole image's mean probabilities, which a small lesion's region barely moves
+            "confidence": self.confidence,
             "class_names": self.class_names,
             "voxels": self.voxels,
             "volume_mm3": self.volume_mm3,
             "probabilities": self.probabilities,
+            "region_probabilities": self.region_probabilities,
         }
         if self.domain is not None:
             result["domain"] = self.domain
@@ -346,16 +350,25 @@ class SegmentationPrediction:
         return result
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One CSV row: source, mask path, label, then voxels (and mm^2/mm^3 when known) and mean probability per
-        class (and the series columns for inputs among DICOM series)."""
+        """One CSV row: source, mask path, label and its :attr:`confidence` (over the region drawn), then voxels
+        (and mm^2/mm^3 when known), the mean probability over the image (``p_``) and over the class's own region
+        (``region_p_``, empty where it drew none) per class (and the series columns for inputs among DICOM series)."""
         from medimg.tasks.prediction_table import domain_columns, series_columns
 
-        row: dict[str, Any] = {"source": self.source, "mask_path": self.mask_path or "", "label": self.label}
+        row: dict[str, Any] = {
+            "source": self.source,
+            "mask_path": self.mask_path or "",
+            "label": self.label,
+            "confidence": f"{self.confidence:.6f}",
+        }
+        regions = self.region_probabilities or {}
         for name in self.class_names:
             row[f"voxels_{name}"] = self.voxels[name]
             if self.volume_mm3 is not None:
                 row[f"volume_mm3_{name}"] = f"{self.volume_mm3[name]:.3f}"
             row[f"p_{name}"] = f"{self.probabilities[name]:.6f}"
+            region = regions.get(name)
+            row[f"region_p_{name}"] = "" if region is None else f"{region:.6f}"
         return [{**row, **domain_columns(self.domain), **series_columns(self.series)}]
 
 
