@@ -423,6 +423,29 @@ def test_dentex_levels_of_categories_give_the_diagnoses(tmp_path: Path) -> None:
         Dataset.load(tmp_path)
 
 
+def test_a_coco_file_two_folders_below_its_images_folder_finds_them(tmp_path: Path) -> None:
+    """TBX11K: ``annotations/json/TBX11K_train.json`` lists ``tb/tb0003.png`` of ``imgs/tb/``. Refused for its
+    trainval file listing the images again, with the advice "give one file: medimg fit .../TBX11K_train.json",
+    which failed: every "image 'tb/tb0003.png' not found beside the JSON"."""
+    import numpy as np
+    from PIL import Image
+
+    images, annotations = [], []
+    for i in range(6):
+        folder = "tb" if i % 2 else "health"
+        (tmp_path / "imgs" / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((40, 40), 30 + i, np.uint8)).save(tmp_path / "imgs" / folder / f"{folder}{i:04d}.png")
+        images.append({"id": i + 1, "file_name": f"{folder}/{folder}{i:04d}.png", "width": 40, "height": 40})
+        if i % 2:
+            annotations.append({"id": i, "image_id": i + 1, "bbox": [5, 6, 10, 12], "category_id": 1})
+    document = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "ActiveTuberculosis"}]}
+    (tmp_path / "annotations" / "json").mkdir(parents=True)
+    (tmp_path / "annotations" / "json" / "TBX11K_train.json").write_text(json.dumps(document))
+    dataset = Dataset.load(tmp_path / "annotations" / "json" / "TBX11K_train.json")
+    assert dataset.task == "detect" and len(dataset.cases) == 6
+    assert sum(len(c.boxes) for c in dataset.cases) == 3
+
+
 def test_instance_labelled_masks_give_one_class_a_box_per_object(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

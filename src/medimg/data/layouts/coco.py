@@ -98,6 +98,9 @@ def _image_path(file: Path, file_name: str, split: str | None) -> Path | None:
     stem_words = file.stem.split("_", 1)
     candidates = [base / file_name, base.parent / file_name, base / "images" / file_name]
     candidates += [base.parent / "images" / file_name]
+    # TBX11K's annotations/json/TBX11K_train.json of imgs/tb/tb0003.png, two folders up
+    candidates += [folder / file_name for folder in (base / "imgs", base.parent / "imgs", base.parent.parent)]
+    candidates += [base.parent.parent / name / file_name for name in ("images", "imgs")]
     if split:
         candidates += [base.parent / "images" / split / file_name, base / "images" / split / file_name]
     if len(stem_words) == 2:
