@@ -589,6 +589,26 @@ def test_a_table_naming_the_cases_of_site_folders_is_named_with_its_label_column
     assert len(table.cases) == 12 and all(c.path and c.path.name == "mprage.nii.gz" for c in table.cases)
 
 
+def test_a_table_beside_the_images_is_named_with_a_diagnosis_column_not_the_patients(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GRAZPEDWRI-DX: ``images/0001_1297860395_01_WRI-L1_M014.png`` beside ``dataset.csv`` (``patient_id``,
+    ``filestem``, ``laterality``, ``projection``, ``gender``, ``fracture_visible``...): the warning advised
+    ``--label-column patient_id``, a class per patient."""
+    rows = ["patient_id,filestem,laterality,projection,gender,fracture_visible"]
+    for k in range(12):
+        stem = f"{k // 2 + 1:04d}_{1297860395 + k}_01_WRI-{'LR'[k % 2]}1_M014"
+        _png(tmp_path / "GRAZPEDWRI-DX" / "images" / f"{stem}.png", k)
+        (tmp_path / "GRAZPEDWRI-DX" / "other").mkdir(parents=True, exist_ok=True)
+        rows.append(f"{k // 2 + 1},{stem},{'LR'[k % 2]},{['ap', 'lat'][k % 2]},{'MF'[k % 3 == 0]},{k % 3 == 0:d}")
+    _png(tmp_path / "GRAZPEDWRI-DX" / "other" / "x.png", 1)
+    (tmp_path / "GRAZPEDWRI-DX" / "dataset.csv").write_text("\n".join(rows) + "\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        Dataset.load(tmp_path / "GRAZPEDWRI-DX")
+    assert "images' cases in its column 'filestem'" in caplog.text
+    assert "--label-column fracture_visible" in caplog.text
+
+
 def test_a_table_restating_the_folder_classes_is_not_warned_of(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

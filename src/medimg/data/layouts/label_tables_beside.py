@@ -106,8 +106,13 @@ def _other_labels(
     (Kvasir-Capsule's ``finding_class``) means the folders are the classes, unless it names sites (ABIDE's
     ``SITE_ID``: the folders are the sites)."""
 
+    from medimg.data.layouts.columns import LATERALITY_COLUMNS, column_key
+    from medimg.data.layouts.csv_manifest import PATIENT_COLUMNS
+
     candidates = []
     for column in columns:
+        if column_key(column) in {*PATIENT_COLUMNS, *LATERALITY_COLUMNS, *DESCRIPTIVE_COLUMNS}:
+            continue  # GRAZPEDWRI-DX's dataset.csv: its patient_id, laterality, projection, gender are no diagnosis
         values = [str(row.get(column) or "").strip() for _, row in named]
         distinct = {class_key(v) for v in values if v}
         if not column.strip() or not 2 <= len(distinct) <= min(MAX_CLASSES, len(named) / 2):
@@ -123,6 +128,12 @@ def _other_labels(
             return None  # the table restates the folders' classes: the folders are the classes
     return candidates[0] if candidates else None
 
+
+#: columns describing the patient or the acquisition, never the labels a table beside the images is for
+DESCRIPTIVE_COLUMNS = frozenset(
+    {"projection", "view", "view_position", "viewposition", "gender", "sex", "patient_sex", "age", "patient_age",
+     "modality", "side"}
+)  # fmt: skip
 
 #: a column naming where or on what an image was taken: folders restating it are sites, not classes
 SITE_COLUMN = re.compile(r"site|cent(?:er|re)|hospital|institution|scanner|vendor|manufacturer|device", re.IGNORECASE)
