@@ -78,17 +78,22 @@ def test_an_argmax_binary_report_states_no_tuned_operating_point(tmp_path: Path)
     assert "the class whose probability is above 50%" in page
 
 
-def test_an_out_of_domain_upload_is_not_headlined_or_coded_as_a_plain_finding() -> None:
-    """A blank white image got "Prediction: normal (61.7%)" as the page's headline and conclusionCode "normal" in
-    FHIR, the out-of-domain warning only in a box below and in the conclusion's free text."""
+def _blank_upload_row() -> ReportRow:
+    """The report of a blank white upload, outside the training domain, called "normal" at 61.7%."""
     domain = {"in_domain": False, "reasons": ["a blank image (every pixel is 255)"]}
-    row = _row(
+    return _row(
         label="normal",
         label_index=0,
         confidence=0.617,
         probabilities={"normal": 0.617, "lesion": 0.383},
         input_info={"format": "png", "shape": [1, 32, 32], "domain": domain},
     )
+
+
+def test_an_out_of_domain_upload_is_not_headlined_or_coded_as_a_plain_finding() -> None:
+    """A blank white image got "Prediction: normal (61.7%)" as the page's headline and conclusionCode "normal" in
+    FHIR, the out-of-domain warning only in a box below and in the conclusion's free text."""
+    row = _blank_upload_row()
     page = report_html(row)
     headline = _text(page.split('<p class="headline">', 1)[1].split("</p>", 1)[0])
     assert "normal" in headline and "outside the model's training domain" in headline
@@ -102,15 +107,7 @@ def test_the_report_json_names_an_out_of_domain_upload_among_its_caveats() -> No
     """A client of the JSON API reading the prediction and its caveats got "normal" at 61.7% with no caveat for a
     blank white image; the out-of-domain warning was only in a separate "domain" object the printed report and the
     page turn into words."""
-
-    domain = {"in_domain": False, "reasons": ["a blank image (every pixel is 255)"]}
-    row = _row(
-        label="normal",
-        label_index=0,
-        confidence=0.617,
-        probabilities={"normal": 0.617, "lesion": 0.383},
-        input_info={"format": "png", "shape": [1, 32, 32], "domain": domain},
-    )
+    row = _blank_upload_row()
     caveats = report_json(row)["caveats"]
     assert caveats and "outside the model's training domain (a blank image (every pixel is 255))" in caveats[0]
     assert not any("training domain" in text for text in report_json(_row())["caveats"])
