@@ -128,6 +128,29 @@ def test_cross_split_duplicates(tmp_path: Path) -> None:
     assert "remove the copies from all but one split" in warning and "leak.png [test]" in warning
 
 
+def test_fit_warns_of_identical_images_it_keeps_in_several_of_the_datas_own_splits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Dermnet with a training image copied into ``test/``: check reported it, but fit (which keeps the data's own
+    split) only said so at INFO and scored the copy as a test image."""
+    import logging
+
+    from medimg.data.quality import usable_training_images
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            for k in range(3):
+                pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / cls / f"{cls}{k}.png")
+    shutil.copy(tmp_path / "train" / "a" / "a0.png", tmp_path / "test" / "a" / "leak.png")
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        usable_training_images(Dataset.load(tmp_path))
+    assert "1 group(s) of identical or nearly identical images lie in several of the data's own splits" in caplog.text
+    assert "[test]" in caplog.text and "remove the copies from all but one split" in caplog.text
+
+
 def test_label_conflicts_are_problems_and_named(phantom_dir: Path, tmp_path: Path) -> None:
     """Identical pixels with different labels: named as a label conflict, and `medimg check` exits 1."""
     import subprocess

@@ -213,3 +213,32 @@ def test_the_larger_test_fraction_offered_leaves_room_for_the_validation_split()
     assert offered is not None, str(refused.value)
     splits = make_splits(cases, test_fraction=float(offered.group(1)), val_fraction=float(offered.group(2)))
     assert set(splits.assignment.values()) == {"train", "val", "test"}
+
+
+def test_the_datas_own_split_putting_a_patient_on_several_sides_is_warned_of_and_noted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """m2cai16-tool-locations' ImageSets/Main lists put frames of every video in train, val and test: check warned,
+    fit only said the videos were patients and scored test frames of videos it trained on."""
+    import logging
+
+    cases = [
+        Case(case_id=f"v{v:02d}_{f}.jpg", label=f % 2, split=("train", "val", "test")[f % 3], patient_id=f"v{v}")
+        for v in range(4)
+        for f in range(6)
+    ]
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        splits = make_splits(cases)
+    assert splits.method == "own"
+    assert any("4 patient(s) have images in several of the data's own splits" in note for note in splits.notes)
+    assert "the test score measures patients seen in training" in caplog.text
+    kept = [
+        Case(
+            case_id=c.case_id,
+            label=c.label,
+            split=("train", "val", "test")[int(c.case_id[1:3]) % 3],
+            patient_id=c.patient_id,
+        )
+        for c in cases
+    ]
+    assert not any("several of the data's own splits" in note for note in make_splits(kept).notes)

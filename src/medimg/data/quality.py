@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.case import Case, SegCase
+from medimg.data.case import Case
 from medimg.data.dataset import Dataset
 from medimg.data.detection import MIN_BOX_SIDE_PX
 from medimg.data.labels import (
@@ -33,7 +33,7 @@ from medimg.data.loading import iter_images, other_dimensions
 from medimg.data.name_patients import group_by_name_patient
 from medimg.data.near_duplicates import Signature, near_duplicate_groups, signature
 from medimg.data.shortcuts import shortcut_warnings
-from medimg.data.splits import Splits, make_splits
+from medimg.data.splits import Splits, make_splits, patients_in_several_splits
 from medimg.errors import DatasetError
 from medimg.io.frames import is_colour
 from medimg.io.inputs import shell_quoted
@@ -665,26 +665,6 @@ def same_names_in_every_class(dataset: Dataset) -> str:
     )
 
 
-def patients_in_several_splits(cases: Sequence[Case | SegCase], split_of: dict[str, str | None]) -> list[str]:
-    """``"<patient> [<splits>] (<n> images: <an image in each split>)"`` for every patient (``Case.patient_id``: a
-    CSV column, a sub-folder, DICOM headers, where it is a hash) whose images lie in more than one split: the
-    images name the files to move."""
-    splits_of: dict[str, dict[str, str]] = defaultdict(dict)
-    images: Counter[str] = Counter()
-    for case in cases:
-        split = split_of.get(case.case_id)
-        if case.patient_id and split:
-            splits_of[case.patient_id].setdefault(split, case.case_id)
-            images[case.patient_id] += 1
-    return [
-        f"{patient} [{', '.join(sorted(splits))}] ({images[patient]} images: "
-        + ", ".join(f"{split} {splits[split]}" for split in sorted(splits))
-        + ")"
-        for patient, splits in splits_of.items()
-        if len(splits) > 1
-    ]
-
-
 def pixel_digest(array: np.ndarray) -> str:
     """A digest of an image's decoded pixels (identical pixels, identical digest, whatever the file format)."""
     return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
@@ -800,11 +780,14 @@ def _in_several_splits(groups: Sequence[Sequence[tuple[str, str | None]]]) -> li
     return found
 
 
-def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]) -> Dataset:
+def group_identical_images(
+    dataset: Dataset, duplicates: Sequence[Sequence[str]], *, warn_own_split: bool = False
+) -> Dataset:
     """``dataset`` with each group of identical images (``duplicates``: case ids, as :func:`check_dataset` found
     them) marked ``same_image``, so a split medimg makes keeps the copies together as it keeps a patient's images:
     ``x.png`` and ``x_copy.png`` in train and test would score the model on an image it trained on. The data's own
-    split is left as it is (``check`` reports its leaks)."""
+    split is left as it is (``check`` reports its leaks; with ``warn_own_split``, as ``fit`` trains, a warning
+    names the copies it keeps in several splits)."""
     present = {c.case_id for c in dataset.cases}
     key_of = {}
     for group in duplicates:
@@ -822,6 +805,19 @@ def group_identical_images(dataset: Dataset, duplicates: Sequence[Sequence[str]]
         # the data's own split keeps its copies where they are (check warns of those in several splits)
         "the data's own split is kept as it is" if own else "each kept in one split",
     )
+    if own and warn_own_split:
+        split_of = {c.case_id: c.split for c in dataset.cases}
+        copies: dict[str, list[tuple[str, str | None]]] = {}
+        for cid, key in key_of.items():
+            copies.setdefault(key, []).append((cid, split_of[cid]))
+        straddling = _in_several_splits(list(copies.values()))
+        if straddling:
+            logger.warning(
+                "%d group(s) of identical or nearly identical images lie in several of the data's own splits (e.g. "
+                "%s): the test score counts pictures seen in training; remove the copies from all but one split",
+                len(straddling),
+                ", ".join(straddling[0][:2]),
+            )
     cases = [dataclasses.replace(c, same_image=key_of[c.case_id]) if c.case_id in key_of else c for c in dataset.cases]
     return dataclasses.replace(dataset, cases=cases)
 
@@ -1090,7 +1086,7 @@ def usable_training_images(
     in one split (as ``check`` says they are). Other tasks' data is returned as it is."""
     if getattr(dataset, "task", None) == "detect" and dataset.cases:
         check = check or check_dataset(dataset, progress=progress, split_options=split_options)
-        return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
+        return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates], warn_own_split=True)
     if getattr(dataset, "task", None) != "classify" or not dataset.cases:
         return dataset
     if check is None:  # `medimg check` lists the unreadable files before the CLI's fit; here nothing did
@@ -1107,7 +1103,7 @@ def usable_training_images(
     before = dataset
     dataset = drop_label_conflicts(dataset, keep=keep_conflicts, strict=strict, known=known, progress=progress)
     _refuse_emptied_classes(before, dataset)
-    return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates])
+    return group_identical_images(dataset, [*check.duplicates, *check.near_duplicates], warn_own_split=True)
 
 
 def _refuse_emptied_classes(before: Dataset, after: Dataset) -> None:

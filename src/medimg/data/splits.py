@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from medimg.data.case import Case
+from medimg.data.case import Case, SegCase
 from medimg.errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,14 @@ def make_splits(
             logger.warning(notes[-1])
         if warn and parts:  # the classes of the data's training split, after carving from it
             notes += _warn_absent_classes(own_train, {c.case_id: assignment[c.case_id] for c in own_train}, class_names)
+        straddling = patients_in_several_splits(cases, dict(assignment))
+        if warn and straddling:  # m2cai16's ImageSets/Main lists, frames of each video in all three
+            notes.append(
+                f"{len(straddling)} patient(s) have images in several of the data's own splits (e.g. "
+                f"{straddling[0]}): the test score measures patients seen in training; give a split that keeps each "
+                "patient's images on one side (or drop the data's split lists: medimg then splits by patient)"
+            )
+            logger.warning(notes[-1])
         return Splits(assignment=assignment, method=method, seed=seed, notes=notes)
 
     grouped = any(c.patient_id for c in cases)
@@ -421,3 +429,23 @@ def cases_for(dataset: Any, splits: Splits | None, split: str) -> list[Any]:
         if chosen or any(c.case_id in given for c in dataset.cases):
             return chosen
     return [c for c in dataset.cases if split in ("all", c.split)]
+
+
+def patients_in_several_splits(cases: Sequence[Case | SegCase], split_of: dict[str, str | None]) -> list[str]:
+    """``"<patient> [<splits>] (<n> images: <an image in each split>)"`` for every patient (``Case.patient_id``: a
+    CSV column, a sub-folder, DICOM headers, where it is a hash) whose images lie in more than one split: the
+    images name the files to move."""
+    splits_of: dict[str, dict[str, str]] = {}
+    images: Counter[str] = Counter()
+    for case in cases:
+        split = split_of.get(case.case_id)
+        if case.patient_id and split:
+            splits_of.setdefault(case.patient_id, {}).setdefault(split, case.case_id)
+            images[case.patient_id] += 1
+    return [
+        f"{patient} [{', '.join(sorted(splits))}] ({images[patient]} images: "
+        + ", ".join(f"{split} {splits[split]}" for split in sorted(splits))
+        + ")"
+        for patient, splits in splits_of.items()
+        if len(splits) > 1
+    ]
