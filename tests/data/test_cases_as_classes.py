@@ -35,6 +35,21 @@ def test_cholec80_video_folders_are_refused_as_classes(tmp_path: Path) -> None:
         Dataset.load(tmp_path)
 
 
+def test_the_frames_folder_given_alone_is_refused_for_the_annotations_beside_it(tmp_path: Path) -> None:
+    """CholecT50: ``videos/VID01/000000.png`` given (not the set's folder), beside ``labels/VID01.json``: a
+    video-ID classifier was trained, status OK; the set's own folder was refused."""
+    videos = ["VID01", "VID02", "VID04"]
+    for k, video in enumerate(videos):
+        for i in range(3):
+            _png(tmp_path / "CholecT50" / "videos" / video / f"{i:06d}.png", 40 * k + i)
+        (tmp_path / "CholecT50" / "labels").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "CholecT50" / "labels" / f"{video}.json").write_text('{"annotations": {}}')
+    with pytest.raises(DatasetError, match=r"named like the cases .*\(e\.g\. labels/VID01\.json\)"):
+        Dataset.load(tmp_path / "CholecT50" / "videos")
+    (tmp_path / "CholecT50" / "labels").rename(tmp_path / "CholecT50" / "notes")  # not named for annotations
+    assert Dataset.load(tmp_path / "CholecT50" / "videos").class_names == videos
+
+
 def test_classes_with_a_table_of_one_of_them_or_none_are_classes(tmp_path: Path) -> None:
     grades = ["grade1", "grade2", "grade3"]
     _frames(tmp_path, grades)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from medimg.data.layouts.common import tables_in
@@ -43,12 +43,9 @@ def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) ->
     names = {d.name.lower(): d for d in class_dirs}
     if len(names) < MIN_FOLDERS:
         return
-    named: dict[str, Path] = {}
-    for file in itertools.islice(walk_tree(root), WALK):
-        if file.suffix.lower() not in ANNOTATION_SUFFIXES or in_system_folder(file, root):
-            continue
-        for prefix in _prefixes(file.stem.lower()) & names.keys():
-            named.setdefault(prefix, file)
+    named = _annotations_naming(names.keys(), [root])
+    if len(named) < SHARE * len(names):  # CholecT50's videos/VID01/ given, beside labels/VID01.json
+        named = _annotations_naming(names.keys(), _sibling_folders(root))
     if len(named) < SHARE * len(names):
         return
     folders = sorted(names)
@@ -68,9 +65,41 @@ def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) ->
         fix += f" (the labels may be in {', '.join(tables[:3])})"
     raise DatasetError(
         f"{root}: the {len(names)} folders that would be the classes ({shown}) are named like the cases that "
-        f"annotation files name (e.g. {example.relative_to(root)}): each folder is one video, slide or patient, not a "
+        f"annotation files name (e.g. {_shown(example, root)}): each folder is one video, slide or patient, not a "
         f"class, and a model would learn to tell them apart; {fix}"
     )
+
+
+def _annotations_naming(names: Collection[str], folders: Sequence[Path]) -> dict[str, Path]:
+    """Each of ``names`` (lower case) that an annotation file under ``folders`` is named for, with that file."""
+    named: dict[str, Path] = {}
+    files = itertools.chain.from_iterable(walk_tree(folder) for folder in folders)
+    for file in itertools.islice(files, WALK):
+        if file.suffix.lower() not in ANNOTATION_SUFFIXES or any(in_system_folder(file, f) for f in folders):
+            continue
+        for prefix in _prefixes(file.stem.lower()) & set(names):
+            named.setdefault(prefix, file)
+    return named
+
+
+def _sibling_folders(root: Path) -> list[Path]:
+    """The folders beside ``root`` named for annotations (CholecT50's ``labels/``, Cholec80's
+    ``phase_annotations/``), where a set keeps the annotations of the frames in ``root``."""
+    try:
+        return sorted(
+            d for d in root.parent.iterdir() if d.is_dir() and d != root and _ANNOTATION_FOLDER.search(d.name)
+        )
+    except OSError:
+        return []
+
+
+#: a folder named for annotations
+_ANNOTATION_FOLDER = re.compile(r"label|annot|ground[-_ ]?truth|^gt$", re.IGNORECASE)
+
+
+def _shown(file: Path, root: Path) -> str:
+    """``file`` relative to ``root``, or to the folder above it for an annotation file beside it."""
+    return str(file.relative_to(root if root in file.parents else root.parent))
 
 
 def _masks_in(folder: Path) -> list[Path]:
