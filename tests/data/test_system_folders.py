@@ -621,3 +621,22 @@ def test_a_table_restating_the_folder_classes_is_not_warned_of(
     with caplog.at_level("WARNING", logger="medimg"):
         Dataset.load(tmp_path / "set")
     assert "names 12 of the 12" not in caplog.text
+
+
+def test_split_lists_beside_the_class_folders_are_said_to_be_unused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SD-198: ``images/<class>/*.jpg`` beside ``8_2_split/train_0.txt``, ``val_0.txt``... (``Class/file.jpg 0`` a
+    line): the set's split was replaced by a random one, said only at INFO ("annotations or documents")."""
+    for cls in ("Acne_Keloidalis_Nuchae", "Actinic_solar_Damage"):
+        for k in range(4):
+            _png(tmp_path / "SD-198" / "images" / cls / f"{cls[:5].lower()}_{k}.jpg", k)
+    (tmp_path / "SD-198" / "8_2_split").mkdir()
+    for name in ("train_0.txt", "val_0.txt"):
+        (tmp_path / "SD-198" / "8_2_split" / name).write_text("Acne_Keloidalis_Nuchae/acne__0.jpg 0\n")
+    with caplog.at_level("WARNING", logger="medimg"):
+        dataset = Dataset.load(tmp_path / "SD-198")
+    assert dataset.class_names == ["Acne_Keloidalis_Nuchae", "Actinic_solar_Damage"]
+    assert "beside it 8_2_split/ holds split lists (train_0.txt, val_0.txt), which this reading does not use" in (
+        caplog.text
+    )

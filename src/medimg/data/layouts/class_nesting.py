@@ -155,6 +155,18 @@ def _say_data_folder(root: Path, folder: Path, beside: list[Path]) -> None:
         return
     names = ", ".join(d.name for d in beside)
     notes = [note for d in beside if (note := point_files_note(d, lead=": "))]
+    lists = [d for d in beside if is_split_list_folder(d)]
+    if lists:  # SD-198's 8_2_split/train_0.txt, val_0.txt... beside images/<class>/: a split made anew, not said
+        shown = sorted(f.name for f in lists[0].iterdir() if f.is_file())
+        logger.warning(
+            "%s: the data is in %s; beside it %s/ holds split lists (%s), which this reading does not use: medimg "
+            "makes its own split; to keep the set's, give a CSV manifest (path,label,split) with each image's split "
+            "from one of the lists",
+            root,
+            where,
+            lists[0].name,
+            ", ".join(shown[:4]) + (", ..." if len(shown) > 4 else ""),
+        )
     if notes:
         logger.warning(
             "%s: the data is in %s, read without %s beside it, which holds annotations%s",
