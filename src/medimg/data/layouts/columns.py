@@ -20,6 +20,17 @@ PATH_COLUMNS = (
 )  # fmt: skip
 
 
+#: columns naming each image's patient (or what else holds several images of one: a specimen, a slide, a video)
+PATIENT_COLUMNS = (
+    "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
+    # hospital exports: the medical record number; BIDS' participants.tsv
+    "mrn", "medical_record_number", "patient_number", "patient_no", "patient_num", "participant_id", "participant",
+    "person_id",  # the OMOP common data model's (INSPECT's labels: a person's several CT scans)
+    # what holds several images of one patient when no column names the patient: HEp-2's Specimen (one serum's
+    # cells, left out one at a time in its protocol), a slide's tiles, a video's frames (Kvasir-Capsule's video_id)
+    "specimen", "specimen_id", "slide", "slide_id", "video_id",
+)  # fmt: skip
+
 #: who labelled a row, when several readers labelled each image (VinDr-CXR's ``rad_id``: three radiologists per
 #: image, in its box table and its label table alike)
 READER_COLUMNS = ("rad_id", "reader", "reader_id", "annotator", "annotator_id", "radiologist", "rater")

@@ -35,7 +35,7 @@ from medimg.data.dataset import Dataset
 from medimg.data.dataset_names import dataset_name
 from medimg.data.dicom_patients import folders_joined_by_patient
 from medimg.data.labels import MEASUREMENT_CLASSES, MULTI_LABEL_SEPARATOR, as_numbers, class_key, is_score, same_text
-from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, READER_COLUMNS
+from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATH_COLUMNS, PATIENT_COLUMNS, READER_COLUMNS
 from medimg.data.layouts.common import (
     CONTAINER_WORDS,
     ManifestFiles,
@@ -85,15 +85,6 @@ LABEL_COLUMNS = (
     # a hospital's own export in German, French, Spanish, Italian, Dutch
     "diagnose", "befund", "klasse", "classe", "clase", "etiqueta", "etichetta", "diagnostico", "diagnóstico",
     "diagnosi",
-)  # fmt: skip
-PATIENT_COLUMNS = (
-    "patient_id", "patient", "subject", "subject_id", "patientid", "lesion_id",
-    # hospital exports: the medical record number; BIDS' participants.tsv
-    "mrn", "medical_record_number", "patient_number", "patient_no", "patient_num", "participant_id", "participant",
-    "person_id",  # the OMOP common data model's (INSPECT's labels: a person's several CT scans)
-    # what holds several images of one patient when no column names the patient: HEp-2's Specimen (one serum's
-    # cells, left out one at a time in its protocol), a slide's tiles, a video's frames (Kvasir-Capsule's video_id)
-    "specimen", "specimen_id", "slide", "slide_id", "video_id",
 )  # fmt: skip
 _BINARY = {"0", "1", "0.0", "1.0"}
 SPLIT_COLUMNS = ("split", "fold", "subset")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from medimg.data.case import Case
 from medimg.data.labels import class_key
+from medimg.data.layouts.columns import LATERALITY_COLUMNS, PATIENT_COLUMNS, column_key
 from medimg.errors import DatasetError
 from medimg.io.formats import file_stem
 from medimg.io.inputs import shell_quoted
@@ -105,9 +106,6 @@ def _other_labels(
     classes (ABIDE's ``DX_GROUP`` beside site folders), else ``None``; a column restating the folders' classes
     (Kvasir-Capsule's ``finding_class``) means the folders are the classes, unless it names sites (ABIDE's
     ``SITE_ID``: the folders are the sites)."""
-
-    from medimg.data.layouts.columns import LATERALITY_COLUMNS, column_key
-    from medimg.data.layouts.csv_manifest import PATIENT_COLUMNS
 
     candidates = []
     for column in columns:
