@@ -141,6 +141,11 @@ def test_fit_and_evaluate_arrays_like_scikit_learn(
     with caplog.at_level(logging.WARNING, logger="medimg"):
         model.evaluate(images[:10].astype(np.float32), names[:10])
     assert f"{learnt} of the 10 images given are this run's training or validation images" in caplog.text
+    for layout in (images[:10, None], images[:10, ..., None], np.repeat(images[:10, ..., None], 3, axis=-1)):
+        caplog.clear()  # the same pixels as PyTorch's (N, 1, H, W), Keras' (N, H, W, 1), grey as RGB
+        with caplog.at_level(logging.WARNING, logger="medimg"):
+            model.evaluate(layout, names[:10])
+        assert f"{learnt} of the 10 images given are this run's training" in caplog.text, layout.shape
 
 
 def test_a_classical_model_fits_and_evaluates_arrays(tmp_path: Path) -> None:

@@ -28,6 +28,10 @@ def test_an_mgz_volume_is_named_with_its_conversion(tmp_path: Path) -> None:
     par.write_text("# === DATA DESCRIPTION FILE ======================================================\n")
     with pytest.raises(ImageReadError, match=r"a Philips PAR/REC volume, .*dcm2niix"):
         read_image(par)
+    rec = par.with_suffix(".REC")  # the pixels beside the PAR header
+    rec.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ImageReadError, match=r"a Philips PAR/REC volume, .*dcm2niix"):
+        read_image(rec)
 
 
 def test_class_folders_of_mgz_volumes_are_named(tmp_path: Path) -> None:

@@ -119,15 +119,18 @@ def learnt_images(given: GivenArrays, copy: Path, assignment: dict[str, str]) ->
                 continue
             learnt |= {
                 _pixels_digest(image)
-                for index, image in enumerate(saved[key])
+                for index, image in enumerate(as_channel_last(saved[key]))
                 if assignment.get(f"{split}/{index}") in ("train", "val")
             }
-    return sum(_pixels_digest(image) in learnt for images in given.images.values() for image in images)
+    return sum(_pixels_digest(image) in learnt for images in given.images.values() for image in as_channel_last(images))
 
 
 def _pixels_digest(image: np.ndarray) -> str:
-    """A digest of one image's shape and values, the same for a copy of another number type."""
+    """A digest of one channel-last image's shape and values, the same for a copy of another number type, and for
+    grey given as colour channels that are all alike (``np.repeat(X[..., None], 3, -1)``)."""
     values = np.ascontiguousarray(image, dtype=np.float64)
+    if values.ndim >= 3 and values.shape[-1] in (3, 4) and np.all(values[..., :3] == values[..., :1]):
+        values = np.ascontiguousarray(values[..., 0])
     return hashlib.sha1(f"{values.shape}".encode() + values.tobytes()).hexdigest()
 
 

@@ -674,10 +674,11 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         known = _unsupported_format(head)
         if known is not None:
             raise ImageReadError(p, known)
-        mri = MRI_FORMAT_HINTS.get(UNREAD_SUFFIXES.get(p.suffix.lower(), ""))
-        if mri is not None:  # a FreeSurfer .mgz is gzip, a PAR a text header: said by name, not "may be corrupt"
-            kind = UNREAD_SUFFIXES[p.suffix.lower()]
-            raise ImageReadError(p, f"a {kind} volume, which medimg does not read: convert it to NIfTI ({mri})")
+        kind = UNREAD_SUFFIXES.get(".par" if p.suffix.lower() == ".rec" else p.suffix.lower(), "")  # its PAR's REC
+        if kind in MRI_FORMAT_HINTS:  # a FreeSurfer .mgz is gzip, a PAR a text header: said by name, not "corrupt"
+            raise ImageReadError(
+                p, f"a {kind} volume, which medimg does not read: convert it to NIfTI ({MRI_FORMAT_HINTS[kind]})"
+            )
         listed = _listed_image_paths(head)
         if listed:
             raise ImageReadError(
