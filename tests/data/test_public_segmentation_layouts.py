@@ -1594,3 +1594,20 @@ def test_case_folders_under_a_few_centre_folders_are_not_warned_of_as_too_few_pa
         dataset = Dataset.load(tmp_path, task="segment")
     assert len(dataset.cases) == 12
     assert "too few to be taken for patients" not in caplog.text
+
+
+def test_a_case_folder_of_images_and_masks_is_not_offered_as_class_folders(tmp_path: Path) -> None:
+    """The Turkish stroke CT set: ``Bleeding/{PNG,MASKS,OVERLAY}/10011.png`` beside ``Normal/PNG/``; asked for
+    classification, the refusal offered "the folders of images in Bleeding/ (MASKS, OVERLAY, PNG) as the classes:
+    medimg fit .../Bleeding", a classifier of masks against overlays against images."""
+    root = tmp_path / "Brain Stroke CT Image Dataset"
+    for cls, start in (("Bleeding", 11), ("Ischemia", 21)):
+        for k in range(start, start + 4):
+            _png(root / cls / "PNG" / f"100{k}.png")
+            _png(root / cls / "MASKS" / f"100{k}.png", (slice(2, 6), slice(2, 6)))
+            _png(root / cls / "OVERLAY" / f"100{k}.png")
+    for k in range(1, 5):
+        _png(root / "Normal" / "PNG" / f"1000{k}.png")
+    with pytest.raises(DatasetError) as refused:
+        Dataset.load(root, task="classify")
+    assert "as the classes: medimg fit" not in str(refused.value)

@@ -785,6 +785,8 @@ def _class_folders_note(path: Path) -> str:
     if inside is None or inside == path:
         return ""
     names = sorted(d.name for d in inside.iterdir() if visible_dir(d))
+    if any(image_mask_pairs.folder_role(name) for name in names):
+        return ""  # a case's images and masks (the Turkish stroke set's Bleeding/{PNG,MASKS,OVERLAY}): no classes
     shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
     return (
         f"; or the folders of images in {inside.relative_to(path).as_posix()}/ ({shown}) as the classes: medimg fit "
