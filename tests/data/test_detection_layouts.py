@@ -38,6 +38,24 @@ def test_voc_folder_with_its_official_split(tmp_path: Path) -> None:
     assert ds.describe()["num_boxes"] == 36 and sum(ds.class_counts().values()) == 36
 
 
+def test_voc_lists_of_train_and_trainval_without_val_give_the_validation_split(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """m2cai16-tool-locations: ``train.txt`` (v01-v09), ``trainval.txt`` (v01-v11), ``test.txt``, no ``val.txt``:
+    v10 and v11 were "in no ImageSets/Main list", trained on, and a validation part was carved from train."""
+    import logging
+
+    root = write_voc(tmp_path / "voc", n=12)
+    main = root / "ImageSets" / "Main"
+    val = (main / "val.txt").read_text()
+    (main / "trainval.txt").write_text((main / "train.txt").read_text() + val)
+    (main / "val.txt").unlink()
+    with caplog.at_level(logging.WARNING, logger="medimg"):
+        ds = Dataset.load(root)
+    assert ds.split_counts() == {"train": 8, "val": 2, "test": 2}
+    assert "in no ImageSets/Main list" not in caplog.text
+
+
 def test_voc_one_level_down_and_unlabelled_images(tmp_path: Path) -> None:
     """BCCD's layout: ``bccd/BCCD/{Annotations,JPEGImages,ImageSets}``; an image without XML is unlabelled."""
     root = write_voc(tmp_path / "bccd" / "BCCD", n=6, splits=False)

@@ -980,12 +980,15 @@ SPLIT_LISTS = {"train": ("train.txt", "trainval.txt"), "val": ("val.txt",), "tes
 
 def listed_splits(folder: Path) -> dict[str, str]:
     """``id -> split`` from the Pascal VOC split lists in ``folder`` (one id a line, the first split naming an id
-    wins); empty when there are none."""
+    wins); empty when there are none. Without a ``val.txt``, the ids ``trainval.txt`` adds to ``train.txt`` are the
+    validation split (m2cai16-tool-locations: they were "in no list", and a validation part was carved anew)."""
     split_of: dict[str, str] = {}
     for split, names in SPLIT_LISTS.items():
         file = next((folder / name for name in names if (folder / name).is_file()), None)
         if file is not None:
             read_split_list(file, split, split_of)
+    if (folder / "train.txt").is_file() and (folder / "trainval.txt").is_file() and not (folder / "val.txt").is_file():
+        read_split_list(folder / "trainval.txt", "val", split_of)
     return split_of
 
 
