@@ -121,8 +121,8 @@ def make_splits(
             logger.warning(notes[-1])
         if warn and parts:  # the classes of the data's training split, after carving from it
             notes += _warn_absent_classes(own_train, {c.case_id: assignment[c.case_id] for c in own_train}, class_names)
-        straddling = patients_in_several_splits(cases, dict(assignment))
-        if warn and straddling:  # m2cai16's ImageSets/Main lists, frames of each video in all three
+        straddling = patients_in_several_splits(cases, dict(assignment)) if warn else []
+        if straddling:  # m2cai16's ImageSets/Main lists, frames of each video in all three
             notes.append(
                 f"{len(straddling)} patient(s) have images in several of the data's own splits (e.g. "
                 f"{straddling[0]}): the test score measures patients seen in training; give a split that keeps each "

@@ -73,11 +73,12 @@ def refuse_cases_named_by_annotations(class_dirs: Sequence[Path], root: Path) ->
 def _annotations_naming(names: Collection[str], folders: Sequence[Path]) -> dict[str, Path]:
     """Each of ``names`` (lower case) that an annotation file under ``folders`` is named for, with that file."""
     named: dict[str, Path] = {}
-    files = itertools.chain.from_iterable(walk_tree(folder) for folder in folders)
-    for file in itertools.islice(files, WALK):
-        if file.suffix.lower() not in ANNOTATION_SUFFIXES or any(in_system_folder(file, f) for f in folders):
+    wanted = set(names)
+    files = ((file, folder) for folder in folders for file in walk_tree(folder))
+    for file, folder in itertools.islice(files, WALK):
+        if file.suffix.lower() not in ANNOTATION_SUFFIXES or in_system_folder(file, folder):
             continue
-        for prefix in _prefixes(file.stem.lower()) & set(names):
+        for prefix in _prefixes(file.stem.lower()) & wanted:
             named.setdefault(prefix, file)
     return named
 

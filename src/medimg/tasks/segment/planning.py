@@ -509,8 +509,8 @@ def determine_augmentation(fp: SegFingerprint, patch: list[int]) -> tuple[SegAug
     left-right axis and no quarter turns, which would show one side's structure under the other's label.
     """
     volume = fp.spatial_dims == 3
-    sided = sided_classes(getattr(fp, "class_names", None) or [])
-    teeth = tooth_number_classes(getattr(fp, "class_names", None) or [])
+    names = getattr(fp, "class_names", None) or []
+    sided, teeth = sided_classes(names), tooth_number_classes(names)
     left_right = 0 if volume else 1  # volumes are planned in RAS+ axis order; a radiograph's sides are its columns
     # a half turn swaps the sides too
     rotate = fp.spatial_dims == 2 and len(set(patch)) == 1 and not sided and not teeth
